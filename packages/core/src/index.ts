@@ -1,0 +1,16 @@
+export { ErrorCode, CODE_INFO, codeFromWire } from './error-code.js';
+export type { ErrorName, RetryPolicy } from './error-code.js';
+export { RpcError, rpcError, invalidArgument } from './rpc-error.js';
+export type { RpcErrorOptions } from './rpc-error.js';
+export { RemoteError, codeErrors, escapeCustomBytes, readErrorBytes } from './custom-error.js';
+export type { ErrCodec, ErrorPayload } from './custom-error.js';
+export { encodeError, decodeError } from './codec.js';
+export type { Codec } from './codec.js';
+export { silentLogger, consoleLogger } from './logger.js';
+export type { Logger, LogLevel } from './logger.js';
+export { parseAddress, formatAddress } from './address.js';
+export type { Address } from './address.js';
+export type { Runtime, ConnectOptions, ByteConn, ByteHandlers, ByteListener, Clock, Ticker } from './runtime.js';
+export { FrameError } from './transport.js';
+export type { Transport, TransportConnectOptions, FrameSpec, FrameHandlers, FrameConn, FrameListener } from './transport.js';
+export { systemClock } from './clock.js';

@@ -1,0 +1,72 @@
+import type { Address } from './address.js';
+
+/**
+ * The runtime contract: what Skein needs from Node, Bun or Deno. Kept small so each runtime
+ * implements it in one file. Transports build on it; runtimes implement it; neither depends on
+ * the other.
+ */
+export interface Runtime {
+  readonly name: 'node' | 'bun' | 'deno' | (string & {});
+  connect(address: Address, options?: ConnectOptions): Promise<ByteConn>;
+  listen(address: Address, accept: (conn: ByteConn) => void): Promise<ByteListener>;
+  readonly clock: Clock;
+}
+
+export interface ConnectOptions {
+  /** Fails with Unreachable when the connection is not up by then. Default 10 s. */
+  timeoutMs?: number;
+  /** Disable Nagle's algorithm (TCP only). Default true. */
+  noDelay?: boolean;
+}
+
+/** Callbacks a byte connection reports to. Bound once, right after connect or accept. */
+export interface ByteHandlers {
+  /** A received chunk, owned by the receiver from now on (an adapter whose runtime reuses read buffers copies them first). */
+  data(chunk: Uint8Array): void;
+  /** The write buffer has emptied after `write` returned false. */
+  drain(): void;
+  /**
+   * The peer half-closed: it will send nothing more, but may still read. Without this handler
+   * the adapter closes the connection once its pending writes are sent.
+   */
+  end?(): void;
+  /** The connection is gone. Called exactly once; `err` when it was not a clean close. */
+  close(err?: Error): void;
+}
+
+/** A connected byte stream (TCP or Unix socket). */
+export interface ByteConn {
+  /** Printable peer address, for logs. */
+  readonly remote: string;
+  /** Binds the handlers; data that arrived before is delivered now. */
+  bind(handlers: ByteHandlers): void;
+  /**
+   * Writes the chunks in order as one batch, without copying them where the runtime allows.
+   * Returns false when the runtime's buffer is over its high-water mark: wait for `drain`.
+   */
+  write(chunks: readonly Uint8Array[]): boolean;
+  /** Stops delivering data (the kernel buffer then fills and the peer slows down). */
+  pause(): void;
+  resume(): void;
+  /** Half-close: no more writes from this side; pending writes are sent first. */
+  end(): void;
+  /** Closes at once. */
+  close(): void;
+}
+
+export interface ByteListener {
+  /** The bound address (with the real port when 0 was asked for). */
+  readonly address: Address;
+  /** Stops accepting; connections already accepted are left alone. */
+  close(): Promise<void>;
+}
+
+/** Time, for timeouts and keepalive. Tickers must not keep a process alive on their own. */
+export interface Clock {
+  now(): number;
+  every(ms: number, tick: () => void): Ticker;
+}
+
+export interface Ticker {
+  stop(): void;
+}

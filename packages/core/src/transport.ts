@@ -1,0 +1,79 @@
+import type { Address } from './address.js';
+
+/**
+ * The transport contract: frames over some connection (TCP bytes, WebSocket messages). The
+ * stream layer supplies a FrameSpec, so a transport knows where frames end without knowing the
+ * protocol.
+ */
+export interface Transport {
+  readonly name: string;
+  connect(address: Address, spec: FrameSpec, options?: TransportConnectOptions): Promise<FrameConn>;
+  listen(address: Address, spec: FrameSpec, accept: (conn: FrameConn) => void): Promise<FrameListener>;
+}
+
+export interface TransportConnectOptions {
+  timeoutMs?: number;
+}
+
+export interface FrameSpec {
+  /** Fixed header size in bytes. */
+  readonly headerLength: number;
+  /**
+   * Length of the body that follows `header`. Throws to reject the frame (bad magic, over a
+   * limit): the transport then closes the connection with that error. Nothing is allocated
+   * for a body before this returns.
+   */
+  bodyLength(header: Uint8Array): number;
+}
+
+export interface FrameHandlers {
+  /**
+   * One whole frame. `header` and `body` may be views into a received chunk; they stay valid
+   * (transports never reuse a buffer they have handed out), so the receiver may keep them.
+   */
+  frame(header: Uint8Array, body: Uint8Array): void;
+  drain(): void;
+  /** The peer half-closed (see ByteHandlers.end); without it the transport closes after flushing. */
+  end?(): void;
+  close(err?: Error): void;
+}
+
+export interface FrameConn {
+  readonly remote: string;
+  bind(handlers: FrameHandlers): void;
+  /**
+   * Queues part of a frame. Parts written in one synchronous run go out together, in order,
+   * at the end of the current turn (or at `flush`). Large parts are sent from the caller's
+   * buffer: do not modify it afterwards.
+   */
+  write(part: Uint8Array): void;
+  /** Sends what is queued now. */
+  flush(): void;
+  /** True while the connection's send buffer is over its high-water mark. */
+  readonly congested: boolean;
+  pause(): void;
+  resume(): void;
+  /** Flushes, then half-closes. */
+  end(): void;
+  close(): void;
+}
+
+export interface FrameListener {
+  readonly address: Address;
+  close(): Promise<void>;
+}
+
+/**
+ * A peer broke framing: the transport closes the connection with this error. `lastWords`, when
+ * given, are sent (and flushed) before the close: the protocol's error reply, so that the peer
+ * learns why.
+ */
+export class FrameError extends Error {
+  override readonly name = 'FrameError';
+  constructor(
+    message: string,
+    readonly lastWords?: Uint8Array,
+  ) {
+    super(message);
+  }
+}

@@ -1,0 +1,117 @@
+import { describe, expect, it } from 'vitest';
+import {
+  CODE_INFO,
+  ErrorCode,
+  RemoteError,
+  RpcError,
+  codeErrors,
+  codeFromWire,
+  escapeCustomBytes,
+  readErrorBytes,
+} from '../src/index.js';
+
+const bytes = (s: string) => new TextEncoder().encode(s);
+
+describe('built-in error codes', () => {
+  it('match razor-rpc numbers and wire strings', () => {
+    const razor: [ErrorCode, string][] = [
+      [0, 'rpc_unreachable'],
+      [1, 'rpc_io_err'],
+      [2, 'rpc_timeout'],
+      [3, 'rpc_method_notfound'],
+      [4, 'rpc_service_notfound'],
+      [5, 'rpc_encode'],
+      [6, 'rpc_decode'],
+      [7, 'rpc_internal_err'],
+      [8, 'rpc_invalid_ver'],
+    ];
+    for (const [code, wire] of razor) {
+      expect(CODE_INFO[code].wire).toBe(wire);
+      expect(codeFromWire(wire)).toBe(code);
+    }
+  });
+
+  it("gives Skein's own codes rpc_ wire strings that no razor code uses", () => {
+    const own = [ErrorCode.Cancelled, ErrorCode.Overloaded, ErrorCode.Unauthenticated, ErrorCode.FrameTooLarge];
+    const wires = new Set(Object.values(CODE_INFO).map((i) => i.wire));
+    expect(wires.size).toBe(Object.keys(CODE_INFO).length);
+    for (const c of own) expect(CODE_INFO[c].wire).toMatch(/^rpc_/);
+  });
+
+  it('tells never-reached from may-have-executed', () => {
+    expect(new RpcError(ErrorCode.Unreachable).retry).toBe('safe');
+    expect(new RpcError(ErrorCode.Overloaded).neverExecuted).toBe(true);
+    expect(new RpcError(ErrorCode.Timeout).retry).toBe('idempotent');
+    expect(new RpcError(ErrorCode.IO).retry).toBe('idempotent');
+    expect(new RpcError(ErrorCode.IO, 'not written', { retry: 'safe' }).neverExecuted).toBe(true);
+    expect(new RpcError(ErrorCode.Method).retry).toBe('never');
+    expect(new RpcError(ErrorCode.Internal).retry).toBe('never');
+  });
+
+  it('is an Error with a readable code name and cause', () => {
+    const cause = new Error('ECONNRESET');
+    const e = new RpcError(ErrorCode.IO, 'lost', { cause });
+    expect(e).toBeInstanceOf(Error);
+    expect(e.codeName).toBe('IO');
+    expect(e.cause).toBe(cause);
+    expect(RpcError.is(e, ErrorCode.IO)).toBe(true);
+    expect(RpcError.is(e, ErrorCode.Timeout)).toBe(false);
+  });
+});
+
+describe('custom error strings on the wire', () => {
+  it('reads an exact built-in string as the built-in error', () => {
+    const e = readErrorBytes(bytes('rpc_timeout'));
+    expect(e).toBeInstanceOf(RpcError);
+    expect((e as RpcError).code).toBe(ErrorCode.Timeout);
+  });
+
+  it('never reads a user string starting with rpc_ as a built-in error', () => {
+    for (const s of ['rpc_timeout', 'rpc_io_err', 'rpc_mine']) {
+      const wire = escapeCustomBytes(bytes(s));
+      expect(wire[0]).toBe(0);
+      const back = readErrorBytes(wire);
+      expect(back).not.toBeInstanceOf(RpcError);
+      expect(new TextDecoder().decode(back as Uint8Array)).toBe(s);
+    }
+  });
+
+  it('leaves other user strings untouched, and round-trips one that starts with the escape byte', () => {
+    const plain = bytes('not found');
+    expect(escapeCustomBytes(plain)).toBe(plain);
+    expect(readErrorBytes(plain)).toEqual(plain);
+    const tricky = new Uint8Array([0, 1, 2]);
+    expect(readErrorBytes(escapeCustomBytes(tricky))).toEqual(tricky);
+  });
+
+  it('reads an unknown rpc_ string from a razor peer as a custom payload', () => {
+    expect(readErrorBytes(bytes('rpc_something_else'))).toEqual(bytes('rpc_something_else'));
+  });
+});
+
+describe('codeErrors', () => {
+  class DivideByZero extends Error {}
+  class Overflow extends Error {}
+  class BigOverflow extends Overflow {}
+  const codec = codeErrors({ 1: DivideByZero, 2: Overflow, 3: BigOverflow });
+
+  it('maps declared classes to numbers and back to instances', () => {
+    expect(codec.encode(new DivideByZero())).toBe(1);
+    expect(codec.encode(new BigOverflow())).toBe(3);
+    expect(codec.decode(1)).toBeInstanceOf(DivideByZero);
+    expect(codec.decode(3)).toBeInstanceOf(BigOverflow);
+  });
+
+  it('recognises only declared errors', () => {
+    expect(codec.is(new Overflow())).toBe(true);
+    expect(codec.is(new Error('x'))).toBe(false);
+  });
+
+  it('turns an unknown number into a RemoteError rather than guessing', () => {
+    expect(() => codec.decode(9)).toThrow(RemoteError);
+  });
+
+  it('rejects numbers that cannot travel', () => {
+    expect(() => codeErrors({ [-1]: DivideByZero })).toThrow(RangeError);
+  });
+});

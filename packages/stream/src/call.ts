@@ -1,0 +1,37 @@
+import type { RemoteError, RpcError } from '@skein/core';
+
+/** A successful reply: the structured message and the blob, either may be empty. */
+export interface Reply {
+  readonly msg: Uint8Array;
+  readonly blob: Uint8Array;
+}
+
+/** The lower-level result path: one callback per call, no promise. `reply` is set iff `err` is null. */
+export type Notify = (err: RpcError | RemoteError | null, reply: Reply | null) => void;
+
+/**
+ * One call from the moment it is accepted until it settles. Finishing is idempotent: the first
+ * of reply, timeout, abort or connection loss wins, and the rest are ignored.
+ */
+export class Call {
+  seq = 0;
+  deadline = 0;
+  done = false;
+  onAbort: (() => void) | null = null;
+
+  constructor(
+    readonly action: number | Uint8Array,
+    readonly msg: Uint8Array,
+    readonly blob: Uint8Array,
+    readonly timeoutMs: number,
+    readonly signal: AbortSignal | undefined,
+    private readonly notify: Notify,
+  ) {}
+
+  finish(err: RpcError | RemoteError | null, reply: Reply | null): void {
+    if (this.done) return;
+    this.done = true;
+    if (this.onAbort) this.signal!.removeEventListener('abort', this.onAbort);
+    this.notify(err, reply);
+  }
+}

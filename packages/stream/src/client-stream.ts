@@ -1,0 +1,351 @@
+import {
+  ErrorCode,
+  RemoteError,
+  RpcError,
+  invalidArgument,
+  parseAddress,
+  readErrorBytes,
+  silentLogger,
+  systemClock,
+  type Address,
+  type Clock,
+  type FrameConn,
+  type Logger,
+  type Ticker,
+  type Transport,
+} from '@skein/core';
+import { Call, type Notify, type Reply } from './call.js';
+import { responseFrameSpec } from './frame-specs.js';
+import { resolveLimits, type Limits } from './limits.js';
+import {
+  ACTION_LEN_MASK,
+  PING_ACTION,
+  REQUEST_HEADER_LENGTH,
+  ResponseFlag,
+  readResponseHeader,
+  writeRequestHeader,
+} from './protocol.js';
+import { Throttler } from './throttler.js';
+
+export interface ClientStreamOptions {
+  transport: Transport;
+  /** `host:port`, `unix:/path` or an Address. */
+  address: string | Address;
+  /** Calls in flight at once. Default 128. */
+  window?: number;
+  /** Calls allowed to wait for the window; past it a call fails with Overloaded. Default 65 536. */
+  maxQueued?: number;
+  /** Default per-call timeout. Default 20 s. Checked once per `tickMs`, so a call may run up to one tick longer. */
+  timeoutMs?: number;
+  connectTimeoutMs?: number;
+  /** Ping when nothing was received for this long. Default 1 s; 0 disables keepalive. */
+  keepaliveMs?: number;
+  /** A ping unanswered for this long declares the peer dead. Default 5 s. */
+  keepaliveTimeoutMs?: number;
+  /** Width of the timeout check. Default 1 s. */
+  tickMs?: number;
+  limits?: Partial<Limits>;
+  logger?: Logger;
+  clock?: Clock;
+}
+
+export interface CallOptions {
+  blob?: Uint8Array;
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+export type StreamState = 'open' | 'closing' | 'closed';
+
+const EMPTY = new Uint8Array(0);
+/** Messages up to this size are copied behind the header: one part instead of two. */
+const INLINE_MSG = 4096;
+const utf8 = new TextEncoder();
+
+/**
+ * One multiplexed connection: calls are sent in order with a `seq` each, at most `window` in
+ * flight, and matched to replies by seq in whatever order the server answers.
+ */
+export class ClientStream {
+  readonly address: Address;
+  readonly remote: string;
+  private readonly limits: Limits;
+  private readonly throttler: Throttler;
+  private readonly pending = new Map<number, Call>();
+  private readonly actions = new Map<string, Uint8Array>();
+  private readonly ticker: Ticker;
+  private readonly defaultTimeoutMs: number;
+  private readonly keepaliveMs: number;
+  private readonly keepaliveTimeoutMs: number;
+  private nextSeq = 1;
+  private pingSeq = 0;
+  private pingSentAt = 0;
+  private lastReceived: number;
+  private _state: StreamState = 'open';
+  private closeError: Error | undefined;
+  private readonly closedWaiters: ((err: Error | undefined) => void)[] = [];
+
+  private constructor(
+    private readonly conn: FrameConn,
+    private readonly clock: Clock,
+    private readonly logger: Logger,
+    address: Address,
+    opts: ClientStreamOptions,
+    limits: Limits,
+  ) {
+    this.address = address;
+    this.remote = conn.remote;
+    this.limits = limits;
+    this.throttler = new Throttler(positive(opts.window ?? 128, 'window'), positive(opts.maxQueued ?? 65_536, 'maxQueued'));
+    this.defaultTimeoutMs = positive(opts.timeoutMs ?? 20_000, 'timeoutMs');
+    this.keepaliveMs = opts.keepaliveMs ?? 1000;
+    this.keepaliveTimeoutMs = opts.keepaliveTimeoutMs ?? 5000;
+    this.lastReceived = clock.now();
+    this.ticker = clock.every(positive(opts.tickMs ?? 1000, 'tickMs'), () => this.tick());
+    conn.bind({
+      frame: (h, b) => this.onFrame(h, b),
+      drain: () => {},
+      close: (err) => this.onClosed(err),
+    });
+  }
+
+  /** Connects and returns a ready stream. Fails with Unreachable when the peer cannot be reached. */
+  static async connect(opts: ClientStreamOptions): Promise<ClientStream> {
+    const address = parseAddress(opts.address);
+    const limits = resolveLimits(opts.limits);
+    const conn = await opts.transport.connect(address, responseFrameSpec(limits), { timeoutMs: opts.connectTimeoutMs ?? 10_000 });
+    return new ClientStream(conn, opts.clock ?? systemClock, opts.logger ?? silentLogger, address, opts, limits);
+  }
+
+  get state(): StreamState {
+    return this._state;
+  }
+
+  /** Calls on the wire awaiting a reply. */
+  get inFlight(): number {
+    return this.throttler.inFlight;
+  }
+
+  /** Calls waiting for room in the window. */
+  get queued(): number {
+    return this.throttler.queued;
+  }
+
+  get window(): number {
+    return this.throttler.window;
+  }
+
+  /** Sends a call and resolves with its reply. */
+  call(action: string | number, msg: Uint8Array = EMPTY, opts: CallOptions = {}): Promise<Reply> {
+    return new Promise((resolve, reject) => {
+      this.send(action, msg, opts, (err, reply) => (err ? reject(err) : resolve(reply!)));
+    });
+  }
+
+  /**
+   * Sends a call and reports its outcome through `notify`: the path for code that wants no
+   * promise per call. Bad arguments are reported through `notify` too, before anything is sent.
+   */
+  send(action: string | number, msg: Uint8Array, opts: CallOptions, notify: Notify): void {
+    const blob = opts.blob ?? EMPTY;
+    let wireAction: number | Uint8Array;
+    try {
+      wireAction = this.checkCall(action, msg, blob);
+    } catch (err) {
+      return notify(err as RpcError, null);
+    }
+    if (this._state !== 'open') return notify(new RpcError(ErrorCode.Closed, `stream to ${this.remote} is ${this._state}`), null);
+    if (opts.signal?.aborted) return notify(cancelled(), null);
+    const call = new Call(wireAction, msg, blob, opts.timeoutMs ?? this.defaultTimeoutMs, opts.signal, notify);
+    call.deadline = this.clock.now() + call.timeoutMs;
+    if (opts.signal) this.watchAbort(call, opts.signal);
+    if (this.throttler.canSend()) this.transmit(call);
+    else if (!this.throttler.enqueue(call)) {
+      call.finish(new RpcError(ErrorCode.Overloaded, `more than ${this.throttler.maxQueued} calls waiting on ${this.remote}`), null);
+    }
+  }
+
+  /** Stops taking calls, lets the ones accepted finish or time out, then closes the connection. */
+  close(): Promise<void> {
+    if (this._state === 'open') {
+      this._state = 'closing';
+      this.endIfIdle();
+    }
+    return this.closed().then(() => undefined);
+  }
+
+  /** Closes at once; every unsettled call fails (IO for calls on the wire, Closed for waiting ones). */
+  destroy(reason = 'stream destroyed'): void {
+    if (this._state === 'closed') return;
+    this.failAll(new Error(reason));
+    this.conn.close();
+  }
+
+  /** Resolves when the connection is gone, with the error that ended it, if any. */
+  closed(): Promise<Error | undefined> {
+    if (this._state === 'closed') return Promise.resolve(this.closeError);
+    return new Promise((resolve) => this.closedWaiters.push(resolve));
+  }
+
+  private checkCall(action: string | number, msg: Uint8Array, blob: Uint8Array): number | Uint8Array {
+    if (!(msg instanceof Uint8Array)) throw invalidArgument('msg must be a Uint8Array');
+    if (!(blob instanceof Uint8Array)) throw invalidArgument('blob must be a Uint8Array');
+    if (msg.length > this.limits.maxMessage) throw tooLarge('message', msg.length, this.limits.maxMessage);
+    if (blob.length > this.limits.maxBlob) throw tooLarge('blob', blob.length, this.limits.maxBlob);
+    if (typeof action === 'number') {
+      if (!Number.isInteger(action) || action <= PING_ACTION || action > ACTION_LEN_MASK) {
+        throw invalidArgument(`numeric action must be an integer in 1..${ACTION_LEN_MASK}, got ${action}`);
+      }
+      return action;
+    }
+    if (typeof action !== 'string' || action.length === 0) throw invalidArgument('action must be a non-empty string or a number');
+    return this.actionBytes(action);
+  }
+
+  private actionBytes(action: string): Uint8Array {
+    let bytes = this.actions.get(action);
+    if (bytes) return bytes;
+    bytes = utf8.encode(action);
+    if (bytes.length > this.limits.maxAction) throw tooLarge('action', bytes.length, this.limits.maxAction);
+    // Actions are method names, a small set; the bound only guards against callers that mint them.
+    if (this.actions.size < 4096) this.actions.set(action, bytes);
+    return bytes;
+  }
+
+  private watchAbort(call: Call, signal: AbortSignal): void {
+    call.onAbort = () => {
+      if (call.done) return;
+      if (call.seq !== 0 && this.pending.delete(call.seq)) this.throttler.inFlight--;
+      call.finish(cancelled(), null);
+      this.pump();
+    };
+    signal.addEventListener('abort', call.onAbort, { once: true });
+  }
+
+  private transmit(call: Call): void {
+    const seq = this.nextSeq++;
+    call.seq = seq;
+    this.pending.set(seq, call);
+    this.throttler.inFlight++;
+    const { msg, blob } = call;
+    const action = typeof call.action === 'number' ? call.action : 0;
+    const actionBytes = typeof call.action === 'number' ? EMPTY : call.action;
+    const inline = msg.length <= INLINE_MSG;
+    const head = new Uint8Array(REQUEST_HEADER_LENGTH + actionBytes.length + (inline ? msg.length : 0));
+    writeRequestHeader(head, typeof call.action === 'number' ? action : '', actionBytes.length, seq, msg.length, blob.length);
+    head.set(actionBytes, REQUEST_HEADER_LENGTH);
+    if (inline) head.set(msg, REQUEST_HEADER_LENGTH + actionBytes.length);
+    this.conn.write(head);
+    if (!inline) this.conn.write(msg);
+    if (blob.length > 0) this.conn.write(blob);
+  }
+
+  private sendPing(): void {
+    const seq = this.nextSeq++;
+    const head = new Uint8Array(REQUEST_HEADER_LENGTH);
+    writeRequestHeader(head, PING_ACTION, 0, seq, 0, 0);
+    this.pingSeq = seq;
+    this.pingSentAt = this.clock.now();
+    this.conn.write(head);
+  }
+
+  private onFrame(header: Uint8Array, body: Uint8Array): void {
+    this.lastReceived = this.clock.now();
+    const h = readResponseHeader(header);
+    if (h.seq === this.pingSeq) {
+      this.pingSeq = 0;
+      return;
+    }
+    const call = this.pending.get(h.seq);
+    // A reply to a call that timed out or was cancelled: read (the transport did) and dropped.
+    if (!call) return;
+    this.pending.delete(h.seq);
+    this.throttler.inFlight--;
+    if (h.flag === ResponseFlag.Ok) {
+      call.finish(null, { msg: body.subarray(0, h.msgLength), blob: body.subarray(h.msgLength) });
+    } else if (h.flag === ResponseFlag.ErrorNumber) {
+      call.finish(new RemoteError(h.msgLength), null);
+    } else {
+      const e = readErrorBytes(body);
+      call.finish(e instanceof RpcError ? e : new RemoteError(e), null);
+    }
+    this.pump();
+  }
+
+  /** Sends waiting calls while the window has room. */
+  private pump(): void {
+    for (let call = this.throttler.next(); call; call = this.throttler.next()) this.transmit(call);
+    if (this._state === 'closing') this.endIfIdle();
+  }
+
+  private tick(): void {
+    const now = this.clock.now();
+    this.expire(now);
+    this.keepalive(now);
+  }
+
+  /** Fails calls past their deadline: on the wire (Timeout, may have run) or still waiting (never sent). */
+  private expire(now: number): void {
+    let freed = false;
+    for (const [seq, call] of this.pending) {
+      if (call.deadline > now) continue;
+      this.pending.delete(seq);
+      this.throttler.inFlight--;
+      freed = true;
+      call.finish(new RpcError(ErrorCode.Timeout, `no reply from ${this.remote} within ${call.timeoutMs} ms`), null);
+    }
+    for (const call of this.throttler.waiting()) {
+      if (call.deadline > now) continue;
+      call.finish(new RpcError(ErrorCode.Timeout, `call waited ${call.timeoutMs} ms for the window and was never sent`, { retry: 'safe' }), null);
+    }
+    if (freed) this.pump();
+    else if (this._state === 'closing') this.endIfIdle();
+  }
+
+  private keepalive(now: number): void {
+    if (this.keepaliveMs <= 0 || this._state === 'closed') return;
+    if (this.pingSeq !== 0) {
+      if (now - this.pingSentAt < this.keepaliveTimeoutMs) return;
+      const why = `peer ${this.remote} did not answer a ping within ${this.keepaliveTimeoutMs} ms`;
+      this.logger.warn({ remote: this.remote }, why);
+      this.failAll(new Error(why));
+      this.conn.close();
+      return;
+    }
+    if (now - this.lastReceived >= this.keepaliveMs) this.sendPing();
+  }
+
+  private endIfIdle(): void {
+    if (this.pending.size === 0 && this.throttler.queued === 0) this.conn.end();
+  }
+
+  private failAll(cause: Error): void {
+    const calls = [...this.pending.values()];
+    this.pending.clear();
+    this.throttler.inFlight = 0;
+    for (const call of calls) call.finish(new RpcError(ErrorCode.IO, `connection to ${this.remote} lost: ${cause.message}`, { cause }), null);
+    for (const call of this.throttler.drain()) {
+      call.finish(new RpcError(ErrorCode.IO, `connection to ${this.remote} lost before the call was sent`, { cause, retry: 'safe' }), null);
+    }
+  }
+
+  private onClosed(err: Error | undefined): void {
+    if (this._state === 'closed') return;
+    this.failAll(err ?? new Error('closed by peer'));
+    this._state = 'closed';
+    this.closeError = err;
+    this.ticker.stop();
+    if (err) this.logger.warn({ remote: this.remote, err }, 'stream closed');
+    for (const w of this.closedWaiters.splice(0)) w(err);
+  }
+}
+
+function positive(n: number, name: string): number {
+  if (!(Number.isFinite(n) && n > 0)) throw invalidArgument(`${name} must be a positive number, got ${n}`);
+  return n;
+}
+
+const tooLarge = (what: string, n: number, max: number): RpcError =>
+  new RpcError(ErrorCode.FrameTooLarge, `${what} of ${n} bytes exceeds the limit of ${max}`);
+
+const cancelled = (): RpcError => new RpcError(ErrorCode.Cancelled, 'call cancelled by its AbortSignal');

@@ -1,0 +1,10 @@
+import type { ServerRequest } from './server-request.js';
+
+/**
+ * Where the server hands each request. `dispatch` must not block: start the work and return;
+ * answer later through `req.reply`, `req.fail` or `req.failCustom` (the response notifier).
+ * Throwing from `dispatch` answers the request with an Internal error.
+ */
+export interface Dispatch {
+  dispatch(req: ServerRequest): void;
+}

@@ -1,0 +1,78 @@
+import { ErrorCode, FrameError, type FrameSpec } from '@skein/core';
+import type { Limits } from './limits.js';
+import {
+  ACTION_LEN_MASK,
+  ACTION_STRING_BIT,
+  MAGIC,
+  REQUEST_HEADER_LENGTH,
+  RESPONSE_HEADER_LENGTH,
+  ResponseFlag,
+  VERSION,
+  requestSeqBytes,
+} from './protocol.js';
+import { errorResponse } from './responses.js';
+
+function u32(h: Uint8Array, at: number): number {
+  return (h[at]! | (h[at + 1]! << 8) | (h[at + 2]! << 16) | (h[at + 3]! << 24)) >>> 0;
+}
+
+function checkPreamble(h: Uint8Array, onBadVersion: () => FrameError): void {
+  const magic = h[0]! | (h[1]! << 8);
+  // A bad magic means we are not even in step with the peer's frames: no reply can be trusted.
+  if (magic !== MAGIC) throw new FrameError(`bad magic 0x${magic.toString(16).padStart(4, '0')}`);
+  if (h[2] !== VERSION) throw onBadVersion();
+}
+
+/** What the server reads: requests. Over-limit frames get an error reply before the close. */
+export function requestFrameSpec(limits: Limits): FrameSpec {
+  const refuse = (h: Uint8Array, code: ErrorCode, why: string): FrameError =>
+    new FrameError(why, errorResponse(requestSeqBytes(h), code));
+  return {
+    headerLength: REQUEST_HEADER_LENGTH,
+    bodyLength(h) {
+      checkPreamble(h, () => refuse(h, ErrorCode.Version, `unsupported version ${h[2]}`));
+      const action = u32(h, 4);
+      const actionLength = action & ACTION_STRING_BIT ? action & ACTION_LEN_MASK : 0;
+      const msgLength = u32(h, 24);
+      const blobLength = u32(h, 28);
+      if (actionLength > limits.maxAction) {
+        throw refuse(h, ErrorCode.FrameTooLarge, `action of ${actionLength} bytes exceeds ${limits.maxAction}`);
+      }
+      if (msgLength > limits.maxMessage) {
+        throw refuse(h, ErrorCode.FrameTooLarge, `message of ${msgLength} bytes exceeds ${limits.maxMessage}`);
+      }
+      if (blobLength > limits.maxBlob) {
+        throw refuse(h, ErrorCode.FrameTooLarge, `blob of ${blobLength} bytes exceeds ${limits.maxBlob}`);
+      }
+      return actionLength + msgLength + blobLength;
+    },
+  };
+}
+
+/** What the client reads: responses. */
+export function responseFrameSpec(limits: Limits): FrameSpec {
+  return {
+    headerLength: RESPONSE_HEADER_LENGTH,
+    bodyLength(h) {
+      checkPreamble(h, () => new FrameError(`unsupported version ${h[2]}`));
+      const flag = h[3];
+      const msgLength = u32(h, 4);
+      const blobLength = u32(h, 16);
+      if (blobLength > limits.maxBlob) throw new FrameError(`blob of ${blobLength} bytes exceeds ${limits.maxBlob}`);
+      switch (flag) {
+        case ResponseFlag.Ok:
+          if (msgLength > limits.maxMessage) {
+            throw new FrameError(`message of ${msgLength} bytes exceeds ${limits.maxMessage}`);
+          }
+          return msgLength + blobLength;
+        case ResponseFlag.ErrorNumber:
+          return 0;
+        case ResponseFlag.ErrorString:
+          if (blobLength > limits.maxMessage) throw new FrameError(`error string of ${blobLength} bytes exceeds limit`);
+          return blobLength;
+        default:
+          throw new FrameError(`unknown response flag ${flag}`);
+      }
+    },
+  };
+}

@@ -1,0 +1,15 @@
+export { ClientStream } from './client-stream.js';
+export type { ClientStreamOptions, CallOptions, StreamState } from './client-stream.js';
+export type { Reply, Notify } from './call.js';
+export { RpcServer } from './rpc-server.js';
+export type { RpcServerOptions, ServerState } from './rpc-server.js';
+export type { Dispatch } from './dispatch.js';
+export { ServerRequest } from './server-request.js';
+export type { ConnInfo } from './server-request.js';
+export { DEFAULT_LIMITS, resolveLimits } from './limits.js';
+export type { Limits } from './limits.js';
+export * as protocol from './protocol.js';
+export { requestFrameSpec, responseFrameSpec } from './frame-specs.js';
+export { errorResponse, customErrorResponse } from './responses.js';
+export { createRouter } from './router.js';
+export type { Handler, HandlerResult } from './router.js';

@@ -1,0 +1,172 @@
+import { ErrorCode, FrameError, type ErrorPayload, type FrameConn, type FrameHandlers, type Logger } from '@skein/core';
+import type { Dispatch } from './dispatch.js';
+import {
+  PING_ACTION,
+  RESPONSE_HEADER_LENGTH,
+  ResponseFlag,
+  readRequestHeader,
+  requestSeqBytes,
+  writeResponseHeader,
+} from './protocol.js';
+import { customErrorResponse, errorResponse } from './responses.js';
+import { ServerRequest, type ConnInfo } from './server-request.js';
+
+const EMPTY = new Uint8Array(0);
+const INLINE_MSG = 4096;
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+export interface ServerConnOptions {
+  id: number;
+  transport: string;
+  dispatch: Dispatch;
+  logger: Logger;
+  /** Requests being handled at once before reading pauses. */
+  maxInFlight: number;
+  now(): number;
+  onClosed(conn: ServerConn): void;
+}
+
+/**
+ * The server's side of one connection: the reader parses requests and hands them to Dispatch
+ * (answering pings itself); the writer is the transport's batch, flushed once per turn, so
+ * responses leave in completion order.
+ */
+export class ServerConn implements FrameHandlers {
+  inFlight = 0;
+  lastFrameAt: number;
+  private paused = false;
+  private draining = false;
+  private peerEnded = false;
+  private closed = false;
+  private abort: AbortController | undefined;
+  private _info: ConnInfo | undefined;
+
+  constructor(
+    readonly conn: FrameConn,
+    private readonly opts: ServerConnOptions,
+  ) {
+    this.lastFrameAt = opts.now();
+  }
+
+  get info(): ConnInfo {
+    // Built on first use: most handlers never look at the connection, and an AbortController per
+    // connection is only worth making when someone listens to it.
+    if (!this._info) {
+      const self = this;
+      this._info = {
+        id: this.opts.id,
+        remote: this.conn.remote,
+        transport: this.opts.transport,
+        get signal() {
+          self.abort ??= new AbortController();
+          if (self.closed) self.abort.abort();
+          return self.abort.signal;
+        },
+      };
+    }
+    return this._info;
+  }
+
+  frame(header: Uint8Array, body: Uint8Array): void {
+    this.lastFrameAt = this.opts.now();
+    const h = readRequestHeader(header);
+    const seq = requestSeqBytes(header);
+    if (h.action === PING_ACTION) return this.writeOk(seq, EMPTY, EMPTY);
+    // Closing: a request that raced the close is refused unrun, so the client may retry it elsewhere.
+    if (this.draining) return this.writeError(seq, ErrorCode.Closed);
+    let name = '';
+    if (h.action < 0) {
+      try {
+        name = strictUtf8.decode(body.subarray(0, h.actionLength));
+      } catch {
+        throw new FrameError('action is not valid UTF-8', errorResponse(seq, ErrorCode.Decode));
+      }
+    }
+    const msgEnd = h.actionLength + h.msgLength;
+    const req = new ServerRequest(this, seq, h.action, name, body.subarray(h.actionLength, msgEnd), body.subarray(msgEnd));
+    if (++this.inFlight >= this.opts.maxInFlight) this.pause();
+    try {
+      this.opts.dispatch.dispatch(req);
+    } catch (err) {
+      this.opts.logger.error({ err, action: req.action, remote: this.conn.remote }, 'dispatch threw');
+      req.fail(ErrorCode.Internal);
+    }
+  }
+
+  drain(): void {
+    this.maybeResume();
+  }
+
+  /** The client half-closed: answer what is in flight, then close our side. */
+  end(): void {
+    this.peerEnded = true;
+    this.endIfDone();
+  }
+
+  close(err?: Error): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (err) {
+      const why = err instanceof FrameError ? 'malformed frame' : 'connection error';
+      this.opts.logger.warn({ remote: this.conn.remote, reason: err.message }, `closing connection: ${why}`);
+    }
+    this.abort?.abort();
+    this.opts.onClosed(this);
+  }
+
+  /** Graceful close: stop reading new requests, finish those in flight, then end. */
+  startDrain(): void {
+    this.draining = true;
+    this.endIfDone();
+  }
+
+  forceClose(): void {
+    this.conn.close();
+  }
+
+  /** Called once per answered request. */
+  settled(): void {
+    this.inFlight--;
+    this.maybeResume();
+    this.endIfDone();
+  }
+
+  writeOk(seq: Uint8Array, msg: Uint8Array, blob: Uint8Array): void {
+    if (this.closed) return;
+    const inline = msg.length <= INLINE_MSG;
+    const head = new Uint8Array(RESPONSE_HEADER_LENGTH + (inline ? msg.length : 0));
+    writeResponseHeader(head, ResponseFlag.Ok, msg.length, seq, blob.length);
+    if (inline) head.set(msg, RESPONSE_HEADER_LENGTH);
+    this.conn.write(head);
+    if (!inline) this.conn.write(msg);
+    if (blob.length > 0) this.conn.write(blob);
+    if (this.conn.congested) this.pause();
+  }
+
+  writeError(seq: Uint8Array, code: ErrorCode): void {
+    if (!this.closed) this.conn.write(errorResponse(seq, code));
+  }
+
+  writeCustomError(seq: Uint8Array, payload: ErrorPayload): void {
+    if (!this.closed) this.conn.write(customErrorResponse(seq, payload));
+  }
+
+  private pause(): void {
+    if (this.paused) return;
+    this.paused = true;
+    this.conn.pause();
+  }
+
+  private maybeResume(): void {
+    if (!this.paused || this.draining || this.closed) return;
+    if (this.inFlight < this.opts.maxInFlight && !this.conn.congested) {
+      this.paused = false;
+      this.conn.resume();
+    }
+  }
+
+  private endIfDone(): void {
+    if ((this.draining || this.peerEnded) && this.inFlight === 0 && !this.closed) this.conn.end();
+  }
+}
+

@@ -1,0 +1,73 @@
+import { ErrorCode, RpcError, type ErrorPayload } from '@skein/core';
+import type { ServerConn } from './server-conn.js';
+
+const EMPTY = new Uint8Array(0);
+
+/** Facts about the connection a request came in on. */
+export interface ConnInfo {
+  /** Unique per server. */
+  readonly id: number;
+  readonly remote: string;
+  readonly transport: string;
+  /** Aborts when the connection closes. */
+  readonly signal: AbortSignal;
+}
+
+/**
+ * One request and the way to answer it. Exactly one answer is sent; later answers are ignored
+ * (and so are answers after the connection closed).
+ */
+export class ServerRequest {
+  private answered = false;
+
+  constructor(
+    private readonly owner: ServerConn,
+    /** The request's seq bytes, echoed verbatim in the response. */
+    readonly seqBytes: Uint8Array,
+    /** Numeric action, or -1 for a string action. */
+    readonly actionId: number,
+    /** The string action (`"Service.method"`), or '' for a numeric action. */
+    readonly actionName: string,
+    readonly msg: Uint8Array,
+    readonly blob: Uint8Array,
+  ) {}
+
+  get action(): string | number {
+    return this.actionId < 0 ? this.actionName : this.actionId;
+  }
+
+  get conn(): ConnInfo {
+    return this.owner.info;
+  }
+
+  get isAnswered(): boolean {
+    return this.answered;
+  }
+
+  /** Answers with an ok response. */
+  reply(msg: Uint8Array = EMPTY, blob: Uint8Array = EMPTY): void {
+    if (this.claim()) this.owner.writeOk(this.seqBytes, msg, blob);
+  }
+
+  /** Answers with a built-in error (travels as its reserved `rpc_*` string). */
+  fail(err: RpcError | ErrorCode): void {
+    const code = typeof err === 'number' ? err : err.code;
+    if (this.claim()) this.owner.writeError(this.seqBytes, code);
+  }
+
+  /** Answers with a method's custom error: a number (flag 1) or bytes (flag 2). */
+  failCustom(payload: ErrorPayload): void {
+    if (typeof payload === 'number' && !(Number.isInteger(payload) && payload >= 0 && payload <= 0xffff_ffff)) {
+      this.fail(new RpcError(ErrorCode.Internal, `custom error number ${payload} is not a u32`));
+      return;
+    }
+    if (this.claim()) this.owner.writeCustomError(this.seqBytes, payload);
+  }
+
+  private claim(): boolean {
+    if (this.answered) return false;
+    this.answered = true;
+    this.owner.settled();
+    return true;
+  }
+}

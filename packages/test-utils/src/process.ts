@@ -1,0 +1,70 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+
+export interface Proc {
+  readonly child: ChildProcess;
+  readonly pid: number;
+  /** Every stdout and stderr line so far. */
+  readonly lines: string[];
+  /** Resolves with the first line (past or future) matching `re`. */
+  waitForLine(re: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
+  /** Resolves with the exit code (or the signal's name). */
+  readonly exited: Promise<number | string>;
+  kill(signal?: NodeJS.Signals): void;
+}
+
+/**
+ * Starts a process whose output the test can wait on. Processes left running are killed when
+ * the test process exits.
+ */
+export function startProcess(cmd: string, args: string[], env: Record<string, string> = {}): Proc {
+  const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  live.add(child);
+  const lines: string[] = [];
+  const waiters: { re: RegExp; resolve(m: RegExpMatchArray): void }[] = [];
+  const onLine = (line: string): void => {
+    lines.push(line);
+    for (let i = waiters.length - 1; i >= 0; i--) {
+      const m = line.match(waiters[i]!.re);
+      if (m) waiters.splice(i, 1)[0]!.resolve(m);
+    }
+  };
+  createInterface({ input: child.stdout! }).on('line', onLine);
+  createInterface({ input: child.stderr! }).on('line', onLine);
+  const exited = new Promise<number | string>((resolve) => {
+    child.on('exit', (code, signal) => {
+      live.delete(child);
+      resolve(code ?? signal ?? -1);
+    });
+  });
+  return {
+    child,
+    pid: child.pid!,
+    lines,
+    exited,
+    kill: (signal = 'SIGTERM') => void child.kill(signal),
+    waitForLine(re, timeoutMs = 20_000) {
+      for (const l of lines) {
+        const m = l.match(re);
+        if (m) return Promise.resolve(m);
+      }
+      return new Promise((resolve, reject) => {
+        const t = setTimeout(() => reject(new Error(`no line matching ${re} in ${timeoutMs} ms; output:\n${lines.join('\n')}`)), timeoutMs);
+        const done = (m: RegExpMatchArray): void => {
+          clearTimeout(t);
+          resolve(m);
+        };
+        waiters.push({ re, resolve: done });
+        void exited.then((code) => {
+          clearTimeout(t);
+          reject(new Error(`process exited (${code}) before a line matching ${re}; output:\n${lines.join('\n')}`));
+        });
+      });
+    },
+  };
+}
+
+const live = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const c of live) c.kill('SIGKILL');
+});

@@ -1,0 +1,20 @@
+/**
+ * Counts the process's live handles by kind (TCPSocketWrap, Timeout, ...), to check that a
+ * close left nothing behind. Compare against a snapshot taken before the thing under test.
+ */
+export function handleCounts(): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const r of process.getActiveResourcesInfo()) counts.set(r, (counts.get(r) ?? 0) + 1);
+  return counts;
+}
+
+/** Kinds whose count grew since `before`, e.g. `{ TCPSocketWrap: 2 }`; empty when nothing leaked. */
+export function leakedHandles(before: Map<string, number>, ignore: string[] = ['TTYWrap', 'PipeWrap']): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, n] of handleCounts()) {
+    if (ignore.includes(k)) continue;
+    const d = n - (before.get(k) ?? 0);
+    if (d > 0) out[k] = d;
+  }
+  return out;
+}
