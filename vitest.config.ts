@@ -12,6 +12,7 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 30_000,
     pool: 'forks',
+    reporters: ['default', './scripts/summary-reporter.ts'],
     typecheck: { enabled: true, include: ['packages/*/test/**/*.test-d.ts'] },
   },
 });

@@ -80,12 +80,29 @@ export function escapeCustomBytes(bytes: Uint8Array): Uint8Array {
   return out;
 }
 
-/** Reads a flag-2 error string: a built-in RpcError, or the custom payload (unescaped). */
+const COLON = 0x3a;
+const MAX_DETAIL = 1024;
+
+/**
+ * Reads a flag-2 error string: a built-in RpcError, or the custom payload (unescaped). A built-in
+ * string may carry a detail after a colon (`rpc_invalid_argument:add: a: expected number`),
+ * which becomes the error's message; Skein sends details only for its own codes unless told to.
+ */
 export function readErrorBytes(bytes: Uint8Array): RpcError | Uint8Array {
   if (bytes[0] === ESCAPE) return bytes.subarray(1);
-  if (startsWithPrefix(bytes) && bytes.length <= 32) {
-    const code = codeFromWire(utf8.decode(bytes));
-    if (code !== undefined) return new RpcError(code);
-  }
-  return bytes;
+  if (!startsWithPrefix(bytes)) return bytes;
+  const colon = bytes.indexOf(COLON);
+  const name = bytes.subarray(0, colon < 0 ? bytes.length : colon);
+  const code = name.length <= 32 ? codeFromWire(utf8.decode(name)) : undefined;
+  if (code === undefined) return bytes;
+  return new RpcError(code, colon < 0 ? undefined : utf8.decode(bytes.subarray(colon + 1)));
 }
+
+/** The wire string of a built-in error, with an optional detail (truncated to 1 KiB). */
+export function builtinErrorBytes(wire: string, detail?: string): Uint8Array {
+  if (!detail) return encoder.encode(wire);
+  const d = detail.length > MAX_DETAIL ? detail.slice(0, MAX_DETAIL) : detail;
+  return encoder.encode(`${wire}:${d}`);
+}
+
+const encoder = new TextEncoder();

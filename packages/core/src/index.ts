@@ -2,7 +2,7 @@ export { ErrorCode, CODE_INFO, codeFromWire } from './error-code.js';
 export type { ErrorName, RetryPolicy } from './error-code.js';
 export { RpcError, rpcError, invalidArgument } from './rpc-error.js';
 export type { RpcErrorOptions } from './rpc-error.js';
-export { RemoteError, codeErrors, escapeCustomBytes, readErrorBytes } from './custom-error.js';
+export { RemoteError, codeErrors, escapeCustomBytes, readErrorBytes, builtinErrorBytes } from './custom-error.js';
 export type { ErrCodec, ErrorPayload } from './custom-error.js';
 export { encodeError, decodeError } from './codec.js';
 export type { Codec } from './codec.js';

@@ -115,3 +115,17 @@ describe('codeErrors', () => {
     expect(() => codeErrors({ [-1]: DivideByZero })).toThrow(RangeError);
   });
 });
+
+describe('built-in errors with a detail', () => {
+  it('carry the detail as the message', () => {
+    const e = readErrorBytes(bytes('rpc_invalid_argument:Calculator.add: a: expected number'));
+    expect(e).toBeInstanceOf(RpcError);
+    expect((e as RpcError).code).toBe(ErrorCode.InvalidArgument);
+    expect((e as RpcError).message).toBe('Calculator.add: a: expected number');
+  });
+
+  it('are not confused with an escaped user string', () => {
+    const user = escapeCustomBytes(bytes('rpc_internal_err:boom'));
+    expect(readErrorBytes(user)).not.toBeInstanceOf(RpcError);
+  });
+});

@@ -174,10 +174,9 @@ export class ClientStream {
     return this.closed().then(() => undefined);
   }
 
-  /** Closes at once; every unsettled call fails (IO for calls on the wire, Closed for waiting ones). */
+  /** Closes at once; every unsettled call fails with IO (`retry: 'safe'` for calls never sent). */
   destroy(reason = 'stream destroyed'): void {
-    if (this._state === 'closed') return;
-    this.failAll(new Error(reason));
+    this.shutdown(new Error(reason));
     this.conn.close();
   }
 
@@ -308,7 +307,8 @@ export class ClientStream {
       if (now - this.pingSentAt < this.keepaliveTimeoutMs) return;
       const why = `peer ${this.remote} did not answer a ping within ${this.keepaliveTimeoutMs} ms`;
       this.logger.warn({ remote: this.remote }, why);
-      this.failAll(new Error(why));
+      const dead = new Error(why);
+      this.shutdown(dead, dead);
       this.conn.close();
       return;
     }
@@ -330,13 +330,18 @@ export class ClientStream {
   }
 
   private onClosed(err: Error | undefined): void {
+    if (err && this._state !== 'closed') this.logger.warn({ remote: this.remote, err }, 'stream closed');
+    this.shutdown(err ?? new Error('closed by peer'), err);
+  }
+
+  /** The one way to the closed state: fail what is left, stop the ticker, wake `closed()` waiters. */
+  private shutdown(cause: Error, err?: Error): void {
     if (this._state === 'closed') return;
-    this.failAll(err ?? new Error('closed by peer'));
     this._state = 'closed';
     this.closeError = err;
     this.ticker.stop();
-    if (err) this.logger.warn({ remote: this.remote, err }, 'stream closed');
-    for (const w of this.closedWaiters.splice(0)) w(err);
+    this.failAll(cause);
+    for (const w of this.closedWaiters.splice(0)) w(this.closeError);
   }
 }
 

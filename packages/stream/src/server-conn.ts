@@ -59,7 +59,7 @@ export class ServerConn implements FrameHandlers {
         transport: this.opts.transport,
         get signal() {
           self.abort ??= new AbortController();
-          if (self.closed) self.abort.abort();
+          if (self.closed || self.peerEnded) self.abort.abort();
           return self.abort.signal;
         },
       };
@@ -97,9 +97,14 @@ export class ServerConn implements FrameHandlers {
     this.maybeResume();
   }
 
-  /** The client half-closed: answer what is in flight, then close our side. */
+  /**
+   * The client half-closed. A Skein client does that only once nothing is pending, and a peer
+   * that drops a connection looks the same from here, so handlers still running are told
+   * (their signal aborts); answers they still give are written, then our side ends.
+   */
   end(): void {
     this.peerEnded = true;
+    this.abort?.abort();
     this.endIfDone();
   }
 
@@ -143,8 +148,8 @@ export class ServerConn implements FrameHandlers {
     if (this.conn.congested) this.pause();
   }
 
-  writeError(seq: Uint8Array, code: ErrorCode): void {
-    if (!this.closed) this.conn.write(errorResponse(seq, code));
+  writeError(seq: Uint8Array, code: ErrorCode, detail?: string): void {
+    if (!this.closed) this.conn.write(errorResponse(seq, code, detail));
   }
 
   writeCustomError(seq: Uint8Array, payload: ErrorPayload): void {

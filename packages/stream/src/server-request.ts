@@ -49,10 +49,13 @@ export class ServerRequest {
     if (this.claim()) this.owner.writeOk(this.seqBytes, msg, blob);
   }
 
-  /** Answers with a built-in error (travels as its reserved `rpc_*` string). */
-  fail(err: RpcError | ErrorCode): void {
+  /**
+   * Answers with a built-in error (travels as its reserved `rpc_*` string). `detail`, when given,
+   * travels after the string and becomes the client's error message.
+   */
+  fail(err: RpcError | ErrorCode, detail?: string): void {
     const code = typeof err === 'number' ? err : err.code;
-    if (this.claim()) this.owner.writeError(this.seqBytes, code);
+    if (this.claim()) this.owner.writeError(this.seqBytes, code, detail);
   }
 
   /** Answers with a method's custom error: a number (flag 1) or bytes (flag 2). */

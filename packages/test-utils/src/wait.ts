@@ -5,12 +5,12 @@ export interface WaitOptions {
 }
 
 /** Polls `cond` until it returns truthy; rejects with `what` after the timeout. */
-export async function waitFor<T>(cond: () => T | Promise<T>, opts: WaitOptions = {}): Promise<T> {
+export async function waitFor<T>(cond: () => T | Promise<T>, opts: WaitOptions = {}): Promise<NonNullable<T>> {
   const { timeoutMs = 10_000, intervalMs = 10, what = 'condition' } = opts;
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await cond();
-    if (v) return v;
+    if (v) return v as NonNullable<T>;
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await sleep(intervalMs);
   }

@@ -1,0 +1,102 @@
+/**
+ * The Skein demo. With no flags: starts a Calculator server in a child process, calls it from
+ * this one (add, div with a typed DivideByZero, echo), floods it for 3 seconds and prints calls
+ * per second. With `--serve --port <n> [--codec msgpack|cbor]`: runs only the server until
+ * SIGTERM or SIGINT.
+ */
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { createClient, type Client } from '@skein/api';
+import { consoleLogger, type Codec } from '@skein/core';
+import { nodeRuntime } from '@skein/runtime-node';
+import { ClientStream } from '@skein/stream';
+import { tcpTransport } from '@skein/transport-tcp';
+import { Calculator, DivideByZero } from './calculator.js';
+import { codecByName } from './codecs.js';
+import { startServer } from './server.js';
+
+const { values: flags } = parseArgs({
+  options: {
+    serve: { type: 'boolean', default: false },
+    port: { type: 'string', default: '0' },
+    codec: { type: 'string', default: 'msgpack' },
+    seconds: { type: 'string', default: '3' },
+    'in-flight': { type: 'string', default: '256' },
+  },
+});
+
+const codec = codecByName(flags.codec);
+if (flags.serve) await serve(Number(flags.port), codec);
+else await demo(codec, Number(flags.seconds), Number(flags['in-flight']));
+
+async function serve(port: number, codec: Codec): Promise<void> {
+  const { server, port: bound } = await startServer(port, codec, consoleLogger('warn', 'calculator'));
+  console.log(`Calculator server listening on 127.0.0.1:${bound} (codec ${codec.name})`);
+  const stop = async (signal: string): Promise<void> => {
+    console.log(`${signal}: closing gracefully`);
+    await server.close();
+    console.log('server closed');
+  };
+  process.once('SIGTERM', () => void stop('SIGTERM'));
+  process.once('SIGINT', () => void stop('SIGINT'));
+}
+
+async function demo(codec: Codec, seconds: number, inFlight: number): Promise<void> {
+  const server = await startChildServer(codec);
+  const stream = await ClientStream.connect({ transport: tcpTransport(nodeRuntime), address: `127.0.0.1:${server.port}`, window: inFlight });
+  const calc = createClient(Calculator, stream, { codec });
+  try {
+    await tour(calc);
+    await flood(calc, seconds, inFlight);
+  } finally {
+    await stream.close();
+    server.stop();
+  }
+}
+
+async function tour(calc: Client<typeof Calculator>): Promise<void> {
+  console.log(`add({ a: 1, b: 2 })   = ${await calc.add({ a: 1, b: 2 })}`);
+  console.log(`div({ a: 10, b: 4 })  = ${await calc.div({ a: 10, b: 4 })}`);
+  try {
+    await calc.div({ a: 1, b: 0 });
+  } catch (err) {
+    if (!(err instanceof DivideByZero)) throw err;
+    console.log(`div({ a: 1, b: 0 })   threw ${err.name}: ${err.message} (custom error 1 on the wire)`);
+  }
+  const back = await calc.echo(new Uint8Array([0xde, 0xad, 0xbe, 0xef]));
+  console.log(`echo(de ad be ef)     = ${Buffer.from(back).toString('hex')}`);
+}
+
+async function flood(calc: Client<typeof Calculator>, seconds: number, inFlight: number): Promise<void> {
+  console.log(`flooding add() for ${seconds} s with ${inFlight} calls in flight...`);
+  let calls = 0;
+  const start = performance.now();
+  const end = start + seconds * 1000;
+  const worker = async (): Promise<void> => {
+    while (performance.now() < end) {
+      await calc.add({ a: calls, b: 1 });
+      calls++;
+    }
+  };
+  await Promise.all(Array.from({ length: inFlight }, worker));
+  const elapsed = (performance.now() - start) / 1000;
+  console.log(`${calls} calls in ${elapsed.toFixed(2)} s = ${Math.round(calls / elapsed).toLocaleString('en-US')} calls/s`);
+}
+
+/** Runs this file with --serve in a child process and waits for its port. */
+async function startChildServer(codec: Codec): Promise<{ port: number; stop(): void }> {
+  const self = fileURLToPath(import.meta.url);
+  const child = spawn(process.execPath, [self, '--serve', '--port', '0', '--codec', codec.name], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const lines = createInterface({ input: child.stdout });
+  const port = await new Promise<number>((resolve, reject) => {
+    lines.on('line', (line) => {
+      const m = /listening on 127\.0\.0\.1:(\d+)/.exec(line);
+      if (m) resolve(Number(m[1]));
+    });
+    child.once('exit', (code) => reject(new Error(`server exited with ${code} before listening`)));
+  });
+  console.log(`server started (pid ${child.pid}, port ${port}, codec ${codec.name})`);
+  return { port, stop: () => void child.kill('SIGTERM') };
+}

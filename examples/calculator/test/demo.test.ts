@@ -1,0 +1,101 @@
+import { freePort, startProcess, within } from '@skein/test-utils';
+import { encode } from '@msgpack/msgpack';
+import net from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+// The demo runs from its build (pnpm test builds first), exactly as `pnpm demo` runs it.
+const demo = fileURLToPath(new URL('../dist/demo.js', import.meta.url));
+
+async function serve(codec: 'msgpack' | 'cbor') {
+  const port = await freePort();
+  const proc = startProcess(process.execPath, [demo, '--serve', '--port', String(port), '--codec', codec]);
+  await proc.waitForLine(/listening on 127\.0\.0\.1:\d+/);
+  return { proc, port };
+}
+
+/** Sends raw bytes as a razor-rpc v1 client would, and reads one response frame. */
+function razorCall(port: number, request: Uint8Array): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect(port, '127.0.0.1', () => sock.write(request));
+    let got = Buffer.alloc(0);
+    sock.on('data', (c) => {
+      got = Buffer.concat([got, c]);
+      if (got.length >= 20 && got.length >= 20 + bodyLength(got)) {
+        sock.end();
+        resolve(got);
+      }
+    });
+    sock.on('error', reject);
+  });
+}
+
+/** flag 0: msg + blob; flag 1: nothing (msg_len is the error number); flag 2: the error string. */
+function bodyLength(h: Buffer): number {
+  if (h[3] === 1) return 0;
+  return (h[3] === 0 ? h.readUInt32LE(4) : 0) + h.readInt32LE(16);
+}
+
+function razorRequest(action: string, msg: Uint8Array, seq: number): Uint8Array {
+  const a = Buffer.from(action, 'utf8');
+  const h = Buffer.alloc(32);
+  h.writeUInt16LE(0x4d25, 0);
+  h[2] = 1;
+  h.writeUInt32LE((0x80000000 | a.length) >>> 0, 4);
+  h.writeBigUInt64LE(BigInt(seq), 8);
+  h.writeUInt32LE(msg.length, 24);
+  return Buffer.concat([h, a, msg]);
+}
+
+describe('the demo server', () => {
+  it('answers a razor-rpc v1 client calling Calculator.add with the msgpack 3', async () => {
+    const { proc, port } = await serve('msgpack');
+    try {
+      const reply = await within(razorCall(port, razorRequest('Calculator.add', encode({ a: 1, b: 2 }), 1)), 10_000);
+      // magic, ver 1, flag 0 (ok), msg_len 1, seq 1, blob_len 0, msg = msgpack 3
+      expect(reply.toString('hex')).toBe('254d0100' + '01000000' + '0100000000000000' + '00000000' + '03');
+    } finally {
+      proc.kill('SIGTERM');
+    }
+  });
+
+  it('sends DivideByZero as custom error number 1 (flag 1)', async () => {
+    const { proc, port } = await serve('msgpack');
+    try {
+      const reply = await within(razorCall(port, razorRequest('Calculator.div', encode({ a: 1, b: 0 }), 7)), 10_000);
+      expect(reply.toString('hex')).toBe('254d0101' + '01000000' + '0700000000000000' + '00000000');
+    } finally {
+      proc.kill('SIGTERM');
+    }
+  });
+
+  it('closes gracefully on SIGTERM and on SIGINT', async () => {
+    for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+      const { proc } = await serve('cbor');
+      proc.kill(signal);
+      expect(await within(proc.exited, 10_000, 'server exit')).toBe(0);
+      expect(proc.lines).toContain('server closed');
+    }
+  });
+});
+
+describe('the demo, one command', () => {
+  it('starts a server, makes typed calls, catches DivideByZero, floods and prints calls/s', async () => {
+    for (const codec of ['msgpack', 'cbor']) {
+      const proc = startProcess(process.execPath, [demo, '--seconds', '0.3', '--codec', codec]);
+      expect(await within(proc.exited, 30_000, 'demo')).toBe(0);
+      const out = proc.lines.join('\n');
+      expect(out).toMatch(/add\(\{ a: 1, b: 2 \}\)\s+= 3/);
+      expect(out).toMatch(/div\(\{ a: 10, b: 4 \}\)\s+= 2\.5/);
+      expect(out).toMatch(/threw DivideByZero/);
+      expect(out).toMatch(/echo\(de ad be ef\)\s+= deadbeef/);
+      expect(out).toMatch(/\d+ calls in [\d.]+ s = [\d,]+ calls\/s/);
+    }
+  });
+
+  it('refuses an unknown codec with a clear message', async () => {
+    const proc = startProcess(process.execPath, [demo, '--codec', 'json']);
+    expect(await within(proc.exited, 10_000)).not.toBe(0);
+    expect(proc.lines.join('\n')).toMatch(/unknown codec "json": use msgpack or cbor/);
+  });
+});

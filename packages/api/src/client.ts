@@ -1,0 +1,113 @@
+import { ErrorCode, RemoteError, RpcError, encodeError, silentLogger, type Codec, type Logger } from '@skein/core';
+import type { Reply } from '@skein/stream';
+import type { Caller, CallerOptions } from './caller.js';
+import type { AnyMethod, ArgOf, ErrorOf, ResultOf, ServiceDef } from './define.js';
+import { validate } from './schema.js';
+
+export interface ClientOptions {
+  codec: Codec;
+  /** Default timeout for every call of this client (else the caller's default). */
+  timeoutMs?: number;
+  logger?: Logger;
+}
+
+export interface MethodCallOptions {
+  timeoutMs?: number;
+  /** Aborting rejects the call at once with Cancelled and frees its window slot. */
+  signal?: AbortSignal;
+  /** For pools: the key a route function or consistent hash picks a server by. */
+  route?: string;
+}
+
+/** Every way a call can fail: the method's own error, a built-in RpcError, or an undeclared remote error. */
+export type CallError<E> = E | RpcError | RemoteError;
+export type Result<R, E> = { ok: true; value: R } | { ok: false; error: CallError<E> };
+
+export interface ClientMethod<M extends AnyMethod> {
+  /** Calls the method; rejects with `CallError<ErrorOf<M>>`. */
+  (arg: ArgOf<M>, opts?: MethodCallOptions): Promise<ResultOf<M>>;
+  /** Calls the method and never rejects: the error comes back typed. */
+  result(arg: ArgOf<M>, opts?: MethodCallOptions): Promise<Result<ResultOf<M>, ErrorOf<M>>>;
+}
+
+export type Client<S extends ServiceDef> = { readonly [K in keyof S['methods']]: ClientMethod<S['methods'][K]> };
+
+const EMPTY = new Uint8Array(0);
+
+/** A typed stub for `def` over any Caller (a ClientStream, a pool). */
+export function createClient<S extends ServiceDef>(def: S, caller: Caller, opts: ClientOptions): Client<S> {
+  const stub: Record<string, unknown> = {};
+  for (const [name, m] of Object.entries(def.methods)) stub[name] = clientMethod(`${def.name}.${name}`, m, caller, opts);
+  return Object.freeze(stub) as Client<S>;
+}
+
+function clientMethod(action: string, m: AnyMethod, caller: Caller, opts: ClientOptions): ClientMethod<AnyMethod> {
+  const { codec } = opts;
+  const logger = opts.logger ?? silentLogger;
+
+  const decodeReply = (reply: Reply): unknown => {
+    if (reply.msg.length === 0) return undefined; // razor: an empty reply is the unit value
+    return codec.decode(reply.msg);
+  };
+
+  const mapError = (err: RpcError | RemoteError): unknown => {
+    if (!(err instanceof RemoteError) || !m.errors) return err;
+    try {
+      return m.errors.decode(err.payload);
+    } catch (e) {
+      logger.warn({ action, payload: err.payload }, 'undeclared custom error');
+      return e instanceof Error ? e : err;
+    }
+  };
+
+  const send = (arg: unknown, o: MethodCallOptions, resolve: (v: unknown) => void, reject: (e: unknown) => void): void => {
+    let msg: Uint8Array;
+    try {
+      msg = arg === undefined ? EMPTY : codec.encode(arg);
+    } catch (e) {
+      return reject(e instanceof RpcError ? e : encodeError(codec.name, e));
+    }
+    const callOpts: CallerOptions = {
+      timeoutMs: o.timeoutMs ?? opts.timeoutMs,
+      signal: o.signal,
+      route: o.route,
+      idempotent: m.isIdempotent,
+    };
+    caller.send(action, msg, callOpts, (err, reply) => {
+      if (err) return reject(mapError(err));
+      let value: unknown;
+      try {
+        value = decodeReply(reply!);
+      } catch (e) {
+        return reject(e);
+      }
+      if (!m.output) return resolve(value);
+      try {
+        resolve(validate(m.output, value, `${action}: invalid result`, ErrorCode.Decode));
+      } catch (e) {
+        reject(e);
+      }
+    });
+  };
+
+  const call = (arg: unknown, o: MethodCallOptions = {}): Promise<unknown> =>
+    new Promise((resolve, reject) => {
+      if (!m.input) return send(arg, o, resolve, reject);
+      let checked: unknown;
+      try {
+        checked = validate(m.input, arg, `${action}: invalid argument`, ErrorCode.InvalidArgument);
+      } catch (e) {
+        return reject(e);
+      }
+      if (checked instanceof Promise) checked.then((v) => send(v, o, resolve, reject), reject);
+      else send(checked, o, resolve, reject);
+    });
+
+  const result = (arg: unknown, o?: MethodCallOptions): Promise<Result<unknown, unknown>> =>
+    call(arg, o).then(
+      (value) => ({ ok: true as const, value }),
+      (error: unknown) => ({ ok: false as const, error: error as CallError<unknown> }),
+    );
+
+  return Object.assign(call, { result }) as ClientMethod<AnyMethod>;
+}

@@ -1,0 +1,78 @@
+import { invalidArgument, type ErrCodec } from '@skein/core';
+import type { StandardSchemaV1 } from '@standard-schema/spec';
+
+/**
+ * One method of a service: argument type A, result type R, custom error type E. The types live
+ * only in the type system (tRPC style); at run time a method holds its optional schemas, error
+ * codec and flags.
+ */
+export interface MethodDef<A = unknown, R = unknown, E = never> {
+  readonly input: StandardSchemaV1<unknown, A> | undefined;
+  readonly output: StandardSchemaV1<unknown, R> | undefined;
+  readonly errors: ErrCodec<E> | undefined;
+  /** Safe to run twice: a pool may retry it after a timeout or a lost connection. */
+  readonly isIdempotent: boolean;
+  /** Phantom field carrying the types; never set. */
+  readonly _types?: { arg: A; result: R; error: E };
+}
+
+/** A method definition that can still be refined. */
+export interface MethodBuilder<A, R, E> extends MethodDef<A, R, E> {
+  /** Declares the method's own error type and how it travels. */
+  throws<E2>(codec: ErrCodec<E2>): MethodBuilder<A, R, E2>;
+  /** Declares the method idempotent (pools may retry it when it may have run). */
+  idempotent(): MethodBuilder<A, R, E>;
+}
+
+type Infer<S> = S extends StandardSchemaV1 ? StandardSchemaV1.InferOutput<S> : unknown;
+
+/**
+ * Declares a method. Either with types only — `method<{ a: number }, number>()` — or with
+ * Standard Schemas (zod, valibot, arktype...) that validate and give the types:
+ * `method({ input: z.object({ a: z.number() }), output: z.number() })`.
+ */
+export function method<A, R>(): MethodBuilder<A, R, never>;
+export function method<I extends StandardSchemaV1, O extends StandardSchemaV1 | undefined = undefined>(schemas: {
+  input: I;
+  output?: O;
+}): MethodBuilder<Infer<I>, O extends StandardSchemaV1 ? Infer<O> : unknown, never>;
+export function method(schemas?: { input?: StandardSchemaV1; output?: StandardSchemaV1 }): MethodBuilder<unknown, unknown, never> {
+  return build({ input: schemas?.input, output: schemas?.output, errors: undefined, isIdempotent: false });
+}
+
+function build<A, R, E>(def: MethodDef<A, R, E>): MethodBuilder<A, R, E> {
+  const { input, output, isIdempotent } = def;
+  return Object.freeze({
+    ...def,
+    throws: <E2>(codec: ErrCodec<E2>) => build<A, R, E2>({ input, output, isIdempotent, errors: codec }),
+    idempotent: () => build<A, R, E>({ ...def, isIdempotent: true }),
+  });
+}
+
+// `any` here only widens the constraint; each service keeps its exact method types.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyMethod = MethodDef<any, any, any>;
+export type MethodMap = Record<string, AnyMethod>;
+
+export interface ServiceDef<N extends string = string, M extends MethodMap = MethodMap> {
+  readonly name: N;
+  readonly methods: M;
+}
+
+export type ArgOf<M> = M extends MethodDef<infer A, unknown, unknown> ? A : never;
+export type ResultOf<M> = M extends MethodDef<unknown, infer R, unknown> ? R : never;
+export type ErrorOf<M> = M extends MethodDef<unknown, unknown, infer E> ? E : never;
+
+const NAME = /^[A-Za-z_][\w-]*$/;
+
+/**
+ * Declares a service: a name and its methods. The same object drives `implement` on the server
+ * and `createClient` on the client. On the wire a call's action is `"Service.method"`.
+ */
+export function service<const N extends string, M extends MethodMap>(name: N, methods: M): ServiceDef<N, M> {
+  if (!NAME.test(name)) throw invalidArgument(`service name ${JSON.stringify(name)} must be an identifier (no dots)`);
+  for (const m of Object.keys(methods)) {
+    if (!NAME.test(m)) throw invalidArgument(`method name ${JSON.stringify(m)} must be an identifier (no dots)`);
+  }
+  return Object.freeze({ name, methods: Object.freeze({ ...methods }) });
+}

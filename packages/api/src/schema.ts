@@ -1,0 +1,38 @@
+import { ErrorCode, RpcError } from '@skein/core';
+import type { StandardSchemaV1 } from '@standard-schema/spec';
+
+/**
+ * Runs a Standard Schema. Returns the (possibly transformed) value, or throws an RpcError of
+ * `code` whose message names `where` and the first failing path.
+ */
+export function validate<T>(
+  schema: StandardSchemaV1<unknown, T>,
+  value: unknown,
+  where: string,
+  code: ErrorCode,
+): T | Promise<T> {
+  const result = schema['~standard'].validate(value);
+  if (result instanceof Promise) return result.then((r) => unwrap(r, where, code));
+  return unwrap(result, where, code);
+}
+
+function unwrap<T>(r: StandardSchemaV1.Result<T>, where: string, code: ErrorCode): T {
+  if (!r.issues) return r.value;
+  throw new RpcError(code, `${where}: ${describeIssues(r.issues)}`);
+}
+
+export function describeIssues(issues: readonly StandardSchemaV1.Issue[]): string {
+  return issues
+    .slice(0, 3)
+    .map((i) => `${formatPath(i.path) || '(root)'}: ${i.message}`)
+    .join('; ');
+}
+
+function formatPath(path: StandardSchemaV1.Issue['path']): string {
+  if (!path) return '';
+  return path
+    .map((p) => (typeof p === 'object' ? p.key : p))
+    .map((k) => (typeof k === 'number' ? `[${k}]` : `.${String(k)}`))
+    .join('')
+    .replace(/^\./, '');
+}

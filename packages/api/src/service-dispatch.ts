@@ -1,0 +1,170 @@
+import { ErrorCode, RpcError, silentLogger, type Codec, type Logger } from '@skein/core';
+import type { Dispatch, ServerRequest } from '@skein/stream';
+import { CallContext } from './context.js';
+import type { AnyMethod, ArgOf, ResultOf, ServiceDef } from './define.js';
+import { validate } from './schema.js';
+import { TimeoutSweep } from './timeout-sweep.js';
+
+export type Handler<M extends AnyMethod> = (arg: ArgOf<M>, ctx: CallContext) => ResultOf<M> | Promise<ResultOf<M>>;
+export type Handlers<S extends ServiceDef> = { [K in keyof S['methods']]: Handler<S['methods'][K]> };
+
+export interface ServiceImpl<S extends ServiceDef = ServiceDef> {
+  readonly def: S;
+  readonly handlers: Handlers<S>;
+}
+
+/** Pairs a service definition with its handlers; the compiler checks every method is there with the right types. */
+export function implement<S extends ServiceDef>(def: S, handlers: Handlers<S>): ServiceImpl<S> {
+  for (const name of Object.keys(def.methods)) {
+    if (typeof (handlers as Record<string, unknown>)[name] !== 'function') {
+      throw new TypeError(`implement(${def.name}): no handler for ${name}`);
+    }
+  }
+  return { def, handlers };
+}
+
+export interface ServiceDispatchOptions {
+  codec: Codec;
+  // Each service keeps its own types; the list only needs to be walkable.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  services: readonly ServiceImpl<any>[];
+  logger?: Logger;
+  /** Send an undeclared handler error's message to the client (default: only log it). */
+  exposeInternalErrors?: boolean;
+  /** Abort `ctx.signal` and answer Timeout when a handler runs longer. Checked once a second. Default: off. */
+  handlerTimeoutMs?: number;
+}
+
+interface Entry {
+  service: string;
+  method: string;
+  def: AnyMethod;
+  handler: (arg: unknown, ctx: CallContext) => unknown;
+}
+
+/**
+ * The server side of the API layer: a Dispatch that routes `"Service.method"` actions to
+ * handlers, decoding the argument and encoding the result with the codec.
+ */
+export function createServiceDispatch(opts: ServiceDispatchOptions): Dispatch {
+  const entries = new Map<string, Entry>();
+  const services = new Set<string>();
+  for (const { def, handlers } of opts.services) {
+    if (services.has(def.name)) throw new TypeError(`service ${def.name} registered twice`);
+    services.add(def.name);
+    for (const [method, m] of Object.entries(def.methods as Record<string, AnyMethod>)) {
+      const handler = (handlers as Record<string, Entry['handler']>)[method]!;
+      entries.set(`${def.name}.${method}`, { service: def.name, method, def: m, handler });
+    }
+  }
+  const run = new Runner(opts);
+  return {
+    dispatch(req) {
+      const entry = typeof req.action === 'string' ? entries.get(req.action) : undefined;
+      if (entry) return run.start(req, entry);
+      if (typeof req.action === 'number') return req.fail(ErrorCode.Method);
+      const service = req.action.slice(0, Math.max(0, req.action.indexOf('.')));
+      req.fail(services.has(service) ? ErrorCode.Method : ErrorCode.Service);
+    },
+  };
+}
+
+/** Runs one call: decode, validate, handle, validate, encode, answer. */
+class Runner {
+  private readonly codec: Codec;
+  private readonly logger: Logger;
+  private readonly expose: boolean;
+  private readonly sweep: TimeoutSweep | undefined;
+
+  constructor(opts: ServiceDispatchOptions) {
+    this.codec = opts.codec;
+    this.logger = opts.logger ?? silentLogger;
+    this.expose = opts.exposeInternalErrors ?? false;
+    this.sweep = opts.handlerTimeoutMs ? new TimeoutSweep(opts.handlerTimeoutMs, (ctx) => ctx.timeOut()) : undefined;
+  }
+
+  start(req: ServerRequest, e: Entry): void {
+    let arg: unknown;
+    try {
+      arg = req.msg.length === 0 ? undefined : this.codec.decode(req.msg);
+    } catch (err) {
+      return this.fail(req, e, err);
+    }
+    const ctx = new CallContext(req, e.service, e.method, this.logger);
+    if (!e.def.input) return this.handle(req, e, ctx, arg);
+    let checked: unknown;
+    try {
+      checked = validate(e.def.input, arg, `${e.service}.${e.method}: invalid argument`, ErrorCode.InvalidArgument);
+    } catch (err) {
+      return this.fail(req, e, err);
+    }
+    if (checked instanceof Promise) checked.then((v) => this.handle(req, e, ctx, v), (err) => this.fail(req, e, err));
+    else this.handle(req, e, ctx, checked);
+  }
+
+  private handle(req: ServerRequest, e: Entry, ctx: CallContext, arg: unknown): void {
+    this.sweep?.add(ctx);
+    let out: unknown;
+    try {
+      out = e.handler(arg, ctx);
+    } catch (err) {
+      return this.done(req, e, ctx, err, true);
+    }
+    if (out instanceof Promise) out.then((v) => this.done(req, e, ctx, v, false), (err) => this.done(req, e, ctx, err, true));
+    else this.done(req, e, ctx, out, false);
+  }
+
+  private done(req: ServerRequest, e: Entry, ctx: CallContext, value: unknown, failed: boolean): void {
+    ctx.finish();
+    this.sweep?.delete(ctx);
+    if (req.isAnswered) return; // answered Timeout by the sweep
+    if (failed) return this.fail(req, e, value);
+    if (!e.def.output) return this.reply(req, e, value);
+    try {
+      const checked = validate(e.def.output, value, `${e.service}.${e.method}: invalid result`, ErrorCode.Internal);
+      if (checked instanceof Promise) checked.then((v) => this.reply(req, e, v), (err) => this.fail(req, e, err));
+      else this.reply(req, e, checked);
+    } catch (err) {
+      this.fail(req, e, err);
+    }
+  }
+
+  private reply(req: ServerRequest, e: Entry, value: unknown): void {
+    let msg: Uint8Array;
+    try {
+      msg = value === undefined ? EMPTY : this.codec.encode(value);
+    } catch (err) {
+      return this.fail(req, e, err);
+    }
+    req.reply(msg);
+  }
+
+  private fail(req: ServerRequest, e: Entry, err: unknown): void {
+    if (e.def.errors?.is(err)) {
+      let payload;
+      try {
+        payload = e.def.errors.encode(err);
+      } catch (encodeErr) {
+        return this.fail(req, e, encodeErr);
+      }
+      return req.failCustom(payload);
+    }
+    const action = `${e.service}.${e.method}`;
+    if (err instanceof RpcError) {
+      if (err.code === ErrorCode.Internal || err.code === ErrorCode.Encode) {
+        this.logger.error({ action, peer: req.conn.remote, err }, 'call failed');
+      }
+      return req.fail(err, this.detailFor(err));
+    }
+    this.logger.error({ action, peer: req.conn.remote, err }, 'handler threw an undeclared error');
+    req.fail(ErrorCode.Internal, this.expose ? `${action}: ${err instanceof Error ? err.message : String(err)}` : undefined);
+  }
+
+  /** Skein's own codes carry their message; razor's carry it only when configured (a razor peer would misread it). */
+  private detailFor(err: RpcError): string | undefined {
+    if (err.code >= 100 || this.expose) return err.message === err.wire ? undefined : err.message;
+    return undefined;
+  }
+}
+
+const EMPTY = new Uint8Array(0);

@@ -1,0 +1,237 @@
+import { cborCodec } from '@skein/codec-cbor';
+import { msgpackCodec } from '@skein/codec-msgpack';
+import { ErrorCode, RemoteError, RpcError, codeErrors } from '@skein/core';
+import { deferred, waitFor, within } from '@skein/test-utils';
+import { afterEach, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import * as v from 'valibot';
+import { createClient, implement, method, service, type CallContext } from '../src/index.js';
+import { memoryLogger, serve } from './harness.js';
+
+class DivideByZero extends Error {}
+class NotFound extends Error {
+  constructor(readonly key = '') {
+    super(`not found: ${key}`);
+  }
+}
+const notFoundCodec = {
+  is: (e: unknown): e is NotFound => e instanceof NotFound,
+  encode: (e: NotFound) => new TextEncoder().encode(`rpc_${e.key}`), // starts with rpc_ on purpose
+  decode: (p: number | Uint8Array) => new NotFound(typeof p === 'number' ? '' : new TextDecoder().decode(p).slice(4)),
+};
+
+const Calculator = service('Calculator', {
+  add: method<{ a: number; b: number }, number>(),
+  div: method<{ a: number; b: number }, number>().throws(codeErrors({ 1: DivideByZero })),
+  echo: method<Uint8Array, Uint8Array>(),
+  nothing: method<void, void>(),
+  lookup: method<string, string>().throws(notFoundCodec),
+  boom: method<void, void>(),
+  hang: method<void, void>(),
+  who: method<void, { peer: string; conn: number; transport: string }>(),
+});
+
+const calculator = implement(Calculator, {
+  add: ({ a, b }) => a + b,
+  div: ({ a, b }) => {
+    if (b === 0) throw new DivideByZero();
+    return a / b;
+  },
+  echo: async (bytes) => bytes,
+  nothing: () => undefined,
+  lookup: (key) => {
+    throw new NotFound(key);
+  },
+  boom: () => {
+    throw new Error('database password is hunter2');
+  },
+  hang: (_arg, ctx) => new Promise<void>((resolve) => ctx.signal.addEventListener('abort', () => resolve())),
+  who: (_arg, ctx: CallContext) => ({ peer: ctx.peer, conn: ctx.connectionId, transport: ctx.transport }),
+});
+
+const cleanup: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const f of cleanup.splice(0).reverse()) await f();
+});
+
+async function setup(codec = msgpackCodec, extra: Partial<Parameters<typeof serve>[0]> = {}) {
+  const logger = memoryLogger();
+  const s = await serve({ codec, services: [calculator], logger, ...extra });
+  cleanup.push(() => s.close());
+  return { ...s, logger, calc: createClient(Calculator, s.stream, { codec }) };
+}
+
+describe.each([msgpackCodec, cborCodec])('typed calls over $name', (codec) => {
+  it('calls methods and gets typed results', async () => {
+    const { calc } = await setup(codec);
+    expect(await calc.add({ a: 1, b: 2 })).toBe(3);
+    expect(await calc.div({ a: 10, b: 4 })).toBe(2.5);
+    expect(await calc.echo(new Uint8Array([1, 2, 3]))).toEqual(new Uint8Array([1, 2, 3]));
+    expect(await calc.nothing()).toBeUndefined();
+  });
+
+  it('throws the declared custom error as an instance of its class', async () => {
+    const { calc } = await setup(codec);
+    const err = await calc.div({ a: 1, b: 0 }).catch((e) => e);
+    expect(err).toBeInstanceOf(DivideByZero);
+    const r = await calc.div.result({ a: 1, b: 0 });
+    expect(r.ok).toBe(false);
+    expect(!r.ok && r.error).toBeInstanceOf(DivideByZero);
+  });
+
+  it('keeps a custom string error that starts with rpc_ apart from built-in errors', async () => {
+    const { calc } = await setup(codec);
+    const err = await calc.lookup('timeout').catch((e) => e);
+    expect(err).toBeInstanceOf(NotFound);
+    expect(err.key).toBe('timeout');
+  });
+});
+
+describe('server-side errors', () => {
+  it('answers an unknown service with Service and an unknown method with Method', async () => {
+    const { stream } = await setup();
+    await expect(stream.call('Nope.add')).rejects.toMatchObject({ code: ErrorCode.Service });
+    await expect(stream.call('Calculator.mul')).rejects.toMatchObject({ code: ErrorCode.Method });
+    await expect(stream.call('Calculator')).rejects.toMatchObject({ code: ErrorCode.Service });
+    await expect(stream.call(42)).rejects.toMatchObject({ code: ErrorCode.Method });
+  });
+
+  it('answers an undecodable argument with Decode', async () => {
+    const { stream } = await setup();
+    await expect(stream.call('Calculator.add', new Uint8Array([0xc1]))).rejects.toMatchObject({ code: ErrorCode.Decode });
+  });
+
+  it('turns an undeclared handler error into Internal, logs it, and does not leak its message', async () => {
+    const { calc, logger } = await setup();
+    const err = await calc.boom().catch((e) => e);
+    expect(err).toBeInstanceOf(RpcError);
+    expect(err.code).toBe(ErrorCode.Internal);
+    expect(err.message).not.toMatch(/hunter2/);
+    const line = logger.lines.find((l) => l.level === 'error');
+    expect(line?.obj.action).toBe('Calculator.boom');
+    expect(String((line?.obj.err as Error).message)).toMatch(/hunter2/);
+  });
+
+  it('sends the message of an undeclared error when exposeInternalErrors is set', async () => {
+    const { calc } = await setup(msgpackCodec, { exposeInternalErrors: true });
+    await expect(calc.boom()).rejects.toMatchObject({ code: ErrorCode.Internal, message: /Calculator.boom: database password/ });
+  });
+
+  it('passes the connection to handlers', async () => {
+    const { calc, stream } = await setup();
+    const who = await calc.who();
+    expect(who.transport).toBe('tcp');
+    expect(who.conn).toBeGreaterThan(0);
+    expect(who.peer).toMatch(/^127\.0\.0\.1:\d+$/);
+    expect(stream.remote).toMatch(/^127\.0\.0\.1:\d+$/);
+  });
+
+  it('aborts ctx.signal when the connection closes', async () => {
+    const aborted = deferred<unknown>();
+    const Svc = service('S', { wait: method<void, void>() });
+    const s = await serve({
+      codec: msgpackCodec,
+      services: [
+        implement(Svc, {
+          wait: (_a, ctx) =>
+            new Promise<void>((resolve) =>
+              ctx.signal.addEventListener('abort', () => {
+                aborted.resolve(ctx.signal.reason);
+                resolve();
+              }),
+            ),
+        }),
+      ],
+    });
+    cleanup.push(() => s.close());
+    const c = createClient(Svc, s.stream, { codec: msgpackCodec });
+    const pending = c.wait().catch((e) => e);
+    await waitFor(() => s.server.connections === 1);
+    await new Promise((r) => setTimeout(r, 20));
+    s.stream.destroy();
+    expect(await within(aborted.promise, 5000)).toMatchObject({ code: ErrorCode.IO });
+    expect((await pending).code).toBe(ErrorCode.IO);
+  });
+
+  it('answers Timeout and aborts ctx.signal when a handler passes handlerTimeoutMs', async () => {
+    const { calc } = await setup(msgpackCodec, { handlerTimeoutMs: 100 });
+    await expect(within(calc.hang(), 5000)).rejects.toMatchObject({ code: ErrorCode.Timeout });
+  });
+});
+
+describe('client-side behaviour', () => {
+  it('rejects with Encode and sends nothing when the argument cannot be encoded', async () => {
+    const { calc, stream } = await setup();
+    const circular: Record<string, unknown> = {};
+    circular.self = circular;
+    await expect(calc.add(circular as never)).rejects.toMatchObject({ code: ErrorCode.Encode });
+    expect(stream.inFlight).toBe(0);
+    expect(await calc.add({ a: 2, b: 2 })).toBe(4);
+  });
+
+  it('cancels a call with an AbortSignal: Cancelled at once, window slot freed', async () => {
+    const { calc, stream } = await setup();
+    const ac = new AbortController();
+    const p = calc.hang(undefined, { signal: ac.signal });
+    expect(stream.inFlight).toBe(1);
+    ac.abort();
+    await expect(p).rejects.toMatchObject({ code: ErrorCode.Cancelled });
+    expect(stream.inFlight).toBe(0);
+  });
+
+  it('applies a per-call timeout', async () => {
+    const { calc } = await setup();
+    await expect(within(calc.hang(undefined, { timeoutMs: 150 }), 5000)).rejects.toMatchObject({ code: ErrorCode.Timeout });
+  });
+
+  it('reports an unknown custom error number as a RemoteError', async () => {
+    const Other = service('Calculator', { div: method<{ a: number; b: number }, number>() });
+    const { stream } = await setup();
+    const err = await createClient(Other, stream, { codec: msgpackCodec }).div({ a: 1, b: 0 }).catch((e) => e);
+    expect(err).toBeInstanceOf(RemoteError);
+    expect(err.payload).toBe(1);
+  });
+});
+
+describe('Standard Schema validation', () => {
+  const Users = service('Users', {
+    create: method({ input: z.object({ name: z.string().min(2), age: z.number().int() }), output: z.object({ id: z.number() }) }),
+    rename: method({ input: v.object({ name: v.pipe(v.string(), v.minLength(2)) }) }),
+  });
+  const Loose = service('Users', { create: method<unknown, unknown>(), rename: method<unknown, unknown>() });
+
+  async function users(result: unknown = { id: 1 }) {
+    let handled = 0;
+    const s = await serve({
+      codec: msgpackCodec,
+      services: [implement(Users, { create: () => (handled++, result as { id: number }), rename: () => void handled++ })],
+    });
+    cleanup.push(() => s.close());
+    return { s, handled: () => handled, typed: createClient(Users, s.stream, { codec: msgpackCodec }), loose: createClient(Loose, s.stream, { codec: msgpackCodec }) };
+  }
+
+  it('rejects a bad argument on the client before sending, naming the method and the path', async () => {
+    const { typed, handled, s } = await users();
+    const err = await typed.create({ name: 'x', age: 3 }).catch((e) => e);
+    expect(err).toMatchObject({ code: ErrorCode.InvalidArgument });
+    expect(err.message).toMatch(/Users\.create: invalid argument: name: /);
+    expect(s.stream.inFlight).toBe(0);
+    expect(handled()).toBe(0);
+    expect(await typed.create({ name: 'ann', age: 3 })).toEqual({ id: 1 });
+  });
+
+  it('rejects a bad argument on the server before the handler runs (valibot too)', async () => {
+    const { loose, handled } = await users();
+    await expect(loose.create({ name: 'ann', age: 'old' })).rejects.toMatchObject({
+      code: ErrorCode.InvalidArgument,
+      message: expect.stringMatching(/Users\.create: invalid argument: age: /),
+    });
+    await expect(loose.rename({ name: 'a' })).rejects.toMatchObject({ code: ErrorCode.InvalidArgument, message: /name/ });
+    expect(handled()).toBe(0);
+  });
+
+  it('refuses a handler result that breaks the output schema with Internal', async () => {
+    const { typed } = await users({ id: 'not a number' });
+    await expect(typed.create({ name: 'ann', age: 3 })).rejects.toMatchObject({ code: ErrorCode.Internal });
+  });
+});

@@ -1,0 +1,30 @@
+import type { Codec, Logger } from '@skein/core';
+import { nodeRuntime } from '@skein/runtime-node';
+import { ClientStream, RpcServer } from '@skein/stream';
+import { tcpTransport } from '@skein/transport-tcp';
+import { createServiceDispatch, type ServiceDispatchOptions } from '../src/index.js';
+
+export const transport = tcpTransport(nodeRuntime);
+
+export function memoryLogger(): Logger & { lines: { level: string; obj: Record<string, unknown>; msg?: string }[] } {
+  const lines: { level: string; obj: Record<string, unknown>; msg?: string }[] = [];
+  const at = (level: string) => (obj: object, msg?: string) => void lines.push({ level, obj: obj as Record<string, unknown>, msg });
+  return { lines, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
+}
+
+/** Serves `services` on a fresh server and connects one ClientStream to it. */
+export async function serve(opts: ServiceDispatchOptions & { codec: Codec }) {
+  const server = new RpcServer({ dispatch: createServiceDispatch(opts) });
+  const a = await server.listen(transport, '127.0.0.1:0');
+  const address = 'port' in a ? `127.0.0.1:${a.port}` : '';
+  const stream = await ClientStream.connect({ transport, address, tickMs: 100 });
+  return {
+    server,
+    stream,
+    address,
+    async close() {
+      stream.destroy();
+      await server.close();
+    },
+  };
+}

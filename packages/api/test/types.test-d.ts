@@ -1,0 +1,76 @@
+import { codeErrors, type RpcError, type RemoteError } from '@skein/core';
+import { describe, expectTypeOf, it } from 'vitest';
+import { z } from 'zod';
+import { createClient, implement, method, service, type CallContext, type Caller, type Result } from '../src/index.js';
+
+class DivideByZero extends Error {}
+class Overflow extends Error {}
+
+const Calculator = service('Calculator', {
+  add: method<{ a: number; b: number }, number>(),
+  div: method<{ a: number; b: number }, number>().throws(codeErrors({ 1: DivideByZero, 2: Overflow })),
+  echo: method<Uint8Array, Uint8Array>().idempotent(),
+  now: method<void, Date>(),
+  parse: method({ input: z.object({ text: z.string().min(1) }), output: z.number().int() }),
+});
+
+declare const caller: Caller;
+const calc = createClient(Calculator, caller, { codec: null! });
+
+describe('client types are inferred from the definition', () => {
+  it('types arguments and results', () => {
+    expectTypeOf(calc.add).parameter(0).toEqualTypeOf<{ a: number; b: number }>();
+    expectTypeOf(calc.add({ a: 1, b: 2 })).resolves.toEqualTypeOf<number>();
+    expectTypeOf(calc.echo).parameter(0).toEqualTypeOf<Uint8Array>();
+    expectTypeOf(calc.now()).resolves.toEqualTypeOf<Date>();
+  });
+
+  it('infers argument and result types from Standard Schemas', () => {
+    expectTypeOf(calc.parse).parameter(0).toEqualTypeOf<{ text: string }>();
+    expectTypeOf(calc.parse({ text: 'x' })).resolves.toEqualTypeOf<number>();
+  });
+
+  it("types a method's custom errors in the Result form", () => {
+    expectTypeOf(calc.div.result({ a: 1, b: 0 })).resolves.toEqualTypeOf<
+      Result<number, DivideByZero | Overflow>
+    >();
+    type Err = Extract<Awaited<ReturnType<typeof calc.div.result>>, { ok: false }>['error'];
+    expectTypeOf<Err>().toEqualTypeOf<DivideByZero | Overflow | RpcError | RemoteError>();
+  });
+
+  it('rejects wrong arguments and unknown methods at compile time', () => {
+    // @ts-expect-error b is missing
+    void calc.add({ a: 1 });
+    // @ts-expect-error no such method
+    void calc.mul;
+  });
+});
+
+describe('server handlers are checked against the definition', () => {
+  it('gives handlers typed arguments and a context', () => {
+    implement(Calculator, {
+      add: (arg, ctx) => {
+        expectTypeOf(arg).toEqualTypeOf<{ a: number; b: number }>();
+        expectTypeOf(ctx).toEqualTypeOf<CallContext>();
+        return arg.a + arg.b;
+      },
+      div: ({ a, b }) => a / b,
+      echo: async (bytes) => bytes,
+      now: () => new Date(),
+      parse: ({ text }) => Number(text),
+    });
+  });
+
+  it('refuses a handler with the wrong result type or a missing method', () => {
+    implement(Calculator, {
+      // @ts-expect-error returns a string where a number is declared
+      add: () => 'three',
+      div: () => 1,
+      echo: (b) => b,
+      now: () => new Date(),
+      parse: () => 1,
+    });
+    // @ts-expect-error echo, now and parse are missing
+    implement(Calculator, { add: () => 1, div: () => 1 });
+  });
+});

@@ -1,0 +1,2 @@
+export { cbor, cborCodec } from './cbor-codec.js';
+export type { CborOptions } from './cbor-codec.js';

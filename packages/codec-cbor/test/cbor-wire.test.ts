@@ -1,0 +1,64 @@
+import { describe, expect, it } from 'vitest';
+import { ErrorCode, RpcError } from '@skein/core';
+import { Tag } from 'cbor-x';
+import { cbor, cborCodec } from '../src/index.js';
+
+const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
+const bytes = (h: string): Uint8Array => new Uint8Array(Buffer.from(h, 'hex'));
+
+describe('cbor wire format', () => {
+  it('is named cbor', () => expect(cborCodec.name).toBe('cbor'));
+
+  it('writes a Uint8Array as an untagged byte string', () => {
+    expect(hex(cborCodec.encode(new Uint8Array([1, 2])))).toBe('420102');
+  });
+
+  it('writes a Map with tag 259 and reads an untagged map as a plain object', () => {
+    expect(hex(cborCodec.encode(new Map([[1, 'a']])))).toBe('d90103a1016161');
+    expect(cborCodec.decode(bytes('a1016161'))).toEqual({ 1: 'a' });
+  });
+
+  it('writes a bigint as a 64-bit integer, even a small one, and beyond 64 bits as a bignum', () => {
+    expect(hex(cborCodec.encode(5n))).toBe('1b0000000000000005');
+    expect(hex(cborCodec.encode(2n ** 64n))).toBe('c249010000000000000000');
+  });
+
+  it('reads a 64-bit integer from another encoder as a bigint, even a small one', () => {
+    expect(cborCodec.decode(bytes('1b0000010000000000'))).toBe(2n ** 40n);
+  });
+
+  it('writes a Date as tag 1, epoch seconds', () => {
+    expect(hex(cborCodec.encode(new Date(1000)))).toBe('c11a00000001');
+    expect(hex(cborCodec.encode(new Date(1500)))).toBe('c1fb3ff8000000000000');
+  });
+
+  it('writes no record structures: the same object encodes to the same self-contained bytes every time', () => {
+    const value = { id: 1, name: 'n', tags: ['a'] };
+    const messages = [1, 2, 3].map(() => hex(cborCodec.encode(value)));
+    expect(new Set(messages).size).toBe(1);
+    expect(messages[0]!.startsWith('b90003')).toBe(true); // a map of 3 entries, not a record tag
+    expect(cbor().decode(bytes(messages[2]!))).toEqual(value);
+  });
+
+  it('writes the smallest map header with variableMapSize', () => {
+    expect(hex(cbor({ variableMapSize: true }).encode({ a: 1 }))).toBe('a1616101');
+    expect(hex(cborCodec.encode({ a: 1 }))).toBe('b90001616101');
+  });
+
+  it('returns an unknown tag as a cbor-x Tag', () => {
+    const out = cborCodec.decode(bytes('d903e801')); // tag 1000 holding 1
+    expect(out).toBeInstanceOf(Tag);
+    expect(out).toMatchObject({ tag: 1000, value: 1 });
+  });
+
+  it('keeps the library message as the cause of an error', () => {
+    try {
+      cborCodec.decode(bytes('ff'));
+      expect.unreachable();
+    } catch (e) {
+      expect(RpcError.is(e, ErrorCode.Decode)).toBe(true);
+      expect((e as RpcError).message).toMatch(/^cbor: cannot decode: /);
+      expect((e as RpcError).cause).toBeInstanceOf(Error);
+    }
+  });
+});

@@ -1,0 +1,78 @@
+import { describe, expect, it } from 'vitest';
+import { ErrorCode, RpcError } from '@skein/core';
+import { ExtData, decode as libraryDecode, encode as libraryEncode } from '@msgpack/msgpack';
+import { msgpack, msgpackCodec } from '../src/index.js';
+
+const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
+const bytes = (h: string): Uint8Array => new Uint8Array(Buffer.from(h, 'hex'));
+
+describe('msgpack wire format', () => {
+  it('is named msgpack', () => expect(msgpackCodec.name).toBe('msgpack'));
+
+  it('writes a bigint as uint64 or int64, even a small one', () => {
+    expect(hex(msgpackCodec.encode(5n))).toBe('cf0000000000000005');
+    expect(hex(msgpackCodec.encode(-(2n ** 63n)))).toBe('d38000000000000000');
+  });
+
+  it('writes an integer number above 32 bits as float64, so it comes back as a number', () => {
+    expect(hex(msgpackCodec.encode(2 ** 40))).toBe('cb4270000000000000');
+  });
+
+  it('reads a 64-bit integer from another encoder as a bigint, even a small one', () => {
+    expect(msgpackCodec.decode(bytes('cf0000010000000000'))).toBe(2n ** 40n);
+  });
+
+  it('writes a Date as the timestamp extension (-1)', () => {
+    expect(hex(msgpackCodec.encode(new Date(1000)))).toBe('d6ff00000001');
+  });
+
+  it("writes a Map as extension 1 holding [key, value] pairs, as in the library's README", () => {
+    const encoded = msgpackCodec.encode(new Map([['a', 1]]));
+    const ext = libraryDecode(encoded) as ExtData;
+    expect(ext).toBeInstanceOf(ExtData);
+    expect(ext.type).toBe(1);
+    expect(libraryDecode(ext.data as Uint8Array)).toEqual([['a', 1]]);
+  });
+
+  it('writes a Set as extension 0 holding its values', () => {
+    const ext = libraryDecode(msgpackCodec.encode(new Set(['x']))) as ExtData;
+    expect(ext.type).toBe(0);
+    expect(libraryDecode(ext.data as Uint8Array)).toEqual(['x']);
+  });
+
+  it('returns an unknown extension as ExtData', () => {
+    const out = msgpackCodec.decode(libraryEncode(new ExtData(42, new Uint8Array([7]))));
+    expect(out).toEqual(new ExtData(42, new Uint8Array([7])));
+  });
+
+  it('refuses extension values nested without end, with a Decode error', () => {
+    // 200 Set extensions, each holding a one-item array with the next one.
+    let payload = bytes('90');
+    for (let i = 0; i < 200; i++) payload = libraryEncode([new ExtData(0, payload)]);
+    const err = (() => {
+      try {
+        msgpackCodec.decode(payload);
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(RpcError.is(err, ErrorCode.Decode)).toBe(true);
+  });
+
+  it('encodes a Map that contains itself as an Encode error', () => {
+    const map = new Map<string, unknown>();
+    map.set('self', map);
+    expect(() => msgpackCodec.encode(map)).toThrow(expect.objectContaining({ code: ErrorCode.Encode }));
+  });
+
+  it('keeps the library message as the cause of an error', () => {
+    try {
+      msgpack().decode(bytes('c1'));
+      expect.unreachable();
+    } catch (e) {
+      expect(RpcError.is(e, ErrorCode.Decode)).toBe(true);
+      expect((e as RpcError).message).toMatch(/^msgpack: cannot decode: .*0xc1/);
+      expect((e as RpcError).cause).toBeInstanceOf(Error);
+    }
+  });
+});

@@ -1,0 +1,166 @@
+import net from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { waitFor } from '@skein/test-utils';
+import { nodeRuntime } from '../src/index.js';
+import { bytes, connectPair, listenQueue, record, settle, type AcceptQueue, type Recorder } from './recorder.js';
+
+const cleanup: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const f of cleanup.splice(0).reverse()) await f();
+});
+
+async function tcpQueue(): Promise<AcceptQueue & { port: number }> {
+  const q = await listenQueue({ host: '127.0.0.1', port: 0 });
+  cleanup.push(() => q.listener.close());
+  return { ...q, port: (q.listener.address as { port: number }).port };
+}
+
+/** A plain node:net client: the peer of the ByteConn under test, doing what no ByteConn does. */
+async function rawClient(port: number): Promise<net.Socket> {
+  const socket = net.connect({ host: '127.0.0.1', port, allowHalfOpen: true });
+  cleanup.push(() => socket.destroy());
+  await new Promise((resolve) => socket.once('connect', resolve));
+  return socket;
+}
+
+describe('ByteConn', () => {
+  it('delivers bytes that arrived before bind, on both sides', async () => {
+    const q = await tcpQueue();
+    const client = await nodeRuntime.connect(q.listener.address);
+    const server = await q.next();
+    client.write([bytes('early request')]);
+    server.write([bytes('early reply')]);
+    // Both sides bind a few loop turns later, with the bytes already waiting: none may be lost.
+    await settle();
+    const serverRec = record(server);
+    const clientRec = record(client);
+    await serverRec.receives('early request');
+    await clientRec.receives('early reply');
+    client.close();
+    server.close();
+  });
+
+  it('reports the peer\'s half-close to the end handler, after its data, and stays writable', async () => {
+    const q = await tcpQueue();
+    const peer = await rawClient(q.port);
+    const reply = collect(peer);
+    const server = record(await q.next(), (rec) => {
+      rec.conn.write([bytes(`reply to ${rec.text()}`)]);
+      rec.conn.end();
+    });
+    peer.end('last request');
+    expect(await reply).toBe('reply to last request');
+    expect(await server.closed).toBeUndefined();
+    expect(server.ends).toBe(1);
+    expect(server.closeCalls).toHaveLength(1);
+  });
+
+  it('without an end handler, closes once its pending writes are sent', async () => {
+    const q = await tcpQueue();
+    const peer = await rawClient(q.port);
+    const server = record(await q.next());
+    const pending = new Uint8Array(4 << 20).fill(1);
+    server.conn.write([pending]);
+    peer.end();
+    const received = collect(peer);
+    expect((await received).length).toBe(pending.length);
+    expect(await server.closed).toBeUndefined();
+  });
+
+  it('end() half-closes: this side still reads the answer, and both close without error', async () => {
+    const q = await tcpQueue();
+    const client = record(await nodeRuntime.connect(q.listener.address));
+    const server = record(await q.next(), (rec) => {
+      rec.conn.write([bytes('reply')]);
+      rec.conn.end();
+    });
+    client.conn.write([bytes('request')]);
+    client.conn.end();
+    await client.receives('reply');
+    expect(server.text()).toBe('request');
+    expect(await client.closed).toBeUndefined();
+    expect(await server.closed).toBeUndefined();
+  });
+
+  it('ignores writes after end() instead of failing the connection', async () => {
+    const q = await tcpQueue();
+    const { client, server } = await connectPair(q);
+    client.conn.end();
+    expect(client.conn.write([bytes('too late')])).toBe(true);
+    server.conn.end();
+    expect(await client.closed).toBeUndefined();
+    expect(server.text()).toBe('');
+  });
+
+  it('close() reports the close once, without an error, and the peer closes after it', async () => {
+    const q = await tcpQueue();
+    const { client, server } = await connectPair(q);
+    client.conn.close();
+    client.conn.close();
+    expect(await client.closed).toBeUndefined();
+    expect(await server.closed).toBeUndefined();
+    await settle();
+    expect(client.closeCalls).toEqual([undefined]);
+    expect(server.closeCalls).toEqual([undefined]);
+  });
+
+  it('reports a reset with its error, once, and raises no error event', async () => {
+    const q = await tcpQueue();
+    const peer = await rawClient(q.port);
+    const server = record(await q.next());
+    peer.resetAndDestroy();
+    const err = (await server.closed) as NodeJS.ErrnoException;
+    expect(err.code).toBe('ECONNRESET');
+    await settle();
+    expect(server.closeCalls).toHaveLength(1);
+  });
+
+  it('reports a close that happened before bind, once bound', async () => {
+    const q = await tcpQueue();
+    const client = await nodeRuntime.connect(q.listener.address);
+    cleanup.push(() => client.close());
+    const conn = await q.next();
+    conn.close();
+    await settle();
+    const server = record(conn);
+    expect(await server.closed).toBeUndefined();
+    await settle();
+    expect(server.closeCalls).toHaveLength(1);
+  });
+
+  it('returns false from write over the high-water mark, then reports drain', async () => {
+    const q = await tcpQueue();
+    const { client, server, closeBoth } = await connectPair(q);
+    const big = new Uint8Array(4 << 20).fill(7);
+    expect(client.conn.write([big])).toBe(false);
+    await waitForDrain(client);
+    expect(client.drains).toBe(1);
+    expect(client.conn.write([bytes('a'), bytes('b')])).toBe(true);
+    await waitForBytes(server, big.length + 2);
+    closeBoth();
+  });
+
+  it('pause() holds data back until resume()', async () => {
+    const q = await tcpQueue();
+    const { client, server, closeBoth } = await connectPair(q);
+    server.conn.pause();
+    client.conn.write([bytes('held')]);
+    await settle(20);
+    expect(server.text()).toBe('');
+    server.conn.resume();
+    await server.receives('held');
+    closeBoth();
+  });
+});
+
+/** Everything `socket` receives until the peer ends. */
+function collect(socket: net.Socket): Promise<string> {
+  const chunks: Buffer[] = [];
+  socket.on('data', (c: Buffer) => chunks.push(c));
+  return new Promise((resolve) => socket.once('end', () => resolve(Buffer.concat(chunks).toString('latin1'))));
+}
+
+const waitForDrain = (rec: Recorder): Promise<unknown> => waitFor(() => rec.drains > 0, { what: 'drain' });
+
+const waitForBytes = (rec: Recorder, n: number): Promise<unknown> =>
+  waitFor(() => rec.chunks.reduce((sum, c) => sum + c.length, 0) === n, { what: `${n} bytes` });

@@ -1,0 +1,164 @@
+import { ErrorCode, RemoteError, RpcError } from '@skein/core';
+import { deferred, sleep, tmpSocketPath } from '@skein/test-utils';
+import { randomBytes } from 'node:crypto';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ClientStream } from '../src/index.js';
+import { Concurrency, readU32, startServer, transport, u32, type Started } from './harness.js';
+
+const cleanup: (() => Promise<unknown>)[] = [];
+afterEach(async () => {
+  for (const f of cleanup.splice(0).reverse()) await f();
+});
+
+async function setup(...args: Parameters<typeof startServer>): Promise<Started & { client: ClientStream }> {
+  const s = await startServer(...args);
+  cleanup.push(() => s.server.close());
+  const client = await s.connect(args[1]?.limits ? { limits: args[1].limits } : {});
+  cleanup.push(() => client.close());
+  return { ...s, client };
+}
+
+describe('multiplexing', () => {
+  it('matches 10 000 concurrent calls to their replies when the server answers out of order', async () => {
+    const { client } = await setup({
+      // Answer after a pseudo-random delay so replies overtake each other.
+      echo: async (req) => {
+        const n = readU32(req.msg);
+        if (n % 3 === 0) await sleep(n % 7);
+        else if (n % 3 === 1) await new Promise((r) => setImmediate(r));
+        return req.msg;
+      },
+    });
+    const results = await Promise.all(Array.from({ length: 10_000 }, (_, i) => client.call('echo', u32(i))));
+    results.forEach((r, i) => expect(readU32(r.msg)).toBe(i));
+  });
+
+  it('never has more calls in flight than the window, and does fill it', async () => {
+    const load = new Concurrency();
+    const { server, address } = await startServer({
+      work: async () => {
+        load.enter();
+        await sleep(1);
+        load.leave();
+      },
+    });
+    cleanup.push(() => server.close());
+    const client = await ClientStream.connect({ transport, address, window: 16 });
+    cleanup.push(() => client.close());
+    const calls = Array.from({ length: 500 }, () => client.call('work'));
+    expect(client.inFlight).toBe(16);
+    expect(client.queued).toBe(500 - 16);
+    await Promise.all(calls);
+    expect(load.total).toBe(500);
+    expect(load.max).toBe(16);
+  });
+
+  it('keeps calls in order of sending on the wire (seq from 1)', async () => {
+    const seen: number[] = [];
+    const { client } = await setup({ 5: (req) => void seen.push(readU32(req.msg)) });
+    await Promise.all(Array.from({ length: 300 }, (_, i) => client.call(5, u32(i))));
+    expect(seen).toEqual(Array.from({ length: 300 }, (_, i) => i));
+  });
+});
+
+describe('payloads', () => {
+  it.each([0, 1, 8 * 1024 * 1024])('round-trips a %i-byte blob byte for byte', async (size) => {
+    const { client } = await setup({ blob: (req) => ({ msg: req.msg, blob: req.blob }) });
+    const blob = new Uint8Array(randomBytes(size));
+    const r = await client.call('blob', u32(size), { blob });
+    expect(readU32(r.msg)).toBe(size);
+    expect(r.blob.length).toBe(size);
+    expect(Buffer.compare(r.blob, blob)).toBe(0);
+  });
+
+  it('carries a message larger than the inline threshold intact', async () => {
+    const { client } = await setup({ echo: (req) => req.msg });
+    const msg = new Uint8Array(randomBytes(200_000));
+    const r = await client.call('echo', msg);
+    expect(Buffer.compare(r.msg, msg)).toBe(0);
+  });
+});
+
+describe('errors from handlers', () => {
+  it('delivers built-in errors, custom numbers and custom strings as such', async () => {
+    const { client } = await setup({
+      builtin: () => {
+        throw new RpcError(ErrorCode.Overloaded);
+      },
+      num: () => {
+        throw new RemoteError(7);
+      },
+      str: () => {
+        throw new RemoteError(new TextEncoder().encode('rpc_timeout'));
+      },
+      boom: () => {
+        throw new Error('secret');
+      },
+    });
+    await expect(client.call('builtin')).rejects.toMatchObject({ code: ErrorCode.Overloaded });
+    await expect(client.call('num')).rejects.toMatchObject({ payload: 7 });
+    const s = await client.call('str').catch((e) => e);
+    expect(s).toBeInstanceOf(RemoteError);
+    expect(new TextDecoder().decode(s.payload)).toBe('rpc_timeout');
+    const boom = await client.call('boom').catch((e) => e);
+    expect(boom).toMatchObject({ code: ErrorCode.Internal });
+    expect(boom.message).not.toMatch(/secret/);
+  });
+
+  it('answers an unknown numeric action with Method, not Decode', async () => {
+    const { client } = await setup({ 1: () => undefined });
+    await expect(client.call(2)).rejects.toMatchObject({ code: ErrorCode.Method });
+    await expect(client.call('nope')).rejects.toMatchObject({ code: ErrorCode.Method });
+  });
+
+  it('does not let a slow handler hold back later requests on the same connection', async () => {
+    const gate = deferred();
+    const { client } = await setup({ slow: () => gate.promise, fast: () => undefined });
+    const slow = client.call('slow');
+    await client.call('fast');
+    await client.call('fast');
+    gate.resolve();
+    await slow;
+  });
+});
+
+describe('bad arguments are refused before the wire', () => {
+  it('rejects bad actions and oversized payloads and sends nothing', async () => {
+    let handled = 0;
+    const { client } = await setup({ 1: () => void handled++ }, { limits: { maxMessage: 64, maxAction: 8 } });
+    await expect(client.call(0)).rejects.toMatchObject({ code: ErrorCode.InvalidArgument });
+    await expect(client.call(-3)).rejects.toMatchObject({ code: ErrorCode.InvalidArgument });
+    await expect(client.call(1.5)).rejects.toMatchObject({ code: ErrorCode.InvalidArgument });
+    await expect(client.call('')).rejects.toMatchObject({ code: ErrorCode.InvalidArgument });
+    await expect(client.call('much-too-long')).rejects.toMatchObject({ code: ErrorCode.FrameTooLarge });
+    await expect(client.call(1, new Uint8Array(65))).rejects.toMatchObject({ code: ErrorCode.FrameTooLarge });
+    await expect(client.call(1, 'text' as never)).rejects.toMatchObject({ code: ErrorCode.InvalidArgument });
+    await client.call(1);
+    expect(handled).toBe(1);
+  });
+});
+
+describe('Unix sockets', () => {
+  it('serves calls over a Unix socket', async () => {
+    const s = await startServer({ echo: (req) => req.msg }, {}, `unix:${tmpSocketPath()}`);
+    cleanup.push(() => s.server.close());
+    const client = await s.connect();
+    cleanup.push(() => client.close());
+    expect(client.remote).toMatch(/^unix:/);
+    const r = await client.call('echo', u32(42));
+    expect(readU32(r.msg)).toBe(42);
+  });
+
+  it('serves TCP and Unix listeners from one server', async () => {
+    const s = await startServer({ echo: (req) => req.msg });
+    cleanup.push(() => s.server.close());
+    const path = tmpSocketPath();
+    await s.server.listen(transport, `unix:${path}`);
+    const a = await s.connect();
+    const b = await ClientStream.connect({ transport, address: `unix:${path}` });
+    cleanup.push(() => a.close(), () => b.close());
+    expect(readU32((await a.call('echo', u32(1))).msg)).toBe(1);
+    expect(readU32((await b.call('echo', u32(2))).msg)).toBe(2);
+    expect(s.server.connections).toBe(2);
+  });
+});

@@ -1,0 +1,165 @@
+import { ErrorCode, RpcError } from '@skein/core';
+import { deferred, settleAll, startProcess, within } from '@skein/test-utils';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ClientStream } from '../src/index.js';
+import { readU32, startServer, transport, u32 } from './harness.js';
+
+const cleanup: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const f of cleanup.splice(0).reverse()) await f();
+});
+
+const fixture = fileURLToPath(new URL('./fixtures/server.mjs', import.meta.url));
+
+async function childServer() {
+  const proc = startProcess(process.execPath, [fixture]);
+  cleanup.push(() => {
+    proc.kill('SIGCONT');
+    proc.kill('SIGKILL');
+    return proc.exited;
+  });
+  const [, port] = await proc.waitForLine(/listening (\d+)/);
+  return { proc, address: `127.0.0.1:${port}` };
+}
+
+describe('timeouts', () => {
+  it('fails a call whose handler never answers with Timeout, and drops the late reply', async () => {
+    const late = deferred<Uint8Array>();
+    const s = await startServer({ hang: () => late.promise, echo: (r) => r.msg }, { closeWaitMs: 100 });
+    cleanup.push(() => s.server.close());
+    const client = await s.connect({ tickMs: 50 });
+    cleanup.push(() => client.destroy());
+    const err = await within(client.call('hang', u32(1), { timeoutMs: 200 }).catch((e) => e), 5000);
+    expect(err).toBeInstanceOf(RpcError);
+    expect(err.code).toBe(ErrorCode.Timeout);
+    expect(err.retry).toBe('idempotent');
+    expect(client.inFlight).toBe(0);
+    late.resolve(u32(99)); // the late reply arrives and must not disturb the next call
+    const r = await client.call('echo', u32(7));
+    expect(readU32(r.msg)).toBe(7);
+  });
+
+  it('times out a call that never left the queue as never executed', async () => {
+    const s = await startServer({ hang: () => new Promise(() => {}) }, { closeWaitMs: 100 });
+    cleanup.push(() => s.server.close());
+    const client = await s.connect({ window: 1, tickMs: 50 });
+    cleanup.push(() => client.destroy());
+    const first = client.call('hang', undefined, { timeoutMs: 10_000 }).catch((e) => e);
+    const second = await client.call('hang', undefined, { timeoutMs: 100 }).catch((e) => e);
+    expect(second.code).toBe(ErrorCode.Timeout);
+    expect(second.retry).toBe('safe');
+    client.destroy();
+    expect((await first).code).toBe(ErrorCode.IO);
+  });
+});
+
+describe('keepalive', () => {
+  it('declares a SIGSTOPped server dead and fails its pending calls with IO', async () => {
+    const { proc, address } = await childServer();
+    const client = await ClientStream.connect({ transport, address, keepaliveMs: 100, keepaliveTimeoutMs: 500, tickMs: 50 });
+    cleanup.push(() => client.destroy());
+    await client.call('echo', u32(1));
+    proc.kill('SIGSTOP');
+    const pending = client.call('echo', u32(2), { timeoutMs: 60_000 }).catch((e) => e);
+    const err = await within(pending, 10_000, 'pending call');
+    expect(err.code).toBe(ErrorCode.IO);
+    expect(err.message).toMatch(/did not answer a ping/);
+    expect(client.state).toBe('closed');
+  });
+
+  it('keeps an idle but healthy connection open by pinging', async () => {
+    const s = await startServer({ echo: (r) => r.msg });
+    cleanup.push(() => s.server.close());
+    const client = await s.connect({ keepaliveMs: 50, keepaliveTimeoutMs: 200, tickMs: 25 });
+    cleanup.push(() => client.close());
+    await new Promise((r) => setTimeout(r, 600)); // several ping rounds while idle
+    expect(client.state).toBe('open');
+    expect(readU32((await client.call('echo', u32(3))).msg)).toBe(3);
+  });
+});
+
+describe('connection loss', () => {
+  it('fails every pending call with IO when the server is killed mid-flood, and none hangs', async () => {
+    const { proc, address } = await childServer();
+    const client = await ClientStream.connect({ transport, address, window: 64 });
+    cleanup.push(() => client.destroy());
+    let done = 0;
+    const calls = Array.from({ length: 5000 }, (_, i) => client.call('slow', u32(i)).finally(() => done++));
+    await new Promise<void>((resolve) => {
+      const t = setInterval(() => done > 100 && (clearInterval(t), resolve()), 5);
+    });
+    proc.kill('SIGKILL');
+    const { ok, errors } = await within(settleAll(calls), 15_000, 'all calls');
+    expect(ok.length + errors.length).toBe(5000);
+    expect(errors.length).toBeGreaterThan(0);
+    for (const e of errors) expect((e as RpcError).code).toBe(ErrorCode.IO);
+    // Calls that were still queued never reached the server: safe to retry anywhere.
+    expect(errors.some((e) => (e as RpcError).retry === 'safe')).toBe(true);
+    expect(client.state).toBe('closed');
+    await expect(client.call('echo')).rejects.toMatchObject({ code: ErrorCode.Closed });
+  });
+
+  it('rejects a connect to a port nobody listens on with Unreachable', async () => {
+    const s = await startServer({});
+    const address = s.address;
+    await s.server.close();
+    await expect(ClientStream.connect({ transport, address })).rejects.toMatchObject({ code: ErrorCode.Unreachable });
+  });
+});
+
+describe('cancellation and overload', () => {
+  it('aborting a call rejects it at once with Cancelled and frees its window slot', async () => {
+    const s = await startServer({ hang: () => new Promise(() => {}), echo: (r) => r.msg }, { closeWaitMs: 100 });
+    cleanup.push(() => s.server.close());
+    const client = await s.connect({ window: 1 });
+    cleanup.push(() => client.destroy());
+    const ac = new AbortController();
+    const hung = client.call('hang', undefined, { signal: ac.signal }).catch((e) => e);
+    const next = client.call('echo', u32(5));
+    expect(client.queued).toBe(1);
+    ac.abort();
+    expect((await hung).code).toBe(ErrorCode.Cancelled);
+    expect(readU32((await next).msg)).toBe(5);
+  });
+
+  it('rejects a call with an already-aborted signal without sending it', async () => {
+    let handled = 0;
+    const s = await startServer({ 1: () => void handled++ });
+    cleanup.push(() => s.server.close());
+    const client = await s.connect();
+    cleanup.push(() => client.close());
+    await expect(client.call(1, undefined, { signal: AbortSignal.abort() })).rejects.toMatchObject({ code: ErrorCode.Cancelled });
+    await client.call(1);
+    expect(handled).toBe(1);
+  });
+
+  it('rejects with Overloaded once the waiting queue is full', async () => {
+    const s = await startServer({ hang: () => new Promise(() => {}) }, { closeWaitMs: 100 });
+    cleanup.push(() => s.server.close());
+    const client = await s.connect({ window: 1, maxQueued: 2 });
+    cleanup.push(() => client.destroy());
+    const held = [client.call('hang'), client.call('hang'), client.call('hang')].map((p) => p.catch((e) => e));
+    await expect(client.call('hang')).rejects.toMatchObject({ code: ErrorCode.Overloaded });
+    client.destroy();
+    await Promise.all(held);
+  });
+});
+
+describe('closing the stream', () => {
+  it('lets in-flight calls finish and rejects new ones with Closed', async () => {
+    const gate = deferred();
+    const s = await startServer({ wait: async (r) => (await gate.promise, r.msg) });
+    cleanup.push(() => s.server.close());
+    const client = await s.connect({ window: 2 });
+    const calls = [1, 2, 3].map((i) => client.call('wait', u32(i)));
+    const closing = client.close();
+    expect(client.state).toBe('closing');
+    await expect(client.call('wait')).rejects.toMatchObject({ code: ErrorCode.Closed });
+    gate.resolve();
+    const replies = await Promise.all(calls);
+    expect(replies.map((r) => readU32(r.msg))).toEqual([1, 2, 3]);
+    await within(closing, 5000, 'close');
+    expect(client.state).toBe('closed');
+  });
+});

@@ -1,0 +1,52 @@
+import type { Logger } from '@skein/core';
+import { nodeRuntime } from '@skein/runtime-node';
+import { tcpTransport } from '@skein/transport-tcp';
+import { ClientStream, RpcServer, createRouter, type ClientStreamOptions, type Handler, type RpcServerOptions } from '../src/index.js';
+
+export const transport = tcpTransport(nodeRuntime);
+
+/** A logger that keeps what it is told, so tests can read the server's log lines. */
+export function memoryLogger(): Logger & { lines: { level: string; obj: object; msg?: string }[] } {
+  const lines: { level: string; obj: object; msg?: string }[] = [];
+  const at = (level: string) => (obj: object, msg?: string) => void lines.push({ level, obj, msg });
+  return { lines, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
+}
+
+/** Counts requests being handled at once, for window and backpressure checks. */
+export class Concurrency {
+  now = 0;
+  max = 0;
+  total = 0;
+  enter(): void {
+    this.total++;
+    this.max = Math.max(this.max, ++this.now);
+  }
+  leave(): void {
+    this.now--;
+  }
+}
+
+export interface Started {
+  server: RpcServer;
+  address: string;
+  connect(opts?: Partial<ClientStreamOptions>): Promise<ClientStream>;
+}
+
+export async function startServer(
+  table: Record<string | number, Handler>,
+  opts: Partial<RpcServerOptions> = {},
+  listenOn = '127.0.0.1:0',
+): Promise<Started> {
+  const server = new RpcServer({ dispatch: createRouter(table), ...opts });
+  const a = await server.listen(transport, listenOn);
+  const address = 'path' in a ? `unix:${a.path}` : `${a.host}:${a.port}`;
+  return { server, address, connect: (o = {}) => ClientStream.connect({ transport, address, ...o }) };
+}
+
+export const bytes = (...b: number[]) => new Uint8Array(b);
+export const u32 = (n: number) => {
+  const b = new Uint8Array(4);
+  new DataView(b.buffer).setUint32(0, n, true);
+  return b;
+};
+export const readU32 = (b: Uint8Array) => new DataView(b.buffer, b.byteOffset, b.byteLength).getUint32(0, true);

@@ -1,0 +1,178 @@
+import { ErrorCode } from '@skein/core';
+import { deferred, handleCounts, leakedHandles, waitFor, within } from '@skein/test-utils';
+import net from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ClientStream } from '../src/index.js';
+import { errorStringFrame, golden, hex } from './golden.js';
+import { Concurrency, memoryLogger, readU32, startServer, transport, u32 } from './harness.js';
+
+const cleanup: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const f of cleanup.splice(0).reverse()) await f();
+});
+
+/** A raw TCP peer that sends exact bytes and collects what comes back until the server closes. */
+function rawPeer(address: string) {
+  const [host, port] = address.split(':');
+  const sock = net.connect(Number(port), host);
+  cleanup.push(() => sock.destroy());
+  const chunks: Buffer[] = [];
+  sock.on('data', (c) => chunks.push(c));
+  const closed = new Promise<Buffer>((resolve) => sock.on('close', () => resolve(Buffer.concat(chunks))));
+  sock.on('error', () => {});
+  return {
+    send: (b: Uint8Array) => sock.write(b),
+    received: () => Buffer.concat(chunks),
+    closed,
+  };
+}
+
+describe('on the wire', () => {
+  it('answers a ping with the golden pong and keeps the connection', async () => {
+    const s = await startServer({});
+    cleanup.push(() => s.server.close());
+    const peer = rawPeer(s.address);
+    peer.send(golden.ping);
+    await waitFor(() => peer.received().length >= 20);
+    expect(new Uint8Array(peer.received())).toEqual(golden.pong);
+  });
+
+  it('answers a golden string-action request with the handler reply', async () => {
+    const s = await startServer({ 'Calculator.add': (req) => ({ msg: hex('03'), blob: req.blob.subarray(1) }) });
+    cleanup.push(() => s.server.close());
+    const peer = rawPeer(s.address);
+    peer.send(golden.stringActionRequest);
+    await waitFor(() => peer.received().length >= 22);
+    // msg 03, blob "bb" (the request's blob minus its first byte)
+    expect(peer.received().toString('hex')).toBe('254d0100' + '01000000' + '0100000000000000' + '01000000' + '03bb');
+  });
+
+  it('sends requests exactly as the golden vectors say', async () => {
+    const got = deferred<Buffer>();
+    const srv = net.createServer((sock) => {
+      const chunks: Buffer[] = [];
+      sock.on('data', (c) => {
+        chunks.push(c);
+        const all = Buffer.concat(chunks);
+        if (all.length >= golden.stringActionRequest.length + golden.numericActionRequest.length) got.resolve(all);
+      });
+    });
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    cleanup.push(() => new Promise((r) => srv.close(r)));
+    const client = await ClientStream.connect({ transport, address: `127.0.0.1:${(srv.address() as net.AddressInfo).port}` });
+    cleanup.push(() => client.destroy());
+    void client.call('Calculator.add', hex('010203'), { blob: hex('aabb') }).catch(() => {});
+    void client.call(7, hex('0908')).catch(() => {});
+    const bytes = await within(got.promise, 5000);
+    expect(new Uint8Array(bytes)).toEqual(new Uint8Array([...golden.stringActionRequest, ...golden.numericActionRequest]));
+  });
+});
+
+describe('malformed frames close only their own connection', () => {
+  const bad = (mut: (b: Buffer) => void) => {
+    const b = Buffer.from(golden.numericActionRequest);
+    mut(b);
+    return new Uint8Array(b);
+  };
+  const nonUtf8 = (() => {
+    const b = Buffer.from(golden.stringActionRequest);
+    b[32] = 0xff; // not valid UTF-8
+    return new Uint8Array(b);
+  })();
+
+  it.each([
+    ['bad magic', bad((b) => b.writeUInt16LE(0xbeef, 0)), '', /bad magic/],
+    ['bad version', bad((b) => (b[2] = 9)), errorStringFrame(2, 'rpc_invalid_ver'), /version/],
+    ['oversized message', bad((b) => b.writeUInt32LE(0xfffffff0, 24)), errorStringFrame(2, 'rpc_frame_too_large'), /exceeds/],
+    ['oversized blob', bad((b) => b.writeUInt32LE(0x7fffffff, 28)), errorStringFrame(2, 'rpc_frame_too_large'), /exceeds/],
+    ['oversized action', bad((b) => b.writeUInt32LE(0x80000000 + 5000, 4)), errorStringFrame(2, 'rpc_frame_too_large'), /exceeds/],
+    ['non-UTF-8 action', nonUtf8, errorStringFrame(1, 'rpc_decode'), /UTF-8/],
+  ] as const)('%s', async (_name, frame, reply, reason) => {
+    const logger = memoryLogger();
+    const s = await startServer({ 7: (r) => r.msg, echo: (r) => r.msg }, { logger });
+    cleanup.push(() => s.server.close());
+    const good = await s.connect();
+    cleanup.push(() => good.close());
+    const peer = rawPeer(s.address);
+    peer.send(frame);
+    const got = await within(peer.closed, 5000, 'server closing the bad connection');
+    expect(got.toString('hex')).toBe(Buffer.from(reply).toString('hex'));
+    const line = await waitFor(() => logger.lines.find((l) => l.level === 'warn' && /malformed/.test(l.msg ?? '')), {
+      what: 'a log line saying why',
+    });
+    expect(line.obj).toMatchObject({ reason: expect.stringMatching(reason) });
+    // The other connection is untouched.
+    expect(readU32((await good.call('echo', u32(11))).msg)).toBe(11);
+    expect(s.server.connections).toBe(1);
+  });
+});
+
+describe('backpressure', () => {
+  it('stops reading a connection that has maxInFlightPerConn requests being handled', async () => {
+    const load = new Concurrency();
+    const gates: (() => void)[] = [];
+    const s = await startServer(
+      {
+        work: () => {
+          load.enter();
+          return new Promise<void>((resolve) => gates.push(() => (load.leave(), resolve())));
+        },
+      },
+      { maxInFlightPerConn: 8 },
+    );
+    cleanup.push(() => s.server.close());
+    const client = await s.connect({ window: 1000 });
+    cleanup.push(() => client.destroy());
+    const calls = Array.from({ length: 1000 }, () => client.call('work'));
+    await waitFor(() => load.now === 8);
+    // Give the server every chance to read more: it must not.
+    await new Promise((r) => setTimeout(r, 100));
+    expect(load.now).toBe(8);
+    while (load.total < 1000 || load.now > 0) {
+      await waitFor(() => gates.length > 0, { what: 'a request to release' });
+      gates.splice(0).forEach((g) => g());
+      expect(load.max).toBeLessThanOrEqual(8);
+    }
+    await Promise.all(calls);
+    expect(load.max).toBe(8);
+  });
+});
+
+describe('idle connections and closing', () => {
+  it('closes a connection that sends no frame within the idle timeout', async () => {
+    const s = await startServer({}, { idleTimeoutMs: 200, tickMs: 50 });
+    cleanup.push(() => s.server.close());
+    const peer = rawPeer(s.address);
+    await within(peer.closed, 5000, 'idle close');
+    await waitFor(() => s.server.connections === 0, { what: 'the server to forget the connection' });
+  });
+
+  it('closes gracefully: stops accepting, finishes in-flight calls, leaves no handles', async () => {
+    const before = handleCounts();
+    const gate = deferred();
+    const s = await startServer({ wait: async (r) => (await gate.promise, r.msg) });
+    const client = await s.connect();
+    const inflight = [1, 2, 3].map((i) => client.call('wait', u32(i)));
+    await waitFor(() => s.server.connections === 1);
+    await new Promise((r) => setTimeout(r, 20));
+    const closing = s.server.close();
+    await expect(ClientStream.connect({ transport, address: s.address })).rejects.toMatchObject({ code: ErrorCode.Unreachable });
+    gate.resolve();
+    expect((await Promise.all(inflight)).map((r) => readU32(r.msg))).toEqual([1, 2, 3]);
+    await within(closing, 5000, 'server close');
+    await client.closed();
+    expect(s.server.state).toBe('closed');
+    await waitFor(() => Object.keys(leakedHandles(before)).length === 0, { what: 'handles to go', timeoutMs: 2000 }).catch(() => {});
+    expect(leakedHandles(before)).toEqual({});
+  });
+
+  it('cuts connections that outlive closeWaitMs', async () => {
+    const s = await startServer({ hang: () => new Promise(() => {}) }, { closeWaitMs: 100 });
+    const client = await s.connect();
+    const hung = client.call('hang').catch((e) => e);
+    await waitFor(() => s.server.connections === 1);
+    await new Promise((r) => setTimeout(r, 20));
+    await within(s.server.close(), 5000, 'server close');
+    expect((await hung).code).toBe(ErrorCode.IO);
+  });
+});

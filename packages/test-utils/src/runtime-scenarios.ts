@@ -1,0 +1,253 @@
+/**
+ * What a child process does for the runtime conformance suite (runtime-conformance.ts), on the
+ * runtime under test: Bun, Deno or Node. Web APIs only (no node:*), so it runs on any of them.
+ * Each runtime package has a fixture script, `scenario.ts <runtime> <scenario> <address> [args]`,
+ * that loads the runtime by name and calls `runScenario`; the scenarios print lines the suite
+ * waits for. The runtime is an argument, so a scenario can pair runtimes (a Bun server and a
+ * Deno client) as well.
+ */
+
+export type ScenarioAddress = { readonly host: string; readonly port: number } | { readonly path: string };
+
+export interface ScenarioHandlers {
+  data(chunk: Uint8Array): void;
+  drain(): void;
+  end?(): void;
+  close(err?: Error): void;
+}
+
+export interface ScenarioConn {
+  bind(handlers: ScenarioHandlers): void;
+  write(chunks: readonly Uint8Array[]): boolean;
+  pause(): void;
+  resume(): void;
+  end(): void;
+  close(): void;
+}
+
+export interface ScenarioListener {
+  readonly address: ScenarioAddress;
+  close(): Promise<void>;
+}
+
+/** The Runtime contract as the scenarios use it. Structural, because test-utils cannot depend on @skein/core. */
+export interface RuntimeUnderTest {
+  connect(address: ScenarioAddress, options?: { timeoutMs?: number }): Promise<ScenarioConn>;
+  listen(address: ScenarioAddress, accept: (conn: ScenarioConn) => void): Promise<ScenarioListener>;
+  readonly clock: { every(ms: number, tick: () => void): { stop(): void } };
+}
+
+/** Core's address helpers, passed in by the fixture. */
+export interface AddressFormat {
+  parseAddress(input: string): ScenarioAddress;
+  formatAddress(address: ScenarioAddress): string;
+}
+
+type Scenario = (rt: RuntimeUnderTest, address: ScenarioAddress, args: string[], fmt: AddressFormat) => Promise<void>;
+
+/** Runs `args` = `<scenario> <address> [scenario args]`. */
+export async function runScenario(rt: RuntimeUnderTest, fmt: AddressFormat, args: string[]): Promise<void> {
+  const [name = '', address = '', ...rest] = args;
+  const scenario = SCENARIOS[name];
+  if (!scenario) throw new Error(`no scenario ${JSON.stringify(name)}; known: ${Object.keys(SCENARIOS).join(', ')}`);
+  await scenario(rt, fmt.parseAddress(address), rest, fmt);
+}
+
+/** Byte `i` of test stream `seed`: a hash of the offset, so a byte out of place or missing shows. */
+export function patternByte(i: number, seed: number): number {
+  return Math.imul(i + seed * 0x01000193, 0x9e3779b1) >>> 24;
+}
+
+/** `length` bytes of test stream `seed` from `offset`. */
+export function pattern(length: number, seed: number, offset = 0): Uint8Array {
+  const out = new Uint8Array(length);
+  for (let i = 0; i < length; i++) out[i] = patternByte(offset + i, seed);
+  return out;
+}
+
+/** Seeds of the streams the suite and the scenarios agree on. */
+export const SEED = { clientBatch: 1, serverHalfClose: 2, paused: 3 } as const;
+
+/** Checks received chunks against a test stream, in order. */
+class PatternCheck {
+  bytes = 0;
+  inOrder = true;
+  constructor(private readonly seed: number) {}
+  add(chunk: Uint8Array): void {
+    for (let i = 0; i < chunk.length && this.inOrder; i++) {
+      if (chunk[i] !== patternByte(this.bytes + i, this.seed)) this.inOrder = false;
+    }
+    this.bytes += chunk.length;
+  }
+}
+
+const say = (line: string): void => console.log(line);
+const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s);
+const text = (chunks: Uint8Array[]): string => chunks.map((c) => new TextDecoder().decode(c)).join('');
+const errText = (err?: Error): string => (err ? `${err.name}: ${err.message}` : 'none');
+
+const SCENARIOS: Record<string, Scenario> = {
+  /**
+   * Echoes every connection, pausing while a write is congested. After its first connection
+   * closes it closes the listener: the process then ends by itself.
+   */
+  async 'echo-server'(rt, address, _args, fmt) {
+    const listener = await rt.listen(address, (conn) => {
+      let bytes = 0;
+      let congested = 0;
+      let drains = 0;
+      conn.bind({
+        data(chunk) {
+          bytes += chunk.length;
+          // The chunk is ours (ByteHandlers.data): it is sent back as it is, after later reads.
+          if (!conn.write([chunk])) {
+            if (congested++ === 0) say('congested');
+            conn.pause();
+          }
+        },
+        drain() {
+          drains++;
+          conn.resume();
+        },
+        close(err) {
+          say(`conn-closed bytes=${bytes} congested=${congested} drains=${drains} err=${errText(err)}`);
+          void listener.close().then(() => say('done'));
+        },
+      });
+    });
+    say(`listening ${fmt.formatAddress(listener.address)}`);
+  },
+
+  /** Connects, writes `<count>` chunks of `<size>` bytes in one batch, half-closes, and prints what comes back. */
+  async 'send-and-half-close'(rt, address, [count = '100', size = '1000']) {
+    const conn = await rt.connect(address);
+    const received: Uint8Array[] = [];
+    const closed = new Promise<Error | undefined>((resolve) => {
+      conn.bind({ data: (c) => received.push(c), drain() {}, close: resolve });
+    });
+    const n = Number(size);
+    conn.write(Array.from({ length: Number(count) }, (_, i) => pattern(n, SEED.clientBatch, i * n)));
+    conn.end();
+    const err = await closed;
+    say(`received ${text(received)}`);
+    say(`closed err=${errText(err)}`);
+  },
+
+  /** Connects and reads until the peer half-closes, then answers with what it got, and ends. */
+  async 'answer-end'(rt, address) {
+    const conn = await rt.connect(address);
+    const check = new PatternCheck(SEED.serverHalfClose);
+    const err = await new Promise<Error | undefined>((resolve) => {
+      conn.bind({
+        data: (c) => check.add(c),
+        drain() {},
+        end() {
+          conn.write([utf8(`got ${check.bytes} inorder=${check.inOrder}`)]);
+          conn.end();
+        },
+        close: resolve,
+      });
+    });
+    say(`closed err=${errText(err)}`);
+  },
+
+  /**
+   * Connects until a connect fails (a listener that never accepts lets the first few in) and
+   * prints the error. Exits explicitly: a connect abandoned at its timeout may still be pending.
+   */
+  async 'connect-fail'(rt, address, [timeoutMs]) {
+    const options = timeoutMs ? { timeoutMs: Number(timeoutMs) } : {};
+    const open: ScenarioConn[] = [];
+    for (let i = 0; i < 16; i++) {
+      try {
+        open.push(await rt.connect(address, options));
+        say(`connected ${i}`);
+      } catch (err) {
+        const e = err as Error & { code?: unknown };
+        say(`connect-error name=${e.name} code=${String(e.code)} message=${e.message}`);
+        break;
+      }
+    }
+    for (const conn of open) conn.close();
+    globalThis.process.exit(0);
+  },
+
+  /**
+   * Pauses its first connection at once; the second is a control connection whose first byte
+   * means "the data is written": it prints what was delivered so far and resumes the first.
+   */
+  async 'paused-server'(rt, address, _args, fmt) {
+    let dataConn: ScenarioConn | undefined;
+    const check = new PatternCheck(SEED.paused);
+    const listener = await rt.listen(address, (conn) => {
+      if (dataConn) {
+        conn.bind({
+          data() {
+            say(`before-resume=${check.bytes}`);
+            dataConn!.resume();
+          },
+          drain() {},
+          close() {},
+        });
+        return;
+      }
+      dataConn = conn;
+      conn.bind({
+        data: (c) => check.add(c),
+        drain() {},
+        close(err) {
+          say(`data-closed bytes=${check.bytes} inorder=${check.inOrder} err=${errText(err)}`);
+          void listener.close();
+        },
+      });
+      conn.pause();
+      say('paused');
+    });
+    say(`listening ${fmt.formatAddress(listener.address)}`);
+  },
+
+  /**
+   * Starts a ticker it never stops and a listener; "close-listener" from a client closes the
+   * listener, after which the accepted connection still answers and ends. The process must then
+   * exit by itself.
+   */
+  async 'listener-lifecycle'(rt, address, _args, fmt) {
+    let ticks = 0;
+    await new Promise<void>((resolve) => {
+      rt.clock.every(5, () => {
+        ticks++;
+        resolve();
+      });
+    });
+    const listener = await rt.listen(address, (conn) => {
+      conn.bind({
+        data(chunk) {
+          if (!text([chunk]).includes('close-listener')) return;
+          void listener.close().then(() => {
+            say('listener-closed');
+            conn.write([utf8('still-open')]);
+            conn.end();
+          });
+        },
+        drain() {},
+        close: (err) => say(`conn-closed err=${errText(err)} ticked=${ticks > 0}`),
+      });
+    });
+    say(`listening ${fmt.formatAddress(listener.address)}`);
+  },
+
+  /** Listens and closes at once, or prints why it could not listen. */
+  async 'listen-once'(rt, address, _args, fmt) {
+    let listener: ScenarioListener;
+    try {
+      listener = await rt.listen(address, (conn) => conn.close());
+    } catch (err) {
+      const e = err as Error & { code?: unknown };
+      say(`listen-error name=${e.name} code=${String(e.code)} message=${e.message}`);
+      return;
+    }
+    say(`listening ${fmt.formatAddress(listener.address)}`);
+    await listener.close();
+    say('closed');
+  },
+};

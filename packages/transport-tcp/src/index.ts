@@ -1,0 +1,2 @@
+export { tcpTransport } from './tcp-transport.js';
+export type { TcpTransportOptions } from './tcp-transport.js';

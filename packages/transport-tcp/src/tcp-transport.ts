@@ -1,0 +1,52 @@
+import { invalidArgument, type Address, type ByteConn, type FrameConn, type FrameListener, type FrameSpec, type Runtime, type Transport, type TransportConnectOptions } from '@skein/core';
+import { TcpFrameConn, type FrameConnSettings } from './frame-conn.js';
+import { Slab } from './slab.js';
+
+export interface TcpTransportOptions {
+  /** Parts shorter than this are copied into the batch; longer ones are sent from the caller's buffer. Default 16 KiB. */
+  copyThreshold?: number;
+  /** Size of the blocks small parts are copied into, at least `copyThreshold`. Default 64 KiB. */
+  slabSize?: number;
+  /** After a FrameError's last words, how long the peer has to close before the connection is dropped. Default 2 s. */
+  lingerMs?: number;
+}
+
+/**
+ * Frames over TCP or Unix sockets, on any runtime. `listen`'s accept callback must bind the
+ * connection before it returns: until bound, its bytes wait in the runtime (nothing is lost),
+ * but nothing watches it either.
+ */
+export function tcpTransport(runtime: Runtime, options: TcpTransportOptions = {}): Transport {
+  const settings = settingsFrom(runtime, options);
+  const frames = (conn: ByteConn, spec: FrameSpec): FrameConn => new TcpFrameConn(conn, spec, settings);
+  return {
+    name: 'tcp',
+    async connect(address: Address, spec: FrameSpec, opts: TransportConnectOptions = {}): Promise<FrameConn> {
+      checkSpec(spec);
+      const conn = await runtime.connect(address, opts.timeoutMs === undefined ? {} : { timeoutMs: opts.timeoutMs });
+      return frames(conn, spec);
+    },
+    async listen(address: Address, spec: FrameSpec, accept: (conn: FrameConn) => void): Promise<FrameListener> {
+      checkSpec(spec);
+      const listener = await runtime.listen(address, (conn) => accept(frames(conn, spec)));
+      return { address: listener.address, close: () => listener.close() };
+    },
+  };
+}
+
+function settingsFrom(runtime: Runtime, options: TcpTransportOptions): FrameConnSettings {
+  const { copyThreshold = 16 * 1024, slabSize = 64 * 1024, lingerMs = 2_000 } = options;
+  if (!Number.isSafeInteger(copyThreshold) || copyThreshold < 0) throw invalidArgument(`copyThreshold ${copyThreshold} is not a byte count`);
+  if (!Number.isSafeInteger(slabSize) || slabSize < Math.max(copyThreshold, 1)) {
+    throw invalidArgument(`slabSize ${slabSize} must be a byte count of at least copyThreshold (${copyThreshold}) and 1`);
+  }
+  if (!(lingerMs > 0)) throw invalidArgument(`lingerMs ${lingerMs} is not a positive duration`);
+  return { slab: new Slab(slabSize), copyThreshold, clock: runtime.clock, lingerMs };
+}
+
+/** A header length of 0 would read empty frames forever from no bytes at all. */
+function checkSpec(spec: FrameSpec): void {
+  if (!Number.isSafeInteger(spec.headerLength) || spec.headerLength < 1) {
+    throw invalidArgument(`frame spec headerLength ${spec.headerLength} is not a positive byte count`);
+  }
+}

@@ -1,0 +1,117 @@
+import { describe, expect, it } from 'vitest';
+import { FrameError } from '@skein/core';
+import { FrameReader } from '../src/frame-reader.js';
+import { concat, encode, header, lengthPrefixed, noise, str, text } from './spec.js';
+
+const spec = lengthPrefixed(1000);
+
+/** A reader that collects what it reads. */
+function reader(keepGoing: (count: number) => boolean = () => true) {
+  const frames: { header: Uint8Array; body: Uint8Array }[] = [];
+  const r = new FrameReader(spec, (h, body) => {
+    frames.push({ header: h, body });
+    return keepGoing(frames.length);
+  });
+  return { r, frames };
+}
+
+const bodies = [text('alpha'), new Uint8Array(0), noise(300, 1), text('b'), new Uint8Array(0), noise(40, 2)];
+const stream = concat(bodies.map(encode));
+
+function readAll(chunks: Uint8Array[]): Uint8Array[] {
+  const { r, frames } = reader();
+  for (const c of chunks) expect(r.push(c)).toBe(c.length);
+  expect(r.midFrame).toBe(false);
+  for (const f of frames) expect(f.header).toEqual(header(f.body.length));
+  return frames.map((f) => f.body);
+}
+
+describe('FrameReader', () => {
+  it('hands out views of the chunk for every frame that lies inside it', () => {
+    const chunk = concat([encode(text('one')), encode(new Uint8Array(0)), encode(text('three'))]);
+    const { r, frames } = reader();
+    r.push(chunk);
+    expect(frames.map((f) => str(f.body))).toEqual(['one', '', 'three']);
+    for (const f of frames) {
+      expect(f.header.buffer).toBe(chunk.buffer);
+      expect(f.body.buffer).toBe(chunk.buffer);
+    }
+  });
+
+  it('reads the same frames wherever the stream is cut in two', () => {
+    for (let i = 0; i <= stream.length; i++) {
+      expect(readAll([stream.subarray(0, i), stream.subarray(i)])).toEqual(bodies);
+    }
+  });
+
+  it('reads the same frames wherever the stream is cut in three', () => {
+    const small = concat([encode(text('xy')), encode(new Uint8Array(0)), encode(text('hello'))]);
+    const expected = [text('xy'), new Uint8Array(0), text('hello')];
+    for (let i = 0; i <= small.length; i++) {
+      for (let j = i; j <= small.length; j++) {
+        expect(readAll([small.subarray(0, i), small.subarray(i, j), small.subarray(j)])).toEqual(expected);
+      }
+    }
+  });
+
+  it('reads frames fed one byte at a time, assembling each body in memory of its exact size', () => {
+    const oneByOne = Array.from(stream, (b) => Uint8Array.of(b));
+    const read = readAll(oneByOne);
+    expect(read).toEqual(bodies);
+    for (const body of read.filter((b) => b.length > 1)) {
+      expect(body.byteOffset).toBe(0);
+      expect(body.buffer.byteLength).toBe(body.length);
+    }
+  });
+
+  it('hands out the body as a view when only the header was cut', () => {
+    const frame = encode(text('whole body'));
+    const rest = frame.slice(2);
+    const { r, frames } = reader();
+    r.push(frame.slice(0, 2));
+    r.push(rest);
+    expect(str(frames[0]!.body)).toBe('whole body');
+    expect(frames[0]!.body.buffer).toBe(rest.buffer);
+  });
+
+  it('is mid-frame exactly while a frame is incomplete', () => {
+    const frame = encode(text('abc'));
+    const { r } = reader();
+    r.push(frame.subarray(0, 2));
+    expect(r.midFrame).toBe(true);
+    r.push(frame.subarray(2, 5));
+    expect(r.midFrame).toBe(true);
+    r.push(frame.subarray(5));
+    expect(r.midFrame).toBe(false);
+  });
+
+  it('throws the spec FrameError for an over-limit header, even one cut across chunks', () => {
+    const huge = header(0xffffffff);
+    const { r } = reader();
+    for (const b of huge.subarray(0, 3)) r.push(Uint8Array.of(b));
+    // Had it allocated first, 4 GiB would have failed with a RangeError, not this.
+    expect(() => r.push(huge.subarray(3))).toThrow(new FrameError('body of 4294967295 bytes is over the 1000 byte limit'));
+  });
+
+  it.each([-1, 1.5, Number.NaN, 2 ** 53])('rejects a body length of %s from the spec as a FrameError', (length) => {
+    const r = new FrameReader({ headerLength: 1, bodyLength: () => length }, () => true);
+    expect(() => r.push(Uint8Array.of(0, 0))).toThrow(FrameError);
+  });
+
+  it('stops after the frame the sink refused to go past, and continues from there', () => {
+    const chunk = concat([encode(text('a')), encode(text('b')), encode(text('c'))]);
+    const { r, frames } = reader((count) => count !== 2);
+    const stop = r.push(chunk);
+    expect(frames.map((f) => str(f.body))).toEqual(['a', 'b']);
+    expect(stop).toBe(10);
+    expect(r.push(chunk, stop)).toBe(chunk.length);
+    expect(frames.map((f) => str(f.body))).toEqual(['a', 'b', 'c']);
+  });
+
+  it('lets what the sink throws out of push', () => {
+    const r = new FrameReader(spec, () => {
+      throw new TypeError('bug above');
+    });
+    expect(() => r.push(encode(text('x')))).toThrow(TypeError);
+  });
+});

@@ -1,0 +1,116 @@
+import type { Address, ByteConn, FrameConn, FrameListener, FrameSpec, Runtime, Transport } from '@skein/core';
+import { closeRecorder, waitFor } from '@skein/test-utils';
+import { nodeRuntime } from '@skein/runtime-node';
+import { tcpTransport, type TcpTransportOptions } from '../src/index.js';
+import { spec } from './spec.js';
+
+/** A bound FrameConn and everything its handlers were told. */
+export interface FrameRecorder {
+  readonly conn: FrameConn;
+  readonly frames: { header: Uint8Array; body: Uint8Array }[];
+  readonly closeCalls: (Error | undefined)[];
+  drains: number;
+  /** How many frames had arrived when the end handler ran, once it has. */
+  endedAfter: number | undefined;
+  readonly closed: Promise<Error | undefined>;
+  /** Resolves once `n` frames have arrived; rejects if the connection closes first. */
+  frameCount(n: number): Promise<void>;
+}
+
+/** What a test connection does beyond recording: an `end` here is bound as the end handler. */
+export interface Behaviour {
+  frame?(body: Uint8Array, rec: FrameRecorder): void;
+  end?(rec: FrameRecorder): void;
+}
+
+export function recordFrames(conn: FrameConn, behaviour: Behaviour = {}): FrameRecorder {
+  const closing = closeRecorder();
+  const rec: FrameRecorder = {
+    conn,
+    frames: [],
+    closeCalls: closing.calls,
+    drains: 0,
+    endedAfter: undefined,
+    closed: closing.closed,
+    frameCount: async (n) => {
+      await waitFor(() => rec.frames.length >= n || rec.closeCalls.length > 0, { what: `${n} frames` });
+      if (rec.frames.length < n) throw new Error(`closed (${rec.closeCalls[0]}) after ${rec.frames.length} of ${n} frames`);
+    },
+  };
+  const onEnd = behaviour.end;
+  const end = (): void => {
+    rec.endedAfter = rec.frames.length;
+    onEnd!(rec);
+  };
+  conn.bind({
+    frame: (header, body) => {
+      rec.frames.push({ header, body });
+      behaviour.frame?.(body, rec);
+    },
+    drain: () => rec.drains++,
+    close: closing.close,
+    ...(onEnd && { end }),
+  });
+  return rec;
+}
+
+/** The node runtime, with every ByteConn.write call on connections it makes recorded. */
+export function recordingRuntime(runtime: Runtime = nodeRuntime): { runtime: Runtime; writes: Uint8Array[][] } {
+  const writes: Uint8Array[][] = [];
+  const wrapped: Runtime = {
+    name: runtime.name,
+    clock: runtime.clock,
+    connect: async (address, options) => recordWrites(await runtime.connect(address, options), writes),
+    listen: (address, accept) => runtime.listen(address, (conn) => accept(recordWrites(conn, writes))),
+  };
+  return { runtime: wrapped, writes };
+}
+
+function recordWrites(conn: ByteConn, writes: Uint8Array[][]): ByteConn {
+  return {
+    remote: conn.remote,
+    bind: (handlers) => conn.bind(handlers),
+    write: (chunks) => {
+      writes.push([...chunks]);
+      return conn.write(chunks);
+    },
+    pause: () => conn.pause(),
+    resume: () => conn.resume(),
+    end: () => conn.end(),
+    close: () => conn.close(),
+  };
+}
+
+/** A server whose accepted connections are recorded, each behaving as told. */
+export interface Server {
+  readonly listener: FrameListener;
+  readonly accepted: FrameRecorder[];
+  next(): Promise<FrameRecorder>;
+}
+
+export async function serve(
+  transport: Transport,
+  behaviour: Behaviour = {},
+  { address = { host: '127.0.0.1', port: 0 }, frameSpec = spec }: { address?: Address; frameSpec?: FrameSpec } = {},
+): Promise<Server> {
+  const accepted: FrameRecorder[] = [];
+  let taken = 0;
+  const listener = await transport.listen(address, frameSpec, (conn) => accepted.push(recordFrames(conn, behaviour)));
+  return {
+    listener,
+    accepted,
+    next: async () => {
+      await waitFor(() => accepted.length > taken, { what: 'an accepted connection' });
+      return accepted[taken++]!;
+    },
+  };
+}
+
+/** Sends each frame straight back. */
+export const echo = (body: Uint8Array, rec: FrameRecorder): void => {
+  const { header } = rec.frames[rec.frames.length - 1]!;
+  rec.conn.write(header);
+  rec.conn.write(body);
+};
+
+export const tcp = (options?: TcpTransportOptions, runtime: Runtime = nodeRuntime): Transport => tcpTransport(runtime, options);

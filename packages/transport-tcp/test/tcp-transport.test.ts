@@ -1,0 +1,331 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { ErrorCode, FrameError, RpcError, type FrameListener } from '@skein/core';
+import { nodeRuntime } from '@skein/runtime-node';
+import { freePort, handleCounts, leakedHandles, tmpSocketPath } from '@skein/test-utils';
+import { tcpTransport } from '../src/index.js';
+import { echo, recordFrames, recordingRuntime, serve, tcp, type FrameRecorder, type Server } from './harness.js';
+import { LIMIT, concat, header, lengthPrefixed, noise, spec, str, text } from './spec.js';
+
+const cleanup: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const f of cleanup.splice(0).reverse()) await f();
+});
+
+async function started(server: Promise<Server>): Promise<Server> {
+  const s = await server;
+  cleanup.push(() => s.listener.close());
+  return s;
+}
+
+async function client(listener: FrameListener, transport = tcp()): Promise<FrameRecorder> {
+  const rec = recordFrames(await transport.connect(listener.address, spec));
+  cleanup.push(() => rec.conn.close());
+  return rec;
+}
+
+function send(rec: FrameRecorder, body: Uint8Array): void {
+  rec.conn.write(header(body.length));
+  rec.conn.write(body);
+}
+
+/** Bodies compared by bytes (received ones are Buffers), naming the first that differs. */
+function expectBodies(rec: FrameRecorder, expected: Uint8Array[]): void {
+  expect(rec.frames).toHaveLength(expected.length);
+  expect(rec.frames.findIndex((f, i) => Buffer.compare(f.body, expected[i]!) !== 0)).toBe(-1);
+}
+const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+describe('tcpTransport', () => {
+  it('round-trips many frames of mixed sizes, zero-length ones included, in order', async () => {
+    const server = await started(serve(tcp(), { frame: echo }));
+    const c = await client(server.listener);
+    const bodies = Array.from({ length: 500 }, (_, i) => noise((i * 37) % 3000, i + 1));
+    bodies.forEach((b) => send(c, b));
+    await c.frameCount(bodies.length);
+    expectBodies(c, bodies);
+    expect(c.frames.every((f, i) => str(f.header) === str(header(bodies[i]!.length)))).toBe(true);
+  });
+
+  it('round-trips a run of zero-length bodies', async () => {
+    const server = await started(serve(tcp(), { frame: echo }));
+    const c = await client(server.listener);
+    const bodies = [new Uint8Array(0), new Uint8Array(0), text('between'), new Uint8Array(0)];
+    bodies.forEach((b) => send(c, b));
+    await c.frameCount(bodies.length);
+    expectBodies(c, bodies);
+  });
+
+  it('round-trips frames over a Unix socket', async () => {
+    const path = tmpSocketPath();
+    const server = await started(serve(tcp(), { frame: echo }, { address: { path } }));
+    expect(server.listener.address).toEqual({ path });
+    const c = await client(server.listener);
+    send(c, text('over unix'));
+    await c.frameCount(1);
+    expect(str(c.frames[0]!.body)).toBe('over unix');
+  });
+
+  it('sends 1000 frames written in one synchronous run in a handful of socket writes', async () => {
+    const server = await started(serve(tcp()));
+    const { runtime, writes } = recordingRuntime();
+    const c = await client(server.listener, tcp({}, runtime));
+    const bodies = Array.from({ length: 1000 }, (_, i) => text(`frame ${i}`));
+    bodies.forEach((b) => send(c, b));
+    const s = await server.next();
+    await s.frameCount(1000);
+    expectBodies(s, bodies);
+    // About 16 KB of small frames: one write of one or two slab chunks, not 1000 (or 2000).
+    expect(writes.length).toBeLessThanOrEqual(3);
+    expect(writes.flat().length).toBeLessThanOrEqual(4);
+  });
+
+  it('hands a large part to the socket by reference, and copies small ones', async () => {
+    const server = await started(serve(tcp()));
+    const { runtime, writes } = recordingRuntime();
+    const c = await client(server.listener, tcp({}, runtime));
+    const big = noise(64 * 1024, 9);
+    const head = header(big.length);
+    c.conn.write(head);
+    c.conn.write(big);
+    await turn();
+    const chunks = writes.flat();
+    expect(chunks.some((chunk) => chunk === big)).toBe(true);
+    expect(chunks.some((chunk) => chunk.buffer === head.buffer)).toBe(false);
+    const s = await server.next();
+    await s.frameCount(1);
+    expectBodies(s, [big]);
+  });
+
+  it('never writes over memory a socket was given, with two connections sharing the slab', async () => {
+    const server = await started(serve(tcp()));
+    const { runtime, writes } = recordingRuntime();
+    const transport = tcp({ slabSize: 1024, copyThreshold: 256 }, runtime);
+    const [a, b] = [await client(server.listener, transport), await client(server.listener, transport)];
+    const snapshots: Uint8Array[][] = [];
+    const bodies = Array.from({ length: 400 }, (_, i) => noise(1 + ((i * 53) % 200), i + 1));
+    for (let t = 0; t < 20; t++) {
+      for (const body of bodies.slice(t * 20, t * 20 + 20)) {
+        send(a, body);
+        send(b, body);
+      }
+      await turn();
+      snapshots.push(...writes.slice(snapshots.length).map((w) => w.map((c) => c.slice())));
+    }
+    expect(writes.map((w) => w.map((c) => c.slice()))).toEqual(snapshots);
+    const [sa, sb] = [await server.next(), await server.next()];
+    await Promise.all([sa.frameCount(400), sb.frameCount(400)]);
+    expectBodies(sa, bodies);
+    expectBodies(sb, bodies);
+  });
+
+  it('delivers 8 MiB bodies byte-exact, reporting congestion and then drain', async () => {
+    const server = await started(serve(tcp(), { frame: echo }));
+    const c = await client(server.listener);
+    const bodies = [noise(8 << 20, 1), noise(8 << 20, 2)];
+    bodies.forEach((b) => send(c, b));
+    c.conn.flush();
+    expect(c.conn.congested).toBe(true);
+    await c.frameCount(2);
+    expect(c.drains).toBeGreaterThan(0);
+    expect(c.conn.congested).toBe(false);
+    expectBodies(c, bodies);
+  });
+
+  it('closes only the connection that sent an over-limit length; its neighbour keeps working', async () => {
+    const server = await started(serve(tcp(), { frame: echo }));
+    const good = await client(server.listener);
+    const bad = await client(server.listener);
+    send(good, text('before'));
+    await good.frameCount(1);
+    const goodSide = await server.next();
+    const badSide = await server.next();
+    bad.conn.write(header(LIMIT + 1));
+    const err = await badSide.closed;
+    expect(err).toBeInstanceOf(FrameError);
+    expect(err!.message).toBe(`body of ${LIMIT + 1} bytes is over the ${LIMIT} byte limit`);
+    send(good, text('after'));
+    await good.frameCount(2);
+    expect(str(good.frames[1]!.body)).toBe('after');
+    expect(goodSide.closeCalls).toEqual([]);
+  });
+
+  it.each([
+    ['a plain Error', new Error('handler bug')],
+    ['a FrameError', new FrameError('bad payload')],
+  ])('closes the connection with %s thrown by a frame handler, delivering nothing after it', async (_, thrown) => {
+    const server = await started(
+      serve(tcp(), {
+        frame: () => {
+          throw thrown;
+        },
+      }),
+    );
+    const c = await client(server.listener);
+    send(c, text('first'));
+    send(c, text('second'));
+    const s = await server.next();
+    expect(await s.closed).toBe(thrown);
+    expect(s.frames.map((f) => str(f.body))).toEqual(['first']);
+  });
+
+  it('reports a peer that ends in the middle of a frame as a FrameError', async () => {
+    const server = await started(serve(tcp()));
+    const raw = await nodeRuntime.connect(server.listener.address);
+    raw.bind({ data: () => {}, drain: () => {}, close: () => {} });
+    raw.write([header(10), text('abc')]);
+    raw.end();
+    const s = await server.next();
+    const err = await s.closed;
+    expect(err).toBeInstanceOf(FrameError);
+    expect(err!.message).toBe('the peer ended in the middle of a frame');
+  });
+
+  it('pause() holds back frames, even those in a chunk being read, until resume()', async () => {
+    const server = await started(
+      serve(tcp(), {
+        frame: (_, rec) => {
+          if (rec.frames.length === 1) rec.conn.pause();
+        },
+      }),
+    );
+    const c = await client(server.listener);
+    for (let i = 0; i < 5; i++) send(c, text(`f${i}`));
+    const s = await server.next();
+    await s.frameCount(1);
+    for (let i = 0; i < 10; i++) await turn();
+    expect(s.frames).toHaveLength(1);
+    s.conn.resume();
+    expect(s.frames).toHaveLength(1);
+    await s.frameCount(5);
+    expect(s.frames.map((f) => str(f.body))).toEqual(['f0', 'f1', 'f2', 'f3', 'f4']);
+  });
+
+  it('end() sends what is queued, then half-closes; the end handler sees it after the last frame and answers', async () => {
+    const server = await started(
+      serve(tcp(), {
+        end: (rec) => {
+          send(rec, text(`got ${rec.frames.length}`));
+          rec.conn.end();
+        },
+      }),
+    );
+    const c = await client(server.listener);
+    for (let i = 0; i < 3; i++) send(c, text(`last ${i}`));
+    c.conn.end();
+    send(c, text('ignored after end'));
+    const s = await server.next();
+    await c.frameCount(1);
+    expect(str(c.frames[0]!.body)).toBe('got 3');
+    expect(await c.closed).toBeUndefined();
+    expect(await s.closed).toBeUndefined();
+    expect(s.endedAfter).toBe(3);
+    expect(s.frames.map((f) => str(f.body))).toEqual(['last 0', 'last 1', 'last 2']);
+  });
+
+  it('without an end handler, answers with what is queued, then ends when the peer ends', async () => {
+    const server = await started(serve(tcp(), { frame: echo }));
+    const c = await client(server.listener);
+    for (let i = 0; i < 3; i++) send(c, text(`echo ${i}`));
+    c.conn.end();
+    expect(await c.closed).toBeUndefined();
+    expect(c.frames.map((f) => str(f.body))).toEqual(['echo 0', 'echo 1', 'echo 2']);
+  });
+
+  it('holds the peer\'s end behind frames held by pause()', async () => {
+    const server = await started(
+      serve(tcp(), {
+        frame: (_, rec) => {
+          if (rec.frames.length === 1) rec.conn.pause();
+        },
+        end: (rec) => rec.conn.end(),
+      }),
+    );
+    const c = await client(server.listener);
+    for (let i = 0; i < 3; i++) send(c, text(`f${i}`));
+    c.conn.end();
+    const s = await server.next();
+    await s.frameCount(1);
+    for (let i = 0; i < 10; i++) await turn();
+    expect(s.endedAfter).toBeUndefined();
+    s.conn.resume();
+    expect(await s.closed).toBeUndefined();
+    expect(s.endedAfter).toBe(3);
+  });
+
+  it('sends a FrameError\'s last words after the frames already queued, then closes', async () => {
+    const bye = concat([header(3), text('bye')]);
+    const frameSpec = lengthPrefixed(LIMIT, bye);
+    const server = await started(serve(tcp({ lingerMs: 60_000 }), { frame: echo }, { frameSpec }));
+    const c = await client(server.listener);
+    send(c, text('before'));
+    c.conn.write(header(LIMIT + 1));
+    const s = await server.next();
+    const err = await s.closed;
+    expect(err).toBeInstanceOf(FrameError);
+    expect((err as FrameError).lastWords).toBe(bye);
+    // The client ends when the server does, so the close came without waiting out lingerMs.
+    expect(await c.closed).toBeUndefined();
+    expect(c.frames.map((f) => str(f.body))).toEqual(['before', 'bye']);
+  });
+
+  it('drops a failed connection after lingerMs when the peer stays open after the last words', async () => {
+    const bye = concat([header(3), text('bye')]);
+    const server = await started(serve(tcp({ lingerMs: 20 }), {}, { frameSpec: lengthPrefixed(LIMIT, bye) }));
+    const raw = await nodeRuntime.connect(server.listener.address);
+    const received: Uint8Array[] = [];
+    // An end handler that never ends: this peer keeps its side open.
+    raw.bind({ data: (chunk) => received.push(chunk), drain: () => {}, end: () => {}, close: () => {} });
+    cleanup.push(() => raw.close());
+    raw.write([header(LIMIT + 1)]);
+    const s = await server.next();
+    expect(await s.closed).toBeInstanceOf(FrameError);
+    expect(concat(received)).toEqual(bye);
+  });
+
+  it('close() drops queued parts, and later writes are ignored without a throw', async () => {
+    const server = await started(serve(tcp()));
+    const { runtime, writes } = recordingRuntime();
+    const c = await client(server.listener, tcp({}, runtime));
+    send(c, text('dropped'));
+    c.conn.close();
+    expect(() => {
+      send(c, text('late'));
+      c.conn.flush();
+    }).not.toThrow();
+    expect(await c.closed).toBeUndefined();
+    await turn();
+    expect(writes).toEqual([]);
+  });
+
+  it('rejects a refused connect with the runtime\'s Unreachable', async () => {
+    const port = await freePort();
+    const err = await tcp().connect({ host: '127.0.0.1', port }, spec).catch((e: unknown) => e);
+    expect(RpcError.is(err, ErrorCode.Unreachable)).toBe(true);
+  });
+
+  it('rejects a frame spec without a header, and bad sizes', async () => {
+    const noHeader = { headerLength: 0, bodyLength: () => 0 };
+    const err = await tcp().connect({ host: '127.0.0.1', port: 1 }, noHeader).catch((e: unknown) => e);
+    expect(RpcError.is(err, ErrorCode.InvalidArgument)).toBe(true);
+    expect(() => tcpTransport(nodeRuntime, { copyThreshold: 1024, slabSize: 512 })).toThrow(RpcError);
+    expect(() => tcpTransport(nodeRuntime, { copyThreshold: -1 })).toThrow(RpcError);
+  });
+
+  it('leaves no handles once its connections and listener are closed', async () => {
+    const before = handleCounts();
+    const server = await serve(tcp(), { frame: echo });
+    const c = recordFrames(await tcp().connect(server.listener.address, spec));
+    send(c, text('x'));
+    await c.frameCount(1);
+    const s = await server.next();
+    c.conn.close();
+    s.conn.close();
+    await Promise.all([c.closed, s.closed]);
+    await server.listener.close();
+    expect(leakedHandles(before)).toEqual({});
+  });
+
+  it('names itself tcp', () => {
+    expect(tcp().name).toBe('tcp');
+  });
+});

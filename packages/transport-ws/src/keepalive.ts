@@ -1,0 +1,48 @@
+import { ErrorCode, RpcError } from '@skein/core';
+import type { WebSocket } from 'ws';
+import type { MessageConn } from './message-conn.js';
+
+interface Watched {
+  conn: MessageConn;
+  alive: boolean;
+}
+
+/**
+ * WebSocket-level keepalive for the ws server: every interval each connection is pinged, and
+ * one that has not answered the previous ping by then is terminated (a dead peer, or one behind
+ * a dropped NAT mapping, would otherwise hold its socket forever). The timer runs only while
+ * there are connections, and never keeps the process alive on its own.
+ */
+export class Keepalive {
+  private readonly watched = new Map<WebSocket, Watched>();
+  private timer?: ReturnType<typeof setInterval>;
+
+  constructor(private readonly intervalMs: number) {}
+
+  add(ws: WebSocket, conn: MessageConn): void {
+    if (this.intervalMs === 0) return;
+    const w: Watched = { conn, alive: true };
+    this.watched.set(ws, w);
+    ws.on('pong', () => (w.alive = true));
+    ws.on('close', () => this.remove(ws));
+    this.timer ??= setInterval(this.tick, this.intervalMs).unref();
+  }
+
+  private remove(ws: WebSocket): void {
+    this.watched.delete(ws);
+    if (this.watched.size > 0 || !this.timer) return;
+    clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  private readonly tick = (): void => {
+    for (const [ws, w] of this.watched) {
+      if (!w.alive) {
+        w.conn.abort(new RpcError(ErrorCode.Timeout, `keepalive: no pong within ${this.intervalMs} ms, connection dropped`));
+        continue;
+      }
+      w.alive = false;
+      ws.ping();
+    }
+  };
+}

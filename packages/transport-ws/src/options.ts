@@ -1,0 +1,85 @@
+import { invalidArgument, silentLogger, type Logger } from '@skein/core';
+import type { StandardWebSocketCtor } from './standard-socket.js';
+
+/** What the server's upgrade hook sees of an upgrade request. */
+export interface UpgradeRequest {
+  /** Path and query, e.g. `/skein?token=abc`. */
+  readonly url: string;
+  /** Header names in lower case. */
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+  readonly remoteAddress: string;
+}
+
+export interface WsTransportOptions {
+  /**
+   * URL path of the endpoint; a server answers 404 on other paths. A client may add a query
+   * (`/skein?token=abc`) for its server's upgrade hook to read. Default `/skein`.
+   */
+  path?: string;
+  /** Largest message accepted, in bytes; a bigger one closes the connection with 1009. Default 64 MiB + 64 KiB. */
+  maxMessageBytes?: number;
+  /** Frames written in one run are cut into messages of about this size (at frame boundaries). Default 1 MiB. */
+  batchBytes?: number;
+  /** `congested` is true while this many bytes or more are queued or buffered. Default 1 MiB. */
+  highWaterMark?: number;
+  /**
+   * Server: pings every connection this often; one that has not answered the previous ping is
+   * terminated. 0 turns keepalive off. Default 30 000.
+   */
+  pingIntervalMs?: number;
+  /** Server: decides whether to accept a connection; false refuses it with 401. */
+  upgrade?: (req: UpgradeRequest) => boolean | Promise<boolean>;
+  /** Client: extra headers on the upgrade request (`ws` client only; browsers cannot set them). */
+  headers?: Record<string, string>;
+  /**
+   * Client: a standard (browser-style) WebSocket constructor to use instead of `ws`. By default
+   * `ws` is used under Node and the global WebSocket elsewhere (Bun, Deno, browsers).
+   */
+  WebSocket?: StandardWebSocketCtor;
+  logger?: Logger;
+}
+
+export interface ResolvedOptions {
+  /** Path and query, as a client asks for it. */
+  path: string;
+  /** Path without the query, as a server routes it. */
+  pathname: string;
+  maxMessageBytes: number;
+  batchBytes: number;
+  highWaterMark: number;
+  pingIntervalMs: number;
+  upgrade?: (req: UpgradeRequest) => boolean | Promise<boolean>;
+  headers?: Record<string, string>;
+  WebSocket?: StandardWebSocketCtor;
+  logger: Logger;
+}
+
+const MiB = 1024 * 1024;
+
+export function resolveOptions(o: WsTransportOptions): ResolvedOptions {
+  const path = o.path ?? '/skein';
+  if (!path.startsWith('/') || path.includes('#')) throw invalidArgument(`path must be a URL path like "/skein", got ${JSON.stringify(path)}`);
+  return {
+    path,
+    pathname: pathnameOf(path),
+    maxMessageBytes: positive('maxMessageBytes', o.maxMessageBytes ?? 64 * MiB + 64 * 1024),
+    batchBytes: positive('batchBytes', o.batchBytes ?? MiB),
+    highWaterMark: positive('highWaterMark', o.highWaterMark ?? MiB),
+    pingIntervalMs: o.pingIntervalMs === 0 ? 0 : positive('pingIntervalMs', o.pingIntervalMs ?? 30_000),
+    upgrade: o.upgrade,
+    headers: o.headers,
+    WebSocket: o.WebSocket,
+    logger: o.logger ?? silentLogger,
+  };
+}
+
+function positive(name: string, n: number): number {
+  if (!Number.isSafeInteger(n) || n <= 0) throw invalidArgument(`${name} must be a positive integer, got ${n}`);
+  return n;
+}
+
+/** The path part of a request target (`/a/b?x=1` → `/a/b`). */
+export function pathnameOf(url: string): string {
+  const q = url.indexOf('?');
+  return q < 0 ? url : url.slice(0, q);
+}

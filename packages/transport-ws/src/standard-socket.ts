@@ -1,0 +1,69 @@
+import type { FrameSpec } from '@skein/core';
+import { CloseCode, STANDARD_API_OFFSET } from './close-codes.js';
+import { MessageConn, type MessageConnOptions, type MessageSocket } from './message-conn.js';
+
+/** The parts of the standard WebSocket API (browsers, Bun, Deno, Node 22+) this transport uses. */
+export interface StandardWebSocket {
+  binaryType: string;
+  readonly bufferedAmount: number;
+  send(data: Uint8Array): void;
+  close(code?: number, reason?: string): void;
+  addEventListener(type: 'open', listener: () => void): void;
+  addEventListener(type: 'error', listener: (ev: unknown) => void): void;
+  addEventListener(type: 'close', listener: (ev: { code: number; reason: string }) => void): void;
+  addEventListener(type: 'message', listener: (ev: { data: unknown }) => void): void;
+}
+
+export type StandardWebSocketCtor = new (url: string) => StandardWebSocket;
+
+/** How often a congested connection re-reads `bufferedAmount`: the standard API has no drain event. */
+const DRAIN_POLL_MS = 10;
+
+/**
+ * A MessageConn over the standard WebSocket API. Limits of that API, all handled here:
+ * - no fragments: a message of several chunks is concatenated into one buffer (one copy);
+ * - no drain event: `bufferedAmount` is polled while the conn waits for a drain;
+ * - no read pause: frames are held by the conn while paused, but the socket keeps reading;
+ * - only 1000 and 3000-4999 may be sent: our 10xx codes travel as 40xx.
+ */
+export function standardMessageConn(ws: StandardWebSocket, remote: string, spec: FrameSpec, options: MessageConnOptions): MessageConn {
+  let polling = false;
+  const poll = (): void => {
+    if (conn.written()) setTimeout(poll, DRAIN_POLL_MS);
+    else polling = false;
+  };
+  const socket: MessageSocket = {
+    get bufferedAmount() {
+      return ws.bufferedAmount;
+    },
+    send: (chunks) => ws.send(chunks.length === 1 ? chunks[0]! : concat(chunks)),
+    pause: () => {},
+    resume: () => {},
+    close: (code, reason) => ws.close(code === CloseCode.Normal ? code : code + STANDARD_API_OFFSET, reason),
+    terminate: () => ws.close(),
+    watchDrain: () => {
+      if (polling) return;
+      polling = true;
+      setTimeout(poll, DRAIN_POLL_MS);
+    },
+  };
+  const conn = new MessageConn(remote, spec, socket, options);
+  ws.addEventListener('message', (ev) => {
+    const binary = typeof ev.data !== 'string';
+    conn.receive(binary ? new Uint8Array(ev.data as ArrayBuffer) : new Uint8Array(0), binary);
+  });
+  ws.addEventListener('close', (ev) => conn.ended(ev.code, ev.reason));
+  return conn;
+}
+
+function concat(chunks: Uint8Array[]): Uint8Array {
+  let n = 0;
+  for (const c of chunks) n += c.length;
+  const out = new Uint8Array(n);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
+}

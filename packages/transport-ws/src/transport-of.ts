@@ -1,0 +1,14 @@
+import type { Address, FrameConn, FrameListener, FrameSpec, Transport } from '@skein/core';
+import type { ResolvedOptions } from './options.js';
+import { connectClient, DEFAULT_CONNECT_TIMEOUT_MS } from './ws-client.js';
+
+export type Listen = (address: Address, spec: FrameSpec, accept: (conn: FrameConn) => void) => Promise<FrameListener>;
+
+/** A Transport whose client is the shared WebSocket client and whose server is `listen`. */
+export function transportOf(name: string, options: ResolvedOptions, listen: Listen): Transport {
+  return {
+    name,
+    connect: (address, spec, o) => connectClient(address, spec, options, o?.timeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS),
+    listen,
+  };
+}

@@ -1,0 +1,159 @@
+import { ErrorCode, formatAddress, RpcError, type Address, type FrameConn, type FrameListener, type FrameSpec } from '@skein/core';
+import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket, us_socket_context_t, WebSocket, WebSocketBehavior } from 'uWebSockets.js';
+import { MessageConn, type MessageSocket } from './message-conn.js';
+import type { ResolvedOptions } from './options.js';
+import { decide, REFUSAL } from './upgrade-hook.js';
+import { loadUws, type UwsModule } from './uws-loader.js';
+
+/** Per-connection state uWS keeps for us (passed to `upgrade`, returned by `getUserData`). */
+interface Slot {
+  remote: string;
+  conn?: MessageConn;
+  /** Set by the close handler: any call on a closed uWS WebSocket throws. */
+  dead: boolean;
+}
+
+type Accept = (conn: FrameConn) => void;
+
+/** A Skein endpoint on uWebSockets.js: the same contract as the ws server, on uWS's own event loop integration. */
+export async function listenUws(
+  address: Address,
+  spec: FrameSpec,
+  accept: Accept,
+  options: ResolvedOptions,
+  moduleName?: string,
+): Promise<FrameListener> {
+  const uws = await loadUws(moduleName);
+  const app = uws.App();
+  app.ws<Slot>(options.pathname, behavior(uws, spec, accept, options));
+  // Other paths, and plain requests to the endpoint (uWS yields those to the next route).
+  app.any('/*', (res) => void res.writeStatus('404 Not Found').end('', true));
+  const token = await listenApp(app, address);
+  let listening = true;
+  const close = async (): Promise<void> => {
+    if (!listening) return;
+    listening = false;
+    uws.us_listen_socket_close(token);
+  };
+  return { address: boundAddress(uws, token, address), close };
+}
+
+function behavior(uws: UwsModule, spec: FrameSpec, accept: Accept, options: ResolvedOptions): WebSocketBehavior<Slot> {
+  return {
+    compression: uws.DISABLED,
+    maxPayloadLength: options.maxMessageBytes,
+    // Over this many buffered bytes uWS silently DROPS a send (it returns 2) instead of queueing
+    // it. 0 turns the limit off; `congested` and the drain handler do the throttling instead.
+    maxBackpressure: 0,
+    idleTimeout: idleTimeoutSeconds(options.pingIntervalMs),
+    sendPingsAutomatically: options.pingIntervalMs > 0,
+    upgrade: (res, req, context) => upgrade(res, req, context, options),
+    open: (ws) => open(ws, spec, accept, options),
+    // uWS neuters `message` when the callback returns (its bytes live in uWS's receive buffer),
+    // and frames handed out must stay valid: copy the message once, then hand out views of it.
+    message: (ws, message, isBinary) => ws.getUserData().conn?.receive(new Uint8Array(message.slice(0)), isBinary),
+    drain: (ws) => void ws.getUserData().conn?.written(),
+    close: (ws, code, message) => {
+      const slot = ws.getUserData();
+      slot.dead = true;
+      // `message` is only valid during this call, like every ArrayBuffer uWS passes.
+      slot.conn?.ended(code, new TextDecoder().decode(message));
+    },
+  };
+}
+
+/**
+ * uWS has no ping interval, only an idle timeout (in seconds, at least 8: smaller values abort
+ * the process) during which it pings the peer once. Two ping intervals is the closest match to
+ * the ws server, which drops a peer that missed a ping by the next one.
+ */
+export function idleTimeoutSeconds(pingIntervalMs: number): number {
+  return pingIntervalMs === 0 ? 0 : Math.max(8, Math.ceil((2 * pingIntervalMs) / 1000));
+}
+
+function upgrade(res: HttpResponse, req: HttpRequest, context: us_socket_context_t, options: ResolvedOptions): void {
+  // `req` lives on uWS's stack for this call only: read everything before awaiting the hook.
+  const key = req.getHeader('sec-websocket-key');
+  const protocol = req.getHeader('sec-websocket-protocol');
+  const extensions = req.getHeader('sec-websocket-extensions');
+  const query = req.getQuery();
+  const headers: Record<string, string> = {};
+  req.forEach((k, v) => void (headers[k] = v));
+  const remoteAddress = new TextDecoder().decode(res.getRemoteAddressAsText());
+  const info = { url: req.getUrl() + (query ? `?${query}` : ''), headers, remoteAddress };
+  const slot: Slot = { remote: remoteAddress, dead: false };
+  if (!options.upgrade) return res.upgrade(slot, key, protocol, extensions, context);
+  let aborted = false;
+  // Required before returning without answering: uWS terminates the process otherwise.
+  res.onAborted(() => void (aborted = true));
+  void decide(options.upgrade, info, options.logger).then((verdict) => {
+    if (aborted) return;
+    // Outside uWS's own callback the response must be corked to be written in one go.
+    res.cork(() => {
+      if (verdict === 'accept') res.upgrade(slot, key, protocol, extensions, context);
+      else res.writeStatus(`${REFUSAL[verdict].status} ${REFUSAL[verdict].text}`).end('', true);
+    });
+  });
+}
+
+function open(ws: WebSocket<Slot>, spec: FrameSpec, accept: Accept, options: ResolvedOptions): void {
+  const slot = ws.getUserData();
+  const conn = new MessageConn(slot.remote, spec, uwsSocket(ws, slot), options);
+  slot.conn = conn;
+  try {
+    accept(conn);
+  } catch (err) {
+    options.logger.error({ err, remote: conn.remote }, 'accept threw; closing the connection');
+    conn.fail(err);
+  }
+}
+
+/**
+ * The MessageSocket over a uWS WebSocket. uWS copies what it sends into its own buffer unless
+ * the socket is uncorked with nothing buffered and the message is 16 KiB or more, which it
+ * writes straight from our bytes: so a single-chunk message is sent plainly, and only
+ * multi-chunk messages (sent as fragments, so long parts are not concatenated) are corked.
+ */
+function uwsSocket(ws: WebSocket<Slot>, slot: Slot): MessageSocket {
+  return {
+    get bufferedAmount() {
+      return slot.dead ? 0 : ws.getBufferedAmount();
+    },
+    send(chunks) {
+      if (slot.dead) return;
+      if (chunks.length === 1) ws.send(chunks[0]!, true, false);
+      else ws.cork(() => sendFragments(ws, chunks));
+    },
+    // uWebSockets.js cannot stop reading a WebSocket: the conn holds frames while paused, but
+    // the socket keeps reading, so the peer is not slowed down. Best effort, by necessity.
+    pause: () => {},
+    resume: () => {},
+    close: (code, reason) => void (slot.dead || ws.end(code, reason)),
+    terminate: () => void (slot.dead || ws.close()),
+    watchDrain: () => {},
+  };
+}
+
+function sendFragments(ws: WebSocket<Slot>, chunks: Uint8Array[]): void {
+  const last = chunks.length - 1;
+  ws.sendFirstFragment(chunks[0]!, true, false);
+  for (let i = 1; i < last; i++) ws.sendFragment(chunks[i]!, false);
+  ws.sendLastFragment(chunks[last]!, false);
+}
+
+function listenApp(app: TemplatedApp, address: Address): Promise<us_listen_socket> {
+  return new Promise((resolve, reject) => {
+    const done = (token: us_listen_socket | false): void => {
+      if (token) resolve(token);
+      else reject(new RpcError(ErrorCode.IO, `uWebSockets.js cannot listen on ${formatAddress(address)} (in use, or not allowed)`));
+    };
+    if ('path' in address) app.listen_unix(done, address.path);
+    else app.listen(address.host, address.port, done);
+  });
+}
+
+function boundAddress(uws: UwsModule, token: us_listen_socket, asked: Address): Address {
+  if ('path' in asked) return asked;
+  // Typed for sockets, but uSockets reads a listen socket's port the same way.
+  return { host: asked.host, port: uws.us_socket_local_port(token as never) };
+}

@@ -1,0 +1,21 @@
+import type { Transport } from '@skein/core';
+import { resolveOptions, type WsTransportOptions } from './options.js';
+import { transportOf } from './transport-of.js';
+
+export interface UwsTransportOptions extends WsTransportOptions {
+  /** The module to load as uWebSockets.js. Default `uWebSockets.js`. */
+  uwsModule?: string;
+}
+
+/**
+ * The ws transport's server contract on uWebSockets.js (an optional peer dependency, loaded on
+ * first `listen`; it throws UwsUnavailableError when missing or when only its JS fallback
+ * loads). Clients are the same as wsTransport's: uWS is a server.
+ */
+export function uwsTransport(options: UwsTransportOptions = {}): Transport {
+  const opts = resolveOptions(options);
+  return transportOf('uws', opts, async (address, spec, accept) => {
+    const { listenUws } = await import('./uws-server.js');
+    return listenUws(address, spec, accept, opts, options.uwsModule);
+  });
+}

@@ -1,0 +1,16 @@
+import type { Transport } from '@skein/core';
+import { resolveOptions, type WsTransportOptions } from './options.js';
+import { transportOf } from './transport-of.js';
+
+/**
+ * Skein over WebSocket with `ws`: a client (ws under Node, the standard WebSocket API on Bun,
+ * Deno and in browsers) and a server on a `ws` WebSocketServer. The server half is loaded on
+ * first `listen`, so client-only bundles leave node:http out.
+ */
+export function wsTransport(options: WsTransportOptions = {}): Transport {
+  const opts = resolveOptions(options);
+  return transportOf('ws', opts, async (address, spec, accept) => {
+    const { listenWs } = await import('./ws-server.js');
+    return listenWs(address, spec, accept, opts);
+  });
+}

@@ -1,0 +1,163 @@
+import net from 'node:net';
+import { ErrorCode, RpcError } from '@skein/core';
+import { deferred, freePort } from '@skein/test-utils';
+import { afterEach, describe, expect, it } from 'vitest';
+import { WebSocket, WebSocketServer } from 'ws';
+import { wsTransport, type StandardWebSocketCtor } from '../src/index.js';
+import { bodiesOf, frame, rawClient, record, spec, startServer, text, until } from './helpers.js';
+
+const cleanup: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const f of cleanup.splice(0).reverse()) await f();
+});
+
+/** A plain `ws` server that records the messages it receives. */
+async function rawServer(): Promise<{ port: number; messages: Uint8Array[] }> {
+  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false });
+  await new Promise((r) => wss.once('listening', r));
+  const messages: Uint8Array[] = [];
+  wss.on('connection', (ws) => ws.on('message', (data) => messages.push(new Uint8Array(data as Buffer))));
+  cleanup.push(() => new Promise((r) => (wss.clients.forEach((c) => c.terminate()), wss.close(r))));
+  return { port: (wss.address() as net.AddressInfo).port, messages };
+}
+
+describe('ws client', () => {
+  it('sends 1000 frames written in one synchronous run as one message', async () => {
+    const s = await rawServer();
+    const conn = await wsTransport().connect({ host: '127.0.0.1', port: s.port }, spec);
+    cleanup.push(() => conn.close());
+    for (let i = 0; i < 1000; i++) conn.write(frame(`c${i}`));
+    await until(() => s.messages.flatMap(bodiesOf).length >= 1000, '1000 frames');
+    expect(s.messages).toHaveLength(1);
+    expect(s.messages.flatMap(bodiesOf).map(text)).toEqual(Array.from({ length: 1000 }, (_, i) => `c${i}`));
+  });
+
+  it('sends long parts as fragments of one message, not as several messages', async () => {
+    const s = await rawServer();
+    const conn = await wsTransport().connect({ host: '127.0.0.1', port: s.port }, spec);
+    cleanup.push(() => conn.close());
+    const big = new Uint8Array(100_000).fill(9);
+    conn.write(frame('before'));
+    conn.write(frame(big).subarray(0, 4));
+    conn.write(big);
+    conn.write(frame('after'));
+    await until(() => s.messages.length >= 1, 'a message');
+    expect(s.messages).toHaveLength(1);
+    expect(bodiesOf(s.messages[0]!).map((b) => b.length)).toEqual([6, 100_000, 5]);
+  });
+
+  it('reports congested, then drain once the socket has taken the bytes', async () => {
+    const s = await startServer(wsTransport());
+    cleanup.push(() => s.listener.close());
+    const conn = await wsTransport({ highWaterMark: 64 * 1024 }).connect({ host: '127.0.0.1', port: s.port }, spec);
+    cleanup.push(() => conn.close());
+    const c = record(conn);
+    conn.write(frame(new Uint8Array(1024 * 1024)));
+    expect(conn.congested).toBe(true);
+    await until(() => c.drains === 1, 'drain');
+    expect(conn.congested).toBe(false);
+    await until(() => s.accepted[0]?.bodies.length === 1, 'the frame');
+  });
+
+  it('fails with Unreachable when nothing listens', async () => {
+    const port = await freePort();
+    const err = await wsTransport()
+      .connect({ host: '127.0.0.1', port }, spec)
+      .catch((e: unknown) => e);
+    expect(RpcError.is(err, ErrorCode.Unreachable)).toBe(true);
+    expect((err as Error).message).toMatch(/ECONNREFUSED/);
+  });
+
+  it('fails with Unreachable when the handshake does not finish in time', async () => {
+    // A peer that accepts TCP and never answers the upgrade request.
+    const sockets: net.Socket[] = [];
+    const silent = net.createServer((s) => sockets.push(s));
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    cleanup.push(() => new Promise((r) => (sockets.forEach((s) => s.destroy()), silent.close(r))));
+    const port = (silent.address() as net.AddressInfo).port;
+    const err = await wsTransport()
+      .connect({ host: '127.0.0.1', port }, spec, { timeoutMs: 200 })
+      .catch((e: unknown) => e);
+    expect(RpcError.is(err, ErrorCode.Unreachable)).toBe(true);
+    expect((err as Error).message).toMatch(/no handshake within 200 ms/);
+  });
+
+  it('reports a clean close when the server closes the connection', async () => {
+    const s = await startServer(wsTransport());
+    const conn = await wsTransport().connect({ host: '127.0.0.1', port: s.port }, spec);
+    const c = record(conn);
+    await until(() => s.accepted.length === 1, 'accept');
+    s.accepted[0]!.conn.close();
+    await s.listener.close();
+    expect(await c.closed.promise).toBeUndefined();
+  });
+});
+
+describe('standard WebSocket API client', () => {
+  // ws's WebSocket implements the standard API (addEventListener, binaryType), so it stands in
+  // for the browser / Bun / Deno global here.
+  const Standard = WebSocket as unknown as StandardWebSocketCtor;
+
+  it('round-trips frames', async () => {
+    const s = await startServer(wsTransport(), { echo: true });
+    cleanup.push(() => s.listener.close());
+    const conn = await wsTransport({ WebSocket: Standard }).connect({ host: '127.0.0.1', port: s.port }, spec);
+    cleanup.push(() => conn.close());
+    const c = record(conn);
+    const big = new Uint8Array(50_000).fill(3);
+    conn.write(frame('small'));
+    conn.write(frame(big).subarray(0, 4));
+    conn.write(big);
+    await until(() => c.bodies.length === 2, 'echoes');
+    expect(text(c.bodies[0]!)).toBe('small');
+    expect(Buffer.from(c.bodies[1]!).equals(Buffer.from(big))).toBe(true);
+  });
+
+  it('sends its close codes in the private range, where the API allows them', async () => {
+    const peer = deferred<number>();
+    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false });
+    await new Promise((r) => wss.once('listening', r));
+    cleanup.push(() => new Promise((r) => wss.close(r)));
+    wss.on('connection', (ws) => {
+      ws.on('close', (code) => peer.resolve(code));
+      ws.send(Buffer.from([10, 0, 0, 0, 1]));
+    });
+    const conn = await wsTransport({ WebSocket: Standard }).connect({ host: '127.0.0.1', port: (wss.address() as net.AddressInfo).port }, spec);
+    const c = record(conn);
+    expect(await peer.promise).toBe(4007);
+    expect(c.isClosed).toBe(true);
+  });
+
+  it('refuses a Unix socket address with InvalidArgument', async () => {
+    const err = await wsTransport({ WebSocket: Standard })
+      .connect({ path: '/tmp/x.sock' }, spec)
+      .catch((e: unknown) => e);
+    expect(RpcError.is(err, ErrorCode.InvalidArgument)).toBe(true);
+  });
+});
+
+describe('ws server keepalive', () => {
+  it('terminates a peer that stops answering pings', async () => {
+    const s = await startServer(wsTransport({ pingIntervalMs: 50 }));
+    cleanup.push(() => s.listener.close());
+    const raw = await rawClient(s.url(), { autoPong: false });
+    const { code } = await raw.closed.promise;
+    expect(code).toBe(1006);
+    expect(RpcError.is(await s.accepted[0]!.closed.promise, ErrorCode.Timeout)).toBe(true);
+  });
+
+  it('keeps a peer that answers', async () => {
+    // Client and server share this event loop: an interval far above any stall keeps a slow
+    // machine from looking like a dead peer.
+    const s = await startServer(wsTransport({ pingIntervalMs: 300 }), { echo: true });
+    cleanup.push(() => s.listener.close());
+    const raw = await rawClient(s.url());
+    cleanup.push(() => raw.ws.terminate());
+    let pings = 0;
+    raw.ws.on('ping', () => pings++);
+    await until(() => pings >= 3, 'three pings');
+    raw.ws.send(frame('alive'));
+    await until(() => raw.messages.length === 1, 'echo');
+    expect(s.accepted[0]!.isClosed).toBe(false);
+  });
+});

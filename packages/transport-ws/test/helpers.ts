@@ -1,0 +1,114 @@
+import { FrameError, type FrameConn, type FrameHandlers, type FrameListener, type FrameSpec, type Transport } from '@skein/core';
+import { deferred, waitFor, type Deferred } from '@skein/test-utils';
+import { WebSocket, type ClientOptions } from 'ws';
+
+export const BODY_LIMIT = 16 * 1024 * 1024;
+
+/** The tests' FrameSpec: a 4-byte little-endian body length, at most BODY_LIMIT. */
+export const spec: FrameSpec = {
+  headerLength: 4,
+  bodyLength(h) {
+    const n = new DataView(h.buffer, h.byteOffset, 4).getUint32(0, true);
+    if (n > BODY_LIMIT) throw new FrameError(`body of ${n} bytes is over ${BODY_LIMIT}`);
+    return n;
+  },
+};
+
+export function header(bodyLength: number): Uint8Array {
+  const h = new Uint8Array(4);
+  new DataView(h.buffer).setUint32(0, bodyLength, true);
+  return h;
+}
+
+/** One frame in one buffer. */
+export function frame(body: Uint8Array | string): Uint8Array {
+  const b = typeof body === 'string' ? new TextEncoder().encode(body) : body;
+  const out = new Uint8Array(4 + b.length);
+  out.set(header(b.length));
+  out.set(b, 4);
+  return out;
+}
+
+export const text = (b: Uint8Array): string => new TextDecoder().decode(b);
+
+/** Splits a received message into frame bodies, as a peer that knows the framing would. */
+export function bodiesOf(message: Uint8Array): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (let at = 0; at < message.length; ) {
+    const n = spec.bodyLength(message.subarray(at, at + 4));
+    out.push(message.subarray(at + 4, at + 4 + n));
+    at += 4 + n;
+  }
+  return out;
+}
+
+/** Everything a FrameConn reported, for assertions. */
+export interface Recorder {
+  conn: FrameConn;
+  bodies: Uint8Array[];
+  drains: number;
+  ends: number;
+  closed: Deferred<Error | undefined>;
+  isClosed: boolean;
+}
+
+export function record(conn: FrameConn, extra: Partial<FrameHandlers> = {}): Recorder {
+  const closed = deferred<Error | undefined>();
+  const r: Recorder = { conn, bodies: [], drains: 0, ends: 0, closed, isClosed: false };
+  conn.bind({
+    frame: (h, body) => {
+      r.bodies.push(body);
+      extra.frame?.(h, body);
+    },
+    drain: () => void r.drains++,
+    ...(extra.end ? { end: () => (r.ends++, extra.end!()) } : {}),
+    close: (err) => {
+      r.isClosed = true;
+      closed.resolve(err);
+    },
+  });
+  return r;
+}
+
+/** A server on 127.0.0.1 that records every connection it accepts (echoing frames if asked). */
+export async function startServer(
+  transport: Transport,
+  opts: { echo?: boolean } = {},
+): Promise<{ listener: FrameListener; url: (path?: string) => string; accepted: Recorder[]; port: number }> {
+  const accepted: Recorder[] = [];
+  const listener = await transport.listen({ host: '127.0.0.1', port: 0 }, spec, (conn) => {
+    const r = record(conn, opts.echo ? { frame: (_h, body) => conn.write(frame(body)) } : {});
+    accepted.push(r);
+  });
+  const port = 'port' in listener.address ? listener.address.port : 0;
+  return { listener, accepted, port, url: (path = '/skein') => `ws://127.0.0.1:${port}${path}` };
+}
+
+/** A plain `ws` client: a real peer that sees the WebSocket messages themselves. */
+export async function rawClient(url: string, options: ClientOptions = {}): Promise<RawPeer> {
+  const ws = new WebSocket(url, { perMessageDeflate: false, ...options });
+  const peer: RawPeer = { ws, messages: [], closed: deferred() };
+  ws.on('message', (data) => peer.messages.push(new Uint8Array(data as Buffer)));
+  ws.on('close', (code, reason) => peer.closed.resolve({ code, reason: reason.toString() }));
+  ws.on('error', () => {});
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', resolve);
+    ws.once('error', reject);
+  });
+  return peer;
+}
+
+export interface RawPeer {
+  ws: WebSocket;
+  messages: Uint8Array[];
+  closed: Deferred<{ code: number; reason: string }>;
+}
+
+export function randomBytes(n: number): Uint8Array {
+  const out = new Uint8Array(n);
+  // getRandomValues fills at most 64 KiB per call.
+  for (let at = 0; at < n; at += 65536) crypto.getRandomValues(out.subarray(at, Math.min(n, at + 65536)));
+  return out;
+}
+
+export const until = (cond: () => unknown, what: string): Promise<unknown> => waitFor(cond, { timeoutMs: 20_000, what });

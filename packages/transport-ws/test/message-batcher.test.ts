@@ -1,0 +1,118 @@
+import { FrameError } from '@skein/core';
+import { describe, expect, it } from 'vitest';
+import { MessageBatcher } from '../src/message-batcher.js';
+import { readFrames } from '../src/message-reader.js';
+import { bodiesOf, frame, header, spec, text } from './helpers.js';
+
+/** A batcher whose messages are collected, each as its chunks and as one joined buffer. */
+function batcher(batchBytes = 1024 * 1024) {
+  const messages: Uint8Array[][] = [];
+  const b = new MessageBatcher(spec, (chunks) => messages.push(chunks), { batchBytes });
+  const joined = (): Uint8Array[] => messages.map((m) => Buffer.concat(m));
+  return { b, messages, joined };
+}
+
+describe('MessageBatcher', () => {
+  it('sends the frames of one synchronous run as one message, at the end of the run', async () => {
+    const { b, messages, joined } = batcher();
+    for (let i = 0; i < 1000; i++) b.write(frame(`f${i}`));
+    expect(messages).toHaveLength(0);
+    await Promise.resolve();
+    expect(messages).toHaveLength(1);
+    expect(bodiesOf(joined()[0]!).map(text)).toEqual(Array.from({ length: 1000 }, (_, i) => `f${i}`));
+  });
+
+  it('copies short parts when written, so the caller may reuse them', () => {
+    const { b, joined } = batcher();
+    const part = frame('abc');
+    b.write(part);
+    part.fill(0);
+    b.flush();
+    expect(text(bodiesOf(joined()[0]!)[0]!)).toBe('abc');
+  });
+
+  it('sends long parts from the caller buffer, as their own chunk of the same message', () => {
+    const { b, messages } = batcher();
+    const big = new Uint8Array(64 * 1024).fill(7);
+    b.write(frame('small'));
+    b.write(header(big.length));
+    b.write(big);
+    b.flush();
+    expect(messages).toHaveLength(1);
+    expect(messages[0]!.some((c) => c.buffer === big.buffer && c.byteOffset === big.byteOffset && c.length === big.length)).toBe(true);
+  });
+
+  it('holds back a frame still being written at flush, and sends it whole later', () => {
+    const { b, joined } = batcher();
+    b.write(frame('done'));
+    b.write(header(6));
+    b.write(new TextEncoder().encode('par'));
+    b.flush();
+    b.write(new TextEncoder().encode('tly'));
+    b.flush();
+    expect(joined().map((m) => bodiesOf(m).map(text))).toEqual([['done'], ['partly']]);
+  });
+
+  it('follows a header split across parts', () => {
+    const { b, joined } = batcher();
+    const f = frame('split header');
+    b.write(f.subarray(0, 2));
+    b.write(f.subarray(2, 3));
+    b.write(f.subarray(3));
+    b.flush();
+    expect(bodiesOf(joined()[0]!).map(text)).toEqual(['split header']);
+  });
+
+  it('cuts a long run into messages at frame boundaries, each within batchBytes', () => {
+    const { b, joined } = batcher(100);
+    for (let i = 0; i < 10; i++) b.write(frame('x'.repeat(40)));
+    b.flush();
+    const messages = joined();
+    expect(messages.length).toBe(5);
+    for (const m of messages) expect(m.length).toBeLessThanOrEqual(100);
+    expect(messages.flatMap(bodiesOf)).toHaveLength(10);
+  });
+
+  it('sends a frame bigger than batchBytes alone', () => {
+    const { b, joined } = batcher(100);
+    b.write(frame('a'));
+    b.write(frame('y'.repeat(500)));
+    b.write(frame('b'));
+    b.flush();
+    expect(joined().map((m) => bodiesOf(m).map((x) => x.length))).toEqual([[1], [500], [1]]);
+  });
+
+  it('throws when a written header is one the FrameSpec rejects', () => {
+    const { b } = batcher();
+    expect(() => b.write(header(0xffff_fff0))).toThrow(FrameError);
+  });
+});
+
+describe('readFrames', () => {
+  it('hands out views into the message itself', () => {
+    const message = Buffer.concat([frame('one'), frame('two')]);
+    const seen: Uint8Array[] = [];
+    expect(readFrames(message, 0, spec, (_h, body) => (seen.push(body), true))).toBe(message.length);
+    expect(seen.map(text)).toEqual(['one', 'two']);
+    expect(seen.every((body) => body.buffer === message.buffer)).toBe(true);
+  });
+
+  it('stops where the sink says, and resumes from the offset it returned', () => {
+    const message = Buffer.concat([frame('one'), frame('two')]);
+    const seen: string[] = [];
+    const at = readFrames(message, 0, spec, (_h, body) => (seen.push(text(body)), false));
+    readFrames(message, at, spec, (_h, body) => (seen.push(text(body)), true));
+    expect(seen).toEqual(['one', 'two']);
+  });
+
+  it('rejects a message that ends mid-frame, after delivering the whole frames before it', () => {
+    const message = Buffer.concat([frame('ok'), header(10), Buffer.from('abc')]);
+    const seen: string[] = [];
+    expect(() => readFrames(message, 0, spec, (_h, body) => (seen.push(text(body)), true))).toThrow(/mid-frame/);
+    expect(seen).toEqual(['ok']);
+  });
+
+  it('rejects a message that ends inside a header', () => {
+    expect(() => readFrames(new Uint8Array(2), 0, spec, () => true)).toThrow(FrameError);
+  });
+});

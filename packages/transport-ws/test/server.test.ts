@@ -1,0 +1,237 @@
+import { ErrorCode, FrameError, RpcError, type FrameSpec, type Transport } from '@skein/core';
+import { handleCounts, leakedHandles, tmpSocketPath, waitFor } from '@skein/test-utils';
+import { afterEach, describe, expect, it } from 'vitest';
+import { CloseCode, uwsTransport, wsTransport, type WsTransportOptions } from '../src/index.js';
+import { bodiesOf, frame, header, randomBytes, rawClient, record, spec, startServer, text, until, type Recorder } from './helpers.js';
+
+/**
+ * The server contract, on each server. `tooBigCode` is what a peer sees when its message is
+ * over the limit: ws sends a 1009 close frame; uWebSockets.js drops the socket without one.
+ */
+const servers: [string, (o?: WsTransportOptions) => Transport, number][] = [
+  ['ws', wsTransport, CloseCode.TooBig],
+  ['uWebSockets.js', uwsTransport, CloseCode.Abnormal],
+];
+
+const cleanup: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const f of cleanup.splice(0).reverse()) await f();
+});
+
+describe.each(servers)('%s server', (_name, transport, tooBigCode) => {
+  async function serve(options: WsTransportOptions = {}, opts: { echo?: boolean } = { echo: true }) {
+    const s = await startServer(transport(options), opts);
+    cleanup.push(() => s.listener.close());
+    return s;
+  }
+
+  async function client(port: number, options: WsTransportOptions = {}): Promise<Recorder> {
+    const conn = await wsTransport(options).connect({ host: '127.0.0.1', port }, spec);
+    cleanup.push(() => conn.close());
+    return record(conn);
+  }
+
+  it('round-trips many frames both ways, in order and byte-exact', async () => {
+    const { port } = await serve();
+    const c = await client(port);
+    const sent = Array.from({ length: 500 }, (_, i) => randomBytes((i * 37) % 300));
+    for (let i = 0; i < sent.length; i++) {
+      c.conn.write(frame(sent[i]!));
+      // Several runs, so the frames travel in several messages.
+      if (i % 100 === 99) await new Promise((r) => setImmediate(r));
+    }
+    await until(() => c.bodies.length === sent.length, 'all echoes');
+    c.bodies.forEach((b, i) => expect(Buffer.from(b).equals(Buffer.from(sent[i]!))).toBe(true));
+  });
+
+  it('sends 1000 frames written in one synchronous run as one WebSocket message', async () => {
+    const s = await serve({}, { echo: false });
+    const raw = await rawClient(s.url());
+    cleanup.push(() => raw.ws.terminate());
+    await until(() => s.accepted.length === 1, 'accept');
+    for (let i = 0; i < 1000; i++) s.accepted[0]!.conn.write(frame(`n${i}`));
+    await until(() => raw.messages.flatMap(bodiesOf).length >= 1000, '1000 frames');
+    expect(raw.messages).toHaveLength(1);
+    expect(raw.messages.flatMap(bodiesOf).map(text)).toEqual(Array.from({ length: 1000 }, (_, i) => `n${i}`));
+  });
+
+  it('closes a connection whose message ends mid-frame with 1007, and only that one', async () => {
+    const s = await serve();
+    const bad = await rawClient(s.url());
+    const good = await client(s.port);
+    await until(() => s.accepted.length === 2, 'two accepts');
+    bad.ws.send(Buffer.concat([header(10), Buffer.from('abc')]));
+    expect((await bad.closed.promise).code).toBe(CloseCode.BadFrame);
+    const serverSide = s.accepted.find((r) => r.isClosed);
+    expect(await serverSide?.closed.promise).toBeInstanceOf(FrameError);
+    good.conn.write(frame('still here'));
+    await until(() => good.bodies.length === 1, 'echo on the other connection');
+    expect(text(good.bodies[0]!)).toBe('still here');
+  });
+
+  it('closes with 1003 on a text message', async () => {
+    const s = await serve();
+    const raw = await rawClient(s.url());
+    raw.ws.send('hello');
+    expect((await raw.closed.promise).code).toBe(CloseCode.UnsupportedData);
+  });
+
+  it(`closes a connection whose message is over maxMessageBytes (peer sees ${tooBigCode})`, async () => {
+    const s = await serve({ maxMessageBytes: 1024 });
+    const raw = await rawClient(s.url());
+    await until(() => s.accepted.length === 1, 'accept');
+    raw.ws.send(frame(new Uint8Array(2048)));
+    expect((await raw.closed.promise).code).toBe(tooBigCode);
+    const err = await s.accepted[0]!.closed.promise;
+    expect(RpcError.is(err, ErrorCode.FrameTooLarge)).toBe(true);
+  });
+
+  it('sends a FrameError’s last words before closing', async () => {
+    const picky: FrameSpec = {
+      headerLength: 4,
+      bodyLength(h) {
+        const n = spec.bodyLength(h);
+        if (n === 13) throw new FrameError('unlucky', frame('bye'));
+        return n;
+      },
+    };
+    const listener = await transport().listen({ host: '127.0.0.1', port: 0 }, picky, (conn) => void record(conn));
+    cleanup.push(() => listener.close());
+    const raw = await rawClient(`ws://127.0.0.1:${(listener.address as { port: number }).port}/skein`);
+    raw.ws.send(frame('x'.repeat(13)));
+    expect((await raw.closed.promise).code).toBe(CloseCode.BadFrame);
+    expect(raw.messages.flatMap(bodiesOf).map(text)).toEqual(['bye']);
+  });
+
+  it('lets the upgrade hook refuse with 401 and accept on the right header', async () => {
+    const { port } = await serve({ upgrade: async (req) => req.headers['x-token'] === 'sesame' });
+    const refused = await wsTransport()
+      .connect({ host: '127.0.0.1', port }, spec)
+      .catch((e: unknown) => e);
+    expect(RpcError.is(refused, ErrorCode.Unauthenticated)).toBe(true);
+    expect((refused as Error).message).toMatch(/401/);
+    const c = await client(port, { headers: { 'x-token': 'sesame' } });
+    c.conn.write(frame('let in'));
+    await until(() => c.bodies.length === 1, 'echo');
+  });
+
+  it('shows the hook the query, so browsers can authenticate without headers', async () => {
+    const urls: string[] = [];
+    const { port } = await serve({ upgrade: (req) => (urls.push(req.url), req.url.endsWith('token=abc')) });
+    await client(port, { path: '/skein?token=abc' });
+    expect(urls).toEqual(['/skein?token=abc']);
+  });
+
+  it('answers 404 on another path', async () => {
+    const { port } = await serve();
+    const err = await wsTransport({ path: '/elsewhere' })
+      .connect({ host: '127.0.0.1', port }, spec)
+      .catch((e: unknown) => e);
+    expect(RpcError.is(err, ErrorCode.Unreachable)).toBe(true);
+    expect((err as Error).message).toMatch(/404/);
+  });
+
+  it('carries an 8 MiB frame byte-exact, both ways', async () => {
+    const { port } = await serve();
+    const c = await client(port);
+    const big = randomBytes(8 * 1024 * 1024);
+    c.conn.write(header(big.length));
+    c.conn.write(big);
+    await until(() => c.bodies.length === 1, 'the echo');
+    expect(Buffer.from(c.bodies[0]!).equals(Buffer.from(big))).toBe(true);
+  });
+
+  it('holds frames while paused and delivers the rest, in order, on resume', async () => {
+    let atResume = -1;
+    const got: string[] = [];
+    const listener = await transport().listen({ host: '127.0.0.1', port: 0 }, spec, (conn) => {
+      conn.bind({
+        frame: (_h, body) => {
+          got.push(text(body));
+          if (got.length !== 10) return;
+          conn.pause();
+          setImmediate(() => ((atResume = got.length), conn.resume()));
+        },
+        drain: () => {},
+        close: () => {},
+      });
+    });
+    cleanup.push(() => listener.close());
+    const raw = await rawClient(`ws://127.0.0.1:${(listener.address as { port: number }).port}/skein`);
+    cleanup.push(() => raw.ws.terminate());
+    raw.ws.send(Buffer.concat(Array.from({ length: 100 }, (_, i) => frame(`${i}`))));
+    await until(() => got.length === 100, '100 frames');
+    expect(atResume).toBe(10);
+    expect(got).toEqual(Array.from({ length: 100 }, (_, i) => `${i}`));
+  });
+
+  it('reports congested, then drain, and loses nothing sent while congested', async () => {
+    const s = await serve({ highWaterMark: 64 * 1024 }, { echo: false });
+    const c = await client(s.port);
+    await until(() => s.accepted.length === 1, 'accept');
+    const server = s.accepted[0]!;
+    server.conn.write(frame(new Uint8Array(4 * 1024 * 1024).fill(1)));
+    server.conn.flush();
+    // Sent while the first is still buffered: uWS would drop it over its maxBackpressure.
+    server.conn.write(frame(new Uint8Array(4 * 1024 * 1024).fill(2)));
+    expect(server.conn.congested).toBe(true);
+    await until(() => server.drains === 1, 'drain');
+    expect(server.conn.congested).toBe(false);
+    await until(() => c.bodies.length === 2, 'both frames');
+    expect(c.bodies.map((b) => b[0])).toEqual([1, 2]);
+  });
+
+  it('half-closes: the server still answers after the client ended, then both close cleanly', async () => {
+    const answered: Recorder[] = [];
+    const listener = await transport().listen({ host: '127.0.0.1', port: 0 }, spec, (conn) => {
+      answered.push(record(conn, { end: () => (conn.write(frame('late answer')), conn.end()) }));
+    });
+    cleanup.push(() => listener.close());
+    const c = await client((listener.address as { port: number }).port);
+    c.conn.write(frame('question'));
+    c.conn.end();
+    expect(await c.closed.promise).toBeUndefined();
+    expect(c.bodies.map(text)).toEqual(['late answer']);
+    expect(answered[0]!.ends).toBe(1);
+    expect(answered[0]!.bodies.map(text)).toEqual(['question']);
+    expect(await answered[0]!.closed.promise).toBeUndefined();
+  });
+
+  it('ends its side too when the peer ends and there is no end handler', async () => {
+    const s = await serve({}, { echo: false });
+    const c = await client(s.port);
+    c.conn.end();
+    expect(await c.closed.promise).toBeUndefined();
+    expect(await s.accepted[0]!.closed.promise).toBeUndefined();
+  });
+
+  it('serves a Unix socket', async () => {
+    const path = tmpSocketPath('skein-ws');
+    const accepted: Recorder[] = [];
+    const listener = await transport().listen({ path }, spec, (conn) => {
+      accepted.push(record(conn, { frame: (_h, body) => conn.write(frame(body)) }));
+    });
+    cleanup.push(() => listener.close());
+    const conn = await wsTransport().connect({ path }, spec);
+    cleanup.push(() => conn.close());
+    const c = record(conn);
+    conn.write(frame('over unix'));
+    await until(() => c.bodies.length === 1, 'echo');
+    expect(text(c.bodies[0]!)).toBe('over unix');
+  });
+
+  it('leaves no handles once the connections and the listener are closed', async () => {
+    const before = handleCounts();
+    const s = await startServer(transport(), { echo: true });
+    const c = record(await wsTransport().connect({ host: '127.0.0.1', port: s.port }, spec));
+    c.conn.write(frame('ping'));
+    await until(() => c.bodies.length === 1, 'echo');
+    c.conn.close();
+    await s.accepted[0]!.closed.promise;
+    await s.listener.close();
+    await waitFor(() => Object.keys(leakedHandles(before)).length === 0, {
+      timeoutMs: 20_000,
+      what: `no leaked handles (now ${JSON.stringify(leakedHandles(before))})`,
+    });
+  });
+});
