@@ -3,8 +3,8 @@ import type { Clock, Ticker } from './runtime.js';
 declare const Deno: { unrefTimer(id: number): void } | undefined;
 
 /**
- * A Clock on the timers every runtime has. Node and Bun return timer objects with `unref`;
- * Deno returns a number and unrefs through `Deno.unrefTimer`.
+ * A Clock on the timers every runtime has. Node, Bun and Deno 2 return timer objects with
+ * `unref`; older Deno returned a number, unreffed through `Deno.unrefTimer`.
  */
 export const systemClock: Clock = {
   now: () => performance.now(),

@@ -14,3 +14,4 @@ export type { Runtime, ConnectOptions, ByteConn, ByteHandlers, ByteListener, Clo
 export { FrameError } from './transport.js';
 export type { Transport, TransportConnectOptions, FrameSpec, FrameHandlers, FrameConn, FrameListener } from './transport.js';
 export { systemClock } from './clock.js';
+export { ChunkQueue } from './chunk-queue.js';

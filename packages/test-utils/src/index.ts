@@ -12,3 +12,5 @@ export type { CloseRecorder } from './close-recorder.js';
 export { repoTool } from './repo-tool.js';
 export { runtimeConformance } from './runtime-conformance.js';
 export type { RuntimeHarness } from './runtime-conformance.js';
+export { memoryLogger } from './memory-logger.js';
+export type { LogLine } from './memory-logger.js';

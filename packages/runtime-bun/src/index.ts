@@ -1,0 +1,1 @@
+export { bunRuntime } from './bun-runtime.js';

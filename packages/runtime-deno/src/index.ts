@@ -1,0 +1,1 @@
+export { denoRuntime } from './deno-runtime.js';

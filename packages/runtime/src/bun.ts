@@ -1,0 +1,1 @@
+export { bunRuntime as runtime } from '@skein/runtime-bun';

@@ -1,0 +1,1 @@
+export { denoRuntime as runtime } from '@skein/runtime-deno';
