@@ -2,6 +2,7 @@ import { ErrorCode, RemoteError, RpcError, encodeError, silentLogger, type Codec
 import type { Reply } from '@skein/stream';
 import type { Caller, CallerOptions } from './caller.js';
 import type { AnyMethod, ArgOf, ErrorOf, ResultOf, ServiceDef } from './define.js';
+import { callInfo, withFilters, type Filter } from './filters.js';
 import { validate } from './schema.js';
 
 export interface ClientOptions {
@@ -9,6 +10,8 @@ export interface ClientOptions {
   /** Default timeout for every call of this client (else the caller's default). */
   timeoutMs?: number;
   logger?: Logger;
+  /** Before/after hooks around every call of this client (see Filter). */
+  filters?: readonly Filter[];
 }
 
 export interface MethodCallOptions {
@@ -37,12 +40,15 @@ const EMPTY = new Uint8Array(0);
 /** A typed stub for `def` over any Caller (a ClientStream, a pool). */
 export function createClient<S extends ServiceDef>(def: S, caller: Caller, opts: ClientOptions): Client<S> {
   const stub: Record<string, unknown> = {};
-  for (const [name, m] of Object.entries(def.methods)) stub[name] = clientMethod(`${def.name}.${name}`, m, caller, opts);
+  for (const [name, m] of Object.entries(def.methods)) stub[name] = clientMethod(def.name, name, m, caller, opts);
   return Object.freeze(stub) as Client<S>;
 }
 
-function clientMethod(action: string, m: AnyMethod, caller: Caller, opts: ClientOptions): ClientMethod<AnyMethod> {
+function clientMethod(service: string, name: string, m: AnyMethod, caller: Caller, opts: ClientOptions): ClientMethod<AnyMethod> {
   const { codec } = opts;
+  const action = `${service}.${name}`;
+  const filters = opts.filters ?? [];
+  const needsOwnOptions = m.isIdempotent;
   const logger = opts.logger ?? silentLogger;
 
   const decodeReply = (reply: Reply): unknown => {
@@ -67,12 +73,12 @@ function clientMethod(action: string, m: AnyMethod, caller: Caller, opts: Client
     } catch (e) {
       return reject(e instanceof RpcError ? e : encodeError(codec.name, e));
     }
-    const callOpts: CallerOptions = {
-      timeoutMs: o.timeoutMs ?? opts.timeoutMs,
-      signal: o.signal,
-      route: o.route,
-      idempotent: m.isIdempotent,
-    };
+    // The caller's own options object goes through as it is unless something must be added:
+    // one object less per call on the common path.
+    const callOpts: CallerOptions =
+      needsOwnOptions || (o.timeoutMs === undefined && opts.timeoutMs !== undefined)
+        ? { timeoutMs: o.timeoutMs ?? opts.timeoutMs, signal: o.signal, route: o.route, idempotent: m.isIdempotent }
+        : o;
     caller.send(action, msg, callOpts, (err, reply) => {
       if (err) return reject(mapError(err));
       let value: unknown;
@@ -103,11 +109,20 @@ function clientMethod(action: string, m: AnyMethod, caller: Caller, opts: Client
       else send(checked, o, resolve, reject);
     });
 
+  // Without filters a call pays nothing for them.
+  const filtered =
+    filters.length === 0
+      ? call
+      : (arg: unknown, o: MethodCallOptions = {}): Promise<unknown> =>
+          withFilters(filters, callInfo('client', service, name, arg, { route: o.route }), () => call(arg, o), (e) =>
+            logger.warn({ action, err: e }, 'client filter failed after the call'),
+          );
+
   const result = (arg: unknown, o?: MethodCallOptions): Promise<Result<unknown, unknown>> =>
-    call(arg, o).then(
+    filtered(arg, o).then(
       (value) => ({ ok: true as const, value }),
       (error: unknown) => ({ ok: false as const, error: error as CallError<unknown> }),
     );
 
-  return Object.assign(call, { result }) as ClientMethod<AnyMethod>;
+  return Object.assign(filtered, { result }) as ClientMethod<AnyMethod>;
 }

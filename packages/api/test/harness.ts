@@ -1,4 +1,5 @@
-import type { Codec, Logger } from '@skein/core';
+export { memoryLogger } from '@skein/test-utils';
+import type { Codec } from '@skein/core';
 import { nodeRuntime } from '@skein/runtime-node';
 import { ClientStream, RpcServer } from '@skein/stream';
 import { tcpTransport } from '@skein/transport-tcp';
@@ -6,11 +7,6 @@ import { createServiceDispatch, type ServiceDispatchOptions } from '../src/index
 
 export const transport = tcpTransport(nodeRuntime);
 
-export function memoryLogger(): Logger & { lines: { level: string; obj: Record<string, unknown>; msg?: string }[] } {
-  const lines: { level: string; obj: Record<string, unknown>; msg?: string }[] = [];
-  const at = (level: string) => (obj: object, msg?: string) => void lines.push({ level, obj: obj as Record<string, unknown>, msg });
-  return { lines, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
-}
 
 /** Serves `services` on a fresh server and connects one ClientStream to it. */
 export async function serve(opts: ServiceDispatchOptions & { codec: Codec }) {

@@ -11,7 +11,7 @@ export type { Logger, LogLevel } from './logger.js';
 export { parseAddress, formatAddress } from './address.js';
 export type { Address } from './address.js';
 export type { Runtime, ConnectOptions, ByteConn, ByteHandlers, ByteListener, Clock, Ticker } from './runtime.js';
-export { FrameError } from './transport.js';
+export { FrameError, SMALL_PART } from './transport.js';
 export type { Transport, TransportConnectOptions, FrameSpec, FrameHandlers, FrameConn, FrameListener } from './transport.js';
 export { systemClock } from './clock.js';
 export { ChunkQueue } from './chunk-queue.js';

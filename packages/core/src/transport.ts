@@ -43,8 +43,9 @@ export interface FrameConn {
   bind(handlers: FrameHandlers): void;
   /**
    * Queues part of a frame. Parts written in one synchronous run go out together, in order,
-   * at the end of the current turn (or at `flush`). Large parts are sent from the caller's
-   * buffer: do not modify it afterwards.
+   * at the end of the current turn (or at `flush`). A part shorter than SMALL_PART is copied
+   * before `write` returns, so its memory may be reused at once (a scratch header buffer);
+   * larger parts may be sent from the caller's buffer: do not modify them afterwards.
    */
   write(part: Uint8Array): void;
   /** Sends what is queued now. */
@@ -57,6 +58,9 @@ export interface FrameConn {
   end(): void;
   close(): void;
 }
+
+/** Parts shorter than this are copied by every transport's `write` (see FrameConn.write). */
+export const SMALL_PART = 1024;
 
 export interface FrameListener {
   readonly address: Address;

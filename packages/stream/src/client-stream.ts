@@ -35,7 +35,7 @@ export interface ClientStreamOptions {
   window?: number;
   /** Calls allowed to wait for the window; past it a call fails with Overloaded. Default 65 536. */
   maxQueued?: number;
-  /** Default per-call timeout. Default 20 s. Checked once per `tickMs`, so a call may run up to one tick longer. */
+  /** Default per-call timeout. Default 20 s. Checked once per `tickMs`, so a call fails between its timeout and two ticks after it. */
   timeoutMs?: number;
   connectTimeoutMs?: number;
   /** Ping when nothing was received for this long. Default 1 s; 0 disables keepalive. */
@@ -47,6 +47,12 @@ export interface ClientStreamOptions {
   limits?: Partial<Limits>;
   logger?: Logger;
   clock?: Clock;
+  /**
+   * Called once, synchronously, when the stream reaches 'closed' (however it got there), before
+   * its unsettled calls are failed: a pool uses it to stop routing to the stream before those
+   * calls are retried elsewhere.
+   */
+  onClose?: (err: Error | undefined) => void;
 }
 
 export interface CallOptions {
@@ -58,8 +64,6 @@ export interface CallOptions {
 export type StreamState = 'open' | 'closing' | 'closed';
 
 const EMPTY = new Uint8Array(0);
-/** Messages up to this size are copied behind the header: one part instead of two. */
-const INLINE_MSG = 4096;
 const utf8 = new TextEncoder();
 
 /**
@@ -73,6 +77,7 @@ export class ClientStream {
   private readonly throttler: Throttler;
   private readonly pending = new Map<number, Call>();
   private readonly actions = new Map<string, Uint8Array>();
+  private readonly header = new Uint8Array(REQUEST_HEADER_LENGTH);
   private readonly ticker: Ticker;
   private readonly defaultTimeoutMs: number;
   private readonly keepaliveMs: number;
@@ -81,9 +86,15 @@ export class ClientStream {
   private pingSeq = 0;
   private pingSentAt = 0;
   private lastReceived: number;
+  /** A frame arrived since the last tick; read and cleared per tick instead of reading the clock per frame. */
+  private received = false;
+  /** The clock as of the last tick: deadlines are set from it, so a call costs no clock read. */
+  private coarseNow: number;
+  private readonly tickMs: number;
   private _state: StreamState = 'open';
   private closeError: Error | undefined;
   private readonly closedWaiters: ((err: Error | undefined) => void)[] = [];
+  private readonly onClose: ((err: Error | undefined) => void) | undefined;
 
   private constructor(
     private readonly conn: FrameConn,
@@ -100,8 +111,10 @@ export class ClientStream {
     this.defaultTimeoutMs = positive(opts.timeoutMs ?? 20_000, 'timeoutMs');
     this.keepaliveMs = opts.keepaliveMs ?? 1000;
     this.keepaliveTimeoutMs = opts.keepaliveTimeoutMs ?? 5000;
-    this.lastReceived = clock.now();
-    this.ticker = clock.every(positive(opts.tickMs ?? 1000, 'tickMs'), () => this.tick());
+    this.lastReceived = this.coarseNow = clock.now();
+    this.tickMs = positive(opts.tickMs ?? 1000, 'tickMs');
+    this.onClose = opts.onClose;
+    this.ticker = clock.every(this.tickMs, () => this.tick());
     conn.bind({
       frame: (h, b) => this.onFrame(h, b),
       drain: () => {},
@@ -157,7 +170,8 @@ export class ClientStream {
     if (this._state !== 'open') return notify(new RpcError(ErrorCode.Closed, `stream to ${this.remote} is ${this._state}`), null);
     if (opts.signal?.aborted) return notify(cancelled(), null);
     const call = new Call(wireAction, msg, blob, opts.timeoutMs ?? this.defaultTimeoutMs, opts.signal, notify);
-    call.deadline = this.clock.now() + call.timeoutMs;
+    // coarseNow may be up to a tick old: one tick more keeps every call alive its full timeout.
+    call.deadline = this.coarseNow + call.timeoutMs + this.tickMs;
     if (opts.signal) this.watchAbort(call, opts.signal);
     if (this.throttler.canSend()) this.transmit(call);
     else if (!this.throttler.enqueue(call)) {
@@ -227,29 +241,26 @@ export class ClientStream {
     this.pending.set(seq, call);
     this.throttler.inFlight++;
     const { msg, blob } = call;
-    const action = typeof call.action === 'number' ? call.action : 0;
+    const action = typeof call.action === 'number' ? call.action : '';
     const actionBytes = typeof call.action === 'number' ? EMPTY : call.action;
-    const inline = msg.length <= INLINE_MSG;
-    const head = new Uint8Array(REQUEST_HEADER_LENGTH + actionBytes.length + (inline ? msg.length : 0));
-    writeRequestHeader(head, typeof call.action === 'number' ? action : '', actionBytes.length, seq, msg.length, blob.length);
-    head.set(actionBytes, REQUEST_HEADER_LENGTH);
-    if (inline) head.set(msg, REQUEST_HEADER_LENGTH + actionBytes.length);
-    this.conn.write(head);
-    if (!inline) this.conn.write(msg);
-    if (blob.length > 0) this.conn.write(blob);
+    // The header is built in one reused buffer: the transport copies parts this small at once.
+    writeRequestHeader(this.header, action, actionBytes.length, seq, msg.length, blob.length);
+    this.conn.write(this.header);
+    this.conn.write(actionBytes);
+    this.conn.write(msg);
+    this.conn.write(blob);
   }
 
   private sendPing(): void {
     const seq = this.nextSeq++;
-    const head = new Uint8Array(REQUEST_HEADER_LENGTH);
-    writeRequestHeader(head, PING_ACTION, 0, seq, 0, 0);
+    writeRequestHeader(this.header, PING_ACTION, 0, seq, 0, 0);
     this.pingSeq = seq;
     this.pingSentAt = this.clock.now();
-    this.conn.write(head);
+    this.conn.write(this.header);
   }
 
   private onFrame(header: Uint8Array, body: Uint8Array): void {
-    this.lastReceived = this.clock.now();
+    this.received = true;
     const h = readResponseHeader(header);
     if (h.seq === this.pingSeq) {
       this.pingSeq = 0;
@@ -278,7 +289,11 @@ export class ClientStream {
   }
 
   private tick(): void {
-    const now = this.clock.now();
+    const now = (this.coarseNow = this.clock.now());
+    if (this.received) {
+      this.received = false;
+      this.lastReceived = now;
+    }
     this.expire(now);
     this.keepalive(now);
   }
@@ -340,6 +355,13 @@ export class ClientStream {
     this._state = 'closed';
     this.closeError = err;
     this.ticker.stop();
+    if (this.onClose) {
+      try {
+        this.onClose(err);
+      } catch (e) {
+        this.logger.error({ remote: this.remote, err: e }, 'onClose hook threw');
+      }
+    }
     this.failAll(cause);
     for (const w of this.closedWaiters.splice(0)) w(this.closeError);
   }

@@ -45,21 +45,29 @@ export interface ResponseHeader {
   blobLength: number;
 }
 
-function view(b: Uint8Array): DataView {
-  return new DataView(b.buffer, b.byteOffset, b.byteLength);
+// Plain byte stores instead of a DataView: no object per header on the hot path.
+function u32(b: Uint8Array, at: number): number {
+  return (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0;
+}
+
+function putU32(b: Uint8Array, at: number, v: number): void {
+  b[at] = v;
+  b[at + 1] = v >>> 8;
+  b[at + 2] = v >>> 16;
+  b[at + 3] = v >>> 24;
 }
 
 /** Reads a u64 seq. Skein's seqs stay below 2^53, where a number is exact. */
-function readSeq(dv: DataView, at: number): number {
-  return dv.getUint32(at + 4, true) * TWO_32 + dv.getUint32(at, true);
+function readSeq(b: Uint8Array, at: number): number {
+  return u32(b, at + 4) * TWO_32 + u32(b, at);
 }
 
-function writeSeq(dv: DataView, at: number, seq: number): void {
-  dv.setUint32(at, seq >>> 0, true);
-  dv.setUint32(at + 4, Math.floor(seq / TWO_32), true);
+function writeSeq(b: Uint8Array, at: number, seq: number): void {
+  putU32(b, at, seq >>> 0);
+  putU32(b, at + 4, Math.floor(seq / TWO_32));
 }
 
-/** Writes a request header into `out` (32 bytes at offset 0). */
+/** Writes a request header into `out` (32 bytes at offset 0); `action` '' means a string action of `actionLength` bytes. */
 export function writeRequestHeader(
   out: Uint8Array,
   action: number | string,
@@ -68,32 +76,31 @@ export function writeRequestHeader(
   msgLength: number,
   blobLength: number,
 ): void {
-  const dv = view(out);
-  dv.setUint16(0, MAGIC, true);
+  out[0] = MAGIC & 0xff;
+  out[1] = MAGIC >>> 8;
   out[2] = VERSION;
   out[3] = 0;
-  dv.setUint32(4, typeof action === 'number' ? action : (ACTION_STRING_BIT | actionLength) >>> 0, true);
-  writeSeq(dv, 8, seq);
-  dv.setUint32(16, 0, true);
-  dv.setUint32(20, 0, true);
-  dv.setUint32(24, msgLength, true);
-  dv.setUint32(28, blobLength, true);
+  putU32(out, 4, typeof action === 'number' ? action : (ACTION_STRING_BIT | actionLength) >>> 0);
+  writeSeq(out, 8, seq);
+  putU32(out, 16, 0);
+  putU32(out, 20, 0);
+  putU32(out, 24, msgLength);
+  putU32(out, 28, blobLength);
 }
 
 export function readRequestHeader(h: Uint8Array): RequestHeader {
-  const dv = view(h);
-  const raw = dv.getUint32(4, true);
+  const raw = u32(h, 4);
   const isString = (raw & ACTION_STRING_BIT) !== 0;
   return {
     action: isString ? -1 : raw,
     actionLength: isString ? raw & ACTION_LEN_MASK : 0,
-    seq: readSeq(dv, 8),
-    msgLength: dv.getUint32(24, true),
-    blobLength: dv.getUint32(28, true),
+    seq: readSeq(h, 8),
+    msgLength: u32(h, 24),
+    blobLength: u32(h, 28),
   };
 }
 
-/** Writes a response header into `out` (20 bytes at offset 0); `seqFrom` copies the request's seq bytes verbatim. */
+/** Writes a response header into `out` (20 bytes at offset 0); a Uint8Array `seq` is the request's seq bytes, copied verbatim. */
 export function writeResponseHeader(
   out: Uint8Array,
   flag: ResponseFlag,
@@ -101,19 +108,18 @@ export function writeResponseHeader(
   seq: number | Uint8Array,
   blobLength: number,
 ): void {
-  const dv = view(out);
-  dv.setUint16(0, MAGIC, true);
+  out[0] = MAGIC & 0xff;
+  out[1] = MAGIC >>> 8;
   out[2] = VERSION;
   out[3] = flag;
-  dv.setUint32(4, msgLength, true);
-  if (typeof seq === 'number') writeSeq(dv, 8, seq);
+  putU32(out, 4, msgLength);
+  if (typeof seq === 'number') writeSeq(out, 8, seq);
   else out.set(seq, 8);
-  dv.setInt32(16, blobLength, true);
+  putU32(out, 16, blobLength | 0);
 }
 
 export function readResponseHeader(h: Uint8Array): ResponseHeader {
-  const dv = view(h);
-  return { flag: h[3]!, msgLength: dv.getUint32(4, true), seq: readSeq(dv, 8), blobLength: dv.getInt32(16, true) };
+  return { flag: h[3]!, msgLength: u32(h, 4), seq: readSeq(h, 8), blobLength: u32(h, 16) | 0 };
 }
 
 /** Magic and version of any header, request or response. */

@@ -47,7 +47,7 @@ export class RpcServer {
   private readonly closeWaitMs: number;
   private readonly tickMs: number;
   private readonly listeners = new Set<FrameListener>();
-  private readonly conns = new Set<ServerConn>();
+  private readonly conns = new Map<ServerConn, number>();
   private ticker: Ticker | undefined;
   private nextConnId = 1;
   private _state: ServerState = 'running';
@@ -104,10 +104,9 @@ export class RpcServer {
       dispatch: this.dispatcher,
       logger: this.logger,
       maxInFlight: this.maxInFlight,
-      now: () => this.clock.now(),
       onClosed: (c) => this.forget(c),
     });
-    this.conns.add(sc);
+    this.conns.set(sc, this.clock.now());
     conn.bind(sc);
   }
 
@@ -119,8 +118,11 @@ export class RpcServer {
   private tick(): void {
     if (this.idleTimeoutMs <= 0) return;
     const now = this.clock.now();
-    for (const c of this.conns) {
-      if (c.inFlight === 0 && now - c.lastFrameAt >= this.idleTimeoutMs) {
+    for (const [c, lastFrameAt] of this.conns) {
+      if (c.sawFrame || c.inFlight > 0) {
+        c.sawFrame = false;
+        this.conns.set(c, now);
+      } else if (now - lastFrameAt >= this.idleTimeoutMs) {
         this.logger.info({ remote: c.conn.remote }, 'closing idle connection');
         c.forceClose();
       }
@@ -133,10 +135,10 @@ export class RpcServer {
     this.listeners.clear();
     if (this.conns.size > 0) {
       const done = new Promise<void>((resolve) => (this.allClosed = resolve));
-      for (const c of this.conns) c.startDrain();
+      for (const c of this.conns.keys()) c.startDrain();
       const timer = setTimeout(() => {
         this.logger.warn({ connections: this.conns.size }, 'close wait over: cutting connections');
-        for (const c of this.conns) c.forceClose();
+        for (const c of this.conns.keys()) c.forceClose();
       }, this.closeWaitMs);
       await done;
       clearTimeout(timer);

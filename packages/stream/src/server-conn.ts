@@ -1,4 +1,5 @@
 import { ErrorCode, FrameError, type ErrorPayload, type FrameConn, type FrameHandlers, type Logger } from '@skein/core';
+import { ActionNames } from './action-names.js';
 import type { Dispatch } from './dispatch.js';
 import {
   PING_ACTION,
@@ -12,8 +13,6 @@ import { customErrorResponse, errorResponse } from './responses.js';
 import { ServerRequest, type ConnInfo } from './server-request.js';
 
 const EMPTY = new Uint8Array(0);
-const INLINE_MSG = 4096;
-const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 
 export interface ServerConnOptions {
   id: number;
@@ -22,7 +21,6 @@ export interface ServerConnOptions {
   logger: Logger;
   /** Requests being handled at once before reading pauses. */
   maxInFlight: number;
-  now(): number;
   onClosed(conn: ServerConn): void;
 }
 
@@ -33,20 +31,21 @@ export interface ServerConnOptions {
  */
 export class ServerConn implements FrameHandlers {
   inFlight = 0;
-  lastFrameAt: number;
+  /** Set per frame, cleared per tick: cheaper than reading the clock for every frame. */
+  sawFrame = true;
   private paused = false;
   private draining = false;
   private peerEnded = false;
   private closed = false;
   private abort: AbortController | undefined;
   private _info: ConnInfo | undefined;
+  private readonly actionNames = new ActionNames();
+  private readonly header = new Uint8Array(RESPONSE_HEADER_LENGTH);
 
   constructor(
     readonly conn: FrameConn,
     private readonly opts: ServerConnOptions,
-  ) {
-    this.lastFrameAt = opts.now();
-  }
+  ) {}
 
   get info(): ConnInfo {
     // Built on first use: most handlers never look at the connection, and an AbortController per
@@ -68,7 +67,7 @@ export class ServerConn implements FrameHandlers {
   }
 
   frame(header: Uint8Array, body: Uint8Array): void {
-    this.lastFrameAt = this.opts.now();
+    this.sawFrame = true;
     const h = readRequestHeader(header);
     const seq = requestSeqBytes(header);
     if (h.action === PING_ACTION) return this.writeOk(seq, EMPTY, EMPTY);
@@ -77,7 +76,7 @@ export class ServerConn implements FrameHandlers {
     let name = '';
     if (h.action < 0) {
       try {
-        name = strictUtf8.decode(body.subarray(0, h.actionLength));
+        name = this.actionNames.decode(body.subarray(0, h.actionLength));
       } catch {
         throw new FrameError('action is not valid UTF-8', errorResponse(seq, ErrorCode.Decode));
       }
@@ -138,13 +137,11 @@ export class ServerConn implements FrameHandlers {
 
   writeOk(seq: Uint8Array, msg: Uint8Array, blob: Uint8Array): void {
     if (this.closed) return;
-    const inline = msg.length <= INLINE_MSG;
-    const head = new Uint8Array(RESPONSE_HEADER_LENGTH + (inline ? msg.length : 0));
-    writeResponseHeader(head, ResponseFlag.Ok, msg.length, seq, blob.length);
-    if (inline) head.set(msg, RESPONSE_HEADER_LENGTH);
-    this.conn.write(head);
-    if (!inline) this.conn.write(msg);
-    if (blob.length > 0) this.conn.write(blob);
+    // One reused header buffer: the transport copies parts this small at once.
+    writeResponseHeader(this.header, ResponseFlag.Ok, msg.length, seq, blob.length);
+    this.conn.write(this.header);
+    this.conn.write(msg);
+    this.conn.write(blob);
     if (this.conn.congested) this.pause();
   }
 

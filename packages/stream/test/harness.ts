@@ -1,16 +1,10 @@
-import type { Logger } from '@skein/core';
+export { memoryLogger } from '@skein/test-utils';
 import { nodeRuntime } from '@skein/runtime-node';
 import { tcpTransport } from '@skein/transport-tcp';
 import { ClientStream, RpcServer, createRouter, type ClientStreamOptions, type Handler, type RpcServerOptions } from '../src/index.js';
 
 export const transport = tcpTransport(nodeRuntime);
 
-/** A logger that keeps what it is told, so tests can read the server's log lines. */
-export function memoryLogger(): Logger & { lines: { level: string; obj: object; msg?: string }[] } {
-  const lines: { level: string; obj: object; msg?: string }[] = [];
-  const at = (level: string) => (obj: object, msg?: string) => void lines.push({ level, obj, msg });
-  return { lines, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
-}
 
 /** Counts requests being handled at once, for window and backpressure checks. */
 export class Concurrency {

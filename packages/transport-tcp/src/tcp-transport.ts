@@ -1,4 +1,4 @@
-import { invalidArgument, type Address, type ByteConn, type FrameConn, type FrameListener, type FrameSpec, type Runtime, type Transport, type TransportConnectOptions } from '@skein/core';
+import { SMALL_PART, invalidArgument, type Address, type ByteConn, type FrameConn, type FrameListener, type FrameSpec, type Runtime, type Transport, type TransportConnectOptions } from '@skein/core';
 import { TcpFrameConn, type FrameConnSettings } from './frame-conn.js';
 import { Slab } from './slab.js';
 
@@ -36,7 +36,10 @@ export function tcpTransport(runtime: Runtime, options: TcpTransportOptions = {}
 
 function settingsFrom(runtime: Runtime, options: TcpTransportOptions): FrameConnSettings {
   const { copyThreshold = 16 * 1024, slabSize = 64 * 1024, lingerMs = 2_000 } = options;
-  if (!Number.isSafeInteger(copyThreshold) || copyThreshold < 0) throw invalidArgument(`copyThreshold ${copyThreshold} is not a byte count`);
+  // FrameConn.write promises to copy parts below SMALL_PART: the stream reuses its header buffers.
+  if (!Number.isSafeInteger(copyThreshold) || copyThreshold < SMALL_PART) {
+    throw invalidArgument(`copyThreshold ${copyThreshold} must be a byte count of at least ${SMALL_PART}`);
+  }
   if (!Number.isSafeInteger(slabSize) || slabSize < Math.max(copyThreshold, 1)) {
     throw invalidArgument(`slabSize ${slabSize} must be a byte count of at least copyThreshold (${copyThreshold}) and 1`);
   }

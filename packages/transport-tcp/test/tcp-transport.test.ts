@@ -99,7 +99,7 @@ describe('tcpTransport', () => {
   it('never writes over memory a socket was given, with two connections sharing the slab', async () => {
     const server = await started(serve(tcp()));
     const { runtime, writes } = recordingRuntime();
-    const transport = tcp({ slabSize: 1024, copyThreshold: 256 }, runtime);
+    const transport = tcp({ slabSize: 4096, copyThreshold: 1024 }, runtime);
     const [a, b] = [await client(server.listener, transport), await client(server.listener, transport)];
     const snapshots: Uint8Array[][] = [];
     const bodies = Array.from({ length: 400 }, (_, i) => noise(1 + ((i * 53) % 200), i + 1));
@@ -308,6 +308,7 @@ describe('tcpTransport', () => {
     const err = await tcp().connect({ host: '127.0.0.1', port: 1 }, noHeader).catch((e: unknown) => e);
     expect(RpcError.is(err, ErrorCode.InvalidArgument)).toBe(true);
     expect(() => tcpTransport(nodeRuntime, { copyThreshold: 1024, slabSize: 512 })).toThrow(RpcError);
+    expect(() => tcpTransport(nodeRuntime, { copyThreshold: 100 })).toThrow(/at least 1024/);
     expect(() => tcpTransport(nodeRuntime, { copyThreshold: -1 })).toThrow(RpcError);
   });
 

@@ -1,4 +1,4 @@
-import type { FrameSpec } from '@skein/core';
+import { SMALL_PART, type FrameSpec } from '@skein/core';
 import { bodyLength } from './message-reader.js';
 
 /** Sends one WebSocket message made of `chunks`, in order. */
@@ -67,7 +67,8 @@ export class MessageBatcher {
   write(part: Uint8Array): void {
     if (part.length === 0) return;
     this.track(part);
-    if (part.length >= this.copyBelow) {
+    // Below SMALL_PART the contract promises a copy, whatever the configured threshold.
+    if (part.length >= this.copyBelow && part.length >= SMALL_PART) {
       this.seal();
       this.chunks.push(part);
     } else {

@@ -1,0 +1,27 @@
+import { describe, expect, it } from 'vitest';
+import { ActionNames } from '../src/action-names.js';
+
+const utf8 = (s: string) => new TextEncoder().encode(s);
+
+describe('ActionNames', () => {
+  it('decodes the same bytes to the same name, across more names than it remembers', () => {
+    const names = new ActionNames();
+    const all = Array.from({ length: 40 }, (_, i) => `Svc.m${i}`);
+    for (let round = 0; round < 3; round++) for (const n of all) expect(names.decode(utf8(n))).toBe(n);
+  });
+
+  it('is not fooled by a received buffer changing after it was cached', () => {
+    const names = new ActionNames();
+    const b = utf8('Calc.add');
+    expect(names.decode(b)).toBe('Calc.add');
+    b.set(utf8('Calc.sub'));
+    expect(names.decode(b)).toBe('Calc.sub');
+  });
+
+  it('decodes multi-byte names and rejects invalid UTF-8', () => {
+    const names = new ActionNames();
+    expect(names.decode(utf8('Räkna.lägg'))).toBe('Räkna.lägg');
+    expect(() => names.decode(new Uint8Array([0x41, 0xff]))).toThrow(TypeError);
+    expect(() => names.decode(new Uint8Array(200).fill(0xc3))).toThrow(TypeError);
+  });
+});
