@@ -32,15 +32,21 @@ if (flags.serve) await serve(Number(flags.port), codec);
 else await demo(codec, Number(flags.seconds), Number(flags['in-flight']));
 
 async function serve(port: number, codec: Codec): Promise<void> {
-  const { server, port: bound } = await startServer(port, codec, consoleLogger('warn', 'calculator'));
-  console.log(`Calculator server listening on 127.0.0.1:${bound} (codec ${codec.name})`);
-  const stop = async (signal: string): Promise<void> => {
-    console.log(`${signal}: closing gracefully`);
-    await server.close();
-    console.log('server closed');
+  let stopping: Promise<void> | undefined;
+  let started: Awaited<ReturnType<typeof startServer>> | undefined;
+  const stop = (signal: string): void => {
+    stopping ??= (async () => {
+      console.log(`${signal}: closing gracefully`);
+      await started?.server.close();
+      console.log('server closed');
+    })();
   };
-  process.once('SIGTERM', () => void stop('SIGTERM'));
-  process.once('SIGINT', () => void stop('SIGINT'));
+  // Registered before listening, so a signal that arrives as soon as the port is known is not missed.
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+  started = await startServer(port, codec, consoleLogger('warn', 'calculator'));
+  if (stopping) return void (await started.server.close());
+  console.log(`Calculator server listening on 127.0.0.1:${started.port} (codec ${codec.name})`);
 }
 
 async function demo(codec: Codec, seconds: number, inFlight: number): Promise<void> {

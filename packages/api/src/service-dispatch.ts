@@ -2,6 +2,7 @@ import { ErrorCode, RpcError, silentLogger, type Codec, type Logger } from '@ske
 import type { Dispatch, ServerRequest } from '@skein/stream';
 import { CallContext } from './context.js';
 import type { AnyMethod, ArgOf, ResultOf, ServiceDef } from './define.js';
+import { callInfo, withFilters, type Filter } from './filters.js';
 import { validate } from './schema.js';
 import { TimeoutSweep } from './timeout-sweep.js';
 
@@ -33,6 +34,8 @@ export interface ServiceDispatchOptions {
   exposeInternalErrors?: boolean;
   /** Abort `ctx.signal` and answer Timeout when a handler runs longer. Checked once a second. Default: off. */
   handlerTimeoutMs?: number;
+  /** Before/after hooks around every handler (see Filter), e.g. `overloadShedding()`, `callLog(logger)`. */
+  filters?: readonly Filter[];
 }
 
 interface Entry {
@@ -75,8 +78,10 @@ class Runner {
   private readonly logger: Logger;
   private readonly expose: boolean;
   private readonly sweep: TimeoutSweep | undefined;
+  private readonly filters: readonly Filter[];
 
   constructor(opts: ServiceDispatchOptions) {
+    this.filters = opts.filters ?? [];
     this.codec = opts.codec;
     this.logger = opts.logger ?? silentLogger;
     this.expose = opts.exposeInternalErrors ?? false;
@@ -104,6 +109,7 @@ class Runner {
 
   private handle(req: ServerRequest, e: Entry, ctx: CallContext, arg: unknown): void {
     this.sweep?.add(ctx);
+    if (this.filters.length > 0) return this.handleFiltered(req, e, ctx, arg);
     let out: unknown;
     try {
       out = e.handler(arg, ctx);
@@ -112,6 +118,16 @@ class Runner {
     }
     if (out instanceof Promise) out.then((v) => this.done(req, e, ctx, v, false), (err) => this.done(req, e, ctx, err, true));
     else this.done(req, e, ctx, out, false);
+  }
+
+  private handleFiltered(req: ServerRequest, e: Entry, ctx: CallContext, arg: unknown): void {
+    const info = callInfo('server', e.service, e.method, arg, { peer: req.conn.remote });
+    withFilters(this.filters, info, () => e.handler(arg, ctx), (err) =>
+      this.logger.warn({ action: info.action, err }, 'server filter failed after the call'),
+    ).then(
+      (v) => this.done(req, e, ctx, v, false),
+      (err) => this.done(req, e, ctx, err, true),
+    );
   }
 
   private done(req: ServerRequest, e: Entry, ctx: CallContext, value: unknown, failed: boolean): void {

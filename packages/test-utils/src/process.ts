@@ -32,7 +32,8 @@ export function startProcess(cmd: string, args: string[], env: Record<string, st
   createInterface({ input: child.stdout! }).on('line', onLine);
   createInterface({ input: child.stderr! }).on('line', onLine);
   const exited = new Promise<number | string>((resolve) => {
-    child.on('exit', (code, signal) => {
+    // 'close', not 'exit': it comes after the output streams end, so every line has been read.
+    child.on('close', (code, signal) => {
       live.delete(child);
       resolve(code ?? signal ?? -1);
     });

@@ -1,0 +1,221 @@
+import { ErrorCode, RpcError, silentLogger, type Codec, type Logger, type Transport } from '@skein/core';
+import { FailoverPool, type FailoverPoolOptions, type Notify } from '@skein/stream';
+import type { Caller, CallerOptions } from './caller.js';
+import { createClient, type Client, type MethodCallOptions, type Result } from './client.js';
+import type { ArgOf, ErrorOf, ResultOf, ServiceDef } from './define.js';
+import type { Filter } from './filters.js';
+
+/** One server of a type, as pomelo's master announces it. */
+export interface Member {
+  readonly id: string;
+  readonly address: string;
+  readonly weight?: number;
+}
+
+/** Picks a member id for a call from its route key (pomelo's route function). */
+export type RouteFn = (routeKey: string | undefined, servers: readonly Member[]) => string | undefined;
+
+export interface ServerTypeConfig<S extends readonly ServiceDef[] = readonly ServiceDef[]> {
+  /** The services every server of this type serves. */
+  readonly services: S;
+  readonly servers?: readonly Member[];
+  /**
+   * A route function sends each call to exactly the member it names (no failover, as in
+   * pomelo). Without one, the pool's `strategy` picks, with failover.
+   */
+  readonly route?: RouteFn;
+  readonly strategy?: FailoverPoolOptions['strategy'];
+  readonly pool?: Partial<Omit<FailoverPoolOptions, 'transport' | 'servers' | 'strategy'>>;
+}
+
+export interface ClusterOptions<T extends Record<string, ServerTypeConfig>> {
+  codec: Codec;
+  transport: Transport;
+  types: T;
+  timeoutMs?: number;
+  filters?: readonly Filter[];
+  logger?: Logger;
+  /** Told when members join or leave (pomelo master's events). */
+  onMembershipChange?: (event: 'add' | 'remove', type: string, member: Member) => void;
+}
+
+type ServiceClients<S extends readonly ServiceDef[]> = { readonly [D in S[number] as D['name']]: Client<D> };
+
+/** One server's answer to a broadcast. */
+export type BroadcastResult<R, E> = { readonly server: string } & Result<R, E>;
+
+type BroadcastClients<S extends readonly ServiceDef[]> = {
+  readonly [D in S[number] as D['name']]: {
+    readonly [K in keyof D['methods']]: (
+      arg: ArgOf<D['methods'][K]>,
+      opts?: MethodCallOptions,
+    ) => Promise<BroadcastResult<ResultOf<D['methods'][K]>, ErrorOf<D['methods'][K]>>[]>;
+  };
+};
+
+export type TypeClient<S extends readonly ServiceDef[]> = ServiceClients<S> & {
+  /** The same stubs, bound to one named server (pomelo's `toServer(id)`), without failover. */
+  $to(id: string): ServiceClients<S>;
+  /** Calls every server of the type and collects each one's result or error (`toServer('*')`). */
+  readonly $all: BroadcastClients<S>;
+};
+
+export interface ClusterControl {
+  add(type: string, member: Member): void;
+  /** Removes a member; its calls in flight are allowed to finish. */
+  remove(type: string, id: string): Promise<void>;
+  members(type: string): Member[];
+  close(): Promise<void>;
+}
+
+export type Cluster<T extends Record<string, ServerTypeConfig>> = { readonly [K in keyof T]: TypeClient<T[K]['services']> } & {
+  readonly $cluster: ClusterControl;
+};
+
+/**
+ * A client for a cluster of server types (pomelo's model on Skein's pools):
+ * `rpc.chat.Chat.send(arg, { route: roomId })`, `rpc.chat.$to('chat-2').Chat.send(...)`,
+ * `rpc.chat.$all.Chat.stats()`. Each type has one FailoverPool; servers join and leave at run
+ * time through `rpc.$cluster`.
+ */
+export function createCluster<const T extends Record<string, ServerTypeConfig>>(opts: ClusterOptions<T>): Cluster<T> {
+  const types = new Map<string, ServerType>();
+  const out: Record<string, unknown> = {};
+  for (const [name, config] of Object.entries(opts.types)) {
+    const t = new ServerType(name, config, opts);
+    types.set(name, t);
+    out[name] = t.client();
+  }
+  const get = (type: string): ServerType => {
+    const t = types.get(type);
+    if (!t) throw new RpcError(ErrorCode.InvalidArgument, `no server type '${type}' in this cluster`);
+    return t;
+  };
+  out.$cluster = {
+    add: (type, member) => get(type).add(member),
+    remove: (type, id) => get(type).remove(id),
+    members: (type) => get(type).members(),
+    close: async () => void (await Promise.all([...types.values()].map((t) => t.pool.close()))),
+  } satisfies ClusterControl;
+  return out as Cluster<T>;
+}
+
+/** The members, pool and stubs of one server type. */
+class ServerType {
+  readonly pool: FailoverPool;
+  private readonly byId = new Map<string, Member>();
+  private readonly pinned = new Map<string, Record<string, Client<ServiceDef>>>();
+  private readonly logger: Logger;
+
+  constructor(
+    readonly name: string,
+    private readonly config: ServerTypeConfig,
+    private readonly opts: ClusterOptions<Record<string, ServerTypeConfig>>,
+  ) {
+    this.logger = opts.logger ?? silentLogger;
+    for (const m of config.servers ?? []) this.byId.set(m.id, m);
+    this.pool = new FailoverPool({
+      ...config.pool,
+      transport: opts.transport,
+      servers: [...this.byId.values()].map(({ address, weight }) => ({ address, weight })),
+      strategy: config.strategy,
+      logger: this.logger,
+    });
+  }
+
+  members(): Member[] {
+    return [...this.byId.values()];
+  }
+
+  add(member: Member): void {
+    if (this.byId.has(member.id)) throw new RpcError(ErrorCode.InvalidArgument, `server '${member.id}' of type '${this.name}' already exists`);
+    this.byId.set(member.id, member);
+    this.pool.add({ address: member.address, weight: member.weight });
+    this.opts.onMembershipChange?.('add', this.name, member);
+  }
+
+  async remove(id: string): Promise<void> {
+    const member = this.byId.get(id);
+    if (!member) return;
+    this.byId.delete(id);
+    this.pinned.delete(id);
+    this.opts.onMembershipChange?.('remove', this.name, member);
+    // Another id may share the address (a replaced server): keep the pool then.
+    if (![...this.byId.values()].some((m) => m.address === member.address)) await this.pool.remove(member.address);
+  }
+
+  client(): TypeClient<readonly ServiceDef[]> {
+    const routed = this.config.route ? this.routedCaller(this.config.route) : this.pool;
+    const stubs = this.stubs(routed);
+    return Object.freeze({
+      ...stubs,
+      $to: (id: string) => this.pinnedStubs(id),
+      $all: this.broadcast(),
+    }) as unknown as TypeClient<readonly ServiceDef[]>;
+  }
+
+  private stubs(caller: Caller): Record<string, Client<ServiceDef>> {
+    const { codec, timeoutMs, filters, logger } = this.opts;
+    const out: Record<string, Client<ServiceDef>> = {};
+    for (const def of this.config.services) out[def.name] = createClient(def, caller, { codec, timeoutMs, filters, logger });
+    return out;
+  }
+
+  private pinnedStubs(id: string): Record<string, Client<ServiceDef>> {
+    let stubs = this.pinned.get(id);
+    if (!stubs) {
+      stubs = this.stubs(this.memberCaller(id));
+      if (this.byId.has(id)) this.pinned.set(id, stubs);
+    }
+    return stubs;
+  }
+
+  /** Sends to the member `id` — looked up at call time, so a removed member fails at once. */
+  private memberCaller(id: string): Caller {
+    return {
+      send: (action: string, msg: Uint8Array, o: CallerOptions, notify: Notify) => {
+        const member = this.byId.get(id);
+        if (!member) return notify(this.noSuchServer(id), null);
+        this.pool.sendTo(member.address, action, msg, o, notify);
+      },
+    };
+  }
+
+  private routedCaller(route: RouteFn): Caller {
+    return {
+      send: (action: string, msg: Uint8Array, o: CallerOptions, notify: Notify) => {
+        let id: string | undefined;
+        try {
+          id = route(o.route, this.members());
+        } catch (err) {
+          return notify(new RpcError(ErrorCode.InvalidArgument, `route function of '${this.name}' threw: ${String(err)}`), null);
+        }
+        const member = id === undefined ? undefined : this.byId.get(id);
+        if (!member) return notify(this.noSuchServer(id), null);
+        this.pool.sendTo(member.address, action, msg, o, notify);
+      },
+    };
+  }
+
+  private noSuchServer(id: string | undefined): RpcError {
+    return new RpcError(ErrorCode.InvalidArgument, `no server '${id}' of type '${this.name}'`);
+  }
+
+  private broadcast(): Record<string, Record<string, (arg: unknown, o?: MethodCallOptions) => Promise<unknown[]>>> {
+    const out: Record<string, Record<string, (arg: unknown, o?: MethodCallOptions) => Promise<unknown[]>>> = {};
+    for (const def of this.config.services) {
+      const methods: Record<string, (arg: unknown, o?: MethodCallOptions) => Promise<unknown[]>> = {};
+      for (const name of Object.keys(def.methods)) {
+        methods[name] = (arg, o) =>
+          Promise.all(
+            this.members().map(async (m) => {
+              const stub = this.pinnedStubs(m.id)[def.name] as unknown as Record<string, { result(a: unknown, o?: MethodCallOptions): Promise<Result<unknown, unknown>> }>;
+              return { server: m.id, ...(await stub[name]!.result(arg, o)) };
+            }),
+          );
+      }
+      out[def.name] = methods;
+    }
+    return out;
+  }
+}

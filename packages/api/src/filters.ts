@@ -1,0 +1,93 @@
+/**
+ * Before/after hooks around every call, on the client (around the Caller) and on the server
+ * (around the handler), as pomelo's filters and grpc-js's interceptors. Each call gets its own
+ * CallInfo — pomelo shared one object across concurrent calls.
+ *
+ * `before` runs in the order given and may reject the call by throwing (an RpcError keeps its
+ * code; anything else becomes the error of the call) or annotate `info.meta`; `after` runs in
+ * reverse order, like layers of an onion, and sees the outcome. A filter's `after` runs only if
+ * its `before` did.
+ */
+export interface CallInfo {
+  readonly service: string;
+  readonly method: string;
+  /** `"Service.method"`, the wire action. */
+  readonly action: string;
+  readonly side: 'client' | 'server';
+  /** The argument (decoded, on the server). */
+  readonly arg: unknown;
+  /** Server: the peer's address. Client: the route key, if any. */
+  readonly peer?: string;
+  readonly route?: string;
+  /** `performance.now()` when the call entered the filters. */
+  readonly startedAt: number;
+  /** Free space for filters to annotate the call (per call, never shared). */
+  readonly meta: Record<string, unknown>;
+}
+
+export type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
+
+export interface Filter {
+  readonly name?: string;
+  before?(info: CallInfo): void | Promise<void>;
+  after?(info: CallInfo, outcome: Outcome): void;
+}
+
+/**
+ * Runs `run` inside the filters: every `before` in order (the first that throws rejects the call),
+ * then `run`, then the `after` of each filter whose `before` completed, last first. A throwing
+ * `after` is reported to `onError` and never changes the outcome.
+ *
+ * Synchronous hooks run synchronously, and so does `run` after them: a server filter must see
+ * the state of the loop at the moment each request is dispatched (load shedding depends on it).
+ */
+export function withFilters(
+  filters: readonly Filter[],
+  info: CallInfo,
+  run: () => unknown,
+  onError: (e: unknown) => void,
+): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    let ran = 0;
+    const finish = (outcome: Outcome): void => {
+      for (let i = ran - 1; i >= 0; i--) {
+        try {
+          filters[i]!.after?.(info, outcome);
+        } catch (e) {
+          onError(e);
+        }
+      }
+      if (outcome.ok) resolve(outcome.value);
+      else reject(outcome.error);
+    };
+    const fail = (error: unknown): void => finish({ ok: false, error });
+    const next = (): void => {
+      try {
+        for (; ran < filters.length; ran++) {
+          const r = filters[ran]!.before?.(info);
+          if (r instanceof Promise) {
+            r.then(() => (ran++, next()), fail);
+            return;
+          }
+        }
+        const out = run();
+        if (out instanceof Promise) out.then((value) => finish({ ok: true, value }), fail);
+        else finish({ ok: true, value: out });
+      } catch (error) {
+        fail(error);
+      }
+    };
+    next();
+  });
+}
+
+/** A fresh CallInfo: one per call, never shared. */
+export function callInfo(
+  side: 'client' | 'server',
+  service: string,
+  method: string,
+  arg: unknown,
+  extra: { peer?: string; route?: string } = {},
+): CallInfo {
+  return { service, method, action: `${service}.${method}`, side, arg, ...extra, startedAt: performance.now(), meta: {} };
+}

@@ -1,0 +1,110 @@
+import { msgpackCodec } from '@skein/codec-msgpack';
+import { ErrorCode } from '@skein/core';
+import { RpcServer } from '@skein/stream';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createCluster, createServiceDispatch, implement, method, service, type Member } from '../src/index.js';
+import { transport } from './harness.js';
+
+const Area = service('Area', {
+  whoami: method<void, string>(),
+  enter: method<{ player: string }, string>(),
+  fail: method<void, void>(),
+});
+
+const cleanup: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const f of cleanup.splice(0).reverse()) await f();
+});
+
+/** Starts an Area server that answers with its own id. */
+async function areaServer(id: string): Promise<Member> {
+  const server = new RpcServer({
+    dispatch: createServiceDispatch({
+      codec: msgpackCodec,
+      services: [
+        implement(Area, {
+          whoami: () => id,
+          enter: ({ player }) => `${player}@${id}`,
+          fail: () => {
+            throw new Error('nope');
+          },
+        }),
+      ],
+    }),
+  });
+  const a = await server.listen(transport, '127.0.0.1:0');
+  cleanup.push(() => server.close());
+  return { id, address: `127.0.0.1:${'port' in a ? a.port : 0}` };
+}
+
+async function threeAreas() {
+  const members = await Promise.all(['area-1', 'area-2', 'area-3'].map(areaServer));
+  const events: string[] = [];
+  const rpc = createCluster({
+    codec: msgpackCodec,
+    transport,
+    types: {
+      area: {
+        services: [Area],
+        servers: members,
+        // pomelo style: the route key names the area directly
+        route: (key, servers) => servers.find((s) => s.id === key)?.id ?? key,
+      },
+      lobby: { services: [Area], servers: members, strategy: 'round-robin' },
+    },
+    onMembershipChange: (event, type, m) => void events.push(`${event}:${type}:${m.id}`),
+  });
+  cleanup.push(() => rpc.$cluster.close());
+  return { rpc, members, events };
+}
+
+describe('cluster client', () => {
+  it('routes a call by its route key to the server the route function names', async () => {
+    const { rpc } = await threeAreas();
+    expect(await rpc.area.Area.whoami(undefined, { route: 'area-2' })).toBe('area-2');
+    expect(await rpc.area.Area.enter({ player: 'ann' }, { route: 'area-3' })).toBe('ann@area-3');
+  });
+
+  it('fails at once, with a clear error, when the route names no server', async () => {
+    const { rpc } = await threeAreas();
+    await expect(rpc.area.Area.whoami(undefined, { route: 'area-9' })).rejects.toMatchObject({
+      code: ErrorCode.InvalidArgument,
+      message: "no server 'area-9' of type 'area'",
+    });
+    await expect(rpc.area.$to('nobody').Area.whoami()).rejects.toMatchObject({ code: ErrorCode.InvalidArgument });
+  });
+
+  it('calls one named server directly', async () => {
+    const { rpc } = await threeAreas();
+    for (const id of ['area-1', 'area-2', 'area-3']) expect(await rpc.lobby.$to(id).Area.whoami()).toBe(id);
+  });
+
+  it('spreads calls over the servers with the type strategy', async () => {
+    const { rpc } = await threeAreas();
+    const seen = await Promise.all(Array.from({ length: 30 }, () => rpc.lobby.Area.whoami()));
+    expect(new Set(seen)).toEqual(new Set(['area-1', 'area-2', 'area-3']));
+  });
+
+  it("broadcasts to every server of a type, collecting each one's result or error", async () => {
+    const { rpc } = await threeAreas();
+    const all = await rpc.lobby.$all.Area.whoami();
+    expect(all.map((r) => r.server).sort()).toEqual(['area-1', 'area-2', 'area-3']);
+    for (const r of all) expect(r).toMatchObject({ ok: true, value: r.server });
+    const failed = await rpc.lobby.$all.Area.fail();
+    expect(failed).toHaveLength(3);
+    for (const r of failed) expect(r).toMatchObject({ ok: false, error: { code: ErrorCode.Internal } });
+  });
+
+  it('adds and removes servers at run time, with events', async () => {
+    const { rpc, events } = await threeAreas();
+    const four = await areaServer('area-4');
+    rpc.$cluster.add('area', four);
+    expect(await rpc.area.Area.whoami(undefined, { route: 'area-4' })).toBe('area-4');
+    expect(rpc.$cluster.members('area').map((m) => m.id)).toContain('area-4');
+    await rpc.$cluster.remove('area', 'area-4');
+    await expect(rpc.area.$to('area-4').Area.whoami()).rejects.toMatchObject({ code: ErrorCode.InvalidArgument });
+    expect(events).toEqual(['add:area:area-4', 'remove:area:area-4']);
+    // The others are untouched.
+    expect(await rpc.area.Area.whoami(undefined, { route: 'area-1' })).toBe('area-1');
+  });
+});

@@ -1,0 +1,134 @@
+import { msgpackCodec } from '@skein/codec-msgpack';
+import { ErrorCode, RpcError } from '@skein/core';
+import { settleAll } from '@skein/test-utils';
+import { afterEach, describe, expect, it } from 'vitest';
+import { callLog, createClient, implement, method, overloadShedding, service, type CallInfo, type Filter } from '../src/index.js';
+import { memoryLogger, serve } from './harness.js';
+
+const Svc = service('Svc', {
+  echo: method<number, number>(),
+  busy: method<number, number>(),
+});
+
+let executed = 0;
+const impl = implement(Svc, {
+  echo: async (n) => {
+    executed++;
+    await new Promise((r) => setTimeout(r, n % 5)); // overlap the calls
+    return n;
+  },
+  busy: (ms) => {
+    executed++;
+    const end = performance.now() + ms;
+    while (performance.now() < end); // a handler that blocks the event loop
+    return ms;
+  },
+});
+
+const cleanup: (() => unknown)[] = [];
+afterEach(async () => {
+  executed = 0;
+  for (const f of cleanup.splice(0).reverse()) await f();
+});
+
+async function setup(serverFilters: Filter[] = [], clientFilters: Filter[] = []) {
+  const s = await serve({ codec: msgpackCodec, services: [impl], filters: serverFilters });
+  cleanup.push(() => s.close());
+  return { ...s, svc: createClient(Svc, s.stream, { codec: msgpackCodec, filters: clientFilters }) };
+}
+
+/** A filter that records the order hooks ran in and checks its own annotation comes back. */
+function tracer(name: string, log: string[]): Filter {
+  return {
+    name,
+    before(info) {
+      log.push(`${name}.before`);
+      info.meta[name] = info.arg;
+    },
+    after(info, outcome) {
+      log.push(`${name}.after`);
+      // Each call has its own info: the annotation is this call's own argument.
+      expect(info.meta[name]).toBe(info.arg);
+      if (outcome.ok) expect(outcome.value).toBe(info.arg);
+    },
+  };
+}
+
+describe('filters', () => {
+  it('run before in order and after in reverse, on both sides, with per-call info', async () => {
+    const server: string[] = [];
+    const client: string[] = [];
+    const { svc } = await setup([tracer('s1', server), tracer('s2', server)], [tracer('c1', client), tracer('c2', client)]);
+    await svc.echo(1);
+    expect(client).toEqual(['c1.before', 'c2.before', 'c2.after', 'c1.after']);
+    expect(server).toEqual(['s1.before', 's2.before', 's2.after', 's1.after']);
+    // Concurrent calls never share an info object (pomelo's filters did).
+    const results = await Promise.all(Array.from({ length: 200 }, (_, i) => svc.echo(i)));
+    expect(results).toEqual(Array.from({ length: 200 }, (_, i) => i));
+  });
+
+  it('let a client filter reject a call before anything is sent', async () => {
+    const deny: Filter = {
+      before: async (info: CallInfo) => {
+        await Promise.resolve();
+        if (info.arg === 13) throw new RpcError(ErrorCode.Unauthenticated, 'no token');
+      },
+    };
+    const { svc, stream } = await setup([], [deny]);
+    await expect(svc.echo(13)).rejects.toMatchObject({ code: ErrorCode.Unauthenticated });
+    expect(stream.inFlight).toBe(0);
+    expect(executed).toBe(0);
+    expect(await svc.echo(7)).toBe(7);
+  });
+
+  it("let a server filter refuse a call before the handler runs, and run only the completed filters' after", async () => {
+    const log: string[] = [];
+    const refuse: Filter = {
+      before() {
+        throw new RpcError(ErrorCode.Unauthenticated, 'who are you?');
+      },
+      after: () => void log.push('refuse.after'),
+    };
+    const { svc } = await setup([tracer('s1', log), refuse]);
+    await expect(svc.echo(1)).rejects.toMatchObject({ code: ErrorCode.Unauthenticated, message: 'who are you?' });
+    expect(executed).toBe(0);
+    expect(log).toEqual(['s1.before', 's1.after']);
+  });
+
+  it('callLog writes method, peer, duration and outcome at debug', async () => {
+    const logger = memoryLogger();
+    const { svc } = await setup([callLog(logger)]);
+    await svc.echo(2);
+    const line = logger.lines.find((l) => l.msg === 'rpc call');
+    expect(line?.level).toBe('debug');
+    expect(line?.obj).toMatchObject({ side: 'server', action: 'Svc.echo', outcome: 'ok', peer: expect.stringMatching(/^127\.0\.0\.1:/) });
+    expect(typeof line?.obj.durationMs).toBe('number');
+  });
+});
+
+describe('overload shedding', () => {
+  it('refuses calls at once with Overloaded while a handler blocks the event loop', async () => {
+    const shed = overloadShedding({ maxLagMs: 30 });
+    cleanup.push(() => shed.stop());
+    const { svc } = await setup([shed]);
+    const { ok, errors } = await settleAll(Array.from({ length: 20 }, () => svc.busy(100)));
+    // The first call blocks the loop for 100 ms; the ones read in that burst are refused unrun.
+    expect(executed).toBeLessThan(20);
+    expect(ok.length).toBe(executed);
+    expect(errors.length).toBe(20 - executed);
+    for (const e of errors) {
+      expect(e).toMatchObject({ code: ErrorCode.Overloaded, retry: 'safe' });
+      expect((e as Error).message).toMatch(/event loop \d+ ms late/);
+    }
+    // Once the loop is free again, calls are served.
+    await new Promise((r) => setTimeout(r, 100));
+    expect(await svc.echo(3)).toBe(3);
+  });
+
+  it('serves every call without the filter (the control)', async () => {
+    const { svc } = await setup();
+    const { ok } = await settleAll(Array.from({ length: 5 }, () => svc.busy(20)));
+    expect(ok.length).toBe(5);
+    expect(executed).toBe(5);
+  });
+});

@@ -1,0 +1,495 @@
+import {
+  ErrorCode,
+  RpcError,
+  formatAddress,
+  invalidArgument,
+  parseAddress,
+  silentLogger,
+  systemClock,
+  type Address,
+  type Clock,
+  type Logger,
+  type Ticker,
+  type Transport,
+} from '@skein/core';
+import { Backoff, type BackoffOptions } from './backoff.js';
+import type { Notify, Reply } from './call.js';
+import { ClientStream, type CallOptions, type ClientStreamOptions } from './client-stream.js';
+import { ConnectQueue, WaitingCall } from './connect-queue.js';
+
+/**
+ * - `idle`: never used, no connection yet.
+ * - `connecting`: no connection is up; one is being opened.
+ * - `ready`: at least one connection is up.
+ * - `backoff`: the last connect failed (or the last connection was lost); waiting to retry.
+ * - `closed`: `close()` or `destroy()` was called.
+ */
+export type PoolState = 'idle' | 'connecting' | 'ready' | 'backoff' | 'closed';
+
+/** Call options a pool accepts: a ClientStream's, plus what the Caller interface carries. */
+export interface PoolCallOptions extends CallOptions {
+  /** For FailoverPool's strategies; a ConnPool ignores it. */
+  route?: string;
+  /** For FailoverPool's retries; a ConnPool ignores it. */
+  idempotent?: boolean;
+  /**
+   * While the pool cannot reach its server (in backoff, or reconnecting after one), fail at once
+   * with Unreachable (`retry: 'safe'`) instead of waiting out the connect budget.
+   */
+  failFast?: boolean;
+}
+
+export interface ConnPoolOptions {
+  transport: Transport;
+  /** `host:port`, `unix:/path` or an Address. */
+  address: string | Address;
+  /** Options for each connection: window, timeouts, keepalive, limits... */
+  stream?: Partial<Omit<ClientStreamOptions, 'transport' | 'address' | 'onClose'>>;
+  /** Connections at most. Default 4. */
+  maxConnections?: number;
+  /** An extra connection with nothing in flight for this long is closed (one always stays). Default 30 s. */
+  idleMs?: number;
+  /** Retire a connection after this age (within its last 10 %, jittered): drain it and open a fresh one as needed. Default: never. */
+  maxConnectionAgeMs?: number;
+  /** Calls allowed to wait for a connection; past it a call fails with Overloaded. Default 10 000. */
+  maxQueued?: number;
+  /** How long calls wait while connect attempts fail before they fail with Unreachable. Default 10 s. */
+  connectBudgetMs?: number;
+  /** Reconnect delays: exponential with full jitter. Default 100 ms doubling up to 5 s. */
+  backoff?: Partial<BackoffOptions>;
+  /** How often the pool checks idle and old connections and waiting calls. Default `stream.tickMs`, else 1 s. */
+  tickMs?: number;
+  clock?: Clock;
+  logger?: Logger;
+  /** Told of every state change, with the pool's address (one callback can serve a FailoverPool's pools). */
+  onStateChange?: (state: PoolState, previous: PoolState, address: string) => void;
+}
+
+export interface ConnPoolStats {
+  state: PoolState;
+  /** Calls on the wire awaiting a reply. */
+  inFlight: number;
+  /** Calls waiting: for a connection, or for room in a connection's window. */
+  queued: number;
+  /** Open connections, draining ones included. */
+  connections: number;
+}
+
+/** One open connection and what the pool knows about it. */
+interface Slot {
+  stream: ClientStream | undefined;
+  openedAt: number;
+  lastUsed: number;
+  /** This connection's age limit (jittered), or Infinity. */
+  maxAge: number;
+  /** Over its age, kept only until a replacement is up. */
+  expired: boolean;
+  /** Closed before `connect` resolved. */
+  dead: boolean;
+}
+
+const EMPTY = new Uint8Array(0);
+
+/**
+ * The connections to one server: opened lazily on the first call, grown up to `maxConnections`
+ * under load, shrunk when idle, reopened with jittered backoff when lost. Its health recovers: a
+ * successful connect always returns it to `ready`.
+ */
+export class ConnPool {
+  readonly address: string;
+  private readonly target: Address;
+  private readonly transport: Transport;
+  private readonly streamOpts: Partial<ClientStreamOptions>;
+  private readonly maxConnections: number;
+  private readonly idleMs: number;
+  private readonly maxAgeMs: number;
+  private readonly connectBudgetMs: number;
+  private readonly defaultTimeoutMs: number;
+  private readonly tickMs: number;
+  private readonly clock: Clock;
+  private readonly logger: Logger;
+  private readonly onStateChange: ConnPoolOptions['onStateChange'];
+  private readonly backoff: Backoff;
+  private readonly waiting: ConnectQueue;
+  /** Connections calls are sent to. */
+  private active: Slot[] = [];
+  /** Connections draining before they close (idle, old, or the pool is closing). */
+  private readonly retiring = new Set<Slot>();
+  private readonly pendingConnects = new Set<Promise<void>>();
+  private connecting = 0;
+  private _state: PoolState = 'idle';
+  /** When the current outage began (the first failed connect or lost last connection); undefined while healthy. */
+  private outageSince: number | undefined;
+  private lastError: Error | undefined;
+  /** No extra connection before this time (a scale-up connect just failed). */
+  private growAfter = 0;
+  private ticker: Ticker | undefined;
+  private retryTimer: Ticker | undefined;
+  private closing: Promise<void> | undefined;
+
+  constructor(opts: ConnPoolOptions) {
+    if (!opts?.transport) throw invalidArgument('ConnPool needs a transport');
+    this.target = parseAddress(opts.address);
+    this.address = formatAddress(this.target);
+    this.transport = opts.transport;
+    this.streamOpts = opts.stream ?? {};
+    // Checked here: a stream checks them only once connected, and the pool would reconnect forever.
+    for (const k of ['window', 'maxQueued', 'timeoutMs', 'tickMs'] as const) {
+      const v = this.streamOpts[k];
+      if (v !== undefined) duration(v, `stream.${k}`);
+    }
+    this.maxConnections = count(opts.maxConnections ?? 4, 'maxConnections');
+    this.idleMs = duration(opts.idleMs ?? 30_000, 'idleMs');
+    this.maxAgeMs = opts.maxConnectionAgeMs === undefined ? Infinity : duration(opts.maxConnectionAgeMs, 'maxConnectionAgeMs');
+    this.connectBudgetMs = duration(opts.connectBudgetMs ?? 10_000, 'connectBudgetMs');
+    this.defaultTimeoutMs = this.streamOpts.timeoutMs ?? 20_000;
+    this.tickMs = duration(opts.tickMs ?? this.streamOpts.tickMs ?? 1000, 'tickMs');
+    this.clock = opts.clock ?? this.streamOpts.clock ?? systemClock;
+    this.logger = opts.logger ?? this.streamOpts.logger ?? silentLogger;
+    this.onStateChange = opts.onStateChange;
+    this.backoff = new Backoff(opts.backoff);
+    this.waiting = new ConnectQueue(count(opts.maxQueued ?? 10_000, 'maxQueued'));
+  }
+
+  get state(): PoolState {
+    return this._state;
+  }
+
+  /**
+   * False while the server cannot be reached: in backoff, or reconnecting after a failure. A pool
+   * never used, connecting for the first time, or ready is healthy.
+   */
+  get healthy(): boolean {
+    const s = this._state;
+    return s === 'ready' || s === 'idle' || (s === 'connecting' && this.outageSince === undefined);
+  }
+
+  get inFlight(): number {
+    let n = 0;
+    for (const s of this.active) n += s.stream!.inFlight;
+    for (const s of this.retiring) n += s.stream!.inFlight;
+    return n;
+  }
+
+  get queued(): number {
+    let n = this.waiting.size;
+    for (const s of this.active) n += s.stream!.queued;
+    for (const s of this.retiring) n += s.stream!.queued;
+    return n;
+  }
+
+  get connections(): number {
+    return this.active.length + this.retiring.size;
+  }
+
+  stats(): ConnPoolStats {
+    return { state: this._state, inFlight: this.inFlight, queued: this.queued, connections: this.connections };
+  }
+
+  /** Sends a call and resolves with its reply. */
+  call(action: string | number, msg: Uint8Array = EMPTY, opts: PoolCallOptions = {}): Promise<Reply> {
+    return new Promise((resolve, reject) => {
+      this.send(action, msg, opts, (err, reply) => (err ? reject(err) : resolve(reply!)));
+    });
+  }
+
+  /** Sends a call on the connection with the most room in its window; reports through `notify`. */
+  send(action: string | number, msg: Uint8Array, opts: PoolCallOptions, notify: Notify): void {
+    this.dispatch(action, msg, opts, notify, opts.failFast === true);
+  }
+
+  /** `send` with `failFast` apart, so a FailoverPool need not copy the caller's options. @internal */
+  dispatch(action: string | number, msg: Uint8Array, opts: CallOptions, notify: Notify, failFast: boolean): void {
+    if (this._state === 'closed') return notify(new RpcError(ErrorCode.Closed, `pool for ${this.address} is closed`), null);
+    if (this._state === 'idle') this.start();
+    const slot = this.pick();
+    if (slot) {
+      slot.lastUsed = this.clock.now();
+      return slot.stream!.send(action, msg, opts, notify);
+    }
+    this.enqueue(action, msg, opts, notify, failFast);
+  }
+
+  /**
+   * Stops taking calls (they fail with Closed) and fails the calls still waiting for a
+   * connection with Closed (`retry: 'safe'`: they were never sent); calls already on a
+   * connection finish. Resolves when every connection is closed.
+   */
+  close(): Promise<void> {
+    if (!this.closing) {
+      this.shutdown();
+      const streams = [...this.active, ...this.retiring].map((s) => s.stream!);
+      this.retireAll();
+      this.closing = Promise.all([...streams.map((s) => s.close()), ...this.pendingConnects]).then(() => undefined);
+    }
+    return this.closing;
+  }
+
+  /** Closes at once: every unsettled call fails (IO for calls on the wire, Closed for waiting ones). */
+  destroy(reason = 'pool destroyed'): void {
+    const streams = [...this.active, ...this.retiring].map((s) => s.stream!);
+    if (!this.closing) {
+      this.shutdown();
+      this.retireAll();
+      this.closing = Promise.all([...streams.map((s) => s.closed()), ...this.pendingConnects]).then(() => undefined);
+    }
+    for (const s of streams) s.destroy(reason);
+  }
+
+  private start(): void {
+    this.ticker = this.clock.every(this.tickMs, () => this.tick());
+    this.connect();
+  }
+
+  /** The open connection with the most room in its window; asks for another when all are full. */
+  private pick(): Slot | undefined {
+    let best: Slot | undefined;
+    let room = -Infinity;
+    for (const slot of this.active) {
+      const s = slot.stream!;
+      const r = s.window - s.inFlight - s.queued;
+      if (r > room) {
+        best = slot;
+        room = r;
+      }
+    }
+    // The call still goes to the least-loaded connection's own queue meanwhile.
+    if (best && room <= 0) this.grow();
+    return best;
+  }
+
+  private grow(): void {
+    if (this.active.length + this.connecting >= this.maxConnections) return;
+    if (this.clock.now() < this.growAfter) return;
+    this.connect();
+  }
+
+  private enqueue(action: string | number, msg: Uint8Array, opts: CallOptions, notify: Notify, failFast: boolean): void {
+    const now = this.clock.now();
+    const outage = this.outageSince;
+    if (outage !== undefined && (failFast || now - outage >= this.connectBudgetMs)) return notify(this.unreachable(now), null);
+    if (opts.signal?.aborted) return notify(new RpcError(ErrorCode.Cancelled, 'call cancelled by its AbortSignal'), null);
+    const call = new WaitingCall(action, msg, opts, notify, outage ?? now, now + (opts.timeoutMs ?? this.defaultTimeoutMs), failFast);
+    if (!this.waiting.push(call)) {
+      call.release();
+      notify(new RpcError(ErrorCode.Overloaded, `more than ${this.waiting.max} calls waiting for a connection to ${this.address}`), null);
+    }
+  }
+
+  private connect(): void {
+    this.connecting++;
+    if (this.active.length === 0) this.setState('connecting');
+    const slot: Slot = { stream: undefined, openedAt: 0, lastUsed: 0, maxAge: Infinity, expired: false, dead: false };
+    const attempt = ClientStream.connect({
+      ...this.streamOpts,
+      transport: this.transport,
+      address: this.target,
+      clock: this.clock,
+      logger: this.logger,
+      onClose: (err) => this.lost(slot, err),
+    })
+      .then(
+        (stream) => this.opened(slot, stream),
+        (err: Error) => this.connectFailed(err),
+      )
+      .catch((err: unknown) => this.logger.error({ address: this.address, err }, 'pool connect handling failed'));
+    this.pendingConnects.add(attempt);
+    void attempt.finally(() => this.pendingConnects.delete(attempt));
+  }
+
+  private opened(slot: Slot, stream: ClientStream): Promise<void> | void {
+    if (this._state === 'closed') {
+      this.connecting--;
+      return stream.close();
+    }
+    if (slot.dead || stream.state !== 'open') return this.connectFailed(new Error(`connection to ${this.address} closed at once`));
+    this.connecting--;
+    const now = this.clock.now();
+    slot.stream = stream;
+    slot.openedAt = now;
+    slot.lastUsed = now;
+    slot.maxAge = this.maxAgeMs * (0.9 + 0.1 * Math.random());
+    this.active.push(slot);
+    if (this.outageSince !== undefined) {
+      this.logger.info({ address: this.address, downMs: Math.round(now - this.outageSince) }, 'reconnected');
+    }
+    this.backoff.reset();
+    this.outageSince = undefined;
+    this.lastError = undefined;
+    this.growAfter = 0;
+    this.setState('ready');
+    // Make before break: connections over their age were kept only until this one was up.
+    for (const s of this.active) if (s.expired) this.retire(s);
+    this.flush();
+  }
+
+  private connectFailed(err: Error): void {
+    this.connecting--;
+    if (this._state === 'closed') return;
+    if (this.active.length > 0) {
+      // A scale-up failed while other connections work: try growing again later, not at once.
+      this.growAfter = this.clock.now() + this.backoff.next();
+      this.logger.debug({ address: this.address, err }, 'extra connection failed');
+      return;
+    }
+    if (this.connecting > 0) return; // another attempt is under way
+    this.enterBackoff(err);
+  }
+
+  /** A connection closed (from the stream, synchronously, before its calls are failed). */
+  private lost(slot: Slot, err: Error | undefined): void {
+    if (!slot.stream) {
+      slot.dead = true;
+      return;
+    }
+    if (this.retiring.delete(slot)) return;
+    const i = this.active.indexOf(slot);
+    if (i < 0) return;
+    this.active.splice(i, 1);
+    if (this._state === 'closed') return;
+    this.logger.warn({ address: this.address, err }, 'connection lost');
+    if (this.active.length > 0) return;
+    const cause = err ?? new Error('connection closed by the peer');
+    if (this.connecting > 0) {
+      this.outageSince ??= this.clock.now();
+      this.lastError = cause;
+      this.setState('connecting');
+    } else {
+      this.enterBackoff(cause);
+    }
+  }
+
+  private enterBackoff(err: Error): void {
+    const now = this.clock.now();
+    if (this.outageSince === undefined) {
+      this.outageSince = now;
+      this.logger.warn({ address: this.address, err }, 'cannot reach server: backing off');
+    } else {
+      this.logger.debug({ address: this.address, err, attempts: this.backoff.attempts }, 'reconnect failed');
+    }
+    this.lastError = err;
+    this.setState('backoff');
+    // At least 1 ms: a zero-delay ticker would spin on a manual clock.
+    const delay = Math.max(1, this.backoff.next());
+    this.retryTimer = this.clock.every(delay, () => {
+      this.retryTimer?.stop();
+      this.retryTimer = undefined;
+      if (this._state === 'backoff') this.connect();
+    });
+    this.expireWaiting(now);
+  }
+
+  /** Sends the calls that waited for a connection, in order. */
+  private flush(): void {
+    const now = this.clock.now();
+    for (let call = this.waiting.shift(); call; call = this.waiting.shift()) {
+      const slot = this.pick();
+      if (!slot) return this.waiting.unshift(call); // a callback closed the pool meanwhile
+      const remaining = call.deadline - now;
+      if (remaining <= 0) {
+        call.fail(neverSent(call.opts.timeoutMs ?? this.defaultTimeoutMs));
+        continue;
+      }
+      slot.lastUsed = now;
+      slot.stream!.send(call.action, call.msg, { ...call.opts, timeoutMs: remaining }, call.release());
+    }
+  }
+
+  private tick(): void {
+    const now = this.clock.now();
+    this.expireWaiting(now);
+    this.reapIdle(now);
+    this.retireOld(now);
+  }
+
+  /** Fails waiting calls past their deadline, past the connect budget, or failing fast in an outage. */
+  private expireWaiting(now: number): void {
+    const connected = this.active.length > 0;
+    const inOutage = this.outageSince !== undefined;
+    this.waiting.failWhere((call) => {
+      if (call.deadline <= now) return neverSent(call.opts.timeoutMs ?? this.defaultTimeoutMs);
+      if (connected) return undefined;
+      if (now - call.budgetStart >= this.connectBudgetMs || (call.failFast && inOutage)) return this.unreachable(now);
+      return undefined;
+    });
+  }
+
+  /** Closes extra connections that carried nothing for `idleMs`; the most recently used stays. */
+  private reapIdle(now: number): void {
+    if (this.active.length <= 1) return;
+    const byUse = [...this.active].sort((a, b) => a.lastUsed - b.lastUsed);
+    for (const slot of byUse) {
+      if (this.active.length <= 1) break;
+      const s = slot.stream!;
+      if (s.inFlight === 0 && s.queued === 0 && now - slot.lastUsed >= this.idleMs) this.retire(slot);
+    }
+  }
+
+  /** Retires connections over their age; the last one only once a fresh one is up. */
+  private retireOld(now: number): void {
+    if (this.maxAgeMs === Infinity) return;
+    for (const slot of [...this.active]) {
+      if (slot.expired || now - slot.openedAt < slot.maxAge) continue;
+      if (this.active.some((s) => s !== slot && !s.expired)) this.retire(slot);
+      else slot.expired = true;
+    }
+    if (this.active.some((s) => s.expired) && this.connecting === 0 && now >= this.growAfter) this.connect();
+  }
+
+  /** Stops sending to a connection and closes it once its calls are done. */
+  private retire(slot: Slot): void {
+    const i = this.active.indexOf(slot);
+    if (i < 0) return;
+    this.active.splice(i, 1);
+    this.retiring.add(slot);
+    void slot.stream!.close();
+  }
+
+  private retireAll(): void {
+    for (const slot of this.active) this.retiring.add(slot);
+    this.active = [];
+  }
+
+  private shutdown(): void {
+    this.setState('closed');
+    this.ticker?.stop();
+    this.retryTimer?.stop();
+    this.ticker = this.retryTimer = undefined;
+    this.waiting.failWhere(() => new RpcError(ErrorCode.Closed, `pool for ${this.address} closed before the call was sent`));
+  }
+
+  private unreachable(now: number): RpcError {
+    const since = this.outageSince ?? now;
+    const why = this.lastError ? `: ${this.lastError.message}` : '';
+    return new RpcError(ErrorCode.Unreachable, `cannot reach ${this.address} for ${Math.round(now - since)} ms${why}`, {
+      cause: this.lastError,
+      retry: 'safe',
+    });
+  }
+
+  private setState(state: PoolState): void {
+    const previous = this._state;
+    if (state === previous) return;
+    this._state = state;
+    this.logger.debug({ address: this.address, state, previous }, 'pool state');
+    if (!this.onStateChange) return;
+    try {
+      this.onStateChange(state, previous, this.address);
+    } catch (err) {
+      this.logger.error({ address: this.address, err }, 'onStateChange threw');
+    }
+  }
+}
+
+const neverSent = (timeoutMs: number): RpcError =>
+  new RpcError(ErrorCode.Timeout, `call waited ${timeoutMs} ms for a connection and was never sent`, { retry: 'safe' });
+
+function count(n: number, name: string): number {
+  if (!(Number.isInteger(n) && n > 0)) throw invalidArgument(`${name} must be a positive integer, got ${n}`);
+  return n;
+}
+
+function duration(n: number, name: string): number {
+  if (!(Number.isFinite(n) && n > 0)) throw invalidArgument(`${name} must be a positive number of ms, got ${n}`);
+  return n;
+}

@@ -1,0 +1,404 @@
+import {
+  ErrorCode,
+  RpcError,
+  formatAddress,
+  invalidArgument,
+  parseAddress,
+  silentLogger,
+  systemClock,
+  type Clock,
+  type Logger,
+  type RemoteError,
+  type Transport,
+} from '@skein/core';
+import type { Notify, Reply } from './call.js';
+import type { CallOptions } from './client-stream.js';
+import { ConnPool, type ConnPoolOptions, type ConnPoolStats, type PoolCallOptions } from './conn-pool.js';
+import { defaultDecision, finalError, mayRunTwice, type FailedAttempt, type FailoverDecision } from './failover-rules.js';
+import { RetryBudget, type RetryBudgetOptions } from './retry-budget.js';
+import { createSelector, type Selector, type ServerView, type Strategy } from './selection.js';
+
+/** A server: its address, or its address and weight (default 1, for 'weighted' and 'hash'). */
+export type ServerSpec = string | { readonly address: string; readonly weight?: number };
+
+export interface MembershipEvent {
+  readonly type: 'add' | 'remove';
+  readonly address: string;
+  readonly weight: number;
+}
+
+export interface FailoverPoolOptions {
+  transport: Transport;
+  servers: readonly ServerSpec[];
+  /** How a server is picked for each call. Default 'round-robin'. */
+  strategy?: Strategy;
+  /** Further attempts after the first, each on another server where there is one. Default 2. */
+  retries?: number;
+  /** Limits retries to a share of the traffic. Default: 10 % of first attempts, plus 10 a second. */
+  retryBudget?: Partial<RetryBudgetOptions>;
+  /**
+   * Decides what a failure means (undefined: the built-in rule). Lets a method's custom error
+   * redirect to another server (`{ redirect: address }`), move on (`'next'`) or stop. It cannot
+   * make a non-idempotent call that may have run (a timeout, a connection lost after the write)
+   * run again.
+   */
+  shouldFailover?: (err: RpcError | RemoteError, attempt: FailedAttempt) => FailoverDecision | undefined;
+  /** Options for every server's ConnPool. */
+  pool?: Partial<Omit<ConnPoolOptions, 'transport' | 'address'>>;
+  clock?: Clock;
+  logger?: Logger;
+  /** Told when a server joins or leaves (by `add`, `remove`, `replace`, or a redirect to a new address). */
+  onMembershipChange?: (event: MembershipEvent) => void;
+}
+
+/**
+ * A call's options: a stream's, plus the route key and whether the method is idempotent.
+ * `timeoutMs` applies to each attempt (as in razor-rpc), so a call that fails over may take up
+ * to (retries + 1) × timeoutMs; an AbortSignal bounds the whole call.
+ */
+export interface FailoverCallOptions extends CallOptions {
+  /** The key the 'hash' strategy or a route function picks a server by. */
+  route?: string;
+  /** The method may run twice: it may then be retried after a timeout or a lost connection. */
+  idempotent?: boolean;
+}
+
+export interface ServerStats extends ConnPoolStats {
+  address: string;
+  weight: number;
+  healthy: boolean;
+}
+
+/** One server of the pool; its ConnPool is created on first use. */
+class Member implements ServerView {
+  pool: ConnPool | undefined;
+
+  constructor(
+    readonly address: string,
+    public weight: number,
+  ) {}
+
+  get healthy(): boolean {
+    return this.pool?.healthy ?? true;
+  }
+
+  get inFlight(): number {
+    const p = this.pool;
+    return p ? p.inFlight + p.queued : 0;
+  }
+}
+
+/** One call through its attempts. */
+class FailoverCall {
+  readonly tried: string[] = [];
+  attempt = 0;
+  /** The server of the current attempt. */
+  address = '';
+  /** A server that may have run an earlier attempt. */
+  mayHaveRunOn: string | undefined;
+  /** Where a redirect sends the next attempt. */
+  redirect: string | undefined;
+  readonly done: Notify = (err, reply) => this.owner.settle(this, err, reply);
+
+  constructor(
+    private readonly owner: FailoverPool,
+    readonly action: string | number,
+    readonly msg: Uint8Array,
+    readonly opts: FailoverCallOptions,
+    readonly notify: Notify,
+  ) {}
+
+  get idempotent(): boolean {
+    return this.opts.idempotent === true;
+  }
+
+}
+
+const isHealthy = (m: Member): boolean => m.healthy;
+const any = (): boolean => true;
+const EMPTY = new Uint8Array(0);
+
+/**
+ * Many servers behind one Caller: picks a server per call (round-robin, leader, weighted,
+ * least-active, consistent hash, or your function), skips unhealthy ones, and retries a failed
+ * call on another server only when that cannot run it twice (unless it is idempotent), within
+ * a retry budget. Servers join and leave at run time.
+ */
+export class FailoverPool {
+  private readonly transport: Transport;
+  private readonly retries: number;
+  private readonly budget: RetryBudget;
+  private readonly selector: Selector<Member>;
+  private readonly shouldFailover: FailoverPoolOptions['shouldFailover'];
+  private readonly poolOpts: Partial<Omit<ConnPoolOptions, 'transport' | 'address'>>;
+  private readonly clock: Clock;
+  private readonly logger: Logger;
+  private readonly onMembershipChange: FailoverPoolOptions['onMembershipChange'];
+  private members: Member[] = [];
+  private readonly byAddress = new Map<string, Member>();
+  /** Pools of removed servers, still draining. */
+  private readonly draining = new Set<Promise<void>>();
+  private closing: Promise<void> | undefined;
+
+  constructor(opts: FailoverPoolOptions) {
+    if (!opts?.transport) throw invalidArgument('FailoverPool needs a transport');
+    this.transport = opts.transport;
+    const retries = opts.retries ?? 2;
+    if (!(Number.isInteger(retries) && retries >= 0)) throw invalidArgument(`retries must be a non-negative integer, got ${retries}`);
+    this.retries = retries;
+    this.clock = opts.clock ?? opts.pool?.clock ?? systemClock;
+    this.logger = opts.logger ?? opts.pool?.logger ?? silentLogger;
+    this.budget = new RetryBudget(opts.retryBudget, this.clock);
+    this.selector = createSelector<Member>(opts.strategy ?? 'round-robin');
+    this.shouldFailover = opts.shouldFailover;
+    this.poolOpts = opts.pool ?? {};
+    this.onMembershipChange = opts.onMembershipChange;
+    for (const s of uniqueServers(opts.servers ?? [])) this.join(s.address, s.weight, false);
+    this.selector.membershipChanged?.(this.members);
+  }
+
+  /** The servers, in the order they joined. */
+  servers(): ServerView[] {
+    return this.members.map(({ address, weight, healthy, inFlight }) => ({ address, weight, healthy, inFlight }));
+  }
+
+  stats(): ServerStats[] {
+    return this.members.map((m) => ({
+      address: m.address,
+      weight: m.weight,
+      healthy: m.healthy,
+      ...(m.pool?.stats() ?? { state: 'idle', inFlight: 0, queued: 0, connections: 0 }),
+    }));
+  }
+
+  /** Adds a server (or updates its weight); true when it was not in the pool. */
+  add(server: ServerSpec): boolean {
+    this.checkOpen();
+    const { address, weight } = normalize(server);
+    const added = this.join(address, weight, true);
+    this.selector.membershipChanged?.(this.members);
+    return added;
+  }
+
+  /**
+   * Removes a server: no new call goes to it, its calls in flight finish. Resolves when its
+   * connections are closed.
+   */
+  remove(address: string): Promise<void> {
+    let key: string;
+    try {
+      key = canonical(address);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const done = this.leave(key);
+    this.selector.membershipChanged?.(this.members);
+    return done;
+  }
+
+  /** Makes the pool's servers exactly these: adds the new, removes the missing, keeps (and reuses the pools of) the rest. */
+  replace(servers: readonly ServerSpec[]): Promise<void> {
+    let next: { address: string; weight: number }[];
+    try {
+      this.checkOpen();
+      next = uniqueServers(servers);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const keep = new Set(next.map((s) => s.address));
+    const removed = this.members.filter((m) => !keep.has(m.address)).map((m) => this.leave(m.address));
+    for (const s of next) this.join(s.address, s.weight, true);
+    this.selector.membershipChanged?.(this.members);
+    return Promise.all(removed).then(() => undefined);
+  }
+
+  call(action: string | number, msg: Uint8Array = EMPTY, opts: FailoverCallOptions = {}): Promise<Reply> {
+    return new Promise((resolve, reject) => {
+      this.send(action, msg, opts, (err, reply) => (err ? reject(err) : resolve(reply!)));
+    });
+  }
+
+  /** Sends a call to a server the strategy picks, failing over as the retry rules allow. */
+  send(action: string | number, msg: Uint8Array, opts: FailoverCallOptions, notify: Notify): void {
+    if (this.closing) return notify(this.closedError(), null);
+    this.budget.deposit();
+    this.attempt(new FailoverCall(this, action, msg, opts, notify));
+  }
+
+  /** Sends a call to one named server, without failover. An address not in the pool fails at once with InvalidArgument. */
+  sendTo(address: string, action: string | number, msg: Uint8Array, opts: PoolCallOptions, notify: Notify): void {
+    if (this.closing) return notify(this.closedError(), null);
+    let member: Member | undefined;
+    try {
+      member = this.byAddress.get(canonical(address));
+    } catch (err) {
+      return notify(err as RpcError, null);
+    }
+    if (!member) return notify(invalidArgument(`server ${address} is not in the pool (${this.members.map((m) => m.address).join(', ') || 'empty'})`), null);
+    this.poolOf(member).send(action, msg, opts, notify);
+  }
+
+  /** Stops taking calls; calls in flight finish. Resolves when every connection is closed. */
+  close(): Promise<void> {
+    this.closing ??= Promise.all([
+      ...this.members.map((m) => m.pool?.close()),
+      ...this.draining,
+    ]).then(() => undefined);
+    return this.closing;
+  }
+
+  /** @internal An attempt of `c` settled. */
+  settle(c: FailoverCall, err: RpcError | RemoteError | null, reply: Reply | null): void {
+    if (!err) return c.notify(null, reply);
+    const failed = c.address;
+    const decision = this.decide(err, c);
+    const stop = (why?: string): void =>
+      c.notify(finalError(err, { address: failed, count: c.attempt + 1, idempotent: c.idempotent, mayHaveRunOn: c.mayHaveRunOn, why }), null);
+    if (decision === 'stop') return stop();
+    if (typeof decision === 'object') {
+      // A redirect is the server telling us where to go, not a failure: it counts against
+      // `retries` (so redirects cannot loop) but not against the retry budget.
+      let target: string;
+      try {
+        target = canonical(decision.redirect);
+      } catch {
+        return stop(`redirect to an invalid address ${JSON.stringify(decision.redirect)}`);
+      }
+      if (!this.byAddress.has(target)) {
+        if (this.closing) return stop('pool closed');
+        this.logger.info({ address: target, from: failed }, 'redirected to a server not in the pool: adding it');
+        this.join(target, 1, true);
+        this.selector.membershipChanged?.(this.members);
+      }
+      this.selector.redirected?.(target);
+      c.redirect = target;
+    } else {
+      this.selector.failed?.(failed);
+    }
+    if (c.attempt >= this.retries) return stop(c.redirect === undefined ? undefined : 'redirect limit reached');
+    if (this.closing) return stop('pool closed');
+    if (c.redirect === undefined && !this.budget.tryWithdraw()) return stop('not retried: retry budget exhausted');
+    if (err instanceof RpcError && err.retry === 'idempotent') c.mayHaveRunOn ??= failed;
+    c.attempt++;
+    this.attempt(c);
+  }
+
+  private attempt(c: FailoverCall): void {
+    let member: Member | undefined;
+    try {
+      member = this.choose(c);
+    } catch (err) {
+      return c.notify(err instanceof RpcError ? err : invalidArgument(`choosing a server failed: ${String(err)}`), null);
+    }
+    if (!member) return c.notify(new RpcError(ErrorCode.Unreachable, 'no servers in the pool', { retry: 'safe' }), null);
+    c.address = member.address;
+    c.tried.push(member.address);
+    // With retries left, a call that meets an unreachable server comes back at once to go elsewhere.
+    const failFast = c.attempt < this.retries && this.members.length > 1;
+    this.poolOf(member).dispatch(c.action, c.msg, c.opts, c.done, failFast);
+  }
+
+  /** Healthy servers first, untried ones first; the strategy picks within each group. */
+  private choose(c: FailoverCall): Member | undefined {
+    const key = c.opts.route;
+    if (c.redirect !== undefined) {
+      const target = this.byAddress.get(c.redirect);
+      c.redirect = undefined;
+      if (target) return target;
+    }
+    if (c.tried.length === 0) {
+      return this.selector.pick(key, this.members, isHealthy) ?? this.selector.pick(key, this.members, any);
+    }
+    const untried = (m: Member): boolean => !c.tried.includes(m.address);
+    return (
+      this.selector.pick(key, this.members, (m) => m.healthy && untried(m)) ??
+      this.selector.pick(key, this.members, isHealthy) ??
+      this.selector.pick(key, this.members, untried) ??
+      this.selector.pick(key, this.members, any)
+    );
+  }
+
+  private decide(err: RpcError | RemoteError, c: FailoverCall): FailoverDecision {
+    if (this.shouldFailover) {
+      let custom: FailoverDecision | undefined;
+      try {
+        custom = this.shouldFailover(err, { action: c.action, address: c.address, attempt: c.attempt, idempotent: c.idempotent, route: c.opts.route });
+      } catch (e) {
+        this.logger.error({ err: e, address: c.address }, 'shouldFailover threw; using the built-in rule');
+      }
+      if (custom !== undefined) return custom !== 'stop' && mayRunTwice(err, c.idempotent) ? 'stop' : custom;
+    }
+    return defaultDecision(err, c.idempotent);
+  }
+
+  private poolOf(m: Member): ConnPool {
+    m.pool ??= new ConnPool({ clock: this.clock, logger: this.logger, ...this.poolOpts, transport: this.transport, address: m.address });
+    return m.pool;
+  }
+
+  private join(address: string, weight: number, announce: boolean): boolean {
+    const known = this.byAddress.get(address);
+    if (known) {
+      known.weight = weight;
+      return false;
+    }
+    const m = new Member(address, weight);
+    this.members = [...this.members, m];
+    this.byAddress.set(address, m);
+    if (announce) this.announce({ type: 'add', address, weight });
+    return true;
+  }
+
+  private leave(address: string): Promise<void> {
+    const m = this.byAddress.get(address);
+    if (!m) return Promise.resolve();
+    this.byAddress.delete(address);
+    this.members = this.members.filter((x) => x !== m);
+    this.announce({ type: 'remove', address, weight: m.weight });
+    if (!m.pool) return Promise.resolve();
+    const closed = m.pool.close();
+    this.draining.add(closed);
+    void closed.finally(() => this.draining.delete(closed));
+    return closed;
+  }
+
+  private announce(event: MembershipEvent): void {
+    if (!this.onMembershipChange) return;
+    try {
+      this.onMembershipChange(event);
+    } catch (err) {
+      this.logger.error({ err, event }, 'onMembershipChange threw');
+    }
+  }
+
+  private checkOpen(): void {
+    if (this.closing) throw this.closedError();
+  }
+
+  private closedError(): RpcError {
+    return new RpcError(ErrorCode.Closed, 'failover pool is closed');
+  }
+}
+
+/** The canonical form of an address, so that `tcp://h:1` and `h:1` are one server. */
+function canonical(address: string): string {
+  return formatAddress(parseAddress(address));
+}
+
+function normalize(server: ServerSpec): { address: string; weight: number } {
+  const spec = typeof server === 'string' ? { address: server } : server;
+  if (!spec || typeof spec.address !== 'string') throw invalidArgument(`not a server: ${JSON.stringify(server)}`);
+  const weight = spec.weight ?? 1;
+  if (!(Number.isFinite(weight) && weight > 0)) throw invalidArgument(`weight of ${spec.address} must be a positive number, got ${weight}`);
+  return { address: canonical(spec.address), weight };
+}
+
+function uniqueServers(servers: readonly ServerSpec[]): { address: string; weight: number }[] {
+  const seen = new Set<string>();
+  const out = servers.map(normalize);
+  for (const s of out) {
+    if (seen.has(s.address)) throw invalidArgument(`server ${s.address} is listed twice`);
+    seen.add(s.address);
+  }
+  return out;
+}

@@ -1,0 +1,68 @@
+import { RpcError, type RemoteError } from '@skein/core';
+
+/**
+ * What to do with a failed call: try the next server, stop here, or go to a named server (added
+ * to the pool if it is not in it).
+ */
+export type FailoverDecision = 'next' | 'stop' | { readonly redirect: string };
+
+/** What `shouldFailover` is told about the failed attempt. */
+export interface FailedAttempt {
+  readonly action: string | number;
+  /** The server the attempt failed on. */
+  readonly address: string;
+  /** 0 for the first attempt. */
+  readonly attempt: number;
+  readonly idempotent: boolean;
+  readonly route: string | undefined;
+}
+
+/**
+ * The built-in rule: retry what certainly did not run (`retry: 'safe'`: never reached a server,
+ * refused before dispatch); retry what may have run (`'idempotent'`: a timeout, a connection
+ * lost after the write) only for idempotent calls; never retry the rest (the method's own
+ * errors, bad input, errors another server would repeat).
+ */
+export function defaultDecision(err: RpcError | RemoteError, idempotent: boolean): FailoverDecision {
+  if (!(err instanceof RpcError)) return 'stop';
+  if (err.retry === 'safe') return 'next';
+  if (err.retry === 'idempotent' && idempotent) return 'next';
+  return 'stop';
+}
+
+/** True when retrying after `err` could run a non-idempotent call twice: no hook may override that. */
+export function mayRunTwice(err: RpcError | RemoteError, idempotent: boolean): boolean {
+  return !idempotent && err instanceof RpcError && err.retry === 'idempotent';
+}
+
+/** How a call's attempts went, for its final error. */
+export interface Attempts {
+  /** The server of the last attempt. */
+  readonly address: string;
+  readonly count: number;
+  readonly idempotent: boolean;
+  /** A server an earlier attempt may have executed on. */
+  readonly mayHaveRunOn: string | undefined;
+  /** Why the call stopped, when it is not the error itself. */
+  readonly why?: string;
+}
+
+/**
+ * The error the caller gets. Its `retry` never claims more safety than the attempts allow: a
+ * call that may have run on some attempt says so (`retry: 'idempotent'` and the message), even
+ * when its last attempt failed safely.
+ */
+export function finalError(err: RpcError | RemoteError, a: Attempts): RpcError | RemoteError {
+  if (!(err instanceof RpcError)) return err;
+  const notes: string[] = [];
+  const earlier = a.mayHaveRunOn !== undefined && err.retry === 'safe';
+  if (err.retry === 'idempotent') {
+    notes.push(`the call may have executed on ${a.address}${a.idempotent ? '' : '; not retried: it is not idempotent'}`);
+  } else if (earlier) {
+    notes.push(`an earlier attempt may have executed on ${a.mayHaveRunOn}`);
+  }
+  if (a.why) notes.push(a.why);
+  if (a.count > 1) notes.push(`after ${a.count} attempts`);
+  if (notes.length === 0) return err;
+  return new RpcError(err.code, `${err.message} (${notes.join('; ')})`, { cause: err, retry: earlier ? 'idempotent' : err.retry });
+}

@@ -1,0 +1,196 @@
+import { ErrorCode, RpcError } from '@skein/core';
+import { HashRing } from './hash-ring.js';
+
+/** A server as strategies and route functions see it. */
+export interface ServerView {
+  readonly address: string;
+  readonly weight: number;
+  /** False while its pool cannot reach it (backoff, or reconnecting after one). */
+  readonly healthy: boolean;
+  /** Calls sent to it and not settled yet: on the wire or waiting. */
+  readonly inFlight: number;
+}
+
+/**
+ * Picks a server for a call from its route key. Returning undefined leaves the choice to
+ * round-robin among the servers offered.
+ */
+export type RouteFunction = (routeKey: string | undefined, servers: readonly ServerView[]) => ServerView | string | undefined;
+
+export type Strategy = 'round-robin' | 'leader' | 'weighted' | 'least-active' | 'hash' | RouteFunction;
+
+/** Picks a server among those `accept` takes; the pool asks again with a wider `accept` when none fits. */
+export interface Selector<S extends ServerView> {
+  pick(key: string | undefined, servers: readonly S[], accept: (s: S) => boolean): S | undefined;
+  /** A call on `address` failed and is moving on. */
+  failed?(address: string): void;
+  /** A server redirected a call to `address`. */
+  redirected?(address: string): void;
+  /** The servers (or their weights) changed. */
+  membershipChanged?(servers: readonly S[]): void;
+}
+
+export function createSelector<S extends ServerView>(strategy: Strategy): Selector<S> {
+  if (typeof strategy === 'function') return new Routed<S>(strategy);
+  switch (strategy) {
+    case 'round-robin':
+      return new RoundRobin<S>();
+    case 'leader':
+      return new Leader<S>();
+    case 'weighted':
+      return new SmoothWeighted<S>();
+    case 'least-active':
+      return new LeastActive<S>();
+    case 'hash':
+      return new ConsistentHash<S>();
+    default:
+      throw new RpcError(ErrorCode.InvalidArgument, `unknown strategy ${JSON.stringify(strategy)}`);
+  }
+}
+
+/** Each server in turn. */
+class RoundRobin<S extends ServerView> implements Selector<S> {
+  private next = 0;
+
+  pick(_key: string | undefined, servers: readonly S[], accept: (s: S) => boolean): S | undefined {
+    const n = servers.length;
+    for (let i = 0; i < n; i++) {
+      const j = (this.next + i) % n;
+      const s = servers[j]!;
+      if (accept(s)) {
+        this.next = (j + 1) % n;
+        return s;
+      }
+    }
+    return undefined;
+  }
+}
+
+/**
+ * Every call to the current leader until it fails or a server redirects elsewhere. A failed or
+ * unhealthy leader is replaced by the next server in order after it.
+ */
+class Leader<S extends ServerView> implements Selector<S> {
+  private leader: string | undefined;
+  /** The last leader, so that the next election starts after it. */
+  private previous: string | undefined;
+
+  pick(_key: string | undefined, servers: readonly S[], accept: (s: S) => boolean): S | undefined {
+    const n = servers.length;
+    const at = servers.findIndex((s) => s.address === (this.leader ?? this.previous));
+    const current = this.leader === undefined || at < 0 ? undefined : servers[at]!;
+    if (current && accept(current)) return current;
+    for (let i = 1; i <= n; i++) {
+      const s = servers[(at + i + n) % n]!;
+      if (!accept(s)) continue;
+      // A healthy leader skipped only because this call already tried it stays the leader.
+      if (!current?.healthy) this.elect(s.address);
+      return s;
+    }
+    return undefined;
+  }
+
+  failed(address: string): void {
+    if (address === this.leader) this.elect(undefined);
+  }
+
+  redirected(address: string): void {
+    this.elect(address);
+  }
+
+  private elect(address: string | undefined): void {
+    if (this.leader !== undefined) this.previous = this.leader;
+    this.leader = address;
+  }
+}
+
+/** nginx's smooth weighted round-robin: a weight-5 server gets 5 of every 7 calls next to two weight-1 ones, interleaved. */
+class SmoothWeighted<S extends ServerView> implements Selector<S> {
+  private readonly current = new Map<string, number>();
+
+  pick(_key: string | undefined, servers: readonly S[], accept: (s: S) => boolean): S | undefined {
+    let best: S | undefined;
+    let bestWeight = -Infinity;
+    let total = 0;
+    for (const s of servers) {
+      if (!accept(s)) continue;
+      const w = (this.current.get(s.address) ?? 0) + s.weight;
+      this.current.set(s.address, w);
+      total += s.weight;
+      if (w > bestWeight) {
+        best = s;
+        bestWeight = w;
+      }
+    }
+    if (best) this.current.set(best.address, bestWeight - total);
+    return best;
+  }
+
+  membershipChanged(): void {
+    this.current.clear();
+  }
+}
+
+/** The server with the fewest calls in flight; ties go round. */
+class LeastActive<S extends ServerView> implements Selector<S> {
+  private next = 0;
+
+  pick(_key: string | undefined, servers: readonly S[], accept: (s: S) => boolean): S | undefined {
+    const n = servers.length;
+    let best: S | undefined;
+    let least = Infinity;
+    this.next = (this.next + 1) % Math.max(n, 1);
+    for (let i = 0; i < n; i++) {
+      const s = servers[(this.next + i) % n]!;
+      if (!accept(s)) continue;
+      const load = s.inFlight;
+      if (load < least) {
+        best = s;
+        least = load;
+      }
+    }
+    return best;
+  }
+}
+
+/** A consistent-hash ring on the call's route key; calls without one go round-robin. */
+class ConsistentHash<S extends ServerView> implements Selector<S> {
+  private readonly ring = new HashRing();
+  private byAddress = new Map<string, S>();
+  private readonly fallback = new RoundRobin<S>();
+
+  pick(key: string | undefined, servers: readonly S[], accept: (s: S) => boolean): S | undefined {
+    if (key === undefined) return this.fallback.pick(key, servers, accept);
+    const address = this.ring.lookup(key, (a) => {
+      const s = this.byAddress.get(a);
+      return s !== undefined && accept(s);
+    });
+    return address === undefined ? undefined : this.byAddress.get(address);
+  }
+
+  membershipChanged(servers: readonly S[]): void {
+    this.ring.set(servers);
+    this.byAddress = new Map(servers.map((s) => [s.address, s]));
+  }
+}
+
+/** The application's route function, offered the servers `accept` takes. */
+class Routed<S extends ServerView> implements Selector<S> {
+  private readonly fallback = new RoundRobin<S>();
+
+  constructor(private readonly route: RouteFunction) {}
+
+  pick(key: string | undefined, servers: readonly S[], accept: (s: S) => boolean): S | undefined {
+    const offered = servers.filter(accept);
+    if (offered.length === 0) return undefined;
+    const choice = this.route(
+      key,
+      offered.map(({ address, weight, healthy, inFlight }) => ({ address, weight, healthy, inFlight })),
+    );
+    if (choice === undefined) return this.fallback.pick(key, offered, () => true);
+    const address = typeof choice === 'string' ? choice : choice.address;
+    const chosen = servers.find((s) => s.address === address);
+    if (!chosen) throw new RpcError(ErrorCode.InvalidArgument, `route function chose ${address}, which is not in the pool`);
+    return chosen;
+  }
+}

@@ -1,0 +1,439 @@
+import { ErrorCode, RemoteError, RpcError } from '@skein/core';
+import { deferred, freePort, waitFor, within } from '@skein/test-utils';
+import { afterEach, describe, expect, it } from 'vitest';
+import { FailoverPool, type FailoverPoolOptions, type MembershipEvent } from '../src/index.js';
+import { transport } from './harness.js';
+import { childServer, localServer, str, textOf, type ChildServer, type LocalServer } from './pool-harness.js';
+
+const cleanup: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const f of cleanup.splice(0).reverse()) await f();
+});
+
+function failover(opts: Omit<FailoverPoolOptions, 'transport'>): FailoverPool {
+  const p = new FailoverPool({ transport, ...opts });
+  cleanup.push(() => within(p.close(), 10_000, 'pool close'));
+  return p;
+}
+
+async function locals(names: string[], table: (name: string) => Parameters<typeof localServer>[0] = (n) => ({ who: () => str(n) })) {
+  const out: Record<string, LocalServer> = {};
+  for (const n of names) {
+    out[n] = await localServer(table(n));
+    cleanup.push(() => out[n]!.server.close());
+  }
+  return out;
+}
+
+async function children(names: string[]): Promise<ChildServer[]> {
+  const out = await Promise.all(names.map((n) => childServer(n)));
+  for (const c of out) {
+    cleanup.push(() => {
+      c.proc.kill('SIGKILL');
+      return c.gone();
+    });
+  }
+  return out;
+}
+
+/** Runs `total` calls through `workers` concurrent loops; `kill` runs once, when `when()` first holds. */
+async function flood<T>(total: number, workers: number, one: (i: number) => Promise<T>, when: () => boolean, kill: () => void) {
+  let next = 0;
+  let killed = false;
+  const results: ({ ok: true; value: T } | { ok: false; error: unknown })[] = new Array(total);
+  const worker = async (): Promise<void> => {
+    while (next < total) {
+      const i = next++;
+      if (!killed && when()) {
+        killed = true;
+        kill();
+      }
+      results[i] = await one(i).then(
+        (value) => ({ ok: true as const, value }),
+        (error: unknown) => ({ ok: false as const, error }),
+      );
+    }
+  };
+  await Promise.all(Array.from({ length: workers }, worker));
+  return { results, killed };
+}
+
+const inFlightOn = (p: FailoverPool, address: string): number => p.stats().find((s) => s.address === address)?.inFlight ?? 0;
+
+describe('failover when a server dies', () => {
+  it('loses no idempotent call when one of three server processes is kill -9ed mid-flood', async () => {
+    const [a, b, c] = await children(['a', 'b', 'c']);
+    const pool = failover({
+      servers: [a!.address, b!.address, c!.address],
+      retryBudget: { ratio: 1, minRetriesPerSecond: 100 },
+    });
+    let byB = 0;
+    const { results, killed } = await within(
+      flood(
+        3000,
+        150,
+        (i) =>
+          pool
+            .call('slow', undefined, { idempotent: true, route: String(i) })
+            .then(textOf)
+            .then((who) => (who === 'b' && byB++, who)),
+        () => byB >= 50 && inFlightOn(pool, b!.address) >= 10,
+        () => b!.proc.kill('SIGKILL'),
+      ),
+      60_000,
+      'flood',
+    );
+    expect(killed).toBe(true);
+    const failed = results.filter((r) => !r.ok);
+    expect(failed).toEqual([]);
+    const answeredBy = (n: string) => results.filter((r) => r.ok && r.value === n).length;
+    expect(answeredBy('a') + answeredBy('b') + answeredBy('c')).toBe(3000);
+    expect(answeredBy('b')).toBeGreaterThanOrEqual(50);
+    expect(answeredBy('b')).toBeLessThan(1000); // it died early, with calls on the wire
+    const bStats = pool.stats().find((s) => s.address === b!.address)!;
+    expect(bStats.healthy).toBe(false);
+  });
+
+  it('runs no non-idempotent call twice when a server is killed, and says which may have run', async () => {
+    const servers = await children(['a', 'b', 'c']);
+    const [, b] = servers;
+    const pool = failover({
+      servers: servers.map((s) => s.address),
+      retryBudget: { ratio: 1, minRetriesPerSecond: 100 },
+    });
+    const { results, killed } = await within(
+      flood(
+        900,
+        90,
+        (i) => pool.call('record', str(`id${i}`)).then(textOf),
+        () => inFlightOn(pool, b!.address) >= 10,
+        () => b!.proc.kill('SIGKILL'),
+      ),
+      60_000,
+      'flood',
+    );
+    expect(killed).toBe(true);
+    for (const s of servers) s.proc.kill('SIGKILL');
+    await Promise.all(servers.map((s) => s.gone()));
+    // Executions per id, across all three servers (the killed one printed its own before it died).
+    const runs = new Map<string, number>();
+    for (const s of servers) for (const id of s.ran()) runs.set(id, (runs.get(id) ?? 0) + 1);
+    const twice = [...runs].filter(([, n]) => n > 1);
+    expect(twice).toEqual([]);
+    const ok = new Set<string>();
+    const failed = new Set<string>();
+    results.forEach((r, i) => (r.ok ? ok : failed).add(`id${i}`));
+    for (const id of ok) expect(runs.get(id)).toBe(1);
+    // Every failure is one that may have executed (on the wire when B died), and says so.
+    expect(failed.size).toBeGreaterThan(0);
+    for (const r of results) {
+      if (r.ok) continue;
+      const e = r.error as RpcError;
+      expect(e).toBeInstanceOf(RpcError);
+      expect(e.retry).toBe('idempotent');
+      expect(e.neverExecuted).toBe(false);
+      expect(e.message).toMatch(/may have executed on 127\.0\.0\.1:\d+; not retried: it is not idempotent/);
+    }
+    // What ran is what succeeded plus some of what may have run; nothing else.
+    for (const id of runs.keys()) expect(ok.has(id) || failed.has(id)).toBe(true);
+    expect([...runs.values()].reduce((x, y) => x + y, 0)).toBeLessThanOrEqual(ok.size + failed.size);
+  });
+
+  it('skips a server it cannot reach while a healthy one remains', async () => {
+    const { a } = await locals(['a']);
+    const dead = `127.0.0.1:${await freePort()}`;
+    const pool = failover({ servers: [dead, a!.address], pool: { connectBudgetMs: 60_000 } });
+    const replies = await within(Promise.all(Array.from({ length: 20 }, () => pool.call('who'))), 10_000);
+    expect(replies.map(textOf)).toEqual(Array(20).fill('a'));
+    await waitFor(() => pool.servers().find((s) => s.address === dead)?.healthy === false);
+    // Now known unhealthy: it is not even tried.
+    await Promise.all(Array.from({ length: 20 }, () => pool.call('who')));
+    expect(a!.counts.who).toBe(40);
+    expect(pool.stats().find((s) => s.address === dead)!.state).toMatch(/backoff|connecting/);
+  });
+});
+
+describe('retry rules', () => {
+  /** a holds every `op` until the test ends; b answers. */
+  async function hangThenAnswer() {
+    const held = deferred();
+    const s = await locals(['a', 'b'], (n) => ({ op: () => (n === 'a' ? held.promise : str(n)) }));
+    // Released before the pool closes (cleanup runs in reverse), so the close need not wait on a.
+    return { a: s.a!, b: s.b!, release: (): void => void cleanup.push(() => held.resolve()) };
+  }
+
+  it('does not retry a timed-out call that is not idempotent, and says it may have executed', async () => {
+    const { a, b, release } = await hangThenAnswer();
+    const pool = failover({ servers: [a!.address, b!.address], strategy: 'leader', pool: { stream: { tickMs: 20 } } });
+    release();
+    const err = await pool.call('op', undefined, { timeoutMs: 100 }).catch((e) => e);
+    expect(err).toBeInstanceOf(RpcError);
+    expect(err.code).toBe(ErrorCode.Timeout);
+    expect(err.retry).toBe('idempotent');
+    expect(err.message).toMatch(/may have executed on .*not retried: it is not idempotent/);
+    expect(a!.counts.op).toBe(1);
+    expect(b!.counts.op).toBeUndefined();
+  });
+
+  it('retries a timed-out idempotent call on the next server', async () => {
+    const { a, b, release } = await hangThenAnswer();
+    const pool = failover({ servers: [a!.address, b!.address], strategy: 'leader', pool: { stream: { tickMs: 20 } } });
+    release();
+    const r = await pool.call('op', undefined, { timeoutMs: 100, idempotent: true });
+    expect(textOf(r)).toBe('b');
+    expect(a!.counts.op).toBe(1);
+    expect(b!.counts.op).toBe(1);
+  });
+
+  it('never retries a method-level error (retry never) or a custom error by default', async () => {
+    const { a, b } = await locals(['a', 'b'], () => ({ bad: () => { throw new RemoteError(7); } }));
+    const pool = failover({ servers: [a!.address, b!.address] });
+    const e1 = await pool.call('nope', undefined, { idempotent: true }).catch((e) => e);
+    expect(e1.code).toBe(ErrorCode.Method);
+    const e2 = await pool.call('bad', undefined, { idempotent: true }).catch((e) => e);
+    expect(e2).toBeInstanceOf(RemoteError);
+    expect((a!.counts.bad ?? 0) + (b!.counts.bad ?? 0)).toBe(1);
+  });
+
+  it('lets shouldFailover move on after a custom error, but never re-run a call that may have run', async () => {
+    const held = deferred();
+    const { a, b } = await locals(['a', 'b'], (n) => ({
+      busy: () => (n === 'a' ? Promise.reject(new RemoteError(str('busy'))) : str(n)),
+      hang: () => held.promise,
+    }));
+    const asked: string[] = [];
+    const pool = failover({
+      servers: [a!.address, b!.address],
+      strategy: 'leader',
+      pool: { stream: { tickMs: 20 } },
+      shouldFailover: (err, at) => {
+        asked.push(`${at.attempt}:${err instanceof RpcError ? err.codeName : 'custom'}`);
+        return 'next';
+      },
+    });
+    cleanup.push(() => held.resolve());
+    expect(textOf(await pool.call('busy'))).toBe('b'); // the custom error moved it on
+    const err = await pool.call('hang', undefined, { timeoutMs: 100 }).catch((e) => e);
+    expect(err.code).toBe(ErrorCode.Timeout); // 'next' was refused: not idempotent, may have run
+    expect(asked).toEqual(['0:custom', '0:Timeout']);
+  });
+});
+
+describe('retry budget', () => {
+  async function overloadedCluster() {
+    return locals(['a', 'b', 'c'], () => ({ overloaded: () => { throw new RpcError(ErrorCode.Overloaded); } }));
+  }
+  const attempts = (s: Record<string, LocalServer>) => Object.values(s).reduce((n, x) => n + (x.counts.overloaded ?? 0), 0);
+
+  it('does not hammer a failing cluster once the budget is empty', async () => {
+    const s = await overloadedCluster();
+    const pool = failover({ servers: Object.values(s).map((x) => x.address), retries: 2, retryBudget: { ratio: 0, minRetriesPerSecond: 0 } });
+    const errors = await Promise.all(Array.from({ length: 60 }, () => pool.call('overloaded').catch((e) => e)));
+    expect(attempts(s)).toBe(60); // one attempt each: no retry was paid for
+    for (const e of errors) {
+      expect(e.code).toBe(ErrorCode.Overloaded);
+      expect(e.retry).toBe('safe');
+      expect(e.message).toMatch(/retry budget exhausted/);
+    }
+  });
+
+  it('retries in proportion to the traffic: about ratio × first attempts', async () => {
+    const s = await overloadedCluster();
+    const pool = failover({ servers: Object.values(s).map((x) => x.address), retries: 2, retryBudget: { ratio: 0.1, minRetriesPerSecond: 0 } });
+    await Promise.all(Array.from({ length: 100 }, () => pool.call('overloaded').catch(() => {})));
+    expect(attempts(s)).toBeGreaterThan(100);
+    expect(attempts(s)).toBeLessThanOrEqual(110);
+  });
+
+  it('with a full budget, retries each call on every server', async () => {
+    const s = await overloadedCluster();
+    const pool = failover({ servers: Object.values(s).map((x) => x.address), retries: 2, retryBudget: { ratio: 10 } });
+    const errors = await Promise.all(Array.from({ length: 20 }, () => pool.call('overloaded').catch((e) => e)));
+    expect(attempts(s)).toBe(60);
+    for (const x of Object.values(s)) expect(x.counts.overloaded).toBe(20); // a retry goes to an untried server
+    expect(errors[0].message).toMatch(/after 3 attempts/);
+  });
+});
+
+describe('strategies', () => {
+  it('round-robin spreads calls evenly', async () => {
+    const s = await locals(['a', 'b', 'c']);
+    const pool = failover({ servers: Object.values(s).map((x) => x.address) });
+    const replies = await Promise.all(Array.from({ length: 30 }, () => pool.call('who')));
+    const by = count(replies.map(textOf));
+    expect(by).toEqual({ a: 10, b: 10, c: 10 });
+  });
+
+  it('weighted: smooth weighted round-robin in proportion to the weights', async () => {
+    const s = await locals(['a', 'b']);
+    const pool = failover({ servers: [{ address: s.a!.address, weight: 3 }, { address: s.b!.address, weight: 1 }], strategy: 'weighted' });
+    const replies = (await Promise.all(Array.from({ length: 40 }, () => pool.call('who')))).map(textOf);
+    expect(count(replies)).toEqual({ a: 30, b: 10 });
+    expect(replies.slice(0, 4).sort()).toEqual(['a', 'a', 'a', 'b']); // interleaved, not 30 then 10
+  });
+
+  it('least-active: calls go to the server with the fewest in flight', async () => {
+    const gate = deferred();
+    const s = await locals(['a', 'b'], (n) => ({ who: () => str(n), hold: () => gate.promise }));
+    const pool = failover({ servers: [s.a!.address, s.b!.address], strategy: 'least-active' });
+    const held = Array.from({ length: 5 }, () => new Promise((resolve) => pool.sendTo(s.a!.address, 'hold', new Uint8Array(0), {}, resolve)));
+    await waitFor(() => s.a!.counts.hold === 5);
+    const replies = await Promise.all(Array.from({ length: 5 }, () => pool.call('who')));
+    expect(replies.map(textOf)).toEqual(['b', 'b', 'b', 'b', 'b']);
+    gate.resolve();
+    await Promise.all(held);
+  });
+
+  it('a route function picks by key and sees health and load', async () => {
+    const s = await locals(['a', 'b']);
+    const seen: string[] = [];
+    const pool = failover({
+      servers: [s.a!.address, s.b!.address],
+      strategy: (key, servers) => {
+        seen.push(servers.map((v) => `${v.healthy}/${v.inFlight}`).join(','));
+        return key === 'left' ? servers[0] : servers[1]!.address;
+      },
+    });
+    expect(textOf(await pool.call('who', undefined, { route: 'left' }))).toBe('a');
+    expect(textOf(await pool.call('who', undefined, { route: 'right' }))).toBe('b');
+    expect(seen[0]).toBe('true/0,true/0');
+  });
+
+  it('hash: a key stays on one server, and a joining server takes only its share', async () => {
+    const s = await locals(['a', 'b', 'c', 'd']);
+    const pool = failover({ servers: [s.a!.address, s.b!.address, s.c!.address], strategy: 'hash' });
+    const keys = Array.from({ length: 1000 }, (_, i) => `user-${i}`);
+    const place = async () => (await Promise.all(keys.map((k) => pool.call('who', undefined, { route: k })))).map(textOf);
+    const before = await place();
+    expect(await place()).toEqual(before);
+    expect(Object.keys(count(before)).sort()).toEqual(['a', 'b', 'c']);
+    pool.add(s.d!.address);
+    const after = await place();
+    const moved = keys.filter((_, i) => after[i] !== before[i]);
+    expect(moved.length).toBeLessThan(400);
+    expect(moved.length).toBeGreaterThan(100);
+    for (const k of moved) expect(after[keys.indexOf(k)]).toBe('d'); // every moved key moved TO the new server
+    expect(await place()).toEqual(after);
+  });
+
+  it('hash: without a route key, calls go round-robin', async () => {
+    const s = await locals(['a', 'b']);
+    const pool = failover({ servers: [s.a!.address, s.b!.address], strategy: 'hash' });
+    const replies = await Promise.all(Array.from({ length: 10 }, () => pool.call('who')));
+    expect(count(replies.map(textOf))).toEqual({ a: 5, b: 5 });
+  });
+
+  it('leader: a redirect to an address not in the pool adds it and makes it the leader', async () => {
+    const s = await locals(['b', 'c'], (n) => ({ op: () => str(n) }));
+    // The first server is not the leader: it redirects to c, which the pool does not know yet.
+    const redirecting = await localServer({
+      op: () => Promise.reject(new RemoteError(str(`redirect ${s.c!.address}`))),
+    });
+    cleanup.push(() => redirecting.server.close());
+    const events: MembershipEvent[] = [];
+    const pool = failover({
+      servers: [redirecting.address, s.b!.address],
+      strategy: 'leader',
+      onMembershipChange: (e) => events.push(e),
+      shouldFailover: (err) => {
+        if (!(err instanceof RemoteError) || typeof err.payload === 'number') return undefined;
+        const m = /^redirect (.+)$/.exec(new TextDecoder().decode(err.payload));
+        return m ? { redirect: m[1]! } : undefined;
+      },
+    });
+    expect(textOf(await pool.call('op'))).toBe('c');
+    expect(events).toEqual([{ type: 'add', address: s.c!.address, weight: 1 }]);
+    expect(pool.servers().map((v) => v.address)).toContain(s.c!.address);
+    const next = await Promise.all(Array.from({ length: 5 }, () => pool.call('op')));
+    expect(next.map(textOf)).toEqual(['c', 'c', 'c', 'c', 'c']); // c is now the leader
+    expect(redirecting.counts.op).toBe(1);
+    expect(s.b!.counts.op).toBeUndefined();
+  });
+
+  it('leader: sticks to one server and moves on when it fails', async () => {
+    const s = await locals(['a', 'b']);
+    const pool = failover({ servers: [s.a!.address, s.b!.address], strategy: 'leader' });
+    const first = (await Promise.all(Array.from({ length: 5 }, () => pool.call('who')))).map(textOf);
+    expect(first).toEqual(['a', 'a', 'a', 'a', 'a']);
+    await s.a!.server.close();
+    expect(textOf(await within(pool.call('who'), 10_000))).toBe('b');
+    const after = (await Promise.all(Array.from({ length: 5 }, () => pool.call('who')))).map(textOf);
+    expect(after).toEqual(['b', 'b', 'b', 'b', 'b']);
+  });
+});
+
+describe('membership', () => {
+  it('removing a server lets its calls in flight finish; no call anywhere fails', async () => {
+    const gate = deferred();
+    const s = await locals(['a', 'b', 'c'], (n) => ({ op: () => (n === 'b' ? gate.promise.then(() => str(n)) : str(n)) }));
+    const events: MembershipEvent[] = [];
+    const pool = failover({ servers: [s.a!.address, s.b!.address, s.c!.address], onMembershipChange: (e) => events.push(e) });
+    const first = Array.from({ length: 30 }, () => pool.call('op'));
+    await waitFor(() => s.b!.counts.op === 10);
+    const removed = pool.remove(s.b!.address);
+    expect(pool.servers().map((v) => v.address)).toEqual([s.a!.address, s.c!.address]);
+    const second = (await Promise.all(Array.from({ length: 30 }, () => pool.call('op')))).map(textOf);
+    expect(count(second)).toEqual({ a: 15, c: 15 });
+    expect(s.b!.counts.op).toBe(10); // nothing new went to b
+    gate.resolve();
+    expect(count((await Promise.all(first)).map(textOf))).toEqual({ a: 10, b: 10, c: 10 });
+    await within(removed, 5000, 'remove');
+    await waitFor(() => s.b!.server.connections === 0, { what: 'b to be disconnected' });
+    expect(events).toEqual([{ type: 'remove', address: s.b!.address, weight: 1 }]);
+  });
+
+  it('replace diffs by address, reuses the pools that stay, and never fails their calls', async () => {
+    const gate = deferred();
+    const s = await locals(['a', 'b', 'c'], (n) => ({ who: () => str(n), hold: () => gate.promise.then(() => str(n)) }));
+    const events: MembershipEvent[] = [];
+    const pool = failover({ servers: [s.a!.address, s.b!.address], onMembershipChange: (e) => events.push(e) });
+    await Promise.all([pool.call('who'), pool.call('who')]);
+    const held = new Promise<string>((resolve, reject) =>
+      pool.sendTo(s.a!.address, 'hold', new Uint8Array(0), {}, (err, r) => (err ? reject(err) : resolve(textOf(r!)))),
+    );
+    await waitFor(() => s.a!.counts.hold === 1);
+    const replaced = pool.replace([s.a!.address, `tcp://${s.c!.address}`]);
+    expect(events).toEqual([
+      { type: 'remove', address: s.b!.address, weight: 1 },
+      { type: 'add', address: s.c!.address, weight: 1 },
+    ]);
+    const replies = (await Promise.all(Array.from({ length: 10 }, () => pool.call('who')))).map(textOf);
+    expect(count(replies)).toEqual({ a: 5, c: 5 });
+    gate.resolve();
+    expect(await held).toBe('a');
+    await within(replaced, 5000, 'replace');
+    expect(s.a!.accepted).toBe(1); // a's pool (and connection) was reused
+  });
+
+  it('sendTo an address not in the pool fails at once with InvalidArgument', async () => {
+    const s = await locals(['a', 'b']);
+    const pool = failover({ servers: [s.a!.address, s.b!.address] });
+    let result: unknown;
+    pool.sendTo('127.0.0.1:1', 'who', new Uint8Array(0), {}, (err) => (result = err));
+    expect(result).toBeInstanceOf(RpcError);
+    expect((result as RpcError).code).toBe(ErrorCode.InvalidArgument);
+    expect((result as RpcError).message).toMatch(/127\.0\.0\.1:1 is not in the pool/);
+    const r = await new Promise<string>((resolve) => pool.sendTo(s.b!.address, 'who', new Uint8Array(0), {}, (_e, reply) => resolve(textOf(reply!))));
+    expect(r).toBe('b');
+    expect(s.a!.accepted).toBe(0); // lazily: only b's pool connected
+  });
+
+  it('close lets calls finish, then new calls fail with Closed', async () => {
+    const gate = deferred();
+    const s = await locals(['a'], () => ({ hold: () => gate.promise.then(() => str('x')) }));
+    const pool = new FailoverPool({ transport, servers: [s.a!.address] });
+    const held = pool.call('hold');
+    await waitFor(() => s.a!.counts.hold === 1);
+    const closing = pool.close();
+    await expect(pool.call('hold')).rejects.toMatchObject({ code: ErrorCode.Closed });
+    gate.resolve();
+    expect(textOf(await held)).toBe('x');
+    await within(closing, 5000);
+  });
+});
+
+function count(xs: string[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const x of xs) out[x] = (out[x] ?? 0) + 1;
+  return out;
+}

@@ -1,0 +1,125 @@
+import type { Clock, Ticker, Transport } from '@skein/core';
+import { startProcess, type Proc } from '@skein/test-utils';
+import { fileURLToPath } from 'node:url';
+import { RpcServer, createRouter, type Handler, type Reply } from '../src/index.js';
+import { transport } from './harness.js';
+
+const utf8 = new TextEncoder();
+const text = new TextDecoder();
+export const str = (s: string): Uint8Array => utf8.encode(s);
+export const textOf = (r: Reply): string => text.decode(r.msg);
+
+/** A transport whose listeners count the connections they accept. */
+export function countingTransport(base: Transport = transport): Transport & { accepted: number } {
+  const t = {
+    name: base.name,
+    accepted: 0,
+    connect: base.connect.bind(base),
+    listen: (address: Parameters<Transport['listen']>[0], spec: Parameters<Transport['listen']>[1], accept: Parameters<Transport['listen']>[2]) =>
+      base.listen(address, spec, (conn) => {
+        t.accepted++;
+        accept(conn);
+      }),
+  };
+  return t;
+}
+
+export interface LocalServer {
+  server: RpcServer;
+  address: string;
+  /** Connections accepted so far. */
+  readonly accepted: number;
+  /** Requests handled per action. */
+  counts: Record<string, number>;
+}
+
+/** An in-process server that counts accepted connections and requests per action. */
+export async function localServer(table: Record<string, Handler>, listenOn = '127.0.0.1:0'): Promise<LocalServer> {
+  const t = countingTransport();
+  const counts: Record<string, number> = {};
+  const counted: Record<string, Handler> = {};
+  for (const [action, h] of Object.entries(table)) {
+    counted[action] = (req) => {
+      counts[action] = (counts[action] ?? 0) + 1;
+      return h(req);
+    };
+  }
+  const server = new RpcServer({ dispatch: createRouter(counted), closeWaitMs: 300 });
+  const a = await server.listen(t, listenOn);
+  const address = 'path' in a ? `unix:${a.path}` : `${a.host}:${a.port}`;
+  return {
+    server,
+    address,
+    counts,
+    get accepted() {
+      return t.accepted;
+    },
+  };
+}
+
+const fixture = fileURLToPath(new URL('./fixtures/pool-server.mjs', import.meta.url));
+
+export interface ChildServer {
+  proc: Proc;
+  name: string;
+  address: string;
+  port: number;
+  /** The ids this server printed as run (`record`). */
+  ran(): string[];
+  /** Resolves once the process has exited and all its output is read. */
+  gone(): Promise<void>;
+}
+
+/** The pool fixture server in a child process (on the built packages). */
+export async function childServer(name: string, port = 0): Promise<ChildServer> {
+  const proc = startProcess(process.execPath, [fixture, name, String(port)]);
+  const [, p] = await proc.waitForLine(/listening (\d+)/);
+  const stdout = proc.child.stdout!;
+  const ended = new Promise<void>((resolve) => {
+    if (stdout.readableEnded) resolve();
+    else stdout.once('end', () => setImmediate(resolve));
+  });
+  return {
+    proc,
+    name,
+    port: Number(p),
+    address: `127.0.0.1:${p}`,
+    ran: () => proc.lines.filter((l) => l.startsWith('ran ')).map((l) => l.slice(4)),
+    gone: async () => {
+      await proc.exited;
+      await ended;
+    },
+  };
+}
+
+/**
+ * A clock the test drives: `advance(ms)` runs every ticker due in between, in time order. Lets
+ * tests about budgets and idle times count ticks instead of waiting on real time.
+ */
+export class ManualClock implements Clock {
+  private t = 0;
+  private readonly timers = new Set<{ ms: number; due: number; tick: () => void }>();
+
+  now(): number {
+    return this.t;
+  }
+
+  every(ms: number, tick: () => void): Ticker {
+    const timer = { ms: Math.max(ms, 1), due: this.t + Math.max(ms, 1), tick };
+    this.timers.add(timer);
+    return { stop: () => void this.timers.delete(timer) };
+  }
+
+  advance(ms: number): void {
+    const end = this.t + ms;
+    for (;;) {
+      let next: { ms: number; due: number; tick: () => void } | undefined;
+      for (const timer of this.timers) if (timer.due <= end && (!next || timer.due < next.due)) next = timer;
+      if (!next) break;
+      this.t = next.due;
+      next.due += next.ms;
+      next.tick();
+    }
+    this.t = end;
+  }
+}
