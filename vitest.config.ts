@@ -13,6 +13,7 @@ export default defineConfig({
     hookTimeout: 30_000,
     pool: 'forks',
     reporters: ['default', './scripts/summary-reporter.ts'],
-    typecheck: { enabled: true, include: ['packages/*/test/**/*.test-d.ts'] },
+    // Type tests (*.test-d.ts) are compiled by each package's `typecheck` (tsc), which
+    // `pnpm test` runs first; vitest's own typecheck would read the root tsconfig and miss them.
   },
 });

@@ -1,5 +1,5 @@
 import { ErrorCode, RpcError, silentLogger, type Codec, type Logger } from '@skein/core';
-import type { Dispatch, ServerRequest } from '@skein/stream';
+import { errorDetail, type Dispatch, type ServerRequest } from '@skein/stream';
 import { CallContext } from './context.js';
 import type { AnyMethod, ArgOf, ResultOf, ServiceDef } from './define.js';
 import { callInfo, withFilters, type Filter } from './filters.js';
@@ -170,17 +170,12 @@ class Runner {
       if (err.code === ErrorCode.Internal || err.code === ErrorCode.Encode) {
         this.logger.error({ action, peer: req.conn.remote, err }, 'call failed');
       }
-      return req.fail(err, this.detailFor(err));
+      return req.fail(err, errorDetail(err, this.expose));
     }
     this.logger.error({ action, peer: req.conn.remote, err }, 'handler threw an undeclared error');
     req.fail(ErrorCode.Internal, this.expose ? `${action}: ${err instanceof Error ? err.message : String(err)}` : undefined);
   }
 
-  /** Skein's own codes carry their message; razor's carry it only when configured (a razor peer would misread it). */
-  private detailFor(err: RpcError): string | undefined {
-    if (err.code >= 100 || this.expose) return err.message === err.wire ? undefined : err.message;
-    return undefined;
-  }
 }
 
 const EMPTY = new Uint8Array(0);

@@ -24,6 +24,12 @@ export interface FrameSpec {
    * for a body before this returns.
    */
   bodyLength(header: Uint8Array): number;
+  /**
+   * The frames this side sends, when they differ from those it receives (a client sends
+   * requests and reads responses). A transport that must find frame boundaries in what it sends
+   * — to split a batch into messages — uses it; without it, both directions share this spec.
+   */
+  readonly outbound?: FrameSpec;
 }
 
 export interface FrameHandlers {

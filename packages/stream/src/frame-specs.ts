@@ -23,8 +23,21 @@ function checkPreamble(h: Uint8Array, onBadVersion: () => FrameError): void {
   if (h[2] !== VERSION) throw onBadVersion();
 }
 
-/** What the server reads: requests. Over-limit frames get an error reply before the close. */
+/** The widest limits the wire allows: for the frames we send ourselves, already checked. */
+const WIRE_LIMITS: Limits = { maxMessage: 0xffff_ffff, maxBlob: 0x7fff_ffff, maxAction: 0x7fff_ffff };
+
+/** What the server reads (requests); its `outbound` describes what it sends (responses). */
 export function requestFrameSpec(limits: Limits): FrameSpec {
+  return { ...requests(limits), outbound: responses(WIRE_LIMITS) };
+}
+
+/** What the client reads (responses); its `outbound` describes what it sends (requests). */
+export function responseFrameSpec(limits: Limits): FrameSpec {
+  return { ...responses(limits), outbound: requests(WIRE_LIMITS) };
+}
+
+/** Requests, checked against `limits`. Over-limit frames get an error reply before the close. */
+function requests(limits: Limits): FrameSpec {
   const refuse = (h: Uint8Array, code: ErrorCode, why: string): FrameError =>
     new FrameError(why, errorResponse(requestSeqBytes(h), code));
   return {
@@ -49,8 +62,8 @@ export function requestFrameSpec(limits: Limits): FrameSpec {
   };
 }
 
-/** What the client reads: responses. */
-export function responseFrameSpec(limits: Limits): FrameSpec {
+/** Responses, checked against `limits`. */
+function responses(limits: Limits): FrameSpec {
   return {
     headerLength: RESPONSE_HEADER_LENGTH,
     bodyLength(h) {

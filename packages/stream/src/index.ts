@@ -24,3 +24,4 @@ export type { BackoffOptions } from './backoff.js';
 export { RetryBudget, DEFAULT_RETRY_BUDGET } from './retry-budget.js';
 export type { RetryBudgetOptions } from './retry-budget.js';
 export { HashRing, hash32 } from './hash-ring.js';
+export { errorDetail } from './error-detail.js';

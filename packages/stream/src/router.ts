@@ -1,6 +1,7 @@
 import { ErrorCode, RemoteError, RpcError, silentLogger, type Logger } from '@skein/core';
 import type { Reply } from './call.js';
 import type { Dispatch } from './dispatch.js';
+import { errorDetail } from './error-detail.js';
 import type { ServerRequest } from './server-request.js';
 
 /** What a handler may return: bytes for the msg, a Reply for msg and blob, or nothing. */
@@ -39,7 +40,7 @@ function answer(req: ServerRequest, r: HandlerResult): void {
 }
 
 function answerError(req: ServerRequest, err: unknown, logger: Logger): void {
-  if (err instanceof RpcError) return req.fail(err);
+  if (err instanceof RpcError) return req.fail(err, errorDetail(err));
   if (err instanceof RemoteError) return req.failCustom(err.payload);
   logger.error({ err, action: req.action, remote: req.conn.remote }, 'handler failed');
   req.fail(ErrorCode.Internal);

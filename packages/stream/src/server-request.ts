@@ -46,7 +46,9 @@ export class ServerRequest {
 
   /** Answers with an ok response. */
   reply(msg: Uint8Array = EMPTY, blob: Uint8Array = EMPTY): void {
-    if (this.claim()) this.owner.writeOk(this.seqBytes, msg, blob);
+    if (!this.claim()) return;
+    this.owner.writeOk(this.seqBytes, msg, blob);
+    this.owner.settled();
   }
 
   /**
@@ -55,7 +57,9 @@ export class ServerRequest {
    */
   fail(err: RpcError | ErrorCode, detail?: string): void {
     const code = typeof err === 'number' ? err : err.code;
-    if (this.claim()) this.owner.writeError(this.seqBytes, code, detail);
+    if (!this.claim()) return;
+    this.owner.writeError(this.seqBytes, code, detail);
+    this.owner.settled();
   }
 
   /** Answers with a method's custom error: a number (flag 1) or bytes (flag 2). */
@@ -64,13 +68,15 @@ export class ServerRequest {
       this.fail(new RpcError(ErrorCode.Internal, `custom error number ${payload} is not a u32`));
       return;
     }
-    if (this.claim()) this.owner.writeCustomError(this.seqBytes, payload);
+    if (!this.claim()) return;
+    this.owner.writeCustomError(this.seqBytes, payload);
+    this.owner.settled();
   }
 
+  /** First answer wins. The owner is told after the answer is written: the last one may end the connection. */
   private claim(): boolean {
     if (this.answered) return false;
     this.answered = true;
-    this.owner.settled();
     return true;
   }
 }

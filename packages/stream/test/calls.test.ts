@@ -88,6 +88,9 @@ describe('errors from handlers', () => {
       num: () => {
         throw new RemoteError(7);
       },
+      detailed: () => {
+        throw new RpcError(ErrorCode.InvalidArgument, 'why not');
+      },
       str: () => {
         throw new RemoteError(new TextEncoder().encode('rpc_timeout'));
       },
@@ -96,6 +99,8 @@ describe('errors from handlers', () => {
       },
     });
     await expect(client.call('builtin')).rejects.toMatchObject({ code: ErrorCode.Overloaded });
+    // Skein's own codes carry their message across the wire.
+    await expect(client.call('detailed')).rejects.toMatchObject({ code: ErrorCode.InvalidArgument, message: 'why not' });
     await expect(client.call('num')).rejects.toMatchObject({ payload: 7 });
     const s = await client.call('str').catch((e) => e);
     expect(s).toBeInstanceOf(RemoteError);

@@ -166,6 +166,19 @@ describe('idle connections and closing', () => {
     expect(leakedHandles(before)).toEqual({});
   });
 
+  it('sends the last in-flight answer before ending the connection on close', async () => {
+    const gate = deferred();
+    const s = await startServer({ wait: async (r) => (await gate.promise, r.msg) });
+    const client = await s.connect();
+    const only = client.call('wait', u32(9));
+    await waitFor(() => s.server.connections === 1);
+    await new Promise((r) => setTimeout(r, 20));
+    const closing = s.server.close();
+    gate.resolve();
+    expect(readU32((await only).msg)).toBe(9);
+    await within(closing, 5000, 'server close');
+  });
+
   it('cuts connections that outlive closeWaitMs', async () => {
     const s = await startServer({ hang: () => new Promise(() => {}) }, { closeWaitMs: 100 });
     const client = await s.connect();

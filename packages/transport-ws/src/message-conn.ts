@@ -68,7 +68,8 @@ export class MessageConn implements FrameConn {
     private readonly options: MessageConnOptions,
   ) {
     checkSpec(spec);
-    this.batcher = new MessageBatcher(spec, (chunks) => this.socket.send(chunks), options);
+    // The batcher cuts what we send at frame boundaries: those are the outbound frames.
+    this.batcher = new MessageBatcher(spec.outbound ?? spec, (chunks) => this.socket.send(chunks), options);
   }
 
   bind(handlers: FrameHandlers): void {

@@ -1,0 +1,202 @@
+import { createClient } from '@skein/api';
+import { msgpackCodec } from '@skein/codec-msgpack';
+import { ErrorCode, readErrorBytes, RpcError, type Transport } from '@skein/core';
+import { runtime } from '@skein/runtime';
+import { ClientStream, protocol } from '@skein/stream';
+import { tcpTransport } from '@skein/transport-tcp';
+import { wsTransport } from '@skein/transport-ws';
+import { tmpSocketPath, waitFor, within, type Proc } from '@skein/test-utils';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Action, Calculator } from './fixtures/contract.mjs';
+import { SCENARIOS } from './fixtures/scenarios.mjs';
+import { expected, type ScenarioName } from './expected.js';
+import type { MatrixRow, ServerConfig } from './matrix.js';
+import { rawPeer, requestHeader } from './raw-peer.js';
+import { fixture, launch, reap, type RuntimeName } from './runtimes.js';
+
+const utf8 = new TextEncoder();
+const text = (b: Uint8Array): string => new TextDecoder().decode(b);
+
+/** Generous bounds, only so that a bug fails a test instead of hanging the run. */
+const START_MS = 60_000;
+const HANG_MS = 20_000;
+
+/** The server process of a describe block, once its beforeAll has run. */
+interface Running {
+  proc: Proc;
+  address: string;
+}
+
+const RUNTIMES: readonly RuntimeName[] = ['node', 'bun', 'deno'];
+
+const title = (s: ServerConfig): string => `${s.runtime} server, ${s.transport} on a ${s.socket === 'tcp' ? 'TCP port' : 'Unix socket'}`;
+
+/** The wire a client dials for a server transport: the uWS server speaks WebSocket too. */
+const clientKind = (s: ServerConfig): 'tcp' | 'ws' => (s.transport === 'tcp' ? 'tcp' : 'ws');
+const clientTransport = (s: ServerConfig): Transport => (s.transport === 'tcp' ? tcpTransport(runtime) : wsTransport());
+
+/**
+ * The conformance suite for one row of the matrix: one server process, started once; each client
+ * runtime runs its scenarios against it (the Node client in this process, the others as child
+ * processes); the Node client then sends malformed frames; the last test closes the server.
+ */
+export function describeConformance(row: MatrixRow): void {
+  const { server } = row;
+  describe(title(server), () => {
+    if (row.refuses) {
+      const { why, output } = row.refuses;
+      it(`refuses to listen, saying why (${why})`, async () => {
+        const proc = launch(server.runtime, fixture('server.mjs'), [server.transport, '127.0.0.1:0']);
+        try {
+          await proc.waitForLine(output, START_MS);
+          expect(await within(proc.exited, HANG_MS, 'server exit')).toBe(1);
+          expect(proc.lines.filter((l) => l.startsWith('listening'))).toEqual([]);
+        } finally {
+          await reap(proc);
+        }
+      }, START_MS + HANG_MS);
+      return;
+    }
+
+    const s = {} as Running;
+    beforeAll(async () => {
+      const address = server.socket === 'tcp' ? '127.0.0.1:0' : `unix:${tmpSocketPath('conf')}`;
+      s.proc = launch(server.runtime, fixture('server.mjs'), [server.transport, address]);
+      const [, bound, rt, tr] = await s.proc.waitForLine(/^listening (\S+) runtime=(\w+) transport=(\w+)$/, START_MS);
+      // The server really runs where the row says it does.
+      expect([rt, tr]).toEqual([server.runtime, server.transport]);
+      s.address = bound!;
+    }, START_MS);
+    afterAll(() => reap(s.proc));
+
+    for (const client of RUNTIMES) {
+      const cell = row.clients?.[client];
+      if (!cell) continue;
+      if ('gap' in cell) {
+        it.skip(`${client} client: not tested, ${cell.gap}`, () => {});
+        continue;
+      }
+      describe(`${client} client`, () => {
+        const run = client === 'node' ? inProcess(server, s) : inChild(client, server, s);
+        for (const name of cell) {
+          it(name, async () => {
+            expect(await run(name)).toEqual(expected(name, server, client));
+          }, START_MS);
+        }
+        if (client === 'node') malformedFrames(server, s);
+      });
+    }
+
+    gracefulClose(server, s);
+  });
+}
+
+/** The Node client: the scenario functions, called in this process. */
+function inProcess(server: ServerConfig, s: Running) {
+  const transport = clientTransport(server);
+  return (name: ScenarioName): Promise<unknown> => within<unknown>(SCENARIOS[name]({ transport, address: s.address }), HANG_MS, name);
+}
+
+/** A Bun or Deno client: client.mjs in a child process, one scenario each. */
+function inChild(client: RuntimeName, server: ServerConfig, s: Running) {
+  return async (name: ScenarioName): Promise<unknown> => {
+    const child = launch(client, fixture('client.mjs'), [clientKind(server), s.address, name]);
+    try {
+      const [, kind, json] = await child.waitForLine(/^(result|error) (.*)$/, START_MS);
+      if (kind === 'error') throw new Error(`${client} client failed ${name}: ${json}`);
+      // It exits by itself once the scenario closed its stream.
+      expect(await within(child.exited, HANG_MS, `${client} client exit`)).toBe(0);
+      return JSON.parse(json!);
+    } finally {
+      await reap(child);
+    }
+  };
+}
+
+/** Bad bytes close the connection they came on, and only that one. */
+function malformedFrames(server: ServerConfig, s: Running): void {
+  const kind = clientKind(server);
+  const connect = () => ClientStream.connect({ transport: clientTransport(server), address: s.address });
+  // The ws server says why with a close code; 1007 is the transport's BadFrame.
+  const closeCode = kind === 'ws' ? 1007 : null;
+
+  async function survives(send: Uint8Array): Promise<Buffer> {
+    const good = await connect();
+    try {
+      const bad = await rawPeer(kind, s.address);
+      bad.send(send);
+      const { bytes, code } = await within(bad.ended, HANG_MS, 'the server to close the bad connection');
+      expect(code).toBe(closeCode);
+      // The connection that was open all along, and a new one, still work.
+      expect(text((await good.call(Action.echo, utf8.encode('still here'))).msg)).toBe('still here');
+      const fresh = await connect();
+      expect(text((await fresh.call(Action.echo, utf8.encode('new'))).msg)).toBe('new');
+      await fresh.close();
+      return bytes;
+    } finally {
+      good.destroy();
+    }
+  }
+
+  it('a frame with a bad magic closes only its own connection, without a reply', async () => {
+    const bytes = await survives(requestHeader((h) => h.set([0xef, 0xbe], 0)));
+    expect(bytes.length).toBe(0);
+  });
+
+  it('a frame with a bad version is answered rpc_invalid_ver, then only its connection closes', async () => {
+    const bytes = await survives(requestHeader((h) => (h[2] = 9)));
+    const header = protocol.readResponseHeader(bytes.subarray(0, protocol.RESPONSE_HEADER_LENGTH));
+    expect(header).toMatchObject({ flag: 2, seq: 1 });
+    const err = readErrorBytes(bytes.subarray(protocol.RESPONSE_HEADER_LENGTH, protocol.RESPONSE_HEADER_LENGTH + header.blobLength));
+    expect(err).toBeInstanceOf(RpcError);
+    expect((err as RpcError).code).toBe(ErrorCode.Version);
+  });
+}
+
+/**
+ * SIGTERM: calls in flight finish, calls that arrive while the server drains are refused with
+ * Closed (never run, safe to retry), the server exits 0 without cutting connections, and then
+ * every call fails instead of hanging.
+ */
+function gracefulClose(server: ServerConfig, s: Running): void {
+  it('closes gracefully on SIGTERM: in-flight calls finish, new ones are refused, the process exits 0', async () => {
+    const transport = clientTransport(server);
+    const stream = await ClientStream.connect({ transport, address: s.address });
+    const calc = createClient(Calculator, stream, { codec: msgpackCodec });
+    try {
+      const running = (): number => s.proc.lines.filter((l) => /^gate \d+$/.test(l)).length;
+      const gatesBefore = running();
+      // Each gate call answers 'gate-done' once the server is closing and got SIGUSR2.
+      const gates = Promise.all([1, 2, 3].map(() => stream.call(Action.gate).then((r) => text(r.msg), (e: Error) => e.message)));
+      const settledTooSoon = gates.then((r) => Promise.reject(new Error(`gate calls settled before the close: ${r.join('; ')}`)));
+      await Promise.race([
+        waitFor(() => running() === gatesBefore + 3, { timeoutMs: HANG_MS, what: 'three gate calls running on the server' }),
+        settledTooSoon,
+      ]);
+
+      s.proc.kill('SIGTERM');
+      await s.proc.waitForLine(/^closing$/, HANG_MS);
+      // Until the server starts draining, calls are still answered; from then on, refused.
+      const refused = await waitFor(() => stream.call(Action.echo).then(() => undefined, (e: unknown) => e), {
+        timeoutMs: HANG_MS,
+        intervalMs: 20,
+        what: 'a call refused while the server drains',
+      });
+      expect(refused).toMatchObject({ code: ErrorCode.Closed, retry: 'safe' });
+
+      s.proc.kill('SIGUSR2'); // lets the gate calls answer
+      expect(await within(gates, HANG_MS, 'the in-flight gate calls')).toEqual(['gate-done', 'gate-done', 'gate-done']);
+      expect(await within(s.proc.exited, HANG_MS, 'server exit')).toBe(0);
+      expect(s.proc.lines).toContain('closed');
+      expect(s.proc.lines.filter((l) => /close wait over|close-error/.test(l))).toEqual([]);
+
+      // The server is gone: calls on the old stream and new connections fail, none hangs.
+      await within(stream.closed(), HANG_MS, 'the client stream to see the close');
+      await expect(within(calc.add({ a: 1, b: 2 }), HANG_MS)).rejects.toMatchObject({ code: ErrorCode.Closed });
+      const reconnect = ClientStream.connect({ transport, address: s.address, connectTimeoutMs: 5000 });
+      await expect(within(reconnect, HANG_MS)).rejects.toMatchObject({ code: ErrorCode.Unreachable });
+    } finally {
+      stream.destroy();
+    }
+  }, START_MS);
+}

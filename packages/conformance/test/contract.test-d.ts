@@ -1,0 +1,21 @@
+import { createClient, type Caller, type Result } from '@skein/api';
+import { describe, expectTypeOf, it } from 'vitest';
+import { Calculator, DivideByZero, NotFound } from './fixtures/contract.mjs';
+
+// The contract is plain JavaScript (every runtime loads it), typed with JSDoc: a TypeScript
+// client of it is as typed as one of a service written in TypeScript.
+declare const caller: Caller;
+const calc = createClient(Calculator, caller, { codec: null! });
+
+describe('the conformance contract gives a typed client', () => {
+  it('types arguments and results', () => {
+    expectTypeOf(calc.add).parameter(0).toEqualTypeOf<{ a: number; b: number }>();
+    expectTypeOf(calc.add({ a: 1, b: 2 })).resolves.toEqualTypeOf<number>();
+    expectTypeOf(calc.echo({} as Uint8Array)).resolves.toEqualTypeOf<Uint8Array>();
+  });
+
+  it('types the custom errors', () => {
+    expectTypeOf(calc.div.result({ a: 1, b: 0 })).resolves.toMatchTypeOf<Result<number, DivideByZero>>();
+    expectTypeOf(calc.lookup.result('k')).resolves.toMatchTypeOf<Result<string, NotFound>>();
+  });
+});

@@ -1,0 +1,57 @@
+import type { ScenarioName, ServerTransport } from './expected.js';
+import type { RuntimeName } from './runtimes.js';
+
+export interface ServerConfig {
+  runtime: RuntimeName;
+  transport: ServerTransport;
+  socket: 'tcp' | 'unix';
+}
+
+/** The scenarios a client runs against a server, or why that pair cannot be tested. */
+export type ClientCell = readonly ScenarioName[] | { readonly gap: string };
+
+export interface MatrixRow {
+  server: ServerConfig;
+  /** Clients by runtime. The Node client runs in the test process, the others in a child. */
+  clients?: Partial<Record<RuntimeName, ClientCell>>;
+  /** A server that must refuse to start, and the line it must print saying why. */
+  refuses?: { why: string; output: RegExp };
+}
+
+const ALL: readonly ScenarioName[] = ['calls', 'errors', 'errorDetail', 'blobs', 'concurrency', 'timeout'];
+const CALLS: readonly ScenarioName[] = ['calls'];
+
+const NO_UNIX_WS = { gap: 'the standard WebSocket API (the ws client on Bun and Deno) cannot dial a Unix socket' };
+const UWS_NATIVE_ONLY = {
+  why: 'uWebSockets.js has a native build for Node 20 only; elsewhere it falls back to JS, which listen refuses',
+  output: /^listen-error UwsUnavailableError: .*pure-JavaScript fallback/,
+};
+
+const tcp = (runtime: RuntimeName, transport: ServerTransport): ServerConfig => ({ runtime, transport, socket: 'tcp' });
+const unix = (runtime: RuntimeName, transport: ServerTransport): ServerConfig => ({ runtime, transport, socket: 'unix' });
+
+/**
+ * Every server the suite starts, and the clients that call it. Each row is one server process,
+ * started once; the Node client also sends malformed frames, and every row that starts ends with
+ * the server's graceful close (SIGTERM).
+ */
+export const MATRIX: readonly MatrixRow[] = [
+  { server: tcp('node', 'tcp'), clients: { node: ALL, bun: ALL, deno: ALL } },
+  { server: unix('node', 'tcp'), clients: { node: ALL, bun: CALLS, deno: CALLS } },
+  { server: tcp('node', 'ws'), clients: { node: ALL, bun: ALL, deno: ALL } },
+  { server: unix('node', 'ws'), clients: { node: ALL, bun: NO_UNIX_WS, deno: NO_UNIX_WS } },
+  { server: tcp('node', 'uws'), clients: { node: ALL, bun: ALL, deno: ALL } },
+  { server: unix('node', 'uws'), clients: { node: ALL, bun: NO_UNIX_WS, deno: NO_UNIX_WS } },
+
+  { server: tcp('bun', 'tcp'), clients: { node: ALL, bun: ALL, deno: ALL } },
+  { server: unix('bun', 'tcp'), clients: { node: ALL, bun: CALLS, deno: CALLS } },
+  { server: tcp('bun', 'ws'), clients: { node: ALL, bun: ALL, deno: ALL } },
+  { server: unix('bun', 'ws'), clients: { node: ALL, bun: NO_UNIX_WS, deno: NO_UNIX_WS } },
+  { server: tcp('bun', 'uws'), refuses: UWS_NATIVE_ONLY },
+
+  { server: tcp('deno', 'tcp'), clients: { node: ALL, bun: ALL, deno: ALL } },
+  { server: unix('deno', 'tcp'), clients: { node: ALL, bun: CALLS, deno: CALLS } },
+  { server: tcp('deno', 'ws'), clients: { node: ALL, bun: ALL, deno: ALL } },
+  { server: unix('deno', 'ws'), clients: { node: ALL, bun: NO_UNIX_WS, deno: NO_UNIX_WS } },
+  { server: tcp('deno', 'uws'), refuses: UWS_NATIVE_ONLY },
+];
