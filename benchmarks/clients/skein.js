@@ -1,0 +1,39 @@
+// Skein's client for both layers over one ClientStream (window = in-flight count). `stream`
+// echoes `payloadBytes` (plus a blob when `blobBytes` is set) by the callback path `send` or
+// the promise path `call`; `api` calls the typed `Calculator.add`.
+import { createClient } from '@skein/api';
+import { nodeRuntime } from '@skein/runtime-node';
+import { ClientStream } from '@skein/stream';
+import { tcpTransport } from '@skein/transport-tcp';
+import { skeinAddress } from '../lib/addresses.js';
+import { ADD_ARG, Calculator } from '../lib/calculator.js';
+import { runBenchmarkClient } from '../lib/client-process.js';
+import { codecByName } from '../lib/skein-codecs.js';
+import { ECHO_BLOB, ECHO_MSG } from '../lib/skein-echo.js';
+
+runBenchmarkClient(async (params) => {
+  const stream = await ClientStream.connect({
+    transport: tcpTransport(nodeRuntime),
+    address: skeinAddress(params.address),
+    window: params.inFlight,
+  });
+  const caller = params.layer === 'api' ? apiCaller(stream, params) : echoCaller(stream, params);
+  return { ...caller, close: () => stream.destroy() };
+});
+
+function echoCaller(stream, { path, payloadBytes, blobBytes = 0 }) {
+  const msg = new Uint8Array(payloadBytes).fill(0x5a);
+  const opts = blobBytes > 0 ? { blob: new Uint8Array(blobBytes).fill(0xa5) } : {};
+  const action = blobBytes > 0 ? ECHO_BLOB : ECHO_MSG;
+  const call =
+    path === 'send'
+      ? (t0, done) => stream.send(action, msg, opts, (err) => done(err, t0))
+      : (t0, done) => stream.call(action, msg, opts).then(() => done(null, t0), (err) => done(err, t0));
+  return { call, payloadBytes: payloadBytes + blobBytes };
+}
+
+function apiCaller(stream, { codec }) {
+  const calc = createClient(Calculator, stream, { codec: codecByName(codec) });
+  const call = (t0, done) => calc.add(ADD_ARG).then(() => done(null, t0), (err) => done(err, t0));
+  return { call, payloadBytes: codecByName(codec).encode(ADD_ARG).length };
+}

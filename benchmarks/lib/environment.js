@@ -1,0 +1,21 @@
+import os from 'node:os';
+
+/** One line saying where and how a benchmark ran, to print above its table. */
+export function environment(command) {
+  const cpus = os.cpus();
+  const model = cpus[0]?.model.trim() ?? 'unknown CPU';
+  const date = new Date().toISOString().slice(0, 10);
+  return `${model}, ${cpus.length} cores, Node ${process.version}, \`${command}\`, ${date}`;
+}
+
+/** The machine block of a results file: what ran where, and when. */
+export function machine(command) {
+  const cpus = os.cpus();
+  return {
+    cpu: cpus[0]?.model.trim() ?? 'unknown CPU',
+    cores: cpus.length,
+    node: process.version,
+    date: new Date().toISOString(),
+    command,
+  };
+}

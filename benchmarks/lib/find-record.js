@@ -1,0 +1,18 @@
+/** The first record whose fields equal every field of `query`, or undefined. */
+export function findRecord(records, query) {
+  return records.find((r) => Object.entries(query).every(([k, v]) => r[k] === v));
+}
+
+/** The suite without the call path: `echo-32B/send` → `echo-32B`. */
+export const baseSuite = (r) => r.suite.split('/')[0];
+
+/** Suites whose client and server shared one CPU. */
+export const isPinned = (r) => baseSuite(r).endsWith('-1cpu');
+
+/** How a record is named in tables, charts and targets: `stream send() tcp @256`. */
+export function recordLabel(r) {
+  const who = r.system === 'skein' ? r.layer : r.system;
+  const path = r.suite.includes('/') ? ` ${r.suite.split('/')[1]}()` : '';
+  const codec = ['none', 'json', 'protobuf'].includes(r.codec) ? '' : ` ${r.codec}`;
+  return `${who}${path}${codec} ${r.transport} @${r.in_flight}${isPinned(r) ? ' 1cpu' : ''}`;
+}

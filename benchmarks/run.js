@@ -1,0 +1,100 @@
+// The RPC benchmark matrix: every scenario in scenarios.js, client and server each in their own
+// process, a warm-up and then a measuring window per run, the median of the runs kept. Writes
+// results/latest.json, then regenerates the tables and charts in docs/benchmarks.md.
+//
+//   pnpm bench                 full matrix, 3 runs per scenario
+//   pnpm bench --quick         reduced matrix, 1 shorter run per scenario
+//   pnpm bench --only stream   only the scenarios whose name contains "stream"
+//
+// Run `pnpm build` first: the scenarios import the built packages, as an application would.
+import { writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { aggregate } from './lib/aggregate.js';
+import { machine } from './lib/environment.js';
+import { runOnce } from './lib/run-once.js';
+import { writeReport } from './report.js';
+import { matrix } from './scenarios.js';
+
+const FULL = { warmupMs: 1000, measureMs: 3000, runs: 3 };
+const QUICK = { warmupMs: 500, measureMs: 1500, runs: 1 };
+
+const resultsFile = new URL('./results/latest.json', import.meta.url);
+
+const { values: flags } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    only: { type: 'string' },
+    runs: { type: 'string' },
+    'no-report': { type: 'boolean', default: false },
+  },
+});
+
+async function main() {
+  const settings = { ...(flags.quick ? QUICK : FULL) };
+  if (flags.runs) settings.runs = Number(flags.runs);
+  const scenarios = matrix({ quick: flags.quick, only: flags.only });
+  if (scenarios.length === 0) throw new Error(`no scenario matches --only ${JSON.stringify(flags.only)}`);
+  const command = [invokedAs(), ...process.argv.slice(2).map((a) => (/\s/.test(a) ? JSON.stringify(a) : a))].join(' ');
+  const started = Date.now();
+  const loadBefore = os.loadavg()[0];
+  console.log(`${scenarios.length} scenarios x ${settings.runs} runs; load average ${loadBefore.toFixed(2)}`);
+  const { records, failures } = await runAll(scenarios, settings);
+  const results = {
+    machine: machine(command),
+    settings: {
+      warmup_s: settings.warmupMs / 1000,
+      measure_s: settings.measureMs / 1000,
+      runs: settings.runs,
+      loadavg_1m_start: round2(loadBefore),
+      loadavg_1m_end: round2(os.loadavg()[0]),
+      wall_s: Math.round((Date.now() - started) / 1000),
+    },
+    records,
+  };
+  writeFileSync(resultsFile, `${JSON.stringify(results, null, 2)}\n`);
+  console.log(`wrote benchmarks/results/latest.json in ${results.settings.wall_s} s`);
+  if (!flags['no-report']) writeReport();
+  if (failures > 0) {
+    console.error(`${failures} scenario(s) failed`);
+    process.exitCode = 1;
+  }
+}
+
+async function runAll(scenarios, settings) {
+  const records = [];
+  let failures = 0;
+  for (const scenario of scenarios) {
+    try {
+      const runs = [];
+      for (let i = 0; i < settings.runs; i++) runs.push(await runOnce(scenario, { warmupMs: settings.warmupMs, measureMs: settings.measureMs }));
+      const record = aggregate(scenario, runs);
+      records.push(record);
+      console.log(progressLine(scenario, record));
+    } catch (err) {
+      failures++;
+      console.error(`${scenario.name}: FAILED: ${err.message}`);
+    }
+  }
+  return { records, failures };
+}
+
+function progressLine(scenario, r) {
+  const rate = Math.round(r.calls_per_s).toLocaleString('en-US');
+  return `${scenario.name.padEnd(40)} ${rate.padStart(10)} calls/s ${r.mb_per_s.toFixed(1).padStart(8)} MB/s  p50 ${r.p50_us} us  p99 ${r.p99_us} us  server cpu ${r.server_cpu_s} s`;
+}
+
+const round2 = (n) => Math.round(n * 100) / 100;
+
+/** The command as typed, for the results: through the root's `pnpm bench`, or node directly. */
+function invokedAs() {
+  if (process.env.npm_lifecycle_event === 'bench') return 'pnpm bench';
+  return `node ${path.relative(process.cwd(), fileURLToPath(import.meta.url))}`;
+}
+
+main().catch((err) => {
+  console.error(err.message);
+  process.exitCode = 1;
+});

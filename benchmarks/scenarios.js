@@ -1,0 +1,97 @@
+/**
+ * The RPC benchmark matrix. Every scenario is one closed-loop client against one server, each
+ * in its own process. `suite` groups what is compared in one table and chart; for Skein's
+ * stream layer it also names the call path (`send`: callback, `call`: promise).
+ *
+ * The `-1cpu` suites run client and server pinned to the same CPU. At 1 in flight on a VM,
+ * each round trip otherwise pays for waking the peer's idle vCPU, which can cost more than
+ * the code itself; on one CPU a round trip is two context switches and the code's own cost.
+ */
+const KiB = 1024;
+const MiB = 1024 * KiB;
+
+const SUITE = { echo: 'echo-32B', blob: 'echo-1MiB', add: 'add' };
+const PINNED = '-1cpu';
+
+/** In flight for the deep 1 MiB runs: the same depth as the 32 B ones, so the two compare. */
+const BLOB_IN_FLIGHT = 256;
+
+const raw = (transport, payloadBytes, inFlight) => ({
+  suite: payloadBytes === 32 ? SUITE.echo : SUITE.blob,
+  system: 'raw',
+  layer: 'raw',
+  transport,
+  codec: 'none',
+  payloadBytes,
+  inFlight,
+});
+
+const stream = (path, transport, blobBytes, inFlight) => ({
+  suite: `${blobBytes ? SUITE.blob : SUITE.echo}/${path}`,
+  system: 'skein',
+  layer: 'stream',
+  path,
+  transport,
+  codec: 'none',
+  payloadBytes: 32,
+  blobBytes,
+  inFlight,
+});
+
+/** The same scenario with both processes on CPU 0. */
+const pinned = (s) => {
+  const [base, path] = s.suite.split('/');
+  return { ...s, suite: [base + PINNED, path].filter(Boolean).join('/'), cpu: 0 };
+};
+
+const api = (codec, inFlight) => ({ suite: SUITE.add, system: 'skein', layer: 'api', transport: 'tcp', codec, inFlight });
+const peer = (system, codec, inFlight) => ({ suite: SUITE.add, system, layer: 'api', transport: 'tcp', codec, inFlight });
+
+/** Marks a scenario as part of the quick matrix too. */
+const q = (s) => ({ ...s, quick: true });
+
+function all() {
+  return [
+    q(raw('tcp', 32, 1)),
+    q(raw('tcp', 32, 256)),
+    q(raw('unix', 32, 256)),
+    q(stream('send', 'tcp', 0, 1)),
+    q(stream('send', 'tcp', 0, 256)),
+    stream('call', 'tcp', 0, 1),
+    stream('call', 'tcp', 0, 256),
+    q(stream('send', 'unix', 0, 256)),
+    raw('tcp', MiB, 1),
+    q(raw('tcp', MiB, BLOB_IN_FLIGHT)),
+    stream('send', 'tcp', MiB, 1),
+    q(stream('send', 'tcp', MiB, BLOB_IN_FLIGHT)),
+    q(api('msgpack', 1)),
+    q(api('msgpack', 256)),
+    api('cbor', 1),
+    q(api('cbor', 256)),
+    peer('moleculer', 'json', 1),
+    q(peer('moleculer', 'json', 256)),
+    peer('grpc-js', 'protobuf', 1),
+    q(peer('grpc-js', 'protobuf', 256)),
+    q(pinned(raw('tcp', 32, 1))),
+    q(pinned(stream('send', 'tcp', 0, 1))),
+    pinned(stream('call', 'tcp', 0, 1)),
+    q(pinned(api('msgpack', 1))),
+  ];
+}
+
+/** `skein/stream/send tcp 32B @256`: what `--only` matches against. */
+export function scenarioName(s) {
+  const what = [s.system, s.layer === s.system ? null : s.layer, s.path].filter(Boolean).join('/');
+  const size = s.payloadBytes ? ` ${formatSize(s.payloadBytes + (s.blobBytes ?? 0))}` : '';
+  const codec = s.codec === 'none' ? '' : ` ${s.codec}`;
+  return `${what} ${s.transport}${codec}${size} @${s.inFlight}${s.cpu === undefined ? '' : ' 1cpu'}`;
+}
+
+const formatSize = (n) => (n >= MiB ? `${Math.round(n / MiB)}MiB` : `${n}B`);
+
+export function matrix({ quick: isQuick, only }) {
+  const chosen = all()
+    .filter((s) => !isQuick || s.quick)
+    .map(({ quick, ...s }) => ({ runtime: 'node', ...s, name: scenarioName(s) }));
+  return only ? chosen.filter((s) => s.name.includes(only)) : chosen;
+}

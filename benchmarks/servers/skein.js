@@ -1,0 +1,32 @@
+// Skein's server for both layers: `stream` echoes raw bytes through a router (action 1: the
+// message, action 2: message and blob); `api` serves the Calculator through the service
+// dispatch with the chosen codec.
+import { createServiceDispatch, implement } from '@skein/api';
+import { nodeRuntime } from '@skein/runtime-node';
+import { RpcServer } from '@skein/stream';
+import { tcpTransport } from '@skein/transport-tcp';
+import { boundAddress, listenAddress } from '../lib/addresses.js';
+import { Calculator, DivideByZero } from '../lib/calculator.js';
+import { serveBenchmark } from '../lib/server-process.js';
+import { codecByName } from '../lib/skein-codecs.js';
+import { echoRouter } from '../lib/skein-echo.js';
+
+const calculator = implement(Calculator, {
+  add: ({ a, b }) => a + b,
+  div: ({ a, b }) => {
+    if (b === 0) throw new DivideByZero();
+    return a / b;
+  },
+  echo: (bytes) => bytes,
+});
+
+function dispatchFor({ layer, codec }) {
+  if (layer === 'api') return createServiceDispatch({ codec: codecByName(codec), services: [calculator] });
+  return echoRouter();
+}
+
+serveBenchmark(async (params) => {
+  const server = new RpcServer({ dispatch: dispatchFor(params) });
+  const bound = await server.listen(tcpTransport(nodeRuntime), listenAddress(params));
+  return { address: boundAddress(params, bound), close: () => server.close() };
+});
