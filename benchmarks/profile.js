@@ -16,8 +16,11 @@ const { values: flags } = parseArgs({
 const profileRoot = fileURLToPath(new URL('./results/profiles/', import.meta.url));
 
 async function main() {
-  const scenarios = matrix({ quick: false, only: flags.only });
-  if (scenarios.length === 0) throw new Error(`no scenario matches --only ${JSON.stringify(flags.only)}`);
+  const matching = matrix({ quick: false, only: flags.only });
+  if (matching.length === 0) throw new Error(`no scenario matches --only ${JSON.stringify(flags.only)}`);
+  // `--cpu-prof` is Node's: Bun and Deno scenarios would run without a profile.
+  const scenarios = matching.filter((s) => s.runtime === 'node');
+  for (const s of matching) if (s.runtime !== 'node') console.log(`skipping ${s.name}: only Node processes are profiled`);
   for (const scenario of scenarios) await profile(scenario);
 }
 

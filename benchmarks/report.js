@@ -6,7 +6,19 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { replaceBetweenMarkers } from './lib/doc-markers.js';
 import { baseSuite, recordLabel } from './lib/find-record.js';
-import { addTable, apiVsStreamTable, echoTable, pinnedTable, targetsTable } from './lib/rpc-tables.js';
+import {
+  addTable,
+  apiVsStreamTable,
+  echoTable,
+  pinnedTable,
+  poolTable,
+  runtimeRecords,
+  runtimeTable,
+  sizeLabel,
+  sizeRecords,
+  sizesTable,
+  targetsTable,
+} from './lib/rpc-tables.js';
 import { suiteChart } from './lib/svg-chart.js';
 import { evaluateTargets } from './lib/targets.js';
 
@@ -14,13 +26,26 @@ const resultsFile = new URL('./results/latest.json', import.meta.url);
 const docFile = new URL('../docs/benchmarks.md', import.meta.url);
 const chartDir = new URL('../docs/benchmarks/', import.meta.url);
 
-/** One chart per suite; the two one-CPU suites share one, as they share one table. */
+/**
+ * One chart per suite; the two one-CPU suites share one, as they share one table. A chart with
+ * `pick` shows the records it picks (rows from other suites for comparison), labelled by `label`.
+ */
 const CHARTS = [
   { name: 'echo-32B', suites: ['echo-32B'], title: 'Echo, 32 B: raw node:net vs Skein stream layer', unit: 'calls/s', metric: 'calls_per_s' },
   { name: 'echo-1MiB', suites: ['echo-1MiB'], title: 'Echo, 1 MiB blob: raw node:net vs Skein stream layer', unit: 'MB/s', metric: 'mb_per_s' },
   { name: 'add', suites: ['add'], title: 'Calculator add(a, b): Skein api vs moleculer vs grpc-js', unit: 'calls/s', metric: 'calls_per_s' },
   { name: '1cpu', suites: ['echo-32B-1cpu', 'add-1cpu'], title: '1 in flight, client and server on one CPU', unit: 'calls/s', metric: 'calls_per_s' },
+  { name: 'ws', suites: ['ws-32B'], title: 'WebSocket echo, 32 B: one message per call (ws, uWS) vs Skein stream', unit: 'calls/s', metric: 'calls_per_s' },
+  { name: 'runtimes', pick: runtimeRecords, title: 'TCP echo, 32 B, server and client on Node, Bun, Deno', unit: 'calls/s', metric: 'calls_per_s' },
+  { name: 'pool', suites: ['pool-32B'], pick: poolRecords, title: 'FailoverPool over 3 servers vs one ClientStream, 32 B, 256 in flight', unit: 'calls/s', metric: 'calls_per_s' },
+  { name: 'sizes', pick: sizeRecords, label: sizeLabel, title: 'Stream send() over TCP at 256 in flight, by payload size', unit: 'MB/s', metric: 'mb_per_s' },
 ];
+
+function poolRecords(records) {
+  const pools = records.filter((r) => baseSuite(r) === 'pool-32B');
+  const direct = records.filter((r) => r.suite === 'echo-32B/send' && r.transport === 'tcp' && r.runtime === 'node' && pools.some((p) => p.in_flight === r.in_flight));
+  return pools.length ? [...direct, ...pools] : [];
+}
 
 export function writeReport() {
   const results = JSON.parse(readFileSync(resultsFile, 'utf8'));
@@ -32,10 +57,9 @@ export function writeReport() {
   console.log('updated docs/benchmarks.md and docs/benchmarks/rpc-*.svg');
 }
 
-function chartFor(records, { suites, title, unit, metric }) {
-  const rows = records
-    .filter((r) => suites.includes(baseSuite(r)))
-    .map((r) => ({ label: recordLabel(r), throughput: r[metric], p50: r.p50_us, p99: r.p99_us }));
+function chartFor(records, { suites, pick, label = recordLabel, title, unit, metric }) {
+  const rows = (pick ? pick(records) : records.filter((r) => suites.includes(baseSuite(r))))
+    .map((r) => ({ label: label(r), throughput: r[metric], p50: r.p50_us, p99: r.p99_us }));
   return suiteChart({ title, unit, rows });
 }
 
@@ -78,6 +102,30 @@ function section({ machine, settings, records }) {
     pinnedTable(records, m),
     '',
     '![1 in flight on one CPU](benchmarks/rpc-1cpu.svg)',
+    '',
+    '### WebSocket, 32 B',
+    '',
+    echoTable(records, 'ws-32B', m),
+    '',
+    '![WebSocket, 32 B](benchmarks/rpc-ws.svg)',
+    '',
+    '### Bun and Deno, TCP, 32 B',
+    '',
+    runtimeTable(records, m),
+    '',
+    '![Bun and Deno](benchmarks/rpc-runtimes.svg)',
+    '',
+    '### FailoverPool over 3 servers vs one ClientStream',
+    '',
+    poolTable(records, m),
+    '',
+    '![Pool](benchmarks/rpc-pool.svg)',
+    '',
+    '### Stream payload sizes, TCP, 256 in flight',
+    '',
+    sizesTable(records, m),
+    '',
+    '![Payload sizes](benchmarks/rpc-sizes.svg)',
   ].join('\n');
 }
 

@@ -10,7 +10,7 @@
 const KiB = 1024;
 const MiB = 1024 * KiB;
 
-const SUITE = { echo: 'echo-32B', blob: 'echo-1MiB', add: 'add' };
+const SUITE = { echo: 'echo-32B', blob: 'echo-1MiB', add: 'add', ws: 'ws-32B', runtime: 'runtime-32B', pool: 'pool-32B', sizes: 'sizes' };
 const PINNED = '-1cpu';
 
 /** In flight for the deep 1 MiB runs: the same depth as the 32 B ones, so the two compare. */
@@ -39,6 +39,24 @@ const stream = (path, transport, blobBytes, inFlight) => ({
 });
 
 /** The same scenario with both processes on CPU 0. */
+/**
+ * WebSocket: `ws` is the `ws` server, `ws-uws` the uWebSockets.js one (Node only); the client is
+ * always a `ws` client. The raw WS echo is one binary message per call (servers/raw-ws.js).
+ */
+const ws = (s) => ({ ...s, suite: s.suite.replace(SUITE.echo, SUITE.ws), ...(s.layer === 'raw' ? { script: 'raw-ws' } : {}) });
+
+/**
+ * The same scenario with server and client both on Bun or Deno. The raw echo there is
+ * servers/raw.js and clients/raw.js as they are, on the runtime's `node:net` compatibility.
+ */
+const onRuntime = (runtime, s) => ({ ...s, suite: s.suite.replace(SUITE.echo, SUITE.runtime), runtime });
+
+/** A FailoverPool over three local stream servers (three processes), `send()` path. */
+const pool = (inFlight) => ({ ...stream('send', 'tcp', 0, inFlight), suite: `${SUITE.pool}/send`, layer: 'pool', servers: 3 });
+
+/** The stream echo with a message of `bytes` instead of 32 B (the 1 MiB case is echo-1MiB). */
+const sized = (bytes, inFlight) => ({ ...stream('send', 'tcp', 0, inFlight), suite: `${SUITE.sizes}/send`, payloadBytes: bytes });
+
 const pinned = (s) => {
   const [base, path] = s.suite.split('/');
   return { ...s, suite: [base + PINNED, path].filter(Boolean).join('/'), cpu: 0 };
@@ -76,6 +94,23 @@ function all() {
     q(pinned(stream('send', 'tcp', 0, 1))),
     pinned(stream('call', 'tcp', 0, 1)),
     q(pinned(api('msgpack', 1))),
+    q(ws(raw('ws', 32, 256))),
+    q(ws(raw('ws-uws', 32, 256))),
+    ws(raw('ws', 32, 1)),
+    ws(raw('ws-uws', 32, 1)),
+    q(ws(stream('send', 'ws', 0, 256))),
+    q(ws(stream('send', 'ws-uws', 0, 256))),
+    ws(stream('send', 'ws', 0, 1)),
+    ws(stream('send', 'ws-uws', 0, 1)),
+    ...['bun', 'deno'].flatMap((rt) => [
+      q(onRuntime(rt, stream('send', 'tcp', 0, 256))),
+      onRuntime(rt, stream('send', 'tcp', 0, 1)),
+      onRuntime(rt, raw('tcp', 32, 256)),
+    ]),
+    q(pool(256)),
+    sized(10, 256),
+    sized(KiB, 256),
+    sized(64 * KiB, 256),
   ];
 }
 
@@ -84,10 +119,11 @@ export function scenarioName(s) {
   const what = [s.system, s.layer === s.system ? null : s.layer, s.path].filter(Boolean).join('/');
   const size = s.payloadBytes ? ` ${formatSize(s.payloadBytes + (s.blobBytes ?? 0))}` : '';
   const codec = s.codec === 'none' ? '' : ` ${s.codec}`;
-  return `${what} ${s.transport}${codec}${size} @${s.inFlight}${s.cpu === undefined ? '' : ' 1cpu'}`;
+  const runtime = s.runtime && s.runtime !== 'node' ? ` ${s.runtime}` : '';
+  return `${what} ${s.transport}${codec}${size} @${s.inFlight}${s.cpu === undefined ? '' : ' 1cpu'}${runtime}`;
 }
 
-const formatSize = (n) => (n >= MiB ? `${Math.round(n / MiB)}MiB` : `${n}B`);
+const formatSize = (n) => (n >= MiB ? `${Math.round(n / MiB)}MiB` : n >= KiB && n % KiB === 0 ? `${n / KiB}KiB` : `${n}B`);
 
 export function matrix({ quick: isQuick, only }) {
   const chosen = all()

@@ -1,22 +1,25 @@
-// Skein's client for both layers over one ClientStream (window = in-flight count). `stream`
-// echoes `payloadBytes` (plus a blob when `blobBytes` is set) by the callback path `send` or
-// the promise path `call`; `api` calls the typed `Calculator.add`.
+// Skein's client for all layers. `stream` and `api` run over one ClientStream (window =
+// in-flight count); `pool` over a FailoverPool (round-robin) across every server started, each
+// server's connection with the same window. `stream` and `pool` echo `payloadBytes` (plus a
+// blob when `blobBytes` is set) by the callback path `send` or the promise path `call`; `api`
+// calls the typed `Calculator.add`. Runs on Node, Bun and Deno (see servers/skein.js).
 import { createClient } from '@skein/api';
-import { nodeRuntime } from '@skein/runtime-node';
-import { ClientStream } from '@skein/stream';
-import { tcpTransport } from '@skein/transport-tcp';
+import { ClientStream, FailoverPool } from '@skein/stream';
 import { skeinAddress } from '../lib/addresses.js';
 import { ADD_ARG, Calculator } from '../lib/calculator.js';
 import { runBenchmarkClient } from '../lib/client-process.js';
 import { codecByName } from '../lib/skein-codecs.js';
 import { ECHO_BLOB, ECHO_MSG } from '../lib/skein-echo.js';
+import { transportFor } from '../lib/skein-transports.js';
 
 runBenchmarkClient(async (params) => {
-  const stream = await ClientStream.connect({
-    transport: tcpTransport(nodeRuntime),
-    address: skeinAddress(params.address),
-    window: params.inFlight,
-  });
+  const transport = transportFor(params.transport, 'client');
+  if (params.layer === 'pool') {
+    const pool = new FailoverPool({ transport, servers: params.addresses.map(skeinAddress), pool: { stream: { window: params.inFlight } } });
+    // FailoverPool.send has ClientStream.send's shape; its connections open on the first calls.
+    return { ...echoCaller(pool, params), close: () => pool.close() };
+  }
+  const stream = await ClientStream.connect({ transport, address: skeinAddress(params.address), window: params.inFlight });
   const caller = params.layer === 'api' ? apiCaller(stream, params) : echoCaller(stream, params);
   return { ...caller, close: () => stream.destroy() };
 });

@@ -9,10 +9,11 @@ export const baseSuite = (r) => r.suite.split('/')[0];
 /** Suites whose client and server shared one CPU. */
 export const isPinned = (r) => baseSuite(r).endsWith('-1cpu');
 
-/** How a record is named in tables, charts and targets: `stream send() tcp @256`. */
+/** How a record is named in tables, charts and targets: `stream send() tcp @256`, `… (bun)`. */
 export function recordLabel(r) {
   const who = r.system === 'skein' ? r.layer : r.system;
   const path = r.suite.includes('/') ? ` ${r.suite.split('/')[1]}()` : '';
   const codec = ['none', 'json', 'protobuf'].includes(r.codec) ? '' : ` ${r.codec}`;
-  return `${who}${path}${codec} ${r.transport} @${r.in_flight}${isPinned(r) ? ' 1cpu' : ''}`;
+  const runtime = r.runtime && r.runtime !== 'node' ? ` (${r.runtime})` : '';
+  return `${who}${path}${codec} ${r.transport} @${r.in_flight}${isPinned(r) ? ' 1cpu' : ''}${runtime}`;
 }

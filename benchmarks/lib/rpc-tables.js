@@ -17,7 +17,7 @@ const SERVER_HEADER = ['server CPU (of a core)', 'server CPU µs/call', 'server 
 
 export function echoTable(records, suite, measureS) {
   const rows = inSuite(records, suite).map((r) => {
-    const raw = findRecord(records, { suite, system: 'raw', transport: r.transport, in_flight: r.in_flight });
+    const raw = findRecord(records, { suite, system: 'raw', transport: r.transport, runtime: r.runtime, in_flight: r.in_flight });
     const metric = suite === 'echo-1MiB' ? 'mb_per_s' : 'calls_per_s';
     return [
       recordLabel(r),
@@ -67,6 +67,59 @@ export function pinnedTable(records, measureS) {
   ]);
   return markdownTable(['scenario', 'calls/s', 'runs (min–max)', 'p50 µs', 'p99 µs', ...SERVER_HEADER, 'of raw calls/s'], rows);
 }
+
+/** The 32 B TCP echo on each runtime: Bun's and Deno's rows next to Node's, and ÷ Node's. */
+export function runtimeTable(records, measureS) {
+  const rows = runtimeRecords(records).map((r) => {
+    const node = findRecord(records, { suite: r.suite.replace('runtime-32B', 'echo-32B'), system: r.system, transport: 'tcp', runtime: 'node', in_flight: r.in_flight });
+    return [recordLabel(r), int(r.calls_per_s), spread(r.runs), fixed(r.p50_us), fixed(r.p99_us), ...serverCells(r, measureS), node && r !== node ? times(r.calls_per_s / node.calls_per_s) : ''];
+  });
+  return markdownTable(['scenario', 'calls/s', 'runs (min–max)', 'p50 µs', 'p99 µs', ...SERVER_HEADER, '÷ Node'], rows);
+}
+
+/** Node's TCP echo records that the Bun and Deno ones compare with, then theirs. */
+export function runtimeRecords(records) {
+  const others = records.filter((r) => baseSuite(r) === 'runtime-32B');
+  const node = records.filter(
+    (r) => baseSuite(r) === 'echo-32B' && r.transport === 'tcp' && r.runtime === 'node' && (r.system === 'raw' ? r.in_flight === 256 : r.suite === 'echo-32B/send'),
+  );
+  return others.length ? [...node, ...others] : [];
+}
+
+/** The FailoverPool over three servers against one ClientStream to one server, at the same depth. */
+export function poolTable(records, measureS) {
+  const pools = records.filter((r) => baseSuite(r) === 'pool-32B');
+  const rows = pools.flatMap((p) => {
+    const direct = findRecord(records, { suite: 'echo-32B/send', transport: 'tcp', runtime: 'node', in_flight: p.in_flight });
+    return [direct, p].filter(Boolean).map((r) => [
+      r === p ? `${recordLabel(r)}, 3 servers` : `${recordLabel(r)}, 1 server`,
+      int(r.calls_per_s),
+      spread(r.runs),
+      fixed(r.p50_us),
+      fixed(r.p99_us),
+      ...serverCells(r, measureS),
+      r === p && direct ? percent(p.calls_per_s / direct.calls_per_s) : '',
+    ]);
+  });
+  return markdownTable(['scenario', 'calls/s', 'runs (min–max)', 'p50 µs', 'p99 µs', 'servers CPU (of a core, summed)', 'servers CPU µs/call', 'servers RSS MB (summed)', 'of stream calls/s'], rows);
+}
+
+/** Stream send() over TCP at 256 in flight by message size, with the 32 B and 1 MiB-blob rows. */
+export function sizeRecords(records) {
+  const at = (suite) => records.filter((r) => r.suite === suite && r.transport === 'tcp' && r.runtime === 'node' && r.in_flight === 256);
+  const sized = at('sizes/send');
+  if (sized.length === 0) return [];
+  return [...sized, ...at('echo-32B/send'), ...at('echo-1MiB/send')].sort((a, b) => a.payload_bytes - b.payload_bytes);
+}
+
+export const sizeLabel = (r) => (r.suite.startsWith('echo-1MiB') ? `32 B + ${formatBytes(r.payload_bytes - 32)} blob` : formatBytes(r.payload_bytes));
+
+export function sizesTable(records, measureS) {
+  const rows = sizeRecords(records).map((r) => [sizeLabel(r), int(r.calls_per_s), spread(r.runs), fixed(r.mb_per_s, 1), fixed(r.p50_us), fixed(r.p99_us), ...serverCells(r, measureS)]);
+  return markdownTable(['payload (stream send() tcp @256)', 'calls/s', 'runs (min–max)', 'MB/s', 'p50 µs', 'p99 µs', ...SERVER_HEADER], rows);
+}
+
+const formatBytes = (n) => (n >= 2 ** 20 ? `${fixed(n / 2 ** 20, n % 2 ** 20 ? 2 : 0)} MiB` : n >= 1024 ? `${fixed(n / 1024, n % 1024 ? 2 : 0)} KiB` : `${n} B`);
 
 /** What the typed layer costs over the bytes layer it sits on, at the same depth. */
 export function apiVsStreamTable(records) {

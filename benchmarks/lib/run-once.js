@@ -5,29 +5,34 @@ import { freePort } from './free-port.js';
 import { ServerHandle } from './server-handle.js';
 
 /**
- * One run of one scenario with a fresh server and client process: the client's throughput and
- * latency, and the server's CPU time and RSS over the client's measuring window.
- * `nodeFlags` go to both processes (the profiler uses it).
+ * One run of one scenario with fresh server and client processes: the client's throughput and
+ * latency, and the servers' CPU time and RSS over the client's measuring window. Most
+ * scenarios have one server; `scenario.servers` starts that many (the pool), each in its own
+ * process, and their CPU time and RSS are summed. The client gets the first server's
+ * `address` and all of them as `addresses`. `nodeFlags` go to every process (the profiler).
  */
 export async function runOnce(scenario, load, { nodeFlags = [] } = {}) {
   const params = { ...scenario, load, ...(await placeFor(scenario)) };
-  const server = await ServerHandle.start(scenario.system, params, { nodeFlags });
+  const servers = [];
   try {
+    for (let i = 0; i < (scenario.servers ?? 1); i++) servers.push(await ServerHandle.start(scenario.system, params, { nodeFlags }));
     const samples = [];
-    const result = await runClientProcess(scenario.system, { ...params, address: server.address }, {
+    const addresses = servers.map((s) => s.address);
+    const result = await runClientProcess(scenario.system, { ...params, address: addresses[0], addresses }, {
       nodeFlags,
-      onMark: () => samples.push(server.usage()),
+      onMark: () => samples.push(Promise.all(servers.map((s) => s.usage()))),
     });
     const [atStart, atEnd] = await Promise.all(samples);
-    if (!atStart || !atEnd) throw new Error(`${scenario.system} server did not report its usage`);
+    if (!atStart?.every(Boolean) || !atEnd?.every(Boolean)) throw new Error(`${scenario.system} server did not report its usage`);
+    const sum = (usages, key) => usages.reduce((total, u) => total + u[key], 0);
     return {
       ...result,
-      server_pid: server.pid,
-      server_cpu_s: (atEnd.cpu_us - atStart.cpu_us) / 1e6,
-      server_rss_mb: atEnd.rss / 2 ** 20,
+      server_pid: servers[0].pid,
+      server_cpu_s: (sum(atEnd, 'cpu_us') - sum(atStart, 'cpu_us')) / 1e6,
+      server_rss_mb: sum(atEnd, 'rss') / 2 ** 20,
     };
   } finally {
-    await server.stop();
+    await Promise.all(servers.map((s) => s.stop()));
   }
 }
 

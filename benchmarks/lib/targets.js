@@ -42,6 +42,24 @@ const targets = [
     goal: 'api (msgpack), 1 in flight, one CPU ≥ 0.85× raw echo',
     of: api('msgpack', 1, 'add-1cpu'), over: raw32(1, 'echo-32B-1cpu'), metric: 'calls_per_s', min: 0.85,
   },
+  {
+    goal: 'stream send() over WebSocket, uWS server, 256 in flight ≥ 3× the uWS one-message-per-call echo',
+    of: { suite: 'ws-32B/send', transport: 'ws-uws', in_flight: 256 },
+    over: { suite: 'ws-32B', system: 'raw', transport: 'ws-uws', in_flight: 256 },
+    metric: 'calls_per_s', min: 3,
+  },
+  {
+    goal: 'stream send() on Bun (server and client), TCP, 256 in flight ≥ 1× Node',
+    of: { suite: 'runtime-32B/send', runtime: 'bun', ...TCP, in_flight: 256 },
+    over: { ...stream32('send', 256), runtime: 'node' },
+    metric: 'calls_per_s', min: 1,
+  },
+  {
+    goal: 'FailoverPool send() over 3 servers, 256 in flight ≥ 90 % of one ClientStream',
+    of: { suite: 'pool-32B/send', ...TCP, in_flight: 256 },
+    over: { ...stream32('send', 256), runtime: 'node' },
+    metric: 'calls_per_s', min: 0.9,
+  },
 ];
 
 /**

@@ -1,15 +1,15 @@
-// Skein's server for both layers: `stream` echoes raw bytes through a router (action 1: the
-// message, action 2: message and blob); `api` serves the Calculator through the service
-// dispatch with the chosen codec.
+// Skein's server for all layers: `stream` (and `pool`, whose client spreads calls over several
+// of these) echoes raw bytes through a router (action 1: the message, action 2: message and
+// blob); `api` serves the Calculator through the service dispatch with the chosen codec.
+// Runs on Node, Bun and Deno: TCP through `@skein/runtime`, or WebSocket (ws, uWS on Node).
 import { createServiceDispatch, implement } from '@skein/api';
-import { nodeRuntime } from '@skein/runtime-node';
 import { RpcServer } from '@skein/stream';
-import { tcpTransport } from '@skein/transport-tcp';
 import { boundAddress, listenAddress } from '../lib/addresses.js';
 import { Calculator, DivideByZero } from '../lib/calculator.js';
 import { serveBenchmark } from '../lib/server-process.js';
 import { codecByName } from '../lib/skein-codecs.js';
 import { echoRouter } from '../lib/skein-echo.js';
+import { transportFor } from '../lib/skein-transports.js';
 
 const calculator = implement(Calculator, {
   add: ({ a, b }) => a + b,
@@ -27,6 +27,6 @@ function dispatchFor({ layer, codec }) {
 
 serveBenchmark(async (params) => {
   const server = new RpcServer({ dispatch: dispatchFor(params) });
-  const bound = await server.listen(tcpTransport(nodeRuntime), listenAddress(params));
+  const bound = await server.listen(transportFor(params.transport, 'server'), listenAddress(params));
   return { address: boundAddress(params, bound), close: () => server.close() };
 });
