@@ -6,12 +6,16 @@ import type { Slab } from './slab.js';
  * large parts go by reference, never copied. The batch goes out at the end of the turn (a
  * microtask), or at `flush`.
  */
+/** How much of the slab a writer takes at a time for its run of small parts. */
+const RESERVATION = 4096;
+
 export class FrameWriter {
   private chunks: Uint8Array[] = [];
-  /** The stretch of slab memory this writer is filling: chunks[] gets it when sealed. */
+  /** The run of slab memory this writer is filling: [runStart, runEnd) used, up to reservedEnd reserved. */
   private runMemory: Uint8Array | undefined;
   private runStart = 0;
   private runEnd = 0;
+  private reservedEnd = 0;
   private scheduled = false;
 
   constructor(
@@ -55,26 +59,34 @@ export class FrameWriter {
 
   private copyIn(part: Uint8Array): void {
     for (let from = 0; from < part.length; ) {
-      const memory = this.slab.memory;
-      // Another connection may have used the slab since, or it may be a fresh block: the run
-      // only grows while this writer's bytes stay contiguous.
-      if (memory !== this.runMemory || this.slab.offset !== this.runEnd) this.startRun(memory, this.slab.offset);
-      const n = this.slab.copy(part, from);
+      if (this.runMemory === undefined || this.runEnd === this.reservedEnd) this.reserve(part.length - from);
+      const n = Math.min(this.reservedEnd - this.runEnd, part.length - from);
+      this.runMemory!.set(from === 0 && n === part.length ? part : part.subarray(from, from + n), this.runEnd);
       this.runEnd += n;
       from += n;
     }
   }
 
-  private startRun(memory: Uint8Array, at: number): void {
+  /** Takes more slab: it extends the run when it follows on, else the run is sealed and a new one starts. */
+  private reserve(want: number): void {
+    const n = Math.min(this.slab.size, Math.max(RESERVATION, want));
+    const start = this.slab.reserve(n);
+    const memory = this.slab.block;
+    if (memory === this.runMemory && start === this.reservedEnd) {
+      this.reservedEnd += n;
+      return;
+    }
     this.seal();
     this.runMemory = memory;
-    this.runStart = this.runEnd = at;
+    this.runStart = this.runEnd = start;
+    this.reservedEnd = start + n;
   }
 
+  /** Ends the run: its bytes join the batch, and the unused end of its reservation goes back. */
   private seal(): void {
-    if (this.runMemory !== undefined && this.runEnd > this.runStart) {
-      this.chunks.push(this.runMemory.subarray(this.runStart, this.runEnd));
-    }
+    if (this.runMemory === undefined) return;
+    if (this.runEnd > this.runStart) this.chunks.push(this.runMemory.subarray(this.runStart, this.runEnd));
+    this.slab.release(this.runMemory, this.runEnd, this.reservedEnd);
     this.runMemory = undefined;
   }
 }

@@ -77,6 +77,15 @@ describe('FrameWriter', () => {
     expect(decode(b)).toBe(Array.from({ length: 30 }, (_, i) => `b${i};`).join(''));
   });
 
+  it('gives each busy connection one contiguous run per turn, however their writes interleave', async () => {
+    const slab = new Slab(64 * 1024);
+    const writers = [writer(slab, 1024), writer(slab, 1024), writer(slab, 1024)];
+    for (let i = 0; i < 256; i++) writers[i % 3]!.w.write(noise(40, i + 1));
+    await turn();
+    // One chunk each: one socket write of one buffer, not a writev of 85 slivers.
+    for (const { batches } of writers) expect(batches.map((b) => b.length)).toEqual([1]);
+  });
+
   it('packs a turn of small parts into as few chunks as the slab blocks they fill', async () => {
     const { w, batches } = writer(new Slab(64), 16);
     for (let i = 0; i < 32; i++) w.write(noise(8, i + 1));
