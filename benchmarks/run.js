@@ -4,7 +4,8 @@
 //
 //   pnpm bench                 full matrix, 3 runs per scenario
 //   pnpm bench --quick         reduced matrix, 1 shorter run per scenario
-//   pnpm bench --only stream   only the scenarios whose name contains "stream"
+//   pnpm bench --only stream   only the scenarios whose name contains "stream", into
+//                              results/only.json (latest.json and the docs stay as they are)
 //
 // Run `pnpm build` first: the scenarios import the built packages, as an application would.
 import { writeFileSync } from 'node:fs';
@@ -22,6 +23,7 @@ const FULL = { warmupMs: 1000, measureMs: 3000, runs: 3 };
 const QUICK = { warmupMs: 500, measureMs: 1500, runs: 1 };
 
 const resultsFile = new URL('./results/latest.json', import.meta.url);
+const onlyFile = new URL('./results/only.json', import.meta.url);
 
 const { values: flags } = parseArgs({
   options: {
@@ -54,9 +56,11 @@ async function main() {
     },
     records,
   };
-  writeFileSync(resultsFile, `${JSON.stringify(results, null, 2)}\n`);
-  console.log(`wrote benchmarks/results/latest.json in ${results.settings.wall_s} s`);
-  if (!flags['no-report']) writeReport();
+  // A partial run (--only) must not replace the complete results the docs are made from.
+  const file = flags.only ? onlyFile : resultsFile;
+  writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
+  console.log(`wrote benchmarks/results/${flags.only ? 'only' : 'latest'}.json in ${results.settings.wall_s} s`);
+  if (!flags['no-report'] && !flags.only) writeReport();
   if (failures > 0) {
     console.error(`${failures} scenario(s) failed`);
     process.exitCode = 1;

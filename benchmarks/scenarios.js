@@ -108,6 +108,7 @@ function all() {
       onRuntime(rt, raw('tcp', 32, 256)),
     ]),
     q(pool(256)),
+    q(pool(1)),
     sized(10, 256),
     sized(KiB, 256),
     sized(64 * KiB, 256),

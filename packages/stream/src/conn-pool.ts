@@ -80,6 +80,8 @@ interface Slot {
   stream: ClientStream | undefined;
   openedAt: number;
   lastUsed: number;
+  /** Sent on since the last tick. */
+  used: boolean;
   /** This connection's age limit (jittered), or Infinity. */
   maxAge: number;
   /** Over its age, kept only until a replacement is up. */
@@ -204,7 +206,8 @@ export class ConnPool {
     if (this._state === 'idle') this.start();
     const slot = this.pick();
     if (slot) {
-      slot.lastUsed = this.clock.now();
+      // A flag, turned into a time once per tick: no clock read per call.
+      slot.used = true;
       return slot.stream!.send(action, msg, opts, notify);
     }
     this.enqueue(action, msg, opts, notify, failFast);
@@ -279,7 +282,7 @@ export class ConnPool {
   private connect(): void {
     this.connecting++;
     if (this.active.length === 0) this.setState('connecting');
-    const slot: Slot = { stream: undefined, openedAt: 0, lastUsed: 0, maxAge: Infinity, expired: false, dead: false };
+    const slot: Slot = { stream: undefined, openedAt: 0, lastUsed: 0, used: false, maxAge: Infinity, expired: false, dead: false };
     const attempt = ClientStream.connect({
       ...this.streamOpts,
       transport: this.transport,
@@ -416,6 +419,11 @@ export class ConnPool {
 
   /** Closes extra connections that carried nothing for `idleMs`; the most recently used stays. */
   private reapIdle(now: number): void {
+    for (const slot of this.active) {
+      if (!slot.used) continue;
+      slot.used = false;
+      slot.lastUsed = now;
+    }
     if (this.active.length <= 1) return;
     const byUse = [...this.active].sort((a, b) => a.lastUsed - b.lastUsed);
     for (const slot of byUse) {
