@@ -1,7 +1,8 @@
 import { fileURLToPath } from 'node:url';
-import { repoTool, runtimeConformance, startProcess } from '@skein/test-utils';
+import { RUNTIME_SCENARIO, repoTool, runtimeConformance, startProcess } from '@skein/test-utils';
 
-const fixture = fileURLToPath(new URL('./fixtures/scenario.ts', import.meta.url));
+// The runtime under test, from its sources: the shared fixture loads it from this file.
+const runtimeModule = fileURLToPath(new URL('../src/index.ts', import.meta.url));
 
 // With a package.json beside the script and no deno.json, Deno resolves bare specifiers through
 // node_modules (the workspace symlinks). `--conditions skein-source` picks each package's
@@ -11,5 +12,5 @@ const DENO_FLAGS = ['--allow-net', '--allow-read', '--allow-write', '--allow-env
 runtimeConformance({
   runtime: 'deno',
   start: (args) =>
-    startProcess(repoTool('deno'), ['run', ...DENO_FLAGS, fixture, ...args], { NO_COLOR: '1', DENO_NO_UPDATE_CHECK: '1' }),
+    startProcess(repoTool('deno'), ['run', ...DENO_FLAGS, RUNTIME_SCENARIO, runtimeModule, ...args], { NO_COLOR: '1', DENO_NO_UPDATE_CHECK: '1' }),
 });

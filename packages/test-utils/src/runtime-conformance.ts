@@ -8,7 +8,10 @@ import { repoTool } from './repo-tool.js';
 import { SEED, pattern } from './runtime-scenarios.js';
 import { within } from './wait.js';
 
-/** How a runtime package's test starts its fixture (`scenario.ts <runtime> <scenario> <address> [args]`). */
+/** The one fixture every runtime package's test runs: `runtime-scenario.ts <module> <runtime> <scenario> <address> [args]`. */
+export const RUNTIME_SCENARIO = fileURLToPath(new URL('../fixtures/runtime-scenario.ts', import.meta.url));
+
+/** How a runtime package's test starts RUNTIME_SCENARIO under its runtime. */
 export interface RuntimeHarness {
   /** The name the fixture loads the runtime by: `bun` for `@skein/runtime-bun`. */
   readonly runtime: string;
