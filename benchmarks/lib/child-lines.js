@@ -16,7 +16,8 @@ function runtimeCommand(runtime, nodeFlags, file) {
     case 'node':
       return [process.execPath, ...nodeFlags, file];
     case 'bun':
-      return [fileURLToPath(new URL('node_modules/bun/bin/bun.exe', repo)), file];
+      // Bun takes Node's `--cpu-prof` flags as they are.
+      return [fileURLToPath(new URL('node_modules/bun/bin/bun.exe', repo)), ...nodeFlags, file];
     case 'deno':
       return [
         fileURLToPath(new URL('node_modules/deno/deno', repo)),

@@ -1,12 +1,13 @@
 import { FrameError, type ByteConn, type Clock, type FrameConn, type FrameHandlers, type FrameSpec, type Ticker } from '@skein/core';
 import { FrameReader } from './frame-reader.js';
-import { FrameWriter } from './frame-writer.js';
+import { FrameWriter, type BatchLimits } from './frame-writer.js';
 import type { Slab } from './slab.js';
 
 /** What the connections of one transport share. */
 export interface FrameConnSettings {
   readonly slab: Slab;
   readonly copyThreshold: number;
+  readonly batch: BatchLimits;
   readonly clock: Clock;
   readonly lingerMs: number;
 }
@@ -39,7 +40,7 @@ export class TcpFrameConn implements FrameConn {
     private readonly settings: FrameConnSettings,
   ) {
     this.reader = new FrameReader(spec, (header, body) => this.onFrame(header, body));
-    this.writer = new FrameWriter(settings.slab, settings.copyThreshold, (chunks) => this.send(chunks));
+    this.writer = new FrameWriter(settings.slab, settings.copyThreshold, settings.batch, (chunks) => this.send(chunks));
   }
 
   get remote(): string {

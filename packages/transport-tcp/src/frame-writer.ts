@@ -1,14 +1,24 @@
 import type { Slab } from './slab.js';
 
-/**
- * Gathers the parts written in one synchronous run into one batch for the socket. Small parts
- * are copied into the slab, so a turn's worth of small frames becomes a few contiguous chunks;
- * large parts go by reference, never copied. The batch goes out at the end of the turn (a
- * microtask), or at `flush`.
- */
 /** How much of the slab a writer takes at a time for its run of small parts. */
 const RESERVATION = 4096;
 
+/** When a batch goes out before the end of its turn. */
+export interface BatchLimits {
+  /** Writes (parts) in a batch. */
+  readonly writes: number;
+  /** Bytes in a batch. */
+  readonly bytes: number;
+}
+
+/**
+ * Gathers the parts written in one synchronous run into batches for the socket. Small parts
+ * are copied into the slab, so a turn's worth of small frames becomes a few contiguous chunks;
+ * large parts go by reference, never copied. A batch goes out at the end of the turn (a
+ * microtask), at `flush`, or as soon as it reaches one of its limits: a turn that answers a
+ * whole window of requests sends its first answers while it computes the rest, so the peer
+ * works on them in parallel instead of waiting for the turn to end.
+ */
 export class FrameWriter {
   private chunks: Uint8Array[] = [];
   /** The run of slab memory this writer is filling: [runStart, runEnd) used, up to reservedEnd reserved. */
@@ -17,10 +27,14 @@ export class FrameWriter {
   private runEnd = 0;
   private reservedEnd = 0;
   private scheduled = false;
+  /** Parts and bytes written since the last flush. */
+  private writes = 0;
+  private bytes = 0;
 
   constructor(
     private readonly slab: Slab,
     private readonly copyThreshold: number,
+    private readonly limits: BatchLimits,
     private readonly send: (chunks: Uint8Array[]) => void,
   ) {}
 
@@ -32,7 +46,9 @@ export class FrameWriter {
       this.seal();
       this.chunks.push(part);
     }
-    if (!this.scheduled) {
+    this.bytes += part.length;
+    if (++this.writes >= this.limits.writes || this.bytes >= this.limits.bytes) this.flush();
+    else if (!this.scheduled) {
       this.scheduled = true;
       queueMicrotask(this.endOfTurn);
     }
@@ -40,6 +56,7 @@ export class FrameWriter {
 
   flush(): void {
     this.seal();
+    this.writes = this.bytes = 0;
     if (this.chunks.length === 0) return;
     const batch = this.chunks;
     this.chunks = [];
@@ -49,6 +66,7 @@ export class FrameWriter {
   /** Drops what is queued: the connection is gone. */
   discard(): void {
     this.chunks = [];
+    this.writes = this.bytes = 0;
     this.runMemory = undefined;
   }
 

@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { FrameWriter } from '../src/frame-writer.js';
+import { FrameWriter, type BatchLimits } from '../src/frame-writer.js';
 import { Slab } from '../src/slab.js';
-import { concat, noise, text } from './spec.js';
+import { concat, noise, str, text } from './spec.js';
 
 /** A writer whose batches are kept, each with a copy of its bytes as they were when sent. */
-function writer(slab = new Slab(64), threshold = 16) {
+function writer(slab = new Slab(64), threshold = 16, limits: BatchLimits = { writes: Infinity, bytes: Infinity }) {
   const batches: Uint8Array[][] = [];
   const sent: { chunk: Uint8Array; bytes: Uint8Array }[] = [];
-  const w = new FrameWriter(slab, threshold, (chunks) => {
+  const w = new FrameWriter(slab, threshold, limits, (chunks) => {
     batches.push(chunks);
     for (const chunk of chunks) sent.push({ chunk, bytes: chunk.slice() });
   });
@@ -24,6 +24,27 @@ describe('FrameWriter', () => {
     expect(batches).toHaveLength(0);
     await Promise.resolve();
     expect(batches.map((b) => b.map((c) => new TextDecoder().decode(c)))).toEqual([['abcd']]);
+  });
+
+  it('sends a batch as soon as it holds `writes` parts, and the rest at the end of the turn', async () => {
+    const { w, batches } = writer(new Slab(64), 16, { writes: 2, bytes: Infinity });
+    for (const t of ['a', 'b', 'c', 'd', 'e']) w.write(text(t));
+    expect(batches.map((b) => b.map(str))).toEqual([['ab'], ['cd']]);
+    await Promise.resolve();
+    expect(batches.map((b) => b.map(str))).toEqual([['ab'], ['cd'], ['e']]);
+  });
+
+  it('sends a batch as soon as it holds `bytes` bytes, counting parts sent by reference', async () => {
+    const { w, batches } = writer(new Slab(64), 16, { writes: Infinity, bytes: 20 });
+    const big = noise(16, 1);
+    w.write(text('head'));
+    expect(batches).toHaveLength(0);
+    w.write(big);
+    expect(batches).toHaveLength(1);
+    expect(batches[0]![1]).toBe(big);
+    w.write(text('tail'));
+    await Promise.resolve();
+    expect(batches.map((b) => b.length)).toEqual([2, 1]);
   });
 
   it('flush() sends at once, and the end of the turn then has nothing left to send', async () => {

@@ -68,7 +68,7 @@ describe('tcpTransport', () => {
   it('sends 1000 frames written in one synchronous run in a handful of socket writes', async () => {
     const server = await started(serve(tcp()));
     const { runtime, writes } = recordingRuntime();
-    const c = await client(server.listener, tcp({}, runtime));
+    const c = await client(server.listener, tcp({ batchWrites: Infinity }, runtime));
     const bodies = Array.from({ length: 1000 }, (_, i) => text(`frame ${i}`));
     bodies.forEach((b) => send(c, b));
     const s = await server.next();
@@ -77,6 +77,30 @@ describe('tcpTransport', () => {
     // About 16 KB of small frames: one write of one or two slab chunks, not 1000 (or 2000).
     expect(writes.length).toBeLessThanOrEqual(3);
     expect(writes.flat().length).toBeLessThanOrEqual(4);
+  });
+
+  it('sends a long run in batches of batchWrites as it is written, each one chunk, every frame intact', async () => {
+    const server = await started(serve(tcp()));
+    const { runtime, writes } = recordingRuntime();
+    const c = await client(server.listener, tcp({}, runtime));
+    const bodies = Array.from({ length: 1000 }, (_, i) => text(`frame ${i}`));
+    bodies.forEach((b) => send(c, b));
+    // 2000 writes: 15 batches of the default 128 have left before the turn is over.
+    expect(writes.map((w) => w.length)).toEqual(Array(15).fill(1));
+    await turn();
+    expect(writes).toHaveLength(16);
+    const s = await server.next();
+    await s.frameCount(1000);
+    expectBodies(s, bodies);
+  });
+
+  it('cuts batches inside frames without harm when the limits are tiny', async () => {
+    const server = await started(serve(tcp({ batchWrites: 3, batchBytes: 7 }), { frame: echo }));
+    const c = await client(server.listener, tcp({ batchWrites: 1 }));
+    const bodies = Array.from({ length: 200 }, (_, i) => noise(i * 13, i));
+    bodies.forEach((b) => send(c, b));
+    await c.frameCount(200);
+    expectBodies(c, bodies);
   });
 
   it('hands a large part to the socket by reference, and copies small ones', async () => {
@@ -310,6 +334,9 @@ describe('tcpTransport', () => {
     expect(() => tcpTransport(nodeRuntime, { copyThreshold: 1024, slabSize: 512 })).toThrow(RpcError);
     expect(() => tcpTransport(nodeRuntime, { copyThreshold: 100 })).toThrow(/at least 1024/);
     expect(() => tcpTransport(nodeRuntime, { copyThreshold: -1 })).toThrow(RpcError);
+    expect(() => tcpTransport(nodeRuntime, { batchWrites: 0 })).toThrow(/batchWrites 0 must be a positive integer or Infinity/);
+    expect(() => tcpTransport(nodeRuntime, { batchBytes: 1.5 })).toThrow(RpcError);
+    expect(() => tcpTransport(nodeRuntime, { batchWrites: Infinity, batchBytes: Infinity })).not.toThrow();
   });
 
   it('leaves no handles once its connections and listener are closed', async () => {
