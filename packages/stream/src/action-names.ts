@@ -12,20 +12,22 @@ export class ActionNames {
   private readonly names: string[] = [];
   private next = 0;
 
-  decode(b: Uint8Array): string {
-    if (b.length > CACHEABLE) return strictUtf8.decode(b);
-    for (let i = 0; i < this.bytes.length; i++) if (same(this.bytes[i]!, b)) return this.names[i]!;
-    const name = strictUtf8.decode(b);
+  /** The name in the first `length` bytes of `b`. */
+  decode(b: Uint8Array, length = b.length): string {
+    if (length > CACHEABLE) return strictUtf8.decode(b.subarray(0, length));
+    for (let i = 0; i < this.bytes.length; i++) if (startsWith(b, this.bytes[i]!, length)) return this.names[i]!;
+    const name = strictUtf8.decode(b.subarray(0, length));
     // A copy: `b` is a view into a received chunk that the cache must not keep alive.
-    this.bytes[this.next] = b.slice();
+    this.bytes[this.next] = b.slice(0, length);
     this.names[this.next] = name;
     this.next = (this.next + 1) % SLOTS;
     return name;
   }
 }
 
-function same(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+/** True when the first `length` bytes of `b` are exactly `known`. */
+function startsWith(b: Uint8Array, known: Uint8Array, length: number): boolean {
+  if (known.length !== length) return false;
+  for (let i = 0; i < length; i++) if (b[i] !== known[i]) return false;
   return true;
 }

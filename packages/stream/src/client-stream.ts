@@ -21,8 +21,13 @@ import {
   ACTION_LEN_MASK,
   PING_ACTION,
   REQUEST_HEADER_LENGTH,
+  RES_BLOB_LEN_AT,
+  RES_FLAG_AT,
+  RES_MSG_LEN_AT,
   ResponseFlag,
-  readResponseHeader,
+  SEQ_AT,
+  readSeq,
+  u32,
   writeRequestHeader,
 } from './protocol.js';
 import { Throttler } from './throttler.js';
@@ -261,20 +266,21 @@ export class ClientStream {
 
   private onFrame(header: Uint8Array, body: Uint8Array): void {
     this.received = true;
-    const h = readResponseHeader(header);
-    if (h.seq === this.pingSeq) {
+    const seq = readSeq(header, SEQ_AT);
+    if (seq === this.pingSeq) {
       this.pingSeq = 0;
       return;
     }
-    const call = this.pending.get(h.seq);
+    const call = this.pending.get(seq);
     // A reply to a call that timed out or was cancelled: read (the transport did) and dropped.
     if (!call) return;
-    this.pending.delete(h.seq);
+    this.pending.delete(seq);
     this.throttler.inFlight--;
-    if (h.flag === ResponseFlag.Ok) {
-      call.finish(null, { msg: body.subarray(0, h.msgLength), blob: body.subarray(h.msgLength) });
-    } else if (h.flag === ResponseFlag.ErrorNumber) {
-      call.finish(new RemoteError(h.msgLength), null);
+    const flag = header[RES_FLAG_AT];
+    if (flag === ResponseFlag.Ok) {
+      call.finish(null, u32(header, RES_BLOB_LEN_AT) === 0 ? { msg: body, blob: EMPTY } : okReply(body, u32(header, RES_MSG_LEN_AT)));
+    } else if (flag === ResponseFlag.ErrorNumber) {
+      call.finish(new RemoteError(u32(header, RES_MSG_LEN_AT)), null);
     } else {
       const e = readErrorBytes(body);
       call.finish(e instanceof RpcError ? e : new RemoteError(e), null);
@@ -374,5 +380,8 @@ function positive(n: number, name: string): number {
 
 const tooLarge = (what: string, n: number, max: number): RpcError =>
   new RpcError(ErrorCode.FrameTooLarge, `${what} of ${n} bytes exceeds the limit of ${max}`);
+
+/** An ok reply with a blob: the body splits into the two. */
+const okReply = (body: Uint8Array, msgLength: number): Reply => ({ msg: body.subarray(0, msgLength), blob: body.subarray(msgLength) });
 
 const cancelled = (): RpcError => new RpcError(ErrorCode.Cancelled, 'call cancelled by its AbortSignal');

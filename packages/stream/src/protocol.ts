@@ -45,8 +45,18 @@ export interface ResponseHeader {
   blobLength: number;
 }
 
+/** Where the fields the hot paths read sit in a header (see the layout above). */
+export const REQ_ACTION_AT = 4;
+export const REQ_MSG_LEN_AT = 24;
+export const REQ_BLOB_LEN_AT = 28;
+export const RES_FLAG_AT = 3;
+export const RES_MSG_LEN_AT = 4;
+export const RES_BLOB_LEN_AT = 16;
+/** The seq, a u64, at the same offset in requests and responses. */
+export const SEQ_AT = 8;
+
 // Plain byte stores instead of a DataView: no object per header on the hot path.
-function u32(b: Uint8Array, at: number): number {
+export function u32(b: Uint8Array, at: number): number {
   return (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0;
 }
 
@@ -58,7 +68,7 @@ function putU32(b: Uint8Array, at: number, v: number): void {
 }
 
 /** Reads a u64 seq. Skein's seqs stay below 2^53, where a number is exact. */
-function readSeq(b: Uint8Array, at: number): number {
+export function readSeq(b: Uint8Array, at: number): number {
   return u32(b, at + 4) * TWO_32 + u32(b, at);
 }
 
@@ -116,6 +126,36 @@ export function writeResponseHeader(
   if (typeof seq === 'number') writeSeq(out, 8, seq);
   else out.set(seq, 8);
   putU32(out, 16, blobLength | 0);
+}
+
+/**
+ * A response header whose seq is given as the request's two u32 halves, as read from its
+ * header: copied verbatim, whatever the peer's seq (even past 2^53), with no view per request.
+ */
+export function writeResponseHeaderHalves(
+  out: Uint8Array,
+  flag: ResponseFlag,
+  msgLength: number,
+  seqLo: number,
+  seqHi: number,
+  blobLength: number,
+): void {
+  out[0] = MAGIC & 0xff;
+  out[1] = MAGIC >>> 8;
+  out[2] = VERSION;
+  out[3] = flag;
+  putU32(out, 4, msgLength);
+  putU32(out, SEQ_AT, seqLo);
+  putU32(out, SEQ_AT + 4, seqHi);
+  putU32(out, 16, blobLength | 0);
+}
+
+/** The 8 seq bytes of the request whose seq halves are given. */
+export function seqBytesOf(seqLo: number, seqHi: number): Uint8Array {
+  const b = new Uint8Array(8);
+  putU32(b, 0, seqLo);
+  putU32(b, 4, seqHi);
+  return b;
 }
 
 export function readResponseHeader(h: Uint8Array): ResponseHeader {

@@ -1,4 +1,5 @@
 import { ErrorCode, RpcError, type ErrorPayload } from '@skein/core';
+import { seqBytesOf } from './protocol.js';
 import type { ServerConn } from './server-conn.js';
 
 const EMPTY = new Uint8Array(0);
@@ -22,8 +23,9 @@ export class ServerRequest {
 
   constructor(
     private readonly owner: ServerConn,
-    /** The request's seq bytes, echoed verbatim in the response. */
-    readonly seqBytes: Uint8Array,
+    /** The request's u64 seq as two u32 halves, echoed verbatim in the response. */
+    private readonly seqLo: number,
+    private readonly seqHi: number,
     /** Numeric action, or -1 for a string action. */
     readonly actionId: number,
     /** The string action (`"Service.method"`), or '' for a numeric action. */
@@ -31,6 +33,11 @@ export class ServerRequest {
     readonly msg: Uint8Array,
     readonly blob: Uint8Array,
   ) {}
+
+  /** The request's seq bytes, as they came. */
+  get seqBytes(): Uint8Array {
+    return seqBytesOf(this.seqLo, this.seqHi);
+  }
 
   get action(): string | number {
     return this.actionId < 0 ? this.actionName : this.actionId;
@@ -47,7 +54,7 @@ export class ServerRequest {
   /** Answers with an ok response. */
   reply(msg: Uint8Array = EMPTY, blob: Uint8Array = EMPTY): void {
     if (!this.claim()) return;
-    this.owner.writeOk(this.seqBytes, msg, blob);
+    this.owner.writeOk(this.seqLo, this.seqHi, msg, blob);
     this.owner.settled();
   }
 

@@ -18,6 +18,14 @@ describe('ActionNames', () => {
     expect(names.decode(b)).toBe('Calc.sub');
   });
 
+  it('reads only the first `length` bytes: the message after the name is not part of it', () => {
+    const names = new ActionNames();
+    expect(names.decode(utf8('Calc.addXYZ'), 8)).toBe('Calc.add');
+    expect(names.decode(utf8('Calc.add{}'), 8)).toBe('Calc.add');
+    expect(names.decode(utf8('Calc.addi'), 9)).toBe('Calc.addi');
+    expect(names.decode(utf8('Calc.addi'), 8)).toBe('Calc.add');
+  });
+
   it('decodes multi-byte names and rejects invalid UTF-8', () => {
     const names = new ActionNames();
     expect(names.decode(utf8('Räkna.lägg'))).toBe('Räkna.lägg');

@@ -47,6 +47,18 @@ describe('on the wire', () => {
     expect(peer.received().toString('hex')).toBe('254d0100' + '01000000' + '0100000000000000' + '01000000' + '03bb');
   });
 
+  it('echoes any u64 seq verbatim and hands a numeric action its whole body as msg', async () => {
+    const seen: Uint8Array[] = [];
+    const s = await startServer({ 7: (req) => (seen.push(req.msg, req.blob), { msg: req.msg }) });
+    cleanup.push(() => s.server.close());
+    const peer = rawPeer(s.address);
+    // seq 0xfedcba9876543210, past 2^53: a number could not carry it exactly.
+    peer.send(hex(`254d 01 00 07000000 1032547698badcfe 0000000000000000 02000000 00000000 0908`));
+    await waitFor(() => peer.received().length >= 22);
+    expect(peer.received().toString('hex')).toBe('254d0100' + '02000000' + '1032547698badcfe' + '00000000' + '0908');
+    expect(seen.map((b) => [...b])).toEqual([[9, 8], []]);
+  });
+
   it('sends requests exactly as the golden vectors say', async () => {
     const got = deferred<Buffer>();
     const srv = net.createServer((sock) => {
