@@ -20,6 +20,7 @@ export class Call {
   onAbort: (() => void) | null = null;
 
   constructor(
+    /** A numeric action, or a string action's request prefix (header room, then the name). */
     readonly action: number | Uint8Array,
     readonly msg: Uint8Array,
     readonly blob: Uint8Array,

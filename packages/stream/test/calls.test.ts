@@ -33,6 +33,16 @@ describe('multiplexing', () => {
     results.forEach((r, i) => expect(readU32(r.msg)).toBe(i));
   });
 
+  it('keeps each call\'s seq and name right when calls of short and near-limit names share a turn', async () => {
+    // A 1000-byte name makes a request prefix past SMALL_PART: header and name go as two parts.
+    const long = `Svc.${'m'.repeat(996)}`;
+    const limits = { maxAction: 1000 };
+    const { client } = await setup({ short: (req) => req.msg, [long]: (req) => Uint8Array.of(0xee, ...req.msg) }, { limits });
+    const calls = Array.from({ length: 300 }, (_, i) => client.call(i % 2 ? long : 'short', u32(i)));
+    const replies = await Promise.all(calls);
+    replies.forEach((r, i) => expect([...r.msg]).toEqual(i % 2 ? [0xee, ...u32(i)] : [...u32(i)]));
+  });
+
   it('never has more calls in flight than the window, and does fill it', async () => {
     const load = new Concurrency();
     const { server, address } = await startServer({
