@@ -8,7 +8,7 @@ import { uwsTransport, wsTransport } from '@skein/transport-ws';
  * `ws` package, `ws-uws` the uWebSockets.js server (its client is the `ws` one).
  */
 export function transportFor(transport, role) {
-  if (transport === 'tcp' || transport === 'unix') return tcpTransport(runtime, process.env.BW ? { batchWrites: Number(process.env.BW) } : {});
+  if (transport === 'tcp' || transport === 'unix') return tcpTransport(runtime);
   if (transport === 'ws') return wsTransport();
   if (transport === 'ws-uws') {
     // Off Node 20 uWebSockets.js quietly falls back to ws: never measure that as uWS.

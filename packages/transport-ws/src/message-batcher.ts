@@ -7,6 +7,11 @@ export type MessageSink = (chunks: Uint8Array[]) => void;
 export interface BatcherOptions {
   /** A message is cut at a frame boundary before it grows past this; a bigger frame goes alone. */
   batchBytes: number;
+  /**
+   * A message goes out as soon as it holds this many whole frames, before the run ends, so the
+   * peer starts on the first frames of a long run while the rest are written. Default: no limit.
+   */
+  batchFrames?: number;
   /** Parts this long or longer are sent by reference; shorter ones are copied when written. */
   copyBelow?: number;
   /** Size of the buffers short parts are copied into. */
@@ -28,6 +33,9 @@ const EMPTY = new Uint8Array(0);
  */
 export class MessageBatcher {
   private readonly batchBytes: number;
+  private readonly batchFrames: number;
+  /** Whole frames queued since the last flush. */
+  private frames = 0;
   private readonly copyBelow: number;
   private readonly slabBytes: number;
   /** Sealed chunks, oldest first; the open slab region [open, fill) comes after them. */
@@ -53,6 +61,7 @@ export class MessageBatcher {
     options: BatcherOptions,
   ) {
     this.batchBytes = options.batchBytes;
+    this.batchFrames = options.batchFrames ?? Infinity;
     this.copyBelow = options.copyBelow ?? 16 * 1024;
     this.slabBytes = options.slabBytes ?? 64 * 1024;
     this.scratch = new Uint8Array(spec.headerLength);
@@ -75,7 +84,8 @@ export class MessageBatcher {
       this.copy(part);
     }
     this.queued += part.length;
-    if (!this.scheduled) {
+    if (this.frames >= this.batchFrames) this.flush();
+    else if (!this.scheduled) {
       this.scheduled = true;
       // A microtask runs when the current synchronous run is over: that run is the batch.
       queueMicrotask(this.onRunEnd);
@@ -86,6 +96,7 @@ export class MessageBatcher {
   flush(): void {
     this.seal();
     if (this.whole === 0) return;
+    this.frames = 0;
     const messages = this.take([...this.cuts, this.whole]);
     this.queued -= this.whole;
     this.whole = 0;
@@ -98,7 +109,7 @@ export class MessageBatcher {
   discard(): void {
     this.chunks = [];
     this.slab = EMPTY;
-    this.fill = this.open = this.queued = this.whole = this.messageStart = 0;
+    this.fill = this.open = this.queued = this.whole = this.messageStart = this.frames = 0;
     this.cuts = [];
     this.scratchFill = this.bodyLeft = 0;
   }
@@ -141,6 +152,7 @@ export class MessageBatcher {
   }
 
   private frameEnd(end: number): void {
+    this.frames++;
     if (end - this.messageStart > this.batchBytes && this.whole > this.messageStart) {
       this.cuts.push(this.whole);
       this.messageStart = this.whole;

@@ -21,6 +21,7 @@ export interface MessageSocket {
 
 export interface MessageConnOptions {
   batchBytes: number;
+  batchFrames: number;
   highWaterMark: number;
 }
 

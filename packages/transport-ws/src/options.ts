@@ -20,6 +20,12 @@ export interface WsTransportOptions {
   maxMessageBytes?: number;
   /** Frames written in one run are cut into messages of about this size (at frame boundaries). Default 1 MiB. */
   batchBytes?: number;
+  /**
+   * A message goes out as soon as it holds this many frames, without waiting for the end of the
+   * run: a turn that answers a whole window sends its first answers while it computes the rest.
+   * Default 128; `Infinity` sends once per run.
+   */
+  batchFrames?: number;
   /** `congested` is true while this many bytes or more are queued or buffered. Default 1 MiB. */
   highWaterMark?: number;
   /**
@@ -46,6 +52,7 @@ export interface ResolvedOptions {
   pathname: string;
   maxMessageBytes: number;
   batchBytes: number;
+  batchFrames: number;
   highWaterMark: number;
   pingIntervalMs: number;
   upgrade?: (req: UpgradeRequest) => boolean | Promise<boolean>;
@@ -64,6 +71,7 @@ export function resolveOptions(o: WsTransportOptions): ResolvedOptions {
     pathname: pathnameOf(path),
     maxMessageBytes: positive('maxMessageBytes', o.maxMessageBytes ?? 64 * MiB + 64 * 1024),
     batchBytes: positive('batchBytes', o.batchBytes ?? MiB),
+    batchFrames: o.batchFrames === Infinity ? Infinity : positive('batchFrames', o.batchFrames ?? 128),
     highWaterMark: positive('highWaterMark', o.highWaterMark ?? MiB),
     pingIntervalMs: o.pingIntervalMs === 0 ? 0 : positive('pingIntervalMs', o.pingIntervalMs ?? 30_000),
     upgrade: o.upgrade,

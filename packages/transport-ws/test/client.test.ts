@@ -22,14 +22,28 @@ async function rawServer(): Promise<{ port: number; messages: Uint8Array[] }> {
 }
 
 describe('ws client', () => {
-  it('sends 1000 frames written in one synchronous run as one message', async () => {
+  it('sends 1000 frames written in one synchronous run as one message with batchFrames: Infinity', async () => {
     const s = await rawServer();
-    const conn = await wsTransport().connect({ host: '127.0.0.1', port: s.port }, spec);
+    const conn = await wsTransport({ batchFrames: Infinity }).connect({ host: '127.0.0.1', port: s.port }, spec);
     cleanup.push(() => conn.close());
     for (let i = 0; i < 1000; i++) conn.write(frame(`c${i}`));
     await until(() => s.messages.flatMap(bodiesOf).length >= 1000, '1000 frames');
     expect(s.messages).toHaveLength(1);
     expect(s.messages.flatMap(bodiesOf).map(text)).toEqual(Array.from({ length: 1000 }, (_, i) => `c${i}`));
+  });
+
+  it('by default sends a long run as messages of 128 frames, in order', async () => {
+    const s = await rawServer();
+    const conn = await wsTransport().connect({ host: '127.0.0.1', port: s.port }, spec);
+    cleanup.push(() => conn.close());
+    for (let i = 0; i < 1000; i++) conn.write(frame(`c${i}`));
+    await until(() => s.messages.flatMap(bodiesOf).length >= 1000, '1000 frames');
+    expect(s.messages.map((m) => bodiesOf(m).length)).toEqual([...Array(7).fill(128), 104]);
+    expect(s.messages.flatMap(bodiesOf).map(text)).toEqual(Array.from({ length: 1000 }, (_, i) => `c${i}`));
+  });
+
+  it('rejects a batchFrames that is not a positive integer', () => {
+    expect(() => wsTransport({ batchFrames: 0 })).toThrow(/batchFrames must be a positive integer/);
   });
 
   it('sends long parts as fragments of one message, not as several messages', async () => {

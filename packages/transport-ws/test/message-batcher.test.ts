@@ -5,9 +5,9 @@ import { readFrames } from '../src/message-reader.js';
 import { bodiesOf, frame, header, spec, text } from './helpers.js';
 
 /** A batcher whose messages are collected, each as its chunks and as one joined buffer. */
-function batcher(batchBytes = 1024 * 1024) {
+function batcher(batchBytes = 1024 * 1024, batchFrames = Infinity) {
   const messages: Uint8Array[][] = [];
-  const b = new MessageBatcher(spec, (chunks) => messages.push(chunks), { batchBytes });
+  const b = new MessageBatcher(spec, (chunks) => messages.push(chunks), { batchBytes, batchFrames });
   const joined = (): Uint8Array[] => messages.map((m) => Buffer.concat(m));
   return { b, messages, joined };
 }
@@ -20,6 +20,17 @@ describe('MessageBatcher', () => {
     await Promise.resolve();
     expect(messages).toHaveLength(1);
     expect(bodiesOf(joined()[0]!).map(text)).toEqual(Array.from({ length: 1000 }, (_, i) => `f${i}`));
+  });
+
+  it('sends a message as soon as it holds batchFrames whole frames, the rest at the end of the run', async () => {
+    const { b, joined } = batcher(1024 * 1024, 3);
+    for (let i = 0; i < 7; i++) b.write(frame(`f${i}`));
+    // A frame still being written is never cut: the header alone waits for its body.
+    b.write(header(2));
+    expect(joined().map((m) => bodiesOf(m).map(text))).toEqual([['f0', 'f1', 'f2'], ['f3', 'f4', 'f5']]);
+    b.write(new TextEncoder().encode('f7'));
+    await Promise.resolve();
+    expect(joined().map((m) => bodiesOf(m).map(text))).toEqual([['f0', 'f1', 'f2'], ['f3', 'f4', 'f5'], ['f6', 'f7']]);
   });
 
   it('copies short parts when written, so the caller may reuse them', () => {

@@ -44,14 +44,25 @@ describe.each(servers)('%s server', (_name, transport, tooBigCode) => {
     c.bodies.forEach((b, i) => expect(Buffer.from(b).equals(Buffer.from(sent[i]!))).toBe(true));
   });
 
-  it('sends 1000 frames written in one synchronous run as one WebSocket message', async () => {
-    const s = await serve({}, { echo: false });
+  it('sends 1000 frames written in one synchronous run as one WebSocket message (batchFrames: Infinity)', async () => {
+    const s = await serve({ batchFrames: Infinity }, { echo: false });
     const raw = await rawClient(s.url());
     cleanup.push(() => raw.ws.terminate());
     await until(() => s.accepted.length === 1, 'accept');
     for (let i = 0; i < 1000; i++) s.accepted[0]!.conn.write(frame(`n${i}`));
     await until(() => raw.messages.flatMap(bodiesOf).length >= 1000, '1000 frames');
     expect(raw.messages).toHaveLength(1);
+    expect(raw.messages.flatMap(bodiesOf).map(text)).toEqual(Array.from({ length: 1000 }, (_, i) => `n${i}`));
+  });
+
+  it('sends a long run as messages of batchFrames frames while it is being written', async () => {
+    const s = await serve({ batchFrames: 100 }, { echo: false });
+    const raw = await rawClient(s.url());
+    cleanup.push(() => raw.ws.terminate());
+    await until(() => s.accepted.length === 1, 'accept');
+    for (let i = 0; i < 1000; i++) s.accepted[0]!.conn.write(frame(`n${i}`));
+    await until(() => raw.messages.flatMap(bodiesOf).length >= 1000, '1000 frames');
+    expect(raw.messages.map((m) => bodiesOf(m).length)).toEqual(Array(10).fill(100));
     expect(raw.messages.flatMap(bodiesOf).map(text)).toEqual(Array.from({ length: 1000 }, (_, i) => `n${i}`));
   });
 
