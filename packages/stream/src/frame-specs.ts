@@ -16,11 +16,12 @@ function u32(h: Uint8Array, at: number): number {
   return (h[at]! | (h[at + 1]! << 8) | (h[at + 2]! << 16) | (h[at + 3]! << 24)) >>> 0;
 }
 
-function checkPreamble(h: Uint8Array, onBadVersion: () => FrameError): void {
+/** Throws on a bad magic; returns whether the version is ours (each side refuses others its own way). */
+function versionOk(h: Uint8Array): boolean {
   const magic = h[0]! | (h[1]! << 8);
   // A bad magic means we are not even in step with the peer's frames: no reply can be trusted.
   if (magic !== MAGIC) throw new FrameError(`bad magic 0x${magic.toString(16).padStart(4, '0')}`);
-  if (h[2] !== VERSION) throw onBadVersion();
+  return h[2] === VERSION;
 }
 
 /** The widest limits the wire allows: for the frames we send ourselves, already checked. */
@@ -43,7 +44,7 @@ function requests(limits: Limits): FrameSpec {
   return {
     headerLength: REQUEST_HEADER_LENGTH,
     bodyLength(h) {
-      checkPreamble(h, () => refuse(h, ErrorCode.Version, `unsupported version ${h[2]}`));
+      if (!versionOk(h)) throw refuse(h, ErrorCode.Version, `unsupported version ${h[2]}`);
       const action = u32(h, 4);
       const actionLength = action & ACTION_STRING_BIT ? action & ACTION_LEN_MASK : 0;
       const msgLength = u32(h, 24);
@@ -67,7 +68,7 @@ function responses(limits: Limits): FrameSpec {
   return {
     headerLength: RESPONSE_HEADER_LENGTH,
     bodyLength(h) {
-      checkPreamble(h, () => new FrameError(`unsupported version ${h[2]}`));
+      if (!versionOk(h)) throw new FrameError(`unsupported version ${h[2]}`);
       const flag = h[3];
       const msgLength = u32(h, 4);
       const blobLength = u32(h, 16);
