@@ -1,7 +1,8 @@
 import { decodeError, encodeError, type Codec } from '@skein/core';
-import { Encoder } from 'cbor-x';
+import { Decoder, Encoder, type Options } from 'cbor-x';
 import { installLinearBignums } from './bignum-tags.js';
 import { plainBytes } from './plain-bytes.js';
+import { SMALL, SmallMessages } from './small-messages.js';
 
 export interface CborOptions {
   /**
@@ -15,7 +16,7 @@ export interface CborOptions {
 /** A CBOR codec. Each call makes its own cbor-x Encoder (which also decodes). */
 export function cbor(options: CborOptions = {}): Codec {
   installLinearBignums();
-  const encoder = new Encoder({
+  const settings: Options = {
     // Records and shared structures make a message depend on state from earlier ones: a peer
     // must be able to decode any single message.
     useRecords: false,
@@ -25,7 +26,9 @@ export function cbor(options: CborOptions = {}): Codec {
     // Node of tagging Uint8Array with tag 64.
     tagUint8Array: false,
     variableMapSize: options.variableMapSize ?? false,
-  });
+  };
+  const encoder = new Encoder(settings);
+  const small = new SmallMessages(new Decoder({ ...settings, copyBuffers: true }));
   return {
     name: 'cbor',
     encode(value: unknown): Uint8Array {
@@ -39,7 +42,7 @@ export function cbor(options: CborOptions = {}): Codec {
     },
     decode(bytes: Uint8Array): unknown {
       try {
-        return encoder.decode(plainBytes(bytes));
+        return bytes.length <= SMALL && !small.busy ? small.decode(bytes) : encoder.decode(plainBytes(bytes));
       } catch (e) {
         throw decodeError('cbor', e);
       }
@@ -49,3 +52,4 @@ export function cbor(options: CborOptions = {}): Codec {
 
 /** The codec with default options, ready to pass where a Codec is expected. */
 export const cborCodec: Codec = cbor();
+

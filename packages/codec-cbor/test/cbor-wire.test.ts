@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ErrorCode, RpcError } from '@skein/core';
-import { Tag } from 'cbor-x';
+import { Tag, addExtension } from 'cbor-x';
 import { cbor, cborCodec } from '../src/index.js';
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
@@ -49,6 +49,31 @@ describe('cbor wire format', () => {
     const out = cborCodec.decode(bytes('d903e801')); // tag 1000 holding 1
     expect(out).toBeInstanceOf(Tag);
     expect(out).toMatchObject({ tag: 1000, value: 1 });
+  });
+
+  it('hands out bytes of a small message that later messages do not overwrite', () => {
+    const first = cborCodec.decode(cborCodec.encode({ b: Uint8Array.of(1, 2, 3) })) as { b: Uint8Array };
+    cborCodec.decode(cborCodec.encode({ b: Uint8Array.of(9, 9, 9) }));
+    expect([...first.b]).toEqual([1, 2, 3]);
+    expect(first.b.constructor).toBe(Uint8Array);
+  });
+
+  it('decodes small messages of every length, and refuses truncated or overlong ones', () => {
+    for (let n = 0; n < 300; n += 7) {
+      const value = { s: 'x'.repeat(n), n };
+      const encoded = cborCodec.encode(value);
+      expect(cborCodec.decode(encoded)).toEqual(value);
+      expect(() => cborCodec.decode(encoded.subarray(0, encoded.length - 1))).toThrow(RpcError);
+      expect(() => cborCodec.decode(Uint8Array.of(...encoded, 0))).toThrow(RpcError);
+    }
+  });
+
+  it('decodes a small message nested in another (a tag whose reader decodes its payload)', () => {
+    addExtension({ Class: class Never {}, tag: 47_001, encode: () => new Uint8Array(0), decode: (inner: unknown) => cborCodec.decode(inner as Uint8Array) });
+    const inner = cborCodec.encode({ inner: 'yes' });
+    // tag 47001 holding the inner message as a byte string, inside a map
+    const outer = bytes(`a1 61 6f d9 b799 ${(0x40 + inner.length).toString(16)} ${hex(inner)}`.replace(/\s+/g, ''));
+    expect(cborCodec.decode(outer)).toEqual({ o: { inner: 'yes' } });
   });
 
   it('keeps the library message as the cause of an error', () => {
