@@ -49,7 +49,7 @@ describe('on the wire', () => {
 
   it('echoes any u64 seq verbatim and hands a numeric action its whole body as msg', async () => {
     const seen: Uint8Array[] = [];
-    const s = await startServer({ 7: (req) => (seen.push(req.msg, req.blob), { msg: req.msg }) });
+    const s = await startServer({ 7: (req) => (seen.push(req.msg, req.blob), req.msg) });
     cleanup.push(() => s.server.close());
     const peer = rawPeer(s.address);
     // seq 0xfedcba9876543210, past 2^53: a number could not carry it exactly.
