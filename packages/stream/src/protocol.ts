@@ -118,14 +118,8 @@ export function writeResponseHeader(
   seq: number | Uint8Array,
   blobLength: number,
 ): void {
-  out[0] = MAGIC & 0xff;
-  out[1] = MAGIC >>> 8;
-  out[2] = VERSION;
-  out[3] = flag;
-  putU32(out, 4, msgLength);
-  if (typeof seq === 'number') writeSeq(out, 8, seq);
-  else out.set(seq, 8);
-  putU32(out, 16, blobLength | 0);
+  if (typeof seq === 'number') writeResponseHeaderHalves(out, flag, msgLength, seq >>> 0, Math.floor(seq / TWO_32), blobLength);
+  else writeResponseHeaderHalves(out, flag, msgLength, u32(seq, 0), u32(seq, 4), blobLength);
 }
 
 /**
