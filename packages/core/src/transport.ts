@@ -48,8 +48,9 @@ export interface FrameConn {
   readonly remote: string;
   bind(handlers: FrameHandlers): void;
   /**
-   * Queues part of a frame. Parts written in one synchronous run go out together, in order,
-   * at the end of the current turn (or at `flush`). A part shorter than SMALL_PART is copied
+   * Queues part of a frame. Parts go out in order, batched: those written in one synchronous
+   * run leave together at the end of the current turn (or at `flush`), and a transport may send
+   * a long run in several batches as it is written (its batch limits). A part shorter than SMALL_PART is copied
    * before `write` returns, so its memory may be reused at once (a scratch header buffer);
    * larger parts may be sent from the caller's buffer: do not modify them afterwards.
    */

@@ -32,8 +32,9 @@ export interface ServerConnOptions {
 
 /**
  * The server's side of one connection: the reader parses requests and hands them to Dispatch
- * (answering pings itself); the writer is the transport's batch, flushed once per turn, so
- * responses leave in completion order.
+ * (answering pings itself); the writer is the transport's batch, sent at the end of each
+ * turn or sooner once it is big (so a long turn's first answers leave early), and responses
+ * leave in completion order.
  */
 export class ServerConn implements FrameHandlers {
   inFlight = 0;
