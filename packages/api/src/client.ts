@@ -36,6 +36,8 @@ export interface ClientMethod<M extends AnyMethod> {
 export type Client<S extends ServiceDef> = { readonly [K in keyof S['methods']]: ClientMethod<S['methods'][K]> };
 
 const EMPTY = new Uint8Array(0);
+/** Shared by calls made without options: no object per call. Frozen, so nothing below can change it. */
+const NO_OPTIONS: MethodCallOptions = Object.freeze({});
 
 /** A typed stub for `def` over any Caller (a ClientStream, a pool). */
 export function createClient<S extends ServiceDef>(def: S, caller: Caller, opts: ClientOptions): Client<S> {
@@ -96,7 +98,7 @@ function clientMethod(service: string, name: string, m: AnyMethod, caller: Calle
     });
   };
 
-  const call = (arg: unknown, o: MethodCallOptions = {}): Promise<unknown> =>
+  const call = (arg: unknown, o: MethodCallOptions = NO_OPTIONS): Promise<unknown> =>
     new Promise((resolve, reject) => {
       if (!m.input) return send(arg, o, resolve, reject);
       let checked: unknown;
@@ -113,7 +115,7 @@ function clientMethod(service: string, name: string, m: AnyMethod, caller: Calle
   const filtered =
     filters.length === 0
       ? call
-      : (arg: unknown, o: MethodCallOptions = {}): Promise<unknown> =>
+      : (arg: unknown, o: MethodCallOptions = NO_OPTIONS): Promise<unknown> =>
           withFilters(filters, callInfo('client', service, name, arg, { route: o.route }), () => call(arg, o), (e) =>
             logger.warn({ action, err: e }, 'client filter failed after the call'),
           );
