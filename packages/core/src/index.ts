@@ -1,6 +1,6 @@
 export { ErrorCode, CODE_INFO, codeFromWire } from './error-code.js';
 export type { ErrorName, RetryPolicy } from './error-code.js';
-export { RpcError, rpcError, invalidArgument } from './rpc-error.js';
+export { RpcError, rpcError, invalidArgument, connectFailed } from './rpc-error.js';
 export type { RpcErrorOptions } from './rpc-error.js';
 export { RemoteError, codeErrors, escapeCustomBytes, readErrorBytes, builtinErrorBytes } from './custom-error.js';
 export type { ErrCodec, ErrorPayload } from './custom-error.js';
@@ -11,6 +11,7 @@ export type { Logger, LogLevel } from './logger.js';
 export { parseAddress, formatAddress } from './address.js';
 export type { Address } from './address.js';
 export type { Runtime, ConnectOptions, ByteConn, ByteHandlers, ByteListener, Clock, Ticker } from './runtime.js';
+export { DEFAULT_CONNECT_TIMEOUT_MS, connectTimerMs } from './runtime.js';
 export { FrameError, SMALL_PART } from './transport.js';
 export type { Transport, TransportConnectOptions, FrameSpec, FrameHandlers, FrameConn, FrameListener } from './transport.js';
 export { systemClock } from './clock.js';

@@ -44,3 +44,7 @@ export const rpcError = (code: ErrorCode, message?: string, options?: RpcErrorOp
 
 /** Convenience for the most common local failure: bad input from the caller. */
 export const invalidArgument = (message: string): RpcError => new RpcError(ErrorCode.InvalidArgument, message);
+
+/** A connection could not be made: the peer saw no request, so any call may go elsewhere. */
+export const connectFailed = (remote: string, why: string, cause?: unknown): RpcError =>
+  new RpcError(ErrorCode.Unreachable, `cannot connect to ${remote}: ${why}`, { cause });

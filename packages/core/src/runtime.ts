@@ -12,6 +12,12 @@ export interface Runtime {
   readonly clock: Clock;
 }
 
+/** ConnectOptions.timeoutMs when not given. */
+export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+
+/** Timers fire at once for a delay past 2^31 - 1 ms, so a connect timeout is capped there. */
+export const connectTimerMs = (timeoutMs: number): number => Math.min(timeoutMs, 2 ** 31 - 1);
+
 export interface ConnectOptions {
   /** Fails with Unreachable when the connection is not up by then. Default 10 s. */
   timeoutMs?: number;

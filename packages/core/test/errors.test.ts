@@ -5,6 +5,8 @@ import {
   RemoteError,
   RpcError,
   codeErrors,
+  connectFailed,
+  connectTimerMs,
   codeFromWire,
   escapeCustomBytes,
   readErrorBytes,
@@ -127,5 +129,21 @@ describe('built-in errors with a detail', () => {
   it('are not confused with an escaped user string', () => {
     const user = escapeCustomBytes(bytes('rpc_internal_err:boom'));
     expect(readErrorBytes(user)).not.toBeInstanceOf(RpcError);
+  });
+});
+
+describe('connect failures', () => {
+  it('are Unreachable, safe to retry, naming the peer and why, with the cause kept', () => {
+    const cause = new Error('ECONNREFUSED');
+    const err = connectFailed('127.0.0.1:1', 'refused', cause);
+    expect(RpcError.is(err, ErrorCode.Unreachable)).toBe(true);
+    expect(err.message).toBe('cannot connect to 127.0.0.1:1: refused');
+    expect(err.cause).toBe(cause);
+    expect(err.retry).toBe('safe');
+  });
+
+  it('cap a connect timer at the longest delay timers honour', () => {
+    expect(connectTimerMs(5000)).toBe(5000);
+    expect(connectTimerMs(Infinity)).toBe(2 ** 31 - 1);
   });
 });

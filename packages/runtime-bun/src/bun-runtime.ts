@@ -1,14 +1,10 @@
-import { ErrorCode, RpcError, formatAddress, systemClock } from '@skein/core';
+import { DEFAULT_CONNECT_TIMEOUT_MS, connectFailed, connectTimerMs, formatAddress, systemClock } from '@skein/core';
 import type { Address, ByteConn, ByteListener, ConnectOptions, Runtime } from '@skein/core';
 import type { BunApi, BunListener, BunTarget } from './bun-api.js';
 import { BunByteConn, socketHandlers } from './bun-byte-conn.js';
 import { clearStaleSocket, removeSocketFile } from './socket-file.js';
 
 declare const Bun: BunApi;
-
-const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
-/** setTimeout fires at once for anything longer. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** Skein's runtime contract on Bun's own sockets (`Bun.connect`, `Bun.listen`). */
 export const bunRuntime: Runtime = {
@@ -28,11 +24,11 @@ function connect(address: Address, options: ConnectOptions = {}): Promise<ByteCo
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      reject(new RpcError(ErrorCode.Unreachable, `cannot connect to ${remote}: ${why}`, { cause: err }));
+      reject(connectFailed(remote, why, err));
     };
     // Bun cannot abort a connect in progress: after the timeout it is abandoned, and closed if
     // it succeeds later.
-    const timer = setTimeout(() => fail(undefined, `no connection after ${timeoutMs} ms`), Math.min(timeoutMs, MAX_TIMER_MS));
+    const timer = setTimeout(() => fail(undefined, `no connection after ${timeoutMs} ms`), connectTimerMs(timeoutMs));
     const handlers = socketHandlers((socket) => {
       const conn = new BunByteConn(socket, remote);
       if (settled) {

@@ -1,14 +1,10 @@
-import { ErrorCode, RpcError, formatAddress, systemClock } from '@skein/core';
+import { DEFAULT_CONNECT_TIMEOUT_MS, connectFailed, connectTimerMs, formatAddress, systemClock } from '@skein/core';
 import type { Address, ByteConn, ByteListener, ConnectOptions, Runtime } from '@skein/core';
 import type { DenoApi, DenoConn, DenoListener } from './deno-api.js';
 import { DenoByteConn } from './deno-byte-conn.js';
 import { clearStaleSocket, removeSocketFile } from './socket-file.js';
 
 declare const Deno: DenoApi;
-
-const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
-/** setTimeout fires at once for anything longer. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** Skein's runtime contract on Deno's own sockets (`Deno.connect`, `Deno.listen`). */
 export const denoRuntime: Runtime = {
@@ -24,7 +20,7 @@ async function connect(address: Address, options: ConnectOptions = {}): Promise<
   const remote = formatAddress(address);
   const timeoutMs = options.timeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
   const abort = new AbortController();
-  const timer = setTimeout(() => abort.abort(), Math.min(timeoutMs, MAX_TIMER_MS));
+  const timer = setTimeout(() => abort.abort(), connectTimerMs(timeoutMs));
   try {
     const pending =
       'path' in address
@@ -37,7 +33,7 @@ async function connect(address: Address, options: ConnectOptions = {}): Promise<
     // A missing --allow-net is the program's fault, not the network's: no other node would do.
     if ((err as Error)?.name === 'NotCapable') throw err;
     const why = abort.signal.aborted ? `no connection after ${timeoutMs} ms` : `${(err as Error)?.name}: ${(err as Error)?.message}`;
-    throw new RpcError(ErrorCode.Unreachable, `cannot connect to ${remote}: ${why}`, { cause: err });
+    throw connectFailed(remote, why, err);
   } finally {
     clearTimeout(timer);
   }

@@ -1,5 +1,5 @@
 import net from 'node:net';
-import { ErrorCode, RpcError, formatAddress, type Address, type ByteConn, type ConnectOptions } from '@skein/core';
+import { DEFAULT_CONNECT_TIMEOUT_MS, connectFailed, connectTimerMs, formatAddress, type Address, type ByteConn, type ConnectOptions } from '@skein/core';
 import { NodeConn } from './node-conn.js';
 import { isTcp, netTarget, remoteOf } from './socket-address.js';
 
@@ -9,17 +9,16 @@ import { isTcp, netTarget, remoteOf } from './socket-address.js';
  * be retried elsewhere.
  */
 export function connect(address: Address, options: ConnectOptions = {}): Promise<ByteConn> {
-  const { timeoutMs = 10_000, noDelay = true } = options;
+  const { timeoutMs = DEFAULT_CONNECT_TIMEOUT_MS, noDelay = true } = options;
   return new Promise((resolve, reject) => {
     const socket = net.connect({ ...netTarget(address), allowHalfOpen: true });
     // Paused before it connects, so nothing is read until the caller binds.
     socket.pause();
-    // Node fires a longer (or infinite) delay at once, so it is capped at the longest timer.
-    const timer = setTimeout(() => fail(new Error(`no connection within ${timeoutMs} ms`)), Math.min(timeoutMs, MAX_TIMER_MS));
+    const timer = setTimeout(() => fail(new Error(`no connection within ${timeoutMs} ms`)), connectTimerMs(timeoutMs));
     const fail = (cause: Error): void => {
       settle();
       socket.destroy();
-      reject(unreachable(address, cause));
+      reject(connectFailed(formatAddress(address), cause.message, cause));
     };
     const connected = (): void => {
       settle();
@@ -32,10 +31,4 @@ export function connect(address: Address, options: ConnectOptions = {}): Promise
     };
     socket.once('error', fail).once('connect', connected);
   });
-}
-
-const MAX_TIMER_MS = 2 ** 31 - 1;
-
-function unreachable(address: Address, cause: Error): RpcError {
-  return new RpcError(ErrorCode.Unreachable, `cannot connect to ${formatAddress(address)}: ${cause.message}`, { cause });
 }
