@@ -52,4 +52,3 @@ export function cbor(options: CborOptions = {}): Codec {
 
 /** The codec with default options, ready to pass where a Codec is expected. */
 export const cborCodec: Codec = cbor();
-

@@ -5,16 +5,19 @@ import {
   ACTION_STRING_BIT,
   MAGIC,
   REQUEST_HEADER_LENGTH,
+  REQ_ACTION_AT,
+  REQ_BLOB_LEN_AT,
+  REQ_MSG_LEN_AT,
+  RES_BLOB_LEN_AT,
+  RES_FLAG_AT,
+  RES_MSG_LEN_AT,
   RESPONSE_HEADER_LENGTH,
   ResponseFlag,
   VERSION,
   requestSeqBytes,
+  u32,
 } from './protocol.js';
 import { errorResponse } from './responses.js';
-
-function u32(h: Uint8Array, at: number): number {
-  return (h[at]! | (h[at + 1]! << 8) | (h[at + 2]! << 16) | (h[at + 3]! << 24)) >>> 0;
-}
 
 /** Throws on a bad magic; returns whether the version is ours (each side refuses others its own way). */
 function versionOk(h: Uint8Array): boolean {
@@ -45,10 +48,10 @@ function requests(limits: Limits): FrameSpec {
     headerLength: REQUEST_HEADER_LENGTH,
     bodyLength(h) {
       if (!versionOk(h)) throw refuse(h, ErrorCode.Version, `unsupported version ${h[2]}`);
-      const action = u32(h, 4);
+      const action = u32(h, REQ_ACTION_AT);
       const actionLength = action & ACTION_STRING_BIT ? action & ACTION_LEN_MASK : 0;
-      const msgLength = u32(h, 24);
-      const blobLength = u32(h, 28);
+      const msgLength = u32(h, REQ_MSG_LEN_AT);
+      const blobLength = u32(h, REQ_BLOB_LEN_AT);
       if (actionLength > limits.maxAction) {
         throw refuse(h, ErrorCode.FrameTooLarge, `action of ${actionLength} bytes exceeds ${limits.maxAction}`);
       }
@@ -69,9 +72,9 @@ function responses(limits: Limits): FrameSpec {
     headerLength: RESPONSE_HEADER_LENGTH,
     bodyLength(h) {
       if (!versionOk(h)) throw new FrameError(`unsupported version ${h[2]}`);
-      const flag = h[3];
-      const msgLength = u32(h, 4);
-      const blobLength = u32(h, 16);
+      const flag = h[RES_FLAG_AT];
+      const msgLength = u32(h, RES_MSG_LEN_AT);
+      const blobLength = u32(h, RES_BLOB_LEN_AT);
       if (blobLength > limits.maxBlob) throw new FrameError(`blob of ${blobLength} bytes exceeds ${limits.maxBlob}`);
       switch (flag) {
         case ResponseFlag.Ok:
