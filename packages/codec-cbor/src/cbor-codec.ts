@@ -1,7 +1,6 @@
-import { decodeError, encodeError, type Codec } from '@skein/core';
+import { decodeError, encodeError, plainBytes, type Codec } from '@skein/core';
 import { Decoder, Encoder, type Options } from 'cbor-x';
 import { installLinearBignums } from './bignum-tags.js';
-import { plainBytes } from './plain-bytes.js';
 import { SMALL, SmallMessages } from './small-messages.js';
 
 export interface CborOptions {

@@ -1,9 +1,8 @@
-import { decodeError, encodeError, type Codec } from '@skein/core';
+import { decodeError, encodeError, plainBytes, type Codec } from '@skein/core';
 import { Decoder, Encoder, type ExtensionCodecType } from '@msgpack/msgpack';
 import { checkExtensionTypes, skeinExtensions, type ExtensionTypes } from './extensions.js';
 import { guardInt64 } from './int64-guard.js';
 import { Nesting } from './nesting.js';
-import { plainBytes } from './plain-bytes.js';
 
 export interface MsgpackOptions {
   /**

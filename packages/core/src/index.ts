@@ -4,7 +4,7 @@ export { RpcError, rpcError, invalidArgument, connectFailed } from './rpc-error.
 export type { RpcErrorOptions } from './rpc-error.js';
 export { RemoteError, codeErrors, escapeCustomBytes, readErrorBytes, builtinErrorBytes } from './custom-error.js';
 export type { ErrCodec, ErrorPayload } from './custom-error.js';
-export { encodeError, decodeError } from './codec.js';
+export { encodeError, decodeError, plainBytes } from './codec.js';
 export type { Codec } from './codec.js';
 export { silentLogger, consoleLogger } from './logger.js';
 export type { Logger, LogLevel } from './logger.js';

@@ -46,9 +46,15 @@ export function wsMessageConn(ws: WebSocket, remote: string, spec: FrameSpec, op
   return conn;
 }
 
+/**
+ * A message as a plain Uint8Array view of ws's buffer: the frame reader cuts it into frames with
+ * `subarray`, and a Buffer's subarray builds a Buffer each time, slower on the hot path (and what
+ * handlers get would be Buffers, whose `slice` shares memory).
+ */
 function bytesOf(data: RawData): Uint8Array {
-  if (Array.isArray(data)) return Buffer.concat(data);
-  return data instanceof ArrayBuffer ? new Uint8Array(data) : data;
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  const b = Array.isArray(data) ? Buffer.concat(data) : data;
+  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 }
 
 /** ws reports a protocol violation by the peer as an error with a `WS_ERR_*` code before closing. */
