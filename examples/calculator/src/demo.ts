@@ -32,21 +32,21 @@ if (flags.serve) await serve(Number(flags.port), codec);
 else await demo(codec, Number(flags.seconds), Number(flags['in-flight']));
 
 async function serve(port: number, codec: Codec): Promise<void> {
+  const started = startServer(port, codec, consoleLogger('warn', 'calculator'));
   let stopping: Promise<void> | undefined;
-  let started: Awaited<ReturnType<typeof startServer>> | undefined;
+  // A signal during start-up waits for the server to be up, then closes it.
   const stop = (signal: string): void => {
-    stopping ??= (async () => {
+    stopping ??= started.then(async ({ server }) => {
       console.log(`${signal}: closing gracefully`);
-      await started?.server.close();
+      await server.close();
       console.log('server closed');
-    })();
+    });
   };
   // Registered before listening, so a signal that arrives as soon as the port is known is not missed.
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
-  started = await startServer(port, codec, consoleLogger('warn', 'calculator'));
-  if (stopping) return void (await started.server.close());
-  console.log(`Calculator server listening on 127.0.0.1:${started.port} (codec ${codec.name})`);
+  const { port: bound } = await started;
+  if (!stopping) console.log(`Calculator server listening on 127.0.0.1:${bound} (codec ${codec.name})`);
 }
 
 async function demo(codec: Codec, seconds: number, inFlight: number): Promise<void> {
