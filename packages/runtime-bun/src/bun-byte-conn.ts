@@ -74,8 +74,11 @@ export class BunByteConn implements ByteConn {
 
   write(chunks: readonly Uint8Array[]): boolean {
     if (this.closed || this.ending) return false;
+    // While earlier bytes wait for the socket, new ones queue behind them: the kernel buffer is
+    // full, so a send now would be refused; the writable callback sends them in order.
+    const waiting = !this.outbox.empty;
     for (const c of chunks) this.outbox.push(c);
-    if (this.flush()) return true;
+    if (!waiting && this.flush()) return true;
     this.wantDrain = true;
     return false;
   }
