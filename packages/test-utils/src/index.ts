@@ -10,6 +10,7 @@ export { seededRandom, randomBuffers, mutatedBuffers } from './fuzz-bytes.js';
 export { closeRecorder } from './close-recorder.js';
 export type { CloseRecorder } from './close-recorder.js';
 export { repoTool } from './repo-tool.js';
+export { launch, reap, type RuntimeName } from './launch.js';
 export { runtimeConformance, RUNTIME_SCENARIO } from './runtime-conformance.js';
 export type { RuntimeHarness } from './runtime-conformance.js';
 export { memoryLogger } from './memory-logger.js';

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { freePort, tmpSocketPath } from './ports.js';
 import { startProcess, type Proc } from './process.js';
-import { repoTool } from './repo-tool.js';
+import { launch } from './launch.js';
 import { SEED, pattern } from './runtime-scenarios.js';
 import { within } from './wait.js';
 
@@ -231,7 +231,7 @@ function killedAfterTest(child: Proc): Proc {
  */
 function startBlackhole(): Proc {
   const script = fileURLToPath(new URL('../fixtures/tcp-blackhole.ts', import.meta.url));
-  return startProcess(repoTool('deno'), ['run', '--allow-net', script], { NO_COLOR: '1', DENO_NO_UPDATE_CHECK: '1' });
+  return launch('deno', script);
 }
 
 function toNodeAddress(address: string): { path: string } | { host: string; port: number } {

@@ -2,9 +2,9 @@
  * What a child process does for the runtime conformance suite (runtime-conformance.ts), on the
  * runtime under test: Bun, Deno or Node. Web APIs only (and the `process` global all three
  * have), no node:* modules, so it runs on any of them.
- * Each runtime package has a fixture script, `scenario.ts <runtime> <scenario> <address> [args]`,
- * that loads the runtime by name and calls `runScenario`; the scenarios print lines the suite
- * waits for. The runtime is an argument, so a scenario can pair runtimes (a Bun server and a
+ * One fixture script, test-utils' `fixtures/runtime-scenario.ts <module> <runtime> <scenario>
+ * <address> [args]`, loads the runtime adapter and calls `runScenario`; the scenarios print
+ * lines the suite waits for. The runtime is an argument, so a scenario can pair runtimes (a Bun server and a
  * Deno client) as well.
  */
 
