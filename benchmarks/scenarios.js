@@ -38,7 +38,6 @@ const stream = (path, transport, blobBytes, inFlight) => ({
   inFlight,
 });
 
-/** The same scenario with both processes on CPU 0. */
 /**
  * WebSocket: `ws` is the `ws` server, `ws-uws` the uWebSockets.js one (Node only); the client is
  * always a `ws` client. The raw WS echo is one binary message per call (servers/raw-ws.js).
@@ -57,6 +56,7 @@ const pool = (inFlight) => ({ ...stream('send', 'tcp', 0, inFlight), suite: `${S
 /** The stream echo with a message of `bytes` instead of 32 B (the 1 MiB case is echo-1MiB). */
 const sized = (bytes, inFlight) => ({ ...stream('send', 'tcp', 0, inFlight), suite: `${SUITE.sizes}/send`, payloadBytes: bytes });
 
+/** The same scenario with both processes on CPU 0. */
 const pinned = (s) => {
   const [base, path] = s.suite.split('/');
   return { ...s, suite: [base + PINNED, path].filter(Boolean).join('/'), cpu: 0 };

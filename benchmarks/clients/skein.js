@@ -4,8 +4,8 @@
 // blob when `blobBytes` is set) by the callback path `send` or the promise path `call`; `api`
 // calls the typed `Calculator.add`. Runs on Node, Bun and Deno (see servers/skein.js).
 import { createClient } from '@skein/api';
+import { formatAddress } from '@skein/core';
 import { ClientStream, FailoverPool } from '@skein/stream';
-import { skeinAddress } from '../lib/addresses.js';
 import { ADD_ARG, Calculator } from '../lib/calculator.js';
 import { runBenchmarkClient } from '../lib/client-process.js';
 import { codecByName } from '../lib/skein-codecs.js';
@@ -15,11 +15,11 @@ import { transportFor } from '../lib/skein-transports.js';
 runBenchmarkClient(async (params) => {
   const transport = transportFor(params.transport, 'client');
   if (params.layer === 'pool') {
-    const pool = new FailoverPool({ transport, servers: params.addresses.map(skeinAddress), pool: { stream: { window: params.inFlight } } });
+    const pool = new FailoverPool({ transport, servers: params.addresses.map(formatAddress), pool: { stream: { window: params.inFlight } } });
     // FailoverPool.send has ClientStream.send's shape; its connections open on the first calls.
     return { ...echoCaller(pool, params), close: () => pool.close() };
   }
-  const stream = await ClientStream.connect({ transport, address: skeinAddress(params.address), window: params.inFlight });
+  const stream = await ClientStream.connect({ transport, address: params.address, window: params.inFlight });
   const caller = params.layer === 'api' ? apiCaller(stream, params) : echoCaller(stream, params);
   return { ...caller, close: () => stream.destroy() };
 });

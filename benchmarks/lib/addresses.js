@@ -10,7 +10,3 @@ export function boundAddress(params, bound) {
   return params.transport === 'unix' ? { path: params.socketPath } : { host: '127.0.0.1', port: bound.port };
 }
 
-/** The same address as Skein spells it. */
-export function skeinAddress(address) {
-  return 'path' in address ? `unix:${address.path}` : `${address.host}:${address.port}`;
-}
