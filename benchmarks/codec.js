@@ -3,7 +3,8 @@
 import { cborCodec } from '@skein/codec-cbor';
 import { msgpackCodec } from '@skein/codec-msgpack';
 import { environment } from './lib/environment.js';
-import { formatOps, markdownTable } from './lib/markdown-table.js';
+import { int } from './lib/format.js';
+import { markdownTable } from './lib/markdown-table.js';
 import { measure } from './lib/measure.js';
 
 const textEncoder = new TextEncoder();
@@ -50,8 +51,8 @@ function rowsFor(name, value) {
     return measure(() => c.decode(bytes));
   });
   return [
-    [label, 'encode', ...encode.map(formatOps)],
-    [label, 'decode', ...decode.map(formatOps)],
+    [label, 'encode', ...encode.map(int)],
+    [label, 'decode', ...decode.map(int)],
   ];
 }
 

@@ -5,6 +5,7 @@
 import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { int } from './lib/format.js';
 import { topSelfTime } from './lib/profile-summary.js';
 import { runOnce } from './lib/run-once.js';
 import { matrix } from './scenarios.js';
@@ -31,7 +32,7 @@ async function profile(scenario) {
   // Profiles are written when a process exits; the file name carries its pid, which tells
   // the client's from the server's.
   const result = await runOnce(scenario, { warmupMs: 1000, measureMs: Number(flags.seconds) * 1000 }, { nodeFlags: ['--cpu-prof', `--cpu-prof-dir=${dir}`] });
-  console.log(`\n## ${scenario.name}: ${Math.round(result.calls_per_s).toLocaleString('en-US')} calls/s under the profiler`);
+  console.log(`\n## ${scenario.name}: ${int(result.calls_per_s)} calls/s under the profiler`);
   for (const file of readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'))) {
     const pid = Number(file.split('.')[3]);
     const role = pid === result.server_pid ? 'server' : pid === result.pid ? 'client' : file;

@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { aggregate } from './lib/aggregate.js';
 import { machine } from './lib/environment.js';
+import { int } from './lib/format.js';
 import { runOnce } from './lib/run-once.js';
 import { writeReport } from './report.js';
 import { matrix } from './scenarios.js';
@@ -86,7 +87,7 @@ async function runAll(scenarios, settings) {
 }
 
 function progressLine(scenario, r) {
-  const rate = Math.round(r.calls_per_s).toLocaleString('en-US');
+  const rate = int(r.calls_per_s);
   return `${scenario.name.padEnd(40)} ${rate.padStart(10)} calls/s ${r.mb_per_s.toFixed(1).padStart(8)} MB/s  p50 ${r.p50_us} us  p99 ${r.p99_us} us  server cpu ${r.server_cpu_s} s`;
 }
 

@@ -2,10 +2,8 @@ import os from 'node:os';
 
 /** One line saying where and how a benchmark ran, to print above its table. */
 export function environment(command) {
-  const cpus = os.cpus();
-  const model = cpus[0]?.model.trim() ?? 'unknown CPU';
-  const date = new Date().toISOString().slice(0, 10);
-  return `${model}, ${cpus.length} cores, Node ${process.version}, \`${command}\`, ${date}`;
+  const m = machine(command);
+  return `${m.cpu}, ${m.cores} cores, Node ${m.node}, \`${command}\`, ${m.date.slice(0, 10)}`;
 }
 
 /** The machine block of a results file: what ran where, and when. */

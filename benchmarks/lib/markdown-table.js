@@ -4,5 +4,3 @@ export function markdownTable(header, rows, labelColumns = 1) {
   return [header, align, ...rows].map((cells) => `| ${cells.join(' | ')} |`).join('\n');
 }
 
-/** 1234567.8 → "1,234,568". */
-export const formatOps = (n) => Math.round(n).toLocaleString('en-US');
