@@ -52,6 +52,16 @@ function clientMethod(service: string, name: string, m: AnyMethod, caller: Calle
   const filters = opts.filters ?? [];
   const needsOwnOptions = m.isIdempotent;
   const logger = opts.logger ?? silentLogger;
+  const badArgument = `${action}: invalid argument`;
+  const badResult = `${action}: invalid result`;
+  const ownOptions = (o: MethodCallOptions): CallerOptions => ({
+    timeoutMs: o.timeoutMs ?? opts.timeoutMs,
+    signal: o.signal,
+    route: o.route,
+    idempotent: m.isIdempotent,
+  });
+  // What a call without options of its own sends, made once.
+  const defaultOptions: CallerOptions = Object.freeze(ownOptions(NO_OPTIONS));
 
   const decodeReply = (reply: Reply): unknown => {
     if (reply.msg.length === 0) return undefined; // razor: an empty reply is the unit value
@@ -77,10 +87,8 @@ function clientMethod(service: string, name: string, m: AnyMethod, caller: Calle
     }
     // The caller's own options object goes through as it is unless something must be added:
     // one object less per call on the common path.
-    const callOpts: CallerOptions =
-      needsOwnOptions || (o.timeoutMs === undefined && opts.timeoutMs !== undefined)
-        ? { timeoutMs: o.timeoutMs ?? opts.timeoutMs, signal: o.signal, route: o.route, idempotent: m.isIdempotent }
-        : o;
+    const mustAdd = needsOwnOptions || (o.timeoutMs === undefined && opts.timeoutMs !== undefined);
+    const callOpts: CallerOptions = !mustAdd ? o : o === NO_OPTIONS ? defaultOptions : ownOptions(o);
     caller.send(action, msg, callOpts, (err, reply) => {
       if (err) return reject(mapError(err));
       let value: unknown;
@@ -91,7 +99,7 @@ function clientMethod(service: string, name: string, m: AnyMethod, caller: Calle
       }
       if (!m.output) return resolve(value);
       try {
-        resolve(validate(m.output, value, `${action}: invalid result`, ErrorCode.Decode));
+        resolve(validate(m.output, value, badResult, ErrorCode.Decode));
       } catch (e) {
         reject(e);
       }
@@ -103,7 +111,7 @@ function clientMethod(service: string, name: string, m: AnyMethod, caller: Calle
       if (!m.input) return send(arg, o, resolve, reject);
       let checked: unknown;
       try {
-        checked = validate(m.input, arg, `${action}: invalid argument`, ErrorCode.InvalidArgument);
+        checked = validate(m.input, arg, badArgument, ErrorCode.InvalidArgument);
       } catch (e) {
         return reject(e);
       }

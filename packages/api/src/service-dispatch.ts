@@ -41,6 +41,10 @@ export interface ServiceDispatchOptions {
 interface Entry {
   service: string;
   method: string;
+  /** `Service.method`, and the validation messages naming it: made once, not per call. */
+  action: string;
+  badArgument: string;
+  badResult: string;
   def: AnyMethod;
   handler: (arg: unknown, ctx: CallContext) => unknown;
 }
@@ -57,7 +61,8 @@ export function createServiceDispatch(opts: ServiceDispatchOptions): Dispatch {
     services.add(def.name);
     for (const [method, m] of Object.entries(def.methods as Record<string, AnyMethod>)) {
       const handler = (handlers as Record<string, Entry['handler']>)[method]!;
-      entries.set(`${def.name}.${method}`, { service: def.name, method, def: m, handler });
+      const action = `${def.name}.${method}`;
+      entries.set(action, { service: def.name, method, action, badArgument: `${action}: invalid argument`, badResult: `${action}: invalid result`, def: m, handler });
     }
   }
   const run = new Runner(opts);
@@ -99,7 +104,7 @@ class Runner {
     if (!e.def.input) return this.handle(req, e, ctx, arg);
     let checked: unknown;
     try {
-      checked = validate(e.def.input, arg, `${e.service}.${e.method}: invalid argument`, ErrorCode.InvalidArgument);
+      checked = validate(e.def.input, arg, e.badArgument, ErrorCode.InvalidArgument);
     } catch (err) {
       return this.fail(req, e, err);
     }
@@ -137,7 +142,7 @@ class Runner {
     if (failed) return this.fail(req, e, value);
     if (!e.def.output) return this.reply(req, e, value);
     try {
-      const checked = validate(e.def.output, value, `${e.service}.${e.method}: invalid result`, ErrorCode.Internal);
+      const checked = validate(e.def.output, value, e.badResult, ErrorCode.Internal);
       if (checked instanceof Promise) checked.then((v) => this.reply(req, e, v), (err) => this.fail(req, e, err));
       else this.reply(req, e, checked);
     } catch (err) {
@@ -165,7 +170,7 @@ class Runner {
       }
       return req.failCustom(payload);
     }
-    const action = `${e.service}.${e.method}`;
+    const { action } = e;
     if (err instanceof RpcError) {
       if (err.code === ErrorCode.Internal || err.code === ErrorCode.Encode) {
         this.logger.error({ action, peer: req.conn.remote, err }, 'call failed');
