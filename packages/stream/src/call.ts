@@ -1,4 +1,4 @@
-import type { RemoteError, RpcError } from '@skein/core';
+import { ErrorCode, RpcError, type RemoteError } from '@skein/core';
 
 /** A successful reply: the structured message and the blob, either may be empty. */
 export interface Reply {
@@ -15,7 +15,8 @@ export type Notify = (err: RpcError | RemoteError | null, reply: Reply | null) =
  */
 export class Call {
   seq = 0;
-  deadline = 0;
+  /** The stream's tick count at which the call times out: ticks, not time, so it costs no clock read. */
+  deadlineTick = 0;
   done = false;
   onAbort: (() => void) | null = null;
 
@@ -36,3 +37,6 @@ export class Call {
     this.notify(err, reply);
   }
 }
+
+/** What a call gets when its AbortSignal fires, wherever it is waiting. */
+export const cancelled = (): RpcError => new RpcError(ErrorCode.Cancelled, 'call cancelled by its AbortSignal');

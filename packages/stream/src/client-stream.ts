@@ -15,9 +15,9 @@ import {
   type Ticker,
   type Transport,
 } from '@skein/core';
-import { Call, type Notify, type Reply } from './call.js';
+import { Call, cancelled, type Notify, type Reply } from './call.js';
 import { responseFrameSpec } from './frame-specs.js';
-import { resolveLimits, type Limits } from './limits.js';
+import type { Limits } from './limits.js';
 import {
   ACTION_LEN_MASK,
   PING_ACTION,
@@ -31,6 +31,7 @@ import {
   u32,
   writeRequestHeader,
 } from './protocol.js';
+import { resolveStreamOptions, type StreamSettings } from './stream-options.js';
 import { Throttler } from './throttler.js';
 
 export interface ClientStreamOptions {
@@ -43,6 +44,7 @@ export interface ClientStreamOptions {
   maxQueued?: number;
   /** Default per-call timeout. Default 20 s. Checked once per `tickMs`, so a call fails between its timeout and two ticks after it. */
   timeoutMs?: number;
+  /** How long the transport may take to connect. Default: the transport's (10 s for TCP and WebSocket). */
   connectTimeoutMs?: number;
   /** Ping when nothing was received for this long. Default 1 s; 0 disables keepalive. */
   keepaliveMs?: number;
@@ -94,8 +96,11 @@ export class ClientStream {
   private lastReceived: number;
   /** A frame arrived since the last tick; read and cleared per tick instead of reading the clock per frame. */
   private received = false;
-  /** The clock as of the last tick: deadlines are set from it, so a call costs no clock read. */
-  private coarseNow: number;
+  /**
+   * Ticks run so far. Deadlines are counted in ticks: a call then costs no clock read, and a
+   * ticker running late (a stalled event loop) delays timeouts instead of firing them early.
+   */
+  private ticks = 0;
   private readonly tickMs: number;
   private _state: StreamState = 'open';
   private closeError: Error | undefined;
@@ -107,19 +112,19 @@ export class ClientStream {
     private readonly clock: Clock,
     private readonly logger: Logger,
     address: Address,
-    opts: ClientStreamOptions,
-    limits: Limits,
+    settings: StreamSettings,
+    onClose: ClientStreamOptions['onClose'],
   ) {
     this.address = address;
     this.remote = conn.remote;
-    this.limits = limits;
-    this.throttler = new Throttler(positive(opts.window ?? 128, 'window'), positive(opts.maxQueued ?? 65_536, 'maxQueued'));
-    this.defaultTimeoutMs = positive(opts.timeoutMs ?? 20_000, 'timeoutMs');
-    this.keepaliveMs = opts.keepaliveMs ?? 1000;
-    this.keepaliveTimeoutMs = opts.keepaliveTimeoutMs ?? 5000;
-    this.lastReceived = this.coarseNow = clock.now();
-    this.tickMs = positive(opts.tickMs ?? 1000, 'tickMs');
-    this.onClose = opts.onClose;
+    this.limits = settings.limits;
+    this.throttler = new Throttler(settings.window, settings.maxQueued);
+    this.defaultTimeoutMs = settings.timeoutMs;
+    this.keepaliveMs = settings.keepaliveMs;
+    this.keepaliveTimeoutMs = settings.keepaliveTimeoutMs;
+    this.lastReceived = clock.now();
+    this.tickMs = settings.tickMs;
+    this.onClose = onClose;
     this.ticker = clock.every(this.tickMs, () => this.tick());
     conn.bind({
       frame: (h, b) => this.onFrame(h, b),
@@ -131,9 +136,10 @@ export class ClientStream {
   /** Connects and returns a ready stream. Fails with Unreachable when the peer cannot be reached. */
   static async connect(opts: ClientStreamOptions): Promise<ClientStream> {
     const address = parseAddress(opts.address);
-    const limits = resolveLimits(opts.limits);
-    const conn = await opts.transport.connect(address, responseFrameSpec(limits), { timeoutMs: opts.connectTimeoutMs ?? 10_000 });
-    return new ClientStream(conn, opts.clock ?? systemClock, opts.logger ?? silentLogger, address, opts, limits);
+    // Checked before connecting: a bad option must not leave a connection open that nobody closes.
+    const settings = resolveStreamOptions(opts);
+    const conn = await opts.transport.connect(address, responseFrameSpec(settings.limits), { timeoutMs: opts.connectTimeoutMs });
+    return new ClientStream(conn, opts.clock ?? systemClock, opts.logger ?? silentLogger, address, settings, opts.onClose);
   }
 
   get state(): StreamState {
@@ -176,8 +182,8 @@ export class ClientStream {
     if (this._state !== 'open') return notify(new RpcError(ErrorCode.Closed, `stream to ${this.remote} is ${this._state}`), null);
     if (opts.signal?.aborted) return notify(cancelled(), null);
     const call = new Call(wireAction, msg, blob, opts.timeoutMs ?? this.defaultTimeoutMs, opts.signal, notify);
-    // coarseNow may be up to a tick old: one tick more keeps every call alive its full timeout.
-    call.deadline = this.coarseNow + call.timeoutMs + this.tickMs;
+    // The next tick may come at once: one tick more keeps every call alive its full timeout.
+    call.deadlineTick = this.ticks + Math.ceil(call.timeoutMs / this.tickMs) + 1;
     if (opts.signal) this.watchAbort(call, opts.signal);
     if (this.throttler.canSend()) this.transmit(call);
     else if (!this.throttler.enqueue(call)) {
@@ -269,15 +275,16 @@ export class ClientStream {
         this.conn.write(action.subarray(REQUEST_HEADER_LENGTH));
       }
     }
-    this.conn.write(msg);
-    this.conn.write(blob);
+    // Empty parts are skipped: each write is a call into the transport, for nothing.
+    if (msg.length !== 0) this.conn.write(msg);
+    if (blob.length !== 0) this.conn.write(blob);
   }
 
-  private sendPing(): void {
+  private sendPing(now: number): void {
     const seq = this.nextSeq++;
     writeRequestHeader(this.header, PING_ACTION, 0, seq, 0, 0);
     this.pingSeq = seq;
-    this.pingSentAt = this.clock.now();
+    this.pingSentAt = now;
     this.conn.write(this.header);
   }
 
@@ -312,27 +319,29 @@ export class ClientStream {
   }
 
   private tick(): void {
-    const now = (this.coarseNow = this.clock.now());
+    const now = this.clock.now();
+    this.ticks++;
     if (this.received) {
       this.received = false;
       this.lastReceived = now;
     }
-    this.expire(now);
+    this.expire();
     this.keepalive(now);
   }
 
-  /** Fails calls past their deadline: on the wire (Timeout, may have run) or still waiting (never sent). */
-  private expire(now: number): void {
+  /** Fails calls past their deadline tick: on the wire (Timeout, may have run) or still waiting (never sent). */
+  private expire(): void {
+    const ticks = this.ticks;
     let freed = false;
     for (const [seq, call] of this.pending) {
-      if (call.deadline > now) continue;
+      if (call.deadlineTick > ticks) continue;
       this.pending.delete(seq);
       this.throttler.inFlight--;
       freed = true;
       call.finish(new RpcError(ErrorCode.Timeout, `no reply from ${this.remote} within ${call.timeoutMs} ms`), null);
     }
     for (const call of this.throttler.waiting()) {
-      if (call.deadline > now) continue;
+      if (call.deadlineTick > ticks) continue;
       call.finish(new RpcError(ErrorCode.Timeout, `call waited ${call.timeoutMs} ms for the window and was never sent`, { retry: 'safe' }), null);
     }
     if (freed) this.pump();
@@ -350,7 +359,7 @@ export class ClientStream {
       this.conn.close();
       return;
     }
-    if (now - this.lastReceived >= this.keepaliveMs) this.sendPing();
+    if (now - this.lastReceived >= this.keepaliveMs) this.sendPing(now);
   }
 
   private endIfIdle(): void {
@@ -390,15 +399,8 @@ export class ClientStream {
   }
 }
 
-function positive(n: number, name: string): number {
-  if (!(Number.isFinite(n) && n > 0)) throw invalidArgument(`${name} must be a positive number, got ${n}`);
-  return n;
-}
-
 const tooLarge = (what: string, n: number, max: number): RpcError =>
   new RpcError(ErrorCode.FrameTooLarge, `${what} of ${n} bytes exceeds the limit of ${max}`);
 
 /** An ok reply with a blob: the body splits into the two. */
 const okReply = (body: Uint8Array, msgLength: number): Reply => ({ msg: body.subarray(0, msgLength), blob: body.subarray(msgLength) });
-
-const cancelled = (): RpcError => new RpcError(ErrorCode.Cancelled, 'call cancelled by its AbortSignal');

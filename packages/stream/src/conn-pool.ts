@@ -13,9 +13,11 @@ import {
   type Transport,
 } from '@skein/core';
 import { Backoff, type BackoffOptions } from './backoff.js';
-import type { Notify, Reply } from './call.js';
+import { cancelled, type Notify, type Reply } from './call.js';
+import { positive, positiveInteger } from './checks.js';
 import { ClientStream, type CallOptions, type ClientStreamOptions } from './client-stream.js';
 import { ConnectQueue, WaitingCall } from './connect-queue.js';
+import { resolveStreamOptions } from './stream-options.js';
 
 /**
  * - `idle`: never used, no connection yet.
@@ -135,22 +137,19 @@ export class ConnPool {
     this.address = formatAddress(this.target);
     this.transport = opts.transport;
     this.streamOpts = opts.stream ?? {};
-    // Checked here: a stream checks them only once connected, and the pool would reconnect forever.
-    for (const k of ['window', 'maxQueued', 'timeoutMs', 'tickMs'] as const) {
-      const v = this.streamOpts[k];
-      if (v !== undefined) duration(v, `stream.${k}`);
-    }
-    this.maxConnections = count(opts.maxConnections ?? 4, 'maxConnections');
-    this.idleMs = duration(opts.idleMs ?? 30_000, 'idleMs');
-    this.maxAgeMs = opts.maxConnectionAgeMs === undefined ? Infinity : duration(opts.maxConnectionAgeMs, 'maxConnectionAgeMs');
-    this.connectBudgetMs = duration(opts.connectBudgetMs ?? 10_000, 'connectBudgetMs');
-    this.defaultTimeoutMs = this.streamOpts.timeoutMs ?? 20_000;
-    this.tickMs = duration(opts.tickMs ?? this.streamOpts.tickMs ?? 1000, 'tickMs');
+    // Checked now as well as by each connect: a bad stream option would fail every reconnect forever.
+    const stream = resolveStreamOptions(this.streamOpts, 'stream.');
+    this.maxConnections = positiveInteger(opts.maxConnections ?? 4, 'maxConnections');
+    this.idleMs = positive(opts.idleMs ?? 30_000, 'idleMs');
+    this.maxAgeMs = opts.maxConnectionAgeMs === undefined ? Infinity : positive(opts.maxConnectionAgeMs, 'maxConnectionAgeMs');
+    this.connectBudgetMs = positive(opts.connectBudgetMs ?? 10_000, 'connectBudgetMs');
+    this.defaultTimeoutMs = stream.timeoutMs;
+    this.tickMs = positive(opts.tickMs ?? stream.tickMs, 'tickMs');
     this.clock = opts.clock ?? this.streamOpts.clock ?? systemClock;
     this.logger = opts.logger ?? this.streamOpts.logger ?? silentLogger;
     this.onStateChange = opts.onStateChange;
     this.backoff = new Backoff(opts.backoff);
-    this.waiting = new ConnectQueue(count(opts.maxQueued ?? 10_000, 'maxQueued'));
+    this.waiting = new ConnectQueue(positiveInteger(opts.maxQueued ?? 10_000, 'maxQueued'));
   }
 
   get state(): PoolState {
@@ -271,7 +270,7 @@ export class ConnPool {
     const now = this.clock.now();
     const outage = this.outageSince;
     if (outage !== undefined && (failFast || now - outage >= this.connectBudgetMs)) return notify(this.unreachable(now), null);
-    if (opts.signal?.aborted) return notify(new RpcError(ErrorCode.Cancelled, 'call cancelled by its AbortSignal'), null);
+    if (opts.signal?.aborted) return notify(cancelled(), null);
     const call = new WaitingCall(action, msg, opts, notify, outage ?? now, now + (opts.timeoutMs ?? this.defaultTimeoutMs), failFast);
     if (!this.waiting.push(call)) {
       call.release();
@@ -491,13 +490,3 @@ export class ConnPool {
 
 const neverSent = (timeoutMs: number): RpcError =>
   new RpcError(ErrorCode.Timeout, `call waited ${timeoutMs} ms for a connection and was never sent`, { retry: 'safe' });
-
-function count(n: number, name: string): number {
-  if (!(Number.isInteger(n) && n > 0)) throw invalidArgument(`${name} must be a positive integer, got ${n}`);
-  return n;
-}
-
-function duration(n: number, name: string): number {
-  if (!(Number.isFinite(n) && n > 0)) throw invalidArgument(`${name} must be a positive number of ms, got ${n}`);
-  return n;
-}

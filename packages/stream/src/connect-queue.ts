@@ -1,5 +1,5 @@
-import { ErrorCode, RpcError } from '@skein/core';
-import type { Notify } from './call.js';
+import type { RpcError } from '@skein/core';
+import { cancelled, type Notify } from './call.js';
 import type { CallOptions } from './client-stream.js';
 
 /**
@@ -23,7 +23,7 @@ export class WaitingCall {
   ) {
     const signal = opts.signal;
     if (signal) {
-      this.onAbort = () => this.fail(new RpcError(ErrorCode.Cancelled, 'call cancelled by its AbortSignal'));
+      this.onAbort = () => this.fail(cancelled());
       signal.addEventListener('abort', this.onAbort, { once: true });
     }
   }

@@ -12,6 +12,7 @@ import {
   type Transport,
 } from '@skein/core';
 import type { Notify, Reply } from './call.js';
+import { positive } from './checks.js';
 import type { CallOptions } from './client-stream.js';
 import { ConnPool, type ConnPoolOptions, type ConnPoolStats, type PoolCallOptions } from './conn-pool.js';
 import { defaultDecision, finalError, mayRunTwice, type FailedAttempt, type FailoverDecision } from './failover-rules.js';
@@ -388,8 +389,7 @@ function canonical(address: string): string {
 function normalize(server: ServerSpec): { address: string; weight: number } {
   const spec = typeof server === 'string' ? { address: server } : server;
   if (!spec || typeof spec.address !== 'string') throw invalidArgument(`not a server: ${JSON.stringify(server)}`);
-  const weight = spec.weight ?? 1;
-  if (!(Number.isFinite(weight) && weight > 0)) throw invalidArgument(`weight of ${spec.address} must be a positive number, got ${weight}`);
+  const weight = positive(spec.weight ?? 1, `weight of ${spec.address}`);
   return { address: canonical(spec.address), weight };
 }
 

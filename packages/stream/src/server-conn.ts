@@ -154,8 +154,9 @@ export class ServerConn implements FrameHandlers {
     // One reused header buffer: the transport copies parts this small at once.
     writeResponseHeaderHalves(this.header, ResponseFlag.Ok, msg.length, seqLo, seqHi, blob.length);
     this.conn.write(this.header);
-    this.conn.write(msg);
-    this.conn.write(blob);
+    // Empty parts are skipped: a ping's answer and most replies have no blob, and each write is a call into the transport.
+    if (msg.length !== 0) this.conn.write(msg);
+    if (blob.length !== 0) this.conn.write(blob);
     if (this.conn.congested) this.pause();
   }
 

@@ -3,6 +3,15 @@ import { ActionNames } from '../src/action-names.js';
 
 const utf8 = (s: string) => new TextEncoder().encode(s);
 
+/** Counts the lookups that had to decode (misses). */
+class CountingNames extends ActionNames {
+  misses = 0;
+  protected override remember(slot: number, b: Uint8Array, length: number): string {
+    this.misses++;
+    return super.remember(slot, b, length);
+  }
+}
+
 describe('ActionNames', () => {
   it('decodes the same bytes to the same name, across more names than it remembers', () => {
     const names = new ActionNames();
@@ -31,5 +40,32 @@ describe('ActionNames', () => {
     expect(names.decode(utf8('Räkna.lägg'))).toBe('Räkna.lägg');
     expect(() => names.decode(new Uint8Array([0x41, 0xff]))).toThrow(TypeError);
     expect(() => names.decode(new Uint8Array(200).fill(0xc3))).toThrow(TypeError);
+  });
+
+  it('keeps a service of 40 methods called in rotation cached: after the first round, no decode', () => {
+    const names = new CountingNames();
+    const all = Array.from({ length: 40 }, (_, i) => `Svc.m${i}`);
+    for (const n of all) expect(names.decode(utf8(n))).toBe(n);
+    expect(names.misses).toBe(40);
+    for (let round = 0; round < 3; round++) for (const n of all) expect(names.decode(utf8(n))).toBe(n);
+    expect(names.misses).toBe(40);
+  });
+
+  it('decodes a name again right away only once', () => {
+    const names = new CountingNames();
+    for (let i = 0; i < 5; i++) expect(names.decode(utf8('Räkna.lägg'))).toBe('Räkna.lägg');
+    expect(names.misses).toBe(1);
+  });
+
+  it('tells apart names that share a slot, and does not cache an invalid name', () => {
+    const names = new CountingNames();
+    // 'Calc.sub' and 'Calc.mod' share a slot: each evicts the other, and each still decodes right.
+    for (let i = 0; i < 3; i++) {
+      expect(names.decode(utf8('Calc.sub'))).toBe('Calc.sub');
+      expect(names.decode(utf8('Calc.mod'))).toBe('Calc.mod');
+    }
+    const bad = new Uint8Array([0x41, 0xff]);
+    expect(() => names.decode(bad)).toThrow(TypeError);
+    expect(() => names.decode(bad)).toThrow(TypeError);
   });
 });

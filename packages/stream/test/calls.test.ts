@@ -1,9 +1,9 @@
 import { ErrorCode, RemoteError, RpcError } from '@skein/core';
-import { deferred, sleep, tmpSocketPath } from '@skein/test-utils';
+import { deferred, handleCounts, leakedHandles, sleep, tmpSocketPath } from '@skein/test-utils';
 import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ClientStream } from '../src/index.js';
-import { Concurrency, readU32, startServer, transport, u32, type Started } from './harness.js';
+import { Concurrency, readU32, recordingTransport, startServer, transport, u32, type Started } from './harness.js';
 
 const cleanup: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
@@ -87,6 +87,17 @@ describe('payloads', () => {
     const r = await client.call('echo', msg);
     expect(Buffer.compare(r.msg, msg)).toBe(0);
   });
+
+  it('writes no empty part for a call without a message or blob', async () => {
+    const { address } = await setup({ 'Calc.add': (req) => req.msg, 7: (req) => req.msg });
+    const rec = recordingTransport();
+    const client = await ClientStream.connect({ transport: rec.transport, address, keepaliveMs: 0 });
+    cleanup.push(() => client.close());
+    await client.call('Calc.add', u32(1)); // header and name in one part, msg
+    await client.call(7, new Uint8Array(0)); // header only
+    await client.call(7, u32(2), { blob: new Uint8Array(0) }); // header, msg
+    expect(rec.writes.map((p) => p.length)).toEqual([32 + 'Calc.add'.length, 4, 32, 32, 4]);
+  });
 });
 
 describe('errors from handlers', () => {
@@ -150,6 +161,17 @@ describe('bad arguments are refused before the wire', () => {
     await expect(client.call(1, 'text' as never)).rejects.toMatchObject({ code: ErrorCode.InvalidArgument });
     await client.call(1);
     expect(handled).toBe(1);
+  });
+
+  it('rejects a bad stream option before connecting, leaving no connection open', async () => {
+    const s = await startServer({});
+    cleanup.push(() => s.server.close());
+    const before = handleCounts();
+    await expect(s.connect({ window: 0 })).rejects.toMatchObject({ code: ErrorCode.InvalidArgument, message: /window/ });
+    await expect(s.connect({ tickMs: NaN })).rejects.toMatchObject({ code: ErrorCode.InvalidArgument, message: /tickMs/ });
+    await sleep(100); // time for a connection, had one been made, to reach the server
+    expect(s.server.connections).toBe(0);
+    expect(leakedHandles(before)).toEqual({});
   });
 });
 

@@ -38,6 +38,17 @@ function track<T>(ps: Promise<T>[]) {
   return { settled, all: settleAll(ps) };
 }
 
+describe('options', () => {
+  it('rejects a bad stream option when built, not on every reconnect', () => {
+    const address = '127.0.0.1:1';
+    expect(() => new ConnPool({ transport, address, stream: { window: 0 } })).toThrow(
+      expect.objectContaining({ code: ErrorCode.InvalidArgument, message: expect.stringMatching(/stream\.window/) }),
+    );
+    expect(() => new ConnPool({ transport, address, stream: { tickMs: -1 } })).toThrow(/stream\.tickMs/);
+    expect(() => new ConnPool({ transport, address, maxConnections: 1.5 })).toThrow(/maxConnections must be a positive integer/);
+  });
+});
+
 describe('lazy connect', () => {
   it('opens no connection until the first call, then exactly one', async () => {
     const s = await local({ who: () => str('a') });

@@ -3,7 +3,8 @@ import { deferred, settleAll, startProcess, within } from '@skein/test-utils';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ClientStream } from '../src/index.js';
-import { readU32, startServer, transport, u32 } from './harness.js';
+import { ManualClock } from './pool-harness.js';
+import { readU32, recordingTransport, startServer, transport, u32 } from './harness.js';
 
 const cleanup: (() => unknown)[] = [];
 afterEach(async () => {
@@ -52,6 +53,27 @@ describe('timeouts', () => {
     client.destroy();
     expect((await first).code).toBe(ErrorCode.IO);
   });
+
+  it('gives a call its full timeout in ticks when the ticker runs late (a stalled event loop)', async () => {
+    const gate = deferred<void>();
+    const s = await startServer({ hang: () => gate.promise.then(() => u32(0)) });
+    cleanup.push(() => s.server.close());
+    cleanup.push(() => gate.resolve());
+    const clock = new ManualClock();
+    const client = await s.connect({ clock, window: 1, tickMs: 1000, timeoutMs: 2000, keepaliveMs: 0 });
+    cleanup.push(() => client.destroy());
+    clock.stall(5000); // five ticks' worth of time pass while the ticker is held back
+    const outcomes: (RpcError | null | undefined)[] = [undefined, undefined];
+    client.send('hang', u32(1), {}, (err) => (outcomes[0] = err as RpcError)); // on the wire
+    client.send('hang', u32(2), {}, (err) => (outcomes[1] = err as RpcError)); // waiting for the window
+    clock.fireAll(); // may come right after the send: the 2 s timeout has not surely elapsed...
+    clock.fireAll(); // ...nor after one whole tick more
+    expect(outcomes).toEqual([undefined, undefined]);
+    clock.fireAll(); // two whole ticks after the first: both are due
+    expect(outcomes[0]).toMatchObject({ code: ErrorCode.Timeout, retry: 'idempotent' });
+    expect(outcomes[1]).toMatchObject({ code: ErrorCode.Timeout, retry: 'safe' });
+    expect(client.inFlight + client.queued).toBe(0);
+  });
 });
 
 describe('keepalive', () => {
@@ -76,6 +98,20 @@ describe('keepalive', () => {
     await new Promise((r) => setTimeout(r, 600)); // several ping rounds while idle
     expect(client.state).toBe('open');
     expect(readU32((await client.call('echo', u32(3))).msg)).toBe(3);
+  });
+
+  it('reads the clock once per tick, even on a tick that sends a ping', async () => {
+    const s = await startServer({});
+    cleanup.push(() => s.server.close());
+    const rec = recordingTransport();
+    const clock = new ManualClock();
+    const client = await ClientStream.connect({ transport: rec.transport, address: s.address, clock, tickMs: 1000, keepaliveMs: 1000 });
+    cleanup.push(() => client.destroy());
+    clock.stall(1000);
+    const before = clock.reads;
+    clock.fireAll();
+    expect(rec.writes).toHaveLength(1); // the ping
+    expect(clock.reads - before).toBe(1);
   });
 });
 

@@ -1,10 +1,34 @@
 export { memoryLogger } from '@skein/test-utils';
 import { nodeRuntime } from '@skein/runtime-node';
 import { tcpTransport } from '@skein/transport-tcp';
+import type { FrameConn, Transport } from '@skein/core';
 import { ClientStream, RpcServer, createRouter, type ClientStreamOptions, type Handler, type RpcServerOptions } from '../src/index.js';
 
 export const transport = tcpTransport(nodeRuntime);
 
+/**
+ * The TCP transport, recording every part written on the connections it makes or accepts (a
+ * copy: header buffers are reused), to check exactly what a side writes.
+ */
+export function recordingTransport(): { transport: Transport; writes: Uint8Array[] } {
+  const writes: Uint8Array[] = [];
+  const record = (conn: FrameConn): FrameConn => {
+    const write = conn.write.bind(conn);
+    conn.write = (part) => {
+      writes.push(part.slice());
+      write(part);
+    };
+    return conn;
+  };
+  return {
+    writes,
+    transport: {
+      name: transport.name,
+      connect: async (address, spec, opts) => record(await transport.connect(address, spec, opts)),
+      listen: (address, spec, accept) => transport.listen(address, spec, (conn) => accept(record(conn))),
+    },
+  };
+}
 
 /** Counts requests being handled at once, for window and backpressure checks. */
 export class Concurrency {

@@ -97,11 +97,27 @@ export async function childServer(name: string, port = 0): Promise<ChildServer> 
  * tests about budgets and idle times count ticks instead of waiting on real time.
  */
 export class ManualClock implements Clock {
+  /** How many times the time was read. */
+  reads = 0;
   private t = 0;
   private readonly timers = new Set<{ ms: number; due: number; tick: () => void }>();
 
   now(): number {
+    this.reads++;
     return this.t;
+  }
+
+  /** Time passes while no timer runs: an event loop stalled by a long synchronous burst. */
+  stall(ms: number): void {
+    this.t += ms;
+  }
+
+  /** Every timer fires once, now: held-back timers catching up, one at a time. */
+  fireAll(): void {
+    for (const timer of [...this.timers]) {
+      timer.due = this.t + timer.ms;
+      timer.tick();
+    }
   }
 
   every(ms: number, tick: () => void): Ticker {

@@ -2,9 +2,9 @@ import { ErrorCode } from '@skein/core';
 import { deferred, handleCounts, leakedHandles, waitFor, within } from '@skein/test-utils';
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ClientStream } from '../src/index.js';
+import { ClientStream, RpcServer, createRouter } from '../src/index.js';
 import { errorStringFrame, golden, hex } from './golden.js';
-import { Concurrency, memoryLogger, readU32, startServer, transport, u32 } from './harness.js';
+import { Concurrency, memoryLogger, readU32, recordingTransport, startServer, transport, u32 } from './harness.js';
 
 const cleanup: (() => unknown)[] = [];
 afterEach(async () => {
@@ -77,6 +77,22 @@ describe('on the wire', () => {
     void client.call(7, hex('0908')).catch(() => {});
     const bytes = await within(got.promise, 5000);
     expect(new Uint8Array(bytes)).toEqual(new Uint8Array([...golden.stringActionRequest, ...golden.numericActionRequest]));
+  });
+
+  it('writes no empty part for an answer without a message or blob', async () => {
+    const rec = recordingTransport();
+    const server = new RpcServer({ dispatch: createRouter({ 2: () => u32(5) }) });
+    cleanup.push(() => server.close());
+    const a = await server.listen(rec.transport, '127.0.0.1:0');
+    const address = 'port' in a ? `${a.host}:${a.port}` : '';
+    const peer = rawPeer(address);
+    peer.send(golden.ping);
+    await waitFor(() => peer.received().length >= 20);
+    expect(rec.writes).toEqual([golden.pong]); // the pong: a header alone
+    const client = await ClientStream.connect({ transport, address, keepaliveMs: 0 });
+    cleanup.push(() => client.close());
+    await client.call(2);
+    expect(rec.writes.map((p) => p.length)).toEqual([golden.pong.length, 20, 4]); // header, msg
   });
 });
 
