@@ -16,3 +16,4 @@ export { FrameError, SMALL_PART } from './transport.js';
 export type { Transport, TransportConnectOptions, FrameSpec, FrameHandlers, FrameConn, FrameListener } from './transport.js';
 export { systemClock } from './clock.js';
 export { ChunkQueue } from './chunk-queue.js';
+export { Slab } from './slab.js';

@@ -1,7 +1,6 @@
-import { FrameError, type ByteConn, type Clock, type FrameConn, type FrameHandlers, type FrameSpec, type Ticker } from '@skein/core';
+import { FrameError, type ByteConn, type Clock, type FrameConn, type FrameHandlers, type FrameSpec, type Slab, type Ticker } from '@skein/core';
 import { FrameReader } from './frame-reader.js';
 import { FrameWriter, type BatchLimits } from './frame-writer.js';
-import type { Slab } from './slab.js';
 
 /** What the connections of one transport share. */
 export interface FrameConnSettings {

@@ -1,4 +1,4 @@
-import type { Slab } from './slab.js';
+import type { Slab } from '@skein/core';
 
 /** How much of the slab a writer takes at a time for its run of small parts. */
 const RESERVATION = 4096;

@@ -1,6 +1,5 @@
-import { SMALL_PART, invalidArgument, type Address, type ByteConn, type FrameConn, type FrameListener, type FrameSpec, type Runtime, type Transport, type TransportConnectOptions } from '@skein/core';
+import { SMALL_PART, Slab, invalidArgument, type Address, type ByteConn, type FrameConn, type FrameListener, type FrameSpec, type Runtime, type Transport, type TransportConnectOptions } from '@skein/core';
 import { TcpFrameConn, type FrameConnSettings } from './frame-conn.js';
-import { Slab } from './slab.js';
 
 export interface TcpTransportOptions {
   /** Parts shorter than this are copied into the batch; longer ones are sent from the caller's buffer. Default 16 KiB. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { FrameWriter, type BatchLimits } from '../src/frame-writer.js';
-import { Slab } from '../src/slab.js';
+import { Slab } from '@skein/core';
 import { concat, noise, str, text } from './spec.js';
 
 /** A writer whose batches are kept, each with a copy of its bytes as they were when sent. */

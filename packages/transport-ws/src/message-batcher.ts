@@ -1,4 +1,4 @@
-import { SMALL_PART, type FrameSpec } from '@skein/core';
+import { SMALL_PART, Slab, type FrameSpec } from '@skein/core';
 import { bodyLength } from './message-reader.js';
 
 /** Sends one WebSocket message made of `chunks`, in order. */
@@ -14,11 +14,15 @@ export interface BatcherOptions {
   batchFrames?: number;
   /** Parts this long or longer are sent by reference; shorter ones are copied when written. */
   copyBelow?: number;
-  /** Size of the buffers short parts are copied into. */
-  slabBytes?: number;
+  /** Where short parts are copied. Default: the slab all connections share. */
+  slab?: Slab;
 }
 
-const EMPTY = new Uint8Array(0);
+/** How much slab a batcher takes at a time for its run of short parts. */
+const RESERVATION = 4096;
+
+/** The slab batchers use unless given one: one for all WebSocket connections in the process. */
+const sharedSlab = new Slab(64 * 1024);
 
 /**
  * Turns the parts written in one synchronous run into as few WebSocket messages as possible,
@@ -30,6 +34,11 @@ const EMPTY = new Uint8Array(0);
  * of small frames becomes one contiguous chunk. Long parts are queued by reference (the contract
  * says the caller leaves them alone), so a message may be several chunks; the socket adapter
  * sends those as fragments of one message where its library allows it.
+ *
+ * The slab is shared by all connections, and each flush gives back what the batcher reserved
+ * and lets go of the block: an idle connection holds no buffer (a private 64 KiB slab each made
+ * 10k idle connections hold 640 MiB), while a busy one keeps filling the same shared block turn
+ * after turn (dropping a private slab at each flush would allocate 64 KiB per turn instead).
  */
 export class MessageBatcher {
   private readonly batchBytes: number;
@@ -37,12 +46,14 @@ export class MessageBatcher {
   /** Whole frames queued since the last flush. */
   private frames = 0;
   private readonly copyBelow: number;
-  private readonly slabBytes: number;
-  /** Sealed chunks, oldest first; the open slab region [open, fill) comes after them. */
+  private readonly slab: Slab;
+  /** Sealed chunks, oldest first; the open run of slab [runStart, runEnd) comes after them. */
   private chunks: Uint8Array[] = [];
-  private slab = EMPTY;
-  private fill = 0;
-  private open = 0;
+  /** The slab block short parts go into, reserved up to runLimit; undefined between flushes. */
+  private run: Uint8Array | undefined;
+  private runStart = 0;
+  private runEnd = 0;
+  private runLimit = 0;
   private queued = 0;
   /** Queued bytes, from the front, that form whole frames. */
   private whole = 0;
@@ -51,6 +62,8 @@ export class MessageBatcher {
   private messageStart = 0;
   private readonly scratch: Uint8Array;
   private scratchFill = 0;
+  /** The header `readHeader` last completed; set only until `track` reads it. */
+  private header: Uint8Array | undefined;
   /** Body bytes still to come for the frame being written; 0 while reading a header. */
   private bodyLeft = 0;
   private scheduled = false;
@@ -63,13 +76,18 @@ export class MessageBatcher {
     this.batchBytes = options.batchBytes;
     this.batchFrames = options.batchFrames ?? Infinity;
     this.copyBelow = options.copyBelow ?? 16 * 1024;
-    this.slabBytes = options.slabBytes ?? 64 * 1024;
+    this.slab = options.slab ?? sharedSlab;
     this.scratch = new Uint8Array(spec.headerLength);
   }
 
   /** Bytes written and not yet handed to the sink. */
   get queuedBytes(): number {
     return this.queued;
+  }
+
+  /** Slab bytes this batcher keeps reserved: 0 after a flush, so an idle connection holds none. */
+  get heldBytes(): number {
+    return this.runLimit - this.runStart;
   }
 
   /** Queues a part; throws if it completes a header the FrameSpec rejects. */
@@ -95,12 +113,14 @@ export class MessageBatcher {
   /** Hands every whole frame queued so far to the sink. */
   flush(): void {
     this.seal();
+    this.releaseRun();
     if (this.whole === 0) return;
     this.frames = 0;
-    const messages = this.take([...this.cuts, this.whole]);
+    this.cuts.push(this.whole);
+    const messages = this.take(this.cuts);
     this.queued -= this.whole;
     this.whole = 0;
-    this.cuts = [];
+    this.cuts.length = 0;
     this.messageStart = 0;
     for (const m of messages) this.sink(m);
   }
@@ -108,8 +128,8 @@ export class MessageBatcher {
   /** Drops everything queued (the connection is gone). */
   discard(): void {
     this.chunks = [];
-    this.slab = EMPTY;
-    this.fill = this.open = this.queued = this.whole = this.messageStart = this.frames = 0;
+    this.releaseRun();
+    this.queued = this.whole = this.messageStart = this.frames = 0;
     this.cuts = [];
     this.scratchFill = this.bodyLeft = 0;
   }
@@ -131,24 +151,35 @@ export class MessageBatcher {
         if (this.bodyLeft === 0) this.frameEnd(this.queued + pos);
         continue;
       }
-      const header = this.readHeader(part, pos);
-      pos += header.used;
-      if (!header.bytes) return;
-      this.bodyLeft = bodyLength(this.spec, header.bytes);
+      pos = this.readHeader(part, pos);
+      const header = this.header;
+      // The part ended inside a header: the rest of it comes with the next part.
+      if (!header) return;
+      this.header = undefined;
+      this.bodyLeft = bodyLength(this.spec, header);
       if (this.bodyLeft === 0) this.frameEnd(this.queued + pos);
     }
   }
 
-  /** The next header, viewed in place when `part` holds all of it, else gathered in scratch. */
-  private readHeader(part: Uint8Array, pos: number): { bytes?: Uint8Array; used: number } {
+  /**
+   * Reads the header at `pos` into `this.header` (a field, not a returned object: this runs once
+   * per outgoing frame), viewed in place when `part` holds all of it, else gathered in scratch.
+   * Returns where the bytes it used end in `part`.
+   */
+  private readHeader(part: Uint8Array, pos: number): number {
     const hl = this.scratch.length;
-    if (this.scratchFill === 0 && part.length - pos >= hl) return { bytes: part.subarray(pos, pos + hl), used: hl };
+    if (this.scratchFill === 0 && part.length - pos >= hl) {
+      this.header = part.subarray(pos, pos + hl);
+      return pos + hl;
+    }
     const k = Math.min(hl - this.scratchFill, part.length - pos);
     this.scratch.set(part.subarray(pos, pos + k), this.scratchFill);
     this.scratchFill += k;
-    if (this.scratchFill < hl) return { used: k };
-    this.scratchFill = 0;
-    return { bytes: this.scratch, used: k };
+    if (this.scratchFill === hl) {
+      this.scratchFill = 0;
+      this.header = this.scratch;
+    }
+    return pos + k;
   }
 
   private frameEnd(end: number): void {
@@ -161,20 +192,44 @@ export class MessageBatcher {
   }
 
   private copy(part: Uint8Array): void {
-    if (this.slab.length - this.fill < part.length) {
-      this.seal();
-      // A fresh slab: bytes already handed out in the old one are never written again.
-      this.slab = new Uint8Array(Math.max(this.slabBytes, part.length));
-      this.fill = this.open = 0;
+    for (let from = 0; from < part.length; ) {
+      if (this.runEnd === this.runLimit) this.reserve(part.length - from);
+      const n = Math.min(this.runLimit - this.runEnd, part.length - from);
+      this.run!.set(n === part.length ? part : part.subarray(from, from + n), this.runEnd);
+      this.runEnd += n;
+      from += n;
     }
-    this.slab.set(part, this.fill);
-    this.fill += part.length;
   }
 
+  /** Takes more slab: the run grows when the new stretch follows it, else a new run starts. */
+  private reserve(want: number): void {
+    const n = Math.min(this.slab.size, Math.max(RESERVATION, want));
+    const start = this.slab.reserve(n);
+    const block = this.slab.block;
+    if (block === this.run && start === this.runLimit) {
+      this.runLimit += n;
+      return;
+    }
+    // The old run is full (we only reserve then): it just becomes a chunk.
+    this.seal();
+    this.run = block;
+    this.runStart = this.runEnd = start;
+    this.runLimit = start + n;
+  }
+
+  /** Queues the run's bytes as a chunk; later short parts still extend the run. */
   private seal(): void {
-    if (this.fill === this.open) return;
-    this.chunks.push(this.slab.subarray(this.open, this.fill));
-    this.open = this.fill;
+    if (this.runEnd === this.runStart) return;
+    this.chunks.push(this.run!.subarray(this.runStart, this.runEnd));
+    this.runStart = this.runEnd;
+  }
+
+  /** Gives the run's unused reservation back and lets go of the block (call after `seal`). */
+  private releaseRun(): void {
+    if (this.run === undefined) return;
+    this.slab.release(this.run, this.runEnd, this.runLimit);
+    this.run = undefined;
+    this.runStart = this.runEnd = this.runLimit = 0;
   }
 
   /** Removes the queue's first `ends[last]` bytes, as one chunk list per message. */
@@ -195,7 +250,9 @@ export class MessageBatcher {
       }
       out.push(message);
     }
-    this.chunks = chunks.slice(i);
+    // All taken is the usual case: keep the array rather than copy an empty tail.
+    if (i === chunks.length) chunks.length = 0;
+    else if (i > 0) this.chunks = chunks.slice(i);
     return out;
   }
 }

@@ -51,6 +51,8 @@ export class MessageConn implements FrameConn {
   private paused = false;
   private pumping = false;
   private wantDrain = false;
+  /** A drain check is queued for after the current run (see `queueDrainCheck`). */
+  private drainCheckQueued = false;
   private sentEnd = false;
   /** The peer's end marker has arrived (it may still wait in the inbox). */
   private peerEnding = false;
@@ -70,7 +72,7 @@ export class MessageConn implements FrameConn {
   ) {
     checkSpec(spec);
     // The batcher cuts what we send at frame boundaries: those are the outbound frames.
-    this.batcher = new MessageBatcher(spec.outbound ?? spec, (chunks) => this.socket.send(chunks), options);
+    this.batcher = new MessageBatcher(spec.outbound ?? spec, this.sendBatch, options);
   }
 
   bind(handlers: FrameHandlers): void {
@@ -176,7 +178,8 @@ export class MessageConn implements FrameConn {
     try {
       this.handlers?.drain();
     } catch (err) {
-      // Called from a library callback (ws's send callback, uWS's drain): a throw would escape there.
+      // Called from a library callback (ws's send callback, uWS's drain) or our drain check: a throw
+      // would escape there.
       this.fail(err);
     }
     return false;
@@ -189,6 +192,32 @@ export class MessageConn implements FrameConn {
     this.batcher.discard();
     this.pump();
   }
+
+  /** The batcher's sink: one message to the socket. */
+  private readonly sendBatch = (chunks: Uint8Array[]): void => {
+    this.socket.send(chunks);
+    if (this.wantDrain) this.queueDrainCheck();
+  };
+
+  /**
+   * `congested` counts bytes still queued in the batcher, but adapters only report `written` on
+   * the library's own events: uWS fires drain only after real backpressure, so when a flush
+   * hands everything to a socket that takes it at once, no event would ever come and a sender
+   * paused on `congested` would wait forever. So we check again ourselves once the socket has
+   * the bytes; in a microtask, because a drain handler run from inside write or flush would
+   * re-enter the caller.
+   */
+  private queueDrainCheck(): void {
+    if (this.drainCheckQueued) return;
+    this.drainCheckQueued = true;
+    queueMicrotask(this.checkDrain);
+  }
+
+  private readonly checkDrain = (): void => {
+    this.drainCheckQueued = false;
+    // Still over the mark (real backpressure): the adapter's own drain signal reports it later.
+    this.written();
+  };
 
   private stop(err: Error | undefined): void {
     this.final = { err };

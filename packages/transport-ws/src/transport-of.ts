@@ -1,6 +1,6 @@
-import type { Address, FrameConn, FrameListener, FrameSpec, Transport } from '@skein/core';
+import { DEFAULT_CONNECT_TIMEOUT_MS, type Address, type FrameConn, type FrameListener, type FrameSpec, type Transport } from '@skein/core';
 import type { ResolvedOptions } from './options.js';
-import { connectClient, DEFAULT_CONNECT_TIMEOUT_MS } from './ws-client.js';
+import { connectClient } from './ws-client.js';
 
 export type Listen = (address: Address, spec: FrameSpec, accept: (conn: FrameConn) => void) => Promise<FrameListener>;
 

@@ -1,9 +1,7 @@
-import { ErrorCode, formatAddress, invalidArgument, RpcError, type Address, type FrameConn, type FrameSpec } from '@skein/core';
+import { connectFailed, connectTimerMs, ErrorCode, formatAddress, invalidArgument, RpcError, type Address, type FrameConn, type FrameSpec } from '@skein/core';
 import type { ResolvedOptions } from './options.js';
 import { standardMessageConn, type StandardWebSocketCtor } from './standard-socket.js';
 import { wsMessageConn } from './ws-socket.js';
-
-export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 
 /** Connects with `ws` under Node, or with the standard WebSocket API elsewhere (or when given one). */
 export function connectClient(address: Address, spec: FrameSpec, options: ResolvedOptions, timeoutMs: number): Promise<FrameConn> {
@@ -43,7 +41,7 @@ async function connectWs(address: Address, spec: FrameSpec, options: ResolvedOpt
       settle.fail(refused(url, res.statusCode ?? 0));
       ws.terminate();
     });
-    ws.on('error', (err) => settle.fail(unreachable(url, err.message, err)));
+    ws.on('error', (err) => settle.fail(connectFailed(url, err.message, err)));
     return () => ws.terminate();
   });
 }
@@ -65,7 +63,7 @@ function connectStandard(
   return handshake(url, timeoutMs, (settle) => {
     ws.addEventListener('open', () => settle.ok(standardMessageConn(ws, formatAddress(address), spec, options)));
     // The standard API does not say why a handshake failed (refused, 401, 404 look the same).
-    ws.addEventListener('close', (ev) => settle.fail(unreachable(url, `closed before opening (${ev.code})`)));
+    ws.addEventListener('close', (ev) => settle.fail(connectFailed(url, `closed before opening (${ev.code})`)));
     ws.addEventListener('error', () => {});
     return () => ws.close();
   });
@@ -90,9 +88,9 @@ function handshake(url: string, timeoutMs: number, start: (settle: Settle) => ()
     const cancel = start({ ok: (conn) => once(() => resolve(conn)), fail: (err) => once(() => reject(err)) });
     const giveUp = (): void => {
       cancel();
-      reject(unreachable(url, `no handshake within ${timeoutMs} ms`));
+      reject(connectFailed(url, `no handshake within ${timeoutMs} ms`));
     };
-    if (!done) timer = setTimeout(() => once(giveUp), timeoutMs);
+    if (!done) timer = setTimeout(() => once(giveUp), connectTimerMs(timeoutMs));
   });
 }
 
@@ -102,8 +100,4 @@ function refused(url: string, status: number): RpcError {
   }
   const why = status === 404 ? ' (no Skein endpoint on that path?)' : '';
   return new RpcError(ErrorCode.Unreachable, `${url} answered HTTP ${status} instead of upgrading${why}`);
-}
-
-function unreachable(url: string, why: string, cause?: Error): RpcError {
-  return new RpcError(ErrorCode.Unreachable, `cannot connect to ${url}: ${why}`, { cause });
 }

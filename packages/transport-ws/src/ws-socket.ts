@@ -3,6 +3,10 @@ import type { RawData, WebSocket } from 'ws';
 import { CloseCode } from './close-codes.js';
 import { MessageConn, type MessageConnOptions, type MessageSocket } from './message-conn.js';
 
+/** ws copies its send options, so the two kinds of fragment share constant ones (send runs per fragment). */
+const MORE = Object.freeze({ binary: true, compress: false, fin: false });
+const LAST = Object.freeze({ binary: true, compress: false, fin: true });
+
 /**
  * A MessageConn over a `ws` WebSocket (client or server side).
  *
@@ -27,9 +31,8 @@ export function wsMessageConn(ws: WebSocket, remote: string, spec: FrameSpec, op
     },
     send(chunks) {
       const last = chunks.length - 1;
-      for (let i = 0; i <= last; i++) {
-        ws.send(chunks[i]!, { binary: true, compress: false, fin: i === last }, i === last ? onSent : undefined);
-      }
+      for (let i = 0; i < last; i++) ws.send(chunks[i]!, MORE);
+      ws.send(chunks[last]!, LAST, onSent);
     },
     // Public since ws 8: stops reading the socket, so the kernel buffer fills and the peer slows.
     pause: () => ws.pause(),

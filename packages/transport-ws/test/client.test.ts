@@ -73,6 +73,17 @@ describe('ws client', () => {
     await until(() => s.accepted[0]?.bodies.length === 1, 'the frame');
   });
 
+  it('connects with a timeoutMs past what a timer can hold (2 ** 31 ms)', async () => {
+    const s = await startServer(wsTransport(), { echo: true });
+    cleanup.push(() => s.listener.close());
+    const conn = await wsTransport().connect({ host: '127.0.0.1', port: s.port }, spec, { timeoutMs: 2 ** 31 });
+    cleanup.push(() => conn.close());
+    const c = record(conn);
+    conn.write(frame('in time'));
+    await until(() => c.bodies.length === 1, 'echo');
+    expect(text(c.bodies[0]!)).toBe('in time');
+  });
+
   it('fails with Unreachable when nothing listens', async () => {
     const port = await freePort();
     const err = await wsTransport()

@@ -2,12 +2,13 @@ import { FrameError } from '@skein/core';
 import { describe, expect, it } from 'vitest';
 import { MessageBatcher } from '../src/message-batcher.js';
 import { readFrames } from '../src/message-reader.js';
+import { Slab } from '@skein/core';
 import { bodiesOf, frame, header, spec, text } from './helpers.js';
 
 /** A batcher whose messages are collected, each as its chunks and as one joined buffer. */
-function batcher(batchBytes = 1024 * 1024, batchFrames = Infinity) {
+function batcher(batchBytes = 1024 * 1024, batchFrames = Infinity, slab?: Slab) {
   const messages: Uint8Array[][] = [];
-  const b = new MessageBatcher(spec, (chunks) => messages.push(chunks), { batchBytes, batchFrames });
+  const b = new MessageBatcher(spec, (chunks) => messages.push(chunks), { batchBytes, batchFrames, slab });
   const joined = (): Uint8Array[] => messages.map((m) => Buffer.concat(m));
   return { b, messages, joined };
 }
@@ -91,6 +92,47 @@ describe('MessageBatcher', () => {
     b.write(frame('b'));
     b.flush();
     expect(joined().map((m) => bodiesOf(m).map((x) => x.length))).toEqual([[1], [500], [1]]);
+  });
+
+  it('holds no slab memory once a flush has sent everything, so an idle connection costs none', async () => {
+    const { b, messages } = batcher();
+    for (let i = 0; i < 100; i++) b.write(frame(`f${i}`));
+    expect(b.heldBytes).toBeGreaterThan(0);
+    await Promise.resolve();
+    expect(messages).toHaveLength(1);
+    expect(b.queuedBytes).toBe(0);
+    expect(b.heldBytes).toBe(0);
+    b.write(frame('again'));
+    b.flush();
+    expect(b.heldBytes).toBe(0);
+  });
+
+  it('keeps filling the same slab block turn after turn instead of allocating one per flush', async () => {
+    const { b, messages } = batcher(1024 * 1024, Infinity, new Slab(64 * 1024));
+    for (let turn = 0; turn < 10; turn++) {
+      b.write(frame(`turn ${turn}`));
+      await Promise.resolve();
+    }
+    expect(messages).toHaveLength(10);
+    expect(new Set(messages.map((m) => m[0]!.buffer)).size).toBe(1);
+  });
+
+  it('never writes over bytes handed out when connections share a slab', () => {
+    // A small block, so the two batchers interleave in it and move on to fresh blocks often.
+    const slab = new Slab(8 * 1024);
+    const a = batcher(1024 * 1024, Infinity, slab);
+    const z = batcher(1024 * 1024, Infinity, slab);
+    for (let i = 0; i < 2000; i++) {
+      a.b.write(frame(`a${i}`));
+      z.b.write(frame(`z${i}`.repeat(1 + (i % 7))));
+      if (i % 3 === 0) a.b.flush();
+      if (i % 5 === 0) z.b.flush();
+    }
+    a.b.flush();
+    z.b.flush();
+    // Read only now: every message handed out earlier must still hold what was written.
+    expect(a.joined().flatMap(bodiesOf).map(text)).toEqual(Array.from({ length: 2000 }, (_, i) => `a${i}`));
+    expect(z.joined().flatMap(bodiesOf).map(text)).toEqual(Array.from({ length: 2000 }, (_, i) => `z${i}`.repeat(1 + (i % 7))));
   });
 
   it('throws when a written header is one the FrameSpec rejects', () => {

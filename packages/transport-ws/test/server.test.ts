@@ -192,6 +192,23 @@ describe.each(servers)('%s server', (_name, transport, tooBigCode) => {
     expect(c.bodies.map((b) => b[0])).toEqual([1, 2]);
   });
 
+  it('reports drain when only queued bytes made it congested and the flush hands them all to the socket', async () => {
+    const s = await serve({ highWaterMark: 64 * 1024 }, { echo: false });
+    const c = await client(s.port);
+    await until(() => s.accepted.length === 1, 'accept');
+    const server = s.accepted[0]!;
+    // Over the mark while queued in the batcher; small enough for the socket to take at once,
+    // so uWS never sees backpressure and never fires its own drain.
+    server.conn.write(frame(new Uint8Array(128 * 1024).fill(5)));
+    expect(server.conn.congested).toBe(true);
+    server.conn.flush();
+    // Never reported from inside flush: the handler may write again.
+    expect(server.drains).toBe(0);
+    await until(() => c.bodies.length === 1, 'the frame');
+    await waitFor(() => server.drains === 1, { timeoutMs: 2000, what: 'drain' });
+    expect(server.conn.congested).toBe(false);
+  });
+
   it('half-closes: the server still answers after the client ended, then both close cleanly', async () => {
     const answered: Recorder[] = [];
     const listener = await transport().listen({ host: '127.0.0.1', port: 0 }, spec, (conn) => {

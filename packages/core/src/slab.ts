@@ -1,10 +1,11 @@
 /**
- * Append-only memory for the copies of small parts, shared by the connections of a transport
- * (one block at a time per transport, not one per connection). A writer reserves a stretch,
- * fills it, and gives back what it did not use when it flushes, so idle connections hold no
- * memory and busy ones each fill a contiguous run. Bytes once written are never written over:
- * views of them go to sockets, which may hold them until the kernel has taken them. A full
- * block is let go (the views still in flight keep it alive) and a fresh one started.
+ * Append-only memory for transports' copies of small parts, shared by many connections (one
+ * block at a time in all, not one per connection). A writer reserves a stretch, fills it, and
+ * gives back what it did not use when it flushes, so idle connections hold no memory and busy
+ * ones each fill a contiguous run, turn after turn, without allocating per turn. Bytes once
+ * written are never written over: views of them go to sockets, which may hold them until the
+ * kernel has taken them. A full block is let go (the views still in flight keep it alive) and a
+ * fresh one started.
  */
 export class Slab {
   private current: Uint8Array | undefined;
