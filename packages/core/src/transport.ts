@@ -1,4 +1,5 @@
 import type { Address } from './address.js';
+import { RpcError, invalidArgument } from './rpc-error.js';
 
 /**
  * The transport contract: frames over some connection (TCP bytes, WebSocket messages). The
@@ -87,4 +88,29 @@ export class FrameError extends Error {
   ) {
     super(message);
   }
+}
+
+/** Throws InvalidArgument unless the spec's header length is a positive byte count: a length of 0 would read empty frames forever from no bytes. */
+export function checkFrameSpec(spec: FrameSpec): void {
+  if (!Number.isSafeInteger(spec.headerLength) || spec.headerLength < 1) {
+    throw invalidArgument(`frame spec headerLength ${spec.headerLength} is not a positive byte count`);
+  }
+}
+
+/**
+ * `spec.bodyLength(header)` as a transport must take it: whatever the spec throws, or returns
+ * that is not a byte count, is a FrameError (the peer broke framing, or the spec did), so the
+ * transport closes that connection. A FrameError or RpcError is kept as it is (its last words,
+ * its code: FrameTooLarge lets a close code say "too big").
+ */
+export function frameBodyLength(spec: FrameSpec, header: Uint8Array): number {
+  let length: number;
+  try {
+    length = spec.bodyLength(header);
+  } catch (err) {
+    if (err instanceof FrameError || err instanceof RpcError) throw err;
+    throw new FrameError(`frame header rejected: ${(err as Error)?.message ?? String(err)}`);
+  }
+  if (!Number.isSafeInteger(length) || length < 0) throw new FrameError(`frame spec gave a body length of ${length}, not a byte count`);
+  return length;
 }

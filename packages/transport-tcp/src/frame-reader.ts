@@ -1,4 +1,4 @@
-import { FrameError, type FrameSpec } from '@skein/core';
+import { frameBodyLength, type FrameSpec } from '@skein/core';
 
 /** Receives one frame; returns false to stop the reader after it (the connection paused). */
 export type FrameSink = (header: Uint8Array, body: Uint8Array) => boolean;
@@ -66,7 +66,7 @@ export class FrameReader {
 
   /** The header is whole; the body starts at `at`, in this chunk or a later one. */
   private afterHeader(header: Uint8Array, chunk: Uint8Array, at: number): number {
-    const length = this.bodyLength(header);
+    const length = frameBodyLength(this.spec, header);
     const bodyEnd = at + length;
     if (bodyEnd <= chunk.length) {
       this.deliver(header, chunk.subarray(at, bodyEnd));
@@ -88,14 +88,6 @@ export class FrameReader {
     this.body = this.bodyHeader = undefined;
     this.deliver(header, body);
     return at + n;
-  }
-
-  private bodyLength(header: Uint8Array): number {
-    const length = this.spec.bodyLength(header);
-    if (!Number.isSafeInteger(length) || length < 0) {
-      throw new FrameError(`frame spec gave a body length of ${length}, not a byte count`);
-    }
-    return length;
   }
 
   private deliver(header: Uint8Array, body: Uint8Array): void {

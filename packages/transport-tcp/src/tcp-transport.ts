@@ -1,4 +1,4 @@
-import { SMALL_PART, Slab, invalidArgument, type Address, type ByteConn, type FrameConn, type FrameListener, type FrameSpec, type Runtime, type Transport, type TransportConnectOptions } from '@skein/core';
+import { SMALL_PART, Slab, checkFrameSpec, invalidArgument, type Address, type ByteConn, type FrameConn, type FrameListener, type FrameSpec, type Runtime, type Transport, type TransportConnectOptions } from '@skein/core';
 import { TcpFrameConn, type FrameConnSettings } from './frame-conn.js';
 
 export interface TcpTransportOptions {
@@ -29,12 +29,12 @@ export function tcpTransport(runtime: Runtime, options: TcpTransportOptions = {}
   return {
     name: 'tcp',
     async connect(address: Address, spec: FrameSpec, opts: TransportConnectOptions = {}): Promise<FrameConn> {
-      checkSpec(spec);
+      checkFrameSpec(spec);
       const conn = await runtime.connect(address, opts.timeoutMs === undefined ? {} : { timeoutMs: opts.timeoutMs });
       return frames(conn, spec);
     },
     async listen(address: Address, spec: FrameSpec, accept: (conn: FrameConn) => void): Promise<FrameListener> {
-      checkSpec(spec);
+      checkFrameSpec(spec);
       const listener = await runtime.listen(address, (conn) => accept(frames(conn, spec)));
       return { address: listener.address, close: () => listener.close() };
     },
@@ -57,9 +57,3 @@ function settingsFrom(runtime: Runtime, options: TcpTransportOptions): FrameConn
   return { slab: new Slab(slabSize), copyThreshold, batch: { writes: batchWrites, bytes: batchBytes }, clock: runtime.clock, lingerMs };
 }
 
-/** A header length of 0 would read empty frames forever from no bytes at all. */
-function checkSpec(spec: FrameSpec): void {
-  if (!Number.isSafeInteger(spec.headerLength) || spec.headerLength < 1) {
-    throw invalidArgument(`frame spec headerLength ${spec.headerLength} is not a positive byte count`);
-  }
-}

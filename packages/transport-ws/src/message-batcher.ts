@@ -1,5 +1,4 @@
-import { SMALL_PART, Slab, type FrameSpec } from '@skein/core';
-import { bodyLength } from './message-reader.js';
+import { SMALL_PART, Slab, frameBodyLength, type FrameSpec } from '@skein/core';
 
 /** Sends one WebSocket message made of `chunks`, in order. */
 export type MessageSink = (chunks: Uint8Array[]) => void;
@@ -156,7 +155,7 @@ export class MessageBatcher {
       // The part ended inside a header: the rest of it comes with the next part.
       if (!header) return;
       this.header = undefined;
-      this.bodyLeft = bodyLength(this.spec, header);
+      this.bodyLeft = frameBodyLength(this.spec, header);
       if (this.bodyLeft === 0) this.frameEnd(this.queued + pos);
     }
   }

@@ -1,4 +1,4 @@
-import { FrameError, invalidArgument, type FrameConn, type FrameHandlers, type FrameSpec } from '@skein/core';
+import { FrameError, checkFrameSpec, invalidArgument, type FrameConn, type FrameHandlers, type FrameSpec } from '@skein/core';
 import { CloseCode, closeCodeFor, closeReason, errorForClose } from './close-codes.js';
 import { MessageBatcher } from './message-batcher.js';
 import { readFrames } from './message-reader.js';
@@ -70,7 +70,7 @@ export class MessageConn implements FrameConn {
     private readonly socket: MessageSocket,
     private readonly options: MessageConnOptions,
   ) {
-    checkSpec(spec);
+    checkFrameSpec(spec);
     // The batcher cuts what we send at frame boundaries: those are the outbound frames.
     this.batcher = new MessageBatcher(spec.outbound ?? spec, this.sendBatch, options);
   }
@@ -274,8 +274,3 @@ export class MessageConn implements FrameConn {
   }
 }
 
-function checkSpec(spec: FrameSpec): void {
-  if (!Number.isInteger(spec.headerLength) || spec.headerLength < 1) {
-    throw invalidArgument(`FrameSpec.headerLength must be a positive integer, got ${spec.headerLength}`);
-  }
-}

@@ -1,4 +1,4 @@
-import { FrameError, RpcError, type FrameSpec } from '@skein/core';
+import { FrameError, frameBodyLength, type FrameSpec } from '@skein/core';
 
 /** Receives one frame; returns false to stop reading the message here (pause, close). */
 export type FrameSink = (header: Uint8Array, body: Uint8Array) => boolean;
@@ -16,26 +16,12 @@ export function readFrames(message: Uint8Array, at: number, spec: FrameSpec, sin
     if (end - at < hl) throw midFrame(hl, end - at);
     const header = message.subarray(at, at + hl);
     const bodyStart = at + hl;
-    const len = bodyLength(spec, header);
+    const len = frameBodyLength(spec, header);
     if (len > end - bodyStart) throw midFrame(hl + len, end - at);
     at = bodyStart + len;
     if (!sink(header, message.subarray(bodyStart, at))) return at;
   }
   return at;
-}
-
-/** `spec.bodyLength`, with anything it throws or returns that is not a length made a framing error. */
-export function bodyLength(spec: FrameSpec, header: Uint8Array): number {
-  let len: number;
-  try {
-    len = spec.bodyLength(header);
-  } catch (err) {
-    // RpcErrors (FrameTooLarge) keep their code so the close code can say "too big".
-    if (err instanceof FrameError || err instanceof RpcError) throw err;
-    throw new FrameError(`frame header rejected: ${(err as Error)?.message ?? String(err)}`);
-  }
-  if (!Number.isSafeInteger(len) || len < 0) throw new FrameError(`FrameSpec.bodyLength returned ${len}`);
-  return len;
 }
 
 function midFrame(need: number, have: number): FrameError {
