@@ -38,7 +38,8 @@ function rawSocket(address: string): Promise<RawPeer> {
   });
 }
 
-export function wsUrl(address: string): string {
+/** The raw client builds its URL itself: it checks the wire, not our URL builder. */
+function wsUrl(address: string): string {
   const a = parseAddress(address);
   return 'path' in a ? `ws+unix:${a.path}:/skein` : `ws://${a.host}:${a.port}/skein`;
 }
