@@ -8,7 +8,9 @@ const JOIN_UP_TO = 64 * 1024;
 
 /**
  * Bytes waiting to be sent, in order. Large chunks go out from the caller's buffer uncopied
- * (ByteConn.write promises that); runs of small ones are joined into one piece.
+ * (ByteConn.write promises that); runs of small ones are joined into one piece. Chunks that
+ * follow each other in memory (a transport's batches from one slab run) are joined as one view,
+ * with no copy.
  */
 export class ChunkQueue {
   private chunks: Uint8Array[] = [];
@@ -21,7 +23,7 @@ export class ChunkQueue {
 
   push(chunk: Uint8Array): void {
     if (chunk.length === 0) return;
-    this.chunks.push(chunk);
+    appendChunk(this.chunks, chunk);
     this.bytes += chunk.length;
   }
 
@@ -56,5 +58,18 @@ export class ChunkQueue {
   clear(): void {
     this.chunks = [];
     this.bytes = 0;
+  }
+}
+
+/**
+ * Adds `chunk` to a list of chunks sent in order, as one view with the last one when they are
+ * adjacent in the same memory: no copy, and one piece less to send.
+ */
+export function appendChunk(chunks: Uint8Array[], chunk: Uint8Array): void {
+  const last = chunks[chunks.length - 1];
+  if (last && last.buffer === chunk.buffer && last.byteOffset + last.length === chunk.byteOffset) {
+    chunks[chunks.length - 1] = new Uint8Array(chunk.buffer, last.byteOffset, last.length + chunk.length);
+  } else {
+    chunks.push(chunk);
   }
 }

@@ -15,5 +15,5 @@ export { DEFAULT_CONNECT_TIMEOUT_MS, connectTimerMs } from './runtime.js';
 export { FrameError, SMALL_PART, checkFrameSpec, frameBodyLength } from './transport.js';
 export type { Transport, TransportConnectOptions, FrameSpec, FrameHandlers, FrameConn, FrameListener } from './transport.js';
 export { systemClock } from './clock.js';
-export { ChunkQueue } from './chunk-queue.js';
+export { ChunkQueue, appendChunk } from './chunk-queue.js';
 export { Slab } from './slab.js';

@@ -32,4 +32,16 @@ describe('ChunkQueue', () => {
     expect(q.take()[0]).toBe(7);
     expect(q.take()[0]).toBe(8);
   });
+
+  it('joins chunks adjacent in memory as one view of it, without copying', () => {
+    const q = new ChunkQueue();
+    const slab = new Uint8Array(100_000).fill(3);
+    q.push(slab.subarray(0, 100));
+    q.push(slab.subarray(100, 40_100)); // a large one too: still no copy
+    q.push(slab.subarray(40_100, 40_200));
+    const piece = q.take();
+    expect(piece.buffer).toBe(slab.buffer);
+    expect([piece.byteOffset, piece.length]).toEqual([0, 40_200]);
+    expect(q.empty).toBe(true);
+  });
 });

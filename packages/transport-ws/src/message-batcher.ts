@@ -1,4 +1,4 @@
-import { SMALL_PART, Slab, frameBodyLength, type FrameSpec } from '@skein/core';
+import { SMALL_PART, Slab, appendChunk, frameBodyLength, type FrameSpec } from '@skein/core';
 
 /** Sends one WebSocket message made of `chunks`, in order. */
 export type MessageSink = (chunks: Uint8Array[]) => void;
@@ -244,7 +244,7 @@ export class MessageBatcher {
         const n = Math.min(c.length, end - off);
         if (n === c.length) i++;
         else chunks[i] = c.subarray(n);
-        append(message, n === c.length ? c : c.subarray(0, n));
+        appendChunk(message, n === c.length ? c : c.subarray(0, n));
         off += n;
       }
       out.push(message);
@@ -253,15 +253,5 @@ export class MessageBatcher {
     if (i === chunks.length) chunks.length = 0;
     else if (i > 0) this.chunks = chunks.slice(i);
     return out;
-  }
-}
-
-/** Adds `c` to a message, merging it with the previous chunk when they are adjacent in memory. */
-function append(message: Uint8Array[], c: Uint8Array): void {
-  const last = message[message.length - 1];
-  if (last && last.buffer === c.buffer && last.byteOffset + last.length === c.byteOffset) {
-    message[message.length - 1] = new Uint8Array(c.buffer, last.byteOffset, last.length + c.length);
-  } else {
-    message.push(c);
   }
 }
