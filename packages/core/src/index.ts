@@ -17,3 +17,4 @@ export type { Transport, TransportConnectOptions, FrameSpec, FrameHandlers, Fram
 export { systemClock } from './clock.js';
 export { ChunkQueue, appendChunk } from './chunk-queue.js';
 export { Slab } from './slab.js';
+export { SlabRun } from './slab-run.js';

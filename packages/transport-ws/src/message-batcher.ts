@@ -1,4 +1,4 @@
-import { SMALL_PART, Slab, appendChunk, frameBodyLength, type FrameSpec } from '@skein/core';
+import { SMALL_PART, Slab, SlabRun, appendChunk, frameBodyLength, type FrameSpec } from '@skein/core';
 
 /** Sends one WebSocket message made of `chunks`, in order. */
 export type MessageSink = (chunks: Uint8Array[]) => void;
@@ -16,9 +16,6 @@ export interface BatcherOptions {
   /** Where short parts are copied. Default: the slab all connections share. */
   slab?: Slab;
 }
-
-/** How much slab a batcher takes at a time for its run of short parts. */
-const RESERVATION = 4096;
 
 /** The slab batchers use unless given one: one for all WebSocket connections in the process. */
 const sharedSlab = new Slab(64 * 1024);
@@ -45,14 +42,10 @@ export class MessageBatcher {
   /** Whole frames queued since the last flush. */
   private frames = 0;
   private readonly copyBelow: number;
-  private readonly slab: Slab;
-  /** Sealed chunks, oldest first; the open run of slab [runStart, runEnd) comes after them. */
+  /** Queued chunks, oldest first; what the run has copied and not cut yet comes after them. */
   private chunks: Uint8Array[] = [];
-  /** The slab block short parts go into, reserved up to runLimit; undefined between flushes. */
-  private run: Uint8Array | undefined;
-  private runStart = 0;
-  private runEnd = 0;
-  private runLimit = 0;
+  /** The slab memory short parts are copied into; it holds none between flushes. */
+  private readonly run: SlabRun;
   private queued = 0;
   /** Queued bytes, from the front, that form whole frames. */
   private whole = 0;
@@ -75,7 +68,7 @@ export class MessageBatcher {
     this.batchBytes = options.batchBytes;
     this.batchFrames = options.batchFrames ?? Infinity;
     this.copyBelow = options.copyBelow ?? 16 * 1024;
-    this.slab = options.slab ?? sharedSlab;
+    this.run = new SlabRun(options.slab ?? sharedSlab);
     this.scratch = new Uint8Array(spec.headerLength);
   }
 
@@ -86,7 +79,7 @@ export class MessageBatcher {
 
   /** Slab bytes this batcher keeps reserved: 0 after a flush, so an idle connection holds none. */
   get heldBytes(): number {
-    return this.runLimit - this.runStart;
+    return this.run.held;
   }
 
   /** Queues a part; throws if it completes a header the FrameSpec rejects. */
@@ -95,10 +88,10 @@ export class MessageBatcher {
     this.track(part);
     // Below SMALL_PART the contract promises a copy, whatever the configured threshold.
     if (part.length >= this.copyBelow && part.length >= SMALL_PART) {
-      this.seal();
+      this.run.cut(this.chunks);
       this.chunks.push(part);
     } else {
-      this.copy(part);
+      this.run.copy(part, this.chunks);
     }
     this.queued += part.length;
     if (this.frames >= this.batchFrames) this.flush();
@@ -111,8 +104,8 @@ export class MessageBatcher {
 
   /** Hands every whole frame queued so far to the sink. */
   flush(): void {
-    this.seal();
-    this.releaseRun();
+    this.run.cut(this.chunks);
+    this.run.release();
     if (this.whole === 0) return;
     this.frames = 0;
     this.cuts.push(this.whole);
@@ -127,7 +120,7 @@ export class MessageBatcher {
   /** Drops everything queued (the connection is gone). */
   discard(): void {
     this.chunks = [];
-    this.releaseRun();
+    this.run.release();
     this.queued = this.whole = this.messageStart = this.frames = 0;
     this.cuts = [];
     this.scratchFill = this.bodyLeft = 0;
@@ -188,47 +181,6 @@ export class MessageBatcher {
       this.messageStart = this.whole;
     }
     this.whole = end;
-  }
-
-  private copy(part: Uint8Array): void {
-    for (let from = 0; from < part.length; ) {
-      if (this.runEnd === this.runLimit) this.reserve(part.length - from);
-      const n = Math.min(this.runLimit - this.runEnd, part.length - from);
-      this.run!.set(n === part.length ? part : part.subarray(from, from + n), this.runEnd);
-      this.runEnd += n;
-      from += n;
-    }
-  }
-
-  /** Takes more slab: the run grows when the new stretch follows it, else a new run starts. */
-  private reserve(want: number): void {
-    const n = Math.min(this.slab.size, Math.max(RESERVATION, want));
-    const start = this.slab.reserve(n);
-    const block = this.slab.block;
-    if (block === this.run && start === this.runLimit) {
-      this.runLimit += n;
-      return;
-    }
-    // The old run is full (we only reserve then): it just becomes a chunk.
-    this.seal();
-    this.run = block;
-    this.runStart = this.runEnd = start;
-    this.runLimit = start + n;
-  }
-
-  /** Queues the run's bytes as a chunk; later short parts still extend the run. */
-  private seal(): void {
-    if (this.runEnd === this.runStart) return;
-    this.chunks.push(this.run!.subarray(this.runStart, this.runEnd));
-    this.runStart = this.runEnd;
-  }
-
-  /** Gives the run's unused reservation back and lets go of the block (call after `seal`). */
-  private releaseRun(): void {
-    if (this.run === undefined) return;
-    this.slab.release(this.run, this.runEnd, this.runLimit);
-    this.run = undefined;
-    this.runStart = this.runEnd = this.runLimit = 0;
   }
 
   /** Removes the queue's first `ends[last]` bytes, as one chunk list per message. */
