@@ -104,6 +104,8 @@ export function createCluster<const T extends Record<string, ServerTypeConfig>>(
 class ServerType {
   readonly pool: FailoverPool;
   private readonly byId = new Map<string, Member>();
+  /** `byId`'s members, rebuilt on add and remove (never changed in place), for route functions and broadcasts. */
+  private list: readonly Member[] = [];
   private readonly pinned = new Map<string, Record<string, Client<ServiceDef>>>();
   private readonly logger: Logger;
 
@@ -114,6 +116,7 @@ class ServerType {
   ) {
     this.logger = opts.logger ?? silentLogger;
     for (const m of config.servers ?? []) this.byId.set(m.id, m);
+    this.list = Object.freeze([...this.byId.values()]);
     this.pool = new FailoverPool({
       ...config.pool,
       transport: opts.transport,
@@ -123,13 +126,15 @@ class ServerType {
     });
   }
 
+  /** A copy: the caller may change it. */
   members(): Member[] {
-    return [...this.byId.values()];
+    return [...this.list];
   }
 
   add(member: Member): void {
     if (this.byId.has(member.id)) throw new RpcError(ErrorCode.InvalidArgument, `server '${member.id}' of type '${this.name}' already exists`);
     this.byId.set(member.id, member);
+    this.list = Object.freeze([...this.byId.values()]);
     this.pool.add({ address: member.address, weight: member.weight });
     this.opts.onMembershipChange?.('add', this.name, member);
   }
@@ -138,10 +143,11 @@ class ServerType {
     const member = this.byId.get(id);
     if (!member) return;
     this.byId.delete(id);
+    this.list = Object.freeze([...this.byId.values()]);
     this.pinned.delete(id);
     this.opts.onMembershipChange?.('remove', this.name, member);
     // Another id may share the address (a replaced server): keep the pool then.
-    if (![...this.byId.values()].some((m) => m.address === member.address)) await this.pool.remove(member.address);
+    if (!this.list.some((m) => m.address === member.address)) await this.pool.remove(member.address);
   }
 
   client(): TypeClient<readonly ServiceDef[]> {
@@ -186,7 +192,7 @@ class ServerType {
       send: (action: string, msg: Uint8Array, o: CallerOptions, notify: Notify) => {
         let id: string | undefined;
         try {
-          id = route(o.route, this.members());
+          id = route(o.route, this.list);
         } catch (err) {
           return notify(new RpcError(ErrorCode.InvalidArgument, `route function of '${this.name}' threw: ${String(err)}`), null);
         }
@@ -208,7 +214,7 @@ class ServerType {
       for (const name of Object.keys(def.methods)) {
         methods[name] = (arg, o) =>
           Promise.all(
-            this.members().map(async (m) => {
+            this.list.map(async (m) => {
               const stub = this.pinnedStubs(m.id)[def.name] as unknown as Record<string, { result(a: unknown, o?: MethodCallOptions): Promise<Result<unknown, unknown>> }>;
               return { server: m.id, ...(await stub[name]!.result(arg, o)) };
             }),

@@ -5,8 +5,8 @@ import type { ServerRequest } from '@skein/stream';
 export class CallContext {
   private controller: AbortController | undefined;
   private unlink: (() => void) | undefined;
-  /** Set by the dispatch's timeout sweep. */
-  startedAt = 0;
+  /** @internal The timeout sweep's tick count when the call started. */
+  sweepTick = 0;
 
   constructor(
     private readonly req: ServerRequest,

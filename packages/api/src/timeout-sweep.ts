@@ -1,37 +1,51 @@
+import { systemClock, type Clock, type Ticker } from '@skein/core';
 import type { CallContext } from './context.js';
 
 /**
- * Times out running handlers in one pass a second, instead of a timer per call. The timer runs
- * only while some call is being handled, so an idle server holds no timer.
+ * Times out running handlers in one pass a tick (at most a second), instead of a timer per call,
+ * and with no clock read per call: a call times out once more than ⌈timeoutMs / tick⌉ ticks
+ * passed since it started, so after at least its whole timeout and at most two ticks late.
+ * The ticker runs only while calls are being handled: it stops itself on a tick that finds
+ * none (not when the last call ends, so calls one at a time do not make a timer each), and an
+ * idle server holds no timer. It is unref'd: it never keeps a process alive.
  */
 export class TimeoutSweep {
   private readonly running = new Set<CallContext>();
-  private timer: ReturnType<typeof setInterval> | undefined;
+  private readonly intervalMs: number;
+  /** Ticks a call may run through before it is timed out. */
+  private readonly maxTicks: number;
+  private ticker: Ticker | undefined;
+  private ticks = 0;
 
   constructor(
-    private readonly timeoutMs: number,
+    timeoutMs: number,
     private readonly onTimeout: (ctx: CallContext) => void,
-  ) {}
+    private readonly clock: Clock = systemClock,
+  ) {
+    this.intervalMs = Math.min(1000, timeoutMs);
+    this.maxTicks = Math.ceil(timeoutMs / this.intervalMs);
+  }
 
   add(ctx: CallContext): void {
-    ctx.startedAt = performance.now();
+    ctx.sweepTick = this.ticks;
     this.running.add(ctx);
-    this.timer ??= setInterval(() => this.check(), Math.min(1000, this.timeoutMs));
+    this.ticker ??= this.clock.every(this.intervalMs, () => this.check());
   }
 
   delete(ctx: CallContext): void {
     this.running.delete(ctx);
-    if (this.running.size === 0 && this.timer) {
-      clearInterval(this.timer);
-      this.timer = undefined;
-    }
   }
 
   private check(): void {
-    const now = performance.now();
+    const tick = ++this.ticks;
+    if (this.running.size === 0) {
+      this.ticker?.stop();
+      this.ticker = undefined;
+      return;
+    }
     for (const ctx of this.running) {
-      if (now - ctx.startedAt < this.timeoutMs) continue;
-      this.delete(ctx);
+      if (tick - ctx.sweepTick <= this.maxTicks) continue;
+      this.running.delete(ctx);
       this.onTimeout(ctx);
     }
   }

@@ -2,7 +2,7 @@ import { cborCodec } from '@skein/codec-cbor';
 import { msgpackCodec } from '@skein/codec-msgpack';
 import { ErrorCode, RemoteError, RpcError, codeErrors } from '@skein/core';
 import { deferred, waitFor, within } from '@skein/test-utils';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
 import * as v from 'valibot';
 import { createClient, implement, method, service, type CallContext } from '../src/index.js';
@@ -155,6 +155,23 @@ describe('server-side errors', () => {
 
   it('answers Timeout and aborts ctx.signal when a handler passes handlerTimeoutMs', async () => {
     const { calc } = await setup(msgpackCodec, { handlerTimeoutMs: 100 });
+    await expect(within(calc.hang(), 5000)).rejects.toMatchObject({ code: ErrorCode.Timeout });
+  });
+});
+
+describe('handler timeout sweep', () => {
+  it('runs one unref\'d sweep timer through calls made one at a time, not one per call', async () => {
+    const SWEEP_MS = 137; // handlerTimeoutMs under 1 s: the sweep ticks at it (a value no other timer uses)
+    const setIntervalSpy = vi.spyOn(globalThis, 'setInterval');
+    const clearIntervalSpy = vi.spyOn(globalThis, 'clearInterval');
+    cleanup.push(() => (setIntervalSpy.mockRestore(), clearIntervalSpy.mockRestore()));
+    const { calc } = await setup(msgpackCodec, { handlerTimeoutMs: SWEEP_MS });
+    for (let i = 0; i < 20; i++) expect(await calc.add({ a: i, b: 1 })).toBe(i + 1);
+    const sweeps = setIntervalSpy.mock.calls.flatMap((call, i) => (call[1] === SWEEP_MS ? [setIntervalSpy.mock.results[i]!.value] : []));
+    expect(sweeps).toHaveLength(1);
+    expect((sweeps[0] as { hasRef(): boolean }).hasRef()).toBe(false);
+    // No call runs: the sweep's next tick stops it.
+    await waitFor(() => clearIntervalSpy.mock.calls.some(([id]) => id === sweeps[0]), { what: 'the idle sweep to stop', timeoutMs: 2000 });
     await expect(within(calc.hang(), 5000)).rejects.toMatchObject({ code: ErrorCode.Timeout });
   });
 });

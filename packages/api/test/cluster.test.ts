@@ -107,4 +107,40 @@ describe('cluster client', () => {
     // The others are untouched.
     expect(await rpc.area.Area.whoami(undefined, { route: 'area-1' })).toBe('area-1');
   });
+
+  it('hands the route function one members list per membership, kept up to date by add and remove', async () => {
+    const members = await Promise.all(['area-1', 'area-2'].map(areaServer));
+    const seen: (readonly Member[])[] = [];
+    const rpc = createCluster({
+      codec: msgpackCodec,
+      transport,
+      types: {
+        area: {
+          services: [Area],
+          // Another spelling of the address: calls still reach the server.
+          servers: [members[0]!, { ...members[1]!, address: `tcp://${members[1]!.address}` }],
+          route: (key, servers) => (seen.push(servers), key),
+        },
+      },
+    });
+    cleanup.push(() => rpc.$cluster.close());
+    expect(await rpc.area.Area.whoami(undefined, { route: 'area-1' })).toBe('area-1');
+    expect(await rpc.area.Area.whoami(undefined, { route: 'area-2' })).toBe('area-2');
+    expect(seen[1]).toBe(seen[0]); // no copy per call
+    expect(seen[0]!.map((m) => m.id)).toEqual(['area-1', 'area-2']);
+    // members() is the caller's own copy.
+    const copy = rpc.$cluster.members('area');
+    copy.pop();
+    expect(rpc.$cluster.members('area').map((m) => m.id)).toEqual(['area-1', 'area-2']);
+    const three = await areaServer('area-3');
+    rpc.$cluster.add('area', three);
+    expect(await rpc.area.Area.whoami(undefined, { route: 'area-3' })).toBe('area-3');
+    expect(seen[2]!.map((m) => m.id)).toEqual(['area-1', 'area-2', 'area-3']);
+    expect(seen[0]!.map((m) => m.id)).toEqual(['area-1', 'area-2']); // a list handed out earlier does not change
+    await rpc.$cluster.remove('area', 'area-1');
+    await expect(rpc.area.Area.whoami(undefined, { route: 'area-1' })).rejects.toMatchObject({ code: ErrorCode.InvalidArgument });
+    expect(seen[3]!.map((m) => m.id)).toEqual(['area-2', 'area-3']);
+    const all = await rpc.area.$all.Area.whoami();
+    expect(all.map((r) => r.server)).toEqual(['area-2', 'area-3']);
+  });
 });

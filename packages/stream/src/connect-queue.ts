@@ -8,6 +8,8 @@ import type { CallOptions } from './client-stream.js';
  */
 export class WaitingCall {
   done = false;
+  /** The queue the call waits in, told when the call settles there (keeps its count live). */
+  queue: ConnectQueue | undefined;
   private readonly onAbort: (() => void) | undefined;
 
   constructor(
@@ -42,29 +44,41 @@ export class WaitingCall {
 
   private settle(): void {
     this.done = true;
+    if (this.queue) {
+      this.queue.settled();
+      this.queue = undefined;
+    }
     if (this.onAbort) this.opts.signal!.removeEventListener('abort', this.onAbort);
   }
 }
 
-/** A bounded FIFO of waiting calls; calls that settled while waiting are dropped on the way. */
+/**
+ * A bounded FIFO of waiting calls. Calls that settle while waiting (aborted, timed out) leave
+ * the count at once and the array lazily, so `size` costs nothing however many calls wait.
+ */
 export class ConnectQueue {
   private calls: WaitingCall[] = [];
   private head = 0;
+  /** Calls in `calls[head..]` not yet settled. */
+  private live = 0;
 
   constructor(readonly max: number) {}
 
   /** Calls still waiting. */
   get size(): number {
-    let n = 0;
-    for (let i = this.head; i < this.calls.length; i++) if (!this.calls[i]!.done) n++;
-    return n;
+    return this.live;
   }
 
   /** Queues a call; false when `max` calls are already waiting. */
   push(call: WaitingCall): boolean {
-    if (this.calls.length - this.head >= this.max) this.compact();
-    if (this.calls.length >= this.max) return false;
+    if (this.live >= this.max) return false;
+    // Settled calls are dropped once they outnumber the waiting ones: the array stays within
+    // about twice `max`, and each compaction at least halves it (amortized O(1) a push).
+    const dead = this.calls.length - this.head - this.live;
+    if (dead > 16 && dead >= this.live) this.compact();
     this.calls.push(call);
+    call.queue = this;
+    this.live++;
     return true;
   }
 
@@ -72,7 +86,10 @@ export class ConnectQueue {
   shift(): WaitingCall | undefined {
     while (this.head < this.calls.length) {
       const call = this.calls[this.head++]!;
-      if (!call.done) return call;
+      if (call.done) continue;
+      call.queue = undefined;
+      this.live--;
+      return call;
     }
     this.calls = [];
     this.head = 0;
@@ -81,8 +98,11 @@ export class ConnectQueue {
 
   /** Puts a call taken by `shift` back in front. */
   unshift(call: WaitingCall): void {
+    if (call.done) return;
     if (this.head > 0) this.calls[--this.head] = call;
     else this.calls.unshift(call);
+    call.queue = this;
+    this.live++;
   }
 
   /** Fails the waiting calls `why` picks an error for (undefined: keep waiting). */
@@ -94,6 +114,11 @@ export class ConnectQueue {
       if (err) call.fail(err);
     }
     this.compact();
+  }
+
+  /** @internal A call waiting here settled (by its signal, deadline or a close). */
+  settled(): void {
+    this.live--;
   }
 
   private compact(): void {

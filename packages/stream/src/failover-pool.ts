@@ -229,11 +229,14 @@ export class FailoverPool {
   /** Sends a call to one named server, without failover. An address not in the pool fails at once with InvalidArgument. */
   sendTo(address: string, action: string | number, msg: Uint8Array, opts: PoolCallOptions, notify: Notify): void {
     if (this.closing) return notify(this.closedError(), null);
-    let member: Member | undefined;
-    try {
-      member = this.byAddress.get(canonical(address));
-    } catch (err) {
-      return notify(err as RpcError, null);
+    // Callers mostly pass the address as the pool knows it: canonicalize only on a miss.
+    let member = this.byAddress.get(address);
+    if (!member) {
+      try {
+        member = this.byAddress.get(canonical(address));
+      } catch (err) {
+        return notify(err as RpcError, null);
+      }
     }
     if (!member) return notify(invalidArgument(`server ${address} is not in the pool (${this.members.map((m) => m.address).join(', ') || 'empty'})`), null);
     this.poolOf(member).send(action, msg, opts, notify);

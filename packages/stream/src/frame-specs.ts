@@ -13,11 +13,11 @@ import {
   RES_MSG_LEN_AT,
   RESPONSE_HEADER_LENGTH,
   ResponseFlag,
+  SEQ_AT,
   VERSION,
-  requestSeqBytes,
   u32,
 } from './protocol.js';
-import { errorResponse } from './responses.js';
+import { errorResponseHalves } from './responses.js';
 
 /** Throws on a bad magic; returns whether the version is ours (each side refuses others its own way). */
 function versionOk(h: Uint8Array): boolean {
@@ -43,7 +43,7 @@ export function responseFrameSpec(limits: Limits): FrameSpec {
 /** Requests, checked against `limits`. Over-limit frames get an error reply before the close. */
 function requests(limits: Limits): FrameSpec {
   const refuse = (h: Uint8Array, code: ErrorCode, why: string): FrameError =>
-    new FrameError(why, errorResponse(requestSeqBytes(h), code));
+    new FrameError(why, errorResponseHalves(u32(h, SEQ_AT), u32(h, SEQ_AT + 4), code));
   return {
     headerLength: REQUEST_HEADER_LENGTH,
     bodyLength(h) {

@@ -1,6 +1,7 @@
 import { CODE_INFO, builtinErrorBytes, escapeCustomBytes, type ErrorCode, type ErrorPayload } from '@skein/core';
-import { RESPONSE_HEADER_LENGTH, ResponseFlag, writeResponseHeader } from './protocol.js';
+import { RESPONSE_HEADER_LENGTH, ResponseFlag, u32, writeResponseHeaderHalves } from './protocol.js';
 
+const TWO_32 = 2 ** 32;
 const builtinStrings = new Map<ErrorCode, Uint8Array>();
 
 function builtinBytes(code: ErrorCode, detail?: string): Uint8Array {
@@ -10,29 +11,44 @@ function builtinBytes(code: ErrorCode, detail?: string): Uint8Array {
   return b;
 }
 
+/** The low u32 of a seq given as a number or as its 8 bytes. */
+const seqLoOf = (seq: Uint8Array | number): number => (typeof seq === 'number' ? seq >>> 0 : u32(seq, 0));
+/** The high u32 of a seq given as a number or as its 8 bytes. */
+const seqHiOf = (seq: Uint8Array | number): number => (typeof seq === 'number' ? Math.floor(seq / TWO_32) : u32(seq, 4));
+
 /**
  * A whole flag-2 response carrying a built-in error's reserved string, with an optional detail
  * after a colon (a razor-rpc peer reads a detailed string as a custom error: send details for
  * razor's own codes only when the peers are Skein).
  */
 export function errorResponse(seq: Uint8Array | number, code: ErrorCode, detail?: string): Uint8Array {
-  const s = builtinBytes(code, detail);
-  const out = new Uint8Array(RESPONSE_HEADER_LENGTH + s.length);
-  writeResponseHeader(out, ResponseFlag.ErrorString, 0, seq, s.length);
-  out.set(s, RESPONSE_HEADER_LENGTH);
-  return out;
+  return errorResponseHalves(seqLoOf(seq), seqHiOf(seq), code, detail);
 }
 
 /** A whole response for a method's custom error: flag 1 for a number, flag 2 (escaped) for bytes. */
 export function customErrorResponse(seq: Uint8Array | number, payload: ErrorPayload): Uint8Array {
+  return customErrorResponseHalves(seqLoOf(seq), seqHiOf(seq), payload);
+}
+
+/** @internal `errorResponse` for a seq given as the request's two u32 halves (copied verbatim). */
+export function errorResponseHalves(seqLo: number, seqHi: number, code: ErrorCode, detail?: string): Uint8Array {
+  const s = builtinBytes(code, detail);
+  const out = new Uint8Array(RESPONSE_HEADER_LENGTH + s.length);
+  writeResponseHeaderHalves(out, ResponseFlag.ErrorString, 0, seqLo, seqHi, s.length);
+  out.set(s, RESPONSE_HEADER_LENGTH);
+  return out;
+}
+
+/** @internal `customErrorResponse` for a seq given as the request's two u32 halves (copied verbatim). */
+export function customErrorResponseHalves(seqLo: number, seqHi: number, payload: ErrorPayload): Uint8Array {
   if (typeof payload === 'number') {
     const out = new Uint8Array(RESPONSE_HEADER_LENGTH);
-    writeResponseHeader(out, ResponseFlag.ErrorNumber, payload >>> 0, seq, 0);
+    writeResponseHeaderHalves(out, ResponseFlag.ErrorNumber, payload >>> 0, seqLo, seqHi, 0);
     return out;
   }
   const s = escapeCustomBytes(payload);
   const out = new Uint8Array(RESPONSE_HEADER_LENGTH + s.length);
-  writeResponseHeader(out, ResponseFlag.ErrorString, 0, seq, s.length);
+  writeResponseHeaderHalves(out, ResponseFlag.ErrorString, 0, seqLo, seqHi, s.length);
   out.set(s, RESPONSE_HEADER_LENGTH);
   return out;
 }

@@ -47,7 +47,7 @@ export class RpcServer {
   private readonly closeWaitMs: number;
   private readonly tickMs: number;
   private readonly listeners = new Set<FrameListener>();
-  private readonly conns = new Map<ServerConn, number>();
+  private readonly conns = new Set<ServerConn>();
   private ticker: Ticker | undefined;
   private nextConnId = 1;
   private _state: ServerState = 'running';
@@ -106,7 +106,8 @@ export class RpcServer {
       maxInFlight: this.maxInFlight,
       onClosed: (c) => this.forget(c),
     });
-    this.conns.set(sc, this.clock.now());
+    sc.lastFrameAt = this.clock.now();
+    this.conns.add(sc);
     conn.bind(sc);
   }
 
@@ -118,11 +119,11 @@ export class RpcServer {
   private tick(): void {
     if (this.idleTimeoutMs <= 0) return;
     const now = this.clock.now();
-    for (const [c, lastFrameAt] of this.conns) {
+    for (const c of this.conns) {
       if (c.sawFrame || c.inFlight > 0) {
         c.sawFrame = false;
-        this.conns.set(c, now);
-      } else if (now - lastFrameAt >= this.idleTimeoutMs) {
+        c.lastFrameAt = now;
+      } else if (now - c.lastFrameAt >= this.idleTimeoutMs) {
         this.logger.info({ remote: c.conn.remote }, 'closing idle connection');
         c.forceClose();
       }
@@ -135,10 +136,10 @@ export class RpcServer {
     this.listeners.clear();
     if (this.conns.size > 0) {
       const done = new Promise<void>((resolve) => (this.allClosed = resolve));
-      for (const c of this.conns.keys()) c.startDrain();
+      for (const c of this.conns) c.startDrain();
       const timer = setTimeout(() => {
         this.logger.warn({ connections: this.conns.size }, 'close wait over: cutting connections');
-        for (const c of this.conns.keys()) c.forceClose();
+        for (const c of this.conns) c.forceClose();
       }, this.closeWaitMs);
       await done;
       clearTimeout(timer);

@@ -11,11 +11,10 @@ import {
   RESPONSE_HEADER_LENGTH,
   ResponseFlag,
   SEQ_AT,
-  requestSeqBytes,
   u32,
   writeResponseHeaderHalves,
 } from './protocol.js';
-import { customErrorResponse, errorResponse } from './responses.js';
+import { customErrorResponseHalves, errorResponseHalves } from './responses.js';
 import { ServerRequest, type ConnInfo } from './server-request.js';
 
 const EMPTY = new Uint8Array(0);
@@ -40,6 +39,8 @@ export class ServerConn implements FrameHandlers {
   inFlight = 0;
   /** Set per frame, cleared per tick: cheaper than reading the clock for every frame. */
   sawFrame = true;
+  /** When the server's tick last saw this connection busy (a frame, or a request in flight). */
+  lastFrameAt = 0;
   private paused = false;
   private draining = false;
   private peerEnded = false;
@@ -83,14 +84,14 @@ export class ServerConn implements FrameHandlers {
     const seqHi = u32(header, SEQ_AT + 4);
     if (rawAction === PING_ACTION) return this.writeOk(seqLo, seqHi, EMPTY, EMPTY);
     // Closing: a request that raced the close is refused unrun, so the client may retry it elsewhere.
-    if (this.draining) return this.writeError(requestSeqBytes(header), ErrorCode.Closed);
+    if (this.draining) return this.writeError(seqLo, seqHi, ErrorCode.Closed);
     const actionLength = isString ? rawAction & ACTION_LEN_MASK : 0;
     let name = '';
     if (isString) {
       try {
         name = this.actionNames.decode(body, actionLength);
       } catch {
-        throw new FrameError('action is not valid UTF-8', errorResponse(requestSeqBytes(header), ErrorCode.Decode));
+        throw new FrameError('action is not valid UTF-8', errorResponseHalves(seqLo, seqHi, ErrorCode.Decode));
       }
     }
     const msgEnd = actionLength + u32(header, REQ_MSG_LEN_AT);
@@ -160,12 +161,12 @@ export class ServerConn implements FrameHandlers {
     if (this.conn.congested) this.pause();
   }
 
-  writeError(seq: Uint8Array, code: ErrorCode, detail?: string): void {
-    if (!this.closed) this.conn.write(errorResponse(seq, code, detail));
+  writeError(seqLo: number, seqHi: number, code: ErrorCode, detail?: string): void {
+    if (!this.closed) this.conn.write(errorResponseHalves(seqLo, seqHi, code, detail));
   }
 
-  writeCustomError(seq: Uint8Array, payload: ErrorPayload): void {
-    if (!this.closed) this.conn.write(customErrorResponse(seq, payload));
+  writeCustomError(seqLo: number, seqHi: number, payload: ErrorPayload): void {
+    if (!this.closed) this.conn.write(customErrorResponseHalves(seqLo, seqHi, payload));
   }
 
   private pause(): void {

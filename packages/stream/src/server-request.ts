@@ -34,7 +34,7 @@ export class ServerRequest {
     readonly blob: Uint8Array,
   ) {}
 
-  /** The request's seq bytes, as they came. */
+  /** The request's seq bytes, as they came (a fresh copy per read; the server itself answers from the halves). */
   get seqBytes(): Uint8Array {
     return seqBytesOf(this.seqLo, this.seqHi);
   }
@@ -65,7 +65,7 @@ export class ServerRequest {
   fail(err: RpcError | ErrorCode, detail?: string): void {
     const code = typeof err === 'number' ? err : err.code;
     if (!this.claim()) return;
-    this.owner.writeError(this.seqBytes, code, detail);
+    this.owner.writeError(this.seqLo, this.seqHi, code, detail);
     this.owner.settled();
   }
 
@@ -76,7 +76,7 @@ export class ServerRequest {
       return;
     }
     if (!this.claim()) return;
-    this.owner.writeCustomError(this.seqBytes, payload);
+    this.owner.writeCustomError(this.seqLo, this.seqHi, payload);
     this.owner.settled();
   }
 

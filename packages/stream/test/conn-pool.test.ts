@@ -1,9 +1,9 @@
 import { ErrorCode, RpcError } from '@skein/core';
-import { deferred, freePort, handleCounts, leakedHandles, settleAll, sleep, waitFor, within } from '@skein/test-utils';
+import { deferred, freePort, handleCounts, leakedHandles, ManualClock, settleAll, sleep, waitFor, within } from '@skein/test-utils';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ClientStream, ConnPool, type PoolState, type Reply } from '../src/index.js';
 import { transport } from './harness.js';
-import { ManualClock, childServer, localServer, str, textOf, type ChildServer } from './pool-harness.js';
+import { childServer, localServer, str, textOf, type ChildServer } from './pool-harness.js';
 
 const cleanup: (() => unknown)[] = [];
 afterEach(async () => {
@@ -218,6 +218,56 @@ describe('bounded queue and connect budget', () => {
     ac.abort();
     expect((await within(call, 5000)).code).toBe(ErrorCode.Cancelled);
     expect(p.queued).toBe(0);
+  });
+});
+
+describe('waiting count', () => {
+  it('stays equal to the calls waiting through aborts, expiry, overflow and the drain on reconnect', async () => {
+    const clock = new ManualClock();
+    const port = await freePort(); // nobody listens yet
+    const address = `127.0.0.1:${port}`;
+    const p = pool({ address, clock, maxQueued: 30, connectBudgetMs: 60_000, tickMs: 1000, backoff: { maxMs: 1000 }, stream: { keepaliveMs: 0 } });
+    const short = track([p.call('who', undefined, { timeoutMs: 1500 }), p.call('who', undefined, { timeoutMs: 1500 })]);
+    const acs = Array.from({ length: 20 }, () => new AbortController());
+    const aborted = track(acs.map((ac) => p.call('who', undefined, { signal: ac.signal, timeoutMs: 30_000 })));
+    const kept = Array.from({ length: 5 }, () => p.call('who', undefined, { timeoutMs: 30_000 }));
+    expect(p.queued).toBe(27);
+    await waitFor(() => p.state === 'backoff', { what: 'first connect to fail' });
+    // Aborts leave the count at once; their entries are dropped later.
+    acs.forEach((ac, i) => {
+      ac.abort();
+      expect(p.queued).toBe(26 - i);
+    });
+    expect(p.queued).toBe(7);
+    expect((await within(aborted.all, 5000)).errors.map((e) => (e as RpcError).code)).toEqual(acs.map(() => ErrorCode.Cancelled));
+    // Room again for 23 more (the aborted ones no longer count), then the queue is full.
+    for (let i = 0; i < 23; i++) kept.push(p.call('who', undefined, { timeoutMs: 30_000 }));
+    expect(p.queued).toBe(30);
+    await expect(p.call('who')).rejects.toMatchObject({ code: ErrorCode.Overloaded });
+    expect(p.queued).toBe(30);
+    // Expiry: the two short calls time out on a tick.
+    for (let t = 0; t < 2; t++) {
+      clock.advance(1000);
+      await waitFor(() => p.state !== 'connecting', { what: 'a connect attempt to finish' });
+    }
+    expect((await within(short.all, 5000)).errors.map((e) => (e as RpcError).code)).toEqual([ErrorCode.Timeout, ErrorCode.Timeout]);
+    expect(p.queued).toBe(28);
+    // An abort after the expiry sweep, then the drain: the server comes up and every waiting call is sent.
+    const late = new AbortController();
+    const lateCall = p.call('who', undefined, { signal: late.signal, timeoutMs: 30_000 }).catch((e) => e);
+    expect(p.queued).toBe(29);
+    late.abort();
+    expect(p.queued).toBe(28);
+    expect((await lateCall).code).toBe(ErrorCode.Cancelled);
+    await local({ who: () => str('up') }, address);
+    for (let i = 0; i < 100 && p.state !== 'ready'; i++) {
+      clock.advance(1000);
+      await waitFor(() => p.state !== 'connecting', { what: 'a connect attempt to finish' });
+    }
+    expect(p.state).toBe('ready');
+    const replies = await within(Promise.all(kept), 5000, 'the waiting calls');
+    expect(replies.map(textOf)).toEqual(kept.map(() => 'up'));
+    expect(p.stats()).toMatchObject({ inFlight: 0, queued: 0 });
   });
 });
 

@@ -418,6 +418,20 @@ describe('membership', () => {
     expect(s.a!.accepted).toBe(0); // lazily: only b's pool connected
   });
 
+  it('sendTo finds a server by any spelling of its address, and refuses a malformed one', async () => {
+    const s = await locals(['a', 'b']);
+    const pool = failover({ servers: [`tcp://${s.a!.address}`, s.b!.address] });
+    const who = (address: string) =>
+      new Promise<string>((resolve, reject) =>
+        pool.sendTo(address, 'who', new Uint8Array(0), {}, (err, reply) => (err ? reject(err) : resolve(textOf(reply!)))),
+      );
+    expect(await who(s.a!.address)).toBe('a'); // as the pool keeps it
+    expect(await who(`tcp://${s.b!.address}`)).toBe('b'); // another spelling: canonicalized on the miss
+    await expect(who('not an address:x')).rejects.toMatchObject({ code: ErrorCode.InvalidArgument });
+    expect(s.a!.counts.who).toBe(1);
+    expect(s.b!.counts.who).toBe(1);
+  });
+
   it('close lets calls finish, then new calls fail with Closed', async () => {
     const gate = deferred();
     const s = await locals(['a'], () => ({ hold: () => gate.promise.then(() => str('x')) }));

@@ -1,9 +1,8 @@
 import { ErrorCode, RpcError } from '@skein/core';
-import { deferred, settleAll, startProcess, within } from '@skein/test-utils';
+import { deferred, ManualClock, settleAll, startProcess, within } from '@skein/test-utils';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ClientStream } from '../src/index.js';
-import { ManualClock } from './pool-harness.js';
 import { readU32, recordingTransport, startServer, transport, u32 } from './harness.js';
 
 const cleanup: (() => unknown)[] = [];

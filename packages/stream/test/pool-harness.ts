@@ -1,4 +1,4 @@
-import type { Clock, Ticker, Transport } from '@skein/core';
+import type { Transport } from '@skein/core';
 import { startProcess, type Proc } from '@skein/test-utils';
 import { fileURLToPath } from 'node:url';
 import { RpcServer, createRouter, type Handler, type Reply } from '../src/index.js';
@@ -90,52 +90,4 @@ export async function childServer(name: string, port = 0): Promise<ChildServer> 
       await ended;
     },
   };
-}
-
-/**
- * A clock the test drives: `advance(ms)` runs every ticker due in between, in time order. Lets
- * tests about budgets and idle times count ticks instead of waiting on real time.
- */
-export class ManualClock implements Clock {
-  /** How many times the time was read. */
-  reads = 0;
-  private t = 0;
-  private readonly timers = new Set<{ ms: number; due: number; tick: () => void }>();
-
-  now(): number {
-    this.reads++;
-    return this.t;
-  }
-
-  /** Time passes while no timer runs: an event loop stalled by a long synchronous burst. */
-  stall(ms: number): void {
-    this.t += ms;
-  }
-
-  /** Every timer fires once, now: held-back timers catching up, one at a time. */
-  fireAll(): void {
-    for (const timer of [...this.timers]) {
-      timer.due = this.t + timer.ms;
-      timer.tick();
-    }
-  }
-
-  every(ms: number, tick: () => void): Ticker {
-    const timer = { ms: Math.max(ms, 1), due: this.t + Math.max(ms, 1), tick };
-    this.timers.add(timer);
-    return { stop: () => void this.timers.delete(timer) };
-  }
-
-  advance(ms: number): void {
-    const end = this.t + ms;
-    for (;;) {
-      let next: { ms: number; due: number; tick: () => void } | undefined;
-      for (const timer of this.timers) if (timer.due <= end && (!next || timer.due < next.due)) next = timer;
-      if (!next) break;
-      this.t = next.due;
-      next.due += next.ms;
-      next.tick();
-    }
-    this.t = end;
-  }
 }

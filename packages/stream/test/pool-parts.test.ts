@@ -1,7 +1,7 @@
+import { ManualClock } from '@skein/test-utils';
 import { ErrorCode } from '@skein/core';
 import { describe, expect, it } from 'vitest';
 import { Backoff, HashRing, RetryBudget } from '../src/index.js';
-import { ManualClock } from './pool-harness.js';
 
 describe('Backoff', () => {
   it('grows the ceiling exponentially up to maxMs, and jitters over the whole range below it', () => {

@@ -1,8 +1,8 @@
-import { ErrorCode } from '@skein/core';
-import { deferred, handleCounts, leakedHandles, waitFor, within } from '@skein/test-utils';
+import { ErrorCode, RemoteError, RpcError } from '@skein/core';
+import { deferred, handleCounts, leakedHandles, ManualClock, waitFor, within } from '@skein/test-utils';
 import net from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
-import { ClientStream, RpcServer, createRouter } from '../src/index.js';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { ClientStream, RpcServer, ServerRequest, createRouter } from '../src/index.js';
 import { errorStringFrame, golden, hex } from './golden.js';
 import { Concurrency, memoryLogger, readU32, recordingTransport, startServer, transport, u32 } from './harness.js';
 
@@ -57,6 +57,59 @@ describe('on the wire', () => {
     await waitFor(() => peer.received().length >= 22);
     expect(peer.received().toString('hex')).toBe('254d0100' + '02000000' + '1032547698badcfe' + '00000000' + '0908');
     expect(seen.map((b) => [...b])).toEqual([[9, 8], []]);
+  });
+
+  it('echoes a seq past 2^53 verbatim in every kind of error reply, without making seq bytes per request', async () => {
+    const seqBytes = vi.spyOn(ServerRequest.prototype, 'seqBytes', 'get');
+    cleanup.push(() => seqBytes.mockRestore());
+    const s = await startServer({
+      7: () => {
+        throw new RpcError(ErrorCode.Timeout, 'slow');
+      },
+      8: () => {
+        throw new RemoteError(5);
+      },
+      9: () => {
+        throw new RemoteError(hex('ab'));
+      },
+    });
+    cleanup.push(() => s.server.close());
+    const peer = rawPeer(s.address);
+    const seq = '1032547698badcfe'; // 0xfedcba9876543210
+    const request = (action: string) => hex(`254d 01 00 ${action} ${seq} 0000000000000000 00000000 00000000`);
+    for (const action of ['07000000', '08000000', '09000000', '06000000']) peer.send(request(action));
+    const expected = [
+      `254d0102 00000000 ${seq} 0b000000 ${Buffer.from('rpc_timeout').toString('hex')}`,
+      `254d0101 05000000 ${seq} 00000000`,
+      `254d0102 00000000 ${seq} 01000000 ab`,
+      `254d0102 00000000 ${seq} 13000000 ${Buffer.from('rpc_method_notfound').toString('hex')}`,
+    ].map((h) => h.replace(/\s+/g, ''));
+    await waitFor(() => peer.received().length >= expected.join('').length / 2);
+    expect(peer.received().toString('hex')).toBe(expected.join(''));
+    // A string action that is not UTF-8: a Decode reply to the same seq, then the close.
+    const bad = rawPeer(s.address);
+    bad.send(hex(`254d 01 00 02000080 ${seq} 0000000000000000 00000000 00000000 c328`));
+    const got = (await within(bad.closed, 5000, 'the close after bad UTF-8')).toString('hex');
+    expect(got).toBe(`254d010200000000${seq}0a000000${Buffer.from('rpc_decode').toString('hex')}`);
+    expect(seqBytes).not.toHaveBeenCalled();
+  });
+
+  it('refuses a request that races the close with Closed, echoing its seq verbatim', async () => {
+    const gate = deferred();
+    const s = await startServer({ hold: async () => void (await gate.promise) }, { closeWaitMs: 5000 });
+    const peer = rawPeer(s.address);
+    peer.send(hex(`254d 01 00 04000080 1032547698badcfe 0000000000000000 00000000 00000000 686f6c64`)); // "hold"
+    await waitFor(() => s.server.connections === 1);
+    await new Promise((r) => setTimeout(r, 20));
+    const closing = s.server.close();
+    // Listeners closed (new connections refused), then the connection drains.
+    await expect(ClientStream.connect({ transport, address: s.address })).rejects.toMatchObject({ code: ErrorCode.Unreachable });
+    await new Promise((r) => setTimeout(r, 20));
+    peer.send(hex(`254d 01 00 07000000 efcdab8967452301 0000000000000000 00000000 00000000`));
+    await waitFor(() => peer.received().length >= 20 + 10);
+    expect(peer.received().toString('hex')).toBe(`254d010200000000efcdab89674523010a000000${Buffer.from('rpc_closed').toString('hex')}`);
+    gate.resolve();
+    await within(closing, 5000, 'server close');
   });
 
   it('sends requests exactly as the golden vectors say', async () => {
@@ -171,6 +224,30 @@ describe('idle connections and closing', () => {
     const s = await startServer({}, { idleTimeoutMs: 200, tickMs: 50 });
     cleanup.push(() => s.server.close());
     const peer = rawPeer(s.address);
+    await within(peer.closed, 5000, 'idle close');
+    await waitFor(() => s.server.connections === 0, { what: 'the server to forget the connection' });
+  });
+
+  it('keeps a connection that sends a frame every tick, and closes it once idleTimeoutMs passes without one', async () => {
+    const clock = new ManualClock();
+    const s = await startServer({}, { idleTimeoutMs: 3000, tickMs: 1000, clock });
+    cleanup.push(() => s.server.close());
+    const peer = rawPeer(s.address);
+    await waitFor(() => s.server.connections === 1);
+    let pongs = 0;
+    for (let t = 0; t < 10; t++) {
+      peer.send(golden.ping);
+      await waitFor(() => peer.received().length >= 20 * (pongs + 1), { what: 'a pong' });
+      pongs++;
+      clock.advance(1000);
+    }
+    await new Promise((r) => setTimeout(r, 20));
+    expect(s.server.connections).toBe(1); // ten ticks, well past the idle timeout, but busy
+    // Silent from here: the tick that saw the last frame stamped the time, then three quiet seconds.
+    clock.advance(2000);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(s.server.connections).toBe(1);
+    clock.advance(1000);
     await within(peer.closed, 5000, 'idle close');
     await waitFor(() => s.server.connections === 0, { what: 'the server to forget the connection' });
   });

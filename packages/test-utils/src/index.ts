@@ -15,3 +15,4 @@ export { runtimeConformance, RUNTIME_SCENARIO } from './runtime-conformance.js';
 export type { RuntimeHarness } from './runtime-conformance.js';
 export { memoryLogger } from './memory-logger.js';
 export type { LogLine } from './memory-logger.js';
+export { ManualClock } from './manual-clock.js';
