@@ -12,7 +12,7 @@ export { parseAddress, formatAddress } from './address.js';
 export type { Address } from './address.js';
 export type { Runtime, ConnectOptions, ByteConn, ByteHandlers, ByteListener, Clock, Ticker } from './runtime.js';
 export { DEFAULT_CONNECT_TIMEOUT_MS, connectTimerMs } from './runtime.js';
-export { FrameError, SMALL_PART, checkFrameSpec, frameBodyLength } from './transport.js';
+export { FrameError, SMALL_PART, byteView, checkFrameSpec, frameBodyLength } from './transport.js';
 export type { Transport, TransportConnectOptions, FrameSpec, FrameHandlers, FrameConn, FrameListener } from './transport.js';
 export { systemClock } from './clock.js';
 export { ChunkQueue, appendChunk } from './chunk-queue.js';

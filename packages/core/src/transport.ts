@@ -20,11 +20,12 @@ export interface FrameSpec {
   /** Fixed header size in bytes. */
   readonly headerLength: number;
   /**
-   * Length of the body that follows `header`. Throws to reject the frame (bad magic, over a
-   * limit): the transport then closes the connection with that error. Nothing is allocated
-   * for a body before this returns.
+   * Length of the body that follows the header at `bytes[at, at + headerLength)`. Throws to
+   * reject the frame (bad magic, over a limit): the transport then closes the connection with
+   * that error. Nothing is allocated for a body before this returns. The header is read where
+   * it lies, so a transport makes no view (no object) per frame to ask.
    */
-  bodyLength(header: Uint8Array): number;
+  bodyLength(bytes: Uint8Array, at: number): number;
   /**
    * The frames this side sends, when they differ from those it receives (a client sends
    * requests and reads responses). A transport that must find frame boundaries in what it sends
@@ -35,10 +36,14 @@ export interface FrameSpec {
 
 export interface FrameHandlers {
   /**
-   * One whole frame. `header` and `body` may be views into a received chunk; they stay valid
-   * (transports never reuse a buffer they have handed out), so the receiver may keep them.
+   * One whole frame, at `bytes[start, end)`: the spec's `headerLength` bytes of header, then
+   * the body. `bytes` may be a received chunk that holds other frames too. It stays valid
+   * (transports never reuse a buffer they have handed out), so the receiver may keep views of
+   * it. Frames come as a place, not as views: at a million frames a second the views would
+   * cost more than reading them (see docs/benchmarks.md), and most receivers need one view at
+   * most, of the message they hand on.
    */
-  frame(header: Uint8Array, body: Uint8Array): void;
+  frame(bytes: Uint8Array, start: number, end: number): void;
   drain(): void;
   /** The peer half-closed (see ByteHandlers.end); without it the transport closes after flushing. */
   end?(): void;
@@ -98,19 +103,28 @@ export function checkFrameSpec(spec: FrameSpec): void {
 }
 
 /**
- * `spec.bodyLength(header)` as a transport must take it: whatever the spec throws, or returns
+ * `spec.bodyLength(bytes, at)` as a transport must take it: whatever the spec throws, or returns
  * that is not a byte count, is a FrameError (the peer broke framing, or the spec did), so the
  * transport closes that connection. A FrameError or RpcError is kept as it is (its last words,
  * its code: FrameTooLarge lets a close code say "too big").
  */
-export function frameBodyLength(spec: FrameSpec, header: Uint8Array): number {
+export function frameBodyLength(spec: FrameSpec, bytes: Uint8Array, at: number): number {
   let length: number;
   try {
-    length = spec.bodyLength(header);
+    length = spec.bodyLength(bytes, at);
   } catch (err) {
     if (err instanceof FrameError || err instanceof RpcError) throw err;
     throw new FrameError(`frame header rejected: ${(err as Error)?.message ?? String(err)}`);
   }
   if (!Number.isSafeInteger(length) || length < 0) throw new FrameError(`frame spec gave a body length of ${length}, not a byte count`);
   return length;
+}
+
+/**
+ * `bytes[from, to)` as a plain Uint8Array view, no copy: how a receiver cuts a message out of
+ * a frame's place. Cheaper than `subarray`, which looks up a species constructor, and from a
+ * Buffer builds a Buffer.
+ */
+export function byteView(bytes: Uint8Array, from: number, to: number): Uint8Array {
+  return new Uint8Array(bytes.buffer, bytes.byteOffset + from, to - from);
 }

@@ -15,20 +15,21 @@ export class ActionNames {
   private readonly bytes: (Uint8Array | undefined)[] = new Array<Uint8Array | undefined>(SLOTS).fill(undefined);
   private readonly names: string[] = new Array<string>(SLOTS).fill('');
 
-  /** The name in the first `length` bytes of `b`. */
-  decode(b: Uint8Array, length = b.length): string {
-    if (length === 0 || length > CACHEABLE) return strictUtf8.decode(b.subarray(0, length));
-    const slot = slotOf(b, length);
+  /** The name in `b[from, to)`. */
+  decode(b: Uint8Array, from = 0, to = b.length): string {
+    const length = to - from;
+    if (length === 0 || length > CACHEABLE) return strictUtf8.decode(b.subarray(from, to));
+    const slot = slotOf(b, from, length);
     const known = this.bytes[slot];
-    if (known !== undefined && startsWith(b, known, length)) return this.names[slot]!;
-    return this.remember(slot, b, length);
+    if (known !== undefined && matches(b, from, known, length)) return this.names[slot]!;
+    return this.remember(slot, b, from, to);
   }
 
   /** A miss: decodes the name and takes its slot. Protected so a test can count misses. */
-  protected remember(slot: number, b: Uint8Array, length: number): string {
-    const name = strictUtf8.decode(b.subarray(0, length));
-    // A copy: `b` is a view into a received chunk that the cache must not keep alive.
-    this.bytes[slot] = b.slice(0, length);
+  protected remember(slot: number, b: Uint8Array, from: number, to: number): string {
+    const name = strictUtf8.decode(b.subarray(from, to));
+    // A copy: `b` is a received chunk that the cache must not keep alive.
+    this.bytes[slot] = b.slice(from, to);
     this.names[slot] = name;
     return name;
   }
@@ -39,15 +40,15 @@ export class ActionNames {
  * names of one service share a prefix and differ near the end, so the last bytes carry most of
  * the difference; odd factors keep names that differ by one character in different slots.
  */
-function slotOf(b: Uint8Array, length: number): number {
-  const last = b[length - 1]!;
-  const beforeLast = length > 1 ? b[length - 2]! : 0;
-  return (length * 37 + b[0]! * 17 + b[length >> 1]! * 5 + beforeLast * 11 + last) & (SLOTS - 1);
+function slotOf(b: Uint8Array, from: number, length: number): number {
+  const last = b[from + length - 1]!;
+  const beforeLast = length > 1 ? b[from + length - 2]! : 0;
+  return (length * 37 + b[from]! * 17 + b[from + (length >> 1)]! * 5 + beforeLast * 11 + last) & (SLOTS - 1);
 }
 
-/** True when the first `length` bytes of `b` are exactly `known`. */
-function startsWith(b: Uint8Array, known: Uint8Array, length: number): boolean {
+/** True when the `length` bytes of `b` from `from` are exactly `known`. */
+function matches(b: Uint8Array, from: number, known: Uint8Array, length: number): boolean {
   if (known.length !== length) return false;
-  for (let i = 0; i < length; i++) if (b[i] !== known[i]) return false;
+  for (let i = 0; i < length; i++) if (b[from + i] !== known[i]) return false;
   return true;
 }

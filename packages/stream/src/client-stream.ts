@@ -3,6 +3,7 @@ import {
   RemoteError,
   RpcError,
   SMALL_PART,
+  byteView,
   invalidArgument,
   parseAddress,
   readErrorBytes,
@@ -22,9 +23,9 @@ import {
   ACTION_LEN_MASK,
   PING_ACTION,
   REQUEST_HEADER_LENGTH,
-  RES_BLOB_LEN_AT,
   RES_FLAG_AT,
   RES_MSG_LEN_AT,
+  RESPONSE_HEADER_LENGTH,
   ResponseFlag,
   SEQ_AT,
   readSeq,
@@ -127,7 +128,7 @@ export class ClientStream {
     this.onClose = onClose;
     this.ticker = clock.every(this.tickMs, () => this.tick());
     conn.bind({
-      frame: (h, b) => this.onFrame(h, b),
+      frame: (bytes, start, end) => this.onFrame(bytes, start, end),
       drain: () => {},
       close: (err) => this.onClosed(err),
     });
@@ -288,9 +289,9 @@ export class ClientStream {
     this.conn.write(this.header);
   }
 
-  private onFrame(header: Uint8Array, body: Uint8Array): void {
+  private onFrame(bytes: Uint8Array, start: number, end: number): void {
     this.received = true;
-    const seq = readSeq(header, SEQ_AT);
+    const seq = readSeq(bytes, start + SEQ_AT);
     if (seq === this.pingSeq) {
       this.pingSeq = 0;
       return;
@@ -300,13 +301,16 @@ export class ClientStream {
     if (!call) return;
     this.pending.delete(seq);
     this.throttler.inFlight--;
-    const flag = header[RES_FLAG_AT];
+    const flag = bytes[start + RES_FLAG_AT];
+    const bodyAt = start + RESPONSE_HEADER_LENGTH;
     if (flag === ResponseFlag.Ok) {
-      call.finish(null, u32(header, RES_BLOB_LEN_AT) === 0 ? { msg: body, blob: EMPTY } : okReply(body, u32(header, RES_MSG_LEN_AT)));
+      const msgEnd = bodyAt + u32(bytes, start + RES_MSG_LEN_AT);
+      const blob = msgEnd === end ? EMPTY : byteView(bytes, msgEnd, end);
+      call.finish(null, { msg: byteView(bytes, bodyAt, msgEnd), blob });
     } else if (flag === ResponseFlag.ErrorNumber) {
-      call.finish(new RemoteError(u32(header, RES_MSG_LEN_AT)), null);
+      call.finish(new RemoteError(u32(bytes, start + RES_MSG_LEN_AT)), null);
     } else {
-      const e = readErrorBytes(body);
+      const e = readErrorBytes(byteView(bytes, bodyAt, end));
       call.finish(e instanceof RpcError ? e : new RemoteError(e), null);
     }
     this.pump();
@@ -401,6 +405,3 @@ export class ClientStream {
 
 const tooLarge = (what: string, n: number, max: number): RpcError =>
   new RpcError(ErrorCode.FrameTooLarge, `${what} of ${n} bytes exceeds the limit of ${max}`);
-
-/** An ok reply with a blob: the body splits into the two. */
-const okReply = (body: Uint8Array, msgLength: number): Reply => ({ msg: body.subarray(0, msgLength), blob: body.subarray(msgLength) });

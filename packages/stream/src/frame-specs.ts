@@ -19,12 +19,12 @@ import {
 } from './protocol.js';
 import { errorResponseHalves } from './responses.js';
 
-/** Throws on a bad magic; returns whether the version is ours (each side refuses others its own way). */
-function versionOk(h: Uint8Array): boolean {
-  const magic = h[0]! | (h[1]! << 8);
+/** Throws on a bad magic; returns whether the version of the header at `at` is ours (each side refuses others its own way). */
+function versionOk(b: Uint8Array, at: number): boolean {
+  const magic = b[at]! | (b[at + 1]! << 8);
   // A bad magic means we are not even in step with the peer's frames: no reply can be trusted.
   if (magic !== MAGIC) throw new FrameError(`bad magic 0x${magic.toString(16).padStart(4, '0')}`);
-  return h[2] === VERSION;
+  return b[at + 2] === VERSION;
 }
 
 /** The widest limits the wire allows: for the frames we send ourselves, already checked. */
@@ -42,24 +42,24 @@ export function responseFrameSpec(limits: Limits): FrameSpec {
 
 /** Requests, checked against `limits`. Over-limit frames get an error reply before the close. */
 function requests(limits: Limits): FrameSpec {
-  const refuse = (h: Uint8Array, code: ErrorCode, why: string): FrameError =>
-    new FrameError(why, errorResponseHalves(u32(h, SEQ_AT), u32(h, SEQ_AT + 4), code));
+  const refuse = (b: Uint8Array, at: number, code: ErrorCode, why: string): FrameError =>
+    new FrameError(why, errorResponseHalves(u32(b, at + SEQ_AT), u32(b, at + SEQ_AT + 4), code));
   return {
     headerLength: REQUEST_HEADER_LENGTH,
-    bodyLength(h) {
-      if (!versionOk(h)) throw refuse(h, ErrorCode.Version, `unsupported version ${h[2]}`);
-      const action = u32(h, REQ_ACTION_AT);
+    bodyLength(b, at) {
+      if (!versionOk(b, at)) throw refuse(b, at, ErrorCode.Version, `unsupported version ${b[at + 2]}`);
+      const action = u32(b, at + REQ_ACTION_AT);
       const actionLength = action & ACTION_STRING_BIT ? action & ACTION_LEN_MASK : 0;
-      const msgLength = u32(h, REQ_MSG_LEN_AT);
-      const blobLength = u32(h, REQ_BLOB_LEN_AT);
+      const msgLength = u32(b, at + REQ_MSG_LEN_AT);
+      const blobLength = u32(b, at + REQ_BLOB_LEN_AT);
       if (actionLength > limits.maxAction) {
-        throw refuse(h, ErrorCode.FrameTooLarge, `action of ${actionLength} bytes exceeds ${limits.maxAction}`);
+        throw refuse(b, at, ErrorCode.FrameTooLarge, `action of ${actionLength} bytes exceeds ${limits.maxAction}`);
       }
       if (msgLength > limits.maxMessage) {
-        throw refuse(h, ErrorCode.FrameTooLarge, `message of ${msgLength} bytes exceeds ${limits.maxMessage}`);
+        throw refuse(b, at, ErrorCode.FrameTooLarge, `message of ${msgLength} bytes exceeds ${limits.maxMessage}`);
       }
       if (blobLength > limits.maxBlob) {
-        throw refuse(h, ErrorCode.FrameTooLarge, `blob of ${blobLength} bytes exceeds ${limits.maxBlob}`);
+        throw refuse(b, at, ErrorCode.FrameTooLarge, `blob of ${blobLength} bytes exceeds ${limits.maxBlob}`);
       }
       return actionLength + msgLength + blobLength;
     },
@@ -70,11 +70,11 @@ function requests(limits: Limits): FrameSpec {
 function responses(limits: Limits): FrameSpec {
   return {
     headerLength: RESPONSE_HEADER_LENGTH,
-    bodyLength(h) {
-      if (!versionOk(h)) throw new FrameError(`unsupported version ${h[2]}`);
-      const flag = h[RES_FLAG_AT];
-      const msgLength = u32(h, RES_MSG_LEN_AT);
-      const blobLength = u32(h, RES_BLOB_LEN_AT);
+    bodyLength(b, at) {
+      if (!versionOk(b, at)) throw new FrameError(`unsupported version ${b[at + 2]}`);
+      const flag = b[at + RES_FLAG_AT];
+      const msgLength = u32(b, at + RES_MSG_LEN_AT);
+      const blobLength = u32(b, at + RES_BLOB_LEN_AT);
       if (blobLength > limits.maxBlob) throw new FrameError(`blob of ${blobLength} bytes exceeds ${limits.maxBlob}`);
       switch (flag) {
         case ResponseFlag.Ok:

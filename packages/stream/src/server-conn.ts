@@ -1,4 +1,4 @@
-import { ErrorCode, FrameError, type ErrorPayload, type FrameConn, type FrameHandlers, type Logger } from '@skein/core';
+import { ErrorCode, FrameError, byteView, type ErrorPayload, type FrameConn, type FrameHandlers, type Logger } from '@skein/core';
 import { ActionNames } from './action-names.js';
 import type { Dispatch } from './dispatch.js';
 import {
@@ -6,8 +6,8 @@ import {
   ACTION_STRING_BIT,
   PING_ACTION,
   REQ_ACTION_AT,
-  REQ_BLOB_LEN_AT,
   REQ_MSG_LEN_AT,
+  REQUEST_HEADER_LENGTH,
   RESPONSE_HEADER_LENGTH,
   ResponseFlag,
   SEQ_AT,
@@ -74,29 +74,30 @@ export class ServerConn implements FrameHandlers {
     return this._info;
   }
 
-  frame(header: Uint8Array, body: Uint8Array): void {
+  frame(bytes: Uint8Array, start: number, end: number): void {
     this.sawFrame = true;
-    // Fields are read straight from the header, and a view is made only where the handler needs
-    // one: a request costs no header object and no empty views (they add up at a million a second).
-    const rawAction = u32(header, REQ_ACTION_AT);
+    // Fields are read where they lie, and a view is made only where the handler needs one: a
+    // request costs no header object and no empty views (they add up at a million a second).
+    const rawAction = u32(bytes, start + REQ_ACTION_AT);
     const isString = (rawAction & ACTION_STRING_BIT) !== 0;
-    const seqLo = u32(header, SEQ_AT);
-    const seqHi = u32(header, SEQ_AT + 4);
+    const seqLo = u32(bytes, start + SEQ_AT);
+    const seqHi = u32(bytes, start + SEQ_AT + 4);
     if (rawAction === PING_ACTION) return this.writeOk(seqLo, seqHi, EMPTY, EMPTY);
     // Closing: a request that raced the close is refused unrun, so the client may retry it elsewhere.
     if (this.draining) return this.writeError(seqLo, seqHi, ErrorCode.Closed);
-    const actionLength = isString ? rawAction & ACTION_LEN_MASK : 0;
+    const nameAt = start + REQUEST_HEADER_LENGTH;
+    const msgAt = isString ? nameAt + (rawAction & ACTION_LEN_MASK) : nameAt;
     let name = '';
     if (isString) {
       try {
-        name = this.actionNames.decode(body, actionLength);
+        name = this.actionNames.decode(bytes, nameAt, msgAt);
       } catch {
         throw new FrameError('action is not valid UTF-8', errorResponseHalves(seqLo, seqHi, ErrorCode.Decode));
       }
     }
-    const msgEnd = actionLength + u32(header, REQ_MSG_LEN_AT);
-    const msg = actionLength === 0 && msgEnd === body.length ? body : body.subarray(actionLength, msgEnd);
-    const blob = u32(header, REQ_BLOB_LEN_AT) === 0 ? EMPTY : body.subarray(msgEnd);
+    const msgEnd = msgAt + u32(bytes, start + REQ_MSG_LEN_AT);
+    const msg = msgEnd === msgAt ? EMPTY : byteView(bytes, msgAt, msgEnd);
+    const blob = msgEnd === end ? EMPTY : byteView(bytes, msgEnd, end);
     const req = new ServerRequest(this, seqLo, seqHi, isString ? -1 : rawAction, name, msg, blob);
     if (++this.inFlight >= this.opts.maxInFlight) this.pause();
     try {

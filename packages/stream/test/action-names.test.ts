@@ -6,9 +6,9 @@ const utf8 = (s: string) => new TextEncoder().encode(s);
 /** Counts the lookups that had to decode (misses). */
 class CountingNames extends ActionNames {
   misses = 0;
-  protected override remember(slot: number, b: Uint8Array, length: number): string {
+  protected override remember(slot: number, b: Uint8Array, from: number, to: number): string {
     this.misses++;
-    return super.remember(slot, b, length);
+    return super.remember(slot, b, from, to);
   }
 }
 
@@ -27,12 +27,22 @@ describe('ActionNames', () => {
     expect(names.decode(b)).toBe('Calc.sub');
   });
 
-  it('reads only the first `length` bytes: the message after the name is not part of it', () => {
+  it('reads only the bytes it is given: the message after the name is not part of it', () => {
     const names = new ActionNames();
-    expect(names.decode(utf8('Calc.addXYZ'), 8)).toBe('Calc.add');
-    expect(names.decode(utf8('Calc.add{}'), 8)).toBe('Calc.add');
-    expect(names.decode(utf8('Calc.addi'), 9)).toBe('Calc.addi');
-    expect(names.decode(utf8('Calc.addi'), 8)).toBe('Calc.add');
+    expect(names.decode(utf8('Calc.addXYZ'), 0, 8)).toBe('Calc.add');
+    expect(names.decode(utf8('Calc.add{}'), 0, 8)).toBe('Calc.add');
+    expect(names.decode(utf8('Calc.addi'), 0, 9)).toBe('Calc.addi');
+    expect(names.decode(utf8('Calc.addi'), 0, 8)).toBe('Calc.add');
+  });
+
+  it('reads a name where it lies in a chunk, and knows it again at another place', () => {
+    const names = new CountingNames();
+    expect(names.decode(utf8('header..Calc.add{}'), 8, 16)).toBe('Calc.add');
+    expect(names.decode(utf8('h.Calc.add'), 2, 10)).toBe('Calc.add');
+    expect(names.misses).toBe(1);
+    // Same length and hash bytes at the other place, one byte different: not the cached name.
+    expect(names.decode(utf8('h.Calc.aod'), 2, 10)).toBe('Calc.aod');
+    expect(names.decode(utf8('xxxxCalc.add'), 4)).toBe('Calc.add');
   });
 
   it('decodes multi-byte names and rejects invalid UTF-8', () => {

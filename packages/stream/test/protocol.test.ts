@@ -75,17 +75,30 @@ describe('frame specs enforce limits before any allocation', () => {
   };
 
   it('accepts a good header and returns its body length', () => {
-    expect(req.bodyLength(golden.stringActionRequest.subarray(0, 32))).toBe(14 + 3 + 2);
+    expect(req.bodyLength(golden.stringActionRequest.subarray(0, 32), 0)).toBe(14 + 3 + 2);
+  });
+
+  it('reads a header where it lies, after other bytes', () => {
+    const chunk = new Uint8Array(7 + golden.stringActionRequest.length);
+    chunk.set(golden.stringActionRequest, 7);
+    expect(req.bodyLength(chunk, 7)).toBe(14 + 3 + 2);
+    const replies = new Uint8Array(3 + golden.errorString.length);
+    replies.set(golden.errorString, 3);
+    expect(responseFrameSpec(DEFAULT_LIMITS).bodyLength(replies, 3)).toBe(11);
+    // An oversized message at an offset is refused with a reply to that header's seq (1).
+    const big = Buffer.from(chunk);
+    big.writeUInt32LE(101, 7 + 24);
+    expect(catchFrame(() => req.bodyLength(new Uint8Array(big), 7)).lastWords).toEqual(errorStringFrame(1, 'rpc_frame_too_large'));
   });
 
   it('rejects a bad magic with no reply (the stream is out of step)', () => {
-    const e = catchFrame(() => req.bodyLength(header((b) => b.writeUInt16LE(0x1234, 0))));
+    const e = catchFrame(() => req.bodyLength(header((b) => b.writeUInt16LE(0x1234, 0)), 0));
     expect(e.message).toMatch(/bad magic/);
     expect(e.lastWords).toBeUndefined();
   });
 
   it('rejects a bad version with an rpc_invalid_ver reply to the same seq', () => {
-    const e = catchFrame(() => req.bodyLength(header((b) => (b[2] = 2))));
+    const e = catchFrame(() => req.bodyLength(header((b) => (b[2] = 2)), 0));
     expect(e.lastWords).toEqual(errorStringFrame(2, 'rpc_invalid_ver'));
   });
 
@@ -94,7 +107,7 @@ describe('frame specs enforce limits before any allocation', () => {
     ['blob', (b: Buffer) => b.writeUInt32LE(0xffffffff, 28)],
     ['action', (b: Buffer) => b.writeUInt32LE(0x80000000 + 17, 4)],
   ])('rejects an oversized %s with rpc_frame_too_large', (_what, mut) => {
-    const e = catchFrame(() => req.bodyLength(header(mut)));
+    const e = catchFrame(() => req.bodyLength(header(mut), 0));
     expect(e.lastWords).toEqual(errorStringFrame(2, 'rpc_frame_too_large'));
   });
 
@@ -102,13 +115,13 @@ describe('frame specs enforce limits before any allocation', () => {
     const res = responseFrameSpec({ ...DEFAULT_LIMITS, maxBlob: 10 });
     const bad = Buffer.from(golden.pong);
     bad[3] = 7;
-    expect(() => res.bodyLength(new Uint8Array(bad))).toThrow(FrameError);
+    expect(() => res.bodyLength(new Uint8Array(bad), 0)).toThrow(FrameError);
     const big = Buffer.from(golden.pong);
     big.writeInt32LE(11, 16);
-    expect(() => res.bodyLength(new Uint8Array(big))).toThrow(/exceeds/);
+    expect(() => res.bodyLength(new Uint8Array(big), 0)).toThrow(/exceeds/);
     const ok = responseFrameSpec(DEFAULT_LIMITS);
-    expect(ok.bodyLength(golden.errorNumber.subarray(0, 20))).toBe(0);
-    expect(ok.bodyLength(golden.errorString.subarray(0, 20))).toBe(11);
+    expect(ok.bodyLength(golden.errorNumber.subarray(0, 20), 0)).toBe(0);
+    expect(ok.bodyLength(golden.errorString.subarray(0, 20), 0)).toBe(11);
   });
 });
 

@@ -38,7 +38,7 @@ export class TcpFrameConn implements FrameConn {
     spec: FrameSpec,
     private readonly settings: FrameConnSettings,
   ) {
-    this.reader = new FrameReader(spec, (header, body) => this.onFrame(header, body));
+    this.reader = new FrameReader(spec, (bytes, start, end) => this.onFrame(bytes, start, end));
     this.writer = new FrameWriter(settings.slab, settings.copyThreshold, settings.batch, (chunks) => this.send(chunks));
   }
 
@@ -143,8 +143,8 @@ export class TcpFrameConn implements FrameConn {
     }
   }
 
-  private onFrame(header: Uint8Array, body: Uint8Array): boolean {
-    this.handlers!.frame(header, body);
+  private onFrame(bytes: Uint8Array, start: number, end: number): boolean {
+    this.handlers!.frame(bytes, start, end);
     return !this.paused && this.state !== 'closed';
   }
 

@@ -1,22 +1,22 @@
 import { frameBodyLength, type FrameSpec } from '@skein/core';
 
-/** Receives one frame; returns false to stop the reader after it (the connection paused). */
-export type FrameSink = (header: Uint8Array, body: Uint8Array) => boolean;
+/** Receives the frame at `bytes[start, end)`; returns false to stop the reader after it (the connection paused). */
+export type FrameSink = (bytes: Uint8Array, start: number, end: number) => boolean;
 
 /**
- * An incremental frame parser. A frame that lies inside one received chunk is handed out as
- * views of that chunk, with no copy; only a frame cut across chunks is assembled, into memory
- * allocated once for it (the body only after `bodyLength` accepted the header). Memory handed
- * out is never reused, so receivers may keep the views.
+ * An incremental frame parser. A frame that lies inside one received chunk is handed out as its
+ * place in that chunk: no copy and no view. Only a frame cut across chunks is assembled, into
+ * memory allocated once for it (the whole frame only after `bodyLength` accepted the header).
+ * Memory handed out is never reused, so receivers may keep views of it.
  */
 export class FrameReader {
-  /** A header cut across chunks, being assembled. */
-  private header: Uint8Array | undefined;
-  private headerFill = 0;
-  /** A body cut across chunks, being assembled, and the header it belongs to. */
-  private body: Uint8Array | undefined;
-  private bodyFill = 0;
-  private bodyHeader: Uint8Array | undefined;
+  /**
+   * A frame cut across chunks, being assembled: its header while `sized` is false, then the
+   * whole frame (header copied in first).
+   */
+  private partial: Uint8Array | undefined;
+  private fill = 0;
+  private sized = false;
   private halted = false;
 
   constructor(
@@ -26,7 +26,7 @@ export class FrameReader {
 
   /** True while part of a frame has arrived and the rest has not. */
   get midFrame(): boolean {
-    return this.header !== undefined || this.body !== undefined;
+    return this.partial !== undefined;
   }
 
   /**
@@ -37,60 +37,48 @@ export class FrameReader {
     this.halted = false;
     let at = from;
     while (at < chunk.length && !this.halted) {
-      if (this.header !== undefined) at = this.fillHeader(chunk, at);
-      else if (this.body !== undefined) at = this.fillBody(chunk, at);
-      else at = this.startFrame(chunk, at);
+      at = this.partial === undefined ? this.startFrame(chunk, at) : this.fillPartial(chunk, at);
     }
     return at;
   }
 
   private startFrame(chunk: Uint8Array, at: number): number {
-    const headerEnd = at + this.spec.headerLength;
-    if (headerEnd > chunk.length) {
-      this.header = new Uint8Array(this.spec.headerLength);
-      this.headerFill = 0;
-      return this.fillHeader(chunk, at);
+    const headerLength = this.spec.headerLength;
+    if (chunk.length - at < headerLength) return this.assemble(new Uint8Array(headerLength), false, chunk, at);
+    const end = at + headerLength + frameBodyLength(this.spec, chunk, at);
+    if (end <= chunk.length) {
+      if (!this.sink(chunk, at, end)) this.halted = true;
+      return end;
     }
-    return this.afterHeader(chunk.subarray(at, headerEnd), chunk, headerEnd);
+    return this.assemble(new Uint8Array(end - at), true, chunk, at);
   }
 
-  private fillHeader(chunk: Uint8Array, at: number): number {
-    const header = this.header!;
-    const n = Math.min(header.length - this.headerFill, chunk.length - at);
-    header.set(chunk.subarray(at, at + n), this.headerFill);
-    this.headerFill += n;
-    if (this.headerFill < header.length) return at + n;
-    this.header = undefined;
-    return this.afterHeader(header, chunk, at + n);
+  private assemble(partial: Uint8Array, sized: boolean, chunk: Uint8Array, at: number): number {
+    this.partial = partial;
+    this.sized = sized;
+    this.fill = 0;
+    return this.fillPartial(chunk, at);
   }
 
-  /** The header is whole; the body starts at `at`, in this chunk or a later one. */
-  private afterHeader(header: Uint8Array, chunk: Uint8Array, at: number): number {
-    const length = frameBodyLength(this.spec, header);
-    const bodyEnd = at + length;
-    if (bodyEnd <= chunk.length) {
-      this.deliver(header, chunk.subarray(at, bodyEnd));
-      return bodyEnd;
+  private fillPartial(chunk: Uint8Array, at: number): number {
+    const partial = this.partial!;
+    const n = Math.min(partial.length - this.fill, chunk.length - at);
+    partial.set(chunk.subarray(at, at + n), this.fill);
+    this.fill += n;
+    if (this.fill < partial.length) return at + n;
+    if (!this.sized) {
+      // The header is whole: now the frame's size is known.
+      const length = partial.length + frameBodyLength(this.spec, partial, 0);
+      this.sized = true;
+      if (length > partial.length) {
+        const frame = new Uint8Array(length);
+        frame.set(partial);
+        this.partial = frame;
+        return at + n;
+      }
     }
-    this.bodyHeader = header;
-    this.body = new Uint8Array(length);
-    this.bodyFill = 0;
-    return this.fillBody(chunk, at);
-  }
-
-  private fillBody(chunk: Uint8Array, at: number): number {
-    const body = this.body!;
-    const n = Math.min(body.length - this.bodyFill, chunk.length - at);
-    body.set(chunk.subarray(at, at + n), this.bodyFill);
-    this.bodyFill += n;
-    if (this.bodyFill < body.length) return at + n;
-    const header = this.bodyHeader!;
-    this.body = this.bodyHeader = undefined;
-    this.deliver(header, body);
+    this.partial = undefined;
+    if (!this.sink(partial, 0, partial.length)) this.halted = true;
     return at + n;
-  }
-
-  private deliver(header: Uint8Array, body: Uint8Array): void {
-    if (!this.sink(header, body)) this.halted = true;
   }
 }

@@ -43,7 +43,9 @@ export function recordFrames(conn: FrameConn, behaviour: Behaviour = {}): FrameR
     onEnd!(rec);
   };
   conn.bind({
-    frame: (header, body) => {
+    frame: (bytes, start, end) => {
+      const header = bytes.subarray(start, start + 4);
+      const body = bytes.subarray(start + 4, end);
       rec.frames.push({ header, body });
       behaviour.frame?.(body, rec);
     },

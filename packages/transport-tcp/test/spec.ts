@@ -8,8 +8,8 @@ import { seededRandom } from '@skein/test-utils';
 export function lengthPrefixed(limit: number, lastWords?: Uint8Array): FrameSpec {
   return {
     headerLength: 4,
-    bodyLength(header) {
-      const length = new DataView(header.buffer, header.byteOffset, 4).getUint32(0, true);
+    bodyLength(bytes, at) {
+      const length = new DataView(bytes.buffer, bytes.byteOffset + at, 4).getUint32(0, true);
       if (length > limit) throw new FrameError(`body of ${length} bytes is over the ${limit} byte limit`, lastWords);
       return length;
     },

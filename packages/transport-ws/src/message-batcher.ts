@@ -54,8 +54,6 @@ export class MessageBatcher {
   private messageStart = 0;
   private readonly scratch: Uint8Array;
   private scratchFill = 0;
-  /** The header `readHeader` last completed; set only until `track` reads it. */
-  private header: Uint8Array | undefined;
   /** Body bytes still to come for the frame being written; 0 while reading a header. */
   private bodyLeft = 0;
   private scheduled = false;
@@ -144,24 +142,21 @@ export class MessageBatcher {
         continue;
       }
       pos = this.readHeader(part, pos);
-      const header = this.header;
       // The part ended inside a header: the rest of it comes with the next part.
-      if (!header) return;
-      this.header = undefined;
-      this.bodyLeft = frameBodyLength(this.spec, header);
+      if (this.scratchFill !== 0) return;
       if (this.bodyLeft === 0) this.frameEnd(this.queued + pos);
     }
   }
 
   /**
-   * Reads the header at `pos` into `this.header` (a field, not a returned object: this runs once
-   * per outgoing frame), viewed in place when `part` holds all of it, else gathered in scratch.
+   * Reads the header at `pos` and sets `bodyLeft` from it: in place when `part` holds all of it
+   * (this runs once per outgoing frame, so no view), else gathered in scratch across parts.
    * Returns where the bytes it used end in `part`.
    */
   private readHeader(part: Uint8Array, pos: number): number {
     const hl = this.scratch.length;
     if (this.scratchFill === 0 && part.length - pos >= hl) {
-      this.header = part.subarray(pos, pos + hl);
+      this.bodyLeft = frameBodyLength(this.spec, part, pos);
       return pos + hl;
     }
     const k = Math.min(hl - this.scratchFill, part.length - pos);
@@ -169,7 +164,7 @@ export class MessageBatcher {
     this.scratchFill += k;
     if (this.scratchFill === hl) {
       this.scratchFill = 0;
-      this.header = this.scratch;
+      this.bodyLeft = frameBodyLength(this.spec, this.scratch, 0);
     }
     return pos + k;
   }

@@ -260,8 +260,8 @@ export class MessageConn implements FrameConn {
     }
   }
 
-  private readonly onFrame = (header: Uint8Array, body: Uint8Array): boolean => {
-    this.handlers!.frame(header, body);
+  private readonly onFrame = (bytes: Uint8Array, start: number, end: number): boolean => {
+    this.handlers!.frame(bytes, start, end);
     return !this.paused && !this.stopped;
   };
 

@@ -1,11 +1,11 @@
 import { FrameError, frameBodyLength, type FrameSpec } from '@skein/core';
 
 /** Receives one frame; returns false to stop reading the message here (pause, close). */
-export type FrameSink = (header: Uint8Array, body: Uint8Array) => boolean;
+export type FrameSink = (bytes: Uint8Array, start: number, end: number) => boolean;
 
 /**
- * Hands the whole frames of `message`, from byte `at`, to `sink`, as views into `message` (the
- * caller owns a fresh buffer per message, so the views stay valid). Returns where it stopped:
+ * Hands the whole frames of `message`, from byte `at`, to `sink`, as places in `message` (the
+ * caller owns a fresh buffer per message, so views of it stay valid). Returns where it stopped:
  * `message.length` when every frame was read. A frame never spans messages, so a message that
  * ends mid-frame is a FrameError.
  */
@@ -14,12 +14,11 @@ export function readFrames(message: Uint8Array, at: number, spec: FrameSpec, sin
   const hl = spec.headerLength;
   while (at < end) {
     if (end - at < hl) throw midFrame(hl, end - at);
-    const header = message.subarray(at, at + hl);
-    const bodyStart = at + hl;
-    const len = frameBodyLength(spec, header);
-    if (len > end - bodyStart) throw midFrame(hl + len, end - at);
-    at = bodyStart + len;
-    if (!sink(header, message.subarray(bodyStart, at))) return at;
+    const start = at;
+    const len = frameBodyLength(spec, message, start);
+    if (len > end - start - hl) throw midFrame(hl + len, end - start);
+    at = start + hl + len;
+    if (!sink(message, start, at)) return at;
   }
   return at;
 }

@@ -1,4 +1,4 @@
-import { FrameError, type FrameConn, type FrameHandlers, type FrameListener, type FrameSpec, type Transport } from '@skein/core';
+import { FrameError, type FrameConn, type FrameListener, type FrameSpec, type Transport } from '@skein/core';
 import { deferred, waitFor, type Deferred } from '@skein/test-utils';
 import { WebSocket, type ClientOptions } from 'ws';
 
@@ -7,8 +7,8 @@ export const BODY_LIMIT = 16 * 1024 * 1024;
 /** The tests' FrameSpec: a 4-byte little-endian body length, at most BODY_LIMIT. */
 export const spec: FrameSpec = {
   headerLength: 4,
-  bodyLength(h) {
-    const n = new DataView(h.buffer, h.byteOffset, 4).getUint32(0, true);
+  bodyLength(bytes, at) {
+    const n = new DataView(bytes.buffer, bytes.byteOffset + at, 4).getUint32(0, true);
     if (n > BODY_LIMIT) throw new FrameError(`body of ${n} bytes is over ${BODY_LIMIT}`);
     return n;
   },
@@ -35,7 +35,7 @@ export const text = (b: Uint8Array): string => new TextDecoder().decode(b);
 export function bodiesOf(message: Uint8Array): Uint8Array[] {
   const out: Uint8Array[] = [];
   for (let at = 0; at < message.length; ) {
-    const n = spec.bodyLength(message.subarray(at, at + 4));
+    const n = spec.bodyLength(message, at);
     out.push(message.subarray(at + 4, at + 4 + n));
     at += 4 + n;
   }
@@ -52,14 +52,23 @@ export interface Recorder {
   isClosed: boolean;
 }
 
-export function record(conn: FrameConn, extra: Partial<FrameHandlers> = {}): Recorder {
+/** The body of the frame at `bytes[start, end)`, as a view. */
+export const bodyAt = (bytes: Uint8Array, start: number, end: number): Uint8Array => bytes.subarray(start + 4, end);
+
+/** A frame handler that is given each frame's body. */
+export const onBody =
+  <R>(f: (body: Uint8Array) => R) =>
+  (bytes: Uint8Array, start: number, end: number): R =>
+    f(bodyAt(bytes, start, end));
+
+export function record(conn: FrameConn, extra: { frame?: (body: Uint8Array) => void; end?: () => void } = {}): Recorder {
   const closed = deferred<Error | undefined>();
   const r: Recorder = { conn, bodies: [], drains: 0, ends: 0, closed, isClosed: false };
   conn.bind({
-    frame: (h, body) => {
+    frame: onBody((body) => {
       r.bodies.push(body);
-      extra.frame?.(h, body);
-    },
+      extra.frame?.(body);
+    }),
     drain: () => void r.drains++,
     ...(extra.end ? { end: () => (r.ends++, extra.end!()) } : {}),
     close: (err) => {
@@ -77,7 +86,7 @@ export async function startServer(
 ): Promise<{ listener: FrameListener; url: (path?: string) => string; accepted: Recorder[]; port: number }> {
   const accepted: Recorder[] = [];
   const listener = await transport.listen({ host: '127.0.0.1', port: 0 }, spec, (conn) => {
-    const r = record(conn, opts.echo ? { frame: (_h, body) => conn.write(frame(body)) } : {});
+    const r = record(conn, opts.echo ? { frame: (body) => conn.write(frame(body)) } : {});
     accepted.push(r);
   });
   const port = 'port' in listener.address ? listener.address.port : 0;

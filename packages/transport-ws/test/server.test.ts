@@ -2,7 +2,7 @@ import { ErrorCode, FrameError, RpcError, type FrameSpec, type Transport } from 
 import { handleCounts, leakedHandles, tmpSocketPath, waitFor } from '@skein/test-utils';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CloseCode, uwsTransport, wsTransport, type WsTransportOptions } from '../src/index.js';
-import { bodiesOf, frame, header, randomBytes, rawClient, record, spec, startServer, text, until, type Recorder } from './helpers.js';
+import { bodiesOf, frame, header, onBody, randomBytes, rawClient, record, spec, startServer, text, until, type Recorder } from './helpers.js';
 
 /**
  * The server contract, on each server. `tooBigCode` is what a peer sees when its message is
@@ -100,8 +100,8 @@ describe.each(servers)('%s server', (_name, transport, tooBigCode) => {
   it('sends a FrameError’s last words before closing', async () => {
     const picky: FrameSpec = {
       headerLength: 4,
-      bodyLength(h) {
-        const n = spec.bodyLength(h);
+      bodyLength(bytes, at) {
+        const n = spec.bodyLength(bytes, at);
         if (n === 13) throw new FrameError('unlucky', frame('bye'));
         return n;
       },
@@ -157,12 +157,12 @@ describe.each(servers)('%s server', (_name, transport, tooBigCode) => {
     const got: string[] = [];
     const listener = await transport().listen({ host: '127.0.0.1', port: 0 }, spec, (conn) => {
       conn.bind({
-        frame: (_h, body) => {
+        frame: onBody((body) => {
           got.push(text(body));
           if (got.length !== 10) return;
           conn.pause();
           setImmediate(() => ((atResume = got.length), conn.resume()));
-        },
+        }),
         drain: () => {},
         close: () => {},
       });
@@ -237,7 +237,7 @@ describe.each(servers)('%s server', (_name, transport, tooBigCode) => {
     const path = tmpSocketPath('skein-ws');
     const accepted: Recorder[] = [];
     const listener = await transport().listen({ path }, spec, (conn) => {
-      accepted.push(record(conn, { frame: (_h, body) => conn.write(frame(body)) }));
+      accepted.push(record(conn, { frame: (body) => conn.write(frame(body)) }));
     });
     cleanup.push(() => listener.close());
     const conn = await wsTransport().connect({ path }, spec);
