@@ -1,5 +1,7 @@
 // The RPC benchmark matrix: every scenario in scenarios.js, client and server each in their own
-// process, a warm-up and then a measuring window per run, the median of the runs kept. Writes
+// process, a warm-up and then a measuring window per run, the median of the runs kept. The runs
+// go in rounds (one run of every scenario, then the next), so that the scenarios compared share
+// the VM's fast and slow stretches. Writes
 // results/latest.json, then regenerates the tables and charts in docs/benchmarks.md.
 //
 //   pnpm bench                 full matrix, 3 runs per scenario
@@ -68,22 +70,35 @@ async function main() {
   }
 }
 
+/**
+ * Runs the matrix in rounds: round i is the i-th run of every scenario, in matrix order. This VM
+ * drifts by ±30 % over minutes, so a scenario's runs back to back would all land in one fast or
+ * slow stretch, and the scenarios a table compares would each get a different one. In rounds,
+ * every stretch is shared by all of them. A scenario that fails is dropped from later rounds.
+ */
 async function runAll(scenarios, settings) {
-  const records = [];
-  let failures = 0;
-  for (const scenario of scenarios) {
-    try {
-      const runs = [];
-      for (let i = 0; i < settings.runs; i++) runs.push(await runOnce(scenario, { warmupMs: settings.warmupMs, measureMs: settings.measureMs }));
-      const record = aggregate(scenario, runs);
-      records.push(record);
-      console.log(progressLine(scenario, record));
-    } catch (err) {
-      failures++;
-      console.error(`${scenario.name}: FAILED: ${err.message}`);
+  const runs = new Map(scenarios.map((s) => [s, []]));
+  const failed = new Set();
+  for (let round = 0; round < settings.runs; round++) {
+    if (settings.runs > 1) console.log(`round ${round + 1} of ${settings.runs}`);
+    for (const scenario of scenarios) {
+      if (failed.has(scenario)) continue;
+      try {
+        runs.get(scenario).push(await runOnce(scenario, { warmupMs: settings.warmupMs, measureMs: settings.measureMs }));
+      } catch (err) {
+        failed.add(scenario);
+        console.error(`${scenario.name}: FAILED: ${err.message}`);
+      }
     }
   }
-  return { records, failures };
+  const records = [];
+  for (const scenario of scenarios) {
+    if (failed.has(scenario)) continue;
+    const record = aggregate(scenario, runs.get(scenario));
+    records.push(record);
+    console.log(progressLine(scenario, record));
+  }
+  return { records, failures: failed.size };
 }
 
 function progressLine(scenario, r) {

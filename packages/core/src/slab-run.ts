@@ -1,3 +1,4 @@
+import { putBytes } from './bytes.js';
 import type { Slab } from './slab.js';
 
 /** How much slab a run takes at a time. */
@@ -26,6 +27,12 @@ export class SlabRun {
 
   /** Copies `part` in; bytes the run had to leave behind in a full block are cut onto `chunks`. */
   copy(part: Uint8Array, chunks: Uint8Array[]): void {
+    // The common case, a part that fits the reservation, with no view of it.
+    if (this.memory !== undefined && this.limit - this.end >= part.length) {
+      putBytes(this.memory, this.end, part);
+      this.end += part.length;
+      return;
+    }
     for (let from = 0; from < part.length; ) {
       if (this.memory === undefined || this.end === this.limit) this.reserve(part.length - from, chunks);
       const n = Math.min(this.limit - this.end, part.length - from);

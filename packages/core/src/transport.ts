@@ -119,12 +119,3 @@ export function frameBodyLength(spec: FrameSpec, bytes: Uint8Array, at: number):
   if (!Number.isSafeInteger(length) || length < 0) throw new FrameError(`frame spec gave a body length of ${length}, not a byte count`);
   return length;
 }
-
-/**
- * `bytes[from, to)` as a plain Uint8Array view, no copy: how a receiver cuts a message out of
- * a frame's place. Cheaper than `subarray`, which looks up a species constructor, and from a
- * Buffer builds a Buffer.
- */
-export function byteView(bytes: Uint8Array, from: number, to: number): Uint8Array {
-  return new Uint8Array(bytes.buffer, bytes.byteOffset + from, to - from);
-}

@@ -3,7 +3,7 @@ import {
   RemoteError,
   RpcError,
   SMALL_PART,
-  byteView,
+  takeBytes,
   invalidArgument,
   parseAddress,
   readErrorBytes,
@@ -305,12 +305,12 @@ export class ClientStream {
     const bodyAt = start + RESPONSE_HEADER_LENGTH;
     if (flag === ResponseFlag.Ok) {
       const msgEnd = bodyAt + u32(bytes, start + RES_MSG_LEN_AT);
-      const blob = msgEnd === end ? EMPTY : byteView(bytes, msgEnd, end);
-      call.finish(null, { msg: byteView(bytes, bodyAt, msgEnd), blob });
+      const blob = msgEnd === end ? EMPTY : takeBytes(bytes, msgEnd, end);
+      call.finish(null, { msg: takeBytes(bytes, bodyAt, msgEnd), blob });
     } else if (flag === ResponseFlag.ErrorNumber) {
       call.finish(new RemoteError(u32(bytes, start + RES_MSG_LEN_AT)), null);
     } else {
-      const e = readErrorBytes(byteView(bytes, bodyAt, end));
+      const e = readErrorBytes(takeBytes(bytes, bodyAt, end));
       call.finish(e instanceof RpcError ? e : new RemoteError(e), null);
     }
     this.pump();

@@ -1,4 +1,4 @@
-import { ErrorCode, FrameError, byteView, type ErrorPayload, type FrameConn, type FrameHandlers, type Logger } from '@skein/core';
+import { ErrorCode, FrameError, takeBytes, type ErrorPayload, type FrameConn, type FrameHandlers, type Logger } from '@skein/core';
 import { ActionNames } from './action-names.js';
 import type { Dispatch } from './dispatch.js';
 import {
@@ -96,8 +96,8 @@ export class ServerConn implements FrameHandlers {
       }
     }
     const msgEnd = msgAt + u32(bytes, start + REQ_MSG_LEN_AT);
-    const msg = msgEnd === msgAt ? EMPTY : byteView(bytes, msgAt, msgEnd);
-    const blob = msgEnd === end ? EMPTY : byteView(bytes, msgEnd, end);
+    const msg = msgEnd === msgAt ? EMPTY : takeBytes(bytes, msgAt, msgEnd);
+    const blob = msgEnd === end ? EMPTY : takeBytes(bytes, msgEnd, end);
     const req = new ServerRequest(this, seqLo, seqHi, isString ? -1 : rawAction, name, msg, blob);
     if (++this.inFlight >= this.opts.maxInFlight) this.pause();
     try {
