@@ -65,10 +65,11 @@ function chartFor(records, { suites, pick, label = recordLabel, title, unit, met
 
 function section({ machine, settings, records }) {
   const m = settings.measure_s;
-  const runs = settings.runs === 1 ? '1 run' : `the median of ${settings.runs} runs, made in rounds (one run of every scenario, then the next)`;
+  const runs = settings.runs === 1 ? '1 run' : `the median of ${settings.runs} runs`;
+  const rounds = settings.runs === 1 ? '' : ', made in rounds: one run of every scenario, then the next';
   return [
     `${machine.cpu}, ${machine.cores} cores, Node ${machine.node}, \`${machine.command}\`, finished ${machine.date.slice(0, 16).replace('T', ' ')} UTC.`,
-    `Each figure is ${runs} (fresh server and client processes per run) of ${settings.warmup_s} s warm-up and a ${m} s measuring window;`,
+    `Each figure is ${runs} (fresh server and client processes per run${rounds}) of ${settings.warmup_s} s warm-up and a ${m} s measuring window;`,
     `1-minute load average ${settings.loadavg_1m_start} at the start, ${settings.loadavg_1m_end} at the end; the matrix took ${settings.wall_s} s.`,
     '',
     '### Targets',
