@@ -8,6 +8,7 @@
 //
 // Not a throughput figure: the in-memory connections copy each batch and deliver it on the next
 // turn (setImmediate), which is cheaper than a socket.
+import { Buffer } from 'node:buffer';
 import { systemClock } from '@skein/core';
 import { ClientStream, RpcServer } from '@skein/stream';
 import { tcpTransport } from '@skein/transport-tcp';
@@ -30,15 +31,9 @@ class MemoryConn {
     this.handlers = handlers;
   }
   write(chunks) {
-    let n = 0;
-    for (const c of chunks) n += c.length;
-    const chunk = new Uint8Array(n);
-    let at = 0;
-    for (const c of chunks) {
-      chunk.set(c, at);
-      at += c.length;
-    }
-    this.peer.receive(chunk);
+    // One chunk per batch, as a plain Uint8Array (what the runtime adapters hand on).
+    const batch = Buffer.concat(chunks);
+    this.peer.receive(new Uint8Array(batch.buffer, batch.byteOffset, batch.length));
     return true;
   }
   receive(chunk) {
