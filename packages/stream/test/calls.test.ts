@@ -81,6 +81,23 @@ describe('payloads', () => {
     expect(Buffer.compare(r.blob, blob)).toBe(0);
   });
 
+  it('splits message and blob right at every size around the short-piece limit, either one empty', async () => {
+    // Pieces of up to 64 bytes may be copied and longer ones viewed (core's takeBytes): both
+    // sides of the split, on both sides of the wire, for string and numeric actions.
+    const swap = (req: { msg: Uint8Array; blob: Uint8Array }) => ({ msg: req.blob, blob: req.msg });
+    const { client } = await setup({ swap, 9: swap });
+    for (const action of ['swap', 9] as const) {
+      for (const m of [0, 1, 63, 64, 65, 300]) {
+        for (const b of [0, 1, 64, 65]) {
+          const msg = new Uint8Array(randomBytes(m));
+          const blob = new Uint8Array(randomBytes(b));
+          const r = await client.call(action, msg, { blob });
+          expect([Buffer.compare(r.msg, blob), Buffer.compare(r.blob, msg)]).toEqual([0, 0]);
+        }
+      }
+    }
+  });
+
   it('carries a message larger than the inline threshold intact', async () => {
     const { client } = await setup({ echo: (req) => req.msg });
     const msg = new Uint8Array(randomBytes(200_000));

@@ -106,6 +106,21 @@ describe('FrameReader', () => {
     expect(frames.map((f) => str(f.body))).toEqual(['a', 'b', 'c']);
   });
 
+  it('stops after an assembled frame the sink refused to go past, wherever it was cut', () => {
+    const stream = concat([encode(text('first')), encode(text('second')), encode(text('third'))]);
+    for (let cut = 1; cut < 9; cut++) {
+      const { r, frames } = reader((count) => count !== 1);
+      expect(r.push(stream.subarray(0, cut))).toBe(cut);
+      const rest = stream.subarray(cut);
+      const stop = r.push(rest);
+      expect(frames.map((f) => str(f.body))).toEqual(['first']);
+      expect(stop).toBe(9 - cut);
+      expect(r.midFrame).toBe(false);
+      expect(r.push(rest, stop)).toBe(rest.length);
+      expect(frames.map((f) => str(f.body))).toEqual(['first', 'second', 'third']);
+    }
+  });
+
   it('lets what the sink throws out of push', () => {
     const r = new FrameReader(spec, () => {
       throw new TypeError('bug above');

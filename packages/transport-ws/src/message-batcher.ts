@@ -83,7 +83,7 @@ export class MessageBatcher {
   /** Queues a part; throws if it completes a header the FrameSpec rejects. */
   write(part: Uint8Array): void {
     if (part.length === 0) return;
-    this.track(part);
+    const at = this.queued;
     // Below SMALL_PART the contract promises a copy, whatever the configured threshold.
     if (part.length >= this.copyBelow && part.length >= SMALL_PART) {
       this.run.cut(this.chunks);
@@ -92,6 +92,9 @@ export class MessageBatcher {
       this.run.copy(part, this.chunks);
     }
     this.queued += part.length;
+    // Tracked after it is queued: if a header in it is rejected, the whole frames before it are
+    // queued and counted, so a flush (the connection's last words) sends exactly those.
+    this.track(part, at);
     if (this.frames >= this.batchFrames) this.flush();
     else if (!this.scheduled) {
       this.scheduled = true;
@@ -129,8 +132,8 @@ export class MessageBatcher {
     this.flush();
   };
 
-  /** Follows frame boundaries through `part`, which starts at queue offset `this.queued`. */
-  private track(part: Uint8Array): void {
+  /** Follows frame boundaries through `part`, which starts at queue offset `at`. */
+  private track(part: Uint8Array, at: number): void {
     const n = part.length;
     let pos = 0;
     while (pos < n) {
@@ -138,13 +141,13 @@ export class MessageBatcher {
         const k = Math.min(this.bodyLeft, n - pos);
         pos += k;
         this.bodyLeft -= k;
-        if (this.bodyLeft === 0) this.frameEnd(this.queued + pos);
+        if (this.bodyLeft === 0) this.frameEnd(at + pos);
         continue;
       }
       pos = this.readHeader(part, pos);
       // The part ended inside a header: the rest of it comes with the next part.
       if (this.scratchFill !== 0) return;
-      if (this.bodyLeft === 0) this.frameEnd(this.queued + pos);
+      if (this.bodyLeft === 0) this.frameEnd(at + pos);
     }
   }
 

@@ -114,6 +114,26 @@ describe.each(servers)('%s server', (_name, transport, tooBigCode) => {
     expect(raw.messages.flatMap(bodiesOf).map(text)).toEqual(['bye']);
   });
 
+  it('sends the whole frames written before an outgoing header its spec rejects, then the last words, and closes', async () => {
+    const { port, accepted } = await serve({}, { echo: false });
+    const picky: FrameSpec = {
+      headerLength: 4,
+      bodyLength(bytes, at) {
+        const n = spec.bodyLength(bytes, at);
+        if (n === 13) throw new FrameError('unlucky', frame('bye'));
+        return n;
+      },
+    };
+    const conn = await wsTransport().connect({ host: '127.0.0.1', port }, picky);
+    cleanup.push(() => conn.close());
+    const c = record(conn);
+    // One part: a whole frame, then a frame whose header the spec refuses.
+    expect(() => conn.write(Buffer.concat([frame('ok'), frame('x'.repeat(13))]))).toThrow(FrameError);
+    expect((await c.closed.promise)?.message).toBe('unlucky');
+    await until(() => accepted[0]?.bodies.length === 2, 'the frame before the bad one, and the last words');
+    expect(accepted[0]!.bodies.map(text)).toEqual(['ok', 'bye']);
+  });
+
   it('lets the upgrade hook refuse with 401 and accept on the right header', async () => {
     const { port } = await serve({ upgrade: async (req) => req.headers['x-token'] === 'sesame' });
     const refused = await wsTransport()
