@@ -13,6 +13,16 @@ const servers: [string, (o?: WsTransportOptions) => Transport, number][] = [
   ['uWebSockets.js', uwsTransport, CloseCode.Abnormal],
 ];
 
+/** The tests' spec, except that a 13-byte body is refused with last words. */
+const picky: FrameSpec = {
+  headerLength: 4,
+  bodyLength(bytes, at) {
+    const n = spec.bodyLength(bytes, at);
+    if (n === 13) throw new FrameError('unlucky', frame('bye'));
+    return n;
+  },
+};
+
 const cleanup: (() => unknown)[] = [];
 afterEach(async () => {
   for (const f of cleanup.splice(0).reverse()) await f();
@@ -98,14 +108,6 @@ describe.each(servers)('%s server', (_name, transport, tooBigCode) => {
   });
 
   it('sends a FrameError’s last words before closing', async () => {
-    const picky: FrameSpec = {
-      headerLength: 4,
-      bodyLength(bytes, at) {
-        const n = spec.bodyLength(bytes, at);
-        if (n === 13) throw new FrameError('unlucky', frame('bye'));
-        return n;
-      },
-    };
     const listener = await transport().listen({ host: '127.0.0.1', port: 0 }, picky, (conn) => void record(conn));
     cleanup.push(() => listener.close());
     const raw = await rawClient(`ws://127.0.0.1:${(listener.address as { port: number }).port}/skein`);
@@ -116,14 +118,6 @@ describe.each(servers)('%s server', (_name, transport, tooBigCode) => {
 
   it('sends the whole frames written before an outgoing header its spec rejects, then the last words, and closes', async () => {
     const { port, accepted } = await serve({}, { echo: false });
-    const picky: FrameSpec = {
-      headerLength: 4,
-      bodyLength(bytes, at) {
-        const n = spec.bodyLength(bytes, at);
-        if (n === 13) throw new FrameError('unlucky', frame('bye'));
-        return n;
-      },
-    };
     const conn = await wsTransport().connect({ host: '127.0.0.1', port }, picky);
     cleanup.push(() => conn.close());
     const c = record(conn);
