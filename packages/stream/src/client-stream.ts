@@ -306,7 +306,7 @@ export class ClientStream {
     if (flag === ResponseFlag.Ok) {
       const msgEnd = bodyAt + u32(bytes, start + RES_MSG_LEN_AT);
       const blob = msgEnd === end ? EMPTY : takeBytes(bytes, msgEnd, end);
-      call.finish(null, { msg: takeBytes(bytes, bodyAt, msgEnd), blob });
+      call.finish(null, { msg: msgEnd === bodyAt ? EMPTY : takeBytes(bytes, bodyAt, msgEnd), blob });
     } else if (flag === ResponseFlag.ErrorNumber) {
       call.finish(new RemoteError(u32(bytes, start + RES_MSG_LEN_AT)), null);
     } else {

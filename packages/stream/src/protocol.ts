@@ -155,13 +155,3 @@ export function seqBytesOf(seqLo: number, seqHi: number): Uint8Array {
 export function readResponseHeader(h: Uint8Array): ResponseHeader {
   return { flag: h[3]!, msgLength: u32(h, 4), seq: readSeq(h, 8), blobLength: u32(h, 16) | 0 };
 }
-
-/** Magic and version of any header, request or response. */
-export function readPreamble(h: Uint8Array): { magic: number; version: number } {
-  return { magic: h[0]! | (h[1]! << 8), version: h[2]! };
-}
-
-/** The request's seq bytes (offset 8, 8 bytes), echoed verbatim in the response. */
-export function requestSeqBytes(h: Uint8Array): Uint8Array {
-  return h.subarray(8, 16);
-}
