@@ -23,6 +23,15 @@ export interface ByteOps {
 const view = (bytes: Uint8Array, from: number, to: number): Uint8Array =>
   new Uint8Array(bytes.buffer, bytes.byteOffset + from, to - from);
 
+/**
+ * The same bytes as a plain Uint8Array view (no copy): what runtimes and transports hand on
+ * instead of a Node Buffer, and what codecs decode from when their library returns binary fields
+ * as views of its input. A Buffer's `slice` shares memory where Uint8Array's copies.
+ */
+export function plainBytes(bytes: Uint8Array): Uint8Array {
+  return bytes.constructor === Uint8Array ? bytes : view(bytes, 0, bytes.byteLength);
+}
+
 /** Views and builtin copies: what V8 does fastest. */
 export const builtinByteOps: ByteOps = {
   take: view,

@@ -29,13 +29,3 @@ export function decodeError(codec: string, cause: unknown): RpcError {
   const why = cause instanceof Error ? cause.message : String(cause);
   return new RpcError(ErrorCode.Decode, `${codec}: cannot decode: ${why}`, { cause });
 }
-
-/**
- * The same bytes as a plain Uint8Array view (no copy), for codecs whose library returns binary
- * fields as views of its input: from a Node Buffer they would arrive as Buffers, whose `slice`
- * shares memory where Uint8Array's copies.
- */
-export function plainBytes(bytes: Uint8Array): Uint8Array {
-  if (bytes.constructor === Uint8Array) return bytes;
-  return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-}

@@ -4,7 +4,7 @@ export { RpcError, rpcError, invalidArgument, connectFailed } from './rpc-error.
 export type { RpcErrorOptions } from './rpc-error.js';
 export { RemoteError, codeErrors, escapeCustomBytes, readErrorBytes, builtinErrorBytes } from './custom-error.js';
 export type { ErrCodec, ErrorPayload } from './custom-error.js';
-export { encodeError, decodeError, plainBytes } from './codec.js';
+export { encodeError, decodeError } from './codec.js';
 export type { Codec } from './codec.js';
 export { silentLogger, consoleLogger } from './logger.js';
 export type { Logger, LogLevel } from './logger.js';
@@ -13,7 +13,7 @@ export type { Address } from './address.js';
 export type { Runtime, ConnectOptions, ByteConn, ByteHandlers, ByteListener, Clock, Ticker } from './runtime.js';
 export { DEFAULT_CONNECT_TIMEOUT_MS, connectTimerMs } from './runtime.js';
 export { FrameError, SMALL_PART, checkFrameSpec, frameBodyLength } from './transport.js';
-export { takeBytes, putBytes, builtinByteOps, scriptedByteOps, SHORT_BYTES } from './bytes.js';
+export { plainBytes, takeBytes, putBytes, builtinByteOps, scriptedByteOps, SHORT_BYTES } from './bytes.js';
 export type { ByteOps } from './bytes.js';
 export type { Transport, TransportConnectOptions, FrameSpec, FrameHandlers, FrameConn, FrameListener } from './transport.js';
 export { systemClock } from './clock.js';

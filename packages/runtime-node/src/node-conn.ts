@@ -1,5 +1,5 @@
 import type net from 'node:net';
-import type { ByteConn, ByteHandlers } from '@skein/core';
+import { plainBytes, type ByteConn, type ByteHandlers } from '@skein/core';
 
 /**
  * A ByteConn over a `net.Socket`. The socket must arrive paused and created with
@@ -30,10 +30,10 @@ export class NodeConn implements ByteConn {
   bind(handlers: ByteHandlers): void {
     if (this.handlers) throw new Error(`connection to ${this.remote} is already bound`);
     this.handlers = handlers;
-    // Node reads into a fresh buffer for every read, so the chunk can be handed on uncopied. It
-    // goes on as a plain Uint8Array view: the frame parser slices it per frame, and a Buffer's
-    // subarray builds a Buffer each time, measurably slower on the hot path.
-    this.socket.on('data', (chunk: Buffer) => handlers.data(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength)));
+    // Node reads into a fresh buffer for every read, so the chunk can be handed on uncopied, as
+    // the plain Uint8Array the contract promises (a Buffer's `slice` shares memory, a surprise
+    // for code written to Uint8Array's).
+    this.socket.on('data', (chunk: Buffer) => handlers.data(plainBytes(chunk)));
     this.socket.on('drain', () => handlers.drain());
     this.socket.on('end', () => this.onPeerEnd());
     if (this.closed) queueMicrotask(() => this.reportClose());

@@ -1,4 +1,4 @@
-import type { FrameSpec } from '@skein/core';
+import { plainBytes, type FrameSpec } from '@skein/core';
 import type { RawData, WebSocket } from 'ws';
 import { CloseCode } from './close-codes.js';
 import { MessageConn, type MessageConnOptions, type MessageSocket } from './message-conn.js';
@@ -50,14 +50,12 @@ export function wsMessageConn(ws: WebSocket, remote: string, spec: FrameSpec, op
 }
 
 /**
- * A message as a plain Uint8Array view of ws's buffer: the frame reader cuts it into frames with
- * `subarray`, and a Buffer's subarray builds a Buffer each time, slower on the hot path (and what
- * handlers get would be Buffers, whose `slice` shares memory).
+ * A message as a plain Uint8Array view of ws's buffer: what handlers take out of it must not be
+ * Buffers, whose `slice` shares memory.
  */
 function bytesOf(data: RawData): Uint8Array {
   if (data instanceof ArrayBuffer) return new Uint8Array(data);
-  const b = Array.isArray(data) ? Buffer.concat(data) : data;
-  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+  return plainBytes(Array.isArray(data) ? Buffer.concat(data) : data);
 }
 
 /** ws reports a protocol violation by the peer as an error with a `WS_ERR_*` code before closing. */
