@@ -1,6 +1,5 @@
-import { ErrorCode, RemoteError, RpcError, encodeError, silentLogger, type Codec, type Logger } from '@skein/core';
-import type { Reply } from '@skein/stream';
-import type { Caller, CallerOptions } from './caller.js';
+import { EMPTY_BYTES, ErrorCode, RemoteError, RpcError, encodeError, silentLogger, type Codec, type Logger } from '@skein/core';
+import type { Caller, CallOptions, Reply } from '@skein/stream';
 import type { AnyMethod, ArgOf, ErrorOf, ResultOf, ServiceDef } from './define.js';
 import { callInfo, withFilters, type Filter } from './filters.js';
 import { validate } from './schema.js';
@@ -35,7 +34,6 @@ export interface ClientMethod<M extends AnyMethod> {
 
 export type Client<S extends ServiceDef> = { readonly [K in keyof S['methods']]: ClientMethod<S['methods'][K]> };
 
-const EMPTY = new Uint8Array(0);
 /** Shared by calls made without options: no object per call. Frozen, so nothing below can change it. */
 const NO_OPTIONS: MethodCallOptions = Object.freeze({});
 
@@ -54,14 +52,14 @@ function clientMethod(service: string, name: string, m: AnyMethod, caller: Calle
   const logger = opts.logger ?? silentLogger;
   const badArgument = `${action}: invalid argument`;
   const badResult = `${action}: invalid result`;
-  const ownOptions = (o: MethodCallOptions): CallerOptions => ({
+  const ownOptions = (o: MethodCallOptions): CallOptions => ({
     timeoutMs: o.timeoutMs ?? opts.timeoutMs,
     signal: o.signal,
     route: o.route,
     idempotent: m.isIdempotent,
   });
   // What a call without options of its own sends, made once.
-  const defaultOptions: CallerOptions = Object.freeze(ownOptions(NO_OPTIONS));
+  const defaultOptions: CallOptions = Object.freeze(ownOptions(NO_OPTIONS));
 
   const decodeReply = (reply: Reply): unknown => {
     if (reply.msg.length === 0) return undefined; // razor: an empty reply is the unit value
@@ -81,14 +79,14 @@ function clientMethod(service: string, name: string, m: AnyMethod, caller: Calle
   const send = (arg: unknown, o: MethodCallOptions, resolve: (v: unknown) => void, reject: (e: unknown) => void): void => {
     let msg: Uint8Array;
     try {
-      msg = arg === undefined ? EMPTY : codec.encode(arg);
+      msg = arg === undefined ? EMPTY_BYTES : codec.encode(arg);
     } catch (e) {
       return reject(e instanceof RpcError ? e : encodeError(codec.name, e));
     }
     // The caller's own options object goes through as it is unless something must be added:
     // one object less per call on the common path.
     const mustAdd = needsOwnOptions || (o.timeoutMs === undefined && opts.timeoutMs !== undefined);
-    const callOpts: CallerOptions = !mustAdd ? o : o === NO_OPTIONS ? defaultOptions : ownOptions(o);
+    const callOpts: CallOptions = !mustAdd ? o : o === NO_OPTIONS ? defaultOptions : ownOptions(o);
     caller.send(action, msg, callOpts, (err, reply) => {
       if (err) return reject(mapError(err));
       let value: unknown;

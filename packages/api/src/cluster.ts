@@ -1,6 +1,5 @@
 import { ErrorCode, RpcError, silentLogger, type Codec, type Logger, type Transport } from '@skein/core';
-import { FailoverPool, type FailoverPoolOptions, type Notify } from '@skein/stream';
-import type { Caller, CallerOptions } from './caller.js';
+import { FailoverPool, type Caller, type CallOptions, type FailoverPoolOptions, type Notify } from '@skein/stream';
 import { createClient, type Client, type MethodCallOptions, type Result } from './client.js';
 import type { ArgOf, ErrorOf, ResultOf, ServiceDef } from './define.js';
 import type { Filter } from './filters.js';
@@ -13,7 +12,7 @@ export interface Member {
 }
 
 /** Picks a member id for a call from its route key (pomelo's route function). */
-export type RouteFn = (routeKey: string | undefined, servers: readonly Member[]) => string | undefined;
+export type RouteFunction = (routeKey: string | undefined, servers: readonly Member[]) => string | undefined;
 
 export interface ServerTypeConfig<S extends readonly ServiceDef[] = readonly ServiceDef[]> {
   /** The services every server of this type serves. */
@@ -23,7 +22,7 @@ export interface ServerTypeConfig<S extends readonly ServiceDef[] = readonly Ser
    * A route function sends each call to exactly the member it names (no failover, as in
    * pomelo). Without one, the pool's `strategy` picks, with failover.
    */
-  readonly route?: RouteFn;
+  readonly route?: RouteFunction;
   readonly strategy?: FailoverPoolOptions['strategy'];
   readonly pool?: Partial<Omit<FailoverPoolOptions, 'transport' | 'servers' | 'strategy'>>;
 }
@@ -179,7 +178,7 @@ class ServerType {
   /** Sends to the member `id` — looked up at call time, so a removed member fails at once. */
   private memberCaller(id: string): Caller {
     return {
-      send: (action: string, msg: Uint8Array, o: CallerOptions, notify: Notify) => {
+      send: (action: string, msg: Uint8Array, o: CallOptions, notify: Notify) => {
         const member = this.byId.get(id);
         if (!member) return notify(this.noSuchServer(id), null);
         this.pool.sendTo(member.address, action, msg, o, notify);
@@ -187,9 +186,9 @@ class ServerType {
     };
   }
 
-  private routedCaller(route: RouteFn): Caller {
+  private routedCaller(route: RouteFunction): Caller {
     return {
-      send: (action: string, msg: Uint8Array, o: CallerOptions, notify: Notify) => {
+      send: (action: string, msg: Uint8Array, o: CallOptions, notify: Notify) => {
         let id: string | undefined;
         try {
           id = route(o.route, this.list);

@@ -1,4 +1,4 @@
-import { ErrorCode, RpcError, silentLogger, type Codec, type Logger } from '@skein/core';
+import { EMPTY_BYTES, ErrorCode, RpcError, silentLogger, type Codec, type Logger } from '@skein/core';
 import { errorDetail, type Dispatch, type ServerRequest } from '@skein/stream';
 import { CallContext } from './context.js';
 import type { AnyMethod, ArgOf, ResultOf, ServiceDef } from './define.js';
@@ -153,7 +153,7 @@ class Runner {
   private reply(req: ServerRequest, e: Entry, value: unknown): void {
     let msg: Uint8Array;
     try {
-      msg = value === undefined ? EMPTY : this.codec.encode(value);
+      msg = value === undefined ? EMPTY_BYTES : this.codec.encode(value);
     } catch (err) {
       return this.fail(req, e, err);
     }
@@ -183,4 +183,3 @@ class Runner {
 
 }
 
-const EMPTY = new Uint8Array(0);

@@ -1,7 +1,8 @@
 import { codeErrors, type RpcError, type RemoteError } from '@skein/core';
 import { describe, expectTypeOf, it } from 'vitest';
 import { z } from 'zod';
-import { createClient, implement, method, service, type CallContext, type Caller, type Result } from '../src/index.js';
+import type { Caller } from '@skein/stream';
+import { createClient, implement, method, service, type CallContext, type Result } from '../src/index.js';
 
 class DivideByZero extends Error {}
 class Overflow extends Error {}

@@ -1,6 +1,6 @@
 import { createClient } from '@skein/api';
 import { msgpackCodec } from '@skein/codec-msgpack';
-import { ErrorCode, readErrorBytes, RpcError, type Transport } from '@skein/core';
+import { ErrorCode, RpcError, type Transport } from '@skein/core';
 import { runtime } from '@skein/runtime';
 import { ClientStream, protocol } from '@skein/stream';
 import { tcpTransport } from '@skein/transport-tcp';
@@ -147,7 +147,7 @@ function malformedFrames(server: ServerConfig, s: Running): void {
     const bytes = await survives(requestHeader((h) => (h[2] = 9)));
     const header = protocol.readResponseHeader(bytes.subarray(0, protocol.RESPONSE_HEADER_LENGTH));
     expect(header).toMatchObject({ flag: 2, seq: 1 });
-    const err = readErrorBytes(bytes.subarray(protocol.RESPONSE_HEADER_LENGTH, protocol.RESPONSE_HEADER_LENGTH + header.blobLength));
+    const err = protocol.readErrorBytes(bytes.subarray(protocol.RESPONSE_HEADER_LENGTH, protocol.RESPONSE_HEADER_LENGTH + header.blobLength));
     expect(err).toBeInstanceOf(RpcError);
     expect((err as RpcError).code).toBe(ErrorCode.Version);
   });

@@ -1,4 +1,5 @@
-import { createClient, type Caller, type Result } from '@skein/api';
+import { createClient, type Result } from '@skein/api';
+import type { Caller } from '@skein/stream';
 import { describe, expectTypeOf, it } from 'vitest';
 import { Calculator, DivideByZero, NotFound } from './fixtures/contract.mjs';
 

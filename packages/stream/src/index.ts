@@ -1,27 +1,64 @@
-export { ClientStream } from './client-stream.js';
-export type { ClientStreamOptions, CallOptions, StreamState } from './client-stream.js';
-export type { Reply, Notify } from './call.js';
-export { RpcServer } from './rpc-server.js';
-export type { RpcServerOptions, ServerState } from './rpc-server.js';
-export type { Dispatch } from './dispatch.js';
-export { ServerRequest } from './server-request.js';
-export type { ConnInfo } from './server-request.js';
-export { DEFAULT_LIMITS, resolveLimits } from './limits.js';
-export type { Limits } from './limits.js';
-export * as protocol from './protocol.js';
-export { requestFrameSpec, responseFrameSpec } from './frame-specs.js';
-export { errorResponse, customErrorResponse } from './responses.js';
-export { createRouter } from './router.js';
-export type { Handler, HandlerResult } from './router.js';
-export { ConnPool } from './conn-pool.js';
-export type { ConnPoolOptions, ConnPoolStats, PoolCallOptions, PoolState } from './conn-pool.js';
-export { FailoverPool } from './failover-pool.js';
-export type { FailoverPoolOptions, FailoverCallOptions, MembershipEvent, ServerSpec, ServerStats } from './failover-pool.js';
-export type { FailoverDecision, FailedAttempt } from './failover-rules.js';
-export type { ServerView, RouteFunction, Strategy } from './selection.js';
-export { Backoff, DEFAULT_BACKOFF } from './backoff.js';
-export type { BackoffOptions } from './backoff.js';
-export { RetryBudget, DEFAULT_RETRY_BUDGET } from './retry-budget.js';
-export type { RetryBudgetOptions } from './retry-budget.js';
-export { HashRing, hash32 } from './hash-ring.js';
-export { errorDetail } from './error-detail.js';
+/**
+ * @skein/stream: Skein's data path, from a call to the bytes on a connection and back.
+ *
+ * The design is razor-rpc's. One connection carries many calls at once, in both directions: each
+ * request gets a `seq`, and replies come back in whatever order the server finishes them. A
+ * client keeps at most `window` calls in flight per connection and queues the rest; the writes
+ * of one event-loop turn leave as one batch, and timeouts are checked in batches once per tick,
+ * never with a timer per call. A server reads each connection's frames in order, hands every
+ * request to one `Dispatch`, and writes the answers as they come, again batched.
+ *
+ * The code lives in four rooms:
+ * - `wire/`: the razor v1 frames (protocol.ts), the frame specs transports cut frames by, size
+ *   limits, prebuilt error responses, razor's `rpc_*` error strings, string-action names.
+ * - `client/`: `ClientStream` (one connection), a `Call` from send to settle, the window
+ *   (`Throttler`), and the `Caller` contract every carrier implements.
+ * - `pool/`: `ConnPool` (connections to one server, reconnecting with backoff) and
+ *   `FailoverPool` (many servers, a strategy to pick one, retries that never run a call twice).
+ * - `server/`: `RpcServer` (listeners, connections, graceful close), one `ServerConn` per
+ *   connection, the `ServerRequest` a dispatch answers, and `createRouter` for plain handlers.
+ *
+ * A call's path: `ClientStream.send` (or a pool's, which picks a stream) → `Throttler` admits it
+ * → the request header is written into the transport's `FrameConn` → the server's transport cuts
+ * the frame (`requestFrameSpec`) → `ServerConn.frame` builds a `ServerRequest` → `Dispatch` →
+ * `req.reply` writes the response → the client's `ClientStream.frame` matches its seq and
+ * settles the `Call`.
+ *
+ * The transports live in their own packages (`@skein/transport-tcp`, `@skein/transport-ws`),
+ * behind core's `Transport` contract: this package imports none of them.
+ */
+
+// ── Calling: what an application uses ──────────────────────────────────────────────────────
+export { ClientStream } from './client/client-stream.js';
+export type { ClientStreamOptions } from './client/options.js';
+export type { StreamState } from './client/client-stream.js';
+export type { CallOptions } from './client/call-options.js';
+export type { Caller } from './client/caller.js';
+export type { Reply, Notify } from './client/call.js';
+
+// ── Pools: one server with reconnects, or many with failover ──────────────────────────────
+export { ConnPool } from './pool/conn-pool.js';
+export type { ConnPoolOptions, ConnPoolStats, PoolState } from './pool/conn-pool.js';
+export { FailoverPool } from './pool/failover-pool.js';
+export type { FailoverPoolOptions, MembershipEvent, ServerSpec, ServerStats } from './pool/failover-pool.js';
+export type { FailoverDecision, FailedAttempt } from './pool/failover-rules.js';
+export type { ServerView, ServerPicker, Strategy } from './pool/selection.js';
+export type { BackoffOptions } from './pool/backoff.js';
+export type { RetryBudgetOptions } from './pool/retry-budget.js';
+
+// ── Serving ─────────────────────────────────────────────────────────────────────────────────
+export { RpcServer } from './server/rpc-server.js';
+export type { RpcServerOptions, ServerState } from './server/rpc-server.js';
+export { createRouter } from './server/router.js';
+export type { ActionHandler, ActionResult } from './server/router.js';
+export { DEFAULT_LIMITS } from './wire/limits.js';
+export type { Limits } from './wire/limits.js';
+
+// ── For layers above (a typed API, a custom dispatch) ───────────────────────────────────────
+export type { Dispatch } from './server/dispatch.js';
+export { ServerRequest } from './server/request.js';
+export type { ConnInfo } from './server/request.js';
+export { errorDetail } from './wire/error-detail.js';
+
+// ── For transport authors and raw peers: the razor v1 wire itself ─────────────────────────────
+export * as protocol from './wire/protocol.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ActionNames } from '../src/action-names.js';
+import { ActionNames } from '../src/wire/action-names.js';
 
 const utf8 = (s: string) => new TextEncoder().encode(s);
 

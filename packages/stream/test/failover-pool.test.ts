@@ -284,7 +284,7 @@ describe('strategies', () => {
     await Promise.all(held);
   });
 
-  it('a route function picks by key and sees health and load', async () => {
+  it('a picker function picks by key and sees health and load', async () => {
     const s = await locals(['a', 'b']);
     const seen: string[] = [];
     const pool = failover({

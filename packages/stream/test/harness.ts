@@ -2,7 +2,7 @@ export { memoryLogger } from '@skein/test-utils';
 import { nodeRuntime } from '@skein/runtime-node';
 import { tcpTransport } from '@skein/transport-tcp';
 import type { FrameConn, Transport } from '@skein/core';
-import { ClientStream, RpcServer, createRouter, type ClientStreamOptions, type Handler, type RpcServerOptions } from '../src/index.js';
+import { ClientStream, RpcServer, createRouter, type ClientStreamOptions, type ActionHandler, type RpcServerOptions } from '../src/index.js';
 
 export const transport = tcpTransport(nodeRuntime);
 
@@ -51,7 +51,7 @@ export interface Started {
 }
 
 export async function startServer(
-  table: Record<string | number, Handler>,
+  table: Record<string | number, ActionHandler>,
   opts: Partial<RpcServerOptions> = {},
   listenOn = '127.0.0.1:0',
 ): Promise<Started> {

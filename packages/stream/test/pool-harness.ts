@@ -1,7 +1,7 @@
 import type { Transport } from '@skein/core';
 import { startProcess, type Proc } from '@skein/test-utils';
 import { fileURLToPath } from 'node:url';
-import { RpcServer, createRouter, type Handler, type Reply } from '../src/index.js';
+import { RpcServer, createRouter, type ActionHandler, type Reply } from '../src/index.js';
 import { transport } from './harness.js';
 
 const utf8 = new TextEncoder();
@@ -34,10 +34,10 @@ export interface LocalServer {
 }
 
 /** An in-process server that counts accepted connections and requests per action. */
-export async function localServer(table: Record<string, Handler>, listenOn = '127.0.0.1:0'): Promise<LocalServer> {
+export async function localServer(table: Record<string, ActionHandler>, listenOn = '127.0.0.1:0'): Promise<LocalServer> {
   const t = countingTransport();
   const counts: Record<string, number> = {};
-  const counted: Record<string, Handler> = {};
+  const counted: Record<string, ActionHandler> = {};
   for (const [action, h] of Object.entries(table)) {
     counted[action] = (req) => {
       counts[action] = (counts[action] ?? 0) + 1;

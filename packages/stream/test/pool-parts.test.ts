@@ -1,7 +1,9 @@
 import { ManualClock } from '@skein/test-utils';
 import { ErrorCode } from '@skein/core';
 import { describe, expect, it } from 'vitest';
-import { Backoff, HashRing, RetryBudget } from '../src/index.js';
+import { Backoff } from '../src/pool/backoff.js';
+import { HashRing } from '../src/pool/hash-ring.js';
+import { RetryBudget } from '../src/pool/retry-budget.js';
 
 describe('Backoff', () => {
   it('grows the ceiling exponentially up to maxMs, and jitters over the whole range below it', () => {

@@ -1,6 +1,8 @@
 import { CODE_INFO, ErrorCode, FrameError } from '@skein/core';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_LIMITS, customErrorResponse, errorResponse, protocol, requestFrameSpec, responseFrameSpec } from '../src/index.js';
+import { DEFAULT_LIMITS, protocol } from '../src/index.js';
+import { requestFrameSpec, responseFrameSpec } from '../src/wire/frame-specs.js';
+import { customErrorResponse, errorResponse } from '../src/wire/responses.js';
 import { errorStringFrame, golden, hex } from './golden.js';
 
 const { writeRequestHeader, writeResponseHeader, readRequestHeader, readResponseHeader } = protocol;

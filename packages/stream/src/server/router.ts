@@ -1,12 +1,12 @@
 import { ErrorCode, RemoteError, RpcError, silentLogger, type Logger } from '@skein/core';
-import type { Reply } from './call.js';
+import type { Reply } from '../client/call.js';
 import type { Dispatch } from './dispatch.js';
-import { errorDetail } from './error-detail.js';
-import type { ServerRequest } from './server-request.js';
+import { errorDetail } from '../wire/error-detail.js';
+import type { ServerRequest } from './request.js';
 
 /** What a handler may return: bytes for the msg, a Reply for msg and blob, or nothing. */
-export type HandlerResult = Uint8Array | Reply | void;
-export type Handler = (req: ServerRequest) => HandlerResult | Promise<HandlerResult>;
+export type ActionResult = Uint8Array | Reply | void;
+export type ActionHandler = (req: ServerRequest) => ActionResult | Promise<ActionResult>;
 
 /**
  * A Dispatch from a table of actions, for the stream layer: numeric actions (your own task enum)
@@ -14,14 +14,14 @@ export type Handler = (req: ServerRequest) => HandlerResult | Promise<HandlerRes
  * sent as that built-in error, a RemoteError as its custom payload, anything else as Internal
  * (and logged).
  */
-export function createRouter(table: Record<string | number, Handler>, logger: Logger = silentLogger): Dispatch {
-  const handlers = new Map<string | number, Handler>();
+export function createRouter(table: Record<string | number, ActionHandler>, logger: Logger = silentLogger): Dispatch {
+  const handlers = new Map<string | number, ActionHandler>();
   for (const [k, h] of Object.entries(table)) handlers.set(/^\d+$/.test(k) ? Number(k) : k, h);
   return {
     dispatch(req) {
       const handler = handlers.get(req.action);
       if (!handler) return req.fail(ErrorCode.Method);
-      let out: HandlerResult | Promise<HandlerResult>;
+      let out: ActionResult | Promise<ActionResult>;
       try {
         out = handler(req);
       } catch (err) {
@@ -33,7 +33,7 @@ export function createRouter(table: Record<string | number, Handler>, logger: Lo
   };
 }
 
-function answer(req: ServerRequest, r: HandlerResult): void {
+function answer(req: ServerRequest, r: ActionResult): void {
   if (r === undefined) req.reply();
   else if (r instanceof Uint8Array) req.reply(r);
   else req.reply(r.msg, r.blob);

@@ -1,5 +1,5 @@
-import { ErrorCode, FrameError, takeBytes, type ErrorPayload, type FrameConn, type FrameHandlers, type Logger } from '@skein/core';
-import { ActionNames } from './action-names.js';
+import { EMPTY_BYTES, ErrorCode, FrameError, takeBytes, type ErrorPayload, type FrameConn, type FrameHandlers, type Logger } from '@skein/core';
+import { ActionNames } from '../wire/action-names.js';
 import type { Dispatch } from './dispatch.js';
 import {
   ACTION_LEN_MASK,
@@ -13,11 +13,10 @@ import {
   SEQ_AT,
   u32,
   writeResponseHeaderHalves,
-} from './protocol.js';
-import { customErrorResponseHalves, errorResponseHalves } from './responses.js';
-import { ServerRequest, type ConnInfo } from './server-request.js';
+} from '../wire/protocol.js';
+import { customErrorResponseHalves, errorResponseHalves } from '../wire/responses.js';
+import { ServerRequest, type ConnInfo, type Responder } from './request.js';
 
-const EMPTY = new Uint8Array(0);
 
 export interface ServerConnOptions {
   id: number;
@@ -35,7 +34,7 @@ export interface ServerConnOptions {
  * turn or sooner once it is big (so a long turn's first answers leave early), and responses
  * leave in completion order.
  */
-export class ServerConn implements FrameHandlers {
+export class ServerConn implements FrameHandlers, Responder {
   inFlight = 0;
   /** Set per frame, cleared per tick: cheaper than reading the clock for every frame. */
   sawFrame = true;
@@ -82,7 +81,7 @@ export class ServerConn implements FrameHandlers {
     const isString = (rawAction & ACTION_STRING_BIT) !== 0;
     const seqLo = u32(bytes, start + SEQ_AT);
     const seqHi = u32(bytes, start + SEQ_AT + 4);
-    if (rawAction === PING_ACTION) return this.writeOk(seqLo, seqHi, EMPTY, EMPTY);
+    if (rawAction === PING_ACTION) return this.writeOk(seqLo, seqHi, EMPTY_BYTES, EMPTY_BYTES);
     // Closing: a request that raced the close is refused unrun, so the client may retry it elsewhere.
     if (this.draining) return this.writeError(seqLo, seqHi, ErrorCode.Closed);
     const nameAt = start + REQUEST_HEADER_LENGTH;
@@ -96,8 +95,8 @@ export class ServerConn implements FrameHandlers {
       }
     }
     const msgEnd = msgAt + u32(bytes, start + REQ_MSG_LEN_AT);
-    const msg = msgEnd === msgAt ? EMPTY : takeBytes(bytes, msgAt, msgEnd);
-    const blob = msgEnd === end ? EMPTY : takeBytes(bytes, msgEnd, end);
+    const msg = msgEnd === msgAt ? EMPTY_BYTES : takeBytes(bytes, msgAt, msgEnd);
+    const blob = msgEnd === end ? EMPTY_BYTES : takeBytes(bytes, msgEnd, end);
     const req = new ServerRequest(this, seqLo, seqHi, isString ? -1 : rawAction, name, msg, blob);
     if (++this.inFlight >= this.opts.maxInFlight) this.pause();
     try {

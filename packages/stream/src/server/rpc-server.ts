@@ -12,9 +12,9 @@ import {
   type Transport,
 } from '@skein/core';
 import type { Dispatch } from './dispatch.js';
-import { requestFrameSpec } from './frame-specs.js';
-import { resolveLimits, type Limits } from './limits.js';
-import { ServerConn } from './server-conn.js';
+import { requestFrameSpec } from '../wire/frame-specs.js';
+import { resolveLimits, type Limits } from '../wire/limits.js';
+import { ServerConn } from './connection.js';
 
 export interface RpcServerOptions {
   dispatch: Dispatch;

@@ -1,4 +1,5 @@
 import {
+  EMPTY_BYTES,
   ErrorCode,
   RemoteError,
   RpcError,
@@ -6,7 +7,6 @@ import {
   takeBytes,
   invalidArgument,
   parseAddress,
-  readErrorBytes,
   silentLogger,
   systemClock,
   type Address,
@@ -17,8 +17,9 @@ import {
   type Transport,
 } from '@skein/core';
 import { Call, cancelled, type Notify, type Reply } from './call.js';
-import { responseFrameSpec } from './frame-specs.js';
-import type { Limits } from './limits.js';
+import { readErrorBytes } from '../wire/error-strings.js';
+import { responseFrameSpec } from '../wire/frame-specs.js';
+import type { Limits } from '../wire/limits.js';
 import {
   ACTION_LEN_MASK,
   PING_ACTION,
@@ -31,55 +32,21 @@ import {
   readSeq,
   u32,
   writeRequestHeader,
-} from './protocol.js';
-import { resolveStreamOptions, type StreamSettings } from './stream-options.js';
+} from '../wire/protocol.js';
+import type { CallOptions } from './call-options.js';
+import { promised, type Caller } from './caller.js';
+import { resolveStreamOptions, type ClientStreamOptions, type StreamSettings } from './options.js';
 import { Throttler } from './throttler.js';
-
-export interface ClientStreamOptions {
-  transport: Transport;
-  /** `host:port`, `unix:/path` or an Address. */
-  address: string | Address;
-  /** Calls in flight at once. Default 128. */
-  window?: number;
-  /** Calls allowed to wait for the window; past it a call fails with Overloaded. Default 65 536. */
-  maxQueued?: number;
-  /** Default per-call timeout. Default 20 s. Checked once per `tickMs`, so a call fails between its timeout and two ticks after it. */
-  timeoutMs?: number;
-  /** How long the transport may take to connect. Default: the transport's (10 s for TCP and WebSocket). */
-  connectTimeoutMs?: number;
-  /** Ping when nothing was received for this long. Default 1 s; 0 disables keepalive. */
-  keepaliveMs?: number;
-  /** A ping unanswered for this long declares the peer dead. Default 5 s. */
-  keepaliveTimeoutMs?: number;
-  /** Width of the timeout check. Default 1 s. */
-  tickMs?: number;
-  limits?: Partial<Limits>;
-  logger?: Logger;
-  clock?: Clock;
-  /**
-   * Called once, synchronously, when the stream reaches 'closed' (however it got there), before
-   * its unsettled calls are failed: a pool uses it to stop routing to the stream before those
-   * calls are retried elsewhere.
-   */
-  onClose?: (err: Error | undefined) => void;
-}
-
-export interface CallOptions {
-  blob?: Uint8Array;
-  timeoutMs?: number;
-  signal?: AbortSignal;
-}
 
 export type StreamState = 'open' | 'closing' | 'closed';
 
-const EMPTY = new Uint8Array(0);
 const utf8 = new TextEncoder();
 
 /**
  * One multiplexed connection: calls are sent in order with a `seq` each, at most `window` in
  * flight, and matched to replies by seq in whatever order the server answers.
  */
-export class ClientStream {
+export class ClientStream implements Caller {
   readonly address: Address;
   readonly remote: string;
   private readonly limits: Limits;
@@ -162,10 +129,8 @@ export class ClientStream {
   }
 
   /** Sends a call and resolves with its reply. */
-  call(action: string | number, msg: Uint8Array = EMPTY, opts: CallOptions = {}): Promise<Reply> {
-    return new Promise((resolve, reject) => {
-      this.send(action, msg, opts, (err, reply) => (err ? reject(err) : resolve(reply!)));
-    });
+  call(action: string | number, msg: Uint8Array = EMPTY_BYTES, opts: CallOptions = {}): Promise<Reply> {
+    return promised(this, action, msg, opts);
   }
 
   /**
@@ -173,7 +138,7 @@ export class ClientStream {
    * promise per call. Bad arguments are reported through `notify` too, before anything is sent.
    */
   send(action: string | number, msg: Uint8Array, opts: CallOptions, notify: Notify): void {
-    const blob = opts.blob ?? EMPTY;
+    const blob = opts.blob ?? EMPTY_BYTES;
     let wireAction: number | Uint8Array;
     try {
       wireAction = this.checkCall(action, msg, blob);
@@ -305,8 +270,8 @@ export class ClientStream {
     const bodyAt = start + RESPONSE_HEADER_LENGTH;
     if (flag === ResponseFlag.Ok) {
       const msgEnd = bodyAt + u32(bytes, start + RES_MSG_LEN_AT);
-      const blob = msgEnd === end ? EMPTY : takeBytes(bytes, msgEnd, end);
-      call.finish(null, { msg: msgEnd === bodyAt ? EMPTY : takeBytes(bytes, bodyAt, msgEnd), blob });
+      const blob = msgEnd === end ? EMPTY_BYTES : takeBytes(bytes, msgEnd, end);
+      call.finish(null, { msg: msgEnd === bodyAt ? EMPTY_BYTES : takeBytes(bytes, bodyAt, msgEnd), blob });
     } else if (flag === ResponseFlag.ErrorNumber) {
       call.finish(new RemoteError(u32(bytes, start + RES_MSG_LEN_AT)), null);
     } else {

@@ -155,3 +155,6 @@ export function seqBytesOf(seqLo: number, seqHi: number): Uint8Array {
 export function readResponseHeader(h: Uint8Array): ResponseHeader {
   return { flag: h[3]!, msgLength: u32(h, 4), seq: readSeq(h, 8), blobLength: u32(h, 16) | 0 };
 }
+
+// razor's error strings travel in flag-2 bodies; raw peers and tests read and write them too.
+export { builtinErrorBytes, escapeCustomBytes, readErrorBytes } from './error-strings.js';

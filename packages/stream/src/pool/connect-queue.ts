@@ -1,6 +1,6 @@
 import type { RpcError } from '@skein/core';
-import { cancelled, type Notify } from './call.js';
-import type { CallOptions } from './client-stream.js';
+import { cancelled, type Notify } from '../client/call.js';
+import type { CallOptions } from '../client/call-options.js';
 
 /**
  * A call waiting in a pool for a connection. It settles at most once: sent on (it is then the

@@ -1,4 +1,5 @@
 import {
+  EMPTY_BYTES,
   ErrorCode,
   RpcError,
   formatAddress,
@@ -13,11 +14,13 @@ import {
   type Transport,
 } from '@skein/core';
 import { Backoff, type BackoffOptions } from './backoff.js';
-import { cancelled, type Notify, type Reply } from './call.js';
-import { positive, positiveInteger } from './checks.js';
-import { ClientStream, type CallOptions, type ClientStreamOptions } from './client-stream.js';
+import { cancelled, type Notify, type Reply } from '../client/call.js';
+import { positive, positiveInteger } from '../internals/checks.js';
+import type { CallOptions } from '../client/call-options.js';
+import { promised, type Caller } from '../client/caller.js';
+import { ClientStream } from '../client/client-stream.js';
 import { ConnectQueue, WaitingCall } from './connect-queue.js';
-import { resolveStreamOptions } from './stream-options.js';
+import { resolveStreamOptions, type ClientStreamOptions } from '../client/options.js';
 
 /**
  * - `idle`: never used, no connection yet.
@@ -27,19 +30,6 @@ import { resolveStreamOptions } from './stream-options.js';
  * - `closed`: `close()` or `destroy()` was called.
  */
 export type PoolState = 'idle' | 'connecting' | 'ready' | 'backoff' | 'closed';
-
-/** Call options a pool accepts: a ClientStream's, plus what the Caller interface carries. */
-export interface PoolCallOptions extends CallOptions {
-  /** For FailoverPool's strategies; a ConnPool ignores it. */
-  route?: string;
-  /** For FailoverPool's retries; a ConnPool ignores it. */
-  idempotent?: boolean;
-  /**
-   * While the pool cannot reach its server (in backoff, or reconnecting after one), fail at once
-   * with Unreachable (`retry: 'safe'`) instead of waiting out the connect budget.
-   */
-  failFast?: boolean;
-}
 
 export interface ConnPoolOptions {
   transport: Transport;
@@ -92,14 +82,13 @@ interface Slot {
   dead: boolean;
 }
 
-const EMPTY = new Uint8Array(0);
 
 /**
  * The connections to one server: opened lazily on the first call, grown up to `maxConnections`
  * under load, shrunk when idle, reopened with jittered backoff when lost. Its health recovers: a
  * successful connect always returns it to `ready`.
  */
-export class ConnPool {
+export class ConnPool implements Caller {
   readonly address: string;
   private readonly target: Address;
   private readonly transport: Transport;
@@ -188,19 +177,17 @@ export class ConnPool {
   }
 
   /** Sends a call and resolves with its reply. */
-  call(action: string | number, msg: Uint8Array = EMPTY, opts: PoolCallOptions = {}): Promise<Reply> {
-    return new Promise((resolve, reject) => {
-      this.send(action, msg, opts, (err, reply) => (err ? reject(err) : resolve(reply!)));
-    });
+  call(action: string | number, msg: Uint8Array = EMPTY_BYTES, opts: CallOptions = {}): Promise<Reply> {
+    return promised(this, action, msg, opts);
   }
 
   /** Sends a call on the connection with the most room in its window; reports through `notify`. */
-  send(action: string | number, msg: Uint8Array, opts: PoolCallOptions, notify: Notify): void {
-    this.dispatch(action, msg, opts, notify, opts.failFast === true);
+  send(action: string | number, msg: Uint8Array, opts: CallOptions, notify: Notify): void {
+    this.submit(action, msg, opts, notify, opts.failFast === true);
   }
 
   /** `send` with `failFast` apart, so a FailoverPool need not copy the caller's options. @internal */
-  dispatch(action: string | number, msg: Uint8Array, opts: CallOptions, notify: Notify, failFast: boolean): void {
+  submit(action: string | number, msg: Uint8Array, opts: CallOptions, notify: Notify, failFast: boolean): void {
     if (this._state === 'closed') return notify(new RpcError(ErrorCode.Closed, `pool for ${this.address} is closed`), null);
     if (this._state === 'idle') this.start();
     const slot = this.pick();

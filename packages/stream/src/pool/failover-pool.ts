@@ -1,4 +1,5 @@
 import {
+  EMPTY_BYTES,
   ErrorCode,
   RpcError,
   formatAddress,
@@ -11,10 +12,11 @@ import {
   type RemoteError,
   type Transport,
 } from '@skein/core';
-import type { Notify, Reply } from './call.js';
-import { positive } from './checks.js';
-import type { CallOptions } from './client-stream.js';
-import { ConnPool, type ConnPoolOptions, type ConnPoolStats, type PoolCallOptions } from './conn-pool.js';
+import type { Notify, Reply } from '../client/call.js';
+import { positive } from '../internals/checks.js';
+import type { CallOptions } from '../client/call-options.js';
+import { promised, type Caller } from '../client/caller.js';
+import { ConnPool, type ConnPoolOptions, type ConnPoolStats } from './conn-pool.js';
 import { defaultDecision, finalError, mayRunTwice, type FailedAttempt, type FailoverDecision } from './failover-rules.js';
 import { RetryBudget, type RetryBudgetOptions } from './retry-budget.js';
 import { createSelector, type Selector, type ServerView, type Strategy } from './selection.js';
@@ -52,18 +54,6 @@ export interface FailoverPoolOptions {
   onMembershipChange?: (event: MembershipEvent) => void;
 }
 
-/**
- * A call's options: a stream's, plus the route key and whether the method is idempotent.
- * `timeoutMs` applies to each attempt (as in razor-rpc), so a call that fails over may take up
- * to (retries + 1) × timeoutMs; an AbortSignal bounds the whole call.
- */
-export interface FailoverCallOptions extends CallOptions {
-  /** The key the 'hash' strategy or a route function picks a server by. */
-  route?: string;
-  /** The method may run twice: it may then be retried after a timeout or a lost connection. */
-  idempotent?: boolean;
-}
-
 export interface ServerStats extends ConnPoolStats {
   address: string;
   weight: number;
@@ -71,7 +61,7 @@ export interface ServerStats extends ConnPoolStats {
 }
 
 /** One server of the pool; its ConnPool is created on first use. */
-class Member implements ServerView {
+class PoolServer implements ServerView {
   pool: ConnPool | undefined;
 
   constructor(
@@ -105,7 +95,7 @@ class FailoverCall {
     private readonly owner: FailoverPool,
     readonly action: string | number,
     readonly msg: Uint8Array,
-    readonly opts: FailoverCallOptions,
+    readonly opts: CallOptions,
     readonly notify: Notify,
   ) {}
 
@@ -115,9 +105,8 @@ class FailoverCall {
 
 }
 
-const isHealthy = (m: Member): boolean => m.healthy;
+const isHealthy = (m: PoolServer): boolean => m.healthy;
 const any = (): boolean => true;
-const EMPTY = new Uint8Array(0);
 
 /**
  * Many servers behind one Caller: picks a server per call (round-robin, leader, weighted,
@@ -125,18 +114,18 @@ const EMPTY = new Uint8Array(0);
  * call on another server only when that cannot run it twice (unless it is idempotent), within
  * a retry budget. Servers join and leave at run time.
  */
-export class FailoverPool {
+export class FailoverPool implements Caller {
   private readonly transport: Transport;
   private readonly retries: number;
   private readonly budget: RetryBudget;
-  private readonly selector: Selector<Member>;
+  private readonly selector: Selector<PoolServer>;
   private readonly shouldFailover: FailoverPoolOptions['shouldFailover'];
   private readonly poolOpts: Partial<Omit<ConnPoolOptions, 'transport' | 'address'>>;
   private readonly clock: Clock;
   private readonly logger: Logger;
   private readonly onMembershipChange: FailoverPoolOptions['onMembershipChange'];
-  private members: Member[] = [];
-  private readonly byAddress = new Map<string, Member>();
+  private members: PoolServer[] = [];
+  private readonly byAddress = new Map<string, PoolServer>();
   /** Pools of removed servers, still draining. */
   private readonly draining = new Set<Promise<void>>();
   private closing: Promise<void> | undefined;
@@ -150,7 +139,7 @@ export class FailoverPool {
     this.clock = opts.clock ?? opts.pool?.clock ?? systemClock;
     this.logger = opts.logger ?? opts.pool?.logger ?? silentLogger;
     this.budget = new RetryBudget(opts.retryBudget, this.clock);
-    this.selector = createSelector<Member>(opts.strategy ?? 'round-robin');
+    this.selector = createSelector<PoolServer>(opts.strategy ?? 'round-robin');
     this.shouldFailover = opts.shouldFailover;
     this.poolOpts = opts.pool ?? {};
     this.onMembershipChange = opts.onMembershipChange;
@@ -213,21 +202,19 @@ export class FailoverPool {
     return Promise.all(removed).then(() => undefined);
   }
 
-  call(action: string | number, msg: Uint8Array = EMPTY, opts: FailoverCallOptions = {}): Promise<Reply> {
-    return new Promise((resolve, reject) => {
-      this.send(action, msg, opts, (err, reply) => (err ? reject(err) : resolve(reply!)));
-    });
+  call(action: string | number, msg: Uint8Array = EMPTY_BYTES, opts: CallOptions = {}): Promise<Reply> {
+    return promised(this, action, msg, opts);
   }
 
   /** Sends a call to a server the strategy picks, failing over as the retry rules allow. */
-  send(action: string | number, msg: Uint8Array, opts: FailoverCallOptions, notify: Notify): void {
+  send(action: string | number, msg: Uint8Array, opts: CallOptions, notify: Notify): void {
     if (this.closing) return notify(this.closedError(), null);
     this.budget.deposit();
     this.attempt(new FailoverCall(this, action, msg, opts, notify));
   }
 
   /** Sends a call to one named server, without failover. An address not in the pool fails at once with InvalidArgument. */
-  sendTo(address: string, action: string | number, msg: Uint8Array, opts: PoolCallOptions, notify: Notify): void {
+  sendTo(address: string, action: string | number, msg: Uint8Array, opts: CallOptions, notify: Notify): void {
     if (this.closing) return notify(this.closedError(), null);
     // Callers mostly pass the address as the pool knows it: canonicalize only on a miss.
     let member = this.byAddress.get(address);
@@ -288,7 +275,7 @@ export class FailoverPool {
   }
 
   private attempt(c: FailoverCall): void {
-    let member: Member | undefined;
+    let member: PoolServer | undefined;
     try {
       member = this.choose(c);
     } catch (err) {
@@ -299,11 +286,11 @@ export class FailoverPool {
     c.tried.push(member.address);
     // With retries left, a call that meets an unreachable server comes back at once to go elsewhere.
     const failFast = c.attempt < this.retries && this.members.length > 1;
-    this.poolOf(member).dispatch(c.action, c.msg, c.opts, c.done, failFast);
+    this.poolOf(member).submit(c.action, c.msg, c.opts, c.done, failFast);
   }
 
   /** Healthy servers first, untried ones first; the strategy picks within each group. */
-  private choose(c: FailoverCall): Member | undefined {
+  private choose(c: FailoverCall): PoolServer | undefined {
     const key = c.opts.route;
     if (c.redirect !== undefined) {
       const target = this.byAddress.get(c.redirect);
@@ -313,7 +300,7 @@ export class FailoverPool {
     if (c.tried.length === 0) {
       return this.selector.pick(key, this.members, isHealthy) ?? this.selector.pick(key, this.members, any);
     }
-    const untried = (m: Member): boolean => !c.tried.includes(m.address);
+    const untried = (m: PoolServer): boolean => !c.tried.includes(m.address);
     return (
       this.selector.pick(key, this.members, (m) => m.healthy && untried(m)) ??
       this.selector.pick(key, this.members, isHealthy) ??
@@ -335,7 +322,7 @@ export class FailoverPool {
     return defaultDecision(err, c.idempotent);
   }
 
-  private poolOf(m: Member): ConnPool {
+  private poolOf(m: PoolServer): ConnPool {
     m.pool ??= new ConnPool({ clock: this.clock, logger: this.logger, ...this.poolOpts, transport: this.transport, address: m.address });
     return m.pool;
   }
@@ -346,7 +333,7 @@ export class FailoverPool {
       known.weight = weight;
       return false;
     }
-    const m = new Member(address, weight);
+    const m = new PoolServer(address, weight);
     this.members = [...this.members, m];
     this.byAddress.set(address, m);
     if (announce) this.announce({ type: 'add', address, weight });

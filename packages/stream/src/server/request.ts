@@ -1,8 +1,5 @@
-import { ErrorCode, RpcError, type ErrorPayload } from '@skein/core';
-import { seqBytesOf } from './protocol.js';
-import type { ServerConn } from './server-conn.js';
-
-const EMPTY = new Uint8Array(0);
+import { EMPTY_BYTES, ErrorCode, RpcError, type ErrorPayload } from '@skein/core';
+import { seqBytesOf } from '../wire/protocol.js';
 
 /** Facts about the connection a request came in on. */
 export interface ConnInfo {
@@ -15,6 +12,19 @@ export interface ConnInfo {
 }
 
 /**
+ * Where a request's answer goes: the server connection it came in on. A contract of its own so
+ * that a request knows only how to answer, not the connection that implements it.
+ */
+export interface Responder {
+  readonly info: ConnInfo;
+  writeOk(seqLo: number, seqHi: number, msg: Uint8Array, blob: Uint8Array): void;
+  writeError(seqLo: number, seqHi: number, code: ErrorCode, detail?: string): void;
+  writeCustomError(seqLo: number, seqHi: number, payload: ErrorPayload): void;
+  /** One answer was written: the slot it held is free. */
+  settled(): void;
+}
+
+/**
  * One request and the way to answer it. Exactly one answer is sent; later answers are ignored
  * (and so are answers after the connection closed).
  */
@@ -22,7 +32,7 @@ export class ServerRequest {
   private answered = false;
 
   constructor(
-    private readonly owner: ServerConn,
+    private readonly owner: Responder,
     /** The request's u64 seq as two u32 halves, echoed verbatim in the response. */
     private readonly seqLo: number,
     private readonly seqHi: number,
@@ -52,7 +62,7 @@ export class ServerRequest {
   }
 
   /** Answers with an ok response. */
-  reply(msg: Uint8Array = EMPTY, blob: Uint8Array = EMPTY): void {
+  reply(msg: Uint8Array = EMPTY_BYTES, blob: Uint8Array = EMPTY_BYTES): void {
     if (!this.claim()) return;
     this.owner.writeOk(this.seqLo, this.seqHi, msg, blob);
     this.owner.settled();

@@ -1,4 +1,4 @@
-import type { ServerRequest } from './server-request.js';
+import type { ServerRequest } from './request.js';
 
 /**
  * Where the server hands each request. `dispatch` must not block: start the work and return;

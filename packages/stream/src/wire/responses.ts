@@ -1,4 +1,5 @@
-import { CODE_INFO, builtinErrorBytes, escapeCustomBytes, type ErrorCode, type ErrorPayload } from '@skein/core';
+import { CODE_INFO, type ErrorCode, type ErrorPayload } from '@skein/core';
+import { builtinErrorBytes, escapeCustomBytes } from './error-strings.js';
 import { RESPONSE_HEADER_LENGTH, ResponseFlag, u32, writeResponseHeaderHalves } from './protocol.js';
 
 const TWO_32 = 2 ** 32;

@@ -1,7 +1,7 @@
 import { ErrorCode, RpcError } from '@skein/core';
 import { HashRing } from './hash-ring.js';
 
-/** A server as strategies and route functions see it. */
+/** A server as strategies and picker functions see it. */
 export interface ServerView {
   readonly address: string;
   readonly weight: number;
@@ -15,9 +15,9 @@ export interface ServerView {
  * Picks a server for a call from its route key. Returning undefined leaves the choice to
  * round-robin among the servers offered.
  */
-export type RouteFunction = (routeKey: string | undefined, servers: readonly ServerView[]) => ServerView | string | undefined;
+export type ServerPicker = (routeKey: string | undefined, servers: readonly ServerView[]) => ServerView | string | undefined;
 
-export type Strategy = 'round-robin' | 'leader' | 'weighted' | 'least-active' | 'hash' | RouteFunction;
+export type Strategy = 'round-robin' | 'leader' | 'weighted' | 'least-active' | 'hash' | ServerPicker;
 
 /** Picks a server among those `accept` takes; the pool asks again with a wider `accept` when none fits. */
 export interface Selector<S extends ServerView> {
@@ -174,11 +174,11 @@ class ConsistentHash<S extends ServerView> implements Selector<S> {
   }
 }
 
-/** The application's route function, offered the servers `accept` takes. */
+/** The application's picker function, offered the servers `accept` takes. */
 class Routed<S extends ServerView> implements Selector<S> {
   private readonly fallback = new RoundRobin<S>();
 
-  constructor(private readonly route: RouteFunction) {}
+  constructor(private readonly route: ServerPicker) {}
 
   pick(key: string | undefined, servers: readonly S[], accept: (s: S) => boolean): S | undefined {
     const offered = servers.filter(accept);
@@ -190,7 +190,7 @@ class Routed<S extends ServerView> implements Selector<S> {
     if (choice === undefined) return this.fallback.pick(key, offered, () => true);
     const address = typeof choice === 'string' ? choice : choice.address;
     const chosen = servers.find((s) => s.address === address);
-    if (!chosen) throw new RpcError(ErrorCode.InvalidArgument, `route function chose ${address}, which is not in the pool`);
+    if (!chosen) throw new RpcError(ErrorCode.InvalidArgument, `picker function chose ${address}, which is not in the pool`);
     return chosen;
   }
 }

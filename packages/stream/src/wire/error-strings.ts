@@ -1,0 +1,52 @@
+import { RpcError, codeFromWire } from '@skein/core';
+
+// razor-rpc's error strings: how a built-in error and a method's custom error bytes share the
+// flag-2 response body without being mistaken for each other.
+
+const PREFIX = [0x72, 0x70, 0x63, 0x5f]; // "rpc_"
+const ESCAPE = 0x00;
+const utf8 = new TextDecoder('utf-8', { fatal: false });
+
+function startsWithPrefix(b: Uint8Array): boolean {
+  return b.length >= 4 && b[0] === PREFIX[0] && b[1] === PREFIX[1] && b[2] === PREFIX[2] && b[3] === PREFIX[3];
+}
+
+/**
+ * Bytes to put on the wire for a custom error string. A user payload that starts with `rpc_`
+ * (or with the escape byte) is prefixed with one 0x00 byte so that no peer, Skein or razor-rpc,
+ * can read it as a built-in error.
+ */
+export function escapeCustomBytes(bytes: Uint8Array): Uint8Array {
+  if (!startsWithPrefix(bytes) && bytes[0] !== ESCAPE) return bytes;
+  const out = new Uint8Array(bytes.length + 1);
+  out[0] = ESCAPE;
+  out.set(bytes, 1);
+  return out;
+}
+
+const COLON = 0x3a;
+const MAX_DETAIL = 1024;
+
+/**
+ * Reads a flag-2 error string: a built-in RpcError, or the custom payload (unescaped). A built-in
+ * string may carry a detail after a colon (`rpc_invalid_argument:add: a: expected number`),
+ * which becomes the error's message; Skein sends details only for its own codes unless told to.
+ */
+export function readErrorBytes(bytes: Uint8Array): RpcError | Uint8Array {
+  if (bytes[0] === ESCAPE) return bytes.subarray(1);
+  if (!startsWithPrefix(bytes)) return bytes;
+  const colon = bytes.indexOf(COLON);
+  const name = bytes.subarray(0, colon < 0 ? bytes.length : colon);
+  const code = name.length <= 32 ? codeFromWire(utf8.decode(name)) : undefined;
+  if (code === undefined) return bytes;
+  return new RpcError(code, colon < 0 ? undefined : utf8.decode(bytes.subarray(colon + 1)));
+}
+
+/** The wire string of a built-in error, with an optional detail (truncated to 1 KiB). */
+export function builtinErrorBytes(wire: string, detail?: string): Uint8Array {
+  if (!detail) return encoder.encode(wire);
+  const d = detail.length > MAX_DETAIL ? detail.slice(0, MAX_DETAIL) : detail;
+  return encoder.encode(`${wire}:${d}`);
+}
+
+const encoder = new TextEncoder();

@@ -1,0 +1,51 @@
+import { describe, expect, it } from 'vitest';
+import { ErrorCode, RpcError } from '@skein/core';
+import { escapeCustomBytes, readErrorBytes } from '../src/wire/error-strings.js';
+
+const bytes = (s: string) => new TextEncoder().encode(s);
+
+describe('custom error strings on the wire', () => {
+  it('reads an exact built-in string as the built-in error', () => {
+    const e = readErrorBytes(bytes('rpc_timeout'));
+    expect(e).toBeInstanceOf(RpcError);
+    expect((e as RpcError).code).toBe(ErrorCode.Timeout);
+  });
+
+  it('never reads a user string starting with rpc_ as a built-in error', () => {
+    for (const s of ['rpc_timeout', 'rpc_io_err', 'rpc_mine']) {
+      const wire = escapeCustomBytes(bytes(s));
+      expect(wire[0]).toBe(0);
+      const back = readErrorBytes(wire);
+      expect(back).not.toBeInstanceOf(RpcError);
+      expect(new TextDecoder().decode(back as Uint8Array)).toBe(s);
+    }
+  });
+
+  it('leaves other user strings untouched, and round-trips one that starts with the escape byte', () => {
+    const plain = bytes('not found');
+    expect(escapeCustomBytes(plain)).toBe(plain);
+    expect(readErrorBytes(plain)).toEqual(plain);
+    const tricky = new Uint8Array([0, 1, 2]);
+    expect(readErrorBytes(escapeCustomBytes(tricky))).toEqual(tricky);
+  });
+
+  it('reads an unknown rpc_ string from a razor peer as a custom payload', () => {
+    expect(readErrorBytes(bytes('rpc_something_else'))).toEqual(bytes('rpc_something_else'));
+  });
+});
+
+
+describe('built-in errors with a detail', () => {
+  it('carry the detail as the message', () => {
+    const e = readErrorBytes(bytes('rpc_invalid_argument:Calculator.add: a: expected number'));
+    expect(e).toBeInstanceOf(RpcError);
+    expect((e as RpcError).code).toBe(ErrorCode.InvalidArgument);
+    expect((e as RpcError).message).toBe('Calculator.add: a: expected number');
+  });
+
+  it('are not confused with an escaped user string', () => {
+    const user = escapeCustomBytes(bytes('rpc_internal_err:boom'));
+    expect(readErrorBytes(user)).not.toBeInstanceOf(RpcError);
+  });
+});
+
