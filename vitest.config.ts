@@ -6,7 +6,11 @@ const conditions = ['skein-source', 'node', 'import', 'default'];
 
 export default defineConfig({
   resolve: { conditions },
-  ssr: { resolve: { conditions, externalConditions: conditions } },
+  // Vitest passes ssr.resolve.conditions to the test processes as Node's --conditions, so it must
+  // not force 'import': Vite and Node add 'import' or 'require' per import themselves, and a
+  // forced 'import' made `require()` of a dual package load its ESM build (protobufjs then found
+  // no `long`, and etcd3's int64 lease ids lost precision).
+  ssr: { resolve: { conditions: ['skein-source', 'node'], externalConditions: conditions } },
   test: {
     include: ['packages/*/test/**/*.test.ts', 'examples/*/test/**/*.test.ts'],
     testTimeout: 30_000,

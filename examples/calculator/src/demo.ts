@@ -2,7 +2,7 @@
  * The Skein demo. With no flags: starts a Calculator server in a child process, calls it from
  * this one (add, div with a typed DivideByZero, echo), floods it for 3 seconds and prints calls
  * per second. With `--serve --port <n> [--codec msgpack|cbor]`: runs only the server until
- * SIGTERM or SIGINT.
+ * SIGTERM or SIGINT (or, as the demo's child, until the demo is gone).
  */
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -40,11 +40,16 @@ async function serve(port: number, codec: Codec): Promise<void> {
       console.log(`${signal}: closing gracefully`);
       await server.close();
       console.log('server closed');
+      // The channel keeps the process alive while a 'disconnect' listener waits on it.
+      if (process.connected) process.disconnect();
     });
   };
   // Registered before listening, so a signal that arrives as soon as the port is known is not missed.
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
+  // Started by the demo, with an IPC channel that closes when the demo is gone however it ended
+  // (even SIGKILL, which runs none of its code): the server goes with it, never left behind.
+  if (process.connected) process.once('disconnect', () => stop('demo gone'));
   const { port: bound } = await started;
   if (!stopping) console.log(`Calculator server listening on 127.0.0.1:${bound} (codec ${codec.name})`);
 }
@@ -94,8 +99,9 @@ async function flood(calc: Client<typeof Calculator>, seconds: number, inFlight:
 /** Runs this file with --serve in a child process and waits for its port. */
 async function startChildServer(codec: Codec): Promise<{ port: number; stop(): void }> {
   const self = fileURLToPath(import.meta.url);
-  const child = spawn(process.execPath, [self, '--serve', '--port', '0', '--codec', codec.name], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const lines = createInterface({ input: child.stdout });
+  // The 'ipc' channel is the server's lifeline: see serve().
+  const child = spawn(process.execPath, [self, '--serve', '--port', '0', '--codec', codec.name], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
+  const lines = createInterface({ input: child.stdout! });
   const port = await new Promise<number>((resolve, reject) => {
     lines.on('line', (line) => {
       const m = /listening on 127\.0\.0\.1:(\d+)/.exec(line);

@@ -1,5 +1,6 @@
-import { freePort, startProcess, within } from '@skein/test-utils';
+import { freePort, processRunning, startProcess, waitFor, within } from '@skein/test-utils';
 import { encode } from '@msgpack/msgpack';
+import type { ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -12,6 +13,11 @@ async function serve(codec: 'msgpack' | 'cbor') {
   const proc = startProcess(process.execPath, [demo, '--serve', '--port', String(port), '--codec', codec]);
   await proc.waitForLine(/listening on 127\.0\.0\.1:\d+/);
   return { proc, port };
+}
+
+function exitOf(child: ChildProcess): Promise<unknown> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => child.once('exit', resolve));
 }
 
 /** Sends raw bytes as a razor-rpc v1 client would, and reads one response frame. */
@@ -90,6 +96,22 @@ describe('the demo, one command', () => {
       expect(out).toMatch(/threw DivideByZero/);
       expect(out).toMatch(/echo\(de ad be ef\)\s+= deadbeef/);
       expect(out).toMatch(/\d+ calls in [\d.]+ s = [\d,]+ calls\/s/);
+    }
+  });
+
+  // The server is the demo's child: a demo stopped from outside must not leave it behind.
+  it.each(['SIGTERM', 'SIGINT', 'SIGKILL'] as const)('stops its server when the demo gets %s mid-flood', async (signal) => {
+    const proc = startProcess(process.execPath, [demo, '--seconds', '60']);
+    const pid = Number((await proc.waitForLine(/server started \(pid (\d+)/))[1]);
+    try {
+      await proc.waitForLine(/flooding add\(\)/);
+      proc.kill(signal);
+      // Its 'exit', not `exited`: a server left behind holds the demo's stderr open.
+      await within(exitOf(proc.child), 10_000, 'demo exit');
+      // A guard, not a measure: a server left behind runs on forever.
+      await waitFor(() => !processRunning(pid), { timeoutMs: 10_000, what: `server ${pid} to stop` });
+    } finally {
+      if (processRunning(pid)) process.kill(pid, 'SIGKILL');
     }
   });
 

@@ -1,6 +1,7 @@
 import { EMPTY_BYTES, ErrorCode, RemoteError, RpcError, encodeError, silentLogger, type Codec, type Logger } from '@skein/core';
 import type { Caller, CallOptions, Reply } from '@skein/stream';
 import type { AnyMethod, ArgOf, ErrorOf, ResultOf, ServiceDef } from './define.js';
+import { explained, undecodableFirstReply } from './error-hints.js';
 import { callInfo, withFilters, type Filter } from './filters.js';
 import { validate } from './schema.js';
 
@@ -40,11 +41,17 @@ const NO_OPTIONS: MethodCallOptions = Object.freeze({});
 /** A typed stub for `def` over any Caller (a ClientStream, a pool). */
 export function createClient<S extends ServiceDef>(def: S, caller: Caller, opts: ClientOptions): Client<S> {
   const stub: Record<string, unknown> = {};
-  for (const [name, m] of Object.entries(def.methods)) stub[name] = clientMethod(def.name, name, m, caller, opts);
+  const replies: ReplyState = { decoded: false };
+  for (const [name, m] of Object.entries(def.methods)) stub[name] = clientMethod(def.name, name, m, caller, opts, replies);
   return Object.freeze(stub) as Client<S>;
 }
 
-function clientMethod(service: string, name: string, m: AnyMethod, caller: Caller, opts: ClientOptions): ClientMethod<AnyMethod> {
+/** Whether any reply to this client has decoded yet: until one has, a reply that does not is most likely a codec mismatch. */
+interface ReplyState {
+  decoded: boolean;
+}
+
+function clientMethod(service: string, name: string, m: AnyMethod, caller: Caller, opts: ClientOptions, replies: ReplyState): ClientMethod<AnyMethod> {
   const { codec } = opts;
   const action = `${service}.${name}`;
   const filters = opts.filters ?? [];
@@ -63,11 +70,19 @@ function clientMethod(service: string, name: string, m: AnyMethod, caller: Calle
 
   const decodeReply = (reply: Reply): unknown => {
     if (reply.msg.length === 0) return undefined; // razor: an empty reply is the unit value
-    return codec.decode(reply.msg);
+    let value: unknown;
+    try {
+      value = codec.decode(reply.msg);
+    } catch (e) {
+      throw replies.decoded ? e : undecodableFirstReply(action, codec.name, e);
+    }
+    if (!replies.decoded) replies.decoded = true;
+    return value;
   };
 
   const mapError = (err: RpcError | RemoteError): unknown => {
-    if (!(err instanceof RemoteError) || !m.errors) return err;
+    if (err instanceof RpcError) return explained(err, action, codec.name, replies.decoded);
+    if (!m.errors) return err;
     try {
       return m.errors.decode(err.payload);
     } catch (e) {

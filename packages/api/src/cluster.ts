@@ -1,4 +1,4 @@
-import { ErrorCode, RpcError, silentLogger, type Codec, type Logger, type Transport } from '@skein/core';
+import { ErrorCode, RpcError, formatAddress, invalidArgument, parseAddress, silentLogger, type Codec, type Logger, type Transport } from '@skein/core';
 import { FailoverPool, type Caller, type CallOptions, type FailoverPoolOptions, type Notify } from '@skein/stream';
 import { createClient, type Client, type MethodCallOptions, type Result } from './client.js';
 import type { ArgOf, ErrorOf, ResultOf, ServiceDef } from './define.js';
@@ -130,12 +130,14 @@ class ServerType {
     return [...this.list];
   }
 
+  /** All or nothing: the pool takes the server first, so a member it refuses (a bad address or weight, a closed cluster) is never listed. */
   add(member: Member): void {
+    if (typeof member?.id !== 'string' || member.id === '') throw invalidArgument(`a member of '${this.name}' needs a non-empty string id`);
     if (this.byId.has(member.id)) throw new RpcError(ErrorCode.InvalidArgument, `server '${member.id}' of type '${this.name}' already exists`);
+    this.pool.add({ address: member.address, weight: member.weight });
     this.byId.set(member.id, member);
     this.list = Object.freeze([...this.byId.values()]);
-    this.pool.add({ address: member.address, weight: member.weight });
-    this.opts.onMembershipChange?.('add', this.name, member);
+    this.announce('add', member);
   }
 
   async remove(id: string): Promise<void> {
@@ -144,9 +146,19 @@ class ServerType {
     this.byId.delete(id);
     this.list = Object.freeze([...this.byId.values()]);
     this.pinned.delete(id);
-    this.opts.onMembershipChange?.('remove', this.name, member);
-    // Another id may share the address (a replaced server): keep the pool then.
-    if (!this.list.some((m) => m.address === member.address)) await this.pool.remove(member.address);
+    this.announce('remove', member);
+    // Another id may share the server, under any spelling of its address (a replaced server): keep the pool then.
+    const address = canonical(member.address);
+    if (!this.list.some((m) => canonical(m.address) === address)) await this.pool.remove(member.address);
+  }
+
+  /** Tells the application; its listener throwing never leaves a change half made. */
+  private announce(event: 'add' | 'remove', member: Member): void {
+    try {
+      this.opts.onMembershipChange?.(event, this.name, member);
+    } catch (err) {
+      this.logger.error({ err, event, type: this.name, id: member.id }, 'onMembershipChange threw');
+    }
   }
 
   client(): TypeClient<readonly ServiceDef[]> {
@@ -223,4 +235,9 @@ class ServerType {
     }
     return out;
   }
+}
+
+/** The one spelling of an address (`tcp://h:1` and `h:1` are one server). Members' addresses were checked when they joined. */
+function canonical(address: string): string {
+  return formatAddress(parseAddress(address));
 }

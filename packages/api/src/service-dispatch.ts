@@ -1,5 +1,5 @@
-import { EMPTY_BYTES, ErrorCode, RpcError, silentLogger, type Codec, type Logger } from '@skein/core';
-import { errorDetail, type Dispatch, type ServerRequest } from '@skein/stream';
+import { EMPTY_BYTES, ErrorCode, RpcError, consoleLogger, type Codec, type Logger } from '@skein/core';
+import { actionName, crashDetail, handlerErrorDetail, refusalDetail, type Dispatch, type ServerRequest } from '@skein/stream';
 import { CallContext } from './context.js';
 import type { AnyMethod, ArgOf, ResultOf, ServiceDef } from './define.js';
 import { callInfo, withFilters, type Filter } from './filters.js';
@@ -29,8 +29,16 @@ export interface ServiceDispatchOptions {
   // Each service keeps its own types; the list only needs to be walkable.
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   services: readonly ServiceImpl<any>[];
+  /**
+   * Where failed calls are logged (and `ctx.logger`). Default: the console at warn and error, so
+   * that a handler's crash is seen; pass `silentLogger` to silence it.
+   */
   logger?: Logger;
-  /** Send an undeclared handler error's message to the client (default: only log it). */
+  /**
+   * Send details razor's codes carry only between Skein peers: an undeclared handler error's
+   * message, and the name of an action not found (default: only log them; a razor peer would
+   * read a detailed error string as a custom error).
+   */
   exposeInternalErrors?: boolean;
   /** Abort `ctx.signal` and answer Timeout when a handler runs longer. Checked once a second. Default: off. */
   handlerTimeoutMs?: number;
@@ -66,13 +74,15 @@ export function createServiceDispatch(opts: ServiceDispatchOptions): Dispatch {
     }
   }
   const run = new Runner(opts);
+  const expose = opts.exposeInternalErrors ?? false;
   return {
     dispatch(req) {
       const entry = typeof req.action === 'string' ? entries.get(req.action) : undefined;
       if (entry) return run.start(req, entry);
-      if (typeof req.action === 'number') return req.fail(ErrorCode.Method);
+      if (typeof req.action === 'number') return req.fail(ErrorCode.Method, expose ? `${actionName(req.action)}: no such action` : undefined);
       const service = req.action.slice(0, Math.max(0, req.action.indexOf('.')));
-      req.fail(services.has(service) ? ErrorCode.Method : ErrorCode.Service);
+      if (services.has(service)) return req.fail(ErrorCode.Method, expose ? `${req.action}: no such method` : undefined);
+      req.fail(ErrorCode.Service, expose ? `${req.action}: no such service` : undefined);
     },
   };
 }
@@ -88,7 +98,7 @@ class Runner {
   constructor(opts: ServiceDispatchOptions) {
     this.filters = opts.filters ?? [];
     this.codec = opts.codec;
-    this.logger = opts.logger ?? silentLogger;
+    this.logger = opts.logger ?? consoleLogger('warn', 'skein');
     this.expose = opts.exposeInternalErrors ?? false;
     this.sweep = opts.handlerTimeoutMs ? new TimeoutSweep(opts.handlerTimeoutMs, (ctx) => ctx.timeOut()) : undefined;
   }
@@ -98,7 +108,7 @@ class Runner {
     try {
       arg = req.msg.length === 0 ? undefined : this.codec.decode(req.msg);
     } catch (err) {
-      return this.fail(req, e, err);
+      return this.fail(req, e, err, false);
     }
     const ctx = new CallContext(req, e.service, e.method, this.logger);
     if (!e.def.input) return this.handle(req, e, ctx, arg);
@@ -106,9 +116,9 @@ class Runner {
     try {
       checked = validate(e.def.input, arg, e.badArgument, ErrorCode.InvalidArgument);
     } catch (err) {
-      return this.fail(req, e, err);
+      return this.fail(req, e, err, false);
     }
-    if (checked instanceof Promise) checked.then((v) => this.handle(req, e, ctx, v), (err) => this.fail(req, e, err));
+    if (checked instanceof Promise) checked.then((v) => this.handle(req, e, ctx, v), (err) => this.fail(req, e, err, false));
     else this.handle(req, e, ctx, checked);
   }
 
@@ -127,19 +137,20 @@ class Runner {
 
   private handleFiltered(req: ServerRequest, e: Entry, ctx: CallContext, arg: unknown): void {
     const info = callInfo('server', e.service, e.method, arg, { peer: req.conn.remote });
-    withFilters(this.filters, info, () => e.handler(arg, ctx), (err) =>
-      this.logger.warn({ action: info.action, err }, 'server filter failed after the call'),
-    ).then(
+    // A `before` that refuses the call answers for a handler that never started.
+    let started = false;
+    const run = (): unknown => ((started = true), e.handler(arg, ctx));
+    withFilters(this.filters, info, run, (err) => this.logger.warn({ action: info.action, err }, `${info.action}: server filter failed after the call`)).then(
       (v) => this.done(req, e, ctx, v, false),
-      (err) => this.done(req, e, ctx, err, true),
+      (err) => this.done(req, e, ctx, err, true, started),
     );
   }
 
-  private done(req: ServerRequest, e: Entry, ctx: CallContext, value: unknown, failed: boolean): void {
+  private done(req: ServerRequest, e: Entry, ctx: CallContext, value: unknown, failed: boolean, started = true): void {
     ctx.finish();
     this.sweep?.delete(ctx);
     if (req.isAnswered) return; // answered Timeout by the sweep
-    if (failed) return this.fail(req, e, value);
+    if (failed) return this.fail(req, e, value, started);
     if (!e.def.output) return this.reply(req, e, value);
     try {
       const checked = validate(e.def.output, value, e.badResult, ErrorCode.Internal);
@@ -160,25 +171,29 @@ class Runner {
     req.reply(msg);
   }
 
-  private fail(req: ServerRequest, e: Entry, err: unknown): void {
+  /**
+   * Answers a failed call. `started`: the handler ran (or was running), so the answer must not
+   * tell the client the call never ran (see `handlerErrorDetail`); a refusal before it did may.
+   */
+  private fail(req: ServerRequest, e: Entry, err: unknown, started = true): void {
     if (e.def.errors?.is(err)) {
       let payload;
       try {
         payload = e.def.errors.encode(err);
       } catch (encodeErr) {
-        return this.fail(req, e, encodeErr);
+        return this.fail(req, e, encodeErr, started);
       }
       return req.failCustom(payload);
     }
     const { action } = e;
     if (err instanceof RpcError) {
       if (err.code === ErrorCode.Internal || err.code === ErrorCode.Encode) {
-        this.logger.error({ action, peer: req.conn.remote, err }, 'call failed');
+        this.logger.error({ action, peer: req.conn.remote, err }, `${action} failed`);
       }
-      return req.fail(err, errorDetail(err, this.expose));
+      return req.fail(err, started ? handlerErrorDetail(err, action, this.expose) : refusalDetail(err, this.expose));
     }
-    this.logger.error({ action, peer: req.conn.remote, err }, 'handler threw an undeclared error');
-    req.fail(ErrorCode.Internal, this.expose ? `${action}: ${err instanceof Error ? err.message : String(err)}` : undefined);
+    this.logger.error({ action, peer: req.conn.remote, err }, `${action}: handler threw an undeclared error`);
+    req.fail(ErrorCode.Internal, crashDetail(err, action, this.expose));
   }
 
 }

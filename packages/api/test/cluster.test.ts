@@ -1,5 +1,5 @@
 import { msgpackCodec } from '@skein/codec-msgpack';
-import { ErrorCode } from '@skein/core';
+import { ErrorCode, silentLogger } from '@skein/core';
 import { RpcServer } from '@skein/stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createCluster, createServiceDispatch, implement, method, service, type Member } from '../src/index.js';
@@ -21,6 +21,7 @@ async function areaServer(id: string): Promise<Member> {
   const server = new RpcServer({
     dispatch: createServiceDispatch({
       codec: msgpackCodec,
+      logger: silentLogger, // `fail` is meant to fail
       services: [
         implement(Area, {
           whoami: () => id,
@@ -142,5 +143,48 @@ describe('cluster client', () => {
     expect(seen[3]!.map((m) => m.id)).toEqual(['area-2', 'area-3']);
     const all = await rpc.area.$all.Area.whoami();
     expect(all.map((r) => r.server)).toEqual(['area-2', 'area-3']);
+  });
+
+  it('adds a member all or nothing: one the pool refuses is never listed, routed to or broadcast to', async () => {
+    const { rpc, events } = await threeAreas();
+    const refused = [
+      { id: 'bad-address', address: 'not an address' },
+      { id: 'bad-weight', address: '127.0.0.1:1', weight: -1 },
+      { id: '', address: '127.0.0.1:1' },
+    ];
+    for (const m of refused) expect(() => rpc.$cluster.add('area', m)).toThrow(expect.objectContaining({ code: ErrorCode.InvalidArgument }));
+    expect(rpc.$cluster.members('area').map((m) => m.id)).toEqual(['area-1', 'area-2', 'area-3']);
+    expect((await rpc.area.$all.Area.whoami()).map((r) => r.server)).toEqual(['area-1', 'area-2', 'area-3']);
+    await expect(rpc.area.Area.whoami(undefined, { route: 'bad-address' })).rejects.toMatchObject({ code: ErrorCode.InvalidArgument });
+    // The id is still free: the same member, well formed, joins.
+    const good = await areaServer('bad-weight');
+    rpc.$cluster.add('area', good);
+    expect(await rpc.area.Area.whoami(undefined, { route: 'bad-weight' })).toBe('bad-weight');
+    expect(events).toEqual(['add:area:bad-weight']);
+  });
+
+  it('refuses to add to a closed cluster, and lists nothing new', async () => {
+    const { rpc } = await threeAreas();
+    await rpc.$cluster.close();
+    expect(() => rpc.$cluster.add('area', { id: 'late', address: '127.0.0.1:1' })).toThrow(expect.objectContaining({ code: ErrorCode.Closed }));
+    expect(rpc.$cluster.members('area').map((m) => m.id)).toEqual(['area-1', 'area-2', 'area-3']);
+  });
+
+  it('keeps a membership change whole when the onMembershipChange listener throws', async () => {
+    const member = await areaServer('area-1');
+    const rpc = createCluster({
+      codec: msgpackCodec,
+      transport,
+      logger: silentLogger,
+      types: { area: { services: [Area], route: (key) => key } },
+      onMembershipChange: () => {
+        throw new Error('listener bug');
+      },
+    });
+    cleanup.push(() => rpc.$cluster.close());
+    rpc.$cluster.add('area', member);
+    expect(await rpc.area.Area.whoami(undefined, { route: 'area-1' })).toBe('area-1');
+    await rpc.$cluster.remove('area', 'area-1');
+    expect(rpc.$cluster.members('area')).toEqual([]);
   });
 });

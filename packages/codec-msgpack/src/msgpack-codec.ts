@@ -3,6 +3,7 @@ import { Decoder, Encoder, type ExtensionCodecType } from '@msgpack/msgpack';
 import { checkExtensionTypes, skeinExtensions, type ExtensionTypes } from './extensions.js';
 import { guardInt64 } from './int64-guard.js';
 import { Nesting } from './nesting.js';
+import { readSafeIntegers, writeSafeIntegers } from './safe-integers.js';
 
 export interface MsgpackOptions {
   /**
@@ -46,12 +47,11 @@ function build(options: MsgpackOptions): { encoder: Encoder; decoder: Decoder } 
   const { ignoreUndefined = false, sortKeys = false } = options;
   // Assigned below: the extensions encode their payloads with encoders that use them.
   let extensionCodec: ExtensionCodecType<undefined>;
-  // useBigInt64 on both sides: bigint travels as int64/uint64 and comes back as bigint, while a
-  // number is never written as a 64-bit integer (the library uses float64 above 32 bits), so
-  // it comes back as a number.
+  // useBigInt64 so that bigints travel as int64/uint64; safe-integers.ts makes numbers share
+  // those forms, and makes the decoder return a bigint only beyond the safe integers.
   const newEncoder = (): Encoder =>
-    guardInt64(new Encoder({ extensionCodec, useBigInt64: true, ignoreUndefined, sortKeys }));
-  const newDecoder = (): Decoder => new Decoder({ extensionCodec, useBigInt64: true });
+    writeSafeIntegers(guardInt64(new Encoder({ extensionCodec, useBigInt64: true, ignoreUndefined, sortKeys })));
+  const newDecoder = (): Decoder => readSafeIntegers(new Decoder({ extensionCodec, useBigInt64: true }));
   extensionCodec = skeinExtensions(types, new Nesting(newEncoder), new Nesting(newDecoder));
   return { encoder: newEncoder(), decoder: newDecoder() };
 }

@@ -4,7 +4,7 @@ import { msgpack, msgpackCodec } from '../src/index.js';
 const expectations = {
   undefined: 'null',
   negativeZero: '0',
-  smallBigInt: 'bigint',
+  smallBigInt: 'number',
   bigIntRange: '64-bit',
   map: 'Map',
   set: 'Set',

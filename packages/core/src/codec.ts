@@ -10,11 +10,6 @@ export interface Codec {
   /** Stable name, for logs and benchmarks: `msgpack`, `cbor`. */
   readonly name: string;
   encode(value: unknown): Uint8Array;
-  /**
-   * Encodes into `target` at `offset` and returns the end offset, or -1 when the value does not
-   * fit (nothing useful is left in `target` then). Optional: only where the library allows it.
-   */
-  encodeInto?(value: unknown, target: Uint8Array, offset: number): number;
   decode(bytes: Uint8Array): unknown;
 }
 

@@ -1,4 +1,4 @@
-
+import { invalidArgument } from './rpc-error.js';
 /**
  * A method's own error as it travels: a number (response flag 1) or bytes (flag 2).
  */
@@ -38,7 +38,7 @@ export function codeErrors<const M extends Record<number, ErrorClass>>(map: M): 
   const entries = Object.entries(map).map(([k, cls]) => [Number(k), cls] as const);
   for (const [code] of entries) {
     if (!Number.isInteger(code) || code < 0 || code > 0xffffffff) {
-      throw new RangeError(`codeErrors: ${code} is not a u32 error number`);
+      throw invalidArgument(`codeErrors: ${code} is not a u32 error number`);
     }
   }
   return {
@@ -47,7 +47,7 @@ export function codeErrors<const M extends Record<number, ErrorClass>>(map: M): 
       // Most derived first: a subclass listed under its own code wins over its base.
       for (const [code, cls] of entries) if ((err as object).constructor === cls) return code;
       for (const [code, cls] of entries) if (err instanceof cls) return code;
-      throw new TypeError('codeErrors: not a declared error');
+      throw invalidArgument('codeErrors: not a declared error');
     },
     decode(payload: ErrorPayload): E {
       const cls = typeof payload === 'number' ? entries.find(([c]) => c === payload)?.[1] : undefined;

@@ -29,6 +29,10 @@ export type ErrorName = keyof typeof ErrorCode;
  *   may be retried on another node.
  * - `idempotent`: the request may have run; retry only calls declared idempotent.
  * - `never`: another node would answer the same (bad method, bad input, handler error).
+ *
+ * The code's policy below is its default; an error's own `retry` describes its hop. Received
+ * from a peer, only a server's bare refusal before dispatch (`rpc_overloaded`, `rpc_closed`) is
+ * `safe`: a handler's error never is, and neither is an `rpc_unreachable` (the peer was reached).
  */
 export type RetryPolicy = 'safe' | 'idempotent' | 'never';
 
@@ -41,6 +45,7 @@ interface CodeInfo {
 const info = (name: ErrorName, wire: string, retry: RetryPolicy): CodeInfo => ({ name, wire, retry });
 
 export const CODE_INFO: Readonly<Record<ErrorCode, CodeInfo>> = {
+  // Safe where it is raised: a connect that failed. From a peer it is a later hop's, and may have run.
   [ErrorCode.Unreachable]: info('Unreachable', 'rpc_unreachable', 'safe'),
   // An IO error is `safe` only when the request was never written; the stream says which.
   [ErrorCode.IO]: info('IO', 'rpc_io_err', 'idempotent'),

@@ -1,6 +1,6 @@
 export { ErrorCode, CODE_INFO, codeFromWire } from './error-code.js';
 export type { ErrorName, RetryPolicy } from './error-code.js';
-export { RpcError, rpcError, invalidArgument, connectFailed } from './rpc-error.js';
+export { RpcError, rpcError, invalidArgument, connectFailed, listenFailed } from './rpc-error.js';
 export type { RpcErrorOptions } from './rpc-error.js';
 export { RemoteError, codeErrors } from './custom-error.js';
 export type { ErrCodec, ErrorPayload } from './custom-error.js';
@@ -17,6 +17,14 @@ export { EMPTY_BYTES, plainBytes, takeBytes, putBytes, builtinByteOps, scriptedB
 export type { ByteOps } from './bytes.js';
 export type { Transport, TransportConnectOptions, FrameSpec, FrameHandlers, FrameConn, FrameListener } from './transport.js';
 export { systemClock } from './clock.js';
+
+// For runtime and transport authors: what every connection adapter shares.
+export { ConnLifecycle } from './conn-lifecycle.js';
+export type { LifecycleHandlers } from './conn-lifecycle.js';
+export { ByteConnLifecycle } from './byte-conn-lifecycle.js';
+export { clearStaleSocket } from './socket-file.js';
+export type { SocketFileAccess } from './socket-file.js';
+export { RunBatch } from './run-batch.js';
 export { ChunkQueue, appendChunk } from './chunk-queue.js';
 export { Slab } from './slab.js';
 export { SlabRun } from './slab-run.js';

@@ -2,7 +2,10 @@ import { CODE_INFO, ErrorCode, type ErrorName, type RetryPolicy } from './error-
 
 export interface RpcErrorOptions {
   cause?: unknown;
-  /** Overrides the code's default retry policy (an IO error before the write is `safe`). */
+  /**
+   * Overrides the code's default retry policy: an IO error before the write is `safe`, a peer's
+   * Overloaded that came from its handler (not its own refusal) is `idempotent`.
+   */
   retry?: RetryPolicy;
 }
 
@@ -48,3 +51,7 @@ export const invalidArgument = (message: string): RpcError => new RpcError(Error
 /** A connection could not be made: the peer saw no request, so any call may go elsewhere. */
 export const connectFailed = (remote: string, why: string, cause?: unknown): RpcError =>
   new RpcError(ErrorCode.Unreachable, `cannot connect to ${remote}: ${why}`, { cause });
+
+/** A listener could not be opened (address in use, no permission, a file in the way). */
+export const listenFailed = (where: string, why: string, cause?: unknown): RpcError =>
+  new RpcError(ErrorCode.IO, `cannot listen on ${where}: ${why}`, { cause });

@@ -1,9 +1,12 @@
 import type { Address } from './address.js';
 
 /**
- * The runtime contract: what Skein needs from Node, Bun or Deno. Kept small so each runtime
- * implements it in one file. Transports build on it; runtimes implement it; neither depends on
- * the other.
+ * The runtime contract: what Skein needs from Node, Bun or Deno. Transports build on it; runtimes
+ * implement it; neither depends on the other. Every runtime package lays it out the same way:
+ * `runtime.ts` (this object), `connect.ts`, `listener.ts`, `byte-conn.ts` (a ByteConnLifecycle:
+ * only how that runtime reads, pauses, writes and closes), `socket-address.ts` and
+ * `socket-file.ts` (the runtime's primitives for clearStaleSocket); Bun and Deno add
+ * `native-api.ts`, their hand-written declarations of the runtime's own API.
  */
 export interface Runtime {
   readonly name: 'node' | 'bun' | 'deno' | (string & {});
@@ -75,4 +78,12 @@ export interface Clock {
 
 export interface Ticker {
   stop(): void;
+  /**
+   * Keeps the process alive while the ticker runs, until `unref()`: a pool refs its ticker while
+   * calls wait for a connection, so that a script awaiting one does not exit under it.
+   * Optional: a clock without it cannot hold the process.
+   */
+  ref?(): void;
+  /** Back to the default: the ticker alone does not keep the process alive. */
+  unref?(): void;
 }

@@ -81,7 +81,13 @@ describe('codeErrors', () => {
   });
 
   it('rejects numbers that cannot travel', () => {
-    expect(() => codeErrors({ [-1]: DivideByZero })).toThrow(RangeError);
+    expect(() => codeErrors({ [-1]: DivideByZero })).toThrow(
+      expect.objectContaining({ code: ErrorCode.InvalidArgument, message: 'codeErrors: -1 is not a u32 error number' }),
+    );
+  });
+
+  it('refuses to encode an error it does not declare, with InvalidArgument', () => {
+    expect(() => codec.encode(new Error('stray') as DivideByZero)).toThrow(expect.objectContaining({ code: ErrorCode.InvalidArgument }));
   });
 });
 

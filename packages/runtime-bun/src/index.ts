@@ -1,1 +1,1 @@
-export { bunRuntime } from './bun-runtime.js';
+export { bunRuntime } from './runtime.js';

@@ -1,25 +1,31 @@
 import { lstat, unlink } from 'node:fs/promises';
-import type { BunApi } from './bun-api.js';
+import type { SocketFileAccess } from '@skein/core';
+import type { BunApi } from './native-api.js';
 
 declare const Bun: BunApi;
 
-/**
- * A socket file left behind by a server that died keeps `listen` out (EADDRINUSE). Like most
- * servers, remove it when nothing answers on it; a live server's file, or anything that is not a
- * socket, is left alone and `listen` then fails as usual.
- */
-export async function clearStaleSocket(path: string): Promise<void> {
-  const stat = await lstat(path).catch(() => undefined);
-  if (!stat?.isSocket()) return;
-  try {
-    const probe = await Bun.connect({ unix: path, socket: { data() {}, connectError() {} } });
-    probe.close();
-  } catch (err) {
-    if ((err as { code?: string }).code === 'ECONNREFUSED') await removeSocketFile(path);
-  }
-}
+/** Bun's file system (its node:fs) and sockets, as core's clearStaleSocket needs them. */
+export const socketFiles: SocketFileAccess = {
+  async lstat(path) {
+    const stat = await lstat(path).catch(ifMissing);
+    return stat === undefined ? undefined : stat.isSocket() ? 'socket' : 'file';
+  },
+  async accepts(path) {
+    try {
+      const probe = await Bun.connect({ unix: path, socket: { data() {}, connectError() {} } });
+      probe.close();
+      return true;
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      if (code === 'ECONNREFUSED' || code === 'ENOENT') return false;
+      throw err;
+    }
+  },
+  remove: (path) => unlink(path).catch(ifMissing),
+};
 
-/** Removes the file if it is still there. */
-export async function removeSocketFile(path: string): Promise<void> {
-  await unlink(path).catch(() => {});
+/** A missing file is undefined; any other error is rethrown. */
+function ifMissing(err: { code?: string }): undefined {
+  if (err.code !== 'ENOENT') throw err;
+  return undefined;
 }

@@ -1,1 +1,1 @@
-export { denoRuntime } from './deno-runtime.js';
+export { denoRuntime } from './runtime.js';

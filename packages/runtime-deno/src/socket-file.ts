@@ -1,23 +1,29 @@
-import type { DenoApi } from './deno-api.js';
+import type { SocketFileAccess } from '@skein/core';
+import type { DenoApi } from './native-api.js';
 
 declare const Deno: DenoApi;
 
-/**
- * A socket file left behind by a server that died keeps `listen` out (AddrInUse). Like most
- * servers, remove it when nothing answers on it; a live server's file, or anything that is not a
- * socket, is left alone and `listen` then fails as usual.
- */
-export async function clearStaleSocket(path: string): Promise<void> {
-  const stat = await Deno.lstat(path).catch(() => undefined);
-  if (!stat?.isSocket) return;
-  try {
-    (await Deno.connect({ transport: 'unix', path })).close();
-  } catch (err) {
-    if ((err as Error).name === 'ConnectionRefused') await removeSocketFile(path);
-  }
-}
+/** Deno's file system and sockets, as core's clearStaleSocket needs them. */
+export const socketFiles: SocketFileAccess = {
+  async lstat(path) {
+    const stat = await Deno.lstat(path).catch(ifMissing);
+    return stat === undefined ? undefined : stat.isSocket ? 'socket' : 'file';
+  },
+  async accepts(path) {
+    try {
+      (await Deno.connect({ transport: 'unix', path })).close();
+      return true;
+    } catch (err) {
+      const name = (err as Error)?.name;
+      if (name === 'ConnectionRefused' || name === 'NotFound') return false;
+      throw err;
+    }
+  },
+  remove: (path) => Deno.remove(path).catch(ifMissing),
+};
 
-/** Removes the file if it is still there. */
-export async function removeSocketFile(path: string): Promise<void> {
-  await Deno.remove(path).catch(() => {});
+/** A missing file is undefined; any other error is rethrown. */
+function ifMissing(err: unknown): undefined {
+  if ((err as Error)?.name !== 'NotFound') throw err;
+  return undefined;
 }

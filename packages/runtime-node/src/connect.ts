@@ -1,6 +1,6 @@
 import net from 'node:net';
 import { DEFAULT_CONNECT_TIMEOUT_MS, connectFailed, connectTimerMs, formatAddress, type Address, type ByteConn, type ConnectOptions } from '@skein/core';
-import { NodeConn } from './node-conn.js';
+import { NodeByteConn } from './byte-conn.js';
 import { isTcp, netTarget, remoteOf } from './socket-address.js';
 
 /**
@@ -23,7 +23,7 @@ export function connect(address: Address, options: ConnectOptions = {}): Promise
     const connected = (): void => {
       settle();
       if (isTcp(address)) socket.setNoDelay(noDelay);
-      resolve(new NodeConn(socket, remoteOf(socket, address)));
+      resolve(new NodeByteConn(socket, remoteOf(socket, address)));
     };
     const settle = (): void => {
       clearTimeout(timer);

@@ -1,1 +1,1 @@
-export { nodeRuntime } from './node-runtime.js';
+export { nodeRuntime } from './runtime.js';

@@ -32,4 +32,16 @@ describe('clock', () => {
     expect(leakedHandles(before)).toEqual({});
     ticker.stop();
   });
+
+  it('a ticker holds the event loop once ref()ed, until unref() or stop()', () => {
+    const before = handleCounts();
+    const ticker = clock.every(1000, () => {});
+    ticker.ref!();
+    expect(leakedHandles(before)).toEqual({ Timeout: 1 });
+    ticker.unref!();
+    expect(leakedHandles(before)).toEqual({});
+    ticker.ref!();
+    ticker.stop();
+    expect(leakedHandles(before)).toEqual({});
+  });
 });

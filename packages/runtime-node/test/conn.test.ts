@@ -1,5 +1,6 @@
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import { ErrorCode } from '@skein/core';
 import { waitFor } from '@skein/test-utils';
 import { nodeRuntime } from '../src/index.js';
 import { bytes, connectPair, listenQueue, record, settle, type AcceptQueue, type Recorder } from './recorder.js';
@@ -137,6 +138,34 @@ describe('ByteConn', () => {
     expect(client.drains).toBe(1);
     expect(client.conn.write([bytes('a'), bytes('b')])).toBe(true);
     await waitForBytes(server, big.length + 2);
+    closeBoth();
+  });
+
+  it('closes the connection with the error a data handler throws, and the peer sees it go', async () => {
+    const q = await tcpQueue();
+    const peer = await rawClient(q.port);
+    const peerClosed = new Promise((resolve) => peer.once('end', resolve).once('error', resolve));
+    const bug = new Error('handler bug');
+    const closed: (Error | undefined)[] = [];
+    (await q.next()).bind({
+      data: () => {
+        throw bug;
+      },
+      drain: () => {},
+      close: (err) => closed.push(err),
+    });
+    peer.write('boom');
+    await peerClosed;
+    await settle();
+    expect(closed).toEqual([bug]);
+  });
+
+  it('refuses a second bind with InvalidArgument', async () => {
+    const q = await tcpQueue();
+    const { client, closeBoth } = await connectPair(q);
+    expect(() => client.conn.bind({ data: () => {}, drain: () => {}, close: () => {} })).toThrow(
+      expect.objectContaining({ code: ErrorCode.InvalidArgument }),
+    );
     closeBoth();
   });
 

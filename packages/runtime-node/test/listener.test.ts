@@ -40,6 +40,7 @@ describe('listen', () => {
     cleanup.push(() => q.listener.close());
     const address = tcpAddress(q.listener);
     const err = await nodeRuntime.listen(address, () => {}).catch((e: unknown) => e);
+    expect(RpcError.is(err, ErrorCode.IO)).toBe(true);
     expect((err as Error).message).toMatch(`cannot listen on 127.0.0.1:${address.port}: `);
     expect(((err as Error).cause as NodeJS.ErrnoException).code).toBe('EADDRINUSE');
   });
@@ -67,6 +68,7 @@ describe('listen', () => {
     const live = await listenQueue({ path });
     cleanup.push(() => live.listener.close());
     const err = await nodeRuntime.listen({ path }, () => {}).catch((e: unknown) => e);
+    expect(RpcError.is(err, ErrorCode.IO)).toBe(true);
     expect((err as Error).message).toBe(`cannot listen on unix:${path}: a live server is listening there`);
     // The first connection the live server saw is the probe that found it alive.
     (await live.next()).close();
@@ -78,7 +80,8 @@ describe('listen', () => {
     writeFileSync(path, 'precious');
     cleanup.push(() => rmSync(path, { force: true }));
     const err = await nodeRuntime.listen({ path }, () => {}).catch((e: unknown) => e);
-    expect((err as Error).message).toContain('not a socket');
+    expect(RpcError.is(err, ErrorCode.IO)).toBe(true);
+    expect((err as Error).message).toBe(`cannot listen on unix:${path}: a file that is not a socket is in the way`);
     expect(existsSync(path)).toBe(true);
   });
 });

@@ -13,8 +13,9 @@
  *   limits, prebuilt error responses, razor's `rpc_*` error strings, string-action names.
  * - `client/`: `ClientStream` (one connection), a `Call` from send to settle, the window
  *   (`Throttler`), and the `Caller` contract every carrier implements.
- * - `pool/`: `ConnPool` (connections to one server, reconnecting with backoff) and
- *   `FailoverPool` (many servers, a strategy to pick one, retries that never run a call twice).
+ * - `pool/`: `ConnPool` (connections to one server, reconnecting with backoff),
+ *   `FailoverPool` (many servers, a strategy to pick one, retries that never run a call twice),
+ *   and the discovery contract that keeps a FailoverPool's servers current (`followDiscovery`).
  * - `server/`: `RpcServer` (listeners, connections, graceful close), one `ServerConn` per
  *   connection, the `ServerRequest` a dispatch answers, and `createRouter` for plain handlers.
  *
@@ -43,14 +44,26 @@ export { FailoverPool } from './pool/failover-pool.js';
 export type { FailoverPoolOptions, MembershipEvent, ServerSpec, ServerStats } from './pool/failover-pool.js';
 export type { FailoverDecision, FailedAttempt } from './pool/failover-rules.js';
 export type { ServerView, ServerPicker, Strategy } from './pool/selection.js';
+export { Backoff } from './pool/backoff.js';
 export type { BackoffOptions } from './pool/backoff.js';
 export type { RetryBudgetOptions } from './pool/retry-budget.js';
+export type { RedirectTargetOptions } from './pool/redirect-targets.js';
+// Discovery: the contract a backend implements, the state a backend's watch keeps, an in-memory
+// backend, and the glue that feeds a FailoverPool from any backend.
+export type { Discovery, DiscoveryEntry, DiscoveryEvent, DiscoveryStatus, EntrySpec, Registrar, Registration, Watch } from './pool/discovery.js';
+export { discoveryEntry } from './pool/discovery-entry.js';
+export { DiscoveryFeed } from './pool/discovery-feed.js';
+export type { DiscoveryFeedOptions } from './pool/discovery-feed.js';
+export { StaticDiscovery } from './pool/static-discovery.js';
+export type { StaticDiscoveryOptions } from './pool/static-discovery.js';
+export { followDiscovery } from './pool/follow-discovery.js';
+export type { FollowDiscoveryOptions } from './pool/follow-discovery.js';
 
 // ── Serving ─────────────────────────────────────────────────────────────────────────────────
 export { RpcServer } from './server/rpc-server.js';
 export type { RpcServerOptions, ServerState } from './server/rpc-server.js';
 export { createRouter } from './server/router.js';
-export type { ActionHandler, ActionResult } from './server/router.js';
+export type { ActionHandler, ActionResult, RouterOptions } from './server/router.js';
 export { DEFAULT_LIMITS } from './wire/limits.js';
 export type { Limits } from './wire/limits.js';
 
@@ -58,7 +71,7 @@ export type { Limits } from './wire/limits.js';
 export type { Dispatch } from './server/dispatch.js';
 export { ServerRequest } from './server/request.js';
 export type { ConnInfo } from './server/request.js';
-export { errorDetail } from './wire/error-detail.js';
+export { errorDetail, handlerErrorDetail, refusalDetail, crashDetail, actionName } from './wire/error-detail.js';
 
 // ── For transport authors and raw peers: the razor v1 wire itself ─────────────────────────────
 export * as protocol from './wire/protocol.js';

@@ -2,7 +2,8 @@ import { ErrorCode, RemoteError, RpcError } from '@skein/core';
 import { deferred, handleCounts, leakedHandles, sleep, tmpSocketPath } from '@skein/test-utils';
 import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ClientStream } from '../src/index.js';
+import { ClientStream, type ClientStreamOptions } from '../src/index.js';
+import { resolveStreamOptions } from '../src/client/options.js';
 import { Concurrency, readU32, recordingTransport, startServer, transport, u32, type Started } from './harness.js';
 
 const cleanup: (() => Promise<unknown>)[] = [];
@@ -113,7 +114,7 @@ describe('payloads', () => {
     await client.call('Calc.add', u32(1)); // header and name in one part, msg
     await client.call(7, new Uint8Array(0)); // header only
     await client.call(7, u32(2), { blob: new Uint8Array(0) }); // header, msg
-    expect(rec.writes.map((p) => p.length)).toEqual([32 + 'Calc.add'.length, 4, 32, 32, 4]);
+    expect(rec.writes.slice(1).map((p) => p.length)).toEqual([32 + 'Calc.add'.length, 4, 32, 32, 4]); // after the hello
   });
 });
 
@@ -186,9 +187,32 @@ describe('bad arguments are refused before the wire', () => {
     const before = handleCounts();
     await expect(s.connect({ window: 0 })).rejects.toMatchObject({ code: ErrorCode.InvalidArgument, message: /window/ });
     await expect(s.connect({ tickMs: NaN })).rejects.toMatchObject({ code: ErrorCode.InvalidArgument, message: /tickMs/ });
+    const bad: [Partial<ClientStreamOptions>, RegExp][] = [
+      [{ window: 1.5 }, /^window must be a positive integer, got 1.5$/],
+      [{ maxQueued: 0 }, /^maxQueued must be a positive integer, got 0$/],
+      [{ maxQueued: 2.5 }, /^maxQueued must be a positive integer/],
+      [{ timeoutMs: 0 }, /^timeoutMs must be a positive number, got 0$/],
+      [{ timeoutMs: Infinity }, /^timeoutMs must be a positive number/],
+      [{ tickMs: 0.5 }, /^tickMs must be a number of ms in 1\.\.2147483647, got 0.5$/],
+      [{ tickMs: 2 ** 31 }, /^tickMs must be a number of ms in 1\.\.2147483647/], // a timer would fire at once
+      [{ keepaliveMs: -1 }, /^keepaliveMs must be 0 or a positive number, got -1$/],
+      [{ keepaliveMs: NaN }, /^keepaliveMs must be 0 or a positive number/],
+      [{ keepaliveTimeoutMs: 0 }, /^keepaliveTimeoutMs must be a positive number, got 0$/],
+      [{ keepaliveTimeoutMs: '5000' as never }, /^keepaliveTimeoutMs must be a positive number/],
+      [{ connectTimeoutMs: -1 }, /^connectTimeoutMs must be a positive number, got -1$/],
+      [{ onClose: 'log' as never }, /^onClose must be a function$/],
+    ];
+    for (const [opts, message] of bad) {
+      await expect(s.connect(opts), JSON.stringify(opts)).rejects.toMatchObject({ code: ErrorCode.InvalidArgument, message });
+    }
     await sleep(100); // time for a connection, had one been made, to reach the server
     expect(s.server.connections).toBe(0);
     expect(leakedHandles(before)).toEqual({});
+  });
+
+  it('takes keepaliveMs 0 (keepalive off) and names a pool\'s stream options with their prefix', () => {
+    expect(resolveStreamOptions({ keepaliveMs: 0 })).toMatchObject({ keepaliveMs: 0, tickMs: 1000, timeoutMs: 20_000 });
+    expect(() => resolveStreamOptions({ keepaliveMs: -1 }, 'stream.')).toThrow(/^stream\.keepaliveMs must be 0 or a positive number/);
   });
 });
 

@@ -1,9 +1,12 @@
-import { ErrorCode, RpcError } from '@skein/core';
+import { ErrorCode, RpcError, parseAddress, type FrameConn } from '@skein/core';
 import { deferred, freePort, handleCounts, leakedHandles, ManualClock, settleAll, sleep, waitFor, within } from '@skein/test-utils';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ClientStream, ConnPool, type PoolState, type Reply } from '../src/index.js';
+import { ClientStream, ConnPool, type ConnPoolOptions, type PoolState, type Reply } from '../src/index.js';
 import { transport } from './harness.js';
-import { childServer, localServer, str, textOf, type ChildServer } from './pool-harness.js';
+import { requestFrameSpec } from '../src/wire/frame-specs.js';
+import { DEFAULT_LIMITS } from '../src/wire/limits.js';
+import { PING_ACTION, RESPONSE_HEADER_LENGTH, ResponseFlag, readRequestHeader, writeResponseHeader, type RequestHeader } from '../src/wire/protocol.js';
+import { childServer, countingTransport, localServer, str, textOf, type ChildServer } from './pool-harness.js';
 
 const cleanup: (() => unknown)[] = [];
 afterEach(async () => {
@@ -46,6 +49,31 @@ describe('options', () => {
     );
     expect(() => new ConnPool({ transport, address, stream: { tickMs: -1 } })).toThrow(/stream\.tickMs/);
     expect(() => new ConnPool({ transport, address, maxConnections: 1.5 })).toThrow(/maxConnections must be a positive integer/);
+  });
+
+  it('checks every option of its own with a message naming it, before any connect', () => {
+    const address = '127.0.0.1:1';
+    const bad: [Partial<ConnPoolOptions>, RegExp][] = [
+      [{ maxConnections: 0 }, /^maxConnections must be a positive integer, got 0$/],
+      [{ idleMs: -1 }, /^idleMs must be a positive number, got -1$/],
+      [{ maxConnectionAgeMs: NaN }, /^maxConnectionAgeMs must be a positive number/],
+      [{ maxQueued: 0.5 }, /^maxQueued must be a positive integer, got 0.5$/],
+      [{ connectBudgetMs: Infinity }, /^connectBudgetMs must be a positive number/],
+      [{ tickMs: 0 }, /^tickMs must be a number of ms in 1\.\.2147483647, got 0$/],
+      [{ tickMs: 2 ** 32 }, /^tickMs must be a number of ms in 1\.\.2147483647/],
+      [{ backoff: { initialMs: Infinity } }, /^backoff\.initialMs must be a positive number, got Infinity$/],
+      [{ backoff: { maxMs: 2 ** 31 } }, /^backoff\.maxMs must be a number of ms in 1\.\.2147483647/], // a retry timer would fire at once
+      [{ backoff: { initialMs: 500, maxMs: 100 } }, /^backoff\.maxMs must be at least initialMs \(500\), got 100$/],
+      [{ backoff: { multiplier: Infinity } }, /^backoff\.multiplier must be a finite number of at least 1, got Infinity$/],
+      [{ onStateChange: 'log' as never }, /^onStateChange must be a function$/],
+      [{ stream: { keepaliveTimeoutMs: 0 } }, /^stream\.keepaliveTimeoutMs must be a positive number, got 0$/],
+      [{ stream: { window: 2.5 } }, /^stream\.window must be a positive integer, got 2.5$/],
+    ];
+    for (const [opts, message] of bad) {
+      expect(() => new ConnPool({ transport, address, ...opts }), JSON.stringify(opts)).toThrow(
+        expect.objectContaining({ code: ErrorCode.InvalidArgument, message: expect.stringMatching(message) }),
+      );
+    }
   });
 });
 
@@ -300,6 +328,67 @@ describe('health recovers', () => {
     expect(afterKill.slice(0, -1).every((s) => s === 'backoff' || s === 'connecting')).toBe(true);
     expect(textOf(await p.call('who'))).toBe('second');
     second.proc.kill('SIGKILL');
+  });
+});
+
+describe('health needs an answer, not a handshake', () => {
+  it('never goes ready nor routes a call to a SIGSTOPped server whose kernel still accepts connections, and recovers on SIGCONT', async () => {
+    const server = await child('frozen');
+    const counting = countingTransport();
+    const states: PoolState[] = [];
+    const p = new ConnPool({
+      transport: counting,
+      address: server.address,
+      connectBudgetMs: 60_000,
+      backoff: { initialMs: 20, maxMs: 100 },
+      stream: { keepaliveMs: 100, keepaliveTimeoutMs: 400, tickMs: 50 },
+      onStateChange: (s) => states.push(s),
+    });
+    cleanup.push(() => p.destroy());
+    expect(textOf(await p.call('who'))).toBe('frozen');
+    server.proc.kill('SIGSTOP');
+    cleanup.push(() => server.proc.kill('SIGCONT'));
+    await waitFor(() => p.state !== 'ready', { what: 'keepalive to find the server frozen' });
+    const readies = states.filter((s) => s === 'ready').length;
+    const connected = counting.connected;
+    const calls = track(Array.from({ length: 3 }, () => p.call('who', undefined, { timeoutMs: 60_000 })));
+    // The stopped server's kernel still completes handshakes from its backlog: two of them.
+    await waitFor(() => counting.connected >= connected + 2, { what: 'two connects to the frozen server', timeoutMs: 20_000 });
+    expect(states.filter((s) => s === 'ready').length).toBe(readies);
+    expect(p.healthy).toBe(false);
+    expect(p.stats()).toMatchObject({ inFlight: 0, queued: 3 }); // still waiting in the pool, on no connection
+    expect(calls.settled).toEqual([false, false, false]);
+    server.proc.kill('SIGCONT');
+    const { ok } = await within(calls.all, 20_000, 'the calls made during the freeze');
+    expect(ok.map(textOf)).toEqual(['frozen', 'frozen', 'frozen']);
+    expect(p.state).toBe('ready');
+    expect(p.healthy).toBe(true);
+  });
+
+  it('sends the calls queued while connecting only once the first ping is answered', async () => {
+    // A bare peer that records the requests it gets and answers only what the test tells it to.
+    const got: RequestHeader[] = [];
+    let peer: FrameConn | undefined;
+    const listener = await transport.listen(parseAddress('127.0.0.1:0'), requestFrameSpec(DEFAULT_LIMITS), (conn) => {
+      peer = conn;
+      conn.bind({ frame: (bytes, start) => void got.push(readRequestHeader(bytes.subarray(start))), drain: () => {}, close: () => {} });
+    });
+    cleanup.push(() => listener.close());
+    const { port } = listener.address as { port: number };
+    const p = pool({ address: `127.0.0.1:${port}` });
+    const calls = Array.from({ length: 3 }, () => p.call(7).catch((e) => e));
+    const isCall = (h: RequestHeader) => h.action === 7;
+    const ping = await waitFor(() => got.find((h) => h.action === PING_ACTION), { what: 'the first ping' });
+    await sleep(50); // turns in which calls sent without waiting for the pong would arrive
+    expect(got.filter(isCall)).toHaveLength(0);
+    expect(p.stats()).toMatchObject({ state: 'connecting', inFlight: 0, queued: 3 });
+    const pong = new Uint8Array(RESPONSE_HEADER_LENGTH);
+    writeResponseHeader(pong, ResponseFlag.Ok, 0, ping.seq, 0);
+    peer!.write(pong);
+    await waitFor(() => got.filter(isCall).length === 3, { what: 'the three calls' });
+    expect(p.stats()).toMatchObject({ state: 'ready', inFlight: 3, queued: 0 });
+    p.destroy();
+    expect((await Promise.all(calls)).map((e) => e.code)).toEqual([ErrorCode.IO, ErrorCode.IO, ErrorCode.IO]);
   });
 });
 

@@ -49,3 +49,31 @@ describe('built-in errors with a detail', () => {
   });
 });
 
+
+describe('the retry class of an error read from the wire describes this hop', () => {
+  const read = (s: string) => readErrorBytes(bytes(s)) as RpcError;
+
+  it("reads a server's bare refusal before dispatch as safe", () => {
+    expect(read('rpc_overloaded').retry).toBe('safe');
+    expect(read('rpc_closed').retry).toBe('safe');
+  });
+
+  it('reads a refusal code with a detail, which only a handler sends, as may have run', () => {
+    expect(read('rpc_overloaded:Front.op: downstream overloaded').retry).toBe('idempotent');
+    expect(read('rpc_closed:action 7: rpc_closed').retry).toBe('idempotent');
+    expect(read('rpc_overloaded:').retry).toBe('idempotent'); // fail-closed: any detail counts
+  });
+
+  it('never reads Unreachable as safe: the peer was reached', () => {
+    expect(read('rpc_unreachable').retry).toBe('idempotent');
+    expect(read('rpc_unreachable:cannot connect to 10.0.0.9:4000').retry).toBe('idempotent');
+    expect(read('rpc_unreachable').code).toBe(ErrorCode.Unreachable);
+  });
+
+  it("keeps every other code's own class", () => {
+    expect(read('rpc_timeout').retry).toBe('idempotent');
+    expect(read('rpc_io_err').retry).toBe('idempotent');
+    expect(read('rpc_internal_err').retry).toBe('never');
+    expect(read('rpc_invalid_argument:x').retry).toBe('never');
+  });
+});

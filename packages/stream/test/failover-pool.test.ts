@@ -1,7 +1,7 @@
-import { ErrorCode, RemoteError, RpcError } from '@skein/core';
-import { deferred, freePort, waitFor, within } from '@skein/test-utils';
+import { ErrorCode, RemoteError, RpcError, systemClock } from '@skein/core';
+import { deferred, freePort, ManualClock, waitFor, within } from '@skein/test-utils';
 import { afterEach, describe, expect, it } from 'vitest';
-import { FailoverPool, type FailoverPoolOptions, type MembershipEvent } from '../src/index.js';
+import { ClientStream, FailoverPool, RpcServer, type FailoverDecision, type FailoverPoolOptions, type MembershipEvent } from '../src/index.js';
 import { transport } from './harness.js';
 import { childServer, localServer, str, textOf, type ChildServer, type LocalServer } from './pool-harness.js';
 
@@ -195,7 +195,7 @@ describe('retry rules', () => {
     expect((a!.counts.bad ?? 0) + (b!.counts.bad ?? 0)).toBe(1);
   });
 
-  it('lets shouldFailover move on after a custom error, but never re-run a call that may have run', async () => {
+  it('lets shouldFailover move on after a custom error for an idempotent call, but never re-run one that is not', async () => {
     const held = deferred();
     const { a, b } = await locals(['a', 'b'], (n) => ({
       busy: () => (n === 'a' ? Promise.reject(new RemoteError(str('busy'))) : str(n)),
@@ -212,16 +212,117 @@ describe('retry rules', () => {
       },
     });
     cleanup.push(() => held.resolve());
-    expect(textOf(await pool.call('busy'))).toBe('b'); // the custom error moved it on
+    expect(textOf(await pool.call('busy', undefined, { idempotent: true }))).toBe('b'); // the custom error moved it on
     const err = await pool.call('hang', undefined, { timeoutMs: 100 }).catch((e) => e);
     expect(err.code).toBe(ErrorCode.Timeout); // 'next' was refused: not idempotent, may have run
+    expect(err.message).toMatch(/shouldFailover asked for 'next'; not done/);
     expect(asked).toEqual(['0:custom', '0:Timeout']);
+  });
+
+  describe('no answer of shouldFailover re-runs a call that is not idempotent after a server answered it', () => {
+    const cases: [string, () => never, (servers: LocalServer[]) => FailoverDecision][] = [
+      ['Internal, and the hook says next', () => { throw new Error('boom'); }, () => 'next'],
+      ['a custom error, and the hook says next', () => { throw new RemoteError(3); }, () => 'next'],
+      ['a custom error, and the hook redirects', () => { throw new RemoteError(str('not the leader')); }, (s) => ({ redirect: s[1]!.address })],
+      ['Method (a handler may throw any code), and the hook says next', () => { throw new RpcError(ErrorCode.Method, 'gone'); }, () => 'next'],
+    ];
+
+    it.each(cases)('%s', async (_name, fail, decide) => {
+      const s = await locals(['a', 'b', 'c'], () => ({ op: fail }));
+      const servers = Object.values(s);
+      const pool = failover({
+        servers: servers.map((x) => x.address),
+        strategy: 'leader',
+        retryBudget: { ratio: 10 },
+        shouldFailover: () => decide(servers),
+      });
+      const err = await pool.call('op').catch((e: unknown) => e);
+      expect(servers.reduce((n, x) => n + (x.counts.op ?? 0), 0)).toBe(1);
+      if (err instanceof RpcError) expect(err.message).toMatch(/shouldFailover asked for .*; not done: the call may have run on .* and is not idempotent/);
+      else expect(err).toBeInstanceOf(RemoteError);
+      // The same hook moves an idempotent call on: it is the only thing that stopped it.
+      await pool.call('op', undefined, { idempotent: true }).catch(() => {});
+      expect(servers.reduce((n, x) => n + (x.counts.op ?? 0), 0)).toBe(4);
+    });
+  });
+});
+
+// The central promise across hops: a call that may not be repeated runs at most once, however
+// many servers stand between the client and the failure.
+
+/** A server that refuses every call itself, before dispatching it, as a throttle or a draining server does. */
+async function refusingServer(code: ErrorCode): Promise<string> {
+  const server = new RpcServer({ dispatch: { dispatch: (req) => req.fail(code) } });
+  const a = await server.listen(transport, '127.0.0.1:0');
+  cleanup.push(() => server.close());
+  return `127.0.0.1:${'port' in a ? a.port : 0}`;
+}
+
+/** Calls `action` on `address` on a fresh stream, passing any failure on as it came. */
+async function callDownstream(address: string, action: string): Promise<Uint8Array> {
+  const s = await ClientStream.connect({ transport, address });
+  try {
+    return (await s.call(action)).msg;
+  } finally {
+    s.destroy();
+  }
+}
+
+/** Three front servers whose `op` handler calls the downstream at `address`. */
+async function fronts(downstream: string): Promise<LocalServer[]> {
+  const out: LocalServer[] = [];
+  for (let i = 0; i < 3; i++) {
+    const s = await localServer({ op: () => callDownstream(downstream, 'work') });
+    cleanup.push(() => s.server.close());
+    out.push(s);
+  }
+  return out;
+}
+
+const runs = (servers: LocalServer[]): number => servers.reduce((n, s) => n + (s.counts.op ?? 0), 0);
+
+describe('a call that is not idempotent runs once across two hops', () => {
+  const downstreams: [string, () => Promise<string>, ErrorCode][] = [
+    ['down', async () => `127.0.0.1:${await freePort()}`, ErrorCode.Unreachable],
+    ['overloaded', () => refusingServer(ErrorCode.Overloaded), ErrorCode.Overloaded],
+    ['closing', () => refusingServer(ErrorCode.Closed), ErrorCode.Closed],
+  ];
+
+  it.each(downstreams)('when the front handler finds its downstream %s', async (_name, downstream, code) => {
+    const front = await fronts(await downstream());
+    const pool = failover({ servers: front.map((s) => s.address), retryBudget: { ratio: 10 } });
+    const err = await pool.call('op').catch((e: unknown) => e);
+    expect(runs(front)).toBe(1);
+    expect(err).toBeInstanceOf(RpcError);
+    expect((err as RpcError).code).toBe(code);
+    // The front ran its handler: its answer says the call may have run, whatever the code.
+    expect((err as RpcError).retry).toBe('idempotent');
+    expect((err as RpcError).message).toMatch(/may have executed on .*not retried: it is not idempotent/);
+  });
+
+  it('still moves an idempotent call on, once per server', async () => {
+    const front = await fronts(await refusingServer(ErrorCode.Overloaded));
+    const pool = failover({ servers: front.map((s) => s.address), retryBudget: { ratio: 10 } });
+    const err = await pool.call('op', undefined, { idempotent: true }).catch((e: unknown) => e);
+    expect((err as RpcError).code).toBe(ErrorCode.Overloaded);
+    expect(runs(front)).toBe(3);
+    for (const s of front) expect(s.counts.op).toBe(1);
+  });
+
+  it("still retries a server's own refusal before dispatch on another server (the control)", async () => {
+    const refusing = await refusingServer(ErrorCode.Overloaded);
+    const ok = await localServer({ op: () => str('ok') });
+    cleanup.push(() => ok.server.close());
+    const pool = failover({ servers: [refusing, ok.address], strategy: 'leader' });
+    expect(textOf(await pool.call('op'))).toBe('ok');
+    expect(ok.counts.op).toBe(1);
   });
 });
 
 describe('retry budget', () => {
+  /** Servers that refuse every call themselves, bare, as a throttle does before running anything (safe to retry). */
   async function overloadedCluster() {
-    return locals(['a', 'b', 'c'], () => ({ overloaded: () => { throw new RpcError(ErrorCode.Overloaded); } }));
+    return locals(['a', 'b', 'c'], () => ({ overloaded: (req) => req.fail(ErrorCode.Overloaded) }));
   }
   const attempts = (s: Record<string, LocalServer>) => Object.values(s).reduce((n, x) => n + (x.counts.overloaded ?? 0), 0);
 
@@ -323,7 +424,7 @@ describe('strategies', () => {
     expect(count(replies.map(textOf))).toEqual({ a: 5, b: 5 });
   });
 
-  it('leader: a redirect to an address not in the pool adds it and makes it the leader', async () => {
+  it('leader: a redirect to an address not in the pool adds it for a while and makes it the leader', async () => {
     const s = await locals(['b', 'c'], (n) => ({ op: () => str(n) }));
     // The first server is not the leader: it redirects to c, which the pool does not know yet.
     const redirecting = await localServer({
@@ -341,8 +442,9 @@ describe('strategies', () => {
         return m ? { redirect: m[1]! } : undefined;
       },
     });
-    expect(textOf(await pool.call('op'))).toBe('c');
-    expect(events).toEqual([{ type: 'add', address: s.c!.address, weight: 1 }]);
+    // The redirecting server answered: only an idempotent call may follow the redirect.
+    expect(textOf(await pool.call('op', undefined, { idempotent: true }))).toBe('c');
+    expect(events).toEqual([{ type: 'add', address: s.c!.address, weight: 1, temporary: true }]);
     expect(pool.servers().map((v) => v.address)).toContain(s.c!.address);
     const next = await Promise.all(Array.from({ length: 5 }, () => pool.call('op')));
     expect(next.map(textOf)).toEqual(['c', 'c', 'c', 'c', 'c']); // c is now the leader
@@ -359,6 +461,78 @@ describe('strategies', () => {
     expect(textOf(await within(pool.call('who'), 10_000))).toBe('b');
     const after = (await Promise.all(Array.from({ length: 5 }, () => pool.call('who')))).map(textOf);
     expect(after).toEqual(['b', 'b', 'b', 'b', 'b']);
+  });
+});
+
+describe('redirects to servers not in the pool', () => {
+  const text = new TextDecoder();
+
+  /** A server that redirects each call to the address in its message, a pool that always asks it first, and targets that answer their name. */
+  async function redirected(targets: string[], opts: Partial<Omit<FailoverPoolOptions, 'transport'>> = {}) {
+    const s = await locals(targets);
+    const r = await localServer({ who: (req) => Promise.reject(new RemoteError(str(`redirect ${text.decode(req.msg)}`))) });
+    cleanup.push(() => r.server.close());
+    const events: string[] = [];
+    const pool = failover({
+      servers: [r.address],
+      strategy: (_key, servers) => servers.find((v) => v.address === r.address),
+      onMembershipChange: (e) => void events.push(`${e.type} ${Object.keys(s).find((n) => s[n]!.address === e.address)}${e.temporary ? ' (temporary)' : ''}`),
+      shouldFailover: (err) => {
+        if (!(err instanceof RemoteError) || typeof err.payload === 'number') return undefined;
+        const m = /^redirect (.+)$/.exec(text.decode(err.payload));
+        return m ? { redirect: m[1]! } : undefined;
+      },
+      ...opts,
+    });
+    const via = async (name: string) => textOf(await pool.call('who', str(s[name]!.address), { idempotent: true }));
+    const members = () => pool.servers().map((v) => Object.keys(s).find((n) => s[n]!.address === v.address) ?? 'r');
+    return { s, r, pool, events, via, members };
+  }
+
+  it('brings in at most redirectTargets.max servers: a new one pushes out the least recently redirected to', async () => {
+    const { via, events, members } = await redirected(['c1', 'c2', 'c3', 'c4'], { redirectTargets: { max: 2 } });
+    expect(await via('c1')).toBe('c1');
+    expect(await via('c2')).toBe('c2');
+    expect(await via('c3')).toBe('c3');
+    expect(members()).toEqual(['r', 'c2', 'c3']);
+    expect(await via('c2')).toBe('c2'); // c2 is now the most recent
+    expect(await via('c4')).toBe('c4');
+    expect(members()).toEqual(['r', 'c2', 'c4']);
+    expect(events).toEqual([
+      'add c1 (temporary)',
+      'add c2 (temporary)',
+      'add c3 (temporary)',
+      'remove c1',
+      'add c4 (temporary)',
+      'remove c3',
+    ]);
+  });
+
+  it('lets a server a redirect brought in leave once it carried no call for a whole idle sweep', async () => {
+    const clock = new ManualClock();
+    const { via, pool, s, events, members } = await redirected(['c1', 'c2'], { clock, pool: { clock: systemClock }, redirectTargets: { idleMs: 1000 } });
+    expect(await via('c1')).toBe('c1');
+    expect(await via('c2')).toBe('c2');
+    clock.advance(1000); // both were used since they joined
+    expect(members()).toEqual(['r', 'c1', 'c2']);
+    await new Promise((done) => pool.sendTo(s.c2!.address, 'who', new Uint8Array(0), {}, done));
+    clock.advance(1000); // c1 idle for a whole sweep; c2 used
+    expect(members()).toEqual(['r', 'c2']);
+    pool.add(s.c2!.address); // the application names it: it stays for good
+    clock.advance(5000);
+    expect(members()).toEqual(['r', 'c2']);
+    expect(clock.running).toBe(0); // no sweep runs while no redirect target is left
+    expect(events).toEqual(['add c1 (temporary)', 'add c2 (temporary)', 'remove c1', 'add c2']);
+  });
+
+  it('refuses redirects to new servers with redirectTargets.max 0, and runs the call once', async () => {
+    const { r, pool, s, events, members } = await redirected(['c1'], { redirectTargets: { max: 0 } });
+    const err = await pool.call('who', str(s.c1!.address), { idempotent: true }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RemoteError);
+    expect(r.counts.who).toBe(1);
+    expect(s.c1!.counts.who).toBeUndefined();
+    expect(members()).toEqual(['r']);
+    expect(events).toEqual([]);
   });
 });
 

@@ -59,16 +59,16 @@ describe('timeouts', () => {
     cleanup.push(() => s.server.close());
     cleanup.push(() => gate.resolve());
     const clock = new ManualClock();
-    const client = await s.connect({ clock, window: 1, tickMs: 1000, timeoutMs: 2000, keepaliveMs: 0 });
+    const client = await s.connect({ clock, window: 1, tickMs: 1000, timeoutMs: 20_000, keepaliveMs: 0 });
     cleanup.push(() => client.destroy());
-    clock.stall(5000); // five ticks' worth of time pass while the ticker is held back
+    clock.stall(50_000); // fifty ticks' worth of time pass while the ticker is held back
     const outcomes: (RpcError | null | undefined)[] = [undefined, undefined];
     client.send('hang', u32(1), {}, (err) => (outcomes[0] = err as RpcError)); // on the wire
     client.send('hang', u32(2), {}, (err) => (outcomes[1] = err as RpcError)); // waiting for the window
-    clock.fireAll(); // may come right after the send: the 2 s timeout has not surely elapsed...
-    clock.fireAll(); // ...nor after one whole tick more
+    // The first tick may come right after the send: 20 s are surely over only 21 ticks of 1 s on.
+    for (let t = 0; t < 20; t++) clock.fireAll();
     expect(outcomes).toEqual([undefined, undefined]);
-    clock.fireAll(); // two whole ticks after the first: both are due
+    clock.fireAll();
     expect(outcomes[0]).toMatchObject({ code: ErrorCode.Timeout, retry: 'idempotent' });
     expect(outcomes[1]).toMatchObject({ code: ErrorCode.Timeout, retry: 'safe' });
     expect(client.inFlight + client.queued).toBe(0);
@@ -108,8 +108,9 @@ describe('keepalive', () => {
     cleanup.push(() => client.destroy());
     clock.stall(1000);
     const before = clock.reads;
+    const written = rec.writes.length; // the hello
     clock.fireAll();
-    expect(rec.writes).toHaveLength(1); // the ping
+    expect(rec.writes.length - written).toBe(1); // the ping
     expect(clock.reads - before).toBe(1);
   });
 });
@@ -167,6 +168,32 @@ describe('cancellation and overload', () => {
     await expect(client.call(1, undefined, { signal: AbortSignal.abort() })).rejects.toMatchObject({ code: ErrorCode.Cancelled });
     await client.call(1);
     expect(handled).toBe(1);
+  });
+
+  it('counts only calls still waiting against maxQueued: aborted and timed-out ones leave room at once', async () => {
+    const s = await startServer({ hang: () => new Promise(() => {}) }, { closeWaitMs: 100 });
+    cleanup.push(() => s.server.close());
+    const clock = new ManualClock();
+    const client = await s.connect({ window: 1, maxQueued: 3, clock, keepaliveMs: 0 });
+    cleanup.push(() => client.destroy());
+    const held = client.call('hang').catch((e) => e); // fills the window
+    const acs = [0, 1, 2].map(() => new AbortController());
+    const aborted = acs.map((ac) => client.call('hang', undefined, { signal: ac.signal }).catch((e) => e));
+    expect(client.queued).toBe(3);
+    for (const ac of acs) ac.abort();
+    expect(client.queued).toBe(0);
+    expect((await Promise.all(aborted)).map((e) => e.code)).toEqual([ErrorCode.Cancelled, ErrorCode.Cancelled, ErrorCode.Cancelled]);
+    // Room for three again, and only three.
+    const timed = [0, 1, 2].map(() => client.call('hang', undefined, { timeoutMs: 100 }).catch((e) => e));
+    expect(client.queued).toBe(3);
+    await expect(client.call('hang')).rejects.toMatchObject({ code: ErrorCode.Overloaded });
+    clock.advance(200);
+    expect((await Promise.all(timed)).map((e) => [e.code, e.retry])).toEqual([0, 1, 2].map(() => [ErrorCode.Timeout, 'safe']));
+    expect(client.queued).toBe(0);
+    const again = [0, 1, 2].map(() => client.call('hang').catch((e) => e));
+    expect(client.queued).toBe(3);
+    client.destroy();
+    expect((await Promise.all([held, ...again])).map((e) => e.code)).toEqual([0, 1, 2, 3].map(() => ErrorCode.IO));
   });
 
   it('rejects with Overloaded once the waiting queue is full', async () => {

@@ -18,6 +18,18 @@ export const golden = {
   errorNumber: hex(`254d 01 01 01000000 0100000000000000 00000000`),
   /** error string "rpc_timeout" (flag 2) for seq 1 */
   errorString: hex(`254d 01 02 00000000 0100000000000000 0b000000 7270635f74696d656f7574`),
+  /**
+   * The hello's offer with the default limits: version 1, role 0 (offer), one entry of kind 1
+   * (receive limits), 8 bytes: max message 16 MiB, max blob 64 MiB.
+   */
+  helloOffer: hex(`01 00 0100 0800 00000001 00000004`),
+  /** The hello request a Skein client sends first: action 0x7fff_ff00, seq 0, the offer as msg. */
+  helloRequest: hex(`254d 01 00 00ffff7f 0000000000000000 0000000000000000 0e000000 00000000
+    01 00 0100 0800 00000001 00000004`),
+  /** The server's answer: ok, seq 0, version 1, role 1 (answer), the limits it will check replies against. */
+  helloAnswer: hex(`254d 01 00 0e000000 0000000000000000 00000000  01 01 0100 0800 00000001 00000004`),
+  /** The answer that accepts nothing (an offer of an unknown version, or of nothing the server speaks). */
+  helloAnswerNothing: hex(`254d 01 00 02000000 0000000000000000 00000000  01 01`),
 };
 
 export function errorStringFrame(seq: number, s: string): Uint8Array {

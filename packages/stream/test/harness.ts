@@ -1,4 +1,5 @@
 export { memoryLogger } from '@skein/test-utils';
+import net from 'node:net';
 import { nodeRuntime } from '@skein/runtime-node';
 import { tcpTransport } from '@skein/transport-tcp';
 import type { FrameConn, Transport } from '@skein/core';
@@ -68,3 +69,28 @@ export const u32 = (n: number) => {
   return b;
 };
 export const readU32 = (b: Uint8Array) => new DataView(b.buffer, b.byteOffset, b.byteLength).getUint32(0, true);
+
+/**
+ * A raw TCP peer that speaks no Skein: it sends exact bytes and collects what comes back until
+ * the server closes. Destroyed by `cleanup` (the test file's list).
+ */
+export function rawPeer(address: string, cleanup: (() => unknown)[]) {
+  const [host, port] = address.split(':');
+  const sock = net.connect(Number(port), host);
+  cleanup.push(() => sock.destroy());
+  const chunks: Buffer[] = [];
+  let receivedBytes = 0;
+  sock.on('data', (c: Buffer) => (chunks.push(c), (receivedBytes += c.length)));
+  const closed = new Promise<Buffer>((resolve) => sock.on('close', () => resolve(Buffer.concat(chunks))));
+  sock.on('error', () => {});
+  return {
+    send: (b: Uint8Array) => sock.write(b),
+    received: () => Buffer.concat(chunks),
+    /** Bytes received so far, without joining them. */
+    receivedBytes: () => receivedBytes,
+    /** Stops reading: the server's replies back up into its send buffer. */
+    stopReading: () => void sock.pause(),
+    startReading: () => void sock.resume(),
+    closed,
+  };
+}

@@ -9,12 +9,17 @@ const text = new TextDecoder();
 export const str = (s: string): Uint8Array => utf8.encode(s);
 export const textOf = (r: Reply): string => text.decode(r.msg);
 
-/** A transport whose listeners count the connections they accept. */
-export function countingTransport(base: Transport = transport): Transport & { accepted: number } {
+/** A transport whose listeners count the connections they accept, and which counts the connects that succeed. */
+export function countingTransport(base: Transport = transport): Transport & { accepted: number; connected: number } {
   const t = {
     name: base.name,
     accepted: 0,
-    connect: base.connect.bind(base),
+    connected: 0,
+    connect: async (...args: Parameters<Transport['connect']>) => {
+      const conn = await base.connect(...args);
+      t.connected++;
+      return conn;
+    },
     listen: (address: Parameters<Transport['listen']>[0], spec: Parameters<Transport['listen']>[1], accept: Parameters<Transport['listen']>[2]) =>
       base.listen(address, spec, (conn) => {
         t.accepted++;

@@ -4,34 +4,18 @@ import net from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ClientStream, RpcServer, ServerRequest, createRouter } from '../src/index.js';
 import { errorStringFrame, golden, hex } from './golden.js';
-import { Concurrency, memoryLogger, readU32, recordingTransport, startServer, transport, u32 } from './harness.js';
+import { Concurrency, memoryLogger, rawPeer, readU32, recordingTransport, startServer, transport, u32 } from './harness.js';
 
 const cleanup: (() => unknown)[] = [];
 afterEach(async () => {
   for (const f of cleanup.splice(0).reverse()) await f();
 });
 
-/** A raw TCP peer that sends exact bytes and collects what comes back until the server closes. */
-function rawPeer(address: string) {
-  const [host, port] = address.split(':');
-  const sock = net.connect(Number(port), host);
-  cleanup.push(() => sock.destroy());
-  const chunks: Buffer[] = [];
-  sock.on('data', (c) => chunks.push(c));
-  const closed = new Promise<Buffer>((resolve) => sock.on('close', () => resolve(Buffer.concat(chunks))));
-  sock.on('error', () => {});
-  return {
-    send: (b: Uint8Array) => sock.write(b),
-    received: () => Buffer.concat(chunks),
-    closed,
-  };
-}
-
 describe('on the wire', () => {
   it('answers a ping with the golden pong and keeps the connection', async () => {
     const s = await startServer({});
     cleanup.push(() => s.server.close());
-    const peer = rawPeer(s.address);
+    const peer = rawPeer(s.address, cleanup);
     peer.send(golden.ping);
     await waitFor(() => peer.received().length >= 20);
     expect(new Uint8Array(peer.received())).toEqual(golden.pong);
@@ -40,7 +24,7 @@ describe('on the wire', () => {
   it('answers a golden string-action request with the handler reply', async () => {
     const s = await startServer({ 'Calculator.add': (req) => ({ msg: hex('03'), blob: req.blob.subarray(1) }) });
     cleanup.push(() => s.server.close());
-    const peer = rawPeer(s.address);
+    const peer = rawPeer(s.address, cleanup);
     peer.send(golden.stringActionRequest);
     await waitFor(() => peer.received().length >= 22);
     // msg 03, blob "bb" (the request's blob minus its first byte)
@@ -51,7 +35,7 @@ describe('on the wire', () => {
     const seen: Uint8Array[] = [];
     const s = await startServer({ 7: (req) => (seen.push(req.msg, req.blob), req.msg) });
     cleanup.push(() => s.server.close());
-    const peer = rawPeer(s.address);
+    const peer = rawPeer(s.address, cleanup);
     // seq 0xfedcba9876543210, past 2^53: a number could not carry it exactly.
     peer.send(hex(`254d 01 00 07000000 1032547698badcfe 0000000000000000 02000000 00000000 0908`));
     await waitFor(() => peer.received().length >= 22);
@@ -74,7 +58,7 @@ describe('on the wire', () => {
       },
     });
     cleanup.push(() => s.server.close());
-    const peer = rawPeer(s.address);
+    const peer = rawPeer(s.address, cleanup);
     const seq = '1032547698badcfe'; // 0xfedcba9876543210
     const request = (action: string) => hex(`254d 01 00 ${action} ${seq} 0000000000000000 00000000 00000000`);
     for (const action of ['07000000', '08000000', '09000000', '06000000']) peer.send(request(action));
@@ -87,7 +71,7 @@ describe('on the wire', () => {
     await waitFor(() => peer.received().length >= expected.join('').length / 2);
     expect(peer.received().toString('hex')).toBe(expected.join(''));
     // A string action that is not UTF-8: a Decode reply to the same seq, then the close.
-    const bad = rawPeer(s.address);
+    const bad = rawPeer(s.address, cleanup);
     bad.send(hex(`254d 01 00 02000080 ${seq} 0000000000000000 00000000 00000000 c328`));
     const got = (await within(bad.closed, 5000, 'the close after bad UTF-8')).toString('hex');
     expect(got).toBe(`254d010200000000${seq}0a000000${Buffer.from('rpc_decode').toString('hex')}`);
@@ -97,7 +81,7 @@ describe('on the wire', () => {
   it('refuses a request that races the close with Closed, echoing its seq verbatim', async () => {
     const gate = deferred();
     const s = await startServer({ hold: async () => void (await gate.promise) }, { closeWaitMs: 5000 });
-    const peer = rawPeer(s.address);
+    const peer = rawPeer(s.address, cleanup);
     peer.send(hex(`254d 01 00 04000080 1032547698badcfe 0000000000000000 00000000 00000000 686f6c64`)); // "hold"
     await waitFor(() => s.server.connections === 1);
     await new Promise((r) => setTimeout(r, 20));
@@ -112,14 +96,15 @@ describe('on the wire', () => {
     await within(closing, 5000, 'server close');
   });
 
-  it('sends requests exactly as the golden vectors say', async () => {
+  it('sends requests exactly as the golden vectors say, after the hello', async () => {
+    const expected = new Uint8Array([...golden.helloRequest, ...golden.stringActionRequest, ...golden.numericActionRequest]);
     const got = deferred<Buffer>();
     const srv = net.createServer((sock) => {
       const chunks: Buffer[] = [];
       sock.on('data', (c) => {
         chunks.push(c);
         const all = Buffer.concat(chunks);
-        if (all.length >= golden.stringActionRequest.length + golden.numericActionRequest.length) got.resolve(all);
+        if (all.length >= expected.length) got.resolve(all);
       });
     });
     await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
@@ -129,7 +114,7 @@ describe('on the wire', () => {
     void client.call('Calculator.add', hex('010203'), { blob: hex('aabb') }).catch(() => {});
     void client.call(7, hex('0908')).catch(() => {});
     const bytes = await within(got.promise, 5000);
-    expect(new Uint8Array(bytes)).toEqual(new Uint8Array([...golden.stringActionRequest, ...golden.numericActionRequest]));
+    expect(new Uint8Array(bytes)).toEqual(expected);
   });
 
   it('writes no empty part for an answer without a message or blob', async () => {
@@ -138,14 +123,15 @@ describe('on the wire', () => {
     cleanup.push(() => server.close());
     const a = await server.listen(rec.transport, '127.0.0.1:0');
     const address = 'port' in a ? `${a.host}:${a.port}` : '';
-    const peer = rawPeer(address);
+    const peer = rawPeer(address, cleanup);
     peer.send(golden.ping);
     await waitFor(() => peer.received().length >= 20);
     expect(rec.writes).toEqual([golden.pong]); // the pong: a header alone
     const client = await ClientStream.connect({ transport, address, keepaliveMs: 0 });
     cleanup.push(() => client.close());
     await client.call(2);
-    expect(rec.writes.map((p) => p.length)).toEqual([golden.pong.length, 20, 4]); // header, msg
+    // The hello's answer (header, msg), then the call's (header, msg).
+    expect(rec.writes.map((p) => p.length)).toEqual([golden.pong.length, 20, golden.helloAnswer.length - 20, 20, 4]);
   });
 });
 
@@ -174,7 +160,7 @@ describe('malformed frames close only their own connection', () => {
     cleanup.push(() => s.server.close());
     const good = await s.connect();
     cleanup.push(() => good.close());
-    const peer = rawPeer(s.address);
+    const peer = rawPeer(s.address, cleanup);
     peer.send(frame);
     const got = await within(peer.closed, 5000, 'server closing the bad connection');
     expect(got.toString('hex')).toBe(Buffer.from(reply).toString('hex'));
@@ -223,22 +209,21 @@ describe('idle connections and closing', () => {
   it('closes a connection that sends no frame within the idle timeout', async () => {
     const s = await startServer({}, { idleTimeoutMs: 200, tickMs: 50 });
     cleanup.push(() => s.server.close());
-    const peer = rawPeer(s.address);
+    const peer = rawPeer(s.address, cleanup);
     await within(peer.closed, 5000, 'idle close');
     await waitFor(() => s.server.connections === 0, { what: 'the server to forget the connection' });
   });
 
-  it('keeps a connection that sends a frame every tick, and closes it once idleTimeoutMs passes without one', async () => {
+  it('keeps a connection that makes a call every tick, and closes it once idleTimeoutMs passes without one', async () => {
     const clock = new ManualClock();
-    const s = await startServer({}, { idleTimeoutMs: 3000, tickMs: 1000, clock });
+    const s = await startServer({ 7: (r) => r.msg }, { idleTimeoutMs: 3000, tickMs: 1000, clock });
     cleanup.push(() => s.server.close());
-    const peer = rawPeer(s.address);
+    const peer = rawPeer(s.address, cleanup);
     await waitFor(() => s.server.connections === 1);
-    let pongs = 0;
+    const replyLength = 20 + 2;
     for (let t = 0; t < 10; t++) {
-      peer.send(golden.ping);
-      await waitFor(() => peer.received().length >= 20 * (pongs + 1), { what: 'a pong' });
-      pongs++;
+      peer.send(golden.numericActionRequest);
+      await waitFor(() => peer.received().length >= replyLength * (t + 1), { what: 'a reply' });
       clock.advance(1000);
     }
     await new Promise((r) => setTimeout(r, 20));

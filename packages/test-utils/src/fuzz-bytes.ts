@@ -40,3 +40,16 @@ export function mutatedBuffers(random: () => number, valid: readonly Uint8Array[
   }
   return out;
 }
+
+/**
+ * Flips `flips` random bits of `bytes[from, to)` in place: a damaged copy of a valid encoding
+ * whose length stays the same, so only the fields the bits land in change.
+ */
+export function flipBits(random: () => number, bytes: Uint8Array, from = 0, to = bytes.length, flips = 1): Uint8Array {
+  if (to <= from) return bytes;
+  for (let i = 0; i < flips; i++) {
+    const at = from + Math.floor(random() * (to - from));
+    bytes[at]! ^= 1 << Math.floor(random() * 8);
+  }
+  return bytes;
+}

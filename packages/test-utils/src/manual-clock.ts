@@ -4,13 +4,16 @@ interface Timer {
   ms: number;
   due: number;
   tick: () => void;
+  /** Ref'd: would keep a real process alive. */
+  held: boolean;
 }
 
 /**
  * A Clock the test drives. `advance(ms)` runs the tickers due in between, in time order;
  * `stall(ms)` moves time with no ticker running (an event loop blocked by a long synchronous
  * burst); `fireAll()` runs each ticker once, now (held-back tickers catching up). Counts clock
- * reads and tickers made, for tests of how often code reads the time or starts a timer.
+ * reads and tickers made, for tests of how often code reads the time or starts a timer, and
+ * tells which tickers are ref'd (`held`), for tests of what keeps a process alive.
  */
 export class ManualClock implements Clock {
   reads = 0;
@@ -28,6 +31,18 @@ export class ManualClock implements Clock {
     return this.timers.size;
   }
 
+  /** Tickers running and ref'd: the ones that would keep a real process alive. */
+  get held(): number {
+    let n = 0;
+    for (const timer of this.timers) if (timer.held) n++;
+    return n;
+  }
+
+  /** The periods of the tickers running, in the order they were started. */
+  get periods(): number[] {
+    return [...this.timers].map((t) => t.ms);
+  }
+
   now(): number {
     this.reads++;
     return this.t;
@@ -35,9 +50,13 @@ export class ManualClock implements Clock {
 
   every(ms: number, tick: () => void): Ticker {
     this.made++;
-    const timer = { ms: Math.max(ms, 1), due: this.t + Math.max(ms, 1), tick };
+    const timer = { ms: Math.max(ms, 1), due: this.t + Math.max(ms, 1), tick, held: false };
     this.timers.add(timer);
-    return { stop: () => void this.timers.delete(timer) };
+    return {
+      stop: () => void this.timers.delete(timer),
+      ref: () => void (timer.held = true),
+      unref: () => void (timer.held = false),
+    };
   }
 
   advance(ms: number): void {

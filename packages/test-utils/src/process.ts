@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 
 export interface Proc {
@@ -63,6 +64,21 @@ export function startProcess(cmd: string, args: string[], env: Record<string, st
       });
     },
   };
+}
+
+/**
+ * True while the process `pid` runs: it exists and is not a zombie (a process that exited and
+ * whose parent has not reaped it yet counts as gone). Linux only: it reads /proc.
+ */
+export function processRunning(pid: number): boolean {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return false;
+  }
+  // The state follows the command name, which is in parentheses and may itself hold spaces.
+  return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
 }
 
 const live = new Set<ChildProcess>();

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it, onTestFinished } from 'vitest';
@@ -136,7 +136,8 @@ export function runtimeConformance(h: RuntimeHarness): void {
       await new Promise<void>((resolve) => server.listen(path, resolve));
       try {
         const child = run('listen-once', `unix:${path}`);
-        await child.waitForLine(/^listen-error /);
+        const [, message] = await child.waitForLine(/^listen-error name=RpcError code=1 message=(.*)$/);
+        expect(message).toBe(`cannot listen on unix:${path}: a live server is listening there`);
         expect(await exitCode(child)).toBe(0);
         const sock = nodeConnect(`unix:${path}`);
         expect((await readAll(sock)).toString()).toBe('alive');
@@ -144,6 +145,16 @@ export function runtimeConformance(h: RuntimeHarness): void {
       } finally {
         server.close();
       }
+    });
+    it('leaves a file that is not a socket alone: listen fails saying so', async () => {
+      const path = tmpSocketPath('file');
+      writeFileSync(path, 'precious');
+      onTestFinished(() => rmSync(path, { force: true }));
+      const child = run('listen-once', `unix:${path}`);
+      const [, message] = await child.waitForLine(/^listen-error name=RpcError code=1 message=(.*)$/);
+      expect(message).toBe(`cannot listen on unix:${path}: a file that is not a socket is in the way`);
+      expect(await exitCode(child)).toBe(0);
+      expect(readFileSync(path, 'utf8')).toBe('precious');
     });
   });
 

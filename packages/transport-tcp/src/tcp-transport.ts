@@ -1,21 +1,38 @@
 import { SMALL_PART, Slab, checkFrameSpec, invalidArgument, type Address, type ByteConn, type FrameConn, type FrameListener, type FrameSpec, type Runtime, type Transport, type TransportConnectOptions } from '@skein/core';
 import { TcpFrameConn, type FrameConnSettings } from './frame-conn.js';
+import { PendingFrameBudget } from './pending-frame-budget.js';
 
 export interface TcpTransportOptions {
   /** Parts shorter than this are copied into the batch; longer ones are sent from the caller's buffer. Default 16 KiB. */
   copyThreshold?: number;
   /**
-   * A batch goes out before the end of its turn once it holds this many writes (a frame is one to
-   * three), so the peer starts on the first frames of a long turn while the rest are written.
+   * A batch goes out before the end of its turn once it holds this many frames at the most, so
+   * the peer starts on the first frames of a long turn while the rest are written (the same knob
+   * as the WebSocket transport's). Counted as writes, which a frame makes one to three of: the
+   * stream does not say where its frames end, and finding out would cost a header read per frame.
    * Default 128; `Infinity` sends once per turn.
    */
-  batchWrites?: number;
+  batchFrames?: number;
   /** Likewise, once a batch holds this many bytes. Default 64 KiB. */
   batchBytes?: number;
   /** Size of the blocks small parts are copied into, at least `copyThreshold`. Default 64 KiB. */
   slabSize?: number;
   /** After a FrameError's last words, how long the peer has to close before the connection is dropped. Default 2 s. */
   lingerMs?: number;
+  /**
+   * Bytes that frames cut across chunks may hold while the rest of them arrives, across all the
+   * connections of one listener (and, separately, across those this transport connects). A
+   * connection whose partly received frame would go over it is closed with a FrameError, alone.
+   * At least the largest frame you accept. Default 256 MiB; `Infinity`: no limit.
+   */
+  maxPendingFrameBytes?: number;
+}
+
+/** The stream's largest frame by default (16 MiB message, 64 MiB blob) fits three times over. */
+const DEFAULT_MAX_PENDING_FRAME_BYTES = 256 * 1024 * 1024;
+
+interface TransportSettings extends FrameConnSettings {
+  readonly maxPendingFrameBytes: number;
 }
 
 /**
@@ -25,24 +42,29 @@ export interface TcpTransportOptions {
  */
 export function tcpTransport(runtime: Runtime, options: TcpTransportOptions = {}): Transport {
   const settings = settingsFrom(runtime, options);
-  const frames = (conn: ByteConn, spec: FrameSpec): FrameConn => new TcpFrameConn(conn, spec, settings);
-  return {
+  const frames = (conn: ByteConn, spec: FrameSpec, budget: PendingFrameBudget): FrameConn => new TcpFrameConn(conn, spec, settings, budget);
+  const connected = new PendingFrameBudget(settings.maxPendingFrameBytes);
+  const transport: Transport = {
     name: 'tcp',
     async connect(address: Address, spec: FrameSpec, opts: TransportConnectOptions = {}): Promise<FrameConn> {
       checkFrameSpec(spec);
       const conn = await runtime.connect(address, opts.timeoutMs === undefined ? {} : { timeoutMs: opts.timeoutMs });
-      return frames(conn, spec);
+      return frames(conn, spec, connected);
     },
     async listen(address: Address, spec: FrameSpec, accept: (conn: FrameConn) => void): Promise<FrameListener> {
       checkFrameSpec(spec);
-      const listener = await runtime.listen(address, (conn) => accept(frames(conn, spec)));
-      return { address: listener.address, close: () => listener.close() };
+      const budget = new PendingFrameBudget(settings.maxPendingFrameBytes);
+      const listener = await runtime.listen(address, (conn) => accept(frames(conn, spec, budget)));
+      const frameListener: FrameListener = { address: listener.address, close: () => listener.close() };
+      return frameListener;
     },
   };
+  return transport;
 }
 
-function settingsFrom(runtime: Runtime, options: TcpTransportOptions): FrameConnSettings {
-  const { copyThreshold = 16 * 1024, slabSize = 64 * 1024, lingerMs = 2_000, batchWrites = 128, batchBytes = 64 * 1024 } = options;
+function settingsFrom(runtime: Runtime, options: TcpTransportOptions): TransportSettings {
+  const { copyThreshold = 16 * 1024, slabSize = 64 * 1024, lingerMs = 2_000, batchFrames = 128, batchBytes = 64 * 1024 } = options;
+  const { maxPendingFrameBytes = DEFAULT_MAX_PENDING_FRAME_BYTES } = options;
   // FrameConn.write promises to copy parts below SMALL_PART: the stream reuses its header buffers.
   if (!Number.isSafeInteger(copyThreshold) || copyThreshold < SMALL_PART) {
     throw invalidArgument(`copyThreshold ${copyThreshold} must be a byte count of at least ${SMALL_PART}`);
@@ -50,10 +72,11 @@ function settingsFrom(runtime: Runtime, options: TcpTransportOptions): FrameConn
   if (!Number.isSafeInteger(slabSize) || slabSize < Math.max(copyThreshold, 1)) {
     throw invalidArgument(`slabSize ${slabSize} must be a byte count of at least copyThreshold (${copyThreshold}) and 1`);
   }
-  for (const [name, n] of [['batchWrites', batchWrites], ['batchBytes', batchBytes]] as const) {
+  const counts = [['batchFrames', batchFrames], ['batchBytes', batchBytes], ['maxPendingFrameBytes', maxPendingFrameBytes]] as const;
+  for (const [name, n] of counts) {
     if (n !== Infinity && !(Number.isSafeInteger(n) && n > 0)) throw invalidArgument(`${name} ${n} must be a positive integer or Infinity`);
   }
   if (!(lingerMs > 0)) throw invalidArgument(`lingerMs ${lingerMs} is not a positive duration`);
-  return { slab: new Slab(slabSize), copyThreshold, batch: { writes: batchWrites, bytes: batchBytes }, clock: runtime.clock, lingerMs };
+  return { slab: new Slab(slabSize), copyThreshold, batch: { writes: batchFrames, bytes: batchBytes }, clock: runtime.clock, lingerMs, maxPendingFrameBytes };
 }
 

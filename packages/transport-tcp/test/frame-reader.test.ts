@@ -1,14 +1,18 @@
 import { describe, expect, it } from 'vitest';
 import { FrameError } from '@skein/core';
+import { seededRandom } from '@skein/test-utils';
+import { BLOCK_BYTES } from '../src/frame-assembly.js';
 import { FrameReader } from '../src/frame-reader.js';
-import { concat, encode, header, lengthPrefixed, noise, str, text } from './spec.js';
+import { PendingFrameBudget } from '../src/pending-frame-budget.js';
+import { LIMIT, concat, encode, header, lengthPrefixed, noise, str, text } from './spec.js';
 
 const spec = lengthPrefixed(1000);
+const unlimited = (): PendingFrameBudget => new PendingFrameBudget(Infinity);
 
 /** A reader that collects what it reads. */
-function reader(keepGoing: (count: number) => boolean = () => true) {
+function reader(keepGoing: (count: number) => boolean = () => true, budget = unlimited(), frameSpec = spec) {
   const frames: { bytes: Uint8Array; start: number; header: Uint8Array; body: Uint8Array }[] = [];
-  const r = new FrameReader(spec, (bytes, start, end) => {
+  const r = new FrameReader(frameSpec, budget, (bytes, start, end) => {
     frames.push({ bytes, start, header: bytes.subarray(start, start + 4), body: bytes.subarray(start + 4, end) });
     return keepGoing(frames.length);
   });
@@ -92,7 +96,7 @@ describe('FrameReader', () => {
   });
 
   it.each([-1, 1.5, Number.NaN, 2 ** 53])('rejects a body length of %s from the spec as a FrameError', (length) => {
-    const r = new FrameReader({ headerLength: 1, bodyLength: () => length }, () => true);
+    const r = new FrameReader({ headerLength: 1, bodyLength: () => length }, unlimited(), () => true);
     expect(() => r.push(Uint8Array.of(0, 0))).toThrow(FrameError);
   });
 
@@ -122,9 +126,93 @@ describe('FrameReader', () => {
   });
 
   it('lets what the sink throws out of push', () => {
-    const r = new FrameReader(spec, () => {
+    const r = new FrameReader(spec, unlimited(), () => {
       throw new TypeError('bug above');
     });
     expect(() => r.push(encode(text('x')))).toThrow(TypeError);
+  });
+});
+
+describe('FrameReader, frames cut across chunks', () => {
+  const large = lengthPrefixed(LIMIT);
+
+  /** Feeds `frame` in pieces of random sizes, mostly dribbles, some large; checks what the budget holds after each. */
+  function dribble(frame: Uint8Array, seed: number) {
+    const budget = unlimited();
+    const random = seededRandom(seed);
+    const { r, frames } = reader(undefined, budget, large);
+    for (let at = 0; at < frame.length; ) {
+      const piece = frame.subarray(at, at + 1 + Math.floor(random() * (random() < 0.8 ? 300 : 20_000)));
+      r.push(piece.slice());
+      at += piece.length;
+      if (at === frame.length) break;
+      // Everything that arrived is charged, and no more than twice that plus one block.
+      expect(budget.inUse).toBeGreaterThanOrEqual(at);
+      expect(budget.inUse).toBeLessThanOrEqual(2 * at + BLOCK_BYTES);
+    }
+    return { frames, budget };
+  }
+
+  it('assembles a frame cut at random points byte-exact, holding at most twice what arrived plus a block', () => {
+    const frame = encode(noise(300_000, 5));
+    for (let seed = 1; seed <= 10; seed++) {
+      const { frames, budget } = dribble(frame, seed);
+      expect(frames).toHaveLength(1);
+      expect(frames[0]!.start).toBe(0);
+      expect(Buffer.compare(frames[0]!.bytes, frame)).toBe(0);
+      expect(budget.inUse).toBe(0);
+    }
+  });
+
+  it('holds what a header alone sent, not the 16 MiB body it claims', () => {
+    const budget = unlimited();
+    const readers = Array.from({ length: 64 }, () => reader(undefined, budget, large));
+    const before = process.memoryUsage().arrayBuffers;
+    for (const { r } of readers) r.push(header(LIMIT));
+    const grown = process.memoryUsage().arrayBuffers - before;
+    const sent = 64 * header(0).length;
+    expect(budget.inUse).toBe(sent);
+    // Allocated up front, this was 64 × 16 MiB = 1 GiB.
+    expect(grown).toBeLessThanOrEqual(2 * sent);
+    for (const { r } of readers) expect(r.midFrame).toBe(true);
+  });
+
+  it('refuses the piece that would take the shared budget over, taking nothing; completion and discard give back', () => {
+    const budget = new PendingFrameBudget(100_000);
+    const a = reader(undefined, budget, large);
+    const b = reader(undefined, budget, large);
+    const [frameA, frameB] = [encode(noise(60_000, 1)), encode(noise(60_000, 2))];
+    a.r.push(frameA.slice(0, 50_000));
+    b.r.push(frameB.slice(0, 40_000));
+    expect(budget.inUse).toBe(90_000);
+    expect(() => b.r.push(frameB.slice(40_000, 60_000))).toThrow(
+      new FrameError('partly received frames would hold 110000 bytes, over the maxPendingFrameBytes budget of 100000'),
+    );
+    expect(budget.inUse).toBe(90_000);
+    b.r.discard();
+    expect(budget.inUse).toBe(50_000);
+    expect(b.r.midFrame).toBe(false);
+    a.r.push(frameA.slice(50_000));
+    expect(Buffer.compare(a.frames[0]!.bytes, frameA)).toBe(0);
+    expect(budget.inUse).toBe(0);
+    // The budget is free again: b reads a whole frame cut in two.
+    b.r.push(frameB.slice(0, 30_000));
+    b.r.push(frameB.slice(30_000));
+    expect(Buffer.compare(b.frames[0]!.bytes, frameB)).toBe(0);
+  });
+
+  it('reads a frame cut inside its header the same whatever follows, small frame or large', () => {
+    for (const body of [text('small'), noise(BLOCK_BYTES * 3, 4)]) {
+      const frame = encode(body);
+      const budget = unlimited();
+      const { r, frames } = reader(undefined, budget, large);
+      r.push(frame.slice(0, 1));
+      r.push(frame.slice(1, 3));
+      r.push(frame.slice(3, 10));
+      r.push(frame.slice(10));
+      expect(frames).toHaveLength(1);
+      expect(Buffer.compare(frames[0]!.bytes, frame)).toBe(0);
+      expect(budget.inUse).toBe(0);
+    }
   });
 });

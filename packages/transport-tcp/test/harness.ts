@@ -59,27 +59,58 @@ export function recordFrames(conn: FrameConn, behaviour: Behaviour = {}): FrameR
 /** The node runtime, with every ByteConn.write call on connections it makes recorded. */
 export function recordingRuntime(runtime: Runtime = nodeRuntime): { runtime: Runtime; writes: Uint8Array[][] } {
   const writes: Uint8Array[][] = [];
-  const wrapped: Runtime = {
-    name: runtime.name,
-    clock: runtime.clock,
-    connect: async (address, options) => recordWrites(await runtime.connect(address, options), writes),
-    listen: (address, accept) => runtime.listen(address, (conn) => accept(recordWrites(conn, writes))),
-  };
-  return { runtime: wrapped, writes };
+  const record = (conn: ByteConn): ByteConn =>
+    wrap(conn, {
+      write: (chunks) => {
+        writes.push([...chunks]);
+        return conn.write(chunks);
+      },
+    });
+  return { runtime: wrapRuntime(runtime, record), writes };
 }
 
-function recordWrites(conn: ByteConn, writes: Uint8Array[][]): ByteConn {
+/** The node runtime, counting the bytes each connection it accepts has received, in the order accepted. */
+export function countingRuntime(runtime: Runtime = nodeRuntime): { runtime: Runtime; received: number[] } {
+  const received: number[] = [];
+  const count = (conn: ByteConn): ByteConn => {
+    const i = received.push(0) - 1;
+    return wrap(conn, {
+      bind: (handlers) =>
+        conn.bind({
+          ...handlers,
+          data: (chunk) => {
+            received[i]! += chunk.length;
+            handlers.data(chunk);
+          },
+        }),
+    });
+  };
+  return { runtime: wrapRuntime(runtime, count, (conn) => conn), received };
+}
+
+type Wrapper = (conn: ByteConn) => ByteConn;
+
+/** `runtime`, with the connections it accepts passed through `wrapAccepted`, and those it makes through `wrapMade`. */
+function wrapRuntime(runtime: Runtime, wrapAccepted: Wrapper, wrapMade: Wrapper = wrapAccepted): Runtime {
+  return {
+    name: runtime.name,
+    clock: runtime.clock,
+    connect: async (address, options) => wrapMade(await runtime.connect(address, options)),
+    listen: (address, accept) => runtime.listen(address, (conn) => accept(wrapAccepted(conn))),
+  };
+}
+
+/** `conn` with some of its methods replaced. */
+function wrap(conn: ByteConn, replaced: Partial<ByteConn>): ByteConn {
   return {
     remote: conn.remote,
     bind: (handlers) => conn.bind(handlers),
-    write: (chunks) => {
-      writes.push([...chunks]);
-      return conn.write(chunks);
-    },
+    write: (chunks) => conn.write(chunks),
     pause: () => conn.pause(),
     resume: () => conn.resume(),
     end: () => conn.end(),
     close: () => conn.close(),
+    ...replaced,
   };
 }
 

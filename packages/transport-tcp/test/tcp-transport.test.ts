@@ -1,9 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { ErrorCode, FrameError, RpcError, type FrameListener } from '@skein/core';
+import { ErrorCode, FrameError, RpcError, type ByteConn, type FrameListener } from '@skein/core';
 import { nodeRuntime } from '@skein/runtime-node';
-import { freePort, handleCounts, leakedHandles, tmpSocketPath } from '@skein/test-utils';
-import { tcpTransport } from '../src/index.js';
-import { echo, recordFrames, recordingRuntime, serve, tcp, type FrameRecorder, type Server } from './harness.js';
+import { freePort, handleCounts, leakedHandles, seededRandom, tmpSocketPath, waitFor } from '@skein/test-utils';
+import { tcpTransport, type TcpTransportOptions } from '../src/index.js';
+import { countingRuntime, echo, recordFrames, recordingRuntime, serve, tcp, type FrameRecorder, type Server } from './harness.js';
 import { LIMIT, concat, header, lengthPrefixed, noise, spec, str, text } from './spec.js';
 
 const cleanup: (() => unknown)[] = [];
@@ -34,6 +34,14 @@ function expectBodies(rec: FrameRecorder, expected: Uint8Array[]): void {
   expect(rec.frames.findIndex((f, i) => Buffer.compare(f.body, expected[i]!) !== 0)).toBe(-1);
 }
 const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/** A connection that writes raw bytes, so a test decides where frames are cut; it reads nothing. */
+async function rawClient(listener: FrameListener): Promise<ByteConn> {
+  const raw = await nodeRuntime.connect(listener.address);
+  raw.bind({ data: () => {}, drain: () => {}, end: () => {}, close: () => {} });
+  cleanup.push(() => raw.close());
+  return raw;
+}
 
 describe('tcpTransport', () => {
   it('round-trips many frames of mixed sizes, zero-length ones included, in order', async () => {
@@ -68,7 +76,7 @@ describe('tcpTransport', () => {
   it('sends 1000 frames written in one synchronous run in a handful of socket writes', async () => {
     const server = await started(serve(tcp()));
     const { runtime, writes } = recordingRuntime();
-    const c = await client(server.listener, tcp({ batchWrites: Infinity }, runtime));
+    const c = await client(server.listener, tcp({ batchFrames: Infinity }, runtime));
     const bodies = Array.from({ length: 1000 }, (_, i) => text(`frame ${i}`));
     bodies.forEach((b) => send(c, b));
     const s = await server.next();
@@ -79,7 +87,7 @@ describe('tcpTransport', () => {
     expect(writes.flat().length).toBeLessThanOrEqual(4);
   });
 
-  it('sends a long run in batches of batchWrites as it is written, each one chunk, every frame intact', async () => {
+  it('sends a long run in batches of batchFrames as it is written, each one chunk, every frame intact', async () => {
     const server = await started(serve(tcp()));
     const { runtime, writes } = recordingRuntime();
     const c = await client(server.listener, tcp({}, runtime));
@@ -95,8 +103,8 @@ describe('tcpTransport', () => {
   });
 
   it('cuts batches inside frames without harm when the limits are tiny', async () => {
-    const server = await started(serve(tcp({ batchWrites: 3, batchBytes: 7 }), { frame: echo }));
-    const c = await client(server.listener, tcp({ batchWrites: 1 }));
+    const server = await started(serve(tcp({ batchFrames: 3, batchBytes: 7 }), { frame: echo }));
+    const c = await client(server.listener, tcp({ batchFrames: 1 }));
     const bodies = Array.from({ length: 200 }, (_, i) => noise(i * 13, i));
     bodies.forEach((b) => send(c, b));
     await c.frameCount(200);
@@ -334,9 +342,12 @@ describe('tcpTransport', () => {
     expect(() => tcpTransport(nodeRuntime, { copyThreshold: 1024, slabSize: 512 })).toThrow(RpcError);
     expect(() => tcpTransport(nodeRuntime, { copyThreshold: 100 })).toThrow(/at least 1024/);
     expect(() => tcpTransport(nodeRuntime, { copyThreshold: -1 })).toThrow(RpcError);
-    expect(() => tcpTransport(nodeRuntime, { batchWrites: 0 })).toThrow(/batchWrites 0 must be a positive integer or Infinity/);
+    expect(() => tcpTransport(nodeRuntime, { batchFrames: 0 })).toThrow(/batchFrames 0 must be a positive integer or Infinity/);
     expect(() => tcpTransport(nodeRuntime, { batchBytes: 1.5 })).toThrow(RpcError);
-    expect(() => tcpTransport(nodeRuntime, { batchWrites: Infinity, batchBytes: Infinity })).not.toThrow();
+    expect(() => tcpTransport(nodeRuntime, { batchFrames: Infinity, batchBytes: Infinity })).not.toThrow();
+    expect(() => tcpTransport(nodeRuntime, { maxPendingFrameBytes: 0 })).toThrow(/maxPendingFrameBytes 0 must be a positive integer or Infinity/);
+    expect(() => tcpTransport(nodeRuntime, { maxPendingFrameBytes: 1.5 })).toThrow(RpcError);
+    expect(() => tcpTransport(nodeRuntime, { maxPendingFrameBytes: Infinity })).not.toThrow();
   });
 
   it('leaves no handles once its connections and listener are closed', async () => {
@@ -351,6 +362,131 @@ describe('tcpTransport', () => {
     await Promise.all([c.closed, s.closed]);
     await server.listener.close();
     expect(leakedHandles(before)).toEqual({});
+  });
+
+  describe('frames cut across chunks', () => {
+    const KiB = 1024;
+    const budget = 1024 * KiB;
+
+    /** A server counting what each accepted connection received, and a raw client with its server side, in accept order. */
+    async function budgetServer(options: TcpTransportOptions = { maxPendingFrameBytes: budget }) {
+      const { runtime, received } = countingRuntime();
+      const server = await started(serve(tcp(options, runtime), { frame: echo }));
+      const peer = async () => {
+        const raw = await rawClient(server.listener);
+        const side = await server.next();
+        const index = server.accepted.indexOf(side);
+        let sent = 0;
+        return {
+          side,
+          /** Writes `bytes` and waits until the server has read all this peer sent. */
+          send: async (bytes: Uint8Array) => {
+            raw.write([bytes]);
+            sent += bytes.length;
+            await waitFor(() => received[index]! >= sent || side.closeCalls.length > 0, { what: `${sent} bytes received` });
+          },
+          raw,
+        };
+      };
+      return { server, peer };
+    }
+
+    /** Resolves once `rec` delivered a frame or closed, whichever came first. */
+    const settled = (rec: FrameRecorder) => waitFor(() => rec.frames.length > 0 || rec.closeCalls.length > 0, { what: 'a frame or a close' });
+
+    it('holds what lone headers sent, not the 16 MiB bodies they claim', async () => {
+      const { peer } = await budgetServer({});
+      const n = 32;
+      const before = process.memoryUsage().arrayBuffers;
+      const peers = [];
+      for (let i = 0; i < n; i++) {
+        const p = await peer();
+        await p.send(header(LIMIT));
+        peers.push(p);
+      }
+      const grown = process.memoryUsage().arrayBuffers - before;
+      const sent = n * header(0).length;
+      // What the connections hold is what they sent; the slack is for sockets and this test's own
+      // small buffers. Allocated up front, this was n × 16 MiB = 512 MiB.
+      expect(grown).toBeLessThan(2 * sent + 256 * KiB);
+      expect(peers.every((p) => p.side.closeCalls.length === 0 && p.side.frames.length === 0)).toBe(true);
+    });
+
+    it('assembles a frame dribbled in many small writes, byte-exact, and reads on after it', async () => {
+      const { server } = await budgetServer();
+      const raw = await rawClient(server.listener);
+      const s = await server.next();
+      const bodies = [noise(200 * KiB, 7), text('next')];
+      const bytes = concat(bodies.flatMap((b) => [header(b.length), b]));
+      const random = seededRandom(11);
+      for (let at = 0; at < bytes.length; ) {
+        const n = 1 + Math.floor(random() * (random() < 0.9 ? 500 : 20 * KiB));
+        raw.write([bytes.slice(at, at + n)]);
+        at += n;
+        await turn();
+      }
+      await s.frameCount(2);
+      expectBodies(s, bodies);
+    });
+
+    it('closes only the connection whose partly received frame would go over maxPendingFrameBytes', async () => {
+      const { server, peer } = await budgetServer();
+      const good = await client(server.listener);
+      const goodSide = await server.next();
+      send(good, text('before'));
+      await good.frameCount(1);
+      const a = await peer();
+      const aBody = noise(900 * KiB, 1);
+      await a.send(concat([header(aBody.length), aBody.subarray(0, 600 * KiB)]));
+      const b = await peer();
+      // Whole, it would fit on its own; on top of what a holds, it does not.
+      const bBody = noise(700 * KiB, 2);
+      await b.send(concat([header(bBody.length), bBody]));
+      await settled(b.side);
+      expect(b.side.frames).toEqual([]);
+      const err = await b.side.closed;
+      expect(err).toBeInstanceOf(FrameError);
+      expect(err!.message).toMatch(/^partly received frames would hold \d+ bytes, over the maxPendingFrameBytes budget of 1048576$/);
+      // a was not the one over: it finishes its frame, and the other connection works on.
+      await a.send(aBody.subarray(600 * KiB));
+      await a.side.frameCount(1);
+      expectBodies(a.side, [aBody]);
+      send(good, text('after'));
+      await good.frameCount(2);
+      expect(str(good.frames[1]!.body)).toBe('after');
+      expect([a.side.closeCalls, goodSide.closeCalls]).toEqual([[], []]);
+    });
+
+    it('gives the budget back when a frame completes and when its connection closes', async () => {
+      const { peer } = await budgetServer();
+      const body = (seed: number) => noise(800 * KiB, seed);
+      const start = (b: Uint8Array) => concat([header(b.length), b.subarray(0, 700 * KiB)]);
+      // a completes its frame: what it held is free again.
+      const a = await peer();
+      const aBody = body(1);
+      await a.send(start(aBody));
+      await a.send(aBody.subarray(700 * KiB));
+      await a.side.frameCount(1);
+      // b holds 700 KiB, which would not fit beside a's, then ends mid-frame: freed by the close.
+      const b = await peer();
+      await b.send(start(body(2)));
+      b.raw.end();
+      expect((await b.side.closed)?.message).toBe('the peer ended in the middle of a frame');
+      // c holds 700 KiB, which fits only if a's and b's were given back...
+      const c = await peer();
+      const cBody = body(3);
+      await c.send(start(cBody));
+      // ...and the budget still counts: d's whole frame does not fit beside c's.
+      const d = await peer();
+      const dBody = body(4);
+      await d.send(concat([header(dBody.length), dBody]));
+      await settled(d.side);
+      expect(d.side.frames).toEqual([]);
+      expect((await d.side.closed)?.message).toMatch(/over the maxPendingFrameBytes budget of 1048576$/);
+      await c.send(cBody.subarray(700 * KiB));
+      await c.side.frameCount(1);
+      expectBodies(c.side, [cBody]);
+    });
   });
 
   it('names itself tcp', () => {

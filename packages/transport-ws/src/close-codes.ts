@@ -18,6 +18,8 @@ export const CloseCode = {
   TooBig: 1009,
   /** The receiving side failed (a frame handler threw, an upgrade hook failed). */
   Internal: 1011,
+  /** The peer kept sending while this side was paused and could not stop reading: over `maxHeldBytes`. */
+  TryAgainLater: 1013,
 } as const;
 
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
@@ -39,11 +41,13 @@ const NAMES: Record<number, string> = {
   1008: 'policy violation',
   1009: 'message too big',
   1011: 'internal error',
+  1013: 'try again later',
 };
 
 /** The close code that tells the peer why we are dropping it after `err`. */
 export function closeCodeFor(err: unknown): CloseCode {
   if (RpcError.is(err, ErrorCode.FrameTooLarge)) return CloseCode.TooBig;
+  if (RpcError.is(err, ErrorCode.Overloaded)) return CloseCode.TryAgainLater;
   if (err instanceof FrameError) return CloseCode.BadFrame;
   return CloseCode.Internal;
 }

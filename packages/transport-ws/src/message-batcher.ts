@@ -1,4 +1,4 @@
-import { SMALL_PART, Slab, SlabRun, appendChunk, frameBodyLength, type FrameSpec } from '@skein/core';
+import { RunBatch, SMALL_PART, Slab, frameBodyLength, type FrameSpec } from '@skein/core';
 
 /** Sends one WebSocket message made of `chunks`, in order. */
 export type MessageSink = (chunks: Uint8Array[]) => void;
@@ -26,26 +26,17 @@ const sharedSlab = new Slab(64 * 1024);
  * that ends mid-frame as an error). It follows frame boundaries with the FrameSpec, so a frame
  * still being written when a flush comes is held back for the next one.
  *
- * Short parts are copied into a slab when written: the caller may reuse them at once, and a run
- * of small frames becomes one contiguous chunk. Long parts are queued by reference (the contract
- * says the caller leaves them alone), so a message may be several chunks; the socket adapter
- * sends those as fragments of one message where its library allows it.
- *
- * The slab is shared by all connections, and each flush gives back what the batcher reserved
- * and lets go of the block: an idle connection holds no buffer (a private 64 KiB slab each made
- * 10k idle connections hold 640 MiB), while a busy one keeps filling the same shared block turn
- * after turn (dropping a private slab at each flush would allocate 64 KiB per turn instead).
+ * The parts are gathered by core's RunBatch: short ones copied into the slab all connections
+ * share, long ones by reference, so a message may be several chunks; the socket adapter sends
+ * those as fragments of one message where its library allows it.
  */
 export class MessageBatcher {
   private readonly batchBytes: number;
   private readonly batchFrames: number;
   /** Whole frames queued since the last flush. */
   private frames = 0;
-  private readonly copyBelow: number;
-  /** Queued chunks, oldest first; what the run has copied and not cut yet comes after them. */
-  private chunks: Uint8Array[] = [];
-  /** The slab memory short parts are copied into; it holds none between flushes. */
-  private readonly run: SlabRun;
+  /** The parts written and not yet sent, with the end-of-run flush. */
+  private readonly batch: RunBatch;
   private queued = 0;
   /** Queued bytes, from the front, that form whole frames. */
   private whole = 0;
@@ -56,7 +47,6 @@ export class MessageBatcher {
   private scratchFill = 0;
   /** Body bytes still to come for the frame being written; 0 while reading a header. */
   private bodyLeft = 0;
-  private scheduled = false;
 
   constructor(
     private readonly spec: FrameSpec,
@@ -65,8 +55,9 @@ export class MessageBatcher {
   ) {
     this.batchBytes = options.batchBytes;
     this.batchFrames = options.batchFrames ?? Infinity;
-    this.copyBelow = options.copyBelow ?? 16 * 1024;
-    this.run = new SlabRun(options.slab ?? sharedSlab);
+    // Below SMALL_PART the contract promises a copy, whatever the configured threshold.
+    const copyBelow = Math.max(options.copyBelow ?? 16 * 1024, SMALL_PART);
+    this.batch = new RunBatch(options.slab ?? sharedSlab, copyBelow, () => this.flush());
     this.scratch = new Uint8Array(spec.headerLength);
   }
 
@@ -77,40 +68,27 @@ export class MessageBatcher {
 
   /** Slab bytes this batcher keeps reserved: 0 after a flush, so an idle connection holds none. */
   get heldBytes(): number {
-    return this.run.held;
+    return this.batch.heldBytes;
   }
 
   /** Queues a part; throws if it completes a header the FrameSpec rejects. */
   write(part: Uint8Array): void {
     if (part.length === 0) return;
     const at = this.queued;
-    // Below SMALL_PART the contract promises a copy, whatever the configured threshold.
-    if (part.length >= this.copyBelow && part.length >= SMALL_PART) {
-      this.run.cut(this.chunks);
-      this.chunks.push(part);
-    } else {
-      this.run.copy(part, this.chunks);
-    }
+    this.batch.add(part);
     this.queued += part.length;
     // Tracked after it is queued: if a header in it is rejected, the whole frames before it are
     // queued and counted, so a flush (the connection's last words) sends exactly those.
     this.track(part, at);
     if (this.frames >= this.batchFrames) this.flush();
-    else if (!this.scheduled) {
-      this.scheduled = true;
-      // A microtask runs when the current synchronous run is over: that run is the batch.
-      queueMicrotask(this.onRunEnd);
-    }
   }
 
   /** Hands every whole frame queued so far to the sink. */
   flush(): void {
-    this.run.cut(this.chunks);
-    this.run.release();
-    if (this.whole === 0) return;
+    if (this.whole === 0) return this.batch.seal();
     this.frames = 0;
     this.cuts.push(this.whole);
-    const messages = this.take(this.cuts);
+    const messages = this.batch.takeSplit(this.cuts);
     this.queued -= this.whole;
     this.whole = 0;
     this.cuts.length = 0;
@@ -120,17 +98,11 @@ export class MessageBatcher {
 
   /** Drops everything queued (the connection is gone). */
   discard(): void {
-    this.chunks = [];
-    this.run.release();
+    this.batch.discard();
     this.queued = this.whole = this.messageStart = this.frames = 0;
     this.cuts = [];
     this.scratchFill = this.bodyLeft = 0;
   }
-
-  private readonly onRunEnd = (): void => {
-    this.scheduled = false;
-    this.flush();
-  };
 
   /** Follows frame boundaries through `part`, which starts at queue offset `at`. */
   private track(part: Uint8Array, at: number): void {
@@ -179,29 +151,5 @@ export class MessageBatcher {
       this.messageStart = this.whole;
     }
     this.whole = end;
-  }
-
-  /** Removes the queue's first `ends[last]` bytes, as one chunk list per message. */
-  private take(ends: number[]): Uint8Array[][] {
-    const chunks = this.chunks;
-    const out: Uint8Array[][] = [];
-    let i = 0;
-    let off = 0;
-    for (const end of ends) {
-      const message: Uint8Array[] = [];
-      while (off < end) {
-        const c = chunks[i]!;
-        const n = Math.min(c.length, end - off);
-        if (n === c.length) i++;
-        else chunks[i] = c.subarray(n);
-        appendChunk(message, n === c.length ? c : c.subarray(0, n));
-        off += n;
-      }
-      out.push(message);
-    }
-    // All taken is the usual case: keep the array rather than copy an empty tail.
-    if (i === chunks.length) chunks.length = 0;
-    else if (i > 0) this.chunks = chunks.slice(i);
-    return out;
   }
 }

@@ -1,4 +1,14 @@
-import { FrameError, checkFrameSpec, invalidArgument, type FrameConn, type FrameHandlers, type FrameSpec } from '@skein/core';
+import {
+  ConnLifecycle,
+  EMPTY_BYTES,
+  ErrorCode,
+  FrameError,
+  RpcError,
+  checkFrameSpec,
+  type FrameConn,
+  type FrameHandlers,
+  type FrameSpec,
+} from '@skein/core';
 import { CloseCode, closeCodeFor, closeReason, errorForClose } from './close-codes.js';
 import { MessageBatcher } from './message-batcher.js';
 import { readFrames } from './message-reader.js';
@@ -9,6 +19,11 @@ export interface MessageSocket {
   readonly bufferedAmount: number;
   /** Sends `chunks`, in order, as one binary message. */
   send(chunks: Uint8Array[]): void;
+  /**
+   * True when `pause` stops reading the socket, so the peer slows down. Where it cannot (uWS, the
+   * standard API in browsers and Deno), the conn holds at most `maxHeldBytes` while paused.
+   */
+  readonly pausesReading: boolean;
   pause(): void;
   resume(): void;
   /** Starts the closing handshake. */
@@ -23,6 +38,7 @@ export interface MessageConnOptions {
   batchBytes: number;
   batchFrames: number;
   highWaterMark: number;
+  maxHeldBytes: number;
 }
 
 /**
@@ -31,58 +47,42 @@ export interface MessageConnOptions {
  * binary message (the batcher never sends an empty one), and the closing handshake starts only
  * once both sides have ended.
  */
-const END_MARKER: Uint8Array[] = [new Uint8Array(0)];
-
-/** A received message, and how far into it frames have been delivered. */
-interface Inbound {
-  data: Uint8Array;
-  at: number;
-}
+const END_MARKER: Uint8Array[] = [EMPTY_BYTES];
 
 /**
- * A FrameConn over any message socket: batches writes into messages, splits messages into
- * frames, holds frames while unbound or paused, and reports the close exactly once. The socket
- * adapter feeds it through `receive`, `written` and `ended`.
+ * A FrameConn over any message socket: batches writes into messages and splits received
+ * messages into frames; ConnLifecycle holds them while unbound or paused and reports the close
+ * once. The socket adapter feeds it through `receive`, `written` and `ended`.
  */
-export class MessageConn implements FrameConn {
-  private handlers?: FrameHandlers;
+export class MessageConn extends ConnLifecycle<FrameHandlers, Uint8Array> implements FrameConn {
   private readonly batcher: MessageBatcher;
-  private readonly inbox: Inbound[] = [];
-  private paused = false;
-  private pumping = false;
+  /** How far into the held message at the head frames have been delivered. */
+  private at = 0;
+  /** Bytes of the messages received and not yet wholly delivered. */
+  private heldBytes = 0;
   private wantDrain = false;
   /** A drain check is queued for after the current run (see `queueDrainCheck`). */
   private drainCheckQueued = false;
   private sentEnd = false;
-  /** The peer's end marker has arrived (it may still wait in the inbox). */
+  /** The peer's end marker has arrived (it may still wait behind held messages). */
   private peerEnding = false;
   /** The peer's end marker has been delivered. */
   private peerEnded = false;
-  /** Set once the connection is over; `err` is what `close` will report. */
-  private final?: { err?: Error };
-  /** True after a local close: nothing more is delivered. */
-  private stopped = false;
-  private reported = false;
 
   constructor(
-    readonly remote: string,
+    remote: string,
     private readonly spec: FrameSpec,
     private readonly socket: MessageSocket,
     private readonly options: MessageConnOptions,
   ) {
+    super(remote);
     checkFrameSpec(spec);
     // The batcher cuts what we send at frame boundaries: those are the outbound frames.
     this.batcher = new MessageBatcher(spec.outbound ?? spec, this.sendBatch, options);
   }
 
-  bind(handlers: FrameHandlers): void {
-    if (this.handlers) throw invalidArgument('FrameConn.bind called twice');
-    this.handlers = handlers;
-    this.pump();
-  }
-
   write(part: Uint8Array): void {
-    if (this.final || this.sentEnd) return;
+    if (this.stopped || this.over || this.sentEnd) return;
     try {
       this.batcher.write(part);
     } catch (err) {
@@ -98,47 +98,27 @@ export class MessageConn implements FrameConn {
 
   get congested(): boolean {
     const over = this.buffered() >= this.options.highWaterMark;
-    if (over && !this.wantDrain && !this.final) {
+    if (over && !this.wantDrain && !this.stopped && !this.over) {
       this.wantDrain = true;
       this.socket.watchDrain();
     }
     return over;
   }
 
-  pause(): void {
-    if (this.paused) return;
-    this.paused = true;
-    this.socket.pause();
-  }
-
-  resume(): void {
-    if (!this.paused) return;
-    this.paused = false;
-    this.socket.resume();
-    this.pump();
-  }
-
   end(): void {
-    if (this.final || this.sentEnd) return;
+    if (this.stopped || this.over || this.sentEnd) return;
     this.batcher.flush();
     this.sentEnd = true;
     this.socket.send(END_MARKER);
     if (this.peerEnded) this.socket.close(CloseCode.Normal, '');
   }
 
-  close(): void {
-    if (this.final) return;
-    this.stop(undefined);
-    this.socket.close(CloseCode.Normal, '');
-    this.pump();
-  }
-
   /**
    * Closes because of `err`, with a close code that says why. A FrameError's `lastWords` (the
    * protocol's error reply) go out first, after the whole frames already written.
    */
-  fail(err: unknown, code: number = closeCodeFor(err)): void {
-    if (this.final) return;
+  override fail(err: unknown, code: number = closeCodeFor(err)): void {
+    if (this.stopped || this.over) return;
     const e = err instanceof Error ? err : new Error(String(err));
     if (e instanceof FrameError && e.lastWords && !this.sentEnd) {
       this.batcher.flush();
@@ -146,25 +126,29 @@ export class MessageConn implements FrameConn {
     }
     this.stop(e);
     this.socket.close(code, closeReason(e.message));
-    this.pump();
+    this.gone(undefined);
   }
 
   /** Drops the connection at once (the peer is unresponsive: a close frame would wait in vain). */
   abort(err: Error): void {
-    if (this.final) return;
+    if (this.stopped || this.over) return;
     this.stop(err);
     this.socket.terminate();
-    this.pump();
+    this.gone(undefined);
   }
 
   /** Adapter: a whole message arrived. The conn owns `data` from now on. */
   receive(data: Uint8Array, binary: boolean): void {
-    if (this.final) return;
+    if (this.stopped || this.over) return;
     if (!binary) return this.fail(new FrameError('text message: Skein frames travel in binary messages'), CloseCode.UnsupportedData);
     if (this.peerEnding) return this.fail(new FrameError('message after the end marker'));
-    if (data.length === 0) this.peerEnding = true;
-    this.inbox.push({ data, at: 0 });
-    this.pump();
+    if (data.length === 0) {
+      this.peerEnding = true;
+      return this.endReceived();
+    }
+    if (this.heldBytes + data.length > this.options.maxHeldBytes && this.mustHold()) return this.fail(this.overflow(data.length));
+    this.heldBytes += data.length;
+    this.received(data);
   }
 
   /**
@@ -172,26 +156,83 @@ export class MessageConn implements FrameConn {
    * the high-water mark; returns true while a drain is still awaited (for polling adapters).
    */
   written(): boolean {
-    if (!this.wantDrain || this.final) return false;
+    if (!this.wantDrain || this.stopped || this.over) return false;
     if (this.buffered() >= this.options.highWaterMark) return true;
     this.wantDrain = false;
-    try {
-      this.handlers?.drain();
-    } catch (err) {
-      // Called from a library callback (ws's send callback, uWS's drain) or our drain check: a throw
-      // would escape there.
-      this.fail(err);
-    }
+    // Called from a library callback (ws's send callback, uWS's drain) or our drain check: a
+    // throwing handler fails the connection instead of escaping there.
+    this.drained();
     return false;
   }
 
-  /** Adapter: the socket is gone. Frames already received are still delivered, then `close`. */
+  /** Adapter: the socket is gone. After a clean close, frames already received are still delivered first. */
   ended(code: number, reason: string, cause?: Error): void {
-    if (this.final) return;
-    this.final = { err: errorForClose(code, reason, cause) };
+    if (this.over) return;
     this.batcher.discard();
-    this.pump();
+    this.gone(errorForClose(code, reason, cause));
   }
+
+  protected override stop(failure: Error | undefined): void {
+    super.stop(failure);
+    this.batcher.discard();
+  }
+
+  /** The socket reads from the start (messages before bind are held); a pause before bind takes effect now. */
+  protected override startReading(): void {
+    if (this.paused && !this.stopped && !this.over) this.socket.pause();
+  }
+
+  protected override pauseReading(): void {
+    this.socket.pause();
+  }
+
+  protected override resumeReading(): void {
+    this.socket.resume();
+  }
+
+  protected consume(message: Uint8Array): boolean {
+    const at = readFrames(message, this.at, this.spec, this.onFrame);
+    if (at < message.length) {
+      this.at = at;
+      return false;
+    }
+    this.at = 0;
+    this.heldBytes -= message.length;
+    return true;
+  }
+
+  protected closeTransport(): void {
+    this.socket.close(CloseCode.Normal, '');
+    this.gone(undefined);
+  }
+
+  /** The peer will send nothing more; once both sides have ended, the closing handshake starts. */
+  protected override deliverEnd(h: FrameHandlers): void {
+    this.peerEnded = true;
+    const bothEnded = this.sentEnd;
+    super.deliverEnd(h);
+    if (bothEnded && !this.stopped && !this.over) this.socket.close(CloseCode.Normal, '');
+  }
+
+  /** A message arriving now would wait: the conn is paused, unbound, or still holds earlier ones. */
+  private mustHold(): boolean {
+    return !this.socket.pausesReading && (this.paused || this.handlers === undefined || this.heldBytes > 0);
+  }
+
+  private overflow(incoming: number): RpcError {
+    const held = this.heldBytes + incoming;
+    // The requests or replies held were sent, and may have run: not safe to retry blindly.
+    return new RpcError(
+      ErrorCode.Overloaded,
+      `the peer sent ${held} bytes this side holds unread, over maxHeldBytes (${this.options.maxHeldBytes}): this WebSocket cannot stop reading while paused`,
+      { retry: 'idempotent' },
+    );
+  }
+
+  private readonly onFrame = (bytes: Uint8Array, start: number, end: number): boolean => {
+    this.handlers!.frame(bytes, start, end);
+    return !this.paused && !this.stopped;
+  };
 
   /** The batcher's sink: one message to the socket. */
   private readonly sendBatch = (chunks: Uint8Array[]): void => {
@@ -219,58 +260,7 @@ export class MessageConn implements FrameConn {
     this.written();
   };
 
-  private stop(err: Error | undefined): void {
-    this.final = { err };
-    this.stopped = true;
-    this.inbox.length = 0;
-    this.batcher.discard();
-  }
-
   private buffered(): number {
     return this.socket.bufferedAmount + this.batcher.queuedBytes;
   }
-
-  /** Delivers held frames in order, then the close; re-entrant calls leave it to the outer one. */
-  private pump(): void {
-    if (!this.handlers || this.pumping || this.reported) return;
-    this.pumping = true;
-    try {
-      this.deliverInbox();
-    } catch (err) {
-      this.fail(err);
-    } finally {
-      this.pumping = false;
-    }
-    if (this.final && this.inbox.length === 0 && !this.reported) {
-      this.reported = true;
-      this.handlers.close(this.final.err);
-    }
-  }
-
-  private deliverInbox(): void {
-    while (this.inbox.length > 0 && !this.paused && !this.stopped) {
-      const m = this.inbox[0]!;
-      if (m.data.length === 0) {
-        this.inbox.shift();
-        this.onPeerEnd();
-        continue;
-      }
-      m.at = readFrames(m.data, m.at, this.spec, this.onFrame);
-      if (m.at === m.data.length && this.inbox[0] === m) this.inbox.shift();
-    }
-  }
-
-  private readonly onFrame = (bytes: Uint8Array, start: number, end: number): boolean => {
-    this.handlers!.frame(bytes, start, end);
-    return !this.paused && !this.stopped;
-  };
-
-  /** The peer will send nothing more. Without an `end` handler we finish our side too. */
-  private onPeerEnd(): void {
-    this.peerEnded = true;
-    if (this.sentEnd) this.socket.close(CloseCode.Normal, '');
-    else if (this.handlers!.end) this.handlers!.end();
-    else this.end();
-  }
 }
-

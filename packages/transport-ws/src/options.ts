@@ -16,8 +16,17 @@ export interface WsTransportOptions {
    * (`/skein?token=abc`) for its server's upgrade hook to read. Default `/skein`.
    */
   path?: string;
-  /** Largest message accepted, in bytes; a bigger one closes the connection with 1009. Default 64 MiB + 64 KiB. */
-  maxMessageBytes?: number;
+  /**
+   * Largest WebSocket message accepted, in bytes (one message carries one or more whole frames);
+   * a bigger one closes the connection with 1009. Default 64 MiB + 64 KiB.
+   */
+  maxWsMessageBytes?: number;
+  /**
+   * uWebSockets.js server and standard-WebSocket client (browsers, Deno), which cannot stop
+   * reading while paused: the most received bytes a paused connection holds; a peer that sends
+   * more is dropped with 1013 (Try Again Later). Default `maxWsMessageBytes`.
+   */
+  maxHeldBytes?: number;
   /** Frames written in one run are cut into messages of about this size (at frame boundaries). Default 1 MiB. */
   batchBytes?: number;
   /**
@@ -50,7 +59,8 @@ export interface ResolvedOptions {
   path: string;
   /** Path without the query, as a server routes it. */
   pathname: string;
-  maxMessageBytes: number;
+  maxWsMessageBytes: number;
+  maxHeldBytes: number;
   batchBytes: number;
   batchFrames: number;
   highWaterMark: number;
@@ -66,10 +76,12 @@ const MiB = 1024 * 1024;
 export function resolveOptions(o: WsTransportOptions): ResolvedOptions {
   const path = o.path ?? '/skein';
   if (!path.startsWith('/') || path.includes('#')) throw invalidArgument(`path must be a URL path like "/skein", got ${JSON.stringify(path)}`);
+  const maxWsMessageBytes = positive('maxWsMessageBytes', o.maxWsMessageBytes ?? 64 * MiB + 64 * 1024);
   return {
     path,
     pathname: pathnameOf(path),
-    maxMessageBytes: positive('maxMessageBytes', o.maxMessageBytes ?? 64 * MiB + 64 * 1024),
+    maxWsMessageBytes,
+    maxHeldBytes: positive('maxHeldBytes', o.maxHeldBytes ?? maxWsMessageBytes),
     batchBytes: positive('batchBytes', o.batchBytes ?? MiB),
     batchFrames: o.batchFrames === Infinity ? Infinity : positive('batchFrames', o.batchFrames ?? 128),
     highWaterMark: positive('highWaterMark', o.highWaterMark ?? MiB),

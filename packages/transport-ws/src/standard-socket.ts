@@ -1,4 +1,4 @@
-import type { FrameSpec } from '@skein/core';
+import { EMPTY_BYTES, type FrameSpec } from '@skein/core';
 import { CloseCode, STANDARD_API_OFFSET } from './close-codes.js';
 import { MessageConn, type MessageConnOptions, type MessageSocket } from './message-conn.js';
 
@@ -8,6 +8,9 @@ export interface StandardWebSocket {
   readonly bufferedAmount: number;
   send(data: Uint8Array): void;
   close(code?: number, reason?: string): void;
+  /** Bun's own addition (1.4): stops reading the socket, so the peer slows down. Browsers and Deno have none. */
+  pause?(): unknown;
+  resume?(): unknown;
   addEventListener(type: 'open', listener: () => void): void;
   addEventListener(type: 'error', listener: (ev: unknown) => void): void;
   addEventListener(type: 'close', listener: (ev: { code: number; reason: string }) => void): void;
@@ -23,7 +26,8 @@ const DRAIN_POLL_MS = 10;
  * A MessageConn over the standard WebSocket API. Limits of that API, all handled here:
  * - no fragments: a message of several chunks is concatenated into one buffer (one copy);
  * - no drain event: `bufferedAmount` is polled while the conn waits for a drain;
- * - no read pause: frames are held by the conn while paused, but the socket keeps reading;
+ * - no read pause (except Bun's own `pause()`, used where present): frames are held by the conn
+ *   while paused, up to `maxHeldBytes`, while the socket keeps reading;
  * - only 1000 and 3000-4999 may be sent: our 10xx codes travel as 40xx.
  */
 export function standardMessageConn(ws: StandardWebSocket, remote: string, spec: FrameSpec, options: MessageConnOptions): MessageConn {
@@ -37,8 +41,9 @@ export function standardMessageConn(ws: StandardWebSocket, remote: string, spec:
       return ws.bufferedAmount;
     },
     send: (chunks) => ws.send(chunks.length === 1 ? chunks[0]! : concat(chunks)),
-    pause: () => {},
-    resume: () => {},
+    pausesReading: typeof ws.pause === 'function' && typeof ws.resume === 'function',
+    pause: () => void ws.pause?.(),
+    resume: () => void ws.resume?.(),
     close: (code, reason) => ws.close(code === CloseCode.Normal ? code : code + STANDARD_API_OFFSET, reason),
     terminate: () => ws.close(),
     watchDrain: () => {
@@ -50,7 +55,7 @@ export function standardMessageConn(ws: StandardWebSocket, remote: string, spec:
   const conn = new MessageConn(remote, spec, socket, options);
   ws.addEventListener('message', (ev) => {
     const binary = typeof ev.data !== 'string';
-    conn.receive(binary ? new Uint8Array(ev.data as ArrayBuffer) : new Uint8Array(0), binary);
+    conn.receive(binary ? new Uint8Array(ev.data as ArrayBuffer) : EMPTY_BYTES, binary);
   });
   ws.addEventListener('close', (ev) => conn.ended(ev.code, ev.reason));
   return conn;

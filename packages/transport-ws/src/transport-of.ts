@@ -6,9 +6,10 @@ export type Listen = (address: Address, spec: FrameSpec, accept: (conn: FrameCon
 
 /** A Transport whose client is the shared WebSocket client and whose server is `listen`. */
 export function transportOf(name: string, options: ResolvedOptions, listen: Listen): Transport {
-  return {
+  const transport: Transport = {
     name,
     connect: (address, spec, o) => connectClient(address, spec, options, o?.timeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS),
     listen,
   };
+  return transport;
 }

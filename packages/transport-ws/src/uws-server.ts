@@ -1,4 +1,4 @@
-import { ErrorCode, formatAddress, RpcError, type Address, type FrameConn, type FrameListener, type FrameSpec } from '@skein/core';
+import { formatAddress, listenFailed, type Address, type FrameConn, type FrameListener, type FrameSpec } from '@skein/core';
 import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket, us_socket_context_t, WebSocket, WebSocketBehavior } from 'uWebSockets.js';
 import { MessageConn, type MessageSocket } from './message-conn.js';
 import type { ResolvedOptions } from './options.js';
@@ -35,13 +35,14 @@ export async function listenUws(
     listening = false;
     uws.us_listen_socket_close(token);
   };
-  return { address: boundAddress(uws, token, address), close };
+  const listener: FrameListener = { address: boundAddress(uws, token, address), close };
+  return listener;
 }
 
 function behavior(uws: UwsModule, spec: FrameSpec, accept: Accept, options: ResolvedOptions): WebSocketBehavior<Slot> {
   return {
     compression: uws.DISABLED,
-    maxPayloadLength: options.maxMessageBytes,
+    maxPayloadLength: options.maxWsMessageBytes,
     // Over this many buffered bytes uWS silently DROPS a send (it returns 2) instead of queueing
     // it. 0 turns the limit off; `congested` and the drain handler do the throttling instead.
     maxBackpressure: 0,
@@ -124,8 +125,10 @@ function uwsSocket(ws: WebSocket<Slot>, slot: Slot): MessageSocket {
       if (chunks.length === 1) ws.send(chunks[0]!, true, false);
       else ws.cork(() => sendFragments(ws, chunks));
     },
-    // uWebSockets.js cannot stop reading a WebSocket: the conn holds frames while paused, but
-    // the socket keeps reading, so the peer is not slowed down. Best effort, by necessity.
+    // uWebSockets.js cannot stop reading a WebSocket (its author holds that pausing one direction
+    // only is broken by design): the conn holds frames while paused, up to maxHeldBytes, and then
+    // drops a peer that keeps sending with 1013.
+    pausesReading: false,
     pause: () => {},
     resume: () => {},
     close: (code, reason) => void (slot.dead || ws.end(code, reason)),
@@ -145,7 +148,7 @@ function listenApp(app: TemplatedApp, address: Address): Promise<us_listen_socke
   return new Promise((resolve, reject) => {
     const done = (token: us_listen_socket | false): void => {
       if (token) resolve(token);
-      else reject(new RpcError(ErrorCode.IO, `uWebSockets.js cannot listen on ${formatAddress(address)} (in use, or not allowed)`));
+      else reject(listenFailed(formatAddress(address), 'uWebSockets.js refused (the address is in use, or not allowed)'));
     };
     if ('path' in address) app.listen_unix(done, address.path);
     else app.listen(address.host, address.port, done);

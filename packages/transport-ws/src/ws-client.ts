@@ -33,7 +33,7 @@ async function connectWs(address: Address, spec: FrameSpec, options: ResolvedOpt
   // Loaded on first use, so a browser bundle that only uses the standard client never pulls it in.
   const { WebSocket } = await import('ws');
   const url = wsUrl(address, options.path);
-  const ws = new WebSocket(url, { perMessageDeflate: false, maxPayload: options.maxMessageBytes, headers: options.headers });
+  const ws = new WebSocket(url, { perMessageDeflate: false, maxPayload: options.maxWsMessageBytes, headers: options.headers });
   const remote = formatAddress(address);
   return handshake(url, timeoutMs, (settle) => {
     ws.on('open', () => settle.ok(wsMessageConn(ws, remote, spec, options)));

@@ -1,6 +1,6 @@
 import http from 'node:http';
 import type { Duplex } from 'node:stream';
-import { ErrorCode, formatAddress, RpcError, type Address, type FrameConn, type FrameListener, type FrameSpec } from '@skein/core';
+import { formatAddress, listenFailed, type Address, type FrameConn, type FrameListener, type FrameSpec } from '@skein/core';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { Keepalive } from './keepalive.js';
 import { pathnameOf, type ResolvedOptions } from './options.js';
@@ -20,7 +20,7 @@ export async function listenWs(
   const wss = new WebSocketServer({
     noServer: true,
     perMessageDeflate: false,
-    maxPayload: options.maxMessageBytes,
+    maxPayload: options.maxWsMessageBytes,
     clientTracking: false,
   });
   const keepalive = new Keepalive(options.pingIntervalMs);
@@ -39,7 +39,8 @@ export async function listenWs(
     void upgrade(req, socket, options, () => wss.handleUpgrade(req, socket, head, (ws) => onSocket(ws, req)));
   });
   await listenOn(server, address);
-  return { address: boundAddress(server, address), close: () => closeServer(server, wss) };
+  const listener: FrameListener = { address: boundAddress(server, address), close: () => closeServer(server, wss) };
+  return listener;
 }
 
 async function upgrade(
@@ -80,7 +81,7 @@ function remoteOf(req: http.IncomingMessage): string {
 function listenOn(server: http.Server, address: Address): Promise<void> {
   return new Promise((resolve, reject) => {
     const onError = (err: Error): void =>
-      reject(new RpcError(ErrorCode.IO, `cannot listen on ${formatAddress(address)}: ${err.message}`, { cause: err }));
+      reject(listenFailed(formatAddress(address), err.message, err));
     server.once('error', onError);
     const onListening = (): void => {
       server.off('error', onError);

@@ -35,6 +35,7 @@ export function wsMessageConn(ws: WebSocket, remote: string, spec: FrameSpec, op
       ws.send(chunks[last]!, LAST, onSent);
     },
     // Public since ws 8: stops reading the socket, so the kernel buffer fills and the peer slows.
+    pausesReading: true,
     pause: () => ws.pause(),
     resume: () => ws.resume(),
     close: (code, reason) => ws.close(code, reason),

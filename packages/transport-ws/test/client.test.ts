@@ -120,8 +120,27 @@ describe('ws client', () => {
 
 describe('standard WebSocket API client', () => {
   // ws's WebSocket implements the standard API (addEventListener, binaryType), so it stands in
-  // for the browser / Bun / Deno global here.
+  // for the browser / Bun / Deno global here. Like Bun's, it also has pause().
   const Standard = WebSocket as unknown as StandardWebSocketCtor;
+
+  /** ws's client behind the standard API alone, as a browser's or Deno's is: no pause(). */
+  const BrowserLike = function (url: string) {
+    const ws = new WebSocket(url);
+    return {
+      get binaryType() {
+        return ws.binaryType;
+      },
+      set binaryType(type: string) {
+        ws.binaryType = type as WebSocket['binaryType'];
+      },
+      get bufferedAmount() {
+        return ws.bufferedAmount;
+      },
+      send: (data: Uint8Array) => ws.send(data),
+      close: (code?: number, reason?: string) => ws.close(code, reason),
+      addEventListener: (type: 'message', listener: never) => ws.addEventListener(type, listener),
+    };
+  } as unknown as StandardWebSocketCtor;
 
   it('round-trips frames', async () => {
     const s = await startServer(wsTransport(), { echo: true });
@@ -151,6 +170,27 @@ describe('standard WebSocket API client', () => {
     const c = record(conn);
     expect(await peer.promise).toBe(4007);
     expect(c.isClosed).toBe(true);
+  });
+
+  it('without a read pause (browsers, Deno), drops a server that keeps sending while paused, once it holds maxHeldBytes', async () => {
+    const peer = deferred<number>();
+    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false });
+    await new Promise((r) => wss.once('listening', r));
+    cleanup.push(() => new Promise((r) => wss.close(r)));
+    const body = new Uint8Array(16 * 1024);
+    wss.on('connection', (ws) => {
+      ws.on('close', (code) => peer.resolve(code));
+      for (let i = 0; i < 16; i++) ws.send(frame(body));
+    });
+    const port = (wss.address() as net.AddressInfo).port;
+    const conn = await wsTransport({ WebSocket: BrowserLike, maxHeldBytes: 64 * 1024 }).connect({ host: '127.0.0.1', port }, spec);
+    // Paused at the first frame, and never resumed: everything after it is held.
+    const c = record(conn, { frame: () => conn.pause() });
+    expect(await peer.promise).toBe(4013);
+    const err = await c.closed.promise;
+    expect(RpcError.is(err, ErrorCode.Overloaded)).toBe(true);
+    expect(err!.message).toMatch(/over maxHeldBytes \(65536\)/);
+    expect(c.bodies).toHaveLength(1);
   });
 
   it('refuses a Unix socket address with InvalidArgument', async () => {

@@ -7,10 +7,11 @@ import { bodiesOf, frame, header, onBody, randomBytes, rawClient, record, spec, 
 /**
  * The server contract, on each server. `tooBigCode` is what a peer sees when its message is
  * over the limit: ws sends a 1009 close frame; uWebSockets.js drops the socket without one.
+ * `pausesReading`: ws stops reading a paused connection; uWebSockets.js cannot.
  */
-const servers: [string, (o?: WsTransportOptions) => Transport, number][] = [
-  ['ws', wsTransport, CloseCode.TooBig],
-  ['uWebSockets.js', uwsTransport, CloseCode.Abnormal],
+const servers: [string, (o?: WsTransportOptions) => Transport, number, boolean][] = [
+  ['ws', wsTransport, CloseCode.TooBig, true],
+  ['uWebSockets.js', uwsTransport, CloseCode.Abnormal, false],
 ];
 
 /** The tests' spec, except that a 13-byte body is refused with last words. */
@@ -28,7 +29,7 @@ afterEach(async () => {
   for (const f of cleanup.splice(0).reverse()) await f();
 });
 
-describe.each(servers)('%s server', (_name, transport, tooBigCode) => {
+describe.each(servers)('%s server', (_name, transport, tooBigCode, pausesReading) => {
   async function serve(options: WsTransportOptions = {}, opts: { echo?: boolean } = { echo: true }) {
     const s = await startServer(transport(options), opts);
     cleanup.push(() => s.listener.close());
@@ -97,8 +98,8 @@ describe.each(servers)('%s server', (_name, transport, tooBigCode) => {
     expect((await raw.closed.promise).code).toBe(CloseCode.UnsupportedData);
   });
 
-  it(`closes a connection whose message is over maxMessageBytes (peer sees ${tooBigCode})`, async () => {
-    const s = await serve({ maxMessageBytes: 1024 });
+  it(`closes a connection whose message is over maxWsMessageBytes (peer sees ${tooBigCode})`, async () => {
+    const s = await serve({ maxWsMessageBytes: 1024 });
     const raw = await rawClient(s.url());
     await until(() => s.accepted.length === 1, 'accept');
     raw.ws.send(frame(new Uint8Array(2048)));
@@ -188,6 +189,23 @@ describe.each(servers)('%s server', (_name, transport, tooBigCode) => {
     await until(() => got.length === 100, '100 frames');
     expect(atResume).toBe(10);
     expect(got).toEqual(Array.from({ length: 100 }, (_, i) => `${i}`));
+  });
+
+  it.skipIf(pausesReading)('drops a peer that keeps sending while paused once it holds maxHeldBytes, with 1013', async () => {
+    let paused: Recorder | undefined;
+    const listener = await transport({ maxHeldBytes: 64 * 1024 }).listen({ host: '127.0.0.1', port: 0 }, spec, (conn) => {
+      // Paused at the first frame, and never resumed: everything after it is held.
+      paused = record(conn, { frame: () => conn.pause() });
+    });
+    cleanup.push(() => listener.close());
+    const raw = await rawClient(`ws://127.0.0.1:${(listener.address as { port: number }).port}/skein`);
+    const body = new Uint8Array(16 * 1024);
+    for (let i = 0; i < 16; i++) raw.ws.send(frame(body));
+    expect((await raw.closed.promise).code).toBe(CloseCode.TryAgainLater);
+    const err = await paused!.closed.promise;
+    expect(RpcError.is(err, ErrorCode.Overloaded)).toBe(true);
+    expect(err!.message).toMatch(/over maxHeldBytes \(65536\)/);
+    expect(paused!.bodies).toHaveLength(1);
   });
 
   it('reports congested, then drain, and loses nothing sent while congested', async () => {

@@ -15,8 +15,13 @@ export type Notify = (err: RpcError | RemoteError | null, reply: Reply | null) =
  */
 export class Call {
   seq = 0;
-  /** The stream's tick count at which the call times out: ticks, not time, so it costs no clock read. */
-  deadlineTick = 0;
+  /**
+   * When the call times out, in its stream's ticked time (TickClock): costs no clock read. -1
+   * once out of the stream's DeadlineWheel, where `prev` and `next` link it while it is in.
+   */
+  deadline = -1;
+  prev: Call | undefined = undefined;
+  next: Call | undefined = undefined;
   done = false;
   onAbort: (() => void) | null = null;
 

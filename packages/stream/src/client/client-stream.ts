@@ -13,7 +13,6 @@ import {
   type Clock,
   type FrameConn,
   type Logger,
-  type Ticker,
   type Transport,
 } from '@skein/core';
 import { Call, cancelled, type Notify, type Reply } from './call.js';
@@ -37,6 +36,11 @@ import type { CallOptions } from './call-options.js';
 import { promised, type Caller } from './caller.js';
 import { resolveStreamOptions, type ClientStreamOptions, type StreamSettings } from './options.js';
 import { Throttler } from './throttler.js';
+import { DeadlineWheel } from './deadline-wheel.js';
+import { TickClock } from '../internals/tick-clock.js';
+import { callTimeout } from '../internals/checks.js';
+import { ClientHello } from './hello.js';
+import { HELLO_SEQ } from '../wire/hello.js';
 
 export type StreamState = 'open' | 'closing' | 'closed';
 
@@ -54,26 +58,27 @@ export class ClientStream implements Caller {
   private readonly pending = new Map<number, Call>();
   private readonly actions = new Map<string, Uint8Array>();
   private readonly header = new Uint8Array(REQUEST_HEADER_LENGTH);
-  private readonly ticker: Ticker;
+  /** Ticked time, for deadlines; its ticker also paces keepalive. */
+  private readonly pace: TickClock;
+  /** Every accepted call not settled yet (waiting or on the wire), by deadline. */
+  private readonly deadlines: DeadlineWheel;
   private readonly defaultTimeoutMs: number;
   private readonly keepaliveMs: number;
   private readonly keepaliveTimeoutMs: number;
   private nextSeq = 1;
   private pingSeq = 0;
   private pingSentAt = 0;
+  /** `ping()` callers waiting for the pong. */
+  private pongWaiters: { resolve(): void; reject(err: Error): void }[] = [];
   private lastReceived: number;
   /** A frame arrived since the last tick; read and cleared per tick instead of reading the clock per frame. */
   private received = false;
-  /**
-   * Ticks run so far. Deadlines are counted in ticks: a call then costs no clock read, and a
-   * ticker running late (a stalled event loop) delays timeouts instead of firing them early.
-   */
-  private ticks = 0;
-  private readonly tickMs: number;
   private _state: StreamState = 'open';
   private closeError: Error | undefined;
   private readonly closedWaiters: ((err: Error | undefined) => void)[] = [];
   private readonly onClose: ((err: Error | undefined) => void) | undefined;
+  /** @internal What the peer speaks beyond razor v1, as its answer to our hello says. */
+  readonly hello: ClientHello;
 
   private constructor(
     private readonly conn: FrameConn,
@@ -91,14 +96,17 @@ export class ClientStream implements Caller {
     this.keepaliveMs = settings.keepaliveMs;
     this.keepaliveTimeoutMs = settings.keepaliveTimeoutMs;
     this.lastReceived = clock.now();
-    this.tickMs = settings.tickMs;
     this.onClose = onClose;
-    this.ticker = clock.every(this.tickMs, () => this.tick());
+    this.pace = new TickClock(clock, settings.tickMs, settings.timeoutMs, (now) => this.tick(now));
+    this.deadlines = new DeadlineWheel(this.pace.finest);
     conn.bind({
       frame: (bytes, start, end) => this.onFrame(bytes, start, end),
       drain: () => {},
       close: (err) => this.onClosed(err),
     });
+    // First on the wire, unanswered yet when the first call follows: it costs no round trip.
+    this.hello = new ClientHello(settings.limits);
+    if (this.hello.request) conn.write(this.hello.request);
   }
 
   /** Connects and returns a ready stream. Fails with Unreachable when the peer cannot be reached. */
@@ -140,21 +148,39 @@ export class ClientStream implements Caller {
   send(action: string | number, msg: Uint8Array, opts: CallOptions, notify: Notify): void {
     const blob = opts.blob ?? EMPTY_BYTES;
     let wireAction: number | Uint8Array;
+    let timeoutMs: number;
     try {
       wireAction = this.checkCall(action, msg, blob);
+      timeoutMs = callTimeout(opts.timeoutMs, this.defaultTimeoutMs);
     } catch (err) {
       return notify(err as RpcError, null);
     }
     if (this._state !== 'open') return notify(new RpcError(ErrorCode.Closed, `stream to ${this.remote} is ${this._state}`), null);
     if (opts.signal?.aborted) return notify(cancelled(), null);
-    const call = new Call(wireAction, msg, blob, opts.timeoutMs ?? this.defaultTimeoutMs, opts.signal, notify);
-    // The next tick may come at once: one tick more keeps every call alive its full timeout.
-    call.deadlineTick = this.ticks + Math.ceil(call.timeoutMs / this.tickMs) + 1;
-    if (opts.signal) this.watchAbort(call, opts.signal);
-    if (this.throttler.canSend()) this.transmit(call);
-    else if (!this.throttler.enqueue(call)) {
-      call.finish(new RpcError(ErrorCode.Overloaded, `more than ${this.throttler.maxQueued} calls waiting on ${this.remote}`), null);
+    const sendNow = this.throttler.canSend();
+    if (!sendNow && this.throttler.full()) {
+      return notify(new RpcError(ErrorCode.Overloaded, `more than ${this.throttler.maxQueued} calls waiting on ${this.remote}`), null);
     }
+    const call = new Call(wireAction, msg, blob, timeoutMs, opts.signal, notify);
+    call.deadline = this.pace.deadline(timeoutMs);
+    this.deadlines.add(call);
+    if (opts.signal) this.watchAbort(call, opts.signal);
+    if (sendNow) this.transmit(call);
+    else this.throttler.enqueue(call);
+  }
+
+  /**
+   * Resolves when the peer answers a ping: proof that it reads and answers, which a connect is
+   * not (the kernel of a stopped server still completes handshakes). Joins the keepalive's ping
+   * when one is out. Rejects when the stream closes first, as it does when the ping stays
+   * unanswered for `keepaliveTimeoutMs`.
+   */
+  ping(): Promise<void> {
+    if (this._state !== 'open') return Promise.reject(new RpcError(ErrorCode.Closed, `stream to ${this.remote} is ${this._state}`));
+    return new Promise((resolve, reject) => {
+      this.pongWaiters.push({ resolve, reject });
+      if (this.pingSeq === 0) this.sendPing(this.clock.now());
+    });
   }
 
   /** Stops taking calls, lets the ones accepted finish or time out, then closes the connection. */
@@ -213,7 +239,9 @@ export class ClientStream implements Caller {
   private watchAbort(call: Call, signal: AbortSignal): void {
     call.onAbort = () => {
       if (call.done) return;
-      if (call.seq !== 0 && this.pending.delete(call.seq)) this.throttler.inFlight--;
+      this.deadlines.remove(call);
+      if (call.seq === 0) this.throttler.settled();
+      else if (this.pending.delete(call.seq)) this.throttler.inFlight--;
       call.finish(cancelled(), null);
       this.pump();
     };
@@ -257,14 +285,13 @@ export class ClientStream implements Caller {
   private onFrame(bytes: Uint8Array, start: number, end: number): void {
     this.received = true;
     const seq = readSeq(bytes, start + SEQ_AT);
-    if (seq === this.pingSeq) {
-      this.pingSeq = 0;
-      return;
-    }
+    if (seq === HELLO_SEQ) return this.hello.answer(bytes, start, end);
+    if (seq === this.pingSeq) return this.pong();
     const call = this.pending.get(seq);
     // A reply to a call that timed out or was cancelled: read (the transport did) and dropped.
     if (!call) return;
     this.pending.delete(seq);
+    this.deadlines.remove(call);
     this.throttler.inFlight--;
     const flag = bytes[start + RES_FLAG_AT];
     const bodyAt = start + RESPONSE_HEADER_LENGTH;
@@ -287,38 +314,41 @@ export class ClientStream implements Caller {
     if (this._state === 'closing') this.endIfIdle();
   }
 
-  private tick(): void {
-    const now = this.clock.now();
-    this.ticks++;
+  private tick(now: number): void {
     if (this.received) {
       this.received = false;
       this.lastReceived = now;
     }
-    this.expire();
+    // Expired calls free window slots (or, closing, may leave the stream idle): pump after.
+    if (this.deadlines.sweep(this.pace.elapsed, this.expire) !== 0) this.pump();
     this.keepalive(now);
   }
 
-  /** Fails calls past their deadline tick: on the wire (Timeout, may have run) or still waiting (never sent). */
-  private expire(): void {
-    const ticks = this.ticks;
-    let freed = false;
-    for (const [seq, call] of this.pending) {
-      if (call.deadlineTick > ticks) continue;
-      this.pending.delete(seq);
+  /** Fails a call past its deadline: on the wire (Timeout, may have run) or still waiting (never sent). */
+  private readonly expire = (call: Call): void => {
+    if (call.done) return;
+    if (call.seq === 0) {
+      this.throttler.settled();
+      call.finish(new RpcError(ErrorCode.Timeout, `call waited ${call.timeoutMs} ms for the window and was never sent`, { retry: 'safe' }), null);
+    } else {
+      this.pending.delete(call.seq);
       this.throttler.inFlight--;
-      freed = true;
       call.finish(new RpcError(ErrorCode.Timeout, `no reply from ${this.remote} within ${call.timeoutMs} ms`), null);
     }
-    for (const call of this.throttler.waiting()) {
-      if (call.deadlineTick > ticks) continue;
-      call.finish(new RpcError(ErrorCode.Timeout, `call waited ${call.timeoutMs} ms for the window and was never sent`, { retry: 'safe' }), null);
-    }
-    if (freed) this.pump();
-    else if (this._state === 'closing') this.endIfIdle();
+  };
+
+  /** The answer to the ping out: wakes `ping()` callers. */
+  private pong(): void {
+    this.pingSeq = 0;
+    if (this.pongWaiters.length === 0) return;
+    const waiters = this.pongWaiters;
+    this.pongWaiters = [];
+    for (const w of waiters) w.resolve();
   }
 
   private keepalive(now: number): void {
-    if (this.keepaliveMs <= 0 || this._state === 'closed') return;
+    if (this._state === 'closed') return;
+    // A ping out is checked whether keepalive is on or not: `ping()` sends one too.
     if (this.pingSeq !== 0) {
       if (now - this.pingSentAt < this.keepaliveTimeoutMs) return;
       const why = `peer ${this.remote} did not answer a ping within ${this.keepaliveTimeoutMs} ms`;
@@ -328,7 +358,7 @@ export class ClientStream implements Caller {
       this.conn.close();
       return;
     }
-    if (now - this.lastReceived >= this.keepaliveMs) this.sendPing(now);
+    if (this.keepaliveMs > 0 && now - this.lastReceived >= this.keepaliveMs) this.sendPing(now);
   }
 
   private endIfIdle(): void {
@@ -338,11 +368,15 @@ export class ClientStream implements Caller {
   private failAll(cause: Error): void {
     const calls = [...this.pending.values()];
     this.pending.clear();
+    this.deadlines.clear();
     this.throttler.inFlight = 0;
     for (const call of calls) call.finish(new RpcError(ErrorCode.IO, `connection to ${this.remote} lost: ${cause.message}`, { cause }), null);
     for (const call of this.throttler.drain()) {
       call.finish(new RpcError(ErrorCode.IO, `connection to ${this.remote} lost before the call was sent`, { cause, retry: 'safe' }), null);
     }
+    const waiters = this.pongWaiters;
+    this.pongWaiters = [];
+    for (const w of waiters) w.reject(new RpcError(ErrorCode.IO, `connection to ${this.remote} lost before a ping was answered: ${cause.message}`, { cause }));
   }
 
   private onClosed(err: Error | undefined): void {
@@ -355,7 +389,7 @@ export class ClientStream implements Caller {
     if (this._state === 'closed') return;
     this._state = 'closed';
     this.closeError = err;
-    this.ticker.stop();
+    this.pace.stop();
     if (this.onClose) {
       try {
         this.onClose(err);

@@ -1,5 +1,5 @@
-import type { Address, Clock, Logger, Transport } from '@skein/core';
-import { positive } from '../internals/checks.js';
+import { invalidArgument, type Address, type Clock, type Logger, type Transport } from '@skein/core';
+import { nonNegative, positive, positiveInteger, timerMs } from '../internals/checks.js';
 import { resolveLimits, type Limits } from '../wire/limits.js';
 
 export interface ClientStreamOptions {
@@ -10,7 +10,11 @@ export interface ClientStreamOptions {
   window?: number;
   /** Calls allowed to wait for the window; past it a call fails with Overloaded. Default 65 536. */
   maxQueued?: number;
-  /** Default per-call timeout. Default 20 s. Checked once per `tickMs`, so a call fails between its timeout and two ticks after it. */
+  /**
+   * Default per-call timeout. Default 20 s. A call fails within max(10 %, 50 ms) after its
+   * timeout, never before: timeouts are checked in batches, on a ticker whose period follows the
+   * shortest timeout pending (from `tickMs` down to 25 ms), not with a timer per call.
+   */
   timeoutMs?: number;
   /** How long the transport may take to connect. Default: the transport's (10 s for TCP and WebSocket). */
   connectTimeoutMs?: number;
@@ -18,7 +22,11 @@ export interface ClientStreamOptions {
   keepaliveMs?: number;
   /** A ping unanswered for this long declares the peer dead. Default 5 s. */
   keepaliveTimeoutMs?: number;
-  /** Width of the timeout check. Default 1 s. */
+  /**
+   * The coarsest period of the timeout and keepalive checks, in ms (1 ms to 2^31 - 1). Default
+   * 1 s: fine enough for timeouts of 20 s and more; shorter ones make the checks run more often
+   * while they are pending.
+   */
   tickMs?: number;
   limits?: Partial<Limits>;
   logger?: Logger;
@@ -48,13 +56,15 @@ export interface StreamSettings {
  * reconnect. `prefix` names where the options sit in the caller's own (`stream.`).
  */
 export function resolveStreamOptions(opts: Partial<ClientStreamOptions>, prefix = ''): StreamSettings {
+  if (opts.connectTimeoutMs !== undefined) positive(opts.connectTimeoutMs, `${prefix}connectTimeoutMs`);
+  if (opts.onClose !== undefined && typeof opts.onClose !== 'function') throw invalidArgument(`${prefix}onClose must be a function`);
   return {
-    window: positive(opts.window ?? 128, `${prefix}window`),
-    maxQueued: positive(opts.maxQueued ?? 65_536, `${prefix}maxQueued`),
+    window: positiveInteger(opts.window ?? 128, `${prefix}window`),
+    maxQueued: positiveInteger(opts.maxQueued ?? 65_536, `${prefix}maxQueued`),
     timeoutMs: positive(opts.timeoutMs ?? 20_000, `${prefix}timeoutMs`),
-    keepaliveMs: opts.keepaliveMs ?? 1000,
-    keepaliveTimeoutMs: opts.keepaliveTimeoutMs ?? 5000,
-    tickMs: positive(opts.tickMs ?? 1000, `${prefix}tickMs`),
+    keepaliveMs: nonNegative(opts.keepaliveMs ?? 1000, `${prefix}keepaliveMs`),
+    keepaliveTimeoutMs: positive(opts.keepaliveTimeoutMs ?? 5000, `${prefix}keepaliveTimeoutMs`),
+    tickMs: timerMs(opts.tickMs ?? 1000, `${prefix}tickMs`),
     limits: resolveLimits(opts.limits),
   };
 }

@@ -6,8 +6,30 @@ export function positive(n: number, name: string): number {
   return n;
 }
 
+/** Zero or a positive finite number (a duration where 0 turns the thing off). */
+export function nonNegative(n: number, name: string): number {
+  if (!(Number.isFinite(n) && n >= 0)) throw invalidArgument(`${name} must be 0 or a positive number, got ${n}`);
+  return n;
+}
+
 /** A positive integer (a count of things). */
 export function positiveInteger(n: number, name: string): number {
   if (!(Number.isInteger(n) && n > 0)) throw invalidArgument(`${name} must be a positive integer, got ${n}`);
   return n;
+}
+
+/** Timers fire at once for a delay past 2^31 - 1 ms: a timer's period must stay within it. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** A timer's period or delay, in ms: at least 1, and short enough for every runtime's timers. */
+export function timerMs(n: number, name: string): number {
+  if (!(typeof n === 'number' && n >= 1 && n <= MAX_TIMER_MS)) throw invalidArgument(`${name} must be a number of ms in 1..${MAX_TIMER_MS}, got ${n}`);
+  return n;
+}
+
+/** A call's own `timeoutMs` (checked per call: a bad one must not become a deadline nothing ever reaches), else `fallback`. */
+export function callTimeout(given: number | undefined, fallback: number): number {
+  if (given === undefined) return fallback;
+  if (typeof given === 'number' && given > 0 && given < Infinity) return given;
+  throw invalidArgument(`timeoutMs must be a positive number, got ${given}`);
 }

@@ -1,4 +1,5 @@
 import { invalidArgument } from '@skein/core';
+import { positive, timerMs } from '../internals/checks.js';
 
 export interface BackoffOptions {
   /** The ceiling of the first delay. Default 100 ms. */
@@ -26,9 +27,11 @@ export class Backoff {
   ) {
     this.opts = { ...DEFAULT_BACKOFF, ...opts };
     const { initialMs, maxMs, multiplier } = this.opts;
-    if (!(initialMs > 0)) throw invalidArgument(`backoff.initialMs must be positive, got ${initialMs}`);
-    if (!(maxMs >= initialMs)) throw invalidArgument(`backoff.maxMs must be at least initialMs, got ${maxMs}`);
-    if (!(multiplier >= 1)) throw invalidArgument(`backoff.multiplier must be at least 1, got ${multiplier}`);
+    positive(initialMs, 'backoff.initialMs');
+    // A delay is a timer's: past 2^31 - 1 ms it would fire at once.
+    timerMs(maxMs, 'backoff.maxMs');
+    if (!(maxMs >= initialMs)) throw invalidArgument(`backoff.maxMs must be at least initialMs (${initialMs}), got ${maxMs}`);
+    if (!(Number.isFinite(multiplier) && multiplier >= 1)) throw invalidArgument(`backoff.multiplier must be a finite number of at least 1, got ${multiplier}`);
   }
 
   /** Failed attempts since the last reset. */

@@ -13,9 +13,10 @@ import {
   type Ticker,
   type Transport,
 } from '@skein/core';
+import { TickClock } from '../internals/tick-clock.js';
 import { Backoff, type BackoffOptions } from './backoff.js';
 import { cancelled, type Notify, type Reply } from '../client/call.js';
-import { positive, positiveInteger } from '../internals/checks.js';
+import { callTimeout, positive, positiveInteger, timerMs } from '../internals/checks.js';
 import type { CallOptions } from '../client/call-options.js';
 import { promised, type Caller } from '../client/caller.js';
 import { ClientStream } from '../client/client-stream.js';
@@ -24,8 +25,8 @@ import { resolveStreamOptions, type ClientStreamOptions } from '../client/option
 
 /**
  * - `idle`: never used, no connection yet.
- * - `connecting`: no connection is up; one is being opened.
- * - `ready`: at least one connection is up.
+ * - `connecting`: no connection is up; one is being opened, or waits for the answer to its first ping.
+ * - `ready`: at least one connection is up and has answered a ping.
  * - `backoff`: the last connect failed (or the last connection was lost); waiting to retry.
  * - `closed`: `close()` or `destroy()` was called.
  */
@@ -49,7 +50,11 @@ export interface ConnPoolOptions {
   connectBudgetMs?: number;
   /** Reconnect delays: exponential with full jitter. Default 100 ms doubling up to 5 s. */
   backoff?: Partial<BackoffOptions>;
-  /** How often the pool checks idle and old connections and waiting calls. Default `stream.tickMs`, else 1 s. */
+  /**
+   * How often the pool checks idle and old connections and waiting calls, in ms (1 ms to
+   * 2^31 - 1). Default `stream.tickMs`, else 1 s. While calls with shorter timeouts wait for a
+   * connection it checks more often, as a stream does (see `ClientStreamOptions.timeoutMs`).
+   */
   tickMs?: number;
   clock?: Clock;
   logger?: Logger;
@@ -86,7 +91,7 @@ interface Slot {
 /**
  * The connections to one server: opened lazily on the first call, grown up to `maxConnections`
  * under load, shrunk when idle, reopened with jittered backoff when lost. Its health recovers: a
- * successful connect always returns it to `ready`.
+ * new connection whose first ping is answered always returns it to `ready`.
  */
 export class ConnPool implements Caller {
   readonly address: string;
@@ -104,6 +109,8 @@ export class ConnPool implements Caller {
   private readonly onStateChange: ConnPoolOptions['onStateChange'];
   private readonly backoff: Backoff;
   private readonly waiting: ConnectQueue;
+  /** New connections waiting for the answer to their first ping. */
+  private readonly verifying = new Set<ClientStream>();
   /** Connections calls are sent to. */
   private active: Slot[] = [];
   /** Connections draining before they close (idle, old, or the pool is closing). */
@@ -116,12 +123,14 @@ export class ConnPool implements Caller {
   private lastError: Error | undefined;
   /** No extra connection before this time (a scale-up connect just failed). */
   private growAfter = 0;
-  private ticker: Ticker | undefined;
+  /** Ticked time for waiting calls' deadlines; its ticker runs the pool's checks. Made on first use. */
+  private pace: TickClock | undefined;
   private retryTimer: Ticker | undefined;
   private closing: Promise<void> | undefined;
 
   constructor(opts: ConnPoolOptions) {
     if (!opts?.transport) throw invalidArgument('ConnPool needs a transport');
+    if (opts.onStateChange !== undefined && typeof opts.onStateChange !== 'function') throw invalidArgument('onStateChange must be a function');
     this.target = parseAddress(opts.address);
     this.address = formatAddress(this.target);
     this.transport = opts.transport;
@@ -133,12 +142,14 @@ export class ConnPool implements Caller {
     this.maxAgeMs = opts.maxConnectionAgeMs === undefined ? Infinity : positive(opts.maxConnectionAgeMs, 'maxConnectionAgeMs');
     this.connectBudgetMs = positive(opts.connectBudgetMs ?? 10_000, 'connectBudgetMs');
     this.defaultTimeoutMs = stream.timeoutMs;
-    this.tickMs = positive(opts.tickMs ?? stream.tickMs, 'tickMs');
+    this.tickMs = timerMs(opts.tickMs ?? stream.tickMs, 'tickMs');
     this.clock = opts.clock ?? this.streamOpts.clock ?? systemClock;
     this.logger = opts.logger ?? this.streamOpts.logger ?? silentLogger;
     this.onStateChange = opts.onStateChange;
     this.backoff = new Backoff(opts.backoff);
-    this.waiting = new ConnectQueue(positiveInteger(opts.maxQueued ?? 10_000, 'maxQueued'));
+    // While calls wait for a connection the pool's ticker holds the process: a script awaiting
+    // one must not exit under it. An idle pool holds nothing.
+    this.waiting = new ConnectQueue(positiveInteger(opts.maxQueued ?? 10_000, 'maxQueued'), (busy) => this.pace?.hold(busy));
   }
 
   get state(): PoolState {
@@ -226,7 +237,7 @@ export class ConnPool implements Caller {
   }
 
   private start(): void {
-    this.ticker = this.clock.every(this.tickMs, () => this.tick());
+    this.pace = new TickClock(this.clock, this.tickMs, this.defaultTimeoutMs, (now) => this.tick(now));
     this.connect();
   }
 
@@ -254,11 +265,17 @@ export class ConnPool implements Caller {
   }
 
   private enqueue(action: string | number, msg: Uint8Array, opts: CallOptions, notify: Notify, failFast: boolean): void {
+    let timeoutMs: number;
+    try {
+      timeoutMs = callTimeout(opts.timeoutMs, this.defaultTimeoutMs);
+    } catch (err) {
+      return notify(err as RpcError, null);
+    }
     const now = this.clock.now();
     const outage = this.outageSince;
     if (outage !== undefined && (failFast || now - outage >= this.connectBudgetMs)) return notify(this.unreachable(now), null);
     if (opts.signal?.aborted) return notify(cancelled(), null);
-    const call = new WaitingCall(action, msg, opts, notify, outage ?? now, now + (opts.timeoutMs ?? this.defaultTimeoutMs), failFast);
+    const call = new WaitingCall(action, msg, opts, notify, outage ?? now, this.pace!.deadline(timeoutMs), failFast);
     if (!this.waiting.push(call)) {
       call.release();
       notify(new RpcError(ErrorCode.Overloaded, `more than ${this.waiting.max} calls waiting for a connection to ${this.address}`), null);
@@ -278,12 +295,34 @@ export class ConnPool implements Caller {
       onClose: (err) => this.lost(slot, err),
     })
       .then(
-        (stream) => this.opened(slot, stream),
+        (stream) => this.verify(slot, stream),
         (err: Error) => this.connectFailed(err),
       )
       .catch((err: unknown) => this.logger.error({ address: this.address, err }, 'pool connect handling failed'));
     this.pendingConnects.add(attempt);
     void attempt.finally(() => this.pendingConnects.delete(attempt));
+  }
+
+  /**
+   * A connect proves little: the kernel of a stopped (SIGSTOP) or hung server still completes
+   * handshakes from its backlog. Only an answered ping makes a new connection usable, resets
+   * the backoff and makes the pool ready; one unanswered for `stream.keepaliveTimeoutMs` closes
+   * it, and counts as a failed connect.
+   */
+  private async verify(slot: Slot, stream: ClientStream): Promise<void> {
+    if (this._state === 'closed') {
+      this.connecting--;
+      return stream.close();
+    }
+    this.verifying.add(stream);
+    try {
+      await stream.ping();
+    } catch (err) {
+      return this.connectFailed(err as Error);
+    } finally {
+      this.verifying.delete(stream);
+    }
+    return this.opened(slot, stream);
   }
 
   private opened(slot: Slot, stream: ClientStream): Promise<void> | void {
@@ -374,7 +413,8 @@ export class ConnPool implements Caller {
     for (let call = this.waiting.shift(); call; call = this.waiting.shift()) {
       const slot = this.pick();
       if (!slot) return this.waiting.unshift(call); // a callback closed the pool meanwhile
-      const remaining = call.deadline - now;
+      // In ticked time, as the deadline: what is left of the call's timeout, never less.
+      const remaining = call.deadline - this.pace!.elapsed;
       if (remaining <= 0) {
         call.fail(neverSent(call.opts.timeoutMs ?? this.defaultTimeoutMs));
         continue;
@@ -384,8 +424,7 @@ export class ConnPool implements Caller {
     }
   }
 
-  private tick(): void {
-    const now = this.clock.now();
+  private tick(now: number): void {
     this.expireWaiting(now);
     this.reapIdle(now);
     this.retireOld(now);
@@ -395,8 +434,9 @@ export class ConnPool implements Caller {
   private expireWaiting(now: number): void {
     const connected = this.active.length > 0;
     const inOutage = this.outageSince !== undefined;
+    const elapsed = this.pace!.elapsed;
     this.waiting.failWhere((call) => {
-      if (call.deadline <= now) return neverSent(call.opts.timeoutMs ?? this.defaultTimeoutMs);
+      if (call.deadline <= elapsed) return neverSent(call.opts.timeoutMs ?? this.defaultTimeoutMs);
       if (connected) return undefined;
       if (now - call.budgetStart >= this.connectBudgetMs || (call.failFast && inOutage)) return this.unreachable(now);
       return undefined;
@@ -446,9 +486,11 @@ export class ConnPool implements Caller {
 
   private shutdown(): void {
     this.setState('closed');
-    this.ticker?.stop();
+    this.pace?.stop();
     this.retryTimer?.stop();
-    this.ticker = this.retryTimer = undefined;
+    this.retryTimer = undefined;
+    // They carry no call yet: nothing to let finish.
+    for (const stream of this.verifying) stream.destroy(`pool for ${this.address} closed`);
     this.waiting.failWhere(() => new RpcError(ErrorCode.Closed, `pool for ${this.address} closed before the call was sent`));
   }
 

@@ -1,6 +1,7 @@
 import type { RpcError } from '@skein/core';
 import { cancelled, type Notify } from '../client/call.js';
 import type { CallOptions } from '../client/call-options.js';
+import { WaitingLine } from '../internals/waiting-line.js';
 
 /**
  * A call waiting in a pool for a connection. It settles at most once: sent on (it is then the
@@ -19,7 +20,7 @@ export class WaitingCall {
     private readonly notify: Notify,
     /** When this call's connect budget started to run. */
     readonly budgetStart: number,
-    /** The call's own deadline (its timeout). */
+    /** The call's own deadline (its timeout), in the pool's ticked time. */
     readonly deadline: number,
     readonly failFast: boolean,
   ) {
@@ -55,74 +56,61 @@ export class WaitingCall {
 /**
  * A bounded FIFO of waiting calls. Calls that settle while waiting (aborted, timed out) leave
  * the count at once and the array lazily, so `size` costs nothing however many calls wait.
+ * `onBusy` hears when the first call starts waiting and when the last one stops.
  */
 export class ConnectQueue {
-  private calls: WaitingCall[] = [];
-  private head = 0;
-  /** Calls in `calls[head..]` not yet settled. */
-  private live = 0;
+  private readonly line = new WaitingLine<WaitingCall>();
 
-  constructor(readonly max: number) {}
+  constructor(
+    readonly max: number,
+    private readonly onBusy: (busy: boolean) => void = () => {},
+  ) {}
 
   /** Calls still waiting. */
   get size(): number {
-    return this.live;
+    return this.line.size;
   }
 
   /** Queues a call; false when `max` calls are already waiting. */
   push(call: WaitingCall): boolean {
-    if (this.live >= this.max) return false;
-    // Settled calls are dropped once they outnumber the waiting ones: the array stays within
-    // about twice `max`, and each compaction at least halves it (amortized O(1) a push).
-    const dead = this.calls.length - this.head - this.live;
-    if (dead > 16 && dead >= this.live) this.compact();
-    this.calls.push(call);
+    if (this.line.size >= this.max) return false;
+    this.line.push(call);
     call.queue = this;
-    this.live++;
+    if (this.line.size === 1) this.onBusy(true);
     return true;
   }
 
   /** The oldest call still waiting, taken off the queue. */
   shift(): WaitingCall | undefined {
-    while (this.head < this.calls.length) {
-      const call = this.calls[this.head++]!;
-      if (call.done) continue;
-      call.queue = undefined;
-      this.live--;
-      return call;
-    }
-    this.calls = [];
-    this.head = 0;
-    return undefined;
+    const call = this.line.shift();
+    if (!call) return undefined;
+    call.queue = undefined;
+    if (this.line.size === 0) this.onBusy(false);
+    return call;
   }
 
   /** Puts a call taken by `shift` back in front. */
   unshift(call: WaitingCall): void {
     if (call.done) return;
-    if (this.head > 0) this.calls[--this.head] = call;
-    else this.calls.unshift(call);
+    this.line.unshift(call);
     call.queue = this;
-    this.live++;
+    if (this.line.size === 1) this.onBusy(true);
   }
 
   /** Fails the waiting calls `why` picks an error for (undefined: keep waiting). */
   failWhere(why: (call: WaitingCall) => RpcError | undefined): void {
     // A snapshot: failing a call runs its callback, which may queue another call.
-    for (const call of this.calls.slice(this.head)) {
+    for (const call of this.line.waiting()) {
       if (call.done) continue;
       const err = why(call);
       if (err) call.fail(err);
     }
-    this.compact();
+    this.line.compact();
   }
 
   /** @internal A call waiting here settled (by its signal, deadline or a close). */
   settled(): void {
-    this.live--;
-  }
-
-  private compact(): void {
-    this.calls = this.calls.slice(this.head).filter((c) => !c.done);
-    this.head = 0;
+    this.line.settled();
+    if (this.line.size === 0) this.onBusy(false);
   }
 }

@@ -17,7 +17,8 @@ import { positive } from '../internals/checks.js';
 import type { CallOptions } from '../client/call-options.js';
 import { promised, type Caller } from '../client/caller.js';
 import { ConnPool, type ConnPoolOptions, type ConnPoolStats } from './conn-pool.js';
-import { defaultDecision, finalError, mayRunTwice, type FailedAttempt, type FailoverDecision } from './failover-rules.js';
+import { defaultDecision, finalError, mayHaveRun, mayRunTwice, type FailedAttempt, type FailoverDecision } from './failover-rules.js';
+import { RedirectTargets, type RedirectTargetOptions } from './redirect-targets.js';
 import { RetryBudget, type RetryBudgetOptions } from './retry-budget.js';
 import { createSelector, type Selector, type ServerView, type Strategy } from './selection.js';
 
@@ -28,6 +29,8 @@ export interface MembershipEvent {
   readonly type: 'add' | 'remove';
   readonly address: string;
   readonly weight: number;
+  /** Set on the `add` of a server a redirect brought in: it leaves again when idle or pushed out. */
+  readonly temporary?: boolean;
 }
 
 export interface FailoverPoolOptions {
@@ -42,10 +45,16 @@ export interface FailoverPoolOptions {
   /**
    * Decides what a failure means (undefined: the built-in rule). Lets a method's custom error
    * redirect to another server (`{ redirect: address }`), move on (`'next'`) or stop. It cannot
-   * make a non-idempotent call that may have run (a timeout, a connection lost after the write)
-   * run again.
+   * make a non-idempotent call that may have run run again: only an error that says it certainly
+   * did not (`retry: 'safe'`) lets such a call move on; any other answer came from a server
+   * that may have started the handler (a timeout, a lost connection, Internal, a custom error).
    */
   shouldFailover?: (err: RpcError | RemoteError, attempt: FailedAttempt) => FailoverDecision | undefined;
+  /**
+   * Bounds the servers that redirects to addresses not in the pool bring in: at most `max` (4)
+   * at once, each leaving once idle for `idleMs` (60 s). `max: 0` refuses such redirects.
+   */
+  redirectTargets?: Partial<RedirectTargetOptions>;
   /** Options for every server's ConnPool. */
   pool?: Partial<Omit<ConnPoolOptions, 'transport' | 'address'>>;
   clock?: Clock;
@@ -63,6 +72,8 @@ export interface ServerStats extends ConnPoolStats {
 /** One server of the pool; its ConnPool is created on first use. */
 class PoolServer implements ServerView {
   pool: ConnPool | undefined;
+  /** A call was sent to it since the last idle sweep (only read for servers a redirect brought in). */
+  used = false;
 
   constructor(
     readonly address: string,
@@ -126,6 +137,7 @@ export class FailoverPool implements Caller {
   private readonly onMembershipChange: FailoverPoolOptions['onMembershipChange'];
   private members: PoolServer[] = [];
   private readonly byAddress = new Map<string, PoolServer>();
+  private readonly redirects: RedirectTargets<PoolServer>;
   /** Pools of removed servers, still draining. */
   private readonly draining = new Set<Promise<void>>();
   private closing: Promise<void> | undefined;
@@ -143,6 +155,7 @@ export class FailoverPool implements Caller {
     this.shouldFailover = opts.shouldFailover;
     this.poolOpts = opts.pool ?? {};
     this.onMembershipChange = opts.onMembershipChange;
+    this.redirects = new RedirectTargets<PoolServer>(opts.redirectTargets, this.clock, (m, why) => this.dropRedirectTarget(m, why));
     for (const s of uniqueServers(opts.servers ?? [])) this.join(s.address, s.weight, false);
     this.selector.membershipChanged?.(this.members);
   }
@@ -226,11 +239,13 @@ export class FailoverPool implements Caller {
       }
     }
     if (!member) return notify(invalidArgument(`server ${address} is not in the pool (${this.members.map((m) => m.address).join(', ') || 'empty'})`), null);
+    member.used = true;
     this.poolOf(member).send(action, msg, opts, notify);
   }
 
   /** Stops taking calls; calls in flight finish. Resolves when every connection is closed. */
   close(): Promise<void> {
+    this.redirects.stop();
     this.closing ??= Promise.all([
       ...this.members.map((m) => m.pool?.close()),
       ...this.draining,
@@ -242,36 +257,46 @@ export class FailoverPool implements Caller {
   settle(c: FailoverCall, err: RpcError | RemoteError | null, reply: Reply | null): void {
     if (!err) return c.notify(null, reply);
     const failed = c.address;
-    const decision = this.decide(err, c);
     const stop = (why?: string): void =>
       c.notify(finalError(err, { address: failed, count: c.attempt + 1, idempotent: c.idempotent, mayHaveRunOn: c.mayHaveRunOn, why }), null);
+    const custom = this.askHook(err, c);
+    const decision = custom ?? defaultDecision(err, c.idempotent);
     if (decision === 'stop') return stop();
-    if (typeof decision === 'object') {
+    // No hook may re-run a call that may have run (the built-in rule never asks to).
+    if (mayRunTwice(err, c.idempotent)) {
+      return stop(`shouldFailover asked for ${decisionName(decision)}; not done: the call may have run on ${failed} and is not idempotent`);
+    }
+    const redirect = typeof decision === 'object';
+    if (!redirect) this.selector.failed?.(failed);
+    if (c.attempt >= this.retries) return stop(redirect ? 'redirect limit reached' : undefined);
+    if (this.closing) return stop('pool closed');
+    if (redirect) {
       // A redirect is the server telling us where to go, not a failure: it counts against
       // `retries` (so redirects cannot loop) but not against the retry budget.
-      let target: string;
-      try {
-        target = canonical(decision.redirect);
-      } catch {
-        return stop(`redirect to an invalid address ${JSON.stringify(decision.redirect)}`);
-      }
-      if (!this.byAddress.has(target)) {
-        if (this.closing) return stop('pool closed');
-        this.logger.info({ address: target, from: failed }, 'redirected to a server not in the pool: adding it');
-        this.join(target, 1, true);
-        this.selector.membershipChanged?.(this.members);
-      }
-      this.selector.redirected?.(target);
-      c.redirect = target;
-    } else {
-      this.selector.failed?.(failed);
+      const refused = this.redirect(c, decision.redirect);
+      if (refused) return stop(refused);
+    } else if (!this.budget.tryWithdraw()) {
+      return stop('not retried: retry budget exhausted');
     }
-    if (c.attempt >= this.retries) return stop(c.redirect === undefined ? undefined : 'redirect limit reached');
-    if (this.closing) return stop('pool closed');
-    if (c.redirect === undefined && !this.budget.tryWithdraw()) return stop('not retried: retry budget exhausted');
-    if (err instanceof RpcError && err.retry === 'idempotent') c.mayHaveRunOn ??= failed;
+    if (mayHaveRun(err)) c.mayHaveRunOn ??= failed;
     c.attempt++;
     this.attempt(c);
+  }
+
+  /** Points `c`'s next attempt at `to`, bringing it into the pool for a while if it is new; or says why not. */
+  private redirect(c: FailoverCall, to: string): string | undefined {
+    let target: string;
+    try {
+      target = canonical(to);
+    } catch {
+      return `redirect to an invalid address ${JSON.stringify(to)}`;
+    }
+    if (this.byAddress.has(target)) this.redirects.touch(target);
+    else if (!this.redirects.accepting) return `redirect to ${target}, a server not in the pool, refused (redirectTargets.max is 0)`;
+    else this.joinTemporary(target, c.address);
+    this.selector.redirected?.(target);
+    c.redirect = target;
+    return undefined;
   }
 
   private attempt(c: FailoverCall): void {
@@ -284,6 +309,7 @@ export class FailoverPool implements Caller {
     if (!member) return c.notify(new RpcError(ErrorCode.Unreachable, 'no servers in the pool', { retry: 'safe' }), null);
     c.address = member.address;
     c.tried.push(member.address);
+    member.used = true;
     // With retries left, a call that meets an unreachable server comes back at once to go elsewhere.
     const failFast = c.attempt < this.retries && this.members.length > 1;
     this.poolOf(member).submit(c.action, c.msg, c.opts, c.done, failFast);
@@ -309,17 +335,15 @@ export class FailoverPool implements Caller {
     );
   }
 
-  private decide(err: RpcError | RemoteError, c: FailoverCall): FailoverDecision {
-    if (this.shouldFailover) {
-      let custom: FailoverDecision | undefined;
-      try {
-        custom = this.shouldFailover(err, { action: c.action, address: c.address, attempt: c.attempt, idempotent: c.idempotent, route: c.opts.route });
-      } catch (e) {
-        this.logger.error({ err: e, address: c.address }, 'shouldFailover threw; using the built-in rule');
-      }
-      if (custom !== undefined) return custom !== 'stop' && mayRunTwice(err, c.idempotent) ? 'stop' : custom;
+  /** The application's decision for a failed attempt, if it has one. */
+  private askHook(err: RpcError | RemoteError, c: FailoverCall): FailoverDecision | undefined {
+    if (!this.shouldFailover) return undefined;
+    try {
+      return this.shouldFailover(err, { action: c.action, address: c.address, attempt: c.attempt, idempotent: c.idempotent, route: c.opts.route });
+    } catch (e) {
+      this.logger.error({ err: e, address: c.address }, 'shouldFailover threw; using the built-in rule');
+      return undefined;
     }
-    return defaultDecision(err, c.idempotent);
   }
 
   private poolOf(m: PoolServer): ConnPool {
@@ -327,22 +351,46 @@ export class FailoverPool implements Caller {
     return m.pool;
   }
 
+  /** Adds a configured server, or updates it; a server a redirect brought in becomes a configured one (announced again, without `temporary`). */
   private join(address: string, weight: number, announce: boolean): boolean {
     const known = this.byAddress.get(address);
     if (known) {
       known.weight = weight;
-      return false;
+      if (!this.redirects.has(address)) return false;
+      this.redirects.forget(address);
+      if (announce) this.announce({ type: 'add', address, weight });
+      return true;
     }
-    const m = new PoolServer(address, weight);
-    this.members = [...this.members, m];
-    this.byAddress.set(address, m);
+    this.enter(new PoolServer(address, weight));
     if (announce) this.announce({ type: 'add', address, weight });
     return true;
+  }
+
+  /** Brings in a server only a redirect named: bounded in number, and it leaves when idle. */
+  private joinTemporary(address: string, from: string): void {
+    this.logger.info({ address, from }, 'redirected to a server not in the pool: adding it while it is used');
+    const m = new PoolServer(address, 1);
+    this.enter(m);
+    this.announce({ type: 'add', address, weight: 1, temporary: true });
+    this.redirects.admit(m);
+    this.selector.membershipChanged?.(this.members);
+  }
+
+  private dropRedirectTarget(m: PoolServer, why: 'idle' | 'pushed out'): void {
+    this.logger.info({ address: m.address, why }, 'a server a redirect brought in leaves the pool');
+    void this.leave(m.address);
+    this.selector.membershipChanged?.(this.members);
+  }
+
+  private enter(m: PoolServer): void {
+    this.members = [...this.members, m];
+    this.byAddress.set(m.address, m);
   }
 
   private leave(address: string): Promise<void> {
     const m = this.byAddress.get(address);
     if (!m) return Promise.resolve();
+    this.redirects.forget(address);
     this.byAddress.delete(address);
     this.members = this.members.filter((x) => x !== m);
     this.announce({ type: 'remove', address, weight: m.weight });
@@ -369,6 +417,11 @@ export class FailoverPool implements Caller {
   private closedError(): RpcError {
     return new RpcError(ErrorCode.Closed, 'failover pool is closed');
   }
+}
+
+/** A decision as the final error's message names it. */
+function decisionName(d: FailoverDecision): string {
+  return typeof d === 'object' ? `a redirect to ${d.redirect}` : `'${d}'`;
 }
 
 /** The canonical form of an address, so that `tcp://h:1` and `h:1` are one server. */

@@ -30,9 +30,18 @@ export function defaultDecision(err: RpcError | RemoteError, idempotent: boolean
   return 'stop';
 }
 
+/**
+ * True when the attempt that failed with `err` may have run the call: anything but an error that
+ * certainly did not (`retry: 'safe'`). A server's answer, whatever its code (Internal, a custom
+ * error, a redirect), comes from a server that may have started the handler.
+ */
+export function mayHaveRun(err: RpcError | RemoteError): boolean {
+  return !(err instanceof RpcError && err.retry === 'safe');
+}
+
 /** True when retrying after `err` could run a non-idempotent call twice: no hook may override that. */
 export function mayRunTwice(err: RpcError | RemoteError, idempotent: boolean): boolean {
-  return !idempotent && err instanceof RpcError && err.retry === 'idempotent';
+  return !idempotent && mayHaveRun(err);
 }
 
 /** How a call's attempts went, for its final error. */

@@ -4,6 +4,7 @@ import type { Dispatch } from './dispatch.js';
 import {
   ACTION_LEN_MASK,
   ACTION_STRING_BIT,
+  HELLO_ACTION,
   PING_ACTION,
   REQ_ACTION_AT,
   REQ_MSG_LEN_AT,
@@ -15,8 +16,10 @@ import {
   writeResponseHeaderHalves,
 } from '../wire/protocol.js';
 import { customErrorResponseHalves, errorResponseHalves } from '../wire/responses.js';
+import { WIRE_REPLY_LIMITS, type ReplyLimits } from '../wire/limits.js';
+import { HelloError } from '../wire/hello.js';
+import { answerHello } from './hello-answer.js';
 import { ServerRequest, type ConnInfo, type Responder } from './request.js';
-
 
 export interface ServerConnOptions {
   id: number;
@@ -36,10 +39,15 @@ export interface ServerConnOptions {
  */
 export class ServerConn implements FrameHandlers, Responder {
   inFlight = 0;
-  /** Set per frame, cleared per tick: cheaper than reading the clock for every frame. */
-  sawFrame = true;
-  /** When the server's tick last saw this connection busy (a frame, or a request in flight). */
+  /**
+   * Set per call, cleared per tick: cheaper than reading the clock for every frame. Pings and the
+   * hello do not set it: a peer that only pings is idle, however often it pings.
+   */
+  sawCall = true;
+  /** When the server's tick last saw this connection busy (a call, or a request in flight). */
   lastFrameAt = 0;
+  /** What the client takes in a reply: the wire's ceilings until its hello says otherwise. */
+  peerLimits: ReplyLimits = WIRE_REPLY_LIMITS;
   private paused = false;
   private draining = false;
   private peerEnded = false;
@@ -74,14 +82,15 @@ export class ServerConn implements FrameHandlers, Responder {
   }
 
   frame(bytes: Uint8Array, start: number, end: number): void {
-    this.sawFrame = true;
     // Fields are read where they lie, and a view is made only where the handler needs one: a
     // request costs no header object and no empty views (they add up at a million a second).
     const rawAction = u32(bytes, start + REQ_ACTION_AT);
     const isString = (rawAction & ACTION_STRING_BIT) !== 0;
     const seqLo = u32(bytes, start + SEQ_AT);
     const seqHi = u32(bytes, start + SEQ_AT + 4);
-    if (rawAction === PING_ACTION) return this.writeOk(seqLo, seqHi, EMPTY_BYTES, EMPTY_BYTES);
+    if (rawAction === PING_ACTION) return this.send(seqLo, seqHi, EMPTY_BYTES, EMPTY_BYTES);
+    if (rawAction === HELLO_ACTION) return this.greet(bytes, start, seqLo, seqHi);
+    this.sawCall = true;
     // Closing: a request that raced the close is refused unrun, so the client may retry it elsewhere.
     if (this.draining) return this.writeError(seqLo, seqHi, ErrorCode.Closed);
     const nameAt = start + REQUEST_HEADER_LENGTH;
@@ -150,7 +159,35 @@ export class ServerConn implements FrameHandlers, Responder {
     this.endIfDone();
   }
 
-  writeOk(seqLo: number, seqHi: number, msg: Uint8Array, blob: Uint8Array): void {
+  writeOk(seqLo: number, seqHi: number, msg: Uint8Array, blob: Uint8Array): boolean {
+    if (msg.length > this.peerLimits.maxMessage || blob.length > this.peerLimits.maxBlob) return false;
+    this.send(seqLo, seqHi, msg, blob);
+    return true;
+  }
+
+  writeError(seqLo: number, seqHi: number, code: ErrorCode, detail?: string): void {
+    if (this.closed) return;
+    let response = errorResponseHalves(seqLo, seqHi, code, detail);
+    // A detail the client cannot take is dropped: the bare code still fails only this call.
+    if (detail && response.length - RESPONSE_HEADER_LENGTH > this.peerLimits.maxError) response = errorResponseHalves(seqLo, seqHi, code);
+    this.sendWhole(response);
+  }
+
+  writeCustomError(seqLo: number, seqHi: number, payload: ErrorPayload): boolean {
+    if (this.closed) return true;
+    const response = customErrorResponseHalves(seqLo, seqHi, payload);
+    if (response.length - RESPONSE_HEADER_LENGTH > this.peerLimits.maxError) return false;
+    this.sendWhole(response);
+    return true;
+  }
+
+  writeTooLarge(seqLo: number, seqHi: number, detail: string): void {
+    this.opts.logger.warn({ remote: this.conn.remote, reason: detail }, 'reply over the client\'s limits: failing its call');
+    this.writeError(seqLo, seqHi, ErrorCode.FrameTooLarge, detail);
+  }
+
+  /** An ok response, unchecked: the limits are the caller's business (a pong and the hello's answer always fit). */
+  private send(seqLo: number, seqHi: number, msg: Uint8Array, blob: Uint8Array): void {
     if (this.closed) return;
     // One reused header buffer: the transport copies parts this small at once.
     writeResponseHeaderHalves(this.header, ResponseFlag.Ok, msg.length, seqLo, seqHi, blob.length);
@@ -161,12 +198,28 @@ export class ServerConn implements FrameHandlers, Responder {
     if (this.conn.congested) this.pause();
   }
 
-  writeError(seqLo: number, seqHi: number, code: ErrorCode, detail?: string): void {
-    if (!this.closed) this.conn.write(errorResponseHalves(seqLo, seqHi, code, detail));
+  /** A whole prebuilt response (an error): it fills the send buffer like any other, so it counts for the pause. */
+  private sendWhole(response: Uint8Array): void {
+    this.conn.write(response);
+    if (this.conn.congested) this.pause();
   }
 
-  writeCustomError(seqLo: number, seqHi: number, payload: ErrorPayload): void {
-    if (!this.closed) this.conn.write(customErrorResponseHalves(seqLo, seqHi, payload));
+  /**
+   * The hello, answered here and now like a ping: requests are read in order, so every request
+   * after it is answered within the limits it gives.
+   */
+  private greet(bytes: Uint8Array, start: number, seqLo: number, seqHi: number): void {
+    const msgAt = start + REQUEST_HEADER_LENGTH;
+    let outcome;
+    try {
+      outcome = answerHello(bytes, msgAt, msgAt + u32(bytes, start + REQ_MSG_LEN_AT));
+    } catch (err) {
+      if (!(err instanceof HelloError)) throw err;
+      this.opts.logger.debug({ remote: this.conn.remote, reason: err.message }, 'bad hello: answered Decode');
+      return this.writeError(seqLo, seqHi, ErrorCode.Decode);
+    }
+    if (outcome.peerLimits) this.peerLimits = outcome.peerLimits;
+    this.send(seqLo, seqHi, outcome.answer, EMPTY_BYTES);
   }
 
   private pause(): void {

@@ -1,4 +1,7 @@
 import { EMPTY_BYTES, ErrorCode, RpcError, type ErrorPayload } from '@skein/core';
+import { actionName } from '../wire/error-detail.js';
+import { escapeCustomBytes } from '../wire/error-strings.js';
+import type { ReplyLimits } from '../wire/limits.js';
 import { seqBytesOf } from '../wire/protocol.js';
 
 /** Facts about the connection a request came in on. */
@@ -17,9 +20,15 @@ export interface ConnInfo {
  */
 export interface Responder {
   readonly info: ConnInfo;
-  writeOk(seqLo: number, seqHi: number, msg: Uint8Array, blob: Uint8Array): void;
+  /** What the peer takes in a reply (its hello told them, or the wire's ceilings). */
+  readonly peerLimits: ReplyLimits;
+  /** False, with nothing written, when the reply is over the peer's limits. */
+  writeOk(seqLo: number, seqHi: number, msg: Uint8Array, blob: Uint8Array): boolean;
   writeError(seqLo: number, seqHi: number, code: ErrorCode, detail?: string): void;
-  writeCustomError(seqLo: number, seqHi: number, payload: ErrorPayload): void;
+  /** False, with nothing written, when the error string is over the peer's limits. */
+  writeCustomError(seqLo: number, seqHi: number, payload: ErrorPayload): boolean;
+  /** Fails a call whose answer the peer could not take (FrameTooLarge, logged). */
+  writeTooLarge(seqLo: number, seqHi: number, detail: string): void;
   /** One answer was written: the slot it held is free. */
   settled(): void;
 }
@@ -61,10 +70,17 @@ export class ServerRequest {
     return this.answered;
   }
 
-  /** Answers with an ok response. */
+  /**
+   * Answers with an ok response. A reply over the client's receive limits (its hello tells them)
+   * is not sent: the call fails with FrameTooLarge instead of the client's whole connection.
+   */
   reply(msg: Uint8Array = EMPTY_BYTES, blob: Uint8Array = EMPTY_BYTES): void {
     if (!this.claim()) return;
-    this.owner.writeOk(this.seqLo, this.seqHi, msg, blob);
+    if (!this.owner.writeOk(this.seqLo, this.seqHi, msg, blob)) {
+      const { maxMessage, maxBlob } = this.owner.peerLimits;
+      if (msg.length > maxMessage) this.tooLarge('reply message', msg.length, maxMessage);
+      else this.tooLarge('reply blob', blob.length, maxBlob);
+    }
     this.owner.settled();
   }
 
@@ -86,8 +102,15 @@ export class ServerRequest {
       return;
     }
     if (!this.claim()) return;
-    this.owner.writeCustomError(this.seqLo, this.seqHi, payload);
+    // Refused only for bytes (a number has no body); measured as sent, escape byte and all.
+    if (!this.owner.writeCustomError(this.seqLo, this.seqHi, payload)) {
+      this.tooLarge('error reply', escapeCustomBytes(payload as Uint8Array).length, this.owner.peerLimits.maxError);
+    }
     this.owner.settled();
+  }
+
+  private tooLarge(what: string, length: number, limit: number): void {
+    this.owner.writeTooLarge(this.seqLo, this.seqHi, `${actionName(this.action)}: ${what} of ${length} bytes exceeds the client's limit of ${limit}`);
   }
 
   /** First answer wins. The owner is told after the answer is written: the last one may end the connection. */

@@ -1,33 +1,55 @@
-import { ErrorCode, RemoteError, RpcError, silentLogger, type Logger } from '@skein/core';
+import { ErrorCode, RemoteError, RpcError, consoleLogger, type Logger } from '@skein/core';
 import type { Reply } from '../client/call.js';
 import type { Dispatch } from './dispatch.js';
-import { errorDetail } from '../wire/error-detail.js';
+import { actionName, crashDetail, handlerErrorDetail } from '../wire/error-detail.js';
 import type { ServerRequest } from './request.js';
 
 /** What a handler may return: bytes for the msg, a Reply for msg and blob, or nothing. */
 export type ActionResult = Uint8Array | Reply | void;
 export type ActionHandler = (req: ServerRequest) => ActionResult | Promise<ActionResult>;
 
+export interface RouterOptions {
+  /** Where handler crashes are logged. Default: the console, at warn and error; `silentLogger` silences it. */
+  logger?: Logger;
+  /**
+   * Send razor's codes (not found, Internal) with a detail naming the action and, for Internal,
+   * the handler's message. Only for Skein peers: a razor peer reads a detailed string as a
+   * custom error. Default false.
+   */
+  exposeInternalErrors?: boolean;
+}
+
 /**
  * A Dispatch from a table of actions, for the stream layer: numeric actions (your own task enum)
  * and/or strings. An unknown action is answered with a Method error. A handler's RpcError is
  * sent as that built-in error, a RemoteError as its custom payload, anything else as Internal
- * (and logged).
+ * (and logged). A handler's error never tells the client the call did not run (see
+ * `handlerErrorDetail`); a handler that calls `req.fail(code)` itself speaks for the server.
  */
-export function createRouter(table: Record<string | number, ActionHandler>, logger: Logger = silentLogger): Dispatch {
+export function createRouter(table: Record<string | number, ActionHandler>, options: RouterOptions | Logger = {}): Dispatch {
+  const opts: RouterOptions = isLogger(options) ? { logger: options } : options;
+  const logger = opts.logger ?? consoleLogger('warn', 'skein');
+  const expose = opts.exposeInternalErrors ?? false;
   const handlers = new Map<string | number, ActionHandler>();
   for (const [k, h] of Object.entries(table)) handlers.set(/^\d+$/.test(k) ? Number(k) : k, h);
+  const answerError = (req: ServerRequest, err: unknown): void => {
+    const name = actionName(req.action);
+    if (err instanceof RpcError) return req.fail(err, handlerErrorDetail(err, name, expose));
+    if (err instanceof RemoteError) return req.failCustom(err.payload);
+    logger.error({ err, action: req.action, remote: req.conn.remote }, `${name}: handler failed`);
+    req.fail(ErrorCode.Internal, crashDetail(err, name, expose));
+  };
   return {
     dispatch(req) {
       const handler = handlers.get(req.action);
-      if (!handler) return req.fail(ErrorCode.Method);
+      if (!handler) return req.fail(ErrorCode.Method, expose ? `${actionName(req.action)}: no such action` : undefined);
       let out: ActionResult | Promise<ActionResult>;
       try {
         out = handler(req);
       } catch (err) {
-        return answerError(req, err, logger);
+        return answerError(req, err);
       }
-      if (out instanceof Promise) out.then((r) => answer(req, r), (err) => answerError(req, err, logger));
+      if (out instanceof Promise) out.then((r) => answer(req, r), (err) => answerError(req, err));
       else answer(req, out);
     },
   };
@@ -39,9 +61,6 @@ function answer(req: ServerRequest, r: ActionResult): void {
   else req.reply(r.msg, r.blob);
 }
 
-function answerError(req: ServerRequest, err: unknown, logger: Logger): void {
-  if (err instanceof RpcError) return req.fail(err, errorDetail(err));
-  if (err instanceof RemoteError) return req.failCustom(err.payload);
-  logger.error({ err, action: req.action, remote: req.conn.remote }, 'handler failed');
-  req.fail(ErrorCode.Internal);
+function isLogger(x: RouterOptions | Logger): x is Logger {
+  return typeof (x as Logger).error === 'function';
 }

@@ -1,36 +1,20 @@
 import {
+  ErrorCode,
+  RpcError,
+  formatAddress,
   invalidArgument,
   parseAddress,
-  silentLogger,
-  systemClock,
   type Address,
-  type Clock,
   type FrameConn,
   type FrameListener,
-  type Logger,
   type Ticker,
   type Transport,
 } from '@skein/core';
-import type { Dispatch } from './dispatch.js';
 import { requestFrameSpec } from '../wire/frame-specs.js';
-import { resolveLimits, type Limits } from '../wire/limits.js';
 import { ServerConn } from './connection.js';
+import { resolveServerOptions, type RpcServerOptions, type ServerSettings } from './server-options.js';
 
-export interface RpcServerOptions {
-  dispatch: Dispatch;
-  logger?: Logger;
-  limits?: Partial<Limits>;
-  /** Requests handled at once per connection; past it the server stops reading that socket. Default 1024. */
-  maxInFlightPerConn?: number;
-  /** A connection that sends no frame for this long is closed. Default 120 s; 0 disables. */
-  idleTimeoutMs?: number;
-  /** How long `close()` lets in-flight requests finish before cutting connections. Default 90 s. */
-  closeWaitMs?: number;
-  clock?: Clock;
-  /** How often idle connections are looked for. Default 1 s. */
-  tickMs?: number;
-}
-
+export type { RpcServerOptions } from './server-options.js';
 export type ServerState = 'running' | 'closing' | 'closed';
 
 /**
@@ -38,32 +22,21 @@ export type ServerState = 'running' | 'closing' | 'closed';
  * request to one Dispatch.
  */
 export class RpcServer {
-  private readonly dispatcher: Dispatch;
-  private readonly logger: Logger;
-  private readonly limits: Limits;
-  private readonly clock: Clock;
-  private readonly maxInFlight: number;
-  private readonly idleTimeoutMs: number;
-  private readonly closeWaitMs: number;
-  private readonly tickMs: number;
+  private readonly settings: ServerSettings;
   private readonly listeners = new Set<FrameListener>();
+  /** Listens under way: `close()` waits for them, and each closes its own listener if it lost the race. */
+  private readonly opening = new Set<Promise<unknown>>();
   private readonly conns = new Set<ServerConn>();
   private ticker: Ticker | undefined;
   private nextConnId = 1;
+  /** Connections refused since the last one accepted: the warn line is written for the first. */
+  private refused = 0;
   private _state: ServerState = 'running';
   private closing: Promise<void> | undefined;
   private allClosed: (() => void) | undefined;
 
   constructor(opts: RpcServerOptions) {
-    if (!opts || typeof opts.dispatch?.dispatch !== 'function') throw invalidArgument('RpcServer needs a dispatch');
-    this.dispatcher = opts.dispatch;
-    this.logger = opts.logger ?? silentLogger;
-    this.limits = resolveLimits(opts.limits);
-    this.clock = opts.clock ?? systemClock;
-    this.maxInFlight = opts.maxInFlightPerConn ?? 1024;
-    this.idleTimeoutMs = opts.idleTimeoutMs ?? 120_000;
-    this.closeWaitMs = opts.closeWaitMs ?? 90_000;
-    this.tickMs = opts.tickMs ?? 1000;
+    this.settings = resolveServerOptions(opts);
   }
 
   get state(): ServerState {
@@ -75,16 +48,18 @@ export class RpcServer {
     return this.conns.size;
   }
 
-  /** Starts accepting on `address` through `transport`; resolves with the bound address. */
-  async listen(transport: Transport, address: string | Address): Promise<Address> {
-    if (this._state !== 'running') throw invalidArgument('server is closing');
-    const listener = await transport.listen(parseAddress(address), requestFrameSpec(this.limits), (conn) =>
-      this.accept(transport.name, conn),
-    );
-    this.listeners.add(listener);
-    this.ticker ??= this.clock.every(this.tickMs, () => this.tick());
-    this.logger.info({ address: listener.address, transport: transport.name }, 'listening');
-    return listener.address;
+  /**
+   * Starts accepting on `address` through `transport`; resolves with the bound address. A
+   * `close()` that begins meanwhile wins: the listener is closed before `close()` resolves, and
+   * this rejects with Closed.
+   */
+  listen(transport: Transport, address: string | Address): Promise<Address> {
+    if (this._state !== 'running') return Promise.reject(invalidArgument('server is closing'));
+    const listening = this.open(transport, address);
+    const done = (): void => void this.opening.delete(settled);
+    const settled: Promise<void> = listening.then(done, done);
+    this.opening.add(settled);
+    return listening;
   }
 
   /**
@@ -96,19 +71,51 @@ export class RpcServer {
     return this.closing;
   }
 
+  private async open(transport: Transport, address: string | Address): Promise<Address> {
+    const { limits, clock, tickMs, logger } = this.settings;
+    const listener = await transport.listen(parseAddress(address), requestFrameSpec(limits), (conn) => this.accept(transport.name, conn));
+    if (this._state !== 'running') {
+      await listener.close();
+      throw new RpcError(ErrorCode.Closed, `server closed while it began listening on ${formatAddress(listener.address)}`);
+    }
+    this.listeners.add(listener);
+    this.ticker ??= clock.every(tickMs, () => this.tick());
+    logger.info({ address: listener.address, transport: transport.name }, 'listening');
+    return listener.address;
+  }
+
   private accept(transport: string, conn: FrameConn): void {
     if (this._state !== 'running') return conn.close();
+    if (this.conns.size >= this.settings.maxConnections) return this.refuse(conn);
+    if (this.refused > 0) {
+      this.settings.logger.info({ refused: this.refused }, 'accepting connections again');
+      this.refused = 0;
+    }
     const sc = new ServerConn(conn, {
       id: this.nextConnId++,
       transport,
-      dispatch: this.dispatcher,
-      logger: this.logger,
-      maxInFlight: this.maxInFlight,
+      dispatch: this.settings.dispatch,
+      logger: this.settings.logger,
+      maxInFlight: this.settings.maxInFlightPerConn,
       onClosed: (c) => this.forget(c),
     });
-    sc.lastFrameAt = this.clock.now();
+    sc.lastFrameAt = this.settings.clock.now();
     this.conns.add(sc);
     conn.bind(sc);
+  }
+
+  /**
+   * At the cap: closed before anything is read, so that a flood of connections costs an accept
+   * and a close each. Requests a client sent on it fail on its side with IO.
+   */
+  private refuse(conn: FrameConn): void {
+    if (this.refused++ === 0) {
+      this.settings.logger.warn(
+        { remote: conn.remote, maxConnections: this.settings.maxConnections },
+        'connection limit reached: refusing new connections',
+      );
+    }
+    conn.close();
   }
 
   private forget(conn: ServerConn): void {
@@ -117,14 +124,15 @@ export class RpcServer {
   }
 
   private tick(): void {
-    if (this.idleTimeoutMs <= 0) return;
-    const now = this.clock.now();
+    const { idleTimeoutMs, clock, logger } = this.settings;
+    if (idleTimeoutMs <= 0) return;
+    const now = clock.now();
     for (const c of this.conns) {
-      if (c.sawFrame || c.inFlight > 0) {
-        c.sawFrame = false;
+      if (c.sawCall || c.inFlight > 0) {
+        c.sawCall = false;
         c.lastFrameAt = now;
-      } else if (now - c.lastFrameAt >= this.idleTimeoutMs) {
-        this.logger.info({ remote: c.conn.remote }, 'closing idle connection');
+      } else if (now - c.lastFrameAt >= idleTimeoutMs) {
+        logger.info({ remote: c.conn.remote }, 'closing idle connection');
         c.forceClose();
       }
     }
@@ -132,15 +140,17 @@ export class RpcServer {
 
   private async shutdown(): Promise<void> {
     this._state = 'closing';
+    // A listen under way sees the state and closes its own listener; wait for that.
+    await Promise.all(this.opening);
     await Promise.all([...this.listeners].map((l) => l.close()));
     this.listeners.clear();
     if (this.conns.size > 0) {
       const done = new Promise<void>((resolve) => (this.allClosed = resolve));
       for (const c of this.conns) c.startDrain();
       const timer = setTimeout(() => {
-        this.logger.warn({ connections: this.conns.size }, 'close wait over: cutting connections');
+        this.settings.logger.warn({ connections: this.conns.size }, 'close wait over: cutting connections');
         for (const c of this.conns) c.forceClose();
-      }, this.closeWaitMs);
+      }, this.settings.closeWaitMs);
       await done;
       clearTimeout(timer);
     }

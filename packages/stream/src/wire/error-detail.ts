@@ -1,4 +1,4 @@
-import type { RpcError } from '@skein/core';
+import { CODE_INFO, type RpcError } from '@skein/core';
 
 /**
  * The message to send after a built-in error's reserved string, if any. Skein's own codes
@@ -8,4 +8,34 @@ import type { RpcError } from '@skein/core';
 export function errorDetail(err: RpcError, expose = false): string | undefined {
   if (err.message === err.wire) return undefined;
   return err.code >= 100 || expose ? err.message : undefined;
+}
+
+/**
+ * The detail for an error answered once a handler has started. A code that says "refused unrun"
+ * (Overloaded, Closed: a downstream's refusal the handler passes on) must not say so to this
+ * caller, for the handler may have done its work before it failed: it always travels with a
+ * detail naming the action, which a client reads as "may have run". (Unreachable, razor's code,
+ * needs none: no client reads it from the wire as unrun.)
+ */
+export function handlerErrorDetail(err: RpcError, action: string, expose = false): string | undefined {
+  if (err.code >= 100 && CODE_INFO[err.code].retry === 'safe') return `${action}: ${err.message}`;
+  return errorDetail(err, expose);
+}
+
+/**
+ * The detail for a refusal before any handler ran (a server filter's Overloaded, bad input). A
+ * refusal that is safe to retry elsewhere travels bare, the one form a client reads as unrun.
+ */
+export function refusalDetail(err: RpcError, expose = false): string | undefined {
+  return CODE_INFO[err.code].retry === 'safe' ? undefined : errorDetail(err, expose);
+}
+
+/** How errors and logs name an action: `Service.method` as it is, a number as `action 7`. */
+export function actionName(action: string | number): string {
+  return typeof action === 'number' ? `action ${action}` : action;
+}
+
+/** The detail for a handler's crash (anything but an RpcError): its message, only when exposed. */
+export function crashDetail(err: unknown, action: string, expose = false): string | undefined {
+  return expose ? `${action}: ${err instanceof Error ? err.message : String(err)}` : undefined;
 }

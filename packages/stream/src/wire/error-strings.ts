@@ -1,4 +1,4 @@
-import { RpcError, codeFromWire } from '@skein/core';
+import { CODE_INFO, ErrorCode, RpcError, codeFromWire, type RetryPolicy } from '@skein/core';
 
 // razor-rpc's error strings: how a built-in error and a method's custom error bytes share the
 // flag-2 response body without being mistaken for each other.
@@ -31,6 +31,7 @@ const MAX_DETAIL = 1024;
  * Reads a flag-2 error string: a built-in RpcError, or the custom payload (unescaped). A built-in
  * string may carry a detail after a colon (`rpc_invalid_argument:add: a: expected number`),
  * which becomes the error's message; Skein sends details only for its own codes unless told to.
+ * The error's `retry` is what this hop allows (see `retryFromWire`), not its code's default.
  */
 export function readErrorBytes(bytes: Uint8Array): RpcError | Uint8Array {
   if (bytes[0] === ESCAPE) return bytes.subarray(1);
@@ -39,7 +40,22 @@ export function readErrorBytes(bytes: Uint8Array): RpcError | Uint8Array {
   const name = bytes.subarray(0, colon < 0 ? bytes.length : colon);
   const code = name.length <= 32 ? codeFromWire(utf8.decode(name)) : undefined;
   if (code === undefined) return bytes;
-  return new RpcError(code, colon < 0 ? undefined : utf8.decode(bytes.subarray(colon + 1)));
+  const detail = colon < 0 ? undefined : utf8.decode(bytes.subarray(colon + 1));
+  return new RpcError(code, detail, { retry: retryFromWire(code, colon >= 0) });
+}
+
+/**
+ * How far a built-in error that came back from the peer lets the caller retry. Only the peer's
+ * own refusal before dispatch can be `safe`, and it is always sent bare (`rpc_overloaded`,
+ * `rpc_closed`). A handler's error with such a code travels with a detail naming the action (the
+ * dispatch layers see to it), so a detailed one reads as "may have run": the handler may have
+ * done its work before a downstream call failed. An `rpc_unreachable` is never safe: the peer
+ * was reached, so it speaks of some other hop. Fail-closed: an unknown sender's detail counts too.
+ */
+export function retryFromWire(code: ErrorCode, detailed: boolean): RetryPolicy {
+  const retry = CODE_INFO[code].retry;
+  if (retry !== 'safe') return retry;
+  return detailed || code === ErrorCode.Unreachable ? 'idempotent' : 'safe';
 }
 
 /** The wire string of a built-in error, with an optional detail (truncated to 1 KiB). */

@@ -4,6 +4,8 @@ import {
   ACTION_LEN_MASK,
   ACTION_STRING_BIT,
   MAGIC,
+  MAX_BLOB_WIRE,
+  MAX_MESSAGE_WIRE,
   REQUEST_HEADER_LENGTH,
   REQ_ACTION_AT,
   REQ_BLOB_LEN_AT,
@@ -28,7 +30,7 @@ function versionOk(b: Uint8Array, at: number): boolean {
 }
 
 /** The widest limits the wire allows: for the frames we send ourselves, already checked. */
-const WIRE_LIMITS: Limits = { maxMessage: 0xffff_ffff, maxBlob: 0x7fff_ffff, maxAction: 0x7fff_ffff };
+const WIRE_LIMITS: Limits = { maxMessage: MAX_MESSAGE_WIRE, maxBlob: MAX_BLOB_WIRE, maxAction: ACTION_LEN_MASK };
 
 /** What the server reads (requests); its `outbound` describes what it sends (responses). */
 export function requestFrameSpec(limits: Limits): FrameSpec {

@@ -1,5 +1,5 @@
 import { invalidArgument } from '@skein/core';
-import { MAX_BLOB_WIRE } from './protocol.js';
+import { MAX_BLOB_WIRE, MAX_MESSAGE_WIRE } from './protocol.js';
 
 /** Bounds on every length a peer sends. A frame over any of them closes its connection. */
 export interface Limits {
@@ -23,6 +23,29 @@ export function resolveLimits(partial: Partial<Limits> = {}): Limits {
     if (!Number.isInteger(v) || v < 0) throw invalidArgument(`limits.${k} must be a non-negative integer, got ${v}`);
   }
   if (l.maxBlob > MAX_BLOB_WIRE) throw invalidArgument(`limits.maxBlob cannot exceed ${MAX_BLOB_WIRE}`);
-  if (l.maxMessage > 0xffff_ffff) throw invalidArgument('limits.maxMessage cannot exceed 2^32-1');
+  if (l.maxMessage > MAX_MESSAGE_WIRE) throw invalidArgument('limits.maxMessage cannot exceed 2^32-1');
   return l;
+}
+
+/**
+ * What a peer takes in the responses we send it: the server checks each reply against these
+ * before writing, so that an oversized reply fails its own call instead of the peer's connection.
+ */
+export interface ReplyLimits {
+  /** Bytes of an ok reply's message. */
+  readonly maxMessage: number;
+  /** Bytes of an ok reply's blob. */
+  readonly maxBlob: number;
+  /** Bytes of an error string: a client checks those against both of its limits. */
+  readonly maxError: number;
+}
+
+/** A peer that told us nothing (razor-rpc, or a Skein client without the hello): only the wire's own ceilings. */
+export const WIRE_REPLY_LIMITS: ReplyLimits = replyLimits(MAX_MESSAGE_WIRE, MAX_BLOB_WIRE);
+
+/** The reply limits of a peer that receives at most `maxMessage` and `maxBlob` bytes, capped at the wire's ceilings. */
+export function replyLimits(maxMessage: number, maxBlob: number): ReplyLimits {
+  const m = Math.min(maxMessage, MAX_MESSAGE_WIRE);
+  const b = Math.min(maxBlob, MAX_BLOB_WIRE);
+  return { maxMessage: m, maxBlob: b, maxError: Math.min(m, b) };
 }

@@ -17,7 +17,13 @@ export const ACTION_STRING_BIT = 0x8000_0000;
 export const ACTION_LEN_MASK = 0x7fff_ffff;
 /** Numeric action 0 is a ping. */
 export const PING_ACTION = 0;
+/**
+ * The hello: the extension negotiation a Skein client sends first (wire/hello.ts). The numeric
+ * actions from here up are reserved for the protocol's own use.
+ */
+export const HELLO_ACTION = 0x7fff_ff00;
 export const MAX_BLOB_WIRE = 0x7fff_ffff;
+export const MAX_MESSAGE_WIRE = 0xffff_ffff;
 
 export const enum ResponseFlag {
   Ok = 0,
@@ -60,7 +66,7 @@ export function u32(b: Uint8Array, at: number): number {
   return (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0;
 }
 
-function putU32(b: Uint8Array, at: number, v: number): void {
+export function putU32(b: Uint8Array, at: number, v: number): void {
   b[at] = v;
   b[at + 1] = v >>> 8;
   b[at + 2] = v >>> 16;

@@ -1,0 +1,40 @@
+import { ErrorCode, RpcError } from '@skein/core';
+
+// What a typed client adds to an error it gets: the method it called, which a bare
+// razor-compatible answer cannot carry, and the likely cause where there is one.
+
+/**
+ * A built-in error from the server, explained where the bare answer says too little: a method
+ * or service not found (usually a client built from a newer definition than the server), or an
+ * argument the server could not decode before any reply decoded here (usually another codec).
+ * Any other error is returned as it is.
+ */
+export function explained(err: RpcError, action: string, codec: string, anyReplyDecoded: boolean): RpcError {
+  if (err.message !== err.wire) return err;
+  switch (err.code) {
+    case ErrorCode.Method:
+      return withMessage(err, `${action}: no such method on the server (${err.wire})`);
+    case ErrorCode.Service:
+      return withMessage(err, `${action}: no such service on the server (${err.wire})`);
+    case ErrorCode.Decode:
+      if (anyReplyDecoded) return err;
+      return withMessage(err, `${action}: the server could not decode the argument (${err.wire}), and no reply to this client has decoded yet: does the server use ${codec} too?`);
+    default:
+      return err;
+  }
+}
+
+/**
+ * A reply that does not decode before any has: the server most likely speaks another codec (or
+ * the peer is no Skein server at all), which the message says rather than a bare decode error.
+ */
+export function undecodableFirstReply(action: string, codec: string, e: unknown): RpcError {
+  const why = e instanceof Error ? e.message : String(e);
+  return new RpcError(
+    ErrorCode.Decode,
+    `${action}: the first reply this client got does not decode with ${codec} (${why}): does the server use the same codec, and is the peer a Skein server on the same transport?`,
+    { cause: e },
+  );
+}
+
+const withMessage = (err: RpcError, message: string): RpcError => new RpcError(err.code, message, { cause: err, retry: err.retry });

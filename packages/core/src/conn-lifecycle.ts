@@ -1,0 +1,205 @@
+import { invalidArgument } from './rpc-error.js';
+
+/** What ByteHandlers and FrameHandlers have in common: the handlers a ConnLifecycle itself calls. */
+export interface LifecycleHandlers {
+  drain(): void;
+  end?(): void;
+  close(err?: Error): void;
+}
+
+/** The peer's half-close: not yet, arrived (waiting behind held data), reported. */
+const NO_END = 0;
+const END_ARRIVED = 1;
+const END_REPORTED = 2;
+
+/**
+ * What every connection adapter (a runtime's ByteConn, a transport's FrameConn) does alike with
+ * what it receives, written once, so that an adapter holds only what its runtime or transport
+ * differs in (how it reads, pauses, writes and closes):
+ * - what arrives before `bind`, or while paused, is held and delivered in order later (after
+ *   `resume()` returns, never inside it);
+ * - the peer's half-close is reported after everything the peer sent before it, to the `end`
+ *   handler; without one, this side ends too;
+ * - the close is reported exactly once. A clean close comes after the data held before it; a
+ *   failure drops what is held and comes at once. Its reason is the local failure (`fail`, a
+ *   handler that threw) if there was one, else the transport's error;
+ * - a handler that throws fails this connection only.
+ *
+ * `In` is what the adapter receives (a chunk, a message): it calls `received`, `endReceived`
+ * and `gone`, and implements `consume`, `end` and `closeTransport`.
+ */
+export abstract class ConnLifecycle<H extends LifecycleHandlers, In> {
+  protected handlers: H | undefined;
+  /** `pause()` was called and `resume()` not since. */
+  protected paused = false;
+  /** Nothing more is delivered: closed or failed here, or gone with an error. */
+  protected stopped = false;
+  /** The transport is gone: the close is reported once what is held before it is delivered. */
+  protected over = false;
+  /** Received and not yet delivered, oldest first; the head may be partly delivered (see `consume`). */
+  private readonly held: In[] = [];
+  private peerEnd = NO_END;
+  private failure: Error | undefined;
+  private goneWith: Error | undefined;
+  private reported = false;
+  private delivering = false;
+
+  constructor(readonly remote: string) {}
+
+  /** Binds the handlers: what arrived before is delivered now, a close before it too. */
+  bind(handlers: H): void {
+    if (this.handlers !== undefined) throw invalidArgument(`connection to ${this.remote} is already bound`);
+    this.handlers = handlers;
+    this.startReading();
+    this.deliver();
+  }
+
+  pause(): void {
+    if (this.paused) return;
+    this.paused = true;
+    if (this.reading()) this.pauseReading();
+  }
+
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    if (this.reading()) this.resumeReading();
+    queueMicrotask(this.deliverLater);
+  }
+
+  /** Closes now: nothing more is delivered, and the close handler follows. */
+  close(): void {
+    if (this.stopped || this.over) return;
+    this.stop(undefined);
+    this.closeTransport(undefined);
+  }
+
+  /** Half-close: no more writes from this side, pending ones are sent first. */
+  abstract end(): void;
+
+  /** Adapter: hands `item` to the handlers; false when it stopped partway (paused or stopped), to go on from there later. */
+  protected abstract consume(item: In): boolean;
+
+  /** Adapter: closes the connection now; `gone` follows, now or later. */
+  protected abstract closeTransport(err: Error | undefined): void;
+
+  /**
+   * Adapter: starts reading, at bind (until then what arrives waits in the runtime). Runs on a
+   * connection already stopped or gone too, for an adapter that must bind what is beneath it.
+   */
+  protected startReading(): void {}
+
+  /**
+   * Adapter: stops reading where the transport can, so the peer slows down. Called only between
+   * bind and the close: `startReading` finds `paused` set when the pause came before bind.
+   */
+  protected pauseReading(): void {}
+
+  protected resumeReading(): void {}
+
+  /** Adapter: runs once, as the close is reported: lets go of what the adapter still holds. */
+  protected dispose(): void {}
+
+  /** Closes because of `err`: nothing more is delivered, and `close(err)` follows. */
+  protected fail(err: Error): void {
+    if (this.stopped || this.over) return;
+    this.stop(err);
+    this.closeTransport(err);
+  }
+
+  /** Stops delivery for good and drops what is held; `failure`, if any, is what the close reports. */
+  protected stop(failure: Error | undefined): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.failure ??= failure;
+    this.held.length = 0;
+    if (this.over) this.deliver();
+  }
+
+  /** Adapter: `item` arrived. Delivered at once unless the connection is unbound, paused, or holds earlier data. */
+  protected received(item: In): void {
+    if (this.stopped || this.over) return;
+    if (this.handlers === undefined || this.paused || this.delivering || this.held.length > 0) {
+      this.held.push(item);
+      this.deliver();
+      return;
+    }
+    // The common case, without touching the held queue.
+    this.delivering = true;
+    try {
+      if (!this.consume(item) && !this.stopped) this.held.unshift(item);
+    } catch (err) {
+      this.fail(asError(err));
+    } finally {
+      this.delivering = false;
+    }
+    if (this.over) this.deliver();
+  }
+
+  /** Adapter: the peer half-closed; reported after what it sent before. */
+  protected endReceived(): void {
+    if (this.peerEnd !== NO_END || this.stopped || this.over) return;
+    this.peerEnd = END_ARRIVED;
+    this.deliver();
+  }
+
+  /** Adapter: the connection is gone; `err` when it was not a clean close. */
+  protected gone(err: Error | undefined): void {
+    if (this.over) return;
+    this.over = true;
+    this.goneWith = err;
+    if (err !== undefined) this.stop(undefined);
+    this.deliver();
+  }
+
+  /** Adapter: the send buffer emptied; a drain handler that throws fails the connection. */
+  protected drained(): void {
+    if (this.stopped || this.over) return;
+    try {
+      this.handlers?.drain();
+    } catch (err) {
+      this.fail(asError(err));
+    }
+  }
+
+  /** The peer's end, to the handler; without one, this side ends too (after its pending writes). */
+  protected deliverEnd(h: H): void {
+    if (h.end) h.end();
+    else this.end();
+  }
+
+  private readonly deliverLater = (): void => this.deliver();
+
+  private reading(): boolean {
+    return this.handlers !== undefined && !this.stopped && !this.over;
+  }
+
+  /** Delivers what is held, then the peer's end, then the close, as far as pause allows; re-entrant calls leave it to the outer one. */
+  private deliver(): void {
+    const h = this.handlers;
+    if (h === undefined || this.delivering || this.reported) return;
+    this.delivering = true;
+    try {
+      const held = this.held;
+      while (held.length > 0 && !this.paused && !this.stopped) {
+        if (!this.consume(held[0]!)) break;
+        held.shift();
+      }
+      if (this.peerEnd === END_ARRIVED && held.length === 0 && !this.paused && !this.stopped && !this.over) {
+        this.peerEnd = END_REPORTED;
+        this.deliverEnd(h);
+      }
+    } catch (err) {
+      this.fail(asError(err));
+    } finally {
+      this.delivering = false;
+    }
+    if (this.over && !this.reported && this.held.length === 0) {
+      this.reported = true;
+      this.dispose();
+      h.close(this.failure ?? this.goneWith);
+    }
+  }
+}
+
+const asError = (err: unknown): Error => (err instanceof Error ? err : new Error(String(err)));

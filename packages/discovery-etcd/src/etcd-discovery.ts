@@ -1,0 +1,35 @@
+import { invalidArgument, silentLogger, type Clock, type Logger } from '@skein/core';
+import { DiscoveryFeed, type BackoffOptions, type Discovery, type DiscoveryEvent, type Watch } from '@skein/stream';
+import type { Etcd3 } from 'etcd3';
+import { checkedPrefix } from './etcd-entry.js';
+import { PrefixWatch } from './prefix-watch.js';
+
+export interface EtcdDiscoveryOptions {
+  /** Your etcd3 client (hosts, TLS, auth are set there); closing it is yours too. */
+  client: Etcd3;
+  /** The key prefix entries live under, as `<prefix>/<type>/<id>`. Default `skein/servers`. */
+  prefix?: string;
+  logger?: Logger;
+  clock?: Clock;
+  /** Delays between attempts to reach etcd again (full jitter). Default: 100 ms doubling to 5 s. */
+  retry?: Partial<BackoffOptions>;
+}
+
+/** The client side: watches every entry under the prefix, of every type. */
+export class EtcdDiscovery implements Discovery {
+  private readonly prefix: string;
+
+  constructor(private readonly opts: EtcdDiscoveryOptions) {
+    if (!opts?.client) throw invalidArgument('EtcdDiscovery needs an etcd3 client');
+    this.prefix = checkedPrefix(opts.prefix);
+  }
+
+  watch(onChange: (event: DiscoveryEvent) => void): Watch {
+    const { client, logger, clock, retry } = this.opts;
+    let prefixWatch: PrefixWatch | undefined;
+    const feed = new DiscoveryFeed(onChange, { name: 'etcd', logger, clock, onClose: () => prefixWatch?.close() });
+    prefixWatch = new PrefixWatch({ client, prefix: this.prefix, feed, logger: logger ?? silentLogger, retry });
+    prefixWatch.start();
+    return feed;
+  }
+}

@@ -1,0 +1,169 @@
+import { ErrorCode, RpcError, invalidArgument, silentLogger, systemClock, type Clock, type Logger } from '@skein/core';
+import { Backoff, discoveryEntry, type BackoffOptions, type DiscoveryEntry, type DiscoveryStatus, type EntrySpec, type Registrar, type Registration } from '@skein/stream';
+import type { Etcd3, Lease } from 'etcd3';
+import { checkedPrefix, encodeValue, keyOf } from './etcd-entry.js';
+import { reason } from './reason.js';
+
+export interface EtcdRegistrarOptions {
+  /** Your etcd3 client; closing it is yours (after closing the registrations). */
+  client: Etcd3;
+  /** The key prefix, as for EtcdDiscovery. Default `skein/servers`. */
+  prefix?: string;
+  /**
+   * The lease's time to live, in whole seconds: how long a server that died without closing
+   * stays listed. Default 10. etcd raises values below its minimum (1.5 × its election timeout).
+   */
+  ttlSeconds?: number;
+  logger?: Logger;
+  clock?: Clock;
+  /** Delays between attempts to write the entry again after its lease was lost. Default: 100 ms doubling to 5 s. */
+  retry?: Partial<BackoffOptions>;
+}
+
+/** The server side: writes each entry under a lease that is kept alive until `close()`. */
+export class EtcdRegistrar implements Registrar {
+  private readonly prefix: string;
+  private readonly ttl: number;
+
+  constructor(private readonly opts: EtcdRegistrarOptions) {
+    if (!opts?.client) throw invalidArgument('EtcdRegistrar needs an etcd3 client');
+    this.prefix = checkedPrefix(opts.prefix);
+    const ttl = opts.ttlSeconds ?? 10;
+    if (!(Number.isInteger(ttl) && ttl >= 1)) throw invalidArgument(`ttlSeconds must be a whole number of seconds ≥ 1, got ${ttl}`);
+    this.ttl = ttl;
+  }
+
+  async register(spec: EntrySpec): Promise<Registration> {
+    const entry = discoveryEntry(spec);
+    const key = keyOf(this.prefix, entry);
+    const { client, logger = silentLogger, clock = systemClock, retry } = this.opts;
+    const reg = new EtcdRegistration(entry, { client, key, ttl: this.ttl, logger, clock, backoff: new Backoff(retry) });
+    await reg.start();
+    return reg;
+  }
+}
+
+interface RegistrationParts {
+  client: Etcd3;
+  key: string;
+  ttl: number;
+  logger: Logger;
+  clock: Clock;
+  backoff: Backoff;
+}
+
+/**
+ * One entry in etcd. Its key lives as long as its lease, which etcd3 keeps alive (a keepalive
+ * every third of the TTL). If the lease is lost (etcd was out of reach longer than the TTL, or
+ * someone revoked it), the entry is written again under a new lease, until `close()`.
+ */
+class EtcdRegistration implements Registration {
+  private lease: Lease | undefined;
+  private current: DiscoveryStatus;
+  private writing: Promise<void> | undefined;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private closing: Promise<void> | undefined;
+  private readonly value: string;
+
+  constructor(
+    readonly entry: DiscoveryEntry,
+    private readonly p: RegistrationParts,
+  ) {
+    this.value = encodeValue(entry);
+    this.current = { state: 'stale', since: p.clock.now(), reason: 'not written yet' };
+  }
+
+  status(): DiscoveryStatus {
+    return this.current;
+  }
+
+  async start(): Promise<void> {
+    try {
+      await this.write();
+    } catch (err) {
+      throw new RpcError(ErrorCode.Unreachable, `registering ${this.p.key} in etcd failed: ${reason(err)}`, { retry: 'safe' });
+    }
+  }
+
+  /** Revokes the lease, which deletes the key at once: clients stop routing before the server goes. */
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private async shutdown(): Promise<void> {
+    clearTimeout(this.timer);
+    await this.writing?.catch(() => undefined);
+    const lease = this.lease;
+    this.lease = undefined;
+    this.current = { state: 'closed', since: this.p.clock.now() };
+    if (!lease) return;
+    try {
+      await lease.revoke();
+    } catch (err) {
+      lease.release();
+      this.p.logger.warn({ key: this.p.key, ttlSeconds: this.p.ttl, reason: reason(err) }, 'could not revoke the lease: the entry stays listed until it expires');
+    }
+  }
+
+  /** Grants a lease and writes the key under it. */
+  private write(): Promise<void> {
+    const w = this.writeOnce();
+    this.writing = w;
+    void w.finally(() => this.writing === w && (this.writing = undefined)).catch(() => undefined);
+    return w;
+  }
+
+  private async writeOnce(): Promise<void> {
+    const lease = this.p.client.lease(this.p.ttl, { autoKeepAlive: true });
+    let written = false;
+    // 'lost' also fires when the first grant fails; the failed put reports that one.
+    lease.on('lost', (err) => written && lease === this.lease && this.lost(err));
+    lease.on('keepaliveFailed', (err) => lease === this.lease && this.stale(`keepalive failed: ${reason(err)}`));
+    lease.on('keepaliveSucceeded', () => lease === this.lease && this.live());
+    try {
+      await lease.put(this.p.key).value(this.value);
+    } catch (err) {
+      void lease.revoke().catch(() => undefined);
+      throw err;
+    }
+    written = true;
+    this.lease = lease;
+    this.live();
+  }
+
+  private lost(err: unknown): void {
+    this.lease = undefined;
+    if (this.closing) return;
+    this.stale(`lease lost: ${reason(err)}`);
+    this.p.logger.warn({ key: this.p.key, reason: reason(err) }, 'registration lost its lease: writing it again');
+    this.again();
+  }
+
+  private again(): void {
+    this.timer = setTimeout(() => {
+      if (this.closing) return;
+      this.write().then(
+        () => {
+          this.p.backoff.reset();
+          this.p.logger.info({ key: this.p.key }, 'registered again');
+        },
+        (err: unknown) => {
+          if (this.closing) return;
+          this.stale(`writing the entry failed: ${reason(err)}`);
+          this.again();
+        },
+      );
+    }, this.p.backoff.next());
+  }
+
+  private live(): void {
+    if (this.current.state === 'live' || this.closing) return;
+    this.current = { state: 'live', since: this.p.clock.now() };
+  }
+
+  private stale(why: string): void {
+    if (this.current.state !== 'live' || this.closing) return;
+    this.current = { state: 'stale', since: this.p.clock.now(), reason: why };
+  }
+}

@@ -1,0 +1,22 @@
+/**
+ * @skein/faults (private): the fault suite. Each scenario starts real server processes
+ * (fault-server.ts, over TCP on loopback), does its damage, and hands back figures and checks
+ * (checks.ts); `pnpm soak` (cli.ts) runs them full size, the tests in test/ run them short.
+ *
+ * Scenarios:
+ * - fuzz.ts: a million random and mutated frames (frames.ts) from many connections.
+ * - chaos.ts: kill -9 in a flood through a FailoverPool, over one hop or two; runs per call id
+ *   read back from the servers' execution logs (execution-log.ts, executions.ts).
+ * - frozen-peer.ts: a server stopped with SIGSTOP, found by keepalive.
+ * - slowloris.ts: connections that dribble header and ping bytes.
+ * - soak.ts: a long flood; memory flat, nothing left after close.
+ *
+ * Shared: servers.ts (start, stats, stop), flood.ts (closed-loop calls), memory.ts (bounds),
+ * guard.ts (waits that only guard against hangs), print.ts (the CLI's output).
+ */
+export { runFuzz, type FuzzOptions } from './fuzz.js';
+export { runChaos, type ChaosOptions } from './chaos.js';
+export { runFrozenPeer, type FrozenPeerOptions } from './frozen-peer.js';
+export { runSlowloris, type SlowlorisOptions } from './slowloris.js';
+export { runSoak, type SoakOptions } from './soak.js';
+export { failures, type Check, type ScenarioReport } from './checks.js';

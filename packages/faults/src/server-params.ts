@@ -1,0 +1,57 @@
+import type { FailoverPoolOptions, RpcServerOptions } from '@skein/stream';
+import type { TcpTransportOptions } from '@skein/transport-tcp';
+
+/**
+ * What a fault server child is told, as JSON in its one argument: the runner and the child
+ * (fault-server.ts) share this file and nothing else.
+ */
+export interface ServerParams {
+  /** Named in replies and execution logs: which server answered, which one ran a call. */
+  readonly name: string;
+  /** `back` runs calls; `front` passes each call on to the back servers through a FailoverPool. */
+  readonly role: 'back' | 'front';
+  /** RpcServer options that travel as JSON. */
+  readonly server?: Omit<RpcServerOptions, 'dispatch' | 'logger' | 'clock'>;
+  readonly transport?: TcpTransportOptions;
+  /** A file each execution of `run` or `forward` is appended to, one line each, before the reply. */
+  readonly executions?: string;
+  /**
+   * How long `run` works after it is logged and before it answers: a kill in between loses an
+   * answer to a call that ran, which is what retries must not turn into a second run.
+   */
+  readonly workMs?: number;
+  /** A front's back servers. */
+  readonly backs?: readonly string[];
+  /** A front's FailoverPool options. */
+  readonly pool?: Omit<FailoverPoolOptions, 'transport' | 'servers' | 'clock' | 'logger'>;
+}
+
+/** The actions a fault server answers. */
+export const ACTION = {
+  /** Numeric action 1: the message and blob back, at once (what fuzzed frames call). */
+  echoNumeric: 1,
+  echo: 'echo',
+  /** Runs a call: msg `<id>` or `<id> <front>`; logs the execution, answers the server's name. */
+  run: 'run',
+  /** A front's call: msg `<id> <0|1 idempotent>`; logs, then calls `run` on a back server. */
+  forward: 'forward',
+  /** The server's memory and connections, as JSON (ServerStats). */
+  stats: 'stats',
+} as const;
+
+/** What `stats` answers. */
+export interface ServerStats {
+  readonly name: string;
+  readonly pid: number;
+  readonly rss: number;
+  readonly heapUsed: number;
+  /** Bytes of ArrayBuffers: where received frames live, so what a peer can make the server hold. */
+  readonly arrayBuffers: number;
+  readonly connections: number;
+  readonly executions: number;
+}
+
+/** The line a fault server prints once it listens. */
+export const LISTENING = /^listening (\S+)$/;
+/** The line it prints once closed after SIGTERM: the handles it left behind, as JSON. */
+export const CLOSED = /^closed handles=(.*)$/;

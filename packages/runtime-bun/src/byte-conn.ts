@@ -1,0 +1,134 @@
+import { ByteConnLifecycle, ChunkQueue, type ByteConn } from '@skein/core';
+import type { BunSocket, BunSocketHandler } from './native-api.js';
+
+export type Socket = BunSocket<BunByteConn | undefined>;
+
+/**
+ * Bun's handlers for sockets that carry a BunByteConn in `socket.data`. Bun shares one handler
+ * set among all the sockets of a listener, so the per-connection state lives on the socket.
+ * `open` makes the conn (its constructor puts it on the socket); everything after forwards to it.
+ */
+export function socketHandlers(open: (socket: Socket) => void): BunSocketHandler<BunByteConn | undefined> {
+  return {
+    // Plain Uint8Arrays: a Buffer's slice() is a view, a surprise for code written to the contract.
+    binaryType: 'uint8array',
+    open,
+    data: (socket, chunk) => socket.data?.onData(chunk),
+    drain: (socket) => socket.data?.onWritable(),
+    end: (socket) => socket.data?.onPeerEnd(),
+    error: (socket, err) => socket.data?.onError(err),
+    close: (socket, err) => socket.data?.onClose(err),
+  };
+}
+
+/**
+ * A ByteConn on a Bun socket (opened with `allowHalfOpen`, so a FIN from the peer closes nothing
+ * by itself).
+ *
+ * Received chunks are handed on as Bun gives them: Bun copies each read out of its shared receive
+ * buffer into a fresh array (checked on Bun 1.4: every `data` call gets its own ArrayBuffer), so
+ * the receiver owns the chunk without another copy here. A read Bun had under way when paused is
+ * held by ConnLifecycle.
+ *
+ * Bun's `write` is one send(2) with no buffering behind it: what the kernel does not take is
+ * returned as a short count and is ours to send again. The outbox keeps that, in order, and goes
+ * on at Bun's `drain`.
+ */
+export class BunByteConn extends ByteConnLifecycle implements ByteConn {
+  private readonly outbox = new ChunkQueue();
+  /** write() returned false: tell the handlers when the outbox empties. */
+  private wantDrain = false;
+  /** end() was called: FIN goes out once the outbox is empty. */
+  private ending = false;
+
+  constructor(
+    private readonly socket: Socket,
+    remote: string,
+  ) {
+    super(remote);
+    socket.data = this;
+    // Nothing is read before bind: what the peer sends waits in the kernel.
+    socket.pause();
+  }
+
+  write(chunks: readonly Uint8Array[]): boolean {
+    if (this.stopped || this.over || this.ending) return false;
+    // While earlier bytes wait for the socket, new ones queue behind them: the kernel buffer is
+    // full, so a send now would be refused; the writable callback sends them in order.
+    const waiting = !this.outbox.empty;
+    for (const c of chunks) this.outbox.push(c);
+    if (!waiting && this.flush()) return true;
+    this.wantDrain = true;
+    return false;
+  }
+
+  end(): void {
+    if (this.stopped || this.over || this.ending) return;
+    this.ending = true;
+    // Bun's own end() closes both directions; shutdown() is the half-close.
+    if (this.outbox.empty) this.socket.shutdown();
+  }
+
+  onData(chunk: Uint8Array): void {
+    this.received(chunk);
+  }
+
+  onWritable(): void {
+    if (this.stopped || this.over || !this.flush()) return;
+    if (this.ending) {
+      this.socket.shutdown();
+    } else if (this.wantDrain) {
+      this.wantDrain = false;
+      this.drained();
+    }
+  }
+
+  onPeerEnd(): void {
+    this.endReceived();
+  }
+
+  /** A callback of ours threw inside Bun. */
+  onError(err: Error): void {
+    this.fail(err);
+  }
+
+  onClose(err?: Error): void {
+    this.outbox.clear();
+    this.gone(err);
+  }
+
+  protected override startReading(): void {
+    if (!this.paused && !this.stopped && !this.over) this.socket.resume();
+  }
+
+  protected override pauseReading(): void {
+    // Bun stops reading, so the kernel buffer fills and the peer slows down.
+    this.socket.pause();
+  }
+
+  protected override resumeReading(): void {
+    this.socket.resume();
+  }
+
+  protected closeTransport(): void {
+    this.outbox.clear();
+    this.socket.close(); // runs onClose before it returns
+  }
+
+  /** Sends what the kernel takes; true when the outbox is empty. */
+  private flush(): boolean {
+    while (!this.outbox.empty) {
+      const piece = this.outbox.take();
+      const n = this.socket.write(piece);
+      if (n === piece.length) continue;
+      if (n < 0) {
+        // Shut or closed under us: the close handler follows.
+        this.outbox.clear();
+        return false;
+      }
+      this.outbox.putBack(n === 0 ? piece : piece.subarray(n));
+      return false;
+    }
+    return true;
+  }
+}

@@ -1,0 +1,155 @@
+import { ByteConnLifecycle, ChunkQueue, type ByteConn } from '@skein/core';
+import type { DenoConn } from './native-api.js';
+
+/** Bytes asked of one read. */
+const READ_SIZE = 64 * 1024;
+/** `write` returns false once this much is waiting to be sent. */
+const HIGH_WATER = 64 * 1024;
+
+/**
+ * A ByteConn on a Deno connection: a read loop that pulls while not paused, and a write loop that
+ * sends the outbox in order. Deno's reads and writes are promises, so both loops are async and
+ * everything they report comes from a later turn than the call that caused it. The connection
+ * closes cleanly once both directions are done.
+ */
+export class DenoByteConn extends ByteConnLifecycle implements ByteConn {
+  private readBuffer = new Uint8Array(READ_SIZE);
+  private wakeReader: (() => void) | undefined;
+  private readonly outbox = new ChunkQueue();
+  /** Bytes of the piece being written that Deno has not taken yet. */
+  private inFlight = 0;
+  private writing = false;
+  /** write() returned false: tell the handlers when everything is sent. */
+  private wantDrain = false;
+  /** end() was called: the write side shuts once the outbox is sent. */
+  private ending = false;
+  private writeShut = false;
+  /** The peer's FIN was read. */
+  private readDone = false;
+
+  constructor(
+    private readonly conn: DenoConn,
+    remote: string,
+  ) {
+    super(remote);
+  }
+
+  write(chunks: readonly Uint8Array[]): boolean {
+    if (this.stopped || this.over || this.ending) return false;
+    for (const c of chunks) this.outbox.push(c);
+    if (!this.writing && !this.outbox.empty) void this.writeLoop();
+    if (this.outbox.bytes + this.inFlight < HIGH_WATER) return true;
+    this.wantDrain = true;
+    return false;
+  }
+
+  end(): void {
+    if (this.stopped || this.over || this.ending) return;
+    this.ending = true;
+    if (!this.writing) void this.shutdownWrite();
+  }
+
+  /** Starts the read loop: until now, what the peer sent waits in the kernel. */
+  protected override startReading(): void {
+    if (!this.over) void this.readLoop();
+  }
+
+  protected override resumeReading(): void {
+    this.wakeReader?.();
+  }
+
+  protected closeTransport(): void {
+    this.finish();
+  }
+
+  /** Pulls while not paused; a read already under way when pause() came is held by ConnLifecycle. */
+  private async readLoop(): Promise<void> {
+    try {
+      for (;;) {
+        while (this.paused && !this.over) await new Promise<void>((resolve) => (this.wakeReader = resolve));
+        this.wakeReader = undefined;
+        if (this.over) return;
+        const chunk = await this.read();
+        if (this.over) return;
+        if (chunk === null) return this.onReadDone();
+        if (chunk.length > 0) this.received(chunk);
+      }
+    } catch (err) {
+      this.finish(err);
+    }
+  }
+
+  /** The next chunk, or null at the peer's FIN. */
+  private async read(): Promise<Uint8Array | null> {
+    const n = await this.conn.read(this.readBuffer);
+    if (n === null) return null;
+    // The chunk is the receiver's for good, so a buffer that was handed out is never read into
+    // again: a short read is copied out and the buffer kept, a long one is handed over whole.
+    if (n < READ_SIZE / 4) return this.readBuffer.slice(0, n);
+    const chunk = this.readBuffer.subarray(0, n);
+    this.readBuffer = new Uint8Array(READ_SIZE);
+    return chunk;
+  }
+
+  private onReadDone(): void {
+    this.readDone = true;
+    this.endReceived();
+    this.finishIfDone();
+  }
+
+  private async writeLoop(): Promise<void> {
+    this.writing = true;
+    try {
+      while (!this.outbox.empty) {
+        const piece = this.outbox.take();
+        // Deno may take part of a write: go on from where it stopped.
+        for (let sent = 0; sent < piece.length; ) {
+          this.inFlight = piece.length - sent;
+          sent += await this.conn.write(sent === 0 ? piece : piece.subarray(sent));
+          if (this.over) return;
+        }
+        this.inFlight = 0;
+      }
+    } catch (err) {
+      this.finish(err);
+      return;
+    } finally {
+      this.writing = false;
+    }
+    if (this.ending) {
+      await this.shutdownWrite();
+    } else if (this.wantDrain) {
+      this.wantDrain = false;
+      this.drained();
+    }
+  }
+
+  private async shutdownWrite(): Promise<void> {
+    try {
+      await this.conn.closeWrite();
+    } catch (err) {
+      this.finish(err);
+      return;
+    }
+    this.writeShut = true;
+    this.finishIfDone();
+  }
+
+  /** Both directions are over: the connection closes cleanly. */
+  private finishIfDone(): void {
+    if (this.readDone && this.writeShut) this.finish();
+  }
+
+  /** Closes the connection and reports it gone: cleanly, or with the error that ended it. */
+  private finish(err?: unknown): void {
+    if (this.over) return;
+    this.outbox.clear();
+    try {
+      this.conn.close(); // pending reads and writes reject, and are ignored
+    } catch {
+      // already closed by Deno
+    }
+    this.gone(err === undefined ? undefined : err instanceof Error ? err : new Error(String(err)));
+    this.wakeReader?.();
+  }
+}

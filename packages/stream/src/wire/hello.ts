@@ -1,0 +1,130 @@
+import { invalidArgument } from '@skein/core';
+import { putU32, u32 } from './protocol.js';
+
+/**
+ * The hello's msg (docs/protocol.md, "Extensions"): what a Skein client speaks, sent as the
+ * reserved numeric action HELLO_ACTION, and the server's answer, the part it accepts. No codec:
+ * the stream layer has none, and the hello must be readable before any is agreed.
+ *
+ *   version u8 | role u8 | entries, until the end of the msg: kind u16 | length u16 | value
+ *
+ * Integers little-endian. A reader skips kinds it does not know (their length says how far) and
+ * bytes past the fields it knows at the end of a value, so later extensions add kinds and fields
+ * without a new version. A new version is for a new layout: a reader that does not know it takes
+ * the hello as offering nothing.
+ */
+export const HELLO_VERSION = 1;
+
+/**
+ * The hello's seq. A call's seqs start at 1, so seq 0 is free: call seqs stay as razor's, and a
+ * client knows the answer from its seq alone.
+ */
+export const HELLO_SEQ = 0;
+
+export const enum HelloRole {
+  /** From the client: what it speaks. */
+  Offer = 0,
+  /** From the server: what it accepts. An echo of the offer (a peer that echoes any action) is no answer. */
+  Answer = 1,
+}
+
+/** Entry kinds. 0 is never used; cancel, deadlines, streams and auth get theirs when they are built. */
+export const enum HelloKind {
+  /** Value: max_message u32 | max_blob u32, the largest reply parts the client reads. */
+  ReceiveLimits = 1,
+}
+
+export interface HelloEntry {
+  readonly kind: number;
+  readonly value: Uint8Array;
+}
+
+export interface Hello {
+  readonly version: number;
+  readonly role: number;
+  /** In wire order; empty when the version is not ours (we cannot read its entries). */
+  readonly entries: readonly HelloEntry[];
+}
+
+/** A received hello's limits as numbers. */
+export interface ReceiveLimits {
+  readonly maxMessage: number;
+  readonly maxBlob: number;
+}
+
+/** A hello msg that does not parse: the server answers it with Decode. */
+export class HelloError extends Error {
+  override readonly name = 'HelloError';
+}
+
+const PREAMBLE = 2;
+const ENTRY_HEADER = 4;
+const MAX_VALUE = 0xffff;
+const LIMITS_VALUE = 8;
+
+export function encodeHello(role: HelloRole, entries: readonly HelloEntry[]): Uint8Array {
+  let length = PREAMBLE;
+  for (const e of entries) {
+    if (e.value.length > MAX_VALUE) throw invalidArgument(`hello entry ${e.kind} of ${e.value.length} bytes exceeds ${MAX_VALUE}`);
+    length += ENTRY_HEADER + e.value.length;
+  }
+  const out = new Uint8Array(length);
+  out[0] = HELLO_VERSION;
+  out[1] = role;
+  let at = PREAMBLE;
+  for (const e of entries) {
+    putU16(out, at, e.kind);
+    putU16(out, at + 2, e.value.length);
+    out.set(e.value, at + ENTRY_HEADER);
+    at += ENTRY_HEADER + e.value.length;
+  }
+  return out;
+}
+
+/** Reads the hello msg at `b[from, to)`. Throws HelloError when it is cut short. Values are views of `b`. */
+export function decodeHello(b: Uint8Array, from: number, to: number): Hello {
+  if (to - from < PREAMBLE) throw new HelloError(`hello of ${to - from} bytes is shorter than its ${PREAMBLE}-byte preamble`);
+  const version = b[from]!;
+  const role = b[from + 1]!;
+  if (version !== HELLO_VERSION) return { version, role, entries: [] };
+  const entries: HelloEntry[] = [];
+  for (let at = from + PREAMBLE; at < to; ) {
+    if (to - at < ENTRY_HEADER) throw new HelloError(`hello entry header cut short at byte ${at - from}`);
+    const kind = u16(b, at);
+    const length = u16(b, at + 2);
+    const valueAt = at + ENTRY_HEADER;
+    if (valueAt + length > to) throw new HelloError(`hello entry ${kind} of ${length} bytes runs past the end`);
+    entries.push({ kind, value: b.subarray(valueAt, valueAt + length) });
+    at = valueAt + length;
+  }
+  return { version, role, entries };
+}
+
+/** The value of the last entry of `kind`, if any: a kind sent twice counts once, the last time. */
+export function findEntry(hello: Hello, kind: number): Uint8Array | undefined {
+  let value: Uint8Array | undefined;
+  for (const e of hello.entries) if (e.kind === kind) value = e.value;
+  return value;
+}
+
+export function receiveLimitsEntry(maxMessage: number, maxBlob: number): HelloEntry {
+  const value = new Uint8Array(LIMITS_VALUE);
+  putU32(value, 0, maxMessage);
+  putU32(value, 4, maxBlob);
+  return { kind: HelloKind.ReceiveLimits, value };
+}
+
+/** A ReceiveLimits value as numbers. Throws HelloError when it is too short to hold both. */
+export function readReceiveLimits(value: Uint8Array): ReceiveLimits {
+  if (value.length < LIMITS_VALUE) throw new HelloError(`receive limits of ${value.length} bytes, expected ${LIMITS_VALUE}`);
+  return { maxMessage: u32(value, 0), maxBlob: u32(value, 4) };
+}
+
+function u16(b: Uint8Array, at: number): number {
+  return b[at]! | (b[at + 1]! << 8);
+}
+
+function putU16(b: Uint8Array, at: number, v: number): void {
+  b[at] = v;
+  b[at + 1] = v >>> 8;
+}

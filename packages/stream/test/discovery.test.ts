@@ -1,0 +1,216 @@
+import { ErrorCode } from '@skein/core';
+import { deferred, memoryLogger, within } from '@skein/test-utils';
+import { afterEach, describe, expect, it } from 'vitest';
+import { DiscoveryFeed, FailoverPool, StaticDiscovery, discoveryEntry, followDiscovery, type DiscoveryEvent, type MembershipEvent } from '../src/index.js';
+import { transport } from './harness.js';
+import { localServer, str, textOf, type LocalServer } from './pool-harness.js';
+
+const cleanup: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const f of cleanup.splice(0).reverse()) await f();
+});
+
+/** Events as short strings: `join chat/a@127.0.0.1:1`, `replace chat/a@...`, `leave chat/a`. */
+function recorder() {
+  const log: string[] = [];
+  const onChange = (e: DiscoveryEvent): void => {
+    const { type, id, address, weight } = e.entry;
+    log.push(e.kind === 'leave' ? `leave ${type}/${id}` : `${e.kind} ${type}/${id}@${address}${weight === 1 ? '' : ` w${weight}`}`);
+  };
+  return { log, onChange };
+}
+
+async function servers(names: string[], table: (name: string) => Parameters<typeof localServer>[0] = (n) => ({ who: () => str(n) })) {
+  const out: Record<string, LocalServer> = {};
+  for (const n of names) {
+    out[n] = await localServer(table(n));
+    cleanup.push(() => out[n]!.server.close());
+  }
+  return out;
+}
+
+function emptyPool(events: MembershipEvent[] = []): FailoverPool {
+  const pool = new FailoverPool({ transport, servers: [], onMembershipChange: (e) => events.push(e) });
+  cleanup.push(() => within(pool.close(), 10_000, 'pool close'));
+  return pool;
+}
+
+describe('StaticDiscovery', () => {
+  it('gives a watch the list as joins, then each change once, and nothing for an unchanged list', async () => {
+    const d = new StaticDiscovery([
+      { type: 'chat', id: 'a', address: 'tcp://127.0.0.1:4001' },
+      { type: 'chat', id: 'b', address: '127.0.0.1:4002', weight: 2 },
+    ]);
+    const r = recorder();
+    const w = d.watch(r.onChange);
+    await w.ready();
+    expect(w.status().state).toBe('live');
+    expect(r.log).toEqual(['join chat/a@127.0.0.1:4001', 'join chat/b@127.0.0.1:4002 w2']);
+    r.log.length = 0;
+    d.set([
+      { type: 'chat', id: 'a', address: '127.0.0.1:4001' }, // same server, other spelling: no event
+      { type: 'chat', id: 'b', address: '127.0.0.1:4003', weight: 2 },
+      { type: 'area', id: 'c', address: '127.0.0.1:4004' },
+    ]);
+    d.set([
+      { type: 'chat', id: 'a', address: '127.0.0.1:4001' },
+      { type: 'chat', id: 'b', address: '127.0.0.1:4003', weight: 2 },
+      { type: 'area', id: 'c', address: '127.0.0.1:4004' },
+    ]);
+    d.set([{ type: 'chat', id: 'b', address: '127.0.0.1:4003', weight: 2, meta: { zone: 'b' } }]);
+    expect(r.log).toEqual([
+      'replace chat/b@127.0.0.1:4003 w2',
+      'join area/c@127.0.0.1:4004',
+      'replace chat/b@127.0.0.1:4003 w2', // meta changed
+      'leave chat/a',
+      'leave area/c',
+    ]);
+    expect(w.entries()).toEqual([{ type: 'chat', id: 'b', address: '127.0.0.1:4003', weight: 2, meta: { zone: 'b' } }]);
+    await w.close();
+    d.set([]);
+    expect(r.log).toHaveLength(5);
+    expect(w.status().state).toBe('closed');
+  });
+
+  it('refuses a bad list whole, with InvalidArgument naming the entry, and changes nothing', () => {
+    const d = new StaticDiscovery([{ type: 'chat', id: 'a', address: '127.0.0.1:4001' }]);
+    const r = recorder();
+    const w = d.watch(r.onChange);
+    const good = { type: 'chat', id: 'b', address: '127.0.0.1:4002' };
+    const bad: [unknown, RegExp][] = [
+      [{ type: 'chat', id: 'c', address: 'nowhere' }, /not an address/],
+      [{ type: 'chat', id: 'c', address: '127.0.0.1:1', weight: 0 }, /weight of entry 'c' of type 'chat'/],
+      [{ type: 'chat', id: '', address: '127.0.0.1:1' }, /non-empty id/],
+      [{ type: 'chat', id: 'c', address: '127.0.0.1:1', meta: { zone: 3 } }, /meta.zone of entry 'c'/],
+      [good, /entry 'b' of type 'chat' is listed twice/],
+    ];
+    for (const [entry, message] of bad) {
+      let err: unknown;
+      try {
+        d.set([good, entry as typeof good]);
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toMatchObject({ code: ErrorCode.InvalidArgument, message: expect.stringMatching(message) });
+    }
+    expect(r.log).toEqual(['join chat/a@127.0.0.1:4001']);
+    expect(w.entries().map((e) => e.id)).toEqual(['a']);
+  });
+
+  it('when the list cannot be read, keeps what it had, says why in the status and one log line, and is live again on the next list', async () => {
+    const logger = memoryLogger();
+    let now = 1000;
+    const d = new StaticDiscovery([{ type: 'chat', id: 'a', address: '127.0.0.1:4001' }], { logger, clock: { now: () => now, every: () => ({ stop() {} }) } });
+    const r = recorder();
+    const w = d.watch(r.onChange);
+    now = 2000;
+    d.stale('servers.json: no such file');
+    now = 3000;
+    d.stale('servers.json: still missing');
+    expect(w.status()).toEqual({ state: 'stale', since: 2000, reason: 'servers.json: no such file' });
+    expect(w.entries().map((e) => e.id)).toEqual(['a']);
+    expect(logger.lines.filter((l) => l.level === 'warn').map((l) => l.msg)).toEqual(['static discovery is stale: keeping the last known 1 server(s)']);
+    now = 4000;
+    d.set([{ type: 'chat', id: 'a', address: '127.0.0.1:4001' }]);
+    expect(w.status()).toEqual({ state: 'live', since: 4000 });
+    expect(r.log).toEqual(['join chat/a@127.0.0.1:4001']);
+  });
+
+  it('register adds an entry and close withdraws it, but not an entry registered again under its key since', async () => {
+    const d = new StaticDiscovery();
+    const r = recorder();
+    d.watch(r.onChange);
+    const first = await d.register({ type: 'chat', id: 'a', address: '127.0.0.1:4001' });
+    const second = await d.register({ type: 'chat', id: 'a', address: '127.0.0.1:4002' });
+    await first.close();
+    expect(first.status().state).toBe('closed');
+    expect(r.log).toEqual(['join chat/a@127.0.0.1:4001', 'replace chat/a@127.0.0.1:4002']);
+    await second.close();
+    expect(r.log.at(-1)).toBe('leave chat/a');
+    await expect(d.register({ type: 'chat', id: 'a', address: 'nowhere' })).rejects.toMatchObject({ code: ErrorCode.InvalidArgument });
+  });
+});
+
+describe('DiscoveryFeed', () => {
+  it('sends joins and replaces before leaves on a full view, so a pool never drops to none in between', () => {
+    const r = recorder();
+    const feed = new DiscoveryFeed(r.onChange);
+    const e = (id: string, port: number) => discoveryEntry({ type: 't', id, address: `127.0.0.1:${port}` });
+    feed.reset([e('a', 1), e('b', 2)]);
+    feed.reset([e('c', 1), e('b', 3)]);
+    expect(r.log).toEqual(['join t/a@127.0.0.1:1', 'join t/b@127.0.0.1:2', 'join t/c@127.0.0.1:1', 'replace t/b@127.0.0.1:3', 'leave t/a']);
+  });
+
+  it('goes on after an onChange that throws, and logs it', () => {
+    const logger = memoryLogger();
+    const seen: string[] = [];
+    const feed = new DiscoveryFeed(
+      (ev) => {
+        seen.push(ev.entry.id);
+        if (ev.entry.id === 'a') throw new Error('listener bug');
+      },
+      { logger },
+    );
+    feed.reset([discoveryEntry({ type: 't', id: 'a', address: '127.0.0.1:1' }), discoveryEntry({ type: 't', id: 'b', address: '127.0.0.1:2' })]);
+    expect(seen).toEqual(['a', 'b']);
+    expect(feed.entries().map((x) => x.id)).toEqual(['a', 'b']);
+    expect(logger.lines.filter((l) => l.level === 'error').map((l) => l.msg)).toEqual(['discovery onChange threw']);
+  });
+});
+
+describe('followDiscovery', () => {
+  it('routes to a server once it registers and, when it leaves, lets its call in flight finish while new calls go elsewhere', async () => {
+    const release = deferred();
+    const s = await servers(['a', 'b'], (n) => ({ who: () => str(n), slow: async () => (await release.promise, str(n)) }));
+    const d = new StaticDiscovery();
+    const pool = emptyPool();
+    const w = followDiscovery(pool, d, { type: 'chat' });
+    cleanup.push(() => w.close());
+    await expect(pool.call('who')).rejects.toMatchObject({ code: ErrorCode.Unreachable });
+    const a = await d.register({ type: 'chat', id: 'a', address: s.a!.address });
+    await d.register({ type: 'area', id: 'b', address: s.b!.address }); // another type: not this pool's
+    expect(pool.servers().map((v) => v.address)).toEqual([s.a!.address]);
+    expect(textOf(await pool.call('who'))).toBe('a');
+    const inFlight = pool.call('slow');
+    while (!s.a!.counts.slow) await new Promise((r) => setTimeout(r, 5));
+    await d.register({ type: 'chat', id: 'b', address: s.b!.address });
+    await a.close(); // does not wait for the call in flight
+    expect(pool.servers().map((v) => v.address)).toEqual([s.b!.address]);
+    const after = await Promise.all(Array.from({ length: 4 }, () => pool.call('who')));
+    expect(after.map(textOf)).toEqual(['b', 'b', 'b', 'b']);
+    release.resolve();
+    expect(textOf(await inFlight)).toBe('a');
+    expect(s.a!.counts.who).toBe(1);
+  });
+
+  it('moves a replaced server to its new address without a gap, and keeps an address two ids share until both left', async () => {
+    const s = await servers(['a', 'b']);
+    const d = new StaticDiscovery([{ type: 'chat', id: 'x', address: s.a!.address }]);
+    const events: MembershipEvent[] = [];
+    const pool = emptyPool(events);
+    followDiscovery(pool, d, { type: 'chat' });
+    const name = (a: string) => (a === s.a!.address ? 'a' : 'b');
+    d.set([{ type: 'chat', id: 'x', address: s.b!.address }]);
+    expect(events.map((e) => `${e.type} ${name(e.address)}`)).toEqual(['add a', 'add b', 'remove a']);
+    expect(textOf(await pool.call('who'))).toBe('b');
+    events.length = 0;
+    d.set([
+      { type: 'chat', id: 'x', address: s.b!.address },
+      { type: 'chat', id: 'y', address: s.b!.address },
+    ]);
+    d.set([{ type: 'chat', id: 'y', address: s.b!.address }]);
+    expect(textOf(await pool.call('who'))).toBe('b');
+    d.set([]);
+    expect(events.map((e) => `${e.type} ${name(e.address)}`)).toEqual(['remove b']);
+  });
+
+  it('stops following when the pool is closed', async () => {
+    const d = new StaticDiscovery();
+    const pool = new FailoverPool({ transport, servers: [] });
+    const w = followDiscovery(pool, d, { type: 'chat' });
+    await pool.close();
+    await d.register({ type: 'chat', id: 'a', address: '127.0.0.1:4001' });
+    expect(w.status().state).toBe('closed');
+    expect(pool.servers()).toEqual([]);
+  });
+});

@@ -1,0 +1,204 @@
+import { ErrorCode } from '@skein/core';
+import { deferred, waitFor, within } from '@skein/test-utils';
+import net from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ClientStream } from '../src/index.js';
+import { ClientHello } from '../src/client/hello.js';
+import { HelloError, decodeHello, encodeHello, findEntry, readReceiveLimits, receiveLimitsEntry } from '../src/wire/hello.js';
+import { errorStringFrame, golden, hex } from './golden.js';
+import { rawPeer, readU32, startServer, transport, u32 } from './harness.js';
+
+const cleanup: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const f of cleanup.splice(0).reverse()) await f();
+});
+
+const OFFER = 0;
+const ANSWER = 1;
+
+describe('the hello msg', () => {
+  it('encodes the default offer and the answers as the golden vectors say', () => {
+    expect(encodeHello(OFFER, [receiveLimitsEntry(16 * 1024 * 1024, 64 * 1024 * 1024)])).toEqual(golden.helloOffer);
+    expect(encodeHello(ANSWER, [receiveLimitsEntry(16 * 1024 * 1024, 64 * 1024 * 1024)])).toEqual(golden.helloAnswer.subarray(20));
+    expect(encodeHello(ANSWER, [])).toEqual(golden.helloAnswerNothing.subarray(20));
+    expect(new ClientHello({ maxMessage: 16 * 1024 * 1024, maxBlob: 64 * 1024 * 1024, maxAction: 1024 }).request).toEqual(golden.helloRequest);
+  });
+
+  it('skips kinds it does not know, and bytes past the fields it knows; the last of a kind counts', () => {
+    // version 1, offer; kind 9 (unknown, 3 bytes); limits with 2 extra bytes; limits again.
+    const b = hex(`00ff 01 00  0900 0300 aabbcc  0100 0a00 00010000 00020000 eeee  0100 0800 00040000 00080000 ff`);
+    const hello = decodeHello(b, 2, b.length - 1);
+    expect(hello.entries.map((e) => e.kind)).toEqual([9, 1, 1]);
+    expect(readReceiveLimits(findEntry(hello, 1)!)).toEqual({ maxMessage: 0x400, maxBlob: 0x800 });
+    expect(readReceiveLimits(hello.entries[1]!.value)).toEqual({ maxMessage: 0x100, maxBlob: 0x200 });
+  });
+
+  it('reads a version it does not know as offering nothing', () => {
+    expect(decodeHello(hex('02 00 0100 0800 00000001 00000004'), 0, 14)).toEqual({ version: 2, role: 0, entries: [] });
+  });
+
+  it.each([
+    ['no preamble', '01'],
+    ['an entry header cut short', '01 00 0100 08'],
+    ['a value running past the end', '01 00 0100 0800 000000'],
+  ])('throws HelloError on %s', (_what, bytes) => {
+    const b = hex(bytes);
+    expect(() => decodeHello(b, 0, b.length)).toThrow(HelloError);
+  });
+
+  it('throws HelloError on receive limits too short to hold both numbers', () => {
+    expect(() => readReceiveLimits(hex('00000001'))).toThrow(HelloError);
+  });
+});
+
+describe('the server answers the hello', () => {
+  it('with the limits it will hold its replies to, then answers calls as before', async () => {
+    const s = await startServer({ 7: (r) => r.msg });
+    cleanup.push(() => s.server.close());
+    const peer = rawPeer(s.address, cleanup);
+    peer.send(new Uint8Array([...golden.helloRequest, ...golden.numericActionRequest]));
+    const reply = hex('254d 01 00 02000000 0200000000000000 00000000 0908');
+    await waitFor(() => peer.received().length >= golden.helloAnswer.length + reply.length);
+    expect(new Uint8Array(peer.received())).toEqual(new Uint8Array([...golden.helloAnswer, ...reply]));
+  });
+
+  it('accepting nothing when the offer is of a version it does not know', async () => {
+    const s = await startServer({});
+    cleanup.push(() => s.server.close());
+    const peer = rawPeer(s.address, cleanup);
+    const offer = Buffer.from(golden.helloRequest);
+    offer[32] = 2; // hello version 2
+    peer.send(offer);
+    await waitFor(() => peer.received().length >= golden.helloAnswerNothing.length);
+    expect(new Uint8Array(peer.received())).toEqual(golden.helloAnswerNothing);
+  });
+
+  it('with Decode when the offer does not parse, and the connection keeps working', async () => {
+    const s = await startServer({ 7: (r) => r.msg });
+    cleanup.push(() => s.server.close());
+    const peer = rawPeer(s.address, cleanup);
+    const cut = hex(`254d 01 00 00ffff7f 0000000000000000 0000000000000000 05000000 00000000  01 00 0100 08`);
+    peer.send(new Uint8Array([...cut, ...golden.numericActionRequest]));
+    const expected = [...errorStringFrame(0, 'rpc_decode'), ...hex('254d 01 00 02000000 0200000000000000 00000000 0908')];
+    await waitFor(() => peer.received().length >= expected.length);
+    expect(new Uint8Array(peer.received())).toEqual(new Uint8Array(expected));
+  });
+
+  it('never sends a razor v1 client anything it did not ask for: no hello, full-size replies as before', async () => {
+    const big = new Uint8Array(17 * 1024 * 1024).fill(7); // over a Skein client's default 16 MiB
+    const s = await startServer({ 7: () => big });
+    cleanup.push(() => s.server.close());
+    const peer = rawPeer(s.address, cleanup);
+    peer.send(golden.numericActionRequest);
+    await waitFor(() => peer.received().length >= 20 + big.length, { what: 'the whole reply' });
+    const got = peer.received();
+    expect(got.length).toBe(20 + big.length);
+    expect(got.subarray(0, 20).toString('hex')).toBe('254d0100' + '00001001' + '0200000000000000' + '00000000');
+  });
+});
+
+/**
+ * A razor-rpc v1 server in raw frames: answers a ping, echoes numeric action 7, and answers any
+ * other action as razor does: `rpc_decode` (its defect 6), or, with `echoAll`, an ok echo of the
+ * msg (a v1 server whose dispatch echoes whatever comes).
+ */
+async function razorServer(opts: { echoAll?: boolean } = {}) {
+  const seen: number[] = [];
+  const srv = net.createServer((sock) => {
+    let buf = Buffer.alloc(0);
+    sock.on('error', () => {});
+    sock.on('data', (c) => {
+      buf = Buffer.concat([buf, c]);
+      while (buf.length >= 32) {
+        const action = buf.readUInt32LE(4);
+        const nameLength = action & 0x8000_0000 ? action & 0x7fff_ffff : 0;
+        const msgLength = buf.readUInt32LE(24);
+        const total = 32 + nameLength + msgLength + buf.readUInt32LE(28);
+        if (buf.length < total) break;
+        const seq = buf.subarray(8, 16);
+        const msg = buf.subarray(32 + nameLength, 32 + nameLength + msgLength);
+        seen.push(action);
+        if (action === 0 || action === 7 || opts.echoAll) sock.write(okFrame(seq, action === 0 ? Buffer.alloc(0) : msg));
+        else sock.write(Buffer.concat([errorHeader(seq, 10), Buffer.from('rpc_decode')]));
+        buf = buf.subarray(total);
+      }
+    });
+  });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  cleanup.push(() => new Promise((r) => srv.close(r)));
+  return { address: `127.0.0.1:${(srv.address() as net.AddressInfo).port}`, seen };
+}
+
+function okFrame(seq: Buffer, msg: Buffer): Buffer {
+  const h = Buffer.alloc(20);
+  h.writeUInt16LE(0x4d25, 0);
+  h[2] = 1;
+  h.writeUInt32LE(msg.length, 4);
+  seq.copy(h, 8);
+  return Buffer.concat([h, msg]);
+}
+
+function errorHeader(seq: Buffer, length: number): Buffer {
+  const h = Buffer.alloc(20);
+  h.writeUInt16LE(0x4d25, 0);
+  h[2] = 1;
+  h[3] = 2;
+  seq.copy(h, 8);
+  h.writeInt32LE(length, 16);
+  return h;
+}
+
+describe('a Skein client', () => {
+  it('agrees on the extensions with a Skein server', async () => {
+    const s = await startServer({ 7: (r) => r.msg });
+    cleanup.push(() => s.server.close());
+    const client = await s.connect();
+    cleanup.push(() => client.close());
+    expect(readU32((await client.call(7, u32(3))).msg)).toBe(3);
+    expect(client.hello.dialect).toBe('agreed');
+    expect(client.hello.accepted).toEqual([1]);
+  });
+
+  it.each([
+    ['answers the hello with rpc_decode', {}],
+    ['echoes the hello back', { echoAll: true }],
+  ])('keeps working with a razor v1 server that %s, and takes it for plain v1', async (_how, opts) => {
+    const razor = await razorServer(opts);
+    const client = await ClientStream.connect({ transport, address: razor.address });
+    cleanup.push(() => client.destroy());
+    // Sent at once, behind the unanswered hello.
+    const replies = await Promise.all([1, 2, 3].map((i) => client.call(7, u32(i))));
+    expect(replies.map((r) => readU32(r.msg))).toEqual([1, 2, 3]);
+    expect(razor.seen).toEqual([0x7fff_ff00, 7, 7, 7]);
+    expect(client.hello.dialect).toBe('v1');
+    expect(client.state).toBe('open');
+  });
+
+  it('sends no hello when its own limits leave no room for the answer', async () => {
+    const got = deferred<Buffer>();
+    const srv = net.createServer((sock) => sock.on('data', (c) => got.resolve(c)));
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    cleanup.push(() => new Promise((r) => srv.close(r)));
+    const client = await ClientStream.connect({
+      transport,
+      address: `127.0.0.1:${(srv.address() as net.AddressInfo).port}`,
+      limits: { maxMessage: 100 },
+    });
+    cleanup.push(() => client.destroy());
+    void client.call(7, hex('0908')).catch(() => {});
+    const first = await within(got.promise, 5000);
+    expect(first.readUInt32LE(4)).toBe(7);
+    expect(client.hello.dialect).toBe('v1');
+  });
+
+  it('fails only the call whose reply is over its limits, even when the call follows the hello at once', async () => {
+    const s = await startServer({ big: () => new Uint8Array(5000), 7: (r) => r.msg });
+    cleanup.push(() => s.server.close());
+    const client = await s.connect({ limits: { maxMessage: 4096 } });
+    cleanup.push(() => client.close());
+    const [big, ok] = await Promise.allSettled([client.call('big'), client.call(7, u32(5))]);
+    expect(big).toMatchObject({ status: 'rejected', reason: { code: ErrorCode.FrameTooLarge } });
+    expect(ok.status === 'fulfilled' && readU32(ok.value.msg)).toBe(5);
+    expect(client.state).toBe('open');
+  });
+});

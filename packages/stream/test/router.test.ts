@@ -1,0 +1,80 @@
+import { ErrorCode, RpcError, silentLogger } from '@skein/core';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { ClientStream, RpcServer, createRouter, type ActionHandler, type RouterOptions } from '../src/index.js';
+import { memoryLogger, transport } from './harness.js';
+
+const cleanup: (() => unknown)[] = [];
+afterEach(async () => {
+  vi.restoreAllMocks();
+  for (const f of cleanup.splice(0).reverse()) await f();
+});
+
+const table: Record<number, ActionHandler> = {
+  7: () => {
+    throw new Error('disk on fire');
+  },
+  8: () => {
+    throw new RpcError(ErrorCode.Overloaded); // passed on from a downstream, message and all
+  },
+};
+
+async function serve(options?: Parameters<typeof createRouter>[1]): Promise<ClientStream> {
+  const server = new RpcServer({ dispatch: createRouter(table, options) });
+  const a = await server.listen(transport, '127.0.0.1:0');
+  const stream = await ClientStream.connect({ transport, address: `127.0.0.1:${'port' in a ? a.port : 0}` });
+  cleanup.push(() => server.close(), () => stream.destroy());
+  return stream;
+}
+
+const failure = (p: Promise<unknown>) => p.then(() => undefined, (e: unknown) => e as RpcError);
+
+/** What the router wrote to the console (its default logger) while `body` ran. */
+async function consoleOutput(body: () => Promise<unknown>): Promise<string[]> {
+  const lines: string[] = [];
+  vi.spyOn(console, 'error').mockImplementation((...args: unknown[]) => void lines.push(args.join(' ')));
+  await body();
+  vi.restoreAllMocks();
+  return lines;
+}
+
+describe('createRouter errors say what happened', () => {
+  it('logs a crashing handler to the console by default, naming the action', async () => {
+    const lines = await consoleOutput(async () => {
+      const stream = await serve();
+      expect(await failure(stream.call(7))).toMatchObject({ code: ErrorCode.Internal });
+    });
+    expect(lines).toEqual([expect.stringMatching(/error action 7: handler failed .*disk on fire/)]);
+  });
+
+  it('can be silenced, and takes a logger as before', async () => {
+    const quiet = await consoleOutput(async () => {
+      const stream = await serve({ logger: silentLogger });
+      await failure(stream.call(7));
+    });
+    expect(quiet).toEqual([]);
+    const logger = memoryLogger();
+    const stream = await serve(logger);
+    await failure(stream.call(7));
+    expect(logger.lines).toMatchObject([{ level: 'error', msg: 'action 7: handler failed', obj: { action: 7 } }]);
+  });
+
+  it('sends razor codes bare by default (a razor peer reads a detail as a custom error)', async () => {
+    const stream = await serve({ logger: silentLogger });
+    expect(await failure(stream.call(9))).toMatchObject({ code: ErrorCode.Method, message: 'rpc_method_notfound' });
+    expect(await failure(stream.call(7))).toMatchObject({ code: ErrorCode.Internal, message: 'rpc_internal_err' });
+  });
+
+  it('names the action in not-found and Internal errors for Skein peers (exposeInternalErrors)', async () => {
+    const opts: RouterOptions = { logger: silentLogger, exposeInternalErrors: true };
+    const stream = await serve(opts);
+    expect(await failure(stream.call(9))).toMatchObject({ code: ErrorCode.Method, message: 'action 9: no such action' });
+    expect(await failure(stream.call('Nope.x'))).toMatchObject({ code: ErrorCode.Method, message: 'Nope.x: no such action' });
+    expect(await failure(stream.call(7))).toMatchObject({ code: ErrorCode.Internal, message: 'action 7: disk on fire' });
+  });
+
+  it("never lets a handler's refusal code read as unrun: it names the action and says it may have run", async () => {
+    const stream = await serve({ logger: silentLogger });
+    const err = await failure(stream.call(8));
+    expect(err).toMatchObject({ code: ErrorCode.Overloaded, retry: 'idempotent', message: 'action 8: rpc_overloaded' });
+  });
+});

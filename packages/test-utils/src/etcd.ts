@@ -1,0 +1,146 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { freePort } from './ports.js';
+import { startProcess, type Proc } from './process.js';
+import { sleep } from './wait.js';
+
+/** One etcd member on loopback, with its own data dir; it can be stopped and started again. */
+export interface EtcdMember {
+  readonly name: string;
+  /** `http://127.0.0.1:<port>`, what an etcd client connects to. */
+  readonly clientUrl: string;
+  readonly dataDir: string;
+  /** The running process, or undefined while stopped. */
+  readonly proc: Proc | undefined;
+  /** Stops the member (SIGTERM by default; SIGKILL for a crash) and waits for it to be gone. */
+  stop(signal?: NodeJS.Signals): Promise<void>;
+  /** Starts it again on the same ports and data, and waits until it serves. */
+  start(): Promise<void>;
+}
+
+export interface EtcdCluster {
+  readonly members: readonly EtcdMember[];
+  /** Every member's client URL. */
+  readonly endpoints: string[];
+  /** Stops every member and removes the data dirs. */
+  close(): Promise<void>;
+}
+
+export interface StartEtcdOptions {
+  /** 1 (default) or 3. */
+  members?: 1 | 3;
+  /** The etcd binary: `$SKEIN_ETCD`, else `etcd` on PATH. */
+  binary?: string;
+}
+
+/**
+ * Starts a fresh etcd (one member or a 3-member cluster) on free loopback ports with temporary
+ * data dirs, and waits until every member answers `/health`. For tests and benchmarks that need
+ * a real etcd; `.ci/run` installs Debian's `etcd-server` when it is missing.
+ */
+export async function startEtcd(opts: StartEtcdOptions = {}): Promise<EtcdCluster> {
+  const binary = opts.binary ?? process.env.SKEIN_ETCD ?? 'etcd';
+  if (!etcdAvailable(binary)) throw new Error(`no etcd binary '${binary}': install Debian's etcd-server (.ci/run does) or set SKEIN_ETCD`);
+  const count = opts.members ?? 1;
+  const token = `skein-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+  const specs = [];
+  for (let i = 0; i < count; i++) {
+    specs.push({
+      name: `etcd${i}`,
+      client: `http://127.0.0.1:${await freePort()}`,
+      peer: `http://127.0.0.1:${await freePort()}`,
+      dataDir: mkdtempSync(path.join(os.tmpdir(), `skein-etcd${i}-`)),
+    });
+  }
+  const initialCluster = specs.map((s) => `${s.name}=${s.peer}`).join(',');
+  const members = specs.map((s) => {
+    const args = [
+      '--name', s.name,
+      '--data-dir', s.dataDir,
+      '--listen-client-urls', s.client,
+      '--advertise-client-urls', s.client,
+      '--listen-peer-urls', s.peer,
+      '--initial-advertise-peer-urls', s.peer,
+      '--initial-cluster', initialCluster,
+      '--initial-cluster-token', token,
+      '--initial-cluster-state', 'new',
+      '--logger', 'zap',
+      '--log-level', 'warn',
+    ];
+    return new LocalEtcdMember(binary, s.name, s.client, s.dataDir, args);
+  });
+  const cluster: EtcdCluster = {
+    members,
+    endpoints: members.map((m) => m.clientUrl),
+    async close() {
+      await Promise.all(members.map((m) => m.stop('SIGKILL')));
+      for (const m of members) rmSync(m.dataDir, { recursive: true, force: true });
+    },
+  };
+  try {
+    // Members of a new cluster wait for each other: start them all, then wait for each.
+    await Promise.all(members.map((m) => m.start()));
+  } catch (err) {
+    await cluster.close();
+    throw err;
+  }
+  return cluster;
+}
+
+/** Whether an etcd binary can be run here. */
+export function etcdAvailable(binary = process.env.SKEIN_ETCD ?? 'etcd'): boolean {
+  try {
+    execFileSync(binary, ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+class LocalEtcdMember implements EtcdMember {
+  proc: Proc | undefined;
+
+  constructor(
+    private readonly binary: string,
+    readonly name: string,
+    readonly clientUrl: string,
+    readonly dataDir: string,
+    private readonly args: string[],
+  ) {}
+
+  async start(): Promise<void> {
+    if (this.proc) return;
+    const proc = startProcess(this.binary, this.args);
+    this.proc = proc;
+    await waitHealthy(this.clientUrl, proc);
+  }
+
+  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+    const proc = this.proc;
+    if (!proc) return;
+    this.proc = undefined;
+    if (proc.child.exitCode === null && proc.child.signalCode === null) proc.kill(signal);
+    await proc.exited;
+  }
+}
+
+/** Polls `/health` until the member says it is healthy (it has a leader); fails if it exits. */
+async function waitHealthy(clientUrl: string, proc: Proc, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let exited: number | string | undefined;
+  void proc.exited.then((code) => (exited = code));
+  for (;;) {
+    if (exited !== undefined) throw new Error(`etcd at ${clientUrl} exited (${exited}):\n${proc.lines.join('\n')}`);
+    try {
+      const res = await fetch(`${clientUrl}/health`);
+      const body = (await res.json()) as { health?: string };
+      if (body.health === 'true') return;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) throw new Error(`etcd at ${clientUrl} not healthy after ${timeoutMs} ms:\n${proc.lines.join('\n')}`);
+    await sleep(50);
+  }
+}

@@ -1,0 +1,111 @@
+import type { PendingFrameBudget } from './pending-frame-budget.js';
+
+/**
+ * Pieces of a frame shorter than this are copied into blocks of this size, so that a peer
+ * dribbling bytes costs about a byte per byte, not a kept view and chunk per byte; longer pieces
+ * are kept where they arrived (received chunks are ours for good). A frame up to this long is
+ * assembled in one block of its exact size, which is handed out as it is: one allocation and one
+ * copy, as when frames were allocated whole from their header.
+ */
+export const BLOCK_BYTES = 4096;
+
+/**
+ * One frame cut across chunks, collected as it arrives, in memory that grows with the bytes
+ * received, never with the length its header claims. What it holds is charged to the budget:
+ * the pieces it keeps and the blocks it fills, at most twice what arrived plus one block (a
+ * block is closed early only by a piece longer than the room left in it). Once the frame is
+ * whole, its pieces are copied once into memory of its size.
+ */
+export class FrameAssembly {
+  /** Pieces in order, kept or filled blocks; `block` comes after them. */
+  private readonly pieces: Uint8Array[] = [];
+  private block: Uint8Array | undefined;
+  private blockFill = 0;
+  /** The frame's length; 0 while idle (a frame has a header, so is never empty). */
+  private length = 0;
+  private received = 0;
+  /** Bytes charged to the budget. */
+  private held = 0;
+
+  constructor(private readonly budget: PendingFrameBudget) {}
+
+  get active(): boolean {
+    return this.length > 0;
+  }
+
+  get complete(): boolean {
+    return this.received === this.length;
+  }
+
+  start(length: number): void {
+    this.length = length;
+  }
+
+  /** Takes what of `bytes[at, end)` belongs to the frame; returns where that stops. Throws the budget's FrameError, taking nothing. */
+  add(bytes: Uint8Array, at: number, end: number): number {
+    const n = Math.min(this.length - this.received, end - at);
+    const piece = at === 0 && n === bytes.length ? bytes : bytes.subarray(at, at + n);
+    const block = this.block;
+    if (block !== undefined && block.length - this.blockFill >= n) {
+      block.set(piece, this.blockFill);
+      this.blockFill += n;
+    } else if (this.keeps(n)) {
+      this.charge(n);
+      this.sealBlock();
+      this.pieces.push(piece);
+    } else {
+      const fresh = new Uint8Array(Math.min(BLOCK_BYTES, this.length - this.received));
+      this.charge(fresh.length);
+      this.sealBlock();
+      fresh.set(piece);
+      this.block = fresh;
+      this.blockFill = n;
+    }
+    this.received += n;
+    return at + n;
+  }
+
+  /** The whole frame, in memory of its own; the assembly is idle again. */
+  take(): Uint8Array {
+    let frame = this.block;
+    if (frame === undefined || frame.length !== this.length) {
+      this.sealBlock();
+      frame = new Uint8Array(this.length);
+      let at = 0;
+      for (const piece of this.pieces) {
+        frame.set(piece, at);
+        at += piece.length;
+      }
+    }
+    this.discard();
+    return frame;
+  }
+
+  /** Drops what arrived and gives back its memory to the budget. */
+  discard(): void {
+    // Setting an array's length costs a call into the runtime, even on an empty array.
+    if (this.pieces.length !== 0) this.pieces.length = 0;
+    this.block = undefined;
+    this.length = this.received = this.blockFill = 0;
+    this.budget.give(this.held);
+    this.held = 0;
+  }
+
+  /** Whether a piece of `n` bytes that does not fit in the open block is kept rather than copied into a new one. */
+  private keeps(n: number): boolean {
+    // A long piece is worth its view. The last one is let go as soon as the frame is copied out.
+    // The first one of a frame longer than a block would only be copied twice.
+    return n >= BLOCK_BYTES || this.received + n === this.length || (this.received === 0 && this.length > BLOCK_BYTES);
+  }
+
+  private charge(n: number): void {
+    this.budget.take(n);
+    this.held += n;
+  }
+
+  private sealBlock(): void {
+    if (this.block === undefined) return;
+    this.pieces.push(this.blockFill === this.block.length ? this.block : this.block.subarray(0, this.blockFill));
+    this.block = undefined;
+  }
+}
