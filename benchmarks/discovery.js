@@ -3,7 +3,7 @@
 // loopback (as the tests do; Debian's etcd-server), servers and clients in this one process.
 // Run `pnpm build` first: this imports the built packages, as an application would.
 //
-//   node benchmarks/discovery.js [--rounds 5] [--seconds 2]
+//   node benchmarks/discovery.js [--rounds 5] [--seconds 2] [--only throughput]
 //
 // Prints markdown for docs/discovery.md. Not part of `pnpm bench`.
 import { createCluster, createServiceDispatch, implement, method, service } from '@skein/api';
@@ -22,7 +22,7 @@ import { environment } from './lib/environment.js';
 import { fixed, int } from './lib/format.js';
 import { markdownTable } from './lib/markdown-table.js';
 
-const { values: flags } = parseArgs({ options: { rounds: { type: 'string', default: '5' }, seconds: { type: 'string', default: '2' }, serve: { type: 'string' } } });
+const { values: flags } = parseArgs({ options: { rounds: { type: 'string', default: '5' }, seconds: { type: 'string', default: '2' }, serve: { type: 'string' }, only: { type: 'string' } } });
 const ROUNDS = Number(flags.rounds);
 const MEASURE_MS = Number(flags.seconds) * 1000;
 const TTL_SECONDS = 2;
@@ -158,6 +158,12 @@ async function throughput(endpoints) {
       const watch = followDiscovery(pool, new EtcdDiscovery({ client: etcd, prefix }), { type: 'echo' });
       return { ready: () => pool.servers().length === 3, call: () => pool.call('who'), close: async () => (await watch.close(), await pool.close()) };
     },
+    // The resilience kit on: a breaker per server and outlier ejection (two clock reads per call).
+    'FailoverPool, fed by etcd, breaker + ejection': () => {
+      const pool = new FailoverPool({ transport, servers: [], circuitBreaker: {}, outlierEjection: {} });
+      const watch = followDiscovery(pool, new EtcdDiscovery({ client: etcd, prefix }), { type: 'echo' });
+      return { ready: () => pool.servers().length === 3, call: () => pool.call('who'), close: async () => (await watch.close(), await pool.close()) };
+    },
     'createCluster, hand-built': () => {
       const rpc = createCluster({ codec: msgpackCodec, transport, types: { echo: { services: [Echo], servers: members } } });
       return { call: () => rpc.echo.Echo.who(), close: () => rpc.$cluster.close() };
@@ -211,13 +217,20 @@ async function serve(spec) {
 async function main() {
   const cluster = await startEtcd();
   try {
+    const command = `node benchmarks/discovery.js --rounds ${ROUNDS} --seconds ${MEASURE_MS / 1000}${flags.only ? ` --only ${flags.only}` : ''}`;
+    if (flags.only === 'throughput') {
+      const load = await throughput(cluster.endpoints);
+      console.log(`${environment(command)}; one etcd 3.4 member on loopback.\n`);
+      console.log(markdownTable(['client', 'calls/s (median)', 'runs'], Object.entries(load).map(([k, v]) => [k, int(median(v)), v.map(int).join(', ')])));
+      await cluster.close();
+      process.exit(0);
+    }
     const first = await timeToFirstCall(cluster.endpoints);
     console.error('first call: done');
     const dead = await deadServer(cluster.endpoints);
     console.error('dead server: done');
     const load = await throughput(cluster.endpoints);
     console.error('throughput: done');
-    const command = `node benchmarks/discovery.js --rounds ${ROUNDS} --seconds ${MEASURE_MS / 1000}`;
     console.log(`${environment(command)}; one etcd 3.4 member on loopback; median (min–max) over ${ROUNDS} rounds, in ms.\n`);
     console.log(
       markdownTable(

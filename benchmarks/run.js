@@ -7,7 +7,9 @@
 //   pnpm bench                 full matrix, 3 runs per scenario
 //   pnpm bench --quick         reduced matrix, 1 shorter run per scenario
 //   pnpm bench --only stream   only the scenarios whose name contains "stream", into
-//                              results/only.json (latest.json and the docs stay as they are)
+//                              results/only.json (latest.json and the docs stay as they are);
+//                              a comma-separated list takes any of its parts: --only "c tcp,nats";
+//                              a part ending in $ must end the name: --only "tcp 32B @256$"
 //
 // Run `pnpm build` first: the scenarios import the built packages, as an application would.
 import { writeFileSync } from 'node:fs';

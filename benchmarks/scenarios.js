@@ -62,8 +62,54 @@ const pinned = (s) => {
   return { ...s, suite: [base + PINNED, path].filter(Boolean).join('/'), cpu: 0 };
 };
 
-const api = (codec, inFlight) => ({ suite: SUITE.add, system: 'skein', layer: 'api', transport: 'tcp', codec, inFlight });
-const peer = (system, codec, inFlight) => ({ suite: SUITE.add, system, layer: 'api', transport: 'tcp', codec, inFlight });
+const api = (codec, inFlight, transport = 'tcp') => ({ suite: SUITE.add, system: 'skein', layer: 'api', transport, codec, inFlight });
+const peer = (system, codec, inFlight, transport) => ({ suite: SUITE.add, system, layer: 'api', transport, codec, inFlight });
+
+/**
+ * The peers users would pick instead of Skein, each set up as its docs recommend for speed (see
+ * docs/benchmarks.md): system, codec, transport. NATS goes through a nats-server the benchmark
+ * starts; its CPU and RSS count as the server's.
+ */
+const PEERS = [
+  ['moleculer', 'json', 'tcp'],
+  ['grpc-js', 'protobuf', 'http2'],
+  ['trpc', 'json', 'ws'],
+  ['connect', 'protobuf', 'http2'],
+  ['capnweb', 'json', 'ws'],
+  ['avsc', 'avro', 'tcp'],
+  ['nats', 'json', 'tcp'],
+];
+
+/**
+ * The wire's limit: the raw echo's framing (u32-LE length + payload) with a C client and server
+ * (benchmarks/c/, built with the machine's gcc when first run), one read and one write per batch.
+ */
+const cEcho = (inFlight) => ({ ...raw('tcp', 32, inFlight), system: 'c', layer: 'c', runtime: 'c' });
+
+/**
+ * Server streaming (lib/feed.js): one stream at a time of `size`-byte items (32 B, or 1 MiB
+ * chunks), the next opened when it ends; one item counts as one call. Skein on the stream layer
+ * (`openStream`) and the typed api (`serverStream`, msgpack); grpc-js and Connect-ES with their
+ * own server streams over HTTP/2. Each system's `<system>-feed` scripts.
+ */
+const FEED_SUITE = { 32: 'server-stream-32B', [MiB]: 'server-stream-1MiB' };
+const feed = (system, layer, codec, transport, size) => ({
+  suite: `${FEED_SUITE[size]}/feed`,
+  system,
+  layer,
+  path: 'feed',
+  transport,
+  codec,
+  payloadBytes: size,
+  inFlight: 1,
+  script: `${system}-feed`,
+});
+const FEEDS = [
+  ['skein', 'stream', 'none', 'tcp'],
+  ['skein', 'api', 'msgpack', 'tcp'],
+  ['grpc-js', 'api', 'protobuf', 'http2'],
+  ['connect', 'api', 'protobuf', 'http2'],
+];
 
 /** Marks a scenario as part of the quick matrix too. */
 const q = (s) => ({ ...s, quick: true });
@@ -73,11 +119,17 @@ function all() {
     q(raw('tcp', 32, 1)),
     q(raw('tcp', 32, 256)),
     q(raw('unix', 32, 256)),
+    q(cEcho(1)),
+    q(cEcho(256)),
     q(stream('send', 'tcp', 0, 1)),
     q(stream('send', 'tcp', 0, 256)),
     stream('call', 'tcp', 0, 1),
     stream('call', 'tcp', 0, 256),
     q(stream('send', 'unix', 0, 256)),
+    // TLS over TCP against plaintext at the same depth (target: >= 60 % of plaintext calls/s).
+    q(stream('send', 'tls', 0, 256)),
+    q(api('msgpack', 256, 'tls')),
+    q(peer('grpc-js', 'protobuf', 256, 'http2-tls')),
     raw('tcp', MiB, 1),
     q(raw('tcp', MiB, BLOB_IN_FLIGHT)),
     stream('send', 'tcp', MiB, 1),
@@ -86,11 +138,9 @@ function all() {
     q(api('msgpack', 256)),
     api('cbor', 1),
     q(api('cbor', 256)),
-    peer('moleculer', 'json', 1),
-    q(peer('moleculer', 'json', 256)),
-    peer('grpc-js', 'protobuf', 1),
-    q(peer('grpc-js', 'protobuf', 256)),
+    ...PEERS.flatMap(([system, codec, transport]) => [peer(system, codec, 1, transport), q(peer(system, codec, 256, transport))]),
     q(pinned(raw('tcp', 32, 1))),
+    q(pinned(cEcho(1))),
     q(pinned(stream('send', 'tcp', 0, 1))),
     pinned(stream('call', 'tcp', 0, 1)),
     q(pinned(api('msgpack', 1))),
@@ -112,6 +162,8 @@ function all() {
     sized(10, 256),
     sized(KiB, 256),
     sized(64 * KiB, 256),
+    // Issue 15: items/s against stream send() tcp 32B @256; MB/s against raw tcp 1MiB (above).
+    ...[32, MiB].flatMap((size) => FEEDS.map(([system, layer, codec, transport]) => q(feed(system, layer, codec, transport, size)))),
   ];
 }
 
@@ -120,7 +172,7 @@ export function scenarioName(s) {
   const what = [s.system, s.layer === s.system ? null : s.layer, s.path].filter(Boolean).join('/');
   const size = s.payloadBytes ? ` ${formatSize(s.payloadBytes + (s.blobBytes ?? 0))}` : '';
   const codec = s.codec === 'none' ? '' : ` ${s.codec}`;
-  const runtime = s.runtime && s.runtime !== 'node' ? ` ${s.runtime}` : '';
+  const runtime = s.runtime && s.runtime !== 'node' && s.runtime !== s.system ? ` ${s.runtime}` : '';
   return `${what} ${s.transport}${codec}${size} @${s.inFlight}${s.cpu === undefined ? '' : ' 1cpu'}${runtime}`;
 }
 
@@ -130,5 +182,10 @@ export function matrix({ quick: isQuick, only }) {
   const chosen = all()
     .filter((s) => !isQuick || s.quick)
     .map(({ quick, ...s }) => ({ runtime: 'node', ...s, name: scenarioName(s) }));
-  return only ? chosen.filter((s) => s.name.includes(only)) : chosen;
+  if (!only) return chosen;
+  // `--only "trpc,nats/api tcp json @1"`: every scenario whose name contains any of the parts;
+  // a part ending in `$` must end the name (`stream/send tcp 32B @256$` leaves out `… bun`).
+  const parts = only.split(',').map((p) => p.trim()).filter(Boolean);
+  const matches = (name, p) => (p.endsWith('$') ? name.endsWith(p.slice(0, -1)) : name.includes(p));
+  return chosen.filter((s) => parts.some((p) => matches(s.name, p)));
 }

@@ -13,7 +13,7 @@ import { ECHO_BLOB, ECHO_MSG } from '../lib/skein-echo.js';
 import { transportFor } from '../lib/skein-transports.js';
 
 runBenchmarkClient(async (params) => {
-  const transport = transportFor(params.transport, 'client');
+  const transport = transportFor(params.transport, 'client', params);
   if (params.layer === 'pool') {
     const pool = new FailoverPool({ transport, servers: params.addresses.map(formatAddress), pool: { stream: { window: params.inFlight } } });
     // FailoverPool.send has ClientStream.send's shape; its connections open on the first calls.

@@ -1,26 +1,32 @@
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { cEchoBinary } from './c-echo.js';
 
 const root = new URL('../', import.meta.url);
 const repo = new URL('../../', import.meta.url);
 
 /**
  * The command that runs a benchmark script on `runtime`: Node itself, or the repository's own
- * bun and deno binaries (the npm packages `bun` and `deno`, as the conformance tests use them).
+ * bun and deno binaries (the npm packages `bun` and `deno` that `pnpm install-runtimes` puts in
+ * .tools/, as the conformance tests use them).
  * Bun and Deno load the built packages (no `skein-source` condition), as an application would,
- * and `@skein/runtime` picks their adapter by its `bun` / `deno` exports condition.
+ * and `@skein/runtime` picks their adapter by its `bun` / `deno` exports condition. Runtime `c`
+ * is the C echo's binary for the role.
  */
-function runtimeCommand(runtime, nodeFlags, file) {
+function runtimeCommand(runtime, nodeFlags, file, role) {
   switch (runtime) {
+    case 'c':
+      // The C echo (benchmarks/c/): a native binary per role, no runtime, no script.
+      return [cEchoBinary(role)];
     case 'node':
       return [process.execPath, ...nodeFlags, file];
     case 'bun':
       // Bun takes Node's `--cpu-prof` flags as they are.
-      return [fileURLToPath(new URL('node_modules/bun/bin/bun.exe', repo)), ...nodeFlags, file];
+      return [fileURLToPath(new URL('.tools/node_modules/bun/bin/bun.exe', repo)), ...nodeFlags, file];
     case 'deno':
       return [
-        fileURLToPath(new URL('node_modules/deno/deno', repo)),
+        fileURLToPath(new URL('.tools/node_modules/deno/deno', repo)),
         'run',
         '--allow-net',
         '--allow-read',
@@ -40,13 +46,15 @@ function runtimeCommand(runtime, nodeFlags, file) {
  * `MARK`, `RESULT`) to `onLine(word, rest)`. Anything else a library prints is passed through
  * to stderr, so it is seen but never parsed. The script is `params.script`, else the system's
  * name; it runs on `params.runtime` (default Node; `nodeFlags` only apply there). With
- * `params.cpu` set, the process runs pinned to that CPU (`taskset` execs the runtime, so the
- * pid stays the runtime's).
+ * `params.cpu` set, the process runs pinned to that CPU; with `params.fdLimit`, its open-file
+ * limit is raised to that (the memory benchmark's 10,000 connections).
  */
 export function spawnChild(role, system, params, { nodeFlags = [], onLine }) {
   const file = fileURLToPath(new URL(`${role}s/${params.script ?? system}.js`, root));
-  const command = [...runtimeCommand(params.runtime ?? 'node', nodeFlags, file), JSON.stringify(params)];
-  const [cmd, ...args] = params.cpu === undefined ? command : ['taskset', '-c', String(params.cpu), ...command];
+  const command = [...runtimeCommand(params.runtime ?? 'node', nodeFlags, file, role), JSON.stringify(params)];
+  // `prlimit` and `taskset` exec the runtime, so the pid stays the runtime's.
+  const limited = params.fdLimit === undefined ? command : ['prlimit', `--nofile=${params.fdLimit}:${params.fdLimit}`, '--', ...command];
+  const [cmd, ...args] = params.cpu === undefined ? limited : ['taskset', '-c', String(params.cpu), ...limited];
   // cwd: Deno finds benchmarks/package.json and its node_modules from there.
   const child = spawn(cmd, args, { cwd: fileURLToPath(root), stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, NO_COLOR: '1' } });
   createInterface({ input: child.stdout }).on('line', (line) => {

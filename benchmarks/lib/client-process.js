@@ -1,13 +1,15 @@
 import { closedLoop } from './closed-loop.js';
+import { streamLoop } from './stream-loop.js';
 
 /**
  * The shared shell of every benchmark client: `setup(params)` connects and returns
- * `{ call, payloadBytes, close }`; this runs the closed loop, printing `MARK start` and
- * `MARK end` at the measuring window's edges, then one `RESULT <json>` line.
+ * `{ call, payloadBytes, close }`, or `{ open, payloadBytes, close }` for a streaming one
+ * (lib/stream-loop.js: one item counts as one call); this runs the closed loop, printing
+ * `MARK start` and `MARK end` at the measuring window's edges, then one `RESULT <json>` line.
  */
 export async function runBenchmarkClient(setup) {
   const params = JSON.parse(process.argv[2] ?? '{}');
-  const { call, payloadBytes, close } = await setup(params);
+  const { call, open, payloadBytes, close } = await setup(params);
   let cpuAtStart = 0;
   let cpuS = 0;
   const mark = (edge) => {
@@ -16,7 +18,8 @@ export async function runBenchmarkClient(setup) {
     else cpuS = (cpu - cpuAtStart) / 1e6;
     console.log(`MARK ${edge}`);
   };
-  const { calls, seconds, histogram } = await closedLoop({ ...params.load, inFlight: params.inFlight, call, mark });
+  const loop = open ? streamLoop({ ...params.load, inFlight: params.inFlight, open, mark }) : closedLoop({ ...params.load, inFlight: params.inFlight, call, mark });
+  const { calls, seconds, histogram } = await loop;
   await close();
   const callsPerS = calls / seconds;
   console.log(

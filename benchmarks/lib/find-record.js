@@ -11,9 +11,10 @@ export const isPinned = (r) => baseSuite(r).endsWith('-1cpu');
 
 /** How a record is named in tables, charts and targets: `stream send() tcp @256`, `… (bun)`. */
 export function recordLabel(r) {
-  const who = r.system === 'skein' ? r.layer : r.system;
+  const who = r.system === 'skein' ? r.layer : r.system === 'c' ? 'C echo' : r.system;
   const path = r.suite.includes('/') ? ` ${r.suite.split('/')[1]}()` : '';
-  const codec = ['none', 'json', 'protobuf'].includes(r.codec) ? '' : ` ${r.codec}`;
-  const runtime = r.runtime && r.runtime !== 'node' ? ` (${r.runtime})` : '';
+  const codec = ['none', 'json', 'protobuf', 'avro'].includes(r.codec) ? '' : ` ${r.codec}`;
+  // The C echo's runtime is its system: no `(c)` after `C echo`.
+  const runtime = r.runtime && r.runtime !== 'node' && r.runtime !== r.system ? ` (${r.runtime})` : '';
   return `${who}${path}${codec} ${r.transport} @${r.in_flight}${isPinned(r) ? ' 1cpu' : ''}${runtime}`;
 }

@@ -1,9 +1,9 @@
 /**
- * Incremental parser for u32-LE length + payload frames, the raw echo's whole protocol. A frame
- * inside one chunk is handed out as a view of it (no copy); a frame cut across chunks is
- * assembled once into memory of its own. That is the same work Skein's frame reader does, so
- * the baseline is as lean as a real server, not leaner: it never streams a half-read frame on.
- * `onFrame` gets the whole frame, header included, ready to be written back as it is.
+ * Incremental parser for u32-LE length + payload frames, the raw echo server's whole protocol.
+ * Whole frames that lie one after another in a chunk are handed out together, as one view of it
+ * (no copy): an echo writes them back in one write, as the C echo does. A frame cut across
+ * chunks is assembled once into memory of its own, as Skein's frame reader does, and handed out
+ * alone. `onFrames` gets whole frames, headers included, ready to be written back as they are.
  */
 export class LengthPrefixedParser {
   /** The frame being assembled across chunks, and how much of it has arrived. */
@@ -12,8 +12,8 @@ export class LengthPrefixedParser {
   /** Up to 3 header bytes cut off at the end of a chunk. */
   headerBytes = null;
 
-  constructor(onFrame) {
-    this.onFrame = onFrame;
+  constructor(onFrames) {
+    this.onFrames = onFrames;
   }
 
   push(chunk) {
@@ -23,21 +23,23 @@ export class LengthPrefixedParser {
       this.headerBytes = null;
     }
     if (this.partial) at = this.fill(chunk);
+    const runStart = at;
     while (at < chunk.length) {
       if (chunk.length - at < 4) {
         this.headerBytes = chunk.subarray(at);
-        return;
+        break;
       }
       const end = at + 4 + chunk.readUInt32LE(at);
-      if (end <= chunk.length) {
-        this.onFrame(chunk.subarray(at, end));
-        at = end;
-      } else {
+      if (end > chunk.length) {
+        if (at > runStart) this.onFrames(chunk.subarray(runStart, at));
         this.partial = Buffer.allocUnsafe(end - at);
         this.filled = 0;
-        at = this.fill(chunk, at);
+        this.fill(chunk, at);
+        return;
       }
+      at = end;
     }
+    if (at > runStart) this.onFrames(chunk.subarray(runStart, at));
   }
 
   /** Copies what `chunk` holds of the partial frame from `from`; returns where it stopped. */
@@ -48,7 +50,7 @@ export class LengthPrefixedParser {
     if (this.filled === this.partial.length) {
       const frame = this.partial;
       this.partial = null;
-      this.onFrame(frame);
+      this.onFrames(frame);
     }
     return from + n;
   }

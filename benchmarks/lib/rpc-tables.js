@@ -4,18 +4,37 @@ import { markdownTable } from './markdown-table.js';
 
 /**
  * The markdown tables of the RPC results, one per suite plus the api-vs-stream comparison. The
- * server columns are per measuring window: CPU as a share of one core, and per call.
+ * CPU columns are per measuring window: the server's as a share of one core, then the server's
+ * and the client's CPU time per call, and calls/s per core the two used together (calls/s ÷
+ * (client + server CPU time ÷ window)): what a call costs, whatever the machine left idle.
  */
 const inSuite = (records, suite) => records.filter((r) => baseSuite(r) === suite);
 
-function serverCells(r, measureS) {
-  const perCall = (r.server_cpu_s * 1e6) / (r.calls_per_s * measureS);
-  return [percent(r.server_cpu_s / measureS), fixed(perCall, perCall < 10 ? 2 : 1), fixed(r.server_rss_mb, 0)];
+const perCall = (cpuS, r, measureS) => (cpuS * 1e6) / (r.calls_per_s * measureS);
+const micros = (us) => fixed(us, us < 10 ? 2 : 1);
+
+function cpuCells(r, measureS) {
+  const coresUsed = (r.server_cpu_s + r.client_cpu_s) / measureS;
+  return [
+    percent(r.server_cpu_s / measureS),
+    micros(perCall(r.server_cpu_s, r, measureS)),
+    micros(perCall(r.client_cpu_s, r, measureS)),
+    int(r.calls_per_s / coresUsed),
+    fixed(r.server_rss_mb, 0),
+  ];
 }
 
-const SERVER_HEADER = ['server CPU (of a core)', 'server CPU µs/call', 'server RSS MB'];
+const CPU_HEADER = ['server CPU (of a core)', 'server CPU µs/call', 'client CPU µs/call', 'calls/s per core', 'server RSS MB'];
+
+/** The C echo of the same framing at the same depth (and pinning): the wire's limit. */
+const cEchoFor = (records, r) => findRecord(records, { suite: r.suite.split('/')[0], system: 'c', transport: r.transport, in_flight: r.in_flight });
+const shareOfC = (records, r) => {
+  const c = r.runtime === 'node' && r.system !== 'c' ? cEchoFor(records, r) : undefined;
+  return c ? percent(r.calls_per_s / c.calls_per_s) : '';
+};
 
 export function echoTable(records, suite, measureS) {
+  const withC = inSuite(records, suite).some((r) => r.system === 'c');
   const rows = inSuite(records, suite).map((r) => {
     const raw = findRecord(records, { suite, system: 'raw', transport: r.transport, runtime: r.runtime, in_flight: r.in_flight });
     const metric = suite === 'echo-1MiB' ? 'mb_per_s' : 'calls_per_s';
@@ -26,12 +45,13 @@ export function echoTable(records, suite, measureS) {
       fixed(r.mb_per_s, 1),
       fixed(r.p50_us),
       fixed(r.p99_us),
-      ...serverCells(r, measureS),
-      raw && r.system !== 'raw' ? percent(r[metric] / raw[metric]) : '',
+      ...cpuCells(r, measureS),
+      raw && r.system !== 'raw' && r.system !== 'c' ? percent(r[metric] / raw[metric]) : '',
+      ...(withC ? [shareOfC(records, r)] : []),
     ];
   });
-  const header = ['scenario', 'calls/s', 'runs (min–max)', 'MB/s', 'p50 µs', 'p99 µs', ...SERVER_HEADER, `of raw ${suite === 'echo-1MiB' ? 'MB/s' : 'calls/s'}`];
-  return markdownTable(header, rows);
+  const header = ['scenario', 'calls/s', 'runs (min–max)', 'MB/s', 'p50 µs', 'p99 µs', ...CPU_HEADER, `of raw ${suite === 'echo-1MiB' ? 'MB/s' : 'calls/s'}`];
+  return markdownTable(withC ? [...header, 'of C echo calls/s'] : header, rows);
 }
 
 export function addTable(records, measureS) {
@@ -45,36 +65,38 @@ export function addTable(records, measureS) {
       spread(r.runs),
       fixed(r.p50_us),
       fixed(r.p99_us),
-      ...serverCells(r, measureS),
+      ...cpuCells(r, measureS),
       skein && r.system !== 'skein' ? times(skein.calls_per_s / r.calls_per_s) : '',
     ];
   });
-  const header = ['scenario', 'codec', 'arg bytes', 'calls/s', 'runs (min–max)', 'p50 µs', 'p99 µs', ...SERVER_HEADER, 'api (msgpack) ÷ this'];
+  const header = ['scenario', 'codec', 'arg bytes', 'calls/s', 'runs (min–max)', 'p50 µs', 'p99 µs', ...CPU_HEADER, 'api (msgpack) ÷ this'];
   return markdownTable(header, rows, 2);
 }
 
 /** In flight 1 with client and server on one CPU: every scenario against the pinned raw echo. */
 export function pinnedTable(records, measureS) {
   const raw = findRecord(records, { suite: 'echo-32B-1cpu', system: 'raw' });
+  const c = findRecord(records, { suite: 'echo-32B-1cpu', system: 'c' });
   const rows = records.filter(isPinned).map((r) => [
     recordLabel(r),
     int(r.calls_per_s),
     spread(r.runs),
     fixed(r.p50_us),
     fixed(r.p99_us),
-    ...serverCells(r, measureS),
-    raw && r !== raw ? percent(r.calls_per_s / raw.calls_per_s) : '',
+    ...cpuCells(r, measureS),
+    raw && r !== raw && r !== c ? percent(r.calls_per_s / raw.calls_per_s) : '',
+    c && r !== c ? percent(r.calls_per_s / c.calls_per_s) : '',
   ]);
-  return markdownTable(['scenario', 'calls/s', 'runs (min–max)', 'p50 µs', 'p99 µs', ...SERVER_HEADER, 'of raw calls/s'], rows);
+  return markdownTable(['scenario', 'calls/s', 'runs (min–max)', 'p50 µs', 'p99 µs', ...CPU_HEADER, 'of raw calls/s', 'of C echo calls/s'], rows);
 }
 
 /** The 32 B TCP echo on each runtime: Bun's and Deno's rows next to Node's, and ÷ Node's. */
 export function runtimeTable(records, measureS) {
   const rows = runtimeRecords(records).map((r) => {
     const node = findRecord(records, { suite: r.suite.replace('runtime-32B', 'echo-32B'), system: r.system, transport: 'tcp', runtime: 'node', in_flight: r.in_flight });
-    return [recordLabel(r), int(r.calls_per_s), spread(r.runs), fixed(r.p50_us), fixed(r.p99_us), ...serverCells(r, measureS), node && r !== node ? times(r.calls_per_s / node.calls_per_s) : ''];
+    return [recordLabel(r), int(r.calls_per_s), spread(r.runs), fixed(r.p50_us), fixed(r.p99_us), ...cpuCells(r, measureS), node && r !== node ? times(r.calls_per_s / node.calls_per_s) : ''];
   });
-  return markdownTable(['scenario', 'calls/s', 'runs (min–max)', 'p50 µs', 'p99 µs', ...SERVER_HEADER, '÷ Node'], rows);
+  return markdownTable(['scenario', 'calls/s', 'runs (min–max)', 'p50 µs', 'p99 µs', ...CPU_HEADER, '÷ Node'], rows);
 }
 
 /** Node's TCP echo records that the Bun and Deno ones compare with, then theirs. */
@@ -97,11 +119,12 @@ export function poolTable(records, measureS) {
       spread(r.runs),
       fixed(r.p50_us),
       fixed(r.p99_us),
-      ...serverCells(r, measureS),
+      ...cpuCells(r, measureS),
       r === p && direct ? percent(p.calls_per_s / direct.calls_per_s) : '',
     ]);
   });
-  return markdownTable(['scenario', 'calls/s', 'runs (min–max)', 'p50 µs', 'p99 µs', 'servers CPU (of a core, summed)', 'servers CPU µs/call', 'servers RSS MB (summed)', 'of stream calls/s'], rows);
+  const header = ['servers CPU (of a core, summed)', 'servers CPU µs/call', 'client CPU µs/call', 'calls/s per core', 'servers RSS MB (summed)'];
+  return markdownTable(['scenario', 'calls/s', 'runs (min–max)', 'p50 µs', 'p99 µs', ...header, 'of stream calls/s'], rows);
 }
 
 /** Stream send() over TCP at 256 in flight by message size, with the 32 B and 1 MiB-blob rows. */
@@ -115,8 +138,8 @@ export function sizeRecords(records) {
 export const sizeLabel = (r) => (r.suite.startsWith('echo-1MiB') ? `32 B + ${formatBytes(r.payload_bytes - 32)} blob` : formatBytes(r.payload_bytes));
 
 export function sizesTable(records, measureS) {
-  const rows = sizeRecords(records).map((r) => [sizeLabel(r), int(r.calls_per_s), spread(r.runs), fixed(r.mb_per_s, 1), fixed(r.p50_us), fixed(r.p99_us), ...serverCells(r, measureS)]);
-  return markdownTable(['payload (stream send() tcp @256)', 'calls/s', 'runs (min–max)', 'MB/s', 'p50 µs', 'p99 µs', ...SERVER_HEADER], rows);
+  const rows = sizeRecords(records).map((r) => [sizeLabel(r), int(r.calls_per_s), spread(r.runs), fixed(r.mb_per_s, 1), fixed(r.p50_us), fixed(r.p99_us), ...cpuCells(r, measureS)]);
+  return markdownTable(['payload (stream send() tcp @256)', 'calls/s', 'runs (min–max)', 'MB/s', 'p50 µs', 'p99 µs', ...CPU_HEADER], rows);
 }
 
 const formatBytes = (n) => (n >= 2 ** 20 ? `${fixed(n / 2 ** 20, n % 2 ** 20 ? 2 : 0)} MiB` : n >= 1024 ? `${fixed(n / 1024, n % 1024 ? 2 : 0)} KiB` : `${n} B`);
@@ -127,23 +150,25 @@ export function apiVsStreamTable(records) {
     const send = findRecord(records, { suite: 'echo-32B/send', transport: 'tcp', in_flight: n });
     const call = findRecord(records, { suite: 'echo-32B/call', transport: 'tcp', in_flight: n });
     const raw = findRecord(records, { suite: 'echo-32B', system: 'raw', transport: 'tcp', in_flight: n });
+    const c = findRecord(records, { suite: 'echo-32B', system: 'c', transport: 'tcp', in_flight: n });
     return ['msgpack', 'cbor'].flatMap((codec) => {
       const api = findRecord(records, { suite: 'add', system: 'skein', codec, in_flight: n });
       if (!api || !send) return [];
       const cell = (r) => (r ? `${int(r.calls_per_s)} (p50 ${fixed(r.p50_us)} µs)` : '–');
-      return [[`${n}`, codec, cell(raw), cell(send), cell(call), cell(api), percent(api.calls_per_s / send.calls_per_s), call ? percent(api.calls_per_s / call.calls_per_s) : '–']];
+      const ratio = (r) => (r ? percent(api.calls_per_s / r.calls_per_s) : '–');
+      return [[`${n}`, codec, cell(c), cell(raw), cell(send), cell(call), cell(api), ratio(send), ratio(call), ratio(c)]];
     });
   });
-  const header = ['in flight', 'api codec', 'raw echo', 'stream send()', 'stream call()', 'api add()', 'api ÷ send()', 'api ÷ call()'];
+  const header = ['in flight', 'api codec', 'C echo', 'raw echo', 'stream send()', 'stream call()', 'api add()', 'api ÷ send()', 'api ÷ call()', 'api ÷ C echo'];
   return markdownTable(header, rows, 2);
 }
 
 export function targetsTable(evaluated) {
-  const rows = evaluated.map((t) =>
-    t.status === 'not measured'
-      ? [t.goal, '–', '–', '–', 'not measured']
-      : [t.goal, t.label, `${figure(t.ofRecord, t.metric)} ÷ ${figure(t.overRecord, t.metric)}`, t.min >= 10 ? times(t.ratio) : percentOrTimes(t), verdict(t)],
-  );
+  const rows = evaluated.map((t) => {
+    if (t.status === 'not measured') return [t.goal, '–', '–', '–', 'not measured'];
+    if (t.max !== undefined) return [t.goal, t.label, `client ${micros(t.clientUs)} + server ${micros(t.serverUs)} µs`, `${micros(t.value)} µs`, verdict(t)];
+    return [t.goal, t.label, `${figure(t.ofRecord, t.metric)} ÷ ${figure(t.overRecord, t.metric)}`, t.min >= 10 ? times(t.ratio) : percentOrTimes(t), verdict(t)];
+  });
   return markdownTable(['target', 'compared', 'figures', 'measured', 'verdict'], rows, 2);
 }
 

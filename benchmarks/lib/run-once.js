@@ -2,6 +2,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { runClientProcess } from './client-run.js';
 import { freePort } from './free-port.js';
+import { makeTestCerts } from '@skein/test-utils';
 import { ServerHandle } from './server-handle.js';
 
 /**
@@ -39,6 +40,17 @@ export async function runOnce(scenario, load, { nodeFlags = [] } = {}) {
 /** What the server must be told before it starts: a socket path, or moleculer's two ports. */
 async function placeFor(scenario) {
   if (scenario.transport === 'unix') return { socketPath: path.join(os.tmpdir(), `skein-bench-${process.pid}.sock`) };
+  if (scenario.transport === 'tls' || scenario.transport === 'http2-tls') return { tlsDir: benchCerts().dir };
   if (scenario.system === 'moleculer') return { ports: { server: await freePort(), client: await freePort() } };
   return {};
+}
+
+/** One throwaway CA and server certificate per benchmark run (openssl, as the tests make theirs). */
+let certs;
+function benchCerts() {
+  if (!certs) {
+    certs = makeTestCerts();
+    process.once('exit', () => certs.remove());
+  }
+  return certs;
 }

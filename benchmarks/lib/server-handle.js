@@ -41,6 +41,11 @@ export class ServerHandle {
     });
   }
 
+  /** Asks the server to collect garbage (it must run with --expose-gc), before an RSS reading. */
+  collectGarbage() {
+    this.child.stdin.write('gc\n');
+  }
+
   /** Closes stdin (the server exits by itself) and kills it if it lingers. */
   async stop() {
     this.child.stdin.end();

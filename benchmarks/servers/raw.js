@@ -1,5 +1,6 @@
 // The limit: a length-prefixed echo over node:net, with nothing between the socket and the
-// frames. Replies of one data chunk leave as one writev (cork/uncork), as a sane server's would.
+// frames. The whole frames of one data chunk go back in one write of a view of it (a frame cut
+// across chunks in a write of its own, all corked into one writev), as the C echo does.
 import { rmSync } from 'node:fs';
 import net from 'node:net';
 import { LengthPrefixedParser } from '../lib/length-prefixed.js';
@@ -9,9 +10,9 @@ import { listenAddress, boundAddress } from '../lib/addresses.js';
 serveBenchmark(async (params) => {
   const server = net.createServer((socket) => {
     if (params.transport === 'tcp') socket.setNoDelay(true);
-    const parser = new LengthPrefixedParser((frame) => {
+    const parser = new LengthPrefixedParser((frames) => {
       // Backpressure: stop reading while the kernel will not take the replies.
-      if (!socket.write(frame)) socket.pause();
+      if (!socket.write(frames)) socket.pause();
     });
     socket.on('drain', () => socket.resume());
     socket.on('data', (chunk) => {

@@ -26,7 +26,8 @@ function dispatchFor({ layer, codec }) {
 }
 
 serveBenchmark(async (params) => {
-  const server = new RpcServer({ dispatch: dispatchFor(params) });
-  const bound = await server.listen(transportFor(params.transport, 'server'), listenAddress(params));
+  // The memory benchmark holds more connections than the default limit allows.
+  const server = new RpcServer({ dispatch: dispatchFor(params), ...(params.maxConnections ? { maxConnections: params.maxConnections } : {}) });
+  const bound = await server.listen(transportFor(params.transport, 'server', params), listenAddress(params));
   return { address: boundAddress(params, bound), close: () => server.close() };
 });

@@ -2,7 +2,10 @@
  * The Skein demo. With no flags: starts a Calculator server in a child process, calls it from
  * this one (add, div with a typed DivideByZero, echo), floods it for 3 seconds and prints calls
  * per second. With `--serve --port <n> [--codec msgpack|cbor]`: runs only the server until
- * SIGTERM or SIGINT (or, as the demo's child, until the demo is gone).
+ * SIGTERM or SIGINT (or, as the demo's child, until the demo is gone). `--tls-cert`, `--tls-key`
+ * serve TLS, and `--tls-ca` turns on mTLS. With `--connect <address>` (e.g. tls://localhost:7000)
+ * the demo calls that server instead of starting one: `--tls-ca` is the CA to trust, and
+ * `--tls-cert`, `--tls-key` the client certificate for mTLS (see docs/tls.md).
  */
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -16,6 +19,7 @@ import { tcpTransport } from '@skein/transport-tcp';
 import { Calculator, DivideByZero } from './calculator.js';
 import { codecByName } from './codecs.js';
 import { startServer } from './server.js';
+import { tlsFromFlags } from './tls-flags.js';
 
 const { values: flags } = parseArgs({
   options: {
@@ -24,6 +28,11 @@ const { values: flags } = parseArgs({
     codec: { type: 'string', default: 'msgpack' },
     seconds: { type: 'string', default: '3' },
     'in-flight': { type: 'string', default: '256' },
+    connect: { type: 'string' },
+    'tls-cert': { type: 'string' },
+    'tls-key': { type: 'string' },
+    'tls-ca': { type: 'string' },
+    'tls-servername': { type: 'string' },
   },
 });
 
@@ -32,7 +41,8 @@ if (flags.serve) await serve(Number(flags.port), codec);
 else await demo(codec, Number(flags.seconds), Number(flags['in-flight']));
 
 async function serve(port: number, codec: Codec): Promise<void> {
-  const started = startServer(port, codec, consoleLogger('warn', 'calculator'));
+  const tls = tlsFromFlags(flags, 'serve');
+  const started = startServer(port, codec, consoleLogger('warn', 'calculator'), tls);
   let stopping: Promise<void> | undefined;
   // A signal during start-up waits for the server to be up, then closes it.
   const stop = (signal: string): void => {
@@ -51,12 +61,16 @@ async function serve(port: number, codec: Codec): Promise<void> {
   // (even SIGKILL, which runs none of its code): the server goes with it, never left behind.
   if (process.connected) process.once('disconnect', () => stop('demo gone'));
   const { port: bound } = await started;
-  if (!stopping) console.log(`Calculator server listening on 127.0.0.1:${bound} (codec ${codec.name})`);
+  const how = tls === undefined ? '' : tls.requestCert ? ', mTLS: client certificates required' : ', TLS';
+  if (!stopping) console.log(`Calculator server listening on ${tls ? 'tls://' : ''}127.0.0.1:${bound} (codec ${codec.name}${how})`);
 }
 
 async function demo(codec: Codec, seconds: number, inFlight: number): Promise<void> {
-  const server = await startChildServer(codec);
-  const stream = await ClientStream.connect({ transport: tcpTransport(nodeRuntime), address: `127.0.0.1:${server.port}`, window: inFlight });
+  const server = flags.connect === undefined ? await startChildServer(codec) : { port: 0, stop: () => {} };
+  const address = flags.connect ?? `127.0.0.1:${server.port}`;
+  const tls = tlsFromFlags(flags, 'connect');
+  const transport = tcpTransport(nodeRuntime, tls === undefined ? {} : { tls });
+  const stream = await ClientStream.connect({ transport, address, window: inFlight });
   const calc = createClient(Calculator, stream, { codec });
   try {
     await tour(calc);

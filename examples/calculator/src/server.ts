@@ -1,5 +1,5 @@
 import { createServiceDispatch, implement } from '@skein/api';
-import type { Codec, Logger } from '@skein/core';
+import type { Codec, Logger, TlsOptions } from '@skein/core';
 import { nodeRuntime } from '@skein/runtime-node';
 import { RpcServer } from '@skein/stream';
 import { tcpTransport } from '@skein/transport-tcp';
@@ -14,9 +14,9 @@ export const calculator = implement(Calculator, {
   echo: (bytes) => bytes,
 });
 
-/** Starts a Calculator server on 127.0.0.1:`port` (0 picks a free port). */
-export async function startServer(port: number, codec: Codec, logger?: Logger): Promise<{ server: RpcServer; port: number }> {
+/** Starts a Calculator server on 127.0.0.1:`port` (0 picks a free port), with TLS when given. */
+export async function startServer(port: number, codec: Codec, logger?: Logger, tls?: TlsOptions): Promise<{ server: RpcServer; port: number }> {
   const server = new RpcServer({ dispatch: createServiceDispatch({ codec, services: [calculator], logger }), logger });
-  const address = await server.listen(tcpTransport(nodeRuntime), { host: '127.0.0.1', port });
+  const address = await server.listen(tcpTransport(nodeRuntime, tls === undefined ? {} : { tls }), { host: '127.0.0.1', port });
   return { server, port: 'port' in address ? address.port : port };
 }

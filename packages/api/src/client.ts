@@ -1,5 +1,9 @@
 import { EMPTY_BYTES, ErrorCode, RemoteError, RpcError, encodeError, silentLogger, type Codec, type Logger } from '@skein/core';
-import type { Caller, CallOptions, Reply } from '@skein/stream';
+import type { Caller, CallOptions, Metadata, Reply } from '@skein/stream';
+import type { CallContext } from './context.js';
+import { inherit } from './inherited-options.js';
+import { callStream, streamStub } from './stream-client.js';
+import { splitBlob, withBlob } from './with-blob.js';
 import type { AnyMethod, ArgOf, ErrorOf, ResultOf, ServiceDef } from './define.js';
 import { explained, undecodableFirstReply } from './error-hints.js';
 import { callInfo, withFilters, type Filter } from './filters.js';
@@ -20,6 +24,13 @@ export interface MethodCallOptions {
   signal?: AbortSignal;
   /** For pools: the key a route function or consistent hash picks a server by. */
   route?: string;
+  /** Small key/value entries the server reads as `ctx.metadata` (a bearer token, a trace context). */
+  metadata?: Metadata;
+  /**
+   * The context of the handler this call is made from: the call takes what is left of that
+   * call's deadline (with `timeoutMs`, the shorter) and is cancelled when it is.
+   */
+  ctx?: CallContext;
 }
 
 /** Every way a call can fail: the method's own error, a built-in RpcError, or an undeclared remote error. */
@@ -37,6 +48,19 @@ export type Client<S extends ServiceDef> = { readonly [K in keyof S['methods']]:
 
 /** Shared by calls made without options: no object per call. Frozen, so nothing below can change it. */
 const NO_OPTIONS: MethodCallOptions = Object.freeze({});
+
+/**
+ * One executor for every call's promise: it leaves the promise's settle functions here, and the
+ * call takes them at once (the executor runs inside the Promise constructor) and clears them, so
+ * no promise is kept alive here. A closure per call would cost an allocation per call.
+ */
+const settlers: { resolve: (v: unknown) => void; reject: (e: unknown) => void } = { resolve: noop, reject: noop };
+function captureSettlers(resolve: (v: unknown) => void, reject: (e: unknown) => void): void {
+  settlers.resolve = resolve;
+  settlers.reject = reject;
+}
+
+function noop(): void {}
 
 /** A typed stub for `def` over any Caller (a ClientStream, a pool). */
 export function createClient<S extends ServiceDef>(def: S, caller: Caller, opts: ClientOptions): Client<S> {
@@ -64,6 +88,7 @@ function clientMethod(service: string, name: string, m: AnyMethod, caller: Calle
     signal: o.signal,
     route: o.route,
     idempotent: m.isIdempotent,
+    metadata: o.metadata,
   });
   // What a call without options of its own sends, made once.
   const defaultOptions: CallOptions = Object.freeze(ownOptions(NO_OPTIONS));
@@ -91,7 +116,7 @@ function clientMethod(service: string, name: string, m: AnyMethod, caller: Calle
     }
   };
 
-  const send = (arg: unknown, o: MethodCallOptions, resolve: (v: unknown) => void, reject: (e: unknown) => void): void => {
+  const send = (arg: unknown, o: MethodCallOptions, resolve: (v: unknown) => void, reject: (e: unknown) => void, blob?: Uint8Array): void => {
     let msg: Uint8Array;
     try {
       msg = arg === undefined ? EMPTY_BYTES : codec.encode(arg);
@@ -101,7 +126,15 @@ function clientMethod(service: string, name: string, m: AnyMethod, caller: Calle
     // The caller's own options object goes through as it is unless something must be added:
     // one object less per call on the common path.
     const mustAdd = needsOwnOptions || (o.timeoutMs === undefined && opts.timeoutMs !== undefined);
-    const callOpts: CallOptions = !mustAdd ? o : o === NO_OPTIONS ? defaultOptions : ownOptions(o);
+    let callOpts: CallOptions = !mustAdd ? o : o === NO_OPTIONS ? defaultOptions : ownOptions(o);
+    if (o.ctx !== undefined) {
+      try {
+        callOpts = inherit(callOpts, o.ctx);
+      } catch (e) {
+        return reject(e);
+      }
+    }
+    if (blob !== undefined && blob.length !== 0) callOpts = { ...callOpts, blob };
     caller.send(action, msg, callOpts, (err, reply) => {
       if (err) return reject(mapError(err));
       let value: unknown;
@@ -110,27 +143,83 @@ function clientMethod(service: string, name: string, m: AnyMethod, caller: Calle
       } catch (e) {
         return reject(e);
       }
-      if (!m.output) return resolve(value);
+      const done = m.blobs ? (v: unknown) => resolve(withBlob(v, reply!.blob)) : resolve;
+      if (!m.output) return done(value);
       try {
-        resolve(validate(m.output, value, badResult, ErrorCode.Decode));
+        const checked = validate(m.output, value, badResult, ErrorCode.Decode);
+        if (checked instanceof Promise) checked.then(done, reject);
+        else done(checked);
       } catch (e) {
         reject(e);
       }
     });
   };
 
-  const call = (arg: unknown, o: MethodCallOptions = NO_OPTIONS): Promise<unknown> =>
-    new Promise((resolve, reject) => {
-      if (!m.input) return send(arg, o, resolve, reject);
-      let checked: unknown;
+  const begin = (arg: unknown, o: MethodCallOptions, resolve: (v: unknown) => void, reject: (e: unknown) => void): void => {
+    let value = arg;
+    let blob: Uint8Array | undefined;
+    if (m.blobs) {
       try {
-        checked = validate(m.input, arg, badArgument, ErrorCode.InvalidArgument);
+        ({ value, blob } = splitBlob(arg, action));
       } catch (e) {
         return reject(e);
       }
-      if (checked instanceof Promise) checked.then((v) => send(v, o, resolve, reject), reject);
-      else send(checked, o, resolve, reject);
-    });
+    }
+    if (!m.input) return send(value, o, resolve, reject, blob);
+    let checked: unknown;
+    try {
+      checked = validate(m.input, value, badArgument, ErrorCode.InvalidArgument);
+    } catch (e) {
+      return reject(e);
+    }
+    if (checked instanceof Promise) checked.then((v) => send(v, o, resolve, reject, blob), reject);
+    else send(checked, o, resolve, reject, blob);
+  };
+
+  const call = (arg: unknown, o: MethodCallOptions = NO_OPTIONS): Promise<unknown> => {
+    const promise = new Promise(captureSettlers);
+    const { resolve, reject } = settlers;
+    settlers.resolve = settlers.reject = noop;
+    // What throws below (a Caller that throws) rejects, as it would inside a promise's executor.
+    try {
+      begin(arg, o, resolve, reject);
+    } catch (e) {
+      reject(e);
+    }
+    return promise;
+  };
+
+  // A streaming method: its own path (stream-client.ts). Filters wrap its opening: a client
+  // stream's whole call, a server stream's until it is ready to read.
+  if (m.stream) {
+    const stub = streamStub(m, action, codec, mapError);
+    const streamOptions = (o: MethodCallOptions): CallOptions => {
+      const base: CallOptions = { timeoutMs: o.timeoutMs, signal: o.signal, route: o.route, metadata: o.metadata };
+      return o.ctx === undefined ? base : inherit(base, o.ctx);
+    };
+    const open = (arg: unknown, o: MethodCallOptions = NO_OPTIONS): Promise<unknown> => {
+      let callOpts: CallOptions;
+      try {
+        callOpts = streamOptions(o);
+      } catch (e) {
+        return Promise.reject(e);
+      }
+      return callStream(stub, caller, arg, callOpts);
+    };
+    const openFiltered =
+      filters.length === 0
+        ? open
+        : (arg: unknown, o: MethodCallOptions = NO_OPTIONS): Promise<unknown> =>
+            withFilters(filters, callInfo('client', service, name, arg, { route: o.route }), () => open(arg, o), (e) =>
+              logger.warn({ action, err: e }, 'client filter failed after the call'),
+            );
+    const openResult = (arg: unknown, o?: MethodCallOptions): Promise<Result<unknown, unknown>> =>
+      openFiltered(arg, o).then(
+        (value) => ({ ok: true as const, value }),
+        (error: unknown) => ({ ok: false as const, error: error as CallError<unknown> }),
+      );
+    return Object.assign(openFiltered, { result: openResult }) as ClientMethod<AnyMethod>;
+  }
 
   // Without filters a call pays nothing for them.
   const filtered =

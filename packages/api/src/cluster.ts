@@ -1,5 +1,5 @@
 import { ErrorCode, RpcError, formatAddress, invalidArgument, parseAddress, silentLogger, type Codec, type Logger, type Transport } from '@skein/core';
-import { FailoverPool, type Caller, type CallOptions, type FailoverPoolOptions, type Notify } from '@skein/stream';
+import { FailoverPool, type Caller, type CallOptions, type Credentials, type FailoverPoolOptions, type Notify } from '@skein/stream';
 import { createClient, type Client, type MethodCallOptions, type Result } from './client.js';
 import type { ArgOf, ErrorOf, ResultOf, ServiceDef } from './define.js';
 import type { Filter } from './filters.js';
@@ -34,8 +34,29 @@ export interface ClusterOptions<T extends Record<string, ServerTypeConfig>> {
   timeoutMs?: number;
   filters?: readonly Filter[];
   logger?: Logger;
+  /**
+   * Presented on every connection to every server (docs/auth.md): a token, or a function called
+   * per connection and renewal. A type's own `pool.pool.stream.credentials` wins over it.
+   */
+  credentials?: Credentials;
   /** Told when members join or leave (pomelo master's events). */
   onMembershipChange?: (event: 'add' | 'remove', type: string, member: Member) => void;
+  /**
+   * Wraps each Caller the cluster's stubs send through (a type's, and each member's for `$to`
+   * and `$all`), made once per stub set: tracing (`tracedCaller` of @skein/otel), metrics, your
+   * own. Keep what it is given able to open streams: return a Caller with `openStream` when
+   * the one given has it.
+   */
+  wrapCaller?: (caller: Caller, target: CallerTarget) => Caller;
+}
+
+/** What a wrapped Caller sends to: a server type (through its pool), or one member of it. */
+export interface CallerTarget {
+  readonly type: string;
+  /** The type's pool, for its `stats()`. */
+  readonly pool: FailoverPool;
+  /** For a member's stubs (`$to`, `$all`): the member, when it is one now. */
+  readonly member?: Member;
 }
 
 type ServiceClients<S extends readonly ServiceDef[]> = { readonly [D in S[number] as D['name']]: Client<D> };
@@ -118,6 +139,7 @@ class ServerType {
     this.list = Object.freeze([...this.byId.values()]);
     this.pool = new FailoverPool({
       ...config.pool,
+      pool: withCredentials(config.pool?.pool, opts.credentials),
       transport: opts.transport,
       servers: [...this.byId.values()].map(({ address, weight }) => ({ address, weight })),
       strategy: config.strategy,
@@ -163,12 +185,17 @@ class ServerType {
 
   client(): TypeClient<readonly ServiceDef[]> {
     const routed = this.config.route ? this.routedCaller(this.config.route) : this.pool;
-    const stubs = this.stubs(routed);
+    const stubs = this.stubs(this.wrapped(routed));
     return Object.freeze({
       ...stubs,
       $to: (id: string) => this.pinnedStubs(id),
       $all: this.broadcast(),
     }) as unknown as TypeClient<readonly ServiceDef[]>;
+  }
+
+  private wrapped(caller: Caller, member?: Member): Caller {
+    const wrap = this.opts.wrapCaller;
+    return wrap ? wrap(caller, { type: this.name, pool: this.pool, member }) : caller;
   }
 
   private stubs(caller: Caller): Record<string, Client<ServiceDef>> {
@@ -181,7 +208,7 @@ class ServerType {
   private pinnedStubs(id: string): Record<string, Client<ServiceDef>> {
     let stubs = this.pinned.get(id);
     if (!stubs) {
-      stubs = this.stubs(this.memberCaller(id));
+      stubs = this.stubs(this.wrapped(this.memberCaller(id), this.byId.get(id)));
       if (this.byId.has(id)) this.pinned.set(id, stubs);
     }
     return stubs;
@@ -240,4 +267,10 @@ class ServerType {
 /** The one spelling of an address (`tcp://h:1` and `h:1` are one server). Members' addresses were checked when they joined. */
 function canonical(address: string): string {
   return formatAddress(parseAddress(address));
+}
+
+/** A type's ConnPool options with the cluster's credentials, unless the type has its own. */
+function withCredentials(pool: FailoverPoolOptions['pool'], credentials: Credentials | undefined): FailoverPoolOptions['pool'] {
+  if (credentials === undefined || pool?.stream?.credentials !== undefined) return pool;
+  return { ...pool, stream: { ...pool?.stream, credentials } };
 }

@@ -1,5 +1,5 @@
-import { ErrorCode, RpcError, type Logger } from '@skein/core';
-import type { ServerRequest } from '@skein/stream';
+import { ErrorCode, RpcError, type Logger, type PeerIdentity } from '@skein/core';
+import type { Caller, ConnKind, ServerRequest } from '@skein/stream';
 
 /** What a handler knows about its call besides the argument. */
 export class CallContext {
@@ -7,6 +7,7 @@ export class CallContext {
   private unlink: (() => void) | undefined;
   /** @internal The timeout sweep's tick count when the call started. */
   sweepTick = 0;
+  private _meta: Record<string, unknown> | undefined;
 
   constructor(
     private readonly req: ServerRequest,
@@ -18,6 +19,47 @@ export class CallContext {
   /** The peer's address, e.g. `127.0.0.1:51234` or `unix:/tmp/x.sock`. */
   get peer(): string {
     return this.req.conn.remote;
+  }
+
+  /**
+   * Who the client is: what the server's `authenticate` hook accepted the connection's
+   * credentials as (the latest ones, after a renewal). Undefined when it did not authenticate.
+   */
+  get principal(): unknown {
+    return this.req.principal;
+  }
+
+  /**
+   * What the server filters noted about this call (their `info.meta`): `bearerAuth` puts the
+   * principal of the call's own token in `meta.principal`. Empty without filters.
+   */
+  get meta(): Record<string, unknown> {
+    return (this._meta ??= {});
+  }
+
+  /** @internal The filters' `info.meta` is the handler's `ctx.meta`. */
+  shareMeta(meta: Record<string, unknown>): void {
+    this._meta = meta;
+  }
+
+  /** The peer's verified TLS identity (subject, SANs, fingerprint) on an mTLS connection; undefined otherwise. */
+  get identity(): PeerIdentity | undefined {
+    return this.req.conn.identity;
+  }
+
+  /**
+   * Calls the services the other side of this connection serves, over this connection: it
+   * connected with `serve` and the hello agreed calls both ways (docs/protocol.md). Give it to
+   * `createClient(Def, ctx.caller, { codec })`. Undefined when that side serves nothing (a razor
+   * v1 client, a Skein client without `serve`), and in a worker of a WorkerPool.
+   */
+  get caller(): Caller | undefined {
+    return this.req.conn.caller;
+  }
+
+  /** `'peer'` or `'client'`, as the server's `peers.admit` decided (a server without `peers` has only clients). */
+  get connKind(): ConnKind {
+    return this.req.conn.kind ?? 'client';
   }
 
   /** The connection's id, unique per server. */
@@ -36,21 +78,46 @@ export class CallContext {
   }
 
   /**
-   * Fires when the connection closes (nobody is left to receive the answer) or the call passes
-   * the server's `handlerTimeoutMs`. Made on first access, so handlers that never look pay nothing.
+   * Fires when nobody waits for the answer any more: the client cancelled the call (Cancelled),
+   * its deadline passed (Timeout), the connection closed (IO), or the call passed the server's
+   * `handlerTimeoutMs`. Made on first access, so handlers that never look pay nothing. Give
+   * `ctx` to the calls a handler makes (`{ ctx }`) and they are cancelled with it.
    */
   get signal(): AbortSignal {
     if (!this.controller) {
       const c = (this.controller = new AbortController());
-      const conn = this.req.conn.signal;
-      if (conn.aborted) c.abort(conn.reason);
+      const source = this.req.signal;
+      const reason = (): unknown => (source.reason instanceof RpcError ? source.reason : new RpcError(ErrorCode.IO, 'connection closed'));
+      if (source.aborted) c.abort(reason());
       else {
-        const onAbort = (): void => c.abort(new RpcError(ErrorCode.IO, 'connection closed'));
-        conn.addEventListener('abort', onAbort, { once: true });
-        this.unlink = () => conn.removeEventListener('abort', onAbort);
+        const onAbort = (): void => c.abort(reason());
+        source.addEventListener('abort', onAbort, { once: true });
+        this.unlink = () => source.removeEventListener('abort', onAbort);
       }
     }
     return this.controller.signal;
+  }
+
+  /**
+   * When the client stops waiting, in ms since the epoch (the server clock's, `Date.now()` by
+   * default): the arrival time plus the time left the client sent. Undefined when the call
+   * came without a deadline. The server answers Timeout at it, whatever the handler does.
+   */
+  get deadline(): number | undefined {
+    return this.req.deadline;
+  }
+
+  /**
+   * Ms left until the deadline (negative once past), by the server's clock; undefined without a
+   * deadline. A call made with `{ ctx }` takes this as its timeout.
+   */
+  remainingMs(): number | undefined {
+    return this.req.remainingMs();
+  }
+
+  /** The call's metadata as the client sent it (`authorization`, a trace context...); empty when none. */
+  get metadata(): Readonly<Record<string, string>> {
+    return this.req.metadata;
   }
 
   /** @internal The call ran past the server's handler timeout: abort it and answer Timeout. */

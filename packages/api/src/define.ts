@@ -1,5 +1,6 @@
 import { invalidArgument, type ErrCodec } from '@skein/core';
 import type { StandardSchemaV1 } from '@standard-schema/spec';
+import type { Blobbed } from './with-blob.js';
 
 /**
  * One method of a service: argument type A, result type R, custom error type E. The types live
@@ -12,6 +13,10 @@ export interface MethodDef<A = unknown, R = unknown, E = never> {
   readonly errors: ErrCodec<E> | undefined;
   /** Safe to run twice: a pool may retry it after a timeout or a lost connection. */
   readonly isIdempotent: boolean;
+  /** A streaming method (stream-methods.ts): which side sends a stream of values. Undefined: a unary call. */
+  readonly stream?: StreamKind;
+  /** Declared `.blob()`: every value (argument, result, stream item) is a `WithBlob`, its bytes in the frame's blob section. */
+  readonly blobs?: boolean;
   /** Phantom field carrying the types; never set. */
   readonly _types?: { arg: A; result: R; error: E };
 }
@@ -22,7 +27,16 @@ export interface MethodBuilder<A, R, E> extends MethodDef<A, R, E> {
   throws<E2>(codec: ErrCodec<E2>): MethodBuilder<A, R, E2>;
   /** Declares the method idempotent (pools may retry it when it may have run). */
   idempotent(): MethodBuilder<A, R, E>;
+  /**
+   * Declares that the method's values carry bytes beside them: its argument, its result and each
+   * stream item are `WithBlob`s (`withBlob(value, bytes)`), the bytes sent as they are, in the
+   * frame's blob section (a file, an image), never through the codec. Schemas check the values.
+   */
+  blob(): MethodBuilder<Blobbed<A>, Blobbed<R>, E>;
 }
+
+/** `server`: the result is a stream; `client`: the argument is; `both`: both are. */
+export type StreamKind = 'server' | 'client' | 'both';
 
 type Infer<S> = S extends StandardSchemaV1 ? StandardSchemaV1.InferOutput<S> : unknown;
 
@@ -40,12 +54,19 @@ export function method(schemas?: { input?: StandardSchemaV1; output?: StandardSc
   return build({ input: schemas?.input, output: schemas?.output, errors: undefined, isIdempotent: false });
 }
 
+/** @internal For the streaming builders. */
+export function buildMethod<A, R, E>(def: MethodDef<A, R, E>): MethodBuilder<A, R, E> {
+  return build(def);
+}
+
 function build<A, R, E>(def: MethodDef<A, R, E>): MethodBuilder<A, R, E> {
-  const { input, output, isIdempotent } = def;
+  const { input, output, isIdempotent, stream, blobs } = def;
   return Object.freeze({
     ...def,
-    throws: <E2>(codec: ErrCodec<E2>) => build<A, R, E2>({ input, output, isIdempotent, errors: codec }),
+    throws: <E2>(codec: ErrCodec<E2>) => build<A, R, E2>({ input, output, isIdempotent, stream, blobs, errors: codec }),
     idempotent: () => build<A, R, E>({ ...def, isIdempotent: true }),
+    // The schemas check the values inside the WithBlobs: the same schemas, typed for the values.
+    blob: () => build({ ...def, blobs: true } as unknown as MethodDef<Blobbed<A>, Blobbed<R>, E>),
   });
 }
 

@@ -1,3 +1,6 @@
+import type { PeerIdentity } from '@skein/core';
+import type { Metadata } from '@skein/stream';
+
 /**
  * Before/after hooks around every call, on the client (around the Caller) and on the server
  * (around the handler), as pomelo's filters and grpc-js's interceptors. Each call gets its own
@@ -19,6 +22,12 @@ export interface CallInfo {
   /** Server: the peer's address. Client: the route key, if any. */
   readonly peer?: string;
   readonly route?: string;
+  /** Server: who the client is (`ctx.principal`: its connection's accepted credentials), if it authenticated. */
+  readonly principal?: unknown;
+  /** Server: the peer's verified TLS identity (subject, SANs, fingerprint) on an mTLS connection. */
+  readonly identity?: PeerIdentity;
+  /** Server: the call's metadata (`authorization`, a trace context...), as the client sent it. */
+  readonly metadata?: Metadata;
   /** `performance.now()` when the call entered the filters. */
   readonly startedAt: number;
   /** Free space for filters to annotate the call (per call, never shared). */
@@ -87,7 +96,7 @@ export function callInfo(
   service: string,
   method: string,
   arg: unknown,
-  extra: { peer?: string; route?: string } = {},
+  extra: { peer?: string; route?: string; principal?: unknown; identity?: PeerIdentity; metadata?: Metadata } = {},
 ): CallInfo {
   return { service, method, action: `${service}.${method}`, side, arg, ...extra, startedAt: performance.now(), meta: {} };
 }

@@ -1,7 +1,30 @@
+/**
+ * @skein/api: typed services on top of @skein/stream, with types inferred end to end.
+ *
+ * A service is defined once (`service('Calculator', { add: method<Arg, Result>() })`), with
+ * optional schemas and typed custom errors per method. The client side is a stub
+ * (`createClient(def, caller, { codec })`): each method encodes its argument with the codec and
+ * sends the action `"Service.method"` through any `Caller` (a ClientStream, ConnPool or
+ * FailoverPool). The server side is a `Dispatch` (`createServiceDispatch`) that finds the method,
+ * decodes and checks the argument, runs the filters around the handler with a `CallContext`
+ * (signal, logger, the connection), and encodes the result or the error. A cluster
+ * (`createCluster`) holds clients by server type, pomelo-style: routing, broadcast, servers that
+ * join and leave.
+ */
+
+// ── Defining a service
 export { method, service } from './define.js';
-export type { MethodDef, MethodBuilder, ServiceDef, MethodMap, AnyMethod, ArgOf, ResultOf, ErrorOf } from './define.js';
+export { serverStream, clientStream, bidiStream } from './stream-methods.js';
+export type { StreamSchemas } from './stream-methods.js';
+export { withBlob } from './with-blob.js';
+export type { WithBlob, Blobbed } from './with-blob.js';
+export type { MethodDef, MethodBuilder, ServiceDef, MethodMap, AnyMethod, ArgOf, ResultOf, ErrorOf, StreamKind } from './define.js';
+
+// ── Calling it: a typed stub over any Caller
 export { createClient } from './client.js';
 export type { Client, ClientMethod, ClientOptions, MethodCallOptions, CallError, Result } from './client.js';
+
+// ── Serving it: handlers, the call context, filters around them
 export { implement, createServiceDispatch } from './service-dispatch.js';
 export type { Handler, Handlers, ServiceImpl, ServiceDispatchOptions } from './service-dispatch.js';
 export { CallContext } from './context.js';
@@ -10,5 +33,9 @@ export { withFilters, callInfo } from './filters.js';
 export type { Filter, CallInfo, Outcome } from './filters.js';
 export { callLog, overloadShedding } from './builtin-filters.js';
 export type { OverloadOptions, OverloadShedding } from './builtin-filters.js';
+export { bearerAuth } from './bearer-auth.js';
+export type { BearerCheck, BearerAuthOptions } from './bearer-auth.js';
+
+// ── Clusters: clients by server type, routing and broadcast
 export { createCluster } from './cluster.js';
-export type { Cluster, ClusterOptions, ClusterControl, ServerTypeConfig, Member, RouteFunction, TypeClient, BroadcastResult } from './cluster.js';
+export type { Cluster, ClusterOptions, ClusterControl, ServerTypeConfig, Member, RouteFunction, TypeClient, BroadcastResult, CallerTarget } from './cluster.js';

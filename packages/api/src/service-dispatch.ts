@@ -1,10 +1,12 @@
-import { EMPTY_BYTES, ErrorCode, RpcError, consoleLogger, type Codec, type Logger } from '@skein/core';
+import { EMPTY_BYTES, ErrorCode, RpcError, consoleLogger, invalidArgument, type Codec, type Logger } from '@skein/core';
 import { actionName, crashDetail, handlerErrorDetail, refusalDetail, type Dispatch, type ServerRequest } from '@skein/stream';
 import { CallContext } from './context.js';
 import type { AnyMethod, ArgOf, ResultOf, ServiceDef } from './define.js';
-import { callInfo, withFilters, type Filter } from './filters.js';
+import { callInfo, withFilters, type CallInfo, type Filter } from './filters.js';
 import { validate } from './schema.js';
 import { TimeoutSweep } from './timeout-sweep.js';
+import { serveStream, streamArg, streamServe, type StreamServe } from './stream-dispatch.js';
+import { splitBlob, withBlob } from './with-blob.js';
 
 export type Handler<M extends AnyMethod> = (arg: ArgOf<M>, ctx: CallContext) => ResultOf<M> | Promise<ResultOf<M>>;
 export type Handlers<S extends ServiceDef> = { [K in keyof S['methods']]: Handler<S['methods'][K]> };
@@ -18,7 +20,7 @@ export interface ServiceImpl<S extends ServiceDef = ServiceDef> {
 export function implement<S extends ServiceDef>(def: S, handlers: Handlers<S>): ServiceImpl<S> {
   for (const name of Object.keys(def.methods)) {
     if (typeof (handlers as Record<string, unknown>)[name] !== 'function') {
-      throw new TypeError(`implement(${def.name}): no handler for ${name}`);
+      throw invalidArgument(`implement(${def.name}): no handler for ${name}`);
     }
   }
   return { def, handlers };
@@ -55,6 +57,8 @@ interface Entry {
   badResult: string;
   def: AnyMethod;
   handler: (arg: unknown, ctx: CallContext) => unknown;
+  /** A streaming method's value rules (undefined: a unary one). */
+  stream: StreamServe | undefined;
 }
 
 /**
@@ -65,12 +69,13 @@ export function createServiceDispatch(opts: ServiceDispatchOptions): Dispatch {
   const entries = new Map<string, Entry>();
   const services = new Set<string>();
   for (const { def, handlers } of opts.services) {
-    if (services.has(def.name)) throw new TypeError(`service ${def.name} registered twice`);
+    if (services.has(def.name)) throw invalidArgument(`service ${def.name} registered twice`);
     services.add(def.name);
     for (const [method, m] of Object.entries(def.methods as Record<string, AnyMethod>)) {
       const handler = (handlers as Record<string, Entry['handler']>)[method]!;
       const action = `${def.name}.${method}`;
-      entries.set(action, { service: def.name, method, action, badArgument: `${action}: invalid argument`, badResult: `${action}: invalid result`, def: m, handler });
+      const stream = m.stream ? streamServe(m, action, opts.codec) : undefined;
+      entries.set(action, { service: def.name, method, action, badArgument: `${action}: invalid argument`, badResult: `${action}: invalid result`, def: m, handler, stream });
     }
   }
   const run = new Runner(opts);
@@ -104,6 +109,7 @@ class Runner {
   }
 
   start(req: ServerRequest, e: Entry): void {
+    if (e.stream) return this.startStream(req, e, e.stream);
     let arg: unknown;
     try {
       arg = req.msg.length === 0 ? undefined : this.codec.decode(req.msg);
@@ -122,7 +128,47 @@ class Runner {
     else this.handle(req, e, ctx, checked);
   }
 
+  /** A streaming method: its argument first (a bad one is refused before filters), then the filters around the whole stream. */
+  private startStream(req: ServerRequest, e: Entry, s: StreamServe): void {
+    const ctx = new CallContext(req, e.service, e.method, this.logger);
+    const refuse = (err: unknown): void => {
+      ctx.finish();
+      this.fail(req, e, err, false);
+    };
+    let arg: unknown;
+    try {
+      arg = streamArg(req, s);
+    } catch (err) {
+      return refuse(err);
+    }
+    if (arg instanceof Promise) arg.then((v) => this.runStream(req, e, s, ctx, v), refuse);
+    else this.runStream(req, e, s, ctx, arg);
+  }
+
+  private runStream(req: ServerRequest, e: Entry, s: StreamServe, ctx: CallContext, arg: unknown): void {
+    let started = this.filters.length === 0;
+    const run = (): Promise<void> => ((started = true), serveStream(req, s, arg, e.handler, ctx));
+    const served =
+      this.filters.length === 0
+        ? run()
+        : withFilters(this.filters, this.serverInfo(req, e, ctx, arg), run, (err) => this.logger.warn({ action: e.action, err }, `${e.action}: server filter failed after the call`));
+    served.then(
+      () => ctx.finish(),
+      (err: unknown) => {
+        ctx.finish();
+        if (!req.isAnswered) this.fail(req, e, err, started);
+      },
+    );
+  }
+
+  private serverInfo(req: ServerRequest, e: Entry, ctx: CallContext, arg: unknown): CallInfo {
+    const info = callInfo('server', e.service, e.method, arg, { peer: req.conn.remote, identity: req.conn.identity, principal: req.principal, metadata: req.metadata });
+    ctx.shareMeta(info.meta);
+    return info;
+  }
+
   private handle(req: ServerRequest, e: Entry, ctx: CallContext, arg: unknown): void {
+    if (e.def.blobs) arg = withBlob(arg, req.blob);
     this.sweep?.add(ctx);
     if (this.filters.length > 0) return this.handleFiltered(req, e, ctx, arg);
     let out: unknown;
@@ -136,7 +182,7 @@ class Runner {
   }
 
   private handleFiltered(req: ServerRequest, e: Entry, ctx: CallContext, arg: unknown): void {
-    const info = callInfo('server', e.service, e.method, arg, { peer: req.conn.remote });
+    const info = this.serverInfo(req, e, ctx, arg);
     // A `before` that refuses the call answers for a handler that never started.
     let started = false;
     const run = (): unknown => ((started = true), e.handler(arg, ctx));
@@ -151,24 +197,26 @@ class Runner {
     this.sweep?.delete(ctx);
     if (req.isAnswered) return; // answered Timeout by the sweep
     if (failed) return this.fail(req, e, value, started);
-    if (!e.def.output) return this.reply(req, e, value);
+    let blob = EMPTY_BYTES;
     try {
+      if (e.def.blobs) ({ value, blob } = splitBlob(value, e.badResult));
+      if (!e.def.output) return this.reply(req, e, value, blob);
       const checked = validate(e.def.output, value, e.badResult, ErrorCode.Internal);
-      if (checked instanceof Promise) checked.then((v) => this.reply(req, e, v), (err) => this.fail(req, e, err));
-      else this.reply(req, e, checked);
+      if (checked instanceof Promise) checked.then((v) => this.reply(req, e, v, blob), (err) => this.fail(req, e, err));
+      else this.reply(req, e, checked, blob);
     } catch (err) {
       this.fail(req, e, err);
     }
   }
 
-  private reply(req: ServerRequest, e: Entry, value: unknown): void {
+  private reply(req: ServerRequest, e: Entry, value: unknown, blob: Uint8Array): void {
     let msg: Uint8Array;
     try {
       msg = value === undefined ? EMPTY_BYTES : this.codec.encode(value);
     } catch (err) {
       return this.fail(req, e, err);
     }
-    req.reply(msg);
+    req.reply(msg, blob);
   }
 
   /**

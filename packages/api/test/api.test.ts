@@ -5,7 +5,7 @@ import { deferred, waitFor, within } from '@skein/test-utils';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
 import * as v from 'valibot';
-import { createClient, implement, method, service, type CallContext } from '../src/index.js';
+import { createClient, createServiceDispatch, implement, method, service, type CallContext } from '../src/index.js';
 import { memoryLogger, serve } from './harness.js';
 
 class DivideByZero extends Error {}
@@ -173,6 +173,19 @@ describe('handler timeout sweep', () => {
     // No call runs: the sweep's next tick stops it.
     await waitFor(() => clearIntervalSpy.mock.calls.some(([id]) => id === sweeps[0]), { what: 'the idle sweep to stop', timeoutMs: 2000 });
     await expect(within(calc.hang(), 5000)).rejects.toMatchObject({ code: ErrorCode.Timeout });
+  });
+});
+
+describe('configuration mistakes', () => {
+  it('throw InvalidArgument, as everywhere else: a missing handler, a service registered twice', () => {
+    const Small = service('Small', { a: method<void, void>(), b: method<void, void>() });
+    expect(() => implement(Small, { a: () => undefined } as never)).toThrow(
+      expect.objectContaining({ code: ErrorCode.InvalidArgument, message: expect.stringMatching(/no handler for b/) }),
+    );
+    const impl = implement(Small, { a: () => undefined, b: () => undefined });
+    expect(() => createServiceDispatch({ codec: msgpackCodec, services: [impl, impl] })).toThrow(
+      expect.objectContaining({ code: ErrorCode.InvalidArgument, message: 'service Small registered twice' }),
+    );
   });
 });
 

@@ -1,2 +1,10 @@
+/**
+ * @skein/codec-cbor: a `Codec` (from @skein/core) on `cbor-x`. A codec turns a call's argument,
+ * result or custom error into bytes and back; the stream layer never looks inside them. Every
+ * message decodes on its own (no records, no shared structures), byte strings stay plain, and
+ * bignums decode in linear time (bignum-tags.ts), so a hostile message cannot stall a server.
+ */
+
+// ── What an application passes where a Codec is expected ─────────────────────────────────
 export { cbor, cborCodec } from './cbor-codec.js';
 export type { CborOptions } from './cbor-codec.js';

@@ -1,3 +1,13 @@
+/**
+ * @skein/codec-msgpack: a `Codec` (from @skein/core) on `@msgpack/msgpack`, the codec razor-rpc
+ * peers speak. A codec turns a call's argument, result or custom error into bytes and back; the
+ * stream layer never looks inside them. Each `msgpack()` has its own encoder and decoder, made
+ * once and reused for every message (no allocation per call beyond the bytes themselves).
+ * Integral numbers within ±(2^53-1) travel as msgpack integers and come back as numbers, larger
+ * ones as bigints both ways (safe-integers.ts); extension types are opt-in.
+ */
+
+// ── What an application passes where a Codec is expected ─────────────────────────────────
 export { msgpack, msgpackCodec } from './msgpack-codec.js';
 export type { MsgpackOptions } from './msgpack-codec.js';
 export type { ExtensionTypes } from './extensions.js';

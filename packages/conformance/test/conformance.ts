@@ -5,11 +5,12 @@ import { runtime } from '@skein/runtime';
 import { ClientStream, protocol } from '@skein/stream';
 import { tcpTransport } from '@skein/transport-tcp';
 import { wsTransport } from '@skein/transport-ws';
-import { tmpSocketPath, waitFor, within, type Proc } from '@skein/test-utils';
+import { describeNeeding, makeTestCerts, tmpSocketPath, waitFor, within, type Proc, type TestCerts } from '@skein/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Action, Calculator } from './fixtures/contract.mjs';
-import { SCENARIOS } from './fixtures/scenarios.mjs';
-import { expected, type ScenarioName } from './expected.js';
+import { Action, Calculator } from '../src/contract.mjs';
+import { SCENARIOS } from '../src/scenarios.mjs';
+import { conformanceTls } from '../src/tls.mjs';
+import { expected, type ScenarioName } from '../src/expected.js';
 import type { MatrixRow, ServerConfig } from './matrix.js';
 import { rawPeer, requestHeader } from './raw-peer.js';
 import { fixture, launch, reap, type RuntimeName } from './runtimes.js';
@@ -29,11 +30,34 @@ interface Running {
 
 const RUNTIMES: readonly RuntimeName[] = ['node', 'bun', 'deno'];
 
-const title = (s: ServerConfig): string => `${s.runtime} server, ${s.transport} on a ${s.socket === 'tcp' ? 'TCP port' : 'Unix socket'}`;
+/** The binaries a runtime needs besides this Node process: bun and deno are installed apart. */
+const binariesOf = (r: RuntimeName): string[] => (r === 'node' ? [] : [r]);
+
+const title = (s: ServerConfig): string => `${s.runtime} server, ${s.transport}${s.tls ? ' over TLS' : ''} on a ${s.socket === 'tcp' ? 'TCP port' : 'Unix socket'}`;
 
 /** The wire a client dials for a server transport: the uWS server speaks WebSocket too. */
 const clientKind = (s: ServerConfig): 'tcp' | 'ws' => (s.transport === 'tcp' ? 'tcp' : 'ws');
-const clientTransport = (s: ServerConfig): Transport => (s.transport === 'tcp' ? tcpTransport(runtime) : wsTransport());
+const clientTransport = (s: ServerConfig): Transport => {
+  const tls = s.tls ? conformanceTls('client', clientKind(s)) : undefined;
+  return s.transport === 'tcp' ? tcpTransport(runtime, { tls }) : wsTransport({ tls });
+};
+
+/** A TLS row's addresses: the server listens on tls:// or wss://, and clients dial the same scheme. */
+const scheme = (s: ServerConfig): string => (!s.tls ? '' : clientKind(s) === 'tcp' ? 'tls://' : 'wss://');
+
+/**
+ * A TLS row: a throwaway CA and server certificate for its processes, named in the environment
+ * the children inherit (see src/tls.mjs), and removed when the row ends.
+ */
+function useTestCerts(): void {
+  let certs: TestCerts | undefined;
+  beforeAll(() => {
+    certs = makeTestCerts();
+    process.env.SKEIN_TLS_DIR = certs.dir;
+    process.env.DENO_CERT = `${certs.dir}/ca.crt`;
+  });
+  afterAll(() => certs?.remove());
+}
 
 /**
  * The conformance suite for one row of the matrix: one server process, started once; each client
@@ -42,7 +66,7 @@ const clientTransport = (s: ServerConfig): Transport => (s.transport === 'tcp' ?
  */
 export function describeConformance(row: MatrixRow): void {
   const { server } = row;
-  describe(title(server), () => {
+  describeNeeding(binariesOf(server.runtime), title(server), () => {
     if (row.refuses) {
       const { why, output } = row.refuses;
       it(`refuses to listen, saying why (${why})`, async () => {
@@ -59,13 +83,14 @@ export function describeConformance(row: MatrixRow): void {
     }
 
     const s = {} as Running;
+    if (server.tls) useTestCerts();
     beforeAll(async () => {
-      const address = server.socket === 'tcp' ? '127.0.0.1:0' : `unix:${tmpSocketPath('conf')}`;
+      const address = server.socket === 'tcp' ? `${scheme(server)}127.0.0.1:0` : `unix:${tmpSocketPath('conf')}`;
       s.proc = launch(server.runtime, fixture('server.mjs'), [server.transport, address]);
       const [, bound, rt, tr] = await s.proc.waitForLine(/^listening (\S+) runtime=(\w+) transport=(\w+)$/, START_MS);
       // The server really runs where the row says it does.
       expect([rt, tr]).toEqual([server.runtime, server.transport]);
-      s.address = bound!;
+      s.address = scheme(server) + bound!;
     }, START_MS);
     afterAll(() => reap(s.proc));
 
@@ -76,14 +101,15 @@ export function describeConformance(row: MatrixRow): void {
         it.skip(`${client} client: not tested, ${cell.gap}`, () => {});
         continue;
       }
-      describe(`${client} client`, () => {
+      describeNeeding(binariesOf(client), `${client} client`, () => {
         const run = client === 'node' ? inProcess(server, s) : inChild(client, server, s);
         for (const name of cell) {
           it(name, async () => {
             expect(await run(name)).toEqual(expected(name, server, client));
           }, START_MS);
         }
-        if (client === 'node') malformedFrames(server, s);
+        // Malformed frames go over a plaintext raw peer: not for TLS rows (their TLS refusals have tests of their own).
+        if (client === 'node' && !server.tls) malformedFrames(server, s);
       });
     }
 
@@ -93,8 +119,12 @@ export function describeConformance(row: MatrixRow): void {
 
 /** The Node client: the scenario functions, called in this process. */
 function inProcess(server: ServerConfig, s: Running) {
-  const transport = clientTransport(server);
-  return (name: ScenarioName): Promise<unknown> => within<unknown>(SCENARIOS[name]({ transport, address: s.address }), HANG_MS, name);
+  // Made at the first test, not at collection: a TLS row's certificates exist from its beforeAll.
+  let transport: Transport | undefined;
+  return (name: ScenarioName): Promise<unknown> => {
+    transport ??= clientTransport(server);
+    return within<unknown>(SCENARIOS[name]({ transport, address: s.address }), HANG_MS, name);
+  };
 }
 
 /** A Bun or Deno client: client.mjs in a child process, one scenario each. */

@@ -1,7 +1,7 @@
-import { createClient, type Result } from '@skein/api';
+import { createClient, type Result, type WithBlob } from '@skein/api';
 import type { Caller } from '@skein/stream';
 import { describe, expectTypeOf, it } from 'vitest';
-import { Calculator, DivideByZero, NotFound } from './fixtures/contract.mjs';
+import { Calculator, DivideByZero, Feed, NotFound } from '../src/contract.mjs';
 
 // The contract is plain JavaScript (every runtime loads it), typed with JSDoc: a TypeScript
 // client of it is as typed as one of a service written in TypeScript.
@@ -18,5 +18,15 @@ describe('the conformance contract gives a typed client', () => {
   it('types the custom errors', () => {
     expectTypeOf(calc.div.result({ a: 1, b: 0 })).resolves.toMatchTypeOf<Result<number, DivideByZero>>();
     expectTypeOf(calc.lookup.result('k')).resolves.toMatchTypeOf<Result<string, NotFound>>();
+  });
+});
+
+describe('the conformance contract gives typed streams', () => {
+  const feed = createClient(Feed, caller, { codec: null! });
+  it('types their arguments and items, blobs included', () => {
+    expectTypeOf(feed.count({ to: 3 })).resolves.toEqualTypeOf<AsyncIterable<number>>();
+    expectTypeOf(feed.sum).parameter(0).toEqualTypeOf<AsyncIterable<number>>();
+    expectTypeOf(feed.mirror).parameter(0).toEqualTypeOf<AsyncIterable<WithBlob<string>>>();
+    expectTypeOf(feed.mirror(null!)).resolves.toEqualTypeOf<AsyncIterable<WithBlob<string>>>();
   });
 });

@@ -1,10 +1,15 @@
-import type { ScenarioName, ServerTransport } from './expected.js';
+import type { ScenarioName } from '../src/expected.js';
 import type { RuntimeName } from './runtimes.js';
+
+/** The server transports of this repository the matrix starts. */
+export type ServerTransport = 'tcp' | 'ws' | 'uws';
 
 export interface ServerConfig {
   runtime: RuntimeName;
   transport: ServerTransport;
   socket: 'tcp' | 'unix';
+  /** TLS: the server serves tls:// (TCP) or wss:// (WebSocket) with the suite's throwaway certificates. */
+  tls?: boolean;
 }
 
 /** The scenarios a client runs against a server, or why that pair cannot be tested. */
@@ -18,7 +23,7 @@ export interface MatrixRow {
   refuses?: { why: string; output: RegExp };
 }
 
-const ALL: readonly ScenarioName[] = ['calls', 'errors', 'errorDetail', 'blobs', 'concurrency', 'timeout'];
+const ALL: readonly ScenarioName[] = ['calls', 'errors', 'errorDetail', 'blobs', 'concurrency', 'timeout', 'auth', 'streams', 'cancel', 'deadline'];
 const CALLS: readonly ScenarioName[] = ['calls'];
 
 const NO_UNIX_WS = { gap: 'the standard WebSocket API (the ws client on Bun and Deno) cannot dial a Unix socket' };
@@ -28,6 +33,10 @@ const UWS_NATIVE_ONLY = {
 };
 
 const tcp = (runtime: RuntimeName, transport: ServerTransport): ServerConfig => ({ runtime, transport, socket: 'tcp' });
+const secure = (s: ServerConfig): ServerConfig => ({ ...s, tls: true });
+/** What TLS rows run: calls and errors over TLS / WSS, across runtimes (the rest is the same code above TLS). */
+const OVER_TLS: readonly ScenarioName[] = ['calls', 'errors', 'concurrency'];
+const ALL_OVER_TLS = { node: OVER_TLS, bun: OVER_TLS, deno: OVER_TLS };
 const unix = (runtime: RuntimeName, transport: ServerTransport): ServerConfig => ({ runtime, transport, socket: 'unix' });
 
 /**
@@ -54,4 +63,12 @@ export const MATRIX: readonly MatrixRow[] = [
   { server: tcp('deno', 'ws'), clients: { node: ALL, bun: ALL, deno: ALL } },
   { server: unix('deno', 'ws'), clients: { node: ALL, bun: NO_UNIX_WS, deno: NO_UNIX_WS } },
   { server: tcp('deno', 'uws'), refuses: UWS_NATIVE_ONLY },
+
+  { server: secure(tcp('node', 'tcp')), clients: ALL_OVER_TLS },
+  { server: secure(tcp('node', 'ws')), clients: ALL_OVER_TLS },
+  { server: secure(tcp('node', 'uws')), clients: ALL_OVER_TLS },
+  { server: secure(tcp('bun', 'tcp')), clients: ALL_OVER_TLS },
+  { server: secure(tcp('bun', 'ws')), clients: ALL_OVER_TLS },
+  { server: secure(tcp('deno', 'tcp')), clients: ALL_OVER_TLS },
+  { server: secure(tcp('deno', 'ws')), clients: ALL_OVER_TLS },
 ];

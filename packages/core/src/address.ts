@@ -1,22 +1,35 @@
 import { invalidArgument } from './rpc-error.js';
 
-/** Where to connect or listen: a TCP host and port, or a Unix socket path. */
-export type Address = { readonly host: string; readonly port: number } | { readonly path: string };
+/**
+ * Where to connect or listen: a TCP host and port, or a Unix socket path. `tls` asks for TLS
+ * (the transport's TLS options say with which certificates); `urlPath` is a WebSocket URL's path.
+ */
+export type Address =
+  | { readonly host: string; readonly port: number; readonly tls?: boolean; readonly urlPath?: string }
+  | { readonly path: string; readonly tls?: boolean };
 
 /**
- * Accepts `host:port`, `tcp://host:port`, `[::1]:port`, `unix:/path`, `/absolute/path`, or an
+ * Accepts `host:port`, `tcp://host:port`, `tls://host:port`, `ws://host:port/path`,
+ * `wss://host:port/path`, `[::1]:port`, `unix:/path`, `tls+unix:/path`, `/absolute/path`, or an
  * Address object. Throws InvalidArgument on anything else.
  */
 export function parseAddress(input: string | Address): Address {
   if (typeof input !== 'string') return checkAddress(input);
-  let s = input.trim();
-  if (s.startsWith('unix:')) return checkAddress({ path: s.slice(5).replace(/^\/\/(?=\/)/, '') });
+  const s = input.trim();
+  for (const [scheme, tls] of [['unix:', false], ['tls+unix:', true]] as const) {
+    if (s.startsWith(scheme)) return checkAddress(withTls({ path: s.slice(scheme.length).replace(/^\/\/(?=\/)/, '') }, tls));
+  }
   if (s.startsWith('/')) return checkAddress({ path: s });
-  if (s.startsWith('tcp://')) s = s.slice(6);
-  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(s);
-  if (!m) throw invalidArgument(`not an address: ${JSON.stringify(input)} (want host:port or unix:/path)`);
-  return checkAddress({ host: m[1] ?? m[2]!, port: Number(m[3]) });
+  const scheme = /^(tcp|tls|ws|wss):\/\//.exec(s)?.[1];
+  const rest = scheme === undefined ? s : s.slice(scheme.length + 3);
+  const web = scheme === 'ws' || scheme === 'wss';
+  const m = (web ? /^(?:\[([^\]]+)\]|([^:/]+)):(\d+)(\/[^#]*)?$/ : /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/).exec(rest);
+  if (!m) throw invalidArgument(`not an address: ${JSON.stringify(input)} (want host:port, tls://host:port, wss://host:port/path or unix:/path)`);
+  const address = { host: m[1] ?? m[2]!, port: Number(m[3]), ...(m[4] ? { urlPath: m[4] } : {}) };
+  return checkAddress(withTls(address, scheme === 'tls' || scheme === 'wss'));
 }
+
+const withTls = <A extends Address>(a: A, tls: boolean): A => (tls ? { ...a, tls: true } : a);
 
 function checkAddress(a: Address): Address {
   if ('path' in a) {
@@ -31,6 +44,8 @@ function checkAddress(a: Address): Address {
 }
 
 export function formatAddress(a: Address): string {
-  if ('path' in a) return `unix:${a.path}`;
-  return a.host.includes(':') ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
+  if ('path' in a) return `${a.tls ? 'tls+unix' : 'unix'}:${a.path}`;
+  const hostPort = a.host.includes(':') ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
+  if (a.urlPath !== undefined) return `${a.tls ? 'wss' : 'ws'}://${hostPort}${a.urlPath}`;
+  return a.tls ? `tls://${hostPort}` : hostPort;
 }

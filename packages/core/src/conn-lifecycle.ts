@@ -7,10 +7,19 @@ export interface LifecycleHandlers {
   close(err?: Error): void;
 }
 
-/** The peer's half-close: not yet, arrived (waiting behind held data), reported. */
-const NO_END = 0;
-const END_ARRIVED = 1;
-const END_REPORTED = 2;
+/**
+ * A connection's state, as bits of one number: five booleans and the peer's half-close in one
+ * field, not six (a field is 8 bytes, twice per connection: its ByteConn and its FrameConn).
+ */
+const PAUSED = 1;
+const STOPPED = 2;
+const OVER = 4;
+const REPORTED = 8;
+const DELIVERING = 16;
+/** The peer's half-close arrived and waits behind held data. */
+const END_ARRIVED = 32;
+/** The peer's half-close was reported. */
+const END_REPORTED = 64;
 
 /**
  * What every connection adapter (a runtime's ByteConn, a transport's FrameConn) does alike with
@@ -30,21 +39,43 @@ const END_REPORTED = 2;
  */
 export abstract class ConnLifecycle<H extends LifecycleHandlers, In> {
   protected handlers: H | undefined;
-  /** `pause()` was called and `resume()` not since. */
-  protected paused = false;
-  /** Nothing more is delivered: closed or failed here, or gone with an error. */
-  protected stopped = false;
-  /** The transport is gone: the close is reported once what is held before it is delivered. */
-  protected over = false;
-  /** Received and not yet delivered, oldest first; the head may be partly delivered (see `consume`). */
-  private readonly held: In[] = [];
-  private peerEnd = NO_END;
+  /** The bits above. */
+  private flags = 0;
+  /**
+   * Received and not yet delivered, oldest first; the head may be partly delivered (see
+   * `consume`). Made on first use: most connections never hold anything, and an idle server
+   * holds thousands of connections (docs/benchmarks.md, "Memory").
+   */
+  private held: In[] | undefined;
   private failure: Error | undefined;
   private goneWith: Error | undefined;
-  private reported = false;
-  private delivering = false;
+  /** The peer's name, as given or once described (see `remote`). */
+  private _remote: string | undefined;
 
-  constructor(readonly remote: string) {}
+  /** `remote`: the peer, for logs; leave it out to have `describeRemote` name it on first use. */
+  constructor(remote?: string) {
+    this._remote = remote;
+  }
+
+  /** The peer, for logs. */
+  get remote(): string {
+    return (this._remote ??= this.describeRemote());
+  }
+
+  /** `pause()` was called and `resume()` not since. */
+  protected get paused(): boolean {
+    return (this.flags & PAUSED) !== 0;
+  }
+
+  /** Nothing more is delivered: closed or failed here, or gone with an error. */
+  protected get stopped(): boolean {
+    return (this.flags & STOPPED) !== 0;
+  }
+
+  /** The transport is gone: the close is reported once what is held before it is delivered. */
+  protected get over(): boolean {
+    return (this.flags & OVER) !== 0;
+  }
 
   /** Binds the handlers: what arrived before is delivered now, a close before it too. */
   bind(handlers: H): void {
@@ -56,15 +87,15 @@ export abstract class ConnLifecycle<H extends LifecycleHandlers, In> {
 
   pause(): void {
     if (this.paused) return;
-    this.paused = true;
+    this.flags |= PAUSED;
     if (this.reading()) this.pauseReading();
   }
 
   resume(): void {
     if (!this.paused) return;
-    this.paused = false;
+    this.flags &= ~PAUSED;
     if (this.reading()) this.resumeReading();
-    queueMicrotask(this.deliverLater);
+    queueMicrotask((this.deliverLater ??= () => this.deliver()));
   }
 
   /** Closes now: nothing more is delivered, and the close handler follows. */
@@ -97,6 +128,15 @@ export abstract class ConnLifecycle<H extends LifecycleHandlers, In> {
 
   protected resumeReading(): void {}
 
+  /**
+   * Adapter: names the peer, the first time anyone asks, when the constructor was given no name:
+   * most connections are never named in a log, and a string per connection adds up at 10,000
+   * idle ones (docs/benchmarks.md, "Memory").
+   */
+  protected describeRemote(): string {
+    return 'unknown';
+  }
+
   /** Adapter: runs once, as the close is reported: lets go of what the adapter still holds. */
   protected dispose(): void {}
 
@@ -110,43 +150,44 @@ export abstract class ConnLifecycle<H extends LifecycleHandlers, In> {
   /** Stops delivery for good and drops what is held; `failure`, if any, is what the close reports. */
   protected stop(failure: Error | undefined): void {
     if (this.stopped) return;
-    this.stopped = true;
+    this.flags |= STOPPED;
     this.failure ??= failure;
-    this.held.length = 0;
+    // Setting an array's length costs a call into the runtime, even on an empty array.
+    if (this.held !== undefined && this.held.length !== 0) this.held.length = 0;
     if (this.over) this.deliver();
   }
 
   /** Adapter: `item` arrived. Delivered at once unless the connection is unbound, paused, or holds earlier data. */
   protected received(item: In): void {
     if (this.stopped || this.over) return;
-    if (this.handlers === undefined || this.paused || this.delivering || this.held.length > 0) {
-      this.held.push(item);
+    if (this.handlers === undefined || (this.flags & (PAUSED | DELIVERING)) !== 0 || !this.heldNothing()) {
+      (this.held ??= []).push(item);
       this.deliver();
       return;
     }
     // The common case, without touching the held queue.
-    this.delivering = true;
+    this.flags |= DELIVERING;
     try {
-      if (!this.consume(item) && !this.stopped) this.held.unshift(item);
+      if (!this.consume(item) && !this.stopped) (this.held ??= []).unshift(item);
     } catch (err) {
       this.fail(asError(err));
     } finally {
-      this.delivering = false;
+      this.flags &= ~DELIVERING;
     }
     if (this.over) this.deliver();
   }
 
   /** Adapter: the peer half-closed; reported after what it sent before. */
   protected endReceived(): void {
-    if (this.peerEnd !== NO_END || this.stopped || this.over) return;
-    this.peerEnd = END_ARRIVED;
+    if ((this.flags & (END_ARRIVED | END_REPORTED | STOPPED | OVER)) !== 0) return;
+    this.flags |= END_ARRIVED;
     this.deliver();
   }
 
   /** Adapter: the connection is gone; `err` when it was not a clean close. */
   protected gone(err: Error | undefined): void {
     if (this.over) return;
-    this.over = true;
+    this.flags |= OVER;
     this.goneWith = err;
     if (err !== undefined) this.stop(undefined);
     this.deliver();
@@ -168,7 +209,12 @@ export abstract class ConnLifecycle<H extends LifecycleHandlers, In> {
     else this.end();
   }
 
-  private readonly deliverLater = (): void => this.deliver();
+  /** `deliver` for a microtask, made at the first `resume`: an idle connection never needs it. */
+  private deliverLater: (() => void) | undefined;
+
+  private heldNothing(): boolean {
+    return this.held === undefined || this.held.length === 0;
+  }
 
   private reading(): boolean {
     return this.handlers !== undefined && !this.stopped && !this.over;
@@ -177,25 +223,27 @@ export abstract class ConnLifecycle<H extends LifecycleHandlers, In> {
   /** Delivers what is held, then the peer's end, then the close, as far as pause allows; re-entrant calls leave it to the outer one. */
   private deliver(): void {
     const h = this.handlers;
-    if (h === undefined || this.delivering || this.reported) return;
-    this.delivering = true;
+    if (h === undefined || (this.flags & (DELIVERING | REPORTED)) !== 0) return;
+    this.flags |= DELIVERING;
     try {
       const held = this.held;
-      while (held.length > 0 && !this.paused && !this.stopped) {
-        if (!this.consume(held[0]!)) break;
-        held.shift();
+      if (held !== undefined) {
+        while (held.length > 0 && !this.paused && !this.stopped) {
+          if (!this.consume(held[0]!)) break;
+          held.shift();
+        }
       }
-      if (this.peerEnd === END_ARRIVED && held.length === 0 && !this.paused && !this.stopped && !this.over) {
-        this.peerEnd = END_REPORTED;
+      if ((this.flags & (END_ARRIVED | PAUSED | STOPPED | OVER)) === END_ARRIVED && this.heldNothing()) {
+        this.flags = (this.flags & ~END_ARRIVED) | END_REPORTED;
         this.deliverEnd(h);
       }
     } catch (err) {
       this.fail(asError(err));
     } finally {
-      this.delivering = false;
+      this.flags &= ~DELIVERING;
     }
-    if (this.over && !this.reported && this.held.length === 0) {
-      this.reported = true;
+    if ((this.flags & (OVER | REPORTED)) === OVER && this.heldNothing()) {
+      this.flags |= REPORTED;
       this.dispose();
       h.close(this.failure ?? this.goneWith);
     }

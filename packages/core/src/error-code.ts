@@ -18,6 +18,8 @@ export const ErrorCode = {
   FrameTooLarge: 103,
   Closed: 104,
   InvalidArgument: 105,
+  /** Authenticated, but this principal may not do this (Unauthenticated: not known at all). */
+  PermissionDenied: 106,
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -62,6 +64,7 @@ export const CODE_INFO: Readonly<Record<ErrorCode, CodeInfo>> = {
   [ErrorCode.FrameTooLarge]: info('FrameTooLarge', 'rpc_frame_too_large', 'never'),
   [ErrorCode.Closed]: info('Closed', 'rpc_closed', 'safe'),
   [ErrorCode.InvalidArgument]: info('InvalidArgument', 'rpc_invalid_argument', 'never'),
+  [ErrorCode.PermissionDenied]: info('PermissionDenied', 'rpc_permission_denied', 'never'),
 };
 
 const BY_WIRE = new Map<string, ErrorCode>(

@@ -1,30 +1,54 @@
+/**
+ * @skein/core: the contracts every Skein package meets, and nothing that moves bytes itself.
+ *
+ * Skein is composed at start-up from small packages that know each other only through this
+ * one: a `Codec` turns values into bytes; a `Runtime` gives a platform's sockets (`ByteConn`)
+ * and timers (`Clock`); a `Transport` turns a runtime's connections into frames (`FrameConn`),
+ * cut by a `FrameSpec` that the protocol (in @skein/stream) supplies; the stream layer moves
+ * calls over frames. An error is an `RpcError` with a built-in `ErrorCode` (whose retry class
+ * says whether a call may be repeated), or a `RemoteError` carrying a method's own typed error.
+ *
+ * Applications use the first groups below; runtime and transport authors the last ones, where
+ * what every adapter shares (the connection lifecycle, write batching, chunk queues) is written
+ * once so that an adapter holds only what its platform differs in.
+ */
+
+// ── Errors: what a call can fail with, and the errors of your own methods
 export { ErrorCode, CODE_INFO, codeFromWire } from './error-code.js';
 export type { ErrorName, RetryPolicy } from './error-code.js';
 export { RpcError, rpcError, invalidArgument, connectFailed, listenFailed } from './rpc-error.js';
 export type { RpcErrorOptions } from './rpc-error.js';
 export { RemoteError, codeErrors } from './custom-error.js';
 export type { ErrCodec, ErrorPayload } from './custom-error.js';
+
+// ── Codecs, logging, addresses: what an application passes in
 export { encodeError, decodeError } from './codec.js';
 export type { Codec } from './codec.js';
 export { silentLogger, consoleLogger } from './logger.js';
 export type { Logger, LogLevel } from './logger.js';
 export { parseAddress, formatAddress } from './address.js';
 export type { Address } from './address.js';
-export type { Runtime, ConnectOptions, ByteConn, ByteHandlers, ByteListener, Clock, Ticker } from './runtime.js';
-export { DEFAULT_CONNECT_TIMEOUT_MS, connectTimerMs } from './runtime.js';
-export { FrameError, SMALL_PART, checkFrameSpec, frameBodyLength } from './transport.js';
-export { EMPTY_BYTES, plainBytes, takeBytes, putBytes, builtinByteOps, scriptedByteOps, SHORT_BYTES } from './bytes.js';
-export type { ByteOps } from './bytes.js';
-export type { Transport, TransportConnectOptions, FrameSpec, FrameHandlers, FrameConn, FrameListener } from './transport.js';
+// TLS: one options shape for every runtime and transport, and the verified identity of a peer (docs/tls.md)
+export { resolveTls, reloadedTls, identityOf, tlsFailure, tlsCloseError, looksLikeTls, SKEIN_ALPN, DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS } from './tls.js';
+export type { TlsOptions, ResolvedTls, PeerIdentity, Pem, DetailedPeerCertificate } from './tls.js';
 export { systemClock } from './clock.js';
 
-// For runtime and transport authors: what every connection adapter shares.
+// ── Contracts for runtime authors (a platform's sockets and timers) and transport authors (frames over a connection)
+export type { Runtime, ConnectOptions, ListenOptions, ByteConn, ByteHandlers, ByteListener, Clock, Ticker } from './runtime.js';
+export { DEFAULT_CONNECT_TIMEOUT_MS, connectTimerMs } from './runtime.js';
+export { FrameError, SMALL_PART, checkFrameSpec, frameBodyLength } from './transport.js';
+export type { Transport, TransportConnectOptions, FrameSpec, FrameHandlers, FrameConn, FrameListener, FrameSink } from './transport.js';
+
+// ── For runtime and transport authors: what every connection adapter shares, written once
+// (bytes.ts: EMPTY_BYTES and the byte helpers are also what codec authors reach for)
+export { EMPTY_BYTES, plainBytes, takeBytes, putBytes, builtinByteOps, scriptedByteOps, SHORT_BYTES } from './bytes.js';
+export type { ByteOps } from './bytes.js';
 export { ConnLifecycle } from './conn-lifecycle.js';
 export type { LifecycleHandlers } from './conn-lifecycle.js';
 export { ByteConnLifecycle } from './byte-conn-lifecycle.js';
 export { clearStaleSocket } from './socket-file.js';
 export type { SocketFileAccess } from './socket-file.js';
-export { RunBatch } from './run-batch.js';
+export { RunBatch, type BatchOwner } from './run-batch.js';
 export { ChunkQueue, appendChunk } from './chunk-queue.js';
 export { Slab } from './slab.js';
 export { SlabRun } from './slab-run.js';

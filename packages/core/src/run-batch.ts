@@ -1,10 +1,24 @@
+import { afterMacrotask } from './after-macrotask.js';
 import { appendChunk } from './chunk-queue.js';
 import type { Slab } from './slab.js';
 import { SlabRun } from './slab-run.js';
 
+/** Where a batch is in its life: nothing queued, or when its flush comes. */
+const enum Due {
+  /** No flush is scheduled: the next `add` schedules one. */
+  Idle,
+  /** At the end of the run (a microtask). */
+  RunEnd,
+  /** Asked to wait (`defer`): at the end of the run, the flush moves to the end of the macrotask. */
+  Deferred,
+  /** At the end of the macrotask. */
+  MacrotaskEnd,
+}
+
 /**
  * What one connection writes in a synchronous run, gathered to leave together: the owner's
- * `flush` runs once the run is over (a microtask), whether or not it flushed before (a batch
+ * `flush` runs once the run is over (a microtask), or at the end of the macrotask when the
+ * run's writer said it goes on writing (`defer`), whether or not it flushed before (a batch
  * limit). Short parts are copied into slab memory as they are written, so the caller may reuse
  * them at once and a run of small frames becomes one contiguous chunk; long parts are queued by
  * reference. Taking the chunks gives back the slab the batch did not fill: a connection between
@@ -14,18 +28,19 @@ export class RunBatch {
   /** Queued chunks, oldest first; bytes copied since the last `seal` are not cut onto them yet. */
   private chunks: Uint8Array[] = [];
   private readonly run: SlabRun;
-  private scheduled = false;
+  private readonly owner: BatchOwner;
+  private due = Due.Idle;
+  /** The flush callback (end of run or of macrotask), made at the first add: a connection that never writes needs none. */
+  private runEnded: (() => void) | undefined;
 
   /**
    * `copyBelow`: parts shorter than this are copied. A transport keeps it at SMALL_PART or more,
-   * which FrameConn.write promises to copy.
+   * which FrameConn.write promises to copy. `flush`: the owner, whose `flush()` runs at the end
+   * of each run (an object with the method costs no closure per connection), or that function.
    */
-  constructor(
-    slab: Slab,
-    private readonly copyBelow: number,
-    private readonly flush: () => void,
-  ) {
+  constructor(slab: Slab, private readonly copyBelow: number, flush: BatchOwner | (() => void)) {
     this.run = new SlabRun(slab);
+    this.owner = typeof flush === 'function' ? { flush } : flush;
   }
 
   /** Slab bytes reserved and not yet taken: 0 after a take, so an idle connection holds none. */
@@ -41,10 +56,22 @@ export class RunBatch {
       this.run.cut(this.chunks);
       this.chunks.push(part);
     }
-    if (!this.scheduled) {
-      this.scheduled = true;
-      queueMicrotask(this.runEnded);
+    if (this.due === Due.Idle) {
+      this.due = Due.RunEnd;
+      queueMicrotask((this.runEnded ??= () => this.ended()));
     }
+  }
+
+  /**
+   * The run's writer goes on writing at once, after an await (a stream item sent with credit
+   * left): the flush waits past the end of this run, to the end of the macrotask, so items
+   * written one await apart leave together instead of one socket write each. Bounded: the
+   * owner's batch limits still send a long run in parts, and the macrotask ends as soon as the
+   * writer waits for anything but a microtask (credit, I/O). No-op when nothing was added since
+   * the last flush, so a `defer` never holds back a later run.
+   */
+  defer(): void {
+    if (this.due === Due.RunEnd) this.due = Due.Deferred;
   }
 
   /** Cuts what was copied onto the queue and gives back the slab not used. */
@@ -96,8 +123,18 @@ export class RunBatch {
     this.run.release();
   }
 
-  private readonly runEnded = (): void => {
-    this.scheduled = false;
-    this.flush();
-  };
+  private ended(): void {
+    if (this.due === Due.Deferred) {
+      this.due = Due.MacrotaskEnd;
+      afterMacrotask(this.runEnded!);
+      return;
+    }
+    this.due = Due.Idle;
+    this.owner.flush();
+  }
+}
+
+/** What a RunBatch flushes into at the end of a run. */
+export interface BatchOwner {
+  flush(): void;
 }

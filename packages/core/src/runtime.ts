@@ -1,17 +1,19 @@
 import type { Address } from './address.js';
+import type { PeerIdentity, TlsOptions } from './tls.js';
 
 /**
  * The runtime contract: what Skein needs from Node, Bun or Deno. Transports build on it; runtimes
  * implement it; neither depends on the other. Every runtime package lays it out the same way:
  * `runtime.ts` (this object), `connect.ts`, `listener.ts`, `byte-conn.ts` (a ByteConnLifecycle:
  * only how that runtime reads, pauses, writes and closes), `socket-address.ts` and
- * `socket-file.ts` (the runtime's primitives for clearStaleSocket); Bun and Deno add
+ * `socket-file.ts` (the runtime's primitives for clearStaleSocket), `tls.ts` (core's TlsOptions
+ * in the runtime's terms: what it can do, and InvalidArgument for what it cannot); Bun and Deno add
  * `native-api.ts`, their hand-written declarations of the runtime's own API.
  */
 export interface Runtime {
   readonly name: 'node' | 'bun' | 'deno' | (string & {});
   connect(address: Address, options?: ConnectOptions): Promise<ByteConn>;
-  listen(address: Address, accept: (conn: ByteConn) => void): Promise<ByteListener>;
+  listen(address: Address, accept: (conn: ByteConn) => void, options?: ListenOptions): Promise<ByteListener>;
   readonly clock: Clock;
 }
 
@@ -26,6 +28,22 @@ export interface ConnectOptions {
   timeoutMs?: number;
   /** Disable Nagle's algorithm (TCP only). Default true. */
   noDelay?: boolean;
+  /**
+   * TLS on this connection (TCP, and Unix sockets where the runtime allows). The connect
+   * resolves once the handshake is done and the server's certificate verified; a failed
+   * handshake rejects with core's `tlsFailure` (Unauthenticated or Unreachable, saying why).
+   */
+  tls?: TlsOptions;
+}
+
+export interface ListenOptions {
+  /**
+   * TLS for every accepted connection. An accepted connection is handed to `accept` at once,
+   * before its handshake (so it counts against a server's connection cap while it handshakes);
+   * no byte of it is delivered until the handshake is done and, with `requestCert`, the client
+   * certificate verified. A failed or stalled handshake closes it with the reason.
+   */
+  tls?: TlsOptions;
 }
 
 /** Callbacks a byte connection reports to. Bound once, right after connect or accept. */
@@ -47,6 +65,12 @@ export interface ByteHandlers {
 export interface ByteConn {
   /** Printable peer address, for logs. */
   readonly remote: string;
+  /**
+   * The TLS peer's verified identity: on an accepted connection, the client certificate
+   * (`requestCert`); on a connect, the server's. Undefined on plaintext, before the handshake,
+   * or where the runtime cannot tell (Deno).
+   */
+  readonly identity?: PeerIdentity;
   /** Binds the handlers; data that arrived before is delivered now. */
   bind(handlers: ByteHandlers): void;
   /**
@@ -66,6 +90,12 @@ export interface ByteConn {
 export interface ByteListener {
   /** The bound address (with the real port when 0 was asked for). */
   readonly address: Address;
+  /**
+   * TLS listeners: later connections get this certificate, key and CA (the rest of the TLS
+   * options stay as listen had them); connections already up keep theirs. Rejects with
+   * InvalidArgument where the runtime cannot.
+   */
+  reloadTls?(tls: TlsOptions): Promise<void>;
   /** Stops accepting; connections already accepted are left alone. */
   close(): Promise<void>;
 }

@@ -1,5 +1,6 @@
 import type { Address } from './address.js';
 import { RpcError, invalidArgument } from './rpc-error.js';
+import type { PeerIdentity, TlsOptions } from './tls.js';
 
 /**
  * The transport contract: frames over some connection (TCP bytes, WebSocket messages). The
@@ -10,6 +11,13 @@ export interface Transport {
   readonly name: string;
   connect(address: Address, spec: FrameSpec, options?: TransportConnectOptions): Promise<FrameConn>;
   listen(address: Address, spec: FrameSpec, accept: (conn: FrameConn) => void): Promise<FrameListener>;
+  /**
+   * A transport made with TLS options: replaces the certificate, key and CA of the listeners it
+   * opened (their later connections use them) and of its later connects, without a restart.
+   * Connections already up keep theirs. Rejects with InvalidArgument where the runtime or
+   * server cannot.
+   */
+  reloadTls?(tls: TlsOptions): Promise<void>;
 }
 
 export interface TransportConnectOptions {
@@ -34,6 +42,13 @@ export interface FrameSpec {
   readonly outbound?: FrameSpec;
 }
 
+/**
+ * What a transport's frame reader hands each whole frame to, at `bytes[start, end)` (as
+ * FrameHandlers.frame); returns false to stop reading after it (the connection paused or
+ * closed). One type for every transport's reader.
+ */
+export type FrameSink = (bytes: Uint8Array, start: number, end: number) => boolean;
+
 export interface FrameHandlers {
   /**
    * One whole frame, at `bytes[start, end)`: the spec's `headerLength` bytes of header, then
@@ -52,6 +67,8 @@ export interface FrameHandlers {
 
 export interface FrameConn {
   readonly remote: string;
+  /** The TLS peer's verified identity (see ByteConn.identity); undefined on plaintext. */
+  readonly identity?: PeerIdentity;
   bind(handlers: FrameHandlers): void;
   /**
    * Queues part of a frame. Parts go out in order, batched: those written in one synchronous
@@ -63,8 +80,21 @@ export interface FrameConn {
   write(part: Uint8Array): void;
   /** Sends what is queued now. */
   flush(): void;
+  /**
+   * The writer of this run goes on writing right after an await (a stream item sent with credit
+   * left): what this run queued may wait, past the end of the run, until the end of the
+   * macrotask (within the batch limits), so that items written one await apart share a socket
+   * write (core's RunBatch `defer`). Optional: without it, each run's writes leave at its end.
+   */
+  deferFlush?(): void;
   /** True while the connection's send buffer is over its high-water mark. */
   readonly congested: boolean;
+  /**
+   * True while part of a frame has arrived and the rest has not: the server's read timeout
+   * closes a connection that stays so for too long. Transports that receive whole messages (a
+   * WebSocket's) are never in the middle of a frame and may leave it out.
+   */
+  readonly midFrame?: boolean;
   pause(): void;
   resume(): void;
   /** Flushes, then half-closes. */

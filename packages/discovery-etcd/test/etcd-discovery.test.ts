@@ -158,7 +158,8 @@ describe('etcd discovery on one etcd', () => {
     await waitFor(() => f.watch.status().state === 'live', { timeoutMs: 20_000, what: 'status live again' });
     await waitFor(() => regA.status().state === 'live', { timeoutMs: 20_000, what: 'the registration kept alive again' });
     await regB.close();
-    await waitFor(() => f.addresses().length === 1, { what: 'b gone after the restart' });
+    // Two watches of their own: wait for both to have seen it.
+    await waitFor(() => f.addresses().length === 1 && raw.log.length === 3, { what: 'b gone after the restart' });
     expect(f.addresses()).toEqual([a.address]);
     expect(raw.log).toEqual(['join a', 'join b', 'leave b']);
     expect(f.logger.lines.filter((l) => l.level === 'info').map((l) => l.msg)).toEqual(['etcd discovery is live again']);

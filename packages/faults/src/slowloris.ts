@@ -2,7 +2,8 @@
  * slowloris: many connections that dribble bytes, a few per tick, to hold the server's sockets:
  * half send a request header a byte at a time, half send pings piece by piece (a whole ping now
  * and then, but never a call). The server must close every one of them within its read timeout
- * (`idleTimeoutMs`: a connection that completes no call for that long is closed), while a
+ * (`readTimeoutMs` closes a frame left unfinished, `idleTimeoutMs` a connection that completes
+ * no call, pings not counting), while a
  * control client on another connection calls on, unaffected.
  */
 import { rawConnect, type RawSocket } from '@skein/test-utils';
@@ -49,7 +50,7 @@ export async function runSlowloris(o: SlowlorisOptions): Promise<ScenarioReport>
   const server = await startServer({
     name: 'dribbled',
     role: 'back',
-    server: { idleTimeoutMs: o.readTimeoutMs, tickMs: Math.max(1, Math.round(tickMs)), maxConnections: o.dribblers + 16 },
+    server: { idleTimeoutMs: o.readTimeoutMs, readTimeoutMs: o.readTimeoutMs, tickMs: Math.max(1, Math.round(tickMs)), maxConnections: o.dribblers + 16 },
   });
   const control = await ClientStream.connect({ transport, address: server.address });
   const flood = new Flood(() => control.call(ACTION.echo, new Uint8Array(16)), 2);

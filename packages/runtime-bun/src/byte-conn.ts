@@ -1,5 +1,6 @@
-import { ByteConnLifecycle, ChunkQueue, type ByteConn } from '@skein/core';
+import { ByteConnLifecycle, ChunkQueue, tlsCloseError, type ByteConn, type PeerIdentity } from '@skein/core';
 import type { BunSocket, BunSocketHandler } from './native-api.js';
+import { handshakeRefusal, type TlsState } from './tls.js';
 
 export type Socket = BunSocket<BunByteConn | undefined>;
 
@@ -18,7 +19,14 @@ export function socketHandlers(open: (socket: Socket) => void): BunSocketHandler
     end: (socket) => socket.data?.onPeerEnd(),
     error: (socket, err) => socket.data?.onError(err),
     close: (socket, err) => socket.data?.onClose(err),
+    handshake: (socket, success, authorizationError) => socket.data?.onHandshake(success, authorizationError),
   };
+}
+
+/** A TLS connection's side and state. */
+export interface BunConnTls {
+  readonly state: TlsState;
+  readonly side: 'client' | 'server';
 }
 
 /**
@@ -40,15 +48,40 @@ export class BunByteConn extends ByteConnLifecycle implements ByteConn {
   private wantDrain = false;
   /** end() was called: FIN goes out once the outbox is empty. */
   private ending = false;
+  /** Anything received yet: a TLS server that refuses our certificate closes before it sends a byte. */
+  private heard = false;
+  private handshakeTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
     private readonly socket: Socket,
     remote: string,
+    private readonly tls?: BunConnTls,
   ) {
     super(remote);
     socket.data = this;
-    // Nothing is read before bind: what the peer sends waits in the kernel.
-    socket.pause();
+    // Nothing is read before bind: what the peer sends waits in the kernel. Except a TLS
+    // client's handshake, which a paused socket would stall: it pauses once that is done.
+    if (tls?.side !== 'client') socket.pause();
+    if (tls?.side === 'server') this.startHandshakeTimer(tls.state.settings.handshakeTimeoutMs);
+  }
+
+  get identity(): PeerIdentity | undefined {
+    return this.tls?.state.identity(this.socket, this.tls.side);
+  }
+
+  /** TLS: the handshake is over; a server refuses a client whose certificate did not verify, before a byte of it is read. */
+  onHandshake(success: boolean, authorizationError: (Error & { code?: string }) | null): void {
+    if (!this.tls || this.tls.state.verified) return;
+    clearTimeout(this.handshakeTimer);
+    const refused = handshakeRefusal(success, authorizationError, this.tls.state.settings.requestCert, this.tls.side);
+    if (refused !== undefined) return this.fail(new Error(refused));
+    this.tls.state.verified = true;
+    if (this.tls.side === 'client' && this.handlers === undefined) this.socket.pause();
+  }
+
+  private startHandshakeTimer(ms: number): void {
+    this.handshakeTimer = setTimeout(() => this.fail(new Error(`TLS handshake not done within ${ms} ms`)), ms);
+    (this.handshakeTimer as { unref?: () => void }).unref?.();
   }
 
   write(chunks: readonly Uint8Array[]): boolean {
@@ -70,6 +103,7 @@ export class BunByteConn extends ByteConnLifecycle implements ByteConn {
   }
 
   onData(chunk: Uint8Array): void {
+    this.heard = true;
     this.received(chunk);
   }
 
@@ -89,12 +123,15 @@ export class BunByteConn extends ByteConnLifecycle implements ByteConn {
 
   /** A callback of ours threw inside Bun. */
   onError(err: Error): void {
-    this.fail(err);
+    // Also how Bun reports a TLS alert from the server (its certificate refused: typed here).
+    this.fail(this.tls?.side === 'client' ? (tlsCloseError(this.remote, err, this.heard, this.tls.state.settings.cert !== undefined) ?? err) : err);
   }
 
   onClose(err?: Error): void {
     this.outbox.clear();
-    this.gone(err);
+    clearTimeout(this.handshakeTimer);
+    const tls = this.tls;
+    this.gone(tls?.side === 'client' && !this.stopped ? tlsCloseError(this.remote, err, this.heard, tls.state.settings.cert !== undefined) : err);
   }
 
   protected override startReading(): void {

@@ -22,6 +22,8 @@ export interface BunSocket<Data> {
   pause(): void;
   resume(): void;
   setNoDelay(noDelay?: boolean): boolean;
+  /** TLS sockets: the peer's certificate, Node-style (subject, subjectaltname, fingerprint256); empty without one. */
+  getPeerCertificate?(): { subject?: Record<string, string>; subjectaltname?: string; fingerprint256?: string } | null;
 }
 
 /** One set of handlers serves all the sockets of a listener (or the one socket of a connect). */
@@ -40,12 +42,31 @@ export interface BunSocketHandler<Data> {
   error?(socket: BunSocket<Data>, error: Error): void;
   /** The connect failed; `Bun.connect`'s promise rejects after this. */
   connectError?(socket: BunSocket<Data>, error: Error): void;
+  /**
+   * TLS: the handshake is over. `success` false: it failed (the socket closes). A certificate
+   * that did not verify is `authorizationError` (CERT_HAS_EXPIRED, ...), with `success` true:
+   * with `rejectUnauthorized` Bun closes the socket after this returns.
+   */
+  handshake?(socket: BunSocket<Data>, success: boolean, authorizationError: (Error & { code?: string }) | null): void;
 }
 
 export type BunTarget = { hostname: string; port: number } | { unix: string };
 
+/** Bun's TLS options (Node's names; ALPN in wire format, versions as numbers: 0x0303 is TLS 1.2). */
+export interface BunTlsOptions {
+  cert?: string;
+  key?: string;
+  ca?: string[];
+  serverName?: string;
+  ALPNProtocols?: string;
+  minVersion?: number;
+  requestCert?: boolean;
+  rejectUnauthorized?: boolean;
+}
+
 export interface BunSocketOptions<Data> {
   socket: BunSocketHandler<Data>;
+  tls?: BunTlsOptions;
   /** Without it, Bun closes both directions as soon as the peer sends FIN. */
   allowHalfOpen?: boolean;
 }

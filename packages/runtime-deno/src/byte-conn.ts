@@ -1,4 +1,4 @@
-import { ByteConnLifecycle, ChunkQueue, type ByteConn } from '@skein/core';
+import { ByteConnLifecycle, ChunkQueue, tlsCloseError, type ByteConn } from '@skein/core';
 import type { DenoConn } from './native-api.js';
 
 /** Bytes asked of one read. */
@@ -26,12 +26,32 @@ export class DenoByteConn extends ByteConnLifecycle implements ByteConn {
   private writeShut = false;
   /** The peer's FIN was read. */
   private readDone = false;
+  /** Anything received yet: a TLS server that refuses our certificate closes before it sends a byte. */
+  private heard = false;
 
+  /** `tlsClient`: this is a TLS client, whose server may refuse it after the handshake (see core's tlsCloseError). */
   constructor(
     private readonly conn: DenoConn,
     remote: string,
+    private readonly tlsClient?: { readonly presentedCert: boolean },
   ) {
     super(remote);
+  }
+
+  /**
+   * An accepted TLS connection: its handshake, closed with the reason when it fails or is not
+   * done within `timeoutMs` (a peer that stalls it holds a connection until then, no longer).
+   */
+  handshake(timeoutMs: number): void {
+    const timer = setTimeout(() => this.finish(new Error(`TLS handshake not done within ${timeoutMs} ms`)), timeoutMs);
+    (timer as { unref?: () => void }).unref?.();
+    this.conn.handshake!().then(
+      () => clearTimeout(timer),
+      (err: unknown) => {
+        clearTimeout(timer);
+        this.finish(err);
+      },
+    );
   }
 
   write(chunks: readonly Uint8Array[]): boolean {
@@ -72,7 +92,10 @@ export class DenoByteConn extends ByteConnLifecycle implements ByteConn {
         const chunk = await this.read();
         if (this.over) return;
         if (chunk === null) return this.onReadDone();
-        if (chunk.length > 0) this.received(chunk);
+        if (chunk.length > 0) {
+          this.heard = true;
+          this.received(chunk);
+        }
       }
     } catch (err) {
       this.finish(err);
@@ -149,7 +172,8 @@ export class DenoByteConn extends ByteConnLifecycle implements ByteConn {
     } catch {
       // already closed by Deno
     }
-    this.gone(err === undefined ? undefined : err instanceof Error ? err : new Error(String(err)));
+    const error = err === undefined ? undefined : err instanceof Error ? err : new Error(String(err));
+    this.gone(this.tlsClient && !this.stopped ? tlsCloseError(this.remote, error, this.heard, this.tlsClient.presentedCert) : error);
     this.wakeReader?.();
   }
 }

@@ -1,8 +1,9 @@
-import { DEFAULT_CONNECT_TIMEOUT_MS, connectFailed, connectTimerMs, formatAddress } from '@skein/core';
-import type { Address, ByteConn, ConnectOptions } from '@skein/core';
+import { DEFAULT_CONNECT_TIMEOUT_MS, connectFailed, connectTimerMs, formatAddress, tlsFailure } from '@skein/core';
+import type { Address, ByteConn, ConnectOptions, ResolvedTls } from '@skein/core';
 import { DenoByteConn } from './byte-conn.js';
 import type { DenoApi, DenoConn } from './native-api.js';
 import { denoTarget, describe } from './socket-address.js';
+import { connectOptions, denoConnectTls } from './tls.js';
 
 declare const Deno: DenoApi;
 
@@ -13,6 +14,9 @@ declare const Deno: DenoApi;
 export async function connect(address: Address, options: ConnectOptions = {}): Promise<ByteConn> {
   const remote = formatAddress(address);
   const timeoutMs = options.timeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+  // What Deno's TLS cannot do throws InvalidArgument here, before anything is dialled.
+  const secure = options.tls === undefined ? undefined : denoConnectTls(address, options.tls);
+  if (secure && !('path' in address)) return connectSecure(address, secure, remote, timeoutMs);
   const abort = new AbortController();
   const timer = setTimeout(() => abort.abort(), connectTimerMs(timeoutMs));
   try {
@@ -39,4 +43,42 @@ function abortable(pending: Promise<DenoConn>, signal: AbortSignal): Promise<Den
     signal.addEventListener('abort', onAbort, { once: true });
     pending.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
   });
+}
+
+/** A TLS connection, up once its handshake is done (Deno would otherwise run it at the first read). */
+async function connectSecure(address: { host: string; port: number }, s: ResolvedTls, remote: string, timeoutMs: number): Promise<ByteConn> {
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(), connectTimerMs(timeoutMs));
+  const { start, options } = connectOptions(address, s);
+  let conn: DenoConn;
+  try {
+    conn = start
+      ? await abortable(Deno.connect({ transport: 'tcp', hostname: address.host, port: address.port, signal: abort.signal }), abort.signal)
+      : await abortable(Deno.connectTls(options), abort.signal);
+  } catch (err) {
+    if ((err as Error)?.name === 'NotCapable') throw err;
+    throw connectFailed(remote, abort.signal.aborted ? `no connection after ${timeoutMs} ms` : describe(err), err);
+  } finally {
+    clearTimeout(timer);
+  }
+  try {
+    if (start) conn = await Deno.startTls(conn, { hostname: options.hostname, ...(options.caCerts && { caCerts: options.caCerts }), ...(options.alpnProtocols && { alpnProtocols: options.alpnProtocols }) });
+    await within(conn.handshake!(), s.handshakeTimeoutMs);
+  } catch (err) {
+    try {
+      conn.close();
+    } catch {
+      // already closed by Deno
+    }
+    throw tlsFailure(remote, describe(err), err);
+  }
+  conn.setNoDelay?.(true);
+  return new DenoByteConn(conn, remote, { presentedCert: s.cert !== undefined });
+}
+
+/** `pending`, or a rejection once `ms` have passed. */
+function within<T>(pending: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`TLS handshake not done within ${ms} ms`)), connectTimerMs(ms))));
+  return Promise.race([pending, late]).finally(() => clearTimeout(timer));
 }

@@ -1,35 +1,71 @@
-import { clearStaleSocket, formatAddress, listenFailed, type Address, type ByteConn, type ByteListener } from '@skein/core';
+import { clearStaleSocket, formatAddress, invalidArgument, listenFailed, type Address, type ByteConn, type ByteListener, type ListenOptions, type ResolvedTls, type TlsOptions } from '@skein/core';
 import { DenoByteConn } from './byte-conn.js';
 import type { DenoApi, DenoConn, DenoListener } from './native-api.js';
 import { denoTarget, describe, remoteOf } from './socket-address.js';
 import { socketFiles } from './socket-file.js';
+import { denoListenTls, denoReloadTls, listenOptions } from './tls.js';
 
 declare const Deno: DenoApi;
 
-/** Listens on a TCP address (port 0: any free port) or a Unix socket path, accepting in a loop. */
-export async function listen(address: Address, accept: (conn: ByteConn) => void): Promise<ByteListener> {
+/** A TLS listener's options as given, and as checked. */
+interface ListenerTls {
+  given: TlsOptions;
+  settings: ResolvedTls;
+}
+
+/** Listens on a TCP address (port 0: any free port) or a Unix socket path, accepting in a loop; with TLS when asked (TCP only). */
+export async function listen(address: Address, accept: (conn: ByteConn) => void, options: ListenOptions = {}): Promise<ByteListener> {
+  // What Deno's TLS cannot do throws InvalidArgument here, before anything is bound.
+  const tls: ListenerTls | undefined = options.tls === undefined ? undefined : { given: options.tls, settings: denoListenTls(address, options.tls) };
   if ('path' in address) await clearStaleSocket(address.path, socketFiles);
-  let listener: DenoListener;
+  const listener = open(address, tls?.settings);
+  const bound = 'path' in address || listener.addr.transport !== 'tcp' ? address : { host: address.host, port: listener.addr.port };
+  return new DenoByteListener(listener, bound, accept, tls);
+}
+
+function open(address: Address, tls: ResolvedTls | undefined): DenoListener {
   try {
-    listener = Deno.listen(denoTarget(address));
+    return tls && !('path' in address) ? Deno.listenTls(listenOptions(address, tls)) : Deno.listen(denoTarget(address));
   } catch (err) {
     throw listenFailed(formatAddress(address), describe(err), err);
   }
-  const bound = 'path' in address || listener.addr.transport !== 'tcp' ? address : { host: address.host, port: listener.addr.port };
-  return new DenoByteListener(listener, bound, accept);
 }
 
 class DenoByteListener implements ByteListener {
   private closed = false;
-  private readonly accepting: Promise<void>;
+  private accepting: Promise<void>;
   private closing: Promise<void> | undefined;
 
   constructor(
-    private readonly listener: DenoListener,
+    private listener: DenoListener,
     readonly address: Address,
-    accept: (conn: ByteConn) => void,
+    private readonly accept: (conn: ByteConn) => void,
+    private readonly tls: ListenerTls | undefined,
   ) {
-    this.accepting = this.acceptLoop(accept);
+    this.accepting = this.acceptLoop(listener);
+  }
+
+  /**
+   * Deno.listenTls cannot change its certificate: the listener is opened again on the same
+   * address with the new one. Accepted connections stay; a connect in the instant between the
+   * two is refused (clients retry).
+   */
+  async reloadTls(next: TlsOptions): Promise<void> {
+    if (!this.tls) throw invalidArgument(`the listener on ${formatAddress(this.address)} is not a TLS listener`);
+    if (this.closing) throw invalidArgument(`the listener on ${formatAddress(this.address)} is closed`);
+    const settings = denoReloadTls(this.tls.given, next);
+    const previous = this.listener;
+    previous.close();
+    await this.accepting;
+    try {
+      this.listener = open(this.address, settings);
+      this.tls.settings = settings;
+    } catch (err) {
+      this.listener = open(this.address, this.tls.settings);
+      throw err;
+    } finally {
+      this.accepting = this.acceptLoop(this.listener);
+    }
   }
 
   close(): Promise<void> {
@@ -45,19 +81,22 @@ class DenoByteListener implements ByteListener {
     if ('path' in this.address) await socketFiles.remove(this.address.path).catch(() => {});
   }
 
-  private async acceptLoop(accept: (conn: ByteConn) => void): Promise<void> {
+  private async acceptLoop(listener: DenoListener): Promise<void> {
     for (;;) {
       let conn: DenoConn;
       try {
-        conn = await this.listener.accept();
+        conn = await listener.accept();
       } catch (err) {
-        if (this.closed || (err as Error)?.name === 'BadResource') return;
+        if (this.closed || listener !== this.listener || (err as Error)?.name === 'BadResource') return;
         // A connection that died in the backlog, or no descriptors left: go on, without spinning.
         await new Promise((resolve) => setTimeout(resolve, 10));
         continue;
       }
       if (conn.remoteAddr.transport === 'tcp') conn.setNoDelay?.(true);
-      accept(new DenoByteConn(conn, remoteOf(conn.remoteAddr, this.address)));
+      const byteConn = new DenoByteConn(conn, remoteOf(conn.remoteAddr, this.address));
+      // Handed over at accept, before the handshake: the connection counts from its first byte.
+      this.accept(byteConn);
+      if (this.tls) byteConn.handshake(this.tls.settings.handshakeTimeoutMs);
     }
   }
 }

@@ -18,6 +18,8 @@ export interface DenoConn {
   close(): void;
   /** TCP only. */
   setNoDelay?(noDelay?: boolean): void;
+  /** TLS connections: runs the handshake (reads and writes run it too, implicitly). */
+  handshake?(): Promise<{ alpnProtocol: string | null }>;
 }
 
 export interface DenoListener {
@@ -34,7 +36,30 @@ export type DenoConnectOptions =
 
 export type DenoListenOptions = { transport: 'tcp'; hostname: string; port: number } | { transport: 'unix'; path: string };
 
+export interface DenoListenTlsOptions {
+  transport: 'tcp';
+  hostname: string;
+  port: number;
+  cert: string;
+  key: string;
+  alpnProtocols?: string[];
+}
+
+export interface DenoConnectTlsOptions {
+  hostname: string;
+  port: number;
+  caCerts?: string[];
+  alpnProtocols?: string[];
+  cert?: string;
+  key?: string;
+}
+
 export interface DenoApi {
+  /** `hostname` is both what is dialled and the name the server's certificate must have. */
+  connectTls(options: DenoConnectTlsOptions): Promise<DenoConn>;
+  /** Upgrades a TCP connection; `hostname` is the name the certificate must have. No client certificate. */
+  startTls(conn: DenoConn, options: Omit<DenoConnectTlsOptions, 'port' | 'cert' | 'key'>): Promise<DenoConn>;
+  listenTls(options: DenoListenTlsOptions): DenoListener;
   connect(options: DenoConnectOptions): Promise<DenoConn>;
   listen(options: DenoListenOptions): DenoListener;
   lstat(path: string): Promise<{ isSocket: boolean | null }>;

@@ -1,5 +1,11 @@
 import type net from 'node:net';
-import { ByteConnLifecycle, plainBytes, type ByteConn } from '@skein/core';
+import { ByteConnLifecycle, plainBytes, tlsCloseError, type ByteConn, type PeerIdentity } from '@skein/core';
+import { peerName } from './socket-address.js';
+import { identityOfSocket } from './tls.js';
+
+/** Where a socket's shared listeners find its NodeByteConn. */
+const OWNER = Symbol('NodeByteConn');
+type OwnedSocket = net.Socket & { [OWNER]: NodeByteConn };
 
 /**
  * A ByteConn over a `net.Socket`. The socket must arrive paused and created with
@@ -11,28 +17,84 @@ import { ByteConnLifecycle, plainBytes, type ByteConn } from '@skein/core';
 export class NodeByteConn extends ByteConnLifecycle implements ByteConn {
   private error: Error | undefined;
   private ended = false;
+  /** The 'drain' listener is on: added at the first write the socket refused, as only then does a drain follow. */
+  private drainHeard = false;
+  private _identity: PeerIdentity | undefined;
 
+  /** Anything received yet: a TLS server that refuses our certificate closes before it sends a byte. */
+  private heard = false;
+  private closedHere = false;
+
+  /** `tlsClient`: this is a TLS client, whose server may refuse it after the handshake (see core's tlsCloseError). */
   constructor(
     private readonly socket: net.Socket,
-    remote: string,
+    /** The peer, for logs; undefined: named from the socket on first use (see socket-address.ts's `holdPeerName`). */
+    remote: string | undefined,
+    private readonly tlsClient?: { readonly presentedCert: boolean },
   ) {
     super(remote);
+    // The listeners are shared by every connection and find theirs on the socket: closures per
+    // connection would cost more than the socket itself at 10,000 idle connections.
+    (socket as OwnedSocket)[OWNER] = this;
     // Listening from the start: an 'error' without a listener would crash the process, and a
-    // close before bind must still be reported once bound.
-    socket.on('error', (err) => {
-      this.error ??= err;
-    });
-    socket.once('close', () => this.gone(this.error));
+    // close before bind must still be reported once bound. 'close' is emitted once: no `once`
+    // wrapper needed.
+    socket.on('error', NodeByteConn.onError);
+    socket.on('close', NodeByteConn.onClose);
+  }
+
+  private static onError(this: net.Socket, err: Error): void {
+    const conn = (this as OwnedSocket)[OWNER];
+    conn.error ??= err;
+  }
+
+  private static onClose(this: net.Socket): void {
+    const conn = (this as OwnedSocket)[OWNER];
+    const tls = conn.tlsClient;
+    conn.gone(tls && !conn.closedHere ? tlsCloseError(conn.remote, conn.error, conn.heard, tls.presentedCert) : conn.error);
+  }
+
+  // Node reads into a fresh buffer for every read, so the chunk can be handed on uncopied, as the
+  // plain Uint8Array the contract promises (a Buffer's `slice` shares memory, a surprise for code
+  // written to Uint8Array's).
+  private static onData(this: net.Socket, chunk: Buffer): void {
+    const conn = (this as OwnedSocket)[OWNER];
+    conn.heard = true;
+    conn.received(plainBytes(chunk));
+  }
+
+  private static onDrain(this: net.Socket): void {
+    (this as OwnedSocket)[OWNER].drained();
+  }
+
+  private static onEnd(this: net.Socket): void {
+    (this as OwnedSocket)[OWNER].endReceived();
+  }
+
+  protected override describeRemote(): string {
+    return peerName(this.socket);
+  }
+
+  /** Read once, after the handshake (no byte is delivered before it): a plaintext socket has none. */
+  get identity(): PeerIdentity | undefined {
+    return (this._identity ??= identityOfSocket(this.socket));
   }
 
   write(chunks: readonly Uint8Array[]): boolean {
     if (this.stopped || this.over || this.ended) return true; // dropped: the close handler tells the writer why
-    if (chunks.length === 1) return this.socket.write(chunks[0]!);
-    // Corked writes reach the socket as one writev: one syscall for the whole batch.
-    this.socket.cork();
     let below = true;
-    for (const chunk of chunks) below = this.socket.write(chunk);
-    this.socket.uncork();
+    if (chunks.length === 1) {
+      below = this.socket.write(chunks[0]!);
+    } else {
+      // Corked writes reach the socket as one writev: one syscall for the whole batch.
+      this.socket.cork();
+      for (const chunk of chunks) below = this.socket.write(chunk);
+      this.socket.uncork();
+    }
+    if (!below && !this.drainHeard) {
+      this.drainHeard = true;
+      this.socket.on('drain', NodeByteConn.onDrain);
+    }
     return below;
   }
 
@@ -43,12 +105,8 @@ export class NodeByteConn extends ByteConnLifecycle implements ByteConn {
 
   protected override startReading(): void {
     if (this.stopped || this.over) return;
-    // Node reads into a fresh buffer for every read, so the chunk can be handed on uncopied, as
-    // the plain Uint8Array the contract promises (a Buffer's `slice` shares memory, a surprise
-    // for code written to Uint8Array's).
-    this.socket.on('data', (chunk: Buffer) => this.received(plainBytes(chunk)));
-    this.socket.on('drain', () => this.drained());
-    this.socket.on('end', () => this.endReceived());
+    this.socket.on('data', NodeByteConn.onData);
+    this.socket.on('end', NodeByteConn.onEnd);
     if (!this.paused) this.socket.resume();
   }
 
@@ -61,6 +119,7 @@ export class NodeByteConn extends ByteConnLifecycle implements ByteConn {
   }
 
   protected closeTransport(): void {
+    this.closedHere = true;
     this.socket.destroy();
   }
 }

@@ -1,34 +1,60 @@
 import net from 'node:net';
-import { DEFAULT_CONNECT_TIMEOUT_MS, connectFailed, connectTimerMs, formatAddress, type Address, type ByteConn, type ConnectOptions } from '@skein/core';
+import tls from 'node:tls';
+import { DEFAULT_CONNECT_TIMEOUT_MS, connectFailed, connectTimerMs, formatAddress, resolveTls, tlsFailure, type Address, type ByteConn, type ConnectOptions, type ResolvedTls } from '@skein/core';
 import { NodeByteConn } from './byte-conn.js';
 import { isTcp, netTarget, remoteOf } from './socket-address.js';
+import { connectTls } from './tls.js';
 
 /**
- * Opens a TCP or Unix socket connection. Every failure to get a connection up (refused, no such
- * host or path, timeout) rejects with Unreachable: the peer never saw a request, so any call may
- * be retried elsewhere.
+ * Opens a TCP or Unix socket connection, with TLS when asked. Every failure to get a connection
+ * up (refused, no such host or path, timeout) rejects with Unreachable: the peer never saw a
+ * request, so any call may be retried elsewhere. A TLS connection is up once its handshake is
+ * done; a failed one rejects with `tlsFailure`'s error (the server refused our certificate:
+ * Unauthenticated).
  */
 export function connect(address: Address, options: ConnectOptions = {}): Promise<ByteConn> {
   const { timeoutMs = DEFAULT_CONNECT_TIMEOUT_MS, noDelay = true } = options;
+  let secure: ResolvedTls | undefined;
+  try {
+    secure = options.tls === undefined ? undefined : resolveTls(options.tls, 'connect');
+  } catch (err) {
+    return Promise.reject(err);
+  }
+  const remote = formatAddress(address);
   return new Promise((resolve, reject) => {
-    const socket = net.connect({ ...netTarget(address), allowHalfOpen: true });
-    // Paused before it connects, so nothing is read until the caller binds.
+    const target = { ...netTarget(address), allowHalfOpen: true };
+    const socket = secure ? tls.connect({ ...target, ...connectTls(address, secure) }) : net.connect(target);
+    // Paused before it connects, so nothing is read until the caller binds (TLS still handshakes).
     socket.pause();
-    const timer = setTimeout(() => fail(new Error(`no connection within ${timeoutMs} ms`)), connectTimerMs(timeoutMs));
+    let timer = setTimeout(() => fail(new Error(`no connection within ${timeoutMs} ms`)), connectTimerMs(timeoutMs));
+    let handshaking = false;
     const fail = (cause: Error): void => {
       settle();
       socket.destroy();
-      reject(connectFailed(formatAddress(address), cause.message, cause));
+      reject(handshaking ? tlsFailure(remote, cause.message, cause) : connectFailed(remote, cause.message, cause));
     };
     const connected = (): void => {
-      settle();
       if (isTcp(address)) socket.setNoDelay(noDelay);
+      if (secure) return handshake(secure);
+      settle();
       resolve(new NodeByteConn(socket, remoteOf(socket, address)));
     };
+    const handshake = (s: ResolvedTls): void => {
+      handshaking = true;
+      clearTimeout(timer);
+      timer = setTimeout(() => fail(new Error(`TLS handshake not done within ${s.handshakeTimeoutMs} ms`)), connectTimerMs(s.handshakeTimeoutMs));
+    };
+    const secured = (): void => {
+      settle();
+      resolve(new NodeByteConn(socket, remoteOf(socket, address), { presentedCert: secure?.cert !== undefined }));
+    };
+    // A peer that closes without an error (a plaintext server dropping our ClientHello) is a failure too.
+    const closed = (): void => fail(new Error(handshaking ? 'the peer closed the connection during the TLS handshake' : 'closed while connecting'));
     const settle = (): void => {
       clearTimeout(timer);
-      socket.off('error', fail).off('connect', connected);
+      socket.off('error', fail).off('connect', connected).off('secureConnect', secured).off('close', closed);
     };
-    socket.once('error', fail).once('connect', connected);
+    socket.once('error', fail).once('connect', connected).once('close', closed);
+    if (secure) socket.once('secureConnect', secured);
   });
 }

@@ -1,4 +1,4 @@
-import type { Address, ByteConn, ByteListener } from '@skein/core';
+import type { Address, ByteConn, ByteListener, ListenOptions } from '@skein/core';
 import { closeRecorder, waitFor } from '@skein/test-utils';
 import { nodeRuntime } from '../src/index.js';
 
@@ -51,9 +51,9 @@ export interface AcceptQueue {
   next(): Promise<ByteConn>;
 }
 
-export async function listenQueue(address: Address): Promise<AcceptQueue> {
+export async function listenQueue(address: Address, options?: ListenOptions): Promise<AcceptQueue> {
   const waiting: ByteConn[] = [];
-  const listener = await nodeRuntime.listen(address, (conn) => waiting.push(conn));
+  const listener = await nodeRuntime.listen(address, (conn) => waiting.push(conn), options);
   return {
     listener,
     next: async () => {

@@ -1,4 +1,4 @@
-import { launch, within } from '@skein/test-utils';
+import { itNeeding, launch, within } from '@skein/test-utils';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { runtime } from '../src/node.js';
@@ -16,11 +16,11 @@ describe('@skein/runtime picks the adapter by exports condition', () => {
     expect(runtime.name).toBe('node');
   });
 
-  it('is the Bun runtime on Bun', async () => {
+  itNeeding(['bun'], 'is the Bun runtime on Bun', async () => {
     expect(await nameUnder('bun')).toBe('bun');
   });
 
-  it('is the Deno runtime on Deno', async () => {
+  itNeeding(['deno'], 'is the Deno runtime on Deno', async () => {
     expect(await nameUnder('deno')).toBe('deno');
   });
 });

@@ -14,10 +14,13 @@
  * - `client/`: `ClientStream` (one connection), a `Call` from send to settle, the window
  *   (`Throttler`), and the `Caller` contract every carrier implements.
  * - `pool/`: `ConnPool` (connections to one server, reconnecting with backoff),
- *   `FailoverPool` (many servers, a strategy to pick one, retries that never run a call twice),
+ *   `FailoverPool` (many servers, a strategy to pick one, retries that never run a call twice,
+ *   a circuit breaker per server and outlier ejection),
  *   and the discovery contract that keeps a FailoverPool's servers current (`followDiscovery`).
  * - `server/`: `RpcServer` (listeners, connections, graceful close), one `ServerConn` per
- *   connection, the `ServerRequest` a dispatch answers, and `createRouter` for plain handlers.
+ *   connection, the `ServerRequest` a dispatch answers, and `createRouter` for plain handlers;
+ *   peers and clients on one listener (`conn-kind.ts`, `conn-census.ts`), and the server's calls
+ *   to a connection that serves them (`reverse-caller.ts`; the serving side is `client/reverse-dispatch.ts`).
  *
  * A call's path: `ClientStream.send` (or a pool's, which picks a stream) → `Throttler` admits it
  * → the request header is written into the transport's `FrameConn` → the server's transport cuts
@@ -34,14 +37,20 @@ export { ClientStream } from './client/client-stream.js';
 export type { ClientStreamOptions } from './client/options.js';
 export type { StreamState } from './client/client-stream.js';
 export type { CallOptions } from './client/call-options.js';
-export type { Caller } from './client/caller.js';
+export type { Caller, StreamCaller } from './client/caller.js';
+export type { Credentials, CredentialsValue } from './client/credentials.js';
 export type { Reply, Notify } from './client/call.js';
+// Streams a client opens (`ClientStream.openStream`), and the metadata a call carries.
+export { StreamCall } from './client/stream-call.js';
+export type { Metadata } from './wire/call-head.js';
 
 // ── Pools: one server with reconnects, or many with failover ──────────────────────────────
 export { ConnPool } from './pool/conn-pool.js';
 export type { ConnPoolOptions, ConnPoolStats, PoolState } from './pool/conn-pool.js';
 export { FailoverPool } from './pool/failover-pool.js';
-export type { FailoverPoolOptions, MembershipEvent, ServerSpec, ServerStats } from './pool/failover-pool.js';
+export type { FailoverPoolOptions, MembershipEvent, ServerHealthEvent, ServerSpec, ServerStats } from './pool/failover-pool.js';
+export type { CircuitBreakerOptions, CircuitState } from './pool/circuit-breaker.js';
+export type { OutlierEjectionOptions } from './pool/outlier-ejection.js';
 export type { FailoverDecision, FailedAttempt } from './pool/failover-rules.js';
 export type { ServerView, ServerPicker, Strategy } from './pool/selection.js';
 export { Backoff } from './pool/backoff.js';
@@ -61,7 +70,10 @@ export type { FollowDiscoveryOptions } from './pool/follow-discovery.js';
 
 // ── Serving ─────────────────────────────────────────────────────────────────────────────────
 export { RpcServer } from './server/rpc-server.js';
-export type { RpcServerOptions, ServerState } from './server/rpc-server.js';
+export type { RpcServerOptions, RpcServerStats, ServerState } from './server/rpc-server.js';
+export type { Authenticate, AuthRequest, AuthGrant } from './server/authenticate.js';
+// Peers and clients on one listener, each kind under its own limits (`peers`, `clients`).
+export type { ConnKind, KindOptions, PeerOptions, PeerCandidate } from './server/conn-kind.js';
 export { createRouter } from './server/router.js';
 export type { ActionHandler, ActionResult, RouterOptions } from './server/router.js';
 export { DEFAULT_LIMITS } from './wire/limits.js';
@@ -70,7 +82,9 @@ export type { Limits } from './wire/limits.js';
 // ── For layers above (a typed API, a custom dispatch) ───────────────────────────────────────
 export type { Dispatch } from './server/dispatch.js';
 export { ServerRequest } from './server/request.js';
-export type { ConnInfo } from './server/request.js';
+export { RequestStream } from './server/request-stream.js';
+export type { ConnInfo, Responder } from './server/request.js';
+export type { ReplyLimits } from './wire/limits.js';
 export { errorDetail, handlerErrorDetail, refusalDetail, crashDetail, actionName } from './wire/error-detail.js';
 
 // ── For transport authors and raw peers: the razor v1 wire itself ─────────────────────────────

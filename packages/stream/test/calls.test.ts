@@ -173,6 +173,9 @@ describe('bad arguments are refused before the wire', () => {
     await expect(client.call(0)).rejects.toMatchObject({ code: ErrorCode.InvalidArgument });
     await expect(client.call(-3)).rejects.toMatchObject({ code: ErrorCode.InvalidArgument });
     await expect(client.call(1.5)).rejects.toMatchObject({ code: ErrorCode.InvalidArgument });
+    // The protocol's own actions (the hello and the extension frames) are not a caller's to send.
+    await expect(client.call(0x7fff_ff00)).rejects.toMatchObject({ code: ErrorCode.InvalidArgument, message: /reserved/ });
+    await expect(client.call(0x7fff_ff05)).rejects.toMatchObject({ code: ErrorCode.InvalidArgument });
     await expect(client.call('')).rejects.toMatchObject({ code: ErrorCode.InvalidArgument });
     await expect(client.call('much-too-long')).rejects.toMatchObject({ code: ErrorCode.FrameTooLarge });
     await expect(client.call(1, new Uint8Array(65))).rejects.toMatchObject({ code: ErrorCode.FrameTooLarge });

@@ -30,6 +30,49 @@ export const golden = {
   helloAnswer: hex(`254d 01 00 0e000000 0000000000000000 00000000  01 01 0100 0800 00000001 00000004`),
   /** The answer that accepts nothing (an offer of an unknown version, or of nothing the server speaks). */
   helloAnswerNothing: hex(`254d 01 00 02000000 0000000000000000 00000000  01 01`),
+  /**
+   * A Skein client's default offer: receive limits, then cancel (kind 2, empty), call heads
+   * (kind 3, empty) and streams (kind 4: its receive window per stream, 1 MiB).
+   */
+  helloOfferFull: hex(`01 00  0100 0800 00000001 00000004  0200 0000  0300 0000  0400 0400 00001000`),
+  /** The request carrying it. */
+  helloRequestFull: hex(`254d 01 00 00ffff7f 0000000000000000 0000000000000000 1e000000 00000000
+    01 00  0100 0800 00000001 00000004  0200 0000  0300 0000  0400 0400 00001000`),
+  /** A server's answer to it with the defaults: limits, cancel, call heads up to 8 KiB, streams with a 1 MiB window. */
+  helloAnswerFull: hex(`254d 01 00 22000000 0000000000000000 00000000
+    01 01  0100 0800 00000001 00000004  0200 0000  0300 0400 00200000  0400 0400 00001000`),
+
+  // ── Extension frames (docs/protocol.md, "Extension frames"): only after the hello agreed them ──
+  /** Cancel seq 5: action 0x7fff_ff01, no body. */
+  cancel: hex(`254d 01 00 01ffff7f 0500000000000000 0000000000000000 00000000 00000000`),
+  /**
+   * The head of call seq 5: action 0x7fff_ff02; 250 ms left; metadata authorization = "Bearer t"
+   * (key_len 13, key, value_len 8, value). The call's own request, seq 5, comes next.
+   */
+  head: hex(`254d 01 00 02ffff7f 0500000000000000 0000000000000000 1c000000 00000000
+    fa000000  0d 617574686f72697a6174696f6e  0800 4265617265722074`),
+  /** The head of a call with a signal only: no deadline (ffffffff), no metadata. */
+  headBare: hex(`254d 01 00 02ffff7f 0500000000000000 0000000000000000 04000000 00000000 ffffffff`),
+  /** Opening stream seq 6: action 0x7fff_ff03 with a head (no deadline); the opening request, seq 6, comes next. */
+  open: hex(`254d 01 00 03ffff7f 0600000000000000 0000000000000000 04000000 00000000 ffffffff`),
+  /** An item the client sends on stream 6: action 0x7fff_ff04, msg 01 02. */
+  clientData: hex(`254d 01 00 04ffff7f 0600000000000000 0000000000000000 02000000 00000000 0102`),
+  /** The client ends its side of stream 6: action 0x7fff_ff05. */
+  clientEnd: hex(`254d 01 00 05ffff7f 0600000000000000 0000000000000000 00000000 00000000`),
+  /** The client grants 64 KiB on stream 6: action 0x7fff_ff06, msg u32. */
+  clientCredit: hex(`254d 01 00 06ffff7f 0600000000000000 0000000000000000 04000000 00000000 00000100`),
+  /** An item the server sends on stream 6: flag 3, msg 0a, blob bb. */
+  serverData: hex(`254d 01 03 01000000 0600000000000000 01000000 0a bb`),
+  /** The server grants 64 KiB on stream 6: flag 4, the bytes in msg_len, no body. */
+  serverCredit: hex(`254d 01 04 00000100 0600000000000000 00000000`),
+
+  // ── Auth (docs/protocol.md, "Auth"): credentials only after the hello's answer asks for them ──
+  /** The auth entry of a hello, offer or answer: kind 10, empty. */
+  authEntry: hex(`0a00 0000`),
+  /** Credentials "second" presented with seq 3: action 0x7fff_ff10, the bytes as msg. */
+  credentials: hex(`254d 01 00 10ffff7f 0300000000000000 0000000000000000 06000000 00000000  7365636f6e64`),
+  /** The grant for credentials sent with seq 4: ok, msg ttl_ms u32 = 1000. */
+  grant: hex(`254d 01 00 04000000 0400000000000000 00000000  e8030000`),
 };
 
 export function errorStringFrame(seq: number, s: string): Uint8Array {

@@ -1,5 +1,5 @@
 import { ErrorCode } from '@skein/core';
-import { deferred, waitFor, within } from '@skein/test-utils';
+import { deferred, rawConnect, waitFor, within } from '@skein/test-utils';
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ClientStream } from '../src/index.js';
@@ -21,7 +21,8 @@ describe('the hello msg', () => {
     expect(encodeHello(OFFER, [receiveLimitsEntry(16 * 1024 * 1024, 64 * 1024 * 1024)])).toEqual(golden.helloOffer);
     expect(encodeHello(ANSWER, [receiveLimitsEntry(16 * 1024 * 1024, 64 * 1024 * 1024)])).toEqual(golden.helloAnswer.subarray(20));
     expect(encodeHello(ANSWER, [])).toEqual(golden.helloAnswerNothing.subarray(20));
-    expect(new ClientHello({ maxMessage: 16 * 1024 * 1024, maxBlob: 64 * 1024 * 1024, maxAction: 1024 }).request).toEqual(golden.helloRequest);
+    expect(new ClientHello({ maxMessage: 16 * 1024 * 1024, maxBlob: 64 * 1024 * 1024, maxAction: 1024 }, 1024 * 1024).request).toEqual(golden.helloRequestFull);
+    expect(golden.helloRequestFull.subarray(32)).toEqual(golden.helloOfferFull);
   });
 
   it('skips kinds it does not know, and bytes past the fields it knows; the last of a kind counts', () => {
@@ -156,7 +157,8 @@ describe('a Skein client', () => {
     cleanup.push(() => client.close());
     expect(readU32((await client.call(7, u32(3))).msg)).toBe(3);
     expect(client.hello.dialect).toBe('agreed');
-    expect(client.hello.accepted).toEqual([1]);
+    expect(client.hello.accepted).toEqual([1, 2, 3, 4]);
+    expect(client.hello.agreed).toEqual({ cancel: true, maxHead: 8192, streams: { toServer: 1024 * 1024, toClient: 1024 * 1024 } });
   });
 
   it.each([
@@ -172,6 +174,56 @@ describe('a Skein client', () => {
     expect(razor.seen).toEqual([0x7fff_ff00, 7, 7, 7]);
     expect(client.hello.dialect).toBe('v1');
     expect(client.state).toBe('open');
+  });
+
+  it('sends a razor v1 server nothing but v1 requests: a deadline, metadata and a signal are dropped, a stream is refused', async () => {
+    const razor = await razorServer();
+    const client = await ClientStream.connect({ transport, address: razor.address });
+    cleanup.push(() => client.destroy());
+    // Metadata waits for the hello's answer, then goes without its head.
+    const opts = { timeoutMs: 5000, signal: new AbortController().signal, metadata: { authorization: 'Bearer t' } };
+    const replies = await Promise.all([client.call(7, u32(1), opts), client.call(7, u32(2), { timeoutMs: 5000 })]);
+    expect(replies.map((r) => readU32(r.msg))).toEqual([1, 2]);
+    const stream = client.openStream(7);
+    await expect(stream.result).rejects.toMatchObject({ code: ErrorCode.Version });
+    const ac = new AbortController();
+    const cancelled = client.call(7, u32(3), { signal: ac.signal }).catch((e) => e);
+    ac.abort();
+    await cancelled;
+    await client.call(7, u32(4));
+    // The hello, then calls only: no head, no open, no cancel (0x7fff_ff01..03) ever reached it.
+    expect(razor.seen.filter((a) => a !== 7)).toEqual([0x7fff_ff00]);
+  });
+
+  it('a call with metadata waits for the hello\'s answer, and times out unsent (retry safe) when none ever comes', async () => {
+    const got: Buffer[] = [];
+    const srv = net.createServer((sock) => sock.on('data', (c) => got.push(c)));
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    cleanup.push(() => new Promise((r) => srv.close(r)));
+    const client = await ClientStream.connect({ transport, address: `127.0.0.1:${(srv.address() as net.AddressInfo).port}`, keepaliveMs: 0 });
+    cleanup.push(() => client.destroy());
+    const err = await client.call(7, undefined, { metadata: { k: 'v' }, timeoutMs: 100 }).catch((e) => e);
+    expect(err).toMatchObject({ code: ErrorCode.Timeout, retry: 'safe' });
+    expect(client.inFlight).toBe(0);
+    // Only the hello went out.
+    expect(Buffer.concat(got)).toEqual(Buffer.from(golden.helloRequestFull));
+  });
+
+  it('answers a razor v1 client (raw frames, no hello) as razor would, with every extension on', async () => {
+    const s = await startServer({ 7: (r) => r.msg });
+    cleanup.push(() => s.server.close());
+    const raw = await rawConnect(s.address);
+    cleanup.push(() => raw.destroy());
+    // A call, a ping, and a numeric action in the extension range: to a v1 peer it is just an unknown action.
+    const reserved = hex(`254d 01 00 01ffff7f 0400000000000000 0000000000000000 00000000 00000000`);
+    raw.write(new Uint8Array([...golden.numericActionRequest, ...golden.ping, ...reserved]));
+    const expected = new Uint8Array([
+      ...hex('254d 01 00 02000000 0200000000000000 00000000 0908'),
+      ...golden.pong,
+      ...errorStringFrame(4, 'rpc_method_notfound'),
+    ]);
+    await waitFor(() => raw.received().length >= expected.length, { what: 'three answers' });
+    expect(new Uint8Array(raw.received())).toEqual(expected);
   });
 
   it('sends no hello when its own limits leave no room for the answer', async () => {

@@ -1,4 +1,4 @@
-import type { Transport } from '@skein/core';
+import { silentLogger, type Transport } from '@skein/core';
 import { startProcess, type Proc } from '@skein/test-utils';
 import { fileURLToPath } from 'node:url';
 import { RpcServer, createRouter, type ActionHandler, type Reply } from '../src/index.js';
@@ -49,7 +49,7 @@ export async function localServer(table: Record<string, ActionHandler>, listenOn
       return h(req);
     };
   }
-  const server = new RpcServer({ dispatch: createRouter(counted), closeWaitMs: 300 });
+  const server = new RpcServer({ dispatch: createRouter(counted, silentLogger), closeWaitMs: 300 });
   const a = await server.listen(t, listenOn);
   const address = 'path' in a ? `unix:${a.path}` : `${a.host}:${a.port}`;
   return {

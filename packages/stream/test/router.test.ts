@@ -37,6 +37,15 @@ async function consoleOutput(body: () => Promise<unknown>): Promise<string[]> {
   return lines;
 }
 
+describe('createRouter tables', () => {
+  it("refuses the protocol's reserved numeric actions (ping, hello and up) with InvalidArgument", () => {
+    for (const key of [0, 0x7fff_ff00, 0x7fff_ffff]) {
+      expect(() => createRouter({ [key]: () => undefined })).toThrow(expect.objectContaining({ code: ErrorCode.InvalidArgument }));
+    }
+    expect(() => createRouter({ 1: () => undefined, [0x7fff_feff]: () => undefined })).not.toThrow();
+  });
+});
+
 describe('createRouter errors say what happened', () => {
   it('logs a crashing handler to the console by default, naming the action', async () => {
     const lines = await consoleOutput(async () => {

@@ -194,6 +194,32 @@ describe('the idle clock counts calls only', () => {
   });
 });
 
+describe('the read timeout inside a frame', () => {
+  it('closes a peer that dribbles one frame, even while it finishes pings, and keeps one that finishes its frames', async () => {
+    const clock = new ManualClock();
+    const logger = memoryLogger();
+    const s = await startServer({}, { idleTimeoutMs: 0, readTimeoutMs: 3000, tickMs: 1000, clock, logger });
+    cleanup.push(() => s.server.close());
+    const dribbler = rawPeer(s.address, cleanup);
+    const steady = rawPeer(s.address, cleanup);
+    await waitFor(() => s.server.connections === 2);
+    let closed = false;
+    void dribbler.closed.then(() => (closed = true));
+    // The dribbler sends its ping a byte per tick: never finished. The steady peer finishes a ping per tick.
+    const ping = golden.ping;
+    for (let t = 0; t < ping.length - 1 && !closed; t++) {
+      dribbler.send(ping.subarray(t, t + 1));
+      const before = steady.receivedBytes();
+      steady.send(ping);
+      await waitFor(() => steady.receivedBytes() > before, { what: 'the steady pong' });
+      clock.advance(1000);
+    }
+    await within(dribbler.closed, 5000, 'the read-timeout close');
+    expect(s.server.connections).toBe(1);
+    expect(logger.lines.some((l) => /read timeout/.test(l.msg ?? ''))).toBe(true);
+  });
+});
+
 describe('options are checked when the server is built', () => {
   const dispatch = createRouter({});
   it.each<[Partial<RpcServerOptions>, RegExp]>([
@@ -203,6 +229,7 @@ describe('options are checked when the server is built', () => {
     [{ maxConnections: NaN }, /maxConnections/],
     [{ idleTimeoutMs: -1 }, /idleTimeoutMs must be a number of milliseconds from 0/],
     [{ idleTimeoutMs: NaN }, /idleTimeoutMs/],
+    [{ readTimeoutMs: -1 }, /readTimeoutMs must be a number of milliseconds from 0/],
     [{ closeWaitMs: -5 }, /closeWaitMs/],
     [{ closeWaitMs: 2 ** 31 }, /closeWaitMs .* to 2147483647, got 2147483648/],
     [{ tickMs: 0 }, /tickMs must be a number of milliseconds from 1/],

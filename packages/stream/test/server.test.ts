@@ -97,7 +97,7 @@ describe('on the wire', () => {
   });
 
   it('sends requests exactly as the golden vectors say, after the hello', async () => {
-    const expected = new Uint8Array([...golden.helloRequest, ...golden.stringActionRequest, ...golden.numericActionRequest]);
+    const expected = new Uint8Array([...golden.helloRequestFull, ...golden.stringActionRequest, ...golden.numericActionRequest]);
     const got = deferred<Buffer>();
     const srv = net.createServer((sock) => {
       const chunks: Buffer[] = [];
@@ -131,7 +131,7 @@ describe('on the wire', () => {
     cleanup.push(() => client.close());
     await client.call(2);
     // The hello's answer (header, msg), then the call's (header, msg).
-    expect(rec.writes.map((p) => p.length)).toEqual([golden.pong.length, 20, golden.helloAnswer.length - 20, 20, 4]);
+    expect(rec.writes.map((p) => p.length)).toEqual([golden.pong.length, 20, golden.helloAnswerFull.length - 20, 20, 4]);
   });
 });
 

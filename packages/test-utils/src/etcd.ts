@@ -5,6 +5,7 @@ import path from 'node:path';
 import { freePort } from './ports.js';
 import { startProcess, type Proc } from './process.js';
 import { sleep } from './wait.js';
+import type { NetHost } from './netns.js';
 
 /** One etcd member on loopback, with its own data dir; it can be stopped and started again. */
 export interface EtcdMember {
@@ -33,6 +34,8 @@ export interface StartEtcdOptions {
   members?: 1 | 3;
   /** The etcd binary: `$SKEIN_ETCD`, else `etcd` on PATH. */
   binary?: string;
+  /** Runs the members on this NetLab host (its address, inside its namespace) instead of loopback. */
+  host?: Pick<NetHost, 'address' | 'start'>;
 }
 
 /**
@@ -49,8 +52,8 @@ export async function startEtcd(opts: StartEtcdOptions = {}): Promise<EtcdCluste
   for (let i = 0; i < count; i++) {
     specs.push({
       name: `etcd${i}`,
-      client: `http://127.0.0.1:${await freePort()}`,
-      peer: `http://127.0.0.1:${await freePort()}`,
+      client: `http://${opts.host?.address ?? '127.0.0.1'}:${await freePort()}`,
+      peer: `http://${opts.host?.address ?? '127.0.0.1'}:${await freePort()}`,
       dataDir: mkdtempSync(path.join(os.tmpdir(), `skein-etcd${i}-`)),
     });
   }
@@ -69,7 +72,7 @@ export async function startEtcd(opts: StartEtcdOptions = {}): Promise<EtcdCluste
       '--logger', 'zap',
       '--log-level', 'warn',
     ];
-    return new LocalEtcdMember(binary, s.name, s.client, s.dataDir, args);
+    return new LocalEtcdMember(binary, s.name, s.client, s.dataDir, args, opts.host);
   });
   const cluster: EtcdCluster = {
     members,
@@ -108,13 +111,14 @@ class LocalEtcdMember implements EtcdMember {
     readonly clientUrl: string,
     readonly dataDir: string,
     private readonly args: string[],
+    private readonly host: StartEtcdOptions['host'],
   ) {}
 
   async start(): Promise<void> {
     if (this.proc) return;
-    const proc = startProcess(this.binary, this.args);
+    const proc = this.host ? this.host.start(this.binary, this.args) : startProcess(this.binary, this.args);
     this.proc = proc;
-    await waitHealthy(this.clientUrl, proc);
+    await waitHealthy(this.clientUrl, proc, this.host);
   }
 
   async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
@@ -127,20 +131,30 @@ class LocalEtcdMember implements EtcdMember {
 }
 
 /** Polls `/health` until the member says it is healthy (it has a leader); fails if it exits. */
-async function waitHealthy(clientUrl: string, proc: Proc, timeoutMs = 20_000): Promise<void> {
+async function waitHealthy(clientUrl: string, proc: Proc, host: StartEtcdOptions['host'], timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let exited: number | string | undefined;
   void proc.exited.then((code) => (exited = code));
   for (;;) {
     if (exited !== undefined) throw new Error(`etcd at ${clientUrl} exited (${exited}):\n${proc.lines.join('\n')}`);
-    try {
-      const res = await fetch(`${clientUrl}/health`);
-      const body = (await res.json()) as { health?: string };
-      if (body.health === 'true') return;
-    } catch {
-      // not listening yet
-    }
+    if (host ? await healthyFrom(host, clientUrl) : await healthy(clientUrl)) return;
     if (Date.now() > deadline) throw new Error(`etcd at ${clientUrl} not healthy after ${timeoutMs} ms:\n${proc.lines.join('\n')}`);
     await sleep(50);
   }
+}
+
+async function healthy(clientUrl: string): Promise<boolean> {
+  try {
+    const res = await fetch(`${clientUrl}/health`);
+    const body = (await res.json()) as { health?: string };
+    return body.health === 'true';
+  } catch {
+    return false; // not listening yet
+  }
+}
+
+/** The same question, asked from inside the host's namespace (the test process is outside it). */
+async function healthyFrom(host: NonNullable<StartEtcdOptions['host']>, clientUrl: string): Promise<boolean> {
+  const script = `fetch(${JSON.stringify(`${clientUrl}/health`)}).then((r) => r.json()).then((b) => process.exit(b.health === 'true' ? 0 : 1), () => process.exit(1))`;
+  return (await host.start(process.execPath, ['-e', script]).exited) === 0;
 }

@@ -1,9 +1,21 @@
+/**
+ * @skein/test-utils (private): what the packages' tests share, written once. Everything here
+ * drives real parts: free loopback ports and socket paths, child processes and the bun/deno
+ * binaries, raw sockets for hostile peers, a real etcd, a manual clock for tick-driven code
+ * (never a stand-in for a socket), and the conformance suites that every codec and runtime runs.
+ * Node-only helpers that a server child process can load without vitest live at the
+ * `./resources` subpath.
+ */
+
+// ── Places, waits and processes
 export { freePort, tmpSocketPath } from './ports.js';
 export { waitFor, sleep, within, deferred, settleAll } from './wait.js';
 export type { WaitOptions, Deferred } from './wait.js';
 export { startProcess, processRunning } from './process.js';
 export type { Proc } from './process.js';
 export { handleCounts, leakedHandles } from './resources.js';
+
+// ── Conformance suites and hostile input
 export { codecConformance } from './codec-conformance.js';
 export type { CodecExpectations, CodecUnderTest } from './codec-conformance.js';
 export { seededRandom, randomBuffers, mutatedBuffers, flipBits } from './fuzz-bytes.js';
@@ -11,12 +23,23 @@ export { rawConnect } from './raw-socket.js';
 export type { RawSocket, PeerClose } from './raw-socket.js';
 export { closeRecorder } from './close-recorder.js';
 export type { CloseRecorder } from './close-recorder.js';
-export { repoTool } from './repo-tool.js';
+
+// ── Other runtimes and real servers (bun, deno, etcd)
+export { repoTool, toolMissing } from './repo-tool.js';
+export { describeNeeding, itNeeding } from './needs-tool.js';
 export { launch, reap, type RuntimeName } from './launch.js';
 export { runtimeConformance, RUNTIME_SCENARIO } from './runtime-conformance.js';
 export type { RuntimeHarness } from './runtime-conformance.js';
+export { startEtcd, etcdAvailable } from './etcd.js';
+export type { EtcdCluster, EtcdMember, StartEtcdOptions } from './etcd.js';
+
+// ── Watching what code under test does
 export { memoryLogger } from './memory-logger.js';
 export type { LogLine } from './memory-logger.js';
 export { ManualClock } from './manual-clock.js';
-export { startEtcd, etcdAvailable } from './etcd.js';
-export type { EtcdCluster, EtcdMember, StartEtcdOptions } from './etcd.js';
+export { makeTestCerts, suiteCerts } from './certs.js';
+export { tlsRuntimeConformance } from './tls-conformance.js';
+export type { TlsHarness } from './tls-conformance.js';
+export type { TestCerts, CertPair } from './certs.js';
+export { startNetLab, netnsUnavailable } from './netns.js';
+export type { NetHost, NetLab } from './netns.js';

@@ -1,10 +1,11 @@
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it, onTestFinished } from 'vitest';
+import { expect, it, onTestFinished } from 'vitest';
 import { freePort, tmpSocketPath } from './ports.js';
 import { startProcess, type Proc } from './process.js';
 import { launch } from './launch.js';
+import { describeNeeding, itNeeding } from './needs-tool.js';
 import { SEED, pattern } from './runtime-scenarios.js';
 import { within } from './wait.js';
 
@@ -28,7 +29,7 @@ export function runtimeConformance(h: RuntimeHarness): void {
   const listening = async (child: Proc): Promise<string> => (await child.waitForLine(/^listening (\S+)/))[1]!;
   const exitCode = (child: Proc): Promise<number | string> => within(child.exited, 20_000, 'child exit');
 
-  describe(`${h.runtime} runtime: listen`, () => {
+  describeNeeding([h.runtime], `${h.runtime} runtime: listen`, () => {
     for (const kind of ['tcp', 'unix'] as const) {
       it(`echoes 1 MiB sent in many small writes, byte for byte (${kind})`, async () => {
         const child = run('echo-server', kind === 'tcp' ? '127.0.0.1:0' : `unix:${tmpSocketPath('echo')}`);
@@ -158,7 +159,7 @@ export function runtimeConformance(h: RuntimeHarness): void {
     });
   });
 
-  describe(`${h.runtime} runtime: connect`, () => {
+  describeNeeding([h.runtime], `${h.runtime} runtime: connect`, () => {
     const batches = [
       { kind: 'tcp', count: 100, size: 1000, what: '100 chunks of 1000 bytes' },
       { kind: 'unix', count: 100, size: 1000, what: '100 chunks of 1000 bytes' },
@@ -214,7 +215,8 @@ export function runtimeConformance(h: RuntimeHarness): void {
       expect(await exitCode(child)).toBe(0);
     });
 
-    it('fails a connect that is not up by timeoutMs with RpcError Unreachable', async () => {
+    // The listener that never accepts is a Deno script: Node always accepts.
+    itNeeding(['deno'], 'fails a connect that is not up by timeoutMs with RpcError Unreachable', async () => {
       const blackhole = killedAfterTest(startBlackhole());
       const child = run('connect-fail', await listening(blackhole), '300');
       const [, name, code, message] = await child.waitForLine(/^connect-error name=(\S+) code=(\S+) message=(.*)$/);

@@ -8,6 +8,8 @@
  * Deno client) as well.
  */
 
+import { TLS_SCENARIOS, type TlsRuntimeUnderTest } from './tls-scenarios.js';
+
 export type ScenarioAddress = { readonly host: string; readonly port: number } | { readonly path: string };
 
 export interface ScenarioHandlers {
@@ -49,6 +51,8 @@ type Scenario = (rt: RuntimeUnderTest, address: ScenarioAddress, args: string[],
 /** Runs `args` = `<scenario> <address> [scenario args]`. */
 export async function runScenario(rt: RuntimeUnderTest, fmt: AddressFormat, args: string[]): Promise<void> {
   const [name = '', address = '', ...rest] = args;
+  const tls = TLS_SCENARIOS[name];
+  if (tls) return tls(rt as unknown as TlsRuntimeUnderTest, fmt.parseAddress(address), rest, fmt.formatAddress);
   const scenario = SCENARIOS[name];
   if (!scenario) throw new Error(`no scenario ${JSON.stringify(name)}; known: ${Object.keys(SCENARIOS).join(', ')}`);
   await scenario(rt, fmt.parseAddress(address), rest, fmt);

@@ -1,6 +1,6 @@
-import { ConnLifecycle, FrameError, type ByteConn, type Clock, type FrameConn, type FrameHandlers, type FrameSpec, type Slab, type Ticker } from '@skein/core';
-import { FrameReader } from './frame-reader.js';
-import { FrameWriter, type BatchLimits } from './frame-writer.js';
+import { ConnLifecycle, FrameError, type ByteConn, type ByteHandlers, type Clock, type FrameConn, type FrameHandlers, type FrameSpec, type PeerIdentity, type Slab, type Ticker } from '@skein/core';
+import { FrameReader, type FrameReceiver } from './frame-reader.js';
+import { FrameWriter, type BatchLimits, type BatchOutlet } from './frame-writer.js';
 import type { PendingFrameBudget } from './pending-frame-budget.js';
 
 /** What the connections of one transport share. */
@@ -19,7 +19,7 @@ export interface FrameConnSettings {
  * handler throws) closes this connection and is reported through `close(err)`: a throwing
  * handler is a bug above, but hanging the connection would hide it.
  */
-export class TcpFrameConn extends ConnLifecycle<FrameHandlers, Uint8Array> implements FrameConn {
+export class TcpFrameConn extends ConnLifecycle<FrameHandlers, Uint8Array> implements FrameConn, FrameReceiver, BatchOutlet {
   private readonly reader: FrameReader;
   private readonly writer: FrameWriter;
   /** end() was called: nothing more is written. */
@@ -35,14 +35,30 @@ export class TcpFrameConn extends ConnLifecycle<FrameHandlers, Uint8Array> imple
     spec: FrameSpec,
     private readonly settings: FrameConnSettings,
     budget: PendingFrameBudget,
+    /** A plaintext connection this side dialled: a TLS server closes it without a word. */
+    private readonly plainClient = false,
   ) {
-    super(conn.remote);
-    this.reader = new FrameReader(spec, budget, this.onFrame);
-    this.writer = new FrameWriter(settings.slab, settings.copyThreshold, settings.batch, (chunks) => this.send(chunks));
+    super();
+    // The connection itself receives the frames and sends the batches: no closure per connection.
+    this.reader = new FrameReader(spec, budget, this);
+    this.writer = new FrameWriter(settings.slab, settings.copyThreshold, settings.batch, this);
+  }
+
+  /** The ByteConn's name for the peer, read when first asked for. */
+  protected override describeRemote(): string {
+    return this.conn.remote;
   }
 
   get congested(): boolean {
     return this.sendBlocked;
+  }
+
+  get identity(): PeerIdentity | undefined {
+    return this.conn.identity;
+  }
+
+  get midFrame(): boolean {
+    return this.reader.midFrame;
   }
 
   write(part: Uint8Array): void {
@@ -51,6 +67,10 @@ export class TcpFrameConn extends ConnLifecycle<FrameHandlers, Uint8Array> imple
 
   flush(): void {
     if (!this.stopped && !this.over && !this.ending) this.writer.flush();
+  }
+
+  deferFlush(): void {
+    this.writer.defer();
   }
 
   end(): void {
@@ -63,12 +83,22 @@ export class TcpFrameConn extends ConnLifecycle<FrameHandlers, Uint8Array> imple
   /** The ByteConn is bound even when this connection closed first: its close is what reports ours. */
   protected override startReading(): void {
     if (this.paused) this.conn.pause();
-    this.conn.bind({
-      data: (chunk) => this.received(chunk),
-      drain: () => this.onDrain(),
-      end: () => this.endReceived(),
-      close: (err) => this.gone(err),
-    });
+    this.conn.bind(new ByteSide(this));
+  }
+
+  /** ByteSide's `data`: a chunk from the ByteConn. */
+  bytesIn(chunk: Uint8Array): void {
+    this.received(chunk);
+  }
+
+  /** ByteSide's `end`: the peer half-closed. */
+  bytesEnded(): void {
+    this.endReceived();
+  }
+
+  /** ByteSide's `close`: the ByteConn is gone. */
+  bytesGone(err: Error | undefined): void {
+    this.gone(err ?? (this.stopped ? undefined : this.reader.silentClose(this.plainClient)));
   }
 
   protected override pauseReading(): void {
@@ -125,21 +155,49 @@ export class TcpFrameConn extends ConnLifecycle<FrameHandlers, Uint8Array> imple
 
   /** After every frame the peer sent: its end, unless it ended in the middle of a frame. */
   protected override deliverEnd(h: FrameHandlers): void {
-    if (this.reader.midFrame) this.fail(new FrameError('the peer ended in the middle of a frame'));
+    if (this.reader.midFrame) this.fail(this.reader.endedMidFrame());
     else super.deliverEnd(h);
   }
 
-  private readonly onFrame = (bytes: Uint8Array, start: number, end: number): boolean => {
+  /** The reader's: a whole frame; false stops the reader after it. */
+  frameRead(bytes: Uint8Array, start: number, end: number): boolean {
     this.handlers!.frame(bytes, start, end);
     return !this.paused && !this.stopped;
-  };
+  }
 
-  private send(chunks: Uint8Array[]): void {
+  /** The writer's: a batch for the socket. */
+  sendBatch(chunks: Uint8Array[]): void {
     this.sendBlocked = !this.conn.write(chunks);
   }
 
-  private onDrain(): void {
+  /** ByteSide's `drain`. */
+  bytesDrained(): void {
     this.sendBlocked = false;
     this.drained();
+  }
+}
+
+/**
+ * The ByteConn's handlers, as one small object whose methods are shared by every connection
+ * (four closures per connection add up at 10,000 idle ones). Not TcpFrameConn itself: its `end`
+ * and `close` mean something else.
+ */
+class ByteSide implements ByteHandlers {
+  constructor(private readonly frames: TcpFrameConn) {}
+
+  data(chunk: Uint8Array): void {
+    this.frames.bytesIn(chunk);
+  }
+
+  drain(): void {
+    this.frames.bytesDrained();
+  }
+
+  end(): void {
+    this.frames.bytesEnded();
+  }
+
+  close(err?: Error): void {
+    this.frames.bytesGone(err);
   }
 }

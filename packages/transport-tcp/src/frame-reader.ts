@@ -1,9 +1,6 @@
-import { frameBodyLength, type FrameSpec } from '@skein/core';
+import { ErrorCode, FrameError, RpcError, frameBodyLength, looksLikeTls, type FrameSpec } from '@skein/core';
 import { FrameAssembly } from './frame-assembly.js';
 import type { PendingFrameBudget } from './pending-frame-budget.js';
-
-/** Receives the frame at `bytes[start, end)`; returns false to stop the reader after it (the connection paused). */
-export type FrameSink = (bytes: Uint8Array, start: number, end: number) => boolean;
 
 /**
  * An incremental frame parser. A frame that lies inside one received chunk is handed out as its
@@ -12,23 +9,31 @@ export type FrameSink = (bytes: Uint8Array, start: number, end: number) => boole
  * while the frame is incomplete. Memory handed out is never reused, so receivers may keep
  * views of it.
  */
+/** Receives the frame at `bytes[start, end)`; returns false to stop the reader after it (the connection paused). */
+export interface FrameReceiver {
+  frameRead(bytes: Uint8Array, start: number, end: number): boolean;
+}
+
 export class FrameReader {
-  private readonly assembly: FrameAssembly;
+  /** Made for the first frame cut across chunks: a connection whose frames arrive whole never needs one. */
+  private assembly: FrameAssembly | undefined;
   /** The assembly holds a header cut across chunks: the frame's length is not known yet. */
   private sizing = false;
   private halted = false;
+  /** Nothing received yet: the first bytes tell a TLS peer on a plaintext connection. */
+  private fresh = true;
+  /** The first bytes were a TLS record: a client's hello, or a server's alert. */
+  private tlsPeer: 'client' | 'server' | undefined;
 
   constructor(
     private readonly spec: FrameSpec,
-    budget: PendingFrameBudget,
-    private readonly sink: FrameSink,
-  ) {
-    this.assembly = new FrameAssembly(budget);
-  }
+    private readonly budget: PendingFrameBudget,
+    private readonly sink: FrameReceiver,
+  ) {}
 
   /** True while part of a frame has arrived and the rest has not. */
   get midFrame(): boolean {
-    return this.assembly.active;
+    return this.assembly !== undefined && this.assembly.active;
   }
 
   /**
@@ -38,16 +43,47 @@ export class FrameReader {
    */
   push(chunk: Uint8Array, from = 0): number {
     this.halted = false;
+    if (this.fresh) this.first(chunk, from);
     let at = from;
-    while (at < chunk.length && !this.halted) {
-      at = this.assembly.active ? this.assemble(chunk, at) : this.startFrame(chunk, at);
+    try {
+      while (at < chunk.length && !this.halted) {
+        at = this.midFrame ? this.assemble(chunk, at) : this.startFrame(chunk, at);
+      }
+    } catch (err) {
+      throw this.tlsPeer === undefined ? err : tlsMismatch(err, this.tlsPeer);
     }
     return at;
   }
 
+  /** Why the connection failed when the peer ended in the middle of a frame. */
+  endedMidFrame(): Error {
+    const err = new FrameError('the peer ended in the middle of a frame');
+    return this.tlsPeer === undefined ? err : tlsMismatch(err, this.tlsPeer);
+  }
+
+  /**
+   * What a clean close by the peer means when it came before a whole frame: a TLS peer (its
+   * first bytes were a TLS record), or, for a plaintext client that received nothing at all, a
+   * server that may speak TLS. Undefined when the close is just a close.
+   */
+  silentClose(plainClient: boolean): Error | undefined {
+    if (this.tlsPeer !== undefined && this.midFrame) return this.endedMidFrame();
+    if (!plainClient || !this.fresh) return undefined;
+    return new RpcError(
+      ErrorCode.Unreachable,
+      'the server closed the connection before sending a byte: a TLS server closes a plaintext client so (dial tls://host:port, or give the transport tls options)',
+    );
+  }
+
+  private first(chunk: Uint8Array, at: number): void {
+    if (at >= chunk.length) return;
+    this.fresh = false;
+    if (looksLikeTls(chunk, at)) this.tlsPeer = chunk[at] === 0x16 ? 'client' : 'server';
+  }
+
   /** Drops a partly received frame, giving its memory back to the budget: the connection is gone. */
   discard(): void {
-    this.assembly.discard();
+    this.assembly?.discard();
     this.sizing = false;
   }
 
@@ -55,27 +91,33 @@ export class FrameReader {
     const headerLength = this.spec.headerLength;
     if (chunk.length - at < headerLength) {
       this.sizing = true;
-      this.assembly.start(headerLength);
+      this.assembling().start(headerLength);
       return this.assemble(chunk, at);
     }
     const end = at + headerLength + frameBodyLength(this.spec, chunk, at);
     if (end <= chunk.length) {
-      if (!this.sink(chunk, at, end)) this.halted = true;
+      if (!this.sink.frameRead(chunk, at, end)) this.halted = true;
       return end;
     }
-    this.assembly.start(end - at);
+    this.assembling().start(end - at);
     return this.assemble(chunk, at);
   }
 
+  private assembling(): FrameAssembly {
+    return (this.assembly ??= new FrameAssembly(this.budget));
+  }
+
+  /** Goes on with the frame under way (`start` made the assembly). */
   private assemble(chunk: Uint8Array, at: number): number {
-    const next = this.assembly.add(chunk, at, chunk.length);
-    if (!this.assembly.complete) return next;
-    const bytes = this.assembly.take();
+    const assembly = this.assembly!;
+    const next = assembly.add(chunk, at, chunk.length);
+    if (!assembly.complete) return next;
+    const bytes = assembly.take();
     if (this.sizing) {
       this.sizing = false;
       if (this.sized(bytes)) return next;
     }
-    if (!this.sink(bytes, 0, bytes.length)) this.halted = true;
+    if (!this.sink.frameRead(bytes, 0, bytes.length)) this.halted = true;
     return next;
   }
 
@@ -86,8 +128,19 @@ export class FrameReader {
   private sized(header: Uint8Array): boolean {
     const length = header.length + frameBodyLength(this.spec, header, 0);
     if (length === header.length) return false;
-    this.assembly.start(length);
-    this.assembly.add(header, 0, header.length);
+    const assembly = this.assembling();
+    assembly.start(length);
+    assembly.add(header, 0, header.length);
     return true;
   }
+}
+
+/**
+ * The first bytes of a plaintext connection did not frame, and they were a TLS record: the peer
+ * speaks TLS (a TLS client's hello on a plaintext listener, or a TLS server's alert answering a
+ * plaintext client), and the error says so instead of "bad magic".
+ */
+function tlsMismatch(err: unknown, peer: 'client' | 'server'): RpcError {
+  const what = peer === 'client' ? 'a TLS client is talking to this plaintext endpoint' : 'the peer answered in TLS: it is a TLS server (dial tls://host:port, with the transport\'s tls options)';
+  return new RpcError(ErrorCode.Unreachable, `${what}; ${(err as Error)?.message ?? String(err)}`, { cause: err });
 }

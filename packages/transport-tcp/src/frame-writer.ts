@@ -1,4 +1,4 @@
-import { RunBatch, type Slab } from '@skein/core';
+import { RunBatch, type BatchOwner, type Slab } from '@skein/core';
 
 /** When a batch goes out before the end of its turn. */
 export interface BatchLimits {
@@ -6,6 +6,11 @@ export interface BatchLimits {
   readonly writes: number;
   /** Bytes in a batch. */
   readonly bytes: number;
+}
+
+/** Where a FrameWriter's batches go: the connection (an object with the method costs no closure per connection). */
+export interface BatchOutlet {
+  sendBatch(chunks: Uint8Array[]): void;
 }
 
 /**
@@ -16,7 +21,7 @@ export interface BatchLimits {
  * a whole window of requests sends its first answers while it computes the rest, so the peer
  * works on them in parallel instead of waiting for the turn to end.
  */
-export class FrameWriter {
+export class FrameWriter implements BatchOwner {
   private readonly batch: RunBatch;
   /** Parts and bytes written since the last flush. */
   private writes = 0;
@@ -26,9 +31,9 @@ export class FrameWriter {
     slab: Slab,
     copyThreshold: number,
     private readonly limits: BatchLimits,
-    private readonly send: (chunks: Uint8Array[]) => void,
+    private readonly outlet: BatchOutlet,
   ) {
-    this.batch = new RunBatch(slab, copyThreshold, () => this.flush());
+    this.batch = new RunBatch(slab, copyThreshold, this);
   }
 
   write(part: Uint8Array): void {
@@ -41,7 +46,12 @@ export class FrameWriter {
   flush(): void {
     this.writes = this.bytes = 0;
     const chunks = this.batch.takeAll();
-    if (chunks !== undefined) this.send(chunks);
+    if (chunks !== undefined) this.outlet.sendBatch(chunks);
+  }
+
+  /** The writer goes on right after an await: the batch may wait for the end of the macrotask (RunBatch.defer). */
+  defer(): void {
+    this.batch.defer();
   }
 
   /** Drops what is queued: the connection is gone. */

@@ -1,5 +1,6 @@
-import { SMALL_PART, Slab, checkFrameSpec, invalidArgument, type Address, type ByteConn, type FrameConn, type FrameListener, type FrameSpec, type Runtime, type Transport, type TransportConnectOptions } from '@skein/core';
+import { SMALL_PART, Slab, checkFrameSpec, invalidArgument, type Address, type ByteConn, type FrameConn, type FrameListener, type FrameSpec, type Runtime, type TlsOptions, type Transport, type TransportConnectOptions } from '@skein/core';
 import { TcpFrameConn, type FrameConnSettings } from './frame-conn.js';
+import { TlsSettings } from './tls-settings.js';
 import { PendingFrameBudget } from './pending-frame-budget.js';
 
 export interface TcpTransportOptions {
@@ -26,6 +27,13 @@ export interface TcpTransportOptions {
    * At least the largest frame you accept. Default 256 MiB; `Infinity`: no limit.
    */
   maxPendingFrameBytes?: number;
+  /**
+   * TLS for every connection this transport makes and accepts (a `tls://` address asks for TLS
+   * too, with these options or, for a client, the runtime's default CAs). One shape on every
+   * runtime and transport: see core's TlsOptions and docs/tls.md. `reloadTls` swaps the
+   * certificate later.
+   */
+  tls?: TlsOptions;
 }
 
 /** The stream's largest frame by default (16 MiB message, 64 MiB blob) fits three times over. */
@@ -42,22 +50,28 @@ interface TransportSettings extends FrameConnSettings {
  */
 export function tcpTransport(runtime: Runtime, options: TcpTransportOptions = {}): Transport {
   const settings = settingsFrom(runtime, options);
-  const frames = (conn: ByteConn, spec: FrameSpec, budget: PendingFrameBudget): FrameConn => new TcpFrameConn(conn, spec, settings, budget);
+  const frames = (conn: ByteConn, spec: FrameSpec, budget: PendingFrameBudget, plainClient = false): FrameConn =>
+    new TcpFrameConn(conn, spec, settings, budget, plainClient);
   const connected = new PendingFrameBudget(settings.maxPendingFrameBytes);
+  const tls = new TlsSettings(options.tls);
   const transport: Transport = {
     name: 'tcp',
     async connect(address: Address, spec: FrameSpec, opts: TransportConnectOptions = {}): Promise<FrameConn> {
       checkFrameSpec(spec);
-      const conn = await runtime.connect(address, opts.timeoutMs === undefined ? {} : { timeoutMs: opts.timeoutMs });
-      return frames(conn, spec, connected);
+      const secure = tls.forConnect(address);
+      const conn = await runtime.connect(address, { ...(opts.timeoutMs !== undefined && { timeoutMs: opts.timeoutMs }), ...(secure && { tls: secure }) });
+      return frames(conn, spec, connected, secure === undefined);
     },
     async listen(address: Address, spec: FrameSpec, accept: (conn: FrameConn) => void): Promise<FrameListener> {
       checkFrameSpec(spec);
       const budget = new PendingFrameBudget(settings.maxPendingFrameBytes);
-      const listener = await runtime.listen(address, (conn) => accept(frames(conn, spec, budget)));
-      const frameListener: FrameListener = { address: listener.address, close: () => listener.close() };
+      const secure = tls.forListen(address);
+      const listener = await runtime.listen(address, (conn) => accept(frames(conn, spec, budget)), secure && { tls: secure });
+      if (secure) tls.listening(listener);
+      const frameListener: FrameListener = { address: listener.address, close: () => (tls.closed(listener), listener.close()) };
       return frameListener;
     },
+    reloadTls: (next) => tls.reload(next),
   };
   return transport;
 }

@@ -12,9 +12,11 @@ const unlimited = (): PendingFrameBudget => new PendingFrameBudget(Infinity);
 /** A reader that collects what it reads. */
 function reader(keepGoing: (count: number) => boolean = () => true, budget = unlimited(), frameSpec = spec) {
   const frames: { bytes: Uint8Array; start: number; header: Uint8Array; body: Uint8Array }[] = [];
-  const r = new FrameReader(frameSpec, budget, (bytes, start, end) => {
-    frames.push({ bytes, start, header: bytes.subarray(start, start + 4), body: bytes.subarray(start + 4, end) });
-    return keepGoing(frames.length);
+  const r = new FrameReader(frameSpec, budget, {
+    frameRead(bytes, start, end) {
+      frames.push({ bytes, start, header: bytes.subarray(start, start + 4), body: bytes.subarray(start + 4, end) });
+      return keepGoing(frames.length);
+    },
   });
   return { r, frames };
 }
@@ -96,7 +98,7 @@ describe('FrameReader', () => {
   });
 
   it.each([-1, 1.5, Number.NaN, 2 ** 53])('rejects a body length of %s from the spec as a FrameError', (length) => {
-    const r = new FrameReader({ headerLength: 1, bodyLength: () => length }, unlimited(), () => true);
+    const r = new FrameReader({ headerLength: 1, bodyLength: () => length }, unlimited(), { frameRead: () => true });
     expect(() => r.push(Uint8Array.of(0, 0))).toThrow(FrameError);
   });
 
@@ -126,8 +128,10 @@ describe('FrameReader', () => {
   });
 
   it('lets what the sink throws out of push', () => {
-    const r = new FrameReader(spec, unlimited(), () => {
-      throw new TypeError('bug above');
+    const r = new FrameReader(spec, unlimited(), {
+      frameRead() {
+        throw new TypeError('bug above');
+      },
     });
     expect(() => r.push(encode(text('x')))).toThrow(TypeError);
   });

@@ -7,9 +7,11 @@ import { concat, noise, str, text } from './spec.js';
 function writer(slab = new Slab(64), threshold = 16, limits: BatchLimits = { writes: Infinity, bytes: Infinity }) {
   const batches: Uint8Array[][] = [];
   const sent: { chunk: Uint8Array; bytes: Uint8Array }[] = [];
-  const w = new FrameWriter(slab, threshold, limits, (chunks) => {
-    batches.push(chunks);
-    for (const chunk of chunks) sent.push({ chunk, bytes: chunk.slice() });
+  const w = new FrameWriter(slab, threshold, limits, {
+    sendBatch(chunks) {
+      batches.push(chunks);
+      for (const chunk of chunks) sent.push({ chunk, bytes: chunk.slice() });
+    },
   });
   return { w, batches, sent };
 }
@@ -113,6 +115,41 @@ describe('FrameWriter', () => {
     await turn();
     // 256 bytes in 64-byte blocks: a part that straddles a block boundary is split, not wasted.
     expect(batches[0]!.map((c) => c.length)).toEqual([64, 64, 64, 64]);
+  });
+
+  it('defer(): parts written one await apart leave as one batch, at the end of the macrotask', async () => {
+    const { w, batches } = writer();
+    for (const t of ['a', 'b', 'c', 'd']) {
+      w.write(text(t));
+      w.defer();
+      await Promise.resolve();
+    }
+    expect(batches).toHaveLength(0);
+    await turn();
+    expect(batches.map((b) => b.map(str))).toEqual([['abcd']]);
+  });
+
+  it('defer(): a deferred batch still goes out at its limits', async () => {
+    const { w, batches } = writer(new Slab(64), 16, { writes: 2, bytes: Infinity });
+    for (const t of ['a', 'b', 'c', 'd', 'e']) {
+      w.write(text(t));
+      w.defer();
+      await Promise.resolve();
+    }
+    expect(batches.map((b) => b.map(str))).toEqual([['ab'], ['cd']]);
+    await turn();
+    expect(batches.map((b) => b.map(str))).toEqual([['ab'], ['cd'], ['e']]);
+  });
+
+  it('defer() with nothing queued holds back no later run', async () => {
+    const { w, batches } = writer();
+    w.write(text('a'));
+    await Promise.resolve();
+    expect(batches.map((b) => b.map(str))).toEqual([['a']]);
+    w.defer();
+    w.write(text('b'));
+    await Promise.resolve();
+    expect(batches.map((b) => b.map(str))).toEqual([['a'], ['b']]);
   });
 
   it('discard() drops what is queued', async () => {

@@ -76,12 +76,15 @@ export function countingRuntime(runtime: Runtime = nodeRuntime): { runtime: Runt
     const i = received.push(0) - 1;
     return wrap(conn, {
       bind: (handlers) =>
+        // Each handler called on `handlers`, not copied off it: a transport may give an object whose handlers are its class's methods.
         conn.bind({
-          ...handlers,
           data: (chunk) => {
             received[i]! += chunk.length;
             handlers.data(chunk);
           },
+          drain: () => handlers.drain(),
+          ...(handlers.end && { end: () => handlers.end!() }),
+          close: (err) => handlers.close(err),
         }),
     });
   };

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { ErrorCode, FrameError, RpcError, type ByteConn, type FrameListener } from '@skein/core';
+import { ErrorCode, FrameError, RpcError, type ByteConn, type ByteHandlers, type FrameListener, type Runtime } from '@skein/core';
 import { nodeRuntime } from '@skein/runtime-node';
 import { freePort, handleCounts, leakedHandles, seededRandom, tmpSocketPath, waitFor } from '@skein/test-utils';
 import { tcpTransport, type TcpTransportOptions } from '../src/index.js';
@@ -487,6 +487,39 @@ describe('tcpTransport', () => {
       await c.side.frameCount(1);
       expectBodies(c.side, [cBody]);
     });
+  });
+
+  it('binds each ByteConn to handlers shared by every connection, not closures of its own', async () => {
+    const server = await started(serve(tcp(), { frame: echo }));
+    const bound: ByteHandlers[] = [];
+    const runtime: Runtime = {
+      ...nodeRuntime,
+      connect: async (address, options) => {
+        const conn = await nodeRuntime.connect(address, options);
+        const seen: ByteConn = {
+          remote: conn.remote,
+          bind: (h) => (bound.push(h), conn.bind(h)),
+          write: (chunks) => conn.write(chunks),
+          pause: () => conn.pause(),
+          resume: () => conn.resume(),
+          end: () => conn.end(),
+          close: () => conn.close(),
+        };
+        return seen;
+      },
+    };
+    const [a, b] = [await client(server.listener, tcp(undefined, runtime)), await client(server.listener, tcp(undefined, runtime))];
+    // Four closures per connection add up at 10,000 idle connections (docs/benchmarks.md, "Memory").
+    expect(bound).toHaveLength(2);
+    for (const name of ['data', 'drain', 'end', 'close'] as const) {
+      expect(typeof bound[0]![name]).toBe('function');
+      expect(bound[0]![name]).toBe(bound[1]![name]);
+    }
+    send(a, text('one'));
+    send(b, text('two'));
+    await a.frameCount(1);
+    await b.frameCount(1);
+    expect([str(a.frames[0]!.body), str(b.frames[0]!.body)]).toEqual(['one', 'two']);
   });
 
   it('names itself tcp', () => {

@@ -96,6 +96,11 @@ export class MessageBatcher {
     for (const m of messages) this.sink(m);
   }
 
+  /** The writer goes on right after an await: the message may wait for the end of the macrotask (RunBatch.defer). */
+  defer(): void {
+    this.batch.defer();
+  }
+
   /** Drops everything queued (the connection is gone). */
   discard(): void {
     this.batch.discard();

@@ -8,6 +8,7 @@ import {
   type FrameConn,
   type FrameHandlers,
   type FrameSpec,
+  type PeerIdentity,
 } from '@skein/core';
 import { CloseCode, closeCodeFor, closeReason, errorForClose } from './close-codes.js';
 import { MessageBatcher } from './message-batcher.js';
@@ -55,6 +56,8 @@ const END_MARKER: Uint8Array[] = [EMPTY_BYTES];
  * once. The socket adapter feeds it through `receive`, `written` and `ended`.
  */
 export class MessageConn extends ConnLifecycle<FrameHandlers, Uint8Array> implements FrameConn {
+  /** The verified TLS client identity of a wss connection (mTLS), set by the server that accepted it. */
+  identity: PeerIdentity | undefined;
   private readonly batcher: MessageBatcher;
   /** How far into the held message at the head frames have been delivered. */
   private at = 0;
@@ -94,6 +97,10 @@ export class MessageConn extends ConnLifecycle<FrameHandlers, Uint8Array> implem
 
   flush(): void {
     this.batcher.flush();
+  }
+
+  deferFlush(): void {
+    this.batcher.defer();
   }
 
   get congested(): boolean {

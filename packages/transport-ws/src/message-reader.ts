@@ -1,7 +1,4 @@
-import { FrameError, frameBodyLength, type FrameSpec } from '@skein/core';
-
-/** Receives one frame; returns false to stop reading the message here (pause, close). */
-export type FrameSink = (bytes: Uint8Array, start: number, end: number) => boolean;
+import { FrameError, frameBodyLength, type FrameSink, type FrameSpec } from '@skein/core';
 
 /**
  * Hands the whole frames of `message`, from byte `at`, to `sink`, as places in `message` (the

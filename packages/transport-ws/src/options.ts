@@ -1,4 +1,4 @@
-import { invalidArgument, silentLogger, type Logger } from '@skein/core';
+import { invalidArgument, silentLogger, type Logger, type TlsOptions } from '@skein/core';
 import type { StandardWebSocketCtor } from './standard-socket.js';
 
 /** What the server's upgrade hook sees of an upgrade request. */
@@ -42,6 +42,13 @@ export interface WsTransportOptions {
    * terminated. 0 turns keepalive off. Default 30 000.
    */
   pingIntervalMs?: number;
+  /**
+   * ws server: the most time from accept to a done WebSocket upgrade (the TLS handshake
+   * included, which `tls.handshakeTimeoutMs` also bounds on its own); a connection not upgraded
+   * by then is closed. It counts against the server's connection cap meanwhile. Default 10 000.
+   * uWebSockets.js shows no connection before its upgrade, so this does not apply there.
+   */
+  upgradeTimeoutMs?: number;
   /** Server: decides whether to accept a connection; false refuses it with 401. */
   upgrade?: (req: UpgradeRequest) => boolean | Promise<boolean>;
   /** Client: extra headers on the upgrade request (`ws` client only; browsers cannot set them). */
@@ -52,6 +59,13 @@ export interface WsTransportOptions {
    */
   WebSocket?: StandardWebSocketCtor;
   logger?: Logger;
+  /**
+   * TLS: `wss://` for the connections this transport makes (a `wss://` address asks for it too)
+   * and an HTTPS server for those it accepts. Core's TlsOptions, the same knobs as every
+   * transport (docs/tls.md); `alpn` is not used (the WebSocket handshake is HTTP/1.1). The
+   * standard WebSocket API (Deno, browsers) takes no CA or client certificate.
+   */
+  tls?: TlsOptions;
 }
 
 export interface ResolvedOptions {
@@ -65,10 +79,12 @@ export interface ResolvedOptions {
   batchFrames: number;
   highWaterMark: number;
   pingIntervalMs: number;
+  upgradeTimeoutMs: number;
   upgrade?: (req: UpgradeRequest) => boolean | Promise<boolean>;
   headers?: Record<string, string>;
   WebSocket?: StandardWebSocketCtor;
   logger: Logger;
+  tls: TlsOptions | undefined;
 }
 
 const MiB = 1024 * 1024;
@@ -86,10 +102,12 @@ export function resolveOptions(o: WsTransportOptions): ResolvedOptions {
     batchFrames: o.batchFrames === Infinity ? Infinity : positive('batchFrames', o.batchFrames ?? 128),
     highWaterMark: positive('highWaterMark', o.highWaterMark ?? MiB),
     pingIntervalMs: o.pingIntervalMs === 0 ? 0 : positive('pingIntervalMs', o.pingIntervalMs ?? 30_000),
+    upgradeTimeoutMs: positive('upgradeTimeoutMs', o.upgradeTimeoutMs ?? 10_000),
     upgrade: o.upgrade,
     headers: o.headers,
     WebSocket: o.WebSocket,
     logger: o.logger ?? silentLogger,
+    tls: o.tls,
   };
 }
 

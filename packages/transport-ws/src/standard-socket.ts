@@ -17,7 +17,8 @@ export interface StandardWebSocket {
   addEventListener(type: 'message', listener: (ev: { data: unknown }) => void): void;
 }
 
-export type StandardWebSocketCtor = new (url: string) => StandardWebSocket;
+/** The second argument is Bun's own (`{ tls }`); browsers and Deno take protocols there, which Skein never passes. */
+export type StandardWebSocketCtor = new (url: string, options?: { tls: Record<string, unknown> }) => StandardWebSocket;
 
 /** How often a congested connection re-reads `bufferedAmount`: the standard API has no drain event. */
 const DRAIN_POLL_MS = 10;

@@ -1,9 +1,11 @@
-import { formatAddress, listenFailed, type Address, type FrameConn, type FrameListener, type FrameSpec } from '@skein/core';
+import { formatAddress, invalidArgument, listenFailed, resolveTls, type Address, type FrameConn, type FrameListener, type FrameSpec } from '@skein/core';
 import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket, us_socket_context_t, WebSocket, WebSocketBehavior } from 'uWebSockets.js';
 import { MessageConn, type MessageSocket } from './message-conn.js';
 import type { ResolvedOptions } from './options.js';
 import { decide, REFUSAL } from './upgrade-hook.js';
 import { loadUws, type UwsModule } from './uws-loader.js';
+import { withPemFiles } from './pem-files.js';
+import { secureFor } from './tls.js';
 
 /** Per-connection state uWS keeps for us (passed to `upgrade`, returned by `getUserData`). */
 interface Slot {
@@ -23,8 +25,14 @@ export async function listenUws(
   options: ResolvedOptions,
   moduleName?: string,
 ): Promise<FrameListener> {
+  // Checked before anything is loaded or bound: a TLS mistake throws InvalidArgument.
+  const secure = secureFor(address, options.tls) ? resolveTls(options.tls ?? {}, 'listen') : undefined;
+  if (secure?.requestCert) {
+    throw invalidArgument('tls.requestCert: uWebSockets.js can ask for a client certificate but not require one, and shows none: use wsTransport for mTLS');
+  }
   const uws = await loadUws(moduleName);
-  const app = uws.App();
+  // SSLApp: OpenSSL in uSockets. uWS cannot change its certificate while listening (no reloadTls).
+  const app = secure ? await withPemFiles(secure, (files) => uws.SSLApp(files)) : uws.App();
   app.ws<Slot>(options.pathname, behavior(uws, spec, accept, options));
   // Other paths, and plain requests to the endpoint (uWS yields those to the next route).
   app.any('/*', (res) => void res.writeStatus('404 Not Found').end('', true));

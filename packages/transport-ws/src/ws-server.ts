@@ -1,22 +1,32 @@
 import http from 'node:http';
+import https from 'node:https';
+import net from 'node:net';
+import type tls from 'node:tls';
 import type { Duplex } from 'node:stream';
-import { formatAddress, listenFailed, type Address, type FrameConn, type FrameListener, type FrameSpec } from '@skein/core';
-import { WebSocketServer, type WebSocket } from 'ws';
+import { ErrorCode, RpcError, formatAddress, listenFailed, reloadedTls, resolveTls, type Address, type FrameConn, type FrameListener, type FrameSpec, type ResolvedTls, type TlsOptions } from '@skein/core';
+import { WebSocketServer } from 'ws';
+import { AcceptedSocket } from './accepted-socket.js';
 import { Keepalive } from './keepalive.js';
 import { pathnameOf, type ResolvedOptions } from './options.js';
 import { decide, REFUSAL } from './upgrade-hook.js';
-import { wsMessageConn } from './ws-socket.js';
+import { httpsServerTls, identityOfRequest, secureFor } from './tls.js';
+import type { ReloadableListener } from './transport-of.js';
 
 /**
  * A Skein endpoint on a `ws` WebSocketServer attached (noServer) to its own HTTP server, so the
- * upgrade can be routed by path and refused by the hook before ws ever sees it.
+ * upgrade can be routed by path and refused by the hook before ws ever sees it. The listening
+ * socket is our own: each accepted socket is handed to `accept` first (accepted-socket.ts), and
+ * only one the server keeps goes on to the HTTP(S) server, for its TLS handshake and upgrade.
  */
 export async function listenWs(
   address: Address,
   spec: FrameSpec,
   accept: (conn: FrameConn) => void,
   options: ResolvedOptions,
-): Promise<FrameListener> {
+): Promise<ReloadableListener> {
+  // Checked before anything is bound: a TLS mistake throws InvalidArgument.
+  const given: TlsOptions | undefined = secureFor(address, options.tls) ? (options.tls ?? {}) : undefined;
+  const secure = given && resolveTls(given, 'listen');
   const wss = new WebSocketServer({
     noServer: true,
     perMessageDeflate: false,
@@ -24,22 +34,65 @@ export async function listenWs(
     clientTracking: false,
   });
   const keepalive = new Keepalive(options.pingIntervalMs);
-  const onSocket = (ws: WebSocket, req: http.IncomingMessage): void => {
-    const conn = wsMessageConn(ws, remoteOf(req), spec, options);
-    keepalive.add(ws, conn);
+  const answer = (req: http.IncomingMessage, res: http.ServerResponse): void => answerPlainRequest(req, res, options.pathname);
+  // Never listens itself: it is given the sockets the server kept (the documented 'connection' injection).
+  const server = secure ? https.createServer({ ...httpsServerTls(secure), rejectUnauthorized: false }, answer) : http.createServer(answer);
+  const waiting = new WeakMap<Duplex, AcceptedSocket>();
+  /** Hands `raw` to the server; undefined when the server refused it (its connection cap, say). */
+  const handOver = (raw: net.Socket): AcceptedSocket | undefined => {
+    const s = new AcceptedSocket(raw, remoteOf(raw), spec, options);
     try {
-      accept(conn);
+      accept(s.conn);
     } catch (err) {
-      options.logger.error({ err, remote: conn.remote }, 'accept threw; closing the connection');
-      conn.fail(err);
+      options.logger.error({ err, remote: s.conn.remote }, 'accept threw; closing the connection');
+      s.conn.fail(err);
     }
+    return raw.destroyed ? undefined : s;
   };
-  const server = http.createServer((req, res) => answerPlainRequest(req, res, options.pathname));
+  const onAccepted = (raw: net.Socket): void => {
+    const s = handOver(raw);
+    // Refused: closed before any TLS or HTTP work.
+    if (s === undefined) return;
+    waiting.set(raw, s);
+    s.startClock();
+    server.emit('connection', raw);
+    // pauseOnConnect left it paused: the HTTP parser needs it flowing. (A TLSSocket reads the
+    // handle beneath itself; resuming the wrapped socket too would give it two readers.)
+    if (!secure) raw.resume();
+  };
+  if (secure) {
+    refuseUnverified(server as https.Server, secure, options, (socket, err) => waiting.get(tcpSocketOf(socket))?.refusedTls(err));
+    server.on('secureConnection', (socket: tls.TLSSocket) => waiting.get(tcpSocketOf(socket))?.secured(socket));
+  }
+  // Bun's https server runs no TLS on a socket handed to it through 'connection': there it
+  // listens itself, and a connection reaches the server at its upgrade (its TLS handshake then
+  // holds no slot of the server's cap; docs/tls.md says so).
+  const acceptsLate = secure !== undefined && isBun();
   server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
-    void upgrade(req, socket, options, () => wss.handleUpgrade(req, socket, head, (ws) => onSocket(ws, req)));
+    const s = waiting.get(tcpSocketOf(socket)) ?? (acceptsLate ? handOver(socket as net.Socket) : undefined);
+    if (s === undefined) return void socket.destroy();
+    void upgrade(req, socket, options, () =>
+      wss.handleUpgrade(req, socket, head, (ws) => {
+        // Upgraded: from now on ws drives it, and nothing here needs to find it again.
+        waiting.delete(tcpSocketOf(socket));
+        if (secure) s.conn.identity = identityOfRequest(req.socket);
+        keepalive.add(ws, s.conn);
+        s.upgraded(ws);
+      }),
+    );
   });
-  await listenOn(server, address);
-  const listener: FrameListener = { address: boundAddress(server, address), close: () => closeServer(server, wss) };
+  // pauseOnConnect: nothing is read before the server has kept the connection.
+  const tcp: net.Server = acceptsLate ? server : net.createServer({ pauseOnConnect: true, allowHalfOpen: true, noDelay: true }, onAccepted);
+  // A failed accept (EMFILE, ...) costs that one connection; the server keeps listening.
+  await listenOn(tcp, address);
+  tcp.on('error', () => {});
+  let current = given;
+  const reloadTls = async (next: TlsOptions): Promise<void> => {
+    const s = reloadedTls(current!, next);
+    (server as https.Server).setSecureContext(httpsServerTls(s));
+    current = { ...current, ...next };
+  };
+  const listener: ReloadableListener = { address: boundAddress(tcp, address), close: () => closeServer(tcp, wss), ...(secure && { reloadTls }) };
   return listener;
 }
 
@@ -73,12 +126,12 @@ function answerPlainRequest(req: http.IncomingMessage, res: http.ServerResponse,
   res.writeHead(status, { connection: 'close', 'content-length': 0 }).end();
 }
 
-function remoteOf(req: http.IncomingMessage): string {
-  const { remoteAddress, remotePort } = req.socket;
+function remoteOf(socket: net.Socket): string {
+  const { remoteAddress, remotePort } = socket;
   return remoteAddress && remotePort !== undefined ? formatAddress({ host: remoteAddress, port: remotePort }) : 'unix';
 }
 
-function listenOn(server: http.Server, address: Address): Promise<void> {
+function listenOn(server: net.Server, address: Address): Promise<void> {
   return new Promise((resolve, reject) => {
     const onError = (err: Error): void =>
       reject(listenFailed(formatAddress(address), err.message, err));
@@ -92,18 +145,55 @@ function listenOn(server: http.Server, address: Address): Promise<void> {
   });
 }
 
-function boundAddress(server: http.Server, asked: Address): Address {
+function boundAddress(server: net.Server, asked: Address): Address {
   const a = server.address();
   if ('path' in asked || !a || typeof a !== 'object') return asked;
   return { host: asked.host, port: a.port };
 }
 
 /**
- * Stops accepting. Connections already accepted are left alone (the FrameListener contract), so
- * this does not wait for the HTTP server's 'close' event, which waits for them.
+ * Stops accepting. Connections already accepted, upgraded or not, are left alone (the
+ * FrameListener contract: they are the server's), so this does not wait for the 'close' event,
+ * which waits for them.
  */
-async function closeServer(server: http.Server, wss: WebSocketServer): Promise<void> {
-  server.close();
-  server.closeIdleConnections();
+async function closeServer(tcp: net.Server, wss: WebSocketServer): Promise<void> {
+  tcp.close();
   wss.close();
+}
+
+/**
+ * mTLS on the https server: a client whose certificate is missing or does not verify is closed
+ * as its handshake completes, before the HTTP parser reads a byte of it, with a log line
+ * (tls.Server's own `rejectUnauthorized` would close it without one). A failed handshake is
+ * logged too; `refused` tells the connection why it closes.
+ */
+function refuseUnverified(server: https.Server, secure: ResolvedTls, options: ResolvedOptions, refused: (socket: tls.TLSSocket, err: RpcError) => void): void {
+  server.on('tlsClientError', (err: Error & { code?: string }, socket: tls.TLSSocket) => {
+    const failure =
+      err.code === 'ERR_TLS_HANDSHAKE_TIMEOUT'
+        ? new RpcError(ErrorCode.Timeout, `TLS handshake not done within ${secure.handshakeTimeoutMs} ms`)
+        : new RpcError(ErrorCode.IO, `TLS handshake failed: ${err.message}`, { cause: err });
+    options.logger.warn({ remote: socket.remoteAddress, reason: failure.message }, 'TLS handshake failed: closing the connection');
+    refused(socket, failure);
+  });
+  if (!secure.requestCert) return;
+  server.prependListener('secureConnection', (socket: tls.TLSSocket) => {
+    if (socket.authorized) return;
+    const reason = String(socket.authorizationError);
+    options.logger.warn({ remote: socket.remoteAddress, reason }, 'TLS client certificate refused: closing the connection');
+    refused(socket, new RpcError(ErrorCode.Unauthenticated, `TLS client certificate refused: ${reason}`));
+    socket.destroy();
+  });
+}
+
+/**
+ * The accepted TCP socket under a socket the HTTP(S) server hands us: itself on plain HTTP; on
+ * HTTPS, the one the TLSSocket wraps (Node keeps it as `_parent`, and shows it no other way).
+ */
+function tcpSocketOf(socket: Duplex): Duplex {
+  return (socket as { _parent?: Duplex })._parent ?? socket;
+}
+
+function isBun(): boolean {
+  return typeof (globalThis as { Bun?: unknown }).Bun !== 'undefined';
 }

@@ -24,31 +24,81 @@ const LAST = Object.freeze({ binary: true, compress: false, fin: true });
  * to the kernel, which is when `bufferedAmount` can have dropped.
  */
 export function wsMessageConn(ws: WebSocket, remote: string, spec: FrameSpec, options: MessageConnOptions): MessageConn {
+  const early = upgradingWsConn(remote, spec, options, () => ws.terminate());
+  early.attach(ws);
+  return early.conn;
+}
+
+/** A MessageConn whose WebSocket comes later: the server hands it over at accept, before the upgrade. */
+export interface UpgradingWsConn {
+  readonly conn: MessageConn;
+  /** The upgrade is done: `ws` carries the connection from now on (what was written before goes first). */
+  attach(ws: WebSocket): void;
+}
+
+/**
+ * The MessageConn is made before its WebSocket: until `attach`, what is written waits here
+ * (sent once upgraded, in order), a pause is remembered, and a close or terminate calls `drop`
+ * (which closes the socket beneath: no close frame can be sent yet). Nothing is received
+ * before `attach`, so nothing is delivered.
+ */
+export function upgradingWsConn(remote: string, spec: FrameSpec, options: MessageConnOptions, drop: () => void): UpgradingWsConn {
+  let ws: WebSocket | undefined;
+  let dropped = false;
+  /** Messages written before the upgrade, and their bytes. */
+  let early: Uint8Array[][] | undefined;
+  let earlyBytes = 0;
+  let pausedEarly = false;
+  const dropEarly = (): void => {
+    dropped = true;
+    early = undefined;
+    drop();
+  };
   const onSent = (): void => void conn.written();
   const socket: MessageSocket = {
     get bufferedAmount() {
-      return ws.bufferedAmount;
+      return ws === undefined ? earlyBytes : ws.bufferedAmount;
     },
     send(chunks) {
+      if (ws === undefined) return hold(chunks);
       const last = chunks.length - 1;
       for (let i = 0; i < last; i++) ws.send(chunks[i]!, MORE);
       ws.send(chunks[last]!, LAST, onSent);
     },
     // Public since ws 8: stops reading the socket, so the kernel buffer fills and the peer slows.
     pausesReading: true,
-    pause: () => ws.pause(),
-    resume: () => ws.resume(),
-    close: (code, reason) => ws.close(code, reason),
-    terminate: () => ws.terminate(),
+    pause: () => (ws === undefined ? void (pausedEarly = true) : ws.pause()),
+    resume: () => (ws === undefined ? void (pausedEarly = false) : ws.resume()),
+    close: (code, reason) => (ws === undefined ? dropEarly() : ws.close(code, reason)),
+    terminate: () => (ws === undefined ? dropEarly() : ws.terminate()),
     watchDrain: () => {},
   };
+  const hold = (chunks: Uint8Array[]): void => {
+    if (dropped) return;
+    // The batcher may reuse its array; the bytes are the connection's to send.
+    (early ??= []).push(chunks.slice());
+    for (const c of chunks) earlyBytes += c.length;
+  };
   const conn = new MessageConn(remote, spec, socket, options);
-  let error: Error | undefined;
-  ws.on('message', (data, isBinary) => conn.receive(bytesOf(data), isBinary));
-  ws.on('error', (err) => (error ??= err));
-  ws.on('close', (code, reason) => conn.ended(error ? closeCodeOf(error, code) : code, reason.toString(), error));
-  return conn;
+  const attach = (w: WebSocket): void => {
+    if (dropped) return void w.terminate();
+    let error: Error | undefined;
+    w.on('message', (data, isBinary) => conn.receive(bytesOf(data), isBinary));
+    w.on('error', (err) => (error ??= err));
+    w.on('close', (code, reason) => conn.ended(error ? closeCodeOf(error, code) : code, reason.toString(), error));
+    ws = w;
+    // What the server kept to close it before its upgrade is not needed any more: let it go.
+    drop = NOTHING;
+    if (pausedEarly) w.pause();
+    const waiting = early;
+    early = undefined;
+    earlyBytes = 0;
+    if (waiting) for (const m of waiting) socket.send(m);
+  };
+  return { conn, attach };
 }
+
+const NOTHING = (): void => {};
 
 /**
  * A message as a plain Uint8Array view of ws's buffer: what handlers take out of it must not be

@@ -77,6 +77,22 @@ describe.each(servers)('%s server', (_name, transport, tooBigCode, pausesReading
     expect(raw.messages.flatMap(bodiesOf).map(text)).toEqual(Array.from({ length: 1000 }, (_, i) => `n${i}`));
   });
 
+  it('with deferFlush, frames written one await apart share messages (batchFrames each), not one message each', async () => {
+    const s = await serve({ batchFrames: 100 }, { echo: false });
+    const raw = await rawClient(s.url());
+    cleanup.push(() => raw.ws.terminate());
+    await until(() => s.accepted.length === 1, 'accept');
+    const conn = s.accepted[0]!.conn;
+    for (let i = 0; i < 1000; i++) {
+      conn.write(frame(`n${i}`));
+      conn.deferFlush!();
+      await Promise.resolve();
+    }
+    await until(() => raw.messages.flatMap(bodiesOf).length >= 1000, '1000 frames');
+    expect(raw.messages.map((m) => bodiesOf(m).length)).toEqual(Array(10).fill(100));
+    expect(raw.messages.flatMap(bodiesOf).map(text)).toEqual(Array.from({ length: 1000 }, (_, i) => `n${i}`));
+  });
+
   it('closes a connection whose message ends mid-frame with 1007, and only that one', async () => {
     const s = await serve();
     const bad = await rawClient(s.url());
@@ -293,5 +309,37 @@ describe.each(servers)('%s server', (_name, transport, tooBigCode, pausesReading
       timeoutMs: 20_000,
       what: `no leaked handles (now ${JSON.stringify(leakedHandles(before))})`,
     });
+  });
+});
+
+describe('ws server: a connection is handed over at TCP accept, before its upgrade', () => {
+  async function listen(options: WsTransportOptions, accept: (conn: import('@skein/core').FrameConn) => void) {
+    const listener = await wsTransport(options).listen({ host: '127.0.0.1', port: 0 }, spec, accept);
+    cleanup.push(() => listener.close());
+    return 'port' in listener.address ? listener.address.port : 0;
+  }
+
+  it('sends what was written before the upgrade once it is done, first and in order', async () => {
+    const port = await listen({}, (conn) => {
+      record(conn);
+      // accept runs at TCP accept: there is no WebSocket yet.
+      conn.write(frame('one'));
+      conn.flush();
+      conn.write(frame('two'));
+      conn.flush();
+    });
+    const raw = await rawClient(`ws://127.0.0.1:${port}/skein`);
+    await until(() => raw.messages.length === 2, 'the two early messages');
+    expect(raw.messages.map((m) => bodiesOf(m).map(text))).toEqual([['one'], ['two']]);
+  });
+
+  it('closes a connection accept closes before any HTTP work: the client cannot connect', async () => {
+    const port = await listen({}, (conn) => conn.close());
+    const err = await wsTransport().connect({ host: '127.0.0.1', port }, spec, { timeoutMs: 10_000 }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: ErrorCode.Unreachable });
+  });
+
+  it('refuses an upgradeTimeoutMs that is not a positive integer', () => {
+    expect(() => wsTransport({ upgradeTimeoutMs: 0 })).toThrow(/upgradeTimeoutMs/);
   });
 });

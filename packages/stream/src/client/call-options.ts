@@ -1,3 +1,5 @@
+import type { Metadata } from '../wire/call-head.js';
+
 /**
  * What a caller may say about one call. One type for every carrier: a ClientStream reads the
  * first three; pools read the rest too, and a carrier ignores what does not apply to it.
@@ -8,11 +10,22 @@ export interface CallOptions {
   /**
    * This call's timeout, in place of the carrier's default. A FailoverPool applies it to each
    * attempt (as razor-rpc does), so a call that fails over may take (retries + 1) × timeoutMs;
-   * an AbortSignal bounds the whole call.
+   * an AbortSignal bounds the whole call. A call's own timeoutMs travels to the server (when it
+   * agreed call heads) as the time left: the handler sees it as its deadline.
    */
   timeoutMs?: number;
-  /** Aborting fails the call with Cancelled wherever it waits, and frees its window slot. */
+  /**
+   * Aborting fails the call with Cancelled wherever it waits, and frees its window slot. On the
+   * wire (to a server that agreed it in the hello) a cancel frame follows: the handler's signal
+   * fires and its answer is dropped.
+   */
   signal?: AbortSignal;
+  /**
+   * Small key/value entries sent with the call (a bearer token, a trace context), read on the
+   * server as `req.metadata`. Travels only to a server that agreed call heads in the hello (a
+   * razor v1 peer gets the plain call without them); at most 8 KiB encoded by default.
+   */
+  metadata?: Metadata;
   /** The key the 'hash' strategy or a picker function picks a server by (FailoverPool), or a cluster's route function picks a member by. */
   route?: string;
   /** The method may run twice: it may then be retried after a timeout or a lost connection (FailoverPool). */

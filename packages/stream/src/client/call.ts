@@ -24,6 +24,16 @@ export class Call {
   next: Call | undefined = undefined;
   done = false;
   onAbort: (() => void) | null = null;
+  /** Sent with a head (deadline, metadata; a signal makes it cancellable on the server). */
+  headed = false;
+  /** The encoded head, when it carries metadata (else a shared 4-byte one is written). */
+  head: Uint8Array | undefined = undefined;
+  /** Its own timeoutMs travels as the remaining time. */
+  sendsDeadline = false;
+  /** The stream's ticked time when the call was accepted: what it spent waiting is taken off its remaining time. */
+  acceptedAt = 0;
+  /** Waiting, counted in the window, for the hello's answer before its head may go. */
+  held = false;
 
   constructor(
     /** A numeric action, or a string action's request prefix (header room, then the name). */

@@ -1,5 +1,6 @@
 import type { Notify, Reply } from './call.js';
 import type { CallOptions } from './call-options.js';
+import type { StreamCall } from './stream-call.js';
 
 /**
  * Anything that can carry a call: a ClientStream, a ConnPool or a FailoverPool. The one
@@ -11,6 +12,16 @@ export interface Caller {
    * path). Carriers also have `call()`, the promise form, built on this.
    */
   send(action: string | number, msg: Uint8Array, opts: CallOptions, notify: Notify): void;
+}
+
+/**
+ * A carrier that opens streams (docs/protocol.md, "Streams"): a ClientStream, a ConnPool or a
+ * FailoverPool (a pool's stream stays on the connection it opened on). What a typed API's
+ * streaming methods sit on: a server stream is `openStream` then reading, a client stream
+ * `write()`s then `end()` and awaits `result`, both ways does both.
+ */
+export interface StreamCaller extends Caller {
+  openStream(action: string | number, msg?: Uint8Array, opts?: CallOptions): StreamCall;
 }
 
 /** The promise form, written once for every carrier: `call` is `send` with a promise around it. */

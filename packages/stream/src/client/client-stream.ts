@@ -20,7 +20,7 @@ import { readErrorBytes } from '../wire/error-strings.js';
 import { responseFrameSpec } from '../wire/frame-specs.js';
 import type { Limits } from '../wire/limits.js';
 import {
-  ACTION_LEN_MASK,
+  HELLO_ACTION,
   PING_ACTION,
   REQUEST_HEADER_LENGTH,
   RES_FLAG_AT,
@@ -29,11 +29,12 @@ import {
   ResponseFlag,
   SEQ_AT,
   readSeq,
+  putU32,
   u32,
   writeRequestHeader,
 } from '../wire/protocol.js';
 import type { CallOptions } from './call-options.js';
-import { promised, type Caller } from './caller.js';
+import { promised, type StreamCaller } from './caller.js';
 import { resolveStreamOptions, type ClientStreamOptions, type StreamSettings } from './options.js';
 import { Throttler } from './throttler.js';
 import { DeadlineWheel } from './deadline-wheel.js';
@@ -41,6 +42,15 @@ import { TickClock } from '../internals/tick-clock.js';
 import { callTimeout } from '../internals/checks.js';
 import { ClientHello } from './hello.js';
 import { HELLO_SEQ } from '../wire/hello.js';
+import { CANCEL_ACTION, CREDIT_FLAG, DATA_ACTION, DATA_FLAG, END_ACTION, HEAD_ACTION, OPEN_ACTION, creditRequest } from '../wire/extension-frames.js';
+import { CallHeadError, encodeCallHead, wireRemaining } from '../wire/call-head.js';
+import { StreamCall, type StreamWire } from './stream-call.js';
+import { keptBytes } from '../internals/kept-bytes.js';
+import { AUTH_ACTION } from '../wire/auth.js';
+import { ClientAuth, type AuthLink } from './client-auth.js';
+import { fetchCredentials, type Credentials } from './credentials.js';
+import { ReverseDispatch, type ReverseLink as ReverseLinkOf } from './reverse-dispatch.js';
+import { REVERSE_CALL_FLAG, REVERSE_KIND, readReverseAnswer, reverseOfferEntry } from '../wire/reverse-calls.js';
 
 export type StreamState = 'open' | 'closing' | 'closed';
 
@@ -50,7 +60,7 @@ const utf8 = new TextEncoder();
  * One multiplexed connection: calls are sent in order with a `seq` each, at most `window` in
  * flight, and matched to replies by seq in whatever order the server answers.
  */
-export class ClientStream implements Caller {
+export class ClientStream implements StreamCaller {
   readonly address: Address;
   readonly remote: string;
   private readonly limits: Limits;
@@ -74,11 +84,31 @@ export class ClientStream implements Caller {
   /** A frame arrived since the last tick; read and cleared per tick instead of reading the clock per frame. */
   private received = false;
   private _state: StreamState = 'open';
+  /**
+   * The server answered a call with a bare Closed: it is draining (a graceful close or restart)
+   * and refuses what it has not started (a handler passing on a downstream's Closed does not
+   * count: that one carries a detail). A pool stops sending here and opens a fresh connection.
+   */
+  peerClosing = false;
   private closeError: Error | undefined;
   private readonly closedWaiters: ((err: Error | undefined) => void)[] = [];
   private readonly onClose: ((err: Error | undefined) => void) | undefined;
+  /** Calls with metadata, waiting for the hello's answer; counted in the window. */
+  private held: Call[] = [];
+  /** Open streams by seq. */
+  private readonly streams = new Map<number, StreamCall>();
+  /** Streams waiting for the hello's answer before they may open. */
+  private readonly opening = new Set<StreamCall>();
+  private readonly streamWindow: number;
+  private readonly wire: StreamWire;
+  /** A head's remaining time and nothing else: written from here, no buffer per call. */
+  private readonly headBytes = new Uint8Array(4);
   /** @internal What the peer speaks beyond razor v1, as its answer to our hello says. */
   readonly hello: ClientHello;
+  /** The credentials' renewals, when the stream presents credentials. */
+  private readonly auth: ClientAuth | undefined;
+  /** Runs the server's calls, when the stream serves (`serve`); the hello's answer says whether it may. */
+  private readonly serving: ReverseDispatch | undefined;
 
   private constructor(
     private readonly conn: FrameConn,
@@ -87,6 +117,8 @@ export class ClientStream implements Caller {
     address: Address,
     settings: StreamSettings,
     onClose: ClientStreamOptions['onClose'],
+    credentials?: { readonly source: Credentials; readonly bytes: Uint8Array },
+    transportName = '',
   ) {
     this.address = address;
     this.remote = conn.remote;
@@ -105,8 +137,15 @@ export class ClientStream implements Caller {
       close: (err) => this.onClosed(err),
     });
     // First on the wire, unanswered yet when the first call follows: it costs no round trip.
-    this.hello = new ClientHello(settings.limits);
+    this.serving = settings.serve && new ReverseDispatch(this.reverseLink(transportName), settings.serve, settings.limits.maxAction, logger);
+    this.hello = new ClientHello(settings.limits, settings.streamWindow, credentials !== undefined, settings.serve ? [reverseOfferEntry(settings.serve.window)] : []);
+    this.streamWindow = settings.streamWindow;
+    this.wire = this.streamWire();
+    // Calls with a head wait for the answer (a v1 peer must never see one): here they go on.
+    this.hello.whenKnown(() => this.releaseHeld());
+    if (this.serving) this.hello.whenKnown(() => this.agreeServing());
     if (this.hello.request) conn.write(this.hello.request);
+    this.auth = credentials && new ClientAuth(credentials.source, clock, logger, this.authLink());
   }
 
   /** Connects and returns a ready stream. Fails with Unreachable when the peer cannot be reached. */
@@ -114,8 +153,33 @@ export class ClientStream implements Caller {
     const address = parseAddress(opts.address);
     // Checked before connecting: a bad option must not leave a connection open that nobody closes.
     const settings = resolveStreamOptions(opts);
-    const conn = await opts.transport.connect(address, responseFrameSpec(settings.limits), { timeoutMs: opts.connectTimeoutMs });
-    return new ClientStream(conn, opts.clock ?? systemClock, opts.logger ?? silentLogger, address, settings, opts.onClose);
+    // Fetched while connecting; a connection whose credentials could not be had is closed unused.
+    const source = opts.credentials;
+    const fetching = source === undefined ? undefined : fetchCredentials(source);
+    fetching?.catch(() => {});
+    const conn = await opts.transport.connect(address, responseFrameSpec(settings.limits, settings.serve !== undefined), { timeoutMs: opts.connectTimeoutMs });
+    let credentials;
+    if (source !== undefined) {
+      try {
+        credentials = { source, bytes: await fetching! };
+      } catch (err) {
+        conn.close();
+        throw err;
+      }
+    }
+    const stream = new ClientStream(conn, opts.clock ?? systemClock, opts.logger ?? silentLogger, address, settings, opts.onClose, credentials, opts.transport.name);
+    if (credentials) await stream.authenticated(credentials.bytes, opts.connectTimeoutMs ?? AUTH_WAIT_MS);
+    return stream;
+  }
+
+  /**
+   * Presents fresh credentials (the `credentials` option is called again) on this live
+   * connection; resolves when the server accepts them. Calls keep going meanwhile. The stream
+   * does this by itself before the server's grant runs out (docs/auth.md).
+   */
+  renewCredentials(): Promise<void> {
+    if (!this.auth) return Promise.reject(new RpcError(ErrorCode.Unauthenticated, `no credentials on the stream to ${this.remote}: nothing to renew`));
+    return this.auth.renew();
   }
 
   get state(): StreamState {
@@ -162,6 +226,11 @@ export class ClientStream implements Caller {
       return notify(new RpcError(ErrorCode.Overloaded, `more than ${this.throttler.maxQueued} calls waiting on ${this.remote}`), null);
     }
     const call = new Call(wireAction, msg, blob, timeoutMs, opts.signal, notify);
+    // A call the server must be able to cancel, time out or read metadata of goes with a head.
+    if (opts.signal !== undefined || opts.timeoutMs !== undefined || opts.metadata !== undefined) {
+      const bad = this.headed(call, opts);
+      if (bad) return notify(bad, null);
+    }
     call.deadline = this.pace.deadline(timeoutMs);
     this.deadlines.add(call);
     if (opts.signal) this.watchAbort(call, opts.signal);
@@ -187,6 +256,7 @@ export class ClientStream implements Caller {
   close(): Promise<void> {
     if (this._state === 'open') {
       this._state = 'closing';
+      this.serving?.startClose();
       this.endIfIdle();
     }
     return this.closed().then(() => undefined);
@@ -204,14 +274,62 @@ export class ClientStream implements Caller {
     return new Promise((resolve) => this.closedWaiters.push(resolve));
   }
 
+  /**
+   * Presents the credentials once the hello's answer asks for them, and waits for the server's
+   * verdict: a refusal (the server then ends the connection) fails the connect with its error. A
+   * peer that does not authenticate (razor v1, or a server without an `authenticate` hook) never
+   * receives them, and the stream works as without.
+   */
+  private authenticated(credentials: Uint8Array, timeoutMs: number): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      let settled = false;
+      const fail = (err: Error): void => {
+        if (settled) return;
+        settled = true;
+        timer.stop();
+        this.destroy(err.message);
+        reject(err);
+      };
+      const timer = this.clock.every(timeoutMs, () => fail(new RpcError(ErrorCode.Unreachable, `${this.remote} gave no verdict on the credentials within ${timeoutMs} ms`)));
+      void this.closed().then((err) => fail(new RpcError(ErrorCode.Unreachable, `connection to ${this.remote} closed before its credentials were answered`, { cause: err })));
+      const done = (): void => {
+        if (settled) return;
+        settled = true;
+        timer.stop();
+        resolve();
+      };
+      this.hello.whenKnown(() => {
+        if (this.hello.authAsked) return void this.auth!.present(credentials).then(done, fail);
+        this.logger.debug({ remote: this.remote }, 'the server does not authenticate: credentials not sent');
+        done();
+      });
+    });
+  }
+
+  private authLink(): AuthLink {
+    return {
+      remote: this.remote,
+      sendCredentials: (msg) => {
+        const seq = this.nextSeq++;
+        writeRequestHeader(this.header, AUTH_ACTION, 0, seq, msg.length, 0);
+        this.conn.write(this.header);
+        if (msg.length !== 0) this.conn.write(msg);
+        return seq;
+      },
+      // Graceful: calls on the wire finish; new ones fail with Closed, which a pool retries on a fresh connection.
+      expired: () => void this.close(),
+    };
+  }
+
   private checkCall(action: string | number, msg: Uint8Array, blob: Uint8Array): number | Uint8Array {
     if (!(msg instanceof Uint8Array)) throw invalidArgument('msg must be a Uint8Array');
     if (!(blob instanceof Uint8Array)) throw invalidArgument('blob must be a Uint8Array');
     if (msg.length > this.limits.maxMessage) throw tooLarge('message', msg.length, this.limits.maxMessage);
     if (blob.length > this.limits.maxBlob) throw tooLarge('blob', blob.length, this.limits.maxBlob);
     if (typeof action === 'number') {
-      if (!Number.isInteger(action) || action <= PING_ACTION || action > ACTION_LEN_MASK) {
-        throw invalidArgument(`numeric action must be an integer in 1..${ACTION_LEN_MASK}, got ${action}`);
+      // From HELLO_ACTION up, numeric actions are the protocol's own (hello, extension frames).
+      if (!Number.isInteger(action) || action <= PING_ACTION || action >= HELLO_ACTION) {
+        throw invalidArgument(`numeric action must be an integer in 1..${HELLO_ACTION - 1} (${HELLO_ACTION} and up are reserved), got ${action}`);
       }
       return action;
     }
@@ -240,20 +358,110 @@ export class ClientStream implements Caller {
     call.onAbort = () => {
       if (call.done) return;
       this.deadlines.remove(call);
-      if (call.seq === 0) this.throttler.settled();
-      else if (this.pending.delete(call.seq)) this.throttler.inFlight--;
+      if (!this.unhold(call)) {
+        if (call.seq === 0) this.throttler.settled();
+        else if (this.pending.delete(call.seq)) {
+          this.throttler.inFlight--;
+          // On the wire: the server stops it too (it tracks only calls that came with a head).
+          if (call.headed) this.writeBare(CANCEL_ACTION, call.seq);
+        }
+      }
       call.finish(cancelled(), null);
       this.pump();
     };
     signal.addEventListener('abort', call.onAbort, { once: true });
   }
 
+  /** Notes what a call's head carries; an error when its metadata cannot be sent. */
+  private headed(call: Call, opts: CallOptions): RpcError | undefined {
+    const { metadata } = opts;
+    if (metadata !== undefined) {
+      if (typeof metadata !== 'object' || metadata === null) return invalidArgument('metadata must be an object of strings');
+      try {
+        call.head = encodeCallHead(undefined, metadata);
+      } catch (err) {
+        if (err instanceof CallHeadError) return invalidArgument(`metadata: ${err.message}`);
+        throw err;
+      }
+      const tooBig = this.headTooLarge(call.head);
+      if (tooBig) return tooBig;
+    }
+    call.headed = true;
+    call.sendsDeadline = opts.timeoutMs !== undefined;
+    call.acceptedAt = this.pace.elapsed;
+    return undefined;
+  }
+
+  /** A head over what the server reads (known once the hello is answered). */
+  private headTooLarge(head: Uint8Array | undefined): RpcError | undefined {
+    const max = this.hello.agreed?.maxHead ?? 0;
+    if (head === undefined || max === 0 || head.length <= max) return undefined;
+    return new RpcError(ErrorCode.FrameTooLarge, `metadata of ${head.length} bytes encoded exceeds the server's limit of ${max}`);
+  }
+
+  /** True when the call was held for the hello's answer (and is not any more). */
+  private unhold(call: Call): boolean {
+    if (!call.held) return false;
+    call.held = false;
+    this.throttler.inFlight--;
+    return true;
+  }
+
+  /** The hello's answer is in: held calls go, with their heads if the server agreed them. */
+  private releaseHeld(): void {
+    // Closed: failAll fails them.
+    if (this._state === 'closed') return;
+    const calls = this.held;
+    this.held = [];
+    for (const call of calls) if (this.unhold(call)) this.transmit(call);
+  }
+
   private transmit(call: Call): void {
+    // Before the hello's answer a deadline or a signal goes as a plain call (a peer that never
+    // answers must not hold calls back); metadata is never dropped, so its call waits.
+    if (call.headed && this.hello.dialect === 'pending' && call.head === undefined) call.headed = false;
+    if (call.headed) {
+      if (this.hello.dialect === 'pending') {
+        call.held = true;
+        this.held.push(call);
+        this.throttler.inFlight++;
+        return;
+      }
+      const tooBig = this.headTooLarge(call.head);
+      if (tooBig) {
+        this.deadlines.remove(call);
+        return call.finish(tooBig, null);
+      }
+    }
     const seq = this.nextSeq++;
     call.seq = seq;
     this.pending.set(seq, call);
     this.throttler.inFlight++;
-    const { action, msg, blob } = call;
+    if (call.headed) this.writeHead(HEAD_ACTION, seq, call.head, call.sendsDeadline ? call.timeoutMs - (this.pace.elapsed - call.acceptedAt) : undefined);
+    this.writeRequest(call.action, seq, call.msg, call.blob);
+  }
+
+  /**
+   * A call head (HEAD_ACTION) or a stream's opening (OPEN_ACTION), right before the request it
+   * heads. Nothing for a peer that did not agree heads: it gets the plain call.
+   */
+  private writeHead(action: number, seq: number, head: Uint8Array | undefined, remainingMs: number | undefined): void {
+    if (!this.hello.agreed || this.hello.agreed.maxHead === 0) return;
+    const bytes = head ?? this.headBytes;
+    putU32(bytes, 0, wireRemaining(remainingMs));
+    writeRequestHeader(this.header, action, 0, seq, bytes.length, 0);
+    this.conn.write(this.header);
+    this.conn.write(bytes);
+  }
+
+  /** A bodiless extension frame (cancel, end), only to a peer that agreed them. */
+  private writeBare(action: number, seq: number): void {
+    if (this._state === 'closed' || !this.hello.agreed?.cancel) return;
+    writeRequestHeader(this.header, action, 0, seq, 0, 0);
+    this.conn.write(this.header);
+  }
+
+  private writeRequest(action: number | Uint8Array, seq: number, msg: Uint8Array, blob: Uint8Array): void {
     if (typeof action === 'number') {
       // The header is built in one reused buffer: the transport copies parts this small at once.
       writeRequestHeader(this.header, action, 0, seq, msg.length, blob.length);
@@ -274,6 +482,129 @@ export class ClientStream implements Caller {
     if (blob.length !== 0) this.conn.write(blob);
   }
 
+  /**
+   * Opens a stream (docs/protocol.md, "Streams") with `msg` and `opts.blob` as its opening
+   * request: read the server's items with `for await`, send yours with `write()`. Streams do
+   * not count against the window. Fails (reading and `result`) with Version when the server
+   * did not agree streams in the hello (a razor v1 peer); `opts.timeoutMs` travels as its
+   * deadline, which the server enforces; `opts.signal` cancels it.
+   */
+  openStream(action: string | number, msg: Uint8Array = EMPTY_BYTES, opts: CallOptions = {}): StreamCall {
+    return this.openOn(new StreamCall(this.wire, this.streamWindow, opts.signal), action, msg, opts);
+  }
+
+  /** @internal Opens a stream a pool made before it picked this connection (see `openStream`). */
+  openOn(stream: StreamCall, action: string | number, msg: Uint8Array, opts: CallOptions): StreamCall {
+    if (stream.isDone) return stream;
+    stream.carriedBy(this.wire);
+    const blob = opts.blob ?? EMPTY_BYTES;
+    let wireAction: number | Uint8Array;
+    let head: Uint8Array | undefined;
+    try {
+      wireAction = this.checkCall(action, msg, blob);
+      if (opts.timeoutMs !== undefined) callTimeout(opts.timeoutMs, 0);
+      head = opts.metadata === undefined ? undefined : encodeCallHead(undefined, opts.metadata);
+    } catch (err) {
+      stream.finish(err instanceof CallHeadError ? invalidArgument(`metadata: ${err.message}`) : (err as Error), null);
+      return stream;
+    }
+    // Not `isDone` after: a FailoverPool may take a refused stream elsewhere, so it is not done.
+    const refused = this._state !== 'open' ? new RpcError(ErrorCode.Closed, `stream to ${this.remote} is ${this._state}`, { retry: 'safe' }) : opts.signal?.aborted ? cancelled() : undefined;
+    if (refused) {
+      stream.finish(refused, null);
+      return stream;
+    }
+    const acceptedAt = this.pace.elapsed;
+    const remaining = (): number | undefined => (opts.timeoutMs === undefined ? undefined : opts.timeoutMs - (this.pace.elapsed - acceptedAt));
+    this.opening.add(stream);
+    this.hello.whenKnown(() => this.open(stream, wireAction, msg, blob, head, remaining()));
+    return stream;
+  }
+
+  private open(stream: StreamCall, action: number | Uint8Array, msg: Uint8Array, blob: Uint8Array, head: Uint8Array | undefined, remainingMs: number | undefined): void {
+    if (!this.opening.delete(stream) || stream.isDone) return;
+    const windows = this.hello.agreed?.streams;
+    const refused =
+      this._state === 'closed'
+        ? new RpcError(ErrorCode.IO, `connection to ${this.remote} lost before the stream was opened`, { retry: 'safe' })
+        : !windows
+          ? new RpcError(ErrorCode.Version, `${this.remote} does not speak streams (a razor v1 peer, or it did not agree them in the hello)`)
+          : this.headTooLarge(head);
+    if (refused) return stream.finish(refused, null);
+    const seq = this.nextSeq++;
+    this.streams.set(seq, stream);
+    this.writeHead(OPEN_ACTION, seq, head, remainingMs);
+    this.writeRequest(action, seq, msg, blob);
+    stream.opened(seq, windows!.toServer);
+  }
+
+  /** What a StreamCall writes through. */
+  private streamWire(): StreamWire {
+    const limits = this.limits;
+    return {
+      maxMessage: limits.maxMessage,
+      maxBlob: limits.maxBlob,
+      data: (seq, msg, blob, more) => {
+        if (this._state === 'closed') return;
+        writeRequestHeader(this.header, DATA_ACTION, 0, seq, msg.length, blob.length);
+        this.conn.write(this.header);
+        if (msg.length !== 0) this.conn.write(msg);
+        if (blob.length !== 0) this.conn.write(blob);
+        if (more) this.conn.deferFlush?.();
+      },
+      end: (seq) => this.writeBare(END_ACTION, seq),
+      credit: (seq, bytes) => {
+        if (this._state !== 'closed' && this.streams.has(seq)) this.conn.write(creditRequest(seq, bytes));
+      },
+      cancel: (seq) => {
+        if (!this.streams.delete(seq)) return;
+        this.writeBare(CANCEL_ACTION, seq);
+        if (this._state === 'closing') this.endIfIdle();
+      },
+    };
+  }
+
+  /** A frame for no pending call: a stream's item, credit or answer, or a late reply (dropped). */
+  private streamFrame(seq: number, bytes: Uint8Array, start: number, end: number): void {
+    const stream = this.streams.get(seq);
+    if (!stream) return;
+    const flag = bytes[start + RES_FLAG_AT];
+    if (flag === CREDIT_FLAG) return stream.granted(u32(bytes, start + RES_MSG_LEN_AT));
+    if (flag === DATA_FLAG) {
+      const bodyAt = start + RESPONSE_HEADER_LENGTH;
+      const msgEnd = bodyAt + u32(bytes, start + RES_MSG_LEN_AT);
+      if (stream.received(keptBytes(bytes, bodyAt, msgEnd), keptBytes(bytes, msgEnd, end))) return;
+      // Sent past the credit we granted: the peer is broken, and would fill our memory.
+      const err = new Error(`${this.remote} sent a stream item without credit`);
+      this.logger.warn({ remote: this.remote }, err.message);
+      this.shutdown(err, err);
+      return this.conn.close();
+    }
+    this.streams.delete(seq);
+    this.settle(stream, bytes, start, end);
+    if (this._state === 'closing') this.endIfIdle();
+  }
+
+  /** The hello's answer is in: reverse calls are read only if the server agreed them. */
+  private agreeServing(): void {
+    const entry = this.hello.answerEntries.find((e) => e.kind === REVERSE_KIND);
+    const limits = readReverseAnswer(entry?.value);
+    if (limits) this.serving!.agree(limits.maxMessage, limits.maxBlob);
+  }
+
+  private reverseLink(transport: string): ReverseLinkOf {
+    return {
+      remote: this.remote,
+      transport,
+      write: (part) => {
+        if (this._state !== 'closed') this.conn.write(part);
+      },
+      idle: () => {
+        if (this._state === 'closing') this.endIfIdle();
+      },
+    };
+  }
+
   private sendPing(now: number): void {
     const seq = this.nextSeq++;
     writeRequestHeader(this.header, PING_ACTION, 0, seq, 0, 0);
@@ -284,28 +615,37 @@ export class ClientStream implements Caller {
 
   private onFrame(bytes: Uint8Array, start: number, end: number): void {
     this.received = true;
+    // Its own flag, its own seqs: read before a reply's seq is looked up.
+    if (this.serving !== undefined && bytes[start + RES_FLAG_AT] === REVERSE_CALL_FLAG) return this.serving.frame(bytes, start, end);
     const seq = readSeq(bytes, start + SEQ_AT);
     if (seq === HELLO_SEQ) return this.hello.answer(bytes, start, end);
     if (seq === this.pingSeq) return this.pong();
+    if (this.auth !== undefined && seq === this.auth.sentSeq) return this.auth.answer(bytes, start, end);
     const call = this.pending.get(seq);
     // A reply to a call that timed out or was cancelled: read (the transport did) and dropped.
-    if (!call) return;
+    if (!call) return this.streams.size === 0 ? undefined : this.streamFrame(seq, bytes, start, end);
     this.pending.delete(seq);
     this.deadlines.remove(call);
     this.throttler.inFlight--;
+    this.settle(call, bytes, start, end);
+    this.pump();
+  }
+
+  /** Reads an answer (ok, error number, error string) into what waits for it: a call or a stream. */
+  private settle(to: Call | StreamCall, bytes: Uint8Array, start: number, end: number): void {
     const flag = bytes[start + RES_FLAG_AT];
     const bodyAt = start + RESPONSE_HEADER_LENGTH;
     if (flag === ResponseFlag.Ok) {
       const msgEnd = bodyAt + u32(bytes, start + RES_MSG_LEN_AT);
       const blob = msgEnd === end ? EMPTY_BYTES : takeBytes(bytes, msgEnd, end);
-      call.finish(null, { msg: msgEnd === bodyAt ? EMPTY_BYTES : takeBytes(bytes, bodyAt, msgEnd), blob });
+      to.finish(null, { msg: msgEnd === bodyAt ? EMPTY_BYTES : takeBytes(bytes, bodyAt, msgEnd), blob });
     } else if (flag === ResponseFlag.ErrorNumber) {
-      call.finish(new RemoteError(u32(bytes, start + RES_MSG_LEN_AT)), null);
+      to.finish(new RemoteError(u32(bytes, start + RES_MSG_LEN_AT)), null);
     } else {
       const e = readErrorBytes(takeBytes(bytes, bodyAt, end));
-      call.finish(e instanceof RpcError ? e : new RemoteError(e), null);
+      if (e instanceof RpcError && e.code === ErrorCode.Closed && e.retry === 'safe') this.peerClosing = true;
+      to.finish(e instanceof RpcError ? e : new RemoteError(e), null);
     }
-    this.pump();
   }
 
   /** Sends waiting calls while the window has room. */
@@ -328,7 +668,8 @@ export class ClientStream implements Caller {
   private readonly expire = (call: Call): void => {
     if (call.done) return;
     if (call.seq === 0) {
-      this.throttler.settled();
+      // Held for the hello's answer, or waiting for the window: never sent either way.
+      if (!this.unhold(call)) this.throttler.settled();
       call.finish(new RpcError(ErrorCode.Timeout, `call waited ${call.timeoutMs} ms for the window and was never sent`, { retry: 'safe' }), null);
     } else {
       this.pending.delete(call.seq);
@@ -362,7 +703,7 @@ export class ClientStream implements Caller {
   }
 
   private endIfIdle(): void {
-    if (this.pending.size === 0 && this.throttler.queued === 0) this.conn.end();
+    if (this.pending.size === 0 && this.throttler.queued === 0 && this.streams.size === 0 && this.opening.size === 0 && this.held.length === 0 && !(this.serving && this.serving.inFlight > 0)) this.conn.end();
   }
 
   private failAll(cause: Error): void {
@@ -371,9 +712,16 @@ export class ClientStream implements Caller {
     this.deadlines.clear();
     this.throttler.inFlight = 0;
     for (const call of calls) call.finish(new RpcError(ErrorCode.IO, `connection to ${this.remote} lost: ${cause.message}`, { cause }), null);
-    for (const call of this.throttler.drain()) {
+    const unsent = [...this.throttler.drain(), ...this.held.filter((c) => c.held)];
+    this.held = [];
+    for (const call of unsent) {
+      call.held = false;
       call.finish(new RpcError(ErrorCode.IO, `connection to ${this.remote} lost before the call was sent`, { cause, retry: 'safe' }), null);
     }
+    const streams = [...this.streams.values(), ...this.opening];
+    this.streams.clear();
+    this.opening.clear();
+    for (const stream of streams) stream.finish(new RpcError(ErrorCode.IO, `connection to ${this.remote} lost mid-stream: ${cause.message}`, { cause }), null);
     const waiters = this.pongWaiters;
     this.pongWaiters = [];
     for (const w of waiters) w.reject(new RpcError(ErrorCode.IO, `connection to ${this.remote} lost before a ping was answered: ${cause.message}`, { cause }));
@@ -390,6 +738,8 @@ export class ClientStream implements Caller {
     this._state = 'closed';
     this.closeError = err;
     this.pace.stop();
+    this.auth?.close();
+    this.serving?.close();
     if (this.onClose) {
       try {
         this.onClose(err);
@@ -401,6 +751,9 @@ export class ClientStream implements Caller {
     for (const w of this.closedWaiters.splice(0)) w(this.closeError);
   }
 }
+
+/** How long a connect with credentials waits for the server's verdict, unless `connectTimeoutMs` says. */
+const AUTH_WAIT_MS = 10_000;
 
 const tooLarge = (what: string, n: number, max: number): RpcError =>
   new RpcError(ErrorCode.FrameTooLarge, `${what} of ${n} bytes exceeds the limit of ${max}`);

@@ -1,5 +1,7 @@
-import { HELLO_SEQ, HELLO_VERSION, HelloError, HelloRole, decodeHello, encodeHello, receiveLimitsEntry } from '../wire/hello.js';
+import { HELLO_SEQ, HELLO_VERSION, HelloError, HelloKind, HelloRole, decodeHello, encodeHello, findEntry, readU32Value, receiveLimitsEntry, u32Entry, type Hello, type HelloEntry } from '../wire/hello.js';
 import type { Limits } from '../wire/limits.js';
+import type { Agreed } from '../wire/agreed.js';
+import { AUTH_ENTRY } from '../wire/auth.js';
 import {
   HELLO_ACTION,
   REQUEST_HEADER_LENGTH,
@@ -18,6 +20,11 @@ import {
  */
 const ANSWER_ROOM = 1024;
 
+/** True when a client with these limits sends a hello (and so can offer extensions, auth among them). */
+export function sendsHello(limits: Limits): boolean {
+  return limits.maxMessage >= ANSWER_ROOM && limits.maxBlob >= ANSWER_ROOM;
+}
+
 /**
  * What the peer speaks beyond razor v1: `pending` until the hello's answer arrives, `v1` when it
  * was an error (a razor-rpc or older Skein server) or no answer of ours, `agreed` with the kinds
@@ -34,41 +41,101 @@ export class ClientHello {
   dialect: PeerDialect;
   /** The entry kinds the server accepted (once `agreed`). */
   accepted: readonly number[] = [];
+  /** The answer's entries, once `agreed`. */
+  answerEntries: readonly HelloEntry[] = [];
+  /** The extensions agreed, once the answer says so; undefined for a v1 peer. */
+  agreed: Agreed | undefined = undefined;
   /** The whole request frame (header and msg), or undefined when none is sent. */
   readonly request: Uint8Array | undefined;
+  /** The server authenticates: the client is to present its credentials (it offered auth). */
+  authAsked = false;
+  /** Told once when the dialect is known. */
+  private waiters: (() => void)[] = [];
 
-  constructor(limits: Limits) {
-    if (limits.maxMessage < ANSWER_ROOM || limits.maxBlob < ANSWER_ROOM) {
+  constructor(
+    limits: Limits,
+    /** This client's receive window per stream. */
+    private readonly streamWindow: number,
+    /** The client has credentials to present, once the answer asks for them (docs/auth.md). */
+    offerAuth = false,
+    /** More entries to offer (calls both ways: wire/reverse-calls.ts). */
+    extra: readonly HelloEntry[] = [],
+  ) {
+    if (!sendsHello(limits)) {
       this.dialect = 'v1';
       this.request = undefined;
       return;
     }
     this.dialect = 'pending';
-    this.request = helloRequest(limits);
+    this.request = helloRequest(limits, streamWindow, offerAuth, extra);
+  }
+
+  /** Runs `fn` once the answer is in (at once if it is). */
+  whenKnown(fn: () => void): void {
+    if (this.dialect === 'pending') this.waiters.push(fn);
+    else fn();
   }
 
   /** The response with seq 0, at `bytes[start, end)`. Only the first one counts. */
   answer(bytes: Uint8Array, start: number, end: number): void {
     if (this.dialect !== 'pending') return;
     this.dialect = 'v1';
+    try {
+      this.read(bytes, start, end);
+    } finally {
+      this.known();
+    }
+  }
+
+  private read(bytes: Uint8Array, start: number, end: number): void {
     if (bytes[start + RES_FLAG_AT] !== ResponseFlag.Ok) return;
     const msgAt = start + RESPONSE_HEADER_LENGTH;
     const msgEnd = Math.min(msgAt + u32(bytes, start + RES_MSG_LEN_AT), end);
     let hello;
     try {
       hello = decodeHello(bytes, msgAt, msgEnd);
+      if (hello.version !== HELLO_VERSION || hello.role !== HelloRole.Answer) return;
+      this.agreed = agreedBy(hello, this.streamWindow);
+      this.authAsked = findEntry(hello, HelloKind.Auth) !== undefined;
     } catch (err) {
       if (err instanceof HelloError) return;
       throw err;
     }
-    if (hello.version !== HELLO_VERSION || hello.role !== HelloRole.Answer) return;
     this.accepted = hello.entries.map((e) => e.kind);
+    // Copied: the values are views of a frame the transport reuses.
+    this.answerEntries = hello.entries.map((e) => ({ kind: e.kind, value: e.value.slice() }));
     this.dialect = 'agreed';
+  }
+
+  private known(): void {
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const fn of waiters) fn();
   }
 }
 
-function helloRequest(limits: Limits): Uint8Array {
-  const msg = encodeHello(HelloRole.Offer, [receiveLimitsEntry(limits.maxMessage, limits.maxBlob)]);
+/** The extensions an answer accepts; a server's window of 0 could never be used, so streams need more. */
+function agreedBy(hello: Hello, streamWindow: number): Agreed | undefined {
+  const cancel = findEntry(hello, HelloKind.Cancel) !== undefined;
+  const head = findEntry(hello, HelloKind.CallHead);
+  const maxHead = head === undefined ? 0 : readU32Value(HelloKind.CallHead, head);
+  const window = findEntry(hello, HelloKind.Streams);
+  const toServer = window === undefined ? 0 : readU32Value(HelloKind.Streams, window);
+  const streams = toServer > 0 && cancel ? { toServer, toClient: streamWindow } : undefined;
+  if (!cancel && maxHead === 0 && !streams) return undefined;
+  return { cancel, maxHead, streams };
+}
+
+function helloRequest(limits: Limits, streamWindow: number, offerAuth: boolean, extra: readonly HelloEntry[]): Uint8Array {
+  const entries = [
+    receiveLimitsEntry(limits.maxMessage, limits.maxBlob),
+    u32Entry(HelloKind.Cancel),
+    u32Entry(HelloKind.CallHead),
+    u32Entry(HelloKind.Streams, streamWindow),
+  ];
+  if (offerAuth) entries.push(AUTH_ENTRY);
+  entries.push(...extra);
+  const msg = encodeHello(HelloRole.Offer, entries);
   const frame = new Uint8Array(REQUEST_HEADER_LENGTH + msg.length);
   writeRequestHeader(frame, HELLO_ACTION, 0, HELLO_SEQ, msg.length, 0);
   frame.set(msg, REQUEST_HEADER_LENGTH);

@@ -1,6 +1,17 @@
 import { invalidArgument, type Address, type Clock, type Logger, type Transport } from '@skein/core';
 import { nonNegative, positive, positiveInteger, timerMs } from '../internals/checks.js';
 import { resolveLimits, type Limits } from '../wire/limits.js';
+import { checkCredentials, type Credentials } from './credentials.js';
+import { sendsHello } from './hello.js';
+import { DEFAULT_STREAM_WINDOW } from '../wire/agreed.js';
+import type { Dispatch } from '../server/dispatch.js';
+import type { ServeSettings } from './reverse-dispatch.js';
+
+/** A stream window: a positive integer that fits the hello's u32. */
+function windowBytes(n: number, name: string): number {
+  if (!(Number.isInteger(n) && n > 0 && n <= 0xffff_ffff)) throw invalidArgument(`${name} must be an integer in 1..${0xffff_ffff}, got ${n}`);
+  return n;
+}
 
 export interface ClientStreamOptions {
   transport: Transport;
@@ -29,6 +40,29 @@ export interface ClientStreamOptions {
    */
   tickMs?: number;
   limits?: Partial<Limits>;
+  /**
+   * Bytes a server may send on one stream before this client has read them (its receive
+   * window, told to the server in the hello). Default 1 MiB.
+   */
+  streamWindow?: number;
+  /**
+   * Presented to the server before any call, if it asks for them in its answer to the hello
+   * (docs/auth.md; a server that does not authenticate never receives them): a token (string or
+   * bytes), or a function called for each connection and each renewal (it may return a
+   * promise, to fetch a fresh token). With credentials, `connect` waits for the server's verdict
+   * (up to `connectTimeoutMs`, default 10 s) and fails with its Unauthenticated or
+   * PermissionDenied; the stream renews them before the server's grant runs out.
+   */
+  credentials?: Credentials;
+  /**
+   * Serve calls from the server over this connection (docs/protocol.md, "Calls both ways"): the
+   * server's `req.conn.caller` then calls the services this dispatch serves (a
+   * `createServiceDispatch(...)`, a router, a WorkerPool). Offered in the hello: a server
+   * that does not agree it (razor v1, an older Skein) never calls.
+   */
+  serve?: Dispatch;
+  /** Calls from the server run at once with `serve`; past it the server holds them back. Default 64. */
+  serveWindow?: number;
   logger?: Logger;
   clock?: Clock;
   /**
@@ -48,6 +82,9 @@ export interface StreamSettings {
   keepaliveTimeoutMs: number;
   tickMs: number;
   limits: Limits;
+  streamWindow: number;
+  /** Set when the stream serves calls from the server. */
+  serve: ServeSettings | undefined;
 }
 
 /**
@@ -58,6 +95,11 @@ export interface StreamSettings {
 export function resolveStreamOptions(opts: Partial<ClientStreamOptions>, prefix = ''): StreamSettings {
   if (opts.connectTimeoutMs !== undefined) positive(opts.connectTimeoutMs, `${prefix}connectTimeoutMs`);
   if (opts.onClose !== undefined && typeof opts.onClose !== 'function') throw invalidArgument(`${prefix}onClose must be a function`);
+  checkCredentials(opts.credentials, `${prefix}credentials`);
+  const limits = resolveLimits(opts.limits);
+  if (opts.credentials !== undefined && !sendsHello(limits)) {
+    throw invalidArgument(`${prefix}credentials need limits.maxMessage and limits.maxBlob of 1024 or more: auth is agreed in the hello`);
+  }
   return {
     window: positiveInteger(opts.window ?? 128, `${prefix}window`),
     maxQueued: positiveInteger(opts.maxQueued ?? 65_536, `${prefix}maxQueued`),
@@ -65,6 +107,18 @@ export function resolveStreamOptions(opts: Partial<ClientStreamOptions>, prefix 
     keepaliveMs: nonNegative(opts.keepaliveMs ?? 1000, `${prefix}keepaliveMs`),
     keepaliveTimeoutMs: positive(opts.keepaliveTimeoutMs ?? 5000, `${prefix}keepaliveTimeoutMs`),
     tickMs: timerMs(opts.tickMs ?? 1000, `${prefix}tickMs`),
-    limits: resolveLimits(opts.limits),
+    limits,
+    streamWindow: windowBytes(opts.streamWindow ?? DEFAULT_STREAM_WINDOW, `${prefix}streamWindow`),
+    serve: serveSettings(opts, limits, prefix),
   };
+}
+
+function serveSettings(opts: Partial<ClientStreamOptions>, limits: Limits, prefix: string): ServeSettings | undefined {
+  if (opts.serve === undefined) {
+    if (opts.serveWindow !== undefined) throw invalidArgument(`${prefix}serveWindow needs serve: a dispatch to run the server's calls`);
+    return undefined;
+  }
+  if (typeof opts.serve?.dispatch !== 'function') throw invalidArgument(`${prefix}serve must be a Dispatch (an object with dispatch(req))`);
+  if (!sendsHello(limits)) throw invalidArgument(`${prefix}serve needs limits.maxMessage and limits.maxBlob of 1024 or more: it is agreed in the hello`);
+  return { dispatch: opts.serve, window: windowBytes(opts.serveWindow ?? 64, `${prefix}serveWindow`) };
 }

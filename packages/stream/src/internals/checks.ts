@@ -19,7 +19,7 @@ export function positiveInteger(n: number, name: string): number {
 }
 
 /** Timers fire at once for a delay past 2^31 - 1 ms: a timer's period must stay within it. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
+export const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** A timer's period or delay, in ms: at least 1, and short enough for every runtime's timers. */
 export function timerMs(n: number, name: string): number {
@@ -32,4 +32,10 @@ export function callTimeout(given: number | undefined, fallback: number): number
   if (given === undefined) return fallback;
   if (typeof given === 'number' && given > 0 && given < Infinity) return given;
   throw invalidArgument(`timeoutMs must be a positive number, got ${given}`);
+}
+
+/** A share of something, in (0, 1]. */
+export function fraction(n: number, name: string): number {
+  if (!(typeof n === 'number' && n > 0 && n <= 1)) throw invalidArgument(`${name} must be a number in (0, 1], got ${n}`);
+  return n;
 }

@@ -18,9 +18,11 @@ import { Backoff, type BackoffOptions } from './backoff.js';
 import { cancelled, type Notify, type Reply } from '../client/call.js';
 import { callTimeout, positive, positiveInteger, timerMs } from '../internals/checks.js';
 import type { CallOptions } from '../client/call-options.js';
-import { promised, type Caller } from '../client/caller.js';
+import { promised, type StreamCaller } from '../client/caller.js';
 import { ClientStream } from '../client/client-stream.js';
+import { unopenedStreams, type StreamCall } from '../client/stream-call.js';
 import { ConnectQueue, WaitingCall } from './connect-queue.js';
+import { isAuthRefusal } from '../client/credentials.js';
 import { resolveStreamOptions, type ClientStreamOptions } from '../client/options.js';
 
 /**
@@ -93,7 +95,7 @@ interface Slot {
  * under load, shrunk when idle, reopened with jittered backoff when lost. Its health recovers: a
  * new connection whose first ping is answered always returns it to `ready`.
  */
-export class ConnPool implements Caller {
+export class ConnPool implements StreamCaller {
   readonly address: string;
   private readonly target: Address;
   private readonly transport: Transport;
@@ -103,6 +105,8 @@ export class ConnPool implements Caller {
   private readonly maxAgeMs: number;
   private readonly connectBudgetMs: number;
   private readonly defaultTimeoutMs: number;
+  /** @internal Makes a stream for `openOn`, before a connection is picked (a FailoverPool's may try several pools). */
+  readonly newStream: (signal: AbortSignal | undefined) => StreamCall;
   private readonly tickMs: number;
   private readonly clock: Clock;
   private readonly logger: Logger;
@@ -142,6 +146,7 @@ export class ConnPool implements Caller {
     this.maxAgeMs = opts.maxConnectionAgeMs === undefined ? Infinity : positive(opts.maxConnectionAgeMs, 'maxConnectionAgeMs');
     this.connectBudgetMs = positive(opts.connectBudgetMs ?? 10_000, 'connectBudgetMs');
     this.defaultTimeoutMs = stream.timeoutMs;
+    this.newStream = unopenedStreams(stream.streamWindow, stream.limits);
     this.tickMs = timerMs(opts.tickMs ?? stream.tickMs, 'tickMs');
     this.clock = opts.clock ?? this.streamOpts.clock ?? systemClock;
     this.logger = opts.logger ?? this.streamOpts.logger ?? silentLogger;
@@ -211,6 +216,31 @@ export class ConnPool implements Caller {
   }
 
   /**
+   * Opens a stream (see `ClientStream.openStream`) on the connection with the most room, once
+   * one is up: a stream stays on the connection it opened on, and fails with it.
+   */
+  openStream(action: string | number, msg: Uint8Array = EMPTY_BYTES, opts: CallOptions = {}): StreamCall {
+    return this.openOn(this.newStream(opts.signal), action, msg, opts, opts.failFast === true);
+  }
+
+  /** @internal `openStream` for a stream made already: waits for a connection as a call does (its timeout, the connect budget). */
+  openOn(stream: StreamCall, action: string | number, msg: Uint8Array, opts: CallOptions, failFast: boolean): StreamCall {
+    if (this._state === 'closed') {
+      stream.finish(new RpcError(ErrorCode.Closed, `pool for ${this.address} is closed`, { retry: 'safe' }), null);
+      return stream;
+    }
+    if (this._state === 'idle') this.start();
+    const slot = this.pick();
+    if (slot) {
+      slot.used = true;
+      return slot.stream!.openOn(stream, action, msg, opts);
+    }
+    const opens = (on: ClientStream, timeoutMs: number): void => void on.openOn(stream, action, msg, opts.timeoutMs === undefined ? opts : { ...opts, timeoutMs });
+    this.enqueue(action, msg, opts, (err) => stream.finish(err, null), failFast, opens);
+    return stream;
+  }
+
+  /**
    * Stops taking calls (they fail with Closed) and fails the calls still waiting for a
    * connection with Closed (`retry: 'safe'`: they were never sent); calls already on a
    * connection finish. Resolves when every connection is closed.
@@ -237,7 +267,7 @@ export class ConnPool implements Caller {
   }
 
   private start(): void {
-    this.pace = new TickClock(this.clock, this.tickMs, this.defaultTimeoutMs, (now) => this.tick(now));
+    this.pace ??= new TickClock(this.clock, this.tickMs, this.defaultTimeoutMs, (now) => this.tick(now));
     this.connect();
   }
 
@@ -245,17 +275,32 @@ export class ConnPool implements Caller {
   private pick(): Slot | undefined {
     let best: Slot | undefined;
     let room = -Infinity;
+    let refusing = false;
     for (const slot of this.active) {
       const s = slot.stream!;
+      if (s.peerClosing) {
+        refusing = true;
+        continue;
+      }
       const r = s.window - s.inFlight - s.queued;
       if (r > room) {
         best = slot;
         room = r;
       }
     }
+    if (refusing) this.replaceRefusing();
     // The call still goes to the least-loaded connection's own queue meanwhile.
     if (best && room <= 0) this.grow();
     return best;
+  }
+
+  /**
+   * Retires the connections whose server answered Closed (it is draining: a restart hands its
+   * socket to a new process), so that calls go to a fresh connection, to whoever accepts now.
+   */
+  private replaceRefusing(): void {
+    for (const slot of this.active.filter((s) => s.stream!.peerClosing)) this.retire(slot);
+    if (this.active.length === 0 && this.connecting === 0) this.connect();
   }
 
   private grow(): void {
@@ -264,7 +309,7 @@ export class ConnPool implements Caller {
     this.connect();
   }
 
-  private enqueue(action: string | number, msg: Uint8Array, opts: CallOptions, notify: Notify, failFast: boolean): void {
+  private enqueue(action: string | number, msg: Uint8Array, opts: CallOptions, notify: Notify, failFast: boolean, opens?: WaitingCall['opens']): void {
     let timeoutMs: number;
     try {
       timeoutMs = callTimeout(opts.timeoutMs, this.defaultTimeoutMs);
@@ -275,7 +320,7 @@ export class ConnPool implements Caller {
     const outage = this.outageSince;
     if (outage !== undefined && (failFast || now - outage >= this.connectBudgetMs)) return notify(this.unreachable(now), null);
     if (opts.signal?.aborted) return notify(cancelled(), null);
-    const call = new WaitingCall(action, msg, opts, notify, outage ?? now, this.pace!.deadline(timeoutMs), failFast);
+    const call = new WaitingCall(action, msg, opts, notify, outage ?? now, this.pace!.deadline(timeoutMs), failFast, opens);
     if (!this.waiting.push(call)) {
       call.release();
       notify(new RpcError(ErrorCode.Overloaded, `more than ${this.waiting.max} calls waiting for a connection to ${this.address}`), null);
@@ -375,6 +420,7 @@ export class ConnPool implements Caller {
     if (i < 0) return;
     this.active.splice(i, 1);
     if (this._state === 'closed') return;
+    if (this.closedWhileIdle(slot.stream, err)) return;
     this.logger.warn({ address: this.address, err }, 'connection lost');
     if (this.active.length > 0) return;
     const cause = err ?? new Error('connection closed by the peer');
@@ -385,6 +431,19 @@ export class ConnPool implements Caller {
     } else {
       this.enterBackoff(cause);
     }
+  }
+
+  /**
+   * The server closed, cleanly, a connection that carried nothing: its idle clock, or a graceful
+   * close. Not an outage: the pool stays healthy and, with no connection left, opens a fresh one
+   * (a pool keeps one warm). Only if that fails is the server unreachable, which is also how a
+   * server that died while idle is found out (its kernel closes the socket just as cleanly).
+   */
+  private closedWhileIdle(stream: ClientStream, err: Error | undefined): boolean {
+    if (err !== undefined || stream.inFlight > 0 || stream.queued > 0) return false;
+    this.logger.info({ address: this.address }, 'the server closed an idle connection');
+    if (this.active.length === 0 && this.connecting === 0) this.connect();
+    return true;
   }
 
   private enterBackoff(err: Error): void {
@@ -405,6 +464,8 @@ export class ConnPool implements Caller {
       if (this._state === 'backoff') this.connect();
     });
     this.expireWaiting(now);
+    // Refused credentials: the calls waiting learn why now, not as Unreachable after the budget.
+    if (isAuthRefusal(err)) this.waiting.failWhere(() => err);
   }
 
   /** Sends the calls that waited for a connection, in order. */
@@ -420,7 +481,9 @@ export class ConnPool implements Caller {
         continue;
       }
       slot.lastUsed = now;
-      slot.stream!.send(call.action, call.msg, { ...call.opts, timeoutMs: remaining }, call.release());
+      const notify = call.release();
+      if (call.opens) call.opens(slot.stream!, remaining);
+      else slot.stream!.send(call.action, call.msg, { ...call.opts, timeoutMs: remaining }, notify);
     }
   }
 

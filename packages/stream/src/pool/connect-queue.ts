@@ -1,6 +1,7 @@
 import type { RpcError } from '@skein/core';
 import { cancelled, type Notify } from '../client/call.js';
 import type { CallOptions } from '../client/call-options.js';
+import type { ClientStream } from '../client/client-stream.js';
 import { WaitingLine } from '../internals/waiting-line.js';
 
 /**
@@ -23,6 +24,8 @@ export class WaitingCall {
     /** The call's own deadline (its timeout), in the pool's ticked time. */
     readonly deadline: number,
     readonly failFast: boolean,
+    /** A stream's opening (not a call): given the connection it goes on and what is left of its timeout. */
+    readonly opens?: (on: ClientStream, timeoutMs: number) => void,
   ) {
     const signal = opts.signal;
     if (signal) {

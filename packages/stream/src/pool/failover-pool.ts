@@ -15,9 +15,13 @@ import {
 import type { Notify, Reply } from '../client/call.js';
 import { positive } from '../internals/checks.js';
 import type { CallOptions } from '../client/call-options.js';
-import { promised, type Caller } from '../client/caller.js';
+import { promised, type StreamCaller } from '../client/caller.js';
+import { unopenedStreams, type StreamCall } from '../client/stream-call.js';
+import { resolveStreamOptions } from '../client/options.js';
+import { CircuitBreaker, circuitBreakerOptions, countsAgainstServer, type CircuitBreakerOptions, type CircuitState } from './circuit-breaker.js';
 import { ConnPool, type ConnPoolOptions, type ConnPoolStats } from './conn-pool.js';
 import { defaultDecision, finalError, mayHaveRun, mayRunTwice, type FailedAttempt, type FailoverDecision } from './failover-rules.js';
+import { OutlierEjection, OutlierScore, outlierEjectionOptions, type OutlierEjectionOptions } from './outlier-ejection.js';
 import { RedirectTargets, type RedirectTargetOptions } from './redirect-targets.js';
 import { RetryBudget, type RetryBudgetOptions } from './retry-budget.js';
 import { createSelector, type Selector, type ServerView, type Strategy } from './selection.js';
@@ -61,12 +65,36 @@ export interface FailoverPoolOptions {
   logger?: Logger;
   /** Told when a server joins or leaves (by `add`, `remove`, `replace`, or a redirect to a new address). */
   onMembershipChange?: (event: MembershipEvent) => void;
+  /**
+   * A circuit breaker per server (`{}` for the defaults; off unless given): a server whose calls
+   * fail (Unreachable, IO, Timeout, Overloaded, Internal) at `failureRatio` over `windowMs`, with
+   * at least `minCalls` calls, gets no calls for `openMs`, then `halfOpenCalls` probes decide.
+   */
+  circuitBreaker?: Partial<CircuitBreakerOptions>;
+  /**
+   * Takes a server whose failure share or latency stands out from the others' out of rotation
+   * for a while (`{}` for the defaults; off unless given). Costs two clock reads per call.
+   */
+  outlierEjection?: Partial<OutlierEjectionOptions>;
+  /** Told when a server's breaker opens, goes half-open or closes, and when it is ejected or back. */
+  onServerHealth?: (event: ServerHealthEvent) => void;
+}
+
+export interface ServerHealthEvent {
+  readonly address: string;
+  readonly kind: 'circuit-open' | 'circuit-half-open' | 'circuit-closed' | 'ejected' | 'restored';
+  /** What led to it, as the log line says. */
+  readonly why: string;
 }
 
 export interface ServerStats extends ConnPoolStats {
   address: string;
   weight: number;
   healthy: boolean;
+  /** Its circuit breaker's state ('closed' when breakers are off). */
+  circuit: CircuitState;
+  /** Out of rotation as an outlier. */
+  ejected: boolean;
 }
 
 /** One server of the pool; its ConnPool is created on first use. */
@@ -74,6 +102,8 @@ class PoolServer implements ServerView {
   pool: ConnPool | undefined;
   /** A call was sent to it since the last idle sweep (only read for servers a redirect brought in). */
   used = false;
+  breaker: CircuitBreaker | undefined;
+  score: OutlierScore | undefined;
 
   constructor(
     readonly address: string,
@@ -88,6 +118,11 @@ class PoolServer implements ServerView {
     const p = this.pool;
     return p ? p.inFlight + p.queued : 0;
   }
+
+  /** Its breaker lets a call through and it is not ejected. */
+  get admitted(): boolean {
+    return (this.breaker === undefined || this.breaker.admits()) && !(this.score !== undefined && this.score.ejected);
+  }
 }
 
 /** One call through its attempts. */
@@ -100,6 +135,11 @@ class FailoverCall {
   mayHaveRunOn: string | undefined;
   /** Where a redirect sends the next attempt. */
   redirect: string | undefined;
+  /** The server of the current attempt, and when it began (read only with outlier ejection on). */
+  member: PoolServer | undefined;
+  startedAt = 0;
+  /** A stream being opened (not a call): it fails over only until it is open. */
+  stream: StreamCall | undefined;
   readonly done: Notify = (err, reply) => this.owner.settle(this, err, reply);
 
   constructor(
@@ -116,8 +156,9 @@ class FailoverCall {
 
 }
 
-const isHealthy = (m: PoolServer): boolean => m.healthy;
-const any = (): boolean => true;
+const isHealthy = (m: PoolServer): boolean => m.healthy && m.admitted;
+const isAdmitted = (m: PoolServer): boolean => m.admitted;
+const breakerAdmits = (m: PoolServer): boolean => m.breaker === undefined || m.breaker.admits();
 
 /**
  * Many servers behind one Caller: picks a server per call (round-robin, leader, weighted,
@@ -125,7 +166,7 @@ const any = (): boolean => true;
  * call on another server only when that cannot run it twice (unless it is idempotent), within
  * a retry budget. Servers join and leave at run time.
  */
-export class FailoverPool implements Caller {
+export class FailoverPool implements StreamCaller {
   private readonly transport: Transport;
   private readonly retries: number;
   private readonly budget: RetryBudget;
@@ -135,12 +176,18 @@ export class FailoverPool implements Caller {
   private readonly clock: Clock;
   private readonly logger: Logger;
   private readonly onMembershipChange: FailoverPoolOptions['onMembershipChange'];
+  private readonly onServerHealth: FailoverPoolOptions['onServerHealth'];
+  private readonly breakerOpts: CircuitBreakerOptions | undefined;
+  private readonly ejection: OutlierEjection | undefined;
+  /** Servers get an outlier score (set before the first join; `ejection` starts after it). */
+  private readonly ejectionOn: boolean;
   private members: PoolServer[] = [];
   private readonly byAddress = new Map<string, PoolServer>();
   private readonly redirects: RedirectTargets<PoolServer>;
   /** Pools of removed servers, still draining. */
   private readonly draining = new Set<Promise<void>>();
   private closing: Promise<void> | undefined;
+  private makeStream: ((signal: AbortSignal | undefined) => StreamCall) | undefined;
 
   constructor(opts: FailoverPoolOptions) {
     if (!opts?.transport) throw invalidArgument('FailoverPool needs a transport');
@@ -155,9 +202,14 @@ export class FailoverPool implements Caller {
     this.shouldFailover = opts.shouldFailover;
     this.poolOpts = opts.pool ?? {};
     this.onMembershipChange = opts.onMembershipChange;
+    this.onServerHealth = opts.onServerHealth;
+    this.breakerOpts = opts.circuitBreaker ? circuitBreakerOptions(opts.circuitBreaker) : undefined;
+    const ejection = opts.outlierEjection ? outlierEjectionOptions(opts.outlierEjection) : undefined;
+    this.ejectionOn = ejection !== undefined;
     this.redirects = new RedirectTargets<PoolServer>(opts.redirectTargets, this.clock, (m, why) => this.dropRedirectTarget(m, why));
     for (const s of uniqueServers(opts.servers ?? [])) this.join(s.address, s.weight, false);
     this.selector.membershipChanged?.(this.members);
+    this.ejection = ejection && new OutlierEjection(ejection, this.clock, () => this.scored(), (m, out, why) => this.ejectionChanged(m.address, out, why));
   }
 
   /** The servers, in the order they joined. */
@@ -170,6 +222,8 @@ export class FailoverPool implements Caller {
       address: m.address,
       weight: m.weight,
       healthy: m.healthy,
+      circuit: m.breaker?.state ?? 'closed',
+      ejected: m.score?.ejected ?? false,
       ...(m.pool?.stats() ?? { state: 'idle', inFlight: 0, queued: 0, connections: 0 }),
     }));
   }
@@ -226,6 +280,25 @@ export class FailoverPool implements Caller {
     this.attempt(new FailoverCall(this, action, msg, opts, notify));
   }
 
+  /**
+   * Opens a stream (see `ClientStream.openStream`) on a server the strategy picks. It fails over
+   * as a call does (within `retries` and the budget) only until it is open: an open stream stays
+   * on its connection, and an error after that ends it.
+   */
+  openStream(action: string | number, msg: Uint8Array = EMPTY_BYTES, opts: CallOptions = {}): StreamCall {
+    const stream = this.streamMaker()(opts.signal);
+    const c = new FailoverCall(this, action, msg, opts, (err) => {
+      if (err) stream.finish(err, null);
+    });
+    c.stream = stream;
+    if (this.closing) stream.finish(this.closedError(), null);
+    else {
+      this.budget.deposit();
+      this.attempt(c);
+    }
+    return stream;
+  }
+
   /** Sends a call to one named server, without failover. An address not in the pool fails at once with InvalidArgument. */
   sendTo(address: string, action: string | number, msg: Uint8Array, opts: CallOptions, notify: Notify): void {
     if (this.closing) return notify(this.closedError(), null);
@@ -246,6 +319,7 @@ export class FailoverPool implements Caller {
   /** Stops taking calls; calls in flight finish. Resolves when every connection is closed. */
   close(): Promise<void> {
     this.redirects.stop();
+    this.ejection?.stop();
     this.closing ??= Promise.all([
       ...this.members.map((m) => m.pool?.close()),
       ...this.draining,
@@ -255,6 +329,8 @@ export class FailoverPool implements Caller {
 
   /** @internal An attempt of `c` settled. */
   settle(c: FailoverCall, err: RpcError | RemoteError | null, reply: Reply | null): void {
+    const m = c.member!;
+    if (m.breaker !== undefined || m.score !== undefined) this.observe(m, c, err);
     if (!err) return c.notify(null, reply);
     const failed = c.address;
     const stop = (why?: string): void =>
@@ -306,13 +382,20 @@ export class FailoverPool implements Caller {
     } catch (err) {
       return c.notify(err instanceof RpcError ? err : invalidArgument(`choosing a server failed: ${String(err)}`), null);
     }
-    if (!member) return c.notify(new RpcError(ErrorCode.Unreachable, 'no servers in the pool', { retry: 'safe' }), null);
+    if (!member) return c.notify(this.noServerError(), null);
+    c.member = member;
+    member.breaker?.sent();
+    if (member.score !== undefined) c.startedAt = this.clock.now();
     c.address = member.address;
     c.tried.push(member.address);
     member.used = true;
     // With retries left, a call that meets an unreachable server comes back at once to go elsewhere.
     const failFast = c.attempt < this.retries && this.members.length > 1;
-    this.poolOf(member).submit(c.action, c.msg, c.opts, c.done, failFast);
+    const stream = c.stream;
+    if (!stream) return this.poolOf(member).submit(c.action, c.msg, c.opts, c.done, failFast);
+    if (stream.isDone) return; // cancelled between attempts
+    stream.onAttempt = (err) => c.done(err as RpcError | null, err ? null : OPENED);
+    this.poolOf(member).openOn(stream, c.action, c.msg, c.opts, failFast);
   }
 
   /** Healthy servers first, untried ones first; the strategy picks within each group. */
@@ -324,15 +407,55 @@ export class FailoverPool implements Caller {
       if (target) return target;
     }
     if (c.tried.length === 0) {
-      return this.selector.pick(key, this.members, isHealthy) ?? this.selector.pick(key, this.members, any);
+      return this.selector.pick(key, this.members, isHealthy) ?? this.selector.pick(key, this.members, isAdmitted) ?? this.lastResort(key);
     }
     const untried = (m: PoolServer): boolean => !c.tried.includes(m.address);
     return (
-      this.selector.pick(key, this.members, (m) => m.healthy && untried(m)) ??
+      this.selector.pick(key, this.members, (m) => isHealthy(m) && untried(m)) ??
       this.selector.pick(key, this.members, isHealthy) ??
-      this.selector.pick(key, this.members, untried) ??
-      this.selector.pick(key, this.members, any)
+      this.selector.pick(key, this.members, (m) => m.admitted && untried(m)) ??
+      this.selector.pick(key, this.members, isAdmitted) ??
+      this.lastResort(key)
     );
+  }
+
+  /**
+   * Every server is ejected or its breaker is open: ejection gives way (it bounds how many it
+   * takes out, not the breakers), an open breaker does not.
+   */
+  private lastResort(key: string | undefined): PoolServer | undefined {
+    return this.ejection ? this.selector.pick(key, this.members, breakerAdmits) : undefined;
+  }
+
+  private noServerError(): RpcError {
+    const why = this.members.length === 0 ? 'no servers in the pool' : `the circuit breaker of every server is open (${this.members.length})`;
+    return new RpcError(ErrorCode.Unreachable, why, { retry: 'safe' });
+  }
+
+  /** Counts an attempt's outcome for its server's breaker and outlier score. */
+  private observe(m: PoolServer, c: FailoverCall, err: RpcError | RemoteError | null): void {
+    const bad = err !== null && countsAgainstServer(err);
+    if (m.breaker !== undefined) {
+      if (bad) m.breaker.failed();
+      else m.breaker.succeeded();
+    }
+    m.score?.record(this.clock.now() - c.startedAt, bad);
+  }
+
+  private scored(): { address: string; score: OutlierScore }[] {
+    return this.members.filter((m): m is PoolServer & { score: OutlierScore } => m.score !== undefined);
+  }
+
+  private circuitChanged(address: string, state: CircuitState, why: string): void {
+    if (state === 'open') this.logger.warn({ address, why }, 'circuit breaker opened: no calls to this server for a while');
+    else this.logger.info({ address, why }, state === 'closed' ? 'circuit breaker closed' : 'circuit breaker half-open: probing');
+    this.tellHealth({ address, kind: `circuit-${state}`, why });
+  }
+
+  private ejectionChanged(address: string, ejected: boolean, why: string): void {
+    if (ejected) this.logger.warn({ address, why }, 'server ejected as an outlier');
+    else this.logger.info({ address, why }, 'ejected server back in rotation');
+    this.tellHealth({ address, kind: ejected ? 'ejected' : 'restored', why });
   }
 
   /** The application's decision for a failed attempt, if it has one. */
@@ -344,6 +467,15 @@ export class FailoverPool implements Caller {
       this.logger.error({ err: e, address: c.address }, 'shouldFailover threw; using the built-in rule');
       return undefined;
     }
+  }
+
+  /** Streams are made as every server's ConnPool makes them (one set of stream options). */
+  private streamMaker(): (signal: AbortSignal | undefined) => StreamCall {
+    if (!this.makeStream) {
+      const s = resolveStreamOptions(this.poolOpts.stream ?? {}, 'pool.stream.');
+      this.makeStream = unopenedStreams(s.streamWindow, s.limits);
+    }
+    return this.makeStream;
   }
 
   private poolOf(m: PoolServer): ConnPool {
@@ -383,6 +515,8 @@ export class FailoverPool implements Caller {
   }
 
   private enter(m: PoolServer): void {
+    if (this.breakerOpts) m.breaker = new CircuitBreaker(this.breakerOpts, this.clock, (state, why) => this.circuitChanged(m.address, state, why));
+    if (this.ejectionOn) m.score = new OutlierScore();
     this.members = [...this.members, m];
     this.byAddress.set(m.address, m);
   }
@@ -402,11 +536,20 @@ export class FailoverPool implements Caller {
   }
 
   private announce(event: MembershipEvent): void {
-    if (!this.onMembershipChange) return;
+    this.tell(this.onMembershipChange, event, 'onMembershipChange');
+  }
+
+  private tellHealth(event: ServerHealthEvent): void {
+    this.tell(this.onServerHealth, event, 'onServerHealth');
+  }
+
+  /** Tells an application hook; one that throws is logged and does not stop the pool. */
+  private tell<E>(hook: ((event: E) => void) | undefined, event: E, name: string): void {
+    if (!hook) return;
     try {
-      this.onMembershipChange(event);
+      hook(event);
     } catch (err) {
-      this.logger.error({ err, event }, 'onMembershipChange threw');
+      this.logger.error({ err, event }, `${name} threw`);
     }
   }
 
@@ -418,6 +561,9 @@ export class FailoverPool implements Caller {
     return new RpcError(ErrorCode.Closed, 'failover pool is closed');
   }
 }
+
+/** What an attempt that opened its stream reports: the stream's own answer comes later, to its reader. */
+const OPENED: Reply = Object.freeze({ msg: EMPTY_BYTES, blob: EMPTY_BYTES });
 
 /** A decision as the final error's message names it. */
 function decisionName(d: FailoverDecision): string {

@@ -1,4 +1,4 @@
-import { EMPTY_BYTES, ErrorCode, FrameError, takeBytes, type ErrorPayload, type FrameConn, type FrameHandlers, type Logger } from '@skein/core';
+import { EMPTY_BYTES, ErrorCode, FrameError, systemClock, takeBytes, type Clock, type ErrorPayload, type FrameConn, type FrameHandlers, type Logger } from '@skein/core';
 import { ActionNames } from '../wire/action-names.js';
 import type { Dispatch } from './dispatch.js';
 import {
@@ -19,16 +19,37 @@ import { customErrorResponseHalves, errorResponseHalves } from '../wire/response
 import { WIRE_REPLY_LIMITS, type ReplyLimits } from '../wire/limits.js';
 import { HelloError } from '../wire/hello.js';
 import { answerHello } from './hello-answer.js';
+import { ConnExtensions } from './conn-extensions.js';
+import type { Agreed } from '../wire/agreed.js';
+import { sharedAgreed, sharedLimits } from './hello-terms.js';
+import { CANCEL_ACTION, LAST_EXTENSION_ACTION } from '../wire/extension-frames.js';
+import { AUTH_ACTION, offersAuth } from '../wire/auth.js';
+import { ConnAuth, type AuthSettings, type AuthWire } from './conn-auth.js';
 import { ServerRequest, type ConnInfo, type Responder } from './request.js';
+import { appendEntry } from '../wire/hello.js';
+import { REVERSE_ANSWER_ACTION } from '../wire/reverse-calls.js';
+import { ReverseCaller, acceptReverseOffer, type ReverseSettings } from './reverse-caller.js';
+import type { ConnRole } from './conn-census.js';
 
+/** The ok responses' header, written and copied out by one connection at a time (FrameConn.write copies small parts). */
+const OK_HEADER = new Uint8Array(RESPONSE_HEADER_LENGTH);
+
+/** What the connections of one listener share (one object for all of them, not one each). */
 export interface ServerConnOptions {
-  id: number;
   transport: string;
   dispatch: Dispatch;
   logger: Logger;
   /** Requests being handled at once before reading pauses. */
   maxInFlight: number;
+  /** The server authenticates its clients (its `authenticate` option). */
+  auth?: AuthSettings;
   onClosed(conn: ServerConn): void;
+  /** The server's clock, for the deadlines calls bring. Default: the system clock. */
+  clock?: Clock;
+  /** Calls both ways: the server calls a connection that offered to serve (none: never agreed). */
+  reverse?: ReverseSettings;
+  /** The connection's credentials were accepted: it may become a peer (conn-kind.ts). */
+  onCredentialsAccepted?(conn: ServerConn): void;
 }
 
 /**
@@ -46,21 +67,80 @@ export class ServerConn implements FrameHandlers, Responder {
   sawCall = true;
   /** When the server's tick last saw this connection busy (a call, or a request in flight). */
   lastFrameAt = 0;
+  /** Frames read, of any kind: the read timeout asks whether one was finished since its last look. */
+  framesRead = 0;
+  /** When the tick first found the connection in the middle of the frame it is still in; -1 when not. */
+  midFrameSince = -1;
+  /** `framesRead` at `midFrameSince`. */
+  framesAtMidFrame = 0;
   /** What the client takes in a reply: the wire's ceilings until its hello says otherwise. */
   peerLimits: ReplyLimits = WIRE_REPLY_LIMITS;
-  private paused = false;
+  private _paused = false;
   private draining = false;
+  /**
+   * Draining while requests still arrive: the connection stays open (refusing them with Closed)
+   * until the client ends its side, which it does once a Closed answer made it move on, or
+   * falls quiet for a tick. Ending at once would cut off requests already on their way; a
+   * connection with no call since the last tick ends at once, as there is likely none.
+   */
+  private awaitPeer = false;
+  private framesAtDrainTick = 0;
   private peerEnded = false;
   private closed = false;
   private abort: AbortController | undefined;
   private _info: ConnInfo | undefined;
-  private readonly actionNames = new ActionNames();
-  private readonly header = new Uint8Array(RESPONSE_HEADER_LENGTH);
+  /** Made at the first call by name: a client that calls by number never needs the cache (1 KB). */
+  private actionNames: ActionNames | undefined;
+  /** What the hello agreed: cancel, call heads, streams (a razor v1 peer agrees none). */
+  private agreed: Agreed | undefined;
+  /** Their state, made at the first extension frame: a connection that only makes plain calls never needs it. */
+  private ext: ConnExtensions | undefined;
+  /** Streams open (not counted in `inFlight`). */
+  private streams = 0;
+  /** The connection's authentication, when the server authenticates. */
+  private readonly auth: ConnAuth | undefined;
+  /** Its kind and the kind's limits (conn-kind.ts), as the server set them: `applyRole`. */
+  role: ConnRole | undefined = undefined;
+  private maxInFlight: number;
+  /** This kind's frame limits, when narrower than the listener's. */
+  private frameCheck: ((bytes: Uint8Array, at: number) => number) | undefined = undefined;
+  /** Past the clients' cap, waiting for credentials that make it a peer: it may make no call. */
+  private probation = false;
+  /** The server's calls to the other side, once its hello offered to serve them. */
+  private reverse: ReverseCaller | undefined;
 
   constructor(
     readonly conn: FrameConn,
     private readonly opts: ServerConnOptions,
-  ) {}
+    private readonly id: number,
+  ) {
+    this.auth = opts.auth && new ConnAuth(opts.auth, this.authWire());
+    this.maxInFlight = opts.maxInFlight;
+  }
+
+  /** Holds the connection to its kind's limits: set at accept, and again when it becomes a peer. */
+  applyRole(role: ConnRole): void {
+    this.role = role;
+    this.maxInFlight = role.limits.maxInFlightPerConn;
+    this.frameCheck = role.limits.check;
+    this.probation = role.probation;
+    this.maybeResume();
+  }
+
+  /** The principal the connection's credentials were accepted as; undefined when it did not authenticate. */
+  get principal(): unknown {
+    return this.auth?.principal;
+  }
+
+  /** Requests being handled, or reverse calls out: the connection is not idle. */
+  get busy(): boolean {
+    return this.inFlight > 0 || this.reverse?.busy === true;
+  }
+
+  /** True while the server has stopped reading (requests in flight at the cap, or congestion). */
+  get paused(): boolean {
+    return this._paused;
+  }
 
   get info(): ConnInfo {
     // Built on first use: most handlers never look at the connection, and an AbortController per
@@ -68,9 +148,21 @@ export class ServerConn implements FrameHandlers, Responder {
     if (!this._info) {
       const self = this;
       this._info = {
-        id: this.opts.id,
+        id: this.id,
         remote: this.conn.remote,
         transport: this.opts.transport,
+        get identity() {
+          return self.conn.identity;
+        },
+        get principal() {
+          return self.principal;
+        },
+        get kind() {
+          return self.role?.limits.kind ?? 'client';
+        },
+        get caller() {
+          return self.reverse;
+        },
         get signal() {
           self.abort ??= new AbortController();
           if (self.closed || self.peerEnded) self.abort.abort();
@@ -84,21 +176,38 @@ export class ServerConn implements FrameHandlers, Responder {
   frame(bytes: Uint8Array, start: number, end: number): void {
     // Fields are read where they lie, and a view is made only where the handler needs one: a
     // request costs no header object and no empty views (they add up at a million a second).
+    this.framesRead++;
+    if (this.frameCheck !== undefined) this.frameCheck(bytes, start);
     const rawAction = u32(bytes, start + REQ_ACTION_AT);
     const isString = (rawAction & ACTION_STRING_BIT) !== 0;
     const seqLo = u32(bytes, start + SEQ_AT);
     const seqHi = u32(bytes, start + SEQ_AT + 4);
     if (rawAction === PING_ACTION) return this.send(seqLo, seqHi, EMPTY_BYTES, EMPTY_BYTES);
     if (rawAction === HELLO_ACTION) return this.greet(bytes, start, seqLo, seqHi);
+    if (rawAction >= CANCEL_ACTION && rawAction <= LAST_EXTENSION_ACTION && this.agreed) {
+      this.ext ??= new ConnExtensions(this, this.agreed, this.opts.clock ?? systemClock);
+      return this.ext.frame(rawAction, bytes, start, end, seqLo, seqHi);
+    }
+    if (rawAction === AUTH_ACTION && this.auth) {
+      const msgAt = start + REQUEST_HEADER_LENGTH;
+      return this.auth.present(seqLo, seqHi, bytes, msgAt, msgAt + u32(bytes, start + REQ_MSG_LEN_AT));
+    }
+    if (rawAction === REVERSE_ANSWER_ACTION && this.reverse) return this.reverse.answer(bytes, start, end, seqLo, seqHi);
+    // Refused unrun and not counted as a call: a peer that only makes refused calls is idle.
+    if (this.auth !== undefined && !this.auth.admits) return this.writeError(seqLo, seqHi, ErrorCode.Unauthenticated, this.auth.refusal());
+    if (this.probation) return this.refuseOnProbation(seqLo, seqHi);
     this.sawCall = true;
     // Closing: a request that raced the close is refused unrun, so the client may retry it elsewhere.
-    if (this.draining) return this.writeError(seqLo, seqHi, ErrorCode.Closed);
+    if (this.draining) {
+      this.awaitPeer = true;
+      return this.writeError(seqLo, seqHi, ErrorCode.Closed);
+    }
     const nameAt = start + REQUEST_HEADER_LENGTH;
     const msgAt = isString ? nameAt + (rawAction & ACTION_LEN_MASK) : nameAt;
     let name = '';
     if (isString) {
       try {
-        name = this.actionNames.decode(bytes, nameAt, msgAt);
+        name = (this.actionNames ??= new ActionNames()).decode(bytes, nameAt, msgAt);
       } catch {
         throw new FrameError('action is not valid UTF-8', errorResponseHalves(seqLo, seqHi, ErrorCode.Decode));
       }
@@ -107,7 +216,9 @@ export class ServerConn implements FrameHandlers, Responder {
     const msg = msgEnd === msgAt ? EMPTY_BYTES : takeBytes(bytes, msgAt, msgEnd);
     const blob = msgEnd === end ? EMPTY_BYTES : takeBytes(bytes, msgEnd, end);
     const req = new ServerRequest(this, seqLo, seqHi, isString ? -1 : rawAction, name, msg, blob);
-    if (++this.inFlight >= this.opts.maxInFlight) this.pause();
+    if (++this.inFlight >= this.maxInFlight) this.pause();
+    // A call after a head gets its deadline, metadata and signal; one past its deadline is answered here.
+    if (this.ext !== undefined && !this.ext.admit(req, seqLo, seqHi)) return;
     try {
       this.opts.dispatch.dispatch(req);
     } catch (err) {
@@ -128,6 +239,8 @@ export class ServerConn implements FrameHandlers, Responder {
   end(): void {
     this.peerEnded = true;
     this.abort?.abort();
+    // It answers nothing more: a Skein peer ends only once it runs none of our calls.
+    this.reverse?.close(new Error('the peer ended the connection'));
     this.endIfDone();
   }
 
@@ -139,17 +252,52 @@ export class ServerConn implements FrameHandlers, Responder {
       this.opts.logger.warn({ remote: this.conn.remote, reason: err.message }, `closing connection: ${why}`);
     }
     this.abort?.abort();
+    this.auth?.close();
+    this.ext?.close(err ?? new Error('connection closed'));
+    this.reverse?.close(err ?? new Error('connection closed'));
     this.opts.onClosed(this);
   }
 
   /** Graceful close: stop reading new requests, finish those in flight, then end. */
-  startDrain(): void {
+  startDrain(awaitPeer = this.inFlight > 0 || this.sawCall): void {
     this.draining = true;
+    this.reverse?.drain();
+    this.awaitPeer = awaitPeer;
+    this.framesAtDrainTick = this.framesRead;
     this.endIfDone();
+  }
+
+  /** The server's tick: a draining connection that read nothing since the last one is quiet. */
+  drainTick(): void {
+    if (!this.draining) return;
+    if (this.framesRead === this.framesAtDrainTick) {
+      this.awaitPeer = false;
+      this.endIfDone();
+    }
+    this.framesAtDrainTick = this.framesRead;
   }
 
   forceClose(): void {
     this.conn.close();
+  }
+
+  /**
+   * A stream opened: it stops counting against `maxInFlight`, because reading must go on for its
+   * credit and cancel frames (a paused connection would hold every stream on it). Streams have a
+   * cap of their own, the same number; false past it.
+   */
+  streamOpened(): boolean {
+    if (this.streams >= this.maxInFlight) return false;
+    this.streams++;
+    this.inFlight--;
+    this.maybeResume();
+    return true;
+  }
+
+  /** A stream is being answered: it counts again, for the answer's `settled()`. */
+  streamClosed(): void {
+    this.streams--;
+    this.inFlight++;
   }
 
   /** Called once per answered request. */
@@ -189,9 +337,9 @@ export class ServerConn implements FrameHandlers, Responder {
   /** An ok response, unchecked: the limits are the caller's business (a pong and the hello's answer always fit). */
   private send(seqLo: number, seqHi: number, msg: Uint8Array, blob: Uint8Array): void {
     if (this.closed) return;
-    // One reused header buffer: the transport copies parts this small at once.
-    writeResponseHeaderHalves(this.header, ResponseFlag.Ok, msg.length, seqLo, seqHi, blob.length);
-    this.conn.write(this.header);
+    // One header buffer for every connection: the transport copies parts this small at once.
+    writeResponseHeaderHalves(OK_HEADER, ResponseFlag.Ok, msg.length, seqLo, seqHi, blob.length);
+    this.conn.write(OK_HEADER);
     // Empty parts are skipped: a ping's answer and most replies have no blob, and each write is a call into the transport.
     if (msg.length !== 0) this.conn.write(msg);
     if (blob.length !== 0) this.conn.write(blob);
@@ -218,26 +366,71 @@ export class ServerConn implements FrameHandlers, Responder {
       this.opts.logger.debug({ remote: this.conn.remote, reason: err.message }, 'bad hello: answered Decode');
       return this.writeError(seqLo, seqHi, ErrorCode.Decode);
     }
-    if (outcome.peerLimits) this.peerLimits = outcome.peerLimits;
-    this.send(seqLo, seqHi, outcome.answer, EMPTY_BYTES);
+    if (outcome.peerLimits) this.peerLimits = sharedLimits(outcome.peerLimits);
+    if (outcome.agreed) this.agreed ??= sharedAgreed(outcome.agreed);
+    let answer = outcome.answer;
+    if (this.auth && offersAuth(bytes, msgAt, msgAt + u32(bytes, start + REQ_MSG_LEN_AT))) answer = this.auth.offered(answer);
+    if (outcome.peerLimits && this.opts.reverse && !this.reverse) answer = this.agreeReverse(this.opts.reverse, bytes, msgAt, msgAt + u32(bytes, start + REQ_MSG_LEN_AT), answer);
+    this.send(seqLo, seqHi, answer, EMPTY_BYTES);
+  }
+
+  /** Calls both ways, when the hello offers to serve them: settled by the first hello that does. */
+  private agreeReverse(settings: ReverseSettings, bytes: Uint8Array, from: number, to: number, answer: Uint8Array): Uint8Array {
+    const self = this;
+    const host = {
+      // Read when a message needs it: an idle connection never builds the peer's name.
+      get remote() {
+        return self.conn.remote;
+      },
+      get limits() {
+        return self.peerLimits;
+      },
+      write: (part: Uint8Array) => {
+        if (!this.closed) this.conn.write(part);
+      },
+      idle: () => this.endIfDone(),
+    };
+    const agreed = acceptReverseOffer(host, settings, bytes, from, to);
+    if (!agreed) return answer;
+    this.reverse = agreed.caller;
+    return appendEntry(answer, agreed.entry);
+  }
+
+  /** A call on probation: refused unrun (bare Overloaded: it may go to another server), and the connection ends. */
+  private refuseOnProbation(seqLo: number, seqHi: number): void {
+    this.opts.logger.info({ remote: this.conn.remote }, 'clients at their cap: a connection admitted pending credentials made a call; ending it');
+    this.writeError(seqLo, seqHi, ErrorCode.Overloaded);
+    this.conn.end();
+  }
+
+  private authWire(): AuthWire {
+    return {
+      info: this.info,
+      ok: (seqLo, seqHi, msg) => {
+        this.send(seqLo, seqHi, msg, EMPTY_BYTES);
+        this.opts.onCredentialsAccepted?.(this);
+      },
+      error: (seqLo, seqHi, code, detail) => this.writeError(seqLo, seqHi, code, detail),
+      end: () => this.conn.end(),
+    };
   }
 
   private pause(): void {
-    if (this.paused) return;
-    this.paused = true;
+    if (this._paused) return;
+    this._paused = true;
     this.conn.pause();
   }
 
   private maybeResume(): void {
-    if (!this.paused || this.draining || this.closed) return;
-    if (this.inFlight < this.opts.maxInFlight && !this.conn.congested) {
-      this.paused = false;
+    if (!this._paused || this.draining || this.closed) return;
+    if (this.inFlight < this.maxInFlight && !this.conn.congested) {
+      this._paused = false;
       this.conn.resume();
     }
   }
 
   private endIfDone(): void {
-    if ((this.draining || this.peerEnded) && this.inFlight === 0 && !this.closed) this.conn.end();
+    if (((this.draining && !this.awaitPeer) || this.peerEnded) && this.inFlight === 0 && !this.closed && !this.reverse?.busy) this.conn.end();
   }
 }
 

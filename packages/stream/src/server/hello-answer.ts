@@ -6,26 +6,42 @@ import {
   encodeHello,
   findEntry,
   readReceiveLimits,
+  readU32Value,
   receiveLimitsEntry,
+  u32Entry,
+  type HelloEntry,
+  type Hello,
 } from '../wire/hello.js';
 import { replyLimits, type ReplyLimits } from '../wire/limits.js';
+import { DEFAULT_MAX_HEAD } from '../wire/call-head.js';
+import { DEFAULT_STREAM_WINDOW, type Agreed } from '../wire/agreed.js';
 
 /** What the server makes of a client's hello. */
 export interface HelloOutcome {
   /** The limits to check this connection's replies against, when the client told them. */
   readonly peerLimits: ReplyLimits | undefined;
+  /** The extensions agreed, if any. */
+  readonly agreed: Agreed | undefined;
   /** The answer's msg: the part of the offer the server accepts. */
   readonly answer: Uint8Array;
 }
 
+/** What the server offers to accept. */
+export interface ServerExtensions {
+  readonly maxHead: number;
+  readonly streamWindow: number;
+}
+
+export const DEFAULT_SERVER_EXTENSIONS: ServerExtensions = { maxHead: DEFAULT_MAX_HEAD, streamWindow: DEFAULT_STREAM_WINDOW };
+
 /** Accepts nothing: an offer of a version we cannot read, or of nothing we speak. */
-const NOTHING: HelloOutcome = { peerLimits: undefined, answer: encodeHello(HelloRole.Answer, []) };
+const NOTHING: HelloOutcome = { peerLimits: undefined, agreed: undefined, answer: encodeHello(HelloRole.Answer, []) };
 
 /**
  * Answers the hello msg at `b[from, to)`. Throws HelloError when it does not parse; the caller
  * answers that with Decode, and the connection stays plain v1.
  */
-export function answerHello(b: Uint8Array, from: number, to: number): HelloOutcome {
+export function answerHello(b: Uint8Array, from: number, to: number, ours: ServerExtensions = DEFAULT_SERVER_EXTENSIONS): HelloOutcome {
   const hello = decodeHello(b, from, to);
   if (hello.version !== HELLO_VERSION || hello.role !== HelloRole.Offer) return NOTHING;
   const value = findEntry(hello, HelloKind.ReceiveLimits);
@@ -33,5 +49,23 @@ export function answerHello(b: Uint8Array, from: number, to: number): HelloOutco
   const asked = readReceiveLimits(value);
   const peerLimits = replyLimits(asked.maxMessage, asked.maxBlob);
   // The answer repeats the limits as the server applies them (capped at the wire's ceilings).
-  return { peerLimits, answer: encodeHello(HelloRole.Answer, [receiveLimitsEntry(peerLimits.maxMessage, peerLimits.maxBlob)]) };
+  const entries: HelloEntry[] = [receiveLimitsEntry(peerLimits.maxMessage, peerLimits.maxBlob)];
+  const agreed = agree(hello, ours, entries);
+  return { peerLimits, agreed, answer: encodeHello(HelloRole.Answer, entries) };
+}
+
+/** Accepts each extension the client offered, adding its answer entry to `entries`. */
+function agree(hello: Hello, ours: ServerExtensions, entries: HelloEntry[]): Agreed | undefined {
+  const cancel = findEntry(hello, HelloKind.Cancel) !== undefined;
+  if (cancel) entries.push(u32Entry(HelloKind.Cancel));
+  const maxHead = findEntry(hello, HelloKind.CallHead) !== undefined ? ours.maxHead : 0;
+  if (maxHead > 0) entries.push(u32Entry(HelloKind.CallHead, maxHead));
+  const window = findEntry(hello, HelloKind.Streams);
+  // Streams end and are stopped with cancel frames: no streams without them.
+  const toClient = window === undefined ? 0 : readU32Value(HelloKind.Streams, window);
+  // A window of 0 could never be opened (credit is granted for what was read): not agreed.
+  const streams = toClient > 0 && cancel ? { toServer: ours.streamWindow, toClient } : undefined;
+  if (streams) entries.push(u32Entry(HelloKind.Streams, streams.toServer));
+  if (!cancel && maxHead === 0 && !streams) return undefined;
+  return { cancel, maxHead, streams };
 }

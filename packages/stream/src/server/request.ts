@@ -1,8 +1,13 @@
-import { EMPTY_BYTES, ErrorCode, RpcError, type ErrorPayload } from '@skein/core';
+import { EMPTY_BYTES, ErrorCode, RpcError, type ErrorPayload, type PeerIdentity } from '@skein/core';
 import { actionName } from '../wire/error-detail.js';
 import { escapeCustomBytes } from '../wire/error-strings.js';
 import type { ReplyLimits } from '../wire/limits.js';
 import { seqBytesOf } from '../wire/protocol.js';
+import { NO_METADATA, type Metadata } from '../wire/call-head.js';
+import type { CallControl } from './call-control.js';
+import type { RequestStream } from './request-stream.js';
+import type { ConnKind } from './conn-kind.js';
+import type { Caller } from '../client/caller.js';
 
 /** Facts about the connection a request came in on. */
 export interface ConnInfo {
@@ -10,8 +15,20 @@ export interface ConnInfo {
   readonly id: number;
   readonly remote: string;
   readonly transport: string;
+  /** Who the connection's credentials were accepted as (the server's `authenticate`); undefined when it did not authenticate. */
+  readonly principal?: unknown;
   /** Aborts when the connection closes. */
   readonly signal: AbortSignal;
+  /** The verified TLS client certificate's identity (mTLS); undefined on plaintext or without `requestCert`. */
+  readonly identity?: PeerIdentity;
+  /** Peer or client, as the server's `peers.admit` decided (docs/protocol.md, "Peers and clients"); a server without `peers` has only clients. */
+  readonly kind?: ConnKind;
+  /**
+   * Calls the services the other side serves over this connection (it connected with `serve`,
+   * and the hello agreed calls both ways): `createClient(Def, req.conn.caller, { codec })`.
+   * Undefined on a connection that did not offer to serve (a razor v1 client, among others).
+   */
+  readonly caller?: Caller;
 }
 
 /**
@@ -20,6 +37,8 @@ export interface ConnInfo {
  */
 export interface Responder {
   readonly info: ConnInfo;
+  /** The connection's principal, as the last accepted credentials said (ConnInfo's). */
+  readonly principal?: unknown;
   /** What the peer takes in a reply (its hello told them, or the wire's ceilings). */
   readonly peerLimits: ReplyLimits;
   /** False, with nothing written, when the reply is over the peer's limits. */
@@ -39,6 +58,11 @@ export interface Responder {
  */
 export class ServerRequest {
   private answered = false;
+  /**
+   * @internal Set only for a call that came with a head (deadline, metadata, a signal on the
+   * client) or opened a stream: a plain call carries nothing more than razor's.
+   */
+  control: CallControl | undefined = undefined;
 
   constructor(
     private readonly owner: Responder,
@@ -66,8 +90,58 @@ export class ServerRequest {
     return this.owner.info;
   }
 
+  /**
+   * Who the client is, as the server's `authenticate` hook accepted its connection's
+   * credentials (the latest ones, after a renewal); undefined when it did not authenticate.
+   */
+  get principal(): unknown {
+    return this.owner.principal;
+  }
+
   get isAnswered(): boolean {
     return this.answered;
+  }
+
+  /**
+   * Fires when nobody waits for the answer any more: the client cancelled the call, its
+   * deadline passed (the reason is then a Timeout RpcError), or the connection closed. A
+   * handler that ignores it still has its answer dropped and its slot freed.
+   */
+  get signal(): AbortSignal {
+    return this.control !== undefined ? this.control.signal : this.owner.info.signal;
+  }
+
+  /** When the client stops waiting, in the server clock's ms (`Date.now()` by default); undefined: no deadline was sent. */
+  get deadline(): number | undefined {
+    return this.control?.deadline;
+  }
+
+  /**
+   * Ms left until the deadline, by the server's clock (negative once past); undefined without a
+   * deadline. What a call made on this one's behalf may take: no guess at network time.
+   */
+  remainingMs(): number | undefined {
+    return this.control?.remainingMs();
+  }
+
+  /** The call's metadata (docs/protocol.md, "Call head"): empty when none was sent. */
+  get metadata(): Metadata {
+    return this.control !== undefined ? this.control.metadata : NO_METADATA;
+  }
+
+  /** The stream the client opened with this request; undefined for a plain call. */
+  get stream(): RequestStream | undefined {
+    return this.control?.stream;
+  }
+
+  /**
+   * @internal Ends the call without an answer (the client cancelled it: nobody reads one) or
+   * with a built-in error of the server's own (its deadline passed). Frees its slot either way.
+   */
+  abandon(err: RpcError, answer: boolean): void {
+    if (!this.claim()) return;
+    if (answer) this.owner.writeError(this.seqLo, this.seqHi, err.code, err.message);
+    this.owner.settled();
   }
 
   /**
@@ -117,6 +191,7 @@ export class ServerRequest {
   private claim(): boolean {
     if (this.answered) return false;
     this.answered = true;
+    if (this.control !== undefined) this.control.answered();
     return true;
   }
 }

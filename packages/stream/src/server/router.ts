@@ -1,8 +1,9 @@
-import { ErrorCode, RemoteError, RpcError, consoleLogger, type Logger } from '@skein/core';
+import { ErrorCode, RemoteError, RpcError, consoleLogger, invalidArgument, type Logger } from '@skein/core';
 import type { Reply } from '../client/call.js';
 import type { Dispatch } from './dispatch.js';
 import { actionName, crashDetail, handlerErrorDetail } from '../wire/error-detail.js';
 import type { ServerRequest } from './request.js';
+import { HELLO_ACTION, PING_ACTION } from '../wire/protocol.js';
 
 /** What a handler may return: bytes for the msg, a Reply for msg and blob, or nothing. */
 export type ActionResult = Uint8Array | Reply | void;
@@ -31,7 +32,7 @@ export function createRouter(table: Record<string | number, ActionHandler>, opti
   const logger = opts.logger ?? consoleLogger('warn', 'skein');
   const expose = opts.exposeInternalErrors ?? false;
   const handlers = new Map<string | number, ActionHandler>();
-  for (const [k, h] of Object.entries(table)) handlers.set(/^\d+$/.test(k) ? Number(k) : k, h);
+  for (const [k, h] of Object.entries(table)) handlers.set(numericAction(k) ?? k, h);
   const answerError = (req: ServerRequest, err: unknown): void => {
     const name = actionName(req.action);
     if (err instanceof RpcError) return req.fail(err, handlerErrorDetail(err, name, expose));
@@ -63,4 +64,14 @@ function answer(req: ServerRequest, r: ActionResult): void {
 
 function isLogger(x: RouterOptions | Logger): x is Logger {
   return typeof (x as Logger).error === 'function';
+}
+
+/** A table key's numeric action, if it is one; the protocol's reserved ones (ping, hello and up) are refused. */
+function numericAction(key: string): number | undefined {
+  if (!/^\d+$/.test(key)) return undefined;
+  const n = Number(key);
+  if (n === PING_ACTION || n >= HELLO_ACTION) {
+    throw invalidArgument(`action ${key} is reserved for the protocol: numeric actions are 1..${HELLO_ACTION - 1}`);
+  }
+  return n;
 }

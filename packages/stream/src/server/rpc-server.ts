@@ -11,11 +11,31 @@ import {
   type Transport,
 } from '@skein/core';
 import { requestFrameSpec } from '../wire/frame-specs.js';
-import { ServerConn } from './connection.js';
+import { ServerConn, type ServerConnOptions } from './connection.js';
 import { resolveServerOptions, type RpcServerOptions, type ServerSettings } from './server-options.js';
+import { ConnCensus } from './conn-census.js';
+import type { ConnInfo } from './request.js';
 
 export type { RpcServerOptions } from './server-options.js';
 export type ServerState = 'running' | 'closing' | 'closed';
+
+export interface RpcServerStats {
+  state: ServerState;
+  /** Listeners accepting connections. */
+  listeners: number;
+  /** Connections open now. */
+  connections: number;
+  /** Requests dispatched and not yet answered, over all connections. */
+  inFlight: number;
+  /** Connections accepted since the server started. */
+  accepted: number;
+  /** Connections refused at `maxConnections` since the server started. */
+  refused: number;
+  /** Open connections that are clients (not admitted as peers), including those admitted pending credentials. */
+  clients: number;
+  /** Open connections admitted as peers (`peers.admit`). */
+  peers: number;
+}
 
 /**
  * Accepts connections on any number of listeners (TCP, Unix, WebSocket...) and hands every
@@ -31,12 +51,24 @@ export class RpcServer {
   private nextConnId = 1;
   /** Connections refused since the last one accepted: the warn line is written for the first. */
   private refused = 0;
+  private refusedTotal = 0;
   private _state: ServerState = 'running';
   private closing: Promise<void> | undefined;
   private allClosed: (() => void) | undefined;
+  /** Connections of each kind, and who gets in at each kind's cap. */
+  private readonly census: ConnCensus;
 
   constructor(opts: RpcServerOptions) {
     this.settings = resolveServerOptions(opts);
+    this.census = new ConnCensus(this.settings.kinds, this.settings.auth !== undefined, this.settings.logger);
+  }
+
+  /**
+   * The open connections, for calls the server starts itself: `conn.caller` calls a connection
+   * that serves (a peer's services, a client behind NAT), `conn.kind` tells peers from clients.
+   */
+  openConnections(): ConnInfo[] {
+    return [...this.conns].map((c) => c.info);
   }
 
   get state(): ServerState {
@@ -46,6 +78,15 @@ export class RpcServer {
   /** Open connections. */
   get connections(): number {
     return this.conns.size;
+  }
+
+  /** What the server holds now and has seen since it started, for metrics (`prometheusText` in @skein/otel reads it). */
+  stats(): RpcServerStats {
+    let inFlight = 0;
+    for (const c of this.conns) inFlight += c.inFlight;
+    // Connection ids count up from 1, one per connection accepted.
+    const { clients, peers, probation } = this.census;
+    return { state: this._state, listeners: this.listeners.size, connections: this.conns.size, inFlight, accepted: this.nextConnId - 1, refused: this.refusedTotal, clients: clients + probation, peers };
   }
 
   /**
@@ -72,8 +113,10 @@ export class RpcServer {
   }
 
   private async open(transport: Transport, address: string | Address): Promise<Address> {
-    const { limits, clock, tickMs, logger } = this.settings;
-    const listener = await transport.listen(parseAddress(address), requestFrameSpec(limits), (conn) => this.accept(transport.name, conn));
+    const { kinds, clock, tickMs, logger } = this.settings;
+    const shared = this.connOptions(transport.name);
+    // Cut at the wider kind's limits; each connection checks its own kind's.
+    const listener = await transport.listen(parseAddress(address), requestFrameSpec(kinds.listenerLimits), (conn) => this.accept(shared, conn));
     if (this._state !== 'running') {
       await listener.close();
       throw new RpcError(ErrorCode.Closed, `server closed while it began listening on ${formatAddress(listener.address)}`);
@@ -84,24 +127,41 @@ export class RpcServer {
     return listener.address;
   }
 
-  private accept(transport: string, conn: FrameConn): void {
-    if (this._state !== 'running') return conn.close();
+  /** What every connection of a listener shares: one object, not one per connection. */
+  private connOptions(transport: string): ServerConnOptions {
+    const { dispatch, logger, maxInFlightPerConn, clock, auth, reverse } = this.settings;
+    return {
+      transport,
+      dispatch,
+      logger,
+      maxInFlight: maxInFlightPerConn,
+      clock,
+      auth,
+      reverse,
+      onClosed: (c) => this.forget(c),
+      onCredentialsAccepted: (c) => this.promote(c),
+    };
+  }
+
+  private accept(shared: ServerConnOptions, conn: FrameConn): void {
+    if (this._state === 'closed') return conn.close();
     if (this.conns.size >= this.settings.maxConnections) return this.refuse(conn);
+    // Asked only when peers are told apart: a server without `peers` builds nothing per connection here.
+    const candidate = this.settings.kinds.admit && { remote: conn.remote, transport: shared.transport, identity: conn.identity };
+    const role = this.census.admit(candidate);
+    if (role === undefined) return this.refuse(conn);
     if (this.refused > 0) {
       this.settings.logger.info({ refused: this.refused }, 'accepting connections again');
       this.refused = 0;
     }
-    const sc = new ServerConn(conn, {
-      id: this.nextConnId++,
-      transport,
-      dispatch: this.settings.dispatch,
-      logger: this.settings.logger,
-      maxInFlight: this.settings.maxInFlightPerConn,
-      onClosed: (c) => this.forget(c),
-    });
+    const sc = new ServerConn(conn, shared, this.nextConnId++);
+    sc.applyRole(role);
     sc.lastFrameAt = this.settings.clock.now();
     this.conns.add(sc);
     conn.bind(sc);
+    // Accepted while the listener closes (a restart's successor shares the socket): the client
+    // may already be sending, so its requests are refused with Closed rather than cut off.
+    if (this._state === 'closing') sc.startDrain(true);
   }
 
   /**
@@ -109,6 +169,7 @@ export class RpcServer {
    * and a close each. Requests a client sent on it fail on its side with IO.
    */
   private refuse(conn: FrameConn): void {
+    this.refusedTotal++;
     if (this.refused++ === 0) {
       this.settings.logger.warn(
         { remote: conn.remote, maxConnections: this.settings.maxConnections },
@@ -118,24 +179,62 @@ export class RpcServer {
     conn.close();
   }
 
+  /** Its credentials were accepted: a connection `peers.admit` now takes becomes a peer; one on probation that it does not take ends. */
+  private promote(c: ServerConn): void {
+    const role = c.role!;
+    if (this.census.promote(role, c.info)) return c.applyRole(role);
+    if (!role.probation) return;
+    this.settings.logger.info({ remote: c.conn.remote }, 'clients at their cap: a connection admitted pending credentials is not a peer; ending it');
+    c.conn.end();
+  }
+
   private forget(conn: ServerConn): void {
+    if (this.conns.has(conn)) this.census.release(conn.role!);
     this.conns.delete(conn);
     if (this.conns.size === 0) this.allClosed?.();
   }
 
   private tick(): void {
-    const { idleTimeoutMs, clock, logger } = this.settings;
-    if (idleTimeoutMs <= 0) return;
-    const now = clock.now();
+    const now = this.settings.clock.now();
     for (const c of this.conns) {
-      if (c.sawCall || c.inFlight > 0) {
-        c.sawCall = false;
-        c.lastFrameAt = now;
-      } else if (now - c.lastFrameAt >= idleTimeoutMs) {
-        logger.info({ remote: c.conn.remote }, 'closing idle connection');
-        c.forceClose();
-      }
+      c.drainTick();
+      if (this.idleFor(c, now) || this.stalledFor(c, now)) c.forceClose();
     }
+  }
+
+  /** True when `c` made no call for idleTimeoutMs (pings and the hello do not count). */
+  private idleFor(c: ServerConn, now: number): boolean {
+    const { logger } = this.settings;
+    const { idleTimeoutMs } = c.role!.limits;
+    if (idleTimeoutMs <= 0) return false;
+    if (c.sawCall || c.busy) {
+      c.sawCall = false;
+      c.lastFrameAt = now;
+      return false;
+    }
+    if (now - c.lastFrameAt < idleTimeoutMs) return false;
+    logger.info({ remote: c.conn.remote }, 'closing idle connection');
+    return true;
+  }
+
+  /** True when `c` has been in the middle of one frame for readTimeoutMs. */
+  private stalledFor(c: ServerConn, now: number): boolean {
+    const { logger } = this.settings;
+    const { readTimeoutMs } = c.role!.limits;
+    // While the server is not reading, the rest of a frame may well be waiting in its buffers.
+    if (readTimeoutMs <= 0 || c.conn.midFrame !== true || c.paused) {
+      c.midFrameSince = -1;
+      return false;
+    }
+    if (c.midFrameSince < 0 || c.framesRead !== c.framesAtMidFrame) {
+      // In a frame begun since the last look: its clock starts now.
+      c.midFrameSince = now;
+      c.framesAtMidFrame = c.framesRead;
+      return false;
+    }
+    if (now - c.midFrameSince < readTimeoutMs) return false;
+    logger.info({ remote: c.conn.remote, readTimeoutMs }, 'closing connection: a frame was not finished within the read timeout');
+    return true;
   }
 
   private async shutdown(): Promise<void> {

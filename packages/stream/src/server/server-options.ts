@@ -2,6 +2,10 @@ import { invalidArgument, silentLogger, systemClock, type Clock, type Logger } f
 import { positiveInteger } from '../internals/checks.js';
 import { resolveLimits, type Limits } from '../wire/limits.js';
 import type { Dispatch } from './dispatch.js';
+import type { Authenticate } from './authenticate.js';
+import type { AuthSettings } from './conn-auth.js';
+import { resolveKinds, type KindDefaults, type KindOptions, type KindSettings, type PeerOptions } from './conn-kind.js';
+import type { ReverseSettings } from './reverse-caller.js';
 
 export interface RpcServerOptions {
   dispatch: Dispatch;
@@ -17,10 +21,43 @@ export interface RpcServerOptions {
   maxInFlightPerConn?: number;
   /** A connection that makes no call for this long is closed (pings and the hello do not count). Default 120 s; 0 disables. */
   idleTimeoutMs?: number;
+  /**
+   * A frame begun must be finished within this long (razor's read timeout): a peer that sends a
+   * frame a byte at a time is closed, whatever else it sends. Checked on the tick, so it fires
+   * up to `tickMs` late. Default 5 s; 0 disables.
+   */
+  readTimeoutMs?: number;
   /** How long `close()` lets in-flight requests finish before cutting connections. Default 90 s; 0 cuts at once. */
   closeWaitMs?: number;
+  /**
+   * Checks the credentials a client presents after its hello (and when it renews them): returns
+   * `{ principal, expiresInMs? }` or refuses (docs/auth.md). Calls on a connection are refused
+   * while its credentials are with the hook, and after they expire until renewed.
+   */
+  authenticate?: Authenticate;
+  /**
+   * Refuse calls (Unauthenticated, one warn line per connection) from clients that did not
+   * authenticate: razor v1 clients, and Skein clients without credentials. Default: true when
+   * `authenticate` is given; true without it is a configuration mistake.
+   */
+  requireAuth?: boolean;
+  /**
+   * Peers (other services: long-lived, trusted) on the same listeners as clients, told apart by
+   * `admit` (a TLS identity, a principal, an address) and held to limits of their own; each limit
+   * left out is the top-level one. Without `peers`, every connection is a client (docs/protocol.md,
+   * "Peers and clients").
+   */
+  peers?: PeerOptions;
+  /** The clients' limits (connections not admitted as peers); each left out is the top-level one. */
+  clients?: KindOptions;
+  /**
+   * Calls from the server to a connection that offered to serve them (`ClientStream.connect({ serve })`),
+   * through `req.conn.caller`: a reverse call's timeout unless its options say (default 20 s),
+   * and how many may wait for that side's window (default 1024; past it: Overloaded, unrun).
+   */
+  reverseCalls?: { timeoutMs?: number; maxQueued?: number };
   clock?: Clock;
-  /** How often idle connections are looked for. Default 1 s. */
+  /** How often idle connections and unfinished frames are looked for. Default 1 s. */
   tickMs?: number;
 }
 
@@ -33,8 +70,14 @@ export interface ServerSettings {
   readonly maxConnections: number;
   readonly maxInFlightPerConn: number;
   readonly idleTimeoutMs: number;
+  readonly readTimeoutMs: number;
   readonly closeWaitMs: number;
   readonly tickMs: number;
+  /** Set when the server authenticates its clients. */
+  readonly auth: AuthSettings | undefined;
+  /** Each kind's limits, and what tells a peer from a client; the listener cuts frames by `kinds.listenerLimits`. */
+  readonly kinds: KindSettings;
+  readonly reverse: ReverseSettings;
 }
 
 /** The longest delay a timer takes: a longer one fires at once on every runtime. */
@@ -45,7 +88,7 @@ export function resolveServerOptions(opts: RpcServerOptions): ServerSettings {
   if (!opts || typeof opts.dispatch?.dispatch !== 'function') throw invalidArgument('RpcServer needs a dispatch');
   const maxConnections = opts.maxConnections ?? 10_000;
   if (maxConnections !== Infinity) positiveInteger(maxConnections, 'maxConnections');
-  return {
+  const base = {
     dispatch: opts.dispatch,
     logger: opts.logger ?? silentLogger,
     limits: resolveLimits(opts.limits),
@@ -53,9 +96,43 @@ export function resolveServerOptions(opts: RpcServerOptions): ServerSettings {
     maxConnections,
     maxInFlightPerConn: positiveInteger(opts.maxInFlightPerConn ?? 1024, 'maxInFlightPerConn'),
     idleTimeoutMs: duration(opts.idleTimeoutMs ?? 120_000, 'idleTimeoutMs', 0),
+    readTimeoutMs: duration(opts.readTimeoutMs ?? 5_000, 'readTimeoutMs', 0),
     closeWaitMs: duration(opts.closeWaitMs ?? 90_000, 'closeWaitMs', 0),
     tickMs: duration(opts.tickMs ?? 1000, 'tickMs', 1),
+    auth: authSettings(opts),
   };
+  return { ...base, ...kindsAndReverse(opts, base) };
+}
+
+/** Each kind's limits (the top-level values are their defaults), and calls both ways. */
+function kindsAndReverse(opts: RpcServerOptions, base: KindDefaults & { clock: Clock; tickMs: number }): { kinds: KindSettings; reverse: ReverseSettings } {
+  const kinds = resolveKinds(opts.clients, opts.peers, base, duration);
+  const r = opts.reverseCalls ?? {};
+  if (typeof r !== 'object' || r === null) throw invalidArgument('reverseCalls must be an object');
+  const { client, peer } = kinds;
+  const reverse: ReverseSettings = {
+    // What every kind reads: a connection may become a peer after its hello was answered.
+    answerLimits: {
+      maxMessage: Math.min(client.limits.maxMessage, peer.limits.maxMessage),
+      maxBlob: Math.min(client.limits.maxBlob, peer.limits.maxBlob),
+    },
+    clock: base.clock,
+    timeoutMs: duration(r.timeoutMs ?? 20_000, 'reverseCalls.timeoutMs', 1),
+    maxQueued: positiveInteger(r.maxQueued ?? 1024, 'reverseCalls.maxQueued'),
+    tickMs: base.tickMs,
+  };
+  return { kinds, reverse };
+}
+
+function authSettings(opts: RpcServerOptions): AuthSettings | undefined {
+  const { authenticate, requireAuth } = opts;
+  if (requireAuth !== undefined && typeof requireAuth !== 'boolean') throw invalidArgument(`requireAuth must be a boolean, got ${String(requireAuth)}`);
+  if (authenticate === undefined) {
+    if (requireAuth) throw invalidArgument('requireAuth needs an authenticate hook to accept credentials with');
+    return undefined;
+  }
+  if (typeof authenticate !== 'function') throw invalidArgument('authenticate must be a function');
+  return { authenticate, required: requireAuth ?? true, clock: opts.clock ?? systemClock, logger: opts.logger ?? silentLogger };
 }
 
 /** Milliseconds from `min` up to what a timer can wait. */

@@ -20,6 +20,8 @@ import {
   u32,
 } from './protocol.js';
 import { errorResponseHalves } from './responses.js';
+import { CREDIT_FLAG, DATA_FLAG } from './extension-frames.js';
+import { REVERSE_CALL_FLAG } from './reverse-calls.js';
 
 /** Throws on a bad magic; returns whether the version of the header at `at` is ours (each side refuses others its own way). */
 function versionOk(b: Uint8Array, at: number): boolean {
@@ -34,12 +36,17 @@ const WIRE_LIMITS: Limits = { maxMessage: MAX_MESSAGE_WIRE, maxBlob: MAX_BLOB_WI
 
 /** What the server reads (requests); its `outbound` describes what it sends (responses). */
 export function requestFrameSpec(limits: Limits): FrameSpec {
-  return { ...requests(limits), outbound: responses(WIRE_LIMITS) };
+  // A server sends reverse calls too (to a connection that agreed them): a transport that splits what it sends by frame reads them.
+  return { ...requests(limits), outbound: responses(WIRE_LIMITS, true) };
 }
 
-/** What the client reads (responses); its `outbound` describes what it sends (requests). */
-export function responseFrameSpec(limits: Limits): FrameSpec {
-  return { ...responses(limits), outbound: requests(WIRE_LIMITS) };
+/**
+ * What the client reads (responses); its `outbound` describes what it sends (requests). With
+ * `reverseCalls` (the client offered to serve calls) it reads reverse calls too; without, it
+ * closes on one, as on any unknown flag.
+ */
+export function responseFrameSpec(limits: Limits, reverseCalls = false): FrameSpec {
+  return { ...responses(limits, reverseCalls), outbound: requests(WIRE_LIMITS) };
 }
 
 /** Requests, checked against `limits`. Over-limit frames get an error reply before the close. */
@@ -69,7 +76,7 @@ function requests(limits: Limits): FrameSpec {
 }
 
 /** Responses, checked against `limits`. */
-function responses(limits: Limits): FrameSpec {
+function responses(limits: Limits, reverseCalls = false): FrameSpec {
   return {
     headerLength: RESPONSE_HEADER_LENGTH,
     bodyLength(b, at) {
@@ -79,16 +86,24 @@ function responses(limits: Limits): FrameSpec {
       const blobLength = u32(b, at + RES_BLOB_LEN_AT);
       if (blobLength > limits.maxBlob) throw new FrameError(`blob of ${blobLength} bytes exceeds ${limits.maxBlob}`);
       switch (flag) {
+        // A stream's item is laid out as an ok answer (only a peer that agreed streams is sent one).
         case ResponseFlag.Ok:
+        case DATA_FLAG:
           if (msgLength > limits.maxMessage) {
             throw new FrameError(`message of ${msgLength} bytes exceeds ${limits.maxMessage}`);
           }
           return msgLength + blobLength;
         case ResponseFlag.ErrorNumber:
+        case CREDIT_FLAG:
           return 0;
         case ResponseFlag.ErrorString:
           if (blobLength > limits.maxMessage) throw new FrameError(`error string of ${blobLength} bytes exceeds limit`);
           return blobLength;
+        // A reverse call: its msg (action and message) is held to the message limit.
+        case REVERSE_CALL_FLAG:
+          if (!reverseCalls) throw new FrameError(`unknown response flag ${flag}`);
+          if (msgLength > limits.maxMessage) throw new FrameError(`reverse call message of ${msgLength} bytes exceeds ${limits.maxMessage}`);
+          return msgLength + blobLength;
         default:
           throw new FrameError(`unknown response flag ${flag}`);
       }

@@ -28,10 +28,26 @@ export const enum HelloRole {
   Answer = 1,
 }
 
-/** Entry kinds. 0 is never used; cancel, deadlines, streams and auth get theirs when they are built. */
+/** Entry kinds. 0 is never used; 2..9 are cancel, call heads and streams (the rest, docs/protocol.md). */
 export const enum HelloKind {
   /** Value: max_message u32 | max_blob u32, the largest reply parts the client reads. */
   ReceiveLimits = 1,
+  /** Cancel frames. Value: empty, both ways. */
+  Cancel = 2,
+  /** Call heads (deadline and metadata). Offer: empty. Answer: max_head u32, the largest head the server reads. */
+  CallHead = 3,
+  /** Streams. Value, both ways: window u32, the credit in bytes each new stream starts with towards the sender of the entry. */
+  Streams = 4,
+  /**
+   * Auth. Offer: empty, the client has credentials to present. Answer: empty, the server
+   * authenticates: present them (with AUTH_ACTION, wire/auth.ts).
+   */
+  Auth = 10,
+  /**
+   * Calls both ways (wire/reverse-calls.ts). Offer: window u32, the calls the connecting side
+   * runs at once for the server. Answer: max_message u32 | max_blob u32, what the server reads in a reverse answer.
+   */
+  ReverseCalls = 20,
 }
 
 export interface HelloEntry {
@@ -118,6 +134,31 @@ export function receiveLimitsEntry(maxMessage: number, maxBlob: number): HelloEn
 export function readReceiveLimits(value: Uint8Array): ReceiveLimits {
   if (value.length < LIMITS_VALUE) throw new HelloError(`receive limits of ${value.length} bytes, expected ${LIMITS_VALUE}`);
   return { maxMessage: u32(value, 0), maxBlob: u32(value, 4) };
+}
+
+/** An entry whose value is one u32 (or nothing, for `n` undefined). */
+export function u32Entry(kind: number, n?: number): HelloEntry {
+  if (n === undefined) return { kind, value: new Uint8Array(0) };
+  const value = new Uint8Array(4);
+  putU32(value, 0, n);
+  return { kind, value };
+}
+
+/** A u32 value. Throws HelloError when it is too short. */
+export function readU32Value(kind: number, value: Uint8Array): number {
+  if (value.length < 4) throw new HelloError(`hello entry ${kind} of ${value.length} bytes, expected 4`);
+  return u32(value, 0);
+}
+
+/** `msg` (an encoded hello) with `entry` added at the end: entries run to the end of the msg. */
+export function appendEntry(msg: Uint8Array, entry: HelloEntry): Uint8Array {
+  if (entry.value.length > MAX_VALUE) throw invalidArgument(`hello entry ${entry.kind} of ${entry.value.length} bytes exceeds ${MAX_VALUE}`);
+  const out = new Uint8Array(msg.length + ENTRY_HEADER + entry.value.length);
+  out.set(msg);
+  putU16(out, msg.length, entry.kind);
+  putU16(out, msg.length + 2, entry.value.length);
+  out.set(entry.value, msg.length + ENTRY_HEADER);
+  return out;
 }
 
 function u16(b: Uint8Array, at: number): number {

@@ -1,10 +1,12 @@
 import { expect } from 'vitest';
-import { CHECK_DETAIL, CUSTOM_NUMBER, FAIL_DETAIL } from './fixtures/contract.mjs';
-import { BLOB_SIZES, CONCURRENT_CALLS, type SCENARIOS } from './fixtures/scenarios.mjs';
-import type { RuntimeName } from './runtimes.js';
+import { CHECK_DETAIL, CUSTOM_NUMBER, FAIL_DETAIL } from './contract.mjs';
+import { BLOB_SIZES, CONCURRENT_CALLS, MIRROR_BLOB, STREAM_ITEMS, type SCENARIOS } from './scenarios.mjs';
 
-export type ScenarioName = keyof typeof SCENARIOS;
-export type ServerTransport = 'tcp' | 'ws' | 'uws';
+export type ScenarioName = Extract<keyof typeof SCENARIOS, string>;
+/** The transport's `name`: `tcp`, `ws`, `uws` here, a third party's own. */
+export type ServerTransport = string;
+/** The runtime's `name` (`@skein/runtime`): node, bun or deno. */
+export type RuntimeName = string;
 
 const builtin = (code: string, retry: string, message: unknown = expect.any(String)) => ({ class: 'RpcError', code, retry, message });
 
@@ -49,5 +51,28 @@ export function expected(name: ScenarioName, server: { runtime: RuntimeName; tra
       return { calls: CONCURRENT_CALLS, right: CONCURRENT_CALLS, wrong: [] };
     case 'timeout':
       return { hang: builtin('Timeout', 'idempotent', expect.stringMatching(/within 200 ms/)), afterwards: 'after' };
+    case 'auth':
+      return {
+        first: '{"name":"c1"}',
+        renewed: '{"name":"c2"}',
+        anonymous: 'null',
+        wrong: builtin('Unauthenticated', 'never', 'credentials refused'),
+        expired: builtin('Unauthenticated', 'never', 'token expired'),
+      };
+    case 'streams':
+      return {
+        serverStream: { items: STREAM_ITEMS, sum: (STREAM_ITEMS * (STREAM_ITEMS + 1)) / 2 },
+        clientStream: 5050,
+        both: [
+          { value: 'AB', length: 3, reversed: true },
+          { value: 'C', length: MIRROR_BLOB, reversed: true },
+        ],
+        customError: { before: [1, 2, 3], error: { class: 'DivideByZero', message: 'division by zero' } },
+        afterwards: 5,
+      };
+    case 'cancel':
+      return { started: 'yes', call: 'Cancelled', callServer: 'Cancelled', read: 3, streamServer: 'Cancelled', beforeSend: 'Cancelled', neverStarted: true, afterwards: 2 };
+    case 'deadline':
+      return { withTimeout: { deadline: true, within: true }, without: { deadline: false, within: false }, late: 'Timeout', lateServer: 'Timeout' };
   }
 }

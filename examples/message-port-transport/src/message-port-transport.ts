@@ -1,0 +1,59 @@
+import { MessageChannel } from 'node:worker_threads';
+import {
+  connectFailed,
+  formatAddress,
+  invalidArgument,
+  listenFailed,
+  type Address,
+  type FrameConn,
+  type FrameListener,
+  type FrameSpec,
+  type Transport,
+} from '@skein/core';
+import { PortConn } from './port-conn.js';
+
+type Accept = (conn: FrameConn) => void;
+
+/**
+ * Skein over MessagePorts, within one process: `listen({ host, port })` names an endpoint (port 0
+ * picks a free number), and each `connect` to it opens a MessageChannel, one end for each side.
+ * The endpoints live in this transport object, so a server and its clients share one.
+ */
+export function messagePortTransport(): Transport {
+  const endpoints = new Map<string, { spec: FrameSpec; accept: Accept }>();
+  let nextPort = 1;
+  let nextConn = 1;
+
+  const key = (a: Address): string => {
+    if ('path' in a) throw invalidArgument(`the message-port transport has no socket files: ${a.path}; use a host:port name`);
+    return formatAddress(a);
+  };
+
+  return {
+    name: 'message-port',
+
+    async connect(address: Address, spec: FrameSpec): Promise<FrameConn> {
+      const where = key(address);
+      const endpoint = endpoints.get(where);
+      if (!endpoint) throw connectFailed(where, 'nothing listens there');
+      const { port1, port2 } = new MessageChannel();
+      const id = nextConn++;
+      // The server's side first: it may get frames before the client has its conn back.
+      endpoint.accept(new PortConn(`client-${id}`, endpoint.spec, port2));
+      return new PortConn(where, spec, port1);
+    },
+
+    async listen(address: Address, spec: FrameSpec, accept: Accept): Promise<FrameListener> {
+      if ('path' in address) throw invalidArgument(`the message-port transport has no socket files: ${address.path}`);
+      const bound = { host: address.host, port: address.port === 0 ? nextPort++ : address.port };
+      const where = key(bound);
+      if (endpoints.has(where)) throw listenFailed(where, 'already listening there');
+      endpoints.set(where, { spec, accept });
+      return {
+        address: bound,
+        // Stops accepting; connections already made are left alone (the FrameListener contract).
+        close: async () => void endpoints.delete(where),
+      };
+    },
+  };
+}

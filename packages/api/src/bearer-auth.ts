@@ -1,0 +1,51 @@
+import { ErrorCode, RpcError } from '@skein/core';
+import type { CallInfo, Filter } from './filters.js';
+
+/**
+ * Checks a call's bearer token: returns who it belongs to (any value but undefined), or
+ * refuses: returns undefined (Unauthenticated) or throws an RpcError (Unauthenticated,
+ * PermissionDenied... it keeps its code and message).
+ */
+export type BearerCheck = (token: string, info: CallInfo) => unknown;
+
+export interface BearerAuthOptions {
+  /** The metadata key the token is under. Default `authorization`, as `Bearer <token>`. */
+  key?: string;
+  /** Calls that need no token (a health check): true lets the call through unchecked. */
+  skip?: (info: CallInfo) => boolean;
+}
+
+const BEARER = /^Bearer +(\S+) *$/i;
+
+/**
+ * A server filter for per-call credentials: every call must carry `authorization: Bearer
+ * <token>` in its metadata (the client's `metadata` call option), and `check` must accept the
+ * token, before the handler runs. The principal it returns is put in `info.meta.principal`,
+ * which the handler sees as `ctx.meta.principal`. A refusal reaches the client as
+ * Unauthenticated (or the check's own RpcError), never run, and is not retried elsewhere.
+ */
+export function bearerAuth(check: BearerCheck, opts: BearerAuthOptions = {}): Filter {
+  if (typeof check !== 'function') throw new RpcError(ErrorCode.InvalidArgument, 'bearerAuth needs a check function');
+  const key = opts.key ?? 'authorization';
+  const skip = opts.skip;
+  return {
+    name: 'bearer-auth',
+    before(info) {
+      if (skip?.(info)) return;
+      const value = info.metadata?.[key];
+      if (value === undefined) throw refused(`${info.action}: no bearer token (metadata '${key}')`);
+      const token = BEARER.exec(value)?.[1];
+      if (token === undefined) throw refused(`${info.action}: metadata '${key}' is not 'Bearer <token>'`);
+      const principal = check(token, info);
+      if (principal instanceof Promise) return principal.then((p) => accept(info, p));
+      accept(info, principal);
+    },
+  };
+}
+
+function accept(info: CallInfo, principal: unknown): void {
+  if (principal === undefined) throw refused(`${info.action}: bearer token refused`);
+  info.meta.principal = principal;
+}
+
+const refused = (message: string): RpcError => new RpcError(ErrorCode.Unauthenticated, message);

@@ -1,0 +1,95 @@
+import { ErrorCode, RemoteError, RpcError, invalidArgument, type Codec } from '@skein/core';
+import type { Caller, CallOptions, StreamCall, StreamCaller } from '@skein/stream';
+import type { AnyMethod } from './define.js';
+import { fromBytes, toBytes, type ValueRules } from './value-bytes.js';
+
+/** How a stub turns a stream's error into the error its caller sees (the method's own, or explained). */
+type MapError = (err: RpcError | RemoteError) => unknown;
+
+/** A streaming method's client side, made once per method: how its values go out and come in. */
+export interface StreamStub {
+  readonly kind: NonNullable<AnyMethod['stream']>;
+  readonly action: string;
+  /** What the client sends: a server stream's argument, else each item. */
+  readonly out: ValueRules;
+  /** What it receives: each item, or a client stream's result. */
+  readonly in: ValueRules;
+  readonly mapError: MapError;
+}
+
+export function streamStub(m: AnyMethod, action: string, codec: Codec, mapError: MapError): StreamStub {
+  const blob = m.blobs === true;
+  return {
+    kind: m.stream!,
+    action,
+    out: { codec, blob, schema: m.input, where: `${action}: invalid argument`, code: ErrorCode.InvalidArgument },
+    in: { codec, blob, schema: m.output, where: `${action}: invalid result`, code: ErrorCode.Decode },
+    mapError,
+  };
+}
+
+/**
+ * One call of a streaming method (stream-methods.ts): opens a stream, sends the argument's
+ * values when it is a stream, and gives the server's values back decoded. A server stream (and
+ * both ways) resolves once the stream is asked for, with the values to read; a client stream
+ * resolves with the result. Any carrier that opens streams will do: a ClientStream or a pool.
+ */
+export async function callStream(stub: StreamStub, caller: Caller, arg: unknown, opts: CallOptions): Promise<unknown> {
+  if (typeof (caller as StreamCaller).openStream !== 'function') {
+    throw invalidArgument(`${stub.action}: a streaming method needs a carrier that opens streams (a ClientStream, ConnPool or FailoverPool)`);
+  }
+  let s: StreamCall;
+  if (stub.kind === 'server') {
+    const first = await toBytes(stub.out, arg);
+    s = (caller as StreamCaller).openStream(stub.action, first.msg, first.blob.length === 0 ? opts : { ...opts, blob: first.blob });
+  } else {
+    s = (caller as StreamCaller).openStream(stub.action, undefined, opts);
+    void send(s, stub, arg as AsyncIterable<unknown> | Iterable<unknown>);
+  }
+  const fail = (e: unknown): never => {
+    // The wire's errors are explained or decoded as the method's own; the caller's own (its source threw) pass as they are.
+    throw e instanceof RpcError || e instanceof RemoteError ? stub.mapError(e) : e;
+  };
+  if (stub.kind === 'client') return s.result.then((r) => fromBytes(stub.in, r.msg, r.blob), fail);
+  return decoded(s, stub, fail);
+}
+
+/**
+ * Writes the argument's values, each once the server has room, then ends. A source that throws
+ * (or a value that fails its schema) cancels the stream, and the caller sees that error.
+ */
+async function send(s: StreamCall, stub: StreamStub, values: AsyncIterable<unknown> | Iterable<unknown>): Promise<void> {
+  try {
+    for await (const v of values) {
+      const item = await toBytes(stub.out, v);
+      await s.write(item.msg, item.blob);
+    }
+    s.end();
+  } catch (e) {
+    // After the stream is over (the server answered, or it was cancelled) this does nothing.
+    s.cancel(e instanceof Error ? e : new Error(`${stub.action}: the stream's source threw ${String(e)}`, { cause: e }));
+  }
+}
+
+/** The stream's values, decoded and checked; breaking out of the loop cancels the stream. */
+function decoded(s: StreamCall, stub: StreamStub, fail: (e: unknown) => never): AsyncIterable<unknown> {
+  return {
+    [Symbol.asyncIterator]() {
+      const it = s[Symbol.asyncIterator]();
+      return {
+        next: async () => {
+          const r = await it.next().catch(fail);
+          if (r.done) return r;
+          try {
+            return { value: await fromBytes(stub.in, r.value.msg, r.value.blob), done: false };
+          } catch (e) {
+            // A for-await that throws never calls return(): the stream must not stay open.
+            s.cancel(e as Error);
+            throw e;
+          }
+        },
+        return: () => it.return!(),
+      };
+    },
+  };
+}

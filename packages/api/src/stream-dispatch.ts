@@ -1,0 +1,64 @@
+import { ErrorCode, RpcError, type Codec } from '@skein/core';
+import type { RequestStream, ServerRequest } from '@skein/stream';
+import type { CallContext } from './context.js';
+import type { AnyMethod } from './define.js';
+import { fromBytes, toBytes, type ValueRules } from './value-bytes.js';
+
+/** A streaming method's server side, made once per method: how its values come in and go out. */
+export interface StreamServe {
+  readonly kind: NonNullable<AnyMethod['stream']>;
+  /** What the client sends: a server stream's argument, else each item. */
+  readonly in: ValueRules;
+  /** What the handler gives: each item, or a client stream's result. */
+  readonly out: ValueRules;
+}
+
+export function streamServe(m: AnyMethod, action: string, codec: Codec): StreamServe {
+  const blob = m.blobs === true;
+  return {
+    kind: m.stream!,
+    in: { codec, blob, schema: m.input, where: `${action}: invalid argument`, code: ErrorCode.InvalidArgument },
+    out: { codec, blob, schema: m.output, where: `${action}: invalid result`, code: ErrorCode.Internal },
+  };
+}
+
+/**
+ * What the handler is called with: a server stream's argument (decoded and checked before any
+ * filter or handler sees it), else the client's values as an async iterable, each checked as it
+ * is read. Throws (or rejects) when a stream reached a method that is not one.
+ */
+export function streamArg(req: ServerRequest, s: StreamServe): unknown {
+  const stream = req.stream;
+  if (!stream) throw new RpcError(ErrorCode.Version, `${req.action}: a streaming method, called without a stream`);
+  return s.kind === 'server' ? fromBytes(s.in, req.msg, req.blob) : values(stream, s.in);
+}
+
+/**
+ * Runs one call of a streaming method: the values the handler yields (a server stream, or both
+ * ways) go out one by one, each once the client has room. The call is answered when the
+ * handler is done: with its result (client stream) or empty. A cancel or a deadline fails the
+ * next write, which ends the handler's generator (its `finally` runs). Rejects with what failed
+ * the call, for the dispatch to answer (filters see it first).
+ */
+export async function serveStream(
+  req: ServerRequest,
+  s: StreamServe,
+  arg: unknown,
+  handler: (arg: unknown, ctx: CallContext) => unknown,
+  ctx: CallContext,
+): Promise<void> {
+  const out = await handler(arg, ctx);
+  if (s.kind === 'client') {
+    const last = await toBytes(s.out, out);
+    return req.reply(last.msg, last.blob);
+  }
+  for await (const v of out as AsyncIterable<unknown>) {
+    const item = await toBytes(s.out, v);
+    await req.stream!.write(item.msg, item.blob);
+  }
+  req.reply();
+}
+
+async function* values(stream: RequestStream, rules: ValueRules): AsyncGenerator<unknown> {
+  for await (const item of stream) yield await fromBytes(rules, item.msg, item.blob);
+}

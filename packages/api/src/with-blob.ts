@@ -1,0 +1,30 @@
+import { EMPTY_BYTES, ErrorCode, RpcError } from '@skein/core';
+
+/**
+ * A value with bulk bytes beside it: what a method declared `.blob()` takes and gives (its
+ * argument, its result, each item of its streams). The value goes through the codec; the blob
+ * travels as it is, in the frame's blob section, never copied into the message nor encoded.
+ */
+export interface WithBlob<T> {
+  readonly value: T;
+  readonly blob: Uint8Array;
+}
+
+/** A value and its bytes, for a `.blob()` method: `return withBlob({ name }, bytes)`. */
+export function withBlob<T>(value: T, blob: Uint8Array = EMPTY_BYTES): WithBlob<T> {
+  return { value, blob };
+}
+
+/**
+ * The types of a `.blob()` method: each value becomes a `WithBlob`, and so does each item of a
+ * stream (a stream's values are its items).
+ */
+export type Blobbed<T> = T extends AsyncIterable<infer I> ? AsyncIterable<WithBlob<I>> : WithBlob<T>;
+
+/** @internal What a `.blob()` method was given, checked: its value and its bytes (undefined: none). */
+export function splitBlob(v: unknown, where: string): WithBlob<unknown> {
+  if (v === undefined || v === null) return withBlob(undefined);
+  const { value, blob = EMPTY_BYTES } = v as Partial<WithBlob<unknown>>;
+  if (!(blob instanceof Uint8Array)) throw new RpcError(ErrorCode.InvalidArgument, `${where}: a .blob() method takes withBlob(value, bytes), and the bytes must be a Uint8Array`);
+  return withBlob(value, blob);
+}

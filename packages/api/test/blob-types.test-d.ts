@@ -1,0 +1,58 @@
+import { codeErrors } from '@skein/core';
+import type { Caller } from '@skein/stream';
+import { describe, expectTypeOf, it } from 'vitest';
+import { z } from 'zod';
+import { clientStream, createClient, implement, method, serverStream, service, withBlob, type WithBlob } from '../src/index.js';
+
+class TooBig extends Error {}
+
+const Files = service('Files', {
+  put: method<{ name: string }, { size: number }>().blob().throws(codeErrors({ 1: TooBig })),
+  read: serverStream<{ name: string }, { offset: number }>().blob(),
+  write: clientStream<{ offset: number }, number>().blob(),
+  checked: serverStream({ input: z.object({ to: z.number() }), output: z.string() }),
+});
+
+declare const caller: Caller;
+const files = createClient(Files, caller, { codec: null! });
+
+describe('.blob() and stream schemas in the types', () => {
+  it('a .blob() method takes and gives WithBlobs, its errors unchanged', () => {
+    expectTypeOf(files.put).parameter(0).toEqualTypeOf<WithBlob<{ name: string }>>();
+    expectTypeOf(files.put(withBlob({ name: 'a' }, new Uint8Array(1)))).resolves.toEqualTypeOf<WithBlob<{ size: number }>>();
+    expectTypeOf(files.put.result(withBlob({ name: 'a' }))).resolves.toHaveProperty('ok');
+    // @ts-expect-error the bare value is not enough
+    void files.put({ name: 'a' });
+  });
+
+  it('each stream item is a WithBlob', () => {
+    expectTypeOf(files.read).parameter(0).toEqualTypeOf<WithBlob<{ name: string }>>();
+    expectTypeOf(files.read(withBlob({ name: 'a' }))).resolves.toEqualTypeOf<AsyncIterable<WithBlob<{ offset: number }>>>();
+    expectTypeOf(files.write).parameter(0).toEqualTypeOf<AsyncIterable<WithBlob<{ offset: number }>>>();
+    expectTypeOf(files.write(null!)).resolves.toEqualTypeOf<WithBlob<number>>();
+  });
+
+  it('stream schemas give the argument and item types', () => {
+    expectTypeOf(files.checked).parameter(0).toEqualTypeOf<{ to: number }>();
+    expectTypeOf(files.checked({ to: 1 })).resolves.toEqualTypeOf<AsyncIterable<string>>();
+  });
+
+  it('handlers are typed the same way', () => {
+    implement(Files, {
+      put: ({ value, blob }) => withBlob({ size: blob.length + value.name.length }),
+      async *read({ value }) {
+        yield withBlob({ offset: value.name.length }, new Uint8Array(0));
+      },
+      async write(items) {
+        let n = 0;
+        for await (const { blob } of items) n += blob.length;
+        return withBlob(n);
+      },
+      async *checked({ to }) {
+        yield String(to);
+      },
+    });
+    // @ts-expect-error a .blob() handler returns a WithBlob
+    implement(Files, { put: () => ({ size: 1 }), read: null!, write: null!, checked: null! });
+  });
+});

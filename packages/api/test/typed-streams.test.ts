@@ -1,0 +1,196 @@
+import { msgpackCodec } from '@skein/codec-msgpack';
+import { ErrorCode, RpcError, codeErrors, silentLogger } from '@skein/core';
+import { ConnPool, FailoverPool } from '@skein/stream';
+import { deferred } from '@skein/test-utils';
+import { afterEach, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { bidiStream, clientStream, createClient, implement, serverStream, service, type CallInfo, type Filter } from '../src/index.js';
+import { serve, transport } from './harness.js';
+
+const cleanup: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const f of cleanup.splice(0).reverse()) await f();
+});
+
+class TooMany extends Error {
+  constructor(readonly limit = 0) {
+    super(`more than ${limit}`);
+  }
+}
+const tooMany = {
+  is: (e: unknown): e is TooMany => e instanceof TooMany,
+  encode: (e: TooMany) => msgpackCodec.encode(e.limit),
+  decode: (p: number | Uint8Array) => new TooMany(typeof p === 'number' ? -1 : (msgpackCodec.decode(p) as number)),
+};
+
+const Feed = service('Feed', {
+  count: serverStream({ input: z.object({ to: z.number().int().max(100) }), output: z.number() }).throws(tooMany),
+  sum: clientStream({ input: z.number(), output: z.number() }).throws(codeErrors({ 7: TooMany })),
+  echo: bidiStream<string, string>(),
+});
+
+/** The same service without schemas: what a client that checks nothing sends. */
+const Unchecked = service('Feed', {
+  count: serverStream<{ to: number }, number>(),
+  sum: clientStream<unknown, number>(),
+  echo: bidiStream<string, string>(),
+});
+
+interface Seen {
+  handlerRuns: number;
+  echoSignal: Promise<unknown>;
+}
+
+async function setup(filters: Filter[] = []) {
+  const echoEnded = deferred<unknown>();
+  const seen: Seen = { handlerRuns: 0, echoSignal: echoEnded.promise };
+  const s = await serve({
+    codec: msgpackCodec,
+    logger: silentLogger,
+    filters,
+    services: [
+      implement(Feed, {
+        async *count({ to }) {
+          seen.handlerRuns++;
+          for (let i = 1; i <= to; i++) {
+            if (i > 50) throw new TooMany(50);
+            yield i === 42 && to === 42 ? (('forty-two' as unknown) as number) : i;
+          }
+        },
+        async sum(values) {
+          seen.handlerRuns++;
+          let sum = 0;
+          let n = 0;
+          for await (const v of values) {
+            if (++n > 3) throw new TooMany(3);
+            sum += v;
+          }
+          return sum;
+        },
+        async *echo(values, ctx) {
+          seen.handlerRuns++;
+          ctx.signal.addEventListener('abort', () => echoEnded.resolve(ctx.signal.reason));
+          for await (const v of values) yield v;
+        },
+      }),
+    ],
+  });
+  cleanup.push(() => s.close());
+  return { s, seen, feed: createClient(Feed, s.stream, { codec: msgpackCodec }), unchecked: createClient(Unchecked, s.stream, { codec: msgpackCodec }) };
+}
+
+async function drain<T>(it: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const v of it) out.push(v);
+  return out;
+}
+
+const codeOf = (e: unknown): number | undefined => (e instanceof RpcError ? e.code : undefined);
+
+describe('typed streams: schemas', () => {
+  it('the opening argument is checked by the client and again by the server, before the handler runs', async () => {
+    const { feed, unchecked, seen } = await setup();
+    const mine = await feed.count({ to: 101 }).catch((e: unknown) => e);
+    expect(codeOf(mine)).toBe(ErrorCode.InvalidArgument);
+    const theirs = await drain(await unchecked.count({ to: 101 })).catch((e: unknown) => e);
+    expect(codeOf(theirs)).toBe(ErrorCode.InvalidArgument);
+    expect((theirs as RpcError).message).toMatch(/to/);
+    expect(seen.handlerRuns).toBe(0);
+    expect(await drain(await feed.count({ to: 3 }))).toEqual([1, 2, 3]);
+  });
+
+  it('items are checked: a server item that fails the schema fails the stream; a client item that does is refused on both sides', async () => {
+    const { feed, unchecked } = await setup();
+    const bad = await drain(await feed.count({ to: 42 })).catch((e: unknown) => e);
+    expect(codeOf(bad)).toBe(ErrorCode.Internal); // the server's own check of what it sends
+    async function* strings() {
+      yield 'one';
+    }
+    const mine = await feed.sum(strings() as never).catch((e: unknown) => e);
+    expect(codeOf(mine)).toBe(ErrorCode.InvalidArgument);
+    const theirs = await unchecked.sum(strings()).catch((e: unknown) => e);
+    expect(codeOf(theirs)).toBe(ErrorCode.InvalidArgument);
+  });
+});
+
+describe('typed streams: errors', () => {
+  it('a custom error thrown mid-stream reaches the reader as its own class', async () => {
+    const { feed } = await setup();
+    const got: number[] = [];
+    const err = await (async () => {
+      for await (const v of await feed.count({ to: 60 })) got.push(v);
+    })().catch((e: unknown) => e);
+    expect(got.length).toBe(50);
+    expect(err).toBeInstanceOf(TooMany);
+    expect((err as TooMany).limit).toBe(50);
+  });
+
+  it('a client stream\'s custom error reaches its result as its own class', async () => {
+    const { feed } = await setup();
+    async function* many() {
+      for (let i = 0; i < 10; i++) yield i;
+    }
+    const r = await feed.sum.result(many());
+    expect(r.ok).toBe(false);
+    expect(!r.ok && r.error).toBeInstanceOf(TooMany);
+  });
+
+  it('a client source that throws: the caller sees its own error, and the server\'s signal fires', async () => {
+    const { feed, seen } = await setup();
+    class SourceBroke extends Error {}
+    async function* source() {
+      yield 'a';
+      await new Promise((r) => setTimeout(r, 0));
+      throw new SourceBroke('disk gone');
+    }
+    const err = await drain(await feed.echo(source())).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SourceBroke);
+    expect(codeOf(await seen.echoSignal)).toBe(ErrorCode.Cancelled);
+  });
+});
+
+describe('typed streams: filters', () => {
+  it('client and server filters see a stream\'s opening; a server filter that refuses stops it before the handler', async () => {
+    // Each side's own order: which side logs first is not what this test is about.
+    const calls: string[] = [];
+    const clientCalls: string[] = [];
+    const server: Filter = {
+      before(info: CallInfo) {
+        calls.push(`server before ${info.action} ${JSON.stringify(info.arg ?? null)}`);
+        if (info.method === 'count' && (info.arg as { to: number }).to === 13) throw new RpcError(ErrorCode.PermissionDenied, 'unlucky');
+      },
+      after: (info, outcome) => void calls.push(`server after ${info.action} ${outcome.ok}`),
+    };
+    const { s, seen } = await setup([server]);
+    const client: Filter = {
+      before: (info) => void clientCalls.push(`client before ${info.action}`),
+      after: (info, outcome) => void clientCalls.push(`client after ${info.action} ${outcome.ok}`),
+    };
+    const feed = createClient(Feed, s.stream, { codec: msgpackCodec, filters: [client] });
+    expect(await drain(await feed.count({ to: 2 }))).toEqual([1, 2]);
+    const refused = await drain(await feed.count({ to: 13 })).catch((e: unknown) => e);
+    expect(codeOf(refused)).toBe(ErrorCode.PermissionDenied);
+    expect(seen.handlerRuns).toBe(1);
+    // The server's refusal comes after the stream is open: the client filter saw an opening.
+    expect(clientCalls).toEqual(['client before Feed.count', 'client after Feed.count true', 'client before Feed.count', 'client after Feed.count true']);
+    // A filter whose `before` refused sees no `after`.
+    expect(calls).toEqual(['server before Feed.count {"to":2}', 'server after Feed.count true', 'server before Feed.count {"to":13}']);
+  });
+});
+
+describe('typed streams over pools', () => {
+  it('a typed client over a ConnPool or a FailoverPool streams', async () => {
+    const { s } = await setup();
+    const conn = new ConnPool({ transport, address: s.address });
+    const failover = new FailoverPool({ transport, servers: [s.address] });
+    cleanup.push(() => conn.close(), () => failover.close());
+    for (const caller of [conn, failover]) {
+      const feed = createClient(Feed, caller, { codec: msgpackCodec });
+      expect(await drain(await feed.count({ to: 5 }))).toEqual([1, 2, 3, 4, 5]);
+      async function* three() {
+        yield* [1, 2, 3];
+      }
+      expect(await feed.sum(three())).toBe(6);
+    }
+  });
+});

@@ -1,0 +1,155 @@
+import { RpcError, RemoteError, type Codec } from '@skein/core';
+import type { Command } from './args.js';
+import { LatencyHistogram } from './latency-histogram.js';
+import { ProgressLine, type Output } from './progress-line.js';
+import { describeError } from './render.js';
+import { connect, remoteMethod, withTransportHint, type RemoteMethod } from './session.js';
+import type { Target } from './target.js';
+
+/** What `skein bench` measured; printed as text, or as this object with `--json`. */
+export interface BenchSummary {
+  method: string;
+  address: string;
+  transport: string;
+  codec: string;
+  inFlight: number;
+  /** From the first call sent to the last answer received. */
+  seconds: number;
+  /** Calls answered with a reply. */
+  calls: number;
+  /** Calls that failed, by error code name (`custom` for a method's own error). */
+  errors: Record<string, number>;
+  callsPerSecond: number;
+  p50Ms: number;
+  p90Ms: number;
+  p99Ms: number;
+  maxMs: number;
+}
+
+/** Progress is redrawn this often on a terminal. */
+const PROGRESS_MS = 500;
+
+/**
+ * `skein bench`: one probe call (a wrong method or codec fails there, before any load), then
+ * `inFlight` callers, each sending its next call as soon as its last is answered, until
+ * `duration` is over. Exit 0, or 1 when the probe or every call failed.
+ */
+export async function bench(cmd: Command, target: Target, codec: Codec, arg: unknown, out: Output, err: Output): Promise<number> {
+  const stream = await connect(target, cmd.timeoutMs, cmd.inFlight);
+  try {
+    const fn = remoteMethod(stream, cmd.method, codec);
+    try {
+      await fn(arg);
+    } catch (e) {
+      err.write(`error: ${describeError(withTransportHint(e, target, false), codec)}\n`);
+      return 1;
+    }
+    const run = new BenchRun(fn, arg, cmd.inFlight, cmd.durationS * 1000);
+    const progress = new ProgressLine(err);
+    const timer = progress.enabled ? setInterval(() => progress.update(run.status()), PROGRESS_MS) : undefined;
+    // Ctrl-C ends the run early, with its summary: a second one kills as usual.
+    const stop = (): void => run.stop();
+    process.once('SIGINT', stop);
+    await run.done;
+    process.off('SIGINT', stop);
+    clearInterval(timer);
+    // One last redraw: the line always ends on the final figures, however short the run.
+    progress.update(run.status());
+    progress.end();
+    const summary = run.summary(cmd, target, codec);
+    out.write(cmd.asJson ? `${JSON.stringify(summary)}\n` : formatSummary(summary));
+    if (run.lastError && summary.calls === 0) err.write(`every call failed; the last with: ${describeError(run.lastError, codec)}\n`);
+    return summary.calls === 0 ? 1 : 0;
+  } finally {
+    await stream.close();
+  }
+}
+
+/** The load itself: callers in a closed loop, latencies in a histogram, failures by code. */
+class BenchRun {
+  readonly latency = new LatencyHistogram();
+  readonly errors = new Map<string, number>();
+  lastError: unknown;
+  readonly done: Promise<void>;
+  private readonly startedAt = performance.now();
+  private lastAnswerAt = this.startedAt;
+  private endsAt: number;
+
+  constructor(
+    private readonly fn: RemoteMethod,
+    private readonly arg: unknown,
+    inFlight: number,
+    durationMs: number,
+  ) {
+    this.endsAt = this.startedAt + durationMs;
+    this.done = Promise.all(Array.from({ length: inFlight }, () => this.caller())).then(() => undefined);
+  }
+
+  /** No new calls: the run ends once the calls out are answered. */
+  stop(): void {
+    this.endsAt = 0;
+  }
+
+  private async caller(): Promise<void> {
+    while (performance.now() < this.endsAt) {
+      const t0 = performance.now();
+      try {
+        await this.fn(this.arg);
+        this.lastAnswerAt = performance.now();
+        this.latency.record(this.lastAnswerAt - t0);
+      } catch (e) {
+        this.lastAnswerAt = performance.now();
+        this.lastError = e;
+        const name = e instanceof RpcError ? e.codeName : e instanceof RemoteError ? 'custom' : 'other';
+        this.errors.set(name, (this.errors.get(name) ?? 0) + 1);
+      }
+    }
+  }
+
+  private get failed(): number {
+    let n = 0;
+    for (const c of this.errors.values()) n += c;
+    return n;
+  }
+
+  status(): string {
+    const s = (performance.now() - this.startedAt) / 1000;
+    const calls = this.latency.count;
+    return `${s.toFixed(1)} s  ${calls} calls  ${Math.round(calls / Math.max(s, 1e-3))} calls/s  p50 ${ms(this.latency.percentileMs(0.5))}  p99 ${ms(this.latency.percentileMs(0.99))}  errors ${this.failed}`;
+  }
+
+  summary(cmd: Command, target: Target, codec: Codec): BenchSummary {
+    const seconds = (this.lastAnswerAt - this.startedAt) / 1000;
+    const calls = this.latency.count;
+    return {
+      method: cmd.method,
+      address: target.text,
+      transport: target.kind,
+      codec: codec.name,
+      inFlight: cmd.inFlight,
+      seconds,
+      calls,
+      errors: Object.fromEntries(this.errors),
+      callsPerSecond: seconds > 0 ? Math.round(calls / seconds) : 0,
+      p50Ms: this.latency.percentileMs(0.5),
+      p90Ms: this.latency.percentileMs(0.9),
+      p99Ms: this.latency.percentileMs(0.99),
+      maxMs: this.latency.maxMs,
+    };
+  }
+}
+
+const ms = (v: number): string => `${v < 10 ? v.toFixed(3) : v.toFixed(1)} ms`;
+
+function formatSummary(s: BenchSummary): string {
+  const errors = Object.entries(s.errors);
+  const failed = errors.reduce((n, [, c]) => n + c, 0);
+  return [
+    `${s.method} over ${s.transport} ${s.address} (${s.codec}), ${s.inFlight} in flight, ${s.seconds.toFixed(2)} s`,
+    `  calls    ${s.calls} ok, ${failed} failed`,
+    `  rate     ${s.callsPerSecond} calls/s`,
+    `  latency  p50 ${ms(s.p50Ms)}  p90 ${ms(s.p90Ms)}  p99 ${ms(s.p99Ms)}  max ${ms(s.maxMs)}`,
+    ...(errors.length > 0 ? [`  errors   ${errors.map(([k, c]) => `${k} ${c}`).join(', ')}`] : []),
+    '',
+  ].join('\n');
+}

@@ -1,0 +1,24 @@
+import type { Command } from './args.js';
+import type { Output } from './progress-line.js';
+import { connect, withTransportHint } from './session.js';
+import type { Target } from './target.js';
+import { describeError } from './render.js';
+
+/** `skein ping ADDR`: connects, pings `count` times, prints each round trip. Exit 0, or 1 on the first failure. */
+export async function ping(cmd: Command, target: Target, out: Output, err: Output): Promise<number> {
+  const stream = await connect(target, cmd.timeoutMs);
+  let answered = 0;
+  try {
+    for (; answered < cmd.count; answered++) {
+      const t0 = performance.now();
+      await stream.ping();
+      out.write(`pong from ${stream.remote} over ${target.kind}: ${(performance.now() - t0).toFixed(2)} ms\n`);
+    }
+    return 0;
+  } catch (e) {
+    err.write(`error: ${describeError(withTransportHint(e, target, answered > 0))}\n`);
+    return 1;
+  } finally {
+    stream.destroy('ping done');
+  }
+}

@@ -1,0 +1,93 @@
+import { readFileSync } from 'node:fs';
+import { invalidArgument, parseAddress, type Address, type TlsOptions, type Transport } from '@skein/core';
+import { nodeRuntime } from '@skein/runtime-node';
+import { tcpTransport } from '@skein/transport-tcp';
+import { wsTransport } from '@skein/transport-ws';
+
+/** Where the CLI connects: a transport, an address on it, and how to name both in messages. */
+export interface Target {
+  readonly transport: Transport;
+  readonly address: Address;
+  /** `tcp`, `unix`, `tls`, `ws` or `wss`: what the user asked for, for messages and hints. */
+  readonly kind: 'tcp' | 'unix' | 'tls' | 'ws' | 'wss';
+  /** The address as the user gave it, trimmed. */
+  readonly text: string;
+}
+
+/** Files and names for a TLS connection (`--ca`, `--cert`, `--key`, `--servername`). */
+export interface TlsFlags {
+  readonly ca?: string;
+  readonly cert?: string;
+  readonly key?: string;
+  readonly servername?: string;
+}
+
+const FORMS = 'host:port, tcp://host:port, tls://host:port, unix:/path, tls+unix:/path, ws://host:port[/path], wss://host:port[/path] or ws+unix:/path';
+
+/**
+ * Reads an ADDR argument. Everything but WebSocket URLs goes through core's `parseAddress` (one
+ * grammar for every Skein address: `tls://` and `tls+unix:` ask for TLS); `ws://` and `wss://`
+ * URLs name the WebSocket transport and its endpoint path (`/` meaning the default one). Anything else throws InvalidArgument listing
+ * the forms.
+ */
+export function parseTarget(input: string, tlsFlags: TlsFlags = {}): Target {
+  const text = input.trim();
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(text)?.[1]?.toLowerCase();
+  const wantsTls = Object.values(tlsFlags).some((v) => v !== undefined);
+  if (scheme === 'ws' || scheme === 'wss' || text.startsWith('ws+unix:')) {
+    if (wantsTls && scheme !== 'wss') throw invalidArgument(`--ca, --cert, --key and --servername are for tls://, tls+unix: and wss:// addresses, not ${JSON.stringify(text)}`);
+    return scheme === undefined ? { transport: wsTransport(), address: unixPath(text.slice(8), text), kind: 'ws', text } : wsTarget(text, scheme === 'wss', tlsFlags);
+  }
+  if (scheme !== undefined && scheme !== 'tcp' && scheme !== 'tls') {
+    throw invalidArgument(`cannot reach ${JSON.stringify(text)}: no transport for ${scheme}:// (use ${FORMS})`);
+  }
+  let address: Address;
+  try {
+    address = parseAddress(text);
+  } catch {
+    throw invalidArgument(`not an address: ${JSON.stringify(text)} (use ${FORMS})`);
+  }
+  if (address.tls) return { transport: tcpTransport(nodeRuntime, { tls: tlsOptions(tlsFlags) }), address, kind: 'tls', text };
+  if (wantsTls) throw invalidArgument(`--ca, --cert, --key and --servername are for tls://, tls+unix: and wss:// addresses, not ${JSON.stringify(text)}`);
+  return { transport: tcpTransport(nodeRuntime), address, kind: 'path' in address ? 'unix' : 'tcp', text };
+}
+
+function wsTarget(text: string, secure: boolean, tlsFlags: TlsFlags): Target {
+  const form = `${secure ? 'wss' : 'ws'}://host:port[/path]`;
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw invalidArgument(`not a WebSocket URL: ${JSON.stringify(text)} (want ${form})`);
+  }
+  if (url.port === '') throw invalidArgument(`${JSON.stringify(text)} has no port (want ${form})`);
+  const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
+  // An endpoint path of `/` means the default one: `ws://h:p` is how people write the server's address.
+  const path = url.pathname === '/' ? undefined : url.pathname + url.search;
+  const transport = wsTransport({ ...(path !== undefined && { path }), ...(secure && { tls: tlsOptions(tlsFlags) }) });
+  return { transport, address: parseAddress({ host, port: Number(url.port), ...(secure && { tls: true }) }), kind: secure ? 'wss' : 'ws', text };
+}
+
+function unixPath(path: string, text: string): Address {
+  if (!path.startsWith('/')) throw invalidArgument(`${JSON.stringify(text)}: want ws+unix:/absolute/socket/path`);
+  return parseAddress({ path });
+}
+
+/** The TLS options the flags give; none: the runtime's default CAs, and the host as the name to verify. */
+function tlsOptions(flags: TlsFlags): TlsOptions {
+  if ((flags.cert === undefined) !== (flags.key === undefined)) throw invalidArgument('--cert and --key go together (a client certificate and its key)');
+  const o: TlsOptions = {};
+  if (flags.ca !== undefined) o.ca = readPem(flags.ca, '--ca');
+  if (flags.cert !== undefined) o.cert = readPem(flags.cert, '--cert');
+  if (flags.key !== undefined) o.key = readPem(flags.key, '--key');
+  if (flags.servername !== undefined) o.servername = flags.servername;
+  return o;
+}
+
+function readPem(file: string, flag: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (err) {
+    throw invalidArgument(`${flag} ${file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+}

@@ -1,0 +1,15 @@
+/** `skein --help`. */
+export const USAGE = `skein: talk to any Skein server
+
+  skein ping ADDR [--count N] [--timeout MS]
+  skein call ADDR Service.method ['<json>'] [--codec msgpack|cbor] [--timeout MS]
+  skein bench ADDR Service.method ['<json>'] [--in-flight N] [--duration S] [--codec C] [--json]
+
+ADDR: host:port, tcp://host:port, unix:/path (or /path), ws://host:port[/path], ws+unix:/path,
+      tls://host:port, tls+unix:/path, wss://host:port[/path]
+      (TLS: --ca FILE, --cert FILE --key FILE, --servername NAME)
+The argument is JSON, encoded with the codec (default msgpack); without one, none is sent.
+call prints the reply as JSON, or the error (exit 1). bench sends one probe call, then keeps
+N calls in flight for S seconds (default 16, 5) and prints calls/s and p50/p90/p99 latency.
+Exit codes: 0 done, 1 the call or connection failed, 2 a mistake on the command line.
+`;

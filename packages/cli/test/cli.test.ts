@@ -1,0 +1,299 @@
+import { createServiceDispatch, implement, method, service } from '@skein/api';
+import { cborCodec } from '@skein/codec-cbor';
+import { msgpackCodec } from '@skein/codec-msgpack';
+import { codeErrors, formatAddress, type Address, type Codec, type ErrCodec } from '@skein/core';
+import { nodeRuntime } from '@skein/runtime-node';
+import { RpcServer } from '@skein/stream';
+import { makeTestCerts, tmpSocketPath, type TestCerts } from '@skein/test-utils';
+import { tcpTransport } from '@skein/transport-tcp';
+import { wsTransport } from '@skein/transport-ws';
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+// The built bin, run as a user runs it (`pnpm --filter @skein/cli build` first).
+const BIN = fileURLToPath(new URL('../dist/bin.js', import.meta.url));
+
+class DivideByZero extends Error {}
+class NotFound extends Error {
+  constructor(readonly key: string) {
+    super(`no ${key}`);
+  }
+}
+/** A method's own error that travels as bytes in the server's codec. */
+const notFoundBytes = (codec: Codec): ErrCodec<NotFound> => ({
+  is: (e): e is NotFound => e instanceof NotFound,
+  encode: (e) => codec.encode({ missing: e.key }),
+  decode: (p) => new NotFound(String((codec.decode(p as Uint8Array) as { missing: string }).missing)),
+});
+
+const Calc = service('Calc', {
+  add: method<{ a: number; b: number }, number>(),
+  div: method<{ a: number; b: number }, number>().throws(codeErrors({ 1: DivideByZero })),
+  find: method<string, string>().throws(notFoundBytes(msgpackCodec)),
+  nothing: method<void, void>(),
+  /** Answers, then fails with its own error, in turn. */
+  flip: method<void, boolean>().throws(codeErrors({ 1: DivideByZero })),
+});
+
+interface Served {
+  server: RpcServer;
+  /** Calls each method's handler ran. */
+  handled: Record<string, number>;
+  tcp: string;
+  unix: string;
+  ws: string;
+  /** `tls://127.0.0.1:port`, with a certificate of the test CA. */
+  tls: string;
+  /** `wss://127.0.0.1:port`, likewise. */
+  wss: string;
+}
+
+async function serve(codec: Codec, certs: TestCerts): Promise<Served> {
+  const handled: Record<string, number> = { add: 0, div: 0, find: 0, nothing: 0, flip: 0 };
+  const count = (m: string): void => void handled[m]!++;
+  const impl = implement(Calc, {
+    add: ({ a, b }) => (count('add'), a + b),
+    div: ({ a, b }) => {
+      count('div');
+      if (b === 0) throw new DivideByZero();
+      return a / b;
+    },
+    find: (key) => {
+      count('find');
+      throw new NotFound(key);
+    },
+    nothing: () => void count('nothing'),
+    flip: () => {
+      count('flip');
+      if (handled.flip! % 2 === 0) throw new DivideByZero();
+      return true;
+    },
+  });
+  const server = new RpcServer({ dispatch: createServiceDispatch({ codec, services: [impl] }) });
+  const addr = (a: Address): string => formatAddress(a);
+  const tcp = addr(await server.listen(tcpTransport(nodeRuntime), '127.0.0.1:0'));
+  const unix = addr(await server.listen(tcpTransport(nodeRuntime), `unix:${tmpSocketPath('skein-cli')}`));
+  const ws = `ws://${addr(await server.listen(wsTransport(), '127.0.0.1:0'))}`;
+  const tls = `tls://${addr(await server.listen(tcpTransport(nodeRuntime, { tls: certs.server }), '127.0.0.1:0'))}`;
+  const wss = `wss://${addr(await server.listen(wsTransport({ tls: certs.server }), '127.0.0.1:0'))}`;
+  return { server, handled, tcp, unix, ws, tls, wss };
+}
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function skein(...args: string[]): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [BIN, ...args], { timeout: 20_000 }, (err, stdout, stderr) => {
+      resolve({ code: err ? Number((err as { code?: number }).code ?? -1) : 0, stdout, stderr });
+    });
+  });
+}
+
+let certs: TestCerts;
+let mp: Served;
+let cb: Served;
+beforeAll(async () => {
+  certs = makeTestCerts();
+  mp = await serve(msgpackCodec, certs);
+  cb = await serve(cborCodec, certs);
+});
+afterAll(async () => {
+  await mp?.server.close();
+  await cb?.server.close();
+  certs?.remove();
+});
+const caFile = (): string => path.join(certs.dir, 'ca.crt');
+
+const kinds = ['tcp', 'unix', 'ws'] as const;
+
+describe('skein ping', () => {
+  it.each(kinds)('gets a pong over %s', async (kind) => {
+    const r = await skein('ping', mp[kind], '--count', '2');
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout.match(new RegExp(`^pong from .* over ${kind}: [\\d.]+ ms$`, 'gm'))).toHaveLength(2);
+  });
+
+  it('fails with Unreachable when nothing listens', async () => {
+    const r = await skein('ping', `unix:${tmpSocketPath('skein-cli-none')}`);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^error: Unreachable \(rpc_unreachable\): cannot connect/);
+  });
+
+  it('says the server may speak another transport when a WebSocket server is dialled over TCP', async () => {
+    const r = await skein('ping', mp.ws.slice('ws://'.length), '--timeout', '5000');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/no answer came back: is .* a Skein server over tcp\? \(if it speaks ws/);
+  });
+});
+
+describe('skein call', () => {
+  it.each(kinds)('prints the reply as JSON over %s', async (kind) => {
+    const before = mp.handled.add!;
+    const r = await skein('call', mp[kind], 'Calc.add', '{"a":2,"b":3}');
+    expect(r).toEqual({ code: 0, stdout: '5\n', stderr: '' });
+    expect(mp.handled.add).toBe(before + 1);
+  });
+
+  it.each(['tls', 'wss'] as const)('calls over %s, verifying the server with --ca', async (kind) => {
+    const r = await skein('call', mp[kind], 'Calc.add', '{"a":2,"b":40}', '--ca', caFile());
+    expect(r).toEqual({ code: 0, stdout: '42\n', stderr: '' });
+  });
+
+  it('pings a TLS server by its certificate name', async () => {
+    const named = await skein('ping', mp.tls.replace('127.0.0.1', 'localhost'), '--ca', caFile());
+    expect(named.code).toBe(0);
+    expect(named.stdout).toMatch(/^pong from .* over tls/);
+  });
+
+  it("refuses a TLS server whose certificate the system's CAs do not vouch for", async () => {
+    const r = await skein('call', mp.tls, 'Calc.add', '{"a":2,"b":40}');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^error: Unreachable \(rpc_unreachable\): .*(certificate|self.signed)/i);
+  });
+
+  it('encodes with the codec named by --codec', async () => {
+    const r = await skein('call', cb.tcp, 'Calc.add', '{"a":20,"b":22}', '--codec', 'cbor');
+    expect(r).toEqual({ code: 0, stdout: '42\n', stderr: '' });
+  });
+
+  it('sends no argument without JSON, and prints a unit reply as null', async () => {
+    const r = await skein('call', mp.tcp, 'Calc.nothing');
+    expect(r).toEqual({ code: 0, stdout: 'null\n', stderr: '' });
+  });
+
+  it('prints a numeric custom error', async () => {
+    const r = await skein('call', mp.tcp, 'Calc.div', '{"a":1,"b":0}');
+    expect(r).toEqual({ code: 1, stdout: '', stderr: 'error: custom error 1\n' });
+  });
+
+  it('prints a custom error payload decoded with the codec', async () => {
+    const r = await skein('call', mp.unix, 'Calc.find', '"apple"');
+    expect(r).toEqual({ code: 1, stdout: '', stderr: 'error: custom error {"missing":"apple"}\n' });
+  });
+
+  it('names a method or service the server does not have', async () => {
+    const method = await skein('call', mp.tcp, 'Calc.mul', '{"a":1,"b":2}');
+    expect(method.code).toBe(1);
+    expect(method.stderr).toBe('error: Method (rpc_method_notfound): Calc.mul: no such method on the server (rpc_method_notfound)\n');
+    const svc = await skein('call', mp.ws, 'Calculator.add', '{"a":1,"b":2}');
+    expect(svc.code).toBe(1);
+    expect(svc.stderr).toBe('error: Service (rpc_service_notfound): Calculator.add: no such service on the server (rpc_service_notfound)\n');
+  });
+
+  it('says the codecs may differ when the server cannot decode the argument', async () => {
+    const r = await skein('call', mp.tcp, 'Calc.add', '{"a":1,"b":2}', '--codec', 'cbor');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^error: Decode \(rpc_decode\): Calc\.add: the server could not decode the argument .* does the server use cbor too\?/);
+  });
+
+  it.each([
+    [['call', 'localhost', 'Calc.add'], /not an address: "localhost"/],
+    [['call', 'http://127.0.0.1:1', 'Calc.add'], /no transport for http:\/\//],
+    [['call', 'ws://127.0.0.1/skein', 'Calc.add'], /has no port/],
+    [['call', '127.0.0.1:1', 'Calc.add', '{}', '--codec', 'json'], /unknown codec "json" \(known: msgpack, cbor\)/],
+    [['call', '127.0.0.1:1', 'add'], /"add" is not Service.method/],
+    [['call', '127.0.0.1:1', 'Calc.a.b'], /"Calc.a.b" is not Service.method: method name "a.b" must be an identifier/],
+    [['call', '127.0.0.1:1', 'Calc.add', '{a:1}'], /the argument is not JSON/],
+    [['call', '127.0.0.1:1', 'Calc.add', '--in-flight', '3'], /unknown option --in-flight for call/],
+    [['bench', '127.0.0.1:1', 'Calc.add', '--duration', '0'], /--duration must be a positive number of seconds/],
+    [['launch'], /unknown command "launch"/],
+    [['ping', '127.0.0.1:1', '--ca', '/ca.pem'], /--ca, --cert, --key and --servername are for tls:\/\/, tls\+unix: and wss:\/\/ addresses/],
+    [['ping', 'tls://127.0.0.1:1', '--ca', '/nonexistent/ca.pem'], /--ca \/nonexistent\/ca.pem: cannot read it \(ENOENT\)/],
+    [['ping', 'tls://127.0.0.1:1', '--cert', '/c.pem'], /--cert and --key go together/],
+    [['ping', 'ws://127.0.0.1:1', '--ca', '/ca.pem'], /are for tls:\/\/, tls\+unix: and wss:\/\/ addresses, not "ws:/],
+    [['ping', 'wss://127.0.0.1', '--ca', '/ca.pem'], /has no port \(want wss:\/\/host:port\[\/path\]\)/],
+  ])('refuses %j before connecting (exit 2)', async (args, message) => {
+    const r = await skein(...args);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(message);
+  });
+});
+
+describe('skein bench', () => {
+  it.each([...kinds, 'tls', 'wss'] as const)('keeps N calls in flight over %s and counts every one', async (kind) => {
+    const before = mp.handled.add!;
+    const tls = kind === 'tls' || kind === 'wss' ? ['--ca', caFile()] : [];
+    const r = await skein('bench', mp[kind], 'Calc.add', '{"a":1,"b":1}', '--in-flight', '4', '--duration', '0.3', '--json', ...tls);
+    expect(r.code).toBe(0);
+    // Not a terminal: no progress line.
+    expect(r.stderr).toBe('');
+    const s = JSON.parse(r.stdout);
+    expect(s).toMatchObject({ method: 'Calc.add', transport: kind, codec: 'msgpack', inFlight: 4, errors: {} });
+    expect(s.calls).toBeGreaterThan(0);
+    // Every call the summary counts ran on the server, plus the probe.
+    expect(mp.handled.add).toBe(before + s.calls + 1);
+    expect(s.p50Ms).toBeLessThanOrEqual(s.p99Ms);
+    expect(s.p99Ms).toBeLessThanOrEqual(s.maxMs);
+  });
+
+  it('prints a text summary with calls/s and p50/p99', async () => {
+    const r = await skein('bench', mp.tcp, 'Calc.add', '{"a":1,"b":1}', '--in-flight', '2', '--duration', '0.2');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^Calc\.add over tcp .* \(msgpack\), 2 in flight/);
+    expect(r.stdout).toMatch(/rate +\d+ calls\/s/);
+    expect(r.stdout).toMatch(/latency +p50 [\d.]+ ms +p90 [\d.]+ ms +p99 [\d.]+ ms/);
+  });
+
+  it('counts failed calls by code', async () => {
+    const r = await skein('bench', mp.tcp, 'Calc.flip', '--in-flight', '1', '--duration', '0.2', '--json');
+    expect(r.code).toBe(0);
+    const s = JSON.parse(r.stdout);
+    // One caller, calls alternating: the probe answered, so the run starts on a failure.
+    expect(s.errors.custom).toBeGreaterThan(0);
+    expect(s.errors.custom - s.calls).toBeGreaterThanOrEqual(0);
+    expect(s.errors.custom - s.calls).toBeLessThanOrEqual(1);
+    expect(mp.handled.flip).toBe(s.calls + s.errors.custom + 1);
+  });
+
+  it('stops at the probe when it fails, sending no load', async () => {
+    const before = mp.handled.div!;
+    const r = await skein('bench', mp.tcp, 'Calc.div', '{"a":1,"b":0}', '--in-flight', '2', '--duration', '5', '--json');
+    expect(r).toEqual({ code: 1, stdout: '', stderr: 'error: custom error 1\n' });
+    expect(mp.handled.div).toBe(before + 1);
+  });
+
+  it('stops at the probe when the method does not exist', async () => {
+    const before = { ...mp.handled };
+    const r = await skein('bench', mp.tcp, 'Calc.mul', '{"a":1,"b":2}', '--duration', '5');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^error: Method \(rpc_method_notfound\): Calc\.mul: no such method/);
+    expect(r.stdout).toBe('');
+    expect(mp.handled).toEqual(before);
+  });
+
+  it('ends early on Ctrl-C (SIGINT) and still prints its summary', async () => {
+    const before = mp.handled.add!;
+    let stdout = '';
+    const child = execFile(process.execPath, [BIN, 'bench', mp.tcp, 'Calc.add', '{"a":1,"b":1}', '--duration', '600', '--json'], { timeout: 20_000 });
+    child.stdout!.on('data', (d: string) => (stdout += d));
+    const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+    // Past the probe and into the load, as the server counts it.
+    await expect.poll(() => mp.handled.add! - before, { timeout: 15_000 }).toBeGreaterThan(10);
+    child.kill('SIGINT');
+    expect(await exited).toBe(0);
+    const s = JSON.parse(stdout);
+    expect(s.calls).toBeGreaterThan(0);
+    expect(mp.handled.add).toBe(before + s.calls + 1);
+  });
+
+  it('draws a live progress line on a terminal', async () => {
+    // `script` gives the command a pseudo-terminal, as a user's shell does.
+    const cmd = [process.execPath, BIN, 'bench', mp.tcp, 'Calc.add', '{"a":1,"b":1}', '--in-flight', '2', '--duration', '0.2'].map(shellQuote).join(' ');
+    const r = await new Promise<Run>((resolve) =>
+      execFile('script', ['-qec', cmd, '/dev/null'], { timeout: 20_000 }, (err, stdout, stderr) => resolve({ code: err ? 1 : 0, stdout, stderr })),
+    );
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/\r[\d.]+ s +\d+ calls +\d+ calls\/s +p50 [\d.]+ ms +p99 [\d.]+ ms +errors 0/);
+    expect(r.stdout).toMatch(/rate +\d+ calls\/s/);
+  });
+});
+
+const shellQuote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;

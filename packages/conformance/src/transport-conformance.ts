@@ -1,0 +1,106 @@
+import { createClient } from '@skein/api';
+import { msgpackCodec } from '@skein/codec-msgpack';
+import { ErrorCode, formatAddress, silentLogger, type Address, type Transport } from '@skein/core';
+import { runtime } from '@skein/runtime';
+import { ClientStream, RpcServer } from '@skein/stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Action, Calculator, conformanceAuthenticate } from './contract.mjs';
+import { conformanceDispatch } from './dispatch.mjs';
+import { expected, type ScenarioName } from './expected.js';
+import { SCENARIOS } from './scenarios.mjs';
+
+/** A transport to check, and where its server listens. */
+export interface TransportUnderTest {
+  /** Serves and calls; its `name` is what the `calls` scenario expects the server to report. */
+  readonly transport: Transport;
+  /** Where the suite's server listens: an address the transport understands (`127.0.0.1:0`). */
+  readonly listenAddress: string | Address;
+  /** The scenarios to run; default all of them. */
+  readonly scenarios?: readonly ScenarioName[];
+}
+
+/** Generous bounds, only so that a bug fails a test instead of hanging the run. */
+const HANG_MS = 20_000;
+
+const text = (b: Uint8Array): string => new TextDecoder().decode(b);
+
+/**
+ * The conformance suite for one transport, as vitest tests: a server on this transport in the
+ * test process, and Skein's clients calling it over the same transport. Every scenario of the
+ * cross-runtime suite (typed calls, built-in and custom errors, 0 B to 8 MiB blobs, 2000
+ * concurrent calls, a per-call timeout), then a graceful close with calls in flight. Call it at
+ * the top level of a test file.
+ */
+export function transportConformance(t: TransportUnderTest): void {
+  const names = t.scenarios ?? (Object.keys(SCENARIOS) as ScenarioName[]);
+  describe(`${t.transport.name} transport: Skein conformance`, () => {
+    const gate = gateControl();
+    const server = new RpcServer({
+      dispatch: conformanceDispatch({
+        info: { runtime: runtime.name, transport: t.transport.name },
+        gateEntered: gate.entered,
+        gateReleased: gate.released,
+        logger: silentLogger,
+      }),
+      authenticate: conformanceAuthenticate,
+      requireAuth: false,
+      closeWaitMs: HANG_MS,
+    });
+    let address = '';
+    beforeAll(async () => {
+      address = formatAddress(await server.listen(t.transport, t.listenAddress));
+    });
+    afterAll(() => server.close());
+
+    for (const name of names) {
+      it(name, async () => {
+        const seen = await SCENARIOS[name]({ transport: t.transport, address });
+        expect(seen).toEqual(expected(name, { runtime: runtime.name, transport: t.transport.name }, runtime.name));
+      });
+    }
+
+    it('closes gracefully: calls in flight are answered, new ones refused with Closed, then Unreachable', async () => {
+      const stream = await ClientStream.connect({ transport: t.transport, address });
+      const calc = createClient(Calculator, stream, { codec: msgpackCodec });
+      try {
+        const gates = Promise.all([1, 2, 3].map(() => stream.call(Action.gate).then((r) => text(r.msg), (e: Error) => e.message)));
+        await gate.waitFor(3);
+        const closed = server.close();
+        // From the start of the drain, a new call is refused: never run, safe to retry elsewhere.
+        await expect(stream.call(Action.echo)).rejects.toMatchObject({ code: ErrorCode.Closed, retry: 'safe' });
+        gate.release();
+        expect(await gates).toEqual(['gate-done', 'gate-done', 'gate-done']);
+        await closed;
+        await stream.closed();
+        await expect(calc.add({ a: 1, b: 2 })).rejects.toMatchObject({ code: ErrorCode.Closed });
+        await expect(ClientStream.connect({ transport: t.transport, address, connectTimeoutMs: 5000 })).rejects.toMatchObject({
+          code: ErrorCode.Unreachable,
+        });
+      } finally {
+        stream.destroy();
+      }
+    }, HANG_MS * 2);
+  });
+}
+
+/** The `Action.gate` calls: counted as they start, answered together on `release`. */
+function gateControl() {
+  let count = 0;
+  let wake = (): void => {};
+  let release = (): void => {};
+  const released = new Promise<void>((resolve) => (release = resolve));
+  return {
+    released,
+    release: () => release(),
+    entered: (): void => {
+      count++;
+      wake();
+    },
+    /** Resolves once `n` gate calls have started on the server. */
+    waitFor: (n: number): Promise<void> =>
+      new Promise<void>((resolve) => {
+        wake = () => count >= n && resolve();
+        wake();
+      }),
+  };
+}

@@ -1,0 +1,166 @@
+import { ErrorCode } from './error-code.js';
+import { RpcError, invalidArgument } from './rpc-error.js';
+
+/** PEM text, or its bytes. */
+export type Pem = string | Uint8Array;
+
+/**
+ * TLS for a connect or a listen: one shape for both sides and every runtime and transport. A
+ * runtime that cannot do something asked of it throws InvalidArgument saying so (see docs/tls.md
+ * for what each runtime supports).
+ */
+export interface TlsOptions {
+  /** Certificate chain, PEM, leaf first. Listen: required. Connect: presented to a server that asks (mTLS). */
+  cert?: Pem;
+  /** The private key of `cert`, PEM (unencrypted). */
+  key?: Pem;
+  /**
+   * CA certificates to verify the peer with, instead of the runtime's default roots. Listen:
+   * the CAs a client certificate must chain to (needed for `requestCert`).
+   */
+  ca?: Pem | readonly Pem[];
+  /** Connect: the name the server's certificate must have, sent as SNI. Default: the address's host. */
+  servername?: string;
+  /** ALPN protocol id offered (connect) or chosen (listen). Default `skein`; false sends none. */
+  alpn?: string | false;
+  /** Oldest TLS version accepted. Default `TLSv1.2`. */
+  minVersion?: 'TLSv1.2' | 'TLSv1.3';
+  /**
+   * Listen: require a client certificate that chains to `ca` (mutual TLS). A client without one,
+   * or with an expired or foreign one, is closed before any of its bytes are read; its verified
+   * identity is then the connection's `identity`.
+   */
+  requestCert?: boolean;
+  /**
+   * A connection whose handshake is not done by then is closed (listen) or fails (connect).
+   * Until then it counts as a connection (against a server's `maxConnections`). Default 10 s.
+   */
+  handshakeTimeoutMs?: number;
+}
+
+/** TlsOptions after defaults and checks: what a runtime reads. */
+export interface ResolvedTls {
+  readonly cert: string | undefined;
+  readonly key: string | undefined;
+  readonly ca: string[] | undefined;
+  readonly servername: string | undefined;
+  readonly alpn: string | undefined;
+  readonly minVersion: 'TLSv1.2' | 'TLSv1.3';
+  readonly requestCert: boolean;
+  readonly handshakeTimeoutMs: number;
+}
+
+/** The ALPN protocol id Skein offers and chooses unless told otherwise. */
+export const SKEIN_ALPN = 'skein';
+export const DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
+
+/**
+ * The verified identity of a TLS peer: the client of an mTLS connection (server side), or the
+ * server (client side). Read from the certificate the handshake verified, once per connection.
+ */
+export interface PeerIdentity {
+  /** The certificate's subject, e.g. `CN=test-client,O=Example`. */
+  readonly subject: string;
+  /** Subject alternative names as OpenSSL prints them: `DNS:host`, `IP Address:10.0.0.1`, `URI:spiffe://...`. */
+  readonly altNames: readonly string[];
+  /** SHA-256 of the DER certificate, upper-case hex pairs joined by `:` (as `openssl x509 -fingerprint -sha256` prints it). */
+  readonly fingerprint256: string;
+}
+
+const text = (p: Pem): string => (typeof p === 'string' ? p : new TextDecoder().decode(p));
+
+/** Checks `tls` for a connect or a listen and fills in the defaults. Throws InvalidArgument on a mistake. */
+export function resolveTls(tls: TlsOptions, side: 'connect' | 'listen'): ResolvedTls {
+  if (typeof tls !== 'object' || tls === null) throw invalidArgument('tls must be an object of TLS options');
+  const { minVersion = 'TLSv1.2', alpn = SKEIN_ALPN, handshakeTimeoutMs = DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS, requestCert = false } = tls;
+  if (minVersion !== 'TLSv1.2' && minVersion !== 'TLSv1.3') throw invalidArgument(`tls.minVersion must be 'TLSv1.2' or 'TLSv1.3', got ${JSON.stringify(minVersion)}`);
+  if (alpn !== false && (typeof alpn !== 'string' || alpn.length === 0 || alpn.length > 255)) {
+    throw invalidArgument(`tls.alpn must be a protocol id of 1 to 255 characters, or false; got ${JSON.stringify(alpn)}`);
+  }
+  if (!(handshakeTimeoutMs > 0) || !Number.isFinite(handshakeTimeoutMs)) throw invalidArgument(`tls.handshakeTimeoutMs ${handshakeTimeoutMs} is not a positive duration`);
+  if ((tls.cert === undefined) !== (tls.key === undefined)) throw invalidArgument('tls.cert and tls.key go together: give both or neither');
+  const ca = tls.ca === undefined ? undefined : (Array.isArray(tls.ca) ? (tls.ca as readonly Pem[]) : [tls.ca as Pem]).map(text);
+  if (side === 'listen') {
+    if (tls.cert === undefined) throw invalidArgument('a TLS listener needs tls.cert and tls.key');
+    if (requestCert && ca === undefined) throw invalidArgument('tls.requestCert needs tls.ca: the CAs client certificates must chain to');
+    if (tls.servername !== undefined) throw invalidArgument('tls.servername is for connect; a listener serves its tls.cert');
+  } else if (requestCert) {
+    throw invalidArgument('tls.requestCert is for listen; a client presents tls.cert when the server asks');
+  }
+  return {
+    cert: tls.cert === undefined ? undefined : text(tls.cert),
+    key: tls.key === undefined ? undefined : text(tls.key),
+    ca,
+    servername: tls.servername,
+    alpn: alpn === false ? undefined : alpn,
+    minVersion,
+    requestCert,
+    handshakeTimeoutMs,
+  };
+}
+
+/** The fields of a Node-style peer certificate (`tls.TLSSocket#getPeerCertificate`, which Bun has too) that make an identity. */
+export interface DetailedPeerCertificate {
+  readonly subject?: Readonly<Record<string, string | string[] | undefined>>;
+  readonly subjectaltname?: string;
+  readonly fingerprint256?: string;
+}
+
+/** The identity in a Node-style peer certificate; undefined when the peer sent none. */
+export function identityOf(cert: DetailedPeerCertificate | null | undefined): PeerIdentity | undefined {
+  if (!cert || !cert.fingerprint256) return undefined;
+  const subject = Object.entries(cert.subject ?? {})
+    .flatMap(([k, v]) => (v === undefined ? [] : (Array.isArray(v) ? v : [v]).map((one) => `${k}=${one}`)))
+    .join(',');
+  const altNames = cert.subjectaltname ? cert.subjectaltname.split(', ') : [];
+  return { subject, altNames, fingerprint256: cert.fingerprint256 };
+}
+
+/**
+ * A TLS failure as the typed error Skein reports. `message` is the runtime's (OpenSSL's,
+ * BoringSSL's or rustls's wording). The server refusing our certificate is Unauthenticated; a
+ * peer that does not speak TLS, or a server certificate we do not trust, is Unreachable (the
+ * server saw no request: any call may go elsewhere), with a message that says which.
+ */
+export function tlsFailure(remote: string, message: string, cause?: unknown): RpcError {
+  const m = message.toLowerCase();
+  if (/alert.*(certificate|unknown[ _]ca|access[ _]denied)|certificate[ _]?required|bad[ _]?certificate|unknown[ _]?ca\b/.test(m)) {
+    return new RpcError(ErrorCode.Unauthenticated, `${remote} refused the TLS connection: ${message} (the server wants a client certificate its CAs vouch for: check tls.cert, tls.key)`, { cause });
+  }
+  if (/wrong version number|unknown protocol|packet length too long|record layer failure|http request|before secure tls connection|corrupt message|invalidcontenttype|received corrupt|unexpected eof|eof|econnreset|connection reset|tls handshake eof|unexpected message/.test(m)) {
+    return new RpcError(ErrorCode.Unreachable, `TLS handshake with ${remote} failed: ${message} (does the server speak TLS? a plaintext server closes a TLS client at once)`, { cause });
+  }
+  return new RpcError(ErrorCode.Unreachable, `TLS handshake with ${remote} failed: ${message}`, { cause });
+}
+
+/** The first bytes of a TLS record (handshake or alert, TLS 1.0-1.3): what a plaintext peer sees from a TLS one. */
+export function looksLikeTls(bytes: Uint8Array, at = 0): boolean {
+  return bytes.length - at >= 3 && (bytes[at] === 0x16 || bytes[at] === 0x15) && bytes[at + 1] === 0x03 && bytes[at + 2]! <= 0x04;
+}
+
+/**
+ * What a listener's `reloadTls(next)` serves from then on: `next`'s certificate, key and CA
+ * where given, the options `listen` had for everything else.
+ */
+export function reloadedTls(listening: TlsOptions, next: TlsOptions): ResolvedTls {
+  const { cert = listening.cert, key = listening.key, ca = listening.ca } = next;
+  return resolveTls({ ...listening, cert, key, ca }, 'listen');
+}
+
+/**
+ * Why a TLS client connection closed, as Skein reports it. A TLS error (an alert from the
+ * server) is `tlsFailure`'s typed error. With TLS 1.3 the client's handshake is done before the
+ * server has checked its certificate, so a refusal arrives after the connect: as an alert, or,
+ * from a server that cannot send one (Node's and Bun's own verify after the handshake), as a
+ * close before the server sent a byte, which is reported as a probable refusal when the client
+ * presented a certificate. Any other close keeps its error.
+ */
+export function tlsCloseError(remote: string, err: Error | undefined, heard: boolean, presentedCert: boolean): Error | undefined {
+  if (err && /ssl|tls|alert|certificate/i.test(`${(err as { code?: string }).code ?? ''} ${err.message}`)) return tlsFailure(remote, err.message, err);
+  if (!presentedCert || heard || (err && !/ECONNRESET|reset/i.test(`${(err as { code?: string }).code ?? ''} ${err.message}`))) return err;
+  return new RpcError(
+    ErrorCode.Unauthenticated,
+    `${remote} closed the TLS connection before sending anything: it may have refused this client's certificate (expired, or from a CA it does not trust)`,
+    { cause: err },
+  );
+}

@@ -1,0 +1,68 @@
+import { describe, expect, it } from 'vitest';
+import { ErrorCode, RpcError, identityOf, reloadedTls, resolveTls, tlsCloseError, tlsFailure, type TlsOptions } from '../src/index.js';
+
+const invalid = (f: () => unknown): string => {
+  try {
+    f();
+    return 'accepted';
+  } catch (e) {
+    return RpcError.is(e, ErrorCode.InvalidArgument) ? 'InvalidArgument' : String(e);
+  }
+};
+
+describe('resolveTls', () => {
+  it('fills in the defaults, reads PEM bytes and a single CA', () => {
+    const s = resolveTls({ cert: new TextEncoder().encode('C'), key: 'K', ca: 'A' }, 'listen');
+    expect(s).toEqual({ cert: 'C', key: 'K', ca: ['A'], servername: undefined, alpn: 'skein', minVersion: 'TLSv1.2', requestCert: false, handshakeTimeoutMs: 10_000 });
+    expect(resolveTls({ alpn: false }, 'connect').alpn).toBeUndefined();
+  });
+
+  it.each<[string, TlsOptions, 'connect' | 'listen']>([
+    ['a listener without a certificate', {}, 'listen'],
+    ['requestCert without a CA', { cert: 'C', key: 'K', requestCert: true }, 'listen'],
+    ['requestCert on a connect', { requestCert: true }, 'connect'],
+    ['servername on a listener', { cert: 'C', key: 'K', servername: 'x' }, 'listen'],
+    ['a certificate without its key', { cert: 'C' }, 'connect'],
+    ['an unknown minVersion', { minVersion: 'TLSv1' as 'TLSv1.2' }, 'connect'],
+    ['an empty ALPN id', { alpn: '' }, 'connect'],
+    ['a zero handshake timeout', { handshakeTimeoutMs: 0 }, 'connect'],
+  ])('refuses %s with InvalidArgument', (_, tls, side) => {
+    expect(invalid(() => resolveTls(tls, side))).toBe('InvalidArgument');
+  });
+
+  it('reloadedTls keeps the listen options and takes the new certificate', () => {
+    const s = reloadedTls({ cert: 'C', key: 'K', ca: 'A', requestCert: true, handshakeTimeoutMs: 5 }, { cert: 'C2', key: 'K2' });
+    expect(s).toMatchObject({ cert: 'C2', key: 'K2', ca: ['A'], requestCert: true, handshakeTimeoutMs: 5 });
+  });
+});
+
+describe('identityOf', () => {
+  it('reads subject, SANs and fingerprint from a Node-style certificate; none without one', () => {
+    const cert = { subject: { CN: 'c', OU: ['a', 'b'] }, subjectaltname: 'DNS:x, URI:spiffe://y', fingerprint256: 'AB:CD' };
+    expect(identityOf(cert)).toEqual({ subject: 'CN=c,OU=a,OU=b', altNames: ['DNS:x', 'URI:spiffe://y'], fingerprint256: 'AB:CD' });
+    expect(identityOf({})).toBeUndefined();
+    expect(identityOf(null)).toBeUndefined();
+  });
+});
+
+describe('TLS failures', () => {
+  it.each([
+    ['tlsv13 alert certificate required', 'Unauthenticated'],
+    ['received fatal alert: CertificateRequired', 'Unauthenticated'],
+    ['TLSV1_ALERT_UNKNOWN_CA', 'Unauthenticated'],
+    ['sslv3 alert certificate expired', 'Unauthenticated'],
+    ['wrong version number', 'Unreachable'],
+    ['self-signed certificate in certificate chain', 'Unreachable'],
+  ])('%s is %s', (message, code) => {
+    expect(tlsFailure('h:1', message).codeName).toBe(code);
+  });
+
+  it('a client that showed a certificate and was closed before the server said anything was probably refused', () => {
+    expect(tlsCloseError('h:1', undefined, false, true)).toMatchObject({ code: ErrorCode.Unauthenticated });
+    // Heard from the server, or showed no certificate: a close is a close.
+    expect(tlsCloseError('h:1', undefined, true, true)).toBeUndefined();
+    expect(tlsCloseError('h:1', undefined, false, false)).toBeUndefined();
+    const other = new Error('EPIPE');
+    expect(tlsCloseError('h:1', other, false, true)).toBe(other);
+  });
+});

@@ -1,0 +1,69 @@
+import { memoryLogger, sleep, waitFor, within } from '@skein/test-utils';
+import { FailoverPool, followDiscovery } from '@skein/stream';
+import { describe, expect, it } from 'vitest';
+import { EtcdDiscovery, EtcdRegistrar } from '../src/index.js';
+import { etcdForFile, namedServer, textOf, transport } from './harness.js';
+
+const file = etcdForFile();
+const { cleanup, client } = file;
+
+describe('etcd restarted under load', () => {
+  it('fails no call while etcd is killed and started again; the watch goes stale, keeps its servers, and resumes', async () => {
+    const prefix = 'restart/servers';
+    const registrar = new EtcdRegistrar({ client: client(), prefix, ttlSeconds: 10 });
+    const names = ['a', 'b', 'c'];
+    for (const name of names) {
+      const s = await namedServer(name);
+      cleanup.push(() => s.server.close());
+      const reg = await registrar.register({ type: 'work', id: name, address: s.address });
+      cleanup.push(() => reg.close());
+    }
+    const logger = memoryLogger();
+    const events: string[] = [];
+    const pool = new FailoverPool({ transport, servers: [], onMembershipChange: (e) => void events.push(e.type) });
+    cleanup.push(() => within(pool.close(), 10_000, 'pool close'));
+    const watch = followDiscovery(pool, new EtcdDiscovery({ client: client(), prefix, logger, retry: { initialMs: 50, maxMs: 500 } }), { type: 'work' });
+    cleanup.push(() => watch.close());
+    await watch.ready();
+
+    const by: Record<string, number> = {};
+    const failed: string[] = [];
+    let flooding = true;
+    const worker = async (): Promise<void> => {
+      while (flooding) {
+        try {
+          const name = textOf(await pool.call('who', undefined, { timeoutMs: 5000 }));
+          by[name] = (by[name] ?? 0) + 1;
+        } catch (err) {
+          failed.push((err as Error).message);
+          await sleep(10); // a call that fails at once must not starve the event loop
+        }
+      }
+    };
+    const flood = Promise.all(Array.from({ length: 8 }, worker));
+    const total = (): number => Object.values(by).reduce((a, b) => a + b, 0);
+    const after = async (n: number, what: string): Promise<void> => {
+      const from = total();
+      await waitFor(() => total() >= from + n || failed.length > 0, { what });
+    };
+
+    await after(300, 'calls before the restart');
+    await file.etcd.members[0]!.stop('SIGKILL');
+    await waitFor(() => watch.status().state === 'stale' || failed.length > 0, { what: 'the watch to go stale' });
+    await after(300, 'calls while etcd is down');
+    expect(pool.servers()).toHaveLength(3);
+    await file.etcd.members[0]!.start();
+    await waitFor(() => watch.status().state === 'live' || failed.length > 0, { timeoutMs: 20_000, what: 'the watch live again' });
+    await after(300, 'calls after the restart');
+    flooding = false;
+    await within(flood, 10_000, 'the flood');
+
+    expect(failed).toEqual([]);
+    expect(Object.keys(by).sort()).toEqual(names);
+    expect(events).toEqual(['add', 'add', 'add']); // nobody left or joined twice
+    expect(logger.lines.filter((l) => l.level !== 'debug').map((l) => l.msg)).toEqual([
+      'etcd discovery is stale: keeping the last known 3 server(s)',
+      'etcd discovery is live again',
+    ]);
+  }, 60_000);
+});

@@ -1,0 +1,61 @@
+import type { Attributes, SpanKind, SpanOptions } from '@opentelemetry/api';
+import { ATTR_ERROR_TYPE, ATTR_RPC_METHOD, ATTR_RPC_SERVICE, ATTR_RPC_SYSTEM, RPC_SYSTEM } from './semconv.js';
+
+/** What every call of one action shares: its span name and the attributes its metrics carry. */
+export interface ActionNames {
+  /** `Service/method`, as the conventions name RPC spans. */
+  readonly spanName: string;
+  /** `rpc.system`, `rpc.service`, `rpc.method`: frozen, shared by every call of the action. */
+  readonly attributes: Attributes;
+  /** The same with `error.type`, per error type: made once per (action, type). */
+  readonly failed: Map<string, Attributes>;
+  /** What a span of the action starts with, for one side: no options object per call. */
+  readonly spanOptions: SpanOptions;
+}
+
+/** Past this many distinct actions, names are made per call and not kept: a peer minting actions cannot grow the cache. */
+const MAX_ACTIONS = 1024;
+
+/**
+ * Names and attribute sets per action, made on the first call of each and reused: a call's
+ * metrics then allocate no attribute object.
+ */
+export class ActionNameCache {
+  private readonly byAction = new Map<string | number, ActionNames>();
+
+  constructor(private readonly kind: SpanKind) {}
+
+  of(action: string | number): ActionNames {
+    const known = this.byAction.get(action);
+    if (known) return known;
+    const names = actionNames(action, this.kind);
+    if (this.byAction.size < MAX_ACTIONS) this.byAction.set(action, names);
+    return names;
+  }
+
+  /** The action's attributes with `error.type`. */
+  failedAttributes(names: ActionNames, type: string): Attributes {
+    let a = names.failed.get(type);
+    if (!a) {
+      a = Object.freeze({ ...names.attributes, [ATTR_ERROR_TYPE]: type });
+      if (names.failed.size < 32) names.failed.set(type, a);
+    }
+    return a;
+  }
+}
+
+/**
+ * `Service.method` is @skein/api's wire action: the service is the part before the first dot
+ * (names cannot hold dots). A string without one, or a numeric action, has no service: the
+ * whole action is the method.
+ */
+function actionNames(action: string | number, kind: SpanKind): ActionNames {
+  const text = typeof action === 'number' ? String(action) : action;
+  const dot = typeof action === 'string' ? action.indexOf('.') : -1;
+  const service = dot > 0 ? text.slice(0, dot) : undefined;
+  const method = dot > 0 ? text.slice(dot + 1) : text;
+  const attributes: Attributes = { [ATTR_RPC_SYSTEM]: RPC_SYSTEM, [ATTR_RPC_METHOD]: method };
+  if (service !== undefined) attributes[ATTR_RPC_SERVICE] = service;
+  Object.freeze(attributes);
+  return { spanName: service !== undefined ? `${service}/${method}` : method, attributes, failed: new Map(), spanOptions: Object.freeze({ kind, attributes }) };
+}

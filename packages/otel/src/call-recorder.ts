@@ -1,0 +1,82 @@
+import { INVALID_SPAN_CONTEXT, SpanKind, SpanStatusCode, createNoopMeter, metrics, trace, type Context, type Meter, type Span, type Tracer } from '@opentelemetry/api';
+import { ActionNameCache, type ActionNames } from './action-attributes.js';
+import { errorAttributes, errorType, isServerFault } from './error-kind.js';
+import { DEFAULT_MESSAGE_EVENTS, INSTRUMENTATION_NAME, type OtelOptions } from './options.js';
+import { RpcMetrics } from './rpc-metrics.js';
+import { StreamTally } from './stream-tally.js';
+
+/** A call between its start and its answer: its span and what its metrics need at the end. */
+export interface OpenCall {
+  readonly span: Span;
+  readonly names: ActionNames;
+  readonly startedAt: number;
+  /** Its items, when the call is a stream (`streamOf`). */
+  stream?: StreamTally;
+}
+
+/**
+ * One side's span and metrics per call: both sides record the same way, only the span kind and
+ * what counts as an error on the span differ (see `isServerFault`).
+ */
+export class CallRecorder {
+  private readonly tracer: Tracer;
+  /** None while the meter is the API's no-op one: a call then reads no clock for its metrics. */
+  private readonly metrics: RpcMetrics | undefined;
+  private readonly names: ActionNameCache;
+  private readonly messageEvents: number;
+
+  constructor(
+    private readonly side: 'client' | 'server',
+    opts: OtelOptions,
+  ) {
+    this.tracer = (opts.tracerProvider ?? trace).getTracer(INSTRUMENTATION_NAME);
+    const meter = (opts.meterProvider ?? metrics).getMeter(INSTRUMENTATION_NAME);
+    this.metrics = isNoopMeter(meter) ? undefined : new RpcMetrics(meter, side);
+    this.names = new ActionNameCache(side === 'client' ? SpanKind.CLIENT : SpanKind.SERVER);
+    this.messageEvents = opts.messageEvents ?? DEFAULT_MESSAGE_EVENTS;
+  }
+
+  /** The call is a stream: its items are counted from now on, and ending it records them. */
+  streamOf(call: OpenCall): StreamTally {
+    return (call.stream = new StreamTally(call.span, this.metrics, call.names.attributes, this.side, this.messageEvents));
+  }
+
+  /**
+   * Starts a call's span (the action's attributes given at creation, where samplers see them)
+   * and metrics. Undefined when there is nothing to record: no SDK, so the span is the no-op
+   * tracer's (no context of its own to pass on) and the meter a no-op one.
+   */
+  begin(action: string | number, requestBytes: number, parent: Context): OpenCall | undefined {
+    const names = this.names.of(action);
+    const span = this.tracer.startSpan(names.spanName, names.spanOptions, parent);
+    if (!this.metrics) return span.spanContext() === INVALID_SPAN_CONTEXT ? undefined : { span, names, startedAt: 0, stream: undefined };
+    this.metrics.started(names.attributes, requestBytes);
+    return { span, names, startedAt: performance.now(), stream: undefined };
+  }
+
+  /** Ends the call: `err` null for an answer. */
+  end(call: OpenCall, err: unknown, responseBytes: number): void {
+    const { span, names } = call;
+    const failed = err !== null;
+    call.stream?.finish();
+    if (this.metrics) {
+      const outcome = failed ? this.names.failedAttributes(names, errorType(err)) : names.attributes;
+      this.metrics.finished(names.attributes, outcome, failed, performance.now() - call.startedAt, responseBytes);
+    }
+    if (failed) {
+      span.setAttributes(errorAttributes(err));
+      if (this.side === 'client' || isServerFault(err)) span.setStatus({ code: SpanStatusCode.ERROR, message: err instanceof Error ? err.message : String(err) });
+    }
+    span.end();
+  }
+}
+
+const NoopMeter = createNoopMeter().constructor;
+
+/**
+ * The API hands out its no-op meter while no MeterProvider is registered, and a meter got then
+ * stays a no-op (metrics have no proxy, unlike traces): recording into it would only cost.
+ */
+function isNoopMeter(meter: Meter): boolean {
+  return meter.constructor === NoopMeter;
+}

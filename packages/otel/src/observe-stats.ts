@@ -1,0 +1,38 @@
+import { metrics, type BatchObservableCallback, type Meter, type Observable } from '@opentelemetry/api';
+import { INSTRUMENTATION_NAME } from './options.js';
+import { STATS_FAMILIES, readStats, type StatsFamily, type StatsSources } from './stats-samples.js';
+
+export interface ObserveStatsOptions extends StatsSources {
+  /** Where the gauges are made. Default: the global MeterProvider's meter for @skein/otel. */
+  meter?: Meter;
+}
+
+/** What `observeStats` returns: stop it when the servers and pools it reads are gone. */
+export interface StatsObservation {
+  /** Removes the callback: the instruments report nothing more. */
+  stop(): void;
+}
+
+/**
+ * `stats()` of servers and pools as OpenTelemetry observable instruments: gauges (and two
+ * counters, connections accepted and refused), read once per collection by one batch callback,
+ * so every instrument of a collection sees the same reading. The names and attributes are
+ * `prometheusText`'s (`skein.server.in_flight` is its `skein_server_in_flight`, with the same
+ * `server`, `pool`, `address` and `state` labels): an OpenTelemetry Prometheus exporter shows the
+ * same series.
+ */
+export function observeStats(opts: ObserveStatsOptions): StatsObservation {
+  const meter = opts.meter ?? metrics.getMeter(INSTRUMENTATION_NAME);
+  const sources: StatsSources = { servers: opts.servers, pools: opts.pools };
+  const instruments = new Map<StatsFamily, Observable>();
+  for (const f of STATS_FAMILIES) {
+    const options = { description: f.help };
+    instruments.set(f, f.type === 'counter' ? meter.createObservableCounter(f.name, options) : meter.createObservableGauge(f.name, options));
+  }
+  const callback: BatchObservableCallback = (result) => {
+    readStats(sources, (f, labels, value) => result.observe(instruments.get(f)!, value, labels));
+  };
+  const observables = [...instruments.values()];
+  meter.addBatchObservableCallback(callback, observables);
+  return { stop: () => meter.removeBatchObservableCallback(callback, observables) };
+}

@@ -1,0 +1,68 @@
+import type { Attributes, Counter, Histogram, Meter, UpDownCounter } from '@opentelemetry/api';
+
+/** Milliseconds: fine below a millisecond (loopback calls), coarse up to the default 20 s timeout. */
+const DURATION_BUCKETS_MS = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10_000, 20_000];
+/** Items per stream: a few, or very many. */
+const ITEM_BUCKETS = [0, 1, 2, 5, 10, 25, 50, 100, 250, 1000, 10_000, 100_000, 1_000_000];
+/** Bytes, by powers of four up to the stream's 16 MiB message limit. */
+const SIZE_BUCKETS = [0, 64, 256, 1024, 4096, 16_384, 65_536, 262_144, 1_048_576, 4_194_304, 16_777_216];
+
+/**
+ * One side's instruments. Names follow the RPC conventions where they define one
+ * (`rpc.client.duration`, `rpc.client.request.size`...); the rest are Skein's own:
+ * `skein.rpc.client.calls` (every finished call), `.errors` (failed ones, by `error.type`) and
+ * `.in_flight`. A stream is a call to all of them, and also records its items per stream
+ * (`rpc.client.requests_per_rpc`, `.responses_per_rpc`) and each item's size.
+ */
+export class RpcMetrics {
+  private readonly duration: Histogram;
+  private readonly requestSize: Histogram;
+  private readonly responseSize: Histogram;
+  private readonly calls: Counter;
+  private readonly errors: Counter;
+  private readonly inFlight: UpDownCounter;
+  private readonly requestsPerRpc: Histogram;
+  private readonly responsesPerRpc: Histogram;
+
+  constructor(meter: Meter, side: 'client' | 'server') {
+    this.duration = meter.createHistogram(`rpc.${side}.duration`, {
+      unit: 'ms',
+      description: `How long ${side === 'client' ? 'calls took, from send to answer' : 'calls took, from dispatch to answer'}`,
+      advice: { explicitBucketBoundaries: DURATION_BUCKETS_MS },
+    });
+    const sizes = { unit: 'By', advice: { explicitBucketBoundaries: SIZE_BUCKETS } };
+    this.requestSize = meter.createHistogram(`rpc.${side}.request.size`, { ...sizes, description: 'Request payload: message and blob, without frame headers' });
+    this.responseSize = meter.createHistogram(`rpc.${side}.response.size`, { ...sizes, description: 'Reply payload: message and blob (0 for an error)' });
+    this.calls = meter.createCounter(`skein.rpc.${side}.calls`, { unit: '{call}', description: 'Calls finished, failed or not' });
+    this.errors = meter.createCounter(`skein.rpc.${side}.errors`, { unit: '{call}', description: 'Calls that failed, by error.type' });
+    this.inFlight = meter.createUpDownCounter(`skein.rpc.${side}.in_flight`, { unit: '{call}', description: 'Calls sent and not yet answered' });
+    const perRpc = { unit: '{count}', advice: { explicitBucketBoundaries: ITEM_BUCKETS } };
+    this.requestsPerRpc = meter.createHistogram(`rpc.${side}.requests_per_rpc`, { ...perRpc, description: "Items the client sent on each stream (the opening request not counted)" });
+    this.responsesPerRpc = meter.createHistogram(`rpc.${side}.responses_per_rpc`, { ...perRpc, description: "Items the server sent on each stream (the answer not counted)" });
+  }
+
+  /** One item of a stream, sized as the conventions ask of streams: per message. */
+  item(request: boolean, bytes: number, attributes: Attributes): void {
+    (request ? this.requestSize : this.responseSize).record(bytes, attributes);
+  }
+
+  /** A stream ended: its items each way. */
+  streamFinished(attributes: Attributes, requests: number, responses: number): void {
+    this.requestsPerRpc.record(requests, attributes);
+    this.responsesPerRpc.record(responses, attributes);
+  }
+
+  started(attributes: Attributes, requestBytes: number): void {
+    this.inFlight.add(1, attributes);
+    this.requestSize.record(requestBytes, attributes);
+  }
+
+  /** `outcome` is `attributes` with `error.type` when the call failed. */
+  finished(attributes: Attributes, outcome: Attributes, failed: boolean, durationMs: number, responseBytes: number): void {
+    this.inFlight.add(-1, attributes);
+    this.duration.record(durationMs, outcome);
+    this.responseSize.record(responseBytes, attributes);
+    this.calls.add(1, outcome);
+    if (failed) this.errors.add(1, outcome);
+  }
+}

@@ -1,0 +1,88 @@
+import type { Attributes, Span } from '@opentelemetry/api';
+import type { RpcMetrics } from './rpc-metrics.js';
+import {
+  ATTR_RPC_MESSAGE_ID,
+  ATTR_RPC_MESSAGE_TYPE,
+  ATTR_RPC_MESSAGE_UNCOMPRESSED_SIZE,
+  ATTR_SKEIN_ITEMS_RECEIVED,
+  ATTR_SKEIN_ITEMS_SENT,
+  RPC_MESSAGE_EVENT,
+} from './semconv.js';
+
+/**
+ * The items of one stream, each way, for its span and metrics: every item counted (and sized in
+ * the metrics, per message as the conventions ask of streams), the first `maxEvents` each way
+ * also an `rpc.message` span event.
+ */
+export class StreamTally {
+  sent = 0;
+  received = 0;
+
+  constructor(
+    private readonly span: Span,
+    /** Undefined while metrics are off. */
+    private readonly metrics: RpcMetrics | undefined,
+    private readonly attributes: Attributes,
+    /** Which way the requests go: a client sends them, a server receives them. */
+    private readonly side: 'client' | 'server',
+    private readonly maxEvents: number,
+  ) {}
+
+  itemSent(bytes: number): void {
+    const id = ++this.sent;
+    this.metrics?.item(this.side === 'client', bytes, this.attributes);
+    if (id <= this.maxEvents) this.event('SENT', id, bytes);
+  }
+
+  itemReceived(bytes: number): void {
+    const id = ++this.received;
+    this.metrics?.item(this.side === 'server', bytes, this.attributes);
+    if (id <= this.maxEvents) this.event('RECEIVED', id, bytes);
+  }
+
+  /** The stream is over: its counts go on the span (before it ends) and into the metrics. */
+  finish(): void {
+    this.span.setAttribute(ATTR_SKEIN_ITEMS_SENT, this.sent);
+    this.span.setAttribute(ATTR_SKEIN_ITEMS_RECEIVED, this.received);
+    const requests = this.side === 'client' ? this.sent : this.received;
+    const responses = this.side === 'client' ? this.received : this.sent;
+    this.metrics?.streamFinished(this.attributes, requests, responses);
+  }
+
+  private event(type: 'SENT' | 'RECEIVED', id: number, bytes: number): void {
+    this.span.addEvent(RPC_MESSAGE_EVENT, { [ATTR_RPC_MESSAGE_TYPE]: type, [ATTR_RPC_MESSAGE_ID]: id, [ATTR_RPC_MESSAGE_UNCOMPRESSED_SIZE]: bytes });
+  }
+}
+
+/**
+ * Either end of a stream: a client's StreamCall or a server's RequestStream. `received` is what
+ * their connection calls with each item that arrives (true when it was taken), `write` what
+ * their user calls to send one.
+ */
+export interface ItemCarrier {
+  received(msg: Uint8Array, blob: Uint8Array): boolean;
+  write(msg?: Uint8Array, blob?: Uint8Array): Promise<void>;
+}
+
+const ignore = (): void => {};
+
+/**
+ * Counts the carrier's items into `tally`, by giving this one stream its own `received` and
+ * `write` that count and call the class's: the connection and the user both hold the carrier
+ * itself, so nothing else would see every item. An item counts as received when the stream took
+ * it (arrived within credit), as sent once its write resolved (it is on the wire).
+ */
+export function tallyItems(carrier: ItemCarrier, tally: StreamTally): void {
+  const received = carrier.received;
+  const write = carrier.write;
+  carrier.received = (msg, blob) => {
+    const taken = received.call(carrier, msg, blob);
+    if (taken) tally.itemReceived(msg.length + blob.length);
+    return taken;
+  };
+  carrier.write = (msg, blob) => {
+    const written = write.call(carrier, msg, blob);
+    written.then(() => tally.itemSent((msg?.length ?? 0) + (blob?.length ?? 0)), ignore);
+    return written;
+  };
+}

@@ -1,0 +1,47 @@
+import { ROOT_CONTEXT, context, defaultTextMapGetter, propagation, trace, type Attributes, type TextMapPropagator } from '@opentelemetry/api';
+import { ErrorCode, RpcError } from '@skein/core';
+import type { ConnInfo, Dispatch } from '@skein/stream';
+import { CallRecorder } from './call-recorder.js';
+import type { OtelOptions } from './options.js';
+import { peerAttributes } from './peer-attributes.js';
+import { tallyItems } from './stream-tally.js';
+import { watchedRequest } from './watched-request.js';
+
+/**
+ * A Dispatch that records a server span and the server metrics of every request, then hands it
+ * to `inner` (`createServiceDispatch`, `createRouter`, or your own). The span continues the
+ * client's trace when the request's metadata carries one (a `tracedCaller` sends it), and the
+ * handler runs inside it: spans of calls it makes become its children. A request that opened a
+ * stream (`req.stream`) has its items counted on the span, which ends with its answer, its
+ * cancel or its deadline.
+ */
+export function tracedDispatch(inner: Dispatch, opts: OtelOptions = {}): Dispatch {
+  const recorder = new CallRecorder('server', opts);
+  const propagator: TextMapPropagator = opts.propagator ?? propagation;
+  // A connection's attributes are made on its first request: its ConnInfo lives as long as it does.
+  const peers = new WeakMap<ConnInfo, Attributes>();
+  const peerOf = (conn: ConnInfo): Attributes => {
+    let a = peers.get(conn);
+    if (!a) peers.set(conn, (a = Object.freeze(peerAttributes(conn.remote, conn.transport))));
+    return a;
+  };
+  return {
+    dispatch(req) {
+      const parent = propagator.extract(ROOT_CONTEXT, req.metadata, defaultTextMapGetter);
+      const call = recorder.begin(req.action, req.msg.length + req.blob.length, parent);
+      if (!call) return inner.dispatch(req);
+      call.span.setAttributes(peerOf(req.conn));
+      // A stream's span runs from its open to its answer, the answer watchedRequest sees.
+      const stream = req.stream;
+      if (stream) tallyItems(stream, recorder.streamOf(call));
+      const watched = watchedRequest(req, recorder, call);
+      try {
+        context.with(trace.setSpan(parent, call.span), () => inner.dispatch(watched.request));
+      } catch (err) {
+        // The connection answers Internal on the request itself, which the proxy does not see.
+        watched.end(new RpcError(ErrorCode.Internal, `dispatch threw: ${err instanceof Error ? err.message : String(err)}`, { cause: err }), 0);
+        throw err;
+      }
+    },
+  };
+}

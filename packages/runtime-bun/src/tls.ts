@@ -1,0 +1,51 @@
+import { identityOf, resolveTls, type PeerIdentity, type ResolvedTls, type TlsOptions } from '@skein/core';
+import type { BunSocket, BunTlsOptions } from './native-api.js';
+
+/** Bun's TLS options for a listen or a connect. */
+export function bunTls(s: ResolvedTls, side: 'connect' | 'listen'): BunTlsOptions {
+  return {
+    ...(s.cert !== undefined && { cert: s.cert, key: s.key }),
+    ...(s.ca !== undefined && { ca: s.ca }),
+    ...(s.servername !== undefined && { serverName: s.servername }),
+    // ALPN in wire format: each id preceded by its length.
+    ...(s.alpn !== undefined && { ALPNProtocols: String.fromCharCode(s.alpn.length) + s.alpn }),
+    minVersion: s.minVersion === 'TLSv1.3' ? 0x0304 : 0x0303,
+    rejectUnauthorized: true,
+    ...(side === 'listen' && { requestCert: s.requestCert }),
+  };
+}
+
+export const resolveListenTls = (tls: TlsOptions): ResolvedTls => resolveTls(tls, 'listen');
+
+/**
+ * Where a TLS connection is in its handshake. A connection exists from its TCP accept; no byte
+ * of it is delivered before `verified` (Bun reads nothing before the handshake either).
+ */
+export class TlsState {
+  /** The handshake is done, and the peer's certificate (if asked for) verified. */
+  verified = false;
+  private identityRead = false;
+  private identityValue: PeerIdentity | undefined;
+
+  constructor(readonly settings: ResolvedTls) {}
+
+  /** The peer's verified identity, read once: on a server only with requestCert. */
+  identity(socket: BunSocket<unknown>, side: 'client' | 'server'): PeerIdentity | undefined {
+    if (!this.verified || (side === 'server' && !this.settings.requestCert)) return undefined;
+    if (!this.identityRead) {
+      this.identityRead = true;
+      this.identityValue = identityOf(socket.getPeerCertificate?.());
+    }
+    return this.identityValue;
+  }
+}
+
+/** Why a finished handshake does not let the peer in, or undefined when it does. */
+export function handshakeRefusal(success: boolean, authorizationError: (Error & { code?: string }) | null, requestCert: boolean, side: 'client' | 'server'): string | undefined {
+  if (!success) return authorizationError ? `${authorizationError.code ?? ''} ${authorizationError.message}`.trim() : 'TLS handshake failed';
+  if (authorizationError && (side === 'client' || requestCert)) {
+    const why = `${authorizationError.code ?? ''} ${authorizationError.message}`.trim();
+    return side === 'server' ? `TLS client certificate refused: ${why}` : why;
+  }
+  return undefined;
+}

@@ -1,0 +1,14 @@
+import { fileURLToPath } from 'node:url';
+import { RUNTIME_SCENARIO, launch, tlsRuntimeConformance } from '@skein/test-utils';
+
+const runtimeModule = fileURLToPath(new URL('../src/index.ts', import.meta.url));
+
+// Deno.listenTls cannot ask for client certificates, and Deno shows no peer certificate: the
+// suite checks that asking for either is refused, and the rest works.
+tlsRuntimeConformance({
+  runtime: 'deno',
+  start: (args) => launch('deno', RUNTIME_SCENARIO, [runtimeModule, ...args]),
+  mtlsServer: false,
+  identity: false,
+  tls13Only: false,
+});

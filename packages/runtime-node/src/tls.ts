@@ -1,0 +1,92 @@
+import net from 'node:net';
+import tls from 'node:tls';
+import { identityOf, invalidArgument, reloadedTls, resolveTls, type Address, type PeerIdentity, type ResolvedTls, type TlsOptions } from '@skein/core';
+
+/** A TLS listener's current settings: swapped whole by `reloadTls`, read by each new connection. */
+export interface ServerTls {
+  readonly given: TlsOptions;
+  readonly settings: ResolvedTls;
+  readonly context: tls.SecureContext;
+}
+
+export function serverTls(given: TlsOptions, settings = resolveTls(given, 'listen')): ServerTls {
+  return { given, settings, context: secureContext(settings) };
+}
+
+export function reloadServerTls(current: ServerTls, next: TlsOptions): ServerTls {
+  return serverTls({ ...current.given, ...pick(next) }, reloadedTls(current.given, next));
+}
+
+const pick = ({ cert, key, ca }: TlsOptions): TlsOptions => ({ ...(cert && { cert }), ...(key && { key }), ...(ca && { ca }) });
+
+function secureContext(s: ResolvedTls): tls.SecureContext {
+  try {
+    return tls.createSecureContext({ cert: s.cert, key: s.key, ca: s.ca, minVersion: s.minVersion });
+  } catch (err) {
+    // A key that is not the certificate's, or PEM that does not parse.
+    throw invalidArgument(`tls: cannot use the certificate, key or CA given: ${(err as Error).message}`);
+  }
+}
+
+/**
+ * Wraps an accepted socket in TLS, as `tls.Server` does, but at accept: the connection exists
+ * (and counts) from its first byte, and reads nothing until the handshake is done. A client
+ * certificate is checked like `tls.Server` checks it (`requestCert` with `rejectUnauthorized`):
+ * OpenSSL refuses a missing one in the handshake; one that does not verify (expired, another
+ * CA) is refused here, once the handshake reports the result, before a byte of it is read.
+ */
+export function acceptTls(raw: net.Socket, current: ServerTls): tls.TLSSocket {
+  const { settings } = current;
+  const socket = new tls.TLSSocket(raw, {
+    isServer: true,
+    secureContext: current.context,
+    requestCert: settings.requestCert,
+    rejectUnauthorized: true,
+    ALPNProtocols: settings.alpn === undefined ? undefined : [settings.alpn],
+  });
+  const timer = setTimeout(() => socket.destroy(new Error(`TLS handshake not done within ${settings.handshakeTimeoutMs} ms`)), settings.handshakeTimeoutMs);
+  timer.unref();
+  socket.once('close', () => clearTimeout(timer));
+  socket.once('secure', () => {
+    clearTimeout(timer);
+    if (!settings.requestCert) return;
+    const refused = verifyError(socket);
+    if (refused) socket.destroy(new Error(`TLS client certificate refused: ${refused}`));
+    else socket.authorized = true;
+  });
+  return socket;
+}
+
+/**
+ * Why the client certificate did not verify, or undefined when it did. Node keeps OpenSSL's
+ * verdict on the socket's native handle (what tls.Server reads too); a handle without it is
+ * taken as a refusal: never let an unverified peer in.
+ */
+function verifyError(socket: tls.TLSSocket): string | undefined {
+  const handle = (socket as unknown as { _handle?: { verifyError?: () => (Error & { code?: string }) | null } })._handle;
+  if (typeof handle?.verifyError !== 'function') return 'this Node.js cannot report the verification result';
+  const err = handle.verifyError();
+  return err ? `${err.code ?? ''} ${err.message}`.trim() : undefined;
+}
+
+/** `tls.connect` options for a client. */
+export function connectTls(address: Address, s: ResolvedTls): tls.ConnectionOptions {
+  const host = 'path' in address ? undefined : address.host;
+  // SNI carries host names only; an IP address is still what the certificate is checked against.
+  const servername = s.servername ?? (host !== undefined && net.isIP(host) !== 0 ? undefined : host);
+  return {
+    cert: s.cert,
+    key: s.key,
+    ca: s.ca,
+    minVersion: s.minVersion,
+    ALPNProtocols: s.alpn === undefined ? undefined : [s.alpn],
+    ...(servername !== undefined && { servername }),
+    ...(servername === undefined && s.servername === undefined && host === undefined && { checkServerIdentity: () => undefined }),
+  };
+}
+
+/** The verified peer of a TLS socket: the client's certificate once authorized, the server's on a client. */
+export function identityOfSocket(socket: net.Socket): PeerIdentity | undefined {
+  if (!(socket instanceof tls.TLSSocket) || !socket.authorized) return undefined;
+  return identityOf(socket.getPeerCertificate());
+}

@@ -1,0 +1,37 @@
+import { ErrorCode, RpcError } from '@skein/core';
+import { processRunning, waitFor } from '@skein/test-utils';
+import { describe, expect, it } from 'vitest';
+import { handoverRuntime } from '../src/index.js';
+
+// The handover that works (a flood through a restart, no failed call) is tested with RpcServer
+// in packages/stream/test/graceful-restart.test.ts; here, the ways it fails.
+describe('handoverRuntime', () => {
+  async function refused(script: string, timeoutMs?: number): Promise<RpcError> {
+    const runtime = handoverRuntime();
+    const listener = await runtime.listen({ host: '127.0.0.1', port: 0 }, (conn) => conn.close());
+    try {
+      await runtime.handOver(process.execPath, ['-e', script], { timeoutMs, spawn: { stdio: ['ignore', 'ignore', 'ignore', 'ipc'] } });
+      throw new Error('handOver resolved');
+    } catch (err) {
+      return err as RpcError;
+    } finally {
+      await listener.close();
+    }
+  }
+
+  it('rejects with Unreachable when the successor exits before it listens', async () => {
+    const err = await refused('process.exit(3)');
+    expect(err).toBeInstanceOf(RpcError);
+    expect(err.code).toBe(ErrorCode.Unreachable);
+    expect(err.message).toMatch(/^handing the listening sockets to process \d+ failed: it exited \(3\) before it listened$/);
+  });
+
+  it('kills a successor that does not listen in time, and says on which address', async () => {
+    // Takes the sockets but never listens on them.
+    const err = await refused("process.on('message', () => {}); process.send({ type: 'skein:handover:ready' }); setInterval(() => {}, 1000)", 300);
+    expect(err.code).toBe(ErrorCode.Unreachable);
+    expect(err.message).toMatch(/it did not listen on 127\.0\.0\.1:\d+ within 300 ms$/);
+    const pid = Number(/process (\d+)/.exec(err.message)![1]);
+    await waitFor(() => !processRunning(pid), { what: 'the successor to be killed' });
+  });
+});

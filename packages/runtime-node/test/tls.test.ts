@@ -1,0 +1,175 @@
+import net from 'node:net';
+import tls from 'node:tls';
+import { execFileSync } from 'node:child_process';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ErrorCode, RpcError, type TlsOptions } from '@skein/core';
+import { suiteCerts, tmpSocketPath } from '@skein/test-utils';
+import { nodeRuntime } from '../src/index.js';
+import { bytes, listenQueue, record } from './recorder.js';
+
+const certs = suiteCerts();
+
+const cleanup: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const f of cleanup.splice(0).reverse()) await f();
+});
+
+const LOCAL = { host: '127.0.0.1', port: 0 };
+const serverTls = (extra: TlsOptions = {}): TlsOptions => ({ cert: certs.server.cert, key: certs.server.key, ...extra });
+const mtls = (): TlsOptions => serverTls({ ca: certs.ca, requestCert: true });
+const clientTls = (extra: TlsOptions = {}): TlsOptions => ({ ca: certs.ca, servername: 'localhost', ...extra });
+
+async function tlsQueue(tls: TlsOptions) {
+  const q = await listenQueue(LOCAL, { tls });
+  cleanup.push(() => q.listener.close());
+  return q;
+}
+
+const fingerprint = (pem: string): string =>
+  execFileSync('/usr/bin/openssl', ['x509', '-noout', '-fingerprint', '-sha256'], { input: pem }).toString().trim().split('=')[1]!;
+
+describe('TLS on node:tls', () => {
+  it('carries bytes both ways; the client sees the server verified, the server sees no identity without requestCert', async () => {
+    const q = await tlsQueue(serverTls());
+    const client = record(await nodeRuntime.connect(q.listener.address, { tls: clientTls() }));
+    const server = record(await q.next());
+    client.conn.write([bytes('ping')]);
+    await server.receives('ping');
+    server.conn.write([bytes('pong')]);
+    await client.receives('pong');
+    expect(client.conn.identity).toMatchObject({ subject: 'CN=localhost', altNames: ['DNS:localhost', 'IP Address:127.0.0.1', 'IP Address:0:0:0:0:0:0:0:1'] });
+    expect(server.conn.identity).toBeUndefined();
+    client.conn.close();
+  });
+
+  it('runs on a Unix socket too (the server name is then given, as there is no host)', async () => {
+    const path = tmpSocketPath('tls');
+    const q = await listenQueue({ path }, { tls: serverTls() });
+    cleanup.push(() => q.listener.close());
+    const client = record(await nodeRuntime.connect({ path }, { tls: clientTls() }));
+    const server = record(await q.next());
+    client.conn.write([bytes('over unix')]);
+    await server.receives('over unix');
+    expect(client.conn.identity?.subject).toBe('CN=localhost');
+    client.conn.close();
+  });
+
+  it('mTLS: the server sees the verified client identity (subject, SANs, fingerprint)', async () => {
+    const q = await tlsQueue(mtls());
+    const client = record(await nodeRuntime.connect(q.listener.address, { tls: clientTls(certs.client) }));
+    const server = record(await q.next());
+    client.conn.write([bytes('hi')]);
+    await server.receives('hi');
+    expect(server.conn.identity).toEqual({
+      subject: 'CN=test-client',
+      altNames: ['URI:spiffe://skein.test/client', 'DNS:client.skein.test'],
+      fingerprint256: fingerprint(certs.client.cert),
+    });
+    client.conn.close();
+  });
+
+  for (const [name, cert] of [
+    ['no client certificate', undefined],
+    ['an expired client certificate', 'expired'],
+    ['a client certificate from another CA', 'foreign'],
+  ] as const) {
+    it(`mTLS refuses ${name} before a byte of it is delivered, with a reason on both sides`, async () => {
+      const q = await tlsQueue(mtls());
+      const pair = cert === undefined ? {} : certs[cert];
+      // TLS 1.3 lets the client finish its handshake before the server has checked its
+      // certificate: the refusal then arrives as the close of a connection that is up.
+      const outcome = await nodeRuntime.connect(q.listener.address, { tls: clientTls(pair) }).then(
+        async (conn) => {
+          const rec = record(conn);
+          conn.write([bytes('let me in')]);
+          return rec.closed;
+        },
+        (err: unknown) => err,
+      );
+      const server = record(await q.next());
+      const serverErr = await server.closed;
+      expect(server.chunks).toEqual([]);
+      expect(serverErr?.message).toMatch(cert === undefined ? /certificate/i : /TLS client certificate refused: (CERT_HAS_EXPIRED|UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT)/);
+      expect(outcome).toBeInstanceOf(RpcError);
+      expect(outcome).toMatchObject({ code: ErrorCode.Unauthenticated, message: expect.stringMatching(/refused|certificate/) });
+    });
+  }
+
+  it("a client that does not trust the server's CA fails to connect with Unreachable, saying why", async () => {
+    const q = await tlsQueue(serverTls());
+    const err = await nodeRuntime.connect(q.listener.address, { tls: { ca: certs.foreignCa, servername: 'localhost' } }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RpcError);
+    expect(err).toMatchObject({ code: ErrorCode.Unreachable, message: expect.stringMatching(/TLS handshake .* failed: .*(self.signed|unable to verify|issuer)/i) });
+  });
+
+  it('a client gives up a handshake the server never answers after handshakeTimeoutMs, with Unreachable', async () => {
+    const mute = net.createServer((sock) => sock.on('error', () => {}));
+    await new Promise<void>((resolve) => mute.listen(0, '127.0.0.1', resolve));
+    cleanup.push(() => mute.close());
+    const { port } = mute.address() as net.AddressInfo;
+    const err = await nodeRuntime.connect({ host: '127.0.0.1', port }, { tls: clientTls({ handshakeTimeoutMs: 100 }) }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: ErrorCode.Unreachable, message: expect.stringMatching(/TLS handshake not done within 100 ms/) });
+  });
+
+  it('a plaintext client is closed with a reason and delivers nothing', async () => {
+    const q = await tlsQueue(serverTls());
+    const client = record(await nodeRuntime.connect(q.listener.address));
+    client.conn.write([bytes('GET / HTTP/1.1\r\n\r\n')]);
+    const server = record(await q.next());
+    expect((await server.closed)?.message).toMatch(/wrong version number|http request|unknown protocol/i);
+    expect(server.chunks).toEqual([]);
+    await client.closed;
+  });
+
+  it('a stalled handshake is accepted at once (it counts as a connection) and closed after handshakeTimeoutMs', async () => {
+    const q = await tlsQueue(serverTls({ handshakeTimeoutMs: 100 }));
+    const { port } = q.listener.address as { port: number };
+    const silent = net.connect({ host: '127.0.0.1', port });
+    cleanup.push(() => silent.destroy());
+    const server = record(await q.next());
+    expect((await server.closed)?.message).toBe('TLS handshake not done within 100 ms');
+    expect(server.chunks).toEqual([]);
+  });
+
+  it('reloadTls serves the new certificate to later connections; earlier ones keep working', async () => {
+    const q = await tlsQueue(serverTls());
+    const before = record(await nodeRuntime.connect(q.listener.address, { tls: clientTls() }));
+    const beforeServer = record(await q.next());
+    await q.listener.reloadTls!({ cert: certs.reloaded.cert, key: certs.reloaded.key });
+    const after = record(await nodeRuntime.connect(q.listener.address, { tls: clientTls() }));
+    await q.next();
+    expect(before.conn.identity?.subject).toBe('CN=localhost');
+    expect(after.conn.identity?.subject).toBe('CN=reloaded');
+    before.conn.write([bytes('still')]);
+    await beforeServer.receives('still');
+    before.conn.close();
+    after.conn.close();
+  });
+
+  it("minVersion 'TLSv1.3' refuses a TLS 1.2 client before a byte of it is delivered", async () => {
+    const q = await tlsQueue(serverTls({ minVersion: 'TLSv1.3' }));
+    // A TLS 1.3 client is let in...
+    const modern = await nodeRuntime.connect(q.listener.address, { tls: clientTls({ servername: 'localhost' }) });
+    cleanup.push(() => modern.close());
+    // ...a TLS 1.2 one is not.
+    const old = tls.connect({ host: '127.0.0.1', port: (q.listener.address as { port: number }).port, ca: certs.ca, servername: 'localhost', maxVersion: 'TLSv1.2' });
+    const oldFailed = new Promise<string>((resolve) => old.once('error', (e) => resolve(e.message)).once('secureConnect', () => resolve('connected')));
+    cleanup.push(() => old.destroy());
+    expect(await oldFailed).toMatch(/protocol version|unsupported protocol/i);
+    await q.next();
+    const server = record(await q.next());
+    expect((await server.closed)?.message).toMatch(/unsupported protocol|version/i);
+    expect(server.chunks).toEqual([]);
+  });
+
+  it('configuration mistakes throw InvalidArgument before anything is bound or dialled', async () => {
+    const bad = (p: Promise<unknown>) => p.then(() => 'resolved', (e: unknown) => (RpcError.is(e, ErrorCode.InvalidArgument) ? 'InvalidArgument' : String(e)));
+    const noop = () => {};
+    expect(await bad(nodeRuntime.listen(LOCAL, noop, { tls: {} }))).toBe('InvalidArgument');
+    expect(await bad(nodeRuntime.listen(LOCAL, noop, { tls: serverTls({ requestCert: true }) }))).toBe('InvalidArgument');
+    expect(await bad(nodeRuntime.listen(LOCAL, noop, { tls: { cert: certs.server.cert, key: certs.client.key } }))).toBe('InvalidArgument');
+    expect(await bad(nodeRuntime.connect({ host: '127.0.0.1', port: 1 }, { tls: { minVersion: 'SSLv3' as 'TLSv1.2' } }))).toBe('InvalidArgument');
+    const q = await tlsQueue(serverTls());
+    expect(await bad(q.listener.reloadTls!({ cert: certs.client.cert }))).toBe('InvalidArgument');
+  });
+});

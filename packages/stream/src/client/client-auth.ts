@@ -1,0 +1,134 @@
+import { ErrorCode, RpcError, type Clock, type Logger } from '@skein/core';
+import { decodeGrant } from '../wire/auth.js';
+import { readErrorBytes } from '../wire/error-strings.js';
+import { HelloError } from '../wire/hello.js';
+import { RES_FLAG_AT, RES_MSG_LEN_AT, RESPONSE_HEADER_LENGTH, ResponseFlag, u32 } from '../wire/protocol.js';
+import { Alarm } from '../internals/alarm.js';
+import { fetchCredentials, type Credentials } from './credentials.js';
+
+/** What the client's auth needs of its stream. */
+export interface AuthLink {
+  readonly remote: string;
+  /** Sends credentials (an AUTH_ACTION request with `msg`); returns its seq. */
+  sendCredentials(msg: Uint8Array): number;
+  /** The grant ran out without a renewal accepted: the stream stops taking calls. */
+  expired(): void;
+}
+
+/** Renewal starts when this share of a grant's time has passed. */
+const RENEW_AT = 0.75;
+
+/**
+ * A stream's credentials: presents them once the hello's answer asks for them, then renews them
+ * on the live connection before the grant's time runs out (calls keep going meanwhile),
+ * retrying a refused renewal at the middle of the time left. If the time runs out all the same,
+ * the stream is told (it closes gracefully, so that a pool opens a fresh connection with fresh
+ * credentials).
+ */
+export class ClientAuth {
+  /** The seq of the credentials on the wire (first or renewal); 0 when none are. */
+  sentSeq = 0;
+  /** The server accepted credentials once: later failures are renewals'. */
+  private accepted = false;
+  private waiters: { resolve(): void; reject(err: Error): void }[] = [];
+  /** The next thing due: a renewal, or the end of the grant. */
+  private readonly alarm: Alarm;
+  private expiresAt = Infinity;
+  private closed = false;
+
+  constructor(
+    private readonly credentials: Credentials,
+    private readonly clock: Clock,
+    private readonly logger: Logger,
+    private readonly link: AuthLink,
+  ) {
+    this.alarm = new Alarm(clock);
+  }
+
+  /** Presents the credentials fetched for the connect; resolves once accepted, rejects with the server's refusal. */
+  present(credentials: Uint8Array): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.waiters.push({ resolve, reject });
+      this.sentSeq = this.link.sendCredentials(credentials);
+    });
+  }
+
+  /** The server accepted credentials for `ttlMs` (undefined: no expiry). */
+  granted(ttlMs: number | undefined): void {
+    this.accepted = true;
+    const now = this.clock.now();
+    this.expiresAt = ttlMs === undefined ? Infinity : now + ttlMs;
+    if (ttlMs !== undefined) this.at(now + ttlMs * RENEW_AT);
+  }
+
+  /** Presents fresh credentials now; resolves when the server accepts them. Joins a renewal under way. */
+  renew(): Promise<void> {
+    if (!this.accepted) return Promise.reject(new RpcError(ErrorCode.Unauthenticated, `no credentials were accepted on the connection to ${this.link.remote}: nothing to renew`));
+    if (this.closed) return Promise.reject(new RpcError(ErrorCode.Closed, `stream to ${this.link.remote} is closed`));
+    return new Promise((resolve, reject) => {
+      this.waiters.push({ resolve, reject });
+      if (this.waiters.length === 1) void this.start();
+    });
+  }
+
+  /** The answer to the credentials out (the first ones, or a renewal). */
+  answer(bytes: Uint8Array, start: number, end: number): void {
+    this.sentSeq = 0;
+    const bodyAt = start + RESPONSE_HEADER_LENGTH;
+    if (bytes[start + RES_FLAG_AT] !== ResponseFlag.Ok) {
+      const e = readErrorBytes(bytes.slice(bodyAt, end));
+      return this.failed(e instanceof RpcError ? e : new RpcError(ErrorCode.Unauthenticated, 'credentials refused'));
+    }
+    try {
+      this.granted(decodeGrant(bytes, bodyAt, bodyAt + u32(bytes, start + RES_MSG_LEN_AT)));
+    } catch (err) {
+      if (!(err instanceof HelloError)) throw err;
+      return this.failed(new RpcError(ErrorCode.Decode, `answer to the credentials: ${err.message}`));
+    }
+    this.settle(undefined);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.alarm.stop();
+    this.settle(new RpcError(ErrorCode.Closed, `stream to ${this.link.remote} closed before its credentials were answered`));
+  }
+
+  private async start(): Promise<void> {
+    let msg: Uint8Array;
+    try {
+      msg = await fetchCredentials(this.credentials);
+    } catch (err) {
+      return this.failed(err as RpcError);
+    }
+    if (this.closed) return;
+    this.sentSeq = this.link.sendCredentials(msg);
+  }
+
+  private failed(err: RpcError): void {
+    if (!this.accepted) return this.settle(err); // the first presentation: the connect fails with it
+    this.logger.warn({ remote: this.link.remote, err }, 'credentials renewal failed');
+    this.settle(err);
+    const now = this.clock.now();
+    // Again at the middle of the time left, while there is some; at the end, the stream is told.
+    if (this.expiresAt - now > 2) this.at(now + (this.expiresAt - now) / 2);
+    else this.at(this.expiresAt);
+  }
+
+  private settle(err: Error | undefined): void {
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const w of waiters) err ? w.reject(err) : w.resolve();
+  }
+
+  /** At `when`: renew, or, once the grant has run out, tell the stream. */
+  private at(when: number): void {
+    if (this.closed) return;
+    this.alarm.set(when, () => {
+      if (this.closed) return;
+      if (this.clock.now() >= this.expiresAt) return this.link.expired();
+      void this.renew().catch(() => {}); // failures are logged and retried by `failed`
+    });
+  }
+}

@@ -1,0 +1,172 @@
+import { CODE_INFO, EMPTY_BYTES, ErrorCode, FrameError, takeBytes, type ErrorPayload, type Logger } from '@skein/core';
+import { ActionNames } from '../wire/action-names.js';
+import { builtinErrorBytes, escapeCustomBytes } from '../wire/error-strings.js';
+import { replyLimits, type ReplyLimits } from '../wire/limits.js';
+import { ACTION_LEN_MASK, ACTION_STRING_BIT, REQUEST_HEADER_LENGTH, RES_BLOB_LEN_AT, RES_MSG_LEN_AT, RESPONSE_HEADER_LENGTH, SEQ_AT, putU32, u32, writeRequestHeader } from '../wire/protocol.js';
+import { ANSWER_FLAG_FIELD, REVERSE_ACTION_FIELD, REVERSE_ANSWER_ACTION } from '../wire/reverse-calls.js';
+import type { Dispatch } from '../server/dispatch.js';
+import { ServerRequest, type ConnInfo, type Responder } from '../server/request.js';
+
+/** What a ReverseDispatch writes through: the stream's connection. */
+export interface ReverseLink {
+  readonly remote: string;
+  readonly transport: string;
+  write(part: Uint8Array): void;
+  /** The last reverse call was answered: a closing stream may end now. */
+  idle(): void;
+}
+
+export interface ServeSettings {
+  /** What runs the server's calls: a `createServiceDispatch(...)`, a router, a WorkerPool. */
+  readonly dispatch: Dispatch;
+  /** Reverse calls run at once; told to the server in the hello, which keeps to it. */
+  readonly window: number;
+}
+
+const TWO_32 = 0x1_0000_0000;
+
+/**
+ * The connecting side of calls both ways (wire/reverse-calls.ts): the server's reverse calls
+ * arrive as response frames with their own flag, run through the stream's `serve` dispatch as
+ * ServerRequests (so the same services, filters and router serve them as on a server), and their
+ * answers go back as requests with REVERSE_ANSWER_ACTION. A reverse call past the window offered
+ * is refused Overloaded, and one while the stream closes Closed, both bare: never run.
+ */
+export class ReverseDispatch implements Responder {
+  inFlight = 0;
+  /** What the server reads in an answer (its hello answer said); nothing until then. */
+  peerLimits: ReplyLimits = replyLimits(0, 0);
+  private agreed = false;
+  private closing = false;
+  private closed = false;
+  private abort: AbortController | undefined;
+  private _info: ConnInfo | undefined;
+  private readonly names = new ActionNames();
+  /** A request header and the answer's flag byte, written as one part. */
+  private readonly head = new Uint8Array(REQUEST_HEADER_LENGTH + ANSWER_FLAG_FIELD);
+
+  constructor(
+    private readonly link: ReverseLink,
+    private readonly serve: ServeSettings,
+    /** The stream's own limit on action strings. */
+    private readonly maxAction: number,
+    private readonly logger: Logger,
+  ) {}
+
+  get info(): ConnInfo {
+    if (!this._info) {
+      const self = this;
+      this._info = {
+        id: 0,
+        remote: this.link.remote,
+        transport: this.link.transport,
+        get signal() {
+          self.abort ??= new AbortController();
+          if (self.closed) self.abort.abort();
+          return self.abort.signal;
+        },
+      };
+    }
+    return this._info;
+  }
+
+  /** The hello agreed calls both ways: `maxMessage`, `maxBlob` are what the server reads in an answer. */
+  agree(maxMessage: number, maxBlob: number): void {
+    this.agreed = true;
+    // The flag byte travels in the message too.
+    this.peerLimits = replyLimits(Math.max(0, maxMessage - ANSWER_FLAG_FIELD), maxBlob);
+  }
+
+  /** A reverse call at `bytes[start, end)`: a response frame with REVERSE_CALL_FLAG. */
+  frame(bytes: Uint8Array, start: number, end: number): void {
+    if (!this.agreed) throw new FrameError('reverse call on a connection whose hello did not agree them');
+    const seqLo = u32(bytes, start + SEQ_AT);
+    const seqHi = u32(bytes, start + SEQ_AT + 4);
+    const bodyAt = start + RESPONSE_HEADER_LENGTH;
+    const msgEnd = bodyAt + u32(bytes, start + RES_MSG_LEN_AT);
+    if (msgEnd - bodyAt < REVERSE_ACTION_FIELD || msgEnd + u32(bytes, start + RES_BLOB_LEN_AT) !== end) throw new FrameError('reverse call cut short');
+    const rawAction = u32(bytes, bodyAt);
+    const nameAt = bodyAt + REVERSE_ACTION_FIELD;
+    const isString = (rawAction & ACTION_STRING_BIT) !== 0;
+    const nameLength = isString ? rawAction & ACTION_LEN_MASK : 0;
+    if (nameAt + nameLength > msgEnd) throw new FrameError('reverse call action runs past its message');
+    if (nameLength > this.maxAction) return this.writeError(seqLo, seqHi, ErrorCode.FrameTooLarge, `action of ${nameLength} bytes exceeds ${this.maxAction}`);
+    // Refused unrun: the server may send them elsewhere.
+    if (this.closing || this.closed) return this.writeError(seqLo, seqHi, ErrorCode.Closed);
+    if (this.inFlight >= this.serve.window) return this.writeError(seqLo, seqHi, ErrorCode.Overloaded);
+    let name = '';
+    if (isString) {
+      try {
+        name = this.names.decode(bytes, nameAt, nameAt + nameLength);
+      } catch {
+        return this.writeError(seqLo, seqHi, ErrorCode.Decode);
+      }
+    }
+    const msgAt = nameAt + nameLength;
+    const msg = msgAt === msgEnd ? EMPTY_BYTES : takeBytes(bytes, msgAt, msgEnd);
+    const blob = msgEnd === end ? EMPTY_BYTES : takeBytes(bytes, msgEnd, end);
+    const req = new ServerRequest(this, seqLo, seqHi, isString ? -1 : rawAction, name, msg, blob);
+    this.inFlight++;
+    try {
+      this.serve.dispatch.dispatch(req);
+    } catch (err) {
+      this.logger.error({ err, action: req.action, remote: this.link.remote }, 'dispatch of a reverse call threw');
+      req.fail(ErrorCode.Internal);
+    }
+  }
+
+  /** The stream is closing: reverse calls still arriving are refused with Closed; those running finish. */
+  startClose(): void {
+    this.closing = true;
+  }
+
+  /** The connection is gone: handlers still running are told (their signal aborts); their answers are dropped. */
+  close(): void {
+    this.closed = true;
+    this.abort?.abort();
+  }
+
+  writeOk(seqLo: number, seqHi: number, msg: Uint8Array, blob: Uint8Array): boolean {
+    if (msg.length > this.peerLimits.maxMessage || blob.length > this.peerLimits.maxBlob) return false;
+    this.answer(seqLo, seqHi, 0, msg, blob);
+    return true;
+  }
+
+  writeError(seqLo: number, seqHi: number, code: ErrorCode, detail?: string): void {
+    let bytes = builtinErrorBytes(CODE_INFO[code].wire, detail);
+    // A detail the server cannot take is dropped: the bare code still fails only this call.
+    if (detail && bytes.length > this.peerLimits.maxError) bytes = builtinErrorBytes(CODE_INFO[code].wire);
+    this.answer(seqLo, seqHi, 2, bytes, EMPTY_BYTES);
+  }
+
+  writeCustomError(seqLo: number, seqHi: number, payload: ErrorPayload): boolean {
+    if (typeof payload === 'number') {
+      const n = new Uint8Array(4);
+      putU32(n, 0, payload);
+      this.answer(seqLo, seqHi, 1, n, EMPTY_BYTES);
+      return true;
+    }
+    const bytes = escapeCustomBytes(payload);
+    if (bytes.length > this.peerLimits.maxError) return false;
+    this.answer(seqLo, seqHi, 2, bytes, EMPTY_BYTES);
+    return true;
+  }
+
+  writeTooLarge(seqLo: number, seqHi: number, detail: string): void {
+    this.logger.warn({ remote: this.link.remote, reason: detail }, "reverse answer over the server's limits: failing its call");
+    this.writeError(seqLo, seqHi, ErrorCode.FrameTooLarge, detail);
+  }
+
+  settled(): void {
+    if (--this.inFlight === 0 && this.closing) this.link.idle();
+  }
+
+  private answer(seqLo: number, seqHi: number, flag: number, msg: Uint8Array, blob: Uint8Array): void {
+    if (this.closed) return;
+    writeRequestHeader(this.head, REVERSE_ANSWER_ACTION, 0, seqLo + seqHi * TWO_32, ANSWER_FLAG_FIELD + msg.length, blob.length);
+    this.head[REQUEST_HEADER_LENGTH] = flag;
+    this.link.write(this.head);
+    if (msg.length !== 0) this.link.write(msg);
+    if (blob.length !== 0) this.link.write(blob);
+  }
+}

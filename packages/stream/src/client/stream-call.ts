@@ -1,0 +1,181 @@
+import { EMPTY_BYTES, ErrorCode, RpcError } from '@skein/core';
+import type { Reply } from './call.js';
+import { CreditGate } from '../internals/credit-gate.js';
+import { Inbox } from '../internals/inbox.js';
+import { itemCost } from '../wire/extension-frames.js';
+
+/** What a StreamCall writes through: its ClientStream. */
+export interface StreamWire {
+  /** The limits this client sends within (its own `limits`). */
+  readonly maxMessage: number;
+  readonly maxBlob: number;
+  /** One item; `more`: the writer has credit left, so its next item may come an await later (FrameConn.deferFlush). */
+  data(seq: number, msg: Uint8Array, blob: Uint8Array, more: boolean): void;
+  end(seq: number): void;
+  credit(seq: number, bytes: number): void;
+  cancel(seq: number): void;
+}
+
+const costOf = (item: Reply): number => itemCost(item.msg, item.blob);
+
+const nothing = (): void => {};
+
+/**
+ * How a pool makes the streams it opens before it picks a connection: with the window every
+ * connection reads with, and a wire that only knows the limits (a write before the open waits
+ * for credit) until a connection takes the stream.
+ */
+export function unopenedStreams(receiveWindow: number, limits: { maxMessage: number; maxBlob: number }): (signal: AbortSignal | undefined) => StreamCall {
+  const wire: StreamWire = { maxMessage: limits.maxMessage, maxBlob: limits.maxBlob, data: nothing, end: nothing, credit: nothing, cancel: nothing };
+  return (signal) => new StreamCall(wire, receiveWindow, signal);
+}
+
+/**
+ * A stream a client opened (`ClientStream.openStream`): server streaming, client streaming or
+ * both ways at once. Read the server's items with `for await`; send yours with `await
+ * write()`, then `end()`. Each direction is held to the credit its receiver grants, so neither
+ * side's memory grows with a slow peer. `result` settles when the server answers the call: its
+ * reply (a last value, often empty), or its error, which reading also ends with.
+ * Breaking out of a `for await` cancels the stream, as `cancel()` and the call's AbortSignal do.
+ */
+export class StreamCall implements AsyncIterable<Reply> {
+  /** The stream's seq, once it is open (0 before). */
+  seq = 0;
+  readonly result: Promise<Reply>;
+  private readonly inbox: Inbox;
+  /** Credit towards the server: 0 until the stream is open, then the server's window. */
+  private readonly gate = new CreditGate(0);
+  private settle!: { resolve(r: Reply): void; reject(e: Error): void };
+  private done = false;
+  private ended = false;
+  private unlink: (() => void) | undefined;
+  /**
+   * @internal Set by a FailoverPool while the stream is not open: told once whether the attempt
+   * opened it (null) or was refused (the error), so that a refused stream can go to another
+   * server instead of failing. Never after it is open: a stream is not replayed.
+   */
+  onAttempt: ((err: Error | null) => void) | undefined;
+
+  constructor(
+    /** Where items go: its ClientStream's, or (in a pool, until a connection takes it) one that only knows the limits. */
+    private wire: StreamWire,
+    receiveWindow: number,
+    signal: AbortSignal | undefined,
+  ) {
+    this.inbox = new Inbox(costOf, receiveWindow, (bytes) => this.wire.credit(this.seq, bytes));
+    this.result = new Promise((resolve, reject) => (this.settle = { resolve, reject }));
+    // Read or not, a failed stream must not become an unhandled rejection.
+    this.result.catch(() => {});
+    if (signal) {
+      const onAbort = (): void => this.cancel();
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.unlink = () => signal.removeEventListener('abort', onAbort);
+    }
+  }
+
+  /** Bytes the server sent that were not read yet: at most the receive window and one item. */
+  get buffered(): number {
+    return this.inbox.buffered;
+  }
+
+  /** True once the server answered, or the stream was cancelled or lost. */
+  get isDone(): boolean {
+    return this.done;
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<Reply> {
+    return {
+      next: () => this.inbox.next(),
+      return: () => {
+        this.cancel();
+        return Promise.resolve({ value: undefined, done: true });
+      },
+    };
+  }
+
+  /**
+   * Sends one item. Resolves at once while the server has credit left for it, else when it
+   * grants more (or rejects once the stream is over): await each write.
+   */
+  write(msg: Uint8Array = EMPTY_BYTES, blob: Uint8Array = EMPTY_BYTES): Promise<void> {
+    if (this.ended) return Promise.reject(new RpcError(ErrorCode.Closed, 'write after end() on a stream'));
+    if (!(msg instanceof Uint8Array) || !(blob instanceof Uint8Array)) return Promise.reject(new RpcError(ErrorCode.InvalidArgument, 'msg and blob must be Uint8Arrays'));
+    if (msg.length > this.wire.maxMessage || blob.length > this.wire.maxBlob) {
+      return Promise.reject(new RpcError(ErrorCode.FrameTooLarge, `stream item of ${msg.length} + ${blob.length} bytes exceeds the limits (${this.wire.maxMessage}, ${this.wire.maxBlob})`));
+    }
+    const waiting = this.gate.wait();
+    if (waiting) return waiting.then(() => this.send(msg, blob));
+    this.send(msg, blob);
+    return Promise.resolve();
+  }
+
+  /** No more items from this side; the server's side goes on until it answers. */
+  end(): void {
+    if (this.ended) return;
+    this.ended = true;
+    if (this.seq !== 0 && !this.done) this.wire.end(this.seq);
+  }
+
+  /**
+   * Stops the stream: the server's signal fires and its answer is dropped. Reading and `result`
+   * fail with `reason`, by default Cancelled (a typed client passes the error its source threw).
+   */
+  cancel(reason?: Error): void {
+    if (this.done) return;
+    this.onAttempt = undefined;
+    if (this.seq !== 0) this.wire.cancel(this.seq);
+    this.finish(reason ?? new RpcError(ErrorCode.Cancelled, 'stream cancelled'), null);
+  }
+
+  /** @internal A connection takes the stream (a pool's, made before one was picked): its items go there. */
+  carriedBy(wire: StreamWire): void {
+    this.wire = wire;
+  }
+
+  /** @internal The OPEN and its request are on the wire: writes may go within the server's window. */
+  opened(seq: number, sendWindow: number): void {
+    this.seq = seq;
+    this.attempted(null);
+    if (this.ended) this.wire.end(seq);
+    this.gate.grant(sendWindow);
+  }
+
+  /** @internal One item from the server. False when it came without credit (a broken peer). */
+  received(msg: Uint8Array, blob: Uint8Array): boolean {
+    return this.inbox.push({ msg, blob });
+  }
+
+  /** @internal The server granted credit. */
+  granted(bytes: number): void {
+    this.gate.grant(bytes);
+  }
+
+  /** @internal The server's answer, or the stream's failure (cancel, connection lost, not opened). */
+  finish(err: Error | null, reply: Reply | null): void {
+    if (this.done) return;
+    // Refused before it opened: a FailoverPool may take it elsewhere (or fails it itself).
+    if (err && this.seq === 0 && this.onAttempt) return this.attempted(err);
+    this.done = true;
+    this.unlink?.();
+    this.gate.fail(err ?? new RpcError(ErrorCode.Closed, 'the server answered the stream'));
+    if (err) {
+      this.inbox.fail(err);
+      this.settle.reject(err);
+    } else {
+      this.inbox.end();
+      this.settle.resolve(reply!);
+    }
+  }
+
+  private attempted(err: Error | null): void {
+    const told = this.onAttempt;
+    this.onAttempt = undefined;
+    told?.(err);
+  }
+
+  private send(msg: Uint8Array, blob: Uint8Array): void {
+    if (this.done || this.ended) throw new RpcError(ErrorCode.Closed, 'the stream ended before the item was sent');
+    this.gate.spend(itemCost(msg, blob));
+    this.wire.data(this.seq, msg, blob, this.gate.available > 0);
+  }
+}

@@ -1,0 +1,50 @@
+/**
+ * The sending side of a stream's flow control: bytes the receiver still takes. A sender may
+ * send while its credit is above zero (an item may overdraw it, so an item larger than the
+ * window still goes, alone); at zero or below it waits until the receiver grants more. So a
+ * sender's memory holds at most the item it waits to send, however slow the receiver.
+ */
+export class CreditGate {
+  private waiter: { resolve(): void; reject(err: Error): void } | undefined;
+  private failure: Error | undefined;
+
+  constructor(private credit: number) {}
+
+  get available(): number {
+    return this.credit;
+  }
+
+  /** True once `fail` was called: nothing may be sent any more. */
+  get failed(): boolean {
+    return this.failure !== undefined;
+  }
+
+  /** Undefined when the sender may go on now; else a promise that settles when it may (or fails). */
+  wait(): Promise<void> | undefined {
+    if (this.failure) return Promise.reject(this.failure);
+    if (this.credit > 0) return undefined;
+    if (this.waiter) return Promise.reject(new Error('one write at a time: await the previous write first'));
+    return new Promise((resolve, reject) => (this.waiter = { resolve, reject }));
+  }
+
+  spend(bytes: number): void {
+    this.credit -= bytes;
+  }
+
+  grant(bytes: number): void {
+    this.credit += bytes;
+    if (this.credit > 0 && this.waiter) {
+      const w = this.waiter;
+      this.waiter = undefined;
+      w.resolve();
+    }
+  }
+
+  /** No more sending: a waiting write and every later one fail with `err`. */
+  fail(err: Error): void {
+    this.failure ??= err;
+    const w = this.waiter;
+    this.waiter = undefined;
+    w?.reject(this.failure);
+  }
+}

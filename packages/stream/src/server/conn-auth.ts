@@ -1,0 +1,155 @@
+import { CODE_INFO, ErrorCode, type Clock, type Logger } from '@skein/core';
+import { AUTH_ENTRY, MAX_CREDENTIALS, encodeGrant } from '../wire/auth.js';
+import { appendEntry } from '../wire/hello.js';
+import { Alarm } from '../internals/alarm.js';
+import { isRefusal, runAuthenticate, type Authenticate, type AuthGrant, type AuthRefusal } from './authenticate.js';
+import type { ConnInfo } from './request.js';
+
+/** A server's auth settings, shared by its connections. */
+export interface AuthSettings {
+  readonly authenticate: Authenticate;
+  /** Calls from a connection that did not authenticate are refused. */
+  readonly required: boolean;
+  readonly clock: Clock;
+  readonly logger: Logger;
+}
+
+/** How a connection's auth answers: through the connection it guards. */
+export interface AuthWire {
+  readonly info: ConnInfo;
+  ok(seqLo: number, seqHi: number, msg: Uint8Array): void;
+  error(seqLo: number, seqHi: number, code: ErrorCode, detail: string): void;
+  /** Ends the connection once what was written has left. */
+  end(): void;
+}
+
+/**
+ * - `none`: no credentials offered (calls pass unless auth is required).
+ * - `pending`: the hello offered auth, or the first credentials are with the hook: calls are
+ *   refused, never held, so nothing a client pipelines reaches dispatch before the hook accepts.
+ * - `accepted`: calls pass, with the principal; a renewal under way does not stop them.
+ * - `expired`: the grant's time ran out before a renewal was accepted: calls are refused.
+ * - `refused`: the first credentials were refused: the connection is ending.
+ */
+type AuthState = 'none' | 'pending' | 'accepted' | 'expired' | 'refused';
+
+const WHY: Record<Exclude<AuthState, 'accepted'>, string> = {
+  none: 'this server requires authentication: connect with credentials',
+  pending: 'call sent before authentication completed',
+  expired: 'credentials expired',
+  refused: 'credentials refused',
+};
+
+/** One connection's authentication: the hook's verdicts, the principal, the grant's expiry. */
+export class ConnAuth {
+  /** Read by the connection for every call: false while calls are refused. */
+  admits: boolean;
+  principal: unknown = undefined;
+  private state: AuthState = 'none';
+  /**
+   * A hook run under way: one at a time per connection, so that a peer flooding renewals costs
+   * one hook call, not one per frame (a Skein client never has two out).
+   */
+  private running = false;
+  /** The grant's end: one timer per connection whose grant expires, no clock read per call. */
+  private readonly expiry: Alarm;
+  private warned = false;
+  private closed = false;
+
+  constructor(
+    private readonly settings: AuthSettings,
+    private readonly wire: AuthWire,
+  ) {
+    this.admits = !settings.required;
+    this.expiry = new Alarm(settings.clock);
+  }
+
+  /**
+   * The hello offered auth: `answer` (the hello's answer msg) gets the entry that asks for the
+   * credentials, and calls are refused until they are presented and accepted.
+   */
+  offered(answer: Uint8Array): Uint8Array {
+    this.state = 'pending';
+    this.admits = false;
+    this.expiry.stop();
+    return appendEntry(answer, AUTH_ENTRY);
+  }
+
+  /**
+   * Credentials presented (AUTH_ACTION), answered with a grant once the hook accepts them. The
+   * first ones: calls are refused until then, and a refusal ends the connection. A renewal:
+   * calls keep going under the current credentials meanwhile, and a refusal answers this
+   * request alone (the current ones stay good until they expire). They are the msg at
+   * `b[from, to)`, copied only once checked: the hook reads them after the transport reused `b`.
+   */
+  present(seqLo: number, seqHi: number, b: Uint8Array, from: number, to: number): void {
+    if (this.running) return this.wire.error(seqLo, seqHi, ErrorCode.Unauthenticated, 'credentials sent while others were being checked');
+    if (this.state === 'refused') return this.wire.error(seqLo, seqHi, ErrorCode.Unauthenticated, WHY.refused);
+    if (to - from > MAX_CREDENTIALS) {
+      return this.wire.error(seqLo, seqHi, ErrorCode.Unauthenticated, `credentials of ${to - from} bytes exceed ${MAX_CREDENTIALS}`);
+    }
+    const credentials = b.slice(from, to);
+    const renewal = this.state === 'accepted' || this.state === 'expired';
+    if (!renewal) {
+      this.state = 'pending';
+      this.admits = false;
+    }
+    this.check(credentials, renewal, (verdict) => {
+      if (!isRefusal(verdict)) return this.wire.ok(seqLo, seqHi, encodeGrant(verdict.expiresInMs));
+      this.wire.error(seqLo, seqHi, verdict.code, verdict.detail);
+      if (!renewal) this.wire.end();
+    });
+  }
+
+  /** Why a call is refused (the connection answers it Unauthenticated); logged once per connection. */
+  refusal(): string {
+    const why = WHY[this.state as Exclude<AuthState, 'accepted'>];
+    if (!this.warned) {
+      this.warned = true;
+      this.settings.logger.warn({ remote: this.wire.info.remote, reason: why }, 'unauthenticated call refused');
+    }
+    return why;
+  }
+
+  close(): void {
+    this.closed = true;
+    this.expiry.stop();
+  }
+
+  private check(credentials: Uint8Array, renewal: boolean, answer: (verdict: AuthGrant | AuthRefusal) => void): void {
+    this.running = true;
+    const { authenticate, logger } = this.settings;
+    const info = this.wire.info;
+    const req = { credentials, get text() { return utf8.decode(credentials); }, conn: info, renewal, current: this.principal };
+    void runAuthenticate(authenticate, req).then((verdict) => {
+      this.running = false;
+      if (this.closed) return;
+      if (isRefusal(verdict)) {
+        if (verdict.err !== undefined) logger.error({ remote: info.remote, err: verdict.err }, 'authenticate hook failed: credentials refused');
+        logger.warn({ remote: info.remote, code: CODE_INFO[verdict.code].name, reason: verdict.detail, renewal }, 'authentication refused');
+        if (!renewal) this.state = 'refused';
+      } else {
+        this.accept(verdict);
+      }
+      answer(verdict);
+    });
+  }
+
+  private accept(grant: AuthGrant): void {
+    this.state = 'accepted';
+    this.admits = true;
+    this.principal = grant.principal;
+    const ttl = grant.expiresInMs;
+    this.expiry.set(ttl === undefined ? Infinity : this.settings.clock.now() + ttl, () => this.expire());
+  }
+
+  private expire(): void {
+    if (this.closed || this.state !== 'accepted') return;
+    this.state = 'expired';
+    this.admits = false;
+    this.warned = false;
+    this.settings.logger.info({ remote: this.wire.info.remote }, 'credentials expired: calls refused until renewed');
+  }
+}
+
+const utf8 = new TextDecoder();

@@ -1,0 +1,151 @@
+import { ErrorCode, FrameError, RpcError, type Clock, type Ticker } from '@skein/core';
+import type { Agreed } from '../wire/agreed.js';
+import { CallHeadError, decodeCallHead, type CallHead } from '../wire/call-head.js';
+import { CANCEL_ACTION, CREDIT_ACTION, DATA_ACTION, END_ACTION, HEAD_ACTION, OPEN_ACTION } from '../wire/extension-frames.js';
+import { REQ_MSG_LEN_AT, REQUEST_HEADER_LENGTH, u32 } from '../wire/protocol.js';
+import { CallControl, type ControlOwner } from './call-control.js';
+import { keptBytes } from '../internals/kept-bytes.js';
+import { RequestStream, type StreamHost } from './request-stream.js';
+import type { ServerRequest } from './request.js';
+
+/** How often deadlines are looked at while a call with one runs: a call is answered Timeout at most this late. */
+export const DEADLINE_TICK_MS = 10;
+
+const TWO_32 = 0x1_0000_0000;
+
+/**
+ * One connection's extensions, once its hello agreed them (docs/protocol.md, "Extension
+ * frames"): the head waiting for its call, the calls that can be cancelled or have a deadline
+ * (only those that came with a head: a plain call is never tracked), and their streams.
+ */
+export class ConnExtensions implements ControlOwner {
+  private readonly tracked = new Map<number, CallControl>();
+  private readonly deadlines = new Set<CallControl>();
+  private ticker: Ticker | undefined;
+  /** The head read last, for the request of its seq, which must come next. */
+  private pending: { seqLo: number; seqHi: number; head: CallHead | undefined; error: RpcError | undefined; open: boolean } | undefined;
+
+  constructor(
+    private readonly host: StreamHost,
+    private readonly agreed: Agreed,
+    private readonly clock: Clock,
+  ) {}
+
+  /** Calls tracked (with a head, not answered yet). */
+  get size(): number {
+    return this.tracked.size;
+  }
+
+  /** An extension frame (a reserved action from CANCEL_ACTION up). */
+  frame(action: number, bytes: Uint8Array, start: number, end: number, seqLo: number, seqHi: number): void {
+    const msgAt = start + REQUEST_HEADER_LENGTH;
+    const msgEnd = msgAt + u32(bytes, start + REQ_MSG_LEN_AT);
+    const key = seqLo + seqHi * TWO_32;
+    switch (action) {
+      case CANCEL_ACTION:
+        return this.tracked.get(key)?.cancel();
+      case HEAD_ACTION:
+      case OPEN_ACTION:
+        return this.head(action === OPEN_ACTION, bytes, msgAt, msgEnd, seqLo, seqHi);
+      case DATA_ACTION: {
+        const stream = this.tracked.get(key)?.stream;
+        // Items for a stream already answered are read and dropped, as a late reply is.
+        if (stream && !stream.received(keptBytes(bytes, msgAt, msgEnd), keptBytes(bytes, msgEnd, end))) {
+          throw new FrameError('stream item sent without credit');
+        }
+        return;
+      }
+      case END_ACTION:
+        return this.tracked.get(key)?.stream?.endReceived();
+      case CREDIT_ACTION:
+        if (msgEnd - msgAt < 4) throw new FrameError('credit frame without its u32');
+        return this.tracked.get(key)?.stream?.granted(u32(bytes, msgAt));
+      default:
+        // A reserved action not assigned yet: a later client's frame we cannot read; ignored, as a hello entry would be.
+        return;
+    }
+  }
+
+  /**
+   * The request after a head: true when it is to be dispatched. A request of another seq than
+   * the head's means the client broke the order: the head is dropped, the request goes as plain.
+   */
+  admit(req: ServerRequest, seqLo: number, seqHi: number): boolean {
+    const p = this.pending;
+    if (p === undefined) return true;
+    this.pending = undefined;
+    if (p.seqLo !== seqLo || p.seqHi !== seqHi) return true;
+    if (p.error) {
+      req.fail(p.error.code, p.error.message);
+      return false;
+    }
+    const head = p.head!;
+    const remaining = head.remainingMs;
+    const control = new CallControl(this, req, seqLo + seqHi * TWO_32, remaining === undefined ? undefined : this.clock.now() + remaining, head.metadata, this.clock);
+    req.control = control;
+    const windows = this.agreed.streams;
+    if (p.open && windows) {
+      // Refused unrun (bare Overloaded: safe to retry) before it is tracked or counted as a stream.
+      if (!this.host.streamOpened()) {
+        req.fail(ErrorCode.Overloaded);
+        return false;
+      }
+      control.stream = new RequestStream(this.host, seqLo, seqHi, windows.toClient, windows.toServer);
+    }
+    // Its deadline passed before it arrived: not run at all.
+    if (remaining === 0) {
+      control.expire();
+      return false;
+    }
+    this.tracked.set(control.seq, control);
+    if (control.deadline !== undefined) this.watch(control);
+    return true;
+  }
+
+  untrack(control: CallControl): void {
+    if (control.stream) this.host.streamClosed();
+    this.tracked.delete(control.seq);
+    this.deadlines.delete(control);
+  }
+
+  /** The connection closed: every tracked call's signal fires, every stream fails. */
+  close(cause: Error): void {
+    this.stopTicker();
+    const controls = [...this.tracked.values()];
+    this.tracked.clear();
+    this.deadlines.clear();
+    for (const c of controls) c.lost(cause);
+  }
+
+  private head(open: boolean, bytes: Uint8Array, msgAt: number, msgEnd: number, seqLo: number, seqHi: number): void {
+    const p = { seqLo, seqHi, head: undefined as CallHead | undefined, error: undefined as RpcError | undefined, open };
+    this.pending = p;
+    const { maxHead, streams } = this.agreed;
+    if (maxHead === 0) p.error = new RpcError(ErrorCode.Decode, 'call heads were not agreed on this connection');
+    else if (open && !streams) p.error = new RpcError(ErrorCode.Version, 'streams were not agreed on this connection');
+    else if (msgEnd - msgAt > maxHead) p.error = new RpcError(ErrorCode.FrameTooLarge, `call head of ${msgEnd - msgAt} bytes exceeds the server's ${maxHead}`);
+    if (p.error) return;
+    try {
+      p.head = decodeCallHead(bytes, msgAt, msgEnd);
+    } catch (err) {
+      if (!(err instanceof CallHeadError)) throw err;
+      p.error = new RpcError(ErrorCode.Decode, err.message);
+    }
+  }
+
+  private watch(control: CallControl): void {
+    this.deadlines.add(control);
+    this.ticker ??= this.clock.every(DEADLINE_TICK_MS, this.check);
+  }
+
+  private readonly check = (): void => {
+    if (this.deadlines.size === 0) return this.stopTicker();
+    const now = this.clock.now();
+    for (const c of this.deadlines) if (c.deadline! <= now) c.expire();
+  };
+
+  private stopTicker(): void {
+    this.ticker?.stop();
+    this.ticker = undefined;
+  }
+}

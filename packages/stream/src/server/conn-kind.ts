@@ -1,0 +1,126 @@
+import { invalidArgument, type FrameSpec, type PeerIdentity } from '@skein/core';
+import { positiveInteger } from '../internals/checks.js';
+import { requestFrameSpec } from '../wire/frame-specs.js';
+import { resolveLimits, type Limits } from '../wire/limits.js';
+
+/**
+ * One acceptor, two kinds of connection (docs/protocol.md, "Peers and clients"): peers (other
+ * services: long-lived, trusted) and clients (short-lived, untrusted), each held to limits of
+ * its own. The server decides the kind, never the connection: a connection is a peer only when
+ * the application's `peers.admit` says so, at accept (its TLS identity, its address) or once its
+ * credentials are accepted (its principal). Until then it is a client, under the stricter limits.
+ */
+export type ConnKind = 'client' | 'peer';
+
+/** What `peers.admit` judges a connection by. */
+export interface PeerCandidate {
+  readonly remote: string;
+  readonly transport: string;
+  /** The verified TLS client certificate's identity (mTLS). */
+  readonly identity?: PeerIdentity;
+  /** What the server's `authenticate` hook accepted the connection's credentials as; undefined before that. */
+  readonly principal?: unknown;
+}
+
+/** The limits one kind of connection is held to. Each defaults to the server's top-level option of the same name. */
+export interface KindOptions {
+  /** Connections of this kind open at once (the top-level `maxConnections` still caps both together). Default: no cap of its own. */
+  maxConnections?: number;
+  maxInFlightPerConn?: number;
+  idleTimeoutMs?: number;
+  readTimeoutMs?: number;
+  /** Frame limits for this kind's requests. */
+  limits?: Partial<Limits>;
+}
+
+export interface PeerOptions extends KindOptions {
+  /**
+   * True when the connection is a peer. Called at accept (identity and address known) and again
+   * when its credentials are accepted (principal known). Only `true` admits; one that throws
+   * admits nobody (logged). It runs on the accept path: keep it quick.
+   */
+  admit(conn: PeerCandidate): boolean;
+}
+
+export interface KindLimits {
+  readonly kind: ConnKind;
+  readonly maxConnections: number;
+  readonly maxInFlightPerConn: number;
+  readonly idleTimeoutMs: number;
+  readonly readTimeoutMs: number;
+  readonly limits: Limits;
+  /**
+   * Checks a request header against this kind's frame limits, when they are narrower than the
+   * listener's (which cuts frames at the wider of the two kinds): throws the FrameError that
+   * closes the connection, with the same answer a listener gives. Undefined: nothing to check.
+   */
+  readonly check: FrameSpec['bodyLength'] | undefined;
+}
+
+/** Both kinds' limits, and the rule that tells them apart (none: every connection is a client). */
+export interface KindSettings {
+  readonly client: KindLimits;
+  readonly peer: KindLimits;
+  readonly admit: ((conn: PeerCandidate) => boolean) | undefined;
+  /** What the listener cuts frames by: each field the larger of the two kinds'. */
+  readonly listenerLimits: Limits;
+}
+
+/** The top-level values, already checked: each kind's default. */
+export interface KindDefaults {
+  readonly maxInFlightPerConn: number;
+  readonly idleTimeoutMs: number;
+  readonly readTimeoutMs: number;
+  readonly limits: Limits;
+}
+
+type Duration = (ms: number, name: string, min: number) => number;
+
+export function resolveKinds(
+  clients: KindOptions | undefined,
+  peers: PeerOptions | undefined,
+  defaults: KindDefaults,
+  duration: Duration,
+): KindSettings {
+  if (peers !== undefined && typeof peers?.admit !== 'function') {
+    throw invalidArgument('peers.admit must be a function that tells a peer from a client (by identity, principal or address)');
+  }
+  const c = kindValues('client', clients, defaults, duration);
+  const p = kindValues('peer', peers, defaults, duration);
+  const listenerLimits: Limits = {
+    maxMessage: Math.max(c.limits.maxMessage, p.limits.maxMessage),
+    maxBlob: Math.max(c.limits.maxBlob, p.limits.maxBlob),
+    maxAction: Math.max(c.limits.maxAction, p.limits.maxAction),
+  };
+  return { client: withCheck(c, listenerLimits), peer: withCheck(p, listenerLimits), admit: peers?.admit, listenerLimits };
+}
+
+function kindValues(kind: ConnKind, o: KindOptions | undefined, d: KindDefaults, duration: Duration): Omit<KindLimits, 'check'> {
+  const at = kind === 'client' ? 'clients' : 'peers';
+  if (o !== undefined && (o === null || typeof o !== 'object')) throw invalidArgument(`${at} must be an object of limits`);
+  const maxConnections = o?.maxConnections ?? Infinity;
+  if (maxConnections !== Infinity) positiveInteger(maxConnections, `${at}.maxConnections`);
+  let limits = d.limits;
+  if (o?.limits !== undefined) {
+    try {
+      limits = resolveLimits({ ...d.limits, ...o.limits });
+    } catch (err) {
+      throw invalidArgument(`${at}.${(err as Error).message}`);
+    }
+  }
+  return {
+    kind,
+    maxConnections,
+    maxInFlightPerConn: positiveInteger(o?.maxInFlightPerConn ?? d.maxInFlightPerConn, `${at}.maxInFlightPerConn`),
+    idleTimeoutMs: duration(o?.idleTimeoutMs ?? d.idleTimeoutMs, `${at}.idleTimeoutMs`, 0),
+    readTimeoutMs: duration(o?.readTimeoutMs ?? d.readTimeoutMs, `${at}.readTimeoutMs`, 0),
+    limits,
+  };
+}
+
+function withCheck(k: Omit<KindLimits, 'check'>, listener: Limits): KindLimits {
+  const l = k.limits;
+  const narrower = l.maxMessage < listener.maxMessage || l.maxBlob < listener.maxBlob || l.maxAction < listener.maxAction;
+  // The same checks, and answers, as the listener's frame spec: written once, in frame-specs.ts.
+  return { ...k, check: narrower ? requestFrameSpec(l).bodyLength : undefined };
+}

@@ -1,0 +1,109 @@
+import { ErrorCode, EMPTY_BYTES, RpcError, type FrameConn } from '@skein/core';
+import type { Reply } from '../client/call.js';
+import { CreditGate } from '../internals/credit-gate.js';
+import { Inbox } from '../internals/inbox.js';
+import { DATA_FLAG, creditResponse, itemCost } from '../wire/extension-frames.js';
+import type { ReplyLimits } from '../wire/limits.js';
+import { RESPONSE_HEADER_LENGTH, seqBytesOf, writeResponseHeaderHalves, type ResponseFlag } from '../wire/protocol.js';
+
+/** Where a stream's frames go: the server connection it came in on. */
+export interface StreamHost {
+  readonly conn: FrameConn;
+  /** What the client takes in one item (its hello's receive limits). */
+  readonly peerLimits: ReplyLimits;
+  /** A stream opened: false when the connection has as many open as it takes. */
+  streamOpened(): boolean;
+  /** A stream is being answered. */
+  streamClosed(): void;
+}
+
+const costOf = (item: Reply): number => itemCost(item.msg, item.blob);
+
+/**
+ * The server's side of a stream a client opened (docs/protocol.md, "Streams"): the client's
+ * items, read with `for await`, and `write()` for the server's own, each held to the credit the
+ * client grants. The stream ends with the request's answer: `req.reply()` (its msg and blob a
+ * last value, often empty) or `req.fail()`; writes after that fail.
+ */
+export class RequestStream implements AsyncIterable<Reply> {
+  private readonly inbox: Inbox;
+  private readonly gate: CreditGate;
+  private readonly header = new Uint8Array(RESPONSE_HEADER_LENGTH);
+
+  constructor(
+    private readonly host: StreamHost,
+    private readonly seqLo: number,
+    private readonly seqHi: number,
+    /** The client's receive window: what this side may send before it grants more. */
+    sendWindow: number,
+    /** Ours: what the client may send before we grant more. */
+    receiveWindow: number,
+  ) {
+    this.gate = new CreditGate(sendWindow);
+    this.inbox = new Inbox(costOf, receiveWindow, (bytes) => this.host.conn.write(creditResponse(seqBytesOf(this.seqLo, this.seqHi), bytes)));
+  }
+
+  /** The client's items. Ends when the client ends its side; fails when the call is cancelled or the connection is lost. */
+  [Symbol.asyncIterator](): AsyncIterator<Reply> {
+    return this.inbox[Symbol.asyncIterator]();
+  }
+
+  /** Bytes the client sent that were not read yet. */
+  get buffered(): number {
+    return this.inbox.buffered;
+  }
+
+  /** Credit left for `write()`, in bytes (items cost their bytes and a header's worth). */
+  get credit(): number {
+    return this.gate.available;
+  }
+
+  /**
+   * Sends one item. Resolves at once while the client has credit left, else when it grants
+   * more: await each write, and a slow client holds this side back instead of filling memory.
+   */
+  write(msg: Uint8Array = EMPTY_BYTES, blob: Uint8Array = EMPTY_BYTES): Promise<void> {
+    const { maxMessage, maxBlob } = this.host.peerLimits;
+    if (msg.length > maxMessage || blob.length > maxBlob) {
+      return Promise.reject(new RpcError(ErrorCode.FrameTooLarge, `stream item of ${msg.length} + ${blob.length} bytes exceeds the client's limits (${maxMessage}, ${maxBlob})`));
+    }
+    const waiting = this.gate.wait();
+    if (waiting) return waiting.then(() => this.send(msg, blob));
+    this.send(msg, blob);
+    return Promise.resolve();
+  }
+
+  /** @internal An item from the client. False when the client sent it without credit (a broken or hostile peer). */
+  received(msg: Uint8Array, blob: Uint8Array): boolean {
+    return this.inbox.push({ msg, blob });
+  }
+
+  /** @internal The client ended its side. */
+  endReceived(): void {
+    this.inbox.end();
+  }
+
+  /** @internal The client granted credit. */
+  granted(bytes: number): void {
+    this.gate.grant(bytes);
+  }
+
+  /** @internal The call was answered, cancelled, or lost its connection: nothing more goes either way. */
+  close(err: Error): void {
+    this.gate.fail(err);
+    this.inbox.fail(err);
+  }
+
+  private send(msg: Uint8Array, blob: Uint8Array): void {
+    // Checked again after a wait: the call may have ended meanwhile.
+    if (this.gate.failed) throw new RpcError(ErrorCode.Closed, 'stream ended before the item was sent');
+    this.gate.spend(itemCost(msg, blob));
+    writeResponseHeaderHalves(this.header, DATA_FLAG as ResponseFlag, msg.length, this.seqLo, this.seqHi, blob.length);
+    const conn = this.host.conn;
+    conn.write(this.header);
+    if (msg.length !== 0) conn.write(msg);
+    if (blob.length !== 0) conn.write(blob);
+    // With credit left, the handler's next write comes an await later: the items share a batch.
+    if (this.gate.available > 0) conn.deferFlush?.();
+  }
+}

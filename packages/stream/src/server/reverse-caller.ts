@@ -1,0 +1,257 @@
+import { EMPTY_BYTES, ErrorCode, FrameError, RemoteError, RpcError, invalidArgument, takeBytes, type Clock } from '@skein/core';
+import { Call, cancelled, type Notify } from '../client/call.js';
+import type { Caller } from '../client/caller.js';
+import type { CallOptions } from '../client/call-options.js';
+import { callTimeout } from '../internals/checks.js';
+import { WaitingLine } from '../internals/waiting-line.js';
+import { TickClock } from '../internals/tick-clock.js';
+import { DeadlineWheel } from '../client/deadline-wheel.js';
+import type { ReplyLimits } from '../wire/limits.js';
+import { readErrorBytes } from '../wire/error-strings.js';
+import { ACTION_STRING_BIT, HELLO_ACTION, PING_ACTION, REQ_MSG_LEN_AT, REQUEST_HEADER_LENGTH, RESPONSE_HEADER_LENGTH, putU32, u32, writeResponseHeaderHalves, type ResponseFlag } from '../wire/protocol.js';
+import { ANSWER_FLAG_FIELD, REVERSE_ACTION_FIELD, REVERSE_CALL_FLAG, offeredReverseWindow, reverseAnswerEntry } from '../wire/reverse-calls.js';
+import type { HelloEntry } from '../wire/hello.js';
+
+/** What a ReverseCaller writes through: its server connection. */
+export interface ReverseHost {
+  readonly remote: string;
+  /** What the other side reads (its hello's receive limits; a later hello may change them). */
+  readonly limits: ReplyLimits;
+  write(part: Uint8Array): void;
+  /** The last reverse call was answered or failed: a draining connection may end now. */
+  idle(): void;
+}
+
+/** The server's settings for calls both ways (its `reverseCalls` option), shared by its connections. */
+export interface ReverseSettings {
+  /** The largest reverse answer the server reads, told in the hello's answer: the smaller of its kinds' request limits. */
+  readonly answerLimits: { readonly maxMessage: number; readonly maxBlob: number };
+  readonly clock: Clock;
+  /** A call's timeout unless its options say. */
+  readonly timeoutMs: number;
+  /** Calls waiting for the window; past it a call fails with Overloaded (unrun). */
+  readonly maxQueued: number;
+  /** The coarsest period deadlines are looked at (finer while shorter timeouts are pending), as in a ClientStream. */
+  readonly tickMs: number;
+}
+
+const TWO_32 = 0x1_0000_0000;
+/** Action prefixes kept for reuse; past it, a new action's prefix is built per call. */
+const MAX_PREFIXES = 1024;
+const utf8 = new TextEncoder();
+
+/**
+ * The server's side of calls both ways: a Caller over a connection the other side opened, so
+ * that `createClient(Def, req.conn.caller, { codec })` calls the services it serves. Each call
+ * goes out as a reverse call frame (wire/reverse-calls.ts) within the window that side offered;
+ * the rest wait in a bounded line, as in a ClientStream. A reverse call whose caller gave up
+ * (timeout, signal) keeps its window slot until its answer comes, since that side still runs it.
+ */
+export class ReverseCaller implements Caller {
+  private nextSeq = 1;
+  /** On the wire, by seq: settled ones too, until their answer frees the slot. */
+  private readonly onWire = new Map<number, Call>();
+  private readonly waiting = new WaitingLine<Call>();
+  private readonly header = new Uint8Array(RESPONSE_HEADER_LENGTH);
+  private readonly prefixes = new Map<string | number, Uint8Array>();
+  private state: 'open' | 'draining' | 'closed' = 'open';
+  private closeCause: Error | undefined;
+  /** Ticked time and the calls by deadline, as in a ClientStream: made at the first call, so a connection never called has no ticker. */
+  private pace: TickClock | undefined;
+  private deadlines: DeadlineWheel | undefined;
+
+  constructor(
+    private readonly host: ReverseHost,
+    private readonly settings: ReverseSettings,
+    /** Reverse calls in flight at once: the window the connecting side offered. */
+    private readonly window: number,
+  ) {}
+
+  /** Reverse calls on the wire (answered or not by their callers), and waiting. */
+  get inFlight(): number {
+    return this.onWire.size;
+  }
+
+  get queued(): number {
+    return this.waiting.size;
+  }
+
+  /** Calls out or waiting: the connection does not end under them. */
+  get busy(): boolean {
+    return this.onWire.size !== 0 || this.waiting.size !== 0;
+  }
+
+  send(action: string | number, msg: Uint8Array, opts: CallOptions, notify: Notify): void {
+    const blob = opts.blob ?? EMPTY_BYTES;
+    let prefix: Uint8Array;
+    let timeoutMs: number;
+    try {
+      prefix = this.prefix(action);
+      timeoutMs = callTimeout(opts.timeoutMs, this.settings.timeoutMs);
+      this.checkSize(prefix, msg, blob);
+    } catch (err) {
+      return notify(err as RpcError, null);
+    }
+    if (this.state === 'closed') return notify(new RpcError(ErrorCode.IO, `connection from ${this.host.remote} is closed: reverse call not sent`, { cause: this.closeCause, retry: 'safe' }), null);
+    if (this.state === 'draining') return notify(new RpcError(ErrorCode.Closed, `connection from ${this.host.remote} is closing: reverse call not sent`), null);
+    if (opts.signal?.aborted) return notify(cancelled(), null);
+    const sendNow = this.onWire.size < this.window && this.waiting.size === 0;
+    if (!sendNow && this.waiting.size >= this.settings.maxQueued) {
+      return notify(new RpcError(ErrorCode.Overloaded, `more than ${this.settings.maxQueued} reverse calls waiting on ${this.host.remote}`), null);
+    }
+    const call = new Call(prefix, msg, blob, timeoutMs, opts.signal, notify);
+    if (this.pace === undefined) {
+      this.pace = new TickClock(this.settings.clock, this.settings.tickMs, this.settings.timeoutMs, () => this.sweep());
+      this.deadlines = new DeadlineWheel(this.pace.finest);
+    }
+    call.deadline = this.pace.deadline(timeoutMs);
+    this.deadlines!.add(call);
+    if (opts.signal) this.watchAbort(call, opts.signal);
+    if (sendNow) this.transmit(call);
+    else this.waiting.push(call);
+  }
+
+  /** A reverse answer (REVERSE_ANSWER_ACTION) at `bytes[start, end)`. */
+  answer(bytes: Uint8Array, start: number, end: number, seqLo: number, seqHi: number): void {
+    const msgAt = start + REQUEST_HEADER_LENGTH;
+    const msgEnd = msgAt + u32(bytes, start + REQ_MSG_LEN_AT);
+    if (msgEnd === msgAt) throw new FrameError('reverse answer without its flag byte');
+    const seq = seqLo + seqHi * TWO_32;
+    const call = this.onWire.get(seq);
+    // For no call of ours (never sent, or answered already): dropped.
+    if (call === undefined) return;
+    this.onWire.delete(seq);
+    if (!call.done) {
+      this.deadlines!.remove(call);
+      call.finish(...readAnswer(bytes, msgAt + ANSWER_FLAG_FIELD, msgEnd, end, bytes[msgAt]!));
+    }
+    this.pump();
+  }
+
+  /** The server is closing: no new reverse calls; those out and waiting still go and are answered. */
+  drain(): void {
+    if (this.state === 'open') this.state = 'draining';
+  }
+
+  /** The connection is gone: calls on the wire fail with IO (they may have run), waiting ones with IO, unrun. */
+  close(cause: Error): void {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    this.closeCause = cause;
+    this.pace?.stop();
+    this.deadlines?.clear();
+    const out = [...this.onWire.values()];
+    this.onWire.clear();
+    for (const call of out) {
+      call.finish(new RpcError(ErrorCode.IO, `connection from ${this.host.remote} lost with the reverse call out: it may have run (${cause.message})`, { cause }), null);
+    }
+    for (const call of this.waiting.drain()) {
+      call.finish(new RpcError(ErrorCode.IO, `connection from ${this.host.remote} lost before the reverse call was sent`, { cause, retry: 'safe' }), null);
+    }
+  }
+
+  private transmit(call: Call): void {
+    const seq = this.nextSeq++;
+    call.seq = seq;
+    this.onWire.set(seq, call);
+    const prefix = call.action as Uint8Array;
+    writeResponseHeaderHalves(this.header, REVERSE_CALL_FLAG as number as ResponseFlag, prefix.length + call.msg.length, seq >>> 0, Math.floor(seq / TWO_32), call.blob.length);
+    this.host.write(this.header);
+    this.host.write(prefix);
+    if (call.msg.length !== 0) this.host.write(call.msg);
+    if (call.blob.length !== 0) this.host.write(call.blob);
+  }
+
+  /** Sends waiting calls while the window has room. */
+  private pump(): void {
+    while (this.state !== 'closed' && this.onWire.size < this.window) {
+      const next = this.waiting.shift();
+      if (next === undefined) break;
+      this.transmit(next);
+    }
+    if (!this.busy) this.host.idle();
+  }
+
+  private sweep(): void {
+    this.deadlines!.sweep(this.pace!.elapsed, this.expire);
+  }
+
+  /** Fails a call past its deadline: on the wire (Timeout, may have run; its slot stays until the answer) or waiting (never sent). */
+  private readonly expire = (call: Call): void => {
+    if (call.done) return;
+    if (call.seq !== 0) return call.finish(new RpcError(ErrorCode.Timeout, `no answer from ${this.host.remote} to a reverse call within ${call.timeoutMs} ms`), null);
+    this.waiting.settled();
+    call.finish(new RpcError(ErrorCode.Timeout, `reverse call waited ${call.timeoutMs} ms for the window and was never sent`, { retry: 'safe' }), null);
+  };
+
+  private watchAbort(call: Call, signal: AbortSignal): void {
+    call.onAbort = () => {
+      if (call.done) return;
+      // Waiting: it leaves the line. On the wire: it keeps its slot until the answer.
+      if (call.seq === 0) this.waiting.settled();
+      this.deadlines!.remove(call);
+      call.finish(cancelled(), null);
+    };
+    signal.addEventListener('abort', call.onAbort, { once: true });
+  }
+
+  /** `action u32 | action string`, the part in front of the call's msg; kept per action. */
+  private prefix(action: string | number): Uint8Array {
+    let prefix = this.prefixes.get(action);
+    if (prefix !== undefined) return prefix;
+    if (typeof action === 'number') {
+      if (!Number.isInteger(action) || action <= PING_ACTION || action >= HELLO_ACTION) {
+        throw invalidArgument(`numeric action must be an integer in 1..${HELLO_ACTION - 1} (${HELLO_ACTION} and up are reserved), got ${action}`);
+      }
+      prefix = new Uint8Array(REVERSE_ACTION_FIELD);
+      putU32(prefix, 0, action);
+    } else {
+      if (typeof action !== 'string' || action.length === 0) throw invalidArgument('action must be a non-empty string or a number');
+      const name = utf8.encode(action);
+      prefix = new Uint8Array(REVERSE_ACTION_FIELD + name.length);
+      putU32(prefix, 0, (ACTION_STRING_BIT | name.length) >>> 0);
+      prefix.set(name, REVERSE_ACTION_FIELD);
+    }
+    if (this.prefixes.size < MAX_PREFIXES) this.prefixes.set(action, prefix);
+    return prefix;
+  }
+
+  /** Over what the other side reads, a reverse call would cost it its connection: it fails here, unsent. */
+  private checkSize(prefix: Uint8Array, msg: Uint8Array, blob: Uint8Array): void {
+    if (!(msg instanceof Uint8Array)) throw invalidArgument('msg must be a Uint8Array');
+    if (!(blob instanceof Uint8Array)) throw invalidArgument('blob must be a Uint8Array');
+    const { maxMessage, maxBlob } = this.host.limits;
+    if (prefix.length + msg.length > maxMessage) {
+      throw new RpcError(ErrorCode.FrameTooLarge, `reverse call of ${prefix.length + msg.length} message bytes (action included) exceeds ${this.host.remote}'s limit of ${maxMessage}`);
+    }
+    if (blob.length > maxBlob) throw new RpcError(ErrorCode.FrameTooLarge, `reverse call blob of ${blob.length} bytes exceeds ${this.host.remote}'s limit of ${maxBlob}`);
+  }
+}
+
+/** A reverse answer's body, `bytes[from, msgEnd)` after its flag byte, with the blob up to `end`. */
+function readAnswer(bytes: Uint8Array, from: number, msgEnd: number, end: number, flag: number): [RpcError | RemoteError | null, { msg: Uint8Array; blob: Uint8Array } | null] {
+  switch (flag) {
+    case 0:
+      return [null, { msg: from === msgEnd ? EMPTY_BYTES : takeBytes(bytes, from, msgEnd), blob: msgEnd === end ? EMPTY_BYTES : takeBytes(bytes, msgEnd, end) }];
+    case 1:
+      if (msgEnd - from < 4) throw new FrameError('reverse answer with an error number cut short');
+      return [new RemoteError(u32(bytes, from)), null];
+    case 2: {
+      const e = readErrorBytes(takeBytes(bytes, from, msgEnd));
+      return [e instanceof RpcError ? e : new RemoteError(e), null];
+    }
+    default:
+      throw new FrameError(`reverse answer with unknown flag ${flag}`);
+  }
+}
+
+/**
+ * The server's half of agreeing calls both ways in the hello at `b[from, to)`: a caller and the
+ * answer's entry when the offer has a window, else undefined (and nothing is ever sent).
+ */
+export function acceptReverseOffer(host: ReverseHost, settings: ReverseSettings, b: Uint8Array, from: number, to: number): { caller: ReverseCaller; entry: HelloEntry } | undefined {
+  const window = offeredReverseWindow(b, from, to);
+  if (window === 0) return undefined;
+  const { maxMessage, maxBlob } = settings.answerLimits;
+  return { caller: new ReverseCaller(host, settings, window), entry: reverseAnswerEntry(maxMessage, maxBlob) };
+}

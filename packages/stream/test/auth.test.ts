@@ -1,0 +1,441 @@
+import { ErrorCode, RpcError, parseAddress, type Transport } from '@skein/core';
+import { ManualClock, deferred, memoryLogger, waitFor } from '@skein/test-utils';
+import { wsTransport } from '@skein/transport-ws';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  ClientStream,
+  ConnPool,
+  RpcServer,
+  createRouter,
+  type AuthRequest,
+  type Authenticate,
+  type ClientStreamOptions,
+  type Credentials,
+  type RpcServerOptions,
+} from '../src/index.js';
+import { AUTH_ACTION, AUTH_ENTRY, encodeGrant } from '../src/wire/auth.js';
+import { HelloKind, HelloRole, decodeHello, encodeHello, findEntry, receiveLimitsEntry } from '../src/wire/hello.js';
+import { HELLO_ACTION, readRequestHeader, writeRequestHeader } from '../src/wire/protocol.js';
+import { requestFrameSpec } from '../src/wire/frame-specs.js';
+import { DEFAULT_LIMITS } from '../src/wire/limits.js';
+import { errorStringFrame, golden, hex } from './golden.js';
+import { rawPeer, recordingTransport, transport as tcp } from './harness.js';
+
+const cleanup: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const f of cleanup.splice(0).reverse()) await f();
+});
+
+const text = new TextEncoder();
+const utf8 = new TextDecoder();
+
+/** A token check: `good-<name>` is the principal `{ name }`, `stale-...` has expired, anything else is wrong. */
+const tokens: Authenticate = ({ text }) => {
+  if (text.startsWith('good-')) return { principal: { name: text.slice(5) } };
+  if (text.startsWith('stale-')) throw new RpcError(ErrorCode.Unauthenticated, 'token expired');
+  if (text.startsWith('banned-')) throw new RpcError(ErrorCode.PermissionDenied, 'this account may not call');
+  return undefined;
+};
+
+/** A server whose action 1 answers with the principal's name and counts what reached dispatch. */
+async function authServer(t: Transport, opts: Partial<RpcServerOptions> = {}) {
+  const logger = memoryLogger();
+  const seen = { dispatched: 0, hookCalls: [] as AuthRequest[] };
+  const hook = opts.authenticate ?? tokens;
+  const server = new RpcServer({
+    dispatch: createRouter({
+      1: (req) => {
+        seen.dispatched++;
+        return text.encode((req.principal as { name?: string } | undefined)?.name ?? '-');
+      },
+    }),
+    logger,
+    ...opts,
+    authenticate: (req) => (seen.hookCalls.push(req), hook(req)),
+  });
+  cleanup.push(() => server.close());
+  const a = await server.listen(t, '127.0.0.1:0');
+  const address = 'path' in a ? `unix:${a.path}` : `${a.host}:${a.port}`;
+  return { server, address, logger, seen };
+}
+
+const TRANSPORTS: [string, Transport][] = [
+  ['tcp', tcp],
+  ['ws', wsTransport()],
+];
+
+describe.each(TRANSPORTS)('the auth handshake over %s', (_name, t) => {
+  const connect = (address: string, credentials?: Credentials, more: Partial<ClientStreamOptions> = {}) =>
+    ClientStream.connect({ transport: t, address, credentials, keepaliveMs: 0, ...more }).then((s) => (cleanup.push(() => s.destroy()), s));
+
+  it('accepts credentials before any call: the principal reaches the request, the hook saw the token', async () => {
+    const s = await authServer(t);
+    const stream = await connect(s.address, 'good-ada');
+    expect(utf8.decode((await stream.call(1)).msg)).toBe('ada');
+    expect(s.seen.hookCalls).toHaveLength(1);
+    expect(s.seen.hookCalls[0]).toMatchObject({ text: 'good-ada', renewal: false, current: undefined });
+    expect(s.seen.hookCalls[0]!.conn.transport).toBe(t.name);
+  });
+
+  it('takes credentials from an async function, called per connection', async () => {
+    const s = await authServer(t);
+    let fetched = 0;
+    const credentials = async () => `good-user${++fetched}`;
+    const a = await connect(s.address, credentials);
+    const b = await connect(s.address, credentials);
+    expect(utf8.decode((await a.call(1)).msg)).toBe('user1');
+    expect(utf8.decode((await b.call(1)).msg)).toBe('user2');
+  });
+
+  it('refuses calls from a client without credentials, with a log line, dispatching nothing', async () => {
+    const s = await authServer(t);
+    const stream = await connect(s.address);
+    const errs = await Promise.all([stream.call(1).catch((e: unknown) => e), stream.call(1).catch((e: unknown) => e)]);
+    for (const err of errs) expect(err).toMatchObject({ code: ErrorCode.Unauthenticated, message: expect.stringMatching(/requires authentication/) });
+    expect(s.seen.dispatched).toBe(0);
+    // One line per connection, not per call.
+    expect(s.logger.lines.filter((l) => l.msg === 'unauthenticated call refused')).toHaveLength(1);
+  });
+
+  it.each([
+    ['a wrong token', 'nonsense', ErrorCode.Unauthenticated, /credentials refused/],
+    ['an expired token', 'stale-ada', ErrorCode.Unauthenticated, /token expired/],
+    ['a principal that may not call', 'banned-eve', ErrorCode.PermissionDenied, /may not call/],
+  ])('fails the connect on %s with a typed error, logged, dispatching nothing', async (_what, token, code, message) => {
+    const s = await authServer(t);
+    const err = await connect(s.address, token).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RpcError);
+    expect(err).toMatchObject({ code, message: expect.stringMatching(message) });
+    expect(s.seen.dispatched).toBe(0);
+    expect(s.logger.lines.some((l) => l.level === 'warn' && l.msg === 'authentication refused')).toBe(true);
+    await waitFor(() => s.server.connections === 0, { what: 'the refused connection closed' });
+  });
+
+  it('refuses without saying why when the hook throws, and logs what it threw', async () => {
+    const s = await authServer(t, {
+      authenticate: () => {
+        throw new Error('token store down at 10.0.0.7');
+      },
+    });
+    const err = await connect(s.address, 'good-ada').catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: ErrorCode.Unauthenticated, message: 'authentication failed' });
+    expect(s.logger.lines.some((l) => l.level === 'error' && /token store down/.test(String((l.obj.err as Error)?.message)))).toBe(true);
+    expect(s.seen.dispatched).toBe(0);
+  });
+
+  it('fails the connect when the credentials function throws, before the server sees anything', async () => {
+    const s = await authServer(t);
+    const err = await connect(s.address, () => Promise.reject(new Error('vault sealed'))).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: ErrorCode.Unauthenticated, retry: 'safe', message: expect.stringMatching(/vault sealed/) });
+    expect(s.seen.hookCalls).toHaveLength(0);
+  });
+
+  it('answers a client that sends no hello (as razor v1) with rpc_unauthenticated', async () => {
+    const s = await authServer(t);
+    // Limits this small send no hello: the client speaks plain v1.
+    const stream = await connect(s.address, undefined, { limits: { maxMessage: 512, maxBlob: 512 } });
+    await expect(stream.call(1)).rejects.toMatchObject({ code: ErrorCode.Unauthenticated, message: expect.stringMatching(/requires authentication/) });
+    expect(s.seen.dispatched).toBe(0);
+  });
+
+  it('lets a server that does not require auth serve both, the principal only where accepted', async () => {
+    const s = await authServer(t, { requireAuth: false });
+    const anonymous = await connect(s.address);
+    const known = await connect(s.address, 'good-bob');
+    expect(utf8.decode((await anonymous.call(1)).msg)).toBe('-');
+    expect(utf8.decode((await known.call(1)).msg)).toBe('bob');
+  });
+
+  it('renews credentials under a flood of calls: no call fails, every renewal is accepted', async () => {
+    const clock = new ManualClock();
+    let renewals = 0;
+    const s = await authServer(t, {
+      clock,
+      authenticate: async (req) => {
+        if (req.renewal) renewals++;
+        // A hook that takes a while: calls keep going meanwhile.
+        await new Promise((r) => setImmediate(r));
+        return req.text.startsWith('good-') ? { principal: { name: req.text.slice(5) }, expiresInMs: 1000 } : undefined;
+      },
+    });
+    let issued = 0;
+    const stream = await connect(s.address, () => `good-t${++issued}`, { clock, window: 64 });
+    let failed = 0;
+    let ok = 0;
+    for (let step = 0; step < 40; step++) {
+      clock.advance(100);
+      const batch = Array.from({ length: 250 }, () => stream.call(1).then(() => ok++, () => failed++));
+      await Promise.all(batch);
+    }
+    expect({ failed, ok }).toEqual({ failed: 0, ok: 10_000 });
+    // 4 s of 1 s grants renewed at three quarters: at least 4 renewals, each with a freshly fetched token.
+    expect(renewals).toBeGreaterThanOrEqual(4);
+    expect(issued).toBe(renewals + 1);
+    expect(s.seen.dispatched).toBe(10_000);
+  });
+
+  it('renews on demand: renewCredentials() resolves once accepted, and the new principal serves later calls', async () => {
+    const s = await authServer(t);
+    let n = 0;
+    const stream = await connect(s.address, () => `good-v${++n}`);
+    expect(utf8.decode((await stream.call(1)).msg)).toBe('v1');
+    await stream.renewCredentials();
+    expect(utf8.decode((await stream.call(1)).msg)).toBe('v2');
+    expect(s.seen.hookCalls[1]).toMatchObject({ renewal: true, current: { name: 'v1' }, text: 'good-v2' });
+  });
+
+  it('keeps the connection when a renewal is refused: the current credentials stay good', async () => {
+    const s = await authServer(t);
+    let token = 'good-ada';
+    const stream = await connect(s.address, () => token);
+    token = 'nonsense';
+    await expect(stream.renewCredentials()).rejects.toMatchObject({ code: ErrorCode.Unauthenticated });
+    expect(utf8.decode((await stream.call(1)).msg)).toBe('ada');
+  });
+});
+
+describe('auth on the wire (raw peer over TCP)', () => {
+  /** A hello offer with receive limits and, when asked, the auth entry. */
+  function helloFrame(offerAuth: boolean): Uint8Array {
+    const entries = [receiveLimitsEntry(1 << 24, 1 << 26)];
+    if (offerAuth) entries.push(AUTH_ENTRY);
+    return request(HELLO_ACTION, 0, encodeHello(HelloRole.Offer, entries));
+  }
+  function request(action: number, seq: number, msg: Uint8Array = new Uint8Array(0)): Uint8Array {
+    const f = new Uint8Array(32 + msg.length);
+    writeRequestHeader(f, action, 0, seq, msg.length, 0);
+    f.set(msg, 32);
+    return f;
+  }
+  const present = (seq: number, credentials: string) => request(AUTH_ACTION, seq, text.encode(credentials));
+  /** The responses in `b`: seq, flag and body (msg, or the error string). */
+  function responses(b: Uint8Array) {
+    const out: { seq: number; flag: number; body: Uint8Array }[] = [];
+    const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+    for (let at = 0; at + 20 <= b.length; ) {
+      const flag = b[at + 3]!;
+      const msgLen = v.getUint32(at + 4, true);
+      const blobLen = v.getInt32(at + 16, true);
+      const len = flag === 0 ? msgLen + blobLen : flag === 2 ? blobLen : 0;
+      out.push({ seq: Number(v.getBigUint64(at + 8, true)), flag, body: b.subarray(at + 20, at + 20 + len) });
+      at += 20 + len;
+    }
+    return out;
+  }
+  const bodies = (peer: ReturnType<typeof rawPeer>) => responses(new Uint8Array(peer.received()));
+  const textOf = (r: { body: Uint8Array } | undefined) => utf8.decode(r!.body);
+
+  it('a razor v1 request to a server requiring auth is answered with a readable rpc_unauthenticated', async () => {
+    const s = await authServer(tcp);
+    const peer = rawPeer(s.address, cleanup);
+    peer.send(request(1, 1));
+    await waitFor(() => bodies(peer).length === 1);
+    const [r] = bodies(peer);
+    expect(r!.flag).toBe(2);
+    expect(textOf(r)).toMatch(/^rpc_unauthenticated:this server requires authentication/);
+    expect(s.seen.dispatched).toBe(0);
+  });
+
+  it('answers an offer of auth at once, asking for the credentials; refuses calls pipelined before the hook accepts them', async () => {
+    const verdict = deferred<{ principal: unknown }>();
+    const s = await authServer(tcp, { authenticate: () => verdict.promise });
+    const peer = rawPeer(s.address, cleanup);
+    peer.send(new Uint8Array([...helloFrame(true), ...present(1, 'anything'), ...request(1, 2), ...request(1, 3)]));
+    await waitFor(() => bodies(peer).length === 3);
+    const [answer, ...refused] = bodies(peer);
+    expect([answer!.seq, answer!.flag]).toEqual([0, 0]);
+    expect(findEntry(decodeHello(answer!.body, 0, answer!.body.length), HelloKind.Auth)).toEqual(new Uint8Array(0));
+    expect(refused.map((r) => [r.seq, r.flag, textOf(r)])).toEqual([
+      [2, 2, 'rpc_unauthenticated:call sent before authentication completed'],
+      [3, 2, 'rpc_unauthenticated:call sent before authentication completed'],
+    ]);
+    expect(s.seen.dispatched).toBe(0);
+    verdict.resolve({ principal: { name: 'late' } });
+    await waitFor(() => bodies(peer).length === 4);
+    expect(bodies(peer)[3]).toMatchObject({ seq: 1, flag: 0, body: encodeGrant(undefined) });
+    peer.send(request(1, 4));
+    await waitFor(() => bodies(peer).length === 5);
+    expect(textOf(bodies(peer)[4])).toBe('late');
+    expect(s.seen.dispatched).toBe(1);
+  });
+
+  it('refuses calls once the grant expires, until a renewal is accepted', async () => {
+    const clock = new ManualClock();
+    const s = await authServer(tcp, { clock, authenticate: ({ text }) => ({ principal: { name: text }, expiresInMs: 1000 }) });
+    const peer = rawPeer(s.address, cleanup);
+    peer.send(new Uint8Array([...helloFrame(true), ...present(1, 'first')]));
+    await waitFor(() => bodies(peer).length === 2);
+    expect(bodies(peer)[1]).toMatchObject({ seq: 1, flag: 0, body: encodeGrant(1000) });
+    clock.advance(999);
+    peer.send(request(1, 2));
+    await waitFor(() => bodies(peer).length === 3);
+    expect(textOf(bodies(peer)[2])).toBe('first');
+    clock.advance(1);
+    peer.send(request(1, 3));
+    await waitFor(() => bodies(peer).length === 4);
+    expect(textOf(bodies(peer)[3])).toBe('rpc_unauthenticated:credentials expired');
+    peer.send(present(4, 'second'));
+    await waitFor(() => bodies(peer).length === 5);
+    expect(bodies(peer)[4]).toMatchObject({ seq: 4, flag: 0, body: encodeGrant(1000) });
+    expect(new Uint8Array(peer.received()).subarray(-24)).toEqual(golden.grant);
+    expect(s.seen.hookCalls.map((r) => r.renewal)).toEqual([false, true]);
+    peer.send(request(1, 5));
+    await waitFor(() => bodies(peer).length === 6);
+    expect(textOf(bodies(peer)[5])).toBe('second');
+    expect(s.seen.dispatched).toBe(2);
+  });
+
+  it('runs one hook at a time per connection: credentials flooded behind some under way are refused at once', async () => {
+    const verdict = deferred<{ principal: unknown }>();
+    const s = await authServer(tcp, { authenticate: (req) => (req.renewal ? verdict.promise : { principal: { name: 'first' } }) });
+    const peer = rawPeer(s.address, cleanup);
+    peer.send(new Uint8Array([...helloFrame(true), ...present(1, 'first')]));
+    await waitFor(() => bodies(peer).length === 2);
+    const renewals = Array.from({ length: 100 }, (_, i) => present(10 + i, 'again'));
+    peer.send(new Uint8Array(renewals.flatMap((f) => [...f])));
+    await waitFor(() => bodies(peer).length === 101);
+    expect(bodies(peer).slice(2).map(textOf)).toEqual(
+      Array.from({ length: 99 }, () => 'rpc_unauthenticated:credentials sent while others were being checked'),
+    );
+    expect(s.seen.hookCalls).toHaveLength(2);
+    verdict.resolve({ principal: { name: 'renewed' } });
+    await waitFor(() => bodies(peer).length === 102);
+    expect(bodies(peer)[101]).toMatchObject({ seq: 10, flag: 0 });
+    peer.send(request(1, 200));
+    await waitFor(() => bodies(peer).length === 103);
+    expect(textOf(bodies(peer)[102])).toBe('renewed');
+  });
+
+  it('refuses the first credentials with the hook\'s error and ends the connection; nothing more runs the hook', async () => {
+    const s = await authServer(tcp);
+    const peer = rawPeer(s.address, cleanup);
+    peer.send(new Uint8Array([...helloFrame(true), ...present(1, 'banned-eve'), ...present(2, 'good-eve'), ...request(1, 3)]));
+    const all = responses(new Uint8Array(await peer.closed));
+    // Frames 2 and 3 arrive (in the same read) while the hook runs, so their answers leave first.
+    expect(all.slice(1).map((r) => [r.seq, textOf(r)]).sort((a, b) => Number(a[0]) - Number(b[0]))).toEqual([
+      [1, 'rpc_permission_denied:this account may not call'],
+      [2, 'rpc_unauthenticated:credentials sent while others were being checked'],
+      [3, 'rpc_unauthenticated:call sent before authentication completed'],
+    ]);
+    expect(s.seen.hookCalls).toHaveLength(1);
+    expect(s.seen.dispatched).toBe(0);
+  });
+
+  it('encodes the auth entry, the credentials request and the grant as docs/protocol.md says', () => {
+    expect(encodeHello(HelloRole.Offer, [AUTH_ENTRY]).subarray(2)).toEqual(golden.authEntry);
+    expect(present(3, 'second')).toEqual(golden.credentials);
+    expect(encodeGrant(60_000)).toEqual(hex('60ea0000'));
+    expect(encodeGrant(undefined)).toEqual(hex('00000000'));
+    expect(encodeGrant(0.2)).toEqual(hex('01000000'));
+  });
+});
+
+describe('credentials go only to a server that asks for them', () => {
+  const TOKEN = 'good-secret-token-7f3a';
+  const holds = (b: Uint8Array) => Buffer.from(b).includes(TOKEN);
+
+  it('a razor v1 server (the hello answered rpc_decode) never receives them, and calls work as v1', async () => {
+    const frames: Uint8Array[] = [];
+    const listener = await tcp.listen(parseAddress('127.0.0.1:0'), requestFrameSpec(DEFAULT_LIMITS), (conn) => {
+      conn.bind({
+        frame: (bytes, start, end) => {
+          const frame = bytes.slice(start, end);
+          frames.push(frame);
+          const h = readRequestHeader(frame);
+          if (h.action === HELLO_ACTION) return conn.write(errorStringFrame(h.seq, 'rpc_decode'));
+          const reply = new Uint8Array(20);
+          reply.set(hex('254d 01 00 00000000'));
+          new DataView(reply.buffer).setUint32(8, h.seq, true);
+          conn.write(reply);
+        },
+        drain: () => {},
+        close: () => {},
+      });
+    });
+    cleanup.push(() => listener.close());
+    const { port } = listener.address as { port: number };
+    const stream = await ClientStream.connect({ transport: tcp, address: `127.0.0.1:${port}`, credentials: TOKEN, keepaliveMs: 0 });
+    cleanup.push(() => stream.destroy());
+    await stream.call(1);
+    expect(frames.length).toBe(2);
+    expect(frames.some(holds)).toBe(false);
+  });
+
+  it('a Skein server without an authenticate hook never receives them', async () => {
+    const recorded = recordingTransport();
+    const server = new RpcServer({ dispatch: createRouter({ 1: (req) => text.encode(String(req.principal)) }) });
+    cleanup.push(() => server.close());
+    const a = (await server.listen(tcp, '127.0.0.1:0')) as { port: number };
+    const stream = await ClientStream.connect({ transport: recorded.transport, address: `127.0.0.1:${a.port}`, credentials: TOKEN, keepaliveMs: 0 });
+    cleanup.push(() => stream.destroy());
+    expect(utf8.decode((await stream.call(1)).msg)).toBe('undefined');
+    expect(recorded.writes.length).toBeGreaterThan(0);
+    expect(recorded.writes.some(holds)).toBe(false);
+  });
+
+  it('a server that authenticates receives them', async () => {
+    const recorded = recordingTransport();
+    const s = await authServer(tcp);
+    const stream = await ClientStream.connect({ transport: recorded.transport, address: s.address, credentials: TOKEN, keepaliveMs: 0 });
+    cleanup.push(() => stream.destroy());
+    expect(utf8.decode((await stream.call(1)).msg)).toBe('secret-token-7f3a');
+    expect(recorded.writes.some(holds)).toBe(true);
+  });
+});
+
+describe('auth across reconnects and options', () => {
+  it('a pool with refused credentials fails its waiting calls with the refusal, not Unreachable later', async () => {
+    const s = await authServer(tcp);
+    const pool = new ConnPool({ transport: tcp, address: s.address, stream: { credentials: 'nonsense', keepaliveMs: 0 } });
+    cleanup.push(() => pool.destroy());
+    await expect(pool.call(1)).rejects.toMatchObject({ code: ErrorCode.Unauthenticated, message: expect.stringMatching(/credentials refused/) });
+    expect(s.seen.dispatched).toBe(0);
+  });
+
+  it('a pool presents credentials on every connection it opens', async () => {
+    const s = await authServer(tcp);
+    const pool = new ConnPool({ transport: tcp, address: s.address, stream: { credentials: 'good-pool', keepaliveMs: 0 } });
+    cleanup.push(() => pool.destroy());
+    expect(utf8.decode((await pool.call(1)).msg)).toBe('pool');
+  });
+
+  it('a stream closes gracefully once its grant runs out with every renewal refused', async () => {
+    const clock = new ManualClock();
+    const s = await authServer(tcp, {
+      clock,
+      authenticate: (req) => (req.renewal ? undefined : { principal: { name: 'short' }, expiresInMs: 1000 }),
+    });
+    const logger = memoryLogger();
+    const stream = await ClientStream.connect({ transport: tcp, address: s.address, credentials: 'x', clock, logger, keepaliveMs: 0 });
+    cleanup.push(() => stream.destroy());
+    for (let t = 0; t < 3000 && stream.state === 'open'; t += 50) {
+      clock.advance(50);
+      await stream.ping().catch(() => {});
+    }
+    expect(stream.state).not.toBe('open');
+    expect(logger.lines.filter((l) => l.msg === 'credentials renewal failed').length).toBeGreaterThanOrEqual(2);
+  });
+
+  it.each<[Partial<RpcServerOptions>, RegExp]>([
+    [{ requireAuth: true }, /requireAuth needs an authenticate hook/],
+    [{ authenticate: 'yes' as never }, /authenticate must be a function/],
+    [{ authenticate: tokens, requireAuth: 1 as never }, /requireAuth must be a boolean/],
+  ])('server options %o are checked', (opts, message) => {
+    expect(() => new RpcServer({ dispatch: createRouter({}), ...opts })).toThrow(message);
+  });
+
+  it('client credentials are checked before connecting', async () => {
+    await expect(ClientStream.connect({ transport: tcp, address: '127.0.0.1:1', credentials: 42 as never })).rejects.toMatchObject({
+      code: ErrorCode.InvalidArgument,
+      message: expect.stringMatching(/credentials must be a string, a Uint8Array or a function/),
+    });
+    await expect(ClientStream.connect({ transport: tcp, address: '127.0.0.1:1', credentials: 'x'.repeat(70_000) })).rejects.toMatchObject({
+      code: ErrorCode.InvalidArgument,
+    });
+    await expect(ClientStream.connect({ transport: tcp, address: '127.0.0.1:1', credentials: 'x', limits: { maxMessage: 512 } })).rejects.toMatchObject({
+      code: ErrorCode.InvalidArgument,
+      message: expect.stringMatching(/credentials need limits/),
+    });
+    expect(() => new ConnPool({ transport: tcp, address: '127.0.0.1:1', stream: { credentials: 7 as never } })).toThrow(/stream.credentials must be/);
+  });
+});

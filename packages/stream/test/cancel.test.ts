@@ -1,0 +1,114 @@
+import { ErrorCode, RpcError } from '@skein/core';
+import { deferred, waitFor } from '@skein/test-utils';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { ServerRequest } from '../src/index.js';
+import { readRequestHeader } from '../src/wire/protocol.js';
+import { CANCEL_ACTION, HEAD_ACTION } from '../src/wire/extension-frames.js';
+import { recordingTransport, startServer, transport, u32 } from './harness.js';
+import { ClientStream } from '../src/index.js';
+import { RpcServer, createRouter } from '../src/index.js';
+
+const cleanup: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const f of cleanup.splice(0).reverse()) await f();
+});
+
+/** The actions of the requests a recording transport saw (headers only: parts of 32 bytes that start with the magic). */
+const actionsOf = (writes: Uint8Array[]): number[] =>
+  writes.filter((w) => w.length >= 32 && w[0] === 0x25 && w[1] === 0x4d && w[2] === 1).map((w) => readRequestHeader(w).action);
+
+describe('cancelling a call', () => {
+  it('before it is sent: fails at once, and nothing goes on the wire', async () => {
+    const rec = recordingTransport();
+    const server = new RpcServer({ dispatch: createRouter({ 1: () => u32(1) }) });
+    cleanup.push(() => server.close());
+    const a = await server.listen(transport, '127.0.0.1:0');
+    const client = await ClientStream.connect({ transport: rec.transport, address: `127.0.0.1:${'port' in a ? a.port : 0}` });
+    cleanup.push(() => client.close());
+    await client.ping();
+    const before = rec.writes.length;
+    const err = await client.call(1, undefined, { signal: AbortSignal.abort() }).catch((e: RpcError) => e);
+    expect((err as RpcError).code).toBe(ErrorCode.Cancelled);
+    expect(rec.writes.length).toBe(before);
+  });
+
+  it('while queued for the window: never sent, and no cancel frame either', async () => {
+    const rec = recordingTransport();
+    const gate = deferred<void>();
+    let started = 0;
+    const server = new RpcServer({ dispatch: createRouter({ 1: async () => (started++, await gate.promise, u32(1)) }) });
+    cleanup.push(() => server.close());
+    const a = await server.listen(transport, '127.0.0.1:0');
+    const client = await ClientStream.connect({ transport: rec.transport, address: `127.0.0.1:${'port' in a ? a.port : 0}`, window: 1 });
+    cleanup.push(() => client.close());
+    await client.ping();
+    const first = client.call(1);
+    const ac = new AbortController();
+    const queued = client.call(1, undefined, { signal: ac.signal }).catch((e: RpcError) => e);
+    expect(client.queued).toBe(1);
+    ac.abort();
+    expect(((await queued) as RpcError).code).toBe(ErrorCode.Cancelled);
+    expect(client.queued).toBe(0);
+    gate.resolve();
+    await first;
+    expect(started).toBe(1);
+    expect(actionsOf(rec.writes).filter((x) => x === CANCEL_ACTION || x === HEAD_ACTION)).toEqual([]);
+  });
+
+  it('in flight: the server\'s signal fires, the reply is dropped and the slot freed though the handler ignores it', async () => {
+    const aborted = deferred<unknown>();
+    let seen: ServerRequest | undefined;
+    let hanging = 0;
+    const s = await startServer(
+      {
+        // Ignores its signal and never answers.
+        1: (req) => {
+          seen = req;
+          req.signal.addEventListener('abort', () => aborted.resolve(req.signal.reason));
+          return new Promise(() => {});
+        },
+        3: () => (hanging++, new Promise(() => {})),
+        2: () => u32(2),
+      },
+      // Two requests at a time (at the cap the server stops reading, cancels too): a slot the
+      // cancel did not free would leave call 2 unread behind calls 1 and 3.
+      { maxInFlightPerConn: 2, closeWaitMs: 0 },
+    );
+    cleanup.push(() => s.server.close());
+    const client = await s.connect();
+    cleanup.push(() => client.destroy());
+    await client.ping();
+    const ac = new AbortController();
+    const call = client.call(1, undefined, { signal: ac.signal }).catch((e: RpcError) => e);
+    await waitFor(() => seen, { what: 'the handler' });
+    ac.abort();
+    expect(((await call) as RpcError).code).toBe(ErrorCode.Cancelled);
+    const reason = (await aborted.promise) as RpcError;
+    expect(reason.code).toBe(ErrorCode.Cancelled);
+    expect(seen!.isAnswered).toBe(true);
+    void client.call(3).catch(() => {});
+    await waitFor(() => hanging === 1, { what: 'call 3' });
+    expect((await client.call(2)).msg).toEqual(u32(2));
+    // A late answer of the cancelled handler goes nowhere.
+    seen!.reply(u32(9));
+    expect((await client.call(2)).msg).toEqual(u32(2));
+  });
+
+  it('the cancel frame goes only for a call that went with a head, to a peer that agreed it', async () => {
+    const rec = recordingTransport();
+    const started = deferred<void>();
+    const server = new RpcServer({ dispatch: createRouter({ 1: () => (started.resolve(), new Promise(() => {})) }) });
+    cleanup.push(() => server.close());
+    const a = await server.listen(transport, '127.0.0.1:0');
+    const client = await ClientStream.connect({ transport: rec.transport, address: `127.0.0.1:${'port' in a ? a.port : 0}` });
+    cleanup.push(() => client.destroy());
+    await client.ping();
+    const ac = new AbortController();
+    const call = client.call(1, undefined, { signal: ac.signal }).catch((e: RpcError) => e);
+    await started.promise;
+    ac.abort();
+    await call;
+    const actions = actionsOf(rec.writes);
+    expect(actions.slice(-3)).toEqual([HEAD_ACTION, 1, CANCEL_ACTION]);
+  });
+});

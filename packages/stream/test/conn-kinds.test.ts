@@ -1,0 +1,195 @@
+import { ErrorCode, RpcError } from '@skein/core';
+import { ManualClock, deferred, waitFor } from '@skein/test-utils';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ClientStream, RpcServer, createRouter, type ActionHandler, type Authenticate, type RpcServerOptions } from '../src/index.js';
+import { Concurrency, transport } from './harness.js';
+
+const cleanup: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const f of cleanup.splice(0).reverse()) await f();
+});
+
+/** `peer-<n>` is a peer's token, `user-<n>` a client's: both authenticate, only the first is admitted as a peer. */
+const tokens: Authenticate = ({ text }) => (text.startsWith('peer-') || text.startsWith('user-') ? { principal: text } : undefined);
+const admit = (c: { principal?: unknown }): boolean => typeof c.principal === 'string' && c.principal.startsWith('peer-');
+
+async function start(table: Record<string, ActionHandler>, opts: Partial<RpcServerOptions>) {
+  const server = new RpcServer({ dispatch: createRouter(table), authenticate: tokens, requireAuth: false, ...opts });
+  const a = await server.listen(transport, '127.0.0.1:0');
+  cleanup.push(() => server.close());
+  const address = `${(a as { host: string }).host}:${(a as { port: number }).port}`;
+  const connect = async (token?: string): Promise<ClientStream> => {
+    const s = await ClientStream.connect({ transport, address, credentials: token, keepaliveMs: 0 });
+    cleanup.push(() => s.destroy());
+    return s;
+  };
+  return { server, connect };
+}
+
+const echo: ActionHandler = (req) => req.msg;
+const utf8 = new TextEncoder();
+
+describe('RpcServer peers and clients: options', () => {
+  const dispatch = createRouter({});
+  const bad = (opts: Partial<RpcServerOptions>, message: RegExp) => {
+    let err: unknown;
+    try {
+      new RpcServer({ dispatch, ...opts });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(RpcError);
+    expect((err as RpcError).code).toBe(ErrorCode.InvalidArgument);
+    expect((err as RpcError).message).toMatch(message);
+  };
+
+  it('refuses a peers section without admit, and bad per-kind limits, naming them', () => {
+    bad({ peers: { maxConnections: 3 } as never }, /peers\.admit must be a function/);
+    bad({ clients: { maxConnections: 0 } }, /clients\.maxConnections must be a positive integer/);
+    bad({ peers: { admit, maxInFlightPerConn: 1.5 } }, /peers\.maxInFlightPerConn/);
+    bad({ clients: { idleTimeoutMs: -1 } }, /clients\.idleTimeoutMs/);
+    bad({ peers: { admit, readTimeoutMs: Number.NaN } }, /peers\.readTimeoutMs/);
+    bad({ clients: { limits: { maxMessage: -1 } } }, /clients\.limits\.maxMessage/);
+    bad({ clients: 7 as never }, /clients must be an object/);
+    bad({ reverseCalls: { maxQueued: 0 } }, /reverseCalls\.maxQueued/);
+  });
+});
+
+describe('RpcServer peers and clients on one listener', () => {
+  it('keeps taking peers while clients are at their cap, and the other way round', async () => {
+    const { server, connect } = await start({ echo }, { clients: { maxConnections: 2 }, peers: { admit, maxConnections: 2 } });
+    const c1 = await connect();
+    const c2 = await connect();
+    await c1.call('echo');
+    await c2.call('echo');
+    // A third client: let in only on the chance that credentials make it a peer; its call is
+    // refused unrun (bare Overloaded, safe to retry elsewhere) and its connection ends.
+    const c3 = await connect();
+    await expect(c3.call('echo')).rejects.toMatchObject({ code: ErrorCode.Overloaded, retry: 'safe' });
+    await c3.closed();
+    await waitFor(() => server.connections === 2);
+    // Peers still get in (past the clients' cap, pending their credentials, then promoted).
+    const p1 = await connect('peer-1');
+    const p2 = await connect('peer-2');
+    await p1.call('echo');
+    await p2.call('echo');
+    expect(server.stats()).toMatchObject({ clients: 2, peers: 2 });
+    // A third peer: peers are at their cap too.
+    await expect(connect('peer-3')).rejects.toMatchObject({ code: ErrorCode.Unreachable });
+    // Credentials that do not make a peer do not get past the clients' cap.
+    await expect(connect('user-9').then((s) => s.call('echo'))).rejects.toBeInstanceOf(RpcError);
+    // A client leaving frees a client's place, not a peer's.
+    await c1.close();
+    await waitFor(() => server.stats().clients === 1);
+    const c4 = await connect();
+    await c4.call('echo');
+    expect(server.stats()).toMatchObject({ clients: 2, peers: 2, refused: 2 });
+  });
+
+  it('holds each kind to its own in-flight cap', async () => {
+    const seen = { client: new Concurrency(), peer: new Concurrency() };
+    const release = deferred();
+    const hold: ActionHandler = async (req) => {
+      const c = seen[req.conn.kind!];
+      c.enter();
+      await release.promise;
+      c.leave();
+    };
+    const { connect } = await start({ hold }, { clients: { maxInFlightPerConn: 2 }, peers: { admit, maxInFlightPerConn: 8 } });
+    const client = await connect();
+    const peer = await connect('peer-1');
+    const calls = [...Array.from({ length: 12 }, () => client.call('hold')), ...Array.from({ length: 12 }, () => peer.call('hold'))];
+    await waitFor(() => seen.client.now === 2 && seen.peer.now === 8);
+    release.resolve();
+    await Promise.all(calls);
+    expect(seen.client).toMatchObject({ max: 2, total: 12 });
+    expect(seen.peer).toMatchObject({ max: 8, total: 12 });
+  });
+
+  it('holds each kind to its own frame limits', async () => {
+    const { connect } = await start({ echo }, { clients: { limits: { maxMessage: 1024 } }, peers: { admit, limits: { maxMessage: 64 * 1024 } } });
+    const big = new Uint8Array(4096).fill(7);
+    const peer = await connect('peer-1');
+    expect((await peer.call('echo', big)).msg).toEqual(big);
+    const client = await connect();
+    expect((await client.call('echo', new Uint8Array(1024))).msg.length).toBe(1024);
+    await expect(client.call('echo', big)).rejects.toMatchObject({ code: ErrorCode.FrameTooLarge });
+    // The client's connection is closed; the peer's goes on.
+    await client.closed();
+    expect(client.state).toBe('closed');
+    expect((await peer.call('echo', big)).msg.length).toBe(4096);
+  });
+
+  it('closes idle clients on their timeout and idle peers on theirs', async () => {
+    const clock = new ManualClock();
+    const { connect, server } = await start({ echo }, { clock, tickMs: 100, clients: { idleTimeoutMs: 1_000 }, peers: { admit, idleTimeoutMs: 10_000 } });
+    const client = await connect();
+    const peer = await connect('peer-1');
+    await client.call('echo');
+    await peer.call('echo');
+    for (let t = 0; t < 30; t++) clock.advance(100);
+    await client.closed();
+    await waitFor(() => server.stats().clients === 0);
+    expect(peer.state).toBe('open');
+    expect(server.stats()).toMatchObject({ clients: 0, peers: 1 });
+    for (let t = 0; t < 80; t++) clock.advance(100);
+    await peer.closed();
+    await waitFor(() => server.stats().peers === 0);
+  });
+
+  it('without peers, every connection is a client under the top-level limits', async () => {
+    const kinds: string[] = [];
+    const { connect, server } = await start({ k: (req) => void kinds.push(req.conn.kind!) }, { maxInFlightPerConn: 4 });
+    const s = await connect('peer-1');
+    await s.call('k', utf8.encode('x'));
+    expect(kinds).toEqual(['client']);
+    expect(server.stats()).toMatchObject({ clients: 1, peers: 0 });
+  });
+
+  it('takes a connection admit throws on as a client, and without authenticate lets no client past its cap', async () => {
+    const server = new RpcServer({
+      dispatch: createRouter({ k: (req) => utf8.encode(req.conn.kind!) }),
+      clients: { maxConnections: 1 },
+      peers: {
+        admit: () => {
+          throw new Error('directory down');
+        },
+      },
+    });
+    cleanup.push(() => server.close());
+    const a = (await server.listen(transport, '127.0.0.1:0')) as { port: number };
+    const connect = async () => {
+      const s = await ClientStream.connect({ transport, address: `127.0.0.1:${a.port}`, keepaliveMs: 0 });
+      cleanup.push(() => s.destroy());
+      return s;
+    };
+    const first = await connect();
+    expect(new TextDecoder().decode((await first.call('k')).msg)).toBe('client');
+    const second = await connect();
+    await expect(second.call('k')).rejects.toMatchObject({ code: ErrorCode.IO });
+    expect(server.stats()).toMatchObject({ clients: 1, peers: 0, refused: 1 });
+  });
+
+  it('admits peers at accept (by identity or address) under their own cap, without credentials', async () => {
+    let admitNext = false;
+    const server = new RpcServer({
+      dispatch: createRouter({ k: (req) => utf8.encode(req.conn.kind!) }),
+      clients: { maxConnections: 1 },
+      peers: { admit: (c) => admitNext && c.transport === 'tcp' && c.principal === undefined, maxConnections: 1 },
+    });
+    cleanup.push(() => server.close());
+    const a = (await server.listen(transport, '127.0.0.1:0')) as { port: number };
+    const kindOf = async (peer: boolean): Promise<string> => {
+      admitNext = peer;
+      const s = await ClientStream.connect({ transport, address: `127.0.0.1:${a.port}`, keepaliveMs: 0 });
+      cleanup.push(() => s.destroy());
+      // The call's answer proves the server accepted (and judged) the connection.
+      return s.call('k').then((r) => new TextDecoder().decode(r.msg), (e: RpcError) => e.codeName);
+    };
+    expect(await kindOf(false)).toBe('client');
+    expect(await kindOf(true)).toBe('peer');
+    expect(await kindOf(false)).toBe('IO');
+    expect(await kindOf(true)).toBe('IO');
+    expect(server.stats()).toMatchObject({ clients: 1, peers: 1, refused: 2 });
+  });
+});

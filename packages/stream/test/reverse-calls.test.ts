@@ -1,0 +1,232 @@
+import { ErrorCode, RpcError } from '@skein/core';
+import { waitFor } from '@skein/test-utils';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ClientStream, createRouter, type ActionHandler, type Caller } from '../src/index.js';
+import { HELLO_ACTION, readResponseHeader, writeRequestHeader } from '../src/wire/protocol.js';
+import { Concurrency, rawPeer, readU32, recordingTransport, startServer, transport, u32 } from './harness.js';
+import { RpcServer } from '../src/index.js';
+import { wsTransport } from '@skein/transport-ws';
+
+const cleanup: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const f of cleanup.splice(0).reverse()) await f();
+});
+
+const call = (c: Caller, action: string, msg: Uint8Array, timeoutMs?: number) =>
+  new Promise<Uint8Array>((resolve, reject) => c.send(action, msg, { timeoutMs }, (err, reply) => (err ? reject(err) : resolve(reply!.msg))));
+
+/** Counts each index a handler saw, to find lost and duplicated calls. */
+const counter = () => {
+  const seen = new Map<number, number>();
+  return { seen, add: (i: number) => seen.set(i, (seen.get(i) ?? 0) + 1) };
+};
+
+describe('calls both ways on one connection', () => {
+  it('runs server→peer and peer→server calls at once under load: none lost, none run twice', async () => {
+    const N = 2000;
+    const onPeer = counter();
+    const onServer = counter();
+    const s = await startServer(
+      {
+      // A handler that calls back into the peer over the connection the call came on.
+      relay: async (req) => {
+        const i = readU32(req.msg);
+        onServer.add(i);
+        return call(req.conn.caller!, 'peer.double', req.msg);
+      },
+      },
+      { reverseCalls: { maxQueued: 4 * N } },
+    );
+    cleanup.push(() => s.server.close());
+    const peer = await s.connect({
+      keepaliveMs: 0,
+      serveWindow: 32,
+      serve: createRouter({
+        'peer.double': (req) => {
+          const i = readU32(req.msg);
+          onPeer.add(i);
+          return u32(i * 2);
+        },
+      }),
+    });
+    cleanup.push(() => peer.destroy());
+    await peer.ping();
+    const [conn] = s.server.openConnections();
+    expect(conn!.caller).toBeDefined();
+    // Both ways at once: the peer floods relays (each makes a reverse call), the server floods reverse calls of its own.
+    const fromPeer = Array.from({ length: N }, (_, i) => peer.call('relay', u32(i)).then((r) => readU32(r.msg)));
+    const fromServer = Array.from({ length: N }, (_, i) => call(conn!.caller!, 'peer.double', u32(N + i)).then(readU32));
+    expect(await Promise.all(fromPeer)).toEqual(Array.from({ length: N }, (_, i) => i * 2));
+    expect(await Promise.all(fromServer)).toEqual(Array.from({ length: N }, (_, i) => (N + i) * 2));
+    expect(onServer.seen.size).toBe(N);
+    expect(onPeer.seen.size).toBe(2 * N);
+    expect([...onPeer.seen.values(), ...onServer.seen.values()].every((n) => n === 1)).toBe(true);
+  });
+
+  it('keeps to the window the peer offered, and queues the rest', async () => {
+    const running = new Concurrency();
+    const s = await startServer({});
+    cleanup.push(() => s.server.close());
+    const waiting: (() => void)[] = [];
+    const hold: ActionHandler = (req) =>
+      new Promise<void>((resolve) => {
+        running.enter();
+        waiting.push(() => (running.leave(), resolve()));
+      }).then(() => req.msg);
+    const peer = await s.connect({ keepaliveMs: 0, serveWindow: 4, serve: createRouter({ hold }) });
+    cleanup.push(() => peer.destroy());
+    await peer.ping();
+    const caller = s.server.openConnections()[0]!.caller!;
+    const calls = Array.from({ length: 50 }, (_, i) => call(caller, 'hold', u32(i)));
+    for (let done = 0; done < 50; ) {
+      await waitFor(() => waiting.length > 0);
+      expect(running.now).toBeLessThanOrEqual(4);
+      for (const w of waiting.splice(0)) (w(), done++);
+    }
+    expect((await Promise.all(calls)).map(readU32)).toEqual(Array.from({ length: 50 }, (_, i) => i));
+    expect(running).toMatchObject({ max: 4, total: 50 });
+  });
+
+  it('fails the reverse calls of a connection that closes mid-flood: sent ones may have run, queued ones never ran', async () => {
+    const s = await startServer({});
+    cleanup.push(() => s.server.close());
+    let arrived = 0;
+    const peer = await s.connect({ keepaliveMs: 0, serveWindow: 16, serve: createRouter({ hang: () => new Promise(() => void arrived++) }) });
+    await peer.ping();
+    const caller = s.server.openConnections()[0]!.caller!;
+    const outcomes = Array.from({ length: 500 }, (_, i) => call(caller, 'hang', u32(i)).then(() => 'ok', (e: RpcError) => e));
+    await waitFor(() => arrived === 16);
+    peer.destroy();
+    const errors = (await Promise.all(outcomes)) as RpcError[];
+    expect(errors.every((e) => e instanceof RpcError && e.code === ErrorCode.IO)).toBe(true);
+    const mayHaveRun = errors.filter((e) => e.retry !== 'safe');
+    expect(mayHaveRun).toHaveLength(16);
+    expect(mayHaveRun[0]!.message).toMatch(/may have run/);
+    expect(errors.filter((e) => e.retry === 'safe')).toHaveLength(484);
+    // After the close, a new reverse call fails at once, unsent.
+    await expect(call(caller, 'hang', u32(0))).rejects.toMatchObject({ code: ErrorCode.IO, retry: 'safe' });
+  });
+
+  it('refuses reverse calls while the peer closes, and the peer waits for those it runs', async () => {
+    const s = await startServer({});
+    cleanup.push(() => s.server.close());
+    let finish!: () => void;
+    const peer = await s.connect({
+      keepaliveMs: 0,
+      serve: createRouter({ slow: (req) => new Promise<Uint8Array>((r) => (finish = () => r(req.msg))) }),
+    });
+    await peer.ping();
+    const caller = s.server.openConnections()[0]!.caller!;
+    const running = call(caller, 'slow', u32(7));
+    await waitFor(() => finish !== undefined);
+    const closing = peer.close();
+    await expect(call(caller, 'slow', u32(8))).rejects.toMatchObject({ code: ErrorCode.Closed, retry: 'safe' });
+    finish();
+    expect(readU32(await running)).toBe(7);
+    await closing;
+  });
+
+  it('a Skein client without serve, and a razor v1 client, get no caller and no reverse frame', async () => {
+    const s = await startServer({ echo: (req) => req.msg });
+    cleanup.push(() => s.server.close());
+    const plain = await ClientStream.connect({ transport, address: s.address, keepaliveMs: 0 });
+    cleanup.push(() => plain.destroy());
+    expect((await plain.call('echo', u32(5))).msg).toEqual(u32(5));
+    const raw = rawPeer(s.address, cleanup);
+    // A v1 request for action "echo", seq 9: razor's bytes, no hello.
+    const name = new TextEncoder().encode('echo');
+    const frame = new Uint8Array(32 + name.length + 4);
+    writeRequestHeader(frame, 'echo', name.length, 9, 4, 0);
+    frame.set(name, 32);
+    frame.set(u32(3), 32 + name.length);
+    raw.send(frame);
+    await waitFor(() => raw.received().length >= 24);
+    const got = raw.received();
+    const head = readResponseHeader(got.subarray(0, 20));
+    expect(head).toMatchObject({ flag: 0, seq: 9, msgLength: 4 });
+    expect(got.length).toBe(24);
+    expect(s.server.openConnections().map((c) => c.caller)).toEqual([undefined, undefined]);
+    expect(HELLO_ACTION).toBe(0x7fff_ff00);
+  });
+
+  it('puts the offer, the answer, a reverse call and its answer on the wire as docs/protocol.md shows', async () => {
+    const rec = recordingTransport();
+    const server = new RpcServer({ dispatch: createRouter({}) });
+    cleanup.push(() => server.close());
+    const a = (await server.listen(rec.transport, '127.0.0.1:0')) as { port: number };
+    const peer = await ClientStream.connect({ transport: rec.transport, address: `127.0.0.1:${a.port}`, keepaliveMs: 0, serveWindow: 2, serve: createRouter({ 'p.x': (req) => req.msg }) });
+    cleanup.push(() => peer.destroy());
+    await peer.ping();
+    expect(readU32(await call(server.openConnections()[0]!.caller!, 'p.x', new Uint8Array([1, 2, 0, 0])))).toBe(0x201);
+    const wire = Buffer.concat(rec.writes).toString('hex');
+    // Offer entry: kind 20, 4 bytes, window 2. Answer entry: kind 20, 8 bytes, 16 MiB and 64 MiB.
+    expect(wire).toContain('1400' + '0400' + '02000000');
+    expect(wire).toContain('1400' + '0800' + '00000001' + '00000004');
+    // The reverse call: a response header with flag 0x18, seq 1, msg = action u32 | "p.x" | msg.
+    expect(wire).toContain('254d0118' + '0b000000' + '0100000000000000' + '00000000' + '03000080' + '702e78' + '01020000');
+    // Its answer: a request with action 0x7FFF_FF18, seq 1, msg = flag 0 | the reply's msg.
+    expect(wire).toContain('254d0100' + '18ffff7f' + '0100000000000000' + '0000000000000000' + '05000000' + '00000000' + '00' + '01020000');
+  });
+
+  it('times a reverse call out but keeps its window slot until the other side answers it', async () => {
+    const s = await startServer({});
+    cleanup.push(() => s.server.close());
+    const answers: (() => void)[] = [];
+    const order: number[] = [];
+    const peer = await s.connect({
+      keepaliveMs: 0,
+      serveWindow: 1,
+      serve: createRouter({
+        slow: (req) =>
+          new Promise<Uint8Array>((resolve) => {
+            order.push(readU32(req.msg));
+            answers.push(() => resolve(req.msg));
+          }),
+      }),
+    });
+    cleanup.push(() => peer.destroy());
+    await peer.ping();
+    const caller = s.server.openConnections()[0]!.caller!;
+    const first = call(caller, 'slow', u32(1), 100);
+    const second = call(caller, 'slow', u32(2));
+    const abort = new AbortController();
+    const third = new Promise((resolve, reject) => caller.send('slow', u32(3), { signal: abort.signal }, (err) => (err ? reject(err) : resolve(null))));
+    await expect(first).rejects.toMatchObject({ code: ErrorCode.Timeout, retry: 'idempotent' });
+    abort.abort();
+    await expect(third).rejects.toMatchObject({ code: ErrorCode.Cancelled });
+    // The peer still runs the first: the second waits for its slot, and goes once it is answered.
+    // (A round trip: whatever the server sent before its pong has reached the peer by then.)
+    await peer.ping();
+    expect(order).toEqual([1]);
+    answers.shift()!();
+    await waitFor(() => answers.length === 1);
+    expect(order).toEqual([1, 2]);
+    answers.shift()!();
+    expect(readU32(await second)).toBe(2);
+  });
+
+  it('fails a reverse call that would not fit what the other side reads, unsent', async () => {
+    const s = await startServer({});
+    cleanup.push(() => s.server.close());
+    let ran = 0;
+    const peer = await s.connect({ keepaliveMs: 0, limits: { maxMessage: 2048 }, serve: createRouter({ big: () => void ran++ }) });
+    cleanup.push(() => peer.destroy());
+    await peer.ping();
+    const caller = s.server.openConnections()[0]!.caller!;
+    await expect(call(caller, 'big', new Uint8Array(2048))).rejects.toMatchObject({ code: ErrorCode.FrameTooLarge });
+    await call(caller, 'big', new Uint8Array(2040));
+    expect(ran).toBe(1);
+    expect(peer.state).toBe('open');
+  });
+
+  it('works over WebSocket, whose transport splits what each side sends by frame', async () => {
+    const ws = wsTransport();
+    const server = new RpcServer({ dispatch: createRouter({ relay: (req) => call(req.conn.caller!, 'p.inc', req.msg) }) });
+    cleanup.push(() => server.close());
+    const a = (await server.listen(ws, '127.0.0.1:0')) as { port: number };
+    const peer = await ClientStream.connect({ transport: ws, address: `127.0.0.1:${a.port}`, keepaliveMs: 0, serve: createRouter({ 'p.inc': (req) => u32(readU32(req.msg) + 1) }) });
+    cleanup.push(() => peer.destroy());
+    const got = await Promise.all(Array.from({ length: 200 }, (_, i) => peer.call('relay', u32(i)).then((r) => readU32(r.msg))));
+    expect(got).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
+  });
+});

@@ -1,0 +1,211 @@
+import { ErrorCode, RemoteError, RpcError, systemClock } from '@skein/core';
+import { ManualClock, memoryLogger, within } from '@skein/test-utils';
+import { afterEach, describe, expect, it } from 'vitest';
+import { FailoverPool, type FailoverPoolOptions, type ServerHealthEvent } from '../src/index.js';
+import { transport } from './harness.js';
+import { localServer, str, textOf, type LocalServer } from './pool-harness.js';
+
+const cleanup: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const f of cleanup.splice(0).reverse()) await f();
+});
+
+/** A pool on a manual clock (its servers' connections on the real one), recording health events and log lines. */
+function healthPool(servers: LocalServer[], opts: Omit<FailoverPoolOptions, 'transport' | 'servers'>) {
+  const clock = new ManualClock();
+  const events: string[] = [];
+  const logger = memoryLogger();
+  const pool = new FailoverPool({
+    transport,
+    servers: servers.map((s) => s.address),
+    clock,
+    logger,
+    pool: { clock: systemClock },
+    onServerHealth: (e: ServerHealthEvent) => events.push(`${e.kind} ${nameOf(servers, e.address)}`),
+    ...opts,
+  });
+  cleanup.push(() => within(pool.close(), 10_000, 'pool close'));
+  return { pool, clock, events, logger };
+}
+
+const nameOf = (servers: LocalServer[], address: string): string => String.fromCharCode(97 + servers.findIndex((s) => s.address === address));
+
+async function servers(n: number, table: (name: string) => Parameters<typeof localServer>[0]): Promise<LocalServer[]> {
+  const out: LocalServer[] = [];
+  for (let i = 0; i < n; i++) {
+    const s = await localServer(table(String.fromCharCode(97 + i)));
+    cleanup.push(() => s.server.close());
+    out.push(s);
+  }
+  return out;
+}
+
+/** `n` calls one after the other; the names of the servers that answered, and the errors. */
+async function calls(pool: FailoverPool, n: number, action = 'work'): Promise<{ by: string[]; errors: RpcError[] }> {
+  const by: string[] = [];
+  const errors: RpcError[] = [];
+  for (let i = 0; i < n; i++) {
+    try {
+      by.push(textOf(await pool.call(action)));
+    } catch (err) {
+      errors.push(err as RpcError);
+    }
+  }
+  return { by, errors };
+}
+
+describe('circuit breaker', () => {
+  it('opens at the failure ratio once the window holds the minimum of calls, sends the server nothing while open, then probes and closes', async () => {
+    let sick = true;
+    const [a, b] = await servers(2, (n) => ({
+      work: () => {
+        if (n === 'b' && sick) throw new Error('b is sick');
+        return str(n);
+      },
+    }));
+    const { pool, clock, events, logger } = healthPool([a!, b!], { retries: 0, circuitBreaker: { minCalls: 4, failureRatio: 0.5, openMs: 1000, halfOpenCalls: 2 } });
+
+    const first = await calls(pool, 8); // round-robin: 4 each, b's 4 fail
+    expect(first.by).toEqual(['a', 'a', 'a', 'a']);
+    expect(first.errors.map((e) => e.code)).toEqual(Array(4).fill(ErrorCode.Internal));
+    expect(events).toEqual(['circuit-open b']);
+    expect(pool.stats().map((s) => s.circuit)).toEqual(['closed', 'open']);
+    expect(logger.lines.filter((l) => l.level === 'warn').map((l) => [l.msg, l.obj.why])).toEqual([
+      ['circuit breaker opened: no calls to this server for a while', '4 of 4 calls failed in 10000 ms'],
+    ]);
+
+    const open = await calls(pool, 6);
+    expect(open.by).toEqual(Array(6).fill('a'));
+    expect(b!.counts.work).toBe(4);
+
+    sick = false;
+    clock.advance(1000);
+    const after = await calls(pool, 6);
+    expect(after.errors).toEqual([]);
+    expect(events).toEqual(['circuit-open b', 'circuit-half-open b', 'circuit-closed b']);
+    expect(after.by.filter((n) => n === 'b').length).toBeGreaterThanOrEqual(2);
+    expect(pool.stats().map((s) => s.circuit)).toEqual(['closed', 'closed']);
+  });
+
+  it('opens again when a probe fails, and counts only what says the server is sick', async () => {
+    const [a, b] = await servers(2, (n) => ({
+      work: () => {
+        if (n === 'b') throw new Error('b is sick');
+        return str(n);
+      },
+      mine: () => {
+        throw new RemoteError(7); // the method's own error: the server is fine
+      },
+    }));
+    const { pool, clock, events } = healthPool([a!, b!], { retries: 0, circuitBreaker: { minCalls: 4, openMs: 1000, halfOpenCalls: 1 } });
+    const own = await calls(pool, 20, 'mine');
+    expect(own.errors.every((e) => e instanceof RemoteError)).toBe(true);
+    expect(events).toEqual([]);
+
+    // b's 10 answered calls count as good ones: it opens at its 10th failure (10 of 20), not its 4th.
+    await calls(pool, 30);
+    expect(events).toEqual(['circuit-open b']);
+    expect(b!.counts.work).toBe(10);
+    clock.advance(1000);
+    await calls(pool, 2); // one of them is b's probe, which fails
+    expect(events).toEqual(['circuit-open b', 'circuit-half-open b', 'circuit-open b']);
+    expect(b!.counts.work).toBe(11);
+  });
+
+  it('fails calls at once with Unreachable (safe to retry) when every breaker is open', async () => {
+    const [a] = await servers(1, () => ({ work: () => Promise.reject(new Error('down')) }));
+    const { pool } = healthPool([a!], { retries: 0, circuitBreaker: { minCalls: 2 } });
+    await calls(pool, 2);
+    const { errors } = await calls(pool, 3);
+    expect(errors.map((e) => [e.code, e.retry, e.message])).toEqual(
+      Array(3).fill([ErrorCode.Unreachable, 'safe', 'the circuit breaker of every server is open (1)']),
+    );
+    expect(a!.counts.work).toBe(2);
+  });
+});
+
+describe('outlier ejection', () => {
+  /** Servers whose `work` takes `delays[i]` ms of the pool's manual clock. */
+  async function timed(delays: number[], opts: FailoverPoolOptions['outlierEjection']) {
+    let clock: ManualClock | undefined;
+    const list = await servers(delays.length, (n) => ({
+      work: () => {
+        clock!.stall(delays[n.charCodeAt(0) - 97]!);
+        return str(n);
+      },
+    }));
+    const h = healthPool(list, { outlierEjection: opts });
+    clock = h.clock;
+    return { ...h, list };
+  }
+
+  it('takes the slowest servers out of rotation, at most the share allowed, and brings them back after ejectMs', async () => {
+    const { pool, clock, events, logger } = await timed([1, 1, 2, 200, 100], { intervalMs: 1000, minCalls: 4, ejectMs: 3000, maxEjectedShare: 0.2 });
+    await calls(pool, 20);
+    clock.advance(1000);
+    expect(events).toEqual(['ejected d']); // e is slow too, but one of five is the share allowed
+    expect(pool.stats().map((s) => s.ejected)).toEqual([false, false, false, true, false]);
+    expect(logger.lines.find((l) => l.msg === 'server ejected as an outlier')?.obj.why).toBe('mean latency 200.0 ms against 2.0 ms for the median server');
+
+    const out = await calls(pool, 20);
+    expect(out.by).not.toContain('d');
+    clock.advance(1000); // e, still slow, may not go while d is out
+    expect(events).toEqual(['ejected d']);
+    clock.advance(2000);
+    expect(events).toEqual(['ejected d', 'restored d']);
+    const back = await calls(pool, 20);
+    expect(back.by).toContain('d');
+  });
+
+  it('ejects a server whose share of failed calls stands out, but none when all are alike', async () => {
+    const [a, b, c] = await servers(3, (n) => {
+      let i = 0;
+      return { work: () => (n === 'c' && i++ % 2 === 0 ? Promise.reject(new Error('flaky')) : str(n)), slow: () => str(n) };
+    });
+    const { pool, clock, events } = healthPool([a!, b!, c!], { retries: 0, outlierEjection: { intervalMs: 1000, minCalls: 4 } });
+    await calls(pool, 12, 'slow');
+    clock.advance(1000);
+    expect(events).toEqual([]);
+    await calls(pool, 12);
+    clock.advance(1000);
+    expect(events).toEqual(['ejected c']);
+    expect(pool.stats().map((s) => s.ejected)).toEqual([false, false, true]);
+  });
+
+  it('does not compare fewer than minServers servers', async () => {
+    const list = await servers(2, (n) => ({ work: () => (n === 'b' ? Promise.reject(new Error('down')) : str(n)) }));
+    const three = healthPool(list, { retries: 0, outlierEjection: { intervalMs: 1000, minCalls: 4 } });
+    const two = healthPool(list, { retries: 0, outlierEjection: { intervalMs: 1000, minCalls: 4, minServers: 2 } });
+    await calls(three.pool, 10);
+    await calls(two.pool, 10);
+    three.clock.advance(1000);
+    two.clock.advance(1000);
+    expect(three.events).toEqual([]);
+    expect(two.events).toEqual(['ejected b']);
+  });
+});
+
+describe('options', () => {
+  it.each([
+    [{ circuitBreaker: { failureRatio: 0 } }, 'circuitBreaker.failureRatio must be a number in (0, 1], got 0'],
+    [{ circuitBreaker: { failureRatio: 1.5 } }, 'circuitBreaker.failureRatio must be a number in (0, 1], got 1.5'],
+    [{ circuitBreaker: { minCalls: 2.5 } }, 'circuitBreaker.minCalls must be a positive integer, got 2.5'],
+    [{ circuitBreaker: { openMs: 0 } }, 'circuitBreaker.openMs must be a number of ms in 1..2147483647, got 0'],
+    [{ circuitBreaker: { halfOpenCalls: 0 } }, 'circuitBreaker.halfOpenCalls must be a positive integer, got 0'],
+    [{ outlierEjection: { maxEjectedShare: 2 } }, 'outlierEjection.maxEjectedShare must be a number in (0, 1], got 2'],
+    [{ outlierEjection: { latencyFactor: -1 } }, 'outlierEjection.latencyFactor must be a positive number, got -1'],
+    [{ outlierEjection: { intervalMs: NaN } }, 'outlierEjection.intervalMs must be a number of ms in 1..2147483647, got NaN'],
+  ])('rejects %o with InvalidArgument', (opts, message) => {
+    const clock = new ManualClock();
+    let err: unknown;
+    try {
+      new FailoverPool({ transport, servers: ['127.0.0.1:1'], clock, ...opts });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(RpcError);
+    expect((err as RpcError).code).toBe(ErrorCode.InvalidArgument);
+    expect((err as RpcError).message).toBe(message);
+    expect(clock.running).toBe(0);
+  });
+});

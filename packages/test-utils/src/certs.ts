@@ -1,0 +1,138 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
+
+/** A certificate and its private key, PEM. */
+export interface CertPair {
+  readonly cert: string;
+  readonly key: string;
+}
+
+/** Throwaway certificates for TLS tests, made by Debian's openssl (`.ci/run` installs it when missing). */
+export interface TestCerts {
+  /** The CA that signed everything below except `foreign`. PEM certificate. */
+  readonly ca: string;
+  /** For localhost: DNS:localhost, IP 127.0.0.1 and ::1. */
+  readonly server: CertPair;
+  /** A client: CN=test-client, SAN URI:spiffe://skein.test/client and DNS:client.skein.test. */
+  readonly client: CertPair;
+  /** Signed by `ca`, but valid only in 2020. */
+  readonly expired: CertPair;
+  /** A client certificate from another CA (`foreignCa`), which `ca` does not vouch for. */
+  readonly foreign: CertPair;
+  readonly foreignCa: string;
+  /** A second server certificate from `ca` (CN=reloaded), for certificate reload. */
+  readonly reloaded: CertPair;
+  /** The directory the files are in (ca.crt, server.crt, server.key, client.crt, ...). */
+  readonly dir: string;
+  /** Deletes the directory. */
+  remove(): void;
+}
+
+const EXTENSIONS = `
+[server]
+basicConstraints = CA:FALSE
+keyUsage = digitalSignature, keyEncipherment
+extendedKeyUsage = serverAuth
+subjectAltName = DNS:localhost, IP:127.0.0.1, IP:::1
+[client]
+basicConstraints = CA:FALSE
+keyUsage = digitalSignature, keyEncipherment
+extendedKeyUsage = clientAuth
+subjectAltName = URI:spiffe://skein.test/client, DNS:client.skein.test
+`;
+
+/** `openssl ca` wants a database and a config even for one certificate with chosen dates. */
+const CA_CONFIG = (dir: string): string => `
+[ca]
+default_ca = test
+[test]
+database = ${dir}/index.txt
+new_certs_dir = ${dir}
+serial = ${dir}/serial
+default_md = sha256
+policy = any
+copy_extensions = none
+unique_subject = no
+[any]
+commonName = supplied
+${EXTENSIONS}`;
+
+/**
+ * Makes a fresh CA, server and client certificates, an expired client certificate and one from
+ * another CA, in a temp directory. EC P-256 keys: quick to make (a few ms each). Synchronous:
+ * call it once per test file, in `beforeAll`.
+ */
+export function makeTestCerts(): TestCerts {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'skein-certs-'));
+  const file = (name: string): string => path.join(dir, name);
+  const ssl = (...args: string[]): void => void execFileSync('/usr/bin/openssl', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+  writeFileSync(file('ext.cnf'), EXTENSIONS);
+  writeFileSync(file('ca.cnf'), CA_CONFIG(dir));
+  writeFileSync(file('index.txt'), '');
+  writeFileSync(file('serial'), '1000\n');
+
+  const makeCa = (name: string, cn: string): void =>
+    ssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.crt`, '-days', '2', '-subj', `/CN=${cn}`);
+  const request = (name: string, cn: string): void =>
+    ssl('req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${cn}`);
+  const sign = (name: string, ca: string, ext: 'server' | 'client'): void =>
+    ssl('x509', '-req', '-in', `${name}.csr`, '-CA', `${ca}.crt`, '-CAkey', `${ca}.key`, '-CAcreateserial', '-out', `${name}.crt`, '-days', '2', '-extfile', 'ext.cnf', '-extensions', ext);
+
+  makeCa('ca', 'Skein Test CA');
+  makeCa('foreign-ca', 'Some Other CA');
+  for (const [name, cn, ca, ext] of [
+    ['server', 'localhost', 'ca', 'server'],
+    ['reloaded', 'reloaded', 'ca', 'server'],
+    ['client', 'test-client', 'ca', 'client'],
+    ['foreign', 'test-client', 'foreign-ca', 'client'],
+  ] as const) {
+    request(name, cn);
+    sign(name, ca, ext);
+  }
+  request('expired', 'test-client');
+  // Only `openssl ca` signs with chosen dates (3.0's `x509 -req` has no -not_before).
+  ssl('ca', '-batch', '-config', 'ca.cnf', '-cert', 'ca.crt', '-keyfile', 'ca.key', '-in', 'expired.csr', '-out', 'expired.crt', '-notext', '-startdate', '20200101000000Z', '-enddate', '20200102000000Z', '-extensions', 'client');
+
+  const read = (name: string): string => readFileSync(file(name), 'utf8');
+  const pair = (name: string): CertPair => ({ cert: read(`${name}.crt`), key: read(`${name}.key`) });
+  return {
+    ca: read('ca.crt'),
+    server: pair('server'),
+    client: pair('client'),
+    expired: pair('expired'),
+    foreign: pair('foreign'),
+    foreignCa: read('foreign-ca.crt'),
+    reloaded: pair('reloaded'),
+    dir,
+    remove: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+/**
+ * Certificates for one test file: made in `beforeAll`, removed in `afterAll`. Read them inside
+ * tests (or hooks), not at collection: until `beforeAll` has run they do not exist.
+ */
+export function suiteCerts(): TestCerts {
+  let made: TestCerts | undefined;
+  beforeAll(() => void (made = makeTestCerts()));
+  afterAll(() => made?.remove());
+  const get = (): TestCerts => made ?? raise();
+  return {
+    get ca() { return get().ca; },
+    get server() { return get().server; },
+    get client() { return get().client; },
+    get expired() { return get().expired; },
+    get foreign() { return get().foreign; },
+    get foreignCa() { return get().foreignCa; },
+    get reloaded() { return get().reloaded; },
+    get dir() { return get().dir; },
+    remove: () => get().remove(),
+  };
+}
+
+function raise(): never {
+  throw new Error('suiteCerts: the certificates are made in beforeAll; read them inside a test or hook');
+}

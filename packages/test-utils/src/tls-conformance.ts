@@ -1,0 +1,187 @@
+import net from 'node:net';
+import tls from 'node:tls';
+import { afterAll, beforeAll, expect, it, onTestFinished } from 'vitest';
+import { makeTestCerts, type TestCerts } from './certs.js';
+import { describeNeeding } from './needs-tool.js';
+import type { Proc } from './process.js';
+import type { RuntimeHarness } from './runtime-conformance.js';
+import { tlsArg } from './tls-scenarios.js';
+import { within } from './wait.js';
+
+/** What a runtime can do with TLS; what it cannot, it must refuse with InvalidArgument. */
+export interface TlsHarness extends RuntimeHarness {
+  /** It can require and verify client certificates (Deno.listenTls cannot). */
+  readonly mtlsServer: boolean;
+  /** It can tell a TLS peer's identity (Deno cannot). */
+  readonly identity: boolean;
+  /** It can refuse TLS 1.2 (`minVersion: 'TLSv1.3'`; Deno cannot). */
+  readonly tls13Only: boolean;
+}
+
+const HANG_MS = 20_000;
+
+/**
+ * The TLS half of the Runtime contract, end to end: a child runs a TLS scenario on the runtime
+ * under test (tls-scenarios.ts), and this Node process is the peer, with node:tls.
+ */
+export function tlsRuntimeConformance(h: TlsHarness): void {
+  let certs: TestCerts;
+  const run = (...args: string[]): Proc => {
+    const child = h.start([h.runtime, ...args]);
+    onTestFinished(() => child.kill('SIGKILL'));
+    return child;
+  };
+  const serverTls = (extra: object = {}): string => tlsArg({ cert: certs.server.cert, key: certs.server.key, ...extra });
+  const listening = async (child: Proc): Promise<number> => {
+    const [, how, what] = await child.waitForLine(/^(listening|listen-error) (.*)$/, HANG_MS);
+    if (how === 'listen-error') throw new Error(`the server did not listen: ${what}`);
+    return Number(what!.slice(what!.lastIndexOf(':') + 1));
+  };
+
+  describeNeeding([h.runtime], `${h.runtime} runtime: TLS`, () => {
+    beforeAll(() => void (certs = makeTestCerts()));
+    afterAll(() => certs.remove());
+
+    it('serves TLS: a node:tls client verifies it, and its bytes come back', async () => {
+      const child = run('tls-echo-server', '127.0.0.1:0', serverTls());
+      const port = await listening(child);
+      const echoed = await nodeTlsEcho(port, { ca: certs.ca, servername: 'localhost' });
+      expect(echoed).toMatchObject({ text: 'ping', alpn: 'skein', server: 'localhost' });
+      await child.waitForLine(/^identity null$/, HANG_MS);
+    });
+
+    if (h.mtlsServer) {
+      it('mTLS: the server sees the verified client identity', async () => {
+        const child = run('tls-echo-server', '127.0.0.1:0', serverTls({ ca: certs.ca, requestCert: true }));
+        const port = await listening(child);
+        expect((await nodeTlsEcho(port, { ca: certs.ca, servername: 'localhost', ...certs.client })).text).toBe('ping');
+        const [, json] = await child.waitForLine(/^identity (.*)$/, HANG_MS);
+        expect(JSON.parse(json!)).toMatchObject({ subject: 'CN=test-client', altNames: ['URI:spiffe://skein.test/client', 'DNS:client.skein.test'] });
+      });
+
+      for (const [name, pair] of [['no client certificate', undefined], ['an expired one', 'expired'], ['one from another CA', 'foreign']] as const) {
+        it(`mTLS refuses ${name} before a byte of it is delivered, saying why`, async () => {
+          const child = run('tls-echo-server', '127.0.0.1:0', serverTls({ ca: certs.ca, requestCert: true }));
+          const port = await listening(child);
+          const outcome = await nodeTlsEcho(port, { ca: certs.ca, servername: 'localhost', ...(pair && certs[pair]) });
+          expect(outcome.text).toBe('');
+          const [, err] = await child.waitForLine(/^conn-closed data=0 err=(.*)$/, HANG_MS);
+          expect(err).toMatch(/certificate|CERT|alert|handshake/i);
+        });
+      }
+    } else {
+      it('refuses requestCert with InvalidArgument (it cannot verify client certificates)', async () => {
+        const child = run('tls-echo-server', '127.0.0.1:0', serverTls({ ca: certs.ca, requestCert: true }));
+        const [, why] = await child.waitForLine(/^listen-error (.*)$/, HANG_MS);
+        expect(why).toMatch(/^InvalidArgument: .*requestCert/);
+      });
+    }
+
+    it(h.tls13Only ? "minVersion 'TLSv1.3' refuses a TLS 1.2 client" : "refuses minVersion 'TLSv1.3' with InvalidArgument", async () => {
+      const child = run('tls-echo-server', '127.0.0.1:0', serverTls({ minVersion: 'TLSv1.3' }));
+      if (!h.tls13Only) {
+        expect((await child.waitForLine(/^listen-error (.*)$/, HANG_MS))[1]).toMatch(/^InvalidArgument: .*minVersion/);
+        return;
+      }
+      const port = await listening(child);
+      expect((await nodeTlsEcho(port, { ca: certs.ca, servername: 'localhost', maxVersion: 'TLSv1.2' })).text).toBe('');
+      expect((await nodeTlsEcho(port, { ca: certs.ca, servername: 'localhost' })).text).toBe('ping');
+    });
+
+    it('closes a plaintext client with a reason, delivering nothing', async () => {
+      const child = run('tls-echo-server', '127.0.0.1:0', serverTls());
+      const port = await listening(child);
+      const sock = net.connect({ host: '127.0.0.1', port });
+      sock.on('error', () => {});
+      sock.write('GET / HTTP/1.1\r\n\r\n');
+      onTestFinished(() => void sock.destroy());
+      const [, err] = await child.waitForLine(/^conn-closed data=0 err=(.*)$/, HANG_MS);
+      expect(err).not.toBe('none');
+    });
+
+    it('accepts a stalled handshake at once and closes it after handshakeTimeoutMs', async () => {
+      const child = run('tls-echo-server', '127.0.0.1:0', serverTls({ handshakeTimeoutMs: 300 }));
+      const port = await listening(child);
+      const sock = net.connect({ host: '127.0.0.1', port });
+      sock.on('error', () => {});
+      onTestFinished(() => void sock.destroy());
+      await child.waitForLine(/^accepted$/, HANG_MS);
+      await child.waitForLine(/^conn-closed data=0 err=.*TLS handshake not done within 300 ms$/, HANG_MS);
+    });
+
+    it('reloadTls serves the new certificate to later connections', async () => {
+      const child = run('tls-echo-server', '127.0.0.1:0', serverTls(), tlsArg({ cert: certs.reloaded.cert, key: certs.reloaded.key }));
+      const port = await listening(child);
+      expect((await nodeTlsEcho(port, { ca: certs.ca, servername: 'localhost' })).server).toBe('localhost');
+      await child.waitForLine(/^reloaded$/, HANG_MS);
+      expect((await nodeTlsEcho(port, { ca: certs.ca, servername: 'localhost' })).server).toBe('reloaded');
+    });
+
+    it('connects with TLS (and mTLS) to a node:tls server, which sees its certificate', async () => {
+      const server = await nodeTlsServer(certs);
+      const child = run('tls-call', `127.0.0.1:${server.port}`, tlsArg({ ca: certs.ca, ...certs.client }));
+      const [, identity] = await child.waitForLine(/^echoed ping identity (.*)$/, HANG_MS);
+      if (h.identity) expect(JSON.parse(identity!)).toMatchObject({ subject: 'CN=localhost' });
+      expect(await server.clientNames()).toEqual(['test-client']);
+    });
+
+    it("fails to connect with Unreachable, saying why, to a server whose CA it does not trust", async () => {
+      const server = await nodeTlsServer(certs);
+      const child = run('tls-call', `127.0.0.1:${server.port}`, tlsArg({ ca: certs.foreignCa, ...certs.client }));
+      const [, err] = await child.waitForLine(/^connect-error (.*)$/, HANG_MS);
+      expect(err).toMatch(/^Unreachable: TLS handshake with .* failed/);
+    });
+
+    it('gives up a handshake the server never answers after handshakeTimeoutMs, with Unreachable', async () => {
+      const mute = net.createServer((s) => s.on('error', () => {}));
+      await new Promise<void>((resolve) => mute.listen(0, '127.0.0.1', resolve));
+      onTestFinished(() => void mute.close());
+      const port = (mute.address() as net.AddressInfo).port;
+      const child = run('tls-call', `127.0.0.1:${port}`, tlsArg({ ca: certs.ca, handshakeTimeoutMs: 300 }));
+      const [, err] = await child.waitForLine(/^connect-error (.*)$/, HANG_MS);
+      expect(err).toMatch(/^Unreachable: .*TLS handshake not done within 300 ms/);
+    });
+
+    it('fails to connect with Unreachable to a plaintext server that drops it, saying the server may not speak TLS', async () => {
+      const plain = net.createServer((s) => s.once('data', () => s.destroy()));
+      await new Promise<void>((resolve) => plain.listen(0, '127.0.0.1', resolve));
+      onTestFinished(() => void plain.close());
+      const child = run('tls-call', `127.0.0.1:${(plain.address() as net.AddressInfo).port}`, tlsArg({ ca: certs.ca, servername: 'localhost' }));
+      const [, err] = await child.waitForLine(/^connect-error (.*)$/, HANG_MS);
+      expect(err).toMatch(/^Unreachable: TLS handshake with .* failed: .*does the server speak TLS/);
+    });
+  });
+}
+
+/** Connects with node:tls, sends `ping`, and reports what came back until the server closed or echoed. */
+async function nodeTlsEcho(port: number, options: tls.ConnectionOptions): Promise<{ text: string; alpn: string | false | null; server?: string }> {
+  const sock = tls.connect({ host: '127.0.0.1', port, ALPNProtocols: ['skein'], ...options });
+  onTestFinished(() => void sock.destroy());
+  let text = '';
+  const done = new Promise<void>((resolve) => {
+    sock.on('data', (d: Buffer) => {
+      text += d.toString();
+      if (text === 'ping') resolve();
+    });
+    sock.on('error', () => resolve());
+    sock.on('close', () => resolve());
+  });
+  sock.once('secureConnect', () => sock.write('ping'));
+  await within(done, HANG_MS, 'the echo or the close');
+  const server = sock.getPeerCertificate()?.subject?.CN;
+  sock.destroy();
+  return { text, alpn: sock.alpnProtocol ?? null, ...(server !== undefined && { server: String(server) }) };
+}
+
+/** A node:tls echo server that asks for a client certificate and remembers the names of those it saw. */
+async function nodeTlsServer(certs: TestCerts): Promise<{ port: number; clientNames(): Promise<string[]> }> {
+  const names: string[] = [];
+  const server = tls.createServer({ ...certs.server, ca: certs.ca, requestCert: true, rejectUnauthorized: true, ALPNProtocols: ['skein'] }, (sock) => {
+    names.push(String(sock.getPeerCertificate().subject.CN));
+    sock.on('data', (d) => sock.write(d));
+    sock.on('error', () => {});
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  onTestFinished(() => void server.close());
+  return { port: (server.address() as net.AddressInfo).port, clientNames: async () => names };
+}

@@ -1,0 +1,99 @@
+/**
+ * The TLS scenarios of the runtime conformance suite (tls-conformance.ts), run in a child on the
+ * runtime under test like the others in runtime-scenarios.ts. TLS options travel as one argument,
+ * base64 JSON (`tlsArg`), so that the child needs no file access.
+ */
+type ScenarioAddress = { readonly host: string; readonly port: number } | { readonly path: string };
+
+/** A ByteConn as these scenarios use it. */
+interface TlsConn {
+  readonly identity?: object;
+  bind(handlers: { data(chunk: Uint8Array): void; drain(): void; close(err?: Error): void }): void;
+  write(chunks: readonly Uint8Array[]): boolean;
+  close(): void;
+}
+
+/** The Runtime contract with TLS, as these scenarios use it (structural: test-utils has no runtime dependency). */
+export interface TlsRuntimeUnderTest {
+  connect(address: ScenarioAddress, options?: { timeoutMs?: number; tls?: object }): Promise<TlsConn>;
+  listen(
+    address: ScenarioAddress,
+    accept: (conn: TlsConn) => void,
+    options?: { tls?: object },
+  ): Promise<{ readonly address: ScenarioAddress; reloadTls?(tls: object): Promise<void> }>;
+}
+
+type TlsScenario = (rt: TlsRuntimeUnderTest, address: ScenarioAddress, args: string[], format: (a: ScenarioAddress) => string) => Promise<void>;
+
+/** TLS options as one command-line argument. */
+export const tlsArg = (tls: object): string => btoa(JSON.stringify(tls));
+const fromArg = (arg: string | undefined): object => JSON.parse(atob(arg ?? '')) as object;
+
+const say = (line: string): void => console.log(line);
+const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s);
+const errLine = (err: unknown): string => {
+  const e = err as { name?: string; codeName?: string; message?: string } | undefined;
+  return e ? `${e.codeName ?? e.name}: ${e.message?.split('\n')[0]}` : 'none';
+};
+
+export const TLS_SCENARIOS: Record<string, TlsScenario> = {
+  /**
+   * `tls-echo-server <address> <tls> [<reload tls>]`: echoes every connection, printing for each
+   * `identity <json>` with its first data and `conn-closed data=<n> err=<reason>` at its close.
+   * With a reload argument it reloads after its first connection closes (`reloaded`). Runs until killed.
+   */
+  async 'tls-echo-server'(rt, address, [tls, reload], format) {
+    let closes = 0;
+    let listener: Awaited<ReturnType<TlsRuntimeUnderTest['listen']>>;
+    try {
+      listener = await rt.listen(
+        address,
+        (conn) => {
+          let data = 0;
+          say('accepted');
+          conn.bind({
+            data(chunk) {
+              if (data++ === 0) say(`identity ${JSON.stringify(conn.identity ?? null)}`);
+              conn.write([chunk]);
+            },
+            drain() {},
+            close(err) {
+              say(`conn-closed data=${data} err=${errLine(err)}`);
+              if (++closes === 1 && reload !== undefined) void listener.reloadTls!(fromArg(reload)).then(() => say('reloaded'), (e: unknown) => say(`reload-error ${errLine(e)}`));
+            },
+          });
+        },
+        { tls: fromArg(tls) },
+      );
+    } catch (err) {
+      say(`listen-error ${errLine(err)}`);
+      return;
+    }
+    say(`listening ${format(listener.address)}`);
+  },
+
+  /** `tls-call <address> <tls>`: connects, sends `ping`, prints `echoed <text> identity <json>` or what failed. */
+  async 'tls-call'(rt, address, [tls]) {
+    let conn: Awaited<ReturnType<TlsRuntimeUnderTest['connect']>>;
+    try {
+      conn = await rt.connect(address, { tls: fromArg(tls), timeoutMs: 10_000 });
+    } catch (err) {
+      say(`connect-error ${errLine(err)}`);
+      return;
+    }
+    const got = await new Promise<string>((resolve) => {
+      let text = '';
+      conn.bind({
+        data(chunk) {
+          text += new TextDecoder().decode(chunk);
+          if (text === 'ping') resolve(`echoed ${text} identity ${JSON.stringify(conn.identity ?? null)}`);
+        },
+        drain() {},
+        close: (err) => resolve(`closed-error ${errLine(err)}`),
+      });
+      conn.write([utf8('ping')]);
+    });
+    say(got);
+    conn.close();
+  },
+};

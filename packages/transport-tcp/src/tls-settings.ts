@@ -1,0 +1,43 @@
+import { invalidArgument, reloadedTls, type Address, type ByteListener, type TlsOptions } from '@skein/core';
+
+/**
+ * A transport's TLS options, and the listeners they serve. A connection is TLS when the address
+ * says so (`tls://`) or the transport was given options; `reload` swaps the certificate, key
+ * and CA of every open TLS listener, and of later connects.
+ */
+export class TlsSettings {
+  private readonly listeners = new Set<ByteListener>();
+
+  constructor(private options: TlsOptions | undefined) {}
+
+  /** Options for a connect: the listener-only ones left out, so one transport may serve and dial. */
+  forConnect(address: Address): TlsOptions | undefined {
+    if (this.options === undefined) return address.tls ? {} : undefined;
+    const { requestCert: _serverOnly, ...rest } = this.options;
+    return rest;
+  }
+
+  forListen(address: Address): TlsOptions | undefined {
+    return this.options ?? (address.tls ? {} : undefined);
+  }
+
+  listening(listener: ByteListener): void {
+    this.listeners.add(listener);
+  }
+
+  closed(listener: ByteListener): void {
+    this.listeners.delete(listener);
+  }
+
+  async reload(next: TlsOptions): Promise<void> {
+    if (this.options === undefined) throw invalidArgument('reloadTls: this transport was made without tls options');
+    // Checked before any listener changes: a bad certificate leaves every listener as it was.
+    const current = this.options;
+    reloadedTls(current, next);
+    for (const l of this.listeners) {
+      if (!l.reloadTls) throw invalidArgument('reloadTls: this runtime cannot change a TLS listener\'s certificate');
+      await l.reloadTls(next);
+    }
+    this.options = { ...current, ...(next.cert && { cert: next.cert }), ...(next.key && { key: next.key }), ...(next.ca && { ca: next.ca }) };
+  }
+}

@@ -1,0 +1,21 @@
+import { DEFAULT_CONNECT_TIMEOUT_MS, invalidArgument, type Transport } from '@skein/core';
+import { resolveOptions, type WsTransportOptions } from './options.js';
+import { connectStandard, globalWebSocket } from './standard-client.js';
+
+/**
+ * The client half of the WebSocket transport, for browsers: the page's own WebSocket (or the
+ * one given in `options.WebSocket`), with nothing from Node, so that a bundler needs no flags.
+ * The package's `browser` export condition picks it; `listen` rejects, as a page cannot serve.
+ */
+export function browserWsTransport(name: string, options: WsTransportOptions): Transport {
+  const opts = resolveOptions(options);
+  return {
+    name,
+    connect: (address, spec, o) => {
+      const Ctor = opts.WebSocket ?? globalWebSocket();
+      if (!Ctor) return Promise.reject(invalidArgument('no WebSocket here: pass one as the `WebSocket` option'));
+      return connectStandard(Ctor, address, spec, opts, o?.timeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS);
+    },
+    listen: () => Promise.reject(invalidArgument(`${name}Transport().listen is not available in a browser build: a page can connect, not serve`)),
+  };
+}

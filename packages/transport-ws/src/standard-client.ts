@@ -1,0 +1,43 @@
+import { connectFailed, formatAddress, invalidArgument, type Address, type FrameConn, type FrameSpec } from '@skein/core';
+import { handshake, wsUrl } from './handshake.js';
+import type { ResolvedOptions } from './options.js';
+import { standardMessageConn, type StandardWebSocketCtor } from './standard-socket.js';
+import { secureFor, standardClientTls } from './tls.js';
+
+const isBun = (): boolean => !!(globalThis as { process?: { versions?: { bun?: string } } }).process?.versions?.bun;
+
+/** Connects with a standard (browser-style) WebSocket: browsers, Bun, Deno, or one given in the options. */
+export function connectStandard(
+  Ctor: StandardWebSocketCtor,
+  address: Address,
+  spec: FrameSpec,
+  options: ResolvedOptions,
+  timeoutMs: number,
+): Promise<FrameConn> {
+  if ('path' in address) {
+    return Promise.reject(invalidArgument(`the standard WebSocket API cannot dial a Unix socket (${address.path}); use Node, where ws can`));
+  }
+  const secure = secureFor(address, options.tls);
+  const url = wsUrl(address, options.path, secure);
+  let tlsArg: ReturnType<typeof standardClientTls>;
+  try {
+    tlsArg = secure ? standardClientTls(options.tls, isBun()) : undefined;
+  } catch (err) {
+    return Promise.reject(err);
+  }
+  const ws = tlsArg === undefined ? new Ctor(url) : new Ctor(url, tlsArg);
+  // The default, Blob, would make every message an async read.
+  ws.binaryType = 'arraybuffer';
+  return handshake(url, timeoutMs, (settle) => {
+    ws.addEventListener('open', () => settle.ok(standardMessageConn(ws, formatAddress(address), spec, options)));
+    // The standard API does not say why a handshake failed (refused, 401, 404 look the same).
+    ws.addEventListener('close', (ev) => settle.fail(connectFailed(url, `closed before opening (${ev.code})`)));
+    ws.addEventListener('error', () => {});
+    return () => ws.close();
+  });
+}
+
+/** The runtime's own WebSocket constructor, if it has one. */
+export function globalWebSocket(): StandardWebSocketCtor | undefined {
+  return (globalThis as { WebSocket?: StandardWebSocketCtor }).WebSocket;
+}

@@ -1,0 +1,72 @@
+import { identityOf, invalidArgument, resolveTls, type Address, type PeerIdentity, type ResolvedTls, type TlsOptions } from '@skein/core';
+
+/**
+ * TLS for WebSocket: `wss://`. The same TlsOptions as every transport, with one difference: the
+ * WebSocket handshake is HTTP/1.1, so no ALPN id is sent (`alpn` is ignored).
+ */
+export function secureFor(address: Address, tls: TlsOptions | undefined): boolean {
+  return address.tls === true || tls !== undefined;
+}
+
+/** TLS options for the `ws` client under Node (passed on to `tls.connect`). */
+export function wsClientTls(tls: TlsOptions | undefined): Record<string, unknown> {
+  if (tls === undefined) return {};
+  const s = resolveTls(withoutServerOnly(tls), 'connect');
+  return {
+    ...(s.ca && { ca: s.ca }),
+    ...(s.cert !== undefined && { cert: s.cert, key: s.key }),
+    ...(s.servername !== undefined && { servername: s.servername }),
+    minVersion: s.minVersion,
+    handshakeTimeout: s.handshakeTimeoutMs,
+  };
+}
+
+/**
+ * The second argument of a standard WebSocket constructor, for TLS. Bun's takes `{ tls }`;
+ * browsers and Deno take none, so a CA, client certificate or server name cannot be given there:
+ * that is refused with InvalidArgument (install the CA where the runtime reads it: the system
+ * store, or Deno's `--cert` / DENO_CERT).
+ */
+export function standardClientTls(tls: TlsOptions | undefined, isBun: boolean): { tls: Record<string, unknown> } | undefined {
+  if (tls === undefined) return undefined;
+  const s = resolveTls(withoutServerOnly(tls), 'connect');
+  const given = s.ca !== undefined || s.cert !== undefined || s.servername !== undefined;
+  if (!given) return undefined;
+  if (!isBun) {
+    throw invalidArgument("tls: the standard WebSocket API takes no CA, client certificate or server name here; trust the server's CA where the runtime reads it (the system store; Deno: --cert or DENO_CERT), or use Node or Bun");
+  }
+  return {
+    tls: {
+      ...(s.ca && { ca: s.ca }),
+      ...(s.cert !== undefined && { cert: s.cert, key: s.key }),
+      ...(s.servername !== undefined && { serverName: s.servername }),
+      rejectUnauthorized: true,
+    },
+  };
+}
+
+/** `https.createServer` options for the ws server. */
+export function httpsServerTls(s: ResolvedTls): Record<string, unknown> {
+  return {
+    cert: s.cert,
+    key: s.key,
+    ...(s.ca && { ca: s.ca }),
+    minVersion: s.minVersion,
+    requestCert: s.requestCert,
+    rejectUnauthorized: true,
+    handshakeTimeout: s.handshakeTimeoutMs,
+  };
+}
+
+/** The verified client identity of an accepted wss connection (mTLS), read from its socket. */
+export function identityOfRequest(socket: unknown): PeerIdentity | undefined {
+  const tlsSocket = socket as { authorized?: boolean; getPeerCertificate?: () => unknown };
+  if (!tlsSocket.authorized || typeof tlsSocket.getPeerCertificate !== 'function') return undefined;
+  return identityOf(tlsSocket.getPeerCertificate() as Parameters<typeof identityOf>[0]);
+}
+
+/** One transport serves and dials: a listener's `requestCert` means nothing to its client half. */
+function withoutServerOnly(tls: TlsOptions): TlsOptions {
+  const { requestCert: _serverOnly, ...rest } = tls;
+  return rest;
+}

@@ -1,0 +1,17 @@
+/**
+ * @skein/workers: a Dispatch that runs handlers on a pool of worker threads, so one process
+ * uses every core. The handlers are the same `implement(...)` services an in-process server
+ * takes, loaded by each worker from a module path.
+ *
+ * - `WorkerPool` (worker-pool.ts): the Dispatch. One bounded input queue on the server's thread,
+ *   batches out to the workers (worker-slot.ts, one per thread), batches of answers back.
+ * - request-batch.ts / reply-batch.ts: how a batch's bytes travel (one transferred buffer each
+ *   way), action-table.ts: string actions as numbers, messages.ts: what pool and workers say to
+ *   each other, fifo.ts: the input queue.
+ * - worker-main.ts: the entry every worker runs; worker-module.ts: what a handler module exports.
+ */
+export { WorkerPool } from './worker-pool.js';
+export type { WorkerPoolState, WorkerPoolStats } from './worker-pool.js';
+export type { WorkerPoolOptions, WhenFull } from './pool-options.js';
+export { workerModule } from './worker-module.js';
+export type { WorkerModule } from './worker-module.js';

@@ -1,0 +1,87 @@
+import { availableParallelism } from 'node:os';
+import { isAbsolute, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { ResourceLimits } from 'node:worker_threads';
+import { consoleLogger, invalidArgument, type Logger } from '@skein/core';
+
+/** What a full input queue does with the next request. Either way the refused one gets Overloaded, unrun. */
+export type WhenFull = 'reject-new' | 'shed-oldest';
+
+export interface WorkerPoolOptions {
+  /**
+   * The module every worker loads: a file path (relative to the working directory) or a `file:`
+   * URL. Its default export is a `WorkerModule`: `createServiceDispatch` options, a `Dispatch`,
+   * or a function returning either.
+   */
+  module: string | URL;
+  /** Worker threads. Default: the machine's available parallelism. */
+  workers?: number;
+  /**
+   * Requests waiting for a worker (those the workers hold are counted by
+   * `maxInFlightPerWorker`). Past it, see `whenFull`. Default 4096.
+   */
+  maxQueued?: number;
+  /** Requests one worker holds at once; a batch never carries more. Default 64. */
+  maxInFlightPerWorker?: number;
+  /** `'reject-new'` (default) answers the new request Overloaded; `'shed-oldest'` answers the oldest waiting one and queues the new. */
+  whenFull?: WhenFull;
+  /** Where worker crashes are logged. Default: the console at warn and error. */
+  logger?: Logger;
+  /**
+   * Send the crash detail (which worker, exit code, "the handler may have run") with the IO error
+   * that fails the calls a crashed worker held. Only for Skein clients: a razor peer reads a
+   * detailed error string as a custom error. Default false: the client gets a bare IO error,
+   * which it also reads as "may have run".
+   */
+  exposeInternalErrors?: boolean;
+  /** Node flags for the workers (`Worker`'s `execArgv`). Default: the process's own. */
+  execArgv?: string[];
+  /**
+   * Each worker's heap and stack limits (`Worker`'s `resourceLimits`): a handler that runs out
+   * ends its own worker, which is replaced, instead of the whole process. Default: Node's.
+   */
+  resourceLimits?: ResourceLimits;
+}
+
+export interface PoolSettings {
+  readonly module: string;
+  readonly workers: number;
+  readonly maxQueued: number;
+  readonly maxInFlightPerWorker: number;
+  readonly whenFull: WhenFull;
+  readonly logger: Logger;
+  readonly expose: boolean;
+  readonly execArgv: string[] | undefined;
+  readonly resourceLimits: ResourceLimits | undefined;
+}
+
+/** Checks a pool's options (a bad one throws InvalidArgument naming it) and fills in defaults. */
+export function resolvePoolOptions(opts: WorkerPoolOptions): PoolSettings {
+  const whenFull = opts.whenFull ?? 'reject-new';
+  if (whenFull !== 'reject-new' && whenFull !== 'shed-oldest') throw invalidArgument(`whenFull must be 'reject-new' or 'shed-oldest', got ${String(whenFull)}`);
+  return {
+    module: moduleUrl(opts.module),
+    workers: count(opts.workers ?? availableParallelism(), 'workers'),
+    maxQueued: count(opts.maxQueued ?? 4096, 'maxQueued'),
+    maxInFlightPerWorker: count(opts.maxInFlightPerWorker ?? 64, 'maxInFlightPerWorker'),
+    whenFull,
+    logger: opts.logger ?? consoleLogger('warn', 'skein'),
+    expose: opts.exposeInternalErrors ?? false,
+    execArgv: opts.execArgv,
+    resourceLimits: opts.resourceLimits,
+  };
+}
+
+function count(n: number, name: string): number {
+  if (!(Number.isInteger(n) && n > 0)) throw invalidArgument(`${name} must be a positive integer, got ${n}`);
+  return n;
+}
+
+/** Workers import the module from their own entry, so a relative path must be made absolute here. */
+function moduleUrl(m: string | URL): string {
+  if (m instanceof URL) return m.href;
+  if (typeof m !== 'string' || m === '') throw invalidArgument(`module must be a file path or a file: URL, got ${String(m)}`);
+  if (m.startsWith('file:')) return m;
+  if (isAbsolute(m) || m.startsWith('.')) return pathToFileURL(resolve(m)).href;
+  throw invalidArgument(`module must be a file path or a file: URL, got ${m} (a bare name would resolve from @skein/workers, not from your code)`);
+}

@@ -1,0 +1,98 @@
+import { EMPTY_BYTES, type ErrorCode, type ErrorPayload } from '@skein/core';
+import type { RepliesMessage } from './messages.js';
+
+/** Header words per answer: call id, kind, then two words whose meaning depends on the kind. */
+const REPLY_WORDS = 4;
+const OK = 0; // msg length, blob length
+const ERROR = 1; // code, detail index + 1 (0: none)
+const CUSTOM_NUMBER = 2; // the number
+const CUSTOM_BYTES = 3; // length
+
+/**
+ * The answers a worker gathers in one turn, sent back as one message whose bytes travel in one
+ * transferred buffer. The bytes are copied once, here: a handler's reply may be a view of a
+ * codec's reused scratch buffer, which must not leave the worker anyway.
+ */
+export class ReplyPacker {
+  private words: number[] = [];
+  private parts: Uint8Array[] = [];
+  private strings: string[] = [];
+  private bytes = 0;
+
+  get count(): number {
+    return this.words.length / REPLY_WORDS;
+  }
+
+  ok(callId: number, msg: Uint8Array, blob: Uint8Array): void {
+    this.words.push(callId, OK, msg.length, blob.length);
+    this.parts.push(msg, blob);
+    this.bytes += msg.length + blob.length;
+  }
+
+  error(callId: number, code: ErrorCode, detail: string | undefined): void {
+    this.words.push(callId, ERROR, code, detail === undefined ? 0 : this.strings.push(detail));
+  }
+
+  custom(callId: number, payload: ErrorPayload): void {
+    if (typeof payload === 'number') return void this.words.push(callId, CUSTOM_NUMBER, payload, 0);
+    this.words.push(callId, CUSTOM_BYTES, payload.length, 0);
+    this.parts.push(payload);
+    this.bytes += payload.length;
+  }
+
+  /** The batch so far, as a message and its transfer list; the packer starts empty again. */
+  take(): RepliesMessage {
+    const n = this.count;
+    const headBytes = this.words.length * 4;
+    const buf = new ArrayBuffer(headBytes + this.bytes);
+    new Uint32Array(buf, 0, this.words.length).set(this.words);
+    const body = new Uint8Array(buf);
+    let at = headBytes;
+    for (const p of this.parts) {
+      body.set(p, at);
+      at += p.length;
+    }
+    const m: RepliesMessage = { t: 'replies', n, buf, strings: this.strings };
+    this.words = [];
+    this.parts = [];
+    this.strings = [];
+    this.bytes = 0;
+    return m;
+  }
+}
+
+/** Where the pool applies a batch of answers to the requests it holds. */
+export interface ReplySink {
+  ok(callId: number, msg: Uint8Array, blob: Uint8Array): void;
+  error(callId: number, code: ErrorCode, detail: string | undefined): void;
+  custom(callId: number, payload: ErrorPayload): void;
+}
+
+/** Reads a batch made by `ReplyPacker.take`; bytes are views of the transferred buffer. */
+export function unpackReplies(m: RepliesMessage, sink: ReplySink): void {
+  const head = new Uint32Array(m.buf, 0, m.n * REPLY_WORDS);
+  const body = new Uint8Array(m.buf);
+  let at = head.byteLength;
+  for (let w = 0; w < head.length; w += REPLY_WORDS) {
+    const id = head[w]!;
+    const a = head[w + 2]!;
+    const b = head[w + 3]!;
+    switch (head[w + 1]) {
+      case OK:
+        sink.ok(id, view(body, at, a), view(body, at + a, b));
+        at += a + b;
+        break;
+      case ERROR:
+        sink.error(id, a as ErrorCode, b === 0 ? undefined : m.strings[b - 1]);
+        break;
+      case CUSTOM_NUMBER:
+        sink.custom(id, a);
+        break;
+      default:
+        sink.custom(id, body.subarray(at, at + a));
+        at += a;
+    }
+  }
+}
+
+const view = (body: Uint8Array, at: number, length: number): Uint8Array => (length === 0 ? EMPTY_BYTES : body.subarray(at, at + length));

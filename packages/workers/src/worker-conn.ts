@@ -1,0 +1,73 @@
+import { ErrorCode, type ErrorPayload } from '@skein/core';
+import type { ConnInfo, ReplyLimits, Responder } from '@skein/stream';
+import type { ConnDesc } from './messages.js';
+import type { ReplyPacker } from './reply-batch.js';
+
+/**
+ * Nothing is refused here: the pool answers through the real connection's request, which holds
+ * the reply to the client's limits and fails just that call when it is over them.
+ */
+const CHECKED_BY_THE_POOL: ReplyLimits = { maxMessage: Number.MAX_SAFE_INTEGER, maxBlob: Number.MAX_SAFE_INTEGER, maxError: Number.MAX_SAFE_INTEGER };
+
+/**
+ * A connection as a worker sees it: the answers of its requests go into the worker's reply
+ * batch, keyed by the pool's call id (which a request carries where a connection's requests
+ * carry the wire seq: `seqLo`).
+ */
+export class WorkerConn implements Responder {
+  readonly info: ConnInfo;
+  readonly peerLimits = CHECKED_BY_THE_POOL;
+  principal: unknown;
+  private readonly closed = new AbortController();
+
+  constructor(
+    desc: ConnDesc,
+    private readonly replies: ReplyPacker,
+    private readonly onWrite: () => void,
+  ) {
+    this.principal = desc.principal;
+    const self = this;
+    this.info = {
+      id: desc.id,
+      remote: desc.remote,
+      transport: desc.transport,
+      signal: this.closed.signal,
+      identity: desc.identity,
+      get principal() {
+        return self.principal;
+      },
+    };
+  }
+
+  /** The pool sends a connection again when its principal changed. */
+  update(desc: ConnDesc): void {
+    this.principal = desc.principal;
+  }
+
+  close(): void {
+    this.closed.abort();
+  }
+
+  writeOk(callId: number, _hi: number, msg: Uint8Array, blob: Uint8Array): boolean {
+    this.replies.ok(callId, msg, blob);
+    this.onWrite();
+    return true;
+  }
+
+  writeError(callId: number, _hi: number, code: ErrorCode, detail?: string): void {
+    this.replies.error(callId, code, detail);
+    this.onWrite();
+  }
+
+  writeCustomError(callId: number, _hi: number, payload: ErrorPayload): boolean {
+    this.replies.custom(callId, payload);
+    this.onWrite();
+    return true;
+  }
+
+  writeTooLarge(callId: number, _hi: number, detail: string): void {
+    this.writeError(callId, 0, ErrorCode.FrameTooLarge, detail);
+  }
+
+  settled(): void {}
+}

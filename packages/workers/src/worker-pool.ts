@@ -1,0 +1,329 @@
+import { ErrorCode, invalidArgument, type RpcError } from '@skein/core';
+import { actionName, type ConnInfo, type Dispatch, type ServerRequest } from '@skein/stream';
+import { ActionTable } from './action-table.js';
+import { Fifo } from './fifo.js';
+import type { ConnDesc, RepliesMessage } from './messages.js';
+import { resolvePoolOptions, type PoolSettings, type WorkerPoolOptions } from './pool-options.js';
+import { unpackReplies, type ReplySink } from './reply-batch.js';
+import { packCalls } from './request-batch.js';
+import { WorkerSlot, type SlotEvents } from './worker-slot.js';
+
+export type WorkerPoolState = 'starting' | 'running' | 'closing' | 'closed';
+
+export interface WorkerPoolStats {
+  state: WorkerPoolState;
+  /** Workers ready for calls. */
+  workers: number;
+  /** Requests waiting for a worker. */
+  queued: number;
+  /** Requests the workers hold. */
+  inFlight: number;
+  /** Workers that died unasked (each was replaced unless the pool was closing). */
+  crashes: number;
+}
+
+/** A batch stops growing past this many bytes (one frame can still be bigger): a hop stays a bounded copy. */
+const BATCH_BYTES = 1 << 20;
+
+/** The built entry; run from the sources (tests, `skein-source`), the one `pnpm build` made. */
+const ENTRY = new URL(import.meta.url.endsWith('.ts') ? '../dist/worker-main.js' : './worker-main.js', import.meta.url);
+
+interface Starting {
+  left: number;
+  resolve: () => void;
+  reject: (err: RpcError) => void;
+}
+
+/**
+ * A Dispatch that runs requests on a pool of worker threads, each loading the same module of
+ * handlers. Requests wait in one bounded input queue on this thread; each worker holds up to
+ * `maxInFlightPerWorker` at once, sent in batches (one message per batch), and sends its
+ * answers back in batches, which each connection's writer batches again per turn.
+ *
+ * A worker that dies is replaced; the calls it held fail with IO, which says "may have run" (the
+ * handler may have done its work before the crash). `close()` refuses new requests, lets the
+ * queued and held ones finish, then ends the workers.
+ */
+export class WorkerPool implements Dispatch {
+  private readonly settings: PoolSettings;
+  private readonly slots: WorkerSlot[] = [];
+  private readonly queue = new Fifo<ServerRequest>();
+  /** The requests the workers hold, by call id, and the worker that holds each. */
+  private readonly held: (ServerRequest | undefined)[];
+  private readonly holder: (WorkerSlot | undefined)[];
+  private readonly freeIds: number[];
+  /**
+   * The pool's own number for each connection it has seen (with a close listener, so that the
+   * workers that know it are told): a connection's id is unique per server only, and one pool
+   * may serve several servers.
+   */
+  private readonly connKeys = new WeakMap<ConnInfo, number>();
+  private nextConnKey = 1;
+  private readonly batchConns: number[] = [];
+  private readonly batch: ServerRequest[] = [];
+  private readonly actions = new ActionTable();
+  private readonly batchIds: number[] = [];
+  private readonly sink: ReplySink = {
+    ok: (id, msg, blob) => this.release(id)?.reply(msg, blob),
+    error: (id, code, detail) => this.release(id)?.fail(code, detail),
+    custom: (id, payload) => this.release(id)?.failCustom(payload),
+  };
+  private readonly events: SlotEvents = {
+    ready: (slot) => this.ready(slot),
+    replies: (m) => this.answered(m),
+    exited: (slot, why) => this.exited(slot, why),
+  };
+  private starting: Starting | undefined;
+  private pumpQueued = false;
+  private readonly pumpLater = (): void => this.pump();
+  private _state: WorkerPoolState = 'starting';
+  private crashes = 0;
+  private drained: (() => void) | undefined;
+  private allExited: (() => void) | undefined;
+  private closing: Promise<void> | undefined;
+  /** `destroy()`: end the workers without waiting for what they hold. */
+  private cutting = false;
+
+  /** Starts the workers; resolves once every one has loaded the module (else rejects with InvalidArgument and ends them). */
+  static async start(opts: WorkerPoolOptions): Promise<WorkerPool> {
+    const pool = new WorkerPool(resolvePoolOptions(opts));
+    await new Promise<void>((resolve, reject) => {
+      pool.starting = { left: pool.settings.workers, resolve, reject };
+      for (let i = 0; i < pool.settings.workers; i++) pool.slots.push(pool.spawn(i));
+    });
+    return pool;
+  }
+
+  private constructor(settings: PoolSettings) {
+    this.settings = settings;
+    const capacity = settings.workers * settings.maxInFlightPerWorker;
+    this.held = new Array<ServerRequest | undefined>(capacity).fill(undefined);
+    this.holder = new Array<WorkerSlot | undefined>(capacity).fill(undefined);
+    this.freeIds = Array.from({ length: capacity }, (_, i) => capacity - 1 - i);
+  }
+
+  get state(): WorkerPoolState {
+    return this._state;
+  }
+
+  stats(): WorkerPoolStats {
+    let workers = 0;
+    let inFlight = 0;
+    for (const s of this.slots) {
+      if (s.state === 'ready') workers++;
+      inFlight += s.inFlight;
+    }
+    return { state: this._state, workers, queued: this.queue.length, inFlight, crashes: this.crashes };
+  }
+
+  dispatch(req: ServerRequest): void {
+    // Refusals before any worker saw the request go bare: the client reads them as unrun.
+    if (this._state !== 'running') return req.fail(ErrorCode.Closed);
+    // A stream's frames travel on its connection, which no worker holds: not served here.
+    if (req.stream !== undefined) return req.fail(ErrorCode.Method, this.settings.expose ? `${actionName(req.action)}: streams are not served through a WorkerPool` : undefined);
+    if (this.queue.length >= this.settings.maxQueued) {
+      // The bound is on what waits for a worker, not on what waits for this turn's batch.
+      this.pump();
+      if (this.queue.length >= this.settings.maxQueued) {
+        if (this.settings.whenFull === 'reject-new') return req.fail(ErrorCode.Overloaded);
+        this.queue.shift()!.fail(ErrorCode.Overloaded);
+      }
+    }
+    if (!this.connKeys.has(req.conn)) this.watch(req.conn);
+    this.queue.push(req);
+    if (!this.pumpQueued) {
+      this.pumpQueued = true;
+      queueMicrotask(this.pumpLater);
+    }
+  }
+
+  /**
+   * Refuses new requests (Closed, unrun), lets the queued and held ones finish, then ends the
+   * workers. Resolves when every worker has exited.
+   */
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  /** Ends the workers now: queued requests fail with Closed (unrun), held ones with IO (may have run). */
+  destroy(): Promise<void> {
+    this.cutting = true;
+    if (this._state === 'running') this._state = 'closing';
+    this.failQueued();
+    this.drained?.();
+    return this.close();
+  }
+
+  private async shutdown(): Promise<void> {
+    this._state = 'closing';
+    if (!this.cutting && !this.isDrained()) await new Promise<void>((r) => (this.drained = r));
+    if (this.slots.some((s) => s.state !== 'exited')) {
+      const gone = new Promise<void>((r) => (this.allExited = r));
+      for (const s of this.slots) s.terminate();
+      await gone;
+    }
+    this._state = 'closed';
+  }
+
+  private spawn(index: number): WorkerSlot {
+    return new WorkerSlot(index, ENTRY, this.settings, this.events);
+  }
+
+  /** Hands queued requests to the workers with room, the emptiest first, in batches. */
+  private pump(): void {
+    this.pumpQueued = false;
+    const max = this.settings.maxInFlightPerWorker;
+    while (this.queue.length > 0) {
+      let best: WorkerSlot | undefined;
+      let open = 0;
+      for (const s of this.slots) {
+        if (s.state !== 'ready' || s.inFlight >= max) continue;
+        open++;
+        if (!best || s.inFlight < best.inFlight) best = s;
+      }
+      if (!best) break;
+      // An even share per worker with room, so that one worker does not take a whole burst.
+      this.send(best, Math.min(max - best.inFlight, Math.ceil(this.queue.length / open)));
+    }
+    if (this.queue.length > 0 && this.slots.every((s) => s.state === 'exited')) this.failQueued();
+  }
+
+  private send(slot: WorkerSlot, limit: number): void {
+    let n = 0;
+    let bytes = 0;
+    let conns: ConnDesc[] | undefined;
+    while (n < limit && bytes < BATCH_BYTES) {
+      const req = this.queue.shift();
+      if (!req) break;
+      if (req.conn.signal.aborted) continue; // nobody is left to read the answer
+      const id = this.freeIds.pop()!;
+      this.held[id] = req;
+      this.holder[id] = slot;
+      const key = this.connKeys.get(req.conn)!;
+      const principal = req.principal;
+      if (slot.conns.get(key) !== principal || !slot.conns.has(key)) {
+        slot.conns.set(key, principal);
+        (conns ??= []).push(this.describe(key, req.conn, principal));
+      }
+      this.batchConns[n] = key;
+      this.batch[n] = req;
+      this.batchIds[n++] = id;
+      bytes += req.msg.length + req.blob.length;
+    }
+    if (n === 0) return;
+    const names: string[] = [];
+    const buf = packCalls(this.batch, this.batchIds, this.batchConns, n, bytes, this.actions, names);
+    this.batch.length = 0;
+    const known = slot.actionsKnown;
+    const all = this.actions.names;
+    const newActions = known < all.length ? all.slice(known) : undefined;
+    try {
+      slot.post({ t: 'calls', n, buf, newActions, names, conns });
+      slot.actionsKnown = all.length;
+    } catch (err) {
+      // Nothing of the batch reached the worker (a value that cannot be cloned): fail it, hold nothing.
+      this.settings.logger.error({ worker: slot.index, err }, `worker ${slot.index}: a batch of ${n} calls could not be sent`);
+      for (let i = 0; i < n; i++) this.release(this.batchIds[i]!)?.fail(ErrorCode.Internal);
+      for (const d of conns ?? []) slot.conns.delete(d.key);
+    }
+  }
+
+  private ready(slot: WorkerSlot): void {
+    const s = this.starting;
+    if (s && --s.left === 0) {
+      this.starting = undefined;
+      this._state = 'running';
+      s.resolve();
+    }
+    if (slot.state === 'ready') this.pump();
+  }
+
+  private answered(m: RepliesMessage): void {
+    unpackReplies(m, this.sink);
+    this.pump();
+    if (this.drained && this.isDrained()) this.drained();
+  }
+
+  /** Takes an answered call off the books; undefined if it is no longer held. */
+  private release(id: number): ServerRequest | undefined {
+    const req = this.held[id];
+    if (!req) return undefined;
+    this.holder[id]!.inFlight--;
+    this.held[id] = undefined;
+    this.holder[id] = undefined;
+    this.freeIds.push(id);
+    return req;
+  }
+
+  private exited(slot: WorkerSlot, why: string): void {
+    const failed = this.failHeld(slot, why);
+    if (this.starting) return this.startFailed(slot, why);
+    if (!slot.retiring) {
+      this.crashes++;
+      // A replacement that never loaded would fail the same way again, in a loop: it stays down.
+      const replace = slot.wasReady && (this._state === 'running' || this.queue.length > 0);
+      const what = replace ? 'replaced' : 'not replaced';
+      this.settings.logger.error({ worker: slot.index, calls: failed }, `worker ${slot.index} ${why}; the ${failed} calls it held failed (they may have run); ${what}`);
+      if (replace) this.slots[slot.index] = this.spawn(slot.index);
+    }
+    this.pump();
+    if (this.drained && this.isDrained()) this.drained();
+    if (this.allExited && this.slots.every((s) => s.state === 'exited')) this.allExited();
+  }
+
+  /** A module that does not load (or a worker that dies before it is ready) is a configuration mistake. */
+  private startFailed(slot: WorkerSlot, why: string): void {
+    const s = this.starting!;
+    this.starting = undefined;
+    this._state = 'closed';
+    for (const other of this.slots) if (other !== slot) other.terminate();
+    s.reject(invalidArgument(`worker pool: worker ${slot.index} ${why}`));
+  }
+
+  /** Fails the calls a dead worker held: it may have run each of them. Returns how many. */
+  private failHeld(slot: WorkerSlot, why: string): number {
+    let failed = 0;
+    for (let id = 0; id < this.holder.length; id++) {
+      if (this.holder[id] !== slot) continue;
+      const req = this.release(id)!;
+      failed++;
+      req.fail(ErrorCode.IO, this.settings.expose ? `${actionName(req.action)}: worker ${slot.index} ${why} while holding this call; the handler may have run` : undefined);
+    }
+    return failed;
+  }
+
+  private failQueued(): void {
+    for (let r = this.queue.shift(); r; r = this.queue.shift()) r.fail(ErrorCode.Closed);
+  }
+
+  private isDrained(): boolean {
+    return this.queue.length === 0 && this.slots.every((s) => s.inFlight === 0);
+  }
+
+  /** A connection for a worker. A principal that cannot cross to a thread (a function, a socket) stays behind. */
+  private describe(key: number, conn: ConnInfo, principal: unknown): ConnDesc {
+    const desc = { key, id: conn.id, remote: conn.remote, transport: conn.transport, identity: conn.identity };
+    if (principal === undefined) return desc;
+    try {
+      structuredClone(principal);
+      return { ...desc, principal };
+    } catch (err) {
+      this.settings.logger.warn({ conn: conn.id, err }, `connection ${conn.id}: its principal cannot be sent to a worker thread; handlers there see none`);
+      return desc;
+    }
+  }
+
+  private watch(conn: ConnInfo): void {
+    if (conn.signal.aborted) return; // its requests are skipped: nobody reads their answers
+    const key = this.nextConnKey++;
+    this.connKeys.set(conn, key);
+    conn.signal.addEventListener(
+      'abort',
+      () => {
+        for (const s of this.slots) if (s.conns.delete(key) && s.state !== 'exited') s.tell({ t: 'closed', key });
+      },
+      { once: true },
+    );
+  }
+}

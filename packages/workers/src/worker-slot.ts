@@ -1,0 +1,83 @@
+import { Worker } from 'node:worker_threads';
+import type { CallsMessage, FromWorker, RepliesMessage, ToWorker } from './messages.js';
+import type { PoolSettings } from './pool-options.js';
+
+/** What a slot tells its pool. Nothing is reported once the worker has exited. */
+export interface SlotEvents {
+  ready(slot: WorkerSlot): void;
+  replies(m: RepliesMessage): void;
+  /** The worker is gone: crashed, exited by itself, failed to load, or was terminated. */
+  exited(slot: WorkerSlot, why: string): void;
+}
+
+export type SlotState = 'starting' | 'ready' | 'exited';
+
+/**
+ * One worker thread and what the pool keeps about it: how many calls it holds, and which
+ * connections it has been told of.
+ */
+export class WorkerSlot {
+  state: SlotState = 'starting';
+  /** Calls sent to the worker and not yet answered. */
+  inFlight = 0;
+  /**
+   * Connections the worker knows, with the principal it was sent for each: a connection is
+   * described again only when its principal changes, and its close is told.
+   */
+  readonly conns = new Map<number, unknown>(); // by the pool's connection key
+  /** Set by the pool when it ends the worker on purpose: the exit is then no crash. */
+  retiring = false;
+  /** How much of the pool's action table the worker has been sent. */
+  actionsKnown = 0;
+  /** The worker loaded its module once: a replacement that never does is not replaced again. */
+  wasReady = false;
+  private readonly worker: Worker;
+  private failure: string | undefined;
+
+  constructor(
+    readonly index: number,
+    entry: URL,
+    settings: Pick<PoolSettings, 'module' | 'execArgv' | 'resourceLimits'>,
+    private readonly events: SlotEvents,
+  ) {
+    const { module, execArgv, resourceLimits } = settings;
+    this.worker = new Worker(entry, { workerData: { module }, ...(execArgv ? { execArgv } : {}), ...(resourceLimits ? { resourceLimits } : {}) });
+    this.worker.on('message', (m: FromWorker) => this.receive(m));
+    this.worker.on('error', (err) => (this.failure ??= `threw ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}`));
+    this.worker.on('exit', (code) => this.exit(code));
+  }
+
+  post(m: CallsMessage): void {
+    this.inFlight += m.n;
+    this.worker.postMessage(m, [m.buf]);
+  }
+
+  tell(m: ToWorker): void {
+    this.worker.postMessage(m);
+  }
+
+  /** Ends the worker now; `exited` follows. */
+  terminate(): void {
+    this.retiring = true;
+    void this.worker.terminate();
+  }
+
+  private receive(m: FromWorker): void {
+    if (this.state === 'exited') return;
+    if (m.t === 'replies') return this.events.replies(m);
+    if (m.t === 'ready') {
+      this.state = 'ready';
+      this.wasReady = true;
+      return this.events.ready(this);
+    }
+    this.failure = `could not load its module: ${m.message}`;
+    // What the module opened before it failed (a channel, a timer) would keep the thread alive.
+    void this.worker.terminate();
+  }
+
+  private exit(code: number): void {
+    if (this.state === 'exited') return;
+    this.state = 'exited';
+    this.events.exited(this, this.failure ?? `exited with code ${code}`);
+  }
+}

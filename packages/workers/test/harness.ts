@@ -1,0 +1,45 @@
+import { msgpackCodec } from '@skein/codec-msgpack';
+import { RpcError } from '@skein/core';
+import { createClient } from '@skein/api';
+import { nodeRuntime } from '@skein/runtime-node';
+import { ClientStream, RpcServer, type ClientStreamOptions, type Dispatch, type RpcServerOptions } from '@skein/stream';
+import { tcpTransport } from '@skein/transport-tcp';
+import { WorkerPool, type WorkerPoolOptions } from '../src/index.js';
+import { Calc } from './fixtures/calc.mjs';
+
+export const transport = tcpTransport(nodeRuntime);
+export const CALC_MODULE = new URL('./fixtures/calc.mjs', import.meta.url);
+export const ROUTER_MODULE = new URL('./fixtures/router.mjs', import.meta.url);
+
+/**
+ * Vitest runs tests with `--conditions skein-source`, which the workers would inherit and then
+ * try to import TypeScript sources; the workers run the built packages instead.
+ */
+export const startPool = (opts: Omit<WorkerPoolOptions, 'execArgv'>): Promise<WorkerPool> => WorkerPool.start({ execArgv: [], ...opts });
+
+/** A server on loopback with `dispatch`, one ClientStream to it and a typed Calc client. */
+export async function serve(dispatch: Dispatch, serverOpts: Partial<RpcServerOptions> = {}, clientOpts: Partial<ClientStreamOptions> = {}) {
+  const server = new RpcServer({ ...serverOpts, dispatch });
+  const a = await server.listen(transport, '127.0.0.1:0');
+  const address = 'port' in a ? `127.0.0.1:${a.port}` : '';
+  const stream = await ClientStream.connect({ transport, address, window: 1024, maxQueued: 100_000, ...clientOpts });
+  return {
+    server,
+    stream,
+    calc: createClient(Calc, stream, { codec: msgpackCodec }),
+    async close() {
+      stream.destroy();
+      await server.close();
+    },
+  };
+}
+
+/** What a call ended with, in a form two runs can be compared by. */
+export async function outcome(p: Promise<unknown>): Promise<unknown> {
+  try {
+    return { ok: await p };
+  } catch (err) {
+    if (err instanceof RpcError) return { code: err.codeName, retry: err.retry, message: err.message };
+    return { error: (err as Error).constructor.name, message: (err as Error).message };
+  }
+}

@@ -1,0 +1,24 @@
+import { launch, reap, toolMissing, type RuntimeName } from '@skein/test-utils';
+import { describe, expect, it } from 'vitest';
+
+const script = new URL('./fixtures/flood-crash-close.mjs', import.meta.url).pathname;
+
+// Node runs the built packages (`pnpm --filter @skein/workers... build` first); Bun and Deno
+// run the sources. Each runs its own `node:worker_threads`. Off CI, a runtime that is not
+// installed is skipped, and the test's name says why.
+describe.each(['node', 'bun', 'deno'] as RuntimeName[])('WorkerPool on %s', (runtime) => {
+  const missing = runtime === 'node' ? undefined : toolMissing(runtime);
+  it.skipIf(missing !== undefined)(`survives a crash mid-flood, replaces the worker and closes${missing ? ` (skipped: ${missing})` : ''}`, async () => {
+    const proc = launch(runtime, script);
+    try {
+      const [, json] = await proc.waitForLine(/^RESULT (.*)$/, 25_000);
+      const r = JSON.parse(json!);
+      expect(r.failed).toBeGreaterThanOrEqual(1);
+      expect(r.failed).toBeLessThanOrEqual(64); // one worker's share at most
+      expect(r).toMatchObject({ failedAsMayHaveRun: true, okRight: true, crashes: 1, second: true, state: 'closed' });
+      expect(await proc.exited).toBe(0);
+    } finally {
+      await reap(proc);
+    }
+  });
+});
