@@ -32,8 +32,9 @@ describe('the browser entry', () => {
     }
   });
 
-  it.skipIf(typeof (globalThis as { WebSocket?: unknown }).WebSocket !== 'undefined')(
-    'without a WebSocket in the global scope or the options, connect says to pass one',
+  const hasGlobal = typeof (globalThis as { WebSocket?: unknown }).WebSocket !== 'undefined';
+  it.skipIf(hasGlobal)(
+    `without a WebSocket in the global scope or the options, connect says to pass one${hasGlobal ? ' (skipped: this runtime has a global WebSocket)' : ''}`,
     async () => {
       const err = await wsTransport().connect({ host: '127.0.0.1', port: 1 }, spec).catch((e: unknown) => e);
       expect(err).toMatchObject({ code: ErrorCode.InvalidArgument, message: expect.stringMatching(/WebSocket/) });
