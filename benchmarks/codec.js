@@ -19,6 +19,9 @@ const jsonCodec = {
 
 const codecs = [msgpackCodec, cborCodec, jsonCodec];
 
+/** What `Calculator.add` sends: the typed api's own benchmark call (issue 19). */
+const add = { a: 1, b: 2 };
+
 const small = { id: 48213, method: 'Calculator.add', ok: true, score: 0.875, tags: ['fast', 'retry'] };
 
 const medium = {
@@ -38,6 +41,7 @@ const medium = {
 };
 
 const payloads = [
+  ['add', add],
   ['small', small],
   ['medium', medium],
 ];

@@ -90,6 +90,13 @@ const targets = [
       metric: 'mb_per_s', min: 0.8,
     },
   ]),
+  // Issue 14: what encryption costs, against plaintext in the same run.
+  {
+    goal: 'stream send() over TLS, 256 in flight ≥ 60 % of plaintext TCP',
+    of: { suite: 'echo-32B/send', transport: 'tls', in_flight: 256 },
+    over: { ...stream32('send', 256), runtime: 'node' },
+    metric: 'calls_per_s', min: 0.6,
+  },
   {
     goal: 'FailoverPool send() over 3 servers, 256 in flight ≥ 90 % of one ClientStream',
     of: { suite: 'pool-32B/send', ...TCP, in_flight: 256 },

@@ -5,8 +5,12 @@ import type { Caller, ConnKind, ServerRequest } from '@skein/stream';
 export class CallContext {
   private controller: AbortController | undefined;
   private unlink: (() => void) | undefined;
-  /** @internal The timeout sweep's tick count when the call started. */
-  sweepTick = 0;
+  /** @internal The timeout sweep's tick count when the call started; -1 while in no sweep. */
+  sweepTick = -1;
+  /** @internal The timeout sweep's list of running calls, threaded through them (timeout-sweep.ts). */
+  sweepPrev: CallContext | undefined = undefined;
+  /** @internal */
+  sweepNext: CallContext | undefined = undefined;
   private _meta: Record<string, unknown> | undefined;
 
   constructor(
@@ -123,7 +127,8 @@ export class CallContext {
   /** @internal The call ran past the server's handler timeout: abort it and answer Timeout. */
   timeOut(): void {
     const err = new RpcError(ErrorCode.Timeout, `${this.service}.${this.method} ran too long`);
-    this.controller?.abort(err);
+    // Made here if nobody looked yet: a stream's generator may first look at its signal later.
+    (this.controller ??= new AbortController()).abort(err);
     this.req.fail(err);
   }
 

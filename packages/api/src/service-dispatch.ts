@@ -42,8 +42,19 @@ export interface ServiceDispatchOptions {
    * read a detailed error string as a custom error).
    */
   exposeInternalErrors?: boolean;
-  /** Abort `ctx.signal` and answer Timeout when a handler runs longer. Checked once a second. Default: off. */
+  /**
+   * Abort `ctx.signal` and answer Timeout when a handler runs longer. Checked once a second.
+   * Bounds a streaming method's whole stream too (from its start to its answer, as a gRPC
+   * deadline does), unless `streamTimeoutMs` says otherwise. Default: off.
+   */
   handlerTimeoutMs?: number;
+  /**
+   * The bound for streaming methods: a stream whose handler has not answered (returned, or ended
+   * its generator) this long after it started is ended with Timeout and its `ctx.signal`
+   * aborted. Default: `handlerTimeoutMs`; 0 leaves streams unbounded (long-lived subscriptions)
+   * while unary calls keep their `handlerTimeoutMs`.
+   */
+  streamTimeoutMs?: number;
   /** Before/after hooks around every handler (see Filter), e.g. `overloadShedding()`, `callLog(logger)`. */
   filters?: readonly Filter[];
 }
@@ -92,12 +103,16 @@ export function createServiceDispatch(opts: ServiceDispatchOptions): Dispatch {
   };
 }
 
+const timeOut = (ctx: CallContext): void => ctx.timeOut();
+
 /** Runs one call: decode, validate, handle, validate, encode, answer. */
 class Runner {
   private readonly codec: Codec;
   private readonly logger: Logger;
   private readonly expose: boolean;
   private readonly sweep: TimeoutSweep | undefined;
+  /** Streams' own: the unary sweep when the bounds are the same. */
+  private readonly streamSweep: TimeoutSweep | undefined;
   private readonly filters: readonly Filter[];
 
   constructor(opts: ServiceDispatchOptions) {
@@ -105,7 +120,12 @@ class Runner {
     this.codec = opts.codec;
     this.logger = opts.logger ?? consoleLogger('warn', 'skein');
     this.expose = opts.exposeInternalErrors ?? false;
-    this.sweep = opts.handlerTimeoutMs ? new TimeoutSweep(opts.handlerTimeoutMs, (ctx) => ctx.timeOut()) : undefined;
+    if (opts.streamTimeoutMs !== undefined && !(opts.streamTimeoutMs >= 0 && Number.isFinite(opts.streamTimeoutMs))) {
+      throw invalidArgument(`streamTimeoutMs must be a number of ms >= 0 (0: unbounded), got ${opts.streamTimeoutMs}`);
+    }
+    this.sweep = opts.handlerTimeoutMs ? new TimeoutSweep(opts.handlerTimeoutMs, timeOut) : undefined;
+    const streamMs = opts.streamTimeoutMs ?? opts.handlerTimeoutMs;
+    this.streamSweep = !streamMs ? undefined : streamMs === opts.handlerTimeoutMs ? this.sweep : new TimeoutSweep(streamMs, timeOut);
   }
 
   start(req: ServerRequest, e: Entry): void {
@@ -146,6 +166,7 @@ class Runner {
   }
 
   private runStream(req: ServerRequest, e: Entry, s: StreamServe, ctx: CallContext, arg: unknown): void {
+    this.streamSweep?.add(ctx);
     let started = this.filters.length === 0;
     const run = (): Promise<void> => ((started = true), serveStream(req, s, arg, e.handler, ctx));
     const served =
@@ -153,12 +174,17 @@ class Runner {
         ? run()
         : withFilters(this.filters, this.serverInfo(req, e, ctx, arg), run, (err) => this.logger.warn({ action: e.action, err }, `${e.action}: server filter failed after the call`));
     served.then(
-      () => ctx.finish(),
+      () => this.streamDone(ctx),
       (err: unknown) => {
-        ctx.finish();
+        this.streamDone(ctx);
         if (!req.isAnswered) this.fail(req, e, err, started);
       },
     );
+  }
+
+  private streamDone(ctx: CallContext): void {
+    ctx.finish();
+    this.streamSweep?.delete(ctx);
   }
 
   private serverInfo(req: ServerRequest, e: Entry, ctx: CallContext, arg: unknown): CallInfo {

@@ -64,4 +64,24 @@ describe('TimeoutSweep', () => {
     expect(clock.made).toBe(2);
     expect(clock.running).toBe(1);
   });
+
+  it('times out exactly the calls still running, whichever of them ended, and an end told twice changes nothing', () => {
+    const { clock, timedOut, s } = sweep(1000);
+    const calls = Array.from({ length: 10 }, ctx);
+    for (const c of calls) s.add(c);
+    // The first added, one in the middle, the last added: each a different place in the list.
+    for (const i of [0, 4, 9]) s.delete(calls[i]!);
+    s.delete(calls[4]!);
+    clock.advance(5000);
+    const expected = calls.filter((_, i) => ![0, 4, 9].includes(i));
+    expect(timedOut.map((t) => t.ctx)).toHaveLength(expected.length);
+    expect(new Set(timedOut.map((t) => t.ctx))).toEqual(new Set(expected));
+    // Ended after its timeout (the handler answered late): nothing is timed out again.
+    for (const c of expected) s.delete(c);
+    const later = ctx();
+    s.add(later);
+    clock.advance(5000);
+    expect(timedOut.map((t) => t.ctx).filter((c) => c === later)).toHaveLength(1);
+    expect(timedOut).toHaveLength(expected.length + 1);
+  });
 });

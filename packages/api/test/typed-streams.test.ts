@@ -69,6 +69,8 @@ async function setup(filters: Filter[] = []) {
         },
         async *echo(values, ctx) {
           seen.handlerRuns++;
+          // The cancel may be read in the same chunk as the opening, before this runs.
+          if (ctx.signal.aborted) echoEnded.resolve(ctx.signal.reason);
           ctx.signal.addEventListener('abort', () => echoEnded.resolve(ctx.signal.reason));
           for await (const v of values) yield v;
         },

@@ -4,7 +4,10 @@
  * stream layer never looks inside them. Each `msgpack()` has its own encoder and decoder, made
  * once and reused for every message (no allocation per call beyond the bytes themselves).
  * Integral numbers within ±(2^53-1) travel as msgpack integers and come back as numbers, larger
- * ones as bigints both ways (safe-integers.ts); extension types are opt-in.
+ * ones as bigints both ways (safe-integers.ts); extension types are opt-in. Plain values (the
+ * small objects RPC calls carry) take a hand-written fast path that writes the library's exact
+ * bytes and reads its exact values (fast-encode.ts, fast-decode.ts); anything else, and any
+ * message the fast path does not read, goes through the library (library-coders.ts).
  */
 
 // ── What an application passes where a Codec is expected ─────────────────────────────────

@@ -1,9 +1,8 @@
 import { decodeError, encodeError, plainBytes, type Codec } from '@skein/core';
-import { Decoder, Encoder, type ExtensionCodecType } from '@msgpack/msgpack';
-import { checkExtensionTypes, skeinExtensions, type ExtensionTypes } from './extensions.js';
-import { guardInt64 } from './int64-guard.js';
-import { Nesting } from './nesting.js';
-import { readSafeIntegers, writeSafeIntegers } from './safe-integers.js';
+import type { ExtensionTypes } from './extensions.js';
+import { fastDecode, NOT_HANDLED } from './fast-decode.js';
+import { FastEncoder } from './fast-encode.js';
+import { libraryCoders } from './library-coders.js';
 
 export interface MsgpackOptions {
   /**
@@ -17,21 +16,28 @@ export interface MsgpackOptions {
   extensionTypes?: Partial<ExtensionTypes>;
 }
 
-/** A MessagePack codec. Each call makes an independent encoder and decoder. */
+/**
+ * A MessagePack codec. Each call makes an independent encoder and decoder. Plain values take
+ * the fast path (fast-encode.ts, fast-decode.ts), which writes and reads the library's bytes
+ * and values; everything else goes through the library itself.
+ */
 export function msgpack(options: MsgpackOptions = {}): Codec {
-  const { encoder, decoder } = build(options);
+  const { encoder, decoder } = libraryCoders(options);
+  const fast = new FastEncoder({ ignoreUndefined: options.ignoreUndefined ?? false, sortKeys: options.sortKeys ?? false });
   return {
     name: 'msgpack',
     encode(value: unknown): Uint8Array {
       try {
-        return encoder.encode(value);
+        return fast.encode(value) ?? encoder.encode(value);
       } catch (e) {
         throw encodeError('msgpack', e);
       }
     },
     decode(bytes: Uint8Array): unknown {
       try {
-        return decoder.decode(plainBytes(bytes));
+        const plain = plainBytes(bytes);
+        const value = fastDecode(plain);
+        return value !== NOT_HANDLED ? value : decoder.decode(plain);
       } catch (e) {
         throw decodeError('msgpack', e);
       }
@@ -41,17 +47,3 @@ export function msgpack(options: MsgpackOptions = {}): Codec {
 
 /** The codec with default options, ready to pass where a Codec is expected. */
 export const msgpackCodec: Codec = msgpack();
-
-function build(options: MsgpackOptions): { encoder: Encoder; decoder: Decoder } {
-  const types = checkExtensionTypes({ set: options.extensionTypes?.set ?? 0, map: options.extensionTypes?.map ?? 1 });
-  const { ignoreUndefined = false, sortKeys = false } = options;
-  // Assigned below: the extensions encode their payloads with encoders that use them.
-  let extensionCodec: ExtensionCodecType<undefined>;
-  // useBigInt64 so that bigints travel as int64/uint64; safe-integers.ts makes numbers share
-  // those forms, and makes the decoder return a bigint only beyond the safe integers.
-  const newEncoder = (): Encoder =>
-    writeSafeIntegers(guardInt64(new Encoder({ extensionCodec, useBigInt64: true, ignoreUndefined, sortKeys })));
-  const newDecoder = (): Decoder => readSafeIntegers(new Decoder({ extensionCodec, useBigInt64: true }));
-  extensionCodec = skeinExtensions(types, new Nesting(newEncoder), new Nesting(newDecoder));
-  return { encoder: newEncoder(), decoder: newDecoder() };
-}

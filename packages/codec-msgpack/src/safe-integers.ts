@@ -51,20 +51,23 @@ export function readSafeIntegers(decoder: Decoder): Decoder {
   replaceMethod<ReadInt64>(decoder, 'readU64AsBigInt', () =>
     function () {
       const high = this.readU32();
-      return join(high, this.readU32());
+      return joinWords(high, this.readU32());
     },
   );
   replaceMethod<ReadInt64>(decoder, 'readI64AsBigInt', () =>
     function () {
       const high = this.readI32();
-      return join(high, this.readU32());
+      return joinWords(high, this.readU32());
     },
   );
   return decoder;
 }
 
-/** high * 2^32 + low, without allocating when the result is a safe integer. */
-function join(high: number, low: number): number | bigint {
+/**
+ * high * 2^32 + low, without allocating when the result is a safe integer. The fast decoder
+ * (fast-decode.ts) reads 64-bit integers with it too.
+ */
+export function joinWords(high: number, low: number): number | bigint {
   // Rounding is monotonic: the sum is exact when the true value is safe, and at least 2^53 in
   // magnitude (so not safe) when it is not.
   const value = high * 2 ** 32 + low;

@@ -34,8 +34,12 @@ const UWS_NATIVE_ONLY = {
 
 const tcp = (runtime: RuntimeName, transport: ServerTransport): ServerConfig => ({ runtime, transport, socket: 'tcp' });
 const secure = (s: ServerConfig): ServerConfig => ({ ...s, tls: true });
-/** What TLS rows run: calls and errors over TLS / WSS, across runtimes (the rest is the same code above TLS). */
-const OVER_TLS: readonly ScenarioName[] = ['calls', 'errors', 'concurrency'];
+/**
+ * What TLS rows run across runtimes: calls and errors over TLS / WSS, and the extension frames
+ * (streams with their credit, cancel, deadlines), whose interleaved writes and reads TLS records
+ * cut differently; the rest is the same code above TLS.
+ */
+const OVER_TLS: readonly ScenarioName[] = ['calls', 'errors', 'concurrency', 'streams', 'cancel', 'deadline'];
 const ALL_OVER_TLS = { node: OVER_TLS, bun: OVER_TLS, deno: OVER_TLS };
 const unix = (runtime: RuntimeName, transport: ServerTransport): ServerConfig => ({ runtime, transport, socket: 'unix' });
 

@@ -2,6 +2,7 @@ import { afterMacrotask } from './after-macrotask.js';
 import { appendChunk } from './chunk-queue.js';
 import type { Slab } from './slab.js';
 import { SlabRun } from './slab-run.js';
+import { RunEnds } from './run-ends.js';
 
 /** Where a batch is in its life: nothing queued, or when its flush comes. */
 const enum Due {
@@ -23,42 +24,46 @@ const enum Due {
  * them at once and a run of small frames becomes one contiguous chunk; long parts are queued by
  * reference. Taking the chunks gives back the slab the batch did not fill: a connection between
  * batches holds none (a private slab per connection would make 10k idle ones hold 640 MiB).
+ * It is its slab run (a subclass, not a field): one object per connection, not two
+ * (docs/benchmarks.md, "Memory").
  */
-export class RunBatch {
-  /** Queued chunks, oldest first; bytes copied since the last `seal` are not cut onto them yet. */
-  private chunks: Uint8Array[] = [];
-  private readonly run: SlabRun;
+export class RunBatch extends SlabRun {
+  /**
+   * Queued chunks, oldest first; bytes copied since the last `seal` are not cut onto them yet.
+   * Made at the first add after a take: a connection between batches holds no array.
+   */
+  private chunks: Uint8Array[] | undefined;
   private readonly owner: BatchOwner;
   private due = Due.Idle;
-  /** The flush callback (end of run or of macrotask), made at the first add: a connection that never writes needs none. */
-  private runEnded: (() => void) | undefined;
 
   /**
    * `copyBelow`: parts shorter than this are copied. A transport keeps it at SMALL_PART or more,
    * which FrameConn.write promises to copy. `flush`: the owner, whose `flush()` runs at the end
-   * of each run (an object with the method costs no closure per connection), or that function.
+   * of each run (an object with the method costs no closure per connection), or that function;
+   * left out, the batch is its own owner (a subclass with a `flush()`: one object, not two).
    */
-  constructor(slab: Slab, private readonly copyBelow: number, flush: BatchOwner | (() => void)) {
-    this.run = new SlabRun(slab);
-    this.owner = typeof flush === 'function' ? { flush } : flush;
+  constructor(slab: Slab, private readonly copyBelow: number, flush?: BatchOwner | (() => void)) {
+    super(slab);
+    this.owner = flush === undefined ? (this as unknown as BatchOwner) : typeof flush === 'function' ? { flush } : flush;
   }
 
   /** Slab bytes reserved and not yet taken: 0 after a take, so an idle connection holds none. */
   get heldBytes(): number {
-    return this.run.held;
+    return this.held;
   }
 
   /** Queues `part` (never empty); the owner's flush follows at the end of the run. */
   add(part: Uint8Array): void {
+    const chunks = (this.chunks ??= []);
     if (part.length < this.copyBelow) {
-      this.run.copy(part, this.chunks);
+      this.copy(part, chunks);
     } else {
-      this.run.cut(this.chunks);
-      this.chunks.push(part);
+      this.cut(chunks);
+      chunks.push(part);
     }
     if (this.due === Due.Idle) {
       this.due = Due.RunEnd;
-      queueMicrotask((this.runEnded ??= () => this.ended()));
+      runEnds.add(this);
     }
   }
 
@@ -76,16 +81,16 @@ export class RunBatch {
 
   /** Cuts what was copied onto the queue and gives back the slab not used. */
   seal(): void {
-    this.run.cut(this.chunks);
-    this.run.release();
+    if (this.chunks !== undefined) this.cut(this.chunks);
+    this.release();
   }
 
   /** Removes and returns everything queued, or undefined when nothing is. */
   takeAll(): Uint8Array[] | undefined {
     this.seal();
     const chunks = this.chunks;
-    if (chunks.length === 0) return undefined;
-    this.chunks = [];
+    if (chunks === undefined || chunks.length === 0) return undefined;
+    this.chunks = undefined;
     return chunks;
   }
 
@@ -95,7 +100,7 @@ export class RunBatch {
    */
   takeSplit(ends: readonly number[]): Uint8Array[][] {
     this.seal();
-    const chunks = this.chunks;
+    const chunks = (this.chunks ??= []);
     const out: Uint8Array[][] = [];
     let i = 0;
     let off = 0;
@@ -119,20 +124,25 @@ export class RunBatch {
 
   /** Drops everything queued (the connection is gone). */
   discard(): void {
-    this.chunks = [];
-    this.run.release();
+    this.chunks = undefined;
+    this.release();
   }
 
-  private ended(): void {
+  /** Its run (or macrotask) is over: RunEnds calls it. */
+  ended(): void {
     if (this.due === Due.Deferred) {
       this.due = Due.MacrotaskEnd;
-      afterMacrotask(this.runEnded!);
+      macrotaskEnds.add(this);
       return;
     }
     this.due = Due.Idle;
     this.owner.flush();
   }
 }
+
+// Wrapped: a browser's queueMicrotask throws "Illegal invocation" when called as another object's method.
+const runEnds = new RunEnds((fn) => queueMicrotask(fn));
+const macrotaskEnds = new RunEnds(afterMacrotask);
 
 /** What a RunBatch flushes into at the end of a run. */
 export interface BatchOwner {

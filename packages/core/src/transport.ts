@@ -95,6 +95,15 @@ export interface FrameConn {
    * WebSocket's) are never in the middle of a frame and may leave it out.
    */
   readonly midFrame?: boolean;
+  /**
+   * Cuts the frames received from now on by `spec` instead of the one the connection was made
+   * with (its `headerLength` must be the same): a server that learns who the peer is holds it to
+   * that kind's limits, and a header over them is refused as it arrives, before its body is
+   * buffered. A frame whose header was already read goes on under the spec it was read by.
+   * Optional: without it the connection keeps its spec, and the layer above checks each whole
+   * frame itself.
+   */
+  setFrameSpec?(spec: FrameSpec): void;
   pause(): void;
   resume(): void;
   /** Flushes, then half-closes. */
@@ -129,6 +138,14 @@ export class FrameError extends Error {
 export function checkFrameSpec(spec: FrameSpec): void {
   if (!Number.isSafeInteger(spec.headerLength) || spec.headerLength < 1) {
     throw invalidArgument(`frame spec headerLength ${spec.headerLength} is not a positive byte count`);
+  }
+}
+
+/** Throws InvalidArgument unless `next` may replace `current` on a live connection (FrameConn.setFrameSpec): other limits, the same header length. */
+export function checkFrameSpecSwap(current: FrameSpec, next: FrameSpec): void {
+  checkFrameSpec(next);
+  if (next.headerLength !== current.headerLength) {
+    throw invalidArgument(`a connection's frame spec may change its limits, not its header length (${current.headerLength}, not ${next.headerLength})`);
   }
 }
 

@@ -1,8 +1,15 @@
 import { ByteConnLifecycle, ChunkQueue, tlsCloseError, type ByteConn } from '@skein/core';
 import type { DenoConn } from './native-api.js';
 
-/** Bytes asked of one read. */
-const READ_SIZE = 64 * 1024;
+/**
+ * Reads go one after the other into a region of this size, and each chunk is handed on as a view
+ * of it: no copy and no allocation per read. A chunk the receiver keeps keeps its region alive,
+ * but a region is left only once received bytes fill all but MIN_READ of it, so what is held
+ * grows with the bytes received, as a copy per read would.
+ */
+const REGION_SIZE = 64 * 1024;
+/** The least a read asks for: with less left in the region, the next read takes a fresh one. */
+const MIN_READ = 16 * 1024;
 /** `write` returns false once this much is waiting to be sent. */
 const HIGH_WATER = 64 * 1024;
 
@@ -13,7 +20,9 @@ const HIGH_WATER = 64 * 1024;
  * closes cleanly once both directions are done.
  */
 export class DenoByteConn extends ByteConnLifecycle implements ByteConn {
-  private readBuffer = new Uint8Array(READ_SIZE);
+  /** Where the next read lands: `region` from `regionAt` on. Taken at the first read. */
+  private region: Uint8Array | undefined;
+  private regionAt = 0;
   private wakeReader: (() => void) | undefined;
   private readonly outbox = new ChunkQueue();
   /** Bytes of the piece being written that Deno has not taken yet. */
@@ -89,12 +98,14 @@ export class DenoByteConn extends ByteConnLifecycle implements ByteConn {
         while (this.paused && !this.over) await new Promise<void>((resolve) => (this.wakeReader = resolve));
         this.wakeReader = undefined;
         if (this.over) return;
-        const chunk = await this.read();
+        const region = (this.region ??= new Uint8Array(REGION_SIZE));
+        const at = this.regionAt;
+        const n = await this.conn.read(at === 0 ? region : region.subarray(at));
         if (this.over) return;
-        if (chunk === null) return this.onReadDone();
-        if (chunk.length > 0) {
+        if (n === null) return this.onReadDone();
+        if (n > 0) {
           this.heard = true;
-          this.received(chunk);
+          this.received(this.take(region, at, n));
         }
       }
     } catch (err) {
@@ -102,16 +113,19 @@ export class DenoByteConn extends ByteConnLifecycle implements ByteConn {
     }
   }
 
-  /** The next chunk, or null at the peer's FIN. */
-  private async read(): Promise<Uint8Array | null> {
-    const n = await this.conn.read(this.readBuffer);
-    if (n === null) return null;
-    // The chunk is the receiver's for good, so a buffer that was handed out is never read into
-    // again: a short read is copied out and the buffer kept, a long one is handed over whole.
-    if (n < READ_SIZE / 4) return this.readBuffer.slice(0, n);
-    const chunk = this.readBuffer.subarray(0, n);
-    this.readBuffer = new Uint8Array(READ_SIZE);
-    return chunk;
+  /**
+   * The `n` bytes just read at `at`, for the receiver to own: that part of the region is never
+   * read into again (reads go on after it, or into a fresh region), so it is handed on uncopied.
+   */
+  private take(region: Uint8Array, at: number, n: number): Uint8Array {
+    const end = at + n;
+    if (REGION_SIZE - end < MIN_READ) {
+      this.region = undefined;
+      this.regionAt = 0;
+    } else {
+      this.regionAt = end;
+    }
+    return region.subarray(at, end);
   }
 
   private onReadDone(): void {

@@ -7,6 +7,15 @@ import { identityOfSocket } from './tls.js';
 const OWNER = Symbol('NodeByteConn');
 type OwnedSocket = net.Socket & { [OWNER]: NodeByteConn };
 
+/** end() was called: nothing more is written. */
+const ENDED = 1;
+/** The 'drain' listener is on: added at the first write the socket refused, as only then does a drain follow. */
+const DRAIN_HEARD = 2;
+/** Anything received yet: a TLS server that refuses our certificate closes before it sends a byte. */
+const HEARD = 4;
+/** closeTransport destroyed the socket: the close is ours, not the server's refusal. */
+const CLOSED_HERE = 8;
+
 /**
  * A ByteConn over a `net.Socket`. The socket must arrive paused and created with
  * `allowHalfOpen: true`: paused so nothing is read before `bind` (the kernel holds the bytes),
@@ -16,14 +25,9 @@ type OwnedSocket = net.Socket & { [OWNER]: NodeByteConn };
  */
 export class NodeByteConn extends ByteConnLifecycle implements ByteConn {
   private error: Error | undefined;
-  private ended = false;
-  /** The 'drain' listener is on: added at the first write the socket refused, as only then does a drain follow. */
-  private drainHeard = false;
   private _identity: PeerIdentity | undefined;
-
-  /** Anything received yet: a TLS server that refuses our certificate closes before it sends a byte. */
-  private heard = false;
-  private closedHere = false;
+  /** The bits below, in one field rather than four (8 bytes each, at 10,000 idle connections). */
+  private bits = 0;
 
   /** `tlsClient`: this is a TLS client, whose server may refuse it after the handshake (see core's tlsCloseError). */
   constructor(
@@ -51,7 +55,7 @@ export class NodeByteConn extends ByteConnLifecycle implements ByteConn {
   private static onClose(this: net.Socket): void {
     const conn = (this as OwnedSocket)[OWNER];
     const tls = conn.tlsClient;
-    conn.gone(tls && !conn.closedHere ? tlsCloseError(conn.remote, conn.error, conn.heard, tls.presentedCert) : conn.error);
+    conn.gone(tls && (conn.bits & CLOSED_HERE) === 0 ? tlsCloseError(conn.remote, conn.error, (conn.bits & HEARD) !== 0, tls.presentedCert) : conn.error);
   }
 
   // Node reads into a fresh buffer for every read, so the chunk can be handed on uncopied, as the
@@ -59,7 +63,7 @@ export class NodeByteConn extends ByteConnLifecycle implements ByteConn {
   // written to Uint8Array's).
   private static onData(this: net.Socket, chunk: Buffer): void {
     const conn = (this as OwnedSocket)[OWNER];
-    conn.heard = true;
+    conn.bits |= HEARD;
     conn.received(plainBytes(chunk));
   }
 
@@ -81,7 +85,7 @@ export class NodeByteConn extends ByteConnLifecycle implements ByteConn {
   }
 
   write(chunks: readonly Uint8Array[]): boolean {
-    if (this.stopped || this.over || this.ended) return true; // dropped: the close handler tells the writer why
+    if (this.stopped || this.over || (this.bits & ENDED) !== 0) return true; // dropped: the close handler tells the writer why
     let below = true;
     if (chunks.length === 1) {
       below = this.socket.write(chunks[0]!);
@@ -91,15 +95,15 @@ export class NodeByteConn extends ByteConnLifecycle implements ByteConn {
       for (const chunk of chunks) below = this.socket.write(chunk);
       this.socket.uncork();
     }
-    if (!below && !this.drainHeard) {
-      this.drainHeard = true;
+    if (!below && (this.bits & DRAIN_HEARD) === 0) {
+      this.bits |= DRAIN_HEARD;
       this.socket.on('drain', NodeByteConn.onDrain);
     }
     return below;
   }
 
   end(): void {
-    this.ended = true;
+    this.bits |= ENDED;
     this.socket.end();
   }
 
@@ -119,7 +123,7 @@ export class NodeByteConn extends ByteConnLifecycle implements ByteConn {
   }
 
   protected closeTransport(): void {
-    this.closedHere = true;
+    this.bits |= CLOSED_HERE;
     this.socket.destroy();
   }
 }

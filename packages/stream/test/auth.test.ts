@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import {
   ClientStream,
   ConnPool,
+  FailoverPool,
   RpcServer,
   createRouter,
   type AuthRequest,
@@ -123,6 +124,40 @@ describe.each(TRANSPORTS)('the auth handshake over %s', (_name, t) => {
     expect(s.seen.dispatched).toBe(0);
   });
 
+  it('refuses credentials whose hook never settles after authTimeoutMs, like a refusal, and frees the connection', async () => {
+    const never = new Promise<undefined>(() => {});
+    const s = await authServer(t, {
+      authTimeoutMs: 50,
+      maxConnections: 1,
+      authenticate: (req) => (req.text.startsWith('hang-') ? never : tokens(req)),
+    });
+    const err = await connect(s.address, 'hang-ada').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RpcError);
+    expect(err).toMatchObject({ code: ErrorCode.Unauthenticated, message: expect.stringMatching(/authentication timed out after 50 ms/) });
+    const refused = s.logger.lines.filter((l) => l.level === 'warn' && l.msg === 'authentication refused');
+    expect(refused).toHaveLength(1);
+    expect(refused[0]!.obj).toMatchObject({ reason: 'authentication timed out after 50 ms', renewal: false });
+    expect(s.seen.dispatched).toBe(0);
+    await waitFor(() => s.server.connections === 0, { what: 'the timed-out connection closed' });
+    // Its place under maxConnections is free again.
+    expect(s.server.stats()).toMatchObject({ clients: 0, refused: 0 });
+    const next = await connect(s.address, 'good-bob');
+    expect(utf8.decode((await next.call(1)).msg)).toBe('bob');
+  });
+
+  it('refuses a renewal whose hook never settles after authTimeoutMs, keeping the connection on its grant', async () => {
+    const s = await authServer(t, {
+      authTimeoutMs: 50,
+      authenticate: (req) => (req.renewal ? new Promise<undefined>(() => {}) : tokens(req)),
+    });
+    const stream = await connect(s.address, 'good-ada');
+    await expect(stream.renewCredentials()).rejects.toMatchObject({ code: ErrorCode.Unauthenticated, message: expect.stringMatching(/timed out/) });
+    // Not left "being checked": the next renewal reaches the hook.
+    await expect(stream.renewCredentials()).rejects.toMatchObject({ code: ErrorCode.Unauthenticated, message: expect.stringMatching(/timed out/) });
+    expect(s.seen.hookCalls).toHaveLength(3);
+    expect(utf8.decode((await stream.call(1)).msg)).toBe('ada');
+  });
+
   it('fails the connect when the credentials function throws, before the server sees anything', async () => {
     const s = await authServer(t);
     const err = await connect(s.address, () => Promise.reject(new Error('vault sealed'))).catch((e: unknown) => e);
@@ -182,6 +217,17 @@ describe.each(TRANSPORTS)('the auth handshake over %s', (_name, t) => {
     await stream.renewCredentials();
     expect(utf8.decode((await stream.call(1)).msg)).toBe('v2');
     expect(s.seen.hookCalls[1]).toMatchObject({ renewal: true, current: { name: 'v1' }, text: 'good-v2' });
+  });
+
+  it('renews with credentials given to renewCredentials, after a renewal under way, and keeps them for later ones', async () => {
+    const s = await authServer(t);
+    let n = 0;
+    const stream = await connect(s.address, () => `good-v${++n}`);
+    await Promise.all([stream.renewCredentials(), stream.renewCredentials('good-given')]);
+    expect(s.seen.hookCalls.map((r) => r.text)).toEqual(['good-v1', 'good-v2', 'good-given']);
+    expect(utf8.decode((await stream.call(1)).msg)).toBe('given');
+    await stream.renewCredentials();
+    expect(s.seen.hookCalls[3]).toMatchObject({ text: 'good-given', renewal: true });
   });
 
   it('keeps the connection when a renewal is refused: the current credentials stay good', async () => {
@@ -420,6 +466,7 @@ describe('auth across reconnects and options', () => {
     [{ requireAuth: true }, /requireAuth needs an authenticate hook/],
     [{ authenticate: 'yes' as never }, /authenticate must be a function/],
     [{ authenticate: tokens, requireAuth: 1 as never }, /requireAuth must be a boolean/],
+    [{ authenticate: tokens, authTimeoutMs: 0 }, /authTimeoutMs must be a number of milliseconds/],
   ])('server options %o are checked', (opts, message) => {
     expect(() => new RpcServer({ dispatch: createRouter({}), ...opts })).toThrow(message);
   });
@@ -437,5 +484,91 @@ describe('auth across reconnects and options', () => {
       message: expect.stringMatching(/credentials need limits/),
     });
     expect(() => new ConnPool({ transport: tcp, address: '127.0.0.1:1', stream: { credentials: 7 as never } })).toThrow(/stream.credentials must be/);
+  });
+});
+
+describe('credential renewal on pools', () => {
+  const name = (req: { principal?: unknown }) => text.encode((req.principal as { name: string }).name);
+  /** An auth server whose action 2 holds its calls until `gate` opens: calls pile up, and the pool grows. */
+  async function gatedServer(hook: Authenticate = tokens) {
+    const gate = deferred();
+    const s = await authServer(tcp, {
+      authenticate: hook,
+      dispatch: createRouter({ 1: name, 2: async (req) => (await gate.promise, name(req)) }),
+    });
+    return { ...s, gate };
+  }
+  const namesOf = async (caller: { call(a: number): Promise<{ msg: Uint8Array }> }, n: number) =>
+    new Set(await Promise.all(Array.from({ length: n }, async () => utf8.decode((await caller.call(1)).msg))));
+
+  it('a ConnPool renews on its open connections, and connections it opens later present the new credentials', async () => {
+    const s = await gatedServer();
+    const pool = new ConnPool({ transport: tcp, address: s.address, maxConnections: 2, stream: { credentials: 'good-old', window: 1, keepaliveMs: 0 } });
+    cleanup.push(() => pool.destroy());
+    expect(utf8.decode((await pool.call(1)).msg)).toBe('old');
+
+    await pool.renewCredentials('good-new');
+    expect(s.seen.hookCalls.map((r) => [r.text, r.renewal])).toEqual([['good-old', false], ['good-new', true]]);
+    // Two held calls fill the one connection's window of 1: the pool opens a second connection.
+    const held = [pool.call(2), pool.call(2)];
+    await waitFor(() => s.server.connections === 2, { what: 'a second connection' });
+    await waitFor(() => s.seen.hookCalls.length === 3, { what: 'its credentials' });
+    expect(s.seen.hookCalls[2]).toMatchObject({ text: 'good-new', renewal: false });
+    s.gate.resolve();
+    expect(new Set(await Promise.all(held.map(async (r) => utf8.decode((await r).msg))))).toEqual(new Set(['new']));
+    expect(await namesOf(pool, 8)).toEqual(new Set(['new']));
+  });
+
+  it('a ConnPool renews a connection whose connect was under way with the credentials of before', async () => {
+    const open = deferred();
+    const s = await gatedServer(async (req) => {
+      if (req.text === 'good-slow') await open.promise;
+      return tokens(req);
+    });
+    const pool = new ConnPool({ transport: tcp, address: s.address, stream: { credentials: 'good-slow', keepaliveMs: 0 } });
+    cleanup.push(() => pool.destroy());
+    const first = pool.call(1);
+    await waitFor(() => s.seen.hookCalls.length === 1, { what: 'the first credentials at the hook' });
+    // No connection is open yet: nothing to renew now, but the one being opened presents the old ones.
+    await pool.renewCredentials('good-new');
+    open.resolve();
+    await first;
+    await waitFor(() => s.seen.hookCalls.length === 2, { what: 'the late renewal' });
+    expect(s.seen.hookCalls[1]).toMatchObject({ text: 'good-new', renewal: true, current: { name: 'slow' } });
+    await waitFor(async () => utf8.decode((await pool.call(1)).msg) === 'new', { what: 'the new principal' });
+  });
+
+  it('a FailoverPool renews on every server, and servers it connects to later get the new credentials', async () => {
+    const a = await gatedServer();
+    const b = await gatedServer();
+    const pool = new FailoverPool({ transport: tcp, servers: [a.address], pool: { stream: { credentials: 'good-old', keepaliveMs: 0 } } });
+    cleanup.push(() => pool.close());
+    expect(utf8.decode((await pool.call(1)).msg)).toBe('old');
+
+    await pool.renewCredentials('good-new');
+    expect(a.seen.hookCalls.map((r) => [r.text, r.renewal])).toEqual([['good-old', false], ['good-new', true]]);
+    expect(await namesOf(pool, 8)).toEqual(new Set(['new']));
+
+    await pool.replace([b.address]);
+    expect(await namesOf(pool, 8)).toEqual(new Set(['new']));
+    expect(b.seen.hookCalls.map((r) => [r.text, r.renewal])).toEqual([['good-new', false]]);
+  });
+
+  it('refuses a renewal where it cannot be: without credentials, with bad ones, and passes on the server\'s refusal', async () => {
+    const s = await gatedServer();
+    const bare = new ConnPool({ transport: tcp, address: s.address });
+    cleanup.push(() => bare.destroy());
+    await expect(bare.renewCredentials('good-x')).rejects.toMatchObject({ code: ErrorCode.Unauthenticated, message: expect.stringMatching(/no credentials/) });
+    const failover = new FailoverPool({ transport: tcp, servers: [s.address] });
+    cleanup.push(() => failover.close());
+    await expect(failover.renewCredentials()).rejects.toMatchObject({ code: ErrorCode.Unauthenticated, message: expect.stringMatching(/no credentials/) });
+
+    const pool = new ConnPool({ transport: tcp, address: s.address, stream: { credentials: 'good-ada', keepaliveMs: 0 } });
+    cleanup.push(() => pool.destroy());
+    await expect(pool.renewCredentials(42 as never)).rejects.toMatchObject({ code: ErrorCode.InvalidArgument });
+    await pool.call(1);
+    await expect(pool.renewCredentials('banned-eve')).rejects.toMatchObject({ code: ErrorCode.PermissionDenied });
+    // The connection keeps the credentials it had.
+    expect(utf8.decode((await pool.call(1)).msg)).toBe('ada');
   });
 });

@@ -2,7 +2,8 @@ import { ErrorCode, RpcError } from '@skein/core';
 import { ManualClock, deferred, waitFor } from '@skein/test-utils';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ClientStream, RpcServer, createRouter, type ActionHandler, type Authenticate, type RpcServerOptions } from '../src/index.js';
-import { Concurrency, transport } from './harness.js';
+import { Concurrency, memoryLogger, rawPeer, transport } from './harness.js';
+import { readErrorBytes, readResponseHeader, writeRequestHeader } from '../src/wire/protocol.js';
 
 const cleanup: (() => unknown)[] = [];
 afterEach(async () => {
@@ -23,7 +24,7 @@ async function start(table: Record<string, ActionHandler>, opts: Partial<RpcServ
     cleanup.push(() => s.destroy());
     return s;
   };
-  return { server, connect };
+  return { server, address, connect };
 }
 
 const echo: ActionHandler = (req) => req.msg;
@@ -118,6 +119,54 @@ describe('RpcServer peers and clients on one listener', () => {
     await client.closed();
     expect(client.state).toBe('closed');
     expect((await peer.call('echo', big)).msg.length).toBe(4096);
+  });
+
+  it("refuses a client's header over the clients' frame limit as it arrives, never awaiting the body it claims", async () => {
+    const logger = memoryLogger();
+    // A read timeout, so that a server waiting for the body (as one cutting at the peers' limit does) closes too, without the answer.
+    const { server, address } = await start({ echo }, { logger, tickMs: 50, clients: { limits: { maxMessage: 1024 }, readTimeoutMs: 200 }, peers: { admit, limits: { maxMessage: 64 * 1024 } } });
+    const raw = rawPeer(address, cleanup);
+    // A call numbered 1, seq 7, claiming 4096 message bytes (over the clients' 1024, under the peers' 64 KiB): the header alone.
+    const header = new Uint8Array(32);
+    writeRequestHeader(header, 1, 0, 7, 4096, 0);
+    raw.send(header);
+    const got = await raw.closed;
+    const head = readResponseHeader(got.subarray(0, 20));
+    expect(head).toMatchObject({ flag: 2, seq: 7 });
+    expect(got.length).toBe(20 + head.blobLength);
+    expect((readErrorBytes(new Uint8Array(got.subarray(20))) as RpcError).code).toBe(ErrorCode.FrameTooLarge);
+    await waitFor(() => server.stats().clients === 0);
+    expect(logger.lines.filter((l) => l.msg === 'closing connection: malformed frame').map((l) => l.obj.reason)).toEqual(['message of 4096 bytes exceeds 1024']);
+  });
+
+  it('names the cap that refused a connection in its warn line, once per cap in a run of refusals', async () => {
+    const logger = memoryLogger();
+    let admitNext = false;
+    const server = new RpcServer({
+      dispatch: createRouter({ k: () => undefined }),
+      logger,
+      clients: { maxConnections: 1 },
+      peers: { admit: () => admitNext, maxConnections: 1 },
+    });
+    cleanup.push(() => server.close());
+    const a = (await server.listen(transport, '127.0.0.1:0')) as { port: number };
+    const outcome = async (peer: boolean): Promise<string> => {
+      admitNext = peer;
+      const s = await ClientStream.connect({ transport, address: `127.0.0.1:${a.port}`, keepaliveMs: 0 });
+      cleanup.push(() => s.destroy());
+      return s.call('k').then(() => 'ok', (e: RpcError) => e.codeName);
+    };
+    expect([await outcome(false), await outcome(true)]).toEqual(['ok', 'ok']);
+    expect([await outcome(false), await outcome(true), await outcome(false), await outcome(true)]).toEqual(['IO', 'IO', 'IO', 'IO']);
+    const warned = logger.lines.filter((l) => l.level === 'warn' && /connection limit/.test(l.msg ?? ''));
+    expect(warned.map((l) => [l.msg, l.obj.cap])).toEqual([
+      ['connection limit reached (clients.maxConnections): refusing new clients', 'clients.maxConnections'],
+      ['connection limit reached (peers.maxConnections): refusing new peers', 'peers.maxConnections'],
+    ]);
+    expect(warned[0]!.obj).toMatchObject({ 'clients.maxConnections': 1 });
+    expect(warned[1]!.obj).toMatchObject({ 'peers.maxConnections': 1 });
+    expect(warned.some((l) => 'maxConnections' in l.obj)).toBe(false);
+    expect(server.stats()).toMatchObject({ clients: 1, peers: 1, refused: 4 });
   });
 
   it('closes idle clients on their timeout and idle peers on theirs', async () => {

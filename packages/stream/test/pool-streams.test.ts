@@ -108,3 +108,47 @@ describe('streams over pools', () => {
     expect(s.counts).toEqual({ count: 1 });
   });
 });
+
+describe('open streams count as load', () => {
+  /** Holds its stream open (ignoring its signal) and tells who it is. */
+  const held = (name: string, opened: string[]): Record<string, ActionHandler> => ({
+    hold: (req) => {
+      opened.push(name);
+      void req.stream!.write(u32(1));
+      return new Promise(() => {});
+    },
+    who: () => new TextEncoder().encode(name),
+  });
+
+  it('a ConnPool\'s inFlight counts its open streams, and drops them when they end', async () => {
+    const opened: string[] = [];
+    const s = await server(held('a', opened));
+    const pool = new ConnPool({ transport, address: s.address });
+    cleanup.push(() => pool.destroy());
+    const streams = [pool.openStream('hold'), pool.openStream('hold'), pool.openStream('hold')];
+    for (const st of streams) await st[Symbol.asyncIterator]().next(); // each is open on the server
+    expect(opened).toHaveLength(3);
+    expect(pool.stats().inFlight).toBe(3);
+    streams[0]!.cancel();
+    expect(pool.inFlight).toBe(2);
+    for (const st of streams) st.cancel();
+    expect(pool.inFlight).toBe(0);
+  });
+
+  it('least-active sends calls away from the server that carries a stream', async () => {
+    const opened: string[] = [];
+    const a = await server(held('a', opened));
+    const b = await server(held('b', opened));
+    const pool = new FailoverPool({ transport, servers: [a.address, b.address], strategy: 'least-active' });
+    cleanup.push(() => pool.close());
+    const stream = pool.openStream('hold');
+    cleanup.push(() => stream.cancel());
+    await stream[Symbol.asyncIterator]().next();
+    const busy = opened[0]!;
+    expect(pool.servers().map((v) => v.inFlight).sort()).toEqual([0, 1]);
+    // Without the stream counted both would be idle, and ties go round: some calls would go to the busy one.
+    const replies: string[] = [];
+    for (let i = 0; i < 6; i++) replies.push(textOf(await pool.call('who')));
+    expect(replies).toEqual(Array(6).fill(busy === 'a' ? 'b' : 'a'));
+  });
+});

@@ -3,9 +3,11 @@ import { waitFor } from '@skein/test-utils';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ClientStream, createRouter, type ActionHandler, type Caller } from '../src/index.js';
 import { HELLO_ACTION, readResponseHeader, writeRequestHeader } from '../src/wire/protocol.js';
-import { Concurrency, rawPeer, readU32, recordingTransport, startServer, transport, u32 } from './harness.js';
+import { Concurrency, rawPeer, readU32, recordingTransport, startServer, transport, u32, type Started } from './harness.js';
 import { RpcServer } from '../src/index.js';
 import { wsTransport } from '@skein/transport-ws';
+import type { FrameConn, Transport } from '@skein/core';
+import type { ReverseCaller } from '../src/server/reverse-caller.js';
 
 const cleanup: (() => unknown)[] = [];
 afterEach(async () => {
@@ -217,6 +219,71 @@ describe('calls both ways on one connection', () => {
     await call(caller, 'big', new Uint8Array(2040));
     expect(ran).toBe(1);
     expect(peer.state).toBe('open');
+  });
+
+  /** A peer serving `take` with the widest window the server takes, and its own connection (to stop its reading). */
+  async function slowPeer(s: Started) {
+    const dialled: FrameConn[] = [];
+    const dialling: Transport = {
+      name: transport.name,
+      connect: async (address, spec, opts) => {
+        const conn = await transport.connect(address, spec, opts);
+        dialled.push(conn);
+        return conn;
+      },
+      listen: (address, spec, accept) => transport.listen(address, spec, accept),
+    };
+    const ran = { count: 0 };
+    const peer = await ClientStream.connect({ transport: dialling, address: s.address, keepaliveMs: 0, serveWindow: 65_536, serve: createRouter({ take: () => void ran.count++ }) });
+    cleanup.push(() => peer.destroy());
+    await peer.ping();
+    return { peer, conn: dialled[0]!, ran, caller: s.server.openConnections()[0]!.caller as ReverseCaller };
+  }
+
+  it('holds reverse calls back while the send buffer is full: a peer that stops reading costs a bounded count, not its whole window', async () => {
+    const s = await startServer({}, { reverseCalls: { maxQueued: 64 } });
+    cleanup.push(() => s.server.close());
+    const { conn, ran, caller } = await slowPeer(s);
+    // The window alone (65 536) would let every call below onto the socket.
+    conn.pause();
+    const SIZE = 64 * 1024;
+    const N = 1000;
+    const msg = new Uint8Array(SIZE);
+    // One call a turn, so that the server's socket drains into the kernel between them while it can.
+    const outcomes: Promise<string>[] = [];
+    for (let i = 0; i < N; i++) {
+      outcomes.push(call(caller, 'take', msg, 60_000).then(() => 'ok', (e: RpcError) => e.codeName));
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    // What the kernel took before the buffers filled is on the wire, 64 wait, the rest were refused unrun.
+    const onWire = caller.inFlight;
+    expect(caller.queued).toBe(64);
+    // The kernel's buffers on both sides of loopback take a few MiB; 1000 calls would be 62.5 MiB.
+    expect(onWire * SIZE).toBeLessThan(16 * 1024 * 1024);
+    conn.resume();
+    const settled = await Promise.all(outcomes);
+    expect(settled.filter((o) => o === 'ok')).toHaveLength(onWire + 64);
+    expect(settled.filter((o) => o === 'Overloaded')).toHaveLength(N - onWire - 64);
+    expect(ran.count).toBe(onWire + 64);
+  });
+
+  it('sends the reverse calls a full send buffer held back once it drains, though none is out to be answered', async () => {
+    // 48 MiB: more than the kernel's buffers on both sides of loopback hold (their ceilings, 32 MiB and 4 MiB, here).
+    const BIG = 48 * 1024 * 1024;
+    let served = 0;
+    const s = await startServer({ big: () => (served++, { msg: new Uint8Array(0), blob: new Uint8Array(BIG) }) });
+    cleanup.push(() => s.server.close());
+    const { peer, conn, ran, caller } = await slowPeer(s);
+    conn.pause();
+    // The server's answer to the peer's own call fills its send buffer.
+    const reply = peer.call('big');
+    await waitFor(() => served === 1 && s.server.stats().inFlight === 0, { what: 'the answer written' });
+    const reverse = call(caller, 'take', u32(1), 5_000).then(() => 'ok', (e: RpcError) => e.codeName);
+    expect([caller.inFlight, caller.queued]).toEqual([0, 1]);
+    conn.resume();
+    expect(await reverse).toBe('ok');
+    expect((await reply).blob.length).toBe(BIG);
+    expect(ran.count).toBe(1);
   });
 
   it('works over WebSocket, whose transport splits what each side sends by frame', async () => {

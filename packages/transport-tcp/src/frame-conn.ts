@@ -1,7 +1,14 @@
-import { ConnLifecycle, FrameError, type ByteConn, type ByteHandlers, type Clock, type FrameConn, type FrameHandlers, type FrameSpec, type PeerIdentity, type Slab, type Ticker } from '@skein/core';
+import { ConnLifecycle, FrameError, checkFrameSpecSwap, type ByteConn, type ByteHandlers, type Clock, type FrameConn, type FrameHandlers, type FrameSpec, type PeerIdentity, type Slab, type Ticker } from '@skein/core';
 import { FrameReader, type FrameReceiver } from './frame-reader.js';
 import { FrameWriter, type BatchLimits, type BatchOutlet } from './frame-writer.js';
 import type { PendingFrameBudget } from './pending-frame-budget.js';
+
+/** end() was called: nothing more is written. */
+const ENDING = 1;
+/** The socket refused the last batch: congested until its drain. */
+const SEND_BLOCKED = 2;
+/** A plaintext connection this side dialled: a TLS server closes it without a word. */
+const PLAIN_CLIENT = 4;
 
 /** What the connections of one transport share. */
 export interface FrameConnSettings {
@@ -20,13 +27,12 @@ export interface FrameConnSettings {
  * handler is a bug above, but hanging the connection would hide it.
  */
 export class TcpFrameConn extends ConnLifecycle<FrameHandlers, Uint8Array> implements FrameConn, FrameReceiver, BatchOutlet {
-  private readonly reader: FrameReader;
+  private readonly reader: ByteSide;
   private readonly writer: FrameWriter;
-  /** end() was called: nothing more is written. */
-  private ending = false;
+  /** The bits below, in one field rather than three (8 bytes each, at 10,000 idle connections). */
+  private bits: number;
   /** Where parsing goes on in the held chunk at the head, after a pause inside it. */
   private at = 0;
-  private sendBlocked = false;
   /** Drops a failed connection whose peer does not close after our last words. */
   private linger: Ticker | undefined;
 
@@ -36,11 +42,12 @@ export class TcpFrameConn extends ConnLifecycle<FrameHandlers, Uint8Array> imple
     private readonly settings: FrameConnSettings,
     budget: PendingFrameBudget,
     /** A plaintext connection this side dialled: a TLS server closes it without a word. */
-    private readonly plainClient = false,
+    plainClient = false,
   ) {
     super();
+    this.bits = plainClient ? PLAIN_CLIENT : 0;
     // The connection itself receives the frames and sends the batches: no closure per connection.
-    this.reader = new FrameReader(spec, budget, this);
+    this.reader = new ByteSide(spec, budget, this);
     this.writer = new FrameWriter(settings.slab, settings.copyThreshold, settings.batch, this);
   }
 
@@ -50,7 +57,12 @@ export class TcpFrameConn extends ConnLifecycle<FrameHandlers, Uint8Array> imple
   }
 
   get congested(): boolean {
-    return this.sendBlocked;
+    return (this.bits & SEND_BLOCKED) !== 0;
+  }
+
+  /** end() was called: nothing more is written. */
+  private get ending(): boolean {
+    return (this.bits & ENDING) !== 0;
   }
 
   get identity(): PeerIdentity | undefined {
@@ -59,6 +71,12 @@ export class TcpFrameConn extends ConnLifecycle<FrameHandlers, Uint8Array> imple
 
   get midFrame(): boolean {
     return this.reader.midFrame;
+  }
+
+  /** The next header is read by `spec`: one over its limits closes the connection before its body is held. */
+  setFrameSpec(spec: FrameSpec): void {
+    checkFrameSpecSwap(this.reader.spec, spec);
+    this.reader.spec = spec;
   }
 
   write(part: Uint8Array): void {
@@ -76,14 +94,14 @@ export class TcpFrameConn extends ConnLifecycle<FrameHandlers, Uint8Array> imple
   end(): void {
     if (this.stopped || this.over || this.ending) return;
     this.writer.flush();
-    this.ending = true;
+    this.bits |= ENDING;
     this.conn.end();
   }
 
   /** The ByteConn is bound even when this connection closed first: its close is what reports ours. */
   protected override startReading(): void {
     if (this.paused) this.conn.pause();
-    this.conn.bind(new ByteSide(this));
+    this.conn.bind(this.reader);
   }
 
   /** ByteSide's `data`: a chunk from the ByteConn. */
@@ -98,7 +116,7 @@ export class TcpFrameConn extends ConnLifecycle<FrameHandlers, Uint8Array> imple
 
   /** ByteSide's `close`: the ByteConn is gone. */
   bytesGone(err: Error | undefined): void {
-    this.gone(err ?? (this.stopped ? undefined : this.reader.silentClose(this.plainClient)));
+    this.gone(err ?? (this.stopped ? undefined : this.reader.silentClose((this.bits & PLAIN_CLIENT) !== 0)));
   }
 
   protected override pauseReading(): void {
@@ -167,37 +185,37 @@ export class TcpFrameConn extends ConnLifecycle<FrameHandlers, Uint8Array> imple
 
   /** The writer's: a batch for the socket. */
   sendBatch(chunks: Uint8Array[]): void {
-    this.sendBlocked = !this.conn.write(chunks);
+    if (this.conn.write(chunks)) this.bits &= ~SEND_BLOCKED;
+    else this.bits |= SEND_BLOCKED;
   }
 
   /** ByteSide's `drain`. */
   bytesDrained(): void {
-    this.sendBlocked = false;
+    this.bits &= ~SEND_BLOCKED;
     this.drained();
   }
 }
 
 /**
- * The ByteConn's handlers, as one small object whose methods are shared by every connection
- * (four closures per connection add up at 10,000 idle ones). Not TcpFrameConn itself: its `end`
- * and `close` mean something else.
+ * The connection's frame reader, which is also its ByteConn's handlers, passing each event on to
+ * the connection (methods shared by every connection: four closures per connection add up at
+ * 10,000 idle ones; and one object, not two: docs/benchmarks.md, "Memory"). Not TcpFrameConn
+ * itself: its `end` and `close` mean something else.
  */
-class ByteSide implements ByteHandlers {
-  constructor(private readonly frames: TcpFrameConn) {}
-
+class ByteSide extends FrameReader<TcpFrameConn> implements ByteHandlers {
   data(chunk: Uint8Array): void {
-    this.frames.bytesIn(chunk);
+    this.sink.bytesIn(chunk);
   }
 
   drain(): void {
-    this.frames.bytesDrained();
+    this.sink.bytesDrained();
   }
 
   end(): void {
-    this.frames.bytesEnded();
+    this.sink.bytesEnded();
   }
 
   close(err?: Error): void {
-    this.frames.bytesGone(err);
+    this.sink.bytesGone(err);
   }
 }

@@ -19,10 +19,10 @@ export interface BatchOutlet {
  * contiguous chunks; large parts by reference, never copied). A batch goes out at the end of the
  * turn (a microtask), at `flush`, or as soon as it reaches one of its limits: a turn that answers
  * a whole window of requests sends its first answers while it computes the rest, so the peer
- * works on them in parallel instead of waiting for the turn to end.
+ * works on them in parallel instead of waiting for the turn to end. It is the RunBatch itself,
+ * and its own owner: one object per connection, not two (docs/benchmarks.md, "Memory").
  */
-export class FrameWriter implements BatchOwner {
-  private readonly batch: RunBatch;
+export class FrameWriter extends RunBatch implements BatchOwner {
   /** Parts and bytes written since the last flush. */
   private writes = 0;
   private bytes = 0;
@@ -33,30 +33,25 @@ export class FrameWriter implements BatchOwner {
     private readonly limits: BatchLimits,
     private readonly outlet: BatchOutlet,
   ) {
-    this.batch = new RunBatch(slab, copyThreshold, this);
+    super(slab, copyThreshold);
   }
 
   write(part: Uint8Array): void {
     if (part.length === 0) return;
-    this.batch.add(part);
+    this.add(part);
     this.bytes += part.length;
     if (++this.writes >= this.limits.writes || this.bytes >= this.limits.bytes) this.flush();
   }
 
   flush(): void {
     this.writes = this.bytes = 0;
-    const chunks = this.batch.takeAll();
+    const chunks = this.takeAll();
     if (chunks !== undefined) this.outlet.sendBatch(chunks);
   }
 
-  /** The writer goes on right after an await: the batch may wait for the end of the macrotask (RunBatch.defer). */
-  defer(): void {
-    this.batch.defer();
-  }
-
   /** Drops what is queued: the connection is gone. */
-  discard(): void {
-    this.batch.discard();
+  override discard(): void {
+    super.discard();
     this.writes = this.bytes = 0;
   }
 }

@@ -1,9 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { ErrorCode, FrameError, RpcError, type ByteConn, type ByteHandlers, type FrameListener, type Runtime } from '@skein/core';
+import { ErrorCode, FrameError, RpcError, type ByteConn, type ByteHandlers, type FrameConn, type FrameListener, type Runtime } from '@skein/core';
 import { nodeRuntime } from '@skein/runtime-node';
 import { freePort, handleCounts, leakedHandles, seededRandom, tmpSocketPath, waitFor } from '@skein/test-utils';
 import { tcpTransport, type TcpTransportOptions } from '../src/index.js';
-import { countingRuntime, echo, recordFrames, recordingRuntime, serve, tcp, type FrameRecorder, type Server } from './harness.js';
+import { countingRuntime, echo, recordFrames, recordingRuntime, serve, tcp, type Behaviour, type FrameRecorder, type Server } from './harness.js';
 import { LIMIT, concat, header, lengthPrefixed, noise, spec, str, text } from './spec.js';
 
 const cleanup: (() => unknown)[] = [];
@@ -524,5 +524,59 @@ describe('tcpTransport', () => {
 
   it('names itself tcp', () => {
     expect(tcp().name).toBe('tcp');
+  });
+});
+
+describe('FrameConn.setFrameSpec', () => {
+  /** A listener cutting by `spec` (16 MiB), whose accepted connections `atAccept` may give another spec before they are bound. */
+  async function listening(atAccept: (conn: FrameConn) => void, behaviour: Behaviour = {}) {
+    const accepted: FrameRecorder[] = [];
+    // A short linger: the raw peer never closes after the last words, and the close is reported at the drop.
+    const listener = await tcp({ lingerMs: 50 }).listen({ host: '127.0.0.1', port: 0 }, spec, (conn) => {
+      atAccept(conn);
+      accepted.push(recordFrames(conn, behaviour));
+    });
+    cleanup.push(() => listener.close());
+    return { listener, accepted };
+  }
+
+  it('refuses a header over the narrower spec given at accept as it arrives, though the listener would take it', async () => {
+    const s = await listening((conn) => conn.setFrameSpec!(lengthPrefixed(1000)));
+    const raw = await rawClient(s.listener);
+    // A frame within 1000 bytes, then a header claiming 5000 (under the listener's 16 MiB) and no body.
+    raw.write([concat([header(3), text('one'), header(5000)])]);
+    await waitFor(() => s.accepted.length === 1 && s.accepted[0]!.closeCalls.length === 1, { what: 'the connection closed on the header' });
+    const side = s.accepted[0]!;
+    expect(side.frames.map((f) => str(f.body))).toEqual(['one']);
+    expect(side.closeCalls[0]).toBeInstanceOf(FrameError);
+    expect(side.closeCalls[0]!.message).toBe('body of 5000 bytes is over the 1000 byte limit');
+  });
+
+  it('reads the next header by the new spec, also within a chunk already being read', async () => {
+    const s = await listening(() => {}, {
+      frame: (_body, rec) => rec.conn.setFrameSpec!(lengthPrefixed(1000)),
+    });
+    const raw = await rawClient(s.listener);
+    raw.write([concat([header(2000), noise(2000, 3), header(1001), noise(1001, 4)])]);
+    await waitFor(() => s.accepted[0]?.closeCalls.length === 1 || s.accepted[0]?.frames.length === 2, { what: 'the second frame refused or read' });
+    expect(s.accepted[0]!.frames).toHaveLength(1);
+    expect(s.accepted[0]!.closeCalls[0]!.message).toBe('body of 1001 bytes is over the 1000 byte limit');
+  });
+
+  it('refuses a spec of another header length with InvalidArgument, keeping the one it has', async () => {
+    let refused: unknown;
+    const s = await listening((conn) => {
+      try {
+        conn.setFrameSpec!({ headerLength: 8, bodyLength: () => 0 });
+      } catch (err) {
+        refused = err;
+      }
+    }, { frame: echo });
+    const c = await client(s.listener);
+    send(c, text('still 4-byte headers'));
+    await c.frameCount(1);
+    expect(refused).toBeInstanceOf(RpcError);
+    expect((refused as RpcError).code).toBe(ErrorCode.InvalidArgument);
+    expect(str(c.frames[0]!.body)).toBe('still 4-byte headers');
   });
 });

@@ -5,6 +5,7 @@ import {
   FrameError,
   RpcError,
   checkFrameSpec,
+  checkFrameSpecSwap,
   type FrameConn,
   type FrameHandlers,
   type FrameSpec,
@@ -74,7 +75,8 @@ export class MessageConn extends ConnLifecycle<FrameHandlers, Uint8Array> implem
 
   constructor(
     remote: string,
-    private readonly spec: FrameSpec,
+    /** What received messages are cut by: the connection may change it (`setFrameSpec`); what it sends keeps the first one's outbound. */
+    private spec: FrameSpec,
     private readonly socket: MessageSocket,
     private readonly options: MessageConnOptions,
   ) {
@@ -82,6 +84,16 @@ export class MessageConn extends ConnLifecycle<FrameHandlers, Uint8Array> implem
     checkFrameSpec(spec);
     // The batcher cuts what we send at frame boundaries: those are the outbound frames.
     this.batcher = new MessageBatcher(spec.outbound ?? spec, this.sendBatch, options);
+  }
+
+  /**
+   * The next frame header is read by `spec`. A message arrives whole (the library holds it, up to
+   * `maxWsMessageBytes`), so a frame over `spec` is refused before it is handed on, not before
+   * its bytes are in memory.
+   */
+  setFrameSpec(spec: FrameSpec): void {
+    checkFrameSpecSwap(this.spec, spec);
+    this.spec = spec;
   }
 
   write(part: Uint8Array): void {

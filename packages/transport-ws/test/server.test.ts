@@ -133,6 +133,23 @@ describe.each(servers)('%s server', (_name, transport, tooBigCode, pausesReading
     expect(raw.messages.flatMap(bodiesOf).map(text)).toEqual(['bye']);
   });
 
+  it('reads by the spec setFrameSpec gives from the next header on, and keeps sending by the first', async () => {
+    let rec!: Recorder;
+    const listener = await transport().listen({ host: '127.0.0.1', port: 0 }, spec, (conn) => {
+      conn.setFrameSpec!(picky);
+      rec = record(conn, { frame: (body) => conn.write(frame(body)) });
+    });
+    cleanup.push(() => listener.close());
+    const raw = await rawClient(`ws://127.0.0.1:${(listener.address as { port: number }).port}/skein`);
+    // The listener's spec takes a 13-byte body; the one given at accept refuses it, with last words.
+    raw.ws.send(Buffer.concat([frame('ok'), frame('x'.repeat(13))]));
+    await until(() => rec?.isClosed || rec?.bodies.length === 2, 'the second frame refused or read');
+    expect(rec.bodies.map(text)).toEqual(['ok']);
+    expect((await rec.closed.promise)?.message).toBe('unlucky');
+    expect((await raw.closed.promise).code).toBe(CloseCode.BadFrame);
+    expect(raw.messages.flatMap(bodiesOf).map(text)).toEqual(['ok', 'bye']);
+  });
+
   it('sends the whole frames written before an outgoing header its spec rejects, then the last words, and closes', async () => {
     const { port, accepted } = await serve({}, { echo: false });
     const conn = await wsTransport().connect({ host: '127.0.0.1', port }, picky);

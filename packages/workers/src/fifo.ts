@@ -25,4 +25,12 @@ export class Fifo<T> {
     }
     return item;
   }
+
+  /** Drops the items `keep` refuses, in one pass; the order of the rest is kept. */
+  prune(keep: (item: T) => boolean): void {
+    const kept: (T | undefined)[] = [];
+    for (let i = this.head; i < this.items.length; i++) if (keep(this.items[i]!)) kept.push(this.items[i]);
+    this.items = kept;
+    this.head = 0;
+  }
 }

@@ -8,7 +8,10 @@
  * - request-batch.ts / reply-batch.ts: how a batch's bytes travel (one transferred buffer each
  *   way), action-table.ts: string actions as numbers, messages.ts: what pool and workers say to
  *   each other, fifo.ts: the input queue.
- * - worker-main.ts: the entry every worker runs; worker-module.ts: what a handler module exports.
+ * - worker-main.ts: the entry every worker runs; worker-module.ts: what a handler module exports;
+ *   worker-conn.ts: a connection as a worker sees it; worker-request.ts: a call that came with a
+ *   head (deadline, metadata, its own signal, which the pool's cancel aborts); shared-now.ts: the
+ *   time line the remaining time is counted on across threads.
  */
 export { WorkerPool } from './worker-pool.js';
 export type { WorkerPoolState, WorkerPoolStats } from './worker-pool.js';

@@ -1,5 +1,5 @@
 import { ErrorCode, type ErrorPayload } from '@skein/core';
-import type { ConnInfo, ReplyLimits, Responder } from '@skein/stream';
+import type { ConnInfo, ConnKind, ReplyLimits, Responder } from '@skein/stream';
 import type { ConnDesc } from './messages.js';
 import type { ReplyPacker } from './reply-batch.js';
 
@@ -18,14 +18,17 @@ export class WorkerConn implements Responder {
   readonly info: ConnInfo;
   readonly peerLimits = CHECKED_BY_THE_POOL;
   principal: unknown;
+  private kind: ConnKind | undefined;
   private readonly closed = new AbortController();
 
   constructor(
     desc: ConnDesc,
     private readonly replies: ReplyPacker,
-    private readonly onWrite: () => void,
+    /** An answer to the call was written (the one answer: a request writes no second). */
+    private readonly onWrite: (callId: number) => void,
   ) {
     this.principal = desc.principal;
+    this.kind = desc.kind;
     const self = this;
     this.info = {
       id: desc.id,
@@ -36,12 +39,16 @@ export class WorkerConn implements Responder {
       get principal() {
         return self.principal;
       },
+      get kind() {
+        return self.kind;
+      },
     };
   }
 
-  /** The pool sends a connection again when its principal changed. */
+  /** The pool sends a connection again when its principal or kind changed. */
   update(desc: ConnDesc): void {
     this.principal = desc.principal;
+    this.kind = desc.kind;
   }
 
   close(): void {
@@ -50,18 +57,18 @@ export class WorkerConn implements Responder {
 
   writeOk(callId: number, _hi: number, msg: Uint8Array, blob: Uint8Array): boolean {
     this.replies.ok(callId, msg, blob);
-    this.onWrite();
+    this.onWrite(callId);
     return true;
   }
 
   writeError(callId: number, _hi: number, code: ErrorCode, detail?: string): void {
     this.replies.error(callId, code, detail);
-    this.onWrite();
+    this.onWrite(callId);
   }
 
   writeCustomError(callId: number, _hi: number, payload: ErrorPayload): boolean {
     this.replies.custom(callId, payload);
-    this.onWrite();
+    this.onWrite(callId);
     return true;
   }
 

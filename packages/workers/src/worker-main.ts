@@ -6,10 +6,11 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { ErrorCode } from '@skein/core';
 import { ServerRequest, type Dispatch } from '@skein/stream';
-import type { ConnDesc, FromWorker, ToWorker } from './messages.js';
+import type { CallsMessage, CancelMessage, ConnDesc, FromWorker, ToWorker } from './messages.js';
 import { ReplyPacker } from './reply-batch.js';
 import { unpackCalls } from './request-batch.js';
 import { WorkerConn } from './worker-conn.js';
+import { WorkerRequest } from './worker-request.js';
 import { loadWorkerModule } from './worker-module.js';
 
 const port = parentPort!;
@@ -17,6 +18,8 @@ const replies = new ReplyPacker();
 const conns = new Map<number, WorkerConn>();
 /** The pool's action table, as far as it has been sent. */
 const actions: string[] = [];
+/** The unanswered calls that came with a head, by call id: what a cancel finds. */
+const cancellable = new Map<number, WorkerRequest>();
 let flushQueued = false;
 
 const send = (m: FromWorker, transfer?: ArrayBuffer[]): void => port.postMessage(m, transfer);
@@ -28,7 +31,8 @@ function flush(): void {
 }
 
 /** Answers written in one turn leave together, after the turn's handlers have run. */
-function replyWritten(): void {
+function replyWritten(callId: number): void {
+  if (cancellable.size !== 0) cancellable.delete(callId);
   if (flushQueued) return;
   flushQueued = true;
   queueMicrotask(flush);
@@ -42,17 +46,30 @@ function connOf(desc: ConnDesc): WorkerConn {
 }
 
 function run(dispatch: Dispatch, m: ToWorker): void {
-  if (m.t === 'closed') {
-    conns.get(m.key)?.close();
-    conns.delete(m.key);
-    return;
-  }
+  if (m.t === 'calls') return runCalls(dispatch, m);
+  if (m.t === 'cancel') return cancel(m);
+  conns.get(m.key)?.close();
+  conns.delete(m.key);
+}
+
+function cancel(m: CancelMessage): void {
+  for (let i = 0; i < m.ids.length; i++) cancellable.get(m.ids[i]!)?.cancel(m.codes[i]!, m.messages[i]!);
+}
+
+function runCalls(dispatch: Dispatch, m: CallsMessage): void {
   for (const d of m.conns ?? []) connOf(d);
   if (m.newActions) for (const a of m.newActions) actions.push(a);
+  const heads = m.heads;
+  let at = 0;
+  let nextHead = 0;
   unpackCalls(m, actions, (callId, connKey, actionId, name, msg, blob) => {
     // The pool sends a connection before its first call, and its close after its last.
     const conn = conns.get(connKey) ?? connOf({ key: connKey, id: 0, remote: '', transport: '' });
-    const req = new ServerRequest(conn, callId, 0, actionId, name, msg, blob);
+    const head = heads !== undefined && heads[nextHead]?.at === at ? heads[nextHead++] : undefined;
+    at++;
+    let req: ServerRequest;
+    if (head === undefined) req = new ServerRequest(conn, callId, 0, actionId, name, msg, blob);
+    else cancellable.set(callId, (req = new WorkerRequest(conn, callId, actionId, name, msg, blob, head)));
     try {
       dispatch.dispatch(req);
     } catch {

@@ -1,12 +1,13 @@
-import { ErrorCode, invalidArgument, type RpcError } from '@skein/core';
+import { ErrorCode, invalidArgument, RpcError } from '@skein/core';
 import { actionName, type ConnInfo, type Dispatch, type ServerRequest } from '@skein/stream';
 import { ActionTable } from './action-table.js';
 import { Fifo } from './fifo.js';
-import type { ConnDesc, RepliesMessage } from './messages.js';
+import type { CallHeadDesc, CancelMessage, ConnDesc, RepliesMessage } from './messages.js';
 import { resolvePoolOptions, type PoolSettings, type WorkerPoolOptions } from './pool-options.js';
 import { unpackReplies, type ReplySink } from './reply-batch.js';
 import { packCalls } from './request-batch.js';
-import { WorkerSlot, type SlotEvents } from './worker-slot.js';
+import { WorkerSlot, type ConnSeen, type SlotEvents } from './worker-slot.js';
+import { sharedNow } from './shared-now.js';
 
 export type WorkerPoolState = 'starting' | 'running' | 'closing' | 'closed';
 
@@ -63,6 +64,16 @@ export class WorkerPool implements Dispatch {
   private readonly batch: ServerRequest[] = [];
   private readonly actions = new ActionTable();
   private readonly batchIds: number[] = [];
+  /**
+   * The held calls that came with a head (they alone can be cancelled), by request: where a
+   * cancel goes. Plain calls never enter it.
+   */
+  private readonly headedIds = new Map<ServerRequest, number>();
+  /** Queued calls cancelled since the queue was last pruned of them: a full queue prunes first. */
+  private cancelledQueued = 0;
+  /** Held calls cancelled in this turn: their workers are told at its end, one message each. */
+  private cancelled: ServerRequest[] = [];
+  private readonly sendCancelsLater = (): void => this.sendCancels();
   private readonly sink: ReplySink = {
     ok: (id, msg, blob) => this.release(id)?.reply(msg, blob),
     error: (id, code, detail) => this.release(id)?.fail(code, detail),
@@ -124,12 +135,20 @@ export class WorkerPool implements Dispatch {
     if (this.queue.length >= this.settings.maxQueued) {
       // The bound is on what waits for a worker, not on what waits for this turn's batch.
       this.pump();
+      if (this.queue.length >= this.settings.maxQueued && this.cancelledQueued > 0) {
+        // Calls nobody waits for any more give up their places before anyone is refused.
+        this.cancelledQueued = 0;
+        this.queue.prune((r) => !r.isAnswered);
+      }
       if (this.queue.length >= this.settings.maxQueued) {
         if (this.settings.whenFull === 'reject-new') return req.fail(ErrorCode.Overloaded);
         this.queue.shift()!.fail(ErrorCode.Overloaded);
       }
     }
     if (!this.connKeys.has(req.conn)) this.watch(req.conn);
+    // A call with a head has a signal of its own (a plain one's is its connection's): watch it.
+    const signal = req.signal;
+    if (signal !== req.conn.signal) signal.addEventListener('abort', () => this.aborted(req), { once: true });
     this.queue.push(req);
     if (!this.pumpQueued) {
       this.pumpQueued = true;
@@ -193,18 +212,26 @@ export class WorkerPool implements Dispatch {
     let n = 0;
     let bytes = 0;
     let conns: ConnDesc[] | undefined;
+    let heads: CallHeadDesc[] | undefined;
     while (n < limit && bytes < BATCH_BYTES) {
       const req = this.queue.shift();
       if (!req) break;
-      if (req.conn.signal.aborted) continue; // nobody is left to read the answer
+      // Nobody is left to read the answer: the connection closed, or the call was cancelled or timed out.
+      if (req.conn.signal.aborted || req.isAnswered) continue;
       const id = this.freeIds.pop()!;
       this.held[id] = req;
       this.holder[id] = slot;
       const key = this.connKeys.get(req.conn)!;
       const principal = req.principal;
-      if (slot.conns.get(key) !== principal || !slot.conns.has(key)) {
-        slot.conns.set(key, principal);
-        (conns ??= []).push(this.describe(key, req.conn, principal));
+      const seen = slot.conns.get(key);
+      if (seen === undefined || seen.principal !== principal || seen.kind !== req.conn.kind) {
+        const desc = this.describe(key, req.conn, principal);
+        slot.conns.set(key, { principal, kind: desc.kind } satisfies ConnSeen);
+        (conns ??= []).push(desc);
+      }
+      if (req.signal !== req.conn.signal) {
+        this.headedIds.set(req, id);
+        (heads ??= []).push(headOf(n, req));
       }
       this.batchConns[n] = key;
       this.batch[n] = req;
@@ -219,7 +246,7 @@ export class WorkerPool implements Dispatch {
     const all = this.actions.names;
     const newActions = known < all.length ? all.slice(known) : undefined;
     try {
-      slot.post({ t: 'calls', n, buf, newActions, names, conns });
+      slot.post({ t: 'calls', n, buf, newActions, names, conns, heads });
       slot.actionsKnown = all.length;
     } catch (err) {
       // Nothing of the batch reached the worker (a value that cannot be cloned): fail it, hold nothing.
@@ -249,6 +276,7 @@ export class WorkerPool implements Dispatch {
   private release(id: number): ServerRequest | undefined {
     const req = this.held[id];
     if (!req) return undefined;
+    if (this.headedIds.size !== 0) this.headedIds.delete(req);
     this.holder[id]!.inFlight--;
     this.held[id] = undefined;
     this.holder[id] = undefined;
@@ -303,7 +331,7 @@ export class WorkerPool implements Dispatch {
 
   /** A connection for a worker. A principal that cannot cross to a thread (a function, a socket) stays behind. */
   private describe(key: number, conn: ConnInfo, principal: unknown): ConnDesc {
-    const desc = { key, id: conn.id, remote: conn.remote, transport: conn.transport, identity: conn.identity };
+    const desc = { key, id: conn.id, remote: conn.remote, transport: conn.transport, identity: conn.identity, kind: conn.kind };
     if (principal === undefined) return desc;
     try {
       structuredClone(principal);
@@ -312,6 +340,38 @@ export class WorkerPool implements Dispatch {
       this.settings.logger.warn({ conn: conn.id, err }, `connection ${conn.id}: its principal cannot be sent to a worker thread; handlers there see none`);
       return desc;
     }
+  }
+
+  /**
+   * A call with a head stopped being waited for (its signal aborted: a cancel frame, its
+   * deadline, its connection lost). Held: its worker is told, and answers it at once, which frees
+   * its slot. Queued: it is skipped when its turn comes, or pruned when the queue is full.
+   */
+  private aborted(req: ServerRequest): void {
+    if (!this.headedIds.has(req)) return void this.cancelledQueued++;
+    if (this.cancelled.push(req) === 1) queueMicrotask(this.sendCancelsLater);
+  }
+
+  /**
+   * Tells each worker which of its calls were cancelled this turn. The call ids are read now: a
+   * call answered meanwhile is skipped, so a cancel never names an id already given to another call.
+   */
+  private sendCancels(): void {
+    const perWorker = new Map<WorkerSlot, CancelMessage>();
+    for (const req of this.cancelled) {
+      const id = this.headedIds.get(req);
+      if (id === undefined) continue;
+      const slot = this.holder[id]!;
+      let m = perWorker.get(slot);
+      if (!m) perWorker.set(slot, (m = { t: 'cancel', ids: [], codes: [], messages: [] }));
+      const reason = req.signal.reason as unknown;
+      const err = reason instanceof RpcError ? reason : new RpcError(ErrorCode.Cancelled, String(reason));
+      m.ids.push(id);
+      m.codes.push(err.code);
+      m.messages.push(err.message);
+    }
+    this.cancelled = [];
+    for (const [slot, m] of perWorker) if (slot.state !== 'exited') slot.tell(m);
   }
 
   private watch(conn: ConnInfo): void {
@@ -326,4 +386,19 @@ export class WorkerPool implements Dispatch {
       { once: true },
     );
   }
+}
+
+/** What a worker needs of a call's head: only what the call carried. */
+function headOf(at: number, req: ServerRequest): CallHeadDesc {
+  const { deadline, metadata } = req;
+  const head: { at: number; deadline?: number; expiresAt?: number; metadata?: typeof metadata } = { at };
+  if (deadline !== undefined) {
+    head.deadline = deadline;
+    head.expiresAt = sharedNow() + req.remainingMs()!;
+  }
+  for (const _ in metadata) {
+    head.metadata = metadata;
+    break;
+  }
+  return head;
 }

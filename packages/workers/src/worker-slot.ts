@@ -1,4 +1,5 @@
 import { Worker } from 'node:worker_threads';
+import type { ConnKind } from '@skein/stream';
 import type { CallsMessage, FromWorker, RepliesMessage, ToWorker } from './messages.js';
 import type { PoolSettings } from './pool-options.js';
 
@@ -12,6 +13,12 @@ export interface SlotEvents {
 
 export type SlotState = 'starting' | 'ready' | 'exited';
 
+/** What a worker was last told about a connection: it is told again when either changes. */
+export interface ConnSeen {
+  readonly principal: unknown;
+  readonly kind: ConnKind | undefined;
+}
+
 /**
  * One worker thread and what the pool keeps about it: how many calls it holds, and which
  * connections it has been told of.
@@ -21,10 +28,10 @@ export class WorkerSlot {
   /** Calls sent to the worker and not yet answered. */
   inFlight = 0;
   /**
-   * Connections the worker knows, with the principal it was sent for each: a connection is
-   * described again only when its principal changes, and its close is told.
+   * Connections the worker knows, with what it was sent for each: a connection is described
+   * again only when its principal or kind changes, and its close is told.
    */
-  readonly conns = new Map<number, unknown>(); // by the pool's connection key
+  readonly conns = new Map<number, ConnSeen>(); // by the pool's connection key
   /** Set by the pool when it ends the worker on purpose: the exit is then no crash. */
   retiring = false;
   /** How much of the pool's action table the worker has been sent. */

@@ -1,5 +1,5 @@
 import { msgpackCodec } from '@skein/codec-msgpack';
-import { RpcError } from '@skein/core';
+import { RpcError, type TlsOptions } from '@skein/core';
 import { createClient } from '@skein/api';
 import { nodeRuntime } from '@skein/runtime-node';
 import { ClientStream, RpcServer, type ClientStreamOptions, type Dispatch, type RpcServerOptions } from '@skein/stream';
@@ -17,14 +17,23 @@ export const ROUTER_MODULE = new URL('./fixtures/router.mjs', import.meta.url);
  */
 export const startPool = (opts: Omit<WorkerPoolOptions, 'execArgv'>): Promise<WorkerPool> => WorkerPool.start({ execArgv: [], ...opts });
 
+/** TLS options for both ends (`tcpTransport`'s `tls`): the server's, then the client's. */
+export interface TlsPair {
+  readonly server: TlsOptions;
+  readonly client: TlsOptions;
+}
+
 /** A server on loopback with `dispatch`, one ClientStream to it and a typed Calc client. */
-export async function serve(dispatch: Dispatch, serverOpts: Partial<RpcServerOptions> = {}, clientOpts: Partial<ClientStreamOptions> = {}) {
+export async function serve(dispatch: Dispatch, serverOpts: Partial<RpcServerOptions> = {}, clientOpts: Partial<ClientStreamOptions> = {}, tls?: TlsPair) {
   const server = new RpcServer({ ...serverOpts, dispatch });
-  const a = await server.listen(transport, '127.0.0.1:0');
-  const address = 'port' in a ? `127.0.0.1:${a.port}` : '';
-  const stream = await ClientStream.connect({ transport, address, window: 1024, maxQueued: 100_000, ...clientOpts });
+  const a = await server.listen(tls ? tcpTransport(nodeRuntime, { tls: tls.server }) : transport, '127.0.0.1:0');
+  const port = 'port' in a ? a.port : 0;
+  const address = `${tls ? 'tls://' : ''}127.0.0.1:${port}`;
+  const clientTransport = tls ? tcpTransport(nodeRuntime, { tls: tls.client }) : transport;
+  const stream = await ClientStream.connect({ transport: clientTransport, address, window: 1024, maxQueued: 100_000, ...clientOpts });
   return {
     server,
+    port,
     stream,
     calc: createClient(Calc, stream, { codec: msgpackCodec }),
     async close() {

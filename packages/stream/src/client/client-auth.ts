@@ -4,7 +4,7 @@ import { readErrorBytes } from '../wire/error-strings.js';
 import { HelloError } from '../wire/hello.js';
 import { RES_FLAG_AT, RES_MSG_LEN_AT, RESPONSE_HEADER_LENGTH, ResponseFlag, u32 } from '../wire/protocol.js';
 import { Alarm } from '../internals/alarm.js';
-import { fetchCredentials, type Credentials } from './credentials.js';
+import { credentialsError, fetchCredentials, type Credentials } from './credentials.js';
 
 /** What the client's auth needs of its stream. */
 export interface AuthLink {
@@ -37,7 +37,7 @@ export class ClientAuth {
   private closed = false;
 
   constructor(
-    private readonly credentials: Credentials,
+    private credentials: Credentials,
     private readonly clock: Clock,
     private readonly logger: Logger,
     private readonly link: AuthLink,
@@ -61,8 +61,20 @@ export class ClientAuth {
     if (ttlMs !== undefined) this.at(now + ttlMs * RENEW_AT);
   }
 
-  /** Presents fresh credentials now; resolves when the server accepts them. Joins a renewal under way. */
-  renew(): Promise<void> {
+  /**
+   * Presents fresh credentials now; resolves when the server accepts them. Joins a renewal under
+   * way, unless `credentials` replace the source: those go once it is answered (it presents the old).
+   */
+  renew(credentials?: Credentials): Promise<void> {
+    if (credentials === undefined) return this.renewal();
+    const bad = credentialsError(credentials, 'credentials');
+    if (bad) return Promise.reject(bad);
+    const busy = this.waiters.length > 0;
+    this.credentials = credentials;
+    return busy ? this.renewal().then(() => this.renewal(), () => this.renewal()) : this.renewal();
+  }
+
+  private renewal(): Promise<void> {
     if (!this.accepted) return Promise.reject(new RpcError(ErrorCode.Unauthenticated, `no credentials were accepted on the connection to ${this.link.remote}: nothing to renew`));
     if (this.closed) return Promise.reject(new RpcError(ErrorCode.Closed, `stream to ${this.link.remote} is closed`));
     return new Promise((resolve, reject) => {

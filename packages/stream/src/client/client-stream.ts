@@ -45,12 +45,14 @@ import { HELLO_SEQ } from '../wire/hello.js';
 import { CANCEL_ACTION, CREDIT_FLAG, DATA_ACTION, DATA_FLAG, END_ACTION, HEAD_ACTION, OPEN_ACTION, creditRequest } from '../wire/extension-frames.js';
 import { CallHeadError, encodeCallHead, wireRemaining } from '../wire/call-head.js';
 import { StreamCall, type StreamWire } from './stream-call.js';
+import { StreamDeadlines } from './stream-deadlines.js';
 import { keptBytes } from '../internals/kept-bytes.js';
 import { AUTH_ACTION } from '../wire/auth.js';
 import { ClientAuth, type AuthLink } from './client-auth.js';
 import { fetchCredentials, type Credentials } from './credentials.js';
 import { ReverseDispatch, type ReverseLink as ReverseLinkOf } from './reverse-dispatch.js';
 import { REVERSE_CALL_FLAG, REVERSE_KIND, readReverseAnswer, reverseOfferEntry } from '../wire/reverse-calls.js';
+import { SeqTable } from '../internals/seq-table.js';
 
 export type StreamState = 'open' | 'closing' | 'closed';
 
@@ -65,7 +67,7 @@ export class ClientStream implements StreamCaller {
   readonly remote: string;
   private readonly limits: Limits;
   private readonly throttler: Throttler;
-  private readonly pending = new Map<number, Call>();
+  private readonly pending = new SeqTable<Call>();
   private readonly actions = new Map<string, Uint8Array>();
   private readonly header = new Uint8Array(REQUEST_HEADER_LENGTH);
   /** Ticked time, for deadlines; its ticker also paces keepalive. */
@@ -99,6 +101,8 @@ export class ClientStream implements StreamCaller {
   private readonly streams = new Map<number, StreamCall>();
   /** Streams waiting for the hello's answer before they may open. */
   private readonly opening = new Set<StreamCall>();
+  /** Streams opened with a `timeoutMs`: ended here at it, whatever the server does. */
+  private readonly streamDeadlines: StreamDeadlines;
   private readonly streamWindow: number;
   private readonly wire: StreamWire;
   /** A head's remaining time and nothing else: written from here, no buffer per call. */
@@ -131,6 +135,7 @@ export class ClientStream implements StreamCaller {
     this.onClose = onClose;
     this.pace = new TickClock(clock, settings.tickMs, settings.timeoutMs, (now) => this.tick(now));
     this.deadlines = new DeadlineWheel(this.pace.finest);
+    this.streamDeadlines = new StreamDeadlines(this.remote);
     conn.bind({
       frame: (bytes, start, end) => this.onFrame(bytes, start, end),
       drain: () => {},
@@ -175,11 +180,12 @@ export class ClientStream implements StreamCaller {
   /**
    * Presents fresh credentials (the `credentials` option is called again) on this live
    * connection; resolves when the server accepts them. Calls keep going meanwhile. The stream
-   * does this by itself before the server's grant runs out (docs/auth.md).
+   * does this by itself before the server's grant runs out (docs/auth.md). Given `credentials`,
+   * they replace the option: presented now, and at every later renewal.
    */
-  renewCredentials(): Promise<void> {
+  renewCredentials(credentials?: Credentials): Promise<void> {
     if (!this.auth) return Promise.reject(new RpcError(ErrorCode.Unauthenticated, `no credentials on the stream to ${this.remote}: nothing to renew`));
-    return this.auth.renew();
+    return this.auth.renew(credentials);
   }
 
   get state(): StreamState {
@@ -189,6 +195,11 @@ export class ClientStream implements StreamCaller {
   /** Calls on the wire awaiting a reply. */
   get inFlight(): number {
     return this.throttler.inFlight;
+  }
+
+  /** Streams open or opening (waiting for the hello's answer): not in `inFlight`, as they take no window slot. */
+  get openStreams(): number {
+    return this.streams.size + this.opening.size;
   }
 
   /** Calls waiting for room in the window. */
@@ -487,7 +498,8 @@ export class ClientStream implements StreamCaller {
    * request: read the server's items with `for await`, send yours with `write()`. Streams do
    * not count against the window. Fails (reading and `result`) with Version when the server
    * did not agree streams in the hello (a razor v1 peer); `opts.timeoutMs` travels as its
-   * deadline, which the server enforces; `opts.signal` cancels it.
+   * deadline, which the server enforces, and ends it here too (cancelled, with Timeout) when the
+   * server does not answer in time; `opts.signal` cancels it.
    */
   openStream(action: string | number, msg: Uint8Array = EMPTY_BYTES, opts: CallOptions = {}): StreamCall {
     return this.openOn(new StreamCall(this.wire, this.streamWindow, opts.signal), action, msg, opts);
@@ -516,6 +528,7 @@ export class ClientStream implements StreamCaller {
     }
     const acceptedAt = this.pace.elapsed;
     const remaining = (): number | undefined => (opts.timeoutMs === undefined ? undefined : opts.timeoutMs - (this.pace.elapsed - acceptedAt));
+    if (opts.timeoutMs !== undefined) this.streamDeadlines.add(stream, this.pace.deadline(opts.timeoutMs), opts.timeoutMs);
     this.opening.add(stream);
     this.hello.whenKnown(() => this.open(stream, wireAction, msg, blob, head, remaining()));
     return stream;
@@ -661,6 +674,7 @@ export class ClientStream implements StreamCaller {
     }
     // Expired calls free window slots (or, closing, may leave the stream idle): pump after.
     if (this.deadlines.sweep(this.pace.elapsed, this.expire) !== 0) this.pump();
+    if (this.streamDeadlines.size !== 0) this.streamDeadlines.sweep(this.pace.elapsed);
     this.keepalive(now);
   }
 
@@ -707,7 +721,7 @@ export class ClientStream implements StreamCaller {
   }
 
   private failAll(cause: Error): void {
-    const calls = [...this.pending.values()];
+    const calls = this.pending.values();
     this.pending.clear();
     this.deadlines.clear();
     this.throttler.inFlight = 0;

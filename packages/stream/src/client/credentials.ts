@@ -20,6 +20,16 @@ export function checkCredentials(credentials: unknown, name: string): void {
   throw invalidArgument(`${name} must be a string, a Uint8Array or a function returning one`);
 }
 
+/** `checkCredentials` for a method that answers with a promise: the InvalidArgument to reject with, or undefined. */
+export function credentialsError(credentials: unknown, name: string): Error | undefined {
+  try {
+    checkCredentials(credentials, name);
+    return undefined;
+  } catch (err) {
+    return err as Error;
+  }
+}
+
 /**
  * The credentials' bytes, fetched now. A function that throws, or returns something else than
  * bytes or text, fails with Unauthenticated (`retry: 'safe'`: nothing reached the server).

@@ -22,7 +22,7 @@ import { promised, type StreamCaller } from '../client/caller.js';
 import { ClientStream } from '../client/client-stream.js';
 import { unopenedStreams, type StreamCall } from '../client/stream-call.js';
 import { ConnectQueue, WaitingCall } from './connect-queue.js';
-import { isAuthRefusal } from '../client/credentials.js';
+import { credentialsError, isAuthRefusal, type Credentials } from '../client/credentials.js';
 import { resolveStreamOptions, type ClientStreamOptions } from '../client/options.js';
 
 /**
@@ -66,7 +66,7 @@ export interface ConnPoolOptions {
 
 export interface ConnPoolStats {
   state: PoolState;
-  /** Calls on the wire awaiting a reply. */
+  /** Calls on the wire awaiting a reply, and streams open: the load least-active selection compares. */
   inFlight: number;
   /** Calls waiting: for a connection, or for room in a connection's window. */
   queued: number;
@@ -87,6 +87,8 @@ interface Slot {
   expired: boolean;
   /** Closed before `connect` resolved. */
   dead: boolean;
+  /** The pool's `credentialsEpoch` when its connect began: an older one is renewed once up. */
+  epoch: number;
 }
 
 
@@ -99,7 +101,7 @@ export class ConnPool implements StreamCaller {
   readonly address: string;
   private readonly target: Address;
   private readonly transport: Transport;
-  private readonly streamOpts: Partial<ClientStreamOptions>;
+  private streamOpts: Partial<ClientStreamOptions>;
   private readonly maxConnections: number;
   private readonly idleMs: number;
   private readonly maxAgeMs: number;
@@ -131,6 +133,8 @@ export class ConnPool implements StreamCaller {
   private pace: TickClock | undefined;
   private retryTimer: Ticker | undefined;
   private closing: Promise<void> | undefined;
+  /** Counts `renewCredentials` calls: a connect begun before the last one renews once it is up. */
+  private credentialsEpoch = 0;
 
   constructor(opts: ConnPoolOptions) {
     if (!opts?.transport) throw invalidArgument('ConnPool needs a transport');
@@ -170,10 +174,11 @@ export class ConnPool implements StreamCaller {
     return s === 'ready' || s === 'idle' || (s === 'connecting' && this.outageSince === undefined);
   }
 
+  /** Calls on the wire awaiting a reply, and streams open: a stream loads a server as long as it lasts. */
   get inFlight(): number {
     let n = 0;
-    for (const s of this.active) n += s.stream!.inFlight;
-    for (const s of this.retiring) n += s.stream!.inFlight;
+    for (const s of this.active) n += carried(s.stream!);
+    for (const s of this.retiring) n += carried(s.stream!);
     return n;
   }
 
@@ -238,6 +243,26 @@ export class ConnPool implements StreamCaller {
     const opens = (on: ClientStream, timeoutMs: number): void => void on.openOn(stream, action, msg, opts.timeoutMs === undefined ? opts : { ...opts, timeoutMs });
     this.enqueue(action, msg, opts, (err) => stream.finish(err, null), failFast, opens);
     return stream;
+  }
+
+  /**
+   * Renews the credentials on every open connection (`ClientStream.renewCredentials`); given
+   * `credentials`, they replace the `stream.credentials` option, so that connections opened
+   * later present them too (one being opened now renews with them once it is up). Resolves
+   * when the server accepted them on every open connection; rejects with the first refusal.
+   */
+  renewCredentials(credentials?: Credentials): Promise<void> {
+    if (this._state === 'closed') return Promise.reject(new RpcError(ErrorCode.Closed, `pool for ${this.address} is closed`));
+    if (this.streamOpts.credentials === undefined) {
+      return Promise.reject(new RpcError(ErrorCode.Unauthenticated, `no credentials on the pool for ${this.address}: nothing to renew`));
+    }
+    if (credentials !== undefined) {
+      const bad = credentialsError(credentials, 'credentials');
+      if (bad) return Promise.reject(bad);
+      this.streamOpts = { ...this.streamOpts, credentials };
+    }
+    this.credentialsEpoch++;
+    return Promise.all(this.active.map((slot) => slot.stream!.renewCredentials(credentials))).then(() => undefined);
   }
 
   /**
@@ -330,7 +355,7 @@ export class ConnPool implements StreamCaller {
   private connect(): void {
     this.connecting++;
     if (this.active.length === 0) this.setState('connecting');
-    const slot: Slot = { stream: undefined, openedAt: 0, lastUsed: 0, used: false, maxAge: Infinity, expired: false, dead: false };
+    const slot: Slot = { stream: undefined, openedAt: 0, lastUsed: 0, used: false, maxAge: Infinity, expired: false, dead: false, epoch: this.credentialsEpoch };
     const attempt = ClientStream.connect({
       ...this.streamOpts,
       transport: this.transport,
@@ -391,9 +416,17 @@ export class ConnPool implements StreamCaller {
     this.lastError = undefined;
     this.growAfter = 0;
     this.setState('ready');
+    if (slot.epoch !== this.credentialsEpoch) this.renewLate(stream);
     // Make before break: connections over their age were kept only until this one was up.
     for (const s of this.active) if (s.expired) this.retire(s);
     this.flush();
+  }
+
+  /** A connection that presented the credentials of before a `renewCredentials`: it presents the current ones. */
+  private renewLate(stream: ClientStream): void {
+    stream.renewCredentials(this.streamOpts.credentials).catch((err: unknown) => {
+      this.logger.debug({ address: this.address, err }, 'renewing the credentials of a new connection failed');
+    });
   }
 
   private connectFailed(err: Error): void {
@@ -440,7 +473,7 @@ export class ConnPool implements StreamCaller {
    * server that died while idle is found out (its kernel closes the socket just as cleanly).
    */
   private closedWhileIdle(stream: ClientStream, err: Error | undefined): boolean {
-    if (err !== undefined || stream.inFlight > 0 || stream.queued > 0) return false;
+    if (err !== undefined || carried(stream) > 0 || stream.queued > 0) return false;
     this.logger.info({ address: this.address }, 'the server closed an idle connection');
     if (this.active.length === 0 && this.connecting === 0) this.connect();
     return true;
@@ -518,7 +551,7 @@ export class ConnPool implements StreamCaller {
     for (const slot of byUse) {
       if (this.active.length <= 1) break;
       const s = slot.stream!;
-      if (s.inFlight === 0 && s.queued === 0 && now - slot.lastUsed >= this.idleMs) this.retire(slot);
+      if (carried(s) === 0 && s.queued === 0 && now - slot.lastUsed >= this.idleMs) this.retire(slot);
     }
   }
 
@@ -582,3 +615,8 @@ export class ConnPool implements StreamCaller {
 
 const neverSent = (timeoutMs: number): RpcError =>
   new RpcError(ErrorCode.Timeout, `call waited ${timeoutMs} ms for a connection and was never sent`, { retry: 'safe' });
+
+/** What a connection carries: calls on the wire and open streams (a connection with a stream is not idle). */
+function carried(s: ClientStream): number {
+  return s.inFlight + s.openStreams;
+}

@@ -18,6 +18,7 @@ import type { CallOptions } from '../client/call-options.js';
 import { promised, type StreamCaller } from '../client/caller.js';
 import { unopenedStreams, type StreamCall } from '../client/stream-call.js';
 import { resolveStreamOptions } from '../client/options.js';
+import { credentialsError, type Credentials } from '../client/credentials.js';
 import { CircuitBreaker, circuitBreakerOptions, countsAgainstServer, type CircuitBreakerOptions, type CircuitState } from './circuit-breaker.js';
 import { ConnPool, type ConnPoolOptions, type ConnPoolStats } from './conn-pool.js';
 import { defaultDecision, finalError, mayHaveRun, mayRunTwice, type FailedAttempt, type FailoverDecision } from './failover-rules.js';
@@ -172,7 +173,7 @@ export class FailoverPool implements StreamCaller {
   private readonly budget: RetryBudget;
   private readonly selector: Selector<PoolServer>;
   private readonly shouldFailover: FailoverPoolOptions['shouldFailover'];
-  private readonly poolOpts: Partial<Omit<ConnPoolOptions, 'transport' | 'address'>>;
+  private poolOpts: Partial<Omit<ConnPoolOptions, 'transport' | 'address'>>;
   private readonly clock: Clock;
   private readonly logger: Logger;
   private readonly onMembershipChange: FailoverPoolOptions['onMembershipChange'];
@@ -314,6 +315,26 @@ export class FailoverPool implements StreamCaller {
     if (!member) return notify(invalidArgument(`server ${address} is not in the pool (${this.members.map((m) => m.address).join(', ') || 'empty'})`), null);
     member.used = true;
     this.poolOf(member).send(action, msg, opts, notify);
+  }
+
+  /**
+   * Renews the credentials on every open connection to every server (`ConnPool.renewCredentials`);
+   * given `credentials`, they replace the `pool.stream.credentials` option, so that connections
+   * opened later, to any server, present them too. Resolves when every server accepted them on
+   * every open connection; rejects with the first refusal.
+   */
+  renewCredentials(credentials?: Credentials): Promise<void> {
+    if (this.closing) return Promise.reject(this.closedError());
+    const stream = this.poolOpts.stream;
+    if (stream?.credentials === undefined) return Promise.reject(new RpcError(ErrorCode.Unauthenticated, 'no credentials on the pool: nothing to renew'));
+    if (credentials !== undefined) {
+      const bad = credentialsError(credentials, 'credentials');
+      if (bad) return Promise.reject(bad);
+      // Pools made later read these; each made already takes them below.
+      this.poolOpts = { ...this.poolOpts, stream: { ...stream, credentials } };
+    }
+    const pools = this.members.flatMap((m) => (m.pool ? [m.pool.renewCredentials(credentials)] : []));
+    return Promise.all(pools).then(() => undefined);
   }
 
   /** Stops taking calls; calls in flight finish. Resolves when every connection is closed. */

@@ -7,7 +7,7 @@ export interface ServerView {
   readonly weight: number;
   /** False while its pool cannot reach it (backoff, or reconnecting after one). */
   readonly healthy: boolean;
-  /** Calls sent to it and not settled yet: on the wire or waiting. */
+  /** Calls sent to it and not settled yet (on the wire or waiting), and streams open on it. */
   readonly inFlight: number;
 }
 

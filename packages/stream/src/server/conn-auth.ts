@@ -10,6 +10,8 @@ export interface AuthSettings {
   readonly authenticate: Authenticate;
   /** Calls from a connection that did not authenticate are refused. */
   readonly required: boolean;
+  /** How long the hook may take over one set of credentials before they are refused (`authTimeoutMs`). */
+  readonly timeoutMs: number;
   readonly clock: Clock;
   readonly logger: Logger;
 }
@@ -53,6 +55,8 @@ export class ConnAuth {
   private running = false;
   /** The grant's end: one timer per connection whose grant expires, no clock read per call. */
   private readonly expiry: Alarm;
+  /** The bound on the hook run under way: a hook that never settles must not hold the connection. */
+  private readonly deadline: Alarm;
   private warned = false;
   private closed = false;
 
@@ -62,6 +66,7 @@ export class ConnAuth {
   ) {
     this.admits = !settings.required;
     this.expiry = new Alarm(settings.clock);
+    this.deadline = new Alarm(settings.clock);
   }
 
   /**
@@ -114,25 +119,37 @@ export class ConnAuth {
   close(): void {
     this.closed = true;
     this.expiry.stop();
+    this.deadline.stop();
   }
 
   private check(credentials: Uint8Array, renewal: boolean, answer: (verdict: AuthGrant | AuthRefusal) => void): void {
     this.running = true;
-    const { authenticate, logger } = this.settings;
-    const info = this.wire.info;
-    const req = { credentials, get text() { return utf8.decode(credentials); }, conn: info, renewal, current: this.principal };
-    void runAuthenticate(authenticate, req).then((verdict) => {
+    const { authenticate, clock, timeoutMs } = this.settings;
+    const req = { credentials, get text() { return utf8.decode(credentials); }, conn: this.wire.info, renewal, current: this.principal };
+    let judged = false;
+    const judge = (verdict: AuthGrant | AuthRefusal): void => {
+      // The first of the hook and the deadline decides; a hook that settles late is ignored.
+      if (judged) return;
+      judged = true;
+      this.deadline.stop();
       this.running = false;
-      if (this.closed) return;
-      if (isRefusal(verdict)) {
-        if (verdict.err !== undefined) logger.error({ remote: info.remote, err: verdict.err }, 'authenticate hook failed: credentials refused');
-        logger.warn({ remote: info.remote, code: CODE_INFO[verdict.code].name, reason: verdict.detail, renewal }, 'authentication refused');
-        if (!renewal) this.state = 'refused';
-      } else {
-        this.accept(verdict);
-      }
-      answer(verdict);
-    });
+      if (!this.closed) this.settle(verdict, renewal, answer);
+    };
+    this.deadline.set(clock.now() + timeoutMs, () => judge({ code: ErrorCode.Unauthenticated, detail: `authentication timed out after ${timeoutMs} ms` }));
+    void runAuthenticate(authenticate, req).then(judge);
+  }
+
+  private settle(verdict: AuthGrant | AuthRefusal, renewal: boolean, answer: (verdict: AuthGrant | AuthRefusal) => void): void {
+    if (isRefusal(verdict)) {
+      const { logger } = this.settings;
+      const { remote } = this.wire.info;
+      if (verdict.err !== undefined) logger.error({ remote, err: verdict.err }, 'authenticate hook failed: credentials refused');
+      logger.warn({ remote, code: CODE_INFO[verdict.code].name, reason: verdict.detail, renewal }, 'authentication refused');
+      if (!renewal) this.state = 'refused';
+    } else {
+      this.accept(verdict);
+    }
+    answer(verdict);
   }
 
   private accept(grant: AuthGrant): void {

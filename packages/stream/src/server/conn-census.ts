@@ -12,6 +12,9 @@ export interface ConnRole {
   probation: boolean;
 }
 
+/** The option whose cap refused a connection: each kind's own, named as the server's options spell it. */
+export type KindCap = 'clients.maxConnections' | 'peers.maxConnections';
+
 /**
  * How many connections of each kind are open, and who gets in: the caps of each kind apply on
  * their own, so clients at their cap do not keep peers out. A connection the server can tell only
@@ -30,11 +33,11 @@ export class ConnCensus {
     private readonly logger: Logger,
   ) {}
 
-  /** The role of a connection just accepted, or undefined when its kind is at its cap (refuse it). */
-  admit(candidate: PeerCandidate | undefined): ConnRole | undefined {
+  /** The role of a connection just accepted, or, when its kind is at its cap (refuse it), the cap's name. */
+  admit(candidate: PeerCandidate | undefined): ConnRole | KindCap {
     const { client, peer, admit } = this.kinds;
     if (candidate !== undefined && this.isPeer(candidate)) {
-      if (this.peers + this.probation >= peer.maxConnections) return undefined;
+      if (this.peers + this.probation >= peer.maxConnections) return 'peers.maxConnections';
       this.peers++;
       return { limits: peer, probation: false };
     }
@@ -42,7 +45,8 @@ export class ConnCensus {
       this.clients++;
       return { limits: client, probation: false };
     }
-    if (admit === undefined || !this.credentialsCount || this.peers + this.probation >= peer.maxConnections) return undefined;
+    // Refused as a client: that it could not wait on probation (peers full) is secondary.
+    if (admit === undefined || !this.credentialsCount || this.peers + this.probation >= peer.maxConnections) return 'clients.maxConnections';
     this.probation++;
     return { limits: client, probation: true };
   }

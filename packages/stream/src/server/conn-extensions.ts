@@ -7,6 +7,7 @@ import { CallControl, type ControlOwner } from './call-control.js';
 import { keptBytes } from '../internals/kept-bytes.js';
 import { RequestStream, type StreamHost } from './request-stream.js';
 import type { ServerRequest } from './request.js';
+import { SeqTable } from '../internals/seq-table.js';
 
 /** How often deadlines are looked at while a call with one runs: a call is answered Timeout at most this late. */
 export const DEADLINE_TICK_MS = 10;
@@ -19,8 +20,11 @@ const TWO_32 = 0x1_0000_0000;
  * (only those that came with a head: a plain call is never tracked), and their streams.
  */
 export class ConnExtensions implements ControlOwner {
-  private readonly tracked = new Map<number, CallControl>();
-  private readonly deadlines = new Set<CallControl>();
+  // A SeqTable, and a count rather than a Set of the calls with a deadline: a Map or Set with an
+  // add and a delete per call keeps garbage alive in V8 (internals/seq-table.ts says how).
+  private readonly tracked = new SeqTable<CallControl>();
+  /** Tracked calls with a deadline: the ticker runs while there are any. */
+  private timed = 0;
   private ticker: Ticker | undefined;
   /** The head read last, for the request of its seq, which must come next. */
   private pending: { seqLo: number; seqHi: number; head: CallHead | undefined; error: RpcError | undefined; open: boolean } | undefined;
@@ -98,22 +102,21 @@ export class ConnExtensions implements ControlOwner {
       return false;
     }
     this.tracked.set(control.seq, control);
-    if (control.deadline !== undefined) this.watch(control);
+    if (control.deadline !== undefined) this.watch();
     return true;
   }
 
   untrack(control: CallControl): void {
     if (control.stream) this.host.streamClosed();
-    this.tracked.delete(control.seq);
-    this.deadlines.delete(control);
+    if (this.tracked.delete(control.seq) && control.deadline !== undefined) this.timed--;
   }
 
   /** The connection closed: every tracked call's signal fires, every stream fails. */
   close(cause: Error): void {
     this.stopTicker();
-    const controls = [...this.tracked.values()];
+    const controls = this.tracked.values();
     this.tracked.clear();
-    this.deadlines.clear();
+    this.timed = 0;
     for (const c of controls) c.lost(cause);
   }
 
@@ -133,15 +136,15 @@ export class ConnExtensions implements ControlOwner {
     }
   }
 
-  private watch(control: CallControl): void {
-    this.deadlines.add(control);
+  private watch(): void {
+    this.timed++;
     this.ticker ??= this.clock.every(DEADLINE_TICK_MS, this.check);
   }
 
   private readonly check = (): void => {
-    if (this.deadlines.size === 0) return this.stopTicker();
+    if (this.timed === 0) return this.stopTicker();
     const now = this.clock.now();
-    for (const c of this.deadlines) if (c.deadline! <= now) c.expire();
+    for (const c of this.tracked.values()) if (c.deadline !== undefined && c.deadline <= now) c.expire();
   };
 
   private stopTicker(): void {

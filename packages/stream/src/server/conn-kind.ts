@@ -49,10 +49,13 @@ export interface KindLimits {
   readonly idleTimeoutMs: number;
   readonly readTimeoutMs: number;
   readonly limits: Limits;
+  /** Requests cut by this kind's frame limits: given to a transport that takes it (FrameConn.setFrameSpec), it refuses an oversized header as it arrives. */
+  readonly spec: FrameSpec;
   /**
-   * Checks a request header against this kind's frame limits, when they are narrower than the
-   * listener's (which cuts frames at the wider of the two kinds): throws the FrameError that
-   * closes the connection, with the same answer a listener gives. Undefined: nothing to check.
+   * For a transport that does not take `spec`: checks a whole request's header against this
+   * kind's frame limits, when they are narrower than the listener's (which cuts frames at the
+   * wider of the two kinds), throwing the FrameError that closes the connection, with the same
+   * answer a listener gives. Undefined: nothing to check.
    */
   readonly check: FrameSpec['bodyLength'] | undefined;
 }
@@ -95,7 +98,7 @@ export function resolveKinds(
   return { client: withCheck(c, listenerLimits), peer: withCheck(p, listenerLimits), admit: peers?.admit, listenerLimits };
 }
 
-function kindValues(kind: ConnKind, o: KindOptions | undefined, d: KindDefaults, duration: Duration): Omit<KindLimits, 'check'> {
+function kindValues(kind: ConnKind, o: KindOptions | undefined, d: KindDefaults, duration: Duration): Omit<KindLimits, 'check' | 'spec'> {
   const at = kind === 'client' ? 'clients' : 'peers';
   if (o !== undefined && (o === null || typeof o !== 'object')) throw invalidArgument(`${at} must be an object of limits`);
   const maxConnections = o?.maxConnections ?? Infinity;
@@ -118,9 +121,10 @@ function kindValues(kind: ConnKind, o: KindOptions | undefined, d: KindDefaults,
   };
 }
 
-function withCheck(k: Omit<KindLimits, 'check'>, listener: Limits): KindLimits {
+function withCheck(k: Omit<KindLimits, 'check' | 'spec'>, listener: Limits): KindLimits {
   const l = k.limits;
   const narrower = l.maxMessage < listener.maxMessage || l.maxBlob < listener.maxBlob || l.maxAction < listener.maxAction;
   // The same checks, and answers, as the listener's frame spec: written once, in frame-specs.ts.
-  return { ...k, check: narrower ? requestFrameSpec(l).bodyLength : undefined };
+  const spec = requestFrameSpec(l);
+  return { ...k, spec, check: narrower ? spec.bodyLength : undefined };
 }

@@ -34,6 +34,27 @@ import type { ConnRole } from './conn-census.js';
 /** The ok responses' header, written and copied out by one connection at a time (FrameConn.write copies small parts). */
 const OK_HEADER = new Uint8Array(RESPONSE_HEADER_LENGTH);
 
+/*
+ * A ServerConn's booleans, as bits of one field (`bits`): a field is 8 bytes, at 10,000 idle
+ * connections (docs/benchmarks.md, "Memory"). Read with `is`, written with `mark`.
+ */
+/** Reading is paused (requests in flight at the cap, or congestion). */
+const PAUSED = 1;
+/** Closing gracefully: new requests are refused with Closed. */
+const DRAINING = 2;
+/**
+ * Draining while requests still arrive: the connection stays open (refusing them with Closed)
+ * until the client ends its side, which it does once a Closed answer made it move on, or
+ * falls quiet for a tick. Ending at once would cut off requests already on their way; a
+ * connection with no call since the last tick ends at once, as there is likely none.
+ */
+const AWAIT_PEER = 4;
+/** The client half-closed. */
+const PEER_ENDED = 8;
+const CLOSED = 16;
+/** Past the clients' cap, waiting for credentials that make it a peer: it may make no call. */
+const PROBATION = 32;
+
 /** What the connections of one listener share (one object for all of them, not one each). */
 export interface ServerConnOptions {
   transport: string;
@@ -75,18 +96,9 @@ export class ServerConn implements FrameHandlers, Responder {
   framesAtMidFrame = 0;
   /** What the client takes in a reply: the wire's ceilings until its hello says otherwise. */
   peerLimits: ReplyLimits = WIRE_REPLY_LIMITS;
-  private _paused = false;
-  private draining = false;
-  /**
-   * Draining while requests still arrive: the connection stays open (refusing them with Closed)
-   * until the client ends its side, which it does once a Closed answer made it move on, or
-   * falls quiet for a tick. Ending at once would cut off requests already on their way; a
-   * connection with no call since the last tick ends at once, as there is likely none.
-   */
-  private awaitPeer = false;
+  /** The connection's booleans (see the bits at the top), in one field rather than six: 40 bytes less per connection. */
+  private bits = 0;
   private framesAtDrainTick = 0;
-  private peerEnded = false;
-  private closed = false;
   private abort: AbortController | undefined;
   private _info: ConnInfo | undefined;
   /** Made at the first call by name: a client that calls by number never needs the cache (1 KB). */
@@ -102,10 +114,8 @@ export class ServerConn implements FrameHandlers, Responder {
   /** Its kind and the kind's limits (conn-kind.ts), as the server set them: `applyRole`. */
   role: ConnRole | undefined = undefined;
   private maxInFlight: number;
-  /** This kind's frame limits, when narrower than the listener's. */
+  /** This kind's frame limits, when narrower than the listener's and the transport cannot take them (`applyRole`). */
   private frameCheck: ((bytes: Uint8Array, at: number) => number) | undefined = undefined;
-  /** Past the clients' cap, waiting for credentials that make it a peer: it may make no call. */
-  private probation = false;
   /** The server's calls to the other side, once its hello offered to serve them. */
   private reverse: ReverseCaller | undefined;
 
@@ -118,12 +128,24 @@ export class ServerConn implements FrameHandlers, Responder {
     this.maxInFlight = opts.maxInFlight;
   }
 
+  /** One of the state bits above. */
+  private is(bit: number): boolean {
+    return (this.bits & bit) !== 0;
+  }
+
+  private mark(bit: number, on: boolean): void {
+    this.bits = on ? this.bits | bit : this.bits & ~bit;
+  }
+
   /** Holds the connection to its kind's limits: set at accept, and again when it becomes a peer. */
   applyRole(role: ConnRole): void {
     this.role = role;
     this.maxInFlight = role.limits.maxInFlightPerConn;
-    this.frameCheck = role.limits.check;
-    this.probation = role.probation;
+    // A transport that takes the kind's spec refuses an oversized header as it arrives, before the
+    // body is held; with any other, each whole frame is checked here.
+    if (this.conn.setFrameSpec !== undefined) this.conn.setFrameSpec(role.limits.spec);
+    else this.frameCheck = role.limits.check;
+    this.mark(PROBATION, role.probation);
     this.maybeResume();
   }
 
@@ -132,14 +154,14 @@ export class ServerConn implements FrameHandlers, Responder {
     return this.auth?.principal;
   }
 
-  /** Requests being handled, or reverse calls out: the connection is not idle. */
+  /** Requests being handled, streams open, or reverse calls out: the connection is not idle. */
   get busy(): boolean {
-    return this.inFlight > 0 || this.reverse?.busy === true;
+    return this.inFlight > 0 || this.streams > 0 || this.reverse?.busy === true;
   }
 
   /** True while the server has stopped reading (requests in flight at the cap, or congestion). */
   get paused(): boolean {
-    return this._paused;
+    return this.is(PAUSED);
   }
 
   get info(): ConnInfo {
@@ -165,7 +187,7 @@ export class ServerConn implements FrameHandlers, Responder {
         },
         get signal() {
           self.abort ??= new AbortController();
-          if (self.closed || self.peerEnded) self.abort.abort();
+          if (self.is(CLOSED) || self.is(PEER_ENDED)) self.abort.abort();
           return self.abort.signal;
         },
       };
@@ -195,11 +217,11 @@ export class ServerConn implements FrameHandlers, Responder {
     if (rawAction === REVERSE_ANSWER_ACTION && this.reverse) return this.reverse.answer(bytes, start, end, seqLo, seqHi);
     // Refused unrun and not counted as a call: a peer that only makes refused calls is idle.
     if (this.auth !== undefined && !this.auth.admits) return this.writeError(seqLo, seqHi, ErrorCode.Unauthenticated, this.auth.refusal());
-    if (this.probation) return this.refuseOnProbation(seqLo, seqHi);
+    if (this.is(PROBATION)) return this.refuseOnProbation(seqLo, seqHi);
     this.sawCall = true;
     // Closing: a request that raced the close is refused unrun, so the client may retry it elsewhere.
-    if (this.draining) {
-      this.awaitPeer = true;
+    if (this.is(DRAINING)) {
+      this.mark(AWAIT_PEER, true);
       return this.writeError(seqLo, seqHi, ErrorCode.Closed);
     }
     const nameAt = start + REQUEST_HEADER_LENGTH;
@@ -229,6 +251,8 @@ export class ServerConn implements FrameHandlers, Responder {
 
   drain(): void {
     this.maybeResume();
+    // Reverse calls held back by the full send buffer go now.
+    this.reverse?.drained();
   }
 
   /**
@@ -237,16 +261,18 @@ export class ServerConn implements FrameHandlers, Responder {
    * (their signal aborts); answers they still give are written, then our side ends.
    */
   end(): void {
-    this.peerEnded = true;
+    this.mark(PEER_ENDED, true);
     this.abort?.abort();
+    // Calls that came with a head have signals of their own: they are told too.
+    this.ext?.close(new Error('the peer ended the connection'));
     // It answers nothing more: a Skein peer ends only once it runs none of our calls.
     this.reverse?.close(new Error('the peer ended the connection'));
     this.endIfDone();
   }
 
   close(err?: Error): void {
-    if (this.closed) return;
-    this.closed = true;
+    if (this.is(CLOSED)) return;
+    this.mark(CLOSED, true);
     if (err) {
       const why = err instanceof FrameError ? 'malformed frame' : 'connection error';
       this.opts.logger.warn({ remote: this.conn.remote, reason: err.message }, `closing connection: ${why}`);
@@ -260,18 +286,18 @@ export class ServerConn implements FrameHandlers, Responder {
 
   /** Graceful close: stop reading new requests, finish those in flight, then end. */
   startDrain(awaitPeer = this.inFlight > 0 || this.sawCall): void {
-    this.draining = true;
+    this.mark(DRAINING, true);
     this.reverse?.drain();
-    this.awaitPeer = awaitPeer;
+    this.mark(AWAIT_PEER, awaitPeer);
     this.framesAtDrainTick = this.framesRead;
     this.endIfDone();
   }
 
   /** The server's tick: a draining connection that read nothing since the last one is quiet. */
   drainTick(): void {
-    if (!this.draining) return;
+    if (!this.is(DRAINING)) return;
     if (this.framesRead === this.framesAtDrainTick) {
-      this.awaitPeer = false;
+      this.mark(AWAIT_PEER, false);
       this.endIfDone();
     }
     this.framesAtDrainTick = this.framesRead;
@@ -314,7 +340,7 @@ export class ServerConn implements FrameHandlers, Responder {
   }
 
   writeError(seqLo: number, seqHi: number, code: ErrorCode, detail?: string): void {
-    if (this.closed) return;
+    if (this.is(CLOSED)) return;
     let response = errorResponseHalves(seqLo, seqHi, code, detail);
     // A detail the client cannot take is dropped: the bare code still fails only this call.
     if (detail && response.length - RESPONSE_HEADER_LENGTH > this.peerLimits.maxError) response = errorResponseHalves(seqLo, seqHi, code);
@@ -322,7 +348,7 @@ export class ServerConn implements FrameHandlers, Responder {
   }
 
   writeCustomError(seqLo: number, seqHi: number, payload: ErrorPayload): boolean {
-    if (this.closed) return true;
+    if (this.is(CLOSED)) return true;
     const response = customErrorResponseHalves(seqLo, seqHi, payload);
     if (response.length - RESPONSE_HEADER_LENGTH > this.peerLimits.maxError) return false;
     this.sendWhole(response);
@@ -336,7 +362,7 @@ export class ServerConn implements FrameHandlers, Responder {
 
   /** An ok response, unchecked: the limits are the caller's business (a pong and the hello's answer always fit). */
   private send(seqLo: number, seqHi: number, msg: Uint8Array, blob: Uint8Array): void {
-    if (this.closed) return;
+    if (this.is(CLOSED)) return;
     // One header buffer for every connection: the transport copies parts this small at once.
     writeResponseHeaderHalves(OK_HEADER, ResponseFlag.Ok, msg.length, seqLo, seqHi, blob.length);
     this.conn.write(OK_HEADER);
@@ -385,8 +411,11 @@ export class ServerConn implements FrameHandlers, Responder {
       get limits() {
         return self.peerLimits;
       },
+      get congested() {
+        return self.conn.congested;
+      },
       write: (part: Uint8Array) => {
-        if (!this.closed) this.conn.write(part);
+        if (!this.is(CLOSED)) this.conn.write(part);
       },
       idle: () => this.endIfDone(),
     };
@@ -416,21 +445,27 @@ export class ServerConn implements FrameHandlers, Responder {
   }
 
   private pause(): void {
-    if (this._paused) return;
-    this._paused = true;
+    if (this.is(PAUSED)) return;
+    this.mark(PAUSED, true);
     this.conn.pause();
   }
 
   private maybeResume(): void {
-    if (!this._paused || this.draining || this.closed) return;
+    if (!this.is(PAUSED) || this.is(DRAINING) || this.is(CLOSED)) return;
     if (this.inFlight < this.maxInFlight && !this.conn.congested) {
-      this._paused = false;
+      this.mark(PAUSED, false);
       this.conn.resume();
     }
   }
 
   private endIfDone(): void {
-    if (((this.draining && !this.awaitPeer) || this.peerEnded) && this.inFlight === 0 && !this.closed && !this.reverse?.busy) this.conn.end();
+    // Closing, and the peer ended its side: a Skein client ends only once it awaits nothing, or
+    // when it is destroyed, so nobody reads what handlers still running would answer, and the
+    // server's close does not wait for them (closeWaitMs is for answers someone waits for); the
+    // connection's close aborts their signals and drops their answers.
+    if (this.is(DRAINING) && this.is(PEER_ENDED) && !this.is(CLOSED)) return this.conn.end();
+    // Open streams are not in `inFlight` but are waited for as calls are.
+    if (((this.is(DRAINING) && !this.is(AWAIT_PEER)) || this.is(PEER_ENDED)) && this.inFlight === 0 && this.streams === 0 && !this.is(CLOSED) && !this.reverse?.busy) this.conn.end();
   }
 }
 

@@ -11,12 +11,15 @@ import { readErrorBytes } from '../wire/error-strings.js';
 import { ACTION_STRING_BIT, HELLO_ACTION, PING_ACTION, REQ_MSG_LEN_AT, REQUEST_HEADER_LENGTH, RESPONSE_HEADER_LENGTH, putU32, u32, writeResponseHeaderHalves, type ResponseFlag } from '../wire/protocol.js';
 import { ANSWER_FLAG_FIELD, REVERSE_ACTION_FIELD, REVERSE_CALL_FLAG, offeredReverseWindow, reverseAnswerEntry } from '../wire/reverse-calls.js';
 import type { HelloEntry } from '../wire/hello.js';
+import { SeqTable } from '../internals/seq-table.js';
 
 /** What a ReverseCaller writes through: its server connection. */
 export interface ReverseHost {
   readonly remote: string;
   /** What the other side reads (its hello's receive limits; a later hello may change them). */
   readonly limits: ReplyLimits;
+  /** The connection's send buffer is over its high-water mark: calls wait (the host calls `drained` once it is not). */
+  readonly congested: boolean;
   write(part: Uint8Array): void;
   /** The last reverse call was answered or failed: a draining connection may end now. */
   idle(): void;
@@ -43,14 +46,16 @@ const utf8 = new TextEncoder();
 /**
  * The server's side of calls both ways: a Caller over a connection the other side opened, so
  * that `createClient(Def, req.conn.caller, { codec })` calls the services it serves. Each call
- * goes out as a reverse call frame (wire/reverse-calls.ts) within the window that side offered;
+ * goes out as a reverse call frame (wire/reverse-calls.ts) within the window that side offered
+ * and while the connection's send buffer is under its high-water mark (a side that reads slowly
+ * must not make the server hold a window of calls in the socket's buffer: the offer can be 65 536);
  * the rest wait in a bounded line, as in a ClientStream. A reverse call whose caller gave up
  * (timeout, signal) keeps its window slot until its answer comes, since that side still runs it.
  */
 export class ReverseCaller implements Caller {
   private nextSeq = 1;
   /** On the wire, by seq: settled ones too, until their answer frees the slot. */
-  private readonly onWire = new Map<number, Call>();
+  private readonly onWire = new SeqTable<Call>();
   private readonly waiting = new WaitingLine<Call>();
   private readonly header = new Uint8Array(RESPONSE_HEADER_LENGTH);
   private readonly prefixes = new Map<string | number, Uint8Array>();
@@ -95,7 +100,7 @@ export class ReverseCaller implements Caller {
     if (this.state === 'closed') return notify(new RpcError(ErrorCode.IO, `connection from ${this.host.remote} is closed: reverse call not sent`, { cause: this.closeCause, retry: 'safe' }), null);
     if (this.state === 'draining') return notify(new RpcError(ErrorCode.Closed, `connection from ${this.host.remote} is closing: reverse call not sent`), null);
     if (opts.signal?.aborted) return notify(cancelled(), null);
-    const sendNow = this.onWire.size < this.window && this.waiting.size === 0;
+    const sendNow = this.onWire.size < this.window && this.waiting.size === 0 && !this.host.congested;
     if (!sendNow && this.waiting.size >= this.settings.maxQueued) {
       return notify(new RpcError(ErrorCode.Overloaded, `more than ${this.settings.maxQueued} reverse calls waiting on ${this.host.remote}`), null);
     }
@@ -128,6 +133,11 @@ export class ReverseCaller implements Caller {
     this.pump();
   }
 
+  /** The connection's send buffer drained: calls held back by it go now. */
+  drained(): void {
+    if (this.waiting.size !== 0) this.pump();
+  }
+
   /** The server is closing: no new reverse calls; those out and waiting still go and are answered. */
   drain(): void {
     if (this.state === 'open') this.state = 'draining';
@@ -140,7 +150,7 @@ export class ReverseCaller implements Caller {
     this.closeCause = cause;
     this.pace?.stop();
     this.deadlines?.clear();
-    const out = [...this.onWire.values()];
+    const out = this.onWire.values();
     this.onWire.clear();
     for (const call of out) {
       call.finish(new RpcError(ErrorCode.IO, `connection from ${this.host.remote} lost with the reverse call out: it may have run (${cause.message})`, { cause }), null);
@@ -162,9 +172,9 @@ export class ReverseCaller implements Caller {
     if (call.blob.length !== 0) this.host.write(call.blob);
   }
 
-  /** Sends waiting calls while the window has room. */
+  /** Sends waiting calls while the window has room and the send buffer is not full. */
   private pump(): void {
-    while (this.state !== 'closed' && this.onWire.size < this.window) {
+    while (this.state !== 'closed' && this.onWire.size < this.window && !this.host.congested) {
       const next = this.waiting.shift();
       if (next === undefined) break;
       this.transmit(next);

@@ -13,7 +13,7 @@ import {
 import { requestFrameSpec } from '../wire/frame-specs.js';
 import { ServerConn, type ServerConnOptions } from './connection.js';
 import { resolveServerOptions, type RpcServerOptions, type ServerSettings } from './server-options.js';
-import { ConnCensus } from './conn-census.js';
+import { ConnCensus, type KindCap } from './conn-census.js';
 import type { ConnInfo } from './request.js';
 
 export type { RpcServerOptions } from './server-options.js';
@@ -29,13 +29,20 @@ export interface RpcServerStats {
   inFlight: number;
   /** Connections accepted since the server started. */
   accepted: number;
-  /** Connections refused at `maxConnections` since the server started. */
+  /** Connections refused at a connection cap (`maxConnections`, or a kind's) since the server started. */
   refused: number;
   /** Open connections that are clients (not admitted as peers), including those admitted pending credentials. */
   clients: number;
   /** Open connections admitted as peers (`peers.admit`). */
   peers: number;
 }
+
+/** The warn line of each cap that refuses connections (written once per run of refusals), and the cap's value. */
+const REFUSAL_LINES: Record<KindCap | 'maxConnections', { bit: number; msg: string; limit(s: ServerSettings): number }> = {
+  maxConnections: { bit: 1, msg: 'connection limit reached: refusing new connections', limit: (s) => s.maxConnections },
+  'clients.maxConnections': { bit: 2, msg: 'connection limit reached (clients.maxConnections): refusing new clients', limit: (s) => s.kinds.client.maxConnections },
+  'peers.maxConnections': { bit: 4, msg: 'connection limit reached (peers.maxConnections): refusing new peers', limit: (s) => s.kinds.peer.maxConnections },
+};
 
 /**
  * Accepts connections on any number of listeners (TCP, Unix, WebSocket...) and hands every
@@ -49,8 +56,10 @@ export class RpcServer {
   private readonly conns = new Set<ServerConn>();
   private ticker: Ticker | undefined;
   private nextConnId = 1;
-  /** Connections refused since the last one accepted: the warn line is written for the first. */
+  /** Connections refused since the last one accepted: a warn line is written for the first each cap refuses. */
   private refused = 0;
+  /** The caps that refused since the last connection accepted (REFUSAL_LINES' bits). */
+  private refusedBy = 0;
   private refusedTotal = 0;
   private _state: ServerState = 'running';
   private closing: Promise<void> | undefined;
@@ -104,8 +113,11 @@ export class RpcServer {
   }
 
   /**
-   * Stops accepting, lets in-flight requests finish (up to `closeWaitMs`), then closes every
-   * connection. Resolves when no listener, connection or timer of the server is left.
+   * Stops accepting, lets in-flight requests and open streams finish (up to `closeWaitMs`), then
+   * closes every connection. A connection whose client already ended its side is not waited for:
+   * a Skein client ends its side only when it awaits nothing or is destroyed, so nobody reads its
+   * answers; its handlers' signals fire and what they answer is dropped.
+   * Resolves when no listener, connection or timer of the server is left.
    */
   close(): Promise<void> {
     this.closing ??= this.shutdown();
@@ -115,7 +127,8 @@ export class RpcServer {
   private async open(transport: Transport, address: string | Address): Promise<Address> {
     const { kinds, clock, tickMs, logger } = this.settings;
     const shared = this.connOptions(transport.name);
-    // Cut at the wider kind's limits; each connection checks its own kind's.
+    // Cut at the wider kind's limits until a connection is given its own kind's, before it is bound
+    // (ServerConn.applyRole): only a transport without FrameConn.setFrameSpec reads by these.
     const listener = await transport.listen(parseAddress(address), requestFrameSpec(kinds.listenerLimits), (conn) => this.accept(shared, conn));
     if (this._state !== 'running') {
       await listener.close();
@@ -145,14 +158,15 @@ export class RpcServer {
 
   private accept(shared: ServerConnOptions, conn: FrameConn): void {
     if (this._state === 'closed') return conn.close();
-    if (this.conns.size >= this.settings.maxConnections) return this.refuse(conn);
+    if (this.conns.size >= this.settings.maxConnections) return this.refuse(conn, 'maxConnections');
     // Asked only when peers are told apart: a server without `peers` builds nothing per connection here.
     const candidate = this.settings.kinds.admit && { remote: conn.remote, transport: shared.transport, identity: conn.identity };
     const role = this.census.admit(candidate);
-    if (role === undefined) return this.refuse(conn);
+    if (typeof role === 'string') return this.refuse(conn, role);
     if (this.refused > 0) {
       this.settings.logger.info({ refused: this.refused }, 'accepting connections again');
       this.refused = 0;
+      this.refusedBy = 0;
     }
     const sc = new ServerConn(conn, shared, this.nextConnId++);
     sc.applyRole(role);
@@ -165,16 +179,17 @@ export class RpcServer {
   }
 
   /**
-   * At the cap: closed before anything is read, so that a flood of connections costs an accept
-   * and a close each. Requests a client sent on it fail on its side with IO.
+   * At `cap`: closed before anything is read, so that a flood of connections costs an accept
+   * and a close each. Requests a client sent on it fail on its side with IO. The warn line names
+   * the option that refused, so that the one to raise is plain.
    */
-  private refuse(conn: FrameConn): void {
+  private refuse(conn: FrameConn, cap: KindCap | 'maxConnections'): void {
     this.refusedTotal++;
-    if (this.refused++ === 0) {
-      this.settings.logger.warn(
-        { remote: conn.remote, maxConnections: this.settings.maxConnections },
-        'connection limit reached: refusing new connections',
-      );
+    this.refused++;
+    const line = REFUSAL_LINES[cap];
+    if ((this.refusedBy & line.bit) === 0) {
+      this.refusedBy |= line.bit;
+      this.settings.logger.warn({ remote: conn.remote, cap, [cap]: line.limit(this.settings) }, line.msg);
     }
     conn.close();
   }

@@ -42,6 +42,13 @@ export interface RpcServerOptions {
    */
   requireAuth?: boolean;
   /**
+   * How long the `authenticate` hook may take over one set of credentials: past it they are
+   * refused as the hook's refusal would be (Unauthenticated "authentication timed out", a warn
+   * line; the first credentials' connection ends, a renewal's stays on its current grant), so a
+   * hook that never settles holds no connection. Default 5 s.
+   */
+  authTimeoutMs?: number;
+  /**
    * Peers (other services: long-lived, trusted) on the same listeners as clients, told apart by
    * `admit` (a TLS identity, a principal, an address) and held to limits of their own; each limit
    * left out is the top-level one. Without `peers`, every connection is a client (docs/protocol.md,
@@ -132,7 +139,13 @@ function authSettings(opts: RpcServerOptions): AuthSettings | undefined {
     return undefined;
   }
   if (typeof authenticate !== 'function') throw invalidArgument('authenticate must be a function');
-  return { authenticate, required: requireAuth ?? true, clock: opts.clock ?? systemClock, logger: opts.logger ?? silentLogger };
+  return {
+    authenticate,
+    required: requireAuth ?? true,
+    timeoutMs: duration(opts.authTimeoutMs ?? 5_000, 'authTimeoutMs', 1),
+    clock: opts.clock ?? systemClock,
+    logger: opts.logger ?? silentLogger,
+  };
 }
 
 /** Milliseconds from `min` up to what a timer can wait. */

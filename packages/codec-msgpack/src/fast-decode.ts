@@ -1,0 +1,219 @@
+import { KeyCache, MAX_KEY_BYTES } from './key-cache.js';
+import { TEXT_DECODER_THRESHOLD, textDecoder, utf8DecodeJs } from './library-utf8.js';
+import { joinWords } from './safe-integers.js';
+
+/**
+ * What the fast decoder returns for a message it leaves to the library: an extension type, a
+ * map key that is not a string, `__proto__`, nesting deeper than MAX_DEPTH, anything malformed
+ * or truncated, trailing bytes. The library then reads the whole message again, so values and
+ * errors are its own.
+ */
+export const NOT_HANDLED: unique symbol = Symbol('msgpack: not handled by the fast decoder');
+type Result = unknown;
+
+const MAX_DEPTH = 32;
+/** Longer ASCII strings are read with TextDecoder, which costs more to call than to run. */
+const SHORT_STRING = 24;
+/**
+ * V8 keeps typed arrays of up to 64 bytes on its own heap, and the first view made of one
+ * (a subarray for TextDecoder) moves it off first: in such a message, strings are joined here.
+ */
+const ON_HEAP_BYTES = 64;
+const EMPTY: Uint8Array = new Uint8Array(0);
+
+// The message being read. No application code runs during a decode (no getter, setter or
+// extension), so there is only ever one at a time, whatever the number of codecs.
+let bytes = EMPTY;
+let pos = 0;
+let end = 0;
+// Browsers' TextDecoder refuses a view of shared memory, where the library's loop would read it.
+// Looked at only when a string needs it (see ON_HEAP_BYTES).
+let plainMemory: boolean | undefined;
+
+const keys = new KeyCache();
+// Floats are copied here to be read: a DataView of each message would cost more than the value.
+const floatBytes = new Uint8Array(8);
+const floatView = new DataView(floatBytes.buffer);
+
+/**
+ * Reads the one msgpack value `input` holds as the library (set up by library-coders.ts) reads
+ * it, with plain index arithmetic; or returns NOT_HANDLED.
+ */
+export function fastDecode(input: Uint8Array): Result {
+  bytes = input;
+  pos = 0;
+  end = input.length;
+  plainMemory = undefined;
+  const value = read(0);
+  const complete = pos === end;
+  bytes = EMPTY; // hold on to no message after its decode
+  return complete ? value : NOT_HANDLED;
+}
+
+function read(depth: number): Result {
+  if (pos >= end) return NOT_HANDLED;
+  const head = bytes[pos++]!;
+  if (head < 0x80) return head;
+  if (head >= 0xe0) return head - 0x100;
+  if (head < 0x90) return readMap(head - 0x80, depth);
+  if (head < 0xa0) return readArray(head - 0x90, depth);
+  if (head < 0xc0) return readString(head - 0xa0);
+  switch (head) {
+    case 0xc0:
+      return null;
+    case 0xc2:
+      return false;
+    case 0xc3:
+      return true;
+    case 0xc4:
+      return pos + 1 <= end ? readBinary(bytes[pos++]!) : NOT_HANDLED;
+    case 0xc5:
+      return pos + 2 <= end ? readBinary(u16()) : NOT_HANDLED;
+    case 0xc6:
+      return pos + 4 <= end ? readBinary(u32()) : NOT_HANDLED;
+    case 0xca:
+      return pos + 4 <= end ? f32() : NOT_HANDLED;
+    case 0xcb:
+      return pos + 8 <= end ? f64() : NOT_HANDLED;
+    case 0xcc:
+      return pos + 1 <= end ? bytes[pos++]! : NOT_HANDLED;
+    case 0xcd:
+      return pos + 2 <= end ? u16() : NOT_HANDLED;
+    case 0xce:
+      return pos + 4 <= end ? u32() : NOT_HANDLED;
+    case 0xcf:
+      return pos + 8 <= end ? joinWords(u32(), u32()) : NOT_HANDLED;
+    case 0xd0:
+      return pos + 1 <= end ? (bytes[pos++]! << 24) >> 24 : NOT_HANDLED;
+    case 0xd1:
+      return pos + 2 <= end ? (u16() << 16) >> 16 : NOT_HANDLED;
+    case 0xd2:
+      return pos + 4 <= end ? i32() : NOT_HANDLED;
+    case 0xd3:
+      return pos + 8 <= end ? joinWords(i32(), u32()) : NOT_HANDLED;
+    case 0xd9:
+      return pos + 1 <= end ? readString(bytes[pos++]!) : NOT_HANDLED;
+    case 0xda:
+      return pos + 2 <= end ? readString(u16()) : NOT_HANDLED;
+    case 0xdb:
+      return pos + 4 <= end ? readString(u32()) : NOT_HANDLED;
+    case 0xdc:
+      return pos + 2 <= end ? readArray(u16(), depth) : NOT_HANDLED;
+    case 0xdd:
+      return pos + 4 <= end ? readArray(u32(), depth) : NOT_HANDLED;
+    case 0xde:
+      return pos + 2 <= end ? readMap(u16(), depth) : NOT_HANDLED;
+    case 0xdf:
+      return pos + 4 <= end ? readMap(u32(), depth) : NOT_HANDLED;
+    default:
+      return NOT_HANDLED; // 0xc1 and the extension types
+  }
+}
+
+function readArray(size: number, depth: number): Result {
+  if (size === 0) return [];
+  // Every item takes a byte at least: a longer claim is truncated, and the library says so.
+  if (depth >= MAX_DEPTH || size > end - pos) return NOT_HANDLED;
+  const array = new Array<unknown>(size);
+  for (let i = 0; i < size; i++) {
+    const item = read(depth + 1);
+    if (item === NOT_HANDLED) return NOT_HANDLED;
+    array[i] = item;
+  }
+  return array;
+}
+
+function readMap(size: number, depth: number): Result {
+  if (size === 0) return {};
+  if (depth >= MAX_DEPTH || size * 2 > end - pos) return NOT_HANDLED;
+  const map: Record<string, unknown> = {};
+  for (let i = 0; i < size; i++) {
+    const key = readKey();
+    // The library refuses __proto__ with its own error; other keys are plain properties.
+    if (key === null || key === '__proto__') return NOT_HANDLED;
+    const value = read(depth + 1);
+    if (value === NOT_HANDLED) return NOT_HANDLED;
+    map[key] = value;
+  }
+  return map;
+}
+
+/** A string key, or null: the library converts number keys and refuses the others. */
+function readKey(): string | null {
+  if (pos >= end) return null;
+  const head = bytes[pos++]!;
+  let length: number;
+  if (head >= 0xa0 && head < 0xc0) length = head - 0xa0;
+  else if (head === 0xd9 && pos + 1 <= end) length = bytes[pos++]!;
+  else if (head === 0xda && pos + 2 <= end) length = u16();
+  else if (head === 0xdb && pos + 4 <= end) length = u32();
+  else return null;
+  if (length === 0 || length > MAX_KEY_BYTES) {
+    const key = readString(length);
+    return key === NOT_HANDLED ? null : (key as string);
+  }
+  if (length > end - pos) return null;
+  const key = keys.read(bytes, pos, length);
+  pos += length;
+  return key;
+}
+
+function readString(length: number): Result {
+  if (length > end - pos) return NOT_HANDLED;
+  const start = pos;
+  pos += length;
+  if (length > TEXT_DECODER_THRESHOLD) return textDecoder.decode(bytes.subarray(start, pos));
+  return readAscii(start, length) ?? utf8DecodeJs(bytes, start, length);
+}
+
+/**
+ * The string if its bytes are all ASCII, which every way of reading UTF-8 reads alike, else
+ * null. Short ones are joined here; for longer ones TextDecoder is faster than any loop.
+ */
+function readAscii(start: number, length: number): string | null {
+  if (length <= SHORT_STRING || end <= ON_HEAP_BYTES || !(plainMemory ??= bytes.buffer instanceof ArrayBuffer)) {
+    let text = '';
+    for (let i = start; i < start + length; i++) {
+      const byte = bytes[i]!;
+      if (byte >= 0x80) return null;
+      text += String.fromCharCode(byte);
+    }
+    return text;
+  }
+  for (let i = start; i < start + length; i++) if (bytes[i]! >= 0x80) return null;
+  return textDecoder.decode(bytes.subarray(start, start + length));
+}
+
+/** A view of the message, not a copy, as the library returns it. */
+function readBinary(length: number): Result {
+  if (length > end - pos) return NOT_HANDLED;
+  const start = pos;
+  pos += length;
+  return bytes.subarray(start, pos);
+}
+
+function u16(): number {
+  const value = (bytes[pos]! << 8) | bytes[pos + 1]!;
+  pos += 2;
+  return value;
+}
+
+function u32(): number {
+  return i32() >>> 0;
+}
+
+function i32(): number {
+  const value = (bytes[pos]! << 24) | (bytes[pos + 1]! << 16) | (bytes[pos + 2]! << 8) | bytes[pos + 3]!;
+  pos += 4;
+  return value;
+}
+
+function f32(): number {
+  for (let i = 0; i < 4; i++) floatBytes[i] = bytes[pos++]!;
+  return floatView.getFloat32(0);
+}
+
+function f64(): number {
+  for (let i = 0; i < 8; i++) floatBytes[i] = bytes[pos++]!;
+  return floatView.getFloat64(0);
+}

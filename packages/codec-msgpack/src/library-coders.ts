@@ -1,0 +1,30 @@
+import { Decoder, Encoder, type ExtensionCodecType } from '@msgpack/msgpack';
+import { checkExtensionTypes, skeinExtensions, type ExtensionTypes } from './extensions.js';
+import { guardInt64 } from './int64-guard.js';
+import { Nesting } from './nesting.js';
+import { readSafeIntegers, writeSafeIntegers } from './safe-integers.js';
+
+/** The options the library's encoder and decoder are built from (MsgpackOptions, resolved). */
+export interface LibraryOptions {
+  ignoreUndefined?: boolean;
+  sortKeys?: boolean;
+  extensionTypes?: Partial<ExtensionTypes>;
+}
+
+/**
+ * @msgpack/msgpack's Encoder and Decoder, set up for Skein: the path every value the fast
+ * path does not take goes through, and the reference the fast path is tested against.
+ */
+export function libraryCoders(options: LibraryOptions): { encoder: Encoder; decoder: Decoder } {
+  const types = checkExtensionTypes({ set: options.extensionTypes?.set ?? 0, map: options.extensionTypes?.map ?? 1 });
+  const { ignoreUndefined = false, sortKeys = false } = options;
+  // Assigned below: the extensions encode their payloads with encoders that use them.
+  let extensionCodec: ExtensionCodecType<undefined>;
+  // useBigInt64 so that bigints travel as int64/uint64; safe-integers.ts makes numbers share
+  // those forms, and makes the decoder return a bigint only beyond the safe integers.
+  const newEncoder = (): Encoder =>
+    writeSafeIntegers(guardInt64(new Encoder({ extensionCodec, useBigInt64: true, ignoreUndefined, sortKeys })));
+  const newDecoder = (): Decoder => readSafeIntegers(new Decoder({ extensionCodec, useBigInt64: true }));
+  extensionCodec = skeinExtensions(types, new Nesting(newEncoder), new Nesting(newDecoder));
+  return { encoder: newEncoder(), decoder: newDecoder() };
+}

@@ -1,0 +1,176 @@
+import { describe, expect, it } from 'vitest';
+import { decodeError, encodeError, plainBytes } from '@skein/core';
+import { mutatedBuffers, randomBuffers, seededRandom } from '@skein/test-utils';
+import { msgpack, type MsgpackOptions } from '../src/index.js';
+import { fastDecode, NOT_HANDLED } from '../src/fast-decode.js';
+import { FastEncoder, MAX_BYTES } from '../src/fast-encode.js';
+import { libraryCoders } from '../src/library-coders.js';
+import { randomForeign, randomMixed, randomPlain } from './random-values.js';
+import { sameValue } from './same-value.js';
+
+// The fast path (src/fast-encode.ts, src/fast-decode.ts) against the library alone, set up as
+// the codec sets it up (src/library-coders.ts): the codec as it was before the fast path.
+
+const OPTIONS: MsgpackOptions[] = [{}, { ignoreUndefined: true }, { sortKeys: true }, { ignoreUndefined: true, sortKeys: true }];
+const VALUES = 3000;
+
+const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex');
+
+type Outcome = { value: unknown } | { error: string };
+
+function outcome(run: () => unknown): Outcome {
+  try {
+    return { value: run() };
+  } catch (e) {
+    const error = e as { code?: unknown; message?: unknown };
+    return { error: `${String(error.code)} ${String(error.message)}` };
+  }
+}
+
+function sameOutcome(a: Outcome, b: Outcome): boolean {
+  if ('error' in a || 'error' in b) return 'error' in a && 'error' in b && a.error === b.error;
+  const [x, y] = [a.value, b.value];
+  return x instanceof Uint8Array && y instanceof Uint8Array ? hex(x) === hex(y) : sameValue(x, y);
+}
+
+/** The codec as it was: the library, its errors wrapped the same way. */
+function libraryCodec(options: MsgpackOptions) {
+  const { encoder, decoder } = libraryCoders(options);
+  return {
+    encode(value: unknown): Uint8Array {
+      try {
+        return encoder.encode(value);
+      } catch (e) {
+        throw encodeError('msgpack', e);
+      }
+    },
+    decode(bytes: Uint8Array): unknown {
+      try {
+        return decoder.decode(plainBytes(bytes));
+      } catch (e) {
+        throw decodeError('msgpack', e);
+      }
+    },
+  };
+}
+
+const show = (value: unknown): string =>
+  JSON.stringify(value, (_, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v instanceof Uint8Array ? hex(v) : v))?.slice(0, 300) ??
+  String(value);
+
+describe.each(OPTIONS)('msgpack fast path, options %j', (options) => {
+  const reference = libraryCodec(options);
+
+  it(`writes ${VALUES} random plain values byte for byte as the library does, and reads them back as it does`, () => {
+    const random = seededRandom(0xfa57 + Object.keys(options).length);
+    const fast = new FastEncoder({ ignoreUndefined: options.ignoreUndefined ?? false, sortKeys: options.sortKeys ?? false });
+    const written = new Map<number, Uint8Array>();
+    for (let i = 0; i < VALUES; i++) {
+      const value = randomPlain(random);
+      const expected = reference.encode(value);
+      const bytes = fast.encode(value);
+      // Null (the library's turn) only near the size limit: a string reserves 3 bytes a unit.
+      const tooLong = bytes === null && expected.length > MAX_BYTES - 8 * 1024;
+      if (!tooLong && (bytes === null || hex(bytes) !== hex(expected))) {
+        expect.fail(`value ${i} ${show(value)}: fast ${bytes && hex(bytes).slice(0, 200)}, library ${hex(expected).slice(0, 200)}`);
+      }
+      if (bytes !== null) written.set(i, bytes);
+
+      const decoded = fastDecode(expected);
+      if (decoded === NOT_HANDLED || !sameValue(decoded, reference.decode(expected))) {
+        expect.fail(`value ${i} ${show(value)} (${hex(expected).slice(0, 200)}) decodes to ${show(decoded)}`);
+      }
+    }
+    expect(written.size).toBeGreaterThan(VALUES * 0.9);
+    // Each result is the caller's to keep: later encodes wrote into none of them.
+    const again = seededRandom(0xfa57 + Object.keys(options).length);
+    const expected = Array.from({ length: VALUES }, () => reference.encode(randomPlain(again)));
+    for (const [i, bytes] of written) {
+      expect(bytes.byteOffset).toBe(0);
+      expect(bytes.buffer.byteLength).toBe(bytes.length);
+      expect(hex(bytes)).toBe(hex(expected[i]!));
+    }
+  });
+
+  it('encodes values holding anything else exactly as the library does, errors included', () => {
+    const random = seededRandom(0x0dd5);
+    const codec = msgpack(options);
+    for (let i = 0; i < 1000; i++) {
+      const value = randomMixed(random);
+      const [got, expected] = [outcome(() => codec.encode(value)), outcome(() => reference.encode(value))];
+      if (!sameOutcome(got, expected)) expect.fail(`value ${i} ${show(value)}: ${show(got)} vs ${show(expected)}`);
+    }
+  });
+});
+
+describe('msgpack fast path: what it leaves to the library', () => {
+  const fast = new FastEncoder({ ignoreUndefined: false, sortKeys: false });
+  const reference = libraryCodec({});
+  const codec = msgpack();
+  class Point {
+    x = 1;
+  }
+  const selfReferring: Record<string, unknown> = {};
+  selfReferring.self = selfReferring;
+  let deep: unknown = 1;
+  for (let i = 0; i < 40; i++) deep = [deep];
+
+  it.each([
+    ['a Date', new Date(1000)],
+    ['a Map', new Map([[1, 2]])],
+    ['a Set', new Set([1])],
+    ['a bigint', 5n],
+    ['a bigint beyond 64 bits', 2n ** 64n],
+    ['a class instance', new Point()],
+    ['a Float64Array', new Float64Array([1.5])],
+    ['a DataView', new DataView(new ArrayBuffer(2))],
+    ['an ArrayBuffer', new ArrayBuffer(2)],
+    ['an array whose prototype is Object.prototype', Object.setPrototypeOf([1], Object.prototype)],
+    ['a Uint8Array whose prototype is Object.prototype', Object.setPrototypeOf(new Uint8Array(2), Object.prototype)],
+    ['an object whose prototype is Uint8Array.prototype', Object.create(Uint8Array.prototype)],
+    ['a Float64Array whose prototype is Uint8Array.prototype', Object.setPrototypeOf(new Float64Array(1), Uint8Array.prototype)],
+    ['a symbol', Symbol('s')],
+    ['a function', () => 1],
+    ['a cycle', selfReferring],
+    ['nesting 40 deep', deep],
+    ['a message over 64 KiB', ['x'.repeat(70000)]],
+  ])('%s, anywhere in the value, with the same bytes or error', (_, value) => {
+    for (const whole of [value, { a: [1, value] }]) {
+      expect(fast.encode(whole)).toBeNull();
+      expect(sameOutcome(outcome(() => codec.encode(whole)), outcome(() => reference.encode(whole)))).toBe(true);
+    }
+  });
+
+  it('a getter that encodes with the same codec gets the library, and the outer value its bytes', () => {
+    const inner = msgpack();
+    const value = {
+      get a() {
+        return inner.encode([1, 'two']);
+      },
+    };
+    expect(hex(inner.encode(value))).toBe(hex(reference.encode({ a: reference.encode([1, 'two']) })));
+  });
+
+  it('reads random msgpack from other encoders (and broken msgpack) as the library does, errors included', () => {
+    const random = seededRandom(0xf0e1);
+    const foreign = Array.from({ length: 6000 }, () => new Uint8Array(randomForeign(random)));
+    const valid = Array.from({ length: 300 }, () => reference.encode(randomPlain(random, 0, 3)));
+    const truncated = valid.flatMap((bytes) => Array.from({ length: Math.min(bytes.length, 20) }, (_, n) => bytes.subarray(0, n)));
+    const inputs = [
+      ...foreign,
+      ...randomBuffers(random, 3000),
+      ...mutatedBuffers(random, valid, 3000),
+      ...truncated,
+      ...valid.map((bytes) => Uint8Array.from([...bytes, 0x00])), // a trailing byte
+    ];
+    let handled = 0;
+    for (const [i, bytes] of inputs.entries()) {
+      if (fastDecode(bytes) !== NOT_HANDLED) handled++;
+      const [got, expected] = [outcome(() => codec.decode(bytes)), outcome(() => reference.decode(bytes))];
+      if (!sameOutcome(got, expected)) expect.fail(`input ${i} ${hex(bytes)}: ${show(got)} vs ${show(expected)}`);
+    }
+    // The fast path itself read a good share of them; the rest went to the library.
+    expect(handled).toBeGreaterThan(inputs.length / 5);
+    expect(handled).toBeLessThan(inputs.length);
+  });
+});

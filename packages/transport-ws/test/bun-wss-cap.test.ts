@@ -1,0 +1,37 @@
+import { afterEach, expect } from 'vitest';
+import { ErrorCode } from '@skein/core';
+import { itNeeding, launch, reap, suiteCerts, within, type Proc } from '@skein/test-utils';
+import { fileURLToPath } from 'node:url';
+import { wsTransport } from '../src/index.js';
+import { frame, record, spec, text } from './helpers.js';
+
+// Under Bun the https server runs its own TLS and accepts by itself, so the ws server hands a
+// wss:// connection to the server's accept only at its upgrade request (ws-server.ts). A server
+// at its cap closes it there: it must be refused before the upgrade, never upgraded and then closed.
+const certs = suiteCerts();
+const fixture = fileURLToPath(new URL('./fixtures/capped-wss-server.mjs', import.meta.url));
+let server: Proc | undefined;
+afterEach(() => reap(server));
+
+itNeeding(['bun'], 'a Bun wss:// server refuses a connection its accept closes before upgrading it', async () => {
+  server = launch('bun', fixture, [certs.dir]);
+  const port = Number((await server.waitForLine(/^listening (\d+)/))[1]);
+  const client = wsTransport({ tls: { ca: certs.ca } });
+  const address = { host: '127.0.0.1', port, tls: true };
+
+  const first = await client.connect(address, spec, { timeoutMs: 10_000 });
+  const echoed = new Promise<string>((resolve) => record(first, { frame: (body) => resolve(text(body)) }));
+  first.write(frame('one'));
+  first.flush();
+  expect(await within(echoed, 10_000, 'the echo')).toBe('one');
+
+  // Refused at accept: the connect fails (no 101 came), it does not open and then close.
+  const second = await client.connect(address, spec, { timeoutMs: 10_000 }).then(
+    (conn) => (conn.close(), 'opened'),
+    (err: { code: ErrorCode }) => err.code,
+  );
+  expect(second).not.toBe('opened');
+  await server.waitForLine(/^refused 1$/);
+  expect(server.lines.filter((l) => l === 'frame')).toHaveLength(1);
+  first.close();
+}, 30_000);

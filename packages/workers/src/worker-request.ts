@@ -1,0 +1,60 @@
+import { RpcError, type ErrorCode } from '@skein/core';
+import { ServerRequest, type Metadata, type Responder } from '@skein/stream';
+import type { CallHeadDesc } from './messages.js';
+import { sharedNow } from './shared-now.js';
+
+const NO_METADATA: Metadata = Object.freeze({});
+
+/**
+ * A request that came to the server with a head, as a worker runs it: the deadline and metadata
+ * the server's thread read, and a signal of its own that the pool aborts (a `cancel` message)
+ * when the call on the server's thread stops being waited for. Plain calls are plain
+ * ServerRequests, as on the server's thread, and pay for none of this.
+ */
+export class WorkerRequest extends ServerRequest {
+  private controller: AbortController | undefined;
+  private reason: RpcError | undefined;
+  private readonly _deadline: number | undefined;
+  private readonly expiresAt: number;
+  private readonly _metadata: Metadata;
+
+  constructor(owner: Responder, callId: number, actionId: number, actionName: string, msg: Uint8Array, blob: Uint8Array, head: CallHeadDesc) {
+    super(owner, callId, 0, actionId, actionName, msg, blob);
+    this._deadline = head.deadline;
+    this.expiresAt = head.expiresAt ?? 0;
+    this._metadata = head.metadata ? Object.freeze(head.metadata) : NO_METADATA;
+  }
+
+  override get signal(): AbortSignal {
+    if (!this.controller) {
+      this.controller = new AbortController();
+      if (this.reason) this.controller.abort(this.reason);
+    }
+    return this.controller.signal;
+  }
+
+  override get deadline(): number | undefined {
+    return this._deadline;
+  }
+
+  /** Counted on the time line the threads share: the server's clock is not this thread's. */
+  override remainingMs(): number | undefined {
+    return this._deadline === undefined ? undefined : this.expiresAt - sharedNow();
+  }
+
+  override get metadata(): Metadata {
+    return this._metadata;
+  }
+
+  /**
+   * The pool says nobody waits for this call any more. It is answered now with the server's
+   * error (which the pool drops: the call there is answered already), so the pool frees its
+   * slot without waiting for the handler, whose answer is then dropped here; then the signal fires.
+   */
+  cancel(code: ErrorCode, message: string): void {
+    if (this.reason) return;
+    this.reason = new RpcError(code, message);
+    this.fail(code);
+    this.controller?.abort(this.reason);
+  }
+}
