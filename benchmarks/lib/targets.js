@@ -9,8 +9,9 @@ const raw32 = (n, suite = 'echo-32B') => ({ suite, system: 'raw', ...TCP, in_fli
 const stream32 = (path, n, suite = 'echo-32B') => ({ suite: `${suite}/${path}`, ...TCP, in_flight: n });
 const rawBlob = (n) => ({ suite: 'echo-1MiB', system: 'raw', ...TCP, in_flight: n });
 const streamBlob = (n) => ({ suite: 'echo-1MiB/send', ...TCP, in_flight: n });
-const api = (codec, n, suite = 'add') => ({ suite, system: 'skein', codec, in_flight: n });
-const peer = (system, n) => ({ suite: 'add', system, in_flight: n });
+// Plaintext unless said: the TLS rows share these suites (one transport per record).
+const api = (codec, n, suite = 'add') => ({ suite, system: 'skein', codec, ...TCP, in_flight: n });
+const peer = (system, n, transport = system === 'grpc-js' ? 'http2' : 'tcp') => ({ suite: 'add', system, transport, in_flight: n });
 
 const targets = [
   ...['send', 'call'].map((path) => ({

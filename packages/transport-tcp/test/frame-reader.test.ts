@@ -186,23 +186,30 @@ describe('FrameReader, frames cut across chunks', () => {
     const a = reader(undefined, budget, large);
     const b = reader(undefined, budget, large);
     const [frameA, frameB] = [encode(noise(60_000, 1)), encode(noise(60_000, 2))];
-    a.r.push(frameA.slice(0, 50_000));
-    b.r.push(frameB.slice(0, 40_000));
-    expect(budget.inUse).toBe(90_000);
-    expect(() => b.r.push(frameB.slice(40_000, 60_000))).toThrow(
-      new FrameError('partly received frames would hold 110000 bytes, over the maxPendingFrameBytes budget of 100000'),
-    );
-    expect(budget.inUse).toBe(90_000);
-    b.r.discard();
+    const size = frameA.length;
+    // Under half of a frame: what arrived is held, and charged.
+    a.r.push(frameA.slice(0, 25_000));
+    b.r.push(frameB.slice(0, 25_000));
     expect(budget.inUse).toBe(50_000);
+    // Past half: the frame's own memory (at most twice what arrived) is charged instead.
+    b.r.push(frameB.slice(25_000, 40_000));
+    expect(budget.inUse).toBe(25_000 + size);
+    expect(() => a.r.push(frameA.slice(25_000, 35_000))).toThrow(
+      new FrameError(`partly received frames would hold ${2 * size} bytes, over the maxPendingFrameBytes budget of 100000`),
+    );
+    expect(budget.inUse).toBe(25_000 + size);
+    b.r.discard();
+    expect(budget.inUse).toBe(25_000);
     expect(b.r.midFrame).toBe(false);
-    a.r.push(frameA.slice(50_000));
+    a.r.push(frameA.slice(25_000));
     expect(Buffer.compare(a.frames[0]!.bytes, frameA)).toBe(0);
     expect(budget.inUse).toBe(0);
-    // The budget is free again: b reads a whole frame cut in two.
-    b.r.push(frameB.slice(0, 30_000));
-    b.r.push(frameB.slice(30_000));
+    // The budget is free again: b reads a whole frame cut in three.
+    b.r.push(frameB.slice(0, 10_000));
+    b.r.push(frameB.slice(10_000, 50_000));
+    b.r.push(frameB.slice(50_000));
     expect(Buffer.compare(b.frames[0]!.bytes, frameB)).toBe(0);
+    expect(budget.inUse).toBe(0);
   });
 
   it('reads a frame cut inside its header the same whatever follows, small frame or large', () => {
