@@ -206,35 +206,35 @@ function clientMethod(service: string, name: string, m: AnyMethod, caller: Calle
       }
       return callStream(stub, caller, arg, callOpts);
     };
-    const openFiltered =
-      filters.length === 0
-        ? open
-        : (arg: unknown, o: MethodCallOptions = NO_OPTIONS): Promise<unknown> =>
-            withFilters(filters, callInfo('client', service, name, arg, { route: o.route }), () => open(arg, o), (e) =>
-              logger.warn({ action, err: e }, 'client filter failed after the call'),
-            );
-    const openResult = (arg: unknown, o?: MethodCallOptions): Promise<Result<unknown, unknown>> =>
-      openFiltered(arg, o).then(
-        (value) => ({ ok: true as const, value }),
-        (error: unknown) => ({ ok: false as const, error: error as CallError<unknown> }),
-      );
-    return Object.assign(openFiltered, { result: openResult }) as ClientMethod<AnyMethod>;
+    return withFiltersAndResult(open, filters, service, name, logger);
   }
 
-  // Without filters a call pays nothing for them.
+  return withFiltersAndResult(call, filters, service, name, logger);
+}
+
+/**
+ * A method as the client hands it out: `run` inside the client filters (none: `run` itself, so
+ * a call pays nothing for them), with its `.result()` form that resolves to ok or error.
+ */
+function withFiltersAndResult(
+  run: (arg: unknown, o?: MethodCallOptions) => Promise<unknown>,
+  filters: readonly Filter[],
+  service: string,
+  name: string,
+  logger: Logger,
+): ClientMethod<AnyMethod> {
+  const action = `${service}.${name}`;
   const filtered =
     filters.length === 0
-      ? call
+      ? run
       : (arg: unknown, o: MethodCallOptions = NO_OPTIONS): Promise<unknown> =>
-          withFilters(filters, callInfo('client', service, name, arg, { route: o.route }), () => call(arg, o), (e) =>
+          withFilters(filters, callInfo('client', service, name, arg, { route: o.route }), () => run(arg, o), (e) =>
             logger.warn({ action, err: e }, 'client filter failed after the call'),
           );
-
   const result = (arg: unknown, o?: MethodCallOptions): Promise<Result<unknown, unknown>> =>
     filtered(arg, o).then(
       (value) => ({ ok: true as const, value }),
       (error: unknown) => ({ ok: false as const, error: error as CallError<unknown> }),
     );
-
   return Object.assign(filtered, { result }) as ClientMethod<AnyMethod>;
 }

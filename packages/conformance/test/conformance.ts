@@ -98,7 +98,7 @@ export function describeConformance(row: MatrixRow): void {
       const cell = row.clients?.[client];
       if (!cell) continue;
       if ('gap' in cell) {
-        it.skip(`${client} client: not tested, ${cell.gap}`, () => {});
+        it.skip(`${client} client (skipped: ${cell.gap})`, () => {});
         continue;
       }
       describeNeeding(binariesOf(client), `${client} client`, () => {

@@ -1,15 +1,10 @@
 import { DataPointType, type GaugeMetricData, type MetricData, type SumMetricData } from '@opentelemetry/sdk-metrics';
-import { formatAddress, silentLogger, type Address } from '@skein/core';
-import { nodeRuntime } from '@skein/runtime-node';
-import { ConnPool, createRouter, FailoverPool, RpcServer } from '@skein/stream';
-import { deferred } from '@skein/test-utils';
-import { tcpTransport } from '@skein/transport-tcp';
 import parse from 'parse-prometheus-text-format';
 import { afterEach, describe, expect, it } from 'vitest';
 import { observeStats, prometheusText, type StatsSources } from '../src/index.js';
 import { sum, telemetry } from './otel-harness.js';
+import { statsSources } from './stats-sources.js';
 
-const transport = tcpTransport(nodeRuntime);
 const cleanup: (() => unknown)[] = [];
 afterEach(async () => {
   for (const f of cleanup.splice(0).reverse()) await f();
@@ -38,13 +33,7 @@ function sorted(labels: Record<string, string>): Record<string, string> {
 
 describe('observeStats', () => {
   it("observes servers' and pools' stats as gauges, the series prometheusText writes", async () => {
-    const gate = deferred<void>();
-    const server = new RpcServer({ dispatch: createRouter({ 'Slow.wait': () => gate.promise, 'Fast.ok': () => {} }, silentLogger) });
-    const address = formatAddress((await server.listen(transport, '127.0.0.1:0')) as Address);
-    cleanup.push(() => server.close());
-    const pool = new ConnPool({ transport, address });
-    const failover = new FailoverPool({ transport, servers: [address, '127.0.0.1:1'] });
-    cleanup.push(() => pool.close(), () => failover.close());
+    const { gate, server, address, pool, failover } = await statsSources(cleanup);
     const { meterProvider, collect } = telemetry();
     let reads = 0;
     const counted = { stats: () => (reads++, server.stats()) };

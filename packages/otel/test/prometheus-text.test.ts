@@ -1,13 +1,8 @@
-import { formatAddress, silentLogger, type Address } from '@skein/core';
-import { nodeRuntime } from '@skein/runtime-node';
-import { ConnPool, createRouter, FailoverPool, RpcServer } from '@skein/stream';
-import { deferred } from '@skein/test-utils';
-import { tcpTransport } from '@skein/transport-tcp';
 import parse from 'parse-prometheus-text-format';
 import { afterEach, describe, expect, it } from 'vitest';
 import { prometheusText } from '../src/index.js';
+import { statsSources } from './stats-sources.js';
 
-const transport = tcpTransport(nodeRuntime);
 const cleanup: (() => unknown)[] = [];
 afterEach(async () => {
   for (const f of cleanup.splice(0).reverse()) await f();
@@ -39,13 +34,7 @@ function value(families: Map<string, ParsedFamily>, name: string, labels: Record
 
 describe('prometheusText', () => {
   it("renders servers' and pools' stats as a scraper reads them", async () => {
-    const gate = deferred<void>();
-    const server = new RpcServer({ dispatch: createRouter({ 'Slow.wait': () => gate.promise, 'Fast.ok': () => {} }, silentLogger) });
-    const address = formatAddress((await server.listen(transport, '127.0.0.1:0')) as Address);
-    cleanup.push(() => server.close());
-    const pool = new ConnPool({ transport, address });
-    const failover = new FailoverPool({ transport, servers: [address, '127.0.0.1:1'] });
-    cleanup.push(() => pool.close(), () => failover.close());
+    const { gate, server, address, pool, failover } = await statsSources(cleanup);
 
     // Settled either way, so that a failed assertion below leaves no rejection unhandled.
     const waiting = [pool.call('Slow.wait'), pool.call('Slow.wait'), failover.call('Slow.wait')].map((c) => c.then(() => 'ok', (e: unknown) => e));
