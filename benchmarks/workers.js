@@ -33,6 +33,7 @@ const { values: flags } = parseArgs({
     rounds: { type: 'string', default: '2' },
     'work-us': { type: 'string', default: '20' },
     'in-flight': { type: 'string', default: '256' },
+    handler: { type: 'string' },
   },
 });
 const measureMs = Number(flags['measure-ms']);
@@ -59,7 +60,7 @@ const SCENARIOS = [
   { handler: 'add', workers: 0 },
   { handler: 'add', workers: 1 },
   { handler: 'add', workers: 2 },
-];
+].filter((s) => flags.handler === undefined || s.handler === flags.handler);
 
 async function runOnce({ handler, workers }) {
   const server = await ServerHandle.start('workers', { workers });
@@ -74,17 +75,24 @@ async function runOnce({ handler, workers }) {
         : (t0, done) => void spinClient.add(arg).then(() => done(null, t0), (err) => done(err, t0));
     let cpu0;
     let cpu1;
+    let own0;
+    let own1;
     const result = await closedLoop({
       inFlight,
       warmupMs,
       measureMs,
       call,
-      mark: (edge) => void server.usage().then((u) => (edge === 'start' ? (cpu0 = u) : (cpu1 = u))),
+      mark: (edge) => {
+        if (edge === 'start') own0 = process.cpuUsage();
+        else own1 = process.cpuUsage(own0);
+        void server.usage().then((u) => (edge === 'start' ? (cpu0 = u) : (cpu1 = u)));
+      },
     });
     await new Promise((r) => setTimeout(r, 50)); // the last usage answer
     stream.destroy();
     const serverCpu = cpu0 && cpu1 ? (cpu1.cpu_us - cpu0.cpu_us) / 1e6 / result.seconds : NaN;
-    return { rate: result.calls / result.seconds, p50: result.histogram.quantileNs(0.5) / 1e6, serverCpu };
+    const clientCpu = (own1.user + own1.system) / 1e6 / result.seconds;
+    return { rate: result.calls / result.seconds, p50: result.histogram.quantileNs(0.5) / 1e6, serverCpu, clientCpu };
   } finally {
     await server.stop();
   }
@@ -96,7 +104,7 @@ for (let r = 0; r < Number(flags.rounds); r++) {
   for (const s of SCENARIOS) {
     const res = await runOnce(s);
     runs.get(s).push(res);
-    console.error(`round ${r + 1} ${s.handler} workers=${s.workers}: ${int(res.rate)} calls/s, server CPU ${res.serverCpu.toFixed(2)} cores`);
+    console.error(`round ${r + 1} ${s.handler} workers=${s.workers}: ${int(res.rate)} calls/s, server CPU ${res.serverCpu.toFixed(2)} cores, client ${res.clientCpu.toFixed(2)}`);
   }
 }
 
@@ -110,8 +118,10 @@ const rows = SCENARIOS.map((s) => [
   s.workers === 0 ? '1×' : times(med(s, 'rate') / med(base(s.handler), 'rate')),
   med(s, 'serverCpu').toFixed(2),
   ((med(s, 'serverCpu') / med(s, 'rate')) * 1e6).toFixed(1),
+  med(s, 'clientCpu').toFixed(2),
+  ((med(s, 'clientCpu') / med(s, 'rate')) * 1e6).toFixed(1),
   med(s, 'p50').toFixed(2),
 ]);
 console.log(environment(['node benchmarks/workers.js', ...process.argv.slice(2)].join(' ')));
 console.log(`${iterations} spin iterations per work call; load average ${loadStart.toFixed(2)} at start, ${os.loadavg()[0].toFixed(2)} at end`);
-console.log(markdownTable(['handler', 'dispatch', 'calls/s (median)', 'runs', '÷ event loop', 'server CPU (cores)', 'server CPU µs per call', 'p50 ms'], rows, 2));
+console.log(markdownTable(['handler', 'dispatch', 'calls/s (median)', 'runs', '÷ event loop', 'server CPU (cores)', 'server CPU µs per call', 'client CPU (cores)', 'client CPU µs per call', 'p50 ms'], rows, 2));

@@ -47,6 +47,8 @@ interface Starting {
  */
 export class WorkerPool implements Dispatch {
   private readonly settings: PoolSettings;
+  /** Calls in one batch to a worker: half of what it may hold (see pump). */
+  private readonly batchMax: number;
   private readonly slots: WorkerSlot[] = [];
   private readonly queue = new Fifo<ServerRequest>();
   /** The requests the workers hold, by call id, and the worker that holds each. */
@@ -111,6 +113,7 @@ export class WorkerPool implements Dispatch {
     this.held = new Array<ServerRequest | undefined>(capacity).fill(undefined);
     this.holder = new Array<WorkerSlot | undefined>(capacity).fill(undefined);
     this.freeIds = Array.from({ length: capacity }, (_, i) => capacity - 1 - i);
+    this.batchMax = Math.ceil(settings.maxInFlightPerWorker / 2);
   }
 
   get state(): WorkerPoolState {
@@ -202,8 +205,10 @@ export class WorkerPool implements Dispatch {
         if (!best || s.inFlight < best.inFlight) best = s;
       }
       if (!best) break;
-      // An even share per worker with room, so that one worker does not take a whole burst.
-      this.send(best, Math.min(max - best.inFlight, Math.ceil(this.queue.length / open)));
+      // An even share per worker with room, so that one worker does not take a whole burst; and
+      // at most half of what a worker may hold, so that a busy worker finds its next batch
+      // waiting when it posts its answers, instead of idling for the round trip to this thread.
+      this.send(best, Math.min(max - best.inFlight, this.batchMax, Math.ceil(this.queue.length / open)));
     }
     if (this.queue.length > 0 && this.slots.every((s) => s.state === 'exited')) this.failQueued();
   }

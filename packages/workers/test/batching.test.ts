@@ -1,0 +1,29 @@
+import { createClient } from '@skein/api';
+import { msgpackCodec } from '@skein/codec-msgpack';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Turns } from './fixtures/turns.mjs';
+import { serve, startPool } from './harness.js';
+
+const TURNS_MODULE = new URL('./fixtures/turns.mjs', import.meta.url);
+
+const cleanup: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const f of cleanup.splice(0).reverse()) await f();
+});
+
+describe('WorkerPool batches', () => {
+  it('sends a worker at most half of what it may hold at once: its next batch waits while it runs one', async () => {
+    const pool = await startPool({ module: TURNS_MODULE, workers: 1, maxInFlightPerWorker: 4 });
+    cleanup.push(() => pool.destroy());
+    const s = await serve(pool);
+    cleanup.push(() => s.close());
+    const turns = createClient(Turns, s.stream, { codec: msgpackCodec });
+    // Eight calls in one turn of the client: one frame batch, queued on the server's thread together.
+    const got = await Promise.all(Array.from({ length: 8 }, () => turns.turn()));
+    const perTurn = new Map<number, number>();
+    for (const t of got) perTurn.set(t, (perTurn.get(t) ?? 0) + 1);
+    // Batches of at most 2 (half of 4), however the frames were read: never a run of 3 or 4.
+    expect(Math.max(...perTurn.values())).toBe(2);
+    expect(got).toEqual([...got].sort((a, b) => a - b));
+  });
+});
