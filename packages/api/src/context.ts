@@ -55,7 +55,8 @@ export class CallContext {
    * Calls the services the other side of this connection serves, over this connection: it
    * connected with `serve` and the hello agreed calls both ways (docs/protocol.md). Give it to
    * `createClient(Def, ctx.caller, { codec })`. Undefined when that side serves nothing (a razor
-   * v1 client, a Skein client without `serve`), and in a worker of a WorkerPool.
+   * v1 client, a Skein client without `serve`). In a WorkerPool's worker it calls through the
+   * pool, with the same outcomes (@skein/workers README, "Calls both ways").
    */
   get caller(): Caller | undefined {
     return this.req.conn.caller;

@@ -65,6 +65,77 @@ describe('calls both ways on one connection', () => {
     expect([...onPeer.seen.values(), ...onServer.seen.values()].every((n) => n === 1)).toBe(true);
   });
 
+  it('reads the answers of reverse calls while the handlers that wait for them hold the cap of requests in flight', async () => {
+    const CAP = 8;
+    const running = new Concurrency();
+    const gate: (() => void)[] = [];
+    const s = await startServer(
+      {
+        relay: (req) => call(req.conn.caller!, 'peer.double', req.msg),
+        hold: (req) =>
+          new Promise<void>((resolve) => {
+            running.enter();
+            gate.push(() => (running.leave(), resolve()));
+          }).then(() => req.msg),
+      },
+      { maxInFlightPerConn: CAP },
+    );
+    cleanup.push(() => s.server.close());
+    const serve = createRouter({ 'peer.double': (req) => u32(readU32(req.msg) * 2) });
+    // The client's window is the server's cap: every relay is in flight at once, each waiting for its call back.
+    const peer = await s.connect({ keepaliveMs: 0, window: CAP, serve });
+    cleanup.push(() => peer.destroy());
+    const got = await Promise.all(Array.from({ length: 5 * CAP }, (_, i) => peer.call('relay', u32(i)).then((r) => readU32(r.msg))));
+    expect(got).toEqual(Array.from({ length: 5 * CAP }, (_, i) => i * 2));
+    // With no reverse call out, a connection that serves calls back stops reading at the cap as any
+    // other does: a window past it waits (no refusal), and never more than the cap run at once.
+    const wide = await s.connect({ keepaliveMs: 0, window: 3 * CAP, serve });
+    cleanup.push(() => wide.destroy());
+    const holds = Array.from({ length: 3 * CAP }, (_, i) => wide.call('hold', u32(i)).then((r) => readU32(r.msg)));
+    for (let done = 0; done < 3 * CAP; ) {
+      await waitFor(() => gate.length > 0);
+      for (const open of gate.splice(0)) (open(), done++);
+    }
+    expect(await Promise.all(holds)).toEqual(Array.from({ length: 3 * CAP }, (_, i) => i));
+    expect(running.max).toBeLessThanOrEqual(CAP);
+    expect(running.total).toBe(3 * CAP);
+  });
+
+  it('refuses, unrun, requests past the cap that arrive while it reads for reverse answers', async () => {
+    const CAP = 4;
+    const ran = counter();
+    const answers: (() => void)[] = [];
+    const s = await startServer(
+      {
+        relay: (req) => {
+          ran.add(readU32(req.msg));
+          return call(req.conn.caller!, 'peer.later', req.msg);
+        },
+      },
+      { maxInFlightPerConn: CAP },
+    );
+    cleanup.push(() => s.server.close());
+    // A window larger than the server's cap (a misconfigured client): the peer holds its answers until the refusals are in.
+    const peer = await s.connect({
+      keepaliveMs: 0,
+      window: 3 * CAP,
+      serve: createRouter({ 'peer.later': (req) => new Promise<Uint8Array>((r) => answers.push(() => r(req.msg))) }),
+    });
+    cleanup.push(() => peer.destroy());
+    const outcomes = Array.from({ length: 3 * CAP }, (_, i) =>
+      peer.call('relay', u32(i)).then(
+        (r) => ({ ok: readU32(r.msg) }),
+        (err: RpcError) => ({ code: err.code, retry: err.retry }),
+      ),
+    );
+    await waitFor(() => answers.length === CAP);
+    const settled = await Promise.race([Promise.all(outcomes.slice(CAP)), new Promise((r) => setTimeout(r, 10_000, 'stuck'))]);
+    expect(settled).toEqual(Array.from({ length: 2 * CAP }, () => ({ code: ErrorCode.Overloaded, retry: 'safe' })));
+    for (const a of answers.splice(0)) a();
+    expect(await Promise.all(outcomes.slice(0, CAP))).toEqual(Array.from({ length: CAP }, (_, i) => ({ ok: i })));
+    expect([...ran.seen.keys()].sort((a, b) => a - b)).toEqual([0, 1, 2, 3]);
+  });
+
   it('keeps to the window the peer offered, and queues the rest', async () => {
     const running = new Concurrency();
     const s = await startServer({});

@@ -12,6 +12,10 @@
  *   worker-conn.ts: a connection as a worker sees it; worker-request.ts: a call that came with a
  *   head (deadline, metadata, its own signal, which the pool's cancel aborts); shared-now.ts: the
  *   time line the remaining time is counted on across threads.
+ * - Calls both ways (`ctx.caller` in a worker): worker-caller.ts is that Caller, reverse-outbox.ts
+ *   the worker's side (a turn's calls out as one message, their answers back), reverse-call-batch.ts
+ *   how their bytes travel, reverse-relay.ts the pool's side (each call run on the connection's
+ *   own caller, the outcomes back per worker per turn).
  */
 export { WorkerPool } from './worker-pool.js';
 export type { WorkerPoolState, WorkerPoolStats } from './worker-pool.js';

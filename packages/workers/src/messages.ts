@@ -24,6 +24,12 @@ export interface ConnDesc {
   readonly identity?: PeerIdentity;
   /** Peer or client, as the server's `peers.admit` decided; undefined on a server without `peers`. */
   readonly kind?: ConnKind;
+  /**
+   * The connection agreed calls both ways (it has a `caller`): the worker's handlers get a caller
+   * that sends their calls through the pool (`ReverseCallsMessage`). Absent otherwise, and
+   * `ctx.caller` is undefined, as in process. Set at the hello, before any call: it never changes.
+   */
+  readonly callsBack?: true;
 }
 
 /**
@@ -79,7 +85,29 @@ export interface ConnClosedMessage {
   readonly key: number;
 }
 
-export type ToWorker = CallsMessage | ConnClosedMessage | CancelMessage;
+/** A batch of answers: its bytes in one transferred buffer (see reply-batch.ts). */
+export interface AnswerBatch {
+  readonly n: number;
+  readonly buf: ArrayBuffer;
+  /** Error details and messages, referenced by index from the batch. */
+  readonly strings: readonly string[];
+}
+
+/**
+ * Pool → worker: the outcomes of the worker's reverse calls (`ReverseCallsMessage`) that settled
+ * in one turn of the pool, by the worker's reverse call id: a reply, an RpcError (code, message,
+ * retry), or a custom error payload, as the connection's caller gave them.
+ */
+export interface ReverseAnswersMessage extends AnswerBatch {
+  readonly t: 'answers';
+  /**
+   * Calls for a connection the pool no longer has (it closed before the call reached the pool):
+   * the worker fails them as a closed connection's caller does, naming the connection it knows.
+   */
+  readonly gone: readonly number[] | undefined;
+}
+
+export type ToWorker = CallsMessage | ConnClosedMessage | CancelMessage | ReverseAnswersMessage;
 
 /** Worker → pool: the module loaded, calls may come. */
 export interface ReadyMessage {
@@ -93,12 +121,40 @@ export interface LoadFailedMessage {
 }
 
 /** Worker → pool: a batch of answers. */
-export interface RepliesMessage {
+export interface RepliesMessage extends AnswerBatch {
   readonly t: 'replies';
-  readonly n: number;
-  readonly buf: ArrayBuffer;
-  /** Error details and custom error strings, referenced by index from the batch. */
-  readonly strings: readonly string[];
 }
 
-export type FromWorker = ReadyMessage | LoadFailedMessage | RepliesMessage;
+/** What a reverse call carries besides its bytes: only for calls whose options said any of it. */
+export interface ReverseCallOpts {
+  /** The call's place in its batch. */
+  readonly at: number;
+  /** As the handler gave it (`{ ctx }` made it what was left of the deadline, counted in the worker). */
+  readonly timeoutMs?: number;
+  readonly idempotent?: boolean;
+  readonly metadata?: Metadata;
+  /** It has a signal: a cancel may follow. */
+  readonly cancellable?: true;
+  /** Its signal had aborted when it was made: the pool's caller fails it as it fails such a call. */
+  readonly aborted?: true;
+}
+
+/**
+ * Worker → pool: the calls its handlers made through `ctx.caller` (calls both ways: to services
+ * the connection's other side serves) in one turn, and the ones whose signal aborted since. The
+ * pool sends each on the real connection's caller and answers in a `ReverseAnswersMessage`.
+ * Bytes as in a batch of calls: one transferred buffer (see reverse-call-batch.ts).
+ */
+export interface ReverseCallsMessage {
+  readonly t: 'reverse';
+  readonly n: number;
+  readonly buf: ArrayBuffer;
+  /** Each call's action, in order, as the handler gave it. */
+  readonly actions: readonly (string | number)[];
+  /** The options of the calls that had any beyond `blob`, in batch order; undefined when none did. */
+  readonly opts: readonly ReverseCallOpts[] | undefined;
+  /** Reverse call ids (sent in this batch or an earlier one) whose signal aborted. */
+  readonly cancels: readonly number[] | undefined;
+}
+
+export type FromWorker = ReadyMessage | LoadFailedMessage | RepliesMessage | ReverseCallsMessage;

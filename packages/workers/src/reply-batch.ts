@@ -1,5 +1,5 @@
-import { EMPTY_BYTES, type ErrorCode, type ErrorPayload } from '@skein/core';
-import type { RepliesMessage } from './messages.js';
+import { EMPTY_BYTES, type ErrorCode, type ErrorPayload, type RetryPolicy } from '@skein/core';
+import type { AnswerBatch, RepliesMessage, ReverseAnswersMessage } from './messages.js';
 
 /** Header words per answer: call id, kind, then two words whose meaning depends on the kind. */
 const REPLY_WORDS = 4;
@@ -7,9 +7,13 @@ const OK = 0; // msg length, blob length
 const ERROR = 1; // code, detail index + 1 (0: none)
 const CUSTOM_NUMBER = 2; // the number
 const CUSTOM_BYTES = 3; // length
+/** An RpcError as a caller gave it (a reverse call's outcome): code | retry << 16, message index + 1. */
+const FAILED = 4;
+const RETRIES: readonly RetryPolicy[] = ['safe', 'idempotent', 'never'];
 
 /**
- * The answers a worker gathers in one turn, sent back as one message whose bytes travel in one
+ * The answers a worker gathers in one turn (and the outcomes of a worker's reverse calls the pool
+ * gathers in one of its turns), sent back as one message whose bytes travel in one
  * transferred buffer. The bytes are copied once, here: a handler's reply may be a view of a
  * codec's reused scratch buffer, which must not leave the worker anyway.
  */
@@ -40,9 +44,26 @@ export class ReplyPacker {
     this.bytes += payload.length;
   }
 
-  /** The batch so far, as a message and its transfer list; the packer starts empty again. */
+  /** An error whole (a reverse call's outcome, for the worker to rebuild): its message and retry policy too. */
+  failed(callId: number, code: ErrorCode, message: string, retry: RetryPolicy): void {
+    this.words.push(callId, FAILED, code | (RETRIES.indexOf(retry) << 16), this.strings.push(message));
+  }
+
+  /** The batch so far, as a message whose `buf` is to be transferred; the packer starts empty again. */
   take(): RepliesMessage {
-    const n = this.count;
+    const m: RepliesMessage = { t: 'replies', n: this.count, buf: this.pack(), strings: this.strings };
+    this.reset();
+    return m;
+  }
+
+  /** The same, as the answers to a worker's reverse calls. */
+  takeAnswers(gone: readonly number[] | undefined): ReverseAnswersMessage {
+    const m: ReverseAnswersMessage = { t: 'answers', n: this.count, buf: this.pack(), strings: this.strings, gone };
+    this.reset();
+    return m;
+  }
+
+  private pack(): ArrayBuffer {
     const headBytes = this.words.length * 4;
     const buf = new ArrayBuffer(headBytes + this.bytes);
     new Uint32Array(buf, 0, this.words.length).set(this.words);
@@ -52,12 +73,14 @@ export class ReplyPacker {
       body.set(p, at);
       at += p.length;
     }
-    const m: RepliesMessage = { t: 'replies', n, buf, strings: this.strings };
+    return buf;
+  }
+
+  private reset(): void {
     this.words = [];
     this.parts = [];
     this.strings = [];
     this.bytes = 0;
-    return m;
   }
 }
 
@@ -66,10 +89,11 @@ export interface ReplySink {
   ok(callId: number, msg: Uint8Array, blob: Uint8Array): void;
   error(callId: number, code: ErrorCode, detail: string | undefined): void;
   custom(callId: number, payload: ErrorPayload): void;
+  failed(callId: number, code: ErrorCode, message: string, retry: RetryPolicy): void;
 }
 
-/** Reads a batch made by `ReplyPacker.take`; bytes are views of the transferred buffer. */
-export function unpackReplies(m: RepliesMessage, sink: ReplySink): void {
+/** Reads a batch made by `ReplyPacker.take` or `takeAnswers`; bytes are views of the transferred buffer. */
+export function unpackReplies(m: AnswerBatch, sink: ReplySink): void {
   const head = new Uint32Array(m.buf, 0, m.n * REPLY_WORDS);
   const body = new Uint8Array(m.buf);
   let at = head.byteLength;
@@ -87,6 +111,9 @@ export function unpackReplies(m: RepliesMessage, sink: ReplySink): void {
         break;
       case CUSTOM_NUMBER:
         sink.custom(id, a);
+        break;
+      case FAILED:
+        sink.failed(id, (a & 0xffff) as ErrorCode, m.strings[b - 1]!, RETRIES[a >>> 16]!);
         break;
       default:
         sink.custom(id, body.subarray(at, at + a));

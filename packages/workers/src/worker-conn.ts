@@ -2,6 +2,8 @@ import { ErrorCode, type ErrorPayload } from '@skein/core';
 import type { ConnInfo, ConnKind, ReplyLimits, Responder } from '@skein/stream';
 import type { ConnDesc } from './messages.js';
 import type { ReplyPacker } from './reply-batch.js';
+import type { ReverseOutbox } from './reverse-outbox.js';
+import { WorkerCaller } from './worker-caller.js';
 
 /**
  * Nothing is refused here: the pool answers through the real connection's request, which holds
@@ -20,15 +22,19 @@ export class WorkerConn implements Responder {
   principal: unknown;
   private kind: ConnKind | undefined;
   private readonly closed = new AbortController();
+  /** Calls both ways, through the pool: only when the connection agreed them, as in process. */
+  private readonly caller: WorkerCaller | undefined;
 
   constructor(
     desc: ConnDesc,
     private readonly replies: ReplyPacker,
     /** An answer to the call was written (the one answer: a request writes no second). */
     private readonly onWrite: (callId: number) => void,
+    outbox: ReverseOutbox,
   ) {
     this.principal = desc.principal;
     this.kind = desc.kind;
+    this.caller = desc.callsBack ? new WorkerCaller(desc.key, desc.remote, outbox) : undefined;
     const self = this;
     this.info = {
       id: desc.id,
@@ -36,6 +42,7 @@ export class WorkerConn implements Responder {
       transport: desc.transport,
       signal: this.closed.signal,
       identity: desc.identity,
+      caller: this.caller,
       get principal() {
         return self.principal;
       },

@@ -8,6 +8,7 @@ import { ErrorCode } from '@skein/core';
 import { ServerRequest, type Dispatch } from '@skein/stream';
 import type { CallsMessage, CancelMessage, ConnDesc, FromWorker, ToWorker } from './messages.js';
 import { ReplyPacker } from './reply-batch.js';
+import { ReverseOutbox } from './reverse-outbox.js';
 import { unpackCalls } from './request-batch.js';
 import { WorkerConn } from './worker-conn.js';
 import { WorkerRequest } from './worker-request.js';
@@ -23,6 +24,7 @@ const cancellable = new Map<number, WorkerRequest>();
 let flushQueued = false;
 
 const send = (m: FromWorker, transfer?: ArrayBuffer[]): void => port.postMessage(m, transfer);
+const reverse = new ReverseOutbox((m) => send(m, [m.buf]));
 
 function flush(): void {
   flushQueued = false;
@@ -41,13 +43,14 @@ function replyWritten(callId: number): void {
 function connOf(desc: ConnDesc): WorkerConn {
   let c = conns.get(desc.key);
   if (c) c.update(desc);
-  else conns.set(desc.key, (c = new WorkerConn(desc, replies, replyWritten)));
+  else conns.set(desc.key, (c = new WorkerConn(desc, replies, replyWritten, reverse)));
   return c;
 }
 
 function run(dispatch: Dispatch, m: ToWorker): void {
   if (m.t === 'calls') return runCalls(dispatch, m);
   if (m.t === 'cancel') return cancel(m);
+  if (m.t === 'answers') return reverse.answered(m);
   conns.get(m.key)?.close();
   conns.delete(m.key);
 }

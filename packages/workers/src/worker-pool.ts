@@ -6,6 +6,7 @@ import type { CallHeadDesc, CancelMessage, ConnDesc, RepliesMessage } from './me
 import { resolvePoolOptions, type PoolSettings, type WorkerPoolOptions } from './pool-options.js';
 import { unpackReplies, type ReplySink } from './reply-batch.js';
 import { packCalls } from './request-batch.js';
+import { ReverseRelay } from './reverse-relay.js';
 import { WorkerSlot, type ConnSeen, type SlotEvents } from './worker-slot.js';
 import { sharedNow } from './shared-now.js';
 
@@ -76,14 +77,19 @@ export class WorkerPool implements Dispatch {
   /** Held calls cancelled in this turn: their workers are told at its end, one message each. */
   private cancelled: ServerRequest[] = [];
   private readonly sendCancelsLater = (): void => this.sendCancels();
+  /** The calls workers' handlers make through `ctx.caller`, run on their connections' callers. */
+  private readonly reverse = new ReverseRelay();
   private readonly sink: ReplySink = {
     ok: (id, msg, blob) => this.release(id)?.reply(msg, blob),
     error: (id, code, detail) => this.release(id)?.fail(code, detail),
     custom: (id, payload) => this.release(id)?.failCustom(payload),
+    // A worker answers its calls by the three above; this kind carries reverse calls' outcomes the other way.
+    failed: (id, code, message) => this.release(id)?.fail(code, message),
   };
   private readonly events: SlotEvents = {
     ready: (slot) => this.ready(slot),
     replies: (m) => this.answered(m),
+    reverse: (slot, m) => this.reverse.calls(slot, m),
     exited: (slot, why) => this.exited(slot, why),
   };
   private starting: Starting | undefined;
@@ -291,6 +297,7 @@ export class WorkerPool implements Dispatch {
 
   private exited(slot: WorkerSlot, why: string): void {
     const failed = this.failHeld(slot, why);
+    this.reverse.workerExited(slot);
     if (this.starting) return this.startFailed(slot, why);
     if (!slot.retiring) {
       this.crashes++;
@@ -336,7 +343,8 @@ export class WorkerPool implements Dispatch {
 
   /** A connection for a worker. A principal that cannot cross to a thread (a function, a socket) stays behind. */
   private describe(key: number, conn: ConnInfo, principal: unknown): ConnDesc {
-    const desc = { key, id: conn.id, remote: conn.remote, transport: conn.transport, identity: conn.identity, kind: conn.kind };
+    const desc: { -readonly [K in keyof ConnDesc]: ConnDesc[K] } = { key, id: conn.id, remote: conn.remote, transport: conn.transport, identity: conn.identity, kind: conn.kind };
+    if (conn.caller !== undefined) desc.callsBack = true;
     if (principal === undefined) return desc;
     try {
       structuredClone(principal);
@@ -383,9 +391,11 @@ export class WorkerPool implements Dispatch {
     if (conn.signal.aborted) return; // its requests are skipped: nobody reads their answers
     const key = this.nextConnKey++;
     this.connKeys.set(conn, key);
+    this.reverse.opened(key, conn.caller);
     conn.signal.addEventListener(
       'abort',
       () => {
+        this.reverse.closed(key);
         for (const s of this.slots) if (s.conns.delete(key) && s.state !== 'exited') s.tell({ t: 'closed', key });
       },
       { once: true },

@@ -1,12 +1,14 @@
 import { Worker } from 'node:worker_threads';
 import type { ConnKind } from '@skein/stream';
-import type { CallsMessage, FromWorker, RepliesMessage, ToWorker } from './messages.js';
+import type { CallsMessage, FromWorker, RepliesMessage, ReverseCallsMessage, ToWorker } from './messages.js';
 import type { PoolSettings } from './pool-options.js';
 
 /** What a slot tells its pool. Nothing is reported once the worker has exited. */
 export interface SlotEvents {
   ready(slot: WorkerSlot): void;
   replies(m: RepliesMessage): void;
+  /** Calls its handlers made through `ctx.caller`, for the pool to send on their connections. */
+  reverse(slot: WorkerSlot, m: ReverseCallsMessage): void;
   /** The worker is gone: crashed, exited by itself, failed to load, or was terminated. */
   exited(slot: WorkerSlot, why: string): void;
 }
@@ -59,8 +61,8 @@ export class WorkerSlot {
     this.worker.postMessage(m, [m.buf]);
   }
 
-  tell(m: ToWorker): void {
-    this.worker.postMessage(m);
+  tell(m: ToWorker, transfer?: ArrayBuffer[]): void {
+    this.worker.postMessage(m, transfer);
   }
 
   /** Ends the worker now; `exited` follows. */
@@ -72,6 +74,7 @@ export class WorkerSlot {
   private receive(m: FromWorker): void {
     if (this.state === 'exited') return;
     if (m.t === 'replies') return this.events.replies(m);
+    if (m.t === 'reverse') return this.events.reverse(this, m);
     if (m.t === 'ready') {
       this.state = 'ready';
       this.wasReady = true;

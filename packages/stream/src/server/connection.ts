@@ -214,7 +214,12 @@ export class ServerConn implements FrameHandlers, Responder {
       const msgAt = start + REQUEST_HEADER_LENGTH;
       return this.auth.present(seqLo, seqHi, bytes, msgAt, msgAt + u32(bytes, start + REQ_MSG_LEN_AT));
     }
-    if (rawAction === REVERSE_ANSWER_ACTION && this.reverse) return this.reverse.answer(bytes, start, end, seqLo, seqHi);
+    if (rawAction === REVERSE_ANSWER_ACTION && this.reverse) {
+      this.reverse.answer(bytes, start, end, seqLo, seqHi);
+      // The last answer came while at the cap: reading stops again, as for any connection there.
+      if (this.inFlight >= this.maxInFlight && !this.reverse.awaitingAnswers) this.pause();
+      return;
+    }
     // Refused unrun and not counted as a call: a peer that only makes refused calls is idle.
     if (this.auth !== undefined && !this.auth.admits) return this.writeError(seqLo, seqHi, ErrorCode.Unauthenticated, this.auth.refusal());
     if (this.is(PROBATION)) return this.refuseOnProbation(seqLo, seqHi);
@@ -237,8 +242,10 @@ export class ServerConn implements FrameHandlers, Responder {
     const msgEnd = msgAt + u32(bytes, start + REQ_MSG_LEN_AT);
     const msg = msgEnd === msgAt ? EMPTY_BYTES : takeBytes(bytes, msgAt, msgEnd);
     const blob = msgEnd === end ? EMPTY_BYTES : takeBytes(bytes, msgEnd, end);
+    // Past the cap the connection reads only for the answers of reverse calls: what else comes is refused, unrun.
+    if (this.inFlight >= this.maxInFlight && this.reverse?.awaitingAnswers) return this.refuseOverCap(seqLo, seqHi);
     const req = new ServerRequest(this, seqLo, seqHi, isString ? -1 : rawAction, name, msg, blob);
-    if (++this.inFlight >= this.maxInFlight) this.pause();
+    if (++this.inFlight >= this.maxInFlight && !this.reverse?.awaitingAnswers) this.pause();
     // A call after a head gets its deadline, metadata and signal; one past its deadline is answered here.
     if (this.ext !== undefined && !this.ext.admit(req, seqLo, seqHi)) return;
     try {
@@ -417,12 +424,22 @@ export class ServerConn implements FrameHandlers, Responder {
       write: (part: Uint8Array) => {
         if (!this.is(CLOSED)) this.conn.write(part);
       },
+      awaiting: () => this.maybeResume(),
       idle: () => this.endIfDone(),
     };
     const agreed = acceptReverseOffer(host, settings, bytes, from, to);
     if (!agreed) return answer;
     this.reverse = agreed.caller;
     return appendEntry(answer, agreed.entry);
+  }
+
+  /**
+   * A request past the cap, read only because reverse calls await their answers: refused unrun
+   * (Overloaded, which a client may send elsewhere or again). A Skein client whose window is no
+   * larger than the cap never sends one.
+   */
+  private refuseOverCap(seqLo: number, seqHi: number): void {
+    this.writeError(seqLo, seqHi, ErrorCode.Overloaded);
   }
 
   /** A call on probation: refused unrun (bare Overloaded: it may go to another server), and the connection ends. */
@@ -452,7 +469,9 @@ export class ServerConn implements FrameHandlers, Responder {
 
   private maybeResume(): void {
     if (!this.is(PAUSED) || this.is(DRAINING) || this.is(CLOSED)) return;
-    if (this.inFlight < this.maxInFlight && !this.conn.congested) {
+    // At the cap, a connection whose handlers wait for answers to reverse calls must still read
+    // them: otherwise neither side moves (the handlers hold the cap, the answers wait unread).
+    if ((this.inFlight < this.maxInFlight || this.reverse?.awaitingAnswers === true) && !this.conn.congested) {
       this.mark(PAUSED, false);
       this.conn.resume();
     }

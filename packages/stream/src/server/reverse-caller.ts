@@ -21,6 +21,11 @@ export interface ReverseHost {
   /** The connection's send buffer is over its high-water mark: calls wait (the host calls `drained` once it is not). */
   readonly congested: boolean;
   write(part: Uint8Array): void;
+  /**
+   * A reverse call went on the wire: its answer must be read even while the connection is at its
+   * cap of requests in flight (their handlers may be the ones waiting for it).
+   */
+  awaiting(): void;
   /** The last reverse call was answered or failed: a draining connection may end now. */
   idle(): void;
 }
@@ -170,6 +175,12 @@ export class ReverseCaller implements Caller {
     this.host.write(prefix);
     if (call.msg.length !== 0) this.host.write(call.msg);
     if (call.blob.length !== 0) this.host.write(call.blob);
+    if (this.onWire.size === 1) this.host.awaiting();
+  }
+
+  /** Reverse calls on the wire whose answers have not come: the connection must keep reading. */
+  get awaitingAnswers(): boolean {
+    return this.onWire.size !== 0;
   }
 
   /** Sends waiting calls while the window has room and the send buffer is not full. */

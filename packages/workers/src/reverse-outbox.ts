@@ -1,0 +1,146 @@
+import { EMPTY_BYTES, RemoteError, RpcError, invalidArgument, type ErrorCode, type ErrorPayload, type RetryPolicy } from '@skein/core';
+import type { CallOptions, Notify } from '@skein/stream';
+import type { ReverseAnswersMessage, ReverseCallOpts, ReverseCallsMessage } from './messages.js';
+import { unpackReplies, type ReplySink } from './reply-batch.js';
+import { ReverseCallPacker } from './reverse-call-batch.js';
+
+/** Where a reverse call goes: a connection's caller in the worker (worker-caller.ts). */
+export interface ReverseTarget {
+  /** The pool's key for the connection. */
+  readonly connKey: number;
+  /** What its calls fail with once the pool no longer has the connection. */
+  closedError(): RpcError;
+}
+
+/** A reverse call waiting for the pool's answer. */
+interface Pending {
+  readonly notify: Notify;
+  readonly caller: ReverseTarget;
+  signal?: AbortSignal;
+  onAbort?: () => void;
+}
+
+type Opts = { -readonly [K in keyof ReverseCallOpts]?: ReverseCallOpts[K] };
+
+/**
+ * A worker's calls both ways: what its handlers send through `ctx.caller` (a WorkerCaller per
+ * connection) leaves for the pool as one message per turn, with the cancels of calls whose signal
+ * aborted; the pool's answers settle them. The time a call may take is the pool's caller's to
+ * keep (a `{ ctx }` call's timeout is what was left of the deadline when it was made): every
+ * call is answered by the pool exactly once, so nothing here waits on a timer.
+ */
+export class ReverseOutbox implements ReplySink {
+  private readonly pending = new Map<number, Pending>();
+  private readonly packer = new ReverseCallPacker();
+  private nextId = 0;
+  private flushQueued = false;
+  private readonly flushLater = (): void => this.flush();
+
+  constructor(private readonly post: (m: ReverseCallsMessage) => void) {}
+
+  send(caller: ReverseTarget, action: string | number, msg: Uint8Array, opts: CallOptions, notify: Notify): void {
+    const blob = opts.blob ?? EMPTY_BYTES;
+    const refused = refusal(action, msg, blob, opts);
+    if (refused !== undefined) return notify(refused, null);
+    const id = this.newId();
+    const p: Pending = { notify, caller };
+    this.pending.set(id, p);
+    let o: Opts | undefined;
+    const { timeoutMs, idempotent, metadata, signal } = opts;
+    if (timeoutMs !== undefined) (o ??= {}).timeoutMs = timeoutMs;
+    if (idempotent !== undefined) (o ??= {}).idempotent = idempotent === true;
+    if (metadata !== undefined) (o ??= {}).metadata = metadata;
+    if (signal !== undefined) {
+      o ??= {};
+      // The pool's caller checks an aborted signal where it checks one in process: after the options.
+      if (signal.aborted) o.aborted = true;
+      else {
+        o.cancellable = true;
+        p.signal = signal;
+        p.onAbort = () => this.cancel(id);
+        signal.addEventListener('abort', p.onAbort, { once: true });
+      }
+    }
+    this.packer.add(id, caller.connKey, action, msg, blob, o);
+    this.schedule();
+  }
+
+  /** The pool's answers to this worker's reverse calls. */
+  answered(m: ReverseAnswersMessage): void {
+    unpackReplies(m, this);
+    for (const id of m.gone ?? []) {
+      const p = this.settle(id);
+      p?.notify(p.caller.closedError(), null);
+    }
+  }
+
+  ok(id: number, msg: Uint8Array, blob: Uint8Array): void {
+    this.settle(id)?.notify(null, { msg, blob });
+  }
+
+  error(id: number, code: ErrorCode, detail: string | undefined): void {
+    this.settle(id)?.notify(new RpcError(code, detail), null);
+  }
+
+  custom(id: number, payload: ErrorPayload): void {
+    this.settle(id)?.notify(new RemoteError(payload), null);
+  }
+
+  failed(id: number, code: ErrorCode, message: string, retry: RetryPolicy): void {
+    this.settle(id)?.notify(new RpcError(code, message, { retry }), null);
+  }
+
+  private settle(id: number): Pending | undefined {
+    const p = this.pending.get(id);
+    if (p === undefined) return undefined;
+    this.pending.delete(id);
+    if (p.onAbort !== undefined) p.signal!.removeEventListener('abort', p.onAbort);
+    return p;
+  }
+
+  /** Its signal aborted: the pool aborts the real call, and its answer (Cancelled, as in process) settles it. */
+  private cancel(id: number): void {
+    if (!this.pending.has(id)) return;
+    this.packer.cancel(id);
+    this.schedule();
+  }
+
+  private newId(): number {
+    do this.nextId = (this.nextId + 1) >>> 0;
+    while (this.pending.has(this.nextId));
+    return this.nextId;
+  }
+
+  private schedule(): void {
+    if (this.flushQueued) return;
+    this.flushQueued = true;
+    queueMicrotask(this.flushLater);
+  }
+
+  private flush(): void {
+    this.flushQueued = false;
+    this.post(this.packer.take());
+  }
+}
+
+/**
+ * What cannot cross to the pool's thread is refused here, as the connection's caller refuses
+ * what it cannot send; the rest (an empty action, a timeout out of range, sizes over the other
+ * side's limits) is the pool's caller's to refuse, with its own words.
+ */
+function refusal(action: unknown, msg: unknown, blob: unknown, opts: CallOptions): RpcError | undefined {
+  if (typeof action !== 'string' && typeof action !== 'number') return invalidArgument('action must be a non-empty string or a number');
+  if (!(msg instanceof Uint8Array)) return invalidArgument('msg must be a Uint8Array');
+  if (!(blob instanceof Uint8Array)) return invalidArgument('blob must be a Uint8Array');
+  const t = opts.timeoutMs as unknown;
+  if (t !== undefined && typeof t !== 'number') return invalidArgument(`timeoutMs must be a positive number, got ${String(t)}`);
+  const md = opts.metadata as unknown;
+  if (md !== undefined && !isStringRecord(md)) return invalidArgument('metadata must be an object of string values');
+  return undefined;
+}
+
+function isStringRecord(v: unknown): boolean {
+  if (typeof v !== 'object' || v === null) return false;
+  for (const k in v) if (typeof (v as Record<string, unknown>)[k] !== 'string') return false;
+  return true;
+}
