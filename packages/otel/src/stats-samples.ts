@@ -45,6 +45,7 @@ const SERVER = {
   clients: family('skein.server.clients', 'gauge', 'Open connections that are clients (not admitted as peers).'),
   peers: family('skein.server.peers', 'gauge', 'Open connections admitted as peers.'),
   inFlight: family('skein.server.in_flight', 'gauge', 'Requests dispatched and not answered yet.'),
+  paused: family('skein.server.paused_connections', 'gauge', 'Connections not being read: a request came past maxInFlightPerConn, or the send buffer is full.'),
   accepted: family('skein.server.accepted_connections', 'counter', 'Connections accepted since the server started.'),
   refused: family('skein.server.refused_connections', 'counter', 'Connections refused at maxConnections since the server started.'),
   state: family('skein.server.state', 'gauge', 'The server state (1 for the current one).'),
@@ -87,6 +88,7 @@ function serverSamples(put: PutSample, labels: Labels, s: RpcServerStats): void 
   put(SERVER.clients, labels, s.clients);
   put(SERVER.peers, labels, s.peers);
   put(SERVER.inFlight, labels, s.inFlight);
+  put(SERVER.paused, labels, s.paused);
   put(SERVER.accepted, labels, s.accepted);
   put(SERVER.refused, labels, s.refused);
   oneHot(put, SERVER.state, labels, SERVER_STATES, s.state);

@@ -48,6 +48,7 @@ describe('prometheusText', () => {
     expect(value(families, 'skein_server_connections', { server: 'api' })).toBe(server.stats().connections);
     expect(value(families, 'skein_server_accepted_connections_total', { server: 'api' })).toBe(server.stats().accepted);
     expect(value(families, 'skein_server_listeners', { server: 'api' })).toBe(1);
+    expect(value(families, 'skein_server_paused_connections', { server: 'api' })).toBe(0);
     expect(value(families, 'skein_server_state', { server: 'api', state: 'running' })).toBe(1);
     expect(value(families, 'skein_server_state', { server: 'api', state: 'closed' })).toBe(0);
     expect(families.get('skein_server_accepted_connections_total')!.type).toBe('COUNTER');
@@ -66,7 +67,7 @@ describe('prometheusText', () => {
   });
 
   it('writes each family once, HELP and TYPE before its samples', () => {
-    const stats = { state: 'running', listeners: 1, connections: 2, inFlight: 0, accepted: 5, refused: 1, clients: 2, peers: 0 } as const;
+    const stats = { state: 'running', listeners: 1, connections: 2, inFlight: 0, paused: 0, accepted: 5, refused: 1, clients: 2, peers: 0 } as const;
     const text = prometheusText({ servers: { a: { stats: () => stats }, b: { stats: () => stats } } });
     const lines = text.trimEnd().split('\n');
     const helps = lines.filter((l) => l.startsWith('# HELP skein_server_connections '));
@@ -78,7 +79,7 @@ describe('prometheusText', () => {
   });
 
   it('escapes label values', () => {
-    const stats = { state: 'closing', listeners: 0, connections: 0, inFlight: 0, accepted: 0, refused: 0, clients: 0, peers: 0 } as const;
+    const stats = { state: 'closing', listeners: 0, connections: 0, inFlight: 0, paused: 0, accepted: 0, refused: 0, clients: 0, peers: 0 } as const;
     const name = 'a "quoted"\\name\nwith a line feed';
     const text = prometheusText({ servers: { [name]: { stats: () => stats } } });
     expect(text).toContain('skein_server_listeners{server="a \\"quoted\\"\\\\name\\nwith a line feed"} 0');

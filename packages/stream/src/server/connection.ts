@@ -19,7 +19,7 @@ import { customErrorResponseHalves, errorResponseHalves } from '../wire/response
 import { WIRE_REPLY_LIMITS, type ReplyLimits } from '../wire/limits.js';
 import { HelloError } from '../wire/hello.js';
 import { answerHello } from './hello-answer.js';
-import { ConnExtensions } from './conn-extensions.js';
+import { ConnExtensions, type PendingHead } from './conn-extensions.js';
 import type { Agreed } from '../wire/agreed.js';
 import { sharedAgreed, sharedLimits } from './hello-terms.js';
 import { CANCEL_ACTION, LAST_EXTENSION_ACTION } from '../wire/extension-frames.js';
@@ -116,6 +116,9 @@ export class ServerConn implements FrameHandlers, Responder {
   private maxInFlight: number;
   /** This kind's frame limits, when narrower than the listener's and the transport cannot take them (`applyRole`). */
   private frameCheck: ((bytes: Uint8Array, at: number) => number) | undefined = undefined;
+  /** A request that came past the cap (see overCap): handled once a slot frees. */
+  private heldRequest: Uint8Array | undefined = undefined;
+  private heldHead: PendingHead | undefined = undefined;
   /** The server's calls to the other side, once its hello offered to serve them. */
   private reverse: ReverseCaller | undefined;
 
@@ -214,12 +217,7 @@ export class ServerConn implements FrameHandlers, Responder {
       const msgAt = start + REQUEST_HEADER_LENGTH;
       return this.auth.present(seqLo, seqHi, bytes, msgAt, msgAt + u32(bytes, start + REQ_MSG_LEN_AT));
     }
-    if (rawAction === REVERSE_ANSWER_ACTION && this.reverse) {
-      this.reverse.answer(bytes, start, end, seqLo, seqHi);
-      // The last answer came while at the cap: reading stops again, as for any connection there.
-      if (this.inFlight >= this.maxInFlight && !this.reverse.awaitingAnswers) this.pause();
-      return;
-    }
+    if (rawAction === REVERSE_ANSWER_ACTION && this.reverse) return this.reverse.answer(bytes, start, end, seqLo, seqHi);
     // Refused unrun and not counted as a call: a peer that only makes refused calls is idle.
     if (this.auth !== undefined && !this.auth.admits) return this.writeError(seqLo, seqHi, ErrorCode.Unauthenticated, this.auth.refusal());
     if (this.is(PROBATION)) return this.refuseOnProbation(seqLo, seqHi);
@@ -239,13 +237,12 @@ export class ServerConn implements FrameHandlers, Responder {
         throw new FrameError('action is not valid UTF-8', errorResponseHalves(seqLo, seqHi, ErrorCode.Decode));
       }
     }
+    if (this.inFlight >= this.maxInFlight) return this.overCap(bytes, start, end, seqLo, seqHi);
     const msgEnd = msgAt + u32(bytes, start + REQ_MSG_LEN_AT);
     const msg = msgEnd === msgAt ? EMPTY_BYTES : takeBytes(bytes, msgAt, msgEnd);
     const blob = msgEnd === end ? EMPTY_BYTES : takeBytes(bytes, msgEnd, end);
-    // Past the cap the connection reads only for the answers of reverse calls: what else comes is refused, unrun.
-    if (this.inFlight >= this.maxInFlight && this.reverse?.awaitingAnswers) return this.refuseOverCap(seqLo, seqHi);
     const req = new ServerRequest(this, seqLo, seqHi, isString ? -1 : rawAction, name, msg, blob);
-    if (++this.inFlight >= this.maxInFlight && !this.reverse?.awaitingAnswers) this.pause();
+    this.inFlight++;
     // A call after a head gets its deadline, metadata and signal; one past its deadline is answered here.
     if (this.ext !== undefined && !this.ext.admit(req, seqLo, seqHi)) return;
     try {
@@ -434,12 +431,21 @@ export class ServerConn implements FrameHandlers, Responder {
   }
 
   /**
-   * A request past the cap, read only because reverse calls await their answers: refused unrun
-   * (Overloaded, which a client may send elsewhere or again). A Skein client whose window is no
-   * larger than the cap never sends one.
+   * A request while `maxInFlight` are being handled. A client whose window is no larger than the
+   * cap never sends one, so the connection is read on at the cap for all else it sends (pings,
+   * cancels, stream credit, the answers of reverse calls): stopping there would leave a client's
+   * keepalive ping unanswered under long calls, and it would drop the connection. One that sends
+   * past the cap has this request held (a copy of its one frame: bytes received) and is not read
+   * until a slot frees; while reverse calls await their answers the request is refused instead,
+   * unrun (Overloaded), since stopping would leave those answers unread under handlers that wait.
    */
-  private refuseOverCap(seqLo: number, seqHi: number): void {
-    this.writeError(seqLo, seqHi, ErrorCode.Overloaded);
+  private overCap(bytes: Uint8Array, start: number, end: number, seqLo: number, seqHi: number): void {
+    // Its head (deadline, metadata) goes with it, or with it is dropped: nothing else may take it.
+    const head = this.ext?.takeHead(seqLo, seqHi);
+    if (this.reverse?.awaitingAnswers) return this.writeError(seqLo, seqHi, ErrorCode.Overloaded);
+    this.heldRequest = bytes.slice(start, end);
+    this.heldHead = head;
+    this.pause();
   }
 
   /** A call on probation: refused unrun (bare Overloaded: it may go to another server), and the connection ends. */
@@ -468,10 +474,19 @@ export class ServerConn implements FrameHandlers, Responder {
   }
 
   private maybeResume(): void {
-    if (!this.is(PAUSED) || this.is(DRAINING) || this.is(CLOSED)) return;
-    // At the cap, a connection whose handlers wait for answers to reverse calls must still read
-    // them: otherwise neither side moves (the handlers hold the cap, the answers wait unread).
-    if ((this.inFlight < this.maxInFlight || this.reverse?.awaitingAnswers === true) && !this.conn.congested) {
+    if (this.is(DRAINING) || this.is(CLOSED) || this.conn.congested) return;
+    // A request held past the cap goes first, once a slot is free (reading may have gone on meanwhile, see overCap).
+    const held = this.heldRequest;
+    if (held !== undefined && this.inFlight < this.maxInFlight) {
+      this.heldRequest = undefined;
+      if (this.heldHead !== undefined) this.ext!.restoreHead(this.heldHead);
+      this.heldHead = undefined;
+      this.frame(held, 0, held.length);
+      if (this.is(CLOSED)) return;
+    }
+    if (!this.is(PAUSED)) return;
+    // Still at the cap: read on only for the answers of reverse calls (see overCap).
+    if (this.heldRequest === undefined || this.reverse?.awaitingAnswers === true) {
       this.mark(PAUSED, false);
       this.conn.resume();
     }

@@ -27,6 +27,12 @@ export interface RpcServerStats {
   connections: number;
   /** Requests dispatched and not yet answered, over all connections. */
   inFlight: number;
+  /**
+   * Connections not being read now: a request came past their `maxInFlightPerConn` (it waits for
+   * a slot), or their send buffer is full. A client whose window is at most the cap is never
+   * stopped by the cap.
+   */
+  paused: number;
   /** Connections accepted since the server started. */
   accepted: number;
   /** Connections refused at a connection cap (`maxConnections`, or a kind's) since the server started. */
@@ -92,10 +98,14 @@ export class RpcServer {
   /** What the server holds now and has seen since it started, for metrics (`prometheusText` in @skein/otel reads it). */
   stats(): RpcServerStats {
     let inFlight = 0;
-    for (const c of this.conns) inFlight += c.inFlight;
+    let paused = 0;
+    for (const c of this.conns) {
+      inFlight += c.inFlight;
+      if (c.paused) paused++;
+    }
     // Connection ids count up from 1, one per connection accepted.
     const { clients, peers, probation } = this.census;
-    return { state: this._state, listeners: this.listeners.size, connections: this.conns.size, inFlight, accepted: this.nextConnId - 1, refused: this.refusedTotal, clients: clients + probation, peers };
+    return { state: this._state, listeners: this.listeners.size, connections: this.conns.size, inFlight, paused, accepted: this.nextConnId - 1, refused: this.refusedTotal, clients: clients + probation, peers };
   }
 
   /**

@@ -1,0 +1,98 @@
+import { ErrorCode, type RpcError } from '@skein/core';
+import { waitFor } from '@skein/test-utils';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createRouter, type ActionHandler, type Caller } from '../src/index.js';
+import { startServer, u32 } from './harness.js';
+
+const cleanup: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const f of cleanup.splice(0).reverse()) await f();
+});
+
+const text = (s: string) => new TextEncoder().encode(s);
+const read = (b: Uint8Array) => new TextDecoder().decode(b);
+
+/** A handler that waits at a gate the test opens; `entered` counts who got in. */
+function gated() {
+  const open: (() => void)[] = [];
+  let entered = 0;
+  const handler: ActionHandler = (req) =>
+    new Promise<Uint8Array>((resolve) => {
+      entered++;
+      open.push(() => resolve(req.msg));
+    });
+  return { handler, open: () => open.splice(0).forEach((f) => f()), get entered() { return entered; }, get waiting() { return open.length; } };
+}
+
+describe('maxInFlightPerConn: what a server reads at the cap', () => {
+  it('answers pings while the cap is full of long calls: a client whose window is the cap keeps its connection', async () => {
+    const CAP = 4;
+    const gate = gated();
+    const s = await startServer({ hold: gate.handler }, { maxInFlightPerConn: CAP });
+    cleanup.push(() => s.server.close());
+    // Keepalive pings after 20 ms of silence, the connection dropped if one waits 200 ms.
+    const client = await s.connect({ window: CAP, keepaliveMs: 20, keepaliveTimeoutMs: 200 });
+    cleanup.push(() => client.destroy());
+    const calls = Array.from({ length: CAP }, (_, i) => client.call('hold', u32(i)));
+    await waitFor(() => gate.waiting === CAP);
+    // Several pings in a row while every slot is taken: each is read and answered.
+    for (let i = 0; i < 5; i++) await client.ping();
+    expect(s.server.stats()).toMatchObject({ inFlight: CAP, paused: 0 });
+    gate.open();
+    expect((await Promise.all(calls)).length).toBe(CAP);
+    expect(client.state).toBe('open');
+  });
+
+  it('holds a request sent past the cap (a window larger than it) until a slot frees, with its head', async () => {
+    const gate = gated();
+    const s = await startServer({ hold: gate.handler, meta: (req) => text(req.metadata.k ?? '(none)') }, { maxInFlightPerConn: 1 });
+    cleanup.push(() => s.server.close());
+    const client = await s.connect({ window: 8, keepaliveMs: 0 });
+    cleanup.push(() => client.destroy());
+    const first = client.call('hold', u32(0));
+    await waitFor(() => gate.waiting === 1);
+    const later = ['a', 'b', 'c'].map((k) => client.call('meta', new Uint8Array(0), { metadata: { k } }).then((r) => read(r.msg)));
+    await waitFor(() => s.server.stats().paused === 1);
+    gate.open();
+    await first;
+    expect(await Promise.all(later)).toEqual(['a', 'b', 'c']);
+    expect(gate.entered).toBe(1);
+  });
+
+  it('refuses, unrun, what comes past the cap once a held request waits and reverse calls await answers; the held one keeps its head', async () => {
+    const serverGate = gated();
+    const peerGate = gated();
+    const s = await startServer(
+      {
+        // Waits at the gate, then calls back into the client, whose answer waits at its own gate.
+        relayLater: async (req) => {
+          await serverGate.handler(req);
+          const caller = req.conn.caller as Caller;
+          return new Promise<Uint8Array>((resolve, reject) => caller.send('peer.hold', req.msg, {}, (err, r) => (err ? reject(err) : resolve(r!.msg))));
+        },
+        meta: (req) => text(req.metadata.k ?? '(none)'),
+      },
+      { maxInFlightPerConn: 1 },
+    );
+    cleanup.push(() => s.server.close());
+    const client = await s.connect({ window: 8, keepaliveMs: 0, serve: createRouter({ 'peer.hold': peerGate.handler }) });
+    cleanup.push(() => client.destroy());
+    await client.ping();
+    const relay = client.call('relayLater', u32(7));
+    await waitFor(() => serverGate.waiting === 1);
+    // Past the cap with nothing awaiting answers: held, with its head, and the connection not read.
+    const held = client.call('meta', new Uint8Array(0), { metadata: { k: 'held' } }).then((r) => read(r.msg));
+    await waitFor(() => s.server.stats().paused === 1);
+    // The relay goes on to its call back: the server reads on for its answer.
+    serverGate.open();
+    await waitFor(() => peerGate.waiting === 1);
+    const refused = await client.call('meta', new Uint8Array(0), { metadata: { k: 'refused' } }).then(
+      () => 'ran',
+      (err: RpcError) => ({ code: err.code, retry: err.retry }),
+    );
+    expect(refused).toEqual({ code: ErrorCode.Overloaded, retry: 'safe' });
+    peerGate.open();
+    expect((await relay).msg).toEqual(u32(7));
+    expect(await held).toBe('held');
+  });
+});
