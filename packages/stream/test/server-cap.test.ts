@@ -95,4 +95,24 @@ describe('maxInFlightPerConn: what a server reads at the cap', () => {
     expect((await relay).msg).toEqual(u32(7));
     expect(await held).toBe('held');
   });
+
+  it('tells a request held past the cap that it never ran when the server closes (Closed, safe to retry)', async () => {
+    const gate = gated();
+    const s = await startServer({ hold: gate.handler }, { maxInFlightPerConn: 1 });
+    const client = await s.connect({ window: 4, keepaliveMs: 0 });
+    cleanup.push(() => client.destroy());
+    const first = client.call('hold', u32(0));
+    await waitFor(() => gate.waiting === 1);
+    const held = client.call('hold', u32(1)).then(
+      () => 'ran',
+      (err: RpcError) => ({ code: err.code, retry: err.retry }),
+    );
+    await waitFor(() => s.server.stats().paused === 1);
+    const closed = s.server.close();
+    expect(await held).toEqual({ code: ErrorCode.Closed, retry: 'safe' });
+    gate.open();
+    expect((await first).msg).toEqual(u32(0));
+    await closed;
+    expect(gate.entered).toBe(1);
+  });
 });

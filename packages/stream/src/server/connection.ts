@@ -291,6 +291,7 @@ export class ServerConn implements FrameHandlers, Responder {
   /** Graceful close: stop reading new requests, finish those in flight, then end. */
   startDrain(awaitPeer = this.inFlight > 0 || this.sawCall): void {
     this.mark(DRAINING, true);
+    this.refuseHeld();
     this.reverse?.drain();
     this.mark(AWAIT_PEER, awaitPeer);
     this.framesAtDrainTick = this.framesRead;
@@ -446,6 +447,15 @@ export class ServerConn implements FrameHandlers, Responder {
     this.heldRequest = bytes.slice(start, end);
     this.heldHead = head;
     this.pause();
+  }
+
+  /** Closing: a request held past the cap never ran, and is told so (Closed, as any that races the close). */
+  private refuseHeld(): void {
+    const held = this.heldRequest;
+    if (held === undefined) return;
+    this.heldRequest = undefined;
+    this.heldHead = undefined;
+    this.writeError(u32(held, SEQ_AT), u32(held, SEQ_AT + 4), ErrorCode.Closed);
   }
 
   /** A call on probation: refused unrun (bare Overloaded: it may go to another server), and the connection ends. */
