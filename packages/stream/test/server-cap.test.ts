@@ -59,16 +59,19 @@ describe('maxInFlightPerConn: what a server reads at the cap', () => {
     expect(gate.entered).toBe(1);
   });
 
-  it('refuses, unrun, what comes past the cap once a held request waits and reverse calls await answers; the held one keeps its head', async () => {
-    const serverGate = gated();
+  it('refuses, unrun, a held request when a reverse call goes out, and what comes past the cap while answers are awaited; never loses one', async () => {
+    const first = gated();
+    const second = gated();
     const peerGate = gated();
     const s = await startServer(
       {
-        // Waits at the gate, then calls back into the client, whose answer waits at its own gate.
-        relayLater: async (req) => {
-          await serverGate.handler(req);
+        // Waits at a gate, calls back into the client (whose answer waits at its own gate), then waits at a second gate.
+        relay: async (req) => {
+          await first.handler(req);
           const caller = req.conn.caller as Caller;
-          return new Promise<Uint8Array>((resolve, reject) => caller.send('peer.hold', req.msg, {}, (err, r) => (err ? reject(err) : resolve(r!.msg))));
+          const back = await new Promise<Uint8Array>((resolve, reject) => caller.send('peer.hold', req.msg, {}, (err, r) => (err ? reject(err) : resolve(r!.msg))));
+          await second.handler(req);
+          return back;
         },
         meta: (req) => text(req.metadata.k ?? '(none)'),
       },
@@ -78,22 +81,30 @@ describe('maxInFlightPerConn: what a server reads at the cap', () => {
     const client = await s.connect({ window: 8, keepaliveMs: 0, serve: createRouter({ 'peer.hold': peerGate.handler }) });
     cleanup.push(() => client.destroy());
     await client.ping();
-    const relay = client.call('relayLater', u32(7));
-    await waitFor(() => serverGate.waiting === 1);
-    // Past the cap with nothing awaiting answers: held, with its head, and the connection not read.
-    const held = client.call('meta', new Uint8Array(0), { metadata: { k: 'held' } }).then((r) => read(r.msg));
+    const outcome = (k: string) =>
+      client.call('meta', new Uint8Array(0), { metadata: { k } }).then(
+        (r) => read(r.msg),
+        (err: RpcError) => ({ code: err.code, retry: err.retry }),
+      );
+    const relay = client.call('relay', u32(7));
+    await waitFor(() => first.waiting === 1);
+    // Past the cap with nothing awaiting answers: held, and the connection not read.
+    const held = outcome('held');
     await waitFor(() => s.server.stats().paused === 1);
-    // The relay goes on to its call back: the server reads on for its answer.
-    serverGate.open();
+    // The relay's call back goes out: its answer must be read, so the held request gives up its place.
+    first.open();
+    expect(await held).toEqual({ code: ErrorCode.Overloaded, retry: 'safe' });
     await waitFor(() => peerGate.waiting === 1);
-    const refused = await client.call('meta', new Uint8Array(0), { metadata: { k: 'refused' } }).then(
-      () => 'ran',
-      (err: RpcError) => ({ code: err.code, retry: err.retry }),
-    );
-    expect(refused).toEqual({ code: ErrorCode.Overloaded, retry: 'safe' });
+    // Read on for the answer; what comes past the cap meanwhile is refused, unrun.
+    expect(await outcome('refused')).toEqual({ code: ErrorCode.Overloaded, retry: 'safe' });
     peerGate.open();
+    await waitFor(() => second.waiting === 1);
+    // Nothing awaited any more: past the cap is held again, with its head, until the relay ends.
+    const later = outcome('later');
+    await waitFor(() => s.server.stats().paused === 1);
+    second.open();
     expect((await relay).msg).toEqual(u32(7));
-    expect(await held).toBe('held');
+    expect(await later).toBe('later');
   });
 
   it('tells a request held past the cap that it never ran when the server closes (Closed, safe to retry)', async () => {

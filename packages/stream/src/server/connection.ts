@@ -291,7 +291,7 @@ export class ServerConn implements FrameHandlers, Responder {
   /** Graceful close: stop reading new requests, finish those in flight, then end. */
   startDrain(awaitPeer = this.inFlight > 0 || this.sawCall): void {
     this.mark(DRAINING, true);
-    this.refuseHeld();
+    this.refuseHeld(ErrorCode.Closed);
     this.reverse?.drain();
     this.mark(AWAIT_PEER, awaitPeer);
     this.framesAtDrainTick = this.framesRead;
@@ -433,29 +433,31 @@ export class ServerConn implements FrameHandlers, Responder {
 
   /**
    * A request while `maxInFlight` are being handled. A client whose window is no larger than the
-   * cap never sends one, so the connection is read on at the cap for all else it sends (pings,
-   * cancels, stream credit, the answers of reverse calls): stopping there would leave a client's
-   * keepalive ping unanswered under long calls, and it would drop the connection. One that sends
-   * past the cap has this request held (a copy of its one frame: bytes received) and is not read
-   * until a slot frees; while reverse calls await their answers the request is refused instead,
-   * unrun (Overloaded), since stopping would leave those answers unread under handlers that wait.
+   * cap sends one only once some of its calls timed out on its side while they still run here, so
+   * the connection is read on at the cap for all else it sends (pings, cancels, stream credit, the
+   * answers of reverse calls): stopping there would leave a client's keepalive ping unanswered
+   * under long calls, and it would drop the connection. A request past the cap is held (a copy of
+   * its one frame: bytes received), and the connection is not read until a slot frees: so at most
+   * one is ever held, and nothing read can come between it and its head. While reverse calls await
+   * their answers it is refused instead, unrun (Overloaded): stopping would leave those answers
+   * unread under handlers that may wait for them.
    */
   private overCap(bytes: Uint8Array, start: number, end: number, seqLo: number, seqHi: number): void {
     // Its head (deadline, metadata) goes with it, or with it is dropped: nothing else may take it.
     const head = this.ext?.takeHead(seqLo, seqHi);
-    if (this.reverse?.awaitingAnswers) return this.writeError(seqLo, seqHi, ErrorCode.Overloaded);
+    if (this.heldRequest !== undefined || this.reverse?.awaitingAnswers) return this.writeError(seqLo, seqHi, ErrorCode.Overloaded);
     this.heldRequest = bytes.slice(start, end);
     this.heldHead = head;
     this.pause();
   }
 
-  /** Closing: a request held past the cap never ran, and is told so (Closed, as any that races the close). */
-  private refuseHeld(): void {
+  /** A request held past the cap gives up its place, unrun: `code` says why (Closed when closing, Overloaded for reverse answers to read). */
+  private refuseHeld(code: ErrorCode): void {
     const held = this.heldRequest;
     if (held === undefined) return;
     this.heldRequest = undefined;
     this.heldHead = undefined;
-    this.writeError(u32(held, SEQ_AT), u32(held, SEQ_AT + 4), ErrorCode.Closed);
+    this.writeError(u32(held, SEQ_AT), u32(held, SEQ_AT + 4), code);
   }
 
   /** A call on probation: refused unrun (bare Overloaded: it may go to another server), and the connection ends. */
@@ -485,20 +487,32 @@ export class ServerConn implements FrameHandlers, Responder {
 
   private maybeResume(): void {
     if (this.is(DRAINING) || this.is(CLOSED) || this.conn.congested) return;
-    // A request held past the cap goes first, once a slot is free (reading may have gone on meanwhile, see overCap).
-    const held = this.heldRequest;
-    if (held !== undefined && this.inFlight < this.maxInFlight) {
-      this.heldRequest = undefined;
-      if (this.heldHead !== undefined) this.ext!.restoreHead(this.heldHead);
-      this.heldHead = undefined;
-      this.frame(held, 0, held.length);
-      if (this.is(CLOSED)) return;
+    if (this.heldRequest !== undefined) {
+      if (this.inFlight < this.maxInFlight) this.runHeld();
+      // A reverse call went out while a request was held: its answer must be read, so the held
+      // request gives up its place (Overloaded: it never ran) and reading goes on (see overCap).
+      else if (this.reverse?.awaitingAnswers === true) this.refuseHeld(ErrorCode.Overloaded);
+      else return;
+      if (this.is(CLOSED) || this.conn.congested || this.heldRequest !== undefined) return;
     }
     if (!this.is(PAUSED)) return;
-    // Still at the cap: read on only for the answers of reverse calls (see overCap).
-    if (this.heldRequest === undefined || this.reverse?.awaitingAnswers === true) {
-      this.mark(PAUSED, false);
-      this.conn.resume();
+    this.mark(PAUSED, false);
+    this.conn.resume();
+  }
+
+  /** The request held past the cap, now that a slot is free: read as it would have been, with its head. */
+  private runHeld(): void {
+    const held = this.heldRequest!;
+    this.heldRequest = undefined;
+    if (this.heldHead !== undefined) this.ext!.restoreHead(this.heldHead);
+    this.heldHead = undefined;
+    try {
+      this.frame(held, 0, held.length);
+    } catch (err) {
+      // Only a limit narrowed meanwhile (the connection's kind changed) fails a frame read once
+      // before: the peer's connection ends, as the reader ends it for a frame it refuses.
+      this.opts.logger.warn({ err, remote: this.conn.remote }, 'a request held past the cap was refused when read again; closing the connection');
+      this.conn.close();
     }
   }
 
