@@ -204,17 +204,20 @@ export class WorkerPool implements Dispatch {
     const max = this.settings.maxInFlightPerWorker;
     while (this.queue.length > 0) {
       let best: WorkerSlot | undefined;
-      let open = 0;
+      let idle = 0;
       for (const s of this.slots) {
         if (s.state !== 'ready' || s.inFlight >= max) continue;
-        open++;
+        if (s.inFlight === 0) idle++;
         if (!best || s.inFlight < best.inFlight) best = s;
       }
       if (!best) break;
-      // An even share per worker with room, so that one worker does not take a whole burst; and
-      // at most half of what a worker may hold, so that a busy worker finds its next batch
-      // waiting when it posts its answers, instead of idling for the round trip to this thread.
-      this.send(best, Math.min(max - best.inFlight, this.batchMax, Math.ceil(this.queue.length / open)));
+      // Idle workers share a burst evenly, so that one does not take it all while another waits;
+      // a busy one takes what is queued whole, up to half of what it may hold: fewer and fuller
+      // batches (each costs a message both ways, and the client reads its answers in fewer
+      // pieces), and its next batch waits for it when it posts its answers, so it never idles
+      // for the round trip to this thread.
+      const share = idle > 1 ? Math.ceil(this.queue.length / idle) : this.queue.length;
+      this.send(best, Math.min(max - best.inFlight, this.batchMax, share));
     }
     if (this.queue.length > 0 && this.slots.every((s) => s.state === 'exited')) this.failQueued();
   }

@@ -26,4 +26,17 @@ describe('WorkerPool batches', () => {
     expect(Math.max(...perTurn.values())).toBe(2);
     expect(got).toEqual([...got].sort((a, b) => a - b));
   });
+
+  it('spreads a burst evenly over idle workers', async () => {
+    const pool = await startPool({ module: TURNS_MODULE, workers: 2, maxInFlightPerWorker: 16 });
+    cleanup.push(() => pool.destroy());
+    const s = await serve(pool);
+    cleanup.push(() => s.close());
+    const turns = createClient(Turns, s.stream, { codec: msgpackCodec });
+    // Six calls in one turn of the client, fewer than a batch (8): three to each idle worker, not all six to one.
+    const threads = await Promise.all(Array.from({ length: 6 }, () => turns.where()));
+    const perThread = new Map<number, number>();
+    for (const t of threads) perThread.set(t, (perThread.get(t) ?? 0) + 1);
+    expect([...perThread.values()]).toEqual([3, 3]);
+  });
 });
