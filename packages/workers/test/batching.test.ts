@@ -11,13 +11,18 @@ afterEach(async () => {
   for (const f of cleanup.splice(0).reverse()) await f();
 });
 
+/** A pool of `workers` running the Turns service, served on loopback, and a typed client to it. */
+async function turnsOn(workers: number, maxInFlightPerWorker: number) {
+  const pool = await startPool({ module: TURNS_MODULE, workers, maxInFlightPerWorker });
+  cleanup.push(() => pool.destroy());
+  const s = await serve(pool);
+  cleanup.push(() => s.close());
+  return createClient(Turns, s.stream, { codec: msgpackCodec });
+}
+
 describe('WorkerPool batches', () => {
   it('sends a worker at most half of what it may hold at once: its next batch waits while it runs one', async () => {
-    const pool = await startPool({ module: TURNS_MODULE, workers: 1, maxInFlightPerWorker: 4 });
-    cleanup.push(() => pool.destroy());
-    const s = await serve(pool);
-    cleanup.push(() => s.close());
-    const turns = createClient(Turns, s.stream, { codec: msgpackCodec });
+    const turns = await turnsOn(1, 4);
     // Eight calls in one turn of the client: one frame batch, queued on the server's thread together.
     const got = await Promise.all(Array.from({ length: 8 }, () => turns.turn()));
     const perTurn = new Map<number, number>();
@@ -28,11 +33,7 @@ describe('WorkerPool batches', () => {
   });
 
   it('spreads a burst evenly over idle workers', async () => {
-    const pool = await startPool({ module: TURNS_MODULE, workers: 2, maxInFlightPerWorker: 16 });
-    cleanup.push(() => pool.destroy());
-    const s = await serve(pool);
-    cleanup.push(() => s.close());
-    const turns = createClient(Turns, s.stream, { codec: msgpackCodec });
+    const turns = await turnsOn(2, 16);
     // Six calls in one turn of the client, fewer than a batch (8): three to each idle worker, not all six to one.
     const threads = await Promise.all(Array.from({ length: 6 }, () => turns.where()));
     const perThread = new Map<number, number>();
