@@ -14,15 +14,6 @@ export const DEADLINE_TICK_MS = 10;
 
 const TWO_32 = 0x1_0000_0000;
 
-/** A call head read, waiting for its request (the next frame, of the same seq). */
-export interface PendingHead {
-  readonly seqLo: number;
-  readonly seqHi: number;
-  readonly head: CallHead | undefined;
-  readonly error: RpcError | undefined;
-  readonly open: boolean;
-}
-
 /**
  * One connection's extensions, once its hello agreed them (docs/protocol.md, "Extension
  * frames"): the head waiting for its call, the calls that can be cancelled or have a deadline
@@ -36,7 +27,7 @@ export class ConnExtensions implements ControlOwner {
   private timed = 0;
   private ticker: Ticker | undefined;
   /** The head read last, for the request of its seq, which must come next. */
-  private pending: PendingHead | undefined;
+  private pending: { seqLo: number; seqHi: number; head: CallHead | undefined; error: RpcError | undefined; open: boolean } | undefined;
 
   constructor(
     private readonly host: StreamHost,
@@ -77,22 +68,6 @@ export class ConnExtensions implements ControlOwner {
         // A reserved action not assigned yet: a later client's frame we cannot read; ignored, as a hello entry would be.
         return;
     }
-  }
-
-  /**
-   * The head read for the request at seq, taken away: that request is held past the connection's
-   * cap (or refused), and what comes meanwhile must not pair with it. `restoreHead` puts it back.
-   */
-  takeHead(seqLo: number, seqHi: number): PendingHead | undefined {
-    const p = this.pending;
-    if (p === undefined || p.seqLo !== seqLo || p.seqHi !== seqHi) return undefined;
-    this.pending = undefined;
-    return p;
-  }
-
-  /** Puts back a head `takeHead` took, right before its request is read again. */
-  restoreHead(p: PendingHead): void {
-    this.pending = p;
   }
 
   /**

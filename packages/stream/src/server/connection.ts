@@ -19,7 +19,7 @@ import { customErrorResponseHalves, errorResponseHalves } from '../wire/response
 import { WIRE_REPLY_LIMITS, type ReplyLimits } from '../wire/limits.js';
 import { HelloError } from '../wire/hello.js';
 import { answerHello } from './hello-answer.js';
-import { ConnExtensions, type PendingHead } from './conn-extensions.js';
+import { ConnExtensions } from './conn-extensions.js';
 import type { Agreed } from '../wire/agreed.js';
 import { sharedAgreed, sharedLimits } from './hello-terms.js';
 import { CANCEL_ACTION, LAST_EXTENSION_ACTION } from '../wire/extension-frames.js';
@@ -116,9 +116,11 @@ export class ServerConn implements FrameHandlers, Responder {
   private maxInFlight: number;
   /** This kind's frame limits, when narrower than the listener's and the transport cannot take them (`applyRole`). */
   private frameCheck: ((bytes: Uint8Array, at: number) => number) | undefined = undefined;
-  /** A request that came past the cap (see overCap): handled once a slot frees. */
+  /**
+   * A request that came past the cap (see overCap): handled once a slot frees. Its head, if it
+   * had one, waits in ConnExtensions as it would for any request: nothing is read meanwhile.
+   */
   private heldRequest: Uint8Array | undefined = undefined;
-  private heldHead: PendingHead | undefined = undefined;
   /** The server's calls to the other side, once its hello offered to serve them. */
   private reverse: ReverseCaller | undefined;
 
@@ -440,14 +442,12 @@ export class ServerConn implements FrameHandlers, Responder {
    * its one frame: bytes received), and the connection is not read until a slot frees: so at most
    * one is ever held, and nothing read can come between it and its head. While reverse calls await
    * their answers it is refused instead, unrun (Overloaded): stopping would leave those answers
-   * unread under handlers that may wait for them.
+   * unread under handlers that may wait for them. (A refused request's head is dropped by the next
+   * head or request, as ConnExtensions drops any head its request does not follow.)
    */
   private overCap(bytes: Uint8Array, start: number, end: number, seqLo: number, seqHi: number): void {
-    // Its head (deadline, metadata) goes with it, or with it is dropped: nothing else may take it.
-    const head = this.ext?.takeHead(seqLo, seqHi);
     if (this.heldRequest !== undefined || this.reverse?.awaitingAnswers) return this.writeError(seqLo, seqHi, ErrorCode.Overloaded);
     this.heldRequest = bytes.slice(start, end);
-    this.heldHead = head;
     this.pause();
   }
 
@@ -456,7 +456,6 @@ export class ServerConn implements FrameHandlers, Responder {
     const held = this.heldRequest;
     if (held === undefined) return;
     this.heldRequest = undefined;
-    this.heldHead = undefined;
     this.writeError(u32(held, SEQ_AT), u32(held, SEQ_AT + 4), code);
   }
 
@@ -504,8 +503,6 @@ export class ServerConn implements FrameHandlers, Responder {
   private runHeld(): void {
     const held = this.heldRequest!;
     this.heldRequest = undefined;
-    if (this.heldHead !== undefined) this.ext!.restoreHead(this.heldHead);
-    this.heldHead = undefined;
     try {
       this.frame(held, 0, held.length);
     } catch (err) {

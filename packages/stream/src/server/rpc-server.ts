@@ -29,8 +29,8 @@ export interface RpcServerStats {
   inFlight: number;
   /**
    * Connections not being read now: a request came past their `maxInFlightPerConn` (it waits for
-   * a slot), or their send buffer is full. A client whose window is at most the cap is never
-   * stopped by the cap.
+   * a slot), or their send buffer is full. A client whose window is at most the cap sends one
+   * past it only after calls of its own timed out while still running here.
    */
   paused: number;
   /** Connections accepted since the server started. */
