@@ -157,4 +157,13 @@ export interface ReverseCallsMessage {
   readonly cancels: readonly number[] | undefined;
 }
 
-export type FromWorker = ReadyMessage | LoadFailedMessage | RepliesMessage | ReverseCallsMessage;
+/**
+ * Worker → pool: a callback given to `ctx.caller.send` threw when its call was answered (a bug
+ * in the handler's code). The worker goes on; the pool logs it.
+ */
+export interface CallbackThrewMessage {
+  readonly t: 'callback-threw';
+  readonly message: string;
+}
+
+export type FromWorker = ReadyMessage | LoadFailedMessage | RepliesMessage | ReverseCallsMessage | CallbackThrewMessage;

@@ -1,5 +1,5 @@
 import { EMPTY_BYTES, RemoteError, RpcError, invalidArgument, type ErrorCode, type ErrorPayload, type RetryPolicy } from '@skein/core';
-import type { CallOptions, Notify } from '@skein/stream';
+import type { CallOptions, Notify, Reply } from '@skein/stream';
 import type { ReverseAnswersMessage, ReverseCallOpts, ReverseCallsMessage } from './messages.js';
 import { unpackReplies, type ReplySink } from './reply-batch.js';
 import { ReverseCallPacker } from './reverse-call-batch.js';
@@ -36,7 +36,15 @@ export class ReverseOutbox implements ReplySink {
   private flushQueued = false;
   private readonly flushLater = (): void => this.flush();
 
-  constructor(private readonly post: (m: ReverseCallsMessage) => void) {}
+  constructor(
+    private readonly post: (m: ReverseCallsMessage) => void,
+    /**
+     * A callback threw when its call was answered. In process that throw would fail the
+     * connection the answer came on; here it would end the worker and every call it holds, on
+     * any connection: it is reported instead, and the other answers of the batch still settle.
+     */
+    private readonly callbackThrew: (err: unknown) => void,
+  ) {}
 
   send(caller: ReverseTarget, action: string | number, msg: Uint8Array, opts: CallOptions, notify: Notify): void {
     const blob = opts.blob ?? EMPTY_BYTES;
@@ -70,24 +78,33 @@ export class ReverseOutbox implements ReplySink {
     unpackReplies(m, this);
     for (const id of m.gone ?? []) {
       const p = this.settle(id);
-      p?.notify(p.caller.closedError(), null);
+      if (p !== undefined) this.tell(p, p.caller.closedError(), null);
     }
   }
 
   ok(id: number, msg: Uint8Array, blob: Uint8Array): void {
-    this.settle(id)?.notify(null, { msg, blob });
+    this.tell(this.settle(id), null, { msg, blob });
   }
 
   error(id: number, code: ErrorCode, detail: string | undefined): void {
-    this.settle(id)?.notify(new RpcError(code, detail), null);
+    this.tell(this.settle(id), new RpcError(code, detail), null);
   }
 
   custom(id: number, payload: ErrorPayload): void {
-    this.settle(id)?.notify(new RemoteError(payload), null);
+    this.tell(this.settle(id), new RemoteError(payload), null);
   }
 
   failed(id: number, code: ErrorCode, message: string, retry: RetryPolicy): void {
-    this.settle(id)?.notify(new RpcError(code, message, { retry }), null);
+    this.tell(this.settle(id), new RpcError(code, message, { retry }), null);
+  }
+
+  private tell(p: Pending | undefined, err: RpcError | RemoteError | null, reply: Reply | null): void {
+    if (p === undefined) return;
+    try {
+      p.notify(err, reply);
+    } catch (e) {
+      this.callbackThrew(e);
+    }
   }
 
   private settle(id: number): Pending | undefined {

@@ -24,7 +24,10 @@ const cancellable = new Map<number, WorkerRequest>();
 let flushQueued = false;
 
 const send = (m: FromWorker, transfer?: ArrayBuffer[]): void => port.postMessage(m, transfer);
-const reverse = new ReverseOutbox((m) => send(m, [m.buf]));
+const reverse = new ReverseOutbox(
+  (m) => send(m, [m.buf]),
+  (err) => send({ t: 'callback-threw', message: err instanceof Error ? `${err.name}: ${err.message}` : String(err) }),
+);
 
 function flush(): void {
   flushQueued = false;

@@ -90,6 +90,7 @@ export class WorkerPool implements Dispatch {
     ready: (slot) => this.ready(slot),
     replies: (m) => this.answered(m),
     reverse: (slot, m) => this.reverse.calls(slot, m),
+    callbackThrew: (slot, message) => this.settings.logger.error({ worker: slot.index }, `worker ${slot.index}: a callback given to ctx.caller.send threw (${message}); the worker goes on`),
     exited: (slot, why) => this.exited(slot, why),
   };
   private starting: Starting | undefined;

@@ -9,6 +9,8 @@ export interface SlotEvents {
   replies(m: RepliesMessage): void;
   /** Calls its handlers made through `ctx.caller`, for the pool to send on their connections. */
   reverse(slot: WorkerSlot, m: ReverseCallsMessage): void;
+  /** A callback its handlers gave `ctx.caller.send` threw (the worker went on). */
+  callbackThrew(slot: WorkerSlot, message: string): void;
   /** The worker is gone: crashed, exited by itself, failed to load, or was terminated. */
   exited(slot: WorkerSlot, why: string): void;
 }
@@ -75,6 +77,7 @@ export class WorkerSlot {
     if (this.state === 'exited') return;
     if (m.t === 'replies') return this.events.replies(m);
     if (m.t === 'reverse') return this.events.reverse(this, m);
+    if (m.t === 'callback-threw') return this.events.callbackThrew(this, m.message);
     if (m.t === 'ready') {
       this.state = 'ready';
       this.wasReady = true;

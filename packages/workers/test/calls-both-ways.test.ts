@@ -2,7 +2,7 @@ import { msgpackCodec } from '@skein/codec-msgpack';
 import { ErrorCode, RpcError, silentLogger } from '@skein/core';
 import { createClient, createServiceDispatch, implement, withBlob } from '@skein/api';
 import type { Dispatch, RpcServerOptions } from '@skein/stream';
-import { waitFor, within } from '@skein/test-utils';
+import { memoryLogger, waitFor, within } from '@skein/test-utils';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { WorkerPool } from '../src/index.js';
 import backOptions, { Back, Peer, Refused } from './fixtures/calls-back.mjs';
@@ -241,5 +241,21 @@ describe("a worker handler's ctx.caller (calls both ways)", () => {
     // The replacement calls back as well.
     await waitFor(() => p.stats().workers === 1);
     expect(await back.combine({ name: 'again', n: 1 })).toBe('hello again #1');
+  });
+
+  it('a callback given to ctx.caller.send that throws is logged; the worker and the calls it holds go on', async () => {
+    const logger = memoryLogger();
+    const p = await pool({ workers: 1, logger });
+    const { back, peer } = await served(p);
+    // A call held by the same worker while the callback throws.
+    const held = back.timed({ withCtx: false });
+    await waitFor(() => peer.hung.length === 1);
+    expect(await back.throwingCallback('cb')).toBe('hello cb');
+    peer.release();
+    expect(await held).toEqual({ ok: 'timed' });
+    expect(p.stats().crashes).toBe(0);
+    expect(logger.lines.filter((l) => l.level === 'error').map((l) => l.msg)).toEqual([
+      'worker 0: a callback given to ctx.caller.send threw (Error: callback bug); the worker goes on',
+    ]);
   });
 });
