@@ -1,4 +1,4 @@
-import { KeyCache, MAX_KEY_BYTES } from './key-cache.js';
+import { keyCache as keys, MAX_KEY_BYTES } from './key-cache.js';
 import { TEXT_DECODER_THRESHOLD, textDecoder, utf8DecodeJs } from './library-utf8.js';
 import { joinWords } from './safe-integers.js';
 
@@ -30,7 +30,6 @@ let end = 0;
 // Looked at only when a string needs it (see ON_HEAP_BYTES).
 let plainMemory: boolean | undefined;
 
-const keys = new KeyCache();
 // Floats are copied here to be read: a DataView of each message would cost more than the value.
 const floatBytes = new Uint8Array(8);
 const floatView = new DataView(floatBytes.buffer);

@@ -20,9 +20,8 @@ export class KeyCache {
 
   /**
    * The key in `bytes[start, start + length)` (1 to MAX_KEY_BYTES bytes), or null when it is
-   * not one to read here: a UTF-8 sequence cut short by the key's end reads bytes beyond it,
-   * and the library's own cache (shared by every decoder in the process) may already hold
-   * another string for them.
+   * not one to keep: a UTF-8 sequence cut short by the key's end reads bytes beyond it, so its
+   * string is not a function of the key's bytes.
    */
   read(bytes: Uint8Array, start: number, length: number): string | null {
     const records = this.records[length]!;
@@ -47,3 +46,19 @@ export class KeyCache {
     this.next[length] = (slot + 1) % RECORDS_PER_LENGTH;
   }
 }
+
+/** The process's one cache of map keys: the fast path's, and the library's through `libraryKeyDecoder`. */
+export const keyCache = new KeyCache();
+
+/**
+ * The library decoder's `keyDecoder` (library-coders.ts): the same cache. The library's own
+ * (its CachedKeyDecoder, shared by every decoder in the process) also keeps a key cut short
+ * inside a UTF-8 sequence, whose string it read from the bytes after the key, and replaces
+ * records at random: the same bytes could then read as different strings from one message to
+ * the next. Here such a key is read anew each time, as the library reads a key it has not
+ * cached, and every other key as the library reads it.
+ */
+export const libraryKeyDecoder = {
+  canBeCached: (byteLength: number): boolean => byteLength > 0 && byteLength <= MAX_KEY_BYTES,
+  decode: (bytes: Uint8Array, at: number, byteLength: number): string => keyCache.read(bytes, at, byteLength) ?? utf8DecodeJs(bytes, at, byteLength),
+};

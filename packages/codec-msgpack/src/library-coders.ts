@@ -1,6 +1,7 @@
 import { Decoder, Encoder, type ExtensionCodecType } from '@msgpack/msgpack';
 import { checkExtensionTypes, skeinExtensions, type ExtensionTypes } from './extensions.js';
 import { guardInt64 } from './int64-guard.js';
+import { libraryKeyDecoder } from './key-cache.js';
 import { Nesting } from './nesting.js';
 import { readSafeIntegers, writeSafeIntegers } from './safe-integers.js';
 
@@ -24,7 +25,7 @@ export function libraryCoders(options: LibraryOptions): { encoder: Encoder; deco
   // those forms, and makes the decoder return a bigint only beyond the safe integers.
   const newEncoder = (): Encoder =>
     writeSafeIntegers(guardInt64(new Encoder({ extensionCodec, useBigInt64: true, ignoreUndefined, sortKeys })));
-  const newDecoder = (): Decoder => readSafeIntegers(new Decoder({ extensionCodec, useBigInt64: true }));
+  const newDecoder = (): Decoder => readSafeIntegers(new Decoder({ extensionCodec, useBigInt64: true, keyDecoder: libraryKeyDecoder }));
   extensionCodec = skeinExtensions(types, new Nesting(newEncoder), new Nesting(newDecoder));
   return { encoder: newEncoder(), decoder: newDecoder() };
 }

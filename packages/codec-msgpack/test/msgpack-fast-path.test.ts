@@ -151,6 +151,16 @@ describe('msgpack fast path: what it leaves to the library', () => {
     expect(hex(inner.encode(value))).toBe(hex(reference.encode({ a: reference.encode([1, 'two']) })));
   });
 
+  it('reads a map key cut short inside a UTF-8 sequence from the bytes after it, every time, as the library does a key it has not cached', () => {
+    const codec = msgpack();
+    // { "\xe2": 1 }, then { "\xe2": 2 }: the lead byte of a 3-byte sequence, the key's only byte.
+    // The library would keep the first string for those bytes, and give it for the second too.
+    const first = codec.decode(Uint8Array.of(0x81, 0xa1, 0xe2, 0x01)) as Record<string, number>;
+    const second = codec.decode(Uint8Array.of(0x81, 0xa1, 0xe2, 0x02)) as Record<string, number>;
+    expect(first).toEqual({ '\u2040': 1 });
+    expect(second).toEqual({ '\u2080': 2 });
+  });
+
   it('reads random msgpack from other encoders (and broken msgpack) as the library does, errors included', () => {
     const random = seededRandom(0xf0e1);
     const foreign = Array.from({ length: 6000 }, () => new Uint8Array(randomForeign(random)));
