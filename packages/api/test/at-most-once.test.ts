@@ -90,6 +90,28 @@ describe('a method that is not idempotent runs once across two hops', () => {
     expect(f.runs()).toBe(1);
   });
 
+  it("runs the downstream call of a server filter once: a filter passing on an answer that may have run is no refusal", async () => {
+    // A quota service whose `take` is not idempotent: it counts, then answers Overloaded (say,
+    // passed on from its own store). The answer carries a detail: it may have run.
+    let takes = 0;
+    const quota = await listen(new RpcServer({ dispatch: { dispatch: (req) => (takes++, req.fail(ErrorCode.Overloaded, 'Quota.take: store overloaded')) } }));
+    const takeQuota: Filter = {
+      before: async () => {
+        const s = await ClientStream.connect({ transport, address: quota });
+        try {
+          await s.call('Quota.take');
+        } finally {
+          s.destroy();
+        }
+      },
+    };
+    const f = await fronts(quota, () => [takeQuota]);
+    const err = await frontClient(f.addresses).op().catch((e: unknown) => e);
+    expect(f.runs()).toBe(0);
+    expect(takes).toBe(1);
+    expect(err).toMatchObject({ code: ErrorCode.Overloaded, retry: 'idempotent' });
+  });
+
   it("moves on after a server filter's refusal: the handler never started", async () => {
     const refuseOnFirst = (i: number): Filter[] =>
       i === 0 ? [{ before: () => { throw new RpcError(ErrorCode.Overloaded, 'shedding'); } }] : [];

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ErrorCode, RpcError } from '@skein/core';
-import { escapeCustomBytes, readErrorBytes } from '../src/wire/error-strings.js';
+import { builtinErrorBytes, escapeCustomBytes, fittedDetail, readErrorBytes } from '../src/wire/error-strings.js';
 
 const bytes = (s: string) => new TextEncoder().encode(s);
 
@@ -49,6 +49,16 @@ describe('built-in errors with a detail', () => {
   });
 });
 
+
+describe('a detail over the receiver\'s limit', () => {
+  it('is cut to fit, never dropped: the answer still reads as "may have run"', () => {
+    for (const [detail, max] of [['x'.repeat(1100), 1024], ['忙'.repeat(1000), 1024], ['😀'.repeat(600), 1100], ['x'.repeat(50), 24]] as const) {
+      const out = builtinErrorBytes('rpc_overloaded', fittedDetail('rpc_overloaded', detail, max));
+      expect(out.length).toBeLessThanOrEqual(max);
+      expect(readErrorBytes(out)).toMatchObject({ code: ErrorCode.Overloaded, retry: 'idempotent' });
+    }
+  });
+});
 
 describe('the retry class of an error read from the wire describes this hop', () => {
   const read = (s: string) => readErrorBytes(bytes(s)) as RpcError;

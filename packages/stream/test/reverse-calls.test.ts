@@ -292,6 +292,25 @@ describe('calls both ways on one connection', () => {
     expect(peer.state).toBe('open');
   });
 
+  it("cuts a handler's Overloaded detail to the server's limits, never drops it: a bare one would say the handler never ran", async () => {
+    // The server reads error strings of at most 1024 bytes; the handler's detail is longer.
+    const s = await startServer({}, { limits: { maxBlob: 1024 } });
+    cleanup.push(() => s.server.close());
+    let ran = 0;
+    const overloaded = (): never => {
+      ran++;
+      throw new RpcError(ErrorCode.Overloaded, `downstream refused: ${'x'.repeat(1100)}`);
+    };
+    const peer = await s.connect({ keepaliveMs: 0, serve: createRouter({ op: overloaded }) });
+    cleanup.push(() => peer.destroy());
+    await peer.ping();
+    const err = await call(s.server.openConnections()[0]!.caller!, 'op', new Uint8Array(0)).catch((e: unknown) => e);
+    expect(ran).toBe(1);
+    expect(err).toMatchObject({ code: ErrorCode.Overloaded, retry: 'idempotent' });
+    expect((err as RpcError).message).toMatch(/^op: downstream refused: x+$/);
+    expect(peer.state).toBe('open');
+  });
+
   /** A peer serving `take` with the widest window the server takes, and its own connection (to stop its reading). */
   async function slowPeer(s: Started) {
     const dialled: FrameConn[] = [];

@@ -1,6 +1,6 @@
 import { CODE_INFO, EMPTY_BYTES, ErrorCode, FrameError, takeBytes, type ErrorPayload, type Logger } from '@skein/core';
 import { ActionNames } from '../wire/action-names.js';
-import { builtinErrorBytes, escapeCustomBytes } from '../wire/error-strings.js';
+import { builtinErrorBytes, escapeCustomBytes, fittedDetail } from '../wire/error-strings.js';
 import { replyLimits, type ReplyLimits } from '../wire/limits.js';
 import { ACTION_LEN_MASK, ACTION_STRING_BIT, REQUEST_HEADER_LENGTH, RES_BLOB_LEN_AT, RES_MSG_LEN_AT, RESPONSE_HEADER_LENGTH, SEQ_AT, putU32, u32, writeRequestHeader } from '../wire/protocol.js';
 import { ANSWER_FLAG_FIELD, REVERSE_ACTION_FIELD, REVERSE_ANSWER_ACTION } from '../wire/reverse-calls.js';
@@ -133,9 +133,11 @@ export class ReverseDispatch implements Responder {
   }
 
   writeError(seqLo: number, seqHi: number, code: ErrorCode, detail?: string): void {
-    let bytes = builtinErrorBytes(CODE_INFO[code].wire, detail);
-    // A detail the server cannot take is dropped: the bare code still fails only this call.
-    if (detail && bytes.length > this.peerLimits.maxError) bytes = builtinErrorBytes(CODE_INFO[code].wire);
+    const wire = CODE_INFO[code].wire;
+    let bytes = builtinErrorBytes(wire, detail);
+    // A detail the server cannot take is cut to fit, not dropped: a bare Overloaded or Closed
+    // would tell it a handler that ran never did.
+    if (detail && bytes.length > this.peerLimits.maxError) bytes = builtinErrorBytes(wire, fittedDetail(wire, detail, this.peerLimits.maxError));
     this.answer(seqLo, seqHi, 2, bytes, EMPTY_BYTES);
   }
 

@@ -401,9 +401,9 @@ export class FailoverPool implements StreamCaller {
     try {
       member = this.choose(c);
     } catch (err) {
-      return c.notify(err instanceof RpcError ? err : invalidArgument(`choosing a server failed: ${String(err)}`), null);
+      return this.unplaced(c, err instanceof RpcError ? err : invalidArgument(`choosing a server failed: ${String(err)}`));
     }
-    if (!member) return c.notify(this.noServerError(), null);
+    if (!member) return this.unplaced(c, this.noServerError());
     c.member = member;
     member.breaker?.sent();
     if (member.score !== undefined) c.startedAt = this.clock.now();
@@ -417,6 +417,12 @@ export class FailoverPool implements StreamCaller {
     if (stream.isDone) return; // cancelled between attempts
     stream.onAttempt = (err) => c.done(err as RpcError | null, err ? null : OPENED);
     this.poolOf(member).openOn(stream, c.action, c.msg, c.opts, failFast);
+  }
+
+  /** No server for `c`'s attempt: on a retry, the error says what earlier attempts may have done. */
+  private unplaced(c: FailoverCall, err: RpcError): void {
+    if (c.attempt === 0) return c.notify(err, null);
+    c.notify(finalError(err, { address: c.address, count: c.attempt, idempotent: c.idempotent, mayHaveRunOn: c.mayHaveRunOn }), null);
   }
 
   /** Healthy servers first, untried ones first; the strategy picks within each group. */

@@ -1,4 +1,5 @@
-import { EMPTY_BYTES, ErrorCode, FrameError, systemClock, takeBytes, type Clock, type ErrorPayload, type FrameConn, type FrameHandlers, type Logger } from '@skein/core';
+import { CODE_INFO, EMPTY_BYTES, ErrorCode, FrameError, systemClock, takeBytes, type Clock, type ErrorPayload, type FrameConn, type FrameHandlers, type Logger } from '@skein/core';
+import { fittedDetail } from '../wire/error-strings.js';
 import { ActionNames } from '../wire/action-names.js';
 import type { Dispatch } from './dispatch.js';
 import {
@@ -349,8 +350,11 @@ export class ServerConn implements FrameHandlers, Responder {
   writeError(seqLo: number, seqHi: number, code: ErrorCode, detail?: string): void {
     if (this.is(CLOSED)) return;
     let response = errorResponseHalves(seqLo, seqHi, code, detail);
-    // A detail the client cannot take is dropped: the bare code still fails only this call.
-    if (detail && response.length - RESPONSE_HEADER_LENGTH > this.peerLimits.maxError) response = errorResponseHalves(seqLo, seqHi, code);
+    // A detail the client cannot take is cut to fit, never dropped: a bare Overloaded or Closed
+    // would tell it that a handler which ran never did.
+    if (detail && response.length - RESPONSE_HEADER_LENGTH > this.peerLimits.maxError) {
+      response = errorResponseHalves(seqLo, seqHi, code, fittedDetail(CODE_INFO[code].wire, detail, this.peerLimits.maxError));
+    }
     this.sendWhole(response);
   }
 

@@ -24,10 +24,14 @@ export function handlerErrorDetail(err: RpcError, action: string, expose = false
 
 /**
  * The detail for a refusal before any handler ran (a server filter's Overloaded, bad input). A
- * refusal that is safe to retry elsewhere travels bare, the one form a client reads as unrun.
+ * refusal that is safe to retry elsewhere travels bare, the one form a client reads as unrun;
+ * but only if the error itself says it never ran. One a filter passes on from a call of its
+ * own that may have run (its `retry` is not 'safe') keeps a detail: a client retrying the call
+ * on another server would run that downstream call again.
  */
 export function refusalDetail(err: RpcError, expose = false): string | undefined {
-  return CODE_INFO[err.code].retry === 'safe' ? undefined : errorDetail(err, expose);
+  if (CODE_INFO[err.code].retry !== 'safe') return errorDetail(err, expose);
+  return err.retry === 'safe' || err.code < 100 ? undefined : err.message || err.wire;
 }
 
 /** How errors and logs name an action: `Service.method` as it is, a number as `action 7`. */

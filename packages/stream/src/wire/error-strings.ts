@@ -65,4 +65,15 @@ export function builtinErrorBytes(wire: string, detail?: string): Uint8Array {
   return encoder.encode(`${wire}:${d}`);
 }
 
+/**
+ * `detail` cut so that `wire:detail` takes at most `max` bytes (at least one character of it
+ * stays). For an answer over the peer's limits: a detail is cut, never dropped, for a bare
+ * `rpc_overloaded` or `rpc_closed` reads as "refused unrun" (see `retryFromWire`), which a
+ * handler's error must never say.
+ */
+export function fittedDetail(wire: string, detail: string, max: number): string {
+  // A UTF-16 unit encodes to at most 3 bytes: this many always fit, and no encoding is needed.
+  return detail.slice(0, Math.max(1, Math.floor((max - wire.length - 1) / 3)));
+}
+
 const encoder = new TextEncoder();
