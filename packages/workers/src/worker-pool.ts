@@ -72,8 +72,11 @@ export class WorkerPool implements Dispatch {
    * cancel goes. Plain calls never enter it.
    */
   private readonly headedIds = new Map<ServerRequest, number>();
-  /** Queued calls cancelled since the queue was last pruned of them: a full queue prunes first. */
-  private cancelledQueued = 0;
+  /**
+   * Queued calls cancelled, and connections closed, since the queue was last pruned of the calls
+   * nobody waits for: a full queue prunes first.
+   */
+  private unwaitedQueued = 0;
   /** Held calls cancelled in this turn: their workers are told at its end, one message each. */
   private cancelled: ServerRequest[] = [];
   private readonly sendCancelsLater = (): void => this.sendCancels();
@@ -145,11 +148,7 @@ export class WorkerPool implements Dispatch {
     if (this.queue.length >= this.settings.maxQueued) {
       // The bound is on what waits for a worker, not on what waits for this turn's batch.
       this.pump();
-      if (this.queue.length >= this.settings.maxQueued && this.cancelledQueued > 0) {
-        // Calls nobody waits for any more give up their places before anyone is refused.
-        this.cancelledQueued = 0;
-        this.queue.prune((r) => !r.isAnswered);
-      }
+      if (this.queue.length >= this.settings.maxQueued && this.unwaitedQueued > 0) this.pruneUnwaited();
       if (this.queue.length >= this.settings.maxQueued) {
         if (this.settings.whenFull === 'reject-new') return req.fail(ErrorCode.Overloaded);
         this.queue.shift()!.fail(ErrorCode.Overloaded);
@@ -199,6 +198,20 @@ export class WorkerPool implements Dispatch {
     return new WorkerSlot(index, ENTRY, this.settings, this.events);
   }
 
+  /** Calls nobody waits for any more give up their places before anyone is refused. */
+  private pruneUnwaited(): void {
+    this.unwaitedQueued = 0;
+    let lost: ServerRequest[] | undefined;
+    this.queue.prune((r) => {
+      if (r.isAnswered) return false;
+      if (!r.conn.signal.aborted) return true;
+      (lost ??= []).push(r);
+      return false;
+    });
+    // Answered once the queue is consistent: the last answer may end its connection.
+    if (lost) for (const r of lost) r.fail(ErrorCode.Closed);
+  }
+
   /** Hands queued requests to the workers with room, the emptiest first, in batches. */
   private pump(): void {
     this.pumpQueued = false;
@@ -221,6 +234,8 @@ export class WorkerPool implements Dispatch {
       this.send(best, Math.min(max - best.inFlight, this.batchMax, share));
     }
     if (this.queue.length > 0 && this.slots.every((s) => s.state === 'exited')) this.failQueued();
+    // Whatever emptied the queue (calls sent, or skipped because nobody waits for them), close may be waiting for it.
+    if (this.drained !== undefined && this.isDrained()) this.drained();
   }
 
   private send(slot: WorkerSlot, limit: number): void {
@@ -231,8 +246,13 @@ export class WorkerPool implements Dispatch {
     while (n < limit && bytes < BATCH_BYTES) {
       const req = this.queue.shift();
       if (!req) break;
-      // Nobody is left to read the answer: the connection closed, or the call was cancelled or timed out.
-      if (req.conn.signal.aborted || req.isAnswered) continue;
+      // Nobody is left to read the answer: the call was cancelled or timed out, or its connection
+      // closed; that connection still counts the call until it is answered (unrun: Closed).
+      if (req.isAnswered) continue;
+      if (req.conn.signal.aborted) {
+        req.fail(ErrorCode.Closed);
+        continue;
+      }
       const id = this.freeIds.pop()!;
       this.held[id] = req;
       this.holder[id] = slot;
@@ -284,7 +304,6 @@ export class WorkerPool implements Dispatch {
   private answered(m: RepliesMessage): void {
     unpackReplies(m, this.sink);
     this.pump();
-    if (this.drained && this.isDrained()) this.drained();
   }
 
   /** Takes an answered call off the books; undefined if it is no longer held. */
@@ -312,7 +331,6 @@ export class WorkerPool implements Dispatch {
       if (replace) this.slots[slot.index] = this.spawn(slot.index);
     }
     this.pump();
-    if (this.drained && this.isDrained()) this.drained();
     if (this.allExited && this.slots.every((s) => s.state === 'exited')) this.allExited();
   }
 
@@ -365,7 +383,7 @@ export class WorkerPool implements Dispatch {
    * its slot. Queued: it is skipped when its turn comes, or pruned when the queue is full.
    */
   private aborted(req: ServerRequest): void {
-    if (!this.headedIds.has(req)) return void this.cancelledQueued++;
+    if (!this.headedIds.has(req)) return void this.unwaitedQueued++;
     if (this.cancelled.push(req) === 1) queueMicrotask(this.sendCancelsLater);
   }
 
@@ -399,6 +417,8 @@ export class WorkerPool implements Dispatch {
     conn.signal.addEventListener(
       'abort',
       () => {
+        // Its queued calls (plain ones have no signal of their own) give up their places too.
+        if (this.queue.length !== 0) this.unwaitedQueued++;
         this.reverse.closed(key);
         for (const s of this.slots) if (s.conns.delete(key) && s.state !== 'exited') s.tell({ t: 'closed', key });
       },

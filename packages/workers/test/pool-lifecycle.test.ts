@@ -1,0 +1,131 @@
+import { memoryLogger, waitFor, within } from '@skein/test-utils';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { WorkerPool } from '../src/index.js';
+import { outcome, serve, startPool } from './harness.js';
+
+// The pool's own bookkeeping around its workers and connections: queued calls of a closed
+// connection still answered, a drain that ends through crashes and replacements, a queue whose
+// places go to calls someone still waits for.
+
+const GATES_MODULE = new URL('./fixtures/gates.mjs', import.meta.url);
+const HOLD = 1;
+const CRASH = 2;
+const ECHO = 3;
+
+const cleanup: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const f of cleanup.splice(0).reverse()) await f();
+});
+
+let gates = 0;
+/** A gate of this test's own: its name goes as the msg of the calls that wait at it. */
+function gate() {
+  const name = `gate-${process.pid}-${++gates}`;
+  return {
+    msg: new TextEncoder().encode(name),
+    open() {
+      const bc = new BroadcastChannel('skein-workers-test-gates');
+      bc.postMessage(name);
+      bc.close();
+    },
+  };
+}
+
+async function pool(opts: Partial<Parameters<typeof startPool>[0]> = {}): Promise<WorkerPool> {
+  const p = await startPool({ module: GATES_MODULE, workers: 1, maxInFlightPerWorker: 1, logger: memoryLogger(), ...opts });
+  cleanup.push(() => p.destroy());
+  return p;
+}
+
+async function served(dispatch: WorkerPool) {
+  const s = await serve(dispatch);
+  cleanup.push(() => s.close());
+  return s;
+}
+
+/** The client goes; resolves once the server has seen it go (its connection's signal aborted). */
+async function leave(s: Awaited<ReturnType<typeof served>>): Promise<void> {
+  s.stream.destroy();
+  await waitFor(() => s.server.openConnections().every((c) => c.signal.aborted));
+}
+
+describe('WorkerPool lifecycle', () => {
+  it("answers the queued calls of a connection that closed, so that the server's connection ends", async () => {
+    const p = await pool();
+    const a = await served(p);
+    const b = await served(p);
+    const hold = gate();
+    const held = outcome(a.stream.call(HOLD, hold.msg));
+    await waitFor(() => p.stats().inFlight === 1);
+    void b.stream.call(HOLD, hold.msg).catch(() => {});
+    void b.stream.call(HOLD, hold.msg).catch(() => {});
+    await waitFor(() => p.stats().queued === 2);
+    await leave(b);
+    expect(b.server.stats()).toMatchObject({ connections: 1, inFlight: 2 });
+    // The worker frees its slot: the pool finds the two queued calls dead, and must still answer them.
+    hold.open();
+    expect(await held).toMatchObject({ ok: expect.anything() });
+    await waitFor(() => p.stats().queued === 0);
+    await waitFor(() => b.server.connections === 0, { what: "the closed client's connection to end" });
+    expect(b.server.stats()).toMatchObject({ connections: 0, inFlight: 0 });
+    expect(p.stats()).toMatchObject({ queued: 0, inFlight: 0 });
+  });
+
+  it('close ends when the calls left queued died with their connection while a crashed worker was replaced', async () => {
+    const p = await pool();
+    const a = await served(p);
+    const b = await served(p);
+    const crash = gate();
+    const hold = gate();
+    const crashed = outcome(a.stream.call(CRASH, crash.msg));
+    await waitFor(() => p.stats().inFlight === 1);
+    const queued = [outcome(b.stream.call(HOLD, hold.msg)), outcome(b.stream.call(HOLD, hold.msg))];
+    await waitFor(() => p.stats().queued === 2);
+    const closed = p.close();
+    // Nobody waits for the queued calls any more; they still wait in the queue for a worker.
+    await leave(b);
+    expect(await Promise.all(queued)).toEqual([expect.objectContaining({ code: 'IO' }), expect.objectContaining({ code: 'IO' })]);
+    // The worker dies with calls queued: it is replaced, and its replacement finds only dead calls.
+    crash.open();
+    expect(await crashed).toMatchObject({ code: 'IO', retry: 'idempotent' });
+    await within(closed, 10_000, 'close()');
+    expect(p.stats()).toEqual({ state: 'closed', workers: 0, queued: 0, inFlight: 0, crashes: 1 });
+  });
+
+  it('a worker that crashes during close with calls queued is replaced, and the replacement serves them', async () => {
+    const p = await pool();
+    const s = await served(p);
+    const crash = gate();
+    const crashed = outcome(s.stream.call(CRASH, crash.msg));
+    await waitFor(() => p.stats().inFlight === 1);
+    const queued = [s.stream.call(ECHO, new Uint8Array([1])), s.stream.call(ECHO, new Uint8Array([2]))].map((c) => c.then((r) => Array.from(r.msg)));
+    await waitFor(() => p.stats().queued === 2);
+    const closed = p.close();
+    crash.open();
+    expect(await crashed).toMatchObject({ code: 'IO', retry: 'idempotent' });
+    expect(await Promise.all(queued)).toEqual([[1], [2]]);
+    await within(closed, 10_000, 'close()');
+    expect(p.stats()).toEqual({ state: 'closed', workers: 0, queued: 0, inFlight: 0, crashes: 1 });
+  });
+
+  it("a full queue gives up the places of calls whose connection closed before refusing another's", async () => {
+    const p = await pool({ maxQueued: 2 });
+    const a = await served(p);
+    const b = await served(p);
+    const hold = gate();
+    const held = outcome(a.stream.call(HOLD, hold.msg));
+    await waitFor(() => p.stats().inFlight === 1);
+    const dead = [outcome(b.stream.call(HOLD, hold.msg)), outcome(b.stream.call(HOLD, hold.msg))];
+    await waitFor(() => p.stats().queued === 2);
+    await leave(b);
+    await Promise.all(dead);
+    // The queue is full of calls nobody reads: a live connection's call takes a place.
+    const echo = outcome(a.stream.call(ECHO, new Uint8Array([7])).then((r) => Array.from(r.msg)));
+    await waitFor(() => p.stats().queued === 1);
+    // Given up, they are answered still: the closed client's connection ends without waiting for a worker.
+    await waitFor(() => b.server.connections === 0, { what: "the closed client's connection to end" });
+    hold.open();
+    expect(await echo).toEqual({ ok: [7] });
+    expect(await held).toMatchObject({ ok: expect.anything() });
+  });
+});
