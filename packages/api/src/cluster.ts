@@ -82,6 +82,11 @@ export type TypeClient<S extends readonly ServiceDef[]> = ServiceClients<S> & {
 
 export interface ClusterControl {
   add(type: string, member: Member): void;
+  /**
+   * Changes a member's weight in place (no remove and add: its connections, breaker and
+   * outlier score stay). A new address is a move: the member leaves and joins again.
+   */
+  update(type: string, member: Member): void;
   /** Removes a member; its calls in flight are allowed to finish. */
   remove(type: string, id: string): Promise<void>;
   members(type: string): Member[];
@@ -113,6 +118,7 @@ export function createCluster<const T extends Record<string, ServerTypeConfig>>(
   };
   out.$cluster = {
     add: (type, member) => get(type).add(member),
+    update: (type, member) => get(type).update(member),
     remove: (type, id) => get(type).remove(id),
     members: (type) => get(type).members(),
     close: async () => void (await Promise.all([...types.values()].map((t) => t.pool.close()))),
@@ -135,13 +141,16 @@ class ServerType {
     private readonly opts: ClusterOptions<Record<string, ServerTypeConfig>>,
   ) {
     this.logger = opts.logger ?? silentLogger;
-    for (const m of config.servers ?? []) this.byId.set(m.id, m);
+    for (const m of config.servers ?? []) {
+      if (this.byId.has(m.id)) throw invalidArgument(`server '${m.id}' of type '${name}' is listed twice`);
+      this.byId.set(m.id, m);
+    }
     this.list = Object.freeze([...this.byId.values()]);
     this.pool = new FailoverPool({
       ...config.pool,
       pool: withCredentials(config.pool?.pool, opts.credentials),
       transport: opts.transport,
-      servers: [...this.byId.values()].map(({ address, weight }) => ({ address, weight })),
+      servers: poolServers(this.list),
       strategy: config.strategy,
       logger: this.logger,
     });
@@ -160,6 +169,21 @@ class ServerType {
     this.byId.set(member.id, member);
     this.list = Object.freeze([...this.byId.values()]);
     this.announce('add', member);
+  }
+
+  update(member: Member): void {
+    const known = this.byId.get(member?.id);
+    if (!known) throw this.noSuchServer(member?.id);
+    // The pool takes the server first (a new one, or the new weight of the one it has): one it
+    // refuses leaves everything as it was.
+    this.pool.add({ address: member.address, weight: member.weight });
+    if (canonical(known.address) !== canonical(member.address)) {
+      void this.remove(member.id);
+      return this.add(member);
+    }
+    this.byId.set(member.id, member);
+    this.list = Object.freeze([...this.byId.values()]);
+    this.pinned.delete(member.id); // made for the member as it was (`wrapCaller` sees it)
   }
 
   async remove(id: string): Promise<void> {
@@ -228,6 +252,8 @@ class ServerType {
   private routedCaller(route: RouteFunction): Caller {
     return {
       send: (action: string, msg: Uint8Array, o: CallOptions, notify: Notify) => {
+        // No member to name: the pool's own answer when it has no server, not the route function's.
+        if (this.list.length === 0) return notify(new RpcError(ErrorCode.Unreachable, `no servers of type '${this.name}'`, { retry: 'safe' }), null);
         let id: string | undefined;
         try {
           id = route(o.route, this.list);
@@ -267,6 +293,21 @@ class ServerType {
 /** The one spelling of an address (`tcp://h:1` and `h:1` are one server). Members' addresses were checked when they joined. */
 function canonical(address: string): string {
   return formatAddress(parseAddress(address));
+}
+
+/** The first members' servers, each once: two ids may name one server (a replaced one), as `add` allows. */
+function poolServers(members: readonly Member[]): { address: string; weight?: number }[] {
+  const byAddress = new Map<string, { address: string; weight?: number }>();
+  for (const { address, weight } of members) {
+    let key = address;
+    try {
+      key = canonical(address);
+    } catch {
+      // Left as given: the pool refuses it with an error naming it.
+    }
+    byAddress.set(key, { address, weight });
+  }
+  return [...byAddress.values()];
 }
 
 /** A type's ConnPool options with the cluster's credentials, unless the type has its own. */

@@ -1,6 +1,6 @@
 import { msgpackCodec } from '@skein/codec-msgpack';
 import { ErrorCode, silentLogger } from '@skein/core';
-import { RpcServer } from '@skein/stream';
+import { RpcServer, type FailoverPool } from '@skein/stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createCluster, createServiceDispatch, implement, method, service, type Member } from '../src/index.js';
 import { transport } from './harness.js';
@@ -187,4 +187,65 @@ describe('cluster client', () => {
     await rpc.$cluster.remove('area', 'area-1');
     expect(rpc.$cluster.members('area')).toEqual([]);
   });
+
+  it('fails with Unreachable, retry-safe, when a routed type has no server at all, as a pool does', async () => {
+    const routed: (readonly Member[])[] = [];
+    const rpc = createCluster({
+      codec: msgpackCodec,
+      transport,
+      types: {
+        // A hash-style route function: it cannot pick from an empty list.
+        area: { services: [Area], route: (key, servers) => (routed.push(servers), servers[(key ?? '').length % servers.length]!.id) },
+        lobby: { services: [Area] },
+      },
+    });
+    cleanup.push(() => rpc.$cluster.close());
+    const pooled = await rpc.lobby.Area.whoami().catch((e: unknown) => e);
+    expect(pooled).toMatchObject({ code: ErrorCode.Unreachable, retry: 'safe' });
+    await expect(rpc.area.Area.whoami(undefined, { route: 'room-1' })).rejects.toMatchObject({
+      code: ErrorCode.Unreachable,
+      retry: 'safe',
+      message: "no servers of type 'area'",
+    });
+    expect(routed).toEqual([]); // never asked to pick from nothing
+    // Once one joins, the route function picks again.
+    rpc.$cluster.add('area', await areaServer('area-1'));
+    expect(await rpc.area.Area.whoami(undefined, { route: 'room-1' })).toBe('area-1');
+  });
+
+  it('takes two ids of one server in its first members, as add does, and refuses one id listed twice', async () => {
+    const a = await areaServer('area-1');
+    const rpc = createCluster({
+      codec: msgpackCodec,
+      transport,
+      types: { area: { services: [Area], servers: [a, { id: 'area-1-next', address: `tcp://${a.address}` }] } },
+    });
+    cleanup.push(() => rpc.$cluster.close());
+    expect(rpc.$cluster.members('area').map((m) => m.id)).toEqual(['area-1', 'area-1-next']);
+    expect(await rpc.area.$to('area-1-next').Area.whoami()).toBe('area-1');
+    await rpc.$cluster.remove('area', 'area-1');
+    expect(await rpc.area.Area.whoami()).toBe('area-1'); // the server stays while an id names it
+    expect(() =>
+      createCluster({ codec: msgpackCodec, transport, types: { area: { services: [Area], servers: [a, { id: 'area-1', address: '127.0.0.1:1' }] } } }),
+    ).toThrow(expect.objectContaining({ code: ErrorCode.InvalidArgument, message: "server 'area-1' of type 'area' is listed twice" }));
+  });
+
+  it('updates a member in place: a new weight keeps its connection, a new address moves it, a bad one changes nothing', async () => {
+    const { rpc, members, events } = await threeAreas();
+    let pool: FailoverPool | undefined;
+    const probe = createCluster({ codec: msgpackCodec, transport, types: { area: { services: [Area], servers: [members[0]!] } }, wrapCaller: (c, t) => ((pool = t.pool), c) });
+    cleanup.push(() => probe.$cluster.close());
+    expect(await probe.area.Area.whoami()).toBe('area-1');
+    probe.$cluster.update('area', { ...members[0]!, weight: 4 });
+    expect(pool!.stats()).toMatchObject([{ address: members[0]!.address, weight: 4, state: 'ready', connections: 1 }]);
+    expect(probe.$cluster.members('area')).toEqual([{ ...members[0]!, weight: 4 }]);
+
+    rpc.$cluster.update('area', { id: 'area-1', address: members[1]!.address });
+    expect(await rpc.area.$to('area-1').Area.whoami()).toBe('area-2');
+    expect(() => rpc.$cluster.update('area', { id: 'area-2', address: members[1]!.address, weight: -1 })).toThrow(expect.objectContaining({ code: ErrorCode.InvalidArgument }));
+    expect(() => rpc.$cluster.update('area', { id: 'area-9', address: members[1]!.address })).toThrow(expect.objectContaining({ code: ErrorCode.InvalidArgument }));
+    expect(rpc.$cluster.members('area').map((m) => `${m.id}@${m.address === members[1]!.address ? 2 : m.address === members[2]!.address ? 3 : '?'}${m.weight ?? ''}`)).toEqual(['area-2@2', 'area-3@3', 'area-1@2']);
+    expect(events).toEqual(['remove:area:area-1', 'add:area:area-1']);
+  });
 });
+

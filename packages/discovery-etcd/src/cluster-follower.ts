@@ -8,6 +8,8 @@ import { reason } from './reason.js';
  */
 export interface ClusterMembership {
   add(type: string, member: { readonly id: string; readonly address: string; readonly weight?: number }): void;
+  /** Changes a member's weight in place; without it, a new weight is a remove and an add. */
+  update?(type: string, member: { readonly id: string; readonly address: string; readonly weight?: number }): void;
   remove(type: string, id: string): Promise<void>;
 }
 
@@ -29,7 +31,7 @@ export function followClusterDiscovery(cluster: ClusterMembership, discovery: Di
 
 class ClusterFollower {
   private readonly types: ReadonlySet<string> | undefined;
-  /** Entries the cluster refused (a type it does not have, an id it has already), each logged once. */
+  /** Entries the cluster refused (a type it does not have, an id it has already), each logged once while listed. */
   private readonly refused = new Set<string>();
 
   constructor(
@@ -51,8 +53,10 @@ class ClusterFollower {
       case 'replace':
         // A cluster member has no meta; a change of meta alone changes nothing there.
         if (entry.address === event.previous.address && entry.weight === event.previous.weight) return;
-        // The cluster has no update: the member leaves (synchronously, its calls in flight
-        // finish) and comes back with its new address in the same turn, so no call sees a gap.
+        // A new weight alone: changed in place, so the member keeps its connections and health.
+        if (entry.address === event.previous.address && this.cluster.update) return this.reweigh(entry);
+        // A move (or a cluster without update): the member leaves (synchronously, its calls in
+        // flight finish) and comes back with its new address in the same turn, so no call sees a gap.
         this.leave(event.previous);
         return this.join(entry);
     }
@@ -69,7 +73,27 @@ class ClusterFollower {
     }
   }
 
+  private reweigh(e: DiscoveryEntry): void {
+    try {
+      this.cluster.update!(e.type, { id: e.id, address: e.address, weight: e.weight });
+    } catch {
+      // Not a member (the cluster refused it when it joined): it may be one now.
+      this.join(e);
+    }
+  }
+
   private leave(e: DiscoveryEntry): void {
-    this.cluster.remove(e.type, e.id).catch((err: unknown) => this.logger.warn({ type: e.type, id: e.id, reason: reason(err) }, 'removing a server that left discovery failed'));
+    // Forgotten once gone, so that this set holds listed entries only, not every id ever seen;
+    // and removing what the cluster refused fails as adding it did (no such type): said already.
+    const refused = this.refused.delete(`${e.type}/${e.id}`);
+    const failed = (err: unknown): void => {
+      if (!refused) this.logger.warn({ type: e.type, id: e.id, reason: reason(err) }, 'removing a server that left discovery failed');
+    };
+    try {
+      // `remove` throws at once for a type the cluster does not have.
+      this.cluster.remove(e.type, e.id).catch(failed);
+    } catch (err) {
+      failed(err);
+    }
   }
 }

@@ -43,6 +43,9 @@ export class EtcdRegistrar implements Registrar {
   }
 }
 
+/** Why a rewrite after a lost lease did not write: the key is there, under someone else's lease. */
+const HELD = 'another registration holds the entry: waiting for it to go';
+
 interface RegistrationParts {
   client: Etcd3;
   key: string;
@@ -63,6 +66,10 @@ class EtcdRegistration implements Registration {
   private writing: Promise<void> | undefined;
   private timer: ReturnType<typeof setTimeout> | undefined;
   private closing: Promise<void> | undefined;
+  /** The lease the entry was last written under, kept after a loss to recognise the key as ours. */
+  private leaseId: string | undefined;
+  /** The last rewrite found the key held by another registration (said once per stretch). */
+  private held = false;
   private readonly value: string;
 
   constructor(
@@ -106,30 +113,47 @@ class EtcdRegistration implements Registration {
     }
   }
 
-  /** Grants a lease and writes the key under it. */
-  private write(): Promise<void> {
-    const w = this.writeOnce();
+  /** Grants a lease and writes the key under it; after a loss, only if no one else wrote it since. */
+  private write(again = false): Promise<void> {
+    const w = this.writeOnce(again);
     this.writing = w;
     void w.finally(() => this.writing === w && (this.writing = undefined)).catch(() => undefined);
     return w;
   }
 
-  private async writeOnce(): Promise<void> {
-    const lease = this.p.client.lease(this.p.ttl, { autoKeepAlive: true });
+  private async writeOnce(again: boolean): Promise<void> {
+    const { client, key } = this.p;
+    const lease = client.lease(this.p.ttl, { autoKeepAlive: true });
     let written = false;
     // 'lost' also fires when the first grant fails; the failed put reports that one.
     lease.on('lost', (err) => written && lease === this.lease && this.lost(err));
     lease.on('keepaliveFailed', (err) => lease === this.lease && this.stale(`keepalive failed: ${reason(err)}`));
     lease.on('keepaliveSucceeded', () => lease === this.lease && this.live());
     try {
-      await lease.put(this.p.key).value(this.value);
+      if (!again) await lease.put(key).value(this.value);
+      else if (!(await this.rewrite(lease))) throw new Error(HELD);
     } catch (err) {
       void lease.revoke().catch(() => undefined);
       throw err;
     }
+    const id = await lease.grant(); // granted already: the put waited for it
     written = true;
     this.lease = lease;
+    this.leaseId = id;
     this.live();
+  }
+
+  /**
+   * Writes the entry again after a loss, only if the key is gone or still under the lease we
+   * gave up (etcd kept it: a restarted etcd renews every lease). A key under any other lease is
+   * a newer registration's of this id (the server restarted): taking it would hand it to our
+   * lease, and our close() would then delete the entry of a server that is up.
+   */
+  private async rewrite(lease: Lease): Promise<boolean> {
+    const { client, key } = this.p;
+    const absent = await client.if(key, 'Version', '==', 0).then(lease.put(key).value(this.value)).commit();
+    if (absent.succeeded || this.leaseId === undefined) return absent.succeeded;
+    return (await client.if(key, 'Lease', '==', this.leaseId).then(lease.put(key).value(this.value)).commit()).succeeded;
   }
 
   private lost(err: unknown): void {
@@ -143,13 +167,16 @@ class EtcdRegistration implements Registration {
   private again(): void {
     this.timer = setTimeout(() => {
       if (this.closing) return;
-      this.write().then(
+      this.write(true).then(
         () => {
+          this.held = false;
           this.p.backoff.reset();
           this.p.logger.info({ key: this.p.key }, 'registered again');
         },
         (err: unknown) => {
           if (this.closing) return;
+          if (reason(err) === HELD && !this.held) this.p.logger.warn({ key: this.p.key }, HELD);
+          this.held = reason(err) === HELD;
           this.stale(`writing the entry failed: ${reason(err)}`);
           this.again();
         },

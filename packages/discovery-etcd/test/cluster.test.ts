@@ -1,7 +1,7 @@
 import { createCluster, createServiceDispatch, implement, method, service } from '@skein/api';
 import { msgpackCodec } from '@skein/codec-msgpack';
 import { ErrorCode } from '@skein/core';
-import { RpcServer } from '@skein/stream';
+import { RpcServer, type FailoverPool } from '@skein/stream';
 import { memoryLogger, waitFor, within } from '@skein/test-utils';
 import { describe, expect, it } from 'vitest';
 import { EtcdDiscovery, EtcdRegistrar, followClusterDiscovery } from '../src/index.js';
@@ -56,4 +56,62 @@ describe('a createCluster cluster fed by etcd', () => {
     expect(await rpc.chat.Chat.whoami()).toBe('other');
     expect(events).toEqual(['add chat/chat-1', 'add chat/chat-2', 'remove chat/chat-1', 'add chat/chat-1', 'remove chat/chat-1']);
   });
+
+  it('skips servers of a type the cluster lacks: no error line when they leave, and it forgets them once gone', async () => {
+    const prefix = 'cluster-stray/servers';
+    const logger = memoryLogger();
+    const rpc = createCluster({ codec: msgpackCodec, transport, types: { chat: { services: [Chat] } } });
+    cleanup.push(() => within(rpc.$cluster.close(), 10_000, 'cluster close'));
+    const watch = followClusterDiscovery(rpc.$cluster, new EtcdDiscovery({ client: client(), prefix, logger }), { logger });
+    cleanup.push(() => watch.close());
+    const registrar = new EtcdRegistrar({ client: client(), prefix });
+    await watch.ready();
+    const chat = await registrar.register({ type: 'chat', id: 'chat-1', address: await chatServer('chat') });
+    cleanup.push(() => chat.close());
+
+    // Gate servers come and go three times (the last id twice); each is refused, none is an error.
+    for (const id of ['gate-1', 'gate-2', 'gate-1']) {
+      const gate = await registrar.register({ type: 'gate', id, address: '127.0.0.1:1' });
+      await waitFor(() => watch.entries().some((e) => e.id === id), { what: `${id} seen` });
+      await gate.close();
+      await waitFor(() => !watch.entries().some((e) => e.id === id), { what: `${id} gone` });
+    }
+    await waitFor(() => rpc.$cluster.members('chat').length === 1, { what: 'chat-1 a member' });
+    expect(logger.lines.filter((l) => l.level === 'error').map((l) => l.msg)).toEqual([]);
+    // Refused once per stay: gate-1 is forgotten when it leaves, so its return is said again.
+    expect(logger.lines.filter((l) => l.msg === 'the cluster refused a discovered server').map((l) => l.obj.id)).toEqual(['gate-1', 'gate-2', 'gate-1']);
+    expect(rpc.$cluster.members('chat').map((m) => m.id)).toEqual(['chat-1']);
+  });
+
+  it("changes a member's weight in place: no leave and join, its connection and health stay", async () => {
+    const prefix = 'cluster-weight/servers';
+    const events: string[] = [];
+    let pool: FailoverPool | undefined;
+    const rpc = createCluster({
+      codec: msgpackCodec,
+      transport,
+      types: { chat: { services: [Chat] } },
+      onMembershipChange: (event, type, m) => void events.push(`${event} ${type}/${m.id}`),
+      wrapCaller: (caller, target) => ((pool = target.pool), caller),
+    });
+    cleanup.push(() => within(rpc.$cluster.close(), 10_000, 'cluster close'));
+    const watch = followClusterDiscovery(rpc.$cluster, new EtcdDiscovery({ client: client(), prefix }));
+    cleanup.push(() => watch.close());
+    const registrar = new EtcdRegistrar({ client: client(), prefix });
+    const address = await chatServer('chat');
+    const first = await registrar.register({ type: 'chat', id: 'chat-1', address });
+    await waitFor(() => rpc.$cluster.members('chat').length === 1, { what: 'chat-1 a member' });
+    expect(await rpc.chat.Chat.whoami()).toBe('chat');
+    expect(pool!.stats()).toMatchObject([{ address, weight: 1, state: 'ready', connections: 1 }]);
+
+    // Written again with weight 3 (a new registration of the same key, then the old one closed).
+    const heavier = await registrar.register({ type: 'chat', id: 'chat-1', address, weight: 3 });
+    cleanup.push(() => heavier.close());
+    await first.close();
+    await waitFor(() => rpc.$cluster.members('chat')[0]?.weight === 3, { what: 'weight 3' });
+    expect(pool!.stats()).toMatchObject([{ address, weight: 3, state: 'ready', connections: 1 }]);
+    expect(events).toEqual(['add chat/chat-1']);
+    expect(await rpc.chat.Chat.whoami()).toBe('chat');
+  });
 });
+

@@ -1,9 +1,10 @@
 import { ManualClock } from '@skein/test-utils';
 import { ErrorCode } from '@skein/core';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { Backoff } from '../src/pool/backoff.js';
 import { HashRing } from '../src/pool/hash-ring.js';
 import { RetryBudget } from '../src/pool/retry-budget.js';
+import { createSelector, type ServerView } from '../src/pool/selection.js';
 
 describe('Backoff', () => {
   it('grows the ceiling exponentially up to maxMs, and jitters over the whole range below it', () => {
@@ -112,5 +113,28 @@ describe('HashRing', () => {
       else expect(fallback).toBe(owner);
     }
     expect(ring.lookup('x', () => false)).toBeUndefined();
+  });
+
+  it("builds the ring once for servers that join one by one (a discovery's first view), at the next keyed pick", () => {
+    const all = Array.from({ length: 300 }, (_, i) => ({ address: `10.0.${i >> 8}.${i & 255}:4000`, weight: 1, healthy: true, inFlight: 0 }));
+    const fresh = new HashRing();
+    fresh.set(all);
+    const builds = vi.spyOn(HashRing.prototype, 'set');
+    try {
+      const selector = createSelector<ServerView>('hash');
+      for (let n = 1; n <= all.length; n++) selector.membershipChanged!(all.slice(0, n));
+      expect(builds).toHaveBeenCalledTimes(0);
+      const picked = keys.slice(0, 500).map((k) => selector.pick(k, all, () => true)!.address);
+      expect(builds).toHaveBeenCalledTimes(1);
+      expect(picked).toEqual(keys.slice(0, 500).map((k) => fresh.lookup(k, () => true)));
+      // A leave is seen at the next keyed pick: its keys go elsewhere, no other key moves.
+      const left = all.filter((s) => s.address !== picked[0]);
+      selector.membershipChanged!(left);
+      const after = keys.slice(0, 500).map((k) => selector.pick(k, left, () => true)!.address);
+      expect(builds).toHaveBeenCalledTimes(2);
+      after.forEach((a, i) => (picked[i] === picked[0] ? expect(a).not.toBe(picked[0]) : expect(a).toBe(picked[i])));
+    } finally {
+      builds.mockRestore();
+    }
   });
 });

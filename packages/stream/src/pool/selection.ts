@@ -158,9 +158,16 @@ class ConsistentHash<S extends ServerView> implements Selector<S> {
   private readonly ring = new HashRing();
   private byAddress = new Map<string, S>();
   private readonly fallback = new RoundRobin<S>();
+  /**
+   * Servers not on the ring yet. A build costs `vnodes × servers` points: done at the next keyed
+   * pick, not per change, so servers joining one by one (a discovery's first view: n joins) make
+   * one build, not n of them (n² points: seconds of a blocked event loop at a few hundred).
+   */
+  private pending: readonly S[] | undefined;
 
   pick(key: string | undefined, servers: readonly S[], accept: (s: S) => boolean): S | undefined {
     if (key === undefined) return this.fallback.pick(key, servers, accept);
+    if (this.pending) this.build(this.pending);
     const address = this.ring.lookup(key, (a) => {
       const s = this.byAddress.get(a);
       return s !== undefined && accept(s);
@@ -169,6 +176,11 @@ class ConsistentHash<S extends ServerView> implements Selector<S> {
   }
 
   membershipChanged(servers: readonly S[]): void {
+    this.pending = servers;
+  }
+
+  private build(servers: readonly S[]): void {
+    this.pending = undefined;
     this.ring.set(servers);
     this.byAddress = new Map(servers.map((s) => [s.address, s]));
   }
