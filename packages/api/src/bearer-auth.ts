@@ -37,7 +37,9 @@ export function bearerAuth(check: BearerCheck, opts: BearerAuthOptions = {}): Fi
       const token = BEARER.exec(value)?.[1];
       if (token === undefined) throw refused(`${info.action}: metadata '${key}' is not 'Bearer <token>'`);
       const principal = check(token, info);
-      if (principal instanceof Promise) return principal.then((p) => accept(info, p));
+      // Any thenable, not only a native Promise: a query builder's (or another realm's) result
+      // taken as the principal itself would let every token through.
+      if (isThenable(principal)) return Promise.resolve(principal).then((p) => accept(info, p));
       accept(info, principal);
     },
   };
@@ -46,6 +48,10 @@ export function bearerAuth(check: BearerCheck, opts: BearerAuthOptions = {}): Fi
 function accept(info: CallInfo, principal: unknown): void {
   if (principal === undefined) throw refused(`${info.action}: bearer token refused`);
   info.meta.principal = principal;
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as { then?: unknown }).then === 'function';
 }
 
 const refused = (message: string): RpcError => new RpcError(ErrorCode.Unauthenticated, message);

@@ -2,7 +2,7 @@ import { ErrorCode, RpcError } from '@skein/core';
 import { msgpackCodec } from '@skein/codec-msgpack';
 import { ClientStream, RpcServer, type Authenticate } from '@skein/stream';
 import { afterEach, describe, expect, it } from 'vitest';
-import { bearerAuth, createClient, createCluster, createServiceDispatch, implement, method, service, type Filter } from '../src/index.js';
+import { bearerAuth, type BearerCheck, createClient, createCluster, createServiceDispatch, implement, method, service, type Filter } from '../src/index.js';
 import { transport } from './harness.js';
 
 const cleanup: (() => unknown)[] = [];
@@ -86,12 +86,13 @@ describe('per-call credentials: bearerAuth', () => {
   });
 
   /** A server whose every call but `health` needs a bearer token; `t-<user>` belongs to user, `t-mallory` may not call. */
-  async function serveNotes() {
+  const tokenCheck = async (token: string) => {
+    if (token === 't-mallory') throw new RpcError(ErrorCode.PermissionDenied, 'mallory is suspended');
+    return token.startsWith('t-') ? { user: token.slice(2) } : undefined;
+  };
+
+  async function serveNotes(check: BearerCheck = tokenCheck) {
     let handled = 0;
-    const check = async (token: string) => {
-      if (token === 't-mallory') throw new RpcError(ErrorCode.PermissionDenied, 'mallory is suspended');
-      return token.startsWith('t-') ? { user: token.slice(2) } : undefined;
-    };
     const dispatch = createServiceDispatch({
       codec: msgpackCodec,
       filters: [bearerAuth(check, { skip: (info) => info.method === 'health' })],
@@ -132,6 +133,15 @@ describe('per-call credentials: bearerAuth', () => {
     const err = await s.as(metadata).mine().catch((e: unknown) => e);
     expect(err).toMatchObject({ code, message: expect.stringMatching(message), retry: 'never' });
     expect(s.handled()).toBe(0);
+  });
+
+  it('waits for a thenable check that is not a Promise (a query builder, another realm\'s promise): its refusals hold', async () => {
+    // What a database query builder returns: awaitable, but not `instanceof Promise`.
+    const s = await serveNotes((token) => ({ then: (ok: (v: unknown) => unknown, ko: (e: unknown) => unknown) => tokenCheck(token).then(ok, ko) }));
+    expect(await s.as({ authorization: 'Bearer t-ada' }).mine()).toBe('notes of ada');
+    await expect(s.as({ authorization: 'Bearer nonsense' }).mine()).rejects.toMatchObject({ code: ErrorCode.Unauthenticated, message: expect.stringMatching(/bearer token refused/) });
+    await expect(s.as({ authorization: 'Bearer t-mallory' }).mine()).rejects.toMatchObject({ code: ErrorCode.PermissionDenied });
+    expect(s.handled()).toBe(1);
   });
 
   it('lets the calls it is told to skip through without a token', async () => {

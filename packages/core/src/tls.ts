@@ -139,12 +139,18 @@ export function looksLikeTls(bytes: Uint8Array, at = 0): boolean {
 }
 
 /**
- * What a listener's `reloadTls(next)` serves from then on: `next`'s certificate, key and CA
- * where given, the options `listen` had for everything else.
+ * The options a listener has after `reloadTls(next)`: `next`'s certificate, key and CA where
+ * given, the options it had for everything else. A listener keeps these as its options, so that
+ * a later reload that gives only some of them keeps what this one gave.
  */
-export function reloadedTls(listening: TlsOptions, next: TlsOptions): ResolvedTls {
+export function reloadedTlsOptions(listening: TlsOptions, next: TlsOptions): TlsOptions {
   const { cert = listening.cert, key = listening.key, ca = listening.ca } = next;
-  return resolveTls({ ...listening, cert, key, ca }, 'listen');
+  return { ...listening, cert, key, ca };
+}
+
+/** What a listener's `reloadTls(next)` serves from then on (`reloadedTlsOptions`, checked). */
+export function reloadedTls(listening: TlsOptions, next: TlsOptions): ResolvedTls {
+  return resolveTls(reloadedTlsOptions(listening, next), 'listen');
 }
 
 /**

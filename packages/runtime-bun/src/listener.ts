@@ -1,4 +1,4 @@
-import { clearStaleSocket, formatAddress, invalidArgument, listenFailed, reloadedTls, type Address, type ByteConn, type ByteListener, type ListenOptions, type ResolvedTls, type TlsOptions } from '@skein/core';
+import { clearStaleSocket, formatAddress, invalidArgument, listenFailed, reloadedTlsOptions, type Address, type ByteConn, type ByteListener, type ListenOptions, type ResolvedTls, type TlsOptions } from '@skein/core';
 import { BunByteConn, socketHandlers } from './byte-conn.js';
 import type { BunApi, BunSocketListener } from './native-api.js';
 import { bunTarget, describe, remoteOf } from './socket-address.js';
@@ -48,7 +48,8 @@ class BunByteListener implements ByteListener {
   async reloadTls(next: TlsOptions): Promise<void> {
     if (!this.tls) throw invalidArgument(`the listener on ${formatAddress(this.address)} is not a TLS listener`);
     if (this.closing) throw invalidArgument(`the listener on ${formatAddress(this.address)} is closed`);
-    const settings = reloadedTls(this.tls.given, next);
+    const given = reloadedTlsOptions(this.tls.given, next);
+    const settings = resolveListenTls(given);
     const previous = this.tls.settings;
     this.tls.settings = settings;
     this.server.stop();
@@ -59,6 +60,8 @@ class BunByteListener implements ByteListener {
       this.server = this.open(this.address);
       throw err;
     }
+    // Kept: the next reload starts from this one's certificate, not the first listen's.
+    this.tls.given = given;
   }
 
   close(): Promise<void> {

@@ -1,4 +1,4 @@
-import { clearStaleSocket, formatAddress, invalidArgument, listenFailed, type Address, type ByteConn, type ByteListener, type ListenOptions, type ResolvedTls, type TlsOptions } from '@skein/core';
+import { clearStaleSocket, formatAddress, invalidArgument, listenFailed, reloadedTlsOptions, type Address, type ByteConn, type ByteListener, type ListenOptions, type ResolvedTls, type TlsOptions } from '@skein/core';
 import { DenoByteConn } from './byte-conn.js';
 import type { DenoApi, DenoConn, DenoListener } from './native-api.js';
 import { denoTarget, describe, remoteOf } from './socket-address.js';
@@ -53,6 +53,7 @@ class DenoByteListener implements ByteListener {
   async reloadTls(next: TlsOptions): Promise<void> {
     if (!this.tls) throw invalidArgument(`the listener on ${formatAddress(this.address)} is not a TLS listener`);
     if (this.closing) throw invalidArgument(`the listener on ${formatAddress(this.address)} is closed`);
+    const given = reloadedTlsOptions(this.tls.given, next);
     const settings = denoReloadTls(this.tls.given, next);
     const previous = this.listener;
     previous.close();
@@ -60,6 +61,8 @@ class DenoByteListener implements ByteListener {
     try {
       this.listener = open(this.address, settings);
       this.tls.settings = settings;
+      // Kept: the next reload starts from this one's certificate, not the first listen's.
+      this.tls.given = given;
     } catch (err) {
       this.listener = open(this.address, this.tls.settings);
       throw err;

@@ -1,6 +1,6 @@
 import net from 'node:net';
 import tls from 'node:tls';
-import { identityOf, invalidArgument, reloadedTls, resolveTls, type Address, type PeerIdentity, type ResolvedTls, type TlsOptions } from '@skein/core';
+import { identityOf, invalidArgument, reloadedTlsOptions, resolveTls, type Address, type PeerIdentity, type ResolvedTls, type TlsOptions } from '@skein/core';
 
 /** A TLS listener's current settings: swapped whole by `reloadTls`, read by each new connection. */
 export interface ServerTls {
@@ -14,10 +14,8 @@ export function serverTls(given: TlsOptions, settings = resolveTls(given, 'liste
 }
 
 export function reloadServerTls(current: ServerTls, next: TlsOptions): ServerTls {
-  return serverTls({ ...current.given, ...pick(next) }, reloadedTls(current.given, next));
+  return serverTls(reloadedTlsOptions(current.given, next));
 }
-
-const pick = ({ cert, key, ca }: TlsOptions): TlsOptions => ({ ...(cert && { cert }), ...(key && { key }), ...(ca && { ca }) });
 
 function secureContext(s: ResolvedTls): tls.SecureContext {
   try {

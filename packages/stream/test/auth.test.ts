@@ -1,5 +1,5 @@
 import { ErrorCode, RpcError, parseAddress, type Transport } from '@skein/core';
-import { ManualClock, deferred, memoryLogger, waitFor } from '@skein/test-utils';
+import { ManualClock, deferred, memoryLogger, rawConnect, waitFor } from '@skein/test-utils';
 import { wsTransport } from '@skein/transport-ws';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
@@ -367,6 +367,20 @@ describe('auth on the wire (raw peer over TCP)', () => {
     expect(s.seen.dispatched).toBe(0);
   });
 
+  it('after refusing the first credentials, runs no hook and no call on that connection, even behind a new hello', async () => {
+    const s = await authServer(tcp);
+    // Half-open: it keeps sending after the server ended its side, as a hostile peer may.
+    const peer = await rawConnect(s.address);
+    cleanup.push(() => peer.destroy());
+    peer.write(new Uint8Array([...helloFrame(true), ...present(1, 'wrong')]));
+    await peer.closedByPeer;
+    peer.write(new Uint8Array([...helloFrame(true), ...present(2, 'good-mallory'), ...request(1, 3)]));
+    // The hook runs inside `present` (if at all), before the call behind it is refused and logged.
+    await waitFor(() => s.logger.lines.some((l) => l.msg === 'unauthenticated call refused'), { what: 'the call refused' });
+    expect(s.seen.hookCalls.map((r) => r.text)).toEqual(['wrong']);
+    expect(s.seen.dispatched).toBe(0);
+  });
+
   it('encodes the auth entry, the credentials request and the grant as docs/protocol.md says', () => {
     expect(encodeHello(HelloRole.Offer, [AUTH_ENTRY]).subarray(2)).toEqual(golden.authEntry);
     expect(present(3, 'second')).toEqual(golden.credentials);
@@ -460,6 +474,41 @@ describe('auth across reconnects and options', () => {
     }
     expect(stream.state).not.toBe('open');
     expect(logger.lines.filter((l) => l.msg === 'credentials renewal failed').length).toBeGreaterThanOrEqual(2);
+  });
+
+  it('a stream closes gracefully when its grant runs out while a renewal is still being judged', async () => {
+    const clock = new ManualClock();
+    const verdict = deferred<{ principal: unknown }>();
+    const s = await authServer(tcp, {
+      clock,
+      authTimeoutMs: 60_000,
+      authenticate: (req) => (req.renewal ? verdict.promise : { principal: { name: 'short' }, expiresInMs: 1000 }),
+    });
+    const stream = await ClientStream.connect({ transport: tcp, address: s.address, credentials: 'x', clock, keepaliveMs: 0 });
+    cleanup.push(() => stream.destroy());
+    clock.advance(750);
+    await waitFor(() => s.seen.hookCalls.length === 2, { what: 'the renewal with the hook' });
+    clock.advance(250);
+    // The server now refuses calls (credentials expired): new ones fail Closed here, which a pool retries elsewhere.
+    await expect(stream.call(1)).rejects.toMatchObject({ code: ErrorCode.Closed });
+    expect(s.seen.dispatched).toBe(0);
+  });
+
+  it('a renewal granted without expiry leaves nothing due: no renewal later', async () => {
+    const clock = new ManualClock();
+    const s = await authServer(tcp, {
+      clock,
+      authenticate: (req) => ({ principal: { name: req.renewal ? 'forever' : 'short' }, ...(!req.renewal && { expiresInMs: 1000 }) }),
+    });
+    const stream = await ClientStream.connect({ transport: tcp, address: s.address, credentials: 'x', clock, keepaliveMs: 0 });
+    cleanup.push(() => stream.destroy());
+    await stream.renewCredentials();
+    clock.advance(5000);
+    // A renewal due now would be sent once its credentials are fetched (microtasks), before this call.
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(utf8.decode((await stream.call(1)).msg)).toBe('forever');
+    expect(s.seen.hookCalls.map((r) => r.renewal)).toEqual([false, true]);
+    expect(stream.state).toBe('open');
   });
 
   it.each<[Partial<RpcServerOptions>, RegExp]>([

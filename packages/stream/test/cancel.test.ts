@@ -1,10 +1,11 @@
 import { ErrorCode, RpcError } from '@skein/core';
-import { deferred, waitFor } from '@skein/test-utils';
+import { deferred, rawConnect, waitFor } from '@skein/test-utils';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ServerRequest } from '../src/index.js';
-import { readRequestHeader } from '../src/wire/protocol.js';
+import { RESPONSE_HEADER_LENGTH, readRequestHeader, readResponseHeader } from '../src/wire/protocol.js';
 import { CANCEL_ACTION, HEAD_ACTION } from '../src/wire/extension-frames.js';
 import { recordingTransport, startServer, transport, u32 } from './harness.js';
+import { golden, hex } from './golden.js';
 import { ClientStream } from '../src/index.js';
 import { RpcServer, createRouter } from '../src/index.js';
 
@@ -112,3 +113,41 @@ describe('cancelling a call', () => {
     expect(actions.slice(-3)).toEqual([HEAD_ACTION, 1, CANCEL_ACTION]);
   });
 });
+
+describe('a call with a head whose seq is taken by one still running', () => {
+  it('is refused unrun (InvalidArgument), and the running call keeps its signal', async () => {
+    const seen: ServerRequest[] = [];
+    const answer = deferred<Uint8Array>();
+    const s = await startServer({ hold: (req) => (seen.push(req), answer.promise) }, { closeWaitMs: 0 });
+    cleanup.push(() => s.server.close());
+    const peer = await rawConnect(s.address);
+    cleanup.push(() => peer.destroy());
+    // Call "hold" with a head (a signal, no deadline), seq 5; then the same again, seq 5 again.
+    const call = new Uint8Array([...golden.headBare, ...hex('254d 01 00 04000080 0500000000000000 0000000000000000 00000000 00000000 686f6c64')]);
+    peer.write(new Uint8Array([...golden.helloRequestFull, ...call, ...call]));
+    const refused = () => responses(peer.received()).find((r) => r.seq === 5);
+    await waitFor(() => refused() !== undefined || seen.length > 1, { what: 'the second call answered or run' });
+    expect(seen).toHaveLength(1);
+    const refusal = refused()!;
+    expect([refusal.flag, refusal.body.startsWith('rpc_invalid_argument')]).toEqual([2, true]);
+    // The first is still tracked: the connection's loss reaches its signal. (Before the second was
+    // refused, it replaced the first in the table, and the first's answer untracked it: its signal
+    // never fired and its connection stayed half-open for good.)
+    peer.destroy();
+    await waitFor(() => seen[0]!.signal.aborted, { what: 'the running call told of the loss' });
+    expect((seen[0]!.signal.reason as RpcError).code).toBe(ErrorCode.IO);
+  });
+});
+
+/** The responses in `bytes`, whole ones only. */
+function responses(bytes: Uint8Array): { seq: number; flag: number; body: string }[] {
+  const out = [];
+  for (let at = 0; at + RESPONSE_HEADER_LENGTH <= bytes.length; ) {
+    const h = readResponseHeader(bytes.subarray(at));
+    const end = at + RESPONSE_HEADER_LENGTH + (h.flag === 1 ? 0 : h.msgLength) + h.blobLength;
+    if (end > bytes.length) break;
+    out.push({ seq: h.seq, flag: h.flag, body: Buffer.from(bytes.subarray(at + RESPONSE_HEADER_LENGTH, end)).toString('latin1') });
+    at = end;
+  }
+  return out;
+}

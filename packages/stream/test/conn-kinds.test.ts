@@ -1,8 +1,9 @@
 import { ErrorCode, RpcError } from '@skein/core';
-import { ManualClock, deferred, waitFor } from '@skein/test-utils';
+import { ManualClock, deferred, rawConnect, waitFor } from '@skein/test-utils';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ClientStream, RpcServer, createRouter, type ActionHandler, type Authenticate, type RpcServerOptions } from '../src/index.js';
 import { Concurrency, memoryLogger, rawPeer, transport } from './harness.js';
+import { golden } from './golden.js';
 import { readErrorBytes, readResponseHeader, writeRequestHeader } from '../src/wire/protocol.js';
 
 const cleanup: (() => unknown)[] = [];
@@ -85,6 +86,30 @@ describe('RpcServer peers and clients on one listener', () => {
     const c4 = await connect();
     await c4.call('echo');
     expect(server.stats()).toMatchObject({ clients: 2, peers: 2, refused: 2 });
+  });
+
+  it('closes a connection still on probation twice authTimeoutMs after it began: it held a peer\'s place', async () => {
+    const clock = new ManualClock();
+    const { server, address, connect } = await start({ echo }, { clock, authTimeoutMs: 1000, clients: { maxConnections: 1 }, peers: { admit, maxConnections: 2 } });
+    await (await connect()).call('echo');
+    // Past the clients' cap, both on probation in the peers' two places: one says nothing; one
+    // makes a call, is refused and ended, and keeps its own side open.
+    const silent = rawPeer(address, cleanup);
+    const halfOpen = await rawConnect(address);
+    cleanup.push(() => halfOpen.destroy());
+    halfOpen.write(golden.numericActionRequest);
+    await halfOpen.closedByPeer;
+    expect(server.stats().clients).toBe(3);
+    await expect(connect('peer-1')).rejects.toMatchObject({ code: ErrorCode.Unreachable });
+    clock.advance(1999);
+    expect(server.connections).toBe(3);
+    // Before, both held their places until the idle timeout (120 s), and could come back for more.
+    clock.advance(1);
+    await waitFor(() => server.connections === 1, { what: 'both gone' });
+    await silent.closed;
+    // The peers' places are free again.
+    for (const token of ['peer-1', 'peer-2']) await (await connect(token)).call('echo');
+    expect(server.stats()).toMatchObject({ clients: 1, peers: 2 });
   });
 
   it('holds each kind to its own in-flight cap', async () => {
@@ -219,7 +244,7 @@ describe('RpcServer peers and clients on one listener', () => {
     expect(server.stats()).toMatchObject({ clients: 1, peers: 0, refused: 1 });
   });
 
-  it('admits peers at accept (by identity or address) under their own cap, without credentials', async () => {
+  it('admits peers at accept (by address) under their own cap, without credentials', async () => {
     let admitNext = false;
     const server = new RpcServer({
       dispatch: createRouter({ k: (req) => utf8.encode(req.conn.kind!) }),

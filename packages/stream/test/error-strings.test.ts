@@ -55,6 +55,9 @@ describe('a detail over the receiver\'s limit', () => {
     for (const [detail, max] of [['x'.repeat(1100), 1024], ['忙'.repeat(1000), 1024], ['😀'.repeat(600), 1100], ['x'.repeat(50), 24]] as const) {
       const out = builtinErrorBytes('rpc_overloaded', fittedDetail('rpc_overloaded', detail, max));
       expect(out.length).toBeLessThanOrEqual(max);
+      // Cut at a character's end, as close to the limit as that allows (a character is at most 4 bytes).
+      expect(out.length).toBeGreaterThan(max - 4);
+      expect(new TextDecoder('utf-8', { fatal: true }).decode(out)).toMatch(/^rpc_overloaded:/);
       expect(readErrorBytes(out)).toMatchObject({ code: ErrorCode.Overloaded, retry: 'idempotent' });
     }
   });

@@ -4,7 +4,8 @@ import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ClientStream } from '../src/index.js';
 import { ClientHello } from '../src/client/hello.js';
-import { HelloError, decodeHello, encodeHello, findEntry, readReceiveLimits, receiveLimitsEntry } from '../src/wire/hello.js';
+import { HelloError, MAX_HELLO_ENTRIES, decodeHello, encodeHello, findEntry, readReceiveLimits, receiveLimitsEntry } from '../src/wire/hello.js';
+import { HELLO_ACTION, REQUEST_HEADER_LENGTH, writeRequestHeader } from '../src/wire/protocol.js';
 import { errorStringFrame, golden, hex } from './golden.js';
 import { rawPeer, readU32, startServer, transport, u32 } from './harness.js';
 
@@ -50,7 +51,22 @@ describe('the hello msg', () => {
   it('throws HelloError on receive limits too short to hold both numbers', () => {
     expect(() => readReceiveLimits(hex('00000001'))).toThrow(HelloError);
   });
+
+  it('reads at most MAX_HELLO_ENTRIES entries: more is a HelloError, not an object per 4 bytes received', () => {
+    const most = emptyEntries(MAX_HELLO_ENTRIES);
+    expect(decodeHello(most, 0, most.length).entries).toHaveLength(MAX_HELLO_ENTRIES);
+    const over = emptyEntries(MAX_HELLO_ENTRIES + 1);
+    expect(() => decodeHello(over, 0, over.length)).toThrow(/entries/);
+  });
 });
+
+/** A version-1 offer of `n` empty entries of an unknown kind (99). */
+function emptyEntries(n: number): Uint8Array {
+  const b = new Uint8Array(2 + 4 * n);
+  b[0] = 1;
+  for (let i = 0; i < n; i++) b[2 + 4 * i] = 99;
+  return b;
+}
 
 describe('the server answers the hello', () => {
   it('with the limits it will hold its replies to, then answers calls as before', async () => {
@@ -72,6 +88,20 @@ describe('the server answers the hello', () => {
     peer.send(offer);
     await waitFor(() => peer.received().length >= golden.helloAnswerNothing.length);
     expect(new Uint8Array(peer.received())).toEqual(golden.helloAnswerNothing);
+  });
+
+  it('with Decode when the offer holds more entries than a hello has, and the connection keeps working', async () => {
+    const s = await startServer({ 7: (r) => r.msg });
+    cleanup.push(() => s.server.close());
+    const peer = rawPeer(s.address, cleanup);
+    // 100,000 empty entries in 400 KB, well under maxMessage: decoded, each would cost an object and a view.
+    const msg = emptyEntries(100_000);
+    const head = new Uint8Array(REQUEST_HEADER_LENGTH);
+    writeRequestHeader(head, HELLO_ACTION, 0, 0, msg.length, 0);
+    peer.send(new Uint8Array([...head, ...msg, ...golden.numericActionRequest]));
+    const reply = hex('254d 01 00 02000000 0200000000000000 00000000 0908');
+    await waitFor(() => peer.received().includes(Buffer.from(reply)));
+    expect(new Uint8Array(peer.received())).toEqual(new Uint8Array([...errorStringFrame(0, 'rpc_decode'), ...reply]));
   });
 
   it('with Decode when the offer does not parse, and the connection keeps working', async () => {

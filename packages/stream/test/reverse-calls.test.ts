@@ -8,6 +8,8 @@ import { RpcServer } from '../src/index.js';
 import { wsTransport } from '@skein/transport-ws';
 import type { FrameConn, Transport } from '@skein/core';
 import type { ReverseCaller } from '../src/server/reverse-caller.js';
+import { HelloRole, encodeHello, receiveLimitsEntry } from '../src/wire/hello.js';
+import { REVERSE_ANSWER_ACTION, reverseOfferEntry } from '../src/wire/reverse-calls.js';
 
 const cleanup: (() => unknown)[] = [];
 afterEach(async () => {
@@ -239,6 +241,31 @@ describe('calls both ways on one connection', () => {
     expect(wire).toContain('254d0118' + '0b000000' + '0100000000000000' + '00000000' + '03000080' + '702e78' + '01020000');
     // Its answer: a request with action 0x7FFF_FF18, seq 1, msg = flag 0 | the reply's msg.
     expect(wire).toContain('254d0100' + '18ffff7f' + '0100000000000000' + '0000000000000000' + '05000000' + '00000000' + '00' + '01020000');
+  });
+
+  it('fails a reverse call whose answer is malformed with IO, with the connection, rather than leaving it unsettled', async () => {
+    const s = await startServer({});
+    cleanup.push(() => s.server.close());
+    const peer = rawPeer(s.address, cleanup);
+    const offer = encodeHello(HelloRole.Offer, [receiveLimitsEntry(1 << 20, 1 << 20), reverseOfferEntry(2)]);
+    const hello = new Uint8Array(32 + offer.length);
+    writeRequestHeader(hello, HELLO_ACTION, 0, 0, offer.length, 0);
+    hello.set(offer, 32);
+    peer.send(hello);
+    await waitFor(() => s.server.openConnections()[0]?.caller, { what: 'calls both ways agreed' });
+    let outcome: Error | Uint8Array | undefined;
+    call(s.server.openConnections()[0]!.caller!, 'p.x', u32(1)).then((r) => (outcome = r), (e: Error) => (outcome = e));
+    // The reverse call (flag 0x18, seq 1) arrives after the hello's answer; answered with flag 9, which no answer has.
+    await waitFor(() => peer.received().includes(Buffer.from('254d0118', 'hex')), { what: 'the reverse call' });
+    const answer = new Uint8Array(33);
+    writeRequestHeader(answer, REVERSE_ANSWER_ACTION, 0, 1, 1, 0);
+    answer[32] = 9;
+    peer.send(answer);
+    await peer.closed;
+    await waitFor(() => s.server.connections === 0, { what: 'the connection closed' });
+    // Settled with the close (before, it never was: the answer took it off the wire, then failed to parse).
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(outcome).toMatchObject({ code: ErrorCode.IO, message: expect.stringMatching(/unknown flag 9/) });
   });
 
   it('times a reverse call out but keeps its window slot until the other side answers it', async () => {

@@ -138,11 +138,11 @@ describe('replies over the client\'s limits fail their call, not the connection'
     expect(client.state).toBe('open');
   });
 
-  it('sends a built-in error bare when its detail would not fit', async () => {
-    // "rpc_invalid_argument:" and 1010 bytes of detail: over the 1 KiB the client takes.
+  it("cuts a built-in error's detail to what the client takes, never drops it", async () => {
+    // "rpc_invalid_argument:" and 1010 bytes of detail: over the 1 KiB the client takes, so 1003 stay.
     const { client } = await setup({ maxMessage: 1024, maxBlob: 1024 });
     const err = await client.call('longDetail').catch((e) => e);
-    expect(err).toMatchObject({ code: ErrorCode.InvalidArgument, message: 'rpc_invalid_argument' });
+    expect(err).toMatchObject({ code: ErrorCode.InvalidArgument, message: 'x'.repeat(1024 - 'rpc_invalid_argument:'.length) });
     expect(readU32((await client.call(7, u32(4))).msg)).toBe(4);
     expect(client.state).toBe('open');
   });

@@ -1,8 +1,11 @@
-import { ErrorCode, RemoteError, RpcError } from '@skein/core';
+import { EMPTY_BYTES, ErrorCode, RemoteError, RpcError } from '@skein/core';
 import { deferred, waitFor } from '@skein/test-utils';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ServerRequest } from '../src/index.js';
-import { readU32, startServer, u32 } from './harness.js';
+import { REQUEST_HEADER_LENGTH, RESPONSE_HEADER_LENGTH } from '../src/wire/protocol.js';
+import { ClientStream } from '../src/index.js';
+import net from 'node:net';
+import { rawPeer, readU32, startServer, transport, u32 } from './harness.js';
 
 const cleanup: (() => unknown)[] = [];
 afterEach(async () => {
@@ -326,6 +329,76 @@ describe('a hostile or broken peer', () => {
     expect(req.stream!.buffered).toBe(16 * (65536 + 32));
     await waitFor(() => req.signal.aborted, { what: 'the handler\'s signal' });
     expect((req.signal.reason as RpcError).code).toBe(ErrorCode.IO);
+  });
+});
+
+describe('a client that claims a window larger than it reads', () => {
+  it('gets items only as its connection takes them: the server holds its send buffer, not the window', async () => {
+    const ITEM = 256 * 1024;
+    const N = 256; // 64 MiB written by the handler, against a window of 4 GiB
+    const { golden, hex } = await import('./golden.js');
+    let peer: ReturnType<typeof rawPeer> | undefined;
+    // Bytes the handler's resolved writes put on the connection, less what the peer had read then.
+    let mostAhead = 0;
+    const done = deferred<void>();
+    const s = await startServer(
+      {
+        feed: async (req) => {
+          const item = new Uint8Array(ITEM);
+          for (let i = 1; i <= N; i++) {
+            await req.stream!.write(EMPTY_BYTES, item);
+            mostAhead = Math.max(mostAhead, i * (ITEM + RESPONSE_HEADER_LENGTH) - peer!.receivedBytes());
+          }
+          done.resolve();
+          return EMPTY_BYTES;
+        },
+      },
+      { closeWaitMs: 0 },
+    );
+    cleanup.push(() => s.server.close());
+    peer = rawPeer(s.address, cleanup);
+    // The default hello, but for its streams window: 0xffffffff.
+    const hello = golden.helloRequestFull.slice();
+    hello.set(hex('ffffffff'), hello.length - 4);
+    const open = hex(`254d 01 00 03ffff7f 0100000000000000 0000000000000000 04000000 00000000 ffffffff`);
+    const request = hex(`254d 01 00 04000080 0100000000000000 0000000000000000 00000000 00000000 66656564`);
+    peer.send(new Uint8Array([...hello, ...open, ...request]));
+    await done.promise;
+    // Before writes waited for the send buffer, all 64 MiB were written with nothing read.
+    // Now: the send buffer, a batch and an item, and what the kernel holds (about 4.5 MiB here).
+    expect(mostAhead).toBeLessThan((N * ITEM) / 4);
+    await waitFor(() => peer!.receivedBytes() >= N * (ITEM + RESPONSE_HEADER_LENGTH), { what: 'every item' });
+  });
+});
+
+describe('a server that claims a window larger than it reads', () => {
+  it('gets items only as the connection takes them: the client holds its send buffer, not the window', async () => {
+    const ITEM = 256 * 1024;
+    const N = 256; // 64 MiB written, against a window of 4 GiB
+    const { golden, hex } = await import('./golden.js');
+    // The default answer, but for its streams window: 0xffffffff. Then it only reads.
+    const answer = golden.helloAnswerFull.slice();
+    answer.set(hex('ffffffff'), answer.length - 4);
+    let read = 0;
+    const server = net.createServer((sock) => {
+      sock.once('data', () => sock.write(answer));
+      sock.on('data', (c: Buffer) => (read += c.length));
+      sock.on('error', () => {});
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    cleanup.push(() => new Promise((resolve) => server.close(resolve)));
+    const client = await ClientStream.connect({ transport, address: `127.0.0.1:${(server.address() as net.AddressInfo).port}` });
+    cleanup.push(() => client.destroy());
+    const s = client.openStream('feed');
+    s.result.catch(() => {});
+    const item = new Uint8Array(ITEM);
+    let mostAhead = 0;
+    for (let i = 1; i <= N; i++) {
+      await s.write(EMPTY_BYTES, item);
+      mostAhead = Math.max(mostAhead, i * (ITEM + REQUEST_HEADER_LENGTH) - read);
+    }
+    // Before writes waited for the send buffer, all 64 MiB were written with nothing read.
+    expect(mostAhead).toBeLessThan((N * ITEM) / 4);
   });
 });
 

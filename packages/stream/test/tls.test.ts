@@ -65,6 +65,19 @@ describe('calls over TLS (tcp transport, node runtime)', () => {
     expect(identity.fingerprint256).toMatch(/^([0-9A-F]{2}:){31}[0-9A-F]{2}$/);
   });
 
+  it('peers.admit judges a connection by its client certificate once the handshake is done (it is not done at accept)', async () => {
+    const judged: (string | undefined)[] = [];
+    const s = await serve(mtls(), {
+      peers: { admit: (c) => (judged.push(c.identity?.subject), c.identity?.subject === 'CN=test-client') },
+    });
+    const stream = await connect(s.port, clientTls({ cert: certs.client.cert, key: certs.client.key }), `tls://localhost:${s.port}`);
+    await stream.call(1);
+    expect(s.server.openConnections().map((c) => c.kind)).toEqual(['peer']);
+    expect(s.server.stats()).toMatchObject({ clients: 0, peers: 1 });
+    // At accept the identity was not known yet; at the hello it was.
+    expect(judged).toEqual([undefined, 'CN=test-client']);
+  });
+
   it('without requestCert the connection is encrypted and handlers see no identity', async () => {
     const s = await serve(serverTls());
     const stream = await connect(s.port, clientTls({ servername: 'localhost' }));
@@ -83,6 +96,21 @@ describe('calls over TLS (tcp transport, node runtime)', () => {
       // TLS 1.3 may finish the client's handshake before the refusal: then the call fails with IO, caused by it.
       expect(outcome.code === 'Unauthenticated' || outcome.cause === 'Unauthenticated').toBe(true);
       await waitFor(() => s.logger.lines.some((l) => l.msg?.startsWith('closing connection') && /certificate/i.test(String(l.obj.reason))), { what: 'the refusal logged' });
+      expect(s.seen).toEqual([]);
+    });
+  }
+
+  for (const [name, pair] of [
+    ['no client certificate', undefined],
+    ['an expired client certificate', 'expired'],
+  ] as const) {
+    it(`a connect with credentials refused for ${name} fails with Unauthenticated, not Unreachable`, async () => {
+      const s = await serve(mtls(), { authenticate: () => ({ principal: 'anyone' }) });
+      const cert = pair === undefined ? {} : { cert: certs[pair].cert, key: certs[pair].key };
+      const transport = tcpTransport(nodeRuntime, { tls: clientTls({ servername: 'localhost', ...cert }) });
+      const connecting = ClientStream.connect({ transport, address: `127.0.0.1:${s.port}`, credentials: 'token', connectTimeoutMs: HANG_MS });
+      const outcome = await failure(connecting.then((st) => (cleanup.push(() => st.destroy()), st.call(1))));
+      expect(outcome).toMatchObject({ code: 'Unauthenticated', message: expect.stringMatching(/certificate/) });
       expect(s.seen).toEqual([]);
     });
   }

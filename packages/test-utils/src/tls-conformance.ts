@@ -117,6 +117,16 @@ export function tlsRuntimeConformance(h: TlsHarness): void {
       expect((await nodeTlsEcho(port, { ca: certs.ca, servername: 'localhost' })).server).toBe('reloaded');
     });
 
+    it('a later reloadTls that gives only the CA keeps the certificate an earlier one gave', async () => {
+      const child = run('tls-echo-server', '127.0.0.1:0', serverTls(), tlsArg({ cert: certs.reloaded.cert, key: certs.reloaded.key }), tlsArg({ ca: certs.ca }));
+      const port = await listening(child);
+      expect((await nodeTlsEcho(port, { ca: certs.ca, servername: 'localhost' })).server).toBe('localhost');
+      await child.waitForLine(/^reloaded$/, HANG_MS);
+      expect((await nodeTlsEcho(port, { ca: certs.ca, servername: 'localhost' })).server).toBe('reloaded');
+      await child.waitForLine(/^reloaded 2$/, HANG_MS);
+      expect((await nodeTlsEcho(port, { ca: certs.ca, servername: 'localhost' })).server).toBe('reloaded');
+    });
+
     it('connects with TLS (and mTLS) to a node:tls server, which sees its certificate', async () => {
       const server = await nodeTlsServer(certs);
       const child = run('tls-call', `127.0.0.1:${server.port}`, tlsArg({ ca: certs.ca, ...certs.client }));

@@ -38,11 +38,12 @@ const errLine = (err: unknown): string => {
 
 export const TLS_SCENARIOS: Record<string, TlsScenario> = {
   /**
-   * `tls-echo-server <address> <tls> [<reload tls>]`: echoes every connection, printing for each
+   * `tls-echo-server <address> <tls> [<reload tls>...]`: echoes every connection, printing for each
    * `identity <json>` with its first data and `conn-closed data=<n> err=<reason>` at its close.
-   * With a reload argument it reloads after its first connection closes (`reloaded`). Runs until killed.
+   * With reload arguments it reloads with the n-th after its n-th connection closes (`reloaded`,
+   * then `reloaded <n>` from the second on). Runs until killed.
    */
-  async 'tls-echo-server'(rt, address, [tls, reload], format) {
+  async 'tls-echo-server'(rt, address, [tls, ...reloads], format) {
     let closes = 0;
     let listener: Awaited<ReturnType<TlsRuntimeUnderTest['listen']>>;
     try {
@@ -59,7 +60,9 @@ export const TLS_SCENARIOS: Record<string, TlsScenario> = {
             drain() {},
             close(err) {
               say(`conn-closed data=${data} err=${errLine(err)}`);
-              if (++closes === 1 && reload !== undefined) void listener.reloadTls!(fromArg(reload)).then(() => say('reloaded'), (e: unknown) => say(`reload-error ${errLine(e)}`));
+              const n = ++closes;
+              const reload = reloads[n - 1];
+              if (reload !== undefined) void listener.reloadTls!(fromArg(reload)).then(() => say(n === 1 ? 'reloaded' : `reloaded ${n}`), (e: unknown) => say(`reload-error ${errLine(e)}`));
             },
           });
         },

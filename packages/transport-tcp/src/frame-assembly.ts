@@ -3,7 +3,8 @@ import type { PendingFrameBudget } from './pending-frame-budget.js';
 /**
  * Pieces of a frame shorter than this are copied into blocks of this size, so that a peer
  * dribbling bytes costs about a byte per byte, not a kept view and chunk per byte; longer pieces
- * are kept where they arrived (received chunks are ours for good). A frame up to this long is
+ * are kept where they arrived (received chunks are ours for good), when they are most of their
+ * chunk (a view holds all of it). A frame up to this long is
  * assembled in one block of its exact size, which is handed out as it is: one allocation and one
  * copy, as when frames were allocated whole from their header.
  */
@@ -58,12 +59,13 @@ export class FrameAssembly {
     if (block !== undefined && block.length - this.blockFill >= n) {
       block.set(piece, this.blockFill);
       this.blockFill += n;
-    } else if (this.keeps(n)) {
+    } else if (this.keeps(n, bytes.length)) {
       this.charge(n);
       this.sealBlock();
       this.pieces.push(piece);
     } else {
-      const fresh = new Uint8Array(Math.min(BLOCK_BYTES, this.length - this.received));
+      // A long piece not kept (the small part of a larger chunk) gets memory of its own size.
+      const fresh = new Uint8Array(Math.max(n, Math.min(BLOCK_BYTES, this.length - this.received)));
       this.charge(fresh.length);
       this.sealBlock();
       fresh.set(piece);
@@ -120,11 +122,14 @@ export class FrameAssembly {
     this.held = 0;
   }
 
-  /** Whether a piece of `n` bytes that does not fit in the open block is kept rather than copied into a new one. */
-  private keeps(n: number): boolean {
-    // A long piece is worth its view. The last one is let go as soon as the frame is copied out.
-    // The first one of a frame longer than a block would only be copied twice.
-    return n >= BLOCK_BYTES || this.received + n === this.length || (this.received === 0 && this.length > BLOCK_BYTES);
+  /** Whether a piece of `n` bytes of a `chunk`-byte chunk that does not fit in the open block is kept rather than copied into a new one. */
+  private keeps(n: number, chunk: number): boolean {
+    // The last one is let go as soon as the frame is copied out.
+    if (this.received + n === this.length) return true;
+    // A view holds its whole chunk and only the piece is charged: kept only where it is most of it.
+    if (n * 2 < chunk) return false;
+    // A long piece is worth its view. The first one of a frame longer than a block would only be copied twice.
+    return n >= BLOCK_BYTES || (this.received === 0 && this.length > BLOCK_BYTES);
   }
 
   private charge(n: number): void {

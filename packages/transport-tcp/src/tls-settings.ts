@@ -1,4 +1,4 @@
-import { invalidArgument, reloadedTls, type Address, type ByteListener, type TlsOptions } from '@skein/core';
+import { invalidArgument, reloadedTls, reloadedTlsOptions, type Address, type ByteListener, type TlsOptions } from '@skein/core';
 
 /**
  * A transport's TLS options, and the listeners they serve. A connection is TLS when the address
@@ -38,6 +38,6 @@ export class TlsSettings {
       if (!l.reloadTls) throw invalidArgument('reloadTls: this runtime cannot change a TLS listener\'s certificate');
       await l.reloadTls(next);
     }
-    this.options = { ...current, ...(next.cert && { cert: next.cert }), ...(next.key && { key: next.key }), ...(next.ca && { ca: next.ca }) };
+    this.options = reloadedTlsOptions(current, next);
   }
 }

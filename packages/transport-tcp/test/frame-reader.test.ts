@@ -1,3 +1,5 @@
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { FrameError } from '@skein/core';
 import { seededRandom } from '@skein/test-utils';
@@ -7,6 +9,12 @@ import { PendingFrameBudget } from '../src/pending-frame-budget.js';
 import { LIMIT, concat, encode, header, lengthPrefixed, noise, str, text } from './spec.js';
 
 const spec = lengthPrefixed(1000);
+
+/** A full collection: whether a chunk is still held is a fact of the heap, not of a counter. */
+function fullGc(): void {
+  v8.setFlagsFromString('--expose-gc');
+  (vm.runInNewContext('gc') as () => void)();
+}
 const unlimited = (): PendingFrameBudget => new PendingFrameBudget(Infinity);
 
 /** A reader that collects what it reads. */
@@ -179,6 +187,23 @@ describe('FrameReader, frames cut across chunks', () => {
     // Allocated up front, this was 64 × 16 MiB = 1 GiB.
     expect(grown).toBeLessThanOrEqual(2 * sent);
     for (const { r } of readers) expect(r.midFrame).toBe(true);
+  });
+
+  it('keeps no view of a chunk for the start of a frame that is a small part of it: what it holds is what is charged', async () => {
+    const budget = unlimited();
+    let read = 0;
+    const r = new FrameReader(large, budget, { frameRead: () => (read++, true) });
+    // One read's chunk (60 KiB): a whole frame the sink is done with, then the start of a long one.
+    let chunk: Uint8Array | undefined = concat([encode(noise(60_000, 3)), header(LIMIT), noise(10, 4)]);
+    const received = new WeakRef(chunk.buffer);
+    r.push(chunk);
+    chunk = undefined;
+    // Copied into a block, charged as such. A view of those 14 bytes held all 60 KiB, charged 14:
+    // 4,000 stalled peers held 240 MB against a 56 KB charge to maxPendingFrameBytes.
+    expect([read, r.midFrame, budget.inUse]).toEqual([1, true, BLOCK_BYTES]);
+    await new Promise((resolve) => setImmediate(resolve));
+    fullGc();
+    expect(received.deref()).toBeUndefined();
   });
 
   it('refuses the piece that would take the shared budget over, taking nothing; completion and discard give back', () => {

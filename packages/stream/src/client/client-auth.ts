@@ -58,7 +58,8 @@ export class ClientAuth {
     this.accepted = true;
     const now = this.clock.now();
     this.expiresAt = ttlMs === undefined ? Infinity : now + ttlMs;
-    if (ttlMs !== undefined) this.at(now + ttlMs * RENEW_AT);
+    // Replaces what was due under the grant before (a renewal, its end): a grant without expiry leaves nothing due.
+    this.at(ttlMs === undefined ? Infinity : now + ttlMs * RENEW_AT);
   }
 
   /**
@@ -108,6 +109,9 @@ export class ClientAuth {
   }
 
   private async start(): Promise<void> {
+    // The grant runs out all the same while these are fetched and judged: the stream is told
+    // then, rather than sending calls the server refuses as expired (the answer sets the next).
+    this.at(this.expiresAt);
     let msg: Uint8Array;
     try {
       msg = await fetchCredentials(this.credentials);

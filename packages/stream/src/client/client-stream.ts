@@ -45,11 +45,12 @@ import { HELLO_SEQ } from '../wire/hello.js';
 import { CANCEL_ACTION, CREDIT_FLAG, DATA_ACTION, DATA_FLAG, END_ACTION, HEAD_ACTION, OPEN_ACTION, creditRequest } from '../wire/extension-frames.js';
 import { CallHeadError, encodeCallHead, wireRemaining } from '../wire/call-head.js';
 import { StreamCall, type StreamWire } from './stream-call.js';
+import { DrainWaiters } from '../internals/drain-waiters.js';
 import { StreamDeadlines } from './stream-deadlines.js';
 import { keptBytes } from '../internals/kept-bytes.js';
 import { AUTH_ACTION } from '../wire/auth.js';
 import { ClientAuth, type AuthLink } from './client-auth.js';
-import { fetchCredentials, type Credentials } from './credentials.js';
+import { fetchCredentials, isAuthRefusal, type Credentials } from './credentials.js';
 import { ReverseDispatch, type ReverseLink as ReverseLinkOf } from './reverse-dispatch.js';
 import { REVERSE_CALL_FLAG, REVERSE_KIND, readReverseAnswer, reverseOfferEntry } from '../wire/reverse-calls.js';
 import { SeqTable } from '../internals/seq-table.js';
@@ -105,6 +106,8 @@ export class ClientStream implements StreamCaller {
   private readonly streamDeadlines: StreamDeadlines;
   private readonly streamWindow: number;
   private readonly wire: StreamWire;
+  /** Streams whose writes wait for the send buffer to drain. */
+  private readonly drains = new DrainWaiters();
   /** A head's remaining time and nothing else: written from here, no buffer per call. */
   private readonly headBytes = new Uint8Array(4);
   /** @internal What the peer speaks beyond razor v1, as its answer to our hello says. */
@@ -138,7 +141,7 @@ export class ClientStream implements StreamCaller {
     this.streamDeadlines = new StreamDeadlines(this.remote);
     conn.bind({
       frame: (bytes, start, end) => this.onFrame(bytes, start, end),
-      drain: () => {},
+      drain: () => this.drains.drained(),
       close: (err) => this.onClosed(err),
     });
     // First on the wire, unanswered yet when the first call follows: it costs no round trip.
@@ -302,7 +305,8 @@ export class ClientStream implements StreamCaller {
         reject(err);
       };
       const timer = this.clock.every(timeoutMs, () => fail(new RpcError(ErrorCode.Unreachable, `${this.remote} gave no verdict on the credentials within ${timeoutMs} ms`)));
-      void this.closed().then((err) => fail(new RpcError(ErrorCode.Unreachable, `connection to ${this.remote} closed before its credentials were answered`, { cause: err })));
+      // A TLS server that refused our certificate is a refusal too (Unauthenticated, never retried elsewhere), not Unreachable.
+      void this.closed().then((err) => fail(isAuthRefusal(err) ? err : new RpcError(ErrorCode.Unreachable, `connection to ${this.remote} closed before its credentials were answered`, { cause: err })));
       const done = (): void => {
         if (settled) return;
         settled = true;
@@ -535,7 +539,9 @@ export class ClientStream implements StreamCaller {
   }
 
   private open(stream: StreamCall, action: number | Uint8Array, msg: Uint8Array, blob: Uint8Array, head: Uint8Array | undefined, remainingMs: number | undefined): void {
-    if (!this.opening.delete(stream) || stream.isDone) return;
+    if (!this.opening.delete(stream)) return;
+    // Cancelled or timed out while it waited: a close may have been waiting for it alone.
+    if (stream.isDone) return this.endIfClosing();
     const windows = this.hello.agreed?.streams;
     const refused =
       this._state === 'closed'
@@ -543,7 +549,10 @@ export class ClientStream implements StreamCaller {
         : !windows
           ? new RpcError(ErrorCode.Version, `${this.remote} does not speak streams (a razor v1 peer, or it did not agree them in the hello)`)
           : this.headTooLarge(head);
-    if (refused) return stream.finish(refused, null);
+    if (refused) {
+      stream.finish(refused, null);
+      return this.endIfClosing();
+    }
     const seq = this.nextSeq++;
     this.streams.set(seq, stream);
     this.writeHead(OPEN_ACTION, seq, head, remainingMs);
@@ -565,14 +574,16 @@ export class ClientStream implements StreamCaller {
         if (blob.length !== 0) this.conn.write(blob);
         if (more) this.conn.deferFlush?.();
       },
+      congested: () => this.conn.congested,
+      holdUntilDrained: (stream) => this.drains.hold(stream),
       end: (seq) => this.writeBare(END_ACTION, seq),
       credit: (seq, bytes) => {
         if (this._state !== 'closed' && this.streams.has(seq)) this.conn.write(creditRequest(seq, bytes));
       },
+      // Seq 0: cancelled before it opened; it leaves `opening` at the close's next look.
       cancel: (seq) => {
-        if (!this.streams.delete(seq)) return;
-        this.writeBare(CANCEL_ACTION, seq);
-        if (this._state === 'closing') this.endIfIdle();
+        if (this.streams.delete(seq)) this.writeBare(CANCEL_ACTION, seq);
+        this.endIfClosing();
       },
     };
   }
@@ -688,6 +699,9 @@ export class ClientStream implements StreamCaller {
     } else {
       this.pending.delete(call.seq);
       this.throttler.inFlight--;
+      // Nobody waits for its answer now: a server tracking it (it went with a head) stops it, as
+      // at an abort; its own deadline, when it sent one, may have done so already (then ignored).
+      if (call.headed) this.writeBare(CANCEL_ACTION, call.seq);
       call.finish(new RpcError(ErrorCode.Timeout, `no reply from ${this.remote} within ${call.timeoutMs} ms`), null);
     }
   };
@@ -716,7 +730,15 @@ export class ClientStream implements StreamCaller {
     if (this.keepaliveMs > 0 && now - this.lastReceived >= this.keepaliveMs) this.sendPing(now);
   }
 
+  private endIfClosing(): void {
+    if (this._state === 'closing') this.endIfIdle();
+  }
+
   private endIfIdle(): void {
+    // Streams cancelled while waiting for the hello's answer leave only when it comes: a close must not wait for it.
+    // So must calls held for it that were cancelled or timed out meanwhile.
+    for (const s of this.opening) if (s.isDone) this.opening.delete(s);
+    if (this.held.length !== 0) this.held = this.held.filter((c) => c.held);
     if (this.pending.size === 0 && this.throttler.queued === 0 && this.streams.size === 0 && this.opening.size === 0 && this.held.length === 0 && !(this.serving && this.serving.inFlight > 0)) this.conn.end();
   }
 
@@ -732,10 +754,13 @@ export class ClientStream implements StreamCaller {
       call.held = false;
       call.finish(new RpcError(ErrorCode.IO, `connection to ${this.remote} lost before the call was sent`, { cause, retry: 'safe' }), null);
     }
-    const streams = [...this.streams.values(), ...this.opening];
+    const streams = [...this.streams.values()];
+    const unopened = [...this.opening];
     this.streams.clear();
     this.opening.clear();
     for (const stream of streams) stream.finish(new RpcError(ErrorCode.IO, `connection to ${this.remote} lost mid-stream: ${cause.message}`, { cause }), null);
+    // Waiting for the hello's answer: nothing of theirs was sent, so a pool may open them elsewhere.
+    for (const stream of unopened) stream.finish(new RpcError(ErrorCode.IO, `connection to ${this.remote} lost before the stream was opened: ${cause.message}`, { cause, retry: 'safe' }), null);
     const waiters = this.pongWaiters;
     this.pongWaiters = [];
     for (const w of waiters) w.reject(new RpcError(ErrorCode.IO, `connection to ${this.remote} lost before a ping was answered: ${cause.message}`, { cause }));

@@ -1,6 +1,7 @@
 import { EMPTY_BYTES, ErrorCode, RpcError } from '@skein/core';
 import type { Reply } from './call.js';
 import { CreditGate } from '../internals/credit-gate.js';
+import type { Drainable } from '../internals/drain-waiters.js';
 import { Inbox } from '../internals/inbox.js';
 import { itemCost } from '../wire/extension-frames.js';
 
@@ -13,7 +14,11 @@ export interface StreamWire {
   data(seq: number, msg: Uint8Array, blob: Uint8Array, more: boolean): void;
   end(seq: number): void;
   credit(seq: number, bytes: number): void;
+  /** Seq 0: the stream was cancelled before it opened. */
   cancel(seq: number): void;
+  /** The connection's send buffer is full: a write waits for it to drain (`holdUntilDrained`). */
+  congested(): boolean;
+  holdUntilDrained(stream: Drainable): void;
 }
 
 const costOf = (item: Reply): number => itemCost(item.msg, item.blob);
@@ -26,7 +31,7 @@ const nothing = (): void => {};
  * for credit) until a connection takes the stream.
  */
 export function unopenedStreams(receiveWindow: number, limits: { maxMessage: number; maxBlob: number }): (signal: AbortSignal | undefined) => StreamCall {
-  const wire: StreamWire = { maxMessage: limits.maxMessage, maxBlob: limits.maxBlob, data: nothing, end: nothing, credit: nothing, cancel: nothing };
+  const wire: StreamWire = { maxMessage: limits.maxMessage, maxBlob: limits.maxBlob, data: nothing, end: nothing, credit: nothing, cancel: nothing, congested: () => false, holdUntilDrained: nothing };
   return (signal) => new StreamCall(wire, receiveWindow, signal);
 }
 
@@ -38,7 +43,7 @@ export function unopenedStreams(receiveWindow: number, limits: { maxMessage: num
  * reply (a last value, often empty), or its error, which reading also ends with.
  * Breaking out of a `for await` cancels the stream, as `cancel()` and the call's AbortSignal do.
  */
-export class StreamCall implements AsyncIterable<Reply> {
+export class StreamCall implements AsyncIterable<Reply>, Drainable {
   /** The stream's seq, once it is open (0 before). */
   seq = 0;
   readonly result: Promise<Reply>;
@@ -94,8 +99,9 @@ export class StreamCall implements AsyncIterable<Reply> {
   }
 
   /**
-   * Sends one item. Resolves at once while the server has credit left for it, else when it
-   * grants more (or rejects once the stream is over): await each write.
+   * Sends one item. Resolves at once while the server has credit left for it and the
+   * connection's send buffer is not full, else when it grants more or the buffer drains (or
+   * rejects once the stream is over): await each write.
    */
   write(msg: Uint8Array = EMPTY_BYTES, blob: Uint8Array = EMPTY_BYTES): Promise<void> {
     if (this.ended) return Promise.reject(new RpcError(ErrorCode.Closed, 'write after end() on a stream'));
@@ -103,10 +109,20 @@ export class StreamCall implements AsyncIterable<Reply> {
     if (msg.length > this.wire.maxMessage || blob.length > this.wire.maxBlob) {
       return Promise.reject(new RpcError(ErrorCode.FrameTooLarge, `stream item of ${msg.length} + ${blob.length} bytes exceeds the limits (${this.wire.maxMessage}, ${this.wire.maxBlob})`));
     }
-    const waiting = this.gate.wait();
-    if (waiting) return waiting.then(() => this.send(msg, blob));
+    // Credit is the server's word for what it takes; the send buffer is what it does take.
+    const congested = this.wire.congested();
+    const waiting = this.gate.wait(congested);
+    if (waiting) {
+      if (congested) this.wire.holdUntilDrained(this);
+      return waiting.then(() => this.send(msg, blob));
+    }
     this.send(msg, blob);
     return Promise.resolve();
+  }
+
+  /** @internal The connection's send buffer drained: a write held for it goes on. */
+  drained(): void {
+    this.gate.release();
   }
 
   /** No more items from this side; the server's side goes on until it answers. */
@@ -123,8 +139,9 @@ export class StreamCall implements AsyncIterable<Reply> {
   cancel(reason?: Error): void {
     if (this.done) return;
     this.onAttempt = undefined;
-    if (this.seq !== 0) this.wire.cancel(this.seq);
     this.finish(reason ?? new RpcError(ErrorCode.Cancelled, 'stream cancelled'), null);
+    // Told after it is done, opened (seq: the server stops it) or not (0: a close may wait for it).
+    this.wire.cancel(this.seq);
   }
 
   /** @internal A connection takes the stream (a pool's, made before one was picked): its items go there. */

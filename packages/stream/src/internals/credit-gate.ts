@@ -1,3 +1,5 @@
+import { invalidArgument } from '@skein/core';
+
 /**
  * The sending side of a stream's flow control: bytes the receiver still takes. A sender may
  * send while its credit is above zero (an item may overdraw it, so an item larger than the
@@ -19,11 +21,14 @@ export class CreditGate {
     return this.failure !== undefined;
   }
 
-  /** Undefined when the sender may go on now; else a promise that settles when it may (or fails). */
-  wait(): Promise<void> | undefined {
+  /**
+   * Undefined when the sender may go on now; else a promise that settles when it may (or fails).
+   * `held`: the way out is full, so the sender waits even with credit, until `release()`.
+   */
+  wait(held = false): Promise<void> | undefined {
     if (this.failure) return Promise.reject(this.failure);
-    if (this.credit > 0) return undefined;
-    if (this.waiter) return Promise.reject(new Error('one write at a time: await the previous write first'));
+    if (this.credit > 0 && !held) return undefined;
+    if (this.waiter) return Promise.reject(invalidArgument('one write at a time on a stream: await the previous write first'));
     return new Promise((resolve, reject) => (this.waiter = { resolve, reject }));
   }
 
@@ -38,6 +43,11 @@ export class CreditGate {
       this.waiter = undefined;
       w.resolve();
     }
+  }
+
+  /** The way out drained: a sender held with credit left goes on. */
+  release(): void {
+    if (this.credit > 0) this.grant(0);
   }
 
   /** No more sending: a waiting write and every later one fail with `err`. */

@@ -1,3 +1,4 @@
+import { invalidArgument } from '@skein/core';
 import type { Reply } from '../client/call.js';
 
 /**
@@ -84,7 +85,7 @@ export class Inbox implements AsyncIterable<Reply> {
     }
     if (this.failure) return Promise.reject(this.failure);
     if (this.ended) return Promise.resolve({ value: undefined, done: true });
-    if (this.reader) return Promise.reject(new Error('one read at a time: await the previous next() first'));
+    if (this.reader) return Promise.reject(invalidArgument('one read at a time on a stream: await the previous next() first'));
     return new Promise((resolve, reject) => (this.reader = { resolve, reject }));
   }
 

@@ -57,6 +57,8 @@ export class ConnAuth {
   private readonly expiry: Alarm;
   /** The bound on the hook run under way: a hook that never settles must not hold the connection. */
   private readonly deadline: Alarm;
+  /** The end of a probation (`awaitCredentials`): made only for a connection on one. */
+  private probation: Alarm | undefined;
   private warned = false;
   private closed = false;
 
@@ -74,10 +76,23 @@ export class ConnAuth {
    * credentials, and calls are refused until they are presented and accepted.
    */
   offered(answer: Uint8Array): Uint8Array {
+    // Refused stays refused: a new hello must not reopen the hook to a peer that keeps sending
+    // after the server ended its side (one guess per hello, calls run once one is accepted).
+    if (this.state === 'refused') return answer;
     this.state = 'pending';
     this.admits = false;
     this.expiry.stop();
     return appendEntry(answer, AUTH_ENTRY);
+  }
+
+  /**
+   * The connection is on probation (past the clients' cap, in a peer's place): `late` runs twice
+   * the hook's time from now (time to present credentials, and the hook's own to judge them),
+   * unless the connection closed. The caller ignores it once the connection left probation.
+   */
+  awaitCredentials(late: () => void): void {
+    const { clock, timeoutMs } = this.settings;
+    (this.probation ??= new Alarm(clock)).set(clock.now() + 2 * timeoutMs, late);
   }
 
   /**
@@ -120,6 +135,7 @@ export class ConnAuth {
     this.closed = true;
     this.expiry.stop();
     this.deadline.stop();
+    this.probation?.stop();
   }
 
   private check(credentials: Uint8Array, renewal: boolean, answer: (verdict: AuthGrant | AuthRefusal) => void): void {

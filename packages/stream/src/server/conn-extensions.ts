@@ -6,6 +6,7 @@ import { REQ_MSG_LEN_AT, REQUEST_HEADER_LENGTH, u32 } from '../wire/protocol.js'
 import { CallControl, type ControlOwner } from './call-control.js';
 import { keptBytes } from '../internals/kept-bytes.js';
 import { RequestStream, type StreamHost } from './request-stream.js';
+import { DrainWaiters } from '../internals/drain-waiters.js';
 import type { ServerRequest } from './request.js';
 import { SeqTable } from '../internals/seq-table.js';
 
@@ -26,6 +27,8 @@ export class ConnExtensions implements ControlOwner {
   /** Tracked calls with a deadline: the ticker runs while there are any. */
   private timed = 0;
   private ticker: Ticker | undefined;
+  /** Streams whose writes wait for the send buffer to drain. */
+  private readonly drains = new DrainWaiters();
   /** The head read last, for the request of its seq, which must come next. */
   private pending: { seqLo: number; seqHi: number; head: CallHead | undefined; error: RpcError | undefined; open: boolean } | undefined;
 
@@ -83,6 +86,12 @@ export class ConnExtensions implements ControlOwner {
       req.fail(p.error.code, p.error.message);
       return false;
     }
+    // Tracked calls are found by seq: a second one under a seq still running would take the
+    // first's place, leaving one of them deaf to cancels, deadlines and the connection's loss.
+    if (this.tracked.get(seqLo + seqHi * TWO_32) !== undefined) {
+      req.fail(ErrorCode.InvalidArgument, `seq ${seqLo + seqHi * TWO_32} is taken by a call still running on this connection`);
+      return false;
+    }
     const head = p.head!;
     const remaining = head.remainingMs;
     const control = new CallControl(this, req, seqLo + seqHi * TWO_32, remaining === undefined ? undefined : this.clock.now() + remaining, head.metadata, this.clock);
@@ -94,7 +103,7 @@ export class ConnExtensions implements ControlOwner {
         req.fail(ErrorCode.Overloaded);
         return false;
       }
-      control.stream = new RequestStream(this.host, seqLo, seqHi, windows.toClient, windows.toServer);
+      control.stream = new RequestStream(this.host, seqLo, seqHi, windows.toClient, windows.toServer, this.drains);
     }
     // Its deadline passed before it arrived: not run at all.
     if (remaining === 0) {
@@ -111,8 +120,14 @@ export class ConnExtensions implements ControlOwner {
     if (this.tracked.delete(control.seq) && control.deadline !== undefined) this.timed--;
   }
 
+  /** The connection's send buffer drained: the streams' writes held for it go on. */
+  drained(): void {
+    this.drains.drained();
+  }
+
   /** The connection closed: every tracked call's signal fires, every stream fails. */
   close(cause: Error): void {
+    this.drains.clear();
     this.stopTicker();
     const controls = this.tracked.values();
     this.tracked.clear();

@@ -7,8 +7,8 @@ import { resolveLimits, type Limits } from '../wire/limits.js';
  * One acceptor, two kinds of connection (docs/protocol.md, "Peers and clients"): peers (other
  * services: long-lived, trusted) and clients (short-lived, untrusted), each held to limits of
  * its own. The server decides the kind, never the connection: a connection is a peer only when
- * the application's `peers.admit` says so, at accept (its TLS identity, its address) or once its
- * credentials are accepted (its principal). Until then it is a client, under the stricter limits.
+ * the application's `peers.admit` says so, at accept (its address), at its hello (its TLS
+ * identity: the handshake is done by then) or once its credentials are accepted (its principal). Until then it is a client, under the stricter limits.
  */
 export type ConnKind = 'client' | 'peer';
 
@@ -35,8 +35,9 @@ export interface KindOptions {
 
 export interface PeerOptions extends KindOptions {
   /**
-   * True when the connection is a peer. Called at accept (identity and address known) and again
-   * when its credentials are accepted (principal known). Only `true` admits; one that throws
+   * True when the connection is a peer. Called at accept (address known; a TLS connection's
+   * identity is not yet), at its hello (identity known) and when its credentials are accepted
+   * (principal known). Only `true` admits; one that throws
    * admits nobody (logged). It runs on the accept path: keep it quick.
    */
   admit(conn: PeerCandidate): boolean;

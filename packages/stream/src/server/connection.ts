@@ -72,6 +72,11 @@ export interface ServerConnOptions {
   reverse?: ReverseSettings;
   /** The connection's credentials were accepted: it may become a peer (conn-kind.ts). */
   onCredentialsAccepted?(conn: ServerConn): void;
+  /**
+   * Its hello came, so a TLS handshake is done and the verified identity known: it may become
+   * a peer (a transport hands a connection over before its handshake, when there is none yet).
+   */
+  onGreeted?(conn: ServerConn): void;
 }
 
 /**
@@ -152,6 +157,8 @@ export class ServerConn implements FrameHandlers, Responder {
     if (this.conn.setFrameSpec !== undefined) this.conn.setFrameSpec(role.limits.spec);
     else this.frameCheck = role.limits.check;
     this.mark(PROBATION, role.probation);
+    // It holds a peer's place: credentials come and are judged in time, or it goes.
+    if (role.probation) this.auth?.awaitCredentials(() => this.probationOver());
     this.maybeResume();
   }
 
@@ -258,8 +265,9 @@ export class ServerConn implements FrameHandlers, Responder {
 
   drain(): void {
     this.maybeResume();
-    // Reverse calls held back by the full send buffer go now.
+    // Reverse calls and stream items held back by the full send buffer go now.
     this.reverse?.drained();
+    this.ext?.drained();
   }
 
   /**
@@ -295,6 +303,9 @@ export class ServerConn implements FrameHandlers, Responder {
   startDrain(awaitPeer = this.inFlight > 0 || this.sawCall): void {
     this.mark(DRAINING, true);
     this.refuseHeld(ErrorCode.Closed);
+    // Read on: open streams wait for their credit and end frames, handlers for cancels, and the
+    // peer's close must be seen (requests read now are refused, unrun, with Closed).
+    this.maybeResume();
     this.reverse?.drain();
     this.mark(AWAIT_PEER, awaitPeer);
     this.framesAtDrainTick = this.framesRead;
@@ -408,6 +419,7 @@ export class ServerConn implements FrameHandlers, Responder {
     let answer = outcome.answer;
     if (this.auth && offersAuth(bytes, msgAt, msgAt + u32(bytes, start + REQ_MSG_LEN_AT))) answer = this.auth.offered(answer);
     if (outcome.peerLimits && this.opts.reverse && !this.reverse) answer = this.agreeReverse(this.opts.reverse, bytes, msgAt, msgAt + u32(bytes, start + REQ_MSG_LEN_AT), answer);
+    this.opts.onGreeted?.(this);
     this.send(seqLo, seqHi, answer, EMPTY_BYTES);
   }
 
@@ -470,6 +482,17 @@ export class ServerConn implements FrameHandlers, Responder {
     this.conn.end();
   }
 
+  /**
+   * Still on probation twice authTimeoutMs after it began (no credentials, none judged in time, or
+   * ended and held half-open by the peer): closed at once, as a peer that keeps its side open
+   * must not keep the place.
+   */
+  private probationOver(): void {
+    if (!this.is(PROBATION) || this.is(CLOSED)) return;
+    this.opts.logger.info({ remote: this.conn.remote }, 'clients at their cap: a connection admitted pending credentials is still not a peer after twice authTimeoutMs; closing it');
+    this.conn.close();
+  }
+
   private authWire(): AuthWire {
     return {
       info: this.info,
@@ -489,7 +512,7 @@ export class ServerConn implements FrameHandlers, Responder {
   }
 
   private maybeResume(): void {
-    if (this.is(DRAINING) || this.is(CLOSED) || this.conn.congested) return;
+    if (this.is(CLOSED) || this.conn.congested) return;
     if (this.heldRequest !== undefined) {
       if (this.inFlight < this.maxInFlight) this.runHeld();
       // A reverse call went out while a request was held: its answer must be read, so the held

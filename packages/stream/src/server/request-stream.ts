@@ -1,6 +1,7 @@
 import { ErrorCode, EMPTY_BYTES, RpcError, type FrameConn } from '@skein/core';
 import type { Reply } from '../client/call.js';
 import { CreditGate } from '../internals/credit-gate.js';
+import type { DrainWaiters, Drainable } from '../internals/drain-waiters.js';
 import { Inbox } from '../internals/inbox.js';
 import { DATA_FLAG, creditResponse, itemCost } from '../wire/extension-frames.js';
 import type { ReplyLimits } from '../wire/limits.js';
@@ -25,7 +26,7 @@ const costOf = (item: Reply): number => itemCost(item.msg, item.blob);
  * client grants. The stream ends with the request's answer: `req.reply()` (its msg and blob a
  * last value, often empty) or `req.fail()`; writes after that fail.
  */
-export class RequestStream implements AsyncIterable<Reply> {
+export class RequestStream implements AsyncIterable<Reply>, Drainable {
   private readonly inbox: Inbox;
   private readonly gate: CreditGate;
   private readonly header = new Uint8Array(RESPONSE_HEADER_LENGTH);
@@ -38,6 +39,8 @@ export class RequestStream implements AsyncIterable<Reply> {
     sendWindow: number,
     /** Ours: what the client may send before we grant more. */
     receiveWindow: number,
+    /** Its connection's streams that wait for the send buffer to drain. */
+    private readonly drains: DrainWaiters,
   ) {
     this.gate = new CreditGate(sendWindow);
     this.inbox = new Inbox(costOf, receiveWindow, (bytes) => this.host.conn.write(creditResponse(seqBytesOf(this.seqLo, this.seqHi), bytes)));
@@ -59,16 +62,22 @@ export class RequestStream implements AsyncIterable<Reply> {
   }
 
   /**
-   * Sends one item. Resolves at once while the client has credit left, else when it grants
-   * more: await each write, and a slow client holds this side back instead of filling memory.
+   * Sends one item. Resolves at once while the client has credit left and the connection's send
+   * buffer is not full, else when it grants more or the buffer drains: await each write, and a
+   * slow client holds this side back instead of filling memory, whatever window it claimed.
    */
   write(msg: Uint8Array = EMPTY_BYTES, blob: Uint8Array = EMPTY_BYTES): Promise<void> {
     const { maxMessage, maxBlob } = this.host.peerLimits;
     if (msg.length > maxMessage || blob.length > maxBlob) {
       return Promise.reject(new RpcError(ErrorCode.FrameTooLarge, `stream item of ${msg.length} + ${blob.length} bytes exceeds the client's limits (${maxMessage}, ${maxBlob})`));
     }
-    const waiting = this.gate.wait();
-    if (waiting) return waiting.then(() => this.send(msg, blob));
+    // Credit is the client's word for what it takes; the send buffer is what it does take.
+    const congested = this.host.conn.congested;
+    const waiting = this.gate.wait(congested);
+    if (waiting) {
+      if (congested) this.drains.hold(this);
+      return waiting.then(() => this.send(msg, blob));
+    }
     this.send(msg, blob);
     return Promise.resolve();
   }
@@ -86,6 +95,11 @@ export class RequestStream implements AsyncIterable<Reply> {
   /** @internal The client granted credit. */
   granted(bytes: number): void {
     this.gate.grant(bytes);
+  }
+
+  /** @internal The connection's send buffer drained: a write held for it goes on. */
+  drained(): void {
+    this.gate.release();
   }
 
   /** @internal The call was answered, cancelled, or lost its connection: nothing more goes either way. */

@@ -130,10 +130,13 @@ export class ReverseCaller implements Caller {
     const call = this.onWire.get(seq);
     // For no call of ours (never sent, or answered already): dropped.
     if (call === undefined) return;
+    // Read while the call is still on the wire: an answer that does not parse fails the
+    // connection, and with it this call (IO), instead of leaving it settled by nobody.
+    const outcome = call.done ? undefined : readAnswer(bytes, msgAt + ANSWER_FLAG_FIELD, msgEnd, end, bytes[msgAt]!);
     this.onWire.delete(seq);
-    if (!call.done) {
+    if (outcome !== undefined) {
       this.deadlines!.remove(call);
-      call.finish(...readAnswer(bytes, msgAt + ANSWER_FLAG_FIELD, msgEnd, end, bytes[msgAt]!));
+      call.finish(...outcome);
     }
     this.pump();
   }

@@ -163,6 +163,8 @@ export class RpcServer {
       reverse,
       onClosed: (c) => this.forget(c),
       onCredentialsAccepted: (c) => this.promote(c),
+      // Told apart by identity only when peers are: the hook costs a server without `peers` nothing.
+      ...(this.settings.kinds.admit && { onGreeted: (c: ServerConn) => this.identified(c) }),
     };
   }
 
@@ -211,6 +213,16 @@ export class RpcServer {
     if (!role.probation) return;
     this.settings.logger.info({ remote: c.conn.remote }, 'clients at their cap: a connection admitted pending credentials is not a peer; ending it');
     c.conn.end();
+  }
+
+  /**
+   * Its hello came: a TLS connection's verified identity is known now, and was not at accept
+   * (the transport hands it over before the handshake). A client it makes a peer becomes one; on
+   * probation, one it does not waits on for its credentials.
+   */
+  private identified(c: ServerConn): void {
+    if (c.conn.identity === undefined || c.role!.limits.kind === 'peer') return;
+    if (this.census.promote(c.role!, c.info)) c.applyRole(c.role!);
   }
 
   private forget(conn: ServerConn): void {

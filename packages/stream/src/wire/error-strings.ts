@@ -66,14 +66,18 @@ export function builtinErrorBytes(wire: string, detail?: string): Uint8Array {
 }
 
 /**
- * `detail` cut so that `wire:detail` takes at most `max` bytes (at least one character of it
- * stays). For an answer over the peer's limits: a detail is cut, never dropped, for a bare
- * `rpc_overloaded` or `rpc_closed` reads as "refused unrun" (see `retryFromWire`), which a
- * handler's error must never say.
+ * `detail` cut so that `wire:detail` takes at most `max` bytes, at a character's end (at least
+ * one character of it stays). For an answer over the peer's limits: a detail is cut, never
+ * dropped, for a bare `rpc_overloaded` or `rpc_closed` reads as "refused unrun" (see
+ * `retryFromWire`), which a handler's error must never say. Only errors over the limit come here.
  */
 export function fittedDetail(wire: string, detail: string, max: number): string {
-  // A UTF-16 unit encodes to at most 3 bytes: this many always fit, and no encoding is needed.
-  return detail.slice(0, Math.max(1, Math.floor((max - wire.length - 1) / 3)));
+  const bytes = encoder.encode(detail);
+  let end = max - wire.length - 1;
+  if (bytes.length <= end) return detail;
+  // Back to the start of the UTF-8 sequence the cut falls in (continuation bytes are 10xxxxxx).
+  while (end > 0 && (bytes[end]! & 0xc0) === 0x80) end--;
+  return end > 0 ? utf8.decode(bytes.subarray(0, end)) : String.fromCodePoint(detail.codePointAt(0)!);
 }
 
 const encoder = new TextEncoder();

@@ -73,6 +73,14 @@ export class HelloError extends Error {
   override readonly name = 'HelloError';
 }
 
+/**
+ * The most entries a hello is read with: a kind has one entry (the last counts), and kinds in use
+ * number a few dozen. Without a bound a hello of maxMessage bytes of empty entries would be
+ * decoded into an object and a view per 4 bytes received (16 MiB: 4 million of them, about
+ * 600 MB of heap and a second of the event loop, on every hello).
+ */
+export const MAX_HELLO_ENTRIES = 256;
+
 const PREAMBLE = 2;
 const ENTRY_HEADER = 4;
 const MAX_VALUE = 0xffff;
@@ -97,7 +105,7 @@ export function encodeHello(role: HelloRole, entries: readonly HelloEntry[]): Ui
   return out;
 }
 
-/** Reads the hello msg at `b[from, to)`. Throws HelloError when it is cut short. Values are views of `b`. */
+/** Reads the hello msg at `b[from, to)`. Throws HelloError when it is cut short or has over MAX_HELLO_ENTRIES entries. Values are views of `b`. */
 export function decodeHello(b: Uint8Array, from: number, to: number): Hello {
   if (to - from < PREAMBLE) throw new HelloError(`hello of ${to - from} bytes is shorter than its ${PREAMBLE}-byte preamble`);
   const version = b[from]!;
@@ -110,6 +118,7 @@ export function decodeHello(b: Uint8Array, from: number, to: number): Hello {
     const length = u16(b, at + 2);
     const valueAt = at + ENTRY_HEADER;
     if (valueAt + length > to) throw new HelloError(`hello entry ${kind} of ${length} bytes runs past the end`);
+    if (entries.length === MAX_HELLO_ENTRIES) throw new HelloError(`hello of more than ${MAX_HELLO_ENTRIES} entries`);
     entries.push({ kind, value: b.subarray(valueAt, valueAt + length) });
     at = valueAt + length;
   }
