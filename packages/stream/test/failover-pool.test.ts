@@ -1,4 +1,4 @@
-import { ErrorCode, RemoteError, RpcError, systemClock } from '@skein/core';
+import { EMPTY_BYTES, ErrorCode, RemoteError, RpcError, systemClock } from '@skein/core';
 import { deferred, freePort, ManualClock, waitFor, within } from '@skein/test-utils';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ClientStream, FailoverPool, RpcServer, type FailoverDecision, type FailoverPoolOptions, type MembershipEvent } from '../src/index.js';
@@ -521,6 +521,26 @@ describe('redirects to servers not in the pool', () => {
     const members = () => pool.servers().map((v) => Object.keys(s).find((n) => s[n]!.address === v.address) ?? 'r');
     return { s, r, pool, events, via, members };
   }
+
+  it.each(['round-robin', 'hash'] as const)('%s: a server a redirect brought in takes redirected calls only, no share of the others', async (strategy) => {
+    let target = '';
+    // a and b send every `go` to c1, a server not in the pool, and answer `who`; c1 answers both.
+    const s = await locals(['a', 'b', 'c1'], (n) => ({
+      go: () => (n === 'c1' ? str(n) : Promise.reject(new RemoteError(str('redirect')))),
+      who: () => str(n),
+    }));
+    target = s.c1!.address;
+    const pool = failover({
+      servers: [s.a!.address, s.b!.address],
+      strategy,
+      shouldFailover: (err) => (err instanceof RemoteError ? { redirect: target } : undefined),
+    });
+    expect(textOf(await pool.call('go', EMPTY_BYTES, { idempotent: true, route: 'k' }))).toBe('c1');
+    expect(pool.servers().map((v) => v.address)).toEqual([s.a!.address, s.b!.address, target]);
+    for (let i = 0; i < 60; i++) await pool.call('who', EMPTY_BYTES, { route: `key-${i}` });
+    expect(s.c1!.counts.who ?? 0).toBe(0);
+    expect((s.a!.counts.who ?? 0) + (s.b!.counts.who ?? 0)).toBe(60);
+  });
 
   it('brings in at most redirectTargets.max servers: a new one pushes out the least recently redirected to', async () => {
     const { via, events, members } = await redirected(['c1', 'c2', 'c3', 'c4'], { redirectTargets: { max: 2 } });

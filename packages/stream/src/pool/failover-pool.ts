@@ -183,6 +183,13 @@ export class FailoverPool implements StreamCaller {
   /** Servers get an outlier score (set before the first join; `ejection` starts after it). */
   private readonly ejectionOn: boolean;
   private members: PoolServer[] = [];
+  /**
+   * What the strategy picks from: the members, but for a server only a redirect brought in,
+   * which is reached by redirects alone (else it would take a share of every call, a hash
+   * ring's keys among them, and never be idle enough to leave). A strategy that follows
+   * redirects (`'leader'`) picks from all of them.
+   */
+  private pickable: PoolServer[] = [];
   private readonly byAddress = new Map<string, PoolServer>();
   private readonly redirects: RedirectTargets<PoolServer>;
   /** Pools of removed servers, still draining. */
@@ -209,7 +216,7 @@ export class FailoverPool implements StreamCaller {
     this.ejectionOn = ejection !== undefined;
     this.redirects = new RedirectTargets<PoolServer>(opts.redirectTargets, this.clock, (m, why) => this.dropRedirectTarget(m, why));
     for (const s of uniqueServers(opts.servers ?? [])) this.join(s.address, s.weight, false);
-    this.selector.membershipChanged?.(this.members);
+    this.membershipChanged();
     this.ejection = ejection && new OutlierEjection(ejection, this.clock, () => this.scored(), (m, out, why) => this.ejectionChanged(m.address, out, why));
   }
 
@@ -234,7 +241,7 @@ export class FailoverPool implements StreamCaller {
     this.checkOpen();
     const { address, weight } = normalize(server);
     const added = this.join(address, weight, true);
-    this.selector.membershipChanged?.(this.members);
+    this.membershipChanged();
     return added;
   }
 
@@ -250,7 +257,7 @@ export class FailoverPool implements StreamCaller {
       return Promise.reject(err);
     }
     const done = this.leave(key);
-    this.selector.membershipChanged?.(this.members);
+    this.membershipChanged();
     return done;
   }
 
@@ -266,7 +273,7 @@ export class FailoverPool implements StreamCaller {
     const keep = new Set(next.map((s) => s.address));
     const removed = this.members.filter((m) => !keep.has(m.address)).map((m) => this.leave(m.address));
     for (const s of next) this.join(s.address, s.weight, true);
-    this.selector.membershipChanged?.(this.members);
+    this.membershipChanged();
     return Promise.all(removed).then(() => undefined);
   }
 
@@ -425,6 +432,11 @@ export class FailoverPool implements StreamCaller {
     c.notify(finalError(err, { address: c.address, count: c.attempt, idempotent: c.idempotent, mayHaveRunOn: c.mayHaveRunOn }), null);
   }
 
+  private membershipChanged(): void {
+    this.pickable = this.selector.redirected !== undefined || this.redirects.size === 0 ? this.members : this.members.filter((m) => !this.redirects.has(m.address));
+    this.selector.membershipChanged?.(this.pickable);
+  }
+
   /** Healthy servers first, untried ones first; the strategy picks within each group. */
   private choose(c: FailoverCall): PoolServer | undefined {
     const key = c.opts.route;
@@ -434,14 +446,14 @@ export class FailoverPool implements StreamCaller {
       if (target) return target;
     }
     if (c.tried.length === 0) {
-      return this.selector.pick(key, this.members, isHealthy) ?? this.selector.pick(key, this.members, isAdmitted) ?? this.lastResort(key);
+      return this.selector.pick(key, this.pickable, isHealthy) ?? this.selector.pick(key, this.pickable, isAdmitted) ?? this.lastResort(key);
     }
     const untried = (m: PoolServer): boolean => !c.tried.includes(m.address);
     return (
-      this.selector.pick(key, this.members, (m) => isHealthy(m) && untried(m)) ??
-      this.selector.pick(key, this.members, isHealthy) ??
-      this.selector.pick(key, this.members, (m) => m.admitted && untried(m)) ??
-      this.selector.pick(key, this.members, isAdmitted) ??
+      this.selector.pick(key, this.pickable, (m) => isHealthy(m) && untried(m)) ??
+      this.selector.pick(key, this.pickable, isHealthy) ??
+      this.selector.pick(key, this.pickable, (m) => m.admitted && untried(m)) ??
+      this.selector.pick(key, this.pickable, isAdmitted) ??
       this.lastResort(key)
     );
   }
@@ -451,7 +463,7 @@ export class FailoverPool implements StreamCaller {
    * takes out, not the breakers), an open breaker does not.
    */
   private lastResort(key: string | undefined): PoolServer | undefined {
-    return this.ejection ? this.selector.pick(key, this.members, breakerAdmits) : undefined;
+    return this.ejection ? this.selector.pick(key, this.pickable, breakerAdmits) : undefined;
   }
 
   private noServerError(): RpcError {
@@ -532,13 +544,13 @@ export class FailoverPool implements StreamCaller {
     this.enter(m);
     this.announce({ type: 'add', address, weight: 1, temporary: true });
     this.redirects.admit(m);
-    this.selector.membershipChanged?.(this.members);
+    this.membershipChanged();
   }
 
   private dropRedirectTarget(m: PoolServer, why: 'idle' | 'pushed out'): void {
     this.logger.info({ address: m.address, why }, 'a server a redirect brought in leaves the pool');
     void this.leave(m.address);
-    this.selector.membershipChanged?.(this.members);
+    this.membershipChanged();
   }
 
   private enter(m: PoolServer): void {
