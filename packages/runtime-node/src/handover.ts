@@ -66,17 +66,25 @@ export function handoverRuntime(): HandoverRuntime {
   };
 }
 
-/** The successor's side: says it is ready, then takes sockets until the predecessor has sent them all. */
+/**
+ * The successor's side: says it is ready, then takes sockets until the predecessor has sent them
+ * all. A predecessor that dies first (its channel closes) sends no more: the successor goes on
+ * with what it has, and binds the other addresses itself (their sockets closed with it).
+ */
 function receiveSockets(): Promise<Map<string, net.Server>> {
   const sockets = new Map<string, net.Server>();
   return new Promise((resolve) => {
-    const onMessage = (msg: Message, handle: unknown): void => {
-      if (msg?.type === SOCKET && msg.address) sockets.set(msg.address, handle as net.Server);
-      if (msg?.type !== SENT) return;
+    const done = (): void => {
       process.off('message', onMessage);
+      process.off('disconnect', done);
       resolve(sockets);
     };
+    const onMessage = (msg: Message, handle: unknown): void => {
+      if (msg?.type === SOCKET && msg.address) sockets.set(msg.address, handle as net.Server);
+      if (msg?.type === SENT) done();
+    };
     process.on('message', onMessage);
+    process.once('disconnect', done);
     process.send!({ type: READY });
   });
 }

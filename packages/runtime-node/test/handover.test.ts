@@ -1,3 +1,4 @@
+import { fork } from 'node:child_process';
 import { ErrorCode, RpcError } from '@skein/core';
 import { processRunning, waitFor } from '@skein/test-utils';
 import { describe, expect, it } from 'vitest';
@@ -24,6 +25,23 @@ describe('handoverRuntime', () => {
     expect(err).toBeInstanceOf(RpcError);
     expect(err.code).toBe(ErrorCode.Unreachable);
     expect(err.message).toMatch(/^handing the listening sockets to process \d+ failed: it exited \(3\) before it listened$/);
+  });
+
+  it('a successor whose predecessor dies before it sent the sockets binds by itself', async () => {
+    // The successor's side, with no sockets ever sent: its predecessor's channel just closes.
+    const child = fork(new URL('./fixtures/successor.mjs', import.meta.url), [], { env: { ...process.env, SKEIN_HANDOVER: '1' }, execArgv: [], stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
+    let out = '';
+    child.stdout!.on('data', (b: Buffer) => (out += b.toString()));
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    try {
+      await new Promise<void>((resolve) => child.once('message', () => resolve()));
+      child.disconnect();
+      await waitFor(() => out.includes('listening'), { what: 'the successor to listen' });
+      expect(out).toMatch(/^listening \d+\n$/);
+      await exited;
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
   });
 
   it('kills a successor that does not listen in time, and says on which address', async () => {
