@@ -1,4 +1,4 @@
-import { ErrorCode } from '@skein/core';
+import { ErrorCode, RpcError } from '@skein/core';
 import { deferred, rawConnect, waitFor, within } from '@skein/test-utils';
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -133,7 +133,7 @@ describe('the server answers the hello', () => {
  * other action as razor does: `rpc_decode` (its defect 6), or, with `echoAll`, an ok echo of the
  * msg (a v1 server whose dispatch echoes whatever comes).
  */
-async function razorServer(opts: { echoAll?: boolean } = {}) {
+async function razorServer(opts: { echoAll?: boolean; answerFlag?: number } = {}) {
   const seen: number[] = [];
   const srv = net.createServer((sock) => {
     let buf = Buffer.alloc(0);
@@ -149,7 +149,8 @@ async function razorServer(opts: { echoAll?: boolean } = {}) {
         const seq = buf.subarray(8, 16);
         const msg = buf.subarray(32 + nameLength, 32 + nameLength + msgLength);
         seen.push(action);
-        if (action === 0 || action === 7 || opts.echoAll) sock.write(okFrame(seq, action === 0 ? Buffer.alloc(0) : msg));
+        if (action === 7 && opts.answerFlag !== undefined) sock.write(Object.assign(okFrame(seq, msg), { [3]: opts.answerFlag }));
+        else if (action === 0 || action === 7 || opts.echoAll) sock.write(okFrame(seq, action === 0 ? Buffer.alloc(0) : msg));
         else sock.write(Buffer.concat([errorHeader(seq, 10), Buffer.from('rpc_decode')]));
         buf = buf.subarray(total);
       }
@@ -180,6 +181,18 @@ function errorHeader(seq: Buffer, length: number): Buffer {
 }
 
 describe('a Skein client', () => {
+  it("ends the connection of a server that answers a call with a stream frame's flag, failing the call with what it got", async () => {
+    const s = await razorServer({ answerFlag: 3 });
+    const stream = await ClientStream.connect({ transport, address: s.address });
+    cleanup.push(() => stream.destroy());
+    const err = (await stream.call(7, u32(1)).catch((e: unknown) => e)) as RpcError;
+    expect(err).toBeInstanceOf(RpcError);
+    expect(err.code).toBe(ErrorCode.IO);
+    expect(`${err.message} ${(err.cause as Error | undefined)?.message ?? ''}`).toMatch(/the answer to call \d+ has flag 3/);
+    expect(stream.state).toBe('closed');
+  });
+
+
   it('agrees on the extensions with a Skein server', async () => {
     const s = await startServer({ 7: (r) => r.msg });
     cleanup.push(() => s.server.close());

@@ -1,6 +1,7 @@
 import {
   EMPTY_BYTES,
   ErrorCode,
+  FrameError,
   RemoteError,
   RpcError,
   SMALL_PART,
@@ -648,6 +649,8 @@ export class ClientStream implements StreamCaller {
     const call = this.pending.get(seq);
     // A reply to a call that timed out or was cancelled: read (the transport did) and dropped.
     if (!call) return this.streams.size === 0 ? undefined : this.streamFrame(seq, bytes, start, end);
+    // Checked while the call is still pending, so that the close this causes fails it too.
+    if (bytes[start + RES_FLAG_AT]! > ResponseFlag.ErrorString) throw unknownAnswerFlag(seq, bytes[start + RES_FLAG_AT]!);
     this.pending.delete(seq);
     this.deadlines.remove(call);
     this.throttler.inFlight--;
@@ -796,3 +799,8 @@ const AUTH_WAIT_MS = 10_000;
 
 const tooLarge = (what: string, n: number, max: number): RpcError =>
   new RpcError(ErrorCode.FrameTooLarge, `${what} of ${n} bytes exceeds the limit of ${max}`);
+
+/** A call's answer has flag 0, 1 or 2; any other (a stream's item or credit) is the server's mistake, which ends its connection. */
+function unknownAnswerFlag(seq: number, flag: number): FrameError {
+  return new FrameError(`the answer to call ${seq} has flag ${flag}: a call's answer is ok (0) or an error (1, 2)`);
+}
