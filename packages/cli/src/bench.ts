@@ -32,7 +32,8 @@ const PROGRESS_MS = 500;
 /**
  * `skein bench`: one probe call (a wrong method or codec fails there, before any load), then
  * `inFlight` callers, each sending its next call as soon as its last is answered, until
- * `duration` is over. Exit 0, or 1 when the probe or every call failed.
+ * `duration` is over or the connection is lost. Exit 0, or 1 when the probe or every call
+ * failed, or the connection was lost.
  */
 export async function bench(cmd: Command, target: Target, codec: Codec, arg: unknown, out: Output, err: Output): Promise<number> {
   const stream = await connect(target, cmd.timeoutMs, cmd.inFlight);
@@ -44,7 +45,8 @@ export async function bench(cmd: Command, target: Target, codec: Codec, arg: unk
       err.write(`error: ${describeError(withTransportHint(e, target, false), codec)}\n`);
       return 1;
     }
-    const run = new BenchRun(fn, arg, cmd.inFlight, cmd.durationS * 1000);
+    // A lost connection ends the run: every call on it would fail at once, in a loop that never yields.
+    const run = new BenchRun(fn, arg, cmd.inFlight, cmd.durationS * 1000, () => stream.state === 'open');
     const progress = new ProgressLine(err);
     const timer = progress.enabled ? setInterval(() => progress.update(run.status()), PROGRESS_MS) : undefined;
     // Ctrl-C ends the run early, with its summary: a second one kills as usual.
@@ -58,6 +60,10 @@ export async function bench(cmd: Command, target: Target, codec: Codec, arg: unk
     progress.end();
     const summary = run.summary(cmd, target, codec);
     out.write(cmd.asJson ? `${JSON.stringify(summary)}\n` : formatSummary(summary));
+    if (stream.state !== 'open') {
+      err.write(`error: the connection to ${target.text} was lost during the run${run.lastError ? `: ${describeError(run.lastError, codec)}` : ''}\n`);
+      return 1;
+    }
     if (run.lastError && summary.calls === 0) err.write(`every call failed; the last with: ${describeError(run.lastError, codec)}\n`);
     return summary.calls === 0 ? 1 : 0;
   } finally {
@@ -80,6 +86,8 @@ class BenchRun {
     private readonly arg: unknown,
     inFlight: number,
     durationMs: number,
+    /** False once the connection is gone: no call sent after could be answered. */
+    private readonly connected: () => boolean,
   ) {
     this.endsAt = this.startedAt + durationMs;
     this.done = Promise.all(Array.from({ length: inFlight }, () => this.caller())).then(() => undefined);
@@ -91,7 +99,7 @@ class BenchRun {
   }
 
   private async caller(): Promise<void> {
-    while (performance.now() < this.endsAt) {
+    while (performance.now() < this.endsAt && this.connected()) {
       const t0 = performance.now();
       try {
         await this.fn(this.arg);

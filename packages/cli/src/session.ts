@@ -32,9 +32,19 @@ export function parseArgument(json: string | undefined): unknown {
   }
 }
 
-/** Connects one stream, with room for `window` calls in flight. */
-export function connect(target: Target, timeoutMs: number, window = 128): Promise<ClientStream> {
-  return ClientStream.connect({ transport: target.transport, address: target.address, connectTimeoutMs: timeoutMs, timeoutMs, window });
+/**
+ * Connects one stream, with room for `window` calls in flight. `pingTimeoutMs` bounds a ping's
+ * wait for its pong (the stream's keepalive timeout, which `ping()` answers to).
+ */
+export function connect(target: Target, timeoutMs: number, window = 128, pingTimeoutMs?: number): Promise<ClientStream> {
+  return ClientStream.connect({
+    transport: target.transport,
+    address: target.address,
+    connectTimeoutMs: timeoutMs,
+    timeoutMs,
+    window,
+    ...(pingTimeoutMs !== undefined && { keepaliveTimeoutMs: pingTimeoutMs }),
+  });
 }
 
 /** `Service.method` over `stream`: @skein/api's client, so errors read as they do in an application. */

@@ -8,6 +8,7 @@ import { makeTestCerts, tmpSocketPath, type TestCerts } from '@skein/test-utils'
 import { tcpTransport } from '@skein/transport-tcp';
 import { wsTransport } from '@skein/transport-ws';
 import { execFile } from 'node:child_process';
+import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -124,6 +125,19 @@ describe('skein ping', () => {
     const r = await skein('ping', `unix:${tmpSocketPath('skein-cli-none')}`);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/^error: Unreachable \(rpc_unreachable\): cannot connect/);
+  });
+
+  it('gives up on a pong after --timeout, not the keepalive default', async () => {
+    // Accepts, reads and never answers: no hello, no pong.
+    const silent = net.createServer((c) => c.resume().on('error', () => {}));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    try {
+      const r = await skein('ping', `127.0.0.1:${(silent.address() as net.AddressInfo).port}`, '--timeout', '300');
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/^error: IO \(rpc_io_err\): .* did not answer a ping within 300 ms/);
+    } finally {
+      silent.close();
+    }
   });
 
   it('says the server may speak another transport when a WebSocket server is dialled over TCP', async () => {

@@ -41,10 +41,15 @@ export class Flood {
         this.failed++;
         const kind = describeError(err);
         this.errors.set(kind, (this.errors.get(kind) ?? 0) + 1);
+        // A call that fails at once (its connection is gone) would fail again in a loop of
+        // microtasks that never lets a timer run: the scenario's guards could never fire.
+        await nextTurn();
       }
     }
   }
 }
+
+const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /** `Timeout/idempotent`, `IO/safe`, or an error's name: enough to tell failures apart in a report. */
 export function describeError(err: unknown): string {

@@ -13,6 +13,9 @@ export interface ActionNames {
   readonly spanOptions: SpanOptions;
 }
 
+/** `rpc.method` of actions a server does not have, as the conventions name unknown methods. */
+export const OTHER_METHOD = '_OTHER';
+
 /** Past this many distinct actions, names are made per call and not kept: a peer minting actions cannot grow the cache. */
 const MAX_ACTIONS = 1024;
 
@@ -22,8 +25,15 @@ const MAX_ACTIONS = 1024;
  */
 export class ActionNameCache {
   private readonly byAction = new Map<string | number, ActionNames>();
+  /**
+   * Where a server's metrics put calls of actions it does not have: any peer can name new
+   * ones, and a series per name would grow with calls (and push real ones into the SDK's overflow).
+   */
+  readonly other: ActionNames;
 
-  constructor(private readonly kind: SpanKind) {}
+  constructor(private readonly kind: SpanKind) {
+    this.other = actionNames(OTHER_METHOD, kind);
+  }
 
   of(action: string | number): ActionNames {
     const known = this.byAction.get(action);

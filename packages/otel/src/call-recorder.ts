@@ -1,6 +1,6 @@
 import { INVALID_SPAN_CONTEXT, SpanKind, SpanStatusCode, createNoopMeter, metrics, trace, type Context, type Meter, type Span, type Tracer } from '@opentelemetry/api';
 import { ActionNameCache, type ActionNames } from './action-attributes.js';
-import { errorAttributes, errorType, isServerFault } from './error-kind.js';
+import { errorAttributes, errorType, isServerFault, isUnknownAction } from './error-kind.js';
 import { DEFAULT_MESSAGE_EVENTS, INSTRUMENTATION_NAME, type OtelOptions } from './options.js';
 import { RpcMetrics } from './rpc-metrics.js';
 import { StreamTally } from './stream-tally.js';
@@ -10,6 +10,11 @@ export interface OpenCall {
   readonly span: Span;
   readonly names: ActionNames;
   readonly startedAt: number;
+  readonly requestBytes: number;
+  /** Counted in `in_flight`: a server's call only once its dispatch took it (see `dispatched`). */
+  inFlight: boolean;
+  /** `end` ran: a dispatch that answered before it returned leaves nothing in flight. */
+  ended: boolean;
   /** Its items, when the call is a stream (`streamOf`). */
   stream?: StreamTally;
 }
@@ -49,9 +54,21 @@ export class CallRecorder {
   begin(action: string | number, requestBytes: number, parent: Context): OpenCall | undefined {
     const names = this.names.of(action);
     const span = this.tracer.startSpan(names.spanName, names.spanOptions, parent);
-    if (!this.metrics) return span.spanContext() === INVALID_SPAN_CONTEXT ? undefined : { span, names, startedAt: 0, stream: undefined };
-    this.metrics.started(names.attributes, requestBytes);
-    return { span, names, startedAt: performance.now(), stream: undefined };
+    if (!this.metrics) return span.spanContext() === INVALID_SPAN_CONTEXT ? undefined : { span, names, startedAt: 0, requestBytes, inFlight: false, ended: false, stream: undefined };
+    const call: OpenCall = { span, names, startedAt: performance.now(), requestBytes, inFlight: false, ended: false, stream: undefined };
+    if (this.side === 'client') this.dispatched(call);
+    return call;
+  }
+
+  /**
+   * The dispatch returned without refusing the call: it is in flight under its action's name.
+   * A server counts it only now, as any peer can name actions the server does not have (refused
+   * at once), and an `in_flight` series per such name would grow with calls.
+   */
+  dispatched(call: OpenCall): void {
+    if (call.ended || !this.metrics) return;
+    call.inFlight = true;
+    this.metrics.started(call.names.attributes);
   }
 
   /** Ends the call: `err` null for an answer. */
@@ -59,9 +76,13 @@ export class CallRecorder {
     const { span, names } = call;
     const failed = err !== null;
     call.stream?.finish();
+    call.ended = true;
     if (this.metrics) {
-      const outcome = failed ? this.names.failedAttributes(names, errorType(err)) : names.attributes;
-      this.metrics.finished(names.attributes, outcome, failed, performance.now() - call.startedAt, responseBytes);
+      if (call.inFlight) this.metrics.ended(names.attributes);
+      // A server's call of an action it does not have goes under `_OTHER`: the peer chose the name.
+      const recorded = this.side === 'server' && isUnknownAction(err) ? this.names.other : names;
+      const outcome = failed ? this.names.failedAttributes(recorded, errorType(err)) : recorded.attributes;
+      this.metrics.finished(recorded.attributes, outcome, failed, performance.now() - call.startedAt, call.requestBytes, responseBytes);
     }
     if (failed) {
       span.setAttributes(errorAttributes(err));

@@ -38,3 +38,8 @@ const SERVER_FAULTS: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
 export function isServerFault(err: unknown): boolean {
   return err instanceof RpcError ? SERVER_FAULTS.has(err.code) : !(err instanceof RemoteError);
 }
+
+/** The server has no such action: a name the peer chose, not one of the server's. */
+export function isUnknownAction(err: unknown): boolean {
+  return err instanceof RpcError && (err.code === ErrorCode.Method || err.code === ErrorCode.Service);
+}

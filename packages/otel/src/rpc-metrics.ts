@@ -52,15 +52,22 @@ export class RpcMetrics {
     this.responsesPerRpc.record(responses, attributes);
   }
 
-  started(attributes: Attributes, requestBytes: number): void {
+  started(attributes: Attributes): void {
     this.inFlight.add(1, attributes);
-    this.requestSize.record(requestBytes, attributes);
   }
 
-  /** `outcome` is `attributes` with `error.type` when the call failed. */
-  finished(attributes: Attributes, outcome: Attributes, failed: boolean, durationMs: number, responseBytes: number): void {
+  ended(attributes: Attributes): void {
     this.inFlight.add(-1, attributes);
+  }
+
+  /**
+   * `attributes` are the action's as known at the end (a server's `_OTHER` when it had no such
+   * action), `outcome` the same with `error.type` when the call failed. The request is sized
+   * here, once it is known which action it was.
+   */
+  finished(attributes: Attributes, outcome: Attributes, failed: boolean, durationMs: number, requestBytes: number, responseBytes: number): void {
     this.duration.record(durationMs, outcome);
+    this.requestSize.record(requestBytes, attributes);
     this.responseSize.record(responseBytes, attributes);
     this.calls.add(1, outcome);
     if (failed) this.errors.add(1, outcome);

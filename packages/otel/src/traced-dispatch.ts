@@ -37,6 +37,7 @@ export function tracedDispatch(inner: Dispatch, opts: OtelOptions = {}): Dispatc
       const watched = watchedRequest(req, recorder, call);
       try {
         context.with(trace.setSpan(parent, call.span), () => inner.dispatch(watched.request));
+        recorder.dispatched(call);
       } catch (err) {
         // The connection answers Internal on the request itself, which the proxy does not see.
         watched.end(new RpcError(ErrorCode.Internal, `dispatch threw: ${err instanceof Error ? err.message : String(err)}`, { cause: err }), 0);

@@ -1,5 +1,5 @@
 import { EMPTY_BYTES, ErrorCode, RemoteError, RpcError, type ErrorPayload } from '@skein/core';
-import type { ServerRequest } from '@skein/stream';
+import { actionName, type ServerRequest } from '@skein/stream';
 import type { CallRecorder, OpenCall } from './call-recorder.js';
 
 /**
@@ -31,17 +31,21 @@ export function watchedRequest(req: ServerRequest, recorder: CallRecorder, call:
   const reply = (msg: Uint8Array = EMPTY_BYTES, blob: Uint8Array = EMPTY_BYTES): void => {
     const first = !req.isAnswered;
     req.reply(msg, blob);
-    if (first) end(null, msg.length + blob.length);
+    if (!first) return;
+    const err = lostBeforeAnswer(req, own);
+    end(err ?? null, err ? 0 : msg.length + blob.length);
   };
   const fail = (err: RpcError | ErrorCode, detail?: string): void => {
     const first = !req.isAnswered;
     req.fail(err, detail);
-    if (first) end(typeof err === 'number' ? new RpcError(err, detail) : err, 0);
+    if (first) end(lostBeforeAnswer(req, own) ?? (typeof err === 'number' ? new RpcError(err, detail) : err), 0);
   };
   const failCustom = (payload: ErrorPayload): void => {
     const first = !req.isAnswered;
     req.failCustom(payload);
-    if (first) end(new RemoteError(payload), typeof payload === 'number' ? 0 : payload.length);
+    if (!first) return;
+    const err = lostBeforeAnswer(req, own);
+    end(err ?? new RemoteError(payload), err || typeof payload === 'number' ? 0 : payload.length);
   };
   const request = new Proxy(req, {
     get(target, prop) {
@@ -54,6 +58,14 @@ export function watchedRequest(req: ServerRequest, recorder: CallRecorder, call:
     set: (target, prop, value) => Reflect.set(target, prop, value, target),
   });
   return { request, end };
+}
+
+/**
+ * A plain call has no signal of its own to end it when its connection goes: its answer still
+ * comes to the proxy, and went nowhere. Read at the answer, so a plain call adds no listener.
+ */
+function lostBeforeAnswer(req: ServerRequest, own: boolean): RpcError | undefined {
+  return !own && req.conn.signal.aborted ? new RpcError(ErrorCode.IO, `${actionName(req.action)}: connection lost before the answer`) : undefined;
 }
 
 export interface WatchedRequest {

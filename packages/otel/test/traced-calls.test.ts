@@ -184,6 +184,23 @@ describe('spans', () => {
     expect(waits).toHaveLength(1);
     expect(waits[0]!.attributes).toMatchObject({ 'error.type': 'Cancelled' });
   });
+
+  it('ends a plain call whose connection was lost as IO, though its handler answers after', async () => {
+    gate = deferred<void>();
+    const p = await serve(tracedDispatch(createServiceDispatch({ codec: msgpackCodec, services: [calc], logger: silentLogger }), otel));
+    // Untraced, no signal, no timeout: a plain call, with no head and no signal of its own on the server.
+    const call = createClient(Calc, p.stream, { codec: msgpackCodec }).wait().catch((e: unknown) => e);
+    await waitForInFlight('server', 1);
+    const conn = p.server.openConnections()[0]!;
+    const lost = new Promise((resolve) => conn.signal.addEventListener('abort', resolve));
+    p.stream.destroy('gone');
+    await call;
+    await lost;
+    gate.resolve(); // the answer goes nowhere
+    await expect.poll(() => byKind(SpanKind.SERVER).length).toBe(1);
+    expect(one(SpanKind.SERVER).attributes).toMatchObject({ 'error.type': 'IO', 'rpc.method': 'wait' });
+    await waitForInFlight('server', 0);
+  });
 });
 
 /** Calls `Meta.read` through `caller` and waits for its answer. */

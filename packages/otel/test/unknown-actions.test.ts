@@ -1,0 +1,70 @@
+import type { SumMetricData } from '@opentelemetry/sdk-metrics';
+import { createServiceDispatch, implement, method, service } from '@skein/api';
+import { msgpackCodec } from '@skein/codec-msgpack';
+import { ErrorCode, formatAddress, silentLogger, type Address } from '@skein/core';
+import { nodeRuntime } from '@skein/runtime-node';
+import { ClientStream, RpcServer } from '@skein/stream';
+import { deferred } from '@skein/test-utils';
+import { tcpTransport } from '@skein/transport-tcp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tracedDispatch } from '../src/index.js';
+import { sum, telemetry } from './otel-harness.js';
+
+const transport = tcpTransport(nodeRuntime);
+const { otel, collect } = telemetry();
+
+const Calc = service('Calc', { add: method<{ a: number; b: number }, number>(), wait: method<void, void>() });
+let gate = deferred<void>();
+const calc = implement(Calc, { add: ({ a, b }) => a + b, wait: () => gate.promise });
+
+let server: RpcServer;
+/** An untraced client: a peer that names whatever actions it likes. */
+let peer: ClientStream;
+beforeAll(async () => {
+  server = new RpcServer({ dispatch: tracedDispatch(createServiceDispatch({ codec: msgpackCodec, services: [calc], logger: silentLogger }), otel) });
+  const address = formatAddress((await server.listen(transport, '127.0.0.1:0')) as Address);
+  peer = await ClientStream.connect({ transport, address });
+});
+afterAll(async () => {
+  peer?.destroy();
+  await server?.close();
+});
+
+const SERVER_METRICS = ['skein.rpc.server.calls', 'skein.rpc.server.errors', 'skein.rpc.server.in_flight', 'rpc.server.duration', 'rpc.server.request.size', 'rpc.server.response.size'];
+
+/** Distinct attribute sets (series) each server metric holds. */
+async function series(): Promise<Record<string, number>> {
+  const all = await collect();
+  return Object.fromEntries(SERVER_METRICS.map((name) => [name, (all.find((m) => m.descriptor.name === name) as SumMetricData | undefined)?.dataPoints.length ?? 0]));
+}
+
+describe('server metrics of actions the server does not have', () => {
+  it('go under rpc.method _OTHER: a peer naming new actions adds no series', async () => {
+    await peer.call('Calc.add', msgpackCodec.encode({ a: 1, b: 2 }));
+    await expect(peer.call('Calc.nope', msgpackCodec.encode(0))).rejects.toMatchObject({ code: ErrorCode.Method });
+    await expect(peer.call('Nope.add', msgpackCodec.encode(0))).rejects.toMatchObject({ code: ErrorCode.Service });
+    const first = await series();
+    for (let i = 0; i < 50; i++) {
+      await expect(peer.call(`Calc.m${i}`, msgpackCodec.encode(0))).rejects.toMatchObject({ code: ErrorCode.Method });
+      await expect(peer.call(`S${i}.m`, msgpackCodec.encode(0))).rejects.toMatchObject({ code: ErrorCode.Service });
+    }
+    expect(await series()).toEqual(first);
+    const all = await collect();
+    expect(sum(all, 'skein.rpc.server.calls', { 'rpc.method': '_OTHER', 'error.type': 'Method' })).toBe(51);
+    expect(sum(all, 'skein.rpc.server.calls', { 'rpc.method': '_OTHER', 'error.type': 'Service' })).toBe(51);
+    expect(sum(all, 'skein.rpc.server.calls', { 'rpc.service': 'Calc', 'rpc.method': 'add' })).toBe(1);
+    expect(sum(all, 'skein.rpc.server.in_flight', {})).toBe(0);
+  });
+
+  it("still counts a method's calls in flight under its name", async () => {
+    gate = deferred<void>();
+    const waiting = peer.call('Calc.wait', msgpackCodec.encode(null));
+    await peer.ping(); // the request went before the ping, and is dispatched
+    expect(sum(await collect(), 'skein.rpc.server.in_flight', { 'rpc.service': 'Calc', 'rpc.method': 'wait' })).toBe(1);
+    gate.resolve();
+    await waiting;
+    const all = await collect();
+    expect(sum(all, 'skein.rpc.server.in_flight', { 'rpc.method': 'wait' })).toBe(0);
+    expect(sum(all, 'skein.rpc.server.calls', { 'rpc.service': 'Calc', 'rpc.method': 'wait' })).toBe(1);
+  });
+});
