@@ -55,7 +55,7 @@ const noteAbort = (signal, key, note) =>
 
 /**
  * @typedef {object} DispatchOptions
- * @property {{ runtime: string; transport: string }} info what `Action.info` answers
+ * @property {{ runtime: string; transport: string }} info what `Action.info` answers (its transport: the connection's own)
  * @property {() => void} gateEntered called as each `Action.gate` call starts
  * @property {Promise<unknown>} gateReleased `Action.gate` calls answer once it settles
  * @property {Logger} logger
@@ -84,7 +84,9 @@ export function conformanceDispatch(o) {
         await o.gateReleased;
         return utf8.encode('gate-done');
       },
-      [Action.info]: () => utf8.encode(JSON.stringify(o.info)),
+      // The transport as the connection reports it, not as the option says: a server that
+      // listens on another transport than the one under test fails the check.
+      [Action.info]: (req) => utf8.encode(JSON.stringify({ ...o.info, transport: req.conn.transport })),
       [Action.whoami]: (req) => utf8.encode(JSON.stringify(req.principal ?? null)),
       [Action.hold]: async (req) => {
         const key = text.decode(req.msg);
