@@ -58,9 +58,15 @@ export function errorForClose(code: number, reason: string, cause?: Error): Erro
   if (!cause && (c === 1000 || c === 1001 || c === 1005)) return undefined;
   const why = reason || cause?.message || '';
   const message = `websocket closed (${c} ${NAMES[c] ?? 'unknown'})${why ? `: ${why}` : ''}`;
+  return new RpcError(errorCodeForClose(c, why), message, { cause });
+}
+
+function errorCodeForClose(code: number, why: string): ErrorCode {
   // uWebSockets.js reports its own size limit as 1006 "Received too big message", not 1009.
-  const errCode = c === CloseCode.TooBig || /too big/i.test(why) ? ErrorCode.FrameTooLarge : ErrorCode.IO;
-  return new RpcError(errCode, message, { cause });
+  if (code === CloseCode.TooBig || /too big/i.test(why)) return ErrorCode.FrameTooLarge;
+  // And its idle timeout (its keepalive) as 1006 "...inactivity...": the ws server's keepalive says Timeout.
+  if (code === CloseCode.Abnormal && /inactivity/i.test(why)) return ErrorCode.Timeout;
+  return ErrorCode.IO;
 }
 
 /** A close reason within the protocol's 123-byte limit (longer ones make `close` throw). */

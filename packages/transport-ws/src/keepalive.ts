@@ -5,6 +5,8 @@ import type { MessageConn } from './message-conn.js';
 interface Watched {
   conn: MessageConn;
   alive: boolean;
+  /** The conn's `readPauses` when the last ping went out, or -1 if it was not reading then. */
+  readingSince: number;
 }
 
 /**
@@ -21,7 +23,7 @@ export class Keepalive {
 
   add(ws: WebSocket, conn: MessageConn): void {
     if (this.intervalMs === 0) return;
-    const w: Watched = { conn, alive: true };
+    const w: Watched = { conn, alive: true, readingSince: -1 };
     this.watched.set(ws, w);
     ws.on('pong', () => (w.alive = true));
     ws.on('close', () => this.remove(ws));
@@ -37,11 +39,16 @@ export class Keepalive {
 
   private readonly tick = (): void => {
     for (const [ws, w] of this.watched) {
-      if (!w.alive) {
-        w.conn.abort(new RpcError(ErrorCode.Timeout, `keepalive: no pong within ${this.intervalMs} ms, connection dropped`));
+      const { conn } = w;
+      // A pong is read like any message: one the peer sent while this side had stopped reading
+      // (a paused connection) waits in the socket, so only a ping answered over a whole
+      // interval of reading can count as missed.
+      if (!w.alive && w.readingSince === conn.readPauses) {
+        conn.abort(new RpcError(ErrorCode.Timeout, `keepalive: no pong within ${this.intervalMs} ms, connection dropped`));
         continue;
       }
       w.alive = false;
+      w.readingSince = conn.readingPaused ? -1 : conn.readPauses;
       ws.ping();
     }
   };

@@ -72,6 +72,13 @@ export class MessageConn extends ConnLifecycle<FrameHandlers, Uint8Array> implem
   private peerEnding = false;
   /** The peer's end marker has been delivered. */
   private peerEnded = false;
+  /**
+   * How many times this conn stopped reading its socket: a keepalive does not take a pong that
+   * waited unread behind a pause for a missed one.
+   */
+  private pausesSoFar = 0;
+  /** Bytes of the library's own answers to pings queued while congested (see `answeredPing`). */
+  private unreadPongs = 0;
 
   constructor(
     remote: string,
@@ -171,6 +178,21 @@ export class MessageConn extends ConnLifecycle<FrameHandlers, Uint8Array> implem
   }
 
   /**
+   * Adapter (uWS): the library answered a ping on its own, queueing `bytes` to send. It reads on
+   * while this conn is paused, so a peer that pings and never reads would grow the send buffer
+   * without bound: the answers queued while congested count against `maxHeldBytes`, as held
+   * messages do, and past it the peer is dropped (it does not read: a close frame would wait in vain).
+   */
+  answeredPing(bytes: number): void {
+    if (this.stopped || this.over) return;
+    if (this.buffered() < this.options.highWaterMark) return void (this.unreadPongs = 0);
+    this.unreadPongs += bytes;
+    if (this.unreadPongs <= this.options.maxHeldBytes) return;
+    const why = `the peer left ${this.unreadPongs} bytes of answers to its pings unread, over maxHeldBytes (${this.options.maxHeldBytes}), while congested`;
+    this.abort(new RpcError(ErrorCode.Overloaded, why, { retry: 'idempotent' }));
+  }
+
+  /**
    * Adapter: some buffered bytes were written out. Reports `drain` once the buffer is back under
    * the high-water mark; returns true while a drain is still awaited (for polling adapters).
    */
@@ -196,12 +218,23 @@ export class MessageConn extends ConnLifecycle<FrameHandlers, Uint8Array> implem
     this.batcher.discard();
   }
 
+  /** How many times this conn has stopped reading its socket. */
+  get readPauses(): number {
+    return this.pausesSoFar;
+  }
+
+  /** The socket is not being read now: paused, on a socket that can stop reading. */
+  get readingPaused(): boolean {
+    return this.paused && this.socket.pausesReading;
+  }
+
   /** The socket reads from the start (messages before bind are held); a pause before bind takes effect now. */
   protected override startReading(): void {
-    if (this.paused && !this.stopped && !this.over) this.socket.pause();
+    if (this.paused && !this.stopped && !this.over) this.pauseReading();
   }
 
   protected override pauseReading(): void {
+    this.pausesSoFar++;
     this.socket.pause();
   }
 

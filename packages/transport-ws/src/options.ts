@@ -18,7 +18,8 @@ export interface WsTransportOptions {
   path?: string;
   /**
    * Largest WebSocket message accepted, in bytes (one message carries one or more whole frames);
-   * a bigger one closes the connection with 1009. Default 64 MiB + 64 KiB.
+   * a bigger one closes the connection with 1009. The standard-WebSocket client checks it once a
+   * message has arrived (that API buffers it first). Default 64 MiB + 64 KiB.
    */
   maxWsMessageBytes?: number;
   /**
@@ -39,14 +40,15 @@ export interface WsTransportOptions {
   highWaterMark?: number;
   /**
    * Server: pings every connection this often; one that has not answered the previous ping is
-   * terminated. 0 turns keepalive off. Default 30 000.
+   * terminated. 0 turns keepalive off. Default 30 000; at most 2^31 - 1 (what a timer holds).
    */
   pingIntervalMs?: number;
   /**
    * ws server: the most time from accept to a done WebSocket upgrade (the TLS handshake
    * included, which `tls.handshakeTimeoutMs` also bounds on its own); a connection not upgraded
    * by then is closed. It counts against the server's connection cap meanwhile. Default 10 000.
-   * uWebSockets.js shows no connection before its upgrade, so this does not apply there.
+   * uWebSockets.js shows no connection before its upgrade, so this does not apply there. At most
+   * 2^31 - 1 (what a timer holds).
    */
   upgradeTimeoutMs?: number;
   /** Server: decides whether to accept a connection; false refuses it with 401. */
@@ -101,8 +103,8 @@ export function resolveOptions(o: WsTransportOptions): ResolvedOptions {
     batchBytes: positive('batchBytes', o.batchBytes ?? MiB),
     batchFrames: o.batchFrames === Infinity ? Infinity : positive('batchFrames', o.batchFrames ?? 128),
     highWaterMark: positive('highWaterMark', o.highWaterMark ?? MiB),
-    pingIntervalMs: o.pingIntervalMs === 0 ? 0 : positive('pingIntervalMs', o.pingIntervalMs ?? 30_000),
-    upgradeTimeoutMs: positive('upgradeTimeoutMs', o.upgradeTimeoutMs ?? 10_000),
+    pingIntervalMs: o.pingIntervalMs === 0 ? 0 : timerMs('pingIntervalMs', o.pingIntervalMs ?? 30_000),
+    upgradeTimeoutMs: timerMs('upgradeTimeoutMs', o.upgradeTimeoutMs ?? 10_000),
     upgrade: o.upgrade,
     headers: o.headers,
     WebSocket: o.WebSocket,
@@ -113,6 +115,15 @@ export function resolveOptions(o: WsTransportOptions): ResolvedOptions {
 
 function positive(name: string, n: number): number {
   if (!Number.isSafeInteger(n) || n <= 0) throw invalidArgument(`${name} must be a positive integer, got ${n}`);
+  return n;
+}
+
+/** Timers fire after 1 ms for a delay past 2^31 - 1 ms: a longer interval would ping (or time out) at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** A timer's period or delay in ms, refused past what a timer holds (as the stream's own timer options are). */
+function timerMs(name: string, n: number): number {
+  if (positive(name, n) > MAX_TIMER_MS) throw invalidArgument(`${name} must be at most ${MAX_TIMER_MS} ms (what a timer holds), got ${n}`);
   return n;
 }
 

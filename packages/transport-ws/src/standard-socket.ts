@@ -1,4 +1,4 @@
-import { EMPTY_BYTES, type FrameSpec } from '@skein/core';
+import { EMPTY_BYTES, ErrorCode, RpcError, type FrameSpec } from '@skein/core';
 import { CloseCode, STANDARD_API_OFFSET } from './close-codes.js';
 import { MessageConn, type MessageConnOptions, type MessageSocket } from './message-conn.js';
 
@@ -29,9 +29,16 @@ const DRAIN_POLL_MS = 10;
  * - no drain event: `bufferedAmount` is polled while the conn waits for a drain;
  * - no read pause (except Bun's own `pause()`, used where present): frames are held by the conn
  *   while paused, up to `maxHeldBytes`, while the socket keeps reading;
- * - only 1000 and 3000-4999 may be sent: our 10xx codes travel as 40xx.
+ * - only 1000 and 3000-4999 may be sent: our 10xx codes travel as 40xx;
+ * - no size limit on what is received: `maxWsMessageBytes` is checked here, once a message has
+ *   arrived whole (so it bounds what is delivered, not what the runtime buffers first).
  */
-export function standardMessageConn(ws: StandardWebSocket, remote: string, spec: FrameSpec, options: MessageConnOptions): MessageConn {
+export function standardMessageConn(
+  ws: StandardWebSocket,
+  remote: string,
+  spec: FrameSpec,
+  options: MessageConnOptions & { maxWsMessageBytes: number },
+): MessageConn {
   let polling = false;
   const poll = (): void => {
     if (conn.written()) setTimeout(poll, DRAIN_POLL_MS);
@@ -54,12 +61,20 @@ export function standardMessageConn(ws: StandardWebSocket, remote: string, spec:
     },
   };
   const conn = new MessageConn(remote, spec, socket, options);
+  const max = options.maxWsMessageBytes;
   ws.addEventListener('message', (ev) => {
     const binary = typeof ev.data !== 'string';
-    conn.receive(binary ? new Uint8Array(ev.data as ArrayBuffer) : EMPTY_BYTES, binary);
+    const data = binary ? new Uint8Array(ev.data as ArrayBuffer) : EMPTY_BYTES;
+    if (data.length > max) return conn.fail(tooBig(data.length, max));
+    conn.receive(data, binary);
   });
   ws.addEventListener('close', (ev) => conn.ended(ev.code, ev.reason));
   return conn;
+}
+
+/** What ws and uWS do on their own: the same limit, the same error (closed with 1009, sent as 4009). */
+function tooBig(length: number, max: number): RpcError {
+  return new RpcError(ErrorCode.FrameTooLarge, `a WebSocket message of ${length} bytes is over maxWsMessageBytes (${max})`);
 }
 
 function concat(chunks: Uint8Array[]): Uint8Array {

@@ -62,6 +62,8 @@ function behavior(uws: UwsModule, spec: FrameSpec, accept: Accept, options: Reso
     // and frames handed out must stay valid: copy the message once, then hand out views of it.
     message: (ws, message, isBinary) => ws.getUserData().conn?.receive(new Uint8Array(message.slice(0)), isBinary),
     drain: (ws) => void ws.getUserData().conn?.written(),
+    // uWS has already queued the pong (2 header bytes and the ping's payload).
+    ping: (ws, message) => ws.getUserData().conn?.answeredPing(message.byteLength + 2),
     close: (ws, code, message) => {
       const slot = ws.getUserData();
       slot.dead = true;
@@ -72,12 +74,12 @@ function behavior(uws: UwsModule, spec: FrameSpec, accept: Accept, options: Reso
 }
 
 /**
- * uWS has no ping interval, only an idle timeout (in seconds, at least 8: smaller values abort
+ * uWS has no ping interval, only an idle timeout (in seconds, from 8 to 960: other values abort
  * the process) during which it pings the peer once. Two ping intervals is the closest match to
  * the ws server, which drops a peer that missed a ping by the next one.
  */
 export function idleTimeoutSeconds(pingIntervalMs: number): number {
-  return pingIntervalMs === 0 ? 0 : Math.max(8, Math.ceil((2 * pingIntervalMs) / 1000));
+  return pingIntervalMs === 0 ? 0 : Math.min(960, Math.max(8, Math.ceil((2 * pingIntervalMs) / 1000)));
 }
 
 function upgrade(res: HttpResponse, req: HttpRequest, context: us_socket_context_t, options: ResolvedOptions): void {

@@ -3,7 +3,7 @@ import { ErrorCode, RpcError } from '@skein/core';
 import { deferred, freePort } from '@skein/test-utils';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
-import { wsTransport, type StandardWebSocketCtor } from '../src/index.js';
+import { uwsTransport, wsTransport, type StandardWebSocketCtor } from '../src/index.js';
 import { bodiesOf, frame, rawClient, record, spec, startServer, text, until } from './helpers.js';
 
 const cleanup: (() => unknown)[] = [];
@@ -193,6 +193,31 @@ describe('standard WebSocket API client', () => {
     expect(c.bodies).toHaveLength(1);
   });
 
+  it('applies maxWsMessageBytes: a message over it closes with 1009 (sent as 4009) and FrameTooLarge, as on ws', async () => {
+    const peer = deferred<number>();
+    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false });
+    await new Promise((r) => wss.once('listening', r));
+    cleanup.push(() => new Promise((r) => wss.close(r)));
+    wss.on('connection', (ws) => {
+      ws.on('close', (code) => peer.resolve(code));
+      // Once the client is bound (it asks): one message at the limit, then one a byte over it.
+      ws.once('message', () => {
+        ws.send(frame(new Uint8Array(1000 - 4)));
+        ws.send(frame(new Uint8Array(1001 - 4)));
+      });
+    });
+    const port = (wss.address() as net.AddressInfo).port;
+    const conn = await wsTransport({ WebSocket: BrowserLike, maxWsMessageBytes: 1000 }).connect({ host: '127.0.0.1', port }, spec);
+    cleanup.push(() => conn.close());
+    const c = record(conn);
+    conn.write(frame('go'));
+    expect(await peer.promise).toBe(4009);
+    const err = await c.closed.promise;
+    expect(RpcError.is(err, ErrorCode.FrameTooLarge)).toBe(true);
+    expect(err!.message).toMatch(/1001 bytes.*maxWsMessageBytes \(1000\)/);
+    expect(c.bodies.map((b) => b.length)).toEqual([996]);
+  });
+
   it('refuses a Unix socket address with InvalidArgument', async () => {
     const err = await wsTransport({ WebSocket: Standard })
       .connect({ path: '/tmp/x.sock' }, spec)
@@ -209,6 +234,49 @@ describe('ws server keepalive', () => {
     const { code } = await raw.closed.promise;
     expect(code).toBe(1006);
     expect(RpcError.is(await s.accepted[0]!.closed.promise, ErrorCode.Timeout)).toBe(true);
+  });
+
+  it('keeps a peer that answers while the server has stopped reading it (paused): its pongs wait unread behind the pause', async () => {
+    // The server stops reading after the first frame and never resumes (a handler at its in-flight cap, say).
+    const s = await startServer(wsTransport({ pingIntervalMs: 100 }));
+    cleanup.push(() => s.listener.close());
+    const raw = await rawClient(s.url());
+    cleanup.push(() => raw.ws.terminate());
+    let pings = 0;
+    raw.ws.on('ping', () => pings++);
+    await until(() => s.accepted.length === 1, 'accept');
+    const server = s.accepted[0]!;
+    raw.ws.send(frame('work'));
+    await until(() => server.bodies.length === 1, 'the first frame');
+    server.conn.pause();
+    const from = pings;
+    // Each ping the client sees after the pause is a tick that judged it alive; a dropped peer sees none.
+    await until(() => pings >= from + 3 || server.isClosed, 'three pings, or the drop');
+    expect(server.isClosed).toBe(false);
+  });
+
+  it('judges a peer again once the server reads it: one that stopped answering is dropped after the resume', async () => {
+    const s = await startServer(wsTransport({ pingIntervalMs: 20 }));
+    cleanup.push(() => s.listener.close());
+    const raw = await rawClient(s.url(), { autoPong: false });
+    cleanup.push(() => raw.ws.terminate());
+    await until(() => s.accepted.length === 1, 'accept');
+    const server = s.accepted[0]!;
+    server.conn.pause();
+    let pings = 0;
+    raw.ws.on('ping', () => pings++);
+    // Not judged while not read: pinged on, never dropped.
+    await until(() => pings >= 3 || server.isClosed, 'three pings, or the drop');
+    expect(server.isClosed).toBe(false);
+    server.conn.resume();
+    expect(RpcError.is(await server.closed.promise, ErrorCode.Timeout)).toBe(true);
+  });
+
+  it('refuses a pingIntervalMs past what a timer holds (2 ** 31 ms), which a timer would take as 1 ms', () => {
+    for (const t of [wsTransport, uwsTransport]) {
+      expect(() => t({ pingIntervalMs: 2 ** 31 })).toThrow(/pingIntervalMs must be at most 2147483647 ms/);
+    }
+    expect(wsTransport({ pingIntervalMs: 2 ** 31 - 1 }).name).toBe('ws');
   });
 
   it('keeps a peer that answers', async () => {

@@ -244,6 +244,27 @@ describe.each(servers)('%s server', (_name, transport, tooBigCode, pausesReading
     },
   );
 
+  it('drops a peer that pings and never reads, before the answers it leaves unread pass highWaterMark + maxHeldBytes', async () => {
+    const s = await serve({ highWaterMark: 64 * 1024, maxHeldBytes: 64 * 1024 }, { echo: false });
+    const raw = await rawClient(s.url());
+    cleanup.push(() => raw.ws.terminate());
+    await until(() => s.accepted.length === 1, 'accept');
+    const server = s.accepted[0]!;
+    // The peer reads nothing from now on, and pings: up to 64 MiB, far more than kernel buffers take.
+    (raw.ws as unknown as { _socket: { pause(): void } })._socket.pause();
+    const ping = new Uint8Array(125);
+    for (let i = 0; i < 512 && !server.isClosed; i++) {
+      for (let j = 0; j < 1000; j++) raw.ws.ping(ping);
+      await until(() => raw.ws.bufferedAmount < 1024 * 1024 || server.isClosed, 'the pings sent');
+    }
+    const err = await server.closed.promise;
+    // ws drops it on its own past 60 pongs not yet written (maxPendingAutoPongs), saying nothing
+    // why (1006); uWS would queue pongs without end, so the conn counts them.
+    if (_name === 'ws') return void expect(RpcError.is(err, ErrorCode.IO)).toBe(true);
+    expect(RpcError.is(err, ErrorCode.Overloaded)).toBe(true);
+    expect(err!.message).toMatch(/answers to its pings unread, over maxHeldBytes \(65536\)/);
+  });
+
   it('reports congested, then drain, and loses nothing sent while congested', async () => {
     const s = await serve({ highWaterMark: 64 * 1024 }, { echo: false });
     const c = await client(s.port);
@@ -361,5 +382,8 @@ describe('ws server: a connection is handed over at TCP accept, before its upgra
 
   it('refuses an upgradeTimeoutMs that is not a positive integer', () => {
     expect(() => wsTransport({ upgradeTimeoutMs: 0 })).toThrow(/upgradeTimeoutMs/);
+    // A timer takes a longer delay as 1 ms: every upgrade would time out at once.
+    expect(() => wsTransport({ upgradeTimeoutMs: 2 ** 31 })).toThrow(/upgradeTimeoutMs must be at most 2147483647 ms/);
+    expect(wsTransport({ upgradeTimeoutMs: 2 ** 31 - 1 }).name).toBe('ws');
   });
 });

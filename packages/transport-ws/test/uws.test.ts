@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { uwsTransport, UwsUnavailableError } from '../src/index.js';
 import { idleTimeoutSeconds } from '../src/uws-server.js';
 import { loadUws } from '../src/uws-loader.js';
-import { rawClient, spec, startServer } from './helpers.js';
+import { frame, rawClient, spec, startServer, until } from './helpers.js';
 
 const cleanup: (() => unknown)[] = [];
 afterEach(async () => {
@@ -47,13 +47,26 @@ describe('uWebSockets.js keepalive', () => {
     expect(idleTimeoutSeconds(30_000)).toBe(60);
   });
 
+  it('caps the idle timeout at 960 s, above which uWS aborts the process: a long ping interval still listens', async () => {
+    expect(idleTimeoutSeconds(480_000)).toBe(960);
+    expect(idleTimeoutSeconds(600_000)).toBe(960);
+    expect(idleTimeoutSeconds(2 ** 40)).toBe(960);
+    const s = await startServer(uwsTransport({ pingIntervalMs: 600_000 }), { echo: true });
+    cleanup.push(() => s.listener.close());
+    const raw = await rawClient(s.url());
+    cleanup.push(() => raw.ws.terminate());
+    raw.ws.send(frame('alive'));
+    await until(() => raw.messages.length === 1, 'the echo');
+  });
+
   it('drops a peer that stops answering pings', async () => {
     const s = await startServer(uwsTransport({ pingIntervalMs: 1000 }));
     cleanup.push(() => s.listener.close());
     const raw = await rawClient(s.url(), { autoPong: false });
     expect((await raw.closed.promise).code).toBe(1006);
     const err = await s.accepted[0]!.closed.promise;
-    expect(RpcError.is(err, ErrorCode.IO)).toBe(true);
+    // As the ws server's keepalive reports it (README, "Close codes").
+    expect(RpcError.is(err, ErrorCode.Timeout)).toBe(true);
     expect((err as Error).message).toMatch(/inactivity/);
   }, 60_000);
 });
