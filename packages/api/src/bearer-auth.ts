@@ -1,5 +1,6 @@
 import { ErrorCode, RpcError } from '@skein/core';
 import type { CallInfo, Filter } from './filters.js';
+import { isThenable } from './thenable.js';
 
 /**
  * Checks a call's bearer token: returns who it belongs to (any value but undefined), or
@@ -48,10 +49,6 @@ export function bearerAuth(check: BearerCheck, opts: BearerAuthOptions = {}): Fi
 function accept(info: CallInfo, principal: unknown): void {
   if (principal === undefined) throw refused(`${info.action}: bearer token refused`);
   info.meta.principal = principal;
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as { then?: unknown }).then === 'function';
 }
 
 const refused = (message: string): RpcError => new RpcError(ErrorCode.Unauthenticated, message);

@@ -4,7 +4,7 @@ import type { CallContext } from './context.js';
 import { inherit } from './inherited-options.js';
 import { callStream, streamStub } from './stream-client.js';
 import { splitBlob, withBlob } from './with-blob.js';
-import type { AnyMethod, ArgOf, ErrorOf, ResultOf, ServiceDef } from './define.js';
+import type { AnyMethod, ClientArgOf, ErrorOf, ResultOf, ServiceDef } from './define.js';
 import { explained, undecodableFirstReply } from './error-hints.js';
 import { callInfo, withFilters, type Filter } from './filters.js';
 import { validate } from './schema.js';
@@ -39,9 +39,9 @@ export type Result<R, E> = { ok: true; value: R } | { ok: false; error: CallErro
 
 export interface ClientMethod<M extends AnyMethod> {
   /** Calls the method; rejects with `CallError<ErrorOf<M>>`. */
-  (arg: ArgOf<M>, opts?: MethodCallOptions): Promise<ResultOf<M>>;
+  (arg: ClientArgOf<M>, opts?: MethodCallOptions): Promise<ResultOf<M>>;
   /** Calls the method and never rejects: the error comes back typed. */
-  result(arg: ArgOf<M>, opts?: MethodCallOptions): Promise<Result<ResultOf<M>, ErrorOf<M>>>;
+  result(arg: ClientArgOf<M>, opts?: MethodCallOptions): Promise<Result<ResultOf<M>, ErrorOf<M>>>;
 }
 
 export type Client<S extends ServiceDef> = { readonly [K in keyof S['methods']]: ClientMethod<S['methods'][K]> };

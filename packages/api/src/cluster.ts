@@ -1,7 +1,7 @@
 import { ErrorCode, RpcError, formatAddress, invalidArgument, parseAddress, silentLogger, type Codec, type Logger, type Transport } from '@skein/core';
 import { FailoverPool, type Caller, type CallOptions, type Credentials, type FailoverPoolOptions, type Notify } from '@skein/stream';
 import { createClient, type Client, type MethodCallOptions, type Result } from './client.js';
-import type { ArgOf, ErrorOf, ResultOf, ServiceDef } from './define.js';
+import type { ClientArgOf, ErrorOf, ResultOf, ServiceDef } from './define.js';
 import type { Filter } from './filters.js';
 
 /** One server of a type, as pomelo's master announces it. */
@@ -67,7 +67,7 @@ export type BroadcastResult<R, E> = { readonly server: string } & Result<R, E>;
 type BroadcastClients<S extends readonly ServiceDef[]> = {
   readonly [D in S[number] as D['name']]: {
     readonly [K in keyof D['methods']]: (
-      arg: ArgOf<D['methods'][K]>,
+      arg: ClientArgOf<D['methods'][K]>,
       opts?: MethodCallOptions,
     ) => Promise<BroadcastResult<ResultOf<D['methods'][K]>, ErrorOf<D['methods'][K]>>[]>;
   };

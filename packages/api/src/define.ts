@@ -5,9 +5,12 @@ import type { Blobbed } from './with-blob.js';
 /**
  * One method of a service: argument type A, result type R, custom error type E. The types live
  * only in the type system (tRPC style); at run time a method holds its optional schemas, error
- * codec and flags.
+ * codec and flags. A schema checks a value where it is sent and again where it arrives, and may
+ * fill it in (a default): the client passes CA (the input schema's input type) and the handler
+ * gets A (its output type); the handler returns HR (the output schema's input type) and the
+ * client gets R. Without schemas CA is A and HR is R.
  */
-export interface MethodDef<A = unknown, R = unknown, E = never> {
+export interface MethodDef<A = unknown, R = unknown, E = never, CA = A, HR = R> {
   readonly input: StandardSchemaV1<unknown, A> | undefined;
   readonly output: StandardSchemaV1<unknown, R> | undefined;
   readonly errors: ErrCodec<E> | undefined;
@@ -18,27 +21,28 @@ export interface MethodDef<A = unknown, R = unknown, E = never> {
   /** Declared `.blob()`: every value (argument, result, stream item) is a `WithBlob`, its bytes in the frame's blob section. */
   readonly blobs?: boolean;
   /** Phantom field carrying the types; never set. */
-  readonly _types?: { arg: A; result: R; error: E };
+  readonly _types?: { arg: A; result: R; error: E; clientArg: CA; handlerResult: HR };
 }
 
 /** A method definition that can still be refined. */
-export interface MethodBuilder<A, R, E> extends MethodDef<A, R, E> {
+export interface MethodBuilder<A, R, E, CA = A, HR = R> extends MethodDef<A, R, E, CA, HR> {
   /** Declares the method's own error type and how it travels. */
-  throws<E2>(codec: ErrCodec<E2>): MethodBuilder<A, R, E2>;
+  throws<E2>(codec: ErrCodec<E2>): MethodBuilder<A, R, E2, CA, HR>;
   /** Declares the method idempotent (pools may retry it when it may have run). */
-  idempotent(): MethodBuilder<A, R, E>;
+  idempotent(): MethodBuilder<A, R, E, CA, HR>;
   /**
    * Declares that the method's values carry bytes beside them: its argument, its result and each
    * stream item are `WithBlob`s (`withBlob(value, bytes)`), the bytes sent as they are, in the
    * frame's blob section (a file, an image), never through the codec. Schemas check the values.
    */
-  blob(): MethodBuilder<Blobbed<A>, Blobbed<R>, E>;
+  blob(): MethodBuilder<Blobbed<A>, Blobbed<R>, E, Blobbed<CA>, Blobbed<HR>>;
 }
 
 /** `server`: the result is a stream; `client`: the argument is; `both`: both are. */
 export type StreamKind = 'server' | 'client' | 'both';
 
 type Infer<S> = S extends StandardSchemaV1 ? StandardSchemaV1.InferOutput<S> : unknown;
+type InferIn<S> = S extends StandardSchemaV1 ? StandardSchemaV1.InferInput<S> : unknown;
 
 /**
  * Declares a method. Either with types only — `method<{ a: number }, number>()` — or with
@@ -49,7 +53,13 @@ export function method<A, R>(): MethodBuilder<A, R, never>;
 export function method<I extends StandardSchemaV1, O extends StandardSchemaV1 | undefined = undefined>(schemas: {
   input: I;
   output?: O;
-}): MethodBuilder<Infer<I>, O extends StandardSchemaV1 ? Infer<O> : unknown, never>;
+}): MethodBuilder<
+  Infer<I>,
+  O extends StandardSchemaV1 ? Infer<O> : unknown,
+  never,
+  InferIn<I>,
+  O extends StandardSchemaV1 ? InferIn<O> : unknown
+>;
 export function method(schemas?: { input?: StandardSchemaV1; output?: StandardSchemaV1 }): MethodBuilder<unknown, unknown, never> {
   return build({ input: schemas?.input, output: schemas?.output, errors: undefined, isIdempotent: false });
 }
@@ -59,14 +69,14 @@ export function buildMethod<A, R, E>(def: MethodDef<A, R, E>): MethodBuilder<A, 
   return build(def);
 }
 
-function build<A, R, E>(def: MethodDef<A, R, E>): MethodBuilder<A, R, E> {
+function build<A, R, E, CA = A, HR = R>(def: MethodDef<A, R, E, CA, HR>): MethodBuilder<A, R, E, CA, HR> {
   const { input, output, isIdempotent, stream, blobs } = def;
   return Object.freeze({
     ...def,
-    throws: <E2>(codec: ErrCodec<E2>) => build<A, R, E2>({ input, output, isIdempotent, stream, blobs, errors: codec }),
-    idempotent: () => build<A, R, E>({ ...def, isIdempotent: true }),
+    throws: <E2>(codec: ErrCodec<E2>) => build<A, R, E2, CA, HR>({ input, output, isIdempotent, stream, blobs, errors: codec }),
+    idempotent: () => build<A, R, E, CA, HR>({ ...def, isIdempotent: true }),
     // The schemas check the values inside the WithBlobs: the same schemas, typed for the values.
-    blob: () => build({ ...def, blobs: true } as unknown as MethodDef<Blobbed<A>, Blobbed<R>, E>),
+    blob: () => build({ ...def, blobs: true } as unknown as MethodDef<Blobbed<A>, Blobbed<R>, E, Blobbed<CA>, Blobbed<HR>>),
   });
 }
 
@@ -80,9 +90,16 @@ export interface ServiceDef<N extends string = string, M extends MethodMap = Met
   readonly methods: M;
 }
 
-export type ArgOf<M> = M extends MethodDef<infer A, unknown, unknown> ? A : never;
-export type ResultOf<M> = M extends MethodDef<unknown, infer R, unknown> ? R : never;
-export type ErrorOf<M> = M extends MethodDef<unknown, unknown, infer E> ? E : never;
+// Read from the phantom field alone: each type appears there once.
+/** The argument a handler gets. */
+export type ArgOf<M> = M extends { readonly _types?: { arg: infer A } } ? A : never;
+/** The result a client gets. */
+export type ResultOf<M> = M extends { readonly _types?: { result: infer R } } ? R : never;
+export type ErrorOf<M> = M extends { readonly _types?: { error: infer E } } ? E : never;
+/** The argument a client passes: the input schema's input type (a field with a default may be left out). */
+export type ClientArgOf<M> = M extends { readonly _types?: { clientArg: infer CA } } ? CA : never;
+/** What a handler returns: the output schema's input type. */
+export type HandlerResultOf<M> = M extends { readonly _types?: { handlerResult: infer HR } } ? HR : never;
 
 const NAME = /^[A-Za-z_][\w-]*$/;
 

@@ -1,5 +1,6 @@
 import type { PeerIdentity } from '@skein/core';
 import type { Metadata } from '@skein/stream';
+import { isThenable } from './thenable.js';
 
 /**
  * Before/after hooks around every call, on the client (around the Caller) and on the server
@@ -38,7 +39,7 @@ export type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown
 
 export interface Filter {
   readonly name?: string;
-  before?(info: CallInfo): void | Promise<void>;
+  before?(info: CallInfo): void | PromiseLike<void>;
   after?(info: CallInfo, outcome: Outcome): void;
 }
 
@@ -74,8 +75,9 @@ export function withFilters(
       try {
         for (; ran < filters.length; ran++) {
           const r = filters[ran]!.before?.(info);
-          if (r instanceof Promise) {
-            r.then(() => (ran++, next()), fail);
+          // Any thenable: one whose refusal went unseen would let the call through.
+          if (isThenable(r)) {
+            Promise.resolve(r).then(() => (ran++, next()), fail);
             return;
           }
         }

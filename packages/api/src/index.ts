@@ -18,7 +18,7 @@ export { serverStream, clientStream, bidiStream } from './stream-methods.js';
 export type { StreamSchemas } from './stream-methods.js';
 export { withBlob } from './with-blob.js';
 export type { WithBlob, Blobbed } from './with-blob.js';
-export type { MethodDef, MethodBuilder, ServiceDef, MethodMap, AnyMethod, ArgOf, ResultOf, ErrorOf, StreamKind } from './define.js';
+export type { MethodDef, MethodBuilder, ServiceDef, MethodMap, AnyMethod, ArgOf, ResultOf, ErrorOf, ClientArgOf, HandlerResultOf, StreamKind } from './define.js';
 
 // ── Calling it: a typed stub over any Caller
 export { createClient } from './client.js';

@@ -1,5 +1,6 @@
 import { ErrorCode, RpcError } from '@skein/core';
 import type { StandardSchemaV1 } from '@standard-schema/spec';
+import { isThenable } from './thenable.js';
 
 /**
  * Runs a Standard Schema. Returns the (possibly transformed) value, or throws an RpcError of
@@ -12,7 +13,9 @@ export function validate<T>(
   code: ErrorCode,
 ): T | Promise<T> {
   const result = schema['~standard'].validate(value);
-  if (result instanceof Promise) return result.then((r) => unwrap(r, where, code));
+  // Any thenable, made a native Promise for the callers' `instanceof Promise`: one from another
+  // realm, read as a result, has no `issues` and would pass its value (undefined) unchecked.
+  if (isThenable(result)) return Promise.resolve(result).then((r) => unwrap(r, where, code));
   return unwrap(result, where, code);
 }
 

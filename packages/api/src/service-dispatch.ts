@@ -1,14 +1,14 @@
 import { EMPTY_BYTES, ErrorCode, RpcError, consoleLogger, invalidArgument, type Codec, type Logger } from '@skein/core';
 import { actionName, crashDetail, handlerErrorDetail, refusalDetail, type Dispatch, type ServerRequest } from '@skein/stream';
 import { CallContext } from './context.js';
-import type { AnyMethod, ArgOf, ResultOf, ServiceDef } from './define.js';
+import type { AnyMethod, ArgOf, HandlerResultOf, ServiceDef } from './define.js';
 import { callInfo, withFilters, type CallInfo, type Filter } from './filters.js';
 import { validate } from './schema.js';
 import { TimeoutSweep } from './timeout-sweep.js';
 import { serveStream, streamArg, streamServe, type StreamServe } from './stream-dispatch.js';
 import { splitBlob, withBlob } from './with-blob.js';
 
-export type Handler<M extends AnyMethod> = (arg: ArgOf<M>, ctx: CallContext) => ResultOf<M> | Promise<ResultOf<M>>;
+export type Handler<M extends AnyMethod> = (arg: ArgOf<M>, ctx: CallContext) => HandlerResultOf<M> | Promise<HandlerResultOf<M>>;
 export type Handlers<S extends ServiceDef> = { [K in keyof S['methods']]: Handler<S['methods'][K]> };
 
 export interface ServiceImpl<S extends ServiceDef = ServiceDef> {
@@ -45,7 +45,8 @@ export interface ServiceDispatchOptions {
   /**
    * Abort `ctx.signal` and answer Timeout when a handler runs longer. Checked once a second.
    * Bounds a streaming method's whole stream too (from its start to its answer, as a gRPC
-   * deadline does), unless `streamTimeoutMs` says otherwise. Default: off.
+   * deadline does), unless `streamTimeoutMs` says otherwise. Default: off (also 0). A negative,
+   * NaN or infinite value is refused (InvalidArgument).
    */
   handlerTimeoutMs?: number;
   /**
@@ -105,6 +106,17 @@ export function createServiceDispatch(opts: ServiceDispatchOptions): Dispatch {
 
 const timeOut = (ctx: CallContext): void => ctx.timeOut();
 
+/** Why a call was answered before its handler started, for the filters' `after`. */
+const abandoned = (e: Entry, ctx: CallContext): unknown =>
+  ctx.signal.reason ?? new RpcError(ErrorCode.Cancelled, `${e.action}: answered before its handler started`);
+
+/** A negative bound would time out every call at once; NaN would turn it off unnoticed. */
+function checkTimeout(name: string, ms: number | undefined, zero: string): void {
+  if (ms !== undefined && !(ms >= 0 && Number.isFinite(ms))) {
+    throw invalidArgument(`${name} must be a number of ms >= 0 (0: ${zero}), got ${ms}`);
+  }
+}
+
 /** Runs one call: decode, validate, handle, validate, encode, answer. */
 class Runner {
   private readonly codec: Codec;
@@ -120,9 +132,8 @@ class Runner {
     this.codec = opts.codec;
     this.logger = opts.logger ?? consoleLogger('warn', 'skein');
     this.expose = opts.exposeInternalErrors ?? false;
-    if (opts.streamTimeoutMs !== undefined && !(opts.streamTimeoutMs >= 0 && Number.isFinite(opts.streamTimeoutMs))) {
-      throw invalidArgument(`streamTimeoutMs must be a number of ms >= 0 (0: unbounded), got ${opts.streamTimeoutMs}`);
-    }
+    checkTimeout('handlerTimeoutMs', opts.handlerTimeoutMs, 'off');
+    checkTimeout('streamTimeoutMs', opts.streamTimeoutMs, 'unbounded');
     this.sweep = opts.handlerTimeoutMs ? new TimeoutSweep(opts.handlerTimeoutMs, timeOut) : undefined;
     const streamMs = opts.streamTimeoutMs ?? opts.handlerTimeoutMs;
     this.streamSweep = !streamMs ? undefined : streamMs === opts.handlerTimeoutMs ? this.sweep : new TimeoutSweep(streamMs, timeOut);
@@ -144,8 +155,14 @@ class Runner {
     } catch (err) {
       return this.fail(req, e, err, false);
     }
-    if (checked instanceof Promise) checked.then((v) => this.handle(req, e, ctx, v), (err) => this.fail(req, e, err, false));
+    if (checked instanceof Promise) checked.then((v) => this.handleChecked(req, e, ctx, v), (err) => this.fail(req, e, err, false));
     else this.handle(req, e, ctx, checked);
+  }
+
+  /** After an asynchronous schema: a call answered meanwhile (cancelled, past its deadline) is not handled. */
+  private handleChecked(req: ServerRequest, e: Entry, ctx: CallContext, arg: unknown): void {
+    if (req.isAnswered) return ctx.finish();
+    this.handle(req, e, ctx, arg);
   }
 
   /** A streaming method: its argument first (a bad one is refused before filters), then the filters around the whole stream. */
@@ -168,7 +185,11 @@ class Runner {
   private runStream(req: ServerRequest, e: Entry, s: StreamServe, ctx: CallContext, arg: unknown): void {
     this.streamSweep?.add(ctx);
     let started = this.filters.length === 0;
-    const run = (): Promise<void> => ((started = true), serveStream(req, s, arg, e.handler, ctx));
+    const run = (): Promise<void> => {
+      if (req.isAnswered) return Promise.reject(abandoned(e, ctx)); // as in handleFiltered
+      started = true;
+      return serveStream(req, s, arg, e.handler, ctx);
+    };
     const served =
       this.filters.length === 0
         ? run()
@@ -211,7 +232,13 @@ class Runner {
     const info = this.serverInfo(req, e, ctx, arg);
     // A `before` that refuses the call answers for a handler that never started.
     let started = false;
-    const run = (): unknown => ((started = true), e.handler(arg, ctx));
+    const run = (): unknown => {
+      // Answered while a `before` awaited (cancelled, past its deadline, timed out): nobody
+      // waits for this handler's answer, so it is not started.
+      if (req.isAnswered) throw abandoned(e, ctx);
+      started = true;
+      return e.handler(arg, ctx);
+    };
     withFilters(this.filters, info, run, (err) => this.logger.warn({ action: info.action, err }, `${info.action}: server filter failed after the call`)).then(
       (v) => this.done(req, e, ctx, v, false),
       (err) => this.done(req, e, ctx, err, true, started),
@@ -250,15 +277,35 @@ class Runner {
    * tell the client the call never ran (see `handlerErrorDetail`); a refusal before it did may.
    */
   private fail(req: ServerRequest, e: Entry, err: unknown, started = true): void {
-    if (e.def.errors?.is(err)) {
+    if (this.isDeclared(e, err)) {
       let payload;
       try {
-        payload = e.def.errors.encode(err);
+        payload = e.def.errors!.encode(err);
       } catch (encodeErr) {
-        return this.fail(req, e, encodeErr, started);
+        return this.failBuiltin(req, e, encodeErr, started);
       }
       return req.failCustom(payload);
     }
+    this.failBuiltin(req, e, err, started);
+  }
+
+  /**
+   * Whether `err` is one of the method's declared errors. An `is` that throws (reading a field
+   * of a thrown `null`) declares nothing: thrown here, from a promise's callback, it would leave
+   * the call unanswered and reject with no handler, which ends a Node process.
+   */
+  private isDeclared(e: Entry, err: unknown): boolean {
+    if (!e.def.errors) return false;
+    try {
+      return e.def.errors.is(err);
+    } catch (isErr) {
+      this.logger.error({ action: e.action, err: isErr }, `${e.action}: the method's error codec threw in is()`);
+      return false;
+    }
+  }
+
+  /** Answers with a built-in error: an RpcError's own code, anything else Internal. */
+  private failBuiltin(req: ServerRequest, e: Entry, err: unknown, started: boolean): void {
     const { action } = e;
     if (err instanceof RpcError) {
       if (err.code === ErrorCode.Internal || err.code === ErrorCode.Encode) {

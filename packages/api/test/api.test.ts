@@ -5,6 +5,7 @@ import { deferred, waitFor, within } from '@skein/test-utils';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
 import * as v from 'valibot';
+import type { StandardSchemaV1 } from '@standard-schema/spec';
 import { createClient, createServiceDispatch, implement, method, service, type CallContext } from '../src/index.js';
 import { memoryLogger, serve } from './harness.js';
 
@@ -176,6 +177,40 @@ describe('handler timeout sweep', () => {
   });
 });
 
+describe('an error codec whose is() throws', () => {
+  // An `is` that reads a field of what was thrown, and a handler that throws null.
+  class Nope extends Error {}
+  const fragile = {
+    is: (e: unknown): e is Nope => (e as { code: unknown }).code === 'NOPE',
+    encode: () => 1,
+    decode: () => new Nope(),
+  };
+  const Fragile = service('Fragile', { sync: method<void, void>().throws(fragile), async: method<void, void>().throws(fragile) });
+  const impl = implement(Fragile, {
+    sync: () => {
+      throw null;
+    },
+    async: () => Promise.reject(null),
+  });
+
+  it('answers Internal, for a handler that throws as for one that rejects, and logs the codec', async () => {
+    const logger = memoryLogger();
+    const s = await serve({ codec: msgpackCodec, services: [impl], logger });
+    cleanup.push(() => s.close());
+    const fragileClient = createClient(Fragile, s.stream, { codec: msgpackCodec });
+    for (const call of [fragileClient.sync, fragileClient.async]) {
+      await expect(within(call(), 5000, 'the answer')).rejects.toMatchObject({ code: ErrorCode.Internal });
+    }
+    const errors = logger.lines.filter((l) => l.level === 'error').map((l) => l.msg);
+    expect(errors).toEqual([
+      "Fragile.sync: the method's error codec threw in is()",
+      'Fragile.sync: handler threw an undeclared error',
+      "Fragile.async: the method's error codec threw in is()",
+      'Fragile.async: handler threw an undeclared error',
+    ]);
+  });
+});
+
 describe('configuration mistakes', () => {
   it('throw InvalidArgument, as everywhere else: a missing handler, a service registered twice', () => {
     const Small = service('Small', { a: method<void, void>(), b: method<void, void>() });
@@ -186,6 +221,14 @@ describe('configuration mistakes', () => {
     expect(() => createServiceDispatch({ codec: msgpackCodec, services: [impl, impl] })).toThrow(
       expect.objectContaining({ code: ErrorCode.InvalidArgument, message: 'service Small registered twice' }),
     );
+  });
+
+  it('throw InvalidArgument for a handlerTimeoutMs that is negative (every call would time out at once), NaN or infinite', () => {
+    for (const bad of [-1, Number.NaN, Infinity]) {
+      expect(() => createServiceDispatch({ codec: msgpackCodec, services: [], handlerTimeoutMs: bad })).toThrow(
+        expect.objectContaining({ code: ErrorCode.InvalidArgument, message: `handlerTimeoutMs must be a number of ms >= 0 (0: off), got ${bad}` }),
+      );
+    }
   });
 });
 
@@ -263,5 +306,71 @@ describe('Standard Schema validation', () => {
   it('refuses a handler result that breaks the output schema with Internal', async () => {
     const { typed } = await users({ id: 'not a number' });
     await expect(typed.create({ name: 'ann', age: 3 })).rejects.toMatchObject({ code: ErrorCode.Internal });
+  });
+
+  it('fills in defaults on both sides: the client may leave a field out, and so may the handler', async () => {
+    const Search = service('Search', {
+      find: method({
+        input: z.object({ q: z.string(), page: z.number().default(1) }),
+        output: z.object({ hits: z.array(z.string()), total: z.number().default(0) }),
+      }),
+    });
+    const seen: unknown[] = [];
+    const s = await serve({ codec: msgpackCodec, services: [implement(Search, { find: (arg) => (seen.push(arg), { hits: [arg.q] }) })] });
+    cleanup.push(() => s.close());
+    const search = createClient(Search, s.stream, { codec: msgpackCodec });
+    expect(await search.find({ q: 'x' })).toEqual({ hits: ['x'], total: 0 });
+    expect(seen).toEqual([{ q: 'x', page: 1 }]);
+  });
+
+  it('does not handle a call cancelled while its asynchronous schema ran', async () => {
+    const gate = deferred<void>();
+    let entered = 0;
+    const later: StandardSchemaV1<unknown, string> = {
+      '~standard': { version: 1, vendor: 'test', validate: (value) => (entered++, gate.promise.then(() => ({ value: String(value) }))) },
+    };
+    let handled = 0;
+    const Gated = service('Gated', { go: method({ input: later }) });
+    const s = await serve({ codec: msgpackCodec, services: [implement(Gated, { go: () => void handled++ })] });
+    cleanup.push(() => s.close());
+    await s.stream.ping(); // the hello is answered: a call can be cancelled
+    // A client without the schema: the server's check is the one that waits.
+    const unchecked = createClient(service('Gated', { go: method<string, void>() }), s.stream, { codec: msgpackCodec });
+    const ac = new AbortController();
+    const call = unchecked.go('x', { signal: ac.signal }).catch((e: RpcError) => e.codeName);
+    await waitFor(() => entered === 1, { what: 'the server to check the argument' });
+    ac.abort();
+    expect(await call).toBe('Cancelled');
+    await waitFor(() => s.server.stats().inFlight === 0, { what: 'the server to drop the call' });
+    gate.resolve();
+    await s.stream.ping(); // the server has run what the check's end set off
+    expect(handled).toBe(0);
+    expect(await createClient(Gated, s.stream, { codec: msgpackCodec }).go('y')).toBeUndefined();
+    expect(handled).toBe(1);
+  });
+
+  it('awaits a schema whose validate returns any thenable (a promise of another realm), on both sides', async () => {
+    // A name of at least 2 characters, checked asynchronously; the value comes back trimmed.
+    const thenable = <T,>(value: T): PromiseLike<T> => ({ then: (ok, fail) => Promise.resolve(value).then(ok, fail) });
+    const name: StandardSchemaV1<unknown, string> = {
+      '~standard': {
+        version: 1,
+        vendor: 'test',
+        validate: (value) =>
+          thenable(typeof value === 'string' && value.trim().length >= 2 ? { value: value.trim() } : { issues: [{ message: 'too short' }] }) as Promise<
+            StandardSchemaV1.Result<string>
+          >,
+      },
+    };
+    const Names = service('Names', { greet: method({ input: name }) });
+    const s = await serve({ codec: msgpackCodec, services: [implement(Names, { greet: (n) => `hi ${n}` })] });
+    cleanup.push(() => s.close());
+    const names = createClient(Names, s.stream, { codec: msgpackCodec });
+    expect(await names.greet('  ann ')).toBe('hi ann');
+    await expect(names.greet('a')).rejects.toMatchObject({ code: ErrorCode.InvalidArgument, message: 'Names.greet: invalid argument: (root): too short' });
+    expect(s.stream.inFlight).toBe(0);
+    // The server checks too: what a client without the schema sends.
+    const Unchecked = service('Names', { greet: method<unknown, string>() });
+    await expect(createClient(Unchecked, s.stream, { codec: msgpackCodec }).greet('a')).rejects.toMatchObject({ code: ErrorCode.InvalidArgument });
   });
 });

@@ -1,6 +1,6 @@
 import { msgpackCodec } from '@skein/codec-msgpack';
 import { ErrorCode, RpcError } from '@skein/core';
-import { settleAll } from '@skein/test-utils';
+import { deferred, settleAll, waitFor } from '@skein/test-utils';
 import { afterEach, describe, expect, it } from 'vitest';
 import { callLog, createClient, implement, method, overloadShedding, service, type CallInfo, type Filter } from '../src/index.js';
 import { memoryLogger, serve } from './harness.js';
@@ -111,6 +111,49 @@ describe('filters', () => {
     await expect(svc.echo(1)).rejects.toMatchObject({ code: ErrorCode.Unauthenticated, message: 'who are you?' });
     expect(executed).toBe(0);
     expect(log).toEqual(['s1.before', 's1.after']);
+  });
+
+  it('wait for a before that returns any thenable (not a native Promise), and heed its refusal', async () => {
+    const log: string[] = [];
+    // What a query builder or a Bluebird promise is: awaitable, but not `instanceof Promise`.
+    const thenable = (fail: boolean): PromiseLike<void> => ({
+      then: (ok, refuse) =>
+        Promise.resolve()
+          .then(() => {
+            if (fail) throw new RpcError(ErrorCode.PermissionDenied, 'not yours');
+          })
+          .then(ok, refuse),
+    });
+    const check: Filter = { before: (info) => thenable(info.arg === 13), after: () => void log.push('check.after') };
+    const { svc } = await setup([check, tracer('s2', log)]);
+    await expect(svc.echo(13)).rejects.toMatchObject({ code: ErrorCode.PermissionDenied, message: 'not yours' });
+    expect(executed).toBe(0);
+    expect(log).toEqual([]);
+    expect(await svc.echo(7)).toBe(7);
+    expect(log).toEqual(['s2.before', 's2.after', 'check.after']);
+  });
+
+  it('start no handler for a call answered while a before awaited (cancelled, past its deadline)', async () => {
+    const gate = deferred<void>();
+    let entered = 0;
+    const outcomes: unknown[] = [];
+    const slow: Filter = {
+      before: () => (entered++, gate.promise),
+      after: (_info, outcome) => void outcomes.push(outcome.ok ? 'ok' : (outcome.error as RpcError).codeName),
+    };
+    const { svc, stream, server } = await setup([slow]);
+    await stream.ping(); // the hello is answered: calls go with their heads (deadline, cancel)
+    const ac = new AbortController();
+    const timedOut = svc.echo(1, { timeoutMs: 300 }).catch((e: RpcError) => e.codeName);
+    const cancelled = svc.echo(2, { signal: ac.signal }).catch((e: RpcError) => e.codeName);
+    await waitFor(() => entered === 2, { what: 'both calls in the filter' });
+    ac.abort();
+    expect([await timedOut, await cancelled]).toEqual(['Timeout', 'Cancelled']);
+    await waitFor(() => server.stats().inFlight === 0, { what: 'the server to drop both calls' });
+    gate.resolve();
+    await waitFor(() => outcomes.length === 2, { what: "both filters' after" });
+    expect(executed).toBe(0);
+    expect(outcomes.sort()).toEqual(['Cancelled', 'Timeout']);
   });
 
   it('callLog writes method, peer, duration and outcome at debug', async () => {

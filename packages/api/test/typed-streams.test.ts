@@ -1,7 +1,7 @@
 import { msgpackCodec } from '@skein/codec-msgpack';
 import { ErrorCode, RpcError, codeErrors, silentLogger } from '@skein/core';
 import { ConnPool, FailoverPool } from '@skein/stream';
-import { deferred } from '@skein/test-utils';
+import { deferred, waitFor } from '@skein/test-utils';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { bidiStream, clientStream, createClient, implement, serverStream, service, type CallInfo, type Filter } from '../src/index.js';
@@ -177,6 +177,30 @@ describe('typed streams: filters', () => {
     expect(clientCalls).toEqual(['client before Feed.count', 'client after Feed.count true', 'client before Feed.count', 'client after Feed.count true']);
     // A filter whose `before` refused sees no `after`.
     expect(calls).toEqual(['server before Feed.count {"to":2}', 'server after Feed.count true', 'server before Feed.count {"to":13}']);
+  });
+});
+
+describe('typed streams: a call answered while a server filter awaits', () => {
+  it('starts no handler once the before settles', async () => {
+    const entered = deferred<void>();
+    const gate = deferred<void>();
+    const outcomes: string[] = [];
+    const slow: Filter = {
+      before: () => (entered.resolve(), gate.promise),
+      after: (_info, outcome) => void outcomes.push(outcome.ok ? 'ok' : (outcome.error as RpcError).codeName),
+    };
+    const { s, seen, feed } = await setup([slow]);
+    await s.stream.ping(); // the hello is answered: the stream can be cancelled
+    const ac = new AbortController();
+    const opened = feed.count({ to: 3 }, { signal: ac.signal }).then(drain);
+    await entered.promise;
+    ac.abort();
+    expect(codeOf(await opened.catch((e: unknown) => e))).toBe(ErrorCode.Cancelled);
+    await s.stream.ping(); // answered after the cancel frame before it: the server has read it
+    gate.resolve();
+    await waitFor(() => outcomes.length === 1, { what: "the filter's after" });
+    expect(seen.handlerRuns).toBe(0);
+    expect(outcomes).toEqual(['Cancelled']);
   });
 });
 

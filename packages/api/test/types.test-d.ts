@@ -2,7 +2,7 @@ import { codeErrors, type RpcError, type RemoteError } from '@skein/core';
 import { describe, expectTypeOf, it } from 'vitest';
 import { z } from 'zod';
 import type { Caller } from '@skein/stream';
-import { createClient, implement, method, service, type CallContext, type Result } from '../src/index.js';
+import { createClient, implement, method, service, withBlob, type CallContext, type Result, type WithBlob } from '../src/index.js';
 
 class DivideByZero extends Error {}
 class Overflow extends Error {}
@@ -73,5 +73,46 @@ describe('server handlers are checked against the definition', () => {
     });
     // @ts-expect-error echo, now and parse are missing
     implement(Calculator, { add: () => 1, div: () => 1 });
+  });
+});
+
+describe('a schema that fills in a value types each side as it sees the value', () => {
+  // `page` may be left out by the client (the schema's default fills it in before the handler
+  // runs); `total` may be left out by the handler (filled in before the client gets it).
+  const Search = service('Search', {
+    find: method({
+      input: z.object({ q: z.string(), page: z.number().default(1) }),
+      output: z.object({ hits: z.array(z.string()), total: z.number().default(0) }),
+    }),
+  });
+  const search = createClient(Search, caller, { codec: null! });
+
+  it('the client passes the input schema\'s input and gets the output schema\'s output', () => {
+    expectTypeOf(search.find).parameter(0).toEqualTypeOf<{ q: string; page?: number | undefined }>();
+    expectTypeOf(search.find({ q: 'x' })).resolves.toEqualTypeOf<{ hits: string[]; total: number }>();
+    expectTypeOf(search.find.result).parameter(0).toEqualTypeOf<{ q: string; page?: number | undefined }>();
+  });
+
+  it("the handler gets the input schema's output and returns the output schema's input", () => {
+    implement(Search, {
+      find: (arg) => {
+        expectTypeOf(arg).toEqualTypeOf<{ q: string; page: number }>();
+        return { hits: [arg.q] };
+      },
+    });
+  });
+
+  it('keeps the types through throws, idempotent and blob', () => {
+    const Blobs = service('Blobs', {
+      put: method({ input: z.object({ name: z.string(), mode: z.string().default('w') }) }).throws(codeErrors({ 1: Overflow })).idempotent().blob(),
+    });
+    const blobs = createClient(Blobs, caller, { codec: null! });
+    expectTypeOf(blobs.put).parameter(0).toEqualTypeOf<WithBlob<{ name: string; mode?: string | undefined }>>();
+    implement(Blobs, {
+      put: (arg) => {
+        expectTypeOf(arg).toEqualTypeOf<WithBlob<{ name: string; mode: string }>>();
+        return withBlob(undefined);
+      },
+    });
   });
 });

@@ -12,6 +12,8 @@ export const NOT_HANDLED: unique symbol = Symbol('msgpack: not handled by the fa
 type Result = unknown;
 
 const MAX_DEPTH = 32;
+/** At most 32 nested arrays of this many slots (8 bytes each) made up front: 256 KiB. */
+const PREALLOCATED = 1024;
 /** Longer ASCII strings are read with TextDecoder, which costs more to call than to run. */
 const SHORT_STRING = 24;
 /**
@@ -113,7 +115,9 @@ function readArray(size: number, depth: number): Result {
   if (size === 0) return [];
   // Every item takes a byte at least: a longer claim is truncated, and the library says so.
   if (depth >= MAX_DEPTH || size > end - pos) return NOT_HANDLED;
-  const array = new Array<unknown>(size);
+  // Made no longer than PREALLOCATED items, longer ones grown as items arrive: each of 32
+  // nested headers may claim the whole rest of the message, and memory must follow the bytes.
+  const array = new Array<unknown>(Math.min(size, PREALLOCATED));
   for (let i = 0; i < size; i++) {
     const item = read(depth + 1);
     if (item === NOT_HANDLED) return NOT_HANDLED;

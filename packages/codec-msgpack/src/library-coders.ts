@@ -1,5 +1,6 @@
 import { Decoder, Encoder, type ExtensionCodecType } from '@msgpack/msgpack';
 import { checkExtensionTypes, skeinExtensions, type ExtensionTypes } from './extensions.js';
+import { growArrays } from './growing-arrays.js';
 import { guardInt64 } from './int64-guard.js';
 import { libraryKeyDecoder } from './key-cache.js';
 import { Nesting } from './nesting.js';
@@ -25,7 +26,8 @@ export function libraryCoders(options: LibraryOptions): { encoder: Encoder; deco
   // those forms, and makes the decoder return a bigint only beyond the safe integers.
   const newEncoder = (): Encoder =>
     writeSafeIntegers(guardInt64(new Encoder({ extensionCodec, useBigInt64: true, ignoreUndefined, sortKeys })));
-  const newDecoder = (): Decoder => readSafeIntegers(new Decoder({ extensionCodec, useBigInt64: true, keyDecoder: libraryKeyDecoder }));
+  const newDecoder = (): Decoder =>
+    growArrays(readSafeIntegers(new Decoder({ extensionCodec, useBigInt64: true, keyDecoder: libraryKeyDecoder })));
   extensionCodec = skeinExtensions(types, new Nesting(newEncoder), new Nesting(newDecoder));
   return { encoder: newEncoder(), decoder: newDecoder() };
 }

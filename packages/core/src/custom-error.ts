@@ -41,12 +41,18 @@ export function codeErrors<const M extends Record<number, ErrorClass>>(map: M): 
       throw invalidArgument(`codeErrors: ${code} is not a u32 error number`);
     }
   }
+  // Each declared class's prototype and its code (the first, should one class have two).
+  const codes = new Map<object, number>();
+  for (const [code, cls] of entries) if (!codes.has(cls.prototype)) codes.set(cls.prototype, code);
   return {
     is: (err: unknown): err is E => entries.some(([, cls]) => err instanceof cls),
     encode(err: E): number {
-      // Most derived first: a subclass listed under its own code wins over its base.
-      for (const [code, cls] of entries) if ((err as object).constructor === cls) return code;
-      for (const [code, cls] of entries) if (err instanceof cls) return code;
+      // The nearest declared class up the error's prototype chain, whatever the codes' order:
+      // an undeclared subclass of a declared subclass travels as that subclass, not as its base.
+      for (let proto = Object.getPrototypeOf(err) as object | null; proto !== null; proto = Object.getPrototypeOf(proto) as object | null) {
+        const code = codes.get(proto);
+        if (code !== undefined) return code;
+      }
       throw invalidArgument('codeErrors: not a declared error');
     },
     decode(payload: ErrorPayload): E {

@@ -71,6 +71,13 @@ describe('codeErrors', () => {
     expect(codec.decode(3)).toBeInstanceOf(BigOverflow);
   });
 
+  it('sends an undeclared subclass as its nearest declared class, whatever the order of the codes', () => {
+    class HugeOverflow extends BigOverflow {}
+    expect(codec.encode(new HugeOverflow())).toBe(3);
+    expect(codeErrors({ 1: BigOverflow, 2: Overflow }).encode(new HugeOverflow())).toBe(1);
+    expect(codec.decode(codec.encode(new HugeOverflow()))).toBeInstanceOf(BigOverflow);
+  });
+
   it('recognises only declared errors', () => {
     expect(codec.is(new Overflow())).toBe(true);
     expect(codec.is(new Error('x'))).toBe(false);
