@@ -21,6 +21,19 @@ async function rawServer(): Promise<{ port: number; messages: Uint8Array[] }> {
   return { port: (wss.address() as net.AddressInfo).port, messages };
 }
 
+/** A plain `ws` server that runs `serve` on each connection and resolves with the close code its peer sent. */
+async function closeWatchingServer(serve: (ws: WebSocket) => void): Promise<{ port: number; closeCode: Promise<number> }> {
+  const peer = deferred<number>();
+  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false });
+  await new Promise((r) => wss.once('listening', r));
+  cleanup.push(() => new Promise((r) => wss.close(r)));
+  wss.on('connection', (ws) => {
+    ws.on('close', (code) => peer.resolve(code));
+    serve(ws);
+  });
+  return { port: (wss.address() as net.AddressInfo).port, closeCode: peer.promise };
+}
+
 describe('ws client', () => {
   it('sends 1000 frames written in one synchronous run as one message with batchFrames: Infinity', async () => {
     const s = await rawServer();
@@ -158,35 +171,22 @@ describe('standard WebSocket API client', () => {
   });
 
   it('sends its close codes in the private range, where the API allows them', async () => {
-    const peer = deferred<number>();
-    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false });
-    await new Promise((r) => wss.once('listening', r));
-    cleanup.push(() => new Promise((r) => wss.close(r)));
-    wss.on('connection', (ws) => {
-      ws.on('close', (code) => peer.resolve(code));
-      ws.send(Buffer.from([10, 0, 0, 0, 1]));
-    });
-    const conn = await wsTransport({ WebSocket: Standard }).connect({ host: '127.0.0.1', port: (wss.address() as net.AddressInfo).port }, spec);
+    const peer = await closeWatchingServer((ws) => ws.send(Buffer.from([10, 0, 0, 0, 1])));
+    const conn = await wsTransport({ WebSocket: Standard }).connect({ host: '127.0.0.1', port: peer.port }, spec);
     const c = record(conn);
-    expect(await peer.promise).toBe(4007);
+    expect(await peer.closeCode).toBe(4007);
     expect(c.isClosed).toBe(true);
   });
 
   it('without a read pause (browsers, Deno), drops a server that keeps sending while paused, once it holds maxHeldBytes', async () => {
-    const peer = deferred<number>();
-    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false });
-    await new Promise((r) => wss.once('listening', r));
-    cleanup.push(() => new Promise((r) => wss.close(r)));
     const body = new Uint8Array(16 * 1024);
-    wss.on('connection', (ws) => {
-      ws.on('close', (code) => peer.resolve(code));
+    const peer = await closeWatchingServer((ws) => {
       for (let i = 0; i < 16; i++) ws.send(frame(body));
     });
-    const port = (wss.address() as net.AddressInfo).port;
-    const conn = await wsTransport({ WebSocket: BrowserLike, maxHeldBytes: 64 * 1024 }).connect({ host: '127.0.0.1', port }, spec);
+    const conn = await wsTransport({ WebSocket: BrowserLike, maxHeldBytes: 64 * 1024 }).connect({ host: '127.0.0.1', port: peer.port }, spec);
     // Paused at the first frame, and never resumed: everything after it is held.
     const c = record(conn, { frame: () => conn.pause() });
-    expect(await peer.promise).toBe(4013);
+    expect(await peer.closeCode).toBe(4013);
     const err = await c.closed.promise;
     expect(RpcError.is(err, ErrorCode.Overloaded)).toBe(true);
     expect(err!.message).toMatch(/over maxHeldBytes \(65536\)/);
@@ -194,24 +194,18 @@ describe('standard WebSocket API client', () => {
   });
 
   it('applies maxWsMessageBytes: a message over it closes with 1009 (sent as 4009) and FrameTooLarge, as on ws', async () => {
-    const peer = deferred<number>();
-    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false });
-    await new Promise((r) => wss.once('listening', r));
-    cleanup.push(() => new Promise((r) => wss.close(r)));
-    wss.on('connection', (ws) => {
-      ws.on('close', (code) => peer.resolve(code));
-      // Once the client is bound (it asks): one message at the limit, then one a byte over it.
+    // Once the client is bound (it asks): one message at the limit, then one a byte over it.
+    const peer = await closeWatchingServer((ws) =>
       ws.once('message', () => {
         ws.send(frame(new Uint8Array(1000 - 4)));
         ws.send(frame(new Uint8Array(1001 - 4)));
-      });
-    });
-    const port = (wss.address() as net.AddressInfo).port;
-    const conn = await wsTransport({ WebSocket: BrowserLike, maxWsMessageBytes: 1000 }).connect({ host: '127.0.0.1', port }, spec);
+      }),
+    );
+    const conn = await wsTransport({ WebSocket: BrowserLike, maxWsMessageBytes: 1000 }).connect({ host: '127.0.0.1', port: peer.port }, spec);
     cleanup.push(() => conn.close());
     const c = record(conn);
     conn.write(frame('go'));
-    expect(await peer.promise).toBe(4009);
+    expect(await peer.closeCode).toBe(4009);
     const err = await c.closed.promise;
     expect(RpcError.is(err, ErrorCode.FrameTooLarge)).toBe(true);
     expect(err!.message).toMatch(/1001 bytes.*maxWsMessageBytes \(1000\)/);
