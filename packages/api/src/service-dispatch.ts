@@ -4,6 +4,7 @@ import { CallContext } from './context.js';
 import type { AnyMethod, ArgOf, HandlerResultOf, ServiceDef } from './define.js';
 import { callInfo, withFilters, type CallInfo, type Filter } from './filters.js';
 import { validate } from './schema.js';
+import { isThenable } from './thenable.js';
 import { TimeoutSweep } from './timeout-sweep.js';
 import { serveStream, streamArg, streamServe, type StreamServe } from './stream-dispatch.js';
 import { splitBlob, withBlob } from './with-blob.js';
@@ -224,7 +225,8 @@ class Runner {
     } catch (err) {
       return this.done(req, e, ctx, err, true);
     }
-    if (out instanceof Promise) out.then((v) => this.done(req, e, ctx, v, false), (err) => this.done(req, e, ctx, err, true));
+    // Any thenable (a query builder's result, another realm's promise): its value is the answer, not the object.
+    if (isThenable(out)) Promise.resolve(out).then((v) => this.done(req, e, ctx, v, false), (err) => this.done(req, e, ctx, err, true));
     else this.done(req, e, ctx, out, false);
   }
 

@@ -349,6 +349,22 @@ describe('Standard Schema validation', () => {
     expect(handled).toBe(1);
   });
 
+  it("answers a handler's thenable (a query builder's result) with its value, with and without filters", async () => {
+    const thenable = <T,>(value: T): PromiseLike<T> => ({ then: (ok, fail) => Promise.resolve(value).then(ok, fail) });
+    const Rows = service('Rows', { count: method<string, number>(), missing: method<string, number>() });
+    const rows = implement(Rows, {
+      count: (table) => thenable(table.length) as unknown as Promise<number>,
+      missing: () => ({ then: (_ok: unknown, fail: (e: unknown) => void) => fail(new RpcError(ErrorCode.PermissionDenied, 'not your table')) }) as unknown as Promise<number>,
+    });
+    for (const filters of [[], [{ before: () => {} }]]) {
+      const s = await serve({ codec: msgpackCodec, services: [rows], filters });
+      cleanup.push(() => s.close());
+      const client = createClient(Rows, s.stream, { codec: msgpackCodec });
+      expect(await client.count('users')).toBe(5);
+      await expect(client.missing('x')).rejects.toMatchObject({ code: ErrorCode.PermissionDenied });
+    }
+  });
+
   it('awaits a schema whose validate returns any thenable (a promise of another realm), on both sides', async () => {
     // A name of at least 2 characters, checked asynchronously; the value comes back trimmed.
     const thenable = <T,>(value: T): PromiseLike<T> => ({ then: (ok, fail) => Promise.resolve(value).then(ok, fail) });
