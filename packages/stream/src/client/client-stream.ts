@@ -575,8 +575,7 @@ export class ClientStream implements StreamCaller {
         if (blob.length !== 0) this.conn.write(blob);
         if (more) this.conn.deferFlush?.();
       },
-      congested: () => this.conn.congested,
-      holdUntilDrained: (stream) => this.drains.hold(stream),
+      congested: () => (this.conn.congested ? this.drains : undefined),
       end: (seq) => this.writeBare(END_ACTION, seq),
       credit: (seq, bytes) => {
         if (this._state !== 'closed' && this.streams.has(seq)) this.conn.write(creditRequest(seq, bytes));

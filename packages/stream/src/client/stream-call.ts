@@ -1,7 +1,7 @@
 import { EMPTY_BYTES, ErrorCode, RpcError } from '@skein/core';
 import type { Reply } from './call.js';
 import { CreditGate } from '../internals/credit-gate.js';
-import type { Drainable } from '../internals/drain-waiters.js';
+import type { DrainWaiters } from '../internals/drain-waiters.js';
 import { Inbox } from '../internals/inbox.js';
 import { itemCost } from '../wire/extension-frames.js';
 
@@ -16,9 +16,8 @@ export interface StreamWire {
   credit(seq: number, bytes: number): void;
   /** Seq 0: the stream was cancelled before it opened. */
   cancel(seq: number): void;
-  /** The connection's send buffer is full: a write waits for it to drain (`holdUntilDrained`). */
-  congested(): boolean;
-  holdUntilDrained(stream: Drainable): void;
+  /** The connection's drain waiters while its send buffer is full (a write waits for it to drain), else undefined. */
+  congested(): DrainWaiters | undefined;
 }
 
 const costOf = (item: Reply): number => itemCost(item.msg, item.blob);
@@ -31,7 +30,7 @@ const nothing = (): void => {};
  * for credit) until a connection takes the stream.
  */
 export function unopenedStreams(receiveWindow: number, limits: { maxMessage: number; maxBlob: number }): (signal: AbortSignal | undefined) => StreamCall {
-  const wire: StreamWire = { maxMessage: limits.maxMessage, maxBlob: limits.maxBlob, data: nothing, end: nothing, credit: nothing, cancel: nothing, congested: () => false, holdUntilDrained: nothing };
+  const wire: StreamWire = { maxMessage: limits.maxMessage, maxBlob: limits.maxBlob, data: nothing, end: nothing, credit: nothing, cancel: nothing, congested: () => undefined };
   return (signal) => new StreamCall(wire, receiveWindow, signal);
 }
 
@@ -43,7 +42,7 @@ export function unopenedStreams(receiveWindow: number, limits: { maxMessage: num
  * reply (a last value, often empty), or its error, which reading also ends with.
  * Breaking out of a `for await` cancels the stream, as `cancel()` and the call's AbortSignal do.
  */
-export class StreamCall implements AsyncIterable<Reply>, Drainable {
+export class StreamCall implements AsyncIterable<Reply> {
   /** The stream's seq, once it is open (0 before). */
   seq = 0;
   readonly result: Promise<Reply>;
@@ -109,20 +108,10 @@ export class StreamCall implements AsyncIterable<Reply>, Drainable {
     if (msg.length > this.wire.maxMessage || blob.length > this.wire.maxBlob) {
       return Promise.reject(new RpcError(ErrorCode.FrameTooLarge, `stream item of ${msg.length} + ${blob.length} bytes exceeds the limits (${this.wire.maxMessage}, ${this.wire.maxBlob})`));
     }
-    // Credit is the server's word for what it takes; the send buffer is what it does take.
-    const congested = this.wire.congested();
-    const waiting = this.gate.wait(congested);
-    if (waiting) {
-      if (congested) this.wire.holdUntilDrained(this);
-      return waiting.then(() => this.send(msg, blob));
-    }
+    const waiting = this.gate.wait(this.wire.congested());
+    if (waiting) return waiting.then(() => this.send(msg, blob));
     this.send(msg, blob);
     return Promise.resolve();
-  }
-
-  /** @internal The connection's send buffer drained: a write held for it goes on. */
-  drained(): void {
-    this.gate.release();
   }
 
   /** No more items from this side; the server's side goes on until it answers. */

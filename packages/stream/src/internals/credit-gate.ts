@@ -1,4 +1,5 @@
 import { invalidArgument } from '@skein/core';
+import type { Drainable, DrainWaiters } from './drain-waiters.js';
 
 /**
  * The sending side of a stream's flow control: bytes the receiver still takes. A sender may
@@ -6,7 +7,7 @@ import { invalidArgument } from '@skein/core';
  * window still goes, alone); at zero or below it waits until the receiver grants more. So a
  * sender's memory holds at most the item it waits to send, however slow the receiver.
  */
-export class CreditGate {
+export class CreditGate implements Drainable {
   private waiter: { resolve(): void; reject(err: Error): void } | undefined;
   private failure: Error | undefined;
 
@@ -23,12 +24,15 @@ export class CreditGate {
 
   /**
    * Undefined when the sender may go on now; else a promise that settles when it may (or fails).
-   * `held`: the way out is full, so the sender waits even with credit, until `release()`.
+   * `congested`: the connection's send buffer is full (its waiters), so the sender waits even
+   * with credit, until it drains. Credit is the receiver's word for what it takes; the send
+   * buffer is what it does take.
    */
-  wait(held = false): Promise<void> | undefined {
+  wait(congested?: DrainWaiters): Promise<void> | undefined {
     if (this.failure) return Promise.reject(this.failure);
-    if (this.credit > 0 && !held) return undefined;
+    if (this.credit > 0 && congested === undefined) return undefined;
     if (this.waiter) return Promise.reject(invalidArgument('one write at a time on a stream: await the previous write first'));
+    congested?.hold(this);
     return new Promise((resolve, reject) => (this.waiter = { resolve, reject }));
   }
 
@@ -45,8 +49,8 @@ export class CreditGate {
     }
   }
 
-  /** The way out drained: a sender held with credit left goes on. */
-  release(): void {
+  /** The connection's send buffer drained: a sender held with credit left goes on. */
+  drained(): void {
     if (this.credit > 0) this.grant(0);
   }
 

@@ -1,4 +1,4 @@
-/** A stream whose write waits for its connection's send buffer to drain. */
+/** A stream's sending side (its CreditGate), whose write waits for its connection's send buffer to drain. */
 export interface Drainable {
   drained(): void;
 }

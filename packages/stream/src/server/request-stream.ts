@@ -1,7 +1,7 @@
 import { ErrorCode, EMPTY_BYTES, RpcError, type FrameConn } from '@skein/core';
 import type { Reply } from '../client/call.js';
 import { CreditGate } from '../internals/credit-gate.js';
-import type { DrainWaiters, Drainable } from '../internals/drain-waiters.js';
+import type { DrainWaiters } from '../internals/drain-waiters.js';
 import { Inbox } from '../internals/inbox.js';
 import { DATA_FLAG, creditResponse, itemCost } from '../wire/extension-frames.js';
 import type { ReplyLimits } from '../wire/limits.js';
@@ -26,7 +26,7 @@ const costOf = (item: Reply): number => itemCost(item.msg, item.blob);
  * client grants. The stream ends with the request's answer: `req.reply()` (its msg and blob a
  * last value, often empty) or `req.fail()`; writes after that fail.
  */
-export class RequestStream implements AsyncIterable<Reply>, Drainable {
+export class RequestStream implements AsyncIterable<Reply> {
   private readonly inbox: Inbox;
   private readonly gate: CreditGate;
   private readonly header = new Uint8Array(RESPONSE_HEADER_LENGTH);
@@ -71,13 +71,8 @@ export class RequestStream implements AsyncIterable<Reply>, Drainable {
     if (msg.length > maxMessage || blob.length > maxBlob) {
       return Promise.reject(new RpcError(ErrorCode.FrameTooLarge, `stream item of ${msg.length} + ${blob.length} bytes exceeds the client's limits (${maxMessage}, ${maxBlob})`));
     }
-    // Credit is the client's word for what it takes; the send buffer is what it does take.
-    const congested = this.host.conn.congested;
-    const waiting = this.gate.wait(congested);
-    if (waiting) {
-      if (congested) this.drains.hold(this);
-      return waiting.then(() => this.send(msg, blob));
-    }
+    const waiting = this.gate.wait(this.host.conn.congested ? this.drains : undefined);
+    if (waiting) return waiting.then(() => this.send(msg, blob));
     this.send(msg, blob);
     return Promise.resolve();
   }
@@ -95,11 +90,6 @@ export class RequestStream implements AsyncIterable<Reply>, Drainable {
   /** @internal The client granted credit. */
   granted(bytes: number): void {
     this.gate.grant(bytes);
-  }
-
-  /** @internal The connection's send buffer drained: a write held for it goes on. */
-  drained(): void {
-    this.gate.release();
   }
 
   /** @internal The call was answered, cancelled, or lost its connection: nothing more goes either way. */
