@@ -57,8 +57,6 @@ export class ConnAuth {
   private readonly expiry: Alarm;
   /** The bound on the hook run under way: a hook that never settles must not hold the connection. */
   private readonly deadline: Alarm;
-  /** The end of a probation (`awaitCredentials`): made only for a connection on one. */
-  private probation: Alarm | undefined;
   private warned = false;
   private closed = false;
 
@@ -83,16 +81,6 @@ export class ConnAuth {
     this.admits = false;
     this.expiry.stop();
     return appendEntry(answer, AUTH_ENTRY);
-  }
-
-  /**
-   * The connection is on probation (past the clients' cap, in a peer's place): `late` runs twice
-   * the hook's time from now (time to present credentials, and the hook's own to judge them),
-   * unless the connection closed. The caller ignores it once the connection left probation.
-   */
-  awaitCredentials(late: () => void): void {
-    const { clock, timeoutMs } = this.settings;
-    (this.probation ??= new Alarm(clock)).set(clock.now() + 2 * timeoutMs, late);
   }
 
   /**
@@ -135,7 +123,6 @@ export class ConnAuth {
     this.closed = true;
     this.expiry.stop();
     this.deadline.stop();
-    this.probation?.stop();
   }
 
   private check(credentials: Uint8Array, renewal: boolean, answer: (verdict: AuthGrant | AuthRefusal) => void): void {

@@ -5,9 +5,10 @@ import type { KindLimits, KindSettings, PeerCandidate } from './conn-kind.js';
 export interface ConnRole {
   limits: KindLimits;
   /**
-   * Accepted past the clients' cap on the chance that its credentials make it a peer: it may
-   * greet, ping and present credentials, and is closed if they do not make it one; a call is
-   * refused Overloaded (bare: unrun) and ends it.
+   * Accepted past the clients' cap on the chance that it is a peer `peers.admit` could not tell
+   * at accept: by its TLS certificate (known at its hello) or its credentials. It may greet, ping
+   * and present credentials, and is closed once they show it is not one; a call is refused
+   * Overloaded (bare: unrun) and ends it.
    */
   probation: boolean;
 }
@@ -18,18 +19,19 @@ export type KindCap = 'clients.maxConnections' | 'peers.maxConnections';
 /**
  * How many connections of each kind are open, and who gets in: the caps of each kind apply on
  * their own, so clients at their cap do not keep peers out. A connection the server can tell only
- * later (by credentials) is let in past the clients' cap while peers have room, on probation.
+ * later (by its certificate at its hello, since a transport hands a TLS connection over before
+ * its handshake; or by credentials) is let in past the clients' cap while peers have room, on
+ * probation: it holds a peer's place, so peers' room bounds how many wait, and the server's
+ * Probations how long.
  */
 export class ConnCensus {
   clients = 0;
   peers = 0;
-  /** On probation: they hold a peer's place until their credentials are judged. */
+  /** On probation: they hold a peer's place until their certificate or credentials are judged. */
   probation = 0;
 
   constructor(
     private readonly kinds: KindSettings,
-    /** The server has an `authenticate` hook: a client may become a peer later. */
-    private readonly credentialsCount: boolean,
     private readonly logger: Logger,
   ) {}
 
@@ -45,16 +47,18 @@ export class ConnCensus {
       this.clients++;
       return { limits: client, probation: false };
     }
-    // Refused as a client: that it could not wait on probation (peers full) is secondary.
-    if (admit === undefined || !this.credentialsCount || this.peers + this.probation >= peer.maxConnections) return 'clients.maxConnections';
+    // Refused as a client: that it could not wait on probation (peers full) is secondary. With
+    // `peers.admit` a connection may always prove a peer later: its certificate is not known yet.
+    if (admit === undefined || this.peers + this.probation >= peer.maxConnections) return 'clients.maxConnections';
     this.probation++;
     return { limits: client, probation: true };
   }
 
   /**
-   * The connection's credentials were accepted: true when it is (now or already) a peer. A client
-   * admitted becomes one if peers have room; a connection on probation leaves it either way
-   * only as a peer (the caller closes it when this says false).
+   * The connection showed more of itself (its certificate at the hello, or accepted credentials):
+   * true when it is (now or already) a peer. A client admitted becomes one if peers have room; a
+   * connection on probation leaves it only as a peer (the caller decides whether it waits on or
+   * goes when this says false).
    */
   promote(role: ConnRole, conn: PeerCandidate): boolean {
     const { peer } = this.kinds;

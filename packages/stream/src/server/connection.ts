@@ -156,9 +156,8 @@ export class ServerConn implements FrameHandlers, Responder {
     // body is held; with any other, each whole frame is checked here.
     if (this.conn.setFrameSpec !== undefined) this.conn.setFrameSpec(role.limits.spec);
     else this.frameCheck = role.limits.check;
+    // Its wait is bounded by the server (Probations), whatever it waits for: a certificate or credentials.
     this.mark(PROBATION, role.probation);
-    // It holds a peer's place: credentials come and are judged in time, or it goes.
-    if (role.probation) this.auth?.awaitCredentials(() => this.probationOver());
     this.maybeResume();
   }
 
@@ -483,13 +482,13 @@ export class ServerConn implements FrameHandlers, Responder {
   }
 
   /**
-   * Still on probation twice authTimeoutMs after it began (no credentials, none judged in time, or
-   * ended and held half-open by the peer): closed at once, as a peer that keeps its side open
-   * must not keep the place.
+   * Still on probation twice authTimeoutMs after it began (no hello, no credentials, none judged
+   * in time, or ended and held half-open by the peer): closed at once, as a peer that keeps its
+   * side open must not keep the place.
    */
-  private probationOver(): void {
+  probationOver(): void {
     if (!this.is(PROBATION) || this.is(CLOSED)) return;
-    this.opts.logger.info({ remote: this.conn.remote }, 'clients at their cap: a connection admitted pending credentials is still not a peer after twice authTimeoutMs; closing it');
+    this.opts.logger.info({ remote: this.conn.remote }, 'clients at their cap: a connection admitted pending its verdict is still not a peer after twice authTimeoutMs; closing it');
     this.conn.close();
   }
 

@@ -14,6 +14,7 @@ import { requestFrameSpec } from '../wire/frame-specs.js';
 import { ServerConn, type ServerConnOptions } from './connection.js';
 import { resolveServerOptions, type RpcServerOptions, type ServerSettings } from './server-options.js';
 import { ConnCensus, type KindCap } from './conn-census.js';
+import { Probations } from './probations.js';
 import type { ConnInfo } from './request.js';
 
 export type { RpcServerOptions } from './server-options.js';
@@ -35,9 +36,13 @@ export interface RpcServerStats {
   paused: number;
   /** Connections accepted since the server started. */
   accepted: number;
-  /** Connections refused at a connection cap (`maxConnections`, or a kind's) since the server started. */
+  /**
+   * Connections refused at a connection cap (`maxConnections`, or a kind's) since the server
+   * started: at accept, or at the hello for one let in on probation whose certificate did not
+   * make it a peer (with no `authenticate`, nothing else could).
+   */
   refused: number;
-  /** Open connections that are clients (not admitted as peers), including those admitted pending credentials. */
+  /** Open connections that are clients (not admitted as peers), including those on probation (pending their certificate or credentials). */
   clients: number;
   /** Open connections admitted as peers (`peers.admit`). */
   peers: number;
@@ -72,10 +77,13 @@ export class RpcServer {
   private allClosed: (() => void) | undefined;
   /** Connections of each kind, and who gets in at each kind's cap. */
   private readonly census: ConnCensus;
+  /** The bound on each connection's probation (past the clients' cap until it shows it is a peer). */
+  private readonly probations: Probations;
 
   constructor(opts: RpcServerOptions) {
     this.settings = resolveServerOptions(opts);
-    this.census = new ConnCensus(this.settings.kinds, this.settings.auth !== undefined, this.settings.logger);
+    this.census = new ConnCensus(this.settings.kinds, this.settings.logger);
+    this.probations = new Probations(this.settings.clock, this.settings.probationMs);
   }
 
   /**
@@ -182,6 +190,7 @@ export class RpcServer {
     }
     const sc = new ServerConn(conn, shared, this.nextConnId++);
     sc.applyRole(role);
+    if (role.probation) this.probations.begin(sc, () => sc.probationOver());
     sc.lastFrameAt = this.settings.clock.now();
     this.conns.add(sc);
     conn.bind(sc);
@@ -209,7 +218,7 @@ export class RpcServer {
   /** Its credentials were accepted: a connection `peers.admit` now takes becomes a peer; one on probation that it does not take ends. */
   private promote(c: ServerConn): void {
     const role = c.role!;
-    if (this.census.promote(role, c.info)) return c.applyRole(role);
+    if (this.census.promote(role, c.info)) return this.applyPromoted(c);
     if (!role.probation) return;
     this.settings.logger.info({ remote: c.conn.remote }, 'clients at their cap: a connection admitted pending credentials is not a peer; ending it');
     c.conn.end();
@@ -217,16 +226,28 @@ export class RpcServer {
 
   /**
    * Its hello came: a TLS connection's verified identity is known now, and was not at accept
-   * (the transport hands it over before the handshake). A client it makes a peer becomes one; on
-   * probation, one it does not waits on for its credentials.
+   * (the transport hands it over before the handshake). A client it makes a peer becomes one. On
+   * probation, one it does not waits on for its credentials; without `authenticate` none will
+   * come, so it is refused at the clients' cap, as it would have been at accept had its
+   * certificate been known then.
    */
   private identified(c: ServerConn): void {
-    if (c.conn.identity === undefined || c.role!.limits.kind === 'peer') return;
-    if (this.census.promote(c.role!, c.info)) c.applyRole(c.role!);
+    const role = c.role!;
+    if (role.limits.kind === 'peer') return;
+    if (c.conn.identity !== undefined && this.census.promote(role, c.info)) return this.applyPromoted(c);
+    if (role.probation && this.settings.auth === undefined) this.refuse(c.conn, 'clients.maxConnections');
+  }
+
+  /** The census made `c` a peer: it is held to the peers' limits, and off probation if it was on one. */
+  private applyPromoted(c: ServerConn): void {
+    this.probations.end(c);
+    c.applyRole(c.role!);
   }
 
   private forget(conn: ServerConn): void {
     if (this.conns.has(conn)) this.census.release(conn.role!);
+    // Only a connection still on probation has an alarm: the others' close does no lookup.
+    if (conn.role?.probation === true) this.probations.end(conn);
     this.conns.delete(conn);
     if (this.conns.size === 0) this.allClosed?.();
   }

@@ -45,7 +45,9 @@ export interface RpcServerOptions {
    * How long the `authenticate` hook may take over one set of credentials: past it they are
    * refused as the hook's refusal would be (Unauthenticated "authentication timed out", a warn
    * line; the first credentials' connection ends, a renewal's stays on its current grant), so a
-   * hook that never settles holds no connection. Default 5 s.
+   * hook that never settles holds no connection. It bounds probation too, with or without
+   * `authenticate`: a connection let in past the clients' cap (`peers`) that is not a peer twice
+   * this long after it was let in is closed. Default 5 s.
    */
   authTimeoutMs?: number;
   /**
@@ -84,6 +86,8 @@ export interface ServerSettings {
   readonly auth: AuthSettings | undefined;
   /** Each kind's limits, and what tells a peer from a client; the listener cuts frames by `kinds.listenerLimits`. */
   readonly kinds: KindSettings;
+  /** How long a connection may stay on probation (conn-census.ts): twice `authTimeoutMs`. */
+  readonly probationMs: number;
   readonly reverse: ReverseSettings;
 }
 
@@ -95,6 +99,8 @@ export function resolveServerOptions(opts: RpcServerOptions): ServerSettings {
   if (!opts || typeof opts.dispatch?.dispatch !== 'function') throw invalidArgument('RpcServer needs a dispatch');
   const maxConnections = opts.maxConnections ?? 10_000;
   if (maxConnections !== Infinity) positiveInteger(maxConnections, 'maxConnections');
+  // Checked with or without `authenticate`: it bounds probation too.
+  const authTimeoutMs = duration(opts.authTimeoutMs ?? 5_000, 'authTimeoutMs', 1);
   const base = {
     dispatch: opts.dispatch,
     logger: opts.logger ?? silentLogger,
@@ -106,7 +112,9 @@ export function resolveServerOptions(opts: RpcServerOptions): ServerSettings {
     readTimeoutMs: duration(opts.readTimeoutMs ?? 5_000, 'readTimeoutMs', 0),
     closeWaitMs: duration(opts.closeWaitMs ?? 90_000, 'closeWaitMs', 0),
     tickMs: duration(opts.tickMs ?? 1000, 'tickMs', 1),
-    auth: authSettings(opts),
+    auth: authSettings(opts, authTimeoutMs),
+    // Time to present credentials (or a certificate, at the hello), and the hook's own to judge them.
+    probationMs: 2 * authTimeoutMs,
   };
   return { ...base, ...kindsAndReverse(opts, base) };
 }
@@ -131,7 +139,7 @@ function kindsAndReverse(opts: RpcServerOptions, base: KindDefaults & { clock: C
   return { kinds, reverse };
 }
 
-function authSettings(opts: RpcServerOptions): AuthSettings | undefined {
+function authSettings(opts: RpcServerOptions, timeoutMs: number): AuthSettings | undefined {
   const { authenticate, requireAuth } = opts;
   if (requireAuth !== undefined && typeof requireAuth !== 'boolean') throw invalidArgument(`requireAuth must be a boolean, got ${String(requireAuth)}`);
   if (authenticate === undefined) {
@@ -142,7 +150,7 @@ function authSettings(opts: RpcServerOptions): AuthSettings | undefined {
   return {
     authenticate,
     required: requireAuth ?? true,
-    timeoutMs: duration(opts.authTimeoutMs ?? 5_000, 'authTimeoutMs', 1),
+    timeoutMs,
     clock: opts.clock ?? systemClock,
     logger: opts.logger ?? silentLogger,
   };

@@ -1,0 +1,36 @@
+import type { Clock } from '@skein/core';
+import { Alarm } from '../internals/alarm.js';
+
+/**
+ * The connections on probation (conn-census.ts: past the clients' cap, in a peer's place, until
+ * their certificate at the hello or their credentials say what they are), each with the alarm
+ * that ends its wait. Kept here rather than on each connection: only connections on probation
+ * pay for one, and it bounds them the same way whatever they wait for.
+ */
+export class Probations {
+  private readonly alarms = new Map<object, Alarm>();
+
+  constructor(
+    private readonly clock: Clock,
+    /** How long a probation may last: twice `authTimeoutMs` (time to present, and the hook's own to judge). */
+    private readonly ms: number,
+  ) {}
+
+  /** `conn` went on probation: `over` runs once it has lasted `ms`, unless `end` came first. */
+  begin(conn: object, over: () => void): void {
+    const alarm = new Alarm(this.clock);
+    this.alarms.set(conn, alarm);
+    alarm.set(this.clock.now() + this.ms, () => {
+      this.alarms.delete(conn);
+      over();
+    });
+  }
+
+  /** `conn` left probation (it became a peer) or closed: its alarm is stopped. */
+  end(conn: object): void {
+    const alarm = this.alarms.get(conn);
+    if (alarm === undefined) return;
+    alarm.stop();
+    this.alarms.delete(conn);
+  }
+}
