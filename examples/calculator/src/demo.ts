@@ -21,24 +21,60 @@ import { codecByName } from './codecs.js';
 import { startServer } from './server.js';
 import { tlsFromFlags } from './tls-flags.js';
 
-const { values: flags } = parseArgs({
-  options: {
-    serve: { type: 'boolean', default: false },
-    port: { type: 'string', default: '0' },
-    codec: { type: 'string', default: 'msgpack' },
-    seconds: { type: 'string', default: '3' },
-    'in-flight': { type: 'string', default: '256' },
-    connect: { type: 'string' },
-    'tls-cert': { type: 'string' },
-    'tls-key': { type: 'string' },
-    'tls-ca': { type: 'string' },
-    'tls-servername': { type: 'string' },
-  },
-});
+const USAGE = `Usage: pnpm demo [flags]   (or: node examples/calculator/dist/demo.js [flags])
+
+  (no flags)               start a Calculator server in a child process, call it, flood it
+  --seconds <n>            how long the flood lasts (default 3)
+  --in-flight <n>          calls in flight during the flood (default 256)
+  --codec msgpack|cbor     the codec of both sides (default msgpack)
+  --serve --port <n>       run only the server, until SIGTERM or SIGINT
+  --connect <address>      call that server instead of starting one (e.g. tls://localhost:7000)
+  --tls-cert, --tls-key    serving: the server's certificate; connecting: the client's (mTLS)
+  --tls-ca <file>          serving: require client certificates from this CA; connecting: trust it
+  --tls-servername <name>  connecting: the name the server's certificate must carry
+  --help                   this text
+
+docs/getting-started.md and docs/tls.md show it in use.`;
+
+const OPTIONS = {
+  help: { type: 'boolean', default: false },
+  serve: { type: 'boolean', default: false },
+  port: { type: 'string', default: '0' },
+  codec: { type: 'string', default: 'msgpack' },
+  seconds: { type: 'string', default: '3' },
+  'in-flight': { type: 'string', default: '256' },
+  connect: { type: 'string' },
+  'tls-cert': { type: 'string' },
+  'tls-key': { type: 'string' },
+  'tls-ca': { type: 'string' },
+  'tls-servername': { type: 'string' },
+} as const;
+
+const flags = readFlags();
+if (flags.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
 
 const codec = codecByName(flags.codec);
-if (flags.serve) await serve(Number(flags.port), codec);
-else await demo(codec, Number(flags.seconds), Number(flags['in-flight']));
+try {
+  if (flags.serve) await serve(Number(flags.port), codec);
+  else await demo(codec, Number(flags.seconds), Number(flags['in-flight']));
+} catch (err) {
+  // A refused TLS handshake, a wrong address, a server gone: the reason in one line, not a stack.
+  console.error(`demo: ${err instanceof Error ? err.message : String(err)}`);
+  process.exitCode = 1;
+}
+
+function readFlags() {
+  try {
+    return parseArgs({ options: OPTIONS }).values;
+  } catch (err) {
+    // A mistyped flag: say which, and what there is.
+    console.error(`${(err as Error).message}\n\n${USAGE}`);
+    process.exit(2);
+  }
+}
 
 async function serve(port: number, codec: Codec): Promise<void> {
   const tls = tlsFromFlags(flags, 'serve');
@@ -68,15 +104,16 @@ async function serve(port: number, codec: Codec): Promise<void> {
 async function demo(codec: Codec, seconds: number, inFlight: number): Promise<void> {
   const server = flags.connect === undefined ? await startChildServer(codec) : { port: 0, stop: () => {} };
   const address = flags.connect ?? `127.0.0.1:${server.port}`;
-  const tls = tlsFromFlags(flags, 'connect');
-  const transport = tcpTransport(nodeRuntime, tls === undefined ? {} : { tls });
-  const stream = await ClientStream.connect({ transport, address, window: inFlight });
-  const calc = createClient(Calculator, stream, { codec });
+  let stream: ClientStream | undefined;
   try {
+    const tls = tlsFromFlags(flags, 'connect');
+    const transport = tcpTransport(nodeRuntime, tls === undefined ? {} : { tls });
+    stream = await ClientStream.connect({ transport, address, window: inFlight });
+    const calc = createClient(Calculator, stream, { codec });
     await tour(calc);
     await flood(calc, seconds, inFlight);
   } finally {
-    await stream.close();
+    await stream?.close();
     server.stop();
   }
 }

@@ -121,3 +121,24 @@ describe('the demo, one command', () => {
     expect(proc.lines.join('\n')).toMatch(/unknown codec "json": use msgpack or cbor/);
   });
 });
+
+describe('the demo on the command line', () => {
+  it('prints its flags with --help and exits 0', async () => {
+    const proc = startProcess(process.execPath, [demo, '--help']);
+    expect(await within(proc.exited, 10_000, 'demo --help')).toBe(0);
+    expect(proc.lines.join('\n')).toMatch(/--connect <address>/);
+  });
+
+  it('tells a mistyped flag and a failed connect in a line, with no stack trace', async () => {
+    const typo = startProcess(process.execPath, [demo, '--sconds', '1']);
+    expect(await within(typo.exited, 10_000, 'demo --sconds')).toBe(2);
+    expect(typo.lines.join('\n')).toMatch(/Unknown option '--sconds'[\s\S]*Usage:/);
+
+    const port = await freePort(); // nothing listens there
+    const refused = startProcess(process.execPath, [demo, '--connect', `127.0.0.1:${port}`]);
+    expect(await within(refused.exited, 30_000, 'demo --connect')).toBe(1);
+    const out = refused.lines.join('\n');
+    expect(out).toMatch(/^demo: cannot connect to 127\.0\.0\.1:\d+/m);
+    expect(out).not.toMatch(/^\s+at /m);
+  });
+});
