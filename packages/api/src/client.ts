@@ -4,7 +4,7 @@ import type { CallContext } from './context.js';
 import { inherit } from './inherited-options.js';
 import { callStream, streamStub } from './stream-client.js';
 import { splitBlob, withBlob } from './with-blob.js';
-import type { AnyMethod, ClientArgOf, ErrorOf, ResultOf, ServiceDef } from './define.js';
+import { refuseThen, type AnyMethod, type ClientArgOf, type ErrorOf, type ResultOf, type ServiceDef } from './define.js';
 import { explained, undecodableFirstReply } from './error-hints.js';
 import { callInfo, withFilters, type Filter } from './filters.js';
 import { validate } from './schema.js';
@@ -66,7 +66,11 @@ function noop(): void {}
 export function createClient<S extends ServiceDef>(def: S, caller: Caller, opts: ClientOptions): Client<S> {
   const stub: Record<string, unknown> = {};
   const replies: ReplyState = { decoded: false };
-  for (const [name, m] of Object.entries(def.methods)) stub[name] = clientMethod(def.name, name, m, caller, opts, replies);
+  for (const [name, m] of Object.entries(def.methods)) {
+    // A definition made without `service()` is checked here: a stub must never be a thenable.
+    refuseThen('method', name);
+    stub[name] = clientMethod(def.name, name, m, caller, opts, replies);
+  }
   return Object.freeze(stub) as Client<S>;
 }
 

@@ -104,13 +104,36 @@ export type HandlerResultOf<M> = M extends { readonly _types?: { handlerResult: 
 const NAME = /^[A-Za-z_][\w-]*$/;
 
 /**
+ * A key named `then` makes the object holding it a thenable: `await client`, or an async function
+ * that returns a stub, would call the method with the promise's settle functions and never
+ * settle. A stub's methods and a cluster's services are such keys, so the name is refused where
+ * it is declared, as tRPC refuses it in a router.
+ */
+const THENABLE = 'a client holding it would be a thenable: awaiting the client would call it';
+
+type Reserved = `"then" is reserved: ${typeof THENABLE}`;
+/** Methods as `service()` takes them: one named `then` fails to compile, as it is refused at run time. */
+type NoThen = { readonly then?: Reserved };
+/** A service name as `service()` takes it: `then` fails to compile likewise. */
+type NotThen<N extends string> = N extends 'then' ? Reserved : N;
+
+/**
  * Declares a service: a name and its methods. The same object drives `implement` on the server
  * and `createClient` on the client. On the wire a call's action is `"Service.method"`.
  */
-export function service<const N extends string, M extends MethodMap>(name: N, methods: M): ServiceDef<N, M> {
-  if (!NAME.test(name)) throw invalidArgument(`service name ${JSON.stringify(name)} must be an identifier (no dots)`);
-  for (const m of Object.keys(methods)) {
-    if (!NAME.test(m)) throw invalidArgument(`method name ${JSON.stringify(m)} must be an identifier (no dots)`);
-  }
+export function service<const N extends string, M extends MethodMap>(name: N & NotThen<N>, methods: M & NoThen): ServiceDef<N, M> {
+  checkName('service', name);
+  for (const m of Object.keys(methods)) checkName('method', m);
   return Object.freeze({ name, methods: Object.freeze({ ...methods }) });
+}
+
+/** Refuses a service or method name a call cannot carry or a client cannot hold. */
+function checkName(kind: 'service' | 'method', name: string): void {
+  if (!NAME.test(name)) throw invalidArgument(`${kind} name ${JSON.stringify(name)} must be an identifier (no dots)`);
+  refuseThen(kind, name);
+}
+
+/** @internal Also for `createClient`, which may get a definition made without `service()`. */
+export function refuseThen(kind: 'service' | 'method', name: string): void {
+  if (name === 'then') throw invalidArgument(`${kind} name "then" is reserved: ${THENABLE}`);
 }

@@ -286,7 +286,7 @@ class Runner {
       } catch (encodeErr) {
         return this.failBuiltin(req, e, encodeErr, started);
       }
-      return req.failCustom(payload);
+      return void req.failCustom(payload);
     }
     this.failBuiltin(req, e, err, started);
   }

@@ -50,7 +50,7 @@ export async function serveStream(
   const out = await handler(arg, ctx);
   if (s.kind === 'client') {
     const last = await toBytes(s.out, out);
-    return req.reply(last.msg, last.blob);
+    return void req.reply(last.msg, last.blob);
   }
   for await (const v of out as AsyncIterable<unknown>) {
     const item = await toBytes(s.out, v);

@@ -1,4 +1,4 @@
-import { EMPTY_BYTES, ErrorCode, RemoteError, RpcError, type ErrorPayload } from '@skein/core';
+import { CODE_INFO, EMPTY_BYTES, ErrorCode, RemoteError, RpcError, type ErrorPayload } from '@skein/core';
 import { actionName, type ServerRequest } from '@skein/stream';
 import type { CallRecorder, OpenCall } from './call-recorder.js';
 
@@ -28,24 +28,28 @@ export function watchedRequest(req: ServerRequest, recorder: CallRecorder, call:
     else signal.addEventListener('abort', onAbort);
   }
 
-  const reply = (msg: Uint8Array = EMPTY_BYTES, blob: Uint8Array = EMPTY_BYTES): void => {
+  // The reply may not be what the client got: one over its limits went out as FrameTooLarge.
+  const reply = (msg: Uint8Array = EMPTY_BYTES, blob: Uint8Array = EMPTY_BYTES): ErrorCode | undefined => {
     const first = !req.isAnswered;
-    req.reply(msg, blob);
-    if (!first) return;
-    const err = lostBeforeAnswer(req, own);
+    const instead = req.reply(msg, blob);
+    if (!first) return instead;
+    const err = lostBeforeAnswer(req, own) ?? (instead === undefined ? undefined : notSent(req, instead, `reply of ${msg.length + blob.length} bytes`));
     end(err ?? null, err ? 0 : msg.length + blob.length);
+    return instead;
   };
   const fail = (err: RpcError | ErrorCode, detail?: string): void => {
     const first = !req.isAnswered;
     req.fail(err, detail);
     if (first) end(lostBeforeAnswer(req, own) ?? (typeof err === 'number' ? new RpcError(err, detail) : err), 0);
   };
-  const failCustom = (payload: ErrorPayload): void => {
+  // Likewise a custom error: one the wire cannot carry went out as a built-in error.
+  const failCustom = (payload: ErrorPayload): ErrorCode | undefined => {
     const first = !req.isAnswered;
-    req.failCustom(payload);
-    if (!first) return;
-    const err = lostBeforeAnswer(req, own);
+    const instead = req.failCustom(payload);
+    if (!first) return instead;
+    const err = lostBeforeAnswer(req, own) ?? (instead === undefined ? undefined : notSent(req, instead, 'custom error'));
     end(err ?? new RemoteError(payload), err || typeof payload === 'number' ? 0 : payload.length);
+    return instead;
   };
   const request = new Proxy(req, {
     get(target, prop) {
@@ -66,6 +70,11 @@ export function watchedRequest(req: ServerRequest, recorder: CallRecorder, call:
  */
 function lostBeforeAnswer(req: ServerRequest, own: boolean): RpcError | undefined {
   return !own && req.conn.signal.aborted ? new RpcError(ErrorCode.IO, `${actionName(req.action)}: connection lost before the answer`) : undefined;
+}
+
+/** The built-in error an answer was sent as instead (`reply` and `failCustom` say which): the one its client got. */
+function notSent(req: ServerRequest, code: ErrorCode, what: string): RpcError {
+  return new RpcError(code, `${actionName(req.action)}: ${what} not sent; the call failed with ${CODE_INFO[code].name}`);
 }
 
 export interface WatchedRequest {

@@ -147,15 +147,21 @@ export class ServerRequest {
   /**
    * Answers with an ok response. A reply over the client's receive limits (its hello tells them)
    * is not sent: the call fails with FrameTooLarge instead of the client's whole connection.
+   * Returns the code of the error sent instead (FrameTooLarge), so that whoever records the call
+   * (tracing) records what the client saw; undefined when the reply went out, or when nothing did
+   * as the call was answered before (`isAnswered`). A number, not an object: this is every call's path.
    */
-  reply(msg: Uint8Array = EMPTY_BYTES, blob: Uint8Array = EMPTY_BYTES): void {
-    if (!this.claim()) return;
+  reply(msg: Uint8Array = EMPTY_BYTES, blob: Uint8Array = EMPTY_BYTES): ErrorCode | undefined {
+    if (!this.claim()) return undefined;
+    let instead: ErrorCode | undefined;
     if (!this.owner.writeOk(this.seqLo, this.seqHi, msg, blob)) {
       const { maxMessage, maxBlob } = this.owner.peerLimits;
       if (msg.length > maxMessage) this.tooLarge('reply message', msg.length, maxMessage);
       else this.tooLarge('reply blob', blob.length, maxBlob);
+      instead = ErrorCode.FrameTooLarge;
     }
     this.owner.settled();
+    return instead;
   }
 
   /**
@@ -169,18 +175,26 @@ export class ServerRequest {
     this.owner.settled();
   }
 
-  /** Answers with a method's custom error: a number (flag 1) or bytes (flag 2). */
-  failCustom(payload: ErrorPayload): void {
+  /**
+   * Answers with a method's custom error: a number (flag 1) or bytes (flag 2). Returns, as
+   * `reply` does, the code of the built-in error sent instead (Internal for a number that is not
+   * a u32, FrameTooLarge for bytes over the client's limits), else undefined.
+   */
+  failCustom(payload: ErrorPayload): ErrorCode | undefined {
     if (typeof payload === 'number' && !(Number.isInteger(payload) && payload >= 0 && payload <= 0xffff_ffff)) {
+      if (this.answered) return undefined;
       this.fail(new RpcError(ErrorCode.Internal, `custom error number ${payload} is not a u32`));
-      return;
+      return ErrorCode.Internal;
     }
-    if (!this.claim()) return;
+    if (!this.claim()) return undefined;
+    let instead: ErrorCode | undefined;
     // Refused only for bytes (a number has no body); measured as sent, escape byte and all.
     if (!this.owner.writeCustomError(this.seqLo, this.seqHi, payload)) {
       this.tooLarge('error reply', escapeCustomBytes(payload as Uint8Array).length, this.owner.peerLimits.maxError);
+      instead = ErrorCode.FrameTooLarge;
     }
     this.owner.settled();
+    return instead;
   }
 
   private tooLarge(what: string, length: number, limit: number): void {

@@ -36,7 +36,7 @@ export function createRouter(table: Record<string | number, ActionHandler>, opti
   const answerError = (req: ServerRequest, err: unknown): void => {
     const name = actionName(req.action);
     if (err instanceof RpcError) return req.fail(err, handlerErrorDetail(err, name, expose));
-    if (err instanceof RemoteError) return req.failCustom(err.payload);
+    if (err instanceof RemoteError) return void req.failCustom(err.payload);
     logger.error({ err, action: req.action, remote: req.conn.remote }, `${name}: handler failed`);
     req.fail(ErrorCode.Internal, crashDetail(err, name, expose));
   };
