@@ -605,6 +605,7 @@ export class ClientStream implements StreamCaller {
       return this.conn.close();
     }
     this.streams.delete(seq);
+    this.streamDeadlines.forget(stream);
     this.settle(stream, bytes, start, end);
     if (this._state === 'closing') this.endIfIdle();
   }

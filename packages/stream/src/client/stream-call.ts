@@ -53,10 +53,12 @@ export class StreamCall implements AsyncIterable<Reply> {
   private done = false;
   private ended = false;
   private unlink: (() => void) | undefined;
+  private itemSent = false;
+  private serverSpoke = false;
   /**
-   * @internal Set by a FailoverPool while the stream is not open: told once whether the attempt
-   * opened it (null) or was refused (the error), so that a refused stream can go to another
-   * server instead of failing. Never after it is open: a stream is not replayed.
+   * @internal Set by a FailoverPool: told once whether the attempt opened the stream (null), or
+   * else the error that would end it, in place of ending it, so that a stream that never ran
+   * can go to another server; the pool ends it itself (`finish`) when it does not move it.
    */
   onAttempt: ((err: Error | null) => void) | undefined;
 
@@ -80,6 +82,16 @@ export class StreamCall implements AsyncIterable<Reply> {
   /** Bytes the server sent that were not read yet: at most the receive window and one item. */
   get buffered(): number {
     return this.inbox.buffered;
+  }
+
+  /** @internal An item of the client's went out: a stream is not replayed, so it can no longer move. */
+  get wrote(): boolean {
+    return this.itemSent;
+  }
+
+  /** @internal The server sent an item or granted credit: its handler ran. */
+  get heard(): boolean {
+    return this.serverSpoke;
   }
 
   /** True once the server answered, or the stream was cancelled or lost. */
@@ -135,6 +147,8 @@ export class StreamCall implements AsyncIterable<Reply> {
 
   /** @internal A connection takes the stream (a pool's, made before one was picked): its items go there. */
   carriedBy(wire: StreamWire): void {
+    // Still open on another connection, its seq and credit there would go with it: a pool's bug.
+    if (this.seq !== 0) throw new Error(`stream ${this.seq} taken by another connection before unopened()`);
     this.wire = wire;
   }
 
@@ -146,21 +160,32 @@ export class StreamCall implements AsyncIterable<Reply> {
     this.gate.grant(sendWindow);
   }
 
+  /**
+   * @internal The server refused the open stream unrun, and nothing of it went either way: back
+   * to unopened, its writes waiting for credit, so that a pool can open it on another connection.
+   */
+  unopened(): void {
+    this.seq = 0;
+    this.gate.spend(this.gate.available);
+  }
+
   /** @internal One item from the server. False when it came without credit (a broken peer). */
   received(msg: Uint8Array, blob: Uint8Array): boolean {
+    this.serverSpoke = true;
     return this.inbox.push({ msg, blob });
   }
 
   /** @internal The server granted credit. */
   granted(bytes: number): void {
+    this.serverSpoke = true;
     this.gate.grant(bytes);
   }
 
   /** @internal The server's answer, or the stream's failure (cancel, connection lost, not opened). */
   finish(err: Error | null, reply: Reply | null): void {
     if (this.done) return;
-    // Refused before it opened: a FailoverPool may take it elsewhere (or fails it itself).
-    if (err && this.seq === 0 && this.onAttempt) return this.attempted(err);
+    // A FailoverPool may take it elsewhere (or fails it itself).
+    if (err && this.onAttempt) return this.attempted(err);
     this.done = true;
     this.unlink?.();
     this.gate.fail(err ?? new RpcError(ErrorCode.Closed, 'the server answered the stream'));
@@ -182,6 +207,7 @@ export class StreamCall implements AsyncIterable<Reply> {
   private send(msg: Uint8Array, blob: Uint8Array): void {
     if (this.done || this.ended) throw new RpcError(ErrorCode.Closed, 'the stream ended before the item was sent');
     this.gate.spend(itemCost(msg, blob));
+    this.itemSent = true;
     this.wire.data(this.seq, msg, blob, this.gate.available > 0);
   }
 }

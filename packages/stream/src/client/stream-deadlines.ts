@@ -27,6 +27,11 @@ export class StreamDeadlines {
     this.timed.set(stream, { at, timeoutMs });
   }
 
+  /** The stream left this connection (its answer came): a pool may open it on another, with a deadline of its own there. */
+  forget(stream: StreamCall): void {
+    this.timed.delete(stream);
+  }
+
   /** Ends every stream due by `now` (ticked time); forgets those that ended on their own. */
   sweep(now: number): void {
     for (const [stream, t] of this.timed) {

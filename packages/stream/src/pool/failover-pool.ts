@@ -21,7 +21,7 @@ import { resolveStreamOptions } from '../client/options.js';
 import { credentialsError, type Credentials } from '../client/credentials.js';
 import { CircuitBreaker, circuitBreakerOptions, countsAgainstServer, type CircuitBreakerOptions, type CircuitState } from './circuit-breaker.js';
 import { ConnPool, type ConnPoolOptions, type ConnPoolStats } from './conn-pool.js';
-import { defaultDecision, finalError, mayHaveRun, mayRunTwice, type FailedAttempt, type FailoverDecision } from './failover-rules.js';
+import { defaultDecision, finalError, mayHaveRun, mayRunTwice, openStreamFailure, type FailedAttempt, type FailoverDecision } from './failover-rules.js';
 import { OutlierEjection, OutlierScore, outlierEjectionOptions, type OutlierEjectionOptions } from './outlier-ejection.js';
 import { RedirectTargets, type RedirectTargetOptions } from './redirect-targets.js';
 import { RetryBudget, type RetryBudgetOptions } from './retry-budget.js';
@@ -139,7 +139,7 @@ class FailoverCall {
   /** The server of the current attempt, and when it began (read only with outlier ejection on). */
   member: PoolServer | undefined;
   startedAt = 0;
-  /** A stream being opened (not a call): it fails over only until it is open. */
+  /** A stream (not a call): it fails over until it is open, then only if refused unrun before anything of it went either way. */
   stream: StreamCall | undefined;
   readonly done: Notify = (err, reply) => this.owner.settle(this, err, reply);
 
@@ -290,8 +290,9 @@ export class FailoverPool implements StreamCaller {
 
   /**
    * Opens a stream (see `ClientStream.openStream`) on a server the strategy picks. It fails over
-   * as a call does (within `retries` and the budget) only until it is open: an open stream stays
-   * on its connection, and an error after that ends it.
+   * as a call does (within `retries` and the budget, its `timeoutMs` anew on each attempt) until
+   * it is open; after, only when its server refuses it unrun before anything of it went either
+   * way (`openStreamFailure`): an open stream is not replayed, and any other error ends it.
    */
   openStream(action: string | number, msg: Uint8Array = EMPTY_BYTES, opts: CallOptions = {}): StreamCall {
     const stream = this.streamMaker()(opts.signal);
@@ -360,6 +361,11 @@ export class FailoverPool implements StreamCaller {
     const m = c.member!;
     if (m.breaker !== undefined || m.score !== undefined) this.observe(m, c, err);
     if (!err) return c.notify(null, reply);
+    this.failed(c, err);
+  }
+
+  /** `c`'s attempt failed: on to another server where the rules allow it, else the caller is told. */
+  private failed(c: FailoverCall, err: RpcError | RemoteError): void {
     const failed = c.address;
     const stop = (why?: string): void =>
       c.notify(finalError(err, { address: failed, count: c.attempt + 1, idempotent: c.idempotent, mayHaveRunOn: c.mayHaveRunOn, why }), null);
@@ -422,8 +428,26 @@ export class FailoverPool implements StreamCaller {
     const stream = c.stream;
     if (!stream) return this.poolOf(member).submit(c.action, c.msg, c.opts, c.done, failFast);
     if (stream.isDone) return; // cancelled between attempts
-    stream.onAttempt = (err) => c.done(err as RpcError | null, err ? null : OPENED);
+    stream.onAttempt = (err) => this.streamAttempted(c, stream, err);
     this.poolOf(member).openOn(stream, c.action, c.msg, c.opts, failFast);
+  }
+
+  /** `c`'s stream opened, or was refused before it opened. Once open, only its server's refusal unrun can still move it. */
+  private streamAttempted(c: FailoverCall, stream: StreamCall, err: Error | null): void {
+    if (err) return c.done(err as RpcError, null);
+    stream.onAttempt = (late) => this.openStreamFailed(c, stream, late!);
+    c.done(null, OPENED);
+  }
+
+  /**
+   * `c`'s open stream failed. It moves as a call refused unrun would, if the rules let it
+   * (`openStreamFailure`); it is not observed again (its attempt counted when it opened).
+   */
+  private openStreamFailed(c: FailoverCall, stream: StreamCall, err: Error): void {
+    const ends = openStreamFailure(err, stream, c.address);
+    if (ends) return stream.finish(ends, null);
+    stream.unopened();
+    this.failed(c, err as RpcError);
   }
 
   /** No server for `c`'s attempt: on a retry, the error says what earlier attempts may have done. */

@@ -39,6 +39,26 @@ export function mayHaveRun(err: RpcError | RemoteError): boolean {
   return !(err instanceof RpcError && err.retry === 'safe');
 }
 
+/**
+ * What ends a stream that failed after it opened, or undefined when it may move to another
+ * server as a call refused unrun does: only after an answer that says it never ran (a draining
+ * server's bare Closed, a bare Overloaded at the stream cap), and only while nothing of it went
+ * either way. Items or credit from the server say its handler ran, whatever the answer claims;
+ * an item the client wrote went to a server that dropped it, and a stream is not replayed.
+ */
+export function openStreamFailure(err: Error, stream: { readonly wrote: boolean; readonly heard: boolean }, address: string): Error | undefined {
+  if (!(err instanceof RpcError) || mayHaveRun(err)) return err;
+  if (stream.heard) {
+    const why = `the stream may have executed on ${address}: its server sent items or credit before answering that it never ran; not moved`;
+    return new RpcError(err.code, `${err.message} (${why})`, { cause: err, retry: 'idempotent' });
+  }
+  if (stream.wrote) {
+    const why = `not moved to another server: an item was already written to it, and a stream is not replayed; it never ran on ${address}`;
+    return new RpcError(err.code, `${err.message} (${why})`, { cause: err, retry: 'safe' });
+  }
+  return undefined;
+}
+
 /** True when retrying after `err` could run a non-idempotent call twice: no hook may override that. */
 export function mayRunTwice(err: RpcError | RemoteError, idempotent: boolean): boolean {
   return !idempotent && mayHaveRun(err);

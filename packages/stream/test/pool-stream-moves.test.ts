@@ -1,0 +1,195 @@
+import { EMPTY_BYTES, ErrorCode, RpcError, silentLogger } from '@skein/core';
+import { ManualClock, waitFor } from '@skein/test-utils';
+import { afterEach, describe, expect, it } from 'vitest';
+import { FailoverPool, RpcServer, StreamCall, createRouter, type ActionHandler, type Dispatch, type FailoverPoolOptions, type ServerRequest } from '../src/index.js';
+import type { StreamWire } from '../src/client/stream-call.js';
+import { readU32, transport, u32 } from './harness.js';
+
+// When a FailoverPool may move a stream that a server refused after it opened: a draining
+// server answers a request that arrives after its close() with a bare Closed, before dispatch,
+// so the stream never ran there. Servers run on a ManualClock that never moves: a draining
+// connection then stays open (its quiet-tick check never runs) until the client ends it, so no
+// test depends on how fast the refusal comes back.
+
+const cleanup: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const f of cleanup.splice(0).reverse()) await f();
+});
+
+interface Server {
+  server: RpcServer;
+  address: string;
+  /** The opening requests dispatched (streams and calls), by action. */
+  ran: string[];
+}
+
+async function serve(dispatch: Dispatch): Promise<Server> {
+  const ran: string[] = [];
+  const server = new RpcServer({
+    dispatch: { dispatch: (req) => (ran.push(String(req.action)), dispatch.dispatch(req)) },
+    clock: new ManualClock(),
+    logger: silentLogger,
+  });
+  const a = await server.listen(transport, '127.0.0.1:0');
+  cleanup.push(() => server.close());
+  return { server, address: `127.0.0.1:${'port' in a ? a.port : 0}`, ran };
+}
+
+const router = (table: Record<string, ActionHandler>): Dispatch => createRouter(table, silentLogger);
+
+/** Streams `to` numbers, then answers with the deadline it saw (0: none). */
+const count: ActionHandler = async (req) => {
+  for (let i = 1; i <= readU32(req.msg); i++) await req.stream!.write(u32(i));
+  return u32(req.remainingMs() ?? 0);
+};
+
+/** Answers the deadline it saw. */
+const deadline: ActionHandler = (req) => u32(req.remainingMs() ?? 0);
+
+/** Sends 1, waits for the client's end, then answers the deadline it saw. */
+const hold: ActionHandler = async (req) => {
+  await req.stream!.write(u32(1));
+  for await (const _ of req.stream!);
+  return u32(req.remainingMs() ?? 0);
+};
+
+/**
+ * Servers a (leader) and b, a pool with a connection to each, and a draining: its close() has
+ * begun, and the pool's connection to it, which carried a call, stays open, refusing requests.
+ */
+async function drainingLeader(table: Record<string, ActionHandler>, opts: Partial<FailoverPoolOptions> = {}) {
+  const a = await serve(router({ ...table, warm: () => u32(0) }));
+  const b = await serve(router({ ...table, warm: () => u32(0) }));
+  const pool = new FailoverPool({ transport, servers: [a.address, b.address], strategy: 'leader', ...opts, pool: { stream: { keepaliveMs: 0 }, ...opts.pool } });
+  cleanup.push(() => pool.close());
+  await pool.call('warm'); // the leader's connection is up, its hello answered
+  await new Promise<void>((resolve, reject) => pool.sendTo(b.address, 'warm', u32(0), {}, (err) => (err ? reject(err) : resolve())));
+  void a.server.close();
+  await waitFor(() => a.server.stats().listeners === 0); // its connections drain from here on
+  return { a, b, pool };
+}
+
+async function readAll(s: AsyncIterable<{ msg: Uint8Array }>): Promise<number[]> {
+  const got: number[] = [];
+  for await (const item of s) got.push(readU32(item.msg));
+  return got;
+}
+
+describe('a stream refused by a draining server after it opened', () => {
+  it('moves to another server when nothing of it went either way, and runs once, there', async () => {
+    const { a, b, pool } = await drainingLeader({ count });
+    const s = pool.openStream('count', u32(3));
+    expect(await readAll(s)).toEqual([1, 2, 3]);
+    await s.result;
+    expect(a.ran).toEqual(['warm']); // refused before dispatch
+    expect(b.ran).toEqual(['warm', 'count']);
+  });
+
+  it('moves with its end(): a client-streaming stream ended before the refusal ends on the next server', async () => {
+    const { a, b, pool } = await drainingLeader({ sum: async (req) => {
+      let total = 0;
+      for await (const item of req.stream!) total += readU32(item.msg);
+      return u32(total + 100);
+    } });
+    const s = pool.openStream('sum');
+    s.end();
+    expect(readU32((await s.result).msg)).toBe(100);
+    expect(a.ran).toEqual(['warm']);
+    expect(b.ran).toEqual(['warm', 'sum']);
+  });
+
+  it('is not moved once the client wrote an item to it: it fails Closed, still safe (it never ran), saying why', async () => {
+    const { a, b, pool } = await drainingLeader({ count });
+    const s = pool.openStream('count', u32(3));
+    // Credit is there at once: the item goes out before the refusal can come back.
+    await s.write(u32(7));
+    const err = (await s.result.catch((e: unknown) => e)) as RpcError;
+    expect(err).toBeInstanceOf(RpcError);
+    expect(err.code).toBe(ErrorCode.Closed);
+    expect(err.retry).toBe('safe');
+    expect(err.message).toMatch(/not moved to another server: an item was already written to it/);
+    expect(a.ran).toEqual(['warm']);
+    expect(b.ran).toEqual(['warm']);
+  });
+});
+
+describe('a stream answered with a bare refusal after its handler ran', () => {
+  /** A dispatch that breaks the protocol's rule: it sends an item, then claims a refusal unrun (bare Closed). */
+  const liar: Dispatch = {
+    dispatch: (req: ServerRequest) => {
+      if (!req.stream) return req.fail(ErrorCode.Closed);
+      void req.stream.write(u32(1)).then(() => req.fail(ErrorCode.Closed));
+    },
+  };
+
+  it('is never moved, not even idempotent with a hook saying next, and fails saying it may have run', async () => {
+    const a = await serve(liar);
+    const b = await serve(router({ count }));
+    const pool = new FailoverPool({ transport, servers: [a.address, b.address], strategy: 'leader', shouldFailover: () => 'next' });
+    cleanup.push(() => pool.close());
+    const s = pool.openStream('count', u32(3), { idempotent: true });
+    const got: number[] = [];
+    const err = (await (async () => {
+      for await (const item of s) got.push(readU32(item.msg));
+    })().catch((e: unknown) => e)) as RpcError;
+    expect(got).toEqual([1]);
+    expect(err).toBeInstanceOf(RpcError);
+    expect(err.code).toBe(ErrorCode.Closed);
+    expect(err.retry).toBe('idempotent');
+    expect(err.message).toMatch(/may have executed on 127\.0\.0\.1:\d+/);
+    expect(a.ran).toEqual(['count']);
+    expect(b.ran).toEqual([]);
+  });
+});
+
+describe('timeoutMs of a call or stream that moves to another server applies to each attempt', () => {
+  // The client's clock is a ManualClock: 6 s pass between the first attempt and the refusal,
+  // so a budget counted from the first attempt would show 4 s at b; each attempt gets 10 s.
+  async function setUp() {
+    const clock = new ManualClock();
+    const { a, b, pool } = await drainingLeader({ hold, deadline }, { clock });
+    return { a, b, pool, clock };
+  }
+
+  it('a plain call refused unrun gets its whole timeoutMs at the next server', async () => {
+    const { b, pool, clock } = await setUp();
+    const call = pool.call('deadline', u32(0), { timeoutMs: 10_000 });
+    clock.advance(6_000);
+    expect(readU32((await call).msg)).toBe(10_000);
+    expect(b.ran).toEqual(['warm', 'deadline']);
+  });
+
+  it('a stream refused unrun after it opened gets its whole timeoutMs at the next server, and the first connection does not end it at the first deadline', async () => {
+    const { b, pool, clock } = await setUp();
+    const s = pool.openStream('hold', EMPTY_BYTES, { timeoutMs: 10_000 });
+    clock.advance(6_000);
+    const items = s[Symbol.asyncIterator]();
+    expect(readU32((await items.next()).value!.msg)).toBe(1); // it runs on b
+    // Past the first attempt's deadline (10 s after it began), short of the second's (16 s):
+    // the first connection, still open, must not end the stream that left it.
+    clock.advance(5_000);
+    s.end();
+    expect(readU32((await s.result).msg)).toBe(10_000);
+    expect((await items.next()).done).toBe(true);
+    expect(b.ran).toEqual(['warm', 'hold']);
+  });
+});
+
+describe('StreamCall.unopened', () => {
+  // The first connection's credit must not carry over to the next one: a write past the next
+  // server's window would be an item without credit there, and it would close the connection.
+  // A StreamWire that records what is sent stands in for the connection (the StreamCall is real).
+  it('drops the credit the refusing server gave: the next open\'s window is all it sends', () => {
+    const sent: number[] = [];
+    const wire: StreamWire = { maxMessage: 1024, maxBlob: 1024, data: (seq) => void sent.push(seq), end() {}, credit() {}, cancel() {}, congested: () => undefined };
+    const s = new StreamCall(wire, 1024, undefined);
+    const item = new Uint8Array(18); // costs 50 with the 32 of its header
+    s.opened(1, 100);
+    s.unopened();
+    s.opened(2, 100);
+    for (let i = 0; i < 5; i++) void s.write(item).catch(() => {});
+    // While credit is above zero: 100, then 50; at 0 the third waits (the rest are refused: one write at a time).
+    expect(sent).toEqual([2, 2]);
+    s.cancel();
+  });
+});
