@@ -125,6 +125,17 @@ export interface RepliesMessage extends AnswerBatch {
   readonly t: 'replies';
 }
 
+/**
+ * Worker → pool: answers that could not leave the worker (a handler answered with something that
+ * is not bytes, or a detail that cannot be cloned), by call id, with why. Their handlers ran: the
+ * pool fails those calls Internal. The other answers of their batch were sent.
+ */
+export interface UnsentRepliesMessage {
+  readonly t: 'unsent';
+  readonly ids: readonly number[];
+  readonly reasons: readonly string[];
+}
+
 /** What a reverse call carries besides its bytes: only for calls whose options said any of it. */
 export interface ReverseCallOpts {
   /** The call's place in its batch. */
@@ -166,4 +177,4 @@ export interface CallbackThrewMessage {
   readonly message: string;
 }
 
-export type FromWorker = ReadyMessage | LoadFailedMessage | RepliesMessage | ReverseCallsMessage | CallbackThrewMessage;
+export type FromWorker = ReadyMessage | LoadFailedMessage | RepliesMessage | UnsentRepliesMessage | ReverseCallsMessage | CallbackThrewMessage;

@@ -21,7 +21,10 @@ export interface WorkerPoolOptions {
    * `maxInFlightPerWorker`). Past it, see `whenFull`. Default 4096.
    */
   maxQueued?: number;
-  /** Requests one worker holds at once; a batch never carries more. Default 64. */
+  /**
+   * Requests one worker holds at once; a batch never carries more. Default 64, at most 65536 (the
+   * pool keeps a place for every call its workers may hold, made when it starts).
+   */
   maxInFlightPerWorker?: number;
   /** `'reject-new'` (default) answers the new request Overloaded; `'shed-oldest'` answers the oldest waiting one and queues the new. */
   whenFull?: WhenFull;
@@ -63,7 +66,7 @@ export function resolvePoolOptions(opts: WorkerPoolOptions): PoolSettings {
     module: moduleUrl(opts.module),
     workers: count(opts.workers ?? availableParallelism(), 'workers'),
     maxQueued: count(opts.maxQueued ?? 4096, 'maxQueued'),
-    maxInFlightPerWorker: count(opts.maxInFlightPerWorker ?? 64, 'maxInFlightPerWorker'),
+    maxInFlightPerWorker: count(opts.maxInFlightPerWorker ?? 64, 'maxInFlightPerWorker', MAX_IN_FLIGHT_PER_WORKER),
     whenFull,
     logger: opts.logger ?? consoleLogger('warn', 'skein'),
     expose: opts.exposeInternalErrors ?? false,
@@ -72,8 +75,15 @@ export function resolvePoolOptions(opts: WorkerPoolOptions): PoolSettings {
   };
 }
 
-function count(n: number, name: string): number {
+/**
+ * The pool's places for held calls are made at start (workers × this): a value meant as "no
+ * limit" must be refused in words, not end in an array that cannot be made (or a heap's worth).
+ */
+const MAX_IN_FLIGHT_PER_WORKER = 65_536;
+
+function count(n: number, name: string, max = Number.MAX_SAFE_INTEGER): number {
   if (!(Number.isInteger(n) && n > 0)) throw invalidArgument(`${name} must be a positive integer, got ${n}`);
+  if (n > max) throw invalidArgument(`${name} must be at most ${max}, got ${n}`);
   return n;
 }
 

@@ -49,6 +49,23 @@ export class ReplyPacker {
     this.words.push(callId, FAILED, code | (RETRIES.indexOf(retry) << 16), this.strings.push(message));
   }
 
+  /**
+   * Sends the batch so far with `post` (which transfers its `buf`); the packer starts empty again.
+   * A batch that cannot go (an answer that is not bytes, a detail that cannot be cloned) is sent
+   * again one answer at a time, so that only the answers at fault are lost: each is given to
+   * `unsent`. The whole batch's one message stays the rule; the split costs only after a throw.
+   */
+  send(post: (m: RepliesMessage) => void, unsent: (callId: number, err: unknown) => void): void {
+    const { words, parts, strings } = this;
+    try {
+      post(this.take());
+    } catch (err) {
+      this.reset();
+      if (words.length === REPLY_WORDS) return unsent(words[0]!, err);
+      sendApart(words, parts, strings, post, unsent);
+    }
+  }
+
   /** The batch so far, as a message whose `buf` is to be transferred; the packer starts empty again. */
   take(): RepliesMessage {
     const m: RepliesMessage = { t: 'replies', n: this.count, buf: this.pack(), strings: this.strings };
@@ -81,6 +98,40 @@ export class ReplyPacker {
     this.parts = [];
     this.strings = [];
     this.bytes = 0;
+  }
+}
+
+/** Each answer of a batch that could not be sent whole, as a batch of its own: its parts and strings found by its kind. */
+function sendApart(
+  words: readonly number[],
+  parts: readonly Uint8Array[],
+  strings: readonly string[],
+  post: (m: RepliesMessage) => void,
+  unsent: (callId: number, err: unknown) => void,
+): void {
+  const one = new ReplyPacker();
+  for (let w = 0, p = 0; w < words.length; w += REPLY_WORDS) {
+    const id = words[w]!;
+    const a = words[w + 2]!;
+    const b = words[w + 3]!;
+    switch (words[w + 1]) {
+      case OK:
+        one.ok(id, parts[p]!, parts[p + 1]!);
+        p += 2;
+        break;
+      case ERROR:
+        one.error(id, a as ErrorCode, b === 0 ? undefined : strings[b - 1]);
+        break;
+      case CUSTOM_NUMBER:
+        one.custom(id, a);
+        break;
+      case FAILED:
+        one.failed(id, (a & 0xffff) as ErrorCode, strings[b - 1]!, RETRIES[a >>> 16]!);
+        break;
+      default:
+        one.custom(id, parts[p++]!);
+    }
+    one.send(post, unsent);
   }
 }
 

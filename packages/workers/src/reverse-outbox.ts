@@ -1,5 +1,5 @@
 import { EMPTY_BYTES, RemoteError, RpcError, invalidArgument, type ErrorCode, type ErrorPayload, type RetryPolicy } from '@skein/core';
-import type { CallOptions, Notify, Reply } from '@skein/stream';
+import type { CallOptions, Metadata, Notify, Reply } from '@skein/stream';
 import type { ReverseAnswersMessage, ReverseCallOpts, ReverseCallsMessage } from './messages.js';
 import { unpackReplies, type ReplySink } from './reply-batch.js';
 import { ReverseCallPacker } from './reverse-call-batch.js';
@@ -50,11 +50,13 @@ export class ReverseOutbox implements ReplySink {
     const blob = opts.blob ?? EMPTY_BYTES;
     const refused = refusal(action, msg, blob, opts);
     if (refused !== undefined) return notify(refused, null);
+    const metadata = opts.metadata === undefined ? undefined : plainMetadata(opts.metadata);
+    if (metadata === null) return notify(invalidArgument('metadata must be an object of string values'), null);
     const id = this.newId();
     const p: Pending = { notify, caller };
     this.pending.set(id, p);
     let o: Opts | undefined;
-    const { timeoutMs, idempotent, metadata, signal } = opts;
+    const { timeoutMs, idempotent, signal } = opts;
     if (timeoutMs !== undefined) (o ??= {}).timeoutMs = timeoutMs;
     if (idempotent !== undefined) (o ??= {}).idempotent = idempotent === true;
     if (metadata !== undefined) (o ??= {}).metadata = metadata;
@@ -151,13 +153,26 @@ function refusal(action: unknown, msg: unknown, blob: unknown, opts: CallOptions
   if (!(blob instanceof Uint8Array)) return invalidArgument('blob must be a Uint8Array');
   const t = opts.timeoutMs as unknown;
   if (t !== undefined && typeof t !== 'number') return invalidArgument(`timeoutMs must be a positive number, got ${String(t)}`);
-  const md = opts.metadata as unknown;
-  if (md !== undefined && !isStringRecord(md)) return invalidArgument('metadata must be an object of string values');
   return undefined;
 }
 
-function isStringRecord(v: unknown): boolean {
-  if (typeof v !== 'object' || v === null) return false;
-  for (const k in v) if (typeof (v as Record<string, unknown>)[k] !== 'string') return false;
-  return true;
+/**
+ * The metadata's entries in a plain record of its own, or null when a value is not a string. The
+ * turn's calls cross to the pool's thread in one message, which must clone whole: a Proxy of
+ * strings passes a look at its entries but cannot be cloned, and would take the turn's other calls
+ * (and the worker) down with it. The copy also keeps the entries the call was made with.
+ */
+function plainMetadata(v: unknown): Metadata | null {
+  if (typeof v !== 'object' || v === null) return null;
+  const copy = Object.create(null) as Record<string, string>; // "__proto__" stays an entry
+  try {
+    for (const k in v) {
+      const value = (v as Record<string, unknown>)[k];
+      if (typeof value !== 'string') return null;
+      copy[k] = value;
+    }
+  } catch {
+    return null; // a getter or a Proxy trap that throws
+  }
+  return copy;
 }

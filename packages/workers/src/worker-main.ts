@@ -6,7 +6,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { ErrorCode } from '@skein/core';
 import { ServerRequest, type Dispatch } from '@skein/stream';
-import type { CallsMessage, CancelMessage, ConnDesc, FromWorker, ToWorker } from './messages.js';
+import type { CallsMessage, CancelMessage, ConnDesc, FromWorker, RepliesMessage, ToWorker } from './messages.js';
 import { ReplyPacker } from './reply-batch.js';
 import { ReverseOutbox } from './reverse-outbox.js';
 import { unpackCalls } from './request-batch.js';
@@ -19,25 +19,50 @@ const replies = new ReplyPacker();
 const conns = new Map<number, WorkerConn>();
 /** The pool's action table, as far as it has been sent. */
 const actions: string[] = [];
-/** The unanswered calls that came with a head, by call id: what a cancel finds. */
-const cancellable = new Map<number, WorkerRequest>();
+/**
+ * The unanswered calls, by call id (the pool's ids are few and dense): what a cancel finds (a call
+ * with a head), and what a connection's close answers (a plain call).
+ */
+const running: (ServerRequest | undefined)[] = [];
 let flushQueued = false;
 
 const send = (m: FromWorker, transfer?: ArrayBuffer[]): void => port.postMessage(m, transfer);
+const post = (m: RepliesMessage): void => send(m, [m.buf]);
 const reverse = new ReverseOutbox(
   (m) => send(m, [m.buf]),
-  (err) => send({ t: 'callback-threw', message: err instanceof Error ? `${err.name}: ${err.message}` : String(err) }),
+  (err) => send({ t: 'callback-threw', message: describeError(err) }),
 );
+
+/** Answers that could not leave (see ReplyPacker.send): the pool is told after the rest of their batch. */
+let unsentIds: number[] = [];
+let unsentReasons: string[] = [];
+const unsent = (callId: number, err: unknown): void => {
+  unsentIds.push(callId);
+  unsentReasons.push(describeError(err));
+};
 
 function flush(): void {
   flushQueued = false;
-  const m = replies.take();
-  send(m, [m.buf]);
+  replies.send(post, unsent);
+  if (unsentIds.length === 0) return;
+  send({ t: 'unsent', ids: unsentIds, reasons: unsentReasons });
+  unsentIds = [];
+  unsentReasons = [];
+}
+
+/** An error in words a log line can carry: its class and message. */
+function describeError(err: unknown): string {
+  if (err instanceof Error) return `${err.name}: ${err.message}`;
+  try {
+    return String(err);
+  } catch {
+    return 'a value that has no string form'; // Object.create(null), say: a report must not throw
+  }
 }
 
 /** Answers written in one turn leave together, after the turn's handlers have run. */
 function replyWritten(callId: number): void {
-  if (cancellable.size !== 0) cancellable.delete(callId);
+  running[callId] = undefined;
   if (flushQueued) return;
   flushQueued = true;
   queueMicrotask(flush);
@@ -54,12 +79,29 @@ function run(dispatch: Dispatch, m: ToWorker): void {
   if (m.t === 'calls') return runCalls(dispatch, m);
   if (m.t === 'cancel') return cancel(m);
   if (m.t === 'answers') return reverse.answered(m);
-  conns.get(m.key)?.close();
-  conns.delete(m.key);
+  closed(m.key);
 }
 
 function cancel(m: CancelMessage): void {
-  for (let i = 0; i < m.ids.length; i++) cancellable.get(m.ids[i]!)?.cancel(m.codes[i]!, m.messages[i]!);
+  for (let i = 0; i < m.ids.length; i++) {
+    const req = running[m.ids[i]!];
+    if (req instanceof WorkerRequest) req.cancel(m.codes[i]!, m.messages[i]!);
+  }
+}
+
+/**
+ * A connection closed: its handlers' signals abort. Its plain calls have no signal of their own for
+ * the pool to cancel, so they are answered here at once (IO: they may have run; nobody reads it),
+ * freeing their places in this worker: a handler that never answers would otherwise hold one for
+ * good, where in process it holds nothing once the connection is gone. A handler's later answer
+ * is dropped. Calls with a head get the pool's cancel, with the error they have in process.
+ */
+function closed(key: number): void {
+  const conn = conns.get(key);
+  if (conn === undefined) return;
+  conns.delete(key);
+  conn.close();
+  for (const req of running) if (req !== undefined && req.conn === conn.info && !(req instanceof WorkerRequest)) req.fail(ErrorCode.IO);
 }
 
 function runCalls(dispatch: Dispatch, m: CallsMessage): void {
@@ -73,9 +115,8 @@ function runCalls(dispatch: Dispatch, m: CallsMessage): void {
     const conn = conns.get(connKey) ?? connOf({ key: connKey, id: 0, remote: '', transport: '' });
     const head = heads !== undefined && heads[nextHead]?.at === at ? heads[nextHead++] : undefined;
     at++;
-    let req: ServerRequest;
-    if (head === undefined) req = new ServerRequest(conn, callId, 0, actionId, name, msg, blob);
-    else cancellable.set(callId, (req = new WorkerRequest(conn, callId, actionId, name, msg, blob, head)));
+    const req = head === undefined ? new ServerRequest(conn, callId, 0, actionId, name, msg, blob) : new WorkerRequest(conn, callId, actionId, name, msg, blob, head);
+    running[callId] = req;
     try {
       dispatch.dispatch(req);
     } catch {

@@ -1,8 +1,8 @@
-import { ErrorCode, invalidArgument, RpcError } from '@skein/core';
+import { CODE_INFO, ErrorCode, invalidArgument, RpcError } from '@skein/core';
 import { actionName, type ConnInfo, type Dispatch, type ServerRequest } from '@skein/stream';
 import { ActionTable } from './action-table.js';
 import { Fifo } from './fifo.js';
-import type { CallHeadDesc, CancelMessage, ConnDesc, RepliesMessage } from './messages.js';
+import type { CallHeadDesc, CancelMessage, ConnDesc, RepliesMessage, UnsentRepliesMessage } from './messages.js';
 import { resolvePoolOptions, type PoolSettings, type WorkerPoolOptions } from './pool-options.js';
 import { unpackReplies, type ReplySink } from './reply-batch.js';
 import { packCalls } from './request-batch.js';
@@ -84,14 +84,15 @@ export class WorkerPool implements Dispatch {
   private readonly reverse = new ReverseRelay();
   private readonly sink: ReplySink = {
     ok: (id, msg, blob) => this.release(id)?.reply(msg, blob),
-    error: (id, code, detail) => this.release(id)?.fail(code, detail),
+    error: (id, code, detail) => this.fail(id, code, detail),
     custom: (id, payload) => this.release(id)?.failCustom(payload),
     // A worker answers its calls by the three above; this kind carries reverse calls' outcomes the other way.
-    failed: (id, code, message) => this.release(id)?.fail(code, message),
+    failed: (id, code, message) => this.fail(id, code, message),
   };
   private readonly events: SlotEvents = {
     ready: (slot) => this.ready(slot),
     replies: (m) => this.answered(m),
+    unsent: (slot, m) => this.unsent(slot, m),
     reverse: (slot, m) => this.reverse.calls(slot, m),
     callbackThrew: (slot, message) => this.settings.logger.error({ worker: slot.index }, `worker ${slot.index}: a callback given to ctx.caller.send threw (${message}); the worker goes on`),
     exited: (slot, why) => this.exited(slot, why),
@@ -274,20 +275,57 @@ export class WorkerPool implements Dispatch {
       bytes += req.msg.length + req.blob.length;
     }
     if (n === 0) return;
-    const names: string[] = [];
-    const buf = packCalls(this.batch, this.batchIds, this.batchConns, n, bytes, this.actions, names);
+    try {
+      this.post(slot, this.batch, this.batchIds, this.batchConns, n, bytes, conns, heads);
+    } catch {
+      return this.sendApart(slot, n, conns, heads);
+    }
     this.batch.length = 0;
+  }
+
+  /** Packs calls into one message and posts it to the worker; throws what postMessage throws (nothing is then sent). */
+  private post(slot: WorkerSlot, reqs: readonly ServerRequest[], ids: readonly number[], keys: readonly number[], n: number, bytes: number, conns: ConnDesc[] | undefined, heads: CallHeadDesc[] | undefined): void {
+    const names: string[] = [];
+    const buf = packCalls(reqs, ids, keys, n, bytes, this.actions, names);
     const known = slot.actionsKnown;
     const all = this.actions.names;
     const newActions = known < all.length ? all.slice(known) : undefined;
-    try {
-      slot.post({ t: 'calls', n, buf, newActions, names, conns, heads });
-      slot.actionsKnown = all.length;
-    } catch (err) {
-      // Nothing of the batch reached the worker (a value that cannot be cloned): fail it, hold nothing.
-      this.settings.logger.error({ worker: slot.index, err }, `worker ${slot.index}: a batch of ${n} calls could not be sent`);
-      for (let i = 0; i < n; i++) this.release(this.batchIds[i]!)?.fail(ErrorCode.Internal);
-      for (const d of conns ?? []) slot.conns.delete(d.key);
+    slot.post({ t: 'calls', n, buf, newActions, names, conns, heads });
+    slot.actionsKnown = all.length;
+  }
+
+  /**
+   * A batch that could not be posted (a value in it that cannot be cloned: a request's metadata
+   * or principal, as a Dispatch in front of the pool made them) goes again one call at a time, so
+   * that only the calls at fault are lost. Those never reached the worker and never ran: they
+   * fail InvalidArgument saying so, and are answered once the others are sent.
+   */
+  private sendApart(slot: WorkerSlot, n: number, conns: ConnDesc[] | undefined, heads: CallHeadDesc[] | undefined): void {
+    const reqs = this.batch.slice(0, n);
+    const ids = this.batchIds.slice(0, n);
+    const keys = this.batchConns.slice(0, n);
+    this.batch.length = 0;
+    // A connection goes with the first of its calls that is sent.
+    const untold = new Map((conns ?? []).map((d) => [d.key, d]));
+    const lost: [ServerRequest, unknown][] = [];
+    for (let i = 0, nextHead = 0; i < n; i++) {
+      const head = heads !== undefined && heads[nextHead]?.at === i ? heads[nextHead++] : undefined;
+      const desc = untold.get(keys[i]!);
+      const req = reqs[i]!;
+      try {
+        this.post(slot, [req], [ids[i]!], [keys[i]!], 1, req.msg.length + req.blob.length, desc && [desc], head && [{ ...head, at: 0 }]);
+        untold.delete(keys[i]!);
+      } catch (err) {
+        lost.push([this.unbook(ids[i]!, req), err]);
+      }
+    }
+    // The worker never heard of these: described again with their next call.
+    for (const key of untold.keys()) slot.conns.delete(key);
+    for (const [req, err] of lost) {
+      const name = actionName(req.action);
+      const why = err instanceof Error ? `${err.name}: ${err.message}` : 'postMessage threw';
+      this.settings.logger.error({ worker: slot.index, action: req.action, err }, `${name}: a call could not be sent to worker ${slot.index} (${why}); it failed unrun`);
+      req.fail(ErrorCode.InvalidArgument, `${name}: the call could not be sent to a worker thread (${why}); its handler did not run`);
     }
   }
 
@@ -306,12 +344,47 @@ export class WorkerPool implements Dispatch {
     this.pump();
   }
 
+  /**
+   * Answers a worker could not send back: their handlers ran, and what they answered is lost, so
+   * the calls fail Internal (no retry: the same handler would answer the same). Logged, since it is
+   * a bug in the handler's code.
+   */
+  private unsent(slot: WorkerSlot, m: UnsentRepliesMessage): void {
+    for (let i = 0; i < m.ids.length; i++) {
+      const req = this.release(m.ids[i]!);
+      if (req === undefined) continue;
+      const name = actionName(req.action);
+      this.settings.logger.error({ worker: slot.index, action: req.action }, `${name}: worker ${slot.index} could not send the handler's answer back (${m.reasons[i]}); the call failed Internal`);
+      req.fail(ErrorCode.Internal, this.settings.expose ? `${name}: the handler ran, but its answer could not leave worker ${slot.index}: ${m.reasons[i]}` : undefined);
+    }
+    this.pump();
+  }
+
+  /**
+   * A handler's error answer. A code that is none (`req.fail(404)`) cannot be written: the server's
+   * connection would throw here, on the server's thread, and take the rest of the batch's answers
+   * (and the process) with it. The call fails Internal instead; the handler ran.
+   */
+  private fail(id: number, code: ErrorCode, detail: string | undefined): void {
+    const req = this.release(id);
+    if (req === undefined) return;
+    if (CODE_INFO[code] !== undefined) return req.fail(code, detail);
+    const what = `${actionName(req.action)}: the handler failed with ${code}, which is no error code`;
+    this.settings.logger.error({ action: req.action, code }, `${what}; the call failed Internal`);
+    req.fail(ErrorCode.Internal, this.settings.expose ? what : undefined);
+  }
+
   /** Takes an answered call off the books; undefined if it is no longer held. */
   private release(id: number): ServerRequest | undefined {
     const req = this.held[id];
     if (!req) return undefined;
-    if (this.headedIds.size !== 0) this.headedIds.delete(req);
     this.holder[id]!.inFlight--;
+    return this.unbook(id, req);
+  }
+
+  /** Frees a call's id; its worker's count is the caller's to keep (a call never posted was never counted). */
+  private unbook(id: number, req: ServerRequest): ServerRequest {
+    if (this.headedIds.size !== 0) this.headedIds.delete(req);
     this.held[id] = undefined;
     this.holder[id] = undefined;
     this.freeIds.push(id);

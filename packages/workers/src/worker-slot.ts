@@ -1,12 +1,14 @@
 import { Worker } from 'node:worker_threads';
 import type { ConnKind } from '@skein/stream';
-import type { CallsMessage, FromWorker, RepliesMessage, ReverseCallsMessage, ToWorker } from './messages.js';
+import type { CallsMessage, FromWorker, RepliesMessage, ReverseCallsMessage, ToWorker, UnsentRepliesMessage } from './messages.js';
 import type { PoolSettings } from './pool-options.js';
 
 /** What a slot tells its pool. Nothing is reported once the worker has exited. */
 export interface SlotEvents {
   ready(slot: WorkerSlot): void;
   replies(m: RepliesMessage): void;
+  /** Answers the worker could not send back (their handlers ran). */
+  unsent(slot: WorkerSlot, m: UnsentRepliesMessage): void;
   /** Calls its handlers made through `ctx.caller`, for the pool to send on their connections. */
   reverse(slot: WorkerSlot, m: ReverseCallsMessage): void;
   /** A callback its handlers gave `ctx.caller.send` threw (the worker went on). */
@@ -58,9 +60,10 @@ export class WorkerSlot {
     this.worker.on('exit', (code) => this.exit(code));
   }
 
+  /** Counted as held once posted: a batch that cannot be posted (postMessage throws) leaves nothing counted. */
   post(m: CallsMessage): void {
-    this.inFlight += m.n;
     this.worker.postMessage(m, [m.buf]);
+    this.inFlight += m.n;
   }
 
   tell(m: ToWorker, transfer?: ArrayBuffer[]): void {
@@ -77,6 +80,7 @@ export class WorkerSlot {
     if (this.state === 'exited') return;
     if (m.t === 'replies') return this.events.replies(m);
     if (m.t === 'reverse') return this.events.reverse(this, m);
+    if (m.t === 'unsent') return this.events.unsent(this, m);
     if (m.t === 'callback-threw') return this.events.callbackThrew(this, m.message);
     if (m.t === 'ready') {
       this.state = 'ready';

@@ -108,6 +108,22 @@ describe('WorkerPool lifecycle', () => {
     expect(p.stats()).toEqual({ state: 'closed', workers: 0, queued: 0, inFlight: 0, crashes: 1 });
   });
 
+  it('a call whose connection closed gives up its place in its worker, though its handler never answers', async () => {
+    const p = await pool();
+    const a = await served(p);
+    const b = await served(p);
+    const never = gate(); // never opened: a handler that hangs, ignoring its signal
+    void a.stream.call(HOLD, never.msg).catch(() => {});
+    await waitFor(() => p.stats().inFlight === 1);
+    await leave(a);
+    // Nobody waits for it any more: the worker's one place goes to a call someone waits for.
+    await waitFor(() => p.stats().inFlight === 0, { what: "the closed connection's call to give up its place" });
+    expect(await b.stream.call(ECHO, new Uint8Array([9])).then((r) => Array.from(r.msg))).toEqual([9]);
+    // Answered, the call no longer keeps the closed client's connection on the server.
+    await waitFor(() => a.server.connections === 0, { what: "the closed client's connection to end" });
+    expect(p.stats()).toMatchObject({ crashes: 0, queued: 0, inFlight: 0 });
+  });
+
   it("a full queue gives up the places of calls whose connection closed before refusing another's", async () => {
     const p = await pool({ maxQueued: 2 });
     const a = await served(p);

@@ -218,11 +218,14 @@ describe('WorkerPool', () => {
   });
 
   it('checks its options', async () => {
-    const bad = [{ workers: 0 }, { maxQueued: 1.5 }, { maxInFlightPerWorker: -1 }, { whenFull: 'drop' }, { module: 'some-package' }];
+    // A huge maxInFlightPerWorker ("no limit") too: the pool makes a place for every call its workers may hold.
+    const bad = [{ workers: 0 }, { maxQueued: 1.5 }, { maxInFlightPerWorker: -1 }, { maxInFlightPerWorker: 2 ** 32 }, { whenFull: 'drop' }, { module: 'some-package' }];
     for (const b of bad) {
       const err = await WorkerPool.start({ module: CALC_MODULE, ...(b as object) }).catch((e) => e);
       expect(err).toBeInstanceOf(RpcError);
       expect(err.code).toBe(ErrorCode.InvalidArgument);
     }
+    const err = await WorkerPool.start({ module: CALC_MODULE, maxInFlightPerWorker: 65_537 }).catch((e) => e);
+    expect(err).toMatchObject({ code: ErrorCode.InvalidArgument, message: 'maxInFlightPerWorker must be at most 65536, got 65537' });
   });
 });

@@ -1,0 +1,105 @@
+import { createRouter, type Dispatch, type ServerRequest } from '@skein/stream';
+import { memoryLogger } from '@skein/test-utils';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { WorkerPool } from '../src/index.js';
+import makeRouter from './fixtures/unsendable.mjs';
+import { outcome, serve, startPool } from './harness.js';
+
+// What cannot cross between the pool's thread and a worker as it is: one call's answer, one
+// call's head, one call back. Only the calls at fault fail, each saying whether its handler ran;
+// the others of their batch are delivered, and no worker ends.
+
+const MODULE = new URL('./fixtures/unsendable.mjs', import.meta.url);
+const utf8 = new TextEncoder();
+const text = new TextDecoder();
+
+const cleanup: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const f of cleanup.splice(0).reverse()) await f();
+});
+
+async function pool() {
+  const logger = memoryLogger();
+  const p = await startPool({ module: MODULE, workers: 1, logger, exposeInternalErrors: true });
+  cleanup.push(() => p.destroy());
+  return { pool: p, logger };
+}
+
+async function served(dispatch: Dispatch) {
+  // The client serves action 1 (echo) for the handlers' calls back.
+  const s = await serve(dispatch, {}, { serve: createRouter({ 1: (req) => req.msg }) });
+  cleanup.push(() => s.close());
+  await s.stream.ping(); // calls both ways are agreed in the hello
+  return s;
+}
+
+const echoed = (p: Promise<{ msg: Uint8Array }>) => outcome(p.then((r) => text.decode(r.msg)));
+
+describe('WorkerPool: values that cannot cross threads', () => {
+  it("a handler's answer that cannot leave its worker fails that call alone (Internal: it ran); the batch's other answers arrive", async () => {
+    const { pool: p, logger } = await pool();
+    const { stream } = await served(p);
+    // One turn of the client: one batch to the worker, whose answers leave as one batch.
+    const got = await Promise.all([
+      echoed(stream.call(1, utf8.encode('a'))),
+      outcome(stream.call(2, new Uint8Array())),
+      echoed(stream.call(1, utf8.encode('b'))),
+      outcome(stream.call(3, new Uint8Array())),
+      echoed(stream.call(1, utf8.encode('c'))),
+    ]);
+    const ran = { code: 'Internal', retry: 'never', message: expect.stringMatching(/^action \d: the handler ran, but its answer could not leave worker 0: /) };
+    expect(got).toEqual([{ ok: 'a' }, ran, { ok: 'b' }, ran, { ok: 'c' }]);
+    expect(p.stats()).toMatchObject({ crashes: 0, workers: 1, inFlight: 0 });
+    expect(logger.lines.filter((l) => l.level === 'error').map((l) => l.msg)).toEqual([
+      expect.stringMatching(/^action 2: worker 0 could not send the handler's answer back \(RangeError/),
+      expect.stringMatching(/^action 3: worker 0 could not send the handler's answer back \(DataCloneError/),
+    ]);
+    // The worker goes on.
+    expect(await echoed(stream.call(1, utf8.encode('d')))).toEqual({ ok: 'd' });
+  });
+
+  it("a handler's error code that is none fails its call Internal on the server's thread, which goes on", async () => {
+    const { pool: p, logger } = await pool();
+    const { stream } = await served(p);
+    const got = await Promise.all([echoed(stream.call(1, utf8.encode('a'))), outcome(stream.call(5, new Uint8Array())), echoed(stream.call(1, utf8.encode('b')))]);
+    expect(got).toEqual([{ ok: 'a' }, { code: 'Internal', retry: 'never', message: 'action 5: the handler failed with 404, which is no error code' }, { ok: 'b' }]);
+    expect(logger.lines.filter((l) => l.level === 'error').map((l) => l.msg)).toEqual(['action 5: the handler failed with 404, which is no error code; the call failed Internal']);
+    expect(p.stats()).toMatchObject({ crashes: 0, inFlight: 0 });
+  });
+
+  it('a call whose head cannot be sent to a worker fails alone, unrun (InvalidArgument); the rest of its batch runs', async () => {
+    const { pool: p, logger } = await pool();
+    // A Dispatch in front of the pool that adds to one call's metadata what no clone can copy.
+    const front: Dispatch = {
+      dispatch(req: ServerRequest) {
+        if (text.decode(req.msg) === 'poison') Object.defineProperty(req, 'metadata', { value: { ...req.metadata, cache: new WeakMap() } });
+        p.dispatch(req);
+      },
+    };
+    const { stream, server } = await served(front);
+    const metadata = { trace: 't1' }; // calls with a head: it crosses beside the batch
+    // The connection is new to the worker: told with the first call that goes, not the one that cannot.
+    const got = await Promise.all([
+      echoed(stream.call(1, utf8.encode('poison'), { metadata })),
+      echoed(stream.call(6, utf8.encode('where'), { metadata })),
+      echoed(stream.call(1, utf8.encode('b'), { metadata })),
+    ]);
+    expect(got).toEqual([
+      { code: 'InvalidArgument', retry: 'never', message: expect.stringMatching(/^action 1: the call could not be sent to a worker thread \(DataCloneError: .*\); its handler did not run$/) },
+      { ok: server.openConnections()[0]!.remote },
+      { ok: 'b' },
+    ]);
+    expect(p.stats()).toMatchObject({ crashes: 0, inFlight: 0, queued: 0 });
+    expect(logger.lines.filter((l) => l.level === 'error')).toHaveLength(1);
+  });
+
+  it("a call back with metadata in a Proxy is sent as in process, and the turn's other call back with it", async () => {
+    const inProcess = await served(makeRouter());
+    const expected = await echoed(inProcess.stream.call(4, new Uint8Array()));
+    expect(expected).toEqual({ ok: JSON.stringify(['plain', 'proxied']) });
+    const { pool: p } = await pool();
+    const { stream } = await served(p);
+    expect(await echoed(stream.call(4, new Uint8Array()))).toEqual(expected);
+    expect(p.stats()).toMatchObject({ crashes: 0 });
+  });
+});
