@@ -1,8 +1,9 @@
 /**
- * A fault server: one child process running a real RpcServer over TCP on loopback, started by
- * the scenarios (servers.ts) with its ServerParams as JSON in argv[2]. Prints `listening
- * <address>`; on SIGTERM closes everything, prints `closed handles=<json>` (what it left
- * behind) and exits by itself, which it can only do when nothing is left.
+ * A fault server: one child process running a real RpcServer over TCP (on loopback, or on a
+ * NetLab host's address), started by the scenarios (servers.ts) with its ServerParams as JSON in
+ * argv[2]. Prints `listening <address>`; on SIGTERM closes everything, prints `closed
+ * handles=<json>` (what it left behind) and exits by itself, which it can only do when nothing is
+ * left.
  */
 // The sub-path, not the package: the package's entry loads vitest, which a server has no use for.
 import { handleCounts, leakedHandles } from '@skein/test-utils/resources';
@@ -58,7 +59,7 @@ const server = new RpcServer({
   ...params.server,
   dispatch: createRouter({ [ACTION.echoNumeric]: echo, [ACTION.echo]: echo, [ACTION.run]: run, [ACTION.forward]: forward, [ACTION.stats]: stats }),
 });
-const bound = await server.listen(transport, '127.0.0.1:0');
+const bound = await server.listen(transport, params.listen ?? '127.0.0.1:0');
 console.log(`listening ${'port' in bound ? `${bound.host}:${bound.port}` : bound.path}`);
 
 async function shutdown(): Promise<void> {

@@ -7,6 +7,9 @@
  * - fuzz.ts: a million random and mutated frames (frames.ts) from many connections.
  * - chaos.ts: kill -9 in a flood through a FailoverPool, over one hop or two; runs per call id
  *   read back from the servers' execution logs (execution-log.ts, executions.ts).
+ * - partition.ts: the two-hop chain of chaos across NetLab hosts (network namespaces), with
+ *   packets dropped silently mid-flood (links down, one-way cuts); the client is a child on its
+ *   own host (flood-client.ts, client-params.ts).
  * - frozen-peer.ts: a server stopped with SIGSTOP, found by keepalive.
  * - slowloris.ts: connections that dribble header and ping bytes.
  * - soak.ts: a long flood; memory flat, nothing left after close.
@@ -16,6 +19,7 @@
  */
 export { runFuzz, type FuzzOptions } from './fuzz.js';
 export { runChaos, type ChaosOptions } from './chaos.js';
+export { runPartition, type PartitionOptions } from './partition.js';
 export { runFrozenPeer, type FrozenPeerOptions } from './frozen-peer.js';
 export { runSlowloris, type SlowlorisOptions } from './slowloris.js';
 export { runSoak, type SoakOptions } from './soak.js';

@@ -10,6 +10,8 @@ export interface ServerParams {
   readonly name: string;
   /** `back` runs calls; `front` passes each call on to the back servers through a FailoverPool. */
   readonly role: 'back' | 'front';
+  /** Where to listen, `host:port`. Default `127.0.0.1:0`; a NetLab host listens on its own address. */
+  readonly listen?: string;
   /** RpcServer options that travel as JSON. */
   readonly server?: Omit<RpcServerOptions, 'dispatch' | 'logger' | 'clock'>;
   readonly transport?: TcpTransportOptions;

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { launch, reap, within, type Proc } from '@skein/test-utils';
+import { launch, reap, within, type NetHost, type Proc } from '@skein/test-utils';
 import { ACTION, CLOSED, LISTENING, type ServerParams, type ServerStats } from './server-params.js';
 
 /**
@@ -28,8 +28,10 @@ export interface Stopped {
   readonly handles: Record<string, number>;
 }
 
-export async function startServer(params: ServerParams): Promise<ServerProcess> {
-  const proc = launch('node', SCRIPT, [JSON.stringify(params)]);
+/** Starts a fault server on this machine, or inside a NetLab `host` (then it should listen on the host's address). */
+export async function startServer(params: ServerParams, host?: NetHost): Promise<ServerProcess> {
+  const args = [JSON.stringify(params)];
+  const proc = host ? host.start(process.execPath, [SCRIPT, ...args]) : launch('node', SCRIPT, args);
   const [, address] = await proc.waitForLine(LISTENING);
   return { name: params.name, address: address!, proc, executions: params.executions };
 }
