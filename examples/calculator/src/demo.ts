@@ -12,7 +12,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createClient, type Client } from '@skein/api';
-import { consoleLogger, type Codec } from '@skein/core';
+import { consoleLogger, invalidArgument, type Codec } from '@skein/core';
 import { nodeRuntime } from '@skein/runtime-node';
 import { ClientStream } from '@skein/stream';
 import { tcpTransport } from '@skein/transport-tcp';
@@ -56,10 +56,11 @@ if (flags.help) {
   process.exit(0);
 }
 
-const codec = codecByName(flags.codec);
 try {
-  if (flags.serve) await serve(Number(flags.port), codec);
-  else await demo(codec, Number(flags.seconds), Number(flags['in-flight']));
+  // Inside: an unknown codec is a failure like any other, told in one line.
+  const codec = codecByName(flags.codec);
+  if (flags.serve) await serve(numberFlag('port'), codec);
+  else await demo(codec, numberFlag('seconds'), numberFlag('in-flight'));
 } catch (err) {
   // A refused TLS handshake, a wrong address, a server gone: the reason in one line, not a stack.
   console.error(`demo: ${err instanceof Error ? err.message : String(err)}`);
@@ -74,6 +75,14 @@ function readFlags() {
     console.error(`${(err as Error).message}\n\n${USAGE}`);
     process.exit(2);
   }
+}
+
+/** A flag that must be a number: `Number('three')` would flood for "NaN s" and print NaN calls/s. */
+function numberFlag(name: 'port' | 'seconds' | 'in-flight'): number {
+  const text = flags[name];
+  const n = Number(text);
+  if (text.trim() === '' || !Number.isFinite(n) || n < 0) throw invalidArgument(`--${name} must be a number of 0 or more, got ${JSON.stringify(text)}`);
+  return n;
 }
 
 async function serve(port: number, codec: Codec): Promise<void> {

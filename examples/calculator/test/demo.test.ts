@@ -118,7 +118,10 @@ describe('the demo, one command', () => {
   it('refuses an unknown codec with a clear message', async () => {
     const proc = startProcess(process.execPath, [demo, '--codec', 'json']);
     expect(await within(proc.exited, 10_000)).not.toBe(0);
-    expect(proc.lines.join('\n')).toMatch(/unknown codec "json": use msgpack or cbor/);
+    const out = proc.lines.join('\n');
+    expect(out).toMatch(/^demo: unknown codec "json": use msgpack or cbor$/m);
+    // In one line, as any other failure: no stack trace.
+    expect(out).not.toMatch(/^\s+at /m);
   });
 });
 
@@ -140,5 +143,13 @@ describe('the demo on the command line', () => {
     const out = refused.lines.join('\n');
     expect(out).toMatch(/^demo: cannot connect to 127\.0\.0\.1:\d+/m);
     expect(out).not.toMatch(/^\s+at /m);
+  });
+
+  it('refuses a flag that is not a number, naming it, before it floods for "NaN s"', async () => {
+    const proc = startProcess(process.execPath, [demo, '--seconds', 'three']);
+    expect(await within(proc.exited, 10_000, 'demo --seconds three')).toBe(1);
+    const out = proc.lines.join('\n');
+    expect(out).toMatch(/^demo: --seconds must be a number of 0 or more, got "three"$/m);
+    expect(out).not.toMatch(/flooding|server started/);
   });
 });

@@ -106,22 +106,24 @@ const NAME = /^[A-Za-z_][\w-]*$/;
 /**
  * A key named `then` makes the object holding it a thenable: `await client`, or an async function
  * that returns a stub, would call the method with the promise's settle functions and never
- * settle. A stub's methods and a cluster's services are such keys, so the name is refused where
- * it is declared, as tRPC refuses it in a router.
+ * settle. A stub's methods are such keys, so the name is refused where it is declared, as tRPC
+ * refuses it in a router; a service's too (a cluster holds its services under their names).
  */
 const THENABLE = 'a client holding it would be a thenable: awaiting the client would call it';
 
 type Reserved = `"then" is reserved: ${typeof THENABLE}`;
-/** Methods as `service()` takes them: one named `then` fails to compile, as it is refused at run time. */
+/**
+ * Methods as `service()` takes them: one named `then` fails to compile, as it is refused at run
+ * time. A service name gets no such type: no conditional type over the name lets a generic `N`
+ * through (a helper building services from a name), so `then` there is refused at run time only.
+ */
 type NoThen = { readonly then?: Reserved };
-/** A service name as `service()` takes it: `then` fails to compile likewise. */
-type NotThen<N extends string> = N extends 'then' ? Reserved : N;
 
 /**
  * Declares a service: a name and its methods. The same object drives `implement` on the server
  * and `createClient` on the client. On the wire a call's action is `"Service.method"`.
  */
-export function service<const N extends string, M extends MethodMap>(name: N & NotThen<N>, methods: M & NoThen): ServiceDef<N, M> {
+export function service<const N extends string, M extends MethodMap>(name: N, methods: M & NoThen): ServiceDef<N, M> {
   checkName('service', name);
   for (const m of Object.keys(methods)) checkName('method', m);
   return Object.freeze({ name, methods: Object.freeze({ ...methods }) });

@@ -22,7 +22,8 @@ export type KindCap = 'clients.maxConnections' | 'peers.maxConnections';
  * later (by its certificate at its hello, since a transport hands a TLS connection over before
  * its handshake; or by credentials) is let in past the clients' cap while peers have room, on
  * probation: it holds a peer's place, so peers' room bounds how many wait, and the server's
- * Probations how long.
+ * Probations how long. A peer the server knows gets such a place back (`makeRoom`): the ones
+ * waiting have proven nothing and run nothing, so strangers that crowd them cannot keep it out.
  */
 export class ConnCensus {
   clients = 0;
@@ -33,16 +34,28 @@ export class ConnCensus {
   constructor(
     private readonly kinds: KindSettings,
     private readonly logger: Logger,
+    /**
+     * Closes (and releases here) the connection on probation that waited longest, for a peer
+     * that needs its place; false when none waits.
+     */
+    private readonly makeRoom: () => boolean,
   ) {}
 
-  /** The role of a connection just accepted, or, when its kind is at its cap (refuse it), the cap's name. */
-  admit(candidate: PeerCandidate | undefined): ConnRole | KindCap {
+  /**
+   * The role of a connection just accepted, or, when its kind is at its cap (refuse it), the cap's
+   * name. `full`: the server is at its own `maxConnections`, so that only a peer may come in, in
+   * the place of a connection on probation.
+   */
+  admit(candidate: PeerCandidate | undefined, full: boolean): ConnRole | KindCap | 'maxConnections' {
     const { client, peer, admit } = this.kinds;
     if (candidate !== undefined && this.isPeer(candidate)) {
-      if (this.peers + this.probation >= peer.maxConnections) return 'peers.maxConnections';
+      // Peers at their own cap take no one's place: nobody is closed for a peer refused anyway.
+      if (full && (this.peers >= peer.maxConnections || this.probation === 0 || !this.makeRoom())) return 'maxConnections';
+      if (!this.peerRoom()) return 'peers.maxConnections';
       this.peers++;
       return { limits: peer, probation: false };
     }
+    if (full) return 'maxConnections';
     if (this.clients < client.maxConnections) {
       this.clients++;
       return { limits: client, probation: false };
@@ -73,11 +86,22 @@ export class ConnCensus {
       role.limits = peer;
       return true;
     }
-    if (!admitted || this.peers + this.probation >= peer.maxConnections) return false;
+    if (!admitted || !this.peerRoom()) return false;
     this.clients--;
     this.peers++;
     role.limits = peer;
     return true;
+  }
+
+  /**
+   * True when a peer the server knows may take a place: a free one, or one a connection on
+   * probation holds (it is closed for it). Only peers themselves at their cap keep a peer out.
+   */
+  private peerRoom(): boolean {
+    const max = this.kinds.peer.maxConnections;
+    if (this.peers + this.probation < max) return true;
+    if (this.peers >= max || this.probation === 0 || !this.makeRoom()) return false;
+    return this.peers + this.probation < max;
   }
 
   /** The application's `peers.admit`; one that throws admits nobody (and is logged), as a peer must be proven. */

@@ -7,8 +7,9 @@ import { Alarm } from '../internals/alarm.js';
  * that ends its wait. Kept here rather than on each connection: only connections on probation
  * pay for one, and it bounds them the same way whatever they wait for.
  */
-export class Probations {
-  private readonly alarms = new Map<object, Alarm>();
+export class Probations<C extends object> {
+  /** In the order they began (a Map keeps insertion order): the first is the one that waited longest. */
+  private readonly alarms = new Map<C, Alarm>();
 
   constructor(
     private readonly clock: Clock,
@@ -17,7 +18,7 @@ export class Probations {
   ) {}
 
   /** `conn` went on probation: `over` runs once it has lasted `ms`, unless `end` came first. */
-  begin(conn: object, over: () => void): void {
+  begin(conn: C, over: () => void): void {
     const alarm = new Alarm(this.clock);
     this.alarms.set(conn, alarm);
     alarm.set(this.clock.now() + this.ms, () => {
@@ -27,10 +28,16 @@ export class Probations {
   }
 
   /** `conn` left probation (it became a peer) or closed: its alarm is stopped. */
-  end(conn: object): void {
+  end(conn: C): void {
     const alarm = this.alarms.get(conn);
     if (alarm === undefined) return;
     alarm.stop();
     this.alarms.delete(conn);
+  }
+
+  /** The connection that has waited longest without showing it is a peer; undefined when none waits. */
+  oldest(): C | undefined {
+    for (const conn of this.alarms.keys()) return conn;
+    return undefined;
   }
 }

@@ -78,11 +78,11 @@ export class RpcServer {
   /** Connections of each kind, and who gets in at each kind's cap. */
   private readonly census: ConnCensus;
   /** The bound on each connection's probation (past the clients' cap until it shows it is a peer). */
-  private readonly probations: Probations;
+  private readonly probations: Probations<ServerConn>;
 
   constructor(opts: RpcServerOptions) {
     this.settings = resolveServerOptions(opts);
-    this.census = new ConnCensus(this.settings.kinds, this.settings.logger);
+    this.census = new ConnCensus(this.settings.kinds, this.settings.logger, () => this.displace());
     this.probations = new Probations(this.settings.clock, this.settings.probationMs);
   }
 
@@ -178,10 +178,13 @@ export class RpcServer {
 
   private accept(shared: ServerConnOptions, conn: FrameConn): void {
     if (this._state === 'closed') return conn.close();
-    if (this.conns.size >= this.settings.maxConnections) return this.refuse(conn, 'maxConnections');
+    const full = this.conns.size >= this.settings.maxConnections;
+    // At the server's cap, only a peer the server knows may come in, in the place of a connection
+    // on probation (ConnCensus): with none on probation, a flood costs an accept and a close each.
+    if (full && this.census.probation === 0) return this.refuse(conn, 'maxConnections');
     // Asked only when peers are told apart: a server without `peers` builds nothing per connection here.
     const candidate = this.settings.kinds.admit && { remote: conn.remote, transport: shared.transport, identity: conn.identity };
-    const role = this.census.admit(candidate);
+    const role = this.census.admit(candidate, full);
     if (typeof role === 'string') return this.refuse(conn, role);
     if (this.refused > 0) {
       this.settings.logger.info({ refused: this.refused }, 'accepting connections again');
@@ -244,12 +247,31 @@ export class RpcServer {
     c.applyRole(c.role!);
   }
 
+  /**
+   * A peer the server knows needs the place a connection on probation holds: the one that waited
+   * longest is closed for it (it ran nothing: a call on probation is refused), and forgotten now,
+   * so that its place is free before its close comes back from the transport.
+   */
+  private displace(): boolean {
+    const c = this.probations.oldest();
+    if (c === undefined) return false;
+    this.settings.logger.info({ remote: c.conn.remote }, 'a connection on probation gives up its place to a peer; closing it');
+    this.release(c);
+    c.forceClose();
+    return true;
+  }
+
   private forget(conn: ServerConn): void {
+    this.release(conn);
+    if (this.conns.size === 0) this.allClosed?.();
+  }
+
+  /** `conn` holds no place any more: counted off its kind, its probation (if any) over. Once only. */
+  private release(conn: ServerConn): void {
     if (this.conns.has(conn)) this.census.release(conn.role!);
     // Only a connection still on probation has an alarm: the others' close does no lookup.
     if (conn.role?.probation === true) this.probations.end(conn);
     this.conns.delete(conn);
-    if (this.conns.size === 0) this.allClosed?.();
   }
 
   private tick(): void {

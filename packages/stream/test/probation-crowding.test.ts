@@ -1,0 +1,115 @@
+import net from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ClientStream, RpcServer, createRouter, type RpcServerOptions } from '../src/index.js';
+import { memoryLogger, transport } from './harness.js';
+import { deferred, waitFor, within } from '@skein/test-utils';
+
+/*
+ * Strangers past the clients' cap wait on probation in peers' places (conn-census.ts). A peer the
+ * server already knows (by its address at accept) must not be kept out by them: they have proven
+ * nothing and run nothing, so the oldest of them gives up its place to it.
+ */
+
+const cleanup: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const f of cleanup.splice(0).reverse()) await f();
+});
+
+/** Loopback has all of 127/8: strangers come from 127.0.0.2, the peer from 127.0.0.1. */
+const STRANGER = '127.0.0.2';
+const admit = (c: { remote: string }): boolean => c.remote.startsWith('127.0.0.1:');
+
+async function start(opts: Partial<RpcServerOptions>) {
+  const logger = memoryLogger();
+  const kinds: string[] = [];
+  const server = new RpcServer({
+    dispatch: createRouter({ 1: (req) => void kinds.push(req.conn.kind!) }),
+    logger,
+    clients: { maxConnections: 1 },
+    peers: { admit, maxConnections: 1 },
+    ...opts,
+  });
+  const { port } = (await server.listen(transport, '127.0.0.1:0')) as { port: number };
+  cleanup.push(() => server.close());
+  /** A connection that says nothing, from a stranger's address; resolves once the server took it in (accepted, not refused). */
+  const silent = async (): Promise<{ closed: Promise<void> }> => {
+    const accepted = server.stats().accepted;
+    const s = net.connect({ host: '127.0.0.1', port, localAddress: STRANGER });
+    s.on('error', () => {});
+    cleanup.push(() => s.destroy());
+    const closed = new Promise<void>((resolve) => s.once('close', () => resolve()));
+    await waitFor(() => server.stats().accepted === accepted + 1, { what: 'the silent connection accepted' });
+    return { closed };
+  };
+  const peer = async (): Promise<ClientStream> => {
+    const s = await ClientStream.connect({ transport, address: `127.0.0.1:${port}`, keepaliveMs: 0 });
+    cleanup.push(() => s.destroy());
+    return s;
+  };
+  return { server, port, logger, kinds, silent, peer };
+}
+
+describe('strangers on probation and peers known at accept', () => {
+  it('a peer admitted by its address takes the place of a silent stranger on probation (no authenticate)', async () => {
+    const s = await start({});
+    await s.silent(); // the clients' one place
+    const waiting = await s.silent(); // past it: on probation, in the peers' one place
+    expect(s.server.stats()).toMatchObject({ clients: 2, peers: 0, refused: 0 });
+    const p = await s.peer();
+    await p.call(1);
+    expect(s.kinds).toEqual(['peer']);
+    // The stranger that held the place is closed; the server's counts say so at once.
+    await within(waiting.closed, 10_000, 'the stranger on probation to be closed');
+    await waitFor(() => s.server.connections === 2, { what: 'the stranger forgotten' });
+    expect(s.server.stats()).toMatchObject({ clients: 1, peers: 1, refused: 0 });
+    expect(s.logger.lines.some((l) => /gives up its place to a peer/.test(l.msg ?? ''))).toBe(true);
+  });
+
+  it("takes such a place at the server's own cap too, when the peers have no cap of their own", async () => {
+    const s = await start({ maxConnections: 3, peers: { admit } });
+    await s.silent(); // the clients' one place
+    const first = await s.silent(); // on probation: the peers' room has no end
+    await s.silent(); // on probation too: the server is at its cap now
+    expect(s.server.stats()).toMatchObject({ connections: 3, clients: 3, peers: 0 });
+    await (await s.peer()).call(1);
+    expect(s.kinds).toEqual(['peer']);
+    // The one that waited longest went for it.
+    await within(first.closed, 10_000, 'the oldest stranger on probation to be closed');
+    expect(s.server.stats()).toMatchObject({ clients: 2, peers: 1, refused: 0 });
+    // A stranger is still refused at the server's cap: it takes no one's place.
+    const accepted = s.server.stats().accepted;
+    const late = net.connect({ host: '127.0.0.1', port: s.port, localAddress: STRANGER });
+    late.on('error', () => {});
+    cleanup.push(() => late.destroy());
+    await within(new Promise((resolve) => late.once('close', resolve)), 10_000, 'the late stranger refused');
+    expect(s.server.stats()).toMatchObject({ accepted, refused: 1, clients: 2, peers: 1 });
+  });
+
+  it('a client its credentials make a peer takes such a place too', async () => {
+    const judged = deferred<void>();
+    const s = await start({
+      authenticate: async ({ text }) => (await judged.promise, { principal: text }),
+      requireAuth: false,
+      peers: { admit: (c) => c.principal === 'peer-1', maxConnections: 1 },
+    });
+    // It comes first, as a client, and its credentials wait to be judged...
+    const connecting = ClientStream.connect({ transport, address: `127.0.0.1:${s.port}`, credentials: 'peer-1', keepaliveMs: 0 });
+    await waitFor(() => s.server.stats().accepted === 1, { what: 'the peer-to-be accepted' });
+    // ...while a stranger past the clients' cap takes the peers' one place, on probation.
+    const waiting = await s.silent();
+    judged.resolve();
+    const p = await connecting;
+    cleanup.push(() => p.destroy());
+    await p.call(1);
+    expect(s.kinds).toEqual(['peer']);
+    await within(waiting.closed, 10_000, 'the stranger on probation to be closed');
+    expect(s.server.stats()).toMatchObject({ clients: 0, peers: 1 });
+  });
+
+  it('still refuses a peer when the peers themselves are at their cap', async () => {
+    const s = await start({});
+    await (await s.peer()).call(1);
+    await expect(s.peer().then((p) => p.call(1))).rejects.toBeDefined();
+    expect(s.server.stats()).toMatchObject({ peers: 1, refused: 1 });
+  });
+});
