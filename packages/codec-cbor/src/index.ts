@@ -3,6 +3,8 @@
  * result or custom error into bytes and back; the stream layer never looks inside them. Every
  * message decodes on its own (no records, no shared structures), byte strings stay plain, and
  * bignums decode in linear time (bignum-tags.ts), so a hostile message cannot stall a server.
+ * With `maxDepth` set, a message nesting deeper is refused by a scan of its headers before cbor-x,
+ * which recurses, reads it (depth-scan.ts).
  */
 
 // ── What an application passes where a Codec is expected ─────────────────────────────────

@@ -4,13 +4,14 @@ import { joinWords } from './safe-integers.js';
 
 /**
  * What the fast decoder returns for a message it leaves to the library: an extension type, a
- * map key that is not a string, `__proto__`, nesting deeper than MAX_DEPTH, anything malformed
- * or truncated, trailing bytes. The library then reads the whole message again, so values and
- * errors are its own.
+ * map key that is not a string, `__proto__`, nesting deeper than MAX_DEPTH or maxDepth,
+ * anything malformed or truncated, trailing bytes. The library then reads the whole message
+ * again, so values and errors are its own.
  */
 export const NOT_HANDLED: unique symbol = Symbol('msgpack: not handled by the fast decoder');
 type Result = unknown;
 
+/** Deeper containers are left to the library, whatever the codec's maxDepth. */
 const MAX_DEPTH = 32;
 /** At most 32 nested arrays of this many slots (8 bytes each) made up front: 256 KiB. */
 const PREALLOCATED = 1024;
@@ -37,27 +38,31 @@ const floatBytes = new Uint8Array(8);
 const floatView = new DataView(floatBytes.buffer);
 
 /**
- * Reads the one msgpack value `input` holds as the library (set up by library-coders.ts) reads
- * it, with plain index arithmetic; or returns NOT_HANDLED.
+ * Reads the one msgpack value `input` holds as the library (set up by library-coders.ts with
+ * the same `maxDepth`) reads it, with plain index arithmetic; or returns NOT_HANDLED.
  */
-export function fastDecode(input: Uint8Array): Result {
+export function fastDecode(input: Uint8Array, maxDepth: number): Result {
   bytes = input;
   pos = 0;
   end = input.length;
   plainMemory = undefined;
-  const value = read(0);
+  // The message is at level 1, and a container's values one level below it: containers at
+  // maxDepth - 1 levels below the message, or MAX_DEPTH, are left to the library, which reads
+  // them or refuses them by maxDepth.
+  const value = read(Math.min(MAX_DEPTH, maxDepth - 1));
   const complete = pos === end;
   bytes = EMPTY; // hold on to no message after its decode
   return complete ? value : NOT_HANDLED;
 }
 
-function read(depth: number): Result {
+/** `deeper`: how many more levels of non-empty containers, from this value down, the fast path reads. */
+function read(deeper: number): Result {
   if (pos >= end) return NOT_HANDLED;
   const head = bytes[pos++]!;
   if (head < 0x80) return head;
   if (head >= 0xe0) return head - 0x100;
-  if (head < 0x90) return readMap(head - 0x80, depth);
-  if (head < 0xa0) return readArray(head - 0x90, depth);
+  if (head < 0x90) return readMap(head - 0x80, deeper);
+  if (head < 0xa0) return readArray(head - 0x90, deeper);
   if (head < 0xc0) return readString(head - 0xa0);
   switch (head) {
     case 0xc0:
@@ -99,42 +104,42 @@ function read(depth: number): Result {
     case 0xdb:
       return pos + 4 <= end ? readString(u32()) : NOT_HANDLED;
     case 0xdc:
-      return pos + 2 <= end ? readArray(u16(), depth) : NOT_HANDLED;
+      return pos + 2 <= end ? readArray(u16(), deeper) : NOT_HANDLED;
     case 0xdd:
-      return pos + 4 <= end ? readArray(u32(), depth) : NOT_HANDLED;
+      return pos + 4 <= end ? readArray(u32(), deeper) : NOT_HANDLED;
     case 0xde:
-      return pos + 2 <= end ? readMap(u16(), depth) : NOT_HANDLED;
+      return pos + 2 <= end ? readMap(u16(), deeper) : NOT_HANDLED;
     case 0xdf:
-      return pos + 4 <= end ? readMap(u32(), depth) : NOT_HANDLED;
+      return pos + 4 <= end ? readMap(u32(), deeper) : NOT_HANDLED;
     default:
       return NOT_HANDLED; // 0xc1 and the extension types
   }
 }
 
-function readArray(size: number, depth: number): Result {
+function readArray(size: number, deeper: number): Result {
   if (size === 0) return [];
   // Every item takes a byte at least: a longer claim is truncated, and the library says so.
-  if (depth >= MAX_DEPTH || size > end - pos) return NOT_HANDLED;
+  if (deeper <= 0 || size > end - pos) return NOT_HANDLED;
   // Made no longer than PREALLOCATED items, longer ones grown as items arrive: each of 32
   // nested headers may claim the whole rest of the message, and memory must follow the bytes.
   const array = new Array<unknown>(Math.min(size, PREALLOCATED));
   for (let i = 0; i < size; i++) {
-    const item = read(depth + 1);
+    const item = read(deeper - 1);
     if (item === NOT_HANDLED) return NOT_HANDLED;
     array[i] = item;
   }
   return array;
 }
 
-function readMap(size: number, depth: number): Result {
+function readMap(size: number, deeper: number): Result {
   if (size === 0) return {};
-  if (depth >= MAX_DEPTH || size * 2 > end - pos) return NOT_HANDLED;
+  if (deeper <= 0 || size * 2 > end - pos) return NOT_HANDLED;
   const map: Record<string, unknown> = {};
   for (let i = 0; i < size; i++) {
     const key = readKey();
     // The library refuses __proto__ with its own error; other keys are plain properties.
     if (key === null || key === '__proto__') return NOT_HANDLED;
-    const value = read(depth + 1);
+    const value = read(deeper - 1);
     if (value === NOT_HANDLED) return NOT_HANDLED;
     map[key] = value;
   }

@@ -1,6 +1,6 @@
 import { TEXT_ENCODER_THRESHOLD, textEncoder, utf8Count, utf8EncodeJs } from './library-utf8.js';
 
-/** Containers nested deeper than this are left to the library (whose limit, 100, then applies). */
+/** Containers nested deeper than this are left to the library, whose limit (maxDepth) then applies. */
 const MAX_DEPTH = 32;
 const INITIAL_BYTES = 2048;
 /**
@@ -19,6 +19,7 @@ const typedArrayName = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Uin
 export interface FastEncoderOptions {
   ignoreUndefined: boolean;
   sortKeys: boolean;
+  maxDepth: number;
 }
 
 /**
@@ -36,7 +37,12 @@ export class FastEncoder {
   // A getter in the value may encode with the same codec; that encode goes to the library.
   private busy = false;
 
-  constructor(private readonly options: FastEncoderOptions) {}
+  /** The deepest container written here (the value itself at 1): its items are one level below. */
+  private readonly depthLimit: number;
+
+  constructor(private readonly options: FastEncoderOptions) {
+    this.depthLimit = Math.min(MAX_DEPTH, options.maxDepth - 1);
+  }
 
   /** The value's bytes in an array of their own (the caller may keep it), or null. */
   encode(value: unknown): Uint8Array | null {
@@ -62,7 +68,7 @@ export class FastEncoder {
         return this.writeByte(0xc0);
       case 'object':
         if (value === null) return this.writeByte(0xc0);
-        return depth <= MAX_DEPTH && this.writeObject(value, depth);
+        return depth <= this.depthLimit && this.writeObject(value, depth);
       default:
         return false;
     }

@@ -1,5 +1,5 @@
 import type { Decoder } from '@msgpack/msgpack';
-import { replaceMethod, requireMethods } from './private-methods.js';
+import { decoderStack, replaceMethod, requireMethods } from './private-methods.js';
 
 interface ArrayState {
   size: number;
@@ -13,7 +13,8 @@ type PushArray = (this: DecoderStack, size: number) => void;
 
 /**
  * Slots made up front: a small array (a fixarray's up to 15 items) is made at its size, as the
- * library makes it. Nesting has no limit here, so more would again let a few bytes claim much.
+ * library makes it. Nesting goes maxDepth levels deep (decode-depth.ts), 100 by default and
+ * more if asked: more slots would again let a few bytes claim much.
  */
 const PREALLOCATED = 16;
 
@@ -24,8 +25,7 @@ const PREALLOCATED = 16;
  * before, claims that much per 3 bytes (a 3 KB message took over 500 MB).
  */
 export function growArrays(decoder: Decoder): Decoder {
-  const stack = (decoder as unknown as { stack?: object }).stack;
-  if (typeof stack !== 'object') throw new Error('@msgpack/msgpack: Decoder#stack not found; update the codec for this release');
+  const stack = decoderStack(decoder);
   requireMethods(stack, ['top']);
   replaceMethod<PushArray>(stack, 'pushArrayState', (push) =>
     function (size) {

@@ -7,7 +7,8 @@
  * ones as bigints both ways (safe-integers.ts); extension types are opt-in. Plain values (the
  * small objects RPC calls carry) take a hand-written fast path that writes the library's exact
  * bytes and reads its exact values (fast-encode.ts, fast-decode.ts); anything else, and any
- * message the fast path does not read, goes through the library (library-coders.ts).
+ * message the fast path does not read, goes through the library (library-coders.ts). Both
+ * paths refuse values nested deeper than `maxDepth` (decode-depth.ts for the library's decoder).
  */
 
 // ── What an application passes where a Codec is expected ─────────────────────────────────

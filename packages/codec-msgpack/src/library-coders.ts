@@ -1,4 +1,5 @@
 import { Decoder, Encoder, type ExtensionCodecType } from '@msgpack/msgpack';
+import { DecodeDepth } from './decode-depth.js';
 import { checkExtensionTypes, skeinExtensions, type ExtensionTypes } from './extensions.js';
 import { growArrays } from './growing-arrays.js';
 import { guardInt64 } from './int64-guard.js';
@@ -11,7 +12,11 @@ export interface LibraryOptions {
   ignoreUndefined?: boolean;
   sortKeys?: boolean;
   extensionTypes?: Partial<ExtensionTypes>;
+  maxDepth?: number;
 }
+
+/** The library encoder's own limit, and the decoder's: what a default peer writes, a default peer reads. */
+export const DEFAULT_MAX_DEPTH = 100;
 
 /**
  * @msgpack/msgpack's Encoder and Decoder, set up for Skein: the path every value the fast
@@ -19,15 +24,16 @@ export interface LibraryOptions {
  */
 export function libraryCoders(options: LibraryOptions): { encoder: Encoder; decoder: Decoder } {
   const types = checkExtensionTypes({ set: options.extensionTypes?.set ?? 0, map: options.extensionTypes?.map ?? 1 });
-  const { ignoreUndefined = false, sortKeys = false } = options;
+  const { ignoreUndefined = false, sortKeys = false, maxDepth = DEFAULT_MAX_DEPTH } = options;
+  const depth = new DecodeDepth(maxDepth);
   // Assigned below: the extensions encode their payloads with encoders that use them.
   let extensionCodec: ExtensionCodecType<undefined>;
   // useBigInt64 so that bigints travel as int64/uint64; safe-integers.ts makes numbers share
   // those forms, and makes the decoder return a bigint only beyond the safe integers.
   const newEncoder = (): Encoder =>
-    writeSafeIntegers(guardInt64(new Encoder({ extensionCodec, useBigInt64: true, ignoreUndefined, sortKeys })));
+    writeSafeIntegers(guardInt64(new Encoder({ extensionCodec, useBigInt64: true, ignoreUndefined, sortKeys, maxDepth })));
   const newDecoder = (): Decoder =>
-    growArrays(readSafeIntegers(new Decoder({ extensionCodec, useBigInt64: true, keyDecoder: libraryKeyDecoder })));
+    depth.limit(growArrays(readSafeIntegers(new Decoder({ extensionCodec, useBigInt64: true, keyDecoder: libraryKeyDecoder }))));
   extensionCodec = skeinExtensions(types, new Nesting(newEncoder), new Nesting(newDecoder));
-  return { encoder: newEncoder(), decoder: newDecoder() };
+  return { encoder: newEncoder(), decoder: depth.outermost(newDecoder()) };
 }

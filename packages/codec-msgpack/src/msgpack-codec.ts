@@ -1,8 +1,8 @@
-import { decodeError, encodeError, plainBytes, type Codec } from '@skein/core';
+import { decodeError, encodeError, invalidArgument, plainBytes, type Codec } from '@skein/core';
 import type { ExtensionTypes } from './extensions.js';
 import { fastDecode, NOT_HANDLED } from './fast-decode.js';
 import { FastEncoder } from './fast-encode.js';
-import { libraryCoders } from './library-coders.js';
+import { DEFAULT_MAX_DEPTH, libraryCoders } from './library-coders.js';
 
 export interface MsgpackOptions {
   /**
@@ -14,6 +14,14 @@ export interface MsgpackOptions {
   sortKeys?: boolean;
   /** Extension type numbers for Map and Set. Default `{ set: 0, map: 1 }`. */
   extensionTypes?: Partial<ExtensionTypes>;
+  /**
+   * How many levels deep a value may nest, the message itself being level 1 (with 2, `[1]` and
+   * `[[]]` pass, `[[1]]` does not): deeper is a Decode error reading and an Encode error
+   * writing. Map and Set payloads count: a Set's values are one level below it, a Map's keys and
+   * values two (its payload is an array of pairs). Default 100, the library encoder's limit;
+   * `Infinity` for none.
+   */
+  maxDepth?: number;
 }
 
 /**
@@ -22,8 +30,9 @@ export interface MsgpackOptions {
  * and values; everything else goes through the library itself.
  */
 export function msgpack(options: MsgpackOptions = {}): Codec {
-  const { encoder, decoder } = libraryCoders(options);
-  const fast = new FastEncoder({ ignoreUndefined: options.ignoreUndefined ?? false, sortKeys: options.sortKeys ?? false });
+  const maxDepth = checkMaxDepth(options.maxDepth ?? DEFAULT_MAX_DEPTH);
+  const { encoder, decoder } = libraryCoders({ ...options, maxDepth });
+  const fast = new FastEncoder({ ignoreUndefined: options.ignoreUndefined ?? false, sortKeys: options.sortKeys ?? false, maxDepth });
   return {
     name: 'msgpack',
     encode(value: unknown): Uint8Array {
@@ -36,13 +45,20 @@ export function msgpack(options: MsgpackOptions = {}): Codec {
     decode(bytes: Uint8Array): unknown {
       try {
         const plain = plainBytes(bytes);
-        const value = fastDecode(plain);
+        const value = fastDecode(plain, maxDepth);
         return value !== NOT_HANDLED ? value : decoder.decode(plain);
       } catch (e) {
         throw decodeError('msgpack', e);
       }
     },
   };
+}
+
+function checkMaxDepth(maxDepth: number): number {
+  if (!(Number.isSafeInteger(maxDepth) || maxDepth === Infinity) || maxDepth < 1) {
+    throw invalidArgument(`msgpack: maxDepth must be an integer of 1 or more, or Infinity, got ${maxDepth}`);
+  }
+  return maxDepth;
 }
 
 /** The codec with default options, ready to pass where a Codec is expected. */

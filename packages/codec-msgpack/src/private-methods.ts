@@ -18,3 +18,12 @@ export function replaceMethod<M>(target: object, name: string, replace: (origina
   const methods = target as Record<string, unknown>;
   methods[name] = replace(methods[name] as M);
 }
+
+/** The decoder's stack of open arrays and maps (the library's StackPool), which the codec changes. */
+export function decoderStack(decoder: object): object {
+  const stack = (decoder as { stack?: unknown }).stack;
+  if (typeof stack !== 'object' || stack === null) {
+    throw new Error('@msgpack/msgpack: Decoder#stack not found; update the codec for this release');
+  }
+  return stack;
+}

@@ -4,7 +4,7 @@ import { mutatedBuffers, randomBuffers, seededRandom } from '@skein/test-utils';
 import { msgpack, type MsgpackOptions } from '../src/index.js';
 import { fastDecode, NOT_HANDLED } from '../src/fast-decode.js';
 import { FastEncoder, MAX_BYTES } from '../src/fast-encode.js';
-import { libraryCoders } from '../src/library-coders.js';
+import { DEFAULT_MAX_DEPTH, libraryCoders } from '../src/library-coders.js';
 import { randomForeign, randomMixed, randomPlain } from './random-values.js';
 import { sameValue } from './same-value.js';
 
@@ -63,7 +63,7 @@ describe.each(OPTIONS)('msgpack fast path, options %j', (options) => {
 
   it(`writes ${VALUES} random plain values byte for byte as the library does, and reads them back as it does`, () => {
     const random = seededRandom(0xfa57 + Object.keys(options).length);
-    const fast = new FastEncoder({ ignoreUndefined: options.ignoreUndefined ?? false, sortKeys: options.sortKeys ?? false });
+    const fast = new FastEncoder({ ignoreUndefined: options.ignoreUndefined ?? false, sortKeys: options.sortKeys ?? false, maxDepth: DEFAULT_MAX_DEPTH });
     const written = new Map<number, Uint8Array>();
     for (let i = 0; i < VALUES; i++) {
       const value = randomPlain(random);
@@ -76,7 +76,7 @@ describe.each(OPTIONS)('msgpack fast path, options %j', (options) => {
       }
       if (bytes !== null) written.set(i, bytes);
 
-      const decoded = fastDecode(expected);
+      const decoded = fastDecode(expected, DEFAULT_MAX_DEPTH);
       if (decoded === NOT_HANDLED || !sameValue(decoded, reference.decode(expected))) {
         expect.fail(`value ${i} ${show(value)} (${hex(expected).slice(0, 200)}) decodes to ${show(decoded)}`);
       }
@@ -104,7 +104,7 @@ describe.each(OPTIONS)('msgpack fast path, options %j', (options) => {
 });
 
 describe('msgpack fast path: what it leaves to the library', () => {
-  const fast = new FastEncoder({ ignoreUndefined: false, sortKeys: false });
+  const fast = new FastEncoder({ ignoreUndefined: false, sortKeys: false, maxDepth: DEFAULT_MAX_DEPTH });
   const reference = libraryCodec({});
   const codec = msgpack();
   class Point {
@@ -175,12 +175,34 @@ describe('msgpack fast path: what it leaves to the library', () => {
     ];
     let handled = 0;
     for (const [i, bytes] of inputs.entries()) {
-      if (fastDecode(bytes) !== NOT_HANDLED) handled++;
+      if (fastDecode(bytes, DEFAULT_MAX_DEPTH) !== NOT_HANDLED) handled++;
       const [got, expected] = [outcome(() => codec.decode(bytes)), outcome(() => reference.decode(bytes))];
       if (!sameOutcome(got, expected)) expect.fail(`input ${i} ${hex(bytes)}: ${show(got)} vs ${show(expected)}`);
     }
     // The fast path itself read a good share of them; the rest went to the library.
     expect(handled).toBeGreaterThan(inputs.length / 5);
     expect(handled).toBeLessThan(inputs.length);
+  });
+});
+
+describe.each([1, 2, 3, 4, 5])('msgpack fast path with maxDepth %i', (maxDepth) => {
+  it('writes and reads what the library does with that maxDepth, and refuses what it refuses, errors included', () => {
+    const random = seededRandom(0xdee9 + maxDepth);
+    const codec = msgpack({ maxDepth });
+    const reference = libraryCodec({ maxDepth });
+    const writer = libraryCodec({ maxDepth: 20 }); // deep enough for every value randomPlain makes
+    let refused = 0;
+    for (let i = 0; i < 1000; i++) {
+      const value = randomPlain(random);
+      const [got, expected] = [outcome(() => codec.encode(value)), outcome(() => reference.encode(value))];
+      if (!sameOutcome(got, expected)) expect.fail(`value ${i} ${show(value)}: wrote ${show(got)} vs ${show(expected)}`);
+      const bytes = writer.encode(value);
+      const [read, readExpected] = [outcome(() => codec.decode(bytes)), outcome(() => reference.decode(bytes))];
+      if (!sameOutcome(read, readExpected)) expect.fail(`value ${i} ${hex(bytes)}: read ${show(read)} vs ${show(readExpected)}`);
+      if ('error' in read) refused++;
+    }
+    // Some values were too deep for this maxDepth, some were not.
+    expect(refused).toBeGreaterThan(0);
+    expect(refused).toBeLessThan(1000);
   });
 });

@@ -1,0 +1,118 @@
+import { CborxRecords } from './cborx-records.js';
+
+/** What `left` is for an indefinite-length array or map: it ends at a break (0xff), not a count. */
+const INDEFINITE = -1;
+/** Levels the stack has room for at first; a deeper message grows it, up to maxDepth. */
+const INITIAL_LEVELS = 128;
+
+const truncated = (): Error => new Error('Unexpected end of CBOR data');
+const invalid = (head: number): Error => new Error(`Invalid CBOR header byte 0x${head.toString(16)}`);
+const tooDeep = (maxDepth: number): Error => new RangeError(`values nested deeper than maxDepth (${maxDepth})`);
+
+/**
+ * Refuses a message whose values nest more than `maxDepth` levels deep, the message itself
+ * being level 1, before cbor-x reads it. cbor-x reads by recursion, with no depth limit of its
+ * own: it reads what the stack allows (about 2 200 levels of arrays from an empty stack, fewer
+ * from deep in a server), and hands a value that deep to the application.
+ *
+ * The scan reads only headers, and skips strings by their length. A message of n bytes nests at
+ * most n levels (each takes a header byte), so a message of at most maxDepth bytes is not
+ * scanned: the small messages RPC carries cost nothing more. Arrays, maps and tags each count a
+ * level, as cbor-x recurses into each; a cbor-x record counts one (cborx-records.ts).
+ */
+export class DepthScan {
+  /** Items left in each level around the one being read, outermost first. */
+  private stack: Int32Array = new Int32Array(INITIAL_LEVELS);
+  private readonly records = new CborxRecords();
+
+  constructor(readonly maxDepth: number) {}
+
+  /** Throws when `bytes` nests too deep, or is not one whole CBOR value. */
+  check(bytes: Uint8Array): void {
+    // Small enough for V8 to inline where it is called: a small message costs no call.
+    if (bytes.length > this.maxDepth) this.scan(bytes);
+  }
+
+  private scan(bytes: Uint8Array): void {
+    const maxDepth = this.maxDepth;
+    const end = bytes.length;
+    let stack = this.stack;
+    const records = this.records;
+    records.reset();
+    let pos = 0;
+    let open = 0; // levels around the next item, which is at level open + 1
+    let left = 1; // items left in the innermost level: the message is one
+    for (;;) {
+      if (pos >= end) throw truncated();
+      const head = bytes[pos++]!;
+      const major = head >> 5;
+      let arg = head & 31;
+      if (arg === 31) {
+        if (head === 0xff) {
+          // A break ends the indefinite-length item around it, which is then complete.
+          if (left !== INDEFINITE) throw invalid(head);
+          left = stack[--open]!;
+        } else if (major !== 4 && major !== 5) {
+          throw invalid(head);
+        } else if (bytes[pos] === 0xff) {
+          pos++; // empty: no level opens
+        } else {
+          if (open + 2 > maxDepth) throw tooDeep(maxDepth);
+          if (open === stack.length) stack = this.grow();
+          stack[open++] = left;
+          left = INDEFINITE;
+          continue;
+        }
+      } else {
+        if (arg >= 24) {
+          if (arg > 27) throw invalid(head);
+          const width = 1 << (arg - 24);
+          if (width > end - pos) throw truncated();
+          arg = 0;
+          for (let i = 0; i < width; i++) arg = arg * 256 + bytes[pos++]!;
+        }
+        let items = 0;
+        if (major === 2 || major === 3) {
+          if (arg > end - pos) throw truncated();
+          pos += arg;
+        } else if (major === 4) {
+          items = arg;
+        } else if (major === 5) {
+          items = 2 * arg;
+        } else if (major === 6) {
+          items = 1;
+          if (records.isRecordTag(arg) && records.open(arg, bytes, pos, open + 1)) {
+            pos = records.pos;
+            items = records.items;
+          }
+        }
+        if (items > 0) {
+          // Each item takes a byte at least: a longer claim is truncated (cbor-x says so too).
+          if (items > end - pos) throw truncated();
+          if (open + 2 > maxDepth) throw tooDeep(maxDepth);
+          if (open === stack.length) stack = this.grow();
+          stack[open++] = left;
+          left = items;
+          continue;
+        }
+      }
+      // An item is complete, and may complete the levels around it.
+      while (left !== INDEFINITE) {
+        left--;
+        if (open === records.pendingLevel) records.itemRead(left);
+        if (left !== 0) break;
+        if (open === 0) {
+          if (pos !== end) throw new Error('Data read, but end of buffer not reached');
+          return;
+        }
+        left = stack[--open]!;
+      }
+    }
+  }
+
+  private grow(): Int32Array {
+    const larger = new Int32Array(Math.min(this.stack.length * 2, this.maxDepth));
+    larger.set(this.stack);
+    return (this.stack = larger);
+  }
+}
