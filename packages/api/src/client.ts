@@ -1,7 +1,7 @@
 import { EMPTY_BYTES, ErrorCode, RemoteError, RpcError, encodeError, silentLogger, type Codec, type Logger } from '@skein/core';
 import type { Caller, CallOptions, Metadata, Reply } from '@skein/stream';
 import type { CallContext } from './context.js';
-import { inherit } from './inherited-options.js';
+import { inherit, type Inherited } from './inherited-options.js';
 import { callStream, streamStub } from './stream-client.js';
 import { splitBlob, withBlob } from './with-blob.js';
 import { refuseThen, type AnyMethod, type ClientArgOf, type ErrorOf, type ResultOf, type ServiceDef } from './define.js';
@@ -131,32 +131,40 @@ function clientMethod(service: string, name: string, m: AnyMethod, caller: Calle
     // one object less per call on the common path.
     const mustAdd = needsOwnOptions || (o.timeoutMs === undefined && opts.timeoutMs !== undefined);
     let callOpts: CallOptions = !mustAdd ? o : o === NO_OPTIONS ? defaultOptions : ownOptions(o);
+    let release = noop;
     if (o.ctx !== undefined) {
       try {
-        callOpts = inherit(callOpts, o.ctx);
+        ({ opts: callOpts, release } = inherit(callOpts, o.ctx));
       } catch (e) {
         return reject(e);
       }
     }
     if (blob !== undefined && blob.length !== 0) callOpts = { ...callOpts, blob };
-    caller.send(action, msg, callOpts, (err, reply) => {
-      if (err) return reject(mapError(err));
-      let value: unknown;
-      try {
-        value = decodeReply(reply!);
-      } catch (e) {
-        return reject(e);
-      }
-      const done = m.blobs ? (v: unknown) => resolve(withBlob(v, reply!.blob)) : resolve;
-      if (!m.output) return done(value);
-      try {
-        const checked = validate(m.output, value, badResult, ErrorCode.Decode);
-        if (checked instanceof Promise) checked.then(done, reject);
-        else done(checked);
-      } catch (e) {
-        reject(e);
-      }
-    });
+    try {
+      caller.send(action, msg, callOpts, (err, reply) => {
+        release();
+        if (err) return reject(mapError(err));
+        let value: unknown;
+        try {
+          value = decodeReply(reply!);
+        } catch (e) {
+          return reject(e);
+        }
+        const done = m.blobs ? (v: unknown) => resolve(withBlob(v, reply!.blob)) : resolve;
+        if (!m.output) return done(value);
+        try {
+          const checked = validate(m.output, value, badResult, ErrorCode.Decode);
+          if (checked instanceof Promise) checked.then(done, reject);
+          else done(checked);
+        } catch (e) {
+          reject(e);
+        }
+      });
+    } catch (e) {
+      // A Caller that throws: the call is over (`call` rejects with it), and so is its link.
+      release();
+      throw e;
+    }
   };
 
   const begin = (arg: unknown, o: MethodCallOptions, resolve: (v: unknown) => void, reject: (e: unknown) => void): void => {
@@ -197,18 +205,18 @@ function clientMethod(service: string, name: string, m: AnyMethod, caller: Calle
   // stream's whole call, a server stream's until it is ready to read.
   if (m.stream) {
     const stub = streamStub(m, action, codec, mapError);
-    const streamOptions = (o: MethodCallOptions): CallOptions => {
+    const streamOptions = (o: MethodCallOptions): Inherited => {
       const base: CallOptions = { timeoutMs: o.timeoutMs, signal: o.signal, route: o.route, metadata: o.metadata };
-      return o.ctx === undefined ? base : inherit(base, o.ctx);
+      return o.ctx === undefined ? { opts: base, release: noop } : inherit(base, o.ctx);
     };
     const open = (arg: unknown, o: MethodCallOptions = NO_OPTIONS): Promise<unknown> => {
-      let callOpts: CallOptions;
+      let inherited: Inherited;
       try {
-        callOpts = streamOptions(o);
+        inherited = streamOptions(o);
       } catch (e) {
         return Promise.reject(e);
       }
-      return callStream(stub, caller, arg, callOpts);
+      return callStream(stub, caller, arg, inherited.opts, inherited.release);
     };
     return withFiltersAndResult(open, filters, service, name, logger);
   }

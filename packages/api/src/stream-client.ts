@@ -34,18 +34,16 @@ export function streamStub(m: AnyMethod, action: string, codec: Codec, mapError:
  * both ways) resolves once the stream is asked for, with the values to read; a client stream
  * resolves with the result. Any carrier that opens streams will do: a ClientStream or a pool.
  */
-export async function callStream(stub: StreamStub, caller: Caller, arg: unknown, opts: CallOptions): Promise<unknown> {
-  if (typeof (caller as StreamCaller).openStream !== 'function') {
-    throw invalidArgument(`${stub.action}: a streaming method needs a carrier that opens streams (a ClientStream, ConnPool or FailoverPool)`);
-  }
+export async function callStream(stub: StreamStub, caller: Caller, arg: unknown, opts: CallOptions, ended: () => void = noop): Promise<unknown> {
   let s: StreamCall;
-  if (stub.kind === 'server') {
-    const first = await toBytes(stub.out, arg);
-    s = (caller as StreamCaller).openStream(stub.action, first.msg, first.blob.length === 0 ? opts : { ...opts, blob: first.blob });
-  } else {
-    s = (caller as StreamCaller).openStream(stub.action, undefined, opts);
-    void send(s, stub, arg as AsyncIterable<unknown> | Iterable<unknown>);
+  try {
+    s = await open(stub, caller as StreamCaller, arg, opts);
+  } catch (e) {
+    ended();
+    throw e;
   }
+  // `ended` (unhooking a signal linked for the stream) once the stream is over, however it ends.
+  s.result.then(ended, ended);
   const fail = (e: unknown): never => {
     // The wire's errors are explained or decoded as the method's own; the caller's own (its source threw) pass as they are.
     throw e instanceof RpcError || e instanceof RemoteError ? stub.mapError(e) : e;
@@ -53,6 +51,22 @@ export async function callStream(stub: StreamStub, caller: Caller, arg: unknown,
   if (stub.kind === 'client') return s.result.then((r) => fromBytes(stub.in, r.msg, r.blob), fail);
   return decoded(s, stub, fail);
 }
+
+/** Opens the stream: with the argument when the server streams, else with the source's values written after. */
+async function open(stub: StreamStub, caller: StreamCaller, arg: unknown, opts: CallOptions): Promise<StreamCall> {
+  if (typeof caller.openStream !== 'function') {
+    throw invalidArgument(`${stub.action}: a streaming method needs a carrier that opens streams (a ClientStream, ConnPool or FailoverPool)`);
+  }
+  if (stub.kind === 'server') {
+    const first = await toBytes(stub.out, arg);
+    return caller.openStream(stub.action, first.msg, first.blob.length === 0 ? opts : { ...opts, blob: first.blob });
+  }
+  const s = caller.openStream(stub.action, undefined, opts);
+  void send(s, stub, arg as AsyncIterable<unknown> | Iterable<unknown>);
+  return s;
+}
+
+function noop(): void {}
 
 /**
  * Writes the argument's values, each once the server has room, then ends. A source that throws

@@ -13,7 +13,8 @@ export { waitFor, sleep, within, deferred, settleAll } from './wait.js';
 export type { WaitOptions, Deferred } from './wait.js';
 export { startProcess, processRunning } from './process.js';
 export type { Proc } from './process.js';
-export { handleCounts, leakedHandles } from './resources.js';
+export { handleCounts, leakedHandles, fullGc, heapAfterGc } from './resources.js';
+export { longLivedSignal, abortListeners } from './signals.js';
 
 // ── Conformance suites and hostile input
 export { codecConformance } from './codec-conformance.js';

@@ -1,3 +1,6 @@
+import v8 from 'node:v8';
+import vm from 'node:vm';
+
 /**
  * Counts the process's live handles by kind (TCPSocketWrap, Timeout, ...), to check that a
  * close left nothing behind. Compare against a snapshot taken before the thing under test.
@@ -17,4 +20,20 @@ export function leakedHandles(before: Map<string, number>, ignore: string[] = ['
     if (d > 0) out[k] = d;
   }
   return out;
+}
+
+/**
+ * A full collection now, in this process, without starting it with `--expose-gc`: whether
+ * something is still held is a fact of the heap, which only a full collection tells.
+ */
+export function fullGc(): void {
+  v8.setFlagsFromString('--expose-gc');
+  (vm.runInNewContext('gc') as () => void)();
+}
+
+/** Bytes of heap in use after a full collection: compare two, taken around the code under test, against a wide bound. */
+export function heapAfterGc(): number {
+  fullGc();
+  fullGc();
+  return process.memoryUsage().heapUsed;
 }

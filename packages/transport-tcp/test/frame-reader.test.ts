@@ -1,8 +1,6 @@
-import v8 from 'node:v8';
-import vm from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { FrameError } from '@skein/core';
-import { seededRandom } from '@skein/test-utils';
+import { fullGc, seededRandom } from '@skein/test-utils';
 import { BLOCK_BYTES } from '../src/frame-assembly.js';
 import { FrameReader } from '../src/frame-reader.js';
 import { PendingFrameBudget } from '../src/pending-frame-budget.js';
@@ -10,11 +8,6 @@ import { LIMIT, concat, encode, header, lengthPrefixed, noise, str, text } from 
 
 const spec = lengthPrefixed(1000);
 
-/** A full collection: whether a chunk is still held is a fact of the heap, not of a counter. */
-function fullGc(): void {
-  v8.setFlagsFromString('--expose-gc');
-  (vm.runInNewContext('gc') as () => void)();
-}
 const unlimited = (): PendingFrameBudget => new PendingFrameBudget(Infinity);
 
 /** A reader that collects what it reads. */

@@ -55,6 +55,7 @@ import { fetchCredentials, isAuthRefusal, type Credentials } from './credentials
 import { ReverseDispatch, type ReverseLink as ReverseLinkOf } from './reverse-dispatch.js';
 import { REVERSE_CALL_FLAG, REVERSE_KIND, readReverseAnswer, reverseOfferEntry } from '../wire/reverse-calls.js';
 import { SeqTable } from '../internals/seq-table.js';
+import { WaitingLine } from '../internals/waiting-line.js';
 
 export type StreamState = 'open' | 'closing' | 'closed';
 
@@ -97,12 +98,15 @@ export class ClientStream implements StreamCaller {
   private closeError: Error | undefined;
   private readonly closedWaiters: ((err: Error | undefined) => void)[] = [];
   private readonly onClose: ((err: Error | undefined) => void) | undefined;
-  /** Calls with metadata, waiting for the hello's answer; counted in the window. */
-  private held: Call[] = [];
+  /**
+   * Calls with metadata, waiting for the hello's answer; counted in the window. One that ends
+   * meanwhile leaves the count at once and the line lazily (a stalled server may answer late).
+   */
+  private readonly held = new WaitingLine<Call>();
   /** Open streams by seq. */
   private readonly streams = new Map<number, StreamCall>();
-  /** Streams waiting for the hello's answer before they may open. */
-  private readonly opening = new Set<StreamCall>();
+  /** Streams waiting for the hello's answer before they may open, each with its opening; one cancelled meanwhile leaves at once. */
+  private readonly opening = new Map<StreamCall, () => void>();
   /** Streams opened with a `timeoutMs`: ended here at it, whatever the server does. */
   private readonly streamDeadlines: StreamDeadlines;
   private readonly streamWindow: number;
@@ -153,6 +157,7 @@ export class ClientStream implements StreamCaller {
     // Calls with a head wait for the answer (a v1 peer must never see one): here they go on.
     this.hello.whenKnown(() => this.releaseHeld());
     if (this.serving) this.hello.whenKnown(() => this.agreeServing());
+    this.hello.whenKnown(() => this.openWaiting());
     if (this.hello.request) conn.write(this.hello.request);
     this.auth = credentials && new ClientAuth(credentials.source, clock, logger, this.authLink());
   }
@@ -374,7 +379,7 @@ export class ClientStream implements StreamCaller {
     call.onAbort = () => {
       if (call.done) return;
       this.deadlines.remove(call);
-      if (!this.unhold(call)) {
+      if (!this.unhold(call, true)) {
         if (call.seq === 0) this.throttler.settled();
         else if (this.pending.delete(call.seq)) {
           this.throttler.inFlight--;
@@ -415,11 +420,12 @@ export class ClientStream implements StreamCaller {
     return new RpcError(ErrorCode.FrameTooLarge, `metadata of ${head.length} bytes encoded exceeds the server's limit of ${max}`);
   }
 
-  /** True when the call was held for the hello's answer (and is not any more). */
-  private unhold(call: Call): boolean {
+  /** True when the call was held for the hello's answer (and is not any more); `inLine`: it ends there, before its turn. */
+  private unhold(call: Call, inLine = false): boolean {
     if (!call.held) return false;
     call.held = false;
     this.throttler.inFlight--;
+    if (inLine) this.held.settled();
     return true;
   }
 
@@ -427,9 +433,7 @@ export class ClientStream implements StreamCaller {
   private releaseHeld(): void {
     // Closed: failAll fails them.
     if (this._state === 'closed') return;
-    const calls = this.held;
-    this.held = [];
-    for (const call of calls) if (this.unhold(call)) this.transmit(call);
+    for (const call of this.held.drain()) if (this.unhold(call)) this.transmit(call);
   }
 
   private transmit(call: Call): void {
@@ -534,9 +538,17 @@ export class ClientStream implements StreamCaller {
     const acceptedAt = this.pace.elapsed;
     const remaining = (): number | undefined => (opts.timeoutMs === undefined ? undefined : opts.timeoutMs - (this.pace.elapsed - acceptedAt));
     if (opts.timeoutMs !== undefined) this.streamDeadlines.add(stream, this.pace.deadline(opts.timeoutMs), opts.timeoutMs);
-    this.opening.add(stream);
-    this.hello.whenKnown(() => this.open(stream, wireAction, msg, blob, head, remaining()));
+    const open = (): void => this.open(stream, wireAction, msg, blob, head, remaining());
+    this.opening.set(stream, open);
+    if (this.hello.dialect !== 'pending') open();
     return stream;
+  }
+
+  /** The hello's answer is in: the streams waiting for it open, in order. */
+  private openWaiting(): void {
+    if (this.opening.size === 0) return;
+    // A copy: opening one may run code that opens another.
+    for (const open of [...this.opening.values()]) open();
   }
 
   private open(stream: StreamCall, action: number | Uint8Array, msg: Uint8Array, blob: Uint8Array, head: Uint8Array | undefined, remainingMs: number | undefined): void {
@@ -580,9 +592,10 @@ export class ClientStream implements StreamCaller {
       credit: (seq, bytes) => {
         if (this._state !== 'closed' && this.streams.has(seq)) this.conn.write(creditRequest(seq, bytes));
       },
-      // Seq 0: cancelled before it opened; it leaves `opening` at the close's next look.
-      cancel: (seq) => {
-        if (this.streams.delete(seq)) this.writeBare(CANCEL_ACTION, seq);
+      // Seq 0: cancelled before it opened (waiting for the hello's answer): nothing to tell the server.
+      cancel: (stream) => {
+        if (stream.seq === 0) this.opening.delete(stream);
+        else if (this.streams.delete(stream.seq)) this.writeBare(CANCEL_ACTION, stream.seq);
         this.endIfClosing();
       },
     };
@@ -697,7 +710,7 @@ export class ClientStream implements StreamCaller {
     if (call.done) return;
     if (call.seq === 0) {
       // Held for the hello's answer, or waiting for the window: never sent either way.
-      if (!this.unhold(call)) this.throttler.settled();
+      if (!this.unhold(call, true)) this.throttler.settled();
       call.finish(new RpcError(ErrorCode.Timeout, `call waited ${call.timeoutMs} ms for the window and was never sent`, { retry: 'safe' }), null);
     } else {
       this.pending.delete(call.seq);
@@ -738,11 +751,10 @@ export class ClientStream implements StreamCaller {
   }
 
   private endIfIdle(): void {
-    // Streams cancelled while waiting for the hello's answer leave only when it comes: a close must not wait for it.
-    // So must calls held for it that were cancelled or timed out meanwhile.
-    for (const s of this.opening) if (s.isDone) this.opening.delete(s);
-    if (this.held.length !== 0) this.held = this.held.filter((c) => c.held);
-    if (this.pending.size === 0 && this.throttler.queued === 0 && this.streams.size === 0 && this.opening.size === 0 && this.held.length === 0 && !(this.serving && this.serving.inFlight > 0)) this.conn.end();
+    // A stream that ended otherwise while it waited for the hello's answer (not cancelled: those
+    // left at once) leaves here: a close must not wait for the answer on its account.
+    for (const s of this.opening.keys()) if (s.isDone) this.opening.delete(s);
+    if (this.pending.size === 0 && this.throttler.queued === 0 && this.streams.size === 0 && this.opening.size === 0 && this.held.size === 0 && !(this.serving && this.serving.inFlight > 0)) this.conn.end();
   }
 
   private failAll(cause: Error): void {
@@ -751,14 +763,13 @@ export class ClientStream implements StreamCaller {
     this.deadlines.clear();
     this.throttler.inFlight = 0;
     for (const call of calls) call.finish(new RpcError(ErrorCode.IO, `connection to ${this.remote} lost: ${cause.message}`, { cause }), null);
-    const unsent = [...this.throttler.drain(), ...this.held.filter((c) => c.held)];
-    this.held = [];
+    const unsent = [...this.throttler.drain(), ...this.held.drain()];
     for (const call of unsent) {
       call.held = false;
       call.finish(new RpcError(ErrorCode.IO, `connection to ${this.remote} lost before the call was sent`, { cause, retry: 'safe' }), null);
     }
     const streams = [...this.streams.values()];
-    const unopened = [...this.opening];
+    const unopened = [...this.opening.keys()];
     this.streams.clear();
     this.opening.clear();
     for (const stream of streams) stream.finish(new RpcError(ErrorCode.IO, `connection to ${this.remote} lost mid-stream: ${cause.message}`, { cause }), null);

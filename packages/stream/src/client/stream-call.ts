@@ -14,8 +14,8 @@ export interface StreamWire {
   data(seq: number, msg: Uint8Array, blob: Uint8Array, more: boolean): void;
   end(seq: number): void;
   credit(seq: number, bytes: number): void;
-  /** Seq 0: the stream was cancelled before it opened. */
-  cancel(seq: number): void;
+  /** The stream was cancelled: opened (its seq tells the server), or not yet (seq 0: it stops waiting to open). */
+  cancel(stream: StreamCall): void;
   /** The connection's drain waiters while its send buffer is full (a write waits for it to drain), else undefined. */
   congested(): DrainWaiters | undefined;
 }
@@ -61,6 +61,8 @@ export class StreamCall implements AsyncIterable<Reply> {
    * can go to another server; the pool ends it itself (`finish`) when it does not move it.
    */
   onAttempt: ((err: Error | null) => void) | undefined;
+  /** Takes the stream out of a pool's queue of calls waiting for a connection, should it end there (see `waitsIn`). */
+  private leaveQueue: (() => void) | undefined;
 
   constructor(
     /** Where items go: its ClientStream's, or (in a pool, until a connection takes it) one that only knows the limits. */
@@ -141,15 +143,25 @@ export class StreamCall implements AsyncIterable<Reply> {
     if (this.done) return;
     this.onAttempt = undefined;
     this.finish(reason ?? new RpcError(ErrorCode.Cancelled, 'stream cancelled'), null);
-    // Told after it is done, opened (seq: the server stops it) or not (0: a close may wait for it).
-    this.wire.cancel(this.seq);
+    // Told after it is done, opened (seq: the server stops it) or not (0: it stops waiting to open).
+    this.wire.cancel(this);
   }
 
   /** @internal A connection takes the stream (a pool's, made before one was picked): its items go there. */
   carriedBy(wire: StreamWire): void {
     // Still open on another connection, its seq and credit there would go with it: a pool's bug.
     if (this.seq !== 0) throw new Error(`stream ${this.seq} taken by another connection before unopened()`);
+    this.leaveQueue = undefined;
     this.wire = wire;
+  }
+
+  /**
+   * @internal The stream waits in a pool for a connection: if it ends meanwhile (cancelled, by
+   * `break` too), `leave` takes it out at once, so that it holds no place in the pool's bounded
+   * queue and no listener on its AbortSignal until a connection comes or the budget runs out.
+   */
+  waitsIn(leave: () => void): void {
+    this.leaveQueue = leave;
   }
 
   /** @internal The OPEN and its request are on the wire: writes may go within the server's window. */
@@ -188,6 +200,9 @@ export class StreamCall implements AsyncIterable<Reply> {
     if (err && this.onAttempt) return this.attempted(err);
     this.done = true;
     this.unlink?.();
+    const leave = this.leaveQueue;
+    this.leaveQueue = undefined;
+    leave?.();
     this.gate.fail(err ?? new RpcError(ErrorCode.Closed, 'the server answered the stream'));
     if (err) {
       this.inbox.fail(err);

@@ -241,7 +241,9 @@ export class ConnPool implements StreamCaller {
       return slot.stream!.openOn(stream, action, msg, opts);
     }
     const opens = (on: ClientStream, timeoutMs: number): void => void on.openOn(stream, action, msg, opts.timeoutMs === undefined ? opts : { ...opts, timeoutMs });
-    this.enqueue(action, msg, opts, (err) => stream.finish(err, null), failFast, opens);
+    const waiting = this.enqueue(action, msg, opts, (err) => stream.finish(err, null), failFast, opens);
+    // A stream ended while it waits (cancelled, a `break`) leaves the queue now, not at its deadline.
+    if (waiting) stream.waitsIn(() => waiting.fail(cancelled()));
     return stream;
   }
 
@@ -334,22 +336,26 @@ export class ConnPool implements StreamCaller {
     this.connect();
   }
 
-  private enqueue(action: string | number, msg: Uint8Array, opts: CallOptions, notify: Notify, failFast: boolean, opens?: WaitingCall['opens']): void {
+  /** Queues a call until a connection is up; returns it, or undefined when it failed at once (told through `notify`). */
+  private enqueue(action: string | number, msg: Uint8Array, opts: CallOptions, notify: Notify, failFast: boolean, opens?: WaitingCall['opens']): WaitingCall | undefined {
     let timeoutMs: number;
     try {
       timeoutMs = callTimeout(opts.timeoutMs, this.defaultTimeoutMs);
     } catch (err) {
-      return notify(err as RpcError, null);
+      notify(err as RpcError, null);
+      return undefined;
     }
     const now = this.clock.now();
     const outage = this.outageSince;
-    if (outage !== undefined && (failFast || now - outage >= this.connectBudgetMs)) return notify(this.unreachable(now), null);
-    if (opts.signal?.aborted) return notify(cancelled(), null);
+    if (outage !== undefined && (failFast || now - outage >= this.connectBudgetMs)) return void notify(this.unreachable(now), null);
+    if (opts.signal?.aborted) return void notify(cancelled(), null);
     const call = new WaitingCall(action, msg, opts, notify, outage ?? now, this.pace!.deadline(timeoutMs), failFast, opens);
     if (!this.waiting.push(call)) {
       call.release();
       notify(new RpcError(ErrorCode.Overloaded, `more than ${this.waiting.max} calls waiting for a connection to ${this.address}`), null);
+      return undefined;
     }
+    return call;
   }
 
   private connect(): void {
