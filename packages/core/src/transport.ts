@@ -69,6 +69,13 @@ export interface FrameConn {
   readonly remote: string;
   /** The TLS peer's verified identity (see ByteConn.identity); undefined on plaintext. */
   readonly identity?: PeerIdentity;
+  /**
+   * True on an accepted connection whose `identity` may still come: its listener asks for client
+   * certificates and hands connections over before their TLS handshake. A server can then tell a
+   * peer known by its certificate only later (at the stream's hello); on any other connection,
+   * what it knows at accept is all it will know of the certificate.
+   */
+  readonly identityPending?: boolean;
   bind(handlers: FrameHandlers): void;
   /**
    * Queues part of a frame. Parts go out in order, batched: those written in one synchronous

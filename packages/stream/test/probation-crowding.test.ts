@@ -1,15 +1,23 @@
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { Transport } from '@skein/core';
+import { nodeRuntime } from '@skein/runtime-node';
+import { tcpTransport } from '@skein/transport-tcp';
+import { wsTransport } from '@skein/transport-ws';
 import { ClientStream, RpcServer, createRouter, type RpcServerOptions } from '../src/index.js';
-import { memoryLogger, transport } from './harness.js';
-import { deferred, waitFor, within } from '@skein/test-utils';
+import { memoryLogger } from './harness.js';
+import { deferred, suiteCerts, waitFor, within } from '@skein/test-utils';
 
 /*
- * Strangers past the clients' cap wait on probation in peers' places (conn-census.ts). A peer the
- * server already knows (by its address at accept) must not be kept out by them: they have proven
- * nothing and run nothing, so the oldest of them gives up its place to it.
+ * Strangers past the clients' cap wait on probation in peers' places (conn-census.ts) when they
+ * may still show they are peers: on a listener that asks for client certificates (handed over
+ * before the handshake, so the certificate comes only at the hello), or with credentials to come.
+ * A peer the server already knows (by its address at accept) must not be kept out by them: they
+ * have proven nothing and run nothing, so the oldest of them gives up its place to it. On any
+ * other listener nothing is to come, and the clients' cap refuses at accept.
  */
 
+const certs = suiteCerts();
 const cleanup: (() => unknown)[] = [];
 afterEach(async () => {
   for (const f of cleanup.splice(0).reverse()) await f();
@@ -19,7 +27,16 @@ afterEach(async () => {
 const STRANGER = '127.0.0.2';
 const admit = (c: { remote: string }): boolean => c.remote.startsWith('127.0.0.1:');
 
-async function start(opts: Partial<RpcServerOptions>) {
+/** The two sides' transports: mTLS (the suite's certificates; a long handshake bound, so that only the server's own closes a silent one), or plaintext. */
+function transports(kind: 'mtls-tcp' | 'mtls-ws' | 'plain') {
+  if (kind === 'plain') return { server: tcpTransport(nodeRuntime), client: tcpTransport(nodeRuntime) };
+  const serverTls = { cert: certs.server.cert, key: certs.server.key, ca: certs.ca, requestCert: true, handshakeTimeoutMs: 60_000 };
+  const clientTls = { ca: certs.ca, servername: 'localhost', cert: certs.client.cert, key: certs.client.key };
+  const make = (tls: object): Transport => (kind === 'mtls-ws' ? wsTransport({ tls, upgradeTimeoutMs: 60_000 }) : tcpTransport(nodeRuntime, { tls }));
+  return { server: make(serverTls), client: make(clientTls) };
+}
+
+async function start(opts: Partial<RpcServerOptions>, kind: 'mtls-tcp' | 'mtls-ws' | 'plain' = 'mtls-tcp') {
   const logger = memoryLogger();
   const kinds: string[] = [];
   const server = new RpcServer({
@@ -29,20 +46,21 @@ async function start(opts: Partial<RpcServerOptions>) {
     peers: { admit, maxConnections: 1 },
     ...opts,
   });
-  const { port } = (await server.listen(transport, '127.0.0.1:0')) as { port: number };
+  const t = transports(kind);
+  const { port } = (await server.listen(t.server, '127.0.0.1:0')) as { port: number };
   cleanup.push(() => server.close());
-  /** A connection that says nothing, from a stranger's address; resolves once the server took it in (accepted, not refused). */
+  /** A connection that says nothing (no handshake), from a stranger's address; resolves once the server answered it (accepted, or refused). */
   const silent = async (): Promise<{ closed: Promise<void> }> => {
-    const accepted = server.stats().accepted;
+    const { accepted, refused } = server.stats();
     const s = net.connect({ host: '127.0.0.1', port, localAddress: STRANGER });
     s.on('error', () => {});
     cleanup.push(() => s.destroy());
     const closed = new Promise<void>((resolve) => s.once('close', () => resolve()));
-    await waitFor(() => server.stats().accepted === accepted + 1, { what: 'the silent connection accepted' });
+    await waitFor(() => server.stats().accepted + server.stats().refused === accepted + refused + 1, { what: 'the silent connection accepted or refused' });
     return { closed };
   };
-  const peer = async (): Promise<ClientStream> => {
-    const s = await ClientStream.connect({ transport, address: `127.0.0.1:${port}`, keepaliveMs: 0 });
+  const peer = async (options: { credentials?: string } = {}): Promise<ClientStream> => {
+    const s = await ClientStream.connect({ transport: t.client, address: `127.0.0.1:${port}`, keepaliveMs: 0, ...options });
     cleanup.push(() => s.destroy());
     return s;
   };
@@ -50,8 +68,8 @@ async function start(opts: Partial<RpcServerOptions>) {
 }
 
 describe('strangers on probation and peers known at accept', () => {
-  it('a peer admitted by its address takes the place of a silent stranger on probation (no authenticate)', async () => {
-    const s = await start({});
+  it.each(['mtls-tcp', 'mtls-ws'] as const)('%s: a peer admitted by its address takes the place of a silent stranger on probation (no authenticate)', async (kind) => {
+    const s = await start({}, kind);
     await s.silent(); // the clients' one place
     const waiting = await s.silent(); // past it: on probation, in the peers' one place
     expect(s.server.stats()).toMatchObject({ clients: 2, peers: 0, refused: 0 });
@@ -93,13 +111,12 @@ describe('strangers on probation and peers known at accept', () => {
       peers: { admit: (c) => c.principal === 'peer-1', maxConnections: 1 },
     });
     // It comes first, as a client, and its credentials wait to be judged...
-    const connecting = ClientStream.connect({ transport, address: `127.0.0.1:${s.port}`, credentials: 'peer-1', keepaliveMs: 0 });
+    const connecting = s.peer({ credentials: 'peer-1' });
     await waitFor(() => s.server.stats().accepted === 1, { what: 'the peer-to-be accepted' });
     // ...while a stranger past the clients' cap takes the peers' one place, on probation.
     const waiting = await s.silent();
     judged.resolve();
     const p = await connecting;
-    cleanup.push(() => p.destroy());
     await p.call(1);
     expect(s.kinds).toEqual(['peer']);
     await within(waiting.closed, 10_000, 'the stranger on probation to be closed');
@@ -111,5 +128,16 @@ describe('strangers on probation and peers known at accept', () => {
     await (await s.peer()).call(1);
     await expect(s.peer().then((p) => p.call(1))).rejects.toBeDefined();
     expect(s.server.stats()).toMatchObject({ peers: 1, refused: 1 });
+  });
+
+  it('on a plaintext listener, with nothing to come, refuses a stranger at the clients\' cap at accept (not held on probation)', async () => {
+    const s = await start({}, 'plain');
+    await s.silent(); // the clients' one place
+    const refusedOne = await s.silent();
+    await within(refusedOne.closed, 10_000, 'the stranger past the cap closed');
+    expect(s.server.stats()).toMatchObject({ connections: 1, clients: 1, peers: 0, refused: 1 });
+    // The peer known by its address still gets in.
+    await (await s.peer()).call(1);
+    expect(s.kinds).toEqual(['peer']);
   });
 });

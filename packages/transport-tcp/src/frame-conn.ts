@@ -9,6 +9,8 @@ const ENDING = 1;
 const SEND_BLOCKED = 2;
 /** A plaintext connection this side dialled: a TLS server closes it without a word. */
 const PLAIN_CLIENT = 4;
+/** Accepted by a listener that asks for client certificates, before the handshake: `identity` may still come. */
+const IDENTITY_PENDING = 8;
 
 /** What the connections of one transport share. */
 export interface FrameConnSettings {
@@ -43,9 +45,10 @@ export class TcpFrameConn extends ConnLifecycle<FrameHandlers, Uint8Array> imple
     budget: PendingFrameBudget,
     /** A plaintext connection this side dialled: a TLS server closes it without a word. */
     plainClient = false,
+    identityPending = false,
   ) {
     super();
-    this.bits = plainClient ? PLAIN_CLIENT : 0;
+    this.bits = (plainClient ? PLAIN_CLIENT : 0) | (identityPending ? IDENTITY_PENDING : 0);
     // The connection itself receives the frames and sends the batches: no closure per connection.
     this.reader = new ByteSide(spec, budget, this);
     this.writer = new FrameWriter(settings.slab, settings.copyThreshold, settings.batch, this);
@@ -67,6 +70,10 @@ export class TcpFrameConn extends ConnLifecycle<FrameHandlers, Uint8Array> imple
 
   get identity(): PeerIdentity | undefined {
     return this.conn.identity;
+  }
+
+  get identityPending(): boolean {
+    return (this.bits & IDENTITY_PENDING) !== 0;
   }
 
   get midFrame(): boolean {

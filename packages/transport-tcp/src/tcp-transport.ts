@@ -50,8 +50,8 @@ interface TransportSettings extends FrameConnSettings {
  */
 export function tcpTransport(runtime: Runtime, options: TcpTransportOptions = {}): Transport {
   const settings = settingsFrom(runtime, options);
-  const frames = (conn: ByteConn, spec: FrameSpec, budget: PendingFrameBudget, plainClient = false): FrameConn =>
-    new TcpFrameConn(conn, spec, settings, budget, plainClient);
+  const frames = (conn: ByteConn, spec: FrameSpec, budget: PendingFrameBudget, plainClient = false, identityPending = false): FrameConn =>
+    new TcpFrameConn(conn, spec, settings, budget, plainClient, identityPending);
   const connected = new PendingFrameBudget(settings.maxPendingFrameBytes);
   const tls = new TlsSettings(options.tls);
   const transport: Transport = {
@@ -66,7 +66,8 @@ export function tcpTransport(runtime: Runtime, options: TcpTransportOptions = {}
       checkFrameSpec(spec);
       const budget = new PendingFrameBudget(settings.maxPendingFrameBytes);
       const secure = tls.forListen(address);
-      const listener = await runtime.listen(address, (conn) => accept(frames(conn, spec, budget)), secure && { tls: secure });
+      // Read per connection: a reload may turn client certificates on or off.
+      const listener = await runtime.listen(address, (conn) => accept(frames(conn, spec, budget, false, secure !== undefined && tls.requestsCerts() && conn.identity === undefined)), secure && { tls: secure });
       if (secure) tls.listening(listener);
       const frameListener: FrameListener = { address: listener.address, close: () => (tls.closed(listener), listener.close()) };
       return frameListener;

@@ -17,6 +17,11 @@ export class TlsSettings {
     return rest;
   }
 
+  /** Whether listeners ask clients for certificates (mTLS) now. */
+  requestsCerts(): boolean {
+    return this.options?.requestCert === true;
+  }
+
   forListen(address: Address): TlsOptions | undefined {
     return this.options ?? (address.tls ? {} : undefined);
   }

@@ -51,6 +51,8 @@ export class AcceptedSocket {
    */
   secured(tls: Duplex): void {
     this.outer = tls;
+    // Refused until the handshake (ws-server.ts, onAccepted): what the connection allowed before.
+    (tls as net.Socket).allowHalfOpen = true;
   }
 
   upgraded(ws: WebSocket): void {

@@ -59,6 +59,8 @@ const END_MARKER: Uint8Array[] = [EMPTY_BYTES];
 export class MessageConn extends ConnLifecycle<FrameHandlers, Uint8Array> implements FrameConn {
   /** The verified TLS client identity of a wss connection (mTLS), set by the server that accepted it. */
   identity: PeerIdentity | undefined;
+  /** Accepted by a wss listener that asks for client certificates, before its handshake: `identity` may still come. */
+  identityPending = false;
   private readonly batcher: MessageBatcher;
   /** How far into the held message at the head frames have been delivered. */
   private at = 0;

@@ -41,6 +41,8 @@ export async function listenWs(
   /** Hands `raw` to the server; undefined when the server refused it (its connection cap, say). */
   const handOver = (raw: net.Socket): AcceptedSocket | undefined => {
     const s = new AcceptedSocket(raw, remoteOf(raw), spec, options);
+    // Read per connection: a reload may turn client certificates on or off.
+    s.conn.identityPending = current?.requestCert === true;
     try {
       accept(s.conn);
     } catch (err) {
@@ -55,6 +57,10 @@ export async function listenWs(
     if (s === undefined) return;
     waiting.set(raw, s);
     s.startClock();
+    // Half-open allowed, a TLSSocket takes a peer's FIN before the handshake for a half-close and
+    // waits: a peer that left early held its place until upgradeTimeoutMs. Allowed again once
+    // secured (AcceptedSocket.secured), as before.
+    if (secure) raw.allowHalfOpen = false;
     server.emit('connection', raw);
     // pauseOnConnect left it paused: the HTTP parser needs it flowing. (A TLSSocket reads the
     // handle beneath itself; resuming the wrapped socket too would give it two readers.)

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ErrorCode, RpcError, type FrameConn, type FrameListener, type PeerIdentity, type TlsOptions, type Transport } from '@skein/core';
-import { suiteCerts, memoryLogger, waitFor, within } from '@skein/test-utils';
+import { deferred, suiteCerts, memoryLogger, waitFor, within } from '@skein/test-utils';
+import net from 'node:net';
 import { uwsTransport, wsTransport } from '../src/index.js';
 import { frame, record, spec, text } from './helpers.js';
 
@@ -78,6 +79,26 @@ describe('wss: the ws server over https, the ws client with tls', () => {
       await waitFor(() => logger.lines.some((l) => /TLS/.test(l.msg ?? '')), { what: 'the refusal logged' });
     });
   }
+
+  it.each([
+    ['mTLS', mtls, true],
+    ['TLS', serverTls, false],
+  ] as const)('%s: a peer that leaves before its handshake is gone at once, not at upgradeTimeoutMs; identityPending says whether a certificate may come', async (_name, tlsOf, pending) => {
+    const tls = tlsOf();
+    const closed = deferred<void>();
+    let identityPending: boolean | undefined;
+    // An upgrade bound longer than the test: only seeing the peer go can close the connection.
+    const listener = await wsTransport({ tls, upgradeTimeoutMs: 600_000 }).listen({ host: '127.0.0.1', port: 0 }, spec, (conn) => {
+      identityPending = conn.identityPending;
+      conn.bind({ frame() {}, drain() {}, close: () => closed.resolve() });
+    });
+    cleanup.push(() => listener.close());
+    const raw = net.connect({ host: '127.0.0.1', port: (listener.address as { port: number }).port });
+    raw.on('error', () => {});
+    raw.once('connect', () => raw.destroy());
+    await within(closed.promise, HANG_MS, 'the server side of a peer gone before its handshake to close');
+    expect(identityPending).toBe(pending);
+  });
 
   it('a plaintext ws client on a wss server, and a wss client on a plaintext one, fail fast', async () => {
     const tlsServer = await echo(wsTransport({ tls: serverTls() }));

@@ -44,9 +44,10 @@ export class ConnCensus {
   /**
    * The role of a connection just accepted, or, when its kind is at its cap (refuse it), the cap's
    * name. `full`: the server is at its own `maxConnections`, so that only a peer may come in, in
-   * the place of a connection on probation.
+   * the place of a connection on probation. `mayProve`: it may still show it is a peer (its
+   * certificate or credentials are to come), so past the clients' cap it may wait on probation.
    */
-  admit(candidate: PeerCandidate | undefined, full: boolean): ConnRole | KindCap | 'maxConnections' {
+  admit(candidate: PeerCandidate | undefined, full: boolean, mayProve: boolean): ConnRole | KindCap | 'maxConnections' {
     const { client, peer, admit } = this.kinds;
     if (candidate !== undefined && this.isPeer(candidate)) {
       // Peers at their own cap take no one's place: nobody is closed for a peer refused anyway.
@@ -60,9 +61,8 @@ export class ConnCensus {
       this.clients++;
       return { limits: client, probation: false };
     }
-    // Refused as a client: that it could not wait on probation (peers full) is secondary. With
-    // `peers.admit` a connection may always prove a peer later: its certificate is not known yet.
-    if (admit === undefined || this.peers + this.probation >= peer.maxConnections) return 'clients.maxConnections';
+    // Refused as a client: that it could not wait on probation (nothing to come, peers full) is secondary.
+    if (admit === undefined || !mayProve || this.peers + this.probation >= peer.maxConnections) return 'clients.maxConnections';
     this.probation++;
     return { limits: client, probation: true };
   }

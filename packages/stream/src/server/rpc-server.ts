@@ -184,7 +184,10 @@ export class RpcServer {
     if (full && this.census.probation === 0) return this.refuse(conn, 'maxConnections');
     // Asked only when peers are told apart: a server without `peers` builds nothing per connection here.
     const candidate = this.settings.kinds.admit && { remote: conn.remote, transport: shared.transport, identity: conn.identity };
-    const role = this.census.admit(candidate, full);
+    // Only a connection that may still show it is a peer waits past the clients' cap: one with
+    // credentials to come, or a certificate (an mTLS listener's, before its handshake).
+    const mayProve = this.settings.auth !== undefined || conn.identityPending === true;
+    const role = this.census.admit(candidate, full, mayProve);
     if (typeof role === 'string') return this.refuse(conn, role);
     if (this.refused > 0) {
       this.settings.logger.info({ refused: this.refused }, 'accepting connections again');
