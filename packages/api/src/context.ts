@@ -130,6 +130,8 @@ export class CallContext {
     const err = new RpcError(ErrorCode.Timeout, `${this.service}.${this.method} ran too long`);
     // Made here if nobody looked yet: a stream's generator may first look at its signal later.
     (this.controller ??= new AbortController()).abort(err);
+    // Answered: its link to the connection's signal goes now, not when (if ever) the handler ends.
+    this.finish();
     this.req.fail(err);
   }
 

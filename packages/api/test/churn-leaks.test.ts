@@ -1,5 +1,5 @@
 import { msgpackCodec } from '@skein/codec-msgpack';
-import { silentLogger } from '@skein/core';
+import { ErrorCode, silentLogger } from '@skein/core';
 import { abortListeners, heapAfterGc, longLivedSignal } from '@skein/test-utils';
 import { ClientStream, RpcServer } from '@skein/stream';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -103,5 +103,25 @@ describe('calls made from handlers with { ctx } and a long-lived signal', () => 
     expect(await relay.fan(3_000)).toBe(2_000);
     expect(await relay.streams(3_000)).toBe(2_000);
     expect(abortListeners(shared)).toBe(0);
+  });
+});
+
+describe('handlers that never settle', () => {
+  it("leave nothing on their connection's signal once the handler timeout answered them", async () => {
+    const Hang = service('Hang', { wait: method<number, number>() });
+    let connection: AbortSignal | undefined;
+    const services = createServiceDispatch({
+      codec,
+      logger: silentLogger,
+      handlerTimeoutMs: 1,
+      // Reads its signal (which links it to the connection's), then never answers.
+      services: [implement(Hang, { wait: (_n: number, ctx: CallContext) => (void ctx.signal, new Promise<number>(() => {})) })],
+    });
+    // A plain call's `req.signal` is its connection's: kept here to count what stays on it.
+    const server = new RpcServer({ dispatch: { dispatch: (req) => ((connection ??= req.signal), services.dispatch(req)) }, logger: silentLogger });
+    const hang = createClient(Hang, await listen(server), { codec, logger: silentLogger });
+    const outcomes = await Promise.all(Array.from({ length: 50 }, (_, i) => hang.wait(i).then(() => 'ok', (e: { code?: number }) => e.code)));
+    expect(new Set(outcomes)).toEqual(new Set([ErrorCode.Timeout]));
+    expect(abortListeners(connection!)).toBe(0);
   });
 });
