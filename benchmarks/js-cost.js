@@ -1,10 +1,16 @@
 // Skein's own JavaScript per call, without sockets: a ClientStream and an RpcServer in one
 // process, joined by in-memory byte connections under the real TCP transport (frame reader,
-// batcher, slab), running the stream echo at 256 in flight. What it prints is the cost of both
-// sides of a call on this runtime's engine, free of the kernel and of the scheduling noise of two
-// processes, so that engines can be compared (run it with node, bun and deno).
+// batcher, slab), at 256 in flight. What it prints is the cost of both sides of a call on this
+// runtime's engine, free of the kernel and of the scheduling noise of two processes, so that
+// engines and layers can be compared (run it with node, bun and deno).
 //
-//   node benchmarks/js-cost.js          (or: node_modules/bun/bin/bun.exe benchmarks/js-cost.js)
+//   node benchmarks/js-cost.js [send|call|api] [--codec msgpack|cbor|stub]
+//   (or: node_modules/bun/bin/bun.exe benchmarks/js-cost.js)
+//
+// `send` (default): the stream echo by the callback path; `call`: by the promise path; `api`:
+// the typed Calculator.add. `--codec stub` (api only) encodes and decodes nothing, answering with
+// bytes and values made once: the api's cost beside `--codec msgpack` is then the codec's share.
+// Besides wall time per call it prints the process's CPU time per call.
 //
 // Not a throughput figure: the in-memory connections copy each batch and deliver it on the next
 // turn (setImmediate), which is cheaper than a socket.
@@ -12,6 +18,10 @@ import { Buffer } from 'node:buffer';
 import { systemClock } from '@skein/core';
 import { ClientStream, RpcServer } from '@skein/stream';
 import { tcpTransport } from '@skein/transport-tcp';
+import { parseArgs } from 'node:util';
+import { createClient, createServiceDispatch, implement } from '@skein/api';
+import { ADD_ARG, Calculator } from './lib/calculator.js';
+import { codecByName } from './lib/skein-codecs.js';
 import { ECHO_MSG, echoRouter } from './lib/skein-echo.js';
 
 const IN_FLIGHT = 256;
@@ -71,15 +81,30 @@ const memoryRuntime = {
   },
 };
 
+const { positionals, values: flags } = parseArgs({ allowPositionals: true, options: { codec: { type: 'string', default: 'msgpack' } } });
+const layer = positionals[0] ?? 'send';
+if (!['send', 'call', 'api'].includes(layer)) throw new Error(`layer ${layer}: send, call or api`);
+const codec = flags.codec === 'stub' ? stubCodec(codecByName('msgpack')) : codecByName(flags.codec);
+
+/** Bytes and values made once: what the api costs without a codec's work or allocations. */
+function stubCodec(real) {
+  const arg = real.encode(ADD_ARG);
+  const sum = real.encode(ADD_ARG.a + ADD_ARG.b);
+  return { name: 'stub', encode: (v) => (typeof v === 'number' ? sum : arg), decode: (b) => (b.length === arg.length ? ADD_ARG : ADD_ARG.a + ADD_ARG.b) };
+}
+
+const calculator = implement(Calculator, { add: ({ a, b }) => a + b, div: ({ a, b }) => a / b, echo: (x) => x });
 const transport = tcpTransport(memoryRuntime);
 const address = { host: 'memory', port: 1 };
-const server = new RpcServer({ dispatch: echoRouter() });
+const server = new RpcServer({ dispatch: layer === 'api' ? createServiceDispatch({ codec, services: [calculator] }) : echoRouter() });
 await server.listen(transport, address);
 const stream = await ClientStream.connect({ transport, address, window: IN_FLIGHT });
+const calc = createClient(Calculator, stream, { codec });
 const msg = new Uint8Array(32).fill(0x5a);
 const opts = {};
 
-function echo(total) {
+/** `total` calls of the layer, IN_FLIGHT at a time. */
+function run(total) {
   return new Promise((resolve, reject) => {
     let started = 0;
     let done = 0;
@@ -88,22 +113,35 @@ function echo(total) {
       if (++done === total) resolve();
       else if (started < total) send();
     };
+    const ok = () => next(null);
+    const once =
+      layer === 'send'
+        ? () => stream.send(ECHO_MSG, msg, opts, next)
+        : layer === 'call'
+          ? () => stream.call(ECHO_MSG, msg, opts).then(ok, next)
+          : () => calc.add(ADD_ARG).then(ok, next);
     const send = () => {
       started++;
-      stream.send(ECHO_MSG, msg, opts, next);
+      once();
     };
     while (started < IN_FLIGHT) send();
   });
 }
 
-await echo(CALLS); // warm-up
-const perCall = [];
+await run(CALLS); // warm-up
+const wall = [];
+const cpu = [];
 for (let r = 0; r < ROUNDS; r++) {
   const t0 = performance.now();
-  await echo(CALLS);
-  perCall.push(((performance.now() - t0) * 1e6) / CALLS);
+  const c0 = process.cpuUsage();
+  await run(CALLS);
+  const c = process.cpuUsage(c0);
+  wall.push(((performance.now() - t0) * 1e6) / CALLS);
+  cpu.push(((c.user + c.system) * 1e3) / CALLS);
 }
 const runtime = typeof Bun !== 'undefined' ? `bun ${Bun.version}` : typeof Deno !== 'undefined' ? `deno ${Deno.version.deno}` : `node ${process.versions.node}`;
-console.log(`${runtime}: ${Math.min(...perCall).toFixed(0)} ns per call (best of ${ROUNDS}; all: ${perCall.map((x) => x.toFixed(0)).join(', ')})`);
+const what = layer === 'api' ? `api ${codec.name}` : layer;
+const list = (xs) => xs.map((x) => x.toFixed(0)).join(', ');
+console.log(`${runtime}, ${what}: ${Math.min(...wall).toFixed(0)} ns per call, ${Math.min(...cpu).toFixed(0)} ns of CPU (best of ${ROUNDS}; all: ${list(wall)} / ${list(cpu)})`);
 // The in-memory connections have no close handshake: the process simply ends.
 process.exit(0);
