@@ -66,7 +66,7 @@ export function tcpTransport(runtime: Runtime, options: TcpTransportOptions = {}
       checkFrameSpec(spec);
       const budget = new PendingFrameBudget(settings.maxPendingFrameBytes);
       const secure = tls.forListen(address);
-      // Read per connection: a reload may turn client certificates on or off.
+      // Read per connection from the settings a reload keeps (it changes certificates, never requestCert).
       const listener = await runtime.listen(address, (conn) => accept(frames(conn, spec, budget, false, secure !== undefined && tls.requestsCerts() && conn.identity === undefined)), secure && { tls: secure });
       if (secure) tls.listening(listener);
       const frameListener: FrameListener = { address: listener.address, close: () => (tls.closed(listener), listener.close()) };

@@ -3,7 +3,7 @@ import https from 'node:https';
 import net from 'node:net';
 import type tls from 'node:tls';
 import type { Duplex } from 'node:stream';
-import { ErrorCode, RpcError, formatAddress, listenFailed, reloadedTls, resolveTls, type Address, type FrameConn, type FrameListener, type FrameSpec, type ResolvedTls, type TlsOptions } from '@skein/core';
+import { ErrorCode, RpcError, formatAddress, listenFailed, reloadedTls, reloadedTlsOptions, resolveTls, type Address, type FrameConn, type FrameListener, type FrameSpec, type ResolvedTls, type TlsOptions } from '@skein/core';
 import { WebSocketServer } from 'ws';
 import { AcceptedSocket } from './accepted-socket.js';
 import { Keepalive } from './keepalive.js';
@@ -41,7 +41,7 @@ export async function listenWs(
   /** Hands `raw` to the server; undefined when the server refused it (its connection cap, say). */
   const handOver = (raw: net.Socket): AcceptedSocket | undefined => {
     const s = new AcceptedSocket(raw, remoteOf(raw), spec, options);
-    // Read per connection: a reload may turn client certificates on or off.
+    // What the https server asks for: a reload changes certificates only (see reloadTls below).
     s.conn.identityPending = current?.requestCert === true;
     try {
       accept(s.conn);
@@ -96,7 +96,9 @@ export async function listenWs(
   const reloadTls = async (next: TlsOptions): Promise<void> => {
     const s = reloadedTls(current!, next);
     (server as https.Server).setSecureContext(httpsServerTls(s));
-    current = { ...current, ...next };
+    // Certificates only, as served: the https server's requestCert is fixed at its making, and
+    // each connection's identityPending is read from `current`.
+    current = reloadedTlsOptions(current!, next);
   };
   const listener: ReloadableListener = { address: boundAddress(tcp, address), close: () => closeServer(tcp, wss), ...(secure && { reloadTls }) };
   return listener;

@@ -100,6 +100,26 @@ describe('wss: the ws server over https, the ws client with tls', () => {
     expect(identityPending).toBe(pending);
   });
 
+  it.each([
+    ['mTLS reloaded with requestCert: false', mtls, true],
+    ['TLS reloaded with requestCert: true', serverTls, false],
+  ] as const)('%s: identityPending still says what the listener asks for (a reload changes certificates, never requestCert)', async (_name, tlsOf, pending) => {
+    const tls = tlsOf();
+    const seen: (boolean | undefined)[] = [];
+    const transport = wsTransport({ tls, upgradeTimeoutMs: 600_000 });
+    const listener = await transport.listen({ host: '127.0.0.1', port: 0 }, spec, (conn) => {
+      seen.push(conn.identityPending);
+      conn.bind({ frame() {}, drain() {}, close() {} });
+    });
+    cleanup.push(() => listener.close());
+    await transport.reloadTls!({ ...tls, requestCert: !pending });
+    const raw = net.connect({ host: '127.0.0.1', port: (listener.address as { port: number }).port });
+    raw.on('error', () => {});
+    cleanup.push(() => raw.destroy());
+    await waitFor(() => seen.length === 1, { what: 'the connection to be accepted' });
+    expect(seen).toEqual([pending]);
+  });
+
   it('a plaintext ws client on a wss server, and a wss client on a plaintext one, fail fast', async () => {
     const tlsServer = await echo(wsTransport({ tls: serverTls() }));
     const plain = await wsTransport().connect({ host: '127.0.0.1', port: tlsServer.port }, spec, { timeoutMs: HANG_MS }).catch((e: unknown) => e);

@@ -244,6 +244,8 @@ export class WorkerPool implements Dispatch {
     let bytes = 0;
     let conns: ConnDesc[] | undefined;
     let heads: CallHeadDesc[] | undefined;
+    /** What the worker knew of a connection described again in this batch, should the batch not go. */
+    let known: Map<number, ConnSeen> | undefined;
     while (n < limit && bytes < BATCH_BYTES) {
       const req = this.queue.shift();
       if (!req) break;
@@ -262,6 +264,7 @@ export class WorkerPool implements Dispatch {
       const seen = slot.conns.get(key);
       if (seen === undefined || seen.principal !== principal || seen.kind !== req.conn.kind) {
         const desc = this.describe(key, req.conn, principal);
+        if (seen !== undefined) (known ??= new Map()).set(key, seen);
         slot.conns.set(key, { principal, kind: desc.kind } satisfies ConnSeen);
         (conns ??= []).push(desc);
       }
@@ -278,7 +281,7 @@ export class WorkerPool implements Dispatch {
     try {
       this.post(slot, this.batch, this.batchIds, this.batchConns, n, bytes, conns, heads);
     } catch {
-      return this.sendApart(slot, n, conns, heads);
+      return this.sendApart(slot, n, conns, heads, known);
     }
     this.batch.length = 0;
   }
@@ -300,7 +303,7 @@ export class WorkerPool implements Dispatch {
    * that only the calls at fault are lost. Those never reached the worker and never ran: they
    * fail InvalidArgument saying so, and are answered once the others are sent.
    */
-  private sendApart(slot: WorkerSlot, n: number, conns: ConnDesc[] | undefined, heads: CallHeadDesc[] | undefined): void {
+  private sendApart(slot: WorkerSlot, n: number, conns: ConnDesc[] | undefined, heads: CallHeadDesc[] | undefined, known: Map<number, ConnSeen> | undefined): void {
     const reqs = this.batch.slice(0, n);
     const ids = this.batchIds.slice(0, n);
     const keys = this.batchConns.slice(0, n);
@@ -319,8 +322,14 @@ export class WorkerPool implements Dispatch {
         lost.push([this.unbook(ids[i]!, req), err]);
       }
     }
-    // The worker never heard of these: described again with their next call.
-    for (const key of untold.keys()) slot.conns.delete(key);
+    // Their new description did not go: described again with their next call. One the worker
+    // knew from an earlier batch stays known, so that its close still reaches the worker (and
+    // frees the places of its hung plain calls there).
+    for (const key of untold.keys()) {
+      const before = known?.get(key);
+      if (before === undefined) slot.conns.delete(key);
+      else slot.conns.set(key, before);
+    }
     for (const [req, err] of lost) {
       const name = actionName(req.action);
       const why = err instanceof Error ? `${err.name}: ${err.message}` : 'postMessage threw';

@@ -1,5 +1,6 @@
 import { memoryLogger, waitFor, within } from '@skein/test-utils';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { Dispatch, ServerRequest } from '@skein/stream';
 import type { WorkerPool } from '../src/index.js';
 import { outcome, serve, startPool } from './harness.js';
 
@@ -121,6 +122,32 @@ describe('WorkerPool lifecycle', () => {
     expect(await b.stream.call(ECHO, new Uint8Array([9])).then((r) => Array.from(r.msg))).toEqual([9]);
     // Answered, the call no longer keeps the closed client's connection on the server.
     await waitFor(() => a.server.connections === 0, { what: "the closed client's connection to end" });
+    expect(p.stats()).toMatchObject({ crashes: 0, queued: 0, inFlight: 0 });
+  });
+
+  it("a call that could not be sent with its connection's new description does not make the pool forget the worker knows that connection: its close still frees the hung call's place", async () => {
+    const p = await pool({ maxInFlightPerWorker: 2 });
+    // A Dispatch in front of the pool: the second call comes with a new principal (so the
+    // connection is described again) and with metadata no clone can copy (so it cannot be sent).
+    const front: Dispatch = {
+      dispatch(req: ServerRequest) {
+        if (new TextDecoder().decode(req.msg) === 'poison') {
+          Object.defineProperty(req, 'principal', { value: 'renewed' });
+          Object.defineProperty(req, 'metadata', { value: { cache: new WeakMap() } });
+        }
+        p.dispatch(req);
+      },
+    };
+    const a = await serve(front);
+    cleanup.push(() => a.close());
+    const never = gate(); // never opened: a handler that hangs, ignoring its signal
+    void a.stream.call(HOLD, never.msg).catch(() => {});
+    await waitFor(() => p.stats().inFlight === 1);
+    const refused = await outcome(a.stream.call(ECHO, new TextEncoder().encode('poison'), { metadata: { trace: 't' } }));
+    expect(refused).toMatchObject({ code: 'InvalidArgument', message: expect.stringMatching(/its handler did not run$/) });
+    await leave(a);
+    // The worker knew the connection from the first call: it must hear of its close.
+    await waitFor(() => p.stats().inFlight === 0, { what: "the closed connection's hung call to give up its place" });
     expect(p.stats()).toMatchObject({ crashes: 0, queued: 0, inFlight: 0 });
   });
 
