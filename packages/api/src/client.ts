@@ -161,9 +161,10 @@ function clientMethod(service: string, name: string, m: AnyMethod, caller: Calle
         }
       });
     } catch (e) {
-      // A Caller that throws: the call is over (`call` rejects with it), and so is its link.
+      // A Caller that throws: the call is over, and so is its link. Rejected here, not thrown:
+      // after an asynchronous schema this runs in a `then`, where a throw reached nobody.
       release();
-      throw e;
+      reject(e);
     }
   };
 

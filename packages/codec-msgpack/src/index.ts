@@ -8,7 +8,9 @@
  * small objects RPC calls carry) take a hand-written fast path that writes the library's exact
  * bytes and reads its exact values (fast-encode.ts, fast-decode.ts); anything else, and any
  * message the fast path does not read, goes through the library (library-coders.ts). Both
- * paths refuse values nested deeper than `maxDepth` (decode-depth.ts for the library's decoder).
+ * paths refuse values nested deeper than `maxDepth` (decode-depth.ts and encode-depth.ts for
+ * the library's coders), and the library's decoders hold no message after reading it
+ * (message-release.ts).
  */
 
 // ── What an application passes where a Codec is expected ─────────────────────────────────

@@ -1,9 +1,11 @@
 import { Decoder, Encoder, type ExtensionCodecType } from '@msgpack/msgpack';
 import { DecodeDepth } from './decode-depth.js';
+import { EncodeDepth } from './encode-depth.js';
 import { checkExtensionTypes, skeinExtensions, type ExtensionTypes } from './extensions.js';
 import { growArrays } from './growing-arrays.js';
 import { guardInt64 } from './int64-guard.js';
 import { libraryKeyDecoder } from './key-cache.js';
+import { releaseMessages } from './message-release.js';
 import { Nesting } from './nesting.js';
 import { readSafeIntegers, writeSafeIntegers } from './safe-integers.js';
 
@@ -22,18 +24,23 @@ export const DEFAULT_MAX_DEPTH = 100;
  * @msgpack/msgpack's Encoder and Decoder, set up for Skein: the path every value the fast
  * path does not take goes through, and the reference the fast path is tested against.
  */
-export function libraryCoders(options: LibraryOptions): { encoder: Encoder; decoder: Decoder } {
+export function libraryCoders(options: LibraryOptions): { encoder: Pick<Encoder, 'encode'>; decoder: Decoder } {
   const types = checkExtensionTypes({ set: options.extensionTypes?.set ?? 0, map: options.extensionTypes?.map ?? 1 });
   const { ignoreUndefined = false, sortKeys = false, maxDepth = DEFAULT_MAX_DEPTH } = options;
   const depth = new DecodeDepth(maxDepth);
+  const encodeDepth = new EncodeDepth(maxDepth);
   // Assigned below: the extensions encode their payloads with encoders that use them.
   let extensionCodec: ExtensionCodecType<undefined>;
   // useBigInt64 so that bigints travel as int64/uint64; safe-integers.ts makes numbers share
   // those forms, and makes the decoder return a bigint only beyond the safe integers.
   const newEncoder = (): Encoder =>
-    writeSafeIntegers(guardInt64(new Encoder({ extensionCodec, useBigInt64: true, ignoreUndefined, sortKeys, maxDepth })));
+    encodeDepth.limit(writeSafeIntegers(guardInt64(new Encoder({ extensionCodec, useBigInt64: true, ignoreUndefined, sortKeys, maxDepth }))));
   const newDecoder = (): Decoder =>
-    depth.limit(growArrays(readSafeIntegers(new Decoder({ extensionCodec, useBigInt64: true, keyDecoder: libraryKeyDecoder }))));
-  extensionCodec = skeinExtensions(types, new Nesting(newEncoder), new Nesting(newDecoder));
-  return { encoder: newEncoder(), decoder: depth.outermost(newDecoder()) };
+    releaseMessages(depth.limit(growArrays(readSafeIntegers(new Decoder({ extensionCodec, useBigInt64: true, keyDecoder: libraryKeyDecoder })))));
+  extensionCodec = skeinExtensions(types, new Nesting(() => encodeDepth.payload(newEncoder())), new Nesting(newDecoder));
+  // One encoder per level of encodes within encodes (a getter in a value may encode with the
+  // codec): the library would encode those with a copy of itself made without our changes.
+  const encoders = new Nesting(() => encodeDepth.outermost(newEncoder()));
+  const encoder = { encode: (value: unknown) => encoders.run((e) => e.encode(value)) };
+  return { encoder, decoder: depth.outermost(newDecoder()) };
 }

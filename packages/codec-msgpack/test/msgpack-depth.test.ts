@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ErrorCode } from '@skein/core';
+import { seededRandom } from '@skein/test-utils';
 import { msgpack, msgpackCodec } from '../src/index.js';
 
 /** `levels` nested one-item arrays (fixarray headers) around `inner`: inner is at level levels + 1. */
@@ -20,6 +21,43 @@ function nestedSets(levels: number): Uint8Array {
   let payload = Uint8Array.of(0x91, 0xc0);
   for (let i = 1; i < levels; i++) payload = Uint8Array.of(0x91, 0xc7, payload.length, 0x00, ...payload);
   return Uint8Array.of(0xc7, payload.length, 0x00, ...payload);
+}
+
+/** The level of the deepest value in `value` at level `at`, as maxDepth counts: a Set's values one below it, a Map's keys and values two. */
+function deepest(value: unknown, at = 1): number {
+  const below = (items: Iterable<unknown>, level: number): number => {
+    let max = at;
+    for (const item of items) max = Math.max(max, deepest(item, level));
+    return max;
+  };
+  if (Array.isArray(value) || value instanceof Set) return below(value, at + 1);
+  if (value instanceof Map) return below([...value].flat(), at + 2);
+  if (value !== null && typeof value === 'object' && !(value instanceof Date)) return below(Object.values(value), at + 1);
+  return at;
+}
+
+/** Arrays, objects, Sets and Maps (with container keys too) in one another, and leaves, Dates among them. */
+function randomTree(random: () => number, depth = 0): unknown {
+  const roll = Math.floor(random() * (depth >= 7 ? 3 : 8));
+  const items = (): unknown[] => Array.from({ length: Math.floor(random() * 3) }, () => randomTree(random, depth + 1));
+  switch (roll) {
+    case 0:
+      return Math.floor(random() * 1000);
+    case 1:
+      return 'leaf';
+    case 2:
+      return new Date(Math.floor(random() * 1e12));
+    case 3:
+      return items();
+    case 4:
+      return Object.fromEntries(items().map((v, i) => [`k${i}`, v]));
+    case 5:
+      return new Set(items());
+    case 6:
+      return new Map(items().map((v, i) => [i, v]));
+    default:
+      return new Map(items().map((v) => [[v], v]));
+  }
 }
 
 /** What a decode of too deep a message throws, as any malformed message: RpcError(Decode). */
@@ -89,6 +127,68 @@ describe('msgpack decode depth (maxDepth)', () => {
     expect(codec.decode(codec.encode({ a: { b: 1 } }))).toEqual({ a: { b: 1 } });
     expect(() => codec.encode([[[1]]])).toThrow(expect.objectContaining({ code: ErrorCode.Encode }));
     expect(() => codec.encode({ a: [{ b: 1 }] })).toThrow(expect.objectContaining({ code: ErrorCode.Encode }));
+  });
+
+  it('refuses to write Set and Map payloads it would refuse to read: they count from the extension value\'s level', () => {
+    const codec = msgpack({ maxDepth: 3 });
+    const encodeRefused = expect.objectContaining({ code: ErrorCode.Encode });
+    // A Set at level 2 holds its values at 3: [1] is at 3, its 1 at 4.
+    expect(() => codec.encode([new Set([[1]])])).toThrow(encodeRefused);
+    expect(() => codec.encode([[new Set([1])]])).toThrow(encodeRefused);
+    // A Map's pairs are one level below it, its keys and values two.
+    expect(() => codec.encode([new Map([[1, 2]])])).toThrow(encodeRefused);
+    expect(() => codec.encode(new Set([new Set([new Set([1])])]))).toThrow(encodeRefused);
+    // At the limit, both ways.
+    for (const value of [[new Set([1])], new Set([[1]]), new Map([[1, 2]]), [[new Set()]], new Set([new Set([1])])]) {
+      expect(codec.decode(codec.encode(value))).toEqual(value);
+    }
+    // A refused payload leaves the count as it was: the next value has all its levels.
+    expect(codec.decode(codec.encode([[1]]))).toEqual([[1]]);
+    expect(codec.decode(codec.encode(new Set([[1]])))).toEqual(new Set([[1]]));
+  });
+
+  it('encodes and decodes alike by default: a value the encoder writes is one the decoder reads', () => {
+    let value: unknown = 1;
+    for (let i = 0; i < 90; i++) value = i % 3 === 0 ? new Set([value]) : i % 3 === 1 ? [value] : new Map([['k', value]]);
+    const written = (() => {
+      try {
+        return msgpackCodec.encode(value);
+      } catch {
+        return null;
+      }
+    })();
+    if (written !== null) expect(msgpackCodec.decode(written)).toEqual(value);
+  });
+
+  it('writes and reads a value exactly when its deepest value is within maxDepth, counted independently, both paths, Sets and Maps too', () => {
+    const random = seededRandom(0xd3e9);
+    const unlimited = msgpack({ maxDepth: Infinity });
+    const codecs = Array.from({ length: 9 }, (_, i) => msgpack({ maxDepth: i + 1 }));
+    const ok = (run: () => unknown): boolean => {
+      try {
+        run();
+        return true;
+      } catch (e) {
+        if ((e as { code?: number }).code !== ErrorCode.Decode && (e as { code?: number }).code !== ErrorCode.Encode) throw e;
+        return false;
+      }
+    };
+    const seen = new Set<number>();
+    for (let i = 0; i < 2000; i++) {
+      const value = randomTree(random);
+      const level = deepest(value);
+      seen.add(level);
+      const bytes = unlimited.encode(value);
+      expect(unlimited.decode(bytes)).toEqual(value);
+      for (const [d, codec] of codecs.entries()) {
+        const within = level <= d + 1;
+        if (ok(() => codec.encode(value)) !== within) expect.fail(`value ${i} (level ${level}): encode with maxDepth ${d + 1} ${within ? 'refused' : 'accepted'}`);
+        if (within) expect(codec.encode(value)).toEqual(bytes);
+        if (ok(() => codec.decode(bytes)) !== within) expect.fail(`value ${i} (level ${level}): decode with maxDepth ${d + 1} ${within ? 'refused' : 'accepted'}`);
+      }
+    }
+    // Values at every level the codecs tell apart, and beyond.
+    for (let level = 1; level <= 10; level++) expect(seen.has(level)).toBe(true);
   });
 
   it.each([0, -1, 1.5, Number.NaN])('maxDepth %s is refused with InvalidArgument', (maxDepth) => {
