@@ -1,4 +1,5 @@
 export { memoryLogger } from '@skein/test-utils';
+import { memoryLogger } from '@skein/test-utils';
 import net from 'node:net';
 import { nodeRuntime } from '@skein/runtime-node';
 import { tcpTransport } from '@skein/transport-tcp';
@@ -6,6 +7,17 @@ import type { FrameConn, Transport } from '@skein/core';
 import { ClientStream, RpcServer, createRouter, type ClientStreamOptions, type ActionHandler, type RpcServerOptions } from '../src/index.js';
 
 export const transport = tcpTransport(nodeRuntime);
+
+/**
+ * A server whose clients' cap is 1 (pass `peers` in `opts`), recording the kind of the
+ * connection of every call to action 1: for the tests of who gets in at the caps.
+ */
+export function kindRecordingServer(opts: Partial<RpcServerOptions>) {
+  const logger = memoryLogger();
+  const kinds: string[] = [];
+  const server = new RpcServer({ dispatch: createRouter({ 1: (req) => void kinds.push(req.conn.kind!) }), logger, clients: { maxConnections: 1 }, ...opts });
+  return { server, logger, kinds };
+}
 
 /**
  * The TCP transport, recording every part written on the connections it makes or accepts (a

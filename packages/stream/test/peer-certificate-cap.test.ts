@@ -6,8 +6,9 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode, RpcError, type Transport } from '@skein/core';
 import { nodeRuntime } from '@skein/runtime-node';
 import { tcpTransport } from '@skein/transport-tcp';
-import { ManualClock, memoryLogger, suiteCerts, waitFor, within, type CertPair } from '@skein/test-utils';
+import { ManualClock, suiteCerts, waitFor, within, type CertPair } from '@skein/test-utils';
 import { ClientStream, RpcServer, createRouter, type RpcServerOptions } from '../src/index.js';
+import { kindRecordingServer } from './harness.js';
 
 /*
  * Peers told from clients by their TLS client certificate alone (no `authenticate`), while the
@@ -38,15 +39,7 @@ function signClient(dir: string, cn: string): CertPair {
 
 /** An mTLS server whose clients' cap is 1 and whose peers are the connections showing `CN=test-client`; records the kind of each call. */
 async function serve(opts: Partial<RpcServerOptions> = {}, peersMax = Infinity) {
-  const logger = memoryLogger();
-  const kinds: string[] = [];
-  const server = new RpcServer({
-    dispatch: createRouter({ 1: (req) => void kinds.push(req.conn.kind!) }),
-    logger,
-    clients: { maxConnections: 1 },
-    peers: { admit: (c) => c.identity?.subject === 'CN=test-client', maxConnections: peersMax },
-    ...opts,
-  });
+  const { server, logger, kinds } = kindRecordingServer({ peers: { admit: (c) => c.identity?.subject === 'CN=test-client', maxConnections: peersMax }, ...opts });
   // A long handshake timeout: only the server's own bound may close a connection that says nothing.
   const transport = tcpTransport(nodeRuntime, { tls: { cert: certs.server.cert, key: certs.server.key, ca: certs.ca, requestCert: true, handshakeTimeoutMs: 60_000 } });
   // Counts the connections the transport hands the server, handshake done or not.

@@ -4,8 +4,8 @@ import type { Transport } from '@skein/core';
 import { nodeRuntime } from '@skein/runtime-node';
 import { tcpTransport } from '@skein/transport-tcp';
 import { wsTransport } from '@skein/transport-ws';
-import { ClientStream, RpcServer, createRouter, type RpcServerOptions } from '../src/index.js';
-import { memoryLogger } from './harness.js';
+import { ClientStream, type RpcServerOptions } from '../src/index.js';
+import { kindRecordingServer } from './harness.js';
 import { deferred, suiteCerts, waitFor, within } from '@skein/test-utils';
 
 /*
@@ -37,15 +37,7 @@ function transports(kind: 'mtls-tcp' | 'mtls-ws' | 'plain') {
 }
 
 async function start(opts: Partial<RpcServerOptions>, kind: 'mtls-tcp' | 'mtls-ws' | 'plain' = 'mtls-tcp') {
-  const logger = memoryLogger();
-  const kinds: string[] = [];
-  const server = new RpcServer({
-    dispatch: createRouter({ 1: (req) => void kinds.push(req.conn.kind!) }),
-    logger,
-    clients: { maxConnections: 1 },
-    peers: { admit, maxConnections: 1 },
-    ...opts,
-  });
+  const { server, logger, kinds } = kindRecordingServer({ peers: { admit, maxConnections: 1 }, ...opts });
   const t = transports(kind);
   const { port } = (await server.listen(t.server, '127.0.0.1:0')) as { port: number };
   cleanup.push(() => server.close());
