@@ -1,4 +1,4 @@
-import { ByteConnLifecycle, ChunkQueue, tlsCloseError, type ByteConn, type PeerIdentity } from '@skein/core';
+import { ByteConnLifecycle, ChunkQueue, connectTimerMs, tlsCloseError, type ByteConn, type PeerIdentity } from '@skein/core';
 import type { BunSocket, BunSocketHandler } from './native-api.js';
 import { handshakeRefusal, type TlsState } from './tls.js';
 
@@ -60,8 +60,9 @@ export class BunByteConn extends ByteConnLifecycle implements ByteConn {
     super(remote);
     socket.data = this;
     // Nothing is read before bind: what the peer sends waits in the kernel. Except a TLS
-    // client's handshake, which a paused socket would stall: it pauses once that is done.
-    if (tls?.side !== 'client') socket.pause();
+    // handshake, which a paused socket would stall (a server's would then wait for bind, its
+    // timeout running from accept): it pauses once that is done.
+    if (!tls) socket.pause();
     if (tls?.side === 'server') this.startHandshakeTimer(tls.state.settings.handshakeTimeoutMs);
   }
 
@@ -76,16 +77,19 @@ export class BunByteConn extends ByteConnLifecycle implements ByteConn {
     const refused = handshakeRefusal(success, authorizationError, this.tls.state.settings.requestCert, this.tls.side);
     if (refused !== undefined) return this.fail(new Error(refused));
     this.tls.state.verified = true;
-    if (this.tls.side === 'client' && this.handlers === undefined) this.socket.pause();
+    if (this.handlers === undefined) this.socket.pause();
   }
 
   private startHandshakeTimer(ms: number): void {
-    this.handshakeTimer = setTimeout(() => this.fail(new Error(`TLS handshake not done within ${ms} ms`)), ms);
+    // Capped: past 2^31-1 ms setTimeout fires at once, closing every connection before its handshake.
+    this.handshakeTimer = setTimeout(() => this.fail(new Error(`TLS handshake not done within ${ms} ms`)), connectTimerMs(ms));
     (this.handshakeTimer as { unref?: () => void }).unref?.();
   }
 
   write(chunks: readonly Uint8Array[]): boolean {
-    if (this.stopped || this.over || this.ending) return false;
+    // Dropped, as on Node: false would have the writer wait for a drain that never comes; the
+    // close handler tells it why.
+    if (this.stopped || this.over || this.ending) return true;
     // While earlier bytes wait for the socket, new ones queue behind them: the kernel buffer is
     // full, so a send now would be refused; the writable callback sends them in order.
     const waiting = !this.outbox.empty;

@@ -1,4 +1,4 @@
-import { ByteConnLifecycle, ChunkQueue, tlsCloseError, type ByteConn } from '@skein/core';
+import { ByteConnLifecycle, ChunkQueue, connectTimerMs, tlsCloseError, type ByteConn } from '@skein/core';
 import type { DenoConn } from './native-api.js';
 
 /**
@@ -52,7 +52,8 @@ export class DenoByteConn extends ByteConnLifecycle implements ByteConn {
    * done within `timeoutMs` (a peer that stalls it holds a connection until then, no longer).
    */
   handshake(timeoutMs: number): void {
-    const timer = setTimeout(() => this.finish(new Error(`TLS handshake not done within ${timeoutMs} ms`)), timeoutMs);
+    // Capped: past 2^31-1 ms setTimeout fires at once, closing every connection before its handshake.
+    const timer = setTimeout(() => this.finish(new Error(`TLS handshake not done within ${timeoutMs} ms`)), connectTimerMs(timeoutMs));
     (timer as { unref?: () => void }).unref?.();
     this.conn.handshake!().then(
       () => clearTimeout(timer),
@@ -64,7 +65,9 @@ export class DenoByteConn extends ByteConnLifecycle implements ByteConn {
   }
 
   write(chunks: readonly Uint8Array[]): boolean {
-    if (this.stopped || this.over || this.ending) return false;
+    // Dropped, as on Node: false would have the writer wait for a drain that never comes; the
+    // close handler tells it why.
+    if (this.stopped || this.over || this.ending) return true;
     for (const c of chunks) this.outbox.push(c);
     if (!this.writing && !this.outbox.empty) void this.writeLoop();
     if (this.outbox.bytes + this.inFlight < HIGH_WATER) return true;

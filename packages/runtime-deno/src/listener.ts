@@ -58,6 +58,9 @@ class DenoByteListener implements ByteListener {
     const previous = this.listener;
     previous.close();
     await this.accepting;
+    // close() came while the old accept loop wound down: opening again would leave a listener
+    // nobody closes, accepting after close() returned.
+    if (this.closed) throw invalidArgument(`the listener on ${formatAddress(this.address)} is closed`);
     try {
       this.listener = open(this.address, settings);
       this.tls.settings = settings;
@@ -78,7 +81,11 @@ class DenoByteListener implements ByteListener {
 
   private async stop(): Promise<void> {
     this.closed = true;
-    this.listener.close();
+    try {
+      this.listener.close();
+    } catch {
+      // Already closed by a reloadTls under way, which sees `closed` and opens nothing.
+    }
     // A pending accept may hold the socket until it has rejected.
     await this.accepting;
     if ('path' in this.address) await socketFiles.remove(this.address.path).catch(() => {});

@@ -1,6 +1,6 @@
 import net from 'node:net';
 import tls from 'node:tls';
-import { identityOf, invalidArgument, reloadedTlsOptions, resolveTls, type Address, type PeerIdentity, type ResolvedTls, type TlsOptions } from '@skein/core';
+import { connectTimerMs, identityOf, invalidArgument, reloadedTlsOptions, resolveTls, type Address, type PeerIdentity, type ResolvedTls, type TlsOptions } from '@skein/core';
 
 /** A TLS listener's current settings: swapped whole by `reloadTls`, read by each new connection. */
 export interface ServerTls {
@@ -42,7 +42,8 @@ export function acceptTls(raw: net.Socket, current: ServerTls): tls.TLSSocket {
     rejectUnauthorized: true,
     ALPNProtocols: settings.alpn === undefined ? undefined : [settings.alpn],
   });
-  const timer = setTimeout(() => socket.destroy(new Error(`TLS handshake not done within ${settings.handshakeTimeoutMs} ms`)), settings.handshakeTimeoutMs);
+  // Capped: past 2^31-1 ms setTimeout fires at once, closing every connection before its handshake.
+  const timer = setTimeout(() => socket.destroy(new Error(`TLS handshake not done within ${settings.handshakeTimeoutMs} ms`)), connectTimerMs(settings.handshakeTimeoutMs));
   timer.unref();
   socket.once('close', () => clearTimeout(timer));
   socket.once('secure', () => {

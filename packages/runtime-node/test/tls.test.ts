@@ -131,6 +131,18 @@ describe('TLS on node:tls', () => {
     expect(server.chunks).toEqual([]);
   });
 
+  it('a handshakeTimeoutMs past the timer limit (2^31-1 ms) does not overflow into closing every connection at once', async () => {
+    const q = await tlsQueue(serverTls({ handshakeTimeoutMs: 2 ** 32 }));
+    const client = record(await nodeRuntime.connect(q.listener.address, { tls: clientTls() }));
+    const server = record(await q.next());
+    client.conn.write([bytes('ping')]);
+    await server.receives('ping');
+    server.conn.write([bytes('pong')]);
+    await client.receives('pong');
+    client.conn.close();
+    expect(await server.closed).toBeUndefined();
+  });
+
   it('reloadTls serves the new certificate to later connections; earlier ones keep working', async () => {
     const q = await tlsQueue(serverTls());
     const before = record(await nodeRuntime.connect(q.listener.address, { tls: clientTls() }));
