@@ -106,7 +106,10 @@ class EtcdRegistration implements Registration {
     this.current = { state: 'closed', since: this.p.clock.now() };
     if (!lease) return;
     try {
-      await lease.revoke();
+      // A silent etcd (stopped, partitioned) would hold close() and the server's shutdown for as
+      // long as it is silent; past one TTL there is nothing to gain: the lease is no longer kept
+      // alive (revoke stops that first), so the entry goes by itself when etcd answers again.
+      await lease.revoke({ deadline: Date.now() + this.p.ttl * 1000 });
     } catch (err) {
       lease.release();
       this.p.logger.warn({ key: this.p.key, ttlSeconds: this.p.ttl, reason: reason(err) }, 'could not revoke the lease: the entry stays listed until it expires');

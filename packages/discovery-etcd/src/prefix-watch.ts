@@ -1,7 +1,8 @@
 import type { Logger } from '@skein/core';
 import { Backoff, type BackoffOptions, type DiscoveryEntry, type DiscoveryFeed } from '@skein/stream';
-import type { Etcd3, IKeyValue, IWatchResponse, Watcher } from 'etcd3';
+import { GRPCResourceExhastedError, type Etcd3, type IKeyValue, type IWatchResponse, type Watcher } from 'etcd3';
 import { decodeEntry, parseKey, rangeOf } from './etcd-entry.js';
+import { readPrefix } from './range-read.js';
 import { reason } from './reason.js';
 
 export interface PrefixWatchOptions {
@@ -13,7 +14,7 @@ export interface PrefixWatchOptions {
 }
 
 /**
- * Follows every entry under a prefix. A range read gives the whole view at revision R; a watch
+ * Follows every entry under a prefix. A read (`readPrefix`) gives the whole view at revision R; a watch
  * from R + 1 gives every change after it, in order. When the watch breaks (etcd restarted, the
  * member went away), the view is kept and marked stale, and a new watch resumes from the revision
  * after the last one applied, so no change is lost and none is applied twice. Only when etcd no
@@ -55,13 +56,13 @@ export class PrefixWatch {
     const gen = ++this.generation;
     let res;
     try {
-      res = await this.opts.client.getAll().prefix(this.range).exec();
+      res = await readPrefix(this.opts.client, this.range);
     } catch (err) {
       if (gen === this.generation) this.retry(`reading ${this.range} failed: ${reason(err)}`, 'resync');
       return;
     }
     if (gen !== this.generation) return;
-    this.revision = Number(res.header.revision);
+    this.revision = res.revision;
     this.opts.feed.reset(this.decodeAll(res.kvs));
     this.watchFrom(this.revision + 1);
   }
@@ -72,14 +73,30 @@ export class PrefixWatch {
     // connect must be seen failing from its first attempt, to say that the view is stale.
     const w = this.opts.client.watch().prefix(this.range).startRevision(String(start)).watcher();
     this.watcher = w;
-    w.on('connected', () => gen === this.generation && this.connected());
+    w.on('connected', () => gen === this.generation && void this.connected(gen));
     w.on('data', (res: IWatchResponse) => gen === this.generation && this.apply(res));
-    w.on('disconnected', (err: Error) => gen === this.generation && this.retry(`watch of ${this.range} broke: ${reason(err)}`, 'resume'));
+    // A response too large for the client (changes missed during an outage, batched by etcd)
+    // would break every resume the same way: read the view again in small pieces instead.
+    w.on('disconnected', (err: Error) => gen === this.generation && this.retry(`watch of ${this.range} broke: ${reason(err)}`, tooLarge(err) ? 'resync' : 'resume'));
     // etcd cancels a watch whose start revision is compacted, or one it may not read.
     w.on('error', (err: Error) => gen === this.generation && this.retry(`watch of ${this.range} was canceled: ${reason(err)}`, 'resync'));
   }
 
-  private connected(): void {
+  /**
+   * The watch is on; the view is live once etcd says it still has the revision the watch starts
+   * after. Asked because a watch from a compacted revision is accepted ('connected') and canceled
+   * only after: the view would be called current, then stale again, two lines for one outage.
+   * Asked only now, with etcd reachable: failed calls during an outage would open etcd3's
+   * circuit breaker and hold the client back for seconds after etcd is back.
+   */
+  private async connected(gen: number): Promise<void> {
+    try {
+      await this.opts.client.kv.range({ key: Buffer.from(this.range), revision: this.revision, limit: 1, keys_only: true });
+    } catch (err) {
+      if (gen === this.generation) this.retry(`resuming the watch of ${this.range} failed: ${reason(err)}`, compacted(err) ? 'resync' : 'resume');
+      return;
+    }
+    if (gen !== this.generation) return;
     this.backoff.reset();
     this.opts.feed.live();
   }
@@ -145,4 +162,14 @@ export class PrefixWatch {
     // Its callbacks are already ignored (generation); this stops etcd3 from resubscribing it.
     void w.cancel().catch(() => undefined);
   }
+}
+
+/** gRPC's RESOURCE_EXHAUSTED: here, a message past the client's receive limit (4 MiB by default). */
+function tooLarge(err: unknown): boolean {
+  return err instanceof GRPCResourceExhastedError || (err as { code?: unknown } | null)?.code === 8;
+}
+
+/** etcd no longer has the revision asked for. */
+function compacted(err: unknown): boolean {
+  return reason(err).includes('required revision has been compacted');
 }

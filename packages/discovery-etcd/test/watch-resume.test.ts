@@ -1,4 +1,4 @@
-import { waitFor, type EtcdMember } from '@skein/test-utils';
+import { memoryLogger, waitFor, type EtcdMember } from '@skein/test-utils';
 import { discoveryEntry, type DiscoveryEvent, type Watch } from '@skein/stream';
 import type { Etcd3 } from 'etcd3';
 import { describe, expect, it } from 'vitest';
@@ -27,11 +27,11 @@ function watchLog(d: EtcdDiscovery): { log: string[]; watch: Watch } {
  * A watch through the one member that will go away, and a writer through the two others (a
  * quorum, so writes go on while the watch's member is down). Starts from an empty prefix.
  */
-async function watchThroughOneMember() {
+async function watchThroughOneMember(logger = memoryLogger()) {
   const [near, ...others] = file.etcd.members;
   const writer = client(others.map((m) => m.clientUrl));
   await writer.delete().prefix(`${prefix}/`);
-  const { log, watch } = watchLog(new EtcdDiscovery({ client: client(near!.clientUrl), prefix, retry: { initialMs: 50, maxMs: 500 } }));
+  const { log, watch } = watchLog(new EtcdDiscovery({ client: client(near!.clientUrl), prefix, logger, retry: { initialMs: 50, maxMs: 500 } }));
   await watch.ready();
   return { near: near!, writer, log, watch };
 }
@@ -68,7 +68,8 @@ describe('a watch on a 3-member etcd cluster', () => {
   }, 90_000);
 
   it('reads the whole view again when the revision to resume from was compacted, and sends only the difference', async () => {
-    const { near, writer, log, watch } = await watchThroughOneMember();
+    const logger = memoryLogger();
+    const { near, writer, log, watch } = await watchThroughOneMember(logger);
     await put(writer, 's1', 1);
     await put(writer, 's2', 1);
     await waitFor(() => log.length === 2, { what: 'the first changes' });
@@ -84,5 +85,8 @@ describe('a watch on a 3-member etcd cluster', () => {
     await near.start();
     await waitFor(() => watch.status().state === 'live' && watch.entries().length === 1 && watch.entries()[0]!.weight === 3, { timeoutMs: 30_000, what: 'the watch to read again' });
     expect(log).toEqual(['join s1 w1', 'join s2 w1', 'replace s2 w3', 'leave s1']);
+    // One outage, one line each way: the watch is not live before it has read the view again.
+    const said = logger.lines.filter((l) => /discovery is (stale|live)/.test(l.msg ?? '')).map((l) => l.msg!.replace(/: .*/, ''));
+    expect(said).toEqual(['etcd discovery is stale', 'etcd discovery is live again']);
   }, 90_000);
 });
