@@ -11,6 +11,8 @@ export interface ActionNames {
   readonly failed: Map<string, Attributes>;
   /** What a span of the action starts with, for one side: no options object per call. */
   readonly spanOptions: SpanOptions;
+  /** A server answered it other than `Method`/`Service` at least once: the server has it. */
+  served: boolean;
 }
 
 /** `rpc.method` of actions a server does not have, as the conventions name unknown methods. */
@@ -67,5 +69,5 @@ function actionNames(action: string | number, kind: SpanKind): ActionNames {
   const attributes: Attributes = { [ATTR_RPC_SYSTEM]: RPC_SYSTEM, [ATTR_RPC_METHOD]: method };
   if (service !== undefined) attributes[ATTR_RPC_SERVICE] = service;
   Object.freeze(attributes);
-  return { spanName: service !== undefined ? `${service}/${method}` : method, attributes, failed: new Map(), spanOptions: Object.freeze({ kind, attributes }) };
+  return { spanName: service !== undefined ? `${service}/${method}` : method, attributes, failed: new Map(), spanOptions: Object.freeze({ kind, attributes }), served: false };
 }

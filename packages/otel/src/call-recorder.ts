@@ -1,4 +1,5 @@
-import { INVALID_SPAN_CONTEXT, SpanKind, SpanStatusCode, createNoopMeter, metrics, trace, type Context, type Meter, type Span, type Tracer } from '@opentelemetry/api';
+import { INVALID_SPAN_CONTEXT, SpanKind, type Attributes, SpanStatusCode, createNoopMeter, metrics, trace, type Context, type Meter, type Span, type Tracer } from '@opentelemetry/api';
+import { RemoteError } from '@skein/core';
 import { ActionNameCache, type ActionNames } from './action-attributes.js';
 import { errorAttributes, errorType, isServerFault, isUnknownAction } from './error-kind.js';
 import { DEFAULT_MESSAGE_EVENTS, INSTRUMENTATION_NAME, type OtelOptions } from './options.js';
@@ -11,8 +12,8 @@ export interface OpenCall {
   readonly names: ActionNames;
   readonly startedAt: number;
   readonly requestBytes: number;
-  /** Counted in `in_flight`: a server's call only once its dispatch took it (see `dispatched`). */
-  inFlight: boolean;
+  /** The `in_flight` series it was counted in (see `dispatched`); undefined while not counted. */
+  inFlight: Attributes | undefined;
   /** `end` ran: a dispatch that answered before it returned leaves nothing in flight. */
   ended: boolean;
   /** Its items, when the call is a stream (`streamOf`). */
@@ -29,6 +30,8 @@ export class CallRecorder {
   private readonly metrics: RpcMetrics | undefined;
   private readonly names: ActionNameCache;
   private readonly messageEvents: number;
+  /** The server's dispatch refused an action after it returned: in flight waits for an answer to name an action. */
+  private refusesLate = false;
 
   constructor(
     private readonly side: 'client' | 'server',
@@ -54,8 +57,8 @@ export class CallRecorder {
   begin(action: string | number, requestBytes: number, parent: Context): OpenCall | undefined {
     const names = this.names.of(action);
     const span = this.tracer.startSpan(names.spanName, names.spanOptions, parent);
-    if (!this.metrics) return span.spanContext() === INVALID_SPAN_CONTEXT ? undefined : { span, names, startedAt: 0, requestBytes, inFlight: false, ended: false, stream: undefined };
-    const call: OpenCall = { span, names, startedAt: performance.now(), requestBytes, inFlight: false, ended: false, stream: undefined };
+    if (!this.metrics) return span.spanContext() === INVALID_SPAN_CONTEXT ? undefined : { span, names, startedAt: 0, requestBytes, inFlight: undefined, ended: false, stream: undefined };
+    const call: OpenCall = { span, names, startedAt: performance.now(), requestBytes, inFlight: undefined, ended: false, stream: undefined };
     if (this.side === 'client') this.dispatched(call);
     return call;
   }
@@ -63,12 +66,16 @@ export class CallRecorder {
   /**
    * The dispatch returned without refusing the call: it is in flight under its action's name.
    * A server counts it only now, as any peer can name actions the server does not have (refused
-   * at once), and an `in_flight` series per such name would grow with calls.
+   * at once), and an `in_flight` series per such name would grow with calls. A dispatch that
+   * refuses later (a WorkerPool's worker does) shows it on its first late refusal: from then on,
+   * calls of an action the server has not answered yet are in flight under `_OTHER`, so a peer
+   * minting names leaves at most that first one behind.
    */
   dispatched(call: OpenCall): void {
     if (call.ended || !this.metrics) return;
-    call.inFlight = true;
-    this.metrics.started(call.names.attributes);
+    const named = this.side === 'client' || !this.refusesLate || call.names.served;
+    call.inFlight = named ? call.names.attributes : this.names.other.attributes;
+    this.metrics.started(call.inFlight);
   }
 
   /** Ends the call: `err` null for an answer. */
@@ -78,9 +85,13 @@ export class CallRecorder {
     call.stream?.finish();
     call.ended = true;
     if (this.metrics) {
-      if (call.inFlight) this.metrics.ended(names.attributes);
+      if (call.inFlight) this.metrics.ended(call.inFlight);
       // A server's call of an action it does not have goes under `_OTHER`: the peer chose the name.
-      const recorded = this.side === 'server' && isUnknownAction(err) ? this.names.other : names;
+      const unknown = this.side === 'server' && isUnknownAction(err);
+      // Only a handler's own answer vouches for the name: a cancel or a deadline can end a call the dispatch would refuse.
+      if (err === null || err instanceof RemoteError) names.served = true;
+      else if (unknown && call.inFlight === names.attributes) this.refusesLate = true;
+      const recorded = unknown ? this.names.other : names;
       const outcome = failed ? this.names.failedAttributes(recorded, errorType(err)) : recorded.attributes;
       this.metrics.finished(recorded.attributes, outcome, failed, performance.now() - call.startedAt, call.requestBytes, responseBytes);
     }

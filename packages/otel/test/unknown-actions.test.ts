@@ -3,7 +3,7 @@ import { createServiceDispatch, implement, method, service } from '@skein/api';
 import { msgpackCodec } from '@skein/codec-msgpack';
 import { ErrorCode, formatAddress, silentLogger, type Address } from '@skein/core';
 import { nodeRuntime } from '@skein/runtime-node';
-import { ClientStream, RpcServer } from '@skein/stream';
+import { ClientStream, RpcServer, type ServerRequest } from '@skein/stream';
 import { deferred } from '@skein/test-utils';
 import { tcpTransport } from '@skein/transport-tcp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -66,5 +66,33 @@ describe('server metrics of actions the server does not have', () => {
     const all = await collect();
     expect(sum(all, 'skein.rpc.server.in_flight', { 'rpc.method': 'wait' })).toBe(0);
     expect(sum(all, 'skein.rpc.server.calls', { 'rpc.service': 'Calc', 'rpc.method': 'wait' })).toBe(1);
+  });
+});
+
+describe('a dispatch that refuses unknown actions later (as a WorkerPool does, from its worker)', () => {
+  let later: RpcServer;
+  let caller: ClientStream;
+  const { otel: laterOtel, collect: collectLater } = telemetry();
+  beforeAll(async () => {
+    const inner = createServiceDispatch({ codec: msgpackCodec, services: [calc], logger: silentLogger });
+    // Hands each request on after a macrotask: the dispatch returns before any answer or refusal.
+    const deferredDispatch = { dispatch: (req: ServerRequest) => void setImmediate(() => inner.dispatch(req)) };
+    later = new RpcServer({ dispatch: tracedDispatch(deferredDispatch, laterOtel) });
+    const address = formatAddress((await later.listen(transport, '127.0.0.1:0')) as Address);
+    caller = await ClientStream.connect({ transport, address });
+  });
+  afterAll(async () => {
+    caller?.destroy();
+    await later?.close();
+  });
+
+  it('adds no in_flight series per action name the peer makes up (past the first refused late)', async () => {
+    await caller.call('Calc.add', msgpackCodec.encode({ a: 1, b: 2 }));
+    for (let i = 0; i < 20; i++) await expect(caller.call(`Calc.m${i}`, msgpackCodec.encode(0))).rejects.toMatchObject({ code: ErrorCode.Method });
+    const inFlight = (await collectLater()).find((m) => m.descriptor.name === 'skein.rpc.server.in_flight') as SumMetricData | undefined;
+    const methods = new Set(inFlight?.dataPoints.map((p) => p.attributes['rpc.method']));
+    // The first late refusal is how the wrapper learns the dispatch refuses late: only its name stays.
+    expect([...methods].filter((m) => typeof m === 'string' && /^m\d+$/.test(m))).toEqual(['m0']);
+    expect(sum(await collectLater(), 'skein.rpc.server.in_flight', {})).toBe(0);
   });
 });
