@@ -109,6 +109,28 @@ export function tlsRuntimeConformance(h: TlsHarness): void {
       await child.waitForLine(/^conn-closed data=0 err=.*TLS handshake not done within 300 ms$/, HANG_MS);
     });
 
+    it('keeps an accepted connection whose handshakeTimeoutMs is past the timer limit (2^31-1 ms) until its handshake', async () => {
+      // Such a timeout must not overflow to ~1 ms, which would close every accepted TLS connection.
+      const child = run('tls-echo-server', '127.0.0.1:0', serverTls({ handshakeTimeoutMs: 2 ** 32 }));
+      const port = await listening(child);
+      const raw = net.connect({ host: '127.0.0.1', port });
+      raw.on('error', () => {});
+      onTestFinished(() => void raw.destroy());
+      // The handshake starts only once the server holds the connection (and its timer runs).
+      await child.waitForLine(/^accepted$/, HANG_MS);
+      const sock = tls.connect({ socket: raw, ca: certs.ca, servername: 'localhost' });
+      const echoed = new Promise<string>((resolve, reject) => {
+        sock.once('error', reject);
+        sock.once('close', () => reject(new Error('closed before the echo')));
+        sock.once('secureConnect', () => sock.write('ping'));
+        sock.once('data', (d: Buffer) => resolve(d.toString()));
+      });
+      expect(await within(echoed, HANG_MS, 'the echo')).toBe('ping');
+      sock.end(); // close_notify, then FIN: a clean close
+      const [, err] = await child.waitForLine(/^conn-closed data=1 err=(.*)$/, HANG_MS);
+      expect(err).toBe('none');
+    });
+
     it('reloadTls serves the new certificate to later connections', async () => {
       const child = run('tls-echo-server', '127.0.0.1:0', serverTls(), tlsArg({ cert: certs.reloaded.cert, key: certs.reloaded.key }));
       const port = await listening(child);
