@@ -25,18 +25,24 @@ async function tlsQueue(tls: TlsOptions) {
   return q;
 }
 
+/** A client of a server made with `serverOptions`, and the server's side of it, after a ping and a pong. */
+async function pingPong(serverOptions: TlsOptions) {
+  const q = await tlsQueue(serverOptions);
+  const client = record(await nodeRuntime.connect(q.listener.address, { tls: clientTls() }));
+  const server = record(await q.next());
+  client.conn.write([bytes('ping')]);
+  await server.receives('ping');
+  server.conn.write([bytes('pong')]);
+  await client.receives('pong');
+  return { client, server };
+}
+
 const fingerprint = (pem: string): string =>
   execFileSync('/usr/bin/openssl', ['x509', '-noout', '-fingerprint', '-sha256'], { input: pem }).toString().trim().split('=')[1]!;
 
 describe('TLS on node:tls', () => {
   it('carries bytes both ways; the client sees the server verified, the server sees no identity without requestCert', async () => {
-    const q = await tlsQueue(serverTls());
-    const client = record(await nodeRuntime.connect(q.listener.address, { tls: clientTls() }));
-    const server = record(await q.next());
-    client.conn.write([bytes('ping')]);
-    await server.receives('ping');
-    server.conn.write([bytes('pong')]);
-    await client.receives('pong');
+    const { client, server } = await pingPong(serverTls());
     expect(client.conn.identity).toMatchObject({ subject: 'CN=localhost', altNames: ['DNS:localhost', 'IP Address:127.0.0.1', 'IP Address:0:0:0:0:0:0:0:1'] });
     expect(server.conn.identity).toBeUndefined();
     client.conn.close();
@@ -132,13 +138,7 @@ describe('TLS on node:tls', () => {
   });
 
   it('a handshakeTimeoutMs past the timer limit (2^31-1 ms) does not overflow into closing every connection at once', async () => {
-    const q = await tlsQueue(serverTls({ handshakeTimeoutMs: 2 ** 32 }));
-    const client = record(await nodeRuntime.connect(q.listener.address, { tls: clientTls() }));
-    const server = record(await q.next());
-    client.conn.write([bytes('ping')]);
-    await server.receives('ping');
-    server.conn.write([bytes('pong')]);
-    await client.receives('pong');
+    const { client, server } = await pingPong(serverTls({ handshakeTimeoutMs: 2 ** 32 }));
     client.conn.close();
     expect(await server.closed).toBeUndefined();
   });
