@@ -49,6 +49,15 @@ export function runtimeConformance(h: RuntimeHarness): void {
       });
     }
 
+    it('drops a write after end() or close() and returns true (no drain will come), as on Node', async () => {
+      const server = net.createServer({ allowHalfOpen: true }, (s) => s.resume().on('end', () => s.end()));
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      onTestFinished(() => void server.close());
+      const child = run('write-after-end', `127.0.0.1:${(server.address() as net.AddressInfo).port}`);
+      expect((await child.waitForLine(/^after-end=(\w+)$/))[1]).toBe('true');
+      expect((await child.waitForLine(/^after-close=(\w+)$/))[1]).toBe('true');
+    });
+
     it('echoes 32 MiB to a reader that stalls until the echo is congested (partial writes, drain)', async () => {
       const child = run('echo-server', '127.0.0.1:0');
       const sock = nodeConnect(await listening(child));

@@ -174,6 +174,22 @@ const SCENARIOS: Record<string, Scenario> = {
    * Connects until a connect fails (a listener that never accepts lets the first few in) and
    * prints the error. Exits explicitly: a connect abandoned at its timeout may still be pending.
    */
+  /**
+   * Connects, writes, ends, writes, closes, writes, and prints what each late write returned:
+   * a write after end() or close() is dropped and must not ask the writer to wait for a drain
+   * that never comes (false), as Node's adapter does.
+   */
+  async 'write-after-end'(rt, address) {
+    const conn = await rt.connect(address);
+    conn.bind({ data() {}, drain() {}, close() {} });
+    const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
+    conn.write([bytes('before')]);
+    conn.end();
+    say(`after-end=${conn.write([bytes('after')])}`);
+    conn.close();
+    say(`after-close=${conn.write([bytes('closed')])}`);
+  },
+
   async 'connect-fail'(rt, address, [timeoutMs]) {
     const options = timeoutMs ? { timeoutMs: Number(timeoutMs) } : {};
     const open: ScenarioConn[] = [];
