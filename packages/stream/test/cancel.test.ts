@@ -114,6 +114,46 @@ describe('cancelling a call', () => {
   });
 });
 
+describe('a call with a signal made before the hello is answered', () => {
+  // connect() resolves once the hello is written, before its answer can be read: a call made at
+  // once meets a peer whose dialect is unknown. It waits for the answer, so that it goes with a
+  // head (the server tracks only those for a cancel), or ends unsent if aborted before.
+  async function fresh() {
+    const seen: ServerRequest[] = [];
+    const s = await startServer({ 1: (req) => (seen.push(req), new Promise(() => {})), 2: () => u32(2) }, { closeWaitMs: 0 });
+    cleanup.push(() => s.server.close());
+    const client = await s.connect();
+    cleanup.push(() => client.destroy());
+    expect(client.hello.dialect).toBe('pending');
+    return { client, seen };
+  }
+
+  it('aborted once its handler runs: the cancel reaches the server', async () => {
+    const { client, seen } = await fresh();
+    const ac = new AbortController();
+    const call = client.call(1, undefined, { signal: ac.signal }).catch((e: RpcError) => e);
+    await waitFor(() => seen.length === 1, { what: 'the handler' });
+    ac.abort();
+    expect(((await call) as RpcError).code).toBe(ErrorCode.Cancelled);
+    // The server reads in order: a cancel sent with the abort is read before the next call.
+    expect((await client.call(2)).msg).toEqual(u32(2));
+    expect(seen[0]!.signal.aborted).toBe(true);
+    expect((seen[0]!.signal.reason as RpcError).code).toBe(ErrorCode.Cancelled);
+  });
+
+  it('aborted before the answer: it fails Cancelled, never sent (the handler never runs)', async () => {
+    const { client, seen } = await fresh();
+    const ac = new AbortController();
+    const call = client.call(1, undefined, { signal: ac.signal }).catch((e: RpcError) => e);
+    ac.abort();
+    const err = (await call) as RpcError;
+    expect(err.code).toBe(ErrorCode.Cancelled);
+    expect((await client.call(2)).msg).toEqual(u32(2));
+    expect(seen).toHaveLength(0);
+    expect(client.inFlight).toBe(0);
+  });
+});
+
 describe('a call with a head whose seq is taken by one still running', () => {
   it('is refused unrun (InvalidArgument), and the running call keeps its signal', async () => {
     const seen: ServerRequest[] = [];

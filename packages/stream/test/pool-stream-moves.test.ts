@@ -113,6 +113,24 @@ describe('a stream refused by a draining server after it opened', () => {
   });
 });
 
+describe('the final error of a stream that moved', () => {
+  it('says how many attempts it took, as a call\'s does', async () => {
+    const { a, b, pool } = await drainingLeader({ fails: () => Promise.reject(new Error('broken')) });
+    const s = pool.openStream('fails');
+    const err = (await s.result.catch((e: unknown) => e)) as RpcError;
+    expect(err).toBeInstanceOf(RpcError);
+    expect(err.code).toBe(ErrorCode.Internal);
+    expect(err.message).toMatch(/after 2 attempts/);
+    expect(a.ran).toEqual(['warm']); // refused unrun: it moved
+    expect(b.ran).toEqual(['warm', 'fails']);
+    // A call that moves the same way words its failure the same.
+    const again = await drainingLeader({ fails: () => Promise.reject(new Error('broken')) });
+    const callErr = (await again.pool.call('fails').catch((e: unknown) => e)) as RpcError;
+    expect(again.b.ran).toEqual(['warm', 'fails']);
+    expect([callErr.code, callErr.retry, callErr.message]).toEqual([err.code, err.retry, err.message]);
+  });
+});
+
 describe('a stream answered with a bare refusal after its handler ran', () => {
   /** A dispatch that breaks the protocol's rule: it sends an item, then claims a refusal unrun (bare Closed). */
   const liar: Dispatch = {

@@ -1,7 +1,7 @@
 import { ErrorCode, RemoteError, RpcError, systemClock } from '@skein/core';
-import { ManualClock, memoryLogger, within } from '@skein/test-utils';
+import { ManualClock, memoryLogger, waitFor, within } from '@skein/test-utils';
 import { afterEach, describe, expect, it } from 'vitest';
-import { FailoverPool, type FailoverPoolOptions, type ServerHealthEvent } from '../src/index.js';
+import { FailoverPool, type ActionHandler, type FailoverPoolOptions, type ServerHealthEvent } from '../src/index.js';
 import { transport } from './harness.js';
 import { localServer, str, textOf, type LocalServer } from './pool-harness.js';
 
@@ -182,6 +182,103 @@ describe('outlier ejection', () => {
     two.clock.advance(1000);
     expect(three.events).toEqual([]);
     expect(two.events).toEqual(['ejected b']);
+  });
+});
+
+describe('streams through the pool', () => {
+  // A stream opens (its OPEN is written) before its server says anything of it: a server that
+  // refuses every stream after the open must count against itself as a call refused so does.
+
+  /** `n` streams one after the other; the names of the servers whose items came, and the errors. */
+  async function streams(pool: FailoverPool, n: number, action = 'feed'): Promise<{ by: string[]; errors: RpcError[] }> {
+    const by: string[] = [];
+    const errors: RpcError[] = [];
+    for (let i = 0; i < n; i++) {
+      const s = pool.openStream(action);
+      try {
+        for await (const item of s) by.push(textOf(item));
+        await s.result;
+      } catch (err) {
+        errors.push(err as RpcError);
+      }
+    }
+    return { by, errors };
+  }
+
+  /** A stream handler that streams `n`, its server's name, then answers it; or refuses when `refusal()` gives an error. */
+  const feed = (n: string, refusal: () => Error | undefined): ActionHandler => async (req) => {
+    const refused = refusal();
+    if (refused) throw refused;
+    await req.stream!.write(str(n));
+    return str(n);
+  };
+
+  /** Servers whose `feed` streams their name, but `sick`'s, which refuses with `refusal()`; `mine` fails with the method's own error. */
+  const table = (sick: string, refusal: () => Error) => (n: string) => ({
+    feed: feed(n, () => (n === sick ? refusal() : undefined)),
+    mine: () => Promise.reject(new RemoteError(7)),
+  });
+
+  it.each([
+    ['Internal (a crashed handler)', ErrorCode.Internal, () => new Error('b is sick')],
+    ['Overloaded (shedding load)', ErrorCode.Overloaded, () => new RpcError(ErrorCode.Overloaded, 'shedding')],
+  ])('a server refusing every stream with %s opens its breaker, and gets no stream while open', async (_, code, refusal) => {
+    const [a, b] = await servers(2, table('b', refusal));
+    const { pool, events } = healthPool([a!, b!], { retries: 0, circuitBreaker: { minCalls: 4, failureRatio: 0.5, openMs: 1000 } });
+    const first = await streams(pool, 8); // round-robin: 4 each, b's 4 refused after they opened
+    expect(first.by).toEqual(['a', 'a', 'a', 'a']);
+    expect(first.errors.map((e) => e.code)).toEqual(Array(4).fill(code));
+    expect(events).toEqual(['circuit-open b']);
+    const open = await streams(pool, 4);
+    expect(open.by).toEqual(Array(4).fill('a'));
+    expect(b!.counts.feed).toBe(4);
+  });
+
+  it('a stream ending in the method\'s own error does not count against its server', async () => {
+    const [a, b] = await servers(2, table('none', () => new Error('unused')));
+    const { pool, events } = healthPool([a!, b!], { retries: 0, circuitBreaker: { minCalls: 2 } });
+    const own = await streams(pool, 6, 'mine');
+    expect(own.errors.map((e) => e instanceof RemoteError)).toEqual(Array(6).fill(true));
+    expect(events).toEqual([]);
+  });
+
+  it.each([
+    ['cancelled before its server said anything counts as a cancelled call does', false],
+    ['still open counts once its first item came: its handler runs', true],
+  ])('a probe stream %s: the breaker closes', async (_, talks) => {
+    let sick = true;
+    const [a, b] = await servers(2, (n) => ({
+      feed: feed(n, () => (n === 'b' && sick ? new Error('b is sick') : undefined)),
+      hold: async (req) => {
+        if (talks) await req.stream!.write(str(n));
+        return new Promise<Uint8Array>(() => {});
+      },
+    }));
+    const { pool, clock, events } = healthPool([a!, b!], { retries: 0, circuitBreaker: { minCalls: 4, openMs: 1000, halfOpenCalls: 1 } });
+    await streams(pool, 8);
+    expect(events).toEqual(['circuit-open b']);
+    sick = false;
+    clock.advance(1000);
+    // Round-robin, b letting one probe through: one each. Both opened before their servers ran them.
+    const held = [pool.openStream('hold'), pool.openStream('hold')];
+    cleanup.push(() => held.forEach((s) => s.cancel()));
+    await waitFor(() => (a!.counts.hold ?? 0) + (b!.counts.hold ?? 0) === 2, { what: 'both streams at their servers' });
+    expect(b!.counts.hold).toBe(1);
+    if (talks) for (const s of held) await s[Symbol.asyncIterator]().next();
+    else for (const s of held) s.cancel();
+    expect(events).toEqual(['circuit-open b', 'circuit-half-open b', 'circuit-closed b']);
+  });
+
+  it('a server refusing every stream stands out as an outlier and is ejected', async () => {
+    const [a, b, c] = await servers(3, table('c', () => new RpcError(ErrorCode.Overloaded, 'shedding')));
+    const { pool, clock, events } = healthPool([a!, b!, c!], { retries: 0, outlierEjection: { intervalMs: 1000, minCalls: 4 } });
+    const first = await streams(pool, 12);
+    expect(first.errors.map((e) => e.code)).toEqual(Array(4).fill(ErrorCode.Overloaded));
+    clock.advance(1000);
+    expect(events).toEqual(['ejected c']);
+    const after = await streams(pool, 6);
+    expect(after.errors).toEqual([]);
+    expect(c!.counts.feed).toBe(4);
   });
 });
 

@@ -437,9 +437,11 @@ export class ClientStream implements StreamCaller {
   }
 
   private transmit(call: Call): void {
-    // Before the hello's answer a deadline or a signal goes as a plain call (a peer that never
-    // answers must not hold calls back); metadata is never dropped, so its call waits.
-    if (call.headed && this.hello.dialect === 'pending' && call.head === undefined) call.headed = false;
+    // Before the hello's answer a deadline alone goes as a plain call (a peer that never answers
+    // must not hold calls back). Metadata is never dropped, and a signal must be able to reach
+    // the server (it tracks only calls with a head for a cancel): those calls wait, and one
+    // aborted meanwhile ends unsent.
+    if (call.headed && this.hello.dialect === 'pending' && call.head === undefined && call.signal === undefined) call.headed = false;
     if (call.headed) {
       if (this.hello.dialect === 'pending') {
         call.held = true;

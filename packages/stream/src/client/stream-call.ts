@@ -61,6 +61,12 @@ export class StreamCall implements AsyncIterable<Reply> {
    * can go to another server; the pool ends it itself (`finish`) when it does not move it.
    */
   onAttempt: ((err: Error | null) => void) | undefined;
+  /**
+   * @internal Set by a FailoverPool that scores its servers, once the stream opened: told once
+   * how it went at its server: null at the first item or credit from it (its handler runs),
+   * else at its end, with its error (null for a reply). Told before `onAttempt`, and on cancel.
+   */
+  onOutcome: ((err: Error | null) => void) | undefined;
   /** Takes the stream out of a pool's queue of calls waiting for a connection, should it end there (see `waitsIn`). */
   private leaveQueue: (() => void) | undefined;
 
@@ -183,19 +189,20 @@ export class StreamCall implements AsyncIterable<Reply> {
 
   /** @internal One item from the server. False when it came without credit (a broken peer). */
   received(msg: Uint8Array, blob: Uint8Array): boolean {
-    this.serverSpoke = true;
+    if (!this.serverSpoke) this.spoke();
     return this.inbox.push({ msg, blob });
   }
 
   /** @internal The server granted credit. */
   granted(bytes: number): void {
-    this.serverSpoke = true;
+    if (!this.serverSpoke) this.spoke();
     this.gate.grant(bytes);
   }
 
   /** @internal The server's answer, or the stream's failure (cancel, connection lost, not opened). */
   finish(err: Error | null, reply: Reply | null): void {
     if (this.done) return;
+    this.outcome(err);
     // A FailoverPool may take it elsewhere (or fails it itself).
     if (err && this.onAttempt) return this.attempted(err);
     this.done = true;
@@ -211,6 +218,19 @@ export class StreamCall implements AsyncIterable<Reply> {
       this.inbox.end();
       this.settle.resolve(reply!);
     }
+  }
+
+  /** The server's first item or credit: its handler runs. */
+  private spoke(): void {
+    this.serverSpoke = true;
+    this.outcome(null);
+  }
+
+  private outcome(err: Error | null): void {
+    const told = this.onOutcome;
+    if (told === undefined) return;
+    this.onOutcome = undefined;
+    told(err);
   }
 
   private attempted(err: Error | null): void {

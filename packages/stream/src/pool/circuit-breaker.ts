@@ -1,4 +1,4 @@
-import { ErrorCode, RpcError, type Clock, type RemoteError } from '@skein/core';
+import { ErrorCode, RpcError, type Clock } from '@skein/core';
 import { fraction, positiveInteger, timerMs } from '../internals/checks.js';
 
 export interface CircuitBreakerOptions {
@@ -36,7 +36,7 @@ export function circuitBreakerOptions(opts: Partial<CircuitBreakerOptions>): Cir
  * crashed. A method's own errors, bad input, cancellation and a server draining for a restart
  * (Closed) say nothing about its health.
  */
-export function countsAgainstServer(err: RpcError | RemoteError): boolean {
+export function countsAgainstServer(err: Error): boolean {
   if (!(err instanceof RpcError)) return false;
   const c = err.code;
   return c === ErrorCode.Unreachable || c === ErrorCode.IO || c === ErrorCode.Timeout || c === ErrorCode.Overloaded || c === ErrorCode.Internal;

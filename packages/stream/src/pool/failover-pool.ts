@@ -70,6 +70,7 @@ export interface FailoverPoolOptions {
    * A circuit breaker per server (`{}` for the defaults; off unless given): a server whose calls
    * fail (Unreachable, IO, Timeout, Overloaded, Internal) at `failureRatio` over `windowMs`, with
    * at least `minCalls` calls, gets no calls for `openMs`, then `halfOpenCalls` probes decide.
+   * A stream counts as a call: at its server's first item or credit (a success), else at its end.
    */
   circuitBreaker?: Partial<CircuitBreakerOptions>;
   /**
@@ -292,7 +293,8 @@ export class FailoverPool implements StreamCaller {
    * Opens a stream (see `ClientStream.openStream`) on a server the strategy picks. It fails over
    * as a call does (within `retries` and the budget, its `timeoutMs` anew on each attempt) until
    * it is open; after, only when its server refuses it unrun before anything of it went either
-   * way (`openStreamFailure`): an open stream is not replayed, and any other error ends it.
+   * way (`openStreamFailure`): an open stream is not replayed, and any other error ends it. Its
+   * final error says how many attempts it took, as a call's does.
    */
   openStream(action: string | number, msg: Uint8Array = EMPTY_BYTES, opts: CallOptions = {}): StreamCall {
     const stream = this.streamMaker()(opts.signal);
@@ -356,10 +358,10 @@ export class FailoverPool implements StreamCaller {
     return this.closing;
   }
 
-  /** @internal An attempt of `c` settled. */
+  /** @internal An attempt of `c` settled (for a stream: it failed before it opened). */
   settle(c: FailoverCall, err: RpcError | RemoteError | null, reply: Reply | null): void {
     const m = c.member!;
-    if (m.breaker !== undefined || m.score !== undefined) this.observe(m, c, err);
+    if (m.breaker !== undefined || m.score !== undefined) this.observe(m, err, this.elapsed(m, c));
     if (!err) return c.notify(null, reply);
     this.failed(c, err);
   }
@@ -436,15 +438,24 @@ export class FailoverPool implements StreamCaller {
   private streamAttempted(c: FailoverCall, stream: StreamCall, err: Error | null): void {
     if (err) return c.done(err as RpcError, null);
     stream.onAttempt = (late) => this.openStreamFailed(c, stream, late!);
-    c.done(null, OPENED);
+    const m = c.member!;
+    if (m.breaker !== undefined || m.score !== undefined) this.watchOutcome(m, stream, this.elapsed(m, c));
   }
 
   /**
-   * `c`'s open stream failed. It moves as a call refused unrun would, if the rules let it
-   * (`openStreamFailure`); it is not observed again (its attempt counted when it opened).
+   * An open stream's attempt counts for its server once its server shows how it went, not at
+   * the open (the OPEN was only written): at its first item or credit (the handler runs: a
+   * success, as a call answered), or else at its end, as a call ending so counts (a refusal
+   * after the open, Internal, Overloaded, Timeout, a lost connection count against the server).
+   * Its latency is the time it took to open: a stream's length says nothing of its server.
    */
+  private watchOutcome(m: PoolServer, stream: StreamCall, openedInMs: number): void {
+    stream.onOutcome = (err) => this.observe(m, err, openedInMs);
+  }
+
+  /** `c`'s open stream failed. It moves as a call refused unrun would, if the rules let it (`openStreamFailure`). */
   private openStreamFailed(c: FailoverCall, stream: StreamCall, err: Error): void {
-    const ends = openStreamFailure(err, stream, c.address);
+    const ends = openStreamFailure(err, stream, c.address, c.attempt + 1);
     if (ends) return stream.finish(ends, null);
     stream.unopened();
     this.failed(c, err as RpcError);
@@ -495,14 +506,19 @@ export class FailoverPool implements StreamCaller {
     return new RpcError(ErrorCode.Unreachable, why, { retry: 'safe' });
   }
 
+  /** How long `c`'s attempt has taken, for its server's outlier score (no clock read without one). */
+  private elapsed(m: PoolServer, c: FailoverCall): number {
+    return m.score === undefined ? 0 : this.clock.now() - c.startedAt;
+  }
+
   /** Counts an attempt's outcome for its server's breaker and outlier score. */
-  private observe(m: PoolServer, c: FailoverCall, err: RpcError | RemoteError | null): void {
+  private observe(m: PoolServer, err: Error | null, latencyMs: number): void {
     const bad = err !== null && countsAgainstServer(err);
     if (m.breaker !== undefined) {
       if (bad) m.breaker.failed();
       else m.breaker.succeeded();
     }
-    m.score?.record(this.clock.now() - c.startedAt, bad);
+    m.score?.record(latencyMs, bad);
   }
 
   private scored(): { address: string; score: OutlierScore }[] {
@@ -624,9 +640,6 @@ export class FailoverPool implements StreamCaller {
     return new RpcError(ErrorCode.Closed, 'failover pool is closed');
   }
 }
-
-/** What an attempt that opened its stream reports: the stream's own answer comes later, to its reader. */
-const OPENED: Reply = Object.freeze({ msg: EMPTY_BYTES, blob: EMPTY_BYTES });
 
 /** A decision as the final error's message names it. */
 function decisionName(d: FailoverDecision): string {

@@ -1,4 +1,4 @@
-import { RpcError, type RemoteError } from '@skein/core';
+import { RpcError, type RemoteError, type RetryPolicy } from '@skein/core';
 
 /**
  * What to do with a failed call: try the next server, stop here, or go to a named server (added
@@ -44,17 +44,19 @@ export function mayHaveRun(err: RpcError | RemoteError): boolean {
  * server as a call refused unrun does: only after an answer that says it never ran (a draining
  * server's bare Closed, a bare Overloaded at the stream cap), and only while nothing of it went
  * either way. Items or credit from the server say its handler ran, whatever the answer claims;
- * an item the client wrote went to a server that dropped it, and a stream is not replayed.
+ * an item the client wrote went to a server that dropped it, and a stream is not replayed. The
+ * error ends as a call's final error does, with how many attempts it took (`count`).
  */
-export function openStreamFailure(err: Error, stream: { readonly wrote: boolean; readonly heard: boolean }, address: string): Error | undefined {
-  if (!(err instanceof RpcError) || mayHaveRun(err)) return err;
+export function openStreamFailure(err: Error, stream: { readonly wrote: boolean; readonly heard: boolean }, address: string, count: number): Error | undefined {
+  if (!(err instanceof RpcError)) return err;
+  if (mayHaveRun(err)) return noted(err, [], count, err.retry);
   if (stream.heard) {
     const why = `the stream may have executed on ${address}: its server sent items or credit before answering that it never ran; not moved`;
-    return new RpcError(err.code, `${err.message} (${why})`, { cause: err, retry: 'idempotent' });
+    return noted(err, [why], count, 'idempotent');
   }
   if (stream.wrote) {
     const why = `not moved to another server: an item was already written to it, and a stream is not replayed; it never ran on ${address}`;
-    return new RpcError(err.code, `${err.message} (${why})`, { cause: err, retry: 'safe' });
+    return noted(err, [why], count, 'safe');
   }
   return undefined;
 }
@@ -91,7 +93,16 @@ export function finalError(err: RpcError | RemoteError, a: Attempts): RpcError |
     notes.push(`an earlier attempt may have executed on ${a.mayHaveRunOn}`);
   }
   if (a.why) notes.push(a.why);
-  if (a.count > 1) notes.push(`after ${a.count} attempts`);
+  return noted(err, notes, a.count, earlier ? 'idempotent' : err.retry);
+}
+
+/**
+ * `err` with `notes` on its attempts in one parenthesis, the attempt count last (from the
+ * second attempt on): the wording calls' and streams' final errors share. `err` itself when
+ * there is nothing to note.
+ */
+function noted(err: RpcError, notes: string[], count: number, retry: RetryPolicy): RpcError {
+  if (count > 1) notes.push(`after ${count} attempts`);
   if (notes.length === 0) return err;
-  return new RpcError(err.code, `${err.message} (${notes.join('; ')})`, { cause: err, retry: earlier ? 'idempotent' : err.retry });
+  return new RpcError(err.code, `${err.message} (${notes.join('; ')})`, { cause: err, retry });
 }
