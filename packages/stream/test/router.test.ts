@@ -16,6 +16,11 @@ const table: Record<number, ActionHandler> = {
   8: () => {
     throw new RpcError(ErrorCode.Overloaded); // passed on from a downstream, message and all
   },
+  // Results that are no answer (a JavaScript handler's mistake): a string, an ArrayBuffer.
+  10: () => 'text' as unknown as Uint8Array,
+  11: async () => new ArrayBuffer(4) as unknown as Uint8Array,
+  // A blob alone: the msg is empty.
+  12: () => ({ blob: new Uint8Array([1, 2]) }) as unknown as Uint8Array,
 };
 
 async function serve(options?: Parameters<typeof createRouter>[1]): Promise<ClientStream> {
@@ -79,6 +84,16 @@ describe('createRouter errors say what happened', () => {
     expect(await failure(stream.call(9))).toMatchObject({ code: ErrorCode.Method, message: 'action 9: no such action' });
     expect(await failure(stream.call('Nope.x'))).toMatchObject({ code: ErrorCode.Method, message: 'Nope.x: no such action' });
     expect(await failure(stream.call(7))).toMatchObject({ code: ErrorCode.Internal, message: 'action 7: disk on fire' });
+  });
+
+  it('answers a result that holds no bytes (a string, an ArrayBuffer) Internal, logged: never an empty answer nobody sent', async () => {
+    const logger = memoryLogger();
+    const stream = await serve({ logger, exposeInternalErrors: true });
+    expect(await failure(stream.call(10))).toMatchObject({ code: ErrorCode.Internal, message: 'action 10: the handler returned a string, not bytes (a Uint8Array), { msg, blob } or nothing' });
+    expect(await failure(stream.call(11))).toMatchObject({ code: ErrorCode.Internal, message: 'action 11: the handler returned an ArrayBuffer, not bytes (a Uint8Array), { msg, blob } or nothing' });
+    expect(logger.lines.map((l) => l.msg)).toEqual(['action 10: handler failed', 'action 11: handler failed']);
+    const blobOnly = await stream.call(12);
+    expect([blobOnly.msg.length, [...blobOnly.blob]]).toEqual([0, [1, 2]]);
   });
 
   it("never lets a handler's refusal code read as unrun: it names the action and says it may have run", async () => {

@@ -7,7 +7,8 @@
  *   batches out to the workers (worker-slot.ts, one per thread), batches of answers back.
  * - request-batch.ts / reply-batch.ts: how a batch's bytes travel (one transferred buffer each
  *   way), action-table.ts: string actions as numbers, messages.ts: what pool and workers say to
- *   each other, fifo.ts: the input queue.
+ *   each other, fifo.ts: the input queue, describe-error.ts: an error in words for a log line or
+ *   a message to the other thread.
  * - worker-main.ts: the entry every worker runs; worker-module.ts: what a handler module exports;
  *   worker-conn.ts: a connection as a worker sees it; worker-request.ts: a call that came with a
  *   head (deadline, metadata, its own signal, which the pool's cancel aborts); shared-now.ts: the

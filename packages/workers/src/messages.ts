@@ -177,4 +177,20 @@ export interface CallbackThrewMessage {
   readonly message: string;
 }
 
-export type FromWorker = ReadyMessage | LoadFailedMessage | RepliesMessage | UnsentRepliesMessage | ReverseCallsMessage | CallbackThrewMessage;
+/**
+ * Worker → pool: a message from the pool could not be read here (`messageerror`: it held a value
+ * this thread cannot rebuild). What it said is lost, so the pool ends the worker and fails the
+ * calls it held (they may have run).
+ */
+export interface UnreadableMessage {
+  readonly t: 'unreadable';
+  readonly message: string;
+}
+
+/**
+ * The exit code of a worker whose port to the pool closed (a handler called `parentPort.close()`):
+ * it can say nothing else. Below 256, as some runtimes keep only a byte of it.
+ */
+export const PORT_CLOSED_EXIT_CODE = 92;
+
+export type FromWorker = ReadyMessage | LoadFailedMessage | RepliesMessage | UnsentRepliesMessage | ReverseCallsMessage | CallbackThrewMessage | UnreadableMessage;

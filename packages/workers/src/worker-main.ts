@@ -6,7 +6,8 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { ErrorCode } from '@skein/core';
 import { ServerRequest, type Dispatch } from '@skein/stream';
-import type { CallsMessage, CancelMessage, ConnDesc, FromWorker, RepliesMessage, ToWorker } from './messages.js';
+import { describeError } from './describe-error.js';
+import { PORT_CLOSED_EXIT_CODE, type CallsMessage, type CancelMessage, type ConnDesc, type FromWorker, type RepliesMessage, type ToWorker } from './messages.js';
 import { ReplyPacker } from './reply-batch.js';
 import { ReverseOutbox } from './reverse-outbox.js';
 import { unpackCalls } from './request-batch.js';
@@ -43,21 +44,12 @@ const unsent = (callId: number, err: unknown): void => {
 
 function flush(): void {
   flushQueued = false;
-  replies.send(post, unsent);
+  // Every answer of the turn may have been refused (not bytes): then no batch goes.
+  if (replies.count !== 0) replies.send(post, unsent);
   if (unsentIds.length === 0) return;
   send({ t: 'unsent', ids: unsentIds, reasons: unsentReasons });
   unsentIds = [];
   unsentReasons = [];
-}
-
-/** An error in words a log line can carry: its class and message. */
-function describeError(err: unknown): string {
-  if (err instanceof Error) return `${err.name}: ${err.message}`;
-  try {
-    return String(err);
-  } catch {
-    return 'a value that has no string form'; // Object.create(null), say: a report must not throw
-  }
 }
 
 /** Answers written in one turn leave together, after the turn's handlers have run. */
@@ -71,7 +63,7 @@ function replyWritten(callId: number): void {
 function connOf(desc: ConnDesc): WorkerConn {
   let c = conns.get(desc.key);
   if (c) c.update(desc);
-  else conns.set(desc.key, (c = new WorkerConn(desc, replies, replyWritten, reverse)));
+  else conns.set(desc.key, (c = new WorkerConn(desc, replies, replyWritten, unsent, reverse)));
   return c;
 }
 
@@ -125,11 +117,24 @@ function runCalls(dispatch: Dispatch, m: CallsMessage): void {
   });
 }
 
+/**
+ * The port to the pool closed (a handler, or the module as it loaded, called `parentPort.close()`):
+ * no answer can leave and no call can come, and a live handle (a timer, a database pool) would
+ * keep the thread running deaf, its calls unanswered for good. It ends, with a code that tells the
+ * pool why; the pool fails the calls it held (they may have run) and replaces it.
+ */
+const portClosed = (): never => process.exit(PORT_CLOSED_EXIT_CODE);
+port.once('close', portClosed);
+// A message from the pool that cannot be read here (a value this thread cannot rebuild): what it
+// said (calls, a cancel, a close) is lost, so the pool is told, and it ends this worker.
+port.on('messageerror', (err) => send({ t: 'unreadable', message: describeError(err) }));
+
 try {
   const dispatch = await loadWorkerModule((workerData as { module: string }).module);
   port.on('message', (m: ToWorker) => run(dispatch, m));
   send({ t: 'ready' });
 } catch (err) {
   send({ t: 'load-failed', message: err instanceof Error ? err.message : String(err) });
+  port.off('close', portClosed);
   port.close();
 }

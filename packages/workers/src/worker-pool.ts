@@ -86,8 +86,9 @@ export class WorkerPool implements Dispatch {
     ok: (id, msg, blob) => this.release(id)?.reply(msg, blob),
     error: (id, code, detail) => this.fail(id, code, detail),
     custom: (id, payload) => this.release(id)?.failCustom(payload),
-    // A worker answers its calls by the three above; this kind carries reverse calls' outcomes the other way.
+    // A worker answers its calls by the three above and the next; this kind carries reverse calls' outcomes the other way.
     failed: (id, code, message) => this.fail(id, code, message),
+    notACode: (id, code) => this.failNotACode(id, code),
   };
   private readonly events: SlotEvents = {
     ready: (slot) => this.ready(slot),
@@ -369,15 +370,26 @@ export class WorkerPool implements Dispatch {
     this.pump();
   }
 
-  /**
-   * A handler's error answer. A code that is none (`req.fail(404)`) cannot be written: the server's
-   * connection would throw here, on the server's thread, and take the rest of the batch's answers
-   * (and the process) with it. The call fails Internal instead; the handler ran.
-   */
+  /** A handler's error answer: a code the worker found in the table (others come as `notACode`). */
   private fail(id: number, code: ErrorCode, detail: string | undefined): void {
     const req = this.release(id);
     if (req === undefined) return;
     if (CODE_INFO[code] !== undefined) return req.fail(code, detail);
+    this.refuseCode(req, String(code)); // a worker's bug: it should not send one
+  }
+
+  private failNotACode(id: number, code: string): void {
+    const req = this.release(id);
+    if (req !== undefined) this.refuseCode(req, code);
+  }
+
+  /**
+   * A handler failed with a number that is no error code (`req.fail(404)`, 2^32 + 105, -1): it
+   * cannot be written (the server's connection would throw here, on the server's thread, and take
+   * the rest of the batch's answers, and the process, with it), and must not become another code
+   * (2^32 + 1 read as a u32 is IO, "may have run"). The call fails Internal instead; the handler ran.
+   */
+  private refuseCode(req: ServerRequest, code: string): void {
     const what = `${actionName(req.action)}: the handler failed with ${code}, which is no error code`;
     this.settings.logger.error({ action: req.action, code }, `${what}; the call failed Internal`);
     req.fail(ErrorCode.Internal, this.settings.expose ? what : undefined);

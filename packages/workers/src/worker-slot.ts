@@ -1,6 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import type { ConnKind } from '@skein/stream';
-import type { CallsMessage, FromWorker, RepliesMessage, ReverseCallsMessage, ToWorker, UnsentRepliesMessage } from './messages.js';
+import { describeError } from './describe-error.js';
+import { PORT_CLOSED_EXIT_CODE, type CallsMessage, type FromWorker, type RepliesMessage, type ReverseCallsMessage, type ToWorker, type UnsentRepliesMessage } from './messages.js';
 import type { PoolSettings } from './pool-options.js';
 
 /** What a slot tells its pool. Nothing is reported once the worker has exited. */
@@ -17,7 +18,8 @@ export interface SlotEvents {
   exited(slot: WorkerSlot, why: string): void;
 }
 
-export type SlotState = 'starting' | 'ready' | 'exited';
+/** `ending`: being ended for a fault (its channel broke, its module did not load); it takes no more calls. */
+export type SlotState = 'starting' | 'ready' | 'ending' | 'exited';
 
 /** What a worker was last told about a connection: it is told again when either changes. */
 export interface ConnSeen {
@@ -56,7 +58,8 @@ export class WorkerSlot {
     const { module, execArgv, resourceLimits } = settings;
     this.worker = new Worker(entry, { workerData: { module }, ...(execArgv ? { execArgv } : {}), ...(resourceLimits ? { resourceLimits } : {}) });
     this.worker.on('message', (m: FromWorker) => this.receive(m));
-    this.worker.on('error', (err) => (this.failure ??= `threw ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}`));
+    this.worker.on('error', (err) => (this.failure ??= `threw ${describeError(err)}`));
+    this.worker.on('messageerror', (err) => this.end(`sent the pool a message it could not read (${describeError(err)})`));
     this.worker.on('exit', (code) => this.exit(code));
   }
 
@@ -82,19 +85,33 @@ export class WorkerSlot {
     if (m.t === 'reverse') return this.events.reverse(this, m);
     if (m.t === 'unsent') return this.events.unsent(this, m);
     if (m.t === 'callback-threw') return this.events.callbackThrew(this, m.message);
+    if (m.t === 'unreadable') return this.end(`could not read a message from the pool (${m.message})`);
     if (m.t === 'ready') {
+      if (this.state !== 'starting') return; // being ended already
       this.state = 'ready';
       this.wasReady = true;
       return this.events.ready(this);
     }
-    this.failure = `could not load its module: ${m.message}`;
     // What the module opened before it failed (a channel, a timer) would keep the thread alive.
+    this.end(`could not load its module: ${m.message}`);
+  }
+
+  /**
+   * Ends a worker at fault, not retired: its exit is a crash, reported with `why` (the first fault
+   * found). A message lost between the threads (a batch of calls or answers, a cancel, a close)
+   * leaves what the worker holds unknown, so it takes no more calls and the pool fails those it
+   * holds when it has exited.
+   */
+  private end(why: string): void {
+    if (this.state === 'exited') return;
+    this.failure ??= why;
+    this.state = 'ending';
     void this.worker.terminate();
   }
 
   private exit(code: number): void {
     if (this.state === 'exited') return;
     this.state = 'exited';
-    this.events.exited(this, this.failure ?? `exited with code ${code}`);
+    this.events.exited(this, this.failure ?? (code === PORT_CLOSED_EXIT_CODE ? 'closed its port to the pool' : `exited with code ${code}`));
   }
 }

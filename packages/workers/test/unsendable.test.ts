@@ -51,7 +51,7 @@ describe('WorkerPool: values that cannot cross threads', () => {
     expect(got).toEqual([{ ok: 'a' }, ran, { ok: 'b' }, ran, { ok: 'c' }]);
     expect(p.stats()).toMatchObject({ crashes: 0, workers: 1, inFlight: 0 });
     expect(logger.lines.filter((l) => l.level === 'error').map((l) => l.msg)).toEqual([
-      expect.stringMatching(/^action 2: worker 0 could not send the handler's answer back \(RangeError/),
+      "action 2: worker 0 could not send the handler's answer back (TypeError: the reply's msg is an ArrayBuffer, not bytes (a Uint8Array)); the call failed Internal",
       expect.stringMatching(/^action 3: worker 0 could not send the handler's answer back \(DataCloneError/),
     ]);
     // The worker goes on.
@@ -64,6 +64,37 @@ describe('WorkerPool: values that cannot cross threads', () => {
     const got = await Promise.all([echoed(stream.call(1, utf8.encode('a'))), outcome(stream.call(5, new Uint8Array())), echoed(stream.call(1, utf8.encode('b')))]);
     expect(got).toEqual([{ ok: 'a' }, { code: 'Internal', retry: 'never', message: 'action 5: the handler failed with 404, which is no error code' }, { ok: 'b' }]);
     expect(logger.lines.filter((l) => l.level === 'error').map((l) => l.msg)).toEqual(['action 5: the handler failed with 404, which is no error code; the call failed Internal']);
+    expect(p.stats()).toMatchObject({ crashes: 0, inFlight: 0 });
+  });
+
+  it("a raw handler's reply or custom error that is a string, not bytes, fails its call Internal (it ran): no answer goes out as bytes", async () => {
+    const { pool: p, logger } = await pool();
+    const { stream } = await served(p);
+    const got = await Promise.all([
+      echoed(stream.call(1, utf8.encode('a'))),
+      outcome(stream.call(7, utf8.encode('text'))),
+      outcome(stream.call(7, new Uint8Array())),
+      outcome(stream.call(9, utf8.encode('text'))),
+      echoed(stream.call(1, utf8.encode('b'))),
+    ]);
+    const reasons = ["TypeError: the reply's msg is a string, not bytes (a Uint8Array)", "TypeError: the reply's msg is a string, not bytes (a Uint8Array)", 'TypeError: the custom error is a string, not bytes (a Uint8Array)'];
+    const [reply, empty, custom] = reasons.map((r, i) => ({ code: 'Internal', retry: 'never', message: `action ${i < 2 ? 7 : 9}: the handler ran, but its answer could not leave worker 0: ${r}` }));
+    expect(got).toEqual([{ ok: 'a' }, reply, empty, custom, { ok: 'b' }]);
+    expect(logger.lines.filter((l) => l.level === 'error').map((l) => l.msg)).toEqual(
+      reasons.map((r, i) => `action ${i < 2 ? 7 : 9}: worker 0 could not send the handler's answer back (${r}); the call failed Internal`),
+    );
+    expect(p.stats()).toMatchObject({ crashes: 0, workers: 1, inFlight: 0 });
+    // A router's handler that returns a string: its router answers Internal, as in process.
+    expect(await outcome(stream.call(10, utf8.encode('text')))).toEqual({ code: 'Internal', retry: 'never', message: 'action 10: the handler returned a string, not bytes (a Uint8Array), { msg, blob } or nothing' });
+  });
+
+  it("a handler's error code outside the wire's codes (past 2^32, negative, not whole) fails its call Internal naming it: it never wraps into another code", async () => {
+    const { pool: p, logger } = await pool();
+    const { stream } = await served(p);
+    const codes = [2 ** 32 + 105, 2 ** 32 + 1, 2 ** 32 + 7, -1, 7.5, 2 ** 53];
+    const got = await Promise.all(codes.map((c) => outcome(stream.call(8, utf8.encode(String(c))))));
+    expect(got).toEqual(codes.map((c) => ({ code: 'Internal', retry: 'never', message: `action 8: the handler failed with ${c}, which is no error code` })));
+    expect(logger.lines.filter((l) => l.level === 'error').map((l) => l.msg)).toEqual(codes.map((c) => `action 8: the handler failed with ${c}, which is no error code; the call failed Internal`));
     expect(p.stats()).toMatchObject({ crashes: 0, inFlight: 0 });
   });
 

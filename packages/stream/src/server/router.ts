@@ -54,12 +54,29 @@ export function createRouter(table: Record<string | number, ActionHandler>, opti
       else answer(req, out);
     },
   };
+  function answer(req: ServerRequest, r: ActionResult): void {
+    if (r === undefined) req.reply();
+    else if (r instanceof Uint8Array) req.reply(r);
+    else if (typeof r === 'object' && r !== null && isReply(r)) req.reply(r.msg, r.blob);
+    // Typed away, but a JavaScript handler may return a string: it has no `msg`, and would go out
+    // as an empty answer that nobody sent. A bug in the handler, answered as one.
+    else answerError(req, new TypeError(`the handler returned ${kindOf(r)}, not bytes (a Uint8Array), { msg, blob } or nothing`));
+  }
 }
 
-function answer(req: ServerRequest, r: ActionResult): void {
-  if (r === undefined) req.reply();
-  else if (r instanceof Uint8Array) req.reply(r);
-  else req.reply(r.msg, r.blob);
+/**
+ * A `{ msg, blob }`, one part perhaps left out (empty); an ArrayBuffer or an array has neither,
+ * and no answer in it. Whether the parts are bytes is the Responder's to judge.
+ */
+function isReply(r: object): r is Reply {
+  return 'msg' in r || 'blob' in r;
+}
+
+/** What a handler returned, in words: `a string`, `an ArrayBuffer`. */
+function kindOf(r: unknown): string {
+  if (r === null) return 'null';
+  const kind = typeof r === 'object' ? ((r as object).constructor?.name ?? 'object') : typeof r;
+  return `${/^[aeiou]/i.test(kind) ? 'an' : 'a'} ${kind}`;
 }
 
 function isLogger(x: RouterOptions | Logger): x is Logger {
