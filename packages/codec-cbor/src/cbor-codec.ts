@@ -1,7 +1,10 @@
 import { decodeError, encodeError, invalidArgument, plainBytes, type Codec } from '@skein/core';
-import { Decoder, Encoder, type Options } from 'cbor-x';
+import { Decoder, Encoder } from 'cbor-x';
 import { installLinearBignums } from './bignum-tags.js';
+import { cborxOptions } from './cborx-options.js';
 import { DepthScan } from './depth-scan.js';
+import { fastDecode, NOT_HANDLED } from './fast-decode.js';
+import { FastEncoder } from './fast-encode.js';
 import { SMALL, SmallMessages } from './small-messages.js';
 
 export interface CborOptions {
@@ -24,30 +27,25 @@ export interface CborOptions {
   maxDepth?: number;
 }
 
-/** A CBOR codec. Each call makes its own cbor-x Encoder (which also decodes). */
+/**
+ * A CBOR codec. Each call makes its own cbor-x Encoder (which also decodes), and a fast path
+ * before it for plain values (fast-encode.ts, fast-decode.ts) that writes and reads the same bytes.
+ */
 export function cbor(options: CborOptions = {}): Codec {
   installLinearBignums();
   const depth = new DepthScan(checkMaxDepth(options.maxDepth ?? Infinity));
-  const settings: Options = {
-    // Records and shared structures make a message depend on state from earlier ones: a peer
-    // must be able to decode any single message.
-    useRecords: false,
-    // CBOR maps decode as plain objects; a JS Map is written with tag 259 and decodes as a Map.
-    mapsAsObjects: true,
-    // A plain byte string, which every CBOR decoder reads, instead of cbor-x's default under
-    // Node of tagging Uint8Array with tag 64.
-    tagUint8Array: false,
-    variableMapSize: options.variableMapSize ?? false,
-  };
+  const variableMapSize = options.variableMapSize ?? false;
+  const settings = cborxOptions(variableMapSize);
   const encoder = new Encoder(settings);
+  const fast = new FastEncoder(variableMapSize);
   const small = new SmallMessages(new Decoder({ ...settings, copyBuffers: true }));
   return {
     name: 'cbor',
     encode(value: unknown): Uint8Array {
       try {
-        // No copy needed: cbor-x never writes over bytes it has returned. The next encode
-        // starts after them in the same buffer, or in a new one when that is nearly full.
-        return plainBytes(encoder.encode(value));
+        // No copy needed: neither writes over bytes it has returned. The next encode starts
+        // after them in the same buffer, or in a new one when that is nearly full.
+        return fast.encode(value) ?? plainBytes(encoder.encode(value));
       } catch (e) {
         throw encodeError('cbor', e);
       }
@@ -55,6 +53,8 @@ export function cbor(options: CborOptions = {}): Codec {
     decode(bytes: Uint8Array): unknown {
       try {
         depth.check(bytes);
+        const value = fastDecode(bytes);
+        if (value !== NOT_HANDLED) return value;
         return bytes.length <= SMALL && !small.busy ? small.decode(bytes) : encoder.decode(plainBytes(bytes));
       } catch (e) {
         throw decodeError('cbor', e);
