@@ -22,6 +22,13 @@ export interface Command {
   readonly tls: TlsFlags;
 }
 
+/**
+ * The most calls `bench` keeps in flight: one connection's worth and then some (a server takes
+ * 1024 at once per connection by default). Each is a caller and a window slot, so an unbounded
+ * figure would allocate, or stall, before a single call is sent.
+ */
+const MAX_IN_FLIGHT = 65_536;
+
 export type Parsed = { help: true } | { version: true } | { command: Command };
 
 interface FlagSpec {
@@ -68,7 +75,7 @@ export function parseArgs(argv: readonly string[]): Parsed {
       codec: flags.get('codec') ?? 'msgpack',
       timeoutMs: number(flags.get('timeout'), 10_000, 'timeout', 'milliseconds'),
       count: integer(flags.get('count'), 1, 'count', 'pings'),
-      inFlight: integer(flags.get('in-flight'), 16, 'in-flight', 'calls'),
+      inFlight: atMost(integer(flags.get('in-flight'), 16, 'in-flight', 'calls'), MAX_IN_FLIGHT, 'in-flight', 'calls'),
       durationS: number(flags.get('duration'), 5, 'duration', 'seconds'),
       asJson: flags.has('json'),
       tls: { ca: flags.get('ca'), cert: flags.get('cert'), key: flags.get('key'), servername: flags.get('servername') },
@@ -112,5 +119,10 @@ function number(text: string | undefined, fallback: number, flag: string, unit: 
 function integer(text: string | undefined, fallback: number, flag: string, unit: string): number {
   const n = number(text, fallback, flag, unit);
   if (!Number.isSafeInteger(n)) throw invalidArgument(`--${flag} must be a whole number, got ${JSON.stringify(text)}`);
+  return n;
+}
+
+function atMost(n: number, max: number, flag: string, unit: string): number {
+  if (n > max) throw invalidArgument(`--${flag} must be at most ${max} ${unit}, got ${n}`);
   return n;
 }

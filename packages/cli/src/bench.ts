@@ -1,5 +1,6 @@
 import { RpcError, RemoteError, type Codec } from '@skein/core';
 import type { Command } from './args.js';
+import { Deadline } from './deadline.js';
 import { LatencyHistogram } from './latency-histogram.js';
 import { ProgressLine, type Output } from './progress-line.js';
 import { describeError } from './render.js';
@@ -36,13 +37,15 @@ const PROGRESS_MS = 500;
  * failed, or the connection was lost.
  */
 export async function bench(cmd: Command, target: Target, codec: Codec, arg: unknown, out: Output, err: Output): Promise<number> {
+  const deadline = new Deadline(cmd.timeoutMs);
   const stream = await connect(target, cmd.timeoutMs, cmd.inFlight);
   try {
     const fn = remoteMethod(stream, cmd.method, codec);
     try {
-      await fn(arg);
+      // The probe shares the connect's deadline; each call of the load has the whole `--timeout`.
+      await fn(arg, { timeoutMs: deadline.remainingMs() });
     } catch (e) {
-      err.write(`error: ${describeError(withTransportHint(e, target, false), codec)}\n`);
+      err.write(`error: ${describeError(withTransportHint(deadline.explain(e), target, false), codec)}\n`);
       return 1;
     }
     // A lost connection ends the run: every call on it would fail at once, in a loop that never yields.

@@ -6,8 +6,8 @@ import { describeError } from './render.js';
 
 /** `skein ping ADDR`: connects, pings `count` times, prints each round trip. Exit 0, or 1 on the first failure. */
 export async function ping(cmd: Command, target: Target, out: Output, err: Output): Promise<number> {
-  // --timeout is each ping's too: a server that accepts and never answers fails in that time.
-  const stream = await connect(target, cmd.timeoutMs, undefined, cmd.timeoutMs);
+  // --timeout bounds connecting, then each pong: a server that accepts and never answers fails in that time.
+  const stream = await connect(target, cmd.timeoutMs);
   let answered = 0;
   try {
     for (; answered < cmd.count; answered++) {

@@ -4,7 +4,7 @@ import { ClientStream } from '@skein/stream';
 import type { Target } from './target.js';
 
 /** One method of a server, called the way a typed client calls it: no service definition needed. */
-export type RemoteMethod = (arg: unknown) => Promise<unknown>;
+export type RemoteMethod = (arg: unknown, opts?: { timeoutMs?: number }) => Promise<unknown>;
 
 /**
  * Splits `Service.method` and checks both names with @skein/api's own rule (the wire action is
@@ -33,17 +33,19 @@ export function parseArgument(json: string | undefined): unknown {
 }
 
 /**
- * Connects one stream, with room for `window` calls in flight. `pingTimeoutMs` bounds a ping's
- * wait for its pong (the stream's keepalive timeout, which `ping()` answers to).
+ * Connects one stream, with room for `window` calls in flight. No keepalive: `--timeout` alone
+ * decides when a silent server is given up on (the keepalive's 5 s would cut a longer
+ * `--timeout` short); `timeoutMs` is also how long `ping()` waits for its pong.
  */
-export function connect(target: Target, timeoutMs: number, window = 128, pingTimeoutMs?: number): Promise<ClientStream> {
+export function connect(target: Target, timeoutMs: number, window = 128): Promise<ClientStream> {
   return ClientStream.connect({
     transport: target.transport,
     address: target.address,
     connectTimeoutMs: timeoutMs,
     timeoutMs,
     window,
-    ...(pingTimeoutMs !== undefined && { keepaliveTimeoutMs: pingTimeoutMs }),
+    keepaliveMs: 0,
+    keepaliveTimeoutMs: timeoutMs,
   });
 }
 

@@ -11,5 +11,6 @@ ADDR: host:port, tcp://host:port, unix:/path (or /path), ws://host:port[/path], 
 The argument is JSON, encoded with the codec (default msgpack); without one, none is sent.
 call prints the reply as JSON, or the error (exit 1). bench sends one probe call, then keeps
 N calls in flight for S seconds (default 16, 5) and prints calls/s and p50/p90/p99 latency.
+--timeout MS (default 10000) bounds connecting, the hello and the first answer together.
 Exit codes: 0 done, 1 the call or connection failed, 2 a mistake on the command line.
 `;

@@ -128,11 +128,9 @@ describe('skein ping', () => {
   });
 
   it('gives up on a pong after --timeout, not the keepalive default', async () => {
-    // Accepts, reads and never answers: no hello, no pong.
-    const silent = net.createServer((c) => c.resume().on('error', () => {}));
-    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const silent = await silentServer();
     try {
-      const r = await skein('ping', `127.0.0.1:${(silent.address() as net.AddressInfo).port}`, '--timeout', '300');
+      const r = await skein('ping', silent.addr, '--timeout', '300');
       expect(r.code).toBe(1);
       expect(r.stderr).toMatch(/^error: IO \(rpc_io_err\): .* did not answer a ping within 300 ms/);
     } finally {
@@ -217,6 +215,7 @@ describe('skein call', () => {
     [['call', '127.0.0.1:1', 'Calc.add', '{a:1}'], /the argument is not JSON/],
     [['call', '127.0.0.1:1', 'Calc.add', '--in-flight', '3'], /unknown option --in-flight for call/],
     [['bench', '127.0.0.1:1', 'Calc.add', '--duration', '0'], /--duration must be a positive number of seconds/],
+    [['bench', '127.0.0.1:1', 'Calc.add', '--in-flight', '1000000000'], /^skein: --in-flight must be at most 65536 calls, got 1000000000\n/],
     [['launch'], /unknown command "launch"/],
     [['ping', '127.0.0.1:1', '--ca', '/ca.pem'], /--ca, --cert, --key and --servername are for tls:\/\/, tls\+unix: and wss:\/\/ addresses/],
     [['ping', 'tls://127.0.0.1:1', '--ca', '/nonexistent/ca.pem'], /--ca \/nonexistent\/ca.pem: cannot read it \(ENOENT\)/],
@@ -228,6 +227,27 @@ describe('skein call', () => {
     expect(r.code).toBe(2);
     expect(r.stdout).toBe('');
     expect(r.stderr).toMatch(message);
+  });
+});
+
+describe('--timeout against a server that accepts and never speaks', () => {
+  // No hello's answer, no reply: only --timeout may end the call, and its error must say so.
+  it.each([
+    ['call', '300', []],
+    // Past the keepalive's 5 s: the stream's keepalive must not cut --timeout short.
+    ['call', '8000', []],
+    ['bench', '300', ['--duration', '5']],
+  ])('%s --timeout %s fails with Timeout, connect and hello included', async (command, ms, extra) => {
+    const silent = await silentServer();
+    try {
+      const r = await skein(command, silent.addr, 'Calc.add', '{"a":1,"b":2}', '--timeout', ms, ...extra);
+      expect(r.code).toBe(1);
+      expect(r.stdout).toBe('');
+      expect(r.stderr).toMatch(new RegExp(`^error: Timeout \\(rpc_timeout\\): no reply from ${silent.addr} within \\d+ ms \\(--timeout ${ms} ms, counted from connecting\\)\n$`));
+      expect(silent.accepted()).toBe(1);
+    } finally {
+      silent.close();
+    }
   });
 });
 
@@ -309,5 +329,13 @@ describe('skein bench', () => {
     expect(r.stdout).toMatch(/rate +\d+ calls\/s/);
   });
 });
+
+/** A TCP listener that accepts, reads and never answers: no hello, no pong, no reply. */
+async function silentServer(): Promise<{ addr: string; accepted(): number; close(): void }> {
+  let accepted = 0;
+  const silent = net.createServer((c) => void (accepted++, c.resume().on('error', () => {})));
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+  return { addr: `127.0.0.1:${(silent.address() as net.AddressInfo).port}`, accepted: () => accepted, close: () => silent.close() };
+}
 
 const shellQuote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;

@@ -4,11 +4,29 @@
 // transportConformance's in-process server both serve this.
 /** @import { Logger } from '@skein/core' */
 /** @import { Dispatch } from '@skein/stream' */
-import { createServiceDispatch, implement, withBlob } from '@skein/api';
+import { createClient, createServiceDispatch, implement, withBlob } from '@skein/api';
 import { msgpackCodec } from '@skein/codec-msgpack';
 import { ErrorCode, RemoteError, RpcError } from '@skein/core';
 import { createRouter } from '@skein/stream';
-import { Action, Calculator, CHECK_DETAIL, CUSTOM_NUMBER, DivideByZero, FAIL_DETAIL, Feed, NotFound } from './contract.mjs';
+import {
+  Action,
+  BULK_CALLS,
+  bulkBlob,
+  Calculator,
+  CHECK_DETAIL,
+  CUSTOM_NUMBER,
+  DivideByZero,
+  FAIL_DETAIL,
+  Feed,
+  NotFound,
+  pattern,
+  Peer,
+  REVERSE_BLOB,
+  REVERSE_CALLS,
+  REVERSE_TIMEOUT_MS,
+  sameBytes,
+  SETTLE_MS,
+} from './contract.mjs';
 
 const utf8 = new TextEncoder();
 const text = new TextDecoder();
@@ -53,12 +71,29 @@ const noteAbort = (signal, key, note) =>
     else signal.addEventListener('abort', done, { once: true });
   });
 
+/** Bounds `congestion`'s wait for a pause, only so that a bug fails a scenario instead of hanging it. */
+const CONGESTION_WAIT_MS = 15_000;
+
+/**
+ * Resolves once `done()` holds (true), or after `ms` (false). Polled: what it waits for is the
+ * server's own state, which tells no one when it changes.
+ * @param {() => boolean} done @param {number} ms @returns {Promise<boolean>}
+ */
+function until(done, ms) {
+  const giveUpAt = Date.now() + ms;
+  return new Promise((resolve) => {
+    const check = () => (done() ? resolve(true) : Date.now() >= giveUpAt ? resolve(false) : setTimeout(check, 10));
+    check();
+  });
+}
+
 /**
  * @typedef {object} DispatchOptions
  * @property {{ runtime: string; transport: string }} info what `Action.info` answers (its transport: the connection's own)
  * @property {() => void} gateEntered called as each `Action.gate` call starts
  * @property {Promise<unknown>} gateReleased `Action.gate` calls answer once it settles
  * @property {Logger} logger
+ * @property {() => number} paused how many connections the server is not reading now (`stats().paused`)
  */
 
 /**
@@ -97,6 +132,46 @@ export function conformanceDispatch(o) {
       [Action.heard]: async (req) => {
         const key = text.decode(req.msg);
         return utf8.encode(key.startsWith('?') ? book.peek(key.slice(1)) : await book.heard(key));
+      },
+      [Action.bulk]: (req) => {
+        const index = new DataView(req.msg.buffer, req.msg.byteOffset, 4).getUint32(0, true);
+        const key = text.decode(req.msg.subarray(4));
+        const answered = Number(book.peek(key) || 0);
+        if (index !== answered) book.note(`${key}:order`, 'broken');
+        book.note(key, String(answered + 1));
+        return { msg: req.msg.subarray(0, 4), blob: bulkBlob() };
+      },
+      [Action.congestion]: async (req) => {
+        const key = text.decode(req.msg);
+        const answered = () => Number(book.peek(key) || 0);
+        await until(() => answered() === BULK_CALLS || (o.paused() > 0 && answered() > 0), CONGESTION_WAIT_MS);
+        const paused = o.paused() > 0 && answered() < BULK_CALLS;
+        // A side that bounds what it buffers answers no more while its reader reads nothing; one that does not soon answers them all.
+        if (paused) await until(() => answered() === BULK_CALLS, SETTLE_MS);
+        return utf8.encode(JSON.stringify({ paused, answered: answered() }));
+      },
+      [Action.callBack]: async (req) => {
+        const caller = req.conn.caller;
+        if (!caller) return utf8.encode(JSON.stringify({ caller: false }));
+        const peer = createClient(Peer, caller, { codec: msgpackCodec, timeoutMs: REVERSE_TIMEOUT_MS });
+        const words = Array.from({ length: REVERSE_CALLS }, (_, i) => `w${i}`);
+        const bytes = pattern(REVERSE_BLOB, 3);
+        const [upper, back, refused] = await Promise.all([
+          Promise.all(words.map((w) => peer.upper(w).catch(() => ''))),
+          peer.reverse(bytes).catch(() => new Uint8Array(0)),
+          peer.refuse().then(
+            () => ({ code: 'resolved' }),
+            (e) => (e instanceof RpcError ? { code: e.codeName, message: e.message } : { code: String(e) }),
+          ),
+        ]);
+        return utf8.encode(
+          JSON.stringify({
+            caller: true,
+            upper: upper.filter((u, i) => u === words[i]?.toUpperCase()).length,
+            reversed: sameBytes(back, bytes.slice().reverse()),
+            refused,
+          }),
+        );
       },
       [Action.deadline]: (req) => {
         const left = req.remainingMs();

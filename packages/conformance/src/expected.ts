@@ -1,5 +1,5 @@
 import { expect } from 'vitest';
-import { CHECK_DETAIL, CUSTOM_NUMBER, FAIL_DETAIL } from './contract.mjs';
+import { BULK_CALLS, CHECK_DETAIL, CUSTOM_NUMBER, FAIL_DETAIL, PEER_DETAIL, REVERSE_CALLS } from './contract.mjs';
 import { BLOB_SIZES, CONCURRENT_CALLS, MIRROR_BLOB, STREAM_ITEMS, type SCENARIOS } from './scenarios.mjs';
 
 export type ScenarioName = Extract<keyof typeof SCENARIOS, string>;
@@ -74,5 +74,27 @@ export function expected(name: ScenarioName, server: { runtime: RuntimeName; tra
       return { started: 'yes', call: 'Cancelled', callServer: 'Cancelled', read: 3, streamServer: 'Cancelled', beforeSend: 'Cancelled', neverStarted: true, afterwards: 2 };
     case 'deadline':
       return { withTimeout: { deadline: true, within: true }, without: { deadline: false, within: false }, late: 'Timeout', lateServer: 'Timeout' };
+    case 'remote':
+      return {
+        // Every reverse call answered as sent (in the order sent, more than the window at once), the refusal as its built-in error.
+        served: { caller: true, upper: REVERSE_CALLS, reversed: true, refused: { code: 'InvalidArgument', message: PEER_DETAIL } },
+        ran: REVERSE_CALLS + 2,
+        inOrder: true,
+        plain: { caller: false },
+        afterwards: 'after',
+      };
+    case 'backpressure':
+      return {
+        // The server stopped reading the slow connection before it had answered everything.
+        paused: true,
+        bounded: true,
+        // Then every answer came, in order, byte for byte.
+        answers: BULK_CALLS,
+        inOrder: true,
+        intact: true,
+        deliveredWhilePaused: 0,
+        serverAnswered: BULK_CALLS,
+        serverOrder: 'kept',
+      };
   }
 }

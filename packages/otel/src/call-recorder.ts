@@ -46,7 +46,8 @@ export class CallRecorder {
 
   /** The call is a stream: its items are counted from now on, and ending it records them. */
   streamOf(call: OpenCall): StreamTally {
-    return (call.stream = new StreamTally(call.span, this.metrics, call.names.attributes, this.side, this.messageEvents));
+    const fallback = this.side === 'client' ? call.names.attributes : this.names.other.attributes;
+    return (call.stream = new StreamTally(call.span, this.metrics, call, fallback, this.side, this.messageEvents));
   }
 
   /**
@@ -82,9 +83,9 @@ export class CallRecorder {
   end(call: OpenCall, err: unknown, responseBytes: number): void {
     const { span, names } = call;
     const failed = err !== null;
-    call.stream?.finish();
     call.ended = true;
-    if (this.metrics) {
+    if (!this.metrics) call.stream?.finish(names.attributes);
+    else {
       if (call.inFlight) this.metrics.ended(call.inFlight);
       // A server's call of an action it does not have goes under `_OTHER`: the peer chose the name.
       const unknown = this.side === 'server' && isUnknownAction(err);
@@ -93,6 +94,7 @@ export class CallRecorder {
       else if (unknown && call.inFlight === names.attributes) this.refusesLate = true;
       const recorded = unknown ? this.names.other : names;
       const outcome = failed ? this.names.failedAttributes(recorded, errorType(err)) : recorded.attributes;
+      call.stream?.finish(recorded.attributes);
       this.metrics.finished(recorded.attributes, outcome, failed, performance.now() - call.startedAt, call.requestBytes, responseBytes);
     }
     if (failed) {

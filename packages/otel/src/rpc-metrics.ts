@@ -11,8 +11,10 @@ const SIZE_BUCKETS = [0, 64, 256, 1024, 4096, 16_384, 65_536, 262_144, 1_048_576
  * One side's instruments. Names follow the RPC conventions where they define one
  * (`rpc.client.duration`, `rpc.client.request.size`...); the rest are Skein's own:
  * `skein.rpc.client.calls` (every finished call), `.errors` (failed ones, by `error.type`) and
- * `.in_flight`. A stream is a call to all of them, and also records its items per stream
- * (`rpc.client.requests_per_rpc`, `.responses_per_rpc`) and each item's size.
+ * `.in_flight`. A stream is a call to all of them, and also records, as the conventions ask of
+ * streams, each item's size in `request.size`/`response.size` (per message) and its messages
+ * each way in `rpc.client.requests_per_rpc`/`.responses_per_rpc` (the opening request and the
+ * answer included, so a plain call would be 1 and 1: not recorded, to spare every call two).
  */
 export class RpcMetrics {
   private readonly duration: Histogram;
@@ -37,8 +39,8 @@ export class RpcMetrics {
     this.errors = meter.createCounter(`skein.rpc.${side}.errors`, { unit: '{call}', description: 'Calls that failed, by error.type' });
     this.inFlight = meter.createUpDownCounter(`skein.rpc.${side}.in_flight`, { unit: '{call}', description: 'Calls sent and not yet answered' });
     const perRpc = { unit: '{count}', advice: { explicitBucketBoundaries: ITEM_BUCKETS } };
-    this.requestsPerRpc = meter.createHistogram(`rpc.${side}.requests_per_rpc`, { ...perRpc, description: "Items the client sent on each stream (the opening request not counted)" });
-    this.responsesPerRpc = meter.createHistogram(`rpc.${side}.responses_per_rpc`, { ...perRpc, description: "Items the server sent on each stream (the answer not counted)" });
+    this.requestsPerRpc = meter.createHistogram(`rpc.${side}.requests_per_rpc`, { ...perRpc, description: 'Request messages per stream: the opening request and each item the client sent' });
+    this.responsesPerRpc = meter.createHistogram(`rpc.${side}.responses_per_rpc`, { ...perRpc, description: 'Response messages per stream: each item the server sent and the answer' });
   }
 
   /** One item of a stream, sized as the conventions ask of streams: per message. */
@@ -46,7 +48,7 @@ export class RpcMetrics {
     (request ? this.requestSize : this.responseSize).record(bytes, attributes);
   }
 
-  /** A stream ended: its items each way. */
+  /** A stream ended: its messages each way. */
   streamFinished(attributes: Attributes, requests: number, responses: number): void {
     this.requestsPerRpc.record(requests, attributes);
     this.responsesPerRpc.record(responses, attributes);

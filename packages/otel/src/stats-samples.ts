@@ -71,14 +71,20 @@ const CIRCUIT_STATES: readonly CircuitState[] = ['closed', 'open', 'half-open'];
 
 /**
  * Reads `stats()` of every source once and tells `put` each sample. States become one sample
- * per state (1 for the current one), as Prometheus models enums.
+ * per state (1 for the current one), as Prometheus models enums. A closed server or pool (a
+ * FailoverPool's server whose pool is closed) gives none: it is gone for good, and a series
+ * reported on would show it, stale, for as long as the sources name it.
  */
 export function readStats(sources: StatsSources, put: PutSample): void {
-  for (const [name, server] of Object.entries(sources.servers ?? {})) serverSamples(put, { server: name }, server.stats());
+  for (const [name, server] of Object.entries(sources.servers ?? {})) {
+    const stats = server.stats();
+    if (stats.state !== 'closed') serverSamples(put, { server: name }, stats);
+  }
   for (const [name, pool] of Object.entries(sources.pools ?? {})) {
     const stats = pool.stats();
-    if (Array.isArray(stats)) for (const s of stats) poolSamples(put, { pool: name, address: s.address }, s);
-    else poolSamples(put, { pool: name, address: pool.address ?? '' }, stats);
+    if (Array.isArray(stats)) {
+      for (const s of stats) if (s.state !== 'closed') poolSamples(put, { pool: name, address: s.address }, s);
+    } else if (stats.state !== 'closed') poolSamples(put, { pool: name, address: pool.address ?? '' }, stats);
   }
 }
 

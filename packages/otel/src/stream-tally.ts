@@ -22,7 +22,13 @@ export class StreamTally {
     private readonly span: Span,
     /** Undefined while metrics are off. */
     private readonly metrics: RpcMetrics | undefined,
-    private readonly attributes: Attributes,
+    /**
+     * The call, for the series its items are sized in: the one it is in flight under (a server's
+     * `_OTHER` while its action is not known to be served), never a name a peer made up.
+     */
+    private readonly call: { readonly inFlight: Attributes | undefined },
+    /** Where items go when the call is in no series (it ended before it was dispatched). */
+    private readonly fallback: Attributes,
     /** Which way the requests go: a client sends them, a server receives them. */
     private readonly side: 'client' | 'server',
     private readonly maxEvents: number,
@@ -30,23 +36,28 @@ export class StreamTally {
 
   itemSent(bytes: number): void {
     const id = ++this.sent;
-    this.metrics?.item(this.side === 'client', bytes, this.attributes);
+    this.metrics?.item(this.side === 'client', bytes, this.call.inFlight ?? this.fallback);
     if (id <= this.maxEvents) this.event('SENT', id, bytes);
   }
 
   itemReceived(bytes: number): void {
     const id = ++this.received;
-    this.metrics?.item(this.side === 'server', bytes, this.attributes);
+    this.metrics?.item(this.side === 'server', bytes, this.call.inFlight ?? this.fallback);
     if (id <= this.maxEvents) this.event('RECEIVED', id, bytes);
   }
 
-  /** The stream is over: its counts go on the span (before it ends) and into the metrics. */
-  finish(): void {
+  /**
+   * The stream is over: its item counts go on the span (before it ends), and its messages per
+   * RPC into the metrics under `attributes`, the call's as its end recorded it. The conventions
+   * count messages, so the opening request and the answer count too: what `request.size` and
+   * `response.size` recorded for the stream, one for one.
+   */
+  finish(attributes: Attributes): void {
     this.span.setAttribute(ATTR_SKEIN_ITEMS_SENT, this.sent);
     this.span.setAttribute(ATTR_SKEIN_ITEMS_RECEIVED, this.received);
     const requests = this.side === 'client' ? this.sent : this.received;
     const responses = this.side === 'client' ? this.received : this.sent;
-    this.metrics?.streamFinished(this.attributes, requests, responses);
+    this.metrics?.streamFinished(attributes, requests + 1, responses + 1);
   }
 
   private event(type: 'SENT' | 'RECEIVED', id: number, bytes: number): void {

@@ -1,4 +1,4 @@
-import { DataPointType, type GaugeMetricData, type MetricData, type SumMetricData } from '@opentelemetry/sdk-metrics';
+import { AggregationTemporality, DataPointType, type GaugeMetricData, type MetricData, type SumMetricData } from '@opentelemetry/sdk-metrics';
 import parse from 'parse-prometheus-text-format';
 import { afterEach, describe, expect, it } from 'vitest';
 import { observeStats, prometheusText, type StatsSources } from '../src/index.js';
@@ -76,5 +76,38 @@ describe('observeStats', () => {
     observation.stop();
     await collect();
     expect(reads).toBe(before);
+  });
+
+  it('stops reporting a server or pool once it is closed: the next collection has no point of it', async () => {
+    const { server, address, pool, failover } = await statsSources(cleanup);
+    // Delta: the JavaScript SDK goes on exporting, under cumulative temporality, the last value of
+    // an attribute set no callback observes any more (the specification says it should not).
+    const { meterProvider, collect } = telemetry(AggregationTemporality.DELTA);
+    // A second server stays open: its series go on, so the callback still runs.
+    const { server: other } = await statsSources(cleanup);
+    const observation = observeStats({ servers: { api: server, other }, pools: { direct: pool, spread: failover }, meter: meterProvider.getMeter('skein-stats') });
+    cleanup.push(() => observation.stop());
+    await pool.call('Fast.ok');
+    await failover.call('Fast.ok');
+    const points = (all: MetricData[], label: string, value: string): number =>
+      all.flatMap((m) => (m as GaugeMetricData | SumMetricData).dataPoints ?? []).filter((p) => p.attributes[label] === value).length;
+    const open = await collect();
+    expect(points(open, 'server', 'api')).toBeGreaterThan(0);
+    expect(points(open, 'pool', 'direct')).toBeGreaterThan(0);
+    expect(points(open, 'pool', 'spread')).toBeGreaterThan(0);
+    expect(sum(open, 'skein.pool.state', { pool: 'spread', address, state: 'ready' })).toBe(1);
+
+    await pool.close();
+    await failover.close();
+    await server.close();
+    const closed = await collect();
+    expect(points(closed, 'server', 'api')).toBe(0);
+    expect(points(closed, 'pool', 'direct')).toBe(0);
+    expect(points(closed, 'pool', 'spread')).toBe(0);
+    expect(sum(closed, 'skein.server.listeners', { server: 'other' })).toBe(1);
+    // prometheusText reads the same way: no sample of what is closed.
+    const text = prometheusText({ servers: { api: server, other }, pools: { direct: pool, spread: failover } });
+    expect(text).not.toMatch(/server="api"|pool="direct"|pool="spread"/);
+    expect(text).toMatch(/server="other"/);
   });
 });

@@ -1,6 +1,6 @@
 import type { Attributes } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
-import { MeterProvider, MetricReader, type HistogramMetricData, type MetricData, type SumMetricData } from '@opentelemetry/sdk-metrics';
+import { AggregationTemporality, MeterProvider, MetricReader, type HistogramMetricData, type MetricData, type SumMetricData } from '@opentelemetry/sdk-metrics';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { expect } from 'vitest';
 import type { OtelOptions } from '../src/index.js';
@@ -21,10 +21,11 @@ export interface Telemetry {
   collect(): Promise<MetricData[]>;
 }
 
-export function telemetry(): Telemetry {
+/** `temporality`: the reader's, for every instrument (the SDK's default is cumulative). */
+export function telemetry(temporality = AggregationTemporality.CUMULATIVE): Telemetry {
   const spans = new InMemorySpanExporter();
   const tracerProvider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(spans)] });
-  const reader = new PullReader();
+  const reader = new PullReader({ aggregationTemporalitySelector: () => temporality });
   const meterProvider = new MeterProvider({ readers: [reader] });
   return {
     spans,

@@ -173,13 +173,19 @@ describe('stream metrics', () => {
       return { count: a.count - b.count, sum: a.sum - b.sum };
     };
     for (const side of ['client', 'server']) {
-      expect(delta(`rpc.${side}.requests_per_rpc`, 'sum'), side).toEqual({ count: 1, sum: 3 });
-      expect(delta(`rpc.${side}.responses_per_rpc`, 'sum'), side).toEqual({ count: 1, sum: 0 });
-      expect(delta(`rpc.${side}.requests_per_rpc`, 'count'), side).toEqual({ count: 1, sum: 0 });
-      expect(delta(`rpc.${side}.responses_per_rpc`, 'count'), side).toEqual({ count: 1, sum: 4 });
+      // Messages per RPC, as the conventions count them: the opening request and the answer too.
+      expect(delta(`rpc.${side}.requests_per_rpc`, 'sum'), side).toEqual({ count: 1, sum: 4 });
+      expect(delta(`rpc.${side}.responses_per_rpc`, 'sum'), side).toEqual({ count: 1, sum: 1 });
+      expect(delta(`rpc.${side}.requests_per_rpc`, 'count'), side).toEqual({ count: 1, sum: 1 });
+      expect(delta(`rpc.${side}.responses_per_rpc`, 'count'), side).toEqual({ count: 1, sum: 5 });
       // The opening request and three one-byte items; the reply 5+6+7 = 18, one byte.
       expect(delta(`rpc.${side}.request.size`, 'sum'), side).toEqual({ count: 4, sum: 3 });
       expect(delta(`rpc.${side}.response.size`, 'sum'), side).toEqual({ count: 1, sum: 1 });
+      // One size per message: as many as the messages per RPC counted.
+      for (const m of ['sum', 'count']) {
+        expect(delta(`rpc.${side}.request.size`, m).count, `${side} ${m}`).toBe(delta(`rpc.${side}.requests_per_rpc`, m).sum);
+        expect(delta(`rpc.${side}.response.size`, m).count, `${side} ${m}`).toBe(delta(`rpc.${side}.responses_per_rpc`, m).sum);
+      }
       expect(sum(after, `skein.rpc.${side}.calls`, { 'rpc.method': 'sum' }) - sum(before, `skein.rpc.${side}.calls`, { 'rpc.method': 'sum' }), side).toBe(1);
     }
   });

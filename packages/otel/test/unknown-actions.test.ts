@@ -1,4 +1,4 @@
-import type { SumMetricData } from '@opentelemetry/sdk-metrics';
+import type { HistogramMetricData, MetricData, SumMetricData } from '@opentelemetry/sdk-metrics';
 import { createServiceDispatch, implement, method, service } from '@skein/api';
 import { msgpackCodec } from '@skein/codec-msgpack';
 import { ErrorCode, formatAddress, silentLogger, type Address } from '@skein/core';
@@ -8,7 +8,7 @@ import { deferred } from '@skein/test-utils';
 import { tcpTransport } from '@skein/transport-tcp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tracedDispatch } from '../src/index.js';
-import { sum, telemetry } from './otel-harness.js';
+import { histogram, sum, telemetry } from './otel-harness.js';
 
 const transport = tcpTransport(nodeRuntime);
 const { otel, collect } = telemetry();
@@ -95,4 +95,40 @@ describe('a dispatch that refuses unknown actions later (as a WorkerPool does, f
     expect([...methods].filter((m) => typeof m === 'string' && /^m\d+$/.test(m))).toEqual(['m0']);
     expect(sum(await collectLater(), 'skein.rpc.server.in_flight', {})).toBe(0);
   });
+
+  it("sizes and counts a refused stream's messages under _OTHER, not per name the peer makes up", async () => {
+    await streamToMadeUpActions(caller, 's');
+    expectNoStreamSeries(await collectLater(), 's');
+  });
 });
+
+describe('streams of actions the server does not have', () => {
+  it('add no stream series per name the peer makes up', async () => {
+    await streamToMadeUpActions(peer, 't');
+    expectNoStreamSeries(await collect(), 't');
+  });
+});
+
+const MADE_UP_STREAMS = 10;
+
+/**
+ * Opens streams to `Calc.<prefix><i>`, actions the server does not have, each sending an item at
+ * once (taken, and sized, if it arrives before the refusal), and waits for each refusal.
+ */
+async function streamToMadeUpActions(stream: ClientStream, prefix: string): Promise<void> {
+  for (let i = 0; i < MADE_UP_STREAMS; i++) {
+    const s = stream.openStream(`Calc.${prefix}${i}`, msgpackCodec.encode(0));
+    void s.write(msgpackCodec.encode(1)).catch(() => {});
+    await expect(s.result).rejects.toMatchObject({ code: ErrorCode.Method });
+  }
+}
+
+/** No stream metric has a series of a made-up name; every such stream counted under `_OTHER`, with no `rpc.service`. */
+function expectNoStreamSeries(all: MetricData[], prefix: string): void {
+  const madeUp = new RegExp(`^${prefix}\\d+$`);
+  for (const name of ['rpc.server.request.size', 'rpc.server.response.size', 'rpc.server.requests_per_rpc', 'rpc.server.responses_per_rpc']) {
+    const m = all.find((x) => x.descriptor.name === name) as HistogramMetricData | undefined;
+    expect((m?.dataPoints ?? []).filter((p) => madeUp.test(String(p.attributes['rpc.method']))), name).toEqual([]);
+  }
+  expect(histogram(all, 'rpc.server.requests_per_rpc', { 'rpc.method': '_OTHER', 'rpc.service': undefined }).count).toBe(MADE_UP_STREAMS);
+}

@@ -89,3 +89,5 @@ export { errorDetail, handlerErrorDetail, refusalDetail, crashDetail, actionName
 
 // ── For transport authors and raw peers: the razor v1 wire itself ─────────────────────────────
 export * as protocol from './wire/protocol.js';
+// How a transport cuts a server's (requests) and a client's (responses) frames: a raw peer dials with these.
+export { requestFrameSpec, responseFrameSpec } from './wire/frame-specs.js';

@@ -233,7 +233,8 @@ export class FailoverPool implements StreamCaller {
       healthy: m.healthy,
       circuit: m.breaker?.state ?? 'closed',
       ejected: m.score?.ejected ?? false,
-      ...(m.pool?.stats() ?? { state: 'idle', inFlight: 0, queued: 0, connections: 0 }),
+      // A server never connected to is idle, or closed with the FailoverPool: no stats reader shows it after.
+      ...(m.pool?.stats() ?? { state: this.closing ? 'closed' : 'idle', inFlight: 0, queued: 0, connections: 0 }),
     }));
   }
 

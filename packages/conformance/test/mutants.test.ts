@@ -1,0 +1,65 @@
+// The scenarios that check what a transport does under load and in reverse must fail a transport
+// that gets it wrong: each runs here against a real TCP transport with one fault put in.
+import { formatAddress, silentLogger, type Transport } from '@skein/core';
+import { runtime } from '@skein/runtime';
+import { RpcServer } from '@skein/stream';
+import { tcpTransport } from '@skein/transport-tcp';
+import { afterEach, describe, expect, it } from 'vitest';
+import { conformanceDispatch } from '../src/dispatch.mjs';
+import { expected } from '../src/expected.js';
+import { SCENARIOS } from '../src/scenarios.mjs';
+import { mutantTransport, type Faults } from './mutant-transports.js';
+
+const tcp = tcpTransport(runtime);
+const servers: RpcServer[] = [];
+afterEach(async () => {
+  await Promise.all(servers.splice(0).map((s) => s.close()));
+});
+
+/** The conformance server on `serverFaults`, and a client transport with `clientFaults`. */
+async function target(serverFaults: Faults, clientFaults: Faults = {}): Promise<{ transport: Transport; address: string }> {
+  const server: RpcServer = new RpcServer({
+    dispatch: conformanceDispatch({
+      info: { runtime: runtime.name, transport: tcp.name },
+      gateEntered: () => {},
+      gateReleased: new Promise(() => {}),
+      logger: silentLogger,
+      paused: (): number => server.stats().paused,
+    }),
+    logger: silentLogger,
+  });
+  servers.push(server);
+  const address = formatAddress(await server.listen(mutantTransport(tcp, serverFaults), '127.0.0.1:0'));
+  return { transport: mutantTransport(tcp, clientFaults), address };
+}
+
+const right = { runtime: runtime.name, transport: tcp.name };
+
+describe('backpressure fails a transport that does not hold back', () => {
+  it('passes the right one', async () => {
+    expect(await SCENARIOS.backpressure(await target({}))).toEqual(expected('backpressure', right, runtime.name));
+  });
+
+  it('fails one whose server never reports congested: it answers everything while nobody reads', async () => {
+    const seen = await SCENARIOS.backpressure(await target({ blindToCongestion: true }));
+    expect(seen).toMatchObject({ paused: false, bounded: false });
+    expect(seen).not.toEqual(expected('backpressure', right, runtime.name));
+  });
+
+  it('fails one whose pause() does not stop reading: the server never stays held', async () => {
+    const seen = await SCENARIOS.backpressure(await target({}, { ignoresPause: true }));
+    expect(seen.deliveredWhilePaused).toBeGreaterThan(0);
+    expect(seen).not.toEqual(expected('backpressure', right, runtime.name));
+  });
+});
+
+describe('remote fails a transport that loses calls from the server', () => {
+  it('passes the right one', async () => {
+    expect(await SCENARIOS.remote(await target({}))).toEqual(expected('remote', right, runtime.name));
+  });
+
+  it('fails one whose writer drops reverse calls', async () => {
+    const seen = await SCENARIOS.remote(await target({ dropsReverseCalls: true }));
+    expect(seen).toMatchObject({ served: { caller: true, upper: 0, reversed: false, refused: { code: 'Timeout' } }, ran: 0 });
+  });
+});
