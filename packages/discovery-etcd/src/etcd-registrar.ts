@@ -2,6 +2,7 @@ import { ErrorCode, RpcError, invalidArgument, silentLogger, systemClock, type C
 import { Backoff, discoveryEntry, type BackoffOptions, type DiscoveryEntry, type DiscoveryStatus, type EntrySpec, type Registrar, type Registration } from '@skein/stream';
 import type { Etcd3, Lease } from 'etcd3';
 import { checkedPrefix, encodeValue, keyOf } from './etcd-entry.js';
+import { KeyGuard } from './key-guard.js';
 import { reason } from './reason.js';
 
 export interface EtcdRegistrarOptions {
@@ -45,6 +46,8 @@ export class EtcdRegistrar implements Registrar {
 
 /** Why a rewrite after a lost lease did not write: the key is there, under someone else's lease. */
 const HELD = 'another registration holds the entry: waiting for it to go';
+/** Why a live registration went stale: a newer one of the same id wrote the key. */
+const TAKEN = 'another registration of this id took the entry';
 
 interface RegistrationParts {
   client: Etcd3;
@@ -58,7 +61,12 @@ interface RegistrationParts {
 /**
  * One entry in etcd. Its key lives as long as its lease, which etcd3 keeps alive (a keepalive
  * every third of the TTL). If the lease is lost (etcd was out of reach longer than the TTL, or
- * someone revoked it), the entry is written again under a new lease, until `close()`.
+ * someone revoked it), the entry is written again under a new lease, until `close()`. If the key
+ * is taken by another registration of the same id while the lease lives, the newer one keeps it:
+ * this one gives its lease up and waits, `stale`, until the key is gone (see KeyGuard).
+ *
+ * Every etcd call it makes waits at most one TTL (`withinTtl`): a silent etcd (stopped,
+ * partitioned without a reset) would otherwise hold a write, and with it `close()`, for good.
  */
 class EtcdRegistration implements Registration {
   private lease: Lease | undefined;
@@ -68,6 +76,8 @@ class EtcdRegistration implements Registration {
   private closing: Promise<void> | undefined;
   /** The lease the entry was last written under, kept after a loss to recognise the key as ours. */
   private leaseId: string | undefined;
+  /** Watches the key while it is ours under `lease`. */
+  private guard: KeyGuard | undefined;
   /** The last rewrite found the key held by another registration (said once per stretch). */
   private held = false;
   private readonly value: string;
@@ -99,17 +109,20 @@ class EtcdRegistration implements Registration {
   }
 
   private async shutdown(): Promise<void> {
+    // A silent etcd would hold close() and the server's shutdown for as long as it is silent;
+    // past one TTL there is nothing to gain: the lease is no longer kept alive (revoke stops that
+    // first), so the entry goes by itself when etcd answers again.
+    const bound = this.withinTtl();
     clearTimeout(this.timer);
+    // A write under way started before this close, with a bound of its own: it ends before ours.
     await this.writing?.catch(() => undefined);
     const lease = this.lease;
     this.lease = undefined;
+    this.guard?.close();
     this.current = { state: 'closed', since: this.p.clock.now() };
     if (!lease) return;
     try {
-      // A silent etcd (stopped, partitioned) would hold close() and the server's shutdown for as
-      // long as it is silent; past one TTL there is nothing to gain: the lease is no longer kept
-      // alive (revoke stops that first), so the entry goes by itself when etcd answers again.
-      await lease.revoke({ deadline: Date.now() + this.p.ttl * 1000 });
+      await lease.revoke(bound);
     } catch (err) {
       lease.release();
       this.p.logger.warn({ key: this.p.key, ttlSeconds: this.p.ttl, reason: reason(err) }, 'could not revoke the lease: the entry stays listed until it expires');
@@ -124,17 +137,24 @@ class EtcdRegistration implements Registration {
     return w;
   }
 
+  /** Call options that give an etcd call one TTL from now, the bound of every wait on etcd here. */
+  private withinTtl(): { deadline: number } {
+    return { deadline: Date.now() + this.p.ttl * 1000 };
+  }
+
   private async writeOnce(again: boolean): Promise<void> {
     const { client, key } = this.p;
-    const lease = client.lease(this.p.ttl, { autoKeepAlive: true });
+    // One bound for the attempt: the grant, and the put or the transactions that wait for it.
+    const bound = this.withinTtl();
+    const lease = client.lease(this.p.ttl, { autoKeepAlive: true, ...bound });
     let written = false;
     // 'lost' also fires when the first grant fails; the failed put reports that one.
     lease.on('lost', (err) => written && lease === this.lease && this.lost(err));
     lease.on('keepaliveFailed', (err) => lease === this.lease && this.stale(`keepalive failed: ${reason(err)}`));
     lease.on('keepaliveSucceeded', () => lease === this.lease && this.live());
+    let revision: string;
     try {
-      if (!again) await lease.put(key).value(this.value);
-      else if (!(await this.rewrite(lease))) throw new Error(HELD);
+      revision = again ? await this.rewrite(lease, bound) : (await lease.put(key).value(this.value).options(bound)).header.revision;
     } catch (err) {
       void lease.revoke().catch(() => undefined);
       throw err;
@@ -143,6 +163,8 @@ class EtcdRegistration implements Registration {
     written = true;
     this.lease = lease;
     this.leaseId = id;
+    this.guard = new KeyGuard(client, key, id, (holder) => this.displaced(lease, holder));
+    this.guard.start(revision);
     this.live();
   }
 
@@ -150,17 +172,41 @@ class EtcdRegistration implements Registration {
    * Writes the entry again after a loss, only if the key is gone or still under the lease we
    * gave up (etcd kept it: a restarted etcd renews every lease). A key under any other lease is
    * a newer registration's of this id (the server restarted): taking it would hand it to our
-   * lease, and our close() would then delete the entry of a server that is up.
+   * lease, and our close() would then delete the entry of a server that is up. Resolves to the
+   * revision written at; throws HELD if the key is someone else's.
    */
-  private async rewrite(lease: Lease): Promise<boolean> {
+  private async rewrite(lease: Lease, bound: { deadline: number }): Promise<string> {
     const { client, key } = this.p;
-    const absent = await client.if(key, 'Version', '==', 0).then(lease.put(key).value(this.value)).commit();
-    if (absent.succeeded || this.leaseId === undefined) return absent.succeeded;
-    return (await client.if(key, 'Lease', '==', this.leaseId).then(lease.put(key).value(this.value)).commit()).succeeded;
+    const put = () => lease.put(key).value(this.value);
+    const absent = await client.if(key, 'Version', '==', 0).then(put()).options(bound).commit();
+    if (absent.succeeded) return absent.header.revision;
+    const ours = this.leaseId !== undefined && (await client.if(key, 'Lease', '==', this.leaseId).then(put()).options(bound).commit());
+    if (ours && ours.succeeded) return ours.header.revision;
+    throw new Error(HELD);
+  }
+
+  /**
+   * The key is no longer ours while our lease lives (KeyGuard). Taken: the newer registration
+   * keeps it, and this one does not write it back (two registrations would take it from each
+   * other for good); it waits until the key is gone, like a rewrite that finds it held. Deleted:
+   * written again, as after a lost lease. Either way the lease holds nothing now: it is given up.
+   */
+  private displaced(lease: Lease, holder: string | undefined): void {
+    if (lease !== this.lease || this.closing) return;
+    this.lease = undefined;
+    this.guard = undefined;
+    void lease.revoke(this.withinTtl()).catch(() => undefined);
+    this.held = holder !== undefined;
+    const why = this.held ? TAKEN : 'the entry was deleted';
+    this.stale(why);
+    this.p.logger.warn({ key: this.p.key, holder }, this.held ? `${why}: waiting for it to go` : `${why}: writing it again`);
+    this.again();
   }
 
   private lost(err: unknown): void {
     this.lease = undefined;
+    this.guard?.close();
+    this.guard = undefined;
     if (this.closing) return;
     this.stale(`lease lost: ${reason(err)}`);
     this.p.logger.warn({ key: this.p.key, reason: reason(err) }, 'registration lost its lease: writing it again');
@@ -170,6 +216,7 @@ class EtcdRegistration implements Registration {
   private again(): void {
     this.timer = setTimeout(() => {
       if (this.closing) return;
+      this.p.logger.debug({ key: this.p.key }, 'writing the entry again');
       this.write(true).then(
         () => {
           this.held = false;

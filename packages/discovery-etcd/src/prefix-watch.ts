@@ -1,8 +1,8 @@
 import type { Logger } from '@skein/core';
 import { Backoff, type BackoffOptions, type DiscoveryEntry, type DiscoveryFeed } from '@skein/stream';
-import { GRPCResourceExhastedError, type Etcd3, type IKeyValue, type IWatchResponse, type Watcher } from 'etcd3';
+import type { Etcd3, IKeyValue, IWatchResponse, Watcher } from 'etcd3';
 import { decodeEntry, parseKey, rangeOf } from './etcd-entry.js';
-import { readPrefix } from './range-read.js';
+import { PrefixReader, tooLarge } from './range-read.js';
 import { reason } from './reason.js';
 
 export interface PrefixWatchOptions {
@@ -14,7 +14,7 @@ export interface PrefixWatchOptions {
 }
 
 /**
- * Follows every entry under a prefix. A read (`readPrefix`) gives the whole view at revision R; a watch
+ * Follows every entry under a prefix. A read (`PrefixReader`) gives the whole view at revision R; a watch
  * from R + 1 gives every change after it, in order. When the watch breaks (etcd restarted, the
  * member went away), the view is kept and marked stale, and a new watch resumes from the revision
  * after the last one applied, so no change is lost and none is applied twice. Only when etcd no
@@ -34,10 +34,12 @@ export class PrefixWatch {
   private timer: ReturnType<typeof setTimeout> | undefined;
   private closed = false;
   private readonly backoff: Backoff;
+  private readonly reader: PrefixReader;
 
   constructor(private readonly opts: PrefixWatchOptions) {
     this.range = rangeOf(opts.prefix);
     this.backoff = new Backoff(opts.retry);
+    this.reader = new PrefixReader(opts.client, this.range, (key) => opts.logger.warn({ key }, 'ignoring a discovery entry too large to read'));
   }
 
   start(): void {
@@ -56,7 +58,7 @@ export class PrefixWatch {
     const gen = ++this.generation;
     let res;
     try {
-      res = await readPrefix(this.opts.client, this.range);
+      res = await this.reader.read();
     } catch (err) {
       if (gen === this.generation) this.retry(`reading ${this.range} failed: ${reason(err)}`, 'resync');
       return;
@@ -75,8 +77,9 @@ export class PrefixWatch {
     this.watcher = w;
     w.on('connected', () => gen === this.generation && void this.connected(gen));
     w.on('data', (res: IWatchResponse) => gen === this.generation && this.apply(res));
-    // A response too large for the client (changes missed during an outage, batched by etcd)
-    // would break every resume the same way: read the view again in small pieces instead.
+    // A response too large for the client (changes missed during an outage, batched by etcd, or
+    // one value past the limit) would break every resume the same way: read the view again in
+    // small pieces instead, which leaves out, with a warn line, a value too large by itself.
     w.on('disconnected', (err: Error) => gen === this.generation && this.retry(`watch of ${this.range} broke: ${reason(err)}`, tooLarge(err) ? 'resync' : 'resume'));
     // etcd cancels a watch whose start revision is compacted, or one it may not read.
     w.on('error', (err: Error) => gen === this.generation && this.retry(`watch of ${this.range} was canceled: ${reason(err)}`, 'resync'));
@@ -162,11 +165,6 @@ export class PrefixWatch {
     // Its callbacks are already ignored (generation); this stops etcd3 from resubscribing it.
     void w.cancel().catch(() => undefined);
   }
-}
-
-/** gRPC's RESOURCE_EXHAUSTED: here, a message past the client's receive limit (4 MiB by default). */
-function tooLarge(err: unknown): boolean {
-  return err instanceof GRPCResourceExhastedError || (err as { code?: unknown } | null)?.code === 8;
 }
 
 /** etcd no longer has the revision asked for. */

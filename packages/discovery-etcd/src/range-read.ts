@@ -1,4 +1,4 @@
-import type { Etcd3, IKeyValue } from 'etcd3';
+import { GRPCResourceExhastedError, type Etcd3, type IKeyValue } from 'etcd3';
 
 /** Keys listed per page (keys alone: small, whatever the values are). */
 const KEY_PAGE = 1000;
@@ -19,27 +19,70 @@ export interface RangeRead {
  * every later attempt fails the same way, so the view would never be read. Instead the keys are
  * listed alone, in pages, and each value is read by itself, all pinned to the first page's
  * revision so that together they are one snapshot.
+ *
+ * A single value can still be past that limit (etcd run with a raised `--max-request-bytes`).
+ * gRPC refuses it from its length prefix, before buffering it; the key is then reported to
+ * `onTooLarge` and left out, and remembered with its mod revision so that later reads skip it
+ * without asking (asking again would trip etcd3's breaker again) until it is written again.
  */
-export async function readPrefix(client: Etcd3, prefix: string): Promise<RangeRead> {
-  const { revision, keys } = await listKeys(client, prefix);
-  const kvs: IKeyValue[] = [];
-  for (let i = 0; i < keys.length; i += PARALLEL_READS) {
-    const page = await Promise.all(keys.slice(i, i + PARALLEL_READS).map((key) => client.kv.range({ key, revision })));
-    for (const res of page) kvs.push(...res.kvs);
+export class PrefixReader {
+  /** Key → the mod revision at which its value was too large to read. Only keys still listed. */
+  private readonly tooLarge = new Map<string, string>();
+
+  constructor(
+    private readonly client: Etcd3,
+    private readonly prefix: string,
+    private readonly onTooLarge: (key: string) => void,
+  ) {}
+
+  async read(): Promise<RangeRead> {
+    const { revision, keys } = await listKeys(this.client, this.prefix);
+    this.forgetChanged(keys);
+    const wanted = keys.filter((kv) => this.tooLarge.get(kv.key.toString()) !== kv.mod_revision);
+    const kvs: IKeyValue[] = [];
+    for (let i = 0; i < wanted.length; i += PARALLEL_READS) {
+      const page = await Promise.all(wanted.slice(i, i + PARALLEL_READS).map((kv) => this.value(kv, revision)));
+      for (const read of page) kvs.push(...read);
+    }
+    return { revision: Number(revision), kvs };
   }
-  return { revision: Number(revision), kvs };
+
+  private async value(listed: IKeyValue, revision: string): Promise<IKeyValue[]> {
+    try {
+      return (await this.client.kv.range({ key: listed.key, revision })).kvs;
+    } catch (err) {
+      if (!tooLarge(err)) throw err;
+      const key = listed.key.toString();
+      this.tooLarge.set(key, listed.mod_revision);
+      this.onTooLarge(key);
+      return [];
+    }
+  }
+
+  private forgetChanged(keys: readonly IKeyValue[]): void {
+    if (this.tooLarge.size === 0) return;
+    const now = new Map(keys.map((kv) => [kv.key.toString(), kv.mod_revision]));
+    for (const [key, rev] of this.tooLarge) if (now.get(key) !== rev) this.tooLarge.delete(key);
+  }
 }
 
-async function listKeys(client: Etcd3, prefix: string): Promise<{ revision: string; keys: Buffer[] }> {
+/** A message past the client's receive limit (gRPC's RESOURCE_EXHAUSTED from its own check). */
+export function tooLarge(err: unknown): boolean {
+  const code = err instanceof GRPCResourceExhastedError ? 8 : (err as { code?: unknown } | null)?.code;
+  // etcd answers RESOURCE_EXHAUSTED too ("too many requests", "database space exceeded").
+  return code === 8 && /larger than max/.test(err instanceof Error ? err.message : '');
+}
+
+async function listKeys(client: Etcd3, prefix: string): Promise<{ revision: string; keys: IKeyValue[] }> {
   const range_end = prefixEnd(Buffer.from(prefix));
-  const keys: Buffer[] = [];
+  const keys: IKeyValue[] = [];
   let key = Buffer.from(prefix);
   let revision: string | undefined;
   for (;;) {
     const res = await client.kv.range({ key, range_end, limit: KEY_PAGE, keys_only: true, revision });
     revision ??= res.header.revision;
-    for (const kv of res.kvs) keys.push(kv.key);
-    const last = keys.at(-1);
+    keys.push(...res.kvs);
+    const last = keys.at(-1)?.key;
     if (!res.more || !last) return { revision, keys };
     key = Buffer.concat([last, Buffer.from([0])]); // the smallest key after the last one listed
   }

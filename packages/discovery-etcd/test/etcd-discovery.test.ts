@@ -197,32 +197,6 @@ describe('etcd discovery on one etcd', () => {
     });
   });
 
-  it('never takes back a key a newer registration holds: the old one closing late leaves the new one listed', async () => {
-    const prefix = freshPrefix();
-    const f = follower(prefix);
-    const c = client();
-    const a = await server('a');
-    const logger = memoryLogger();
-    // A restart: the old process's registration, then the new one's, under one id.
-    const old = await new EtcdRegistrar({ client: client(), prefix, logger, retry: { initialMs: 20, maxMs: 100 } }).register({ type: 'chat', id: 'a', address: a.address });
-    const oldLease = (await c.getAll().prefix(`${prefix}/`).exec()).kvs[0]!.lease;
-    const next = await new EtcdRegistrar({ client: client(), prefix }).register({ type: 'chat', id: 'a', address: a.address });
-    cleanup.push(() => next.close());
-    // The old registration loses its lease (etcd was out of reach too long, or it was revoked).
-    await c.leaseClient.leaseRevoke({ ID: oldLease });
-    await waitFor(() => logger.lines.some((l) => l.msg === 'registered again' || l.msg === 'another registration holds the entry: waiting for it to go'), { what: 'the old registration to react' });
-    expect(old.status().state).toBe('stale');
-    expect(logger.lines.map((l) => l.msg)).toEqual(['registration lost its lease: writing it again', 'another registration holds the entry: waiting for it to go']);
-    await old.close();
-    // A later change, to know that the watch has applied everything before it.
-    const marker = await new EtcdRegistrar({ client: client(), prefix }).register({ type: 'marker', id: 'm', address: '127.0.0.1:1' });
-    cleanup.push(() => marker.close());
-    await waitFor(() => f.watch.entries().some((e) => e.type === 'marker'), { what: 'the marker seen' });
-    expect((await c.getAll().prefix(`${prefix}/`).keys()).sort()).toEqual([`${prefix}/chat/a`, `${prefix}/marker/m`]);
-    expect(f.addresses()).toEqual([a.address]);
-    expect(next.status().state).toBe('live');
-  });
-
   it('takes its key back from its own lost lease when etcd kept it (etcd down longer than twice the TTL, then back): no leave', async () => {
     const prefix = freshPrefix();
     const raw = recorded((cb) => new EtcdDiscovery({ client: client(), prefix, retry: { initialMs: 50, maxMs: 500 } }).watch(cb));

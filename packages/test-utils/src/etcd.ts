@@ -36,6 +36,8 @@ export interface StartEtcdOptions {
   binary?: string;
   /** Runs the members on this NetLab host (its address, inside its namespace) instead of loopback. */
   host?: Pick<NetHost, 'address' | 'start'>;
+  /** More flags for every member, e.g. `['--max-request-bytes', '10485760']`. */
+  args?: string[];
 }
 
 /**
@@ -71,6 +73,7 @@ export async function startEtcd(opts: StartEtcdOptions = {}): Promise<EtcdCluste
       '--initial-cluster-state', 'new',
       '--logger', 'zap',
       '--log-level', 'warn',
+      ...(opts.args ?? []),
     ];
     return new LocalEtcdMember(binary, s.name, s.client, s.dataDir, args, opts.host);
   });

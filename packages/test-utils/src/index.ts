@@ -11,7 +11,7 @@
 export { freePort, tmpSocketPath } from './ports.js';
 export { waitFor, sleep, within, deferred, settleAll } from './wait.js';
 export type { WaitOptions, Deferred } from './wait.js';
-export { startProcess, processRunning } from './process.js';
+export { startProcess, processRunning, processStopped } from './process.js';
 export type { Proc } from './process.js';
 export { handleCounts, leakedHandles, fullGc, heapAfterGc } from './resources.js';
 export { longLivedSignal, abortListeners } from './signals.js';

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 
 export interface Proc {
@@ -77,8 +77,25 @@ export function processRunning(pid: number): boolean {
   } catch {
     return false;
   }
+  return stateOf(stat) !== 'Z';
+}
+
+/**
+ * True once every thread of `pid` is stopped (SIGSTOP delivered): `kill()` returns before that,
+ * and a thread still running may yet answer what it was sent after. Linux only: it reads /proc.
+ */
+export function processStopped(pid: number): boolean {
+  try {
+    return readdirSync(`/proc/${pid}/task`).every((t) => stateOf(readFileSync(`/proc/${pid}/task/${t}/stat`, 'utf8')) === 'T');
+  } catch {
+    return false;
+  }
+}
+
+/** The state letter of a /proc stat line. */
+function stateOf(stat: string): string {
   // The state follows the command name, which is in parentheses and may itself hold spaces.
-  return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
 }
 
 const live = new Set<ChildProcess>();
