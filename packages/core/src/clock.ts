@@ -1,4 +1,5 @@
 import type { Clock, Ticker } from './runtime.js';
+import { timerPeriod } from './timer-limit.js';
 
 declare const Deno: { refTimer(id: number): void; unrefTimer(id: number): void } | undefined;
 
@@ -11,7 +12,7 @@ type TimerId = { ref?: () => void; unref?: () => void } | number;
 export const systemClock: Clock = {
   now: () => performance.now(),
   every(ms: number, tick: () => void): Ticker {
-    const id = setInterval(tick, ms) as unknown as TimerId;
+    const id = setInterval(tick, timerPeriod(ms)) as unknown as TimerId;
     hold(id, false);
     return {
       stop: () => clearInterval(id as Parameters<typeof clearInterval>[0]),

@@ -29,13 +29,14 @@ export type { Logger, LogLevel } from './logger.js';
 export { parseAddress, formatAddress } from './address.js';
 export type { Address } from './address.js';
 // TLS: one options shape for every runtime and transport, and the verified identity of a peer (docs/tls.md)
-export { resolveTls, reloadedTls, reloadedTlsOptions, identityOf, tlsFailure, tlsCloseError, looksLikeTls, SKEIN_ALPN, DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS } from './tls.js';
+export { resolveTls, reloadedTls, reloadedTlsOptions, identityOf, tlsFailure, unusableTls, tlsCloseError, looksLikeTls, SKEIN_ALPN, DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS } from './tls.js';
 export type { TlsOptions, ResolvedTls, PeerIdentity, Pem, DetailedPeerCertificate } from './tls.js';
 export { systemClock } from './clock.js';
 
 // ── Contracts for runtime authors (a platform's sockets and timers) and transport authors (frames over a connection)
 export type { Runtime, ConnectOptions, ListenOptions, ByteConn, ByteHandlers, ByteListener, Clock, Ticker } from './runtime.js';
-export { DEFAULT_CONNECT_TIMEOUT_MS, connectTimerMs } from './runtime.js';
+export { DEFAULT_CONNECT_TIMEOUT_MS } from './runtime.js';
+export { MAX_TIMER_MS, timerPeriod, connectTimerMs } from './timer-limit.js';
 export { FrameError, SMALL_PART, checkFrameSpec, checkFrameSpecSwap, frameBodyLength } from './transport.js';
 export type { Transport, TransportConnectOptions, FrameSpec, FrameHandlers, FrameConn, FrameListener, FrameSink } from './transport.js';
 

@@ -20,9 +20,6 @@ export interface Runtime {
 /** ConnectOptions.timeoutMs when not given. */
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 
-/** Timers fire at once for a delay past 2^31 - 1 ms, so a connect timeout is capped there. */
-export const connectTimerMs = (timeoutMs: number): number => Math.min(timeoutMs, 2 ** 31 - 1);
-
 export interface ConnectOptions {
   /** Fails with Unreachable when the connection is not up by then. Default 10 s. */
   timeoutMs?: number;
@@ -103,6 +100,10 @@ export interface ByteListener {
 /** Time, for timeouts and keepalive. Tickers must not keep a process alive on their own. */
 export interface Clock {
   now(): number;
+  /**
+   * Runs `tick` every `ms`. A period no timer can hold (NaN, 0 or less, past 2^31-1 ms, where
+   * timers fire at once) throws InvalidArgument (core's `timerPeriod`, which a Clock checks with).
+   */
   every(ms: number, tick: () => void): Ticker;
 }
 

@@ -154,6 +154,15 @@ export function reloadedTls(listening: TlsOptions, next: TlsOptions): ResolvedTl
 }
 
 /**
+ * A certificate, key or CA that the runtime's TLS library would not load (PEM that does not
+ * parse, a key that is not the certificate's): the InvalidArgument a listen or a reloadTls
+ * rejects with. `why` is the library's own wording.
+ */
+export function unusableTls(why: string, cause?: unknown): RpcError {
+  return new RpcError(ErrorCode.InvalidArgument, `tls: cannot use the certificate, key or CA given: ${why}`, { cause });
+}
+
+/**
  * Why a TLS client connection closed, as Skein reports it. A TLS error (an alert from the
  * server) is `tlsFailure`'s typed error. With TLS 1.3 the client's handshake is done before the
  * server has checked its certificate, so a refusal arrives after the connect: as an alert, or,

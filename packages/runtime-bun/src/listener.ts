@@ -3,7 +3,7 @@ import { BunByteConn, socketHandlers } from './byte-conn.js';
 import type { BunApi, BunSocketListener } from './native-api.js';
 import { bunTarget, describe, remoteOf } from './socket-address.js';
 import { socketFiles } from './socket-file.js';
-import { TlsState, bunTls, resolveListenTls } from './tls.js';
+import { TlsState, bunTls, loadedListenTls, resolveListenTls } from './tls.js';
 
 declare const Bun: BunApi;
 
@@ -43,13 +43,16 @@ class BunByteListener implements ByteListener {
   /**
    * Bun cannot change a listening socket's certificate: the listener is opened again on the same
    * address with the new one. Accepted connections stay; a connect in the instant between the
-   * two is refused (clients retry).
+   * two is refused (clients retry). Synchronous from the first check to the reopen, so reloads
+   * called at once run one after the other, in call order.
    */
   async reloadTls(next: TlsOptions): Promise<void> {
     if (!this.tls) throw invalidArgument(`the listener on ${formatAddress(this.address)} is not a TLS listener`);
     if (this.closing) throw invalidArgument(`the listener on ${formatAddress(this.address)} is closed`);
     const given = reloadedTlsOptions(this.tls.given, next);
-    const settings = resolveListenTls(given);
+    // Loaded before the listener is stopped: a certificate that does not load leaves it serving.
+    // (A Unix listener's certificate is tried on loopback TCP: loading it does not depend on the address.)
+    const settings = loadedListenTls(given, 'path' in this.address ? '127.0.0.1' : this.address.host);
     const previous = this.tls.settings;
     this.tls.settings = settings;
     this.server.stop();

@@ -1,5 +1,8 @@
-import { identityOf, resolveTls, type PeerIdentity, type ResolvedTls, type TlsOptions } from '@skein/core';
-import type { BunSocket, BunTlsOptions } from './native-api.js';
+import { identityOf, listenFailed, resolveTls, unusableTls, type PeerIdentity, type ResolvedTls, type TlsOptions } from '@skein/core';
+import type { BunApi, BunSocket, BunSocketListener, BunTlsOptions } from './native-api.js';
+import { describe } from './socket-address.js';
+
+declare const Bun: BunApi;
 
 /** Bun's TLS options for a listen or a connect. */
 export function bunTls(s: ResolvedTls, side: 'connect' | 'listen'): BunTlsOptions {
@@ -16,6 +19,25 @@ export function bunTls(s: ResolvedTls, side: 'connect' | 'listen'): BunTlsOption
 }
 
 export const resolveListenTls = (tls: TlsOptions): ResolvedTls => resolveTls(tls, 'listen');
+
+/**
+ * `tls` for a listener on `host`, checked and loaded once by BoringSSL on a port of its own
+ * (closed at once): what a reload must pass before the listener it replaces is stopped. A
+ * certificate, key or CA that does not load is InvalidArgument.
+ */
+export function loadedListenTls(tls: TlsOptions, host: string): ResolvedTls {
+  const settings = resolveListenTls(tls);
+  let trial: BunSocketListener;
+  try {
+    trial = Bun.listen({ hostname: host, port: 0, socket: { open: (s) => s.close(), data() {} }, tls: bunTls(settings, 'listen') });
+  } catch (err) {
+    // An errno (EMFILE, EADDRNOTAVAIL) is the system's; the rest (ERR_OSSL_*, ERR_BORINGSSL) the certificate's.
+    if (/^E[A-Z0-9]+$/.test((err as { code?: string }).code ?? '')) throw listenFailed(`${host}:0`, `cannot try the new certificate: ${describe(err)}`, err);
+    throw unusableTls(describe(err), err);
+  }
+  trial.stop(true);
+  return settings;
+}
 
 /**
  * Where a TLS connection is in its handshake. A connection exists from its TCP accept; no byte

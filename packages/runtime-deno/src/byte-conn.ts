@@ -1,15 +1,7 @@
 import { ByteConnLifecycle, ChunkQueue, connectTimerMs, tlsCloseError, type ByteConn } from '@skein/core';
 import type { DenoConn } from './native-api.js';
+import { ReadRegions } from './read-regions.js';
 
-/**
- * Reads go one after the other into a region of this size, and each chunk is handed on as a view
- * of it: no copy and no allocation per read. A chunk the receiver keeps keeps its region alive,
- * but a region is left only once received bytes fill all but MIN_READ of it, so what is held
- * grows with the bytes received, as a copy per read would.
- */
-const REGION_SIZE = 64 * 1024;
-/** The least a read asks for: with less left in the region, the next read takes a fresh one. */
-const MIN_READ = 16 * 1024;
 /** `write` returns false once this much is waiting to be sent. */
 const HIGH_WATER = 64 * 1024;
 
@@ -20,9 +12,8 @@ const HIGH_WATER = 64 * 1024;
  * closes cleanly once both directions are done.
  */
 export class DenoByteConn extends ByteConnLifecycle implements ByteConn {
-  /** Where the next read lands: `region` from `regionAt` on. Taken at the first read. */
-  private region: Uint8Array | undefined;
-  private regionAt = 0;
+  /** Where reads land (made at the first read). */
+  private regions: ReadRegions | undefined;
   private wakeReader: (() => void) | undefined;
   private readonly outbox = new ChunkQueue();
   /** Bytes of the piece being written that Deno has not taken yet. */
@@ -101,34 +92,18 @@ export class DenoByteConn extends ByteConnLifecycle implements ByteConn {
         while (this.paused && !this.over) await new Promise<void>((resolve) => (this.wakeReader = resolve));
         this.wakeReader = undefined;
         if (this.over) return;
-        const region = (this.region ??= new Uint8Array(REGION_SIZE));
-        const at = this.regionAt;
-        const n = await this.conn.read(at === 0 ? region : region.subarray(at));
+        const regions = (this.regions ??= new ReadRegions());
+        const n = await this.conn.read(regions.next());
         if (this.over) return;
         if (n === null) return this.onReadDone();
         if (n > 0) {
           this.heard = true;
-          this.received(this.take(region, at, n));
+          this.received(regions.take(n));
         }
       }
     } catch (err) {
       this.finish(err);
     }
-  }
-
-  /**
-   * The `n` bytes just read at `at`, for the receiver to own: that part of the region is never
-   * read into again (reads go on after it, or into a fresh region), so it is handed on uncopied.
-   */
-  private take(region: Uint8Array, at: number, n: number): Uint8Array {
-    const end = at + n;
-    if (REGION_SIZE - end < MIN_READ) {
-      this.region = undefined;
-      this.regionAt = 0;
-    } else {
-      this.regionAt = end;
-    }
-    return region.subarray(at, end);
   }
 
   private onReadDone(): void {

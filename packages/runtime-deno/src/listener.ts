@@ -35,6 +35,8 @@ class DenoByteListener implements ByteListener {
   private closed = false;
   private accepting: Promise<void>;
   private closing: Promise<void> | undefined;
+  /** The reloads called so far, settled or not: the next one waits for them. */
+  private reloads: Promise<void> = Promise.resolve();
 
   constructor(
     private listener: DenoListener,
@@ -48,15 +50,22 @@ class DenoByteListener implements ByteListener {
   /**
    * Deno.listenTls cannot change its certificate: the listener is opened again on the same
    * address with the new one. Accepted connections stay; a connect in the instant between the
-   * two is refused (clients retry).
+   * two is refused (clients retry). Reloads run one after the other, in call order, so the last
+   * one called is what is served, as on Node, and each starts from the one before.
    */
-  async reloadTls(next: TlsOptions): Promise<void> {
+  reloadTls(next: TlsOptions): Promise<void> {
+    const reload = this.reloads.then(() => this.reopen(next));
+    this.reloads = reload.catch(() => {});
+    return reload;
+  }
+
+  private async reopen(next: TlsOptions): Promise<void> {
     if (!this.tls) throw invalidArgument(`the listener on ${formatAddress(this.address)} is not a TLS listener`);
     if (this.closing) throw invalidArgument(`the listener on ${formatAddress(this.address)} is closed`);
     const given = reloadedTlsOptions(this.tls.given, next);
-    const settings = denoReloadTls(this.tls.given, next);
-    const previous = this.listener;
-    previous.close();
+    // Loaded before the listener is closed: a certificate that does not load leaves it serving.
+    const settings = denoReloadTls(this.tls.given, next, (this.address as { host: string }).host);
+    this.listener.close();
     await this.accepting;
     // close() came while the old accept loop wound down: opening again would leave a listener
     // nobody closes, accepting after close() returned.

@@ -1,5 +1,8 @@
-import { invalidArgument, reloadedTls, resolveTls, type Address, type ResolvedTls, type TlsOptions } from '@skein/core';
-import type { DenoConnectTlsOptions, DenoListenTlsOptions } from './native-api.js';
+import { invalidArgument, listenFailed, reloadedTls, resolveTls, unusableTls, type Address, type ResolvedTls, type TlsOptions } from '@skein/core';
+import type { DenoApi, DenoConnectTlsOptions, DenoListenTlsOptions, DenoListener } from './native-api.js';
+import { describe } from './socket-address.js';
+
+declare const Deno: DenoApi;
 
 /**
  * Deno's TLS (rustls) does less than OpenSSL's: no client certificates on a listener, no minimum
@@ -16,7 +19,25 @@ export function denoConnectTls(address: Address, tls: TlsOptions): ResolvedTls {
   return checkCommon(address, resolveTls(tls, 'connect'));
 }
 
-export const denoReloadTls = (listening: TlsOptions, next: TlsOptions): ResolvedTls => reloadedTls(listening, next);
+/**
+ * What a listener on `host` serves after `reloadTls(next)`, loaded once on a port of its own
+ * (closed at once) before the listener is touched: a certificate rustls will not load is
+ * InvalidArgument, and the listener keeps serving the one it has.
+ */
+export function denoReloadTls(listening: TlsOptions, next: TlsOptions, host: string): ResolvedTls {
+  const settings = reloadedTls(listening, next);
+  let trial: DenoListener;
+  try {
+    trial = Deno.listenTls(listenOptions({ host, port: 0 }, settings));
+  } catch (err) {
+    // Deno's OS errors say "(os error N)"; rustls's (InvalidData, KeyMismatch) are the certificate's.
+    const why = describe(err);
+    if (/\(os error \d+\)/.test(why)) throw listenFailed(`${host}:0`, `cannot try the new certificate: ${why}`, err);
+    throw unusableTls(why, err);
+  }
+  trial.close();
+  return settings;
+}
 
 function checkCommon(address: Address, s: ResolvedTls): ResolvedTls {
   if ('path' in address) throw invalidArgument(`TLS on a Unix socket (${address.path}): Deno's TLS runs over TCP only`);

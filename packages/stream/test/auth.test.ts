@@ -69,6 +69,13 @@ describe.each(TRANSPORTS)('the auth handshake over %s', (_name, t) => {
   const connect = (address: string, credentials?: Credentials, more: Partial<ClientStreamOptions> = {}) =>
     ClientStream.connect({ transport: t, address, credentials, keepaliveMs: 0, ...more }).then((s) => (cleanup.push(() => s.destroy()), s));
 
+  it('waits for the verdict under a connectTimeoutMs past what a timer holds (2^32 ms), which a timer would fire at once', async () => {
+    // The verdict comes later than a timer that overflowed (to ~1 ms) would wait.
+    const s = await authServer(t, { authenticate: async (req) => (await new Promise((resolve) => setTimeout(resolve, 50)), tokens(req)) });
+    const stream = await connect(s.address, 'good-ada', { connectTimeoutMs: 2 ** 32 });
+    expect(utf8.decode((await stream.call(1)).msg)).toBe('ada');
+  });
+
   it('accepts credentials before any call: the principal reaches the request, the hook saw the token', async () => {
     const s = await authServer(t);
     const stream = await connect(s.address, 'good-ada');

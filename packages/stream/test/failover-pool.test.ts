@@ -3,6 +3,7 @@ import { deferred, freePort, ManualClock, waitFor, within } from '@skein/test-ut
 import { afterEach, describe, expect, it } from 'vitest';
 import { ClientStream, FailoverPool, RpcServer, type FailoverDecision, type FailoverPoolOptions, type MembershipEvent } from '../src/index.js';
 import { transport } from './harness.js';
+import { RedirectTargets } from '../src/pool/redirect-targets.js';
 import { childServer, localServer, str, textOf, type ChildServer, type LocalServer } from './pool-harness.js';
 
 const cleanup: (() => unknown)[] = [];
@@ -355,7 +356,7 @@ describe('a call that is not idempotent runs once across two hops', () => {
 describe('retry budget', () => {
   /** Servers that refuse every call themselves, bare, as a throttle does before running anything (safe to retry). */
   async function overloadedCluster() {
-    return locals(['a', 'b', 'c'], () => ({ overloaded: (req) => req.fail(ErrorCode.Overloaded) }));
+    return locals(['a', 'b', 'c'], () => ({ overloaded: (req) => void req.fail(ErrorCode.Overloaded) }));
   }
   const attempts = (s: Record<string, LocalServer>) => Object.values(s).reduce((n, x) => n + (x.counts.overloaded ?? 0), 0);
 
@@ -559,6 +560,10 @@ describe('redirects to servers not in the pool', () => {
       'add c4 (temporary)',
       'remove c3',
     ]);
+  });
+
+  it('refuses a redirectTargets.idleMs past what a timer holds (2^31-1 ms), which would sweep at once', () => {
+    expect(() => new RedirectTargets({ idleMs: 2 ** 31 }, new ManualClock(), () => {})).toThrow(/^redirectTargets\.idleMs must be a number of ms in 1\.\.2147483647, got 2147483648$/);
   });
 
   it('lets a server a redirect brought in leave once it carried no call for a whole idle sweep', async () => {

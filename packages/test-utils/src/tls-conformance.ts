@@ -149,6 +149,40 @@ export function tlsRuntimeConformance(h: TlsHarness): void {
       expect((await nodeTlsEcho(port, { ca: certs.ca, servername: 'localhost' })).server).toBe('reloaded');
     });
 
+    it('reloadTls calls at once all succeed and apply in call order: the last one wins', async () => {
+      // The CA-only reload keeps the certificate the one before it gave (not the first listen's).
+      const atOnce = [serverTls(), { cert: certs.reloaded.cert, key: certs.reloaded.key }, { ca: certs.ca }];
+      const child = run('tls-echo-server', '127.0.0.1:0', serverTls(), tlsArg(atOnce));
+      const port = await listening(child);
+      expect((await nodeTlsEcho(port, { ca: certs.ca, servername: 'localhost' })).server).toBe('localhost');
+      const [, outcomes] = await child.waitForLine(/^reloaded-at-once (.*)$/, HANG_MS);
+      expect(outcomes).toBe('fulfilled,fulfilled,fulfilled');
+      expect((await nodeTlsEcho(port, { ca: certs.ca, servername: 'localhost' })).server).toBe('reloaded');
+    });
+
+    it('a failed reloadTls and one beside it each settle, the failure typed; the good one applies', async () => {
+      const atOnce = [{ cert: certs.client.cert }, { cert: certs.reloaded.cert, key: certs.reloaded.key }];
+      const child = run('tls-echo-server', '127.0.0.1:0', serverTls(), tlsArg(atOnce));
+      const port = await listening(child);
+      await nodeTlsEcho(port, { ca: certs.ca, servername: 'localhost' });
+      const [, outcomes] = await child.waitForLine(/^reloaded-at-once (.*)$/, HANG_MS);
+      expect(outcomes).toMatch(/^InvalidArgument: .*,fulfilled$/);
+      expect((await nodeTlsEcho(port, { ca: certs.ca, servername: 'localhost' })).server).toBe('reloaded');
+    });
+
+    it('a reloadTls that fails, however often, leaves the listener serving its previous certificate', async () => {
+      // The client's certificate with the server's key: a pair that does not match.
+      const mismatched = tlsArg({ cert: certs.client.cert });
+      const child = run('tls-echo-server', '127.0.0.1:0', serverTls(), mismatched, mismatched, mismatched);
+      const port = await listening(child);
+      for (let failures = 0; failures < 3; failures++) {
+        expect(await nodeTlsEcho(port, { ca: certs.ca, servername: 'localhost' })).toMatchObject({ text: 'ping', server: 'localhost' });
+        const [, why] = await child.waitForLine(/^reload-error (.*)$/, HANG_MS);
+        expect(why).toMatch(/^InvalidArgument: /);
+      }
+      expect(await nodeTlsEcho(port, { ca: certs.ca, servername: 'localhost' })).toMatchObject({ text: 'ping', server: 'localhost' });
+    });
+
     it('connects with TLS (and mTLS) to a node:tls server, which sees its certificate', async () => {
       const server = await nodeTlsServer(certs);
       const child = run('tls-call', `127.0.0.1:${server.port}`, tlsArg({ ca: certs.ca, ...certs.client }));

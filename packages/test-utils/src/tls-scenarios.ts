@@ -36,16 +36,31 @@ const errLine = (err: unknown): string => {
   return e ? `${e.codeName ?? e.name}: ${e.message?.split('\n')[0]}` : 'none';
 };
 
+type TlsListener = Awaited<ReturnType<TlsRuntimeUnderTest['listen']>>;
+
+/** The n-th reload of tls-echo-server: one reloadTls, or (given a list) several at once. */
+function reloadWith(listener: TlsListener, tls: object, n: number): void {
+  if (!Array.isArray(tls)) {
+    void listener.reloadTls!(tls).then(() => say(n === 1 ? 'reloaded' : `reloaded ${n}`), (e: unknown) => say(`reload-error ${errLine(e)}`));
+    return;
+  }
+  void Promise.allSettled((tls as object[]).map((one) => listener.reloadTls!(one))).then((outcomes) =>
+    say(`reloaded-at-once ${outcomes.map((o) => (o.status === 'fulfilled' ? 'fulfilled' : errLine(o.reason))).join(',')}`),
+  );
+}
+
 export const TLS_SCENARIOS: Record<string, TlsScenario> = {
   /**
    * `tls-echo-server <address> <tls> [<reload tls>...]`: echoes every connection, printing for each
    * `identity <json>` with its first data and `conn-closed data=<n> err=<reason>` at its close.
    * With reload arguments it reloads with the n-th after its n-th connection closes (`reloaded`,
-   * then `reloaded <n>` from the second on). Runs until killed.
+   * then `reloaded <n>` from the second on; `reload-error <why>` when it fails). A reload argument
+   * that is a list calls reloadTls with each of them at once, and prints how each settled, in
+   * call order: `reloaded-at-once <fulfilled|why>,...`. Runs until killed.
    */
   async 'tls-echo-server'(rt, address, [tls, ...reloads], format) {
     let closes = 0;
-    let listener: Awaited<ReturnType<TlsRuntimeUnderTest['listen']>>;
+    let listener: TlsListener;
     try {
       listener = await rt.listen(
         address,
@@ -62,7 +77,7 @@ export const TLS_SCENARIOS: Record<string, TlsScenario> = {
               say(`conn-closed data=${data} err=${errLine(err)}`);
               const n = ++closes;
               const reload = reloads[n - 1];
-              if (reload !== undefined) void listener.reloadTls!(fromArg(reload)).then(() => say(n === 1 ? 'reloaded' : `reloaded ${n}`), (e: unknown) => say(`reload-error ${errLine(e)}`));
+              if (reload !== undefined) reloadWith(listener, fromArg(reload), n);
             },
           });
         },

@@ -1,4 +1,4 @@
-import { SMALL_PART, Slab, checkFrameSpec, invalidArgument, type Address, type ByteConn, type FrameConn, type FrameListener, type FrameSpec, type Runtime, type TlsOptions, type Transport, type TransportConnectOptions } from '@skein/core';
+import { MAX_TIMER_MS, SMALL_PART, Slab, checkFrameSpec, invalidArgument, type Address, type ByteConn, type FrameConn, type FrameListener, type FrameSpec, type Runtime, type TlsOptions, type Transport, type TransportConnectOptions } from '@skein/core';
 import { TcpFrameConn, type FrameConnSettings } from './frame-conn.js';
 import { TlsSettings } from './tls-settings.js';
 import { PendingFrameBudget } from './pending-frame-budget.js';
@@ -91,7 +91,8 @@ function settingsFrom(runtime: Runtime, options: TcpTransportOptions): Transport
   for (const [name, n] of counts) {
     if (n !== Infinity && !(Number.isSafeInteger(n) && n > 0)) throw invalidArgument(`${name} ${n} must be a positive integer or Infinity`);
   }
-  if (!(lingerMs > 0)) throw invalidArgument(`lingerMs ${lingerMs} is not a positive duration`);
+  // Checked here: past what a timer holds, the clock would refuse it only when a connection fails.
+  if (!(lingerMs > 0 && lingerMs <= MAX_TIMER_MS)) throw invalidArgument(`lingerMs ${lingerMs} is not a positive duration of at most ${MAX_TIMER_MS} ms`);
   return { slab: new Slab(slabSize), copyThreshold, batch: { writes: batchFrames, bytes: batchBytes }, clock: runtime.clock, lingerMs, maxPendingFrameBytes };
 }
 

@@ -347,6 +347,8 @@ describe('tcpTransport', () => {
     expect(() => tcpTransport(nodeRuntime, { batchFrames: Infinity, batchBytes: Infinity })).not.toThrow();
     expect(() => tcpTransport(nodeRuntime, { maxPendingFrameBytes: 0 })).toThrow(/maxPendingFrameBytes 0 must be a positive integer or Infinity/);
     expect(() => tcpTransport(nodeRuntime, { maxPendingFrameBytes: 1.5 })).toThrow(RpcError);
+    // Past what a timer holds: refused here, not by the clock when a connection fails and lingers.
+    expect(() => tcpTransport(nodeRuntime, { lingerMs: 2 ** 31 })).toThrow(/lingerMs 2147483648 is not a positive duration of at most 2147483647 ms/);
     expect(() => tcpTransport(nodeRuntime, { maxPendingFrameBytes: Infinity })).not.toThrow();
   });
 

@@ -5,6 +5,7 @@ import {
   RemoteError,
   RpcError,
   SMALL_PART,
+  connectTimerMs,
   takeBytes,
   invalidArgument,
   parseAddress,
@@ -310,7 +311,8 @@ export class ClientStream implements StreamCaller {
         this.destroy(err.message);
         reject(err);
       };
-      const timer = this.clock.every(timeoutMs, () => fail(new RpcError(ErrorCode.Unreachable, `${this.remote} gave no verdict on the credentials within ${timeoutMs} ms`)));
+      // Capped like the connect's own timer: connectTimeoutMs may be any positive duration.
+      const timer = this.clock.every(connectTimerMs(timeoutMs), () => fail(new RpcError(ErrorCode.Unreachable, `${this.remote} gave no verdict on the credentials within ${timeoutMs} ms`)));
       // A TLS server that refused our certificate is a refusal too (Unauthenticated, never retried elsewhere), not Unreachable.
       void this.closed().then((err) => fail(isAuthRefusal(err) ? err : new RpcError(ErrorCode.Unreachable, `connection to ${this.remote} closed before its credentials were answered`, { cause: err })));
       const done = (): void => {

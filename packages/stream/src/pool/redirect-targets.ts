@@ -1,5 +1,5 @@
 import { invalidArgument, type Clock, type Ticker } from '@skein/core';
-import { positive } from '../internals/checks.js';
+import { timerMs } from '../internals/checks.js';
 
 export interface RedirectTargetOptions {
   /** Servers brought in by redirects at once; past it the least recently redirected-to leaves. 0 refuses redirects to new servers. Default 4. */
@@ -42,7 +42,7 @@ export class RedirectTargets<T extends RedirectTarget> {
     const { max, idleMs } = { ...DEFAULT_REDIRECT_TARGETS, ...opts };
     if (!(Number.isInteger(max) && max >= 0)) throw invalidArgument(`redirectTargets.max must be a non-negative integer, got ${max}`);
     this.max = max;
-    this.idleMs = positive(idleMs, 'redirectTargets.idleMs');
+    this.idleMs = timerMs(idleMs, 'redirectTargets.idleMs');
   }
 
   /** False when redirects to servers not in the pool are refused (`max: 0`). */
