@@ -8,6 +8,7 @@ import { refuseThen, type AnyMethod, type ClientArgOf, type ErrorOf, type Result
 import { explained, undecodableFirstReply } from './error-hints.js';
 import { callInfo, withFilters, type Filter } from './filters.js';
 import { validate } from './schema.js';
+import { ClientFilterWait } from './client-filter-wait.js';
 
 export interface ClientOptions {
   codec: Codec;
@@ -128,8 +129,9 @@ function clientMethod(service: string, name: string, m: AnyMethod, caller: Calle
       return reject(e instanceof RpcError ? e : encodeError(codec.name, e));
     }
     // The caller's own options object goes through as it is unless something must be added:
-    // one object less per call on the common path.
-    const mustAdd = needsOwnOptions || (o.timeoutMs === undefined && opts.timeoutMs !== undefined);
+    // one object less per call on the common path. Never one that says `idempotent` (a pool
+    // call's CallOptions passed on): the method's definition alone says whether it may run twice.
+    const mustAdd = needsOwnOptions || (o.timeoutMs === undefined && opts.timeoutMs !== undefined) || (o as CallOptions).idempotent !== undefined;
     let callOpts: CallOptions = !mustAdd ? o : o === NO_OPTIONS ? defaultOptions : ownOptions(o);
     let release = noop;
     if (o.ctx !== undefined) {
@@ -219,10 +221,11 @@ function clientMethod(service: string, name: string, m: AnyMethod, caller: Calle
       }
       return callStream(stub, caller, arg, inherited.opts, inherited.release);
     };
-    return withFiltersAndResult(open, filters, service, name, logger);
+    // A stream takes no client-wide default timeout (a subscription may last): only its own bounds its filters.
+    return withFiltersAndResult(open, filters, service, name, logger, undefined);
   }
 
-  return withFiltersAndResult(call, filters, service, name, logger);
+  return withFiltersAndResult(call, filters, service, name, logger, opts.timeoutMs);
 }
 
 /**
@@ -235,15 +238,17 @@ function withFiltersAndResult(
   service: string,
   name: string,
   logger: Logger,
+  defaultTimeoutMs: number | undefined,
 ): ClientMethod<AnyMethod> {
   const action = `${service}.${name}`;
   const filtered =
     filters.length === 0
       ? run
-      : (arg: unknown, o: MethodCallOptions = NO_OPTIONS): Promise<unknown> =>
-          withFilters(filters, callInfo('client', service, name, arg, { route: o.route }), () => run(arg, o), (e) =>
-            logger.warn({ action, err: e }, 'client filter failed after the call'),
-          );
+      : (arg: unknown, o: MethodCallOptions = NO_OPTIONS): Promise<unknown> => {
+          const info = callInfo('client', service, name, arg, { route: o.route });
+          const wait = new ClientFilterWait(o, o.timeoutMs ?? defaultTimeoutMs, info);
+          return withFilters(filters, info, () => run(arg, wait.sendOptions()), (e) => logger.warn({ action, err: e }, 'client filter failed after the call'), wait);
+        };
   const result = (arg: unknown, o?: MethodCallOptions): Promise<Result<unknown, unknown>> =>
     filtered(arg, o).then(
       (value) => ({ ok: true as const, value }),

@@ -1,10 +1,14 @@
 import { ErrorCode, RpcError, type Logger, type PeerIdentity } from '@skein/core';
 import type { Caller, ConnKind, ServerRequest } from '@skein/stream';
+import type { FilterWatch } from './filters.js';
+import { whenAborted } from './linked-signal.js';
 
 /** What a handler knows about its call besides the argument. */
-export class CallContext {
+export class CallContext implements FilterWatch {
   private controller: AbortController | undefined;
   private unlink: (() => void) | undefined;
+  /** Answered: a signal made now links to nothing (see `signal`). */
+  private finished = false;
   /** @internal The timeout sweep's tick count when the call started; -1 while in no sweep. */
   sweepTick = -1;
   /** @internal The timeout sweep's list of running calls, threaded through them (timeout-sweep.ts). */
@@ -86,7 +90,9 @@ export class CallContext {
    * Fires when nobody waits for the answer any more: the client cancelled the call (Cancelled),
    * its deadline passed (Timeout), the connection closed (IO), or the call passed the server's
    * `handlerTimeoutMs`. Made on first access, so handlers that never look pay nothing. Give
-   * `ctx` to the calls a handler makes (`{ ctx }`) and they are cancelled with it.
+   * `ctx` to the calls a handler makes (`{ ctx }`) and they are cancelled with it. First read
+   * after the call was answered (by work the handler left running), it is linked to nothing: a
+   * plain call's source is its connection's signal, which would keep a listener per such call.
    */
   get signal(): AbortSignal {
     if (!this.controller) {
@@ -94,7 +100,7 @@ export class CallContext {
       const source = this.req.signal;
       const reason = (): unknown => (source.reason instanceof RpcError ? source.reason : new RpcError(ErrorCode.IO, 'connection closed'));
       if (source.aborted) c.abort(reason());
-      else {
+      else if (!this.finished) {
         const onAbort = (): void => c.abort(reason());
         source.addEventListener('abort', onAbort, { once: true });
         this.unlink = () => source.removeEventListener('abort', onAbort);
@@ -135,8 +141,19 @@ export class CallContext {
     this.req.fail(err);
   }
 
+  /**
+   * @internal Ends the server filters of a call nobody waits for any more (cancelled, past its
+   * deadline or the handler timeout, its connection gone) while a `before` awaits: its handler
+   * will not start.
+   */
+  watchFilters(stop: (reason: unknown) => void): () => void {
+    const signal = this.signal;
+    return whenAborted(signal, undefined, () => stop(signal.reason));
+  }
+
   /** @internal The call is answered: stop listening to the connection. */
   finish(): void {
+    this.finished = true;
     this.unlink?.();
   }
 }

@@ -44,22 +44,44 @@ export interface Filter {
 }
 
 /**
+ * Stops the filters of a call nobody waits for any more. Asked only when a `before` awaits, so a
+ * call whose filters are synchronous pays nothing for it.
+ */
+export interface FilterWatch {
+  /** Calls `stop` with why once the call is cancelled (or past its deadline); returns what unhooks it. */
+  watchFilters(stop: (reason: unknown) => void): () => void;
+}
+
+/**
  * Runs `run` inside the filters: every `before` in order (the first that throws rejects the call),
  * then `run`, then the `after` of each filter whose `before` completed, last first. A throwing
  * `after` is reported to `onError` and never changes the outcome.
  *
  * Synchronous hooks run synchronously, and so does `run` after them: a server filter must see
  * the state of the loop at the moment each request is dispatched (load shedding depends on it).
+ *
+ * While a `before` awaits, `watch` (if given) may end the call: it settles with the reason at
+ * once (a `before` that never settles would hold it for ever, whatever its signal or deadline
+ * said), and `run` never starts, even if that `before` resolves later; if it does, its
+ * `after` runs then, with that outcome.
  */
 export function withFilters(
   filters: readonly Filter[],
   info: CallInfo,
   run: () => unknown,
   onError: (e: unknown) => void,
+  watch?: FilterWatch,
 ): Promise<unknown> {
   return new Promise((resolve, reject) => {
     let ran = 0;
+    let settled = false;
+    let unwatch: (() => void) | undefined;
+    let final: Outcome | undefined;
     const finish = (outcome: Outcome): void => {
+      if (settled) return;
+      settled = true;
+      final = outcome;
+      unwatch?.();
       for (let i = ran - 1; i >= 0; i--) {
         try {
           filters[i]!.after?.(info, outcome);
@@ -77,12 +99,16 @@ export function withFilters(
           const r = filters[ran]!.before?.(info);
           // Any thenable: one whose refusal went unseen would let the call through.
           if (isThenable(r)) {
-            Promise.resolve(r).then(() => (ran++, next()), fail);
+            if (watch !== undefined && unwatch === undefined) unwatch = watch.watchFilters(fail); // may end the call at once
+            Promise.resolve(r).then(() => (settled ? lateAfter(filters[ran]!, info, final!, onError) : (ran++, next())), fail);
             return;
           }
         }
+        // The call's own path heeds its signal from here.
+        unwatch?.();
         const out = run();
-        if (out instanceof Promise) out.then((value) => finish({ ok: true, value }), fail);
+        // Any thenable: the `after`s see its value, once it has one, not the thenable.
+        if (isThenable(out)) Promise.resolve(out).then((value) => finish({ ok: true, value }), fail);
         else finish({ ok: true, value: out });
       } catch (error) {
         fail(error);
@@ -90,6 +116,18 @@ export function withFilters(
     };
     next();
   });
+}
+
+/**
+ * A `before` that completed after its call ended gets its `after` too (what it took, a slot or a
+ * lease, it gives back), with the outcome the caller saw.
+ */
+function lateAfter(filter: Filter, info: CallInfo, outcome: Outcome, onError: (e: unknown) => void): void {
+  try {
+    filter.after?.(info, outcome);
+  } catch (e) {
+    onError(e);
+  }
 }
 
 /** A fresh CallInfo: one per call, never shared. */

@@ -28,3 +28,25 @@ export function linkedSignal(a: AbortSignal, b: AbortSignal): { signal: AbortSig
 }
 
 export function noop(): void {}
+
+/**
+ * Calls `onAbort` once, when either signal aborts (at once if one has), and returns what unhooks
+ * it: a long-lived signal keeps no listener of a call that ended without its help.
+ */
+export function whenAborted(a: AbortSignal | undefined, b: AbortSignal | undefined, onAbort: () => void): () => void {
+  if (a?.aborted || b?.aborted) {
+    onAbort();
+    return noop;
+  }
+  const release = (): void => {
+    a?.removeEventListener('abort', fire);
+    b?.removeEventListener('abort', fire);
+  };
+  const fire = (): void => {
+    release();
+    onAbort();
+  };
+  a?.addEventListener('abort', fire, { once: true });
+  b?.addEventListener('abort', fire, { once: true });
+  return release;
+}

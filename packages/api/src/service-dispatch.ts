@@ -194,7 +194,7 @@ class Runner {
     const served =
       this.filters.length === 0
         ? run()
-        : withFilters(this.filters, this.serverInfo(req, e, ctx, arg), run, (err) => this.logger.warn({ action: e.action, err }, `${e.action}: server filter failed after the call`));
+        : withFilters(this.filters, this.serverInfo(req, e, ctx, arg), run, (err) => this.logger.warn({ action: e.action, err }, `${e.action}: server filter failed after the call`), ctx);
     served.then(
       () => this.streamDone(ctx),
       (err: unknown) => {
@@ -241,7 +241,7 @@ class Runner {
       started = true;
       return e.handler(arg, ctx);
     };
-    withFilters(this.filters, info, run, (err) => this.logger.warn({ action: info.action, err }, `${info.action}: server filter failed after the call`)).then(
+    withFilters(this.filters, info, run, (err) => this.logger.warn({ action: info.action, err }, `${info.action}: server filter failed after the call`), ctx).then(
       (v) => this.done(req, e, ctx, v, false),
       (err) => this.done(req, e, ctx, err, true, started),
     );
@@ -313,7 +313,7 @@ class Runner {
       if (err.code === ErrorCode.Internal || err.code === ErrorCode.Encode) {
         this.logger.error({ action, peer: req.conn.remote, err }, `${action} failed`);
       }
-      return req.fail(err, started ? handlerErrorDetail(err, action, this.expose) : refusalDetail(err, this.expose));
+      return void req.fail(err, started ? handlerErrorDetail(err, action, this.expose) : refusalDetail(err, this.expose));
     }
     this.logger.error({ action, peer: req.conn.remote, err }, `${action}: handler threw an undeclared error`);
     req.fail(ErrorCode.Internal, crashDetail(err, action, this.expose));

@@ -1,6 +1,7 @@
 import { ErrorCode, RemoteError, RpcError, invalidArgument, type Codec } from '@skein/core';
 import type { Caller, CallOptions, StreamCall, StreamCaller } from '@skein/stream';
 import type { AnyMethod } from './define.js';
+import { StreamSource } from './stream-source.js';
 import { fromBytes, toBytes, type ValueRules } from './value-bytes.js';
 
 /** How a stub turns a stream's error into the error its caller sees (the method's own, or explained). */
@@ -70,12 +71,18 @@ function noop(): void {}
 
 /**
  * Writes the argument's values, each once the server has room, then ends. A source that throws
- * (or a value that fails its schema) cancels the stream, and the caller sees that error.
+ * (or a value that fails its schema) cancels the stream, and the caller sees that error. Once the
+ * stream is over (answered, cancelled, timed out), the source is returned at once: one that
+ * waits for its next value (an event source) may never yield again, and would keep its
+ * listeners, and this loop, for ever.
  */
 async function send(s: StreamCall, stub: StreamStub, values: AsyncIterable<unknown> | Iterable<unknown>): Promise<void> {
   try {
-    for await (const v of values) {
-      const item = await toBytes(stub.out, v);
+    const source = new StreamSource(values); // inside: a source that is no iterable cancels the stream too
+    const stop = (): void => void source.stop();
+    s.result.then(stop, stop);
+    for (let r = await source.next(); r.done !== true; r = await source.next()) {
+      const item = await toBytes(stub.out, r.value);
       await s.write(item.msg, item.blob);
     }
     s.end();

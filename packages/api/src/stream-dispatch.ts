@@ -2,6 +2,8 @@ import { ErrorCode, RpcError, type Codec } from '@skein/core';
 import type { RequestStream, ServerRequest } from '@skein/stream';
 import type { CallContext } from './context.js';
 import type { AnyMethod } from './define.js';
+import { whenAborted } from './linked-signal.js';
+import { StreamSource } from './stream-source.js';
 import { fromBytes, toBytes, type ValueRules } from './value-bytes.js';
 
 /** A streaming method's server side, made once per method: how its values come in and go out. */
@@ -52,9 +54,22 @@ export async function serveStream(
     const last = await toBytes(s.out, out);
     return void req.reply(last.msg, last.blob);
   }
-  for await (const v of out as AsyncIterable<unknown>) {
-    const item = await toBytes(s.out, v);
-    await req.stream!.write(item.msg, item.blob);
+  const source = new StreamSource(out as AsyncIterable<unknown>);
+  // Nobody waits any more (the client broke off, cancelled or passed its deadline; the stream
+  // timeout answered it) while the source waits: stopped now, not at a next value that may never come.
+  const unwatch = whenAborted(ctx.signal, undefined, () => void source.stop());
+  try {
+    for (let r = await source.next(); r.done !== true; r = await source.next()) {
+      try {
+        const item = await toBytes(s.out, r.value);
+        await req.stream!.write(item.msg, item.blob);
+      } catch (e) {
+        await source.stop(); // as a `break` on a throw stops it
+        throw e;
+      }
+    }
+  } finally {
+    unwatch();
   }
   req.reply();
 }

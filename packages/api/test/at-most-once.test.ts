@@ -1,7 +1,7 @@
 import { msgpackCodec } from '@skein/codec-msgpack';
 import { ErrorCode, RemoteError, RpcError, codeErrors } from '@skein/core';
 import { freePort, within } from '@skein/test-utils';
-import { ClientStream, FailoverPool, RpcServer, type FailoverPoolOptions } from '@skein/stream';
+import { ClientStream, FailoverPool, RpcServer, type CallOptions, type FailoverPoolOptions } from '@skein/stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createClient, createServiceDispatch, implement, method, service, type Filter } from '../src/index.js';
 import { transport } from './harness.js';
@@ -119,5 +119,19 @@ describe('a method that is not idempotent runs once across two hops', () => {
     const f = await fronts(ok, refuseOnFirst);
     expect(await frontClient(f.addresses, { strategy: 'leader' }).op()).toBe('done');
     expect(f.runs()).toBe(1);
+  });
+});
+
+describe("a method's own idempotence decides, not the options object a call is given", () => {
+  it('a non-idempotent method runs once even when its options carry a pool call\'s idempotent: true', async () => {
+    let runs = 0;
+    // Servers that take the call and never answer: the client times out, the call may have run.
+    const silent = () => listen(new RpcServer({ dispatch: { dispatch: () => void runs++ }, closeWaitMs: 0 }));
+    const front = frontClient([await silent(), await silent()], { retries: 1 });
+    // One options object for raw pool calls and stub calls alike (a CallOptions is a MethodCallOptions).
+    const shared: CallOptions = { timeoutMs: 300, idempotent: true };
+    const err = await front.op(undefined, shared).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: ErrorCode.Timeout });
+    expect(runs).toBe(1);
   });
 });

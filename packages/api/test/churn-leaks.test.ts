@@ -1,6 +1,6 @@
 import { msgpackCodec } from '@skein/codec-msgpack';
 import { ErrorCode, silentLogger } from '@skein/core';
-import { abortListeners, heapAfterGc, longLivedSignal } from '@skein/test-utils';
+import { abortListeners, heapAfterGc, longLivedSignal, waitFor } from '@skein/test-utils';
 import { ClientStream, RpcServer } from '@skein/stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createClient, createServiceDispatch, implement, method, serverStream, service, type CallContext, type Client, type Filter } from '../src/index.js';
@@ -122,6 +122,23 @@ describe('handlers that never settle', () => {
     const hang = createClient(Hang, await listen(server), { codec, logger: silentLogger });
     const outcomes = await Promise.all(Array.from({ length: 50 }, (_, i) => hang.wait(i).then(() => 'ok', (e: { code?: number }) => e.code)));
     expect(new Set(outcomes)).toEqual(new Set([ErrorCode.Timeout]));
+    expect(abortListeners(connection!)).toBe(0);
+  });
+
+  it("leave nothing on their connection's signal when work they left running reads ctx.signal after the answer", async () => {
+    const Late = service('Late', { go: method<number, number>() });
+    let connection: AbortSignal | undefined;
+    let lateReads = 0;
+    const services = createServiceDispatch({
+      codec,
+      logger: silentLogger,
+      // Answers at once; what it left running reads the signal later (a call made with `{ ctx }` does).
+      services: [implement(Late, { go: (n: number, ctx: CallContext) => (setImmediate(() => (void ctx.signal, lateReads++)), n) })],
+    });
+    const server = new RpcServer({ dispatch: { dispatch: (req) => ((connection ??= req.signal), services.dispatch(req)) }, logger: silentLogger });
+    const late = createClient(Late, await listen(server), { codec, logger: silentLogger });
+    for (let i = 0; i < 50; i++) expect(await late.go(i)).toBe(i);
+    await waitFor(() => lateReads === 50, { what: 'the late reads' });
     expect(abortListeners(connection!)).toBe(0);
   });
 });

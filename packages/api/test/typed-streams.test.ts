@@ -220,3 +220,89 @@ describe('typed streams over pools', () => {
     }
   });
 });
+
+describe('typed streams: a client source that waits when its stream ends', () => {
+  // An event source (`events.on(socket, 'data')`) yields when something happens, maybe never
+  // again: a stream over (cancelled, timed out, refused) must let it go now, not at its next value.
+  it('is returned (its listeners removed) once the stream is cancelled, the server refuses it, or the handler answers early', async () => {
+    const { feed } = await setup();
+    const sources: { returned: boolean }[] = [];
+    /** Yields `first`, then waits for a value that never comes. */
+    const idleAfter = (first: number[]): AsyncIterable<number> => {
+      const state = { returned: false };
+      sources.push(state);
+      let i = 0;
+      return {
+        [Symbol.asyncIterator]: () => ({
+          next: () => (i < first.length ? Promise.resolve({ value: first[i++]!, done: false }) : new Promise<IteratorResult<number>>(() => {})),
+          return: () => ((state.returned = true), Promise.resolve({ value: undefined, done: true as const })),
+        }),
+      };
+    };
+    const ac = new AbortController();
+    const cancelled = feed.sum(idleAfter([1]), { signal: ac.signal }).catch(codeOf);
+    await waitFor(() => sources[0] !== undefined);
+    ac.abort();
+    // Refused by the server's schema: its first value is no number.
+    const refused = feed.sum(idleAfter(['x' as unknown as number])).catch(codeOf);
+    // The handler stops reading after three values and answers TooMany.
+    const early = feed.sum(idleAfter([1, 2, 3, 4])).catch((e: unknown) => (e instanceof TooMany ? 'TooMany' : e));
+    expect([await cancelled, await refused, await early]).toEqual([ErrorCode.Cancelled, ErrorCode.InvalidArgument, 'TooMany']);
+    await waitFor(() => sources.every((s) => s.returned), { what: 'every source returned' });
+  });
+});
+
+describe('typed streams: a handler source that waits when its stream ends', () => {
+  const Watch = service('Watch', { events: serverStream<void, number>() });
+
+  /** A Watch server whose handler returns an event source that yields one value, then waits; and the sources handed out. */
+  async function watchServer(streamTimeoutMs?: number) {
+    const handed: { returned: boolean }[] = [];
+    const s = await serve({
+      codec: msgpackCodec,
+      logger: silentLogger,
+      streamTimeoutMs,
+      services: [
+        implement(Watch, {
+          // Not a generator: an event source (`events.on(bus, 'event')`, mapped), which yields one value, then waits.
+          events: () => {
+            const state = { returned: false };
+            handed.push(state);
+            let sent = false;
+            return {
+              [Symbol.asyncIterator]: () => ({
+                next: () => (sent ? new Promise<IteratorResult<number>>(() => {}) : ((sent = true), Promise.resolve({ value: 1, done: false }))),
+                return: () => ((state.returned = true), Promise.resolve({ value: undefined, done: true as const })),
+              }),
+            };
+          },
+        }),
+      ],
+    });
+    cleanup.push(() => s.close());
+    await s.stream.ping(); // the hello is answered: the break travels as a cancel
+    return { s, handed, watch: createClient(Watch, s.stream, { codec: msgpackCodec }) };
+  }
+
+  it('is returned once the client breaks off, though it never yields again', async () => {
+    const { s, handed, watch } = await watchServer();
+    for (let i = 0; i < 3; i++) {
+      for await (const v of await watch.events()) {
+        expect(v).toBe(1);
+        break;
+      }
+    }
+    await waitFor(() => handed.length === 3 && handed.every((h) => h.returned), { what: "every handler's source returned" });
+    await waitFor(() => s.server.stats().inFlight === 0, { what: 'the server to let go of the streams' });
+  });
+
+  it('is returned once the stream timeout ends the stream', async () => {
+    const { handed, watch } = await watchServer(1);
+    const items: number[] = [];
+    const err = await (async () => {
+      for await (const v of await watch.events()) items.push(v);
+    })().catch(codeOf);
+    expect(err).toBe(ErrorCode.Timeout);
+    await waitFor(() => handed.length === 1 && handed[0]!.returned, { what: "the handler's source returned" });
+  });
+});
