@@ -74,6 +74,11 @@ const BY_WIRE = new Map<string, ErrorCode>(
   }),
 );
 
+/** True for a built-in code (one CODE_INFO has): an HTTP status, -1 or 2^32 + 105 is none. */
+export function isErrorCode(code: unknown): code is ErrorCode {
+  return typeof code === 'number' && Number.isInteger(code) && CODE_INFO[code as ErrorCode] !== undefined;
+}
+
 /** The built-in code whose wire string is exactly `s`, if any. */
 export function codeFromWire(s: string): ErrorCode | undefined {
   return BY_WIRE.get(s);

@@ -14,7 +14,7 @@
  */
 
 // ── Errors: what a call can fail with, and the errors of your own methods
-export { ErrorCode, CODE_INFO, codeFromWire } from './error-code.js';
+export { ErrorCode, CODE_INFO, codeFromWire, isErrorCode } from './error-code.js';
 export type { ErrorName, RetryPolicy } from './error-code.js';
 export { RpcError, rpcError, invalidArgument, connectFailed, listenFailed } from './rpc-error.js';
 export type { RpcErrorOptions } from './rpc-error.js';

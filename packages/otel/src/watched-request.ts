@@ -1,4 +1,4 @@
-import { CODE_INFO, EMPTY_BYTES, ErrorCode, RemoteError, RpcError, type ErrorPayload } from '@skein/core';
+import { CODE_INFO, EMPTY_BYTES, ErrorCode, RemoteError, RpcError, isErrorCode, type ErrorPayload } from '@skein/core';
 import { actionName, type ServerRequest } from '@skein/stream';
 import type { CallRecorder, OpenCall } from './call-recorder.js';
 
@@ -40,7 +40,11 @@ export function watchedRequest(req: ServerRequest, recorder: CallRecorder, call:
   const fail = (err: RpcError | ErrorCode, detail?: string): void => {
     const first = !req.isAnswered;
     req.fail(err, detail);
-    if (first) end(lostBeforeAnswer(req, own) ?? (typeof err === 'number' ? new RpcError(err, detail) : err), 0);
+    if (!first) return;
+    // A code that is none went out as Internal (the request refused it): that is what the client got.
+    const code = typeof err === 'number' ? err : (err as RpcError | null)?.code;
+    const sent = isErrorCode(code) ? (typeof err === 'number' ? new RpcError(err, detail) : err) : notSent(req, ErrorCode.Internal, `error ${code}`);
+    end(lostBeforeAnswer(req, own) ?? sent, 0);
   };
   // Likewise a custom error: one the wire cannot carry went out as a built-in error.
   const failCustom = (payload: ErrorPayload): ErrorCode | undefined => {

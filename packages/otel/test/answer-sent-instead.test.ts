@@ -2,7 +2,7 @@ import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { createClient, createServiceDispatch, implement, method, service } from '@skein/api';
 import { msgpackCodec } from '@skein/codec-msgpack';
-import { EMPTY_BYTES, ErrorCode, formatAddress, RemoteError, type Address } from '@skein/core';
+import { EMPTY_BYTES, ErrorCode, formatAddress, RemoteError, silentLogger, type Address } from '@skein/core';
 import { nodeRuntime } from '@skein/runtime-node';
 import { ClientStream, createRouter, RpcServer, type Dispatch } from '@skein/stream';
 import { tcpTransport } from '@skein/transport-tcp';
@@ -93,5 +93,28 @@ describe('a custom error the wire cannot carry', () => {
     expect(big!.status).toMatchObject({ code: SpanStatusCode.ERROR, message: "Files.big: custom error not sent; the call failed with FrameTooLarge" });
     expect(negative!.attributes).toMatchObject({ 'error.type': 'Internal', 'rpc.skein.error_code': ErrorCode.Internal });
     expect(negative!.status.code).toBe(SpanStatusCode.ERROR);
+  });
+});
+
+describe('an error code that is none', () => {
+  it('is recorded as the Internal the client got, and the wrapper does not throw', async () => {
+    const threw: unknown[] = [];
+    const stream = await connect(
+      createRouter({
+        // 2^32 + 105 would read as InvalidArgument were it wrapped into a u32; it is refused instead.
+        'Files.wrapped': (req) => {
+          try {
+            req.fail((2 ** 32 + 105) as ErrorCode);
+          } catch (err) {
+            threw.push(err);
+          }
+        },
+      }, { logger: silentLogger }),
+    );
+    await expect(stream.call('Files.wrapped')).rejects.toMatchObject({ code: ErrorCode.Internal });
+    expect(threw).toEqual([]);
+    const [span] = serverSpans();
+    expect(span!.attributes).toMatchObject({ 'error.type': 'Internal', 'rpc.skein.error_code': ErrorCode.Internal });
+    expect(span!.status).toMatchObject({ code: SpanStatusCode.ERROR, message: 'Files.wrapped: error 4294967401 not sent; the call failed with Internal' });
   });
 });

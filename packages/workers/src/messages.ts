@@ -127,8 +127,9 @@ export interface RepliesMessage extends AnswerBatch {
 
 /**
  * Worker → pool: answers that could not leave the worker (a handler answered with something that
- * is not bytes, or a detail that cannot be cloned), by call id, with why. Their handlers ran: the
- * pool fails those calls Internal. The other answers of their batch were sent.
+ * is not bytes or no error code, as its request found, or a detail that cannot be cloned), by
+ * call id, with why. Their handlers ran: the pool fails those calls Internal. The other answers
+ * of their batch were sent.
  */
 export interface UnsentRepliesMessage {
   readonly t: 'unsent';

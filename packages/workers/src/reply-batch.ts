@@ -1,4 +1,4 @@
-import { CODE_INFO, EMPTY_BYTES, type ErrorCode, type ErrorPayload, type RetryPolicy } from '@skein/core';
+import { EMPTY_BYTES, type ErrorCode, type ErrorPayload, type RetryPolicy } from '@skein/core';
 import type { AnswerBatch, RepliesMessage, ReverseAnswersMessage } from './messages.js';
 
 /** Header words per answer: call id, kind, then two words whose meaning depends on the kind. */
@@ -9,8 +9,6 @@ const CUSTOM_NUMBER = 2; // the number
 const CUSTOM_BYTES = 3; // length
 /** An RpcError as a caller gave it (a reverse call's outcome): code | retry << 16, message index + 1. */
 const FAILED = 4;
-/** A handler's error "code" that is none (404, 2^32 + 105, -1): 0, its string form's index + 1. */
-const NOT_A_CODE = 5;
 const RETRIES: readonly RetryPolicy[] = ['safe', 'idempotent', 'never'];
 
 /**
@@ -35,16 +33,9 @@ export class ReplyPacker {
     this.bytes += msg.length + blob.length;
   }
 
+  /** `code` is one of CODE_INFO's: the request refused any other (ServerRequest.fail), so it fits the word. */
   error(callId: number, code: ErrorCode, detail: string | undefined): void {
-    // A word holds a u32: 2^32 + 105 would arrive as 105 (InvalidArgument), -1 as another number.
-    // A number that is no code crosses whole, as text, for the pool to refuse by name.
-    if (!Number.isInteger(code) || CODE_INFO[code] === undefined) return this.notACode(callId, String(code));
     this.words.push(callId, ERROR, code, detail === undefined ? 0 : this.strings.push(detail));
-  }
-
-  /** A handler's error "code" that is none, in words (its detail is not sent: the call fails Internal). */
-  notACode(callId: number, code: string): void {
-    this.words.push(callId, NOT_A_CODE, 0, this.strings.push(code));
   }
 
   custom(callId: number, payload: ErrorPayload): void {
@@ -138,9 +129,6 @@ function sendApart(
       case FAILED:
         one.failed(id, (a & 0xffff) as ErrorCode, strings[b - 1]!, RETRIES[a >>> 16]!);
         break;
-      case NOT_A_CODE:
-        one.notACode(id, strings[b - 1]!);
-        break;
       default:
         one.custom(id, parts[p++]!);
     }
@@ -154,8 +142,6 @@ export interface ReplySink {
   error(callId: number, code: ErrorCode, detail: string | undefined): void;
   custom(callId: number, payload: ErrorPayload): void;
   failed(callId: number, code: ErrorCode, message: string, retry: RetryPolicy): void;
-  /** A handler failed with `code`, which is no error code: as the handler gave it, in words. */
-  notACode(callId: number, code: string): void;
 }
 
 /** Reads a batch made by `ReplyPacker.take` or `takeAnswers`; bytes are views of the transferred buffer. */
@@ -180,9 +166,6 @@ export function unpackReplies(m: AnswerBatch, sink: ReplySink): void {
         break;
       case FAILED:
         sink.failed(id, (a & 0xffff) as ErrorCode, m.strings[b - 1]!, RETRIES[a >>> 16]!);
-        break;
-      case NOT_A_CODE:
-        sink.notACode(id, m.strings[b - 1]!);
         break;
       default:
         sink.custom(id, body.subarray(at, at + a));

@@ -1,4 +1,4 @@
-import { EMPTY_BYTES, RemoteError, RpcError, invalidArgument, ErrorCode, type ErrorPayload, type RetryPolicy } from '@skein/core';
+import { EMPTY_BYTES, RemoteError, RpcError, invalidArgument, type ErrorCode, type ErrorPayload, type RetryPolicy } from '@skein/core';
 import type { CallOptions, Metadata, Notify, Reply } from '@skein/stream';
 import type { ReverseAnswersMessage, ReverseCallOpts, ReverseCallsMessage } from './messages.js';
 import { unpackReplies, type ReplySink } from './reply-batch.js';
@@ -98,11 +98,6 @@ export class ReverseOutbox implements ReplySink {
 
   failed(id: number, code: ErrorCode, message: string, retry: RetryPolicy): void {
     this.tell(this.settle(id), new RpcError(code, message, { retry }), null);
-  }
-
-  /** Not sent by the pool (a caller's errors carry codes); read as any other answer that is no error code. */
-  notACode(id: number, code: string): void {
-    this.tell(this.settle(id), new RpcError(ErrorCode.Internal, `the answer failed with ${code}, which is no error code`), null);
   }
 
   private tell(p: Pending | undefined, err: RpcError | RemoteError | null, reply: Reply | null): void {

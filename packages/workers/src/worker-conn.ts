@@ -30,8 +30,8 @@ export class WorkerConn implements Responder {
     private readonly replies: ReplyPacker,
     /** An answer to the call was written (the one answer: a request writes no second). */
     private readonly onWrite: (callId: number) => void,
-    /** An answer that cannot leave the worker as it is (not bytes): the pool fails the call Internal. */
-    private readonly refuse: (callId: number, err: Error) => void,
+    /** An answer that is none (not bytes, no error code): the pool fails the call Internal, logged, saying `why`. */
+    private readonly refuse: (callId: number, why: string) => void,
     outbox: ReverseOutbox,
   ) {
     this.principal = desc.principal;
@@ -64,12 +64,9 @@ export class WorkerConn implements Responder {
     this.closed.abort();
   }
 
+  /** The request has checked that `msg` and `blob` are bytes (ServerRequest.reply). */
   writeOk(callId: number, _hi: number, msg: Uint8Array, blob: Uint8Array): boolean {
-    // Typed as bytes, but a raw handler's code may pass anything: a string would be copied as
-    // zeros (its characters are no numbers) and go out as an answer nobody sent.
-    if (!(msg instanceof Uint8Array)) this.refuse(callId, notBytes("the reply's msg", msg));
-    else if (!(blob instanceof Uint8Array)) this.refuse(callId, notBytes("the reply's blob", blob));
-    else this.replies.ok(callId, msg, blob);
+    this.replies.ok(callId, msg, blob);
     this.onWrite(callId);
     return true;
   }
@@ -79,10 +76,9 @@ export class WorkerConn implements Responder {
     this.onWrite(callId);
   }
 
+  /** The request has checked the payload: a u32, or bytes (ServerRequest.failCustom). */
   writeCustomError(callId: number, _hi: number, payload: ErrorPayload): boolean {
-    // A number is checked by the request (a u32); bytes, as a reply's, here.
-    if (typeof payload !== 'number' && !(payload instanceof Uint8Array)) this.refuse(callId, notBytes('the custom error', payload));
-    else this.replies.custom(callId, payload);
+    this.replies.custom(callId, payload);
     this.onWrite(callId);
     return true;
   }
@@ -91,12 +87,11 @@ export class WorkerConn implements Responder {
     this.writeError(callId, 0, ErrorCode.FrameTooLarge, detail);
   }
 
-  settled(): void {}
-}
+  /** Logged and answered on the pool's thread, which names the action and knows whether to expose `why`. */
+  writeRefused(callId: number, _hi: number, _action: string | number, why: string): void {
+    this.refuse(callId, why);
+    this.onWrite(callId);
+  }
 
-/** The error of an answer that should be bytes and is not, naming what it is. */
-function notBytes(what: string, value: unknown): TypeError {
-  const kind = typeof value !== 'object' ? typeof value : value === null ? 'null' : (value.constructor?.name ?? 'object');
-  const article = kind === 'undefined' || kind === 'null' ? '' : /^[aeiou]/i.test(kind) ? 'an ' : 'a ';
-  return new TypeError(`${what} is ${article}${kind}, not bytes (a Uint8Array)`);
+  settled(): void {}
 }

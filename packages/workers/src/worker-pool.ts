@@ -1,4 +1,4 @@
-import { CODE_INFO, ErrorCode, invalidArgument, RpcError } from '@skein/core';
+import { ErrorCode, invalidArgument, RpcError } from '@skein/core';
 import { actionName, type ConnInfo, type Dispatch, type ServerRequest } from '@skein/stream';
 import { ActionTable } from './action-table.js';
 import { Fifo } from './fifo.js';
@@ -83,12 +83,13 @@ export class WorkerPool implements Dispatch {
   /** The calls workers' handlers make through `ctx.caller`, run on their connections' callers. */
   private readonly reverse = new ReverseRelay();
   private readonly sink: ReplySink = {
+    // The worker's requests checked these answers (bytes, codes), and the request here checks
+    // them again at no cost that counts: no answer that is none reaches the client as another.
     ok: (id, msg, blob) => this.release(id)?.reply(msg, blob),
-    error: (id, code, detail) => this.fail(id, code, detail),
+    error: (id, code, detail) => this.release(id)?.fail(code, detail),
     custom: (id, payload) => this.release(id)?.failCustom(payload),
-    // A worker answers its calls by the three above and the next; this kind carries reverse calls' outcomes the other way.
-    failed: (id, code, message) => this.fail(id, code, message),
-    notACode: (id, code) => this.failNotACode(id, code),
+    // A worker answers its calls by the three above; this kind carries reverse calls' outcomes the other way.
+    failed: (id, code, message) => this.release(id)?.fail(code, message),
   };
   private readonly events: SlotEvents = {
     ready: (slot) => this.ready(slot),
@@ -144,15 +145,15 @@ export class WorkerPool implements Dispatch {
 
   dispatch(req: ServerRequest): void {
     // Refusals before any worker saw the request go bare: the client reads them as unrun.
-    if (this._state !== 'running') return req.fail(ErrorCode.Closed);
+    if (this._state !== 'running') return void req.fail(ErrorCode.Closed);
     // A stream's frames travel on its connection, which no worker holds: not served here.
-    if (req.stream !== undefined) return req.fail(ErrorCode.Method, this.settings.expose ? `${actionName(req.action)}: streams are not served through a WorkerPool` : undefined);
+    if (req.stream !== undefined) return void req.fail(ErrorCode.Method, this.settings.expose ? `${actionName(req.action)}: streams are not served through a WorkerPool` : undefined);
     if (this.queue.length >= this.settings.maxQueued) {
       // The bound is on what waits for a worker, not on what waits for this turn's batch.
       this.pump();
       if (this.queue.length >= this.settings.maxQueued && this.unwaitedQueued > 0) this.pruneUnwaited();
       if (this.queue.length >= this.settings.maxQueued) {
-        if (this.settings.whenFull === 'reject-new') return req.fail(ErrorCode.Overloaded);
+        if (this.settings.whenFull === 'reject-new') return void req.fail(ErrorCode.Overloaded);
         this.queue.shift()!.fail(ErrorCode.Overloaded);
       }
     }
@@ -368,31 +369,6 @@ export class WorkerPool implements Dispatch {
       req.fail(ErrorCode.Internal, this.settings.expose ? `${name}: the handler ran, but its answer could not leave worker ${slot.index}: ${m.reasons[i]}` : undefined);
     }
     this.pump();
-  }
-
-  /** A handler's error answer: a code the worker found in the table (others come as `notACode`). */
-  private fail(id: number, code: ErrorCode, detail: string | undefined): void {
-    const req = this.release(id);
-    if (req === undefined) return;
-    if (CODE_INFO[code] !== undefined) return req.fail(code, detail);
-    this.refuseCode(req, String(code)); // a worker's bug: it should not send one
-  }
-
-  private failNotACode(id: number, code: string): void {
-    const req = this.release(id);
-    if (req !== undefined) this.refuseCode(req, code);
-  }
-
-  /**
-   * A handler failed with a number that is no error code (`req.fail(404)`, 2^32 + 105, -1): it
-   * cannot be written (the server's connection would throw here, on the server's thread, and take
-   * the rest of the batch's answers, and the process, with it), and must not become another code
-   * (2^32 + 1 read as a u32 is IO, "may have run"). The call fails Internal instead; the handler ran.
-   */
-  private refuseCode(req: ServerRequest, code: string): void {
-    const what = `${actionName(req.action)}: the handler failed with ${code}, which is no error code`;
-    this.settings.logger.error({ action: req.action, code }, `${what}; the call failed Internal`);
-    req.fail(ErrorCode.Internal, this.settings.expose ? what : undefined);
   }
 
   /** Takes an answered call off the books; undefined if it is no longer held. */

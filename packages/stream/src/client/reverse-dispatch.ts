@@ -1,5 +1,6 @@
 import { CODE_INFO, EMPTY_BYTES, ErrorCode, FrameError, takeBytes, type ErrorPayload, type Logger } from '@skein/core';
 import { ActionNames } from '../wire/action-names.js';
+import { actionName } from '../wire/error-detail.js';
 import { builtinErrorBytes, escapeCustomBytes, fittedDetail } from '../wire/error-strings.js';
 import { replyLimits, type ReplyLimits } from '../wire/limits.js';
 import { ACTION_LEN_MASK, ACTION_STRING_BIT, REQUEST_HEADER_LENGTH, RES_BLOB_LEN_AT, RES_MSG_LEN_AT, RESPONSE_HEADER_LENGTH, SEQ_AT, putU32, u32, writeRequestHeader } from '../wire/protocol.js';
@@ -157,6 +158,12 @@ export class ReverseDispatch implements Responder {
   writeTooLarge(seqLo: number, seqHi: number, detail: string): void {
     this.logger.warn({ remote: this.link.remote, reason: detail }, "reverse answer over the server's limits: failing its call");
     this.writeError(seqLo, seqHi, ErrorCode.FrameTooLarge, detail);
+  }
+
+  /** Bare, as a reverse call whose dispatch threw: the log says what the handler gave. */
+  writeRefused(seqLo: number, seqHi: number, action: string | number, why: string): void {
+    this.logger.error({ action, remote: this.link.remote, reason: why }, `reverse call, ${actionName(action)}: ${why}; the call failed Internal`);
+    this.writeError(seqLo, seqHi, ErrorCode.Internal);
   }
 
   settled(): void {

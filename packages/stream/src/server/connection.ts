@@ -1,5 +1,6 @@
 import { CODE_INFO, EMPTY_BYTES, ErrorCode, FrameError, systemClock, takeBytes, type Clock, type ErrorPayload, type FrameConn, type FrameHandlers, type Logger } from '@skein/core';
 import { fittedDetail } from '../wire/error-strings.js';
+import { actionName } from '../wire/error-detail.js';
 import { ActionNames } from '../wire/action-names.js';
 import type { Dispatch } from './dispatch.js';
 import {
@@ -379,6 +380,16 @@ export class ServerConn implements FrameHandlers, Responder {
   writeTooLarge(seqLo: number, seqHi: number, detail: string): void {
     this.opts.logger.warn({ remote: this.conn.remote, reason: detail }, 'reply over the client\'s limits: failing its call');
     this.writeError(seqLo, seqHi, ErrorCode.FrameTooLarge, detail);
+  }
+
+  /**
+   * Bare, as the connection's other Internal answers (a Dispatch that threw): a detail after a
+   * razor code reads as a custom error to a razor peer, and the connection has no
+   * `exposeInternalErrors` of its own. The log says what the handler gave.
+   */
+  writeRefused(seqLo: number, seqHi: number, action: string | number, why: string): void {
+    this.opts.logger.error({ action, remote: this.conn.remote, reason: why }, `${actionName(action)}: ${why}; the call failed Internal`);
+    this.writeError(seqLo, seqHi, ErrorCode.Internal);
   }
 
   /** An ok response, unchecked: the limits are the caller's business (a pong and the hello's answer always fit). */

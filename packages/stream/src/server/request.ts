@@ -1,5 +1,6 @@
-import { EMPTY_BYTES, ErrorCode, RpcError, type ErrorPayload, type PeerIdentity } from '@skein/core';
+import { EMPTY_BYTES, ErrorCode, isErrorCode, type RpcError, type ErrorPayload, type PeerIdentity } from '@skein/core';
 import { actionName } from '../wire/error-detail.js';
+import { kindOf } from '../internals/kind-of.js';
 import { escapeCustomBytes } from '../wire/error-strings.js';
 import type { ReplyLimits } from '../wire/limits.js';
 import { seqBytesOf } from '../wire/protocol.js';
@@ -48,6 +49,12 @@ export interface Responder {
   writeCustomError(seqLo: number, seqHi: number, payload: ErrorPayload): boolean;
   /** Fails a call whose answer the peer could not take (FrameTooLarge, logged). */
   writeTooLarge(seqLo: number, seqHi: number, detail: string): void;
+  /**
+   * Fails a call whose handler answered with what is no answer (a reply that is not bytes, a
+   * code that is no ErrorCode): Internal, as the handler ran; logged, naming `action` and `why`.
+   * Whether `why` reaches the client is the Responder's to decide, as for its other Internal answers.
+   */
+  writeRefused(seqLo: number, seqHi: number, action: string | number, why: string): void;
   /** One answer was written: the slot it held is free. */
   settled(): void;
 }
@@ -146,13 +153,18 @@ export class ServerRequest {
 
   /**
    * Answers with an ok response. A reply over the client's receive limits (its hello tells them)
-   * is not sent: the call fails with FrameTooLarge instead of the client's whole connection.
-   * Returns the code of the error sent instead (FrameTooLarge), so that whoever records the call
-   * (tracing) records what the client saw; undefined when the reply went out, or when nothing did
-   * as the call was answered before (`isAnswered`). A number, not an object: this is every call's path.
+   * is not sent: the call fails with FrameTooLarge instead of the client's whole connection; one
+   * that is not bytes (a raw JavaScript handler's string, an ArrayBuffer) fails Internal, logged.
+   * Returns the code of the error sent instead, so that whoever records the call (tracing)
+   * records what the client saw; undefined when the reply went out, or when nothing did as the
+   * call was answered before (`isAnswered`). A number, not an object: this is every call's path.
    */
   reply(msg: Uint8Array = EMPTY_BYTES, blob: Uint8Array = EMPTY_BYTES): ErrorCode | undefined {
     if (!this.claim()) return undefined;
+    // Typed away, but a string has a length and numbered places as bytes do: it would go out as
+    // that many zeros, an answer nobody sent.
+    if (!(msg instanceof Uint8Array)) return this.refuse(`the reply's msg is ${kindOf(msg)}, not bytes (a Uint8Array)`);
+    if (!(blob instanceof Uint8Array)) return this.refuse(`the reply's blob is ${kindOf(blob)}, not bytes (a Uint8Array)`);
     let instead: ErrorCode | undefined;
     if (!this.owner.writeOk(this.seqLo, this.seqHi, msg, blob)) {
       const { maxMessage, maxBlob } = this.owner.peerLimits;
@@ -166,11 +178,18 @@ export class ServerRequest {
 
   /**
    * Answers with a built-in error (travels as its reserved `rpc_*` string). `detail`, when given,
-   * travels after the string and becomes the client's error message.
+   * travels after the string and becomes the client's error message. A code that is no
+   * ErrorCode (an HTTP status, 2^32 + 105, -1, 7.5) is not sent, nor wrapped into another: the
+   * call fails Internal, logged (`isErrorCode` tells which). Returns nothing, unlike `reply`:
+   * `(req) => req.fail(code)` is a router handler's idiom, and a handler returns its answer.
    */
   fail(err: RpcError | ErrorCode, detail?: string): void {
-    const code = typeof err === 'number' ? err : err.code;
+    const code = typeof err === 'number' ? err : (err as RpcError | null)?.code;
     if (!this.claim()) return;
+    if (!isErrorCode(code)) {
+      this.refuse(`the handler failed with ${typeof err === 'number' ? err : kindOf(err)}, which is no error code`);
+      return;
+    }
     this.owner.writeError(this.seqLo, this.seqHi, code, detail);
     this.owner.settled();
   }
@@ -178,15 +197,16 @@ export class ServerRequest {
   /**
    * Answers with a method's custom error: a number (flag 1) or bytes (flag 2). Returns, as
    * `reply` does, the code of the built-in error sent instead (Internal for a number that is not
-   * a u32, FrameTooLarge for bytes over the client's limits), else undefined.
+   * a u32 or a payload that is not bytes, FrameTooLarge for bytes over the client's limits), else
+   * undefined.
    */
   failCustom(payload: ErrorPayload): ErrorCode | undefined {
-    if (typeof payload === 'number' && !(Number.isInteger(payload) && payload >= 0 && payload <= 0xffff_ffff)) {
-      if (this.answered) return undefined;
-      this.fail(new RpcError(ErrorCode.Internal, `custom error number ${payload} is not a u32`));
-      return ErrorCode.Internal;
-    }
     if (!this.claim()) return undefined;
+    if (typeof payload === 'number') {
+      if (!(Number.isInteger(payload) && payload >= 0 && payload <= 0xffff_ffff)) return this.refuse(`the custom error number ${payload} is not a u32`);
+    } else if (!(payload instanceof Uint8Array)) {
+      return this.refuse(`the custom error is ${kindOf(payload)}, not bytes (a Uint8Array)`);
+    }
     let instead: ErrorCode | undefined;
     // Refused only for bytes (a number has no body); measured as sent, escape byte and all.
     if (!this.owner.writeCustomError(this.seqLo, this.seqHi, payload)) {
@@ -195,6 +215,13 @@ export class ServerRequest {
     }
     this.owner.settled();
     return instead;
+  }
+
+  /** Fails the claimed call Internal for an answer that is none (see `Responder.writeRefused`). */
+  private refuse(why: string): ErrorCode {
+    this.owner.writeRefused(this.seqLo, this.seqHi, this.action, why);
+    this.owner.settled();
+    return ErrorCode.Internal;
   }
 
   private tooLarge(what: string, length: number, limit: number): void {
@@ -209,3 +236,4 @@ export class ServerRequest {
     return true;
   }
 }
+

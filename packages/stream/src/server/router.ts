@@ -2,6 +2,7 @@ import { ErrorCode, RemoteError, RpcError, consoleLogger, invalidArgument, type 
 import type { Reply } from '../client/call.js';
 import type { Dispatch } from './dispatch.js';
 import { actionName, crashDetail, handlerErrorDetail } from '../wire/error-detail.js';
+import { kindOf } from '../internals/kind-of.js';
 import type { ServerRequest } from './request.js';
 import { HELLO_ACTION, PING_ACTION } from '../wire/protocol.js';
 
@@ -35,7 +36,7 @@ export function createRouter(table: Record<string | number, ActionHandler>, opti
   for (const [k, h] of Object.entries(table)) handlers.set(numericAction(k) ?? k, h);
   const answerError = (req: ServerRequest, err: unknown): void => {
     const name = actionName(req.action);
-    if (err instanceof RpcError) return req.fail(err, handlerErrorDetail(err, name, expose));
+    if (err instanceof RpcError) return void req.fail(err, handlerErrorDetail(err, name, expose));
     if (err instanceof RemoteError) return void req.failCustom(err.payload);
     logger.error({ err, action: req.action, remote: req.conn.remote }, `${name}: handler failed`);
     req.fail(ErrorCode.Internal, crashDetail(err, name, expose));
@@ -43,7 +44,7 @@ export function createRouter(table: Record<string | number, ActionHandler>, opti
   return {
     dispatch(req) {
       const handler = handlers.get(req.action);
-      if (!handler) return req.fail(ErrorCode.Method, expose ? `${actionName(req.action)}: no such action` : undefined);
+      if (!handler) return void req.fail(ErrorCode.Method, expose ? `${actionName(req.action)}: no such action` : undefined);
       let out: ActionResult | Promise<ActionResult>;
       try {
         out = handler(req);
@@ -66,17 +67,10 @@ export function createRouter(table: Record<string | number, ActionHandler>, opti
 
 /**
  * A `{ msg, blob }`, one part perhaps left out (empty); an ArrayBuffer or an array has neither,
- * and no answer in it. Whether the parts are bytes is the Responder's to judge.
+ * and no answer in it. Whether the parts are bytes is the request's to judge (`ServerRequest.reply`).
  */
 function isReply(r: object): r is Reply {
   return 'msg' in r || 'blob' in r;
-}
-
-/** What a handler returned, in words: `a string`, `an ArrayBuffer`. */
-function kindOf(r: unknown): string {
-  if (r === null) return 'null';
-  const kind = typeof r === 'object' ? ((r as object).constructor?.name ?? 'object') : typeof r;
-  return `${/^[aeiou]/i.test(kind) ? 'an' : 'a'} ${kind}`;
 }
 
 function isLogger(x: RouterOptions | Logger): x is Logger {
