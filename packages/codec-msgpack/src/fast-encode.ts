@@ -16,6 +16,10 @@ const CHUNK_BYTES = 8 * 1024;
 export const MAX_BYTES = 64 * 1024;
 
 const TWO_TO_32 = 2 ** 32;
+/** How many map keys, over all nesting levels, writeOwnKeys holds at a time. */
+const KEY_SLOTS = 256;
+// Called as a method of Object.prototype, which V8 answers from for..in's own cache.
+const hasOwn = Object.prototype.hasOwnProperty;
 
 // [[TypedArrayName]] as %TypedArray%.prototype reports it: unlike instanceof or a prototype, a
 // value cannot pretend to it.
@@ -38,12 +42,22 @@ export interface FastEncoderOptions {
  */
 export class FastEncoder {
   private bytes = new Uint8Array(CHUNK_BYTES);
-  private view = new DataView(this.bytes.buffer);
+  // `bytes.buffer` kept apart: Node 20 takes ~11 ns to read a typed array's buffer, a third of
+  // what making the message's view costs.
+  private buffer: ArrayBuffer = this.bytes.buffer;
+  private view = new DataView(this.buffer);
   /** Where the message being written starts in `bytes`: what lies before it is handed out. */
   private start = 0;
   private pos = 0;
   // A getter in the value may encode with the same codec; that encode goes to the library.
   private busy = false;
+  /**
+   * The keys of the maps being written (writeOwnKeys), one stretch per nesting level: `keyTop`
+   * the first free slot, `keyEnd` one past the last slot written this message (emptied after it).
+   */
+  private readonly keys: string[] = new Array<string>(KEY_SLOTS).fill('');
+  private keyTop = 0;
+  private keyEnd = 0;
 
   /** The deepest container written here (the value itself at 1): its items are one level below. */
   private readonly depthLimit: number;
@@ -61,13 +75,22 @@ export class FastEncoder {
     this.busy = true;
     try {
       this.pos = this.start;
+      this.keyTop = 0;
       if (!this.write(value, 1)) return null;
-      const bytes = new Uint8Array(this.bytes.buffer, this.start, this.pos - this.start);
+      const bytes = new Uint8Array(this.buffer, this.start, this.pos - this.start);
       this.start = this.pos;
       return bytes;
     } finally {
       this.busy = false;
+      this.releaseKeys();
     }
+  }
+
+  /** Holds no key past its message: a peer's long keys, echoed, would stay in the slots. */
+  private releaseKeys(): void {
+    const keys = this.keys;
+    for (let i = 0; i < this.keyEnd; i++) keys[i] = '';
+    this.keyEnd = 0;
   }
 
   private write(value: unknown, depth: number): boolean {
@@ -109,6 +132,10 @@ export class FastEncoder {
 
   private writeMap(map: Record<string, unknown>, depth: number): boolean {
     const { ignoreUndefined, sortKeys } = this.options;
+    if (!ignoreUndefined && !sortKeys) {
+      const written = this.writeOwnKeys(map, depth);
+      if (written !== null) return written;
+    }
     const keys = Object.keys(map);
     if (sortKeys) keys.sort();
     let size = keys.length;
@@ -123,6 +150,44 @@ export class FastEncoder {
       if (ignoreUndefined && value === undefined) continue;
       if (!this.writeString(key) || !this.write(value, depth + 1)) return false;
     }
+    return true;
+  }
+
+  /**
+   * A map with the default options, without Object.keys' array (64 of the 161 bytes encoding
+   * `{ a, b }` allocated); null to leave it to Object.keys: an inherited enumerable key (which
+   * for..in lists and Object.keys does not), or more than KEY_SLOTS keys in all.
+   */
+  private writeOwnKeys(map: Record<string, unknown>, depth: number): boolean | null {
+    const keys = this.keys;
+    const base = this.keyTop;
+    let top = base;
+    let listed = true;
+    for (const key in map) {
+      if (top === KEY_SLOTS || !hasOwn.call(map, key)) {
+        listed = false;
+        break;
+      }
+      keys[top++] = key;
+    }
+    if (top > this.keyEnd) this.keyEnd = top;
+    if (!listed) return null;
+    if (!this.writeHeader(top - base, 0x80, 0xde)) return false;
+    this.keyTop = top;
+    // for..in again, as it reads each value from its cache (a key taken from an array makes a
+    // slow lookup). A getter deleting a later key makes for..in skip it where Object.keys' list
+    // keeps it (as nil): from that key on, the list.
+    let i = base;
+    for (const key in map) {
+      if (i === top || key !== keys[i]) break;
+      if (!this.writeString(key) || !this.write(map[key], depth + 1)) return false;
+      i++;
+    }
+    for (; i < top; i++) {
+      const key = keys[i]!;
+      if (!this.writeString(key) || !this.write(map[key], depth + 1)) return false;
+    }
+    this.keyTop = base;
     return true;
   }
 
@@ -313,7 +378,8 @@ export class FastEncoder {
     this.pos -= this.start;
     this.start = 0;
     this.bytes = chunk;
-    this.view = new DataView(chunk.buffer);
+    this.buffer = chunk.buffer;
+    this.view = new DataView(this.buffer);
     return true;
   }
 }

@@ -3,6 +3,12 @@ import { decodedEnd, utf8DecodeJs } from './library-utf8.js';
 /** Keys of 1 to this many bytes are cached, as the library caches them; others are read as strings. */
 export const MAX_KEY_BYTES = 16;
 const RECORDS_PER_LENGTH = 16;
+/**
+ * Keys of up to this many bytes are also found by their bytes read as one number, in a table of
+ * SHORT_SLOTS slots (each holds the key last read there): one comparison instead of a search.
+ */
+const SHORT_KEY_BYTES = 4;
+const SHORT_SLOTS = 256;
 
 interface KeyRecord {
   readonly bytes: Uint8Array;
@@ -17,6 +23,9 @@ interface KeyRecord {
 export class KeyCache {
   private readonly records: KeyRecord[][] = Array.from({ length: MAX_KEY_BYTES + 1 }, () => []);
   private readonly next: number[] = new Array<number>(MAX_KEY_BYTES + 1).fill(0);
+  private readonly shortWords = new Int32Array(SHORT_SLOTS);
+  private readonly shortLengths = new Uint8Array(SHORT_SLOTS); // 0: an empty slot
+  private readonly shortKeys: string[] = new Array<string>(SHORT_SLOTS).fill('');
 
   /**
    * The key in `bytes[start, start + length)` (1 to MAX_KEY_BYTES bytes), or null when it is
@@ -24,6 +33,22 @@ export class KeyCache {
    * string is not a function of the key's bytes.
    */
   read(bytes: Uint8Array, start: number, length: number): string | null {
+    if (length > SHORT_KEY_BYTES) return this.search(bytes, start, length);
+    let word = 0;
+    for (let i = start; i < start + length; i++) word = (word << 8) | bytes[i]!;
+    const slot = Math.imul(word ^ length, 0x9e3779b1) >>> 24; // SHORT_SLOTS: the top 8 bits
+    if (this.shortLengths[slot] === length && this.shortWords[slot] === word) return this.shortKeys[slot]!;
+    const key = this.search(bytes, start, length);
+    if (key !== null) {
+      this.shortWords[slot] = word;
+      this.shortLengths[slot] = length;
+      this.shortKeys[slot] = key;
+    }
+    return key;
+  }
+
+  /** The key from the records of its length, read and recorded if it is not there. */
+  private search(bytes: Uint8Array, start: number, length: number): string | null {
     const records = this.records[length]!;
     search: for (let r = 0; r < records.length; r++) {
       const cached = records[r]!.bytes;
