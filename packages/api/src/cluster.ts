@@ -1,5 +1,5 @@
 import { ErrorCode, RpcError, formatAddress, invalidArgument, parseAddress, silentLogger, type Codec, type Logger, type Transport } from '@skein/core';
-import { FailoverPool, type Caller, type CallOptions, type Credentials, type FailoverPoolOptions, type Notify } from '@skein/stream';
+import { FailoverPool, refusedStream, type Caller, type CallOptions, type Credentials, type FailoverPoolOptions, type Notify, type StreamCaller } from '@skein/stream';
 import { createClient, type Client, type MethodCallOptions, type Result } from './client.js';
 import type { ClientArgOf, ErrorOf, ResultOf, ServiceDef } from './define.js';
 import type { Filter } from './filters.js';
@@ -19,8 +19,8 @@ export interface ServerTypeConfig<S extends readonly ServiceDef[] = readonly Ser
   readonly services: S;
   readonly servers?: readonly Member[];
   /**
-   * A route function sends each call to exactly the member it names (no failover, as in
-   * pomelo). Without one, the pool's `strategy` picks, with failover.
+   * A route function sends each call, and opens each stream, on exactly the member it names (no
+   * failover, as in pomelo). Without one, the pool's `strategy` picks, with failover.
    */
   readonly route?: RouteFunction;
   readonly strategy?: FailoverPoolOptions['strategy'];
@@ -64,9 +64,16 @@ type ServiceClients<S extends readonly ServiceDef[]> = { readonly [D in S[number
 /** One server's answer to a broadcast. */
 export type BroadcastResult<R, E> = { readonly server: string } & Result<R, E>;
 
+type IsAny<T> = 0 extends 1 & T ? true : false;
+/** A stream's side: an AsyncIterable (an `any` is not taken for one). */
+type IsStream<T> = IsAny<T> extends true ? false : [T] extends [AsyncIterable<unknown>] ? true : false;
+/** A streaming method: its result or its argument is a stream. */
+type IsStreaming<M> = IsStream<ResultOf<M>> extends true ? true : IsStream<ClientArgOf<M>>;
+
+/** `$all`'s stubs: the unary methods only, as a stream does not fan out (its stub refuses one at run time too). */
 type BroadcastClients<S extends readonly ServiceDef[]> = {
   readonly [D in S[number] as D['name']]: {
-    readonly [K in keyof D['methods']]: (
+    readonly [K in keyof D['methods'] as IsStreaming<D['methods'][K]> extends true ? never : K]: (
       arg: ClientArgOf<D['methods'][K]>,
       opts?: MethodCallOptions,
     ) => Promise<BroadcastResult<ResultOf<D['methods'][K]>, ErrorOf<D['methods'][K]>>[]>;
@@ -76,7 +83,7 @@ type BroadcastClients<S extends readonly ServiceDef[]> = {
 export type TypeClient<S extends readonly ServiceDef[]> = ServiceClients<S> & {
   /** The same stubs, bound to one named server (pomelo's `toServer(id)`), without failover. */
   $to(id: string): ServiceClients<S>;
-  /** Calls every server of the type and collects each one's result or error (`toServer('*')`). */
+  /** Calls every server of the type and collects each one's result or error (`toServer('*')`); unary methods only. */
   readonly $all: BroadcastClients<S>;
 };
 
@@ -238,33 +245,52 @@ class ServerType {
     return stubs;
   }
 
-  /** Sends to the member `id` — looked up at call time, so a removed member fails at once. */
-  private memberCaller(id: string): Caller {
+  /** Calls and streams to the member `id` — looked up at call time, so a removed member fails at once. */
+  private memberCaller(id: string): StreamCaller {
+    return this.callerTo(() => this.byId.get(id) ?? this.noSuchServer(id));
+  }
+
+  /** Calls and streams to the member the route function names for each. */
+  private routedCaller(route: RouteFunction): StreamCaller {
+    return this.callerTo((o) => {
+      // No member to name: the pool's own answer when it has no server, not the route function's.
+      if (this.list.length === 0) return new RpcError(ErrorCode.Unreachable, `no servers of type '${this.name}'`, { retry: 'safe' });
+      let id: string | undefined;
+      try {
+        id = route(o.route, this.list);
+      } catch (err) {
+        return new RpcError(ErrorCode.InvalidArgument, `route function of '${this.name}' threw: ${String(err)}`);
+      }
+      return (id === undefined ? undefined : this.byId.get(id)) ?? this.noSuchServer(id);
+    });
+  }
+
+  /**
+   * Calls and streams to the one member `target` names for each (no failover, as in pomelo):
+   * through the pool's `sendTo` and `openStreamTo`, so they share its connections, breakers and
+   * outlier scores. A target that is no member fails the call, or the stream, with its error.
+   */
+  private callerTo(target: (o: CallOptions) => Member | RpcError): StreamCaller {
     return {
-      send: (action: string, msg: Uint8Array, o: CallOptions, notify: Notify) => {
-        const member = this.byId.get(id);
-        if (!member) return notify(this.noSuchServer(id), null);
+      send: (action: string | number, msg: Uint8Array, o: CallOptions, notify: Notify) => {
+        const member = target(o);
+        if (member instanceof RpcError) return notify(member, null);
         this.pool.sendTo(member.address, action, msg, o, notify);
+      },
+      openStream: (action: string | number, msg?: Uint8Array, o: CallOptions = {}) => {
+        const member = target(o);
+        return member instanceof RpcError ? refusedStream(member) : this.pool.openStreamTo(member.address, action, msg, o);
       },
     };
   }
 
-  private routedCaller(route: RouteFunction): Caller {
-    return {
-      send: (action: string, msg: Uint8Array, o: CallOptions, notify: Notify) => {
-        // No member to name: the pool's own answer when it has no server, not the route function's.
-        if (this.list.length === 0) return notify(new RpcError(ErrorCode.Unreachable, `no servers of type '${this.name}'`, { retry: 'safe' }), null);
-        let id: string | undefined;
-        try {
-          id = route(o.route, this.list);
-        } catch (err) {
-          return notify(new RpcError(ErrorCode.InvalidArgument, `route function of '${this.name}' threw: ${String(err)}`), null);
-        }
-        const member = id === undefined ? undefined : this.byId.get(id);
-        if (!member) return notify(this.noSuchServer(id), null);
-        this.pool.sendTo(member.address, action, msg, o, notify);
-      },
-    };
+  /**
+   * A stream is one conversation with one server: fanned out, its values would come from many
+   * servers in no order, and a client stream's values would have to be read once and sent to
+   * each. `$all` refuses it, before any server is asked; `$to(id)` opens it on each.
+   */
+  private noFanOut(action: string): RpcError {
+    return invalidArgument(`${action}: a streaming method cannot fan out to every server of '${this.name}' ($all); open it on each through $to(id)`);
   }
 
   private noSuchServer(id: string | undefined): RpcError {
@@ -275,7 +301,11 @@ class ServerType {
     const out: Record<string, Record<string, (arg: unknown, o?: MethodCallOptions) => Promise<unknown[]>>> = {};
     for (const def of this.config.services) {
       const methods: Record<string, (arg: unknown, o?: MethodCallOptions) => Promise<unknown[]>> = {};
-      for (const name of Object.keys(def.methods)) {
+      for (const [name, md] of Object.entries(def.methods)) {
+        if (md.stream) {
+          methods[name] = () => Promise.reject(this.noFanOut(`${def.name}.${name}`));
+          continue;
+        }
         methods[name] = (arg, o) =>
           Promise.all(
             this.list.map(async (m) => {

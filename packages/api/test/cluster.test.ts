@@ -1,8 +1,9 @@
 import { msgpackCodec } from '@skein/codec-msgpack';
 import { ErrorCode, silentLogger } from '@skein/core';
 import { RpcServer, type FailoverPool } from '@skein/stream';
+import { freePort } from '@skein/test-utils';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createCluster, createServiceDispatch, implement, method, serverStream, service, type Member } from '../src/index.js';
+import { bidiStream, clientStream, createCluster, createServiceDispatch, implement, method, serverStream, service, type Member, type RouteFunction } from '../src/index.js';
 import { transport } from './harness.js';
 
 const Area = service('Area', {
@@ -250,19 +251,33 @@ describe('cluster client', () => {
 });
 
 describe('cluster streams', () => {
-  // Skipped until @skein/stream's FailoverPool can open a stream on one named server (as `sendTo`
-  // sends a call): a route function's or `$to`'s Caller has no `openStream` to give, so a
-  // streaming method through them fails with InvalidArgument ("needs a carrier that opens
-  // streams"). Only the type's own strategy (the pool itself) streams today.
-  it.skip('stream through a route function and $to, as through the type strategy (needs FailoverPool.openStreamTo)', async () => {
-    const Feed = service('Feed', { count: serverStream<number, string>() });
+  const Feed = service('Feed', {
+    count: serverStream<number, string>(),
+    sum: clientStream<number, string>(),
+    echo: bidiStream<string, string>(),
+  });
+
+  /** A Feed server whose values name it; `opened` counts the streams it ran. */
+  async function feedServer(id: string): Promise<Member & { opened: string[] }> {
+    const opened: string[] = [];
     const server = new RpcServer({
       dispatch: createServiceDispatch({
         codec: msgpackCodec,
         services: [
           implement(Feed, {
             async *count(n) {
-              for (let i = 0; i < n; i++) yield `f1:${i}`;
+              opened.push('count');
+              for (let i = 0; i < n; i++) yield `${id}:${i}`;
+            },
+            async sum(values) {
+              opened.push('sum');
+              let total = 0;
+              for await (const v of values) total += v;
+              return `${id}:${total}`;
+            },
+            async *echo(values) {
+              opened.push('echo');
+              for await (const v of values) yield `${id}:${v}`;
             },
           }),
         ],
@@ -270,15 +285,85 @@ describe('cluster streams', () => {
     });
     const a = await server.listen(transport, '127.0.0.1:0');
     cleanup.push(() => server.close());
-    const member = { id: 'f1', address: `127.0.0.1:${'port' in a ? a.port : 0}` };
-    const rpc = createCluster({ codec: msgpackCodec, transport, types: { feed: { services: [Feed], servers: [member], route: (key) => key } } });
+    return { id, address: `127.0.0.1:${'port' in a ? a.port : 0}`, opened };
+  }
+
+  async function* of<T>(values: T[]): AsyncIterable<T> {
+    yield* values;
+  }
+
+  const drain = async (opened: Promise<AsyncIterable<string>>): Promise<string[]> => {
+    const out: string[] = [];
+    for await (const v of await opened) out.push(v);
+    return out;
+  };
+
+  function feedCluster(servers: Member[], route?: RouteFunction) {
+    const rpc = createCluster({
+      codec: msgpackCodec,
+      transport,
+      // connectBudgetMs: a stream to a server that is down fails soon, not after the default 10 s.
+      types: { feed: { services: [Feed], servers, route, strategy: 'leader', pool: { pool: { connectBudgetMs: 50 } } } },
+    });
     cleanup.push(() => rpc.$cluster.close());
-    const drain = async (opened: Promise<AsyncIterable<string>>): Promise<string[]> => {
-      const out: string[] = [];
-      for await (const v of await opened) out.push(v);
-      return out;
-    };
-    expect(await drain(rpc.feed.Feed.count(2, { route: 'f1' }))).toEqual(['f1:0', 'f1:1']);
+    return rpc;
+  }
+
+  it('stream through a route function and $to, as through the type strategy, all three kinds', async () => {
+    const f1 = await feedServer('f1');
+    const f2 = await feedServer('f2');
+    const rpc = feedCluster([f1, f2], (key) => key);
+    expect(await drain(rpc.feed.Feed.count(2, { route: 'f2' }))).toEqual(['f2:0', 'f2:1']);
     expect(await drain(rpc.feed.$to('f1').Feed.count(2))).toEqual(['f1:0', 'f1:1']);
+    expect(await rpc.feed.Feed.sum(of([1, 2, 3]), { route: 'f2' })).toBe('f2:6');
+    expect(await rpc.feed.$to('f1').Feed.sum(of([4, 5]))).toBe('f1:9');
+    expect(await drain(rpc.feed.Feed.echo(of(['a', 'b']), { route: 'f2' }))).toEqual(['f2:a', 'f2:b']);
+    expect(await drain(rpc.feed.$to('f1').Feed.echo(of(['c'])))).toEqual(['f1:c']);
+    expect(f1.opened).toEqual(['count', 'sum', 'echo']);
+    expect(f2.opened).toEqual(['count', 'sum', 'echo']);
+    // The type strategy's own streams (no route function) as before.
+    expect(await drain(feedCluster([f1, f2]).feed.Feed.count(1))).toEqual(['f1:0']);
+  });
+
+  it('fails a stream with InvalidArgument when the route or $to names no member, or the route function throws', async () => {
+    const f1 = await feedServer('f1');
+    const rpc = feedCluster([f1], (key) => {
+      if (key === 'throw') throw new Error('bad key');
+      return key;
+    });
+    await expect(drain(rpc.feed.Feed.count(1, { route: 'f9' }))).rejects.toMatchObject({ code: ErrorCode.InvalidArgument, message: "no server 'f9' of type 'feed'" });
+    await expect(rpc.feed.$to('nobody').Feed.sum(of([1]))).rejects.toMatchObject({ code: ErrorCode.InvalidArgument, message: "no server 'nobody' of type 'feed'" });
+    await expect(drain(rpc.feed.Feed.echo(of(['x']), { route: 'throw' }))).rejects.toMatchObject({
+      code: ErrorCode.InvalidArgument,
+      message: "route function of 'feed' threw: Error: bad key",
+    });
+    expect(f1.opened).toEqual([]);
+  });
+
+  it('a stream pinned to a server that is down fails Unreachable, and never goes to the one that is up', async () => {
+    const live = await feedServer('live');
+    const down: Member = { id: 'down', address: `127.0.0.1:${await freePort()}` }; // nobody listens
+    // Without a route function the type's pool picks 'leader' (down first) and fails over: its
+    // own stream moves to live, as the control shows; the pinned ones must not.
+    const rpc = feedCluster([down, live]);
+    const routed = feedCluster([down, live], (key) => key);
+    await expect(drain(rpc.feed.$to('down').Feed.count(1))).rejects.toMatchObject({ code: ErrorCode.Unreachable });
+    await expect(drain(routed.feed.Feed.count(1, { route: 'down' }))).rejects.toMatchObject({ code: ErrorCode.Unreachable });
+    expect(live.opened).toEqual([]);
+    expect(await drain(rpc.feed.Feed.count(1))).toEqual(['live:0']); // the control
+  });
+
+  it('$all refuses a streaming method with InvalidArgument: a stream does not fan out', async () => {
+    const f1 = await feedServer('f1');
+    const f2 = await feedServer('f2');
+    const rpc = feedCluster([f1, f2]);
+    const all = rpc.feed.$all.Feed as unknown as Record<string, (arg: unknown) => Promise<unknown>>;
+    for (const [name, arg] of [['count', 1], ['sum', [1]], ['echo', ['a']]] as const) {
+      await expect(all[name]!(arg)).rejects.toMatchObject({
+        code: ErrorCode.InvalidArgument,
+        message: `Feed.${name}: a streaming method cannot fan out to every server of 'feed' ($all); open it on each through $to(id)`,
+      });
+    }
+    expect([...f1.opened, ...f2.opened]).toEqual([]);
   });
 });

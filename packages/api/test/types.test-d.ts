@@ -2,7 +2,7 @@ import { codeErrors, type RpcError, type RemoteError } from '@skein/core';
 import { describe, expectTypeOf, it } from 'vitest';
 import { z } from 'zod';
 import type { Caller } from '@skein/stream';
-import { createClient, implement, method, service, withBlob, type CallContext, type Result, type WithBlob } from '../src/index.js';
+import { bidiStream, clientStream, createClient, implement, method, serverStream, service, withBlob, type CallContext, type Cluster, type Result, type ServerTypeConfig, type WithBlob } from '../src/index.js';
 
 class DivideByZero extends Error {}
 class Overflow extends Error {}
@@ -114,5 +114,25 @@ describe('a schema that fills in a value types each side as it sees the value', 
         return withBlob(undefined);
       },
     });
+  });
+});
+
+describe("a cluster's $all", () => {
+  const Feed = service('Feed', {
+    stats: method<void, number>(),
+    loose: method<any, any>(),
+    count: serverStream<number, string>(),
+    sum: clientStream<number, string>(),
+    echo: bidiStream<string, string>(),
+    files: serverStream<number, string>().blob(),
+  });
+  const rpc = null! as Cluster<{ feed: ServerTypeConfig<readonly [typeof Feed]> }>;
+
+  it('has the unary methods only: a stream does not fan out', () => {
+    expectTypeOf(rpc.feed.$all.Feed).toHaveProperty('stats');
+    expectTypeOf(rpc.feed.$all.Feed).toHaveProperty('loose');
+    expectTypeOf<keyof typeof rpc.feed.$all.Feed>().toEqualTypeOf<'stats' | 'loose'>();
+    // Through $to, one server at a time, they are all there.
+    expectTypeOf<keyof ReturnType<typeof rpc.feed.$to>['Feed']>().toEqualTypeOf<'stats' | 'loose' | 'count' | 'sum' | 'echo' | 'files'>();
   });
 });

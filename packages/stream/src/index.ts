@@ -40,8 +40,9 @@ export type { CallOptions } from './client/call-options.js';
 export type { Caller, StreamCaller } from './client/caller.js';
 export type { Credentials, CredentialsValue } from './client/credentials.js';
 export type { Reply, Notify } from './client/call.js';
-// Streams a client opens (`ClientStream.openStream`), and the metadata a call carries.
-export { StreamCall } from './client/stream-call.js';
+// Streams a client opens (`ClientStream.openStream`), one refused before it opened (for carriers
+// of your own), and the metadata a call carries.
+export { StreamCall, refusedStream } from './client/stream-call.js';
 export type { Metadata } from './wire/call-head.js';
 
 // ── Pools: one server with reconnects, or many with failover ──────────────────────────────

@@ -111,6 +111,16 @@ describe('a stream refused by a draining server after it opened', () => {
     expect(a.ran).toEqual(['warm']);
     expect(b.ran).toEqual(['warm']);
   });
+
+  it('is not moved when it was pinned to that server (openStreamTo): it fails with the refusal, still safe', async () => {
+    const { a, b, pool } = await drainingLeader({ count });
+    const s = pool.openStreamTo(a.address, 'count', u32(3));
+    const err = (await s.result.catch((e: unknown) => e)) as RpcError;
+    expect(err).toBeInstanceOf(RpcError);
+    expect([err.code, err.retry]).toEqual([ErrorCode.Closed, 'safe']);
+    expect(a.ran).toEqual(['warm']);
+    expect(b.ran).toEqual(['warm']); // openStream moved the same stream here (the first test)
+  });
 });
 
 describe('the final error of a stream that moved', () => {

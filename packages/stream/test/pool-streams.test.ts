@@ -1,7 +1,7 @@
 import { ErrorCode, RpcError } from '@skein/core';
 import { freePort } from '@skein/test-utils';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ConnPool, FailoverPool, type ActionHandler, type StreamCaller } from '../src/index.js';
+import { ConnPool, FailoverPool, refusedStream, type ActionHandler, type StreamCaller } from '../src/index.js';
 import { localServer, textOf } from './pool-harness.js';
 import { readU32, transport, u32 } from './harness.js';
 
@@ -150,5 +150,92 @@ describe('open streams count as load', () => {
     const replies: string[] = [];
     for (let i = 0; i < 6; i++) replies.push(textOf(await pool.call('who')));
     expect(replies).toEqual(Array(6).fill(busy === 'a' ? 'b' : 'a'));
+  });
+});
+
+describe('a FailoverPool stream pinned to one server (openStreamTo)', () => {
+  const tagged = (name: string): Record<string, ActionHandler> => ({
+    count: async (req) => {
+      for (let i = 1; i <= readU32(req.msg); i++) await req.stream!.write(u32(i));
+      return new TextEncoder().encode(name);
+    },
+    sum,
+  });
+
+  async function drain(s: ReturnType<FailoverPool['openStreamTo']>): Promise<{ got: number[]; answer: string }> {
+    const got: number[] = [];
+    for await (const item of s) got.push(readU32(item.msg));
+    return { got, answer: textOf(await s.result) };
+  }
+
+  it('opens on the named server, by any spelling of its address, both ways, and never on another', async () => {
+    const a = await server(tagged('a'));
+    const b = await server(tagged('b'));
+    const pool = new FailoverPool({ transport, servers: [a.address, `tcp://${b.address}`], strategy: 'leader' });
+    cleanup.push(() => pool.close());
+    expect(await drain(pool.openStreamTo(b.address, 'count', u32(3)))).toEqual({ got: [1, 2, 3], answer: 'b' });
+    expect(await drain(pool.openStreamTo(`tcp://${b.address}`, 'count', u32(1)))).toEqual({ got: [1], answer: 'b' });
+    const up = pool.openStreamTo(b.address, 'sum');
+    for (let i = 1; i <= 10; i++) await up.write(u32(i));
+    up.end();
+    expect(readU32((await up.result).msg)).toBe(55);
+    expect(b.counts).toEqual({ count: 2, sum: 1 });
+    expect(a.counts).toEqual({}); // the leader, which openStream would have picked
+    expect(a.accepted).toBe(0);
+  });
+
+  it('fails at once with InvalidArgument for an address not in the pool or not an address, and with Closed once the pool is', async () => {
+    const a = await server(tagged('a'));
+    const pool = new FailoverPool({ transport, servers: [a.address] });
+    cleanup.push(() => pool.close());
+    const unknown = pool.openStreamTo('127.0.0.1:1', 'count', u32(1));
+    expect(unknown.isDone).toBe(true);
+    await expect(unknown.result).rejects.toMatchObject({ code: ErrorCode.InvalidArgument, message: expect.stringMatching(/127\.0\.0\.1:1 is not in the pool/) });
+    await expect(drain(pool.openStreamTo('not an address:x', 'count', u32(1)))).rejects.toMatchObject({ code: ErrorCode.InvalidArgument });
+    expect(a.accepted).toBe(0); // nothing connected for them
+    await pool.close();
+    await expect(pool.openStreamTo(a.address, 'count', u32(1)).result).rejects.toMatchObject({ code: ErrorCode.Closed });
+  });
+
+  it('to a server that is down fails Unreachable, without trying the one that is up', async () => {
+    const dead = `127.0.0.1:${await freePort()}`; // nobody listens
+    const live = await server(tagged('live'));
+    // Retries and a live second server: openStream would move the stream there (see above).
+    const pool = new FailoverPool({ transport, servers: [dead, live.address], strategy: 'leader', retries: 2 });
+    cleanup.push(() => pool.close());
+    const err = await drain(pool.openStreamTo(dead, 'count', u32(2), { failFast: true })).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RpcError);
+    expect((err as RpcError).code).toBe(ErrorCode.Unreachable);
+    expect(live.counts).toEqual({});
+    expect(live.accepted).toBe(0);
+  });
+
+  it("counts for its server's circuit breaker, as the pool's own streams do", async () => {
+    const dead = `127.0.0.1:${await freePort()}`;
+    const live = await server(tagged('live'));
+    const events: string[] = [];
+    const pool = new FailoverPool({
+      transport,
+      servers: [dead, live.address],
+      circuitBreaker: { minCalls: 2, failureRatio: 0.5 },
+      onServerHealth: (e) => void events.push(`${e.kind} ${e.address === dead ? 'dead' : 'live'}`),
+    });
+    cleanup.push(() => pool.close());
+    for (let i = 0; i < 2; i++) {
+      await expect(pool.openStreamTo(dead, 'count', u32(1), { failFast: true }).result).rejects.toMatchObject({ code: ErrorCode.Unreachable });
+    }
+    expect(events).toEqual(['circuit-open dead']);
+    // An open stream that talks counts as a success for its server.
+    for (let i = 0; i < 2; i++) expect((await drain(pool.openStreamTo(live.address, 'count', u32(1)))).answer).toBe('live');
+    expect(pool.stats().map((s) => s.circuit)).toEqual(['open', 'closed']);
+  });
+
+  it('refusedStream, for carriers of your own, fails reading and result with its error, and writes nothing', async () => {
+    const why = new RpcError(ErrorCode.InvalidArgument, 'nowhere to open it');
+    const s = refusedStream(why);
+    expect(s.isDone).toBe(true);
+    await expect(s.result).rejects.toBe(why);
+    await expect(s[Symbol.asyncIterator]().next()).rejects.toBe(why);
+    await expect(s.write(u32(1))).rejects.toBe(why);
   });
 });

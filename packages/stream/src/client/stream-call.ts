@@ -35,6 +35,18 @@ export function unopenedStreams(receiveWindow: number, limits: { maxMessage: num
 }
 
 /**
+ * A stream that failed before it opened, with `err`: what a carrier of its own (a router that
+ * picks a server per call, as @skein/api's cluster does) hands back when it has nowhere to open
+ * a stream, as the built-in carriers fail one they refuse (reading and `result` fail with it).
+ */
+export function refusedStream(err: Error): StreamCall {
+  // No limits of its own: a write fails with its error, not with a size it never had.
+  const stream = unopenedStreams(0, { maxMessage: Infinity, maxBlob: Infinity })(undefined);
+  stream.finish(err, null);
+  return stream;
+}
+
+/**
  * A stream a client opened (`ClientStream.openStream`): server streaming, client streaming or
  * both ways at once. Read the server's items with `for await`; send yours with `await
  * write()`, then `end()`. Each direction is held to the credit its receiver grants, so neither

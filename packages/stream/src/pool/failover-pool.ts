@@ -313,19 +313,56 @@ export class FailoverPool implements StreamCaller {
 
   /** Sends a call to one named server, without failover. An address not in the pool fails at once with InvalidArgument. */
   sendTo(address: string, action: string | number, msg: Uint8Array, opts: CallOptions, notify: Notify): void {
-    if (this.closing) return notify(this.closedError(), null);
+    const member = this.named(address);
+    if (member instanceof RpcError) return notify(member, null);
+    this.poolOf(member).send(action, msg, opts, notify);
+  }
+
+  /**
+   * Opens a stream (see `openStream`) on one named server, without failover: it goes through
+   * that server's ConnPool, waits for a connection there as its calls do (`opts.failFast`, the
+   * connect budget), and fails with that server's error, never moving to another. It counts for
+   * the server's breaker and outlier score as the pool's own streams do, though no breaker
+   * stops it (as none stops `sendTo`). An address not in the pool fails it at once with
+   * InvalidArgument.
+   */
+  openStreamTo(address: string, action: string | number, msg: Uint8Array = EMPTY_BYTES, opts: CallOptions = {}): StreamCall {
+    const stream = this.streamMaker()(opts.signal);
+    const member = this.named(address);
+    if (member instanceof RpcError) {
+      stream.finish(member, null);
+      return stream;
+    }
+    if (member.breaker !== undefined || member.score !== undefined) this.scorePinned(member, stream);
+    return this.poolOf(member).openOn(stream, action, msg, opts, opts.failFast === true);
+  }
+
+  /** The server at `address` (any spelling of it), marked used; or the error a call to it fails with. */
+  private named(address: string): PoolServer | RpcError {
+    if (this.closing) return this.closedError();
     // Callers mostly pass the address as the pool knows it: canonicalize only on a miss.
     let member = this.byAddress.get(address);
     if (!member) {
       try {
         member = this.byAddress.get(canonical(address));
       } catch (err) {
-        return notify(err as RpcError, null);
+        return err instanceof RpcError ? err : invalidArgument(`not an address: ${String(address)}`);
       }
     }
-    if (!member) return notify(invalidArgument(`server ${address} is not in the pool (${this.members.map((m) => m.address).join(', ') || 'empty'})`), null);
+    if (!member) return invalidArgument(`server ${address} is not in the pool (${this.members.map((m) => m.address).join(', ') || 'empty'})`);
     member.used = true;
-    this.poolOf(member).send(action, msg, opts, notify);
+    return member;
+  }
+
+  /** A pinned stream counts for its server as an attempt of `openStream` does: its failure to open, else how it went once open. */
+  private scorePinned(m: PoolServer, stream: StreamCall): void {
+    const startedAt = m.score === undefined ? 0 : this.clock.now();
+    const elapsed = (): number => (m.score === undefined ? 0 : this.clock.now() - startedAt);
+    stream.onAttempt = (err) => {
+      if (err === null) return this.watchOutcome(m, stream, elapsed());
+      this.observe(m, err, elapsed());
+      stream.finish(err, null); // nowhere else to go: it ends here
+    };
   }
 
   /**
