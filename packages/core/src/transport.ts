@@ -98,8 +98,9 @@ export interface FrameConn {
   readonly congested: boolean;
   /**
    * True while part of a frame has arrived and the rest has not: the server's read timeout
-   * closes a connection that stays so for too long. Transports that receive whole messages (a
-   * WebSocket's) are never in the middle of a frame and may leave it out.
+   * closes a connection that stays so for too long. A transport that receives whole messages (a
+   * WebSocket's) reports a message partly received where its library shows it, and may leave it
+   * out where it cannot tell.
    */
   readonly midFrame?: boolean;
   /**

@@ -22,7 +22,8 @@ export interface TcpTransportOptions {
   lingerMs?: number;
   /**
    * Bytes that frames cut across chunks may hold while the rest of them arrives, across all the
-   * connections of one listener (and, separately, across those this transport connects). A
+   * connections of one listener (and on each connection this transport makes: the client picks
+   * how many, and a server that stalls mid-frame must not fail those to other servers). A
    * connection whose partly received frame would go over it is closed with a FrameError, alone.
    * At least the largest frame you accept. Default 256 MiB; `Infinity`: no limit.
    */
@@ -52,7 +53,6 @@ export function tcpTransport(runtime: Runtime, options: TcpTransportOptions = {}
   const settings = settingsFrom(runtime, options);
   const frames = (conn: ByteConn, spec: FrameSpec, budget: PendingFrameBudget, plainClient = false, identityPending = false): FrameConn =>
     new TcpFrameConn(conn, spec, settings, budget, plainClient, identityPending);
-  const connected = new PendingFrameBudget(settings.maxPendingFrameBytes);
   const tls = new TlsSettings(options.tls);
   const transport: Transport = {
     name: 'tcp',
@@ -60,7 +60,8 @@ export function tcpTransport(runtime: Runtime, options: TcpTransportOptions = {}
       checkFrameSpec(spec);
       const secure = tls.forConnect(address);
       const conn = await runtime.connect(address, { ...(opts.timeoutMs !== undefined && { timeoutMs: opts.timeoutMs }), ...(secure && { tls: secure }) });
-      return frames(conn, spec, connected, secure === undefined);
+      // A budget of its own: shared, a server that stalls mid-frame would fail the connections to others.
+      return frames(conn, spec, new PendingFrameBudget(settings.maxPendingFrameBytes), secure === undefined);
     },
     async listen(address: Address, spec: FrameSpec, accept: (conn: FrameConn) => void): Promise<FrameListener> {
       checkFrameSpec(spec);

@@ -69,8 +69,8 @@ export function recordingRuntime(runtime: Runtime = nodeRuntime): { runtime: Run
   return { runtime: wrapRuntime(runtime, record), writes };
 }
 
-/** The node runtime, counting the bytes each connection it accepts has received, in the order accepted. */
-export function countingRuntime(runtime: Runtime = nodeRuntime): { runtime: Runtime; received: number[] } {
+/** The node runtime, counting the bytes each connection it accepts (or, with `made`, makes) has received, in order. */
+export function countingRuntime(runtime: Runtime = nodeRuntime, side: 'accepted' | 'made' = 'accepted'): { runtime: Runtime; received: number[] } {
   const received: number[] = [];
   const count = (conn: ByteConn): ByteConn => {
     const i = received.push(0) - 1;
@@ -88,7 +88,8 @@ export function countingRuntime(runtime: Runtime = nodeRuntime): { runtime: Runt
         }),
     });
   };
-  return { runtime: wrapRuntime(runtime, count, (conn) => conn), received };
+  const asIs = (conn: ByteConn): ByteConn => conn;
+  return { runtime: side === 'accepted' ? wrapRuntime(runtime, count, asIs) : wrapRuntime(runtime, asIs, count), received };
 }
 
 type Wrapper = (conn: ByteConn) => ByteConn;

@@ -16,7 +16,7 @@ import { upgradingWsConn } from './ws-socket.js';
  */
 export class AcceptedSocket {
   readonly conn: MessageConn;
-  private readonly attach: (ws: WebSocket) => void;
+  private readonly attach: (ws: WebSocket, socket: Duplex) => void;
   private timer: ReturnType<typeof setTimeout> | undefined;
   /** The socket to close: the accepted one, or the TLSSocket over it once its handshake is done. */
   private outer: Duplex;
@@ -55,9 +55,10 @@ export class AcceptedSocket {
     (tls as net.Socket).allowHalfOpen = true;
   }
 
-  upgraded(ws: WebSocket): void {
+  /** Upgraded: `ws` reads `socket` (the TLSSocket on wss) from now on. */
+  upgraded(ws: WebSocket, socket: Duplex): void {
     this.settle();
-    this.attach(ws);
+    this.attach(ws, socket);
   }
 
   /**

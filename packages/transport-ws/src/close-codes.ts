@@ -12,8 +12,12 @@ export const CloseCode = {
   UnsupportedData: 1003,
   /** No close frame arrived (never sent, only observed). */
   Abnormal: 1006,
+  /** The peer broke the WebSocket protocol itself (ws's answer to a malformed WebSocket frame). */
+  ProtocolError: 1002,
   /** A message broke framing: it ended mid-frame or a header was rejected by the FrameSpec. */
   BadFrame: 1007,
+  /** ws's answer to a message in too many fragments (over 16,384). */
+  PolicyViolation: 1008,
   /** A message was over the receiver's size limit. */
   TooBig: 1009,
   /** The receiving side failed (a frame handler threw, an upgrade hook failed). */

@@ -28,12 +28,21 @@ export interface MessageSocket {
   readonly pausesReading: boolean;
   pause(): void;
   resume(): void;
-  /** Starts the closing handshake. */
-  close(code: number, reason: string): void;
+  /**
+   * Starts the closing handshake. `givingUp`: this side drops the peer (`close()`, a failure), so
+   * the adapter waits only briefly for its answer, as a hostile peer never gives one; otherwise
+   * (both sides ended) as long as its library does, so what is still queued reaches the peer.
+   */
+  close(code: number, reason: string, givingUp?: boolean): void;
   /** Drops the connection without a handshake. */
   terminate(): void;
   /** The conn is waiting for the buffer to drain: adapters without a drain signal poll `written`. */
   watchDrain(): void;
+  /**
+   * True while part of a message has arrived and the library holds it, waiting for the rest (what
+   * FrameConn.midFrame reports, for the server's read timeout). Adapters that cannot tell leave it out.
+   */
+  readonly midMessage?: boolean;
 }
 
 export interface MessageConnOptions {
@@ -52,6 +61,13 @@ export interface MessageConnOptions {
 const END_MARKER: Uint8Array[] = [EMPTY_BYTES];
 
 /**
+ * What a held message costs besides its bytes (its ArrayBuffer, its view, its place in the queue:
+ * about 200 bytes of heap on Node 20), counted against `maxHeldBytes`: a peer sending tiny
+ * messages to a connection that cannot stop reading held ~50 times what the limit said.
+ */
+const HELD_MESSAGE_COST = 200;
+
+/**
  * A FrameConn over any message socket: batches writes into messages and splits received
  * messages into frames; ConnLifecycle holds them while unbound or paused and reports the close
  * once. The socket adapter feeds it through `receive`, `written` and `ended`.
@@ -64,7 +80,7 @@ export class MessageConn extends ConnLifecycle<FrameHandlers, Uint8Array> implem
   private readonly batcher: MessageBatcher;
   /** How far into the held message at the head frames have been delivered. */
   private at = 0;
-  /** Bytes of the messages received and not yet wholly delivered. */
+  /** What the messages received and not yet wholly delivered hold: their bytes, and HELD_MESSAGE_COST each. */
   private heldBytes = 0;
   private wantDrain = false;
   /** A drain check is queued for after the current run (see `queueDrainCheck`). */
@@ -124,6 +140,11 @@ export class MessageConn extends ConnLifecycle<FrameHandlers, Uint8Array> implem
     this.batcher.defer();
   }
 
+  /** A message is partly received (only where the socket adapter can tell): the server's read timeout watches it. */
+  get midFrame(): boolean {
+    return this.socket.midMessage === true;
+  }
+
   get congested(): boolean {
     const over = this.buffered() >= this.options.highWaterMark;
     if (over && !this.wantDrain && !this.stopped && !this.over) {
@@ -153,7 +174,7 @@ export class MessageConn extends ConnLifecycle<FrameHandlers, Uint8Array> implem
       this.socket.send([e.lastWords]);
     }
     this.stop(e);
-    this.socket.close(code, closeReason(e.message));
+    this.socket.close(code, closeReason(e.message), true);
     this.gone(undefined);
   }
 
@@ -174,8 +195,10 @@ export class MessageConn extends ConnLifecycle<FrameHandlers, Uint8Array> implem
       this.peerEnding = true;
       return this.endReceived();
     }
-    if (this.heldBytes + data.length > this.options.maxHeldBytes && this.mustHold()) return this.fail(this.overflow(data.length));
-    this.heldBytes += data.length;
+    const cost = data.length + HELD_MESSAGE_COST;
+    // One message of maxHeldBytes is held whatever it costs besides: the slack is its own cost.
+    if (this.heldBytes + cost > this.options.maxHeldBytes + HELD_MESSAGE_COST && this.mustHold()) return this.fail(this.overflow(cost));
+    this.heldBytes += cost;
     this.received(data);
   }
 
@@ -251,12 +274,12 @@ export class MessageConn extends ConnLifecycle<FrameHandlers, Uint8Array> implem
       return false;
     }
     this.at = 0;
-    this.heldBytes -= message.length;
+    this.heldBytes -= message.length + HELD_MESSAGE_COST;
     return true;
   }
 
   protected closeTransport(): void {
-    this.socket.close(CloseCode.Normal, '');
+    this.socket.close(CloseCode.Normal, '', true);
     this.gone(undefined);
   }
 
@@ -278,7 +301,7 @@ export class MessageConn extends ConnLifecycle<FrameHandlers, Uint8Array> implem
     // The requests or replies held were sent, and may have run: not safe to retry blindly.
     return new RpcError(
       ErrorCode.Overloaded,
-      `the peer sent ${held} bytes this side holds unread, over maxHeldBytes (${this.options.maxHeldBytes}): this WebSocket cannot stop reading while paused`,
+      `the peer sent ${held} bytes this side holds unread (counting ${HELD_MESSAGE_COST} a message besides its bytes), over maxHeldBytes (${this.options.maxHeldBytes}): this WebSocket cannot stop reading while paused`,
       { retry: 'idempotent' },
     );
   }

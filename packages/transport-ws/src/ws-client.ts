@@ -1,9 +1,10 @@
+import type { Duplex } from 'node:stream';
 import { connectFailed, ErrorCode, formatAddress, RpcError, type Address, type FrameConn, type FrameSpec } from '@skein/core';
 import { handshake, wsUrl } from './handshake.js';
 import type { ResolvedOptions } from './options.js';
 import { connectStandard, globalWebSocket } from './standard-client.js';
 import { secureFor, wsClientTls } from './tls.js';
-import { wsMessageConn } from './ws-socket.js';
+import { WS_RECEIVE_LIMITS, wsMessageConn } from './ws-socket.js';
 
 /** Connects with `ws` under Node, or with the standard WebSocket API elsewhere (or when given one). */
 export function connectClient(address: Address, spec: FrameSpec, options: ResolvedOptions, timeoutMs: number): Promise<FrameConn> {
@@ -24,10 +25,13 @@ async function connectWs(address: Address, spec: FrameSpec, options: ResolvedOpt
   // Loaded on first use: Bun and Deno, which use their own WebSocket, never load it.
   const { WebSocket } = await import('ws');
   const url = wsUrl(address, options.path, secureFor(address, options.tls));
-  const ws = new WebSocket(url, { perMessageDeflate: false, maxPayload: options.maxWsMessageBytes, headers: options.headers, ...wsClientTls(options.tls) });
+  const ws = new WebSocket(url, { perMessageDeflate: false, maxPayload: options.maxWsMessageBytes, ...WS_RECEIVE_LIMITS, headers: options.headers, ...wsClientTls(options.tls) });
   const remote = formatAddress(address);
   return handshake(url, timeoutMs, (settle) => {
-    ws.on('open', () => settle.ok(wsMessageConn(ws, remote, spec, options)));
+    let socket: Duplex | undefined;
+    // The socket ws reads once upgraded: its reads are watched too (chunk-guard.ts).
+    ws.on('upgrade', (res) => (socket = res.socket));
+    ws.on('open', () => settle.ok(wsMessageConn(ws, socket!, remote, spec, options)));
     ws.on('unexpected-response', (_req, res) => {
       settle.fail(refused(url, res.statusCode ?? 0));
       ws.terminate();

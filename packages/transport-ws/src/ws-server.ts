@@ -11,6 +11,7 @@ import { pathnameOf, type ResolvedOptions } from './options.js';
 import { decide, REFUSAL } from './upgrade-hook.js';
 import { httpsServerTls, identityOfRequest, secureFor } from './tls.js';
 import type { ReloadableListener } from './transport-of.js';
+import { WS_RECEIVE_LIMITS } from './ws-socket.js';
 
 /**
  * A Skein endpoint on a `ws` WebSocketServer attached (noServer) to its own HTTP server, so the
@@ -31,6 +32,7 @@ export async function listenWs(
     noServer: true,
     perMessageDeflate: false,
     maxPayload: options.maxWsMessageBytes,
+    ...WS_RECEIVE_LIMITS,
     clientTracking: false,
   });
   const keepalive = new Keepalive(options.pingIntervalMs);
@@ -83,7 +85,7 @@ export async function listenWs(
         waiting.delete(tcpSocketOf(socket));
         if (secure) s.conn.identity = identityOfRequest(req.socket);
         keepalive.add(ws, s.conn);
-        s.upgraded(ws);
+        s.upgraded(ws, socket);
       }),
     );
   });

@@ -1,7 +1,17 @@
+import type { Duplex } from 'node:stream';
 import { plainBytes, type FrameSpec } from '@skein/core';
 import type { RawData, WebSocket } from 'ws';
+import { ChunkGuard } from './chunk-guard.js';
 import { CloseCode } from './close-codes.js';
 import { MessageConn, type MessageConnOptions, type MessageSocket } from './message-conn.js';
+
+/**
+ * What ws may hold of a message still arriving, besides its bytes (maxPayload): each fragment is a
+ * Buffer of its own (about 130 B of heap), so a peer sending one-byte fragments holds ~2 MiB at
+ * most. ws (from 8.21) has this default; given here so that no other default applies. Skein's own
+ * senders stay far under it (messages are cut at batchBytes). Read chunks: chunk-guard.ts.
+ */
+export const WS_RECEIVE_LIMITS = Object.freeze({ maxFragments: 16 * 1024 });
 
 /** ws copies its send options, so the two kinds of fragment share constant ones (send runs per fragment). */
 const MORE = Object.freeze({ binary: true, compress: false, fin: false });
@@ -23,17 +33,17 @@ const LAST = Object.freeze({ binary: true, compress: false, fin: true });
  * Drain: ws has no public drain event; the send callback fires when a message has been written
  * to the kernel, which is when `bufferedAmount` can have dropped.
  */
-export function wsMessageConn(ws: WebSocket, remote: string, spec: FrameSpec, options: MessageConnOptions): MessageConn {
+export function wsMessageConn(ws: WebSocket, socket: Duplex, remote: string, spec: FrameSpec, options: MessageConnOptions): MessageConn {
   const early = upgradingWsConn(remote, spec, options, () => ws.terminate());
-  early.attach(ws);
+  early.attach(ws, socket);
   return early.conn;
 }
 
 /** A MessageConn whose WebSocket comes later: the server hands it over at accept, before the upgrade. */
 export interface UpgradingWsConn {
   readonly conn: MessageConn;
-  /** The upgrade is done: `ws` carries the connection from now on (what was written before goes first). */
-  attach(ws: WebSocket): void;
+  /** The upgrade is done: `ws`, over `socket`, carries the connection from now on (what was written before goes first). */
+  attach(ws: WebSocket, socket: Duplex): void;
 }
 
 /**
@@ -69,9 +79,16 @@ export function upgradingWsConn(remote: string, spec: FrameSpec, options: Messag
     pausesReading: true,
     pause: () => (ws === undefined ? void (pausedEarly = true) : ws.pause()),
     resume: () => (ws === undefined ? void (pausedEarly = false) : ws.resume()),
-    close: (code, reason) => (ws === undefined ? dropEarly() : ws.close(code, reason)),
+    close: (code, reason, givingUp) => {
+      if (ws === undefined) return dropEarly();
+      ws.close(code, reason);
+      if (givingUp) dropAfterLinger(ws);
+    },
     terminate: () => (ws === undefined ? dropEarly() : ws.terminate()),
     watchDrain: () => {},
+    get midMessage() {
+      return ws !== undefined && midMessage(ws);
+    },
   };
   const hold = (chunks: Uint8Array[]): void => {
     if (dropped) return;
@@ -80,11 +97,24 @@ export function upgradingWsConn(remote: string, spec: FrameSpec, options: Messag
     for (const c of chunks) earlyBytes += c.length;
   };
   const conn = new MessageConn(remote, spec, socket, options);
-  const attach = (w: WebSocket): void => {
+  const attach = (w: WebSocket, wire: Duplex): void => {
     if (dropped) return void w.terminate();
     let error: Error | undefined;
-    w.on('message', (data, isBinary) => conn.receive(bytesOf(data), isBinary));
-    w.on('error', (err) => (error ??= err));
+    const guard = new ChunkGuard(wire, conn);
+    // One listener per event: EventEmitter copies its list on each emit of an event with several.
+    w.on('message', (data, isBinary) => (guard.reset(), conn.receive(bytesOf(data), isBinary)));
+    // A control frame between the fragments of a message ends nothing ws holds of the message.
+    const control = (): void => void (betweenFragments(w) || guard.reset());
+    w.on('ping', control);
+    w.on('pong', control);
+    w.on('error', (err) => {
+      error ??= err;
+      // The peer broke the protocol (a message over maxPayload, too many fragments): ws has sent
+      // its close frame and reads no more. The failure is the connection's now, and the peer has
+      // CLOSE_LINGER_MS to answer, not ws's 30 s, holding the message it broke off all along.
+      conn.ended(closeCodeOf(err, CloseCode.Abnormal), '', err);
+      dropAfterLinger(w);
+    });
     w.on('close', (code, reason) => conn.ended(error ? closeCodeOf(error, code) : code, reason.toString(), error));
     ws = w;
     // What the server kept to close it before its upgrade is not needed any more: let it go.
@@ -100,6 +130,48 @@ export function upgradingWsConn(remote: string, spec: FrameSpec, options: Messag
 
 const NOTHING = (): void => {};
 
+/** The fields of ws's Receiver that say whether it holds part of a message (ws has no public way to ask). */
+interface ReceiverState {
+  /** 0 while waiting for a frame's first byte; reading a header, mask or payload otherwise. */
+  _state?: number;
+  /** Received bytes not yet made into a frame. */
+  _bufferedBytes?: number;
+  /** Non-zero between the fragments of a message. */
+  _fragmented?: number;
+}
+
+/**
+ * Whether ws holds part of a message: read from its Receiver's own fields, since a peer that
+ * dribbles a message would otherwise escape the server's read timeout (a WebSocket message is
+ * not seen until it is whole). A ws without these fields reads as never mid-message, as before.
+ */
+function midMessage(ws: WebSocket): boolean {
+  const r = receiverOf(ws);
+  return r !== undefined && ((r._state ?? 0) !== 0 || (r._bufferedBytes ?? 0) > 0 || (r._fragmented ?? 0) !== 0);
+}
+
+/** Whether ws has some fragments of a message and waits for the rest. */
+function betweenFragments(ws: WebSocket): boolean {
+  return (receiverOf(ws)?._fragmented ?? 0) !== 0;
+}
+
+function receiverOf(ws: WebSocket): ReceiverState | undefined {
+  return (ws as unknown as { _receiver?: ReceiverState | null })._receiver ?? undefined;
+}
+
+/**
+ * How long a peer this side gave up on (a failure, `close()`, a protocol error) has to answer the
+ * close frame: the TCP transport's `lingerMs` by default. ws would wait 30 s, and a hostile peer
+ * never answers, holding its socket and whatever it left half sent.
+ */
+const CLOSE_LINGER_MS = 2_000;
+
+/** Drops `ws` unless its closing handshake is done within CLOSE_LINGER_MS. */
+function dropAfterLinger(ws: WebSocket): void {
+  const timer = setTimeout(() => ws.terminate(), CLOSE_LINGER_MS).unref();
+  ws.once('close', () => clearTimeout(timer));
+}
+
 /**
  * A message as a plain Uint8Array view of ws's buffer: what handlers take out of it must not be
  * Buffers, whose `slice` shares memory.
@@ -112,6 +184,9 @@ function bytesOf(data: RawData): Uint8Array {
 /** ws reports a protocol violation by the peer as an error with a `WS_ERR_*` code before closing. */
 function closeCodeOf(err: Error, code: number): number {
   const wsCode = (err as { code?: unknown }).code;
-  if (wsCode === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') return CloseCode.TooBig;
-  return code;
+  if (wsCode === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' || wsCode === 'WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH') return CloseCode.TooBig;
+  if (wsCode === 'WS_ERR_TOO_MANY_BUFFERED_PARTS') return CloseCode.PolicyViolation;
+  if (wsCode === 'WS_ERR_INVALID_UTF8') return CloseCode.BadFrame;
+  // Any other WS_ERR_ is a malformed WebSocket frame; an error without one, a failed write.
+  return typeof wsCode === 'string' && wsCode.startsWith('WS_ERR_') ? CloseCode.ProtocolError : code;
 }

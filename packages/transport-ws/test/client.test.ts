@@ -1,10 +1,10 @@
 import net from 'node:net';
-import { ErrorCode, RpcError } from '@skein/core';
+import { ErrorCode, FrameError, RpcError } from '@skein/core';
 import { deferred, freePort } from '@skein/test-utils';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
 import { uwsTransport, wsTransport, type StandardWebSocketCtor } from '../src/index.js';
-import { bodiesOf, frame, rawClient, record, spec, startServer, text, until } from './helpers.js';
+import { bodiesOf, dribble, frame, loopTurn, rawClient, record, spec, startServer, text, until, upgradeAnswer, wsFrameHeader } from './helpers.js';
 
 const cleanup: (() => unknown)[] = [];
 afterEach(async () => {
@@ -118,6 +118,46 @@ describe('ws client', () => {
       .catch((e: unknown) => e);
     expect(RpcError.is(err, ErrorCode.Unreachable)).toBe(true);
     expect((err as Error).message).toMatch(/no handshake within 200 ms/);
+  });
+
+  /** A hostile server that upgrades by hand, a client connected to it, and the server's socket. */
+  async function hostileServer(): Promise<{ c: ReturnType<typeof record>; server: net.Socket }> {
+    const peers: net.Socket[] = [];
+    const hostile = net.createServer((s) => {
+      peers.push(s);
+      s.setNoDelay(true);
+      s.once('data', (request) => s.write(upgradeAnswer(request.toString('latin1'))));
+    });
+    await new Promise<void>((r) => hostile.listen(0, '127.0.0.1', r));
+    cleanup.push(() => new Promise((r) => (peers.forEach((s) => s.destroy()), hostile.close(r))));
+    const conn = await wsTransport().connect({ host: '127.0.0.1', port: (hostile.address() as net.AddressInfo).port }, spec);
+    cleanup.push(() => conn.close());
+    return { c: record(conn), server: peers[0]! };
+  }
+
+  it('drops a server that sends a message in over 16,384 fragments, reporting it as ws refuses it', async () => {
+    const { c, server } = await hostileServer();
+    const fragment = new Uint8Array([...wsFrameHeader(0, false, 1, false), 0]);
+    const thousand = Buffer.concat(Array.from({ length: 1000 }, () => fragment));
+    server.write(new Uint8Array([...wsFrameHeader(2, false, 1, false), 0]));
+    let sent = 1;
+    for (; !c.isClosed && sent < 40_000; sent += 1000) {
+      server.write(thousand);
+      await loopTurn();
+    }
+    expect(sent).toBeLessThanOrEqual(17_001);
+    const err = await c.closed.promise;
+    expect(RpcError.is(err, ErrorCode.IO)).toBe(true);
+    expect(err!.message).toMatch(/1008 policy violation.*Too many message fragments/);
+  });
+
+  it('drops a server that sends a large frame a byte per read, with a FrameError', async () => {
+    const { c, server } = await hostileServer();
+    server.write(wsFrameHeader(2, true, 1024 * 1024, false));
+    expect(await dribble(server, () => c.isClosed)).toBeLessThan(200);
+    const err = await c.closed.promise;
+    expect(err).toBeInstanceOf(FrameError);
+    expect(err!.message).toMatch(/in \d+ reads, under 256 bytes a read/);
   });
 
   it('reports a clean close when the server closes the connection', async () => {

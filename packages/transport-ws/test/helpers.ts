@@ -1,5 +1,6 @@
 import { FrameError, type FrameConn, type FrameListener, type FrameSpec, type Transport } from '@skein/core';
-import { deferred, waitFor, type Deferred } from '@skein/test-utils';
+import { createHash } from 'node:crypto';
+import { deferred, rawConnect, waitFor, type Deferred, type RawSocket } from '@skein/test-utils';
 import { WebSocket, type ClientOptions } from 'ws';
 
 export const BODY_LIMIT = 16 * 1024 * 1024;
@@ -121,3 +122,54 @@ export function randomBytes(n: number): Uint8Array {
 }
 
 export const until = (cond: () => unknown, what: string): Promise<unknown> => waitFor(cond, { timeoutMs: 20_000, what });
+
+/**
+ * The header of one WebSocket frame as a hostile peer writes it by hand: `opcode` (2 binary,
+ * 0 continuation), FIN or not, a payload length (64-bit form past 65535) and, from a client, an
+ * all-zero mask, so the payload goes as it is.
+ */
+export function wsFrameHeader(opcode: number, fin: boolean, length: number, masked: boolean): Uint8Array {
+  const size = length < 126 ? 2 : length < 65536 ? 4 : 10;
+  const h = new Uint8Array(size + (masked ? 4 : 0));
+  h[0] = (fin ? 0x80 : 0) | opcode;
+  const m = masked ? 0x80 : 0;
+  const view = new DataView(h.buffer);
+  if (size === 2) h[1] = m | length;
+  else if (size === 4) (h[1] = m | 126), view.setUint16(2, length);
+  else (h[1] = m | 127), view.setUint32(2, Math.floor(length / 2 ** 32)), view.setUint32(6, length >>> 0);
+  return h;
+}
+
+/** A peer that did the WebSocket upgrade by hand on a raw socket and now speaks bytes. */
+export async function rawWsPeer(port: number, path = '/skein'): Promise<RawSocket> {
+  const raw = await rawConnect(`127.0.0.1:${port}`);
+  raw.socket.setNoDelay(true);
+  const key = Buffer.from(randomBytes(16)).toString('base64');
+  raw.write(Buffer.from(`GET ${path} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`));
+  await until(() => raw.received().includes('\r\n\r\n') || raw.peerClosed, 'the upgrade answer');
+  if (!raw.received().toString('latin1').startsWith('HTTP/1.1 101')) throw new Error(`not upgraded: ${raw.received().toString('latin1')}`);
+  return raw;
+}
+
+/** What a server answers a WebSocket upgrade request with, as a hostile server writes it by hand. */
+export function upgradeAnswer(request: string): string {
+  const key = /sec-websocket-key: *(\S+)/i.exec(request)?.[1] ?? '';
+  const accept = createHash('sha1').update(key + '258EAFA5-E914-47DA-95CA-C5AB0DC85B11').digest('base64');
+  return `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`;
+}
+
+/** Lets the event loop go round twice: on loopback, a byte written before it has been read by then. */
+export const loopTurn = async (): Promise<void> => {
+  await new Promise((r) => setImmediate(r));
+  await new Promise((r) => setImmediate(r));
+};
+
+/** Writes to `socket` a byte a loop turn (so a byte a read, on loopback) until `stop()` or 5,000 bytes; returns how many it wrote. */
+export async function dribble(socket: { write(b: Uint8Array): unknown }, stop: () => boolean): Promise<number> {
+  let sent = 0;
+  for (; !stop() && sent < 5_000; sent++) {
+    socket.write(new Uint8Array(1));
+    await loopTurn();
+  }
+  return sent;
+}

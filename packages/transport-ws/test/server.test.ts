@@ -2,7 +2,7 @@ import { ErrorCode, FrameError, RpcError, type FrameSpec, type Transport } from 
 import { handleCounts, leakedHandles, tmpSocketPath, waitFor } from '@skein/test-utils';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CloseCode, uwsTransport, wsTransport, type WsTransportOptions } from '../src/index.js';
-import { bodiesOf, frame, header, onBody, randomBytes, rawClient, record, spec, startServer, text, until, type Recorder } from './helpers.js';
+import { bodiesOf, dribble, frame, header, loopTurn, onBody, randomBytes, rawClient, rawWsPeer, record, spec, startServer, text, until, wsFrameHeader, type RawPeer, type Recorder } from './helpers.js';
 
 /**
  * The server contract, on each server. `tooBigCode` is what a peer sees when its message is
@@ -40,6 +40,18 @@ describe.each(servers)('%s server', (_name, transport, tooBigCode, pausesReading
     const conn = await wsTransport(options).connect({ host: '127.0.0.1', port }, spec);
     cleanup.push(() => conn.close());
     return record(conn);
+  }
+
+  /** A server (maxHeldBytes 64 KiB) whose connection pauses at its first frame and never resumes, and a peer. */
+  async function pausedAtFirstFrame(): Promise<{ paused: () => Recorder; raw: RawPeer }> {
+    let paused: Recorder | undefined;
+    const listener = await transport({ maxHeldBytes: 64 * 1024 }).listen({ host: '127.0.0.1', port: 0 }, spec, (conn) => {
+      paused = record(conn, { frame: () => conn.pause() });
+    });
+    cleanup.push(() => listener.close());
+    const raw = await rawClient(`ws://127.0.0.1:${(listener.address as { port: number }).port}/skein`);
+    cleanup.push(() => raw.ws.terminate());
+    return { paused: () => paused!, raw };
   }
 
   it('round-trips many frames both ways, in order and byte-exact', async () => {
@@ -227,20 +239,28 @@ describe.each(servers)('%s server', (_name, transport, tooBigCode, pausesReading
   it.skipIf(pausesReading)(
     `drops a peer that keeps sending while paused once it holds maxHeldBytes, with 1013${pausesReading ? ' (skipped: this server stops reading a paused connection, so it never holds what a peer sends)' : ''}`,
     async () => {
-    let paused: Recorder | undefined;
-    const listener = await transport({ maxHeldBytes: 64 * 1024 }).listen({ host: '127.0.0.1', port: 0 }, spec, (conn) => {
-      // Paused at the first frame, and never resumed: everything after it is held.
-      paused = record(conn, { frame: () => conn.pause() });
-    });
-    cleanup.push(() => listener.close());
-    const raw = await rawClient(`ws://127.0.0.1:${(listener.address as { port: number }).port}/skein`);
+    const { paused, raw } = await pausedAtFirstFrame();
     const body = new Uint8Array(16 * 1024);
     for (let i = 0; i < 16; i++) raw.ws.send(frame(body));
     expect((await raw.closed.promise).code).toBe(CloseCode.TryAgainLater);
-    const err = await paused!.closed.promise;
+    const err = await paused().closed.promise;
     expect(RpcError.is(err, ErrorCode.Overloaded)).toBe(true);
     expect(err!.message).toMatch(/over maxHeldBytes \(65536\)/);
-    expect(paused!.bodies).toHaveLength(1);
+    expect(paused().bodies).toHaveLength(1);
+    },
+  );
+
+  it.skipIf(pausesReading)(
+    `counts ~200 B a held message besides its bytes: a paused connection drops a peer sending tiny messages long before it holds 50 times maxHeldBytes${pausesReading ? ' (skipped: this server stops reading a paused connection)' : ''}`,
+    async () => {
+    const { paused, raw } = await pausedAtFirstFrame();
+    // 1,000 messages of one empty frame: 4 KB of bytes, some 200 KB of memory held.
+    const tiny = frame('');
+    for (let i = 0; i < 1000; i++) raw.ws.send(tiny);
+    expect((await raw.closed.promise).code).toBe(CloseCode.TryAgainLater);
+    const err = await paused().closed.promise;
+    expect(RpcError.is(err, ErrorCode.Overloaded)).toBe(true);
+    expect(err!.message).toMatch(/counting 200 a message besides its bytes\), over maxHeldBytes \(65536\)/);
     },
   );
 
@@ -385,5 +405,171 @@ describe('ws server: a connection is handed over at TCP accept, before its upgra
     // A timer takes a longer delay as 1 ms: every upgrade would time out at once.
     expect(() => wsTransport({ upgradeTimeoutMs: 2 ** 31 })).toThrow(/upgradeTimeoutMs must be at most 2147483647 ms/);
     expect(wsTransport({ upgradeTimeoutMs: 2 ** 31 - 1 }).name).toBe('ws');
+  });
+});
+
+describe('ws server: a peer that dribbles a frame', () => {
+  async function serve() {
+    const s = await startServer(wsTransport({ pingIntervalMs: 0 }), { echo: true });
+    cleanup.push(() => s.listener.close());
+    return s;
+  }
+
+  /** An echo server and a peer that upgraded by hand, once the server has accepted it. */
+  async function servedPeer() {
+    const s = await serve();
+    const raw = await rawWsPeer(s.port);
+    cleanup.push(() => raw.destroy());
+    await until(() => s.accepted.length === 1, 'accept');
+    return { s, raw };
+  }
+
+  it('drops a peer that sends a large frame a byte per read (ws would hold ~200 B of heap per byte), and only it', async () => {
+    const s = await serve();
+    const neighbour = await wsTransport().connect({ host: '127.0.0.1', port: s.port }, spec);
+    cleanup.push(() => neighbour.close());
+    const n = record(neighbour);
+    const raw = await rawWsPeer(s.port);
+    cleanup.push(() => raw.destroy());
+    await until(() => s.accepted.length === 2, 'accept');
+    const dribbler = s.accepted[1]!;
+    raw.write(wsFrameHeader(2, true, 1024 * 1024, true));
+    // Dropped after its 64 free reads, not after ws's own cap of 262,144.
+    expect(await dribble(raw.socket, () => dribbler.isClosed)).toBeLessThan(200);
+    const err = await dribbler.closed.promise;
+    expect(err).toBeInstanceOf(FrameError);
+    expect(err!.message).toMatch(/in \d+ reads, under 256 bytes a read/);
+    expect(await raw.closedByPeer).toBeDefined();
+    neighbour.write(frame('still here'));
+    await until(() => n.bodies.length === 1, 'the neighbour echoed');
+    expect(text(n.bodies[0]!)).toBe('still here');
+  });
+
+  it('takes a frame that arrives in reads of a few hundred bytes, as a slow network delivers it', async () => {
+    const s = await serve();
+    const raw = await rawWsPeer(s.port);
+    cleanup.push(() => raw.destroy());
+    const body = randomBytes(128 * 1024 - 4);
+    const message = frame(body);
+    raw.write(wsFrameHeader(2, true, message.length, true));
+    for (let at = 0; at < message.length; at += 300) {
+      raw.write(message.subarray(at, at + 300));
+      await loopTurn();
+    }
+    await until(() => s.accepted[0]?.bodies.length === 1, 'the frame');
+    expect(Buffer.from(s.accepted[0]!.bodies[0]!).equals(Buffer.from(body))).toBe(true);
+    expect(s.accepted[0]!.isClosed).toBe(false);
+  });
+
+  it('keeps a peer that sends only pings, a read each, however many', async () => {
+    const { s, raw } = await servedPeer();
+    const answered = raw.received().length;
+    for (let i = 0; i < 200; i++) {
+      raw.write(wsFrameHeader(0x09, true, 0, true));
+      await loopTurn();
+    }
+    // 200 pongs of 2 bytes each, and the connection still up.
+    await until(() => raw.received().length - answered === 400, 'the pongs');
+    expect(s.accepted[0]!.isClosed).toBe(false);
+  });
+
+  it('drops a peer that sends one-byte fragments a read each, though it sends a pong between them', async () => {
+    const { s, raw } = await servedPeer();
+    const server = s.accepted[0]!;
+    const pong = wsFrameHeader(0x0a, true, 0, true);
+    const fragment = new Uint8Array([...wsFrameHeader(0, false, 1, true), 0]);
+    raw.write(new Uint8Array([...wsFrameHeader(2, false, 1, true), 0]));
+    let fragments = 1;
+    for (; !server.isClosed && fragments < 2_000; fragments++) {
+      raw.write(pong);
+      await loopTurn();
+      raw.write(fragment);
+      await loopTurn();
+    }
+    // A pong between fragments does not start the count again: not ws's 16,384 fragments.
+    expect(fragments).toBeLessThan(200);
+    const err = await server.closed.promise;
+    expect(err).toBeInstanceOf(FrameError);
+    expect(err!.message).toMatch(/under 256 bytes a read/);
+  });
+
+  it('drops a peer that sends a message in one-byte fragments (~130 B of heap each) once it has sent 16,384 of them', async () => {
+    const { s, raw } = await servedPeer();
+    const fragment = new Uint8Array([...wsFrameHeader(0, false, 1, true), 0]);
+    const thousand = new Uint8Array(fragment.length * 1000);
+    for (let i = 0; i < 1000; i++) thousand.set(fragment, i * fragment.length);
+    raw.write(new Uint8Array([...wsFrameHeader(2, false, 1, true), 0]));
+    let sent = 1;
+    while (!s.accepted[0]!.isClosed && sent < 40_000) {
+      raw.write(thousand);
+      sent += 1000;
+      await loopTurn();
+    }
+    // Reported as ws refuses the fragment past its cap, not when ws's close handshake times out.
+    expect(sent).toBeLessThanOrEqual(17_001);
+    const err = await s.accepted[0]!.closed.promise;
+    expect(RpcError.is(err, ErrorCode.IO)).toBe(true);
+    expect(err!.message).toMatch(/1008 policy violation.*Too many message fragments/);
+    // The peer never answers the close frame: its socket is dropped after the linger.
+    expect(await raw.closedByPeer).toBeDefined();
+  });
+
+  it('reports a peer whose header claims a message over maxWsMessageBytes at once, and drops it though it never answers the close', async () => {
+    const { s, raw } = await servedPeer();
+    raw.write(wsFrameHeader(2, true, 2 ** 40, true));
+    const err = await s.accepted[0]!.closed.promise;
+    expect(RpcError.is(err, ErrorCode.FrameTooLarge)).toBe(true);
+    expect(err!.message).toMatch(/1009 message too big.*Max payload size exceeded/);
+    // ws's close frame (1009) reached the peer, then the socket was dropped.
+    expect(await raw.closedByPeer).toBeDefined();
+    expect([...raw.received().subarray(-4, -2)]).toEqual([0x88, 2]);
+    expect(raw.received().readUInt16BE(raw.received().length - 2)).toBe(CloseCode.TooBig);
+    // Then dropped, not left half-open for ws's 30 s close timeout: what it still sends meets a reset.
+    await until(() => (raw.write(new Uint8Array(1)), raw.socket.destroyed), 'the socket reset');
+  });
+
+  it('is midFrame while part of a message has arrived, also between its fragments, so the server\'s read timeout sees a dribbler', async () => {
+    const { s, raw } = await servedPeer();
+    const server = s.accepted[0]!;
+    expect(server.conn.midFrame).toBe(false);
+    const message = frame(randomBytes(1000));
+    raw.write(wsFrameHeader(2, true, message.length, true).subarray(0, 1));
+    await until(() => server.conn.midFrame, 'mid-message after a header byte');
+    raw.write(wsFrameHeader(2, true, message.length, true).subarray(1));
+    raw.write(message.subarray(0, 10));
+    await loopTurn();
+    expect(server.conn.midFrame).toBe(true);
+    raw.write(message.subarray(10));
+    await until(() => server.bodies.length === 1, 'the frame');
+    expect(server.conn.midFrame).toBe(false);
+    // A message in two fragments: whole fragments held, the message not yet.
+    raw.write(new Uint8Array([...wsFrameHeader(2, false, 500, true), ...message.subarray(0, 500)]));
+    await loopTurn();
+    expect(server.conn.midFrame).toBe(true);
+    raw.write(new Uint8Array([...wsFrameHeader(0, true, message.length - 500, true), ...message.subarray(500)]));
+    await until(() => server.bodies.length === 2, 'the fragmented frame');
+    expect(server.conn.midFrame).toBe(false);
+  });
+
+  it('refuses a compressed frame (permessage-deflate is never agreed) at once with 1002, typed', async () => {
+    const { s, raw } = await servedPeer();
+    const h = wsFrameHeader(2, true, 1, true);
+    h[0]! |= 0x40; // RSV1: a compressed message
+    raw.write(new Uint8Array([...h, 0]));
+    const err = await s.accepted[0]!.closed.promise;
+    expect(RpcError.is(err, ErrorCode.IO)).toBe(true);
+    expect(err!.message).toMatch(/1002 protocol error.*RSV1 must be clear/);
+    await until(() => raw.received().includes(Buffer.from([0x88, 2, 0x03, 0xea])), 'the close frame (1002)');
+  });
+
+  it('close() gives a peer that never answers the close frame 2 s, not ws\'s 30 s, holding what it half sent', async () => {
+    const { s, raw } = await servedPeer();
+    raw.write(wsFrameHeader(2, true, 1024 * 1024, true));
+    raw.write(new Uint8Array(1000));
+    await until(() => s.accepted[0]!.conn.midFrame, 'the message begun');
+    s.accepted[0]!.conn.close();
+    expect(await s.accepted[0]!.closed.promise).toBeUndefined();
+    await until(() => raw.received().includes(Buffer.from([0x88, 2, 0x03, 0xe8])), 'the close frame (1000)');
+    await until(() => (raw.write(new Uint8Array(1)), raw.socket.destroyed), 'the socket reset');
   });
 });
