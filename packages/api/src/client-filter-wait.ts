@@ -1,4 +1,4 @@
-import { ErrorCode, RpcError } from '@skein/core';
+import { ErrorCode, MAX_TIMER_MS, RpcError } from '@skein/core';
 import type { CallInfo, FilterWatch } from './filters.js';
 import { noop, whenAborted } from './linked-signal.js';
 
@@ -40,9 +40,6 @@ export class ClientFilterWait<O extends WaitedOptions> implements FilterWatch {
     return performance.now() - this.info.startedAt;
   }
 }
-
-/** Longest a timer waits (longer ones fire at once in Node); a call past it is as good as unbounded. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
  * A timeout a timer can keep: the rest (0, negative, NaN, a string) go on to the Caller as

@@ -1,4 +1,4 @@
-import { invalidArgument, silentLogger, type Logger, type TlsOptions } from '@skein/core';
+import { invalidArgument, MAX_TIMER_MS, silentLogger, type Logger, type TlsOptions } from '@skein/core';
 import type { StandardWebSocketCtor } from './standard-socket.js';
 
 /** What the server's upgrade hook sees of an upgrade request. */
@@ -117,9 +117,6 @@ function positive(name: string, n: number): number {
   if (!Number.isSafeInteger(n) || n <= 0) throw invalidArgument(`${name} must be a positive integer, got ${n}`);
   return n;
 }
-
-/** Timers fire after 1 ms for a delay past 2^31 - 1 ms: a longer interval would ping (or time out) at once. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** A timer's period or delay in ms, refused past what a timer holds (as the stream's own timer options are). */
 function timerMs(name: string, n: number): number {

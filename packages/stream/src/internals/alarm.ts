@@ -1,5 +1,4 @@
-import type { Clock, Ticker } from '@skein/core';
-import { MAX_TIMER_MS } from './checks.js';
+import { MAX_TIMER_MS, type Clock, type Ticker } from '@skein/core';
 
 /**
  * One thing due at a time on a Clock: `set(when, fire)` runs `fire` once the clock reaches

@@ -1,4 +1,4 @@
-import { invalidArgument } from '@skein/core';
+import { invalidArgument, MAX_TIMER_MS } from '@skein/core';
 
 /** A positive finite number (a duration, a window, a weight): fractions are fine. */
 export function positive(n: number, name: string): number {
@@ -18,10 +18,7 @@ export function positiveInteger(n: number, name: string): number {
   return n;
 }
 
-/** Timers fire at once for a delay past 2^31 - 1 ms: a timer's period must stay within it. */
-export const MAX_TIMER_MS = 2 ** 31 - 1;
-
-/** A timer's period or delay, in ms: at least 1, and short enough for every runtime's timers. */
+/** A timer's period or delay, in ms: at least 1, and at most core's MAX_TIMER_MS (past it timers fire at once). */
 export function timerMs(n: number, name: string): number {
   if (!(typeof n === 'number' && n >= 1 && n <= MAX_TIMER_MS)) throw invalidArgument(`${name} must be a number of ms in 1..${MAX_TIMER_MS}, got ${n}`);
   return n;

@@ -1,4 +1,4 @@
-import { invalidArgument, silentLogger, systemClock, type Clock, type Logger } from '@skein/core';
+import { invalidArgument, MAX_TIMER_MS, silentLogger, systemClock, type Clock, type Logger } from '@skein/core';
 import { positiveInteger } from '../internals/checks.js';
 import { resolveLimits, type Limits } from '../wire/limits.js';
 import type { Dispatch } from './dispatch.js';
@@ -90,9 +90,6 @@ export interface ServerSettings {
   readonly probationMs: number;
   readonly reverse: ReverseSettings;
 }
-
-/** The longest delay a timer takes: a longer one fires at once on every runtime. */
-const MAX_TIMER_MS = 0x7fff_ffff;
 
 /** Checks a server's options (a bad one throws InvalidArgument naming it) and fills in defaults. */
 export function resolveServerOptions(opts: RpcServerOptions): ServerSettings {
