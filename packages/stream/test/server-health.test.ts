@@ -124,6 +124,33 @@ describe('circuit breaker', () => {
   });
 });
 
+describe('calls pinned to one server (sendTo)', () => {
+  // A cluster that routes every call by name (a route function, `$to`) sends nothing through the
+  // pool's own strategy: unless pinned calls count, its breakers and scores never see a failure.
+  it('count for its breaker and outlier score as the pool\'s own calls do, though no breaker stops them', async () => {
+    const [a, b, c] = await servers(3, (n) => ({
+      work: () => {
+        if (n === 'b') throw new Error('b is sick');
+        return str(n);
+      },
+    }));
+    const { pool, clock, events } = healthPool([a!, b!, c!], { retries: 0, circuitBreaker: { minCalls: 4, failureRatio: 0.5 }, outlierEjection: { intervalMs: 1000, minCalls: 4 } });
+    const pinned = (to: LocalServer): Promise<string> =>
+      new Promise((resolve) => pool.sendTo(to.address, 'work', new Uint8Array(), {}, (err, reply) => resolve(err ? (err as RpcError).code : textOf(reply!))));
+    for (const s of [a!, c!]) for (let i = 0; i < 4; i++) expect(await pinned(s)).toBe(s === a ? 'a' : 'c');
+    for (let i = 0; i < 4; i++) expect(await pinned(b!)).toBe(ErrorCode.Internal);
+    expect(events).toEqual(['circuit-open b']);
+    // Still pinned to b: the caller chose it, so the open breaker does not stop the call.
+    expect(await pinned(b!)).toBe(ErrorCode.Internal);
+    expect(b!.counts.work).toBe(5);
+    // The pool's own strategy leaves b out.
+    expect((await calls(pool, 4)).by.sort()).toEqual(['a', 'a', 'c', 'c']);
+    // And its score stands out: b's pinned failures against a's and c's successes.
+    clock.advance(1000);
+    expect(events).toEqual(['circuit-open b', 'ejected b']);
+  });
+});
+
 describe('outlier ejection', () => {
   /** Servers whose `work` takes `delays[i]` ms of the pool's manual clock. */
   async function timed(delays: number[], opts: FailoverPoolOptions['outlierEjection']) {

@@ -311,11 +311,22 @@ export class FailoverPool implements StreamCaller {
     return stream;
   }
 
-  /** Sends a call to one named server, without failover. An address not in the pool fails at once with InvalidArgument. */
+  /**
+   * Sends a call to one named server, without failover. It counts for the server's breaker and
+   * outlier score as the pool's own calls do, though no breaker stops it: the caller chose the
+   * server. An address not in the pool fails at once with InvalidArgument.
+   */
   sendTo(address: string, action: string | number, msg: Uint8Array, opts: CallOptions, notify: Notify): void {
     const member = this.named(address);
     if (member instanceof RpcError) return notify(member, null);
-    this.poolOf(member).send(action, msg, opts, notify);
+    if (member.breaker === undefined && member.score === undefined) return this.poolOf(member).send(action, msg, opts, notify);
+    // Counted for its server as the pool's own calls are: a cluster that routes every call by
+    // name (a route function, `$to`) would otherwise leave its breakers and scores blind.
+    const startedAt = member.score === undefined ? 0 : this.clock.now();
+    this.poolOf(member).send(action, msg, opts, (err, reply) => {
+      this.observe(member, err, member.score === undefined ? 0 : this.clock.now() - startedAt);
+      notify(err, reply);
+    });
   }
 
   /**
