@@ -131,9 +131,10 @@ describe('the server answers the hello', () => {
 /**
  * A razor-rpc v1 server in raw frames: answers a ping, echoes numeric action 7, and answers any
  * other action as razor does: `rpc_decode` (its defect 6), or, with `echoAll`, an ok echo of the
- * msg (a v1 server whose dispatch echoes whatever comes).
+ * msg (a v1 server whose dispatch echoes whatever comes); with `ignoreHello`, the hello gets no
+ * answer at all.
  */
-async function razorServer(opts: { echoAll?: boolean; answerFlag?: number } = {}) {
+async function razorServer(opts: { echoAll?: boolean; answerFlag?: number; ignoreHello?: boolean } = {}) {
   const seen: number[] = [];
   const srv = net.createServer((sock) => {
     let buf = Buffer.alloc(0);
@@ -149,7 +150,9 @@ async function razorServer(opts: { echoAll?: boolean; answerFlag?: number } = {}
         const seq = buf.subarray(8, 16);
         const msg = buf.subarray(32 + nameLength, 32 + nameLength + msgLength);
         seen.push(action);
-        if (action === 7 && opts.answerFlag !== undefined) sock.write(Object.assign(okFrame(seq, msg), { [3]: opts.answerFlag }));
+        if (action === 0x7fff_ff00 && opts.ignoreHello) {
+          // No answer: a peer that drops what it does not know.
+        } else if (action === 7 && opts.answerFlag !== undefined) sock.write(Object.assign(okFrame(seq, msg), { [3]: opts.answerFlag }));
         else if (action === 0 || action === 7 || opts.echoAll) sock.write(okFrame(seq, action === 0 ? Buffer.alloc(0) : msg));
         else sock.write(Buffer.concat([errorHeader(seq, 10), Buffer.from('rpc_decode')]));
         buf = buf.subarray(total);
@@ -236,6 +239,18 @@ describe('a Skein client', () => {
     await client.call(7, u32(4));
     // The hello, then calls only: no head, no open, no cancel (0x7fff_ff01..03) ever reached it.
     expect(razor.seen.filter((a) => a !== 7)).toEqual([0x7fff_ff00]);
+  });
+
+  it('takes a peer that answers a later call before the hello for one that never will: calls with a signal or metadata go, plain', async () => {
+    const razor = await razorServer({ ignoreHello: true });
+    const client = await ClientStream.connect({ transport, address: razor.address, keepaliveMs: 0 });
+    cleanup.push(() => client.destroy());
+    expect(readU32((await client.call(7, u32(1))).msg)).toBe(1);
+    expect(client.hello.dialect).toBe('v1');
+    const opts = { timeoutMs: 5000, signal: new AbortController().signal, metadata: { k: 'v' } };
+    expect(readU32((await client.call(7, u32(2), opts)).msg)).toBe(2);
+    // Neither a head nor anything else but v1 requests reached it.
+    expect(razor.seen).toEqual([0x7fff_ff00, 7, 7]);
   });
 
   it('a call with metadata waits for the hello\'s answer, and times out unsent (retry safe) when none ever comes', async () => {

@@ -135,7 +135,7 @@ describe('calls pinned to one server (sendTo)', () => {
       },
     }));
     const { pool, clock, events } = healthPool([a!, b!, c!], { retries: 0, circuitBreaker: { minCalls: 4, failureRatio: 0.5 }, outlierEjection: { intervalMs: 1000, minCalls: 4 } });
-    const pinned = (to: LocalServer): Promise<string> =>
+    const pinned = (to: LocalServer): Promise<string | ErrorCode> =>
       new Promise((resolve) => pool.sendTo(to.address, 'work', new Uint8Array(), {}, (err, reply) => resolve(err ? (err as RpcError).code : textOf(reply!))));
     for (const s of [a!, c!]) for (let i = 0; i < 4; i++) expect(await pinned(s)).toBe(s === a ? 'a' : 'c');
     for (let i = 0; i < 4; i++) expect(await pinned(b!)).toBe(ErrorCode.Internal);

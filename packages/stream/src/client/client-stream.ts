@@ -661,6 +661,8 @@ export class ClientStream implements StreamCaller {
     if (this.serving !== undefined && bytes[start + RES_FLAG_AT] === REVERSE_CALL_FLAG) return this.serving.frame(bytes, start, end);
     const seq = readSeq(bytes, start + SEQ_AT);
     if (seq === HELLO_SEQ) return this.hello.answer(bytes, start, end);
+    // Calls held for the hello's answer (a signal, metadata) go once it is known never to come.
+    if (this.hello.dialect === 'pending') this.hello.unanswered();
     if (seq === this.pingSeq) return this.pong();
     if (this.auth !== undefined && seq === this.auth.sentSeq) return this.auth.answer(bytes, start, end);
     const call = this.pending.get(seq);

@@ -87,6 +87,16 @@ export class ClientHello {
     }
   }
 
+  /**
+   * A response to a later request came first. A peer that answers the hello answers it before
+   * anything sent after it (docs/protocol.md, The hello), so this one never will: plain v1.
+   */
+  unanswered(): void {
+    if (this.dialect !== 'pending') return;
+    this.dialect = 'v1';
+    this.known();
+  }
+
   private read(bytes: Uint8Array, start: number, end: number): void {
     if (bytes[start + RES_FLAG_AT] !== ResponseFlag.Ok) return;
     const msgAt = start + RESPONSE_HEADER_LENGTH;
