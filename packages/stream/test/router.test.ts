@@ -21,7 +21,19 @@ const table: Record<number, ActionHandler> = {
   11: async () => new ArrayBuffer(4) as unknown as Uint8Array,
   // A blob alone: the msg is empty.
   12: () => ({ blob: new Uint8Array([1, 2]) }) as unknown as Uint8Array,
+  // Results whose reading throws: a getter, a Proxy's `has` trap; returned at once and after an await.
+  13: () => throwingGetter(),
+  14: async () => throwingGetter(),
+  15: async () => new Proxy({}, { has: () => { throw new Error('has trap threw'); } }) as unknown as Uint8Array,
 };
+
+function throwingGetter(): Uint8Array {
+  return {
+    get msg(): Uint8Array {
+      throw new Error('getter threw');
+    },
+  } as unknown as Uint8Array;
+}
 
 async function serve(options?: Parameters<typeof createRouter>[1]): Promise<ClientStream> {
   const server = new RpcServer({ dispatch: createRouter(table, options) });
@@ -94,6 +106,18 @@ describe('createRouter errors say what happened', () => {
     expect(logger.lines.map((l) => l.msg)).toEqual(['action 10: handler failed', 'action 11: handler failed']);
     const blobOnly = await stream.call(12);
     expect([blobOnly.msg.length, [...blobOnly.blob]]).toEqual([0, [1, 2]]);
+  });
+
+  it('answers a result whose reading throws Internal, logged, at once and after an await: no call left unanswered, no unhandled rejection', async () => {
+    const logger = memoryLogger();
+    const stream = await serve({ logger, exposeInternalErrors: true });
+    // Bounded: the old router left these unanswered (the assertion is on the code, not the time).
+    const bound = { timeoutMs: 5000 };
+    expect(await failure(stream.call(13, undefined, bound))).toMatchObject({ code: ErrorCode.Internal, message: 'action 13: getter threw' });
+    expect(await failure(stream.call(14, undefined, bound))).toMatchObject({ code: ErrorCode.Internal, message: 'action 14: getter threw' });
+    expect(await failure(stream.call(15, undefined, bound))).toMatchObject({ code: ErrorCode.Internal, message: 'action 15: has trap threw' });
+    expect(logger.lines.map((l) => l.msg)).toEqual(['action 13: handler failed', 'action 14: handler failed', 'action 15: handler failed']);
+    expect(stream.state).toBe('open');
   });
 
   it("never lets a handler's refusal code read as unrun: it names the action and says it may have run", async () => {

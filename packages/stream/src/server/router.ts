@@ -56,12 +56,18 @@ export function createRouter(table: Record<string | number, ActionHandler>, opti
     },
   };
   function answer(req: ServerRequest, r: ActionResult): void {
-    if (r === undefined) req.reply();
-    else if (r instanceof Uint8Array) req.reply(r);
-    else if (typeof r === 'object' && r !== null && isReply(r)) req.reply(r.msg, r.blob);
-    // Typed away, but a JavaScript handler may return a string: it has no `msg`, and would go out
-    // as an empty answer that nobody sent. A bug in the handler, answered as one.
-    else answerError(req, new TypeError(`the handler returned ${kindOf(r)}, not bytes (a Uint8Array), { msg, blob } or nothing`));
+    // Reading the result may throw (a getter, a Proxy's trap): a handler's failure like any
+    // other, not an exception out of the dispatch or a rejection nobody handles.
+    try {
+      if (r === undefined) req.reply();
+      else if (r instanceof Uint8Array) req.reply(r);
+      else if (typeof r === 'object' && r !== null && isReply(r)) req.reply(r.msg, r.blob);
+      // Typed away, but a JavaScript handler may return a string: it has no `msg`, and would go
+      // out as an empty answer that nobody sent. A bug in the handler, answered as one.
+      else answerError(req, new TypeError(`the handler returned ${kindOf(r)}, not bytes (a Uint8Array), { msg, blob } or nothing`));
+    } catch (err) {
+      answerError(req, err);
+    }
   }
 }
 
