@@ -1,85 +1,20 @@
-// Random values and random CBOR bytes for the fast path's differential test, from a seeded
-// generator so that a failure replays.
+// Random CBOR for the fast path's differential test: where CBOR changes form (the options of
+// @skein/test-utils' randomPlain), and bytes in forms cbor-x does not write. From a seeded
+// generator, so that a failure replays.
 
-export type Random = () => number;
+import { below, pick, type Random, type RandomValueOptions } from '@skein/test-utils';
 
-const pick = <T>(random: Random, items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
-const below = (random: Random, n: number): number => Math.floor(random() * n);
-
-/** Every boundary between two CBOR head forms, and where cbor-x turns to float 64. */
-const BOUNDARIES = [0, 1, 23, 24, 255, 256, 65535, 65536, 2 ** 31 - 1, 2 ** 31, 2 ** 32 - 1, 2 ** 32, 2 ** 32 + 1, 2 ** 53 - 1, 2 ** 53, 2 ** 64];
-
-function randomNumber(random: Random): number {
-  switch (below(random, 6)) {
-    case 0: {
-      const edge = pick(random, BOUNDARIES) + pick(random, [-1, 0, 0, 1]);
-      return random() < 0.5 ? edge : -edge;
-    }
-    case 1:
-      return pick(random, [-0, NaN, Infinity, -Infinity, Number.MIN_VALUE, Number.MAX_VALUE, 0.5, -1.5]);
-    case 2:
-      return Math.floor((random() - 0.5) * 2 ** (1 + below(random, 60)));
-    case 3:
-      return (random() - 0.5) * 10 ** (below(random, 40) - 20);
-    default:
-      return below(random, 100000);
-  }
-}
-
-const CHARACTERS = [
-  ...['a', '\u0000', '\u007f'], // ASCII edges
-  ...['\u0080', 'é', '\u07ff'], // 2 bytes
-  ...['\u0800', '€', '\uffff', '\ufeff'], // 3 bytes, a BOM among them
-  ...['😀', '\u{10ffff}'], // surrogate pairs: 4 bytes
-  ...['\ud800', '\udbff', '\udc00', '\udfff'], // lone surrogates
-];
-
-/** Lengths on both sides of every threshold: heads (23/24, 255/256), cbor-x's engine writer (64 units), the decoder's (24). */
-const LENGTHS = [0, 1, 7, 8, 22, 23, 24, 25, 31, 32, 63, 64, 65, 85, 86, 100, 255, 256, 300];
-
-function randomString(random: Random): string {
-  const length = random() < 0.05 ? below(random, 3000) : pick(random, LENGTHS);
-  const ascii = random() < 0.6;
-  let text = '';
-  while (text.length < length) text += ascii || random() < 0.7 ? String.fromCharCode(32 + below(random, 95)) : pick(random, CHARACTERS);
-  return text.slice(0, length); // a pair cut in two leaves a lone surrogate
-}
-
-function randomContainer(random: Random, depth: number): unknown {
-  const size = random() < 0.2 ? pick(random, [23, 24, 25]) : below(random, 6);
-  if (random() < 0.5) {
-    const array: unknown[] = [];
-    for (let i = 0; i < size; i++) array.push(randomPlain(random, depth + 1));
-    if (random() < 0.05) array.length += 2; // holes
-    return array;
-  }
-  const object: Record<string, unknown> = {};
-  for (let i = 0; i < size; i++) {
-    const key = random() < 0.6 ? pick(random, ['a', 'b', 'id', '0', '7', '10', 'ключ', 'k😀']) : randomString(random);
-    object[key] = random() < 0.1 ? undefined : randomPlain(random, depth + 1);
-  }
-  return object;
-}
-
-/** A value of only the types the fast path writes. */
-export function randomPlain(random: Random, depth = 0): unknown {
-  switch (below(random, depth >= 5 ? 7 : 10)) {
-    case 0:
-      return null;
-    case 1:
-      return undefined;
-    case 2:
-      return random() < 0.5;
-    case 3:
-    case 4:
-      return randomNumber(random);
-    case 5:
-    case 6:
-      return randomString(random);
-    default:
-      return randomContainer(random, depth);
-  }
-}
+/** Plain values of only the types the fast path writes (no byte strings, no null prototypes), at CBOR's edges. */
+export const CBOR_VALUES: RandomValueOptions = {
+  // Every boundary between two head forms, and where cbor-x turns to float 64.
+  integerEdges: [0, 1, 23, 24, 255, 256, 65535, 65536, 2 ** 31 - 1, 2 ** 31, 2 ** 32 - 1, 2 ** 32, 2 ** 32 + 1, 2 ** 53 - 1, 2 ** 53, 2 ** 64],
+  // Both sides of every threshold: heads (23/24, 255/256), cbor-x's engine writer (64 units), the decoder's (24).
+  stringLengths: [0, 1, 7, 8, 22, 23, 24, 25, 31, 32, 63, 64, 65, 85, 86, 100, 255, 256, 300],
+  longStrings: { chance: 0.05, upTo: 3000 },
+  containerSizes: [23, 24, 25], // heads of one byte and of two
+  bytes: false,
+  nullPrototypeObjects: false,
+};
 
 /**
  * CBOR that cbor-x does not write for a plain value, or not at all: heads longer than needed,

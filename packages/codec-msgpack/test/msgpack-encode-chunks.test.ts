@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { seededRandom } from '@skein/test-utils';
+import { expectMessagesKeptAcrossChunks } from '@skein/test-utils';
 import { msgpack } from '../src/index.js';
 import { FastEncoder, MAX_BYTES } from '../src/fast-encode.js';
 import { libraryCoders } from '../src/library-coders.js';
@@ -7,24 +7,11 @@ import { libraryCoders } from '../src/library-coders.js';
 // The fast encoder hands out views of shared chunks (src/fast-encode.ts): every message handed
 // out must keep its bytes whatever is encoded after it, across chunk ends and large messages.
 
-const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex');
-
 describe('msgpack encode: messages as views of shared chunks', () => {
   it('keeps every message as it was written while thousands more are encoded, across chunk ends and large messages', () => {
     const fast = new FastEncoder({ ignoreUndefined: false, sortKeys: false, maxDepth: 100 });
     const { encoder } = libraryCoders({});
-    const random = seededRandom(7);
-    const kept: { bytes: Uint8Array; expected: string }[] = [];
-    for (let i = 0; i < 5000; i++) {
-      // Mostly small, now and then one that takes a chunk of its own, or more than the room left.
-      const size = i % 997 === 0 ? 20_000 + Math.floor(random() * 20_000) : Math.floor(random() * 300);
-      const value = { id: i, text: 'x'.repeat(size), list: [i, -i, i / 3] };
-      const bytes = fast.encode(value)!;
-      kept.push({ bytes, expected: hex(encoder.encode(value)) });
-    }
-    for (const k of kept) expect(hex(k.bytes)).toBe(k.expected);
-    // And the chunks were shared: far fewer buffers than messages.
-    expect(new Set(kept.map((k) => k.bytes.buffer)).size).toBeLessThan(kept.length / 10);
+    expectMessagesKeptAcrossChunks((value) => fast.encode(value), (value) => encoder.encode(value), 20_000);
   });
 
   it('leaves nothing of a message the fast path gave up on: the next one starts where it would have', () => {

@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { mutatedBuffers, randomBuffers, seededRandom } from './fuzz-bytes.js';
 
 /**
- * The codec contract as the suite sees it. Structural, because test-utils cannot depend on
- * @skein/core (core's own tests depend on test-utils).
+ * The codec contract as the suite sees it: the three members of core's `Codec` it uses,
+ * structural, so that a codec written against another version of core is checked as well.
  */
 export interface CodecUnderTest {
   readonly name: string;

@@ -2,7 +2,8 @@
  * @skein/test-utils (private): what the packages' tests share, written once. Everything here
  * drives real parts: free loopback ports and socket paths, child processes and the bun/deno
  * binaries, raw sockets for hostile peers, a real etcd, a manual clock for tick-driven code
- * (never a stand-in for a socket), and the conformance suites that every codec and runtime runs.
+ * (never a stand-in for a socket), the conformance suites that every codec and runtime runs, and
+ * random values and strict comparisons for testing a codec's fast path against its library.
  * Node-only helpers that a server child process can load without vitest live at the
  * `./resources` subpath.
  */
@@ -20,6 +21,13 @@ export { longLivedSignal, abortListeners } from './signals.js';
 export { codecConformance } from './codec-conformance.js';
 export type { CodecExpectations, CodecUnderTest } from './codec-conformance.js';
 export { seededRandom, randomBuffers, mutatedBuffers, flipBits } from './fuzz-bytes.js';
+export { randomPlain, pick, below } from './random-values.js';
+export type { Random, RandomValueOptions } from './random-values.js';
+export { sameValue, sameOutcome, expectSameBytes, outcome, hex, show } from './same-outcome.js';
+export type { Outcome, BytesCompared } from './same-outcome.js';
+export { expectMessagesKeptAcrossChunks } from './encoder-chunks.js';
+export { libraryCodec } from './library-codec.js';
+export type { CodecLibrary } from './library-codec.js';
 export { rawConnect } from './raw-socket.js';
 export type { RawSocket, PeerClose } from './raw-socket.js';
 export { closeRecorder } from './close-recorder.js';
