@@ -22,7 +22,8 @@ export class ClientFilterWait<O extends WaitedOptions> implements FilterWatch {
     const { o, timeoutMs, info } = this;
     this.waited = true;
     const unlink = o.signal === undefined && o.ctx === undefined ? noop : whenAborted(o.signal, o.ctx?.signal, () => stop(cancelled(info.action)));
-    if (!timerBounds(timeoutMs)) return unlink;
+    // Stopped already (a signal aborted before the wait): a timer armed now would outlive the call.
+    if (!timerBounds(timeoutMs) || o.signal?.aborted === true || o.ctx?.signal.aborted === true) return unlink;
     const timer = setTimeout(() => stop(timedOut(info.action, timeoutMs)), Math.max(0, timeoutMs - this.elapsed()));
     return () => {
       clearTimeout(timer);

@@ -118,6 +118,22 @@ describe('a client filter that awaits', () => {
     expect(runs()).toBe(0);
   });
 
+  it('arms no timer for a call whose signal was aborted before the filter awaited: nothing outlives the rejected call', async () => {
+    const { stream, runs } = await start();
+    const g = gated();
+    const svc = createClient(Svc, stream, { codec: msgpackCodec, filters: [g.filter], timeoutMs: 600_000 });
+    const timers = (): number => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+    const before = timers();
+    const calls = 50;
+    for (let i = 0; i < calls; i++) {
+      await expect(svc.run(i, { signal: AbortSignal.abort() })).rejects.toMatchObject({ code: ErrorCode.Cancelled });
+    }
+    // One armed per call would stay, each for the whole 600 s timeout (and keep the process alive).
+    expect(timers() - before).toBeLessThan(calls / 2);
+    g.gate.resolve();
+    expect(runs()).toBe(0);
+  });
+
   it('leaves the call what is left of its timeout once the filter let it through', async () => {
     let remaining: number | undefined;
     const server = new RpcServer({
