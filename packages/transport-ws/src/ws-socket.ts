@@ -87,7 +87,14 @@ export function upgradingWsConn(remote: string, spec: FrameSpec, options: Messag
     terminate: () => (ws === undefined ? dropEarly() : ws.terminate()),
     watchDrain: () => {},
     get midMessage() {
-      return ws !== undefined && midMessage(ws);
+      if (ws === undefined || guard === undefined || !midMessage(ws)) return false;
+      // Stalled, not merely unfinished: a WebSocket message holds many whole frames (a batch of
+      // up to batchBytes), which the server's read timeout, meant for one frame, must not time
+      // on a slow link. Bytes since the last look are progress (the server looks once a tick,
+      // and its clock starts again); a dribbler that makes it is ChunkGuard's.
+      const stalled = guard.read === readAtLastLook;
+      readAtLastLook = guard.read;
+      return stalled;
     },
   };
   const hold = (chunks: Uint8Array[]): void => {
@@ -97,14 +104,17 @@ export function upgradingWsConn(remote: string, spec: FrameSpec, options: Messag
     for (const c of chunks) earlyBytes += c.length;
   };
   const conn = new MessageConn(remote, spec, socket, options);
+  let guard: ChunkGuard | undefined;
+  let readAtLastLook = -1;
   const attach = (w: WebSocket, wire: Duplex): void => {
     if (dropped) return void w.terminate();
     let error: Error | undefined;
-    const guard = new ChunkGuard(wire, conn);
+    const watched = new ChunkGuard(wire, conn);
+    guard = watched;
     // One listener per event: EventEmitter copies its list on each emit of an event with several.
-    w.on('message', (data, isBinary) => (guard.reset(), conn.receive(bytesOf(data), isBinary)));
+    w.on('message', (data, isBinary) => (watched.reset(), conn.receive(bytesOf(data), isBinary)));
     // A control frame between the fragments of a message ends nothing ws holds of the message.
-    const control = (): void => void (betweenFragments(w) || guard.reset());
+    const control = (): void => void (betweenFragments(w) || watched.reset());
     w.on('ping', control);
     w.on('pong', control);
     w.on('error', (err) => {
