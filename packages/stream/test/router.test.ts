@@ -25,7 +25,16 @@ const table: Record<number, ActionHandler> = {
   13: () => throwingGetter(),
   14: async () => throwingGetter(),
   15: async () => new Proxy({}, { has: () => { throw new Error('has trap threw'); } }) as unknown as Uint8Array,
+  // Errors whose reading throws, after an await: a revoked Proxy (`instanceof` throws), an object with no `toString`.
+  16: async () => Promise.reject(revokedProxy()),
+  17: async () => Promise.reject(Object.create(null)),
 };
+
+function revokedProxy(): object {
+  const { proxy, revoke } = Proxy.revocable({}, {});
+  revoke();
+  return proxy;
+}
 
 function throwingGetter(): Uint8Array {
   return {
@@ -117,6 +126,16 @@ describe('createRouter errors say what happened', () => {
     expect(await failure(stream.call(14, undefined, bound))).toMatchObject({ code: ErrorCode.Internal, message: 'action 14: getter threw' });
     expect(await failure(stream.call(15, undefined, bound))).toMatchObject({ code: ErrorCode.Internal, message: 'action 15: has trap threw' });
     expect(logger.lines.map((l) => l.msg)).toEqual(['action 13: handler failed', 'action 14: handler failed', 'action 15: handler failed']);
+    expect(stream.state).toBe('open');
+  });
+
+  it('answers a rejection whose error cannot be read Internal, logged: no call left unanswered, no unhandled rejection', async () => {
+    const logger = memoryLogger();
+    const stream = await serve({ logger, exposeInternalErrors: true });
+    const bound = { timeoutMs: 5000 };
+    expect(await failure(stream.call(16, undefined, bound))).toMatchObject({ code: ErrorCode.Internal });
+    expect(await failure(stream.call(17, undefined, bound))).toMatchObject({ code: ErrorCode.Internal });
+    expect(logger.lines.map((l) => l.msg)).toEqual(['action 16: handler failed with an error that cannot be read', 'action 17: handler failed with an error that cannot be read']);
     expect(stream.state).toBe('open');
   });
 

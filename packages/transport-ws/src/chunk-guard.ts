@@ -22,8 +22,6 @@ const MIN_AVERAGE_CHUNK = 256;
 export class ChunkGuard {
   private chunks = 0;
   private bytes = 0;
-  /** Every byte the socket delivered, for as long as the connection lives: progress, to whoever looks. */
-  read = 0;
 
   /**
    * Watches what `socket` delivers to ws. Its listener goes before ws's own, so a chunk that
@@ -43,7 +41,6 @@ export class ChunkGuard {
   };
 
   private readonly data = (chunk: Uint8Array): void => {
-    this.read += chunk.length;
     this.bytes += chunk.length;
     if (++this.chunks <= FREE_CHUNKS || this.chunks * MIN_AVERAGE_CHUNK <= this.bytes) return;
     this.conn.abort(

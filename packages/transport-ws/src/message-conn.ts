@@ -39,8 +39,9 @@ export interface MessageSocket {
   /** The conn is waiting for the buffer to drain: adapters without a drain signal poll `written`. */
   watchDrain(): void;
   /**
-   * True while part of a message has arrived and the library holds it, waiting for the rest (what
-   * FrameConn.midFrame reports, for the server's read timeout). Adapters that cannot tell leave it out.
+   * True while part of a message has arrived, the library holds it, and no byte of it came since
+   * the last look: stalled mid-message (what FrameConn.midFrame reports, for the server's read
+   * timeout). Adapters that cannot tell leave it out.
    */
   readonly midMessage?: boolean;
 }
@@ -140,7 +141,7 @@ export class MessageConn extends ConnLifecycle<FrameHandlers, Uint8Array> implem
     this.batcher.defer();
   }
 
-  /** A message is partly received (only where the socket adapter can tell): the server's read timeout watches it. */
+  /** A message is partly received and stalled (only where the socket adapter can tell): the server's read timeout watches it. */
   get midFrame(): boolean {
     return this.socket.midMessage === true;
   }

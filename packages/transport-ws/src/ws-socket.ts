@@ -87,13 +87,19 @@ export function upgradingWsConn(remote: string, spec: FrameSpec, options: Messag
     terminate: () => (ws === undefined ? dropEarly() : ws.terminate()),
     watchDrain: () => {},
     get midMessage() {
-      if (ws === undefined || guard === undefined || !midMessage(ws)) return false;
+      if (ws === undefined || !midMessage(ws)) {
+        // The next message's count starts afresh: one that reaches this one's is no stall.
+        readAtLastLook = -1;
+        return false;
+      }
       // Stalled, not merely unfinished: a WebSocket message holds many whole frames (a batch of
       // up to batchBytes), which the server's read timeout, meant for one frame, must not time
-      // on a slow link. Bytes since the last look are progress (the server looks once a tick,
-      // and its clock starts again); a dribbler that makes it is ChunkGuard's.
-      const stalled = guard.read === readAtLastLook;
-      readAtLastLook = guard.read;
+      // on a slow link. Bytes of the message since the last look are progress (the server looks
+      // once a tick, and its clock starts again); a dribbler that makes it is ChunkGuard's. Control
+      // frames are not: a peer pinging with its message half sent is stalled all the same.
+      const read = messageBytes(ws);
+      const stalled = read === readAtLastLook;
+      readAtLastLook = read;
       return stalled;
     },
   };
@@ -104,17 +110,16 @@ export function upgradingWsConn(remote: string, spec: FrameSpec, options: Messag
     for (const c of chunks) earlyBytes += c.length;
   };
   const conn = new MessageConn(remote, spec, socket, options);
-  let guard: ChunkGuard | undefined;
+  /** The message's bytes ws held at the server's last look at `midMessage`; -1 when not mid-message then. */
   let readAtLastLook = -1;
   const attach = (w: WebSocket, wire: Duplex): void => {
     if (dropped) return void w.terminate();
     let error: Error | undefined;
-    const watched = new ChunkGuard(wire, conn);
-    guard = watched;
+    const guard = new ChunkGuard(wire, conn);
     // One listener per event: EventEmitter copies its list on each emit of an event with several.
-    w.on('message', (data, isBinary) => (watched.reset(), conn.receive(bytesOf(data), isBinary)));
+    w.on('message', (data, isBinary) => (guard.reset(), conn.receive(bytesOf(data), isBinary)));
     // A control frame between the fragments of a message ends nothing ws holds of the message.
-    const control = (): void => void (betweenFragments(w) || watched.reset());
+    const control = (): void => void (betweenFragments(w) || guard.reset());
     w.on('ping', control);
     w.on('pong', control);
     w.on('error', (err) => {
@@ -148,6 +153,12 @@ interface ReceiverState {
   _bufferedBytes?: number;
   /** Non-zero between the fragments of a message. */
   _fragmented?: number;
+  /** The opcode of the frame being read. */
+  _opcode?: number;
+  /** The payload length of the frame being read, once its header is. */
+  _payloadLength?: number;
+  /** The message's data frames' payload lengths, each added once its header is read. */
+  _totalPayloadLength?: number;
 }
 
 /**
@@ -158,6 +169,24 @@ interface ReceiverState {
 function midMessage(ws: WebSocket): boolean {
   const r = receiverOf(ws);
   return r !== undefined && ((r._state ?? 0) !== 0 || (r._bufferedBytes ?? 0) > 0 || (r._fragmented ?? 0) !== 0);
+}
+
+/** ws Receiver's states (lib/receiver.js) once a frame's length is read: reading its mask, then its payload. */
+const GET_MASK = 3;
+const GET_DATA = 4;
+
+/**
+ * The payload bytes of the message under way that ws has received: its whole fragments' and the
+ * part of the frame being read, never a control frame's (ws counts a data frame's claimed length
+ * in `_totalPayloadLength` once its header is read, and buffers its payload until it is whole).
+ */
+function messageBytes(ws: WebSocket): number {
+  const r = receiverOf(ws);
+  if (r === undefined) return 0;
+  const total = r._totalPayloadLength ?? 0;
+  const state = r._state ?? 0;
+  if ((r._opcode ?? 0) > 0x07 || (state !== GET_MASK && state !== GET_DATA)) return total;
+  return total - (r._payloadLength ?? 0) + (state === GET_DATA ? (r._bufferedBytes ?? 0) : 0);
 }
 
 /** Whether ws has some fragments of a message and waits for the rest. */

@@ -555,6 +555,40 @@ describe('ws server: a peer that dribbles a frame', () => {
     expect(looks()).toEqual([false, false]);
   });
 
+  it('is midFrame when only control frames came since the last look: pings between fragments are no progress on the message (they would hold it half sent past the read timeout)', async () => {
+    const { s, raw } = await servedPeer();
+    const server = s.accepted[0]!;
+    const message = frame(randomBytes(1000));
+    raw.write(new Uint8Array([...wsFrameHeader(2, false, 500, true), ...message.subarray(0, 500)]));
+    await until(() => server.conn.midFrame, 'stalled between fragments');
+    // Two pings of 125 bytes in one read (262 bytes: past ChunkGuard's average), each answered.
+    const ping = new Uint8Array([...wsFrameHeader(9, true, 125, true), ...new Uint8Array(125)]);
+    const answered = (pongs: number, from: number) => () => raw.received().length >= from + pongs * 127;
+    let base = raw.received().length;
+    raw.write(new Uint8Array([...ping, ...ping]));
+    await until(answered(2, base), 'the pongs');
+    expect(server.conn.midFrame).toBe(true);
+    // A ping split across looks: its first part is no progress either.
+    base = raw.received().length;
+    raw.write(ping.subarray(0, 60));
+    await loopTurn();
+    expect(server.conn.midFrame).toBe(true);
+    raw.write(ping.subarray(60));
+    await until(answered(1, base), 'the pong');
+    expect(server.conn.midFrame).toBe(true);
+    // Bytes of the message are progress, also in a fragment whose header alone came before.
+    const last = wsFrameHeader(0, true, message.length - 500, true);
+    raw.write(last);
+    await loopTurn();
+    expect(server.conn.midFrame).toBe(true);
+    raw.write(message.subarray(500, 510));
+    await until(() => !server.conn.midFrame, 'progress seen');
+    expect(server.conn.midFrame).toBe(true);
+    raw.write(message.subarray(510));
+    await until(() => server.bodies.length === 1, 'the message');
+    expect(server.conn.midFrame).toBe(false);
+  });
+
   it('refuses a compressed frame (permessage-deflate is never agreed) at once with 1002, typed', async () => {
     const { s, raw } = await servedPeer();
     const h = wsFrameHeader(2, true, 1, true);

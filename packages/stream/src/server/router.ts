@@ -34,12 +34,24 @@ export function createRouter(table: Record<string | number, ActionHandler>, opti
   const expose = opts.exposeInternalErrors ?? false;
   const handlers = new Map<string | number, ActionHandler>();
   for (const [k, h] of Object.entries(table)) handlers.set(numericAction(k) ?? k, h);
-  const answerError = (req: ServerRequest, err: unknown): void => {
+  const describedError = (req: ServerRequest, err: unknown): void => {
     const name = actionName(req.action);
     if (err instanceof RpcError) return void req.fail(err, handlerErrorDetail(err, name, expose));
     if (err instanceof RemoteError) return void req.failCustom(err.payload);
+    // Read before the log line: one that throws is logged once, as unreadable.
+    const detail = crashDetail(err, name, expose);
     logger.error({ err, action: req.action, remote: req.conn.remote }, `${name}: handler failed`);
-    req.fail(ErrorCode.Internal, crashDetail(err, name, expose));
+    req.fail(ErrorCode.Internal, detail);
+  };
+  const answerError = (req: ServerRequest, err: unknown): void => {
+    try {
+      describedError(req, err);
+    } catch (unreadable) {
+      // The error throws when read (a revoked Proxy, an object with no toString): still the
+      // handler's failure, not a hung call or, after an await, a rejection nobody handles.
+      logger.error({ err: unreadable, action: req.action, remote: req.conn.remote }, `${actionName(req.action)}: handler failed with an error that cannot be read`);
+      req.fail(ErrorCode.Internal);
+    }
   };
   return {
     dispatch(req) {
