@@ -1,13 +1,9 @@
+import { ChunkWriter, MAX_CHUNK_MESSAGE_BYTES } from '@skein/core';
+
 /** Containers nested deeper than this are left to cbor-x. */
 const MAX_DEPTH = 32;
-/**
- * Messages are written one after another into chunks of this size and handed out as views of
- * them, never written over, as cbor-x does with its own buffer. A message kept for long keeps
- * its chunk alive.
- */
-const CHUNK_BYTES = 8 * 1024;
 /** Messages longer than this are left to cbor-x: RPC arguments are small. */
-export const MAX_BYTES = 64 * 1024;
+export const MAX_BYTES = MAX_CHUNK_MESSAGE_BYTES;
 /** From this many UTF-16 units on, cbor-x writes a string with the engine's UTF-8 writer, not its loop. */
 const ENGINE_UTF8 = 0x40;
 
@@ -22,30 +18,13 @@ const objectHasOwn = Object.prototype.hasOwnProperty;
  * (byte strings, Map, Set, Date, bigint, class instances, symbols, functions, deep nesting) makes
  * `encode` return null, and cbor-x encodes the whole value: its bytes and errors stay its own.
  */
-export class FastEncoder {
-  private bytes = new Uint8Array(CHUNK_BYTES);
-  private view = new DataView(this.bytes.buffer);
-  /** Where the message being written starts in `bytes`: what lies before it is handed out. */
-  private start = 0;
-  private pos = 0;
-  // A getter in the value may encode with the same codec; that encode goes to cbor-x.
-  private busy = false;
+export class FastEncoder extends ChunkWriter {
+  constructor(private readonly variableMapSize: boolean) {
+    super();
+  }
 
-  constructor(private readonly variableMapSize: boolean) {}
-
-  /** The value's bytes, or null. No later encode writes over them. */
-  encode(value: unknown): Uint8Array | null {
-    if (this.busy) return null;
-    this.busy = true;
-    try {
-      this.pos = this.start;
-      if (!this.write(value, 1)) return null;
-      const bytes = new Uint8Array(this.bytes.buffer, this.start, this.pos - this.start);
-      this.start = this.pos;
-      return bytes;
-    } finally {
-      this.busy = false;
-    }
+  protected writeMessage(value: unknown): boolean {
+    return this.write(value, 1);
   }
 
   private write(value: unknown, depth: number): boolean {
@@ -139,12 +118,6 @@ export class FastEncoder {
     return true;
   }
 
-  private writeByte(byte: number): boolean {
-    if (!this.room(1)) return false;
-    this.bytes[this.pos++] = byte;
-    return true;
-  }
-
   /** Integers from -2^32 to 2^32 - 1 as integers (-0 as 0), any other number as float 64. */
   private writeNumber(value: number): boolean {
     if (value >>> 0 === value) return this.writeHead(0x00, value);
@@ -207,24 +180,6 @@ export class FastEncoder {
     this.writeHead(0x60, written);
     this.bytes.copyWithin(this.pos, start + 5, start + 5 + written);
     this.pos += written;
-    return true;
-  }
-
-  /**
-   * Makes room for `size` more bytes; false when the message would pass MAX_BYTES. Past its
-   * chunk's end, the message so far moves to the start of a new chunk (larger for a large
-   * message); the old chunk is left to the messages handed out of it.
-   */
-  private room(size: number): boolean {
-    if (this.pos + size <= this.bytes.length) return true;
-    const needed = this.pos - this.start + size;
-    if (needed > MAX_BYTES) return false;
-    const chunk = new Uint8Array(Math.max(CHUNK_BYTES, Math.min(MAX_BYTES, needed * 2)));
-    chunk.set(this.bytes.subarray(this.start, this.pos));
-    this.pos -= this.start;
-    this.start = 0;
-    this.bytes = chunk;
-    this.view = new DataView(chunk.buffer);
     return true;
   }
 }

@@ -1,19 +1,10 @@
+import { ChunkWriter, MAX_CHUNK_MESSAGE_BYTES } from '@skein/core';
 import { TEXT_ENCODER_THRESHOLD, textEncoder, utf8Count, utf8EncodeJs } from './library-utf8.js';
 
 /** Containers nested deeper than this are left to the library, whose limit (maxDepth) then applies. */
 const MAX_DEPTH = 32;
-/**
- * Messages are written one after another into chunks of this size and handed out as views of
- * them, never written over (as cbor-x and Node's pooled Buffers do): an ArrayBuffer per message
- * costs ~30 ns on Node but ~300 ns on Deno, which made encoding there four times slower. A message
- * kept for long keeps its chunk alive.
- */
-const CHUNK_BYTES = 8 * 1024;
-/**
- * Messages longer than this are left to the library: RPC arguments are small, and the
- * encoder keeps its largest buffer, so the fast path stays small beside the library's.
- */
-export const MAX_BYTES = 64 * 1024;
+/** Messages longer than this are left to the library: RPC arguments are small. */
+export const MAX_BYTES = MAX_CHUNK_MESSAGE_BYTES;
 
 const TWO_TO_32 = 2 ** 32;
 /** How many map keys, over all nesting levels, writeOwnKeys holds at a time. */
@@ -40,17 +31,7 @@ export interface FastEncoderOptions {
  * bigint, other typed arrays, class instances, symbols and functions keep exactly the
  * library's bytes and errors.
  */
-export class FastEncoder {
-  private bytes = new Uint8Array(CHUNK_BYTES);
-  // `bytes.buffer` kept apart: Node 20 takes ~11 ns to read a typed array's buffer, a third of
-  // what making the message's view costs.
-  private buffer: ArrayBuffer = this.bytes.buffer;
-  private view = new DataView(this.buffer);
-  /** Where the message being written starts in `bytes`: what lies before it is handed out. */
-  private start = 0;
-  private pos = 0;
-  // A getter in the value may encode with the same codec; that encode goes to the library.
-  private busy = false;
+export class FastEncoder extends ChunkWriter {
   /**
    * The keys of the maps being written (writeOwnKeys), one stretch per nesting level: `keyTop`
    * the first free slot, `keyEnd` one past the last slot written this message (emptied after it).
@@ -63,31 +44,17 @@ export class FastEncoder {
   private readonly depthLimit: number;
 
   constructor(private readonly options: FastEncoderOptions) {
+    super();
     this.depthLimit = Math.min(MAX_DEPTH, options.maxDepth - 1);
   }
 
-  /**
-   * The value's bytes, or null. The caller may keep them: no later encode writes over them. They
-   * share their ArrayBuffer with other messages, so they are not to be transferred.
-   */
-  encode(value: unknown): Uint8Array | null {
-    if (this.busy) return null;
-    this.busy = true;
-    try {
-      this.pos = this.start;
-      this.keyTop = 0;
-      if (!this.write(value, 1)) return null;
-      const bytes = new Uint8Array(this.buffer, this.start, this.pos - this.start);
-      this.start = this.pos;
-      return bytes;
-    } finally {
-      this.busy = false;
-      this.releaseKeys();
-    }
+  protected writeMessage(value: unknown): boolean {
+    this.keyTop = 0;
+    return this.write(value, 1);
   }
 
   /** Holds no key past its message: a peer's long keys, echoed, would stay in the slots. */
-  private releaseKeys(): void {
+  protected override messageDone(): void {
     const keys = this.keys;
     for (let i = 0; i < this.keyEnd; i++) keys[i] = '';
     this.keyEnd = 0;
@@ -204,12 +171,6 @@ export class FastEncoder {
       bytes[this.pos] = wide16 + 1;
       this.put32(size);
     }
-    return true;
-  }
-
-  private writeByte(byte: number): boolean {
-    if (!this.room(1)) return false;
-    this.bytes[this.pos++] = byte;
     return true;
   }
 
@@ -362,25 +323,6 @@ export class FastEncoder {
     bytes[this.pos + 7] = low >>> 8;
     bytes[this.pos + 8] = low;
     this.pos += 9;
-  }
-
-  /**
-   * Makes room for `size` more bytes; false when the message would pass MAX_BYTES. Past its
-   * chunk's end, the message so far moves to the start of a new chunk (larger for a large
-   * message); the old chunk is left to the messages handed out of it.
-   */
-  private room(size: number): boolean {
-    if (this.pos + size <= this.bytes.length) return true;
-    const needed = this.pos - this.start + size;
-    if (needed > MAX_BYTES) return false;
-    const chunk = new Uint8Array(Math.max(CHUNK_BYTES, Math.min(MAX_BYTES, needed * 2)));
-    chunk.set(this.bytes.subarray(this.start, this.pos));
-    this.pos -= this.start;
-    this.start = 0;
-    this.bytes = chunk;
-    this.buffer = chunk.buffer;
-    this.view = new DataView(this.buffer);
-    return true;
   }
 }
 
