@@ -49,6 +49,23 @@ export function connect(target: Target, timeoutMs: number, window = 128): Promis
   });
 }
 
+/** How long a command waits, once done, for the server to close its side before dropping the connection. */
+const CLOSE_WAIT_MS = 1000;
+
+/**
+ * Closes `stream` once a command is done: gracefully, but without waiting on a server that never
+ * closes its side (a hung process, a half-open socket) for longer than CLOSE_WAIT_MS: with no
+ * keepalive, nothing else would end the wait, and the command would never exit.
+ */
+export async function finish(stream: ClientStream): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const gaveUp = new Promise<void>((resolve) => {
+    timer = setTimeout(() => (stream.destroy('the server did not close its side'), resolve()), CLOSE_WAIT_MS);
+  });
+  await Promise.race([stream.close(), gaveUp]);
+  clearTimeout(timer);
+}
+
 /** `Service.method` over `stream`: @skein/api's client, so errors read as they do in an application. */
 export function remoteMethod(stream: ClientStream, text: string, codec: Codec): RemoteMethod {
   const names = parseMethod(text);

@@ -249,6 +249,28 @@ describe('--timeout against a server that accepts and never speaks', () => {
       silent.close();
     }
   });
+
+  // A peer that never closes its side (a hung process; here allowHalfOpen): the command used to
+  // await a graceful close that never came (no keepalive ends it), printing its error but never exiting.
+  it.each(['call', 'bench'])('%s --timeout 300 exits 1 against a server that never closes its side', async (command) => {
+    const held: net.Socket[] = [];
+    const silent = net.createServer({ allowHalfOpen: true }, (c) => void held.push(c.resume().on('error', () => {})));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const addr = `127.0.0.1:${(silent.address() as net.AddressInfo).port}`;
+    try {
+      const r = await new Promise<Run>((resolve) => {
+        // The kill is only the test's bound: a CLI that keeps its word exits 1 by itself.
+        execFile(process.execPath, [BIN, command, addr, 'Calc.add', '{}', '--timeout', '300'], { timeout: 6_000 }, (err, stdout, stderr) => {
+          resolve({ code: err ? Number((err as { code?: number }).code ?? -1) : 0, stdout, stderr });
+        });
+      });
+      expect(r.stderr).toMatch(/^error: Timeout \(rpc_timeout\)/);
+      expect(r.code).toBe(1);
+    } finally {
+      for (const c of held) c.destroy();
+      silent.close();
+    }
+  });
 });
 
 describe('skein bench', () => {

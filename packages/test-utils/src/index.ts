@@ -17,7 +17,7 @@ export type { Proc } from './process.js';
 export { handleCounts, leakedHandles, fullGc, heapAfterGc } from './resources.js';
 export { longLivedSignal, abortListeners } from './signals.js';
 
-// ── Conformance suites and hostile input
+// ── Conformance suites, hostile input, and a codec's fast path against its library
 export { codecConformance } from './codec-conformance.js';
 export type { CodecExpectations, CodecUnderTest } from './codec-conformance.js';
 export { seededRandom, randomBuffers, mutatedBuffers, flipBits } from './fuzz-bytes.js';
