@@ -1,5 +1,6 @@
 import { ErrorCode, RemoteError, RpcError } from '@skein/core';
-import { deferred, handleCounts, leakedHandles, sleep, tmpSocketPath } from '@skein/test-utils';
+import { deferred, handleCounts, leakedHandles, ManualClock, sleep, tmpSocketPath, within } from '@skein/test-utils';
+import net from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ClientStream, type ClientStreamOptions } from '../src/index.js';
@@ -216,6 +217,30 @@ describe('bad arguments are refused before the wire', () => {
   it('takes keepaliveMs 0 (keepalive off) and names a pool\'s stream options with their prefix', () => {
     expect(resolveStreamOptions({ keepaliveMs: 0 })).toMatchObject({ keepaliveMs: 0, tickMs: 1000, timeoutMs: 20_000 });
     expect(() => resolveStreamOptions({ keepaliveMs: -1 }, 'stream.')).toThrow(/^stream\.keepaliveMs must be 0 or a positive number/);
+  });
+});
+
+describe('closing', () => {
+  it('drops the connection when the peer has not closed its side keepaliveTimeoutMs after ours, keepalive off: close() settles', async () => {
+    // A peer that reads on and never closes (a hung process, a half-open socket): close() used
+    // to wait for its close for good once keepalive was off (nothing else ended the wait).
+    const held: net.Socket[] = [];
+    const silent = net.createServer({ allowHalfOpen: true }, (c) => void held.push(c.resume().on('error', () => {})));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    cleanup.push(async () => {
+      for (const c of held) c.destroy();
+      await new Promise((resolve) => silent.close(resolve));
+    });
+    const clock = new ManualClock();
+    const client = await ClientStream.connect({ transport, address: `127.0.0.1:${(silent.address() as net.AddressInfo).port}`, clock, keepaliveMs: 0, keepaliveTimeoutMs: 300 });
+    const closed = client.close();
+    await sleep(20); // our FIN goes out; the peer answers nothing
+    clock.advance(299);
+    expect(client.state).toBe('closing');
+    clock.advance(1000);
+    // The bound is the test's own, not what is asserted: the close settles, and the stream is closed.
+    await within(closed, 5000, 'close()');
+    expect(client.state).toBe('closed');
   });
 });
 

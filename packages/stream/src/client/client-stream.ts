@@ -84,6 +84,8 @@ export class ClientStream implements StreamCaller {
   private nextSeq = 1;
   private pingSeq = 0;
   private pingSentAt = 0;
+  /** When `close()` ended our side of the connection (-1: not yet): the peer's close is awaited from then. */
+  private endedAt = -1;
   /** `ping()` callers waiting for the pong. */
   private pongWaiters: { resolve(): void; reject(err: Error): void }[] = [];
   private lastReceived: number;
@@ -739,6 +741,15 @@ export class ClientStream implements StreamCaller {
 
   private keepalive(now: number): void {
     if (this._state === 'closed') return;
+    // Our side ended (`close()`): a peer that has not closed its own within keepaliveTimeoutMs
+    // (a hung process, a half-open socket) never will, and close() would wait for good with
+    // keepalive off. The calls are all settled by then: the connection is dropped.
+    if (this.endedAt >= 0) {
+      if (now - this.endedAt < this.keepaliveTimeoutMs) return;
+      this.logger.debug({ remote: this.remote }, `peer did not close its side within ${this.keepaliveTimeoutMs} ms of ours: dropping the connection`);
+      this.conn.close();
+      return;
+    }
     // A ping out is checked whether keepalive is on or not: `ping()` sends one too.
     if (this.pingSeq !== 0) {
       if (now - this.pingSentAt < this.keepaliveTimeoutMs) return;
@@ -760,7 +771,10 @@ export class ClientStream implements StreamCaller {
     // A stream that ended otherwise while it waited for the hello's answer (not cancelled: those
     // left at once) leaves here: a close must not wait for the answer on its account.
     for (const s of this.opening.keys()) if (s.isDone) this.opening.delete(s);
-    if (this.pending.size === 0 && this.throttler.queued === 0 && this.streams.size === 0 && this.opening.size === 0 && this.held.size === 0 && !(this.serving && this.serving.inFlight > 0)) this.conn.end();
+    if (this.pending.size === 0 && this.throttler.queued === 0 && this.streams.size === 0 && this.opening.size === 0 && this.held.size === 0 && !(this.serving && this.serving.inFlight > 0)) {
+      if (this.endedAt < 0) this.endedAt = this.clock.now();
+      this.conn.end();
+    }
   }
 
   private failAll(cause: Error): void {
