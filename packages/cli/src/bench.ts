@@ -4,7 +4,7 @@ import { Deadline } from './deadline.js';
 import { LatencyHistogram } from './latency-histogram.js';
 import { ProgressLine, type Output } from './progress-line.js';
 import { describeError } from './render.js';
-import { connect, finish, remoteMethod, withTransportHint, type RemoteMethod } from './session.js';
+import { connect, remoteMethod, withTransportHint, type RemoteMethod } from './session.js';
 import type { Target } from './target.js';
 
 /** What `skein bench` measured; printed as text, or as this object with `--json`. */
@@ -70,7 +70,7 @@ export async function bench(cmd: Command, target: Target, codec: Codec, arg: unk
     if (run.lastError && summary.calls === 0) err.write(`every call failed; the last with: ${describeError(run.lastError, codec)}\n`);
     return summary.calls === 0 ? 1 : 0;
   } finally {
-    await finish(stream);
+    await stream.close();
   }
 }
 

@@ -3,7 +3,7 @@ import type { Command } from './args.js';
 import { Deadline } from './deadline.js';
 import type { Output } from './progress-line.js';
 import { describeError, renderValue } from './render.js';
-import { connect, finish, remoteMethod, withTransportHint } from './session.js';
+import { connect, remoteMethod, withTransportHint } from './session.js';
 import type { Target } from './target.js';
 
 /** `skein call`: one call, connect included, within `--timeout`; prints the reply as JSON on stdout, or the typed error on stderr (exit 1). */
@@ -18,6 +18,6 @@ export async function call(cmd: Command, target: Target, codec: Codec, arg: unkn
     err.write(`error: ${describeError(withTransportHint(deadline.explain(e), target, false), codec)}\n`);
     return 1;
   } finally {
-    await finish(stream);
+    await stream.close();
   }
 }

@@ -35,7 +35,8 @@ export function parseArgument(json: string | undefined): unknown {
 /**
  * Connects one stream, with room for `window` calls in flight. No keepalive: `--timeout` alone
  * decides when a silent server is given up on (the keepalive's 5 s would cut a longer
- * `--timeout` short); `timeoutMs` is also how long `ping()` waits for its pong.
+ * `--timeout` short); `timeoutMs` is also how long `ping()` waits for its pong, and how long
+ * `close()` waits for the server to close its side once the command is done.
  */
 export function connect(target: Target, timeoutMs: number, window = 128): Promise<ClientStream> {
   return ClientStream.connect({
@@ -47,23 +48,6 @@ export function connect(target: Target, timeoutMs: number, window = 128): Promis
     keepaliveMs: 0,
     keepaliveTimeoutMs: timeoutMs,
   });
-}
-
-/** How long a command waits, once done, for the server to close its side before dropping the connection. */
-const CLOSE_WAIT_MS = 1000;
-
-/**
- * Closes `stream` once a command is done: gracefully, but without waiting on a server that never
- * closes its side (a hung process, a half-open socket) for longer than CLOSE_WAIT_MS: with no
- * keepalive, nothing else would end the wait, and the command would never exit.
- */
-export async function finish(stream: ClientStream): Promise<void> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const gaveUp = new Promise<void>((resolve) => {
-    timer = setTimeout(() => (stream.destroy('the server did not close its side'), resolve()), CLOSE_WAIT_MS);
-  });
-  await Promise.race([stream.close(), gaveUp]);
-  clearTimeout(timer);
 }
 
 /** `Service.method` over `stream`: @skein/api's client, so errors read as they do in an application. */
