@@ -55,11 +55,14 @@ export async function serveStream(
     return void req.reply(last.msg, last.blob);
   }
   const source = new StreamSource(out as AsyncIterable<unknown>);
+  // Asked for before the watch, as `for await` would: a generator's body starts and sees its own
+  // signal, aborted or not (stopping a generator not started skips its body, finally and all).
+  const first = source.next();
   // Nobody waits any more (the client broke off, cancelled or passed its deadline; the stream
   // timeout answered it) while the source waits: stopped now, not at a next value that may never come.
   const unwatch = whenAborted(ctx.signal, undefined, () => void source.stop());
   try {
-    for (let r = await source.next(); r.done !== true; r = await source.next()) {
+    for (let r = await first; r.done !== true; r = await source.next()) {
       try {
         const item = await toBytes(s.out, r.value);
         await req.stream!.write(item.msg, item.blob);
