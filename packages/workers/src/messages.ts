@@ -1,11 +1,20 @@
 import type { ErrorCode, PeerIdentity } from '@skein/core';
 import type { ConnKind, Metadata } from '@skein/stream';
+import type { PortClosedFlag } from './port-closed-flag.js';
 
 /**
  * What the pool and its workers say to each other. Calls and replies travel in batches: one
  * message per batch, its bytes in one transferred ArrayBuffer (see request-batch.ts and
  * reply-batch.ts), so a hop costs one postMessage however many calls it carries.
  */
+
+/** What a worker is started with (`workerData`). */
+export interface WorkerData {
+  /** The module's URL. */
+  readonly module: string;
+  /** Set by the worker when its port to the pool closed, just before it exits. */
+  readonly portClosed: PortClosedFlag;
+}
 
 /**
  * A connection as a worker's handlers see it (`ctx`, `req.conn`): sent before its first call to
@@ -187,11 +196,5 @@ export interface UnreadableMessage {
   readonly t: 'unreadable';
   readonly message: string;
 }
-
-/**
- * The exit code of a worker whose port to the pool closed (a handler called `parentPort.close()`):
- * it can say nothing else. Below 256, as some runtimes keep only a byte of it.
- */
-export const PORT_CLOSED_EXIT_CODE = 92;
 
 export type FromWorker = ReadyMessage | LoadFailedMessage | RepliesMessage | UnsentRepliesMessage | ReverseCallsMessage | CallbackThrewMessage | UnreadableMessage;

@@ -7,15 +7,17 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { ErrorCode } from '@skein/core';
 import { ServerRequest, type Dispatch } from '@skein/stream';
 import { describeError } from './describe-error.js';
-import { PORT_CLOSED_EXIT_CODE, type CallsMessage, type CancelMessage, type ConnDesc, type FromWorker, type RepliesMessage, type ToWorker } from './messages.js';
+import type { CallsMessage, CancelMessage, ConnDesc, FromWorker, RepliesMessage, ToWorker, WorkerData } from './messages.js';
 import { ReplyPacker } from './reply-batch.js';
 import { ReverseOutbox } from './reverse-outbox.js';
 import { unpackCalls } from './request-batch.js';
 import { WorkerConn } from './worker-conn.js';
 import { WorkerRequest } from './worker-request.js';
 import { loadWorkerModule } from './worker-module.js';
+import { markPortClosed } from './port-closed-flag.js';
 
 const port = parentPort!;
+const data = workerData as WorkerData;
 const replies = new ReplyPacker();
 const conns = new Map<number, WorkerConn>();
 /** The pool's action table, as far as it has been sent. */
@@ -120,17 +122,21 @@ function runCalls(dispatch: Dispatch, m: CallsMessage): void {
 /**
  * The port to the pool closed (a handler, or the module as it loaded, called `parentPort.close()`):
  * no answer can leave and no call can come, and a live handle (a timer, a database pool) would
- * keep the thread running deaf, its calls unanswered for good. It ends, with a code that tells the
- * pool why; the pool fails the calls it held (they may have run) and replaces it.
+ * keep the thread running deaf, its calls unanswered for good. It ends, first setting the flag
+ * that tells the pool why (an exit code cannot: a handler may exit with any); the pool fails the
+ * calls it held (they may have run) and replaces it.
  */
-const portClosed = (): never => process.exit(PORT_CLOSED_EXIT_CODE);
+const portClosed = (): never => {
+  markPortClosed(data.portClosed);
+  return process.exit(1);
+};
 port.once('close', portClosed);
 // A message from the pool that cannot be read here (a value this thread cannot rebuild): what it
 // said (calls, a cancel, a close) is lost, so the pool is told, and it ends this worker.
 port.on('messageerror', (err) => send({ t: 'unreadable', message: describeError(err) }));
 
 try {
-  const dispatch = await loadWorkerModule((workerData as { module: string }).module);
+  const dispatch = await loadWorkerModule(data.module);
   port.on('message', (m: ToWorker) => run(dispatch, m));
   send({ t: 'ready' });
 } catch (err) {

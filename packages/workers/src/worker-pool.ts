@@ -191,7 +191,8 @@ export class WorkerPool implements Dispatch {
     if (!this.cutting && !this.isDrained()) await new Promise<void>((r) => (this.drained = r));
     if (this.slots.some((s) => s.state !== 'exited')) {
       const gone = new Promise<void>((r) => (this.allExited = r));
-      for (const s of this.slots) s.terminate();
+      const why = this.cutting ? 'was ended by destroy()' : 'was ended by close()';
+      for (const s of this.slots) s.terminate(why);
       await gone;
     }
     this._state = 'closed';
@@ -409,7 +410,7 @@ export class WorkerPool implements Dispatch {
     const s = this.starting!;
     this.starting = undefined;
     this._state = 'closed';
-    for (const other of this.slots) if (other !== slot) other.terminate();
+    for (const other of this.slots) if (other !== slot) other.terminate('was ended: the pool did not start');
     s.reject(invalidArgument(`worker pool: worker ${slot.index} ${why}`));
   }
 

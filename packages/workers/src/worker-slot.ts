@@ -1,7 +1,8 @@
 import { Worker } from 'node:worker_threads';
 import type { ConnKind } from '@skein/stream';
 import { describeError } from './describe-error.js';
-import { PORT_CLOSED_EXIT_CODE, type CallsMessage, type FromWorker, type RepliesMessage, type ReverseCallsMessage, type ToWorker, type UnsentRepliesMessage } from './messages.js';
+import type { CallsMessage, FromWorker, RepliesMessage, ReverseCallsMessage, ToWorker, UnsentRepliesMessage, WorkerData } from './messages.js';
+import { newPortClosedFlag, portWasClosed } from './port-closed-flag.js';
 import type { PoolSettings } from './pool-options.js';
 
 /** What a slot tells its pool. Nothing is reported once the worker has exited. */
@@ -47,6 +48,8 @@ export class WorkerSlot {
   /** The worker loaded its module once: a replacement that never does is not replaced again. */
   wasReady = false;
   private readonly worker: Worker;
+  /** Set by the worker when its port closed (see port-closed-flag.ts): read at its exit. */
+  private readonly portClosed = newPortClosedFlag();
   private failure: string | undefined;
 
   constructor(
@@ -56,7 +59,8 @@ export class WorkerSlot {
     private readonly events: SlotEvents,
   ) {
     const { module, execArgv, resourceLimits } = settings;
-    this.worker = new Worker(entry, { workerData: { module }, ...(execArgv ? { execArgv } : {}), ...(resourceLimits ? { resourceLimits } : {}) });
+    const workerData: WorkerData = { module, portClosed: this.portClosed };
+    this.worker = new Worker(entry, { workerData, ...(execArgv ? { execArgv } : {}), ...(resourceLimits ? { resourceLimits } : {}) });
     this.worker.on('message', (m: FromWorker) => this.receive(m));
     this.worker.on('error', (err) => (this.failure ??= `threw ${describeError(err)}`));
     this.worker.on('messageerror', (err) => this.end(`sent the pool a message it could not read (${describeError(err)})`));
@@ -73,14 +77,32 @@ export class WorkerSlot {
     this.worker.postMessage(m, transfer);
   }
 
-  /** Ends the worker now; `exited` follows. */
-  terminate(): void {
+  /**
+   * Ends the worker now, on purpose; `exited` follows, with `why` (the calls it holds fail saying
+   * it: its exit code, 1 for any thread ended so, would say nothing true).
+   */
+  terminate(why: string): void {
     this.retiring = true;
+    this.failure ??= why;
     void this.worker.terminate();
   }
 
+  /**
+   * A message the pool cannot apply (one of its kinds, but not as the pool made it: a handler
+   * posting on the pool's port) ends this worker, not the process, as an unreadable one does.
+   */
   private receive(m: FromWorker): void {
     if (this.state === 'exited') return;
+    try {
+      this.apply(m);
+    } catch (err) {
+      this.end(`sent the pool a message it could not apply (${describeError(err)})`);
+    }
+  }
+
+  private apply(m: FromWorker): void {
+    // The worker's port is the pool's, but a handler (or a library it uses) may post there too.
+    if (typeof m !== 'object' || m === null) return this.end(`sent the pool a message that is none of the pool's (${foreign(m)})`);
     if (m.t === 'replies') return this.events.replies(m);
     if (m.t === 'reverse') return this.events.reverse(this, m);
     if (m.t === 'unsent') return this.events.unsent(this, m);
@@ -93,7 +115,8 @@ export class WorkerSlot {
       return this.events.ready(this);
     }
     // What the module opened before it failed (a channel, a timer) would keep the thread alive.
-    this.end(`could not load its module: ${m.message}`);
+    if (m.t === 'load-failed') return this.end(`could not load its module: ${m.message}`);
+    this.end(`sent the pool a message that is none of the pool's (${foreign(m)})`);
   }
 
   /**
@@ -112,6 +135,14 @@ export class WorkerSlot {
   private exit(code: number): void {
     if (this.state === 'exited') return;
     this.state = 'exited';
-    this.events.exited(this, this.failure ?? (code === PORT_CLOSED_EXIT_CODE ? 'closed its port to the pool' : `exited with code ${code}`));
+    this.events.exited(this, this.failure ?? (portWasClosed(this.portClosed) ? 'closed its port to the pool' : `exited with code ${code}`));
   }
+}
+
+/** A message posted on the pool's port by code that is not the pool's, in a few words for the log. */
+function foreign(m: unknown): string {
+  if (m === null) return 'null';
+  if (typeof m !== 'object') return typeof m;
+  const t = (m as { t?: unknown }).t;
+  return t === undefined ? 'an object without t' : `an object with t ${String(t).slice(0, 40)}`;
 }

@@ -13,6 +13,9 @@ const ECHO = 1;
 const HOLD = 2;
 const CLOSE_PORT = 3;
 const UNREADABLE_DETAIL = 4;
+const EXIT_92 = 5;
+const POST_FOREIGN = 6;
+const POST_MALFORMED = 7;
 const utf8 = new TextEncoder();
 const text = new TextDecoder();
 
@@ -43,6 +46,36 @@ describe('WorkerPool: a broken channel to a worker', () => {
     expect(await call(stream, ECHO, 'b')).toEqual({ ok: 'b' });
     expect(pool.stats()).toMatchObject({ crashes: 1, workers: 1, inFlight: 0, queued: 0 });
     expect(logger.lines.filter((l) => l.level === 'error').map((l) => l.msg)).toEqual([expect.stringMatching(/^worker 0 closed its port to the pool.*; the 3 calls it held failed \(they may have run\); replaced$/)]);
+  });
+
+  it('a handler that calls process.exit(92) is reported as an exit with that code, not as a closed port', async () => {
+    const { pool, logger, stream } = await served();
+    const got = await Promise.all([call(stream, HOLD), call(stream, EXIT_92)]);
+    const why = /exited with code 92/;
+    expect(got).toEqual([mayHaveRun(HOLD, why), mayHaveRun(EXIT_92, why)]);
+    expect(await call(stream, ECHO, 'b')).toEqual({ ok: 'b' });
+    expect(pool.stats()).toMatchObject({ crashes: 1, workers: 1, inFlight: 0 });
+    expect(logger.lines.filter((l) => l.level === 'error').map((l) => l.msg)).toEqual(['worker 0 exited with code 92; the 2 calls it held failed (they may have run); replaced']);
+  });
+
+  it("a handler that posts a message of its own on the pool's port (null) ends its worker, naming why, and leaves the pool's thread standing", async () => {
+    const { pool, logger, stream } = await served();
+    const got = await Promise.all([call(stream, HOLD), call(stream, POST_FOREIGN)]);
+    const why = /sent the pool a message that is none of the pool's \(null\)/;
+    expect(got).toEqual([mayHaveRun(HOLD, why), mayHaveRun(POST_FOREIGN, why)]);
+    expect(await call(stream, ECHO, 'b')).toEqual({ ok: 'b' });
+    expect(pool.stats()).toMatchObject({ crashes: 1, workers: 1, inFlight: 0 });
+    expect(logger.lines.filter((l) => l.level === 'error')).toHaveLength(1);
+  });
+
+  it("a handler that posts a batch of the pool's kind that is not as the pool makes it ends its worker, naming why, and leaves the pool's thread standing", async () => {
+    const { pool, logger, stream } = await served();
+    const got = await Promise.all([call(stream, HOLD), call(stream, POST_MALFORMED)]);
+    const why = /sent the pool a message it could not apply \(RangeError: .*\)/;
+    expect(got).toEqual([mayHaveRun(HOLD, why), mayHaveRun(POST_MALFORMED, why)]);
+    expect(await call(stream, ECHO, 'b')).toEqual({ ok: 'b' });
+    expect(pool.stats()).toMatchObject({ crashes: 1, workers: 1, inFlight: 0 });
+    expect(logger.lines.filter((l) => l.level === 'error')).toHaveLength(1);
   });
 
   it("a module that closes its worker's port while it loads makes start reject (InvalidArgument, naming why)", async () => {

@@ -195,6 +195,25 @@ describe("a worker handler's ctx.caller (calls both ways)", () => {
     expect(relayOf(p).callers.size).toBe(0);
   });
 
+  it('a call out when its connection closes fails as in process (IO, may have run), and nothing stays behind: no call kept, no place held', async () => {
+    const run = async (dispatch: Dispatch) => {
+      const { back, stream, peer } = await served(dispatch);
+      const heard = nextEvent('timed ');
+      void outcome(back.timed({ withCtx: false }));
+      await waitFor(() => peer.hung.length === 1);
+      stream.destroy();
+      return portless(JSON.parse(await heard));
+    };
+    const expected = (await run(inProcess())) as { code: string; retry: string };
+    expect(expected).toMatchObject({ code: 'IO', retry: 'idempotent' });
+    const p = await pool();
+    expect(await run(p)).toEqual(expected);
+    const relay = relayOf(p) as unknown as { callers: Map<number, unknown>; slots: Map<unknown, { running: Map<number, unknown> }> };
+    expect(relay.callers.size).toBe(0);
+    expect([...relay.slots.values()].map((s) => s.running.size)).toEqual([0]);
+    await waitFor(() => p.stats().inFlight === 0);
+  });
+
   it("is bounded by the connection's caller: past its window and line it refuses, as in process", async () => {
     const run = async (dispatch: Dispatch) => {
       // One call on the wire (the client's window), one waiting (the line): the third is refused.

@@ -210,6 +210,18 @@ describe('WorkerPool', () => {
     expect(r.map((x) => (x as { retry: string }).retry)).toEqual(['idempotent', 'idempotent', 'safe', 'safe', 'safe']);
   });
 
+  it('destroy says so in the error of each held call (with exposeInternalErrors), not that the worker exited by itself', async () => {
+    const { calc, pool, logger } = await poolServer({ workers: 1, maxInFlightPerWorker: 2, exposeInternalErrors: true });
+    const results = Promise.all(Array.from({ length: 3 }, (_, i) => outcome(calc.hold(i))));
+    await waitFor(() => pool.stats().inFlight === 2 && pool.stats().queued === 1);
+    await pool.destroy();
+    const ended = { code: 'IO', retry: 'idempotent', message: 'Calc.hold: worker 0 was ended by destroy() while holding this call; the handler may have run' };
+    expect(await results).toEqual([ended, ended, { code: 'Closed', retry: 'safe', message: 'rpc_closed' }]);
+    // Ended on purpose: no crash, nothing logged as one.
+    expect(pool.stats().crashes).toBe(0);
+    expect(logger.lines.filter((l) => l.level === 'error')).toEqual([]);
+  });
+
   it('refuses to start on a module that does not load, with InvalidArgument naming why', async () => {
     const err = await startPool({ module: new URL('./fixtures/broken.mjs', import.meta.url), workers: 2 }).catch((e) => e);
     expect(err).toBeInstanceOf(RpcError);
