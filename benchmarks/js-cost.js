@@ -4,12 +4,15 @@
 // runtime's engine, free of the kernel and of the scheduling noise of two processes, so that
 // engines and layers can be compared (run it with node, bun and deno).
 //
-//   node benchmarks/js-cost.js [send|call|api] [--codec msgpack|cbor|stub]
+//   node benchmarks/js-cost.js [send|call|api] [--codec msgpack|cbor|stub] [--stub OPS]
 //   (or: node_modules/bun/bin/bun.exe benchmarks/js-cost.js)
 //
 // `send` (default): the stream echo by the callback path; `call`: by the promise path; `api`:
 // the typed Calculator.add. `--codec stub` (api only) encodes and decodes nothing, answering with
 // bytes and values made once: the api's cost beside `--codec msgpack` is then the codec's share.
+// `--stub` stubs only some of the codec's four operations per call (a comma list of
+// client-encode, server-decode, server-encode, client-decode), the others done by `--codec`:
+// what each costs where it runs, beside the rest of the call, which a loop of it alone does not say.
 // Besides wall time per call it prints the process's CPU time per call.
 //
 // Not a throughput figure: the in-memory connections copy each batch and deliver it on the next
@@ -25,6 +28,8 @@ import { codecByName } from './lib/skein-codecs.js';
 import { ECHO_MSG, echoRouter } from './lib/skein-echo.js';
 
 const IN_FLIGHT = 256;
+/** The codec's operations per api call, in the order they run. */
+const OPS = ['client-encode', 'server-decode', 'server-encode', 'client-decode'];
 const CALLS = 500_000;
 const ROUNDS = 5;
 
@@ -81,10 +86,26 @@ const memoryRuntime = {
   },
 };
 
-const { positionals, values: flags } = parseArgs({ allowPositionals: true, options: { codec: { type: 'string', default: 'msgpack' } } });
+const { positionals, values: flags } = parseArgs({ allowPositionals: true, options: { codec: { type: 'string', default: 'msgpack' }, stub: { type: 'string', default: '' } } });
 const layer = positionals[0] ?? 'send';
 if (!['send', 'call', 'api'].includes(layer)) throw new Error(`layer ${layer}: send, call or api`);
-const codec = flags.codec === 'stub' ? stubCodec(codecByName('msgpack')) : codecByName(flags.codec);
+const real = flags.codec === 'stub' ? undefined : codecByName(flags.codec);
+const stubbed = real === undefined ? OPS : flags.stub.split(',').filter((op) => op !== '');
+for (const op of stubbed) if (!OPS.includes(op)) throw new Error(`--stub ${op}: one of ${OPS.join(', ')}`);
+const stub = stubCodec(real ?? codecByName('msgpack'));
+/** The client's and the server's codec: the real one, the stub, or each operation the stub's where `--stub` names it. */
+const sideCodec = (encodeOp, decodeOp) =>
+  stubbed.length === 0
+    ? real
+    : stubbed.length === OPS.length
+      ? stub
+      : {
+          name: `${real.name}, stub ${stubbed.join(' and ')}`,
+          encode: stubbed.includes(encodeOp) ? stub.encode : (v) => real.encode(v),
+          decode: stubbed.includes(decodeOp) ? stub.decode : (b) => real.decode(b),
+        };
+const clientCodec = sideCodec('client-encode', 'client-decode');
+const serverCodec = sideCodec('server-encode', 'server-decode');
 
 /** Bytes and values made once: what the api costs without a codec's work or allocations. */
 function stubCodec(real) {
@@ -96,10 +117,10 @@ function stubCodec(real) {
 const calculator = implement(Calculator, { add: ({ a, b }) => a + b, div: ({ a, b }) => a / b, echo: (x) => x });
 const transport = tcpTransport(memoryRuntime);
 const address = { host: 'memory', port: 1 };
-const server = new RpcServer({ dispatch: layer === 'api' ? createServiceDispatch({ codec, services: [calculator] }) : echoRouter() });
+const server = new RpcServer({ dispatch: layer === 'api' ? createServiceDispatch({ codec: serverCodec, services: [calculator] }) : echoRouter() });
 await server.listen(transport, address);
 const stream = await ClientStream.connect({ transport, address, window: IN_FLIGHT });
-const calc = createClient(Calculator, stream, { codec });
+const calc = createClient(Calculator, stream, { codec: clientCodec });
 const msg = new Uint8Array(32).fill(0x5a);
 const opts = {};
 
@@ -140,7 +161,7 @@ for (let r = 0; r < ROUNDS; r++) {
   cpu.push(((c.user + c.system) * 1e3) / CALLS);
 }
 const runtime = typeof Bun !== 'undefined' ? `bun ${Bun.version}` : typeof Deno !== 'undefined' ? `deno ${Deno.version.deno}` : `node ${process.versions.node}`;
-const what = layer === 'api' ? `api ${codec.name}` : layer;
+const what = layer === 'api' ? `api ${clientCodec.name}` : layer;
 const list = (xs) => xs.map((x) => x.toFixed(0)).join(', ');
 console.log(`${runtime}, ${what}: ${Math.min(...wall).toFixed(0)} ns per call, ${Math.min(...cpu).toFixed(0)} ns of CPU (best of ${ROUNDS}; all: ${list(wall)} / ${list(cpu)})`);
 // The in-memory connections have no close handshake: the process simply ends.
