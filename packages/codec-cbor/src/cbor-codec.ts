@@ -2,6 +2,7 @@ import { decodeError, encodeError, invalidArgument, plainBytes, type Codec } fro
 import { Decoder, Encoder } from 'cbor-x';
 import { installLinearBignums } from './bignum-tags.js';
 import { cborxOptions } from './cborx-options.js';
+import { ContainerScan, DEFAULT_MAX_CONTAINERS } from './container-scan.js';
 import { DepthScan } from './depth-scan.js';
 import { fastDecode, NOT_HANDLED } from './fast-decode.js';
 import { FastEncoder } from './fast-encode.js';
@@ -25,6 +26,14 @@ export interface CborOptions {
    * to hold every message to a depth. Encoding has no limit but the stack.
    */
   maxDepth?: number;
+  /**
+   * How many arrays, maps and tags (empty ones included; each tag makes an object, a Date, Set,
+   * Map, bigint or other) one message received may hold; more is a Decode error, before
+   * anything is decoded. Messages longer than maxContainers bytes are scanned for it first.
+   * Default 1,048,576 (1 Mi): a message at the limit makes at most 1 Mi objects (67 MB of empty
+   * maps), where a 16 MiB message of empty maps would make 16.7 million. `Infinity` for none.
+   */
+  maxContainers?: number;
 }
 
 /**
@@ -33,7 +42,8 @@ export interface CborOptions {
  */
 export function cbor(options: CborOptions = {}): Codec {
   installLinearBignums();
-  const depth = new DepthScan(checkMaxDepth(options.maxDepth ?? Infinity));
+  const depth = new DepthScan(checkLimit('maxDepth', options.maxDepth ?? Infinity));
+  const containers = new ContainerScan(checkLimit('maxContainers', options.maxContainers ?? DEFAULT_MAX_CONTAINERS));
   const variableMapSize = options.variableMapSize ?? false;
   const settings = cborxOptions(variableMapSize);
   const encoder = new Encoder(settings);
@@ -52,6 +62,7 @@ export function cbor(options: CborOptions = {}): Codec {
     },
     decode(bytes: Uint8Array): unknown {
       try {
+        containers.check(bytes);
         depth.check(bytes);
         const value = fastDecode(bytes);
         if (value !== NOT_HANDLED) return value;
@@ -63,11 +74,11 @@ export function cbor(options: CborOptions = {}): Codec {
   };
 }
 
-function checkMaxDepth(maxDepth: number): number {
-  if (!(Number.isSafeInteger(maxDepth) || maxDepth === Infinity) || maxDepth < 1) {
-    throw invalidArgument(`cbor: maxDepth must be an integer of 1 or more, or Infinity, got ${maxDepth}`);
+function checkLimit(name: string, limit: number): number {
+  if (!(Number.isSafeInteger(limit) || limit === Infinity) || limit < 1) {
+    throw invalidArgument(`cbor: ${name} must be an integer of 1 or more, or Infinity, got ${limit}`);
   }
-  return maxDepth;
+  return limit;
 }
 
 /** The codec with default options, ready to pass where a Codec is expected. */

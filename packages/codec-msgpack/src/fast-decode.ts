@@ -1,3 +1,4 @@
+import { overBudget } from './container-budget.js';
 import { keyCache as keys, MAX_KEY_BYTES } from './key-cache.js';
 import { TEXT_DECODER_THRESHOLD, textDecoder, utf8DecodeJs } from './library-utf8.js';
 import { joinWords } from './safe-integers.js';
@@ -29,6 +30,8 @@ const EMPTY: Uint8Array = new Uint8Array(0);
 let bytes = EMPTY;
 let pos = 0;
 let end = 0;
+/** Arrays and maps the message may still make (maxContainers); below 0, it made one too many. */
+let containersLeft = 0;
 // Browsers' TextDecoder refuses a view of shared memory, where the library's loop would read it.
 // Looked at only when a string needs it (see ON_HEAP_BYTES).
 let plainMemory: boolean | undefined;
@@ -41,10 +44,13 @@ const floatView = new DataView(floatBytes.buffer);
  * Reads the one msgpack value `input` holds as the library (set up by library-coders.ts with
  * the same `maxDepth`) reads it, with plain index arithmetic; or returns NOT_HANDLED.
  */
-export function fastDecode(input: Uint8Array, maxDepth: number): Result {
+export function fastDecode(input: Uint8Array, maxDepth: number, maxContainers: number): Result {
   bytes = input;
   pos = 0;
   end = input.length;
+  // Each container takes a byte at least, so a message has no more than its length: the count
+  // stays a small integer (Infinity would box a number at every decrement).
+  containersLeft = Math.min(maxContainers, end);
   plainMemory = undefined;
   // The message is at level 1, and a container's values one level below it: containers at
   // maxDepth - 1 levels below the message, or MAX_DEPTH, are left to the library, which reads
@@ -52,6 +58,8 @@ export function fastDecode(input: Uint8Array, maxDepth: number): Result {
   const value = read(Math.min(MAX_DEPTH, maxDepth - 1));
   const complete = pos === end;
   bytes = EMPTY; // hold on to no message after its decode
+  // Refused here rather than handed to the library, which would make the same containers again.
+  if (containersLeft < 0) throw overBudget(maxContainers);
   return complete ? value : NOT_HANDLED;
 }
 
@@ -117,6 +125,8 @@ function read(deeper: number): Result {
 }
 
 function readArray(size: number, deeper: number): Result {
+  // Empty ones count too: a message of them is the most objects per byte.
+  if (--containersLeft < 0) return NOT_HANDLED;
   if (size === 0) return [];
   // Every item takes a byte at least: a longer claim is truncated, and the library says so.
   if (deeper <= 0 || size > end - pos) return NOT_HANDLED;
@@ -132,6 +142,7 @@ function readArray(size: number, deeper: number): Result {
 }
 
 function readMap(size: number, deeper: number): Result {
+  if (--containersLeft < 0) return NOT_HANDLED;
   if (size === 0) return {};
   if (deeper <= 0 || size * 2 > end - pos) return NOT_HANDLED;
   const map: Record<string, unknown> = {};

@@ -1,4 +1,5 @@
 import { Decoder, Encoder, type ExtensionCodecType } from '@msgpack/msgpack';
+import { ContainerBudget, DEFAULT_MAX_CONTAINERS } from './container-budget.js';
 import { DecodeDepth } from './decode-depth.js';
 import { EncodeDepth } from './encode-depth.js';
 import { checkExtensionTypes, skeinExtensions, type ExtensionTypes } from './extensions.js';
@@ -15,6 +16,7 @@ export interface LibraryOptions {
   sortKeys?: boolean;
   extensionTypes?: Partial<ExtensionTypes>;
   maxDepth?: number;
+  maxContainers?: number;
 }
 
 /** The library encoder's own limit, and the decoder's: what a default peer writes, a default peer reads. */
@@ -28,6 +30,7 @@ export function libraryCoders(options: LibraryOptions): { encoder: Pick<Encoder,
   const types = checkExtensionTypes({ set: options.extensionTypes?.set ?? 0, map: options.extensionTypes?.map ?? 1 });
   const { ignoreUndefined = false, sortKeys = false, maxDepth = DEFAULT_MAX_DEPTH } = options;
   const depth = new DecodeDepth(maxDepth);
+  const budget = new ContainerBudget(options.maxContainers ?? DEFAULT_MAX_CONTAINERS);
   const encodeDepth = new EncodeDepth(maxDepth);
   // Assigned below: the extensions encode their payloads with encoders that use them.
   let extensionCodec: ExtensionCodecType<undefined>;
@@ -36,11 +39,11 @@ export function libraryCoders(options: LibraryOptions): { encoder: Pick<Encoder,
   const newEncoder = (): Encoder =>
     encodeDepth.limit(writeSafeIntegers(guardInt64(new Encoder({ extensionCodec, useBigInt64: true, ignoreUndefined, sortKeys, maxDepth }))));
   const newDecoder = (): Decoder =>
-    releaseMessages(depth.limit(growArrays(readSafeIntegers(new Decoder({ extensionCodec, useBigInt64: true, keyDecoder: libraryKeyDecoder })))));
+    releaseMessages(budget.limit(depth.limit(growArrays(readSafeIntegers(new Decoder({ extensionCodec, useBigInt64: true, keyDecoder: libraryKeyDecoder }))))));
   extensionCodec = skeinExtensions(types, new Nesting(() => encodeDepth.payload(newEncoder())), new Nesting(newDecoder));
   // One encoder per level of encodes within encodes (a getter in a value may encode with the
   // codec): the library would encode those with a copy of itself made without our changes.
   const encoders = new Nesting(() => encodeDepth.outermost(newEncoder()));
   const encoder = { encode: (value: unknown) => encoders.run((e) => e.encode(value)) };
-  return { encoder, decoder: depth.outermost(newDecoder()) };
+  return { encoder, decoder: budget.outermost(depth.outermost(newDecoder())) };
 }

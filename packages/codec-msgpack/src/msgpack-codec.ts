@@ -1,4 +1,5 @@
 import { decodeError, encodeError, invalidArgument, plainBytes, type Codec } from '@skein/core';
+import { DEFAULT_MAX_CONTAINERS } from './container-budget.js';
 import type { ExtensionTypes } from './extensions.js';
 import { fastDecode, NOT_HANDLED } from './fast-decode.js';
 import { FastEncoder } from './fast-encode.js';
@@ -22,6 +23,14 @@ export interface MsgpackOptions {
    * `Infinity` for none.
    */
   maxDepth?: number;
+  /**
+   * How many arrays, maps and extension values (Map, Set, Date, unknown extensions), empty ones
+   * included, one message may hold; more is a Decode error, raised once the first one over is
+   * read. Default 1,048,576 (1 Mi): a message at the limit makes at most 1 Mi objects (85 MB of
+   * empty maps), where a 16 MiB message of empty maps made 16.7 million of them (1 GB, 29 s).
+   * `Infinity` for none.
+   */
+  maxContainers?: number;
 }
 
 /**
@@ -30,8 +39,9 @@ export interface MsgpackOptions {
  * and values; everything else goes through the library itself.
  */
 export function msgpack(options: MsgpackOptions = {}): Codec {
-  const maxDepth = checkMaxDepth(options.maxDepth ?? DEFAULT_MAX_DEPTH);
-  const { encoder, decoder } = libraryCoders({ ...options, maxDepth });
+  const maxDepth = checkLimit('maxDepth', options.maxDepth ?? DEFAULT_MAX_DEPTH);
+  const maxContainers = checkLimit('maxContainers', options.maxContainers ?? DEFAULT_MAX_CONTAINERS);
+  const { encoder, decoder } = libraryCoders({ ...options, maxDepth, maxContainers });
   const fast = new FastEncoder({ ignoreUndefined: options.ignoreUndefined ?? false, sortKeys: options.sortKeys ?? false, maxDepth });
   return {
     name: 'msgpack',
@@ -45,7 +55,7 @@ export function msgpack(options: MsgpackOptions = {}): Codec {
     decode(bytes: Uint8Array): unknown {
       try {
         const plain = plainBytes(bytes);
-        const value = fastDecode(plain, maxDepth);
+        const value = fastDecode(plain, maxDepth, maxContainers);
         return value !== NOT_HANDLED ? value : decoder.decode(plain);
       } catch (e) {
         throw decodeError('msgpack', e);
@@ -54,11 +64,11 @@ export function msgpack(options: MsgpackOptions = {}): Codec {
   };
 }
 
-function checkMaxDepth(maxDepth: number): number {
-  if (!(Number.isSafeInteger(maxDepth) || maxDepth === Infinity) || maxDepth < 1) {
-    throw invalidArgument(`msgpack: maxDepth must be an integer of 1 or more, or Infinity, got ${maxDepth}`);
+function checkLimit(name: string, limit: number): number {
+  if (!(Number.isSafeInteger(limit) || limit === Infinity) || limit < 1) {
+    throw invalidArgument(`msgpack: ${name} must be an integer of 1 or more, or Infinity, got ${limit}`);
   }
-  return maxDepth;
+  return limit;
 }
 
 /** The codec with default options, ready to pass where a Codec is expected. */

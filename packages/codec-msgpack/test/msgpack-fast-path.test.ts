@@ -5,6 +5,7 @@ import { msgpack, type MsgpackOptions } from '../src/index.js';
 import { fastDecode, NOT_HANDLED } from '../src/fast-decode.js';
 import { FastEncoder, MAX_BYTES } from '../src/fast-encode.js';
 import { DEFAULT_MAX_DEPTH, libraryCoders } from '../src/library-coders.js';
+import { DEFAULT_MAX_CONTAINERS } from '../src/container-budget.js';
 import { MSGPACK_VALUES, randomForeign, randomMixed } from './random-msgpack.js';
 
 // The fast path (src/fast-encode.ts, src/fast-decode.ts) against the library alone, set up as
@@ -34,7 +35,7 @@ describe.each(OPTIONS)('msgpack fast path, options %j', (options) => {
       expectSameBytes(`value ${i}`, value, bytes, expected, MAX_BYTES - 8 * 1024);
       if (bytes !== null) written.set(i, bytes);
 
-      const decoded = fastDecode(expected, DEFAULT_MAX_DEPTH);
+      const decoded = fastDecode(expected, DEFAULT_MAX_DEPTH, DEFAULT_MAX_CONTAINERS);
       if (decoded === NOT_HANDLED || !sameValue(decoded, reference.decode(expected))) {
         expect.fail(`value ${i} ${show(value)} (${hex(expected).slice(0, 200)}) decodes to ${show(decoded)}`);
       }
@@ -130,7 +131,7 @@ describe('msgpack fast path: what it leaves to the library', () => {
     ];
     let handled = 0;
     for (const [i, bytes] of inputs.entries()) {
-      if (fastDecode(bytes, DEFAULT_MAX_DEPTH) !== NOT_HANDLED) handled++;
+      if (fastDecode(bytes, DEFAULT_MAX_DEPTH, DEFAULT_MAX_CONTAINERS) !== NOT_HANDLED) handled++;
       const [got, expected] = [outcome(() => codec.decode(bytes)), outcome(() => reference.decode(bytes))];
       if (!sameOutcome(got, expected)) expect.fail(`input ${i} ${hex(bytes)}: ${show(got)} vs ${show(expected)}`);
     }

@@ -1,0 +1,116 @@
+import { describe, expect, it } from 'vitest';
+import { ErrorCode } from '@skein/core';
+import { Encoder, Tag } from 'cbor-x';
+import { randomPlain, seededRandom } from '@skein/test-utils';
+import { cbor, cborCodec } from '../src/index.js';
+import { CBOR_VALUES } from './random-cbor.js';
+
+/**
+ * maxContainers: a message may hold so many arrays, maps and tags, empty ones too. A 16 MiB
+ * message of empty arrays (one byte each) would make 16.7 million objects.
+ */
+
+const u32 = (n: number): number[] => [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255];
+
+/** An array 32 of the values `head` (each a value's bytes), then `items` one-byte values `item`. */
+function arrayOf(items: number, item: number, head: number[][] = []): Uint8Array {
+  const first = head.flat();
+  const bytes = new Uint8Array(5 + first.length + items);
+  bytes.set([0x9a, ...u32(head.length + items)]);
+  bytes.set(first, 5);
+  bytes.fill(item, 5 + first.length);
+  return bytes;
+}
+
+/** Tag 2 (a bignum) around an integer, not a byte string: cbor-x's reader of it throws, so a message holding it first fails as soon as cbor-x reads it. */
+const FAILS_WHEN_READ = [0xc2, 0x01];
+
+const overBudget = (maxContainers: number): unknown =>
+  expect.objectContaining({ code: ErrorCode.Decode, message: expect.stringContaining(`more than maxContainers (${maxContainers})`) });
+const readByCborx = expect.objectContaining({ code: ErrorCode.Decode, message: expect.stringContaining('bignum') });
+
+/** Arrays and plain objects in a plain value, as maxContainers counts them. */
+function containers(value: unknown): number {
+  if (Array.isArray(value)) return 1 + value.reduce<number>((n, item) => n + containers(item), 0);
+  if (value !== null && typeof value === 'object' && !ArrayBuffer.isView(value)) return 1 + Object.values(value).reduce<number>((n, item) => n + containers(item), 0);
+  return 0;
+}
+
+describe('cbor maxContainers', () => {
+  it('refuses a 16 MiB message of 16.7 million empty arrays, and of empty maps, with a Decode error naming maxContainers', () => {
+    for (const empty of [0x80, 0xa0]) {
+      expect(() => cborCodec.decode(arrayOf((16 << 20) - 5, empty))).toThrow(overBudget(1 << 20));
+    }
+  });
+
+  it('refuses before anything is decoded: cbor-x never reads the value that would fail first', () => {
+    const codec = cbor({ maxContainers: 1000 });
+    // The outer array, the tag, 998 arrays: 1000, so cbor-x reads it, and fails on the tag.
+    expect(() => codec.decode(arrayOf(998, 0x80, [FAILS_WHEN_READ]))).toThrow(readByCborx);
+    expect(() => codec.decode(arrayOf(999, 0x80, [FAILS_WHEN_READ]))).toThrow(overBudget(1000));
+    expect(() => cborCodec.decode(arrayOf(1 << 20, 0xa0, [FAILS_WHEN_READ]))).toThrow(overBudget(1 << 20));
+  });
+
+  it('decodes a message exactly at the budget and refuses one more, through the fast path and through cbor-x', () => {
+    const codec = cbor({ maxContainers: 1000 });
+    // Fast path: plain arrays and maps of at most 64 KiB.
+    expect(codec.decode(arrayOf(999, 0x80))).toHaveLength(999);
+    expect(() => codec.decode(arrayOf(1000, 0x80))).toThrow(overBudget(1000));
+    expect(() => codec.decode(arrayOf(1000, 0xa0))).toThrow(overBudget(1000));
+    // cbor-x: a Date (tag 1) sends the message there.
+    const date = [0xc1, 0x01];
+    const read = codec.decode(arrayOf(998, 0xa0, [date])) as unknown[];
+    expect(read[0]).toEqual(new Date(1000));
+    expect(read).toHaveLength(999);
+    expect(() => codec.decode(arrayOf(999, 0xa0, [date]))).toThrow(overBudget(1000));
+    // The default, 1 Mi: a message longer than that is scanned, and at it decodes.
+    expect(cborCodec.decode(arrayOf((1 << 20) - 1, 0x80))).toHaveLength((1 << 20) - 1);
+    expect(() => cborCodec.decode(arrayOf(1 << 20, 0x80))).toThrow(overBudget(1 << 20));
+  });
+
+  it('counts every kind: indefinite lengths, and every tag (Date, Set, Map, bignum, typed array, unknown, cbor-x record)', () => {
+    const cases: [string, Uint8Array, number][] = [
+      ['indefinite arrays and maps', Uint8Array.of(0x9f, 0x9f, 0xff, 0xbf, 0xff, 0xff), 3],
+      ['a Date', cborCodec.encode([new Date(1)]), 2],
+      ['a Set of an array', cborCodec.encode(new Set([[1]])), 3], // tag 258, its array, [1]
+      ['a Map of a map', cborCodec.encode(new Map([['a', {}]])), 3], // tag 259, its map, {}
+      ['a bignum', cborCodec.encode([2n ** 80n]), 2],
+      ['a typed array', new Encoder().encode([new Uint16Array([1, 2])]), 2],
+      ['an unknown tag', Uint8Array.of(0x81, 0xd8, 0x64, 0x80), 3],
+      ['a cbor-x record', new Encoder({ useRecords: true }).encode([{ a: 1 }]), 4], // the array, tag 0xdfff, its array, the keys
+    ];
+    for (const [what, bytes, n] of cases) {
+      expect(bytes.length, what).toBeGreaterThan(n - 1); // so that a budget of n - 1 scans it
+      expect(() => cbor({ maxContainers: n }).decode(bytes), what).not.toThrow();
+      expect(() => cbor({ maxContainers: n - 1 }).decode(bytes), what).toThrow(overBudget(n - 1));
+    }
+    expect(cbor({ maxContainers: 3 }).decode(Uint8Array.of(0x81, 0xd8, 0x64, 0x80))).toEqual([new Tag([], 100)]);
+  });
+
+  it('counts plain values as they are: at their number of arrays and objects they decode, one fewer they are refused', () => {
+    const random = seededRandom(0xcb0c);
+    for (let i = 0; i < 300; i++) {
+      const value = randomPlain(random, CBOR_VALUES);
+      const n = containers(value);
+      if (n < 2) continue;
+      const bytes = cborCodec.encode(value);
+      expect(cbor({ maxContainers: n }).decode(bytes)).toEqual(cborCodec.decode(bytes));
+      expect(() => cbor({ maxContainers: n - 1 }).decode(bytes)).toThrow(overBudget(n - 1));
+    }
+  });
+
+  it('skips strings by their length: container bytes inside them do not count', () => {
+    const text = 'x'.repeat(100) + '\u0080'.repeat(100); // 0x80 bytes in UTF-8 (0xc2 0x80)
+    const bytes = cborCodec.encode([text, new Uint8Array(300).fill(0x80), [], {}]);
+    expect(cbor({ maxContainers: 3 }).decode(bytes)).toEqual([text, new Uint8Array(300).fill(0x80), [], {}]);
+    expect(() => cbor({ maxContainers: 2 }).decode(bytes)).toThrow(overBudget(2));
+  });
+
+  it.each([0, -1, 1.5, Number.NaN, 2 ** 53])('maxContainers %s is refused with InvalidArgument', (maxContainers) => {
+    expect(() => cbor({ maxContainers })).toThrow(expect.objectContaining({ code: ErrorCode.InvalidArgument, message: expect.stringContaining('maxContainers') }));
+  });
+
+  it('maxContainers Infinity reads any number', () => {
+    expect(cbor({ maxContainers: Infinity }).decode(arrayOf(2 << 20, 0x80))).toHaveLength(2 << 20);
+  });
+});

@@ -1,0 +1,133 @@
+import { describe, expect, it } from 'vitest';
+import { ErrorCode } from '@skein/core';
+import { randomPlain, seededRandom } from '@skein/test-utils';
+import { msgpack, msgpackCodec } from '../src/index.js';
+import { libraryCoders } from '../src/library-coders.js';
+import { MSGPACK_VALUES } from './random-msgpack.js';
+
+/**
+ * maxContainers: a message may make so many arrays, maps and extension values, empty ones too.
+ * A 16 MiB message of empty maps (one byte each) made 16.7 million objects: 29 s of blocked
+ * event loop and 1 GB of heap for one message of the default frame size.
+ */
+
+const u32 = (n: number): number[] => [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255];
+
+/** An array 32 of the values `head` (each a value's bytes), then `items` one-byte values `item`, then the value `tail`. */
+function arrayOf(items: number, item: number, head: number[][] = [], tail: number[] = []): Uint8Array {
+  const first = head.flat();
+  const bytes = new Uint8Array(5 + first.length + items + tail.length);
+  bytes.set([0xdd, ...u32(head.length + items + (tail.length > 0 ? 1 : 0))]);
+  bytes.set(first, 5);
+  bytes.fill(item, 5 + first.length, 5 + first.length + items);
+  bytes.set(tail, 5 + first.length + items);
+  return bytes;
+}
+
+/** 0xc1, a byte msgpack never uses: a decoder that reads it has read every container before it. */
+const NEVER_USED = [0xc1];
+/** A timestamp 32 (1 s): a Date, which the fast path leaves to the library, so the message goes there. */
+const DATE = [0xd6, 0xff, 0x00, 0x00, 0x00, 0x01];
+
+const overBudget = (maxContainers: number): unknown =>
+  expect.objectContaining({ code: ErrorCode.Decode, message: expect.stringContaining(`more than maxContainers (${maxContainers})`) });
+const malformed = expect.objectContaining({ code: ErrorCode.Decode, message: expect.stringContaining('0xc1') });
+
+/** Arrays and plain objects in a plain value, as maxContainers counts them. */
+function containers(value: unknown): number {
+  if (Array.isArray(value)) return 1 + value.reduce<number>((n, item) => n + containers(item), 0);
+  if (value !== null && typeof value === 'object' && !(value instanceof Uint8Array)) return 1 + Object.values(value).reduce<number>((n, item) => n + containers(item), 0);
+  return 0;
+}
+
+describe('msgpack maxContainers', () => {
+  it('refuses a 16 MiB message of 16.7 million empty maps with a Decode error naming maxContainers', () => {
+    const bytes = arrayOf((16 << 20) - 5, 0x80);
+    expect(() => msgpackCodec.decode(bytes)).toThrow(overBudget(1 << 20));
+  });
+
+  it('stops at the budget on the fast path: the byte after the container over it is never read', () => {
+    const codec = msgpack({ maxContainers: 1000 });
+    // The outer array and 999 maps: 1000, at the budget, so the decoder reads on to 0xc1.
+    expect(() => codec.decode(arrayOf(999, 0x80, [], NEVER_USED))).toThrow(malformed);
+    expect(() => codec.decode(arrayOf(1000, 0x80, [], NEVER_USED))).toThrow(overBudget(1000));
+    expect(() => codec.decode(arrayOf(1000, 0x90, [], NEVER_USED))).toThrow(overBudget(1000));
+  });
+
+  it('stops at the budget on the library path, extension values counting one each', () => {
+    const codec = msgpack({ maxContainers: 1000 });
+    // The outer array, the Date, and 998 maps: 1000.
+    expect(() => codec.decode(arrayOf(998, 0x80, [DATE], NEVER_USED))).toThrow(malformed);
+    expect(() => codec.decode(arrayOf(999, 0x80, [DATE], NEVER_USED))).toThrow(overBudget(1000));
+    expect(() => codec.decode(arrayOf(999, 0x90, [DATE], NEVER_USED))).toThrow(overBudget(1000));
+    // Unknown extensions (ExtData objects) count too: fixext 1 of type 9.
+    const unknown = [0xd4, 0x09, 0x00];
+    expect(() => codec.decode(arrayOf(0, 0x80, [DATE, ...new Array<number[]>(998).fill(unknown)], NEVER_USED))).toThrow(malformed);
+    expect(() => codec.decode(arrayOf(0, 0x80, [DATE, ...new Array<number[]>(999).fill(unknown)], NEVER_USED))).toThrow(overBudget(1000));
+  });
+
+  it('decodes a message exactly at the budget, on both paths, and refuses one more', () => {
+    const codec = msgpack({ maxContainers: 1000 });
+    expect(codec.decode(arrayOf(999, 0x80))).toHaveLength(999);
+    expect(() => codec.decode(arrayOf(1000, 0x80))).toThrow(overBudget(1000));
+    const viaLibrary = codec.decode(arrayOf(998, 0x90, [DATE])) as unknown[];
+    expect(viaLibrary[0]).toEqual(new Date(1000));
+    expect(viaLibrary).toHaveLength(999);
+    expect(() => codec.decode(arrayOf(999, 0x90, [DATE]))).toThrow(overBudget(1000));
+    // The default: 1 Mi containers pass.
+    expect(msgpackCodec.decode(arrayOf((1 << 20) - 1, 0x80))).toHaveLength((1 << 20) - 1);
+    expect(() => msgpackCodec.decode(arrayOf(1 << 20, 0x80))).toThrow(overBudget(1 << 20));
+  });
+
+  it('counts a Set, a Map and their payloads, and the pairs of a Map, with the message around them', () => {
+    const codec = msgpack({ maxContainers: 10 });
+    // Set: the extension, its payload array, 8 empty arrays.
+    const set = new Set(Array.from({ length: 8 }, () => []));
+    expect(codec.decode(msgpackCodec.encode(set))).toEqual(set);
+    expect(() => codec.decode(msgpackCodec.encode(new Set(Array.from({ length: 9 }, () => []))))).toThrow(overBudget(10));
+    // Map: the extension, its payload array, a pair per entry, and a key or value container.
+    const map = new Map<unknown, unknown>([[1, 2], [3, 4], [5, 6], [[], 7]]);
+    expect(codec.decode(msgpackCodec.encode(map))).toEqual(map); // 1 + 1 + 4 + 1 = 7
+    expect(codec.decode(msgpackCodec.encode([map, [], {}]))).toEqual([map, [], {}]); // 10
+    expect(() => codec.decode(msgpackCodec.encode([map, [], {}, []]))).toThrow(overBudget(10));
+    // A Set in a Set in a Set: one count runs through the payloads' decoders.
+    const nested = new Set([new Set([new Set([[], []])])]);
+    expect(codec.decode(msgpackCodec.encode([nested, []]))).toEqual([nested, []]); // 1 + 3 * 2 + 2 + 1 = 10
+    expect(() => codec.decode(msgpackCodec.encode([nested, [], []]))).toThrow(overBudget(10));
+  });
+
+  it('counts every plain container alike on the fast path and in the library decoder', () => {
+    const random = seededRandom(0xc0417);
+    for (let i = 0; i < 300; i++) {
+      const value = randomPlain(random, MSGPACK_VALUES);
+      const bytes = msgpackCodec.encode(value);
+      const n = containers(value);
+      if (n === 0) continue;
+      const atBudget = msgpack({ maxContainers: n });
+      const under = msgpack({ maxContainers: n - 1 || 1 });
+      expect(atBudget.decode(bytes)).toEqual(msgpackCodec.decode(bytes));
+      expect(libraryCoders({ maxContainers: n }).decoder.decode(bytes)).toEqual(msgpackCodec.decode(bytes));
+      if (n > 1) {
+        expect(() => under.decode(bytes)).toThrow(overBudget(n - 1));
+        expect(() => libraryCoders({ maxContainers: n - 1 }).decoder.decode(bytes)).toThrow(/more than maxContainers/);
+      }
+    }
+  });
+
+  it('reads the next message with the whole budget after refusing one, on both paths', () => {
+    const codec = msgpack({ maxContainers: 100 });
+    expect(() => codec.decode(arrayOf(200, 0x80))).toThrow(overBudget(100));
+    expect(codec.decode(arrayOf(99, 0x80))).toHaveLength(99);
+    expect(() => codec.decode(arrayOf(200, 0x80, [DATE]))).toThrow(overBudget(100));
+    expect(codec.decode(arrayOf(97, 0x80, [DATE]))).toHaveLength(98);
+  });
+
+  it.each([0, -1, 1.5, Number.NaN, 2 ** 53])('maxContainers %s is refused with InvalidArgument', (maxContainers) => {
+    expect(() => msgpack({ maxContainers })).toThrow(expect.objectContaining({ code: ErrorCode.InvalidArgument, message: expect.stringContaining('maxContainers') }));
+  });
+
+  it('maxContainers Infinity reads any number', () => {
+    expect(msgpack({ maxContainers: Infinity }).decode(arrayOf(2 << 20, 0x80))).toHaveLength(2 << 20);
+    expect(msgpack({ maxContainers: Infinity }).decode(arrayOf(2 << 20, 0x80, [DATE]))).toHaveLength((2 << 20) + 1);
+  });
+});
