@@ -313,7 +313,9 @@ class Runner {
       if (err.code === ErrorCode.Internal || err.code === ErrorCode.Encode) {
         this.logger.error({ action, peer: req.conn.remote, err }, `${action} failed`);
       }
-      return void req.fail(err, started ? handlerErrorDetail(err, action, this.expose) : refusalDetail(err, this.expose));
+      if (started) return void req.fail(err, handlerErrorDetail(err, action, this.expose));
+      // Refused before the handler started: without a detail, bare ('' says so), the server's own word.
+      return void req.fail(err, refusalDetail(err, this.expose) ?? '');
     }
     this.logger.error({ action, peer: req.conn.remote, err }, `${action}: handler threw an undeclared error`);
     req.fail(ErrorCode.Internal, crashDetail(err, action, this.expose));

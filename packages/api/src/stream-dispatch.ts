@@ -32,7 +32,10 @@ export function streamServe(m: AnyMethod, action: string, codec: Codec): StreamS
 export function streamArg(req: ServerRequest, s: StreamServe): unknown {
   const stream = req.stream;
   if (!stream) throw new RpcError(ErrorCode.Version, `${req.action}: a streaming method, called without a stream`);
-  return s.kind === 'server' ? fromBytes(s.in, req.msg, req.blob) : values(stream, s.in);
+  if (s.kind !== 'server') return values(stream, s.in);
+  // Its argument is all a server stream takes: items a client sends anyway are dropped, not held.
+  stream.ignoreItems();
+  return fromBytes(s.in, req.msg, req.blob);
 }
 
 /**

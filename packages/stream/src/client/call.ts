@@ -38,8 +38,9 @@ export class Call {
   constructor(
     /** A numeric action, or a string action's request prefix (header room, then the name). */
     readonly action: number | Uint8Array,
-    readonly msg: Uint8Array,
-    readonly blob: Uint8Array,
+    /** What the call carries; a carrier that keeps the call once it is written may let go of them (ReverseCaller). */
+    public msg: Uint8Array,
+    public blob: Uint8Array,
     readonly timeoutMs: number,
     readonly signal: AbortSignal | undefined,
     private readonly notify: Notify,

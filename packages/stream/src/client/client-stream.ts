@@ -149,7 +149,10 @@ export class ClientStream implements StreamCaller {
     this.streamDeadlines = new StreamDeadlines(this.remote);
     conn.bind({
       frame: (bytes, start, end) => this.onFrame(bytes, start, end),
-      drain: () => this.drains.drained(),
+      drain: () => {
+        this.drains.drained();
+        this.serving?.drained();
+      },
       close: (err) => this.onClosed(err),
     });
     // First on the wire, unanswered yet when the first call follows: it costs no round trip.
@@ -637,9 +640,13 @@ export class ClientStream implements StreamCaller {
   }
 
   private reverseLink(transport: string): ReverseLinkOf {
+    const conn = this.conn;
     return {
       remote: this.remote,
       transport,
+      get congested() {
+        return conn.congested;
+      },
       write: (part) => {
         if (this._state !== 'closed') this.conn.write(part);
       },

@@ -13,6 +13,8 @@ export interface ReverseLink {
   readonly remote: string;
   readonly transport: string;
   write(part: Uint8Array): void;
+  /** The connection's send buffer is over its high-water mark: the server is not reading what we write. */
+  readonly congested: boolean;
   /** The last reverse call was answered: a closing stream may end now. */
   idle(): void;
 }
@@ -31,10 +33,17 @@ const TWO_32 = 0x1_0000_0000;
  * arrive as response frames with their own flag, run through the stream's `serve` dispatch as
  * ServerRequests (so the same services, filters and router serve them as on a server), and their
  * answers go back as requests with REVERSE_ANSWER_ACTION. A reverse call past the window offered
- * is refused Overloaded, and one while the stream closes Closed, both bare: never run.
+ * is refused Overloaded, and one while the stream closes Closed, both bare: never run. One that
+ * comes while the connection's send buffer is full waits for it to drain before it runs: the
+ * stream does not stop reading (two peers could then each wait for the other to read), so the
+ * window alone bounds what the server makes it hold.
  */
 export class ReverseDispatch implements Responder {
   inFlight = 0;
+  /** Calls read while the send buffer was full, waiting for it to drain (counted in `inFlight`), from `heldAt` on. */
+  private held: ServerRequest[] = [];
+  /** The next held call to run: taken from the front without shifting (the window may be large). */
+  private heldAt = 0;
   /** What the server reads in an answer (its hello answer said); nothing until then. */
   peerLimits: ReplyLimits = replyLimits(0, 0);
   private agreed = false;
@@ -108,6 +117,30 @@ export class ReverseDispatch implements Responder {
     const blob = msgEnd === end ? EMPTY_BYTES : takeBytes(bytes, msgEnd, end);
     const req = new ServerRequest(this, seqLo, seqHi, isString ? -1 : rawAction, name, msg, blob);
     this.inFlight++;
+    // The server is not reading our answers: run now, this call's answer would only pile up
+    // behind theirs, and a server sending past the window could grow that without bound. The
+    // stream keeps reading (its own calls' answers come on this connection too), so the call
+    // waits here, in the window, until the send buffer drains (as a server stops reading).
+    if (this.held.length !== 0) this.drained();
+    if (this.link.congested || this.held.length !== 0) return void this.held.push(req);
+    this.run(req);
+  }
+
+  /** The connection's send buffer drained: the calls held for it run, in order, while it stays so. */
+  drained(): void {
+    while (this.heldAt < this.held.length && !this.closed && !this.link.congested) {
+      const req = this.held[this.heldAt]!;
+      this.held[this.heldAt++] = undefined as unknown as ServerRequest;
+      this.run(req);
+    }
+    // Emptied, or mostly run: the array starts over, so its taken front never outgrows the window.
+    if (this.heldAt !== 0 && (this.heldAt === this.held.length || this.heldAt * 2 > this.held.length)) {
+      this.held = this.held.slice(this.heldAt);
+      this.heldAt = 0;
+    }
+  }
+
+  private run(req: ServerRequest): void {
     try {
       this.serve.dispatch.dispatch(req);
     } catch (err) {
@@ -124,6 +157,8 @@ export class ReverseDispatch implements Responder {
   /** The connection is gone: handlers still running are told (their signal aborts); their answers are dropped. */
   close(): void {
     this.closed = true;
+    this.held = [];
+    this.heldAt = 0;
     this.abort?.abort();
   }
 

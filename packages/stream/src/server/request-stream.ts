@@ -77,6 +77,16 @@ export class RequestStream implements AsyncIterable<Reply> {
     return Promise.resolve();
   }
 
+  /**
+   * This side reads no items (a server-streaming method's): those the client sends are dropped
+   * as they arrive, not held up to the window for a reader that never comes (a connection's
+   * streams would hold that much each). They still count against the client's credit, which
+   * is never given back. Reading fails from now on.
+   */
+  ignoreItems(): void {
+    this.inbox.discard(new RpcError(ErrorCode.InvalidArgument, 'this stream reads no items from the client'));
+  }
+
   /** @internal An item from the client. False when the client sent it without credit (a broken or hostile peer). */
   received(msg: Uint8Array, blob: Uint8Array): boolean {
     return this.inbox.push({ msg, blob });

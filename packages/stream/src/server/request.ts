@@ -1,5 +1,5 @@
 import { EMPTY_BYTES, ErrorCode, isErrorCode, type RpcError, type ErrorPayload, type PeerIdentity } from '@skein/core';
-import { actionName } from '../wire/error-detail.js';
+import { actionName, passedOnDetail } from '../wire/error-detail.js';
 import { kindOf } from '../internals/kind-of.js';
 import { escapeCustomBytes } from '../wire/error-strings.js';
 import type { ReplyLimits } from '../wire/limits.js';
@@ -178,7 +178,11 @@ export class ServerRequest {
 
   /**
    * Answers with a built-in error (travels as its reserved `rpc_*` string). `detail`, when given,
-   * travels after the string and becomes the client's error message. A code that is no
+   * travels after the string and becomes the client's error message. A bare code is the server's
+   * own word (`req.fail(ErrorCode.Overloaded)`: refused unrun, a client may retry it elsewhere);
+   * an RpcError passed as it is, without a detail, is the handler's, and an Overloaded or Closed
+   * one travels with a detail naming the action, so that the client reads "may have run" (an
+   * empty `detail` sends it bare all the same: a refusal of the server's own). A code that is no
    * ErrorCode (an HTTP status, 2^32 + 105, -1, 7.5) is not sent, nor wrapped into another: the
    * call fails Internal, logged (`isErrorCode` tells which). Returns nothing, unlike `reply`:
    * `(req) => req.fail(code)` is a router handler's idiom, and a handler returns its answer.
@@ -190,7 +194,10 @@ export class ServerRequest {
       this.refuse(`the handler failed with ${typeof err === 'number' ? err : kindOf(err)}, which is no error code`);
       return;
     }
-    this.owner.writeError(this.seqLo, this.seqHi, code, detail);
+    // A bare code is the server's own word; an RpcError object is what the handler got, which
+    // must not travel as a bare refusal ("never ran") when no detail says otherwise.
+    const sent = detail === undefined && typeof err === 'object' ? passedOnDetail(err, actionName(this.action)) : detail;
+    this.owner.writeError(this.seqLo, this.seqHi, code, sent);
     this.owner.settled();
   }
 

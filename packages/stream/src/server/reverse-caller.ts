@@ -178,6 +178,9 @@ export class ReverseCaller implements Caller {
     this.host.write(prefix);
     if (call.msg.length !== 0) this.host.write(call.msg);
     if (call.blob.length !== 0) this.host.write(call.blob);
+    // Written, never sent again: the call keeps its slot until its answer, which a peer may never
+    // send, and must not keep what it carried with it (a peer offers up to 65 536 slots).
+    dropPayload(call);
     if (this.onWire.size === 1) this.host.awaiting();
   }
 
@@ -205,6 +208,7 @@ export class ReverseCaller implements Caller {
     if (call.done) return;
     if (call.seq !== 0) return call.finish(new RpcError(ErrorCode.Timeout, `no answer from ${this.host.remote} to a reverse call within ${call.timeoutMs} ms`), null);
     this.waiting.settled();
+    dropPayload(call);
     call.finish(new RpcError(ErrorCode.Timeout, `reverse call waited ${call.timeoutMs} ms for the window and was never sent`, { retry: 'safe' }), null);
   };
 
@@ -213,6 +217,7 @@ export class ReverseCaller implements Caller {
       if (call.done) return;
       // Waiting: it leaves the line. On the wire: it keeps its slot until the answer.
       if (call.seq === 0) this.waiting.settled();
+      dropPayload(call);
       this.deadlines!.remove(call);
       call.finish(cancelled(), null);
     };
@@ -250,6 +255,14 @@ export class ReverseCaller implements Caller {
     }
     if (blob.length > maxBlob) throw new RpcError(ErrorCode.FrameTooLarge, `reverse call blob of ${blob.length} bytes exceeds ${this.host.remote}'s limit of ${maxBlob}`);
   }
+}
+
+/**
+ * Lets go of what a call carries: written, or given up while it waited (the waiting line lets
+ * go of settled calls only lazily, at its next push or shift, which may never come).
+ */
+function dropPayload(call: Call): void {
+  call.msg = call.blob = EMPTY_BYTES;
 }
 
 /** A reverse answer's body, `bytes[from, msgEnd)` after its flag byte, with the blob up to `end`. */

@@ -18,8 +18,19 @@ export function errorDetail(err: RpcError, expose = false): string | undefined {
  * needs none: no client reads it from the wire as unrun.)
  */
 export function handlerErrorDetail(err: RpcError, action: string, expose = false): string | undefined {
-  if (err.code >= 100 && CODE_INFO[err.code].retry === 'safe') return `${action}: ${err.message}`;
-  return errorDetail(err, expose);
+  return passedOnDetail(err, action) ?? errorDetail(err, expose);
+}
+
+/**
+ * The detail an RpcError of a "refused unrun" code needs when a handler answers with it as it is
+ * (`req.fail(err)`): it is what the handler got, a downstream's refusal perhaps, and says nothing
+ * of whether this call ran; bare, it would tell the client that it never did. Undefined for the
+ * other codes, which say nothing of the kind.
+ */
+export function passedOnDetail(err: RpcError, action: string): string | undefined {
+  if (!(err.code >= 100 && CODE_INFO[err.code].retry === 'safe')) return undefined;
+  // Whatever was passed (an object with a code, not an RpcError): a detail all the same.
+  return `${action}: ${typeof err.message === 'string' && err.message !== '' ? err.message : CODE_INFO[err.code].wire}`;
 }
 
 /**
