@@ -29,7 +29,7 @@ export type { Logger, LogLevel } from './logger.js';
 export { parseAddress, formatAddress } from './address.js';
 export type { Address } from './address.js';
 // TLS: one options shape for every runtime and transport, and the verified identity of a peer (docs/tls.md)
-export { resolveTls, reloadedTls, reloadedTlsOptions, identityOf, tlsFailure, unusableTls, tlsCloseError, looksLikeTls, SKEIN_ALPN, DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS } from './tls.js';
+export { resolveTls, sniName, reloadedTls, reloadedTlsOptions, identityOf, tlsFailure, unusableTls, tlsCloseError, looksLikeTls, SKEIN_ALPN, DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS } from './tls.js';
 export type { TlsOptions, ResolvedTls, PeerIdentity, Pem, DetailedPeerCertificate } from './tls.js';
 export { systemClock } from './clock.js';
 

@@ -80,6 +80,9 @@ export function resolveTls(tls: TlsOptions, side: 'connect' | 'listen'): Resolve
   if (!(handshakeTimeoutMs > 0) || !Number.isFinite(handshakeTimeoutMs)) throw invalidArgument(`tls.handshakeTimeoutMs ${handshakeTimeoutMs} is not a positive duration`);
   if ((tls.cert === undefined) !== (tls.key === undefined)) throw invalidArgument('tls.cert and tls.key go together: give both or neither');
   const ca = tls.ca === undefined ? undefined : (Array.isArray(tls.ca) ? (tls.ca as readonly Pem[]) : [tls.ca as Pem]).map(text);
+  // OpenSSL under Node loads a CA with no certificate in it as none at all, silently: an mTLS
+  // listener reloaded with one would then refuse every client.
+  if (ca?.some((one) => !one.includes('-----BEGIN CERTIFICATE-----'))) throw unusableTls('tls.ca holds no PEM certificate (-----BEGIN CERTIFICATE-----)');
   if (side === 'listen') {
     if (tls.cert === undefined) throw invalidArgument('a TLS listener needs tls.cert and tls.key');
     if (requestCert && ca === undefined) throw invalidArgument('tls.requestCert needs tls.ca: the CAs client certificates must chain to');
@@ -98,6 +101,19 @@ export function resolveTls(tls: TlsOptions, side: 'connect' | 'listen'): Resolve
     handshakeTimeoutMs,
   };
 }
+
+/**
+ * The name a client sends as SNI for a connect to `host` (undefined: a Unix socket): the
+ * `servername` given, else the host dialled when it is a name. Never an IP address (RFC 6066
+ * forbids one in SNI); the certificate is still checked against that address (its IP SANs).
+ */
+export function sniName(host: string | undefined, s: { readonly servername?: string | undefined }): string | undefined {
+  if (s.servername !== undefined) return s.servername;
+  return host === undefined || isIpLiteral(host) ? undefined : host;
+}
+
+/** An IPv4 dotted quad or an IPv6 address (a host name never has a colon). */
+const isIpLiteral = (host: string): boolean => host.includes(':') || /^\d{1,3}(\.\d{1,3}){3}$/.test(host);
 
 /** The fields of a Node-style peer certificate (`tls.TLSSocket#getPeerCertificate`, which Bun has too) that make an identity. */
 export interface DetailedPeerCertificate {

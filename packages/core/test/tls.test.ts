@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ErrorCode, RpcError, identityOf, reloadedTls, resolveTls, tlsCloseError, tlsFailure, type TlsOptions } from '../src/index.js';
+import { ErrorCode, RpcError, identityOf, reloadedTls, resolveTls, sniName, tlsCloseError, tlsFailure, type TlsOptions } from '../src/index.js';
 
 const invalid = (f: () => unknown): string => {
   try {
@@ -10,10 +10,13 @@ const invalid = (f: () => unknown): string => {
   }
 };
 
+/** Enough of a PEM CA for resolveTls, which only looks for a certificate in it (the runtime parses it). */
+const A = '-----BEGIN CERTIFICATE-----\nA\n-----END CERTIFICATE-----\n';
+
 describe('resolveTls', () => {
   it('fills in the defaults, reads PEM bytes and a single CA', () => {
-    const s = resolveTls({ cert: new TextEncoder().encode('C'), key: 'K', ca: 'A' }, 'listen');
-    expect(s).toEqual({ cert: 'C', key: 'K', ca: ['A'], servername: undefined, alpn: 'skein', minVersion: 'TLSv1.2', requestCert: false, handshakeTimeoutMs: 10_000 });
+    const s = resolveTls({ cert: new TextEncoder().encode('C'), key: 'K', ca: A }, 'listen');
+    expect(s).toEqual({ cert: 'C', key: 'K', ca: [A], servername: undefined, alpn: 'skein', minVersion: 'TLSv1.2', requestCert: false, handshakeTimeoutMs: 10_000 });
     expect(resolveTls({ alpn: false }, 'connect').alpn).toBeUndefined();
   });
 
@@ -26,13 +29,22 @@ describe('resolveTls', () => {
     ['an unknown minVersion', { minVersion: 'TLSv1' as 'TLSv1.2' }, 'connect'],
     ['an empty ALPN id', { alpn: '' }, 'connect'],
     ['a zero handshake timeout', { handshakeTimeoutMs: 0 }, 'connect'],
+    // Node's OpenSSL would load it as no CA at all, silently: every client refused after a reload.
+    ['a CA with no PEM certificate in it', { cert: 'C', key: 'K', ca: 'not PEM', requestCert: true }, 'listen'],
+    ['one CA of several with no certificate in it', { ca: [A, ''] }, 'connect'],
   ])('refuses %s with InvalidArgument', (_, tls, side) => {
     expect(invalid(() => resolveTls(tls, side))).toBe('InvalidArgument');
   });
 
   it('reloadedTls keeps the listen options and takes the new certificate', () => {
-    const s = reloadedTls({ cert: 'C', key: 'K', ca: 'A', requestCert: true, handshakeTimeoutMs: 5 }, { cert: 'C2', key: 'K2' });
-    expect(s).toMatchObject({ cert: 'C2', key: 'K2', ca: ['A'], requestCert: true, handshakeTimeoutMs: 5 });
+    const s = reloadedTls({ cert: 'C', key: 'K', ca: A, requestCert: true, handshakeTimeoutMs: 5 }, { cert: 'C2', key: 'K2' });
+    expect(s).toMatchObject({ cert: 'C2', key: 'K2', ca: [A], requestCert: true, handshakeTimeoutMs: 5 });
+  });
+
+  it('sniName: the servername given, else the host dialled when it is a name; never an IP address', () => {
+    const name = (host: string | undefined, servername?: string): string | undefined => sniName(host, resolveTls({ servername }, 'connect'));
+    expect([name('db-1.internal'), name('127.0.0.1'), name('::1'), name('fe80::1%eth0'), name(undefined)]).toEqual(['db-1.internal', undefined, undefined, undefined, undefined]);
+    expect([name('127.0.0.1', 'localhost'), name(undefined, 'localhost')]).toEqual(['localhost', 'localhost']);
   });
 });
 

@@ -75,7 +75,7 @@ export function connect(address: Address, options: ConnectOptions = {}): Promise
     // With this handler Bun does not also report the rejected promise as unhandled.
     handlers.connectError = (_socket, err) => fail(err);
     try {
-      Bun.connect({ ...bunTarget(address), allowHalfOpen: true, socket: handlers, ...(secure && { tls: bunTls(secure, 'connect') }) }).catch(fail);
+      Bun.connect({ ...bunTarget(address), allowHalfOpen: true, socket: handlers, ...(secure && { tls: bunTls(secure, 'connect', address) }) }).catch(fail);
     } catch (err) {
       fail(err);
     }

@@ -1,15 +1,17 @@
-import { identityOf, listenFailed, resolveTls, unusableTls, type PeerIdentity, type ResolvedTls, type TlsOptions } from '@skein/core';
+import { identityOf, listenFailed, resolveTls, sniName, unusableTls, type Address, type PeerIdentity, type ResolvedTls, type TlsOptions } from '@skein/core';
 import type { BunApi, BunSocket, BunSocketListener, BunTlsOptions } from './native-api.js';
 import { describe } from './socket-address.js';
 
 declare const Bun: BunApi;
 
-/** Bun's TLS options for a listen or a connect. */
-export function bunTls(s: ResolvedTls, side: 'connect' | 'listen'): BunTlsOptions {
+/** Bun's TLS options for a listen, or a connect to `address`. */
+export function bunTls(s: ResolvedTls, side: 'connect' | 'listen', address?: Address): BunTlsOptions {
   return {
     ...(s.cert !== undefined && { cert: s.cert, key: s.key }),
     ...(s.ca !== undefined && { ca: s.ca }),
-    ...(s.servername !== undefined && { serverName: s.servername }),
+    // Bun sends the host dialled as SNI, an IP address too; '' sends none, and Bun still checks
+    // the certificate against the host dialled (its IP SANs).
+    ...(side === 'connect' && { serverName: sniName(address && 'host' in address ? address.host : undefined, s) ?? '' }),
     // ALPN in wire format: each id preceded by its length.
     ...(s.alpn !== undefined && { ALPNProtocols: String.fromCharCode(s.alpn.length) + s.alpn }),
     minVersion: s.minVersion === 'TLSv1.3' ? 0x0304 : 0x0303,

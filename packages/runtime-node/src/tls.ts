@@ -1,6 +1,6 @@
 import net from 'node:net';
 import tls from 'node:tls';
-import { connectTimerMs, identityOf, invalidArgument, reloadedTlsOptions, resolveTls, type Address, type PeerIdentity, type ResolvedTls, type TlsOptions } from '@skein/core';
+import { connectTimerMs, identityOf, sniName, unusableTls, reloadedTlsOptions, resolveTls, type Address, type PeerIdentity, type ResolvedTls, type TlsOptions } from '@skein/core';
 
 /** A TLS listener's current settings: swapped whole by `reloadTls`, read by each new connection. */
 export interface ServerTls {
@@ -22,7 +22,7 @@ function secureContext(s: ResolvedTls): tls.SecureContext {
     return tls.createSecureContext({ cert: s.cert, key: s.key, ca: s.ca, minVersion: s.minVersion });
   } catch (err) {
     // A key that is not the certificate's, or PEM that does not parse.
-    throw invalidArgument(`tls: cannot use the certificate, key or CA given: ${(err as Error).message}`);
+    throw unusableTls((err as Error).message, err);
   }
 }
 
@@ -71,8 +71,8 @@ function verifyError(socket: tls.TLSSocket): string | undefined {
 /** `tls.connect` options for a client. */
 export function connectTls(address: Address, s: ResolvedTls): tls.ConnectionOptions {
   const host = 'path' in address ? undefined : address.host;
-  // SNI carries host names only; an IP address is still what the certificate is checked against.
-  const servername = s.servername ?? (host !== undefined && net.isIP(host) !== 0 ? undefined : host);
+  // Without a servername Node checks the certificate against the host dialled (its IP SANs for an IP).
+  const servername = sniName(host, s);
   return {
     cert: s.cert,
     key: s.key,

@@ -1,9 +1,10 @@
 import net from 'node:net';
+import os from 'node:os';
 import tls from 'node:tls';
 import { execFileSync } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ErrorCode, RpcError, type TlsOptions } from '@skein/core';
-import { suiteCerts, tmpSocketPath } from '@skein/test-utils';
+import { suiteCerts, tmpSocketPath, waitFor } from '@skein/test-utils';
 import { nodeRuntime } from '../src/index.js';
 import { bytes, listenQueue, record } from './recorder.js';
 
@@ -78,6 +79,8 @@ describe('TLS on node:tls', () => {
     ['no client certificate', undefined],
     ['an expired client certificate', 'expired'],
     ['a client certificate from another CA', 'foreign'],
+    // From the same CA, but for serverAuth only: no client's identity.
+    ['a server certificate (not for client auth)', 'server'],
   ] as const) {
     it(`mTLS refuses ${name} before a byte of it is delivered, with a reason on both sides`, async () => {
       const q = await tlsQueue(mtls());
@@ -95,7 +98,7 @@ describe('TLS on node:tls', () => {
       const server = record(await q.next());
       const serverErr = await server.closed;
       expect(server.chunks).toEqual([]);
-      expect(serverErr?.message).toMatch(cert === undefined ? /certificate/i : /TLS client certificate refused: (CERT_HAS_EXPIRED|UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT)/);
+      expect(serverErr?.message).toMatch(cert === undefined ? /certificate/i : /TLS client certificate refused: (CERT_HAS_EXPIRED|UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT|INVALID_PURPOSE)/);
       expect(outcome).toBeInstanceOf(RpcError);
       expect(outcome).toMatchObject({ code: ErrorCode.Unauthenticated, message: expect.stringMatching(/refused|certificate/) });
     });
@@ -106,6 +109,24 @@ describe('TLS on node:tls', () => {
     const err = await nodeRuntime.connect(q.listener.address, { tls: { ca: certs.foreignCa, servername: 'localhost' } }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(RpcError);
     expect(err).toMatchObject({ code: ErrorCode.Unreachable, message: expect.stringMatching(/TLS handshake .* failed: .*(self.signed|unable to verify|issuer)/i) });
+  });
+
+  it('checks the server name by default: a host name or IP address not on the certificate is refused; SNI names hosts only', async () => {
+    const sni: (string | false)[] = [];
+    const server = tls.createServer({ ...certs.server }, (sock) => (sni.push((sock as tls.TLSSocket & { servername?: string | false }).servername ?? false), sock.on('error', () => {})));
+    await new Promise<void>((resolve) => server.listen(0, '0.0.0.0', resolve));
+    cleanup.push(() => server.close());
+    const { port } = server.address() as net.AddressInfo;
+    for (const host of [os.hostname(), '127.0.0.2']) {
+      const err = await nodeRuntime.connect({ host, port }, { tls: { ca: certs.ca } }).catch((e: unknown) => e);
+      expect(err).toMatchObject({ code: ErrorCode.Unreachable, message: expect.stringMatching(/TLS handshake .* failed: .*altnames/i) });
+    }
+    for (const host of ['localhost', '127.0.0.1']) {
+      const conn = await nodeRuntime.connect({ host, port }, { tls: { ca: certs.ca } });
+      cleanup.push(() => conn.close());
+    }
+    await waitFor(() => sni.length === 2, { what: 'both connections served' });
+    expect(sni).toEqual(['localhost', false]);
   });
 
   it('a client gives up a handshake the server never answers after handshakeTimeoutMs, with Unreachable', async () => {

@@ -1,4 +1,5 @@
 import net from 'node:net';
+import os from 'node:os';
 import tls from 'node:tls';
 import { afterAll, beforeAll, expect, it, onTestFinished } from 'vitest';
 import { makeTestCerts, type TestCerts } from './certs.js';
@@ -59,7 +60,8 @@ export function tlsRuntimeConformance(h: TlsHarness): void {
         expect(JSON.parse(json!)).toMatchObject({ subject: 'CN=test-client', altNames: ['URI:spiffe://skein.test/client', 'DNS:client.skein.test'] });
       });
 
-      for (const [name, pair] of [['no client certificate', undefined], ['an expired one', 'expired'], ['one from another CA', 'foreign']] as const) {
+      // A server certificate from the same CA is no client's: its purpose (serverAuth) says so.
+      for (const [name, pair] of [['no client certificate', undefined], ['an expired one', 'expired'], ['one from another CA', 'foreign'], ['a server certificate (not for client auth)', 'server']] as const) {
         it(`mTLS refuses ${name} before a byte of it is delivered, saying why`, async () => {
           const child = run('tls-echo-server', '127.0.0.1:0', serverTls({ ca: certs.ca, requestCert: true }));
           const port = await listening(child);
@@ -107,6 +109,20 @@ export function tlsRuntimeConformance(h: TlsHarness): void {
       onTestFinished(() => void sock.destroy());
       await child.waitForLine(/^accepted$/, HANG_MS);
       await child.waitForLine(/^conn-closed data=0 err=.*TLS handshake not done within 300 ms$/, HANG_MS);
+    });
+
+    it('closes a handshake stalled midway (a ClientHello, then silence) after handshakeTimeoutMs; others are served meanwhile', async () => {
+      const child = run('tls-echo-server', '127.0.0.1:0', serverTls({ handshakeTimeoutMs: 1_000 }));
+      const port = await listening(child);
+      const hello = await clientHello(certs);
+      const stalled = net.connect({ host: '127.0.0.1', port }, () => stalled.write(hello));
+      stalled.on('error', () => {});
+      onTestFinished(() => void stalled.destroy());
+      const answered = new Promise<void>((resolve) => stalled.once('data', () => resolve()));
+      await within(answered, HANG_MS, 'the server to answer the ClientHello');
+      // The stalled one holds no one else up.
+      expect((await nodeTlsEcho(port, { ca: certs.ca, servername: 'localhost' })).text).toBe('ping');
+      await child.waitForLine(/^conn-closed data=0 err=.*TLS handshake not done within 1000 ms$/, HANG_MS);
     });
 
     it('keeps an accepted connection whose handshakeTimeoutMs is past the timer limit (2^31-1 ms) until its handshake', async () => {
@@ -179,6 +195,8 @@ export function tlsRuntimeConformance(h: TlsHarness): void {
         expect(await nodeTlsEcho(port, { ca: certs.ca, servername: 'localhost' })).toMatchObject({ text: 'ping', server: 'localhost' });
         const [, why] = await child.waitForLine(/^reload-error (.*)$/, HANG_MS);
         expect(why).toMatch(/^InvalidArgument: /);
+        // It says why, never with the key it could not use.
+        expect(why).not.toContain(certs.server.key.split('\n')[1]!);
       }
       expect(await nodeTlsEcho(port, { ca: certs.ca, servername: 'localhost' })).toMatchObject({ text: 'ping', server: 'localhost' });
     });
@@ -190,6 +208,32 @@ export function tlsRuntimeConformance(h: TlsHarness): void {
       if (h.identity) expect(JSON.parse(identity!)).toMatchObject({ subject: 'CN=localhost' });
       expect(await server.clientNames()).toEqual(['test-client']);
     });
+
+    it('checks the server name by default: the host dialled is sent as SNI, an IP address is checked against the IP SANs', async () => {
+      const server = await nodeTlsServer(certs);
+      for (const host of ['localhost', '127.0.0.1']) {
+        const child = run('tls-call', `${host}:${server.port}`, tlsArg({ ca: certs.ca, ...certs.client }));
+        await child.waitForLine(/^echoed ping identity/, HANG_MS);
+      }
+      // SNI carries host names only (RFC 6066): none for an IP address.
+      expect(await server.serverNames()).toEqual(['localhost', false]);
+    });
+
+    // `vm`-like names: the test host's own name resolves to loopback but is not on the certificate.
+    for (const [name, host, extra] of [
+      ['a host name not on its certificate', os.hostname(), {}],
+      ['an IP address not on its certificate', '127.0.0.2', {}],
+      ['a tls.servername not on its certificate', '127.0.0.1', { servername: 'not-on-the-cert.example' }],
+    ] as const) {
+      it(`fails to connect with Unreachable to a trusted server at ${name}, saying why`, async () => {
+        const server = await nodeTlsServer(certs, { host: '0.0.0.0', requestCert: false });
+        const child = run('tls-call', `${host}:${server.port}`, tlsArg({ ca: certs.ca, ...extra }));
+        const [, err] = await child.waitForLine(/^(?:connect-error|echoed|closed-error) (.*)$/, HANG_MS);
+        // The reason names the mismatch (OpenSSL's, BoringSSL's or rustls's wording).
+        expect(err).toMatch(/^Unreachable: TLS handshake with .* failed: .*(altname|not valid for name|hostname)/i);
+        expect(await server.clientNames()).toEqual([]);
+      });
+    }
 
     it("fails to connect with Unreachable, saying why, to a server whose CA it does not trust", async () => {
       const server = await nodeTlsServer(certs);
@@ -239,15 +283,29 @@ async function nodeTlsEcho(port: number, options: tls.ConnectionOptions): Promis
   return { text, alpn: sock.alpnProtocol ?? null, ...(server !== undefined && { server: String(server) }) };
 }
 
-/** A node:tls echo server that asks for a client certificate and remembers the names of those it saw. */
-async function nodeTlsServer(certs: TestCerts): Promise<{ port: number; clientNames(): Promise<string[]> }> {
+/** A node:tls echo server that asks for a client certificate and remembers the names of those it saw, and the SNI each sent. */
+async function nodeTlsServer(certs: TestCerts, { host = '127.0.0.1', requestCert = true } = {}): Promise<{ port: number; clientNames(): Promise<string[]>; serverNames(): Promise<(string | false)[]> }> {
   const names: string[] = [];
-  const server = tls.createServer({ ...certs.server, ca: certs.ca, requestCert: true, rejectUnauthorized: true, ALPNProtocols: ['skein'] }, (sock) => {
-    names.push(String(sock.getPeerCertificate().subject.CN));
+  const sni: (string | false)[] = [];
+  const server = tls.createServer({ ...certs.server, ca: certs.ca, requestCert, rejectUnauthorized: true, ALPNProtocols: ['skein'] }, (sock) => {
+    names.push(String(sock.getPeerCertificate().subject?.CN));
+    sni.push((sock as tls.TLSSocket & { servername?: string | false }).servername ?? false);
     sock.on('data', (d) => sock.write(d));
     sock.on('error', () => {});
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(0, host, resolve));
   onTestFinished(() => void server.close());
-  return { port: (server.address() as net.AddressInfo).port, clientNames: async () => names };
+  return { port: (server.address() as net.AddressInfo).port, clientNames: async () => names, serverNames: async () => sni };
+}
+
+/** A real ClientHello, as node:tls sends it: the first bytes of a handshake, recorded by a server that never answers. */
+async function clientHello(certs: TestCerts): Promise<Buffer> {
+  const got = new Promise<Buffer>((resolve) => {
+    const recorder = net.createServer((s) => s.once('data', (d: Buffer) => (resolve(d), s.destroy(), recorder.close())));
+    recorder.listen(0, '127.0.0.1', () => {
+      const sock = tls.connect({ host: '127.0.0.1', port: (recorder.address() as net.AddressInfo).port, ca: certs.ca, servername: 'localhost', ALPNProtocols: ['skein'] });
+      sock.on('error', () => {});
+    });
+  });
+  return within(got, HANG_MS, 'a ClientHello');
 }

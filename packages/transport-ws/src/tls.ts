@@ -1,4 +1,4 @@
-import { identityOf, invalidArgument, resolveTls, type Address, type PeerIdentity, type ResolvedTls, type TlsOptions } from '@skein/core';
+import { identityOf, invalidArgument, resolveTls, unusableTls, type Address, type PeerIdentity, type ResolvedTls, type TlsOptions } from '@skein/core';
 
 /**
  * TLS for WebSocket: `wss://`. The same TlsOptions as every transport, with one difference: the
@@ -56,6 +56,18 @@ export function httpsServerTls(s: ResolvedTls): Record<string, unknown> {
     rejectUnauthorized: true,
     handshakeTimeout: s.handshakeTimeoutMs,
   };
+}
+
+/**
+ * `make`, which loads a certificate, key or CA into OpenSSL (the https server, or its reload):
+ * what OpenSSL will not load is InvalidArgument, as on every transport, and nothing changes.
+ */
+export function loadingTls<T>(make: () => T): T {
+  try {
+    return make();
+  } catch (err) {
+    throw unusableTls((err as Error).message, err);
+  }
 }
 
 /** The verified client identity of an accepted wss connection (mTLS), read from its socket. */

@@ -1,3 +1,4 @@
+import type net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { connectFailed, ErrorCode, formatAddress, RpcError, type Address, type FrameConn, type FrameSpec } from '@skein/core';
 import { handshake, wsUrl } from './handshake.js';
@@ -5,6 +6,7 @@ import type { ResolvedOptions } from './options.js';
 import { connectStandard, globalWebSocket } from './standard-client.js';
 import { secureFor, wsClientTls } from './tls.js';
 import { WS_RECEIVE_LIMITS, wsMessageConn } from './ws-socket.js';
+import { WssHandshake } from './wss-handshake.js';
 
 /** Connects with `ws` under Node, or with the standard WebSocket API elsewhere (or when given one). */
 export function connectClient(address: Address, spec: FrameSpec, options: ResolvedOptions, timeoutMs: number): Promise<FrameConn> {
@@ -24,8 +26,18 @@ function preferStandardApi(): boolean {
 async function connectWs(address: Address, spec: FrameSpec, options: ResolvedOptions, timeoutMs: number): Promise<FrameConn> {
   // Loaded on first use: Bun and Deno, which use their own WebSocket, never load it.
   const { WebSocket } = await import('ws');
-  const url = wsUrl(address, options.path, secureFor(address, options.tls));
-  const ws = new WebSocket(url, { perMessageDeflate: false, maxPayload: options.maxWsMessageBytes, ...WS_RECEIVE_LIMITS, headers: options.headers, ...wsClientTls(options.tls) });
+  const secure = secureFor(address, options.tls);
+  const url = wsUrl(address, options.path, secure);
+  const tls = secure ? new WssHandshake(options.tls) : undefined;
+  const ws = new WebSocket(url, {
+    perMessageDeflate: false,
+    maxPayload: options.maxWsMessageBytes,
+    ...WS_RECEIVE_LIMITS,
+    headers: options.headers,
+    ...wsClientTls(options.tls),
+    // ws calls it with one options object; its typings borrow net.createConnection's overloads.
+    ...(tls && { createConnection: tls.connect as unknown as typeof net.createConnection }),
+  });
   const remote = formatAddress(address);
   return handshake(url, timeoutMs, (settle) => {
     let socket: Duplex | undefined;
@@ -36,7 +48,7 @@ async function connectWs(address: Address, spec: FrameSpec, options: ResolvedOpt
       settle.fail(refused(url, res.statusCode ?? 0));
       ws.terminate();
     });
-    ws.on('error', (err) => settle.fail(connectFailed(url, err.message, err)));
+    ws.on('error', (err) => settle.fail(tls ? tls.failure(url, err) : connectFailed(url, err.message, err)));
     return () => ws.terminate();
   });
 }

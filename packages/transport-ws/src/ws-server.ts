@@ -3,13 +3,13 @@ import https from 'node:https';
 import net from 'node:net';
 import type tls from 'node:tls';
 import type { Duplex } from 'node:stream';
-import { ErrorCode, RpcError, formatAddress, listenFailed, reloadedTls, reloadedTlsOptions, resolveTls, type Address, type FrameConn, type FrameListener, type FrameSpec, type ResolvedTls, type TlsOptions } from '@skein/core';
+import { ErrorCode, RpcError, formatAddress, invalidArgument, listenFailed, reloadedTls, reloadedTlsOptions, resolveTls, type Address, type FrameConn, type FrameListener, type FrameSpec, type ResolvedTls, type TlsOptions } from '@skein/core';
 import { WebSocketServer } from 'ws';
 import { AcceptedSocket } from './accepted-socket.js';
 import { Keepalive } from './keepalive.js';
 import { pathnameOf, type ResolvedOptions } from './options.js';
 import { decide, REFUSAL } from './upgrade-hook.js';
-import { httpsServerTls, identityOfRequest, secureFor } from './tls.js';
+import { httpsServerTls, identityOfRequest, loadingTls, secureFor } from './tls.js';
 import type { ReloadableListener } from './transport-of.js';
 import { WS_RECEIVE_LIMITS } from './ws-socket.js';
 
@@ -38,13 +38,17 @@ export async function listenWs(
   const keepalive = new Keepalive(options.pingIntervalMs);
   const answer = (req: http.IncomingMessage, res: http.ServerResponse): void => answerPlainRequest(req, res, options.pathname);
   // Never listens itself: it is given the sockets the server kept (the documented 'connection' injection).
-  const server = secure ? https.createServer({ ...httpsServerTls(secure), rejectUnauthorized: false }, answer) : http.createServer(answer);
+  // rejectUnauthorized: OpenSSL refuses a missing client certificate in the handshake, with an
+  // alert the client reads; one that does not verify is closed by Node as the handshake ends
+  // (refuseUnverified logs why).
+  const server = secure ? loadingTls(() => https.createServer(httpsServerTls(secure), answer)) : http.createServer(answer);
   const waiting = new WeakMap<Duplex, AcceptedSocket>();
   /** Hands `raw` to the server; undefined when the server refused it (its connection cap, say). */
   const handOver = (raw: net.Socket): AcceptedSocket | undefined => {
     const s = new AcceptedSocket(raw, remoteOf(raw), spec, options);
     // What the https server asks for: a reload changes certificates only (see reloadTls below).
-    s.conn.identityPending = current?.requestCert === true;
+    // Bun's https server verifies a client certificate but shows none (Bun 1.4): none will come.
+    s.conn.identityPending = current?.requestCert === true && !acceptsLate;
     try {
       accept(s.conn);
     } catch (err) {
@@ -96,8 +100,12 @@ export async function listenWs(
   tcp.on('error', () => {});
   let current = given;
   const reloadTls = async (next: TlsOptions): Promise<void> => {
+    // Bun's https server (1.4) has no setSecureContext: it cannot change its certificate.
+    if (typeof (server as https.Server).setSecureContext !== 'function') {
+      throw invalidArgument("reloadTls: this runtime's https server cannot change its certificate (Bun's has no setSecureContext); restart the listener, or serve with tcpTransport");
+    }
     const s = reloadedTls(current!, next);
-    (server as https.Server).setSecureContext(httpsServerTls(s));
+    loadingTls(() => (server as https.Server).setSecureContext(httpsServerTls(s)));
     // Certificates only, as served: the https server's requestCert is fixed at its making, and
     // each connection's identityPending is read from `current`.
     current = reloadedTlsOptions(current!, next);
@@ -172,13 +180,20 @@ async function closeServer(tcp: net.Server, wss: WebSocketServer): Promise<void>
 }
 
 /**
- * mTLS on the https server: a client whose certificate is missing or does not verify is closed
- * as its handshake completes, before the HTTP parser reads a byte of it, with a log line
- * (tls.Server's own `rejectUnauthorized` would close it without one). A failed handshake is
- * logged too; `refused` tells the connection why it closes.
+ * mTLS on the https server (rejectUnauthorized): OpenSSL refuses a missing client certificate
+ * in the handshake, with an alert; Node closes one that does not verify as the handshake ends,
+ * before the HTTP parser reads a byte of it, and reports that as a hang-up. Each is logged with
+ * its reason, as is any other failed handshake; `refused` tells the connection why it closes.
  */
 function refuseUnverified(server: https.Server, secure: ResolvedTls, options: ResolvedOptions, refused: (socket: tls.TLSSocket, err: RpcError) => void): void {
+  const refuseCertificate = (socket: tls.TLSSocket, reason: string): void => {
+    options.logger.warn({ remote: socket.remoteAddress, reason }, 'TLS client certificate refused: closing the connection');
+    refused(socket, new RpcError(ErrorCode.Unauthenticated, `TLS client certificate refused: ${reason}`));
+  };
   server.on('tlsClientError', (err: Error & { code?: string }, socket: tls.TLSSocket) => {
+    const unverified = (socket as { authorizationError?: unknown }).authorizationError;
+    if (unverified) return refuseCertificate(socket, String(unverified));
+    if (err.code === 'ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE') return refuseCertificate(socket, 'no client certificate');
     const failure =
       err.code === 'ERR_TLS_HANDSHAKE_TIMEOUT'
         ? new RpcError(ErrorCode.Timeout, `TLS handshake not done within ${secure.handshakeTimeoutMs} ms`)
@@ -187,11 +202,10 @@ function refuseUnverified(server: https.Server, secure: ResolvedTls, options: Re
     refused(socket, failure);
   });
   if (!secure.requestCert) return;
+  // An https server that lets an unverified certificate through anyway (Bun's may): never served.
   server.prependListener('secureConnection', (socket: tls.TLSSocket) => {
     if (socket.authorized) return;
-    const reason = String(socket.authorizationError);
-    options.logger.warn({ remote: socket.remoteAddress, reason }, 'TLS client certificate refused: closing the connection');
-    refused(socket, new RpcError(ErrorCode.Unauthenticated, `TLS client certificate refused: ${reason}`));
+    refuseCertificate(socket, String(socket.authorizationError));
     socket.destroy();
   });
 }

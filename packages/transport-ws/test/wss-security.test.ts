@@ -1,0 +1,105 @@
+import os from 'node:os';
+import tls from 'node:tls';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ErrorCode, type FrameListener, type TlsOptions, type Transport } from '@skein/core';
+import { memoryLogger, suiteCerts, waitFor } from '@skein/test-utils';
+import { wsTransport } from '../src/index.js';
+import { spec } from './helpers.js';
+
+/**
+ * wss as a user between machines meets it: the client checks the server's certificate and
+ * name by default, a refusal says why, and a certificate reload that fails changes nothing.
+ */
+const certs = suiteCerts();
+
+const cleanup: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const f of cleanup.splice(0).reverse()) await f();
+});
+
+const HANG_MS = 10_000;
+const serverTls = (extra: TlsOptions = {}): TlsOptions => ({ cert: certs.server.cert, key: certs.server.key, ...extra });
+
+async function listening(transport: Transport, host = '127.0.0.1'): Promise<number> {
+  const listener: FrameListener = await transport.listen({ host, port: 0 }, spec, (conn) => conn.bind({ frame() {}, drain() {}, close() {} }));
+  cleanup.push(() => listener.close());
+  return (listener.address as { port: number }).port;
+}
+
+const connecting = (transport: Transport, host: string, port: number): Promise<unknown> =>
+  transport.connect({ host, port, tls: true }, spec, { timeoutMs: HANG_MS }).then(
+    (conn) => (cleanup.push(() => conn.close()), 'connected'),
+    (err: unknown) => err,
+  );
+
+/** The subject CN of the certificate a plain node:tls client is served. */
+async function servedName(port: number): Promise<string> {
+  const sock = tls.connect({ host: '127.0.0.1', port, ca: certs.ca, servername: 'localhost' });
+  cleanup.push(() => sock.destroy());
+  await new Promise((resolve, reject) => sock.once('secureConnect', resolve).once('error', reject));
+  return String(sock.getPeerCertificate().subject.CN);
+}
+
+describe('wss client: the server is verified by default', () => {
+  it('refuses a server whose CA it was not given (no silent rejectUnauthorized: false)', async () => {
+    const port = await listening(wsTransport({ tls: serverTls() }));
+    expect(await connecting(wsTransport(), '127.0.0.1', port)).toMatchObject({ code: ErrorCode.Unreachable, message: expect.stringMatching(/certificate/i) });
+  });
+
+  for (const [name, host] of [['a host name', os.hostname()], ['an IP address', '127.0.0.2']] as const) {
+    it(`refuses a trusted server at ${name} its certificate does not carry, saying why`, async () => {
+      const port = await listening(wsTransport({ tls: serverTls() }), '0.0.0.0');
+      const err = await connecting(wsTransport({ tls: { ca: certs.ca } }), host, port);
+      expect(err).toMatchObject({ code: ErrorCode.Unreachable, message: expect.stringMatching(/altnames|does not match/i) });
+      expect(await connecting(wsTransport({ tls: { ca: certs.ca } }), '127.0.0.1', port)).toBe('connected');
+    });
+  }
+});
+
+// docs/tls.md: as on TCP, a refused client certificate is Unauthenticated, never Unreachable
+// (which a pool takes for a dead server). Before, the ws server closed without an alert after
+// its handshake and the client read `socket hang up` as Unreachable.
+describe('wss server: mTLS refusals reach the client typed, saying why', () => {
+  for (const [name, pair, reason] of [
+    ['no client certificate', undefined, /no client certificate/],
+    ['an expired one', 'expired', /CERT_HAS_EXPIRED/],
+    ['one from another CA', 'foreign', /UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT/],
+    ['a server certificate (not for client auth)', 'server', /INVALID_PURPOSE/],
+  ] as const) {
+    it(`a client with ${name} fails with Unauthenticated; the server logs why`, async () => {
+      const logger = memoryLogger();
+      const port = await listening(wsTransport({ tls: serverTls({ ca: certs.ca, requestCert: true }), logger }));
+      const err = await connecting(wsTransport({ tls: { ca: certs.ca, ...(pair && certs[pair]) } }), '127.0.0.1', port);
+      expect(err).toMatchObject({ code: ErrorCode.Unauthenticated, message: expect.stringMatching(/certificate/i) });
+      await waitFor(() => logger.lines.some((l) => l.msg === 'TLS client certificate refused: closing the connection' && reason.test(String(l.obj.reason))), { what: 'the refusal logged with its reason' });
+    });
+  }
+
+  it('a client that shows a certificate is not misread as refused: a server that does not ask lets it in; no server is Unreachable', async () => {
+    const port = await listening(wsTransport({ tls: serverTls() }));
+    const client = wsTransport({ tls: { ca: certs.ca, ...certs.client } });
+    expect(await connecting(client, '127.0.0.1', port)).toBe('connected');
+    expect(await connecting(client, '127.0.0.1', 1)).toMatchObject({ code: ErrorCode.Unreachable });
+  });
+});
+
+describe('wss server: certificates that do not load', () => {
+  it('a key that is not the certificate\'s: listen fails with InvalidArgument before anything is bound', async () => {
+    const err = await wsTransport({ tls: { cert: certs.server.cert, key: certs.client.key } }).listen({ host: '127.0.0.1', port: 0 }, spec, () => {}).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: ErrorCode.InvalidArgument, message: expect.stringMatching(/^tls: cannot use the certificate, key or CA given: /) });
+  });
+
+  it('reloadTls with one fails with InvalidArgument, and the listener goes on serving its certificate', async () => {
+    const transport = wsTransport({ tls: serverTls() });
+    const port = await listening(transport);
+    for (const bad of [{ cert: certs.client.cert }, { cert: 'not PEM', key: 'not PEM' }, { ca: 'not PEM' }]) {
+      const err = await transport.reloadTls!(bad).then(() => undefined, (e: unknown) => e as Error);
+      expect(err).toMatchObject({ code: ErrorCode.InvalidArgument, message: expect.stringMatching(/^tls: cannot use the certificate, key or CA given: /) });
+      // It says why, never with the key it could not use.
+      expect(err?.message).not.toContain(certs.server.key.split('\n')[1]!);
+      expect(await servedName(port)).toBe('localhost');
+    }
+    await transport.reloadTls!({ cert: certs.reloaded.cert, key: certs.reloaded.key });
+    expect(await servedName(port)).toBe('reloaded');
+  });
+});
