@@ -2,7 +2,7 @@ import { ErrorCode, RpcError } from '@skein/core';
 import { deferred, rawConnect, waitFor, within } from '@skein/test-utils';
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ClientStream } from '../src/index.js';
+import { ClientStream, type ServerRequest } from '../src/index.js';
 import { ClientHello } from '../src/client/hello.js';
 import { HelloError, MAX_HELLO_ENTRIES, decodeHello, encodeHello, findEntry, readReceiveLimits, receiveLimitsEntry } from '../src/wire/hello.js';
 import { HELLO_ACTION, REQUEST_HEADER_LENGTH, writeRequestHeader } from '../src/wire/protocol.js';
@@ -128,6 +128,57 @@ describe('the server answers the hello', () => {
   });
 });
 
+describe('a call with a deadline alone made before the hello is answered', () => {
+  // connect() resolves once the hello is written, before its answer can be read: a call made at
+  // once meets a peer whose dialect is unknown. Its deadline must still reach a server that
+  // speaks heads, or the server runs it on after the client gave up.
+  it('waits for the answer and takes its deadline to the server, which stops the handler when the client gives up', async () => {
+    const seen = deferred<ServerRequest>();
+    const s = await startServer({ 1: (req) => (seen.resolve(req), new Promise(() => {})) }, { closeWaitMs: 0 });
+    cleanup.push(() => s.server.close());
+    const client = await s.connect();
+    cleanup.push(() => client.destroy());
+    expect(client.hello.dialect).toBe('pending');
+    const call = client.call(1, undefined, { timeoutMs: 300 }).catch((e: RpcError) => e);
+    const req = await within(seen.promise, 5000, 'the handler');
+    expect(req.deadline).toBeDefined();
+    expect(req.remainingMs()).toBeLessThanOrEqual(300);
+    expect(((await call) as RpcError).code).toBe(ErrorCode.Timeout);
+    await waitFor(() => req.signal.aborted, { what: 'the handler to be stopped' });
+    expect((req.signal.reason as RpcError).code).toBe(ErrorCode.Timeout);
+  });
+
+  it('ends with Timeout, unsent (retry safe), when its deadline passes before any answer', async () => {
+    const got: Buffer[] = [];
+    const srv = net.createServer((sock) => sock.on('data', (c) => got.push(c)));
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    cleanup.push(() => new Promise((r) => srv.close(r)));
+    // A keepaliveTimeoutMs under the call's timeout: the ping asking for a verdict is not the keepalive's, and closes nothing.
+    const client = await ClientStream.connect({ transport, address: `127.0.0.1:${(srv.address() as net.AddressInfo).port}`, keepaliveMs: 0, keepaliveTimeoutMs: 50 });
+    cleanup.push(() => client.destroy());
+    const err = (await client.call(7, undefined, { timeoutMs: 300 }).catch((e) => e)) as RpcError;
+    expect(err).toMatchObject({ code: ErrorCode.Timeout, retry: 'safe' });
+    expect(client.inFlight).toBe(0);
+    expect(client.state).toBe('open');
+    // The hello and a ping (asking for a verdict), never the call.
+    expect(Buffer.concat(got)).toEqual(Buffer.concat([Buffer.from(golden.helloRequestFull), pingFrame(1)]));
+  });
+
+  it.each([
+    ['answers the hello with rpc_decode', {}],
+    ['never answers the hello (keepalive off: a ping asks for the verdict)', { ignoreHello: true }],
+  ])('goes plain, answered, to a razor v1 server that %s', async (_how, opts) => {
+    const razor = await razorServer(opts);
+    const client = await ClientStream.connect({ transport, address: razor.address, keepaliveMs: 0 });
+    cleanup.push(() => client.destroy());
+    const replies = await within(Promise.all([1, 2].map((i) => client.call(7, u32(i), { timeoutMs: 20_000 }))), 10_000, 'the answers');
+    expect(replies.map((r) => readU32(r.msg))).toEqual([1, 2]);
+    expect(client.hello.dialect).toBe('v1');
+    // The hello, a ping, then the calls: nothing but v1 requests.
+    expect(razor.seen).toEqual([0x7fff_ff00, 0, 7, 7]);
+  });
+});
+
 /**
  * A razor-rpc v1 server in raw frames: answers a ping, echoes numeric action 7, and answers any
  * other action as razor does: `rpc_decode` (its defect 6), or, with `echoAll`, an ok echo of the
@@ -237,8 +288,8 @@ describe('a Skein client', () => {
     ac.abort();
     await cancelled;
     await client.call(7, u32(4));
-    // The hello, then calls only: no head, no open, no cancel (0x7fff_ff01..03) ever reached it.
-    expect(razor.seen.filter((a) => a !== 7)).toEqual([0x7fff_ff00]);
+    // The hello, then calls and a ping (v1's own) only: no head, no open, no cancel (0x7fff_ff01..03) ever reached it.
+    expect(razor.seen.filter((a) => a !== 7 && a !== 0)).toEqual([0x7fff_ff00]);
   });
 
   it('takes a peer that answers a later call before the hello for one that never will: calls with a signal or metadata go, plain', async () => {
@@ -263,8 +314,8 @@ describe('a Skein client', () => {
     const err = await client.call(7, undefined, { metadata: { k: 'v' }, timeoutMs: 100 }).catch((e) => e);
     expect(err).toMatchObject({ code: ErrorCode.Timeout, retry: 'safe' });
     expect(client.inFlight).toBe(0);
-    // Only the hello went out.
-    expect(Buffer.concat(got)).toEqual(Buffer.from(golden.helloRequestFull));
+    // Only the hello and a ping (asking for a verdict) went out.
+    expect(Buffer.concat(got)).toEqual(Buffer.concat([Buffer.from(golden.helloRequestFull), pingFrame(1)]));
   });
 
   it('answers a razor v1 client (raw frames, no hello) as razor would, with every extension on', async () => {
@@ -312,3 +363,12 @@ describe('a Skein client', () => {
     expect(client.state).toBe('open');
   });
 });
+
+/** A ping request (action 0, empty) with `seq`. */
+function pingFrame(seq: number): Buffer {
+  const h = Buffer.alloc(32);
+  h.writeUInt16LE(0x4d25, 0);
+  h[2] = 1;
+  h.writeUInt32LE(seq, 8);
+  return h;
+}

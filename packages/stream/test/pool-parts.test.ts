@@ -2,6 +2,7 @@ import { ManualClock } from '@skein/test-utils';
 import { ErrorCode } from '@skein/core';
 import { describe, expect, it, vi } from 'vitest';
 import { Backoff } from '../src/pool/backoff.js';
+import { CircuitBreaker, circuitBreakerOptions } from '../src/pool/circuit-breaker.js';
 import { HashRing } from '../src/pool/hash-ring.js';
 import { RetryBudget } from '../src/pool/retry-budget.js';
 import { createSelector, type ServerView } from '../src/pool/selection.js';
@@ -136,5 +137,26 @@ describe('HashRing', () => {
     } finally {
       builds.mockRestore();
     }
+  });
+});
+
+describe('CircuitBreaker', () => {
+  it('frees a released probe\'s place only in the half-open round that probe took it', () => {
+    const clock = new ManualClock();
+    const b = new CircuitBreaker(circuitBreakerOptions({ minCalls: 1, openMs: 1000, halfOpenCalls: 1 }), clock, () => {});
+    b.failed();
+    clock.advance(1000);
+    expect(b.admits()).toBe(true);
+    const first = b.sent()!;
+    expect(b.admits()).toBe(false);
+    b.failed(); // another probe's failure: open again, then a new round
+    clock.advance(1000);
+    expect(b.admits()).toBe(true);
+    const second = b.sent()!;
+    b.release(first); // the old round's probe gives up: no place in this round
+    expect(b.admits()).toBe(false);
+    b.release(second);
+    expect(b.admits()).toBe(true);
+    expect(b.state).toBe('half-open');
   });
 });

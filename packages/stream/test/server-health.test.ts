@@ -296,6 +296,39 @@ describe('streams through the pool', () => {
     expect(events).toEqual(['circuit-open b', 'circuit-half-open b', 'circuit-closed b']);
   });
 
+  it('a probe stream silent for the pool\'s call timeout gives its place to another probe, uncounted: the breaker can close', async () => {
+    let sick = true;
+    const [a, b] = await servers(2, (n) => ({
+      feed: feed(n, () => (n === 'b' && sick ? new Error('b is sick') : undefined)),
+      // A watch that has nothing to say yet: its server is fine, it just stays silent.
+      hold: () => new Promise<Uint8Array>(() => {}),
+      work: () => str(n),
+    }));
+    const { pool, clock, events, logger } = healthPool([a!, b!], {
+      retries: 0,
+      circuitBreaker: { minCalls: 4, openMs: 1000, halfOpenCalls: 1 },
+      pool: { clock: systemClock, stream: { timeoutMs: 60_000 } },
+    });
+    await streams(pool, 8);
+    expect(events).toEqual(['circuit-open b']);
+    sick = false;
+    clock.advance(1000);
+    const held = [pool.openStream('hold'), pool.openStream('hold')];
+    cleanup.push(() => held.forEach((s) => s.cancel()));
+    await waitFor(() => (a!.counts.hold ?? 0) + (b!.counts.hold ?? 0) === 2, { what: 'both streams at their servers' });
+    expect(b!.counts.hold).toBe(1);
+    // The silent probe holds b's one place: calls go to a alone.
+    expect((await calls(pool, 4)).by).toEqual(['a', 'a', 'a', 'a']);
+    expect(events).toEqual(['circuit-open b', 'circuit-half-open b']);
+    clock.advance(60_000);
+    // Its place is free: a call probes b, succeeds, and the breaker closes (silence was no failure).
+    const after = await calls(pool, 4);
+    expect(after.errors).toEqual([]);
+    expect(after.by).toContain('b');
+    expect(events).toEqual(['circuit-open b', 'circuit-half-open b', 'circuit-closed b']);
+    expect(logger.lines.some((l) => /probe stream/.test(l.msg ?? ''))).toBe(true);
+  });
+
   it('a server refusing every stream stands out as an outlier and is ejected', async () => {
     const [a, b, c] = await servers(3, table('c', () => new RpcError(ErrorCode.Overloaded, 'shedding')));
     const { pool, clock, events } = healthPool([a!, b!, c!], { retries: 0, outlierEjection: { intervalMs: 1000, minCalls: 4 } });

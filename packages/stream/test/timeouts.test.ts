@@ -26,6 +26,9 @@ async function hungClient(clock: ManualClock, opts: { window?: number; tickMs?: 
   cleanup.push(() => s.server.close());
   const client = await s.connect({ clock, keepaliveMs: 0, ...opts });
   cleanup.push(() => client.destroy());
+  // The hello answered first: a call with a timeout of its own waits for it (its deadline goes
+  // with a head), and the manual clock below runs without letting the answer in.
+  await client.ping();
   return client;
 }
 

@@ -84,6 +84,8 @@ export class ClientStream implements StreamCaller {
   private nextSeq = 1;
   private pingSeq = 0;
   private pingSentAt = 0;
+  /** A ping went to learn whether the peer answers the hello (`askVerdict`). */
+  private verdictAsked = false;
   /** When `close()` ended our side of the connection (-1: not yet): the peer's close is awaited from then. */
   private endedAt = -1;
   /** `ping()` callers waiting for the pong. */
@@ -102,8 +104,9 @@ export class ClientStream implements StreamCaller {
   private readonly closedWaiters: ((err: Error | undefined) => void)[] = [];
   private readonly onClose: ((err: Error | undefined) => void) | undefined;
   /**
-   * Calls with metadata, waiting for the hello's answer; counted in the window. One that ends
-   * meanwhile leaves the count at once and the line lazily (a stalled server may answer late).
+   * Calls with a head (a deadline, a signal, metadata), waiting for the hello's answer; counted
+   * in the window. One that ends meanwhile leaves the count at once and the line lazily (a
+   * stalled server may answer late).
    */
   private readonly held = new WaitingLine<Call>();
   /** Open streams by seq. */
@@ -436,6 +439,29 @@ export class ClientStream implements StreamCaller {
     return true;
   }
 
+  /** Holds a call for the hello's answer, counted in the window, and asks for a verdict. */
+  private hold(call: Call): void {
+    call.held = true;
+    this.held.push(call);
+    this.throttler.inFlight++;
+    this.askVerdict();
+  }
+
+  /**
+   * Sends a ping, once, unless one is out: a peer that will never answer the hello (it drops
+   * what it does not know) answers the ping, which says so (`ClientHello.unanswered`), so a
+   * held call waits a round trip at most for a peer that answers pings, keepalive on or off. A
+   * Skein server answers the hello first. Untracked (its pong is dropped as a late reply is):
+   * liveness is the keepalive's business, and a caller that set keepaliveTimeoutMs to a bound of
+   * its own (the CLI's `--timeout`) must not see the connection closed for a ping it never sent.
+   */
+  private askVerdict(): void {
+    if (this.verdictAsked || this.pingSeq !== 0) return;
+    this.verdictAsked = true;
+    writeRequestHeader(this.header, PING_ACTION, 0, this.nextSeq++, 0, 0);
+    this.conn.write(this.header);
+  }
+
   /** The hello's answer is in: held calls go, with their heads if the server agreed them. */
   private releaseHeld(): void {
     // Closed: failAll fails them.
@@ -444,18 +470,12 @@ export class ClientStream implements StreamCaller {
   }
 
   private transmit(call: Call): void {
-    // Before the hello's answer a deadline alone goes as a plain call (a peer that never answers
-    // must not hold calls back). Metadata is never dropped, and a signal must be able to reach
-    // the server (it tracks only calls with a head for a cancel): those calls wait, and one
-    // aborted meanwhile ends unsent.
-    if (call.headed && this.hello.dialect === 'pending' && call.head === undefined && call.signal === undefined) call.headed = false;
     if (call.headed) {
-      if (this.hello.dialect === 'pending') {
-        call.held = true;
-        this.held.push(call);
-        this.throttler.inFlight++;
-        return;
-      }
+      // A head may go only to a peer that agreed heads, and what it carries must not be lost:
+      // metadata, a signal the server must be able to act on, a deadline the server must keep
+      // (or it runs the call on after we gave up). So it waits for the hello's answer, bounded
+      // by its own deadline; one that ends meanwhile ends unsent.
+      if (this.hello.dialect === 'pending') return this.hold(call);
       const tooBig = this.headTooLarge(call.head);
       if (tooBig) {
         this.deadlines.remove(call);
@@ -670,7 +690,7 @@ export class ClientStream implements StreamCaller {
     if (this.serving !== undefined && bytes[start + RES_FLAG_AT] === REVERSE_CALL_FLAG) return this.serving.frame(bytes, start, end);
     const seq = readSeq(bytes, start + SEQ_AT);
     if (seq === HELLO_SEQ) return this.hello.answer(bytes, start, end);
-    // Calls held for the hello's answer (a signal, metadata) go once it is known never to come.
+    // Calls held for the hello's answer (a deadline, a signal, metadata) go once it is known never to come.
     if (this.hello.dialect === 'pending') this.hello.unanswered();
     if (seq === this.pingSeq) return this.pong();
     if (this.auth !== undefined && seq === this.auth.sentSeq) return this.auth.answer(bytes, start, end);
@@ -725,8 +745,11 @@ export class ClientStream implements StreamCaller {
     if (call.done) return;
     if (call.seq === 0) {
       // Held for the hello's answer, or waiting for the window: never sent either way.
-      if (!this.unhold(call, true)) this.throttler.settled();
-      call.finish(new RpcError(ErrorCode.Timeout, `call waited ${call.timeoutMs} ms for the window and was never sent`, { retry: 'safe' }), null);
+      const held = this.unhold(call, true);
+      if (!held) this.throttler.settled();
+      // Held: no reply came, not even the hello's answer (said as for a call on the wire; `retry` tells them apart).
+      const why = held ? `no reply from ${this.remote} within ${call.timeoutMs} ms` : `call waited ${call.timeoutMs} ms for the window and was never sent`;
+      call.finish(new RpcError(ErrorCode.Timeout, why, { retry: 'safe' }), null);
     } else {
       this.pending.delete(call.seq);
       this.throttler.inFlight--;

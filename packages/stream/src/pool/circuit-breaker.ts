@@ -62,6 +62,8 @@ export class CircuitBreaker {
   private reopenAt = 0;
   private probes = 0;
   private probesPassed = 0;
+  /** Half-open rounds so far: a probe given up on frees its place only in the round it took it. */
+  private round = 0;
 
   constructor(
     private readonly opts: CircuitBreakerOptions,
@@ -81,14 +83,25 @@ export class CircuitBreaker {
       if (this.clock.now() < this.reopenAt) return false;
       this.probes = 0;
       this.probesPassed = 0;
+      this.round++;
       this.move('half-open', `open for ${this.opts.openMs} ms: letting ${this.opts.halfOpenCalls} probe call(s) through`);
     }
     return this.probes < this.opts.halfOpenCalls;
   }
 
-  /** A call was sent to the server (after `admits`). */
-  sent(): void {
-    if (this._state === 'half-open') this.probes++;
+  /** A call was sent to the server (after `admits`); returns the round of the probe it is, if it is one. */
+  sent(): number | undefined {
+    if (this._state !== 'half-open') return undefined;
+    this.probes++;
+    return this.round;
+  }
+
+  /**
+   * A probe of `round` is no longer waited for (a stream that said nothing yet): its place goes
+   * to another probe. Its outcome, should it come, still counts as any call's.
+   */
+  release(round: number): void {
+    if (this._state === 'half-open' && round === this.round && this.probes > 0) this.probes--;
   }
 
   succeeded(): void {

@@ -1,6 +1,7 @@
 import {
   EMPTY_BYTES,
   ErrorCode,
+  MAX_TIMER_MS,
   RpcError,
   formatAddress,
   invalidArgument,
@@ -10,6 +11,7 @@ import {
   type Clock,
   type Logger,
   type RemoteError,
+  type Ticker,
   type Transport,
 } from '@skein/core';
 import type { Notify, Reply } from '../client/call.js';
@@ -17,7 +19,7 @@ import { positive } from '../internals/checks.js';
 import type { CallOptions } from '../client/call-options.js';
 import { promised, type StreamCaller } from '../client/caller.js';
 import { unopenedStreams, type StreamCall } from '../client/stream-call.js';
-import { resolveStreamOptions } from '../client/options.js';
+import { resolveStreamOptions, type StreamSettings } from '../client/options.js';
 import { credentialsError, type Credentials } from '../client/credentials.js';
 import { CircuitBreaker, circuitBreakerOptions, countsAgainstServer, type CircuitBreakerOptions, type CircuitState } from './circuit-breaker.js';
 import { ConnPool, type ConnPoolOptions, type ConnPoolStats } from './conn-pool.js';
@@ -70,7 +72,8 @@ export interface FailoverPoolOptions {
    * A circuit breaker per server (`{}` for the defaults; off unless given): a server whose calls
    * fail (Unreachable, IO, Timeout, Overloaded, Internal) at `failureRatio` over `windowMs`, with
    * at least `minCalls` calls, gets no calls for `openMs`, then `halfOpenCalls` probes decide.
-   * A stream counts as a call: at its server's first item or credit (a success), else at its end.
+   * A stream counts as a call: at its server's first item or credit (a success), else at its end;
+   * a half-open probe stream silent for a call's timeout gives its place to another probe.
    */
   circuitBreaker?: Partial<CircuitBreakerOptions>;
   /**
@@ -139,6 +142,8 @@ class FailoverCall {
   redirect: string | undefined;
   /** The server of the current attempt, and when it began (read only with outlier ejection on). */
   member: PoolServer | undefined;
+  /** The half-open round of its server's breaker the current attempt probes in, if it is a probe. */
+  probe: number | undefined;
   startedAt = 0;
   /** A stream (not a call): it fails over until it is open, then only if refused unrun before anything of it went either way. */
   stream: StreamCall | undefined;
@@ -197,6 +202,7 @@ export class FailoverPool implements StreamCaller {
   private readonly draining = new Set<Promise<void>>();
   private closing: Promise<void> | undefined;
   private makeStream: ((signal: AbortSignal | undefined) => StreamCall) | undefined;
+  private settings: StreamSettings | undefined;
 
   constructor(opts: FailoverPoolOptions) {
     if (!opts?.transport) throw invalidArgument('FailoverPool needs a transport');
@@ -469,7 +475,7 @@ export class FailoverPool implements StreamCaller {
     }
     if (!member) return this.unplaced(c, this.noServerError());
     c.member = member;
-    member.breaker?.sent();
+    c.probe = member.breaker?.sent();
     if (member.score !== undefined) c.startedAt = this.clock.now();
     c.address = member.address;
     c.tried.push(member.address);
@@ -488,7 +494,7 @@ export class FailoverPool implements StreamCaller {
     if (err) return c.done(err as RpcError, null);
     stream.onAttempt = (late) => this.openStreamFailed(c, stream, late!);
     const m = c.member!;
-    if (m.breaker !== undefined || m.score !== undefined) this.watchOutcome(m, stream, this.elapsed(m, c));
+    if (m.breaker !== undefined || m.score !== undefined) this.watchOutcome(m, stream, this.elapsed(m, c), c.probe, c.opts.timeoutMs);
   }
 
   /**
@@ -498,8 +504,29 @@ export class FailoverPool implements StreamCaller {
    * after the open, Internal, Overloaded, Timeout, a lost connection count against the server).
    * Its latency is the time it took to open: a stream's length says nothing of its server.
    */
-  private watchOutcome(m: PoolServer, stream: StreamCall, openedInMs: number): void {
-    stream.onOutcome = (err) => this.observe(m, err, openedInMs);
+  private watchOutcome(m: PoolServer, stream: StreamCall, openedInMs: number, probe?: number, timeoutMs?: number): void {
+    const giveUp = probe === undefined ? undefined : this.giveUpSilentProbe(m, probe, timeoutMs);
+    stream.onOutcome = (err) => {
+      giveUp?.stop();
+      this.observe(m, err, openedInMs);
+    };
+  }
+
+  /**
+   * A half-open probe that is a stream may stay silent for good (a watch with nothing to say
+   * yet), holding its place: its server would stay half-open, out of rotation, indefinitely.
+   * After the time a call has (its own timeoutMs, else the pool's) its place goes to another
+   * probe. Silence is not counted as a failure: a live server's handler may well be silent (a
+   * dead one's connection fails keepalive, which ends the stream with IO, a failure).
+   */
+  private giveUpSilentProbe(m: PoolServer, round: number, timeoutMs: number | undefined): Ticker {
+    const ms = Math.min(timeoutMs ?? this.streamSettings().timeoutMs, MAX_TIMER_MS);
+    const timer = this.clock.every(ms, () => {
+      timer.stop();
+      this.logger.info({ address: m.address, silentMs: ms }, 'a probe stream said nothing within its call timeout: another probe may take its place');
+      m.breaker!.release(round);
+    });
+    return timer;
   }
 
   /** `c`'s open stream failed. It moves as a call refused unrun would, if the rules let it (`openStreamFailure`). */
@@ -600,10 +627,15 @@ export class FailoverPool implements StreamCaller {
   /** Streams are made as every server's ConnPool makes them (one set of stream options). */
   private streamMaker(): (signal: AbortSignal | undefined) => StreamCall {
     if (!this.makeStream) {
-      const s = resolveStreamOptions(this.poolOpts.stream ?? {}, 'pool.stream.');
+      const s = this.streamSettings();
       this.makeStream = unopenedStreams(s.streamWindow, s.limits);
     }
     return this.makeStream;
+  }
+
+  /** Every server's ConnPool's stream options, resolved once. */
+  private streamSettings(): StreamSettings {
+    return (this.settings ??= resolveStreamOptions(this.poolOpts.stream ?? {}, 'pool.stream.'));
   }
 
   private poolOf(m: PoolServer): ConnPool {
