@@ -3,6 +3,7 @@ import { Backoff, discoveryEntry, type BackoffOptions, type DiscoveryEntry, type
 import type { Etcd3, Lease } from 'etcd3';
 import { checkedPrefix, encodeValue, keyOf } from './etcd-entry.js';
 import { KeyGuard } from './key-guard.js';
+import { KeyRelease } from './key-release.js';
 import { reason } from './reason.js';
 
 export interface EtcdRegistrarOptions {
@@ -38,7 +39,7 @@ export class EtcdRegistrar implements Registrar {
     const entry = discoveryEntry(spec);
     const key = keyOf(this.prefix, entry);
     const { client, logger = silentLogger, clock = systemClock, retry } = this.opts;
-    const reg = new EtcdRegistration(entry, { client, key, ttl: this.ttl, logger, clock, backoff: new Backoff(retry) });
+    const reg = new EtcdRegistration(entry, { client, key, ttl: this.ttl, logger, clock, retry, backoff: new Backoff(retry) });
     await reg.start();
     return reg;
   }
@@ -46,6 +47,14 @@ export class EtcdRegistrar implements Registrar {
 
 /** Why a rewrite after a lost lease did not write: the key is there, under someone else's lease. */
 const HELD = 'another registration holds the entry: waiting for it to go';
+
+/** A rewrite found the key held by another lease, as of `revision`. */
+class KeyHeld extends Error {
+  constructor(readonly revision: string) {
+    super(HELD);
+  }
+}
+
 /** Why a live registration went stale: a newer one of the same id wrote the key. */
 const TAKEN = 'another registration of this id took the entry';
 
@@ -55,6 +64,8 @@ interface RegistrationParts {
   ttl: number;
   logger: Logger;
   clock: Clock;
+  /** For the KeyGuard's own backoff. */
+  retry: Partial<BackoffOptions> | undefined;
   backoff: Backoff;
 }
 
@@ -63,7 +74,8 @@ interface RegistrationParts {
  * every third of the TTL). If the lease is lost (etcd was out of reach longer than the TTL, or
  * someone revoked it), the entry is written again under a new lease, until `close()`. If the key
  * is taken by another registration of the same id while the lease lives, the newer one keeps it:
- * this one gives its lease up and waits, `stale`, until the key is gone (see KeyGuard).
+ * this one gives its lease up and waits, `stale`, until the key is gone (see KeyGuard): it watches
+ * the key for its delete and writes it then (see KeyRelease), polling only when that watch broke.
  *
  * Every etcd call it makes waits at most one TTL (`withinTtl`): a silent etcd (stopped,
  * partitioned without a reset) would otherwise hold a write, and with it `close()`, for good.
@@ -78,6 +90,10 @@ class EtcdRegistration implements Registration {
   private leaseId: string | undefined;
   /** Watches the key while it is ours under `lease`. */
   private guard: KeyGuard | undefined;
+  /** Why the guard cannot see the key now: not `live` meanwhile, whatever the keepalives say. */
+  private blind: string | undefined;
+  /** Watches the key for its delete while another registration holds it. */
+  private release: KeyRelease | undefined;
   /** The last rewrite found the key held by another registration (said once per stretch). */
   private held = false;
   private readonly value: string;
@@ -114,6 +130,7 @@ class EtcdRegistration implements Registration {
     // first), so the entry goes by itself when etcd answers again.
     const bound = this.withinTtl();
     clearTimeout(this.timer);
+    this.release?.close();
     // A write under way started before this close, with a bound of its own: it ends before ours.
     await this.writing?.catch(() => undefined);
     const lease = this.lease;
@@ -163,7 +180,19 @@ class EtcdRegistration implements Registration {
     written = true;
     this.lease = lease;
     this.leaseId = id;
-    this.guard = new KeyGuard(client, key, id, (holder) => this.displaced(lease, holder));
+    this.blind = undefined;
+    this.guard = new KeyGuard({
+      client,
+      key,
+      leaseId: id,
+      backoff: new Backoff(this.p.retry),
+      bound: () => this.withinTtl(),
+      events: {
+        lost: (holder, at) => this.displaced(lease, holder, at),
+        blind: (why) => lease === this.lease && this.unseen(why),
+        sighted: () => lease === this.lease && this.seen(),
+      },
+    });
     this.guard.start(revision);
     this.live();
   }
@@ -182,7 +211,9 @@ class EtcdRegistration implements Registration {
     if (absent.succeeded) return absent.header.revision;
     const ours = this.leaseId !== undefined && (await client.if(key, 'Lease', '==', this.leaseId).then(put()).options(bound).commit());
     if (ours && ours.succeeded) return ours.header.revision;
-    throw new Error(HELD);
+    // Held as of the first transaction: the second may have failed because the key was deleted
+    // since, and a wait from its revision would miss that delete.
+    throw new KeyHeld(absent.header.revision);
   }
 
   /**
@@ -191,51 +222,99 @@ class EtcdRegistration implements Registration {
    * other for good); it waits until the key is gone, like a rewrite that finds it held. Deleted:
    * written again, as after a lost lease. Either way the lease holds nothing now: it is given up.
    */
-  private displaced(lease: Lease, holder: string | undefined): void {
+  private displaced(lease: Lease, holder: string | undefined, revision: string): void {
     if (lease !== this.lease || this.closing) return;
     this.lease = undefined;
     this.guard = undefined;
+    this.blind = undefined;
     void lease.revoke(this.withinTtl()).catch(() => undefined);
     this.held = holder !== undefined;
     const why = this.held ? TAKEN : 'the entry was deleted';
     this.stale(why);
     this.p.logger.warn({ key: this.p.key, holder }, this.held ? `${why}: waiting for it to go` : `${why}: writing it again`);
-    this.again();
+    if (this.held) this.waitForRelease(revision);
+    else this.again();
+  }
+
+  /** The guard lost sight of the key: the registration cannot vouch for it until it sees it again. */
+  private unseen(why: string): void {
+    if (this.closing) return;
+    const first = this.blind === undefined;
+    this.blind = `cannot watch its key: ${why}`;
+    this.live(); // stale, with this reason
+    if (first) this.p.logger.warn({ key: this.p.key, reason: why }, 'registration cannot watch its key: stale until it can');
+  }
+
+  private seen(): void {
+    if (this.closing || this.blind === undefined) return;
+    this.blind = undefined;
+    this.p.logger.info({ key: this.p.key }, 'registration watches its key again');
+    this.live();
+  }
+
+  /** Another registration holds the key as of `revision`: write it once it is deleted. */
+  private waitForRelease(revision: string): void {
+    this.release?.close();
+    this.p.logger.debug({ key: this.p.key, revision }, 'waiting for the entry to be deleted');
+    const release = new KeyRelease(this.p.client, this.p.key, (seen) => {
+      if (this.release !== release || this.closing) return;
+      this.release = undefined;
+      // Seen deleted: at once (the txn still refuses a key someone took meanwhile). Not seen (the
+      // watch broke): one poll after the backoff, which bounds how often a failing watch is redone.
+      if (seen) this.attempt();
+      else this.again();
+    });
+    this.release = release;
+    release.start(revision);
   }
 
   private lost(err: unknown): void {
     this.lease = undefined;
     this.guard?.close();
     this.guard = undefined;
+    this.blind = undefined;
     if (this.closing) return;
     this.stale(`lease lost: ${reason(err)}`);
     this.p.logger.warn({ key: this.p.key, reason: reason(err) }, 'registration lost its lease: writing it again');
     this.again();
   }
 
+  /** Writes the entry again after a jittered delay. */
   private again(): void {
-    this.timer = setTimeout(() => {
-      if (this.closing) return;
-      this.p.logger.debug({ key: this.p.key }, 'writing the entry again');
-      this.write(true).then(
-        () => {
-          this.held = false;
-          this.p.backoff.reset();
-          this.p.logger.info({ key: this.p.key }, 'registered again');
-        },
-        (err: unknown) => {
-          if (this.closing) return;
-          if (reason(err) === HELD && !this.held) this.p.logger.warn({ key: this.p.key }, HELD);
-          this.held = reason(err) === HELD;
-          this.stale(`writing the entry failed: ${reason(err)}`);
-          this.again();
-        },
-      );
-    }, this.p.backoff.next());
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.attempt(), this.p.backoff.next());
+  }
+
+  private attempt(): void {
+    if (this.closing) return;
+    this.p.logger.debug({ key: this.p.key }, 'writing the entry again');
+    this.write(true).then(
+      () => {
+        this.held = false;
+        this.p.backoff.reset();
+        this.p.logger.info({ key: this.p.key }, 'registered again');
+      },
+      (err: unknown) => {
+        if (this.closing) return;
+        const held = err instanceof KeyHeld;
+        if (held && !this.held) this.p.logger.warn({ key: this.p.key }, HELD);
+        this.held = held;
+        this.stale(`writing the entry failed: ${reason(err)}`);
+        if (held) this.waitForRelease(err.revision);
+        else this.again();
+      },
+    );
   }
 
   private live(): void {
-    if (this.current.state === 'live' || this.closing) return;
+    if (this.closing) return;
+    if (this.blind !== undefined) {
+      // etcd answers, but the key is unseen: stale for that reason now, not for the last outage's.
+      const since = this.current.state === 'stale' ? this.current.since : this.p.clock.now();
+      this.current = { state: 'stale', since, reason: this.blind };
+      return;
+    }
+    if (this.current.state === 'live') return;
     this.current = { state: 'live', since: this.p.clock.now() };
   }
 

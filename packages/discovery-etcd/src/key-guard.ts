@@ -1,4 +1,29 @@
+import { Backoff } from '@skein/stream';
 import type { Etcd3, IKeyValue, Watcher } from 'etcd3';
+import { ownWatch } from './own-watch.js';
+import { reason } from './reason.js';
+
+/** What a KeyGuard tells its registration. */
+export interface KeyGuardEvents {
+  /** The key is not ours any more: `holder` is the lease it is under now (taken), or undefined (deleted); `revision` the change's. */
+  lost(holder: string | undefined, revision: string): void;
+  /** The guard cannot see the key (a read of it failed, `why`): it may have been taken unseen. Said again if `why` changes. */
+  blind(why: string): void;
+  /** It sees the key again, still ours. */
+  sighted(): void;
+}
+
+export interface KeyGuardOptions {
+  client: Etcd3;
+  key: string;
+  /** The lease the key was written under, as etcd spells it (a decimal string). */
+  leaseId: string;
+  events: KeyGuardEvents;
+  /** Delays between attempts to read the key again after a read failed. */
+  backoff: Backoff;
+  /** Call options that bound one read (a silent etcd would hold it for good). */
+  bound: () => { deadline: number };
+}
 
 /**
  * Watches a registration's own key while its lease lives, to learn when the key stops being
@@ -6,66 +31,90 @@ import type { Etcd3, IKeyValue, Watcher } from 'etcd3';
  * started again before the old one went, or two servers given one id), or someone deleted it.
  * Without it the displaced registration would say `live` while clients route elsewhere.
  *
- * Says so once (`onLost`), then stops. The watch starts after the revision we wrote, so our own
- * write is not seen; a put under any other lease, or a delete, is a loss. etcd3 resumes a broken
- * watch from the revision of the response that answered the new watch, which can skip changes
- * not yet delivered: every (re)connection therefore reads the key once, and so does a watch that
- * etcd canceled (compacted), before watching again.
+ * Says `lost` once, then stops. The watch starts after the revision we wrote, so our own write
+ * is not seen; a put under any other lease, or a delete, is a loss. etcd3 resumes a broken watch
+ * from the revision of the response that answered the new watch, which can skip changes not yet
+ * delivered: every (re)connection therefore reads the key once, and so does a watch that etcd
+ * canceled (compacted, or no longer permitted), before watching again. A read that fails is
+ * tried again with backoff until it succeeds or the guard is closed, and the registration is told
+ * it is `blind` meanwhile: a guard that gave up would leave it saying `live` about a key it
+ * cannot see.
  */
 export class KeyGuard {
   private watcher: Watcher | undefined;
+  private timer: ReturnType<typeof setTimeout> | undefined;
   private done = false;
+  /** Why the last read failed, while blind. */
+  private blindWhy: string | undefined;
 
-  constructor(
-    private readonly client: Etcd3,
-    private readonly key: string,
-    /** The lease the key was written under, as etcd spells it (a decimal string). */
-    private readonly leaseId: string,
-    /** `holder`: the lease the key is under now, if it was taken rather than deleted. */
-    private readonly onLost: (holder: string | undefined) => void,
-  ) {}
+  constructor(private readonly o: KeyGuardOptions) {}
 
   /** Watches every change after `revision`, the one our write made. */
   start(revision: string): void {
     if (this.done) return;
-    const w = this.client.watch().key(this.key).startRevision(String(Number(revision) + 1)).watcher();
+    const { client, key } = this.o;
+    void this.watcher?.cancel().catch(() => undefined); // a check that raced another: one watch only
+    const w = ownWatch(client).key(key).startRevision(String(Number(revision) + 1)).watcher();
     this.watcher = w;
     w.on('put', (kv: IKeyValue) => this.changed(kv));
-    w.on('delete', () => this.lost(undefined));
+    w.on('delete', (kv: IKeyValue) => this.lost(undefined, kv.mod_revision));
     w.on('connected', () => void this.check(false));
-    w.on('error', () => void this.check(true));
+    w.on('error', () => {
+      // Canceled by etcd: etcd3 has dropped this watcher and will not resubscribe it.
+      if (this.watcher === w) this.watcher = undefined;
+      void this.check(true);
+    });
   }
 
   close(): void {
     this.done = true;
+    clearTimeout(this.timer);
     const w = this.watcher;
     this.watcher = undefined;
     void w?.cancel().catch(() => undefined);
   }
 
   private changed(kv: IKeyValue): void {
-    if (kv.lease !== this.leaseId) this.lost(kv.lease);
+    if (kv.lease !== this.o.leaseId) this.lost(kv.lease, kv.mod_revision);
   }
 
   /** Reads the key as it is now; `rewatch` after etcd canceled the watch. */
   private async check(rewatch: boolean): Promise<void> {
     let res;
     try {
-      res = await this.client.kv.range({ key: Buffer.from(this.key), keys_only: true });
-    } catch {
-      // Unreachable: the next connection checks again. After a cancel there is no next one: the
-      // guard stops rather than loop on a watch etcd keeps refusing (a role that may not read).
-      return;
+      res = await this.o.client.kv.range({ key: Buffer.from(this.o.key), keys_only: true }, this.o.bound());
+    } catch (err) {
+      return this.unseen(rewatch, reason(err));
     }
+    if (this.done) return;
+    clearTimeout(this.timer);
+    this.o.backoff.reset();
     const kv = res.kvs[0];
-    if (!kv) return this.lost(undefined);
+    if (!kv) return this.lost(undefined, res.header.revision);
     this.changed(kv);
-    if (rewatch && !this.done) this.start(res.header.revision);
+    if (this.done) return;
+    if (rewatch) this.start(res.header.revision);
+    if (this.blindWhy !== undefined) {
+      this.blindWhy = undefined;
+      this.o.events.sighted();
+    }
   }
 
-  private lost(holder: string | undefined): void {
+  /** The read failed: blind until a later one, tried after a jittered delay, succeeds. */
+  private unseen(rewatch: boolean, why: string): void {
+    if (this.done) return;
+    // Said again when the reason changes (etcd3's breaker open, then the real refusal).
+    if (this.blindWhy !== why) {
+      this.blindWhy = why;
+      this.o.events.blind(why);
+    }
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => void this.check(rewatch || !this.watcher), this.o.backoff.next());
+  }
+
+  private lost(holder: string | undefined, revision: string): void {
     if (this.done) return;
     this.close();
-    this.onLost(holder);
+    this.o.events.lost(holder, revision);
   }
 }

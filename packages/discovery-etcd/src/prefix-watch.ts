@@ -2,6 +2,7 @@ import type { Logger } from '@skein/core';
 import { Backoff, type BackoffOptions, type DiscoveryEntry, type DiscoveryFeed } from '@skein/stream';
 import type { Etcd3, IKeyValue, IWatchResponse, Watcher } from 'etcd3';
 import { decodeEntry, parseKey, rangeOf } from './etcd-entry.js';
+import { ownWatch } from './own-watch.js';
 import { PrefixReader, tooLarge } from './range-read.js';
 import { reason } from './reason.js';
 
@@ -33,6 +34,8 @@ export class PrefixWatch {
   private generation = 0;
   private timer: ReturnType<typeof setTimeout> | undefined;
   private closed = false;
+  /** The last watch broke on a response too large for the client: see PrefixReader's `presumeTooLarge`. */
+  private brokeTooLarge = false;
   private readonly backoff: Backoff;
   private readonly reader: PrefixReader;
 
@@ -58,12 +61,13 @@ export class PrefixWatch {
     const gen = ++this.generation;
     let res;
     try {
-      res = await this.reader.read();
+      res = await this.reader.read(this.brokeTooLarge);
     } catch (err) {
       if (gen === this.generation) this.retry(`reading ${this.range} failed: ${reason(err)}`, 'resync');
       return;
     }
     if (gen !== this.generation) return;
+    this.brokeTooLarge = false;
     this.revision = res.revision;
     this.opts.feed.reset(this.decodeAll(res.kvs));
     this.watchFrom(this.revision + 1);
@@ -73,14 +77,20 @@ export class PrefixWatch {
     const gen = ++this.generation;
     // `watcher()`, not `create()`: create() settles only once connected, and a watch that cannot
     // connect must be seen failing from its first attempt, to say that the view is stale.
-    const w = this.opts.client.watch().prefix(this.range).startRevision(String(start)).watcher();
+    // A stream of its own each time: a watch etcd refused (canceled as it was created) would
+    // leave the previous one unable to attach any other (see ownWatch).
+    const w = ownWatch(this.opts.client).prefix(this.range).startRevision(String(start)).watcher();
     this.watcher = w;
     w.on('connected', () => gen === this.generation && void this.connected(gen));
     w.on('data', (res: IWatchResponse) => gen === this.generation && this.apply(res));
     // A response too large for the client (changes missed during an outage, batched by etcd, or
     // one value past the limit) would break every resume the same way: read the view again in
     // small pieces instead, which leaves out, with a warn line, a value too large by itself.
-    w.on('disconnected', (err: Error) => gen === this.generation && this.retry(`watch of ${this.range} broke: ${reason(err)}`, tooLarge(err) ? 'resync' : 'resume'));
+    w.on('disconnected', (err: Error) => {
+      if (gen !== this.generation) return;
+      if (tooLarge(err)) this.brokeTooLarge = true;
+      this.retry(`watch of ${this.range} broke: ${reason(err)}`, this.brokeTooLarge ? 'resync' : 'resume');
+    });
     // etcd cancels a watch whose start revision is compacted, or one it may not read.
     w.on('error', (err: Error) => gen === this.generation && this.retry(`watch of ${this.range} was canceled: ${reason(err)}`, 'resync'));
   }
@@ -122,6 +132,7 @@ export class PrefixWatch {
     const key = kv.key.toString();
     const name = parseKey(this.opts.prefix, key);
     if (!name) return void this.opts.logger.warn({ key }, 'ignoring a key under the discovery prefix that is not <prefix>/<type>/<id>');
+    this.reader.forget(key);
     if (type === 'Delete') return this.opts.feed.delete(name.type, name.id);
     const entry = this.decode(kv);
     // A value we cannot read says nothing about where the server is: it is no longer a member.

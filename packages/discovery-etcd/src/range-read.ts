@@ -23,7 +23,13 @@ export interface RangeRead {
  * A single value can still be past that limit (etcd run with a raised `--max-request-bytes`).
  * gRPC refuses it from its length prefix, before buffering it; the key is then reported to
  * `onTooLarge` and left out, and remembered with its mod revision so that later reads skip it
- * without asking (asking again would trip etcd3's breaker again) until it is written again.
+ * without asking until it is written again. Asking costs more than the one value: etcd3 counts
+ * the refusal as a failure of the host, resets its connections (every watch and keepalive stream
+ * of the client breaks), retries, and so opens its circuit breaker, failing every call on the
+ * client for 5 s. A key written again while it was left out is presumed too large still when the
+ * read follows a watch broken by a response too large (`presumeTooLarge`): that break is what a
+ * new version of it does, and reading it would cost the same again, once per version written. A
+ * value of it that the watch delivers is readable: it is then forgotten (`forget`).
  */
 export class PrefixReader {
   /** Key → the mod revision at which its value was too large to read. Only keys still listed. */
@@ -35,9 +41,9 @@ export class PrefixReader {
     private readonly onTooLarge: (key: string) => void,
   ) {}
 
-  async read(): Promise<RangeRead> {
+  async read(presumeTooLarge = false): Promise<RangeRead> {
     const { revision, keys } = await listKeys(this.client, this.prefix);
-    this.forgetChanged(keys);
+    this.forgetChanged(keys, presumeTooLarge);
     const wanted = keys.filter((kv) => this.tooLarge.get(kv.key.toString()) !== kv.mod_revision);
     const kvs: IKeyValue[] = [];
     for (let i = 0; i < wanted.length; i += PARALLEL_READS) {
@@ -59,10 +65,25 @@ export class PrefixReader {
     }
   }
 
-  private forgetChanged(keys: readonly IKeyValue[]): void {
+  /** A value of `key` was read (the watch delivered it) or it was deleted: read it again if it is listed. */
+  forget(key: string): void {
+    this.tooLarge.delete(key);
+  }
+
+  /** Forgets keys no longer listed, so that the map holds listed keys only; and those written since, unless presumed too large still. */
+  private forgetChanged(keys: readonly IKeyValue[], presumeTooLarge: boolean): void {
     if (this.tooLarge.size === 0) return;
     const now = new Map(keys.map((kv) => [kv.key.toString(), kv.mod_revision]));
-    for (const [key, rev] of this.tooLarge) if (now.get(key) !== rev) this.tooLarge.delete(key);
+    for (const [key, rev] of this.tooLarge) {
+      const listed = now.get(key);
+      if (listed === rev) continue;
+      if (listed === undefined || !presumeTooLarge) {
+        this.tooLarge.delete(key);
+        continue;
+      }
+      this.tooLarge.set(key, listed);
+      this.onTooLarge(key);
+    }
   }
 }
 

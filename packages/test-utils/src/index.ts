@@ -41,6 +41,8 @@ export { runtimeConformance, RUNTIME_SCENARIO } from './runtime-conformance.js';
 export type { RuntimeHarness } from './runtime-conformance.js';
 export { startEtcd, etcdAvailable } from './etcd.js';
 export type { EtcdCluster, EtcdMember, StartEtcdOptions } from './etcd.js';
+export { startTcpRelay } from './tcp-relay.js';
+export type { TcpRelay } from './tcp-relay.js';
 
 // ── Watching what code under test does
 export { memoryLogger } from './memory-logger.js';

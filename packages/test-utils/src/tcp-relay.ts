@@ -1,0 +1,52 @@
+import net from 'node:net';
+
+/** A TCP relay on loopback to one target, whose connections a test can cut at a moment it picks. */
+export interface TcpRelay {
+  /** `127.0.0.1:<port>`, what a client connects to instead of the target. */
+  readonly address: string;
+  /** Resets every connection relayed now (both sides); new connections are relayed as before. */
+  cut(): void;
+  /** Stops listening and resets every connection. */
+  close(): Promise<void>;
+}
+
+/**
+ * Relays each connection to `target` (`host:port`). For a network blip between one client and
+ * a server that stays up (a restarted server would lose state the test needs, e.g. etcd's
+ * auth tokens): `cut()` resets the client's connections as a broken link would, and the client
+ * connects again through the relay.
+ */
+export async function startTcpRelay(target: string): Promise<TcpRelay> {
+  const { hostname, port } = new URL(`tcp://${target.replace(/^[a-z]+:\/\//, '')}`);
+  const sockets = new Set<net.Socket>();
+  const track = (s: net.Socket): void => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+    s.on('error', () => undefined); // a reset is what cut() is for
+  };
+  const server = net.createServer((inbound) => {
+    const outbound = net.connect(Number(port), hostname);
+    track(inbound);
+    track(outbound);
+    inbound.pipe(outbound).on('close', () => inbound.destroy());
+    outbound.pipe(inbound).on('close', () => outbound.destroy());
+    inbound.on('close', () => outbound.destroy());
+    outbound.on('close', () => inbound.destroy());
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', resolve);
+  });
+  const cut = (): void => {
+    for (const s of [...sockets]) s.resetAndDestroy();
+  };
+  return {
+    address: `127.0.0.1:${(server.address() as net.AddressInfo).port}`,
+    cut,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        cut();
+      }),
+  };
+}
