@@ -15,6 +15,8 @@ const DRAIN_HEARD = 2;
 const HEARD = 4;
 /** closeTransport destroyed the socket: the close is ours, not the server's refusal. */
 const CLOSED_HERE = 8;
+/** The socket reads through `onread` (read-buffer.ts): `onRead` gets its bytes, no 'data' is emitted. */
+const OWN_READS = 16;
 
 /**
  * A ByteConn over a `net.Socket`. The socket must arrive paused and created with
@@ -35,8 +37,11 @@ export class NodeByteConn extends ByteConnLifecycle implements ByteConn {
     /** The peer, for logs; undefined: named from the socket on first use (see socket-address.ts's `holdPeerName`). */
     remote: string | undefined,
     private readonly tlsClient?: { readonly presentedCert: boolean },
+    /** The socket was made with `readInto(NodeByteConn.onRead)`: its bytes come through `onRead`, not 'data'. */
+    ownReads = false,
   ) {
     super(remote);
+    if (ownReads) this.bits = OWN_READS;
     // The listeners are shared by every connection and find theirs on the socket: closures per
     // connection would cost more than the socket itself at 10,000 idle connections.
     (socket as OwnedSocket)[OWNER] = this;
@@ -65,6 +70,13 @@ export class NodeByteConn extends ByteConnLifecycle implements ByteConn {
     const conn = (this as OwnedSocket)[OWNER];
     conn.bits |= HEARD;
     conn.received(plainBytes(chunk));
+  }
+
+  /** A socket's bytes, through its `onread` callback (read-buffer.ts): already a plain Uint8Array of their own. */
+  static onRead(this: net.Socket, bytes: Uint8Array): void {
+    const conn = (this as OwnedSocket)[OWNER];
+    conn.bits |= HEARD;
+    conn.received(bytes);
   }
 
   private static onDrain(this: net.Socket): void {
@@ -109,7 +121,7 @@ export class NodeByteConn extends ByteConnLifecycle implements ByteConn {
 
   protected override startReading(): void {
     if (this.stopped || this.over) return;
-    this.socket.on('data', NodeByteConn.onData);
+    if ((this.bits & OWN_READS) === 0) this.socket.on('data', NodeByteConn.onData);
     this.socket.on('end', NodeByteConn.onEnd);
     if (!this.paused) this.socket.resume();
   }

@@ -2,6 +2,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { DEFAULT_CONNECT_TIMEOUT_MS, connectFailed, connectTimerMs, formatAddress, resolveTls, tlsFailure, type Address, type ByteConn, type ConnectOptions, type ResolvedTls } from '@skein/core';
 import { NodeByteConn } from './byte-conn.js';
+import { OWN_READS, readInto } from './read-buffer.js';
 import { isTcp, netTarget, remoteOf } from './socket-address.js';
 import { connectTls } from './tls.js';
 
@@ -23,7 +24,8 @@ export function connect(address: Address, options: ConnectOptions = {}): Promise
   const remote = formatAddress(address);
   return new Promise((resolve, reject) => {
     const target = { ...netTarget(address), allowHalfOpen: true };
-    const socket = secure ? tls.connect({ ...target, ...connectTls(address, secure) }) : net.connect(target);
+    // A plaintext socket reads into the process's shared buffer (read-buffer.ts); TLS has no `onread`.
+    const socket = secure ? tls.connect({ ...target, ...connectTls(address, secure) }) : net.connect(OWN_READS ? { ...target, onread: readInto(NodeByteConn.onRead) } : target);
     // Paused before it connects, so nothing is read until the caller binds (TLS still handshakes).
     socket.pause();
     let timer = setTimeout(() => fail(new Error(`no connection within ${timeoutMs} ms`)), connectTimerMs(timeoutMs));
@@ -37,7 +39,7 @@ export function connect(address: Address, options: ConnectOptions = {}): Promise
       if (isTcp(address)) socket.setNoDelay(noDelay);
       if (secure) return handshake(secure);
       settle();
-      resolve(new NodeByteConn(socket, remoteOf(socket, address)));
+      resolve(new NodeByteConn(socket, remoteOf(socket, address), undefined, OWN_READS));
     };
     const handshake = (s: ResolvedTls): void => {
       handshaking = true;

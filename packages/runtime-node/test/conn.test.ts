@@ -214,6 +214,50 @@ describe('ByteConn', () => {
     await server.receives('held');
     closeBoth();
   });
+
+  it('a client\'s pause() holds data back until resume()', async () => {
+    const q = await tcpQueue();
+    const { client, server, closeBoth } = await connectPair(q);
+    client.conn.pause();
+    server.conn.write([bytes('held')]);
+    await settle(20);
+    expect(client.text()).toBe('');
+    client.conn.resume();
+    await client.receives('held');
+    closeBoth();
+  });
+
+  // A client reads into one buffer shared by all its sockets (read-buffer.ts): every chunk it hands
+  // on must be a copy, or the next read on any connection would overwrite bytes a handler kept.
+  it('hands a client the bytes of each read for good: later reads on any connection never change them', async () => {
+    const q = await tcpQueue();
+    const pairs = [await connectPair(q), await connectPair(q)];
+    const kept: { chunk: Uint8Array; copy: Uint8Array }[] = [];
+    for (let round = 0; round < 20; round++) {
+      for (const [i, { client, server }] of pairs.entries()) {
+        const before = client.chunks.length;
+        server.conn.write([new Uint8Array(100 + round).fill(round * 2 + i + 1)]);
+        await waitFor(() => client.chunks.length > before, { what: `read ${round} on connection ${i}` });
+        for (const chunk of client.chunks.slice(before)) kept.push({ chunk, copy: chunk.slice() });
+      }
+    }
+    expect(kept.length).toBeGreaterThanOrEqual(40);
+    for (const { chunk, copy } of kept) expect(chunk).toEqual(copy);
+    for (const { client } of pairs) expect(client.chunks.every((c) => c.constructor === Uint8Array)).toBe(true);
+    for (const p of pairs) p.closeBoth();
+  });
+
+  it('delivers a large transfer to a client whole and in order, read by read', async () => {
+    const q = await tcpQueue();
+    const { client, server, closeBoth } = await connectPair(q);
+    const big = new Uint8Array(4 << 20);
+    for (let i = 0; i < big.length; i++) big[i] = (i * 7 + (i >> 16)) & 0xff;
+    server.conn.write([big]);
+    await waitForBytes(client, big.length);
+    expect(client.chunks.length).toBeGreaterThan(1);
+    expect(Buffer.concat(client.chunks).equals(big)).toBe(true);
+    closeBoth();
+  });
 });
 
 /** Everything `socket` receives until the peer ends. */

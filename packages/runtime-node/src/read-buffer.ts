@@ -1,0 +1,70 @@
+import type net from 'node:net';
+
+/**
+ * Whether client sockets read through `readInto`: on Node only. Bun's and Deno's `node:net` (where
+ * this package may run too) call `onread`'s callback without the socket as `this`, and need not
+ * keep Node's promise that the callback runs before the next read into the buffer: there the
+ * sockets read the default way.
+ */
+export const OWN_READS = typeof (process.versions as { bun?: string }).bun !== 'string' && !('Deno' in globalThis);
+
+/** As much as Node reads at once into the buffers it allocates itself. */
+const READ_BYTES = 64 * 1024;
+
+/** A read this long or longer is bulk: the socket reads into buffers of its own until reads are short again. */
+const LONG_READ = 4096;
+
+/** The buffer every socket that reads through `readInto` shares while its reads are short: made at the first connect. */
+let shared: Uint8Array | undefined;
+
+/**
+ * The `onread` option that has a client socket read into one buffer shared by every such socket
+ * in the process, handing `deliver` each read's bytes as a copy of their exact size.
+ *
+ * Node's own read path costs, per read, a 64 KiB allocation, a second allocation of the read's
+ * size and a copy into it, and a pass through the Readable stream machinery before 'data' is
+ * emitted; at one call in flight that is a good part of a round trip's CPU (docs/benchmarks.md,
+ * "Issue 19: one call in flight on one CPU"). Here a short read costs the copy alone. Sharing
+ * one buffer is safe because Node calls `callback` synchronously after each read, before any
+ * other read into it, and the bytes leave it (copied) before `callback` returns: nothing
+ * downstream ever holds a view of it, so received chunks stay ours for good, as the ByteConn
+ * contract says. A socket whose reads are long (bulk) reads into a buffer of its own instead,
+ * as Node does: a full one is handed on whole, uncopied, and the next read gets a fresh one, so
+ * bulk data is not copied twice. Node has no such option for the sockets a server accepts (nor
+ * for TLS): those read as before. One closure pair per connection: client connections are few.
+ */
+export function readInto(deliver: (this: net.Socket, bytes: Uint8Array) => void): net.OnReadOpts {
+  shared ??= new Uint8Array(READ_BYTES);
+  /** This socket's own buffer while its reads are long; undefined: it reads into `shared`. */
+  let own: Uint8Array | undefined;
+  return {
+    // Called by Node once at the start, then after every read: the buffer the next read goes into.
+    buffer: () => (own ??= shared!),
+    callback(this: net.Socket, n: number, buffer: Uint8Array): boolean {
+      if (buffer === shared) {
+        // A long read on the shared buffer: from the next read on, this socket reads into its own.
+        if (n >= LONG_READ) own = new Uint8Array(READ_BYTES);
+        deliver.call(this, copyOut(buffer, n));
+      } else if (n === buffer.length) {
+        // A full buffer of its own is handed on whole (Node's zero-copy case); the next read gets a new one.
+        own = new Uint8Array(READ_BYTES);
+        deliver.call(this, buffer);
+      } else {
+        // Part of its own buffer: copied out, so the buffer is reused (or, once reads are short, let go).
+        if (n < LONG_READ) own = undefined;
+        deliver.call(this, copyOut(buffer, n));
+      }
+      return true;
+    },
+  };
+}
+
+/** The first `n` bytes of `buffer` in memory of their own, as a plain Uint8Array of exactly n bytes. */
+function copyOut(buffer: Uint8Array, n: number): Uint8Array {
+  // `slice` of a plain Uint8Array is a plain Uint8Array of its own memory.
+  if (n < LONG_READ) return buffer.slice(0, n);
+  // Long: into memory not zeroed first (zeroing would be a second pass over the bytes).
+  const copy = Buffer.allocUnsafeSlow(n);
+  copy.set(buffer.subarray(0, n));
+  return new Uint8Array(copy.buffer, copy.byteOffset, n);
+}
