@@ -2,12 +2,13 @@
 export const DEFAULT_MAX_CONTAINERS = 1 << 20;
 
 const overBudget = (maxContainers: number): Error =>
-  new RangeError(`more than maxContainers (${maxContainers}) arrays, maps and tags in one message; raise the codec's maxContainers option to read it`);
+  new RangeError(`more than maxContainers (${maxContainers}) arrays, maps, byte strings and tags in one message; raise the codec's maxContainers option to read it`);
 
 /**
- * Refuses a message of more than `maxContainers` arrays, maps and tags (empty ones too; each
- * tag makes an object: a Date, Set, Map, bigint, typed array, record or Tag) before anything
- * reads it. A 16 MiB message of empty arrays (one byte each) would make 16.7 million objects.
+ * Refuses a message of more than `maxContainers` arrays, maps, byte strings and tags (empty ones
+ * too; each byte string is a Uint8Array, each tag makes an object: a Date, Set, Map, bigint,
+ * typed array, record or Tag) before anything reads it. A 16 MiB message of empty arrays, or
+ * of empty byte strings (one byte each), would make 16.7 million objects.
  *
  * cbor-x reads by recursion and makes an empty array or map inline, with no hook to count it
  * by, so the codec counts headers first. Each counted header takes a byte at least, so a
@@ -24,7 +25,7 @@ export class ContainerScan {
   }
 
   /**
-   * Counts the array, map and tag headers in `bytes`, skipping strings by their length. No
+   * Counts the array, map, byte string and tag headers in `bytes`, skipping strings' bytes by their length. No
    * stack: only the count matters. It stops at a header it cannot read (reserved, truncated),
    * where cbor-x will stop too, having made only the containers before it.
    */
@@ -36,7 +37,8 @@ export class ContainerScan {
       const head = bytes[pos++]!;
       const major = head >> 5;
       const info = head & 31;
-      if (major >= 4 && major <= 6 && --left < 0) throw overBudget(this.maxContainers);
+      // Byte strings (major 2) too: each is a Uint8Array, one byte for an empty one.
+      if ((major === 2 || (major >= 4 && major <= 6)) && --left < 0) throw overBudget(this.maxContainers);
       if (info < 24) {
         if (major === 2 || major === 3) pos += info; // a short byte or text string
       } else if (info < 28) {

@@ -29,10 +29,11 @@ const overBudget = (maxContainers: number): unknown =>
   expect.objectContaining({ code: ErrorCode.Decode, message: expect.stringContaining(`more than maxContainers (${maxContainers})`) });
 const readByCborx = expect.objectContaining({ code: ErrorCode.Decode, message: expect.stringContaining('bignum') });
 
-/** Arrays and plain objects in a plain value, as maxContainers counts them. */
+/** Arrays, plain objects and byte strings in a plain value, as maxContainers counts them. */
 function containers(value: unknown): number {
+  if (ArrayBuffer.isView(value)) return 1;
   if (Array.isArray(value)) return 1 + value.reduce<number>((n, item) => n + containers(item), 0);
-  if (value !== null && typeof value === 'object' && !ArrayBuffer.isView(value)) return 1 + Object.values(value).reduce<number>((n, item) => n + containers(item), 0);
+  if (value !== null && typeof value === 'object') return 1 + Object.values(value).reduce<number>((n, item) => n + containers(item), 0);
   return 0;
 }
 
@@ -41,6 +42,16 @@ describe('cbor maxContainers', () => {
     for (const empty of [0x80, 0xa0]) {
       expect(() => cborCodec.decode(arrayOf((16 << 20) - 5, empty))).toThrow(overBudget(1 << 20));
     }
+  });
+
+  it('counts byte strings, empty ones too: a 16 MiB message of 16.7 million of them is refused, not 1.7 GB of Uint8Arrays', () => {
+    expect(() => cborCodec.decode(arrayOf((16 << 20) - 5, 0x40))).toThrow(overBudget(1 << 20));
+    const codec = cbor({ maxContainers: 1000 });
+    expect(codec.decode(arrayOf(999, 0x40))).toHaveLength(999);
+    expect(() => codec.decode(arrayOf(1000, 0x40))).toThrow(overBudget(1000));
+    // Through cbor-x (a Date sends the message there): the outer array, the Date and 998 byte strings.
+    expect(codec.decode(arrayOf(998, 0x40, [[0xc1, 0x01]]))).toHaveLength(999);
+    expect(() => codec.decode(arrayOf(999, 0x40, [[0xc1, 0x01]]))).toThrow(overBudget(1000));
   });
 
   it('refuses before anything is decoded: cbor-x never reads the value that would fail first', () => {
@@ -74,8 +85,8 @@ describe('cbor maxContainers', () => {
       ['a Date', cborCodec.encode([new Date(1)]), 2],
       ['a Set of an array', cborCodec.encode(new Set([[1]])), 3], // tag 258, its array, [1]
       ['a Map of a map', cborCodec.encode(new Map([['a', {}]])), 3], // tag 259, its map, {}
-      ['a bignum', cborCodec.encode([2n ** 80n]), 2],
-      ['a typed array', new Encoder().encode([new Uint16Array([1, 2])]), 2],
+      ['a bignum', cborCodec.encode([2n ** 80n]), 3], // the array, tag 2, its byte string
+      ['a typed array', new Encoder().encode([new Uint16Array([1, 2])]), 3], // the array, tag 69, its byte string
       ['an unknown tag', Uint8Array.of(0x81, 0xd8, 0x64, 0x80), 3],
       ['a cbor-x record', new Encoder({ useRecords: true }).encode([{ a: 1 }]), 4], // the array, tag 0xdfff, its array, the keys
     ];
@@ -102,8 +113,9 @@ describe('cbor maxContainers', () => {
   it('skips strings by their length: container bytes inside them do not count', () => {
     const text = 'x'.repeat(100) + '\u0080'.repeat(100); // 0x80 bytes in UTF-8 (0xc2 0x80)
     const bytes = cborCodec.encode([text, new Uint8Array(300).fill(0x80), [], {}]);
-    expect(cbor({ maxContainers: 3 }).decode(bytes)).toEqual([text, new Uint8Array(300).fill(0x80), [], {}]);
-    expect(() => cbor({ maxContainers: 2 }).decode(bytes)).toThrow(overBudget(2));
+    // The array, the byte string (one, whatever it holds), [] and {}.
+    expect(cbor({ maxContainers: 4 }).decode(bytes)).toEqual([text, new Uint8Array(300).fill(0x80), [], {}]);
+    expect(() => cbor({ maxContainers: 3 }).decode(bytes)).toThrow(overBudget(3));
   });
 
   it.each([0, -1, 1.5, Number.NaN, 2 ** 53])('maxContainers %s is refused with InvalidArgument', (maxContainers) => {

@@ -30,7 +30,7 @@ const EMPTY: Uint8Array = new Uint8Array(0);
 let bytes = EMPTY;
 let pos = 0;
 let end = 0;
-/** Arrays and maps the message may still make (maxContainers); below 0, it made one too many. */
+/** Arrays, maps and byte strings the message may still make (maxContainers); below 0, it made one too many. */
 let containersLeft = 0;
 // Browsers' TextDecoder refuses a view of shared memory, where the library's loop would read it.
 // Looked at only when a string needs it (see ON_HEAP_BYTES).
@@ -203,9 +203,9 @@ function readAscii(start: number, length: number): string | null {
   return textDecoder.decode(bytes.subarray(start, start + length));
 }
 
-/** A view of the message, not a copy, as the library returns it. */
+/** A view of the message, not a copy, as the library returns it: an object all the same, counted as a container. */
 function readBinary(length: number): Result {
-  if (length > end - pos) return NOT_HANDLED;
+  if (--containersLeft < 0 || length > end - pos) return NOT_HANDLED;
   const start = pos;
   pos += length;
   return bytes.subarray(start, pos);

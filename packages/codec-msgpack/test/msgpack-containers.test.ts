@@ -33,17 +33,42 @@ const overBudget = (maxContainers: number): unknown =>
   expect.objectContaining({ code: ErrorCode.Decode, message: expect.stringContaining(`more than maxContainers (${maxContainers})`) });
 const malformed = expect.objectContaining({ code: ErrorCode.Decode, message: expect.stringContaining('0xc1') });
 
-/** Arrays and plain objects in a plain value, as maxContainers counts them. */
+/** Arrays, plain objects and byte strings in a plain value, as maxContainers counts them. */
 function containers(value: unknown): number {
+  if (value instanceof Uint8Array) return 1;
   if (Array.isArray(value)) return 1 + value.reduce<number>((n, item) => n + containers(item), 0);
-  if (value !== null && typeof value === 'object' && !(value instanceof Uint8Array)) return 1 + Object.values(value).reduce<number>((n, item) => n + containers(item), 0);
+  if (value !== null && typeof value === 'object') return 1 + Object.values(value).reduce<number>((n, item) => n + containers(item), 0);
   return 0;
+}
+
+/** An array 32 of `items` empty byte strings (bin 8 of length 0, two bytes each), after the values `head`. */
+function emptyBins(items: number, head: number[][] = []): Uint8Array {
+  const first = head.flat();
+  const bytes = new Uint8Array(5 + first.length + 2 * items);
+  bytes.set([0xdd, ...u32(head.length + items)]);
+  bytes.set(first, 5);
+  for (let at = 5 + first.length; at < bytes.length; at += 2) bytes[at] = 0xc4;
+  return bytes;
 }
 
 describe('msgpack maxContainers', () => {
   it('refuses a 16 MiB message of 16.7 million empty maps with a Decode error naming maxContainers', () => {
     const bytes = arrayOf((16 << 20) - 5, 0x80);
     expect(() => msgpackCodec.decode(bytes)).toThrow(overBudget(1 << 20));
+  });
+
+  it('counts byte strings, empty ones too: a 16 MiB message of 8.4 million empty bins is refused, not 900 MB of Uint8Arrays', () => {
+    expect(() => msgpackCodec.decode(emptyBins(((16 << 20) - 5) >> 1))).toThrow(overBudget(1 << 20));
+    const codec = msgpack({ maxContainers: 1000 });
+    // Fast path: the outer array and 999 bins, at the budget; one more is over.
+    expect(codec.decode(emptyBins(999))).toHaveLength(999);
+    expect(() => codec.decode(emptyBins(1000))).toThrow(overBudget(1000));
+    // Library path (a Date sends the message there): the outer array, the Date and 998 bins.
+    expect(codec.decode(emptyBins(998, [DATE]))).toHaveLength(999);
+    expect(() => codec.decode(emptyBins(999, [DATE]))).toThrow(overBudget(1000));
+    // bin 16 and bin 32 alike.
+    expect(() => codec.decode(arrayOf(0, 0, [DATE, ...new Array<number[]>(999).fill([0xc5, 0, 0])]))).toThrow(overBudget(1000));
+    expect(() => codec.decode(arrayOf(0, 0, new Array<number[]>(1000).fill([0xc6, 0, 0, 0, 0])))).toThrow(overBudget(1000));
   });
 
   it('stops at the budget on the fast path: the byte after the container over it is never read', () => {
