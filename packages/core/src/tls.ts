@@ -81,8 +81,11 @@ export function resolveTls(tls: TlsOptions, side: 'connect' | 'listen'): Resolve
   if ((tls.cert === undefined) !== (tls.key === undefined)) throw invalidArgument('tls.cert and tls.key go together: give both or neither');
   const ca = tls.ca === undefined ? undefined : (Array.isArray(tls.ca) ? (tls.ca as readonly Pem[]) : [tls.ca as Pem]).map(text);
   // OpenSSL under Node loads a CA with no certificate in it as none at all, silently: an mTLS
-  // listener reloaded with one would then refuse every client.
+  // listener reloaded with one would then refuse every client. The plain label only: Bun's
+  // BoringSSL and Deno's rustls load no TRUSTED CERTIFICATE (`openssl x509 -trustout`), silently.
   if (ca?.some((one) => !one.includes('-----BEGIN CERTIFICATE-----'))) throw unusableTls('tls.ca holds no PEM certificate (-----BEGIN CERTIFICATE-----)');
+  // An empty list is no CA either (OpenSSL then trusts nothing, not its default roots): omit ca for those.
+  if (ca?.length === 0) throw unusableTls('tls.ca is an empty list: it would trust no certificate (leave ca out for the default roots)');
   if (side === 'listen') {
     if (tls.cert === undefined) throw invalidArgument('a TLS listener needs tls.cert and tls.key');
     if (requestCert && ca === undefined) throw invalidArgument('tls.requestCert needs tls.ca: the CAs client certificates must chain to');

@@ -32,6 +32,9 @@ describe('resolveTls', () => {
     // Node's OpenSSL would load it as no CA at all, silently: every client refused after a reload.
     ['a CA with no PEM certificate in it', { cert: 'C', key: 'K', ca: 'not PEM', requestCert: true }, 'listen'],
     ['one CA of several with no certificate in it', { ca: [A, ''] }, 'connect'],
+    ['an empty CA list (OpenSSL would trust nothing)', { ca: [] }, 'connect'],
+    // Node reads it, but Bun (BoringSSL) and Deno (rustls) load none of it, silently: refused everywhere.
+    ['a CA as TRUSTED CERTIFICATE (openssl x509 -trustout)', { ca: '-----BEGIN TRUSTED CERTIFICATE-----\nA\n-----END TRUSTED CERTIFICATE-----\n' }, 'connect'],
   ])('refuses %s with InvalidArgument', (_, tls, side) => {
     expect(invalid(() => resolveTls(tls, side))).toBe('InvalidArgument');
   });

@@ -195,6 +195,16 @@ describe('TLS on node:tls', () => {
     expect(server.chunks).toEqual([]);
   });
 
+  // An empty CA list is no CA at all to OpenSSL (not the default roots): as with a CA holding no
+  // certificate, an mTLS listener would refuse every client and a client every server.
+  it('an empty tls.ca list is InvalidArgument, before anything is bound or dialled, as a CA with no certificate is', async () => {
+    const code = (p: Promise<unknown>) => p.then((x) => ((x as { close?: () => unknown }).close?.(), 'resolved'), (e: unknown) => (e instanceof RpcError ? e.codeName : String(e)));
+    expect(await code(nodeRuntime.listen(LOCAL, () => {}, { tls: serverTls({ ca: [], requestCert: true }) }))).toBe('InvalidArgument');
+    const q = await tlsQueue(serverTls());
+    expect(await code(nodeRuntime.connect(q.listener.address, { tls: { ca: [], servername: 'localhost' } }))).toBe('InvalidArgument');
+    expect(await code(q.listener.reloadTls!({ ca: [] }))).toBe('InvalidArgument');
+  });
+
   it('configuration mistakes throw InvalidArgument before anything is bound or dialled', async () => {
     const bad = (p: Promise<unknown>) => p.then(() => 'resolved', (e: unknown) => (RpcError.is(e, ErrorCode.InvalidArgument) ? 'InvalidArgument' : String(e)));
     const noop = () => {};

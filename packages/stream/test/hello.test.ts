@@ -179,6 +179,27 @@ describe('a call with a deadline alone made before the hello is answered', () =>
   });
 });
 
+describe('a stream opened before the hello is answered', () => {
+  // As a held call does, a stream waiting for the answer must learn within a round trip that a
+  // peer which drops the hello will never give one: it fails with Version (no streams), not at
+  // its deadline, nor, without one, never.
+  it.each([
+    ['without a deadline', {}],
+    ['with a deadline', { timeoutMs: 30_000 }],
+  ])('fails with Version, %s, on a razor v1 server that never answers the hello (keepalive off)', async (_how, opts) => {
+    const razor = await razorServer({ ignoreHello: true });
+    const client = await ClientStream.connect({ transport, address: razor.address, keepaliveMs: 0 });
+    cleanup.push(() => client.destroy());
+    expect(client.hello.dialect).toBe('pending');
+    const stream = client.openStream(7, u32(1), opts);
+    const err = await within(stream.result.then(() => undefined, (e: unknown) => e), 5000, 'the stream to be refused');
+    expect(err).toMatchObject({ code: ErrorCode.Version });
+    expect(client.hello.dialect).toBe('v1');
+    // The hello and a ping asking for a verdict: nothing of the stream reached it.
+    expect(razor.seen).toEqual([0x7fff_ff00, 0]);
+  });
+});
+
 /**
  * A razor-rpc v1 server in raw frames: answers a ping, echoes numeric action 7, and answers any
  * other action as razor does: `rpc_decode` (its defect 6), or, with `echoAll`, an ok echo of the

@@ -1,4 +1,4 @@
-import { waitFor } from '@skein/test-utils';
+import { waitFor, within } from '@skein/test-utils';
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ClientStream, createRouter } from '../src/index.js';
@@ -118,5 +118,73 @@ describe('a client serving calls back, to a server that does not read', () => {
     expect(refused.length).toBe(N - ran);
     for (const r of refused) expect(r.msg.subarray(1).toString()).toBe('rpc_overloaded');
     expect(answers.filter((a) => a.flag === 0).length).toBe(ran);
+  });
+
+  it('refuses the calls it holds when it closes (Closed, never ran), so close() ends against a server that never reads again', async () => {
+    const WINDOW = 8;
+    const srv = await deafServer();
+    let ran = 0;
+    const peer = await ClientStream.connect({
+      transport,
+      address: srv.address,
+      keepaliveMs: 0,
+      keepaliveTimeoutMs: 200,
+      serveWindow: WINDOW,
+      // 4 MiB answers: more than the kernel's socket buffers take, whatever their tuning.
+      serve: createRouter({ big: () => (ran++, new Uint8Array(4 * MiB)) }),
+    });
+    cleanup.push(() => peer.destroy());
+    const marker = peer.call('mark');
+    const s = await srv.socket;
+    cleanup.push(() => s.destroy());
+    for (let i = 1; i <= WINDOW; i++) s.write(reverseCall(i, 'big'));
+    s.write(responseFrame(0, 1, new Uint8Array(0)));
+    await marker;
+    // Some ran and filled the send buffer; the rest are held for a drain that never comes.
+    const ranBeforeClose = ran;
+    expect(ranBeforeClose).toBeLessThan(WINDOW);
+    // A held call has not run: the closing stream refuses it as one arriving now, and ends its
+    // side; the server never closing its own, the stream drops it keepaliveTimeoutMs later.
+    await within(peer.close(), 5_000, 'close() with reverse calls held');
+    expect(ran).toBe(ranBeforeClose);
+  });
+
+  it('answers each call it held at close exactly once, Closed and bare: the server may send it elsewhere', async () => {
+    const WINDOW = 8;
+    const srv = await deafServer();
+    let ran = 0;
+    const peer = await ClientStream.connect({
+      transport,
+      address: srv.address,
+      keepaliveMs: 0,
+      keepaliveTimeoutMs: 60_000,
+      serveWindow: WINDOW,
+      serve: createRouter({ big: () => (ran++, new Uint8Array(4 * MiB)) }),
+    });
+    cleanup.push(() => peer.destroy());
+    const marker = peer.call('mark');
+    const s = await srv.socket;
+    cleanup.push(() => s.destroy());
+    for (let i = 1; i <= WINDOW; i++) s.write(reverseCall(i, 'big'));
+    s.write(responseFrame(0, 1, new Uint8Array(0)));
+    await marker;
+    const ranBeforeClose = ran;
+    expect(ranBeforeClose).toBeLessThan(WINDOW);
+    const closing = peer.close();
+    // The server reads again: what the client wrote arrives, and no held call runs now.
+    s.resume();
+    const answers = await waitFor(() => {
+      const got = requests(srv.received()).filter((r) => r.action === REVERSE_ANSWER_ACTION);
+      // Written after the answers of those that ran, a refusal comes last: all is in once it is whole.
+      const last = got.at(-1);
+      return got.length >= WINDOW && last!.msg.subarray(1).toString() === 'rpc_closed' ? got : undefined;
+    });
+    expect(ran).toBe(ranBeforeClose);
+    expect(answers.map((a) => a.seq).sort((a, b) => a - b)).toEqual(Array.from({ length: WINDOW }, (_, i) => i + 1));
+    const refused = answers.filter((a) => a.flag === 2);
+    expect(refused).toHaveLength(WINDOW - ran);
+    for (const r of refused) expect(r.msg.subarray(1).toString()).toBe('rpc_closed');
+    s.destroy();
+    await within(closing, 5_000, 'close() once the server is gone');
   });
 });

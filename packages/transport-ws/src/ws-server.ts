@@ -1,7 +1,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
-import type tls from 'node:tls';
+import tls from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { ErrorCode, RpcError, formatAddress, invalidArgument, listenFailed, reloadedTls, reloadedTlsOptions, resolveTls, type Address, type FrameConn, type FrameListener, type FrameSpec, type ResolvedTls, type TlsOptions } from '@skein/core';
 import { WebSocketServer } from 'ws';
@@ -41,7 +41,7 @@ export async function listenWs(
   // rejectUnauthorized: OpenSSL refuses a missing client certificate in the handshake, with an
   // alert the client reads; one that does not verify is closed by Node as the handshake ends
   // (refuseUnverified logs why).
-  const server = secure ? loadingTls(() => https.createServer(httpsServerTls(secure), answer)) : http.createServer(answer);
+  const server = secure ? loadingTls(() => (loadsOnBun(secure), https.createServer(httpsServerTls(secure), answer))) : http.createServer(answer);
   const waiting = new WeakMap<Duplex, AcceptedSocket>();
   /** Hands `raw` to the server; undefined when the server refused it (its connection cap, say). */
   const handOver = (raw: net.Socket): AcceptedSocket | undefined => {
@@ -216,6 +216,15 @@ function refuseUnverified(server: https.Server, secure: ResolvedTls, options: Re
  */
 function tcpSocketOf(socket: Duplex): Duplex {
   return (socket as { _parent?: Duplex })._parent ?? socket;
+}
+
+/**
+ * Bun's https server loads its certificate, key and CA only as it listens, and a failure there
+ * reads IO ("Failed to create HTTP server" for a CA): loaded first here, where `loadingTls` makes
+ * it the InvalidArgument it is. Node's https.createServer loads them itself.
+ */
+function loadsOnBun(s: ResolvedTls): void {
+  if (isBun()) tls.createSecureContext({ cert: s.cert, key: s.key, ca: s.ca, minVersion: s.minVersion });
 }
 
 function isBun(): boolean {

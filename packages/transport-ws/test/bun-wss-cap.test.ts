@@ -35,3 +35,22 @@ itNeeding(['bun'], 'a Bun wss:// server refuses a connection its accept closes b
   expect(server.lines.filter((l) => l === 'frame')).toHaveLength(1);
   first.close();
 }, 30_000);
+
+// The client's certificate is no reason of the refusal: this server asks for none. A client that
+// has one configured (mTLS elsewhere) must not read the cap's close as its certificate refused
+// (Unauthenticated: a pool fails every waiting call at once, and does not take it elsewhere).
+itNeeding(['bun'], 'a client with a certificate refused by a Bun wss:// server at its cap (asking for no certificate) is not told Unauthenticated', async () => {
+  server = launch('bun', fixture, [certs.dir]);
+  const port = Number((await server.waitForLine(/^listening (\d+)/))[1]);
+  const client = wsTransport({ tls: { ca: certs.ca, ...certs.client } });
+  const address = { host: '127.0.0.1', port, tls: true };
+  const first = await client.connect(address, spec, { timeoutMs: 10_000 });
+  const second = await client.connect(address, spec, { timeoutMs: 10_000 }).then(
+    (conn) => (conn.close(), 'opened'),
+    (err: { code: ErrorCode }) => err.code,
+  );
+  await server.waitForLine(/^refused 1$/);
+  // As for a client without one (the server closed before its answer), not Unauthenticated.
+  expect(second).toBe(ErrorCode.Unreachable);
+  first.close();
+}, 30_000);

@@ -9,6 +9,7 @@ import { frame, record, spec, text } from './helpers.js';
 // verified certificate's identity, and a client with none, or a bad one, must get nowhere.
 const certs = suiteCerts();
 const fixture = fileURLToPath(new URL('./fixtures/mtls-wss-server.mjs', import.meta.url));
+const unloadable = fileURLToPath(new URL('./fixtures/wss-unloadable.mjs', import.meta.url));
 let server: Proc | undefined;
 afterEach(() => reap(server));
 
@@ -45,4 +46,15 @@ itNeeding(['bun'], "a Bun wss:// server's reloadTls says it cannot change the ce
   expect(outcome).toMatch(/^InvalidArgument: reloadTls: .*cannot change its certificate/);
   const port = Number((await server.waitForLine(/^listening (\d+)/))[1]);
   expect(await echoOrFailure(port, certs.client)).toBe('hello');
+}, 60_000);
+
+// As on Node and on every transport: what the TLS library will not load is InvalidArgument at
+// listen (Bun's https server loads it only as it listens, where it said IO: "Failed to create HTTP server").
+itNeeding(['bun'], 'a Bun wss:// listen with a certificate, key or CA that does not load fails with InvalidArgument, saying why', async () => {
+  server = launch('bun', unloadable, [certs.dir]);
+  await server.waitForLine(/^done$/);
+  const outcome = (name: string): string | undefined => server!.lines.find((l) => l.startsWith(`${name} `))?.slice(name.length + 1);
+  for (const name of ['wrong-key', 'not-pem', 'bad-ca']) {
+    expect(outcome(name)).toMatch(/^InvalidArgument: tls: cannot use the certificate, key or CA given: /);
+  }
 }, 60_000);

@@ -450,8 +450,8 @@ export class ClientStream implements StreamCaller {
   /**
    * Sends a ping, once, unless one is out: a peer that will never answer the hello (it drops
    * what it does not know) answers the ping, which says so (`ClientHello.unanswered`), so a
-   * held call waits a round trip at most for a peer that answers pings, keepalive on or off. A
-   * Skein server answers the hello first. Untracked (its pong is dropped as a late reply is):
+   * held call or a waiting stream waits a round trip at most for a peer that answers pings,
+   * keepalive on or off. A Skein server answers the hello first. Untracked (its pong is dropped as a late reply is):
    * liveness is the keepalive's business, and a caller that set keepaliveTimeoutMs to a bound of
    * its own (the CLI's `--timeout`) must not see the connection closed for a ping it never sent.
    */
@@ -569,7 +569,9 @@ export class ClientStream implements StreamCaller {
     if (opts.timeoutMs !== undefined) this.streamDeadlines.add(stream, this.pace.deadline(opts.timeoutMs), opts.timeoutMs);
     const open = (): void => this.open(stream, wireAction, msg, blob, head, remaining());
     this.opening.set(stream, open);
+    // Waiting for the answer, as a held call does: a peer that drops the hello must say so.
     if (this.hello.dialect !== 'pending') open();
+    else this.askVerdict();
     return stream;
   }
 

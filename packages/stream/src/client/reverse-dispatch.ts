@@ -149,9 +149,19 @@ export class ReverseDispatch implements Responder {
     }
   }
 
-  /** The stream is closing: reverse calls still arriving are refused with Closed; those running finish. */
+  /**
+   * The stream is closing: reverse calls still arriving are refused with Closed; those running
+   * finish. Those held for a drain have not run: they are refused alike (bare, never ran), for
+   * the close waits for every call of the window, and a server that never reads again would
+   * hold it for good.
+   */
   startClose(): void {
     this.closing = true;
+    const held = this.held;
+    const from = this.heldAt;
+    this.held = [];
+    this.heldAt = 0;
+    for (let i = from; i < held.length; i++) held[i]!.fail(ErrorCode.Closed);
   }
 
   /** The connection is gone: handlers still running are told (their signal aborts); their answers are dropped. */
