@@ -77,10 +77,36 @@ async function deafServer(): Promise<{ address: string; socket: Promise<net.Sock
   return { address: `127.0.0.1:${port}`, socket, received: () => Buffer.concat(chunks) };
 }
 
+/** Reverse calls at close: a deaf server sends WINDOW calls of 4 MiB answers; some run and fill the send buffer, the rest are held. */
+const WINDOW = 8;
+async function heldAtClose(keepaliveTimeoutMs: number) {
+  const srv = await deafServer();
+  let ran = 0;
+  const peer = await ClientStream.connect({
+    transport,
+    address: srv.address,
+    keepaliveMs: 0,
+    keepaliveTimeoutMs,
+    serveWindow: WINDOW,
+    // 4 MiB answers: more than the kernel's socket buffers take, whatever their tuning.
+    serve: createRouter({ big: () => (ran++, new Uint8Array(4 * MiB)) }),
+  });
+  cleanup.push(() => peer.destroy());
+  const marker = peer.call('mark');
+  const s = await srv.socket;
+  cleanup.push(() => s.destroy());
+  for (let i = 1; i <= WINDOW; i++) s.write(reverseCall(i, 'big'));
+  s.write(responseFrame(0, 1, new Uint8Array(0)));
+  await marker;
+  // Some ran and filled the send buffer; the rest are held for a drain that never comes.
+  const ranBeforeClose = ran;
+  expect(ranBeforeClose).toBeLessThan(WINDOW);
+  return { peer, s, srv, ran: () => ran, ranBeforeClose };
+}
+
 describe('a client serving calls back, to a server that does not read', () => {
   it('runs reverse calls only as its send buffer drains: the window bounds what it holds, and every call is answered', async () => {
     const N = 400;
-    const WINDOW = 8;
     const REPLY = 128 * 1024;
     const srv = await deafServer();
     let ran = 0;
@@ -121,55 +147,15 @@ describe('a client serving calls back, to a server that does not read', () => {
   });
 
   it('refuses the calls it holds when it closes (Closed, never ran), so close() ends against a server that never reads again', async () => {
-    const WINDOW = 8;
-    const srv = await deafServer();
-    let ran = 0;
-    const peer = await ClientStream.connect({
-      transport,
-      address: srv.address,
-      keepaliveMs: 0,
-      keepaliveTimeoutMs: 200,
-      serveWindow: WINDOW,
-      // 4 MiB answers: more than the kernel's socket buffers take, whatever their tuning.
-      serve: createRouter({ big: () => (ran++, new Uint8Array(4 * MiB)) }),
-    });
-    cleanup.push(() => peer.destroy());
-    const marker = peer.call('mark');
-    const s = await srv.socket;
-    cleanup.push(() => s.destroy());
-    for (let i = 1; i <= WINDOW; i++) s.write(reverseCall(i, 'big'));
-    s.write(responseFrame(0, 1, new Uint8Array(0)));
-    await marker;
-    // Some ran and filled the send buffer; the rest are held for a drain that never comes.
-    const ranBeforeClose = ran;
-    expect(ranBeforeClose).toBeLessThan(WINDOW);
+    const { peer, ran, ranBeforeClose } = await heldAtClose(200);
     // A held call has not run: the closing stream refuses it as one arriving now, and ends its
     // side; the server never closing its own, the stream drops it keepaliveTimeoutMs later.
     await within(peer.close(), 5_000, 'close() with reverse calls held');
-    expect(ran).toBe(ranBeforeClose);
+    expect(ran()).toBe(ranBeforeClose);
   });
 
   it('answers each call it held at close exactly once, Closed and bare: the server may send it elsewhere', async () => {
-    const WINDOW = 8;
-    const srv = await deafServer();
-    let ran = 0;
-    const peer = await ClientStream.connect({
-      transport,
-      address: srv.address,
-      keepaliveMs: 0,
-      keepaliveTimeoutMs: 60_000,
-      serveWindow: WINDOW,
-      serve: createRouter({ big: () => (ran++, new Uint8Array(4 * MiB)) }),
-    });
-    cleanup.push(() => peer.destroy());
-    const marker = peer.call('mark');
-    const s = await srv.socket;
-    cleanup.push(() => s.destroy());
-    for (let i = 1; i <= WINDOW; i++) s.write(reverseCall(i, 'big'));
-    s.write(responseFrame(0, 1, new Uint8Array(0)));
-    await marker;
-    const ranBeforeClose = ran;
-    expect(ranBeforeClose).toBeLessThan(WINDOW);
+    const { peer, s, srv, ran, ranBeforeClose } = await heldAtClose(60_000);
     const closing = peer.close();
     // The server reads again: what the client wrote arrives, and no held call runs now.
     s.resume();
@@ -179,10 +165,10 @@ describe('a client serving calls back, to a server that does not read', () => {
       const last = got.at(-1);
       return got.length >= WINDOW && last!.msg.subarray(1).toString() === 'rpc_closed' ? got : undefined;
     });
-    expect(ran).toBe(ranBeforeClose);
+    expect(ran()).toBe(ranBeforeClose);
     expect(answers.map((a) => a.seq).sort((a, b) => a - b)).toEqual(Array.from({ length: WINDOW }, (_, i) => i + 1));
     const refused = answers.filter((a) => a.flag === 2);
-    expect(refused).toHaveLength(WINDOW - ran);
+    expect(refused).toHaveLength(WINDOW - ranBeforeClose);
     for (const r of refused) expect(r.msg.subarray(1).toString()).toBe('rpc_closed');
     s.destroy();
     await within(closing, 5_000, 'close() once the server is gone');
