@@ -7,6 +7,7 @@ import { ACTION_LEN_MASK, ACTION_STRING_BIT, REQUEST_HEADER_LENGTH, RES_BLOB_LEN
 import { ANSWER_FLAG_FIELD, REVERSE_ACTION_FIELD, REVERSE_ANSWER_ACTION } from '../wire/reverse-calls.js';
 import type { Dispatch } from '../server/dispatch.js';
 import { ServerRequest, type ConnInfo, type Responder } from '../server/request.js';
+import { WaitingLine, type Waiter } from '../internals/waiting-line.js';
 
 /** What a ReverseDispatch writes through: the stream's connection. */
 export interface ReverseLink {
@@ -28,6 +29,11 @@ export interface ServeSettings {
 
 const TWO_32 = 0x1_0000_0000;
 
+/** A reverse call held for a drain: it has no cancel on the wire, so it never settles before its turn. */
+interface HeldCall extends Waiter {
+  readonly req: ServerRequest;
+}
+
 /**
  * The connecting side of calls both ways (wire/reverse-calls.ts): the server's reverse calls
  * arrive as response frames with their own flag, run through the stream's `serve` dispatch as
@@ -40,10 +46,8 @@ const TWO_32 = 0x1_0000_0000;
  */
 export class ReverseDispatch implements Responder {
   inFlight = 0;
-  /** Calls read while the send buffer was full, waiting for it to drain (counted in `inFlight`), from `heldAt` on. */
-  private held: ServerRequest[] = [];
-  /** The next held call to run: taken from the front without shifting (the window may be large). */
-  private heldAt = 0;
+  /** Calls read while the send buffer was full, waiting for it to drain (counted in `inFlight`); none settles before its turn. */
+  private readonly held = new WaitingLine<HeldCall>();
   /** What the server reads in an answer (its hello answer said); nothing until then. */
   peerLimits: ReplyLimits = replyLimits(0, 0);
   private agreed = false;
@@ -121,23 +125,14 @@ export class ReverseDispatch implements Responder {
     // behind theirs, and a server sending past the window could grow that without bound. The
     // stream keeps reading (its own calls' answers come on this connection too), so the call
     // waits here, in the window, until the send buffer drains (as a server stops reading).
-    if (this.held.length !== 0) this.drained();
-    if (this.link.congested || this.held.length !== 0) return void this.held.push(req);
+    if (this.held.size !== 0) this.drained();
+    if (this.link.congested || this.held.size !== 0) return void this.held.push({ done: false, req });
     this.run(req);
   }
 
   /** The connection's send buffer drained: the calls held for it run, in order, while it stays so. */
   drained(): void {
-    while (this.heldAt < this.held.length && !this.closed && !this.link.congested) {
-      const req = this.held[this.heldAt]!;
-      this.held[this.heldAt++] = undefined as unknown as ServerRequest;
-      this.run(req);
-    }
-    // Emptied, or mostly run: the array starts over, so its taken front never outgrows the window.
-    if (this.heldAt !== 0 && (this.heldAt === this.held.length || this.heldAt * 2 > this.held.length)) {
-      this.held = this.held.slice(this.heldAt);
-      this.heldAt = 0;
-    }
+    while (this.held.size !== 0 && !this.closed && !this.link.congested) this.run(this.held.shift()!.req);
   }
 
   private run(req: ServerRequest): void {
@@ -157,18 +152,13 @@ export class ReverseDispatch implements Responder {
    */
   startClose(): void {
     this.closing = true;
-    const held = this.held;
-    const from = this.heldAt;
-    this.held = [];
-    this.heldAt = 0;
-    for (let i = from; i < held.length; i++) held[i]!.fail(ErrorCode.Closed);
+    for (const { req } of this.held.drain()) req.fail(ErrorCode.Closed);
   }
 
   /** The connection is gone: handlers still running are told (their signal aborts); their answers are dropped. */
   close(): void {
     this.closed = true;
-    this.held = [];
-    this.heldAt = 0;
+    this.held.drain();
     this.abort?.abort();
   }
 
