@@ -4,12 +4,13 @@
 // runtime's engine, free of the kernel and of the scheduling noise of two processes, so that
 // engines and layers can be compared (run it with node, bun and deno).
 //
-//   node benchmarks/js-cost.js [send|call|api] [--codec msgpack|cbor|stub] [--stub OPS]
+//   node benchmarks/js-cost.js [send|call|api|pool] [--codec msgpack|cbor|stub] [--stub OPS]
 //   (or: node_modules/bun/bin/bun.exe benchmarks/js-cost.js)
 //
 // `send` (default): the stream echo by the callback path; `call`: by the promise path; `api`:
-// the typed Calculator.add. `--codec stub` (api only) encodes and decodes nothing, answering with
-// bytes and values made once: the api's cost beside `--codec msgpack` is then the codec's share.
+// the typed Calculator.add; `pool`: `send` through a FailoverPool over three such servers.
+// `--codec stub` (api only) encodes and decodes nothing, answering with bytes and values made
+// once: the api's cost beside `--codec msgpack` is then the codec's share.
 // `--stub` stubs only some of the codec's four operations per call (a comma list of
 // client-encode, server-decode, server-encode, client-decode), the others done by `--codec`:
 // what each costs where it runs, beside the rest of the call, which a loop of it alone does not say.
@@ -18,8 +19,8 @@
 // Not a throughput figure: the in-memory connections copy each batch and deliver it on the next
 // turn (setImmediate), which is cheaper than a socket.
 import { Buffer } from 'node:buffer';
-import { systemClock } from '@skein/core';
-import { ClientStream, RpcServer } from '@skein/stream';
+import { formatAddress, systemClock } from '@skein/core';
+import { ClientStream, FailoverPool, RpcServer } from '@skein/stream';
 import { tcpTransport } from '@skein/transport-tcp';
 import { parseArgs } from 'node:util';
 import { createClient, createServiceDispatch, implement } from '@skein/api';
@@ -68,27 +69,28 @@ class MemoryConn {
   close() {}
 }
 
-let accept;
+/** Each listening server's accept, by port. */
+const accepts = new Map();
 const memoryRuntime = {
   name: 'memory',
   clock: systemClock,
   async listen(address, onConn) {
-    accept = onConn;
+    accepts.set(address.port, onConn);
     return { address, close: async () => {} };
   },
-  async connect() {
+  async connect(address) {
     const client = new MemoryConn('server');
     const server = new MemoryConn('client');
     client.peer = server;
     server.peer = client;
-    accept(server);
+    accepts.get(address.port)(server);
     return client;
   },
 };
 
 const { positionals, values: flags } = parseArgs({ allowPositionals: true, options: { codec: { type: 'string', default: 'msgpack' }, stub: { type: 'string', default: '' } } });
 const layer = positionals[0] ?? 'send';
-if (!['send', 'call', 'api'].includes(layer)) throw new Error(`layer ${layer}: send, call or api`);
+if (!['send', 'call', 'api', 'pool'].includes(layer)) throw new Error(`layer ${layer}: send, call, api or pool`);
 const real = flags.codec === 'stub' ? undefined : codecByName(flags.codec);
 const stubbed = real === undefined ? OPS : flags.stub.split(',').filter((op) => op !== '');
 for (const op of stubbed) if (!OPS.includes(op)) throw new Error(`--stub ${op}: one of ${OPS.join(', ')}`);
@@ -119,7 +121,13 @@ const transport = tcpTransport(memoryRuntime);
 const address = { host: 'memory', port: 1 };
 const server = new RpcServer({ dispatch: layer === 'api' ? createServiceDispatch({ codec: serverCodec, services: [calculator] }) : echoRouter() });
 await server.listen(transport, address);
-const stream = await ClientStream.connect({ transport, address, window: IN_FLIGHT });
+// `pool`: a FailoverPool (round-robin) over this server and two more, as benchmarks/run.js's pool rows.
+const poolAddresses = [address, { host: 'memory', port: 2 }, { host: 'memory', port: 3 }];
+for (const more of poolAddresses.slice(1)) await new RpcServer({ dispatch: echoRouter() }).listen(transport, more);
+const stream =
+  layer === 'pool'
+    ? new FailoverPool({ transport, servers: poolAddresses.map(formatAddress), pool: { stream: { window: IN_FLIGHT } } })
+    : await ClientStream.connect({ transport, address, window: IN_FLIGHT });
 const calc = createClient(Calculator, stream, { codec: clientCodec });
 const msg = new Uint8Array(32).fill(0x5a);
 const opts = {};
@@ -136,7 +144,7 @@ function run(total) {
     };
     const ok = () => next(null);
     const once =
-      layer === 'send'
+      layer === 'send' || layer === 'pool'
         ? () => stream.send(ECHO_MSG, msg, opts, next)
         : layer === 'call'
           ? () => stream.call(ECHO_MSG, msg, opts).then(ok, next)
