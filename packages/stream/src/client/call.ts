@@ -1,4 +1,4 @@
-import { ErrorCode, RpcError, type RemoteError } from '@skein/core';
+import { EMPTY_BYTES, ErrorCode, RpcError, type RemoteError } from '@skein/core';
 
 /** A successful reply: the structured message and the blob, either may be empty. */
 export interface Reply {
@@ -38,13 +38,23 @@ export class Call {
   constructor(
     /** A numeric action, or a string action's request prefix (header room, then the name). */
     readonly action: number | Uint8Array,
-    /** What the call carries; a carrier that keeps the call once it is written may let go of them (ReverseCaller). */
+    /** What the call carries; let go of (`dropPayload`) once nobody will write it. */
     public msg: Uint8Array,
     public blob: Uint8Array,
     readonly timeoutMs: number,
     readonly signal: AbortSignal | undefined,
     private readonly notify: Notify,
   ) {}
+
+  /**
+   * Lets go of what the call carries: it was written, or given up before its turn. A waiting
+   * line lets go of a settled call only lazily (at a later push or shift, which may not come
+   * while the window stays full), and a call on the wire may keep its slot long after.
+   */
+  dropPayload(): void {
+    this.msg = this.blob = EMPTY_BYTES;
+    this.head = undefined;
+  }
 
   finish(err: RpcError | RemoteError | null, reply: Reply | null): void {
     if (this.done) return;

@@ -397,6 +397,8 @@ export class ClientStream implements StreamCaller {
           if (call.headed) this.writeBare(CANCEL_ACTION, call.seq);
         }
       }
+      // Not sent yet (held or waiting): the line keeps it until a later shift, which may never come.
+      if (call.seq === 0) call.dropPayload();
       call.finish(cancelled(), null);
       this.pump();
     };
@@ -751,6 +753,8 @@ export class ClientStream implements StreamCaller {
       if (!held) this.throttler.settled();
       // Held: no reply came, not even the hello's answer (said as for a call on the wire; `retry` tells them apart).
       const why = held ? `no reply from ${this.remote} within ${call.timeoutMs} ms` : `call waited ${call.timeoutMs} ms for the window and was never sent`;
+      // The line keeps it until a later shift, which a full window may put off for good.
+      call.dropPayload();
       call.finish(new RpcError(ErrorCode.Timeout, why, { retry: 'safe' }), null);
     } else {
       this.pending.delete(call.seq);

@@ -240,8 +240,7 @@ export class ConnPool implements StreamCaller {
       slot.used = true;
       return slot.stream!.openOn(stream, action, msg, opts);
     }
-    const opens = (on: ClientStream, timeoutMs: number): void => void on.openOn(stream, action, msg, opts.timeoutMs === undefined ? opts : { ...opts, timeoutMs });
-    const waiting = this.enqueue(action, msg, opts, (err) => stream.finish(err, null), failFast, opens);
+    const waiting = this.enqueue(action, msg, opts, (err) => stream.finish(err, null), failFast, opening(stream, action, msg, opts));
     // A stream ended while it waits (cancelled, a `break`) leaves the queue now, not at its deadline.
     if (waiting) stream.waitsIn(() => waiting.fail(cancelled()));
     return stream;
@@ -625,4 +624,13 @@ const neverSent = (timeoutMs: number): RpcError =>
 /** What a connection carries: calls on the wire and open streams (a connection with a stream is not idle). */
 function carried(s: ClientStream): number {
   return s.inFlight + s.openStreams;
+}
+
+/**
+ * A waiting stream's opening. Made apart from `openOn`: a closure there would share its scope
+ * with the queue's callback, and keep the opening's msg and options for as long as the queue
+ * keeps that (lazily, past a cancel).
+ */
+function opening(stream: StreamCall, action: string | number, msg: Uint8Array, opts: CallOptions): WaitingCall['opens'] {
+  return (on, timeoutMs) => void on.openOn(stream, action, msg, opts.timeoutMs === undefined ? opts : { ...opts, timeoutMs });
 }

@@ -1,8 +1,10 @@
-import type { RpcError } from '@skein/core';
+import { EMPTY_BYTES, type RpcError } from '@skein/core';
 import { cancelled, type Notify } from '../client/call.js';
 import type { CallOptions } from '../client/call-options.js';
 import type { ClientStream } from '../client/client-stream.js';
 import { WaitingLine } from '../internals/waiting-line.js';
+
+const NO_OPTS: CallOptions = Object.freeze({});
 
 /**
  * A call waiting in a pool for a connection. It settles at most once: sent on (it is then the
@@ -16,8 +18,9 @@ export class WaitingCall {
 
   constructor(
     readonly action: string | number,
-    readonly msg: Uint8Array,
-    readonly opts: CallOptions,
+    /** What the call carries: let go of when it fails here (`fail`). */
+    public msg: Uint8Array,
+    public opts: CallOptions,
     private readonly notify: Notify,
     /** When this call's connect budget started to run. */
     readonly budgetStart: number,
@@ -25,7 +28,7 @@ export class WaitingCall {
     readonly deadline: number,
     readonly failFast: boolean,
     /** A stream's opening (not a call): given the connection it goes on and what is left of its timeout. */
-    readonly opens?: (on: ClientStream, timeoutMs: number) => void,
+    public opens?: (on: ClientStream, timeoutMs: number) => void,
   ) {
     const signal = opts.signal;
     if (signal) {
@@ -43,6 +46,12 @@ export class WaitingCall {
   fail(err: RpcError): void {
     if (this.done) return;
     this.settle();
+    // The queue keeps a settled call until a later shift or compaction (an abort makes none,
+    // and no connection may come): what it carries, a blob of its options or a stream's
+    // opening, must not wait with it. Never read again: a done call is skipped.
+    this.msg = EMPTY_BYTES;
+    this.opts = NO_OPTS;
+    this.opens = undefined;
     this.notify(err, null);
   }
 

@@ -452,6 +452,10 @@ export class ServerConn implements FrameHandlers, Responder {
       },
       awaiting: () => this.maybeResume(),
       idle: () => this.endIfDone(),
+      drop: (why: Error) => {
+        this.opts.logger.warn({ remote: this.conn.remote, reason: why.message }, 'closing connection: the peer answers no reverse call');
+        this.conn.close();
+      },
     };
     const agreed = acceptReverseOffer(host, settings, bytes, from, to);
     if (!agreed) return answer;

@@ -28,6 +28,8 @@ export interface ReverseHost {
   awaiting(): void;
   /** The last reverse call was answered or failed: a draining connection may end now. */
   idle(): void;
+  /** The peer is stuck or broken (`why`): its connection is closed. */
+  drop(why: Error): void;
 }
 
 /** The server's settings for calls both ways (its `reverseCalls` option), shared by its connections. */
@@ -55,12 +57,19 @@ const utf8 = new TextEncoder();
  * and while the connection's send buffer is under its high-water mark (a side that reads slowly
  * must not make the server hold a window of calls in the socket's buffer: the offer can be 65 536);
  * the rest wait in a bounded line, as in a ClientStream. A reverse call whose caller gave up
- * (timeout, signal) keeps its window slot until its answer comes, since that side still runs it.
+ * (timeout, signal) keeps its window slot until its answer comes, since that side still runs it
+ * (there is no cancel for reverse calls). When every slot is held so and a waiting call's whole
+ * timeout passes without one answer, the peer is taken for stuck and its connection is closed:
+ * otherwise every later call would wait and time out, unsent, for as long as the connection lives.
  */
 export class ReverseCaller implements Caller {
   private nextSeq = 1;
   /** On the wire, by seq: settled ones too, until their answer frees the slot. */
   private readonly onWire = new SeqTable<Call>();
+  /** Calls on the wire whose callers gave up (timed out, cancelled): their slots wait for answers nobody reads. */
+  private abandoned = 0;
+  /** Ticked time since when every slot of the window is abandoned (-1: not so). */
+  private stalledSince = -1;
   private readonly waiting = new WaitingLine<Call>();
   private readonly header = new Uint8Array(RESPONSE_HEADER_LENGTH);
   private readonly prefixes = new Map<string | number, Uint8Array>();
@@ -134,6 +143,7 @@ export class ReverseCaller implements Caller {
     // connection, and with it this call (IO), instead of leaving it settled by nobody.
     const outcome = call.done ? undefined : readAnswer(bytes, msgAt + ANSWER_FLAG_FIELD, msgEnd, end, bytes[msgAt]!);
     this.onWire.delete(seq);
+    if (call.done) this.unabandon();
     if (outcome !== undefined) {
       this.deadlines!.remove(call);
       call.finish(...outcome);
@@ -164,7 +174,7 @@ export class ReverseCaller implements Caller {
       call.finish(new RpcError(ErrorCode.IO, `connection from ${this.host.remote} lost with the reverse call out: it may have run (${cause.message})`, { cause }), null);
     }
     for (const call of this.waiting.drain()) {
-      call.finish(new RpcError(ErrorCode.IO, `connection from ${this.host.remote} lost before the reverse call was sent`, { cause, retry: 'safe' }), null);
+      call.finish(new RpcError(ErrorCode.IO, `connection from ${this.host.remote} lost before the reverse call was sent: ${cause.message}`, { cause, retry: 'safe' }), null);
     }
   }
 
@@ -180,7 +190,7 @@ export class ReverseCaller implements Caller {
     if (call.blob.length !== 0) this.host.write(call.blob);
     // Written, never sent again: the call keeps its slot until its answer, which a peer may never
     // send, and must not keep what it carried with it (a peer offers up to 65 536 slots).
-    dropPayload(call);
+    call.dropPayload();
     if (this.onWire.size === 1) this.host.awaiting();
   }
 
@@ -206,9 +216,15 @@ export class ReverseCaller implements Caller {
   /** Fails a call past its deadline: on the wire (Timeout, may have run; its slot stays until the answer) or waiting (never sent). */
   private readonly expire = (call: Call): void => {
     if (call.done) return;
-    if (call.seq !== 0) return call.finish(new RpcError(ErrorCode.Timeout, `no answer from ${this.host.remote} to a reverse call within ${call.timeoutMs} ms`), null);
+    if (call.seq !== 0) {
+      this.abandon();
+      return call.finish(new RpcError(ErrorCode.Timeout, `no answer from ${this.host.remote} to a reverse call within ${call.timeoutMs} ms`), null);
+    }
+    // It waited its whole timeout while every slot was held by a call nobody waits for, and the
+    // peer answered none of them: it never will, and every later call would wait the same way.
+    if (this.stalledSince >= 0 && this.pace!.elapsed - this.stalledSince >= call.timeoutMs) return this.peerStuck(call.timeoutMs);
     this.waiting.settled();
-    dropPayload(call);
+    call.dropPayload();
     call.finish(new RpcError(ErrorCode.Timeout, `reverse call waited ${call.timeoutMs} ms for the window and was never sent`, { retry: 'safe' }), null);
   };
 
@@ -217,11 +233,36 @@ export class ReverseCaller implements Caller {
       if (call.done) return;
       // Waiting: it leaves the line. On the wire: it keeps its slot until the answer.
       if (call.seq === 0) this.waiting.settled();
-      dropPayload(call);
+      else this.abandon();
+      call.dropPayload();
       this.deadlines!.remove(call);
       call.finish(cancelled(), null);
     };
     signal.addEventListener('abort', call.onAbort, { once: true });
+  }
+
+  /** A call on the wire was given up on: its slot now waits for an answer nobody reads. */
+  private abandon(): void {
+    if (++this.abandoned >= this.window && this.stalledSince < 0) this.stalledSince = this.pace!.elapsed;
+  }
+
+  /** An abandoned call's answer came: its slot is free again, and the peer is alive. */
+  private unabandon(): void {
+    this.abandoned--;
+    this.stalledSince = -1;
+  }
+
+  /**
+   * Closes the connection of a peer that holds every slot with calls it does not answer: the
+   * calls waiting fail unsent (IO, safe to retry elsewhere), saying why; those it holds were
+   * settled already. Nothing that may have run is sent again.
+   */
+  private peerStuck(waitedMs: number): void {
+    const why = new Error(
+      `${this.host.remote} answered none of the ${this.window} reverse calls its window holds, all given up on by their callers (timed out or cancelled), while a call waited ${waitedMs} ms for a slot: closing the connection`,
+    );
+    this.close(why);
+    this.host.drop(why);
   }
 
   /** `action u32 | action string`, the part in front of the call's msg; kept per action. */
@@ -255,14 +296,6 @@ export class ReverseCaller implements Caller {
     }
     if (blob.length > maxBlob) throw new RpcError(ErrorCode.FrameTooLarge, `reverse call blob of ${blob.length} bytes exceeds ${this.host.remote}'s limit of ${maxBlob}`);
   }
-}
-
-/**
- * Lets go of what a call carries: written, or given up while it waited (the waiting line lets
- * go of settled calls only lazily, at its next push or shift, which may never come).
- */
-function dropPayload(call: Call): void {
-  call.msg = call.blob = EMPTY_BYTES;
 }
 
 /** A reverse answer's body, `bytes[from, msgEnd)` after its flag byte, with the blob up to `end`. */

@@ -1,0 +1,96 @@
+import { ErrorCode, RpcError } from '@skein/core';
+import { waitFor } from '@skein/test-utils';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createRouter, type Caller } from '../src/index.js';
+import { startServer } from './harness.js';
+import type { ReverseCaller } from '../src/server/reverse-caller.js';
+
+const cleanup: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const f of cleanup.splice(0).reverse()) await f();
+});
+
+const WINDOW = 4;
+const utf8 = new TextEncoder();
+
+/** A call's outcome: its reply's text, or its error. */
+const outcome = (c: Caller, action: string, opts: { timeoutMs?: number; signal?: AbortSignal } = {}) =>
+  new Promise<string | RpcError>((resolve) => c.send(action, utf8.encode('hi'), opts, (err, reply) => resolve(err ? (err as RpcError) : new TextDecoder().decode(reply!.msg))));
+
+/** A handler that never answers and ignores its signal: a stuck (or hostile) peer's. */
+const never = () => new Promise<never>(() => {});
+
+describe('window slots held by calls their callers gave up on', () => {
+  it('ClientStream: a call that timed out or was cancelled on the wire frees its slot at once, whatever the server does', async () => {
+    let stuck = 0;
+    const s = await startServer({ stuck: () => (stuck++, never()), echo: (req) => req.msg });
+    cleanup.push(() => s.server.close());
+    // Plain calls (no head): the server tracks none of them, so it never answers or stops them.
+    const stream = await s.connect({ window: WINDOW, timeoutMs: 50, keepaliveMs: 0 });
+    cleanup.push(() => stream.destroy());
+    await stream.ping();
+    const timedOut = await Promise.all(Array.from({ length: WINDOW }, () => outcome(stream, 'stuck')));
+    expect(timedOut.every((e) => e instanceof RpcError && e.code === ErrorCode.Timeout && e.retry !== 'safe')).toBe(true);
+    const ac = new AbortController();
+    const cancelledCalls = Array.from({ length: WINDOW }, () => outcome(stream, 'stuck', { signal: ac.signal }));
+    await waitFor(() => stuck === 2 * WINDOW);
+    ac.abort();
+    expect((await Promise.all(cancelledCalls)).every((e) => e instanceof RpcError && e.code === ErrorCode.Cancelled)).toBe(true);
+    // 2 × window calls still run on the server, unanswered; the window is free all the same.
+    expect(stream.inFlight).toBe(0);
+    expect(await outcome(stream, 'echo')).toBe('hi');
+  });
+
+  it('ReverseCaller: a peer that answers none of a full window of given-up calls loses its connection, with a clear error, instead of stalling every later call', async () => {
+    let hung = 0;
+    const s = await startServer({}, { reverseCalls: { timeoutMs: 60_000 } });
+    cleanup.push(() => s.server.close());
+    const peer = await s.connect({ keepaliveMs: 0, serveWindow: WINDOW, serve: createRouter({ hang: () => (hung++, never()), echo: (req) => req.msg }) });
+    cleanup.push(() => peer.destroy());
+    await peer.ping();
+    const caller = s.server.openConnections()[0]!.caller!;
+    // Half the window times out, half is cancelled: every slot is held by a call nobody waits for.
+    const timedOut = Array.from({ length: WINDOW / 2 }, () => outcome(caller, 'hang', { timeoutMs: 30 }));
+    const ac = new AbortController();
+    const cancelledCalls = Array.from({ length: WINDOW / 2 }, () => outcome(caller, 'hang', { signal: ac.signal }));
+    await waitFor(() => hung === WINDOW);
+    ac.abort();
+    const given = await Promise.all([...timedOut, ...cancelledCalls]);
+    expect(given.map((e) => (e as RpcError).code)).toEqual([ErrorCode.Timeout, ErrorCode.Timeout, ErrorCode.Cancelled, ErrorCode.Cancelled]);
+    // The connection still answers pings: only the reverse calls are stuck.
+    await peer.ping();
+    // A later call waits for a slot that never frees. It must not time out "never sent" (and the
+    // next one after it, forever): the connection is closed, and the call learns why.
+    const later = await outcome(caller, 'echo', { timeoutMs: 100 });
+    expect(later).toBeInstanceOf(RpcError);
+    expect(later).toMatchObject({ code: ErrorCode.IO, retry: 'safe' });
+    expect((later as RpcError).message).toMatch(/answered none of the 4 reverse calls/);
+    // The peer's side is closed too (a pool reconnects), and a new reverse call fails at once, unsent.
+    await waitFor(() => peer.state === 'closed');
+    expect(await outcome(caller, 'echo', { timeoutMs: 60_000 })).toMatchObject({ code: ErrorCode.IO, retry: 'safe' });
+    expect(hung).toBe(WINDOW);
+  });
+
+  it('ReverseCaller: a peer that answers late, within a waiting call\'s timeout, keeps its connection and runs the call', async () => {
+    const release: (() => void)[] = [];
+    const s = await startServer({}, { reverseCalls: { timeoutMs: 60_000 } });
+    cleanup.push(() => s.server.close());
+    const peer = await s.connect({
+      keepaliveMs: 0,
+      serveWindow: WINDOW,
+      serve: createRouter({ slow: (req) => new Promise<Uint8Array>((r) => release.push(() => r(req.msg))), echo: (req) => req.msg }),
+    });
+    cleanup.push(() => peer.destroy());
+    await peer.ping();
+    const caller = s.server.openConnections()[0]!.caller!;
+    const given = await Promise.all(Array.from({ length: WINDOW }, () => outcome(caller, 'slow', { timeoutMs: 30 })));
+    expect(given.every((e) => e instanceof RpcError && e.code === ErrorCode.Timeout)).toBe(true);
+    const later = outcome(caller, 'echo', { timeoutMs: 60_000 });
+    await waitFor(() => (caller as ReverseCaller).queued === 1);
+    // One late answer frees one slot: the waiting call goes, on the same connection.
+    release.shift()!();
+    expect(await later).toBe('hi');
+    expect(peer.state).toBe('open');
+    for (const r of release.splice(0)) r();
+  });
+});
