@@ -239,12 +239,26 @@ export class ClientStream implements StreamCaller {
    * promise per call. Bad arguments are reported through `notify` too, before anything is sent.
    */
   send(action: string | number, msg: Uint8Array, opts: CallOptions, notify: Notify): void {
+    this.accept(action, msg, opts, notify, undefined);
+  }
+
+  /**
+   * @internal `send`, bounded here by `boundMs` in place of its timeout: what a pool left of the
+   * call's time after it waited for a connection. Not the caller's timeout: the call carries a
+   * deadline only if `opts.timeoutMs` is set (then `boundMs` is what is left of it), so a call
+   * goes the same way whether it waited or not. `opts.timeoutMs` was checked by the pool.
+   */
+  sendWithin(action: string | number, msg: Uint8Array, opts: CallOptions, notify: Notify, boundMs: number): void {
+    this.accept(action, msg, opts, notify, boundMs);
+  }
+
+  private accept(action: string | number, msg: Uint8Array, opts: CallOptions, notify: Notify, boundMs: number | undefined): void {
     const blob = opts.blob ?? EMPTY_BYTES;
     let wireAction: number | Uint8Array;
     let timeoutMs: number;
     try {
       wireAction = this.checkCall(action, msg, blob);
-      timeoutMs = callTimeout(opts.timeoutMs, this.defaultTimeoutMs);
+      timeoutMs = boundMs ?? callTimeout(opts.timeoutMs, this.defaultTimeoutMs);
     } catch (err) {
       return notify(err as RpcError, null);
     }

@@ -512,7 +512,9 @@ export class ConnPool implements StreamCaller {
     for (let call = this.waiting.shift(); call; call = this.waiting.shift()) {
       const slot = this.pick();
       if (!slot) return this.waiting.unshift(call); // a callback closed the pool meanwhile
-      // In ticked time, as the deadline: what is left of the call's timeout, never less.
+      // In ticked time, as the deadline: what is left of the call's timeout (its own, or the
+      // default), never less. It bounds the call on the stream without becoming its timeout: a
+      // call with none of its own sends no deadline, as it would have on a ready connection.
       const remaining = call.deadline - this.pace!.elapsed;
       if (remaining <= 0) {
         call.fail(neverSent(call.opts.timeoutMs ?? this.defaultTimeoutMs));
@@ -521,7 +523,7 @@ export class ConnPool implements StreamCaller {
       slot.lastUsed = now;
       const notify = call.release();
       if (call.opens) call.opens(slot.stream!, remaining);
-      else slot.stream!.send(call.action, call.msg, { ...call.opts, timeoutMs: remaining }, notify);
+      else slot.stream!.sendWithin(call.action, call.msg, call.opts, notify, remaining);
     }
   }
 
