@@ -29,8 +29,10 @@ export type { Logger, LogLevel } from './logger.js';
 export { parseAddress, formatAddress } from './address.js';
 export type { Address } from './address.js';
 // TLS: one options shape for every runtime and transport, and the verified identity of a peer (docs/tls.md)
-export { resolveTls, sniName, reloadedTls, reloadedTlsOptions, identityOf, tlsFailure, unusableTls, tlsCloseError, looksLikeTls, SKEIN_ALPN, DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS } from './tls.js';
+export { resolveTls, sniName, reloadedTls, reloadedTlsOptions, identityOf, tlsFailure, unusableTls, refuseDamagedCa, tlsCloseError, looksLikeTls, SKEIN_ALPN, DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS } from './tls.js';
 export type { TlsOptions, ResolvedTls, PeerIdentity, Pem, DetailedPeerCertificate } from './tls.js';
+export { parsedBy } from './pem-certificates.js';
+export type { CertificateParser } from './pem-certificates.js';
 export { systemClock } from './clock.js';
 
 // ── Contracts for runtime authors (a platform's sockets and timers) and transport authors (frames over a connection)

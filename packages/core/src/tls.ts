@@ -1,4 +1,5 @@
 import { ErrorCode } from './error-code.js';
+import { damagedCa, damagedCertificate, type CertificateParser } from './pem-certificates.js';
 import { RpcError, invalidArgument } from './rpc-error.js';
 
 /** PEM text, or its bytes. */
@@ -86,6 +87,11 @@ export function resolveTls(tls: TlsOptions, side: 'connect' | 'listen'): Resolve
   if (ca?.some((one) => !one.includes('-----BEGIN CERTIFICATE-----'))) throw unusableTls('tls.ca holds no PEM certificate (-----BEGIN CERTIFICATE-----)');
   // An empty list is no CA either (OpenSSL then trusts nothing, not its default roots): omit ca for those.
   if (ca?.length === 0) throw unusableTls('tls.ca is an empty list: it would trust no certificate (leave ca out for the default roots)');
+  // A damaged block would be skipped, silently, with those after it (see pem-certificates.ts).
+  refuseDamagedCa(ca);
+  // rustls (Deno) serves a chain whose later certificate is damaged, and clients refuse it then.
+  const certProblem = tls.cert === undefined ? undefined : damagedCertificate(text(tls.cert));
+  if (certProblem !== undefined) throw unusableTls(`tls.cert: ${certProblem}`);
   if (side === 'listen') {
     if (tls.cert === undefined) throw invalidArgument('a TLS listener needs tls.cert and tls.key');
     if (requestCert && ca === undefined) throw invalidArgument('tls.requestCert needs tls.ca: the CAs client certificates must chain to');
@@ -103,6 +109,16 @@ export function resolveTls(tls: TlsOptions, side: 'connect' | 'listen'): Resolve
     requestCert,
     handshakeTimeoutMs,
   };
+}
+
+/**
+ * Refuses a CA holding a damaged certificate (`damagedCa`) with the InvalidArgument a listen,
+ * connect or reloadTls rejects with. resolveTls checks the structure for every runtime; a
+ * runtime with a certificate parser of its own (Node's X509Certificate) checks again with it.
+ */
+export function refuseDamagedCa(ca: readonly string[] | undefined, parse?: CertificateParser): void {
+  const why = ca === undefined ? undefined : damagedCa(ca, parse);
+  if (why !== undefined) throw unusableTls(why);
 }
 
 /**

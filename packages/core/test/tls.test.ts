@@ -10,8 +10,13 @@ const invalid = (f: () => unknown): string => {
   }
 };
 
-/** Enough of a PEM CA for resolveTls, which only looks for a certificate in it (the runtime parses it). */
-const A = '-----BEGIN CERTIFICATE-----\nA\n-----END CERTIFICATE-----\n';
+/**
+ * Enough of a PEM CA for resolveTls, which checks its structure only (the runtime parses it): a
+ * SEQUENCE of a tbsCertificate (serial 1, five empty SEQUENCEs), an empty SEQUENCE and a BIT STRING.
+ */
+const A = '-----BEGIN CERTIFICATE-----\nMBQwDQIBATAAMAAwADAAMAAwAAMBAA==\n-----END CERTIFICATE-----\n';
+const pem = (body: string): string => `-----BEGIN CERTIFICATE-----\n${body}\n-----END CERTIFICATE-----\n`;
+const der = (hex: string): string => pem(btoa(String.fromCharCode(...(hex.match(/../g) ?? []).map((h) => parseInt(h, 16)))));
 
 describe('resolveTls', () => {
   it('fills in the defaults, reads PEM bytes and a single CA', () => {
@@ -37,6 +42,31 @@ describe('resolveTls', () => {
     ['a CA as TRUSTED CERTIFICATE (openssl x509 -trustout)', { ca: '-----BEGIN TRUSTED CERTIFICATE-----\nA\n-----END TRUSTED CERTIFICATE-----\n' }, 'connect'],
   ])('refuses %s with InvalidArgument', (_, tls, side) => {
     expect(invalid(() => resolveTls(tls, side))).toBe('InvalidArgument');
+  });
+
+  it.each<[string, string, RegExp]>([
+    ['a body that is not base64', pem('not base64'), /: tls\.ca: certificate 1 of 1 \(line 1\) is not base64/],
+    ['base64 with a character that is not', pem('MBQwDQIBATAAMAAwADAAMAAwAAMBA!=='), /certificate 1 of 1 \(line 1\) is not base64/],
+    ['a block with no END line', A + '-----BEGIN CERTIFICATE-----\nMBQw\n', /certificate 2 of 2 \(line 4\) has no -----END CERTIFICATE----- line/],
+    ['a certificate cut short', der('3014300d020101300030003000300030'), /certificate 1 of 1 .* longer than what holds it/],
+    ['bytes after the certificate', der('3014300d0201013000300030003000300030000301000000'), /2 bytes after its end/],
+    ['no SEQUENCE at the start', der('3114300d020101300030003000300030003000030100'), /does not start with a SEQUENCE/],
+    ['a damaged field tag (the serial is no INTEGER)', der('3014300d040101300030003000300030003000030100'), /fields are not those of a certificate/],
+    ['two parts instead of three', der('3011300d020101300030003000300030003000'), /not the three parts of a certificate/],
+    ['an indefinite length (not DER)', der('3080300d020101300030003000300030003000030100'), /a bad length/],
+    ['a good certificate, then a damaged one', A + '\n' + pem('QQ=='), /certificate 2 of 2 \(line 5\)/],
+  ])('refuses a CA holding %s with InvalidArgument naming the certificate', (_, ca, why) => {
+    expect(() => resolveTls({ ca }, 'connect')).toThrow(why);
+    expect(invalid(() => resolveTls({ ca }, 'connect'))).toBe('InvalidArgument');
+    // One of several is named by its place.
+    expect(() => resolveTls({ ca: [A, ca] }, 'connect')).toThrow(/^tls: cannot use .*: tls\.ca\[1\]: certificate/);
+  });
+
+  it('takes a bundle of certificates with comments, blank lines and CRLF between and inside them', () => {
+    const bundle = `# Root 1\r\n${A.replace(/\n/g, '\r\n')}\r\n\r\n# Root 2\n  \n${pem('MBQwDQIB\nATAAMAAw\n  ADAAMAAwAAMBAA==')}# the end\n`;
+    expect(resolveTls({ ca: bundle }, 'connect').ca).toEqual([bundle]);
+    // A v1 certificate has no [0] version, a v3 one has it and extensions ([3]) after the key.
+    expect(invalid(() => resolveTls({ ca: der('301b3014a00302010202010130003000300030003000a3003000030100') }, 'connect'))).toBe('accepted');
   });
 
   it('reloadedTls keeps the listen options and takes the new certificate', () => {

@@ -1,9 +1,9 @@
-import { DEFAULT_CONNECT_TIMEOUT_MS, connectFailed, connectTimerMs, formatAddress, resolveTls, tlsFailure } from '@skein/core';
+import { DEFAULT_CONNECT_TIMEOUT_MS, connectFailed, connectTimerMs, formatAddress, tlsFailure } from '@skein/core';
 import type { Address, ByteConn, ConnectOptions, ResolvedTls } from '@skein/core';
 import { BunByteConn, socketHandlers } from './byte-conn.js';
 import type { BunApi } from './native-api.js';
 import { bunTarget, describe } from './socket-address.js';
-import { TlsState, bunTls, handshakeRefusal } from './tls.js';
+import { TlsState, bunTls, handshakeRefusal, resolveBunTls, tlsLoadFailure } from './tls.js';
 
 declare const Bun: BunApi;
 
@@ -16,7 +16,7 @@ export function connect(address: Address, options: ConnectOptions = {}): Promise
   const timeoutMs = options.timeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
   let secure: ResolvedTls | undefined;
   try {
-    secure = options.tls === undefined ? undefined : resolveTls(options.tls, 'connect');
+    secure = options.tls === undefined ? undefined : resolveBunTls(options.tls, 'connect');
   } catch (err) {
     return Promise.reject(err);
   }
@@ -28,7 +28,7 @@ export function connect(address: Address, options: ConnectOptions = {}): Promise
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      reject(handshaking ? tlsFailure(remote, why, err) : connectFailed(remote, why, err));
+      reject((secure && !handshaking && tlsLoadFailure(err)) || (handshaking ? tlsFailure(remote, why, err) : connectFailed(remote, why, err)));
     };
     let timer = setTimeout(() => fail(undefined, `no connection after ${timeoutMs} ms`), connectTimerMs(timeoutMs));
     const handlers = socketHandlers((socket) => {

@@ -3,7 +3,7 @@ import { BunByteConn, socketHandlers } from './byte-conn.js';
 import type { BunApi, BunSocketListener } from './native-api.js';
 import { bunTarget, describe, remoteOf } from './socket-address.js';
 import { socketFiles } from './socket-file.js';
-import { TlsState, bunTls, loadedListenTls, resolveListenTls } from './tls.js';
+import { TlsState, bunTls, loadedListenTls, resolveListenTls, tlsLoadFailure } from './tls.js';
 
 declare const Bun: BunApi;
 
@@ -23,7 +23,7 @@ export async function listen(address: Address, accept: (conn: ByteConn) => void,
       // Without allowHalfOpen Bun closes both directions when the peer half-closes, dropping replies.
       return Bun.listen({ ...bunTarget(at), allowHalfOpen: true, socket: handlers, ...(tls && { tls: bunTls(tls.settings, 'listen') }) });
     } catch (err) {
-      throw listenFailed(formatAddress(at), describe(err), err);
+      throw (tls && tlsLoadFailure(err)) || listenFailed(formatAddress(at), describe(err), err);
     }
   };
   const server = open(address);

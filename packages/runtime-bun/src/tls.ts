@@ -1,4 +1,5 @@
-import { identityOf, listenFailed, resolveTls, sniName, unusableTls, type Address, type PeerIdentity, type ResolvedTls, type TlsOptions } from '@skein/core';
+import { X509Certificate } from 'node:crypto';
+import { identityOf, listenFailed, parsedBy, refuseDamagedCa, resolveTls, sniName, unusableTls, type Address, type RpcError, type PeerIdentity, type ResolvedTls, type TlsOptions } from '@skein/core';
 import type { BunApi, BunSocket, BunSocketListener, BunTlsOptions } from './native-api.js';
 import { describe } from './socket-address.js';
 
@@ -20,7 +21,30 @@ export function bunTls(s: ResolvedTls, side: 'connect' | 'listen', address?: Add
   };
 }
 
-export const resolveListenTls = (tls: TlsOptions): ResolvedTls => resolveTls(tls, 'listen');
+/** BoringSSL's own certificate parser (Bun's node:crypto): it refuses damage inside a field (a name, a key) that core's structural check lets through. */
+const x509Problem = parsedBy(X509Certificate);
+
+/**
+ * `tls` checked and with its defaults. BoringSSL refuses a CA whose first certificate is
+ * damaged ("Invalid CA"), but loads one whose later certificate is, silently, without it: each
+ * certificate of the CA is parsed first, as BoringSSL would, and a damaged one refused.
+ */
+export function resolveBunTls(tls: TlsOptions, side: 'connect' | 'listen'): ResolvedTls {
+  const s = resolveTls(tls, side);
+  refuseDamagedCa(s.ca, x509Problem);
+  return s;
+}
+
+export const resolveListenTls = (tls: TlsOptions): ResolvedTls => resolveBunTls(tls, 'listen');
+
+/**
+ * An error of Bun.listen or Bun.connect with TLS that is BoringSSL's (ERR_OSSL_*, ERR_BORINGSSL:
+ * a damaged key, a key that is not the certificate's) rather than the system's (an errno, EMFILE,
+ * ECONNREFUSED): the InvalidArgument the listen or connect rejects with.
+ */
+export function tlsLoadFailure(err: unknown): RpcError | undefined {
+  return /^ERR_(OSSL|BORINGSSL)/.test((err as { code?: string })?.code ?? '') ? unusableTls(describe(err), err) : undefined;
+}
 
 /**
  * `tls` for a listener on `host`, checked and loaded once by BoringSSL on a port of its own

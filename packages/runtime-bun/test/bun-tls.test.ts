@@ -9,4 +9,5 @@ tlsRuntimeConformance({
   mtlsServer: true,
   identity: true,
   tls13Only: true,
+  parsesCertificates: true,
 });

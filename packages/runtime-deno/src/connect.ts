@@ -1,4 +1,4 @@
-import { DEFAULT_CONNECT_TIMEOUT_MS, connectFailed, connectTimerMs, formatAddress, tlsFailure } from '@skein/core';
+import { DEFAULT_CONNECT_TIMEOUT_MS, connectFailed, connectTimerMs, formatAddress, tlsFailure, unusableTls } from '@skein/core';
 import type { Address, ByteConn, ConnectOptions, ResolvedTls } from '@skein/core';
 import { DenoByteConn } from './byte-conn.js';
 import type { DenoApi, DenoConn } from './native-api.js';
@@ -57,6 +57,8 @@ async function connectSecure(address: { host: string; port: number }, s: Resolve
       : await abortable(Deno.connectTls(options), abort.signal);
   } catch (err) {
     if ((err as Error)?.name === 'NotCapable') throw err;
+    // rustls would not load the client certificate, key or CA (a damaged key), before dialling.
+    if ((err as Error)?.name === 'InvalidData') throw unusableTls(describe(err), err);
     throw connectFailed(remote, abort.signal.aborted ? `no connection after ${timeoutMs} ms` : describe(err), err);
   } finally {
     clearTimeout(timer);

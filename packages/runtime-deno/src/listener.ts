@@ -1,4 +1,4 @@
-import { clearStaleSocket, formatAddress, invalidArgument, listenFailed, reloadedTlsOptions, type Address, type ByteConn, type ByteListener, type ListenOptions, type ResolvedTls, type TlsOptions } from '@skein/core';
+import { clearStaleSocket, formatAddress, invalidArgument, listenFailed, reloadedTlsOptions, unusableTls, type Address, type ByteConn, type ByteListener, type ListenOptions, type ResolvedTls, type TlsOptions } from '@skein/core';
 import { DenoByteConn } from './byte-conn.js';
 import type { DenoApi, DenoConn, DenoListener } from './native-api.js';
 import { denoTarget, describe, remoteOf } from './socket-address.js';
@@ -27,7 +27,10 @@ function open(address: Address, tls: ResolvedTls | undefined): DenoListener {
   try {
     return tls && !('path' in address) ? Deno.listenTls(listenOptions(address, tls)) : Deno.listen(denoTarget(address));
   } catch (err) {
-    throw listenFailed(formatAddress(address), describe(err), err);
+    // Deno's OS errors say "(os error N)"; rustls's (InvalidData: a damaged key) are the certificate's.
+    const why = describe(err);
+    if (tls && !/\(os error \d+\)/.test(why)) throw unusableTls(why, err);
+    throw listenFailed(formatAddress(address), why, err);
   }
 }
 

@@ -16,8 +16,10 @@ import { connectTls } from './tls.js';
 export function connect(address: Address, options: ConnectOptions = {}): Promise<ByteConn> {
   const { timeoutMs = DEFAULT_CONNECT_TIMEOUT_MS, noDelay = true } = options;
   let secure: ResolvedTls | undefined;
+  let secureOptions: tls.ConnectionOptions | undefined;
   try {
     secure = options.tls === undefined ? undefined : resolveTls(options.tls, 'connect');
+    secureOptions = secure && connectTls(address, secure);
   } catch (err) {
     return Promise.reject(err);
   }
@@ -25,7 +27,7 @@ export function connect(address: Address, options: ConnectOptions = {}): Promise
   return new Promise((resolve, reject) => {
     const target = { ...netTarget(address), allowHalfOpen: true };
     // A plaintext socket reads into the process's shared buffer (read-buffer.ts); TLS has no `onread`.
-    const socket = secure ? tls.connect({ ...target, ...connectTls(address, secure) }) : net.connect(OWN_READS ? { ...target, onread: readInto(NodeByteConn.onRead) } : target);
+    const socket = secureOptions ? tls.connect({ ...target, ...secureOptions }) : net.connect(OWN_READS ? { ...target, onread: readInto(NodeByteConn.onRead) } : target);
     // Paused before it connects, so nothing is read until the caller binds (TLS still handshakes).
     socket.pause();
     let timer = setTimeout(() => fail(new Error(`no connection within ${timeoutMs} ms`)), connectTimerMs(timeoutMs));

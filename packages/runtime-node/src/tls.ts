@@ -1,6 +1,7 @@
+import { X509Certificate } from 'node:crypto';
 import net from 'node:net';
 import tls from 'node:tls';
-import { connectTimerMs, identityOf, sniName, unusableTls, reloadedTlsOptions, resolveTls, type Address, type PeerIdentity, type ResolvedTls, type TlsOptions } from '@skein/core';
+import { connectTimerMs, identityOf, parsedBy, sniName, unusableTls, refuseDamagedCa, reloadedTlsOptions, resolveTls, type Address, type PeerIdentity, type ResolvedTls, type TlsOptions } from '@skein/core';
 
 /** A TLS listener's current settings: swapped whole by `reloadTls`, read by each new connection. */
 export interface ServerTls {
@@ -17,7 +18,16 @@ export function reloadServerTls(current: ServerTls, next: TlsOptions): ServerTls
   return serverTls(reloadedTlsOptions(current.given, next));
 }
 
+/** OpenSSL's own certificate parser: it refuses damage inside a field (a name, a key) that core's structural check lets through. */
+const x509Problem = parsedBy(X509Certificate);
+
+/**
+ * The context of a listener or a client. OpenSSL throws for a damaged certificate or key, but
+ * loads a CA up to its first damaged certificate, silently: each certificate of the CA is
+ * parsed first, as OpenSSL would, and a damaged one refused.
+ */
 function secureContext(s: ResolvedTls): tls.SecureContext {
+  refuseDamagedCa(s.ca, x509Problem);
   try {
     return tls.createSecureContext({ cert: s.cert, key: s.key, ca: s.ca, minVersion: s.minVersion });
   } catch (err) {
@@ -68,16 +78,17 @@ function verifyError(socket: tls.TLSSocket): string | undefined {
   return err ? `${err.code ?? ''} ${err.message}`.trim() : undefined;
 }
 
-/** `tls.connect` options for a client. */
+/**
+ * `tls.connect` options for a client. Its context is made here, as for a listener, so that a
+ * damaged certificate, key or CA is our InvalidArgument (tls.connect would throw OpenSSL's own
+ * error, or take a damaged CA silently).
+ */
 export function connectTls(address: Address, s: ResolvedTls): tls.ConnectionOptions {
   const host = 'path' in address ? undefined : address.host;
   // Without a servername Node checks the certificate against the host dialled (its IP SANs for an IP).
   const servername = sniName(host, s);
   return {
-    cert: s.cert,
-    key: s.key,
-    ca: s.ca,
-    minVersion: s.minVersion,
+    secureContext: secureContext(s),
     ALPNProtocols: s.alpn === undefined ? undefined : [s.alpn],
     ...(servername !== undefined && { servername }),
     ...(servername === undefined && s.servername === undefined && host === undefined && { checkServerIdentity: () => undefined }),

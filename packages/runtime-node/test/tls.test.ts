@@ -4,7 +4,7 @@ import tls from 'node:tls';
 import { execFileSync } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ErrorCode, RpcError, type TlsOptions } from '@skein/core';
-import { suiteCerts, tmpSocketPath, waitFor } from '@skein/test-utils';
+import { caBundle, damagedInside, damagedPems, suiteCerts, tmpSocketPath, waitFor } from '@skein/test-utils';
 import { nodeRuntime } from '../src/index.js';
 import { bytes, listenQueue, record } from './recorder.js';
 
@@ -203,6 +203,51 @@ describe('TLS on node:tls', () => {
     const q = await tlsQueue(serverTls());
     expect(await code(nodeRuntime.connect(q.listener.address, { tls: { ca: [], servername: 'localhost' } }))).toBe('InvalidArgument');
     expect(await code(q.listener.reloadTls!({ ca: [] }))).toBe('InvalidArgument');
+  });
+
+  // OpenSSL loads a CA up to its first damaged certificate, silently: the listener (or client)
+  // then trusts nothing, or less than given, and every handshake fails later, confusingly.
+  it('a damaged tls.ca is InvalidArgument naming it and the certificate, at listen, connect and reloadTls', async () => {
+    const why = (p: Promise<unknown>) => p.then((x) => ((x as { close?: () => unknown }).close?.(), 'resolved'), (e: unknown) => (RpcError.is(e, ErrorCode.InvalidArgument) ? e.message : String(e)));
+    const q = await tlsQueue(mtls());
+    for (const { name, pem, block } of damagedPems(certs.ca)) {
+      const named = new RegExp(`tls\\.ca: certificate ${block} of ${block} \\(line \\d+\\)`);
+      expect(await why(nodeRuntime.listen(LOCAL, () => {}, { tls: serverTls({ ca: pem, requestCert: true }) })), name).toMatch(named);
+      expect(await why(nodeRuntime.connect(q.listener.address, { tls: clientTls({ ca: pem, ...certs.client }) })), name).toMatch(named);
+      expect(await why(q.listener.reloadTls!({ ca: pem })), name).toMatch(named);
+      // One of a list is named by its index.
+      expect(await why(nodeRuntime.connect(q.listener.address, { tls: clientTls({ ca: [certs.foreignCa, pem] }) })), name).toMatch(/tls\.ca\[1\]: certificate/);
+    }
+    // Damage inside a field, which only OpenSSL's parser sees: OpenSSL would load the bundle up to it (foreignCa only).
+    const inside = certs.foreignCa + damagedInside(certs.ca) + certs.ca;
+    const parsed = /tls\.ca: certificate 2 of 3 \(line \d+\) does not parse as a certificate: .*wrong tag/;
+    expect(await why(nodeRuntime.listen(LOCAL, () => {}, { tls: serverTls({ ca: inside, requestCert: true }) }))).toMatch(parsed);
+    expect(await why(nodeRuntime.connect(q.listener.address, { tls: clientTls({ ca: inside, ...certs.client }) }))).toMatch(parsed);
+    // The listener kept its CA through the refused reloads.
+    const client = await nodeRuntime.connect(q.listener.address, { tls: clientTls(certs.client) });
+    client.close();
+  });
+
+  it('a CA bundle of several certificates, with comments and blank lines between them, loads whole (a client of its last CA is let in)', async () => {
+    const bundle = caBundle([certs.foreignCa, certs.ca]);
+    const q = await tlsQueue(serverTls({ ca: bundle, requestCert: true }));
+    const client = record(await nodeRuntime.connect(q.listener.address, { tls: clientTls({ ca: bundle, ...certs.client }) }));
+    const server = record(await q.next());
+    client.conn.write([bytes('bundled')]);
+    await server.receives('bundled');
+    expect(server.conn.identity?.subject).toBe('CN=test-client');
+    client.conn.close();
+  });
+
+  it('a damaged client certificate or key is InvalidArgument at connect, not a raw OpenSSL error', async () => {
+    const q = await tlsQueue(serverTls());
+    const why = (p: Promise<unknown>) => p.then(() => 'resolved', (e: unknown) => (RpcError.is(e, ErrorCode.InvalidArgument) ? 'InvalidArgument' : String(e)));
+    const [notBase64, truncated] = damagedPems(certs.client.cert);
+    expect(await why(nodeRuntime.connect(q.listener.address, { tls: clientTls({ cert: notBase64!.pem, key: certs.client.key }) }))).toBe('InvalidArgument');
+    expect(await why(nodeRuntime.connect(q.listener.address, { tls: clientTls({ cert: certs.client.cert + truncated!.pem, key: certs.client.key }) }))).toBe('InvalidArgument');
+    const key = certs.client.key.replace(/\n[A-Za-z0-9+/]{8}/, '\n!!!!!!!!');
+    expect(await why(nodeRuntime.connect(q.listener.address, { tls: clientTls({ cert: certs.client.cert, key }) }))).toBe('InvalidArgument');
+    expect(await why(nodeRuntime.connect(q.listener.address, { tls: clientTls({ cert: certs.client.cert, key: certs.server.key }) }))).toBe('InvalidArgument');
   });
 
   it('configuration mistakes throw InvalidArgument before anything is bound or dialled', async () => {

@@ -49,6 +49,8 @@ export { memoryLogger } from './memory-logger.js';
 export type { LogLine } from './memory-logger.js';
 export { ManualClock } from './manual-clock.js';
 export { makeTestCerts, suiteCerts } from './certs.js';
+export { damagedPems, damagedInside, caBundle } from './damaged-pem.js';
+export type { DamagedPem } from './damaged-pem.js';
 export { tlsRuntimeConformance } from './tls-conformance.js';
 export type { TlsHarness } from './tls-conformance.js';
 export type { TestCerts, CertPair } from './certs.js';

@@ -3,6 +3,7 @@ import os from 'node:os';
 import tls from 'node:tls';
 import { afterAll, beforeAll, expect, it, onTestFinished } from 'vitest';
 import { makeTestCerts, type TestCerts } from './certs.js';
+import { caBundle, damagedInside, damagedPems } from './damaged-pem.js';
 import { describeNeeding } from './needs-tool.js';
 import type { Proc } from './process.js';
 import type { RuntimeHarness } from './runtime-conformance.js';
@@ -17,6 +18,11 @@ export interface TlsHarness extends RuntimeHarness {
   readonly identity: boolean;
   /** It can refuse TLS 1.2 (`minVersion: 'TLSv1.3'`; Deno cannot). */
   readonly tls13Only: boolean;
+  /**
+   * Its TLS library stops loading a CA at a certificate damaged inside a field, which it checks
+   * for with its own parser (Bun's X509Certificate). Deno's rustls takes such a one and trusts it.
+   */
+  readonly parsesCertificates?: boolean;
 }
 
 const HANG_MS = 20_000;
@@ -199,6 +205,63 @@ export function tlsRuntimeConformance(h: TlsHarness): void {
         expect(why).not.toContain(certs.server.key.split('\n')[1]!);
       }
       expect(await nodeTlsEcho(port, { ca: certs.ca, servername: 'localhost' })).toMatchObject({ text: 'ping', server: 'localhost' });
+    });
+
+    // OpenSSL and BoringSSL load a CA up to (or past) a damaged certificate, silently, and rustls
+    // takes damaged DER until the handshake: refused at once instead, naming the certificate.
+    it('refuses a damaged tls.ca with InvalidArgument naming it and the certificate, at listen and connect', async () => {
+      const server = await nodeTlsServer(certs);
+      for (const { name, pem, block } of damagedPems(certs.ca)) {
+        const named = new RegExp(`^InvalidArgument: .*tls\\.ca: certificate ${block} of ${block} \\(line \\d+\\)`);
+        const listener = run('tls-echo-server', '127.0.0.1:0', serverTls({ ca: pem }));
+        expect((await listener.waitForLine(/^(?:listening|listen-error) (.*)$/, HANG_MS))[1], name).toMatch(named);
+        const client = run('tls-call', `127.0.0.1:${server.port}`, tlsArg({ ca: pem, ...certs.client }));
+        expect((await client.waitForLine(/^(?:connect-error|echoed|closed-error) (.*)$/, HANG_MS))[1], name).toMatch(named);
+      }
+      expect(await server.clientNames()).toEqual([]);
+    });
+
+    if (h.parsesCertificates) {
+      it('refuses a CA bundle whose middle certificate is damaged inside a field, naming it, at listen and connect', async () => {
+        const ca = certs.foreignCa + damagedInside(certs.ca) + certs.ca;
+        const server = await nodeTlsServer(certs);
+        const listener = run('tls-echo-server', '127.0.0.1:0', serverTls({ ca, requestCert: true }));
+        const client = run('tls-call', `127.0.0.1:${server.port}`, tlsArg({ ca, ...certs.client }));
+        const named = /^InvalidArgument: .*tls\.ca: certificate 2 of 3 \(line \d+\) does not parse as a certificate/;
+        expect((await listener.waitForLine(/^(?:listening|listen-error) (.*)$/, HANG_MS))[1]).toMatch(named);
+        expect((await client.waitForLine(/^(?:connect-error|echoed|closed-error) (.*)$/, HANG_MS))[1]).toMatch(named);
+      });
+    }
+
+    it('loads a CA bundle of several certificates with comments between them whole: its last CA is trusted', async () => {
+      const bundle = caBundle([certs.foreignCa, certs.ca]);
+      const server = await nodeTlsServer(certs);
+      const child = run('tls-call', `127.0.0.1:${server.port}`, tlsArg({ ca: bundle, ...certs.client }));
+      await child.waitForLine(/^echoed ping identity/, HANG_MS);
+      if (h.mtlsServer) {
+        const listener = run('tls-echo-server', '127.0.0.1:0', serverTls({ ca: bundle, requestCert: true }));
+        const port = await listening(listener);
+        expect((await nodeTlsEcho(port, { ca: certs.ca, servername: 'localhost', ...certs.client })).text).toBe('ping');
+      }
+    });
+
+    it('refuses a damaged certificate chain or key with InvalidArgument, at listen and connect', async () => {
+      const [notBase64, truncated] = damagedPems(certs.server.cert);
+      const server = await nodeTlsServer(certs);
+      const key = certs.server.key.replace(/\n[A-Za-z0-9+/]{8}/, '\n!!!!!!!!');
+      const outcomes: string[] = [];
+      for (const [name, pair] of [
+        ['a certificate that is not base64', { cert: notBase64!.pem, key: certs.server.key }],
+        ['a good certificate, then a truncated one', { cert: certs.server.cert + truncated!.pem, key: certs.server.key }],
+        ['a key that is not base64', { cert: certs.server.cert, key }],
+      ] as const) {
+        const listener = run('tls-echo-server', '127.0.0.1:0', tlsArg(pair));
+        const client = run('tls-call', `127.0.0.1:${server.port}`, tlsArg({ ca: certs.ca, ...pair }));
+        const listened = (await listener.waitForLine(/^(listening|listen-error) (.*)$/, HANG_MS))[0];
+        const connected = (await client.waitForLine(/^(connect-error|echoed|closed-error) (.*)$/, HANG_MS))[0];
+        outcomes.push(`${name}: ${listened} / ${connected}`);
+      }
+      for (const outcome of outcomes) expect(outcome).toMatch(/: listen-error InvalidArgument: .* \/ connect-error InvalidArgument: /);
     });
 
     it('connects with TLS (and mTLS) to a node:tls server, which sees its certificate', async () => {
