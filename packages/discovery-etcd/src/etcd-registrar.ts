@@ -75,7 +75,8 @@ interface RegistrationParts {
  * someone revoked it), the entry is written again under a new lease, until `close()`. If the key
  * is taken by another registration of the same id while the lease lives, the newer one keeps it:
  * this one gives its lease up and waits, `stale`, until the key is gone (see KeyGuard): it watches
- * the key for its delete and writes it then (see KeyRelease), polling only when that watch broke.
+ * the key for its delete and writes it then (see KeyRelease), polling when that watch broke, and
+ * looking at the key every few seconds meanwhile in case it died without a word.
  *
  * Every etcd call it makes waits at most one TTL (`withinTtl`): a silent etcd (stopped,
  * partitioned without a reset) would otherwise hold a write, and with it `close()`, for good.
@@ -256,13 +257,18 @@ class EtcdRegistration implements Registration {
   private waitForRelease(revision: string): void {
     this.release?.close();
     this.p.logger.debug({ key: this.p.key, revision }, 'waiting for the entry to be deleted');
-    const release = new KeyRelease(this.p.client, this.p.key, (seen) => {
-      if (this.release !== release || this.closing) return;
-      this.release = undefined;
-      // Seen deleted: at once (the txn still refuses a key someone took meanwhile). Not seen (the
-      // watch broke): one poll after the backoff, which bounds how often a failing watch is redone.
-      if (seen) this.attempt();
-      else this.again();
+    const release = new KeyRelease({
+      client: this.p.client,
+      key: this.p.key,
+      bound: () => this.withinTtl(),
+      onFreed: (seen) => {
+        if (this.release !== release || this.closing) return;
+        this.release = undefined;
+        // Seen deleted: at once (the txn still refuses a key someone took meanwhile). Not seen (the
+        // watch broke): one poll after the backoff, which bounds how often a failing watch is redone.
+        if (seen) this.attempt();
+        else this.again();
+      },
     });
     this.release = release;
     release.start(revision);

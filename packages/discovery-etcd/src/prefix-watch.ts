@@ -86,6 +86,8 @@ export class PrefixWatch {
     // A response too large for the client (changes missed during an outage, batched by etcd, or
     // one value past the limit) would break every resume the same way: read the view again in
     // small pieces instead, which leaves out, with a warn line, a value too large by itself.
+    // (etcd3 counts this break as one failure of the host and resets the client's connections
+    // once; the reads after it do not add to that: see PrefixReader.)
     w.on('disconnected', (err: Error) => {
       if (gen !== this.generation) return;
       if (tooLarge(err)) this.brokeTooLarge = true;

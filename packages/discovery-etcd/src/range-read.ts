@@ -1,4 +1,5 @@
 import { GRPCResourceExhastedError, type Etcd3, type IKeyValue } from 'etcd3';
+import { TOO_LARGE_IS_NOT_A_FAULT, refusedTooLarge } from './too-large-call.js';
 
 /** Keys listed per page (keys alone: small, whatever the values are). */
 const KEY_PAGE = 1000;
@@ -23,13 +24,14 @@ export interface RangeRead {
  * A single value can still be past that limit (etcd run with a raised `--max-request-bytes`).
  * gRPC refuses it from its length prefix, before buffering it; the key is then reported to
  * `onTooLarge` and left out, and remembered with its mod revision so that later reads skip it
- * without asking until it is written again. Asking costs more than the one value: etcd3 counts
- * the refusal as a failure of the host, resets its connections (every watch and keepalive stream
- * of the client breaks), retries, and so opens its circuit breaker, failing every call on the
- * client for 5 s. A key written again while it was left out is presumed too large still when the
- * read follows a watch broken by a response too large (`presumeTooLarge`): that break is what a
- * new version of it does, and reading it would cost the same again, once per version written. A
- * value of it that the watch delivers is readable: it is then forgotten (`forget`).
+ * without asking until it is written again. Each value is read with TOO_LARGE_IS_NOT_A_FAULT:
+ * etcd3 would count the refusal as a failure of the host, retry it, reset every connection of the
+ * client and open its circuit breaker (every call on the client, lease keepalives included, failing
+ * for 5 s); so marked, it is one refused read, and nothing else of the client notices. A key
+ * written again while it was left out is presumed too large still when the read follows a watch
+ * broken by a response too large (`presumeTooLarge`): that break is what a new version of it
+ * does, and the read would only be refused again. A value of it that the watch delivers is
+ * readable: it is then forgotten (`forget`).
  */
 export class PrefixReader {
   /** Key → the mod revision at which its value was too large to read. Only keys still listed. */
@@ -55,7 +57,7 @@ export class PrefixReader {
 
   private async value(listed: IKeyValue, revision: string): Promise<IKeyValue[]> {
     try {
-      return (await this.client.kv.range({ key: listed.key, revision })).kvs;
+      return (await this.client.kv.range({ key: listed.key, revision }, TOO_LARGE_IS_NOT_A_FAULT)).kvs;
     } catch (err) {
       if (!tooLarge(err)) throw err;
       const key = listed.key.toString();
@@ -87,8 +89,9 @@ export class PrefixReader {
   }
 }
 
-/** A message past the client's receive limit (gRPC's RESOURCE_EXHAUSTED from its own check). */
+/** A message past the client's receive limit (gRPC's RESOURCE_EXHAUSTED from its own check, or that refusal as TOO_LARGE_IS_NOT_A_FAULT says it). */
 export function tooLarge(err: unknown): boolean {
+  if (refusedTooLarge(err)) return true;
   const code = err instanceof GRPCResourceExhastedError ? 8 : (err as { code?: unknown } | null)?.code;
   // etcd answers RESOURCE_EXHAUSTED too ("too many requests", "database space exceeded").
   return code === 8 && /larger than max/.test(err instanceof Error ? err.message : '');

@@ -2,7 +2,7 @@ import { memoryLogger, waitFor } from '@skein/test-utils';
 import { discoveryEntry } from '@skein/stream';
 import type { Etcd3 } from 'etcd3';
 import { describe, expect, it } from 'vitest';
-import { EtcdDiscovery, encodeValue, keyOf } from '../src/index.js';
+import { EtcdDiscovery, EtcdRegistrar, encodeValue, keyOf } from '../src/index.js';
 import { etcdForFile } from './harness.js';
 
 // etcd takes requests up to 1.5 MiB unless told otherwise; raised, a single value can be past
@@ -25,7 +25,7 @@ function follow(prefix: string) {
   const watch = new EtcdDiscovery({ client: c, prefix, logger, retry: { initialMs: 50, maxMs: 200 } }).watch(() => undefined);
   cleanup.push(() => watch.close());
   const skipped = () => logger.lines.filter((l) => l.msg === 'ignoring a discovery entry too large to read').map((l) => l.obj.key);
-  return { watch, logger, skipped, valueReads: valueReads(c) };
+  return { watch, logger, skipped, valueReads: valueReads(c), client: c };
 }
 
 /** Counts, by key, the reads of a value (not of keys alone) that the client sends to etcd. */
@@ -73,9 +73,8 @@ describe('a single value larger than one gRPC message (etcd run with a raised --
     await put(writer, prefix, 'c3');
     await waitFor(() => f.watch.status().state === 'live' && ids(f.watch) === 'c1,c2,c3', { timeoutMs: 30_000, what: 'the watch past it again' });
     expect(f.skipped()).toEqual([`${prefix}/chat/h1`, `${prefix}/chat/h2`, `${prefix}/chat/h1`]);
-    // Each read of a value too large resets the client's connections and opens etcd3's circuit
-    // breaker (every call on the client fails for 5 s): h1's second version, which broke the
-    // watch as its first did, is presumed too large, not read. Before the fix: read again.
+    // h1's second version, which broke the watch as its first did, is presumed too large, not
+    // read: the read would only be refused again. Before the fix: read again.
     expect(f.valueReads.get(`${prefix}/chat/h1`)).toBe(1);
     expect(f.valueReads.get(`${prefix}/chat/h2`)).toBe(1);
 
@@ -87,4 +86,29 @@ describe('a single value larger than one gRPC message (etcd run with a raised --
     await waitFor(() => f.watch.status().state === 'live' && ids(f.watch) === 'c1,c2,c3,c4,h1', { timeoutMs: 30_000, what: 'the watch past h2 again' });
     expect(f.valueReads.get(`${prefix}/chat/h2`)).toBe(1);
   }, 90_000);
+
+  it("never opens etcd3's circuit breaker: the client's other calls go on, before and after a new key too large", async () => {
+    const prefix = freshPrefix();
+    const writer = client();
+    await put(writer, prefix, 'c1');
+    await writer.put(`${prefix}/chat/h1`).value(huge);
+    const f = follow(prefix);
+    // What else an application has on its client: a registration (lease keepalives), another watch.
+    const reg = await new EtcdRegistrar({ client: f.client, prefix: `${prefix}-own` }).register({ type: 'chat', id: 'me', address: '127.0.0.1:1' });
+    cleanup.push(() => reg.close());
+    const other = new EtcdDiscovery({ client: f.client, prefix: `${prefix}-other` }).watch(() => undefined);
+    cleanup.push(() => other.close());
+    await f.watch.ready();
+    expect(f.skipped()).toEqual([`${prefix}/chat/h1`]);
+    // Right after the read that failed. Before the fix: "the circuit breaker is open" for 5 s.
+    expect(await f.client.get(`${prefix}/chat/c1`).string()).toContain('127.0.0.1:4001');
+
+    await writer.put(`${prefix}/chat/h2`).value(huge); // new: breaks the watch, is read once
+    await waitFor(() => f.skipped().length === 2, { timeoutMs: 30_000, what: 'the new key left out' });
+    expect(await f.client.get(`${prefix}/chat/c1`).string()).toContain('127.0.0.1:4001');
+    await put(writer, prefix, 'c2');
+    await waitFor(() => f.watch.status().state === 'live' && ids(f.watch) === 'c1,c2', { timeoutMs: 30_000, what: 'the watch past it' });
+    await expect(f.client.get(`${prefix}/chat/c2`).string()).resolves.toContain('127.0.0.1:4002');
+    expect(reg.status().state).toBe('live');
+  }, 60_000);
 });

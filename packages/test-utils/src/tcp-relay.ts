@@ -6,6 +6,12 @@ export interface TcpRelay {
   readonly address: string;
   /** Resets every connection relayed now (both sides); new connections are relayed as before. */
   cut(): void;
+  /**
+   * Makes every connection relayed now go dead without a word: their bytes are dropped both ways
+   * and nothing is closed or reset, as when a NAT or firewall forgets a flow. Neither side can
+   * tell (no keepalive, no error); new connections are relayed as before.
+   */
+  stall(): void;
   /** Stops listening and resets every connection. */
   close(): Promise<void>;
 }
@@ -24,10 +30,14 @@ export async function startTcpRelay(target: string): Promise<TcpRelay> {
     s.on('close', () => sockets.delete(s));
     s.on('error', () => undefined); // a reset is what cut() is for
   };
+  /** Inbound → outbound, for each connection still relayed. */
+  const live = new Map<net.Socket, net.Socket>();
   const server = net.createServer((inbound) => {
     const outbound = net.connect(Number(port), hostname);
     track(inbound);
     track(outbound);
+    live.set(inbound, outbound);
+    inbound.on('close', () => live.delete(inbound));
     inbound.pipe(outbound).on('close', () => inbound.destroy());
     outbound.pipe(inbound).on('close', () => outbound.destroy());
     inbound.on('close', () => outbound.destroy());
@@ -40,9 +50,20 @@ export async function startTcpRelay(target: string): Promise<TcpRelay> {
   const cut = (): void => {
     for (const s of [...sockets]) s.resetAndDestroy();
   };
+  const stall = (): void => {
+    for (const [inbound, outbound] of live) {
+      inbound.unpipe(outbound);
+      outbound.unpipe(inbound);
+      // Read and dropped: a full window would be a sign neither side gets from a dead link either.
+      inbound.on('data', () => undefined);
+      outbound.on('data', () => undefined);
+    }
+    live.clear();
+  };
   return {
     address: `127.0.0.1:${(server.address() as net.AddressInfo).port}`,
     cut,
+    stall,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
