@@ -1,5 +1,6 @@
 import type { ErrorCode, PeerIdentity } from '@skein/core';
 import type { ConnKind, Metadata } from '@skein/stream';
+import type { MessagesTaken } from './messages-taken.js';
 import type { PortClosedFlag } from './port-closed-flag.js';
 
 /**
@@ -14,6 +15,8 @@ export interface WorkerData {
   readonly module: string;
   /** Set by the worker when its port to the pool closed, just before it exits. */
   readonly portClosed: PortClosedFlag;
+  /** Counted up by the worker per message it takes off its port (see messages-taken.ts). */
+  readonly taken: MessagesTaken;
 }
 
 /**
@@ -116,7 +119,16 @@ export interface ReverseAnswersMessage extends AnswerBatch {
   readonly gone: readonly number[] | undefined;
 }
 
-export type ToWorker = CallsMessage | ConnClosedMessage | CancelMessage | ReverseAnswersMessage;
+/**
+ * Pool → worker: nothing to do. Sent, at the StallWatch's coarse ticks, to a worker that holds
+ * calls and has read everything else: it counts as taken, like any message, which shows that the
+ * worker still reads its port (see stall-watch.ts).
+ */
+export interface PingMessage {
+  readonly t: 'ping';
+}
+
+export type ToWorker = CallsMessage | ConnClosedMessage | CancelMessage | ReverseAnswersMessage | PingMessage;
 
 /** Worker → pool: the module loaded, calls may come. */
 export interface ReadyMessage {

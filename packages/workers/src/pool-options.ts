@@ -2,7 +2,7 @@ import { availableParallelism } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { ResourceLimits } from 'node:worker_threads';
-import { consoleLogger, invalidArgument, type Logger } from '@skein/core';
+import { consoleLogger, invalidArgument, MAX_TIMER_MS, type Logger } from '@skein/core';
 
 /** What a full input queue does with the next request. Either way the refused one gets Overloaded, unrun. */
 export type WhenFull = 'reject-new' | 'shed-oldest';
@@ -44,6 +44,15 @@ export interface WorkerPoolOptions {
    * ends its own worker, which is replaced, instead of the whole process. Default: Node's.
    */
   resourceLimits?: ResourceLimits;
+  /**
+   * A worker that holds calls and reads none of the pool's messages for this long (its thread is
+   * blocked by a handler that never yields, or deaf: a handler removed the port's listeners) is
+   * ended and replaced, and the calls it held fail IO (may have run), as after a crash. Checked
+   * on a coarse timer, a quarter of it, only while a worker holds calls. A synchronous stretch
+   * longer than it (one handler, or one batch of them) is taken for a stall: keep it above the
+   * longest. Default 30000; 0 turns it off.
+   */
+  stallTimeoutMs?: number;
 }
 
 export interface PoolSettings {
@@ -56,6 +65,8 @@ export interface PoolSettings {
   readonly expose: boolean;
   readonly execArgv: string[] | undefined;
   readonly resourceLimits: ResourceLimits | undefined;
+  /** 0: off. */
+  readonly stallTimeoutMs: number;
 }
 
 /** Checks a pool's options (a bad one throws InvalidArgument naming it) and fills in defaults. */
@@ -72,6 +83,7 @@ export function resolvePoolOptions(opts: WorkerPoolOptions): PoolSettings {
     expose: opts.exposeInternalErrors ?? false,
     execArgv: opts.execArgv,
     resourceLimits: opts.resourceLimits,
+    stallTimeoutMs: bound(opts.stallTimeoutMs ?? 30_000, 'stallTimeoutMs'),
   };
 }
 
@@ -85,6 +97,12 @@ function count(n: number, name: string, max = Number.MAX_SAFE_INTEGER): number {
   if (!(Number.isInteger(n) && n > 0)) throw invalidArgument(`${name} must be a positive integer, got ${n}`);
   if (n > max) throw invalidArgument(`${name} must be at most ${max}, got ${n}`);
   return n;
+}
+
+/** A negative bound would end every worker at once; NaN would turn the check off unnoticed; past a timer's reach it would spin. */
+function bound(ms: number, name: string): number {
+  if (!(typeof ms === 'number' && ms >= 0 && ms <= MAX_TIMER_MS)) throw invalidArgument(`${name} must be a number of ms >= 0 and at most ${MAX_TIMER_MS} (0: off), got ${ms}`);
+  return ms;
 }
 
 /** Workers import the module from their own entry, so a relative path must be made absolute here. */

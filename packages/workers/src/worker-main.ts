@@ -15,9 +15,12 @@ import { WorkerConn } from './worker-conn.js';
 import { WorkerRequest } from './worker-request.js';
 import { loadWorkerModule } from './worker-module.js';
 import { markPortClosed } from './port-closed-flag.js';
+import { countTaken, takenCounter } from './messages-taken.js';
 
 const port = parentPort!;
 const data = workerData as WorkerData;
+/** Every message taken off the port is counted where the pool can read it (see messages-taken.ts). */
+const taken = takenCounter(data.taken);
 const replies = new ReplyPacker();
 const conns = new Map<number, WorkerConn>();
 /** The pool's action table, as far as it has been sent. */
@@ -73,6 +76,7 @@ function run(dispatch: Dispatch, m: ToWorker): void {
   if (m.t === 'calls') return runCalls(dispatch, m);
   if (m.t === 'cancel') return cancel(m);
   if (m.t === 'answers') return reverse.answered(m);
+  if (m.t === 'ping') return; // counted as taken: that is all it is for
   closed(m.key);
 }
 
@@ -137,7 +141,11 @@ port.on('messageerror', (err) => send({ t: 'unreadable', message: describeError(
 
 try {
   const dispatch = await loadWorkerModule(data.module);
-  port.on('message', (m: ToWorker) => run(dispatch, m));
+  port.on('message', (m: ToWorker) => {
+    // Counted before it runs: a handler that then blocks leaves the pool's next message unread.
+    countTaken(taken);
+    run(dispatch, m);
+  });
   send({ t: 'ready' });
 } catch (err) {
   send({ t: 'load-failed', message: err instanceof Error ? err.message : String(err) });

@@ -7,6 +7,7 @@ import { resolvePoolOptions, type PoolSettings, type WorkerPoolOptions } from '.
 import { unpackReplies, type ReplySink } from './reply-batch.js';
 import { packCalls } from './request-batch.js';
 import { ReverseRelay } from './reverse-relay.js';
+import { StallWatch } from './stall-watch.js';
 import { WorkerSlot, type ConnSeen, type SlotEvents } from './worker-slot.js';
 import { sharedNow } from './shared-now.js';
 
@@ -20,7 +21,7 @@ export interface WorkerPoolStats {
   queued: number;
   /** Requests the workers hold. */
   inFlight: number;
-  /** Workers that died unasked (each was replaced unless the pool was closing). */
+  /** Workers that died unasked, or that the pool ended for a fault (a broken channel, a stall: `stallTimeoutMs`); each was replaced unless the pool was closing. */
   crashes: number;
 }
 
@@ -82,6 +83,8 @@ export class WorkerPool implements Dispatch {
   private readonly sendCancelsLater = (): void => this.sendCancels();
   /** The calls workers' handlers make through `ctx.caller`, run on their connections' callers. */
   private readonly reverse = new ReverseRelay();
+  /** Ends a worker that holds calls and stops reading its port (`stallTimeoutMs`). */
+  private readonly stalls: StallWatch;
   private readonly sink: ReplySink = {
     // The worker's requests checked these answers (bytes, codes), and the request here checks
     // them again at no cost that counts: no answer that is none reaches the client as another.
@@ -127,6 +130,7 @@ export class WorkerPool implements Dispatch {
     this.holder = new Array<WorkerSlot | undefined>(capacity).fill(undefined);
     this.freeIds = Array.from({ length: capacity }, (_, i) => capacity - 1 - i);
     this.batchMax = Math.ceil(settings.maxInFlightPerWorker / 2);
+    this.stalls = new StallWatch(settings.stallTimeoutMs, this.slots);
   }
 
   get state(): WorkerPoolState {
@@ -195,6 +199,7 @@ export class WorkerPool implements Dispatch {
       for (const s of this.slots) s.terminate(why);
       await gone;
     }
+    this.stalls.stop();
     this._state = 'closed';
   }
 
@@ -298,6 +303,7 @@ export class WorkerPool implements Dispatch {
     const newActions = known < all.length ? all.slice(known) : undefined;
     slot.post({ t: 'calls', n, buf, newActions, names, conns, heads });
     slot.actionsKnown = all.length;
+    this.stalls.arm();
   }
 
   /**

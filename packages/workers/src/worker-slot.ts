@@ -2,6 +2,7 @@ import { Worker } from 'node:worker_threads';
 import type { ConnKind } from '@skein/stream';
 import { describeError } from './describe-error.js';
 import type { CallsMessage, FromWorker, RepliesMessage, ReverseCallsMessage, ToWorker, UnsentRepliesMessage, WorkerData } from './messages.js';
+import { newMessagesTaken, readTaken, takenCounter } from './messages-taken.js';
 import { newPortClosedFlag, portWasClosed } from './port-closed-flag.js';
 import type { PoolSettings } from './pool-options.js';
 
@@ -47,9 +48,14 @@ export class WorkerSlot {
   actionsKnown = 0;
   /** The worker loaded its module once: a replacement that never does is not replaced again. */
   wasReady = false;
+  /** Messages posted to the worker (int32, wrapping), against its count of those it took (see messages-taken.ts). */
+  posted = 0;
   private readonly worker: Worker;
   /** Set by the worker when its port closed (see port-closed-flag.ts): read at its exit. */
   private readonly portClosed = newPortClosedFlag();
+  /** Counted up by the worker per message it takes off its port; read by the pool's StallWatch. */
+  private readonly taken = newMessagesTaken();
+  private readonly takenView = takenCounter(this.taken);
   private failure: string | undefined;
 
   constructor(
@@ -59,7 +65,7 @@ export class WorkerSlot {
     private readonly events: SlotEvents,
   ) {
     const { module, execArgv, resourceLimits } = settings;
-    const workerData: WorkerData = { module, portClosed: this.portClosed };
+    const workerData: WorkerData = { module, portClosed: this.portClosed, taken: this.taken };
     this.worker = new Worker(entry, { workerData, ...(execArgv ? { execArgv } : {}), ...(resourceLimits ? { resourceLimits } : {}) });
     this.worker.on('message', (m: FromWorker) => this.receive(m));
     this.worker.on('error', (err) => (this.failure ??= `threw ${describeError(err)}`));
@@ -71,10 +77,31 @@ export class WorkerSlot {
   post(m: CallsMessage): void {
     this.worker.postMessage(m, [m.buf]);
     this.inFlight += m.n;
+    this.posted = (this.posted + 1) | 0;
   }
 
   tell(m: ToWorker, transfer?: ArrayBuffer[]): void {
     this.worker.postMessage(m, transfer);
+    this.posted = (this.posted + 1) | 0;
+  }
+
+  /** How many of the messages posted to it the worker has taken off its port (int32, wrapping). */
+  messagesTaken(): number {
+    return readTaken(this.takenView);
+  }
+
+  /** Something for a worker that has read everything to read: its count moves if it still reads. */
+  ping(): void {
+    this.tell({ t: 'ping' });
+  }
+
+  /**
+   * The worker left a message unread for `boundMs` while holding calls (see stall-watch.ts): its
+   * thread is blocked or deaf. Ended at fault, as a broken channel is (`terminate` stops a thread
+   * in a loop), so that the calls it holds fail and it is replaced.
+   */
+  stalled(boundMs: number): void {
+    this.end(`made no progress for ${boundMs} ms`);
   }
 
   /**

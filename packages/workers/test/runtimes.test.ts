@@ -2,6 +2,7 @@ import { launch, reap, toolMissing, type RuntimeName } from '@skein/test-utils';
 import { describe, expect, it } from 'vitest';
 
 const script = new URL('./fixtures/flood-crash-close.mjs', import.meta.url).pathname;
+const stallScript = new URL('./fixtures/stall-replace-close.mjs', import.meta.url).pathname;
 
 // Node runs the built packages (`pnpm --filter @skein/workers... build` first); Bun and Deno
 // run the sources. Each runs its own `node:worker_threads`. Off CI, a runtime that is not
@@ -16,6 +17,17 @@ describe.each(['node', 'bun', 'deno'] as RuntimeName[])('WorkerPool on %s', (run
       expect(r.failed).toBeGreaterThanOrEqual(1);
       expect(r.failed).toBeLessThanOrEqual(64); // one worker's share at most
       expect(r).toMatchObject({ failedAsMayHaveRun: true, okRight: true, crashes: 1, second: true, state: 'closed' });
+      expect(await proc.exited).toBe(0);
+    } finally {
+      await reap(proc);
+    }
+  });
+
+  it.skipIf(missing !== undefined)(`ends a worker that loops forever, then one gone deaf, replaces each and closes${missing ? ` (skipped: ${missing})` : ''}`, async () => {
+    const proc = launch(runtime, stallScript);
+    try {
+      const [, json] = await proc.waitForLine(/^RESULT (.*)$/, 25_000);
+      expect(JSON.parse(json!)).toEqual({ loopStalled: true, deafStalled: true, served: true, crashes: 2, state: 'closed' });
       expect(await proc.exited).toBe(0);
     } finally {
       await reap(proc);
