@@ -12,19 +12,21 @@ import { noop, whenAborted } from './linked-signal.js';
 export class ClientFilterWait<O extends WaitedOptions> implements FilterWatch {
   private waited = false;
 
+  /** `what`: what the call waits for, as its errors name it (an asynchronous input schema waits so too). */
   constructor(
     private readonly o: O,
     private readonly timeoutMs: number | undefined,
-    private readonly info: CallInfo,
+    private readonly info: Pick<CallInfo, 'action' | 'startedAt'>,
+    private readonly what = 'a client filter',
   ) {}
 
   watchFilters(stop: (reason: unknown) => void): () => void {
-    const { o, timeoutMs, info } = this;
+    const { o, timeoutMs, info, what } = this;
     this.waited = true;
-    const unlink = o.signal === undefined && o.ctx === undefined ? noop : whenAborted(o.signal, o.ctx?.signal, () => stop(cancelled(info.action)));
+    const unlink = o.signal === undefined && o.ctx === undefined ? noop : whenAborted(o.signal, o.ctx?.signal, () => stop(cancelled(info.action, what)));
     // Stopped already (a signal aborted before the wait): a timer armed now would outlive the call.
     if (!timerBounds(timeoutMs) || o.signal?.aborted === true || o.ctx?.signal.aborted === true) return unlink;
-    const timer = setTimeout(() => stop(timedOut(info.action, timeoutMs)), Math.max(0, timeoutMs - this.elapsed()));
+    const timer = setTimeout(() => stop(timedOut(info.action, timeoutMs, what)), Math.max(0, timeoutMs - this.elapsed()));
     return () => {
       clearTimeout(timer);
       unlink();
@@ -58,7 +60,33 @@ export interface WaitedOptions {
   readonly ctx?: { readonly signal: AbortSignal };
 }
 
-const cancelled = (action: string): RpcError => new RpcError(ErrorCode.Cancelled, `${action}: cancelled while a client filter awaited; never sent`);
+const cancelled = (action: string, what: string): RpcError => new RpcError(ErrorCode.Cancelled, `${action}: cancelled while ${what} awaited; never sent`);
 
-const timedOut = (action: string, ms: number): RpcError =>
-  new RpcError(ErrorCode.Timeout, `${action}: timed out after ${ms} ms while a client filter awaited; never sent`, { retry: 'safe' });
+const timedOut = (action: string, ms: number, what: string): RpcError =>
+  new RpcError(ErrorCode.Timeout, `${action}: timed out after ${ms} ms while ${what} awaited; never sent`, { retry: 'safe' });
+
+/**
+ * `p`'s outcome, unless `watch` ends the wait first (then its reason): a call's asynchronous
+ * input schema (a `refine` that asks a database) is bounded as a filter's wait is. What `p`
+ * gives after that goes nowhere. The watch is unhooked as soon as either happened.
+ */
+export function unlessStopped<T>(p: Promise<T>, watch: FilterWatch): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    let over = false;
+    let unwatch: (() => void) | undefined;
+    const end = (settle: () => void): void => {
+      if (over) return;
+      over = true;
+      unwatch?.();
+      settle();
+    };
+    // Handled first: a watch that throws (a signal that is none) rejects this, and `p` failing
+    // later must not be a rejection nobody handles.
+    p.then(
+      (v) => end(() => resolve(v)),
+      (e: unknown) => end(() => reject(e)),
+    );
+    unwatch = watch.watchFilters((why) => end(() => reject(why))); // may stop at once
+    if (over) unwatch();
+  });
+}

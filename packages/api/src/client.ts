@@ -8,7 +8,8 @@ import { refuseThen, type AnyMethod, type ClientArgOf, type ErrorOf, type Result
 import { explained, undecodableFirstReply } from './error-hints.js';
 import { callInfo, withFilters, type Filter } from './filters.js';
 import { validate } from './schema.js';
-import { ClientFilterWait } from './client-filter-wait.js';
+import { ClientFilterWait, unlessStopped } from './client-filter-wait.js';
+import { guardedLogger } from './guarded-logger.js';
 
 export interface ClientOptions {
   codec: Codec;
@@ -85,7 +86,8 @@ function clientMethod(service: string, name: string, m: AnyMethod, caller: Calle
   const action = `${service}.${name}`;
   const filters = opts.filters ?? [];
   const needsOwnOptions = m.isIdempotent;
-  const logger = opts.logger ?? silentLogger;
+  // Its lines are written on the way to a call's outcome: one the logger cannot write must not stop it.
+  const logger = guardedLogger(opts.logger ?? silentLogger);
   const badArgument = `${action}: invalid argument`;
   const badResult = `${action}: invalid result`;
   const ownOptions = (o: MethodCallOptions): CallOptions => ({
@@ -170,6 +172,13 @@ function clientMethod(service: string, name: string, m: AnyMethod, caller: Calle
     }
   };
 
+  // An asynchronous input schema is waited for as a filter is: the call's signal, its ctx and
+  // its timeout (counted from here, and the call sent with what is left) end it, never sent.
+  const waitForSchema = (checked: Promise<unknown>, o: MethodCallOptions, blob: Uint8Array | undefined, resolve: (v: unknown) => void, reject: (e: unknown) => void): void => {
+    const wait = new ClientFilterWait(o, o.timeoutMs ?? opts.timeoutMs, { action, startedAt: performance.now() }, 'its input schema');
+    unlessStopped(checked, wait).then((v) => send(v, wait.sendOptions(), resolve, reject, blob), reject);
+  };
+
   const begin = (arg: unknown, o: MethodCallOptions, resolve: (v: unknown) => void, reject: (e: unknown) => void): void => {
     let value = arg;
     let blob: Uint8Array | undefined;
@@ -187,7 +196,7 @@ function clientMethod(service: string, name: string, m: AnyMethod, caller: Calle
     } catch (e) {
       return reject(e);
     }
-    if (checked instanceof Promise) checked.then((v) => send(v, o, resolve, reject, blob), reject);
+    if (checked instanceof Promise) waitForSchema(checked, o, blob, resolve, reject);
     else send(checked, o, resolve, reject, blob);
   };
 

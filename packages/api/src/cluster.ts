@@ -3,6 +3,7 @@ import { FailoverPool, refusedStream, type Caller, type CallOptions, type Creden
 import { createClient, type Client, type MethodCallOptions, type Result } from './client.js';
 import type { ClientArgOf, ErrorOf, ResultOf, ServiceDef } from './define.js';
 import type { Filter } from './filters.js';
+import { guardedLogger } from './guarded-logger.js';
 
 /** One server of a type, as pomelo's master announces it. */
 export interface Member {
@@ -147,7 +148,7 @@ class ServerType {
     private readonly config: ServerTypeConfig,
     private readonly opts: ClusterOptions<Record<string, ServerTypeConfig>>,
   ) {
-    this.logger = opts.logger ?? silentLogger;
+    this.logger = guardedLogger(opts.logger ?? silentLogger);
     for (const m of config.servers ?? []) {
       if (this.byId.has(m.id)) throw invalidArgument(`server '${m.id}' of type '${name}' is listed twice`);
       this.byId.set(m.id, m);

@@ -86,7 +86,7 @@ export function withFilters(
         try {
           filters[i]!.after?.(info, outcome);
         } catch (e) {
-          onError(e);
+          report(onError, e);
         }
       }
       if (outcome.ok) resolve(outcome.value);
@@ -126,7 +126,20 @@ function lateAfter(filter: Filter, info: CallInfo, outcome: Outcome, onError: (e
   try {
     filter.after?.(info, outcome);
   } catch (e) {
+    report(onError, e);
+  }
+}
+
+/**
+ * Tells `onError` what an `after` threw. `onError` throwing in turn (a logger that cannot
+ * write a circular value) must not stop the loop that settles the call: the call would never
+ * settle, and the throw would reject a promise nobody handles.
+ */
+function report(onError: (e: unknown) => void, e: unknown): void {
+  try {
     onError(e);
+  } catch {
+    // Its `after`'s error is lost; the call's outcome is not.
   }
 }
 

@@ -4,6 +4,7 @@ import { CallContext } from './context.js';
 import type { AnyMethod, ArgOf, HandlerResultOf, ServiceDef } from './define.js';
 import { callInfo, withFilters, type CallInfo, type Filter } from './filters.js';
 import { validate } from './schema.js';
+import { guardedLogger } from './guarded-logger.js';
 import { isThenable } from './thenable.js';
 import { TimeoutSweep } from './timeout-sweep.js';
 import { serveStream, streamArg, streamServe, type StreamServe } from './stream-dispatch.js';
@@ -44,7 +45,8 @@ export interface ServiceDispatchOptions {
    */
   exposeInternalErrors?: boolean;
   /**
-   * Abort `ctx.signal` and answer Timeout when a handler runs longer. Checked once a second.
+   * Abort `ctx.signal` and answer Timeout when a handler runs longer (counted from the argument's
+   * arrival: an asynchronous input schema that hangs is timed out too). Checked once a second.
    * Bounds a streaming method's whole stream too (from its start to its answer, as a gRPC
    * deadline does), unless `streamTimeoutMs` says otherwise. Default: off (also 0). A negative,
    * NaN or infinite value is refused (InvalidArgument).
@@ -121,7 +123,10 @@ function checkTimeout(name: string, ms: number | undefined, zero: string): void 
 /** Runs one call: decode, validate, handle, validate, encode, answer. */
 class Runner {
   private readonly codec: Codec;
+  /** The handlers' `ctx.logger`, as given. */
   private readonly logger: Logger;
+  /** The dispatch's own lines: never throws, so that a line it cannot write never stops an answer. */
+  private readonly log: Logger;
   private readonly expose: boolean;
   private readonly sweep: TimeoutSweep | undefined;
   /** Streams' own: the unary sweep when the bounds are the same. */
@@ -132,6 +137,7 @@ class Runner {
     this.filters = opts.filters ?? [];
     this.codec = opts.codec;
     this.logger = opts.logger ?? consoleLogger('warn', 'skein');
+    this.log = guardedLogger(this.logger);
     this.expose = opts.exposeInternalErrors ?? false;
     checkTimeout('handlerTimeoutMs', opts.handlerTimeoutMs, 'off');
     checkTimeout('streamTimeoutMs', opts.streamTimeoutMs, 'unbounded');
@@ -149,28 +155,44 @@ class Runner {
       return this.fail(req, e, err, false);
     }
     const ctx = new CallContext(req, e.service, e.method, this.logger);
+    // Bounded from here, not from the handler's start: an asynchronous schema that hangs (a
+    // `refine` that asks a database) is timed out as a handler is, and its handler never starts.
+    this.sweep?.add(ctx);
     if (!e.def.input) return this.handle(req, e, ctx, arg);
     let checked: unknown;
     try {
       checked = validate(e.def.input, arg, e.badArgument, ErrorCode.InvalidArgument);
     } catch (err) {
-      return this.fail(req, e, err, false);
+      return this.refuse(req, e, ctx, err);
     }
-    if (checked instanceof Promise) checked.then((v) => this.handleChecked(req, e, ctx, v), (err) => this.fail(req, e, err, false));
+    if (checked instanceof Promise) checked.then((v) => this.handleChecked(req, e, ctx, v), (err) => this.refuse(req, e, ctx, err));
     else this.handle(req, e, ctx, checked);
   }
 
-  /** After an asynchronous schema: a call answered meanwhile (cancelled, past its deadline) is not handled. */
+  /** After an asynchronous schema: a call answered meanwhile (cancelled, past its deadline, timed out) is not handled. */
   private handleChecked(req: ServerRequest, e: Entry, ctx: CallContext, arg: unknown): void {
-    if (req.isAnswered) return ctx.finish();
+    if (req.isAnswered) return this.unswept(ctx);
     this.handle(req, e, ctx, arg);
+  }
+
+  /** A unary call refused before its handler started (its argument failed the schema). */
+  private refuse(req: ServerRequest, e: Entry, ctx: CallContext, err: unknown): void {
+    this.unswept(ctx);
+    this.fail(req, e, err, false);
+  }
+
+  private unswept(ctx: CallContext): void {
+    ctx.finish();
+    this.sweep?.delete(ctx);
   }
 
   /** A streaming method: its argument first (a bad one is refused before filters), then the filters around the whole stream. */
   private startStream(req: ServerRequest, e: Entry, s: StreamServe): void {
     const ctx = new CallContext(req, e.service, e.method, this.logger);
+    // Bounded from here, an asynchronous argument schema too (see `start`).
+    this.streamSweep?.add(ctx);
     const refuse = (err: unknown): void => {
-      ctx.finish();
+      this.streamDone(ctx);
       this.fail(req, e, err, false);
     };
     let arg: unknown;
@@ -184,7 +206,8 @@ class Runner {
   }
 
   private runStream(req: ServerRequest, e: Entry, s: StreamServe, ctx: CallContext, arg: unknown): void {
-    this.streamSweep?.add(ctx);
+    // Answered while its argument's schema awaited (cancelled, timed out): no filter sees it.
+    if (req.isAnswered) return this.streamDone(ctx);
     let started = this.filters.length === 0;
     const run = (): Promise<void> => {
       if (req.isAnswered) return Promise.reject(abandoned(e, ctx)); // as in handleFiltered
@@ -194,7 +217,7 @@ class Runner {
     const served =
       this.filters.length === 0
         ? run()
-        : withFilters(this.filters, this.serverInfo(req, e, ctx, arg), run, (err) => this.logger.warn({ action: e.action, err }, `${e.action}: server filter failed after the call`), ctx);
+        : withFilters(this.filters, this.serverInfo(req, e, ctx, arg), run, (err) => this.log.warn({ action: e.action, err }, `${e.action}: server filter failed after the call`), ctx);
     served.then(
       () => this.streamDone(ctx),
       (err: unknown) => {
@@ -217,7 +240,6 @@ class Runner {
 
   private handle(req: ServerRequest, e: Entry, ctx: CallContext, arg: unknown): void {
     if (e.def.blobs) arg = withBlob(arg, req.blob);
-    this.sweep?.add(ctx);
     if (this.filters.length > 0) return this.handleFiltered(req, e, ctx, arg);
     let out: unknown;
     try {
@@ -241,7 +263,7 @@ class Runner {
       started = true;
       return e.handler(arg, ctx);
     };
-    withFilters(this.filters, info, run, (err) => this.logger.warn({ action: info.action, err }, `${info.action}: server filter failed after the call`), ctx).then(
+    withFilters(this.filters, info, run, (err) => this.log.warn({ action: info.action, err }, `${info.action}: server filter failed after the call`), ctx).then(
       (v) => this.done(req, e, ctx, v, false),
       (err) => this.done(req, e, ctx, err, true, started),
     );
@@ -249,19 +271,30 @@ class Runner {
 
   private done(req: ServerRequest, e: Entry, ctx: CallContext, value: unknown, failed: boolean, started = true): void {
     ctx.finish();
-    this.sweep?.delete(ctx);
-    if (req.isAnswered) return; // answered Timeout by the sweep
-    if (failed) return this.fail(req, e, value, started);
+    if (req.isAnswered) return void this.sweep?.delete(ctx); // answered Timeout by the sweep
+    if (failed) return this.failSwept(req, e, ctx, value, started);
     let blob = EMPTY_BYTES;
+    let checked: unknown;
     try {
-      if (e.def.blobs) ({ value, blob } = splitBlob(value, e.badResult));
-      if (!e.def.output) return this.reply(req, e, value, blob);
-      const checked = validate(e.def.output, value, e.badResult, ErrorCode.Internal);
-      if (checked instanceof Promise) checked.then((v) => this.reply(req, e, v, blob), (err) => this.fail(req, e, err));
-      else this.reply(req, e, checked, blob);
+      if (e.def.blobs) ({ value, blob } = splitBlob(value, e.badResult, ErrorCode.Internal));
+      checked = e.def.output ? validate(e.def.output, value, e.badResult, ErrorCode.Internal) : value;
     } catch (err) {
-      this.fail(req, e, err);
+      return this.failSwept(req, e, ctx, err, true);
     }
+    // An asynchronous result schema stays under handlerTimeoutMs, as its handler was: one that
+    // hangs is answered Timeout rather than holding the call for ever.
+    if (checked instanceof Promise) checked.then((v) => this.replySwept(req, e, ctx, v, blob), (err) => this.failSwept(req, e, ctx, err, true));
+    else this.replySwept(req, e, ctx, checked, blob);
+  }
+
+  private replySwept(req: ServerRequest, e: Entry, ctx: CallContext, value: unknown, blob: Uint8Array): void {
+    this.sweep?.delete(ctx);
+    this.reply(req, e, value, blob);
+  }
+
+  private failSwept(req: ServerRequest, e: Entry, ctx: CallContext, err: unknown, started: boolean): void {
+    this.sweep?.delete(ctx);
+    this.fail(req, e, err, started);
   }
 
   private reply(req: ServerRequest, e: Entry, value: unknown, blob: Uint8Array): void {
@@ -301,7 +334,7 @@ class Runner {
     try {
       return e.def.errors.is(err);
     } catch (isErr) {
-      this.logger.error({ action: e.action, err: isErr }, `${e.action}: the method's error codec threw in is()`);
+      this.log.error({ action: e.action, err: isErr }, `${e.action}: the method's error codec threw in is()`);
       return false;
     }
   }
@@ -311,13 +344,13 @@ class Runner {
     const { action } = e;
     if (err instanceof RpcError) {
       if (err.code === ErrorCode.Internal || err.code === ErrorCode.Encode) {
-        this.logger.error({ action, peer: req.conn.remote, err }, `${action} failed`);
+        this.log.error({ action, peer: req.conn.remote, err }, `${action} failed`);
       }
       if (started) return void req.fail(err, handlerErrorDetail(err, action, this.expose));
       // Refused before the handler started: without a detail, bare ('' says so), the server's own word.
       return void req.fail(err, refusalDetail(err, this.expose) ?? '');
     }
-    this.logger.error({ action, peer: req.conn.remote, err }, `${action}: handler threw an undeclared error`);
+    this.log.error({ action, peer: req.conn.remote, err }, `${action}: handler threw an undeclared error`);
     req.fail(ErrorCode.Internal, crashDetail(err, action, this.expose));
   }
 

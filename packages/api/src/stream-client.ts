@@ -1,6 +1,7 @@
 import { ErrorCode, RemoteError, RpcError, invalidArgument, type Codec } from '@skein/core';
 import type { Caller, CallOptions, StreamCall, StreamCaller } from '@skein/stream';
 import type { AnyMethod } from './define.js';
+import { ClientFilterWait, unlessStopped } from './client-filter-wait.js';
 import { StreamSource } from './stream-source.js';
 import { fromBytes, toBytes, type ValueRules } from './value-bytes.js';
 
@@ -59,7 +60,14 @@ async function open(stub: StreamStub, caller: StreamCaller, arg: unknown, opts: 
     throw invalidArgument(`${stub.action}: a streaming method needs a carrier that opens streams (a ClientStream, ConnPool or FailoverPool)`);
   }
   if (stub.kind === 'server') {
-    const first = await toBytes(stub.out, arg);
+    let first = toBytes(stub.out, arg);
+    if (first instanceof Promise) {
+      // An asynchronous schema is waited for as a unary call's is: the stream's signal (its ctx's
+      // too) and timeout end the wait, and the stream is never opened; it opens with what is left.
+      const wait = new ClientFilterWait(opts, opts.timeoutMs, { action: stub.action, startedAt: performance.now() }, 'its input schema');
+      first = await unlessStopped(first, wait);
+      opts = wait.sendOptions();
+    }
     return caller.openStream(stub.action, first.msg, first.blob.length === 0 ? opts : { ...opts, blob: first.blob });
   }
   const s = caller.openStream(stub.action, undefined, opts);

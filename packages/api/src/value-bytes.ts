@@ -26,7 +26,7 @@ export interface ValueBytes {
 
 /** A value as it goes out. Async only when the schema is. */
 export function toBytes(rules: ValueRules, v: unknown): ValueBytes | Promise<ValueBytes> {
-  const { value, blob } = rules.blob ? splitBlob(v, rules.where) : withBlob(v);
+  const { value, blob } = rules.blob ? splitBlob(v, rules.where, rules.code) : withBlob(v);
   if (!rules.schema) return { msg: encode(rules.codec, value), blob };
   const checked = validate(rules.schema, value, rules.where, rules.code);
   return checked instanceof Promise ? checked.then((c) => ({ msg: encode(rules.codec, c), blob })) : { msg: encode(rules.codec, checked), blob };

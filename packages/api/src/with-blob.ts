@@ -21,10 +21,16 @@ export function withBlob<T>(value: T, blob: Uint8Array = EMPTY_BYTES): WithBlob<
  */
 export type Blobbed<T> = T extends AsyncIterable<infer I> ? AsyncIterable<WithBlob<I>> : WithBlob<T>;
 
-/** @internal What a `.blob()` method was given, checked: its value and its bytes (undefined: none). */
-export function splitBlob(v: unknown, where: string): WithBlob<unknown> {
+/**
+ * @internal What a `.blob()` method was given, checked: its value and its bytes (undefined:
+ * none). A bare value (no `withBlob`) is refused, not sent as nothing. `code`: whose fault it is,
+ * the caller's (InvalidArgument, the default) or, for what a handler returned, the server's
+ * (Internal: a client must not read its own argument as the cause).
+ */
+export function splitBlob(v: unknown, where: string, code: ErrorCode = ErrorCode.InvalidArgument): WithBlob<unknown> {
   if (v === undefined || v === null) return withBlob(undefined);
+  if (typeof v !== 'object' || !('value' in v || 'blob' in v)) throw new RpcError(code, `${where}: a .blob() method takes withBlob(value, bytes), got a bare value`);
   const { value, blob = EMPTY_BYTES } = v as Partial<WithBlob<unknown>>;
-  if (!(blob instanceof Uint8Array)) throw new RpcError(ErrorCode.InvalidArgument, `${where}: a .blob() method takes withBlob(value, bytes), and the bytes must be a Uint8Array`);
+  if (!(blob instanceof Uint8Array)) throw new RpcError(code, `${where}: a .blob() method takes withBlob(value, bytes), and the bytes must be a Uint8Array`);
   return withBlob(value, blob);
 }

@@ -106,3 +106,38 @@ describe('blobs through the typed API', () => {
     expect(back).toEqual(['AB:3,2,1', 'C:9']);
   });
 });
+
+describe('a .blob() method given what is no WithBlob', () => {
+  const Raw = service('Raw', { get: method<{ name: string }, { name: string }>().blob(), feed: serverStream<number, number>().blob() });
+
+  async function raw(get: () => unknown, feed: () => AsyncIterable<unknown>) {
+    let runs = 0;
+    const s = await serve({
+      codec: msgpackCodec,
+      logger: silentLogger,
+      services: [implement(Raw, { get: () => (runs++, get()) as never, feed: () => feed() as never })],
+    });
+    cleanup.push(() => s.close());
+    return { raw: createClient(Raw, s.stream, { codec: msgpackCodec }), runs: () => runs };
+  }
+
+  it('refuses a bare argument on the client, never sent, rather than sending it as nothing', async () => {
+    const { raw: c, runs } = await raw(() => withBlob({ name: 'x' }), async function* () {});
+    await expect(c.get({ name: 'a' } as never)).rejects.toMatchObject({ code: ErrorCode.InvalidArgument, message: expect.stringMatching(/Raw\.get: .*bare value/) });
+    expect(runs()).toBe(0);
+  });
+
+  it("answers a handler's bare or bad result Internal (the server's fault), not InvalidArgument nor a lost value", async () => {
+    const bare = await raw(() => ({ name: 'lost' }), async function* () {});
+    await expect(bare.raw.get(withBlob({ name: 'a' }))).rejects.toMatchObject({ code: ErrorCode.Internal });
+    const badBytes = await raw(() => ({ value: { name: 'a' }, blob: 'nope' }), async function* () {});
+    await expect(badBytes.raw.get(withBlob({ name: 'a' }))).rejects.toMatchObject({ code: ErrorCode.Internal });
+    const badItem = await raw(() => withBlob({ name: 'x' }), async function* () {
+      yield { value: 1, blob: 'nope' };
+    });
+    const read = async (): Promise<void> => {
+      for await (const _ of await badItem.raw.feed(withBlob(1))) void _;
+    };
+    await expect(read()).rejects.toMatchObject({ code: ErrorCode.Internal });
+  });
+});
