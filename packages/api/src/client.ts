@@ -1,4 +1,4 @@
-import { EMPTY_BYTES, ErrorCode, RemoteError, RpcError, encodeError, silentLogger, type Codec, type Logger } from '@skein/core';
+import { EMPTY_BYTES, ErrorCode, RemoteError, RpcError, encodeError, guardedLogger, silentLogger, type Codec, type Logger } from '@skein/core';
 import type { Caller, CallOptions, Metadata, Reply } from '@skein/stream';
 import type { CallContext } from './context.js';
 import { inherit, type Inherited } from './inherited-options.js';
@@ -9,7 +9,6 @@ import { explained, undecodableFirstReply } from './error-hints.js';
 import { callInfo, withFilters, type Filter } from './filters.js';
 import { validate } from './schema.js';
 import { ClientFilterWait, unlessStopped } from './client-filter-wait.js';
-import { guardedLogger } from './guarded-logger.js';
 
 export interface ClientOptions {
   codec: Codec;

@@ -1,9 +1,8 @@
-import { ErrorCode, RpcError, formatAddress, invalidArgument, parseAddress, silentLogger, type Codec, type Logger, type Transport } from '@skein/core';
+import { ErrorCode, RpcError, formatAddress, invalidArgument, parseAddress, guardedLogger, silentLogger, type Codec, type Logger, type Transport } from '@skein/core';
 import { FailoverPool, refusedStream, type Caller, type CallOptions, type Credentials, type FailoverPoolOptions, type Notify, type StreamCaller } from '@skein/stream';
 import { createClient, type Client, type MethodCallOptions, type Result } from './client.js';
 import type { ClientArgOf, ErrorOf, ResultOf, ServiceDef } from './define.js';
 import type { Filter } from './filters.js';
-import { guardedLogger } from './guarded-logger.js';
 
 /** One server of a type, as pomelo's master announces it. */
 export interface Member {

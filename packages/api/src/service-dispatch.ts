@@ -1,10 +1,9 @@
-import { EMPTY_BYTES, ErrorCode, RpcError, consoleLogger, invalidArgument, type Codec, type Logger } from '@skein/core';
+import { EMPTY_BYTES, ErrorCode, RpcError, consoleLogger, guardedLogger, invalidArgument, type Codec, type Logger } from '@skein/core';
 import { actionName, crashDetail, handlerErrorDetail, refusalDetail, type Dispatch, type ServerRequest } from '@skein/stream';
 import { CallContext } from './context.js';
 import type { AnyMethod, ArgOf, HandlerResultOf, ServiceDef } from './define.js';
 import { callInfo, withFilters, type CallInfo, type Filter } from './filters.js';
 import { validate } from './schema.js';
-import { guardedLogger } from './guarded-logger.js';
 import { isThenable } from './thenable.js';
 import { TimeoutSweep } from './timeout-sweep.js';
 import { serveStream, streamArg, streamServe, type StreamServe } from './stream-dispatch.js';

@@ -25,6 +25,7 @@ export type { ErrCodec, ErrorPayload } from './custom-error.js';
 export { encodeError, decodeError } from './codec.js';
 export type { Codec } from './codec.js';
 export { silentLogger, consoleLogger } from './logger.js';
+export { guardedLogger } from './guarded-logger.js';
 export type { Logger, LogLevel } from './logger.js';
 export { parseAddress, formatAddress } from './address.js';
 export type { Address } from './address.js';

@@ -14,17 +14,43 @@ export const silentLogger: Logger = { debug: noop, info: noop, warn: noop, error
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 const RANK: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
 
-/** A logger that writes one line per entry to stderr, for examples and debugging. */
+/**
+ * A logger that writes one line per entry to stderr, for examples and debugging. It never
+ * throws: its lines are written on the way to answering calls (a failed call is logged, then
+ * answered), and fields JSON cannot hold (a circular error response, a getter that throws) must
+ * not stop that. Cycles are written `[Circular]`, bigints as strings; fields it still cannot
+ * write are left out, and the line says so.
+ */
 export function consoleLogger(level: LogLevel = 'info', name = 'skein'): Logger {
   const at = (l: LogLevel) => (obj: object, msg?: string) => {
     if (RANK[l] < RANK[level]) return;
-    console.error(`[${name}] ${l} ${msg ?? ''} ${JSON.stringify(obj, jsonSafe)}`);
+    console.error(`[${name}] ${l} ${msg ?? ''} ${fieldsText(obj)}`);
   };
   return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
 }
 
-function jsonSafe(_key: string, value: unknown): unknown {
-  if (typeof value === 'bigint') return value.toString();
-  if (value instanceof Error) return { name: value.name, message: value.message };
-  return value;
+function fieldsText(obj: object): string {
+  try {
+    return JSON.stringify(obj, jsonSafe()) ?? '';
+  } catch (err) {
+    return `(fields not written: ${err instanceof Error ? err.message : String(err)})`;
+  }
+}
+
+/**
+ * A replacer for one line. It keeps the objects on the path from the root to the value being
+ * written (`this` is the value's holder, so the path is cut back to it first): a value already
+ * on that path is a cycle. A value seen twice elsewhere is written twice, as JSON would.
+ */
+function jsonSafe(): (this: unknown, key: string, value: unknown) => unknown {
+  const path: unknown[] = [];
+  return function (this: unknown, _key: string, value: unknown): unknown {
+    if (typeof value === 'bigint') return value.toString();
+    if (value instanceof Error) value = { name: value.name, message: value.message };
+    if (typeof value !== 'object' || value === null) return value;
+    while (path.length > 0 && path[path.length - 1] !== this) path.pop();
+    if (path.includes(value)) return '[Circular]';
+    path.push(value);
+    return value;
+  };
 }

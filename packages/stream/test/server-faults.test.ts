@@ -250,3 +250,20 @@ describe('options are checked when the server is built', () => {
     expect(() => new RpcServer({ dispatch, idleTimeoutMs: 0, closeWaitMs: 0, maxConnections: Infinity })).not.toThrow();
   });
 });
+
+describe('a dispatch that throws', () => {
+  it('is answered Internal even when the logger throws writing why (a line it cannot write must not leave the call unanswered)', async () => {
+    const throwingLogger = { debug() {}, info() {}, warn() {}, error() { throw new Error('cannot write this line'); } };
+    const server = new RpcServer({ dispatch: { dispatch() { throw new Error('dispatch bug'); } }, logger: throwingLogger });
+    cleanup.push(() => server.close());
+    const a = await server.listen(transport, '127.0.0.1:0');
+    const client = await ClientStream.connect({ transport, address: `${'host' in a ? a.host : ''}:${'port' in a ? a.port : 0}` });
+    cleanup.push(() => client.destroy());
+    const err = await within(client.call('x', new Uint8Array([1])), 5000).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RpcError);
+    expect((err as RpcError).code).toBe(ErrorCode.Internal);
+    // The connection serves on.
+    const again = await within(client.call('x', new Uint8Array([1])), 5000).catch((e: unknown) => e);
+    expect((again as RpcError).code).toBe(ErrorCode.Internal);
+  });
+});

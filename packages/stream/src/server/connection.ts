@@ -258,8 +258,9 @@ export class ServerConn implements FrameHandlers, Responder {
     try {
       this.opts.dispatch.dispatch(req);
     } catch (err) {
-      this.opts.logger.error({ err, action: req.action, remote: this.conn.remote }, 'dispatch threw');
+      // Answered first: a logger that throws writing the line must not leave the call unanswered.
       req.fail(ErrorCode.Internal);
+      this.opts.logger.error({ err, action: req.action, remote: this.conn.remote }, 'dispatch threw');
     }
   }
 

@@ -1,4 +1,4 @@
-import { invalidArgument, MAX_TIMER_MS, silentLogger, systemClock, type Clock, type Logger } from '@skein/core';
+import { invalidArgument, MAX_TIMER_MS, guardedLogger, silentLogger, systemClock, type Clock, type Logger } from '@skein/core';
 import { positiveInteger } from '../internals/checks.js';
 import { resolveLimits, type Limits } from '../wire/limits.js';
 import type { Dispatch } from './dispatch.js';
@@ -100,7 +100,8 @@ export function resolveServerOptions(opts: RpcServerOptions): ServerSettings {
   const authTimeoutMs = duration(opts.authTimeoutMs ?? 5_000, 'authTimeoutMs', 1);
   const base = {
     dispatch: opts.dispatch,
-    logger: opts.logger ?? silentLogger,
+    // Lines are written on the way to answers and closes: one the logger cannot write must not stop those.
+    logger: guardedLogger(opts.logger ?? silentLogger),
     limits: resolveLimits(opts.limits),
     clock: opts.clock ?? systemClock,
     maxConnections,

@@ -1,4 +1,4 @@
-import type { Logger } from '@skein/core';
+import type { Logger } from './logger.js';
 
 type Level = keyof Logger;
 

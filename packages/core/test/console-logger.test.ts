@@ -1,0 +1,41 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { consoleLogger } from '../src/index.js';
+
+describe('consoleLogger', () => {
+  afterEach(() => vi.restoreAllMocks());
+
+  /** The lines the logger writes, through console.error (its one way out). */
+  function capture(): string[] {
+    const lines: string[] = [];
+    vi.spyOn(console, 'error').mockImplementation((line: unknown) => void lines.push(String(line)));
+    return lines;
+  }
+
+  it('writes a line for fields that JSON cannot hold (a circular value, a bigint, a throwing getter) instead of throwing', () => {
+    const lines = capture();
+    const log = consoleLogger('info', 'test');
+    const parent: Record<string, unknown> = { name: 'parent' };
+    parent.self = parent;
+    const hostile = {
+      get boom(): never {
+        throw new Error('getter threw');
+      },
+    };
+    expect(() => log.error({ err: parent, n: 10n }, 'circular')).not.toThrow();
+    expect(() => log.error({ hostile }, 'getter')).not.toThrow();
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toContain('circular');
+    expect(lines[0]).toContain('"name":"parent"');
+    expect(lines[0]).toContain('[Circular]');
+    expect(lines[0]).toContain('"n":"10"');
+    expect(lines[1]).toContain('getter');
+    expect(lines[1]).toContain('fields not written');
+  });
+
+  it('writes a value seen twice, not in a cycle, both times', () => {
+    const lines = capture();
+    const shared = { id: 7 };
+    consoleLogger('info').info({ a: shared, b: shared }, 'twice');
+    expect(lines[0]).toContain('"a":{"id":7},"b":{"id":7}');
+  });
+});
