@@ -1,5 +1,6 @@
 import { EMPTY_BYTES, ErrorCode, RpcError, type FrameSpec } from '@skein/core';
 import { CloseCode, STANDARD_API_OFFSET } from './close-codes.js';
+import { lingerThen } from './close-linger.js';
 import { MessageConn, type MessageConnOptions, type MessageSocket } from './message-conn.js';
 
 /** The parts of the standard WebSocket API (browsers, Bun, Deno, Node 22+) this transport uses. */
@@ -11,6 +12,8 @@ export interface StandardWebSocket {
   /** Bun's own addition (1.4): stops reading the socket, so the peer slows down. Browsers and Deno have none. */
   pause?(): unknown;
   resume?(): unknown;
+  /** Bun's own addition (1.4): drops the connection without a closing handshake. Browsers and Deno have none. */
+  terminate?(): unknown;
   addEventListener(type: 'open', listener: () => void): void;
   addEventListener(type: 'error', listener: (ev: unknown) => void): void;
   addEventListener(type: 'close', listener: (ev: { code: number; reason: string }) => void): void;
@@ -30,6 +33,8 @@ const DRAIN_POLL_MS = 10;
  * - no read pause (except Bun's own `pause()`, used where present): frames are held by the conn
  *   while paused, up to `maxHeldBytes`, while the socket keeps reading;
  * - only 1000 and 3000-4999 may be sent: our 10xx codes travel as 40xx;
+ * - no way to drop a connection (except Bun's own `terminate()`, used where present): a peer
+ *   given up on that never answers the close frame holds it as long as the runtime waits;
  * - no size limit on what is received: `maxWsMessageBytes` is checked here, once a message has
  *   arrived whole (so it bounds what is delivered, not what the runtime buffers first).
  */
@@ -40,10 +45,21 @@ export function standardMessageConn(
   options: MessageConnOptions & { maxWsMessageBytes: number },
 ): MessageConn {
   let polling = false;
-  const poll = (): void => {
-    if (conn.written()) setTimeout(poll, DRAIN_POLL_MS);
-    else polling = false;
+  const watchDrain = (): void => {
+    if (polling) return;
+    polling = true;
+    setTimeout(poll, DRAIN_POLL_MS);
   };
+  const poll = (): void => {
+    // Cleared first: the drain handler `written` runs may write until congested again, and its
+    // watchDrain must start the next poll (it found `polling` set, and that drain was lost).
+    polling = false;
+    if (conn.written()) watchDrain();
+  };
+  /** Undoes the linger once the close is done (set while this side waits on a peer it gave up on). */
+  let stopLinger: (() => void) | undefined;
+  /** Without a handshake where the API can (Bun); elsewhere the close frame is all there is. */
+  const terminate = (): void => void (ws.terminate ? ws.terminate() : ws.close());
   const socket: MessageSocket = {
     get bufferedAmount() {
       return ws.bufferedAmount;
@@ -52,13 +68,14 @@ export function standardMessageConn(
     pausesReading: typeof ws.pause === 'function' && typeof ws.resume === 'function',
     pause: () => void ws.pause?.(),
     resume: () => void ws.resume?.(),
-    close: (code, reason) => ws.close(code === CloseCode.Normal ? code : code + STANDARD_API_OFFSET, reason),
-    terminate: () => ws.close(),
-    watchDrain: () => {
-      if (polling) return;
-      polling = true;
-      setTimeout(poll, DRAIN_POLL_MS);
+    close: (code, reason, givingUp) => {
+      ws.close(code === CloseCode.Normal ? code : code + STANDARD_API_OFFSET, reason);
+      // A peer given up on that never answers the close frame held the connection some 36 s on
+      // Bun: dropped after CLOSE_LINGER_MS, as the ws adapter does (Deno's WebSocket cannot drop one).
+      if (givingUp && ws.terminate) stopLinger ??= lingerThen(terminate);
     },
+    terminate,
+    watchDrain,
   };
   const conn = new MessageConn(remote, spec, socket, options);
   const max = options.maxWsMessageBytes;
@@ -68,7 +85,10 @@ export function standardMessageConn(
     if (data.length > max) return conn.fail(tooBig(data.length, max));
     conn.receive(data, binary);
   });
-  ws.addEventListener('close', (ev) => conn.ended(ev.code, ev.reason));
+  ws.addEventListener('close', (ev) => {
+    stopLinger?.();
+    conn.ended(ev.code, ev.reason);
+  });
   return conn;
 }
 

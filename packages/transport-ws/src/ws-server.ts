@@ -57,6 +57,12 @@ export async function listenWs(
     }
     return raw.destroyed ? undefined : s;
   };
+  /** Bun's wss: kept at its upgrade request, where its upgrade clock starts (the hook may stall it). */
+  const handOverLate = (raw: net.Socket): AcceptedSocket | undefined => {
+    const s = handOver(raw);
+    s?.startClock();
+    return s;
+  };
   const onAccepted = (raw: net.Socket): void => {
     const s = handOver(raw);
     // Refused: closed before any TLS or HTTP work.
@@ -81,7 +87,7 @@ export async function listenWs(
   // holds no slot of the server's cap; docs/tls.md says so).
   const acceptsLate = secure !== undefined && isBun();
   server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
-    const s = waiting.get(tcpSocketOf(socket)) ?? (acceptsLate ? handOver(socket as net.Socket) : undefined);
+    const s = waiting.get(tcpSocketOf(socket)) ?? (acceptsLate ? handOverLate(socket as net.Socket) : undefined);
     if (s === undefined) return void socket.destroy();
     void upgrade(req, socket, options, () =>
       wss.handleUpgrade(req, socket, head, (ws) => {

@@ -3,15 +3,20 @@ import { plainBytes, type FrameSpec } from '@skein/core';
 import type { RawData, WebSocket } from 'ws';
 import { ChunkGuard } from './chunk-guard.js';
 import { CloseCode } from './close-codes.js';
+import { lingerThen } from './close-linger.js';
 import { MessageConn, type MessageConnOptions, type MessageSocket } from './message-conn.js';
 
 /**
- * What ws may hold of a message still arriving, besides its bytes (maxPayload): each fragment is a
- * Buffer of its own (about 130 B of heap), so a peer sending one-byte fragments holds ~2 MiB at
- * most. ws (from 8.21) has this default; given here so that no other default applies. Skein's own
- * senders stay far under it (messages are cut at batchBytes). Read chunks: chunk-guard.ts.
+ * What ws may hold for a peer besides the bytes of its message (maxPayload):
+ * - maxFragments: each fragment is a Buffer of its own (about 130 B of heap), so a peer sending
+ *   one-byte fragments holds ~2 MiB at most. Skein's own senders stay far under it (messages are
+ *   cut at batchBytes). Read chunks: chunk-guard.ts.
+ * - maxPendingAutoPongs: the answers to its pings not yet written; past them the peer is dropped.
+ *   Before ws 8.23 every ping was answered however many waited, so a peer that pinged and never
+ *   read grew the send buffer without bound (hence the package's `ws` range).
+ * ws's own defaults (8.21, 8.23), given here so that no other default applies.
  */
-export const WS_RECEIVE_LIMITS = Object.freeze({ maxFragments: 16 * 1024 });
+export const WS_RECEIVE_LIMITS = Object.freeze({ maxFragments: 16 * 1024, maxPendingAutoPongs: 60 });
 
 /** ws copies its send options, so the two kinds of fragment share constant ones (send runs per fragment). */
 const MORE = Object.freeze({ binary: true, compress: false, fin: false });
@@ -198,17 +203,9 @@ function receiverOf(ws: WebSocket): ReceiverState | undefined {
   return (ws as unknown as { _receiver?: ReceiverState | null })._receiver ?? undefined;
 }
 
-/**
- * How long a peer this side gave up on (a failure, `close()`, a protocol error) has to answer the
- * close frame: the TCP transport's `lingerMs` by default. ws would wait 30 s, and a hostile peer
- * never answers, holding its socket and whatever it left half sent.
- */
-const CLOSE_LINGER_MS = 2_000;
-
 /** Drops `ws` unless its closing handshake is done within CLOSE_LINGER_MS. */
 function dropAfterLinger(ws: WebSocket): void {
-  const timer = setTimeout(() => ws.terminate(), CLOSE_LINGER_MS).unref();
-  ws.once('close', () => clearTimeout(timer));
+  ws.once('close', lingerThen(() => ws.terminate()));
 }
 
 /**

@@ -252,6 +252,27 @@ describe('standard WebSocket API client', () => {
     expect(c.bodies.map((b) => b.length)).toEqual([996]);
   });
 
+  it('reports drain again and again to a writer that refills on drain until congested (no drain event in the API: it is polled)', async () => {
+    const s = await startServer(wsTransport());
+    cleanup.push(() => s.listener.close());
+    const conn = await wsTransport({ WebSocket: BrowserLike, highWaterMark: 64 * 1024 }).connect({ host: '127.0.0.1', port: s.port }, spec);
+    cleanup.push(() => conn.close());
+    // 16 MiB in 64 KiB frames: far more than kernel buffers take, so the writer is congested many times.
+    const total = 256;
+    const body = new Uint8Array(64 * 1024 - 4);
+    let written = 0;
+    const refill = (): void => {
+      while (written < total && !conn.congested) {
+        conn.write(frame(body));
+        conn.flush();
+        written++;
+      }
+    };
+    conn.bind({ frame: () => {}, drain: refill, close: () => {} });
+    refill();
+    await until(() => s.accepted[0]?.bodies.length === total, `all ${total} frames at the server (${written} written)`);
+  });
+
   it('refuses a Unix socket address with InvalidArgument', async () => {
     const err = await wsTransport({ WebSocket: Standard })
       .connect({ path: '/tmp/x.sock' }, spec)
