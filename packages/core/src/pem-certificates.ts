@@ -4,7 +4,7 @@
  * the first good one: the peer is then trusted less than asked, and every handshake is refused
  * later with a confusing error. rustls (Deno) refuses bad base64 but takes damaged DER until the
  * handshake. Checked here the same way for every runtime: each `-----BEGIN CERTIFICATE-----`
- * block must end, its body be base64, and that decode to one DER X.509 Certificate (a SEQUENCE of
+ * block must end, its BEGIN and END lines hold nothing else, its body be base64, and that decode to one DER X.509 Certificate (a SEQUENCE of
  * two SEQUENCEs and a BIT STRING, the tbsCertificate's fields in their order, every nested length
  * in bounds, every object identifier whole). What lies inside a field (a name's parts, a key) is
  * left to the runtime's parser (CertificateParser). Text between blocks (the comments of a system
@@ -70,7 +70,7 @@ const isWhole = (pem: string, parse: CertificateParser | undefined): boolean => 
 export function damagedCertificate(pem: string, parse?: CertificateParser): string | undefined {
   const blocks = certificateBlocks(pem);
   for (const [i, b] of blocks.entries()) {
-    const why = b.body === undefined ? `has no ${END} line` : (whyNotCertificate(b.body) ?? parsed(b.body, parse));
+    const why = b.body === undefined ? `has no ${END} line` : (markerProblem(pem, b) ?? whyNotCertificate(b.body) ?? parsed(b.body, parse));
     if (why !== undefined) return `certificate ${i + 1} of ${blocks.length} (line ${lineOf(pem, b.at)}) ${why}`;
   }
   return undefined;
@@ -100,6 +100,32 @@ function certificateBlocks(pem: string): Block[] {
     at = next;
   }
   return blocks;
+}
+
+/**
+ * What is wrong with the BEGIN or END line of a closed block, or undefined. OpenSSL and rustls
+ * read PEM by lines: a marker with text before it on its line (an indented block), or an END with
+ * text after it (`cat` of a file without a final newline glues the next BEGIN to it), is no
+ * marker to them, and the block is not loaded, silently. Whitespace after a
+ * marker and a byte order mark before the text are read as OpenSSL reads them (taken).
+ */
+function markerProblem(pem: string, b: Block): string | undefined {
+  const end = b.at + BEGIN.length + b.body!.length;
+  if (!startsLine(pem, b.at) || !endsLine(pem, b.at + BEGIN.length)) return `is skipped by TLS libraries: its ${BEGIN} is not alone on its line`;
+  if (!startsLine(pem, end) || !endsLine(pem, end + END.length)) return `is skipped by TLS libraries: its ${END} is not alone on its line`;
+  return undefined;
+}
+
+const startsLine = (text: string, at: number): boolean => at === 0 || text[at - 1] === '\n' || (at === 1 && text[0] === '\ufeff');
+
+/** Only spaces, tabs or a CR from `from` to the end of its line. */
+function endsLine(text: string, from: number): boolean {
+  for (let i = from; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 10) return true;
+    if (c !== 32 && c !== 9 && c !== 13) return false;
+  }
+  return true;
 }
 
 /** The 1-based line `at` is on (counted only for the error: a bundle has thousands). */

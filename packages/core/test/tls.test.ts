@@ -55,6 +55,11 @@ describe('resolveTls', () => {
     ['two parts instead of three', der('3011300d020101300030003000300030003000'), /not the three parts of a certificate/],
     ['an indefinite length (not DER)', der('3080300d020101300030003000300030003000030100'), /a bad length/],
     ['a good certificate, then a damaged one', A + '\n' + pem('QQ=='), /certificate 2 of 2 \(line 5\)/],
+    // OpenSSL reads PEM by lines: a marker not alone on its line is none, and the block is skipped.
+    ['a block glued to the END before it (cat of a file without a final newline)', A.trimEnd() + A, /certificate 1 of 2 \(line 1\) is skipped by TLS libraries: its -----END CERTIFICATE----- is not alone/],
+    ['an indented block', A + '  ' + A, /certificate 2 of 2 \(line 4\) is skipped by TLS libraries: its -----BEGIN CERTIFICATE----- is not alone/],
+    ['a body glued to its BEGIN', A.replace('-----\n', '-----'), /certificate 1 of 1 \(line 1\) .*-----BEGIN CERTIFICATE----- is not alone/],
+    ['text after an END', A.replace('-----END CERTIFICATE-----\n', '-----END CERTIFICATE----- # end\n'), /certificate 1 of 1 .*-----END CERTIFICATE----- is not alone/],
   ])('refuses a CA holding %s with InvalidArgument naming the certificate', (_, ca, why) => {
     expect(() => resolveTls({ ca }, 'connect')).toThrow(why);
     expect(invalid(() => resolveTls({ ca }, 'connect'))).toBe('InvalidArgument');
@@ -65,6 +70,9 @@ describe('resolveTls', () => {
   it('takes a bundle of certificates with comments, blank lines and CRLF between and inside them', () => {
     const bundle = `# Root 1\r\n${A.replace(/\n/g, '\r\n')}\r\n\r\n# Root 2\n  \n${pem('MBQwDQIB\nATAAMAAw\n  ADAAMAAwAAMBAA==')}# the end\n`;
     expect(resolveTls({ ca: bundle }, 'connect').ca).toEqual([bundle]);
+    // Whitespace after a marker, and a byte order mark, are what OpenSSL reads past too.
+    const spaced = `\ufeff${A.replace(/-----\n/g, '-----  \t\n')}`;
+    expect(resolveTls({ ca: spaced }, 'connect').ca).toEqual([spaced]);
     // A v1 certificate has no [0] version, a v3 one has it and extensions ([3]) after the key.
     expect(invalid(() => resolveTls({ ca: der('301b3014a00302010202010130003000300030003000a3003000030100') }, 'connect'))).toBe('accepted');
   });

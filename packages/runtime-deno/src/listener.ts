@@ -34,9 +34,10 @@ function open(address: Address, tls: ResolvedTls | undefined): DenoListener {
   try {
     return tls && !('path' in address) ? Deno.listenTls(listenOptions(address, tls)) : Deno.listen(denoTarget(address));
   } catch (err) {
-    // Deno's OS errors say "(os error N)"; rustls's (InvalidData: a damaged key) are the certificate's.
+    // rustls would not load the certificate, key or CA (InvalidData: a damaged key), as connect.ts
+    // tells it; anything else (the OS, a permission) is the listen's failure.
     const why = describe(err);
-    if (tls && !/\(os error \d+\)/.test(why)) throw unusableTls(why, err);
+    if (tls && (err as Error)?.name === 'InvalidData') throw unusableTls(why, err);
     throw listenFailed(formatAddress(address), why, err);
   }
 }

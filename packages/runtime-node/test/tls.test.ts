@@ -228,6 +228,21 @@ describe('TLS on node:tls', () => {
     client.close();
   });
 
+  // `cat a.pem b.pem` of a file without a final newline glues b's BEGIN to a's END line: OpenSSL
+  // reads that line as no END, loads neither, silently, and every handshake failed later.
+  it('a CA made by concatenating a file without a final newline is InvalidArgument naming the glued END line, at listen and connect', async () => {
+    const why = (p: Promise<unknown>) => p.then((x) => ((x as { close?: () => unknown }).close?.(), 'resolved'), (e: unknown) => (RpcError.is(e, ErrorCode.InvalidArgument) ? e.message : String(e)));
+    const glued = certs.foreignCa.trimEnd() + certs.ca;
+    const named = /tls\.ca: certificate 1 of 2 \(line 1\) is skipped by TLS libraries: its -----END CERTIFICATE----- is not alone on its line/;
+    const q = await tlsQueue(mtls());
+    expect(await why(nodeRuntime.listen(LOCAL, () => {}, { tls: serverTls({ ca: glued, requestCert: true }) }))).toMatch(named);
+    expect(await why(nodeRuntime.connect(q.listener.address, { tls: clientTls({ ca: glued, ...certs.client }) }))).toMatch(named);
+    // With the newline the same two certificates load whole: a client of the second is let in.
+    const joined = `${certs.foreignCa.trimEnd()}\n${certs.ca}`;
+    const client = await nodeRuntime.connect(q.listener.address, { tls: clientTls({ ca: joined, ...certs.client }) });
+    client.close();
+  });
+
   it('a CA bundle of several certificates, with comments and blank lines between them, loads whole (a client of its last CA is let in)', async () => {
     const bundle = caBundle([certs.foreignCa, certs.ca]);
     const q = await tlsQueue(serverTls({ ca: bundle, requestCert: true }));

@@ -26,6 +26,9 @@ export function damagedPems(good: string): DamagedPem[] {
     { name: 'a block with no END line', pem: `${begin}\n${body.join('\n')}\n`, block: 1 },
     { name: 'a good block, then one that is not base64', pem: good + NOT_BASE64, block: 2 },
     { name: 'a good block, then a truncated one', pem: good + truncated, block: 2 },
+    // Lines a TLS library reads as no marker: it skips the block, silently.
+    { name: 'a good block, then an indented one', pem: good + pem(body).replace(/^(?=.)/gm, '  '), block: 2 },
+    { name: 'a good block, then one with text after its END', pem: good + [begin, ...body, `${end} # the chain ends here`].join('\n') + '\n', block: 2 },
   ];
 }
 
