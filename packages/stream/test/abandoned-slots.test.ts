@@ -43,7 +43,8 @@ describe('window slots held by calls their callers gave up on', () => {
 
   it('ReverseCaller: a peer that answers none of a full window of given-up calls loses its connection, with a clear error, instead of stalling every later call', async () => {
     let hung = 0;
-    const s = await startServer({}, { reverseCalls: { timeoutMs: 60_000 } });
+    // The stall must last the reverse calls' default timeout too: short here.
+    const s = await startServer({}, { reverseCalls: { timeoutMs: 200 } });
     cleanup.push(() => s.server.close());
     const peer = await s.connect({ keepaliveMs: 0, serveWindow: WINDOW, serve: createRouter({ hang: () => (hung++, never()), echo: (req) => req.msg }) });
     cleanup.push(() => peer.destroy());
@@ -61,7 +62,7 @@ describe('window slots held by calls their callers gave up on', () => {
     await peer.ping();
     // A later call waits for a slot that never frees. It must not time out "never sent" (and the
     // next one after it, forever): the connection is closed, and the call learns why.
-    const later = await outcome(caller, 'echo', { timeoutMs: 100 });
+    const later = await outcome(caller, 'echo', { timeoutMs: 300 });
     expect(later).toBeInstanceOf(RpcError);
     expect(later).toMatchObject({ code: ErrorCode.IO, retry: 'safe' });
     expect((later as RpcError).message).toMatch(/answered none of the 4 reverse calls/);
@@ -69,6 +70,26 @@ describe('window slots held by calls their callers gave up on', () => {
     await waitFor(() => peer.state === 'closed');
     expect(await outcome(caller, 'echo', { timeoutMs: 60_000 })).toMatchObject({ code: ErrorCode.IO, retry: 'safe' });
     expect(hung).toBe(WINDOW);
+  });
+
+  it('ReverseCaller: a peer that answers every call, slower than their short timeouts, keeps its connection (a stall is counted against the default timeout, not a call\'s)', async () => {
+    const s = await startServer({}, {});
+    cleanup.push(() => s.server.close());
+    const peer = await s.connect({ keepaliveMs: 0, serveWindow: 2, serve: createRouter({ slow: (req) => new Promise<Uint8Array>((r) => setTimeout(() => r(req.msg), 300)) }) });
+    cleanup.push(() => peer.destroy());
+    await peer.ping();
+    const caller = s.server.openConnections()[0]!.caller!;
+    // Two fill the window and time out; then a third waits for a slot past its own short timeout,
+    // every slot held by a call given up on all that time.
+    const first = await Promise.all([0, 1].map(() => outcome(caller, 'slow', { timeoutMs: 50 })));
+    expect(first.map((e) => (e as RpcError).code)).toEqual([ErrorCode.Timeout, ErrorCode.Timeout]);
+    const third = await outcome(caller, 'slow', { timeoutMs: 50 });
+    expect(third).toMatchObject({ code: ErrorCode.Timeout });
+    expect((third as RpcError).message).toMatch(/never sent/);
+    // The peer answers (late): the slots free and the connection serves on.
+    await waitFor(() => (caller as ReverseCaller).inFlight === 0);
+    expect(await outcome(caller, 'slow', { timeoutMs: 5_000 })).toBe('hi');
+    expect(peer.state).toBe('open');
   });
 
   it('ReverseCaller: a peer that answers late, within a waiting call\'s timeout, keeps its connection and runs the call', async () => {

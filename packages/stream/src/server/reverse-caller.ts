@@ -59,7 +59,8 @@ const utf8 = new TextEncoder();
  * the rest wait in a bounded line, as in a ClientStream. A reverse call whose caller gave up
  * (timeout, signal) keeps its window slot until its answer comes, since that side still runs it
  * (there is no cancel for reverse calls). When every slot is held so and a waiting call's whole
- * timeout passes without one answer, the peer is taken for stuck and its connection is closed:
+ * timeout passes without one answer, and that stall has lasted the reverse calls' default timeout
+ * (`reverseCalls.timeoutMs`) too, the peer is taken for stuck and its connection is closed:
  * otherwise every later call would wait and time out, unsent, for as long as the connection lives.
  */
 export class ReverseCaller implements Caller {
@@ -221,8 +222,11 @@ export class ReverseCaller implements Caller {
       return call.finish(new RpcError(ErrorCode.Timeout, `no answer from ${this.host.remote} to a reverse call within ${call.timeoutMs} ms`), null);
     }
     // It waited its whole timeout while every slot was held by a call nobody waits for, and the
-    // peer answered none of them: it never will, and every later call would wait the same way.
-    if (this.stalledSince >= 0 && this.pace!.elapsed - this.stalledSince >= call.timeoutMs) return this.peerStuck(call.timeoutMs);
+    // peer answered none of them for at least the reverse calls' own default timeout too (a call's
+    // short timeout says nothing of a peer that answers slowly but answers): it never will, and
+    // every later call would wait the same way.
+    const stalledMs = this.stalledSince < 0 ? -1 : this.pace!.elapsed - this.stalledSince;
+    if (stalledMs >= call.timeoutMs && stalledMs >= this.settings.timeoutMs) return this.peerStuck(stalledMs);
     this.waiting.settled();
     call.dropPayload();
     call.finish(new RpcError(ErrorCode.Timeout, `reverse call waited ${call.timeoutMs} ms for the window and was never sent`, { retry: 'safe' }), null);
@@ -257,9 +261,9 @@ export class ReverseCaller implements Caller {
    * calls waiting fail unsent (IO, safe to retry elsewhere), saying why; those it holds were
    * settled already. Nothing that may have run is sent again.
    */
-  private peerStuck(waitedMs: number): void {
+  private peerStuck(stalledMs: number): void {
     const why = new Error(
-      `${this.host.remote} answered none of the ${this.window} reverse calls its window holds, all given up on by their callers (timed out or cancelled), while a call waited ${waitedMs} ms for a slot: closing the connection`,
+      `${this.host.remote} answered none of the ${this.window} reverse calls its window holds, all given up on by their callers (timed out or cancelled), for ${Math.round(stalledMs)} ms while calls waited for a slot: closing the connection`,
     );
     this.close(why);
     this.host.drop(why);
