@@ -27,11 +27,13 @@ export interface CborOptions {
    */
   maxDepth?: number;
   /**
-   * How many arrays, maps and tags (empty ones included; each tag makes an object, a Date, Set,
-   * Map, bigint or other) one message received may hold; more is a Decode error, before
-   * anything is decoded. Messages longer than maxContainers bytes are scanned for it first.
-   * Default 1,048,576 (1 Mi): a message at the limit makes at most 1 Mi objects (67 MB of empty
-   * maps), where a 16 MiB message of empty maps would make 16.7 million. `Infinity` for none.
+   * How many objects one message received may make: arrays, maps, byte strings and tags (empty
+   * ones included; each tag makes an object, a Date, Set, Map, bigint or other), and text
+   * strings of 2 bytes or more, map keys included (the empty string and 1-byte ASCII strings are
+   * never new objects). More is a Decode error, before anything is decoded. Messages longer than
+   * maxContainers bytes are scanned for it first. Default 1,048,576 (1 Mi): a message at the
+   * limit makes at most 1 Mi objects (67 MB of empty maps), where a 16 MiB message of empty maps
+   * would make 16.7 million. `Infinity` for none.
    */
   maxContainers?: number;
 }

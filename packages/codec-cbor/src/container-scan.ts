@@ -1,14 +1,29 @@
-/** The default `maxContainers`: a message makes at most 1 Mi objects (67 MB of empty maps), whatever its size. */
+/**
+ * The default `maxContainers`: a message makes at most 1 Mi objects (67 MB of empty maps, 35 MB
+ * of 2-character strings), whatever its size. Messages of up to 1 MiB never reach it (each
+ * counted value takes a byte at least), and the realistic payloads measured count one object
+ * per 4 bytes or more: only such a message of 4 MiB or more does (the README gives the figures;
+ * `benchmarks/codec-containers.js` measures them).
+ */
 export const DEFAULT_MAX_CONTAINERS = 1 << 20;
 
 const overBudget = (maxContainers: number): Error =>
-  new RangeError(`more than maxContainers (${maxContainers}) arrays, maps, byte strings and tags in one message; raise the codec's maxContainers option to read it`);
+  new RangeError(`more than maxContainers (${maxContainers}) arrays, maps, byte strings, text strings and tags in one message; raise the codec's maxContainers option to read it`);
+
+/** Whether a text string of `length` bytes, the first `first`, decodes to a new string: '' and one ASCII character are V8's shared ones. */
+const makesString = (length: number, first = 0): boolean => length >= 2 || (length === 1 && first >= 0x80);
 
 /**
- * Refuses a message of more than `maxContainers` arrays, maps, byte strings and tags (empty ones
- * too; each byte string is a Uint8Array, each tag makes an object: a Date, Set, Map, bigint,
- * typed array, record or Tag) before anything reads it. A 16 MiB message of empty arrays, or
- * of empty byte strings (one byte each), would make 16.7 million objects.
+ * Refuses a message of more than `maxContainers` arrays, maps, byte strings, text strings and
+ * tags (empty ones too; each byte string is a Uint8Array, each tag makes an object: a Date,
+ * Set, Map, bigint, typed array, record or Tag) before anything reads it. A 16 MiB message of
+ * empty arrays, or of empty byte strings (one byte each), would make 16.7 million objects; one
+ * of 2-character strings 5.6 million strings.
+ *
+ * Text strings count when decoding makes a new string: those of 2 bytes or more, map keys
+ * included (cbor-x caches keys only in messages under 180 bytes, and the fast path not at all),
+ * and a 1-byte one that is not ASCII (read as U+FFFD, a new string each). The empty string and
+ * 1-byte ASCII ones are V8's own, made once; cbor-x refuses indefinite-length strings.
  *
  * cbor-x reads by recursion and makes an empty array or map inline, with no hook to count it
  * by, so the codec counts headers first. Each counted header takes a byte at least, so a
@@ -25,8 +40,9 @@ export class ContainerScan {
   }
 
   /**
-   * Counts the array, map, byte string and tag headers in `bytes`, skipping strings' bytes by their length. No
-   * stack: only the count matters. It stops at a header it cannot read (reserved, truncated),
+   * Counts the array, map, byte string, text string and tag headers in `bytes`, skipping
+   * strings' bytes by their length. No stack: only the count matters (a text string counts the
+   * same as a key or a value). It stops at a header it cannot read (reserved, truncated),
    * where cbor-x will stop too, having made only the containers before it.
    */
   private scan(bytes: Uint8Array): void {
@@ -40,6 +56,7 @@ export class ContainerScan {
       // Byte strings (major 2) too: each is a Uint8Array, one byte for an empty one.
       if ((major === 2 || (major >= 4 && major <= 6)) && --left < 0) throw overBudget(this.maxContainers);
       if (info < 24) {
+        if (major === 3 && makesString(info, bytes[pos]) && --left < 0) throw overBudget(this.maxContainers);
         if (major === 2 || major === 3) pos += info; // a short byte or text string
       } else if (info < 28) {
         // The argument (or a float's bits) in the 1, 2, 4 or 8 bytes that follow.
@@ -47,6 +64,7 @@ export class ContainerScan {
         if (major === 2 || major === 3) {
           let length = 0;
           for (let i = 0; i < width; i++) length = length * 256 + (bytes[pos + i] ?? 0);
+          if (major === 3 && makesString(length, bytes[pos + width]) && --left < 0) throw overBudget(this.maxContainers);
           pos += length;
         }
         pos += width;

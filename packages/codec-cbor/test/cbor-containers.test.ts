@@ -29,13 +29,27 @@ const overBudget = (maxContainers: number): unknown =>
   expect.objectContaining({ code: ErrorCode.Decode, message: expect.stringContaining(`more than maxContainers (${maxContainers})`) });
 const readByCborx = expect.objectContaining({ code: ErrorCode.Decode, message: expect.stringContaining('bignum') });
 
-/** Arrays, plain objects and byte strings in a plain value, as maxContainers counts them. */
+/** Arrays, plain objects, byte strings and text strings of 2 bytes or more (map keys too) in a plain value, as maxContainers counts them. */
 function containers(value: unknown): number {
+  if (typeof value === 'string') return Buffer.byteLength(value) >= 2 ? 1 : 0;
   if (ArrayBuffer.isView(value)) return 1;
-  if (Array.isArray(value)) return 1 + value.reduce<number>((n, item) => n + containers(item), 0);
-  if (value !== null && typeof value === 'object') return 1 + Object.values(value).reduce<number>((n, item) => n + containers(item), 0);
+  if (Array.isArray(value)) return 1 + Array.from(value as unknown[]).reduce<number>((n, item) => n + containers(item), 0);
+  if (value !== null && typeof value === 'object') return 1 + Object.entries(value).reduce<number>((n, [key, item]) => n + containers(key) + containers(item), 0);
   return 0;
 }
+
+/** An array 32 of the values `head`, then `items` copies of the string `text` (its bytes). */
+function strings(items: number, text: number[], head: number[][] = []): Uint8Array {
+  const first = head.flat();
+  const bytes = new Uint8Array(5 + first.length + items * text.length);
+  bytes.set([0x9a, ...u32(head.length + items)]);
+  bytes.set(first, 5);
+  for (let i = 0, at = 5 + first.length; i < items; i++, at += text.length) bytes.set(text, at);
+  return bytes;
+}
+
+/** A Date (tag 1): the fast path leaves the message to cbor-x. */
+const DATE = [0xc1, 0x01];
 
 describe('cbor maxContainers', () => {
   it('refuses a 16 MiB message of 16.7 million empty arrays, and of empty maps, with a Decode error naming maxContainers', () => {
@@ -113,9 +127,47 @@ describe('cbor maxContainers', () => {
   it('skips strings by their length: container bytes inside them do not count', () => {
     const text = 'x'.repeat(100) + '\u0080'.repeat(100); // 0x80 bytes in UTF-8 (0xc2 0x80)
     const bytes = cborCodec.encode([text, new Uint8Array(300).fill(0x80), [], {}]);
-    // The array, the byte string (one, whatever it holds), [] and {}.
-    expect(cbor({ maxContainers: 4 }).decode(bytes)).toEqual([text, new Uint8Array(300).fill(0x80), [], {}]);
-    expect(() => cbor({ maxContainers: 3 }).decode(bytes)).toThrow(overBudget(3));
+    // The array, the text and the byte string (one each, whatever they hold), [] and {}.
+    expect(cbor({ maxContainers: 5 }).decode(bytes)).toEqual([text, new Uint8Array(300).fill(0x80), [], {}]);
+    expect(() => cbor({ maxContainers: 4 }).decode(bytes)).toThrow(overBudget(4));
+  });
+
+  it('counts text strings of 2 bytes or more: 2 Mi two-character strings (6 MiB) are refused before cbor-x makes them', () => {
+    expect(() => cborCodec.decode(strings(2 << 20, [0x62, 0x61, 0x62]))).toThrow(overBudget(1 << 20));
+    expect(() => cborCodec.decode(strings(2 << 20, [0x62, 0x61, 0x62], [FAILS_WHEN_READ]))).toThrow(overBudget(1 << 20));
+    // As values in maps: 600 Ki maps {a: 'xy', b: 'zw'} are 600 Ki containers, but 1.8 Mi objects.
+    const pairs = [0xa2, 0x61, 0x61, 0x62, 0x78, 0x79, 0x61, 0x62, 0x62, 0x7a, 0x77];
+    expect(() => cborCodec.decode(strings(600 << 10, pairs))).toThrow(overBudget(1 << 20));
+  });
+
+  it('counts text strings of every form at the budget, through the fast path and cbor-x', () => {
+    const codec = cbor({ maxContainers: 1000 });
+    for (const text of [[0x62, 0x61, 0x62], [0x78, 2, 0x61, 0x62], [0x79, 0, 2, 0x61, 0x62], [0x7a, 0, 0, 0, 2, 0x61, 0x62], [0x62, 0xc3, 0xa9], [0x61, 0x80]]) {
+      expect(codec.decode(strings(999, text)), `${text}`).toHaveLength(999);
+      expect(() => codec.decode(strings(1000, text)), `${text}`).toThrow(overBudget(1000));
+      expect(() => codec.decode(strings(998, text, [FAILS_WHEN_READ])), `${text}`).toThrow(readByCborx);
+      expect(() => codec.decode(strings(999, text, [FAILS_WHEN_READ])), `${text}`).toThrow(overBudget(1000));
+    }
+  });
+
+  it('does not count the empty string or 1-byte ASCII strings, which V8 does not allocate (it returns shared ones)', () => {
+    const codec = cbor({ maxContainers: 2 });
+    for (const text of [[0x60], [0x61, 0x61], [0x78, 1, 0x7a], [0x7a, 0, 0, 0, 0]]) {
+      expect(codec.decode(strings(5000, text)), `${text}`).toHaveLength(5000);
+      expect(codec.decode(strings(5000, text, [DATE])), `${text}`).toHaveLength(5001);
+    }
+  });
+
+  it('counts map keys: cbor-x reads each key of a message longer than 180 bytes into a new string', () => {
+    const codec = cbor({ maxContainers: 1000 });
+    // The outer array, 333 maps {id: null} and their keys: 667; then 333 'ab' values: 1000.
+    const same = new Array<number[]>(333).fill([0xa1, 0x62, 0x69, 0x64, 0xf6]);
+    expect(codec.decode(strings(0, [], [...same, ...new Array<number[]>(333).fill([0x62, 0x61, 0x62])]))).toHaveLength(666);
+    expect(() => codec.decode(strings(0, [], [...same, ...new Array<number[]>(334).fill([0x62, 0x61, 0x62])]))).toThrow(overBudget(1000));
+    expect(() => codec.decode(strings(0, [], [FAILS_WHEN_READ, ...same, ...new Array<number[]>(333).fill([0x62, 0x61, 0x62])]))).toThrow(overBudget(1000));
+    // One map of 2000 keys.
+    const distinct = Array.from({ length: 2000 }, (_, i) => [0x63, 0x21 + (i % 94), 0x21 + Math.floor(i / 94), 0x61, 0xf6]);
+    expect(() => codec.decode(Uint8Array.from([0xb9, 2000 >> 8, 2000 & 255, ...distinct.flat()]))).toThrow(overBudget(1000));
   });
 
   it.each([0, -1, 1.5, Number.NaN, 2 ** 53])('maxContainers %s is refused with InvalidArgument', (maxContainers) => {

@@ -1,4 +1,4 @@
-import { overBudget } from './container-budget.js';
+import { MIN_COUNTED_TEXT, overBudget } from './container-budget.js';
 import { keyCache as keys, MAX_KEY_BYTES } from './key-cache.js';
 import { TEXT_DECODER_THRESHOLD, textDecoder, utf8DecodeJs } from './library-utf8.js';
 import { joinWords } from './safe-integers.js';
@@ -30,7 +30,10 @@ const EMPTY: Uint8Array = new Uint8Array(0);
 let bytes = EMPTY;
 let pos = 0;
 let end = 0;
-/** Arrays, maps and byte strings the message may still make (maxContainers); below 0, it made one too many. */
+/**
+ * Arrays, maps, byte strings and new strings the message may still make (maxContainers; see
+ * container-budget.ts for what counts); below 0, it made one too many.
+ */
 let containersLeft = 0;
 // Browsers' TextDecoder refuses a view of shared memory, where the library's loop would read it.
 // Looked at only when a string needs it (see ON_HEAP_BYTES).
@@ -172,13 +175,17 @@ function readKey(): string | null {
     return key === NOT_HANDLED ? null : (key as string);
   }
   if (length > end - pos) return null;
+  const misses = keys.misses;
   const key = keys.read(bytes, pos, length);
   pos += length;
+  // A key the cache read anew is a new string; a key it held costs nothing, and is not counted.
+  if (keys.misses !== misses && --containersLeft < 0) return null;
   return key;
 }
 
 function readString(length: number): Result {
-  if (length > end - pos) return NOT_HANDLED;
+  // The empty string and 1-byte ones (one Latin-1 character) are V8's own, made once: not counted.
+  if (length > end - pos || (length >= MIN_COUNTED_TEXT && --containersLeft < 0)) return NOT_HANDLED;
   const start = pos;
   pos += length;
   if (length > TEXT_DECODER_THRESHOLD) return textDecoder.decode(bytes.subarray(start, pos));

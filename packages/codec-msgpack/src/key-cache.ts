@@ -26,6 +26,12 @@ export class KeyCache {
   private readonly shortWords = new Int32Array(SHORT_SLOTS);
   private readonly shortLengths = new Uint8Array(SHORT_SLOTS); // 0: an empty slot
   private readonly shortKeys: string[] = new Array<string>(SHORT_SLOTS).fill('');
+  /**
+   * How many keys were read anew, not found: each made a string and a record (maxContainers
+   * counts them, a key found costs nothing). Compared before and after a read, never reset;
+   * it wraps at 32 bits, to stay a small integer.
+   */
+  misses = 0;
 
   /**
    * The key in `bytes[start, start + length)` (1 to MAX_KEY_BYTES bytes), or null when it is
@@ -55,6 +61,7 @@ export class KeyCache {
       for (let i = 0; i < length; i++) if (cached[i] !== bytes[start + i]) continue search;
       return records[r]!.key;
     }
+    this.misses = (this.misses + 1) | 0;
     const key = utf8DecodeJs(bytes, start, length);
     if (decodedEnd !== start + length) return null;
     this.store(records, length, { bytes: bytes.slice(start, start + length), key });

@@ -24,11 +24,13 @@ export interface MsgpackOptions {
    */
   maxDepth?: number;
   /**
-   * How many arrays, maps and extension values (Map, Set, Date, unknown extensions), empty ones
-   * included, one message may hold; more is a Decode error, raised once the first one over is
-   * read. Default 1,048,576 (1 Mi): a message at the limit makes at most 1 Mi objects (85 MB of
-   * empty maps), where a 16 MiB message of empty maps made 16.7 million of them (1 GB, 29 s).
-   * `Infinity` for none.
+   * How many objects one message may make: arrays, maps, byte strings and extension values (Map,
+   * Set, Date, unknown extensions), empty ones included, and text strings of 2 bytes or more (a
+   * map key of up to 16 bytes only when it is not one of the recent keys the codec keeps; the
+   * empty string and 1-byte strings are never new objects). More is a Decode error, raised once
+   * the first one over is read. Default 1,048,576 (1 Mi): a message at the limit makes at most
+   * 1 Mi objects (85 MB of empty maps), where a 16 MiB message of empty maps made 16.7 million
+   * of them (1 GB, 29 s). `Infinity` for none.
    */
   maxContainers?: number;
 }

@@ -33,12 +33,27 @@ const overBudget = (maxContainers: number): unknown =>
   expect.objectContaining({ code: ErrorCode.Decode, message: expect.stringContaining(`more than maxContainers (${maxContainers})`) });
 const malformed = expect.objectContaining({ code: ErrorCode.Decode, message: expect.stringContaining('0xc1') });
 
-/** Arrays, plain objects and byte strings in a plain value, as maxContainers counts them. */
-function containers(value: unknown): number {
-  if (value instanceof Uint8Array) return 1;
-  if (Array.isArray(value)) return 1 + value.reduce<number>((n, item) => n + containers(item), 0);
-  if (value !== null && typeof value === 'object') return 1 + Object.values(value).reduce<number>((n, item) => n + containers(item), 0);
-  return 0;
+/** A text string of 2 bytes or more: one the decoder makes a new string for. */
+const counted = (text: string): boolean => Buffer.byteLength(text) >= 2;
+
+/**
+ * Arrays, plain objects, byte strings and text strings of 2 bytes or more in a plain value, as
+ * maxContainers counts them: `fewest` counts no map key of 1 to 16 bytes (the key cache held
+ * them all), `most` counts each (the cache held none).
+ */
+function containers(value: unknown): { fewest: number; most: number } {
+  if (typeof value === 'string') return { fewest: +counted(value), most: +counted(value) };
+  if (value instanceof Uint8Array) return { fewest: 1, most: 1 };
+  if (value === null || typeof value !== 'object') return { fewest: 0, most: 0 };
+  const n = { fewest: 1, most: 1 };
+  const entries: [string | undefined, unknown][] = Array.isArray(value) ? Array.from(value as unknown[], (item) => [undefined, item]) : Object.entries(value);
+  for (const [key, item] of entries) {
+    const inner = containers(item);
+    const bytes = key === undefined ? 0 : Buffer.byteLength(key);
+    n.fewest += inner.fewest + (bytes > 16 ? 1 : 0);
+    n.most += inner.most + (bytes > 16 ? 1 : bytes > 0 ? 1 : 0);
+  }
+  return n;
 }
 
 /** An array 32 of `items` empty byte strings (bin 8 of length 0, two bytes each), after the values `head`. */
@@ -48,6 +63,17 @@ function emptyBins(items: number, head: number[][] = []): Uint8Array {
   bytes.set([0xdd, ...u32(head.length + items)]);
   bytes.set(first, 5);
   for (let at = 5 + first.length; at < bytes.length; at += 2) bytes[at] = 0xc4;
+  return bytes;
+}
+
+/** An array 32 of the values `head`, then `items` copies of the string `text` (its bytes), then the value `tail`. */
+function strings(items: number, text: number[], head: number[][] = [], tail: number[] = []): Uint8Array {
+  const first = head.flat();
+  const bytes = new Uint8Array(5 + first.length + items * text.length + tail.length);
+  bytes.set([0xdd, ...u32(head.length + items + (tail.length > 0 ? 1 : 0))]);
+  bytes.set(first, 5);
+  for (let i = 0, at = 5 + first.length; i < items; i++, at += text.length) bytes.set(text, at);
+  bytes.set(tail, bytes.length - tail.length);
   return bytes;
 }
 
@@ -126,17 +152,66 @@ describe('msgpack maxContainers', () => {
     for (let i = 0; i < 300; i++) {
       const value = randomPlain(random, MSGPACK_VALUES);
       const bytes = msgpackCodec.encode(value);
-      const n = containers(value);
-      if (n === 0) continue;
-      const atBudget = msgpack({ maxContainers: n });
-      const under = msgpack({ maxContainers: n - 1 || 1 });
-      expect(atBudget.decode(bytes)).toEqual(msgpackCodec.decode(bytes));
-      expect(libraryCoders({ maxContainers: n }).decoder.decode(bytes)).toEqual(msgpackCodec.decode(bytes));
-      if (n > 1) {
-        expect(() => under.decode(bytes)).toThrow(overBudget(n - 1));
-        expect(() => libraryCoders({ maxContainers: n - 1 }).decoder.decode(bytes)).toThrow(/more than maxContainers/);
+      // Map keys count when the key cache reads them anew, which depends on the messages before.
+      const { fewest, most } = containers(value);
+      if (most === 0) continue;
+      expect(msgpack({ maxContainers: most }).decode(bytes)).toEqual(msgpackCodec.decode(bytes));
+      expect(libraryCoders({ maxContainers: most }).decoder.decode(bytes)).toEqual(msgpackCodec.decode(bytes));
+      if (fewest > 1) {
+        expect(() => msgpack({ maxContainers: fewest - 1 }).decode(bytes)).toThrow(overBudget(fewest - 1));
+        expect(() => libraryCoders({ maxContainers: fewest - 1 }).decoder.decode(bytes)).toThrow(/more than maxContainers/);
       }
     }
+  });
+
+  it('counts text strings of 2 bytes or more: 2 Mi two-character strings (6 MiB) are refused, on both paths, not 12x their bytes of heap', () => {
+    const twoMi = strings(2 << 20, [0xa2, 0x61, 0x62]);
+    expect(() => msgpackCodec.decode(twoMi)).toThrow(overBudget(1 << 20));
+    expect(() => msgpackCodec.decode(strings(2 << 20, [0xa2, 0x61, 0x62], [DATE]))).toThrow(overBudget(1 << 20));
+    // As values in maps: 600 Ki maps {a: 'xy', b: 'zw'} are 600 Ki containers, but 1.8 Mi objects.
+    const pairs = [0x82, 0xa1, 0x61, 0xa2, 0x78, 0x79, 0xa1, 0x62, 0xa2, 0x7a, 0x77];
+    expect(() => msgpackCodec.decode(arrayOf(0, 0, new Array<number[]>(600 << 10).fill(pairs)))).toThrow(overBudget(1 << 20));
+    expect(() => msgpackCodec.decode(arrayOf(0, 0, [DATE, ...new Array<number[]>(600 << 10).fill(pairs)]))).toThrow(overBudget(1 << 20));
+  });
+
+  it('stops at the budget on both paths for strings of every form (fixstr, str 8, 16, 32)', () => {
+    const codec = msgpack({ maxContainers: 1000 });
+    for (const text of [[0xa2, 0x61, 0x62], [0xd9, 2, 0x61, 0x62], [0xda, 0, 2, 0x61, 0x62], [0xdb, 0, 0, 0, 2, 0x61, 0x62], [0xa2, 0xc3, 0xa9]]) {
+      // Fast path: the outer array and 999 strings, at the budget; then 0xc1 is read.
+      expect(() => codec.decode(strings(999, text, [], NEVER_USED)), `${text}`).toThrow(malformed);
+      expect(() => codec.decode(strings(1000, text, [], NEVER_USED)), `${text}`).toThrow(overBudget(1000));
+      // Library path: the outer array, the Date and 998 strings.
+      expect(() => codec.decode(strings(998, text, [DATE], NEVER_USED)), `${text}`).toThrow(malformed);
+      expect(() => codec.decode(strings(999, text, [DATE], NEVER_USED)), `${text}`).toThrow(overBudget(1000));
+    }
+    expect(codec.decode(strings(999, [0xa2, 0x61, 0x62]))).toEqual(new Array(999).fill('ab'));
+    expect(codec.decode(strings(998, [0xa2, 0x61, 0x62], [DATE]))).toHaveLength(999);
+  });
+
+  it('does not count the empty string or 1-byte strings, which V8 does not allocate (it returns shared ones)', () => {
+    const codec = msgpack({ maxContainers: 2 });
+    for (const text of [[0xa0], [0xa1, 0x61], [0xa1, 0x80], [0xd9, 1, 0x7a], [0xdb, 0, 0, 0, 0]]) {
+      expect(codec.decode(strings(5000, text)), `${text}`).toHaveLength(5000);
+      expect(codec.decode(strings(5000, text, [DATE])), `${text}`).toHaveLength(5001);
+    }
+  });
+
+  it('counts a map key when the key cache reads it anew, not a key it already holds', () => {
+    const codec = msgpack({ maxContainers: 1000 });
+    // 2000 distinct 3-byte keys in one map: the cache keeps 16 of each length, so each is read anew.
+    const distinct = Array.from({ length: 2000 }, (_, i) => [0xa3, 0x21 + (i % 94), 0x21 + Math.floor(i / 94), 0x61, 0xc0]);
+    const map = (entries: number[][], head: number[][] = []): Uint8Array =>
+      Uint8Array.from([0xdf, ...u32(entries.length + head.length), ...head.flatMap((value, i) => [0xa1, 0x41 + i, ...value]), ...entries.flat()]);
+    expect(() => codec.decode(map(distinct))).toThrow(overBudget(1000));
+    expect(() => codec.decode(map(distinct, [DATE]))).toThrow(overBudget(1000));
+    // Keys longer than the cache keeps (16 bytes) are strings like the others, however often they come.
+    const long = [0xb1, ...new Array<number>(17).fill(0x6b)];
+    expect(() => codec.decode(arrayOf(0, 0, new Array<number[]>(999).fill([0x81, ...long, 0xc0])))).toThrow(overBudget(1000));
+    expect(() => codec.decode(arrayOf(0, 0, [DATE, ...new Array<number[]>(999).fill([0x81, ...long, 0xc0])]))).toThrow(overBudget(1000));
+    // The same key in 999 maps: the outer array, the maps, and the key read once at most.
+    const same = new Array<number[]>(998).fill([0x81, 0xa2, 0x69, 0x64, 0xc0]);
+    expect(codec.decode(arrayOf(0, 0, same))).toHaveLength(998);
+    expect(codec.decode(arrayOf(0, 0, [DATE, ...same.slice(1)]))).toHaveLength(998);
   });
 
   it('reads the next message with the whole budget after refusing one, on both paths', () => {
