@@ -40,7 +40,7 @@ export async function main(argv: readonly string[], out: Output, err: Output, ve
 }
 
 function prepare(cmd: Command, out: Output, err: Output): () => Promise<number> {
-  const target = parseTarget(cmd.addr, cmd.tls);
+  const target = parseTarget(cmd.addr, cmd.tls, cmd.timeoutMs);
   if (cmd.name === 'ping') return () => ping(cmd, target, out, err);
   const codec = codecNamed(cmd.codec);
   parseMethod(cmd.method);

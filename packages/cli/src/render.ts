@@ -1,12 +1,14 @@
 import { RemoteError, RpcError, type Codec } from '@skein/core';
+import { terminalJson, terminalLine } from './terminal-text.js';
 
 /**
  * A decoded value as JSON text. What JSON lacks gets a plain stand-in: bytes become
  * `{"$bytes": "<base64>"}`, big integers their decimal string, Maps objects, Sets arrays.
+ * Every control character in a string is escaped, so the text is safe to print on a terminal.
  */
 export function renderValue(value: unknown, indent = 2): string {
   if (value === undefined) return 'null';
-  return JSON.stringify(value, replacer, indent);
+  return terminalJson(JSON.stringify(value, replacer, indent));
 }
 
 function replacer(this: unknown, _key: string, v: unknown): unknown {
@@ -20,9 +22,14 @@ function replacer(this: unknown, _key: string, v: unknown): unknown {
 /**
  * One line for a failed call: a built-in error as its code name, wire string and message; a
  * method's own error as its number, or its payload decoded with the codec (hex if it does not
- * decode); anything else as its message.
+ * decode); anything else as its message. The server wrote the detail: its control characters
+ * are escaped, so it stays one line and cannot drive the terminal.
  */
 export function describeError(err: unknown, codec?: Codec): string {
+  return terminalLine(errorText(err, codec));
+}
+
+function errorText(err: unknown, codec: Codec | undefined): string {
   if (err instanceof RpcError) {
     const head = `${err.codeName} (${err.wire})`;
     return err.message === err.wire ? head : `${head}: ${err.message}`;

@@ -28,15 +28,15 @@ const FORMS = 'host:port, tcp://host:port, tls://host:port, unix:/path, tls+unix
  * Reads an ADDR argument. Everything but WebSocket URLs goes through core's `parseAddress` (one
  * grammar for every Skein address: `tls://` and `tls+unix:` ask for TLS); `ws://` and `wss://`
  * URLs name the WebSocket transport and its endpoint path (`/` meaning the default one). Anything else throws InvalidArgument listing
- * the forms.
+ * the forms. `timeoutMs` bounds a TLS handshake (the runtime's own default, 10 s, otherwise).
  */
-export function parseTarget(input: string, tlsFlags: TlsFlags = {}): Target {
+export function parseTarget(input: string, tlsFlags: TlsFlags = {}, timeoutMs?: number): Target {
   const text = input.trim();
   const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(text)?.[1]?.toLowerCase();
   const wantsTls = Object.values(tlsFlags).some((v) => v !== undefined);
   if (scheme === 'ws' || scheme === 'wss' || text.startsWith('ws+unix:')) {
     if (wantsTls && scheme !== 'wss') throw invalidArgument(`--ca, --cert, --key and --servername are for tls://, tls+unix: and wss:// addresses, not ${JSON.stringify(text)}`);
-    return scheme === undefined ? { transport: wsTransport(), address: unixPath(text.slice(8), text), kind: 'ws', text } : wsTarget(text, scheme === 'wss', tlsFlags);
+    return scheme === undefined ? { transport: wsTransport(), address: unixPath(text.slice(8), text), kind: 'ws', text } : wsTarget(text, scheme === 'wss', tlsFlags, timeoutMs);
   }
   if (scheme !== undefined && scheme !== 'tcp' && scheme !== 'tls') {
     throw invalidArgument(`cannot reach ${JSON.stringify(text)}: no transport for ${scheme}:// (use ${FORMS})`);
@@ -47,12 +47,12 @@ export function parseTarget(input: string, tlsFlags: TlsFlags = {}): Target {
   } catch {
     throw invalidArgument(`not an address: ${JSON.stringify(text)} (use ${FORMS})`);
   }
-  if (address.tls) return { transport: tcpTransport(nodeRuntime, { tls: tlsOptions(tlsFlags) }), address, kind: 'tls', text };
+  if (address.tls) return { transport: tcpTransport(nodeRuntime, { tls: tlsOptions(tlsFlags, timeoutMs) }), address, kind: 'tls', text };
   if (wantsTls) throw invalidArgument(`--ca, --cert, --key and --servername are for tls://, tls+unix: and wss:// addresses, not ${JSON.stringify(text)}`);
   return { transport: tcpTransport(nodeRuntime), address, kind: 'path' in address ? 'unix' : 'tcp', text };
 }
 
-function wsTarget(text: string, secure: boolean, tlsFlags: TlsFlags): Target {
+function wsTarget(text: string, secure: boolean, tlsFlags: TlsFlags, timeoutMs: number | undefined): Target {
   const form = `${secure ? 'wss' : 'ws'}://host:port[/path]`;
   let url: URL;
   try {
@@ -61,10 +61,15 @@ function wsTarget(text: string, secure: boolean, tlsFlags: TlsFlags): Target {
     throw invalidArgument(`not a WebSocket URL: ${JSON.stringify(text)} (want ${form})`);
   }
   if (url.port === '') throw invalidArgument(`${JSON.stringify(text)} has no port (want ${form})`);
+  // Nothing would send them (the WebSocket transport dials host, port and path): dropped in
+  // silence, a login would fail as if the server refused it. Not echoed: the message may be logged.
+  if (url.username !== '' || url.password !== '') {
+    throw invalidArgument(`${secure ? 'wss' : 'ws'}://${url.host}${url.pathname}: user and password in the URL are not sent; remove them (want ${form})`);
+  }
   const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
   // An endpoint path of `/` means the default one: `ws://h:p` is how people write the server's address.
   const path = url.pathname === '/' ? undefined : url.pathname + url.search;
-  const transport = wsTransport({ ...(path !== undefined && { path }), ...(secure && { tls: tlsOptions(tlsFlags) }) });
+  const transport = wsTransport({ ...(path !== undefined && { path }), ...(secure && { tls: tlsOptions(tlsFlags, timeoutMs) }) });
   return { transport, address: parseAddress({ host, port: Number(url.port), ...(secure && { tls: true }) }), kind: secure ? 'wss' : 'ws', text };
 }
 
@@ -73,10 +78,16 @@ function unixPath(path: string, text: string): Address {
   return parseAddress({ path });
 }
 
-/** The TLS options the flags give; none: the runtime's default CAs, and the host as the name to verify. */
-function tlsOptions(flags: TlsFlags): TlsOptions {
+/**
+ * The TLS options the flags give; none: the runtime's default CAs, and the host as the name to
+ * verify. The handshake is bounded by `--timeout`: the connect's own timer stops once TCP is up,
+ * and a server that accepts and never answers the ClientHello would otherwise hold the command
+ * for the runtime's 10 s whatever `--timeout` says.
+ */
+function tlsOptions(flags: TlsFlags, timeoutMs: number | undefined): TlsOptions {
   if ((flags.cert === undefined) !== (flags.key === undefined)) throw invalidArgument('--cert and --key go together (a client certificate and its key)');
   const o: TlsOptions = {};
+  if (timeoutMs !== undefined) o.handshakeTimeoutMs = timeoutMs;
   if (flags.ca !== undefined) o.ca = readPem(flags.ca, '--ca');
   if (flags.cert !== undefined) o.cert = readPem(flags.cert, '--cert');
   if (flags.key !== undefined) o.key = readPem(flags.key, '--key');

@@ -1,7 +1,7 @@
 import { createServiceDispatch, implement, method, service } from '@skein/api';
 import { cborCodec } from '@skein/codec-cbor';
 import { msgpackCodec } from '@skein/codec-msgpack';
-import { codeErrors, formatAddress, type Address, type Codec, type ErrCodec } from '@skein/core';
+import { ErrorCode, RpcError, codeErrors, formatAddress, type Address, type Codec, type ErrCodec } from '@skein/core';
 import { nodeRuntime } from '@skein/runtime-node';
 import { RpcServer } from '@skein/stream';
 import { makeTestCerts, tmpSocketPath, type TestCerts } from '@skein/test-utils';
@@ -36,7 +36,14 @@ const Calc = service('Calc', {
   nothing: method<void, void>(),
   /** Answers, then fails with its own error, in turn. */
   flip: method<void, boolean>().throws(codeErrors({ 1: DivideByZero })),
+  /** Answers its argument as it came. */
+  echo: method<string, string>(),
+  /** Fails with a detail a hostile server could send: terminal escapes and a forged line. */
+  glitch: method<void, void>(),
 });
+
+/** OSC (set the window title), a screen clear, a carriage return and a forged second line. */
+const HOSTILE_DETAIL = '\x1b]0;owned\x07\x1b[2J\rerror: forged\nsecond line';
 
 interface Served {
   server: RpcServer;
@@ -52,7 +59,7 @@ interface Served {
 }
 
 async function serve(codec: Codec, certs: TestCerts): Promise<Served> {
-  const handled: Record<string, number> = { add: 0, div: 0, find: 0, nothing: 0, flip: 0 };
+  const handled: Record<string, number> = { add: 0, div: 0, find: 0, nothing: 0, flip: 0, echo: 0, glitch: 0 };
   const count = (m: string): void => void handled[m]!++;
   const impl = implement(Calc, {
     add: ({ a, b }) => (count('add'), a + b),
@@ -70,6 +77,11 @@ async function serve(codec: Codec, certs: TestCerts): Promise<Served> {
       count('flip');
       if (handled.flip! % 2 === 0) throw new DivideByZero();
       return true;
+    },
+    echo: (text) => (count('echo'), text),
+    glitch: () => {
+      count('glitch');
+      throw new RpcError(ErrorCode.InvalidArgument, HOSTILE_DETAIL);
     },
   });
   const server = new RpcServer({ dispatch: createServiceDispatch({ codec, services: [impl] }) });
@@ -199,6 +211,22 @@ describe('skein call', () => {
     expect(svc.stderr).toBe('error: Service (rpc_service_notfound): Calculator.add: no such service on the server (rpc_service_notfound)\n');
   });
 
+  // What the server wrote goes to the user's terminal: it must show there, never act on it.
+  it('escapes the control characters of an error detail the server sent, on one line', async () => {
+    const r = await skein('call', mp.tcp, 'Calc.glitch');
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toBe('error: InvalidArgument (rpc_invalid_argument): \\u001b]0;owned\\u0007\\u001b[2J\\u000derror: forged\\u000asecond line\n');
+  });
+
+  it('escapes C1 controls and bidi overrides in a reply, which stays JSON of the same value', async () => {
+    // U+009B is a CSI on its own; U+202E reverses what follows; JSON.stringify leaves both raw.
+    const text = 'a\u009b2Jb\u202ec\u2028d';
+    const r = await skein('call', mp.tcp, 'Calc.echo', JSON.stringify(text));
+    expect(r).toEqual({ code: 0, stdout: '"a\\u009b2Jb\\u202ec\\u2028d"\n', stderr: '' });
+    expect(JSON.parse(r.stdout)).toBe(text);
+  });
+
   it('says the codecs may differ when the server cannot decode the argument', async () => {
     const r = await skein('call', mp.tcp, 'Calc.add', '{"a":1,"b":2}', '--codec', 'cbor');
     expect(r.code).toBe(1);
@@ -222,6 +250,8 @@ describe('skein call', () => {
     [['ping', 'tls://127.0.0.1:1', '--cert', '/c.pem'], /--cert and --key go together/],
     [['ping', 'ws://127.0.0.1:1', '--ca', '/ca.pem'], /are for tls:\/\/, tls\+unix: and wss:\/\/ addresses, not "ws:/],
     [['ping', 'wss://127.0.0.1', '--ca', '/ca.pem'], /has no port \(want wss:\/\/host:port\[\/path\]\)/],
+    // Credentials in a URL would be dropped, not sent; the password is not echoed back.
+    [['call', 'wss://alice:s3cret@127.0.0.1:1/rpc', 'Calc.add'], /^skein: wss:\/\/127\.0\.0\.1:1\/rpc: user and password in the URL are not sent; remove them \(want wss:\/\/host:port\[\/path\]\)\n/],
   ])('refuses %j before connecting (exit 2)', async (args, message) => {
     const r = await skein(...args);
     expect(r.code).toBe(2);
@@ -245,6 +275,19 @@ describe('--timeout against a server that accepts and never speaks', () => {
       expect(r.stdout).toBe('');
       expect(r.stderr).toMatch(new RegExp(`^error: Timeout \\(rpc_timeout\\): no reply from ${silent.addr} within \\d+ ms \\(--timeout ${ms} ms, counted from connecting\\)\n$`));
       expect(silent.accepted()).toBe(1);
+    } finally {
+      silent.close();
+    }
+  });
+
+  // TCP connects at once; the ClientHello is never answered. The connect's timer stops once TCP
+  // is up, so only the TLS handshake's own bound (the runtime's 10 s by default) applies.
+  it('ping --timeout 300 bounds the TLS handshake of a tls:// address', async () => {
+    const silent = await silentServer();
+    try {
+      const r = await skein('ping', `tls://${silent.addr}`, '--timeout', '300');
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/^error: Unreachable \(rpc_unreachable\): TLS handshake with .* not done within 300 ms\n/);
     } finally {
       silent.close();
     }

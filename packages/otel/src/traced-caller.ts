@@ -40,14 +40,26 @@ export function tracedCaller(caller: Caller, opts: TracedCallerOptions = {}): Ca
     if (call && spanAttributes) call.span.setAttributes(spanAttributes);
     return call;
   };
+  /**
+   * A carrier that throws instead of notifying (any Caller may): the call is over all the same,
+   * so its span ends and it leaves `in_flight`; the throw goes on as it would unwrapped.
+   */
+  const endThrown = (call: OpenCall, err: unknown): never => {
+    if (!call.ended) recorder.end(call, err, 0);
+    throw err;
+  };
   const send = (action: string | number, msg: Uint8Array, options: CallOptions, notify: Notify): void => {
     const parent = context.active();
     const call = begin(action, msg, options, parent);
     if (!call) return caller.send(action, msg, options, notify);
-    caller.send(action, msg, withTraceContext(options, parent, call.span, propagator), (err, reply) => {
-      recorder.end(call, err, reply ? reply.msg.length + reply.blob.length : 0);
-      notify(err, reply);
-    });
+    try {
+      caller.send(action, msg, withTraceContext(options, parent, call.span, propagator), (err, reply) => {
+        recorder.end(call, err, reply ? reply.msg.length + reply.blob.length : 0);
+        notify(err, reply);
+      });
+    } catch (err) {
+      endThrown(call, err);
+    }
   };
   const opener = caller as Partial<StreamCaller>;
   if (typeof opener.openStream !== 'function') return { send };
@@ -55,7 +67,12 @@ export function tracedCaller(caller: Caller, opts: TracedCallerOptions = {}): Ca
     const parent = context.active();
     const call = begin(action, msg, options, parent);
     if (!call) return opener.openStream!(action, msg, options);
-    const stream = opener.openStream!(action, msg, withTraceContext(options, parent, call.span, propagator));
+    let stream: StreamCall;
+    try {
+      stream = opener.openStream!(action, msg, withTraceContext(options, parent, call.span, propagator));
+    } catch (err) {
+      return endThrown(call, err);
+    }
     tallyItems(stream, recorder.streamOf(call));
     // Settles once, however the stream ends: answered, failed, cancelled (by cancel(), a signal, a broken-off read).
     stream.result.then(

@@ -305,3 +305,39 @@ describe('metrics', () => {
     expect(sum(all, 'skein.rpc.server.in_flight', { 'rpc.method': 'wait' })).toBe(0);
   });
 });
+
+describe('a carrier that throws instead of notifying', () => {
+  // Any Caller may throw at once (a user's carrier refusing a call): unwrapped the throw is the
+  // caller's; wrapped, it must stay one, and the call must not stay open in the span and in_flight.
+  const refusal = new RangeError('refused by the carrier');
+  const throwing = {
+    send(action: string | number, msg: Uint8Array, options: CallOptions, notify: Parameters<Caller['send']>[3]): void {
+      if (action === 'Calc.wait') throw refusal;
+      traced.stream.send(action, msg, options, notify);
+    },
+    openStream(): never {
+      throw refusal;
+    },
+  };
+
+  it('ends the client span and leaves in_flight when send throws, and the throw goes on', async () => {
+    const wrapped = tracedCaller(throwing, otel);
+    expect(() => wrapped.send('Calc.wait', new Uint8Array(0), {}, () => {})).toThrow(refusal);
+    const s = one(SpanKind.CLIENT);
+    expect(s.name).toBe('Calc/wait');
+    expect(s.attributes['error.type']).toBe('RangeError');
+    expect(s.status.code).toBe(SpanStatusCode.ERROR);
+    const all = await collect();
+    expect(sum(all, 'skein.rpc.client.in_flight', { 'rpc.method': 'wait' })).toBe(0);
+    expect(sum(all, 'skein.rpc.client.errors', { 'rpc.method': 'wait', 'error.type': 'RangeError' })).toBe(1);
+  });
+
+  it('ends the stream span when openStream throws, and the throw goes on', async () => {
+    const wrapped = tracedCaller(throwing, otel);
+    expect(() => wrapped.openStream('Calc.feed')).toThrow(refusal);
+    const s = one(SpanKind.CLIENT);
+    expect(s.name).toBe('Calc/feed');
+    expect(s.attributes['error.type']).toBe('RangeError');
+    expect(sum(await collect(), 'skein.rpc.client.in_flight', { 'rpc.method': 'feed' })).toBe(0);
+  });
+});
