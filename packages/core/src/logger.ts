@@ -18,8 +18,8 @@ const RANK: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
  * A logger that writes one line per entry to stderr, for examples and debugging. It never
  * throws: its lines are written on the way to answering calls (a failed call is logged, then
  * answered), and fields JSON cannot hold (a circular error response, a getter that throws) must
- * not stop that. Cycles are written `[Circular]`, bigints as strings; fields it still cannot
- * write are left out, and the line says so.
+ * not stop that. Cycles are written `[Circular]`, bigints as strings; a field it still cannot
+ * write is written as a string saying why, the line's other fields as they are.
  */
 export function consoleLogger(level: LogLevel = 'info', name = 'skein'): Logger {
   const at = (l: LogLevel) => (obj: object, msg?: string) => {
@@ -32,8 +32,42 @@ export function consoleLogger(level: LogLevel = 'info', name = 'skein'): Logger 
 function fieldsText(obj: object): string {
   try {
     return JSON.stringify(obj, jsonSafe()) ?? '';
+  } catch {
+    return fieldByField(obj);
+  }
+}
+
+/**
+ * The fields again, each on its own: one that cannot be written (an error with a throwing getter)
+ * must not take the others with it (a failed call's `action` and `peer`). Only after a failure.
+ */
+function fieldByField(obj: object): string {
+  try {
+    const parts: string[] = [];
+    for (const key of Object.keys(obj)) {
+      const text = fieldText(obj, key);
+      if (text !== undefined) parts.push(`${JSON.stringify(key)}:${text}`);
+    }
+    return `{${parts.join(',')}}`;
   } catch (err) {
-    return `(fields not written: ${err instanceof Error ? err.message : String(err)})`;
+    return `(fields not written: ${why(err)})`; // its keys cannot even be listed (a Proxy's trap)
+  }
+}
+
+/** One field as JSON (undefined: JSON leaves it out), or a string saying why it cannot be. */
+function fieldText(obj: object, key: string): string | undefined {
+  try {
+    return JSON.stringify((obj as Record<string, unknown>)[key], jsonSafe());
+  } catch (err) {
+    return JSON.stringify(`(not written: ${why(err)})`);
+  }
+}
+
+function why(err: unknown): string {
+  try {
+    return err instanceof Error ? err.message : String(err);
+  } catch {
+    return 'unreadable error';
   }
 }
 

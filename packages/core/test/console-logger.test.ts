@@ -29,7 +29,7 @@ describe('consoleLogger', () => {
     expect(lines[0]).toContain('[Circular]');
     expect(lines[0]).toContain('"n":"10"');
     expect(lines[1]).toContain('getter');
-    expect(lines[1]).toContain('fields not written');
+    expect(lines[1]).toContain('"hostile":"(not written: getter threw)"');
   });
 
   it('writes a value seen twice, not in a cycle, both times', () => {
@@ -37,5 +37,18 @@ describe('consoleLogger', () => {
     const shared = { id: 7 };
     consoleLogger('info').info({ a: shared, b: shared }, 'twice');
     expect(lines[0]).toContain('"a":{"id":7},"b":{"id":7}');
+  });
+
+  it("keeps a line's other fields when one cannot be written (a failed call's action and peer, beside an error with a throwing getter)", () => {
+    const lines = capture();
+    const err = {
+      get response(): never {
+        throw new Error('getter threw');
+      },
+    };
+    expect(() => consoleLogger('info').error({ action: 'Svc.m', peer: '10.0.0.1:5', err }, 'Svc.m failed')).not.toThrow();
+    expect(lines[0]).toContain('"action":"Svc.m"');
+    expect(lines[0]).toContain('"peer":"10.0.0.1:5"');
+    expect(lines[0]).toContain('getter threw');
   });
 });

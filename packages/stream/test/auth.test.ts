@@ -131,6 +131,15 @@ describe.each(TRANSPORTS)('the auth handshake over %s', (_name, t) => {
     expect(s.seen.dispatched).toBe(0);
   });
 
+  it('refuses credentials, and answers, even when the logger throws writing the refusal (the hello was left unanswered)', async () => {
+    const throwing = { debug() {}, info() {}, warn() { throw new Error('cannot write this line'); }, error() { throw new Error('cannot write this line'); } };
+    const s = await authServer(t, { logger: throwing, authTimeoutMs: 60_000 });
+    // Bounded by connectTimeoutMs only as a safety net: the refusal must come, not a timeout.
+    const err = await connect(s.address, 'wrong', { connectTimeoutMs: 5_000 }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: ErrorCode.Unauthenticated });
+    await waitFor(() => s.server.connections === 0, { what: 'the refused connection closed' });
+  });
+
   it('refuses credentials whose hook never settles after authTimeoutMs, like a refusal, and frees the connection', async () => {
     const never = new Promise<undefined>(() => {});
     const s = await authServer(t, {

@@ -414,3 +414,22 @@ describe('calls both ways on one connection', () => {
     expect(got).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
   });
 });
+
+describe('a peer whose dispatch throws', () => {
+  it('answers the reverse call Internal even when its logger throws writing why (a line it cannot write must not leave the call unanswered)', async () => {
+    const s = await startServer({});
+    cleanup.push(() => s.server.close());
+    const throwing = { debug() {}, info() {}, warn() {}, error() { throw new Error('cannot write this line'); } };
+    const peer = await s.connect({ keepaliveMs: 0, logger: throwing, serve: { dispatch() { throw new Error('dispatch bug'); } } });
+    cleanup.push(() => peer.destroy());
+    await peer.ping();
+    const caller = s.server.openConnections()[0]!.caller!;
+    // Bounded only as a safety net: the answer must be Internal, not a timeout.
+    const err = await call(caller, 'x', new Uint8Array([1]), 5_000).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: ErrorCode.Internal });
+    // The connection serves on.
+    const again = await call(caller, 'x', new Uint8Array([1]), 5_000).catch((e: unknown) => e);
+    expect(again).toMatchObject({ code: ErrorCode.Internal });
+    expect(peer.state).toBe('open');
+  });
+});

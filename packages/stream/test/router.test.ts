@@ -28,6 +28,8 @@ const table: Record<number, ActionHandler> = {
   // Errors whose reading throws, after an await: a revoked Proxy (`instanceof` throws), an object with no `toString`.
   16: async () => Promise.reject(revokedProxy()),
   17: async () => Promise.reject(Object.create(null)),
+  // A plain failure after an await.
+  18: async () => Promise.reject(new Error('late failure')),
 };
 
 function revokedProxy(): object {
@@ -136,6 +138,15 @@ describe('createRouter errors say what happened', () => {
     expect(await failure(stream.call(16, undefined, bound))).toMatchObject({ code: ErrorCode.Internal });
     expect(await failure(stream.call(17, undefined, bound))).toMatchObject({ code: ErrorCode.Internal });
     expect(logger.lines.map((l) => l.msg)).toEqual(['action 16: handler failed with an error that cannot be read', 'action 17: handler failed with an error that cannot be read']);
+    expect(stream.state).toBe('open');
+  });
+
+  it('answers a failure after an await Internal even when its logger throws writing the line (no call left unanswered, no unhandled rejection)', async () => {
+    const throwing = { debug() {}, info() {}, warn() {}, error() { throw new Error('cannot write this line'); } };
+    const stream = await serve({ logger: throwing });
+    // Bounded: the call went unanswered, the logger's throw rejecting a promise nobody handled.
+    expect(await failure(stream.call(18, undefined, { timeoutMs: 5000 }))).toMatchObject({ code: ErrorCode.Internal });
+    expect(await failure(stream.call(11, undefined, { timeoutMs: 5000 }))).toMatchObject({ code: ErrorCode.Internal });
     expect(stream.state).toBe('open');
   });
 

@@ -55,6 +55,22 @@ async function calls(pool: FailoverPool, n: number, action = 'work'): Promise<{ 
 }
 
 describe('circuit breaker', () => {
+  it('settles the call that opens it even when the logger throws writing so (the call never settled)', async () => {
+    const [a, b] = await servers(2, (n) => ({
+      work: () => {
+        if (n === 'b') throw new Error('b is sick');
+        return str(n);
+      },
+    }));
+    const throwing = { debug() {}, info() { throw new Error('cannot write this line'); }, warn() { throw new Error('cannot write this line'); }, error() { throw new Error('cannot write this line'); } };
+    const { pool, events } = healthPool([a!, b!], { logger: throwing, retries: 0, circuitBreaker: { minCalls: 4, failureRatio: 0.5, openMs: 1000, halfOpenCalls: 2 } });
+    // Bounded only as a safety net: each call must settle, b's with its own error.
+    const first = await within(calls(pool, 8), 5_000, 'eight calls');
+    expect(first.by).toEqual(['a', 'a', 'a', 'a']);
+    expect(first.errors.map((e) => e.code)).toEqual(Array(4).fill(ErrorCode.Internal));
+    expect(events).toEqual(['circuit-open b']);
+  });
+
   it('opens at the failure ratio once the window holds the minimum of calls, sends the server nothing while open, then probes and closes', async () => {
     let sick = true;
     const [a, b] = await servers(2, (n) => ({

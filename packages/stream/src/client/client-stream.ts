@@ -10,6 +10,7 @@ import {
   invalidArgument,
   parseAddress,
   silentLogger,
+  guardedLogger,
   systemClock,
   type Address,
   type Clock,
@@ -190,7 +191,8 @@ export class ClientStream implements StreamCaller {
         throw err;
       }
     }
-    const stream = new ClientStream(conn, opts.clock ?? systemClock, opts.logger ?? silentLogger, address, settings, opts.onClose, credentials, opts.transport.name);
+    // Its lines come on the way to answers (a reverse call whose dispatch threw) and closes: one it cannot write must not stop those.
+    const stream = new ClientStream(conn, opts.clock ?? systemClock, guardedLogger(opts.logger ?? silentLogger), address, settings, opts.onClose, credentials, opts.transport.name);
     if (credentials) await stream.authenticated(credentials.bytes, opts.connectTimeoutMs ?? AUTH_WAIT_MS);
     return stream;
   }

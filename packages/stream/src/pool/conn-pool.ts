@@ -6,6 +6,7 @@ import {
   invalidArgument,
   parseAddress,
   silentLogger,
+  guardedLogger,
   systemClock,
   type Address,
   type Clock,
@@ -153,7 +154,8 @@ export class ConnPool implements StreamCaller {
     this.newStream = unopenedStreams(stream.streamWindow, stream.limits);
     this.tickMs = timerMs(opts.tickMs ?? stream.tickMs, 'tickMs');
     this.clock = opts.clock ?? this.streamOpts.clock ?? systemClock;
-    this.logger = opts.logger ?? this.streamOpts.logger ?? silentLogger;
+    // Its lines come on the way to calls' outcomes and closes: one it cannot write must not stop those.
+    this.logger = guardedLogger(opts.logger ?? this.streamOpts.logger ?? silentLogger);
     this.onStateChange = opts.onStateChange;
     this.backoff = new Backoff(opts.backoff);
     // While calls wait for a connection the pool's ticker holds the process: a script awaiting

@@ -7,6 +7,7 @@ import {
   invalidArgument,
   parseAddress,
   silentLogger,
+  guardedLogger,
   systemClock,
   type Clock,
   type Logger,
@@ -211,7 +212,8 @@ export class FailoverPool implements StreamCaller {
     if (!(Number.isInteger(retries) && retries >= 0)) throw invalidArgument(`retries must be a non-negative integer, got ${retries}`);
     this.retries = retries;
     this.clock = opts.clock ?? opts.pool?.clock ?? systemClock;
-    this.logger = opts.logger ?? opts.pool?.logger ?? silentLogger;
+    // Its lines come on the way to calls' outcomes (a breaker that opens): one it cannot write must not stop those.
+    this.logger = guardedLogger(opts.logger ?? opts.pool?.logger ?? silentLogger);
     this.budget = new RetryBudget(opts.retryBudget, this.clock);
     this.selector = createSelector<PoolServer>(opts.strategy ?? 'round-robin');
     this.shouldFailover = opts.shouldFailover;

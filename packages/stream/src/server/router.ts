@@ -1,4 +1,4 @@
-import { ErrorCode, RemoteError, RpcError, consoleLogger, invalidArgument, type Logger } from '@skein/core';
+import { ErrorCode, RemoteError, RpcError, consoleLogger, guardedLogger, invalidArgument, type Logger } from '@skein/core';
 import type { Reply } from '../client/call.js';
 import type { Dispatch } from './dispatch.js';
 import { actionName, crashDetail, handlerErrorDetail } from '../wire/error-detail.js';
@@ -30,7 +30,8 @@ export interface RouterOptions {
  */
 export function createRouter(table: Record<string | number, ActionHandler>, options: RouterOptions | Logger = {}): Dispatch {
   const opts: RouterOptions = isLogger(options) ? { logger: options } : options;
-  const logger = opts.logger ?? consoleLogger('warn', 'skein');
+  // Its lines come on the way to answers (a failure is logged, then answered): one it cannot write must not stop that.
+  const logger = guardedLogger(opts.logger ?? consoleLogger('warn', 'skein'));
   const expose = opts.exposeInternalErrors ?? false;
   const handlers = new Map<string | number, ActionHandler>();
   for (const [k, h] of Object.entries(table)) handlers.set(numericAction(k) ?? k, h);

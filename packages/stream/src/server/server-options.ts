@@ -98,10 +98,11 @@ export function resolveServerOptions(opts: RpcServerOptions): ServerSettings {
   if (maxConnections !== Infinity) positiveInteger(maxConnections, 'maxConnections');
   // Checked with or without `authenticate`: it bounds probation too.
   const authTimeoutMs = duration(opts.authTimeoutMs ?? 5_000, 'authTimeoutMs', 1);
+  // Lines are written on the way to answers and closes (an auth refusal's too): one the logger cannot write must not stop those.
+  const logger = guardedLogger(opts.logger ?? silentLogger);
   const base = {
     dispatch: opts.dispatch,
-    // Lines are written on the way to answers and closes: one the logger cannot write must not stop those.
-    logger: guardedLogger(opts.logger ?? silentLogger),
+    logger,
     limits: resolveLimits(opts.limits),
     clock: opts.clock ?? systemClock,
     maxConnections,
@@ -110,7 +111,7 @@ export function resolveServerOptions(opts: RpcServerOptions): ServerSettings {
     readTimeoutMs: duration(opts.readTimeoutMs ?? 5_000, 'readTimeoutMs', 0),
     closeWaitMs: duration(opts.closeWaitMs ?? 90_000, 'closeWaitMs', 0),
     tickMs: duration(opts.tickMs ?? 1000, 'tickMs', 1),
-    auth: authSettings(opts, authTimeoutMs),
+    auth: authSettings(opts, authTimeoutMs, logger),
     // Time to present credentials (or a certificate, at the hello), and the hook's own to judge them.
     probationMs: 2 * authTimeoutMs,
   };
@@ -137,7 +138,7 @@ function kindsAndReverse(opts: RpcServerOptions, base: KindDefaults & { clock: C
   return { kinds, reverse };
 }
 
-function authSettings(opts: RpcServerOptions, timeoutMs: number): AuthSettings | undefined {
+function authSettings(opts: RpcServerOptions, timeoutMs: number, logger: Logger): AuthSettings | undefined {
   const { authenticate, requireAuth } = opts;
   if (requireAuth !== undefined && typeof requireAuth !== 'boolean') throw invalidArgument(`requireAuth must be a boolean, got ${String(requireAuth)}`);
   if (authenticate === undefined) {
@@ -150,7 +151,7 @@ function authSettings(opts: RpcServerOptions, timeoutMs: number): AuthSettings |
     required: requireAuth ?? true,
     timeoutMs,
     clock: opts.clock ?? systemClock,
-    logger: opts.logger ?? silentLogger,
+    logger,
   };
 }
 
