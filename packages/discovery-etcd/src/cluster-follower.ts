@@ -1,4 +1,4 @@
-import { silentLogger, type Logger } from '@skein/core';
+import { guardedLogger, silentLogger, type Logger } from '@skein/core';
 import type { Discovery, DiscoveryEntry, DiscoveryEvent, Watch } from '@skein/stream';
 import { reason } from './reason.js';
 
@@ -25,7 +25,7 @@ export interface FollowClusterOptions {
  * finish; nothing here waits for that. Returns the watch (status, close).
  */
 export function followClusterDiscovery(cluster: ClusterMembership, discovery: Discovery, opts: FollowClusterOptions = {}): Watch {
-  const follower = new ClusterFollower(cluster, opts.types, opts.logger ?? silentLogger);
+  const follower = new ClusterFollower(cluster, opts.types, guardedLogger(opts.logger ?? silentLogger));
   return discovery.watch((event) => follower.apply(event));
 }
 

@@ -1,4 +1,4 @@
-import { invalidArgument, silentLogger, type Clock, type Logger } from '@skein/core';
+import { guardedLogger, invalidArgument, silentLogger, type Clock, type Logger } from '@skein/core';
 import { DiscoveryFeed, type BackoffOptions, type Discovery, type DiscoveryEvent, type Watch } from '@skein/stream';
 import type { Etcd3 } from 'etcd3';
 import { checkedPrefix } from './etcd-entry.js';
@@ -28,7 +28,7 @@ export class EtcdDiscovery implements Discovery {
     const { client, logger, clock, retry } = this.opts;
     let prefixWatch: PrefixWatch | undefined;
     const feed = new DiscoveryFeed(onChange, { name: 'etcd', logger, clock, onClose: () => prefixWatch?.close() });
-    prefixWatch = new PrefixWatch({ client, prefix: this.prefix, feed, logger: logger ?? silentLogger, retry });
+    prefixWatch = new PrefixWatch({ client, prefix: this.prefix, feed, logger: guardedLogger(logger ?? silentLogger), retry });
     prefixWatch.start();
     return feed;
   }

@@ -1,4 +1,4 @@
-import { ErrorCode, RpcError, invalidArgument, silentLogger, systemClock, type Clock, type Logger } from '@skein/core';
+import { ErrorCode, RpcError, guardedLogger, invalidArgument, silentLogger, systemClock, type Clock, type Logger } from '@skein/core';
 import { Backoff, discoveryEntry, type BackoffOptions, type DiscoveryEntry, type DiscoveryStatus, type EntrySpec, type Registrar, type Registration } from '@skein/stream';
 import type { Etcd3, Lease } from 'etcd3';
 import { checkedPrefix, encodeValue, keyOf } from './etcd-entry.js';
@@ -39,7 +39,8 @@ export class EtcdRegistrar implements Registrar {
     const entry = discoveryEntry(spec);
     const key = keyOf(this.prefix, entry);
     const { client, logger = silentLogger, clock = systemClock, retry } = this.opts;
-    const reg = new EtcdRegistration(entry, { client, key, ttl: this.ttl, logger, clock, retry, backoff: new Backoff(retry) });
+    // Its lines come on the way to a registration's state changes: one it cannot write must not stop those.
+    const reg = new EtcdRegistration(entry, { client, key, ttl: this.ttl, logger: guardedLogger(logger), clock, retry, backoff: new Backoff(retry) });
     await reg.start();
     return reg;
   }

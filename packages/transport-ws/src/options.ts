@@ -1,4 +1,4 @@
-import { invalidArgument, MAX_TIMER_MS, silentLogger, type Logger, type TlsOptions } from '@skein/core';
+import { guardedLogger, invalidArgument, MAX_TIMER_MS, silentLogger, type Logger, type TlsOptions } from '@skein/core';
 import type { StandardWebSocketCtor } from './standard-socket.js';
 
 /** What the server's upgrade hook sees of an upgrade request. */
@@ -108,7 +108,8 @@ export function resolveOptions(o: WsTransportOptions): ResolvedOptions {
     upgrade: o.upgrade,
     headers: o.headers,
     WebSocket: o.WebSocket,
-    logger: o.logger ?? silentLogger,
+    // Its lines come on the way to closes (a refused upgrade): one it cannot write must not stop those.
+    logger: guardedLogger(o.logger ?? silentLogger),
     tls: o.tls,
   };
 }

@@ -2,7 +2,7 @@ import { availableParallelism } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { ResourceLimits } from 'node:worker_threads';
-import { consoleLogger, invalidArgument, MAX_TIMER_MS, type Logger } from '@skein/core';
+import { consoleLogger, guardedLogger, invalidArgument, MAX_TIMER_MS, type Logger } from '@skein/core';
 
 /** What a full input queue does with the next request. Either way the refused one gets Overloaded, unrun. */
 export type WhenFull = 'reject-new' | 'shed-oldest';
@@ -79,7 +79,8 @@ export function resolvePoolOptions(opts: WorkerPoolOptions): PoolSettings {
     maxQueued: count(opts.maxQueued ?? 4096, 'maxQueued'),
     maxInFlightPerWorker: count(opts.maxInFlightPerWorker ?? 64, 'maxInFlightPerWorker', MAX_IN_FLIGHT_PER_WORKER),
     whenFull,
-    logger: opts.logger ?? consoleLogger('warn', 'skein'),
+    // Its lines come on the way to calls' outcomes (a crash, a stall): one it cannot write must not stop those.
+    logger: guardedLogger(opts.logger ?? consoleLogger('warn', 'skein')),
     expose: opts.exposeInternalErrors ?? false,
     execArgv: opts.execArgv,
     resourceLimits: opts.resourceLimits,

@@ -122,6 +122,15 @@ describe('WorkerPool', () => {
     await waitFor(() => pool.stats().inFlight === 0);
   });
 
+  it('replaces a crashed worker even when the logger throws writing so (the throw left it unreplaced and escaped the exit event)', async () => {
+    const throwing = { debug() {}, info() {}, warn() {}, error() { throw new Error('cannot write this line'); } };
+    const { calc, pool } = await poolServer({ logger: throwing });
+    expect(await outcome(calc.crash())).toMatchObject({ code: 'IO' });
+    await waitFor(() => pool.stats().workers === 2 && pool.stats().crashes === 1);
+    const again = await Promise.all(Array.from({ length: 50 }, (_, i) => calc.add({ a: i, b: 0 })));
+    expect(again).toEqual(Array.from({ length: 50 }, (_, i) => i));
+  });
+
   it('replaces a worker that crashes mid-flood; the calls it held fail as "may have run"', async () => {
     const { calc, pool, logger } = await poolServer({ maxInFlightPerWorker: 16, exposeInternalErrors: true });
     const calls: Promise<unknown>[] = [];
