@@ -39,9 +39,9 @@ export class AcceptedSocket {
     raw.once('close', this.closedEarly);
   }
 
-  /** The server took it: the upgrade clock starts. */
-  startClock(): void {
-    this.timer = setTimeout(this.timedOut, this.options.upgradeTimeoutMs);
+  /** The server took it: the upgrade clock starts, for `ms` (less than upgradeTimeoutMs when part of it went before). */
+  startClock(ms = this.options.upgradeTimeoutMs): void {
+    this.timer = setTimeout(this.timedOut, ms);
     this.timer.unref();
   }
 

@@ -8,6 +8,7 @@ import { WebSocketServer } from 'ws';
 import { AcceptedSocket } from './accepted-socket.js';
 import { Keepalive } from './keepalive.js';
 import { pathnameOf, type ResolvedOptions } from './options.js';
+import { RequestClock } from './request-clock.js';
 import { decide, REFUSAL } from './upgrade-hook.js';
 import { httpsServerTls, identityOfRequest, loadingTls, secureFor } from './tls.js';
 import type { ReloadableListener } from './transport-of.js';
@@ -57,10 +58,14 @@ export async function listenWs(
     }
     return raw.destroyed ? undefined : s;
   };
-  /** Bun's wss: kept at its upgrade request, where its upgrade clock starts (the hook may stall it). */
+  /**
+   * Bun's wss: kept at its upgrade request, with what is left of the time its request clock
+   * gave it (the hook may stall it).
+   */
   const handOverLate = (raw: net.Socket): AcceptedSocket | undefined => {
+    const left = requestClock.stop(raw);
     const s = handOver(raw);
-    s?.startClock();
+    s?.startClock(left);
     return s;
   };
   const onAccepted = (raw: net.Socket): void => {
@@ -86,6 +91,8 @@ export async function listenWs(
   // listens itself, and a connection reaches the server at its upgrade (its TLS handshake then
   // holds no slot of the server's cap; docs/tls.md says so).
   const acceptsLate = secure !== undefined && isBun();
+  const requestClock = new RequestClock(options);
+  if (acceptsLate) requestClock.watch(server);
   server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
     const s = waiting.get(tcpSocketOf(socket)) ?? (acceptsLate ? handOverLate(socket as net.Socket) : undefined);
     if (s === undefined) return void socket.destroy();
