@@ -22,6 +22,12 @@ export interface TlsFlags {
   readonly servername?: string;
 }
 
+/**
+ * A URL as messages show it: without a user and password (`ws://alice:pw@host`), which a
+ * message, printed and perhaps logged, must not repeat, whatever else it refuses the URL for.
+ */
+const shown = (text: string): string => JSON.stringify(text.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#]*@/i, '$1'));
+
 const FORMS = 'host:port, tcp://host:port, tls://host:port, unix:/path, tls+unix:/path, ws://host:port[/path], wss://host:port[/path] or ws+unix:/path';
 
 /**
@@ -35,7 +41,7 @@ export function parseTarget(input: string, tlsFlags: TlsFlags = {}, timeoutMs?: 
   const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(text)?.[1]?.toLowerCase();
   const wantsTls = Object.values(tlsFlags).some((v) => v !== undefined);
   if (scheme === 'ws' || scheme === 'wss' || text.startsWith('ws+unix:')) {
-    if (wantsTls && scheme !== 'wss') throw invalidArgument(`--ca, --cert, --key and --servername are for tls://, tls+unix: and wss:// addresses, not ${JSON.stringify(text)}`);
+    if (wantsTls && scheme !== 'wss') throw invalidArgument(`--ca, --cert, --key and --servername are for tls://, tls+unix: and wss:// addresses, not ${shown(text)}`);
     return scheme === undefined ? { transport: wsTransport(), address: unixPath(text.slice(8), text), kind: 'ws', text } : wsTarget(text, scheme === 'wss', tlsFlags, timeoutMs);
   }
   if (scheme !== undefined && scheme !== 'tcp' && scheme !== 'tls') {
@@ -58,9 +64,9 @@ function wsTarget(text: string, secure: boolean, tlsFlags: TlsFlags, timeoutMs: 
   try {
     url = new URL(text);
   } catch {
-    throw invalidArgument(`not a WebSocket URL: ${JSON.stringify(text)} (want ${form})`);
+    throw invalidArgument(`not a WebSocket URL: ${shown(text)} (want ${form})`);
   }
-  if (url.port === '') throw invalidArgument(`${JSON.stringify(text)} has no port (want ${form})`);
+  if (url.port === '') throw invalidArgument(`${shown(text)} has no port (want ${form})`);
   // Nothing would send them (the WebSocket transport dials host, port and path): dropped in
   // silence, a login would fail as if the server refused it. Not echoed: the message may be logged.
   if (url.username !== '' || url.password !== '') {

@@ -227,6 +227,13 @@ describe('skein call', () => {
     expect(JSON.parse(r.stdout)).toBe(text);
   });
 
+  // Escaping is for controls only: the text users read (accents, CJK, emoji) prints as it is.
+  it('prints accented letters, CJK and emoji in a reply as they are', async () => {
+    const text = 'café 東京 😀 naïve';
+    const r = await skein('call', mp.tcp, 'Calc.echo', JSON.stringify(text));
+    expect(r).toEqual({ code: 0, stdout: `"${text}"\n`, stderr: '' });
+  });
+
   it('says the codecs may differ when the server cannot decode the argument', async () => {
     const r = await skein('call', mp.tcp, 'Calc.add', '{"a":1,"b":2}', '--codec', 'cbor');
     expect(r.code).toBe(1);
@@ -257,6 +264,18 @@ describe('skein call', () => {
     expect(r.code).toBe(2);
     expect(r.stdout).toBe('');
     expect(r.stderr).toMatch(message);
+  });
+
+  // Refused for another reason first (no port, a bad port, a TLS flag): the password stays out of the message too.
+  it.each([
+    [['call', 'wss://alice:s3cret@127.0.0.1/rpc', 'Calc.add'], /has no port/],
+    [['call', 'ws://alice:s3cret@127.0.0.1:99999', 'Calc.add'], /not a WebSocket URL/],
+    [['ping', 'ws://alice:s3cret@127.0.0.1:1', '--ca', '/ca.pem'], /are for tls:\/\/, tls\+unix: and wss:\/\/ addresses/],
+  ])('refuses %j without repeating the password (exit 2)', async (args, message) => {
+    const r = await skein(...args);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(message);
+    expect(r.stderr).not.toContain('s3cret');
   });
 });
 

@@ -79,8 +79,12 @@ export class CallRecorder {
     this.metrics.started(call.inFlight);
   }
 
-  /** Ends the call: `err` null for an answer. */
+  /**
+   * Ends the call: `err` null for an answer. Once only: a carrier may throw after it handed the
+   * call on, and notify when the answer comes; a second end would leave in_flight below zero.
+   */
   end(call: OpenCall, err: unknown, responseBytes: number): void {
+    if (call.ended) return;
     const { span, names } = call;
     const failed = err !== null;
     call.ended = true;

@@ -341,3 +341,28 @@ describe('a carrier that throws instead of notifying', () => {
     expect(sum(await collect(), 'skein.rpc.client.in_flight', { 'rpc.method': 'feed' })).toBe(0);
   });
 });
+
+describe('a carrier that forwards a call, then throws', () => {
+  // A carrier whose own bookkeeping fails after it handed the call on (a real stream here):
+  // the call is answered later all the same. Its span ends once, and in_flight is left once.
+  const bookkeeping = new RangeError('the carrier failed after sending');
+  const forwardsThenThrows = {
+    send(action: string | number, msg: Uint8Array, options: CallOptions, notify: Parameters<Caller['send']>[3]): void {
+      traced.stream.send(action, msg, options, notify);
+      throw bookkeeping;
+    },
+  };
+
+  it('ends the span and the call once, when the answer comes after the throw', async () => {
+    const before = await collect();
+    const calls0 = sum(before, 'skein.rpc.client.calls', { 'rpc.method': 'check' });
+    const answered = deferred<void>();
+    const wrapped = tracedCaller(forwardsThenThrows, otel);
+    expect(() => wrapped.send('Calc.check', msgpackCodec.encode(5), {}, () => answered.resolve())).toThrow(bookkeeping);
+    await answered.promise;
+    const all = await collect();
+    expect(byKind(SpanKind.CLIENT).filter((s) => s.name === 'Calc/check')).toHaveLength(1);
+    expect(sum(all, 'skein.rpc.client.in_flight', { 'rpc.method': 'check' })).toBe(0);
+    expect(sum(all, 'skein.rpc.client.calls', { 'rpc.method': 'check' }) - calls0).toBe(1);
+  });
+});
