@@ -30,7 +30,8 @@ export interface MsgpackOptions {
    * empty string and 1-byte strings are never new objects). More is a Decode error, raised once
    * the first one over is read. Default 1,048,576 (1 Mi): a message at the limit makes at most
    * 1 Mi objects (85 MB of empty maps), where a 16 MiB message of empty maps made 16.7 million
-   * of them (1 GB, 29 s). `Infinity` for none.
+   * of them (1 GB, 29 s). `Infinity` for none. Since a kept key is free, a message near the
+   * limit may pass or not depending on the keys earlier messages left (about 500 at most).
    */
   maxContainers?: number;
 }
