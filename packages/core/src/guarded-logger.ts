@@ -10,6 +10,8 @@ type Level = keyof Logger;
  * saying why; if even that throws, it is dropped.
  */
 export function guardedLogger(logger: Logger): Logger {
+  // Parts hand their logger on to the parts they make (a pool to its streams): wrapped once.
+  if (guarded.has(logger)) return logger;
   const at =
     (level: Level) =>
     (obj: object, msg?: string): void => {
@@ -23,5 +25,10 @@ export function guardedLogger(logger: Logger): Logger {
         }
       }
     };
-  return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
+  const wrapped = { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
+  guarded.add(wrapped);
+  return wrapped;
 }
+
+/** Loggers made here: wrapping one again would only add a layer. */
+const guarded = new WeakSet<Logger>();
