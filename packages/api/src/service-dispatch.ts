@@ -347,7 +347,7 @@ class Runner {
       }
       if (started) return void req.fail(err, handlerErrorDetail(err, action, this.expose));
       // Refused before the handler started: without a detail, bare ('' says so), the server's own word.
-      return void req.fail(err, refusalDetail(err, this.expose) ?? '');
+      return void req.fail(err, refusalDetail(err, this.expose, action) ?? '');
     }
     this.log.error({ action, peer: req.conn.remote, err }, `${action}: handler threw an undeclared error`);
     req.fail(ErrorCode.Internal, crashDetail(err, action, this.expose));

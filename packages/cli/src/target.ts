@@ -25,8 +25,12 @@ export interface TlsFlags {
 /**
  * A URL as messages show it: without a user and password (`ws://alice:pw@host`), which a
  * message, printed and perhaps logged, must not repeat, whatever else it refuses the URL for.
+ * Cut up to the last `@`, scheme or none (`alice:pw@host:7000`): a password with a `/` in it
+ * (not percent-encoded) must go too. A socket path's `@` is its own (`unix:/run/a@b.sock`).
  */
-const shown = (text: string): string => JSON.stringify(text.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#]*@/i, '$1'));
+const shown = (text: string): string => JSON.stringify(hasUserInfo(text) ? text.replace(USER_INFO, '$1') : text);
+const USER_INFO = /^([a-z][a-z0-9+.-]*:\/\/)?[^]*@/i;
+const hasUserInfo = (text: string): boolean => !/^(tls\+|ws\+)?unix:/i.test(text) && text.includes('@');
 
 const FORMS = 'host:port, tcp://host:port, tls://host:port, unix:/path, tls+unix:/path, ws://host:port[/path], wss://host:port[/path] or ws+unix:/path';
 
@@ -34,7 +38,8 @@ const FORMS = 'host:port, tcp://host:port, tls://host:port, unix:/path, tls+unix
  * Reads an ADDR argument. Everything but WebSocket URLs goes through core's `parseAddress` (one
  * grammar for every Skein address: `tls://` and `tls+unix:` ask for TLS); `ws://` and `wss://`
  * URLs name the WebSocket transport and its endpoint path (`/` meaning the default one). Anything else throws InvalidArgument listing
- * the forms. `timeoutMs` bounds a TLS handshake (the runtime's own default, 10 s, otherwise).
+ * the forms. `timeoutMs` bounds a wss:// TLS handshake (the runtime's own default, 10 s,
+ * otherwise); a tls:// one is bounded by the connect's own timeout, TCP and TLS together.
  */
 export function parseTarget(input: string, tlsFlags: TlsFlags = {}, timeoutMs?: number): Target {
   const text = input.trim();
@@ -45,16 +50,20 @@ export function parseTarget(input: string, tlsFlags: TlsFlags = {}, timeoutMs?: 
     return scheme === undefined ? { transport: wsTransport(), address: unixPath(text.slice(8), text), kind: 'ws', text } : wsTarget(text, scheme === 'wss', tlsFlags, timeoutMs);
   }
   if (scheme !== undefined && scheme !== 'tcp' && scheme !== 'tls') {
-    throw invalidArgument(`cannot reach ${JSON.stringify(text)}: no transport for ${scheme}:// (use ${FORMS})`);
+    throw invalidArgument(`cannot reach ${shown(text)}: no transport for ${scheme}:// (use ${FORMS})`);
   }
+  // Nothing would send them; said so, as for ws:// URLs, and not echoed.
+  if (hasUserInfo(text)) throw invalidArgument(`${shown(text)}: a user and password in the address are not sent; remove them (use ${FORMS})`);
   let address: Address;
   try {
     address = parseAddress(text);
   } catch {
-    throw invalidArgument(`not an address: ${JSON.stringify(text)} (use ${FORMS})`);
+    throw invalidArgument(`not an address: ${shown(text)} (use ${FORMS})`);
   }
-  if (address.tls) return { transport: tcpTransport(nodeRuntime, { tls: tlsOptions(tlsFlags, timeoutMs) }), address, kind: 'tls', text };
-  if (wantsTls) throw invalidArgument(`--ca, --cert, --key and --servername are for tls://, tls+unix: and wss:// addresses, not ${JSON.stringify(text)}`);
+  // No handshake bound of its own: the connect's `timeoutMs` (`--timeout`) counts through the
+  // handshake, one budget for TCP and TLS (a bound of its own would add up to as much again).
+  if (address.tls) return { transport: tcpTransport(nodeRuntime, { tls: tlsOptions(tlsFlags, undefined) }), address, kind: 'tls', text };
+  if (wantsTls) throw invalidArgument(`--ca, --cert, --key and --servername are for tls://, tls+unix: and wss:// addresses, not ${shown(text)}`);
   return { transport: tcpTransport(nodeRuntime), address, kind: 'path' in address ? 'unix' : 'tcp', text };
 }
 
@@ -86,9 +95,9 @@ function unixPath(path: string, text: string): Address {
 
 /**
  * The TLS options the flags give; none: the runtime's default CAs, and the host as the name to
- * verify. The handshake is bounded by `--timeout`: the connect's own timer stops once TCP is up,
- * and a server that accepts and never answers the ClientHello would otherwise hold the command
- * for the runtime's 10 s whatever `--timeout` says.
+ * verify. `timeoutMs` bounds the handshake where the connect's own timer does not (wss://): a
+ * server that accepts and never answers the ClientHello would otherwise hold the command for
+ * the runtime's 10 s whatever `--timeout` says.
  */
 function tlsOptions(flags: TlsFlags, timeoutMs: number | undefined): TlsOptions {
   if ((flags.cert === undefined) !== (flags.key === undefined)) throw invalidArgument('--cert and --key go together (a client certificate and its key)');

@@ -271,6 +271,14 @@ describe('skein call', () => {
     [['call', 'wss://alice:s3cret@127.0.0.1/rpc', 'Calc.add'], /has no port/],
     [['call', 'ws://alice:s3cret@127.0.0.1:99999', 'Calc.add'], /not a WebSocket URL/],
     [['ping', 'ws://alice:s3cret@127.0.0.1:1', '--ca', '/ca.pem'], /are for tls:\/\/, tls\+unix: and wss:\/\/ addresses/],
+    // A password with a `/` (not percent-encoded) is no URL's user part: cut all the same.
+    [['ping', 'ws://alice:x/s3cret@127.0.0.1:1'], /not a WebSocket URL: "ws:\/\/127\.0\.0\.1:1"/],
+    // tls:// and tcp:// addresses, and one with no scheme: refused as such, never echoed.
+    [['ping', 'tls://alice:s3cret@127.0.0.1:1'], /^skein: "tls:\/\/127\.0\.0\.1:1": a user and password in the address are not sent; remove them/],
+    [['ping', 'tls://alice:x/s3cret@127.0.0.1:1'], /a user and password in the address are not sent/],
+    [['call', 'tcp://alice:s3cret@127.0.0.1:1', 'Calc.add'], /a user and password in the address are not sent/],
+    [['ping', 'alice:s3cret@127.0.0.1:1'], /^skein: "127\.0\.0\.1:1": a user and password in the address are not sent/],
+    [['ping', 'foo://alice:s3cret@127.0.0.1:1'], /no transport for foo:\/\//],
   ])('refuses %j without repeating the password (exit 2)', async (args, message) => {
     const r = await skein(...args);
     expect(r.code).toBe(2);
@@ -299,14 +307,14 @@ describe('--timeout against a server that accepts and never speaks', () => {
     }
   });
 
-  // TCP connects at once; the ClientHello is never answered. The connect's timer stops once TCP
-  // is up, so only the TLS handshake's own bound (the runtime's 10 s by default) applies.
-  it('ping --timeout 300 bounds the TLS handshake of a tls:// address', async () => {
+  // TCP connects at once; the ClientHello is never answered. --timeout is one budget for TCP
+  // and the TLS handshake (it used to bound each, up to twice --timeout): the connect's error.
+  it('ping --timeout 300 bounds the TCP connect and the TLS handshake of a tls:// address together', async () => {
     const silent = await silentServer();
     try {
       const r = await skein('ping', `tls://${silent.addr}`, '--timeout', '300');
       expect(r.code).toBe(1);
-      expect(r.stderr).toMatch(/^error: Unreachable \(rpc_unreachable\): TLS handshake with .* not done within 300 ms\n/);
+      expect(r.stderr).toMatch(/^error: Unreachable \(rpc_unreachable\): TLS handshake with .* failed: no connection within 300 ms \(TCP up, TLS handshake not done\)\n/);
     } finally {
       silent.close();
     }

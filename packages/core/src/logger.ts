@@ -1,3 +1,5 @@
+import { fieldText, jsonSafe, why } from './loggable-fields.js';
+
 /** The shape of a pino logger's methods, so a pino instance can be passed as it is. */
 export interface Logger {
   debug(obj: object, msg?: string): void;
@@ -52,39 +54,4 @@ function fieldByField(obj: object): string {
   } catch (err) {
     return `(fields not written: ${why(err)})`; // its keys cannot even be listed (a Proxy's trap)
   }
-}
-
-/** One field as JSON (undefined: JSON leaves it out), or a string saying why it cannot be. */
-function fieldText(obj: object, key: string): string | undefined {
-  try {
-    return JSON.stringify((obj as Record<string, unknown>)[key], jsonSafe());
-  } catch (err) {
-    return JSON.stringify(`(not written: ${why(err)})`);
-  }
-}
-
-function why(err: unknown): string {
-  try {
-    return err instanceof Error ? err.message : String(err);
-  } catch {
-    return 'unreadable error';
-  }
-}
-
-/**
- * A replacer for one line. It keeps the objects on the path from the root to the value being
- * written (`this` is the value's holder, so the path is cut back to it first): a value already
- * on that path is a cycle. A value seen twice elsewhere is written twice, as JSON would.
- */
-function jsonSafe(): (this: unknown, key: string, value: unknown) => unknown {
-  const path: unknown[] = [];
-  return function (this: unknown, _key: string, value: unknown): unknown {
-    if (typeof value === 'bigint') return value.toString();
-    if (value instanceof Error) value = { name: value.name, message: value.message };
-    if (typeof value !== 'object' || value === null) return value;
-    while (path.length > 0 && path[path.length - 1] !== this) path.pop();
-    if (path.includes(value)) return '[Circular]';
-    path.push(value);
-    return value;
-  };
 }

@@ -54,13 +54,13 @@ describe('consoleLogger', () => {
 });
 
 describe('guardedLogger', () => {
-  it('never throws, writing a line it cannot write without its fields, and wraps a logger only once', async () => {
+  it('never throws, writing a line it cannot write again with logFailed, and wraps a logger only once', async () => {
     const { guardedLogger } = await import('../src/index.js');
     const lines: unknown[] = [];
     const picky = { debug() {}, info() {}, warn() {}, error(obj: object) { if (!('logFailed' in obj)) throw new Error('no'); lines.push(obj); } };
     const g = guardedLogger(picky);
     expect(() => g.error({ a: 1 }, 'x')).not.toThrow();
-    expect(lines).toEqual([{ logFailed: 'no' }]);
+    expect(lines).toEqual([{ a: 1, logFailed: 'no' }]);
     // A part handing its logger on to the parts it makes does not stack wrappers.
     expect(guardedLogger(g)).toBe(g);
   });

@@ -9,7 +9,9 @@ declare const Bun: BunApi;
 
 /**
  * Opens a TCP or Unix socket connection; every failure rejects with Unreachable. Bun cannot abort
- * a connect in progress: after the timeout it is abandoned, and closed if it succeeds later.
+ * a connect in progress: after the timeout it is abandoned, and closed if it succeeds later. A
+ * TLS connection is up once its handshake is done: `timeoutMs` counts through it, one budget for
+ * TCP and TLS, the handshake bounded by `handshakeTimeoutMs` too.
  */
 export function connect(address: Address, options: ConnectOptions = {}): Promise<ByteConn> {
   const remote = formatAddress(address);
@@ -30,6 +32,7 @@ export function connect(address: Address, options: ConnectOptions = {}): Promise
       clearTimeout(timer);
       reject((secure && !handshaking && tlsLoadFailure(err)) || (handshaking ? tlsFailure(remote, why, err) : connectFailed(remote, why, err)));
     };
+    const startedAt = performance.now();
     let timer = setTimeout(() => fail(undefined, `no connection after ${timeoutMs} ms`), connectTimerMs(timeoutMs));
     const handlers = socketHandlers((socket) => {
       const conn = new BunByteConn(socket, remote, tls);
@@ -43,7 +46,9 @@ export function connect(address: Address, options: ConnectOptions = {}): Promise
         handshaking = true;
         clearTimeout(timer);
         const ms = tls.state.settings.handshakeTimeoutMs;
-        timer = setTimeout(() => (fail(undefined, `TLS handshake not done within ${ms} ms`), conn.close()), connectTimerMs(ms));
+        const left = Math.max(0, timeoutMs - (performance.now() - startedAt));
+        const why = left < ms ? `no connection within ${timeoutMs} ms (TCP up, TLS handshake not done)` : `TLS handshake not done within ${ms} ms`;
+        timer = setTimeout(() => (fail(undefined, why), conn.close()), connectTimerMs(Math.min(left, ms)));
         return;
       }
       settled = true;

@@ -45,8 +45,13 @@ function abortable(pending: Promise<DenoConn>, signal: AbortSignal): Promise<Den
   });
 }
 
-/** A TLS connection, up once its handshake is done (Deno would otherwise run it at the first read). */
+/**
+ * A TLS connection, up once its handshake is done (Deno would otherwise run it at the first
+ * read): `timeoutMs` counts through the handshake, one budget for TCP and TLS, the handshake
+ * bounded by `handshakeTimeoutMs` too.
+ */
 async function connectSecure(address: { host: string; port: number }, s: ResolvedTls, remote: string, timeoutMs: number): Promise<ByteConn> {
+  const startedAt = performance.now();
   const abort = new AbortController();
   const timer = setTimeout(() => abort.abort(), connectTimerMs(timeoutMs));
   const { start, options } = connectOptions(address, s);
@@ -65,7 +70,8 @@ async function connectSecure(address: { host: string; port: number }, s: Resolve
   }
   try {
     if (start) conn = await Deno.startTls(conn, { hostname: options.hostname, ...(options.caCerts && { caCerts: options.caCerts }), ...(options.alpnProtocols && { alpnProtocols: options.alpnProtocols }) });
-    await within(conn.handshake!(), s.handshakeTimeoutMs);
+    const left = Math.max(0, timeoutMs - (performance.now() - startedAt));
+    await within(conn.handshake!(), Math.min(left, s.handshakeTimeoutMs), left < s.handshakeTimeoutMs ? `no connection within ${timeoutMs} ms (TCP up, TLS handshake not done)` : undefined);
   } catch (err) {
     try {
       conn.close();
@@ -79,8 +85,8 @@ async function connectSecure(address: { host: string; port: number }, s: Resolve
 }
 
 /** `pending`, or a rejection once `ms` have passed. */
-function within<T>(pending: Promise<T>, ms: number): Promise<T> {
+function within<T>(pending: Promise<T>, ms: number, why = `TLS handshake not done within ${ms} ms`): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`TLS handshake not done within ${ms} ms`)), connectTimerMs(ms))));
+  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(why)), connectTimerMs(ms))));
   return Promise.race([pending, late]).finally(() => clearTimeout(timer));
 }

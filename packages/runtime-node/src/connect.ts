@@ -10,8 +10,9 @@ import { connectTls } from './tls.js';
  * Opens a TCP or Unix socket connection, with TLS when asked. Every failure to get a connection
  * up (refused, no such host or path, timeout) rejects with Unreachable: the peer never saw a
  * request, so any call may be retried elsewhere. A TLS connection is up once its handshake is
- * done; a failed one rejects with `tlsFailure`'s error (the server refused our certificate:
- * Unauthenticated).
+ * done, so `timeoutMs` counts through it: one budget for TCP and TLS together, the handshake
+ * bounded by `handshakeTimeoutMs` too (whichever ends first). A failed one rejects with
+ * `tlsFailure`'s error (the server refused our certificate: Unauthenticated).
  */
 export function connect(address: Address, options: ConnectOptions = {}): Promise<ByteConn> {
   const { timeoutMs = DEFAULT_CONNECT_TIMEOUT_MS, noDelay = true } = options;
@@ -30,6 +31,7 @@ export function connect(address: Address, options: ConnectOptions = {}): Promise
     const socket = secureOptions ? tls.connect({ ...target, ...secureOptions }) : net.connect(OWN_READS ? { ...target, onread: readInto(NodeByteConn.onRead) } : target);
     // Paused before it connects, so nothing is read until the caller binds (TLS still handshakes).
     socket.pause();
+    const startedAt = performance.now();
     let timer = setTimeout(() => fail(new Error(`no connection within ${timeoutMs} ms`)), connectTimerMs(timeoutMs));
     let handshaking = false;
     const fail = (cause: Error): void => {
@@ -46,7 +48,10 @@ export function connect(address: Address, options: ConnectOptions = {}): Promise
     const handshake = (s: ResolvedTls): void => {
       handshaking = true;
       clearTimeout(timer);
-      timer = setTimeout(() => fail(new Error(`TLS handshake not done within ${s.handshakeTimeoutMs} ms`)), connectTimerMs(s.handshakeTimeoutMs));
+      // What the connect's budget left, unless the handshake's own bound is shorter.
+      const left = Math.max(0, timeoutMs - (performance.now() - startedAt));
+      const why = left < s.handshakeTimeoutMs ? `no connection within ${timeoutMs} ms (TCP up, TLS handshake not done)` : `TLS handshake not done within ${s.handshakeTimeoutMs} ms`;
+      timer = setTimeout(() => fail(new Error(why)), connectTimerMs(Math.min(left, s.handshakeTimeoutMs)));
     };
     const secured = (): void => {
       settle();

@@ -4,7 +4,7 @@ import tls from 'node:tls';
 import { execFileSync } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ErrorCode, RpcError, type TlsOptions } from '@skein/core';
-import { caBundle, damagedInside, damagedPems, suiteCerts, tmpSocketPath, waitFor } from '@skein/test-utils';
+import { caBundle, damagedInside, damagedPems, suiteCerts, tmpSocketPath, waitFor, within } from '@skein/test-utils';
 import { nodeRuntime } from '../src/index.js';
 import { bytes, listenQueue, record } from './recorder.js';
 
@@ -136,6 +136,18 @@ describe('TLS on node:tls', () => {
     const { port } = mute.address() as net.AddressInfo;
     const err = await nodeRuntime.connect({ host: '127.0.0.1', port }, { tls: clientTls({ handshakeTimeoutMs: 100 }) }).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: ErrorCode.Unreachable, message: expect.stringMatching(/TLS handshake not done within 100 ms/) });
+  });
+
+  // The connect's timeoutMs is one budget for TCP and TLS: it used to stop once TCP was up, leaving
+  // only handshakeTimeoutMs (here a minute; the 10 s safety net fails the old code).
+  it("a client's connect timeoutMs counts through the handshake, however long handshakeTimeoutMs", async () => {
+    const mute = net.createServer((sock) => sock.on('error', () => {}));
+    await new Promise<void>((resolve) => mute.listen(0, '127.0.0.1', resolve));
+    cleanup.push(() => mute.close());
+    const { port } = mute.address() as net.AddressInfo;
+    const connecting = nodeRuntime.connect({ host: '127.0.0.1', port }, { timeoutMs: 200, tls: clientTls({ handshakeTimeoutMs: 60_000 }) });
+    const err = await within(connecting.catch((e: unknown) => e), 10_000, 'the connect to fail');
+    expect(err).toMatchObject({ code: ErrorCode.Unreachable, message: expect.stringMatching(/no connection within 200 ms \(TCP up, TLS handshake not done\)/) });
   });
 
   it('a plaintext client is closed with a reason and delivers nothing', async () => {

@@ -328,7 +328,8 @@ describe('calls both ways on one connection', () => {
       ran++;
       throw new RpcError(ErrorCode.Overloaded, `downstream refused: ${'x'.repeat(1100)}`);
     };
-    const peer = await s.connect({ keepaliveMs: 0, serve: createRouter({ op: overloaded }) });
+    // Exposed: without it the detail is `op: rpc_overloaded`, the downstream's words kept home.
+    const peer = await s.connect({ keepaliveMs: 0, serve: createRouter({ op: overloaded }, { exposeInternalErrors: true }) });
     cleanup.push(() => peer.destroy());
     await peer.ping();
     const err = await call(s.server.openConnections()[0]!.caller!, 'op', new Uint8Array(0)).catch((e: unknown) => e);

@@ -315,6 +315,18 @@ export function tlsRuntimeConformance(h: TlsHarness): void {
       expect(err).toMatch(/^Unreachable: .*TLS handshake not done within 300 ms/);
     });
 
+    // One budget for TCP and TLS: the connect's timeoutMs counts through the handshake (here a
+    // minute's handshakeTimeoutMs, past HANG_MS: a runtime that stops counting at TCP fails).
+    it("gives up a handshake the server never answers once the connect's timeoutMs is spent, with Unreachable", async () => {
+      const mute = net.createServer((s) => s.on('error', () => {}));
+      await new Promise<void>((resolve) => mute.listen(0, '127.0.0.1', resolve));
+      onTestFinished(() => void mute.close());
+      const port = (mute.address() as net.AddressInfo).port;
+      const child = run('tls-call', `127.0.0.1:${port}`, tlsArg({ ca: certs.ca, handshakeTimeoutMs: 60_000 }), '300');
+      const [, err] = await child.waitForLine(/^connect-error (.*)$/, HANG_MS);
+      expect(err).toMatch(/^Unreachable: .*no connection within 300 ms \(TCP up, TLS handshake not done\)/);
+    });
+
     it('fails to connect with Unreachable to a plaintext server that drops it, saying the server may not speak TLS', async () => {
       const plain = net.createServer((s) => s.once('data', () => s.destroy()));
       await new Promise<void>((resolve) => plain.listen(0, '127.0.0.1', resolve));

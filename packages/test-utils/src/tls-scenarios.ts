@@ -90,11 +90,11 @@ export const TLS_SCENARIOS: Record<string, TlsScenario> = {
     say(`listening ${format(listener.address)}`);
   },
 
-  /** `tls-call <address> <tls>`: connects, sends `ping`, prints `echoed <text> identity <json>` or what failed. */
-  async 'tls-call'(rt, address, [tls]) {
+  /** `tls-call <address> <tls> [timeoutMs]`: connects, sends `ping`, prints `echoed <text> identity <json>` or what failed. */
+  async 'tls-call'(rt, address, [tls, timeoutMs]) {
     let conn: Awaited<ReturnType<TlsRuntimeUnderTest['connect']>>;
     try {
-      conn = await rt.connect(address, { tls: fromArg(tls), timeoutMs: 10_000 });
+      conn = await rt.connect(address, { tls: fromArg(tls), timeoutMs: timeoutMs === undefined ? 10_000 : Number(timeoutMs) });
     } catch (err) {
       say(`connect-error ${errLine(err)}`);
       return;

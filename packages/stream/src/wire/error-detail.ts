@@ -1,9 +1,10 @@
-import { CODE_INFO, type RpcError } from '@skein/core';
+import { CODE_INFO, ErrorCode, type RpcError } from '@skein/core';
 
 /**
  * The message to send after a built-in error's reserved string, if any. Skein's own codes
  * (100 and up) always carry theirs; razor-rpc's carry it only when `expose` is set, because a
- * razor peer would read a detailed string as a custom error.
+ * razor peer would read a detailed string as a custom error. For the server's own words (a
+ * refusal before any handler ran); a handler's error goes through `handlerErrorDetail`.
  */
 export function errorDetail(err: RpcError, expose = false): string | undefined {
   if (err.message === err.wire) return undefined;
@@ -15,22 +16,32 @@ export function errorDetail(err: RpcError, expose = false): string | undefined {
  * (Overloaded, Closed: a downstream's refusal the handler passes on) must not say so to this
  * caller, for the handler may have done its work before it failed: it always travels with a
  * detail naming the action, which a client reads as "may have run". (Unreachable, razor's code,
- * needs none: no client reads it from the wire as unrun.)
+ * needs none: no client reads it from the wire as unrun.) Without `expose`, the error's own
+ * message travels only for the codes a handler raises about the caller's request (bad input, not
+ * allowed: words meant for the caller). The others' are what the handler got, often a
+ * downstream's words about itself (`stream to 10.1.2.3:7000 is closed`, a host name): this
+ * server's internals, so Skein's codes travel as `${action}: ${wire}` and razor's bare.
  */
 export function handlerErrorDetail(err: RpcError, action: string, expose = false): string | undefined {
-  return passedOnDetail(err, action) ?? errorDetail(err, expose);
+  if (expose || ABOUT_THE_REQUEST.has(err.code)) return passedOnDetail(err, action, true) ?? errorDetail(err, expose);
+  return err.code >= 100 ? `${action}: ${CODE_INFO[err.code].wire}` : undefined;
 }
+
+/** Codes that speak of the caller's own request, whose detail a handler writes for that caller. */
+const ABOUT_THE_REQUEST: ReadonlySet<ErrorCode> = new Set([ErrorCode.InvalidArgument, ErrorCode.PermissionDenied]);
 
 /**
  * The detail an RpcError of a "refused unrun" code needs when a handler answers with it as it is
  * (`req.fail(err)`): it is what the handler got, a downstream's refusal perhaps, and says nothing
  * of whether this call ran; bare, it would tell the client that it never did. Undefined for the
- * other codes, which say nothing of the kind.
+ * other codes, which say nothing of the kind. The error's message only with `expose` (see
+ * `handlerErrorDetail`); a request has no such option, so `req.fail(err)` never sends it.
  */
-export function passedOnDetail(err: RpcError, action: string): string | undefined {
+export function passedOnDetail(err: RpcError, action: string, expose = false): string | undefined {
   if (!(err.code >= 100 && CODE_INFO[err.code].retry === 'safe')) return undefined;
   // Whatever was passed (an object with a code, not an RpcError): a detail all the same.
-  return `${action}: ${typeof err.message === 'string' && err.message !== '' ? err.message : CODE_INFO[err.code].wire}`;
+  const own = expose && typeof err.message === 'string' && err.message !== '';
+  return `${action}: ${own ? err.message : CODE_INFO[err.code].wire}`;
 }
 
 /**
@@ -38,11 +49,15 @@ export function passedOnDetail(err: RpcError, action: string): string | undefine
  * refusal that is safe to retry elsewhere travels bare, the one form a client reads as unrun;
  * but only if the error itself says it never ran. One a filter passes on from a call of its
  * own that may have run (its `retry` is not 'safe') keeps a detail: a client retrying the call
- * on another server would run that downstream call again.
+ * on another server would run that downstream call again. That detail is the downstream's own
+ * message only with `expose` (see `handlerErrorDetail`); without it, `${action}: ${wire}` when
+ * `action` is given.
  */
-export function refusalDetail(err: RpcError, expose = false): string | undefined {
+export function refusalDetail(err: RpcError, expose = false, action?: string): string | undefined {
   if (CODE_INFO[err.code].retry !== 'safe') return errorDetail(err, expose);
-  return err.retry === 'safe' || err.code < 100 ? undefined : err.message || err.wire;
+  if (err.retry === 'safe' || err.code < 100) return undefined;
+  if (expose || action === undefined) return err.message || err.wire;
+  return `${action}: ${CODE_INFO[err.code].wire}`;
 }
 
 /** How errors and logs name an action: `Service.method` as it is, a number as `action 7`. */

@@ -1,0 +1,93 @@
+import { msgpackCodec } from '@skein/codec-msgpack';
+import { ErrorCode, RpcError, silentLogger } from '@skein/core';
+import { ClientStream, ConnPool, RpcServer, createRouter } from '@skein/stream';
+import { freePort } from '@skein/test-utils';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createClient, implement, method, service, type Filter } from '../src/index.js';
+import { serve, transport } from './harness.js';
+
+// Client → server A, whose handler calls server B and fails with what B's side said. B's words
+// (its address, a host name) are A's internals: they reach A's caller only if A exposes them.
+
+const Down = service('Down', { work: method<void, void>() });
+const Front = service('Front', { op: method<void, void>() });
+
+const cleanup: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const f of cleanup.splice(0).reverse()) await f();
+});
+
+/** B down, called through a pool with room for one waiting call: the second fails Overloaded, naming B. */
+async function downB(): Promise<{ work: () => Promise<void>; address: string }> {
+  const address = `127.0.0.1:${await freePort()}`;
+  const pool = new ConnPool({ transport, address, maxQueued: 1 });
+  cleanup.push(() => pool.destroy());
+  const b = createClient(Down, pool, { codec: msgpackCodec });
+  const work = (): Promise<void> => {
+    b.work(undefined, { timeoutMs: 1_000 }).catch(() => {});
+    return b.work(undefined, { timeoutMs: 1_000 });
+  };
+  return { work, address };
+}
+
+/** B closed under a stream of A's: a call fails Closed, naming B. */
+async function closedB(): Promise<{ work: () => Promise<void>; address: string }> {
+  const server = new RpcServer({ dispatch: createRouter({ 'Down.work': () => undefined }, silentLogger) });
+  const a = await server.listen(transport, '127.0.0.1:0');
+  const address = `127.0.0.1:${'port' in a ? a.port : 0}`;
+  const stream = await ClientStream.connect({ transport, address, keepaliveMs: 0 });
+  cleanup.push(() => stream.destroy());
+  await server.close();
+  await stream.closed();
+  const b = createClient(Down, stream, { codec: msgpackCodec });
+  return { work: () => b.work(), address };
+}
+
+async function callThroughA(work: () => Promise<void>, exposeInternalErrors: boolean, filters: Filter[] = []): Promise<RpcError> {
+  const a = await serve({ codec: msgpackCodec, logger: silentLogger, exposeInternalErrors, filters, services: [implement(Front, { op: () => work() })] });
+  cleanup.push(() => a.close());
+  const err = await createClient(Front, a.stream, { codec: msgpackCodec })
+    .op()
+    .then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+  expect(err).toBeInstanceOf(RpcError);
+  return err as RpcError;
+}
+
+describe("createServiceDispatch: a handler's downstream error keeps B's words on A", () => {
+  it.each([
+    ['down', downB, ErrorCode.Overloaded, 'Front.op: rpc_overloaded'],
+    ['closed', closedB, ErrorCode.Closed, 'Front.op: rpc_closed'],
+  ] as const)('B %s: the client reads "may have run", and no word of B\'s address', async (_, b, code, message) => {
+    const down = await b();
+    const err = await callThroughA(down.work, false);
+    expect(err).toMatchObject({ code, retry: 'idempotent', message });
+    expect(err.message).not.toContain(down.address);
+  });
+
+  it('with exposeInternalErrors, B\'s message travels', async () => {
+    const down = await downB();
+    const err = await callThroughA(down.work, true);
+    expect(err).toMatchObject({ code: ErrorCode.Overloaded, retry: 'idempotent' });
+    expect(err.message).toBe(`Front.op: more than 1 calls waiting for a connection to ${down.address}`);
+  });
+
+  // A server filter's call of its own that may have run (a quota service, Overloaded with a detail
+  // naming its store): no refusal of A's, so a detail, but B's words stay on A.
+  it.each([false, true])('a before filter passing on such an answer, exposeInternalErrors %s', async (exposeInternalErrors) => {
+    const quota = new RpcServer({ dispatch: createRouter({ 'Quota.take': (req) => req.fail(ErrorCode.Overloaded, 'store redis-7.internal:6379 overloaded') }, silentLogger) });
+    const q = await quota.listen(transport, '127.0.0.1:0');
+    cleanup.push(() => quota.close());
+    const stream = await ClientStream.connect({ transport, address: `127.0.0.1:${'port' in q ? q.port : 0}`, keepaliveMs: 0 });
+    cleanup.push(() => stream.destroy());
+    const takeQuota: Filter = { before: async () => void (await stream.call('Quota.take')) };
+    let runs = 0;
+    const err = await callThroughA(async () => void runs++, exposeInternalErrors, [takeQuota]);
+    expect(runs).toBe(0);
+    expect(err).toMatchObject({ code: ErrorCode.Overloaded, retry: 'idempotent' });
+    if (exposeInternalErrors) expect(err.message).toBe('store redis-7.internal:6379 overloaded');
+    else expect(err.message).toBe('Front.op: rpc_overloaded');
+  });
+});
