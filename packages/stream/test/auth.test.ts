@@ -510,6 +510,33 @@ describe('auth across reconnects and options', () => {
     expect(s.seen.dispatched).toBe(0);
   });
 
+  it('a pool sends new calls on a fresh connection once a grant runs out on one that still carries a call', async () => {
+    // The expired connection closes gracefully, and stays open while its long call runs: the
+    // pool must not keep picking it (each call would fail Closed, unsent) for all that time.
+    const clock = new ManualClock();
+    const long = deferred<Uint8Array>();
+    const started = deferred<void>();
+    const s = await authServer(tcp, {
+      clock,
+      authenticate: (req) => (req.renewal ? undefined : { principal: { name: 'short' }, expiresInMs: 1000 }),
+      dispatch: createRouter({ long: () => (started.resolve(), long.promise), quick: () => text.encode('quick') }),
+    });
+    const pool = new ConnPool({ transport: tcp, address: s.address, clock, stream: { credentials: 'x', keepaliveMs: 0 } });
+    cleanup.push(() => pool.destroy());
+    const first = pool.call('long');
+    await started.promise;
+    for (let t = 0; t < 1500; t += 50) {
+      clock.advance(50); // the renewals (refused), then the grant's end
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+    expect(pool.connections).toBe(1);
+    const quick = await pool.call('quick').catch((e: unknown) => e);
+    expect(quick).not.toBeInstanceOf(RpcError);
+    expect(utf8.decode((quick as { msg: Uint8Array }).msg)).toBe('quick');
+    long.resolve(text.encode('long'));
+    expect(utf8.decode((await first).msg)).toBe('long'); // the old connection's call finished there
+  });
+
   it('a renewal granted without expiry leaves nothing due: no renewal later', async () => {
     const clock = new ManualClock();
     const s = await authServer(tcp, {

@@ -1,5 +1,5 @@
 import { EMPTY_BYTES, ErrorCode, RemoteError, RpcError, systemClock } from '@skein/core';
-import { deferred, freePort, ManualClock, waitFor, within } from '@skein/test-utils';
+import { deferred, freePort, ManualClock, startTcpRelay, waitFor, within } from '@skein/test-utils';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ClientStream, FailoverPool, RpcServer, type FailoverDecision, type FailoverPoolOptions, type MembershipEvent } from '../src/index.js';
 import { transport } from './harness.js';
@@ -151,6 +151,33 @@ describe('failover when a server dies', () => {
     await Promise.all(Array.from({ length: 20 }, () => pool.call('who')));
     expect(a!.counts.who).toBe(40);
     expect(pool.stats().find((s) => s.address === dead)!.state).toMatch(/backoff|connecting/);
+  });
+
+  it('on a reset, fails the call on the wire as may-have-run and moves only the calls queued behind the window, each run once', async () => {
+    // One connection with a window of one: call 0 is written (its handler never answers), calls
+    // 1-3 wait in the connection's queue. The reset must tell them apart: 0 may have run and is
+    // not idempotent, so it stays failed; 1-3 were never written and run once, on b.
+    const ran: Record<string, string[]> = { a: [], b: [] };
+    const seen = deferred<void>();
+    const { a, b } = await locals(['a', 'b'], (name) => ({
+      op: (req) => {
+        const id = new TextDecoder().decode(req.msg);
+        ran[name]!.push(id);
+        seen.resolve();
+        return name === 'a' && id === '0' ? new Promise<never>(() => {}) : str(`${name} ${id}`);
+      },
+    }));
+    const relay = await startTcpRelay(a!.address);
+    cleanup.push(() => relay.close());
+    const pool = failover({ servers: [relay.address, b!.address], strategy: 'leader', retryBudget: { ratio: 10 }, pool: { maxConnections: 1, stream: { window: 1 } } });
+    const calls = ['0', '1', '2', '3'].map((id) => pool.call('op', str(id)).then(textOf, (e: unknown) => e));
+    await seen.promise;
+    relay.cut();
+    const out = await within(Promise.all(calls), 10_000, 'calls');
+    expect(out[0]).toMatchObject({ code: ErrorCode.IO, retry: 'idempotent' });
+    expect(out.slice(1)).toEqual(['b 1', 'b 2', 'b 3']);
+    expect(ran.a).toEqual(['0']);
+    expect(ran.b.sort()).toEqual(['1', '2', '3']);
   });
 });
 

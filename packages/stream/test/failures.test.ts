@@ -1,5 +1,6 @@
 import { ErrorCode, RpcError } from '@skein/core';
 import { deferred, ManualClock, settleAll, startProcess, within } from '@skein/test-utils';
+import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ClientStream } from '../src/index.js';
@@ -112,6 +113,56 @@ describe('keepalive', () => {
     clock.fireAll();
     expect(rec.writes.length - written).toBe(1); // the ping
     expect(clock.reads - before).toBe(1);
+  });
+});
+
+describe('a peer that answers what it was not asked', () => {
+  /** An ok answer for `seq` (razor v1's response header, docs/protocol.md) carrying `body`. */
+  const answer = (seq: number, body: string): Buffer => {
+    const h = Buffer.alloc(20);
+    h.writeUInt16LE(0x4d25, 0);
+    h[2] = 1;
+    h.writeUInt32LE(Buffer.byteLength(body), 4);
+    h.writeBigUInt64LE(BigInt(seq), 8);
+    return Buffer.concat([h, Buffer.from(body)]);
+  };
+
+  it('gives each call the first answer to its own seq, and drops repeats and answers to seqs not sent', async () => {
+    // A razor-like peer (it leaves the hello unanswered) that answers each call with: an answer
+    // to a seq a ring's worth ahead (the client's seq table starts with 16 slots) and to the
+    // next few, not sent yet; then the call's answer; then that answer again, changed.
+    const peer = net.createServer((sock) => {
+      let buf = Buffer.alloc(0);
+      sock.on('error', () => {});
+      sock.on('data', (chunk: Buffer) => {
+        buf = Buffer.concat([buf, chunk]);
+        while (buf.length >= 32) {
+          const action = buf.readUInt32LE(4);
+          const seq = Number(buf.readBigUInt64LE(8));
+          const name = action & 0x8000_0000 ? action & 0x7fff_ffff : 0;
+          const size = 32 + name + buf.readUInt32LE(24) + buf.readUInt32LE(28);
+          if (buf.length < size) break;
+          buf = buf.subarray(size);
+          if (action === 0) sock.write(answer(seq, ''));
+          else if (action !== 0x7fff_ff00) {
+            sock.write(Buffer.concat([answer(seq + 16, 'ahead'), answer(seq + 1, 'next'), answer(seq + 2, 'next'), answer(seq, `first ${seq}`), answer(seq, `again ${seq}`)]));
+          }
+        }
+      });
+    });
+    await new Promise<void>((resolve) => peer.listen(0, '127.0.0.1', resolve));
+    cleanup.push(() => new Promise((resolve) => peer.close(resolve)));
+    const client = await ClientStream.connect({ transport, address: `127.0.0.1:${(peer.address() as net.AddressInfo).port}`, keepaliveMs: 0 });
+    cleanup.push(() => client.destroy());
+    const text = (r: { msg: Uint8Array }): string => Buffer.from(r.msg).toString();
+    const first = text(await client.call('op'));
+    await client.ping(); // its answer comes after everything the peer wrote for the first call
+    const second = text(await client.call('op'));
+    expect(first).toMatch(/^first \d+$/);
+    expect(second).toMatch(/^first \d+$/);
+    expect(second).not.toBe(first);
+    expect(client.inFlight).toBe(0);
+    expect(client.state).toBe('open');
   });
 });
 

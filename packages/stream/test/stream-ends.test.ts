@@ -50,6 +50,32 @@ describe('how a stream ends on the client', () => {
     expect(err).toMatchObject({ code: ErrorCode.IO });
     expect((err as RpcError).retry).toBe('idempotent'); // it may have run
   });
+
+  it('a write after the server answered, or after end(), never says the stream did not run', async () => {
+    // The server takes one item and answers: the stream ran. A write now fails, but a caller
+    // reading its `retry` (`neverExecuted`) as the docs teach must not open the stream again
+    // elsewhere: the stream's outcome is its result, and a write's error only says the item
+    // went nowhere.
+    const { client } = await serve({
+      take: async (req) => {
+        for await (const item of req.stream!) return item.msg;
+        return u32(0);
+      },
+    });
+    const s = client.openStream('take');
+    await s.write(u32(1));
+    expect(readU32((await s.result).msg)).toBe(1);
+    const late = await s.write(u32(2)).catch((e: unknown) => e);
+    expect(late).toMatchObject({ code: ErrorCode.Closed });
+    expect((late as RpcError).neverExecuted).toBe(false);
+
+    const ended = client.openStream('take');
+    ended.end();
+    const afterEnd = await ended.write(u32(3)).catch((e: unknown) => e);
+    expect(afterEnd).toMatchObject({ code: ErrorCode.Closed });
+    expect((afterEnd as RpcError).neverExecuted).toBe(false);
+    await ended.result;
+  });
 });
 
 describe('how a call held for the hello ends', () => {

@@ -135,7 +135,7 @@ export class StreamCall implements AsyncIterable<Reply> {
    * rejects once the stream is over): await each write.
    */
   write(msg: Uint8Array = EMPTY_BYTES, blob: Uint8Array = EMPTY_BYTES): Promise<void> {
-    if (this.ended) return Promise.reject(new RpcError(ErrorCode.Closed, 'write after end() on a stream'));
+    if (this.ended) return Promise.reject(itemNotSent('write after end() on a stream'));
     if (!(msg instanceof Uint8Array) || !(blob instanceof Uint8Array)) return Promise.reject(new RpcError(ErrorCode.InvalidArgument, 'msg and blob must be Uint8Arrays'));
     if (msg.length > this.wire.maxMessage || blob.length > this.wire.maxBlob) {
       return Promise.reject(new RpcError(ErrorCode.FrameTooLarge, `stream item of ${msg.length} + ${blob.length} bytes exceeds the limits (${this.wire.maxMessage}, ${this.wire.maxBlob})`));
@@ -222,7 +222,7 @@ export class StreamCall implements AsyncIterable<Reply> {
     const leave = this.leaveQueue;
     this.leaveQueue = undefined;
     leave?.();
-    this.gate.fail(err ?? new RpcError(ErrorCode.Closed, 'the server answered the stream'));
+    this.gate.fail(err ?? itemNotSent('the server answered the stream'));
     if (err) {
       this.inbox.fail(err);
       this.settle.reject(err);
@@ -252,9 +252,17 @@ export class StreamCall implements AsyncIterable<Reply> {
   }
 
   private send(msg: Uint8Array, blob: Uint8Array): void {
-    if (this.done || this.ended) throw new RpcError(ErrorCode.Closed, 'the stream ended before the item was sent');
+    if (this.done || this.ended) throw itemNotSent('the stream ended before the item was sent');
     this.gate.spend(itemCost(msg, blob));
     this.itemSent = true;
     this.wire.data(this.seq, msg, blob, this.gate.available > 0);
   }
 }
+
+/**
+ * A write that cannot go: the stream was answered or ended. Closed, but never `retry: 'safe'`
+ * (Closed's default): that says the call never ran, and this one may well have (answered, it
+ * did), so a caller that reads `retry` or `neverExecuted` on whatever a stream threw would open
+ * it again elsewhere and run it twice. The item went nowhere; the stream's outcome is its result.
+ */
+const itemNotSent = (why: string): RpcError => new RpcError(ErrorCode.Closed, why, { retry: 'never' });

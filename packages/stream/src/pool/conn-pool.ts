@@ -306,7 +306,7 @@ export class ConnPool implements StreamCaller {
     let refusing = false;
     for (const slot of this.active) {
       const s = slot.stream!;
-      if (s.peerClosing) {
+      if (s.peerClosing || s.state !== 'open') {
         refusing = true;
         continue;
       }
@@ -325,9 +325,11 @@ export class ConnPool implements StreamCaller {
   /**
    * Retires the connections whose server answered Closed (it is draining: a restart hands its
    * socket to a new process), so that calls go to a fresh connection, to whoever accepts now.
+   * Also those that began closing by themselves (their credentials' grant ran out): one takes no
+   * call (it fails each with Closed, unsent) and stays open for as long as a call it carries runs.
    */
   private replaceRefusing(): void {
-    for (const slot of this.active.filter((s) => s.stream!.peerClosing)) this.retire(slot);
+    for (const slot of this.active.filter((s) => s.stream!.peerClosing || s.stream!.state !== 'open')) this.retire(slot);
     if (this.active.length === 0 && this.connecting === 0) this.connect();
   }
 
