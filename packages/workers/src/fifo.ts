@@ -26,6 +26,12 @@ export class Fifo<T> {
     return item;
   }
 
+  /** Puts `items` ahead of every item in the line, in their order (rare: O(length)). */
+  pushFront(items: readonly T[]): void {
+    this.items = [...items, ...this.items.slice(this.head)];
+    this.head = 0;
+  }
+
   /** Drops the items `keep` refuses, in one pass; the order of the rest is kept. */
   prune(keep: (item: T) => boolean): void {
     const kept: (T | undefined)[] = [];

@@ -14,8 +14,10 @@
  *   head (deadline, metadata, its own signal, which the pool's cancel aborts); shared-now.ts: the
  *   time line the remaining time is counted on across threads.
  * - Stalls (`stallTimeoutMs`): messages-taken.ts is the count a worker keeps of the messages it
- *   took off its port, in shared memory; stall-watch.ts the pool's coarse timer that ends a worker
- *   holding calls that leaves one unread too long (blocked or deaf).
+ *   took off its port, in shared memory, and the number of the last batch of calls it took (the
+ *   calls of later ones never ran when it is ended: they go to another worker); stall-watch.ts the
+ *   pool's coarse timer that ends a worker holding calls that leaves one unread too long (blocked
+ *   or deaf).
  * - Calls both ways (`ctx.caller` in a worker): worker-caller.ts is that Caller, reverse-outbox.ts
  *   the worker's side (a turn's calls out as one message, their answers back), reverse-call-batch.ts
  *   how their bytes travel, reverse-relay.ts the pool's side (each call run on the connection's

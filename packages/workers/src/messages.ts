@@ -15,7 +15,7 @@ export interface WorkerData {
   readonly module: string;
   /** Set by the worker when its port to the pool closed, just before it exits. */
   readonly portClosed: PortClosedFlag;
-  /** Counted up by the worker per message it takes off its port (see messages-taken.ts). */
+  /** Counted up by the worker per message it takes off its port, with the number of the last batch of calls it took (see messages-taken.ts). */
   readonly taken: MessagesTaken;
 }
 
@@ -66,6 +66,8 @@ export interface CallHeadDesc {
 /** Pool → worker: a batch of calls. */
 export interface CallsMessage {
   readonly t: 'calls';
+  /** The batch's number (1 up per worker, wrapping at 2^31): the worker claims it as it takes the batch (see messages-taken.ts). */
+  readonly seq: number;
   readonly n: number;
   readonly buf: ArrayBuffer;
   /** Action table entries the worker has not been sent yet, in order (see action-table.ts). */

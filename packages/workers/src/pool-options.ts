@@ -47,12 +47,19 @@ export interface WorkerPoolOptions {
   /**
    * A worker that holds calls and reads none of the pool's messages for this long (its thread is
    * blocked by a handler that never yields, or deaf: a handler removed the port's listeners) is
-   * ended and replaced, and the calls it held fail IO (may have run), as after a crash. Checked
-   * on a coarse timer, a quarter of it, only while a worker holds calls. A synchronous stretch
-   * longer than it (one handler, or one batch of them) is taken for a stall: keep it above the
-   * longest. Default 30000; 0 turns it off.
+   * ended and replaced, and the calls it held fail IO (may have run), as after a crash (those of
+   * batches it never took go to another worker). Checked on a coarse timer, a quarter of it, only
+   * while a worker holds calls. A synchronous stretch longer than it (one handler, or one batch of
+   * them) is taken for a stall: keep it above the longest. Default 30000; 0 turns it off.
    */
   stallTimeoutMs?: number;
+  /**
+   * A worker whose module has not loaded this long after it was started (a top-level loop that
+   * never yields, a top-level await that never settles) is ended: `start` then rejects with
+   * InvalidArgument naming it, and a replacement that hangs so is not replaced again (the calls
+   * waiting for it fail Closed, unrun, once no worker is left). Default 60000; 0 turns it off.
+   */
+  loadTimeoutMs?: number;
 }
 
 export interface PoolSettings {
@@ -67,6 +74,8 @@ export interface PoolSettings {
   readonly resourceLimits: ResourceLimits | undefined;
   /** 0: off. */
   readonly stallTimeoutMs: number;
+  /** 0: off. */
+  readonly loadTimeoutMs: number;
 }
 
 /** Checks a pool's options (a bad one throws InvalidArgument naming it) and fills in defaults. */
@@ -85,6 +94,7 @@ export function resolvePoolOptions(opts: WorkerPoolOptions): PoolSettings {
     execArgv: opts.execArgv,
     resourceLimits: opts.resourceLimits,
     stallTimeoutMs: bound(opts.stallTimeoutMs ?? 30_000, 'stallTimeoutMs'),
+    loadTimeoutMs: bound(opts.loadTimeoutMs ?? 60_000, 'loadTimeoutMs'),
   };
 }
 

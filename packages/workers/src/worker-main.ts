@@ -15,7 +15,7 @@ import { WorkerConn } from './worker-conn.js';
 import { WorkerRequest } from './worker-request.js';
 import { loadWorkerModule } from './worker-module.js';
 import { markPortClosed } from './port-closed-flag.js';
-import { countTaken, takenCounter } from './messages-taken.js';
+import { claimBatch, countTaken, lastBatch, nextBatch, takenCounter } from './messages-taken.js';
 
 const port = parentPort!;
 const data = workerData as WorkerData;
@@ -103,6 +103,10 @@ function closed(key: number): void {
 }
 
 function runCalls(dispatch: Dispatch, m: CallsMessage): void {
+  // Before any of them runs: should this thread then die or block, the pool knows which batches
+  // never reached a handler, and sends their calls to another worker. A claim that fails means
+  // the pool has already counted this batch as never taken (it saw this worker exit).
+  if (!claimBatch(taken, m.seq)) return;
   for (const d of m.conns ?? []) connOf(d);
   if (m.newActions) for (const a of m.newActions) actions.push(a);
   const heads = m.heads;
@@ -136,8 +140,13 @@ const portClosed = (): never => {
 };
 port.once('close', portClosed);
 // A message from the pool that cannot be read here (a value this thread cannot rebuild): what it
-// said (calls, a cancel, a close) is lost, so the pool is told, and it ends this worker.
-port.on('messageerror', (err) => send({ t: 'unreadable', message: describeError(err) }));
+// said (calls, a cancel, a close) is lost, so the pool is told, and it ends this worker. Were it
+// a batch of calls, they count as taken (may have run): sent again, the value that could not be
+// read here would end the next worker too, and the next.
+port.on('messageerror', (err) => {
+  claimBatch(taken, nextBatch(lastBatch(taken)));
+  send({ t: 'unreadable', message: describeError(err) });
+});
 
 try {
   const dispatch = await loadWorkerModule(data.module);

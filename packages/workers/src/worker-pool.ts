@@ -43,8 +43,9 @@ interface Starting {
  * `maxInFlightPerWorker` at once, sent in batches (one message per batch), and sends its
  * answers back in batches, which each connection's writer batches again per turn.
  *
- * A worker that dies is replaced; the calls it held fail with IO, which says "may have run" (the
- * handler may have done its work before the crash). `close()` refuses new requests, lets the
+ * A worker that dies is replaced; the calls it held in batches it took fail with IO, which says
+ * "may have run" (the handler may have done its work before the crash); those of batches it never
+ * took never ran, and go to another worker. `close()` refuses new requests, lets the
  * queued and held ones finish, then ends the workers.
  */
 export class WorkerPool implements Dispatch {
@@ -56,6 +57,8 @@ export class WorkerPool implements Dispatch {
   /** The requests the workers hold, by call id, and the worker that holds each. */
   private readonly held: (ServerRequest | undefined)[];
   private readonly holder: (WorkerSlot | undefined)[];
+  /** The number of the batch each held call was sent in: whether its worker took it (see messages-taken.ts). */
+  private readonly sentIn: Int32Array;
   private readonly freeIds: number[];
   /**
    * The pool's own number for each connection it has seen (with a close listener, so that the
@@ -128,6 +131,7 @@ export class WorkerPool implements Dispatch {
     const capacity = settings.workers * settings.maxInFlightPerWorker;
     this.held = new Array<ServerRequest | undefined>(capacity).fill(undefined);
     this.holder = new Array<WorkerSlot | undefined>(capacity).fill(undefined);
+    this.sentIn = new Int32Array(capacity);
     this.freeIds = Array.from({ length: capacity }, (_, i) => capacity - 1 - i);
     this.batchMax = Math.ceil(settings.maxInFlightPerWorker / 2);
     this.stalls = new StallWatch(settings.stallTimeoutMs, this.slots);
@@ -301,7 +305,9 @@ export class WorkerPool implements Dispatch {
     const known = slot.actionsKnown;
     const all = this.actions.names;
     const newActions = known < all.length ? all.slice(known) : undefined;
-    slot.post({ t: 'calls', n, buf, newActions, names, conns, heads });
+    const seq = slot.nextBatch();
+    slot.post({ t: 'calls', seq, n, buf, newActions, names, conns, heads });
+    for (let i = 0; i < n; i++) this.sentIn[ids[i]!] = seq;
     slot.actionsKnown = all.length;
     this.stalls.arm();
   }
@@ -396,7 +402,7 @@ export class WorkerPool implements Dispatch {
   }
 
   private exited(slot: WorkerSlot, why: string): void {
-    const failed = this.failHeld(slot, why);
+    const { failed, untaken } = this.failHeld(slot, why);
     this.reverse.workerExited(slot);
     if (this.starting) return this.startFailed(slot, why);
     if (!slot.retiring) {
@@ -404,7 +410,8 @@ export class WorkerPool implements Dispatch {
       // A replacement that never loaded would fail the same way again, in a loop: it stays down.
       const replace = slot.wasReady && (this._state === 'running' || this.queue.length > 0);
       const what = replace ? 'replaced' : 'not replaced';
-      this.settings.logger.error({ worker: slot.index, calls: failed }, `worker ${slot.index} ${why}; the ${failed} calls it held failed (they may have run); ${what}`);
+      const again = untaken > 0 ? `; ${untaken} calls it had not taken were queued again` : '';
+      this.settings.logger.error({ worker: slot.index, calls: failed, requeued: untaken }, `worker ${slot.index} ${why}; the ${failed} calls it held failed (they may have run)${again}; ${what}`);
       if (replace) this.slots[slot.index] = this.spawn(slot.index);
     }
     this.pump();
@@ -420,16 +427,32 @@ export class WorkerPool implements Dispatch {
     s.reject(invalidArgument(`worker pool: worker ${slot.index} ${why}`));
   }
 
-  /** Fails the calls a dead worker held: it may have run each of them. Returns how many. */
-  private failHeld(slot: WorkerSlot, why: string): number {
-    let failed = 0;
+  /**
+   * Settles the calls a dead worker held. Those in a batch it took may have run: they fail IO.
+   * Those in batches it never took off its port (its thread blocked or died first) never ran:
+   * they go back to the head of the queue for another worker, or, when the pool is being
+   * destroyed, fail Closed, bare (unrun), as the queued ones do. Returns how many failed IO and
+   * how many were queued again.
+   */
+  private failHeld(slot: WorkerSlot, why: string): { failed: number; untaken: number } {
+    const ran: ServerRequest[] = [];
+    const unrun: { req: ServerRequest; seq: number }[] = [];
     for (let id = 0; id < this.holder.length; id++) {
       if (this.holder[id] !== slot) continue;
+      const seq = this.sentIn[id]!;
       const req = this.release(id)!;
-      failed++;
-      req.fail(ErrorCode.IO, this.settings.expose ? `${actionName(req.action)}: worker ${slot.index} ${why} while holding this call; the handler may have run` : undefined);
+      if (slot.neverTook(seq)) unrun.push({ req, seq });
+      else ran.push(req);
     }
-    return failed;
+    if (unrun.length !== 0 && !this.cutting) {
+      // In the order they were sent, ahead of the calls that came after them.
+      unrun.sort((a, b) => (a.seq - b.seq) | 0);
+      this.queue.pushFront(unrun.map((u) => u.req));
+    }
+    // Answered once the queue is consistent: the last answer may end its connection.
+    if (this.cutting) for (const { req } of unrun) req.fail(ErrorCode.Closed);
+    for (const req of ran) req.fail(ErrorCode.IO, this.settings.expose ? `${actionName(req.action)}: worker ${slot.index} ${why} while holding this call; the handler may have run` : undefined);
+    return { failed: ran.length, untaken: this.cutting ? 0 : unrun.length };
   }
 
   private failQueued(): void {

@@ -2,7 +2,7 @@ import { Worker } from 'node:worker_threads';
 import type { ConnKind } from '@skein/stream';
 import { describeError } from './describe-error.js';
 import type { CallsMessage, FromWorker, RepliesMessage, ReverseCallsMessage, ToWorker, UnsentRepliesMessage, WorkerData } from './messages.js';
-import { newMessagesTaken, readTaken, takenCounter } from './messages-taken.js';
+import { batchAfter, newMessagesTaken, nextBatch, readTaken, sealBatches, takenCounter } from './messages-taken.js';
 import { newPortClosedFlag, portWasClosed } from './port-closed-flag.js';
 import type { PoolSettings } from './pool-options.js';
 
@@ -50,6 +50,10 @@ export class WorkerSlot {
   wasReady = false;
   /** Messages posted to the worker (int32, wrapping), against its count of those it took (see messages-taken.ts). */
   posted = 0;
+  /** The number of the last batch of calls posted to the worker (see messages-taken.ts). */
+  private batches = 0;
+  /** The number of the last batch the worker took, read as it exited. */
+  private lastTaken = 0;
   private readonly worker: Worker;
   /** Set by the worker when its port closed (see port-closed-flag.ts): read at its exit. */
   private readonly portClosed = newPortClosedFlag();
@@ -57,20 +61,36 @@ export class WorkerSlot {
   private readonly taken = newMessagesTaken();
   private readonly takenView = takenCounter(this.taken);
   private failure: string | undefined;
+  /** Ends a worker whose module has not loaded in `loadTimeoutMs`; cleared once it is ready or gone. */
+  private loadTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
     readonly index: number,
     entry: URL,
-    settings: Pick<PoolSettings, 'module' | 'execArgv' | 'resourceLimits'>,
+    settings: Pick<PoolSettings, 'module' | 'execArgv' | 'resourceLimits' | 'loadTimeoutMs'>,
     private readonly events: SlotEvents,
   ) {
-    const { module, execArgv, resourceLimits } = settings;
+    const { module, execArgv, resourceLimits, loadTimeoutMs } = settings;
     const workerData: WorkerData = { module, portClosed: this.portClosed, taken: this.taken };
     this.worker = new Worker(entry, { workerData, ...(execArgv ? { execArgv } : {}), ...(resourceLimits ? { resourceLimits } : {}) });
     this.worker.on('message', (m: FromWorker) => this.receive(m));
     this.worker.on('error', (err) => (this.failure ??= `threw ${describeError(err)}`));
     this.worker.on('messageerror', (err) => this.end(`sent the pool a message it could not read (${describeError(err)})`));
     this.worker.on('exit', (code) => this.exit(code));
+    if (loadTimeoutMs > 0) this.watchLoad(loadTimeoutMs);
+  }
+
+  /**
+   * A module that never finishes loading (a top-level loop, a top-level await that never settles)
+   * would leave `start`, or the calls waiting for a replacement, waiting for good: it is ended at
+   * fault (`terminate` stops a thread in a loop), as a module that fails to load is.
+   */
+  private watchLoad(ms: number): void {
+    this.loadTimer = setTimeout(() => {
+      if (this.state === 'starting') this.end(`did not load its module within ${ms} ms`);
+    }, ms);
+    // The worker keeps the process alive while it starts; this timer never should.
+    this.loadTimer.unref();
   }
 
   /** Counted as held once posted: a batch that cannot be posted (postMessage throws) leaves nothing counted. */
@@ -78,6 +98,20 @@ export class WorkerSlot {
     this.worker.postMessage(m, [m.buf]);
     this.inFlight += m.n;
     this.posted = (this.posted + 1) | 0;
+    this.batches = m.seq;
+  }
+
+  /** The number for the next batch of calls posted to the worker. */
+  nextBatch(): number {
+    return nextBatch(this.batches);
+  }
+
+  /**
+   * Once the worker has exited: the batch numbered `seq` never reached its dispatch, so none of
+   * its calls ran (and none can: see `exit`).
+   */
+  neverTook(seq: number): boolean {
+    return batchAfter(seq, this.lastTaken);
   }
 
   tell(m: ToWorker, transfer?: ArrayBuffer[]): void {
@@ -137,6 +171,7 @@ export class WorkerSlot {
     if (m.t === 'unreadable') return this.end(`could not read a message from the pool (${m.message})`);
     if (m.t === 'ready') {
       if (this.state !== 'starting') return; // being ended already
+      clearTimeout(this.loadTimer);
       this.state = 'ready';
       this.wasReady = true;
       return this.events.ready(this);
@@ -162,6 +197,9 @@ export class WorkerSlot {
   private exit(code: number): void {
     if (this.state === 'exited') return;
     this.state = 'exited';
+    clearTimeout(this.loadTimer);
+    // Sealed, so that no batch counted as never taken can still be taken (see messages-taken.ts).
+    this.lastTaken = sealBatches(this.takenView);
     this.events.exited(this, this.failure ?? (portWasClosed(this.portClosed) ? 'closed its port to the pool' : `exited with code ${code}`));
   }
 }

@@ -4,12 +4,14 @@ import type { Dispatch, RpcServerOptions } from '@skein/stream';
 import { suiteCerts, waitFor } from '@skein/test-utils';
 import { afterEach, describe, expect, it } from 'vitest';
 import calcOptions from './fixtures/calc.mjs';
+import { HANDLER_TIMEOUT_MS } from './fixtures/calc-timed.mjs';
 import { CALC_MODULE, outcome, serve, startPool, type TlsPair } from './harness.js';
 
 // What a worker's handler knows of its call (deadline, metadata, cancel) and of its connection
 // (kind, TLS identity, principal), against the same services in process.
 
 const certs = suiteCerts();
+const TIMED_MODULE = new URL('./fixtures/calc-timed.mjs', import.meta.url);
 
 const cleanup: (() => unknown)[] = [];
 afterEach(async () => {
@@ -119,6 +121,30 @@ describe("a worker handler's ctx", () => {
     expect(await run(p)).toBe(expected);
     // The handler never answers: the slot was freed by the deadline alone.
     await waitFor(() => p.stats().inFlight === 0);
+  });
+
+  it('a handler that never answers (its thread reading on) is answered Timeout at handlerTimeoutMs, as in process; its place in the worker is freed', async () => {
+    // A plain call (no deadline, no signal): nothing but the handler timeout can end it.
+    const run = async (dispatch: Dispatch, after?: () => Promise<unknown>) => {
+      const { calc } = await served(dispatch);
+      const heard = nextEvent();
+      const hung = outcome(calc.untilCancelled('t4'));
+      const next = after?.();
+      return { hung: await hung, heard: await heard, next: await next };
+    };
+    const expected = await run(createServiceDispatch({ ...calcOptions, codec: msgpackCodec, handlerTimeoutMs: HANDLER_TIMEOUT_MS }));
+    expect(expected).toMatchObject({ hung: { code: 'Timeout', retry: 'idempotent' }, heard: 't4 Timeout: Calc.untilCancelled ran too long' });
+    // One worker holding one call: the next call gets in only once the hung one's place is free.
+    const p = await pool({ module: TIMED_MODULE, maxInFlightPerWorker: 1 });
+    const got = await run(p, async () => {
+      await waitFor(() => p.stats().inFlight === 1);
+      const { calc } = await served(p);
+      const next = calc.add({ a: 1, b: 2 });
+      await waitFor(() => p.stats().queued === 1);
+      return next;
+    });
+    expect(got).toEqual({ ...expected, next: 3 });
+    expect(p.stats()).toMatchObject({ inFlight: 0, queued: 0, crashes: 0 });
   });
 
   it('a call cancelled while it waits in the queue gives up its place', async () => {

@@ -6,8 +6,9 @@ import { outcome, serve, startPool } from './harness.js';
 // A worker that stops serving without exiting: a handler that blocks its thread (a loop that
 // never yields) or that removes the port's listeners without closing it (a deaf worker). The
 // pool finds it by the messages it leaves unread for `stallTimeoutMs`, ends it and replaces it;
-// every call it held fails IO ("may have run", naming the worker and the bound), as after a
-// crash. A worker busy with short calls, or holding a call whose handler waits without
+// every call it held in a batch it took fails IO ("may have run", naming the worker and the
+// bound), as after a crash (calls in batches it never took go to another worker:
+// untaken-calls.test.ts). A worker busy with short calls, or holding a call whose handler waits without
 // blocking, reads its messages and is never ended.
 
 const MODULE = new URL('./fixtures/stalls.mjs', import.meta.url);
@@ -53,8 +54,8 @@ describe('WorkerPool: a worker that stops serving', () => {
 
   it("a deaf worker (a handler removed the port's message listeners without closing it): ended after stallTimeoutMs, its calls fail IO, it is replaced", async () => {
     const { pool, logger, stream } = await served({ stallTimeoutMs: 300 });
-    // The second call reaches the worker in the deaf handler's batch (and waits there) or after
-    // it (and is never read): held either way.
+    // One batch: the deaf handler's, then a call that waits there (a call in a later batch would
+    // never be read, and would go to the replacement: untaken-calls.test.ts).
     const got = await Promise.all([call(stream, DEAF), call(stream, WAIT)]);
     expect(got).toEqual([stalled(DEAF, 300), stalled(WAIT, 300)]);
     expect(await call(stream, ECHO, 'b')).toEqual({ ok: 'b' });

@@ -24,6 +24,14 @@ async function poolServer(opts: Partial<Parameters<typeof startPool>[0]> = {}) {
   return { ...s, pool, logger };
 }
 
+/** Resolves once `n` calls to `hold` have started waiting at the gate: their handlers ran. */
+function holding(n: number): Promise<void> {
+  const heard = new BroadcastChannel('skein-workers-test-holding');
+  cleanup.push(() => heard.close());
+  let left = n;
+  return new Promise((resolve) => (heard.onmessage = () => --left === 0 && resolve()));
+}
+
 const openGate = (): void => {
   const bc = new BroadcastChannel('skein-workers-test-gate');
   bc.postMessage('open');
@@ -211,7 +219,10 @@ describe('WorkerPool', () => {
 
   it('destroy fails held calls as may have run and queued ones as unrun', async () => {
     const { calc, pool } = await poolServer({ workers: 1, maxInFlightPerWorker: 2 });
+    const started = holding(2);
     const results = Promise.all(Array.from({ length: 5 }, (_, i) => outcome(calc.hold(i))));
+    // Held and running: a call its worker had not yet taken would fail Closed (it never ran).
+    await started;
     await waitFor(() => pool.stats().inFlight === 2 && pool.stats().queued === 3);
     await pool.destroy();
     const r = await results;
@@ -221,7 +232,9 @@ describe('WorkerPool', () => {
 
   it('destroy says so in the error of each held call (with exposeInternalErrors), not that the worker exited by itself', async () => {
     const { calc, pool, logger } = await poolServer({ workers: 1, maxInFlightPerWorker: 2, exposeInternalErrors: true });
+    const started = holding(2);
     const results = Promise.all(Array.from({ length: 3 }, (_, i) => outcome(calc.hold(i))));
+    await started;
     await waitFor(() => pool.stats().inFlight === 2 && pool.stats().queued === 1);
     await pool.destroy();
     const ended = { code: 'IO', retry: 'idempotent', message: 'Calc.hold: worker 0 was ended by destroy() while holding this call; the handler may have run' };
