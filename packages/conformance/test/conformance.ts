@@ -38,7 +38,7 @@ const title = (s: ServerConfig): string => `${s.runtime} server, ${s.transport}$
 /** The wire a client dials for a server transport: the uWS server speaks WebSocket too. */
 const clientKind = (s: ServerConfig): 'tcp' | 'ws' => (s.transport === 'tcp' ? 'tcp' : 'ws');
 const clientTransport = (s: ServerConfig): Transport => {
-  const tls = s.tls ? conformanceTls('client', clientKind(s)) : undefined;
+  const tls = s.tls ? conformanceTls('client') : undefined;
   return s.transport === 'tcp' ? tcpTransport(runtime, { tls }) : wsTransport({ tls });
 };
 
@@ -54,7 +54,6 @@ function useTestCerts(): void {
   beforeAll(() => {
     certs = makeTestCerts();
     process.env.SKEIN_TLS_DIR = certs.dir;
-    process.env.DENO_CERT = `${certs.dir}/ca.crt`;
   });
   afterAll(() => certs?.remove());
 }

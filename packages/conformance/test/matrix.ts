@@ -25,14 +25,14 @@ export interface MatrixRow {
 
 const ALL: readonly ScenarioName[] = ['calls', 'errors', 'errorDetail', 'blobs', 'concurrency', 'timeout', 'auth', 'streams', 'cancel', 'deadline', 'remote', 'backpressure'];
 /**
- * Bun's and Deno's ws client is the runtime's standard WebSocket, which cannot stop reading: a
- * paused conn holds what arrives up to `maxHeldBytes`, then closes (docs/transports.md, "Pause"),
- * so a slow reader there is not one the server can see. Everything else runs.
+ * Bun's ws client is the runtime's standard WebSocket, which cannot stop reading: a paused conn
+ * holds what arrives up to `maxHeldBytes`, then closes (docs/transports.md, "Pause"), so a slow
+ * reader there is not one the server can see. Everything else runs. Deno's is `ws`, as Node's.
  */
 const STANDARD_WEBSOCKET: readonly ScenarioName[] = ALL.filter((n) => n !== 'backpressure');
 const CALLS: readonly ScenarioName[] = ['calls'];
 
-const NO_UNIX_WS = { gap: 'the standard WebSocket API (the ws client on Bun and Deno) cannot dial a Unix socket' };
+const NO_UNIX_WS = { gap: 'the standard WebSocket API (the ws client on Bun) cannot dial a Unix socket' };
 const UWS_NATIVE_ONLY = {
   why: 'uWebSockets.js has a native build for Node 20 only; elsewhere it falls back to JS, which listen refuses',
   output: /^listen-error UwsUnavailableError: .*pure-JavaScript fallback/,
@@ -47,7 +47,7 @@ const secure = (s: ServerConfig): ServerConfig => ({ ...s, tls: true });
  */
 const OVER_TLS: readonly ScenarioName[] = ['calls', 'errors', 'concurrency', 'streams', 'cancel', 'deadline', 'remote', 'backpressure'];
 const ALL_OVER_TLS = { node: OVER_TLS, bun: OVER_TLS, deno: OVER_TLS };
-const WSS_OVER_TLS = { node: OVER_TLS, bun: OVER_TLS.filter((n) => n !== 'backpressure'), deno: OVER_TLS.filter((n) => n !== 'backpressure') };
+const WSS_OVER_TLS = { node: OVER_TLS, bun: OVER_TLS.filter((n) => n !== 'backpressure'), deno: OVER_TLS };
 const unix = (runtime: RuntimeName, transport: ServerTransport): ServerConfig => ({ runtime, transport, socket: 'unix' });
 
 /**
@@ -58,21 +58,21 @@ const unix = (runtime: RuntimeName, transport: ServerTransport): ServerConfig =>
 export const MATRIX: readonly MatrixRow[] = [
   { server: tcp('node', 'tcp'), clients: { node: ALL, bun: ALL, deno: ALL } },
   { server: unix('node', 'tcp'), clients: { node: ALL, bun: CALLS, deno: CALLS } },
-  { server: tcp('node', 'ws'), clients: { node: ALL, bun: STANDARD_WEBSOCKET, deno: STANDARD_WEBSOCKET } },
-  { server: unix('node', 'ws'), clients: { node: ALL, bun: NO_UNIX_WS, deno: NO_UNIX_WS } },
-  { server: tcp('node', 'uws'), clients: { node: ALL, bun: STANDARD_WEBSOCKET, deno: STANDARD_WEBSOCKET } },
-  { server: unix('node', 'uws'), clients: { node: ALL, bun: NO_UNIX_WS, deno: NO_UNIX_WS } },
+  { server: tcp('node', 'ws'), clients: { node: ALL, bun: STANDARD_WEBSOCKET, deno: ALL } },
+  { server: unix('node', 'ws'), clients: { node: ALL, bun: NO_UNIX_WS, deno: CALLS } },
+  { server: tcp('node', 'uws'), clients: { node: ALL, bun: STANDARD_WEBSOCKET, deno: ALL } },
+  { server: unix('node', 'uws'), clients: { node: ALL, bun: NO_UNIX_WS, deno: CALLS } },
 
   { server: tcp('bun', 'tcp'), clients: { node: ALL, bun: ALL, deno: ALL } },
   { server: unix('bun', 'tcp'), clients: { node: ALL, bun: CALLS, deno: CALLS } },
-  { server: tcp('bun', 'ws'), clients: { node: ALL, bun: STANDARD_WEBSOCKET, deno: STANDARD_WEBSOCKET } },
-  { server: unix('bun', 'ws'), clients: { node: ALL, bun: NO_UNIX_WS, deno: NO_UNIX_WS } },
+  { server: tcp('bun', 'ws'), clients: { node: ALL, bun: STANDARD_WEBSOCKET, deno: ALL } },
+  { server: unix('bun', 'ws'), clients: { node: ALL, bun: NO_UNIX_WS, deno: CALLS } },
   { server: tcp('bun', 'uws'), refuses: UWS_NATIVE_ONLY },
 
   { server: tcp('deno', 'tcp'), clients: { node: ALL, bun: ALL, deno: ALL } },
   { server: unix('deno', 'tcp'), clients: { node: ALL, bun: CALLS, deno: CALLS } },
-  { server: tcp('deno', 'ws'), clients: { node: ALL, bun: STANDARD_WEBSOCKET, deno: STANDARD_WEBSOCKET } },
-  { server: unix('deno', 'ws'), clients: { node: ALL, bun: NO_UNIX_WS, deno: NO_UNIX_WS } },
+  { server: tcp('deno', 'ws'), clients: { node: ALL, bun: STANDARD_WEBSOCKET, deno: ALL } },
+  { server: unix('deno', 'ws'), clients: { node: ALL, bun: NO_UNIX_WS, deno: CALLS } },
   { server: tcp('deno', 'uws'), refuses: UWS_NATIVE_ONLY },
 
   { server: secure(tcp('node', 'tcp')), clients: ALL_OVER_TLS },

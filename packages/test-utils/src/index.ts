@@ -36,7 +36,7 @@ export type { CloseRecorder } from './close-recorder.js';
 // ── Other runtimes and real servers (bun, deno, etcd)
 export { repoTool, toolMissing } from './repo-tool.js';
 export { describeNeeding, itNeeding } from './needs-tool.js';
-export { launch, reap, type RuntimeName } from './launch.js';
+export { launch, reap, type LaunchOptions, type RuntimeName } from './launch.js';
 export { runtimeConformance, RUNTIME_SCENARIO } from './runtime-conformance.js';
 export type { RuntimeHarness } from './runtime-conformance.js';
 export { startEtcd, etcdAvailable } from './etcd.js';

@@ -11,7 +11,7 @@ import { upgradingWsConn } from './ws-socket.js';
  * A socket the ws server accepted, from TCP accept to its WebSocket upgrade. Its connection
  * exists from the start, so the server can count it against its cap (as on TCP) and refuse it
  * before any TLS or HTTP work: a stalled TLS handshake or upgrade holds a slot, and is closed
- * when `upgradeTimeoutMs` is up (the https server's handshakeTimeout, `tls.handshakeTimeoutMs`,
+ * when `upgradeTimeoutMs` is up (the TLS server's handshakeTimeout, `tls.handshakeTimeoutMs`,
  * bounds the TLS part on its own). Nothing is delivered before the upgrade.
  */
 export class AcceptedSocket {

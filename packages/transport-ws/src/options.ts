@@ -23,7 +23,7 @@ export interface WsTransportOptions {
    */
   maxWsMessageBytes?: number;
   /**
-   * uWebSockets.js server and standard-WebSocket client (browsers, Deno), which cannot stop
+   * uWebSockets.js server and standard-WebSocket client (browsers), which cannot stop
    * reading while paused: the most received bytes a paused connection holds; a peer that sends
    * more is dropped with 1013 (Try Again Later). Default `maxWsMessageBytes`.
    */
@@ -57,7 +57,7 @@ export interface WsTransportOptions {
   headers?: Record<string, string>;
   /**
    * Client: a standard (browser-style) WebSocket constructor to use instead of `ws`. By default
-   * `ws` is used under Node and the global WebSocket elsewhere (Bun, Deno, browsers).
+   * `ws` is used under Node and Deno, and the global WebSocket elsewhere (Bun, browsers).
    */
   WebSocket?: StandardWebSocketCtor;
   logger?: Logger;
@@ -65,7 +65,8 @@ export interface WsTransportOptions {
    * TLS: `wss://` for the connections this transport makes (a `wss://` address asks for it too)
    * and an HTTPS server for those it accepts. Core's TlsOptions, the same knobs as every
    * transport (docs/tls.md); `alpn` is not used (the WebSocket handshake is HTTP/1.1). The
-   * standard WebSocket API (Deno, browsers) takes no CA or client certificate.
+   * standard WebSocket API of browsers (and Deno's, when given as `WebSocket`) takes no CA or
+   * client certificate.
    */
   tls?: TlsOptions;
 }

@@ -23,9 +23,9 @@ export function wsClientTls(tls: TlsOptions | undefined): Record<string, unknown
 
 /**
  * The second argument of a standard WebSocket constructor, for TLS. Bun's takes `{ tls }`;
- * browsers and Deno take none, so a CA, client certificate or server name cannot be given there:
- * that is refused with InvalidArgument (install the CA where the runtime reads it: the system
- * store, or Deno's `--cert` / DENO_CERT).
+ * browsers' and Deno's take none, so a CA, client certificate or server name cannot be given
+ * there: that is refused with InvalidArgument (install the CA where the runtime reads it: the
+ * system store, or Deno's `--cert` / DENO_CERT). Deno's default client is `ws`, which takes them.
  */
 export function standardClientTls(tls: TlsOptions | undefined, isBun: boolean): { tls: Record<string, unknown> } | undefined {
   if (tls === undefined) return undefined;
@@ -33,7 +33,7 @@ export function standardClientTls(tls: TlsOptions | undefined, isBun: boolean): 
   const given = s.ca !== undefined || s.cert !== undefined || s.servername !== undefined;
   if (!given) return undefined;
   if (!isBun) {
-    throw invalidArgument("tls: the standard WebSocket API takes no CA, client certificate or server name here; trust the server's CA where the runtime reads it (the system store; Deno: --cert or DENO_CERT), or use Node or Bun");
+    throw invalidArgument("tls: the standard WebSocket API takes no CA, client certificate or server name here; trust the server's CA where the runtime reads it (the system store; Deno: --cert or DENO_CERT), or use the default client of Node, Bun or Deno, which takes them");
   }
   return {
     tls: {

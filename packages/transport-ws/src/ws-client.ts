@@ -8,24 +8,26 @@ import { secureFor, wsClientTls } from './tls.js';
 import { WS_RECEIVE_LIMITS, wsMessageConn } from './ws-socket.js';
 import { WssHandshake } from './wss-handshake.js';
 
-/** Connects with `ws` under Node, or with the standard WebSocket API elsewhere (or when given one). */
+/** Connects with `ws` under Node and Deno, or with the standard WebSocket API elsewhere (or when given one). */
 export function connectClient(address: Address, spec: FrameSpec, options: ResolvedOptions, timeoutMs: number): Promise<FrameConn> {
   const Standard = options.WebSocket ?? (preferStandardApi() ? globalWebSocket() : undefined);
   return Standard ? connectStandard(Standard, address, spec, options, timeoutMs) : connectWs(address, spec, options, timeoutMs);
 }
 
 /**
- * Bun and Deno also set `process.versions.node`, but their own WebSocket beats `ws` under their
- * Node compatibility layers; under Node `ws` is preferred (fragments, send callbacks, Unix sockets).
+ * Under Node and Deno `ws` is preferred (fragments, send callbacks, a read pause, Unix sockets, a
+ * CA option, and above all `terminate()`: Deno's own WebSocket cannot drop a connection, so a
+ * server that never answered its close frame held the socket until it let go). Bun also sets
+ * `process.versions.node`, but its own WebSocket beats `ws` under its Node compatibility layer,
+ * and has `pause()` and `terminate()` of its own.
  */
 function preferStandardApi(): boolean {
   const versions = (globalThis as { process?: { versions?: Record<string, string | undefined> } }).process?.versions;
-  return globalWebSocket() !== undefined && (!versions?.node || !!versions.bun || !!versions.deno);
+  return globalWebSocket() !== undefined && (!versions?.node || !!versions.bun);
 }
 
 async function connectWs(address: Address, spec: FrameSpec, options: ResolvedOptions, timeoutMs: number): Promise<FrameConn> {
-  // Loaded on first use: Bun and Deno, which use their own WebSocket, never load it.
-  const { WebSocket } = await import('ws');
+  const { WebSocket } = await loadWs();
   const secure = secureFor(address, options.tls);
   const url = wsUrl(address, options.path, secure);
   const tls = secure ? new WssHandshake(options.tls) : undefined;
@@ -51,6 +53,24 @@ async function connectWs(address: Address, spec: FrameSpec, options: ResolvedOpt
     ws.on('error', (err) => settle.fail(tls ? tls.failure(url, err) : connectFailed(url, err.message, err)));
     return () => ws.terminate();
   });
+}
+
+/**
+ * `ws`, loaded on first use: Bun and browsers, which use their own WebSocket, never load it. On
+ * Deno ws reads two environment variables as it loads, which Deno refuses without `--allow-env`
+ * (its NotCapable, no code): said here as Skein's InvalidArgument, naming the flag.
+ */
+async function loadWs(): Promise<typeof import('ws')> {
+  try {
+    return await import('ws');
+  } catch (err) {
+    if ((err as Error | undefined)?.name !== 'NotCapable') throw err;
+    throw new RpcError(
+      ErrorCode.InvalidArgument,
+      `wsTransport's client on Deno is ws, which reads WS_NO_BUFFER_UTIL and WS_NO_UTF_8_VALIDATE as it loads: run with --allow-env=WS_NO_BUFFER_UTIL,WS_NO_UTF_8_VALIDATE (or --allow-env), or pass Deno's WebSocket as the WebSocket option (${(err as Error).message})`,
+      { cause: err },
+    );
+  }
 }
 
 function refused(url: string, status: number): RpcError {

@@ -1,14 +1,13 @@
 import http from 'node:http';
-import https from 'node:https';
 import net from 'node:net';
 import tls from 'node:tls';
 import type { Duplex } from 'node:stream';
-import { ErrorCode, RpcError, formatAddress, invalidArgument, listenFailed, reloadedTls, reloadedTlsOptions, resolveTls, type Address, type FrameConn, type FrameListener, type FrameSpec, type ResolvedTls, type TlsOptions } from '@skein/core';
+import { ErrorCode, RpcError, formatAddress, listenFailed, reloadedTls, reloadedTlsOptions, resolveTls, type Address, type FrameConn, type FrameListener, type FrameSpec, type ResolvedTls, type TlsOptions } from '@skein/core';
 import { WebSocketServer } from 'ws';
 import { AcceptedSocket } from './accepted-socket.js';
+import { httpsServers } from './https-servers.js';
 import { Keepalive } from './keepalive.js';
 import { pathnameOf, type ResolvedOptions } from './options.js';
-import { RequestClock } from './request-clock.js';
 import { decide, REFUSAL } from './upgrade-hook.js';
 import { httpsServerTls, identityOfRequest, loadingTls, secureFor } from './tls.js';
 import type { ReloadableListener } from './transport-of.js';
@@ -38,18 +37,20 @@ export async function listenWs(
   });
   const keepalive = new Keepalive(options.pingIntervalMs);
   const answer = (req: http.IncomingMessage, res: http.ServerResponse): void => answerPlainRequest(req, res, options.pathname);
-  // Never listens itself: it is given the sockets the server kept (the documented 'connection' injection).
+  // Never listen themselves: they are given the sockets the server kept (the documented
+  // 'connection' injection), `tls` first on wss (the https server itself on Node: https-servers.ts).
   // rejectUnauthorized: OpenSSL refuses a missing client certificate in the handshake, with an
-  // alert the client reads; one that does not verify is closed by Node as the handshake ends
+  // alert the client reads; one that does not verify is closed as the handshake ends
   // (refuseUnverified logs why).
-  const server = secure ? loadingTls(() => (loadsOnBun(secure), https.createServer(httpsServerTls(secure), answer))) : http.createServer(answer);
+  const servers = secure ? loadingTls(() => httpsServers(secure, answer)) : undefined;
+  const server = servers?.http ?? http.createServer(answer);
+  const entry = servers?.tls ?? server;
   const waiting = new WeakMap<Duplex, AcceptedSocket>();
   /** Hands `raw` to the server; undefined when the server refused it (its connection cap, say). */
   const handOver = (raw: net.Socket): AcceptedSocket | undefined => {
     const s = new AcceptedSocket(raw, remoteOf(raw), spec, options);
-    // What the https server asks for: a reload changes certificates only (see reloadTls below).
-    // Bun's https server verifies a client certificate but shows none (Bun 1.4): none will come.
-    s.conn.identityPending = current?.requestCert === true && !acceptsLate;
+    // What the TLS server asks for: a reload changes certificates only (see reloadTls below).
+    s.conn.identityPending = current?.requestCert === true;
     try {
       accept(s.conn);
     } catch (err) {
@@ -57,16 +58,6 @@ export async function listenWs(
       s.conn.fail(err);
     }
     return raw.destroyed ? undefined : s;
-  };
-  /**
-   * Bun's wss: kept at its upgrade request, with what is left of the time its request clock
-   * gave it (the hook may stall it).
-   */
-  const handOverLate = (raw: net.Socket): AcceptedSocket | undefined => {
-    const left = requestClock.stop(raw);
-    const s = handOver(raw);
-    s?.startClock(left);
-    return s;
   };
   const onAccepted = (raw: net.Socket): void => {
     const s = handOver(raw);
@@ -78,23 +69,17 @@ export async function listenWs(
     // waits: a peer that left early held its place until upgradeTimeoutMs. Allowed again once
     // secured (AcceptedSocket.secured), as before.
     if (secure) raw.allowHalfOpen = false;
-    server.emit('connection', raw);
+    entry.emit('connection', raw);
     // pauseOnConnect left it paused: the HTTP parser needs it flowing. (A TLSSocket reads the
     // handle beneath itself; resuming the wrapped socket too would give it two readers.)
     if (!secure) raw.resume();
   };
-  if (secure) {
-    refuseUnverified(server as https.Server, secure, options, (socket, err) => waiting.get(tcpSocketOf(socket))?.refusedTls(err));
-    server.on('secureConnection', (socket: tls.TLSSocket) => waiting.get(tcpSocketOf(socket))?.secured(socket));
+  if (servers && secure) {
+    refuseUnverified(servers.tls, secure, options, (socket, err) => waiting.get(tcpSocketOf(socket))?.refusedTls(err));
+    servers.tls.on('secureConnection', (socket: tls.TLSSocket) => waiting.get(tcpSocketOf(socket))?.secured(socket));
   }
-  // Bun's https server runs no TLS on a socket handed to it through 'connection': there it
-  // listens itself, and a connection reaches the server at its upgrade (its TLS handshake then
-  // holds no slot of the server's cap; docs/tls.md says so).
-  const acceptsLate = secure !== undefined && isBun();
-  const requestClock = new RequestClock(options);
-  if (acceptsLate) requestClock.watch(server);
   server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
-    const s = waiting.get(tcpSocketOf(socket)) ?? (acceptsLate ? handOverLate(socket as net.Socket) : undefined);
+    const s = waiting.get(tcpSocketOf(socket));
     if (s === undefined) return void socket.destroy();
     void upgrade(req, socket, options, () =>
       wss.handleUpgrade(req, socket, head, (ws) => {
@@ -107,23 +92,19 @@ export async function listenWs(
     );
   });
   // pauseOnConnect: nothing is read before the server has kept the connection.
-  const tcp: net.Server = acceptsLate ? server : net.createServer({ pauseOnConnect: true, allowHalfOpen: true, noDelay: true }, onAccepted);
+  const tcp = net.createServer({ pauseOnConnect: true, allowHalfOpen: true, noDelay: true }, onAccepted);
   // A failed accept (EMFILE, ...) costs that one connection; the server keeps listening.
   await listenOn(tcp, address);
   tcp.on('error', () => {});
   let current = given;
   const reloadTls = async (next: TlsOptions): Promise<void> => {
-    // Bun's https server (1.4) has no setSecureContext: it cannot change its certificate.
-    if (typeof (server as https.Server).setSecureContext !== 'function') {
-      throw invalidArgument("reloadTls: this runtime's https server cannot change its certificate (Bun's has no setSecureContext); restart the listener, or serve with tcpTransport");
-    }
     const s = reloadedTls(current!, next);
-    loadingTls(() => (server as https.Server).setSecureContext(httpsServerTls(s)));
-    // Certificates only, as served: the https server's requestCert is fixed at its making, and
+    loadingTls(() => servers?.tls.setSecureContext(httpsServerTls(s)));
+    // Certificates only, as served: the TLS server's requestCert is fixed at its making, and
     // each connection's identityPending is read from `current`.
     current = reloadedTlsOptions(current!, next);
   };
-  const listener: ReloadableListener = { address: boundAddress(tcp, address), close: () => closeServer(tcp, wss), ...(secure && { reloadTls }) };
+  const listener: ReloadableListener = { address: boundAddress(tcp, address), close: () => closeServer(tcp, wss), ...(servers && { reloadTls }) };
   return listener;
 }
 
@@ -198,7 +179,7 @@ async function closeServer(tcp: net.Server, wss: WebSocketServer): Promise<void>
  * before the HTTP parser reads a byte of it, and reports that as a hang-up. Each is logged with
  * its reason, as is any other failed handshake; `refused` tells the connection why it closes.
  */
-function refuseUnverified(server: https.Server, secure: ResolvedTls, options: ResolvedOptions, refused: (socket: tls.TLSSocket, err: RpcError) => void): void {
+function refuseUnverified(server: tls.Server, secure: ResolvedTls, options: ResolvedOptions, refused: (socket: tls.TLSSocket, err: RpcError) => void): void {
   const refuseCertificate = (socket: tls.TLSSocket, reason: string): void => {
     options.logger.warn({ remote: socket.remoteAddress, reason }, 'TLS client certificate refused: closing the connection');
     refused(socket, new RpcError(ErrorCode.Unauthenticated, `TLS client certificate refused: ${reason}`));
@@ -215,7 +196,7 @@ function refuseUnverified(server: https.Server, secure: ResolvedTls, options: Re
     refused(socket, failure);
   });
   if (!secure.requestCert) return;
-  // An https server that lets an unverified certificate through anyway (Bun's may): never served.
+  // A TLS server that lets an unverified certificate through anyway: never served.
   server.prependListener('secureConnection', (socket: tls.TLSSocket) => {
     if (socket.authorized) return;
     refuseCertificate(socket, String(socket.authorizationError));
@@ -229,17 +210,4 @@ function refuseUnverified(server: https.Server, secure: ResolvedTls, options: Re
  */
 function tcpSocketOf(socket: Duplex): Duplex {
   return (socket as { _parent?: Duplex })._parent ?? socket;
-}
-
-/**
- * Bun's https server loads its certificate, key and CA only as it listens, and a failure there
- * reads IO ("Failed to create HTTP server" for a CA): loaded first here, where `loadingTls` makes
- * it the InvalidArgument it is. Node's https.createServer loads them itself.
- */
-function loadsOnBun(s: ResolvedTls): void {
-  if (isBun()) tls.createSecureContext({ cert: s.cert, key: s.key, ca: s.ca, minVersion: s.minVersion });
-}
-
-function isBun(): boolean {
-  return typeof (globalThis as { Bun?: unknown }).Bun !== 'undefined';
 }

@@ -20,7 +20,9 @@ export class WssHandshake {
     // Only a server that sent a CertificateRequest has a signature algorithm shared with us (the
     // client learns the server's from that message alone): one that asked for none, closing
     // (Bun's at its connection cap, at the upgrade), refused no certificate.
-    socket.once('secureConnect', () => (this.certAsked = socket.getSharedSigalgs().length > 0));
+    // Deno's node:tls (2.9) has no getSharedSigalgs: there a refusal after the handshake reads as
+    // Unreachable, as one by a server that asked for no certificate does.
+    socket.once('secureConnect', () => (this.certAsked = typeof socket.getSharedSigalgs === 'function' && socket.getSharedSigalgs().length > 0));
     return socket;
   };
 

@@ -5,9 +5,9 @@ import { fileURLToPath } from 'node:url';
 import { wsTransport } from '../src/index.js';
 import { frame, record, spec, text } from './helpers.js';
 
-// Under Bun the https server runs its own TLS and accepts by itself, so the ws server hands a
-// wss:// connection to the server's accept only at its upgrade request (ws-server.ts). A server
-// at its cap closes it there: it must be refused before the upgrade, never upgraded and then closed.
+// Under Bun the ws server runs Bun's node:tls server over each socket it accepts (https-servers.ts),
+// and hands a wss:// connection to the server's accept at TCP accept, as on Node. A server at its
+// cap closes it there: it must be refused before the upgrade, never upgraded and then closed.
 const certs = suiteCerts();
 const fixture = fileURLToPath(new URL('./fixtures/capped-wss-server.mjs', import.meta.url));
 let server: Proc | undefined;

@@ -1,17 +1,29 @@
 import { afterEach, expect } from 'vitest';
 import { itNeeding, launch, reap, suiteCerts, within, type Proc } from '@skein/test-utils';
+import tls from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { wsTransport } from '../src/index.js';
 import { frame, record, spec, text } from './helpers.js';
 
-// Under Bun the https server runs its own TLS and accepts by itself (ws-server.ts): its check of
-// the client certificate is Bun's node:https, not Node's. What handlers see must still be only a
-// verified certificate's identity, and a client with none, or a bad one, must get nowhere.
+// Under Bun the ws server's TLS is Bun's node:tls server (https-servers.ts), not Node's: its check
+// of the client certificate must still let in only a verified one, whose identity handlers see
+// (as on Node), and a client with none, or a bad one, must get nowhere.
 const certs = suiteCerts();
 const fixture = fileURLToPath(new URL('./fixtures/mtls-wss-server.mjs', import.meta.url));
 const unloadable = fileURLToPath(new URL('./fixtures/wss-unloadable.mjs', import.meta.url));
 let server: Proc | undefined;
 afterEach(() => reap(server));
+
+/** The CN of the certificate the server at `port` shows a client with a good certificate. */
+async function servedCn(port: number): Promise<string> {
+  const sock = tls.connect({ host: '127.0.0.1', port, ca: certs.ca, servername: 'localhost', ...certs.client });
+  try {
+    await new Promise((resolve, reject) => sock.once('secureConnect', resolve).once('error', reject));
+    return String(sock.getPeerCertificate().subject.CN);
+  } finally {
+    sock.destroy();
+  }
+}
 
 async function echoOrFailure(port: number, pair: { cert: string; key: string } | undefined): Promise<string> {
   const client = wsTransport({ tls: { ca: certs.ca, ...pair } });
@@ -28,28 +40,33 @@ async function echoOrFailure(port: number, pair: { cert: string; key: string } |
   return got;
 }
 
-itNeeding(['bun'], 'a Bun wss:// mTLS server lets in only a verified client certificate; it shows no identity, and does not promise one', async () => {
+itNeeding(['bun'], 'a Bun wss:// mTLS server lets in only a verified client certificate, and shows its identity, as promised at accept', async () => {
   server = launch('bun', fixture, [certs.dir]);
   const port = Number((await server.waitForLine(/^listening (\d+)/))[1]);
   for (const bad of [undefined, certs.expired, certs.foreign, certs.server]) expect(await echoOrFailure(port, bad)).toBe('refused');
   expect(server.lines.filter((l) => l.startsWith('identity'))).toEqual([]);
   expect(await echoOrFailure(port, certs.client)).toBe('hello');
-  // Bun's https server (Bun 1.4) has no getPeerCertificate: no identity, as on Deno (docs/tls.md).
-  // So a connection is not let in on probation waiting for one (RpcServer, peers.admit).
-  expect((await server.waitForLine(/^identity (.*)$/))[1]).toBe('null');
-  expect(server.lines.filter((l) => l.startsWith('pending'))).toEqual(['pending false']);
+  // As on Node: accepted at TCP accept with the identity still to come (so RpcServer may let it in
+  // on probation, peers.admit), and it comes with the upgrade.
+  expect(JSON.parse((await server.waitForLine(/^identity (.*)$/))[1]!)).toMatchObject({ subject: 'CN=test-client', altNames: ['URI:spiffe://skein.test/client', 'DNS:client.skein.test'] });
+  expect(new Set(server.lines.filter((l) => l.startsWith('pending')))).toEqual(new Set(['pending true']));
+  // Each refused one closed saying why (the client certificate, not some I/O failure).
+  const refusals = server.lines.filter((l) => l.startsWith('closed ') && l !== 'closed none');
+  expect(refusals).toHaveLength(4);
+  for (const r of refusals) expect(r).toMatch(/^closed TLS client certificate refused: /);
 }, 60_000);
 
-itNeeding(['bun'], "a Bun wss:// server's reloadTls says it cannot change the certificate, typed, and keeps serving", async () => {
+itNeeding(['bun'], "a Bun wss:// server's reloadTls serves the new certificate to later connections, in place", async () => {
   server = launch('bun', fixture, [certs.dir]);
   const [, outcome] = await server.waitForLine(/^reload (.*)$/);
-  expect(outcome).toMatch(/^InvalidArgument: reloadTls: .*cannot change its certificate/);
+  expect(outcome).toBe('done');
   const port = Number((await server.waitForLine(/^listening (\d+)/))[1]);
+  expect(await servedCn(port)).toBe('reloaded');
   expect(await echoOrFailure(port, certs.client)).toBe('hello');
 }, 60_000);
 
 // As on Node and on every transport: what the TLS library will not load is InvalidArgument at
-// listen (Bun's https server loads it only as it listens, where it said IO: "Failed to create HTTP server").
+// listen (Bun's https server loaded it only as it listened, where it said IO: "Failed to create HTTP server").
 itNeeding(['bun'], 'a Bun wss:// listen with a certificate, key or CA that does not load fails with InvalidArgument, saying why', async () => {
   server = launch('bun', unloadable, [certs.dir]);
   await server.waitForLine(/^done$/);

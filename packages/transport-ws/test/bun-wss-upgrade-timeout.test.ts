@@ -4,9 +4,9 @@ import { fileURLToPath } from 'node:url';
 import { wsTransport } from '../src/index.js';
 import { spec } from './helpers.js';
 
-// Under Bun the https server runs its own TLS and accepts by itself, so a wss:// connection
-// reaches the server's accept at its upgrade request (ws-server.ts): from there it holds a slot
-// of the server's cap, and upgradeTimeoutMs must still bound the rest of its upgrade (the hook).
+// Under Bun the ws server runs Bun's node:tls server over each socket it accepts (https-servers.ts):
+// a wss:// connection reaches the server's accept at TCP accept, holds a slot of the server's cap
+// from there, and upgradeTimeoutMs must bound its whole upgrade (the hook included), as on Node.
 const certs = suiteCerts();
 const fixture = fileURLToPath(new URL('./fixtures/stalled-hook-wss-server.mjs', import.meta.url));
 let server: Proc | undefined;
