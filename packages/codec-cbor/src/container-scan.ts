@@ -1,3 +1,5 @@
+import { tooManyKeys } from './map-keys.js';
+
 /**
  * The default `maxContainers`: a message makes at most 1 Mi objects (67 MB of empty maps, 35 MB
  * of 2-character strings), whatever its size. Messages of up to 1 MiB never reach it (each
@@ -31,12 +33,28 @@ const makesString = (length: number, first = 0): boolean => length >= 2 || (leng
  * fast path reads (64 KiB at most) with the default, and all the small messages RPC carries.
  */
 export class ContainerScan {
-  constructor(readonly maxContainers: number) {}
+  /**
+   * Shorter messages are not scanned: they cannot hold more than maxContainers containers, nor
+   * maps of more than maxMapKeys keys (each key and each value takes a byte at least).
+   */
+  private readonly scanned: number;
 
-  /** Throws when `bytes` holds more than maxContainers containers. */
-  check(bytes: Uint8Array): void {
+  constructor(
+    readonly maxContainers: number,
+    readonly maxMapKeys: number,
+  ) {
+    this.scanned = Math.min(maxContainers, 2 * maxMapKeys);
+  }
+
+  /**
+   * Throws when `bytes` holds more than maxContainers containers, or definite-length maps of
+   * more than maxMapKeys keys in all (the sum of their headers: no stack needed). Returns
+   * whether it holds an indefinite-length map, whose keys only a walk of the message's
+   * structure can count (DepthScan does).
+   */
+  check(bytes: Uint8Array): boolean {
     // Small enough for V8 to inline where it is called: a small message costs no call.
-    if (bytes.length > this.maxContainers) this.scan(bytes);
+    return bytes.length > this.scanned && this.scan(bytes);
   }
 
   /**
@@ -45,9 +63,11 @@ export class ContainerScan {
    * same as a key or a value). It stops at a header it cannot read (reserved, truncated),
    * where cbor-x will stop too, having made only the containers before it.
    */
-  private scan(bytes: Uint8Array): void {
+  private scan(bytes: Uint8Array): boolean {
     const end = bytes.length;
     let left = this.maxContainers;
+    let keysLeft = this.maxMapKeys;
+    let indefiniteMap = false;
     let pos = 0;
     while (pos < end) {
       const head = bytes[pos++]!;
@@ -58,20 +78,29 @@ export class ContainerScan {
       if (info < 24) {
         if (major === 3 && makesString(info, bytes[pos]) && --left < 0) throw overBudget(this.maxContainers);
         if (major === 2 || major === 3) pos += info; // a short byte or text string
+        else if (major === 5 && (keysLeft -= info) < 0) throw tooManyKeys(this.maxMapKeys);
       } else if (info < 28) {
         // The argument (or a float's bits) in the 1, 2, 4 or 8 bytes that follow.
         const width = 1 << (info - 24);
-        if (major === 2 || major === 3) {
+        if (major === 2 || major === 3 || major === 5) {
           let length = 0;
           for (let i = 0; i < width; i++) length = length * 256 + (bytes[pos + i] ?? 0);
-          if (major === 3 && makesString(length, bytes[pos + width]) && --left < 0) throw overBudget(this.maxContainers);
-          pos += length;
+          if (major === 5) {
+            // A map's header: its number of keys, refused before cbor-x reads one of them.
+            if ((keysLeft -= length) < 0) throw tooManyKeys(this.maxMapKeys);
+          } else {
+            if (major === 3 && makesString(length, bytes[pos + width]) && --left < 0) throw overBudget(this.maxContainers);
+            pos += length;
+          }
         }
         pos += width;
       } else if (info < 31) {
-        return; // reserved: cbor-x refuses it
+        return indefiniteMap; // reserved: cbor-x refuses it
+      } else if (major === 5) {
+        indefiniteMap = true;
       }
-      // info 31: an indefinite length (items follow, then a break) or the break itself.
+      // Other info 31: an indefinite length (items follow, then a break) or the break itself.
     }
+    return indefiniteMap;
   }
 }

@@ -1,7 +1,10 @@
 import { CborxRecords } from './cborx-records.js';
+import { tooManyKeys } from './map-keys.js';
 
-/** What `left` is for an indefinite-length array or map: it ends at a break (0xff), not a count. */
+/** What `left` is for an indefinite-length array: it ends at a break (0xff), not a count. */
 const INDEFINITE = -1;
+/** What `left` is for an indefinite-length map, whose items (keys and values) are counted for maxMapKeys. */
+const INDEFINITE_MAP = -2;
 /** Levels the stack has room for at first; a deeper message grows it, up to maxDepth. */
 const INITIAL_LEVELS = 128;
 
@@ -25,12 +28,20 @@ export class DepthScan {
   private stack: Int32Array = new Int32Array(INITIAL_LEVELS);
   private readonly records = new CborxRecords();
 
-  constructor(readonly maxDepth: number) {}
+  constructor(
+    readonly maxDepth: number,
+    readonly maxMapKeys = Infinity,
+  ) {}
 
-  /** Throws when `bytes` nests too deep, or is not one whole CBOR value. */
-  check(bytes: Uint8Array): void {
+  /**
+   * Throws when `bytes` nests too deep, holds maps of more than maxMapKeys keys in all, or is
+   * not one whole CBOR value. `indefiniteMaps`: ContainerScan found an indefinite-length map in
+   * it, whose keys only this walk counts (it counts those of definite-length maps by their
+   * headers), so the message is walked whatever its length.
+   */
+  check(bytes: Uint8Array, indefiniteMaps: boolean): void {
     // Small enough for V8 to inline where it is called: a small message costs no call.
-    if (bytes.length > this.maxDepth) this.scan(bytes);
+    if (bytes.length > this.maxDepth || indefiniteMaps) this.scan(bytes);
   }
 
   private scan(bytes: Uint8Array): void {
@@ -42,6 +53,7 @@ export class DepthScan {
     let pos = 0;
     let open = 0; // levels around the next item, which is at level open + 1
     let left = 1; // items left in the innermost level: the message is one
+    let mapItemsLeft = 2 * this.maxMapKeys; // keys and values the maps may still hold
     for (;;) {
       if (pos >= end) throw truncated();
       const head = bytes[pos++]!;
@@ -50,7 +62,7 @@ export class DepthScan {
       if (arg === 31) {
         if (head === 0xff) {
           // A break ends the indefinite-length item around it, which is then complete.
-          if (left !== INDEFINITE) throw invalid(head);
+          if (left >= 0) throw invalid(head);
           left = stack[--open]!;
         } else if (major !== 4 && major !== 5) {
           throw invalid(head);
@@ -60,7 +72,7 @@ export class DepthScan {
           if (open + 2 > maxDepth) throw tooDeep(maxDepth);
           if (open === stack.length) stack = this.grow();
           stack[open++] = left;
-          left = INDEFINITE;
+          left = major === 5 ? INDEFINITE_MAP : INDEFINITE;
           continue;
         }
       } else {
@@ -79,6 +91,7 @@ export class DepthScan {
           items = arg;
         } else if (major === 5) {
           items = 2 * arg;
+          if ((mapItemsLeft -= items) < 0) throw tooManyKeys(this.maxMapKeys);
         } else if (major === 6) {
           items = 1;
           if (records.isRecordTag(arg) && records.open(arg, bytes, pos, open + 1)) {
@@ -97,7 +110,7 @@ export class DepthScan {
         }
       }
       // An item is complete, and may complete the levels around it.
-      while (left !== INDEFINITE) {
+      while (left >= 0) {
         left--;
         if (open === records.pendingLevel) records.itemRead(left);
         if (left !== 0) break;
@@ -107,6 +120,9 @@ export class DepthScan {
         }
         left = stack[--open]!;
       }
+      // A key or a value of an indefinite-length map: counted as it completes, where a
+      // definite-length map's are counted at its header.
+      if (left === INDEFINITE_MAP && --mapItemsLeft < 0) throw tooManyKeys(this.maxMapKeys);
     }
   }
 

@@ -5,7 +5,8 @@
  * bignums decode in linear time (bignum-tags.ts), so a hostile message cannot stall a server.
  * With `maxDepth` set, a message nesting deeper is refused by a scan of its headers before cbor-x,
  * which recurses, reads it (depth-scan.ts); one of more than `maxContainers` arrays, maps and
- * tags likewise (container-scan.ts). Plain values (numbers, strings, arrays and plain
+ * tags likewise (container-scan.ts), and one whose maps hold more than `maxMapKeys` keys in all
+ * (map-keys.ts). Plain values (numbers, strings, arrays and plain
  * objects of them) skip cbor-x: fast-encode.ts and fast-decode.ts write and read the same bytes
  * without its per-message work, and hand it anything else.
  */

@@ -1,5 +1,6 @@
 import { MIN_COUNTED_TEXT, overBudget } from './container-budget.js';
 import { keyCache as keys, MAX_KEY_BYTES } from './key-cache.js';
+import { DEFAULT_MAX_MAP_KEYS, tooManyKeys } from './map-keys.js';
 import { TEXT_DECODER_THRESHOLD, textDecoder, utf8DecodeJs } from './library-utf8.js';
 import { joinWords } from './safe-integers.js';
 
@@ -19,6 +20,19 @@ const PREALLOCATED = 1024;
 /** Longer ASCII strings are read with TextDecoder, which costs more to call than to run. */
 const SHORT_STRING = 24;
 /**
+ * V8 copies a join of under 13 characters into a flat string, but a longer join makes a cons
+ * string (an object pointing at both parts) per character, all kept alive by the result until
+ * it is flattened: a 16 MiB message of 645 Ki 24-byte strings made 7.7 million of them and took
+ * 1.9–2.2 s of CPU. In a message longer than JOIN_BYTES, a string longer than FLAT_JOIN is made
+ * by one fromCharCode call instead (that message: 0.5 s). Shorter messages hold too few strings
+ * for it to matter, and joining is faster for one string: fromCharCode for every string made
+ * decoding the benchmark's small message (a 14-character method name) 10 % slower.
+ */
+const FLAT_JOIN = 12;
+const JOIN_BYTES = 64 * 1024;
+/** The character codes of a string read by hand in one fromCharCode call, reused. */
+const units: number[] = [];
+/**
  * V8 keeps typed arrays of up to 64 bytes on its own heap, and the first view made of one
  * (a subarray for TextDecoder) moves it off first: in such a message, strings are joined here.
  */
@@ -35,6 +49,8 @@ let end = 0;
  * container-budget.ts for what counts); below 0, it made one too many.
  */
 let containersLeft = 0;
+/** Map keys the message may still hold (maxMapKeys; see map-keys.ts), counted at map headers; below 0, one map too many. */
+let mapKeysLeft = 0;
 // Browsers' TextDecoder refuses a view of shared memory, where the library's loop would read it.
 // Looked at only when a string needs it (see ON_HEAP_BYTES).
 let plainMemory: boolean | undefined;
@@ -47,8 +63,9 @@ const floatView = new DataView(floatBytes.buffer);
  * Reads the one msgpack value `input` holds as the library (set up by library-coders.ts with
  * the same `maxDepth`) reads it, with plain index arithmetic; or returns NOT_HANDLED.
  */
-export function fastDecode(input: Uint8Array, maxDepth: number, maxContainers: number): Result {
+export function fastDecode(input: Uint8Array, maxDepth: number, maxContainers: number, maxMapKeys = DEFAULT_MAX_MAP_KEYS): Result {
   bytes = input;
+  mapKeysLeft = maxMapKeys;
   pos = 0;
   end = input.length;
   // Each container takes a byte at least, so a message has no more than its length: the count
@@ -63,6 +80,7 @@ export function fastDecode(input: Uint8Array, maxDepth: number, maxContainers: n
   bytes = EMPTY; // hold on to no message after its decode
   // Refused here rather than handed to the library, which would make the same containers again.
   if (containersLeft < 0) throw overBudget(maxContainers);
+  if (mapKeysLeft < 0) throw tooManyKeys(maxMapKeys);
   return complete ? value : NOT_HANDLED;
 }
 
@@ -147,6 +165,9 @@ function readArray(size: number, deeper: number): Result {
 function readMap(size: number, deeper: number): Result {
   if (--containersLeft < 0) return NOT_HANDLED;
   if (size === 0) return {};
+  // Refused at its header, as the library refuses it (map-keys.ts), before a key is read; not
+  // handed to the library, which would read the message up to here again.
+  if ((mapKeysLeft -= size) < 0) return NOT_HANDLED;
   if (deeper <= 0 || size * 2 > end - pos) return NOT_HANDLED;
   const map: Record<string, unknown> = {};
   for (let i = 0; i < size; i++) {
@@ -197,7 +218,7 @@ function readString(length: number): Result {
  * null. Short ones are joined here; for longer ones TextDecoder is faster than any loop.
  */
 function readAscii(start: number, length: number): string | null {
-  if (length <= SHORT_STRING || end <= ON_HEAP_BYTES || !(plainMemory ??= bytes.buffer instanceof ArrayBuffer)) {
+  if (length <= FLAT_JOIN || (length <= SHORT_STRING && end <= JOIN_BYTES)) {
     let text = '';
     for (let i = start; i < start + length; i++) {
       const byte = bytes[i]!;
@@ -205,6 +226,15 @@ function readAscii(start: number, length: number): string | null {
       text += String.fromCharCode(byte);
     }
     return text;
+  }
+  if (length <= SHORT_STRING || end <= ON_HEAP_BYTES || !(plainMemory ??= bytes.buffer instanceof ArrayBuffer)) {
+    units.length = 0;
+    for (let i = start; i < start + length; i++) {
+      const byte = bytes[i]!;
+      if (byte >= 0x80) return null;
+      units.push(byte);
+    }
+    return String.fromCharCode.apply(null, units);
   }
   for (let i = start; i < start + length; i++) if (bytes[i]! >= 0x80) return null;
   return textDecoder.decode(bytes.subarray(start, start + length));

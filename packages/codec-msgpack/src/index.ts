@@ -9,8 +9,9 @@
  * bytes and reads its exact values (fast-encode.ts, fast-decode.ts); anything else, and any
  * message the fast path does not read, goes through the library (library-coders.ts). Both
  * paths refuse values nested deeper than `maxDepth` (decode-depth.ts and encode-depth.ts for
- * the library's coders) and messages of more than `maxContainers` arrays, maps and extension
- * values (container-budget.ts), and the library's decoders hold no message after reading it
+ * the library's coders), messages of more than `maxContainers` arrays, maps and extension
+ * values (container-budget.ts) and maps of more than `maxMapKeys` keys in all (map-keys.ts),
+ * and the library's decoders hold no message after reading it
  * (message-release.ts).
  */
 

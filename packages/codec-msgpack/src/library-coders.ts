@@ -6,6 +6,7 @@ import { checkExtensionTypes, skeinExtensions, type ExtensionTypes } from './ext
 import { growArrays } from './growing-arrays.js';
 import { guardInt64 } from './int64-guard.js';
 import { libraryKeyDecoder } from './key-cache.js';
+import { DEFAULT_MAX_MAP_KEYS, MapKeys } from './map-keys.js';
 import { releaseMessages } from './message-release.js';
 import { Nesting } from './nesting.js';
 import { readSafeIntegers, writeSafeIntegers } from './safe-integers.js';
@@ -17,6 +18,7 @@ export interface LibraryOptions {
   extensionTypes?: Partial<ExtensionTypes>;
   maxDepth?: number;
   maxContainers?: number;
+  maxMapKeys?: number;
 }
 
 /** The library encoder's own limit, and the decoder's: what a default peer writes, a default peer reads. */
@@ -28,9 +30,10 @@ export const DEFAULT_MAX_DEPTH = 100;
  */
 export function libraryCoders(options: LibraryOptions): { encoder: Pick<Encoder, 'encode'>; decoder: Decoder } {
   const types = checkExtensionTypes({ set: options.extensionTypes?.set ?? 0, map: options.extensionTypes?.map ?? 1 });
-  const { ignoreUndefined = false, sortKeys = false, maxDepth = DEFAULT_MAX_DEPTH } = options;
+  const { ignoreUndefined = false, sortKeys = false, maxDepth = DEFAULT_MAX_DEPTH, maxMapKeys = DEFAULT_MAX_MAP_KEYS } = options;
   const depth = new DecodeDepth(maxDepth);
   const budget = new ContainerBudget(options.maxContainers ?? DEFAULT_MAX_CONTAINERS);
+  const keys = new MapKeys(maxMapKeys);
   const encodeDepth = new EncodeDepth(maxDepth);
   // Assigned below: the extensions encode their payloads with encoders that use them.
   let extensionCodec: ExtensionCodecType<undefined>;
@@ -39,11 +42,11 @@ export function libraryCoders(options: LibraryOptions): { encoder: Pick<Encoder,
   const newEncoder = (): Encoder =>
     encodeDepth.limit(writeSafeIntegers(guardInt64(new Encoder({ extensionCodec, useBigInt64: true, ignoreUndefined, sortKeys, maxDepth }))));
   const newDecoder = (): Decoder =>
-    releaseMessages(budget.limit(depth.limit(growArrays(readSafeIntegers(new Decoder({ extensionCodec, useBigInt64: true, keyDecoder: libraryKeyDecoder }))))));
+    releaseMessages(keys.limit(budget.limit(depth.limit(growArrays(readSafeIntegers(new Decoder({ extensionCodec, useBigInt64: true, keyDecoder: libraryKeyDecoder })))))));
   extensionCodec = skeinExtensions(types, new Nesting(() => encodeDepth.payload(newEncoder())), new Nesting(newDecoder));
   // One encoder per level of encodes within encodes (a getter in a value may encode with the
   // codec): the library would encode those with a copy of itself made without our changes.
   const encoders = new Nesting(() => encodeDepth.outermost(newEncoder()));
   const encoder = { encode: (value: unknown) => encoders.run((e) => e.encode(value)) };
-  return { encoder, decoder: budget.outermost(depth.outermost(newDecoder())) };
+  return { encoder, decoder: keys.outermost(budget.outermost(depth.outermost(newDecoder()))) };
 }

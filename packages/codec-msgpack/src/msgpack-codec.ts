@@ -4,6 +4,7 @@ import type { ExtensionTypes } from './extensions.js';
 import { fastDecode, NOT_HANDLED } from './fast-decode.js';
 import { FastEncoder } from './fast-encode.js';
 import { DEFAULT_MAX_DEPTH, libraryCoders } from './library-coders.js';
+import { DEFAULT_MAX_MAP_KEYS } from './map-keys.js';
 
 export interface MsgpackOptions {
   /**
@@ -34,6 +35,15 @@ export interface MsgpackOptions {
    * limit may pass or not depending on the keys earlier messages left (about 500 at most).
    */
   maxContainers?: number;
+  /**
+   * How many keys the maps (plain objects) of one message received may hold in all, every key
+   * counting (cached, repeated and number keys too). The map whose header takes the message past
+   * it is a Decode error at that header, before a key of it is read. Default 131,072 (128 Ki):
+   * V8 adds each key it has not seen before to an object slowly, and 1 Mi distinct keys blocked
+   * the event loop 1.5–1.8 s, in one map or in many. `Infinity` for none. Map values (the Map
+   * extension) are arrays of pairs, bound by maxContainers instead.
+   */
+  maxMapKeys?: number;
 }
 
 /**
@@ -44,7 +54,8 @@ export interface MsgpackOptions {
 export function msgpack(options: MsgpackOptions = {}): Codec {
   const maxDepth = checkLimit('maxDepth', options.maxDepth ?? DEFAULT_MAX_DEPTH);
   const maxContainers = checkLimit('maxContainers', options.maxContainers ?? DEFAULT_MAX_CONTAINERS);
-  const { encoder, decoder } = libraryCoders({ ...options, maxDepth, maxContainers });
+  const maxMapKeys = checkLimit('maxMapKeys', options.maxMapKeys ?? DEFAULT_MAX_MAP_KEYS);
+  const { encoder, decoder } = libraryCoders({ ...options, maxDepth, maxContainers, maxMapKeys });
   const fast = new FastEncoder({ ignoreUndefined: options.ignoreUndefined ?? false, sortKeys: options.sortKeys ?? false, maxDepth });
   return {
     name: 'msgpack',
@@ -58,7 +69,7 @@ export function msgpack(options: MsgpackOptions = {}): Codec {
     decode(bytes: Uint8Array): unknown {
       try {
         const plain = plainBytes(bytes);
-        const value = fastDecode(plain, maxDepth, maxContainers);
+        const value = fastDecode(plain, maxDepth, maxContainers, maxMapKeys);
         return value !== NOT_HANDLED ? value : decoder.decode(plain);
       } catch (e) {
         throw decodeError('msgpack', e);
