@@ -156,6 +156,8 @@ function all() {
       q(onRuntime(rt, stream('send', 'tcp', 0, 256))),
       onRuntime(rt, stream('send', 'tcp', 0, 1)),
       onRuntime(rt, raw('tcp', 32, 256)),
+      // The runtime's own client and server over ws (Bun's standard WebSocket client; Deno's is ws).
+      q(ws(onRuntime(rt, stream('send', 'ws', 0, 256)))),
     ]),
     q(pool(256)),
     q(pool(1)),

@@ -93,17 +93,21 @@ export function pinnedTable(records, measureS) {
 /** The 32 B TCP echo on each runtime: Bun's and Deno's rows next to Node's, and ÷ Node's. */
 export function runtimeTable(records, measureS) {
   const rows = runtimeRecords(records).map((r) => {
-    const node = findRecord(records, { suite: r.suite.replace('runtime-32B', 'echo-32B'), system: r.system, transport: 'tcp', runtime: 'node', in_flight: r.in_flight });
+    const nodeSuite = r.suite.replace('runtime-32B', r.transport === 'ws' ? 'ws-32B' : 'echo-32B');
+    const node = findRecord(records, { suite: nodeSuite, system: r.system, transport: r.transport, runtime: 'node', in_flight: r.in_flight });
     return [recordLabel(r), int(r.calls_per_s), spread(r.runs), fixed(r.p50_us), fixed(r.p99_us), ...cpuCells(r, measureS), node && r !== node ? times(r.calls_per_s / node.calls_per_s) : ''];
   });
   return markdownTable(['scenario', 'calls/s', 'runs (min–max)', 'p50 µs', 'p99 µs', ...CPU_HEADER, '÷ Node'], rows);
 }
 
-/** Node's TCP echo records that the Bun and Deno ones compare with, then theirs. */
+/** Node's TCP (and ws) echo records that the Bun and Deno ones compare with, then theirs. */
 export function runtimeRecords(records) {
   const others = records.filter((r) => baseSuite(r) === 'runtime-32B');
   const node = records.filter(
-    (r) => baseSuite(r) === 'echo-32B' && r.transport === 'tcp' && r.runtime === 'node' && (r.system === 'raw' ? r.in_flight === 256 : r.suite === 'echo-32B/send'),
+    (r) =>
+      r.runtime === 'node' &&
+      ((baseSuite(r) === 'echo-32B' && r.transport === 'tcp' && (r.system === 'raw' ? r.in_flight === 256 : r.suite === 'echo-32B/send')) ||
+        (r.suite === 'ws-32B/send' && r.transport === 'ws' && r.in_flight === 256)),
   );
   return others.length ? [...node, ...others] : [];
 }
