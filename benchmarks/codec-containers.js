@@ -12,6 +12,7 @@ import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { cbor, cborCodec } from '@skein/codec-cbor';
 import { msgpack, msgpackCodec } from '@skein/codec-msgpack';
+import { decodeCost } from './lib/decode-cost.js';
 
 const ROUNDS = 5;
 
@@ -72,21 +73,9 @@ const cases = [
 
 /** Wall and CPU ms of `run`, and the heap it leaves held (MB) while its result is alive. */
 function cost(run) {
-  globalThis.gc();
-  const heap = process.memoryUsage().heapUsed;
-  const cpu = process.cpuUsage();
-  const start = performance.now();
-  let outcome;
-  try {
-    outcome = run();
-  } catch (e) {
-    outcome = e;
-  }
-  const wall = performance.now() - start;
-  const used = process.cpuUsage(cpu);
-  const held = (process.memoryUsage().heapUsed - heap) / 1e6;
+  const { wallMs, cpuMs, heldMb, outcome } = decodeCost(run);
   const what = outcome instanceof Error ? `refused (${outcome.message.slice(0, 50)}…)` : `decoded ${Array.isArray(outcome) ? outcome.length : Object.keys(outcome).length}`;
-  return `${wall.toFixed(0)} ms wall, ${((used.user + used.system) / 1000).toFixed(0)} ms CPU, +${held.toFixed(0)} MB held, ${what}`;
+  return `${wallMs.toFixed(0)} ms wall, ${cpuMs.toFixed(0)} ms CPU, +${heldMb.toFixed(0)} MB held, ${what}`;
 }
 
 /** In a child: runs case `index` ROUNDS times, then the most RSS it added at any time (maxRSS, after the message was made). */

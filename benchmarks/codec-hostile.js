@@ -11,6 +11,7 @@ import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { cbor as makeCbor } from '@skein/codec-cbor';
 import { msgpack as makeMsgpack } from '@skein/codec-msgpack';
+import { decodeCost } from './lib/decode-cost.js';
 
 const ROUNDS = 3;
 const FRAME = 16 << 20; // @skein/stream's default maxMessage
@@ -198,18 +199,8 @@ function describe(outcome) {
 
 /** Wall and CPU ms of one `run`. */
 function cost(run) {
-  globalThis.gc();
-  const cpu = process.cpuUsage();
-  const start = performance.now();
-  let outcome;
-  try {
-    outcome = run();
-  } catch (e) {
-    outcome = e;
-  }
-  const wall = performance.now() - start;
-  const used = process.cpuUsage(cpu);
-  return `${wall.toFixed(0)} ms wall, ${((used.user + used.system) / 1000).toFixed(0)} ms CPU, ${describe(outcome)}`;
+  const { wallMs, cpuMs, outcome } = decodeCost(run);
+  return `${wallMs.toFixed(0)} ms wall, ${cpuMs.toFixed(0)} ms CPU, ${describe(outcome)}`;
 }
 
 function runCase(index) {

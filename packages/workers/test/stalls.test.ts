@@ -2,6 +2,7 @@ import { memoryLogger } from '@skein/test-utils';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { WorkerPoolOptions } from '../src/index.js';
 import { outcome, serve, startPool } from './harness.js';
+import { ECHO, LOOP, DEAF, BURN, WAIT, STALLS_MODULE as MODULE } from './fixtures/stalls-actions.js';
 
 // A worker that stops serving without exiting: a handler that blocks its thread (a loop that
 // never yields) or that removes the port's listeners without closing it (a deaf worker). The
@@ -11,12 +12,6 @@ import { outcome, serve, startPool } from './harness.js';
 // untaken-calls.test.ts). A worker busy with short calls, or holding a call whose handler waits without
 // blocking, reads its messages and is never ended.
 
-const MODULE = new URL('./fixtures/stalls.mjs', import.meta.url);
-const ECHO = 1;
-const LOOP = 2;
-const DEAF = 3;
-const BURN = 4;
-const WAIT = 5;
 const utf8 = new TextEncoder();
 const text = new TextDecoder();
 /** Only a safety net: on a pool that does not catch stalls, the tests below hang until it. */

@@ -5,17 +5,13 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { WorkerPoolOptions } from '../src/index.js';
 import { batchAfter, claimBatch, newMessagesTaken, nextBatch, sealBatches, takenCounter } from '../src/messages-taken.js';
 import { outcome, serve, startPool } from './harness.js';
+import { ECHO, LOOP, BLOCK_THEN_EXIT, ANSWER_THEN_BLOCK, STALLS_MODULE as MODULE } from './fixtures/stalls-actions.js';
 
 // Calls sent to a worker in a batch it never took off its port (its thread blocked, or it
 // exited first) never ran: when the worker is ended, they go to another worker (a replacement)
 // instead of failing "may have run"; when the pool itself is being destroyed, they fail Closed,
 // bare (unrun: retry 'safe'). Only the batch the worker took may have run.
 
-const MODULE = new URL('./fixtures/stalls.mjs', import.meta.url);
-const ECHO = 1;
-const LOOP = 2;
-const BLOCK_THEN_EXIT = 7;
-const ANSWER_THEN_BLOCK = 8;
 const utf8 = new TextEncoder();
 const text = new TextDecoder();
 /**
