@@ -1,5 +1,5 @@
 import { ErrorCode, RpcError, parseAddress, type Transport } from '@skein/core';
-import { ManualClock, deferred, memoryLogger, rawConnect, waitFor } from '@skein/test-utils';
+import { ManualClock, deferred, memoryLogger, rawConnect, startTcpRelay, waitFor } from '@skein/test-utils';
 import { wsTransport } from '@skein/transport-ws';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
@@ -535,6 +535,36 @@ describe('auth across reconnects and options', () => {
     expect(utf8.decode((quick as { msg: Uint8Array }).msg)).toBe('quick');
     long.resolve(text.encode('long'));
     expect(utf8.decode((await first).msg)).toBe('long'); // the old connection's call finished there
+  });
+
+  it("a stream's grant ends by its own clock no later than the server's, however late the grant's answer came", async () => {
+    // The server's grant starts when it judged the credentials, after they were sent; counted
+    // from when the answer arrived, the client's outlived it by the time the answer took, and
+    // calls sent then were refused "credentials expired" (never retried: they had not run).
+    const clock = new ManualClock();
+    const s = await authServer(tcp, {
+      clock,
+      authenticate: (req) => (s.seen.hookCalls.length <= 2 ? { principal: { name: 'short' }, expiresInMs: 1000 } : undefined),
+    });
+    const relay = await startTcpRelay(s.address);
+    cleanup.push(() => relay.close());
+    const stream = await ClientStream.connect({ transport: tcp, address: relay.address, credentials: 'x', clock, keepaliveMs: 0 });
+    cleanup.push(() => stream.destroy());
+    relay.hold(); // the renewal's answer comes back late
+    clock.advance(750); // the renewal is due (0.75 of the grant): sent at 750, granted until 1750
+    await waitFor(() => s.seen.hookCalls.length === 2, { what: 'the renewal judged' });
+    clock.advance(150);
+    relay.release(); // the grant arrives at 900
+    await stream.ping();
+    // The next renewal is refused; the server's grant ends at 1750.
+    for (let t = 900; t < 1760; t += 10) {
+      clock.advance(10);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    const err = await stream.call(1).then(() => undefined, (e: unknown) => e);
+    // Ended here first: Closed, unsent (a pool sends it on a fresh connection), never the server's refusal.
+    expect(err).toMatchObject({ code: ErrorCode.Closed, retry: 'safe' });
+    expect(s.seen.dispatched).toBe(0);
   });
 
   it('a renewal granted without expiry leaves nothing due: no renewal later', async () => {

@@ -12,6 +12,13 @@ export interface TcpRelay {
    * tell (no keepalive, no error); new connections are relayed as before.
    */
   stall(): void;
+  /**
+   * Holds what the target sends on every connection relayed now (the client's bytes still go
+   * through), until `release()`: a slow link back, at a moment the test picks.
+   */
+  hold(): void;
+  /** Delivers what `hold()` kept, and relays the target's bytes again. */
+  release(): void;
   /** Stops listening and resets every connection. */
   close(): Promise<void>;
 }
@@ -60,10 +67,21 @@ export async function startTcpRelay(target: string): Promise<TcpRelay> {
     }
     live.clear();
   };
+  const hold = (): void => {
+    for (const [inbound, outbound] of live) {
+      outbound.unpipe(inbound);
+      outbound.pause();
+    }
+  };
+  const release = (): void => {
+    for (const [inbound, outbound] of live) outbound.pipe(inbound);
+  };
   return {
     address: `127.0.0.1:${(server.address() as net.AddressInfo).port}`,
     cut,
     stall,
+    hold,
+    release,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -19,6 +19,14 @@ export interface AuthLink {
 const RENEW_AT = 0.75;
 
 /**
+ * How much sooner than the server the stream takes its grant to end: the expiry's timer may
+ * fire late (a busy event loop), and a call sent after the server's end is refused "credentials
+ * expired" (Unauthenticated, never retried), where one the stream refuses itself is Closed,
+ * unsent, which a pool sends on a fresh connection. A twentieth of the grant, at most 1 s.
+ */
+const endsSooner = (ttlMs: number): number => Math.min(ttlMs / 20, 1000);
+
+/**
  * A stream's credentials: presents them once the hello's answer asks for them, then renews them
  * on the live connection before the grant's time runs out (calls keep going meanwhile),
  * retrying a refused renewal at the middle of the time left. If the time runs out all the same,
@@ -34,6 +42,12 @@ export class ClientAuth {
   /** The next thing due: a renewal, or the end of the grant. */
   private readonly alarm: Alarm;
   private expiresAt = Infinity;
+  /**
+   * When the credentials on the wire were sent: the server's grant starts when it judged them,
+   * later, so a grant counted from here never outlives the server's, however late its answer
+   * comes (counted from the answer, it did by the time the answer took).
+   */
+  private sentAt = 0;
   private closed = false;
 
   constructor(
@@ -49,17 +63,16 @@ export class ClientAuth {
   present(credentials: Uint8Array): Promise<void> {
     return new Promise((resolve, reject) => {
       this.waiters.push({ resolve, reject });
-      this.sentSeq = this.link.sendCredentials(credentials);
+      this.send(credentials);
     });
   }
 
   /** The server accepted credentials for `ttlMs` (undefined: no expiry). */
   granted(ttlMs: number | undefined): void {
     this.accepted = true;
-    const now = this.clock.now();
-    this.expiresAt = ttlMs === undefined ? Infinity : now + ttlMs;
+    this.expiresAt = ttlMs === undefined ? Infinity : this.sentAt + ttlMs - endsSooner(ttlMs);
     // Replaces what was due under the grant before (a renewal, its end): a grant without expiry leaves nothing due.
-    this.at(ttlMs === undefined ? Infinity : now + ttlMs * RENEW_AT);
+    this.at(ttlMs === undefined ? Infinity : this.sentAt + ttlMs * RENEW_AT);
   }
 
   /**
@@ -119,6 +132,11 @@ export class ClientAuth {
       return this.failed(err as RpcError);
     }
     if (this.closed) return;
+    this.send(msg);
+  }
+
+  private send(msg: Uint8Array): void {
+    this.sentAt = this.clock.now();
     this.sentSeq = this.link.sendCredentials(msg);
   }
 
