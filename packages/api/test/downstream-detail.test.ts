@@ -91,3 +91,35 @@ describe("createServiceDispatch: a handler's downstream error keeps B's words on
     else expect(err.message).toBe('Front.op: rpc_overloaded');
   });
 });
+
+// A before filter's downstream error of a code that is not "refused unrun" (FrameTooLarge,
+// Cancelled) goes through refusalDetail, not the handler's path: B's words stay on A there too.
+// Unauthenticated, InvalidArgument and PermissionDenied keep their words (a filter's own "no
+// bearer token" is for the caller; Skein cannot tell it from a downstream's passed on as it is).
+describe("createServiceDispatch: a before filter's downstream error of another code", () => {
+  it("FrameTooLarge from a downstream keeps B's words on A without exposeInternalErrors, and shows them with it", async () => {
+    const store = new RpcServer({ dispatch: createRouter({ 'Store.check': (req) => req.fail(ErrorCode.FrameTooLarge, 'blob store s3-proxy.internal:9000 refused 9 MB') }, silentLogger) });
+    const t = await store.listen(transport, '127.0.0.1:0');
+    cleanup.push(() => store.close());
+    const stream = await ClientStream.connect({ transport, address: `127.0.0.1:${'port' in t ? t.port : 0}`, keepaliveMs: 0 });
+    cleanup.push(() => stream.destroy());
+    const check: Filter = { before: async () => void (await stream.call('Store.check')) };
+    for (const expose of [false, true]) {
+      let runs = 0;
+      const err = await callThroughA(async () => void runs++, expose, [check]);
+      expect(runs).toBe(0);
+      expect(err.code).toBe(ErrorCode.FrameTooLarge);
+      if (expose) expect(err.message).toContain('s3-proxy.internal');
+      else expect(err.message).toBe('Front.op: rpc_frame_too_large');
+    }
+  });
+
+  it("a filter's and a handler's own Unauthenticated keep their words for the caller", async () => {
+    const deny: Filter = { before: () => Promise.reject(new RpcError(ErrorCode.Unauthenticated, 'token expired at 12:00')) };
+    const fromFilter = await callThroughA(async () => undefined, false, [deny]);
+    expect(fromFilter).toMatchObject({ code: ErrorCode.Unauthenticated, message: 'token expired at 12:00' });
+    const fromHandler = await callThroughA(() => Promise.reject(new RpcError(ErrorCode.Unauthenticated, 'session ended')), false);
+    expect(fromHandler.code).toBe(ErrorCode.Unauthenticated);
+    expect(fromHandler.message).toContain('session ended');
+  });
+});

@@ -27,8 +27,13 @@ export function handlerErrorDetail(err: RpcError, action: string, expose = false
   return err.code >= 100 ? `${action}: ${CODE_INFO[err.code].wire}` : undefined;
 }
 
-/** Codes that speak of the caller's own request, whose detail a handler writes for that caller. */
-const ABOUT_THE_REQUEST: ReadonlySet<ErrorCode> = new Set([ErrorCode.InvalidArgument, ErrorCode.PermissionDenied]);
+/**
+ * Codes that speak of the caller's own request (its input, its right to call, its credentials:
+ * a filter's "no bearer token", a handler's "token expired"), whose detail a handler or filter
+ * writes for that caller. Skein cannot tell such an error it made from one a downstream call
+ * threw and it passed on as it is: those travel with their words too (wrap them to say less).
+ */
+const ABOUT_THE_REQUEST: ReadonlySet<ErrorCode> = new Set([ErrorCode.InvalidArgument, ErrorCode.PermissionDenied, ErrorCode.Unauthenticated]);
 
 /**
  * The detail an RpcError of a "refused unrun" code needs when a handler answers with it as it is
@@ -54,7 +59,11 @@ export function passedOnDetail(err: RpcError, action: string, expose = false): s
  * `action` is given.
  */
 export function refusalDetail(err: RpcError, expose = false, action?: string): string | undefined {
-  if (CODE_INFO[err.code].retry !== 'safe') return errorDetail(err, expose);
+  if (CODE_INFO[err.code].retry !== 'safe') {
+    // A filter's error (`action` given) keeps its words as a handler's does: only about the request.
+    if (action === undefined || expose || err.code < 100 || ABOUT_THE_REQUEST.has(err.code)) return errorDetail(err, expose);
+    return `${action}: ${CODE_INFO[err.code].wire}`;
+  }
   if (err.retry === 'safe' || err.code < 100) return undefined;
   if (expose || action === undefined) return err.message || err.wire;
   return `${action}: ${CODE_INFO[err.code].wire}`;
