@@ -10,6 +10,7 @@ import { ReverseRelay } from './reverse-relay.js';
 import { StallWatch } from './stall-watch.js';
 import { WorkerSlot, type ConnSeen, type SlotEvents } from './worker-slot.js';
 import { sharedNow } from './shared-now.js';
+import { batchAfter } from './messages-taken.js';
 
 export type WorkerPoolState = 'starting' | 'running' | 'closing' | 'closed';
 
@@ -446,7 +447,8 @@ export class WorkerPool implements Dispatch {
     }
     if (unrun.length !== 0 && !this.cutting) {
       // In the order they were sent, ahead of the calls that came after them.
-      unrun.sort((a, b) => (a.seq - b.seq) | 0);
+      // Batch numbers wrap at 2^31: compared as the worker compares them, not by size.
+      unrun.sort((a, b) => (a.seq === b.seq ? 0 : batchAfter(a.seq, b.seq) ? 1 : -1));
       this.queue.pushFront(unrun.map((u) => u.req));
     }
     // Answered once the queue is consistent: the last answer may end its connection.

@@ -129,6 +129,23 @@ describe('WorkerPool: calls a worker never took', () => {
   }, NET);
 });
 
+// Review: close() waits for what the pool holds; a stalled worker's untaken calls, queued again
+// while it waits, must still be answered (a replacement is made for them), and close then ends.
+describe('WorkerPool: calls a worker never took, while the pool closes', () => {
+  it('close() while a worker is stalled: its untaken calls are answered by a replacement, and close resolves', async () => {
+    const { pool, stream } = await served({ stallTimeoutMs: BOUND });
+    const looping = call(stream, LOOP);
+    await waitFor(() => pool.stats().inFlight === 1);
+    const later = echoes(stream, 3);
+    await waitFor(() => pool.stats().inFlight === 4);
+    const closed = pool.close();
+    expect(await looping).toMatchObject({ code: 'IO', retry: 'idempotent' });
+    expect(await Promise.all(later)).toEqual(echoed(3));
+    await closed;
+    expect(pool.stats()).toMatchObject({ state: 'closed', crashes: 1, inFlight: 0, queued: 0 });
+  }, NET);
+});
+
 describe('the batch numbers a worker claims (messages-taken.ts)', () => {
   it('once the pool has sealed them, a worker can claim no batch: none it counted as never taken can start', () => {
     const words = takenCounter(newMessagesTaken());
