@@ -47,7 +47,10 @@ const secure = (s: ServerConfig): ServerConfig => ({ ...s, tls: true });
  */
 const OVER_TLS: readonly ScenarioName[] = ['calls', 'errors', 'concurrency', 'streams', 'cancel', 'deadline', 'remote', 'backpressure'];
 const ALL_OVER_TLS = { node: OVER_TLS, bun: OVER_TLS, deno: OVER_TLS };
-const WSS_OVER_TLS = { node: OVER_TLS, bun: OVER_TLS.filter((n) => n !== 'backpressure'), deno: OVER_TLS };
+// Deno's ws client over TLS: the server answered all the scenario's calls before it saw a slow
+// reader (every run in isolation, once in a full run), which a paused wss client on Deno does not
+// show otherwise (its reads stop): not understood yet, so not claimed (README note 6).
+const WSS_OVER_TLS = { node: OVER_TLS, bun: OVER_TLS.filter((n) => n !== 'backpressure'), deno: OVER_TLS.filter((n) => n !== 'backpressure') };
 const unix = (runtime: RuntimeName, transport: ServerTransport): ServerConfig => ({ runtime, transport, socket: 'unix' });
 
 /**
