@@ -344,6 +344,10 @@ class Runner {
     if (err instanceof RpcError) {
       if (err.code === ErrorCode.Internal || err.code === ErrorCode.Encode) {
         this.log.error({ action, peer: req.conn.remote, err }, `${action} failed`);
+      } else if (started && !req.isAnswered && !SPEAKS_TO_CALLER.has(err.code)) {
+        // A downstream's error passed on (Unreachable, IO, Overloaded...): its caller gets the
+        // code alone, so its words (why, which server) are kept here, or nobody sees them.
+        this.log.warn({ action, peer: req.conn.remote, err }, `${action} failed with ${err.codeName}`);
       }
       if (started) return void req.fail(err, handlerErrorDetail(err, action, this.expose));
       // Refused before the handler started: without a detail, bare ('' says so), the server's own word.
@@ -355,3 +359,8 @@ class Runner {
 
 }
 
+/**
+ * Codes whose words are for the caller (bad input, not allowed, not authenticated) and travel to
+ * it: not the server's trouble, so not logged.
+ */
+const SPEAKS_TO_CALLER: ReadonlySet<ErrorCode> = new Set([ErrorCode.InvalidArgument, ErrorCode.PermissionDenied, ErrorCode.Unauthenticated]);

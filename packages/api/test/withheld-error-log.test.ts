@@ -1,0 +1,57 @@
+import { msgpackCodec } from '@skein/codec-msgpack';
+import { ErrorCode, RpcError } from '@skein/core';
+import { ConnPool } from '@skein/stream';
+import { freePort, memoryLogger } from '@skein/test-utils';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createClient, implement, method, service } from '../src/index.js';
+import { serve, transport } from './harness.js';
+
+// Client → A, whose handler calls B and passes on B's error. Without exposeInternalErrors A's
+// caller gets `rpc_unreachable` alone: B's words (why, which address) must then be in A's log,
+// or nobody ever sees them. The README: "logs failed calls (a handler that throws)".
+
+const Down = service('Down', { work: method<void, void>() });
+const Front = service('Front', { op: method<void, void>() });
+
+const cleanup: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const f of cleanup.splice(0).reverse()) await f();
+});
+
+async function frontOverDeadB(expose: boolean) {
+  const address = `127.0.0.1:${await freePort()}`; // nothing listens: B is down
+  const pool = new ConnPool({ transport, address, connectBudgetMs: 100 });
+  cleanup.push(() => pool.destroy());
+  const b = createClient(Down, pool, { codec: msgpackCodec });
+  const logger = memoryLogger();
+  const a = await serve({
+    codec: msgpackCodec,
+    logger,
+    exposeInternalErrors: expose,
+    services: [implement(Front, { op: () => b.work() })],
+  });
+  cleanup.push(() => a.close());
+  const err = await createClient(Front, a.stream, { codec: msgpackCodec }).op().then(() => undefined, (e: unknown) => e);
+  return { err: err as RpcError, logger, address };
+}
+
+describe("createServiceDispatch: a handler's RpcError whose words stay on the server is logged there", () => {
+  it('B down: the caller gets the bare code, A logs B\'s words naming the method', async () => {
+    const { err, logger, address } = await frontOverDeadB(false);
+    expect(err).toBeInstanceOf(RpcError);
+    expect(err.code).toBe(ErrorCode.Unreachable);
+    expect(err.message).not.toContain(address);
+    const line = logger.lines.find((l) => l.level === 'warn' && l.msg?.includes('Front.op'));
+    expect(line, JSON.stringify(logger.lines)).toBeDefined();
+    expect(String((line!.obj.err as Error).message)).toContain(address);
+  });
+
+  it("a handler's own InvalidArgument, whose words go to the caller, is not logged", async () => {
+    const logger = memoryLogger();
+    const a = await serve({ codec: msgpackCodec, logger, services: [implement(Front, { op: () => { throw new RpcError(ErrorCode.InvalidArgument, 'bad sku'); } })] });
+    cleanup.push(() => a.close());
+    const err = await createClient(Front, a.stream, { codec: msgpackCodec }).op().then(() => undefined, (e: unknown) => e);
+    expect(err).toMatchObject({ code: ErrorCode.InvalidArgument });
+    expect(logger.lines.filter((l) => l.level === 'warn' || l.level === 'error')).toEqual([]);
+  });
+});
