@@ -28,6 +28,12 @@ export interface MethodCallOptions {
   /** Small key/value entries the server reads as `ctx.metadata` (a bearer token, a trace context). */
   metadata?: Metadata;
   /**
+   * For a ConnPool (as `route` is for pools): while it cannot reach its server, fail at once with
+   * Unreachable (`retry: 'safe'`) instead of waiting out its connect budget. A FailoverPool
+   * decides this per attempt itself; a ClientStream has no budget and ignores it.
+   */
+  failFast?: boolean;
+  /**
    * The context of the handler this call is made from: the call takes what is left of that
    * call's deadline (with `timeoutMs`, the shorter) and is cancelled when it is.
    */
@@ -95,6 +101,7 @@ function clientMethod(service: string, name: string, m: AnyMethod, caller: Calle
     route: o.route,
     idempotent: m.isIdempotent,
     metadata: o.metadata,
+    failFast: o.failFast,
   });
   // What a call without options of its own sends, made once.
   const defaultOptions: CallOptions = Object.freeze(ownOptions(NO_OPTIONS));
@@ -217,7 +224,7 @@ function clientMethod(service: string, name: string, m: AnyMethod, caller: Calle
   if (m.stream) {
     const stub = streamStub(m, action, codec, mapError);
     const streamOptions = (o: MethodCallOptions): Inherited => {
-      const base: CallOptions = { timeoutMs: o.timeoutMs, signal: o.signal, route: o.route, metadata: o.metadata };
+      const base: CallOptions = { timeoutMs: o.timeoutMs, signal: o.signal, route: o.route, metadata: o.metadata, failFast: o.failFast };
       return o.ctx === undefined ? { opts: base, release: noop } : inherit(base, o.ctx);
     };
     const open = (arg: unknown, o: MethodCallOptions = NO_OPTIONS): Promise<unknown> => {

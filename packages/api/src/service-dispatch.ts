@@ -1,5 +1,5 @@
 import { EMPTY_BYTES, ErrorCode, RpcError, consoleLogger, guardedLogger, invalidArgument, type Codec, type Logger } from '@skein/core';
-import { actionName, crashDetail, handlerErrorDetail, refusalDetail, type Dispatch, type ServerRequest } from '@skein/stream';
+import { actionName, crashDetail, handlerErrorDetail, refusalDetail, speaksToCaller, type Dispatch, type ServerRequest } from '@skein/stream';
 import { CallContext } from './context.js';
 import type { AnyMethod, ArgOf, HandlerResultOf, ServiceDef } from './define.js';
 import { callInfo, withFilters, type CallInfo, type Filter } from './filters.js';
@@ -344,7 +344,7 @@ class Runner {
     if (err instanceof RpcError) {
       if (err.code === ErrorCode.Internal || err.code === ErrorCode.Encode) {
         this.log.error({ action, peer: req.conn.remote, err }, `${action} failed`);
-      } else if (started && !req.isAnswered && !SPEAKS_TO_CALLER.has(err.code)) {
+      } else if (started && !req.isAnswered && !speaksToCaller(err.code)) {
         // A downstream's error passed on (Unreachable, IO, Overloaded...): its caller gets the
         // code alone, so its words (why, which server) are kept here, or nobody sees them.
         this.log.warn({ action, peer: req.conn.remote, err }, `${action} failed with ${err.codeName}`);
@@ -358,9 +358,3 @@ class Runner {
   }
 
 }
-
-/**
- * Codes whose words are for the caller (bad input, not allowed, not authenticated) and travel to
- * it: not the server's trouble, so not logged.
- */
-const SPEAKS_TO_CALLER: ReadonlySet<ErrorCode> = new Set([ErrorCode.InvalidArgument, ErrorCode.PermissionDenied, ErrorCode.Unauthenticated]);

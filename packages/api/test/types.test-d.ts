@@ -1,8 +1,8 @@
 import { codeErrors, type RpcError, type RemoteError } from '@skein/core';
 import { describe, expectTypeOf, it } from 'vitest';
 import { z } from 'zod';
-import type { Caller } from '@skein/stream';
-import { bidiStream, clientStream, createClient, implement, method, serverStream, service, withBlob, type CallContext, type Cluster, type Result, type ServerTypeConfig, type WithBlob } from '../src/index.js';
+import type { Caller, StreamCaller } from '@skein/stream';
+import { bidiStream, clientStream, createClient, implement, method, serverStream, service, withBlob, type CallContext, type Cluster, type MethodCallOptions, type Result, type ServerTypeConfig, type WithBlob } from '../src/index.js';
 
 class DivideByZero extends Error {}
 class Overflow extends Error {}
@@ -134,5 +134,20 @@ describe("a cluster's $all", () => {
     expectTypeOf<keyof typeof rpc.feed.$all.Feed>().toEqualTypeOf<'stats' | 'loose'>();
     // Through $to, one server at a time, they are all there.
     expectTypeOf<keyof ReturnType<typeof rpc.feed.$to>['Feed']>().toEqualTypeOf<'stats' | 'loose' | 'count' | 'sum' | 'echo' | 'files'>();
+  });
+});
+
+describe("a call's options", () => {
+  it('take failFast, for a ConnPool (as route is for pools), on unary and streaming methods', () => {
+    expectTypeOf(calc.add).parameter(1).toEqualTypeOf<MethodCallOptions | undefined>();
+    expectTypeOf<MethodCallOptions['failFast']>().toEqualTypeOf<boolean | undefined>();
+    void calc.add({ a: 1, b: 2 }, { failFast: true });
+    void calc.echo.result(new Uint8Array(), { failFast: true, route: 'k' });
+    const Feed = service('Feed', { count: serverStream<number, number>() });
+    void createClient(Feed, caller as StreamCaller, { codec: null! }).count(3, { failFast: true });
+    // @ts-expect-error -- a boolean
+    void calc.add({ a: 1, b: 2 }, { failFast: 'yes' });
+    // @ts-expect-error -- the method's definition alone says whether it may run twice
+    void calc.add({ a: 1, b: 2 }, { idempotent: true });
   });
 });

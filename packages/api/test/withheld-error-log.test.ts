@@ -3,7 +3,7 @@ import { ErrorCode, RpcError } from '@skein/core';
 import { ConnPool } from '@skein/stream';
 import { freePort, memoryLogger } from '@skein/test-utils';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createClient, implement, method, service } from '../src/index.js';
+import { createClient, implement, method, serverStream, service } from '../src/index.js';
 import { serve, transport } from './harness.js';
 
 // Client → A, whose handler calls B and passes on B's error. Without exposeInternalErrors A's
@@ -44,6 +44,29 @@ describe("createServiceDispatch: a handler's RpcError whose words stay on the se
     const line = logger.lines.find((l) => l.level === 'warn' && l.msg?.includes('Front.op'));
     expect(line, JSON.stringify(logger.lines)).toBeDefined();
     expect(String((line!.obj.err as Error).message)).toContain(address);
+  });
+
+  it("a streaming method's passed-on error is logged the same way (stream-dispatch answers through the same path)", async () => {
+    const address = `127.0.0.1:${await freePort()}`; // nothing listens: B is down
+    const pool = new ConnPool({ transport, address, connectBudgetMs: 100 });
+    cleanup.push(() => pool.destroy());
+    const b = createClient(Down, pool, { codec: msgpackCodec });
+    const Feed = service('Feed', { events: serverStream<void, number>() });
+    const logger = memoryLogger();
+    const a = await serve({
+      codec: msgpackCodec,
+      logger,
+      services: [implement(Feed, { events: async function* () { yield 1; await b.work(); } })],
+    });
+    cleanup.push(() => a.close());
+    const items: number[] = [];
+    const err = await (async () => { for await (const v of await createClient(Feed, a.stream, { codec: msgpackCodec }).events()) items.push(v); })().then(() => undefined, (e: unknown) => e as RpcError);
+    expect(items).toEqual([1]);
+    expect(err).toMatchObject({ code: ErrorCode.Unreachable });
+    const lines = logger.lines.filter((l) => l.level === 'warn' || l.level === 'error');
+    expect(lines, JSON.stringify(logger.lines)).toHaveLength(1);
+    expect(lines[0]!.msg).toBe('Feed.events failed with Unreachable');
+    expect(String((lines[0]!.obj.err as Error).message)).toContain(address);
   });
 
   it("a handler's own InvalidArgument, whose words go to the caller, is not logged", async () => {

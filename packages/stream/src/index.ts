@@ -86,7 +86,7 @@ export { ServerRequest } from './server/request.js';
 export { RequestStream } from './server/request-stream.js';
 export type { ConnInfo, Responder } from './server/request.js';
 export type { ReplyLimits } from './wire/limits.js';
-export { errorDetail, handlerErrorDetail, refusalDetail, crashDetail, actionName } from './wire/error-detail.js';
+export { errorDetail, handlerErrorDetail, refusalDetail, crashDetail, actionName, speaksToCaller } from './wire/error-detail.js';
 
 // ── For transport authors and raw peers: the razor v1 wire itself ─────────────────────────────
 export * as protocol from './wire/protocol.js';

@@ -1,7 +1,7 @@
 import { ErrorCode, RemoteError, RpcError, consoleLogger, guardedLogger, invalidArgument, type Logger } from '@skein/core';
 import type { Reply } from '../client/call.js';
 import type { Dispatch } from './dispatch.js';
-import { actionName, crashDetail, handlerErrorDetail } from '../wire/error-detail.js';
+import { actionName, crashDetail, handlerErrorDetail, speaksToCaller } from '../wire/error-detail.js';
 import { kindOf } from '../internals/kind-of.js';
 import type { ServerRequest } from './request.js';
 import { HELLO_ACTION, PING_ACTION } from '../wire/protocol.js';
@@ -11,7 +11,10 @@ export type ActionResult = Uint8Array | Reply | void;
 export type ActionHandler = (req: ServerRequest) => ActionResult | Promise<ActionResult>;
 
 export interface RouterOptions {
-  /** Where handler crashes are logged. Default: the console, at warn and error; `silentLogger` silences it. */
+  /**
+   * Where handler crashes are logged, and a handler's RpcError whose words its caller does not get
+   * (see `speaksToCaller`). Default: the console, at warn and error; `silentLogger` silences it.
+   */
   logger?: Logger;
   /**
    * Send razor's codes (not found, Internal) with a detail naming the action and, for Internal,
@@ -37,12 +40,25 @@ export function createRouter(table: Record<string | number, ActionHandler>, opti
   for (const [k, h] of Object.entries(table)) handlers.set(numericAction(k) ?? k, h);
   const describedError = (req: ServerRequest, err: unknown): void => {
     const name = actionName(req.action);
-    if (err instanceof RpcError) return void req.fail(err, handlerErrorDetail(err, name, expose));
+    if (err instanceof RpcError) {
+      logWithheld(req, err, name);
+      return void req.fail(err, handlerErrorDetail(err, name, expose));
+    }
     if (err instanceof RemoteError) return void req.failCustom(err.payload);
     // Read before the log line: one that throws is logged once, as unreadable.
     const detail = crashDetail(err, name, expose);
     logger.error({ err, action: req.action, remote: req.conn.remote }, `${name}: handler failed`);
     req.fail(ErrorCode.Internal, detail);
+  };
+  // As @skein/api's service dispatch: an error whose words stay on the server without `expose`
+  // (a downstream's Unreachable, naming its address) is logged with them, or nobody sees why.
+  const logWithheld = (req: ServerRequest, err: RpcError, name: string): void => {
+    if (err.code === ErrorCode.Internal || err.code === ErrorCode.Encode) {
+      logger.error({ err, action: req.action, remote: req.conn.remote }, `${name} failed`);
+    } else if (!req.isAnswered && !speaksToCaller(err.code)) {
+      // Not a call already answered (cancelled, past its deadline): nobody waits for why.
+      logger.warn({ err, action: req.action, remote: req.conn.remote }, `${name} failed with ${err.codeName}`);
+    }
   };
   const answerError = (req: ServerRequest, err: unknown): void => {
     try {

@@ -36,6 +36,16 @@ export function handlerErrorDetail(err: RpcError, action: string, expose = false
 const ABOUT_THE_REQUEST: ReadonlySet<ErrorCode> = new Set([ErrorCode.InvalidArgument, ErrorCode.PermissionDenied, ErrorCode.Unauthenticated]);
 
 /**
+ * Whether a handler's error of this code speaks to its caller (bad input, not allowed, not
+ * authenticated): its words travel to the caller and are not the server's trouble. Any other
+ * code's words stay on the server without `expose` (see `handlerErrorDetail`), so a dispatch
+ * logs them there (`${action} failed with ${codeName}`, at warn), or nobody sees why it failed.
+ */
+export function speaksToCaller(code: ErrorCode): boolean {
+  return ABOUT_THE_REQUEST.has(code);
+}
+
+/**
  * The detail an RpcError of a "refused unrun" code needs when a handler answers with it as it is
  * (`req.fail(err)`): it is what the handler got, a downstream's refusal perhaps, and says nothing
  * of whether this call ran; bare, it would tell the client that it never did. Undefined for the
