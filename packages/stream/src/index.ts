@@ -60,7 +60,7 @@ export type { RetryBudgetOptions } from './pool/retry-budget.js';
 export type { RedirectTargetOptions } from './pool/redirect-targets.js';
 // Discovery: the contract a backend implements, the state a backend's watch keeps, an in-memory
 // backend, and the glue that feeds a FailoverPool from any backend.
-export type { Discovery, DiscoveryEntry, DiscoveryEvent, DiscoveryStatus, EntrySpec, Registrar, Registration, Watch } from './pool/discovery.js';
+export type { Discovery, DiscoveryEntry, DiscoveryEvent, DiscoveryStatus, EntrySpec, ReadyOptions, Registrar, Registration, Watch } from './pool/discovery.js';
 export { discoveryEntry } from './pool/discovery-entry.js';
 export { DiscoveryFeed } from './pool/discovery-feed.js';
 export type { DiscoveryFeedOptions } from './pool/discovery-feed.js';

@@ -1,5 +1,5 @@
 import { ErrorCode } from '@skein/core';
-import { deferred, memoryLogger, within } from '@skein/test-utils';
+import { deferred, memoryLogger, waitFor, within } from '@skein/test-utils';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DiscoveryFeed, FailoverPool, StaticDiscovery, discoveryEntry, followDiscovery, type DiscoveryEvent, type MembershipEvent } from '../src/index.js';
 import { transport } from './harness.js';
@@ -132,6 +132,23 @@ describe('StaticDiscovery', () => {
 });
 
 describe('DiscoveryFeed', () => {
+  it('bounds ready(): Timeout or Cancelled naming the state, while the watch goes on and can still be ready', async () => {
+    const feed = new DiscoveryFeed(() => {});
+    const timedOut = feed.ready({ timeoutMs: 10 });
+    await expect(timedOut).rejects.toMatchObject({ code: ErrorCode.Timeout, message: 'discovery not ready after 10 ms; the watch is stale: waiting for the first read' });
+    feed.stale('etcd: connect ECONNREFUSED');
+    const ac = new AbortController();
+    const cancelled = feed.ready({ signal: ac.signal, timeoutMs: 60_000 });
+    ac.abort();
+    await expect(cancelled).rejects.toMatchObject({ code: ErrorCode.Cancelled, message: 'waiting for discovery cancelled; the watch is stale: etcd: connect ECONNREFUSED' });
+    await expect(feed.ready({ signal: ac.signal })).rejects.toMatchObject({ code: ErrorCode.Cancelled });
+    await expect(feed.ready({ timeoutMs: -1 })).rejects.toMatchObject({ code: ErrorCode.InvalidArgument });
+    const bounded = feed.ready({ timeoutMs: 60_000, signal: new AbortController().signal });
+    feed.reset([]);
+    await within(bounded, 5000, 'ready after the first read');
+    expect(feed.status().state).toBe('live');
+  });
+
   it('sends joins and replaces before leaves on a full view, so a pool never drops to none in between', () => {
     const r = recorder();
     const feed = new DiscoveryFeed(r.onChange);
@@ -188,7 +205,8 @@ describe('followDiscovery', () => {
     const d = new StaticDiscovery([{ type: 'chat', id: 'x', address: s.a!.address }]);
     const events: MembershipEvent[] = [];
     const pool = emptyPool(events);
-    followDiscovery(pool, d, { type: 'chat' });
+    // No grace for the last server: this test's last step is the shared address leaving.
+    followDiscovery(pool, d, { type: 'chat', lastLeaveGraceMs: 0 });
     const name = (a: string) => (a === s.a!.address ? 'a' : 'b');
     d.set([{ type: 'chat', id: 'x', address: s.b!.address }]);
     expect(events.map((e) => `${e.type} ${name(e.address)}`)).toEqual(['add a', 'add b', 'remove a']);
@@ -202,6 +220,55 @@ describe('followDiscovery', () => {
     expect(textOf(await pool.call('who'))).toBe('b');
     d.set([]);
     expect(events.map((e) => `${e.type} ${name(e.address)}`)).toEqual(['remove b']);
+  });
+
+  it('keeps the last server a grace after it left, until it or another joins', async () => {
+    const s = await servers(['a', 'b']);
+    const d = new StaticDiscovery([{ type: 'chat', id: 'x', address: s.a!.address }]);
+    const events: MembershipEvent[] = [];
+    const pool = emptyPool(events);
+    const logger = memoryLogger();
+    followDiscovery(pool, d, { type: 'chat', logger, lastLeaveGraceMs: 60_000 });
+    const name = (a: string) => (a === s.a!.address ? 'a' : 'b');
+    const log = () => events.splice(0).map((e) => `${e.type} ${name(e.address)}`);
+    expect(log()).toEqual(['add a']);
+
+    // Every entry gone at once (a backend that stalled past its TTL), then back: no gap.
+    d.set([]);
+    expect(pool.servers().map((v) => name(v.address))).toEqual(['a']);
+    expect(textOf(await pool.call('who'))).toBe('a');
+    expect(logger.lines.map((l) => l.msg)).toEqual(['the last server left discovery: keeping it until another joins or the grace is over']);
+    d.set([{ type: 'chat', id: 'x', address: s.a!.address }]);
+    expect(log()).toEqual([]);
+
+    // Another server joining ends the wait: it is in the pool before the held one goes.
+    d.set([]);
+    d.set([{ type: 'chat', id: 'y', address: s.b!.address }]);
+    expect(log()).toEqual(['add b', 'remove a']);
+
+    // A leave that leaves other servers in the pool is applied at once.
+    d.set([{ type: 'chat', id: 'y', address: s.b!.address }, { type: 'chat', id: 'x', address: s.a!.address }]);
+    d.set([{ type: 'chat', id: 'x', address: s.a!.address }]);
+    expect(log()).toEqual(['add a', 'remove b']);
+  });
+
+  it('removes the last server once the grace is over when nothing joins', async () => {
+    const s = await servers(['a']);
+    const d = new StaticDiscovery([{ type: 'chat', id: 'x', address: s.a!.address }]);
+    const events: MembershipEvent[] = [];
+    const pool = emptyPool(events);
+    followDiscovery(pool, d, { type: 'chat', lastLeaveGraceMs: 20 });
+    d.set([]);
+    expect(pool.servers()).toHaveLength(1);
+    await waitFor(() => pool.servers().length === 0, { what: 'the held server to leave' });
+    expect(events.map((e) => e.type)).toEqual(['add', 'remove']);
+  });
+
+  it('refuses a lastLeaveGraceMs no timer can hold', () => {
+    const pool = emptyPool();
+    for (const bad of [-1, Number.NaN, 2 ** 31]) {
+      expect(() => followDiscovery(pool, new StaticDiscovery(), { type: 'chat', lastLeaveGraceMs: bad })).toThrow(expect.objectContaining({ code: ErrorCode.InvalidArgument }));
+    }
   });
 
   it('stops following when the pool is closed', async () => {

@@ -1,6 +1,7 @@
 import { silentLogger, systemClock, type Clock, type Logger } from '@skein/core';
 import { entryKey, sameEntry } from './discovery-entry.js';
-import type { DiscoveryEntry, DiscoveryEvent, DiscoveryStatus, Watch } from './discovery.js';
+import { boundedReady } from './bounded-ready.js';
+import type { DiscoveryEntry, DiscoveryEvent, DiscoveryStatus, ReadyOptions, Watch } from './discovery.js';
 
 const INITIAL = 'waiting for the first read';
 
@@ -54,8 +55,8 @@ export class DiscoveryFeed implements Watch {
     return this.known.get(entryKey(type, id));
   }
 
-  ready(): Promise<void> {
-    return this.first;
+  ready(opts?: ReadyOptions): Promise<void> {
+    return boundedReady(this.first, () => this.current, opts);
   }
 
   get closed(): boolean {

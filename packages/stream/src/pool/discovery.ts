@@ -55,13 +55,25 @@ export type DiscoveryStatus =
   | { readonly state: 'stale'; readonly since: number; readonly reason: string }
   | { readonly state: 'closed'; readonly since: number };
 
+/** `Watch.ready`'s bounds: without them it waits as long as the backend takes to answer. */
+export interface ReadyOptions {
+  /** Rejects with `Timeout` when the first full view is not in by then. */
+  readonly timeoutMs?: number;
+  /** Rejects with `Cancelled` when aborted first. */
+  readonly signal?: AbortSignal;
+}
+
 /** A running watch of a backend. */
 export interface Watch {
   status(): DiscoveryStatus;
   /** The entries known now. */
   entries(): DiscoveryEntry[];
-  /** Resolves once the first full view has been delivered, or the watch is closed. */
-  ready(): Promise<void>;
+  /**
+   * Resolves once the first full view has been delivered, or the watch is closed. With
+   * `timeoutMs` / `signal` it rejects with `Timeout` / `Cancelled` naming the watch's state
+   * (the watch goes on); without them it waits as long as the backend takes.
+   */
+  ready(opts?: ReadyOptions): Promise<void>;
   /** Stops watching; sends no more events. What was delivered stays where it went. */
   close(): Promise<void>;
 }

@@ -1,0 +1,40 @@
+import { ErrorCode, MAX_TIMER_MS, RpcError, invalidArgument } from '@skein/core';
+import type { DiscoveryStatus, ReadyOptions } from './discovery.js';
+
+/**
+ * Waits for `first` within the bounds. The error names the watch's state then (`stale` and why,
+ * e.g. etcd out of reach), so that a process that gives up at start-up says what it waited on;
+ * the watch itself goes on, and may still become live.
+ */
+export function boundedReady(first: Promise<void>, status: () => DiscoveryStatus, opts: ReadyOptions = {}): Promise<void> {
+  const { timeoutMs, signal } = opts;
+  if (timeoutMs !== undefined && !(timeoutMs >= 0 && timeoutMs <= MAX_TIMER_MS)) {
+    return Promise.reject(invalidArgument(`ready timeoutMs must be between 0 and ${MAX_TIMER_MS} ms, got ${timeoutMs}`));
+  }
+  if (timeoutMs === undefined && !signal) return first;
+  const why = (): string => {
+    const s = status();
+    return s.state === 'stale' ? `stale: ${s.reason}` : s.state;
+  };
+  if (signal?.aborted) return Promise.reject(new RpcError(ErrorCode.Cancelled, `waiting for discovery cancelled; the watch is ${why()}`, { cause: signal.reason }));
+  return new Promise<void>((resolve, reject) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', aborted);
+    };
+    const aborted = (): void => {
+      done();
+      reject(new RpcError(ErrorCode.Cancelled, `waiting for discovery cancelled; the watch is ${why()}`, { cause: signal!.reason }));
+    };
+    // Referenced on purpose: a process awaiting ready() at start-up must live to see the Timeout.
+    const timer = timeoutMs === undefined ? undefined : setTimeout(() => {
+      done();
+      reject(new RpcError(ErrorCode.Timeout, `discovery not ready after ${timeoutMs} ms; the watch is ${why()}`));
+    }, timeoutMs);
+    signal?.addEventListener('abort', aborted, { once: true });
+    first.then(() => {
+      done();
+      resolve();
+    }, reject);
+  });
+}
