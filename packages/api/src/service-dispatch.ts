@@ -344,9 +344,11 @@ class Runner {
     if (err instanceof RpcError) {
       if (err.code === ErrorCode.Internal || err.code === ErrorCode.Encode) {
         this.log.error({ action, peer: req.conn.remote, err }, `${action} failed`);
-      } else if (started && !req.isAnswered && !speaksToCaller(err.code)) {
+      } else if (!req.isAnswered && !speaksToCaller(err.code, started ? 'handler' : 'filter') && (started || !isOwnRefusal(err))) {
         // A downstream's error passed on (Unreachable, IO, Overloaded...): its caller gets the
-        // code alone, so its words (why, which server) are kept here, or nobody sees them.
+        // code alone, so its words (why, which server) are kept here, or nobody sees them. A
+        // `before` filter's too (an auth or quota service down), but for its own "not run"
+        // refusal (a load shedder's Overloaded): one line per shed call would flood the log.
         this.log.warn({ action, peer: req.conn.remote, err }, `${action} failed with ${err.codeName}`);
       }
       if (started) return void req.fail(err, handlerErrorDetail(err, action, this.expose));
@@ -358,3 +360,6 @@ class Runner {
   }
 
 }
+
+/** A refusal that says the call never ran (Skein's Overloaded or Closed, `retry: 'safe'`): a filter's deliberate word, not a failure. */
+const isOwnRefusal = (err: RpcError): boolean => err.code >= 100 && err.retry === 'safe';

@@ -114,12 +114,32 @@ describe("createServiceDispatch: a before filter's downstream error of another c
     }
   });
 
-  it("a filter's and a handler's own Unauthenticated keep their words for the caller", async () => {
+  it("a filter's Unauthenticated keeps its words for the caller (its verdict on the caller's credentials); a handler's does not (about its own calls)", async () => {
     const deny: Filter = { before: () => Promise.reject(new RpcError(ErrorCode.Unauthenticated, 'token expired at 12:00')) };
     const fromFilter = await callThroughA(async () => undefined, false, [deny]);
     expect(fromFilter).toMatchObject({ code: ErrorCode.Unauthenticated, message: 'token expired at 12:00' });
     const fromHandler = await callThroughA(() => Promise.reject(new RpcError(ErrorCode.Unauthenticated, 'session ended')), false);
-    expect(fromHandler.code).toBe(ErrorCode.Unauthenticated);
-    expect(fromHandler.message).toContain('session ended');
+    expect(fromHandler).toMatchObject({ code: ErrorCode.Unauthenticated, message: 'Front.op: rpc_unauthenticated' });
+  });
+});
+
+// Review of e2c429b: Unauthenticated kept its words for a handler's error, and Skein's own
+// client makes Unauthenticated errors about A's side of a downstream call (its credentials for B
+// could not be fetched, B's URL refused the ws upgrade, B refused A's TLS certificate), whose
+// words are A's internals (a secret store's address and error, a host name, A's tls settings).
+describe("createServiceDispatch: a downstream's Unauthenticated about A's own credentials", () => {
+  it("A's credentials for B could not be fetched: the secret store's words stay on A without exposeInternalErrors", async () => {
+    const b = new RpcServer({ dispatch: createRouter({ 'Down.work': () => undefined }, silentLogger), authenticate: () => ({ principal: { name: 'a' } }), logger: silentLogger });
+    const t = await b.listen(transport, '127.0.0.1:0');
+    cleanup.push(() => b.close());
+    const credentials = (): string => {
+      throw new Error('vault.internal:8200 is sealed');
+    };
+    const pool = new ConnPool({ transport, address: `127.0.0.1:${'port' in t ? t.port : 0}`, stream: { credentials, keepaliveMs: 0 } });
+    cleanup.push(() => pool.destroy());
+    const down = createClient(Down, pool, { codec: msgpackCodec });
+    const err = await callThroughA(() => down.work(), false);
+    expect(err.code).toBe(ErrorCode.Unauthenticated);
+    expect(err.message).not.toContain('vault.internal');
   });
 });

@@ -567,6 +567,37 @@ describe('auth across reconnects and options', () => {
     expect(s.seen.dispatched).toBe(0);
   });
 
+  it("a stream whose expiry timer is late (its event loop blocked past the margin) sends no call past its grant's end", async () => {
+    // Review of 1b7df0c: ending a twentieth sooner covers a timer late by at most ttl/20 (15 ms
+    // for a 300 ms grant, 1 s at most). A call made right after a longer synchronous burst,
+    // before the timers run, went out all the same and was refused "credentials expired"
+    // (Unauthenticated, never retried), which the stream meant to prevent. Two clocks: the
+    // server's ran (its grant ended), the client's was stalled (its alarm has not fired).
+    const serverClock = new ManualClock();
+    const clientClock = new ManualClock();
+    const s = await authServer(tcp, { clock: serverClock, authenticate: () => ({ principal: { name: 'short' }, expiresInMs: 1000 }) });
+    const stream = await ClientStream.connect({ transport: tcp, address: s.address, credentials: 'x', clock: clientClock, keepaliveMs: 0 });
+    cleanup.push(() => stream.destroy());
+    expect(utf8.decode((await stream.call(1)).msg)).toBe('short');
+    serverClock.advance(1100); // the server's grant ran out
+    clientClock.stall(1100); // the client's loop was blocked over its grant's end: no timer ran
+    const err = await stream.call(1).then(() => undefined, (e: unknown) => e);
+    expect(err).toMatchObject({ code: ErrorCode.Closed, retry: 'safe' });
+    expect(s.seen.dispatched).toBe(1);
+  });
+
+  it("a stream whose expiry timer is late opens no streaming call past its grant's end either", async () => {
+    const serverClock = new ManualClock();
+    const clientClock = new ManualClock();
+    const s = await authServer(tcp, { clock: serverClock, authenticate: () => ({ principal: { name: 'short' }, expiresInMs: 1000 }) });
+    const stream = await ClientStream.connect({ transport: tcp, address: s.address, credentials: 'x', clock: clientClock, keepaliveMs: 0 });
+    cleanup.push(() => stream.destroy());
+    serverClock.advance(1100); // the server's grant ran out
+    clientClock.stall(1100); // the client's alarm has not fired
+    const err = await stream.openStream(1).result.then(() => undefined, (e: unknown) => e);
+    expect(err).toMatchObject({ code: ErrorCode.Closed, retry: 'safe' });
+  });
+
   it('a renewal granted without expiry leaves nothing due: no renewal later', async () => {
     const clock = new ManualClock();
     const s = await authServer(tcp, {

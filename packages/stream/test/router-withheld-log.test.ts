@@ -67,16 +67,17 @@ describe("createRouter: a handler's RpcError whose words stay on the server is l
     expect(String((lines[0]!.obj.err as Error).message)).toContain(b.address);
   });
 
-  it("a handler's own InvalidArgument, PermissionDenied or Unauthenticated, whose words go to the caller, is not logged", async () => {
+  it("a handler's own InvalidArgument or PermissionDenied, whose words go to the caller, is not logged; its Unauthenticated (about its own calls) is", async () => {
     const { stream, logger } = await serveA({
       bad: () => { throw new RpcError(ErrorCode.InvalidArgument, 'bad sku'); },
       denied: () => { throw new RpcError(ErrorCode.PermissionDenied, 'not yours'); },
-      expired: async () => { throw new RpcError(ErrorCode.Unauthenticated, 'token expired'); },
+      expired: async () => { throw new RpcError(ErrorCode.Unauthenticated, 'vault.internal:8200 is sealed'); },
     });
     expect(await failure(stream.call('bad'))).toMatchObject({ code: ErrorCode.InvalidArgument, message: expect.stringContaining('bad sku') });
     expect(await failure(stream.call('denied'))).toMatchObject({ code: ErrorCode.PermissionDenied });
-    expect(await failure(stream.call('expired'))).toMatchObject({ code: ErrorCode.Unauthenticated });
     expect(loud(logger)).toEqual([]);
+    expect(await failure(stream.call('expired'))).toMatchObject({ code: ErrorCode.Unauthenticated, message: 'expired: rpc_unauthenticated' });
+    expect(loud(logger).map((l) => l.msg)).toEqual(['expired failed with Unauthenticated']);
   });
 
   it('a call already answered (cancelled by its caller) is not logged when its handler then fails', async () => {

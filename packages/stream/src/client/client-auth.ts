@@ -114,6 +114,19 @@ export class ClientAuth {
     this.settle(undefined);
   }
 
+  /**
+   * Whether the grant has run out by the clock, telling the stream if so (it closes). Its alarm
+   * may fire later than the margin the grant ends sooner by (an event loop blocked past it), and
+   * a call sent meanwhile is refused "credentials expired", never retried. Reads the clock only
+   * under a grant that ends.
+   */
+  ranOut(): boolean {
+    if (this.expiresAt === Infinity || this.closed || this.clock.now() < this.expiresAt) return false;
+    this.alarm.stop();
+    this.link.expired();
+    return true;
+  }
+
   close(): void {
     if (this.closed) return;
     this.closed = true;

@@ -264,6 +264,8 @@ export class ClientStream implements StreamCaller {
     } catch (err) {
       return notify(err as RpcError, null);
     }
+    // The grant's end is checked here too, not only when its alarm fires (late, after a long synchronous burst): closing, the call fails Closed, unsent.
+    this.auth?.ranOut();
     if (this._state !== 'open') return notify(new RpcError(ErrorCode.Closed, `stream to ${this.remote} is ${this._state}`), null);
     if (opts.signal?.aborted) return notify(cancelled(), null);
     const sendNow = this.throttler.canSend();
@@ -576,6 +578,7 @@ export class ClientStream implements StreamCaller {
       stream.finish(err instanceof CallHeadError ? invalidArgument(`metadata: ${err.message}`) : (err as Error), null);
       return stream;
     }
+    this.auth?.ranOut(); // as `accept`: past the grant's end, refused Closed, unsent
     // Not `isDone` after: a FailoverPool may take a refused stream elsewhere, so it is not done.
     const refused = this._state !== 'open' ? new RpcError(ErrorCode.Closed, `stream to ${this.remote} is ${this._state}`, { retry: 'safe' }) : opts.signal?.aborted ? cancelled() : undefined;
     if (refused) {

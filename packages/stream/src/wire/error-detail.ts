@@ -28,21 +28,28 @@ export function handlerErrorDetail(err: RpcError, action: string, expose = false
 }
 
 /**
- * Codes that speak of the caller's own request (its input, its right to call, its credentials:
- * a filter's "no bearer token", a handler's "token expired"), whose detail a handler or filter
- * writes for that caller. Skein cannot tell such an error it made from one a downstream call
- * threw and it passed on as it is: those travel with their words too (wrap them to say less).
+ * Codes whose words a handler writes for its caller: its input, its right to call. Skein cannot
+ * tell such an error it made from one a downstream call threw and it passed on as it is: those
+ * travel with their words too (wrap them to say less). Not Unauthenticated: a handler's is about
+ * its own calls (its credentials for a downstream could not be fetched, a downstream refused its
+ * certificate), this server's internals.
  */
-const ABOUT_THE_REQUEST: ReadonlySet<ErrorCode> = new Set([ErrorCode.InvalidArgument, ErrorCode.PermissionDenied, ErrorCode.Unauthenticated]);
+const ABOUT_THE_REQUEST: ReadonlySet<ErrorCode> = new Set([ErrorCode.InvalidArgument, ErrorCode.PermissionDenied]);
+/**
+ * A `before` filter's, and Unauthenticated: a filter's is its verdict on the caller's
+ * credentials (bearerAuth's "no bearer token", "token expired"), which the caller needs.
+ */
+const FILTER_ABOUT_THE_REQUEST: ReadonlySet<ErrorCode> = new Set([...ABOUT_THE_REQUEST, ErrorCode.Unauthenticated]);
 
 /**
- * Whether a handler's error of this code speaks to its caller (bad input, not allowed, not
- * authenticated): its words travel to the caller and are not the server's trouble. Any other
- * code's words stay on the server without `expose` (see `handlerErrorDetail`), so a dispatch
- * logs them there (`${action} failed with ${codeName}`, at warn), or nobody sees why it failed.
+ * Whether an error of this code, from a handler or a `before` filter, speaks to its caller (bad
+ * input, not allowed; for a filter also not authenticated): its words travel to the caller and
+ * are not the server's trouble. Any other code's words stay on the server without `expose` (see
+ * `handlerErrorDetail`, `refusalDetail`), so a dispatch logs them there (`${action} failed with
+ * ${codeName}`, at warn), or nobody sees why it failed.
  */
-export function speaksToCaller(code: ErrorCode): boolean {
-  return ABOUT_THE_REQUEST.has(code);
+export function speaksToCaller(code: ErrorCode, from: 'handler' | 'filter' = 'handler'): boolean {
+  return (from === 'filter' ? FILTER_ABOUT_THE_REQUEST : ABOUT_THE_REQUEST).has(code);
 }
 
 /**
@@ -71,7 +78,7 @@ export function passedOnDetail(err: RpcError, action: string, expose = false): s
 export function refusalDetail(err: RpcError, expose = false, action?: string): string | undefined {
   if (CODE_INFO[err.code].retry !== 'safe') {
     // A filter's error (`action` given) keeps its words as a handler's does: only about the request.
-    if (action === undefined || expose || err.code < 100 || ABOUT_THE_REQUEST.has(err.code)) return errorDetail(err, expose);
+    if (action === undefined || expose || err.code < 100 || FILTER_ABOUT_THE_REQUEST.has(err.code)) return errorDetail(err, expose);
     return `${action}: ${CODE_INFO[err.code].wire}`;
   }
   if (err.retry === 'safe' || err.code < 100) return undefined;
