@@ -47,10 +47,9 @@ const secure = (s: ServerConfig): ServerConfig => ({ ...s, tls: true });
  */
 const OVER_TLS: readonly ScenarioName[] = ['calls', 'errors', 'concurrency', 'streams', 'cancel', 'deadline', 'remote', 'backpressure'];
 const ALL_OVER_TLS = { node: OVER_TLS, bun: OVER_TLS, deno: OVER_TLS };
-// Deno's ws client over TLS: the server answered all the scenario's calls before it saw a slow
-// reader (every run in isolation, once in a full run), which a paused wss client on Deno does not
-// show otherwise (its reads stop): not understood yet, so not claimed (README note 6).
-const WSS_OVER_TLS = { node: OVER_TLS, bun: OVER_TLS.filter((n) => n !== 'backpressure'), deno: OVER_TLS.filter((n) => n !== 'backpressure') };
+// Bun's ws client is its standard WebSocket, which cannot stop reading (README note 5). Deno's
+// (ws over node:tls) runs backpressure since its pause stops the TCP reads too (README note 6).
+const WSS_OVER_TLS = { node: OVER_TLS, bun: OVER_TLS.filter((n) => n !== 'backpressure'), deno: OVER_TLS };
 const unix = (runtime: RuntimeName, transport: ServerTransport): ServerConfig => ({ runtime, transport, socket: 'unix' });
 
 /**

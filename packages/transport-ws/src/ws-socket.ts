@@ -5,6 +5,7 @@ import { ChunkGuard } from './chunk-guard.js';
 import { CloseCode } from './close-codes.js';
 import { lingerThen } from './close-linger.js';
 import { MessageConn, type MessageConnOptions, type MessageSocket } from './message-conn.js';
+import { TlsReadStop } from './tls-read-stop.js';
 
 /**
  * What ws may hold for a peer besides the bytes of its message (maxPayload):
@@ -59,6 +60,8 @@ export interface UpgradingWsConn {
  */
 export function upgradingWsConn(remote: string, spec: FrameSpec, options: MessageConnOptions, drop: () => void): UpgradingWsConn {
   let ws: WebSocket | undefined;
+  /** Where pausing ws leaves the reads beneath it going (Deno's node:tls), what stops them too. */
+  let beneath: TlsReadStop | undefined;
   let dropped = false;
   /** Messages written before the upgrade, and their bytes. */
   let early: Uint8Array[][] | undefined;
@@ -82,8 +85,13 @@ export function upgradingWsConn(remote: string, spec: FrameSpec, options: Messag
     },
     // Public since ws 8: stops reading the socket, so the kernel buffer fills and the peer slows.
     pausesReading: true,
-    pause: () => (ws === undefined ? void (pausedEarly = true) : ws.pause()),
-    resume: () => (ws === undefined ? void (pausedEarly = false) : ws.resume()),
+    pause: () => (ws === undefined ? void (pausedEarly = true) : pauseWs(ws)),
+    resume: () => {
+      if (ws === undefined) return void (pausedEarly = false);
+      ws.resume();
+      // As ws resumes no socket it has closed, so are a closed socket's reads never restarted.
+      if (!ws.isPaused) beneath?.start();
+    },
     close: (code, reason, givingUp) => {
       if (ws === undefined) return dropEarly();
       ws.close(code, reason);
@@ -114,6 +122,11 @@ export function upgradingWsConn(remote: string, spec: FrameSpec, options: Messag
     (early ??= []).push(chunks.slice());
     for (const c of chunks) earlyBytes += c.length;
   };
+  const pauseWs = (w: WebSocket): void => {
+    w.pause();
+    // ws pauses no socket it has closed (nor one still connecting): neither has reads to stop.
+    if (w.isPaused) beneath?.stop();
+  };
   const conn = new MessageConn(remote, spec, socket, options);
   /** The message's bytes ws held at the server's last look at `midMessage`; -1 when not mid-message then. */
   let readAtLastLook = -1;
@@ -137,9 +150,10 @@ export function upgradingWsConn(remote: string, spec: FrameSpec, options: Messag
     });
     w.on('close', (code, reason) => conn.ended(error ? closeCodeOf(error, code) : code, reason.toString(), error));
     ws = w;
+    beneath = TlsReadStop.of(wire);
     // What the server kept to close it before its upgrade is not needed any more: let it go.
     drop = NOTHING;
-    if (pausedEarly) w.pause();
+    if (pausedEarly) pauseWs(w);
     const waiting = early;
     early = undefined;
     earlyBytes = 0;
