@@ -2,7 +2,7 @@ import { memoryLogger, sleep, waitFor, within } from '@skein/test-utils';
 import { FailoverPool, followDiscovery } from '@skein/stream';
 import { describe, expect, it } from 'vitest';
 import { EtcdDiscovery, EtcdRegistrar } from '../src/index.js';
-import { etcdForFile, namedServer, textOf, transport } from './harness.js';
+import { etcdForFile, registeredServers, textOf, transport } from './harness.js';
 
 const file = etcdForFile();
 const { cleanup, client } = file;
@@ -12,12 +12,7 @@ describe('etcd restarted under load', () => {
     const prefix = 'restart/servers';
     const registrar = new EtcdRegistrar({ client: client(), prefix, ttlSeconds: 10 });
     const names = ['a', 'b', 'c'];
-    for (const name of names) {
-      const s = await namedServer(name);
-      cleanup.push(() => s.server.close());
-      const reg = await registrar.register({ type: 'work', id: name, address: s.address });
-      cleanup.push(() => reg.close());
-    }
+    await registeredServers(registrar, 'work', names, cleanup);
     const logger = memoryLogger();
     const events: string[] = [];
     const pool = new FailoverPool({ transport, servers: [], onMembershipChange: (e) => void events.push(e.type) });

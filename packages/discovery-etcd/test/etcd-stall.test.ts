@@ -3,7 +3,7 @@ import { ErrorCode } from '@skein/core';
 import { FailoverPool, followDiscovery } from '@skein/stream';
 import { describe, expect, it } from 'vitest';
 import { EtcdDiscovery, EtcdRegistrar } from '../src/index.js';
-import { etcdClient, etcdForFile, namedServer, textOf, transport } from './harness.js';
+import { etcdClient, etcdForFile, registeredServers, textOf, transport } from './harness.js';
 
 const file = etcdForFile();
 const { cleanup, client } = file;
@@ -13,12 +13,7 @@ describe('etcd stalled for longer than the lease TTL', () => {
     const prefix = 'stall/servers';
     const registrar = new EtcdRegistrar({ client: client(), prefix, ttlSeconds: 2, retry: { initialMs: 10, maxMs: 200 } });
     const names = ['a', 'b', 'c'];
-    for (const name of names) {
-      const s = await namedServer(name);
-      cleanup.push(() => s.server.close());
-      const reg = await registrar.register({ type: 'work', id: name, address: s.address });
-      cleanup.push(() => reg.close());
-    }
+    await registeredServers(registrar, 'work', names, cleanup);
     // The pool's size after every membership change: the property is that it never reaches 0.
     const sizes: number[] = [];
     const pool: FailoverPool = new FailoverPool({ transport, servers: [], onMembershipChange: () => void sizes.push(pool.servers().length) });

@@ -1,5 +1,6 @@
 import { nodeRuntime } from '@skein/runtime-node';
 import { RpcServer, createRouter, type ActionHandler } from '@skein/stream';
+import type { EtcdRegistrar } from '../src/index.js';
 import { startEtcd, type EtcdCluster, type StartEtcdOptions } from '@skein/test-utils';
 import { tcpTransport } from '@skein/transport-tcp';
 import { Etcd3 } from 'etcd3';
@@ -55,4 +56,20 @@ export async function namedServer(name: string, more: Record<string, ActionHandl
   const server = new RpcServer({ dispatch: createRouter({ who: () => str(name), ...more }), closeWaitMs: 2000 });
   const a = await server.listen(transport, '127.0.0.1:0');
   return { name, server, address: `127.0.0.1:${'port' in a ? a.port : 0}` };
+}
+
+/**
+ * Starts a named server per name and registers each under `type`, its id its name; both are
+ * closed by `cleanup` (the file's). The servers, in order.
+ */
+export async function registeredServers(registrar: EtcdRegistrar, type: string, names: readonly string[], cleanup: (() => unknown)[]): Promise<NamedServer[]> {
+  const started: NamedServer[] = [];
+  for (const name of names) {
+    const s = await namedServer(name);
+    cleanup.push(() => s.server.close());
+    const reg = await registrar.register({ type, id: name, address: s.address });
+    cleanup.push(() => reg.close());
+    started.push(s);
+  }
+  return started;
 }

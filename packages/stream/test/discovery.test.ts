@@ -264,6 +264,18 @@ describe('followDiscovery', () => {
     expect(events.map((e) => e.type)).toEqual(['add', 'remove']);
   });
 
+  it('keeps the held server when the watch is closed during the grace: closing stops following', async () => {
+    const s = await servers(['a']);
+    const d = new StaticDiscovery([{ type: 'chat', id: 'x', address: s.a!.address }]);
+    const pool = emptyPool();
+    const watch = followDiscovery(pool, d, { type: 'chat', lastLeaveGraceMs: 20 });
+    d.set([]);
+    await watch.close();
+    // A later timer than the grace's: Node runs timers in the order they fall due.
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    expect(pool.servers().map((x) => x.address)).toEqual([s.a!.address]);
+  });
+
   it('refuses a lastLeaveGraceMs no timer can hold', () => {
     const pool = emptyPool();
     for (const bad of [-1, Number.NaN, 2 ** 31]) {

@@ -32,9 +32,16 @@ export function boundedReady(first: Promise<void>, status: () => DiscoveryStatus
       reject(new RpcError(ErrorCode.Timeout, `discovery not ready after ${timeoutMs} ms; the watch is ${why()}`));
     }, timeoutMs);
     signal?.addEventListener('abort', aborted, { once: true });
-    first.then(() => {
-      done();
-      resolve();
-    }, reject);
+    first.then(
+      () => {
+        done();
+        resolve();
+      },
+      (err: unknown) => {
+        // Its timer is referenced: left, it would hold the process until timeoutMs.
+        done();
+        reject(err);
+      },
+    );
   });
 }

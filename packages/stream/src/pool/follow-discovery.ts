@@ -107,6 +107,8 @@ class PoolFollower {
   private hold(address: string): void {
     const timer = setTimeout(() => {
       this.held = undefined;
+      // A watch closed meanwhile stopped following: the pool keeps its servers, as `close()` says.
+      if (this.watch?.status().state === 'closed') return;
       this.remove(address);
     }, this.graceMs);
     // A held leave alone must not keep a process alive (Node, Bun and Deno timers have unref).
