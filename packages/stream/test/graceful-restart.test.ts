@@ -69,6 +69,10 @@ describe('graceful restart (Node: the listening socket handed to a new process)'
     expect(byGen('g1')).toBeGreaterThan(0);
     expect(byGen('g2')).toBeGreaterThan(0);
     // The shared execution log: each call ran exactly once, on the generation that answered it.
+    // A handler writes its line before it answers, but the pipe may be read after the socket:
+    // wait for as many lines as answers (a call that never ran leaves this waiting and failing).
+    const ranLines = (): number => first.lines.filter((l) => l.startsWith('ran ')).length;
+    await waitFor(() => ranLines() >= answeredBy.size, { what: 'a line in the execution log for every answered call' });
     const ran = new Map<number, string[]>();
     for (const l of first.lines) {
       const m = /^ran (\d+) (g\d)$/.exec(l);
