@@ -18,3 +18,15 @@ export function timerPeriod(ms: number): number {
 
 /** A timeout's timer: one past what a timer holds is capped there (24.8 days is never, in practice). */
 export const connectTimerMs = (timeoutMs: number): number => Math.min(timeoutMs, MAX_TIMER_MS);
+
+/**
+ * The TLS handshake's timer once TCP is up, `connectedAfterMs` into a connect of `timeoutMs`:
+ * what the connect's budget has left, unless `handshakeTimeoutMs` is shorter (one budget for TCP
+ * and TLS), and the failure's words for whichever bound it is. Shared by every runtime's connect.
+ */
+export function handshakeTimer(timeoutMs: number, connectedAfterMs: number, handshakeTimeoutMs: number): { ms: number; why: string } {
+  const left = Math.max(0, timeoutMs - connectedAfterMs);
+  return left < handshakeTimeoutMs
+    ? { ms: connectTimerMs(left), why: `no connection within ${timeoutMs} ms (TCP up, TLS handshake not done)` }
+    : { ms: connectTimerMs(handshakeTimeoutMs), why: `TLS handshake not done within ${handshakeTimeoutMs} ms` };
+}

@@ -1,4 +1,4 @@
-import { DEFAULT_CONNECT_TIMEOUT_MS, connectFailed, connectTimerMs, formatAddress, tlsFailure } from '@skein/core';
+import { DEFAULT_CONNECT_TIMEOUT_MS, connectFailed, connectTimerMs, formatAddress, handshakeTimer, tlsFailure } from '@skein/core';
 import type { Address, ByteConn, ConnectOptions, ResolvedTls } from '@skein/core';
 import { BunByteConn, socketHandlers } from './byte-conn.js';
 import type { BunApi } from './native-api.js';
@@ -45,10 +45,8 @@ export function connect(address: Address, options: ConnectOptions = {}): Promise
         // Up once the handshake is done: the handshake handler settles.
         handshaking = true;
         clearTimeout(timer);
-        const ms = tls.state.settings.handshakeTimeoutMs;
-        const left = Math.max(0, timeoutMs - (performance.now() - startedAt));
-        const why = left < ms ? `no connection within ${timeoutMs} ms (TCP up, TLS handshake not done)` : `TLS handshake not done within ${ms} ms`;
-        timer = setTimeout(() => (fail(undefined, why), conn.close()), connectTimerMs(Math.min(left, ms)));
+        const { ms, why } = handshakeTimer(timeoutMs, performance.now() - startedAt, tls.state.settings.handshakeTimeoutMs);
+        timer = setTimeout(() => (fail(undefined, why), conn.close()), ms);
         return;
       }
       settled = true;

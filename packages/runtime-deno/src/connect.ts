@@ -1,4 +1,4 @@
-import { DEFAULT_CONNECT_TIMEOUT_MS, connectFailed, connectTimerMs, formatAddress, tlsFailure, unusableTls } from '@skein/core';
+import { DEFAULT_CONNECT_TIMEOUT_MS, connectFailed, connectTimerMs, formatAddress, handshakeTimer, tlsFailure, unusableTls } from '@skein/core';
 import type { Address, ByteConn, ConnectOptions, ResolvedTls } from '@skein/core';
 import { DenoByteConn } from './byte-conn.js';
 import type { DenoApi, DenoConn } from './native-api.js';
@@ -70,8 +70,8 @@ async function connectSecure(address: { host: string; port: number }, s: Resolve
   }
   try {
     if (start) conn = await Deno.startTls(conn, { hostname: options.hostname, ...(options.caCerts && { caCerts: options.caCerts }), ...(options.alpnProtocols && { alpnProtocols: options.alpnProtocols }) });
-    const left = Math.max(0, timeoutMs - (performance.now() - startedAt));
-    await within(conn.handshake!(), Math.min(left, s.handshakeTimeoutMs), left < s.handshakeTimeoutMs ? `no connection within ${timeoutMs} ms (TCP up, TLS handshake not done)` : undefined);
+    const bound = handshakeTimer(timeoutMs, performance.now() - startedAt, s.handshakeTimeoutMs);
+    await within(conn.handshake!(), bound.ms, bound.why);
   } catch (err) {
     try {
       conn.close();
@@ -84,9 +84,9 @@ async function connectSecure(address: { host: string; port: number }, s: Resolve
   return new DenoByteConn(conn, remote, { presentedCert: s.cert !== undefined });
 }
 
-/** `pending`, or a rejection once `ms` have passed. */
-function within<T>(pending: Promise<T>, ms: number, why = `TLS handshake not done within ${ms} ms`): Promise<T> {
+/** `pending`, or a rejection saying `why` once `ms` (a timer's, see handshakeTimer) have passed. */
+function within<T>(pending: Promise<T>, ms: number, why: string): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(why)), connectTimerMs(ms))));
+  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(why)), ms)));
   return Promise.race([pending, late]).finally(() => clearTimeout(timer));
 }

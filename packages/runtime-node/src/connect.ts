@@ -1,6 +1,6 @@
 import net from 'node:net';
 import tls from 'node:tls';
-import { DEFAULT_CONNECT_TIMEOUT_MS, connectFailed, connectTimerMs, formatAddress, resolveTls, tlsFailure, type Address, type ByteConn, type ConnectOptions, type ResolvedTls } from '@skein/core';
+import { DEFAULT_CONNECT_TIMEOUT_MS, connectFailed, connectTimerMs, formatAddress, handshakeTimer, resolveTls, tlsFailure, type Address, type ByteConn, type ConnectOptions, type ResolvedTls } from '@skein/core';
 import { NodeByteConn } from './byte-conn.js';
 import { OWN_READS, readInto } from './read-buffer.js';
 import { isTcp, netTarget, remoteOf } from './socket-address.js';
@@ -48,10 +48,8 @@ export function connect(address: Address, options: ConnectOptions = {}): Promise
     const handshake = (s: ResolvedTls): void => {
       handshaking = true;
       clearTimeout(timer);
-      // What the connect's budget left, unless the handshake's own bound is shorter.
-      const left = Math.max(0, timeoutMs - (performance.now() - startedAt));
-      const why = left < s.handshakeTimeoutMs ? `no connection within ${timeoutMs} ms (TCP up, TLS handshake not done)` : `TLS handshake not done within ${s.handshakeTimeoutMs} ms`;
-      timer = setTimeout(() => fail(new Error(why)), connectTimerMs(Math.min(left, s.handshakeTimeoutMs)));
+      const { ms, why } = handshakeTimer(timeoutMs, performance.now() - startedAt, s.handshakeTimeoutMs);
+      timer = setTimeout(() => fail(new Error(why)), ms);
     };
     const secured = (): void => {
       settle();
