@@ -9,7 +9,8 @@
 //   node benchmarks/workers.js [--measure-ms 2000] [--rounds 2] [--work-us 20]
 //
 // The runs go in rounds (every scenario once, then again), and the median of each is printed
-// as a markdown table. Nothing is pinned: on a 2-core machine there is no core to keep the
+// as a markdown table, with the server's CPU per call split by thread (its main thread, the
+// workers, V8's own threads: from /proc, Linux only). Nothing is pinned: on a 2-core machine there is no core to keep the
 // client away from the pool's two workers, so the client's CPU competes with them. Run
 // `pnpm build` first.
 import os from 'node:os';
@@ -22,6 +23,7 @@ import { environment } from './lib/environment.js';
 import { int, times } from './lib/format.js';
 import { markdownTable } from './lib/markdown-table.js';
 import { ServerHandle } from './lib/server-handle.js';
+import { threadSplit, threadUsage } from './lib/proc-usage.js';
 import { transportFor } from './lib/skein-transports.js';
 import { Spin, spin } from './lib/spin-service.js';
 import { median } from './lib/aggregate.js';
@@ -77,14 +79,21 @@ async function runOnce({ handler, workers }) {
     let cpu1;
     let own0;
     let own1;
+    let threads0;
+    let threads1;
     const result = await closedLoop({
       inFlight,
       warmupMs,
       measureMs,
       call,
       mark: (edge) => {
-        if (edge === 'start') own0 = process.cpuUsage();
-        else own1 = process.cpuUsage(own0);
+        if (edge === 'start') {
+          own0 = process.cpuUsage();
+          threads0 = threadUsage(server.pid);
+        } else {
+          own1 = process.cpuUsage(own0);
+          threads1 = threadUsage(server.pid);
+        }
         void server.usage().then((u) => (edge === 'start' ? (cpu0 = u) : (cpu1 = u)));
       },
     });
@@ -92,7 +101,18 @@ async function runOnce({ handler, workers }) {
     stream.destroy();
     const serverCpu = cpu0 && cpu1 ? (cpu1.cpu_us - cpu0.cpu_us) / 1e6 / result.seconds : NaN;
     const clientCpu = (own1.user + own1.system) / 1e6 / result.seconds;
-    return { rate: result.calls / result.seconds, p50: result.histogram.quantileNs(0.5) / 1e6, serverCpu, clientCpu };
+    // Where the server's CPU went, per call: its main thread, the workers, V8's own threads.
+    const split = threadSplit(server.pid, threads0, threads1, workers);
+    const perCall = (us) => us / result.calls;
+    return {
+      rate: result.calls / result.seconds,
+      p50: result.histogram.quantileNs(0.5) / 1e6,
+      serverCpu,
+      clientCpu,
+      mainUs: perCall(split.main),
+      workersUs: perCall(split.workers),
+      restUs: perCall(split.rest),
+    };
   } finally {
     await server.stop();
   }
@@ -121,7 +141,8 @@ const rows = SCENARIOS.map((s) => [
   med(s, 'clientCpu').toFixed(2),
   ((med(s, 'clientCpu') / med(s, 'rate')) * 1e6).toFixed(1),
   med(s, 'p50').toFixed(2),
+  `${med(s, 'mainUs').toFixed(1)} / ${s.workers === 0 ? '–' : med(s, 'workersUs').toFixed(1)} / ${med(s, 'restUs').toFixed(1)}`,
 ]);
 console.log(environment(['node benchmarks/workers.js', ...process.argv.slice(2)].join(' ')));
 console.log(`${iterations} spin iterations per work call; load average ${loadStart.toFixed(2)} at start, ${os.loadavg()[0].toFixed(2)} at end`);
-console.log(markdownTable(['handler', 'dispatch', 'calls/s (median)', 'runs', '÷ event loop', 'server CPU (cores)', 'server CPU µs per call', 'client CPU (cores)', 'client CPU µs per call', 'p50 ms'], rows, 2));
+console.log(markdownTable(['handler', 'dispatch', 'calls/s (median)', 'runs', '÷ event loop', 'server CPU (cores)', 'server CPU µs per call', 'client CPU (cores)', 'client CPU µs per call', 'p50 ms', 'server µs per call: main / workers / V8 threads'], rows, 2));
