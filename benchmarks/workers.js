@@ -10,9 +10,9 @@
 //
 // The runs go in rounds (every scenario once, then again), and the median of each is printed
 // as a markdown table, with the server's CPU per call split by thread (its main thread, the
-// workers, V8's own threads: from /proc, Linux only). Nothing is pinned: on a 2-core machine there is no core to keep the
-// client away from the pool's two workers, so the client's CPU competes with them. Run
-// `pnpm build` first.
+// workers, V8's own threads: from /proc, Linux only). Nothing is pinned: on a 2-core machine
+// there is no core to keep the client away from the pool's two workers, so the client's CPU
+// competes with them. Run `pnpm build` first.
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { createClient } from '@skein/api';
