@@ -1,5 +1,5 @@
 import { guardedLogger, silentLogger, type Logger } from '@skein/core';
-import type { Discovery, DiscoveryEntry, DiscoveryEvent, Watch } from '@skein/stream';
+import { LastLeaveHold, lastLeaveGraceMs, type Discovery, type DiscoveryEntry, type DiscoveryEvent, type Watch } from '@skein/stream';
 import { reason } from './reason.js';
 
 /**
@@ -11,35 +11,63 @@ export interface ClusterMembership {
   /** Changes a member's weight in place; without it, a new weight is a remove and an add. */
   update?(type: string, member: { readonly id: string; readonly address: string; readonly weight?: number }): void;
   remove(type: string, id: string): Promise<void>;
+  /**
+   * A type's members, to tell whether one that leaves discovery is the type's last (members
+   * configured or added by hand count). Without it, the members this follower added are counted.
+   */
+  members?(type: string): readonly { readonly id: string }[];
 }
 
 export interface FollowClusterOptions {
   /** Only these server types; default every type the cluster has (others are logged once and skipped). */
   types?: readonly string[];
   logger?: Logger;
+  /**
+   * How long a leave that would take a type's last member away waits for a join of that type,
+   * in ms (default 10 000, the registrations' default TTL; 0 applies it at once), as in
+   * `followDiscovery`. A backend that stalls past its TTL expires every entry at once and the
+   * servers write theirs again moments later: the type keeps its last member meanwhile instead
+   * of failing every call. A join of the type (the same member back, or another) ends the wait.
+   */
+  lastLeaveGraceMs?: number;
 }
 
 /**
  * Keeps a cluster's members equal to a discovery backend's entries, type by type, through the
  * cluster's `add` and `remove`. A member that leaves gets no new calls and its calls in flight
- * finish; nothing here waits for that. Returns the watch (status, close).
+ * finish; nothing here waits for that. Returns the watch (status, close; the cluster keeps its
+ * members). The one exception to following at once: a leave that would leave a type without
+ * members waits `lastLeaveGraceMs` for a join of that type (why: `LastLeaveHold` of @skein/stream).
  */
 export function followClusterDiscovery(cluster: ClusterMembership, discovery: Discovery, opts: FollowClusterOptions = {}): Watch {
-  const follower = new ClusterFollower(cluster, opts.types, guardedLogger(opts.logger ?? silentLogger));
-  return discovery.watch((event) => follower.apply(event));
+  const graceMs = lastLeaveGraceMs(opts.lastLeaveGraceMs);
+  const follower = new ClusterFollower(cluster, opts.types, guardedLogger(opts.logger ?? silentLogger), graceMs);
+  const watch = discovery.watch((event) => follower.apply(event));
+  follower.attach(watch);
+  return watch;
 }
 
 class ClusterFollower {
   private readonly types: ReadonlySet<string> | undefined;
   /** Entries the cluster refused (a type it does not have, an id it has already), each logged once while listed. */
   private readonly refused = new Set<string>();
+  /** Per type, the ids this follower added and has not removed: the members discovery owns. */
+  private readonly added = new Map<string, Set<string>>();
+  /** Per type, its last member, left from discovery and kept for the grace (see `lastLeaveGraceMs`). */
+  private readonly holds = new Map<string, LastLeaveHold<DiscoveryEntry>>();
+  private watch: Watch | undefined;
 
   constructor(
     private readonly cluster: ClusterMembership,
     types: readonly string[] | undefined,
     private readonly logger: Logger,
+    private readonly graceMs: number,
   ) {
     this.types = types && new Set(types);
+  }
+
+  attach(watch: Watch): void {
+    this.watch = watch;
   }
 
   apply(event: DiscoveryEvent): void {
@@ -51,18 +79,25 @@ class ClusterFollower {
       case 'leave':
         return this.leave(entry);
       case 'replace':
-        // A cluster member has no meta; a change of meta alone changes nothing there.
-        if (entry.address === event.previous.address && entry.weight === event.previous.weight) return;
-        // A new weight alone: changed in place, so the member keeps its connections and health.
-        if (entry.address === event.previous.address && this.cluster.update) return this.reweigh(entry);
-        // A move (or a cluster without update): the member leaves (synchronously, its calls in
-        // flight finish) and comes back with its new address in the same turn, so no call sees a gap.
-        this.leave(event.previous);
-        return this.join(entry);
+        return this.replace(event.previous, entry);
     }
   }
 
+  private replace(previous: DiscoveryEntry, entry: DiscoveryEntry): void {
+    // A cluster member has no meta; a change of meta alone changes nothing there.
+    if (entry.address === previous.address && entry.weight === previous.weight) return;
+    // A new weight alone: changed in place, so the member keeps its connections and health.
+    if (entry.address === previous.address && this.cluster.update) return this.reweigh(entry);
+    // A move (or a cluster without update): the member leaves (synchronously, its calls in
+    // flight finish) and comes back with its new address in the same turn, so no call sees a gap.
+    this.remove(previous);
+    this.join(entry);
+  }
+
   private join(e: DiscoveryEntry): void {
+    const hold = this.holds.get(e.type);
+    // The held member itself is back: still a member, so it is kept (moved or reweighed if its entry changed).
+    if (hold?.value?.id === e.id) return this.replace(hold.release()!, e);
     try {
       this.cluster.add(e.type, { id: e.id, address: e.address, weight: e.weight });
     } catch (err) {
@@ -70,7 +105,12 @@ class ClusterFollower {
       if (this.refused.has(key)) return;
       this.refused.add(key);
       this.logger.warn({ type: e.type, id: e.id, reason: reason(err) }, 'the cluster refused a discovered server');
+      return;
     }
+    this.ids(e.type).add(e.id);
+    // After the add: the type has the newcomer before the held member goes.
+    const held = hold?.release();
+    if (held) this.remove(held);
   }
 
   private reweigh(e: DiscoveryEntry): void {
@@ -83,6 +123,45 @@ class ClusterFollower {
   }
 
   private leave(e: DiscoveryEntry): void {
+    if (this.graceMs > 0 && this.isLast(e)) return this.hold(e);
+    this.remove(e);
+  }
+
+  /** Whether `e` is a member this follower added and the type would have none without it. */
+  private isLast(e: DiscoveryEntry): boolean {
+    if (!this.added.get(e.type)?.has(e.id)) return false;
+    const ids = this.cluster.members ? this.cluster.members(e.type).map((m) => m.id) : [...this.ids(e.type)];
+    return ids.every((id) => id === e.id);
+  }
+
+  /** Keeps the type's last member for the grace (why: `LastLeaveHold` of @skein/stream). */
+  private hold(e: DiscoveryEntry): void {
+    let hold = this.holds.get(e.type);
+    if (!hold) {
+      hold = new LastLeaveHold({
+        graceMs: this.graceMs,
+        // A watch closed meanwhile stopped following: the cluster keeps its members, as `close()` says.
+        following: () => this.watch?.status().state !== 'closed',
+        expired: (held) => this.remove(held),
+      });
+      this.holds.set(e.type, hold);
+    }
+    hold.hold(e);
+    this.logger.info(
+      { type: e.type, id: e.id, address: e.address, graceMs: this.graceMs },
+      'the last member of a type left discovery: keeping it until one of its type joins or the grace is over',
+    );
+  }
+
+  /** This follower's members of `type`. */
+  private ids(type: string): Set<string> {
+    let ids = this.added.get(type);
+    if (!ids) this.added.set(type, (ids = new Set()));
+    return ids;
+  }
+
+  private remove(e: DiscoveryEntry): void {
+    this.added.get(e.type)?.delete(e.id);
     // Forgotten once gone, so that this set holds listed entries only, not every id ever seen;
     // and removing what the cluster refused fails as adding it did (no such type): said already.
     const refused = this.refused.delete(`${e.type}/${e.id}`);

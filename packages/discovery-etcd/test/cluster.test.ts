@@ -1,23 +1,14 @@
-import { createCluster, createServiceDispatch, implement, method, service } from '@skein/api';
+import { createCluster } from '@skein/api';
 import { msgpackCodec } from '@skein/codec-msgpack';
 import { ErrorCode } from '@skein/core';
-import { RpcServer, type FailoverPool } from '@skein/stream';
+import type { FailoverPool } from '@skein/stream';
 import { memoryLogger, waitFor, within } from '@skein/test-utils';
 import { describe, expect, it } from 'vitest';
 import { EtcdDiscovery, EtcdRegistrar, followClusterDiscovery } from '../src/index.js';
-import { etcdForFile, transport } from './harness.js';
-
-const Chat = service('Chat', { whoami: method<void, string>() });
+import { Chat, chatServer as chatServerOf, etcdForFile, transport } from './harness.js';
 
 const { cleanup, client } = etcdForFile();
-
-/** A Chat server that answers `whoami` with `name`. */
-async function chatServer(name: string): Promise<string> {
-  const server = new RpcServer({ dispatch: createServiceDispatch({ codec: msgpackCodec, services: [implement(Chat, { whoami: () => name })] }) });
-  const a = await server.listen(transport, '127.0.0.1:0');
-  cleanup.push(() => server.close());
-  return `127.0.0.1:${'port' in a ? a.port : 0}`;
-}
+const chatServer = (name: string): Promise<string> => chatServerOf(name, cleanup);
 
 describe('a createCluster cluster fed by etcd', () => {
   it('adds, moves and removes members by id as servers register, re-register elsewhere and leave', async () => {

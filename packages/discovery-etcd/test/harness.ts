@@ -1,3 +1,5 @@
+import { createServiceDispatch, implement, method, service } from '@skein/api';
+import { msgpackCodec } from '@skein/codec-msgpack';
 import { nodeRuntime } from '@skein/runtime-node';
 import { RpcServer, createRouter, type ActionHandler } from '@skein/stream';
 import type { EtcdRegistrar } from '../src/index.js';
@@ -72,4 +74,15 @@ export async function registeredServers(registrar: EtcdRegistrar, type: string, 
     started.push(s);
   }
   return started;
+}
+
+/** The service of the cluster tests' servers: `whoami` answers the server's name. */
+export const Chat = service('Chat', { whoami: method<void, string>() });
+
+/** A Chat server (msgpack, as `createCluster` calls it) that answers `whoami` with `name`, closed by `cleanup`; its address. */
+export async function chatServer(name: string, cleanup: (() => unknown)[]): Promise<string> {
+  const server = new RpcServer({ dispatch: createServiceDispatch({ codec: msgpackCodec, services: [implement(Chat, { whoami: () => name })] }) });
+  const a = await server.listen(transport, '127.0.0.1:0');
+  cleanup.push(() => server.close());
+  return `127.0.0.1:${'port' in a ? a.port : 0}`;
 }

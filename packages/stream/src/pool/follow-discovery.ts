@@ -1,6 +1,7 @@
-import { ErrorCode, MAX_TIMER_MS, RpcError, invalidArgument, silentLogger, type Logger } from '@skein/core';
+import { ErrorCode, RpcError, silentLogger, type Logger } from '@skein/core';
 import type { Discovery, DiscoveryEntry, DiscoveryEvent, Watch } from './discovery.js';
 import type { FailoverPool } from './failover-pool.js';
+import { LastLeaveHold, lastLeaveGraceMs } from './last-leave-grace.js';
 
 export interface FollowDiscoveryOptions {
   /** The server type whose entries become the pool's servers; entries of other types are ignored. */
@@ -16,9 +17,6 @@ export interface FollowDiscoveryOptions {
   lastLeaveGraceMs?: number;
 }
 
-/** The registrations' default TTL: long enough for a server that is alive to write its entry again. */
-const DEFAULT_LAST_LEAVE_GRACE_MS = 10_000;
-
 /**
  * Keeps a FailoverPool's servers equal to the entries of one type in a discovery backend, through
  * the pool's own `add` and `remove`: a server that leaves gets no new calls and its calls in flight
@@ -26,11 +24,10 @@ const DEFAULT_LAST_LEAVE_GRACE_MS = 10_000;
  * with no servers and let discovery own its membership. Returns the watch: its `status()` tells
  * whether the membership is current, `close()` stops following (the pool keeps its servers).
  * The one exception to following at once: a leave that would empty the pool waits
- * `lastLeaveGraceMs` for a join (why: `PoolFollower.hold`).
+ * `lastLeaveGraceMs` for a join (why: `LastLeaveHold`).
  */
 export function followDiscovery(pool: FailoverPool, discovery: Discovery, opts: FollowDiscoveryOptions): Watch {
-  const graceMs = opts.lastLeaveGraceMs ?? DEFAULT_LAST_LEAVE_GRACE_MS;
-  if (!(graceMs >= 0 && graceMs <= MAX_TIMER_MS)) throw invalidArgument(`lastLeaveGraceMs must be between 0 and ${MAX_TIMER_MS} ms, got ${graceMs}`);
+  const graceMs = lastLeaveGraceMs(opts.lastLeaveGraceMs);
   const follower = new PoolFollower(pool, opts.type, opts.logger ?? silentLogger, graceMs);
   const watch = discovery.watch((event) => follower.apply(event));
   follower.attach(watch);
@@ -43,15 +40,22 @@ class PoolFollower {
   private readonly users = new Map<string, number>();
   private watch: Watch | undefined;
   private poolClosed = false;
-  /** The pool's last server, left from discovery and kept for the grace (see `lastLeaveGraceMs`). */
-  private held: { readonly address: string; readonly timer: ReturnType<typeof setTimeout> } | undefined;
+  /** The pool's last server's address, left from discovery and kept for the grace (see `lastLeaveGraceMs`). */
+  private readonly held: LastLeaveHold<string>;
 
   constructor(
     private readonly pool: FailoverPool,
     private readonly type: string,
     private readonly logger: Logger,
     private readonly graceMs: number,
-  ) {}
+  ) {
+    this.held = new LastLeaveHold({
+      graceMs,
+      // A watch closed meanwhile stopped following: the pool keeps its servers, as `close()` says.
+      following: () => this.watch?.status().state !== 'closed',
+      expired: (address) => this.remove(address),
+    });
+  }
 
   attach(watch: Watch): void {
     this.watch = watch;
@@ -88,7 +92,7 @@ class PoolFollower {
     if (n === 0) return;
     if (n > 1) return void this.users.set(e.address, n - 1);
     this.users.delete(e.address);
-    if (this.graceMs > 0 && this.isLast(e.address)) return this.hold(e.address);
+    if (this.held.enabled && this.isLast(e.address)) return this.hold(e.address);
     this.remove(e.address);
   }
 
@@ -97,33 +101,16 @@ class PoolFollower {
     return !this.pool.servers().some((s) => s.address !== address);
   }
 
-  /**
-   * Keeps the pool's last server a while after it left discovery: a backend that stalled past
-   * its TTL drops every entry at once although the servers are up, and an empty pool fails every
-   * call until they have written their entries again. A server that is really gone still leaves
-   * when the grace is over; meanwhile the pool's own failure handling (connect errors, circuit,
-   * health) treats it as it would any dead server, and calls fail as they would have anyway.
-   */
+  /** Keeps the pool's last server for the grace (why: `LastLeaveHold`). */
   private hold(address: string): void {
-    const timer = setTimeout(() => {
-      this.held = undefined;
-      // A watch closed meanwhile stopped following: the pool keeps its servers, as `close()` says.
-      if (this.watch?.status().state === 'closed') return;
-      this.remove(address);
-    }, this.graceMs);
-    // A held leave alone must not keep a process alive (Node, Bun and Deno timers have unref).
-    (timer as { unref?: () => void }).unref?.();
-    this.held = { address, timer };
+    this.held.hold(address);
     this.logger.info({ address, graceMs: this.graceMs }, 'the last server left discovery: keeping it until another joins or the grace is over');
   }
 
   /** A join ends the wait: the held server is back (kept), or another is in the pool (the held one goes now). */
   private release(joined: string): void {
-    const held = this.held;
-    if (!held) return;
-    clearTimeout(held.timer);
-    this.held = undefined;
-    if (held.address !== joined) this.remove(held.address);
+    const held = this.held.release();
+    if (held !== undefined && held !== joined) this.remove(held);
   }
 
   private remove(address: string): void {
@@ -134,7 +121,7 @@ class PoolFollower {
     if (err instanceof RpcError && err.code === ErrorCode.Closed) {
       // Nothing left to feed: stop watching rather than log every later change.
       this.poolClosed = true;
-      if (this.held) clearTimeout(this.held.timer);
+      this.held.release();
       if (this.watch) void this.watch.close();
       return;
     }

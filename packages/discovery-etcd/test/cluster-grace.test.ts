@@ -1,0 +1,239 @@
+import { createCluster, type Member } from '@skein/api';
+import { msgpackCodec } from '@skein/codec-msgpack';
+import { ErrorCode } from '@skein/core';
+import { StaticDiscovery } from '@skein/stream';
+import { memoryLogger, processStopped, sleep, waitFor, within } from '@skein/test-utils';
+import { describe, expect, it } from 'vitest';
+import { EtcdDiscovery, EtcdRegistrar, followClusterDiscovery, type ClusterMembership, type FollowClusterOptions } from '../src/index.js';
+import { Chat, chatServer, etcdForFile, transport } from './harness.js';
+
+const file = etcdForFile();
+const { cleanup, client } = file;
+const HOLDING = 'the last member of a type left discovery: keeping it until one of its type joins or the grace is over';
+
+/** A cluster of one type, `chat`, followed on `prefix`; `events` says each add and remove, `sizes` the member count after each. */
+function followedCluster(prefix: string, opts: FollowClusterOptions & { withoutMembers?: boolean; servers?: Member[] } = {}) {
+  const events: string[] = [];
+  const sizes: number[] = [];
+  const rpc = createCluster({
+    codec: msgpackCodec,
+    transport,
+    types: { chat: { services: [Chat], servers: opts.servers } },
+    timeoutMs: 5000,
+    onMembershipChange: (event, type, m) => {
+      events.push(`${event} ${type}/${m.id}`);
+      sizes.push(rpc.$cluster.members('chat').length);
+    },
+  });
+  cleanup.push(() => within(rpc.$cluster.close(), 10_000, 'cluster close'));
+  // A cluster of one's own making may lack `members`: the follower then counts the members it added.
+  const { add, update, remove } = rpc.$cluster;
+  const membership: ClusterMembership = opts.withoutMembers ? { add, update, remove } : rpc.$cluster;
+  const discovery = new EtcdDiscovery({ client: client(), prefix, retry: { initialMs: 50, maxMs: 500 } });
+  const watch = followClusterDiscovery(membership, discovery, opts);
+  cleanup.push(() => watch.close());
+  const ids = (): string[] => rpc.$cluster.members('chat').map((m) => m.id);
+  return { rpc, watch, events, sizes, ids };
+}
+
+describe('followClusterDiscovery through etcd stalled for longer than the lease TTL', () => {
+  // Grace 0 is the code before lastLeaveGraceMs: the stall empties the type and calls fail.
+  it.each([
+    { grace: 'off', lastLeaveGraceMs: 0 },
+    { grace: 'default', lastLeaveGraceMs: undefined },
+  ])('with the grace $grace, a flood through the cluster while every lease expires at once and is written again', async ({ lastLeaveGraceMs }) => {
+    const prefix = `stall-${lastLeaveGraceMs ?? 'default'}/servers`;
+    const registrar = new EtcdRegistrar({ client: client(), prefix, ttlSeconds: 2, retry: { initialMs: 10, maxMs: 200 } });
+    for (const name of ['a', 'b', 'c']) {
+      const reg = await registrar.register({ type: 'chat', id: name, address: await chatServer(name, cleanup) });
+      cleanup.push(() => reg.close());
+    }
+    const { rpc, watch, sizes, ids } = followedCluster(prefix, { lastLeaveGraceMs });
+    // A second watch says what discovery passed on: that the leases did expire and came back.
+    const seen: string[] = [];
+    const observer = new EtcdDiscovery({ client: client(), prefix }).watch((e) => void seen.push(`${e.kind} ${e.entry.id}`));
+    cleanup.push(() => observer.close());
+    await Promise.all([watch.ready(), observer.ready()]);
+    await waitFor(() => ids().length === 3, { what: 'three members' });
+
+    const failed: string[] = [];
+    let calls = 0;
+    let flooding = true;
+    const worker = async (): Promise<void> => {
+      while (flooding) {
+        try {
+          await rpc.chat.Chat.whoami();
+          calls++;
+        } catch (err) {
+          failed.push((err as Error).message);
+          await sleep(10); // a call that fails at once must not starve the event loop
+        }
+      }
+    };
+    const flood = Promise.all(Array.from({ length: 8 }, worker));
+
+    // Longer than the TTL: etcd expires every lease when it resumes.
+    const member = file.etcd.members[0]!;
+    member.proc!.kill('SIGSTOP');
+    cleanup.push(() => member.proc?.kill('SIGCONT'));
+    await waitFor(() => processStopped(member.proc!.pid), { what: 'etcd stopped' });
+    await sleep(3500);
+    member.proc!.kill('SIGCONT');
+
+    const count = (kind: string): number => seen.filter((s) => s.startsWith(kind)).length;
+    await waitFor(() => count('leave') >= 3 && count('join') >= 6, { timeoutMs: 20_000, what: 'every entry to leave and join again' });
+    await waitFor(() => ids().length === 3, { what: 'the cluster whole again' });
+    const before = calls;
+    await waitFor(() => calls >= before + 100 || (lastLeaveGraceMs === 0 && failed.length > 0), { what: 'calls after the stall' });
+    flooding = false;
+    await within(flood, 10_000, 'the flood');
+
+    if (lastLeaveGraceMs === 0) {
+      // The defect this guards against: the type had no member and calls failed.
+      expect(Math.min(...sizes)).toBe(0);
+      expect(failed.length).toBeGreaterThan(0);
+    } else {
+      expect(Math.min(...sizes)).toBeGreaterThan(0);
+      expect(failed).toEqual([]);
+    }
+  }, 60_000);
+});
+
+describe("followClusterDiscovery's grace for a type's last member", () => {
+  it.each([{ withoutMembers: false }, { withoutMembers: true }])(
+    'keeps the last member when it leaves until a join: itself back (kept, or moved to its new address), or another (added, then the held one goes); cluster without members(): $withoutMembers',
+    async ({ withoutMembers }) => {
+      const prefix = `join-${withoutMembers}/servers`;
+      const logger = memoryLogger();
+      const { rpc, watch, events, ids } = followedCluster(prefix, { lastLeaveGraceMs: 60_000, logger, withoutMembers });
+      const registrar = new EtcdRegistrar({ client: client(), prefix });
+      const first = await chatServer('first', cleanup);
+      let one = await registrar.register({ type: 'chat', id: 'chat-1', address: first });
+      await waitFor(() => ids().length === 1, { what: 'chat-1 a member' });
+
+      // Withdrawn (the lease revoked: a leave at once), then back under the same id and address.
+      await one.close();
+      await waitFor(() => watch.entries().length === 0, { what: 'chat-1 gone from discovery' });
+      expect(ids()).toEqual(['chat-1']);
+      expect(await rpc.chat.Chat.whoami()).toBe('first');
+      one = await registrar.register({ type: 'chat', id: 'chat-1', address: first });
+      await waitFor(() => watch.entries().length === 1, { what: 'chat-1 back in discovery' });
+      expect(events.splice(0)).toEqual(['add chat/chat-1']);
+      expect(logger.lines.filter((l) => l.level === 'warn')).toEqual([]); // not refused as a duplicate
+
+      // Withdrawn, and back under the same id at a new address (restarted elsewhere): moved.
+      await one.close();
+      await waitFor(() => watch.entries().length === 0, { what: 'chat-1 gone' });
+      const moved = await chatServer('moved', cleanup);
+      one = await registrar.register({ type: 'chat', id: 'chat-1', address: moved });
+      await waitFor(() => rpc.$cluster.members('chat')[0]?.address === moved, { what: 'chat-1 moved' });
+      expect(await rpc.chat.Chat.whoami()).toBe('moved');
+      expect(events.splice(0)).toEqual(['remove chat/chat-1', 'add chat/chat-1']);
+
+      // Withdrawn again, and another server joins: it is a member before the held one goes.
+      await one.close();
+      await waitFor(() => watch.entries().length === 0, { what: 'chat-1 gone again' });
+      const two = await registrar.register({ type: 'chat', id: 'chat-2', address: await chatServer('second', cleanup) });
+      cleanup.push(() => two.close());
+      await waitFor(() => ids().join() === 'chat-2', { what: 'chat-2 in place of chat-1' });
+      expect(events.splice(0)).toEqual(['add chat/chat-2', 'remove chat/chat-1']);
+      expect(await rpc.chat.Chat.whoami()).toBe('second');
+
+      // A leave that leaves the type another member is applied at once, grace or not.
+      const three = await registrar.register({ type: 'chat', id: 'chat-3', address: await chatServer('third', cleanup) });
+      await waitFor(() => ids().length === 2, { what: 'chat-3 a member' });
+      await three.close();
+      await waitFor(() => ids().join() === 'chat-2', { timeoutMs: 10_000, what: 'chat-3 removed' });
+      expect(events.splice(0)).toEqual(['add chat/chat-3', 'remove chat/chat-3']);
+
+      // The type's last member now is chat-2 (chat-1 and chat-3 were removed): its leave is held.
+      await two.close();
+      await waitFor(() => watch.entries().length === 0, { what: 'chat-2 gone from discovery' });
+      expect(ids()).toEqual(['chat-2']);
+      expect(logger.lines.filter((l) => l.msg === HOLDING).map((l) => l.obj.id)).toEqual(['chat-1', 'chat-1', 'chat-1', 'chat-2']);
+    },
+    30_000,
+  );
+
+  it.each([{ withoutMembers: false }, { withoutMembers: true }])(
+    'removes a withdrawn last member once the grace is over; cluster without members(): $withoutMembers',
+    async ({ withoutMembers }) => {
+      const prefix = `expire-${withoutMembers}/servers`;
+      const logger = memoryLogger();
+      const { events, ids } = followedCluster(prefix, { lastLeaveGraceMs: 300, logger, withoutMembers });
+      const registrar = new EtcdRegistrar({ client: client(), prefix });
+      const one = await registrar.register({ type: 'chat', id: 'chat-1', address: await chatServer('first', cleanup) });
+      await waitFor(() => ids().length === 1, { what: 'chat-1 a member' });
+      await one.close();
+      await waitFor(() => logger.lines.some((l) => l.msg === HOLDING), { what: 'chat-1 held' });
+      expect(ids()).toEqual(['chat-1']);
+      await waitFor(() => ids().length === 0, { what: 'chat-1 removed after the grace' });
+      expect(events).toEqual(['add chat/chat-1', 'remove chat/chat-1']);
+    },
+    30_000,
+  );
+
+  it("removes a discovered member at once when the type keeps a configured one: the cluster's members() counts", async () => {
+    const prefix = 'configured/servers';
+    const fixed = await chatServer('fixed', cleanup);
+    const { events, ids, watch } = followedCluster(prefix, { lastLeaveGraceMs: 60_000, servers: [{ id: 'fixed', address: fixed }] });
+    const registrar = new EtcdRegistrar({ client: client(), prefix });
+    const one = await registrar.register({ type: 'chat', id: 'chat-1', address: await chatServer('first', cleanup) });
+    await waitFor(() => ids().length === 2, { what: 'chat-1 a member' });
+    await one.close();
+    await waitFor(() => watch.entries().length === 0 && ids().join() === 'fixed', { timeoutMs: 10_000, what: 'chat-1 removed' });
+    expect(events).toEqual(['add chat/chat-1', 'remove chat/chat-1']);
+  });
+
+  it('keeps the held member when the watch is closed during the grace: closing stops following', async () => {
+    const prefix = 'close/servers';
+    const logger = memoryLogger();
+    const { watch, events, ids } = followedCluster(prefix, { lastLeaveGraceMs: 300, logger });
+    const registrar = new EtcdRegistrar({ client: client(), prefix });
+    const one = await registrar.register({ type: 'chat', id: 'chat-1', address: await chatServer('first', cleanup) });
+    await waitFor(() => ids().length === 1, { what: 'chat-1 a member' });
+    await one.close();
+    await waitFor(() => logger.lines.some((l) => l.msg === HOLDING), { what: 'chat-1 held' });
+    await watch.close();
+    await sleep(900); // three graces: the held member's timer has long fired
+    expect(ids()).toEqual(['chat-1']);
+    expect(events).toEqual(['add chat/chat-1']);
+  });
+
+  it('ends the wait for good when the held member comes back: it stays past the grace', async () => {
+    const events: string[] = [];
+    const rpc = createCluster({
+      codec: msgpackCodec,
+      transport,
+      types: { chat: { services: [Chat] } },
+      onMembershipChange: (event, type, m) => void events.push(`${event} ${type}/${m.id}`),
+    });
+    cleanup.push(() => rpc.$cluster.close());
+    // The in-memory backend: the leave and the join come in one turn, so the grace's length decides nothing.
+    const entry = { type: 'chat', id: 'chat-1', address: await chatServer('first', cleanup) };
+    const d = new StaticDiscovery([entry]);
+    followClusterDiscovery(rpc.$cluster, d, { lastLeaveGraceMs: 20 });
+    d.set([]);
+    d.set([entry]);
+    await sleep(100); // five graces
+    expect(rpc.$cluster.members('chat').map((m) => m.id)).toEqual(['chat-1']);
+    expect(events).toEqual(['add chat/chat-1']);
+  });
+
+  it('with lastLeaveGraceMs 0, removes the last member in the turn it leaves', async () => {
+    const rpc = createCluster({ codec: msgpackCodec, transport, types: { chat: { services: [Chat] } } });
+    cleanup.push(() => rpc.$cluster.close());
+    const d = new StaticDiscovery([{ type: 'chat', id: 'chat-1', address: await chatServer('first', cleanup) }]);
+    followClusterDiscovery(rpc.$cluster, d, { lastLeaveGraceMs: 0 });
+    d.set([]);
+    expect(rpc.$cluster.members('chat')).toEqual([]);
+  });
+
+  it('refuses a lastLeaveGraceMs no timer can hold, as followDiscovery does', () => {
+    const rpc = createCluster({ codec: msgpackCodec, transport, types: { chat: { services: [Chat] } } });
+    cleanup.push(() => rpc.$cluster.close());
+    for (const bad of [-1, Number.NaN, 2 ** 31]) {
+      expect(() => followClusterDiscovery(rpc.$cluster, new StaticDiscovery(), { lastLeaveGraceMs: bad })).toThrow(expect.objectContaining({ code: ErrorCode.InvalidArgument }));
+    }
+  });
+});
