@@ -110,8 +110,9 @@ export class CallContext implements FilterWatch {
   }
 
   /**
-   * When the client stops waiting, in ms since the epoch (the server clock's, `Date.now()` by
-   * default): the arrival time plus the time left the client sent. Undefined when the call
+   * When the client stops waiting, in the server clock's ms (`performance.now()` by default, not
+   * the epoch: compare it with `performance.now()`, or use `remainingMs()`): the arrival time plus
+   * the time left the client sent. Undefined when the call
    * came without a deadline. The server answers Timeout at it, whatever the handler does.
    */
   get deadline(): number | undefined {

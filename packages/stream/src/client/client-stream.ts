@@ -273,12 +273,14 @@ export class ClientStream implements StreamCaller {
       return notify(new RpcError(ErrorCode.Overloaded, `more than ${this.throttler.maxQueued} calls waiting on ${this.remote}`), null);
     }
     const call = new Call(wireAction, msg, blob, timeoutMs, opts.signal, notify);
+    // Before the head notes `acceptedAt`: a finer pace counts the idle time since the last tick
+    // into `elapsed`, which is not the call's and must not be taken off the time its head sends.
+    call.deadline = this.pace.deadline(timeoutMs);
     // A call the server must be able to cancel, time out or read metadata of goes with a head.
     if (opts.signal !== undefined || opts.timeoutMs !== undefined || opts.metadata !== undefined) {
       const bad = this.headed(call, opts);
       if (bad) return notify(bad, null);
     }
-    call.deadline = this.pace.deadline(timeoutMs);
     this.deadlines.add(call);
     if (opts.signal) this.watchAbort(call, opts.signal);
     if (sendNow) this.transmit(call);
@@ -585,9 +587,10 @@ export class ClientStream implements StreamCaller {
       stream.finish(refused, null);
       return stream;
     }
+    // The deadline first, as for a call: a finer pace counts the idle time since the last tick into `elapsed`.
+    if (opts.timeoutMs !== undefined) this.streamDeadlines.add(stream, this.pace.deadline(opts.timeoutMs), opts.timeoutMs);
     const acceptedAt = this.pace.elapsed;
     const remaining = (): number | undefined => (opts.timeoutMs === undefined ? undefined : opts.timeoutMs - (this.pace.elapsed - acceptedAt));
-    if (opts.timeoutMs !== undefined) this.streamDeadlines.add(stream, this.pace.deadline(opts.timeoutMs), opts.timeoutMs);
     const open = (): void => this.open(stream, wireAction, msg, blob, head, remaining());
     this.opening.set(stream, open);
     // Waiting for the answer, as a held call does: a peer that drops the hello must say so.

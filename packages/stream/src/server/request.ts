@@ -118,7 +118,7 @@ export class ServerRequest {
     return this.control !== undefined ? this.control.signal : this.owner.info.signal;
   }
 
-  /** When the client stops waiting, in the server clock's ms (`Date.now()` by default); undefined: no deadline was sent. */
+  /** When the client stops waiting, in the server clock's ms (`performance.now()` by default, not the epoch); undefined: no deadline was sent. */
   get deadline(): number | undefined {
     return this.control?.deadline;
   }
