@@ -123,6 +123,7 @@ export interface FrameConn {
 export const SMALL_PART = 1024;
 
 export interface FrameListener {
+  /** Where it is bound: of the kind asked for (a path for a path; for a host, its bound port). */
   readonly address: Address;
   close(): Promise<void>;
 }

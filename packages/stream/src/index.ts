@@ -74,6 +74,7 @@ export type { LastLeaveHoldOptions } from './pool/last-leave-grace.js';
 // ── Serving ─────────────────────────────────────────────────────────────────────────────────
 export { RpcServer } from './server/rpc-server.js';
 export type { RpcServerOptions, RpcServerStats, ServerState } from './server/rpc-server.js';
+export type { BoundAddress, HostAddress, PathAddress } from './server/bound-address.js';
 export type { Authenticate, AuthRequest, AuthGrant } from './server/authenticate.js';
 // Peers and clients on one listener, each kind under its own limits (`peers`, `clients`).
 export type { ConnKind, KindOptions, PeerOptions, PeerCandidate } from './server/conn-kind.js';

@@ -598,6 +598,88 @@ describe('auth across reconnects and options', () => {
     expect(err).toMatchObject({ code: ErrorCode.Closed, retry: 'safe' });
   });
 
+  describe('a call waiting for the window when the grant runs out', () => {
+    /** A server granting 1000 ms and refusing renewals; `long` holds its slot until released. */
+    async function windowServer(clock: ManualClock) {
+      const long = deferred<Uint8Array>();
+      const started = deferred<void>();
+      const ran: string[] = [];
+      const s = await authServer(tcp, {
+        clock,
+        authenticate: (req) => (req.renewal ? undefined : { principal: { name: 'short' }, expiresInMs: 1000 }),
+        dispatch: createRouter({ long: () => (ran.push('long'), started.resolve(), long.promise), quick: () => (ran.push('quick'), text.encode('quick')) }),
+      });
+      return { ...s, long, started, ran };
+    }
+
+    it('is not sent once its alarm closed the stream: it fails Closed, unsent, as a new call then does', async () => {
+      // The window's wait was not checked against the grant: the call went out when the long
+      // one answered, after the grant's end, and was refused "credentials expired" (never retried).
+      const clock = new ManualClock();
+      const s = await windowServer(clock);
+      const stream = await ClientStream.connect({ transport: tcp, address: s.address, credentials: 'x', clock, keepaliveMs: 0, window: 1 });
+      cleanup.push(() => stream.destroy());
+      const first = stream.call('long');
+      await s.started.promise;
+      const waiting = stream.call('quick').then(() => undefined, (e: unknown) => e);
+      expect(stream.queued).toBe(1);
+      for (let t = 0; t < 1100; t += 50) {
+        clock.advance(50); // the renewal (refused), then the grant's end here and on the server
+        await new Promise((resolve) => setTimeout(resolve, 2));
+      }
+      expect(stream.state).toBe('closing');
+      const fresh = await stream.call('quick').then(() => undefined, (e: unknown) => e);
+      s.long.resolve(text.encode('long'));
+      expect(utf8.decode((await first).msg)).toBe('long');
+      const err = await waiting;
+      expect(err).toMatchObject({ code: ErrorCode.Closed, retry: 'safe' });
+      expect(err).toMatchObject({ code: (fresh as RpcError).code, retry: (fresh as RpcError).retry });
+      expect(s.ran).toEqual(['long']);
+      await stream.closed(); // nothing left: the graceful close completes
+    });
+
+    it('is not sent when its alarm is late (the loop was blocked past the grant): it fails Closed, unsent', async () => {
+      const serverClock = new ManualClock();
+      const clientClock = new ManualClock();
+      const s = await windowServer(serverClock);
+      const stream = await ClientStream.connect({ transport: tcp, address: s.address, credentials: 'x', clock: clientClock, keepaliveMs: 0, window: 1 });
+      cleanup.push(() => stream.destroy());
+      const first = stream.call('long');
+      await s.started.promise;
+      const waiting = stream.call('quick').then(() => undefined, (e: unknown) => e);
+      serverClock.advance(1100); // the server's grant ran out
+      clientClock.stall(1100); // the client's alarm has not fired
+      s.long.resolve(text.encode('long'));
+      expect(utf8.decode((await first).msg)).toBe('long');
+      expect(await waiting).toMatchObject({ code: ErrorCode.Closed, retry: 'safe' });
+      expect(s.ran).toEqual(['long']);
+    });
+
+    it('still goes under a grant renewed meanwhile', async () => {
+      const clock = new ManualClock();
+      const long = deferred<Uint8Array>();
+      const started = deferred<void>();
+      const s = await authServer(tcp, {
+        clock,
+        authenticate: () => ({ principal: { name: 'renewed' }, expiresInMs: 1000 }),
+        dispatch: createRouter({ long: () => (started.resolve(), long.promise), quick: () => text.encode('quick') }),
+      });
+      const stream = await ClientStream.connect({ transport: tcp, address: s.address, credentials: 'x', clock, keepaliveMs: 0, window: 1 });
+      cleanup.push(() => stream.destroy());
+      const first = stream.call('long');
+      await started.promise;
+      const waiting = stream.call('quick');
+      for (let t = 0; t < 1100; t += 50) {
+        clock.advance(50); // renewed at 750: the grant now ends at 1750
+        await new Promise((resolve) => setTimeout(resolve, 2));
+      }
+      long.resolve(text.encode('long'));
+      await first;
+      expect(utf8.decode((await waiting).msg)).toBe('quick');
+      expect(stream.state).toBe('open');
+    });
+  });
+
   it('a renewal granted without expiry leaves nothing due: no renewal later', async () => {
     const clock = new ManualClock();
     const s = await authServer(tcp, {

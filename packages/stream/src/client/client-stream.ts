@@ -751,8 +751,21 @@ export class ClientStream implements StreamCaller {
 
   /** Sends waiting calls while the window has room. */
   private pump(): void {
+    // One leaving the wait past the grant's end would be refused "credentials expired" (never retried, though unrun).
+    if (this.auth !== undefined && this.throttler.queued !== 0 && this.throttler.inFlight < this.throttler.window && this.auth.ranOut()) this.refuseWaiting();
     for (let call = this.throttler.next(); call; call = this.throttler.next()) this.transmit(call);
     if (this._state === 'closing') this.endIfIdle();
+  }
+
+  /**
+   * The grant ran out (the stream is closing): the calls waiting for the window end as a new
+   * call does now, Closed and unsent, which a pool sends on a fresh connection.
+   */
+  private refuseWaiting(): void {
+    for (const call of this.throttler.drain()) {
+      this.deadlines.remove(call);
+      call.finish(new RpcError(ErrorCode.Closed, `stream to ${this.remote} is ${this._state}: its credentials' grant ran out before the call left the window's wait`, { retry: 'safe' }), null);
+    }
   }
 
   private tick(now: number): void {

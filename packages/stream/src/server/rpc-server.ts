@@ -16,6 +16,7 @@ import { resolveServerOptions, type RpcServerOptions, type ServerSettings } from
 import { ConnCensus, type KindCap } from './conn-census.js';
 import { Probations } from './probations.js';
 import type { ConnInfo } from './request.js';
+import type { BoundAddress } from './bound-address.js';
 
 export type { RpcServerOptions } from './server-options.js';
 export type ServerState = 'running' | 'closing' | 'closed';
@@ -117,13 +118,16 @@ export class RpcServer {
   }
 
   /**
-   * Starts accepting on `address` through `transport`; resolves with the bound address. A
-   * `close()` that begins meanwhile wins: the listener is closed before `close()` resolves, and
-   * this rejects with Closed.
+   * Starts accepting on `address` through `transport`; resolves with the bound address, typed
+   * by the kind asked for where the argument's type tells it (`BoundAddress`: a literal
+   * `'127.0.0.1:0'` resolves with a host and port, `'unix:/tmp/s'` with a path). A `close()`
+   * that begins meanwhile wins: the listener is closed before `close()` resolves, and this
+   * rejects with Closed.
    */
-  listen(transport: Transport, address: string | Address): Promise<Address> {
+  listen<const A extends string | Address>(transport: Transport, address: A): Promise<BoundAddress<A>> {
     if (this._state !== 'running') return Promise.reject(invalidArgument('server is closing'));
-    const listening = this.open(transport, address);
+    // Every transport binds to the kind asked for (contract: FrameListener.address).
+    const listening = this.open(transport, address) as Promise<BoundAddress<A>>;
     const done = (): void => void this.opening.delete(settled);
     const settled: Promise<void> = listening.then(done, done);
     this.opening.add(settled);
