@@ -158,6 +158,8 @@ function casesOf(name, f) {
     [`${name}: empty maps, at maxContainers`, manyOf(f, 1, (b) => f.fixmap(b, 0), { n: BUDGET - 1 })],
     [`${name}: empty maps, at maxContainers, then an ext`, manyOf(f, 1, (b) => f.fixmap(b, 0), { n: BUDGET - 3, tail: true })],
     [`${name}: empty maps, 16 MiB`, manyOf(f, 1, (b) => f.fixmap(b, 0))],
+    // Each one a value the fast path hands to the library (msgpack), or leaves the message to it (cbor).
+    [`${name}: exts (Dates), at maxContainers`, manyOf(f, 6, (b) => f.ext(b), { n: BUDGET - 1 })],
     [`${name}: maps of one 2-byte key, 1 Mi - 3, then an ext`, manyOf(f, 4, (b) => f.nil(f.str(f.fixmap(b, 1), [0x61, 0x62])), { n: BUDGET - 3, tail: true })],
     [`${name}: maps of one 2-byte key, 128 Ki (at maxMapKeys), then an ext`, manyOf(f, 4, (b) => f.nil(f.str(f.fixmap(b, 1), [0x61, 0x62])), { n: MAP_KEYS, tail: true })],
     [`${name}: chains of 98 arrays, at maxContainers`, manyOf(f, 99, chain(f, 98), { n: Math.floor(BUDGET / 98) - 1 })],

@@ -3,7 +3,6 @@ import { keyCache, MAX_KEY_BYTES } from './key-cache.js';
 import { replaceMethod, requireMethods } from './private-methods.js';
 
 type ReadHeadByte = (this: Decoder) => number;
-type Decode = (this: Decoder, bytes: Uint8Array) => unknown;
 type DecodeUtf8String = (this: Decoder, byteLength: number, headerOffset: number) => string;
 /** The library's private view of its decoder's state, for the one question the hook asks. */
 type KeyState = { stateIsMapKey(): boolean };
@@ -54,8 +53,8 @@ export const overBudget = (maxContainers: number): DecodeError =>
  * pairs count with the message around it.
  */
 export class ContainerBudget {
-  /** Containers the message being read may still make. */
-  private left = 0;
+  /** Containers the message being read may still make: set at its start (library-values.ts). */
+  left = 0;
 
   constructor(readonly maxContainers: number) {}
 
@@ -80,18 +79,6 @@ export class ContainerBudget {
         }
         if (byteLength >= MIN_COUNTED_TEXT && --budget.left < 0) throw overBudget(budget.maxContainers);
         return decodeUtf8String.call(this, byteLength, headerOffset);
-      },
-    );
-    return decoder;
-  }
-
-  /** Makes `decoder` the outermost one: each message it decodes starts with the whole budget. */
-  outermost(decoder: Decoder): Decoder {
-    const budget = this;
-    replaceMethod<Decode>(decoder, 'decode', (decode) =>
-      function (bytes) {
-        budget.left = budget.maxContainers;
-        return decode.call(this, bytes);
       },
     );
     return decoder;

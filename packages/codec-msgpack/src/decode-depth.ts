@@ -3,7 +3,6 @@ import { decoderStack, replaceMethod } from './private-methods.js';
 
 type Push = (this: unknown, size: number) => void;
 type Release = (this: unknown, state: unknown) => void;
-type Decode = (this: Decoder, bytes: Uint8Array) => unknown;
 
 /**
  * How deep the library's decoders may nest values: `maxDepth` levels, the message itself being
@@ -16,8 +15,12 @@ type Decode = (this: Decoder, bytes: Uint8Array) => unknown;
  * Set inside a Set inside a Set cannot stack maxDepth levels per payload.
  */
 export class DecodeDepth {
-  /** Arrays and maps open, in the outermost decoder and in those of the payloads within it. */
-  private open = 0;
+  /**
+   * Arrays and maps open, in the outermost decoder and in those of the payloads within it: set
+   * at the start of a message, or of a value the fast path hands over (library-values.ts). A
+   * failed decode leaves its containers counted as open.
+   */
+  open = 0;
 
   constructor(readonly maxDepth: number) {}
 
@@ -39,21 +42,6 @@ export class DecodeDepth {
       function (state) {
         release.call(this, state);
         depth.open--;
-      },
-    );
-    return decoder;
-  }
-
-  /**
-   * Makes `decoder` the outermost one: each message it decodes starts the count at 0. A failed
-   * decode leaves its containers (and those of the payloads it was in) counted as open.
-   */
-  outermost(decoder: Decoder): Decoder {
-    const depth = this;
-    replaceMethod<Decode>(decoder, 'decode', (decode) =>
-      function (bytes) {
-        depth.open = 0;
-        return decode.call(this, bytes);
       },
     );
     return decoder;

@@ -6,8 +6,9 @@
  * Integral numbers within ±(2^53-1) travel as msgpack integers and come back as numbers, larger
  * ones as bigints both ways (safe-integers.ts); extension types are opt-in. Plain values (the
  * small objects RPC calls carry) take a hand-written fast path that writes the library's exact
- * bytes and reads its exact values (fast-encode.ts, fast-decode.ts); anything else, and any
- * message the fast path does not read, goes through the library (library-coders.ts). Both
+ * bytes and reads its exact values (fast-encode.ts, fast-decode.ts); anything else goes through
+ * the library (library-coders.ts): a whole value to encode, and each value within a message
+ * that the fast decoder does not read itself (library-values.ts), the rest read once. Both
  * paths refuse values nested deeper than `maxDepth` (decode-depth.ts and encode-depth.ts for
  * the library's coders), messages of more than `maxContainers` arrays, maps and extension
  * values (container-budget.ts) and maps of more than `maxMapKeys` keys in all (map-keys.ts),

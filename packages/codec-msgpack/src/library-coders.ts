@@ -6,6 +6,7 @@ import { checkExtensionTypes, skeinExtensions, type ExtensionTypes } from './ext
 import { growArrays } from './growing-arrays.js';
 import { guardInt64 } from './int64-guard.js';
 import { libraryKeyDecoder } from './key-cache.js';
+import { LibraryValues } from './library-values.js';
 import { DEFAULT_MAX_MAP_KEYS, MapKeys } from './map-keys.js';
 import { releaseMessages } from './message-release.js';
 import { Nesting } from './nesting.js';
@@ -28,7 +29,7 @@ export const DEFAULT_MAX_DEPTH = 100;
  * @msgpack/msgpack's Encoder and Decoder, set up for Skein: the path every value the fast
  * path does not take goes through, and the reference the fast path is tested against.
  */
-export function libraryCoders(options: LibraryOptions): { encoder: Pick<Encoder, 'encode'>; decoder: Decoder } {
+export function libraryCoders(options: LibraryOptions): { encoder: Pick<Encoder, 'encode'>; decoder: Decoder; values: LibraryValues } {
   const types = checkExtensionTypes({ set: options.extensionTypes?.set ?? 0, map: options.extensionTypes?.map ?? 1 });
   const { ignoreUndefined = false, sortKeys = false, maxDepth = DEFAULT_MAX_DEPTH, maxMapKeys = DEFAULT_MAX_MAP_KEYS } = options;
   const depth = new DecodeDepth(maxDepth);
@@ -48,5 +49,6 @@ export function libraryCoders(options: LibraryOptions): { encoder: Pick<Encoder,
   // codec): the library would encode those with a copy of itself made without our changes.
   const encoders = new Nesting(() => encodeDepth.outermost(newEncoder()));
   const encoder = { encode: (value: unknown) => encoders.run((e) => e.encode(value)) };
-  return { encoder, decoder: keys.outermost(budget.outermost(depth.outermost(newDecoder()))) };
+  const values = new LibraryValues(newDecoder(), budget, keys, depth);
+  return { encoder, decoder: values.decoder, values };
 }

@@ -2,7 +2,6 @@ import { DecodeError, type Decoder } from '@msgpack/msgpack';
 import { replaceMethod } from './private-methods.js';
 
 type PushMap = (this: Decoder, size: number) => void;
-type Decode = (this: Decoder, bytes: Uint8Array) => unknown;
 
 /**
  * The default `maxMapKeys`: how many keys the maps of one message received may hold in all.
@@ -28,8 +27,8 @@ export const tooManyKeys = (maxMapKeys: number): DecodeError =>
  * payloads it reads (nesting.ts), as for maxContainers.
  */
 export class MapKeys {
-  /** Keys the message being read may still hold. */
-  private left = 0;
+  /** Keys the message being read may still hold: set at its start (library-values.ts). */
+  left = 0;
 
   constructor(readonly maxMapKeys: number) {}
 
@@ -40,18 +39,6 @@ export class MapKeys {
       function (size) {
         if ((keys.left -= size) < 0) throw tooManyKeys(keys.maxMapKeys);
         push.call(this, size);
-      },
-    );
-    return decoder;
-  }
-
-  /** Makes `decoder` the outermost one: each message it decodes starts with the whole count. */
-  outermost(decoder: Decoder): Decoder {
-    const keys = this;
-    replaceMethod<Decode>(decoder, 'decode', (decode) =>
-      function (bytes) {
-        keys.left = keys.maxMapKeys;
-        return decode.call(this, bytes);
       },
     );
     return decoder;

@@ -44,3 +44,11 @@ export function releaseMessages(decoder: Decoder): Decoder {
   );
   return decoder;
 }
+
+/** Makes `decoder` let go of the message it was reading, and of the arrays and maps it had begun (after a failed read). */
+export function letGo(decoder: Decoder): void {
+  (decoderStack(decoder) as { reset(): void }).reset();
+  const held = decoder as unknown as HeldMessage;
+  held.bytes = EMPTY_BYTES;
+  held.view = EMPTY_VIEW;
+}

@@ -1,7 +1,7 @@
 import { decodeError, encodeError, invalidArgument, plainBytes, type Codec } from '@skein/core';
 import { DEFAULT_MAX_CONTAINERS } from './container-budget.js';
 import type { ExtensionTypes } from './extensions.js';
-import { fastDecode, NOT_HANDLED } from './fast-decode.js';
+import { fastDecode } from './fast-decode.js';
 import { FastEncoder } from './fast-encode.js';
 import { DEFAULT_MAX_DEPTH, libraryCoders } from './library-coders.js';
 import { DEFAULT_MAX_MAP_KEYS } from './map-keys.js';
@@ -55,7 +55,7 @@ export function msgpack(options: MsgpackOptions = {}): Codec {
   const maxDepth = checkLimit('maxDepth', options.maxDepth ?? DEFAULT_MAX_DEPTH);
   const maxContainers = checkLimit('maxContainers', options.maxContainers ?? DEFAULT_MAX_CONTAINERS);
   const maxMapKeys = checkLimit('maxMapKeys', options.maxMapKeys ?? DEFAULT_MAX_MAP_KEYS);
-  const { encoder, decoder } = libraryCoders({ ...options, maxDepth, maxContainers, maxMapKeys });
+  const { encoder, values } = libraryCoders({ ...options, maxDepth, maxContainers, maxMapKeys });
   const fast = new FastEncoder({ ignoreUndefined: options.ignoreUndefined ?? false, sortKeys: options.sortKeys ?? false, maxDepth });
   return {
     name: 'msgpack',
@@ -68,9 +68,9 @@ export function msgpack(options: MsgpackOptions = {}): Codec {
     },
     decode(bytes: Uint8Array): unknown {
       try {
-        const plain = plainBytes(bytes);
-        const value = fastDecode(plain, maxDepth, maxContainers, maxMapKeys);
-        return value !== NOT_HANDLED ? value : decoder.decode(plain);
+        // Given the library decoder, the fast path reads the whole message: the values it does
+        // not read itself, it hands to the library one by one (library-values.ts).
+        return fastDecode(plainBytes(bytes), maxDepth, maxContainers, maxMapKeys, values);
       } catch (e) {
         throw decodeError('msgpack', e);
       }
