@@ -1,11 +1,11 @@
-import { EMPTY_BYTES, ErrorCode, RemoteError, RpcError, encodeError, guardedLogger, silentLogger, type Codec, type Logger } from '@skein/core';
+import { EMPTY_BYTES, ErrorCode, RemoteError, RpcError, encodeError, fromDownstream, guardedLogger, silentLogger, type Codec, type Logger } from '@skein/core';
 import type { Caller, CallOptions, Metadata, Reply } from '@skein/stream';
 import type { CallContext } from './context.js';
 import { inherit, type Inherited } from './inherited-options.js';
 import { callStream, streamStub } from './stream-client.js';
 import { splitBlob, withBlob } from './with-blob.js';
 import { refuseThen, type AnyMethod, type ClientArgOf, type ErrorOf, type ResultOf, type ServiceDef } from './define.js';
-import { explained, undecodableFirstReply } from './error-hints.js';
+import { explained, named, undecodableFirstReply } from './error-hints.js';
 import { callInfo, withFilters, type Filter } from './filters.js';
 import { validate } from './schema.js';
 import { ClientFilterWait, unlessStopped } from './client-filter-wait.js';
@@ -119,8 +119,10 @@ function clientMethod(service: string, name: string, m: AnyMethod, caller: Calle
   };
 
   const mapError = (err: RpcError | RemoteError): unknown => {
-    if (err instanceof RpcError) return explained(err, action, codec.name, replies.decoded);
-    if (!m.errors) return err;
+    // Named here, where every error from the wire passes: a bare `rpc_io_err` says nothing of which call failed.
+    // Marked (RpcError.downstream) whatever Caller carried it: a handler passing it on does not speak with it.
+    if (err instanceof RpcError) return named(explained(fromDownstream(err), action, codec.name, replies.decoded), action);
+    if (!m.errors) return named(err, action);
     try {
       return m.errors.decode(err.payload);
     } catch (e) {
@@ -134,7 +136,7 @@ function clientMethod(service: string, name: string, m: AnyMethod, caller: Calle
     try {
       msg = arg === undefined ? EMPTY_BYTES : codec.encode(arg);
     } catch (e) {
-      return reject(e instanceof RpcError ? e : encodeError(codec.name, e));
+      return reject(named(e instanceof RpcError ? e : encodeError(codec.name, e), action));
     }
     // The caller's own options object goes through as it is unless something must be added:
     // one object less per call on the common path. Never one that says `idempotent` (a pool
@@ -146,7 +148,7 @@ function clientMethod(service: string, name: string, m: AnyMethod, caller: Calle
       try {
         ({ opts: callOpts, release } = inherit(callOpts, o.ctx));
       } catch (e) {
-        return reject(e);
+        return reject(named(e, action));
       }
     }
     if (blob !== undefined && blob.length !== 0) callOpts = { ...callOpts, blob };
@@ -158,7 +160,7 @@ function clientMethod(service: string, name: string, m: AnyMethod, caller: Calle
         try {
           value = decodeReply(reply!);
         } catch (e) {
-          return reject(e);
+          return reject(named(e, action));
         }
         const done = m.blobs ? (v: unknown) => resolve(withBlob(v, reply!.blob)) : resolve;
         if (!m.output) return done(value);
@@ -174,7 +176,7 @@ function clientMethod(service: string, name: string, m: AnyMethod, caller: Calle
       // A Caller that throws: the call is over, and so is its link. Rejected here, not thrown:
       // after an asynchronous schema this runs in a `then`, where a throw reached nobody.
       release();
-      reject(e);
+      reject(named(e, action));
     }
   };
 
@@ -200,7 +202,8 @@ function clientMethod(service: string, name: string, m: AnyMethod, caller: Calle
     try {
       checked = validate(m.input, value, badArgument, ErrorCode.InvalidArgument);
     } catch (e) {
-      return reject(e);
+      // The schema's words are about this process's call, not the request a handler answers.
+      return reject(fromDownstream(e));
     }
     if (checked instanceof Promise) waitForSchema(checked, o, blob, resolve, reject);
     else send(checked, o, resolve, reject, blob);
@@ -214,7 +217,7 @@ function clientMethod(service: string, name: string, m: AnyMethod, caller: Calle
     try {
       begin(arg, o, resolve, reject);
     } catch (e) {
-      reject(e);
+      reject(named(e, action));
     }
     return promise;
   };
@@ -232,7 +235,7 @@ function clientMethod(service: string, name: string, m: AnyMethod, caller: Calle
       try {
         inherited = streamOptions(o);
       } catch (e) {
-        return Promise.reject(e);
+        return Promise.reject(named(e, action));
       }
       return callStream(stub, caller, arg, inherited.opts, inherited.release);
     };

@@ -1,4 +1,4 @@
-import { ErrorCode, RpcError } from '@skein/core';
+import { ErrorCode, RemoteError, RpcError } from '@skein/core';
 
 // What a typed client adds to an error it gets: the method it called, which a bare
 // razor-compatible answer cannot carry, and the likely cause where there is one.
@@ -36,5 +36,23 @@ export function undecodableFirstReply(action: string, codec: string, e: unknown)
     { cause: e },
   );
 }
+
+/**
+ * A built-in error (or an undeclared remote one) as a stub raises it: with the method in front of its message
+ * (`Calculator.add: rpc_io_err`), so that a log line says which call failed. A new error, with
+ * the same code, retry and cause: the one given may be shared (a pool fails every call waiting
+ * for a connection with one refusal), so it is never changed. Made on failure only. Anything
+ * else (the method's own errors, a filter's), and an error naming the method already, is
+ * returned as it is.
+ */
+export function named(err: unknown, action: string): unknown {
+  if (err instanceof RemoteError) return Object.assign(new RemoteError(err.payload), { message: `${action}: ${err.message}` });
+  if (!(err instanceof RpcError) || namesAction(err.message, action)) return err;
+  // Its own fields copied over (code, retry, and any other a client set on it): only the message differs.
+  return Object.assign(new RpcError(err.code, `${action}: ${err.message}`, { cause: err.cause, retry: err.retry }), err);
+}
+
+const namesAction = (message: string, action: string): boolean => message.startsWith(action) && message.charCodeAt(action.length) === COLON;
+const COLON = 0x3a;
 
 const withMessage = (err: RpcError, message: string): RpcError => new RpcError(err.code, message, { cause: err, retry: err.retry });

@@ -1,5 +1,5 @@
 import { EMPTY_BYTES, ErrorCode, RpcError, consoleLogger, guardedLogger, invalidArgument, type Codec, type Logger } from '@skein/core';
-import { actionName, crashDetail, handlerErrorDetail, refusalDetail, speaksToCaller, type Dispatch, type ServerRequest } from '@skein/stream';
+import { WithheldLog, actionName, crashDetail, handlerErrorDetail, refusalDetail, speaksToCaller, type Dispatch, type ServerRequest, type WithheldLogOptions } from '@skein/stream';
 import { CallContext } from './context.js';
 import type { AnyMethod, ArgOf, HandlerResultOf, ServiceDef } from './define.js';
 import { callInfo, withFilters, type CallInfo, type Filter } from './filters.js';
@@ -43,6 +43,12 @@ export interface ServiceDispatchOptions {
    * read a detailed error string as a custom error).
    */
   exposeInternalErrors?: boolean;
+  /**
+   * How the warn lines for failed calls whose words stay on the server are rate-limited: per
+   * method and code, the first is logged whole, then one line per `intervalMs` (default 10 000)
+   * counts the rest, for an outage fails every call alike (see `WithheldLog`).
+   */
+  withheldLog?: WithheldLogOptions;
   /**
    * Abort `ctx.signal` and answer Timeout when a handler runs longer (counted from the argument's
    * arrival: an asynchronous input schema that hangs is timed out too). Checked once a second.
@@ -127,6 +133,7 @@ class Runner {
   /** The dispatch's own lines: never throws, so that a line it cannot write never stops an answer. */
   private readonly log: Logger;
   private readonly expose: boolean;
+  private readonly withheld: WithheldLog;
   private readonly sweep: TimeoutSweep | undefined;
   /** Streams' own: the unary sweep when the bounds are the same. */
   private readonly streamSweep: TimeoutSweep | undefined;
@@ -138,6 +145,7 @@ class Runner {
     this.logger = opts.logger ?? consoleLogger('warn', 'skein');
     this.log = guardedLogger(this.logger);
     this.expose = opts.exposeInternalErrors ?? false;
+    this.withheld = new WithheldLog(this.log, opts.withheldLog);
     checkTimeout('handlerTimeoutMs', opts.handlerTimeoutMs, 'off');
     checkTimeout('streamTimeoutMs', opts.streamTimeoutMs, 'unbounded');
     this.sweep = opts.handlerTimeoutMs ? new TimeoutSweep(opts.handlerTimeoutMs, timeOut) : undefined;
@@ -344,12 +352,12 @@ class Runner {
     if (err instanceof RpcError) {
       if (err.code === ErrorCode.Internal || err.code === ErrorCode.Encode) {
         this.log.error({ action, peer: req.conn.remote, err }, `${action} failed`);
-      } else if (!req.isAnswered && !speaksToCaller(err.code, started ? 'handler' : 'filter') && (started || !isOwnRefusal(err))) {
+      } else if (!req.isAnswered && !speaksToCaller(err, started ? 'handler' : 'filter') && (started || !isOwnRefusal(err))) {
         // A downstream's error passed on (Unreachable, IO, Overloaded...): its caller gets the
         // code alone, so its words (why, which server) are kept here, or nobody sees them. A
         // `before` filter's too (an auth or quota service down), but for its own "not run"
         // refusal (a load shedder's Overloaded): one line per shed call would flood the log.
-        this.log.warn({ action, peer: req.conn.remote, err }, `${action} failed with ${err.codeName}`);
+        this.withheld.warn(action, err, { action, peer: req.conn.remote, err });
       }
       if (started) return void req.fail(err, handlerErrorDetail(err, action, this.expose));
       // Refused before the handler started: without a detail, bare ('' says so), the server's own word.

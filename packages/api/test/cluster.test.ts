@@ -71,7 +71,7 @@ describe('cluster client', () => {
     const { rpc } = await threeAreas();
     await expect(rpc.area.Area.whoami(undefined, { route: 'area-9' })).rejects.toMatchObject({
       code: ErrorCode.InvalidArgument,
-      message: "no server 'area-9' of type 'area'",
+      message: "Area.whoami: no server 'area-9' of type 'area'",
     });
     await expect(rpc.area.$to('nobody').Area.whoami()).rejects.toMatchObject({ code: ErrorCode.InvalidArgument });
   });
@@ -206,7 +206,7 @@ describe('cluster client', () => {
     await expect(rpc.area.Area.whoami(undefined, { route: 'room-1' })).rejects.toMatchObject({
       code: ErrorCode.Unreachable,
       retry: 'safe',
-      message: "no servers of type 'area'",
+      message: "Area.whoami: no servers of type 'area'",
     });
     expect(routed).toEqual([]); // never asked to pick from nothing
     // Once one joins, the route function picks again.
@@ -331,11 +331,11 @@ describe('cluster streams', () => {
       if (key === 'throw') throw new Error('bad key');
       return key;
     });
-    await expect(drain(rpc.feed.Feed.count(1, { route: 'f9' }))).rejects.toMatchObject({ code: ErrorCode.InvalidArgument, message: "no server 'f9' of type 'feed'" });
-    await expect(rpc.feed.$to('nobody').Feed.sum(of([1]))).rejects.toMatchObject({ code: ErrorCode.InvalidArgument, message: "no server 'nobody' of type 'feed'" });
+    await expect(drain(rpc.feed.Feed.count(1, { route: 'f9' }))).rejects.toMatchObject({ code: ErrorCode.InvalidArgument, message: "Feed.count: no server 'f9' of type 'feed'" });
+    await expect(rpc.feed.$to('nobody').Feed.sum(of([1]))).rejects.toMatchObject({ code: ErrorCode.InvalidArgument, message: "Feed.sum: no server 'nobody' of type 'feed'" });
     await expect(drain(rpc.feed.Feed.echo(of(['x']), { route: 'throw' }))).rejects.toMatchObject({
       code: ErrorCode.InvalidArgument,
-      message: "route function of 'feed' threw: Error: bad key",
+      message: "Feed.echo: route function of 'feed' threw: Error: bad key",
     });
     expect(f1.opened).toEqual([]);
   });

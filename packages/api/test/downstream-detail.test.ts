@@ -71,7 +71,8 @@ describe("createServiceDispatch: a handler's downstream error keeps B's words on
     const down = await downB();
     const err = await callThroughA(down.work, true);
     expect(err).toMatchObject({ code: ErrorCode.Overloaded, retry: 'idempotent' });
-    expect(err.message).toBe(`Front.op: more than 1 calls waiting for a connection to ${down.address}`);
+    // A's stub named the call it made: B's words, and which call got them.
+    expect(err.message).toBe(`Front.op: Down.work: more than 1 calls waiting for a connection to ${down.address}`);
   });
 
   // A server filter's call of its own that may have run (a quota service, Overloaded with a detail
@@ -87,7 +88,7 @@ describe("createServiceDispatch: a handler's downstream error keeps B's words on
     const err = await callThroughA(async () => void runs++, exposeInternalErrors, [takeQuota]);
     expect(runs).toBe(0);
     expect(err).toMatchObject({ code: ErrorCode.Overloaded, retry: 'idempotent' });
-    if (exposeInternalErrors) expect(err.message).toBe('store redis-7.internal:6379 overloaded');
+    if (exposeInternalErrors) expect(err.message).toBe('Front.op: store redis-7.internal:6379 overloaded');
     else expect(err.message).toBe('Front.op: rpc_overloaded');
   });
 });
@@ -117,7 +118,7 @@ describe("createServiceDispatch: a before filter's downstream error of another c
   it("a filter's Unauthenticated keeps its words for the caller (its verdict on the caller's credentials); a handler's does not (about its own calls)", async () => {
     const deny: Filter = { before: () => Promise.reject(new RpcError(ErrorCode.Unauthenticated, 'token expired at 12:00')) };
     const fromFilter = await callThroughA(async () => undefined, false, [deny]);
-    expect(fromFilter).toMatchObject({ code: ErrorCode.Unauthenticated, message: 'token expired at 12:00' });
+    expect(fromFilter).toMatchObject({ code: ErrorCode.Unauthenticated, message: 'Front.op: token expired at 12:00' });
     const fromHandler = await callThroughA(() => Promise.reject(new RpcError(ErrorCode.Unauthenticated, 'session ended')), false);
     expect(fromHandler).toMatchObject({ code: ErrorCode.Unauthenticated, message: 'Front.op: rpc_unauthenticated' });
   });

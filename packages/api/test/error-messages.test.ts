@@ -1,9 +1,11 @@
 import { cborCodec } from '@skein/codec-cbor';
 import { msgpackCodec } from '@skein/codec-msgpack';
-import { ErrorCode, silentLogger } from '@skein/core';
+import { ErrorCode, RemoteError, RpcError, codeErrors, silentLogger } from '@skein/core';
+import { startProcess } from '@skein/test-utils';
+import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { ClientStream, RpcServer, createRouter } from '@skein/stream';
-import { createClient, implement, method, service } from '../src/index.js';
+import { ClientStream, ConnPool, RpcServer, createRouter } from '@skein/stream';
+import { createClient, createServiceDispatch, implement, method, serverStream, service, type Filter } from '../src/index.js';
 import { memoryLogger, serve, transport } from './harness.js';
 
 // Errors that say what happened: which method, and the likely cause.
@@ -117,5 +119,130 @@ describe('a reply that does not decode', () => {
       code: ErrorCode.Decode,
       message: 'Svc.echo: the server could not decode the argument (rpc_decode), and no reply to this client has decoded yet: does the server use msgpack too?',
     });
+  });
+});
+
+describe('every error a stub raises names the method, code, retry and cause unchanged', () => {
+  const Calc = service('Calc', {
+    add: method<{ a: number; b: number }, number>(),
+    hang: method<void, void>(),
+    ticks: serverStream<void, number>(),
+  });
+  const calcImpl = implement(Calc, {
+    add: ({ a, b }) => a + b,
+    hang: () => new Promise<never>(() => {}),
+    async *ticks() {
+      yield 1;
+    },
+  });
+  /** What the server's load shedder says to a call it refuses unrun: a bare `rpc_overloaded`. */
+  const shedAll: Filter = {
+    name: 'shed-all',
+    before() {
+      throw new RpcError(ErrorCode.Overloaded);
+    },
+  };
+  const fail = (p: Promise<unknown>): Promise<RpcError> => p.then(() => Promise.reject(new Error('resolved')), (e: RpcError) => e);
+  const same = (err: RpcError, raw: RpcError, action: string) => {
+    expect(err).toBeInstanceOf(RpcError);
+    expect({ code: err.code, retry: err.retry, message: err.message }).toEqual({ code: raw.code, retry: raw.retry, message: `${action}: ${raw.message}` });
+    expect(err.cause).toBe(raw.cause);
+  };
+
+  it('IO: the server killed mid-call', async () => {
+    const proc = startProcess(process.execPath, [fileURLToPath(new URL('./fixtures/hang-server.mjs', import.meta.url))]);
+    cleanup.push(() => (proc.kill('SIGKILL'), proc.exited));
+    const [, port] = await proc.waitForLine(/listening (\d+)/);
+    const stream = await ClientStream.connect({ transport, address: `127.0.0.1:${port}`, keepaliveMs: 0, window: 2 });
+    cleanup.push(() => stream.destroy());
+    const calc = createClient(Calc, stream, { codec: msgpackCodec });
+    const typed = fail(calc.add({ a: 1, b: 2 }));
+    const raw = fail(stream.call('Calc.add', msgpackCodec.encode({ a: 1, b: 2 })));
+    const unsent = fail(calc.add({ a: 1, b: 2 })); // waits for the window: never sent, so safe to retry (IO's default is idempotent)
+    await proc.waitForLine(/started/);
+    proc.kill('SIGKILL');
+    const err = await typed;
+    expect(err.code).toBe(ErrorCode.IO);
+    expect(err.message).toMatch(/^Calc\.add: connection to 127\.0\.0\.1:\d+ lost/);
+    same(err, await raw, 'Calc.add'); // the same cause: the one that ended the connection
+    expect(err.cause).toBeInstanceOf(Error);
+    expect(await unsent).toMatchObject({ code: ErrorCode.IO, retry: 'safe', message: expect.stringMatching(/^Calc\.add: connection to .* lost before the call was sent$/) });
+  });
+
+  it('Timeout: no reply in time', async () => {
+    const s = await serve({ codec: msgpackCodec, services: [calcImpl], logger: silentLogger });
+    cleanup.push(() => s.close());
+    // The stream's own bound, which the server is not told: the client alone times the calls out.
+    const stream = await ClientStream.connect({ transport, address: s.address, keepaliveMs: 0, timeoutMs: 100, tickMs: 20 });
+    cleanup.push(() => stream.destroy());
+    const err = await fail(createClient(Calc, stream, { codec: msgpackCodec }).hang());
+    const raw = await fail(stream.call('Calc.hang'));
+    expect(err.code).toBe(ErrorCode.Timeout);
+    expect(err.message).toMatch(/^Calc\.hang: no reply from 127\.0\.0\.1:\d+ within 100 ms$/);
+    same(err, raw, 'Calc.hang');
+  });
+
+  it('Overloaded: refused unrun by the server, bare on the wire (safe to retry, as it was)', async () => {
+    const s = await serve({ codec: msgpackCodec, services: [calcImpl], logger: silentLogger, filters: [shedAll] });
+    cleanup.push(() => s.close());
+    const calc = createClient(Calc, s.stream, { codec: msgpackCodec });
+    const err = await fail(calc.add({ a: 1, b: 2 }));
+    const raw = await fail(s.stream.call('Calc.add', msgpackCodec.encode({ a: 1, b: 2 })));
+    expect(raw.message).toBe('rpc_overloaded');
+    expect(err).toMatchObject({ code: ErrorCode.Overloaded, retry: 'safe', message: 'Calc.add: rpc_overloaded' });
+    same(err, raw, 'Calc.add');
+    expect('cause' in err).toBe(false);
+    // A streaming method's too, and its `.result()` form.
+    const read = async (): Promise<void> => {
+      for await (const _ of await calc.ticks());
+    };
+    expect(await fail(read())).toMatchObject({ code: ErrorCode.Overloaded, retry: 'safe', message: 'Calc.ticks: rpc_overloaded' });
+    expect(await calc.add.result({ a: 1, b: 2 })).toMatchObject({ ok: false, error: { message: 'Calc.add: rpc_overloaded' } });
+  });
+
+  it('Overloaded: more calls waiting on the stream than it takes, each named for its own method', async () => {
+    const s = await serve({ codec: msgpackCodec, services: [calcImpl], logger: silentLogger });
+    cleanup.push(() => s.close());
+    const stream = await ClientStream.connect({ transport, address: s.address, keepaliveMs: 0, window: 1, maxQueued: 1 });
+    cleanup.push(() => stream.destroy());
+    const calc = createClient(Calc, stream, { codec: msgpackCodec });
+    void calc.hang().catch(() => {}); // holds the window
+    void calc.hang().catch(() => {}); // waits
+    const err = await fail(calc.add({ a: 1, b: 2 }));
+    const raw = await fail(stream.call('Calc.add'));
+    expect(err.message).toMatch(/^Calc\.add: more than 1 calls waiting on /);
+    same(err, raw, 'Calc.add');
+  });
+
+  it('one error shared by several waiting calls (a pool failing them with one refusal) is named once for each, never changed', async () => {
+    const server = new RpcServer({ dispatch: createServiceDispatch({ codec: msgpackCodec, services: [calcImpl], logger: silentLogger }), authenticate: () => undefined });
+    const a = await server.listen(transport, '127.0.0.1:0');
+    cleanup.push(() => server.close());
+    const pool = new ConnPool({ transport, address: `127.0.0.1:${'port' in a ? a.port : 0}`, stream: { credentials: 'wrong', keepaliveMs: 0 } });
+    cleanup.push(() => pool.destroy());
+    const calc = createClient(Calc, pool, { codec: msgpackCodec });
+    const [add, hang] = await Promise.all([fail(calc.add({ a: 1, b: 2 })), fail(calc.hang())]);
+    expect(add.message).toBe('Calc.add: credentials refused');
+    expect(hang.message).toBe('Calc.hang: credentials refused');
+    expect(add.code).toBe(ErrorCode.Unauthenticated);
+  });
+
+  it('an undeclared custom error (a RemoteError) too, payload kept; a declared one is the method\'s own, as it was', async () => {
+    class Refused extends Error {}
+    const Declared = service('Calc', { add: method<{ a: number; b: number }, number>().throws(codeErrors({ 7: Refused })) });
+    const s = await serve({ codec: msgpackCodec, services: [implement(Declared, { add: () => Promise.reject(new Refused('no')) })], logger: silentLogger });
+    cleanup.push(() => s.close());
+    const err = await createClient(Calc, s.stream, { codec: msgpackCodec }).add({ a: 1, b: 2 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RemoteError);
+    expect(err).toMatchObject({ payload: 7, message: 'Calc.add: remote error 7' });
+    const own = await createClient(Declared, s.stream, { codec: msgpackCodec }).add({ a: 1, b: 2 }).catch((e: unknown) => e);
+    expect(own).toBeInstanceOf(Refused);
+    expect((own as Error).message).toBe('');
+  });
+
+  it('names an error once: one that names the method already keeps its message', async () => {
+    const { stream } = await setup();
+    const err = await fail(createClient(NewerSvc, stream, { codec: msgpackCodec }).added());
+    expect(err.message).toBe('Svc.added: no such method on the server (rpc_method_notfound)');
   });
 });

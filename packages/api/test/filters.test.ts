@@ -108,7 +108,7 @@ describe('filters', () => {
       after: () => void log.push('refuse.after'),
     };
     const { svc } = await setup([tracer('s1', log), refuse]);
-    await expect(svc.echo(1)).rejects.toMatchObject({ code: ErrorCode.Unauthenticated, message: 'who are you?' });
+    await expect(svc.echo(1)).rejects.toMatchObject({ code: ErrorCode.Unauthenticated, message: 'Svc.echo: who are you?' });
     expect(executed).toBe(0);
     expect(log).toEqual(['s1.before', 's1.after']);
   });
@@ -126,7 +126,7 @@ describe('filters', () => {
     });
     const check: Filter = { before: (info) => thenable(info.arg === 13), after: () => void log.push('check.after') };
     const { svc } = await setup([check, tracer('s2', log)]);
-    await expect(svc.echo(13)).rejects.toMatchObject({ code: ErrorCode.PermissionDenied, message: 'not yours' });
+    await expect(svc.echo(13)).rejects.toMatchObject({ code: ErrorCode.PermissionDenied, message: 'Svc.echo: not yours' });
     expect(executed).toBe(0);
     expect(log).toEqual([]);
     expect(await svc.echo(7)).toBe(7);
@@ -178,7 +178,7 @@ describe('overload shedding', () => {
     expect(ok.length).toBe(executed);
     expect(errors.length).toBe(20 - executed);
     // Refused before the handler ran: sent bare, the one form a client reads as safe to retry elsewhere.
-    for (const e of errors) expect(e).toMatchObject({ code: ErrorCode.Overloaded, retry: 'safe', message: 'rpc_overloaded' });
+    for (const e of errors) expect(e).toMatchObject({ code: ErrorCode.Overloaded, retry: 'safe', message: 'Svc.busy: rpc_overloaded' });
     // Once the loop is free again, calls are served.
     await new Promise((r) => setTimeout(r, 100));
     expect(await svc.echo(3)).toBe(3);

@@ -7,6 +7,12 @@ export interface RpcErrorOptions {
    * Overloaded that came from its handler (not its own refusal) is `idempotent`.
    */
   retry?: RetryPolicy;
+  /**
+   * A downstream's error (see `RpcError.downstream`). Default: the `cause`'s, when it is an
+   * RpcError: a copy made to add words (a stub naming its method, a failover counting its
+   * tries) is still the downstream's. `false` makes a copy this process's own verdict.
+   */
+  downstream?: boolean;
 }
 
 /** A built-in error: raised locally (timeouts, lost connections) or received from the peer. */
@@ -14,12 +20,22 @@ export class RpcError extends Error {
   override readonly name = 'RpcError';
   readonly code: ErrorCode;
   readonly retry: RetryPolicy;
+  /**
+   * True when a Skein client gave this error to this process about a call it made: a remote's
+   * answer, or its own machinery's failure (a timeout, a pool's refusal naming an address).
+   * Its words are about that call, not about the request this process is answering, so a
+   * server that a handler passes it on through withholds them (`speaksToCaller`). Set by the
+   * clients (`fromDownstream`); kept by copies that name it as their `cause`.
+   */
+  readonly downstream: boolean;
 
   constructor(code: ErrorCode, message?: string, options: RpcErrorOptions = {}) {
     const meta = CODE_INFO[code];
     super(message ?? meta.wire, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.retry = options.retry ?? meta.retry;
+    // Always written, so every RpcError has one shape; read from the cause only on a copy.
+    this.downstream = options.downstream ?? (options.cause instanceof RpcError && options.cause.downstream);
   }
 
   /** The code's name: `'Timeout'`, `'Overloaded'`, ... */
@@ -40,6 +56,16 @@ export class RpcError extends Error {
   static is(err: unknown, code?: ErrorCode): err is RpcError {
     return err instanceof RpcError && (code === undefined || err.code === code);
   }
+}
+
+/**
+ * Marks an error a Skein client hands its user as a downstream's (`RpcError.downstream`) and
+ * returns it; anything else (a RemoteError, null) as it is. In place, never a copy: it runs on
+ * failures only, and a refusal shared by many calls is every one of those calls' downstream's.
+ */
+export function fromDownstream<E>(err: E): E {
+  if (err instanceof RpcError && !err.downstream) (err as { downstream: boolean }).downstream = true;
+  return err;
 }
 
 export const rpcError = (code: ErrorCode, message?: string, options?: RpcErrorOptions): RpcError =>

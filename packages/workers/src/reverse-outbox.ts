@@ -1,4 +1,4 @@
-import { EMPTY_BYTES, RemoteError, RpcError, invalidArgument, type ErrorCode, type ErrorPayload, type RetryPolicy } from '@skein/core';
+import { EMPTY_BYTES, RemoteError, RpcError, fromDownstream, invalidArgument, type ErrorCode, type ErrorPayload, type RetryPolicy } from '@skein/core';
 import type { CallOptions, Metadata, Notify, Reply } from '@skein/stream';
 import type { ReverseAnswersMessage, ReverseCallOpts, ReverseCallsMessage } from './messages.js';
 import { unpackReplies, type ReplySink } from './reply-batch.js';
@@ -49,9 +49,10 @@ export class ReverseOutbox implements ReplySink {
   send(caller: ReverseTarget, action: string | number, msg: Uint8Array, opts: CallOptions, notify: Notify): void {
     const blob = opts.blob ?? EMPTY_BYTES;
     const refused = refusal(action, msg, blob, opts);
-    if (refused !== undefined) return notify(refused, null);
+    // Every outcome of a reverse call is the client's, or about this call (see RpcError.downstream).
+    if (refused !== undefined) return notify(fromDownstream(refused), null);
     const metadata = opts.metadata === undefined ? undefined : plainMetadata(opts.metadata);
-    if (metadata === null) return notify(invalidArgument('metadata must be an object of string values'), null);
+    if (metadata === null) return notify(fromDownstream(invalidArgument('metadata must be an object of string values')), null);
     const id = this.newId();
     const p: Pending = { notify, caller };
     this.pending.set(id, p);
@@ -102,6 +103,9 @@ export class ReverseOutbox implements ReplySink {
 
   private tell(p: Pending | undefined, err: RpcError | RemoteError | null, reply: Reply | null): void {
     if (p === undefined) return;
+    // Rebuilt here from code and words, the main thread's mark is not sent across: it needs no
+    // bit, for every reverse call's failure is a downstream's (the client's, or about the call).
+    if (err !== null) fromDownstream(err);
     try {
       p.notify(err, reply);
     } catch (e) {

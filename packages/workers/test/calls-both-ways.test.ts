@@ -142,7 +142,7 @@ describe("a worker handler's ctx.caller (calls both ways)", () => {
       return portless(await back.timed({ timeoutMs: 200, withCtx: false }, { timeoutMs: 60_000 }));
     };
     const expected = await run(inProcess());
-    expect(expected).toEqual({ code: 'Timeout', retry: 'idempotent', message: 'no answer from 127.0.0.1:PORT to a reverse call within 200 ms' });
+    expect(expected).toEqual({ code: 'Timeout', retry: 'idempotent', message: 'Peer.hang: no answer from 127.0.0.1:PORT to a reverse call within 200 ms' });
     expect(await run(await pool())).toEqual(expected);
   });
 
@@ -169,7 +169,7 @@ describe("a worker handler's ctx.caller (calls both ways)", () => {
       await waitFor(() => reverse!.inFlight === 1 && reverse!.queued === 1);
       ac.abort();
       expect(await call).toMatchObject({ code: 'Cancelled' });
-      expect(JSON.parse(await heardB)).toEqual({ code: 'Cancelled', retry: 'never', message: 'call cancelled by its AbortSignal' });
+      expect(JSON.parse(await heardB)).toEqual({ code: 'Cancelled', retry: 'never', message: 'Peer.hang: call cancelled by its AbortSignal' });
       expect(reverse!.queued).toBe(0);
       const heardA = nextEvent('a ');
       await waitFor(() => peer.hung.length === 1);
@@ -189,7 +189,7 @@ describe("a worker handler's ctx.caller (calls both ways)", () => {
       return portless(JSON.parse(await heard));
     };
     const expected = await run(inProcess());
-    expect(expected).toEqual({ code: 'IO', retry: 'safe', message: 'connection from 127.0.0.1:PORT is closed: reverse call not sent' });
+    expect(expected).toEqual({ code: 'IO', retry: 'safe', message: 'Peer.greet: connection from 127.0.0.1:PORT is closed: reverse call not sent' });
     const p = await pool();
     expect(await run(p)).toEqual(expected);
     // The pool keeps no closed connection.
@@ -227,7 +227,7 @@ describe("a worker handler's ctx.caller (calls both ways)", () => {
       return portless(await crowd);
     };
     const expected = await run(inProcess());
-    expect(expected).toEqual([{ ok: 'h0' }, { ok: 'h1' }, { code: 'Overloaded', retry: 'safe', message: 'more than 1 reverse calls waiting on 127.0.0.1:PORT' }]);
+    expect(expected).toEqual([{ ok: 'h0' }, { ok: 'h1' }, { code: 'Overloaded', retry: 'safe', message: 'Peer.hang: more than 1 reverse calls waiting on 127.0.0.1:PORT' }]);
     expect(await run(await pool())).toEqual(expected);
   });
 

@@ -42,7 +42,7 @@ describe('WorkerPool: a module that never finishes loading', () => {
     expect(await outcome(s.calc.crash())).toMatchObject({ code: 'IO', retry: 'idempotent' });
     // Queued for the replacement, which never loads.
     const waiting = outcome(s.calc.add({ a: 1, b: 2 }));
-    expect(await within(waiting, NET, 'the waiting call')).toEqual({ code: 'Closed', retry: 'safe', message: 'rpc_closed' });
+    expect(await within(waiting, NET, 'the waiting call')).toEqual({ code: 'Closed', retry: 'safe', message: 'Calc.add: rpc_closed' });
     expect(logger.lines.filter((l) => l.level === 'error').map((l) => l.msg)).toEqual([
       'worker 0 exited with code 7; the 1 calls it held failed (they may have run); replaced',
       `worker 0 did not load its module within ${LOADS_MS} ms; the 0 calls it held failed (they may have run); not replaced`,

@@ -188,7 +188,7 @@ describe('WorkerPool', () => {
 
   it('without exposeInternalErrors a crash still reads as IO, may have run', async () => {
     const { calc } = await poolServer({ workers: 1 });
-    expect(await outcome(calc.crash())).toEqual({ code: 'IO', retry: 'idempotent', message: 'rpc_io_err' });
+    expect(await outcome(calc.crash())).toEqual({ code: 'IO', retry: 'idempotent', message: 'Calc.crash: rpc_io_err' });
   });
 
   it.each(['reject-new', 'shed-oldest'] as const)('a full queue answers Overloaded, unrun (%s)', async (whenFull) => {
@@ -198,7 +198,7 @@ describe('WorkerPool', () => {
     await waitFor(() => pool.stats().inFlight === 1 && pool.stats().queued === 2);
     openGate();
     const r = await results;
-    const overloaded = { code: 'Overloaded', retry: 'safe', message: 'rpc_overloaded' };
+    const overloaded = { code: 'Overloaded', retry: 'safe', message: 'Calc.hold: rpc_overloaded' };
     // reject-new keeps the first three; shed-oldest keeps the one the worker held and the last two.
     const kept = whenFull === 'reject-new' ? [0, 1, 2] : [0, 8, 9];
     expect(r).toEqual(r.map((_, i) => (kept.includes(i) ? { ok: i } : overloaded)));
@@ -210,7 +210,7 @@ describe('WorkerPool', () => {
     await waitFor(() => pool.stats().inFlight === 8 && pool.stats().queued === 12);
     const closed = pool.close();
     expect(pool.state).toBe('closing');
-    expect(await outcome(calc.add({ a: 1, b: 1 }))).toEqual({ code: 'Closed', retry: 'safe', message: 'rpc_closed' });
+    expect(await outcome(calc.add({ a: 1, b: 1 }))).toEqual({ code: 'Closed', retry: 'safe', message: 'Calc.add: rpc_closed' });
     openGate();
     expect(await held).toEqual(Array.from({ length: 20 }, (_, i) => i));
     await closed;
@@ -238,7 +238,7 @@ describe('WorkerPool', () => {
     await waitFor(() => pool.stats().inFlight === 2 && pool.stats().queued === 1);
     await pool.destroy();
     const ended = { code: 'IO', retry: 'idempotent', message: 'Calc.hold: worker 0 was ended by destroy() while holding this call; the handler may have run' };
-    expect(await results).toEqual([ended, ended, { code: 'Closed', retry: 'safe', message: 'rpc_closed' }]);
+    expect(await results).toEqual([ended, ended, { code: 'Closed', retry: 'safe', message: 'Calc.hold: rpc_closed' }]);
     // Ended on purpose: no crash, nothing logged as one.
     expect(pool.stats().crashes).toBe(0);
     expect(logger.lines.filter((l) => l.level === 'error')).toEqual([]);

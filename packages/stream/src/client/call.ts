@@ -1,4 +1,4 @@
-import { EMPTY_BYTES, ErrorCode, RpcError, type RemoteError } from '@skein/core';
+import { EMPTY_BYTES, ErrorCode, RpcError, fromDownstream, type RemoteError } from '@skein/core';
 
 /** A successful reply: the structured message and the blob, either may be empty. */
 export interface Reply {
@@ -60,6 +60,9 @@ export class Call {
     if (this.done) return;
     this.done = true;
     if (this.onAbort) this.signal!.removeEventListener('abort', this.onAbort);
+    // Whatever ends it (the peer's answer, a timeout, a lost connection) is about this call, not
+    // about a request its caller may be answering: a handler that passes it on does not speak with it.
+    if (err !== null) fromDownstream(err);
     this.notify(err, reply);
   }
 }

@@ -1,3 +1,4 @@
+import { fromDownstream } from '@skein/core';
 import type { Notify, Reply } from './call.js';
 import type { CallOptions } from './call-options.js';
 import type { StreamCall } from './stream-call.js';
@@ -24,9 +25,17 @@ export interface StreamCaller extends Caller {
   openStream(action: string | number, msg?: Uint8Array, opts?: CallOptions): StreamCall;
 }
 
-/** The promise form, written once for every carrier: `call` is `send` with a promise around it. */
+/**
+ * The promise form, written once for every carrier: `call` is `send` with a promise around it.
+ * Its failures are a downstream's (`fromDownstream`), a carrier's own refusals too (a pool's
+ * picker naming an address): a handler that passes one on does not speak to its caller with it.
+ */
 export function promised(carrier: Caller, action: string | number, msg: Uint8Array, opts: CallOptions): Promise<Reply> {
   return new Promise((resolve, reject) => {
-    carrier.send(action, msg, opts, (err, reply) => (err ? reject(err) : resolve(reply!)));
+    try {
+      carrier.send(action, msg, opts, (err, reply) => (err ? reject(fromDownstream(err)) : resolve(reply!)));
+    } catch (err) {
+      reject(fromDownstream(err));
+    }
   });
 }

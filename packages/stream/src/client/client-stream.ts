@@ -6,6 +6,7 @@ import {
   RpcError,
   SMALL_PART,
   connectTimerMs,
+  fromDownstream,
   takeBytes,
   invalidArgument,
   parseAddress,
@@ -262,7 +263,8 @@ export class ClientStream implements StreamCaller {
       wireAction = this.checkCall(action, msg, blob);
       timeoutMs = boundMs ?? callTimeout(opts.timeoutMs, this.defaultTimeoutMs);
     } catch (err) {
-      return notify(err as RpcError, null);
+      // About this call (its action, size, timeout), not a request a handler answers (RpcError.downstream).
+      return notify(fromDownstream(err as RpcError), null);
     }
     // The grant's end is checked here too, not only when its alarm fires (late, after a long synchronous burst): closing, the call fails Closed, unsent.
     this.auth?.ranOut();
@@ -279,7 +281,7 @@ export class ClientStream implements StreamCaller {
     // A call the server must be able to cancel, time out or read metadata of goes with a head.
     if (opts.signal !== undefined || opts.timeoutMs !== undefined || opts.metadata !== undefined) {
       const bad = this.headed(call, opts);
-      if (bad) return notify(bad, null);
+      if (bad) return notify(fromDownstream(bad), null);
     }
     this.deadlines.add(call);
     if (opts.signal) this.watchAbort(call, opts.signal);

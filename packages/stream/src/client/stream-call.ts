@@ -1,4 +1,4 @@
-import { EMPTY_BYTES, ErrorCode, RpcError } from '@skein/core';
+import { EMPTY_BYTES, ErrorCode, RpcError, fromDownstream } from '@skein/core';
 import type { Reply } from './call.js';
 import { CreditGate } from '../internals/credit-gate.js';
 import type { DrainWaiters } from '../internals/drain-waiters.js';
@@ -214,6 +214,8 @@ export class StreamCall implements AsyncIterable<Reply> {
   /** @internal The server's answer, or the stream's failure (cancel, connection lost, not opened). */
   finish(err: Error | null, reply: Reply | null): void {
     if (this.done) return;
+    // As a call's (Call.finish): the stream's failure is a downstream's to whoever passes it on.
+    if (err !== null) fromDownstream(err);
     this.outcome(err);
     // A FailoverPool may take it elsewhere (or fails it itself).
     if (err && this.onAttempt) return this.attempted(err);

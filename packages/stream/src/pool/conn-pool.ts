@@ -3,6 +3,7 @@ import {
   ErrorCode,
   RpcError,
   formatAddress,
+  fromDownstream,
   invalidArgument,
   parseAddress,
   silentLogger,
@@ -345,7 +346,7 @@ export class ConnPool implements StreamCaller {
     try {
       timeoutMs = callTimeout(opts.timeoutMs, this.defaultTimeoutMs);
     } catch (err) {
-      notify(err as RpcError, null);
+      notify(fromDownstream(err as RpcError), null);
       return undefined;
     }
     const now = this.clock.now();

@@ -4,6 +4,7 @@ import {
   MAX_TIMER_MS,
   RpcError,
   formatAddress,
+  fromDownstream,
   invalidArgument,
   parseAddress,
   silentLogger,
@@ -326,7 +327,7 @@ export class FailoverPool implements StreamCaller {
    */
   sendTo(address: string, action: string | number, msg: Uint8Array, opts: CallOptions, notify: Notify): void {
     const member = this.named(address);
-    if (member instanceof RpcError) return notify(member, null);
+    if (member instanceof RpcError) return notify(fromDownstream(member), null);
     if (member.breaker === undefined && member.score === undefined) return this.poolOf(member).send(action, msg, opts, notify);
     // Counted for its server as the pool's own calls are: a cluster that routes every call by
     // name (a route function, `$to`) would otherwise leave its breakers and scores blind.
@@ -541,6 +542,8 @@ export class FailoverPool implements StreamCaller {
 
   /** No server for `c`'s attempt: on a retry, the error says what earlier attempts may have done. */
   private unplaced(c: FailoverCall, err: RpcError): void {
+    // The picker's word (a route naming no member, an address): about this call, not its caller's request.
+    fromDownstream(err);
     if (c.attempt === 0) return c.notify(err, null);
     c.notify(finalError(err, { address: c.address, count: c.attempt, idempotent: c.idempotent, mayHaveRunOn: c.mayHaveRunOn }), null);
   }

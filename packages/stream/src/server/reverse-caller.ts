@@ -1,4 +1,4 @@
-import { EMPTY_BYTES, ErrorCode, FrameError, RemoteError, RpcError, invalidArgument, takeBytes, type Clock } from '@skein/core';
+import { EMPTY_BYTES, ErrorCode, FrameError, RemoteError, RpcError, fromDownstream, invalidArgument, takeBytes, type Clock } from '@skein/core';
 import { Call, cancelled, type Notify } from '../client/call.js';
 import type { Caller } from '../client/caller.js';
 import type { CallOptions } from '../client/call-options.js';
@@ -110,7 +110,7 @@ export class ReverseCaller implements Caller {
       timeoutMs = callTimeout(opts.timeoutMs, this.settings.timeoutMs);
       this.checkSize(prefix, msg, blob);
     } catch (err) {
-      return notify(err as RpcError, null);
+      return notify(fromDownstream(err as RpcError), null);
     }
     if (this.state === 'closed') return notify(new RpcError(ErrorCode.IO, `connection from ${this.host.remote} is closed: reverse call not sent`, { cause: this.closeCause, retry: 'safe' }), null);
     if (this.state === 'draining') return notify(new RpcError(ErrorCode.Closed, `connection from ${this.host.remote} is closing: reverse call not sent`), null);

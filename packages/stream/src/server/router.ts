@@ -5,6 +5,7 @@ import { actionName, crashDetail, handlerErrorDetail, speaksToCaller } from '../
 import { kindOf } from '../internals/kind-of.js';
 import type { ServerRequest } from './request.js';
 import { HELLO_ACTION, PING_ACTION } from '../wire/protocol.js';
+import { WithheldLog, type WithheldLogOptions } from './withheld-log.js';
 
 /** What a handler may return: bytes for the msg, a Reply for msg and blob, or nothing. */
 export type ActionResult = Uint8Array | Reply | void;
@@ -22,6 +23,12 @@ export interface RouterOptions {
    * custom error. Default false.
    */
   exposeInternalErrors?: boolean;
+  /**
+   * How the warn lines for failed calls whose words stay on the server are rate-limited: per
+   * action and code, the first is logged whole, then one line per `intervalMs` (default 10 000)
+   * counts the rest, for an outage fails every call alike (see `WithheldLog`).
+   */
+  withheldLog?: WithheldLogOptions;
 }
 
 /**
@@ -36,6 +43,7 @@ export function createRouter(table: Record<string | number, ActionHandler>, opti
   // Its lines come on the way to answers (a failure is logged, then answered): one it cannot write must not stop that.
   const logger = guardedLogger(opts.logger ?? consoleLogger('warn', 'skein'));
   const expose = opts.exposeInternalErrors ?? false;
+  const withheld = new WithheldLog(logger, opts.withheldLog);
   const handlers = new Map<string | number, ActionHandler>();
   for (const [k, h] of Object.entries(table)) handlers.set(numericAction(k) ?? k, h);
   const describedError = (req: ServerRequest, err: unknown): void => {
@@ -55,9 +63,9 @@ export function createRouter(table: Record<string | number, ActionHandler>, opti
   const logWithheld = (req: ServerRequest, err: RpcError, name: string): void => {
     if (err.code === ErrorCode.Internal || err.code === ErrorCode.Encode) {
       logger.error({ err, action: req.action, remote: req.conn.remote }, `${name} failed`);
-    } else if (!req.isAnswered && !speaksToCaller(err.code)) {
+    } else if (!req.isAnswered && !speaksToCaller(err)) {
       // Not a call already answered (cancelled, past its deadline): nobody waits for why.
-      logger.warn({ err, action: req.action, remote: req.conn.remote }, `${name} failed with ${err.codeName}`);
+      withheld.warn(name, err, { err, action: req.action, remote: req.conn.remote });
     }
   };
   const answerError = (req: ServerRequest, err: unknown): void => {

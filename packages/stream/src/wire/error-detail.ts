@@ -23,16 +23,17 @@ export function errorDetail(err: RpcError, expose = false): string | undefined {
  * server's internals, so Skein's codes travel as `${action}: ${wire}` and razor's bare.
  */
 export function handlerErrorDetail(err: RpcError, action: string, expose = false): string | undefined {
-  if (expose || ABOUT_THE_REQUEST.has(err.code)) return passedOnDetail(err, action, true) ?? errorDetail(err, expose);
+  if (expose || speaksToCaller(err)) return passedOnDetail(err, action, true) ?? errorDetail(err, expose);
   return err.code >= 100 ? `${action}: ${CODE_INFO[err.code].wire}` : undefined;
 }
 
 /**
- * Codes whose words a handler writes for its caller: its input, its right to call. Skein cannot
- * tell such an error it made from one a downstream call threw and it passed on as it is: those
- * travel with their words too (wrap them to say less). Not Unauthenticated: a handler's is about
- * its own calls (its credentials for a downstream could not be fetched, a downstream refused its
- * certificate), this server's internals.
+ * Codes whose words a handler writes for its caller: its input, its right to call. Not when a
+ * Skein client gave the error (`RpcError.downstream`): a downstream's "user 42 not found in
+ * shard db-7" passed on as it is is about the handler's call, not the caller's; to pass its
+ * verdict on, a handler makes it its own (`throw invalidArgument(err.message)`). Not
+ * Unauthenticated: a handler's is about its own calls (its credentials for a downstream could
+ * not be fetched, a downstream refused its certificate), this server's internals.
  */
 const ABOUT_THE_REQUEST: ReadonlySet<ErrorCode> = new Set([ErrorCode.InvalidArgument, ErrorCode.PermissionDenied]);
 /**
@@ -42,14 +43,16 @@ const ABOUT_THE_REQUEST: ReadonlySet<ErrorCode> = new Set([ErrorCode.InvalidArgu
 const FILTER_ABOUT_THE_REQUEST: ReadonlySet<ErrorCode> = new Set([...ABOUT_THE_REQUEST, ErrorCode.Unauthenticated]);
 
 /**
- * Whether an error of this code, from a handler or a `before` filter, speaks to its caller (bad
- * input, not allowed; for a filter also not authenticated): its words travel to the caller and
- * are not the server's trouble. Any other code's words stay on the server without `expose` (see
- * `handlerErrorDetail`, `refusalDetail`), so a dispatch logs them there (`${action} failed with
- * ${codeName}`, at warn), or nobody sees why it failed.
+ * Whether an error, from a handler or a `before` filter, speaks to its caller (bad input, not
+ * allowed; for a filter also not authenticated) and is its own (not `downstream`): its words
+ * travel to the caller and are not the server's trouble. Any other's words stay on the server
+ * without `expose` (see `handlerErrorDetail`, `refusalDetail`), so a dispatch logs them there
+ * (`${action} failed with ${codeName}`, at warn; see `WithheldLog`), or nobody sees why it
+ * failed. Given a code alone, whether that code's words travel when the error is the server's own.
  */
-export function speaksToCaller(code: ErrorCode, from: 'handler' | 'filter' = 'handler'): boolean {
-  return (from === 'filter' ? FILTER_ABOUT_THE_REQUEST : ABOUT_THE_REQUEST).has(code);
+export function speaksToCaller(err: RpcError | ErrorCode, from: 'handler' | 'filter' = 'handler'): boolean {
+  const codes = from === 'filter' ? FILTER_ABOUT_THE_REQUEST : ABOUT_THE_REQUEST;
+  return typeof err === 'number' ? codes.has(err) : codes.has(err.code) && err.downstream !== true;
 }
 
 /**
@@ -78,7 +81,7 @@ export function passedOnDetail(err: RpcError, action: string, expose = false): s
 export function refusalDetail(err: RpcError, expose = false, action?: string): string | undefined {
   if (CODE_INFO[err.code].retry !== 'safe') {
     // A filter's error (`action` given) keeps its words as a handler's does: only about the request.
-    if (action === undefined || expose || err.code < 100 || FILTER_ABOUT_THE_REQUEST.has(err.code)) return errorDetail(err, expose);
+    if (action === undefined || expose || err.code < 100 || speaksToCaller(err, 'filter')) return errorDetail(err, expose);
     return `${action}: ${CODE_INFO[err.code].wire}`;
   }
   if (err.retry === 'safe' || err.code < 100) return undefined;
