@@ -2,10 +2,10 @@ import { createCluster, type Member } from '@skein/api';
 import { msgpackCodec } from '@skein/codec-msgpack';
 import { ErrorCode } from '@skein/core';
 import { StaticDiscovery } from '@skein/stream';
-import { memoryLogger, processStopped, sleep, waitFor, within } from '@skein/test-utils';
+import { memoryLogger, sleep, waitFor, within } from '@skein/test-utils';
 import { describe, expect, it } from 'vitest';
 import { EtcdDiscovery, EtcdRegistrar, followClusterDiscovery, type ClusterMembership, type FollowClusterOptions } from '../src/index.js';
-import { Chat, chatServer, etcdForFile, transport } from './harness.js';
+import { Chat, callFlood, chatServer, etcdForFile, stallEtcd, transport } from './harness.js';
 
 const file = etcdForFile();
 const { cleanup, client } = file;
@@ -56,45 +56,23 @@ describe('followClusterDiscovery through etcd stalled for longer than the lease 
     await Promise.all([watch.ready(), observer.ready()]);
     await waitFor(() => ids().length === 3, { what: 'three members' });
 
-    const failed: string[] = [];
-    let calls = 0;
-    let flooding = true;
-    const worker = async (): Promise<void> => {
-      while (flooding) {
-        try {
-          await rpc.chat.Chat.whoami();
-          calls++;
-        } catch (err) {
-          failed.push((err as Error).message);
-          await sleep(10); // a call that fails at once must not starve the event loop
-        }
-      }
-    };
-    const flood = Promise.all(Array.from({ length: 8 }, worker));
-
-    // Longer than the TTL: etcd expires every lease when it resumes.
-    const member = file.etcd.members[0]!;
-    member.proc!.kill('SIGSTOP');
-    cleanup.push(() => member.proc?.kill('SIGCONT'));
-    await waitFor(() => processStopped(member.proc!.pid), { what: 'etcd stopped' });
-    await sleep(3500);
-    member.proc!.kill('SIGCONT');
+    const flood = callFlood(() => rpc.chat.Chat.whoami());
+    await stallEtcd(file.etcd.members[0]!, 3500, cleanup);
 
     const count = (kind: string): number => seen.filter((s) => s.startsWith(kind)).length;
     await waitFor(() => count('leave') >= 3 && count('join') >= 6, { timeoutMs: 20_000, what: 'every entry to leave and join again' });
     await waitFor(() => ids().length === 3, { what: 'the cluster whole again' });
-    const before = calls;
-    await waitFor(() => calls >= before + 100 || (lastLeaveGraceMs === 0 && failed.length > 0), { what: 'calls after the stall' });
-    flooding = false;
-    await within(flood, 10_000, 'the flood');
+    const before = flood.calls;
+    await waitFor(() => flood.calls >= before + 100 || (lastLeaveGraceMs === 0 && flood.failed.length > 0), { what: 'calls after the stall' });
+    await flood.stop();
 
     if (lastLeaveGraceMs === 0) {
       // The defect this guards against: the type had no member and calls failed.
       expect(Math.min(...sizes)).toBe(0);
-      expect(failed.length).toBeGreaterThan(0);
+      expect(flood.failed.length).toBeGreaterThan(0);
     } else {
       expect(Math.min(...sizes)).toBeGreaterThan(0);
-      expect(failed).toEqual([]);
+      expect(flood.failed).toEqual([]);
     }
   }, 60_000);
 });

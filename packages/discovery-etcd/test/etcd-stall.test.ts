@@ -1,9 +1,9 @@
-import { freePort, processStopped, sleep, waitFor, within } from '@skein/test-utils';
+import { freePort, waitFor, within } from '@skein/test-utils';
 import { ErrorCode } from '@skein/core';
 import { FailoverPool, followDiscovery } from '@skein/stream';
 import { describe, expect, it } from 'vitest';
 import { EtcdDiscovery, EtcdRegistrar } from '../src/index.js';
-import { etcdClient, etcdForFile, registeredServers, textOf, transport } from './harness.js';
+import { callFlood, etcdClient, etcdForFile, registeredServers, stallEtcd, textOf, transport } from './harness.js';
 
 const file = etcdForFile();
 const { cleanup, client } = file;
@@ -28,40 +28,18 @@ describe('etcd stalled for longer than the lease TTL', () => {
     await Promise.all([watch.ready(), observer.ready()]);
     expect(pool.servers()).toHaveLength(3);
 
-    const failed: string[] = [];
-    let calls = 0;
-    let flooding = true;
-    const worker = async (): Promise<void> => {
-      while (flooding) {
-        try {
-          textOf(await pool.call('who', undefined, { timeoutMs: 5000 }));
-          calls++;
-        } catch (err) {
-          failed.push((err as Error).message);
-          await sleep(10); // a call that fails at once must not starve the event loop
-        }
-      }
-    };
-    const flood = Promise.all(Array.from({ length: 8 }, worker));
-
-    // Longer than the TTL: etcd expires every lease when it resumes.
-    const member = file.etcd.members[0]!;
-    member.proc!.kill('SIGSTOP');
-    cleanup.push(() => member.proc?.kill('SIGCONT'));
-    await waitFor(() => processStopped(member.proc!.pid), { what: 'etcd stopped' });
-    await sleep(3500);
-    member.proc!.kill('SIGCONT');
+    const flood = callFlood(() => pool.call('who', undefined, { timeoutMs: 5000 }).then(textOf));
+    await stallEtcd(file.etcd.members[0]!, 3500, cleanup);
 
     const count = (kind: string): number => seen.filter((s) => s.startsWith(kind)).length;
     await waitFor(() => count('leave') >= 3 && count('join') >= 6, { timeoutMs: 20_000, what: 'every entry to leave and join again' });
     await waitFor(() => pool.servers().length === 3, { what: 'the pool whole again' });
-    const before = calls;
-    await waitFor(() => calls >= before + 100 || failed.length > 0, { what: 'calls after the stall' });
-    flooding = false;
-    await within(flood, 10_000, 'the flood');
+    const before = flood.calls;
+    await waitFor(() => flood.calls >= before + 100 || flood.failed.length > 0, { what: 'calls after the stall' });
+    await flood.stop();
 
     expect(Math.min(...sizes)).toBeGreaterThan(0);
-    expect(failed).toEqual([]);
+    expect(flood.failed).toEqual([]);
   }, 60_000);
 
   it('bounds ready() with etcd out of reach at start-up: Timeout naming the stale watch, which then goes on', async () => {

@@ -3,7 +3,7 @@ import { msgpackCodec } from '@skein/codec-msgpack';
 import { nodeRuntime } from '@skein/runtime-node';
 import { RpcServer, createRouter, type ActionHandler } from '@skein/stream';
 import type { EtcdRegistrar } from '../src/index.js';
-import { startEtcd, type EtcdCluster, type StartEtcdOptions } from '@skein/test-utils';
+import { processStopped, sleep, startEtcd, waitFor, within, type EtcdCluster, type StartEtcdOptions } from '@skein/test-utils';
 import { tcpTransport } from '@skein/transport-tcp';
 import { Etcd3 } from 'etcd3';
 import { afterAll, afterEach, beforeAll } from 'vitest';
@@ -85,4 +85,52 @@ export async function chatServer(name: string, cleanup: (() => unknown)[]): Prom
   const a = await server.listen(transport, '127.0.0.1:0');
   cleanup.push(() => server.close());
   return `127.0.0.1:${'port' in a ? a.port : 0}`;
+}
+
+/** Callers calling `call` in a loop until `stop()`: how many calls succeeded, and the failures' messages. */
+export interface CallFlood {
+  readonly calls: number;
+  readonly failed: string[];
+  stop(): Promise<void>;
+}
+
+/** `callers` loops of `call`, each failure recorded (and followed by a short pause: one failing at once must not starve the event loop). */
+export function callFlood(call: () => Promise<unknown>, callers = 8): CallFlood {
+  const failed: string[] = [];
+  let calls = 0;
+  let flooding = true;
+  const loop = async (): Promise<void> => {
+    while (flooding) {
+      try {
+        await call();
+        calls++;
+      } catch (err) {
+        failed.push((err as Error).message);
+        await sleep(10);
+      }
+    }
+  };
+  const running = Promise.all(Array.from({ length: callers }, loop));
+  return {
+    get calls() {
+      return calls;
+    },
+    failed,
+    stop: () => {
+      flooding = false;
+      return within(running.then(() => undefined), 10_000, 'the flood');
+    },
+  };
+}
+
+/**
+ * Stops the etcd member (SIGSTOP) for `ms`, longer than the lease TTL, then resumes it: etcd then
+ * expires every lease at once. `cleanup` resumes it should the test fail meanwhile.
+ */
+export async function stallEtcd(member: EtcdCluster['members'][number], ms: number, cleanup: (() => unknown)[]): Promise<void> {
+  member.proc!.kill('SIGSTOP');
+  cleanup.push(() => member.proc?.kill('SIGCONT'));
+  await waitFor(() => processStopped(member.proc!.pid), { what: 'etcd stopped' });
+  await sleep(ms);
+  member.proc!.kill('SIGCONT');
 }
