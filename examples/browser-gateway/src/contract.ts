@@ -9,8 +9,8 @@ export class OutOfStock extends Error {
 }
 const stockErrors = codeErrors({ 1: OutOfStock });
 
-/** The backend: a data store reachable over TCP only from the gateway. */
-export const Store = service('Store', {
+/** The methods of both services: the gateway forwards each to the store of the same name. */
+const methods = {
   /** Streams `count` items, one every `everyMs`. */
   items: serverStream<{ count: number; everyMs: number }, { n: number }>(),
   /** Rejects a negative amount with InvalidArgument. */
@@ -23,14 +23,10 @@ export const Store = service('Store', {
   charge: method<{ orderId: string; holdMs: number }, { charged: string }>(),
   /** Fails with OutOfStock when `qty` is over 3. */
   reserve: method<{ qty: number }, { reserved: number }>().throws(stockErrors),
-});
+};
+
+/** The backend: a data store reachable over TCP only from the gateway. */
+export const Store = service('Store', methods);
 
 /** The front: what the browser calls over wss. Each method forwards to Store. */
-export const Gateway = service('Gateway', {
-  items: serverStream<{ count: number; everyMs: number }, { n: number }>(),
-  check: method<{ amount: number }, { ok: true }>(),
-  crash: method<{}, never>(),
-  slow: method<{ ms: number }, { deadline: number | null }>(),
-  charge: method<{ orderId: string; holdMs: number }, { charged: string }>(),
-  reserve: method<{ qty: number }, { reserved: number }>().throws(stockErrors),
-});
+export const Gateway = service('Gateway', methods);
