@@ -51,7 +51,7 @@ async function start(opts: Partial<RpcServerOptions>, kind: 'mtls-tcp' | 'mtls-w
     await waitFor(() => server.stats().accepted + server.stats().refused === accepted + refused + 1, { what: 'the silent connection accepted or refused' });
     return { closed };
   };
-  const peer = async (options: { credentials?: string } = {}): Promise<ClientStream> => {
+  const peer = async (options: { credentials?: string; onClose?: () => void } = {}): Promise<ClientStream> => {
     const s = await ClientStream.connect({ transport: t.client, address: `127.0.0.1:${port}`, keepaliveMs: 0, ...options });
     cleanup.push(() => s.destroy());
     return s;
@@ -113,6 +113,27 @@ describe('strangers on probation and peers known at accept', () => {
     expect(s.kinds).toEqual(['peer']);
     await within(waiting.closed, 10_000, 'the stranger on probation to be closed');
     expect(s.server.stats()).toMatchObject({ clients: 0, peers: 1 });
+  });
+
+  it("a Skein client whose hello offers no credentials leaves probation at its hello, so a peer's place is free again", async () => {
+    // Ordinary clients (no credentials) past the clients' cap: their hello says no credentials
+    // will come, so nothing can make them peers; held on probation they kept out the peers that
+    // present a token, for twice authTimeoutMs each (peer-mesh example).
+    const s = await start({
+      authenticate: ({ text }) => ({ principal: text }),
+      requireAuth: false,
+      peers: { admit: (c) => c.principal === 'peer-1', maxConnections: 1 },
+    }, 'plain');
+    await (await s.peer()).call(1); // the clients' one place
+    const closed = deferred<void>();
+    await s.peer({ onClose: () => closed.resolve() }); // no credentials: let in on probation at accept
+    await within(closed.promise, 3_000, 'the client on probation closed at its hello');
+    await waitFor(() => s.server.stats().clients === 1, { what: 'the client on probation forgotten' });
+    const p = await s.peer({ credentials: 'peer-1' });
+    await p.call(1);
+    expect(s.kinds).toEqual(['client', 'peer']);
+    expect(s.server.stats()).toMatchObject({ clients: 1, peers: 1 });
+    expect(s.logger.lines.some((l) => /offered no credentials/.test(l.msg ?? ''))).toBe(true);
   });
 
   it('still refuses a peer when the peers themselves are at their cap', async () => {

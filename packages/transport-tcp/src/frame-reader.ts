@@ -71,14 +71,16 @@ export class FrameReader<S extends FrameReceiver = FrameReceiver> {
   /**
    * What a clean close by the peer means when it came before a whole frame: a TLS peer (its
    * first bytes were a TLS record), or, for a plaintext client that received nothing at all, a
-   * server that may speak TLS. Undefined when the close is just a close.
+   * server at its connection cap or one that may speak TLS. Undefined when the close is just a close.
    */
   silentClose(plainClient: boolean): Error | undefined {
     if (this.tlsPeer !== undefined && this.midFrame) return this.endedMidFrame();
     if (!plainClient || (this.state & FRESH) === 0) return undefined;
     return new RpcError(
       ErrorCode.Unreachable,
-      'the server closed the connection before sending a byte: a TLS server closes a plaintext client so (dial tls://host:port, or give the transport tls options)',
+      // Both causes, since the bytes cannot tell them apart: a Skein server at a connection cap
+      // (maxConnections, clients' or peers') closes before reading, as a TLS server does.
+      'the server closed the connection before sending a byte: a server at its connection limit (maxConnections, or its clients\' or peers\' cap) closes a new one so, and a TLS server closes a plaintext client so (then dial tls://host:port, or give the transport tls options)',
     );
   }
 

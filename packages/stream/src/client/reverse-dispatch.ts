@@ -8,6 +8,7 @@ import { ANSWER_FLAG_FIELD, REVERSE_ACTION_FIELD, REVERSE_ANSWER_ACTION } from '
 import type { Dispatch } from '../server/dispatch.js';
 import { ServerRequest, type ConnInfo, type Responder } from '../server/request.js';
 import { WaitingLine, type Waiter } from '../internals/waiting-line.js';
+import { manyListeners } from '../internals/many-listeners.js';
 
 /** What a ReverseDispatch writes through: the stream's connection. */
 export interface ReverseLink {
@@ -75,7 +76,10 @@ export class ReverseDispatch implements Responder {
         remote: this.link.remote,
         transport: this.link.transport,
         get signal() {
-          self.abort ??= new AbortController();
+          if (self.abort === undefined) {
+            self.abort = new AbortController();
+            manyListeners(self.abort.signal);
+          }
           if (self.closed) self.abort.abort();
           return self.abort.signal;
         },

@@ -29,6 +29,7 @@ import { AUTH_ACTION, offersAuth } from '../wire/auth.js';
 import { ConnAuth, type AuthSettings, type AuthWire } from './conn-auth.js';
 import { ServerRequest, type ConnInfo, type Responder } from './request.js';
 import { appendEntry } from '../wire/hello.js';
+import { manyListeners } from '../internals/many-listeners.js';
 import { REVERSE_ANSWER_ACTION } from '../wire/reverse-calls.js';
 import { ReverseCaller, acceptReverseOffer, type ReverseSettings } from './reverse-caller.js';
 import type { ConnRole } from './conn-census.js';
@@ -89,8 +90,8 @@ export interface ServerConnOptions {
 export class ServerConn implements FrameHandlers, Responder {
   inFlight = 0;
   /**
-   * Set per call, cleared per tick: cheaper than reading the clock for every frame. Pings and the
-   * hello do not set it: a peer that only pings is idle, however often it pings.
+   * Set per call (one read, or a reverse call sent), cleared per tick: cheaper than reading the
+   * clock for every frame. Pings and the hello do not set it: a peer that only pings is idle, however often it pings.
    */
   sawCall = true;
   /** When the server's tick last saw this connection busy (a call, or a request in flight). */
@@ -199,7 +200,10 @@ export class ServerConn implements FrameHandlers, Responder {
           return self.reverse;
         },
         get signal() {
-          self.abort ??= new AbortController();
+          if (self.abort === undefined) {
+            self.abort = new AbortController();
+            manyListeners(self.abort.signal);
+          }
           if (self.is(CLOSED) || self.is(PEER_ENDED)) self.abort.abort();
           return self.abort.signal;
         },
@@ -428,10 +432,12 @@ export class ServerConn implements FrameHandlers, Responder {
     if (outcome.peerLimits) this.peerLimits = sharedLimits(outcome.peerLimits);
     if (outcome.agreed) this.agreed ??= sharedAgreed(outcome.agreed);
     let answer = outcome.answer;
-    if (this.auth && offersAuth(bytes, msgAt, msgAt + u32(bytes, start + REQ_MSG_LEN_AT))) answer = this.auth.offered(answer);
+    const offered = this.auth !== undefined && offersAuth(bytes, msgAt, msgAt + u32(bytes, start + REQ_MSG_LEN_AT));
+    if (offered) answer = this.auth!.offered(answer);
     if (outcome.peerLimits && this.opts.reverse && !this.reverse) answer = this.agreeReverse(this.opts.reverse, bytes, msgAt, msgAt + u32(bytes, start + REQ_MSG_LEN_AT), answer);
     this.opts.onGreeted?.(this);
     this.send(seqLo, seqHi, answer, EMPTY_BYTES);
+    if (!offered && this.is(PROBATION)) queueMicrotask(() => this.leaveProbationAtHello());
   }
 
   /** Calls both ways, when the hello offers to serve them: settled by the first hello that does. */
@@ -451,7 +457,12 @@ export class ServerConn implements FrameHandlers, Responder {
       write: (part: Uint8Array) => {
         if (!this.is(CLOSED)) this.conn.write(part);
       },
-      awaiting: () => this.maybeResume(),
+      // A reverse call out is the connection in use, as a call in is: a client behind NAT that
+      // only takes the server's pushes is not idle (idleTimeoutMs), however short each push.
+      awaiting: () => {
+        this.sawCall = true;
+        this.maybeResume();
+      },
       idle: () => this.endIfDone(),
       drop: (why: Error) => {
         this.opts.logger.warn({ remote: this.conn.remote, reason: why.message }, 'closing connection: the peer answers no reverse call');
@@ -494,6 +505,21 @@ export class ServerConn implements FrameHandlers, Responder {
   private refuseOnProbation(seqLo: number, seqHi: number): void {
     this.opts.logger.info({ remote: this.conn.remote }, 'clients at their cap: a connection admitted pending credentials made a call; ending it');
     this.writeError(seqLo, seqHi, ErrorCode.Overloaded);
+    this.conn.end();
+  }
+
+  /**
+   * Its hello offered no credentials, and its certificate (onGreeted) did not make it a peer:
+   * nothing it may send now can, as credentials go only where the hello offered them (a Skein
+   * client sends none otherwise). Held on, it would keep a peer's place for twice authTimeoutMs
+   * while an ordinary client past the cap waits for nothing (one that only serves reverse calls
+   * never calls, so no refused call ends it). Ended once the requests read with the hello are
+   * answered (a call among them: bare Overloaded, unrun, as on probation), so the client reads
+   * the refusal rather than a lost connection.
+   */
+  private leaveProbationAtHello(): void {
+    if (!this.is(PROBATION) || this.is(CLOSED)) return;
+    this.opts.logger.info({ remote: this.conn.remote }, 'clients at their cap: a connection on probation offered no credentials in its hello, so it cannot become a peer; ending it');
     this.conn.end();
   }
 
