@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { ErrorCode, type ErrorPayload } from '@skein/core';
 import type { ConnInfo, ConnKind, ReplyLimits, Responder } from '@skein/stream';
 import type { ConnDesc } from './messages.js';
@@ -37,6 +38,10 @@ export class WorkerConn implements Responder {
     this.principal = desc.principal;
     this.kind = desc.kind;
     this.caller = desc.callsBack ? new WorkerCaller(desc.key, desc.remote, outbox) : undefined;
+    // Every plain call of the connection running here takes this signal as its own, and each may
+    // listen to it (ctx.signal, a call made with `{ ctx }`), removing its listener when it ends:
+    // bounded by the calls in flight, not a leak, so no "possible memory leak" warning past 10.
+    setMaxListeners(0, this.closed.signal);
     const self = this;
     this.info = {
       id: desc.id,

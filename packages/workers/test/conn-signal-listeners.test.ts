@@ -1,0 +1,32 @@
+import { afterEach, expect, it } from 'vitest';
+import { startPool, serve } from './harness.js';
+
+/*
+ * A plain call's signal in a worker is its connection's (WorkerConn), as in process, so every
+ * handler of that connection listening to it (api's ctx.signal, a call made with `{ ctx }`) adds
+ * a listener to one signal: past 10 at once, Node printed "MaxListenersExceededWarning: Possible
+ * EventTarget memory leak detected" in the worker, under ordinary load (found by the peer-mesh
+ * example; the stream's own connection signals were fixed first).
+ */
+
+const cleanup: (() => Promise<unknown>)[] = [];
+afterEach(async () => {
+  for (const f of cleanup.splice(0).reverse()) await f();
+});
+
+const text = new TextDecoder();
+
+it('many calls of one connection listening to its signal at once in a worker raise no "memory leak" warning', async () => {
+  const pool = await startPool({ module: new URL('./fixtures/listens.mjs', import.meta.url), workers: 1 });
+  cleanup.push(() => pool.close());
+  const s = await serve(pool);
+  cleanup.push(() => s.close());
+  const calls = Array.from({ length: 32 }, () => s.stream.call(1));
+  // All 32 are listening before the gate opens (one worker holds them all).
+  for (let held = 0; held < 32; held = Number(text.decode((await s.stream.call(3)).msg))) await new Promise((r) => setTimeout(r, 5));
+  const gate = new BroadcastChannel('skein-workers-test-listens');
+  gate.postMessage('open');
+  gate.close();
+  expect((await Promise.all(calls)).map((r) => r.msg.length)).toEqual(Array(32).fill(1));
+  expect(JSON.parse(text.decode((await s.stream.call(2)).msg))).toEqual([]);
+});
