@@ -194,6 +194,23 @@ describe('RpcServer peers and clients on one listener', () => {
     expect(server.stats()).toMatchObject({ clients: 1, peers: 1, refused: 4 });
   });
 
+  it("says so when credentials admit a peer while the peers' places are full: it goes on as a client", async () => {
+    const logger = memoryLogger();
+    const { server, connect } = await start({ echo }, { logger, clients: { maxConnections: 4 }, peers: { admit, maxConnections: 1 } });
+    const p1 = await connect('peer-1');
+    await p1.call('echo');
+    // The second peer's credentials are good, but no peer's place is free: it is served as a client.
+    const p2 = await connect('peer-2');
+    await p2.call('echo');
+    const p3 = await connect('peer-3');
+    await p3.call('echo');
+    expect(server.stats()).toMatchObject({ clients: 2, peers: 1 });
+    const kept = logger.lines.filter((l) => l.level === 'warn' && /peers\.maxConnections/.test(l.msg ?? ''));
+    // Once per run, as the refusals' lines are: the operator learns why a peer got the clients' limits.
+    expect(kept.map((l) => l.msg)).toEqual(["peers at their cap (peers.maxConnections): a connection whose credentials make it a peer goes on as a client, under the clients' limits"]);
+    expect(kept[0]!.obj).toMatchObject({ 'peers.maxConnections': 1 });
+  });
+
   it('closes idle clients on their timeout and idle peers on theirs', async () => {
     const clock = new ManualClock();
     const { connect, server } = await start({ echo }, { clock, tickMs: 100, clients: { idleTimeoutMs: 1_000 }, peers: { admit, idleTimeoutMs: 10_000 } });

@@ -28,6 +28,8 @@ export type KindCap = 'clients.maxConnections' | 'peers.maxConnections';
 export class ConnCensus {
   clients = 0;
   peers = 0;
+  /** Whether the line of `keptAsClient` was written since a connection last became a peer by promotion. */
+  private fullSaid = false;
   /** On probation: they hold a peer's place until their certificate or credentials are judged. */
   probation = 0;
 
@@ -80,17 +82,38 @@ export class ConnCensus {
     if (role.probation) {
       // Not a peer: it stays counted on probation until the caller's close releases it.
       if (!admitted) return false;
+      this.fullSaid = false;
       this.probation--;
       role.probation = false;
       this.peers++;
       role.limits = peer;
       return true;
     }
-    if (!admitted || !this.peerRoom()) return false;
+    if (!admitted) return false;
+    if (!this.peerRoom()) {
+      this.keptAsClient();
+      return false;
+    }
+    this.fullSaid = false;
     this.clients--;
     this.peers++;
     role.limits = peer;
     return true;
+  }
+
+  /**
+   * A connection the application admits as a peer found every peer's place taken: it goes on as
+   * the client it was, under the clients' limits. Said once while peers stay full (until one is
+   * promoted again), as a refusal's line is once per run: else nobody learns why a peer gets the
+   * clients' caps and timeouts.
+   */
+  private keptAsClient(): void {
+    if (this.fullSaid) return;
+    this.fullSaid = true;
+    this.logger.warn(
+      { 'peers.maxConnections': this.kinds.peer.maxConnections },
+      "peers at their cap (peers.maxConnections): a connection whose credentials make it a peer goes on as a client, under the clients' limits",
+    );
   }
 
   /**
