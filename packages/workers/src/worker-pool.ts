@@ -411,8 +411,8 @@ export class WorkerPool implements Dispatch {
       // A replacement that never loaded would fail the same way again, in a loop: it stays down.
       const replace = slot.wasReady && (this._state === 'running' || this.queue.length > 0);
       const what = replace ? 'replaced' : 'not replaced';
-      const again = untaken > 0 ? `; ${untaken} calls it had not taken were queued again` : '';
-      this.settings.logger.error({ worker: slot.index, calls: failed, requeued: untaken }, `worker ${slot.index} ${why}; the ${failed} calls it held failed (they may have run)${again}; ${what}`);
+      const again = untaken === 0 ? '' : untaken === 1 ? '; 1 call it had not taken was queued again' : `; ${untaken} calls it had not taken were queued again`;
+      this.settings.logger.error({ worker: slot.index, calls: failed, requeued: untaken }, `worker ${slot.index} ${why}; ${heldFailed(failed)}${again}; ${what}`);
       if (replace) this.slots[slot.index] = this.spawn(slot.index);
     }
     this.pump();
@@ -542,4 +542,10 @@ function headOf(at: number, req: ServerRequest): CallHeadDesc {
     break;
   }
   return head;
+}
+
+/** What became of the calls a worker held when it ended, in words a log line reads right at 0 and 1 too. */
+function heldFailed(n: number): string {
+  if (n === 0) return 'it held no calls';
+  return n === 1 ? 'the 1 call it held failed (it may have run)' : `the ${n} calls it held failed (they may have run)`;
 }

@@ -44,8 +44,8 @@ describe('WorkerPool: a module that never finishes loading', () => {
     const waiting = outcome(s.calc.add({ a: 1, b: 2 }));
     expect(await within(waiting, NET, 'the waiting call')).toEqual({ code: 'Closed', retry: 'safe', message: 'Calc.add: rpc_closed' });
     expect(logger.lines.filter((l) => l.level === 'error').map((l) => l.msg)).toEqual([
-      'worker 0 exited with code 7; the 1 calls it held failed (they may have run); replaced',
-      `worker 0 did not load its module within ${LOADS_MS} ms; the 0 calls it held failed (they may have run); not replaced`,
+      'worker 0 exited with code 7; the 1 call it held failed (it may have run); replaced',
+      `worker 0 did not load its module within ${LOADS_MS} ms; it held no calls; not replaced`,
     ]);
     expect(pool.stats()).toMatchObject({ state: 'running', workers: 0, crashes: 2, queued: 0 });
   }, LOADS_MS + NET);
