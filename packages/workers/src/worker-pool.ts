@@ -24,6 +24,8 @@ export interface WorkerPoolStats {
   inFlight: number;
   /** Workers that died unasked, or that the pool ended for a fault (a broken channel, a stall: `stallTimeoutMs`); each was replaced unless the pool was closing. */
   crashes: number;
+  /** Calls answered Overloaded (unrun) because the queue was full (`maxQueued`, `whenFull`). */
+  overloaded: number;
 }
 
 /** A batch stops growing past this many bytes (one frame can still be bigger): a hop stays a bounded copy. */
@@ -77,6 +79,9 @@ export class WorkerPool implements Dispatch {
    * cancel goes. Plain calls never enter it.
    */
   private readonly headedIds = new Map<ServerRequest, number>();
+  /** Calls refused for a full queue (stats), and whether this run of refusals was logged (see `full`). */
+  private overloaded = 0;
+  private fullSaid = false;
   /**
    * Queued calls cancelled, and connections closed, since the queue was last pruned of the calls
    * nobody waits for: a full queue prunes first.
@@ -149,7 +154,7 @@ export class WorkerPool implements Dispatch {
       if (s.state === 'ready') workers++;
       inFlight += s.inFlight;
     }
-    return { state: this._state, workers, queued: this.queue.length, inFlight, crashes: this.crashes };
+    return { state: this._state, workers, queued: this.queue.length, inFlight, crashes: this.crashes, overloaded: this.overloaded };
   }
 
   dispatch(req: ServerRequest): void {
@@ -162,6 +167,7 @@ export class WorkerPool implements Dispatch {
       this.pump();
       if (this.queue.length >= this.settings.maxQueued && this.unwaitedQueued > 0) this.pruneUnwaited();
       if (this.queue.length >= this.settings.maxQueued) {
+        this.full();
         if (this.settings.whenFull === 'reject-new') return void req.fail(ErrorCode.Overloaded);
         this.queue.shift()!.fail(ErrorCode.Overloaded);
       }
@@ -212,6 +218,19 @@ export class WorkerPool implements Dispatch {
     return new WorkerSlot(index, ENTRY, this.settings, this.events);
   }
 
+  /**
+   * A call is refused for a full queue. Its caller reads a bare Overloaded, the same as a
+   * server's connection or in-flight cap: a warn line, once per run of refusals (until the queue
+   * empties), tells the operator that it is this pool, and `stats().overloaded` counts them.
+   */
+  private full(): void {
+    this.overloaded++;
+    if (this.fullSaid) return;
+    this.fullSaid = true;
+    const { maxQueued, whenFull } = this.settings;
+    this.settings.logger.warn({ maxQueued, whenFull, workers: this.slots.length }, `worker pool queue full (maxQueued ${maxQueued}): answering Overloaded (whenFull: ${whenFull})`);
+  }
+
   /** Calls nobody waits for any more give up their places before anyone is refused. */
   private pruneUnwaited(): void {
     this.unwaitedQueued = 0;
@@ -248,6 +267,8 @@ export class WorkerPool implements Dispatch {
       this.send(best, Math.min(max - best.inFlight, this.batchMax, share));
     }
     if (this.queue.length > 0 && this.slots.every((s) => s.state === 'exited')) this.failQueued();
+    // A run of refusals ends when the queue has emptied: the next one is said again.
+    if (this.queue.length === 0) this.fullSaid = false;
     // Whatever emptied the queue (calls sent, or skipped because nobody waits for them), close may be waiting for it.
     if (this.drained !== undefined && this.isDrained()) this.drained();
   }

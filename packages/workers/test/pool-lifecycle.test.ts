@@ -90,7 +90,7 @@ describe('WorkerPool lifecycle', () => {
     crash.open();
     expect(await crashed).toMatchObject({ code: 'IO', retry: 'idempotent' });
     await within(closed, 10_000, 'close()');
-    expect(p.stats()).toEqual({ state: 'closed', workers: 0, queued: 0, inFlight: 0, crashes: 1 });
+    expect(p.stats()).toEqual({ state: 'closed', workers: 0, queued: 0, inFlight: 0, crashes: 1, overloaded: 0 });
   });
 
   it('a worker that crashes during close with calls queued is replaced, and the replacement serves them', async () => {
@@ -106,7 +106,7 @@ describe('WorkerPool lifecycle', () => {
     expect(await crashed).toMatchObject({ code: 'IO', retry: 'idempotent' });
     expect(await Promise.all(queued)).toEqual([[1], [2]]);
     await within(closed, 10_000, 'close()');
-    expect(p.stats()).toEqual({ state: 'closed', workers: 0, queued: 0, inFlight: 0, crashes: 1 });
+    expect(p.stats()).toEqual({ state: 'closed', workers: 0, queued: 0, inFlight: 0, crashes: 1, overloaded: 0 });
   });
 
   it('a call whose connection closed gives up its place in its worker, though its handler never answers', async () => {

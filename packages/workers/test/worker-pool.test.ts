@@ -193,7 +193,7 @@ describe('WorkerPool', () => {
 
   it.each(['reject-new', 'shed-oldest'] as const)('a full queue answers Overloaded, unrun (%s)', async (whenFull) => {
     // One worker holding one call, two waiting: the fourth call on finds the queue full.
-    const { calc, pool } = await poolServer({ workers: 1, maxInFlightPerWorker: 1, maxQueued: 2, whenFull });
+    const { calc, pool, logger } = await poolServer({ workers: 1, maxInFlightPerWorker: 1, maxQueued: 2, whenFull });
     const results = Promise.all(Array.from({ length: 10 }, (_, i) => outcome(calc.hold(i))));
     await waitFor(() => pool.stats().inFlight === 1 && pool.stats().queued === 2);
     openGate();
@@ -202,6 +202,9 @@ describe('WorkerPool', () => {
     // reject-new keeps the first three; shed-oldest keeps the one the worker held and the last two.
     const kept = whenFull === 'reject-new' ? [0, 1, 2] : [0, 8, 9];
     expect(r).toEqual(r.map((_, i) => (kept.includes(i) ? { ok: i } : overloaded)));
+    // The caller reads a bare Overloaded, as at a server's caps: the pool says it was its queue, once for the run.
+    expect(pool.stats().overloaded).toBe(7);
+    expect(logger.lines.filter((l) => l.level === 'warn').map((l) => l.msg)).toEqual([`worker pool queue full (maxQueued 2): answering Overloaded (whenFull: ${whenFull})`]);
   });
 
   it('close drains: refuses new calls unrun, finishes queued and held ones, then ends the workers', async () => {
@@ -214,7 +217,7 @@ describe('WorkerPool', () => {
     openGate();
     expect(await held).toEqual(Array.from({ length: 20 }, (_, i) => i));
     await closed;
-    expect(pool.stats()).toEqual({ state: 'closed', workers: 0, queued: 0, inFlight: 0, crashes: 0 });
+    expect(pool.stats()).toEqual({ state: 'closed', workers: 0, queued: 0, inFlight: 0, crashes: 0, overloaded: 0 });
   });
 
   it('destroy fails held calls as may have run and queued ones as unrun', async () => {
