@@ -118,6 +118,9 @@ function clientMethod(service: string, name: string, m: AnyMethod, caller: Calle
     return value;
   };
 
+  // What the stub itself refuses or a Caller throws: about this process's call (RpcError.downstream), named.
+  const failed = (e: unknown): unknown => named(fromDownstream(e), action);
+
   const mapError = (err: RpcError | RemoteError): unknown => {
     // Named here, where every error from the wire passes: a bare `rpc_io_err` says nothing of which call failed.
     // Marked (RpcError.downstream) whatever Caller carried it: a handler passing it on does not speak with it.
@@ -136,7 +139,7 @@ function clientMethod(service: string, name: string, m: AnyMethod, caller: Calle
     try {
       msg = arg === undefined ? EMPTY_BYTES : codec.encode(arg);
     } catch (e) {
-      return reject(named(e instanceof RpcError ? e : encodeError(codec.name, e), action));
+      return reject(failed(e instanceof RpcError ? e : encodeError(codec.name, e)));
     }
     // The caller's own options object goes through as it is unless something must be added:
     // one object less per call on the common path. Never one that says `idempotent` (a pool
@@ -148,7 +151,7 @@ function clientMethod(service: string, name: string, m: AnyMethod, caller: Calle
       try {
         ({ opts: callOpts, release } = inherit(callOpts, o.ctx));
       } catch (e) {
-        return reject(named(e, action));
+        return reject(failed(e));
       }
     }
     if (blob !== undefined && blob.length !== 0) callOpts = { ...callOpts, blob };
@@ -160,7 +163,7 @@ function clientMethod(service: string, name: string, m: AnyMethod, caller: Calle
         try {
           value = decodeReply(reply!);
         } catch (e) {
-          return reject(named(e, action));
+          return reject(failed(e));
         }
         const done = m.blobs ? (v: unknown) => resolve(withBlob(v, reply!.blob)) : resolve;
         if (!m.output) return done(value);
@@ -176,7 +179,7 @@ function clientMethod(service: string, name: string, m: AnyMethod, caller: Calle
       // A Caller that throws: the call is over, and so is its link. Rejected here, not thrown:
       // after an asynchronous schema this runs in a `then`, where a throw reached nobody.
       release();
-      reject(named(e, action));
+      reject(failed(e));
     }
   };
 
@@ -184,7 +187,8 @@ function clientMethod(service: string, name: string, m: AnyMethod, caller: Calle
   // its timeout (counted from here, and the call sent with what is left) end it, never sent.
   const waitForSchema = (checked: Promise<unknown>, o: MethodCallOptions, blob: Uint8Array | undefined, resolve: (v: unknown) => void, reject: (e: unknown) => void): void => {
     const wait = new ClientFilterWait(o, o.timeoutMs ?? opts.timeoutMs, { action, startedAt: performance.now() }, 'its input schema');
-    unlessStopped(checked, wait).then((v) => send(v, wait.sendOptions(), resolve, reject, blob), reject);
+    // Its refusal (or the wait's end) is about this process's call, as a synchronous schema's is.
+    unlessStopped(checked, wait).then((v) => send(v, wait.sendOptions(), resolve, reject, blob), (e: unknown) => reject(fromDownstream(e)));
   };
 
   const begin = (arg: unknown, o: MethodCallOptions, resolve: (v: unknown) => void, reject: (e: unknown) => void): void => {
@@ -194,7 +198,7 @@ function clientMethod(service: string, name: string, m: AnyMethod, caller: Calle
       try {
         ({ value, blob } = splitBlob(arg, action));
       } catch (e) {
-        return reject(e);
+        return reject(fromDownstream(e));
       }
     }
     if (!m.input) return send(value, o, resolve, reject, blob);
@@ -217,7 +221,7 @@ function clientMethod(service: string, name: string, m: AnyMethod, caller: Calle
     try {
       begin(arg, o, resolve, reject);
     } catch (e) {
-      reject(named(e, action));
+      reject(failed(e));
     }
     return promise;
   };
@@ -235,7 +239,7 @@ function clientMethod(service: string, name: string, m: AnyMethod, caller: Calle
       try {
         inherited = streamOptions(o);
       } catch (e) {
-        return Promise.reject(named(e, action));
+        return Promise.reject(failed(e));
       }
       return callStream(stub, caller, arg, inherited.opts, inherited.release);
     };

@@ -1,4 +1,4 @@
-import { ErrorCode, RemoteError, RpcError, invalidArgument, type Codec } from '@skein/core';
+import { ErrorCode, RemoteError, RpcError, fromDownstream, invalidArgument, type Codec } from '@skein/core';
 import type { Caller, CallOptions, StreamCall, StreamCaller } from '@skein/stream';
 import type { AnyMethod } from './define.js';
 import { ClientFilterWait, unlessStopped } from './client-filter-wait.js';
@@ -38,24 +38,28 @@ export function streamStub(m: AnyMethod, action: string, codec: Codec, mapError:
  */
 export async function callStream(stub: StreamStub, caller: Caller, arg: unknown, opts: CallOptions, ended: () => void = noop): Promise<unknown> {
   let s: StreamCall;
+  // What the argument's source threw, the stream cancelled with: the caller's own error, passed as it is.
+  const source: SourceFailure = {};
   try {
-    s = await open(stub, caller as StreamCaller, arg, opts);
+    s = await open(stub, caller as StreamCaller, arg, opts, source);
   } catch (e) {
     ended();
-    throw e;
+    // This process's own call refused before it opened (its input schema, its options): about
+    // that call, not a request a handler answers (RpcError.downstream), as a unary call's are.
+    throw fromDownstream(e);
   }
   // `ended` (unhooking a signal linked for the stream) once the stream is over, however it ends.
   s.result.then(ended, ended);
   const fail = (e: unknown): never => {
     // The wire's errors are explained or decoded as the method's own; the caller's own (its source threw) pass as they are.
-    throw e instanceof RpcError || e instanceof RemoteError ? stub.mapError(e) : e;
+    throw e !== source.error && (e instanceof RpcError || e instanceof RemoteError) ? stub.mapError(e) : e;
   };
   if (stub.kind === 'client') return s.result.then((r) => fromBytes(stub.in, r.msg, r.blob), fail);
   return decoded(s, stub, fail);
 }
 
 /** Opens the stream: with the argument when the server streams, else with the source's values written after. */
-async function open(stub: StreamStub, caller: StreamCaller, arg: unknown, opts: CallOptions): Promise<StreamCall> {
+async function open(stub: StreamStub, caller: StreamCaller, arg: unknown, opts: CallOptions, source: SourceFailure): Promise<StreamCall> {
   if (typeof caller.openStream !== 'function') {
     throw invalidArgument(`${stub.action}: a streaming method needs a carrier that opens streams (a ClientStream, ConnPool or FailoverPool)`);
   }
@@ -71,8 +75,13 @@ async function open(stub: StreamStub, caller: StreamCaller, arg: unknown, opts: 
     return caller.openStream(stub.action, first.msg, first.blob.length === 0 ? opts : { ...opts, blob: first.blob });
   }
   const s = caller.openStream(stub.action, undefined, opts);
-  void send(s, stub, arg as AsyncIterable<unknown> | Iterable<unknown>);
+  void send(s, stub, arg as AsyncIterable<unknown> | Iterable<unknown>, source);
   return s;
+}
+
+/** Set when the argument's source threw: that error, which cancelled the stream and goes to the caller as it is. */
+interface SourceFailure {
+  error?: Error;
 }
 
 function noop(): void {}
@@ -84,19 +93,27 @@ function noop(): void {}
  * waits for its next value (an event source) may never yield again, and would keep its
  * listeners, and this loop, for ever.
  */
-async function send(s: StreamCall, stub: StreamStub, values: AsyncIterable<unknown> | Iterable<unknown>): Promise<void> {
+async function send(s: StreamCall, stub: StreamStub, values: AsyncIterable<unknown> | Iterable<unknown>, failure: SourceFailure): Promise<void> {
+  // While the source is read: what throws then is the caller's own, not this client's refusal.
+  let reading = false;
   try {
     const source = new StreamSource(values); // inside: a source that is no iterable cancels the stream too
     const stop = (): void => void source.stop();
     s.result.then(stop, stop);
-    for (let r = await source.next(); r.done !== true; r = await source.next()) {
+    for (;;) {
+      reading = true;
+      const r = await source.next();
+      reading = false;
+      if (r.done === true) break;
       const item = await toBytes(stub.out, r.value);
       await s.write(item.msg, item.blob);
     }
     s.end();
   } catch (e) {
     // After the stream is over (the server answered, or it was cancelled) this does nothing.
-    s.cancel(e instanceof Error ? e : new Error(`${stub.action}: the stream's source threw ${String(e)}`, { cause: e }));
+    const err = e instanceof Error ? e : new Error(`${stub.action}: the stream's source threw ${String(e)}`, { cause: e });
+    if (reading) failure.error = err;
+    s.cancel(err);
   }
 }
 

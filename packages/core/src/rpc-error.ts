@@ -64,7 +64,9 @@ export class RpcError extends Error {
  * failures only, and a refusal shared by many calls is every one of those calls' downstream's.
  */
 export function fromDownstream<E>(err: E): E {
-  if (err instanceof RpcError && !err.downstream) (err as { downstream: boolean }).downstream = true;
+  // Reflect.set, not an assignment: an application's frozen constant stays as it is (unmarked)
+  // rather than a TypeError taking the place of the error being handed on.
+  if (err instanceof RpcError && !err.downstream) Reflect.set(err, 'downstream', true);
   return err;
 }
 

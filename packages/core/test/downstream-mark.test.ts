@@ -31,3 +31,11 @@ describe('RpcError.downstream', () => {
     expect(new RpcError(ErrorCode.IO, 'lost', { downstream: true }).downstream).toBe(true);
   });
 });
+
+describe('fromDownstream on a frozen error', () => {
+  it('returns it unmarked, never throws (an application constant)', () => {
+    const frozen = Object.freeze(invalidArgument('tenant header missing'));
+    expect(fromDownstream(frozen)).toBe(frozen);
+    expect(frozen.downstream).toBe(false);
+  });
+});

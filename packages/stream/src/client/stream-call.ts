@@ -160,7 +160,10 @@ export class StreamCall implements AsyncIterable<Reply> {
   cancel(reason?: Error): void {
     if (this.done) return;
     this.onAttempt = undefined;
-    this.finish(reason ?? new RpcError(ErrorCode.Cancelled, 'stream cancelled'), null);
+    // The canceller's own reason (a typed client's source threw it) stays theirs: not marked
+    // downstream in place, or a handler's own error (a constant) would be withheld from then on.
+    if (reason === undefined) this.finish(new RpcError(ErrorCode.Cancelled, 'stream cancelled'), null);
+    else this.conclude(reason, null);
     // Told after it is done, opened (seq: the server stops it) or not (0: it stops waiting to open).
     this.wire.cancel(this);
   }
@@ -216,6 +219,11 @@ export class StreamCall implements AsyncIterable<Reply> {
     if (this.done) return;
     // As a call's (Call.finish): the stream's failure is a downstream's to whoever passes it on.
     if (err !== null) fromDownstream(err);
+    this.conclude(err, reply);
+  }
+
+  /** Ends it with `err` as it is, or the reply. */
+  private conclude(err: Error | null, reply: Reply | null): void {
     this.outcome(err);
     // A FailoverPool may take it elsewhere (or fails it itself).
     if (err && this.onAttempt) return this.attempted(err);

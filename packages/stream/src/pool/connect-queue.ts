@@ -1,4 +1,4 @@
-import { EMPTY_BYTES, type RpcError } from '@skein/core';
+import { EMPTY_BYTES, fromDownstream, type RpcError } from '@skein/core';
 import { cancelled, type Notify } from '../client/call.js';
 import type { CallOptions } from '../client/call-options.js';
 import type { ClientStream } from '../client/client-stream.js';
@@ -52,7 +52,9 @@ export class WaitingCall {
     this.msg = EMPTY_BYTES;
     this.opts = NO_OPTS;
     this.opens = undefined;
-    this.notify(err, null);
+    // A pool's failure of a call it never sent (a server's refusal of its credentials, naming
+    // why): about this call, not a request its caller answers (RpcError.downstream), as a Call's.
+    this.notify(fromDownstream(err), null);
   }
 
   private settle(): void {

@@ -474,7 +474,9 @@ export class FailoverPool implements StreamCaller {
     try {
       member = this.choose(c);
     } catch (err) {
-      return this.unplaced(c, err instanceof RpcError ? err : invalidArgument(`choosing a server failed: ${String(err)}`));
+      // A picker function's own error (the application's: a handler's constant, perhaps) is
+      // marked on a copy: marked in place, the handler's later throws of it would be withheld.
+      return this.unplaced(c, err instanceof RpcError ? new RpcError(err.code, err.message, { cause: err, retry: err.retry, downstream: true }) : invalidArgument(`choosing a server failed: ${String(err)}`));
     }
     if (!member) return this.unplaced(c, this.noServerError());
     c.member = member;
