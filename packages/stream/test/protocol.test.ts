@@ -90,7 +90,7 @@ describe('frame specs enforce limits before any allocation', () => {
     // An oversized message at an offset is refused with a reply to that header's seq (1).
     const big = Buffer.from(chunk);
     big.writeUInt32LE(101, 7 + 24);
-    expect(catchFrame(() => req.bodyLength(new Uint8Array(big), 7)).lastWords).toEqual(errorStringFrame(1, 'rpc_frame_too_large'));
+    expect(catchFrame(() => req.bodyLength(new Uint8Array(big), 7)).lastWords).toEqual(errorStringFrame(1, "rpc_frame_too_large:message of 101 bytes exceeds the server's limit of 100"));
   });
 
   it('rejects a bad magic with no reply (the stream is out of step)', () => {
@@ -104,13 +104,14 @@ describe('frame specs enforce limits before any allocation', () => {
     expect(e.lastWords).toEqual(errorStringFrame(2, 'rpc_invalid_ver'));
   });
 
+  // The reply says by how much: the sender may not know the limit for its kind.
   it.each([
-    ['message', (b: Buffer) => b.writeUInt32LE(101, 24)],
-    ['blob', (b: Buffer) => b.writeUInt32LE(0xffffffff, 28)],
-    ['action', (b: Buffer) => b.writeUInt32LE(0x80000000 + 17, 4)],
-  ])('rejects an oversized %s with rpc_frame_too_large', (_what, mut) => {
+    ['message', (b: Buffer) => b.writeUInt32LE(101, 24), 'message of 101 bytes exceeds the server\'s limit of 100'],
+    ['blob', (b: Buffer) => b.writeUInt32LE(0xffffffff, 28), 'blob of 4294967295 bytes exceeds the server\'s limit of 100'],
+    ['action', (b: Buffer) => b.writeUInt32LE(0x80000000 + 17, 4), 'action of 17 bytes exceeds the server\'s limit of 16'],
+  ])('rejects an oversized %s with rpc_frame_too_large, saying by how much', (_what, mut, detail) => {
     const e = catchFrame(() => req.bodyLength(header(mut), 0));
-    expect(e.lastWords).toEqual(errorStringFrame(2, 'rpc_frame_too_large'));
+    expect(e.lastWords).toEqual(errorStringFrame(2, `rpc_frame_too_large:${detail}`));
   });
 
   it('rejects a response with an unknown flag or an oversized blob', () => {

@@ -150,9 +150,9 @@ describe('malformed frames close only their own connection', () => {
   it.each([
     ['bad magic', bad((b) => b.writeUInt16LE(0xbeef, 0)), '', /bad magic/],
     ['bad version', bad((b) => (b[2] = 9)), errorStringFrame(2, 'rpc_invalid_ver'), /version/],
-    ['oversized message', bad((b) => b.writeUInt32LE(0xfffffff0, 24)), errorStringFrame(2, 'rpc_frame_too_large'), /exceeds/],
-    ['oversized blob', bad((b) => b.writeUInt32LE(0x7fffffff, 28)), errorStringFrame(2, 'rpc_frame_too_large'), /exceeds/],
-    ['oversized action', bad((b) => b.writeUInt32LE(0x80000000 + 5000, 4)), errorStringFrame(2, 'rpc_frame_too_large'), /exceeds/],
+    ['oversized message', bad((b) => b.writeUInt32LE(0xfffffff0, 24)), errorStringFrame(2, "rpc_frame_too_large:message of 4294967280 bytes exceeds the server's limit of 16777216"), /exceeds/],
+    ['oversized blob', bad((b) => b.writeUInt32LE(0x7fffffff, 28)), errorStringFrame(2, "rpc_frame_too_large:blob of 2147483647 bytes exceeds the server's limit of 67108864"), /exceeds/],
+    ['oversized action', bad((b) => b.writeUInt32LE(0x80000000 + 5000, 4)), errorStringFrame(2, "rpc_frame_too_large:action of 5000 bytes exceeds the server's limit of 1024"), /exceeds/],
     ['non-UTF-8 action', nonUtf8, errorStringFrame(1, 'rpc_decode'), /UTF-8/],
   ] as const)('%s', async (_name, frame, reply, reason) => {
     const logger = memoryLogger();

@@ -51,8 +51,12 @@ export function responseFrameSpec(limits: Limits, reverseCalls = false): FrameSp
 
 /** Requests, checked against `limits`. Over-limit frames get an error reply before the close. */
 function requests(limits: Limits): FrameSpec {
-  const refuse = (b: Uint8Array, at: number, code: ErrorCode, why: string): FrameError =>
-    new FrameError(why, errorResponseHalves(u32(b, at + SEQ_AT), u32(b, at + SEQ_AT + 4), code));
+  const refuse = (b: Uint8Array, at: number, code: ErrorCode, why: string, detail?: string): FrameError =>
+    new FrameError(why, errorResponseHalves(u32(b, at + SEQ_AT), u32(b, at + SEQ_AT + 4), code, detail));
+  // The answer says by how much: the limit for the sender's kind (a client's may be a fraction of
+  // a peer's) is news to it. (FrameTooLarge is Skein's code: a razor peer reads it as text, detail or not.)
+  const tooLarge = (b: Uint8Array, at: number, what: string, n: number, max: number): FrameError =>
+    refuse(b, at, ErrorCode.FrameTooLarge, `${what} of ${n} bytes exceeds ${max}`, `${what} of ${n} bytes exceeds the server's limit of ${max}`);
   return {
     headerLength: REQUEST_HEADER_LENGTH,
     bodyLength(b, at) {
@@ -61,15 +65,9 @@ function requests(limits: Limits): FrameSpec {
       const actionLength = action & ACTION_STRING_BIT ? action & ACTION_LEN_MASK : 0;
       const msgLength = u32(b, at + REQ_MSG_LEN_AT);
       const blobLength = u32(b, at + REQ_BLOB_LEN_AT);
-      if (actionLength > limits.maxAction) {
-        throw refuse(b, at, ErrorCode.FrameTooLarge, `action of ${actionLength} bytes exceeds ${limits.maxAction}`);
-      }
-      if (msgLength > limits.maxMessage) {
-        throw refuse(b, at, ErrorCode.FrameTooLarge, `message of ${msgLength} bytes exceeds ${limits.maxMessage}`);
-      }
-      if (blobLength > limits.maxBlob) {
-        throw refuse(b, at, ErrorCode.FrameTooLarge, `blob of ${blobLength} bytes exceeds ${limits.maxBlob}`);
-      }
+      if (actionLength > limits.maxAction) throw tooLarge(b, at, 'action', actionLength, limits.maxAction);
+      if (msgLength > limits.maxMessage) throw tooLarge(b, at, 'message', msgLength, limits.maxMessage);
+      if (blobLength > limits.maxBlob) throw tooLarge(b, at, 'blob', blobLength, limits.maxBlob);
       return actionLength + msgLength + blobLength;
     },
   };
