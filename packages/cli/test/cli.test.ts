@@ -216,7 +216,7 @@ describe('skein call', () => {
     const r = await skein('call', mp.tcp, 'Calc.glitch');
     expect(r.code).toBe(1);
     expect(r.stdout).toBe('');
-    expect(r.stderr).toBe('error: InvalidArgument (rpc_invalid_argument): \\u001b]0;owned\\u0007\\u001b[2J\\u000derror: forged\\u000asecond line\n');
+    expect(r.stderr).toBe('error: InvalidArgument (rpc_invalid_argument): Calc.glitch: \\u001b]0;owned\\u0007\\u001b[2J\\u000derror: forged\\u000asecond line\n');
   });
 
   it('escapes C1 controls and bidi overrides in a reply, which stays JSON of the same value', async () => {
@@ -300,7 +300,7 @@ describe('--timeout against a server that accepts and never speaks', () => {
       const r = await skein(command, silent.addr, 'Calc.add', '{"a":1,"b":2}', '--timeout', ms, ...extra);
       expect(r.code).toBe(1);
       expect(r.stdout).toBe('');
-      expect(r.stderr).toMatch(new RegExp(`^error: Timeout \\(rpc_timeout\\): no reply from ${silent.addr} within \\d+ ms \\(--timeout ${ms} ms, counted from connecting\\)\n$`));
+      expect(r.stderr).toMatch(new RegExp(`^error: Timeout \\(rpc_timeout\\): Calc\\.add: no reply from ${silent.addr} within \\d+ ms \\(--timeout ${ms} ms, counted from connecting\\)\n$`));
       expect(silent.accepted()).toBe(1);
     } finally {
       silent.close();
