@@ -270,7 +270,7 @@ function otherKey(got: string | null, start: number, deeper: number): string | n
   return key;
 }
 
-/** A string key, or null for any other key (otherKey() reads it) and a truncated one. */
+/** A string key, or null for any other key (otherKey() reads it) and a truncated header or long key. */
 function readKey(): string | null {
   if (pos >= end) return null;
   const head = bytes[pos++]!;
@@ -284,9 +284,17 @@ function readKey(): string | null {
     const key = readString(length);
     return key === NOT_HANDLED ? null : (key as string);
   }
-  if (length > end - pos) return null;
+  // Cut short: the library refuses it before counting it, as a key (the library handed it
+  // alone, outside its map, would count it first, and refuse a message at maxContainers in
+  // other words). Longer keys it counts first in both places: read() hands them on.
+  if (length > end - pos) {
+    if (library === undefined) return null;
+    throw refuse(new RangeError('Insufficient data')); // the library's words
+  }
   const misses = keys.misses;
-  const key = keys.read(bytes, pos, length);
+  // A key the cache does not keep (one cut short inside a UTF-8 sequence) is read here all the
+  // same, as the library's keyDecoder reads it: read again by otherKey(), it counted twice.
+  const key = keys.read(bytes, pos, length) ?? utf8DecodeJs(bytes, pos, length);
   pos += length;
   // A key the cache read anew is a new string; a key it held costs nothing, and is not counted.
   if (keys.misses !== misses && --containersLeft < 0) throw containersOver();

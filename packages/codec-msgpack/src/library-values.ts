@@ -34,6 +34,8 @@ export class LibraryValues {
   mapKeysLeft = 0;
   end = 0;
   private readonly internals: DecoderInternals;
+  /** Whether the decoder is set up for the message being read (set in read(), cleared in release()). */
+  private holding = false;
 
   constructor(
     readonly decoder: Decoder,
@@ -63,10 +65,13 @@ export class LibraryValues {
     keys.left = mapKeysLeft;
     depth.open = open;
     // Set up once per message, however many of its values come here (let go of in release()):
-    // a value read leaves no state behind, and a value refused ends the message.
-    if (internals.bytes !== bytes) {
+    // a value read leaves no state behind, and a value refused ends the message. Not by the
+    // bytes' length or identity alone: a caller may reuse one Uint8Array, and one on a
+    // resizable buffer changes length too, where the decoder's view of it would not.
+    if (!this.holding || internals.bytes !== bytes) {
       internals.reinitializeState();
       internals.setBuffer(bytes);
+      this.holding = true;
     }
     internals.pos = start;
     const value = internals.doDecodeSync();
@@ -78,6 +83,9 @@ export class LibraryValues {
 
   /** Lets go of the message the fast path was reading, once it is read or refused. */
   release(): void {
-    if (this.internals.bytes.length !== 0) letGo(this.decoder);
+    // Whatever its length: an empty view still holds its whole buffer.
+    if (!this.holding) return;
+    this.holding = false;
+    letGo(this.decoder);
   }
 }

@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { plainBytes } from '@skein/core';
-import { expectSameBytes, hex, libraryCodec, mutatedBuffers, outcome, randomBuffers, randomPlain, sameOutcome, sameValue, seededRandom, show } from '@skein/test-utils';
+import { expectSameBytes, hex, mutatedBuffers, outcome, randomBuffers, randomPlain, sameOutcome, sameValue, seededRandom, show } from '@skein/test-utils';
 import { msgpack, type MsgpackOptions } from '../src/index.js';
 import { fastDecode, NOT_HANDLED } from '../src/fast-decode.js';
 import { FastEncoder, MAX_BYTES } from '../src/fast-encode.js';
-import { DEFAULT_MAX_DEPTH, libraryCoders } from '../src/library-coders.js';
+import { DEFAULT_MAX_DEPTH } from '../src/library-coders.js';
 import { DEFAULT_MAX_CONTAINERS } from '../src/container-budget.js';
 import { MSGPACK_VALUES, randomForeign, randomMixed } from './random-msgpack.js';
+import { referenceCodec } from './reference-codec.js';
 
 // The fast path (src/fast-encode.ts, src/fast-decode.ts) against the library alone, set up as
 // the codec sets it up (src/library-coders.ts): the codec as it was before the fast path.
@@ -14,11 +14,6 @@ import { MSGPACK_VALUES, randomForeign, randomMixed } from './random-msgpack.js'
 const OPTIONS: MsgpackOptions[] = [{}, { ignoreUndefined: true }, { sortKeys: true }, { ignoreUndefined: true, sortKeys: true }];
 const VALUES = 3000;
 
-/** The codec as it was: the library, its errors wrapped the same way. */
-function referenceCodec(options: MsgpackOptions) {
-  const { encoder, decoder } = libraryCoders(options);
-  return libraryCodec('msgpack', { encode: (value) => encoder.encode(value), decode: (bytes) => decoder.decode(plainBytes(bytes)) });
-}
 
 describe.each(OPTIONS)('msgpack fast path, options %j', (options) => {
   const reference = referenceCodec(options);

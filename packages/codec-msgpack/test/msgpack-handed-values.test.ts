@@ -118,3 +118,31 @@ describe('msgpack values handed to the library inside a message the fast path re
     }
   });
 });
+
+describe('msgpack map keys the fast path reads for the library, and messages it lets go of', () => {
+  it('counts a map key cut short inside a UTF-8 sequence once for maxContainers, as the library does', () => {
+    // The outer array, the map, its 2-byte key [0x61, 0xe2] (not kept by the key cache: a new string each time), the Date: 4.
+    const bytes = array([[0x81, 0xa2, 0x61, 0xe2, ...DATE]]);
+    const reference = libraryCoders({ maxContainers: 4 }).decoder;
+    expect(reference.decode(bytes)).toHaveLength(1);
+    expect(msgpack({ maxContainers: 4 }).decode(bytes)).toEqual(reference.decode(bytes));
+    expect(() => msgpack({ maxContainers: 3 }).decode(bytes)).toThrow(overBudget(3));
+  });
+
+  it('refuses a map key cut short by the end of the message in the library\'s words, at maxContainers too', () => {
+    // The map is the one container maxContainers 1 allows; its key claims 5 bytes, 2 follow.
+    const bytes = Uint8Array.of(0x81, 0xa5, 0x61, 0x62);
+    expect(() => libraryCoders({ maxContainers: 1 }).decoder.decode(bytes)).toThrow('Insufficient data');
+    expect(() => msgpack({ maxContainers: 1 }).decode(bytes)).toThrow(expect.objectContaining({ code: ErrorCode.Decode, message: expect.stringContaining('Insufficient data') }));
+  });
+
+  it('reads a Uint8Array the caller reuses on a resizable buffer, after an empty message in it', () => {
+    const buffer = new (ArrayBuffer as unknown as new (n: number, o: object) => ArrayBuffer & { resize(n: number): void })(0, { maxByteLength: 64 });
+    const bytes = new Uint8Array(buffer); // its length follows the buffer's
+    const codec = msgpack();
+    expect(() => codec.decode(bytes)).toThrow(expect.objectContaining({ code: ErrorCode.Decode }));
+    buffer.resize(7);
+    bytes.set([0x91, ...DATE]);
+    expect(codec.decode(bytes)).toEqual([new Date(1000)]);
+  });
+});

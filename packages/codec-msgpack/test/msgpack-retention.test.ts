@@ -55,6 +55,16 @@ describe('msgpack decoders hold nothing of a message after its decode', () => {
     expect(codec.decode(Uint8Array.of(0x01))).toBe(1);
   });
 
+  it('empty: no buffer stays held by an empty view of it', async () => {
+    const codec = msgpack();
+    const refs = [0, 1, 2].map(() => {
+      const { bytes, buffer } = inLargeBuffer([]);
+      expect(() => codec.decode(bytes)).toThrow(expect.objectContaining({ code: ErrorCode.Decode }));
+      return buffer;
+    });
+    expect(await collected(refs)).toBe(refs.length);
+  });
+
   it('refused: neither the message nor what was read of it stays held', async () => {
     // In the innermost payload: an array of two whose first item is a bin 8 (a view of the
     // message, kept in the array under way), then a byte no msgpack value starts with.
