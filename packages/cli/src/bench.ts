@@ -1,4 +1,4 @@
-import { RpcError, RemoteError, type Codec } from '@skein/core';
+import { ErrorCode, RpcError, RemoteError, type Codec } from '@skein/core';
 import type { Command } from './args.js';
 import { Deadline } from './deadline.js';
 import { LatencyHistogram } from './latency-histogram.js';
@@ -63,6 +63,10 @@ export async function bench(cmd: Command, target: Target, codec: Codec, arg: unk
     progress.end();
     const summary = run.summary(cmd, target, codec);
     out.write(cmd.asJson ? `${JSON.stringify(summary)}\n` : formatSummary(summary));
+    if (run.closedBy) {
+      err.write(`error: ${target.text} is closing (it refused new calls: draining): ${describeError(run.closedBy, codec)}\n`);
+      return 1;
+    }
     if (stream.state !== 'open') {
       err.write(`error: the connection to ${target.text} was lost during the run${run.lastError ? `: ${describeError(run.lastError, codec)}` : ''}\n`);
       return 1;
@@ -79,6 +83,12 @@ class BenchRun {
   readonly latency = new LatencyHistogram();
   readonly errors = new Map<string, number>();
   lastError: unknown;
+  /**
+   * The Closed that ended the run. A draining server refuses every new call with Closed and keeps
+   * the connection open while calls keep coming: calling on would spin on refusals and hold its
+   * close() open for the rest of the run.
+   */
+  closedBy: RpcError | undefined;
   readonly done: Promise<void>;
   private readonly startedAt = performance.now();
   private lastAnswerAt = this.startedAt;
@@ -113,6 +123,11 @@ class BenchRun {
         this.lastError = e;
         const name = e instanceof RpcError ? e.codeName : e instanceof RemoteError ? 'custom' : 'other';
         this.errors.set(name, (this.errors.get(name) ?? 0) + 1);
+        // Closed on a connection still open is the server's refusal; on a lost one, the loss.
+        if (e instanceof RpcError && e.code === ErrorCode.Closed && this.connected()) {
+          this.closedBy ??= e;
+          this.stop();
+        }
       }
     }
   }

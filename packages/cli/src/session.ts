@@ -71,10 +71,25 @@ const OTHER_FORMS: Readonly<Record<Target['kind'], string>> = {
  * WebSocket server dialled over TCP answers HTTP, which is no frame. Says so, once.
  */
 export function withTransportHint(err: unknown, target: Target, answered: boolean): unknown {
+  const refusal = tlsRefusal(err);
+  if (refusal) return refusal;
   if (answered || !(err instanceof RpcError) || (err.code !== ErrorCode.IO && err.code !== ErrorCode.Closed)) return err;
   const other = OTHER_FORMS[target.kind];
   return new RpcError(err.code, `${err.message} — no answer came back: is ${target.text} a Skein server over ${target.kind}? (if it speaks ${other}, use that address form)`, {
     cause: err,
     retry: err.retry,
   });
+}
+
+/**
+ * The TLS layer's Unauthenticated under a lost connection: over TLS 1.3 a server refuses a
+ * missing or untrusted client certificate after the client's handshake is done, so the stream
+ * sees its connection lost. That refusal is the reason (and the address form was right), so it
+ * is what the operator reads, not a guess at another transport.
+ */
+function tlsRefusal(err: unknown): RpcError | undefined {
+  for (let e = err, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
+    if (e instanceof RpcError && e.code === ErrorCode.Unauthenticated) return e;
+  }
+  return undefined;
 }

@@ -157,7 +157,9 @@ export function identityOf(cert: DetailedPeerCertificate | null | undefined): Pe
  * peer that does not speak TLS, or a server certificate we do not trust, is Unreachable (the
  * server saw no request: any call may go elsewhere), with a message that says which.
  */
-export function tlsFailure(remote: string, message: string, cause?: unknown): RpcError {
+export function tlsFailure(remote: string, raw: string, cause?: unknown): RpcError {
+  // OpenSSL's text ends in a newline: kept, it splits the error's line (or shows as an escape).
+  const message = raw.trim();
   const m = message.toLowerCase();
   if (/alert.*(certificate|unknown[ _]ca|access[ _]denied)|certificate[ _]?required|bad[ _]?certificate|unknown[ _]?ca\b/.test(m)) {
     return new RpcError(ErrorCode.Unauthenticated, `${remote} refused the TLS connection: ${message} (the server wants a client certificate its CAs vouch for: check tls.cert, tls.key)`, { cause });

@@ -108,7 +108,7 @@ export class PrefixWatch {
     try {
       await this.opts.client.kv.range({ key: Buffer.from(this.range), revision: this.revision, limit: 1, keys_only: true });
     } catch (err) {
-      if (gen === this.generation) this.retry(`resuming the watch of ${this.range} failed: ${reason(err)}`, compacted(err) ? 'resync' : 'resume');
+      if (gen === this.generation) this.retry(`resuming the watch of ${this.range} failed: ${reason(err)}`, compacted(err) || rewound(err) ? 'resync' : 'resume');
       return;
     }
     if (gen !== this.generation) return;
@@ -183,4 +183,13 @@ export class PrefixWatch {
 /** etcd no longer has the revision asked for. */
 function compacted(err: unknown): boolean {
   return reason(err).includes('required revision has been compacted');
+}
+
+/**
+ * etcd's revision is behind the one asked for: its data was lost or restored from an older
+ * snapshot. That is another history, which a resume would wait on for good (etcd holds a watch
+ * from a future revision silently): the view is read again whole, as after a compaction.
+ */
+function rewound(err: unknown): boolean {
+  return reason(err).includes('required revision is a future revision');
 }

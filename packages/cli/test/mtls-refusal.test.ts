@@ -1,0 +1,62 @@
+import { createRouter, RpcServer } from '@skein/stream';
+import { nodeRuntime } from '@skein/runtime-node';
+import { makeTestCerts, type TestCerts } from '@skein/test-utils';
+import { tcpTransport } from '@skein/transport-tcp';
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+// An operator dials an mTLS server without --cert/--key. Over TLS 1.3 the server's refusal
+// (alert "certificate required") arrives after the client's handshake is done, on the first
+// read, so the stream reports a lost connection whose cause is the TLS layer's Unauthenticated.
+// The CLI must say that (the server wants a client certificate), not guess that the server
+// speaks another transport: the address form was right, the credentials were missing.
+
+const BIN = fileURLToPath(new URL('../dist/bin.js', import.meta.url));
+
+interface Run {
+  code: number;
+  stderr: string;
+}
+
+function skein(...args: string[]): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [BIN, ...args], { timeout: 20_000 }, (err, _stdout, stderr) => {
+      resolve({ code: err ? Number((err as { code?: number }).code ?? -1) : 0, stderr });
+    });
+  });
+}
+
+let certs: TestCerts;
+let server: RpcServer;
+let address: string;
+beforeAll(async () => {
+  certs = makeTestCerts();
+  server = new RpcServer({ dispatch: createRouter({ 'S.who': () => new TextEncoder().encode('"s"') }) });
+  const bound = await server.listen(tcpTransport(nodeRuntime, { tls: { ...certs.server, ca: certs.ca, requestCert: true } }), '127.0.0.1:0');
+  address = `tls://127.0.0.1:${'port' in bound ? bound.port : 0}`;
+});
+afterAll(async () => {
+  await server?.close();
+  certs?.remove();
+});
+
+describe('an mTLS server refusing a client with no certificate', () => {
+  it.each(['call', 'ping'] as const)('%s says the server wants a client certificate, and gives no wrong-transport hint', async (command) => {
+    const args = command === 'call' ? [command, address, 'S.who'] : [command, address];
+    const r = await skein(...args, '--ca', path.join(certs.dir, 'ca.crt'), '--timeout', '5000');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^error: Unauthenticated \(rpc_unauthenticated\): .*refused the TLS connection/);
+    expect(r.stderr).toMatch(/the server wants a client certificate/);
+    expect(r.stderr).not.toMatch(/is tls:\/\/.* a Skein server over tls\?/);
+    // OpenSSL's message ends in a newline; it is not shown as an escape mid-line.
+    expect(r.stderr).not.toContain('\\u000a');
+  });
+
+  it('with --cert and --key it is answered', async () => {
+    const r = await skein('ping', address, '--ca', path.join(certs.dir, 'ca.crt'), '--cert', path.join(certs.dir, 'client.crt'), '--key', path.join(certs.dir, 'client.key'));
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+  });
+});
