@@ -166,7 +166,7 @@ describe('every error a stub raises names the method, code, retry and cause unch
     expect(err.message).toMatch(/^Calc\.add: connection to 127\.0\.0\.1:\d+ lost/);
     same(err, await raw, 'Calc.add'); // the same cause: the one that ended the connection
     expect(err.cause).toBeInstanceOf(Error);
-    expect(await unsent).toMatchObject({ code: ErrorCode.IO, retry: 'safe', message: expect.stringMatching(/^Calc\.add: connection to .* lost before the call was sent$/) });
+    expect(await unsent).toMatchObject({ code: ErrorCode.IO, retry: 'safe', message: expect.stringMatching(/^Calc\.add: connection to .* lost before the call was sent: \S.*$/) });
   });
 
   it('Timeout: no reply in time', async () => {

@@ -859,7 +859,7 @@ export class ClientStream implements StreamCaller {
     const unsent = [...this.throttler.drain(), ...this.held.drain()];
     for (const call of unsent) {
       call.held = false;
-      call.finish(new RpcError(ErrorCode.IO, `connection to ${this.remote} lost before the call was sent`, { cause, retry: 'safe' }), null);
+      call.finish(new RpcError(ErrorCode.IO, `connection to ${this.remote} lost before the call was sent: ${cause.message}`, { cause, retry: 'safe' }), null);
     }
     const streams = [...this.streams.values()];
     const unopened = [...this.opening.keys()];
