@@ -123,8 +123,11 @@ class BenchRun {
         this.lastError = e;
         const name = e instanceof RpcError ? e.codeName : e instanceof RemoteError ? 'custom' : 'other';
         this.errors.set(name, (this.errors.get(name) ?? 0) + 1);
-        // Closed on a connection still open is the server's refusal; on a lost one, the loss.
-        if (e instanceof RpcError && e.code === ErrorCode.Closed && this.connected()) {
+        // Closed on a connection still open is the server's refusal; on a lost one, the loss. Only a
+        // bare one (retry 'safe': refused before dispatch) is the server draining: a method's own
+        // Closed (its database closed, a downstream's passed on) travels with words and says
+        // nothing of the server, so it is counted and the run goes on.
+        if (e instanceof RpcError && e.code === ErrorCode.Closed && e.retry === 'safe' && this.connected()) {
           this.closedBy ??= e;
           this.stop();
         }

@@ -437,7 +437,7 @@ export class ServerConn implements FrameHandlers, Responder {
     if (outcome.peerLimits && this.opts.reverse && !this.reverse) answer = this.agreeReverse(this.opts.reverse, bytes, msgAt, msgAt + u32(bytes, start + REQ_MSG_LEN_AT), answer);
     this.opts.onGreeted?.(this);
     this.send(seqLo, seqHi, answer, EMPTY_BYTES);
-    if (!offered && this.is(PROBATION)) queueMicrotask(() => this.leaveProbationAtHello());
+    if (!offered && this.is(PROBATION)) this.leaveProbationAtHello();
   }
 
   /** Calls both ways, when the hello offers to serve them: settled by the first hello that does. */
@@ -513,14 +513,17 @@ export class ServerConn implements FrameHandlers, Responder {
    * nothing it may send now can, as credentials go only where the hello offered them (a Skein
    * client sends none otherwise). Held on, it would keep a peer's place for twice authTimeoutMs
    * while an ordinary client past the cap waits for nothing (one that only serves reverse calls
-   * never calls, so no refused call ends it). Ended once the requests read with the hello are
-   * answered (a call among them: bare Overloaded, unrun, as on probation), so the client reads
-   * the refusal rather than a lost connection.
+   * never calls, so no refused call ends it). Not ended at once, though: a Skein client sends
+   * plain calls without waiting for the hello's answer, and one still on its way would be lost
+   * with the connection (a lost call may have run). It drains as the server's close drains any
+   * (startDrain): it ends after a tick with nothing read or when the peer ends, and a call read
+   * meanwhile is answered bare Overloaded, unrun, as on probation (refuseOnProbation), so the
+   * client reads the refusal.
    */
   private leaveProbationAtHello(): void {
-    if (!this.is(PROBATION) || this.is(CLOSED)) return;
+    if (!this.is(PROBATION) || this.is(CLOSED) || this.is(DRAINING)) return;
     this.opts.logger.info({ remote: this.conn.remote }, 'clients at their cap: a connection on probation offered no credentials in its hello, so it cannot become a peer; ending it');
-    this.conn.end();
+    this.startDrain(true);
   }
 
   /**

@@ -96,9 +96,13 @@ export class ReverseCaller implements Caller {
     return this.waiting.size;
   }
 
-  /** Calls out or waiting: the connection does not end under them. */
+  /**
+   * Calls out or waiting: the connection does not end under them. Not those given up on (timed
+   * out, cancelled): nobody waits for their answers, and a peer that never sends one (a hung or
+   * vanished client) would otherwise keep its connection from the idle timeout for good.
+   */
   get busy(): boolean {
-    return this.onWire.size !== 0 || this.waiting.size !== 0;
+    return this.onWire.size > this.abandoned || this.waiting.size !== 0;
   }
 
   send(action: string | number, msg: Uint8Array, opts: CallOptions, notify: Notify): void {

@@ -1,0 +1,44 @@
+import { createServiceDispatch, implement, method, service } from '@skein/api';
+import { msgpackCodec } from '@skein/codec-msgpack';
+import { ErrorCode, RpcError } from '@skein/core';
+import { nodeRuntime } from '@skein/runtime-node';
+import { RpcServer } from '@skein/stream';
+import { tcpTransport } from '@skein/transport-tcp';
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+
+// bench ends its run at a draining server's Closed (bench-server-draining.test.ts): the bare one
+// a server sends for a call it did not start. A method's own Closed (its database closed, a
+// downstream's passed on) carries words and says nothing of the server: it is an error the run
+// counts, not the end of the run and not "the server is closing".
+
+const BIN = fileURLToPath(new URL('../dist/bin.js', import.meta.url));
+const Echo = service('Echo', { one: method<void, number>() });
+
+let server: RpcServer | undefined;
+afterAll(() => server?.close());
+
+describe("skein bench and a method's own Closed", () => {
+  it('counts it and runs on: the server is not closing', async () => {
+    let handled = 0;
+    const impl = implement(Echo, {
+      one: () => {
+        if (++handled % 2 === 0) throw new RpcError(ErrorCode.Closed, 'the database is closed');
+        return 1;
+      },
+    });
+    server = new RpcServer({ dispatch: createServiceDispatch({ codec: msgpackCodec, services: [impl] }) });
+    const bound = await server.listen(tcpTransport(nodeRuntime), '127.0.0.1:0');
+    const addr = `127.0.0.1:${'port' in bound ? bound.port : 0}`;
+    const r = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) =>
+      execFile(process.execPath, [BIN, 'bench', addr, 'Echo.one', '--in-flight', '2', '--duration', '1', '--json'], { timeout: 60_000 }, (err, stdout, stderr) =>
+        resolve({ code: err ? Number((err as { code?: number }).code ?? -1) : 0, stdout, stderr }),
+      ),
+    );
+    expect(r.stderr).not.toMatch(/is closing/);
+    const s = JSON.parse(r.stdout);
+    expect(s.errors.Closed).toBeGreaterThan(10);
+    expect(server.state).toBe('running');
+  }, 90_000);
+});
