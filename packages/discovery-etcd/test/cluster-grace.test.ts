@@ -2,10 +2,10 @@ import { createCluster, type Member } from '@skein/api';
 import { msgpackCodec } from '@skein/codec-msgpack';
 import { ErrorCode } from '@skein/core';
 import { StaticDiscovery } from '@skein/stream';
-import { memoryLogger, sleep, waitFor, within } from '@skein/test-utils';
+import { memoryLogger, sleep, waitFor } from '@skein/test-utils';
 import { describe, expect, it } from 'vitest';
 import { EtcdDiscovery, EtcdRegistrar, followClusterDiscovery, type ClusterMembership, type FollowClusterOptions } from '../src/index.js';
-import { Chat, callFlood, chatServer, etcdForFile, stallEtcd, transport } from './harness.js';
+import { Chat, callFlood, chatCluster, chatServer, etcdForFile, stallEtcd, transport } from './harness.js';
 
 const file = etcdForFile();
 const { cleanup, client } = file;
@@ -13,19 +13,8 @@ const HOLDING = 'the last member of a type left discovery: keeping it until one 
 
 /** A cluster of one type, `chat`, followed on `prefix`; `events` says each add and remove, `sizes` the member count after each. */
 function followedCluster(prefix: string, opts: FollowClusterOptions & { withoutMembers?: boolean; servers?: Member[] } = {}) {
-  const events: string[] = [];
   const sizes: number[] = [];
-  const rpc = createCluster({
-    codec: msgpackCodec,
-    transport,
-    types: { chat: { services: [Chat], servers: opts.servers } },
-    timeoutMs: 5000,
-    onMembershipChange: (event, type, m) => {
-      events.push(`${event} ${type}/${m.id}`);
-      sizes.push(rpc.$cluster.members('chat').length);
-    },
-  });
-  cleanup.push(() => within(rpc.$cluster.close(), 10_000, 'cluster close'));
+  const { rpc, events } = chatCluster(cleanup, { servers: opts.servers, timeoutMs: 5000, changed: () => void sizes.push(rpc.$cluster.members('chat').length) });
   // A cluster of one's own making may lack `members`: the follower then counts the members it added.
   const { add, update, remove } = rpc.$cluster;
   const membership: ClusterMembership = opts.withoutMembers ? { add, update, remove } : rpc.$cluster;
@@ -179,14 +168,7 @@ describe("followClusterDiscovery's grace for a type's last member", () => {
   });
 
   it('ends the wait for good when the held member comes back: it stays past the grace', async () => {
-    const events: string[] = [];
-    const rpc = createCluster({
-      codec: msgpackCodec,
-      transport,
-      types: { chat: { services: [Chat] } },
-      onMembershipChange: (event, type, m) => void events.push(`${event} ${type}/${m.id}`),
-    });
-    cleanup.push(() => rpc.$cluster.close());
+    const { rpc, events } = chatCluster(cleanup);
     // The in-memory backend: the leave and the join come in one turn, so the grace's length decides nothing.
     const entry = { type: 'chat', id: 'chat-1', address: await chatServer('first', cleanup) };
     const d = new StaticDiscovery([entry]);

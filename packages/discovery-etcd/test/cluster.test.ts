@@ -5,7 +5,7 @@ import type { FailoverPool } from '@skein/stream';
 import { memoryLogger, waitFor, within } from '@skein/test-utils';
 import { describe, expect, it } from 'vitest';
 import { EtcdDiscovery, EtcdRegistrar, followClusterDiscovery } from '../src/index.js';
-import { Chat, chatServer as chatServerOf, etcdForFile, transport } from './harness.js';
+import { Chat, chatCluster, chatServer as chatServerOf, etcdForFile, transport } from './harness.js';
 
 const { cleanup, client } = etcdForFile();
 const chatServer = (name: string): Promise<string> => chatServerOf(name, cleanup);
@@ -14,14 +14,7 @@ describe('a createCluster cluster fed by etcd', () => {
   it('adds, moves and removes members by id as servers register, re-register elsewhere and leave', async () => {
     const prefix = 'cluster/servers';
     const logger = memoryLogger();
-    const events: string[] = [];
-    const rpc = createCluster({
-      codec: msgpackCodec,
-      transport,
-      types: { chat: { services: [Chat] } },
-      onMembershipChange: (event, type, m) => void events.push(`${event} ${type}/${m.id}`),
-    });
-    cleanup.push(() => within(rpc.$cluster.close(), 10_000, 'cluster close'));
+    const { rpc, events } = chatCluster(cleanup);
     const watch = followClusterDiscovery(rpc.$cluster, new EtcdDiscovery({ client: client(), prefix }), { logger });
     cleanup.push(() => watch.close());
     const registrar = new EtcdRegistrar({ client: client(), prefix });

@@ -1,4 +1,4 @@
-import { createServiceDispatch, implement, method, service } from '@skein/api';
+import { createCluster, createServiceDispatch, implement, method, service, type Member } from '@skein/api';
 import { msgpackCodec } from '@skein/codec-msgpack';
 import { nodeRuntime } from '@skein/runtime-node';
 import { RpcServer, createRouter, type ActionHandler } from '@skein/stream';
@@ -133,4 +133,24 @@ export async function stallEtcd(member: EtcdCluster['members'][number], ms: numb
   await waitFor(() => processStopped(member.proc!.pid), { what: 'etcd stopped' });
   await sleep(ms);
   member.proc!.kill('SIGCONT');
+}
+
+/**
+ * A `createCluster` cluster of one server type, `chat` (the Chat service), closed by `cleanup`.
+ * `events` lists each membership change (`add chat/<id>`, `remove chat/<id>`); `changed` runs after each.
+ */
+export function chatCluster(cleanup: (() => unknown)[], opts: { servers?: Member[]; timeoutMs?: number; changed?: () => void } = {}) {
+  const events: string[] = [];
+  const rpc = createCluster({
+    codec: msgpackCodec,
+    transport,
+    types: { chat: { services: [Chat], servers: opts.servers } },
+    ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
+    onMembershipChange: (event, type, m) => {
+      events.push(`${event} ${type}/${m.id}`);
+      opts.changed?.();
+    },
+  });
+  cleanup.push(() => within(rpc.$cluster.close(), 10_000, 'cluster close'));
+  return { rpc, events };
 }

@@ -17,7 +17,6 @@ import {
   type Clock,
   type FrameConn,
   type Logger,
-  type Transport,
 } from '@skein/core';
 import { Call, cancelled, type Notify, type Reply } from './call.js';
 import { readErrorBytes } from '../wire/error-strings.js';
