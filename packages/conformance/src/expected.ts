@@ -31,8 +31,9 @@ export function expected(name: ScenarioName, server: { runtime: RuntimeName; tra
         unknownAction: builtin('Method', 'never'),
         unknownService: builtin('Service', 'never'),
         unknownMethod: builtin('Method', 'never'),
-        // An undeclared handler error is Internal, and its message stays on the server.
-        internal: builtin('Internal', 'never', 'rpc_internal_err'),
+        // An undeclared handler error is Internal, and its message stays on the server; the typed
+        // client names the method in every built-in error.
+        internal: builtin('Internal', 'never', 'Calculator.boom: rpc_internal_err'),
         customNumber: { class: 'DivideByZero', message: 'division by zero' },
         customResult: { class: 'DivideByZero', message: 'division by zero' },
         // A custom string error that starts with rpc_ is not mistaken for a built-in one.
@@ -43,7 +44,7 @@ export function expected(name: ScenarioName, server: { runtime: RuntimeName; tra
     case 'errorDetail':
       return {
         stream: builtin('InvalidArgument', 'never', FAIL_DETAIL),
-        api: builtin('InvalidArgument', 'never', CHECK_DETAIL),
+        api: builtin('InvalidArgument', 'never', `Calculator.check: ${CHECK_DETAIL}`),
       };
     case 'blobs':
       return BLOB_SIZES.map((size) => ({ size, length: size, msg: true, blob: true }));
@@ -79,7 +80,7 @@ export function expected(name: ScenarioName, server: { runtime: RuntimeName; tra
     case 'remote':
       return {
         // Every reverse call answered as sent (in the order sent, more than the window at once), the refusal as its built-in error.
-        served: { caller: true, upper: REVERSE_CALLS, reversed: true, refused: { code: 'InvalidArgument', message: PEER_DETAIL } },
+        served: { caller: true, upper: REVERSE_CALLS, reversed: true, refused: { code: 'InvalidArgument', message: `Peer.refuse: ${PEER_DETAIL}` } },
         ran: REVERSE_CALLS + 2,
         inOrder: true,
         plain: { caller: false },

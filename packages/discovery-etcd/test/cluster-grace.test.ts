@@ -56,9 +56,10 @@ describe('followClusterDiscovery through etcd stalled for longer than the lease 
     await flood.stop();
 
     if (lastLeaveGraceMs === 0) {
-      // The defect this guards against: the type had no member and calls failed.
+      // The defect this guards against: the type had no member. (Calls fail only if one is made
+      // while it has none, which the re-registrations' timing decides: 3,616–3,832 in four runs
+      // here, none in one fresh-clone CI run; not asserted.)
       expect(Math.min(...sizes)).toBe(0);
-      expect(flood.failed.length).toBeGreaterThan(0);
     } else {
       expect(Math.min(...sizes)).toBeGreaterThan(0);
       expect(flood.failed).toEqual([]);
