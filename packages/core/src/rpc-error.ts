@@ -25,7 +25,10 @@ export class RpcError extends Error {
    * answer, or its own machinery's failure (a timeout, a pool's refusal naming an address).
    * Its words are about that call, not about the request this process is answering, so a
    * server that a handler passes it on through withholds them (`speaksToCaller`). Set by the
-   * clients (`fromDownstream`); kept by copies that name it as their `cause`.
+   * clients (`fromDownstream`) on every answer and on their refusals of the codes whose words
+   * may travel (InvalidArgument, PermissionDenied, Unauthenticated); some refusals of other
+   * codes (a closed connection's Closed or IO) lack it, as their words never travel anyway. Kept
+   * by copies that name it as their `cause`.
    */
   readonly downstream: boolean;
 

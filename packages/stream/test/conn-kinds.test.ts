@@ -208,8 +208,18 @@ describe('RpcServer peers and clients on one listener', () => {
     expect(server.stats()).toMatchObject({ clients: 2, peers: 1 });
     const kept = logger.lines.filter((l) => l.level === 'warn' && /peers\.maxConnections/.test(l.msg ?? ''));
     // Once per run, as the refusals' lines are: the operator learns why a peer got the clients' limits.
-    expect(kept.map((l) => l.msg)).toEqual(["peers at their cap (peers.maxConnections): a connection whose credentials make it a peer goes on as a client, under the clients' limits"]);
+    const line = "peers at their cap (peers.maxConnections): a connection shown to be a peer (by credentials or certificate) goes on as a client, under the clients' limits";
+    expect(kept.map((l) => l.msg)).toEqual([line]);
     expect(kept[0]!.obj).toMatchObject({ 'peers.maxConnections': 1 });
+    // A peer leaves and comes back: its place is taken again, so the next one kept out is said again.
+    await p1.close();
+    await waitFor(() => server.stats().peers === 0);
+    const p4 = await connect('peer-4');
+    await p4.call('echo');
+    const p5 = await connect('peer-5');
+    await p5.call('echo');
+    expect(server.stats()).toMatchObject({ clients: 3, peers: 1 });
+    expect(logger.lines.filter((l) => l.level === 'warn' && l.msg === line)).toHaveLength(2);
   });
 
   it('closes idle clients on their timeout and idle peers on theirs', async () => {

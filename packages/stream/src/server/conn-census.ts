@@ -28,7 +28,7 @@ export type KindCap = 'clients.maxConnections' | 'peers.maxConnections';
 export class ConnCensus {
   clients = 0;
   peers = 0;
-  /** Whether the line of `keptAsClient` was written since a connection last became a peer by promotion. */
+  /** Whether the line of `keptAsClient` was written since a peer's place last freed or was taken by promotion. */
   private fullSaid = false;
   /** On probation: they hold a peer's place until their certificate or credentials are judged. */
   probation = 0;
@@ -103,16 +103,16 @@ export class ConnCensus {
 
   /**
    * A connection the application admits as a peer found every peer's place taken: it goes on as
-   * the client it was, under the clients' limits. Said once while peers stay full (until one is
-   * promoted again), as a refusal's line is once per run: else nobody learns why a peer gets the
-   * clients' caps and timeouts.
+   * the client it was, under the clients' limits. Said once while peers stay full (until a peer
+   * leaves or one is promoted), as a refusal's line is once per run: else nobody learns why a
+   * peer gets the clients' caps and timeouts.
    */
   private keptAsClient(): void {
     if (this.fullSaid) return;
     this.fullSaid = true;
     this.logger.warn(
       { 'peers.maxConnections': this.kinds.peer.maxConnections },
-      "peers at their cap (peers.maxConnections): a connection whose credentials make it a peer goes on as a client, under the clients' limits",
+      "peers at their cap (peers.maxConnections): a connection shown to be a peer (by credentials or certificate) goes on as a client, under the clients' limits",
     );
   }
 
@@ -142,7 +142,10 @@ export class ConnCensus {
   /** The connection closed. */
   release(role: ConnRole): void {
     if (role.probation) this.probation--;
-    else if (role.limits === this.kinds.peer) this.peers--;
-    else this.clients--;
+    else if (role.limits === this.kinds.peer) {
+      this.peers--;
+      // A peer's place is free: the next peer kept as a client for want of one is news again.
+      this.fullSaid = false;
+    } else this.clients--;
   }
 }
