@@ -26,6 +26,17 @@ export function escapeCustomBytes(bytes: Uint8Array): Uint8Array {
 
 const COLON = 0x3a;
 const MAX_DETAIL = 1024;
+/** The longest reserved name a reader takes as a built-in error (see `readErrorBytes`). */
+const MAX_WIRE_NAME = 32;
+
+/**
+ * The most bytes a built-in error string takes on the wire: its name, a colon and a detail of at
+ * most MAX_DETAIL UTF-16 units (at most 3 UTF-8 bytes each). A client reads error strings up to
+ * this whatever its own limits, so that one configured far below them (and so sending no hello,
+ * which would tell the server its limits) still reads an error's code: memory for it is this
+ * constant, never what a header claims.
+ */
+export const BUILTIN_ERROR_ROOM = MAX_WIRE_NAME + 1 + 3 * MAX_DETAIL;
 
 /**
  * Reads a flag-2 error string: a built-in RpcError, or the custom payload (unescaped). A built-in
@@ -38,7 +49,7 @@ export function readErrorBytes(bytes: Uint8Array): RpcError | Uint8Array {
   if (!startsWithPrefix(bytes)) return bytes;
   const colon = bytes.indexOf(COLON);
   const name = bytes.subarray(0, colon < 0 ? bytes.length : colon);
-  const code = name.length <= 32 ? codeFromWire(utf8.decode(name)) : undefined;
+  const code = name.length <= MAX_WIRE_NAME ? codeFromWire(utf8.decode(name)) : undefined;
   if (code === undefined) return bytes;
   const detail = colon < 0 ? undefined : utf8.decode(bytes.subarray(colon + 1));
   return new RpcError(code, detail, { retry: retryFromWire(code, colon >= 0) });

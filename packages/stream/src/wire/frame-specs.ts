@@ -20,6 +20,7 @@ import {
   u32,
 } from './protocol.js';
 import { errorResponseHalves } from './responses.js';
+import { BUILTIN_ERROR_ROOM } from './error-strings.js';
 import { CREDIT_FLAG, DATA_FLAG } from './extension-frames.js';
 import { REVERSE_CALL_FLAG } from './reverse-calls.js';
 
@@ -75,6 +76,8 @@ function requests(limits: Limits): FrameSpec {
 
 /** Responses, checked against `limits`. */
 function responses(limits: Limits, reverseCalls = false): FrameSpec {
+  // An error string is read up to the client's limits, or a built-in error's most if that is more.
+  const maxError = Math.max(Math.min(limits.maxMessage, limits.maxBlob), BUILTIN_ERROR_ROOM);
   return {
     headerLength: RESPONSE_HEADER_LENGTH,
     bodyLength(b, at) {
@@ -82,7 +85,10 @@ function responses(limits: Limits, reverseCalls = false): FrameSpec {
       const flag = b[at + RES_FLAG_AT];
       const msgLength = u32(b, at + RES_MSG_LEN_AT);
       const blobLength = u32(b, at + RES_BLOB_LEN_AT);
-      if (blobLength > limits.maxBlob) throw new FrameError(`blob of ${blobLength} bytes exceeds ${limits.maxBlob}`);
+      // An error string is held to its own limit, below (weighed only past this one: ordinary frames pay nothing for it).
+      if (blobLength > limits.maxBlob && flag !== ResponseFlag.ErrorString) {
+        throw new FrameError(`blob of ${blobLength} bytes exceeds ${limits.maxBlob}`);
+      }
       switch (flag) {
         // A stream's item is laid out as an ok answer (only a peer that agreed streams is sent one).
         case ResponseFlag.Ok:
@@ -95,7 +101,7 @@ function responses(limits: Limits, reverseCalls = false): FrameSpec {
         case CREDIT_FLAG:
           return 0;
         case ResponseFlag.ErrorString:
-          if (blobLength > limits.maxMessage) throw new FrameError(`error string of ${blobLength} bytes exceeds limit`);
+          if (blobLength > maxError) throw new FrameError(`error string of ${blobLength} bytes exceeds ${maxError}`);
           return blobLength;
         // A reverse call: its msg (action and message) is held to the message limit.
         case REVERSE_CALL_FLAG:
