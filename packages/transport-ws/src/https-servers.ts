@@ -1,7 +1,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import tls from 'node:tls';
-import type { ResolvedTls } from '@skein/core';
+import { invalidArgument, type ResolvedTls } from '@skein/core';
 import { httpsServerTls } from './tls.js';
 
 /**
@@ -37,6 +37,21 @@ export function httpsServers(s: ResolvedTls, answer: http.RequestListener): Http
   // socket open, where Node's closes it: closed here once every listener has read the error.
   secure.on('tlsClientError', (_err: Error, socket: tls.TLSSocket) => process.nextTick(() => socket.destroy()));
   return { tls: secure, http: server };
+}
+
+/**
+ * Refuses, before anything is bound, what this runtime's TLS server cannot honour. Deno's
+ * node:tls server does not verify a client certificate against `ca` (Deno 2.9: a good one fails
+ * with UNABLE_TO_VERIFY_LEAF_SIGNATURE), so with `requestCert` it would refuse every client.
+ */
+export function checkServerTls(s: ResolvedTls): void {
+  if (s.requestCert && isDeno()) {
+    throw invalidArgument('tls.requestCert: a Deno wss:// server cannot require client certificates (Deno\'s node:tls server refuses every one, verified or not; no mTLS on a Deno server: use Node or Bun)');
+  }
+}
+
+function isDeno(): boolean {
+  return typeof (globalThis as { Deno?: unknown }).Deno !== 'undefined';
 }
 
 function isBun(): boolean {

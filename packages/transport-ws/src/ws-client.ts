@@ -1,6 +1,7 @@
 import type net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { connectFailed, ErrorCode, formatAddress, RpcError, type Address, type FrameConn, type FrameSpec } from '@skein/core';
+import { loadingWs } from './deno-env.js';
 import { handshake, wsUrl } from './handshake.js';
 import type { ResolvedOptions } from './options.js';
 import { connectStandard, globalWebSocket } from './standard-client.js';
@@ -55,22 +56,9 @@ async function connectWs(address: Address, spec: FrameSpec, options: ResolvedOpt
   });
 }
 
-/**
- * `ws`, loaded on first use: Bun and browsers, which use their own WebSocket, never load it. On
- * Deno ws reads two environment variables as it loads, which Deno refuses without `--allow-env`
- * (its NotCapable, no code): said here as Skein's InvalidArgument, naming the flag.
- */
-async function loadWs(): Promise<typeof import('ws')> {
-  try {
-    return await import('ws');
-  } catch (err) {
-    if ((err as Error | undefined)?.name !== 'NotCapable') throw err;
-    throw new RpcError(
-      ErrorCode.InvalidArgument,
-      `wsTransport's client on Deno is ws, which reads WS_NO_BUFFER_UTIL and WS_NO_UTF_8_VALIDATE as it loads: run with --allow-env=WS_NO_BUFFER_UTIL,WS_NO_UTF_8_VALIDATE (or --allow-env), or pass Deno's WebSocket as the WebSocket option (${(err as Error).message})`,
-      { cause: err },
-    );
-  }
+/** `ws`, loaded on first use: Bun and browsers, which use their own WebSocket, never load it. */
+function loadWs(): Promise<typeof import('ws')> {
+  return loadingWs(() => import('ws'), 'client', ", or pass Deno's WebSocket as the WebSocket option");
 }
 
 function refused(url: string, status: number): RpcError {

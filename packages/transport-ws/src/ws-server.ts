@@ -5,7 +5,7 @@ import type { Duplex } from 'node:stream';
 import { ErrorCode, RpcError, formatAddress, listenFailed, reloadedTls, reloadedTlsOptions, resolveTls, type Address, type FrameConn, type FrameListener, type FrameSpec, type ResolvedTls, type TlsOptions } from '@skein/core';
 import { WebSocketServer } from 'ws';
 import { AcceptedSocket } from './accepted-socket.js';
-import { httpsServers } from './https-servers.js';
+import { checkServerTls, httpsServers } from './https-servers.js';
 import { Keepalive } from './keepalive.js';
 import { pathnameOf, type ResolvedOptions } from './options.js';
 import { decide, REFUSAL } from './upgrade-hook.js';
@@ -28,6 +28,7 @@ export async function listenWs(
   // Checked before anything is bound: a TLS mistake throws InvalidArgument.
   const given: TlsOptions | undefined = secureFor(address, options.tls) ? (options.tls ?? {}) : undefined;
   const secure = given && resolveTls(given, 'listen');
+  if (secure) checkServerTls(secure);
   const wss = new WebSocketServer({
     noServer: true,
     perMessageDeflate: false,

@@ -1,4 +1,5 @@
 import type { Transport } from '@skein/core';
+import { loadingWs } from './deno-env.js';
 import { resolveOptions, type WsTransportOptions } from './options.js';
 import { transportOf } from './transport-of.js';
 
@@ -10,7 +11,7 @@ import { transportOf } from './transport-of.js';
 export function wsTransport(options: WsTransportOptions = {}): Transport {
   const opts = resolveOptions(options);
   return transportOf('ws', opts, async (address, spec, accept) => {
-    const { listenWs } = await import('./ws-server.js');
+    const { listenWs } = await loadingWs(() => import('./ws-server.js'), 'server');
     return listenWs(address, spec, accept, opts);
   });
 }
