@@ -109,6 +109,8 @@ export function createServiceDispatch(opts: ServiceDispatchOptions): Dispatch {
       if (services.has(service)) return req.fail(ErrorCode.Method, expose ? `${req.action}: no such method` : undefined);
       req.fail(ErrorCode.Service, expose ? `${req.action}: no such service` : undefined);
     },
+    // The failures counted and not yet summed up would be lost with the server.
+    serverClosed: () => run.serverClosed(),
   };
 }
 
@@ -151,6 +153,11 @@ class Runner {
     this.sweep = opts.handlerTimeoutMs ? new TimeoutSweep(opts.handlerTimeoutMs, timeOut) : undefined;
     const streamMs = opts.streamTimeoutMs ?? opts.handlerTimeoutMs;
     this.streamSweep = !streamMs ? undefined : streamMs === opts.handlerTimeoutMs ? this.sweep : new TimeoutSweep(streamMs, timeOut);
+  }
+
+  /** See `Dispatch.serverClosed`. */
+  serverClosed(): void {
+    this.withheld.flush();
   }
 
   start(req: ServerRequest, e: Entry): void {

@@ -98,4 +98,18 @@ describe("createServiceDispatch: a downstream's InvalidArgument passed on as it 
     clock.advance(5000);
     expect(warnings(logger).slice(1).map((l) => l.obj)).toEqual([{ action: 'Front.op', code: 'InvalidArgument', suppressed: N - 1 }]);
   });
+
+  it("the server's close says the failures counted since the last line", async () => {
+    const users = await usersB();
+    const clock = new ManualClock();
+    const logger = memoryLogger();
+    const a = await serve({ codec: msgpackCodec, logger, withheldLog: { clock, intervalMs: 5000 }, services: [implement(Front, { op: (n) => users.get(n) })] });
+    cleanup.push(() => a.close());
+    const front = createClient(Front, a.stream, { codec: msgpackCodec });
+    for (let i = 0; i < 5; i++) await failure(front.op(i));
+    expect(warnings(logger).map((l) => l.msg)).toEqual(['Front.op failed with InvalidArgument']);
+    await a.close();
+    expect(warnings(logger).slice(1).map((l) => [l.msg, l.obj])).toEqual([['4 more failed Front.op calls with InvalidArgument: not logged one by one', { action: 'Front.op', code: 'InvalidArgument', suppressed: 4 }]]);
+    expect(clock.running).toBe(0);
+  });
 });

@@ -44,5 +44,7 @@ export function tracedDispatch(inner: Dispatch, opts: OtelOptions = {}): Dispatc
         throw err;
       }
     },
+    // What the inner dispatch counted and did not log yet would be lost with the server.
+    serverClosed: () => inner.serverClosed?.(),
   };
 }

@@ -92,6 +92,7 @@ export type { ReplyLimits } from './wire/limits.js';
 export { errorDetail, handlerErrorDetail, refusalDetail, crashDetail, actionName, speaksToCaller } from './wire/error-detail.js';
 export { WithheldLog } from './server/withheld-log.js';
 export type { WithheldLogOptions } from './server/withheld-log.js';
+export { RepeatedLine } from './server/repeated-line.js';
 
 // ── For transport authors and raw peers: the razor v1 wire itself ─────────────────────────────
 export * as protocol from './wire/protocol.js';

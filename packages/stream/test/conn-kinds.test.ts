@@ -93,15 +93,17 @@ describe('RpcServer peers and clients on one listener', () => {
     const { server, address, connect } = await start({ echo }, { clock, authTimeoutMs: 1000, clients: { maxConnections: 1 }, peers: { admit, maxConnections: 2 } });
     await (await connect()).call('echo');
     // Past the clients' cap, both on probation in the peers' two places: one says nothing; one
-    // makes a call, is refused and ended, and keeps its own side open.
+    // makes a call, is refused and ended (after a quiet tick of draining), and keeps its own side open.
     const silent = rawPeer(address, cleanup);
     const halfOpen = await rawConnect(address);
     cleanup.push(() => halfOpen.destroy());
     halfOpen.write(golden.numericActionRequest);
+    await waitFor(() => halfOpen.received().length > 0 || undefined, { what: 'the call on probation refused' });
+    clock.advance(1000);
     await halfOpen.closedByPeer;
     expect(server.stats().clients).toBe(3);
     await expect(connect('peer-1')).rejects.toMatchObject({ code: ErrorCode.Unreachable });
-    clock.advance(1999);
+    clock.advance(999);
     expect(server.connections).toBe(3);
     // Before, both held their places until the idle timeout (120 s), and could come back for more.
     clock.advance(1);
@@ -195,9 +197,43 @@ describe('RpcServer peers and clients on one listener', () => {
     expect(server.stats()).toMatchObject({ clients: 1, peers: 1, refused: 4 });
   });
 
-  it("says so when credentials admit a peer while the peers' places are full: it goes on as a client", async () => {
+  it('connections that come and go at a cap bring one refusal line per window, not one per connection accepted; close says the rest', async () => {
     const logger = memoryLogger();
-    const { server, connect } = await start({ echo }, { logger, clients: { maxConnections: 4 }, peers: { admit, maxConnections: 1 } });
+    const clock = new ManualClock();
+    const { server, connect } = await start({ echo }, { logger, clock, maxConnections: 1 });
+    const outcome = (s: ClientStream) => s.call('echo').then(() => 'ok', (e: RpcError) => e.codeName);
+    const churn = async (rounds: number) => {
+      for (let i = 0; i < rounds; i++) {
+        const a = await connect();
+        const b = await connect();
+        expect([await outcome(a), await outcome(b)]).toEqual(['ok', 'IO']);
+        a.destroy();
+        await waitFor(() => server.connections === 0);
+      }
+    };
+    const lines = () => logger.lines.filter((l) => /connection limit|accepting connections/.test(l.msg ?? '')).map((l) => `${l.level} ${l.msg}`);
+    const full = 'warn connection limit reached: refusing new connections';
+    const more = (n: number) => `warn connection limit reached: ${n} more connections refused since the last line`;
+    await churn(5);
+    expect(lines()).toEqual([full]);
+    clock.advance(10_000);
+    expect(lines()).toEqual([full, more(4)]);
+    expect(logger.lines.find((l) => l.msg === more(4).slice('warn '.length))!.obj).toEqual({ cap: 'maxConnections', maxConnections: 1, refused: 4 });
+    // A window with none ends the stretch: the next connection accepted says so, once.
+    clock.advance(10_000);
+    await churn(1);
+    expect(lines()).toEqual([full, more(4), 'info accepting connections again', full]);
+    expect(logger.lines.find((l) => l.msg === 'accepting connections again')!.obj).toEqual({ refused: 5 });
+    await churn(2);
+    await server.close();
+    expect(lines()).toEqual([full, more(4), 'info accepting connections again', full, more(2)]);
+    expect(clock.running).toBe(0);
+  });
+
+  it("says so when credentials admit a peer while the peers' places are full: it goes on as a client; once per window, however many peers come and go", async () => {
+    const logger = memoryLogger();
+    const clock = new ManualClock();
+    const { server, connect } = await start({ echo }, { logger, clock, clients: { maxConnections: 5 }, peers: { admit, maxConnections: 1 } });
     const p1 = await connect('peer-1');
     await p1.call('echo');
     // The second peer's credentials are good, but no peer's place is free: it is served as a client.
@@ -206,12 +242,13 @@ describe('RpcServer peers and clients on one listener', () => {
     const p3 = await connect('peer-3');
     await p3.call('echo');
     expect(server.stats()).toMatchObject({ clients: 2, peers: 1 });
-    const kept = logger.lines.filter((l) => l.level === 'warn' && /peers\.maxConnections/.test(l.msg ?? ''));
-    // Once per run, as the refusals' lines are: the operator learns why a peer got the clients' limits.
+    const kept = () => logger.lines.filter((l) => l.level === 'warn' && /peers\.maxConnections/.test(l.msg ?? ''));
+    // The operator learns why a peer got the clients' limits.
     const line = "peers at their cap (peers.maxConnections): a connection shown to be a peer (by credentials or certificate) goes on as a client, under the clients' limits";
-    expect(kept.map((l) => l.msg)).toEqual([line]);
-    expect(kept[0]!.obj).toMatchObject({ 'peers.maxConnections': 1 });
-    // A peer leaves and comes back: its place is taken again, so the next one kept out is said again.
+    expect(kept().map((l) => l.msg)).toEqual([line]);
+    expect(kept()[0]!.obj).toMatchObject({ 'peers.maxConnections': 1 });
+    // A peer leaves and another takes its place: the next one kept out is counted, not said again
+    // (peers that come and go at the cap would each bring a line).
     await p1.close();
     await waitFor(() => server.stats().peers === 0);
     const p4 = await connect('peer-4');
@@ -219,7 +256,16 @@ describe('RpcServer peers and clients on one listener', () => {
     const p5 = await connect('peer-5');
     await p5.call('echo');
     expect(server.stats()).toMatchObject({ clients: 3, peers: 1 });
-    expect(logger.lines.filter((l) => l.level === 'warn' && l.msg === line)).toHaveLength(2);
+    expect(kept().map((l) => l.msg)).toEqual([line]);
+    clock.advance(10_000);
+    const more = 'peers at their cap (peers.maxConnections): 2 more connections shown to be peers went on as clients since the last line';
+    expect(kept().map((l) => l.msg)).toEqual([line, more]);
+    expect(kept()[1]!.obj).toEqual({ 'peers.maxConnections': 1, kept: 2 });
+    // A window with none: the next is news, said whole.
+    clock.advance(10_000);
+    const p6 = await connect('peer-6');
+    await p6.call('echo');
+    expect(kept().map((l) => l.msg)).toEqual([line, more, line]);
   });
 
   it('closes idle clients on their timeout and idle peers on theirs', async () => {

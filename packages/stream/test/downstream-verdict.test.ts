@@ -238,6 +238,39 @@ describe('createRouter: the warn line per withheld failure is rate-limited per a
   });
 });
 
+describe("createRouter: a server's close says the withheld failures counted since the last line", () => {
+  it('close writes the pending counts, and the next failure (another server on the same dispatch) is said whole', async () => {
+    const clock = new ManualClock();
+    const logger = memoryLogger();
+    const dispatch = createRouter({ 'A.op': () => { throw new RpcError(ErrorCode.Unreachable, 'cannot connect to 10.1.2.3:7000'); } }, { logger, withheldLog: { clock, intervalMs: 1000 } });
+    const serveOn = async () => {
+      const server = new RpcServer({ dispatch });
+      const a = await server.listen(transport, '127.0.0.1:0');
+      cleanup.push(() => server.close());
+      const stream = await ClientStream.connect({ transport, address: `127.0.0.1:${'port' in a ? a.port : 0}`, keepaliveMs: 0 });
+      cleanup.push(() => stream.destroy());
+      return { server, stream };
+    };
+    const one = await serveOn();
+    for (let i = 0; i < 4; i++) await failure(one.stream.call('A.op'));
+    expect(warnings(logger).map((l) => l.msg)).toEqual(['A.op failed with Unreachable']);
+    one.stream.destroy();
+    await one.server.close();
+    // Before the interval ended: without the close's line, these three were never said.
+    expect(warnings(logger).map((l) => l.msg)).toEqual(['A.op failed with Unreachable', '3 more failed A.op calls with Unreachable: not logged one by one']);
+    expect(warnings(logger)[1]!.obj).toEqual({ action: 'A.op', code: 'Unreachable', suppressed: 3 });
+    expect(clock.running).toBe(0);
+    // Nothing pending: a second close says nothing more; the dispatch goes on with another server.
+    await one.server.close();
+    const two = await serveOn();
+    await failure(two.stream.call('A.op'));
+    expect(warnings(logger).slice(2).map((l) => l.msg)).toEqual(['A.op failed with Unreachable']);
+    two.stream.destroy();
+    await two.server.close();
+    expect(warnings(logger)).toHaveLength(3);
+  });
+});
+
 describe('createRouter: withheldLog options', () => {
   it.each([{ intervalMs: 0 }, { intervalMs: Number.NaN }, { maxKeys: 0 }, { maxKeys: 1.5 }])('refuses %o with InvalidArgument', (withheldLog) => {
     expect(() => createRouter({}, { withheldLog })).toThrow(expect.objectContaining({ code: ErrorCode.InvalidArgument, message: expect.stringContaining('withheldLog.') }));

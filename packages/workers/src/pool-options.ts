@@ -2,7 +2,7 @@ import { availableParallelism } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { ResourceLimits } from 'node:worker_threads';
-import { consoleLogger, guardedLogger, invalidArgument, MAX_TIMER_MS, type Logger } from '@skein/core';
+import { consoleLogger, guardedLogger, invalidArgument, MAX_TIMER_MS, systemClock, type Clock, type Logger } from '@skein/core';
 
 /** What a full input queue does with the next request. Either way the refused one gets Overloaded, unrun. */
 export type WhenFull = 'reject-new' | 'shed-oldest';
@@ -60,6 +60,11 @@ export interface WorkerPoolOptions {
    * waiting for it fail Closed, unrun, once no worker is left). Default 60000; 0 turns it off.
    */
   loadTimeoutMs?: number;
+  /**
+   * Times the window of the "queue full" warn line (at most one line per 10 s, with the count of
+   * calls refused since the last). Default `systemClock`; tests drive a manual one.
+   */
+  clock?: Clock;
 }
 
 export interface PoolSettings {
@@ -76,6 +81,7 @@ export interface PoolSettings {
   readonly stallTimeoutMs: number;
   /** 0: off. */
   readonly loadTimeoutMs: number;
+  readonly clock: Clock;
 }
 
 /** Checks a pool's options (a bad one throws InvalidArgument naming it) and fills in defaults. */
@@ -95,6 +101,7 @@ export function resolvePoolOptions(opts: WorkerPoolOptions): PoolSettings {
     resourceLimits: opts.resourceLimits,
     stallTimeoutMs: bound(opts.stallTimeoutMs ?? 30_000, 'stallTimeoutMs'),
     loadTimeoutMs: bound(opts.loadTimeoutMs ?? 60_000, 'loadTimeoutMs'),
+    clock: opts.clock ?? systemClock,
   };
 }
 

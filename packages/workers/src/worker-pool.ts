@@ -1,5 +1,5 @@
 import { ErrorCode, invalidArgument, RpcError } from '@skein/core';
-import { actionName, type ConnInfo, type Dispatch, type ServerRequest } from '@skein/stream';
+import { actionName, RepeatedLine, type ConnInfo, type Dispatch, type ServerRequest } from '@skein/stream';
 import { ActionTable } from './action-table.js';
 import { Fifo } from './fifo.js';
 import type { CallHeadDesc, CancelMessage, ConnDesc, RepliesMessage, UnsentRepliesMessage } from './messages.js';
@@ -79,9 +79,10 @@ export class WorkerPool implements Dispatch {
    * cancel goes. Plain calls never enter it.
    */
   private readonly headedIds = new Map<ServerRequest, number>();
-  /** Calls refused for a full queue (stats), and whether this run of refusals was logged (see `full`). */
+  /** Calls refused for a full queue (stats). */
   private overloaded = 0;
-  private fullSaid = false;
+  /** The "queue full" line: once per stretch of refusals, then their count once per window (see `full`). */
+  private readonly fullLine: RepeatedLine;
   /**
    * Queued calls cancelled, and connections closed, since the queue was last pruned of the calls
    * nobody waits for: a full queue prunes first.
@@ -141,6 +142,8 @@ export class WorkerPool implements Dispatch {
     this.freeIds = Array.from({ length: capacity }, (_, i) => capacity - 1 - i);
     this.batchMax = Math.ceil(settings.maxInFlightPerWorker / 2);
     this.stalls = new StallWatch(settings.stallTimeoutMs, this.slots);
+    const { maxQueued, logger, clock } = settings;
+    this.fullLine = new RepeatedLine(clock, (n) => logger.warn({ maxQueued, overloaded: n }, `worker pool queue full (maxQueued ${maxQueued}): ${n === 1 ? '1 more call' : `${n} more calls`} answered Overloaded since the last line`));
   }
 
   get state(): WorkerPoolState {
@@ -211,6 +214,8 @@ export class WorkerPool implements Dispatch {
       await gone;
     }
     this.stalls.stop();
+    // The refusals counted since the last line would be lost with the pool.
+    this.fullLine.flush();
     this._state = 'closed';
   }
 
@@ -220,13 +225,13 @@ export class WorkerPool implements Dispatch {
 
   /**
    * A call is refused for a full queue. Its caller reads a bare Overloaded, the same as a
-   * server's connection or in-flight cap: a warn line, once per run of refusals (until the queue
-   * empties), tells the operator that it is this pool, and `stats().overloaded` counts them.
+   * server's connection or in-flight cap: a warn line tells the operator that it is this pool,
+   * and `stats().overloaded` counts them. Bounded by time, not by runs of refusals: a small queue
+   * that empties between batches would re-arm a per-run line once per batch under a flood.
    */
   private full(): void {
     this.overloaded++;
-    if (this.fullSaid) return;
-    this.fullSaid = true;
+    if (!this.fullLine.hit()) return;
     const { maxQueued, whenFull } = this.settings;
     this.settings.logger.warn({ maxQueued, whenFull, workers: this.slots.length }, `worker pool queue full (maxQueued ${maxQueued}): answering Overloaded (whenFull: ${whenFull})`);
   }
@@ -267,8 +272,6 @@ export class WorkerPool implements Dispatch {
       this.send(best, Math.min(max - best.inFlight, this.batchMax, share));
     }
     if (this.queue.length > 0 && this.slots.every((s) => s.state === 'exited')) this.failQueued();
-    // A run of refusals ends when the queue has emptied: the next one is said again.
-    if (this.queue.length === 0) this.fullSaid = false;
     // Whatever emptied the queue (calls sent, or skipped because nobody waits for them), close may be waiting for it.
     if (this.drained !== undefined && this.isDrained()) this.drained();
   }

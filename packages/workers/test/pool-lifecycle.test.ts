@@ -1,4 +1,4 @@
-import { memoryLogger, waitFor, within } from '@skein/test-utils';
+import { ManualClock, memoryLogger, waitFor, within } from '@skein/test-utils';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Dispatch, ServerRequest } from '@skein/stream';
 import type { WorkerPool } from '../src/index.js';
@@ -170,5 +170,48 @@ describe('WorkerPool lifecycle', () => {
     hold.open();
     expect(await echo).toEqual({ ok: [7] });
     expect(await held).toMatchObject({ ok: expect.anything() });
+  });
+
+  it('a queue that fills and empties batch after batch says it is full once per window, not once per batch; close says how many more were refused', async () => {
+    const logger = memoryLogger();
+    const clock = new ManualClock();
+    const p = await pool({ maxQueued: 2, logger, clock });
+    const s = await served(p);
+    const full = 'worker pool queue full (maxQueued 2): answering Overloaded (whenFull: reject-new)';
+    const more = (n: number) => `worker pool queue full (maxQueued 2): ${n} more calls answered Overloaded since the last line`;
+    const warned = () => logger.lines.filter((l) => l.level === 'warn').map((l) => l.msg);
+    let refused = 0;
+    const rounds = async (n: number) => {
+      for (let round = 0; round < n; round++) {
+        // One call held, two queued, three refused; then the gate opens and the queue empties.
+        const g = gate();
+        const calls = Array.from({ length: 6 }, () => outcome(s.stream.call(HOLD, g.msg)));
+        refused += 3;
+        await waitFor(() => p.stats().overloaded === refused);
+        g.open();
+        expect((await Promise.all(calls)).filter((r) => (r as { code?: string }).code === 'Overloaded')).toHaveLength(3);
+        expect(p.stats().queued).toBe(0);
+      }
+    };
+    await rounds(6);
+    // Six batches, one window: one line.
+    expect(warned()).toEqual([full]);
+    clock.advance(10_000);
+    expect(warned()).toEqual([full, more(17)]);
+    await rounds(2);
+    clock.advance(10_000);
+    // A window with refusals: counted; a window with none ends the stretch, and the next is said whole.
+    clock.advance(10_000);
+    expect(warned()).toEqual([full, more(17), more(6)]);
+    await rounds(2);
+    expect(warned()).toEqual([full, more(17), more(6), full]);
+    expect(p.stats().overloaded).toBe(30);
+    await p.close();
+    // Closing says what was counted since the last line.
+    expect(warned()).toEqual([full, more(17), more(6), full, more(5)]);
+    expect(logger.lines.filter((l) => l.level === 'warn').at(-1)!.obj).toEqual({ maxQueued: 2, overloaded: 5 });
+    expect(clock.running).toBe(0);
+    // Thirty refusals cost no clock read and two tickers (one per stretch): a count each.
+    expect([clock.reads, clock.made]).toEqual([0, 2]);
   });
 });

@@ -102,6 +102,8 @@ export class ClientStream implements StreamCaller {
    */
   peerClosing = false;
   private closeError: Error | undefined;
+  /** Why the server sent this connection away, when its hello's answer said (ClientHello.refusal): what the stream closes with. */
+  private refusal: RpcError | undefined = undefined;
   private readonly closedWaiters: ((err: Error | undefined) => void)[] = [];
   private readonly onClose: ((err: Error | undefined) => void) | undefined;
   /**
@@ -164,6 +166,8 @@ export class ClientStream implements StreamCaller {
     this.hello = new ClientHello(settings.limits, settings.streamWindow, credentials !== undefined, settings.serve ? [reverseOfferEntry(settings.serve.window)] : []);
     this.streamWindow = settings.streamWindow;
     this.wire = this.streamWire();
+    // First: what waits for the answer of a server that refused the connection goes nowhere.
+    this.hello.whenKnown(() => this.refusedByServer());
     // Calls with a head wait for the answer (a v1 peer must never see one): here they go on.
     this.hello.whenKnown(() => this.releaseHeld());
     if (this.serving) this.hello.whenKnown(() => this.agreeServing());
@@ -267,7 +271,7 @@ export class ClientStream implements StreamCaller {
     }
     // The grant's end is checked here too, not only when its alarm fires (late, after a long synchronous burst): closing, the call fails Closed, unsent.
     this.auth?.ranOut();
-    if (this._state !== 'open') return notify(new RpcError(ErrorCode.Closed, `stream to ${this.remote} is ${this._state}`), null);
+    if (this._state !== 'open') return notify(this.notOpen(), null);
     if (opts.signal?.aborted) return notify(cancelled(), null);
     const sendNow = this.throttler.canSend();
     if (!sendNow && this.throttler.full()) {
@@ -295,7 +299,7 @@ export class ClientStream implements StreamCaller {
    * unanswered for `keepaliveTimeoutMs`.
    */
   ping(): Promise<void> {
-    if (this._state !== 'open') return Promise.reject(new RpcError(ErrorCode.Closed, `stream to ${this.remote} is ${this._state}`));
+    if (this._state !== 'open') return Promise.reject(this.notOpen());
     return new Promise((resolve, reject) => {
       this.pongWaiters.push({ resolve, reject });
       if (this.pingSeq === 0) this.sendPing(this.clock.now());
@@ -485,6 +489,39 @@ export class ClientStream implements StreamCaller {
     this.conn.write(this.header);
   }
 
+  /**
+   * Refused unsent because the stream is not open (Closed, safe to make elsewhere), saying why
+   * when the server sent the connection away: "stream ... is closed" alone gave nothing to fix.
+   */
+  private notOpen(): RpcError {
+    const why = this.refusal;
+    if (why === undefined) return new RpcError(ErrorCode.Closed, `stream to ${this.remote} is ${this._state}`, { retry: 'safe' });
+    return new RpcError(ErrorCode.Closed, `stream to ${this.remote} is ${this._state}: the server refused the connection (${why.codeName}: ${why.message})`, { cause: why, retry: 'safe' });
+  }
+
+  /**
+   * The server answered the hello with a refusal of the connection (ClientHello.refusal), which
+   * it then ends: calls and streams waiting for that answer fail here, unsent, and the stream
+   * closes as `close()` does, so that new calls fail at once with why. Calls already sent are
+   * answered by the server (refused, unrun).
+   */
+  private refusedByServer(): void {
+    const why = this.hello.refusal;
+    if (why === undefined || this._state === 'closed') return;
+    this.refusal = why;
+    void this.close();
+    const err = this.notOpen();
+    for (const call of this.held.drain()) {
+      if (!this.unhold(call)) continue;
+      this.deadlines.remove(call);
+      call.finish(err, null);
+    }
+    const unopened = [...this.opening.keys()];
+    this.opening.clear();
+    for (const stream of unopened) stream.finish(err, null);
+    this.endIfClosing();
+  }
+
   /** The hello's answer is in: held calls go, with their heads if the server agreed them. */
   private releaseHeld(): void {
     // Closed: failAll fails them.
@@ -583,7 +620,7 @@ export class ClientStream implements StreamCaller {
     }
     this.auth?.ranOut(); // as `accept`: past the grant's end, refused Closed, unsent
     // Not `isDone` after: a FailoverPool may take a refused stream elsewhere, so it is not done.
-    const refused = this._state !== 'open' ? new RpcError(ErrorCode.Closed, `stream to ${this.remote} is ${this._state}`, { retry: 'safe' }) : opts.signal?.aborted ? cancelled() : undefined;
+    const refused = this._state !== 'open' ? this.notOpen() : opts.signal?.aborted ? cancelled() : undefined;
     if (refused) {
       stream.finish(refused, null);
       return stream;
@@ -874,7 +911,9 @@ export class ClientStream implements StreamCaller {
 
   private onClosed(err: Error | undefined): void {
     if (err && this._state !== 'closed') this.logger.warn({ remote: this.remote, err }, 'stream closed');
-    this.shutdown(err ?? new Error('closed by peer'), err);
+    // A server that refused the connection ended it: that is what it closed with.
+    const why = err ?? this.refusal;
+    this.shutdown(why ?? new Error('closed by peer'), why);
   }
 
   /** The one way to the closed state: fail what is left, stop the ticker, wake `closed()` waiters. */

@@ -1,5 +1,7 @@
 import { HELLO_SEQ, HELLO_VERSION, HelloError, HelloKind, HelloRole, decodeHello, encodeHello, findEntry, readU32Value, receiveLimitsEntry, u32Entry, type Hello, type HelloEntry } from '../wire/hello.js';
+import { ErrorCode, RpcError } from '@skein/core';
 import type { Limits } from '../wire/limits.js';
+import { readErrorBytes } from '../wire/error-strings.js';
 import type { Agreed } from '../wire/agreed.js';
 import { AUTH_ENTRY } from '../wire/auth.js';
 import {
@@ -49,6 +51,12 @@ export class ClientHello {
   readonly request: Uint8Array | undefined;
   /** The server authenticates: the client is to present its credentials (it offered auth). */
   authAsked = false;
+  /**
+   * The server answered the hello with a refusal of the connection (one of Skein's own codes,
+   * 100 and up, which no razor v1 peer sends: `rpc_overloaded:<why>` to a connection past the
+   * clients' cap that is no peer), which it ends: why, for the stream to close with.
+   */
+  refusal: RpcError | undefined = undefined;
   /** Told once when the dialect is known. */
   private waiters: (() => void)[] = [];
 
@@ -98,6 +106,7 @@ export class ClientHello {
   }
 
   private read(bytes: Uint8Array, start: number, end: number): void {
+    if (bytes[start + RES_FLAG_AT] === ResponseFlag.ErrorString) return this.readRefusal(bytes.slice(start + RESPONSE_HEADER_LENGTH, end));
     if (bytes[start + RES_FLAG_AT] !== ResponseFlag.Ok) return;
     const msgAt = start + RESPONSE_HEADER_LENGTH;
     const msgEnd = Math.min(msgAt + u32(bytes, start + RES_MSG_LEN_AT), end);
@@ -115,6 +124,12 @@ export class ClientHello {
     // Copied: the values are views of a frame the transport reuses.
     this.answerEntries = hello.entries.map((e) => ({ kind: e.kind, value: e.value.slice() }));
     this.dialect = 'agreed';
+  }
+
+  /** An error answer: a v1 peer's (a razor code: it knows no hello), or a Skein server's refusal of the connection. */
+  private readRefusal(body: Uint8Array): void {
+    const e = readErrorBytes(body);
+    if (e instanceof RpcError && e.code >= ErrorCode.Cancelled) this.refusal = e;
   }
 
   private known(): void {

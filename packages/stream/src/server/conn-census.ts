@@ -1,4 +1,5 @@
-import type { Logger } from '@skein/core';
+import type { Clock, Logger } from '@skein/core';
+import { RepeatedLine } from './repeated-line.js';
 import type { KindLimits, KindSettings, PeerCandidate } from './conn-kind.js';
 
 /** A connection's kind as the server holds it now: its limits, and whether it waits for its credentials to make it a peer. */
@@ -28,8 +29,8 @@ export type KindCap = 'clients.maxConnections' | 'peers.maxConnections';
 export class ConnCensus {
   clients = 0;
   peers = 0;
-  /** Whether the line of `keptAsClient` was written since a peer's place last freed or was taken by promotion. */
-  private fullSaid = false;
+  /** The line of `keptAsClient`: once per stretch, then a count per window (a per-event re-arm said it once per peer that left). */
+  private readonly keptLine: RepeatedLine;
   /** On probation: they hold a peer's place until their certificate or credentials are judged. */
   probation = 0;
 
@@ -41,7 +42,12 @@ export class ConnCensus {
      * that needs its place; false when none waits.
      */
     private readonly makeRoom: () => boolean,
-  ) {}
+    clock: Clock,
+  ) {
+    this.keptLine = new RepeatedLine(clock, (n) =>
+      logger.warn({ 'peers.maxConnections': kinds.peer.maxConnections, kept: n }, `peers at their cap (peers.maxConnections): ${n === 1 ? '1 more connection' : `${n} more connections`} shown to be peers went on as clients since the last line`),
+    );
+  }
 
   /**
    * The role of a connection just accepted, or, when its kind is at its cap (refuse it), the cap's
@@ -82,7 +88,6 @@ export class ConnCensus {
     if (role.probation) {
       // Not a peer: it stays counted on probation until the caller's close releases it.
       if (!admitted) return false;
-      this.fullSaid = false;
       this.probation--;
       role.probation = false;
       this.peers++;
@@ -94,7 +99,6 @@ export class ConnCensus {
       this.keptAsClient();
       return false;
     }
-    this.fullSaid = false;
     this.clients--;
     this.peers++;
     role.limits = peer;
@@ -103,13 +107,12 @@ export class ConnCensus {
 
   /**
    * A connection the application admits as a peer found every peer's place taken: it goes on as
-   * the client it was, under the clients' limits. Said once while peers stay full (until a peer
-   * leaves or one is promoted), as a refusal's line is once per run: else nobody learns why a
-   * peer gets the clients' caps and timeouts.
+   * the client it was, under the clients' limits. Said once for a stretch of them, then counted
+   * once per window, as a refusal's line is: else nobody learns why a peer gets the clients'
+   * caps and timeouts, and peers that come and go at the cap would each bring a line.
    */
   private keptAsClient(): void {
-    if (this.fullSaid) return;
-    this.fullSaid = true;
+    if (!this.keptLine.hit()) return;
     this.logger.warn(
       { 'peers.maxConnections': this.kinds.peer.maxConnections },
       "peers at their cap (peers.maxConnections): a connection shown to be a peer (by credentials or certificate) goes on as a client, under the clients' limits",
@@ -142,10 +145,12 @@ export class ConnCensus {
   /** The connection closed. */
   release(role: ConnRole): void {
     if (role.probation) this.probation--;
-    else if (role.limits === this.kinds.peer) {
-      this.peers--;
-      // A peer's place is free: the next peer kept as a client for want of one is news again.
-      this.fullSaid = false;
-    } else this.clients--;
+    else if (role.limits === this.kinds.peer) this.peers--;
+    else this.clients--;
+  }
+
+  /** The server closed: what `keptAsClient` counted since its last line is said now. */
+  close(): void {
+    this.keptLine.flush();
   }
 }

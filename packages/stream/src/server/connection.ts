@@ -33,6 +33,7 @@ import { manyListeners } from '../internals/many-listeners.js';
 import { REVERSE_ANSWER_ACTION } from '../wire/reverse-calls.js';
 import { ReverseCaller, acceptReverseOffer, type ReverseSettings } from './reverse-caller.js';
 import type { ConnRole } from './conn-census.js';
+import { PROBATION_REFUSALS } from './probation-refusals.js';
 
 /** The ok responses' header, written and copied out by one connection at a time (FrameConn.write copies small parts). */
 const OK_HEADER = new Uint8Array(RESPONSE_HEADER_LENGTH);
@@ -57,6 +58,8 @@ const PEER_ENDED = 8;
 const CLOSED = 16;
 /** Past the clients' cap, waiting for credentials that make it a peer: it may make no call. */
 const PROBATION = 32;
+/** The server is closing: it makes no new reverse call here, even on calls both ways agreed only now. */
+const NO_REVERSE = 64;
 
 /** What the connections of one listener share (one object for all of them, not one each). */
 export interface ServerConnOptions {
@@ -72,8 +75,11 @@ export interface ServerConnOptions {
   clock?: Clock;
   /** Calls both ways: the server calls a connection that offered to serve (none: never agreed). */
   reverse?: ReverseSettings;
-  /** The connection's credentials were accepted: it may become a peer (conn-kind.ts). */
-  onCredentialsAccepted?(conn: ServerConn): void;
+  /**
+   * The connection's credentials were accepted: it may become a peer (conn-kind.ts). Returns why
+   * it is sent away instead (on probation, and they do not make it a peer): the grant is not sent.
+   */
+  onCredentialsAccepted?(conn: ServerConn): string | undefined;
   /**
    * Its hello came, so a TLS handshake is done and the verified identity known: it may become
    * a peer (a transport hands a connection over before its handshake, when there is none yet).
@@ -311,10 +317,20 @@ export class ServerConn implements FrameHandlers, Responder {
     // Read on: open streams wait for their credit and end frames, handlers for cancels, and the
     // peer's close must be seen (requests read now are refused, unrun, with Closed).
     this.maybeResume();
-    this.reverse?.drain();
+    this.stopReverseCalls();
     this.mark(AWAIT_PEER, awaitPeer);
     this.framesAtDrainTick = this.framesRead;
     this.endIfDone();
+  }
+
+  /**
+   * The server began to close (before its listeners have, and so before the drain): a reverse
+   * call made from now on is refused at once, unsent (Closed), as the peer is being left; those
+   * out or waiting for the window still go and are answered within the drain.
+   */
+  stopReverseCalls(): void {
+    this.mark(NO_REVERSE, true);
+    this.reverse?.drain();
   }
 
   /** The server's tick: a draining connection that read nothing since the last one is quiet. */
@@ -433,11 +449,11 @@ export class ServerConn implements FrameHandlers, Responder {
     if (outcome.agreed) this.agreed ??= sharedAgreed(outcome.agreed);
     let answer = outcome.answer;
     const offered = this.auth !== undefined && offersAuth(bytes, msgAt, msgAt + u32(bytes, start + REQ_MSG_LEN_AT));
+    this.opts.onGreeted?.(this);
+    if (!offered && this.is(PROBATION)) return this.leaveProbationAtHello(seqLo, seqHi);
     if (offered) answer = this.auth!.offered(answer);
     if (outcome.peerLimits && this.opts.reverse && !this.reverse) answer = this.agreeReverse(this.opts.reverse, bytes, msgAt, msgAt + u32(bytes, start + REQ_MSG_LEN_AT), answer);
-    this.opts.onGreeted?.(this);
     this.send(seqLo, seqHi, answer, EMPTY_BYTES);
-    if (!offered && this.is(PROBATION)) this.leaveProbationAtHello();
   }
 
   /** Calls both ways, when the hello offers to serve them: settled by the first hello that does. */
@@ -472,6 +488,7 @@ export class ServerConn implements FrameHandlers, Responder {
     const agreed = acceptReverseOffer(host, settings, bytes, from, to);
     if (!agreed) return answer;
     this.reverse = agreed.caller;
+    if (this.is(NO_REVERSE)) agreed.caller.drain();
     return appendEntry(answer, agreed.entry);
   }
 
@@ -501,29 +518,47 @@ export class ServerConn implements FrameHandlers, Responder {
     this.writeError(u32(held, SEQ_AT), u32(held, SEQ_AT + 4), code);
   }
 
-  /** A call on probation: refused unrun (bare Overloaded: it may go to another server), and the connection ends. */
+  /**
+   * A call on probation: refused unrun (bare Overloaded: it may go to another server), and the
+   * connection leaves. Not ended at once: calls the client sent after it, before it read the
+   * refusal, may be on their way, and one lost with the connection may have run for all the
+   * client knows. It drains as at its hello (leaveProbationAtHello): each answered the same way.
+   */
   private refuseOnProbation(seqLo: number, seqHi: number): void {
-    this.opts.logger.info({ remote: this.conn.remote }, 'clients at their cap: a connection admitted pending credentials made a call; ending it');
     this.writeError(seqLo, seqHi, ErrorCode.Overloaded);
-    this.conn.end();
+    if (this.is(DRAINING)) return;
+    this.opts.logger.info({ remote: this.conn.remote }, 'clients at their cap: a connection admitted pending credentials made a call; ending it');
+    this.startDrain(true);
   }
 
   /**
-   * Its hello offered no credentials, and its certificate (onGreeted) did not make it a peer:
-   * nothing it may send now can, as credentials go only where the hello offered them (a Skein
-   * client sends none otherwise). Held on, it would keep a peer's place for twice authTimeoutMs
-   * while an ordinary client past the cap waits for nothing (one that only serves reverse calls
-   * never calls, so no refused call ends it). Not ended at once, though: a Skein client sends
-   * plain calls without waiting for the hello's answer, and one still on its way would be lost
-   * with the connection (a lost call may have run). It drains as the server's close drains any
-   * (startDrain): it ends after a tick with nothing read or when the peer ends, and a call read
-   * meanwhile is answered bare Overloaded, unrun, as on probation (refuseOnProbation), so the
-   * client reads the refusal.
+   * Its hello offered no credentials, and its address or certificate (onGreeted) did not make it
+   * a peer: nothing it may send now can, as credentials go only where the hello offered them (a
+   * Skein client sends none otherwise). Held on, it would keep a peer's place for twice
+   * authTimeoutMs while an ordinary client past the cap waits for nothing (one that only serves
+   * reverse calls never calls, so no refused call ends it). Its hello is answered with why
+   * (sendAway), in place of the terms it would have agreed.
    */
-  private leaveProbationAtHello(): void {
-    if (!this.is(PROBATION) || this.is(CLOSED) || this.is(DRAINING)) return;
+  private leaveProbationAtHello(seqLo: number, seqHi: number): void {
     this.opts.logger.info({ remote: this.conn.remote }, 'clients at their cap: a connection on probation offered no credentials in its hello, so it cannot become a peer; ending it');
-    this.startDrain(true);
+    // Without `authenticate`, credentials could not have helped: the words do not send the user after them.
+    this.sendAway(seqLo, seqHi, this.auth === undefined ? PROBATION_REFUSALS.certificate : PROBATION_REFUSALS.hello);
+  }
+
+  /**
+   * Ends a connection on probation that showed it is no peer, answering the request that showed
+   * it (its hello, or its credentials) with why: `rpc_overloaded:<why>`, which a Skein client
+   * gives its user (the connect fails with it, or the stream closes with it), so that its
+   * configuration can be fixed; a bare close said nothing. Not ended at once: a Skein client
+   * sends plain calls without waiting for the hello's answer, and one still on its way would be
+   * lost with the connection (a lost call may have run). It drains as the server's close drains
+   * any (startDrain): it ends after a tick with nothing read or when the peer ends, and a call
+   * read meanwhile is answered bare Overloaded, unrun, as on probation (refuseOnProbation).
+   */
+  private sendAway(seqLo: number, seqHi: number, why: string): void {
+    this.writeError(seqLo, seqHi, ErrorCode.Overloaded, why);
+    // Draining already (the server closes): it ends as that drain says.
+    if (!this.is(DRAINING) && !this.is(CLOSED)) this.startDrain(true);
   }
 
   /**
@@ -541,8 +576,10 @@ export class ServerConn implements FrameHandlers, Responder {
     return {
       info: this.info,
       ok: (seqLo, seqHi, msg) => {
+        // Judged before the grant goes: one on probation that they do not make a peer is answered why, in its place.
+        const refusal = this.opts.onCredentialsAccepted?.(this);
+        if (refusal !== undefined) return this.sendAway(seqLo, seqHi, refusal);
         this.send(seqLo, seqHi, msg, EMPTY_BYTES);
-        this.opts.onCredentialsAccepted?.(this);
       },
       error: (seqLo, seqHi, code, detail) => this.writeError(seqLo, seqHi, code, detail),
       end: () => this.conn.end(),

@@ -7,4 +7,10 @@ import type { ServerRequest } from './request.js';
  */
 export interface Dispatch {
   dispatch(req: ServerRequest): void;
+  /**
+   * A server handing requests here has closed (its last connection answered): a dispatch says
+   * what it counted and has not logged yet (`WithheldLog.flush`). Optional; one dispatch serving
+   * several servers hears it from each.
+   */
+  serverClosed?(): void;
 }

@@ -91,6 +91,8 @@ export function createRouter(table: Record<string | number, ActionHandler>, opti
       if (out instanceof Promise) out.then((r) => answer(req, r), (err) => answerError(req, err));
       else answer(req, out);
     },
+    // The failures counted and not yet summed up would be lost with the server.
+    serverClosed: () => withheld.flush(),
   };
   function answer(req: ServerRequest, r: ActionResult): void {
     // Reading the result may throw (a getter, a Proxy's trap): a handler's failure like any

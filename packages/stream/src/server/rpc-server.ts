@@ -15,6 +15,8 @@ import { ServerConn, type ServerConnOptions } from './connection.js';
 import { resolveServerOptions, type RpcServerOptions, type ServerSettings } from './server-options.js';
 import { ConnCensus, type KindCap } from './conn-census.js';
 import { Probations } from './probations.js';
+import { PROBATION_REFUSALS } from './probation-refusals.js';
+import { RepeatedLine } from './repeated-line.js';
 import type { ConnInfo } from './request.js';
 import type { BoundAddress } from './bound-address.js';
 
@@ -49,12 +51,21 @@ export interface RpcServerStats {
   peers: number;
 }
 
-/** The warn line of each cap that refuses connections (written once per run of refusals), and the cap's value. */
-const REFUSAL_LINES: Record<KindCap | 'maxConnections', { bit: number; msg: string; limit(s: ServerSettings): number }> = {
-  maxConnections: { bit: 1, msg: 'connection limit reached: refusing new connections', limit: (s) => s.maxConnections },
-  'clients.maxConnections': { bit: 2, msg: 'connection limit reached (clients.maxConnections): refusing new clients', limit: (s) => s.kinds.client.maxConnections },
-  'peers.maxConnections': { bit: 4, msg: 'connection limit reached (peers.maxConnections): refusing new peers', limit: (s) => s.kinds.peer.maxConnections },
+type Cap = KindCap | 'maxConnections';
+
+/** The warn line of each cap that refuses connections (once per stretch of refusals, then a count per window), and the cap's value. */
+const REFUSAL_LINES: Record<Cap, { msg: string; limit(s: ServerSettings): number }> = {
+  maxConnections: { msg: 'connection limit reached: refusing new connections', limit: (s) => s.maxConnections },
+  'clients.maxConnections': { msg: 'connection limit reached (clients.maxConnections): refusing new clients', limit: (s) => s.kinds.client.maxConnections },
+  'peers.maxConnections': { msg: 'connection limit reached (peers.maxConnections): refusing new peers', limit: (s) => s.kinds.peer.maxConnections },
 };
+
+/** Each cap's refusal line, bounded by time: connections that churn at a cap re-armed a per-run line once per connection accepted. */
+function refusalLines(s: ServerSettings): Record<Cap, RepeatedLine> {
+  const line = (cap: Cap) =>
+    new RepeatedLine(s.clock, (n) => s.logger.warn({ cap, [cap]: REFUSAL_LINES[cap].limit(s), refused: n }, `connection limit reached${cap === 'maxConnections' ? '' : ` (${cap})`}: ${n === 1 ? '1 more connection' : `${n} more connections`} refused since the last line`));
+  return { maxConnections: line('maxConnections'), 'clients.maxConnections': line('clients.maxConnections'), 'peers.maxConnections': line('peers.maxConnections') };
+}
 
 /**
  * Accepts connections on any number of listeners (TCP, Unix, WebSocket...) and hands every
@@ -68,11 +79,10 @@ export class RpcServer {
   private readonly conns = new Set<ServerConn>();
   private ticker: Ticker | undefined;
   private nextConnId = 1;
-  /** Connections refused since the last one accepted: a warn line is written for the first each cap refuses. */
+  /** Connections refused since "accepting connections again" was last said. */
   private refused = 0;
-  /** The caps that refused since the last connection accepted (REFUSAL_LINES' bits). */
-  private refusedBy = 0;
   private refusedTotal = 0;
+  private readonly refusalLines: Record<Cap, RepeatedLine>;
   private _state: ServerState = 'running';
   private closing: Promise<void> | undefined;
   private allClosed: (() => void) | undefined;
@@ -83,7 +93,8 @@ export class RpcServer {
 
   constructor(opts: RpcServerOptions) {
     this.settings = resolveServerOptions(opts);
-    this.census = new ConnCensus(this.settings.kinds, this.settings.logger, () => this.displace());
+    this.census = new ConnCensus(this.settings.kinds, this.settings.logger, () => this.displace(), this.settings.clock);
+    this.refusalLines = refusalLines(this.settings);
     this.probations = new Probations(this.settings.clock, this.settings.probationMs);
   }
 
@@ -193,10 +204,10 @@ export class RpcServer {
     const mayProve = this.settings.auth !== undefined || conn.identityPending === true;
     const role = this.census.admit(candidate, full, mayProve);
     if (typeof role === 'string') return this.refuse(conn, role);
-    if (this.refused > 0) {
+    // Once the refusals' stretch is over (a window with none): not once per connection that churns at a cap.
+    if (this.refused > 0 && !this.refusing()) {
       this.settings.logger.info({ refused: this.refused }, 'accepting connections again');
       this.refused = 0;
-      this.refusedBy = 0;
     }
     const sc = new ServerConn(conn, shared, this.nextConnId++);
     sc.applyRole(role);
@@ -212,26 +223,35 @@ export class RpcServer {
   /**
    * At `cap`: closed before anything is read, so that a flood of connections costs an accept
    * and a close each. Requests a client sent on it fail on its side with IO. The warn line names
-   * the option that refused, so that the one to raise is plain.
+   * the option that refused, so that the one to raise is plain. `close` false: counted and said
+   * only, for a connection that answers why and leaves by itself (one refused at its hello).
    */
-  private refuse(conn: FrameConn, cap: KindCap | 'maxConnections'): void {
+  private refuse(conn: FrameConn, cap: Cap, close = true): void {
     this.refusedTotal++;
     this.refused++;
-    const line = REFUSAL_LINES[cap];
-    if ((this.refusedBy & line.bit) === 0) {
-      this.refusedBy |= line.bit;
+    if (this.refusalLines[cap].hit()) {
+      const line = REFUSAL_LINES[cap];
       this.settings.logger.warn({ remote: conn.remote, cap, [cap]: line.limit(this.settings) }, line.msg);
     }
-    conn.close();
+    if (close) conn.close();
   }
 
-  /** Its credentials were accepted: a connection `peers.admit` now takes becomes a peer; one on probation that it does not take ends. */
-  private promote(c: ServerConn): void {
+  /** Whether a cap's refusal line is counting: refusals came within its last window. */
+  private refusing(): boolean {
+    const l = this.refusalLines;
+    return l.maxConnections.open || l['clients.maxConnections'].open || l['peers.maxConnections'].open;
+  }
+
+  /**
+   * Its credentials were accepted: a connection `peers.admit` now takes becomes a peer; one on
+   * probation that it does not take is sent away, told why (the words returned).
+   */
+  private promote(c: ServerConn): string | undefined {
     const role = c.role!;
-    if (this.census.promote(role, c.info)) return this.applyPromoted(c);
-    if (!role.probation) return;
+    if (this.census.promote(role, c.info)) return void this.applyPromoted(c);
+    if (!role.probation) return undefined;
     this.settings.logger.info({ remote: c.conn.remote }, 'clients at their cap: a connection admitted pending credentials is not a peer; ending it');
-    c.conn.end();
+    return PROBATION_REFUSALS.credentials;
   }
 
   /**
@@ -239,13 +259,14 @@ export class RpcServer {
    * (the transport hands it over before the handshake). A client it makes a peer becomes one. On
    * probation, one it does not waits on for its credentials; without `authenticate` none will
    * come, so it is refused at the clients' cap, as it would have been at accept had its
-   * certificate been known then.
+   * certificate been known then (counted here, not closed: it answers its hello with why and
+   * leaves, ServerConn.leaveProbationAtHello).
    */
   private identified(c: ServerConn): void {
     const role = c.role!;
     if (role.limits.kind === 'peer') return;
     if (c.conn.identity !== undefined && this.census.promote(role, c.info)) return this.applyPromoted(c);
-    if (role.probation && this.settings.auth === undefined) this.refuse(c.conn, 'clients.maxConnections');
+    if (role.probation && this.settings.auth === undefined) this.refuse(c.conn, 'clients.maxConnections', false);
   }
 
   /** The census made `c` a peer: it is held to the peers' limits, and off probation if it was on one. */
@@ -324,8 +345,21 @@ export class RpcServer {
     return true;
   }
 
+  /** What the rate-limited lines counted and did not say yet would be lost with the server: said now. */
+  private flushLines(): void {
+    for (const line of Object.values(this.refusalLines)) line.flush();
+    this.census.close();
+    try {
+      this.settings.dispatch.serverClosed?.();
+    } catch (err) {
+      this.settings.logger.error({ err }, 'dispatch.serverClosed threw');
+    }
+  }
+
   private async shutdown(): Promise<void> {
     this._state = 'closing';
+    // At once, not after the listeners close: a reverse call sent meanwhile would run on a peer being left.
+    for (const c of this.conns) c.stopReverseCalls();
     // A listen under way sees the state and closes its own listener; wait for that.
     await Promise.all(this.opening);
     await Promise.all([...this.listeners].map((l) => l.close()));
@@ -342,6 +376,7 @@ export class RpcServer {
     }
     this.ticker?.stop();
     this.ticker = undefined;
+    this.flushLines();
     this._state = 'closed';
   }
 }

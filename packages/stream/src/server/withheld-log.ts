@@ -60,13 +60,22 @@ export class WithheldLog {
     this.logger.warn(fields, `${name} failed with ${err.codeName}`);
   }
 
+  /**
+   * Sums up now what each pair counted since its last line, and forgets them all: for a server's
+   * close (`Dispatch.serverClosed`), so that no count is lost with it. The next failure is said whole.
+   */
+  flush(): void {
+    for (const [key, t] of this.tallies) if (t.suppressed > 0) this.sum(key, t);
+    this.tallies.clear();
+    this.ticker?.stop();
+    this.ticker = undefined;
+  }
+
   /** Sums up each pair's failures not logged; forgets a pair quiet for a whole interval. */
   private tick(): void {
     for (const [key, t] of this.tallies) {
       if (t.suppressed > 0) {
-        const what = key === OTHERS ? `calls of actions past the first ${this.maxKeys} failing pairs (the first: ${t.name}, ${t.codeName})` : `${t.name} calls with ${t.codeName}`;
-        this.logger.warn({ action: t.name, code: t.codeName, suppressed: t.suppressed }, `${t.suppressed} more failed ${what}: not logged one by one`);
-        t.suppressed = 0;
+        this.sum(key, t);
         t.ticked = true;
       } else if (t.ticked) this.tallies.delete(key);
       else t.ticked = true;
@@ -75,5 +84,11 @@ export class WithheldLog {
       this.ticker!.stop();
       this.ticker = undefined;
     }
+  }
+
+  private sum(key: string, t: Tally): void {
+    const what = key === OTHERS ? `calls of actions past the first ${this.maxKeys} failing pairs (the first: ${t.name}, ${t.codeName})` : `${t.name} calls with ${t.codeName}`;
+    this.logger.warn({ action: t.name, code: t.codeName, suppressed: t.suppressed }, `${t.suppressed} more failed ${what}: not logged one by one`);
+    t.suppressed = 0;
   }
 }
