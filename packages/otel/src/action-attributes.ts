@@ -13,6 +13,11 @@ export interface ActionNames {
   readonly spanOptions: SpanOptions;
   /** A server answered it other than `Method`/`Service` at least once: the server has it. */
   served: boolean;
+  /**
+   * Its `in_flight` series exists: set when a call ends that was never counted in flight (a
+   * handler that answered before the dispatch returned), which then adds 0 once to make it.
+   */
+  idleShown: boolean;
 }
 
 /** `rpc.method` of actions a server does not have, as the conventions name unknown methods. */
@@ -69,5 +74,5 @@ function actionNames(action: string | number, kind: SpanKind): ActionNames {
   const attributes: Attributes = { [ATTR_RPC_SYSTEM]: RPC_SYSTEM, [ATTR_RPC_METHOD]: method };
   if (service !== undefined) attributes[ATTR_RPC_SERVICE] = service;
   Object.freeze(attributes);
-  return { spanName: service !== undefined ? `${service}/${method}` : method, attributes, failed: new Map(), spanOptions: Object.freeze({ kind, attributes }), served: false };
+  return { spanName: service !== undefined ? `${service}/${method}` : method, attributes, failed: new Map(), spanOptions: Object.freeze({ kind, attributes }), served: false, idleShown: false };
 }

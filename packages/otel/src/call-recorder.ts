@@ -97,6 +97,11 @@ export class CallRecorder {
       if (err === null || err instanceof RemoteError) names.served = true;
       else if (unknown && call.inFlight === names.attributes) this.refusesLate = true;
       const recorded = unknown ? this.names.other : names;
+      // Answered before the dispatch returned: never in flight, so no series would show the method idle.
+      if (!call.inFlight && !recorded.idleShown) {
+        recorded.idleShown = true;
+        this.metrics.idle(recorded.attributes);
+      }
       const outcome = failed ? this.names.failedAttributes(recorded, errorType(err)) : recorded.attributes;
       call.stream?.finish(recorded.attributes);
       this.metrics.finished(recorded.attributes, outcome, failed, performance.now() - call.startedAt, call.requestBytes, responseBytes);

@@ -1,10 +1,17 @@
 import { metrics, type BatchObservableCallback, type Meter, type Observable } from '@opentelemetry/api';
+import { AddressCap, DEFAULT_MAX_ADDRESSES } from './address-cap.js';
 import { INSTRUMENTATION_NAME } from './options.js';
-import { STATS_FAMILIES, readStats, type StatsFamily, type StatsSources } from './stats-samples.js';
+import { STATS_FAMILIES, type StatsFamily, type StatsSources } from './stats-samples.js';
 
 export interface ObserveStatsOptions extends StatsSources {
   /** Where the gauges are made. Default: the global MeterProvider's meter for @skein/otel. */
   meter?: Meter;
+  /**
+   * How many distinct (pool, `address`) pairs get series of their own over the observation's
+   * life, servers gone included (the SDK keeps their series too); later ones are summed under
+   * `address` `_OTHER`. Default 256, below the SDK's default cardinality limit; 0 sums all.
+   */
+  maxAddresses?: number;
 }
 
 /** What `observeStats` returns: stop it when the servers and pools it reads are gone. */
@@ -24,13 +31,14 @@ export interface StatsObservation {
 export function observeStats(opts: ObserveStatsOptions): StatsObservation {
   const meter = opts.meter ?? metrics.getMeter(INSTRUMENTATION_NAME);
   const sources: StatsSources = { servers: opts.servers, pools: opts.pools };
+  const cap = new AddressCap(opts.maxAddresses ?? DEFAULT_MAX_ADDRESSES);
   const instruments = new Map<StatsFamily, Observable>();
   for (const f of STATS_FAMILIES) {
     const options = { description: f.help };
     instruments.set(f, f.type === 'counter' ? meter.createObservableCounter(f.name, options) : meter.createObservableGauge(f.name, options));
   }
   const callback: BatchObservableCallback = (result) => {
-    readStats(sources, (f, labels, value) => result.observe(instruments.get(f)!, value, labels));
+    cap.read(sources, (f, labels, value) => result.observe(instruments.get(f)!, value, labels));
   };
   const observables = [...instruments.values()];
   meter.addBatchObservableCallback(callback, observables);

@@ -62,6 +62,11 @@ export class RpcMetrics {
     this.inFlight.add(-1, attributes);
   }
 
+  /** Makes the action's `in_flight` series, at 0, when none of its calls was ever counted in flight. */
+  idle(attributes: Attributes): void {
+    this.inFlight.add(0, attributes);
+  }
+
   /**
    * `attributes` are the action's as known at the end (a server's `_OTHER` when it had no such
    * action), `outcome` the same with `error.type` when the call failed. The request is sized
