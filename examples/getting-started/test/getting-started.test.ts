@@ -2,7 +2,7 @@ import { createClient } from '@skein/api';
 import { msgpackCodec } from '@skein/codec-msgpack';
 import { ErrorCode } from '@skein/core';
 import { nodeRuntime } from '@skein/runtime-node';
-import { ClientStream } from '@skein/stream';
+import { ClientStream, RpcServer } from '@skein/stream';
 import { tcpTransport } from '@skein/transport-tcp';
 import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
@@ -13,6 +13,7 @@ import { buyTea, buyTeaTyped } from '../src/custom-error.js';
 import { Shop } from '../src/define.js';
 import { serve } from '../src/serve.js';
 import { Accounts } from '../src/validate.js';
+import { firstTicks, tickerDispatch } from '../src/streams.js';
 
 describe('docs/getting-started.md', () => {
   it('shows each snippet exactly as its compiled file', () => {
@@ -46,5 +47,20 @@ describe('the snippets work as the page says', () => {
       code: ErrorCode.InvalidArgument,
       message: expect.stringMatching(/Accounts\.open: invalid argument: owner: /),
     });
+  });
+});
+
+describe('the streams snippet', () => {
+  it('reads the first items of a server stream, and breaking out leaves the connection usable', async () => {
+    const server = new RpcServer({ dispatch: tickerDispatch });
+    const bound = await server.listen(tcpTransport(nodeRuntime), { host: '127.0.0.1', port: 0 });
+    const stream = await ClientStream.connect({ transport: tcpTransport(nodeRuntime), address: `127.0.0.1:${'port' in bound ? bound.port : 0}` });
+    try {
+      expect(await firstTicks(stream, 3)).toEqual([1, 2, 3]);
+      expect(await firstTicks(stream, 5)).toEqual([1, 2, 3, 4, 5]);
+    } finally {
+      await stream.close();
+      await server.close();
+    }
   });
 });
