@@ -1,7 +1,7 @@
 import { invalidArgument } from '@skein/core';
 import type { TlsFlags } from './target.js';
 
-export type CommandName = 'ping' | 'call' | 'bench';
+export type CommandName = 'ping' | 'call' | 'bench' | 'servers';
 
 /** A command line, read and checked: nothing in it needs the network to be found wrong. */
 export interface Command {
@@ -16,8 +16,14 @@ export interface Command {
   readonly count: number;
   readonly inFlight: number;
   readonly durationS: number;
-  /** Print bench's summary as one JSON object. */
+  /** Print bench's summary as one JSON object, or servers' list as one JSON array. */
   readonly asJson: boolean;
+  /** servers: etcd's client URLs (`--etcd`, comma-separated); empty for the other commands. */
+  readonly etcd: readonly string[];
+  /** servers: the key prefix (`--prefix`); undefined for @skein/discovery-etcd's default. */
+  readonly prefix: string | undefined;
+  /** servers: only this server type (`--type`). */
+  readonly type: string | undefined;
   /** For tls:// addresses. */
   readonly tls: TlsFlags;
 }
@@ -32,18 +38,21 @@ const MAX_IN_FLIGHT = 65_536;
 export type Parsed = { help: true } | { version: true } | { command: Command };
 
 interface FlagSpec {
-  readonly key: 'codec' | 'timeout' | 'count' | 'in-flight' | 'duration' | 'json' | 'ca' | 'cert' | 'key' | 'servername';
+  readonly key: 'codec' | 'timeout' | 'count' | 'in-flight' | 'duration' | 'json' | 'ca' | 'cert' | 'key' | 'servername' | 'etcd' | 'prefix' | 'type';
   readonly takesValue: boolean;
   readonly for: readonly CommandName[];
 }
 
 const FLAGS: Readonly<Record<string, FlagSpec>> = {
   codec: { key: 'codec', takesValue: true, for: ['call', 'bench'] },
-  timeout: { key: 'timeout', takesValue: true, for: ['ping', 'call', 'bench'] },
+  timeout: { key: 'timeout', takesValue: true, for: ['ping', 'call', 'bench', 'servers'] },
   count: { key: 'count', takesValue: true, for: ['ping'] },
   'in-flight': { key: 'in-flight', takesValue: true, for: ['bench'] },
   duration: { key: 'duration', takesValue: true, for: ['bench'] },
-  json: { key: 'json', takesValue: false, for: ['bench'] },
+  json: { key: 'json', takesValue: false, for: ['bench', 'servers'] },
+  etcd: { key: 'etcd', takesValue: true, for: ['servers'] },
+  prefix: { key: 'prefix', takesValue: true, for: ['servers'] },
+  type: { key: 'type', takesValue: true, for: ['servers'] },
   ca: { key: 'ca', takesValue: true, for: ['ping', 'call', 'bench'] },
   cert: { key: 'cert', takesValue: true, for: ['ping', 'call', 'bench'] },
   key: { key: 'key', takesValue: true, for: ['ping', 'call', 'bench'] },
@@ -54,6 +63,7 @@ const POSITIONALS: Readonly<Record<CommandName, { min: number; max: number; usag
   ping: { min: 1, max: 1, usage: 'skein ping ADDR' },
   call: { min: 2, max: 3, usage: "skein call ADDR Service.method ['<json>']" },
   bench: { min: 2, max: 3, usage: "skein bench ADDR Service.method ['<json>']" },
+  servers: { min: 0, max: 0, usage: 'skein servers --etcd http://host:2379 [--prefix P] [--type T] [--json]' },
 };
 
 /** Reads argv (without node and the script). Mistakes throw InvalidArgument saying what is wrong. */
@@ -61,7 +71,7 @@ export function parseArgs(argv: readonly string[]): Parsed {
   if (argv.length === 0 || argv.includes('--help') || argv.includes('-h') || argv[0] === 'help') return { help: true };
   if (argv[0] === '--version' || argv[0] === '-V') return { version: true };
   const name = argv[0]!;
-  if (!Object.hasOwn(POSITIONALS, name)) throw invalidArgument(`unknown command ${JSON.stringify(name)} (want ping, call or bench)`);
+  if (!Object.hasOwn(POSITIONALS, name)) throw invalidArgument(`unknown command ${JSON.stringify(name)} (want ping, call, bench or servers)`);
   const command = name as CommandName;
   const { positionals, flags } = split(command, argv.slice(1));
   const shape = POSITIONALS[command];
@@ -69,7 +79,7 @@ export function parseArgs(argv: readonly string[]): Parsed {
   return {
     command: {
       name: command,
-      addr: positionals[0]!,
+      addr: positionals[0] ?? '',
       method: positionals[1] ?? '',
       json: positionals[2],
       codec: flags.get('codec') ?? 'msgpack',
@@ -79,6 +89,9 @@ export function parseArgs(argv: readonly string[]): Parsed {
       durationS: number(flags.get('duration'), 5, 'duration', 'seconds'),
       asJson: flags.has('json'),
       tls: { ca: flags.get('ca'), cert: flags.get('cert'), key: flags.get('key'), servername: flags.get('servername') },
+      etcd: command === 'servers' ? etcdUrls(flags.get('etcd')) : [],
+      prefix: nonEmpty(flags.get('prefix'), 'prefix'),
+      type: serverType(flags.get('type')),
     },
   };
 }
@@ -125,4 +138,37 @@ function integer(text: string | undefined, fallback: number, flag: string, unit:
 function atMost(n: number, max: number, flag: string, unit: string): number {
   if (n > max) throw invalidArgument(`--${flag} must be at most ${max} ${unit}, got ${n}`);
   return n;
+}
+
+/**
+ * `--etcd`: etcd's client URLs, comma-separated, each `http://host:port`. Plain http only: etcd3
+ * would need its own TLS and auth options for https, which no flag gives yet. A user and password
+ * would not be sent: refused, not echoed.
+ */
+function etcdUrls(text: string | undefined): string[] {
+  if (text === undefined) throw invalidArgument('servers needs --etcd http://host:2379 (etcd\'s client URL; several separated by commas)');
+  return text.split(',').map((one) => {
+    const url = one.trim();
+    if (url.includes('@')) throw invalidArgument('--etcd: a user and password in the URL are not sent; remove them');
+    let parsed: URL;
+    try {
+      parsed = new URL(url);
+    } catch {
+      throw invalidArgument(`--etcd ${JSON.stringify(url)} is not a URL (want http://host:port)`);
+    }
+    if (parsed.protocol !== 'http:') throw invalidArgument(`--etcd ${JSON.stringify(url)}: only http:// is supported (etcd over TLS or with auth: use etcdctl)`);
+    if (parsed.port === '') throw invalidArgument(`--etcd ${JSON.stringify(url)} has no port (etcd's clients use 2379)`);
+    return `http://${parsed.host}`;
+  });
+}
+
+function nonEmpty(text: string | undefined, flag: string): string | undefined {
+  if (text !== undefined && text.trim() === '') throw invalidArgument(`--${flag} must not be empty`);
+  return text;
+}
+
+/** `--type`: a server type as @skein/discovery-etcd writes it, the key's part between two slashes. */
+function serverType(text: string | undefined): string | undefined {
+  if (text !== undefined && (text === '' || text.includes('/'))) throw invalidArgument(`--type must be a server type (no '/'), got ${JSON.stringify(text)}`);
+  return text;
 }

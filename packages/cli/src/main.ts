@@ -40,6 +40,8 @@ export async function main(argv: readonly string[], out: Output, err: Output, ve
 }
 
 function prepare(cmd: Command, out: Output, err: Output): () => Promise<number> {
+  // Loaded for this command only: the etcd client (gRPC) would add to every other command's start.
+  if (cmd.name === 'servers') return async () => (await import('./servers.js')).servers(cmd, out, err);
   const target = parseTarget(cmd.addr, cmd.tls, cmd.timeoutMs);
   if (cmd.name === 'ping') return () => ping(cmd, target, out, err);
   const codec = codecNamed(cmd.codec);

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { invalidArgument, parseAddress, type Address, type TlsOptions, type Transport } from '@skein/core';
+import { invalidArgument, parseAddress, wrongPemKind, type Address, type PemWanted, type TlsOptions, type Transport } from '@skein/core';
 import { nodeRuntime } from '@skein/runtime-node';
 import { tcpTransport } from '@skein/transport-tcp';
 import { wsTransport } from '@skein/transport-ws';
@@ -69,6 +69,12 @@ export function parseTarget(input: string, tlsFlags: TlsFlags = {}, timeoutMs?: 
 
 function wsTarget(text: string, secure: boolean, tlsFlags: TlsFlags, timeoutMs: number | undefined): Target {
   const form = `${secure ? 'wss' : 'ws'}://host:port[/path]`;
+  // `ws://u:p#w@host` reads as host `u` with a fragment: "not a URL", or worse, another host.
+  // RFC 6455 allows no fragment, so any `#` is a mistake: said as such.
+  if (text.includes('#')) {
+    const login = hasUserInfo(text) ? '; a user and password in the URL are not sent anyway: remove them' : '';
+    throw invalidArgument(`${shown(text)}: a '#' starts a URL fragment, so nothing after it is read as the address (percent-encode a '#' in a path or password as %23${login}) (want ${form})`);
+  }
   let url: URL;
   try {
     url = new URL(text);
@@ -103,14 +109,34 @@ function tlsOptions(flags: TlsFlags, timeoutMs: number | undefined): TlsOptions 
   if ((flags.cert === undefined) !== (flags.key === undefined)) throw invalidArgument('--cert and --key go together (a client certificate and its key)');
   const o: TlsOptions = {};
   if (timeoutMs !== undefined) o.handshakeTimeoutMs = timeoutMs;
-  if (flags.ca !== undefined) o.ca = readPem(flags.ca, '--ca');
-  if (flags.cert !== undefined) o.cert = readPem(flags.cert, '--cert');
-  if (flags.key !== undefined) o.key = readPem(flags.key, '--key');
+  if (flags.ca !== undefined) o.ca = readPem(flags.ca, '--ca', 'certificate');
+  if (flags.cert !== undefined && flags.key !== undefined) Object.assign(o, readPair(flags.cert, flags.key));
   if (flags.servername !== undefined) o.servername = flags.servername;
   return o;
 }
 
-function readPem(file: string, flag: string): string {
+/**
+ * The certificate and key files, each checked to hold what its flag wants: a mix-up is named
+ * here, by file, before connecting (the TLS library says only "no start line").
+ */
+function readPair(certFile: string, keyFile: string): { cert: string; key: string } {
+  const cert = readFile(certFile, '--cert');
+  const key = readFile(keyFile, '--key');
+  const certWrong = wrongPemKind(cert, 'certificate');
+  const keyWrong = wrongPemKind(key, 'private key');
+  if (certWrong !== undefined) throw invalidArgument(`--cert ${certFile} ${certWrong}${keyWrong !== undefined ? ' (--cert and --key swapped?)' : ''}`);
+  if (keyWrong !== undefined) throw invalidArgument(`--key ${keyFile} ${keyWrong}`);
+  return { cert, key };
+}
+
+function readPem(file: string, flag: string, want: PemWanted): string {
+  const pem = readFile(file, flag);
+  const wrong = wrongPemKind(pem, want);
+  if (wrong !== undefined) throw invalidArgument(`${flag} ${file} ${wrong}`);
+  return pem;
+}
+
+function readFile(file: string, flag: string): string {
   try {
     return readFileSync(file, 'utf8');
   } catch (err) {

@@ -34,6 +34,8 @@ export { resolveTls, sniName, reloadedTls, reloadedTlsOptions, identityOf, tlsFa
 export type { TlsOptions, ResolvedTls, PeerIdentity, Pem, DetailedPeerCertificate } from './tls.js';
 export { parsedBy } from './pem-certificates.js';
 export type { CertificateParser } from './pem-certificates.js';
+export { wrongPemKind, pemLabels } from './pem-kind.js';
+export type { PemWanted } from './pem-kind.js';
 export { systemClock } from './clock.js';
 
 // ── Contracts for runtime authors (a platform's sockets and timers) and transport authors (frames over a connection)

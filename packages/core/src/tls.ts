@@ -1,5 +1,6 @@
 import { ErrorCode } from './error-code.js';
 import { damagedCa, damagedCertificate, type CertificateParser } from './pem-certificates.js';
+import { pemLabels, wrongPemKind } from './pem-kind.js';
 import { RpcError, invalidArgument } from './rpc-error.js';
 
 /** PEM text, or its bytes. */
@@ -84,11 +85,13 @@ export function resolveTls(tls: TlsOptions, side: 'connect' | 'listen'): Resolve
   // OpenSSL under Node loads a CA with no certificate in it as none at all, silently: an mTLS
   // listener reloaded with one would then refuse every client. The plain label only: Bun's
   // BoringSSL and Deno's rustls load no TRUSTED CERTIFICATE (`openssl x509 -trustout`), silently.
-  if (ca?.some((one) => !one.includes('-----BEGIN CERTIFICATE-----'))) throw unusableTls('tls.ca holds no PEM certificate (-----BEGIN CERTIFICATE-----)');
+  const noCa = ca?.find((one) => !one.includes('-----BEGIN CERTIFICATE-----'));
+  if (noCa !== undefined) throw unusableTls(`tls.ca holds no PEM certificate (-----BEGIN CERTIFICATE-----)${heldInstead(noCa)}`);
   // An empty list is no CA either (OpenSSL then trusts nothing, not its default roots): omit ca for those.
   if (ca?.length === 0) throw unusableTls('tls.ca is an empty list: it would trust no certificate (leave ca out for the default roots)');
   // A damaged block would be skipped, silently, with those after it (see pem-certificates.ts).
   refuseDamagedCa(ca);
+  refuseMixedUpPair(tls);
   // rustls (Deno) serves a chain whose later certificate is damaged, and clients refuse it then.
   const certProblem = tls.cert === undefined ? undefined : damagedCertificate(text(tls.cert));
   if (certProblem !== undefined) throw unusableTls(`tls.cert: ${certProblem}`);
@@ -109,6 +112,24 @@ export function resolveTls(tls: TlsOptions, side: 'connect' | 'listen'): Resolve
     requestCert,
     handshakeTimeoutMs,
   };
+}
+
+/** `: it holds a PRIVATE KEY` (its PEM labels), or nothing when it holds no PEM block. */
+function heldInstead(pem: string): string {
+  const labels = pemLabels(pem);
+  return labels.length === 0 ? '' : `: it holds ${labels.join(', ')}`;
+}
+
+/**
+ * Refuses a key given as the certificate, or a certificate as the key, saying which option holds
+ * what: the TLS libraries say only "no start line" or "DECODER routines::unsupported".
+ */
+function refuseMixedUpPair(tls: TlsOptions): void {
+  const cert = tls.cert === undefined ? undefined : wrongPemKind(text(tls.cert), 'certificate');
+  const key = tls.key === undefined ? undefined : wrongPemKind(text(tls.key), 'private key');
+  const swapped = cert !== undefined && key !== undefined ? ' (tls.cert and tls.key swapped?)' : '';
+  if (cert !== undefined) throw unusableTls(`tls.cert ${cert}${swapped}`);
+  if (key !== undefined) throw unusableTls(`tls.key ${key}`);
 }
 
 /**

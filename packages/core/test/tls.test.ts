@@ -77,6 +77,26 @@ describe('resolveTls', () => {
     expect(invalid(() => resolveTls({ ca: der('301b3014a00302010202010130003000300030003000a3003000030100') }, 'connect'))).toBe('accepted');
   });
 
+  // Real files made by openssl are used in runtime-node's tls.test.ts and the CLI's; here, the words.
+  it.each<[string, TlsOptions, RegExp]>([
+    ['a key as the certificate', { cert: '-----BEGIN PRIVATE KEY-----\nAA==\n-----END PRIVATE KEY-----\n', key: 'K' }, /: tls\.cert holds a PRIVATE KEY, not a CERTIFICATE$/],
+    ['an RSA key as the certificate', { cert: '-----BEGIN RSA PRIVATE KEY-----\nAA==\n-----END RSA PRIVATE KEY-----\n', key: 'K' }, /: tls\.cert holds an RSA PRIVATE KEY, not a CERTIFICATE$/],
+    ['a request as the certificate', { cert: '-----BEGIN CERTIFICATE REQUEST-----\nAA==\n-----END CERTIFICATE REQUEST-----\n', key: 'K' }, /: tls\.cert holds a CERTIFICATE REQUEST, not a CERTIFICATE$/],
+    ['the certificate as the key', { cert: A, key: A }, /: tls\.key holds a CERTIFICATE, not a PRIVATE KEY$/],
+    ['a public key as the key', { cert: A, key: '-----BEGIN PUBLIC KEY-----\nAA==\n-----END PUBLIC KEY-----\n' }, /: tls\.key holds a PUBLIC KEY, not a PRIVATE KEY$/],
+    ['both swapped', { cert: '-----BEGIN EC PRIVATE KEY-----\nAA==\n-----END EC PRIVATE KEY-----\n', key: A }, /: tls\.cert holds an EC PRIVATE KEY, not a CERTIFICATE \(tls\.cert and tls\.key swapped\?\)$/],
+  ])('refuses %s with InvalidArgument naming the option and what it holds', (_, tls, why) => {
+    expect(() => resolveTls(tls, 'connect')).toThrow(why);
+    expect(invalid(() => resolveTls(tls, 'connect'))).toBe('InvalidArgument');
+  });
+
+  it('takes a key file with EC PARAMETERS before its key, and an encrypted key (left to the runtime)', () => {
+    const key = '-----BEGIN EC PARAMETERS-----\nAA==\n-----END EC PARAMETERS-----\n-----BEGIN EC PRIVATE KEY-----\nAA==\n-----END EC PRIVATE KEY-----\n';
+    expect(invalid(() => resolveTls({ cert: A, key }, 'connect'))).toBe('accepted');
+    expect(invalid(() => resolveTls({ cert: A, key: '-----BEGIN ENCRYPTED PRIVATE KEY-----\nAA==\n-----END ENCRYPTED PRIVATE KEY-----\n' }, 'connect'))).toBe('accepted');
+    expect(() => resolveTls({ cert: key, key }, 'connect')).toThrow(/tls\.cert holds EC PARAMETERS and an EC PRIVATE KEY, not a CERTIFICATE$/);
+  });
+
   it('reloadedTls keeps the listen options and takes the new certificate', () => {
     const s = reloadedTls({ cert: 'C', key: 'K', ca: A, requestCert: true, handshakeTimeoutMs: 5 }, { cert: 'C2', key: 'K2' });
     expect(s).toMatchObject({ cert: 'C2', key: 'K2', ca: [A], requestCert: true, handshakeTimeoutMs: 5 });

@@ -24,6 +24,8 @@ export { EtcdDiscovery } from './etcd-discovery.js';
 export type { EtcdDiscoveryOptions } from './etcd-discovery.js';
 export { followClusterDiscovery } from './cluster-follower.js';
 export type { ClusterMembership, FollowClusterOptions } from './cluster-follower.js';
+export { readEntries } from './read-entries.js';
+export type { EntriesRead, ReadEntriesOptions, SkippedKey } from './read-entries.js';
 
 // ── Servers: say you are there ───────────────────────────────────────────────────────────────
 export { EtcdRegistrar } from './etcd-registrar.js';

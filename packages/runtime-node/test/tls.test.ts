@@ -277,6 +277,29 @@ describe('TLS on node:tls', () => {
     expect(await why(nodeRuntime.connect(q.listener.address, { tls: clientTls({ cert: certs.client.cert, key: certs.server.key }) }))).toBe('InvalidArgument');
   });
 
+  // OpenSSL says only "no start line" (a key as the certificate) or "DECODER routines::unsupported"
+  // (a certificate as the key): neither names the option nor what was in it.
+  it('a key given as the certificate, or a certificate as the key, is InvalidArgument naming the option and what it holds', async () => {
+    const why = (p: Promise<unknown>) => p.then((x) => ((x as { close?: () => unknown }).close?.(), 'resolved'), (e: unknown) => (RpcError.is(e, ErrorCode.InvalidArgument) ? e.message : String(e)));
+    const swapped = { cert: certs.server.key, key: certs.server.cert };
+    const q = await tlsQueue(serverTls());
+    const both = /^tls: cannot use the certificate, key or CA given: tls\.cert holds a PRIVATE KEY, not a CERTIFICATE \(tls\.cert and tls\.key swapped\?\)$/;
+    expect(await why(nodeRuntime.listen(LOCAL, () => {}, { tls: swapped }))).toMatch(both);
+    expect(await why(nodeRuntime.connect(q.listener.address, { tls: clientTls({ cert: certs.client.key, key: certs.client.cert }) }))).toMatch(both);
+    expect(await why(q.listener.reloadTls!(swapped))).toMatch(both);
+    const keyAsCert = /tls\.cert holds a PRIVATE KEY, not a CERTIFICATE$/;
+    expect(await why(nodeRuntime.listen(LOCAL, () => {}, { tls: { cert: certs.server.key, key: certs.server.key } }))).toMatch(keyAsCert);
+    const certAsKey = /tls\.key holds a CERTIFICATE, not a PRIVATE KEY$/;
+    expect(await why(nodeRuntime.listen(LOCAL, () => {}, { tls: { cert: certs.server.cert, key: certs.server.cert } }))).toMatch(certAsKey);
+    expect(await why(nodeRuntime.connect(q.listener.address, { tls: clientTls({ cert: certs.client.cert, key: certs.client.cert }) }))).toMatch(certAsKey);
+    expect(await why(nodeRuntime.connect(q.listener.address, { tls: clientTls({ ca: certs.server.key }) }))).toMatch(/tls\.ca holds no PEM certificate .*: it holds PRIVATE KEY$/);
+    // Never the key's contents.
+    expect(await why(nodeRuntime.listen(LOCAL, () => {}, { tls: swapped }))).not.toContain(certs.server.key.split('\n')[1]!);
+    // The listener kept its certificate through the refused reload.
+    const client = await nodeRuntime.connect(q.listener.address, { tls: clientTls() });
+    client.close();
+  });
+
   it('configuration mistakes throw InvalidArgument before anything is bound or dialled', async () => {
     const bad = (p: Promise<unknown>) => p.then(() => 'resolved', (e: unknown) => (RpcError.is(e, ErrorCode.InvalidArgument) ? 'InvalidArgument' : String(e)));
     const noop = () => {};

@@ -1,0 +1,134 @@
+import { EtcdRegistrar } from '@skein/discovery-etcd';
+import { nodeRuntime } from '@skein/runtime-node';
+import { RpcServer, createRouter, type Registration } from '@skein/stream';
+import { freePort, startEtcd, type EtcdCluster } from '@skein/test-utils';
+import { tcpTransport } from '@skein/transport-tcp';
+import { Etcd3 } from 'etcd3';
+import net from 'node:net';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { skein } from './skein-bin.js';
+
+// `skein servers` against a real etcd, listing what @skein/discovery-etcd's EtcdRegistrar wrote
+// for real servers; each listed address answers `skein ping`.
+
+let etcd: EtcdCluster;
+let client: Etcd3;
+const cleanup: (() => unknown)[] = [];
+beforeAll(async () => {
+  etcd = await startEtcd();
+  client = new Etcd3({ hosts: etcd.endpoints, dialTimeout: 2000 });
+}, 60_000);
+afterEach(async () => {
+  for (const f of cleanup.splice(0).reverse()) await f();
+});
+afterAll(async () => {
+  client?.close();
+  await etcd?.close();
+});
+
+/** A listening server registered as `type`/`id` under `prefix`; closed after the test. Its address. */
+async function registered(prefix: string, type: string, id: string, more: { weight?: number; meta?: Record<string, string> } = {}): Promise<{ address: string; registration: Registration }> {
+  const server = new RpcServer({ dispatch: createRouter({}) });
+  const bound = await server.listen(tcpTransport(nodeRuntime), '127.0.0.1:0');
+  cleanup.push(() => server.close());
+  const address = `127.0.0.1:${'port' in bound ? bound.port : 0}`;
+  const registration = await new EtcdRegistrar({ client, prefix }).register({ type, id, address, ...more });
+  cleanup.push(() => registration.close());
+  return { address, registration };
+}
+
+let prefixes = 0;
+/** A fresh prefix per test: the tests share one etcd. */
+const freshPrefix = (): string => `test${++prefixes}/servers`;
+
+describe('skein servers', () => {
+  it('lists every registered server: type, id, address, weight and meta, by type then id', async () => {
+    const prefix = freshPrefix();
+    const b = await registered(prefix, 'chat', 'chat-b', { weight: 2, meta: { zone: 'eu-1', v: '3' } });
+    const a = await registered(prefix, 'chat', 'chat-a');
+    const s = await registered(prefix, 'store', 'store-1');
+    const r = await skein('servers', '--etcd', etcd.endpoints[0]!, '--prefix', prefix);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout.split('\n').map((l) => l.split(/\s+/).join(' '))).toEqual([
+      'TYPE ID ADDRESS WEIGHT META',
+      `chat chat-a ${a.address} 1`,
+      `chat chat-b ${b.address} 2 zone=eu-1,v=3`,
+      `store store-1 ${s.address} 1`,
+      '',
+    ]);
+    // What is listed is where the servers are.
+    expect((await skein('ping', s.address)).code).toBe(0);
+  });
+
+  it('--json prints one JSON array; --type keeps one type; a closed registration is gone', async () => {
+    const prefix = freshPrefix();
+    const a = await registered(prefix, 'chat', 'chat-a', { meta: { zone: 'eu-1' } });
+    const gone = await registered(prefix, 'chat', 'chat-b');
+    await registered(prefix, 'store', 'store-1');
+    const r = await skein('servers', '--etcd', etcd.endpoints[0]!, '--prefix', prefix, '--type', 'chat', '--json');
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual([
+      { type: 'chat', id: 'chat-a', address: a.address, weight: 1, meta: { zone: 'eu-1' } },
+      { type: 'chat', id: 'chat-b', address: gone.address, weight: 1, meta: {} },
+    ]);
+    await gone.registration.close();
+    const after = await skein('servers', '--etcd', etcd.endpoints[0]!, '--prefix', prefix, '--type', 'chat', '--json');
+    expect(JSON.parse(after.stdout).map((e: { id: string }) => e.id)).toEqual(['chat-a']);
+  });
+
+  it('reads the default prefix skein/servers, and says so when nothing is registered there', async () => {
+    const none = await skein('servers', '--etcd', etcd.endpoints[0]!, '--type', 'nobody');
+    expect(none.code).toBe(0);
+    expect(none.stdout).toBe('');
+    expect(none.stderr).toMatch(/^no servers registered under skein\/servers\/nobody\/ \(etcd revision \d+\)\n$/);
+    const a = await registered('skein/servers', 'h123', 'one');
+    const r = await skein('servers', '--etcd', etcd.endpoints[0]!, '--type', 'h123', '--json');
+    expect(JSON.parse(r.stdout)).toEqual([{ type: 'h123', id: 'one', address: a.address, weight: 1, meta: {} }]);
+  });
+
+  it('names the keys that are no entry on stderr and lists the servers beside them; what etcd holds cannot drive the terminal', async () => {
+    const prefix = freshPrefix();
+    const a = await registered(prefix, 'chat', 'chat-a', { meta: { note: '\x1b]0;owned\x07' } });
+    await client.put(`${prefix}/chat/broken`).value('{not json');
+    await client.put(`${prefix}/no-id`).value('{}');
+    cleanup.push(() => client.delete().prefix(`${prefix}/`));
+    const r = await skein('servers', '--etcd', etcd.endpoints[0]!, '--prefix', prefix);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(new RegExp(`^skipped ${prefix}/chat/broken: value of ${prefix}/chat/broken is not JSON: .*\\nskipped ${prefix}/no-id: key .* is not <prefix>/<type>/<id>\\n$`));
+    expect(r.stdout).toContain(`chat-a  ${a.address}`);
+    expect(r.stdout).toContain('note=\\u001b]0;owned\\u0007');
+    expect(r.stdout).not.toContain('\x1b');
+  });
+
+  it('fails with Unreachable (exit 1) naming etcd when nothing listens there', async () => {
+    const url = `http://127.0.0.1:${await freePort()}`;
+    const r = await skein('servers', '--etcd', url, '--timeout', '1500');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(new RegExp(`^error: Unreachable \\(rpc_unreachable\\): cannot read skein/servers/ from etcd at ${url.replace(/[.]/g, '\\.')}`));
+  });
+
+  it('fails with Timeout (exit 1) naming etcd when it accepts and never answers, after --timeout', async () => {
+    const silent = net.createServer((socket) => cleanup.push(() => socket.destroy()));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    cleanup.push(() => new Promise((resolve) => silent.close(resolve)));
+    const url = `http://127.0.0.1:${(silent.address() as net.AddressInfo).port}`;
+    const r = await skein('servers', '--etcd', url, '--timeout', '800');
+    expect(r.stderr).toBe(`error: Timeout (rpc_timeout): etcd at ${url} did not answer a read of skein/servers/ within 800 ms\n`);
+    expect(r.code).toBe(1);
+  });
+
+  it.each([
+    [[], /^skein: servers needs --etcd http:\/\/host:2379/],
+    [['--etcd', 'https://127.0.0.1:2379'], /only http:\/\/ is supported/],
+    [['--etcd', 'http://root:s3cret@127.0.0.1:2379'], /a user and password in the URL are not sent/],
+    [['--etcd', 'http://127.0.0.1'], /has no port/],
+    [['--etcd', 'http://127.0.0.1:2379', '--type', 'a/b'], /--type must be a server type/],
+    [['127.0.0.1:2379'], /^skein: usage: skein servers --etcd/],
+  ])('refuses %j before reading (exit 2)', async (args, message) => {
+    const r = await skein('servers', ...args);
+    expect(r.stderr).toMatch(message);
+    expect(r.stderr).not.toContain('s3cret');
+    expect(r.code).toBe(2);
+  });
+});

@@ -1,0 +1,90 @@
+import { ErrorCode, RpcError, invalidArgument } from '@skein/core';
+import type { DiscoveryEntry } from '@skein/stream';
+import { Etcd3 } from 'etcd3';
+import { checkedPrefix, decodeEntry, rangeOf } from './etcd-entry.js';
+import { PrefixReader } from './range-read.js';
+import { reason } from './reason.js';
+
+export interface ReadEntriesOptions {
+  /** Your etcd3 client; or `hosts`, and one is made for this read and closed after it. */
+  client?: Etcd3;
+  /** etcd's client URLs (`http://10.0.0.2:2379`), when no `client` is given. */
+  hosts?: string | readonly string[];
+  /** The key prefix entries live under. Default `skein/servers`. */
+  prefix?: string;
+  /** Only entries of this server type. */
+  type?: string;
+  /** How long the whole read may take. Default 5000 ms. */
+  timeoutMs?: number;
+}
+
+/** A key under the prefix that is no entry (not `<prefix>/<type>/<id>`, not JSON, too large to read), and why. */
+export interface SkippedKey {
+  readonly key: string;
+  readonly why: string;
+}
+
+export interface EntriesRead {
+  /** The etcd revision the read is at: every entry is as of then. */
+  readonly revision: number;
+  /** By type, then id. */
+  readonly entries: DiscoveryEntry[];
+  readonly skipped: SkippedKey[];
+}
+
+/**
+ * Every entry under the prefix, read once, as of one revision: what `EtcdDiscovery` starts from,
+ * for tools that list servers (`skein servers`) rather than follow them. Keys that are no entry
+ * are reported, not thrown: one bad key must not hide the servers beside it. etcd out of reach
+ * rejects with Unreachable, or Timeout past `timeoutMs`, naming the hosts.
+ */
+export async function readEntries(opts: ReadEntriesOptions): Promise<EntriesRead> {
+  const prefix = checkedPrefix(opts.prefix);
+  const timeoutMs = opts.timeoutMs ?? 5000;
+  if (!(timeoutMs > 0) || !Number.isFinite(timeoutMs)) throw invalidArgument(`readEntries: timeoutMs ${timeoutMs} is not a positive duration`);
+  if (opts.type !== undefined && (opts.type === '' || opts.type.includes('/'))) throw invalidArgument(`a server type is a non-empty name without '/', got ${JSON.stringify(opts.type)}`);
+  const { client, where, owned } = clientOf(opts, timeoutMs);
+  // A type narrows the range read: its entries only, however many others there are.
+  const range = opts.type === undefined ? rangeOf(prefix) : rangeOf(`${prefix}/${opts.type}`);
+  const skipped: SkippedKey[] = [];
+  const reader = new PrefixReader(client, range, (key) => skipped.push({ key, why: 'its value is too large to read' }));
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new RpcError(ErrorCode.Timeout, `etcd at ${where} did not answer a read of ${range} within ${timeoutMs} ms`)), timeoutMs);
+  });
+  try {
+    const read = await Promise.race([reader.read(), late]).catch((err: unknown) => {
+      throw err instanceof RpcError ? err : new RpcError(ErrorCode.Unreachable, `cannot read ${range} from etcd at ${where}: ${grpcReason(err)}`, { cause: err });
+    });
+    return { revision: read.revision, entries: decoded(prefix, read.kvs, skipped), skipped };
+  } finally {
+    clearTimeout(timer);
+    // Closing cancels what is still under way (a read that timed out): nothing outlives the call.
+    if (owned) client.close();
+  }
+}
+
+function clientOf(opts: ReadEntriesOptions, timeoutMs: number): { client: Etcd3; where: string; owned: boolean } {
+  if (opts.client) return { client: opts.client, where: 'the client given', owned: false };
+  const hosts = typeof opts.hosts === 'string' ? [opts.hosts] : [...(opts.hosts ?? [])];
+  if (hosts.length === 0 || hosts.some((h) => typeof h !== 'string' || h.trim() === '')) throw invalidArgument('readEntries needs an etcd3 client or etcd hosts (http://host:2379)');
+  return { client: new Etcd3({ hosts, dialTimeout: timeoutMs }), where: hosts.join(', '), owned: true };
+}
+
+function decoded(prefix: string, kvs: readonly { key: Buffer; value: Buffer }[], skipped: SkippedKey[]): DiscoveryEntry[] {
+  const entries: DiscoveryEntry[] = [];
+  for (const kv of kvs) {
+    const key = kv.key.toString();
+    try {
+      entries.push(decodeEntry(prefix, key, kv.value.toString()));
+    } catch (err) {
+      skipped.push({ key, why: reason(err) });
+    }
+  }
+  return entries.sort((a, b) => compare(a.type, b.type) || compare(a.id, b.id));
+}
+
+/** gRPC's message without the empty "Resolution note:" it ends some with. */
+const grpcReason = (err: unknown): string => reason(err).replace(/\.?\s*Resolution note:\s*$/, '');
+
+const compare = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);

@@ -1,0 +1,41 @@
+import { ErrorCode } from '@skein/core';
+import { describe, expect, it } from 'vitest';
+import { EtcdRegistrar, readEntries } from '../src/index.js';
+import { etcdForFile, registeredServers } from './harness.js';
+
+// readEntries: one read of what EtcdRegistrar wrote, for tools (`skein servers`), against a real etcd.
+
+const file = etcdForFile();
+const { cleanup, client } = file;
+
+describe('readEntries', () => {
+  it('reads every entry under the prefix as of one revision, by type then id; a type narrows it', async () => {
+    const etcd = client();
+    const registrar = new EtcdRegistrar({ client: etcd, prefix: 'read1/servers' });
+    const [b, a] = await registeredServers(registrar, 'chat', ['b', 'a'], cleanup);
+    const [s] = await registeredServers(registrar, 'store', ['s'], cleanup);
+    const all = await readEntries({ client: etcd, prefix: 'read1/servers/' });
+    expect(all.entries.map((e) => `${e.type}/${e.id} ${e.address}`)).toEqual([`chat/a ${a!.address}`, `chat/b ${b!.address}`, `store/s ${s!.address}`]);
+    expect(all.skipped).toEqual([]);
+    expect(all.revision).toBeGreaterThan(0);
+    // With hosts alone it makes and closes its own client.
+    const chat = await readEntries({ hosts: file.etcd.endpoints, prefix: 'read1/servers', type: 'chat' });
+    expect(chat.entries.map((e) => e.id)).toEqual(['a', 'b']);
+  });
+
+  it('reports keys that are no entry, and reads the entries beside them', async () => {
+    const etcd = client();
+    const [a] = await registeredServers(new EtcdRegistrar({ client: etcd, prefix: 'read2/servers' }), 'chat', ['a'], cleanup);
+    await etcd.put('read2/servers/chat/bad').value('[1]');
+    const read = await readEntries({ client: etcd, prefix: 'read2/servers' });
+    expect(read.entries.map((e) => e.address)).toEqual([a!.address]);
+    expect(read.skipped).toEqual([{ key: 'read2/servers/chat/bad', why: 'value of read2/servers/chat/bad is not a JSON object' }]);
+  });
+
+  it('rejects with Unreachable naming the hosts when etcd is not there', async () => {
+    await expect(readEntries({ hosts: 'http://127.0.0.1:1', timeoutMs: 3000 })).rejects.toMatchObject({
+      code: ErrorCode.Unreachable,
+      message: expect.stringMatching(/^cannot read skein\/servers\/ from etcd at http:\/\/127\.0\.0\.1:1: /),
+    });
+  });
+});
