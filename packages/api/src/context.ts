@@ -110,6 +110,20 @@ export class CallContext implements FilterWatch {
   }
 
   /**
+   * Fires when the server begins to close (`server.close()`; for a client that serves calls both
+   * ways, when it begins to close): no new calls come, and the close waits up to `closeWaitMs`
+   * for those running. Not a cancel, unlike `signal`: the call is still waited for and its
+   * answer still goes out. A feed that runs until told (`async *watch()`) ends on it, returning
+   * normally, so its client sees the stream end and the close need not wait for it. The
+   * server's one signal, shared by all its calls: nothing is made per call. A listener added to
+   * it stays until the server closes: add it with `{ once: true }` and remove it when the call
+   * ends (`finally`), or poll `ctx.draining.aborted`.
+   */
+  get draining(): AbortSignal {
+    return this.req.conn.draining;
+  }
+
+  /**
    * When the client stops waiting, in the server clock's ms (`performance.now()` by default, not
    * the epoch: compare it with `performance.now()`, or use `remainingMs()`): the arrival time plus
    * the time left the client sent. Undefined when the call

@@ -40,30 +40,27 @@ export function undecodableFirstReply(action: string, codec: string, e: unknown)
 /**
  * A built-in error (or an undeclared remote one) as a stub raises it: with the method in front of its message
  * (`Calculator.add: rpc_io_err`), so that a log line says which call failed. A new error, with
- * the same class, code, retry and cause: the one given may be shared (a pool fails every call waiting
- * for a connection with one refusal), so it is never changed. Made on failure only. Anything
- * else (the method's own errors, a filter's), and an error naming the method already, is
- * returned as it is.
+ * the same code, retry and cause (and any other field a client set on it): the one given may be
+ * shared (a pool fails every call waiting for a connection with one refusal), so it is never
+ * changed. Made on failure only. Anything else (the method's own errors, a filter's, an
+ * RpcError subclass: see `ownClass`), and an error naming the method already, is returned as it is.
  */
 export function named(err: unknown, action: string): unknown {
   if (err instanceof RemoteError) return Object.assign(new RemoteError(err.payload), { message: `${action}: ${err.message}` });
-  if (!(err instanceof RpcError) || namesAction(err.message, action)) return err;
-  return likeOriginal(new RpcError(err.code, `${action}: ${err.message}`, { cause: err.cause, retry: err.retry }), err);
+  if (!(err instanceof RpcError) || ownClass(err) || namesAction(err.message, action)) return err;
+  // Its own fields copied over (code, retry, and any other a client set on it): only the message differs.
+  return Object.assign(new RpcError(err.code, `${action}: ${err.message}`, { cause: err.cause, retry: err.retry }), err);
 }
 
 /**
- * `copy` made of `err`'s class, with `err`'s own fields (code, retry, a subclass's, any other a
- * client set on it): only the message differs. An application's Caller may fail calls with an
- * RpcError subclass, which its code tells by `instanceof`; the copy is a real Error all the
- * same (made by RpcError, its prototype then swapped: on failure only).
+ * An RpcError subclass (an application's Caller may fail calls with its own, which its code
+ * tells by `instanceof`) is handed on as the very object, unnamed: no copy can be one of its
+ * class, as a subclass's private fields (`#x`) and brand checks are made only by its
+ * constructor, so a copy's getters and methods would throw where `instanceof` let them run.
  */
-function likeOriginal(copy: RpcError, err: RpcError): RpcError {
-  const proto: unknown = Object.getPrototypeOf(err);
-  if (proto !== RpcError.prototype) Object.setPrototypeOf(copy, proto as object);
-  return Object.assign(copy, err);
-}
+const ownClass = (err: RpcError): boolean => Object.getPrototypeOf(err) !== RpcError.prototype;
 
 const namesAction = (message: string, action: string): boolean => message.startsWith(action) && message.charCodeAt(action.length) === COLON;
 const COLON = 0x3a;
 
-const withMessage = (err: RpcError, message: string): RpcError => likeOriginal(new RpcError(err.code, message, { cause: err, retry: err.retry }), err);
+const withMessage = (err: RpcError, message: string): RpcError => (ownClass(err) ? err : new RpcError(err.code, message, { cause: err, retry: err.retry }));

@@ -4,13 +4,10 @@ import { formatAddress, type Address } from '@skein/core';
 import { nodeRuntime } from '@skein/runtime-node';
 import { RpcServer } from '@skein/stream';
 import { tcpTransport } from '@skein/transport-tcp';
-import { execFile } from 'node:child_process';
 import net from 'node:net';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { skeinWithin } from './skein-bin.js';
 
-// The built bin, run as a user runs it (`pnpm --filter @skein/cli build` first).
-const BIN = fileURLToPath(new URL('../dist/bin.js', import.meta.url));
 
 const Echo = service('Echo', { one: method<void, number>() });
 
@@ -49,11 +46,7 @@ afterAll(async () => {
 describe('skein bench when the connection is lost', () => {
   it('ends the run at once, prints its summary and exits 1', async () => {
     const addr = formatAddress({ host: '127.0.0.1', port: (proxy.address() as net.AddressInfo).port } as Address);
-    const r = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) =>
-      execFile(process.execPath, [BIN, 'bench', addr, 'Echo.one', '--in-flight', '2', '--duration', '600', '--json'], { timeout: 30_000 }, (err, stdout, stderr) =>
-        resolve({ code: err ? Number((err as { code?: number }).code ?? -1) : 0, stdout, stderr }),
-      ),
-    );
+    const r = await skeinWithin(30_000, 'bench', addr, 'Echo.one', '--in-flight', '2', '--duration', '600', '--json');
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/^error: the connection to 127\.0\.0\.1:\d+ was lost during the run: (IO|Closed) /);
     const s = JSON.parse(r.stdout);

@@ -4,16 +4,14 @@ import { ErrorCode, RpcError } from '@skein/core';
 import { nodeRuntime } from '@skein/runtime-node';
 import { RpcServer } from '@skein/stream';
 import { tcpTransport } from '@skein/transport-tcp';
-import { execFile } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { skeinWithin } from './skein-bin.js';
 
 // bench ends its run at a draining server's Closed (bench-server-draining.test.ts): the bare one
 // a server sends for a call it did not start. A method's own Closed (its database closed, a
 // downstream's passed on) carries words and says nothing of the server: it is an error the run
 // counts, not the end of the run and not "the server is closing".
 
-const BIN = fileURLToPath(new URL('../dist/bin.js', import.meta.url));
 const Echo = service('Echo', { one: method<void, number>() });
 
 let server: RpcServer | undefined;
@@ -31,11 +29,7 @@ describe("skein bench and a method's own Closed", () => {
     server = new RpcServer({ dispatch: createServiceDispatch({ codec: msgpackCodec, services: [impl] }) });
     const bound = await server.listen(tcpTransport(nodeRuntime), '127.0.0.1:0');
     const addr = `127.0.0.1:${'port' in bound ? bound.port : 0}`;
-    const r = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) =>
-      execFile(process.execPath, [BIN, 'bench', addr, 'Echo.one', '--in-flight', '2', '--duration', '1', '--json'], { timeout: 60_000 }, (err, stdout, stderr) =>
-        resolve({ code: err ? Number((err as { code?: number }).code ?? -1) : 0, stdout, stderr }),
-      ),
-    );
+    const r = await skeinWithin(60_000, 'bench', addr, 'Echo.one', '--in-flight', '2', '--duration', '1', '--json');
     expect(r.stderr).not.toMatch(/is closing/);
     const s = JSON.parse(r.stdout);
     expect(s.errors.Closed).toBeGreaterThan(10);

@@ -3,9 +3,8 @@ import { msgpackCodec } from '@skein/codec-msgpack';
 import { nodeRuntime } from '@skein/runtime-node';
 import { RpcServer } from '@skein/stream';
 import { tcpTransport } from '@skein/transport-tcp';
-import { execFile } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { skeinWithin } from './skein-bin.js';
 
 // An operator runs `skein bench` against a server that is then closed gracefully (SIGTERM in a
 // rolling restart). A draining server answers every new call with a bare Closed and keeps the
@@ -14,7 +13,6 @@ import { afterAll, describe, expect, it } from 'vitest';
 // open all that time. It must end the run at the first refusal, say the server is closing, and
 // exit 1, letting the server finish its close.
 
-const BIN = fileURLToPath(new URL('../dist/bin.js', import.meta.url));
 const Echo = service('Echo', { one: method<void, number>() });
 const IN_FLIGHT = 2;
 
@@ -34,11 +32,7 @@ describe('skein bench when the server closes gracefully mid-run', () => {
     server = new RpcServer({ dispatch: createServiceDispatch({ codec: msgpackCodec, services: [impl] }) });
     const bound = await server.listen(tcpTransport(nodeRuntime), '127.0.0.1:0');
     const addr = `127.0.0.1:${'port' in bound ? bound.port : 0}`;
-    const r = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) =>
-      execFile(process.execPath, [BIN, 'bench', addr, 'Echo.one', '--in-flight', String(IN_FLIGHT), '--duration', '600', '--json'], { timeout: 60_000 }, (err, stdout, stderr) =>
-        resolve({ code: err ? Number((err as { code?: number }).code ?? -1) : 0, stdout, stderr }),
-      ),
-    );
+    const r = await skeinWithin(60_000, 'bench', addr, 'Echo.one', '--in-flight', String(IN_FLIGHT), '--duration', '600', '--json');
     expect(r.stderr).toMatch(/^error: 127\.0\.0\.1:\d+ is closing \(it refused new calls: draining\): Closed /);
     expect(r.code).toBe(1);
     const s = JSON.parse(r.stdout);

@@ -10,11 +10,9 @@ import { wsTransport } from '@skein/transport-ws';
 import { execFile } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BIN, skein, skeinWithin, type Run } from './skein-bin.js';
 
-// The built bin, run as a user runs it (`pnpm --filter @skein/cli build` first).
-const BIN = fileURLToPath(new URL('../dist/bin.js', import.meta.url));
 
 class DivideByZero extends Error {}
 class NotFound extends Error {
@@ -92,20 +90,6 @@ async function serve(codec: Codec, certs: TestCerts): Promise<Served> {
   const tls = `tls://${addr(await server.listen(tcpTransport(nodeRuntime, { tls: certs.server }), '127.0.0.1:0'))}`;
   const wss = `wss://${addr(await server.listen(wsTransport({ tls: certs.server }), '127.0.0.1:0'))}`;
   return { server, handled, tcp, unix, ws, tls, wss };
-}
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function skein(...args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { timeout: 20_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? Number((err as { code?: number }).code ?? -1) : 0, stdout, stderr });
-    });
-  });
 }
 
 let certs: TestCerts;
@@ -328,12 +312,8 @@ describe('--timeout against a server that accepts and never speaks', () => {
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
     const addr = `127.0.0.1:${(silent.address() as net.AddressInfo).port}`;
     try {
-      const r = await new Promise<Run>((resolve) => {
-        // The kill is only the test's bound: a CLI that keeps its word exits 1 by itself.
-        execFile(process.execPath, [BIN, command, addr, 'Calc.add', '{}', '--timeout', '300'], { timeout: 6_000 }, (err, stdout, stderr) => {
-          resolve({ code: err ? Number((err as { code?: number }).code ?? -1) : 0, stdout, stderr });
-        });
-      });
+      // The kill is only the test's bound: a CLI that keeps its word exits 1 by itself.
+      const r = await skeinWithin(6_000, command, addr, 'Calc.add', '{}', '--timeout', '300');
       expect(r.stderr).toMatch(/^error: Timeout \(rpc_timeout\)/);
       expect(r.code).toBe(1);
     } finally {

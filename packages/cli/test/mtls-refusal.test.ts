@@ -2,31 +2,15 @@ import { createRouter, RpcServer } from '@skein/stream';
 import { nodeRuntime } from '@skein/runtime-node';
 import { makeTestCerts, type TestCerts } from '@skein/test-utils';
 import { tcpTransport } from '@skein/transport-tcp';
-import { execFile } from 'node:child_process';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { skein } from './skein-bin.js';
 
 // An operator dials an mTLS server without --cert/--key. Over TLS 1.3 the server's refusal
 // (alert "certificate required") arrives after the client's handshake is done, on the first
 // read, so the stream reports a lost connection whose cause is the TLS layer's Unauthenticated.
 // The CLI must say that (the server wants a client certificate), not guess that the server
 // speaks another transport: the address form was right, the credentials were missing.
-
-const BIN = fileURLToPath(new URL('../dist/bin.js', import.meta.url));
-
-interface Run {
-  code: number;
-  stderr: string;
-}
-
-function skein(...args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { timeout: 20_000 }, (err, _stdout, stderr) => {
-      resolve({ code: err ? Number((err as { code?: number }).code ?? -1) : 0, stderr });
-    });
-  });
-}
 
 let certs: TestCerts;
 let server: RpcServer;

@@ -1,4 +1,5 @@
 import { ByteConnLifecycle, ChunkQueue, connectTimerMs, tlsCloseError, type ByteConn } from '@skein/core';
+import type { HandshakeHolds } from './handshake-holds.js';
 import type { DenoConn } from './native-api.js';
 import { ReadRegions } from './read-regions.js';
 
@@ -28,6 +29,10 @@ export class DenoByteConn extends ByteConnLifecycle implements ByteConn {
   private readDone = false;
   /** Anything received yet: a TLS server that refuses our certificate closes before it sends a byte. */
   private heard = false;
+  /** An accepted TLS connection's handshake has not settled yet (Deno would not let its socket go), and its listener's holds. */
+  private shaking: HandshakeHolds | undefined;
+  /** The close waiting for the handshake to settle (set once a close came while `shaking`). */
+  private closeWhenShaken: { err: unknown } | undefined;
 
   /** `tlsClient`: this is a TLS client, whose server may refuse it after the handshake (see core's tlsCloseError). */
   constructor(
@@ -40,20 +45,31 @@ export class DenoByteConn extends ByteConnLifecycle implements ByteConn {
 
   /**
    * An accepted TLS connection: its handshake, closed with the reason when it fails or is not
-   * done within `timeoutMs` (a peer that stalls it holds a connection until then, no longer).
+   * done within `timeoutMs`. A close before the handshake settles (the timeout's, or any other)
+   * stops delivery at once but is reported only once the handshake op settles, i.e. once the
+   * peer sends a byte or leaves: Deno finishes a handshake before it lets a TLS socket go
+   * (denoland/deno#14547), so until then the socket is held, and so the connection stays
+   * counted against the server's caps, which thus bound the descriptors held.
    */
-  handshake(timeoutMs: number): void {
+  handshake(timeoutMs: number, holds: HandshakeHolds): void {
+    this.shaking = holds;
     // Capped: past 2^31-1 ms setTimeout fires at once, closing every connection before its handshake.
-    const timer = setTimeout(() => this.finish(new Error(`TLS handshake not done within ${timeoutMs} ms`)), connectTimerMs(timeoutMs));
+    const timer = setTimeout(() => this.fail(new Error(`TLS handshake not done within ${timeoutMs} ms`)), connectTimerMs(timeoutMs));
     (timer as { unref?: () => void }).unref?.();
     this.conn.handshake!().then(
-      () => clearTimeout(timer),
-      (err: unknown) => {
-        clearTimeout(timer);
-        this.finish(err);
-      },
+      () => this.shaken(timer),
+      (err: unknown) => this.shaken(timer, err ?? new Error('TLS handshake failed')),
     );
   }
+
+  /** The handshake op settled (or the listener closed): a close that waited is reported now, with its own reason. */
+  private readonly shaken = (timer?: ReturnType<typeof setTimeout>, err?: unknown): void => {
+    clearTimeout(timer);
+    this.shaking?.drop(this.shaken);
+    this.shaking = undefined;
+    if (this.closeWhenShaken) this.finish(this.closeWhenShaken.err);
+    else if (err !== undefined) this.finish(err);
+  };
 
   write(chunks: readonly Uint8Array[]): boolean {
     // Dropped, as on Node: false would have the writer wait for a drain that never comes; the
@@ -159,6 +175,12 @@ export class DenoByteConn extends ByteConnLifecycle implements ByteConn {
   private finish(err?: unknown): void {
     if (this.over) return;
     this.outbox.clear();
+    if (this.shaking && !this.closeWhenShaken && this.shaking.hold(this.shaken)) {
+      // Closing now would report the connection gone while Deno keeps its socket (see handshake()).
+      this.closeWhenShaken = { err };
+      return;
+    }
+    if (this.shaking && this.closeWhenShaken) return;
     try {
       this.conn.close(); // pending reads and writes reject, and are ignored
     } catch {

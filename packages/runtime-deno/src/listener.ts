@@ -1,5 +1,6 @@
 import { clearStaleSocket, formatAddress, invalidArgument, listenFailed, reloadedTlsOptions, unusableTls, type Address, type ByteConn, type ByteListener, type ListenOptions, type ResolvedTls, type TlsOptions } from '@skein/core';
 import { DenoByteConn } from './byte-conn.js';
+import { HandshakeHolds } from './handshake-holds.js';
 import type { DenoApi, DenoConn, DenoListener } from './native-api.js';
 import { denoTarget, describe, remoteOf } from './socket-address.js';
 import { socketFiles } from './socket-file.js';
@@ -48,6 +49,8 @@ class DenoByteListener implements ByteListener {
   private closing: Promise<void> | undefined;
   /** The reloads called so far, settled or not: the next one waits for them. */
   private reloads: Promise<void> = Promise.resolve();
+  /** Connections closed before their TLS handshake settled, reported closed only once Deno lets their sockets go. */
+  private readonly holds = new HandshakeHolds();
 
   constructor(
     private listener: DenoListener,
@@ -101,6 +104,7 @@ class DenoByteListener implements ByteListener {
 
   private async stop(): Promise<void> {
     this.closed = true;
+    this.holds.releaseAll();
     try {
       this.listener.close();
     } catch {
@@ -129,7 +133,7 @@ class DenoByteListener implements ByteListener {
       const byteConn = new DenoByteConn(conn, remoteOf(conn.remoteAddr, this.address));
       // Handed over at accept, before the handshake: the connection counts from its first byte.
       this.accept(byteConn);
-      if (this.tls) byteConn.handshake(this.tls.settings.handshakeTimeoutMs);
+      if (this.tls) byteConn.handshake(this.tls.settings.handshakeTimeoutMs, this.holds);
     }
   }
 }

@@ -114,4 +114,25 @@ describe('peers known by their certificate while clients are at their cap (mTLS,
     }
     expect(err).toMatchObject({ code: ErrorCode.InvalidArgument, message: expect.stringMatching(/authTimeoutMs must be/) });
   });
+
+  it('a client with credentials refused at its hello: its connect fails with the server\'s reason, not a closed stream', async () => {
+    const s = await serve();
+    await (await s.connect(stranger)).call(1);
+    // Credentials it offers are no use here (no authenticate): the hello is its last chance.
+    const tls = { ca: certs.ca, servername: 'localhost', cert: stranger.cert, key: stranger.key };
+    const connecting = ClientStream.connect({ transport: tcpTransport(nodeRuntime, { tls }), address: `127.0.0.1:${s.port}`, connectTimeoutMs: HANG_MS, credentials: 'token' });
+    const outcome = await within(
+      connecting.then(
+        (stream) => (cleanup.push(() => stream.destroy()), `resolved, ${stream.state}`),
+        (e: unknown) => e,
+      ),
+      HANG_MS,
+      'the connect to settle',
+    );
+    // A pool that got a closed stream could only say "closed at once", losing why.
+    expect(outcome).toBeInstanceOf(RpcError);
+    expect(outcome).toMatchObject({ code: ErrorCode.Overloaded });
+    expect((outcome as RpcError).message).toMatch(/clients\.maxConnections/);
+    expect(s.kinds).toEqual(['client']);
+  });
 });

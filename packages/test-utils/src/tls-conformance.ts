@@ -8,7 +8,7 @@ import { describeNeeding } from './needs-tool.js';
 import type { Proc } from './process.js';
 import type { RuntimeHarness } from './runtime-conformance.js';
 import { tlsArg } from './tls-scenarios.js';
-import { within } from './wait.js';
+import { sleep, within } from './wait.js';
 
 /** What a runtime can do with TLS; what it cannot, it must refuse with InvalidArgument. */
 export interface TlsHarness extends RuntimeHarness {
@@ -23,6 +23,13 @@ export interface TlsHarness extends RuntimeHarness {
    * for with its own parser (Bun's X509Certificate). Deno's rustls takes such a one and trusts it.
    */
   readonly parsesCertificates?: boolean;
+  /**
+   * Why it cannot let go of a socket whose TLS handshake is stalled until the peer sends a byte
+   * or leaves (Deno: denoland/deno#14547), if so. Such a runtime must then hold the connection
+   * open, and counted, until it does; the checks that the stalled peer sees its socket closed
+   * are skipped for it, saying why.
+   */
+  readonly holdsStalledHandshake?: string;
 }
 
 const HANG_MS = 20_000;
@@ -107,29 +114,64 @@ export function tlsRuntimeConformance(h: TlsHarness): void {
       expect(err).not.toBe('none');
     });
 
-    it('accepts a stalled handshake at once and closes it after handshakeTimeoutMs', async () => {
+    // A known gap, named: skipped for a runtime that cannot let such a socket go, never weakened for the others.
+    const closesStalled = h.holdsStalledHandshake === undefined ? it : it.skip;
+    const gap = h.holdsStalledHandshake === undefined ? '' : ` (skipped: ${h.holdsStalledHandshake})`;
+
+    closesStalled(`accepts a stalled handshake at once and closes it after handshakeTimeoutMs${gap}`, async () => {
       const child = run('tls-echo-server', '127.0.0.1:0', serverTls({ handshakeTimeoutMs: 300 }));
       const port = await listening(child);
       const sock = net.connect({ host: '127.0.0.1', port });
       sock.on('error', () => {});
       onTestFinished(() => void sock.destroy());
+      const gone = new Promise((resolve) => sock.once('close', resolve));
+      sock.resume(); // read, so that the server's FIN is seen
       await child.waitForLine(/^accepted$/, HANG_MS);
       await child.waitForLine(/^conn-closed data=0 err=.*TLS handshake not done within 300 ms$/, HANG_MS);
+      // Closed for real: the socket is let go, not only reported closed (a stalled peer holds no descriptor).
+      await within(gone, HANG_MS, 'the stalled peer to see its connection closed');
     });
 
-    it('closes a handshake stalled midway (a ClientHello, then silence) after handshakeTimeoutMs; others are served meanwhile', async () => {
+    closesStalled(`closes a handshake stalled midway (a ClientHello, then silence) after handshakeTimeoutMs; others are served meanwhile${gap}`, async () => {
       const child = run('tls-echo-server', '127.0.0.1:0', serverTls({ handshakeTimeoutMs: 1_000 }));
       const port = await listening(child);
       const hello = await clientHello(certs);
       const stalled = net.connect({ host: '127.0.0.1', port }, () => stalled.write(hello));
       stalled.on('error', () => {});
       onTestFinished(() => void stalled.destroy());
+      const gone = new Promise((resolve) => stalled.once('close', resolve));
       const answered = new Promise<void>((resolve) => stalled.once('data', () => resolve()));
       await within(answered, HANG_MS, 'the server to answer the ClientHello');
       // The stalled one holds no one else up.
       expect((await nodeTlsEcho(port, { ca: certs.ca, servername: 'localhost' })).text).toBe('ping');
       await child.waitForLine(/^conn-closed data=0 err=.*TLS handshake not done within 1000 ms$/, HANG_MS);
+      await within(gone, HANG_MS, 'the stalled peer to see its connection closed');
     });
+
+    if (h.holdsStalledHandshake !== undefined) {
+      for (const [how, stall] of [['a peer that sends nothing', 'silent'], ['a ClientHello, then silence', 'hello']] as const) {
+        it(`holds a handshake stalled by ${how} open past handshakeTimeoutMs while its socket is held, and reports it closed, with the timeout, once the peer sends a byte`, async () => {
+          const child = run('tls-echo-server', '127.0.0.1:0', serverTls({ handshakeTimeoutMs: 300 }));
+          const port = await listening(child);
+          const hello = stall === 'hello' ? await clientHello(certs) : undefined;
+          const sock = net.connect({ host: '127.0.0.1', port }, () => hello && sock.write(hello));
+          sock.on('error', () => {});
+          onTestFinished(() => void sock.destroy());
+          const gone = new Promise((resolve) => sock.once('close', resolve));
+          sock.resume();
+          await child.waitForLine(/^accepted$/, HANG_MS);
+          // Well past the timeout: a close reported by now would free the connection's place
+          // (maxConnections) while the runtime still holds its socket.
+          await sleep(1_500);
+          expect(child.lines.filter((l) => l.startsWith('conn-closed'))).toEqual([]);
+          // Others are served meanwhile.
+          expect((await nodeTlsEcho(port, { ca: certs.ca, servername: 'localhost' })).text).toBe('ping');
+          sock.write('x'); // not TLS: the handshake fails, and the runtime lets the socket go
+          await child.waitForLine(/^conn-closed data=0 err=.*TLS handshake not done within 300 ms$/, HANG_MS);
+          await within(gone, HANG_MS, 'the stalled peer to see its connection closed');
+        });
+      }
+    }
 
     it('keeps an accepted connection whose handshakeTimeoutMs is past the timer limit (2^31-1 ms) until its handshake', async () => {
       // Such a timeout must not overflow to ~1 ms, which would close every accepted TLS connection.

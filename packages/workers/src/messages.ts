@@ -42,6 +42,8 @@ export interface ConnDesc {
    * `ctx.caller` is undefined, as in process. Set at the hello, before any call: it never changes.
    */
   readonly callsBack?: true;
+  /** Its server began to close before the worker was told of it: `conn.draining` is aborted from the start. */
+  readonly draining?: true;
 }
 
 /**
@@ -99,6 +101,12 @@ export interface ConnClosedMessage {
   readonly key: number;
 }
 
+/** Pool → worker: a connection's server began to close; its handlers' `conn.draining` aborts. */
+export interface ConnDrainingMessage {
+  readonly t: 'draining';
+  readonly key: number;
+}
+
 /** A batch of answers: its bytes in one transferred buffer (see reply-batch.ts). */
 export interface AnswerBatch {
   readonly n: number;
@@ -130,7 +138,16 @@ export interface PingMessage {
   readonly t: 'ping';
 }
 
-export type ToWorker = CallsMessage | ConnClosedMessage | CancelMessage | ReverseAnswersMessage | PingMessage;
+/**
+ * Pool → worker: a server the pool serves closed (`Dispatch.serverClosed`), or the pool itself is
+ * closing, its calls all answered, before it ends the worker: the worker's dispatch says what it
+ * counted and has not logged yet (a WithheldLog's counts), then the worker answers `FlushedMessage`.
+ */
+export interface ClosingMessage {
+  readonly t: 'closing';
+}
+
+export type ToWorker = CallsMessage | ConnClosedMessage | ConnDrainingMessage | CancelMessage | ReverseAnswersMessage | PingMessage | ClosingMessage;
 
 /** Worker → pool: the module loaded, calls may come. */
 export interface ReadyMessage {
@@ -211,4 +228,10 @@ export interface UnreadableMessage {
   readonly message: string;
 }
 
-export type FromWorker = ReadyMessage | LoadFailedMessage | RepliesMessage | UnsentRepliesMessage | ReverseCallsMessage | CallbackThrewMessage | UnreadableMessage;
+/** Worker → pool: its dispatch heard a `ClosingMessage` (`threw`: its `serverClosed` threw that). */
+export interface FlushedMessage {
+  readonly t: 'flushed';
+  readonly threw?: string;
+}
+
+export type FromWorker = FlushedMessage | ReadyMessage | LoadFailedMessage | RepliesMessage | UnsentRepliesMessage | ReverseCallsMessage | CallbackThrewMessage | UnreadableMessage;

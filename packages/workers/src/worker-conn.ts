@@ -1,5 +1,5 @@
 import { setMaxListeners } from 'node:events';
-import { ErrorCode, type ErrorPayload } from '@skein/core';
+import { ErrorCode, RpcError, type ErrorPayload } from '@skein/core';
 import type { ConnInfo, ConnKind, ReplyLimits, Responder } from '@skein/stream';
 import type { ConnDesc } from './messages.js';
 import type { ReplyPacker } from './reply-batch.js';
@@ -23,6 +23,9 @@ export class WorkerConn implements Responder {
   principal: unknown;
   private kind: ConnKind | undefined;
   private readonly closed = new AbortController();
+  /** Handlers' `conn.draining`: made on first read, aborted when the pool says the server began to close. */
+  private drainCtl: AbortController | undefined;
+  private drainReason: unknown = undefined;
   /** Calls both ways, through the pool: only when the connection agreed them, as in process. */
   private readonly caller: WorkerCaller | undefined;
 
@@ -56,7 +59,27 @@ export class WorkerConn implements Responder {
       get kind() {
         return self.kind;
       },
+      get draining() {
+        return self.drainingSignal();
+      },
     };
+  }
+
+  private drainingSignal(): AbortSignal {
+    if (this.drainCtl === undefined) {
+      this.drainCtl = new AbortController();
+      // Shared by the connection's calls, as `closed` is: bounded by the calls in flight.
+      setMaxListeners(0, this.drainCtl.signal);
+      if (this.drainReason !== undefined) this.drainCtl.abort(this.drainReason);
+    }
+    return this.drainCtl.signal;
+  }
+
+  /** The server this connection came to began to close (the pool's `draining` message, or its description). */
+  drain(): void {
+    if (this.drainReason !== undefined) return;
+    this.drainReason = new RpcError(ErrorCode.Closed, 'the server is closing');
+    this.drainCtl?.abort(this.drainReason);
   }
 
   /** The pool sends a connection again when its principal or kind changed. */

@@ -69,6 +69,7 @@ function connOf(desc: ConnDesc): WorkerConn {
   let c = conns.get(desc.key);
   if (c) c.update(desc);
   else conns.set(desc.key, (c = new WorkerConn(desc, replies, replyWritten, unsent, reverse)));
+  if (desc.draining === true) c.drain();
   return c;
 }
 
@@ -77,7 +78,20 @@ function run(dispatch: Dispatch, m: ToWorker): void {
   if (m.t === 'cancel') return cancel(m);
   if (m.t === 'answers') return reverse.answered(m);
   if (m.t === 'ping') return; // counted as taken: that is all it is for
+  if (m.t === 'closing') return serverClosed(dispatch);
+  if (m.t === 'draining') return conns.get(m.key)?.drain();
   closed(m.key);
+}
+
+/** A server the pool serves closed, or the pool is closing: what the dispatch counted would be lost with this thread. */
+function serverClosed(dispatch: Dispatch): void {
+  let threw: string | undefined;
+  try {
+    dispatch.serverClosed?.();
+  } catch (err) {
+    threw = describeError(err);
+  }
+  send(threw === undefined ? { t: 'flushed' } : { t: 'flushed', threw });
 }
 
 function cancel(m: CancelMessage): void {

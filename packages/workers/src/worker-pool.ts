@@ -11,6 +11,7 @@ import { StallWatch } from './stall-watch.js';
 import { WorkerSlot, type ConnSeen, type SlotEvents } from './worker-slot.js';
 import { sharedNow } from './shared-now.js';
 import { batchAfter } from './messages-taken.js';
+import { ClosingFlush } from './closing-flush.js';
 
 export type WorkerPoolState = 'starting' | 'running' | 'closing' | 'closed';
 
@@ -109,6 +110,7 @@ export class WorkerPool implements Dispatch {
     replies: (m) => this.answered(m),
     unsent: (slot, m) => this.unsent(slot, m),
     reverse: (slot, m) => this.reverse.calls(slot, m),
+    flushed: (slot, threw) => this.flushed(slot, threw),
     callbackThrew: (slot, message) => this.settings.logger.error({ worker: slot.index }, `worker ${slot.index}: a callback given to ctx.caller.send threw (${message}); the worker goes on`),
     exited: (slot, why) => this.exited(slot, why),
   };
@@ -122,6 +124,8 @@ export class WorkerPool implements Dispatch {
   private closing: Promise<void> | undefined;
   /** `destroy()`: end the workers without waiting for what they hold. */
   private cutting = false;
+  /** A graceful close's wait for the workers' dispatches to say what they counted. */
+  private readonly lastWord = new ClosingFlush();
 
   /** Starts the workers; resolves once every one has loaded the module (else rejects with InvalidArgument and ends them). */
   static async start(opts: WorkerPoolOptions): Promise<WorkerPool> {
@@ -187,17 +191,28 @@ export class WorkerPool implements Dispatch {
   }
 
   /**
-   * Refuses new requests (Closed, unrun), lets the queued and held ones finish, then ends the
-   * workers. Resolves when every worker has exited.
+   * Refuses new requests (Closed, unrun), lets the queued and held ones finish, lets each worker's
+   * dispatch say what it counted (see ClosingFlush), then ends the workers. Resolves when every
+   * worker has exited.
    */
   close(): Promise<void> {
     this.closing ??= this.shutdown();
     return this.closing;
   }
 
+  /**
+   * A server handing requests here closed: each live worker's dispatch hears it, so that what it
+   * counted and has not logged is said (see `Dispatch.serverClosed`). The pool serves on: it may
+   * serve other servers, and only its own `close()` ends it.
+   */
+  serverClosed(): void {
+    for (const s of this.slots) if (s.state === 'ready') s.tell({ t: 'closing' });
+  }
+
   /** Ends the workers now: queued requests fail with Closed (unrun), held ones with IO (may have run). */
   destroy(): Promise<void> {
     this.cutting = true;
+    this.lastWord.cut();
     if (this._state === 'running') this._state = 'closing';
     this.failQueued();
     this.drained?.();
@@ -207,6 +222,8 @@ export class WorkerPool implements Dispatch {
   private async shutdown(): Promise<void> {
     this._state = 'closing';
     if (!this.cutting && !this.isDrained()) await new Promise<void>((r) => (this.drained = r));
+    // Drained: what each worker's dispatch counted is said before its thread ends.
+    if (!this.cutting) await this.lastWord.run(this.slots);
     if (this.slots.some((s) => s.state !== 'exited')) {
       const gone = new Promise<void>((r) => (this.allExited = r));
       const why = this.cutting ? 'was ended by destroy()' : 'was ended by close()';
@@ -426,7 +443,14 @@ export class WorkerPool implements Dispatch {
     return req;
   }
 
+  /** A worker's dispatch heard a server's or the pool's close. */
+  private flushed(slot: WorkerSlot, threw: string | undefined): void {
+    if (threw !== undefined) this.settings.logger.error({ worker: slot.index, err: threw }, `worker ${slot.index}: dispatch.serverClosed threw (${threw})`);
+    this.lastWord.settled(slot);
+  }
+
   private exited(slot: WorkerSlot, why: string): void {
+    this.lastWord.settled(slot);
     const { failed, untaken } = this.failHeld(slot, why);
     this.reverse.workerExited(slot);
     if (this.starting) return this.startFailed(slot, why);
@@ -493,6 +517,7 @@ export class WorkerPool implements Dispatch {
   private describe(key: number, conn: ConnInfo, principal: unknown): ConnDesc {
     const desc: { -readonly [K in keyof ConnDesc]: ConnDesc[K] } = { key, id: conn.id, remote: conn.remote, transport: conn.transport, identity: conn.identity, kind: conn.kind };
     if (conn.caller !== undefined) desc.callsBack = true;
+    if (conn.draining.aborted) desc.draining = true;
     if (principal === undefined) return desc;
     try {
       structuredClone(principal);
@@ -540,9 +565,16 @@ export class WorkerPool implements Dispatch {
     const key = this.nextConnKey++;
     this.connKeys.set(conn, key);
     this.reverse.opened(key, conn.caller);
+    // The workers that know the connection are told when its server begins to close (ConnInfo.draining); those told of it later, by its description.
+    const draining = conn.draining;
+    const onDraining = (): void => {
+      for (const s of this.slots) if (s.conns.has(key) && s.state !== 'exited') s.tell({ t: 'draining', key });
+    };
+    if (!draining.aborted) draining.addEventListener('abort', onDraining, { once: true });
     conn.signal.addEventListener(
       'abort',
       () => {
+        draining.removeEventListener('abort', onDraining);
         // Its queued calls (plain ones have no signal of their own) give up their places too.
         if (this.queue.length !== 0) this.unwaitedQueued++;
         this.reverse.closed(key);

@@ -16,6 +16,8 @@ export interface SlotEvents {
   reverse(slot: WorkerSlot, m: ReverseCallsMessage): void;
   /** A callback its handlers gave `ctx.caller.send` threw (the worker went on). */
   callbackThrew(slot: WorkerSlot, message: string): void;
+  /** Its dispatch heard a `closing` message (`threw`: its `serverClosed` threw that). */
+  flushed(slot: WorkerSlot, threw: string | undefined): void;
   /** The worker is gone: crashed, exited by itself, failed to load, or was terminated. */
   exited(slot: WorkerSlot, why: string): void;
 }
@@ -168,6 +170,7 @@ export class WorkerSlot {
     if (m.t === 'reverse') return this.events.reverse(this, m);
     if (m.t === 'unsent') return this.events.unsent(this, m);
     if (m.t === 'callback-threw') return this.events.callbackThrew(this, m.message);
+    if (m.t === 'flushed') return this.events.flushed(this, m.threw);
     if (m.t === 'unreadable') return this.end(`could not read a message from the pool (${m.message})`);
     if (m.t === 'ready') {
       if (this.state !== 'starting') return; // being ended already

@@ -355,6 +355,8 @@ export class ClientStream implements StreamCaller {
         resolve();
       };
       this.hello.whenKnown(() => {
+        // Refused at its hello: the connect fails with why, not with a closed stream (a pool could only say "closed at once").
+        if (this.hello.refusal !== undefined) return fail(this.hello.refusal);
         if (this.hello.authAsked) return void this.auth!.present(credentials).then(done, fail);
         this.logger.debug({ remote: this.remote }, 'the server does not authenticate: credentials not sent');
         done();

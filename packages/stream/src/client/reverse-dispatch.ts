@@ -1,4 +1,4 @@
-import { CODE_INFO, EMPTY_BYTES, ErrorCode, FrameError, takeBytes, type ErrorPayload, type Logger } from '@skein/core';
+import { CODE_INFO, EMPTY_BYTES, ErrorCode, FrameError, RpcError, takeBytes, type ErrorPayload, type Logger } from '@skein/core';
 import { ActionNames } from '../wire/action-names.js';
 import { actionName } from '../wire/error-detail.js';
 import { builtinErrorBytes, escapeCustomBytes, fittedDetail } from '../wire/error-strings.js';
@@ -9,6 +9,7 @@ import type { Dispatch } from '../server/dispatch.js';
 import { ServerRequest, type ConnInfo, type Responder } from '../server/request.js';
 import { WaitingLine, type Waiter } from '../internals/waiting-line.js';
 import { manyListeners } from '../internals/many-listeners.js';
+import { LazyAbort } from '../internals/lazy-abort.js';
 
 /** What a ReverseDispatch writes through: the stream's connection. */
 export interface ReverseLink {
@@ -55,6 +56,8 @@ export class ReverseDispatch implements Responder {
   private closing = false;
   private closed = false;
   private abort: AbortController | undefined;
+  /** Handlers' `conn.draining`: fires when the stream begins to close. */
+  private readonly drainSignal = new LazyAbort();
   private _info: ConnInfo | undefined;
   private readonly names = new ActionNames();
   /** A request header and the answer's flag byte, written as one part. */
@@ -75,6 +78,9 @@ export class ReverseDispatch implements Responder {
         id: 0,
         remote: this.link.remote,
         transport: this.link.transport,
+        get draining() {
+          return self.drainSignal.signal;
+        },
         get signal() {
           if (self.abort === undefined) {
             self.abort = new AbortController();
@@ -156,6 +162,7 @@ export class ReverseDispatch implements Responder {
    */
   startClose(): void {
     this.closing = true;
+    this.drainSignal.fire(new RpcError(ErrorCode.Closed, 'the client is closing'));
     for (const { req } of this.held.drain()) req.fail(ErrorCode.Closed);
   }
 

@@ -4,6 +4,7 @@ import { appendEntry } from '../wire/hello.js';
 import { Alarm } from '../internals/alarm.js';
 import { isRefusal, runAuthenticate, type Authenticate, type AuthGrant, type AuthRefusal } from './authenticate.js';
 import type { ConnInfo } from './request.js';
+import type { ViolationLines } from './violation-lines.js';
 
 /** A server's auth settings, shared by its connections. */
 export interface AuthSettings {
@@ -14,6 +15,8 @@ export interface AuthSettings {
   readonly timeoutMs: number;
   readonly clock: Clock;
   readonly logger: Logger;
+  /** The server's bounded lines: a flood of connections calling unauthenticated says one line a window. */
+  readonly violations: ViolationLines;
 }
 
 /** How a connection's auth answers: through the connection it guards. */
@@ -114,7 +117,7 @@ export class ConnAuth {
     const why = WHY[this.state as Exclude<AuthState, 'accepted'>];
     if (!this.warned) {
       this.warned = true;
-      this.settings.logger.warn({ remote: this.wire.info.remote, reason: why }, 'unauthenticated call refused');
+      this.settings.violations.say('warn', { remote: this.wire.info.remote, reason: why }, 'unauthenticated call refused', why);
     }
     return why;
   }

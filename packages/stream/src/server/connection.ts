@@ -27,6 +27,7 @@ import { sharedAgreed, sharedLimits } from './hello-terms.js';
 import { CANCEL_ACTION, LAST_EXTENSION_ACTION } from '../wire/extension-frames.js';
 import { AUTH_ACTION, offersAuth } from '../wire/auth.js';
 import { ConnAuth, type AuthSettings, type AuthWire } from './conn-auth.js';
+import type { ViolationLines } from './violation-lines.js';
 import { ServerRequest, type ConnInfo, type Responder } from './request.js';
 import { appendEntry } from '../wire/hello.js';
 import { manyListeners } from '../internals/many-listeners.js';
@@ -34,6 +35,7 @@ import { REVERSE_ANSWER_ACTION } from '../wire/reverse-calls.js';
 import { ReverseCaller, acceptReverseOffer, type ReverseSettings } from './reverse-caller.js';
 import type { ConnRole } from './conn-census.js';
 import { PROBATION_REFUSALS } from './probation-refusals.js';
+import type { LazyAbort } from '../internals/lazy-abort.js';
 
 /** The ok responses' header, written and copied out by one connection at a time (FrameConn.write copies small parts). */
 const OK_HEADER = new Uint8Array(RESPONSE_HEADER_LENGTH);
@@ -60,6 +62,8 @@ const CLOSED = 16;
 const PROBATION = 32;
 /** The server is closing: it makes no new reverse call here, even on calls both ways agreed only now. */
 const NO_REVERSE = 64;
+/** Sent away from probation (sendAway): told why once; what it sends again is refused bare, unjudged, unlogged. */
+const SENT_AWAY = 128;
 
 /** What the connections of one listener share (one object for all of them, not one each). */
 export interface ServerConnOptions {
@@ -70,9 +74,13 @@ export interface ServerConnOptions {
   maxInFlight: number;
   /** The server authenticates its clients (its `authenticate` option). */
   auth?: AuthSettings;
+  /** The server's lines of connections their peers broke, bounded by time per kind. */
+  violations: ViolationLines;
   onClosed(conn: ServerConn): void;
   /** The server's clock, for the deadlines calls bring. Default: the system clock. */
   clock?: Clock;
+  /** Fires when the server begins to close (ConnInfo.draining): one for all its connections. */
+  draining: LazyAbort;
   /** Calls both ways: the server calls a connection that offered to serve (none: never agreed). */
   reverse?: ReverseSettings;
   /**
@@ -205,6 +213,9 @@ export class ServerConn implements FrameHandlers, Responder {
         get caller() {
           return self.reverse;
         },
+        get draining() {
+          return self.opts.draining.signal;
+        },
         get signal() {
           if (self.abort === undefined) {
             self.abort = new AbortController();
@@ -234,6 +245,7 @@ export class ServerConn implements FrameHandlers, Responder {
       return this.ext.frame(rawAction, bytes, start, end, seqLo, seqHi);
     }
     if (rawAction === AUTH_ACTION && this.auth) {
+      if (this.is(SENT_AWAY)) return this.writeError(seqLo, seqHi, ErrorCode.Overloaded);
       const msgAt = start + REQUEST_HEADER_LENGTH;
       return this.auth.present(seqLo, seqHi, bytes, msgAt, msgAt + u32(bytes, start + REQ_MSG_LEN_AT));
     }
@@ -301,7 +313,8 @@ export class ServerConn implements FrameHandlers, Responder {
     this.mark(CLOSED, true);
     if (err) {
       const why = err instanceof FrameError ? 'malformed frame' : 'connection error';
-      this.opts.logger.warn({ remote: this.conn.remote, reason: err.message }, `closing connection: ${why}`);
+      // Bounded by time per kind: strangers may open any number of connections.
+      this.opts.violations.say('warn', { remote: this.conn.remote, reason: err.message }, `closing connection: ${why}`, err.message);
     }
     this.abort?.abort();
     this.auth?.close();
@@ -436,6 +449,8 @@ export class ServerConn implements FrameHandlers, Responder {
    * after it is answered within the limits it gives.
    */
   private greet(bytes: Uint8Array, start: number, seqLo: number, seqHi: number): void {
+    // A hello again from one sent away: judged, counted and logged once is enough (a peer may send any number).
+    if (this.is(SENT_AWAY)) return this.writeError(seqLo, seqHi, ErrorCode.Overloaded);
     const msgAt = start + REQUEST_HEADER_LENGTH;
     let outcome;
     try {
@@ -556,6 +571,7 @@ export class ServerConn implements FrameHandlers, Responder {
    * read meanwhile is answered bare Overloaded, unrun, as on probation (refuseOnProbation).
    */
   private sendAway(seqLo: number, seqHi: number, why: string): void {
+    this.mark(SENT_AWAY, true);
     this.writeError(seqLo, seqHi, ErrorCode.Overloaded, why);
     // Draining already (the server closes): it ends as that drain says.
     if (!this.is(DRAINING) && !this.is(CLOSED)) this.startDrain(true);

@@ -20,6 +20,15 @@ export interface ConnInfo {
   readonly principal?: unknown;
   /** Aborts when the connection closes. */
   readonly signal: AbortSignal;
+  /**
+   * Aborts (reason: a Closed RpcError) when the server begins to close (`server.close()`): it
+   * takes no new calls and waits up to `closeWaitMs` for those running, open streams included.
+   * Not a cancel: the call is still waited for, and what it answers goes out. A long handler (a
+   * feed that runs until told) ends on it, answering normally, and the close need not wait.
+   * One signal for the whole server, made on first read: listen with `{ once: true }` and remove
+   * the listener when the call ends, or it stays until the server closes.
+   */
+  readonly draining: AbortSignal;
   /** The verified TLS client certificate's identity (mTLS); undefined on plaintext or without `requestCert`. */
   readonly identity?: PeerIdentity;
   /** Peer or client, as the server's `peers.admit` decided (docs/protocol.md, "Peers and clients"); a server without `peers` has only clients. */

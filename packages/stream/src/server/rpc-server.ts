@@ -19,6 +19,7 @@ import { PROBATION_REFUSALS } from './probation-refusals.js';
 import { RepeatedLine } from './repeated-line.js';
 import type { ConnInfo } from './request.js';
 import type { BoundAddress } from './bound-address.js';
+import { LazyAbort } from '../internals/lazy-abort.js';
 
 export type { RpcServerOptions } from './server-options.js';
 export type ServerState = 'running' | 'closing' | 'closed';
@@ -86,6 +87,8 @@ export class RpcServer {
   private _state: ServerState = 'running';
   private closing: Promise<void> | undefined;
   private allClosed: (() => void) | undefined;
+  /** Handlers' `conn.draining`: one signal for the server, made only if a handler reads it. */
+  private readonly drainSignal = new LazyAbort();
   /** Connections of each kind, and who gets in at each kind's cap. */
   private readonly census: ConnCensus;
   /** The bound on each connection's probation (past the clients' cap until it shows it is a peer). */
@@ -108,6 +111,11 @@ export class RpcServer {
 
   get state(): ServerState {
     return this._state;
+  }
+
+  /** Aborts when `close()` begins: what handlers read as `req.conn.draining`, for code beside them (a feed's source). */
+  get draining(): AbortSignal {
+    return this.drainSignal.signal;
   }
 
   /** Open connections. */
@@ -175,7 +183,7 @@ export class RpcServer {
 
   /** What every connection of a listener shares: one object, not one per connection. */
   private connOptions(transport: string): ServerConnOptions {
-    const { dispatch, logger, maxInFlightPerConn, clock, auth, reverse } = this.settings;
+    const { dispatch, logger, maxInFlightPerConn, clock, auth, reverse, violations } = this.settings;
     return {
       transport,
       dispatch,
@@ -183,7 +191,9 @@ export class RpcServer {
       maxInFlight: maxInFlightPerConn,
       clock,
       auth,
+      violations,
       reverse,
+      draining: this.drainSignal,
       onClosed: (c) => this.forget(c),
       onCredentialsAccepted: (c) => this.promote(c),
       // Told apart by identity only when peers are: the hook costs a server without `peers` nothing.
@@ -327,7 +337,6 @@ export class RpcServer {
 
   /** True when `c` has been in the middle of one frame for readTimeoutMs. */
   private stalledFor(c: ServerConn, now: number): boolean {
-    const { logger } = this.settings;
     const { readTimeoutMs } = c.role!.limits;
     // While the server is not reading, the rest of a frame may well be waiting in its buffers.
     if (readTimeoutMs <= 0 || c.conn.midFrame !== true || c.paused) {
@@ -341,13 +350,14 @@ export class RpcServer {
       return false;
     }
     if (now - c.midFrameSince < readTimeoutMs) return false;
-    logger.info({ remote: c.conn.remote, readTimeoutMs }, 'closing connection: a frame was not finished within the read timeout');
+    this.settings.violations.say('info', { remote: c.conn.remote, readTimeoutMs }, 'closing connection: a frame was not finished within the read timeout');
     return true;
   }
 
   /** What the rate-limited lines counted and did not say yet would be lost with the server: said now. */
   private flushLines(): void {
     for (const line of Object.values(this.refusalLines)) line.flush();
+    this.settings.violations.flush();
     this.census.close();
     try {
       this.settings.dispatch.serverClosed?.();
@@ -360,6 +370,8 @@ export class RpcServer {
     this._state = 'closing';
     // At once, not after the listeners close: a reverse call sent meanwhile would run on a peer being left.
     for (const c of this.conns) c.stopReverseCalls();
+    // Told now, not once the listeners closed: a feed that ends on it spares the close its wait.
+    this.drainSignal.fire(new RpcError(ErrorCode.Closed, 'the server is closing'));
     // A listen under way sees the state and closes its own listener; wait for that.
     await Promise.all(this.opening);
     await Promise.all([...this.listeners].map((l) => l.close()));

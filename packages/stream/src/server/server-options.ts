@@ -4,6 +4,7 @@ import { resolveLimits, type Limits } from '../wire/limits.js';
 import type { Dispatch } from './dispatch.js';
 import type { Authenticate } from './authenticate.js';
 import type { AuthSettings } from './conn-auth.js';
+import { ViolationLines } from './violation-lines.js';
 import { resolveKinds, type KindDefaults, type KindOptions, type KindSettings, type PeerOptions } from './conn-kind.js';
 import type { ReverseSettings } from './reverse-caller.js';
 
@@ -84,6 +85,8 @@ export interface ServerSettings {
   readonly tickMs: number;
   /** Set when the server authenticates its clients. */
   readonly auth: AuthSettings | undefined;
+  /** Lines of connections their peers broke, bounded by time per kind (flushed at close). */
+  readonly violations: ViolationLines;
   /** Each kind's limits, and what tells a peer from a client; the listener cuts frames by `kinds.listenerLimits`. */
   readonly kinds: KindSettings;
   /** How long a connection may stay on probation (conn-census.ts): twice `authTimeoutMs`. */
@@ -100,6 +103,8 @@ export function resolveServerOptions(opts: RpcServerOptions): ServerSettings {
   const authTimeoutMs = duration(opts.authTimeoutMs ?? 5_000, 'authTimeoutMs', 1);
   // Lines are written on the way to answers and closes (an auth refusal's too): one the logger cannot write must not stop those.
   const logger = guardedLogger(opts.logger ?? silentLogger);
+  // One per server: its connections' violation lines are bounded by time together.
+  const violations = new ViolationLines(opts.clock ?? systemClock, logger);
   const base = {
     dispatch: opts.dispatch,
     logger,
@@ -111,7 +116,8 @@ export function resolveServerOptions(opts: RpcServerOptions): ServerSettings {
     readTimeoutMs: duration(opts.readTimeoutMs ?? 5_000, 'readTimeoutMs', 0),
     closeWaitMs: duration(opts.closeWaitMs ?? 90_000, 'closeWaitMs', 0),
     tickMs: duration(opts.tickMs ?? 1000, 'tickMs', 1),
-    auth: authSettings(opts, authTimeoutMs, logger),
+    violations,
+    auth: authSettings(opts, authTimeoutMs, logger, violations),
     // Time to present credentials (or a certificate, at the hello), and the hook's own to judge them.
     probationMs: 2 * authTimeoutMs,
   };
@@ -138,7 +144,7 @@ function kindsAndReverse(opts: RpcServerOptions, base: KindDefaults & { clock: C
   return { kinds, reverse };
 }
 
-function authSettings(opts: RpcServerOptions, timeoutMs: number, logger: Logger): AuthSettings | undefined {
+function authSettings(opts: RpcServerOptions, timeoutMs: number, logger: Logger, violations: ViolationLines): AuthSettings | undefined {
   const { authenticate, requireAuth } = opts;
   if (requireAuth !== undefined && typeof requireAuth !== 'boolean') throw invalidArgument(`requireAuth must be a boolean, got ${String(requireAuth)}`);
   if (authenticate === undefined) {
@@ -152,6 +158,7 @@ function authSettings(opts: RpcServerOptions, timeoutMs: number, logger: Logger)
     timeoutMs,
     clock: opts.clock ?? systemClock,
     logger,
+    violations,
   };
 }
 

@@ -1,0 +1,46 @@
+import type { Clock, Logger } from '@skein/core';
+import { RepeatedLine } from './repeated-line.js';
+
+/** Kinds told apart at most: past it, the rest share one line (what a peer sends never grows the map). */
+const MAX_KINDS = 64;
+
+/**
+ * The lines of connections a peer breaks (a malformed frame, a frame not finished in time, a call
+ * before authenticating), bounded by time per kind: strangers open as many connections as they
+ * like, so one line each would be a log flood they drive. The first of a kind is said whole, with
+ * the peer's address; the next ones in its window are counted, in one line per window (a
+ * RepeatedLine per kind); `flush` says what is counted, at the server's close.
+ */
+export class ViolationLines {
+  private readonly lines = new Map<string, RepeatedLine>();
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly logger: Logger,
+  ) {}
+
+  /**
+   * One occurrence of `msg`, whose `detail` (the reason, if any) tells kinds apart, its numbers
+   * blanked: "message of 70000 bytes exceeds 65536" and "of 80000" are one kind.
+   */
+  say(level: 'warn' | 'info', fields: Record<string, unknown>, msg: string, detail?: string): void {
+    if (this.lineOf(level, detail === undefined ? msg : `${msg} (${detail})`).hit()) this.logger[level](fields, msg);
+  }
+
+  /** Says every count not said yet: for the server's close, so that none is lost with it. */
+  flush(): void {
+    for (const line of this.lines.values()) line.flush();
+  }
+
+  private lineOf(level: 'warn' | 'info', what: string): RepeatedLine {
+    let kind = `${level} ${what.replace(/0x[0-9a-f]+|\d+/gi, 'N')}`;
+    if (!this.lines.has(kind) && this.lines.size >= MAX_KINDS) kind = `${level} other`;
+    let line = this.lines.get(kind);
+    if (line === undefined) {
+      const said = kind.slice(level.length + 1);
+      line = new RepeatedLine(this.clock, (n) => this.logger[level]({ kind: said, connections: n }, `${said}: ${n === 1 ? '1 more connection' : `${n} more connections`} since the last line`));
+      this.lines.set(kind, line);
+    }
+    return line;
+  }
+}
