@@ -13,6 +13,7 @@ import {
   type Clock,
   type Logger,
   type Ticker,
+  type RemoteError,
   type Transport,
 } from '@skein/core';
 import { TickClock } from '../internals/tick-clock.js';
@@ -26,6 +27,7 @@ import { unopenedStreams, type StreamCall } from '../client/stream-call.js';
 import { ConnectQueue, WaitingCall } from './connect-queue.js';
 import { credentialsError, isAuthRefusal, type Credentials } from '../client/credentials.js';
 import { resolveStreamOptions, type ClientStreamOptions } from '../client/options.js';
+import { PoolCall, resendable, unrunError, type Resender } from './transparent-retry.js';
 
 /**
  * - `idle`: never used, no connection yet.
@@ -48,6 +50,15 @@ export interface ConnPoolOptions {
   idleMs?: number;
   /** Retire a connection after this age (within its last 10 %, jittered): drain it and open a fresh one as needed. Default: never. */
   maxConnectionAgeMs?: number;
+  /**
+   * Further attempts of a call (`send`, `call`) refused before it ran by its connection: a
+   * draining server's bare Closed, a connection closing or lost before the call was written. Each
+   * goes on an open connection that is not draining, or waits for a fresh one, within what is
+   * left of the call's timeout and while its signal has not fired; it cannot run the call twice.
+   * Default 1; 0 turns it off. (A FailoverPool's own calls move to another server instead: its
+   * `retries`.)
+   */
+  transparentRetries?: number;
   /** Calls allowed to wait for a connection; past it a call fails with Overloaded. Default 10 000. */
   maxQueued?: number;
   /** How long calls wait while connect attempts fail before they fail with Unreachable. Default 10 s. */
@@ -99,7 +110,7 @@ interface Slot {
  * under load, shrunk when idle, reopened with jittered backoff when lost. Its health recovers: a
  * new connection whose first ping is answered always returns it to `ready`.
  */
-export class ConnPool implements StreamCaller {
+export class ConnPool implements StreamCaller, Resender {
   readonly address: string;
   private readonly target: Address;
   private readonly transport: Transport;
@@ -108,6 +119,7 @@ export class ConnPool implements StreamCaller {
   private readonly idleMs: number;
   private readonly maxAgeMs: number;
   private readonly connectBudgetMs: number;
+  private readonly transparentRetries: number;
   private readonly defaultTimeoutMs: number;
   /** @internal Makes a stream for `openOn`, before a connection is picked (a FailoverPool's may try several pools). */
   readonly newStream: (signal: AbortSignal | undefined) => StreamCall;
@@ -151,6 +163,9 @@ export class ConnPool implements StreamCaller {
     this.idleMs = positive(opts.idleMs ?? 30_000, 'idleMs');
     this.maxAgeMs = opts.maxConnectionAgeMs === undefined ? Infinity : positive(opts.maxConnectionAgeMs, 'maxConnectionAgeMs');
     this.connectBudgetMs = positive(opts.connectBudgetMs ?? 10_000, 'connectBudgetMs');
+    const retries = opts.transparentRetries ?? 1;
+    if (!(Number.isInteger(retries) && retries >= 0)) throw invalidArgument(`transparentRetries must be a non-negative integer, got ${retries}`);
+    this.transparentRetries = retries;
     this.defaultTimeoutMs = stream.timeoutMs;
     this.newStream = unopenedStreams(stream.streamWindow, stream.limits);
     this.tickMs = timerMs(opts.tickMs ?? stream.tickMs, 'tickMs');
@@ -205,9 +220,46 @@ export class ConnPool implements StreamCaller {
     return promised(this, action, msg, opts);
   }
 
-  /** Sends a call on the connection with the most room in its window; reports through `notify`. */
+  /**
+   * Sends a call on the connection with the most room in its window; reports through `notify`.
+   * A call its connection refused before it ran is sent again (`transparentRetries`).
+   */
   send(action: string | number, msg: Uint8Array, opts: CallOptions, notify: Notify): void {
-    this.submit(action, msg, opts, notify, opts.failFast === true);
+    if (this._state === 'idle') this.start();
+    const timeoutMs = opts.timeoutMs ?? this.defaultTimeoutMs;
+    // In ticked time, as a waiting call's: no clock read. A bad timeout fails the call (InvalidArgument), never resent.
+    const deadline = this.pace !== undefined && typeof timeoutMs === 'number' && timeoutMs > 0 ? this.pace.deadline(timeoutMs) : NaN;
+    const call = new PoolCall(this, action, this.transparentRetries === 0 ? EMPTY_BYTES : msg, opts, notify, deadline);
+    this.submit(action, msg, opts, call.settle, opts.failFast === true);
+  }
+
+  /**
+   * @internal A call made through `send` failed: sent again if its connection refused it before
+   * it ran and it has retries and time left, else its caller is told (a refusal unrun saying so).
+   */
+  failed(call: PoolCall, err: RpcError | RemoteError): void {
+    if (!resendable(err) || this.noResend(call)) return call.fail(unrunError(err, call.resent + 1));
+    call.resent++;
+    // Not from within the refusing connection's frame handling, which the resend's pick may close.
+    queueMicrotask(() => this.resend(call, err));
+  }
+
+  private noResend(call: PoolCall): boolean {
+    return call.resent >= this.transparentRetries || this._state === 'closed' || call.opts.signal?.aborted === true || !(call.deadline - this.pace!.elapsed > 0);
+  }
+
+  /** `call` once more, bounded by what is left of its timeout: on an open connection not draining, or waiting for one. */
+  private resend(call: PoolCall, err: RpcError): void {
+    if (this._state === 'closed' || call.opts.signal?.aborted) return call.fail(unrunError(err, call.resent));
+    const left = call.deadline - this.pace!.elapsed;
+    if (!(left > 0)) return call.fail(unrunError(err, call.resent));
+    // A draining server's connection is retired here, and a fresh one opened if none is left.
+    const slot = this.pick();
+    if (slot) {
+      slot.used = true;
+      return slot.stream!.sendWithin(call.action, call.msg, call.opts, call.settle, left);
+    }
+    this.enqueue(call.action, call.msg, call.opts, call.settle, call.opts.failFast === true, undefined, left);
   }
 
   /** `send` with `failFast` apart, so a FailoverPool need not copy the caller's options. @internal */
@@ -341,10 +393,11 @@ export class ConnPool implements StreamCaller {
   }
 
   /** Queues a call until a connection is up; returns it, or undefined when it failed at once (told through `notify`). */
-  private enqueue(action: string | number, msg: Uint8Array, opts: CallOptions, notify: Notify, failFast: boolean, opens?: WaitingCall['opens']): WaitingCall | undefined {
+  private enqueue(action: string | number, msg: Uint8Array, opts: CallOptions, notify: Notify, failFast: boolean, opens?: WaitingCall['opens'], boundMs?: number): WaitingCall | undefined {
     let timeoutMs: number;
     try {
-      timeoutMs = callTimeout(opts.timeoutMs, this.defaultTimeoutMs);
+      // A resent call waits only for what is left of its timeout.
+      timeoutMs = boundMs ?? callTimeout(opts.timeoutMs, this.defaultTimeoutMs);
     } catch (err) {
       notify(fromDownstream(err as RpcError), null);
       return undefined;

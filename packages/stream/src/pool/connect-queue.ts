@@ -4,7 +4,8 @@ import type { CallOptions } from '../client/call-options.js';
 import type { ClientStream } from '../client/client-stream.js';
 import { WaitingLine } from '../internals/waiting-line.js';
 
-const NO_OPTS: CallOptions = Object.freeze({});
+/** The options of a call settled while it waited: what it carried is let go of. */
+export const NO_OPTS: CallOptions = Object.freeze({});
 
 /**
  * A call waiting in a pool for a connection. It settles at most once: sent on (it is then the

@@ -1,0 +1,76 @@
+import { EMPTY_BYTES, ErrorCode, RpcError, type RemoteError } from '@skein/core';
+import type { Notify } from '../client/call.js';
+import type { CallOptions } from '../client/call-options.js';
+import { NO_OPTS } from './connect-queue.js';
+
+/** Where a failed `PoolCall` goes: its pool, which resends it or tells its caller. */
+export interface Resender {
+  failed(call: PoolCall, err: RpcError | RemoteError): void;
+}
+
+/**
+ * A call made through a ConnPool's `send`, kept until it settles so that the pool may send it
+ * again when its connection refused it before it ran (`resendable`). The one cost of transparent
+ * retry on a call that succeeds: this object (no clock read; its deadline is in ticked time).
+ */
+export class PoolCall {
+  /** Attempts after the first. */
+  resent = 0;
+
+  constructor(
+    private readonly pool: Resender,
+    readonly action: string | number,
+    /** Kept for a resend only (EMPTY_BYTES when the pool makes none). */
+    public msg: Uint8Array,
+    public opts: CallOptions,
+    private readonly notify: Notify,
+    /** When the call's timeout is over, in the pool's ticked time (NaN: a bad timeout, which the call fails with). */
+    readonly deadline: number,
+  ) {}
+
+  readonly settle: Notify = (err, reply) => {
+    if (err === null) return this.notify(null, reply);
+    this.pool.failed(this, err);
+  };
+
+  /**
+   * Tells the caller of its final error. What a resend would have needed goes first: a waiting
+   * line that failed the call may keep its callback, and so this, until a later shift.
+   */
+  fail(err: RpcError | RemoteError): void {
+    this.msg = EMPTY_BYTES;
+    this.opts = NO_OPTS;
+    this.notify(err, null);
+  }
+}
+
+/**
+ * True when `err` says the call did not run (`retry: 'safe'`) and a fresh connection to the same
+ * address may well take it: a draining server's bare Closed (a restart hands the address to a new
+ * process), a connection closing or lost before the call was written. Not a bare Overloaded (the
+ * same server, at once, would most likely refuse again: another server is a FailoverPool's to
+ * try), nor a Timeout or Unreachable (its time or the connect budget is spent already).
+ */
+export function resendable(err: RpcError | RemoteError): err is RpcError {
+  return err instanceof RpcError && err.retry === 'safe' && (err.code === ErrorCode.Closed || err.code === ErrorCode.IO);
+}
+
+/** What a server's bare refusal means, in words: its wire string alone says nothing of whether the call ran. */
+const REFUSED: Partial<Record<ErrorCode, string>> = {
+  [ErrorCode.Closed]: 'the server was closing',
+  [ErrorCode.Overloaded]: 'the server was at its limit',
+};
+
+/**
+ * The error the caller gets for a call that did not run and is not sent again: a server's bare
+ * refusal says so (`rpc_closed: the server was closing; the call did not run (safe to retry)`),
+ * and a call sent more than once says how many times. `err` itself when there is nothing to add.
+ */
+export function unrunError(err: RpcError | RemoteError, attempts: number): RpcError | RemoteError {
+  if (!(err instanceof RpcError) || err.retry !== 'safe') return err;
+  const refused = err.message === err.wire ? REFUSED[err.code] : undefined;
+  const count = attempts > 1 ? `after ${attempts} attempts` : undefined;
+  if (refused === undefined && count === undefined) return err;
+  const message = refused === undefined ? `${err.message} (${count})` : `${err.wire}: ${refused}; the call did not run (safe to retry${count ? `; ${count}` : ''})`;
+  return new RpcError(err.code, message, { cause: err, retry: 'safe' });
+}

@@ -1,0 +1,159 @@
+import { ErrorCode, RpcError, silentLogger } from '@skein/core';
+import { deferred, freePort, ManualClock, waitFor, within, type Deferred } from '@skein/test-utils';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ConnPool, RpcServer, createRouter, type ConnPoolOptions } from '../src/index.js';
+import { transport } from './harness.js';
+import { str, textOf } from './pool-harness.js';
+
+// A graceful restart behind one address: the old server drains (its listener closed, its
+// connections refusing new calls unrun with a bare Closed) while a new one listens on the same
+// port. A ConnPool's call refused by the draining server must run on the new one, once.
+
+const cleanup: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const f of cleanup.splice(0).reverse()) await f();
+});
+
+const text = new TextDecoder();
+
+/** One generation of the server: `charge` is not idempotent, so the ledger lists every run (`id name`). */
+async function generation(name: string, port: number, ledger: string[], gate: Deferred<void>): Promise<RpcServer> {
+  const server = new RpcServer({
+    dispatch: createRouter(
+      {
+        hold: () => gate.promise.then(() => str(name)),
+        charge: (req) => {
+          ledger.push(`${text.decode(req.msg)} ${name}`);
+          return str(name);
+        },
+        // A handler passing on a downstream's Closed: it ran, so its answer carries a detail.
+        passOn: (req) => {
+          ledger.push(`${text.decode(req.msg)} ${name}`);
+          throw new RpcError(ErrorCode.Closed, 'the ledger downstream is closing');
+        },
+      },
+      silentLogger,
+    ),
+    closeWaitMs: 10_000,
+  });
+  cleanup.push(() => server.close());
+  await server.listen(transport, `127.0.0.1:${port}`);
+  return server;
+}
+
+/**
+ * A pool with one connection to server A, which begins a graceful close while a call of the pool
+ * holds it open (so it drains, refusing new calls); then, if `restart`, server B on A's port.
+ */
+async function drainingServer(opts: Partial<ConnPoolOptions> = {}, restart = true) {
+  const port = await freePort();
+  const ledger: string[] = [];
+  const gate = deferred<void>();
+  const a = await generation('A', port, ledger, gate);
+  const pool = new ConnPool({ transport, address: `127.0.0.1:${port}`, maxConnections: 1, ...opts });
+  cleanup.push(() => pool.destroy());
+  const held = pool.call('hold');
+  // Failed by the pool's destroy when a test fails before `finish`: not an unhandled rejection then.
+  held.catch(() => undefined);
+  await waitFor(() => a.stats().inFlight === 1, { what: 'the held call on A' });
+  const closingA = a.close();
+  // Its listener gone, A drains its connections in the same turn.
+  await waitFor(() => a.stats().listeners === 0, { what: 'A to stop listening' });
+  const b = restart ? await generation('B', port, ledger, gate) : undefined;
+  const finish = async (): Promise<void> => {
+    gate.resolve();
+    expect(textOf(await within(held, 10_000, 'the held call'))).toBe('A');
+    await within(closingA, 10_000, 'A to close');
+  };
+  return { pool, ledger, a, b, finish };
+}
+
+describe('ConnPool: a call refused unrun by a draining server (transparent retry)', () => {
+  it('runs on the server that took the address over, once', async () => {
+    const { pool, ledger, finish } = await drainingServer();
+    expect(textOf(await within(pool.call('charge', str('1')), 10_000, 'the charge'))).toBe('B');
+    expect(ledger).toEqual(['1 B']);
+    await finish();
+  });
+
+  it('so does every call of a burst sent during the drain, each exactly once', async () => {
+    const { pool, ledger, finish } = await drainingServer({ stream: { window: 64 } });
+    const ids = Array.from({ length: 40 }, (_, i) => String(i));
+    const replies = await within(Promise.all(ids.map((id) => pool.call('charge', str(id), { idempotent: false }))), 10_000, 'the burst');
+    expect(replies.map(textOf)).toEqual(ids.map(() => 'B'));
+    expect([...ledger].sort()).toEqual(ids.map((id) => `${id} B`).sort());
+    await finish();
+  });
+
+  it('with transparentRetries: 0, fails saying the call did not run and is safe to retry', async () => {
+    const { pool, ledger, finish } = await drainingServer({ transparentRetries: 0 });
+    const err = await pool.call('charge', str('1')).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RpcError);
+    expect(err).toMatchObject({ code: ErrorCode.Closed, retry: 'safe', message: 'rpc_closed: the server was closing; the call did not run (safe to retry)' });
+    expect(ledger).toEqual([]);
+    // The pool still moved on: the next call runs on B.
+    expect(textOf(await within(pool.call('charge', str('2')), 10_000, 'the next charge'))).toBe('B');
+    expect(ledger).toEqual(['2 B']);
+    await finish();
+  });
+
+  it('never resends a call whose Closed came from a handler (it may have run)', async () => {
+    const { pool, ledger, finish } = await drainingServer();
+    // First to B through the drain: a charge moves the pool to B.
+    expect(textOf(await within(pool.call('charge', str('0')), 10_000, 'the charge'))).toBe('B');
+    const err = await pool.call('passOn', str('1')).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: ErrorCode.Closed, retry: 'idempotent' });
+    expect(ledger).toEqual(['0 B', '1 B']);
+    await finish();
+  });
+
+  it('waits for the reconnect only within the call\'s timeout, then fails as never run', async () => {
+    const { pool, ledger, finish } = await drainingServer({ connectBudgetMs: 60_000, backoff: { initialMs: 20, maxMs: 50 } }, false);
+    const err = await within(pool.call('charge', str('1'), { timeoutMs: 300 }).catch((e: unknown) => e), 10_000, 'the charge');
+    expect(err).toBeInstanceOf(RpcError);
+    // Resent, it waited for a connection that never came up: it never ran anywhere.
+    expect(err).toMatchObject({ code: ErrorCode.Timeout, retry: 'safe' });
+    expect((err as Error).message).toMatch(/never sent.*after 2 attempts/);
+    expect(ledger).toEqual([]);
+    await finish();
+  });
+
+  it('resends within what is left of the call\'s timeout, not a fresh one', async () => {
+    const clock = new ManualClock();
+    const port = await freePort();
+    const ledger: string[] = [];
+    const gate = deferred<void>();
+    const a = await generation('A', port, ledger, gate);
+    const pool = new ConnPool({ transport, address: `127.0.0.1:${port}`, maxConnections: 1, clock, connectBudgetMs: 60_000, stream: { window: 1, tickMs: 100 } });
+    cleanup.push(() => pool.destroy());
+    const held = pool.call('hold');
+    held.catch(() => undefined);
+    await waitFor(() => a.stats().inFlight === 1, { what: 'the held call on A' });
+    let outcome: unknown;
+    pool.call('charge', str('1'), { timeoutMs: 1_000 }).then(
+      () => (outcome = 'answered'),
+      (err: unknown) => (outcome = err),
+    );
+    // 600 ms of its 1 s pass while it waits for the window, behind the held call.
+    clock.advance(600);
+    const closing = a.close();
+    await waitFor(() => a.stats().listeners === 0, { what: 'A to stop listening' });
+    // The held call answered, the charge goes to A, draining now: refused, resent, it waits for a
+    // connection that cannot come (nobody listens).
+    gate.resolve();
+    await waitFor(() => pool.queued === 1 && pool.connections === 0, { what: 'the resent call to wait for a connection' });
+    expect(outcome).toBeUndefined();
+    // Past what was left (400 ms, and the ticks' lateness), well short of a fresh 1 s.
+    clock.advance(700);
+    await waitFor(() => outcome !== undefined, { what: 'the resent call to time out' });
+    expect(outcome).toMatchObject({ code: ErrorCode.Timeout, retry: 'safe' });
+    expect((outcome as Error).message).toMatch(/never sent.*after 2 attempts/);
+    expect(ledger).toEqual([]);
+    await within(closing, 10_000, 'A to close');
+  });
+
+  it('checks the option', () => {
+    expect(() => new ConnPool({ transport, address: '127.0.0.1:1', transparentRetries: -1 })).toThrow(/transparentRetries/);
+    expect(() => new ConnPool({ transport, address: '127.0.0.1:1', transparentRetries: 1.5 })).toThrow(/transparentRetries/);
+  });
+});
