@@ -1,4 +1,4 @@
-import { ErrorCode, RpcError, invalidArgument } from '@skein/core';
+import { ErrorCode, RpcError, connectTimerMs, invalidArgument } from '@skein/core';
 import type { DiscoveryEntry } from '@skein/stream';
 import { Etcd3 } from 'etcd3';
 import { checkedPrefix, decodeEntry, rangeOf } from './etcd-entry.js';
@@ -50,7 +50,8 @@ export async function readEntries(opts: ReadEntriesOptions): Promise<EntriesRead
   const reader = new PrefixReader(client, range, (key) => skipped.push({ key, why: 'its value is too large to read' }));
   let timer: ReturnType<typeof setTimeout> | undefined;
   const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new RpcError(ErrorCode.Timeout, `etcd at ${where} did not answer a read of ${range} within ${timeoutMs} ms`)), timeoutMs);
+    // Capped: past 2^31-1 ms setTimeout fires at once, and a long wait would be none at all.
+    timer = setTimeout(() => reject(new RpcError(ErrorCode.Timeout, `etcd at ${where} did not answer a read of ${range} within ${timeoutMs} ms`)), connectTimerMs(timeoutMs));
   });
   try {
     const read = await Promise.race([reader.read(), late]).catch((err: unknown) => {
@@ -68,7 +69,7 @@ function clientOf(opts: ReadEntriesOptions, timeoutMs: number): { client: Etcd3;
   if (opts.client) return { client: opts.client, where: 'the client given', owned: false };
   const hosts = typeof opts.hosts === 'string' ? [opts.hosts] : [...(opts.hosts ?? [])];
   if (hosts.length === 0 || hosts.some((h) => typeof h !== 'string' || h.trim() === '')) throw invalidArgument('readEntries needs an etcd3 client or etcd hosts (http://host:2379)');
-  return { client: new Etcd3({ hosts, dialTimeout: timeoutMs }), where: hosts.join(', '), owned: true };
+  return { client: new Etcd3({ hosts, dialTimeout: connectTimerMs(timeoutMs) }), where: hosts.join(', '), owned: true };
 }
 
 function decoded(prefix: string, kvs: readonly { key: Buffer; value: Buffer }[], skipped: SkippedKey[]): DiscoveryEntry[] {

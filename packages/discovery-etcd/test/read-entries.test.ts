@@ -32,6 +32,14 @@ describe('readEntries', () => {
     expect(read.skipped).toEqual([{ key: 'read2/servers/chat/bad', why: 'value of read2/servers/chat/bad is not a JSON object' }]);
   });
 
+  it('reads with a timeoutMs past what a timer holds (2^31 ms), not timing out at once', async () => {
+    const etcd = client();
+    const [a] = await registeredServers(new EtcdRegistrar({ client: etcd, prefix: 'read3/servers' }), 'chat', ['a'], cleanup);
+    // setTimeout fires at once past 2^31-1 ms: a caller's "wait long" must not become "wait not at all".
+    const read = await readEntries({ client: etcd, prefix: 'read3/servers', timeoutMs: 2 ** 31 });
+    expect(read.entries.map((e) => e.address)).toEqual([a!.address]);
+  });
+
   it('rejects with Unreachable naming the hosts when etcd is not there', async () => {
     await expect(readEntries({ hosts: 'http://127.0.0.1:1', timeoutMs: 3000 })).rejects.toMatchObject({
       code: ErrorCode.Unreachable,
