@@ -1,15 +1,12 @@
 import type { SumMetricData } from '@opentelemetry/sdk-metrics';
-import { createServiceDispatch, implement, method, service } from '@skein/api';
+import { implement, method, service } from '@skein/api';
 import { msgpackCodec } from '@skein/codec-msgpack';
-import { ErrorCode, formatAddress, silentLogger, type Address } from '@skein/core';
-import { nodeRuntime } from '@skein/runtime-node';
+import { ErrorCode } from '@skein/core';
 import { ClientStream, RpcServer } from '@skein/stream';
-import { tcpTransport } from '@skein/transport-tcp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { tracedDispatch } from '../src/index.js';
 import { sum, telemetry } from './otel-harness.js';
+import { startTraced, stopTraced } from './traced-server.js';
 
-const transport = tcpTransport(nodeRuntime);
 const { otel, collect } = telemetry();
 
 // Both handlers answer before the dispatch returns: no call of them is ever seen pending.
@@ -18,15 +15,8 @@ const calc = implement(Calc, { add: ({ a, b }) => a + b, sub: ({ a, b }) => a - 
 
 let server: RpcServer;
 let peer: ClientStream;
-beforeAll(async () => {
-  server = new RpcServer({ dispatch: tracedDispatch(createServiceDispatch({ codec: msgpackCodec, services: [calc], logger: silentLogger }), otel) });
-  const address = formatAddress((await server.listen(transport, '127.0.0.1:0')) as Address);
-  peer = await ClientStream.connect({ transport, address });
-});
-afterAll(async () => {
-  peer?.destroy();
-  await server?.close();
-});
+beforeAll(async () => void ({ server, peer } = await startTraced([calc], otel)));
+afterAll(() => stopTraced({ server, peer }));
 
 /** The server's in_flight points of one method: present or not, and their value. */
 async function inFlightOf(methodName: string): Promise<number[]> {

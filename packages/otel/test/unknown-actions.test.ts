@@ -7,8 +7,9 @@ import { ClientStream, RpcServer, type ServerRequest } from '@skein/stream';
 import { deferred } from '@skein/test-utils';
 import { tcpTransport } from '@skein/transport-tcp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { tracedDispatch } from '../src/index.js';
 import { histogram, sum, telemetry } from './otel-harness.js';
+import { startTraced, stopTraced } from './traced-server.js';
+import { tracedDispatch } from '../src/index.js';
 
 const transport = tcpTransport(nodeRuntime);
 const { otel, collect } = telemetry();
@@ -20,15 +21,8 @@ const calc = implement(Calc, { add: ({ a, b }) => a + b, wait: () => gate.promis
 let server: RpcServer;
 /** An untraced client: a peer that names whatever actions it likes. */
 let peer: ClientStream;
-beforeAll(async () => {
-  server = new RpcServer({ dispatch: tracedDispatch(createServiceDispatch({ codec: msgpackCodec, services: [calc], logger: silentLogger }), otel) });
-  const address = formatAddress((await server.listen(transport, '127.0.0.1:0')) as Address);
-  peer = await ClientStream.connect({ transport, address });
-});
-afterAll(async () => {
-  peer?.destroy();
-  await server?.close();
-});
+beforeAll(async () => void ({ server, peer } = await startTraced([calc], otel)));
+afterAll(() => stopTraced({ server, peer }));
 
 const SERVER_METRICS = ['skein.rpc.server.calls', 'skein.rpc.server.errors', 'skein.rpc.server.in_flight', 'rpc.server.duration', 'rpc.server.request.size', 'rpc.server.response.size'];
 

@@ -4,6 +4,7 @@ import { tcpTransport } from '@skein/transport-tcp';
 import { nodeRuntime } from '@skein/runtime-node';
 import { suiteCerts, within } from '@skein/test-utils';
 import { kindRecordingServer } from './harness.js';
+import { probationServer } from './probation-harness.js';
 import { ClientStream } from '../src/index.js';
 
 /*
@@ -23,18 +24,7 @@ afterEach(async () => {
 const t = tcpTransport(nodeRuntime);
 const certs = suiteCerts();
 
-async function start() {
-  const admit = (c: { principal?: unknown }): boolean => c.principal === 'peer-1';
-  const { server, kinds } = kindRecordingServer({ authenticate: ({ text }) => ({ principal: text }), requireAuth: false, peers: { admit, maxConnections: 1 } });
-  const { port } = (await server.listen(t, '127.0.0.1:0')) as { port: number };
-  cleanup.push(() => server.close());
-  const address = `127.0.0.1:${port}`;
-  // The clients' one place, taken.
-  const first = await ClientStream.connect({ transport: t, address, keepaliveMs: 0 });
-  cleanup.push(() => first.destroy());
-  await first.call(1);
-  return { server, kinds, address };
-}
+const start = () => probationServer(cleanup);
 
 describe('a client sent away from probation', () => {
   it('whose hello offers no credentials: its stream closes with the server\'s reason, and a call then says it', async () => {

@@ -1,9 +1,8 @@
-import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { tcpTransport } from '@skein/transport-tcp';
 import { nodeRuntime } from '@skein/runtime-node';
 import { waitFor, within } from '@skein/test-utils';
-import { kindRecordingServer } from './harness.js';
+import { halfOpenConn, probationServer } from './probation-harness.js';
 import { golden } from './golden.js';
 import { ClientStream } from '../src/index.js';
 
@@ -23,18 +22,10 @@ afterEach(async () => {
 const t = tcpTransport(nodeRuntime);
 
 async function start() {
-  const admit = (c: { principal?: unknown }): boolean => c.principal === 'peer-1';
   const judged: string[] = [];
   const authenticate = ({ text }: { text: string }) => (judged.push(text), { principal: text });
   // A tick far off: the drain ends when this test's peer ends its side, never between its frames.
-  const { server, logger, kinds } = kindRecordingServer({ authenticate, requireAuth: false, peers: { admit, maxConnections: 1 }, tickMs: 60_000 });
-  const { port } = (await server.listen(t, '127.0.0.1:0')) as { port: number };
-  cleanup.push(() => server.close());
-  // The clients' one place, taken: the next connection waits on probation.
-  const first = await ClientStream.connect({ transport: t, address: `127.0.0.1:${port}`, keepaliveMs: 0 });
-  cleanup.push(() => first.destroy());
-  await first.call(1);
-  return { server, logger, port, kinds, judged };
+  return { ...(await probationServer(cleanup, { authenticate, tickMs: 60_000 })), judged };
 }
 
 /** The golden hello, offering auth too (its answer then asks for credentials). */
@@ -49,18 +40,6 @@ function credentialsWithSeq(seq: number): Buffer {
   const b = Buffer.from(golden.credentials);
   b.writeBigUInt64LE(BigInt(seq), 8);
   return b;
-}
-
-/** A raw connection to `port`, half-open allowed, collecting what it reads. */
-function rawConn(port: number) {
-  const sock = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true });
-  cleanup.push(() => sock.destroy());
-  sock.on('error', () => {});
-  const chunks: Buffer[] = [];
-  sock.on('data', (c: Buffer) => chunks.push(c));
-  sock.on('end', () => sock.end());
-  const closed = new Promise<void>((resolve) => sock.on('close', () => resolve()));
-  return { sock, closed, read: () => Buffer.concat(chunks) };
 }
 
 /** The responses in `b`, by seq: their flag and body. */
@@ -78,7 +57,7 @@ function replies(b: Buffer): { seq: number; flag: number; body: string }[] {
 describe('a connection sent away from probation that keeps sending', () => {
   it('hellos sent again and again are each refused, and the server says why it ends the connection once', async () => {
     const s = await start();
-    const { sock, closed, read } = rawConn(s.port);
+    const { sock, closed, read } = halfOpenConn(s.port, cleanup);
     await waitFor(() => s.server.stats().connections === 2 || undefined, { what: 'the second connection let in on probation' });
     const hellos = 50;
     sock.write(Buffer.concat(Array.from({ length: hellos }, () => golden.helloRequest)));
@@ -97,7 +76,7 @@ describe('a connection sent away from probation that keeps sending', () => {
 
   it('credentials presented again after a refusal are refused without the hook, and the reason said once', async () => {
     const s = await start();
-    const { sock, closed, read } = rawConn(s.port);
+    const { sock, closed, read } = halfOpenConn(s.port, cleanup);
     await waitFor(() => s.server.stats().connections === 2 || undefined, { what: 'the second connection let in on probation' });
     sock.write(helloOfferingAuth());
     await waitFor(() => replies(read()).length >= 1 || undefined, { what: 'the hello answered' });

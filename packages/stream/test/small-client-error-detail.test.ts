@@ -31,6 +31,17 @@ async function started() {
   return s;
 }
 
+/** The header of an error-string answer (flag 2) to the request `req`, claiming `length` bytes of it. */
+function errorStringHeader(req: Buffer, length: number): Buffer {
+  const h = Buffer.alloc(20);
+  h.writeUInt16LE(0x4d25, 0);
+  h[2] = 1;
+  h[3] = 2;
+  req.copy(h, 8, 8, 16);
+  h.writeUInt32LE(length, 16);
+  return h;
+}
+
 const failure = (p: Promise<unknown>) => p.then(() => undefined, (e: unknown) => e as Error);
 
 it('a client with a tiny maxMessage (no hello) reads a detailed error\'s code, and its connection goes on', async () => {
@@ -82,13 +93,7 @@ it('a tiny client refuses an error string longer than that room at its header, b
   const peer = net.createServer((sock) => {
     sock.on('error', () => {});
     sock.once('data', (req: Buffer) => {
-      const h = Buffer.alloc(20);
-      h.writeUInt16LE(0x4d25, 0);
-      h[2] = 1;
-      h[3] = 2;
-      req.copy(h, 8, 8, 16);
-      h.writeUInt32LE(2 ** 30, 16);
-      sock.write(Buffer.concat([h, Buffer.from('rpc_io_err')]));
+      sock.write(Buffer.concat([errorStringHeader(req, 2 ** 30), Buffer.from('rpc_io_err')]));
     });
   });
   await new Promise<void>((resolve) => peer.listen(0, '127.0.0.1', resolve));
@@ -105,12 +110,7 @@ it('a tiny client reads an error string longer than its limits that arrives in p
   const peer = net.createServer((sock) => {
     sock.on('error', () => {});
     sock.once('data', (req: Buffer) => {
-      const h = Buffer.alloc(20);
-      h.writeUInt16LE(0x4d25, 0);
-      h[2] = 1;
-      h[3] = 2;
-      req.copy(h, 8, 8, 16);
-      h.writeUInt32LE(words.length, 16);
+      const h = errorStringHeader(req, words.length);
       // The frame cut across packets: the client assembles it (charged to its pending-frame budget).
       sock.write(Buffer.concat([h, words.subarray(0, 10)]));
       setTimeout(() => sock.write(words.subarray(10)), 20);
