@@ -7,6 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Action, Calculator, conformanceAuthenticate } from './contract.mjs';
 import { conformanceDispatch } from './dispatch.mjs';
 import { expected, type ScenarioName } from './expected.js';
+import { watchListenerCloses } from './listener-watch.js';
+import { refusedWhileDraining } from './refused-while-draining.js';
 import { SCENARIOS } from './scenarios.mjs';
 
 /** A transport to check, and where its server listens. */
@@ -27,6 +29,12 @@ export interface TransportUnderTest {
 
 /** Generous bounds, only so that a bug fails a test instead of hanging the run. */
 const HANG_MS = 20_000;
+/**
+ * Each test's own timeout, longer than the longest bound inside a scenario (the slow reader's
+ * 30 s congestion call): the kit runs in the user's vitest project, whose default is 5 s, and a
+ * timeout there would hide the words a scenario fails with.
+ */
+const TEST_MS = HANG_MS * 2;
 
 const text = (b: Uint8Array): string => new TextDecoder().decode(b);
 
@@ -54,17 +62,19 @@ export function transportConformance(t: TransportUnderTest): void {
       requireAuth: false,
       closeWaitMs: HANG_MS,
     });
+    // The server's side watched: a listener whose close hangs is named when the close test fails.
+    const served = watchListenerCloses(t.transport);
     let address = '';
     beforeAll(async () => {
-      address = formatAddress(await server.listen(t.transport, t.listenAddress));
-    });
-    afterAll(() => server.close());
+      address = formatAddress(await server.listen(served.transport, t.listenAddress));
+    }, HANG_MS);
+    afterAll(() => server.close(), TEST_MS);
 
     for (const name of names) {
       it(name, async () => {
         const seen = await SCENARIOS[name]({ transport: t.transport, address });
         expect(seen).toEqual(expected(name, { runtime: runtime.name, transport: t.transport.name }, runtime.name));
-      });
+      }, TEST_MS);
     }
 
     it('closes gracefully: calls in flight are answered, new ones refused with Closed, then Unreachable', async () => {
@@ -77,7 +87,7 @@ export function transportConformance(t: TransportUnderTest): void {
         // From the start of the drain, a new call is refused: never run, safe to retry elsewhere.
         // The drain starts once the listeners are closed, which a transport may take turns to do:
         // until then calls are still answered, so ask again until one is refused.
-        await expect(refusedWhileDraining(stream)).resolves.toMatchObject({ code: ErrorCode.Closed, retry: 'safe' });
+        await expect(refusedWhileDraining(stream, served.closing, HANG_MS)).resolves.toMatchObject({ code: ErrorCode.Closed, retry: 'safe' });
         gate.release();
         expect(await gates).toEqual(['gate-done', 'gate-done', 'gate-done']);
         await closed;
@@ -89,21 +99,8 @@ export function transportConformance(t: TransportUnderTest): void {
       } finally {
         stream.destroy();
       }
-    }, HANG_MS * 2);
+    }, TEST_MS);
   });
-}
-
-/** The first error an echo call gets once the server drains; echoes answered before then are asked again. */
-async function refusedWhileDraining(stream: ClientStream): Promise<unknown> {
-  const giveUpAt = performance.now() + HANG_MS;
-  while (performance.now() < giveUpAt) {
-    const refused = await stream.call(Action.echo).then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-    if (refused !== undefined) return refused;
-  }
-  throw new Error(`calls were still answered ${HANG_MS} ms after close() began`);
 }
 
 /** The `Action.gate` calls: counted as they start, answered together on `release`. */

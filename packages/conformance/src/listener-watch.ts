@@ -1,0 +1,34 @@
+import type { FrameListener, Transport } from '@skein/core';
+
+/** A transport whose listeners' closes are watched, and how many of them are still under way. */
+export interface WatchedTransport {
+  readonly transport: Transport;
+  /** Listeners whose `close()` was called and has not resolved yet. */
+  closing(): number;
+}
+
+/**
+ * `inner`, with each listener's `close()` counted while it is under way: a server drains its
+ * connections only once its listeners have closed, so a listener whose close waits for the
+ * connections it accepted (as `server.close(cb)` of Node's net and http2 does) hangs the
+ * server's close. The kit says so, instead of only that calls were still answered.
+ */
+export function watchListenerCloses(inner: Transport): WatchedTransport {
+  let closing = 0;
+  const watched = (listener: FrameListener): FrameListener => ({
+    get address() {
+      return listener.address;
+    },
+    close: () => {
+      closing++;
+      return listener.close().finally(() => closing--);
+    },
+  });
+  const transport: Transport = {
+    name: inner.name,
+    connect: (address, spec, options) => inner.connect(address, spec, options),
+    listen: async (address, spec, accept) => watched(await inner.listen(address, spec, accept)),
+    ...(inner.reloadTls && { reloadTls: (tls) => inner.reloadTls!(tls) }),
+  };
+  return { transport, closing: () => closing };
+}
