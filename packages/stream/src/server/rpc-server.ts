@@ -372,17 +372,16 @@ export class RpcServer {
     for (const c of this.conns) c.stopReverseCalls();
     // Told now, not once the listeners closed: a feed that ends on it spares the close its wait.
     this.drainSignal.fire(new RpcError(ErrorCode.Closed, 'the server is closing'));
-    // A listen under way sees the state and closes its own listener; wait for that.
-    await Promise.all(this.opening);
-    await Promise.all([...this.listeners].map((l) => l.close()));
-    this.listeners.clear();
+    const startedAt = performance.now();
+    await this.closeListeners();
     if (this.conns.size > 0) {
       const done = new Promise<void>((resolve) => (this.allClosed = resolve));
       for (const c of this.conns) c.startDrain();
+      // One budget for the whole close: what the listeners took is not given again.
       const timer = setTimeout(() => {
         this.settings.logger.warn({ connections: this.conns.size }, 'close wait over: cutting connections');
         for (const c of this.conns) c.forceClose();
-      }, this.settings.closeWaitMs);
+      }, Math.max(0, this.settings.closeWaitMs - (performance.now() - startedAt)));
       await done;
       clearTimeout(timer);
     }
@@ -390,5 +389,26 @@ export class RpcServer {
     this.ticker = undefined;
     this.flushLines();
     this._state = 'closed';
+  }
+
+  /**
+   * Closes the listeners (a listen under way sees the state and closes its own: waited for too),
+   * within `closeWaitMs`: the drain starts only after, and a transport whose listener close
+   * waits for the connections it accepted (as Node's `server.close(cb)` does) would otherwise
+   * hang the server's close for good. One that fails or is late is logged, and the drain goes on.
+   */
+  private async closeListeners(): Promise<void> {
+    const closes = (async () => {
+      await Promise.allSettled(this.opening);
+      const results = await Promise.allSettled([...this.listeners].map((l) => l.close()));
+      for (const r of results) if (r.status === 'rejected') this.settings.logger.warn({ err: r.reason }, 'a listener failed to close');
+    })();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), this.settings.closeWaitMs)));
+    if (await Promise.race([closes.then(() => false), late])) {
+      this.settings.logger.warn({ closeWaitMs: this.settings.closeWaitMs }, 'listeners not closed within closeWaitMs: draining the connections anyway (a transport whose listener close waits for its connections breaks the FrameListener contract)');
+    }
+    clearTimeout(timer);
+    this.listeners.clear();
   }
 }
