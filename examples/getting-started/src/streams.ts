@@ -9,8 +9,9 @@ export const Ticker = service('Ticker', {
 
 export const ticker = implement(Ticker, {
   async *count({ to }, ctx) {
-    // ctx.signal fires when the client breaks out of its loop (or its timeoutMs passes).
-    for (let i = 1; i <= to && !ctx.signal.aborted; i++) yield i;
+    // ctx.signal fires when the client breaks out of its loop (or its timeoutMs passes);
+    // ctx.draining when the server begins to close: the stream ends normally, every item read.
+    for (let i = 1; i <= to && !ctx.signal.aborted && !ctx.draining.aborted; i++) yield i;
   },
 });
 

@@ -97,6 +97,16 @@ describe('ConnPool: a call refused unrun by a draining server (transparent retry
     await finish();
   });
 
+  it('a stream refused by the draining server says, as a call does, that it did not run', async () => {
+    // Streams are not resent; their refusal used to read a bare `rpc_closed`, telling no one what to do.
+    const { pool, ledger, finish } = await drainingServer();
+    const err = await within(pool.openStream('charge', str('1')).result.catch((e: unknown) => e), 10_000, 'the refused stream');
+    expect(err).toBeInstanceOf(RpcError);
+    expect(err).toMatchObject({ code: ErrorCode.Closed, retry: 'safe', message: 'rpc_closed: the server was closing; the stream did not run (safe to open again)' });
+    expect(ledger).toEqual([]);
+    await finish();
+  });
+
   it('never resends a call whose Closed came from a handler (it may have run)', async () => {
     const { pool, ledger, finish } = await drainingServer();
     // First to B through the drain: a charge moves the pool to B.

@@ -68,7 +68,7 @@ export class StreamCall implements AsyncIterable<Reply> {
   private itemSent = false;
   private serverSpoke = false;
   /**
-   * @internal Set by a FailoverPool: told once whether the attempt opened the stream (null), or
+   * @internal Set by a pool: told once whether the attempt opened the stream (null), or
    * else the error that would end it, in place of ending it, so that a stream that never ran
    * can go to another server; the pool ends it itself (`finish`) when it does not move it.
    */

@@ -27,7 +27,7 @@ import { unopenedStreams, type StreamCall } from '../client/stream-call.js';
 import { ConnectQueue, WaitingCall } from './connect-queue.js';
 import { credentialsError, isAuthRefusal, type Credentials } from '../client/credentials.js';
 import { resolveStreamOptions, type ClientStreamOptions } from '../client/options.js';
-import { PoolCall, resendable, unrunError, type Resender } from './transparent-retry.js';
+import { explainsRefusal, PoolCall, resendable, unrunError, type Resender } from './transparent-retry.js';
 
 /**
  * - `idle`: never used, no connection yet.
@@ -280,7 +280,9 @@ export class ConnPool implements StreamCaller, Resender {
    * one is up: a stream stays on the connection it opened on, and fails with it.
    */
   openStream(action: string | number, msg: Uint8Array = EMPTY_BYTES, opts: CallOptions = {}): StreamCall {
-    return this.openOn(this.newStream(opts.signal), action, msg, opts, opts.failFast === true);
+    const stream = this.newStream(opts.signal);
+    explainsRefusal(stream);
+    return this.openOn(stream, action, msg, opts, opts.failFast === true);
   }
 
   /** @internal `openStream` for a stream made already: waits for a connection as a call does (its timeout, the connect budget). */

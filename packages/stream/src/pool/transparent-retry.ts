@@ -1,5 +1,6 @@
 import { EMPTY_BYTES, ErrorCode, RpcError, type RemoteError } from '@skein/core';
 import type { Notify } from '../client/call.js';
+import type { StreamCall } from '../client/stream-call.js';
 import type { CallOptions } from '../client/call-options.js';
 import { NO_OPTS } from './connect-queue.js';
 
@@ -62,15 +63,28 @@ const REFUSED: Partial<Record<ErrorCode, string>> = {
 };
 
 /**
+ * A ConnPool's stream is not opened again (only a FailoverPool moves one), but a bare refusal
+ * of it once open (a draining server's Closed, nothing of it gone either way) says in words that
+ * it did not run, as a call's does: a bare `rpc_closed` tells its caller nothing to do.
+ */
+export function explainsRefusal(stream: StreamCall): void {
+  stream.onAttempt = (err) => {
+    if (err) return stream.finish(err, null); // not opened: the pool's queue said why already
+    stream.onAttempt = (late) => stream.finish(stream.heard || stream.wrote || !(late instanceof RpcError) ? late! : unrunError(late, 1, 'stream'), null);
+  };
+}
+
+/**
  * The error the caller gets for a call that did not run and is not sent again: a server's bare
  * refusal says so (`rpc_closed: the server was closing; the call did not run (safe to retry)`),
  * and a call sent more than once says how many times. `err` itself when there is nothing to add.
  */
-export function unrunError(err: RpcError | RemoteError, attempts: number): RpcError | RemoteError {
+export function unrunError(err: RpcError | RemoteError, attempts: number, what: 'call' | 'stream' = 'call'): RpcError | RemoteError {
   if (!(err instanceof RpcError) || err.retry !== 'safe') return err;
   const refused = err.message === err.wire ? REFUSED[err.code] : undefined;
   const count = attempts > 1 ? `after ${attempts} attempts` : undefined;
   if (refused === undefined && count === undefined) return err;
-  const message = refused === undefined ? `${err.message} (${count})` : `${err.wire}: ${refused}; the call did not run (safe to retry${count ? `; ${count}` : ''})`;
+  const again = what === 'call' ? 'safe to retry' : 'safe to open again';
+  const message = refused === undefined ? `${err.message} (${count})` : `${err.wire}: ${refused}; the ${what} did not run (${again}${count ? `; ${count}` : ''})`;
   return new RpcError(err.code, message, { cause: err, retry: 'safe' });
 }
