@@ -112,4 +112,23 @@ describe('installed from packed tarballs, outside the workspace, with plain npm'
     expect(Number(passed)).toBe(Number(total));
     expect(Number(total)).toBeGreaterThanOrEqual(11);
   }, STEP_MS * 2);
+
+  it("@skein/conformance's codec suite runs against a codec outside the workspace (msgpack's tarball, as a third party's) with vitest", async () => {
+    const dir = `${work}/my-codec`;
+    mkdirSync(`${dir}/test`, { recursive: true });
+    // The README's call, with the codec's answers where codecs differ (packages/conformance/test/codec-msgpack.test.ts).
+    writeFileSync(`${dir}/test/my-codec.test.ts`, [
+      "import { codecConformance } from '@skein/conformance';",
+      "import { msgpackCodec } from '@skein/codec-msgpack';",
+      "codecConformance(msgpackCodec, { undefined: 'null', negativeZero: '0', smallBigInt: 'number', bigIntRange: '64-bit', map: 'Map', set: 'Set',",
+      "  arrayBuffer: 'encode error', typedArrays: 'bytes', farDates: 'exact', invalidDate: 'encode error', protoKey: 'decode error', invalidBytes: [new Uint8Array([0xc1])] });",
+    ].join('\n'));
+    await npmProject(dir, tarballs, SUITE_NEEDS, { vitest: rootJson.devDependencies.vitest! });
+    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('VITEST') && k !== 'NODE_OPTIONS'));
+    const { stdout } = await run(process.execPath, [`${dir}/node_modules/vitest/vitest.mjs`, 'run'], { cwd: dir, timeout: STEP_MS, env: { ...env, NO_COLOR: '1' } });
+    const [, passed, total] = /Tests\s+(\d+) passed \((\d+)\)/.exec(stdout) ?? [];
+    // Every test of the suite ran and passed under vitest's default 5 s timeout (100 today).
+    expect(Number(passed)).toBe(Number(total));
+    expect(Number(total)).toBeGreaterThanOrEqual(100);
+  }, STEP_MS * 2);
 });

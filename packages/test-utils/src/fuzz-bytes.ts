@@ -1,3 +1,6 @@
+// @skein/conformance has its own copy of seededRandom, randomBuffers and mutatedBuffers (its
+// fuzz-bytes.ts), for the published codec suite: a change here belongs there too.
+
 /**
  * A small seeded generator (mulberry32), so that a fuzz failure replays the same inputs on
  * every run and every machine.

@@ -2,8 +2,9 @@
  * @skein/test-utils (private): what the packages' tests share, written once. Everything here
  * drives real parts: free loopback ports and socket paths, child processes and the bun/deno
  * binaries, raw sockets for hostile peers, a real etcd, a manual clock for tick-driven code
- * (never a stand-in for a socket), the conformance suites that every codec and runtime runs, and
- * random values and strict comparisons for testing a codec's fast path against its library.
+ * (never a stand-in for a socket), the conformance suite that every runtime runs, and random
+ * values and strict comparisons for testing a codec's fast path against its library. The codec
+ * conformance suite is public, in @skein/conformance (`codecConformance`).
  * Node-only helpers that a server child process can load without vitest live at the
  * `./resources` subpath.
  */
@@ -18,8 +19,6 @@ export { handleCounts, leakedHandles, fullGc, heapAfterGc } from './resources.js
 export { longLivedSignal, abortListeners } from './signals.js';
 
 // ── Conformance suites, hostile input, and a codec's fast path against its library
-export { codecConformance } from './codec-conformance.js';
-export type { CodecExpectations, CodecUnderTest } from './codec-conformance.js';
 export { seededRandom, randomBuffers, mutatedBuffers, flipBits } from './fuzz-bytes.js';
 export { randomPlain, pick, below } from './random-values.js';
 export type { Random, RandomValueOptions } from './random-values.js';

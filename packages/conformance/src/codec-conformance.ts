@@ -2,6 +2,14 @@ import { describe, expect, it } from 'vitest';
 import { mutatedBuffers, randomBuffers, seededRandom } from './fuzz-bytes.js';
 
 /**
+ * Each test's own timeout, inherited from the suite's describe: the kit runs in the codec
+ * author's vitest project, whose default is 5 s, and its heaviest tests (a 1 MiB string, 70 000
+ * keys, every truncation of the sample messages, 6000 fuzz inputs) are CPU-bound, so on a slow
+ * or loaded machine a 5 s cut would report a timeout instead of what the codec got wrong.
+ */
+const TEST_MS = 60_000;
+
+/**
  * The codec contract as the suite sees it: the three members of core's `Codec` it uses,
  * structural, so that a codec written against another version of core is checked as well.
  */
@@ -39,9 +47,15 @@ export interface CodecExpectations {
   invalidBytes: readonly Uint8Array[];
 }
 
-/** Registers the shared codec tests: `codecConformance(msgpackCodec, { ... })` in a test file. */
+/**
+ * The conformance suite for one codec, as vitest tests: what every Skein codec must carry
+ * (numbers, bigints, strings up to 1 MiB, bytes, nested objects and arrays, Dates), the typed
+ * `Encode`/`Decode` errors it must throw (functions, symbols, cycles, truncated, trailing and
+ * invalid bytes, 6000 fuzzed inputs), and, where codecs may differ, what `expectations` says
+ * this one does. Call it at the top level of a test file: `codecConformance(myCodec, { ... })`.
+ */
 export function codecConformance(codec: CodecUnderTest, expectations: CodecExpectations): void {
-  describe(`${codec.name} codec conformance`, () => {
+  describe(`${codec.name} codec conformance`, { timeout: TEST_MS }, () => {
     numbers(codec, expectations);
     bigints(codec, expectations);
     strings(codec);
