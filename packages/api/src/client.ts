@@ -9,6 +9,7 @@ import { explained, named, undecodableFirstReply } from './error-hints.js';
 import { callInfo, withFilters, type Filter } from './filters.js';
 import { validate } from './schema.js';
 import { ClientFilterWait, unlessStopped } from './client-filter-wait.js';
+import { unheededOption } from './unheeded-options.js';
 
 export interface ClientOptions {
   codec: Codec;
@@ -19,6 +20,11 @@ export interface ClientOptions {
   filters?: readonly Filter[];
 }
 
+/**
+ * What a stub call takes. Not `idempotent` nor `blob` (CallOptions for a raw Caller): those are
+ * the method's definition's (`.idempotent()`, `.blob()`), and a call that passes one anyway (plain
+ * JS, a pool call's CallOptions reused) is refused with InvalidArgument rather than ignored.
+ */
 export interface MethodCallOptions {
   timeoutMs?: number;
   /** Aborting rejects the call at once with Cancelled and frees its window slot. */
@@ -142,9 +148,9 @@ function clientMethod(service: string, name: string, m: AnyMethod, caller: Calle
       return reject(failed(e instanceof RpcError ? e : encodeError(codec.name, e)));
     }
     // The caller's own options object goes through as it is unless something must be added:
-    // one object less per call on the common path. Never one that says `idempotent` (a pool
-    // call's CallOptions passed on): the method's definition alone says whether it may run twice.
-    const mustAdd = needsOwnOptions || (o.timeoutMs === undefined && opts.timeoutMs !== undefined) || (o as CallOptions).idempotent !== undefined;
+    // one object less per call on the common path. One that says `idempotent` or `blob` never
+    // gets here (refused in `begin`): the method's definition alone says those.
+    const mustAdd = needsOwnOptions || (o.timeoutMs === undefined && opts.timeoutMs !== undefined);
     let callOpts: CallOptions = !mustAdd ? o : o === NO_OPTIONS ? defaultOptions : ownOptions(o);
     let release = noop;
     if (o.ctx !== undefined) {
@@ -192,6 +198,8 @@ function clientMethod(service: string, name: string, m: AnyMethod, caller: Calle
   };
 
   const begin = (arg: unknown, o: MethodCallOptions, resolve: (v: unknown) => void, reject: (e: unknown) => void): void => {
+    const unheeded = o === NO_OPTIONS ? undefined : unheededOption(o, m);
+    if (unheeded !== undefined) return reject(failed(unheeded));
     let value = arg;
     let blob: Uint8Array | undefined;
     if (m.blobs) {
@@ -237,6 +245,8 @@ function clientMethod(service: string, name: string, m: AnyMethod, caller: Calle
     const open = (arg: unknown, o: MethodCallOptions = NO_OPTIONS): Promise<unknown> => {
       let inherited: Inherited;
       try {
+        const unheeded = o === NO_OPTIONS ? undefined : unheededOption(o, m);
+        if (unheeded !== undefined) throw unheeded;
         inherited = streamOptions(o);
       } catch (e) {
         return Promise.reject(failed(e));
@@ -244,10 +254,10 @@ function clientMethod(service: string, name: string, m: AnyMethod, caller: Calle
       return callStream(stub, caller, arg, inherited.opts, inherited.release);
     };
     // A stream takes no client-wide default timeout (a subscription may last): only its own bounds its filters.
-    return withFiltersAndResult(open, filters, service, name, logger, undefined);
+    return withFiltersAndResult(open, m, filters, service, name, logger, undefined);
   }
 
-  return withFiltersAndResult(call, filters, service, name, logger, opts.timeoutMs);
+  return withFiltersAndResult(call, m, filters, service, name, logger, opts.timeoutMs);
 }
 
 /**
@@ -256,6 +266,7 @@ function clientMethod(service: string, name: string, m: AnyMethod, caller: Calle
  */
 function withFiltersAndResult(
   run: (arg: unknown, o?: MethodCallOptions) => Promise<unknown>,
+  m: AnyMethod,
   filters: readonly Filter[],
   service: string,
   name: string,
@@ -267,6 +278,9 @@ function withFiltersAndResult(
     filters.length === 0
       ? run
       : (arg: unknown, o: MethodCallOptions = NO_OPTIONS): Promise<unknown> => {
+          // Refused before the filters: they must not see (nor a `before` wait for) a call never to be made.
+          const unheeded = o === NO_OPTIONS ? undefined : unheededOption(o, m);
+          if (unheeded !== undefined) return Promise.reject(named(fromDownstream(unheeded), action));
           const info = callInfo('client', service, name, arg, { route: o.route });
           const wait = new ClientFilterWait(o, o.timeoutMs ?? defaultTimeoutMs, info);
           return withFilters(filters, info, () => run(arg, wait.sendOptions()), (e) => logger.warn({ action, err: e }, 'client filter failed after the call'), wait);

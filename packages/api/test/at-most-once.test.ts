@@ -123,7 +123,7 @@ describe('a method that is not idempotent runs once across two hops', () => {
 });
 
 describe("a method's own idempotence decides, not the options object a call is given", () => {
-  it('a non-idempotent method runs once even when its options carry a pool call\'s idempotent: true', async () => {
+  it('a non-idempotent method never runs twice when its options carry a pool call\'s idempotent: true: refused', async () => {
     let runs = 0;
     // Servers that take the call and never answer: the client times out, the call may have run.
     const silent = () => listen(new RpcServer({ dispatch: { dispatch: () => void runs++ }, closeWaitMs: 0 }));
@@ -131,7 +131,8 @@ describe("a method's own idempotence decides, not the options object a call is g
     // One options object for raw pool calls and stub calls alike (a CallOptions is a MethodCallOptions).
     const shared: CallOptions = { timeoutMs: 300, idempotent: true };
     const err = await front.op(undefined, shared).catch((e: unknown) => e);
-    expect(err).toMatchObject({ code: ErrorCode.Timeout });
-    expect(runs).toBe(1);
+    // Refused, never sent (unheeded-call-options.test.ts): the definition alone says it may not run twice.
+    expect(err).toMatchObject({ code: ErrorCode.InvalidArgument });
+    expect(runs).toBe(0);
   });
 });

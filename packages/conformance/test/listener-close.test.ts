@@ -31,7 +31,7 @@ function heldListenerCloses(): { transport: Transport; release: () => void } {
   return { transport, release };
 }
 
-async function serveAndClose(transport: Transport): Promise<{ stream: ClientStream; closing: () => number }> {
+async function serveAndClose(transport: Transport, closeWaitMs?: number): Promise<{ stream: ClientStream; closing: () => number }> {
   const served = watchListenerCloses(transport);
   const server = new RpcServer({
     dispatch: conformanceDispatch({
@@ -42,6 +42,7 @@ async function serveAndClose(transport: Transport): Promise<{ stream: ClientStre
       paused: () => 0,
     }),
     logger: silentLogger,
+    ...(closeWaitMs !== undefined && { closeWaitMs }),
   });
   const address = formatAddress(await server.listen(served.transport, '127.0.0.1:0'));
   const stream = await ClientStream.connect({ transport: tcp, address });
@@ -62,4 +63,13 @@ it('finds the refusal when the listener closes as it should', async () => {
   const { stream, closing } = await serveAndClose(tcp);
   await expect(refusedWhileDraining(stream, closing, 20_000)).resolves.toMatchObject({ code: ErrorCode.Closed, retry: 'safe' });
   expect(closing()).toBe(0);
+});
+
+it('names it too when the server gave up waiting for it (closeWaitMs) and drains anyway', async () => {
+  // The server bounds its listeners' close by closeWaitMs, then drains: a refusal comes, but the
+  // listener never closed (its port may still be bound), which the kit must not pass.
+  const held = heldListenerCloses();
+  const { stream, closing } = await serveAndClose(held.transport, 100);
+  cleanups.push(held.release);
+  await expect(refusedWhileDraining(stream, closing, 20_000)).rejects.toThrow(/FrameListener\.close\(\) has not resolved/);
 });

@@ -64,3 +64,33 @@ it('a listener whose close fails is logged, and the close goes on', async () => 
   expect(server.state).toBe('closed');
   expect(logger.lines.some((l) => l.level === 'warn' && l.msg === 'a listener failed to close')).toBe(true);
 });
+
+it('a listen() that never resolves does not keep the other listeners bound: their port is free once close() resolved', async () => {
+  // A transport whose listen hangs (a bind stuck on a slow name lookup, a broken third-party transport).
+  const stuck: Transport = { name: 'stuck', connect: (address, spec, options) => transport.connect(address, spec, options), listen: () => new Promise(() => {}) };
+  const server = new RpcServer({ dispatch: createRouter({ 1: () => new Uint8Array([1]) }), logger: memoryLogger(), closeWaitMs: 200 });
+  const bound = await server.listen(transport, '127.0.0.1:0');
+  server.listen(stuck, '127.0.0.1:0').catch(() => undefined);
+  await within(server.close(), 10_000, 'the server to close');
+  expect(server.state).toBe('closed');
+  // A restart on the same port: refused with EADDRINUSE while the first listener is still bound.
+  const next = new RpcServer({ dispatch: createRouter({ 1: () => new Uint8Array([2]) }), closeWaitMs: 200 });
+  cleanup.push(() => next.close());
+  await expect(next.listen(transport, `127.0.0.1:${bound.port}`)).resolves.toMatchObject({ port: bound.port });
+});
+
+it('a close wait that runs out says how many calls were still running, and what a handler can end on', async () => {
+  const logger = memoryLogger();
+  const started = deferred<void>();
+  const server = new RpcServer({ dispatch: createRouter({ 1: () => (started.resolve(), new Promise<Uint8Array>(() => {})) }), logger, closeWaitMs: 200 });
+  const a = await server.listen(transport, '127.0.0.1:0');
+  const stream = await ClientStream.connect({ transport, address: `127.0.0.1:${'port' in a ? a.port : 0}`, keepaliveMs: 0 });
+  cleanup.push(() => stream.destroy());
+  const lost = stream.call(1).catch((e: unknown) => e);
+  await started.promise;
+  await within(server.close(), 10_000, 'the server to close');
+  await lost;
+  const line = logger.lines.find((l) => l.level === 'warn' && /close wait over/.test(l.msg ?? ''));
+  expect(line?.msg).toMatch(/1 call or stream still running after closeWaitMs 200 ms; a handler that runs until told can end on req\.conn\.draining \/ ctx\.draining/);
+  expect(line?.obj).toMatchObject({ connections: 1, inFlight: 1, closeWaitMs: 200 });
+});

@@ -379,7 +379,12 @@ export class RpcServer {
       for (const c of this.conns) c.startDrain();
       // One budget for the whole close: what the listeners took is not given again.
       const timer = setTimeout(() => {
-        this.settings.logger.warn({ connections: this.conns.size }, 'close wait over: cutting connections');
+        const inFlight = [...this.conns].reduce((n, c) => n + c.inFlight, 0);
+        // Says what to change: a handler that runs until told can end on the draining signal.
+        this.settings.logger.warn(
+          { connections: this.conns.size, inFlight, closeWaitMs: this.settings.closeWaitMs },
+          `close wait over: cutting connections (${inFlight === 1 ? '1 call or stream' : `${inFlight} calls or streams`} still running after closeWaitMs ${this.settings.closeWaitMs} ms; a handler that runs until told can end on req.conn.draining / ctx.draining)`,
+        );
         for (const c of this.conns) c.forceClose();
       }, Math.max(0, this.settings.closeWaitMs - (performance.now() - startedAt)));
       await done;
@@ -398,11 +403,11 @@ export class RpcServer {
    * hang the server's close for good. One that fails or is late is logged, and the drain goes on.
    */
   private async closeListeners(): Promise<void> {
-    const closes = (async () => {
-      await Promise.allSettled(this.opening);
-      const results = await Promise.allSettled([...this.listeners].map((l) => l.close()));
+    // The bound ones at once, not after the opening ones: a listen that never resolves must not leave their ports bound.
+    const closed = Promise.allSettled([...this.listeners].map((l) => l.close())).then((results) => {
       for (const r of results) if (r.status === 'rejected') this.settings.logger.warn({ err: r.reason }, 'a listener failed to close');
-    })();
+    });
+    const closes = Promise.all([closed, Promise.allSettled(this.opening)]);
     let timer: ReturnType<typeof setTimeout> | undefined;
     const late = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), this.settings.closeWaitMs)));
     if (await Promise.race([closes.then(() => false), late])) {
