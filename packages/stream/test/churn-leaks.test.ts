@@ -2,7 +2,7 @@ import net from 'node:net';
 import { ErrorCode, type RpcError, silentLogger } from '@skein/core';
 import { abortListeners, freePort, longLivedSignal } from '@skein/test-utils';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ClientStream, ConnPool, FailoverPool, type StreamCall } from '../src/index.js';
+import { ClientStream, ConnPool, FailoverPool, type CallOptions, type ConnPoolOptions, type StreamCall } from '../src/index.js';
 import { startServer, transport, u32 } from './harness.js';
 
 /**
@@ -184,16 +184,20 @@ describe('a ConnPool whose server cannot be reached', () => {
 });
 
 describe('a ConnPool whose server restarts over and over', () => {
-  it('keeps at most its connections, and no record of the lost ones, through 200 restarts', async () => {
+  /**
+   * `n` restarts: each server answers, then closes with calls on the wire and calls waiting; the
+   * pool keeps at most its connections and, at the end, no record of any of them.
+   */
+  async function restarts(n: number, poolOpts: Partial<ConnPoolOptions>, hangOpts: CallOptions): Promise<void> {
     const port = await freePort();
-    const p = new ConnPool({ transport, address: `127.0.0.1:${port}`, backoff: { initialMs: 1, maxMs: 4 }, connectBudgetMs: 600_000, maxConnections: 2, logger: silentLogger });
+    const p = new ConnPool({ transport, address: `127.0.0.1:${port}`, backoff: { initialMs: 1, maxMs: 4 }, connectBudgetMs: 600_000, maxConnections: 2, logger: silentLogger, ...poolOpts });
     cleanup.push(() => p.destroy());
     const shared = longLivedSignal();
-    for (let i = 0; i < 200; i++) {
+    for (let i = 0; i < n; i++) {
       const s = await startServer({ ok: () => undefined, hang: () => new Promise(() => {}) }, { logger: silentLogger, closeWaitMs: 1 }, `127.0.0.1:${port}`);
       await drive(300, 300, () => p.call('ok', undefined, { signal: shared }));
       // Lost with calls on the wire, and calls waiting for the next server.
-      const lost = Array.from({ length: 50 }, () => p.call('hang', undefined, { signal: shared }).catch(() => {}));
+      const lost = Array.from({ length: 50 }, () => p.call('hang', undefined, { ...hangOpts, signal: shared }).catch(() => {}));
       await s.server.close();
       await Promise.all(lost);
       expect(p.connections).toBeLessThanOrEqual(2);
@@ -202,7 +206,13 @@ describe('a ConnPool whose server restarts over and over', () => {
     expect(r.active + r.retiring + r.verifying + r.waiting).toBe(0);
     expect(r.pendingConnects).toBeLessThanOrEqual(1);
     expect(abortListeners(shared)).toBe(0);
-  });
+  }
+
+  // Without resends: a call the draining server refused unrun fails at once (the next server starts only after).
+  it('keeps at most its connections, and no record of the lost ones, through 200 restarts', () => restarts(200, { transparentRetries: 0 }, {}));
+
+  // With them, such a call waits for a fresh connection within its timeout, then fails as never sent.
+  it('and through 20 restarts whose refused calls are resent and time out waiting for the next server', () => restarts(20, {}, { timeoutMs: 50 }));
 });
 
 describe('FailoverPool streams moving off a dead server', () => {

@@ -1,7 +1,7 @@
 import { ErrorCode, RpcError, silentLogger } from '@skein/core';
 import { deferred, freePort, ManualClock, waitFor, within, type Deferred } from '@skein/test-utils';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ConnPool, RpcServer, createRouter, type ConnPoolOptions } from '../src/index.js';
+import { ConnPool, RpcServer, createRouter, type ConnPoolOptions, type StreamCall } from '../src/index.js';
 import { transport } from './harness.js';
 import { str, textOf } from './pool-harness.js';
 
@@ -25,6 +25,23 @@ async function generation(name: string, port: number, ledger: string[], gate: De
         charge: (req) => {
           ledger.push(`${text.decode(req.msg)} ${name}`);
           return str(name);
+        },
+        // Streams: each run is listed as well. `count` streams its opening number's items.
+        count: async (req) => {
+          ledger.push(`${text.decode(req.msg)} ${name}`);
+          for (let i = 1; i <= 5; i++) await req.stream!.write(str(`${name}${i}`));
+          return str(name);
+        },
+        // Speaks first, then echoes the client's items until its end.
+        chat: async (req) => {
+          ledger.push(`${text.decode(req.msg)} ${name}`);
+          await req.stream!.write(str(`hello from ${name}`));
+          let n = 0;
+          for await (const item of req.stream!) {
+            n++;
+            await req.stream!.write(str(`${name}:${text.decode(item.msg)}`));
+          }
+          return str(`${n} items`);
         },
         // A handler passing on a downstream's Closed: it ran, so its answer carries a detail.
         passOn: (req) => {
@@ -97,9 +114,9 @@ describe('ConnPool: a call refused unrun by a draining server (transparent retry
     await finish();
   });
 
-  it('a stream refused by the draining server says, as a call does, that it did not run', async () => {
-    // Streams are not resent; their refusal used to read a bare `rpc_closed`, telling no one what to do.
-    const { pool, ledger, finish } = await drainingServer();
+  it('a stream refused by the draining server, not reopened (transparentRetries: 0), says that it did not run', async () => {
+    // Their refusal used to read a bare `rpc_closed`, telling no one what to do.
+    const { pool, ledger, finish } = await drainingServer({ transparentRetries: 0 });
     const err = await within(pool.openStream('charge', str('1')).result.catch((e: unknown) => e), 10_000, 'the refused stream');
     expect(err).toBeInstanceOf(RpcError);
     expect(err).toMatchObject({ code: ErrorCode.Closed, retry: 'safe', message: 'rpc_closed: the server was closing; the stream did not run (safe to open again)' });
@@ -165,5 +182,80 @@ describe('ConnPool: a call refused unrun by a draining server (transparent retry
   it('checks the option', () => {
     expect(() => new ConnPool({ transport, address: '127.0.0.1:1', transparentRetries: -1 })).toThrow(/transparentRetries/);
     expect(() => new ConnPool({ transport, address: '127.0.0.1:1', transparentRetries: 1.5 })).toThrow(/transparentRetries/);
+  });
+});
+
+/** Everything a stream sent, and its answer or error. */
+async function drained(stream: StreamCall): Promise<{ items: string[]; answer: string }> {
+  const items: string[] = [];
+  for await (const item of stream) items.push(text.decode(item.msg));
+  return { items, answer: textOf(await stream.result) };
+}
+
+describe('ConnPool: a stream refused unrun by a draining server is opened again (transparent retry)', () => {
+  it('a server stream opened during the drain delivers all its items from the new server, its handler run once', async () => {
+    const { pool, ledger, finish } = await drainingServer();
+    const got = await within(drained(pool.openStream('count', str('1'))), 10_000, 'the stream');
+    expect(got).toEqual({ items: ['B1', 'B2', 'B3', 'B4', 'B5'], answer: 'B' });
+    expect(ledger).toEqual(['1 B']);
+    await finish();
+  });
+
+  it('so does a bidi stream that waits for the server to speak first, with a deadline', async () => {
+    const { pool, ledger, finish } = await drainingServer();
+    const s = pool.openStream('chat', str('1'), { timeoutMs: 10_000 });
+    const items: string[] = [];
+    const talk = async (): Promise<void> => {
+      for await (const item of s) {
+        items.push(text.decode(item.msg));
+        // Written only once the server spoke: nothing of it went to A.
+        if (items.length === 1) {
+          await s.write(str('x'));
+          await s.write(str('y'));
+          s.end();
+        }
+      }
+    };
+    await within(talk(), 10_000, 'the stream');
+    expect(items).toEqual(['hello from B', 'B:x', 'B:y']);
+    expect(textOf(await within(s.result, 10_000, 'the answer'))).toBe('2 items');
+    expect(ledger).toEqual(['1 B']);
+    await finish();
+  });
+
+  it('is not opened again once it wrote an item: a stream is not replayed', async () => {
+    const { pool, ledger, finish } = await drainingServer();
+    const s = pool.openStream('chat', str('1'));
+    // Opened on A's connection at once (the pool does not know yet that A drains): the item goes to A.
+    await s.write(str('x'));
+    const err = await within(s.result.catch((e: unknown) => e), 10_000, 'the refused stream');
+    expect(err).toBeInstanceOf(RpcError);
+    expect(err).toMatchObject({ code: ErrorCode.Closed, retry: 'safe' });
+    expect(ledger).toEqual([]);
+    // The pool moved on all the same: the next stream runs on B.
+    expect(await within(drained(pool.openStream('count', str('2'))), 10_000, 'the next stream')).toEqual({ items: ['B1', 'B2', 'B3', 'B4', 'B5'], answer: 'B' });
+    expect(ledger).toEqual(['2 B']);
+    await finish();
+  });
+
+  it('waits for the reconnect only within the stream\'s timeout, then fails as never run', async () => {
+    const { pool, ledger, finish } = await drainingServer({ connectBudgetMs: 60_000, backoff: { initialMs: 20, maxMs: 50 } }, false);
+    const err = await within(pool.openStream('count', str('1'), { timeoutMs: 300 }).result.catch((e: unknown) => e), 10_000, 'the stream');
+    expect(err).toBeInstanceOf(RpcError);
+    expect(err).toMatchObject({ code: ErrorCode.Timeout, retry: 'safe' });
+    expect((err as Error).message).toMatch(/never sent.*after 2 attempts/);
+    expect(ledger).toEqual([]);
+    await finish();
+  });
+
+  it('is not opened again after pool.close()', async () => {
+    const { pool, ledger, finish } = await drainingServer();
+    const s = pool.openStream('count', str('1'));
+    const closing = pool.close();
+    const err = await within(s.result.catch((e: unknown) => e), 10_000, 'the refused stream');
+    expect(err).toMatchObject({ code: ErrorCode.Closed, retry: 'safe', message: 'rpc_closed: the server was closing; the stream did not run (safe to open again)' });
+    expect(ledger).toEqual([]);
+    await finish();
+    await within(closing, 10_000, 'the pool to close');
   });
 });

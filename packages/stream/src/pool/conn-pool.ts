@@ -28,6 +28,7 @@ import { ConnectQueue, WaitingCall } from './connect-queue.js';
 import { credentialsError, isAuthRefusal, type Credentials } from '../client/credentials.js';
 import { resolveStreamOptions, type ClientStreamOptions } from '../client/options.js';
 import { explainsRefusal, PoolCall, resendable, unrunError, type Resender } from './transparent-retry.js';
+import { PoolStream, type Reopener } from './pool-stream.js';
 
 /**
  * - `idle`: never used, no connection yet.
@@ -56,7 +57,8 @@ export interface ConnPoolOptions {
    * goes on an open connection that is not draining, or waits for a fresh one, within what is
    * left of the call's timeout and while its signal has not fired; it cannot run the call twice.
    * Default 1; 0 turns it off. (A FailoverPool's own calls move to another server instead: its
-   * `retries`.)
+   * `retries`.) A stream (`openStream`) refused so is opened again under the same rules, only
+   * while nothing of it went either way (no item or credit from the server, no item written).
    */
   transparentRetries?: number;
   /** Calls allowed to wait for a connection; past it a call fails with Overloaded. Default 10 000. */
@@ -110,7 +112,7 @@ interface Slot {
  * under load, shrunk when idle, reopened with jittered backoff when lost. Its health recovers: a
  * new connection whose first ping is answered always returns it to `ready`.
  */
-export class ConnPool implements StreamCaller, Resender {
+export class ConnPool implements StreamCaller, Resender, Reopener {
   readonly address: string;
   private readonly target: Address;
   private readonly transport: Transport;
@@ -250,7 +252,9 @@ export class ConnPool implements StreamCaller, Resender {
 
   /** `call` once more, bounded by what is left of its timeout: on an open connection not draining, or waiting for one. */
   private resend(call: PoolCall, err: RpcError): void {
-    if (this._state === 'closed' || call.opts.signal?.aborted) return call.fail(unrunError(err, call.resent));
+    // Aborted since the refusal: its caller cancelled a call still pending, as far as it knows.
+    if (call.opts.signal?.aborted) return call.fail(cancelled());
+    if (this._state === 'closed') return call.fail(unrunError(err, call.resent));
     const left = call.deadline - this.pace!.elapsed;
     if (!(left > 0)) return call.fail(unrunError(err, call.resent));
     // A draining server's connection is retired here, and a fresh one opened if none is left.
@@ -277,12 +281,35 @@ export class ConnPool implements StreamCaller, Resender {
 
   /**
    * Opens a stream (see `ClientStream.openStream`) on the connection with the most room, once
-   * one is up: a stream stays on the connection it opened on, and fails with it.
+   * one is up: a stream stays on the connection it opened on, and fails with it. One refused
+   * before it ran, nothing of it gone either way, is opened again (`transparentRetries`).
    */
   openStream(action: string | number, msg: Uint8Array = EMPTY_BYTES, opts: CallOptions = {}): StreamCall {
     const stream = this.newStream(opts.signal);
-    explainsRefusal(stream);
+    if (this.transparentRetries === 0 || this._state === 'closed') explainsRefusal(stream);
+    else {
+      if (this._state === 'idle') this.start();
+      // In ticked time, as a call's; a stream without a timeout has none to keep to.
+      const t = opts.timeoutMs;
+      const deadline = t === undefined ? Infinity : typeof t === 'number' && t > 0 && t < Infinity ? this.pace!.deadline(t) : NaN;
+      new PoolStream(this, stream, action, msg, opts, deadline);
+    }
     return this.openOn(stream, action, msg, opts, opts.failFast === true);
+  }
+
+  /** @internal A stream of `openStream` refused before it ran may be opened again (as `noResend` for a call). */
+  mayReopen(s: PoolStream): boolean {
+    return s.reopened < this.transparentRetries && this._state !== 'closed' && s.opts.signal?.aborted !== true && s.deadline - this.pace!.elapsed > 0;
+  }
+
+  /** @internal `s` once more, within what is left of its timeout: on an open connection not draining, or waiting for one. */
+  reopen(s: PoolStream, err: RpcError): void {
+    if (s.stream.isDone) return; // cancelled meanwhile: its signal, `cancel()`, a `break`
+    const left = s.deadline - this.pace!.elapsed;
+    if (this._state === 'closed' || !(left > 0)) return s.fail(err, s.reopened);
+    s.again();
+    // A draining server's connection is retired by the pick, and a fresh one opened if none is left.
+    this.openOn(s.stream, s.action, s.msg, s.deadline === Infinity ? s.opts : { ...s.opts, timeoutMs: left }, s.opts.failFast === true);
   }
 
   /** @internal `openStream` for a stream made already: waits for a connection as a call does (its timeout, the connect budget). */
@@ -356,22 +383,17 @@ export class ConnPool implements StreamCaller, Resender {
 
   /** The open connection with the most room in its window; asks for another when all are full. */
   private pick(): Slot | undefined {
+    if (this.active.some(refusing)) this.replaceRefusing();
     let best: Slot | undefined;
     let room = -Infinity;
-    let refusing = false;
     for (const slot of this.active) {
       const s = slot.stream!;
-      if (s.peerClosing || s.state !== 'open') {
-        refusing = true;
-        continue;
-      }
       const r = s.window - s.inFlight - s.queued;
       if (r > room) {
         best = slot;
         room = r;
       }
     }
-    if (refusing) this.replaceRefusing();
     // The call still goes to the least-loaded connection's own queue meanwhile.
     if (best && room <= 0) this.grow();
     return best;
@@ -380,11 +402,16 @@ export class ConnPool implements StreamCaller, Resender {
   /**
    * Retires the connections whose server answered Closed (it is draining: a restart hands its
    * socket to a new process), so that calls go to a fresh connection, to whoever accepts now.
-   * Also those that began closing by themselves (their credentials' grant ran out): one takes no
-   * call (it fails each with Closed, unsent) and stays open for as long as a call it carries runs.
+   * Their siblings too: one server's drain refuses on every connection to it, so a call resent
+   * on a sibling not yet refused would be refused again (and fail, its resend spent) while the
+   * successor listens already. Behind a balancer that spreads connections over servers, a
+   * sibling to a server that is not draining is opened again: a connect, no call lost. Also those
+   * that began closing by themselves (their credentials' grant ran out): one takes no call (it
+   * fails each with Closed, unsent) and stays open for as long as a call it carries runs.
    */
   private replaceRefusing(): void {
-    for (const slot of this.active.filter((s) => s.stream!.peerClosing || s.stream!.state !== 'open')) this.retire(slot);
+    const draining = this.active.some((s) => s.stream!.peerClosing);
+    for (const slot of this.active.filter((s) => draining || refusing(s))) this.retire(slot);
     if (this.active.length === 0 && this.connecting === 0) this.connect();
   }
 
@@ -696,3 +723,6 @@ function carried(s: ClientStream): number {
 function opening(stream: StreamCall, action: string | number, msg: Uint8Array, opts: CallOptions): WaitingCall['opens'] {
   return (on, timeoutMs) => void on.openOn(stream, action, msg, opts.timeoutMs === undefined ? opts : { ...opts, timeoutMs });
 }
+
+/** A connection that takes no call: its server is draining, or it began closing by itself. */
+const refusing = (slot: Slot): boolean => slot.stream!.peerClosing || slot.stream!.state !== 'open';

@@ -63,9 +63,9 @@ const REFUSED: Partial<Record<ErrorCode, string>> = {
 };
 
 /**
- * A ConnPool's stream is not opened again (only a FailoverPool moves one), but a bare refusal
- * of it once open (a draining server's Closed, nothing of it gone either way) says in words that
- * it did not run, as a call's does: a bare `rpc_closed` tells its caller nothing to do.
+ * A ConnPool's stream that is not opened again (`transparentRetries: 0`; see PoolStream): a bare
+ * refusal of it once open (a draining server's Closed, nothing of it gone either way) says in
+ * words that it did not run, as a call's does: a bare `rpc_closed` tells its caller nothing to do.
  */
 export function explainsRefusal(stream: StreamCall): void {
   stream.onAttempt = (err) => {

@@ -1,0 +1,79 @@
+import { EMPTY_BYTES, RpcError } from '@skein/core';
+import type { StreamCall } from '../client/stream-call.js';
+import type { CallOptions } from '../client/call-options.js';
+import { NO_OPTS } from './connect-queue.js';
+import { resendable, unrunError } from './transparent-retry.js';
+
+/** What a PoolStream asks of its pool. */
+export interface Reopener {
+  /** True when `s` may be opened once more: retries left, the pool open, its signal quiet, time left. */
+  mayReopen(s: PoolStream): boolean;
+  /** Opens `s` again (from a microtask), or ends it saying why it did not run when it no longer may. */
+  reopen(s: PoolStream, err: RpcError): void;
+}
+
+/**
+ * A stream opened through a ConnPool's `openStream`, watched through its attempts so that the
+ * pool may open it once more when it was refused before it ran (`transparentRetries`): not
+ * opened (its connection closing or lost first), or refused once open by a draining server
+ * with nothing of it gone either way — no item or credit from the server (its handler would
+ * have run), no item written (a stream is not replayed). A FailoverPool moves such a stream to
+ * another server by the same `onAttempt`/`unopened` hooks. The cost per stream: this object,
+ * which keeps the opening request for as long as the stream may be opened again.
+ */
+export class PoolStream {
+  /** Attempts after the first. */
+  reopened = 0;
+  /** The current attempt opened the stream. */
+  private isOpen = false;
+
+  constructor(
+    private readonly pool: Reopener,
+    readonly stream: StreamCall,
+    readonly action: string | number,
+    public msg: Uint8Array,
+    public opts: CallOptions,
+    /** When the stream's timeout is over, in the pool's ticked time: Infinity with none, NaN for a bad one (never reopened). */
+    readonly deadline: number,
+  ) {
+    stream.onAttempt = this.told;
+  }
+
+  /** The next attempt: watched as the first was. */
+  again(): void {
+    this.isOpen = false;
+    this.stream.onAttempt = this.told;
+  }
+
+  /** Ends the stream with `err` after `attempts`, in words that say when it did not run. */
+  fail(err: Error, attempts: number): void {
+    this.msg = EMPTY_BYTES;
+    this.opts = NO_OPTS;
+    this.stream.finish(err instanceof RpcError ? unrunError(err, attempts, 'stream') : err, null);
+  }
+
+  /**
+   * Told that an attempt opened the stream (null), or else why not; once open, told the error
+   * that would end it. One closure for both: the one cost per stream with the object itself.
+   */
+  private readonly told = (err: Error | null): void => {
+    const s = this.stream;
+    if (err === null) {
+      this.isOpen = true;
+      s.onAttempt = this.told;
+      return;
+    }
+    // Items or credit from the server say its handler ran; an item written is not replayed: as it is.
+    if (this.isOpen && (s.heard || s.wrote)) return s.finish(err, null);
+    this.refused(err);
+  };
+
+  private refused(err: Error): void {
+    if (!(err instanceof RpcError && resendable(err) && this.pool.mayReopen(this))) return this.fail(err, this.reopened + 1);
+    this.reopened++;
+    // Back to unopened now: its writes wait for the next connection's credit.
+    this.stream.unopened();
+    // Not from within the refusing connection's frame handling, which the reopen's pick may close.
+    queueMicrotask(() => this.pool.reopen(this, err));
+  }
+}
