@@ -1,9 +1,9 @@
-import { silentLogger } from '@skein/core';
 import { deferred, freePort, waitFor, within, type Deferred } from '@skein/test-utils';
 import { afterEach, expect, it } from 'vitest';
-import { ConnPool, RpcServer, createRouter } from '../src/index.js';
+import { ConnPool } from '../src/index.js';
 import { transport } from './harness.js';
 import { str, textOf } from './pool-harness.js';
+import { generation as startGeneration } from './restart-generation.js';
 
 // A graceful restart behind one address, with a pool of several connections to the old server:
 // the call refused on one of them (bare Closed) must be resent where it can run, on a connection
@@ -15,23 +15,8 @@ afterEach(async () => {
   for (const f of cleanup.splice(0).reverse()) await f();
 });
 
-const text = new TextDecoder();
 
-async function generation(name: string, port: number, ledger: string[], gate: Deferred<void>): Promise<RpcServer> {
-  const server = new RpcServer({
-    dispatch: createRouter(
-      {
-        hold: () => gate.promise.then(() => str(name)),
-        charge: (req) => (ledger.push(`${text.decode(req.msg)} ${name}`), str(name)),
-      },
-      silentLogger,
-    ),
-    closeWaitMs: 10_000,
-  });
-  cleanup.push(() => server.close());
-  await server.listen(transport, `127.0.0.1:${port}`);
-  return server;
-}
+const generation = (name: string, port: number, ledger: string[], gate: Deferred<void>) => startGeneration(name, port, ledger, gate, cleanup);
 
 it('a call refused by a draining server is resent to its successor, not to a sibling connection to the draining one', async () => {
   const port = await freePort();

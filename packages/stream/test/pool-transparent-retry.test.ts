@@ -1,62 +1,23 @@
-import { ErrorCode, RpcError, silentLogger } from '@skein/core';
+import { ErrorCode, RpcError } from '@skein/core';
 import { deferred, freePort, ManualClock, waitFor, within, type Deferred } from '@skein/test-utils';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ConnPool, RpcServer, createRouter, type ConnPoolOptions, type StreamCall } from '../src/index.js';
+import { ConnPool, type ConnPoolOptions, type StreamCall } from '../src/index.js';
 import { transport } from './harness.js';
 import { str, textOf } from './pool-harness.js';
+import { generation as startGeneration } from './restart-generation.js';
 
 // A graceful restart behind one address: the old server drains (its listener closed, its
 // connections refusing new calls unrun with a bare Closed) while a new one listens on the same
 // port. A ConnPool's call refused by the draining server must run on the new one, once.
 
+const text = new TextDecoder();
 const cleanup: (() => unknown)[] = [];
+const generation = (name: string, port: number, ledger: string[], gate: Deferred<void>) => startGeneration(name, port, ledger, gate, cleanup);
 afterEach(async () => {
   for (const f of cleanup.splice(0).reverse()) await f();
 });
 
-const text = new TextDecoder();
 
-/** One generation of the server: `charge` is not idempotent, so the ledger lists every run (`id name`). */
-async function generation(name: string, port: number, ledger: string[], gate: Deferred<void>): Promise<RpcServer> {
-  const server = new RpcServer({
-    dispatch: createRouter(
-      {
-        hold: () => gate.promise.then(() => str(name)),
-        charge: (req) => {
-          ledger.push(`${text.decode(req.msg)} ${name}`);
-          return str(name);
-        },
-        // Streams: each run is listed as well. `count` streams its opening number's items.
-        count: async (req) => {
-          ledger.push(`${text.decode(req.msg)} ${name}`);
-          for (let i = 1; i <= 5; i++) await req.stream!.write(str(`${name}${i}`));
-          return str(name);
-        },
-        // Speaks first, then echoes the client's items until its end.
-        chat: async (req) => {
-          ledger.push(`${text.decode(req.msg)} ${name}`);
-          await req.stream!.write(str(`hello from ${name}`));
-          let n = 0;
-          for await (const item of req.stream!) {
-            n++;
-            await req.stream!.write(str(`${name}:${text.decode(item.msg)}`));
-          }
-          return str(`${n} items`);
-        },
-        // A handler passing on a downstream's Closed: it ran, so its answer carries a detail.
-        passOn: (req) => {
-          ledger.push(`${text.decode(req.msg)} ${name}`);
-          throw new RpcError(ErrorCode.Closed, 'the ledger downstream is closing');
-        },
-      },
-      silentLogger,
-    ),
-    closeWaitMs: 10_000,
-  });
-  cleanup.push(() => server.close());
-  await server.listen(transport, `127.0.0.1:${port}`);
-  return server;
-}
 
 /**
  * A pool with one connection to server A, which begins a graceful close while a call of the pool
