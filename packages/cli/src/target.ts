@@ -60,9 +60,11 @@ export function parseTarget(input: string, tlsFlags: TlsFlags = {}, timeoutMs?: 
   } catch {
     throw invalidArgument(`not an address: ${shown(text)} (use ${FORMS})`);
   }
-  // No handshake bound of its own: the connect's `timeoutMs` (`--timeout`) counts through the
-  // handshake, one budget for TCP and TLS (a bound of its own would add up to as much again).
-  if (address.tls) return { transport: tcpTransport(nodeRuntime, { tls: tlsOptions(tlsFlags, undefined) }), address, kind: 'tls', text };
+  // One budget for TCP and TLS: the connect's `timeoutMs` (`--timeout`) counts through the
+  // handshake, and the handshake's own bound is `--timeout` too, not core's 10 s default (which
+  // cut a `--timeout 15000` handshake at 10 s); the connect takes the shorter of the two, so
+  // this adds nothing to the budget.
+  if (address.tls) return { transport: tcpTransport(nodeRuntime, { tls: tlsOptions(tlsFlags, timeoutMs) }), address, kind: 'tls', text };
   if (wantsTls) throw invalidArgument(`--ca, --cert, --key and --servername are for tls://, tls+unix: and wss:// addresses, not ${shown(text)}`);
   return { transport: tcpTransport(nodeRuntime), address, kind: 'path' in address ? 'unix' : 'tcp', text };
 }
