@@ -146,6 +146,9 @@ describe('ConnPool: a call refused unrun by a draining server (transparent retry
   });
 });
 
+/** A stream refused unrun after it wrote: what happened to it and to its items, and why it was not opened again. */
+const WROTE_UNRUN = 'rpc_closed: the server was closing; the stream did not run and read none of its items (safe to open again; not opened again by itself: it wrote items, and a stream is not replayed)';
+
 /** Everything a stream sent, and its answer or error. */
 async function drained(stream: StreamCall): Promise<{ items: string[]; answer: string }> {
   const items: string[] = [];
@@ -197,6 +200,57 @@ describe('ConnPool: a stream refused unrun by a draining server is opened again 
     expect(await within(drained(pool.openStream('count', str('2'))), 10_000, 'the next stream')).toEqual({ items: ['B1', 'B2', 'B3', 'B4', 'B5'], answer: 'B' });
     expect(ledger).toEqual(['2 B']);
     await finish();
+  });
+
+  it('a stream written to at once after opening, refused unrun, says that neither it nor its items ran', async () => {
+    // It used to end with the server's bare `rpc_closed`: safe, but silent on what happened to its items.
+    const { pool, ledger, finish } = await drainingServer();
+    const s = pool.openStream('chat', str('1'));
+    await s.write(str('x'));
+    const err = await within(s.result.catch((e: unknown) => e), 10_000, 'the refused stream');
+    expect(err).toBeInstanceOf(RpcError);
+    expect(err).toMatchObject({ code: ErrorCode.Closed, retry: 'safe', message: WROTE_UNRUN });
+    expect(ledger).toEqual([]);
+    await finish();
+  });
+
+  it('so says one not opened again by configuration (transparentRetries: 0)', async () => {
+    const { pool, ledger, finish } = await drainingServer({ transparentRetries: 0 });
+    const s = pool.openStream('chat', str('1'));
+    await s.write(str('x'));
+    const err = await within(s.result.catch((e: unknown) => e), 10_000, 'the refused stream');
+    expect(err).toMatchObject({ code: ErrorCode.Closed, retry: 'safe', message: WROTE_UNRUN });
+    expect(ledger).toEqual([]);
+    await finish();
+  });
+
+  it('a reopened stream gets only what is left of its timeout, not a fresh one', async () => {
+    const clock = new ManualClock();
+    const port = await freePort();
+    const ledger: string[] = [];
+    const gate = deferred<void>();
+    const a = await generation('A', port, ledger, gate);
+    // keepaliveMs: 0: the clock jumps a minute, and a ping unanswered within a jump would close the connection.
+    const pool = new ConnPool({ transport, address: `127.0.0.1:${port}`, maxConnections: 1, clock, stream: { tickMs: 100, keepaliveMs: 0 } });
+    cleanup.push(() => pool.destroy());
+    // Its own timeout far past the clock's jump: it holds A open through the drain.
+    const held = pool.call('hold', str(''), { timeoutMs: 600_000 });
+    held.catch(() => undefined);
+    await waitFor(() => a.stats().inFlight === 1, { what: 'the held call on A' });
+    const closingA = a.close();
+    await waitFor(() => a.stats().listeners === 0, { what: 'A to stop listening' });
+    await generation('B', port, ledger, gate);
+    const s = pool.openStream('budget', str('1'), { timeoutMs: 60_000 });
+    // 59 s of its 60 pass before A's refusal can arrive (it needs a turn of I/O).
+    clock.advance(59_000);
+    const left = Number(textOf(await within(s.result, 10_000, 'the reopened stream')));
+    expect(ledger).toEqual(['1 B']);
+    // What was left (1 s, and up to a few 100 ms ticks of the deadline's slack), never the fresh 60 s.
+    expect(left).toBeGreaterThan(0);
+    expect(left).toBeLessThanOrEqual(1_500);
+    gate.resolve();
+    expect(textOf(await within(held, 10_000, 'the held call'))).toBe('A');
+    await within(closingA, 10_000, 'A to close');
   });
 
   it('waits for the reconnect only within the stream\'s timeout, then fails as never run', async () => {

@@ -39,6 +39,12 @@ export async function generation(name: string, port: number, ledger: string[], g
           }
           return str(`${n} items`);
         },
+        // Answers with the ms its deadline leaves it ('none' without one): the time a resend or reopen was given.
+        budget: (req) => {
+          ledger.push(`${text.decode(req.msg)} ${name}`);
+          const left = req.remainingMs();
+          return str(left === undefined ? 'none' : String(Math.round(left)));
+        },
         // A handler passing on a downstream's Closed: it ran, so its answer carries a detail.
         passOn: (req) => {
           ledger.push(`${text.decode(req.msg)} ${name}`);

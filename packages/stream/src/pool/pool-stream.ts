@@ -45,11 +45,11 @@ export class PoolStream {
     this.stream.onAttempt = this.told;
   }
 
-  /** Ends the stream with `err` after `attempts`, in words that say when it did not run. */
+  /** Ends the stream with `err` after `attempts`, in words that say when it did not run (and, if it wrote, that its items were not read). */
   fail(err: Error, attempts: number): void {
     this.msg = EMPTY_BYTES;
     this.opts = NO_OPTS;
-    this.stream.finish(err instanceof RpcError ? unrunError(err, attempts, 'stream') : err, null);
+    this.stream.finish(err instanceof RpcError ? unrunError(err, attempts, 'stream', this.stream.wrote) : err, null);
   }
 
   /**
@@ -63,8 +63,10 @@ export class PoolStream {
       s.onAttempt = this.told;
       return;
     }
-    // Items or credit from the server say its handler ran; an item written is not replayed: as it is.
-    if (this.isOpen && (s.heard || s.wrote)) return s.finish(err, null);
+    // Items or credit from the server say its handler ran: as it is.
+    if (this.isOpen && s.heard) return s.finish(err, null);
+    // An item written is not replayed: not opened again, its error saying whether it ran.
+    if (this.isOpen && s.wrote) return this.fail(err, this.reopened + 1);
     this.refused(err);
   };
 

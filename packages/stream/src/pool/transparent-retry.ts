@@ -70,7 +70,7 @@ const REFUSED: Partial<Record<ErrorCode, string>> = {
 export function explainsRefusal(stream: StreamCall): void {
   stream.onAttempt = (err) => {
     if (err) return stream.finish(err, null); // not opened: the pool's queue said why already
-    stream.onAttempt = (late) => stream.finish(stream.heard || stream.wrote || !(late instanceof RpcError) ? late! : unrunError(late, 1, 'stream'), null);
+    stream.onAttempt = (late) => stream.finish(stream.heard || !(late instanceof RpcError) ? late! : unrunError(late, 1, 'stream', stream.wrote), null);
   };
 }
 
@@ -78,13 +78,16 @@ export function explainsRefusal(stream: StreamCall): void {
  * The error the caller gets for a call that did not run and is not sent again: a server's bare
  * refusal says so (`rpc_closed: the server was closing; the call did not run (safe to retry)`),
  * and a call sent more than once says how many times. `err` itself when there is nothing to add.
+ * A stream that `wrote` says its items were not read either (the server drops items for a stream
+ * it refused), and why it was not opened again: its caller holds what to send again, not us.
  */
-export function unrunError(err: RpcError | RemoteError, attempts: number, what: 'call' | 'stream' = 'call'): RpcError | RemoteError {
+export function unrunError(err: RpcError | RemoteError, attempts: number, what: 'call' | 'stream' = 'call', wrote = false): RpcError | RemoteError {
   if (!(err instanceof RpcError) || err.retry !== 'safe') return err;
   const refused = err.message === err.wire ? REFUSED[err.code] : undefined;
   const count = attempts > 1 ? `after ${attempts} attempts` : undefined;
   if (refused === undefined && count === undefined) return err;
-  const again = what === 'call' ? 'safe to retry' : 'safe to open again';
-  const message = refused === undefined ? `${err.message} (${count})` : `${err.wire}: ${refused}; the ${what} did not run (${again}${count ? `; ${count}` : ''})`;
+  const again = what === 'call' ? 'safe to retry' : wrote ? 'safe to open again; not opened again by itself: it wrote items, and a stream is not replayed' : 'safe to open again';
+  const ran = wrote ? `the ${what} did not run and read none of its items` : `the ${what} did not run`;
+  const message = refused === undefined ? `${err.message} (${count})` : `${err.wire}: ${refused}; ${ran} (${again}${count ? `; ${count}` : ''})`;
   return new RpcError(err.code, message, { cause: err, retry: 'safe' });
 }
