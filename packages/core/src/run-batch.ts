@@ -2,7 +2,7 @@ import { afterMacrotask } from './after-macrotask.js';
 import { appendChunk } from './chunk-queue.js';
 import type { Slab } from './slab.js';
 import { SlabRun } from './slab-run.js';
-import { RunEnds } from './run-ends.js';
+import { RunEnds, type RunEnder } from './run-ends.js';
 
 /** Where a batch is in its life: nothing queued, or when its flush comes. */
 const enum Due {
@@ -27,7 +27,7 @@ const enum Due {
  * It is its slab run (a subclass, not a field): one object per connection, not two
  * (docs/benchmarks.md, "Memory").
  */
-export class RunBatch extends SlabRun {
+export class RunBatch extends SlabRun implements RunEnder {
   /**
    * Queued chunks, oldest first; bytes copied since the last `seal` are not cut onto them yet.
    * Made at the first add after a take: a connection between batches holds no array.

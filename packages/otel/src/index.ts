@@ -12,11 +12,15 @@
  * Nothing here is on any path unless you wrap with it: without @skein/otel, a call runs exactly
  * the code it ran before.
  */
+
+// ── Tracing and metrics per call: wrap a Caller or a Dispatch
 export { tracedCaller } from './traced-caller.js';
 export type { TracedCallerOptions } from './traced-caller.js';
 export { tracedDispatch } from './traced-dispatch.js';
 export type { OtelOptions } from './options.js';
 export * as semconv from './semconv.js';
+
+// ── Stats of servers and pools: Prometheus text, or OpenTelemetry gauges
 export { prometheusText, PROMETHEUS_CONTENT_TYPE } from './prometheus-text.js';
 export type { PrometheusSources } from './prometheus-text.js';
 export { observeStats } from './observe-stats.js';

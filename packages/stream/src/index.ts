@@ -8,7 +8,7 @@
  * never with a timer per call. A server reads each connection's frames in order, hands every
  * request to one `Dispatch`, and writes the answers as they come, again batched.
  *
- * The code lives in four rooms:
+ * The code lives in four rooms, and a fifth they share:
  * - `wire/`: the razor v1 frames (protocol.ts), the frame specs transports cut frames by, size
  *   limits, prebuilt error responses, razor's `rpc_*` error strings, string-action names.
  * - `client/`: `ClientStream` (one connection), a `Call` from send to settle, the window
@@ -21,6 +21,8 @@
  *   connection, the `ServerRequest` a dispatch answers, and `createRouter` for plain handlers;
  *   peers and clients on one listener (`conn-kind.ts`, `conn-census.ts`), and the server's calls
  *   to a connection that serves them (`reverse-caller.ts`; the serving side is `client/reverse-dispatch.ts`).
+ * - `internals/`: what client, pool and server share and no user sees: the tick clock that checks
+ *   timeouts in batches, seq tables, stream credit and send-buffer waits, a stream's inbox.
  *
  * A call's path: `ClientStream.send` (or a pool's, which picks a stream) → `Throttler` admits it
  * → the request header is written into the transport's `FrameConn` → the server's transport cuts

@@ -23,8 +23,11 @@
  *   how their bytes travel, reverse-relay.ts the pool's side (each call run on the connection's
  *   own caller, the outcomes back per worker per turn).
  */
+
+// ── On the server's thread: the pool, given to an RpcServer as its dispatch
 export { WorkerPool } from './worker-pool.js';
 export type { WorkerPoolState, WorkerPoolStats } from './worker-pool.js';
 export type { WorkerPoolOptions, WhenFull } from './pool-options.js';
+// ── In the module every worker loads: its handlers
 export { workerModule } from './worker-module.js';
 export type { WorkerModule } from './worker-module.js';

@@ -28,6 +28,7 @@ import { CANCEL_ACTION, LAST_EXTENSION_ACTION } from '../wire/extension-frames.j
 import { AUTH_ACTION, offersAuth } from '../wire/auth.js';
 import { ConnAuth, type AuthSettings, type AuthWire } from './conn-auth.js';
 import type { ViolationLines } from './violation-lines.js';
+import type { StreamHost } from './request-stream.js';
 import { ServerRequest, type ConnInfo, type Responder } from './request.js';
 import { appendEntry } from '../wire/hello.js';
 import { manyListeners } from '../internals/many-listeners.js';
@@ -101,7 +102,7 @@ export interface ServerConnOptions {
  * turn or sooner once it is big (so a long turn's first answers leave early), and responses
  * leave in completion order.
  */
-export class ServerConn implements FrameHandlers, Responder {
+export class ServerConn implements FrameHandlers, Responder, StreamHost {
   inFlight = 0;
   /**
    * Set per call (one read, or a reverse call sent), cleared per tick: cheaper than reading the

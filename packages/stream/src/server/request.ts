@@ -5,7 +5,7 @@ import { escapeCustomBytes } from '../wire/error-strings.js';
 import type { ReplyLimits } from '../wire/limits.js';
 import { seqBytesOf } from '../wire/protocol.js';
 import { NO_METADATA, type Metadata } from '../wire/call-head.js';
-import type { CallControl } from './call-control.js';
+import type { CallControl, Controlled } from './call-control.js';
 import type { RequestStream } from './request-stream.js';
 import type { ConnKind } from './conn-kind.js';
 import type { Caller } from '../client/caller.js';
@@ -72,7 +72,7 @@ export interface Responder {
  * One request and the way to answer it. Exactly one answer is sent; later answers are ignored
  * (and so are answers after the connection closed).
  */
-export class ServerRequest {
+export class ServerRequest implements Controlled {
   private answered = false;
   /**
    * @internal Set only for a call that came with a head (deadline, metadata, a signal on the
