@@ -1,5 +1,5 @@
 import { ErrorCode, RpcError } from '@skein/core';
-import { deferred, rawConnect, waitFor, within } from '@skein/test-utils';
+import { deferred, rawConnect, startRazorServer, waitFor, within } from '@skein/test-utils';
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ClientStream, type ServerRequest } from '../src/index.js';
@@ -201,58 +201,22 @@ describe('a stream opened before the hello is answered', () => {
 });
 
 /**
- * A razor-rpc v1 server in raw frames: answers a ping, echoes numeric action 7, and answers any
- * other action as razor does: `rpc_decode` (its defect 6), or, with `echoAll`, an ok echo of the
- * msg (a v1 server whose dispatch echoes whatever comes); with `ignoreHello`, the hello gets no
- * answer at all.
+ * A razor-rpc v1 server (the shared one, `@skein/test-utils`): answers a ping, echoes numeric
+ * action 7, and answers any other action as razor does: `rpc_decode` (its defect 6), or, with
+ * `echoAll`, an ok echo of the msg (a v1 server whose dispatch echoes whatever comes); with
+ * `ignoreHello`, the hello gets no answer at all; with `answerFlag`, action 7's echo goes under
+ * that flag. `seen` lists the actions it read.
  */
 async function razorServer(opts: { echoAll?: boolean; answerFlag?: number; ignoreHello?: boolean } = {}) {
-  const seen: number[] = [];
-  const srv = net.createServer((sock) => {
-    let buf = Buffer.alloc(0);
-    sock.on('error', () => {});
-    sock.on('data', (c) => {
-      buf = Buffer.concat([buf, c]);
-      while (buf.length >= 32) {
-        const action = buf.readUInt32LE(4);
-        const nameLength = action & 0x8000_0000 ? action & 0x7fff_ffff : 0;
-        const msgLength = buf.readUInt32LE(24);
-        const total = 32 + nameLength + msgLength + buf.readUInt32LE(28);
-        if (buf.length < total) break;
-        const seq = buf.subarray(8, 16);
-        const msg = buf.subarray(32 + nameLength, 32 + nameLength + msgLength);
-        seen.push(action);
-        if (action === 0x7fff_ff00 && opts.ignoreHello) {
-          // No answer: a peer that drops what it does not know.
-        } else if (action === 7 && opts.answerFlag !== undefined) sock.write(Object.assign(okFrame(seq, msg), { [3]: opts.answerFlag }));
-        else if (action === 0 || action === 7 || opts.echoAll) sock.write(okFrame(seq, action === 0 ? Buffer.alloc(0) : msg));
-        else sock.write(Buffer.concat([errorHeader(seq, 10), Buffer.from('rpc_decode')]));
-        buf = buf.subarray(total);
-      }
-    });
-  });
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  cleanup.push(() => new Promise((r) => srv.close(r)));
-  return { address: `127.0.0.1:${(srv.address() as net.AddressInfo).port}`, seen };
-}
-
-function okFrame(seq: Buffer, msg: Buffer): Buffer {
-  const h = Buffer.alloc(20);
-  h.writeUInt16LE(0x4d25, 0);
-  h[2] = 1;
-  h.writeUInt32LE(msg.length, 4);
-  seq.copy(h, 8);
-  return Buffer.concat([h, msg]);
-}
-
-function errorHeader(seq: Buffer, length: number): Buffer {
-  const h = Buffer.alloc(20);
-  h.writeUInt16LE(0x4d25, 0);
-  h[2] = 1;
-  h[3] = 2;
-  seq.copy(h, 8);
-  h.writeInt32LE(length, 16);
-  return h;
+  const echo = (msg: Buffer) => (opts.answerFlag === undefined ? msg : { flag: opts.answerFlag, msg });
+  const r = await startRazorServer({ 7: echo }, { unknown: opts.echoAll ? 'echo' : 'razor', unanswered: opts.ignoreHello ? [0x7fff_ff00] : [] });
+  cleanup.push(() => r.close());
+  return {
+    address: r.address,
+    get seen() {
+      return r.seen.map((q) => q.action);
+    },
+  };
 }
 
 describe('a Skein client', () => {

@@ -29,6 +29,8 @@ export { libraryCodec } from './library-codec.js';
 export type { CodecLibrary } from './library-codec.js';
 export { rawConnect } from './raw-socket.js';
 export type { RawSocket, PeerClose } from './raw-socket.js';
+export { startRazorServer, connectRazorClient } from './razor-v1.js';
+export type { RazorServer, RazorServerOptions, RazorClient, RazorHandler, RazorAnswer, RazorReply, RazorRequest } from './razor-v1.js';
 export { closeRecorder } from './close-recorder.js';
 export type { CloseRecorder } from './close-recorder.js';
 

@@ -655,7 +655,8 @@ export class ClientStream implements StreamCaller {
       this._state === 'closed'
         ? new RpcError(ErrorCode.IO, `connection to ${this.remote} lost before the stream was opened`, { retry: 'safe' })
         : !windows
-          ? new RpcError(ErrorCode.Version, `${this.remote} does not speak streams (a razor v1 peer, or it did not agree them in the hello)`)
+          ? // Nothing of it was sent: a pool may open it on another server (a mixed fleet).
+            new RpcError(ErrorCode.Version, `${this.remote} does not speak streams (a razor v1 peer, or it did not agree them in the hello)`, { retry: 'safe' })
           : this.headTooLarge(head);
     if (refused) {
       stream.finish(refused, null);

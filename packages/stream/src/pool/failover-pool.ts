@@ -437,7 +437,10 @@ export class FailoverPool implements StreamCaller {
       return stop(`shouldFailover asked for ${decisionName(decision)}; not done: the call may have run on ${failed} and is not idempotent`);
     }
     const redirect = typeof decision === 'object';
-    if (!redirect) this.selector.failed?.(failed);
+    // A stream refused unsent by a server that speaks no streams (razor v1): the server is fine
+    // and nothing reached it, so it moves as a redirect does, free of the budget.
+    const unspoken = err instanceof RpcError && err.code === ErrorCode.Version && err.retry === 'safe' && c.stream !== undefined;
+    if (!redirect && !unspoken) this.selector.failed?.(failed);
     if (c.attempt >= this.retries) return stop(redirect ? 'redirect limit reached' : undefined);
     if (this.closing) return stop('pool closed');
     if (redirect) {
@@ -445,7 +448,7 @@ export class FailoverPool implements StreamCaller {
       // `retries` (so redirects cannot loop) but not against the retry budget.
       const refused = this.redirect(c, decision.redirect);
       if (refused) return stop(refused);
-    } else if (!this.budget.tryWithdraw()) {
+    } else if (!unspoken && !this.budget.tryWithdraw()) {
       return stop('not retried: retry budget exhausted');
     }
     if (mayHaveRun(err)) c.mayHaveRunOn ??= failed;

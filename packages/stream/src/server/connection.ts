@@ -65,6 +65,12 @@ const PROBATION = 32;
 const NO_REVERSE = 64;
 /** Sent away from probation (sendAway): told why once; what it sends again is refused bare, unjudged, unlogged. */
 const SENT_AWAY = 128;
+/**
+ * It sent a hello, so it reads a bare `rpc_closed` as "leave this connection". A peer that sent
+ * none (razor v1) reads it as a custom error and keeps sending: only the connection's end tells
+ * it to go, so a draining server does not wait for it to end its side.
+ */
+const GREETED = 256;
 
 /** What the connections of one listener share (one object for all of them, not one each). */
 export interface ServerConnOptions {
@@ -257,8 +263,9 @@ export class ServerConn implements FrameHandlers, Responder, StreamHost {
     this.sawCall = true;
     // Closing: a request that raced the close is refused unrun, so the client may retry it elsewhere.
     if (this.is(DRAINING)) {
-      this.mark(AWAIT_PEER, true);
-      return this.writeError(seqLo, seqHi, ErrorCode.Closed);
+      this.mark(AWAIT_PEER, this.is(GREETED));
+      this.writeError(seqLo, seqHi, ErrorCode.Closed);
+      return this.endIfDone();
     }
     const nameAt = start + REQUEST_HEADER_LENGTH;
     const msgAt = isString ? nameAt + (rawAction & ACTION_LEN_MASK) : nameAt;
@@ -325,7 +332,7 @@ export class ServerConn implements FrameHandlers, Responder, StreamHost {
   }
 
   /** Graceful close: stop reading new requests, finish those in flight, then end. */
-  startDrain(awaitPeer = this.inFlight > 0 || this.sawCall): void {
+  startDrain(awaitPeer = this.is(GREETED) && (this.inFlight > 0 || this.sawCall)): void {
     this.mark(DRAINING, true);
     this.refuseHeld(ErrorCode.Closed);
     // Read on: open streams wait for their credit and end frames, handlers for cancels, and the
@@ -461,6 +468,7 @@ export class ServerConn implements FrameHandlers, Responder, StreamHost {
       this.opts.logger.debug({ remote: this.conn.remote, reason: err.message }, 'bad hello: answered Decode');
       return this.writeError(seqLo, seqHi, ErrorCode.Decode);
     }
+    this.mark(GREETED, true);
     if (outcome.peerLimits) this.peerLimits = sharedLimits(outcome.peerLimits);
     if (outcome.agreed) this.agreed ??= sharedAgreed(outcome.agreed);
     let answer = outcome.answer;
