@@ -36,3 +36,11 @@ export interface CallOptions {
    */
   failFast?: boolean;
 }
+
+/**
+ * The options of a call or stream a pool failed for good (while it waited, or after its last
+ * attempt): a pool may hold the call a while longer (a waiting line, until a later shift), so it
+ * drops what its options held (a signal, metadata, a blob) at once, while its field stays a
+ * CallOptions every reader reads without a check. One shared object: frozen, as all such calls hold it.
+ */
+export const NO_OPTS: CallOptions = Object.freeze({});

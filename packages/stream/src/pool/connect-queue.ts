@@ -1,11 +1,8 @@
 import { EMPTY_BYTES, fromDownstream, type RpcError } from '@skein/core';
 import { cancelled, type Notify } from '../client/call.js';
-import type { CallOptions } from '../client/call-options.js';
+import { NO_OPTS, type CallOptions } from '../client/call-options.js';
 import type { ClientStream } from '../client/client-stream.js';
 import { WaitingLine } from '../internals/waiting-line.js';
-
-/** The options of a call settled while it waited: what it carried is let go of. */
-export const NO_OPTS: CallOptions = Object.freeze({});
 
 /**
  * A call waiting in a pool for a connection. It settles at most once: sent on (it is then the

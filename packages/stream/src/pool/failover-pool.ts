@@ -30,6 +30,8 @@ import { OutlierEjection, OutlierScore, outlierEjectionOptions, type OutlierEjec
 import { RedirectTargets, type RedirectTargetOptions } from './redirect-targets.js';
 import { RetryBudget, type RetryBudgetOptions } from './retry-budget.js';
 import { createSelector, type Selector, type ServerView, type Strategy } from './selection.js';
+import { FailoverCall, type AttemptSettler } from './failover-call.js';
+import { PoolServer } from './pool-server.js';
 
 /** A server: its address, or its address and weight (default 1, for 'weighted' and 'hash'). */
 export type ServerSpec = string | { readonly address: string; readonly weight?: number };
@@ -104,67 +106,6 @@ export interface ServerStats extends ConnPoolStats {
   ejected: boolean;
 }
 
-/** One server of the pool; its ConnPool is created on first use. */
-class PoolServer implements ServerView {
-  pool: ConnPool | undefined;
-  /** A call was sent to it since the last idle sweep (only read for servers a redirect brought in). */
-  used = false;
-  breaker: CircuitBreaker | undefined;
-  score: OutlierScore | undefined;
-
-  constructor(
-    readonly address: string,
-    public weight: number,
-  ) {}
-
-  get healthy(): boolean {
-    return this.pool?.healthy ?? true;
-  }
-
-  get inFlight(): number {
-    const p = this.pool;
-    return p ? p.inFlight + p.queued : 0;
-  }
-
-  /** Its breaker lets a call through and it is not ejected. */
-  get admitted(): boolean {
-    return (this.breaker === undefined || this.breaker.admits()) && !(this.score !== undefined && this.score.ejected);
-  }
-}
-
-/** One call through its attempts. */
-class FailoverCall {
-  readonly tried: string[] = [];
-  attempt = 0;
-  /** The server of the current attempt. */
-  address = '';
-  /** A server that may have run an earlier attempt. */
-  mayHaveRunOn: string | undefined;
-  /** Where a redirect sends the next attempt. */
-  redirect: string | undefined;
-  /** The server of the current attempt, and when it began (read only with outlier ejection on). */
-  member: PoolServer | undefined;
-  /** The half-open round of its server's breaker the current attempt probes in, if it is a probe. */
-  probe: number | undefined;
-  startedAt = 0;
-  /** A stream (not a call): it fails over until it is open, then only if refused unrun before anything of it went either way. */
-  stream: StreamCall | undefined;
-  readonly done: Notify = (err, reply) => this.owner.settle(this, err, reply);
-
-  constructor(
-    private readonly owner: FailoverPool,
-    readonly action: string | number,
-    readonly msg: Uint8Array,
-    readonly opts: CallOptions,
-    readonly notify: Notify,
-  ) {}
-
-  get idempotent(): boolean {
-    return this.opts.idempotent === true;
-  }
-
-}
-
 const isHealthy = (m: PoolServer): boolean => m.healthy && m.admitted;
 const isAdmitted = (m: PoolServer): boolean => m.admitted;
 const breakerAdmits = (m: PoolServer): boolean => m.breaker === undefined || m.breaker.admits();
@@ -175,7 +116,7 @@ const breakerAdmits = (m: PoolServer): boolean => m.breaker === undefined || m.b
  * call on another server only when that cannot run it twice (unless it is idempotent), within
  * a retry budget. Servers join and leave at run time.
  */
-export class FailoverPool implements StreamCaller {
+export class FailoverPool implements StreamCaller, AttemptSettler {
   private readonly transport: Transport;
   private readonly retries: number;
   private readonly budget: RetryBudget;
@@ -426,34 +367,36 @@ export class FailoverPool implements StreamCaller {
 
   /** `c`'s attempt failed: on to another server where the rules allow it, else the caller is told. */
   private failed(c: FailoverCall, err: RpcError | RemoteError): void {
-    const failed = c.address;
-    const stop = (why?: string): void =>
-      c.notify(finalError(err, { address: failed, count: c.attempt + 1, idempotent: c.idempotent, mayHaveRunOn: c.mayHaveRunOn, why }), null);
-    const custom = this.askHook(err, c);
-    const decision = custom ?? defaultDecision(err, c.idempotent);
-    if (decision === 'stop') return stop();
+    const decision = this.askHook(err, c) ?? defaultDecision(err, c.idempotent);
+    if (decision === 'stop') return this.giveUp(c, err);
     // No hook may re-run a call that may have run (the built-in rule never asks to).
     if (mayRunTwice(err, c.idempotent)) {
-      return stop(`shouldFailover asked for ${decisionName(decision)}; not done: the call may have run on ${failed} and is not idempotent`);
+      return this.giveUp(c, err, `shouldFailover asked for ${decisionName(decision)}; not done: the call may have run on ${c.address} and is not idempotent`);
     }
     const redirect = typeof decision === 'object';
     // A stream refused unsent by a server that speaks no streams (razor v1): the server is fine
     // and nothing reached it, so it moves as a redirect does, free of the budget.
     const unspoken = err instanceof RpcError && err.code === ErrorCode.Version && err.retry === 'safe' && c.stream !== undefined;
-    if (!redirect && !unspoken) this.selector.failed?.(failed);
-    if (c.attempt >= this.retries) return stop(redirect ? 'redirect limit reached' : undefined);
-    if (this.closing) return stop('pool closed');
-    if (redirect) {
-      // A redirect is the server telling us where to go, not a failure: it counts against
-      // `retries` (so redirects cannot loop) but not against the retry budget.
-      const refused = this.redirect(c, decision.redirect);
-      if (refused) return stop(refused);
-    } else if (!unspoken && !this.budget.tryWithdraw()) {
-      return stop('not retried: retry budget exhausted');
-    }
-    if (mayHaveRun(err)) c.mayHaveRunOn ??= failed;
+    if (!redirect && !unspoken) this.selector.failed?.(c.address);
+    if (c.attempt >= this.retries) return this.giveUp(c, err, redirect ? 'redirect limit reached' : undefined);
+    if (this.closing) return this.giveUp(c, err, 'pool closed');
+    // A redirect is the server telling us where to go, not a failure: it counts against
+    // `retries` (so redirects cannot loop) but not against the retry budget.
+    const refused = redirect ? this.redirect(c, decision.redirect) : this.spendRetry(unspoken);
+    if (refused) return this.giveUp(c, err, refused);
+    if (mayHaveRun(err)) c.mayHaveRunOn ??= c.address;
     c.attempt++;
     this.attempt(c);
+  }
+
+  /** Tells `c`'s caller its final error: what the last attempt (on `c.address`) met, and `why` it went no further. */
+  private giveUp(c: FailoverCall, err: RpcError | RemoteError, why?: string): void {
+    c.notify(finalError(err, { address: c.address, count: c.attempt + 1, idempotent: c.idempotent, mayHaveRunOn: c.mayHaveRunOn, why }), null);
+  }
+
+  /** Pays for a retry that is no redirect out of the retry budget, unless it is `free`; or says why it cannot. */
+  private spendRetry(free: boolean): string | undefined {
+    return free || this.budget.tryWithdraw() ? undefined : 'not retried: retry budget exhausted';
   }
 
   /** Points `c`'s next attempt at `to`, bringing it into the pool for a while if it is new; or says why not. */
@@ -472,16 +415,20 @@ export class FailoverPool implements StreamCaller {
     return undefined;
   }
 
+  /** `c`'s next attempt: on the server `choose` picks, or failed when there is none. */
   private attempt(c: FailoverCall): void {
     let member: PoolServer | undefined;
     try {
       member = this.choose(c);
     } catch (err) {
-      // A picker function's own error (the application's: a handler's constant, perhaps) is
-      // marked on a copy: marked in place, the handler's later throws of it would be withheld.
-      return this.unplaced(c, err instanceof RpcError ? new RpcError(err.code, err.message, { cause: err, retry: err.retry, downstream: true }) : invalidArgument(`choosing a server failed: ${String(err)}`));
+      return this.unplaced(c, pickerError(err));
     }
     if (!member) return this.unplaced(c, this.noServerError());
+    this.begin(c, member);
+  }
+
+  /** Starts `c`'s attempt on `member`: noted for the retry rules, its breaker and outlier score, then handed to its ConnPool. */
+  private begin(c: FailoverCall, member: PoolServer): void {
     c.member = member;
     c.probe = member.breaker?.sent();
     if (member.score !== undefined) c.startedAt = this.clock.now();
@@ -730,6 +677,15 @@ export class FailoverPool implements StreamCaller {
   private closedError(): RpcError {
     return new RpcError(ErrorCode.Closed, 'failover pool is closed');
   }
+}
+
+/**
+ * What a call fails with when a picker function throws. The application's own error (a
+ * handler's constant, perhaps) is marked downstream on a copy: marked in place, the handler's
+ * later throws of it would be withheld.
+ */
+function pickerError(err: unknown): RpcError {
+  return err instanceof RpcError ? new RpcError(err.code, err.message, { cause: err, retry: err.retry, downstream: true }) : invalidArgument(`choosing a server failed: ${String(err)}`);
 }
 
 /** A decision as the final error's message names it. */

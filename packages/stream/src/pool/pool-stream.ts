@@ -1,7 +1,6 @@
 import { EMPTY_BYTES, RpcError } from '@skein/core';
 import type { StreamCall } from '../client/stream-call.js';
-import type { CallOptions } from '../client/call-options.js';
-import { NO_OPTS } from './connect-queue.js';
+import { NO_OPTS, type CallOptions } from '../client/call-options.js';
 import { resendable, unrunError } from './transparent-retry.js';
 
 /** What a PoolStream asks of its pool. */

@@ -1,8 +1,7 @@
 import { EMPTY_BYTES, ErrorCode, RpcError, type RemoteError } from '@skein/core';
 import type { Notify } from '../client/call.js';
 import type { StreamCall } from '../client/stream-call.js';
-import type { CallOptions } from '../client/call-options.js';
-import { NO_OPTS } from './connect-queue.js';
+import { NO_OPTS, type CallOptions } from '../client/call-options.js';
 
 /** Where a failed `PoolCall` goes: its pool, which resends it or tells its caller. */
 export interface Resender {

@@ -1,0 +1,49 @@
+import type { RemoteError, RpcError } from '@skein/core';
+import type { Notify, Reply } from '../client/call.js';
+import type { CallOptions } from '../client/call-options.js';
+import type { StreamCall } from '../client/stream-call.js';
+import type { PoolServer } from './pool-server.js';
+
+/**
+ * Where a FailoverCall's attempts settle: its pool, which moves it to another server or tells
+ * its caller. An interface of this file's own, so that a call need not import its pool back.
+ */
+export interface AttemptSettler {
+  settle(c: FailoverCall, err: RpcError | RemoteError | null, reply: Reply | null): void;
+}
+
+/**
+ * One call (or stream) of a FailoverPool through its attempts. It keeps what the retry rules
+ * read across attempts (the servers tried, where it may have run, a redirect's target), and one
+ * `done` callback made once per call, not per attempt, that every attempt's server answers.
+ */
+export class FailoverCall {
+  readonly tried: string[] = [];
+  attempt = 0;
+  /** The server of the current attempt. */
+  address = '';
+  /** A server that may have run an earlier attempt. */
+  mayHaveRunOn: string | undefined;
+  /** Where a redirect sends the next attempt. */
+  redirect: string | undefined;
+  /** The server of the current attempt, and when it began (read only with outlier ejection on). */
+  member: PoolServer | undefined;
+  /** The half-open round of its server's breaker the current attempt probes in, if it is a probe. */
+  probe: number | undefined;
+  startedAt = 0;
+  /** A stream (not a call): it fails over until it is open, then only if refused unrun before anything of it went either way. */
+  stream: StreamCall | undefined;
+  readonly done: Notify = (err, reply) => this.owner.settle(this, err, reply);
+
+  constructor(
+    private readonly owner: AttemptSettler,
+    readonly action: string | number,
+    readonly msg: Uint8Array,
+    readonly opts: CallOptions,
+    readonly notify: Notify,
+  ) {}
+
+  get idempotent(): boolean {
+    return this.opts.idempotent === true;
+  }
+}

@@ -1,0 +1,37 @@
+import type { CircuitBreaker } from './circuit-breaker.js';
+import type { ConnPool } from './conn-pool.js';
+import type { OutlierScore } from './outlier-ejection.js';
+import type { ServerView } from './selection.js';
+
+/**
+ * One server of a FailoverPool: its address and weight, and what the pool keeps on it (its
+ * ConnPool, breaker, outlier score). It is the view a strategy picks from, so that a pick reads
+ * health and load off the server itself, with no lookup per call. Its ConnPool is created on
+ * first use: a server never called costs no connection.
+ */
+export class PoolServer implements ServerView {
+  pool: ConnPool | undefined;
+  /** A call was sent to it since the last idle sweep (only read for servers a redirect brought in). */
+  used = false;
+  breaker: CircuitBreaker | undefined;
+  score: OutlierScore | undefined;
+
+  constructor(
+    readonly address: string,
+    public weight: number,
+  ) {}
+
+  get healthy(): boolean {
+    return this.pool?.healthy ?? true;
+  }
+
+  get inFlight(): number {
+    const p = this.pool;
+    return p ? p.inFlight + p.queued : 0;
+  }
+
+  /** Its breaker lets a call through and it is not ejected. */
+  get admitted(): boolean {
+    return (this.breaker === undefined || this.breaker.admits()) && !(this.score !== undefined && this.score.ejected);
+  }
+}
