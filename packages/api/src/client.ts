@@ -50,11 +50,17 @@ export interface MethodCallOptions {
 export type CallError<E> = E | RpcError | RemoteError;
 export type Result<R, E> = { ok: true; value: R } | { ok: false; error: CallError<E> };
 
+/**
+ * A stub call's parameters: an argument that may be undefined (`method<void, R>()`, an optional
+ * schema) may be left out, as tRPC's optional input may; it travels as the empty message either way.
+ */
+export type CallArgs<A> = undefined extends A ? [arg?: A, opts?: MethodCallOptions] : [arg: A, opts?: MethodCallOptions];
+
 export interface ClientMethod<M extends AnyMethod> {
   /** Calls the method; rejects with `CallError<ErrorOf<M>>`. */
-  (arg: ClientArgOf<M>, opts?: MethodCallOptions): Promise<ResultOf<M>>;
+  (...args: CallArgs<ClientArgOf<M>>): Promise<ResultOf<M>>;
   /** Calls the method and never rejects: the error comes back typed. */
-  result(arg: ClientArgOf<M>, opts?: MethodCallOptions): Promise<Result<ResultOf<M>, ErrorOf<M>>>;
+  result(...args: CallArgs<ClientArgOf<M>>): Promise<Result<ResultOf<M>, ErrorOf<M>>>;
 }
 
 export type Client<S extends ServiceDef> = { readonly [K in keyof S['methods']]: ClientMethod<S['methods'][K]> };

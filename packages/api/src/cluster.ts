@@ -1,7 +1,7 @@
 import { ErrorCode, RpcError, formatAddress, invalidArgument, parseAddress, guardedLogger, silentLogger, type Codec, type Logger, type Transport } from '@skein/core';
 import { FailoverPool, refusedStream, type Caller, type CallOptions, type Credentials, type FailoverPoolOptions, type Notify, type StreamCaller } from '@skein/stream';
-import { createClient, type Client, type MethodCallOptions, type Result } from './client.js';
-import type { ClientArgOf, ErrorOf, ResultOf, ServiceDef } from './define.js';
+import { createClient, type CallArgs, type Client, type MethodCallOptions, type Result } from './client.js';
+import type { ArgOf, ClientArgOf, ErrorOf, ResultOf, ServiceDef } from './define.js';
 import type { Filter } from './filters.js';
 
 /** One server of a type, as pomelo's master announces it. */
@@ -67,15 +67,14 @@ export type BroadcastResult<R, E> = { readonly server: string } & Result<R, E>;
 type IsAny<T> = 0 extends 1 & T ? true : false;
 /** A stream's side: an AsyncIterable (an `any` is not taken for one). */
 type IsStream<T> = IsAny<T> extends true ? false : [T] extends [AsyncIterable<unknown>] ? true : false;
-/** A streaming method: its result or its argument is a stream. */
-type IsStreaming<M> = IsStream<ResultOf<M>> extends true ? true : IsStream<ClientArgOf<M>>;
+/** A streaming method: its result or its argument is a stream (the handler's: a client may pass a sync iterable). */
+type IsStreaming<M> = IsStream<ResultOf<M>> extends true ? true : IsStream<ArgOf<M>>;
 
 /** `$all`'s stubs: the unary methods only, as a stream does not fan out (its stub refuses one at run time too). */
 type BroadcastClients<S extends readonly ServiceDef[]> = {
   readonly [D in S[number] as D['name']]: {
     readonly [K in keyof D['methods'] as IsStreaming<D['methods'][K]> extends true ? never : K]: (
-      arg: ClientArgOf<D['methods'][K]>,
-      opts?: MethodCallOptions,
+      ...args: CallArgs<ClientArgOf<D['methods'][K]>>
     ) => Promise<BroadcastResult<ResultOf<D['methods'][K]>, ErrorOf<D['methods'][K]>>[]>;
   };
 };
@@ -87,21 +86,26 @@ export type TypeClient<S extends readonly ServiceDef[]> = ServiceClients<S> & {
   readonly $all: BroadcastClients<S>;
 };
 
-export interface ClusterControl {
-  add(type: string, member: Member): void;
+/**
+ * `rpc.$cluster`: its members at run time. `Type`: the cluster's server types, fixed when it was
+ * made, so that a misspelt one fails to compile (at run time it is InvalidArgument); a plain
+ * `ClusterControl` takes any string (methods are bivariant: any cluster's control fits it).
+ */
+export interface ClusterControl<Type extends string = string> {
+  add(type: Type, member: Member): void;
   /**
    * Changes a member's weight in place (no remove and add: its connections, breaker and
    * outlier score stay). A new address is a move: the member leaves and joins again.
    */
-  update(type: string, member: Member): void;
+  update(type: Type, member: Member): void;
   /** Removes a member; its calls in flight are allowed to finish. */
-  remove(type: string, id: string): Promise<void>;
-  members(type: string): Member[];
+  remove(type: Type, id: string): Promise<void>;
+  members(type: Type): Member[];
   close(): Promise<void>;
 }
 
 export type Cluster<T extends Record<string, ServerTypeConfig>> = { readonly [K in keyof T]: TypeClient<T[K]['services']> } & {
-  readonly $cluster: ClusterControl;
+  readonly $cluster: ClusterControl<Extract<keyof T, string>>;
 };
 
 /**

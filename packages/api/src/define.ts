@@ -41,8 +41,10 @@ export interface MethodBuilder<A, R, E, CA = A, HR = R> extends MethodDef<A, R, 
 /** `server`: the result is a stream; `client`: the argument is; `both`: both are. */
 export type StreamKind = 'server' | 'client' | 'both';
 
-type Infer<S> = S extends StandardSchemaV1 ? StandardSchemaV1.InferOutput<S> : unknown;
-type InferIn<S> = S extends StandardSchemaV1 ? StandardSchemaV1.InferInput<S> : unknown;
+/** A schema's output type (unknown without one); also for the streaming builders (not a package export). */
+export type Infer<S> = S extends StandardSchemaV1 ? StandardSchemaV1.InferOutput<S> : unknown;
+/** A schema's input type (unknown without one). */
+export type InferIn<S> = S extends StandardSchemaV1 ? StandardSchemaV1.InferInput<S> : unknown;
 
 /**
  * Declares a method. Either with types only — `method<{ a: number }, number>()` — or with
@@ -96,8 +98,15 @@ export type ArgOf<M> = M extends { readonly _types?: { arg: infer A } } ? A : ne
 /** The result a client gets. */
 export type ResultOf<M> = M extends { readonly _types?: { result: infer R } } ? R : never;
 export type ErrorOf<M> = M extends { readonly _types?: { error: infer E } } ? E : never;
-/** The argument a client passes: the input schema's input type (a field with a default may be left out). */
-export type ClientArgOf<M> = M extends { readonly _types?: { clientArg: infer CA } } ? CA : never;
+/**
+ * The argument a client passes: the input schema's input type (a field with a default may be left
+ * out); for a stream of items, any iterable of them, sync or async (an array, a generator), as
+ * `for await` walks either (StreamSource).
+ */
+export type ClientArgOf<M> = M extends { readonly _types?: { clientArg: infer CA } } ? ItemSource<CA> : never;
+// Distributes: a value of a union type stays that union. Only a stream's side is an AsyncIterable
+// (a codec cannot carry one), so a unary value is never taken for one.
+type ItemSource<T> = T extends AsyncIterable<infer I> ? AsyncIterable<I> | Iterable<I> : T;
 /** What a handler returns: the output schema's input type. */
 export type HandlerResultOf<M> = M extends { readonly _types?: { handlerResult: infer HR } } ? HR : never;
 

@@ -22,7 +22,7 @@ export type { MethodDef, MethodBuilder, ServiceDef, MethodMap, AnyMethod, ArgOf,
 
 // ── Calling it: a typed stub over any Caller
 export { createClient } from './client.js';
-export type { Client, ClientMethod, ClientOptions, MethodCallOptions, CallError, Result } from './client.js';
+export type { Client, ClientMethod, ClientOptions, MethodCallOptions, CallArgs, CallError, Result } from './client.js';
 
 // ── Serving it: handlers, the call context, filters around them
 export { implement, createServiceDispatch } from './service-dispatch.js';

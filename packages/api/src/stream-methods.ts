@@ -1,5 +1,5 @@
 import type { StandardSchemaV1 } from '@standard-schema/spec';
-import { buildMethod, type MethodBuilder, type MethodDef } from './define.js';
+import { buildMethod, type Infer, type InferIn, type MethodBuilder, type MethodDef } from './define.js';
 
 /**
  * Streaming methods, declared beside unary ones. The stream is in the types the way a value is:
@@ -21,18 +21,42 @@ export interface StreamSchemas<In, Out> {
   output?: StandardSchemaV1<unknown, Out>;
 }
 
+/**
+ * Schemas alone, no type arguments: each side's types come from them as a unary method's do
+ * (`method({ input, output })`): the client passes the input schema's input (a default may be
+ * left out) and the handler gets its output; the handler yields the output schema's input and
+ * the client reads its output. A schema left out types its values `unknown`.
+ */
+interface Schemas<I, O> {
+  input?: I;
+  output?: O;
+}
+type Opt = StandardSchemaV1 | undefined;
+
 /** A method whose result is a stream of `Item`s. */
-export function serverStream<A, Item>(schemas: StreamSchemas<A, Item> = {}): MethodBuilder<A, AsyncIterable<Item>, never> {
+export function serverStream<I extends Opt = undefined, O extends Opt = undefined>(
+  schemas: Schemas<I, O>,
+): MethodBuilder<Infer<I>, AsyncIterable<Infer<O>>, never, InferIn<I>, AsyncIterable<InferIn<O>>>;
+export function serverStream<A, Item>(schemas?: StreamSchemas<A, Item>): MethodBuilder<A, AsyncIterable<Item>, never>;
+export function serverStream(schemas: StreamSchemas<unknown, unknown> = {}): MethodBuilder<unknown, AsyncIterable<unknown>, never> {
   return streaming(schemas, 'server');
 }
 
 /** A method whose argument is a stream of `Item`s and whose result is one `R`. */
-export function clientStream<Item, R>(schemas: StreamSchemas<Item, R> = {}): MethodBuilder<AsyncIterable<Item>, R, never> {
+export function clientStream<I extends Opt = undefined, O extends Opt = undefined>(
+  schemas: Schemas<I, O>,
+): MethodBuilder<AsyncIterable<Infer<I>>, Infer<O>, never, AsyncIterable<InferIn<I>>, InferIn<O>>;
+export function clientStream<Item, R>(schemas?: StreamSchemas<Item, R>): MethodBuilder<AsyncIterable<Item>, R, never>;
+export function clientStream(schemas: StreamSchemas<unknown, unknown> = {}): MethodBuilder<AsyncIterable<unknown>, unknown, never> {
   return streaming(schemas, 'client');
 }
 
 /** A method with a stream each way: `In`s from the client, `Out`s from the server. */
-export function bidiStream<In, Out>(schemas: StreamSchemas<In, Out> = {}): MethodBuilder<AsyncIterable<In>, AsyncIterable<Out>, never> {
+export function bidiStream<I extends Opt = undefined, O extends Opt = undefined>(
+  schemas: Schemas<I, O>,
+): MethodBuilder<AsyncIterable<Infer<I>>, AsyncIterable<Infer<O>>, never, AsyncIterable<InferIn<I>>, AsyncIterable<InferIn<O>>>;
+export function bidiStream<In, Out>(schemas?: StreamSchemas<In, Out>): MethodBuilder<AsyncIterable<In>, AsyncIterable<Out>, never>;
+export function bidiStream(schemas: StreamSchemas<unknown, unknown> = {}): MethodBuilder<AsyncIterable<unknown>, AsyncIterable<unknown>, never> {
   return streaming(schemas, 'both');
 }
 

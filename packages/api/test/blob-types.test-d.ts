@@ -28,7 +28,7 @@ describe('.blob() and stream schemas in the types', () => {
   it('each stream item is a WithBlob', () => {
     expectTypeOf(files.read).parameter(0).toEqualTypeOf<WithBlob<{ name: string }>>();
     expectTypeOf(files.read(withBlob({ name: 'a' }))).resolves.toEqualTypeOf<AsyncIterable<WithBlob<{ offset: number }>>>();
-    expectTypeOf(files.write).parameter(0).toEqualTypeOf<AsyncIterable<WithBlob<{ offset: number }>>>();
+    expectTypeOf(files.write).parameter(0).toEqualTypeOf<AsyncIterable<WithBlob<{ offset: number }>> | Iterable<WithBlob<{ offset: number }>>>();
     expectTypeOf(files.write(null!)).resolves.toEqualTypeOf<WithBlob<number>>();
   });
 
