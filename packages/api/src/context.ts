@@ -157,7 +157,7 @@ export class CallContext implements FilterWatch {
   }
 
   /**
-   * @internal Ends the server filters of a call nobody waits for any more (cancelled, past its
+   * Ends the server filters of a call nobody waits for any more (cancelled, past its
    * deadline or the handler timeout, its connection gone) while a `before` awaits: its handler
    * will not start.
    */
