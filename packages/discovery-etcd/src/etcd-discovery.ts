@@ -1,5 +1,5 @@
 import { guardedLogger, invalidArgument, silentLogger, type Clock, type Logger } from '@skein/core';
-import { DiscoveryFeed, type BackoffOptions, type Discovery, type DiscoveryEvent, type Watch } from '@skein/stream';
+import { Backoff, DiscoveryFeed, type BackoffOptions, type Discovery, type DiscoveryEvent, type Watch } from '@skein/stream';
 import type { Etcd3 } from 'etcd3';
 import { checkedPrefix } from './etcd-entry.js';
 import { PrefixWatch } from './prefix-watch.js';
@@ -11,8 +11,8 @@ export interface EtcdDiscoveryOptions {
   prefix?: string;
   logger?: Logger;
   clock?: Clock;
-  /** Delays between attempts to reach etcd again (full jitter). Default: 100 ms doubling to 5 s. */
-  retry?: Partial<BackoffOptions>;
+  /** Delays between attempts to reach etcd again (full jitter), as a ConnPool's `backoff`. Default: 100 ms doubling to 5 s. */
+  backoff?: Partial<BackoffOptions>;
 }
 
 /** The client side: watches every entry under the prefix, of every type. */
@@ -22,13 +22,16 @@ export class EtcdDiscovery implements Discovery {
   constructor(private readonly opts: EtcdDiscoveryOptions) {
     if (!opts?.client) throw invalidArgument('EtcdDiscovery needs an etcd3 client');
     this.prefix = checkedPrefix(opts.prefix);
+    // Renamed to match ConnPool's: a plain-JS caller's old name must not be ignored without a word.
+    if ((opts as { retry?: unknown }).retry !== undefined) throw invalidArgument('EtcdDiscovery option retry is now backoff');
+    new Backoff(opts.backoff); // checked now, not at the first watch
   }
 
   watch(onChange: (event: DiscoveryEvent) => void): Watch {
-    const { client, logger, clock, retry } = this.opts;
+    const { client, logger, clock, backoff } = this.opts;
     let prefixWatch: PrefixWatch | undefined;
     const feed = new DiscoveryFeed(onChange, { name: 'etcd', logger, clock, onClose: () => prefixWatch?.close() });
-    prefixWatch = new PrefixWatch({ client, prefix: this.prefix, feed, logger: guardedLogger(logger ?? silentLogger), retry });
+    prefixWatch = new PrefixWatch({ client, prefix: this.prefix, feed, logger: guardedLogger(logger ?? silentLogger), backoff });
     prefixWatch.start();
     return feed;
   }

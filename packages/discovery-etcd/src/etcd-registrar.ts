@@ -18,8 +18,8 @@ export interface EtcdRegistrarOptions {
   ttlSeconds?: number;
   logger?: Logger;
   clock?: Clock;
-  /** Delays between attempts to write the entry again after its lease was lost. Default: 100 ms doubling to 5 s. */
-  retry?: Partial<BackoffOptions>;
+  /** Delays between attempts to write the entry again after its lease was lost, as a ConnPool's `backoff`. Default: 100 ms doubling to 5 s. */
+  backoff?: Partial<BackoffOptions>;
 }
 
 /** The server side: writes each entry under a lease that is kept alive until `close()`. */
@@ -33,14 +33,17 @@ export class EtcdRegistrar implements Registrar {
     const ttl = opts.ttlSeconds ?? 10;
     if (!(Number.isInteger(ttl) && ttl >= 1)) throw invalidArgument(`ttlSeconds must be a whole number of seconds ≥ 1, got ${ttl}`);
     this.ttl = ttl;
+    // Renamed to match ConnPool's: a plain-JS caller's old name must not be ignored without a word.
+    if ((opts as { retry?: unknown }).retry !== undefined) throw invalidArgument('EtcdRegistrar option retry is now backoff');
+    new Backoff(opts.backoff); // checked now, not at the first register
   }
 
   async register(spec: EntrySpec): Promise<Registration> {
     const entry = discoveryEntry(spec);
     const key = keyOf(this.prefix, entry);
-    const { client, logger = silentLogger, clock = systemClock, retry } = this.opts;
+    const { client, logger = silentLogger, clock = systemClock, backoff } = this.opts;
     // Its lines come on the way to a registration's state changes: one it cannot write must not stop those.
-    const reg = new EtcdRegistration(entry, { client, key, ttl: this.ttl, logger: guardedLogger(logger), clock, retry, backoff: new Backoff(retry) });
+    const reg = new EtcdRegistration(entry, { client, key, ttl: this.ttl, logger: guardedLogger(logger), clock, backoffOptions: backoff, backoff: new Backoff(backoff) });
     await reg.start();
     return reg;
   }
@@ -66,7 +69,7 @@ interface RegistrationParts {
   logger: Logger;
   clock: Clock;
   /** For the KeyGuard's own backoff. */
-  retry: Partial<BackoffOptions> | undefined;
+  backoffOptions: Partial<BackoffOptions> | undefined;
   backoff: Backoff;
 }
 
@@ -187,7 +190,7 @@ class EtcdRegistration implements Registration {
       client,
       key,
       leaseId: id,
-      backoff: new Backoff(this.p.retry),
+      backoff: new Backoff(this.p.backoffOptions),
       bound: () => this.withinTtl(),
       events: {
         lost: (holder, at) => this.displaced(lease, holder, at),

@@ -11,7 +11,7 @@ export interface PrefixWatchOptions {
   prefix: string;
   feed: DiscoveryFeed;
   logger: Logger;
-  retry?: Partial<BackoffOptions>;
+  backoff?: Partial<BackoffOptions>;
 }
 
 /**
@@ -41,7 +41,7 @@ export class PrefixWatch {
 
   constructor(private readonly opts: PrefixWatchOptions) {
     this.range = rangeOf(opts.prefix);
-    this.backoff = new Backoff(opts.retry);
+    this.backoff = new Backoff(opts.backoff);
     this.reader = new PrefixReader(opts.client, this.range, (key) => opts.logger.warn({ key }, 'ignoring a discovery entry too large to read'));
   }
 

@@ -18,7 +18,7 @@ function followedCluster(prefix: string, opts: FollowClusterOptions & { withoutM
   // A cluster of one's own making may lack `members`: the follower then counts the members it added.
   const { add, update, remove } = rpc.$cluster;
   const membership: ClusterMembership = opts.withoutMembers ? { add, update, remove } : rpc.$cluster;
-  const discovery = new EtcdDiscovery({ client: client(), prefix, retry: { initialMs: 50, maxMs: 500 } });
+  const discovery = new EtcdDiscovery({ client: client(), prefix, backoff: { initialMs: 50, maxMs: 500 } });
   const watch = followClusterDiscovery(membership, discovery, opts);
   cleanup.push(() => watch.close());
   const ids = (): string[] => rpc.$cluster.members('chat').map((m) => m.id);
@@ -32,7 +32,7 @@ describe('followClusterDiscovery through etcd stalled for longer than the lease 
     { grace: 'default', lastLeaveGraceMs: undefined },
   ])('with the grace $grace, a flood through the cluster while every lease expires at once and is written again', async ({ lastLeaveGraceMs }) => {
     const prefix = `stall-${lastLeaveGraceMs ?? 'default'}/servers`;
-    const registrar = new EtcdRegistrar({ client: client(), prefix, ttlSeconds: 2, retry: { initialMs: 10, maxMs: 200 } });
+    const registrar = new EtcdRegistrar({ client: client(), prefix, ttlSeconds: 2, backoff: { initialMs: 10, maxMs: 200 } });
     for (const name of ['a', 'b', 'c']) {
       const reg = await registrar.register({ type: 'chat', id: name, address: await chatServer(name, cleanup) });
       cleanup.push(() => reg.close());

@@ -13,7 +13,7 @@ const freshPrefix = () => `dup${++prefixes}/servers`;
 /** A registration of `chat/a` at `address`, with its own logger; retries quickly. */
 async function register(prefix: string, address: string) {
   const logger = memoryLogger();
-  const reg = await new EtcdRegistrar({ client: client(), prefix, logger, retry: { initialMs: 10, maxMs: 50 } }).register({ type: 'chat', id: 'a', address });
+  const reg = await new EtcdRegistrar({ client: client(), prefix, logger, backoff: { initialMs: 10, maxMs: 50 } }).register({ type: 'chat', id: 'a', address });
   cleanup.push(() => reg.close());
   return { reg, logger, said: () => logger.lines.filter((l) => l.level !== 'debug').map((l) => l.msg) };
 }

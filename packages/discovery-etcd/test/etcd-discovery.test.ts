@@ -24,7 +24,7 @@ function follower(prefix: string, type = 'chat') {
   const logger = memoryLogger();
   const events: string[] = [];
   const pool = new FailoverPool({ transport, servers: [], onMembershipChange: (e) => void events.push(`${e.type} ${e.address}`) });
-  const watch = followDiscovery(pool, new EtcdDiscovery({ client: client(), prefix, logger, retry: { initialMs: 50, maxMs: 500 } }), { type });
+  const watch = followDiscovery(pool, new EtcdDiscovery({ client: client(), prefix, logger, backoff: { initialMs: 50, maxMs: 500 } }), { type });
   cleanup.push(() => within(pool.close(), 10_000, 'pool close'));
   cleanup.push(() => watch.close());
   const addresses = () => pool.servers().map((s) => s.address);
@@ -135,7 +135,7 @@ describe('etcd discovery on one etcd', () => {
   it('while etcd is down, keeps the last known servers and says so; when it is back, resumes and applies what changed', async () => {
     const prefix = freshPrefix();
     const f = follower(prefix);
-    const raw = recorded((cb) => new EtcdDiscovery({ client: client(), prefix, retry: { initialMs: 50, maxMs: 500 } }).watch(cb));
+    const raw = recorded((cb) => new EtcdDiscovery({ client: client(), prefix, backoff: { initialMs: 50, maxMs: 500 } }).watch(cb));
     const [a, b] = [await server('a'), await server('b')];
     const registrar = new EtcdRegistrar({ client: client(), prefix, ttlSeconds: 30 });
     const regA = await registrar.register({ type: 'chat', id: 'a', address: a.address });
@@ -169,7 +169,7 @@ describe('etcd discovery on one etcd', () => {
     const logger = memoryLogger();
     const dead = etcdClient('http://127.0.0.1:1');
     cleanup.push(() => dead.close());
-    const watch = new EtcdDiscovery({ client: dead, logger, retry: { initialMs: 50, maxMs: 200 } }).watch(() => {
+    const watch = new EtcdDiscovery({ client: dead, logger, backoff: { initialMs: 50, maxMs: 200 } }).watch(() => {
       throw new Error('no event expected');
     });
     cleanup.push(() => watch.close());
@@ -197,12 +197,22 @@ describe('etcd discovery on one etcd', () => {
     });
   });
 
+  it('checks backoff when built, and refuses its old name retry (a plain-JS caller would be ignored otherwise)', () => {
+    const c = client();
+    const invalid = (message: string | RegExp) => expect.objectContaining({ code: ErrorCode.InvalidArgument, message: expect.stringMatching(message) });
+    expect(() => new EtcdDiscovery({ client: c, retry: { initialMs: 50 } } as never)).toThrow(invalid(/^EtcdDiscovery option retry is now backoff$/));
+    expect(() => new EtcdRegistrar({ client: c, retry: { initialMs: 50 } } as never)).toThrow(invalid(/^EtcdRegistrar option retry is now backoff$/));
+    expect(() => new EtcdDiscovery({ client: c, backoff: { initialMs: 0 } })).toThrow(invalid(/^backoff\.initialMs must be a positive number, got 0$/));
+    expect(() => new EtcdRegistrar({ client: c, backoff: { initialMs: 500, maxMs: 100 } })).toThrow(invalid(/^backoff\.maxMs must be at least initialMs/));
+    expect(() => new EtcdDiscovery({ client: c, backoff: { initialMs: 50, maxMs: 500 } })).not.toThrow();
+  });
+
   it('takes its key back from its own lost lease when etcd kept it (etcd down longer than twice the TTL, then back): no leave', async () => {
     const prefix = freshPrefix();
-    const raw = recorded((cb) => new EtcdDiscovery({ client: client(), prefix, retry: { initialMs: 50, maxMs: 500 } }).watch(cb));
+    const raw = recorded((cb) => new EtcdDiscovery({ client: client(), prefix, backoff: { initialMs: 50, maxMs: 500 } }).watch(cb));
     const logger = memoryLogger();
     const a = await server('a');
-    const reg = await new EtcdRegistrar({ client: client(), prefix, ttlSeconds: 5, logger, retry: { initialMs: 50, maxMs: 200 } }).register({ type: 'chat', id: 'a', address: a.address });
+    const reg = await new EtcdRegistrar({ client: client(), prefix, ttlSeconds: 5, logger, backoff: { initialMs: 50, maxMs: 200 } }).register({ type: 'chat', id: 'a', address: a.address });
     cleanup.push(() => reg.close());
     await waitFor(() => raw.log.length === 1, { what: 'a seen' });
 

@@ -17,7 +17,7 @@ describe('etcd restarted under load', () => {
     const events: string[] = [];
     const pool = new FailoverPool({ transport, servers: [], onMembershipChange: (e) => void events.push(e.type) });
     cleanup.push(() => within(pool.close(), 10_000, 'pool close'));
-    const watch = followDiscovery(pool, new EtcdDiscovery({ client: client(), prefix, logger, retry: { initialMs: 50, maxMs: 500 } }), { type: 'work' });
+    const watch = followDiscovery(pool, new EtcdDiscovery({ client: client(), prefix, logger, backoff: { initialMs: 50, maxMs: 500 } }), { type: 'work' });
     cleanup.push(() => watch.close());
     await watch.ready();
 

@@ -11,14 +11,14 @@ const { cleanup, client } = file;
 describe('etcd stalled for longer than the lease TTL', () => {
   it('never empties a pool following discovery while every lease expires at once and is written again', async () => {
     const prefix = 'stall/servers';
-    const registrar = new EtcdRegistrar({ client: client(), prefix, ttlSeconds: 2, retry: { initialMs: 10, maxMs: 200 } });
+    const registrar = new EtcdRegistrar({ client: client(), prefix, ttlSeconds: 2, backoff: { initialMs: 10, maxMs: 200 } });
     const names = ['a', 'b', 'c'];
     await registeredServers(registrar, 'work', names, cleanup);
     // The pool's size after every membership change: the property is that it never reaches 0.
     const sizes: number[] = [];
     const pool: FailoverPool = new FailoverPool({ transport, servers: [], onMembershipChange: () => void sizes.push(pool.servers().length) });
     cleanup.push(() => within(pool.close(), 10_000, 'pool close'));
-    const discovery = new EtcdDiscovery({ client: client(), prefix, retry: { initialMs: 50, maxMs: 500 } });
+    const discovery = new EtcdDiscovery({ client: client(), prefix, backoff: { initialMs: 50, maxMs: 500 } });
     const watch = followDiscovery(pool, discovery, { type: 'work' });
     cleanup.push(() => watch.close());
     // A second watch says what discovery passed on: that the leases did expire and came back.
@@ -45,7 +45,7 @@ describe('etcd stalled for longer than the lease TTL', () => {
   it('bounds ready() with etcd out of reach at start-up: Timeout naming the stale watch, which then goes on', async () => {
     const nobody = etcdClient(`http://127.0.0.1:${await freePort()}`);
     cleanup.push(() => nobody.close());
-    const watch = new EtcdDiscovery({ client: nobody, prefix: 'stall/none', retry: { initialMs: 50, maxMs: 200 } }).watch(() => {});
+    const watch = new EtcdDiscovery({ client: nobody, prefix: 'stall/none', backoff: { initialMs: 50, maxMs: 200 } }).watch(() => {});
     cleanup.push(() => watch.close());
     const err = await within(watch.ready({ timeoutMs: 3000 }).then(() => undefined, (e: unknown) => e), 20_000, 'ready() to settle');
     expect(err).toMatchObject({ code: ErrorCode.Timeout });

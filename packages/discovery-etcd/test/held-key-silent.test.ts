@@ -14,7 +14,7 @@ const freshPrefix = () => `silent${++prefixes}/servers`;
 /** A registration of `chat/a` at `address`, with its own logger. */
 async function register(c: Etcd3, prefix: string, address: string, ttlSeconds = 10) {
   const logger = memoryLogger();
-  const reg = await new EtcdRegistrar({ client: c, prefix, logger, ttlSeconds, retry: { initialMs: 10, maxMs: 50 } }).register({ type: 'chat', id: 'a', address });
+  const reg = await new EtcdRegistrar({ client: c, prefix, logger, ttlSeconds, backoff: { initialMs: 10, maxMs: 50 } }).register({ type: 'chat', id: 'a', address });
   cleanup.push(() => reg.close());
   return { reg, logger };
 }

@@ -15,9 +15,9 @@ const freshPrefix = () => `held${++prefixes}/servers`;
 const NEVER = 2 ** 31 - 1;
 
 /** A registration of `chat/a` at `address`, with its own logger. */
-async function register(c: Etcd3, prefix: string, address: string, retry = { initialMs: 10, maxMs: 50 }) {
+async function register(c: Etcd3, prefix: string, address: string, backoff = { initialMs: 10, maxMs: 50 }) {
   const logger = memoryLogger();
-  const reg = await new EtcdRegistrar({ client: c, prefix, logger, retry }).register({ type: 'chat', id: 'a', address });
+  const reg = await new EtcdRegistrar({ client: c, prefix, logger, backoff }).register({ type: 'chat', id: 'a', address });
   cleanup.push(() => reg.close());
   return { reg, logger, said: () => logger.lines.filter((l) => l.level !== 'debug').map((l) => l.msg) };
 }

@@ -23,7 +23,7 @@ async function putBlobs(c: Etcd3): Promise<void> {
 }
 
 function follow(c: Etcd3) {
-  const watch = new EtcdDiscovery({ client: c, prefix, retry: { initialMs: 50, maxMs: 200 } }).watch(() => undefined);
+  const watch = new EtcdDiscovery({ client: c, prefix, backoff: { initialMs: 50, maxMs: 200 } }).watch(() => undefined);
   cleanup.push(() => watch.close());
   return watch;
 }

@@ -22,7 +22,7 @@ async function put(c: Etcd3, prefix: string, id: string): Promise<void> {
 function follow(prefix: string) {
   const logger = memoryLogger();
   const c = client();
-  const watch = new EtcdDiscovery({ client: c, prefix, logger, retry: { initialMs: 50, maxMs: 200 } }).watch(() => undefined);
+  const watch = new EtcdDiscovery({ client: c, prefix, logger, backoff: { initialMs: 50, maxMs: 200 } }).watch(() => undefined);
   cleanup.push(() => watch.close());
   const skipped = () => logger.lines.filter((l) => l.msg === 'ignoring a discovery entry too large to read').map((l) => l.obj.key);
   return { watch, logger, skipped, valueReads: valueReads(c), client: c };

@@ -76,7 +76,7 @@ describe("a registration's key guard whose watch etcd canceled", () => {
     const relay = await startTcpRelay(file.etcd.endpoints[0]!);
     cleanup.push(() => relay.close());
     const logger = memoryLogger();
-    const reg = await new EtcdRegistrar({ client: await as('server', `http://${relay.address}`), prefix, logger, ttlSeconds: 6, retry: { initialMs: 10, maxMs: 100 } }).register({ type: 'chat', id: 'a', address: '127.0.0.1:1' });
+    const reg = await new EtcdRegistrar({ client: await as('server', `http://${relay.address}`), prefix, logger, ttlSeconds: 6, backoff: { initialMs: 10, maxMs: 100 } }).register({ type: 'chat', id: 'a', address: '127.0.0.1:1' });
     cleanup.push(() => reg.close());
     expect(reg.status().state).toBe('live');
 
@@ -115,7 +115,7 @@ describe('a discovery watch etcd refused once', () => {
     cleanup.push(() => relay.close());
     const put = (id: string, port: number) => admin.put(`${prefix}/web/${id}`).value(JSON.stringify({ address: `127.0.0.1:${port}` }));
     await put('w1', 1);
-    const watch = new EtcdDiscovery({ client: await as('client', `http://${relay.address}`), prefix, retry: { initialMs: 10, maxMs: 100 } }).watch(() => undefined);
+    const watch = new EtcdDiscovery({ client: await as('client', `http://${relay.address}`), prefix, backoff: { initialMs: 10, maxMs: 100 } }).watch(() => undefined);
     cleanup.push(() => watch.close());
     await watch.ready();
 

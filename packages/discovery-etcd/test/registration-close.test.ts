@@ -36,7 +36,7 @@ describe('closing a registration while etcd does not answer', () => {
 
   it('settles while it is writing the entry again after losing its lease to the silence', async () => {
     const logger = memoryLogger();
-    const reg = await new EtcdRegistrar({ client: client(), prefix: 'silent/servers', ttlSeconds: 2, logger, retry: { initialMs: 1, maxMs: 1 } }).register({ type: 'chat', id: 'c2', address: '127.0.0.1:4002' });
+    const reg = await new EtcdRegistrar({ client: client(), prefix: 'silent/servers', ttlSeconds: 2, logger, backoff: { initialMs: 1, maxMs: 1 } }).register({ type: 'chat', id: 'c2', address: '127.0.0.1:4002' });
     await silence();
     // etcd3 gives the lease up after twice the TTL without an answer; the rewrite then waits on etcd.
     await waitFor(() => logger.lines.some((l) => l.msg === 'writing the entry again'), { timeoutMs: 20_000, what: 'a rewrite under way' });

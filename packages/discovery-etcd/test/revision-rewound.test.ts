@@ -22,7 +22,7 @@ describe('a discovery watch whose etcd came back with an earlier revision (data 
     const etcd = client();
     const log: string[] = [];
     const logger = memoryLogger();
-    const watch = new EtcdDiscovery({ client: etcd, prefix, logger, retry: { initialMs: 50, maxMs: 500 } }).watch((e: DiscoveryEvent) =>
+    const watch = new EtcdDiscovery({ client: etcd, prefix, logger, backoff: { initialMs: 50, maxMs: 500 } }).watch((e: DiscoveryEvent) =>
       void log.push(`${e.kind === 'replace' ? 'replace' : e.kind} ${e.entry.id}`),
     );
     cleanup.push(() => watch.close());

@@ -31,7 +31,7 @@ async function watchThroughOneMember(logger = memoryLogger()) {
   const [near, ...others] = file.etcd.members;
   const writer = client(others.map((m) => m.clientUrl));
   await writer.delete().prefix(`${prefix}/`);
-  const { log, watch } = watchLog(new EtcdDiscovery({ client: client(near!.clientUrl), prefix, logger, retry: { initialMs: 50, maxMs: 500 } }));
+  const { log, watch } = watchLog(new EtcdDiscovery({ client: client(near!.clientUrl), prefix, logger, backoff: { initialMs: 50, maxMs: 500 } }));
   await watch.ready();
   return { near: near!, writer, log, watch };
 }

@@ -205,6 +205,8 @@ describe('bad arguments are refused before the wire', () => {
       [{ keepaliveTimeoutMs: '5000' as never }, /^keepaliveTimeoutMs must be a positive number/],
       [{ connectTimeoutMs: -1 }, /^connectTimeoutMs must be a positive number, got -1$/],
       [{ onClose: 'log' as never }, /^onClose must be a function$/],
+      [{ streamWindowBytes: 2 ** 32 }, /^streamWindowBytes must be an integer in 1\.\.4294967295, got 4294967296$/],
+      [{ streamWindow: 65_536 } as never, /^ClientStream option streamWindow is now streamWindowBytes$/], // renamed: it counts bytes
     ];
     for (const [opts, message] of bad) {
       await expect(s.connect(opts), JSON.stringify(opts)).rejects.toMatchObject({ code: ErrorCode.InvalidArgument, message });

@@ -55,7 +55,10 @@ describe('options', () => {
     const address = '127.0.0.1:1';
     const bad: [Partial<ConnPoolOptions>, RegExp][] = [
       [{ maxConnections: 0 }, /^maxConnections must be a positive integer, got 0$/],
-      [{ idleMs: -1 }, /^idleMs must be a positive number, got -1$/],
+      [{ idleTimeoutMs: -1 }, /^idleTimeoutMs must be 0 or a positive number, got -1$/],
+      [{ idleMs: 5000 } as never, /^ConnPool option idleMs is now idleTimeoutMs$/],
+      [{ stream: { streamWindow: 4096 } } as never, /^ClientStream option stream\.streamWindow is now stream\.streamWindowBytes$/],
+      [{ stream: { streamWindowBytes: 0 } }, /^stream\.streamWindowBytes must be an integer in 1\.\.4294967295, got 0$/],
       [{ maxConnectionAgeMs: NaN }, /^maxConnectionAgeMs must be a positive number/],
       [{ maxQueued: 0.5 }, /^maxQueued must be a positive integer, got 0.5$/],
       [{ connectBudgetMs: Infinity }, /^connectBudgetMs must be a positive number/],
@@ -131,11 +134,11 @@ describe('scaling', () => {
     expect(s.accepted).toBe(3);
   });
 
-  it('closes extra connections idle for idleMs but keeps one', async () => {
+  it('closes extra connections idle for idleTimeoutMs but keeps one', async () => {
     const clock = new ManualClock();
     const gate = deferred();
     const s = await local({ slow: () => gate.promise, who: () => str('a') });
-    const p = pool({ address: s.address, clock, maxConnections: 3, idleMs: 5000, stream: { window: 2, keepaliveMs: 0 } });
+    const p = pool({ address: s.address, clock, maxConnections: 3, idleTimeoutMs: 5000, stream: { window: 2, keepaliveMs: 0 } });
     const calls = Array.from({ length: 6 }, () => p.call('slow'));
     await waitFor(() => p.connections === 3, { what: '3 connections' });
     gate.resolve();
@@ -146,6 +149,25 @@ describe('scaling', () => {
     clock.advance(2000);
     await waitFor(() => p.connections === 1, { what: 'pool to close 2 idle connections' });
     await waitFor(() => s.server.connections === 1, { what: 'server to see 2 connections close' });
+    expect(textOf(await p.call('who'))).toBe('a');
+    expect(s.accepted).toBe(3);
+  });
+
+  it('keeps the connections it opened under load with idleTimeoutMs: 0, as the server does', async () => {
+    const clock = new ManualClock();
+    const gate = deferred();
+    const s = await local({ slow: () => gate.promise, who: () => str('a') });
+    const p = pool({ address: s.address, clock, maxConnections: 3, idleTimeoutMs: 0, stream: { window: 2, keepaliveMs: 0 } });
+    const calls = Array.from({ length: 6 }, () => p.call('slow'));
+    await waitFor(() => p.connections === 3, { what: '3 connections' });
+    gate.resolve();
+    await Promise.all(calls);
+    for (let i = 0; i < 10; i++) {
+      clock.advance(60 * 60_000); // an hour per tick: any positive idle time would have passed
+      await sleep(10);
+    }
+    expect(p.connections).toBe(3);
+    expect(s.server.connections).toBe(3);
     expect(textOf(await p.call('who'))).toBe('a');
     expect(s.accepted).toBe(3);
   });

@@ -589,13 +589,17 @@ describe('redirects to servers not in the pool', () => {
     ]);
   });
 
-  it('refuses a redirectTargets.idleMs past what a timer holds (2^31-1 ms), which would sweep at once', () => {
-    expect(() => new RedirectTargets({ idleMs: 2 ** 31 }, new ManualClock(), () => {})).toThrow(/^redirectTargets\.idleMs must be a number of ms in 1\.\.2147483647, got 2147483648$/);
+  it('refuses a redirectTargets.idleTimeoutMs past what a timer holds (2^31-1 ms), which would sweep at once', () => {
+    expect(() => new RedirectTargets({ idleTimeoutMs: 2 ** 31 }, new ManualClock(), () => {})).toThrow(/^redirectTargets\.idleTimeoutMs must be a number of ms in 1\.\.2147483647, got 2147483648$/);
+    // Its old name, as ConnPool's idleMs: refused, not ignored (a plain-JS caller's 1 s would be 60 s).
+    expect(() => new FailoverPool({ transport, servers: [], redirectTargets: { idleMs: 1000 } as never })).toThrow(
+      expect.objectContaining({ code: ErrorCode.InvalidArgument, message: 'FailoverPool option redirectTargets.idleMs is now redirectTargets.idleTimeoutMs' }),
+    );
   });
 
   it('lets a server a redirect brought in leave once it carried no call for a whole idle sweep', async () => {
     const clock = new ManualClock();
-    const { via, pool, s, events, members } = await redirected(['c1', 'c2'], { clock, pool: { clock: systemClock }, redirectTargets: { idleMs: 1000 } });
+    const { via, pool, s, events, members } = await redirected(['c1', 'c2'], { clock, pool: { clock: systemClock }, redirectTargets: { idleTimeoutMs: 1000 } });
     expect(await via('c1')).toBe('c1');
     expect(await via('c2')).toBe('c2');
     clock.advance(1000); // both were used since they joined

@@ -9,12 +9,17 @@ export interface TcpTransportOptions {
   /**
    * A batch goes out before the end of its turn once it holds this many frames at the most, so
    * the peer starts on the first frames of a long turn while the rest are written (the same knob
-   * as the WebSocket transport's). Counted as writes, which a frame makes one to three of: the
-   * stream does not say where its frames end, and finding out would cost a header read per frame.
+   * as the WebSocket transport's, which counts whole frames). Counted as writes, which a frame
+   * makes one to three of: the stream does not say where its frames end, and finding out would
+   * cost a header read per frame.
    * Default 128; `Infinity` sends once per turn.
    */
   batchFrames?: number;
-  /** Likewise, once a batch holds this many bytes. Default 64 KiB. */
+  /**
+   * Likewise, once a batch holds this many bytes or more (the write that reaches it included), so
+   * one socket write is about this size. A send trigger: the WebSocket transport's `batchBytes`
+   * caps the size of one message instead, and sends nothing early. Default 64 KiB.
+   */
   batchBytes?: number;
   /** Size of the blocks small parts are copied into, at least `copyThreshold`. Default 64 KiB. */
   slabSize?: number;

@@ -51,6 +51,8 @@ export interface MessageConnOptions {
   batchFrames: number;
   highWaterMark: number;
   maxHeldBytes: number;
+  /** How long a peer given up on has to answer the close frame before its socket is dropped. */
+  lingerMs: number;
 }
 
 /**

@@ -1,4 +1,5 @@
 import { guardedLogger, invalidArgument, MAX_TIMER_MS, silentLogger, type Logger, type TlsOptions } from '@skein/core';
+import { CLOSE_LINGER_MS } from './close-linger.js';
 import type { StandardWebSocketCtor } from './standard-socket.js';
 
 /** What the server's upgrade hook sees of an upgrade request. */
@@ -28,14 +29,27 @@ export interface WsTransportOptions {
    * more is dropped with 1013 (Try Again Later). Default `maxWsMessageBytes`.
    */
   maxHeldBytes?: number;
-  /** Frames written in one run are cut into messages of about this size (at frame boundaries). Default 1 MiB. */
+  /**
+   * The most bytes of one WebSocket message: the frames of a run are cut into messages at frame
+   * boundaries before one grows past it (a bigger frame goes alone). It only cuts: nothing goes
+   * out before the end of the run for it (`batchFrames` does that). Default 1 MiB. (The TCP
+   * transport's `batchBytes` is a send trigger instead: a batch goes out once it holds that many.)
+   */
   batchBytes?: number;
   /**
-   * A message goes out as soon as it holds this many frames, without waiting for the end of the
-   * run: a turn that answers a whole window sends its first answers while it computes the rest.
-   * Default 128; `Infinity` sends once per run.
+   * A message goes out as soon as it holds this many whole frames, without waiting for the end of
+   * the run: a turn that answers a whole window sends its first answers while it computes the rest.
+   * Default 128; `Infinity` sends once per run. (The TCP transport's `batchFrames` counts writes,
+   * of which a frame is one to three, so its batches hold at most that many frames.)
    */
   batchFrames?: number;
+  /**
+   * ws server and client, Bun's standard-WebSocket client: how long a peer this side gave up on
+   * (`close()`, a failure, a protocol error) has to answer the close frame before its socket is
+   * dropped, as the TCP transport's `lingerMs`. Default 2 000; above 0 and at most 2^31 - 1 (what a
+   * timer holds). uWebSockets.js and Deno's WebSocket close on their own terms.
+   */
+  lingerMs?: number;
   /** `congested` is true while this many bytes or more are queued or buffered. Default 1 MiB. */
   highWaterMark?: number;
   /**
@@ -80,6 +94,7 @@ export interface ResolvedOptions {
   maxHeldBytes: number;
   batchBytes: number;
   batchFrames: number;
+  lingerMs: number;
   highWaterMark: number;
   pingIntervalMs: number;
   upgradeTimeoutMs: number;
@@ -103,6 +118,7 @@ export function resolveOptions(o: WsTransportOptions): ResolvedOptions {
     maxHeldBytes: positive('maxHeldBytes', o.maxHeldBytes ?? maxWsMessageBytes),
     batchBytes: positive('batchBytes', o.batchBytes ?? MiB),
     batchFrames: o.batchFrames === Infinity ? Infinity : positive('batchFrames', o.batchFrames ?? 128),
+    lingerMs: lingerMs(o.lingerMs ?? CLOSE_LINGER_MS),
     highWaterMark: positive('highWaterMark', o.highWaterMark ?? MiB),
     pingIntervalMs: o.pingIntervalMs === 0 ? 0 : timerMs('pingIntervalMs', o.pingIntervalMs ?? 30_000),
     upgradeTimeoutMs: timerMs('upgradeTimeoutMs', o.upgradeTimeoutMs ?? 10_000),
@@ -123,6 +139,12 @@ function positive(name: string, n: number): number {
 /** A timer's period or delay in ms, refused past what a timer holds (as the stream's own timer options are). */
 function timerMs(name: string, n: number): number {
   if (positive(name, n) > MAX_TIMER_MS) throw invalidArgument(`${name} must be at most ${MAX_TIMER_MS} ms (what a timer holds), got ${n}`);
+  return n;
+}
+
+/** Checked, and said, as the TCP transport's `lingerMs` is: fractions are fine, past what a timer holds is not. */
+function lingerMs(n: number): number {
+  if (!(n > 0 && n <= MAX_TIMER_MS)) throw invalidArgument(`lingerMs ${n} is not a positive duration of at most ${MAX_TIMER_MS} ms`);
   return n;
 }
 

@@ -71,9 +71,9 @@ export function standardMessageConn(
     close: (code, reason, givingUp) => {
       ws.close(code === CloseCode.Normal ? code : code + STANDARD_API_OFFSET, reason);
       // A peer given up on that never answers the close frame held the connection some 36 s on
-      // Bun: dropped after CLOSE_LINGER_MS, as the ws adapter does (Deno's WebSocket cannot drop
+      // Bun: dropped after `lingerMs`, as the ws adapter does (Deno's WebSocket cannot drop
       // one, which is why Deno's default client is ws: ws-client.ts).
-      if (givingUp && ws.terminate) stopLinger ??= lingerThen(terminate);
+      if (givingUp && ws.terminate) stopLinger ??= lingerThen(options.lingerMs, terminate);
     },
     terminate,
     watchDrain,

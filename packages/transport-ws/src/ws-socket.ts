@@ -95,7 +95,7 @@ export function upgradingWsConn(remote: string, spec: FrameSpec, options: Messag
     close: (code, reason, givingUp) => {
       if (ws === undefined) return dropEarly();
       ws.close(code, reason);
-      if (givingUp) dropAfterLinger(ws);
+      if (givingUp) dropAfterLinger(ws, options.lingerMs);
     },
     terminate: () => (ws === undefined ? dropEarly() : ws.terminate()),
     watchDrain: () => {},
@@ -144,9 +144,9 @@ export function upgradingWsConn(remote: string, spec: FrameSpec, options: Messag
       error ??= err;
       // The peer broke the protocol (a message over maxPayload, too many fragments): ws has sent
       // its close frame and reads no more. The failure is the connection's now, and the peer has
-      // CLOSE_LINGER_MS to answer, not ws's 30 s, holding the message it broke off all along.
+      // `lingerMs` to answer, not ws's 30 s, holding the message it broke off all along.
       conn.ended(closeCodeOf(err, CloseCode.Abnormal), '', err);
-      dropAfterLinger(w);
+      dropAfterLinger(w, options.lingerMs);
     });
     w.on('close', (code, reason) => conn.ended(error ? closeCodeOf(error, code) : code, reason.toString(), error));
     ws = w;
@@ -217,9 +217,9 @@ function receiverOf(ws: WebSocket): ReceiverState | undefined {
   return (ws as unknown as { _receiver?: ReceiverState | null })._receiver ?? undefined;
 }
 
-/** Drops `ws` unless its closing handshake is done within CLOSE_LINGER_MS. */
-function dropAfterLinger(ws: WebSocket): void {
-  ws.once('close', lingerThen(() => ws.terminate()));
+/** Drops `ws` unless its closing handshake is done within `lingerMs`. */
+function dropAfterLinger(ws: WebSocket, lingerMs: number): void {
+  ws.once('close', lingerThen(lingerMs, () => ws.terminate()));
 }
 
 /**

@@ -1,7 +1,8 @@
 import { ErrorCode, FrameError, RpcError, type FrameSpec, type Transport } from '@skein/core';
-import { handleCounts, leakedHandles, tmpSocketPath, waitFor } from '@skein/test-utils';
+import { handleCounts, leakedHandles, sleep, tmpSocketPath, waitFor } from '@skein/test-utils';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CloseCode, uwsTransport, wsTransport, type WsTransportOptions } from '../src/index.js';
+import { CLOSE_LINGER_MS } from '../src/close-linger.js';
 import { bodiesOf, dribble, frame, header, loopTurn, onBody, randomBytes, rawClient, rawWsPeer, record, spec, startServer, text, until, wsFrameHeader, type RawPeer, type Recorder } from './helpers.js';
 
 /**
@@ -409,15 +410,15 @@ describe('ws server: a connection is handed over at TCP accept, before its upgra
 });
 
 describe('ws server: a peer that dribbles a frame', () => {
-  async function serve() {
-    const s = await startServer(wsTransport({ pingIntervalMs: 0 }), { echo: true });
+  async function serve(options: WsTransportOptions = {}) {
+    const s = await startServer(wsTransport({ pingIntervalMs: 0, ...options }), { echo: true });
     cleanup.push(() => s.listener.close());
     return s;
   }
 
   /** An echo server and a peer that upgraded by hand, once the server has accepted it. */
-  async function servedPeer() {
-    const s = await serve();
+  async function servedPeer(options: WsTransportOptions = {}) {
+    const s = await serve(options);
     const raw = await rawWsPeer(s.port);
     cleanup.push(() => raw.destroy());
     await until(() => s.accepted.length === 1, 'accept');
@@ -609,5 +610,30 @@ describe('ws server: a peer that dribbles a frame', () => {
     expect(await s.accepted[0]!.closed.promise).toBeUndefined();
     await until(() => raw.received().includes(Buffer.from([0x88, 2, 0x03, 0xe8])), 'the close frame (1000)');
     await until(() => (raw.write(new Uint8Array(1)), raw.socket.destroyed), 'the socket reset');
+  });
+
+  it('holds a peer given up on for lingerMs, as the TCP transport does, then drops it', async () => {
+    // Longer than the default: still open once the default's 2 s have passed. The server runs in
+    // this process, so its linger timer would have fired before this test's longer sleep.
+    const held = await servedPeer({ lingerMs: 60_000 });
+    held.s.accepted[0]!.conn.close();
+    await until(() => held.raw.received().includes(Buffer.from([0x88, 2, 0x03, 0xe8])), 'the close frame (1000)');
+    await sleep(CLOSE_LINGER_MS + 1_000);
+    expect(held.raw.peerClosed).toBe(false);
+    // Shorter: dropped once it has passed, the close frame first.
+    const short = await servedPeer({ lingerMs: 50 });
+    short.s.accepted[0]!.conn.close();
+    expect(await short.raw.closedByPeer).toBeDefined();
+    expect(short.raw.received().includes(Buffer.from([0x88, 2, 0x03, 0xe8]))).toBe(true);
+  });
+
+  it('refuses a lingerMs that is not a positive duration a timer holds, as the TCP transport does', () => {
+    for (const bad of [0, -1, NaN, 2 ** 31]) {
+      expect(() => wsTransport({ lingerMs: bad }), String(bad)).toThrow(
+        expect.objectContaining({ code: ErrorCode.InvalidArgument, message: `lingerMs ${bad} is not a positive duration of at most 2147483647 ms` }),
+      );
+    }
+    expect(wsTransport({ lingerMs: 2 ** 31 - 1 }).name).toBe('ws');
+    expect(uwsTransport({ lingerMs: 0.5 }).name).toBe('uws');
   });
 });

@@ -118,7 +118,7 @@ export class ClientStream implements StreamCaller {
   private readonly opening = new Map<StreamCall, () => void>();
   /** Streams opened with a `timeoutMs`: ended here at it, whatever the server does. */
   private readonly streamDeadlines: StreamDeadlines;
-  private readonly streamWindow: number;
+  private readonly streamWindowBytes: number;
   private readonly wire: StreamWire;
   /** Streams whose writes wait for the send buffer to drain. */
   private readonly drains = new DrainWaiters();
@@ -163,8 +163,8 @@ export class ClientStream implements StreamCaller {
     });
     // First on the wire, unanswered yet when the first call follows: it costs no round trip.
     this.serving = settings.serve && new ReverseDispatch(this.reverseLink(transportName), settings.serve, settings.limits.maxAction, logger);
-    this.hello = new ClientHello(settings.limits, settings.streamWindow, credentials !== undefined, settings.serve ? [reverseOfferEntry(settings.serve.window)] : []);
-    this.streamWindow = settings.streamWindow;
+    this.hello = new ClientHello(settings.limits, settings.streamWindowBytes, credentials !== undefined, settings.serve ? [reverseOfferEntry(settings.serve.window)] : []);
+    this.streamWindowBytes = settings.streamWindowBytes;
     this.wire = this.streamWire();
     // First: what waits for the answer of a server that refused the connection goes nowhere.
     this.hello.whenKnown(() => this.refusedByServer());
@@ -602,7 +602,7 @@ export class ClientStream implements StreamCaller {
    * server does not answer in time; `opts.signal` cancels it.
    */
   openStream(action: string | number, msg: Uint8Array = EMPTY_BYTES, opts: CallOptions = {}): StreamCall {
-    return this.openOn(new StreamCall(this.wire, this.streamWindow, opts.signal), action, msg, opts);
+    return this.openOn(new StreamCall(this.wire, this.streamWindowBytes, opts.signal), action, msg, opts);
   }
 
   /** @internal Opens a stream a pool made before it picked this connection (see `openStream`). */

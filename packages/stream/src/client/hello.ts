@@ -63,7 +63,7 @@ export class ClientHello {
   constructor(
     limits: Limits,
     /** This client's receive window per stream. */
-    private readonly streamWindow: number,
+    private readonly streamWindowBytes: number,
     /** The client has credentials to present, once the answer asks for them (docs/auth.md). */
     offerAuth = false,
     /** More entries to offer (calls both ways: wire/reverse-calls.ts). */
@@ -75,7 +75,7 @@ export class ClientHello {
       return;
     }
     this.dialect = 'pending';
-    this.request = helloRequest(limits, streamWindow, offerAuth, extra);
+    this.request = helloRequest(limits, streamWindowBytes, offerAuth, extra);
   }
 
   /** Runs `fn` once the answer is in (at once if it is). */
@@ -114,7 +114,7 @@ export class ClientHello {
     try {
       hello = decodeHello(bytes, msgAt, msgEnd);
       if (hello.version !== HELLO_VERSION || hello.role !== HelloRole.Answer) return;
-      this.agreed = agreedBy(hello, this.streamWindow);
+      this.agreed = agreedBy(hello, this.streamWindowBytes);
       this.authAsked = findEntry(hello, HelloKind.Auth) !== undefined;
     } catch (err) {
       if (err instanceof HelloError) return;
@@ -140,23 +140,23 @@ export class ClientHello {
 }
 
 /** The extensions an answer accepts; a server's window of 0 could never be used, so streams need more. */
-function agreedBy(hello: Hello, streamWindow: number): Agreed | undefined {
+function agreedBy(hello: Hello, streamWindowBytes: number): Agreed | undefined {
   const cancel = findEntry(hello, HelloKind.Cancel) !== undefined;
   const head = findEntry(hello, HelloKind.CallHead);
   const maxHead = head === undefined ? 0 : readU32Value(HelloKind.CallHead, head);
   const window = findEntry(hello, HelloKind.Streams);
   const toServer = window === undefined ? 0 : readU32Value(HelloKind.Streams, window);
-  const streams = toServer > 0 && cancel ? { toServer, toClient: streamWindow } : undefined;
+  const streams = toServer > 0 && cancel ? { toServer, toClient: streamWindowBytes } : undefined;
   if (!cancel && maxHead === 0 && !streams) return undefined;
   return { cancel, maxHead, streams };
 }
 
-function helloRequest(limits: Limits, streamWindow: number, offerAuth: boolean, extra: readonly HelloEntry[]): Uint8Array {
+function helloRequest(limits: Limits, streamWindowBytes: number, offerAuth: boolean, extra: readonly HelloEntry[]): Uint8Array {
   const entries = [
     receiveLimitsEntry(limits.maxMessage, limits.maxBlob),
     u32Entry(HelloKind.Cancel),
     u32Entry(HelloKind.CallHead),
-    u32Entry(HelloKind.Streams, streamWindow),
+    u32Entry(HelloKind.Streams, streamWindowBytes),
   ];
   if (offerAuth) entries.push(AUTH_ENTRY);
   entries.push(...extra);

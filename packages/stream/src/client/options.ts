@@ -1,5 +1,5 @@
 import { invalidArgument, type Address, type Clock, type Logger, type Transport } from '@skein/core';
-import { nonNegative, positive, positiveInteger, timerMs } from '../internals/checks.js';
+import { nonNegative, positive, positiveInteger, refuseRenamed, timerMs } from '../internals/checks.js';
 import { resolveLimits, type Limits } from '../wire/limits.js';
 import { checkCredentials, type Credentials } from './credentials.js';
 import { sendsHello } from './hello.js';
@@ -7,8 +7,8 @@ import { DEFAULT_STREAM_WINDOW } from '../wire/agreed.js';
 import type { Dispatch } from '../server/dispatch.js';
 import type { ServeSettings } from './reverse-dispatch.js';
 
-/** A stream window: a positive integer that fits the hello's u32. */
-function windowBytes(n: number, name: string): number {
+/** A window told in the hello (a stream's bytes, or reverse calls): a positive integer that fits its u32. */
+function helloU32(n: number, name: string): number {
   if (!(Number.isInteger(n) && n > 0 && n <= 0xffff_ffff)) throw invalidArgument(`${name} must be an integer in 1..${0xffff_ffff}, got ${n}`);
   return n;
 }
@@ -42,9 +42,9 @@ export interface ClientStreamOptions {
   limits?: Partial<Limits>;
   /**
    * Bytes a server may send on one stream before this client has read them (its receive
-   * window, told to the server in the hello). Default 1 MiB.
+   * window, told to the server in the hello). Default 1 MiB. (`window` and `serveWindow` count calls.)
    */
-  streamWindow?: number;
+  streamWindowBytes?: number;
   /**
    * Presented to the server before any call, if it asks for them in its answer to the hello
    * (docs/auth.md; a server that does not authenticate never receives them): a token (string or
@@ -82,7 +82,7 @@ export interface StreamSettings {
   keepaliveTimeoutMs: number;
   tickMs: number;
   limits: Limits;
-  streamWindow: number;
+  streamWindowBytes: number;
   /** Set when the stream serves calls from the server. */
   serve: ServeSettings | undefined;
 }
@@ -95,6 +95,7 @@ export interface StreamSettings {
 export function resolveStreamOptions(opts: Partial<ClientStreamOptions>, prefix = ''): StreamSettings {
   if (opts.connectTimeoutMs !== undefined) positive(opts.connectTimeoutMs, `${prefix}connectTimeoutMs`);
   if (opts.onClose !== undefined && typeof opts.onClose !== 'function') throw invalidArgument(`${prefix}onClose must be a function`);
+  refuseRenamed(opts, 'streamWindow', 'streamWindowBytes', 'ClientStream', prefix);
   checkCredentials(opts.credentials, `${prefix}credentials`);
   const limits = resolveLimits(opts.limits);
   if (opts.credentials !== undefined && !sendsHello(limits)) {
@@ -108,7 +109,7 @@ export function resolveStreamOptions(opts: Partial<ClientStreamOptions>, prefix 
     keepaliveTimeoutMs: positive(opts.keepaliveTimeoutMs ?? 5000, `${prefix}keepaliveTimeoutMs`),
     tickMs: timerMs(opts.tickMs ?? 1000, `${prefix}tickMs`),
     limits,
-    streamWindow: windowBytes(opts.streamWindow ?? DEFAULT_STREAM_WINDOW, `${prefix}streamWindow`),
+    streamWindowBytes: helloU32(opts.streamWindowBytes ?? DEFAULT_STREAM_WINDOW, `${prefix}streamWindowBytes`),
     serve: serveSettings(opts, limits, prefix),
   };
 }
@@ -120,5 +121,5 @@ function serveSettings(opts: Partial<ClientStreamOptions>, limits: Limits, prefi
   }
   if (typeof opts.serve?.dispatch !== 'function') throw invalidArgument(`${prefix}serve must be a Dispatch (an object with dispatch(req))`);
   if (!sendsHello(limits)) throw invalidArgument(`${prefix}serve needs limits.maxMessage and limits.maxBlob of 1024 or more: it is agreed in the hello`);
-  return { dispatch: opts.serve, window: windowBytes(opts.serveWindow ?? 64, `${prefix}serveWindow`) };
+  return { dispatch: opts.serve, window: helloU32(opts.serveWindow ?? 64, `${prefix}serveWindow`) };
 }

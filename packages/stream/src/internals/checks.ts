@@ -36,3 +36,12 @@ export function fraction(n: number, name: string): number {
   if (!(typeof n === 'number' && n > 0 && n <= 1)) throw invalidArgument(`${name} must be a number in (0, 1], got ${n}`);
   return n;
 }
+
+/**
+ * Refuses an option given under the name it had before it was renamed: TypeScript flags it, but
+ * a plain-JS caller's old name would otherwise be ignored without a word. `prefix`: where the
+ * options sit in the caller's own (`stream.`).
+ */
+export function refuseRenamed(opts: object, old: string, now: string, owner: string, prefix = ''): void {
+  if ((opts as Record<string, unknown>)[old] !== undefined) throw invalidArgument(`${owner} option ${prefix}${old} is now ${prefix}${now}`);
+}

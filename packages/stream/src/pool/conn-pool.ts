@@ -19,7 +19,7 @@ import {
 import { TickClock } from '../internals/tick-clock.js';
 import { Backoff, type BackoffOptions } from './backoff.js';
 import { cancelled, type Notify, type Reply } from '../client/call.js';
-import { callTimeout, positive, positiveInteger, timerMs } from '../internals/checks.js';
+import { callTimeout, nonNegative, positive, positiveInteger, refuseRenamed, timerMs } from '../internals/checks.js';
 import type { CallOptions } from '../client/call-options.js';
 import { promised, type StreamCaller } from '../client/caller.js';
 import { ClientStream } from '../client/client-stream.js';
@@ -47,8 +47,11 @@ export interface ConnPoolOptions {
   stream?: Partial<Omit<ClientStreamOptions, 'transport' | 'address' | 'onClose'>>;
   /** Connections at most. Default 4. */
   maxConnections?: number;
-  /** An extra connection with nothing in flight for this long is closed (one always stays). Default 30 s. */
-  idleMs?: number;
+  /**
+   * An extra connection with nothing in flight for this long is closed (one always stays).
+   * Default 30 s; 0 disables (as the server's `idleTimeoutMs`): connections opened under load stay.
+   */
+  idleTimeoutMs?: number;
   /** Retire a connection after this age (within its last 10 %, jittered): drain it and open a fresh one as needed. Default: never. */
   maxConnectionAgeMs?: number;
   /**
@@ -118,7 +121,7 @@ export class ConnPool implements StreamCaller, Resender, Reopener {
   private readonly transport: Transport;
   private streamOpts: Partial<ClientStreamOptions>;
   private readonly maxConnections: number;
-  private readonly idleMs: number;
+  private readonly idleTimeoutMs: number;
   private readonly maxAgeMs: number;
   private readonly connectBudgetMs: number;
   private readonly transparentRetries: number;
@@ -162,14 +165,15 @@ export class ConnPool implements StreamCaller, Resender, Reopener {
     // Checked now as well as by each connect: a bad stream option would fail every reconnect forever.
     const stream = resolveStreamOptions(this.streamOpts, 'stream.');
     this.maxConnections = positiveInteger(opts.maxConnections ?? 4, 'maxConnections');
-    this.idleMs = positive(opts.idleMs ?? 30_000, 'idleMs');
+    refuseRenamed(opts, 'idleMs', 'idleTimeoutMs', 'ConnPool');
+    this.idleTimeoutMs = nonNegative(opts.idleTimeoutMs ?? 30_000, 'idleTimeoutMs');
     this.maxAgeMs = opts.maxConnectionAgeMs === undefined ? Infinity : positive(opts.maxConnectionAgeMs, 'maxConnectionAgeMs');
     this.connectBudgetMs = positive(opts.connectBudgetMs ?? 10_000, 'connectBudgetMs');
     const retries = opts.transparentRetries ?? 1;
     if (!(Number.isInteger(retries) && retries >= 0)) throw invalidArgument(`transparentRetries must be a non-negative integer, got ${retries}`);
     this.transparentRetries = retries;
     this.defaultTimeoutMs = stream.timeoutMs;
-    this.newStream = unopenedStreams(stream.streamWindow, stream.limits);
+    this.newStream = unopenedStreams(stream.streamWindowBytes, stream.limits);
     this.tickMs = timerMs(opts.tickMs ?? stream.tickMs, 'tickMs');
     this.clock = opts.clock ?? this.streamOpts.clock ?? systemClock;
     // Its lines come on the way to calls' outcomes and closes: one it cannot write must not stop those.
@@ -633,19 +637,19 @@ export class ConnPool implements StreamCaller, Resender, Reopener {
     });
   }
 
-  /** Closes extra connections that carried nothing for `idleMs`; the most recently used stays. */
+  /** Closes extra connections that carried nothing for `idleTimeoutMs` (0: never); the most recently used stays. */
   private reapIdle(now: number): void {
     for (const slot of this.active) {
       if (!slot.used) continue;
       slot.used = false;
       slot.lastUsed = now;
     }
-    if (this.active.length <= 1) return;
+    if (this.active.length <= 1 || this.idleTimeoutMs === 0) return;
     const byUse = [...this.active].sort((a, b) => a.lastUsed - b.lastUsed);
     for (const slot of byUse) {
       if (this.active.length <= 1) break;
       const s = slot.stream!;
-      if (carried(s) === 0 && s.queued === 0 && now - slot.lastUsed >= this.idleMs) this.retire(slot);
+      if (carried(s) === 0 && s.queued === 0 && now - slot.lastUsed >= this.idleTimeoutMs) this.retire(slot);
     }
   }
 

@@ -63,7 +63,7 @@ export interface FailoverPoolOptions {
   shouldFailover?: (err: RpcError | RemoteError, attempt: FailedAttempt) => FailoverDecision | undefined;
   /**
    * Bounds the servers that redirects to addresses not in the pool bring in: at most `max` (4)
-   * at once, each leaving once idle for `idleMs` (60 s). `max: 0` refuses such redirects.
+   * at once, each leaving once idle for `idleTimeoutMs` (60 s). `max: 0` refuses such redirects.
    */
   redirectTargets?: Partial<RedirectTargetOptions>;
   /** Options for every server's ConnPool. */
@@ -585,7 +585,7 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
   private streamMaker(): (signal: AbortSignal | undefined) => StreamCall {
     if (!this.makeStream) {
       const s = this.streamSettings();
-      this.makeStream = unopenedStreams(s.streamWindow, s.limits);
+      this.makeStream = unopenedStreams(s.streamWindowBytes, s.limits);
     }
     return this.makeStream;
   }

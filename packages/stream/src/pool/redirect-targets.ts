@@ -1,14 +1,14 @@
 import { invalidArgument, type Clock, type Ticker } from '@skein/core';
-import { timerMs } from '../internals/checks.js';
+import { refuseRenamed, timerMs } from '../internals/checks.js';
 
 export interface RedirectTargetOptions {
   /** Servers brought in by redirects at once; past it the least recently redirected-to leaves. 0 refuses redirects to new servers. Default 4. */
   max: number;
   /** A server brought in by a redirect leaves once it has carried no call for this long (up to twice as long). Default 60 s. */
-  idleMs: number;
+  idleTimeoutMs: number;
 }
 
-export const DEFAULT_REDIRECT_TARGETS: Readonly<RedirectTargetOptions> = { max: 4, idleMs: 60_000 };
+export const DEFAULT_REDIRECT_TARGETS: Readonly<RedirectTargetOptions> = { max: 4, idleTimeoutMs: 60_000 };
 
 /** A pool member as this bookkeeping sees it. */
 export interface RedirectTarget {
@@ -23,14 +23,14 @@ export interface RedirectTarget {
  * The servers that redirects brought into a pool, which its configuration never named. A
  * redirect is an answer from a server, and a server (or whoever controls one) may name any
  * address: so they are few (at most `max`: a new one pushes out the one least recently
- * redirected to) and temporary (one that carried no call for a whole sweep of `idleMs` leaves),
+ * redirected to) and temporary (one that carried no call for a whole sweep of `idleTimeoutMs` leaves),
  * and membership never grows without bound or for ever. The sweep runs only while there are any.
  */
 export class RedirectTargets<T extends RedirectTarget> {
   /** In order of the last redirect to each: the first is the next to push out. */
   private readonly targets = new Map<string, T>();
   private readonly max: number;
-  private readonly idleMs: number;
+  private readonly idleTimeoutMs: number;
   private ticker: Ticker | undefined;
 
   constructor(
@@ -39,10 +39,11 @@ export class RedirectTargets<T extends RedirectTarget> {
     /** Takes a target out of the pool: pushed out, or idle. */
     private readonly drop: (target: T, why: 'idle' | 'pushed out') => void,
   ) {
-    const { max, idleMs } = { ...DEFAULT_REDIRECT_TARGETS, ...opts };
+    if (opts) refuseRenamed(opts, 'idleMs', 'idleTimeoutMs', 'FailoverPool', 'redirectTargets.');
+    const { max, idleTimeoutMs } = { ...DEFAULT_REDIRECT_TARGETS, ...opts };
     if (!(Number.isInteger(max) && max >= 0)) throw invalidArgument(`redirectTargets.max must be a non-negative integer, got ${max}`);
     this.max = max;
-    this.idleMs = timerMs(idleMs, 'redirectTargets.idleMs');
+    this.idleTimeoutMs = timerMs(idleTimeoutMs, 'redirectTargets.idleTimeoutMs');
   }
 
   /** False when redirects to servers not in the pool are refused (`max: 0`). */
@@ -62,7 +63,7 @@ export class RedirectTargets<T extends RedirectTarget> {
   admit(target: T): void {
     target.used = true;
     this.targets.set(target.address, target);
-    this.ticker ??= this.clock.every(this.idleMs, () => this.sweep());
+    this.ticker ??= this.clock.every(this.idleTimeoutMs, () => this.sweep());
     if (this.targets.size <= this.max) return;
     const oldest = this.targets.values().next().value!;
     this.targets.delete(oldest.address);
