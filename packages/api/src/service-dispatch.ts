@@ -111,6 +111,8 @@ export function createServiceDispatch(opts: ServiceDispatchOptions): Dispatch {
     },
     // The failures counted and not yet summed up would be lost with the server.
     serverClosed: () => run.serverClosed(),
+    // A handler's end reaches the request: its answer, or `handlerEnded` (unswept, streamDone, done).
+    tellsHandlerEnds: true,
   };
 }
 
@@ -185,19 +187,21 @@ class Runner {
 
   /** After an asynchronous schema: a call answered meanwhile (cancelled, past its deadline, timed out) is not handled. */
   private handleChecked(req: ServerRequest, e: Entry, ctx: CallContext, arg: unknown): void {
-    if (req.isAnswered) return this.unswept(ctx);
+    if (req.isAnswered) return this.unswept(req, ctx);
     this.handle(req, e, ctx, arg);
   }
 
   /** A unary call refused before its handler started (its argument failed the schema). */
   private refuse(req: ServerRequest, e: Entry, ctx: CallContext, err: unknown): void {
-    this.unswept(ctx);
+    this.unswept(req, ctx);
     this.fail(req, e, err, false);
   }
 
-  private unswept(ctx: CallContext): void {
+  private unswept(req: ServerRequest, ctx: CallContext): void {
     ctx.finish();
     this.sweep?.delete(ctx);
+    // Abandoned by its client (cancelled, past its deadline): it stops counting against its connection's cap.
+    req.handlerEnded();
   }
 
   /** A streaming method: its argument first (a bad one is refused before filters), then the filters around the whole stream. */
@@ -206,7 +210,7 @@ class Runner {
     // Bounded from here, an asynchronous argument schema too (see `start`).
     this.streamSweep?.add(ctx);
     const refuse = (err: unknown): void => {
-      this.streamDone(ctx);
+      this.streamDone(req, ctx);
       this.fail(req, e, err, false);
     };
     let arg: unknown;
@@ -221,7 +225,7 @@ class Runner {
 
   private runStream(req: ServerRequest, e: Entry, s: StreamServe, ctx: CallContext, arg: unknown): void {
     // Answered while its argument's schema awaited (cancelled, timed out): no filter sees it.
-    if (req.isAnswered) return this.streamDone(ctx);
+    if (req.isAnswered) return this.streamDone(req, ctx);
     let started = this.filters.length === 0;
     const run = (): Promise<void> => {
       if (req.isAnswered) return Promise.reject(abandoned(e, ctx)); // as in handleFiltered
@@ -233,17 +237,18 @@ class Runner {
         ? run()
         : withFilters(this.filters, this.serverInfo(req, e, ctx, arg), run, (err) => this.log.warn({ action: e.action, err }, `${e.action}: server filter failed after the call`), ctx);
     served.then(
-      () => this.streamDone(ctx),
+      () => this.streamDone(req, ctx),
       (err: unknown) => {
-        this.streamDone(ctx);
+        this.streamDone(req, ctx);
         if (!req.isAnswered) this.fail(req, e, err, started);
       },
     );
   }
 
-  private streamDone(ctx: CallContext): void {
+  private streamDone(req: ServerRequest, ctx: CallContext): void {
     ctx.finish();
     this.streamSweep?.delete(ctx);
+    req.handlerEnded();
   }
 
   private serverInfo(req: ServerRequest, e: Entry, ctx: CallContext, arg: unknown): CallInfo {
@@ -285,7 +290,11 @@ class Runner {
 
   private done(req: ServerRequest, e: Entry, ctx: CallContext, value: unknown, failed: boolean, started = true): void {
     ctx.finish();
-    if (req.isAnswered) return void this.sweep?.delete(ctx); // answered Timeout by the sweep
+    if (req.isAnswered) {
+      // Answered Timeout by the sweep, or abandoned by its client (then it stops counting against the connection's cap).
+      req.handlerEnded();
+      return void this.sweep?.delete(ctx);
+    }
     if (failed) return this.failSwept(req, e, ctx, value, started);
     let blob = EMPTY_BYTES;
     let checked: unknown;

@@ -46,5 +46,7 @@ export function tracedDispatch(inner: Dispatch, opts: OtelOptions = {}): Dispatc
     },
     // What the inner dispatch counted and did not log yet would be lost with the server.
     serverClosed: () => inner.serverClosed?.(),
+    // The proxy passes every answer, late ones too, and `handlerEnded`, on to the request.
+    tellsHandlerEnds: inner.tellsHandlerEnds,
   };
 }

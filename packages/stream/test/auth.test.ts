@@ -16,11 +16,11 @@ import {
 } from '../src/index.js';
 import { AUTH_ACTION, AUTH_ENTRY, encodeGrant } from '../src/wire/auth.js';
 import { HelloKind, HelloRole, decodeHello, encodeHello, findEntry, receiveLimitsEntry } from '../src/wire/hello.js';
-import { HELLO_ACTION, readRequestHeader, writeRequestHeader } from '../src/wire/protocol.js';
+import { HELLO_ACTION, readRequestHeader } from '../src/wire/protocol.js';
 import { requestFrameSpec } from '../src/wire/frame-specs.js';
 import { DEFAULT_LIMITS } from '../src/wire/limits.js';
 import { errorStringFrame, golden, hex } from './golden.js';
-import { rawPeer, recordingTransport, transport as tcp } from './harness.js';
+import { rawPeer, recordingTransport, transport as tcp, requestFrame as request } from './harness.js';
 
 const cleanup: (() => unknown)[] = [];
 afterEach(async () => {
@@ -262,12 +262,6 @@ describe('auth on the wire (raw peer over TCP)', () => {
     const entries = [receiveLimitsEntry(1 << 24, 1 << 26)];
     if (offerAuth) entries.push(AUTH_ENTRY);
     return request(HELLO_ACTION, 0, encodeHello(HelloRole.Offer, entries));
-  }
-  function request(action: number, seq: number, msg: Uint8Array = new Uint8Array(0)): Uint8Array {
-    const f = new Uint8Array(32 + msg.length);
-    writeRequestHeader(f, action, 0, seq, msg.length, 0);
-    f.set(msg, 32);
-    return f;
   }
   const present = (seq: number, credentials: string) => request(AUTH_ACTION, seq, text.encode(credentials));
   /** The responses in `b`: seq, flag and body (msg, or the error string). */

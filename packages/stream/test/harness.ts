@@ -5,8 +5,17 @@ import { nodeRuntime } from '@skein/runtime-node';
 import { tcpTransport } from '@skein/transport-tcp';
 import type { FrameConn, Transport } from '@skein/core';
 import { ClientStream, RpcServer, createRouter, type ClientStreamOptions, type ActionHandler, type RpcServerOptions } from '../src/index.js';
+import { REQUEST_HEADER_LENGTH, writeRequestHeader } from '../src/wire/protocol.js';
 
 export const transport = tcpTransport(nodeRuntime);
+
+/** One request frame as a raw peer sends it: numeric `action`, `seq`, `msg`, no blob. */
+export function requestFrame(action: number, seq: number, msg: Uint8Array = new Uint8Array(0)): Uint8Array {
+  const out = new Uint8Array(REQUEST_HEADER_LENGTH + msg.length);
+  writeRequestHeader(out, action, 0, seq, msg.length, 0);
+  out.set(msg, REQUEST_HEADER_LENGTH);
+  return out;
+}
 
 /**
  * A server whose clients' cap is 1 (pass `peers` in `opts`), recording the kind of the

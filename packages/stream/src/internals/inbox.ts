@@ -1,5 +1,15 @@
-import { invalidArgument } from '@skein/core';
+import { EMPTY_BYTES, invalidArgument } from '@skein/core';
 import type { Reply } from '../client/call.js';
+import { keptBytes } from './kept-bytes.js';
+
+/**
+ * Items under this many bytes wait packed (`pushBytes`): their bytes in one buffer, their place
+ * in `items` a small integer (`msg length * PACK_BELOW + blob length`). As an object and a buffer
+ * each, a window filled with 1-byte items held 8 times what it credits; packed, less than it.
+ */
+const PACK_BELOW = 16 * 1024;
+/** A packing buffer up to this size is kept once read empty, for the next items; a larger one goes. */
+const KEEP_PACKED = 64 * 1024;
 
 /**
  * The receiving side of a stream: items in arrival order, read with `for await`. It holds what
@@ -7,8 +17,13 @@ import type { Reply } from '../client/call.js';
  * arrive, so a slow reader holds the sender back instead of filling this buffer.
  */
 export class Inbox implements AsyncIterable<Reply> {
-  private readonly items: Reply[] = [];
+  /** Items not read yet: a Reply, or a packed one's lengths (see PACK_BELOW). */
+  private readonly items: (Reply | number)[] = [];
   private head = 0;
+  /** The packed items' bytes, unread from `packedAt` to `packedEnd`. */
+  private packed: Uint8Array = EMPTY_BYTES;
+  private packedAt = 0;
+  private packedEnd = 0;
   /** Bytes of credit read since the last grant. */
   private unreported = 0;
   /** Bytes received and not read yet (credit cost, header allowance included). */
@@ -53,6 +68,26 @@ export class Inbox implements AsyncIterable<Reply> {
     return true;
   }
 
+  /**
+   * An item whose msg and blob are views of a received chunk. A small one that waits is copied
+   * into the packed bytes, so that neither the chunk nor an object per item is held: memory
+   * stays within the window. One read at once, or a large one, is kept as `keptBytes` says.
+   */
+  pushViews(msg: Uint8Array, blob: Uint8Array): boolean {
+    const size = msg.length + blob.length;
+    if (size >= PACK_BELOW || this.reader !== undefined || this.closed) {
+      return this.push({ msg: keptBytes(msg, 0, msg.length), blob: keptBytes(blob, 0, blob.length) });
+    }
+    if (this.senderCredit <= 0) return false;
+    const cost = this.cost({ msg, blob });
+    this.senderCredit -= cost;
+    this.buffered += cost;
+    this.pack(msg);
+    this.pack(blob);
+    this.items.push(msg.length * PACK_BELOW + blob.length);
+    return true;
+  }
+
   /** The sender sent its last item: reading ends after the buffered ones. */
   end(): void {
     if (this.closed) return;
@@ -70,14 +105,17 @@ export class Inbox implements AsyncIterable<Reply> {
   /** Drops what was not read (the reader is gone). */
   discard(err: Error): void {
     this.items.length = this.head = 0;
+    this.packed = EMPTY_BYTES;
+    this.packedAt = this.packedEnd = 0;
     this.buffered = 0;
     this.fail(err);
   }
 
   next(): Promise<IteratorResult<Reply>> {
     if (this.head < this.items.length) {
-      const item = this.items[this.head]!;
+      const entry = this.items[this.head]!;
       this.items[this.head++] = undefined as unknown as Reply;
+      const item = typeof entry === 'number' ? this.unpack(entry) : entry;
       if (this.head > 1024 && this.head * 2 > this.items.length) this.items.splice(0, this.head), (this.head = 0);
       this.buffered -= this.cost(item);
       this.consumed(item);
@@ -91,6 +129,42 @@ export class Inbox implements AsyncIterable<Reply> {
 
   [Symbol.asyncIterator](): AsyncIterator<Reply> {
     return { next: () => this.next() };
+  }
+
+  /** Appends `bytes` to the packed bytes, in a larger buffer when they do not fit (only the unread part moves). */
+  private pack(bytes: Uint8Array): void {
+    const size = bytes.length;
+    if (size === 0) return;
+    if (this.packedEnd + size > this.packed.length) {
+      const live = this.packedEnd - this.packedAt;
+      // Room enough once the read part is dropped: moved down in place; else into one twice the
+      // need, but no larger than the window and an item, which is all that can be unread.
+      if (live + size <= this.packed.length / 2) this.packed.copyWithin(0, this.packedAt, this.packedEnd);
+      else {
+        const grown = new Uint8Array(Math.max(live + size, Math.min(Math.max(4096, 2 * (live + size)), this.window + PACK_BELOW)));
+        grown.set(this.packed.subarray(this.packedAt, this.packedEnd));
+        this.packed = grown;
+      }
+      this.packedAt = 0;
+      this.packedEnd = live;
+    }
+    this.packed.set(bytes, this.packedEnd);
+    this.packedEnd += size;
+  }
+
+  /** The packed item of lengths `entry`, next in the packed bytes: copies of its own, which a reader may keep. */
+  private unpack(entry: number): Reply {
+    const msgLength = Math.floor(entry / PACK_BELOW);
+    const at = this.packedAt;
+    const msgEnd = at + msgLength;
+    const end = msgEnd + (entry % PACK_BELOW);
+    const item = { msg: msgEnd === at ? EMPTY_BYTES : this.packed.slice(at, msgEnd), blob: end === msgEnd ? EMPTY_BYTES : this.packed.slice(msgEnd, end) };
+    this.packedAt = end;
+    if (this.packedAt === this.packedEnd) {
+      this.packedAt = this.packedEnd = 0;
+      if (this.packed.length > KEEP_PACKED) this.packed = EMPTY_BYTES;
+    }
+    return item;
   }
 
   private consumed(item: Reply): void {

@@ -4,7 +4,6 @@ import { CallHeadError, decodeCallHead, type CallHead } from '../wire/call-head.
 import { CANCEL_ACTION, CREDIT_ACTION, DATA_ACTION, END_ACTION, HEAD_ACTION, OPEN_ACTION } from '../wire/extension-frames.js';
 import { REQ_MSG_LEN_AT, REQUEST_HEADER_LENGTH, u32 } from '../wire/protocol.js';
 import { CallControl, type ControlOwner } from './call-control.js';
-import { keptBytes } from '../internals/kept-bytes.js';
 import { RequestStream, type StreamHost } from './request-stream.js';
 import { DrainWaiters } from '../internals/drain-waiters.js';
 import type { ServerRequest } from './request.js';
@@ -24,6 +23,14 @@ export class ConnExtensions implements ControlOwner {
   // A SeqTable, and a count rather than a Set of the calls with a deadline: a Map or Set with an
   // add and a delete per call keeps garbage alive in V8 (internals/seq-table.ts says how).
   private readonly tracked = new SeqTable<CallControl>();
+  /**
+   * Handlers still running after their calls were abandoned (cancelled, past their deadline):
+   * their slots are free, and with twice maxInFlight handlers running, these included, the
+   * connection takes no more calls until one ends, so that a peer cannot run any number at once
+   * by abandoning every call it makes.
+   * Here, not on the connection: only a call with a head can be abandoned.
+   */
+  abandoned = 0;
   /** Tracked calls with a deadline: the ticker runs while there are any. */
   private timed = 0;
   private ticker: Ticker | undefined;
@@ -57,7 +64,8 @@ export class ConnExtensions implements ControlOwner {
       case DATA_ACTION: {
         const stream = this.tracked.get(key)?.stream;
         // Items for a stream already answered are read and dropped, as a late reply is.
-        if (stream && !stream.received(keptBytes(bytes, msgAt, msgEnd), keptBytes(bytes, msgEnd, end))) {
+        // Views: the stream's inbox copies what it keeps (a small item must not pin the chunk).
+        if (stream && !stream.received(bytes.subarray(msgAt, msgEnd), bytes.subarray(msgEnd, end))) {
           throw new FrameError('stream item sent without credit');
         }
         return;

@@ -277,7 +277,7 @@ export class ServerConn implements FrameHandlers, Responder, StreamHost {
         throw new FrameError('action is not valid UTF-8', errorResponseHalves(seqLo, seqHi, ErrorCode.Decode));
       }
     }
-    if (this.inFlight >= this.maxInFlight) return this.overCap(bytes, start, end, seqLo, seqHi);
+    if (this.atCap()) return this.overCap(bytes, start, end, seqLo, seqHi);
     const msgEnd = msgAt + u32(bytes, start + REQ_MSG_LEN_AT);
     const msg = msgEnd === msgAt ? EMPTY_BYTES : takeBytes(bytes, msgAt, msgEnd);
     const blob = msgEnd === end ? EMPTY_BYTES : takeBytes(bytes, msgEnd, end);
@@ -387,6 +387,29 @@ export class ServerConn implements FrameHandlers, Responder, StreamHost {
     this.inFlight++;
   }
 
+  /**
+   * A call abandoned while its handler runs: counted until the handler ends (see
+   * ConnExtensions.abandoned), when the dispatch says when that is.
+   */
+  abandonedRunning(): boolean {
+    if (this.opts.dispatch.tellsHandlerEnds !== true) return false;
+    this.ext!.abandoned++;
+    return true;
+  }
+
+  abandonedEnded(): void {
+    this.ext!.abandoned--;
+    this.maybeResume();
+  }
+
+  /**
+   * Requests past this wait (overCap): `maxInFlight` being handled, or twice that many handlers
+   * running, those of abandoned calls included (their slots are free, their handlers may not be).
+   */
+  private atCap(): boolean {
+    return this.inFlight >= this.maxInFlight || (this.ext !== undefined && this.inFlight + this.ext.abandoned >= 2 * this.maxInFlight);
+  }
+
   /** Called once per answered request. */
   settled(): void {
     this.inFlight--;
@@ -462,7 +485,7 @@ export class ServerConn implements FrameHandlers, Responder, StreamHost {
     const msgAt = start + REQUEST_HEADER_LENGTH;
     let outcome;
     try {
-      outcome = answerHello(bytes, msgAt, msgAt + u32(bytes, start + REQ_MSG_LEN_AT));
+      outcome = answerHello(bytes, msgAt, msgAt + u32(bytes, start + REQ_MSG_LEN_AT), undefined, this.agreed);
     } catch (err) {
       if (!(err instanceof HelloError)) throw err;
       this.opts.logger.debug({ remote: this.conn.remote, reason: err.message }, 'bad hello: answered Decode');
@@ -620,7 +643,7 @@ export class ServerConn implements FrameHandlers, Responder, StreamHost {
   private maybeResume(): void {
     if (this.is(CLOSED) || this.conn.congested) return;
     if (this.heldRequest !== undefined) {
-      if (this.inFlight < this.maxInFlight) this.runHeld();
+      if (!this.atCap()) this.runHeld();
       // A reverse call went out while a request was held: its answer must be read, so the held
       // request gives up its place (Overloaded: it never ran) and reading goes on (see overCap).
       else if (this.reverse?.awaitingAnswers === true) this.refuseHeld(ErrorCode.Overloaded);

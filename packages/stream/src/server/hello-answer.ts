@@ -29,19 +29,21 @@ export interface HelloOutcome {
 /** What the server offers to accept. */
 export interface ServerExtensions {
   readonly maxHead: number;
-  readonly streamWindow: number;
+  readonly streamWindowBytes: number;
 }
 
-export const DEFAULT_SERVER_EXTENSIONS: ServerExtensions = { maxHead: DEFAULT_MAX_HEAD, streamWindow: DEFAULT_STREAM_WINDOW };
+export const DEFAULT_SERVER_EXTENSIONS: ServerExtensions = { maxHead: DEFAULT_MAX_HEAD, streamWindowBytes: DEFAULT_STREAM_WINDOW };
 
 /** Accepts nothing: an offer of a version we cannot read, or of nothing we speak. */
 const NOTHING: HelloOutcome = { peerLimits: undefined, agreed: undefined, answer: encodeHello(HelloRole.Answer, []) };
 
 /**
  * Answers the hello msg at `b[from, to)`. Throws HelloError when it does not parse; the caller
- * answers that with Decode, and the connection stays plain v1.
+ * answers that with Decode, and the connection stays plain v1. `settled`: the extensions an
+ * earlier hello on the connection agreed, which it keeps; the answer to a later one names them,
+ * not what the new offer would have agreed.
  */
-export function answerHello(b: Uint8Array, from: number, to: number, ours: ServerExtensions = DEFAULT_SERVER_EXTENSIONS): HelloOutcome {
+export function answerHello(b: Uint8Array, from: number, to: number, ours: ServerExtensions = DEFAULT_SERVER_EXTENSIONS, settled?: Agreed): HelloOutcome {
   const hello = decodeHello(b, from, to);
   if (hello.version !== HELLO_VERSION || hello.role !== HelloRole.Offer) return NOTHING;
   const value = findEntry(hello, HelloKind.ReceiveLimits);
@@ -50,22 +52,27 @@ export function answerHello(b: Uint8Array, from: number, to: number, ours: Serve
   const peerLimits = replyLimits(asked.maxMessage, asked.maxBlob);
   // The answer repeats the limits as the server applies them (capped at the wire's ceilings).
   const entries: HelloEntry[] = [receiveLimitsEntry(peerLimits.maxMessage, peerLimits.maxBlob)];
-  const agreed = agree(hello, ours, entries);
+  const agreed = settled ?? agree(hello, ours);
+  if (agreed) answerEntries(agreed, entries);
   return { peerLimits, agreed, answer: encodeHello(HelloRole.Answer, entries) };
 }
 
-/** Accepts each extension the client offered, adding its answer entry to `entries`. */
-function agree(hello: Hello, ours: ServerExtensions, entries: HelloEntry[]): Agreed | undefined {
+/** Accepts each extension the client offered. */
+function agree(hello: Hello, ours: ServerExtensions): Agreed | undefined {
   const cancel = findEntry(hello, HelloKind.Cancel) !== undefined;
-  if (cancel) entries.push(u32Entry(HelloKind.Cancel));
   const maxHead = findEntry(hello, HelloKind.CallHead) !== undefined ? ours.maxHead : 0;
-  if (maxHead > 0) entries.push(u32Entry(HelloKind.CallHead, maxHead));
   const window = findEntry(hello, HelloKind.Streams);
   // Streams end and are stopped with cancel frames: no streams without them.
   const toClient = window === undefined ? 0 : readU32Value(HelloKind.Streams, window);
   // A window of 0 could never be opened (credit is granted for what was read): not agreed.
-  const streams = toClient > 0 && cancel ? { toServer: ours.streamWindow, toClient } : undefined;
-  if (streams) entries.push(u32Entry(HelloKind.Streams, streams.toServer));
+  const streams = toClient > 0 && cancel ? { toServer: ours.streamWindowBytes, toClient } : undefined;
   if (!cancel && maxHead === 0 && !streams) return undefined;
   return { cancel, maxHead, streams };
+}
+
+/** The answer's entry of each extension `agreed` holds, added to `entries`. */
+function answerEntries(agreed: Agreed, entries: HelloEntry[]): void {
+  if (agreed.cancel) entries.push(u32Entry(HelloKind.Cancel));
+  if (agreed.maxHead > 0) entries.push(u32Entry(HelloKind.CallHead, agreed.maxHead));
+  if (agreed.streams) entries.push(u32Entry(HelloKind.Streams, agreed.streams.toServer));
 }

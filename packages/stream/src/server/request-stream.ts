@@ -87,9 +87,12 @@ export class RequestStream implements AsyncIterable<Reply> {
     this.inbox.discard(new RpcError(ErrorCode.InvalidArgument, 'this stream reads no items from the client'));
   }
 
-  /** @internal An item from the client. False when the client sent it without credit (a broken or hostile peer). */
+  /**
+   * @internal An item from the client, its parts views of the received chunk (kept as
+   * `Inbox.pushViews` says). False when the client sent it without credit (a broken or hostile peer).
+   */
   received(msg: Uint8Array, blob: Uint8Array): boolean {
-    return this.inbox.push({ msg, blob });
+    return this.inbox.pushViews(msg, blob);
   }
 
   /** @internal The client ended its side. */

@@ -66,6 +66,16 @@ export interface Responder {
   writeRefused(seqLo: number, seqHi: number, action: string | number, why: string): void;
   /** One answer was written: the slot it held is free. */
   settled(): void;
+  /**
+   * A call was abandoned (cancelled, past its deadline) while its handler ran: its slot is free,
+   * but the handler may run on until `abandonedEnded`. A Responder that bounds running handlers
+   * counts these, or a peer that cancels every call it makes runs any number at once. True when
+   * it counts this one (its dispatch tells when handlers end: Dispatch.tellsHandlerEnds); asked
+   * here, not per request, so that a call pays nothing for it until it is abandoned.
+   */
+  abandonedRunning?(): boolean;
+  /** A handler counted by `abandonedRunning` ended. */
+  abandonedEnded?(): void;
 }
 
 /**
@@ -79,6 +89,8 @@ export class ServerRequest implements Controlled {
    * client) or opened a stream: a plain call carries nothing more than razor's.
    */
   control: CallControl | undefined = undefined;
+  /** Abandoned while its handler ran, and counted by the owner: it is told once, when the handler ends. */
+  private runsAbandoned = false;
 
   constructor(
     private readonly owner: Responder,
@@ -155,9 +167,22 @@ export class ServerRequest implements Controlled {
    * with a built-in error of the server's own (its deadline passed). Frees its slot either way.
    */
   abandon(err: RpcError, answer: boolean): void {
-    if (!this.claim()) return;
+    if (this.answered) return;
+    this.claim();
     if (answer) this.owner.writeError(this.seqLo, this.seqHi, err.code, err.message);
+    if (this.owner.abandonedRunning?.() === true) this.runsAbandoned = true;
     this.owner.settled();
+  }
+
+  /**
+   * @internal The handler ended. A late answer (`reply`, `fail`) says so itself; a dispatch that
+   * gives none once the call is answered (`isAnswered`) calls this instead, so that the handler
+   * stops counting against its connection (Responder's `abandonedRunning`). Idempotent.
+   */
+  handlerEnded(): void {
+    if (!this.runsAbandoned) return;
+    this.runsAbandoned = false;
+    this.owner.abandonedEnded?.();
   }
 
   /**
@@ -246,7 +271,11 @@ export class ServerRequest implements Controlled {
 
   /** First answer wins. The owner is told after the answer is written: the last one may end the connection. */
   private claim(): boolean {
-    if (this.answered) return false;
+    if (this.answered) {
+      // An answer after the call was abandoned: its handler ended.
+      this.handlerEnded();
+      return false;
+    }
     this.answered = true;
     if (this.control !== undefined) this.control.answered();
     return true;

@@ -93,6 +93,8 @@ export function createRouter(table: Record<string | number, ActionHandler>, opti
     },
     // The failures counted and not yet summed up would be lost with the server.
     serverClosed: () => withheld.flush(),
+    // Every handler's end reaches the request: `answer` or `answerError`, late ones too.
+    tellsHandlerEnds: true,
   };
   function answer(req: ServerRequest, r: ActionResult): void {
     // Reading the result may throw (a getter, a Proxy's trap): a handler's failure like any

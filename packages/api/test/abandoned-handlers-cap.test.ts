@@ -1,0 +1,58 @@
+import { msgpackCodec } from '@skein/codec-msgpack';
+import { ErrorCode, silentLogger, type RpcError } from '@skein/core';
+import { waitFor } from '@skein/test-utils';
+import { ClientStream, RpcServer } from '@skein/stream';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createClient, createServiceDispatch, implement, method, service } from '../src/index.js';
+import { transport } from './harness.js';
+
+const Svc = service('Svc', { slow: method<number, number>(), echo: method<number, number>() });
+
+const cleanup: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const f of cleanup.splice(0).reverse()) await f();
+});
+
+const CAP = 4;
+const CALLS = 200;
+
+/**
+ * As @skein/stream's abandoned-handlers-cap test, through the service dispatch: a client whose
+ * every call times out (each goes with a deadline of 1 ms, and a cancel) frees each call's slot
+ * at once, but the handlers that ignore their signal run on, and no more than twice
+ * maxInFlightPerConn may run at once on its connection. They tell their end to the connection
+ * (`tellsHandlerEnds`): once they end, the connection takes calls again.
+ */
+describe('service handlers still running after their calls were abandoned', () => {
+  it('a client whose every call times out runs at most twice maxInFlightPerConn handlers at once; once they end, calls run again', async () => {
+    let now = 0;
+    let max = 0;
+    const ends: (() => void)[] = [];
+    const slow = (n: number) => {
+      max = Math.max(max, ++now);
+      return new Promise<number>((resolve) => ends.push(() => (now--, resolve(n))));
+    };
+    const server = new RpcServer({
+      dispatch: createServiceDispatch({ codec: msgpackCodec, logger: silentLogger, services: [implement(Svc, { slow, echo: (n) => n })] }),
+      maxInFlightPerConn: CAP,
+      closeWaitMs: 0,
+    });
+    const a = await server.listen(transport, '127.0.0.1:0');
+    cleanup.push(() => server.close());
+    const stream = await ClientStream.connect({ transport, address: `127.0.0.1:${'port' in a ? a.port : 0}`, keepaliveMs: 0 });
+    cleanup.push(() => stream.destroy());
+    await stream.ping(); // the hello is answered: calls carry their deadlines
+    const svc = createClient(Svc, stream, { codec: msgpackCodec });
+    const outcomes = await Promise.all(Array.from({ length: CALLS }, (_, i) => svc.slow(i, { timeoutMs: 1 }).catch((e: RpcError) => e.code)));
+    expect(outcomes.every((o) => o === ErrorCode.Timeout)).toBe(true);
+    await waitFor(() => max >= 2 * CAP, { what: 'handlers started' });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(max).toBeLessThanOrEqual(2 * CAP);
+    // Not wedged: as the abandoned handlers end, the connection reads on, and answers a call sent behind them.
+    let echoed: number | undefined;
+    void svc.echo(7).then((n) => (echoed = n));
+    await waitFor(() => (ends.splice(0).forEach((end) => end()), echoed), { what: 'the call behind them answered' });
+    expect(echoed).toBe(7);
+    expect(max).toBeLessThanOrEqual(2 * CAP);
+  });
+});

@@ -1,0 +1,51 @@
+import { rawConnect, waitFor } from '@skein/test-utils';
+import { afterEach, describe, expect, it } from 'vitest';
+import { encodeCallHead } from '../src/wire/call-head.js';
+import { CANCEL_ACTION, HEAD_ACTION } from '../src/wire/extension-frames.js';
+import { Concurrency, startServer, requestFrame as request } from './harness.js';
+import { golden } from './golden.js';
+
+const cleanup: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const f of cleanup.splice(0).reverse()) await f();
+});
+
+const CAP = 8;
+const CALLS = 400;
+
+/**
+ * A cancel or a passed deadline frees a call's slot at once, though its handler may run on
+ * (docs/protocol.md, "Cancel"). A stranger that cancels every call it makes, or gives each a
+ * deadline of 1 ms, must not thereby run any number of handlers at once: maxInFlightPerConn
+ * bounds the calls answered, and as many again may run on abandoned before the connection is
+ * read no further.
+ */
+describe('handlers still running after their calls were abandoned', () => {
+  for (const how of ['cancelled', 'past a 1 ms deadline'] as const) {
+    it(`a peer whose every call is ${how} runs at most twice maxInFlightPerConn handlers at once, and the rest once they end`, async () => {
+      const running = new Concurrency();
+      const ends: (() => void)[] = [];
+      // Ignores its signal, as a handler blocked in a database call would, and ends when let go.
+      const slow = () => (running.enter(), new Promise<void>((resolve) => ends.push(() => (running.leave(), resolve()))));
+      const s = await startServer({ 1: slow }, { maxInFlightPerConn: CAP, closeWaitMs: 0 });
+      cleanup.push(() => s.server.close());
+      const peer = await rawConnect(s.address);
+      cleanup.push(() => peer.destroy());
+      peer.write(golden.helloRequestFull);
+      const head = encodeCallHead(how === 'cancelled' ? undefined : 1, undefined);
+      for (let seq = 1; seq <= CALLS; seq++) {
+        peer.write(request(HEAD_ACTION, seq, head));
+        peer.write(request(1, seq));
+        if (how === 'cancelled') peer.write(request(CANCEL_ACTION, seq));
+      }
+      // Whatever the server reads of that, it reads within a few ticks; the handlers it starts stay.
+      await waitFor(() => running.total >= 2 * CAP, { what: 'handlers started' });
+      await new Promise((r) => setTimeout(r, 300));
+      expect(running.max).toBeLessThanOrEqual(2 * CAP);
+      // Not wedged: as the abandoned handlers end, the calls behind them run, every one.
+      await waitFor(() => (ends.splice(0).forEach((end) => end()), running.total === CALLS), { what: 'every call run', timeoutMs: 20_000 });
+      ends.splice(0).forEach((end) => end());
+      expect(running.max).toBeLessThanOrEqual(2 * CAP);
+    });
+  }
+});

@@ -1,0 +1,57 @@
+import { rawConnect, waitFor } from '@skein/test-utils';
+import { afterEach, describe, expect, it } from 'vitest';
+import { decodeHello, encodeHello, receiveLimitsEntry, u32Entry, HelloKind, HelloRole } from '../src/wire/hello.js';
+import { encodeCallHead } from '../src/wire/call-head.js';
+import { HEAD_ACTION } from '../src/wire/extension-frames.js';
+import { HELLO_ACTION, RESPONSE_HEADER_LENGTH, readResponseHeader } from '../src/wire/protocol.js';
+import { startServer, requestFrame as request } from './harness.js';
+
+const cleanup: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const f of cleanup.splice(0).reverse()) await f();
+});
+
+/** The whole responses in `bytes`: seq, flag and body. */
+function responses(bytes: Uint8Array): { seq: number; flag: number; body: Uint8Array }[] {
+  const out = [];
+  for (let at = 0; at + RESPONSE_HEADER_LENGTH <= bytes.length; ) {
+    const h = readResponseHeader(bytes.subarray(at, at + RESPONSE_HEADER_LENGTH));
+    const length = h.flag === 0 ? h.msgLength + h.blobLength : h.flag === 2 ? h.blobLength : 0;
+    if (at + RESPONSE_HEADER_LENGTH + length > bytes.length) break;
+    out.push({ seq: h.seq, flag: h.flag, body: bytes.subarray(at + RESPONSE_HEADER_LENGTH, at + RESPONSE_HEADER_LENGTH + length) });
+    at += RESPONSE_HEADER_LENGTH + length;
+  }
+  return out;
+}
+
+/**
+ * A client may send the hello again (docs/protocol.md, "The hello"); the extensions stay as the
+ * first hello that agreed any settled them. The answer to a later one must say so: an answer
+ * that accepts what the connection will not honour has its client send frames it then refuses.
+ */
+describe('a hello sent again on a connection whose extensions are settled', () => {
+  it('is answered with the extensions the connection keeps, not those of the new offer', async () => {
+    const s = await startServer({ 1: () => new Uint8Array([1]) });
+    cleanup.push(() => s.server.close());
+    const peer = await rawConnect(s.address);
+    cleanup.push(() => peer.destroy());
+    const limits = receiveLimitsEntry(1 << 20, 1 << 20);
+    peer.write(request(HELLO_ACTION, 0, encodeHello(HelloRole.Offer, [limits, u32Entry(HelloKind.Cancel)])));
+    peer.write(request(HELLO_ACTION, 0, encodeHello(HelloRole.Offer, [limits, u32Entry(HelloKind.Cancel), u32Entry(HelloKind.CallHead), u32Entry(HelloKind.Streams, 65536)])));
+    const answers = () => responses(peer.received()).filter((r) => r.seq === 0);
+    await waitFor(() => answers().length === 2, { what: 'both hellos answered' });
+    const kinds = answers().map((a) => decodeHello(a.body, 0, a.body.length).entries.map((e) => e.kind));
+    expect(kinds).toEqual([
+      [HelloKind.ReceiveLimits, HelloKind.Cancel],
+      [HelloKind.ReceiveLimits, HelloKind.Cancel],
+    ]);
+    // What it kept is what it does: a head is refused as not agreed, and plain calls go on.
+    peer.write(request(HEAD_ACTION, 1, encodeCallHead(5000, { k: 'v' })));
+    peer.write(request(1, 1));
+    peer.write(request(1, 2));
+    await waitFor(() => responses(peer.received()).some((r) => r.seq === 2), { what: 'the plain call answered' });
+    const byseq = new Map(responses(peer.received()).map((r) => [r.seq, r]));
+    expect(new TextDecoder().decode(byseq.get(1)!.body)).toMatch(/^rpc_decode:call heads were not agreed/);
+    expect([...byseq.get(2)!.body]).toEqual([1]);
+  });
+});
