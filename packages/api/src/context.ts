@@ -153,7 +153,9 @@ export class CallContext implements FilterWatch {
     (this.controller ??= new AbortController()).abort(err);
     // Answered: its link to the connection's signal goes now, not when (if ever) the handler ends.
     this.finish();
-    this.req.fail(err);
+    // A call its client abandoned first was answered then: a late answer would tell the
+    // connection this handler ended (ServerRequest.handlerEnded), and it runs on.
+    if (!this.req.isAnswered) this.req.fail(err);
   }
 
   /**

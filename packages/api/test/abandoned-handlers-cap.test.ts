@@ -56,3 +56,37 @@ describe('service handlers still running after their calls were abandoned', () =
     expect(max).toBeLessThanOrEqual(2 * CAP);
   });
 });
+
+/**
+ * handlerTimeoutMs answers Timeout for a handler that runs too long; for a call its client
+ * abandoned first, that answer is no news (nobody waits) and the handler is not over: it must go
+ * on counting against its connection until it ends, or every sweep lets as many again start.
+ */
+describe('abandoned service handlers past handlerTimeoutMs', () => {
+  it('still count until they end: at most twice maxInFlightPerConn run at once', async () => {
+    let now = 0;
+    let max = 0;
+    const ends: (() => void)[] = [];
+    const slow = (n: number) => {
+      max = Math.max(max, ++now);
+      return new Promise<number>((resolve) => ends.push(() => (now--, resolve(n))));
+    };
+    const server = new RpcServer({
+      dispatch: createServiceDispatch({ codec: msgpackCodec, logger: silentLogger, handlerTimeoutMs: 50, services: [implement(Svc, { slow, echo: (n) => n })] }),
+      maxInFlightPerConn: CAP,
+      closeWaitMs: 0,
+    });
+    const a = await server.listen(transport, '127.0.0.1:0');
+    cleanup.push(() => server.close());
+    const stream = await ClientStream.connect({ transport, address: `127.0.0.1:${'port' in a ? a.port : 0}`, keepaliveMs: 0 });
+    cleanup.push(() => stream.destroy());
+    await stream.ping();
+    const svc = createClient(Svc, stream, { codec: msgpackCodec });
+    await Promise.all(Array.from({ length: CALLS }, (_, i) => svc.slow(i, { timeoutMs: 1 }).catch((e: RpcError) => e.code)));
+    await waitFor(() => max >= 2 * CAP, { what: 'handlers started' });
+    // Several sweeps (one each 50 ms): none may let more handlers start while these run.
+    await new Promise((r) => setTimeout(r, 500));
+    expect(max).toBeLessThanOrEqual(2 * CAP);
+    ends.splice(0).forEach((end) => end());
+  });
+});

@@ -1,7 +1,7 @@
 import { rawConnect, waitFor } from '@skein/test-utils';
 import { afterEach, describe, expect, it } from 'vitest';
 import { encodeCallHead } from '../src/wire/call-head.js';
-import { CANCEL_ACTION, HEAD_ACTION } from '../src/wire/extension-frames.js';
+import { CANCEL_ACTION, HEAD_ACTION, OPEN_ACTION } from '../src/wire/extension-frames.js';
 import { Concurrency, startServer, requestFrame as request } from './harness.js';
 import { golden } from './golden.js';
 
@@ -48,4 +48,65 @@ describe('handlers still running after their calls were abandoned', () => {
       expect(running.max).toBeLessThanOrEqual(2 * CAP);
     });
   }
+});
+
+/**
+ * A call whose head says its deadline passed already (remaining 0: a client that sends a call
+ * after its time ran out, as one whose event loop stalled does) is answered Timeout unrun: no
+ * handler runs for it, so nothing may count against the connection's handlers once answered.
+ */
+describe('calls past their deadline on arrival', () => {
+  it('run no handler and leave the connection reading: a call after twice maxInFlightPerConn of them runs', async () => {
+    let ran = 0;
+    const s = await startServer({ 1: () => void ran++ }, { maxInFlightPerConn: CAP, closeWaitMs: 0 });
+    cleanup.push(() => s.server.close());
+    const peer = await rawConnect(s.address);
+    cleanup.push(() => peer.destroy());
+    peer.write(golden.helloRequestFull);
+    const expired = encodeCallHead(0, undefined);
+    for (let seq = 1; seq <= 2 * CAP; seq++) {
+      peer.write(request(HEAD_ACTION, seq, expired));
+      peer.write(request(1, seq));
+    }
+    peer.write(request(1, 1000));
+    await waitFor(() => ran === 1, { what: 'the call after the expired ones run', timeoutMs: 3000 });
+    expect(ran).toBe(1);
+  });
+});
+
+/**
+ * Open streams have a cap of their own (maxInFlightPerConn) and are not in the calls' count: their
+ * handlers run all the same, and count among the twice maxInFlightPerConn, or a peer that keeps
+ * its streams open and abandons every call runs three times as many.
+ */
+describe('open streams and abandoned calls together', () => {
+  it('run at most twice maxInFlightPerConn handlers at once, and the calls behind them once they end', async () => {
+    const running = new Concurrency();
+    const ends: (() => void)[] = [];
+    const slow = () => (running.enter(), new Promise<void>((resolve) => ends.push(() => (running.leave(), resolve()))));
+    // A stream's handler that runs until its client ends it (this one never does).
+    const feed = () => (running.enter(), new Promise<void>(() => {}));
+    const s = await startServer({ 1: slow, 2: feed }, { maxInFlightPerConn: CAP, closeWaitMs: 0 });
+    cleanup.push(() => s.server.close());
+    const peer = await rawConnect(s.address);
+    cleanup.push(() => peer.destroy());
+    peer.write(golden.helloRequestFull);
+    const head = encodeCallHead(undefined, undefined);
+    for (let seq = 1; seq <= CAP; seq++) {
+      peer.write(request(OPEN_ACTION, seq, head));
+      peer.write(request(2, seq));
+    }
+    await waitFor(() => running.total === CAP, { what: 'the streams open' });
+    const calls = 100;
+    for (let seq = 1000; seq < 1000 + calls; seq++) {
+      peer.write(request(HEAD_ACTION, seq, head));
+      peer.write(request(1, seq));
+      peer.write(request(CANCEL_ACTION, seq));
+    }
+    await waitFor(() => running.total >= 2 * CAP, { what: 'handlers started' });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(running.max).toBeLessThanOrEqual(2 * CAP);
+    await waitFor(() => (ends.splice(0).forEach((end) => end()), running.total === CAP + calls), { what: 'every call run', timeoutMs: 20_000 });
+    expect(running.max).toBeLessThanOrEqual(2 * CAP);
+  });
 });

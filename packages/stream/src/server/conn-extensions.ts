@@ -116,6 +116,8 @@ export class ConnExtensions implements ControlOwner {
     // Its deadline passed before it arrived: not run at all.
     if (remaining === 0) {
       control.expire();
+      // Its handler never starts: it must not count as one running abandoned (`abandoned`).
+      req.handlerEnded();
       return false;
     }
     this.tracked.set(control.seq, control);

@@ -32,7 +32,7 @@ import type { StreamHost } from './request-stream.js';
 import { ServerRequest, type ConnInfo, type Responder } from './request.js';
 import { appendEntry } from '../wire/hello.js';
 import { manyListeners } from '../internals/many-listeners.js';
-import { REVERSE_ANSWER_ACTION } from '../wire/reverse-calls.js';
+import { REVERSE_ANSWER_ACTION, reverseAnswerEntry } from '../wire/reverse-calls.js';
 import { ReverseCaller, acceptReverseOffer, type ReverseSettings } from './reverse-caller.js';
 import type { ConnRole } from './conn-census.js';
 import { PROBATION_REFUSALS } from './probation-refusals.js';
@@ -404,10 +404,11 @@ export class ServerConn implements FrameHandlers, Responder, StreamHost {
 
   /**
    * Requests past this wait (overCap): `maxInFlight` being handled, or twice that many handlers
-   * running, those of abandoned calls included (their slots are free, their handlers may not be).
+   * running, those of abandoned calls included (their slots are free, their handlers may not be),
+   * and those of open streams (not in `inFlight`, but running all the same).
    */
   private atCap(): boolean {
-    return this.inFlight >= this.maxInFlight || (this.ext !== undefined && this.inFlight + this.ext.abandoned >= 2 * this.maxInFlight);
+    return this.inFlight >= this.maxInFlight || (this.ext !== undefined && this.inFlight + this.streams + this.ext.abandoned >= 2 * this.maxInFlight);
   }
 
   /** Called once per answered request. */
@@ -499,12 +500,14 @@ export class ServerConn implements FrameHandlers, Responder, StreamHost {
     this.opts.onGreeted?.(this);
     if (!offered && this.is(PROBATION)) return this.leaveProbationAtHello(seqLo, seqHi);
     if (offered) answer = this.auth!.offered(answer);
-    if (outcome.peerLimits && this.opts.reverse && !this.reverse) answer = this.agreeReverse(this.opts.reverse, bytes, msgAt, msgAt + u32(bytes, start + REQ_MSG_LEN_AT), answer);
+    if (outcome.peerLimits && this.opts.reverse) answer = this.agreeReverse(this.opts.reverse, bytes, msgAt, msgAt + u32(bytes, start + REQ_MSG_LEN_AT), answer);
     this.send(seqLo, seqHi, answer, EMPTY_BYTES);
   }
 
   /** Calls both ways, when the hello offers to serve them: settled by the first hello that does. */
   private agreeReverse(settings: ReverseSettings, bytes: Uint8Array, from: number, to: number, answer: Uint8Array): Uint8Array {
+    // Agreed already: a later hello's answer names it, as it names the extensions the connection keeps.
+    if (this.reverse) return appendEntry(answer, reverseAnswerEntry(settings.answerLimits.maxMessage, settings.answerLimits.maxBlob));
     const self = this;
     const host = {
       // Read when a message needs it: an idle connection never builds the peer's name.
