@@ -155,7 +155,11 @@ export class CallContext implements FilterWatch {
     this.finish();
     // A call its client abandoned first was answered then: a late answer would tell the
     // connection this handler ended (ServerRequest.handlerEnded), and it runs on.
-    if (!this.req.isAnswered) this.req.fail(err);
+    if (this.req.isAnswered) return;
+    // The handler may run on (it ignores its signal): it counts against its connection until it
+    // ends, as an abandoned call's does; counted before the answer frees its slot.
+    this.req.runsOn();
+    this.req.fail(err);
   }
 
   /**

@@ -90,3 +90,45 @@ describe('abandoned service handlers past handlerTimeoutMs', () => {
     ends.splice(0).forEach((end) => end());
   });
 });
+
+/**
+ * handlerTimeoutMs answers Timeout for a handler that runs too long and frees its call's slot,
+ * but a handler that ignores its signal runs on: with no cancel and no client deadline at all,
+ * each sweep let as many again start (100 at once with a cap of 4). Such handlers count against
+ * their connection until they end, as abandoned ones do.
+ */
+describe('service handlers timed out by the server itself', () => {
+  it('count until they end: at most twice maxInFlightPerConn run at once, and calls run again once they end', async () => {
+    let now = 0;
+    let max = 0;
+    const ends: (() => void)[] = [];
+    const slow = (n: number) => {
+      max = Math.max(max, ++now);
+      return new Promise<number>((resolve) => ends.push(() => (now--, resolve(n))));
+    };
+    const server = new RpcServer({
+      dispatch: createServiceDispatch({ codec: msgpackCodec, logger: silentLogger, handlerTimeoutMs: 50, services: [implement(Svc, { slow, echo: (n) => n })] }),
+      maxInFlightPerConn: CAP,
+      closeWaitMs: 0,
+    });
+    const a = await server.listen(transport, '127.0.0.1:0');
+    cleanup.push(() => server.close());
+    const stream = await ClientStream.connect({ transport, address: `127.0.0.1:${'port' in a ? a.port : 0}`, keepaliveMs: 0 });
+    cleanup.push(() => stream.destroy());
+    await stream.ping();
+    const svc = createClient(Svc, stream, { codec: msgpackCodec });
+    // No client deadline: only the server's 50 ms answers them, each Timeout.
+    let settled = 0;
+    const outcomes = Array.from({ length: 40 }, (_, i) => svc.slow(i, { timeoutMs: 60_000 }).then(() => 'ran', (e: RpcError) => (e.code === ErrorCode.Timeout ? 'timed out' : `failed ${e.code}`)).finally(() => settled++));
+    await waitFor(() => max >= 2 * CAP, { what: 'handlers started' });
+    // Several sweeps (one each 50 ms): none may let more handlers start while these run.
+    await new Promise((r) => setTimeout(r, 500));
+    expect(max).toBeLessThanOrEqual(2 * CAP);
+    // Not wedged: as they end, the rest run (and time out in turn) and every call is answered.
+    await waitFor(() => (ends.splice(0).forEach((end) => end()), settled === outcomes.length || undefined), { what: 'every call answered' });
+    // Each ran to its end, or was answered Timeout by the server first: none lost, none refused.
+    const seen = new Set(await Promise.all(outcomes));
+    expect([...seen].filter((o) => o !== 'ran' && o !== 'timed out')).toEqual([]);
+    expect(max).toBeLessThanOrEqual(2 * CAP);
+  });
+});

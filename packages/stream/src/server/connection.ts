@@ -392,8 +392,10 @@ export class ServerConn implements FrameHandlers, Responder, StreamHost {
    * ConnExtensions.abandoned), when the dispatch says when that is.
    */
   abandonedRunning(): boolean {
-    if (this.opts.dispatch.tellsHandlerEnds !== true) return false;
-    this.ext!.abandoned++;
+    // Without extensions (a razor v1 client) only the server's own handler timeout abandons a
+    // call, and there is nowhere to count it: an idle connection keeps no field for it.
+    if (this.opts.dispatch.tellsHandlerEnds !== true || this.ext === undefined) return false;
+    this.ext.abandoned++;
     return true;
   }
 

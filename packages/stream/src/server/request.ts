@@ -175,6 +175,16 @@ export class ServerRequest implements Controlled {
   }
 
   /**
+   * @internal About to be answered while its handler runs on (the server's own handler timeout,
+   * and a handler that ignores its signal): it counts as one abandoned until it ends, as a call
+   * its client abandoned does, or each timeout would let another start beside it. Called before
+   * the answer, whose freed slot may start a held request at once.
+   */
+  runsOn(): void {
+    if (!this.answered && !this.runsAbandoned && this.owner.abandonedRunning?.() === true) this.runsAbandoned = true;
+  }
+
+  /**
    * @internal The handler ended. A late answer (`reply`, `fail`) says so itself; a dispatch that
    * gives none once the call is answered (`isAnswered`) calls this instead, so that the handler
    * stops counting against its connection (Responder's `abandonedRunning`). Idempotent.
