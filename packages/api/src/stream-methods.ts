@@ -32,11 +32,17 @@ interface Schemas<I, O> {
   output?: O;
 }
 type Opt = StandardSchemaV1 | undefined;
+/**
+ * What goes into a side's schema (the client's argument or items, a handler's items): its input
+ * type; a schema typed by its output alone (`StreamSchemas<In, Out>`'s `StandardSchemaV1<unknown,
+ * In>`) takes its output type, as these builders always gave it, not `unknown`.
+ */
+type InferSent<S> = unknown extends InferIn<S> ? Infer<S> : InferIn<S>;
 
 /** A method whose result is a stream of `Item`s. */
 export function serverStream<I extends Opt = undefined, O extends Opt = undefined>(
   schemas: Schemas<I, O>,
-): MethodBuilder<Infer<I>, AsyncIterable<Infer<O>>, never, InferIn<I>, AsyncIterable<InferIn<O>>>;
+): MethodBuilder<Infer<I>, AsyncIterable<Infer<O>>, never, InferSent<I>, AsyncIterable<InferSent<O>>>;
 export function serverStream<A, Item>(schemas?: StreamSchemas<A, Item>): MethodBuilder<A, AsyncIterable<Item>, never>;
 export function serverStream(schemas: StreamSchemas<unknown, unknown> = {}): MethodBuilder<unknown, AsyncIterable<unknown>, never> {
   return streaming(schemas, 'server');
@@ -45,7 +51,7 @@ export function serverStream(schemas: StreamSchemas<unknown, unknown> = {}): Met
 /** A method whose argument is a stream of `Item`s and whose result is one `R`. */
 export function clientStream<I extends Opt = undefined, O extends Opt = undefined>(
   schemas: Schemas<I, O>,
-): MethodBuilder<AsyncIterable<Infer<I>>, Infer<O>, never, AsyncIterable<InferIn<I>>, InferIn<O>>;
+): MethodBuilder<AsyncIterable<Infer<I>>, Infer<O>, never, AsyncIterable<InferSent<I>>, InferSent<O>>;
 export function clientStream<Item, R>(schemas?: StreamSchemas<Item, R>): MethodBuilder<AsyncIterable<Item>, R, never>;
 export function clientStream(schemas: StreamSchemas<unknown, unknown> = {}): MethodBuilder<AsyncIterable<unknown>, unknown, never> {
   return streaming(schemas, 'client');
@@ -54,7 +60,7 @@ export function clientStream(schemas: StreamSchemas<unknown, unknown> = {}): Met
 /** A method with a stream each way: `In`s from the client, `Out`s from the server. */
 export function bidiStream<I extends Opt = undefined, O extends Opt = undefined>(
   schemas: Schemas<I, O>,
-): MethodBuilder<AsyncIterable<Infer<I>>, AsyncIterable<Infer<O>>, never, AsyncIterable<InferIn<I>>, AsyncIterable<InferIn<O>>>;
+): MethodBuilder<AsyncIterable<Infer<I>>, AsyncIterable<Infer<O>>, never, AsyncIterable<InferSent<I>>, AsyncIterable<InferSent<O>>>;
 export function bidiStream<In, Out>(schemas?: StreamSchemas<In, Out>): MethodBuilder<AsyncIterable<In>, AsyncIterable<Out>, never>;
 export function bidiStream(schemas: StreamSchemas<unknown, unknown> = {}): MethodBuilder<AsyncIterable<unknown>, AsyncIterable<unknown>, never> {
   return streaming(schemas, 'both');

@@ -625,6 +625,18 @@ describe('redirects to servers not in the pool', () => {
   });
 });
 
+describe("every server's ConnPool options", () => {
+  it("refuses a renamed one when the pool is made, not at each call as that server's ConnPool's", async () => {
+    // A plain-JS caller's pool.idleMs would fail every call with "ConnPool option idleMs is now
+    // idleTimeoutMs", the pool built and its servers joined: said at once, where it sits.
+    const s = await locals(['a']);
+    const made = () => new FailoverPool({ transport, servers: [s.a!.address], pool: { idleMs: 1000 } as never });
+    expect(made).toThrow(expect.objectContaining({ code: ErrorCode.InvalidArgument, message: 'FailoverPool option pool.idleMs is now pool.idleTimeoutMs' }));
+    const window = () => new FailoverPool({ transport, servers: [s.a!.address], pool: { stream: { streamWindow: 4096 } } as never });
+    expect(window).toThrow(expect.objectContaining({ code: ErrorCode.InvalidArgument, message: 'ClientStream option pool.stream.streamWindow is now pool.stream.streamWindowBytes' }));
+  });
+});
+
 describe('membership', () => {
   it('removing a server lets its calls in flight finish; no call anywhere fails', async () => {
     const gate = deferred();

@@ -1,8 +1,11 @@
 import { ErrorCode, RpcError } from '@skein/core';
-import { connectRazorClient, deferred, memoryLogger, startRazorServer, waitFor, within, type RazorServer } from '@skein/test-utils';
+import { connectRazorClient, deferred, ManualClock, memoryLogger, rawConnect, startRazorServer, waitFor, within, type RazorServer } from '@skein/test-utils';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ClientStream, FailoverPool, createRouter, type FailoverPoolOptions } from '../src/index.js';
-import { startServer, transport } from './harness.js';
+import { errorStringFrame } from './golden.js';
+import { requestFrame, startServer, transport } from './harness.js';
+import { HELLO_VERSION, HelloRole } from '../src/wire/hello.js';
+import { HELLO_ACTION } from '../src/wire/protocol.js';
 
 // A fleet upgraded one machine at a time: Skein clients meet razor v1 servers, razor v1 clients
 // meet Skein servers, and one pool may hold both (docs/protocol.md, "Mixed fleets").
@@ -146,6 +149,33 @@ describe('a razor v1 client and a Skein server', () => {
     await busy;
     expect(logger.lines.some((l) => /close wait over/.test(l.msg ?? ''))).toBe(false);
     expect(v1.flags.every((f) => f === 0 || f === 2)).toBe(true);
+  });
+});
+
+describe('a Skein client whose hello the server could not read, and a draining Skein server', () => {
+  it('refuses its calls with Closed until it leaves, as for any peer that sent a hello: it reads Closed as leave, not the end', async () => {
+    // A hello (the reserved action) comes only from a Skein client, whatever the server made of
+    // it: one it answered Decode (cut short here, as from a newer or broken client) is still a
+    // client that leaves on Closed, and whose calls cut off by the end would fail IO (may have
+    // run) rather than Closed (unrun, sent again by its pool). The manual clock holds the drain
+    // tick and closeWaitMs off: no timing decides.
+    const held = deferred<Uint8Array>();
+    const s = await startServer({ 1: () => held.promise, 2: (req) => req.msg }, { clock: new ManualClock(), closeWaitMs: 60_000 });
+    const raw = await rawConnect(s.address);
+    cleanup.push(() => raw.destroy());
+    raw.write(requestFrame(HELLO_ACTION, 1, new Uint8Array([HELLO_VERSION, HelloRole.Offer, 0])));
+    raw.write(requestFrame(1, 2));
+    await waitFor(() => s.server.stats().inFlight === 1, { what: 'the call to run' });
+    const closing = s.server.close();
+    cleanup.push(() => (raw.destroy(), closing));
+    held.resolve(text('done'));
+    await waitFor(() => raw.received().includes('done'), { what: 'the running call answered' });
+    raw.write(requestFrame(2, 3, text('x')));
+    const refused = Buffer.from(errorStringFrame(3, 'rpc_closed'));
+    await within(Promise.race([waitFor(() => raw.received().includes(refused), { what: 'the late call refused' }), raw.closedByPeer]), 10_000, 'an answer or the end');
+    expect(raw.received().includes(refused)).toBe(true);
+    raw.end();
+    await within(closing, 10_000, 'the server to close');
   });
 });
 

@@ -17,7 +17,7 @@ import {
   type Transport,
 } from '@skein/core';
 import type { Notify, Reply } from '../client/call.js';
-import { positive } from '../internals/checks.js';
+import { positive, refuseRenamed } from '../internals/checks.js';
 import type { CallOptions } from '../client/call-options.js';
 import { promised, type StreamCaller } from '../client/caller.js';
 import { unopenedStreams, type StreamCall } from '../client/stream-call.js';
@@ -160,6 +160,9 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
     this.selector = createSelector<PoolServer>(opts.strategy ?? 'round-robin');
     this.shouldFailover = opts.shouldFailover;
     this.poolOpts = opts.pool ?? {};
+    // Each server's ConnPool is made at its first call: refused only there, it would fail every call.
+    refuseRenamed(this.poolOpts, 'idleMs', 'idleTimeoutMs', 'FailoverPool', 'pool.');
+    if (this.poolOpts.stream) refuseRenamed(this.poolOpts.stream, 'streamWindow', 'streamWindowBytes', 'ClientStream', 'pool.stream.');
     this.onMembershipChange = opts.onMembershipChange;
     this.onServerHealth = opts.onServerHealth;
     this.breakerOpts = opts.circuitBreaker ? circuitBreakerOptions(opts.circuitBreaker) : undefined;

@@ -66,7 +66,7 @@ const NO_REVERSE = 64;
 /** Sent away from probation (sendAway): told why once; what it sends again is refused bare, unjudged, unlogged. */
 const SENT_AWAY = 128;
 /**
- * It sent a hello, so it reads a bare `rpc_closed` as "leave this connection". A peer that sent
+ * It sent a hello (one that parsed or not), so it reads a bare `rpc_closed` as "leave this connection". A peer that sent
  * none (razor v1) reads it as a custom error and keeps sending: only the connection's end tells
  * it to go, so a draining server does not wait for it to end its side.
  */
@@ -485,6 +485,9 @@ export class ServerConn implements FrameHandlers, Responder, StreamHost {
   private greet(bytes: Uint8Array, start: number, seqLo: number, seqHi: number): void {
     // A hello again from one sent away: judged, counted and logged once is enough (a peer may send any number).
     if (this.is(SENT_AWAY)) return this.writeError(seqLo, seqHi, ErrorCode.Overloaded);
+    // Whatever its hello says: only a Skein client sends one, and it leaves on Closed even when
+    // its hello could not be read (answered Decode, it goes on as a v1 client otherwise).
+    this.mark(GREETED, true);
     const msgAt = start + REQUEST_HEADER_LENGTH;
     let outcome;
     try {
@@ -494,7 +497,6 @@ export class ServerConn implements FrameHandlers, Responder, StreamHost {
       this.opts.logger.debug({ remote: this.conn.remote, reason: err.message }, 'bad hello: answered Decode');
       return this.writeError(seqLo, seqHi, ErrorCode.Decode);
     }
-    this.mark(GREETED, true);
     if (outcome.peerLimits) this.peerLimits = sharedLimits(outcome.peerLimits);
     if (outcome.agreed) this.agreed ??= sharedAgreed(outcome.agreed);
     let answer = outcome.answer;
