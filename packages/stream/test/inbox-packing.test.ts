@@ -11,7 +11,7 @@ const costOf = (item: Reply): number => itemCost(item.msg, item.blob);
  * gets must be what was sent, in order, each a copy of its own, whatever the mix of small and
  * large items, reads and arrivals.
  */
-describe('Inbox pushViews', () => {
+describe('Inbox pushFrom', () => {
   it('gives back every item as sent, in order, through packing, moving down and growing', async () => {
     const random = seededRandom(140);
     const window = 256 * 1024;
@@ -32,7 +32,7 @@ describe('Inbox pushViews', () => {
         const buffer = new Uint8Array(at + msgLength + blobLength + Math.floor(random() * 100));
         for (let j = 0; j < msgLength + blobLength; j++) buffer[at + j] = Math.floor(random() * 256);
         sent.push({ msg: [...buffer.subarray(at, at + msgLength)], blob: [...buffer.subarray(at + msgLength, at + msgLength + blobLength)] });
-        expect(inbox.pushViews(buffer.subarray(at, at + msgLength), buffer.subarray(at + msgLength, at + msgLength + blobLength))).toBe(true);
+        expect(inbox.pushFrom(buffer, at, at + msgLength, at + msgLength + blobLength)).toBe(true);
         pushed += msgLength + blobLength + ITEM_OVERHEAD;
       }
       for (let i = 0; i < Math.floor(random() * 12); i++) {

@@ -50,7 +50,6 @@ import { CallHeadError, encodeCallHead, wireRemaining } from '../wire/call-head.
 import { StreamCall, type StreamWire } from './stream-call.js';
 import { DrainWaiters } from '../internals/drain-waiters.js';
 import { StreamDeadlines } from './stream-deadlines.js';
-import { keptBytes } from '../internals/kept-bytes.js';
 import { AUTH_ACTION } from '../wire/auth.js';
 import { ClientAuth, type AuthLink } from './client-auth.js';
 import { fetchCredentials, isAuthRefusal, type Credentials } from './credentials.js';
@@ -706,7 +705,7 @@ export class ClientStream implements StreamCaller {
     if (flag === DATA_FLAG) {
       const bodyAt = start + RESPONSE_HEADER_LENGTH;
       const msgEnd = bodyAt + u32(bytes, start + RES_MSG_LEN_AT);
-      if (stream.received(keptBytes(bytes, bodyAt, msgEnd), keptBytes(bytes, msgEnd, end))) return;
+      if (stream.received(bytes, bodyAt, msgEnd, end)) return;
       // Sent past the credit we granted: the peer is broken, and would fill our memory.
       const err = new Error(`${this.remote} sent a stream item without credit`);
       this.logger.warn({ remote: this.remote }, err.message);

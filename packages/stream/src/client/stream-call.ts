@@ -202,10 +202,13 @@ export class StreamCall implements AsyncIterable<Reply> {
     this.gate.spend(this.gate.available);
   }
 
-  /** @internal One item from the server. False when it came without credit (a broken peer). */
-  received(msg: Uint8Array, blob: Uint8Array): boolean {
+  /**
+   * @internal One item from the server, where it lies in the received chunk (kept as
+   * `Inbox.pushFrom` says: small unread ones packed). False when it came without credit (a broken peer).
+   */
+  received(bytes: Uint8Array, msgAt: number, msgEnd: number, end: number): boolean {
     if (!this.serverSpoke) this.spoke();
-    return this.inbox.push({ msg, blob });
+    return this.inbox.pushFrom(bytes, msgAt, msgEnd, end);
   }
 
   /** @internal The server granted credit. */

@@ -64,8 +64,8 @@ export class ConnExtensions implements ControlOwner {
       case DATA_ACTION: {
         const stream = this.tracked.get(key)?.stream;
         // Items for a stream already answered are read and dropped, as a late reply is.
-        // Views: the stream's inbox copies what it keeps (a small item must not pin the chunk).
-        if (stream && !stream.received(bytes.subarray(msgAt, msgEnd), bytes.subarray(msgEnd, end))) {
+        // Where it lies: the stream's inbox copies what it keeps (a small item must not pin the chunk).
+        if (stream && !stream.received(bytes, msgAt, msgEnd, end)) {
           throw new FrameError('stream item sent without credit');
         }
         return;

@@ -88,11 +88,11 @@ export class RequestStream implements AsyncIterable<Reply> {
   }
 
   /**
-   * @internal An item from the client, its parts views of the received chunk (kept as
-   * `Inbox.pushViews` says). False when the client sent it without credit (a broken or hostile peer).
+   * @internal An item from the client, where it lies in the received chunk (kept as
+   * `Inbox.pushFrom` says). False when the client sent it without credit (a broken or hostile peer).
    */
-  received(msg: Uint8Array, blob: Uint8Array): boolean {
-    return this.inbox.pushViews(msg, blob);
+  received(bytes: Uint8Array, msgAt: number, msgEnd: number, end: number): boolean {
+    return this.inbox.pushFrom(bytes, msgAt, msgEnd, end);
   }
 
   /** @internal The client ended its side. */
