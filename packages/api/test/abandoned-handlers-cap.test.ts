@@ -3,10 +3,10 @@ import { ErrorCode, silentLogger, type RpcError } from '@skein/core';
 import { waitFor } from '@skein/test-utils';
 import { ClientStream, RpcServer } from '@skein/stream';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createClient, createServiceDispatch, implement, method, service } from '../src/index.js';
+import { createClient, createServiceDispatch, implement, method, serverStream, service } from '../src/index.js';
 import { transport } from './harness.js';
 
-const Svc = service('Svc', { slow: method<number, number>(), echo: method<number, number>() });
+const Svc = service('Svc', { slow: method<number, number>(), echo: method<number, number>(), feed: serverStream<number, number>() });
 
 const cleanup: (() => unknown)[] = [];
 afterEach(async () => {
@@ -32,8 +32,11 @@ describe('service handlers still running after their calls were abandoned', () =
       max = Math.max(max, ++now);
       return new Promise<number>((resolve) => ends.push(() => (now--, resolve(n))));
     };
+    const feed = async function* (n: number) {
+      yield await slow(n);
+    };
     const server = new RpcServer({
-      dispatch: createServiceDispatch({ codec: msgpackCodec, logger: silentLogger, services: [implement(Svc, { slow, echo: (n) => n })] }),
+      dispatch: createServiceDispatch({ codec: msgpackCodec, logger: silentLogger, services: [implement(Svc, { slow, echo: (n) => n, feed })] }),
       maxInFlightPerConn: CAP,
       closeWaitMs: 0,
     });
@@ -71,8 +74,11 @@ describe('abandoned service handlers past handlerTimeoutMs', () => {
       max = Math.max(max, ++now);
       return new Promise<number>((resolve) => ends.push(() => (now--, resolve(n))));
     };
+    const feed = async function* (n: number) {
+      yield await slow(n);
+    };
     const server = new RpcServer({
-      dispatch: createServiceDispatch({ codec: msgpackCodec, logger: silentLogger, handlerTimeoutMs: 50, services: [implement(Svc, { slow, echo: (n) => n })] }),
+      dispatch: createServiceDispatch({ codec: msgpackCodec, logger: silentLogger, handlerTimeoutMs: 50, services: [implement(Svc, { slow, echo: (n) => n, feed })] }),
       maxInFlightPerConn: CAP,
       closeWaitMs: 0,
     });
@@ -106,8 +112,11 @@ describe('service handlers timed out by the server itself', () => {
       max = Math.max(max, ++now);
       return new Promise<number>((resolve) => ends.push(() => (now--, resolve(n))));
     };
+    const feed = async function* (n: number) {
+      yield await slow(n);
+    };
     const server = new RpcServer({
-      dispatch: createServiceDispatch({ codec: msgpackCodec, logger: silentLogger, handlerTimeoutMs: 50, services: [implement(Svc, { slow, echo: (n) => n })] }),
+      dispatch: createServiceDispatch({ codec: msgpackCodec, logger: silentLogger, handlerTimeoutMs: 50, services: [implement(Svc, { slow, echo: (n) => n, feed })] }),
       maxInFlightPerConn: CAP,
       closeWaitMs: 0,
     });
@@ -129,6 +138,96 @@ describe('service handlers timed out by the server itself', () => {
     // Each ran to its end, or was answered Timeout by the server first: none lost, none refused.
     const seen = new Set(await Promise.all(outcomes));
     expect([...seen].filter((o) => o !== 'ran' && o !== 'timed out')).toEqual([]);
+    expect(max).toBeLessThanOrEqual(2 * CAP);
+  });
+});
+
+/**
+ * The same, for a Skein client whose calls carry no head (no per-call timeoutMs, signal or
+ * metadata: its default timeout stays on its side). Its connection never made the extensions'
+ * state, and the timed-out handlers went uncounted: each sweep let as many again start.
+ */
+describe('service handlers timed out by the server itself, on plain calls', () => {
+  it('count until they end: at most twice maxInFlightPerConn run at once, and every call is answered', async () => {
+    let now = 0;
+    let max = 0;
+    const ends: (() => void)[] = [];
+    const slow = (n: number) => {
+      max = Math.max(max, ++now);
+      return new Promise<number>((resolve) => ends.push(() => (now--, resolve(n))));
+    };
+    const feed = async function* (n: number) {
+      yield await slow(n);
+    };
+    const server = new RpcServer({
+      dispatch: createServiceDispatch({ codec: msgpackCodec, logger: silentLogger, handlerTimeoutMs: 50, services: [implement(Svc, { slow, echo: (n) => n, feed })] }),
+      maxInFlightPerConn: CAP,
+      closeWaitMs: 0,
+    });
+    const a = await server.listen(transport, '127.0.0.1:0');
+    cleanup.push(() => server.close());
+    const stream = await ClientStream.connect({ transport, address: `127.0.0.1:${'port' in a ? a.port : 0}`, keepaliveMs: 0 });
+    cleanup.push(() => stream.destroy());
+    await stream.ping();
+    const svc = createClient(Svc, stream, { codec: msgpackCodec });
+    let settled = 0;
+    const outcomes = Array.from({ length: 40 }, (_, i) => svc.slow(i).then(() => 'ran', (e: RpcError) => (e.code === ErrorCode.Timeout ? 'timed out' : `failed ${e.code}`)).finally(() => settled++));
+    await waitFor(() => max >= 2 * CAP, { what: 'handlers started' });
+    await new Promise((r) => setTimeout(r, 500));
+    expect(max).toBeLessThanOrEqual(2 * CAP);
+    await waitFor(() => (ends.splice(0).forEach((end) => end()), settled === outcomes.length || undefined), { what: 'every call answered' });
+    const seen = new Set(await Promise.all(outcomes));
+    expect([...seen].filter((o) => o !== 'ran' && o !== 'timed out')).toEqual([]);
+    expect(max).toBeLessThanOrEqual(2 * CAP);
+  });
+});
+
+/**
+ * A stream timed out by the server's stream timeout whose generator ignores its signal: its
+ * stream closes (it stops counting among `streams`) and it counts as abandoned until it ends, once
+ * (not twice: the connection would stay wedged after they end).
+ */
+describe('stream handlers timed out by the server itself', () => {
+  it('count until they end, once: at most twice maxInFlightPerConn run at once, and every stream is answered', async () => {
+    let now = 0;
+    let max = 0;
+    const ends: (() => void)[] = [];
+    const slow = (n: number) => {
+      max = Math.max(max, ++now);
+      return new Promise<number>((resolve) => ends.push(() => (now--, resolve(n))));
+    };
+    const feed = async function* (n: number) {
+      yield await slow(n);
+    };
+    const server = new RpcServer({
+      dispatch: createServiceDispatch({ codec: msgpackCodec, logger: silentLogger, streamTimeoutMs: 50, services: [implement(Svc, { slow, echo: (n) => n, feed })] }),
+      maxInFlightPerConn: CAP,
+      closeWaitMs: 0,
+    });
+    const a = await server.listen(transport, '127.0.0.1:0');
+    cleanup.push(() => server.close());
+    const stream = await ClientStream.connect({ transport, address: `127.0.0.1:${'port' in a ? a.port : 0}`, keepaliveMs: 0 });
+    cleanup.push(() => stream.destroy());
+    await stream.ping();
+    const svc = createClient(Svc, stream, { codec: msgpackCodec });
+    let settled = 0;
+    const read = async (i: number): Promise<string> => {
+      for await (const _ of await svc.feed(i));
+      return 'ran';
+    };
+    const outcomes: Promise<string>[] = [];
+    // Streams past their cap are refused at once (Overloaded): sent in waves, across several sweeps.
+    for (let wave = 0; wave < 30; wave++) {
+      for (let i = 0; i < CAP; i++) outcomes.push(read(i).then((o) => o, (e: RpcError) => (e.code === ErrorCode.Timeout ? 'timed out' : e.code === ErrorCode.Overloaded ? 'refused' : `failed ${e.code}`)).finally(() => settled++));
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await waitFor(() => max >= 2 * CAP, { what: 'handlers started' });
+    expect(max).toBeLessThanOrEqual(2 * CAP);
+    await waitFor(() => (ends.splice(0).forEach((end) => end()), settled === outcomes.length || undefined), { what: 'every stream answered' });
+    const seen = new Set(await Promise.all(outcomes));
+    expect([...seen].filter((o) => o !== 'ran' && o !== 'timed out' && o !== 'refused')).toEqual([]);
+    // Not wedged: counted once, each ended once, the connection takes calls as before.
+    expect(await Promise.all(Array.from({ length: 2 * CAP }, (_, i) => svc.echo(i)))).toEqual(Array.from({ length: 2 * CAP }, (_, i) => i));
     expect(max).toBeLessThanOrEqual(2 * CAP);
   });
 });

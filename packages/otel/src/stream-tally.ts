@@ -71,7 +71,8 @@ export class StreamTally {
  * their user calls to send one.
  */
 export interface ItemCarrier {
-  received(msg: Uint8Array, blob: Uint8Array): boolean;
+  /** The item's msg at `bytes[msgAt, msgEnd)`, its blob at `[msgEnd, end)` of the received chunk. */
+  received(bytes: Uint8Array, msgAt: number, msgEnd: number, end: number): boolean;
   write(msg?: Uint8Array, blob?: Uint8Array): Promise<void>;
 }
 
@@ -86,9 +87,9 @@ const ignore = (): void => {};
 export function tallyItems(carrier: ItemCarrier, tally: StreamTally): void {
   const received = carrier.received;
   const write = carrier.write;
-  carrier.received = (msg, blob) => {
-    const taken = received.call(carrier, msg, blob);
-    if (taken) tally.itemReceived(msg.length + blob.length);
+  carrier.received = (bytes, msgAt, msgEnd, end) => {
+    const taken = received.call(carrier, bytes, msgAt, msgEnd, end);
+    if (taken) tally.itemReceived(end - msgAt);
     return taken;
   };
   carrier.write = (msg, blob) => {

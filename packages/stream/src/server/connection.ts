@@ -392,10 +392,11 @@ export class ServerConn implements FrameHandlers, Responder, StreamHost {
    * ConnExtensions.abandoned), when the dispatch says when that is.
    */
   abandonedRunning(): boolean {
-    // Without extensions (a razor v1 client) only the server's own handler timeout abandons a
-    // call, and there is nowhere to count it: an idle connection keeps no field for it.
-    if (this.opts.dispatch.tellsHandlerEnds !== true || this.ext === undefined) return false;
-    this.ext.abandoned++;
+    // A razor v1 client (no hello terms) keeps no count: an idle connection holds no field for it.
+    if (this.opts.dispatch.tellsHandlerEnds !== true || this.agreed === undefined) return false;
+    // Made here if none yet: a Skein client's plain calls (no head) never made it, and the
+    // server's own handler timeout abandons those too.
+    (this.ext ??= new ConnExtensions(this, this.agreed, this.opts.clock ?? systemClock)).abandoned++;
     return true;
   }
 
