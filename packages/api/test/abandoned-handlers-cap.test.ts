@@ -17,6 +17,36 @@ const CAP = 4;
 const CALLS = 200;
 
 /**
+ * A server of `Svc` whose `slow` handlers (and `feed`'s one item) ignore their signal and run until
+ * the test ends them (`ends`), counting how many run at once (`now`, `max`), with `dispatch`'s
+ * options; and a typed client over one connection whose hello is answered.
+ */
+async function slowServer(dispatch: { handlerTimeoutMs?: number; streamTimeoutMs?: number } = {}) {
+  const run = { now: 0, max: 0, ends: [] as (() => void)[] };
+  const slow = (n: number) => {
+    run.max = Math.max(run.max, ++run.now);
+    return new Promise<number>((resolve) => run.ends.push(() => (run.now--, resolve(n))));
+  };
+  const feed = async function* (n: number) {
+    yield await slow(n);
+  };
+  const server = new RpcServer({
+    dispatch: createServiceDispatch({ codec: msgpackCodec, logger: silentLogger, ...dispatch, services: [implement(Svc, { slow, echo: (n) => n, feed })] }),
+    maxInFlightPerConn: CAP,
+    closeWaitMs: 0,
+  });
+  const a = await server.listen(transport, '127.0.0.1:0');
+  cleanup.push(() => server.close());
+  const stream = await ClientStream.connect({ transport, address: `127.0.0.1:${'port' in a ? a.port : 0}`, keepaliveMs: 0 });
+  cleanup.push(() => stream.destroy());
+  await stream.ping(); // the hello is answered: calls carry their deadlines
+  return { run, svc: createClient(Svc, stream, { codec: msgpackCodec }) };
+}
+
+/** Ends every handler running now. */
+const endAll = (run: { ends: (() => void)[] }): void => run.ends.splice(0).forEach((end) => end());
+
+/**
  * As @skein/stream's abandoned-handlers-cap test, through the service dispatch: a client whose
  * every call times out (each goes with a deadline of 1 ms, and a cancel) frees each call's slot
  * at once, but the handlers that ignore their signal run on, and no more than twice
@@ -25,38 +55,18 @@ const CALLS = 200;
  */
 describe('service handlers still running after their calls were abandoned', () => {
   it('a client whose every call times out runs at most twice maxInFlightPerConn handlers at once; once they end, calls run again', async () => {
-    let now = 0;
-    let max = 0;
-    const ends: (() => void)[] = [];
-    const slow = (n: number) => {
-      max = Math.max(max, ++now);
-      return new Promise<number>((resolve) => ends.push(() => (now--, resolve(n))));
-    };
-    const feed = async function* (n: number) {
-      yield await slow(n);
-    };
-    const server = new RpcServer({
-      dispatch: createServiceDispatch({ codec: msgpackCodec, logger: silentLogger, services: [implement(Svc, { slow, echo: (n) => n, feed })] }),
-      maxInFlightPerConn: CAP,
-      closeWaitMs: 0,
-    });
-    const a = await server.listen(transport, '127.0.0.1:0');
-    cleanup.push(() => server.close());
-    const stream = await ClientStream.connect({ transport, address: `127.0.0.1:${'port' in a ? a.port : 0}`, keepaliveMs: 0 });
-    cleanup.push(() => stream.destroy());
-    await stream.ping(); // the hello is answered: calls carry their deadlines
-    const svc = createClient(Svc, stream, { codec: msgpackCodec });
+    const { run, svc } = await slowServer();
     const outcomes = await Promise.all(Array.from({ length: CALLS }, (_, i) => svc.slow(i, { timeoutMs: 1 }).catch((e: RpcError) => e.code)));
     expect(outcomes.every((o) => o === ErrorCode.Timeout)).toBe(true);
-    await waitFor(() => max >= 2 * CAP, { what: 'handlers started' });
+    await waitFor(() => run.max >= 2 * CAP, { what: 'handlers started' });
     await new Promise((r) => setTimeout(r, 300));
-    expect(max).toBeLessThanOrEqual(2 * CAP);
+    expect(run.max).toBeLessThanOrEqual(2 * CAP);
     // Not wedged: as the abandoned handlers end, the connection reads on, and answers a call sent behind them.
     let echoed: number | undefined;
     void svc.echo(7).then((n) => (echoed = n));
-    await waitFor(() => (ends.splice(0).forEach((end) => end()), echoed), { what: 'the call behind them answered' });
+    await waitFor(() => (endAll(run), echoed), { what: 'the call behind them answered' });
     expect(echoed).toBe(7);
-    expect(max).toBeLessThanOrEqual(2 * CAP);
+    expect(run.max).toBeLessThanOrEqual(2 * CAP);
   });
 });
 
@@ -67,33 +77,13 @@ describe('service handlers still running after their calls were abandoned', () =
  */
 describe('abandoned service handlers past handlerTimeoutMs', () => {
   it('still count until they end: at most twice maxInFlightPerConn run at once', async () => {
-    let now = 0;
-    let max = 0;
-    const ends: (() => void)[] = [];
-    const slow = (n: number) => {
-      max = Math.max(max, ++now);
-      return new Promise<number>((resolve) => ends.push(() => (now--, resolve(n))));
-    };
-    const feed = async function* (n: number) {
-      yield await slow(n);
-    };
-    const server = new RpcServer({
-      dispatch: createServiceDispatch({ codec: msgpackCodec, logger: silentLogger, handlerTimeoutMs: 50, services: [implement(Svc, { slow, echo: (n) => n, feed })] }),
-      maxInFlightPerConn: CAP,
-      closeWaitMs: 0,
-    });
-    const a = await server.listen(transport, '127.0.0.1:0');
-    cleanup.push(() => server.close());
-    const stream = await ClientStream.connect({ transport, address: `127.0.0.1:${'port' in a ? a.port : 0}`, keepaliveMs: 0 });
-    cleanup.push(() => stream.destroy());
-    await stream.ping();
-    const svc = createClient(Svc, stream, { codec: msgpackCodec });
+    const { run, svc } = await slowServer({ handlerTimeoutMs: 50 });
     await Promise.all(Array.from({ length: CALLS }, (_, i) => svc.slow(i, { timeoutMs: 1 }).catch((e: RpcError) => e.code)));
-    await waitFor(() => max >= 2 * CAP, { what: 'handlers started' });
+    await waitFor(() => run.max >= 2 * CAP, { what: 'handlers started' });
     // Several sweeps (one each 50 ms): none may let more handlers start while these run.
     await new Promise((r) => setTimeout(r, 500));
-    expect(max).toBeLessThanOrEqual(2 * CAP);
-    ends.splice(0).forEach((end) => end());
+    expect(run.max).toBeLessThanOrEqual(2 * CAP);
+    endAll(run);
   });
 });
 
@@ -105,40 +95,20 @@ describe('abandoned service handlers past handlerTimeoutMs', () => {
  */
 describe('service handlers timed out by the server itself', () => {
   it('count until they end: at most twice maxInFlightPerConn run at once, and calls run again once they end', async () => {
-    let now = 0;
-    let max = 0;
-    const ends: (() => void)[] = [];
-    const slow = (n: number) => {
-      max = Math.max(max, ++now);
-      return new Promise<number>((resolve) => ends.push(() => (now--, resolve(n))));
-    };
-    const feed = async function* (n: number) {
-      yield await slow(n);
-    };
-    const server = new RpcServer({
-      dispatch: createServiceDispatch({ codec: msgpackCodec, logger: silentLogger, handlerTimeoutMs: 50, services: [implement(Svc, { slow, echo: (n) => n, feed })] }),
-      maxInFlightPerConn: CAP,
-      closeWaitMs: 0,
-    });
-    const a = await server.listen(transport, '127.0.0.1:0');
-    cleanup.push(() => server.close());
-    const stream = await ClientStream.connect({ transport, address: `127.0.0.1:${'port' in a ? a.port : 0}`, keepaliveMs: 0 });
-    cleanup.push(() => stream.destroy());
-    await stream.ping();
-    const svc = createClient(Svc, stream, { codec: msgpackCodec });
+    const { run, svc } = await slowServer({ handlerTimeoutMs: 50 });
     // No client deadline: only the server's 50 ms answers them, each Timeout.
     let settled = 0;
     const outcomes = Array.from({ length: 40 }, (_, i) => svc.slow(i, { timeoutMs: 60_000 }).then(() => 'ran', (e: RpcError) => (e.code === ErrorCode.Timeout ? 'timed out' : `failed ${e.code}`)).finally(() => settled++));
-    await waitFor(() => max >= 2 * CAP, { what: 'handlers started' });
+    await waitFor(() => run.max >= 2 * CAP, { what: 'handlers started' });
     // Several sweeps (one each 50 ms): none may let more handlers start while these run.
     await new Promise((r) => setTimeout(r, 500));
-    expect(max).toBeLessThanOrEqual(2 * CAP);
+    expect(run.max).toBeLessThanOrEqual(2 * CAP);
     // Not wedged: as they end, the rest run (and time out in turn) and every call is answered.
-    await waitFor(() => (ends.splice(0).forEach((end) => end()), settled === outcomes.length || undefined), { what: 'every call answered' });
+    await waitFor(() => (endAll(run), settled === outcomes.length || undefined), { what: 'every call answered' });
     // Each ran to its end, or was answered Timeout by the server first: none lost, none refused.
     const seen = new Set(await Promise.all(outcomes));
     expect([...seen].filter((o) => o !== 'ran' && o !== 'timed out')).toEqual([]);
-    expect(max).toBeLessThanOrEqual(2 * CAP);
+    expect(run.max).toBeLessThanOrEqual(2 * CAP);
   });
 });
 
@@ -149,36 +119,16 @@ describe('service handlers timed out by the server itself', () => {
  */
 describe('service handlers timed out by the server itself, on plain calls', () => {
   it('count until they end: at most twice maxInFlightPerConn run at once, and every call is answered', async () => {
-    let now = 0;
-    let max = 0;
-    const ends: (() => void)[] = [];
-    const slow = (n: number) => {
-      max = Math.max(max, ++now);
-      return new Promise<number>((resolve) => ends.push(() => (now--, resolve(n))));
-    };
-    const feed = async function* (n: number) {
-      yield await slow(n);
-    };
-    const server = new RpcServer({
-      dispatch: createServiceDispatch({ codec: msgpackCodec, logger: silentLogger, handlerTimeoutMs: 50, services: [implement(Svc, { slow, echo: (n) => n, feed })] }),
-      maxInFlightPerConn: CAP,
-      closeWaitMs: 0,
-    });
-    const a = await server.listen(transport, '127.0.0.1:0');
-    cleanup.push(() => server.close());
-    const stream = await ClientStream.connect({ transport, address: `127.0.0.1:${'port' in a ? a.port : 0}`, keepaliveMs: 0 });
-    cleanup.push(() => stream.destroy());
-    await stream.ping();
-    const svc = createClient(Svc, stream, { codec: msgpackCodec });
+    const { run, svc } = await slowServer({ handlerTimeoutMs: 50 });
     let settled = 0;
     const outcomes = Array.from({ length: 40 }, (_, i) => svc.slow(i).then(() => 'ran', (e: RpcError) => (e.code === ErrorCode.Timeout ? 'timed out' : `failed ${e.code}`)).finally(() => settled++));
-    await waitFor(() => max >= 2 * CAP, { what: 'handlers started' });
+    await waitFor(() => run.max >= 2 * CAP, { what: 'handlers started' });
     await new Promise((r) => setTimeout(r, 500));
-    expect(max).toBeLessThanOrEqual(2 * CAP);
-    await waitFor(() => (ends.splice(0).forEach((end) => end()), settled === outcomes.length || undefined), { what: 'every call answered' });
+    expect(run.max).toBeLessThanOrEqual(2 * CAP);
+    await waitFor(() => (endAll(run), settled === outcomes.length || undefined), { what: 'every call answered' });
     const seen = new Set(await Promise.all(outcomes));
     expect([...seen].filter((o) => o !== 'ran' && o !== 'timed out')).toEqual([]);
-    expect(max).toBeLessThanOrEqual(2 * CAP);
+    expect(run.max).toBeLessThanOrEqual(2 * CAP);
   });
 });
 
@@ -189,27 +139,7 @@ describe('service handlers timed out by the server itself, on plain calls', () =
  */
 describe('stream handlers timed out by the server itself', () => {
   it('count until they end, once: at most twice maxInFlightPerConn run at once, and every stream is answered', async () => {
-    let now = 0;
-    let max = 0;
-    const ends: (() => void)[] = [];
-    const slow = (n: number) => {
-      max = Math.max(max, ++now);
-      return new Promise<number>((resolve) => ends.push(() => (now--, resolve(n))));
-    };
-    const feed = async function* (n: number) {
-      yield await slow(n);
-    };
-    const server = new RpcServer({
-      dispatch: createServiceDispatch({ codec: msgpackCodec, logger: silentLogger, streamTimeoutMs: 50, services: [implement(Svc, { slow, echo: (n) => n, feed })] }),
-      maxInFlightPerConn: CAP,
-      closeWaitMs: 0,
-    });
-    const a = await server.listen(transport, '127.0.0.1:0');
-    cleanup.push(() => server.close());
-    const stream = await ClientStream.connect({ transport, address: `127.0.0.1:${'port' in a ? a.port : 0}`, keepaliveMs: 0 });
-    cleanup.push(() => stream.destroy());
-    await stream.ping();
-    const svc = createClient(Svc, stream, { codec: msgpackCodec });
+    const { run, svc } = await slowServer({ streamTimeoutMs: 50 });
     let settled = 0;
     const read = async (i: number): Promise<string> => {
       for await (const _ of await svc.feed(i));
@@ -221,13 +151,13 @@ describe('stream handlers timed out by the server itself', () => {
       for (let i = 0; i < CAP; i++) outcomes.push(read(i).then((o) => o, (e: RpcError) => (e.code === ErrorCode.Timeout ? 'timed out' : e.code === ErrorCode.Overloaded ? 'refused' : `failed ${e.code}`)).finally(() => settled++));
       await new Promise((r) => setTimeout(r, 20));
     }
-    await waitFor(() => max >= 2 * CAP, { what: 'handlers started' });
-    expect(max).toBeLessThanOrEqual(2 * CAP);
-    await waitFor(() => (ends.splice(0).forEach((end) => end()), settled === outcomes.length || undefined), { what: 'every stream answered' });
+    await waitFor(() => run.max >= 2 * CAP, { what: 'handlers started' });
+    expect(run.max).toBeLessThanOrEqual(2 * CAP);
+    await waitFor(() => (endAll(run), settled === outcomes.length || undefined), { what: 'every stream answered' });
     const seen = new Set(await Promise.all(outcomes));
     expect([...seen].filter((o) => o !== 'ran' && o !== 'timed out' && o !== 'refused')).toEqual([]);
     // Not wedged: counted once, each ended once, the connection takes calls as before.
     expect(await Promise.all(Array.from({ length: 2 * CAP }, (_, i) => svc.echo(i)))).toEqual(Array.from({ length: 2 * CAP }, (_, i) => i));
-    expect(max).toBeLessThanOrEqual(2 * CAP);
+    expect(run.max).toBeLessThanOrEqual(2 * CAP);
   });
 });
