@@ -91,14 +91,18 @@ describe('abandoned service handlers past handlerTimeoutMs', () => {
  * handlerTimeoutMs answers Timeout for a handler that runs too long and frees its call's slot,
  * but a handler that ignores its signal runs on: with no cancel and no client deadline at all,
  * each sweep let as many again start (100 at once with a cap of 4). Such handlers count against
- * their connection until they end, as abandoned ones do.
+ * their connection until they end, as abandoned ones do: for calls with a head, and for a Skein
+ * client's plain calls (no per-call timeoutMs, signal or metadata), whose connection had made no
+ * extensions' state to count them in.
  */
 describe('service handlers timed out by the server itself', () => {
-  it('count until they end: at most twice maxInFlightPerConn run at once, and calls run again once they end', async () => {
+  it.each([
+    ['with a head (a far client deadline)', { timeoutMs: 60_000 }],
+    ['plain (no head)', undefined],
+  ])('count until they end, calls %s: at most twice maxInFlightPerConn run at once, and every call is answered', async (_, opts) => {
     const { run, svc } = await slowServer({ handlerTimeoutMs: 50 });
-    // No client deadline: only the server's 50 ms answers them, each Timeout.
     let settled = 0;
-    const outcomes = Array.from({ length: 40 }, (_, i) => svc.slow(i, { timeoutMs: 60_000 }).then(() => 'ran', (e: RpcError) => (e.code === ErrorCode.Timeout ? 'timed out' : `failed ${e.code}`)).finally(() => settled++));
+    const outcomes = Array.from({ length: 40 }, (_, i) => svc.slow(i, opts).then(() => 'ran', (e: RpcError) => (e.code === ErrorCode.Timeout ? 'timed out' : `failed ${e.code}`)).finally(() => settled++));
     await waitFor(() => run.max >= 2 * CAP, { what: 'handlers started' });
     // Several sweeps (one each 50 ms): none may let more handlers start while these run.
     await new Promise((r) => setTimeout(r, 500));
@@ -106,26 +110,6 @@ describe('service handlers timed out by the server itself', () => {
     // Not wedged: as they end, the rest run (and time out in turn) and every call is answered.
     await waitFor(() => (endAll(run), settled === outcomes.length || undefined), { what: 'every call answered' });
     // Each ran to its end, or was answered Timeout by the server first: none lost, none refused.
-    const seen = new Set(await Promise.all(outcomes));
-    expect([...seen].filter((o) => o !== 'ran' && o !== 'timed out')).toEqual([]);
-    expect(run.max).toBeLessThanOrEqual(2 * CAP);
-  });
-});
-
-/**
- * The same, for a Skein client whose calls carry no head (no per-call timeoutMs, signal or
- * metadata: its default timeout stays on its side). Its connection never made the extensions'
- * state, and the timed-out handlers went uncounted: each sweep let as many again start.
- */
-describe('service handlers timed out by the server itself, on plain calls', () => {
-  it('count until they end: at most twice maxInFlightPerConn run at once, and every call is answered', async () => {
-    const { run, svc } = await slowServer({ handlerTimeoutMs: 50 });
-    let settled = 0;
-    const outcomes = Array.from({ length: 40 }, (_, i) => svc.slow(i).then(() => 'ran', (e: RpcError) => (e.code === ErrorCode.Timeout ? 'timed out' : `failed ${e.code}`)).finally(() => settled++));
-    await waitFor(() => run.max >= 2 * CAP, { what: 'handlers started' });
-    await new Promise((r) => setTimeout(r, 500));
-    expect(run.max).toBeLessThanOrEqual(2 * CAP);
-    await waitFor(() => (endAll(run), settled === outcomes.length || undefined), { what: 'every call answered' });
     const seen = new Set(await Promise.all(outcomes));
     expect([...seen].filter((o) => o !== 'ran' && o !== 'timed out')).toEqual([]);
     expect(run.max).toBeLessThanOrEqual(2 * CAP);
