@@ -28,7 +28,8 @@ export class ConnExtensions implements ControlOwner {
    * their slots are free, and with twice maxInFlight handlers running, these included, the
    * connection takes no more calls until one ends, so that a peer cannot run any number at once
    * by abandoning every call it makes.
-   * Here, not on the connection: only a call with a head can be abandoned.
+   * Here, not on the connection: an idle connection keeps no field for it (this state is made at
+   * the first one, on a connection without extensions too: ServerConn.abandonedRunning).
    */
   abandoned = 0;
   /** Tracked calls with a deadline: the ticker runs while there are any. */
@@ -41,9 +42,14 @@ export class ConnExtensions implements ControlOwner {
 
   constructor(
     private readonly host: StreamHost,
-    private readonly agreed: Agreed,
+    private agreed: Agreed,
     private readonly clock: Clock,
   ) {}
+
+  /** A hello agreed these after the state was made without (NONE_AGREED: handlers abandoned before it). */
+  agree(agreed: Agreed): void {
+    this.agreed = agreed;
+  }
 
   /** Calls tracked (with a head, not answered yet). */
   get size(): number {

@@ -23,7 +23,7 @@ import { HelloError } from '../wire/hello.js';
 import { answerHello } from './hello-answer.js';
 import { ConnExtensions } from './conn-extensions.js';
 import type { Agreed } from '../wire/agreed.js';
-import { sharedAgreed, sharedLimits } from './hello-terms.js';
+import { NONE_AGREED, sharedAgreed, sharedLimits } from './hello-terms.js';
 import { CANCEL_ACTION, LAST_EXTENSION_ACTION } from '../wire/extension-frames.js';
 import { AUTH_ACTION, offersAuth } from '../wire/auth.js';
 import { ConnAuth, type AuthSettings, type AuthWire } from './conn-auth.js';
@@ -392,11 +392,11 @@ export class ServerConn implements FrameHandlers, Responder, StreamHost {
    * ConnExtensions.abandoned), when the dispatch says when that is.
    */
   abandonedRunning(): boolean {
-    // A razor v1 client (no hello terms) keeps no count: an idle connection holds no field for it.
-    if (this.opts.dispatch.tellsHandlerEnds !== true || this.agreed === undefined) return false;
-    // Made here if none yet: a Skein client's plain calls (no head) never made it, and the
-    // server's own handler timeout abandons those too.
-    (this.ext ??= new ConnExtensions(this, this.agreed, this.opts.clock ?? systemClock)).abandoned++;
+    if (this.opts.dispatch.tellsHandlerEnds !== true) return false;
+    // Made here if none yet: plain calls (no head) never made it, and the server's own handler
+    // timeout abandons those too, a razor v1 peer's included: one that skips its hello must not
+    // thereby run any number of handlers at once (the state is made only once one runs abandoned).
+    (this.ext ??= new ConnExtensions(this, this.agreed ?? NONE_AGREED, this.opts.clock ?? systemClock)).abandoned++;
     return true;
   }
 
@@ -499,7 +499,11 @@ export class ServerConn implements FrameHandlers, Responder, StreamHost {
       return this.writeError(seqLo, seqHi, ErrorCode.Decode);
     }
     if (outcome.peerLimits) this.peerLimits = sharedLimits(outcome.peerLimits);
-    if (outcome.agreed) this.agreed ??= sharedAgreed(outcome.agreed);
+    if (outcome.agreed && this.agreed === undefined) {
+      this.agreed = sharedAgreed(outcome.agreed);
+      // A state made before (abandonedRunning, on a peer's calls before its hello) takes these terms.
+      this.ext?.agree(this.agreed);
+    }
     let answer = outcome.answer;
     const offered = this.auth !== undefined && offersAuth(bytes, msgAt, msgAt + u32(bytes, start + REQ_MSG_LEN_AT));
     this.opts.onGreeted?.(this);

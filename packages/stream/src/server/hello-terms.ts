@@ -17,6 +17,9 @@ export function sharedLimits(limits: ReplyLimits): ReplyLimits {
   return (lastLimits = limits);
 }
 
+/** A connection's terms before any hello agreed some (a razor v1 peer): no extension at all. */
+export const NONE_AGREED: Agreed = Object.freeze({ cancel: false, maxHead: 0, streams: undefined });
+
 /** `agreed`, or an equal object an earlier connection already holds (every field compared, as above). */
 export function sharedAgreed(agreed: Agreed): Agreed {
   const last = lastAgreed;
