@@ -5,7 +5,7 @@ import { nodeRuntime } from '@skein/runtime-node';
 import { tcpTransport } from '@skein/transport-tcp';
 import type { FrameConn, Transport } from '@skein/core';
 import { ClientStream, RpcServer, createRouter, type ClientStreamOptions, type ActionHandler, type RpcServerOptions } from '../src/index.js';
-import { REQUEST_HEADER_LENGTH, writeRequestHeader } from '../src/wire/protocol.js';
+import { REQUEST_HEADER_LENGTH, RESPONSE_HEADER_LENGTH, readResponseHeader, writeRequestHeader } from '../src/wire/protocol.js';
 
 export const transport = tcpTransport(nodeRuntime);
 
@@ -14,6 +14,19 @@ export function requestFrame(action: number, seq: number, msg: Uint8Array = new 
   const out = new Uint8Array(REQUEST_HEADER_LENGTH + msg.length);
   writeRequestHeader(out, action, 0, seq, msg.length, 0);
   out.set(msg, REQUEST_HEADER_LENGTH);
+  return out;
+}
+
+/** The whole responses in `bytes` as a raw peer reads them: seq, flag and body (msg and blob, or the error string). */
+export function responseFrames(bytes: Uint8Array): { seq: number; flag: number; body: Uint8Array }[] {
+  const out = [];
+  for (let at = 0; at + RESPONSE_HEADER_LENGTH <= bytes.length; ) {
+    const h = readResponseHeader(bytes.subarray(at, at + RESPONSE_HEADER_LENGTH));
+    const length = h.flag === 0 ? h.msgLength + h.blobLength : h.flag === 2 ? h.blobLength : 0;
+    if (at + RESPONSE_HEADER_LENGTH + length > bytes.length) break;
+    out.push({ seq: h.seq, flag: h.flag, body: bytes.subarray(at + RESPONSE_HEADER_LENGTH, at + RESPONSE_HEADER_LENGTH + length) });
+    at += RESPONSE_HEADER_LENGTH + length;
+  }
   return out;
 }
 

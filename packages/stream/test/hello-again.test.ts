@@ -3,27 +3,14 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { decodeHello, encodeHello, receiveLimitsEntry, u32Entry, HelloKind, HelloRole } from '../src/wire/hello.js';
 import { encodeCallHead } from '../src/wire/call-head.js';
 import { HEAD_ACTION } from '../src/wire/extension-frames.js';
-import { HELLO_ACTION, RESPONSE_HEADER_LENGTH, readResponseHeader } from '../src/wire/protocol.js';
+import { HELLO_ACTION } from '../src/wire/protocol.js';
 import { REVERSE_KIND, reverseOfferEntry } from '../src/wire/reverse-calls.js';
-import { startServer, requestFrame as request } from './harness.js';
+import { startServer, requestFrame as request, responseFrames as responses } from './harness.js';
 
 const cleanup: (() => unknown)[] = [];
 afterEach(async () => {
   for (const f of cleanup.splice(0).reverse()) await f();
 });
-
-/** The whole responses in `bytes`: seq, flag and body. */
-function responses(bytes: Uint8Array): { seq: number; flag: number; body: Uint8Array }[] {
-  const out = [];
-  for (let at = 0; at + RESPONSE_HEADER_LENGTH <= bytes.length; ) {
-    const h = readResponseHeader(bytes.subarray(at, at + RESPONSE_HEADER_LENGTH));
-    const length = h.flag === 0 ? h.msgLength + h.blobLength : h.flag === 2 ? h.blobLength : 0;
-    if (at + RESPONSE_HEADER_LENGTH + length > bytes.length) break;
-    out.push({ seq: h.seq, flag: h.flag, body: bytes.subarray(at + RESPONSE_HEADER_LENGTH, at + RESPONSE_HEADER_LENGTH + length) });
-    at += RESPONSE_HEADER_LENGTH + length;
-  }
-  return out;
-}
 
 /**
  * A client may send the hello again (docs/protocol.md, "The hello"); the extensions stay as the
