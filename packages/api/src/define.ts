@@ -24,19 +24,25 @@ export interface MethodDef<A = unknown, R = unknown, E = never, CA = A, HR = R> 
   readonly _types?: { arg: A; result: R; error: E; clientArg: CA; handlerResult: HR };
 }
 
-/** A method definition that can still be refined. */
-export interface MethodBuilder<A, R, E, CA = A, HR = R> extends MethodDef<A, R, E, CA, HR> {
+/** A method definition that can still be refined; `B`: declared `.blob()` already. */
+export interface MethodBuilder<A, R, E, CA = A, HR = R, B extends boolean = false> extends MethodDef<A, R, E, CA, HR> {
   /** Declares the method's own error type and how it travels. */
-  throws<E2>(codec: ErrCodec<E2>): MethodBuilder<A, R, E2, CA, HR>;
+  throws<E2>(codec: ErrCodec<E2>): MethodBuilder<A, R, E2, CA, HR, B>;
   /** Declares the method idempotent (pools may retry it when it may have run). */
-  idempotent(): MethodBuilder<A, R, E, CA, HR>;
+  idempotent(): MethodBuilder<A, R, E, CA, HR, B>;
   /**
    * Declares that the method's values carry bytes beside them: its argument, its result and each
    * stream item are `WithBlob`s (`withBlob(value, bytes)`), the bytes sent as they are, in the
    * frame's blob section (a file, an image), never through the codec. Schemas check the values.
+   * Declared twice, a value still carries one blob, as it does at run time.
    */
-  blob(): MethodBuilder<Blobbed<A>, Blobbed<R>, E, Blobbed<CA>, Blobbed<HR>>;
+  blob(): BlobBuilder<A, R, E, CA, HR, B>;
 }
+
+/** What `.blob()` gives: the values become `WithBlob`s once (a method already declared so stays as it is). */
+type BlobBuilder<A, R, E, CA, HR, B extends boolean> = B extends true
+  ? MethodBuilder<A, R, E, CA, HR, true>
+  : MethodBuilder<Blobbed<A>, Blobbed<R>, E, Blobbed<CA>, Blobbed<HR>, true>;
 
 /** `server`: the result is a stream; `client`: the argument is; `both`: both are. */
 export type StreamKind = 'server' | 'client' | 'both';
@@ -71,14 +77,15 @@ export function buildMethod<A, R, E>(def: MethodDef<A, R, E>): MethodBuilder<A, 
   return build(def);
 }
 
-function build<A, R, E, CA = A, HR = R>(def: MethodDef<A, R, E, CA, HR>): MethodBuilder<A, R, E, CA, HR> {
+function build<A, R, E, CA = A, HR = R, B extends boolean = false>(def: MethodDef<A, R, E, CA, HR>): MethodBuilder<A, R, E, CA, HR, B> {
   const { input, output, isIdempotent, stream, blobs } = def;
   return Object.freeze({
     ...def,
-    throws: <E2>(codec: ErrCodec<E2>) => build<A, R, E2, CA, HR>({ input, output, isIdempotent, stream, blobs, errors: codec }),
-    idempotent: () => build<A, R, E, CA, HR>({ ...def, isIdempotent: true }),
+    throws: <E2>(codec: ErrCodec<E2>) => build<A, R, E2, CA, HR, B>({ input, output, isIdempotent, stream, blobs, errors: codec }),
+    idempotent: () => build<A, R, E, CA, HR, B>({ ...def, isIdempotent: true }),
     // The schemas check the values inside the WithBlobs: the same schemas, typed for the values.
-    blob: () => build({ ...def, blobs: true } as unknown as MethodDef<Blobbed<A>, Blobbed<R>, E, Blobbed<CA>, Blobbed<HR>>),
+    // A flag, so a second `.blob()` changes nothing: one blob a value (BlobBuilder says so too).
+    blob: () => build({ ...def, blobs: true }) as unknown as BlobBuilder<A, R, E, CA, HR, B>,
   });
 }
 

@@ -32,6 +32,19 @@ describe('.blob() and stream schemas in the types', () => {
     expectTypeOf(files.write(null!)).resolves.toEqualTypeOf<WithBlob<number>>();
   });
 
+  it('.blob() twice is one blob a value, as at run time (a flag set again)', () => {
+    const Twice = service('Twice', {
+      put: method<{ name: string }, number>().blob().blob(),
+      read: serverStream<{ name: string }, { offset: number }>().blob().idempotent().blob(),
+    });
+    const twice = createClient(Twice, caller, { codec: null! });
+    expectTypeOf(twice.put).parameter(0).toEqualTypeOf<WithBlob<{ name: string }>>();
+    expectTypeOf(twice.put(withBlob({ name: 'a' }))).resolves.toEqualTypeOf<WithBlob<number>>();
+    expectTypeOf(twice.read(withBlob({ name: 'a' }))).resolves.toEqualTypeOf<AsyncIterable<WithBlob<{ offset: number }>>>();
+    // @ts-expect-error a blob inside a blob is no value of it
+    void twice.put(withBlob(withBlob({ name: 'a' })));
+  });
+
   it('stream schemas give the argument and item types', () => {
     expectTypeOf(files.checked).parameter(0).toEqualTypeOf<{ to: number }>();
     expectTypeOf(files.checked({ to: 1 })).resolves.toEqualTypeOf<AsyncIterable<string>>();
