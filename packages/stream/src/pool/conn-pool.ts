@@ -387,7 +387,19 @@ export class ConnPool implements StreamCaller, Resender, Reopener {
 
   /** The open connection with the most room in its window; asks for another when all are full. */
   private pick(): Slot | undefined {
-    if (this.active.some(refusing)) this.replaceRefusing();
+    const best = this.leastLoaded(true);
+    if (best !== null) return best;
+    // Rare: a connection that takes no call. Retired (its siblings too, when its server drains),
+    // and the rest walked again.
+    this.replaceRefusing();
+    return this.leastLoaded(false) ?? undefined;
+  }
+
+  /**
+   * The connection with the most room in its window, asking for another when even it has none;
+   * null, with `refusals`, at the first that takes no call: one walk per call in the usual case.
+   */
+  private leastLoaded(refusals: boolean): Slot | undefined | null {
     let best: Slot | undefined;
     let room = -Infinity;
     for (const slot of this.active) {

@@ -29,7 +29,8 @@ export class ConnExtensions implements ControlOwner {
    * connection takes no more calls until one ends, so that a peer cannot run any number at once
    * by abandoning every call it makes.
    * Here, not on the connection: an idle connection keeps no field for it (this state is made at
-   * the first one, on a connection without extensions too: ServerConn.abandonedRunning).
+   * the first one, on a connection without extensions too: ServerConn.abandonedRunning; it goes
+   * when the last one ends with nothing else here: `release`).
    */
   abandoned = 0;
   /** Tracked calls with a deadline: the ticker runs while there are any. */
@@ -49,6 +50,18 @@ export class ConnExtensions implements ControlOwner {
   /** A hello agreed these after the state was made without (NONE_AGREED: handlers abandoned before it). */
   agree(agreed: Agreed): void {
     this.agreed = agreed;
+  }
+
+  /**
+   * True, its ticker stopped, when nothing here is needed any more: no call tracked (so no
+   * stream, no deadline, no stream waiting for a drain), no head waiting for its request, no
+   * handler running abandoned. The agreed terms live on the connection, which makes this again
+   * with them at the next extension frame or abandoned handler.
+   */
+  release(): boolean {
+    if (this.tracked.size !== 0 || this.abandoned !== 0 || this.pending !== undefined) return false;
+    this.stopTicker();
+    return true;
   }
 
   /** Calls tracked (with a head, not answered yet). */

@@ -401,7 +401,11 @@ export class ServerConn implements FrameHandlers, Responder, StreamHost {
   }
 
   abandonedEnded(): void {
-    this.ext!.abandoned--;
+    const ext = this.ext!;
+    ext.abandoned--;
+    // Its last abandoned handler ended with nothing else there: the state goes (some 900 bytes,
+    // else kept for the connection's life, on one that never sent an extension frame too).
+    if (ext.abandoned === 0 && ext.release()) this.ext = undefined;
     this.maybeResume();
   }
 
