@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { decodedBytesWrittenOver, patternedFrom } from './decoded-bytes-kept.js';
 import { mutatedBuffers, randomBuffers, seededRandom } from './fuzz-bytes.js';
 
 /**
@@ -81,11 +82,13 @@ function expectRpcError(fn: () => unknown, codeName: 'Encode' | 'Decode'): void 
   } catch (e) {
     thrown = e;
   }
-  expect(thrown, 'expected a throw').toBeInstanceOf(Error);
-  expect({ name: (thrown as Error).name, codeName: (thrown as { codeName?: unknown }).codeName }).toEqual({
-    name: 'RpcError',
-    codeName,
-  });
+  const what = codeName === 'Encode' ? 'encode' : 'decode';
+  const wrap = codeName === 'Encode' ? 'encodeError' : 'decodeError';
+  expect(thrown, `expected ${what} to throw RpcError(${codeName}), but it returned`).toBeInstanceOf(Error);
+  // What was thrown, in the failure's words, and what to do about it: an author reads this, not the diff.
+  const got = { name: (thrown as Error).name, codeName: (thrown as { codeName?: unknown }).codeName };
+  const hint = `expected ${what} to throw RpcError(${codeName}), it threw ${got.name}: ${(thrown as Error).message} (wrap a library's exception with @skein/core's ${wrap}(codecName, err))`;
+  expect(got, hint).toEqual({ name: 'RpcError', codeName });
 }
 
 const isRpcError = (e: unknown, codeName: string): boolean =>
@@ -153,10 +156,9 @@ function strings(codec: CodecUnderTest): void {
 }
 
 function patterned(length: number): Uint8Array {
-  const b = new Uint8Array(length);
-  for (let i = 0; i < length; i++) b[i] = (i * 31 + 7) & 0xff;
-  return b;
+  return patternedFrom(length, 0);
 }
+
 
 function expectPlainBytes(out: unknown, expected: Uint8Array): void {
   expect(out).toBeInstanceOf(Uint8Array);
@@ -216,6 +218,9 @@ function encodedMessages(codec: CodecUnderTest): void {
       );
       const encoded = values.map((v) => codec.encode(v));
       expect(encoded.map((b) => codec.decode(b))).toEqual(values);
+    });
+    it('bytes decoded stay as they were after later decodes', () => {
+      expect(decodedBytesWrittenOver(codec), 'decoded Uint8Arrays written over by later decodes (their message numbers): a decoder must not reuse the memory of bytes it returned').toEqual([]);
     });
   });
 }
@@ -424,7 +429,7 @@ function fuzz(codec: CodecUnderTest, x: CodecExpectations): void {
           codec.decode(input);
         } catch (e) {
           const hex = Buffer.from(input).toString('hex');
-          if (!isRpcError(e, 'Decode')) throw new Error(`decoding ${hex} threw ${String(e)}`, { cause: e });
+          if (!isRpcError(e, 'Decode')) throw new Error(`decoding ${hex} threw ${String(e)}: decode must throw only RpcError(Decode) (wrap a library's exception with @skein/core's decodeError(codecName, err))`, { cause: e });
           rejected++;
         }
       }

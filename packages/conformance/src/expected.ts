@@ -1,6 +1,6 @@
 import { expect } from 'vitest';
 import { BULK_CALLS, CHECK_DETAIL, CUSTOM_NUMBER, FAIL_DETAIL, PEER_DETAIL, REVERSE_CALLS } from './contract.mjs';
-import { BLOB_SIZES, CONCURRENT_CALLS, MIRROR_BLOB, STREAM_ITEMS, type SCENARIOS } from './scenarios.mjs';
+import { BLOB_SIZES, CONCURRENT_CALLS, CONGESTED_CALLS, MIRROR_BLOB, STREAM_ITEMS, type SCENARIOS } from './scenarios.mjs';
 
 export type ScenarioName = Extract<keyof typeof SCENARIOS, string>;
 /** The transport's `name`: `tcp`, `ws`, `uws` here, a third party's own. */
@@ -86,6 +86,9 @@ export function expected(name: ScenarioName, server: { runtime: RuntimeName; tra
         plain: { caller: false },
         afterwards: 'after',
       };
+    case 'congestedWrites':
+      // Every call written while the connection was congested came back whole (`wrong` names the first few that did not).
+      return { intact: CONGESTED_CALLS, wrong: [] };
     case 'backpressure':
       return {
         // The server stopped reading the slow connection before it had answered everything.

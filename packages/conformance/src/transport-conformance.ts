@@ -6,7 +6,10 @@ import { ClientStream, RpcServer } from '@skein/stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Action, Calculator, conformanceAuthenticate } from './contract.mjs';
 import { conformanceDispatch } from './dispatch.mjs';
+import { bounded } from './bounded.js';
+import { watchConns } from './conn-watch.js';
 import { expected, type ScenarioName } from './expected.js';
+import { watchListenerLeaks } from './listener-leaks.js';
 import { watchListenerCloses } from './listener-watch.js';
 import { refusedWhileDraining } from './refused-while-draining.js';
 import { SCENARIOS } from './scenarios.mjs';
@@ -35,6 +38,15 @@ const HANG_MS = 20_000;
  * timeout there would hide the words a scenario fails with.
  */
 const TEST_MS = HANG_MS * 2;
+/** A scenario's own bound, inside the test's: a hang fails with what the kit saw of the connections. */
+const SCENARIO_MS = TEST_MS - 5_000;
+/** How long the last test waits for every connection to have reported its close. */
+const CLOSES_MS = 5_000;
+
+/** Why a scenario did not finish, in the words of what its connections did and did not report. */
+const hung = (what: string, stuck: string[]): string =>
+  `${what} did not finish within ${SCENARIO_MS} ms: ` +
+  (stuck.length > 0 ? stuck.join('; ') : 'no connection shows why (a call or answer the transport lost?); run it alone with `scenarios: [name]`');
 
 const text = (b: Uint8Array): string => new TextDecoder().decode(b);
 
@@ -43,8 +55,10 @@ const text = (b: Uint8Array): string => new TextDecoder().decode(b);
  * test process, and Skein's clients calling it over the same transport. Every scenario of the
  * cross-runtime suite (typed calls, built-in and custom errors, 0 B to 8 MiB blobs, 2000
  * concurrent calls, a per-call timeout, streams, cancels, deadlines, calls from the server back
- * over the connection, a slow reader), then a graceful close with calls in flight. Call it at the
- * top level of a test file.
+ * over the connection, calls written while congested, a slow reader), then a graceful close
+ * with calls in flight; last, that every connection reported its close exactly once and that no
+ * listener piled up. Both sides' connections are watched, so a scenario that hangs says which
+ * report (a close, a drain) never came. Call it at the top level of a test file.
  */
 export function transportConformance(t: TransportUnderTest): void {
   const names = (t.scenarios ?? (Object.keys(SCENARIOS) as ScenarioName[])).filter((n) => !t.except?.includes(n));
@@ -62,23 +76,44 @@ export function transportConformance(t: TransportUnderTest): void {
       requireAuth: false,
       closeWaitMs: HANG_MS,
     });
+    // Both sides' connections watched: a scenario that hangs says which report never came.
+    const conns = watchConns(t.transport);
+    const transport = conns.transport;
     // The server's side watched: a listener whose close hangs is named when the close test fails.
-    const served = watchListenerCloses(t.transport);
+    const served = watchListenerCloses(transport);
     let address = '';
+    const leaks = watchListenerLeaks();
     beforeAll(async () => {
       address = formatAddress(await server.listen(served.transport, t.listenAddress));
     }, HANG_MS);
-    afterAll(() => server.close(), TEST_MS);
+    afterAll(async () => {
+      leaks.stop();
+      await server.close();
+    }, TEST_MS);
 
     for (const name of names) {
       it(name, async () => {
-        const seen = await SCENARIOS[name]({ transport: t.transport, address });
+        const seen = await bounded(SCENARIOS[name]({ transport, address }), SCENARIO_MS, () => hung(`the ${name} scenario`, conns.stuck()));
         expect(seen).toEqual(expected(name, { runtime: runtime.name, transport: t.transport.name }, runtime.name));
       }, TEST_MS);
     }
 
-    it('closes gracefully: calls in flight are answered, new ones refused with Closed, then Unreachable', async () => {
-      const stream = await ClientStream.connect({ transport: t.transport, address });
+    it('closes gracefully: calls in flight are answered, new ones refused with Closed, then Unreachable', () =>
+      bounded(closesGracefully(), SCENARIO_MS, () => hung('the graceful close', conns.stuck())), TEST_MS);
+
+    // Last: every connection any test made, on either side, reported its close, once.
+    it('every connection reports its close exactly once', async () => {
+      const giveUpAt = Date.now() + CLOSES_MS;
+      while (conns.unclosed().length > 0 && Date.now() < giveUpAt) await new Promise((r) => setTimeout(r, 20));
+      expect(conns.unclosed(), 'connections whose close was reported other than once (FrameHandlers.close: exactly once, also after both sides ended)').toEqual([]);
+    }, TEST_MS);
+
+    it('adds no listener per call: no MaxListenersExceededWarning', () => {
+      expect(leaks.warnings, 'listeners that piled up on one emitter while the suite ran (remove a listener once its write, call or frame is done)').toEqual([]);
+    }, TEST_MS);
+
+    async function closesGracefully(): Promise<void> {
+      const stream = await ClientStream.connect({ transport, address });
       const calc = createClient(Calculator, stream, { codec: msgpackCodec });
       try {
         const gates = Promise.all([1, 2, 3].map(() => stream.call(Action.gate).then((r) => text(r.msg), (e: Error) => e.message)));
@@ -93,13 +128,13 @@ export function transportConformance(t: TransportUnderTest): void {
         await closed;
         await stream.closed();
         await expect(calc.add({ a: 1, b: 2 })).rejects.toMatchObject({ code: ErrorCode.Closed });
-        await expect(ClientStream.connect({ transport: t.transport, address, connectTimeoutMs: 5000 })).rejects.toMatchObject({
+        await expect(ClientStream.connect({ transport, address, connectTimeoutMs: 5000 })).rejects.toMatchObject({
           code: ErrorCode.Unreachable,
         });
       } finally {
         stream.destroy();
       }
-    }, TEST_MS);
+    }
   });
 }
 

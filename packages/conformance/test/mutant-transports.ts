@@ -1,4 +1,5 @@
-import type { FrameConn, FrameSpec, Transport } from '@skein/core';
+import { EventEmitter } from 'node:events';
+import type { FrameConn, FrameHandlers, FrameSpec, Transport } from '@skein/core';
 
 /**
  * Deliberately broken transports, each a real transport with one fault: the conformance
@@ -11,6 +12,16 @@ export interface Faults {
   ignoresPause?: boolean;
   /** The server's connections drop reverse calls (flag 0x18): a writer that cuts what it sends into frames and passes on only the flags it knows. */
   dropsReverseCalls?: boolean;
+  /** The client's writes made while it is congested are dropped: a writer that sheds load instead of queueing. */
+  dropsWritesWhenCongested?: boolean;
+  /** The client's frames are handed on from one scratch buffer, written over by the next frame: a reader that reuses what it handed out. */
+  reusesReceiveBuffer?: boolean;
+  /** The client's connections never report their close to the stream layer. */
+  neverReportsClose?: boolean;
+  /** The client's connections report their close twice. */
+  reportsCloseTwice?: boolean;
+  /** The client's connections add a listener per write to an emitter of their own, and never remove it. */
+  leaksListener?: boolean;
 }
 
 /** Response flag of a call from the server to the side that connected (docs/protocol.md, "Calls both ways"). */
@@ -20,8 +31,14 @@ export function mutantTransport(inner: Transport, faults: Faults): Transport {
   return {
     name: inner.name,
     connect: async (address, spec, options) => {
-      const conn = await inner.connect(address, spec, options);
-      return faults.ignoresPause ? override(conn, { pause: () => {}, resume: () => {} }) : conn;
+      let conn = await inner.connect(address, spec, options);
+      if (faults.ignoresPause) conn = override(conn, { pause: () => {}, resume: () => {} });
+      if (faults.dropsWritesWhenCongested) conn = droppingWhenCongested(conn);
+      if (faults.reusesReceiveBuffer) conn = reusingReceiveBuffer(conn);
+      if (faults.neverReportsClose) conn = reportingClose(conn, 0);
+      if (faults.reportsCloseTwice) conn = reportingClose(conn, 2);
+      if (faults.leaksListener) conn = leakingListener(conn);
+      return conn;
     },
     listen: (address, spec, accept) =>
       inner.listen(address, spec, (conn) => {
@@ -61,4 +78,47 @@ function droppingReverseCalls(conn: FrameConn, outbound: FrameSpec): FrameConn {
     pending = joined.slice(at);
   };
   return override(conn, { write });
+}
+
+/** Drops each part written while the connection is congested. */
+function droppingWhenCongested(conn: FrameConn): FrameConn {
+  return override(conn, { write: (part: Uint8Array) => void (conn.congested || conn.write(part)) });
+}
+
+/** Hands each frame on as a copy in one scratch buffer, which the next frame writes over. */
+function reusingReceiveBuffer(conn: FrameConn): FrameConn {
+  let scratch = new Uint8Array(64 << 10);
+  const bind = (handlers: FrameHandlers): void =>
+    conn.bind({
+      ...handlers,
+      frame: (bytes, start, end) => {
+        if (end - start > scratch.length) scratch = new Uint8Array(end - start);
+        scratch.set(bytes.subarray(start, end));
+        handlers.frame(scratch, 0, end - start);
+      },
+    });
+  return override(conn, { bind });
+}
+
+/** Reports each close to the stream layer `times` times (0: never), as a broken lifecycle would. */
+function reportingClose(conn: FrameConn, times: number): FrameConn {
+  const bind = (handlers: FrameHandlers): void =>
+    conn.bind({
+      ...handlers,
+      close: (err) => {
+        for (let i = 0; i < times; i++) handlers.close(err);
+      },
+    });
+  return override(conn, { bind });
+}
+
+/** Adds a 'drain' listener per write, as a writer that waits for its socket's drain each time and forgets it. */
+function leakingListener(conn: FrameConn): FrameConn {
+  const socket = new EventEmitter();
+  return override(conn, {
+    write: (part: Uint8Array) => {
+      socket.on('drain', () => {});
+      conn.write(part);
+    },
+  });
 }

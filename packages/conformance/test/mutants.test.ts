@@ -63,3 +63,21 @@ describe('remote fails a transport that loses calls from the server', () => {
     expect(seen).toMatchObject({ served: { caller: true, upper: 0, reversed: false, refused: { code: 'Timeout' } }, ran: 0 });
   });
 });
+
+describe('congestedWrites fails a transport that loses or reuses what a congested connection carries', () => {
+  it('passes the right one', async () => {
+    expect(await SCENARIOS.congestedWrites(await target({}))).toEqual(expected('congestedWrites', right, runtime.name));
+  });
+
+  it('fails one that drops the parts written while congested', async () => {
+    const seen = await SCENARIOS.congestedWrites(await target({}, { dropsWritesWhenCongested: true }));
+    expect(seen.intact).toBeLessThan(64);
+    expect(seen.wrong[0]).toMatch(/^call \d+/);
+  });
+
+  it('fails one that hands frames on from a buffer it then writes over', async () => {
+    const seen = await SCENARIOS.congestedWrites(await target({}, { reusesReceiveBuffer: true }));
+    expect(seen.intact).toBeLessThan(64);
+    expect(seen.wrong[0]).toMatch(/other bytes than .* written over/);
+  });
+});
