@@ -122,4 +122,33 @@ describe('a typed stub refuses a per-call blob: a .blob() method takes its bytes
     expect(await pay.note('hi', untyped({ timeoutMs: 5_000, idempotent: undefined, blob: undefined }))).toBe('hi');
     expect(await pay.upload(withBlob('ab', bytes))).toEqual(withBlob(5, new Uint8Array()));
   });
+
+  it('a call through client filters has its options checked once, as one without filters (before the filters, not again inside them)', async () => {
+    const h = await serve({ codec: msgpackCodec, services: [handlers] });
+    cleanup.push(() => h.close());
+    const filters: Filter[] = [{ before: () => {} }];
+    const plain = createClient(Pay, h.stream, { codec: msgpackCodec });
+    const filtered = createClient(Pay, h.stream, { codec: msgpackCodec, filters });
+    /** Options whose `idempotent` counts its reads: each check reads it once, whatever else does. */
+    const counted = () => {
+      const reads = { n: 0 };
+      const o = { timeoutMs: 5_000 };
+      Object.defineProperty(o, 'idempotent', { enumerable: true, get: () => void reads.n++ });
+      return { o: o as MethodCallOptions, reads };
+    };
+    const readsOf = async (call: (o: MethodCallOptions) => Promise<unknown>) => {
+      const { o, reads } = counted();
+      await call(o);
+      return reads.n;
+    };
+    const drained = async (items: Promise<AsyncIterable<number>>) => {
+      for await (const _ of await items);
+    };
+    const unary = await readsOf((o) => plain.note('hi', o));
+    expect(unary).toBeGreaterThan(0);
+    expect(await readsOf((o) => filtered.note('hi', o))).toBe(unary);
+    const stream = await readsOf((o) => drained(plain.feed(2, o)));
+    expect(stream).toBeGreaterThan(0);
+    expect(await readsOf((o) => drained(filtered.feed(2, o)))).toBe(stream);
+  });
 });

@@ -12,6 +12,13 @@ const truncated = (): Error => new Error('Unexpected end of CBOR data');
 const invalid = (head: number): Error => new Error(`Invalid CBOR header byte 0x${head.toString(16)}`);
 const tooDeep = (maxDepth: number): Error => new RangeError(`values nested deeper than maxDepth (${maxDepth})`);
 
+/** What `left` is for an indefinite-length array or map `head` opens; throws for any other indefinite-length head. */
+function indefiniteItems(head: number): number {
+  const major = head >> 5;
+  if (major !== 4 && major !== 5) throw invalid(head);
+  return major === 5 ? INDEFINITE_MAP : INDEFINITE;
+}
+
 /**
  * Refuses a message whose values nest more than `maxDepth` levels deep, the message itself
  * being level 1, before cbor-x reads it. cbor-x reads by recursion, with no depth limit of its
@@ -44,8 +51,14 @@ export class DepthScan {
     if (bytes.length > this.maxDepth || indefiniteMaps) this.scan(bytes);
   }
 
+  /**
+   * One walk over the message's heads, as one loop: its state (where it reads, the levels open,
+   * the items left in the innermost, the map items left) stays in locals, not fields. Reading a
+   * head's argument and its items in helpers of their own made a scan about a tenth slower
+   * (DepthScan.check timed against this loop, interleaved in one process), so only the rarer
+   * steps (opening a level, an indefinite-length head) are helpers, taking arguments.
+   */
   private scan(bytes: Uint8Array): void {
-    const maxDepth = this.maxDepth;
     const end = bytes.length;
     let stack = this.stack;
     const records = this.records;
@@ -57,25 +70,21 @@ export class DepthScan {
     for (;;) {
       if (pos >= end) throw truncated();
       const head = bytes[pos++]!;
-      const major = head >> 5;
-      let arg = head & 31;
-      if (arg === 31) {
+      let items = 0; // of the level this head opens: none for a scalar, a string or a break
+      if ((head & 31) === 31) {
         if (head === 0xff) {
           // A break ends the indefinite-length item around it, which is then complete.
           if (left >= 0) throw invalid(head);
           left = stack[--open]!;
-        } else if (major !== 4 && major !== 5) {
-          throw invalid(head);
-        } else if (bytes[pos] === 0xff) {
-          pos++; // empty: no level opens
         } else {
-          if (open + 2 > maxDepth) throw tooDeep(maxDepth);
-          if (open === stack.length) stack = this.grow();
-          stack[open++] = left;
-          left = major === 5 ? INDEFINITE_MAP : INDEFINITE;
-          continue;
+          items = indefiniteItems(head);
+          if (bytes[pos] === 0xff) {
+            pos++; // empty: no level opens
+            items = 0;
+          }
         }
       } else {
+        let arg = head & 31;
         if (arg >= 24) {
           if (arg > 27) throw invalid(head);
           const width = 1 << (arg - 24);
@@ -83,7 +92,7 @@ export class DepthScan {
           arg = 0;
           for (let i = 0; i < width; i++) arg = arg * 256 + bytes[pos++]!;
         }
-        let items = 0;
+        const major = head >> 5;
         if (major === 2 || major === 3) {
           if (arg > end - pos) throw truncated();
           pos += arg;
@@ -99,15 +108,14 @@ export class DepthScan {
             items = records.items;
           }
         }
-        if (items > 0) {
-          // Each item takes a byte at least: a longer claim is truncated (cbor-x says so too).
-          if (items > end - pos) throw truncated();
-          if (open + 2 > maxDepth) throw tooDeep(maxDepth);
-          if (open === stack.length) stack = this.grow();
-          stack[open++] = left;
-          left = items;
-          continue;
-        }
+        // Each item takes a byte at least: a longer claim is truncated (cbor-x says so too).
+        if (items > end - pos) throw truncated();
+      }
+      if (items !== 0) {
+        stack = this.deeper(stack, open);
+        stack[open++] = left;
+        left = items;
+        continue;
       }
       // An item is complete, and may complete the levels around it.
       while (left >= 0) {
@@ -124,6 +132,12 @@ export class DepthScan {
       // definite-length map's are counted at its header.
       if (left === INDEFINITE_MAP && --mapItemsLeft < 0) throw tooManyKeys(this.maxMapKeys);
     }
+  }
+
+  /** The stack with room for one more level around the level `open`: refused past maxDepth. */
+  private deeper(stack: Int32Array, open: number): Int32Array {
+    if (open + 2 > this.maxDepth) throw tooDeep(this.maxDepth);
+    return open === stack.length ? this.grow() : stack;
   }
 
   private grow(): Int32Array {

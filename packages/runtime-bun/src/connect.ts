@@ -1,7 +1,7 @@
 import { DEFAULT_CONNECT_TIMEOUT_MS, connectFailed, connectTimerMs, formatAddress, handshakeTimer, tlsFailure } from '@skein/core';
 import type { Address, ByteConn, ConnectOptions, ResolvedTls } from '@skein/core';
-import { BunByteConn, socketHandlers } from './byte-conn.js';
-import type { BunApi } from './native-api.js';
+import { BunByteConn, socketHandlers, type BunConnTls, type Socket } from './byte-conn.js';
+import type { BunApi, BunSocketHandler } from './native-api.js';
 import { bunTarget, describe } from './socket-address.js';
 import { TlsState, bunTls, handshakeRefusal, resolveBunTls, tlsLoadFailure } from './tls.js';
 
@@ -15,72 +15,99 @@ declare const Bun: BunApi;
  */
 export function connect(address: Address, options: ConnectOptions = {}): Promise<ByteConn> {
   const remote = formatAddress(address);
-  const timeoutMs = options.timeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
   let secure: ResolvedTls | undefined;
   try {
     secure = options.tls === undefined ? undefined : resolveBunTls(options.tls, 'connect');
   } catch (err) {
     return Promise.reject(err);
   }
-  const tls = secure && { state: new TlsState(secure), side: 'client' as const };
-  return new Promise((resolve, reject) => {
-    let settled = false;
-    let handshaking = false;
-    const fail = (err: unknown, why = describe(err)): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      reject((secure && !handshaking && tlsLoadFailure(err)) || (handshaking ? tlsFailure(remote, why, err) : connectFailed(remote, why, err)));
-    };
-    const startedAt = performance.now();
-    let timer = setTimeout(() => fail(undefined, `no connection after ${timeoutMs} ms`), connectTimerMs(timeoutMs));
-    const handlers = socketHandlers((socket) => {
-      const conn = new BunByteConn(socket, remote, tls);
-      if (settled) {
-        conn.close();
-        return;
-      }
-      if (!('path' in address)) socket.setNoDelay(options.noDelay ?? true);
-      if (tls) {
-        // Up once the handshake is done: the handshake handler settles.
-        handshaking = true;
-        clearTimeout(timer);
-        const { ms, why } = handshakeTimer(timeoutMs, performance.now() - startedAt, tls.state.settings.handshakeTimeoutMs);
-        timer = setTimeout(() => (fail(undefined, why), conn.close()), ms);
-        return;
-      }
-      settled = true;
-      clearTimeout(timer);
-      resolve(conn);
-    });
-    if (tls) {
-      handlers.handshake = (socket, success, authorizationError) => {
-        const conn = socket.data!;
-        const refused = handshakeRefusal(success, authorizationError, false, 'client');
-        if (refused !== undefined) {
-          fail(authorizationError, refused);
-          conn.close();
-          return;
-        }
-        conn.onHandshake(success, authorizationError);
-        if (settled) return conn.close();
-        settled = true;
-        clearTimeout(timer);
-        resolve(conn);
-      };
+  return new Promise((resolve, reject) => new ConnectAttempt(address, remote, options, secure, resolve, reject).start());
+}
+
+/** One connect, from `Bun.connect` until its promise settles (then closing what comes too late). */
+class ConnectAttempt {
+  private readonly timeoutMs: number;
+  private readonly tls: BunConnTls | undefined;
+  private readonly startedAt = performance.now();
+  private settled = false;
+  /** TCP is up and the TLS handshake under way: a failure now is the handshake's. */
+  private handshaking = false;
+  private timer: ReturnType<typeof setTimeout>;
+
+  constructor(
+    private readonly address: Address,
+    private readonly remote: string,
+    private readonly options: ConnectOptions,
+    private readonly secure: ResolvedTls | undefined,
+    private readonly resolve: (conn: ByteConn) => void,
+    private readonly reject: (err: unknown) => void,
+  ) {
+    this.timeoutMs = options.timeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+    this.tls = secure && { state: new TlsState(secure), side: 'client' };
+    this.timer = setTimeout(() => this.fail(undefined, `no connection after ${this.timeoutMs} ms`), connectTimerMs(this.timeoutMs));
+  }
+
+  start(): void {
+    const { secure, address } = this;
+    try {
+      Bun.connect({ ...bunTarget(address), allowHalfOpen: true, socket: this.handlers(), ...(secure && { tls: bunTls(secure, 'connect', address) }) }).catch((err: unknown) => this.fail(err));
+    } catch (err) {
+      this.fail(err);
+    }
+  }
+
+  private handlers(): BunSocketHandler<BunByteConn | undefined> {
+    const handlers = socketHandlers((socket) => this.opened(socket));
+    if (this.tls) {
+      handlers.handshake = (socket, success, authorizationError) => this.handshakeDone(socket.data!, success, authorizationError);
       // A peer that closes during the handshake (a plaintext server dropping our hello).
       const onClose = handlers.close!;
       handlers.close = (socket, err) => {
-        fail(err, err ? describe(err) : 'the peer closed the connection during the TLS handshake');
+        this.fail(err, err ? describe(err) : 'the peer closed the connection during the TLS handshake');
         onClose(socket, err);
       };
     }
     // With this handler Bun does not also report the rejected promise as unhandled.
-    handlers.connectError = (_socket, err) => fail(err);
-    try {
-      Bun.connect({ ...bunTarget(address), allowHalfOpen: true, socket: handlers, ...(secure && { tls: bunTls(secure, 'connect', address) }) }).catch(fail);
-    } catch (err) {
-      fail(err);
+    handlers.connectError = (_socket, err) => this.fail(err);
+    return handlers;
+  }
+
+  /** TCP is up: the connection is, unless a TLS handshake is still to come. */
+  private opened(socket: Socket): void {
+    const conn = new BunByteConn(socket, this.remote, this.tls);
+    if (this.settled) return conn.close();
+    if (!('path' in this.address)) socket.setNoDelay(this.options.noDelay ?? true);
+    if (!this.tls) return this.succeed(conn);
+    // Up once the handshake is done: the handshake handler settles.
+    this.handshaking = true;
+    clearTimeout(this.timer);
+    const { ms, why } = handshakeTimer(this.timeoutMs, performance.now() - this.startedAt, this.tls.state.settings.handshakeTimeoutMs);
+    this.timer = setTimeout(() => (this.fail(undefined, why), conn.close()), ms);
+  }
+
+  private handshakeDone(conn: BunByteConn, success: boolean, authorizationError: (Error & { code?: string }) | null): void {
+    const refused = handshakeRefusal(success, authorizationError, false, 'client');
+    if (refused !== undefined) {
+      this.fail(authorizationError, refused);
+      conn.close();
+      return;
     }
-  });
+    conn.onHandshake(success, authorizationError);
+    if (this.settled) return conn.close();
+    this.succeed(conn);
+  }
+
+  private succeed(conn: BunByteConn): void {
+    this.settled = true;
+    clearTimeout(this.timer);
+    this.resolve(conn);
+  }
+
+  private fail(err: unknown, why = describe(err)): void {
+    if (this.settled) return;
+    this.settled = true;
+    clearTimeout(this.timer);
+    const { secure, handshaking, remote } = this;
+    this.reject((secure && !handshaking && tlsLoadFailure(err)) || (handshaking ? tlsFailure(remote, why, err) : connectFailed(remote, why, err)));
+  }
 }

@@ -29,14 +29,6 @@ export async function listenWs(
   const given: TlsOptions | undefined = secureFor(address, options.tls) ? (options.tls ?? {}) : undefined;
   const secure = given && resolveTls(given, 'listen');
   if (secure) checkServerTls(secure);
-  const wss = new WebSocketServer({
-    noServer: true,
-    perMessageDeflate: false,
-    maxPayload: options.maxWsMessageBytes,
-    ...WS_RECEIVE_LIMITS,
-    clientTracking: false,
-  });
-  const keepalive = new Keepalive(options.pingIntervalMs);
   const answer = (req: http.IncomingMessage, res: http.ServerResponse): void => answerPlainRequest(req, res, options.pathname);
   // Never listen themselves: they are given the sockets the server kept (the documented
   // 'connection' injection), `tls` first on wss (the https server itself on Node: https-servers.ts).
@@ -45,68 +37,107 @@ export async function listenWs(
   // (refuseUnverified logs why).
   const servers = secure ? loadingTls(() => httpsServers(secure, answer)) : undefined;
   const server = servers?.http ?? http.createServer(answer);
-  const entry = servers?.tls ?? server;
-  const waiting = new WeakMap<Duplex, AcceptedSocket>();
-  /** Hands `raw` to the server; undefined when the server refused it (its connection cap, say). */
-  const handOver = (raw: net.Socket): AcceptedSocket | undefined => {
-    const s = new AcceptedSocket(raw, remoteOf(raw), spec, options);
-    // What the TLS server asks for: a reload changes certificates only (see reloadTls below).
-    s.conn.identityPending = current?.requestCert === true;
-    try {
-      accept(s.conn);
-    } catch (err) {
-      options.logger.error({ err, remote: s.conn.remote }, 'accept threw; closing the connection');
-      s.conn.fail(err);
-    }
-    return raw.destroyed ? undefined : s;
-  };
-  const onAccepted = (raw: net.Socket): void => {
-    const s = handOver(raw);
-    // Refused: closed before any TLS or HTTP work.
-    if (s === undefined) return;
-    waiting.set(raw, s);
-    s.startClock();
-    // Half-open allowed, a TLSSocket takes a peer's FIN before the handshake for a half-close and
-    // waits: a peer that left early held its place until upgradeTimeoutMs. Allowed again once
-    // secured (AcceptedSocket.secured), as before.
-    if (secure) raw.allowHalfOpen = false;
-    entry.emit('connection', raw);
-    // pauseOnConnect left it paused: the HTTP parser needs it flowing. (A TLSSocket reads the
-    // handle beneath itself; resuming the wrapped socket too would give it two readers.)
-    if (!secure) raw.resume();
+  const l: WsListening = {
+    spec,
+    accept,
+    options,
+    secure: secure !== undefined,
+    tls: given,
+    entry: servers?.tls ?? server,
+    waiting: new WeakMap(),
+    wss: wsServer(options),
+    keepalive: new Keepalive(options.pingIntervalMs),
   };
   if (servers && secure) {
-    refuseUnverified(servers.tls, secure, options, (socket, err) => waiting.get(tcpSocketOf(socket))?.refusedTls(err));
-    servers.tls.on('secureConnection', (socket: tls.TLSSocket) => waiting.get(tcpSocketOf(socket))?.secured(socket));
+    refuseUnverified(servers.tls, secure, options, (socket, err) => l.waiting.get(tcpSocketOf(socket))?.refusedTls(err));
+    servers.tls.on('secureConnection', (socket: tls.TLSSocket) => l.waiting.get(tcpSocketOf(socket))?.secured(socket));
   }
-  server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
-    const s = waiting.get(tcpSocketOf(socket));
-    if (s === undefined) return void socket.destroy();
-    void upgrade(req, socket, options, () =>
-      wss.handleUpgrade(req, socket, head, (ws) => {
-        // Upgraded: from now on ws drives it, and nothing here needs to find it again.
-        waiting.delete(tcpSocketOf(socket));
-        if (secure) s.conn.identity = identityOfRequest(req.socket);
-        keepalive.add(ws, s.conn);
-        s.upgraded(ws, socket);
-      }),
-    );
-  });
+  server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => onUpgrade(l, req, socket, head));
   // pauseOnConnect: nothing is read before the server has kept the connection.
-  const tcp = net.createServer({ pauseOnConnect: true, allowHalfOpen: true, noDelay: true }, onAccepted);
+  const tcp = net.createServer({ pauseOnConnect: true, allowHalfOpen: true, noDelay: true }, (raw) => onAccepted(l, raw));
   // A failed accept (EMFILE, ...) costs that one connection; the server keeps listening.
   await listenOn(tcp, address);
   tcp.on('error', () => {});
-  let current = given;
-  const reloadTls = async (next: TlsOptions): Promise<void> => {
-    const s = reloadedTls(current!, next);
-    loadingTls(() => servers?.tls.setSecureContext(httpsServerTls(s)));
-    // Certificates only, as served: the TLS server's requestCert is fixed at its making, and
-    // each connection's identityPending is read from `current`.
-    current = reloadedTlsOptions(current!, next);
-  };
-  const listener: ReloadableListener = { address: boundAddress(tcp, address), close: () => closeServer(tcp, wss), ...(servers && { reloadTls }) };
-  return listener;
+  const reload = servers && { reloadTls: (next: TlsOptions) => reloadTls(l, servers.tls, next) };
+  return { address: boundAddress(tcp, address), close: () => closeServer(tcp, l.wss), ...reload };
+}
+
+/** What a ws listener's accepts and upgrades share. */
+interface WsListening {
+  readonly spec: FrameSpec;
+  readonly accept: (conn: FrameConn) => void;
+  readonly options: ResolvedOptions;
+  readonly secure: boolean;
+  /** The TLS options served now (a reload replaces them); undefined on plain HTTP. */
+  tls: TlsOptions | undefined;
+  /** The server accepted sockets go to: the TLS server on wss, else the HTTP server. */
+  readonly entry: { emit(event: 'connection', socket: net.Socket): boolean };
+  /** Each accepted socket not yet upgraded, by the TCP socket beneath it. */
+  readonly waiting: WeakMap<Duplex, AcceptedSocket>;
+  readonly wss: WebSocketServer;
+  readonly keepalive: Keepalive;
+}
+
+function wsServer(options: ResolvedOptions): WebSocketServer {
+  return new WebSocketServer({
+    noServer: true,
+    perMessageDeflate: false,
+    maxPayload: options.maxWsMessageBytes,
+    ...WS_RECEIVE_LIMITS,
+    clientTracking: false,
+  });
+}
+
+function onAccepted(l: WsListening, raw: net.Socket): void {
+  const s = handOver(l, raw);
+  // Refused: closed before any TLS or HTTP work.
+  if (s === undefined) return;
+  l.waiting.set(raw, s);
+  s.startClock();
+  // Half-open allowed, a TLSSocket takes a peer's FIN before the handshake for a half-close and
+  // waits: a peer that left early held its place until upgradeTimeoutMs. Allowed again once
+  // secured (AcceptedSocket.secured), as before.
+  if (l.secure) raw.allowHalfOpen = false;
+  l.entry.emit('connection', raw);
+  // pauseOnConnect left it paused: the HTTP parser needs it flowing. (A TLSSocket reads the
+  // handle beneath itself; resuming the wrapped socket too would give it two readers.)
+  if (!l.secure) raw.resume();
+}
+
+/** Hands `raw` to the server; undefined when the server refused it (its connection cap, say). */
+function handOver(l: WsListening, raw: net.Socket): AcceptedSocket | undefined {
+  const s = new AcceptedSocket(raw, remoteOf(raw), l.spec, l.options);
+  // What the TLS server asks for: a reload changes certificates only (see reloadTls).
+  s.conn.identityPending = l.tls?.requestCert === true;
+  try {
+    l.accept(s.conn);
+  } catch (err) {
+    l.options.logger.error({ err, remote: s.conn.remote }, 'accept threw; closing the connection');
+    s.conn.fail(err);
+  }
+  return raw.destroyed ? undefined : s;
+}
+
+function onUpgrade(l: WsListening, req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
+  const s = l.waiting.get(tcpSocketOf(socket));
+  if (s === undefined) return void socket.destroy();
+  void upgrade(req, socket, l.options, () =>
+    l.wss.handleUpgrade(req, socket, head, (ws) => {
+      // Upgraded: from now on ws drives it, and nothing here needs to find it again.
+      l.waiting.delete(tcpSocketOf(socket));
+      if (l.secure) s.conn.identity = identityOfRequest(req.socket);
+      l.keepalive.add(ws, s.conn);
+      s.upgraded(ws, socket);
+    }),
+  );
+}
+
+async function reloadTls(l: WsListening, server: tls.Server, next: TlsOptions): Promise<void> {
+  const s = reloadedTls(l.tls!, next);
+  loadingTls(() => server.setSecureContext(httpsServerTls(s)));
+  // Certificates only, as served: the TLS server's requestCert is fixed at its making, and
+  // each connection's identityPending is read from `l.tls`.
+  l.tls = reloadedTlsOptions(l.tls!, next);
 }
 
 async function upgrade(

@@ -1,7 +1,8 @@
-import { ErrorCode, RemoteError, RpcError, consoleLogger, guardedLogger, invalidArgument, type Logger } from '@skein/core';
+import { ErrorCode, consoleLogger, guardedLogger, invalidArgument, type Logger } from '@skein/core';
 import type { Reply } from '../client/call.js';
 import type { Dispatch } from './dispatch.js';
-import { actionName, crashDetail, handlerErrorDetail, speaksToCaller } from '../wire/error-detail.js';
+import { actionName } from '../wire/error-detail.js';
+import { HandlerFailures } from './handler-failures.js';
 import { kindOf } from '../internals/kind-of.js';
 import type { ServerRequest } from './request.js';
 import { HELLO_ACTION, PING_ACTION } from '../wire/protocol.js';
@@ -43,41 +44,8 @@ export function createRouter(table: Record<string | number, ActionHandler>, opti
   // Its lines come on the way to answers (a failure is logged, then answered): one it cannot write must not stop that.
   const logger = guardedLogger(opts.logger ?? consoleLogger('warn', 'skein'));
   const expose = opts.exposeInternalErrors ?? false;
-  const withheld = new WithheldLog(logger, opts.withheldLog);
-  const handlers = new Map<string | number, ActionHandler>();
-  for (const [k, h] of Object.entries(table)) handlers.set(numericAction(k) ?? k, h);
-  const describedError = (req: ServerRequest, err: unknown): void => {
-    const name = actionName(req.action);
-    if (err instanceof RpcError) {
-      logWithheld(req, err, name);
-      return void req.fail(err, handlerErrorDetail(err, name, expose));
-    }
-    if (err instanceof RemoteError) return void req.failCustom(err.payload);
-    // Read before the log line: one that throws is logged once, as unreadable.
-    const detail = crashDetail(err, name, expose);
-    logger.error({ err, action: req.action, remote: req.conn.remote }, `${name}: handler failed`);
-    req.fail(ErrorCode.Internal, detail);
-  };
-  // As @skein/api's service dispatch: an error whose words stay on the server without `expose`
-  // (a downstream's Unreachable, naming its address) is logged with them, or nobody sees why.
-  const logWithheld = (req: ServerRequest, err: RpcError, name: string): void => {
-    if (err.code === ErrorCode.Internal || err.code === ErrorCode.Encode) {
-      logger.error({ err, action: req.action, remote: req.conn.remote }, `${name} failed`);
-    } else if (!req.isAnswered && !speaksToCaller(err)) {
-      // Not a call already answered (cancelled, past its deadline): nobody waits for why.
-      withheld.warn(name, err, { err, action: req.action, remote: req.conn.remote });
-    }
-  };
-  const answerError = (req: ServerRequest, err: unknown): void => {
-    try {
-      describedError(req, err);
-    } catch (unreadable) {
-      // The error throws when read (a revoked Proxy, an object with no toString): still the
-      // handler's failure, not a hung call or, after an await, a rejection nobody handles.
-      logger.error({ err: unreadable, action: req.action, remote: req.conn.remote }, `${actionName(req.action)}: handler failed with an error that cannot be read`);
-      req.fail(ErrorCode.Internal);
-    }
-  };
+  const failures = new HandlerFailures(logger, expose, new WithheldLog(logger, opts.withheldLog));
+  const handlers = actionTable(table);
   return {
     dispatch(req) {
       const handler = handlers.get(req.action);
@@ -86,29 +54,37 @@ export function createRouter(table: Record<string | number, ActionHandler>, opti
       try {
         out = handler(req);
       } catch (err) {
-        return answerError(req, err);
+        return failures.answer(req, err);
       }
-      if (out instanceof Promise) out.then((r) => answer(req, r), (err) => answerError(req, err));
-      else answer(req, out);
+      if (out instanceof Promise) out.then((r) => answer(req, r, failures), (err) => failures.answer(req, err));
+      else answer(req, out, failures);
     },
-    // The failures counted and not yet summed up would be lost with the server.
-    serverClosed: () => withheld.flush(),
-    // Every handler's end reaches the request: `answer` or `answerError`, late ones too.
+    serverClosed: () => failures.flush(),
+    // Every handler's end reaches the request: `answer` or `failures.answer`, late ones too.
     tellsHandlerEnds: true,
   };
-  function answer(req: ServerRequest, r: ActionResult): void {
-    // Reading the result may throw (a getter, a Proxy's trap): a handler's failure like any
-    // other, not an exception out of the dispatch or a rejection nobody handles.
-    try {
-      if (r === undefined) req.reply();
-      else if (r instanceof Uint8Array) req.reply(r);
-      else if (typeof r === 'object' && r !== null && isReply(r)) req.reply(r.msg, r.blob);
-      // Typed away, but a JavaScript handler may return a string: it has no `msg`, and would go
-      // out as an empty answer that nobody sent. A bug in the handler, answered as one.
-      else answerError(req, new TypeError(`the handler returned ${kindOf(r)}, not bytes (a Uint8Array), { msg, blob } or nothing`));
-    } catch (err) {
-      answerError(req, err);
-    }
+}
+
+/** The table's handlers by action: a numeric key is a numeric action. */
+function actionTable(table: Record<string | number, ActionHandler>): Map<string | number, ActionHandler> {
+  const handlers = new Map<string | number, ActionHandler>();
+  for (const [k, h] of Object.entries(table)) handlers.set(numericAction(k) ?? k, h);
+  return handlers;
+}
+
+/** Answers `req` with what its handler returned. */
+function answer(req: ServerRequest, r: ActionResult, failures: HandlerFailures): void {
+  // Reading the result may throw (a getter, a Proxy's trap): a handler's failure like any
+  // other, not an exception out of the dispatch or a rejection nobody handles.
+  try {
+    if (r === undefined) req.reply();
+    else if (r instanceof Uint8Array) req.reply(r);
+    else if (typeof r === 'object' && r !== null && isReply(r)) req.reply(r.msg, r.blob);
+    // Typed away, but a JavaScript handler may return a string: it has no `msg`, and would go
+    // out as an empty answer that nobody sent. A bug in the handler, answered as one.
+    else failures.answer(req, new TypeError(`the handler returned ${kindOf(r)}, not bytes (a Uint8Array), { msg, blob } or nothing`));
+  } catch (err) {
+    failures.answer(req, err);
   }
 }
 

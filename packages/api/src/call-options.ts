@@ -1,0 +1,31 @@
+import type { CallContext } from './context.js';
+import type { Metadata } from '@skein/stream';
+
+/**
+ * What a stub call takes. Not `idempotent` nor `blob` (CallOptions for a raw Caller): those are
+ * the method's definition's (`.idempotent()`, `.blob()`), and a call that passes one anyway (plain
+ * JS, a pool call's CallOptions reused) is refused with InvalidArgument rather than ignored.
+ */
+export interface MethodCallOptions {
+  timeoutMs?: number;
+  /** Aborting rejects the call at once with Cancelled and frees its window slot. */
+  signal?: AbortSignal;
+  /** For pools: the key a route function or consistent hash picks a server by. */
+  route?: string;
+  /** Small key/value entries the server reads as `ctx.metadata` (a bearer token, a trace context). */
+  metadata?: Metadata;
+  /**
+   * For a ConnPool (as `route` is for pools): while it cannot reach its server, fail at once with
+   * Unreachable (`retry: 'safe'`) instead of waiting out its connect budget. A FailoverPool
+   * decides this per attempt itself; a ClientStream has no budget and ignores it.
+   */
+  failFast?: boolean;
+  /**
+   * The context of the handler this call is made from: the call takes what is left of that
+   * call's deadline (with `timeoutMs`, the shorter) and is cancelled when it is.
+   */
+  ctx?: CallContext;
+}
+
+/** Shared by calls made without options: no object per call. Frozen, so nothing below can change it. */
+export const NO_OPTIONS: MethodCallOptions = Object.freeze({});

@@ -1,0 +1,184 @@
+import type { Duplex } from 'node:stream';
+import { plainBytes, type FrameSpec } from '@skein/core';
+import type { RawData, WebSocket } from 'ws';
+import { ChunkGuard } from './chunk-guard.js';
+import { CloseCode } from './close-codes.js';
+import { lingerThen } from './close-linger.js';
+import { MessageConn, type MessageConnOptions, type MessageSocket } from './message-conn.js';
+import { TlsReadStop } from './tls-read-stop.js';
+import { betweenFragments, messageBytes, midMessage } from './ws-receiver.js';
+
+/** ws copies its send options, so the two kinds of fragment share constant ones (send runs per fragment). */
+const MORE = Object.freeze({ binary: true, compress: false, fin: false });
+const LAST = Object.freeze({ binary: true, compress: false, fin: true });
+
+const NOTHING = (): void => {};
+
+/**
+ * The MessageSocket of a connection made before its WebSocket: until `attach`, what is written
+ * waits here (sent once upgraded, in order), a pause is remembered, and a close or terminate
+ * calls `drop` (which closes the socket beneath: no close frame can be sent yet). Nothing is
+ * received before `attach`, so nothing is delivered.
+ */
+export class UpgradingWsSocket implements MessageSocket {
+  readonly conn: MessageConn;
+  // Public since ws 8: stops reading the socket, so the kernel buffer fills and the peer slows.
+  readonly pausesReading = true;
+  private ws: WebSocket | undefined;
+  /** Where pausing ws leaves the reads beneath it going (Deno's node:tls), what stops them too. */
+  private beneath: TlsReadStop | undefined;
+  private dropped = false;
+  /** Messages written before the upgrade, and their bytes. */
+  private early: Uint8Array[][] | undefined;
+  private earlyBytes = 0;
+  private pausedEarly = false;
+  /** The message's bytes ws held at the server's last look at `midMessage`; -1 when not mid-message then. */
+  private readAtLastLook = -1;
+  /** Made once: ws calls it as each message is written. */
+  private readonly onSent = (): void => void this.conn.written();
+
+  constructor(
+    remote: string,
+    spec: FrameSpec,
+    private readonly options: MessageConnOptions,
+    private drop: () => void,
+  ) {
+    this.conn = new MessageConn(remote, spec, this, options);
+  }
+
+  get bufferedAmount(): number {
+    return this.ws === undefined ? this.earlyBytes : this.ws.bufferedAmount;
+  }
+
+  send(chunks: Uint8Array[]): void {
+    const ws = this.ws;
+    if (ws === undefined) return this.hold(chunks);
+    const last = chunks.length - 1;
+    for (let i = 0; i < last; i++) ws.send(chunks[i]!, MORE);
+    ws.send(chunks[last]!, LAST, this.onSent);
+  }
+
+  pause(): void {
+    if (this.ws === undefined) this.pausedEarly = true;
+    else this.pauseWs(this.ws);
+  }
+
+  resume(): void {
+    const ws = this.ws;
+    if (ws === undefined) return void (this.pausedEarly = false);
+    ws.resume();
+    // As ws resumes no socket it has closed, so are a closed socket's reads never restarted.
+    if (!ws.isPaused) this.beneath?.start();
+  }
+
+  close(code: number, reason: string, givingUp?: boolean): void {
+    const ws = this.ws;
+    if (ws === undefined) return this.dropEarly();
+    ws.close(code, reason);
+    if (givingUp) dropAfterLinger(ws, this.options.lingerMs);
+  }
+
+  terminate(): void {
+    if (this.ws === undefined) this.dropEarly();
+    else this.ws.terminate();
+  }
+
+  watchDrain(): void {}
+
+  get midMessage(): boolean {
+    const ws = this.ws;
+    if (ws === undefined || !midMessage(ws)) {
+      // The next message's count starts afresh: one that reaches this one's is no stall.
+      this.readAtLastLook = -1;
+      return false;
+    }
+    // Stalled, not merely unfinished: a WebSocket message holds many whole frames (a batch of
+    // up to batchBytes), which the server's read timeout, meant for one frame, must not time
+    // on a slow link. Bytes of the message since the last look are progress (the server looks
+    // once a tick, and its clock starts again); a dribbler that makes it is ChunkGuard's. Control
+    // frames are not: a peer pinging with its message half sent is stalled all the same.
+    const read = messageBytes(ws);
+    const stalled = read === this.readAtLastLook;
+    this.readAtLastLook = read;
+    return stalled;
+  }
+
+  /** The upgrade is done: `w`, over `wire`, carries the connection from now on (what was written before goes first). */
+  attach(w: WebSocket, wire: Duplex): void {
+    if (this.dropped) return void w.terminate();
+    listenTo(w, wire, this.conn, this.options.lingerMs);
+    this.ws = w;
+    this.beneath = TlsReadStop.of(wire);
+    // What the server kept to close it before its upgrade is not needed any more: let it go.
+    this.drop = NOTHING;
+    if (this.pausedEarly) this.pauseWs(w);
+    const waiting = this.early;
+    this.early = undefined;
+    this.earlyBytes = 0;
+    if (waiting) for (const m of waiting) this.send(m);
+  }
+
+  private hold(chunks: Uint8Array[]): void {
+    if (this.dropped) return;
+    // The batcher may reuse its array; the bytes are the connection's to send.
+    (this.early ??= []).push(chunks.slice());
+    for (const c of chunks) this.earlyBytes += c.length;
+  }
+
+  private dropEarly(): void {
+    this.dropped = true;
+    this.early = undefined;
+    this.drop();
+  }
+
+  private pauseWs(w: WebSocket): void {
+    w.pause();
+    // ws pauses no socket it has closed (nor one still connecting): neither has reads to stop.
+    if (w.isPaused) this.beneath?.stop();
+  }
+}
+
+/** Hands what `w` receives over `wire` to `conn`, and its end. */
+function listenTo(w: WebSocket, wire: Duplex, conn: MessageConn, lingerMs: number): void {
+  let error: Error | undefined;
+  const guard = new ChunkGuard(wire, conn);
+  // One listener per event: EventEmitter copies its list on each emit of an event with several.
+  w.on('message', (data, isBinary) => (guard.reset(), conn.receive(bytesOf(data), isBinary)));
+  // A control frame between the fragments of a message ends nothing ws holds of the message.
+  const control = (): void => void (betweenFragments(w) || guard.reset());
+  w.on('ping', control);
+  w.on('pong', control);
+  w.on('error', (err) => {
+    error ??= err;
+    // The peer broke the protocol (a message over maxPayload, too many fragments): ws has sent
+    // its close frame and reads no more. The failure is the connection's now, and the peer has
+    // `lingerMs` to answer, not ws's 30 s, holding the message it broke off all along.
+    conn.ended(closeCodeOf(err, CloseCode.Abnormal), '', err);
+    dropAfterLinger(w, lingerMs);
+  });
+  w.on('close', (code, reason) => conn.ended(error ? closeCodeOf(error, code) : code, reason.toString(), error));
+}
+
+/** Drops `ws` unless its closing handshake is done within `lingerMs`. */
+function dropAfterLinger(ws: WebSocket, lingerMs: number): void {
+  ws.once('close', lingerThen(lingerMs, () => ws.terminate()));
+}
+
+/**
+ * A message as a plain Uint8Array view of ws's buffer: what handlers take out of it must not be
+ * Buffers, whose `slice` shares memory.
+ */
+function bytesOf(data: RawData): Uint8Array {
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  return plainBytes(Array.isArray(data) ? Buffer.concat(data) : data);
+}
+
+/** ws reports a protocol violation by the peer as an error with a `WS_ERR_*` code before closing. */
+function closeCodeOf(err: Error, code: number): number {
+  const wsCode = (err as { code?: unknown }).code;
+  if (wsCode === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' || wsCode === 'WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH') return CloseCode.TooBig;
+  if (wsCode === 'WS_ERR_TOO_MANY_BUFFERED_PARTS') return CloseCode.PolicyViolation;
+  if (wsCode === 'WS_ERR_INVALID_UTF8') return CloseCode.BadFrame;
+  // Any other WS_ERR_ is a malformed WebSocket frame; an error without one, a failed write.
+  return typeof wsCode === 'string' && wsCode.startsWith('WS_ERR_') ? CloseCode.ProtocolError : code;
+}

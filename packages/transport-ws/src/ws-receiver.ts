@@ -1,0 +1,54 @@
+import type { WebSocket } from 'ws';
+
+/** The fields of ws's Receiver that say whether it holds part of a message (ws has no public way to ask). */
+interface ReceiverState {
+  /** 0 while waiting for a frame's first byte; reading a header, mask or payload otherwise. */
+  _state?: number;
+  /** Received bytes not yet made into a frame. */
+  _bufferedBytes?: number;
+  /** Non-zero between the fragments of a message. */
+  _fragmented?: number;
+  /** The opcode of the frame being read. */
+  _opcode?: number;
+  /** The payload length of the frame being read, once its header is. */
+  _payloadLength?: number;
+  /** The message's data frames' payload lengths, each added once its header is read. */
+  _totalPayloadLength?: number;
+}
+
+/**
+ * Whether ws holds part of a message: read from its Receiver's own fields, since a peer that
+ * dribbles a message would otherwise escape the server's read timeout (a WebSocket message is
+ * not seen until it is whole). A ws without these fields reads as never mid-message, as before.
+ */
+export function midMessage(ws: WebSocket): boolean {
+  const r = receiverOf(ws);
+  return r !== undefined && ((r._state ?? 0) !== 0 || (r._bufferedBytes ?? 0) > 0 || (r._fragmented ?? 0) !== 0);
+}
+
+/** ws Receiver's states (lib/receiver.js) once a frame's length is read: reading its mask, then its payload. */
+const GET_MASK = 3;
+const GET_DATA = 4;
+
+/**
+ * The payload bytes of the message under way that ws has received: its whole fragments' and the
+ * part of the frame being read, never a control frame's (ws counts a data frame's claimed length
+ * in `_totalPayloadLength` once its header is read, and buffers its payload until it is whole).
+ */
+export function messageBytes(ws: WebSocket): number {
+  const r = receiverOf(ws);
+  if (r === undefined) return 0;
+  const total = r._totalPayloadLength ?? 0;
+  const state = r._state ?? 0;
+  if ((r._opcode ?? 0) > 0x07 || (state !== GET_MASK && state !== GET_DATA)) return total;
+  return total - (r._payloadLength ?? 0) + (state === GET_DATA ? (r._bufferedBytes ?? 0) : 0);
+}
+
+/** Whether ws has some fragments of a message and waits for the rest. */
+export function betweenFragments(ws: WebSocket): boolean {
+  return (receiverOf(ws)?._fragmented ?? 0) !== 0;
+}
+
+function receiverOf(ws: WebSocket): ReceiverState | undefined {
+  return (ws as unknown as { _receiver?: ReceiverState | null })._receiver ?? undefined;
+}
