@@ -16,6 +16,7 @@ import { runPartition } from './partition.js';
 import { machineLine, printReport } from './print.js';
 import { runSlowloris } from './slowloris.js';
 import { runSoak } from './soak.js';
+import { runStreamSuite } from './stream-suite.js';
 
 const { values: flags, positionals } = parseArgs({
   allowPositionals: true,
@@ -65,6 +66,8 @@ const SCENARIOS: Record<string, () => Promise<ScenarioReport>> = {
       frozenSeconds: seconds(10),
       inFlight: Math.min(inFlight, 16),
     }),
+  // Every kind of stream killed, frozen, cancelled, timed out, read slowly and cut off, one hop and two (about 90 s).
+  streams: () => runStreamSuite(),
   slowloris: () => runSlowloris({ dribblers: num(flags.dribblers, 1000), readTimeoutMs: num(flags['read-timeout-ms'], 5000) }),
   soak: () => {
     const seconds = num(flags.minutes, 5) * 60;

@@ -6,11 +6,12 @@
  * left.
  */
 // The sub-path, not the package: the package's entry loads vitest, which a server has no use for.
-import { handleCounts, leakedHandles } from '@skein/test-utils/resources';
+import { fullGc, handleCounts, leakedHandles } from '@skein/test-utils/resources';
 import { nodeRuntime } from '@skein/runtime-node';
 import { FailoverPool, RpcServer, createRouter, type ActionHandler, type ServerRequest } from '@skein/stream';
 import { tcpTransport } from '@skein/transport-tcp';
 import { ExecutionLog } from './execution-log.js';
+import { StreamHandlers } from './stream-handlers.js';
 import { ACTION, type ServerParams, type ServerStats } from './server-params.js';
 
 const params = JSON.parse(process.argv[2] ?? '{}') as ServerParams;
@@ -23,6 +24,7 @@ const before = handleCounts();
 const transport = tcpTransport(nodeRuntime, params.transport);
 const log = params.executions === undefined ? undefined : new ExecutionLog(params.executions);
 const backs = params.role === 'front' ? new FailoverPool({ ...params.pool, transport, servers: params.backs ?? [] }) : undefined;
+const streams = new StreamHandlers(log, backs);
 
 const echo: ActionHandler = (req) => ({ msg: req.msg, blob: req.blob });
 
@@ -41,9 +43,9 @@ const forward: ActionHandler = async (req: ServerRequest) => {
   return reply.msg;
 };
 
-const stats: ActionHandler = () => {
+function statsNow(): ServerStats {
   const m = process.memoryUsage();
-  const s: ServerStats = {
+  return {
     name: params.name,
     pid: process.pid,
     rss: m.rss,
@@ -51,18 +53,48 @@ const stats: ActionHandler = () => {
     arrayBuffers: m.arrayBuffers,
     connections: server.connections,
     executions: log?.count ?? 0,
+    inFlight: server.stats().inFlight,
+    openStreams: streams.tally.open,
+    signalled: streams.tally.signalled,
+    timedOut: streams.tally.timedOut,
+    withDeadline: streams.tally.withDeadline,
+    answered: streams.tally.answered,
+    outOfOrder: streams.tally.outOfOrder,
+    bytesWritten: streams.tally.bytesWritten,
+    poolInFlight: (backs?.stats() ?? []).reduce((n, s) => n + s.inFlight + s.queued, 0),
+    timers: process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length,
   };
-  return utf8.encode(JSON.stringify(s));
+}
+
+const stats: ActionHandler = () => utf8.encode(JSON.stringify(statsNow()));
+/** After a full collection: what the server holds, not the garbage it has yet to collect. */
+const statsAfterGc: ActionHandler = async () => {
+  // Twice, a turn apart: buffers a first collection frees are released after it.
+  fullGc();
+  await new Promise((resolve) => setImmediate(resolve));
+  fullGc();
+  return stats(undefined as never);
 };
 
 const server = new RpcServer({
   ...params.server,
-  dispatch: createRouter({ [ACTION.echoNumeric]: echo, [ACTION.echo]: echo, [ACTION.run]: run, [ACTION.forward]: forward, [ACTION.stats]: stats }),
+  dispatch: createRouter({
+    [ACTION.echoNumeric]: echo,
+    [ACTION.echo]: echo,
+    [ACTION.run]: run,
+    [ACTION.forward]: forward,
+    [ACTION.stats]: stats,
+    [ACTION.statsAfterGc]: statsAfterGc,
+    ...(params.role === 'front' ? streams.frontTable() : streams.backTable()),
+  }),
 });
 const bound = await server.listen(transport, params.listen ?? '127.0.0.1:0');
 console.log(`listening ${'port' in bound ? `${bound.host}:${bound.port}` : bound.path}`);
+// For a runner that cannot reach it (across NetLab hosts): its stats on stdout, unasked.
+const printing = params.statsEveryMs ? setInterval(() => console.log(`stats ${JSON.stringify(statsNow())}`), params.statsEveryMs) : undefined;
 
 async function shutdown(): Promise<void> {
+  clearInterval(printing);
   await server.close();
   await backs?.close();
   log?.close();

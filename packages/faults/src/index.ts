@@ -13,6 +13,11 @@
  * - frozen-peer.ts: a server stopped with SIGSTOP, found by keepalive.
  * - slowloris.ts: connections that dribble header and ping bytes.
  * - soak.ts: a long flood; memory flat, nothing left after close.
+ * - streams.ts, stream-slow-reader.ts, stream-partition.ts (stream-suite.ts runs them all):
+ *   server, client and bidi streams killed, frozen, cancelled, past their deadline, read slowly
+ *   and cut off mid-stream, one hop and two (a front relays to a back: stream-handlers.ts); the
+ *   client's side is stream-drive.ts, in a child of its own where it must be frozen or on a
+ *   NetLab host (stream-client.ts, stream-client-params.ts).
  *
  * Shared: servers.ts (start, stats, stop), flood.ts (closed-loop calls), memory.ts (bounds),
  * guard.ts (waits that only guard against hangs), print.ts (the CLI's output).
@@ -23,4 +28,8 @@ export { runPartition, type PartitionOptions } from './partition.js';
 export { runFrozenPeer, type FrozenPeerOptions } from './frozen-peer.js';
 export { runSlowloris, type SlowlorisOptions } from './slowloris.js';
 export { runSoak, type SoakOptions } from './soak.js';
+export { runStreamFaults, type StreamCase, type StreamFault, type StreamFaultsOptions } from './streams.js';
+export { runSlowReader, type SlowReaderOptions } from './stream-slow-reader.js';
+export { runStreamPartition, type StreamPartitionOptions } from './stream-partition.js';
+export { runStreamSuite } from './stream-suite.js';
 export { failures, type Check, type ScenarioReport } from './checks.js';

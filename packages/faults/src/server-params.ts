@@ -22,6 +22,8 @@ export interface ServerParams {
    * answer to a call that ran, which is what retries must not turn into a second run.
    */
   readonly workMs?: number;
+  /** Prints `stats <json>` (ServerStats) this often: for a runner that cannot call it (NetLab hosts). */
+  readonly statsEveryMs?: number;
   /** A front's back servers. */
   readonly backs?: readonly string[];
   /** A front's FailoverPool options. */
@@ -37,8 +39,14 @@ export const ACTION = {
   run: 'run',
   /** A front's call: msg `<id> <0|1 idempotent>`; logs, then calls `run` on a back server. */
   forward: 'forward',
+  /** Streams (stream-order.ts): msg a StreamOrder; a back runs them, a front relays them to a back. */
+  feed: 'feed',
+  sink: 'sink',
+  bidi: 'bidi',
   /** The server's memory and connections, as JSON (ServerStats). */
   stats: 'stats',
+  /** The same after a full garbage collection: memory held, not garbage. */
+  statsAfterGc: 'stats-gc',
 } as const;
 
 /** What `stats` answers. */
@@ -51,9 +59,30 @@ export interface ServerStats {
   readonly arrayBuffers: number;
   readonly connections: number;
   readonly executions: number;
+  /** Requests being handled (RpcServer stats: calls, and streams being answered). */
+  readonly inFlight: number;
+  /** Stream handlers running (stream-handlers.ts). */
+  readonly openStreams: number;
+  /** Stream handlers whose signal fired: a cancel, a deadline or a lost connection reached them. */
+  readonly signalled: number;
+  readonly timedOut: number;
+  /** Stream handlers that returned an answer. */
+  readonly answered: number;
+  /** Stream handlers that came with a deadline. */
+  readonly withDeadline: number;
+  /** Items a sink or bidi handler read out of order. */
+  readonly outOfOrder: number;
+  /** Blob bytes its feeds wrote (all streams). */
+  readonly bytesWritten: number;
+  /** A front's calls and streams on its way to the backs (its FailoverPool's inFlight + queued). */
+  readonly poolInFlight: number;
+  /** Live timers in the process (`Timeout` resources). */
+  readonly timers: number;
 }
 
 /** The line a fault server prints once it listens. */
 export const LISTENING = /^listening (\S+)$/;
+/** The line it prints every `statsEveryMs`: its ServerStats as JSON. */
+export const STATS = /^stats (.*)$/;
 /** The line it prints once closed after SIGTERM: the handles it left behind, as JSON. */
 export const CLOSED = /^closed handles=(.*)$/;

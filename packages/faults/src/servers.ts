@@ -2,6 +2,9 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { nodeRuntime } from '@skein/runtime-node';
+import { ClientStream } from '@skein/stream';
+import { tcpTransport } from '@skein/transport-tcp';
 import { launch, reap, within, type NetHost, type Proc } from '@skein/test-utils';
 import { ACTION, CLOSED, LISTENING, type ServerParams, type ServerStats } from './server-params.js';
 
@@ -59,9 +62,22 @@ interface Calls {
   call(action: string, msg?: Uint8Array): Promise<{ msg: Uint8Array }>;
 }
 
-export async function fetchStats(caller: Calls): Promise<ServerStats> {
-  const reply = await caller.call(ACTION.stats);
+export async function fetchStats(caller: Calls, action: string = ACTION.stats): Promise<ServerStats> {
+  const reply = await caller.call(action);
   return JSON.parse(new TextDecoder().decode(reply.msg)) as ServerStats;
+}
+
+/**
+ * A server's stats over a connection of its own, closed after: nothing of a pool's stays behind.
+ * `afterGc`: after a full collection in the server, for memory held rather than garbage.
+ */
+export async function statsAt(address: string, { afterGc = false } = {}): Promise<ServerStats> {
+  const conn = await ClientStream.connect({ transport: tcpTransport(nodeRuntime), address, timeoutMs: 5000 });
+  try {
+    return await fetchStats(conn, afterGc ? ACTION.statsAfterGc : ACTION.stats);
+  } finally {
+    await conn.close();
+  }
 }
 
 /** A temporary directory for execution logs; `remove()` when done. */
