@@ -1,4 +1,5 @@
 import type { Attributes, Span } from '@opentelemetry/api';
+import type { ItemObserver } from '@skein/stream';
 import type { RpcMetrics } from './rpc-metrics.js';
 import {
   ATTR_RPC_MESSAGE_ID,
@@ -12,11 +13,12 @@ import {
 /**
  * The items of one stream, each way, for its span and metrics: every item counted (and sized in
  * the metrics, per message as the conventions ask of streams), the first `maxEvents` each way
- * also an `rpc.message` span event.
+ * also an `rpc.message` span event. The stream tells it of each (`observe`): as it takes one
+ * from the peer (arrived within credit), and as one of this side goes on the wire.
  */
-export class StreamTally {
-  sent = 0;
-  received = 0;
+export class StreamTally implements ItemObserver {
+  private itemsSent = 0;
+  private itemsReceived = 0;
 
   constructor(
     private readonly span: Span,
@@ -34,14 +36,14 @@ export class StreamTally {
     private readonly maxEvents: number,
   ) {}
 
-  itemSent(bytes: number): void {
-    const id = ++this.sent;
+  sent(bytes: number): void {
+    const id = ++this.itemsSent;
     this.metrics?.item(this.side === 'client', bytes, this.call.inFlight ?? this.fallback);
     if (id <= this.maxEvents) this.event('SENT', id, bytes);
   }
 
-  itemReceived(bytes: number): void {
-    const id = ++this.received;
+  received(bytes: number): void {
+    const id = ++this.itemsReceived;
     this.metrics?.item(this.side === 'server', bytes, this.call.inFlight ?? this.fallback);
     if (id <= this.maxEvents) this.event('RECEIVED', id, bytes);
   }
@@ -53,48 +55,14 @@ export class StreamTally {
    * `response.size` recorded for the stream, one for one.
    */
   finish(attributes: Attributes): void {
-    this.span.setAttribute(ATTR_SKEIN_ITEMS_SENT, this.sent);
-    this.span.setAttribute(ATTR_SKEIN_ITEMS_RECEIVED, this.received);
-    const requests = this.side === 'client' ? this.sent : this.received;
-    const responses = this.side === 'client' ? this.received : this.sent;
+    this.span.setAttribute(ATTR_SKEIN_ITEMS_SENT, this.itemsSent);
+    this.span.setAttribute(ATTR_SKEIN_ITEMS_RECEIVED, this.itemsReceived);
+    const requests = this.side === 'client' ? this.itemsSent : this.itemsReceived;
+    const responses = this.side === 'client' ? this.itemsReceived : this.itemsSent;
     this.metrics?.streamFinished(attributes, requests + 1, responses + 1);
   }
 
   private event(type: 'SENT' | 'RECEIVED', id: number, bytes: number): void {
     this.span.addEvent(RPC_MESSAGE_EVENT, { [ATTR_RPC_MESSAGE_TYPE]: type, [ATTR_RPC_MESSAGE_ID]: id, [ATTR_RPC_MESSAGE_UNCOMPRESSED_SIZE]: bytes });
   }
-}
-
-/**
- * Either end of a stream: a client's StreamCall or a server's RequestStream. `received` is what
- * their connection calls with each item that arrives (true when it was taken), `write` what
- * their user calls to send one.
- */
-export interface ItemCarrier {
-  /** The item's msg at `bytes[msgAt, msgEnd)`, its blob at `[msgEnd, end)` of the received chunk. */
-  received(bytes: Uint8Array, msgAt: number, msgEnd: number, end: number): boolean;
-  write(msg?: Uint8Array, blob?: Uint8Array): Promise<void>;
-}
-
-const ignore = (): void => {};
-
-/**
- * Counts the carrier's items into `tally`, by giving this one stream its own `received` and
- * `write` that count and call the class's: the connection and the user both hold the carrier
- * itself, so nothing else would see every item. An item counts as received when the stream took
- * it (arrived within credit), as sent once its write resolved (it is on the wire).
- */
-export function tallyItems(carrier: ItemCarrier, tally: StreamTally): void {
-  const received = carrier.received;
-  const write = carrier.write;
-  carrier.received = (bytes, msgAt, msgEnd, end) => {
-    const taken = received.call(carrier, bytes, msgAt, msgEnd, end);
-    if (taken) tally.itemReceived(end - msgAt);
-    return taken;
-  };
-  carrier.write = (msg, blob) => {
-    const written = write.call(carrier, msg, blob);
-    written.then(() => tally.itemSent((msg?.length ?? 0) + (blob?.length ?? 0)), ignore);
-    return written;
-  };
 }

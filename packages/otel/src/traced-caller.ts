@@ -2,7 +2,6 @@ import { context, defaultTextMapSetter, isSpanContextValid, propagation, trace, 
 import { EMPTY_BYTES } from '@skein/core';
 import type { Caller, CallOptions, Notify, StreamCall, StreamCaller } from '@skein/stream';
 import { CallRecorder, type OpenCall } from './call-recorder.js';
-import { tallyItems } from './stream-tally.js';
 import type { OtelOptions } from './options.js';
 import { serverAttributes } from './peer-attributes.js';
 
@@ -73,7 +72,7 @@ export function tracedCaller(caller: Caller, opts: TracedCallerOptions = {}): Ca
     } catch (err) {
       return endThrown(call, err);
     }
-    tallyItems(stream, recorder.streamOf(call));
+    stream.observe(recorder.streamOf(call));
     // Settles once, however the stream ends: answered, failed, cancelled (by cancel(), a signal, a broken-off read).
     stream.result.then(
       (reply) => recorder.end(call, null, reply.msg.length + reply.blob.length),

@@ -4,7 +4,6 @@ import type { ConnInfo, Dispatch } from '@skein/stream';
 import { CallRecorder } from './call-recorder.js';
 import type { OtelOptions } from './options.js';
 import { peerAttributes } from './peer-attributes.js';
-import { tallyItems } from './stream-tally.js';
 import { watchedRequest } from './watched-request.js';
 
 /**
@@ -33,7 +32,7 @@ export function tracedDispatch(inner: Dispatch, opts: OtelOptions = {}): Dispatc
       call.span.setAttributes(peerOf(req.conn));
       // A stream's span runs from its open to its answer, the answer watchedRequest sees.
       const stream = req.stream;
-      if (stream) tallyItems(stream, recorder.streamOf(call));
+      if (stream) stream.observe(recorder.streamOf(call));
       const watched = watchedRequest(req, recorder, call);
       try {
         context.with(trace.setSpan(parent, call.span), () => inner.dispatch(watched.request));

@@ -89,6 +89,8 @@ export type { Limits } from './wire/limits.js';
 export type { Dispatch } from './server/dispatch.js';
 export { ServerRequest } from './server/request.js';
 export { RequestStream } from './server/request-stream.js';
+// What a StreamCall's or a RequestStream's `observe()` tells of each item (tracing, metrics).
+export type { ItemObserver } from './client/item-observer.js';
 export type { ConnInfo, Responder } from './server/request.js';
 export type { ReplyLimits } from './wire/limits.js';
 export { errorDetail, handlerErrorDetail, refusalDetail, crashDetail, actionName, speaksToCaller } from './wire/error-detail.js';

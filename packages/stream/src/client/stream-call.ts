@@ -4,6 +4,7 @@ import { CreditGate } from '../internals/credit-gate.js';
 import type { DrainWaiters } from '../internals/drain-waiters.js';
 import { Inbox } from '../internals/inbox.js';
 import { itemCost } from '../wire/extension-frames.js';
+import { bothObservers, type ItemObserver } from './item-observer.js';
 
 /** What a StreamCall writes through: its ClientStream. */
 export interface StreamWire {
@@ -79,6 +80,8 @@ export class StreamCall implements AsyncIterable<Reply> {
    * else at its end, with its error (null for a reply). Told before `onAttempt`, and on cancel.
    */
   onOutcome: ((err: Error | null) => void) | undefined;
+  /** Told of every item each way (`observe`): without one, an item costs one look at this field. */
+  private observer: ItemObserver | undefined;
   /** Takes the stream out of a pool's queue of calls waiting for a connection, should it end there (see `waitsIn`). */
   private leaveQueue: (() => void) | undefined;
 
@@ -146,6 +149,15 @@ export class StreamCall implements AsyncIterable<Reply> {
     return Promise.resolve();
   }
 
+  /**
+   * For library authors (tracing, metrics): `observer` is told of every item from here on, the
+   * server's as this stream takes them and this side's as they go on the wire. A second observer
+   * is told after the first.
+   */
+  observe(observer: ItemObserver): void {
+    this.observer = this.observer === undefined ? observer : bothObservers(this.observer, observer);
+  }
+
   /** No more items from this side; the server's side goes on until it answers. */
   end(): void {
     if (this.ended) return;
@@ -208,7 +220,9 @@ export class StreamCall implements AsyncIterable<Reply> {
    */
   received(bytes: Uint8Array, msgAt: number, msgEnd: number, end: number): boolean {
     if (!this.serverSpoke) this.spoke();
-    return this.inbox.pushFrom(bytes, msgAt, msgEnd, end);
+    if (!this.inbox.pushFrom(bytes, msgAt, msgEnd, end)) return false;
+    if (this.observer !== undefined) this.observer.received(end - msgAt);
+    return true;
   }
 
   /** @internal The server granted credit. */
@@ -269,6 +283,7 @@ export class StreamCall implements AsyncIterable<Reply> {
     this.gate.spend(itemCost(msg, blob));
     this.itemSent = true;
     this.wire.data(this.seq, msg, blob, this.gate.available > 0);
+    if (this.observer !== undefined) this.observer.sent(msg.length + blob.length);
   }
 }
 

@@ -1,5 +1,6 @@
 import { ErrorCode, EMPTY_BYTES, RpcError, type FrameConn } from '@skein/core';
 import type { Reply } from '../client/call.js';
+import { bothObservers, type ItemObserver } from '../client/item-observer.js';
 import { CreditGate } from '../internals/credit-gate.js';
 import type { DrainWaiters } from '../internals/drain-waiters.js';
 import { Inbox } from '../internals/inbox.js';
@@ -30,6 +31,8 @@ export class RequestStream implements AsyncIterable<Reply> {
   private readonly inbox: Inbox;
   private readonly gate: CreditGate;
   private readonly header = new Uint8Array(RESPONSE_HEADER_LENGTH);
+  /** Told of every item each way (`observe`): without one, an item costs one look at this field. */
+  private observer: ItemObserver | undefined;
 
   constructor(
     private readonly host: StreamHost,
@@ -78,6 +81,15 @@ export class RequestStream implements AsyncIterable<Reply> {
   }
 
   /**
+   * For library authors (tracing, metrics): `observer` is told of every item from here on, the
+   * client's as this stream takes them and this side's as they go on the wire. A second observer
+   * is told after the first.
+   */
+  observe(observer: ItemObserver): void {
+    this.observer = this.observer === undefined ? observer : bothObservers(this.observer, observer);
+  }
+
+  /**
    * This side reads no items (a server-streaming method's): those the client sends are dropped
    * as they arrive, not held up to the window for a reader that never comes (a connection's
    * streams would hold that much each). They still count against the client's credit, which
@@ -92,7 +104,9 @@ export class RequestStream implements AsyncIterable<Reply> {
    * `Inbox.pushFrom` says). False when the client sent it without credit (a broken or hostile peer).
    */
   received(bytes: Uint8Array, msgAt: number, msgEnd: number, end: number): boolean {
-    return this.inbox.pushFrom(bytes, msgAt, msgEnd, end);
+    if (!this.inbox.pushFrom(bytes, msgAt, msgEnd, end)) return false;
+    if (this.observer !== undefined) this.observer.received(end - msgAt);
+    return true;
   }
 
   /** @internal The client ended its side. */
@@ -120,6 +134,7 @@ export class RequestStream implements AsyncIterable<Reply> {
     conn.write(this.header);
     if (msg.length !== 0) conn.write(msg);
     if (blob.length !== 0) conn.write(blob);
+    if (this.observer !== undefined) this.observer.sent(msg.length + blob.length);
     // With credit left, the handler's next write comes an await later: the items share a batch.
     if (this.gate.available > 0) conn.deferFlush?.();
   }

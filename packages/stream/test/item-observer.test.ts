@@ -1,0 +1,107 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { ErrorCode } from '@skein/core';
+import { waitFor } from '@skein/test-utils';
+import type { ItemObserver } from '../src/index.js';
+import { itemCost } from '../src/wire/extension-frames.js';
+import { startServer } from './harness.js';
+
+const cleanup: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const f of cleanup.splice(0).reverse()) await f();
+});
+
+/** An observer that counts: items and their bytes, each way. */
+function counting() {
+  const seen = { received: 0, receivedBytes: 0, sent: 0, sentBytes: 0 };
+  const observer: ItemObserver = {
+    received: (bytes) => void ((seen.received += 1), (seen.receivedBytes += bytes)),
+    sent: (bytes) => void ((seen.sent += 1), (seen.sentBytes += bytes)),
+  };
+  return { seen, observer };
+}
+
+const WINDOW = 4096;
+const ITEMS = 3000;
+/** 4 bytes (its number), every third with a 2-byte blob, every fifth with a blob only, item 7 empty. */
+const msgOf = (i: number) => (i % 5 === 4 || i === 7 ? new Uint8Array(0) : new Uint8Array(new Uint32Array([i]).buffer));
+const blobOf = (i: number) => (i === 7 ? new Uint8Array(0) : i % 3 === 0 || i % 5 === 4 ? new Uint8Array([i & 0xff, 0xbb]) : new Uint8Array(0));
+const bytesOf = (i: number) => msgOf(i).length + blobOf(i).length;
+const total = (n: number) => Array.from({ length: n }, (_, i) => bytesOf(i)).reduce((a, b) => a + b, 0);
+const costOf = (n: number) => Array.from({ length: n }, (_, i) => itemCost(msgOf(i), blobOf(i))).reduce((a, b) => a + b, 0);
+
+/**
+ * `observe()` on either end of a stream tells of every item each way, with its msg and blob bytes:
+ * small items the reader has not read yet (packed, Inbox.pushFrom) count when they are taken, not
+ * when read; blobs count; an item not sent (a write after end()) does not.
+ */
+describe("a stream's item observer", () => {
+  it("tells a client of the server's items as they are taken, packed ones too, and the server of its own as they go", async () => {
+    const server = counting();
+    const s = await startServer(
+      {
+        feed: async (req) => {
+          req.stream!.observe(server.observer);
+          for (let i = 0; i < ITEMS; i++) await req.stream!.write(msgOf(i), blobOf(i));
+          req.reply(new Uint8Array([1, 2, 3]));
+        },
+      },
+      { closeWaitMs: 0 },
+    );
+    cleanup.push(() => s.server.close());
+    const client = await s.connect({ keepaliveMs: 0, streamWindowBytes: WINDOW });
+    cleanup.push(() => client.destroy());
+    const st = client.openStream('feed');
+    const first = counting();
+    const second = counting();
+    st.observe(first.observer);
+    st.observe(second.observer);
+    // Unread, the window fills, all of it packed: each item counted as it was taken.
+    await waitFor(() => st.buffered > WINDOW - (6 + 16) || undefined, { what: 'the window filled' });
+    expect(first.seen.received).toBeGreaterThan(100);
+    expect(first.seen.receivedBytes).toBe(total(first.seen.received));
+    expect(st.buffered).toBe(costOf(first.seen.received));
+    let read = 0;
+    for await (const _ of st) read++;
+    expect(read).toBe(ITEMS);
+    // The answer's last value is no item.
+    expect([...(await st.result).msg]).toEqual([1, 2, 3]);
+    const all = { received: ITEMS, receivedBytes: total(ITEMS), sent: 0, sentBytes: 0 };
+    expect(first.seen).toEqual(all);
+    expect(second.seen).toEqual(all);
+    expect(server.seen).toEqual({ received: 0, receivedBytes: 0, sent: ITEMS, sentBytes: total(ITEMS) });
+  }, 30_000);
+
+  it("tells a server of the client's items, packed while its handler does not read, up to the client's end", async () => {
+    const N = 200;
+    const server = counting();
+    let beforeReading = -1;
+    const s = await startServer(
+      {
+        sink: async (req) => {
+          const stream = req.stream!;
+          stream.observe(server.observer);
+          // Not read until every item arrived: they wait packed.
+          await waitFor(() => stream.buffered === costOf(N) || undefined, { what: 'every item arrived' });
+          beforeReading = server.seen.received;
+          let n = 0;
+          for await (const _ of stream) n++;
+          req.reply(new Uint8Array([n]));
+        },
+      },
+      { closeWaitMs: 0 },
+    );
+    cleanup.push(() => s.server.close());
+    const client = await s.connect({ keepaliveMs: 0 });
+    cleanup.push(() => client.destroy());
+    const st = client.openStream('sink');
+    const mine = counting();
+    st.observe(mine.observer);
+    for (let i = 0; i < N; i++) await st.write(msgOf(i), blobOf(i));
+    st.end();
+    await expect(st.write(new Uint8Array([9]))).rejects.toMatchObject({ code: ErrorCode.Closed });
+    expect([...(await st.result).msg]).toEqual([N]);
+    expect(beforeReading).toBe(N);
+    expect(server.seen).toEqual({ received: N, receivedBytes: total(N), sent: 0, sentBytes: 0 });
+    expect(mine.seen).toEqual({ received: 0, receivedBytes: 0, sent: N, sentBytes: total(N) });
+  });
+});
