@@ -46,6 +46,23 @@ const count: ActionHandler = async (req) => {
 /** Answers the deadline it saw. */
 const deadline: ActionHandler = (req) => u32(req.remainingMs() ?? 0);
 
+/** Reads the client's numbers to their end; answers with them, in the order they came. */
+const collect: ActionHandler = async (req) => {
+  const got: number[] = [];
+  for await (const item of req.stream!) got.push(readU32(item.msg));
+  return new TextEncoder().encode(got.join(','));
+};
+
+/** Echoes each of the client's numbers plus 100 until its end, then answers how many. */
+const echo: ActionHandler = async (req) => {
+  let n = 0;
+  for await (const item of req.stream!) {
+    n++;
+    await req.stream!.write(u32(readU32(item.msg) + 100));
+  }
+  return u32(n);
+};
+
 /** Sends 1, waits for the client's end, then answers the deadline it saw. */
 const hold: ActionHandler = async (req) => {
   await req.stream!.write(u32(1));
@@ -98,16 +115,60 @@ describe('a stream refused by a draining server after it opened', () => {
     expect(b.ran).toEqual(['warm', 'sum']);
   });
 
-  it('is not moved once the client wrote an item to it: it fails Closed, still safe (it never ran), saying why', async () => {
-    const { a, b, pool } = await drainingLeader({ count });
-    const s = pool.openStream('count', u32(3));
-    // Credit is there at once: the item goes out before the refusal can come back.
-    await s.write(u32(7));
+  it('moves with the items the client wrote to it: written again on the next server, each read once, in order, before later ones', async () => {
+    // It used to fail Closed, safe: "not moved to another server: an item was already written to it".
+    const { a, b, pool } = await drainingLeader({ collect });
+    const s = pool.openStream('collect');
+    // Credit is there at once: the items go out to a before the refusal can come back.
+    for (let i = 1; i <= 4; i++) await s.write(u32(i));
+    await waitFor(() => b.ran.length === 2 || s.isDone, { what: 'the stream to run on b, or fail' });
+    await s.write(u32(5));
+    s.end();
+    expect(new TextDecoder().decode((await s.result).msg)).toBe('1,2,3,4,5');
+    expect(a.ran).toEqual(['warm']); // refused before dispatch
+    expect(b.ran).toEqual(['warm', 'collect']);
+  });
+
+  it('a bidi stream moves with its items; what it writes after hearing from the next server follows them', async () => {
+    const { a, b, pool } = await drainingLeader({ echo });
+    const s = pool.openStream('echo');
+    await s.write(u32(1));
+    await s.write(u32(2));
+    const got: number[] = [];
+    for await (const item of s) {
+      got.push(readU32(item.msg));
+      if (got.length === 2) {
+        await s.write(u32(3));
+        s.end();
+      }
+    }
+    expect(got).toEqual([101, 102, 103]);
+    expect(readU32((await s.result).msg)).toBe(3);
+    expect(a.ran).toEqual(['warm']);
+    expect(b.ran).toEqual(['warm', 'echo']);
+  });
+
+  it('fails once its retries are spent, still safe, saying none of its items were read', async () => {
+    const { a, b, pool } = await drainingLeader({ collect }, { retries: 1 });
+    void b.server.close(); // b drains too: its connection refuses the stream and its items again
+    await waitFor(() => b.server.stats().listeners === 0);
+    const s = pool.openStream('collect');
+    await s.write(u32(1));
     const err = (await s.result.catch((e: unknown) => e)) as RpcError;
     expect(err).toBeInstanceOf(RpcError);
-    expect(err.code).toBe(ErrorCode.Closed);
-    expect(err.retry).toBe('safe');
-    expect(err.message).toMatch(/not moved to another server: an item was already written to it/);
+    expect([err.code, err.retry, err.message]).toEqual([ErrorCode.Closed, 'safe', 'rpc_closed (none of the items it wrote were read; after 2 attempts)']);
+    expect(a.ran).toEqual(['warm']);
+    expect(b.ran).toEqual(['warm']);
+  });
+
+  it('is not moved when it wrote more than its streamWindowBytes before the server spoke: it keeps none, and fails saying so', async () => {
+    const { a, b, pool } = await drainingLeader({ collect }, { pool: { stream: { keepaliveMs: 0, streamWindowBytes: 2048 } } });
+    const s = pool.openStream('collect');
+    for (let i = 0; i < 3; i++) await s.write(new Uint8Array(1024)); // 3 x 1056 credit: past 2048
+    const err = (await s.result.catch((e: unknown) => e)) as RpcError;
+    expect(err).toBeInstanceOf(RpcError);
+    expect([err.code, err.retry]).toEqual([ErrorCode.Closed, 'safe']);
+    expect(err.message).toMatch(/not moved to another server: it wrote more than its streamWindowBytes before the server spoke, more than a pool keeps to write again; it never ran on 127\.0\.0\.1:\d+ and read none of its items/);
     expect(a.ran).toEqual(['warm']);
     expect(b.ran).toEqual(['warm']);
   });
@@ -166,6 +227,23 @@ describe('a stream answered with a bare refusal after its handler ran', () => {
     expect(err.retry).toBe('idempotent');
     expect(err.message).toMatch(/may have executed on 127\.0\.0\.1:\d+/);
     expect(a.ran).toEqual(['count']);
+    expect(b.ran).toEqual([]);
+  });
+
+  it('nor one that wrote before its server spoke: what it kept is dropped at the server\'s item, never written elsewhere', async () => {
+    const a = await serve(liar);
+    const b = await serve(router({ collect }));
+    const pool = new FailoverPool({ transport, servers: [a.address, b.address], strategy: 'leader', shouldFailover: () => 'next' });
+    cleanup.push(() => pool.close());
+    const s = pool.openStream('collect', u32(0), { idempotent: true });
+    await s.write(u32(7)); // waits for the open on a, then goes at once
+    const items = s[Symbol.asyncIterator]();
+    expect(readU32((await items.next()).value!.msg)).toBe(1);
+    expect(s.keptBytes).toBe(0); // a's handler ran: the items are a's alone
+    const err = (await s.result.catch((e: unknown) => e)) as RpcError;
+    expect([err.code, err.retry]).toEqual([ErrorCode.Closed, 'idempotent']);
+    expect(err.message).toMatch(/may have executed on 127\.0\.0\.1:\d+/);
+    expect(a.ran).toEqual(['collect']);
     expect(b.ran).toEqual([]);
   });
 });

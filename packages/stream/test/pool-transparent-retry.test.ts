@@ -146,8 +146,11 @@ describe('ConnPool: a call refused unrun by a draining server (transparent retry
   });
 });
 
-/** A stream refused unrun after it wrote: what happened to it and to its items, and why it was not opened again. */
-const WROTE_UNRUN = 'rpc_closed: the server was closing; the stream did not run and read none of its items (safe to open again; not opened again by itself: it wrote items, and a stream is not replayed)';
+/** A stream refused unrun after it wrote, not opened again by configuration: what happened to it and to its items. */
+const WROTE_UNRUN = 'rpc_closed: the server was closing; the stream did not run and read none of its items (safe to open again)';
+/** The same, for one that wrote more before the server spoke than its pool keeps to write again. */
+const WROTE_UNKEPT =
+  'rpc_closed: the server was closing; the stream did not run and read none of its items (safe to open again; not opened again by itself: it wrote more than its streamWindowBytes before the server spoke, more than a pool keeps to write again)';
 
 /** Everything a stream sent, and its answer or error. */
 async function drained(stream: StreamCall): Promise<{ items: string[]; answer: string }> {
@@ -187,29 +190,76 @@ describe('ConnPool: a stream refused unrun by a draining server is opened again 
     await finish();
   });
 
-  it('is not opened again once it wrote an item: a stream is not replayed', async () => {
+  it('a client stream that wrote items before the refusal is opened again with them: each read once, in order, before later ones', async () => {
+    // It used to fail `retry: 'safe'` (it wrote items, and a stream was not replayed).
     const { pool, ledger, finish } = await drainingServer();
-    const s = pool.openStream('chat', str('1'));
-    // Opened on A's connection at once (the pool does not know yet that A drains): the item goes to A.
-    await s.write(str('x'));
-    const err = await within(s.result.catch((e: unknown) => e), 10_000, 'the refused stream');
-    expect(err).toBeInstanceOf(RpcError);
-    expect(err).toMatchObject({ code: ErrorCode.Closed, retry: 'safe' });
-    expect(ledger).toEqual([]);
-    // The pool moved on all the same: the next stream runs on B.
-    expect(await within(drained(pool.openStream('count', str('2'))), 10_000, 'the next stream')).toEqual({ items: ['B1', 'B2', 'B3', 'B4', 'B5'], answer: 'B' });
-    expect(ledger).toEqual(['2 B']);
+    const s = pool.openStream('collect', str('1'));
+    // Opened on A's connection at once (the pool does not know yet that A drains): the items go to A.
+    for (const item of ['a', 'b', 'c', 'd', 'e']) await s.write(str(item));
+    // Refused by A, opened on B, the items written again there: its handler runs.
+    await waitFor(() => ledger.length > 0 || s.isDone, { what: 'the stream to run somewhere, or fail' });
+    await s.write(str('f'));
+    await s.write(str('g'));
+    s.end();
+    expect(textOf(await within(s.result, 10_000, 'the answer'))).toBe('a,b,c,d,e,f,g');
+    expect(ledger).toEqual(['1 B']);
+    expect(s.keptBytes).toBe(0); // the server spoke (credit) and it ended: nothing kept
     await finish();
   });
 
-  it('a stream written to at once after opening, refused unrun, says that neither it nor its items ran', async () => {
-    // It used to end with the server's bare `rpc_closed`: safe, but silent on what happened to its items.
+  it('one that ended its side before the refusal is opened again with its items and its end', async () => {
+    const { pool, ledger, finish } = await drainingServer();
+    const s = pool.openStream('collect', str('1'));
+    for (const item of ['a', 'b', 'c']) await s.write(str(item));
+    s.end();
+    expect(textOf(await within(s.result, 10_000, 'the answer'))).toBe('a,b,c');
+    expect(ledger).toEqual(['1 B']);
+    await finish();
+  });
+
+  it('a bidi stream that wrote before the server spoke is opened again with its items, its later ones after them', async () => {
     const { pool, ledger, finish } = await drainingServer();
     const s = pool.openStream('chat', str('1'));
     await s.write(str('x'));
+    await s.write(str('y'));
+    const items: string[] = [];
+    const talk = async (): Promise<void> => {
+      for await (const item of s) {
+        items.push(text.decode(item.msg));
+        if (items.length === 1) {
+          await s.write(str('z'));
+          s.end();
+        }
+      }
+    };
+    await within(talk(), 10_000, 'the stream');
+    expect(items).toEqual(['hello from B', 'B:x', 'B:y', 'B:z']);
+    expect(textOf(await within(s.result, 10_000, 'the answer'))).toBe('3 items');
+    expect(ledger).toEqual(['1 B']);
+    await finish();
+  });
+
+  it('one that wrote more than its own streamWindowBytes before the server spoke keeps none, and fails saying so', async () => {
+    // The server's window (1 MiB) lets it write on; the pool keeps no more than its own window.
+    const { pool, ledger, finish } = await drainingServer({ stream: { streamWindowBytes: 4096 } });
+    const s = pool.openStream('collect', str('1'));
+    const item = new Uint8Array(1024);
+    for (let i = 0; i < 5; i++) await s.write(item); // 5 x 1056 credit: past 4096
+    expect(s.keptBytes).toBe(0);
     const err = await within(s.result.catch((e: unknown) => e), 10_000, 'the refused stream');
     expect(err).toBeInstanceOf(RpcError);
-    expect(err).toMatchObject({ code: ErrorCode.Closed, retry: 'safe', message: WROTE_UNRUN });
+    expect(err).toMatchObject({ code: ErrorCode.Closed, retry: 'safe', message: WROTE_UNKEPT });
+    expect(ledger).toEqual([]);
+    await finish();
+  });
+
+  it('one whose reopen found no server within its timeout fails as never run, its items unread', async () => {
+    const { pool, ledger, finish } = await drainingServer({ connectBudgetMs: 60_000, backoff: { initialMs: 20, maxMs: 50 } }, false);
+    const s = pool.openStream('collect', str('1'), { timeoutMs: 300 });
+    await s.write(str('a'));
+    const err = await within(s.result.catch((e: unknown) => e), 10_000, 'the stream');
+    expect(err).toMatchObject({ code: ErrorCode.Timeout, retry: 'safe' });
+    expect((err as Error).message).toMatch(/never sent.*after 2 attempts/);
     expect(ledger).toEqual([]);
     await finish();
   });

@@ -39,6 +39,13 @@ export async function generation(name: string, port: number, ledger: string[], g
           }
           return str(`${n} items`);
         },
+        // Reads the client's items to their end; answers with them joined: what reached it, in order.
+        collect: async (req) => {
+          ledger.push(`${text.decode(req.msg)} ${name}`);
+          const got: string[] = [];
+          for await (const item of req.stream!) got.push(text.decode(item.msg));
+          return str(got.join(','));
+        },
         // Answers with the ms its deadline leaves it ('none' without one): the time a resend or reopen was given.
         budget: (req) => {
           ledger.push(`${text.decode(req.msg)} ${name}`);

@@ -3,6 +3,7 @@ import type { Reply } from './call.js';
 import { CreditGate } from '../internals/credit-gate.js';
 import type { DrainWaiters } from '../internals/drain-waiters.js';
 import { Inbox } from '../internals/inbox.js';
+import { KeptWrites } from '../internals/kept-writes.js';
 import { itemCost } from '../wire/extension-frames.js';
 import { bothObservers, type ItemObserver } from './item-observer.js';
 
@@ -69,6 +70,15 @@ export class StreamCall implements AsyncIterable<Reply> {
   private itemSent = false;
   private serverSpoke = false;
   /**
+   * Kept bytes up to which a pool that may open the stream again keeps what it writes while its
+   * server says nothing (`keepWrites`); -1 when it keeps nothing (not a pool's, the server spoke,
+   * past the cap, ended). The kept items, made at the first write.
+   */
+  private keepCap = -1;
+  private kept: KeptWrites | undefined;
+  /** Credit for writing the kept items again on a new attempt, while some are left (the caller's writes wait); else undefined. */
+  private replayCredit: number | undefined;
+  /**
    * @internal Set by a pool: told once whether the attempt opened the stream (null), or
    * else the error that would end it, in place of ending it, so that a stream that never ran
    * can go to another server; the pool ends it itself (`finish`) when it does not move it.
@@ -107,9 +117,22 @@ export class StreamCall implements AsyncIterable<Reply> {
     return this.inbox.buffered;
   }
 
-  /** @internal An item of the client's went out: a stream is not replayed, so it can no longer move. */
+  /** @internal An item of the client's went out (the server that refused it read none of it). */
   get wrote(): boolean {
     return this.itemSent;
+  }
+
+  /**
+   * @internal An item went out that is not kept to write again (no pool keeps them, or it wrote
+   * past its cap before the server spoke): refused unrun, it can no longer move.
+   */
+  get unkept(): boolean {
+    return this.itemSent && this.keepCap < 0;
+  }
+
+  /** @internal Credit the items kept to write again cost (0 with none). */
+  get keptBytes(): number {
+    return this.kept?.bytes ?? 0;
   }
 
   /** @internal The server sent an item or granted credit: its handler ran. */
@@ -162,7 +185,8 @@ export class StreamCall implements AsyncIterable<Reply> {
   end(): void {
     if (this.ended) return;
     this.ended = true;
-    if (this.seq !== 0 && !this.done) this.wire.end(this.seq);
+    // While kept items are written again, the end follows them (`replay`).
+    if (this.seq !== 0 && !this.done && this.replayCredit === undefined) this.wire.end(this.seq);
   }
 
   /**
@@ -197,20 +221,40 @@ export class StreamCall implements AsyncIterable<Reply> {
     this.leaveQueue = leave;
   }
 
+  /**
+   * @internal A pool that may open the stream again (a server's refusal unrun) keeps what it
+   * writes until the server speaks, so as to write it again there (`KeptWrites`). At most its
+   * receive window (`streamWindowBytes`) and one item: what it writes before hearing anything is
+   * held to the server's window anyway, and a server that claims a larger one makes it stop
+   * keeping, not hold what was claimed.
+   */
+  keepWrites(): void {
+    this.keepCap = this.inbox.window;
+  }
+
   /** @internal The OPEN and its request are on the wire: writes may go within the server's window. */
   opened(seq: number, sendWindow: number): void {
     this.seq = seq;
     this.attempted(null);
+    const kept = this.kept;
+    if (kept !== undefined && kept.size !== 0) {
+      // Opened again: what the refusing server dropped goes first, within this one's window.
+      kept.rewind();
+      this.replayCredit = sendWindow;
+      return this.replay(kept);
+    }
     if (this.ended) this.wire.end(seq);
     this.gate.grant(sendWindow);
   }
 
   /**
-   * @internal The server refused the open stream unrun, and nothing of it went either way: back
-   * to unopened, its writes waiting for credit, so that a pool can open it on another connection.
+   * @internal The server refused the open stream unrun, before it said anything of it: back
+   * to unopened, its writes waiting for credit, so that a pool can open it on another connection
+   * (and write its kept items again there).
    */
   unopened(): void {
     this.seq = 0;
+    this.replayCredit = undefined;
     this.gate.spend(this.gate.available);
   }
 
@@ -228,7 +272,9 @@ export class StreamCall implements AsyncIterable<Reply> {
   /** @internal The server granted credit. */
   granted(bytes: number): void {
     if (!this.serverSpoke) this.spoke();
-    this.gate.grant(bytes);
+    if (this.replayCredit === undefined) return this.gate.grant(bytes);
+    this.replayCredit += bytes;
+    this.replay(this.kept!);
   }
 
   /** @internal The server's answer, or the stream's failure (cancel, connection lost, not opened). */
@@ -245,6 +291,8 @@ export class StreamCall implements AsyncIterable<Reply> {
     // A FailoverPool may take it elsewhere (or fails it itself).
     if (err && this.onAttempt) return this.attempted(err);
     this.done = true;
+    this.dropKept();
+    this.replayCredit = undefined;
     this.unlink?.();
     const leave = this.leaveQueue;
     this.leaveQueue = undefined;
@@ -262,7 +310,42 @@ export class StreamCall implements AsyncIterable<Reply> {
   /** The server's first item or credit: its handler runs. */
   private spoke(): void {
     this.serverSpoke = true;
+    // Its handler runs: no other server may have the items now, and their memory goes (those
+    // still to be written again here go once written).
+    if (this.replayCredit === undefined) this.dropKept();
     this.outcome(null);
+  }
+
+  private dropKept(): void {
+    this.kept = undefined;
+    this.keepCap = -1;
+  }
+
+  /**
+   * Writes kept items again, in order, while the credit for them lasts (an item may overdraw
+   * it, as a write may); the rest wait for the server's credit. The gate stays shut meanwhile,
+   * so the caller's writes, and its end, come after them; then they get what credit is left.
+   */
+  private replay(kept: KeptWrites): void {
+    while (kept.pending && this.replayCredit! > 0) {
+      const msg = kept.take();
+      const blob = kept.take();
+      this.replayCredit! -= itemCost(msg, blob);
+      this.wire.data(this.seq, msg, blob, false);
+    }
+    if (kept.pending) return;
+    const credit = this.replayCredit!;
+    this.replayCredit = undefined;
+    if (this.serverSpoke) this.dropKept();
+    if (this.ended) this.wire.end(this.seq);
+    this.gate.grant(credit);
+  }
+
+  /** Keeps an item it wrote, up to its cap (an item may overdraw it); past it, keeps none. */
+  private keep(msg: Uint8Array, blob: Uint8Array, cost: number): void {
+    const kept = (this.kept ??= new KeptWrites());
+    if (kept.bytes < this.keepCap) return kept.add(msg, blob, cost);
+    this.dropKept();
   }
 
   private outcome(err: Error | null): void {
@@ -280,8 +363,10 @@ export class StreamCall implements AsyncIterable<Reply> {
 
   private send(msg: Uint8Array, blob: Uint8Array): void {
     if (this.done || this.ended) throw itemNotSent('the stream ended before the item was sent');
-    this.gate.spend(itemCost(msg, blob));
+    const cost = itemCost(msg, blob);
+    this.gate.spend(cost);
     this.itemSent = true;
+    if (this.keepCap >= 0) this.keep(msg, blob, cost);
     this.wire.data(this.seq, msg, blob, this.gate.available > 0);
     if (this.observer !== undefined) this.observer.sent(msg.length + blob.length);
   }

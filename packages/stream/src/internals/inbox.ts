@@ -37,7 +37,7 @@ export class Inbox implements AsyncIterable<Reply> {
   constructor(
     private readonly cost: (item: Reply) => number,
     /** The receive window: read bytes go back once a quarter of it is read. */
-    private readonly window: number,
+    readonly window: number,
     private readonly grant: (bytes: number) => void,
   ) {
     this.senderCredit = window;

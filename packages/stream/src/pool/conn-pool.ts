@@ -61,7 +61,8 @@ export interface ConnPoolOptions {
    * left of the call's timeout and while its signal has not fired; it cannot run the call twice.
    * Default 1; 0 turns it off. (A FailoverPool's own calls move to another server instead: its
    * `retries`.) A stream (`openStream`) refused so is opened again under the same rules, only
-   * while nothing of it went either way (no item or credit from the server, no item written).
+   * while the server said nothing of it (no item or credit): the items it wrote meanwhile (at
+   * most its `streamWindowBytes`) are kept and written again, in order, before later ones.
    */
   transparentRetries?: number;
   /** Calls allowed to wait for a connection; past it a call fails with Overloaded. Default 10 000. */
@@ -286,7 +287,8 @@ export class ConnPool implements StreamCaller, Resender, Reopener {
   /**
    * Opens a stream (see `ClientStream.openStream`) on the connection with the most room, once
    * one is up: a stream stays on the connection it opened on, and fails with it. One refused
-   * before it ran, nothing of it gone either way, is opened again (`transparentRetries`).
+   * before it ran, before the server said anything of it, is opened again with the items it
+   * wrote (`transparentRetries`).
    */
   openStream(action: string | number, msg: Uint8Array = EMPTY_BYTES, opts: CallOptions = {}): StreamCall {
     const stream = this.newStream(opts.signal);
@@ -403,6 +405,7 @@ export class ConnPool implements StreamCaller, Resender, Reopener {
     let best: Slot | undefined;
     let room = -Infinity;
     for (const slot of this.active) {
+      if (refusals && refusing(slot)) return null;
       const s = slot.stream!;
       const r = s.window - s.inFlight - s.queued;
       if (r > room) {

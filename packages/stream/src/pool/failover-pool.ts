@@ -246,12 +246,15 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
   /**
    * Opens a stream (see `ClientStream.openStream`) on a server the strategy picks. It fails over
    * as a call does (within `retries` and the budget, its `timeoutMs` anew on each attempt) until
-   * it is open; after, only when its server refuses it unrun before anything of it went either
-   * way (`openStreamFailure`): an open stream is not replayed, and any other error ends it. Its
-   * final error says how many attempts it took, as a call's does.
+   * it is open; after, only when its server refuses it unrun before it said anything of it
+   * (`openStreamFailure`), with the items written meanwhile, which are kept (at most its window)
+   * and written again on the next server; any other error ends it. Its final error says how many
+   * attempts it took, as a call's does.
    */
   openStream(action: string | number, msg: Uint8Array = EMPTY_BYTES, opts: CallOptions = {}): StreamCall {
     const stream = this.streamMaker()(opts.signal);
+    // Kept only where it may move: with no retries, nothing is written again.
+    if (this.retries > 0) stream.keepWrites();
     const c = new FailoverCall(this, action, msg, opts, (err) => {
       if (err) stream.finish(err, null);
     });
@@ -394,6 +397,9 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
 
   /** Tells `c`'s caller its final error: what the last attempt (on `c.address`) met, and `why` it went no further. */
   private giveUp(c: FailoverCall, err: RpcError | RemoteError, why?: string): void {
+    // A stream refused unrun everywhere: the items it wrote (and wrote again) were read by none.
+    const unread = c.stream?.wrote === true && c.mayHaveRunOn === undefined && !mayHaveRun(err) ? 'none of the items it wrote were read' : undefined;
+    if (unread) why = why ? `${why}; ${unread}` : unread;
     c.notify(finalError(err, { address: c.address, count: c.attempt + 1, idempotent: c.idempotent, mayHaveRunOn: c.mayHaveRunOn, why }), null);
   }
 

@@ -42,20 +42,22 @@ export function mayHaveRun(err: RpcError | RemoteError): boolean {
 /**
  * What ends a stream that failed after it opened, or undefined when it may move to another
  * server as a call refused unrun does: only after an answer that says it never ran (a draining
- * server's bare Closed, a bare Overloaded at the stream cap), and only while nothing of it went
- * either way. Items or credit from the server say its handler ran, whatever the answer claims;
- * an item the client wrote went to a server that dropped it, and a stream is not replayed. The
- * error ends as a call's final error does, with how many attempts it took (`count`).
+ * server's bare Closed, a bare Overloaded at the stream cap), and only while the server said
+ * nothing of it. Items or credit from the server say its handler ran, whatever the answer
+ * claims. The items the client wrote meanwhile went to a server that dropped them: they move
+ * with it, written again there, unless it wrote more than it keeps (`unkept`: past its
+ * streamWindowBytes). The error ends as a call's final error does, with how many attempts it
+ * took (`count`).
  */
-export function openStreamFailure(err: Error, stream: { readonly wrote: boolean; readonly heard: boolean }, address: string, count: number): Error | undefined {
+export function openStreamFailure(err: Error, stream: { readonly unkept: boolean; readonly heard: boolean }, address: string, count: number): Error | undefined {
   if (!(err instanceof RpcError)) return err;
   if (mayHaveRun(err)) return noted(err, [], count, err.retry);
   if (stream.heard) {
     const why = `the stream may have executed on ${address}: its server sent items or credit before answering that it never ran; not moved`;
     return noted(err, [why], count, 'idempotent');
   }
-  if (stream.wrote) {
-    const why = `not moved to another server: an item was already written to it, and a stream is not replayed; it never ran on ${address}`;
+  if (stream.unkept) {
+    const why = `not moved to another server: it wrote more than its streamWindowBytes before the server spoke, more than a pool keeps to write again; it never ran on ${address} and read none of its items`;
     return noted(err, [why], count, 'safe');
   }
   return undefined;

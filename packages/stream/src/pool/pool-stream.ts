@@ -15,11 +15,15 @@ export interface Reopener {
  * A stream opened through a ConnPool's `openStream`, watched through its attempts so that the
  * pool may open it once more when it was refused before it ran (`transparentRetries`): not
  * opened (its connection closing or lost first), or refused once open by a draining server
- * with nothing of it gone either way — no item or credit from the server (its handler would
- * have run), no item written (a stream is not replayed). A FailoverPool moves such a stream to
- * another server by the same `onAttempt`/`unopened` hooks. The cost per stream: this object,
- * which keeps the opening request for as long as the stream may be opened again.
+ * before the server said anything of it (no item or credit: its handler would have run). The
+ * items it wrote meanwhile are kept (`StreamCall.keepWrites`, at most its window) and written
+ * again, in order, where it opens next. A FailoverPool moves such a stream to another server
+ * by the same `onAttempt`/`unopened` hooks. The cost per stream: this object, which keeps the
+ * opening request for as long as the stream may be opened again, and the kept items.
  */
+/** Why a stream refused unrun after it wrote past what is kept is not opened again. */
+export const UNKEPT = 'not opened again by itself: it wrote more than its streamWindowBytes before the server spoke, more than a pool keeps to write again';
+
 export class PoolStream {
   /** Attempts after the first. */
   reopened = 0;
@@ -36,6 +40,7 @@ export class PoolStream {
     readonly deadline: number,
   ) {
     stream.onAttempt = this.told;
+    stream.keepWrites();
   }
 
   /** The next attempt: watched as the first was. */
@@ -45,10 +50,10 @@ export class PoolStream {
   }
 
   /** Ends the stream with `err` after `attempts`, in words that say when it did not run (and, if it wrote, that its items were not read). */
-  fail(err: Error, attempts: number): void {
+  fail(err: Error, attempts: number, why?: string): void {
     this.msg = EMPTY_BYTES;
     this.opts = NO_OPTS;
-    this.stream.finish(err instanceof RpcError ? unrunError(err, attempts, 'stream', this.stream.wrote) : err, null);
+    this.stream.finish(err instanceof RpcError ? unrunError(err, attempts, 'stream', this.stream.wrote, why) : err, null);
   }
 
   /**
@@ -64,8 +69,8 @@ export class PoolStream {
     }
     // Items or credit from the server say its handler ran: as it is.
     if (this.isOpen && s.heard) return s.finish(err, null);
-    // An item written is not replayed: not opened again, its error saying whether it ran.
-    if (this.isOpen && s.wrote) return this.fail(err, this.reopened + 1);
+    // Items written and no longer kept (past its window) cannot be written again: not opened again.
+    if (this.isOpen && s.unkept) return this.fail(err, this.reopened + 1, UNKEPT);
     this.refused(err);
   };
 

@@ -63,7 +63,7 @@ const REFUSED: Partial<Record<ErrorCode, string>> = {
 
 /**
  * A ConnPool's stream that is not opened again (`transparentRetries: 0`; see PoolStream): a bare
- * refusal of it once open (a draining server's Closed, nothing of it gone either way) says in
+ * refusal of it once open (a draining server's Closed, before the server said anything) says in
  * words that it did not run, as a call's does: a bare `rpc_closed` tells its caller nothing to do.
  */
 export function explainsRefusal(stream: StreamCall): void {
@@ -78,15 +78,17 @@ export function explainsRefusal(stream: StreamCall): void {
  * refusal says so (`rpc_closed: the server was closing; the call did not run (safe to retry)`),
  * and a call sent more than once says how many times. `err` itself when there is nothing to add.
  * A stream that `wrote` says its items were not read either (the server drops items for a stream
- * it refused), and why it was not opened again: its caller holds what to send again, not us.
+ * it refused): its caller, who opens it again, writes them again. `why`: why it was not opened
+ * again, when neither the count nor the configuration says it.
  */
-export function unrunError(err: RpcError | RemoteError, attempts: number, what: 'call' | 'stream' = 'call', wrote = false): RpcError | RemoteError {
+export function unrunError(err: RpcError | RemoteError, attempts: number, what: 'call' | 'stream' = 'call', wrote = false, why?: string): RpcError | RemoteError {
   if (!(err instanceof RpcError) || err.retry !== 'safe') return err;
   const refused = err.message === err.wire ? REFUSED[err.code] : undefined;
   const count = attempts > 1 ? `after ${attempts} attempts` : undefined;
-  if (refused === undefined && count === undefined) return err;
-  const again = what === 'call' ? 'safe to retry' : wrote ? 'safe to open again; not opened again by itself: it wrote items, and a stream is not replayed' : 'safe to open again';
+  if (refused === undefined && count === undefined && why === undefined) return err;
+  const notes = [why, count].filter((n) => n !== undefined).join('; ');
+  const again = (what === 'call' ? 'safe to retry' : 'safe to open again') + (notes ? `; ${notes}` : '');
   const ran = wrote ? `the ${what} did not run and read none of its items` : `the ${what} did not run`;
-  const message = refused === undefined ? `${err.message} (${count})` : `${err.wire}: ${refused}; ${ran} (${again}${count ? `; ${count}` : ''})`;
+  const message = refused === undefined ? `${err.message} (${notes})` : `${err.wire}: ${refused}; ${ran} (${again})`;
   return new RpcError(err.code, message, { cause: err, retry: 'safe' });
 }
