@@ -1,7 +1,7 @@
 import { EMPTY_BYTES, ErrorCode, RpcError, silentLogger } from '@skein/core';
 import { ManualClock, waitFor } from '@skein/test-utils';
 import { afterEach, describe, expect, it } from 'vitest';
-import { FailoverPool, RpcServer, StreamCall, createRouter, type ActionHandler, type Dispatch, type FailoverPoolOptions, type ServerRequest } from '../src/index.js';
+import { ConnPool, FailoverPool, RpcServer, StreamCall, createRouter, type ActionHandler, type Dispatch, type FailoverPoolOptions, type ServerRequest } from '../src/index.js';
 import type { StreamWire } from '../src/client/stream-call.js';
 import { readU32, transport, u32 } from './harness.js';
 
@@ -245,6 +245,19 @@ describe('a stream answered with a bare refusal after its handler ran', () => {
     expect(err.message).toMatch(/may have executed on 127\.0\.0\.1:\d+/);
     expect(a.ran).toEqual(['collect']);
     expect(b.ran).toEqual([]);
+  });
+
+  it('a ConnPool says the same of a stream its server answered a bare Closed after sending an item: it may have run', async () => {
+    const a = await serve(liar);
+    const pool = new ConnPool({ transport, address: a.address, maxConnections: 1 });
+    cleanup.push(() => pool.destroy());
+    const s = pool.openStream('count', u32(3));
+    const items = s[Symbol.asyncIterator]();
+    expect(readU32((await items.next()).value!.msg)).toBe(1);
+    const err = (await s.result.catch((e: unknown) => e)) as RpcError;
+    // A bare Closed reads 'safe' (never ran); the item it sent first says the handler ran.
+    expect([err.code, err.retry]).toEqual([ErrorCode.Closed, 'idempotent']);
+    expect(err.message).toMatch(/may have executed on 127\.0\.0\.1:\d+/);
   });
 });
 

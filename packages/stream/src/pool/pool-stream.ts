@@ -1,10 +1,13 @@
 import { EMPTY_BYTES, RpcError } from '@skein/core';
 import type { StreamCall } from '../client/stream-call.js';
 import { NO_OPTS, type CallOptions } from '../client/call-options.js';
+import { openStreamFailure } from './failover-rules.js';
 import { resendable, unrunError } from './transparent-retry.js';
 
 /** What a PoolStream asks of its pool. */
 export interface Reopener {
+  /** The server's address, for the words of a stream that may have run there. */
+  readonly address: string;
   /** True when `s` may be opened once more: retries left, the pool open, its signal quiet, time left. */
   mayReopen(s: PoolStream): boolean;
   /** Opens `s` again (from a microtask), or ends it saying why it did not run when it no longer may. */
@@ -67,8 +70,9 @@ export class PoolStream {
       s.onAttempt = this.told;
       return;
     }
-    // Items or credit from the server say its handler ran: as it is.
-    if (this.isOpen && s.heard) return s.finish(err, null);
+    // Items or credit from the server say its handler ran, whatever its answer claims (a bare
+    // Closed reads 'safe'): it may have run, in the words a FailoverPool's stream gets.
+    if (this.isOpen && s.heard) return s.finish(openStreamFailure(err, s, this.pool.address, this.reopened + 1) ?? err, null);
     // Items written and no longer kept (past its window) cannot be written again: not opened again.
     if (this.isOpen && s.unkept) return this.fail(err, this.reopened + 1, UNKEPT);
     this.refused(err);
