@@ -2,7 +2,7 @@ import { codeErrors } from '@skein/core';
 import type { Caller } from '@skein/stream';
 import { describe, expectTypeOf, it } from 'vitest';
 import { z } from 'zod';
-import { clientStream, createClient, implement, method, serverStream, service, withBlob, type WithBlob } from '../src/index.js';
+import { bidiStream, clientStream, createClient, implement, method, serverStream, service, withBlob, type MethodBuilder, type WithBlob } from '../src/index.js';
 
 class TooBig extends Error {}
 
@@ -43,6 +43,41 @@ describe('.blob() and stream schemas in the types', () => {
     expectTypeOf(twice.read(withBlob({ name: 'a' }))).resolves.toEqualTypeOf<AsyncIterable<WithBlob<{ offset: number }>>>();
     // @ts-expect-error a blob inside a blob is no value of it
     void twice.put(withBlob(withBlob({ name: 'a' })));
+  });
+
+  it('.blob() twice in any order with .throws() and .idempotent(), schemas and every stream kind: one blob a value', () => {
+    const Orders = service('Orders', {
+      thrownFirst: method<{ name: string }, number>().throws(codeErrors({ 1: TooBig })).blob().idempotent().blob(),
+      thrownBetween: method<{ name: string }, number>().blob().throws(codeErrors({ 1: TooBig })).blob(),
+      // A default in the schema: the client may leave `n` out, the handler gets it.
+      schemas: method({ input: z.object({ n: z.number().default(1) }), output: z.string() }).blob().blob(),
+      upload: clientStream<{ offset: number }, number>().blob().idempotent().blob(),
+      chat: bidiStream<{ text: string }, { text: string }>().blob().throws(codeErrors({ 1: TooBig })).blob(),
+    });
+    const orders = createClient(Orders, caller, { codec: null! });
+    expectTypeOf(orders.thrownFirst).parameter(0).toEqualTypeOf<WithBlob<{ name: string }>>();
+    expectTypeOf(orders.thrownFirst.result(withBlob({ name: 'a' }))).resolves.toHaveProperty('ok');
+    expectTypeOf(orders.thrownBetween(withBlob({ name: 'a' }))).resolves.toEqualTypeOf<WithBlob<number>>();
+    expectTypeOf(orders.schemas).parameter(0).toEqualTypeOf<WithBlob<{ n?: number | undefined }>>();
+    expectTypeOf(orders.schemas(withBlob({}))).resolves.toEqualTypeOf<WithBlob<string>>();
+    expectTypeOf(orders.upload).parameter(0).toEqualTypeOf<AsyncIterable<WithBlob<{ offset: number }>> | Iterable<WithBlob<{ offset: number }>>>();
+    expectTypeOf(orders.upload([])).resolves.toEqualTypeOf<WithBlob<number>>();
+    expectTypeOf(orders.chat([])).resolves.toEqualTypeOf<AsyncIterable<WithBlob<{ text: string }>>>();
+    implement(Orders, {
+      thrownFirst: ({ value }) => withBlob(value.name.length),
+      thrownBetween: ({ blob }) => withBlob(blob.length),
+      schemas: ({ value }) => withBlob(String(value.n)),
+      async upload(items) {
+        let n = 0;
+        for await (const { value } of items) n += value.offset;
+        return withBlob(n);
+      },
+      async *chat(items) {
+        for await (const { value } of items) yield withBlob({ text: value.text });
+      },
+    });
+    // A builder's type names the declaration: a method declared `.blob()` is a MethodBuilder with B = true.
+    expectTypeOf(method<number, string>().blob().blob()).toEqualTypeOf<MethodBuilder<WithBlob<number>, WithBlob<string>, never, WithBlob<number>, WithBlob<string>, true>>();
   });
 
   it('stream schemas give the argument and item types', () => {

@@ -9,6 +9,8 @@ interface ConnRecord {
   closed: boolean;
   /** The connection reported the peer's end, its close (how many times), a drain. */
   peerEnded: boolean;
+  /** The stream layer gave an `end` handler, so the peer's end is seen (a ClientStream gives none: the transport then ends by itself). */
+  seesPeerEnd: boolean;
   closeReports: number;
   /** `congested` was read true and no `drain()` followed yet. */
   awaitingDrain: boolean;
@@ -33,19 +35,22 @@ export interface ConnWatch {
 export function watchConns(inner: Transport): ConnWatch {
   const records: ConnRecord[] = [];
   const watched = (conn: FrameConn, side: ConnRecord['side']): FrameConn => {
-    const r: ConnRecord = { side, remote: '', ended: false, closed: false, peerEnded: false, closeReports: 0, awaitingDrain: false };
+    const r: ConnRecord = { side, remote: '', ended: false, closed: false, peerEnded: false, seesPeerEnd: false, closeReports: 0, awaitingDrain: false };
     records.push(r);
-    const handlersOf = (h: FrameHandlers): FrameHandlers => ({
-      frame: (bytes, start, end) => h.frame(bytes, start, end),
-      drain: () => ((r.awaitingDrain = false), h.drain()),
-      // Always given, to see the peer's end: without a handler of its own, this side ends too (the contract's default).
-      end: () => {
-        r.peerEnded = true;
-        if (h.end) h.end();
-        else endConn();
-      },
-      close: (err) => (r.closeReports++, h.close(err)),
-    });
+    const handlersOf = (h: FrameHandlers): FrameHandlers => {
+      const watchedHandlers: FrameHandlers = {
+        frame: (bytes, start, end) => h.frame(bytes, start, end),
+        drain: () => ((r.awaitingDrain = false), h.drain()),
+        close: (err) => (r.closeReports++, h.close(err)),
+      };
+      // Only where the stream layer gave one: without it (a ClientStream's) the transport's own
+      // default must end this side at the peer's end: a kit that ended it instead would hide a
+      // transport that lacks the default (its client connections left half-open by a server's end).
+      const end = h.end;
+      if (end === undefined) return watchedHandlers;
+      r.seesPeerEnd = true;
+      return { ...watchedHandlers, end: () => ((r.peerEnded = true), end.call(h)) };
+    };
     const endConn = (): void => ((r.ended = true), conn.end());
     const members: Record<string, unknown> = {
       bind: (h: FrameHandlers) => conn.bind(handlersOf(h)),
@@ -76,6 +81,7 @@ export function watchConns(inner: Transport): ConnWatch {
     transport,
     stuck: () => [
       ...count('ended by this side (end()) and the peer (its end reported) never reported close(): once both sides have ended, the transport closes the connection and reports close()', (r) => r.ended && r.peerEnded && r.closeReports === 0),
+      ...count("ended by this side (end()), the peer's end unseen (no end handler given: the transport's default ends this side at it), never reported close(): once the peer has ended too, the transport closes the connection and reports close()", (r) => r.ended && !r.seesPeerEnd && r.closeReports === 0),
       ...count('were closed by the stream layer (close()) and never reported close() to their handlers', (r) => r.closed && r.closeReports === 0),
       ...count('reported close() more than once: report it exactly once', (r) => r.closeReports > 1),
       ...count('were read as congested and never called drain(): once back under the mark, call drain(), also when a flush hands everything on at once and no drain event follows', (r) => r.awaitingDrain && r.closeReports === 0),

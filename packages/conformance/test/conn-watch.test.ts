@@ -1,7 +1,7 @@
 // The kit watches both sides' connections so that a scenario that hangs says which report never
 // came, and its last test fails a transport that reports a close other than once. Each check runs
 // here against a real TCP transport with one fault put in, and against the right one.
-import { formatAddress } from '@skein/core';
+import { formatAddress, type FrameConn, type FrameHandlers, type FrameSpec, type Transport } from '@skein/core';
 import { runtime } from '@skein/runtime';
 import { ClientStream, RpcServer, createRouter } from '@skein/stream';
 import { waitFor } from '@skein/test-utils';
@@ -39,9 +39,11 @@ describe('the connection watch', () => {
   it('names a connection that both sides ended and that never reported its close', async () => {
     const { watch, stream } = await oneCall({ neverReportsClose: true });
     void stream.close(); // never resolves: the close it waits for is never reported
-    const stuck = await waitFor(() => watch.stuck()[0], { what: 'the stuck connection named' });
+    // Once the server's side closed (it reports its close): only the client's is left.
+    const stuck = await waitFor(() => watch.unclosed().length === 1 && watch.stuck()[0], { what: 'the stuck connection named' });
     expect(stuck).toMatch(/^1 connection\(s\) ended by this side .* never reported close\(\)/);
-    expect(watch.unclosed()).toEqual([expect.stringMatching(/^a client connection .* reported close\(\) 0 times \(end\(\) called, the peer's end reported\)/)]);
+    // A ClientStream gives no end handler, so the watch does not see its peer's end (the transport's default ends it).
+    expect(watch.unclosed()).toEqual([expect.stringMatching(/^a client connection .* reported close\(\) 0 times \(end\(\) called\)/)]);
     stream.destroy();
   });
 
@@ -49,6 +51,36 @@ describe('the connection watch', () => {
     const { watch, stream } = await oneCall({ reportsCloseTwice: true });
     await stream.close();
     expect(await waitFor(() => watch.unclosed()[0], { what: 'the double close named' })).toMatch(/^a client connection .* reported close\(\) 2 times/);
+  });
+});
+
+describe('what the transport under the watch is handed', () => {
+  it('the handlers the stream layer gave: no end handler on a client connection (a ClientStream gives none), one on a server connection', async () => {
+    const bound: Record<string, string> = {};
+    const seeing = (side: string, c: FrameConn): FrameConn =>
+      new Proxy(c, {
+        get(target, prop) {
+          if (prop === 'bind') return (h: FrameHandlers) => ((bound[side] = typeof h.end), target.bind(h));
+          const value: unknown = Reflect.get(target, prop, target);
+          return typeof value === 'function' ? value.bind(target) : value;
+        },
+      });
+    const recording: Transport = {
+      name: 'recording',
+      connect: async (address, spec, options) => seeing('client', await tcp.connect(address, spec, options)),
+      listen: (address, spec, accept) => tcp.listen(address, spec, (conn) => accept(seeing('server', conn))),
+    };
+    const watch = watchConns(recording);
+    const server = new RpcServer({ dispatch: createRouter({ 1: (req) => req.msg }) });
+    servers.push(server);
+    const address = formatAddress(await server.listen(watch.transport, '127.0.0.1:0'));
+    const stream = await ClientStream.connect({ transport: watch.transport, address });
+    await stream.call(1, new Uint8Array([1]));
+    // The server ends first: the client's transport ends its side by its own default, and both closes are reported.
+    await server.close();
+    await stream.closed();
+    await waitFor(() => watch.unclosed().length === 0, { what: 'both closes reported' });
+    expect(bound).toEqual({ client: 'undefined', server: 'function' });
   });
 });
 
@@ -75,5 +107,98 @@ describe('the listener-leak watch', () => {
     } finally {
       leaks.stop();
     }
+  });
+});
+
+/**
+ * A FrameConn as a class whose state is in #private fields, read by its methods and getters: a
+ * Proxy whose methods or getters ran with the Proxy as `this` would throw TypeError at the first
+ * #private read ("Cannot read private member"), so the watch must call them on the connection.
+ */
+class PrivateFieldsConn implements FrameConn {
+  readonly #inner: FrameConn;
+  #writes = 0;
+  #label = '';
+  constructor(inner: FrameConn) {
+    this.#inner = inner;
+  }
+  get remote(): string {
+    return this.#inner.remote;
+  }
+  get congested(): boolean {
+    return this.#inner.congested;
+  }
+  get midFrame(): boolean {
+    return this.#inner.midFrame === true;
+  }
+  get identityPending(): boolean {
+    return this.#inner.identityPending === true;
+  }
+  /** Set by the transport's own code (never by the stream layer), read through the watch. */
+  get label(): string {
+    return this.#label;
+  }
+  set label(v: string) {
+    this.#label = v;
+  }
+  get writes(): number {
+    return this.#writes;
+  }
+  bind(handlers: FrameHandlers): void {
+    this.#inner.bind(handlers);
+  }
+  write(part: Uint8Array): void {
+    this.#writes++;
+    this.#inner.write(part);
+  }
+  flush(): void {
+    this.#inner.flush();
+  }
+  setFrameSpec(spec: FrameSpec): void {
+    this.#inner.setFrameSpec?.(spec);
+  }
+  pause(): void {
+    this.#inner.pause();
+  }
+  resume(): void {
+    this.#inner.resume();
+  }
+  end(): void {
+    this.#inner.end();
+  }
+  close(): void {
+    this.#inner.close();
+  }
+}
+
+describe('the connection watch around a class-based FrameConn with #private fields', () => {
+  it('calls its methods and getters on the connection itself: calls, a congested write, both closes reported once', async () => {
+    const made: PrivateFieldsConn[] = [];
+    const keep = (c: FrameConn): PrivateFieldsConn => {
+      const p = new PrivateFieldsConn(c);
+      p.label = `conn ${made.length}`;
+      made.push(p);
+      return p;
+    };
+    const inner: Transport = {
+      name: 'private-fields',
+      connect: async (address, spec, options) => keep(await tcp.connect(address, spec, options)),
+      listen: (address, spec, accept) => tcp.listen(address, spec, (conn) => accept(keep(conn))),
+    };
+    const watch = watchConns(inner);
+    const server = new RpcServer({ dispatch: createRouter({ 1: (req) => ({ msg: req.msg, blob: req.blob }) }) });
+    servers.push(server);
+    const address = formatAddress(await server.listen(watch.transport, '127.0.0.1:0'));
+    const stream = await ClientStream.connect({ transport: watch.transport, address });
+    // 4 MiB written in one run: past the send buffer's mark, so `congested` is read true and `drain()` follows.
+    const big = new Uint8Array(4 << 20).fill(9);
+    const [large, small] = await Promise.all([stream.call(1, big), stream.call(1, new Uint8Array([1]), { blob: new Uint8Array([2, 3]) })]);
+    expect(large.msg.length).toBe(big.length);
+    expect([...small.msg, ...small.blob]).toEqual([1, 2, 3]);
+    await stream.close();
+    await waitFor(() => watch.unclosed().length === 0 && made.length === 2, { what: 'both closes reported' });
+    expect(watch.stuck()).toEqual([]);
+    expect(made.map((c) => c.label)).toEqual(['conn 0', 'conn 1']);
+    expect(made.every((c) => c.writes > 0)).toBe(true);
   });
 });

@@ -23,7 +23,7 @@ export interface MatrixRow {
   refuses?: { why: string; output: RegExp };
 }
 
-const ALL: readonly ScenarioName[] = ['calls', 'errors', 'errorDetail', 'blobs', 'concurrency', 'timeout', 'auth', 'streams', 'cancel', 'deadline', 'remote', 'backpressure'];
+const ALL: readonly ScenarioName[] = ['calls', 'errors', 'errorDetail', 'blobs', 'concurrency', 'timeout', 'auth', 'streams', 'cancel', 'deadline', 'remote', 'congestedWrites', 'backpressure'];
 /**
  * Bun's ws client is the runtime's standard WebSocket, which cannot stop reading: a paused conn
  * holds what arrives up to `maxHeldBytes`, then closes (docs/transports.md, "Pause"), so a slow
