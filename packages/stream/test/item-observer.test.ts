@@ -105,3 +105,103 @@ describe("a stream's item observer", () => {
     expect(mine.seen).toEqual({ received: 0, receivedBytes: 0, sent: N, sentBytes: total(N) });
   });
 });
+
+/**
+ * An observer is a library author's code, told inside the connection's frame handling: its bug
+ * must stay with the stream it watches, never close the connection under every other stream
+ * and call on it (the doc says "never throw"; a tracing library's slip must not take down its
+ * users' other streams).
+ */
+describe('an item observer that throws', () => {
+  let throws = 0;
+  const broken: ItemObserver = {
+    received: () => {
+      throws++;
+      throw new Error('observer bug');
+    },
+    sent: () => {
+      throws++;
+      throw new Error('observer bug');
+    },
+  };
+
+  it("on a client's stream leaves the connection, its other streams and calls, and the stream's own items alone", async () => {
+    const s = await startServer(
+      {
+        feed: async (req) => {
+          for (let i = 0; i < 5; i++) await req.stream!.write(new Uint8Array([i]));
+          req.reply(new Uint8Array([9]));
+        },
+        sink: async (req) => {
+          let n = 0;
+          for await (const _ of req.stream!) n++;
+          req.reply(new Uint8Array([n]));
+        },
+        echo: (req) => req.msg,
+      },
+      { closeWaitMs: 0 },
+    );
+    cleanup.push(() => s.server.close());
+    const client = await s.connect({ keepaliveMs: 0 });
+    cleanup.push(() => client.destroy());
+    const other = client.openStream('sink');
+    const watched = client.openStream('feed');
+    throws = 0;
+    watched.observe(broken);
+    const after = counting();
+    watched.observe(after.observer);
+    const got: number[] = [];
+    for await (const item of watched) got.push(item.msg[0]!);
+    expect(got).toEqual([0, 1, 2, 3, 4]);
+    // Dropped at its first throw; the one after it is still told of every item.
+    expect(throws).toBe(1);
+    expect(after.seen.received).toBe(5);
+    expect([...(await watched.result).msg]).toEqual([9]);
+    // Its own writes go, and resolve, as without it.
+    const sinking = client.openStream('sink');
+    sinking.observe(broken);
+    await sinking.write(new Uint8Array([1]));
+    await sinking.write(new Uint8Array([2]));
+    sinking.end();
+    expect([...(await sinking.result).msg]).toEqual([2]);
+    await other.write(new Uint8Array([1]));
+    other.end();
+    expect([...(await other.result).msg]).toEqual([1]);
+    expect([...(await client.call('echo', new Uint8Array([7]))).msg]).toEqual([7]);
+  });
+
+  it("on a server's stream leaves the client's connection and its other streams alone", async () => {
+    const s = await startServer(
+      {
+        watched: async (req) => {
+          req.stream!.observe(broken);
+          let n = 0;
+          for await (const _ of req.stream!) n++;
+          await req.stream!.write(new Uint8Array([n]));
+          req.reply(new Uint8Array([n]));
+        },
+        sink: async (req) => {
+          let n = 0;
+          for await (const _ of req.stream!) n++;
+          req.reply(new Uint8Array([n]));
+        },
+      },
+      { closeWaitMs: 0 },
+    );
+    cleanup.push(() => s.server.close());
+    const client = await s.connect({ keepaliveMs: 0 });
+    cleanup.push(() => client.destroy());
+    const other = client.openStream('sink');
+    const watched = client.openStream('watched');
+    await watched.write(new Uint8Array([1]));
+    await watched.write(new Uint8Array([2]));
+    watched.end();
+    const items: number[] = [];
+    for await (const item of watched) items.push(item.msg[0]!);
+    expect(items).toEqual([2]);
+    expect([...(await watched.result).msg]).toEqual([2]);
+    await other.write(new Uint8Array([1]));
+    other.end();
+    expect([...(await other.result).msg]).toEqual([1]);
+  });
+});

@@ -67,6 +67,28 @@ describe('a pooled stream keeps what it writes until the server speaks', () => {
     expect(new TextDecoder().decode((await s.result).msg)).toBe(String(written + 1));
   });
 
+  // Each way a stream can end while it keeps items (its server silent: a handler that never reads) leaves nothing kept.
+  for (const how of ['cancel', 'signal', 'timeout', 'pool destroy'] as const) {
+    it(`drops what it kept when it ends by ${how}`, async () => {
+      const never = deferred<void>();
+      cleanup.push(() => never.resolve());
+      const s0 = await localServer({ silent: () => never.promise.then(() => new Uint8Array(0)) });
+      cleanup.push(() => s0.server.close());
+      const pool = new ConnPool({ transport, address: s0.address });
+      cleanup.push(() => pool.destroy());
+      const ac = new AbortController();
+      const s = pool.openStream('silent', undefined, { signal: ac.signal, timeoutMs: how === 'timeout' ? 300 : undefined });
+      for (let i = 0; i < 3; i++) await s.write(new Uint8Array(100));
+      expect(s.keptBytes).toBe(3 * (100 + ITEM_OVERHEAD));
+      if (how === 'cancel') s.cancel();
+      else if (how === 'signal') ac.abort();
+      else if (how === 'pool destroy') pool.destroy();
+      await s.result.catch(() => {});
+      expect(s.isDone).toBe(true);
+      expect(s.keptBytes).toBe(0);
+    });
+  }
+
   it('copies parts under 1 KiB (the writer may reuse them at once) and keeps larger ones by reference', () => {
     const wire = recordingWire();
     const s = new StreamCall(wire, WINDOW, undefined);
@@ -124,6 +146,46 @@ describe('the kept items written again where the stream opens next', () => {
     expect(wire.ends).toEqual([1, 2]);
     // The server spoke (its credit): nothing is kept past the replay.
     expect(s.keptBytes).toBe(0);
+    s.cancel();
+  });
+
+  it('refused again half way through writing them again: the next attempt writes them all, once each, in order, then the waiting write', async () => {
+    const wire = recordingWire();
+    const s = new StreamCall(wire, WINDOW, undefined);
+    s.keepWrites();
+    s.opened(1, 500);
+    const item = (n: number): Uint8Array => new Uint8Array(100 - ITEM_OVERHEAD).fill(n);
+    for (let n = 1; n <= 5; n++) await s.write(item(n));
+    const sixth = s.write(item(6)); // no credit left: waits
+    s.unopened();
+    s.opened(2, 200); // items 1, 2; the rest wait for credit that never comes
+    expect(firstBytes(wire, 2)).toEqual([1, 2]);
+    s.unopened(); // the second server refuses it too, unrun
+    s.opened(3, 1000);
+    await sixth;
+    expect(firstBytes(wire, 3)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(s.keptBytes).toBe(600);
+    s.granted(100); // the third server speaks: nothing kept from here on
+    expect(s.keptBytes).toBe(0);
+    s.cancel();
+  });
+
+  it('ended half way through writing them again, then refused: the end follows all of them on the next attempt, once', async () => {
+    const wire = recordingWire();
+    const s = new StreamCall(wire, WINDOW, undefined);
+    s.keepWrites();
+    s.opened(1, 1000);
+    const item = (n: number): Uint8Array => new Uint8Array(100 - ITEM_OVERHEAD).fill(n);
+    for (let n = 1; n <= 5; n++) await s.write(item(n));
+    s.unopened();
+    s.opened(2, 200);
+    s.end(); // during the replay: held until its items went
+    expect(wire.ends).toEqual([]);
+    s.unopened();
+    s.opened(3, 1000);
+    expect(firstBytes(wire, 3)).toEqual([1, 2, 3, 4, 5]);
+    expect(wire.ends).toEqual([3]);
+    await expect(s.write(item(6))).rejects.toMatchObject({ retry: 'never' });
     s.cancel();
   });
 

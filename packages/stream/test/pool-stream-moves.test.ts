@@ -1,5 +1,5 @@
 import { EMPTY_BYTES, ErrorCode, RpcError, silentLogger } from '@skein/core';
-import { ManualClock, waitFor } from '@skein/test-utils';
+import { ManualClock, startRazorServer, waitFor } from '@skein/test-utils';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConnPool, FailoverPool, RpcServer, StreamCall, createRouter, type ActionHandler, type Dispatch, type FailoverPoolOptions, type ServerRequest } from '../src/index.js';
 import type { StreamWire } from '../src/client/stream-call.js';
@@ -146,6 +146,51 @@ describe('a stream refused by a draining server after it opened', () => {
     expect(readU32((await s.result).msg)).toBe(3);
     expect(a.ran).toEqual(['warm']);
     expect(b.ran).toEqual(['warm', 'echo']);
+  });
+
+  it('moves on past a razor v1 server (refused with Version before the open went out) with its items, to a third that runs it once; its observer counts each item once', async () => {
+    const a = await serve(router({ collect, warm: () => u32(0) }));
+    const v1 = await startRazorServer({ collect: () => u32(0) });
+    cleanup.push(() => v1.close());
+    const c = await serve(router({ collect }));
+    const pool = new FailoverPool({ transport, servers: [a.address, v1.address, c.address], strategy: 'leader', retries: 2, pool: { stream: { keepaliveMs: 0 } } });
+    cleanup.push(() => pool.close());
+    await pool.call('warm');
+    void a.server.close();
+    await waitFor(() => a.server.stats().listeners === 0);
+    const s = pool.openStream('collect');
+    // An observer counts each item once, as the caller wrote it: not again as it is written again.
+    let sent = 0;
+    s.observe({ sent: () => void sent++, received: () => {} });
+    for (let i = 1; i <= 4; i++) await s.write(u32(i));
+    await waitFor(() => c.ran.length === 1 || s.isDone, { what: 'the stream to run on c, or fail' });
+    await s.write(u32(5));
+    s.end();
+    expect(new TextDecoder().decode((await s.result).msg)).toBe('1,2,3,4,5');
+    expect(s.keptBytes).toBe(0);
+    expect(a.ran).toEqual(['warm']);
+    // The v1 server was never sent the stream: no request of it reached it (a ping or the hello may have).
+    expect(v1.accepted).toBe(1);
+    expect(v1.seen.filter((r) => r.name === 'collect')).toEqual([]);
+    expect(c.ran).toEqual(['collect']);
+    expect(sent).toBe(5);
+  });
+
+  it('moves with a window of items and a write that waited for credit when it was refused: each read once, in order, on the next server', async () => {
+    const { a, b, pool } = await drainingLeader({ collect });
+    const s = pool.openStream('collect');
+    // 64 KiB items: the server's window (1 MiB) takes 16; the 17th waits for credit, wherever the refusal finds the writes.
+    const item = (i: number): Uint8Array => {
+      const m = new Uint8Array(64 * 1024);
+      m.set(u32(i));
+      return m;
+    };
+    for (let i = 1; i <= 18; i++) await s.write(item(i));
+    s.end();
+    expect(new TextDecoder().decode((await s.result).msg)).toBe(Array.from({ length: 18 }, (_, i) => i + 1).join(','));
+    expect(s.keptBytes).toBe(0);
+    expect(a.ran).toEqual(['warm']);
+    expect(b.ran).toEqual(['warm', 'collect']);
   });
 
   it('fails once its retries are spent, still safe, saying none of its items were read', async () => {

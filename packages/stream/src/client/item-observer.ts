@@ -4,7 +4,8 @@
  * wrapping its methods, whose shapes are the package's own business.
  *
  * Told synchronously on the data path, inside the connection's frame handling: keep it short,
- * and never throw.
+ * and never throw. One that throws all the same is dropped from that stream (told nothing more
+ * there; `guardedObserver`): the stream, and the connection's other streams, go on.
  */
 export interface ItemObserver {
   /** An item from the peer was taken (it came within credit): its msg and blob bytes. */
@@ -23,6 +24,35 @@ export function bothObservers(first: ItemObserver, second: ItemObserver): ItemOb
     sent(bytes) {
       first.sent(bytes);
       second.sent(bytes);
+    },
+  };
+}
+
+/**
+ * `observer` as a stream keeps it: its throw is caught there and drops it, as it is told
+ * inside the connection's frame handling, where a throw closes the connection under every
+ * stream and call on it (a tracing library's bug would fail its users' other streams).
+ * Dropped, not told again: it would most likely throw on every item, and its counts are wrong
+ * from its first throw anyway. Each observer guarded on its own: a second one is still told.
+ */
+export function guardedObserver(observer: ItemObserver): ItemObserver {
+  let live = true;
+  return {
+    received(bytes) {
+      if (!live) return;
+      try {
+        observer.received(bytes);
+      } catch {
+        live = false;
+      }
+    },
+    sent(bytes) {
+      if (!live) return;
+      try {
+        observer.sent(bytes);
+      } catch {
+        live = false;
+      }
     },
   };
 }

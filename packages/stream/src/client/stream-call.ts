@@ -5,7 +5,7 @@ import type { DrainWaiters } from '../internals/drain-waiters.js';
 import { Inbox } from '../internals/inbox.js';
 import { KeptWrites } from '../internals/kept-writes.js';
 import { itemCost } from '../wire/extension-frames.js';
-import { bothObservers, type ItemObserver } from './item-observer.js';
+import { bothObservers, guardedObserver, type ItemObserver } from './item-observer.js';
 
 /** What a StreamCall writes through: its ClientStream. */
 export interface StreamWire {
@@ -175,10 +175,11 @@ export class StreamCall implements AsyncIterable<Reply> {
   /**
    * For library authors (tracing, metrics): `observer` is told of every item from here on, the
    * server's as this stream takes them and this side's as they go on the wire. A second observer
-   * is told after the first.
+   * is told after the first. One that throws is dropped from this stream (`guardedObserver`).
    */
   observe(observer: ItemObserver): void {
-    this.observer = this.observer === undefined ? observer : bothObservers(this.observer, observer);
+    const guarded = guardedObserver(observer);
+    this.observer = this.observer === undefined ? guarded : bothObservers(this.observer, guarded);
   }
 
   /** No more items from this side; the server's side goes on until it answers. */

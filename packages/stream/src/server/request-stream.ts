@@ -1,6 +1,6 @@
 import { ErrorCode, EMPTY_BYTES, RpcError, type FrameConn } from '@skein/core';
 import type { Reply } from '../client/call.js';
-import { bothObservers, type ItemObserver } from '../client/item-observer.js';
+import { bothObservers, guardedObserver, type ItemObserver } from '../client/item-observer.js';
 import { CreditGate } from '../internals/credit-gate.js';
 import type { DrainWaiters } from '../internals/drain-waiters.js';
 import { Inbox } from '../internals/inbox.js';
@@ -83,10 +83,11 @@ export class RequestStream implements AsyncIterable<Reply> {
   /**
    * For library authors (tracing, metrics): `observer` is told of every item from here on, the
    * client's as this stream takes them and this side's as they go on the wire. A second observer
-   * is told after the first.
+   * is told after the first. One that throws is dropped from this stream (`guardedObserver`).
    */
   observe(observer: ItemObserver): void {
-    this.observer = this.observer === undefined ? observer : bothObservers(this.observer, observer);
+    const guarded = guardedObserver(observer);
+    this.observer = this.observer === undefined ? guarded : bothObservers(this.observer, guarded);
   }
 
   /**
