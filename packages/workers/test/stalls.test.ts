@@ -59,11 +59,13 @@ describe('WorkerPool: a worker that stops serving', () => {
   }, NET);
 
   it('a worker busy with steady short CPU-bound calls for several times the bound, holding a waiting call all along, is never ended', async () => {
-    const bound = 600;
+    // Long enough that a loaded machine (CI runs two test files at once) never starves the worker
+    // thread for a whole bound: at 600 ms one run in three failed with three other suites beside it.
+    const bound = 1500;
     const { pool, logger, stream } = await served({ stallTimeoutMs: bound });
     // Held for the whole run: the worker holds a call throughout, so it is watched throughout.
     const waiting = call(stream, WAIT);
-    const until = performance.now() + 4 * bound;
+    const until = performance.now() + 3 * bound;
     let answered = 0;
     while (performance.now() < until) {
       const round = await Promise.all(Array.from({ length: 4 }, () => call(stream, BURN, '5')));
