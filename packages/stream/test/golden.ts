@@ -32,15 +32,23 @@ export const golden = {
   helloAnswerNothing: hex(`254d 01 00 02000000 0000000000000000 00000000  01 01`),
   /**
    * A Skein client's default offer: receive limits, then cancel (kind 2, empty), call heads
-   * (kind 3, empty) and streams (kind 4: its receive window per stream, 1 MiB).
+   * (kind 3, empty), streams (kind 4: its receive window per stream, 1 MiB) and server pings
+   * (kind 21, empty: it answers them).
    */
-  helloOfferFull: hex(`01 00  0100 0800 00000001 00000004  0200 0000  0300 0000  0400 0400 00001000`),
+  helloOfferFull: hex(`01 00  0100 0800 00000001 00000004  0200 0000  0300 0000  0400 0400 00001000  1500 0000`),
   /** The request carrying it. */
-  helloRequestFull: hex(`254d 01 00 00ffff7f 0000000000000000 0000000000000000 1e000000 00000000
+  helloRequestFull: hex(`254d 01 00 00ffff7f 0000000000000000 0000000000000000 22000000 00000000
+    01 00  0100 0800 00000001 00000004  0200 0000  0300 0000  0400 0400 00001000  1500 0000`),
+  /** A server's answer to it with the defaults: limits, cancel, call heads up to 8 KiB, streams with a 1 MiB window, server pings. */
+  helloAnswerFull: hex(`254d 01 00 26000000 0000000000000000 00000000
+    01 01  0100 0800 00000001 00000004  0200 0000  0300 0400 00200000  0400 0400 00001000  1500 0000`),
+  /** The same offer from a Skein client before server pings (no kind 21): it is never pinged. */
+  helloRequestNoPings: hex(`254d 01 00 00ffff7f 0000000000000000 0000000000000000 1e000000 00000000
     01 00  0100 0800 00000001 00000004  0200 0000  0300 0000  0400 0400 00001000`),
-  /** A server's answer to it with the defaults: limits, cancel, call heads up to 8 KiB, streams with a 1 MiB window. */
-  helloAnswerFull: hex(`254d 01 00 22000000 0000000000000000 00000000
-    01 01  0100 0800 00000001 00000004  0200 0000  0300 0400 00200000  0400 0400 00001000`),
+  /** A server ping: flag 0x19, seq 0, no body. */
+  serverPing: hex(`254d 01 19 00000000 0000000000000000 00000000`),
+  /** A client's answer to it: action 0x7fff_ff19, seq 0, no body. */
+  serverPong: hex(`254d 01 00 19ffff7f 0000000000000000 0000000000000000 00000000 00000000`),
 
   // ── Extension frames (docs/protocol.md, "Extension frames"): only after the hello agreed them ──
   /** Cancel seq 5: action 0x7fff_ff01, no body. */

@@ -359,7 +359,8 @@ describe('a client that claims a window larger than it reads', () => {
     peer = rawPeer(s.address, cleanup);
     // The default hello, but for its streams window: 0xffffffff.
     const hello = golden.helloRequestFull.slice();
-    hello.set(hex('ffffffff'), hello.length - 4);
+    // The window is the streams entry's value, last but for the server-pings entry (4 bytes).
+    hello.set(hex('ffffffff'), hello.length - 8);
     const open = hex(`254d 01 00 03ffff7f 0100000000000000 0000000000000000 04000000 00000000 ffffffff`);
     const request = hex(`254d 01 00 04000080 0100000000000000 0000000000000000 00000000 00000000 66656564`);
     peer.send(new Uint8Array([...hello, ...open, ...request]));
@@ -378,7 +379,7 @@ describe('a server that claims a window larger than it reads', () => {
     const { golden, hex } = await import('./golden.js');
     // The default answer, but for its streams window: 0xffffffff. Then it only reads.
     const answer = golden.helloAnswerFull.slice();
-    answer.set(hex('ffffffff'), answer.length - 4);
+    answer.set(hex('ffffffff'), answer.length - 8);
     let read = 0;
     const server = net.createServer((sock) => {
       sock.once('data', () => sock.write(answer));

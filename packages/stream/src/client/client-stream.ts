@@ -45,6 +45,7 @@ import { TickClock } from '../internals/tick-clock.js';
 import { callTimeout } from '../internals/checks.js';
 import { ClientHello } from './hello.js';
 import { HELLO_SEQ } from '../wire/hello.js';
+import { SERVER_PING_FLAG, SERVER_PONG_FRAME } from '../wire/server-pings.js';
 import { CANCEL_ACTION, CREDIT_FLAG, DATA_ACTION, DATA_FLAG, END_ACTION, HEAD_ACTION, OPEN_ACTION, creditRequest } from '../wire/extension-frames.js';
 import { CallHeadError, encodeCallHead, wireRemaining } from '../wire/call-head.js';
 import { StreamCall, type StreamWire } from './stream-call.js';
@@ -750,12 +751,22 @@ export class ClientStream implements StreamCaller {
     this.conn.write(this.header);
   }
 
+  /**
+   * The server asks whether we are still here (wire/server-pings.ts): answered at once, here, so
+   * that no handler ever sees it and a client without `serve` answers too. Not once our side
+   * has ended: nothing may follow the end, and the server's wait for our close is short.
+   */
+  private answerServerPing(): void {
+    if (this._state === 'closed' || this.endedAt >= 0) return;
+    this.conn.write(SERVER_PONG_FRAME);
+  }
+
   private onFrame(bytes: Uint8Array, start: number, end: number): void {
     this.received = true;
     // Its own flag, its own seqs: read before a reply's seq is looked up.
     if (this.serving !== undefined && bytes[start + RES_FLAG_AT] === REVERSE_CALL_FLAG) return this.serving.frame(bytes, start, end);
     const seq = readSeq(bytes, start + SEQ_AT);
-    if (seq === HELLO_SEQ) return this.hello.answer(bytes, start, end);
+    if (seq === HELLO_SEQ) return bytes[start + RES_FLAG_AT] === SERVER_PING_FLAG ? this.answerServerPing() : this.hello.answer(bytes, start, end);
     // Calls held for the hello's answer (a deadline, a signal, metadata) go once it is known never to come.
     if (this.hello.dialect === 'pending') this.hello.unanswered();
     if (seq === this.pingSeq) return this.pong();

@@ -4,6 +4,7 @@ import type { Limits } from '../wire/limits.js';
 import { readErrorBytes } from '../wire/error-strings.js';
 import type { Agreed } from '../wire/agreed.js';
 import { AUTH_ENTRY } from '../wire/auth.js';
+import { SERVER_PINGS_ENTRY } from '../wire/server-pings.js';
 import {
   HELLO_ACTION,
   REQUEST_HEADER_LENGTH,
@@ -157,6 +158,8 @@ function helloRequest(limits: Limits, streamWindowBytes: number, offerAuth: bool
     u32Entry(HelloKind.Cancel),
     u32Entry(HelloKind.CallHead),
     u32Entry(HelloKind.Streams, streamWindowBytes),
+    // Every client that sends a hello answers server pings (ClientStream.onFrame), reverse dispatch or not.
+    SERVER_PINGS_ENTRY,
   ];
   if (offerAuth) entries.push(AUTH_ENTRY);
   entries.push(...extra);

@@ -29,6 +29,9 @@ export interface KindOptions {
   maxInFlightPerConn?: number;
   idleTimeoutMs?: number;
   readTimeoutMs?: number;
+  /** Server pings (RpcServerOptions.keepaliveMs): a peer on a network that drops quiet flows may need them sooner. */
+  keepaliveMs?: number;
+  keepaliveTimeoutMs?: number;
   /** Frame limits for this kind's requests. */
   limits?: Partial<Limits>;
 }
@@ -49,6 +52,10 @@ export interface KindLimits {
   readonly maxInFlightPerConn: number;
   readonly idleTimeoutMs: number;
   readonly readTimeoutMs: number;
+  /** Silence after which the server pings a client that answers pings; 0: never. */
+  readonly keepaliveMs: number;
+  /** How long a server ping may go unanswered before the connection is ended. */
+  readonly keepaliveTimeoutMs: number;
   readonly limits: Limits;
   /** Requests cut by this kind's frame limits: given to a transport that takes it (FrameConn.setFrameSpec), it refuses an oversized header as it arrives. */
   readonly spec: FrameSpec;
@@ -75,6 +82,8 @@ export interface KindDefaults {
   readonly maxInFlightPerConn: number;
   readonly idleTimeoutMs: number;
   readonly readTimeoutMs: number;
+  readonly keepaliveMs: number;
+  readonly keepaliveTimeoutMs: number;
   readonly limits: Limits;
 }
 
@@ -118,6 +127,8 @@ function kindValues(kind: ConnKind, o: KindOptions | undefined, d: KindDefaults,
     maxInFlightPerConn: positiveInteger(o?.maxInFlightPerConn ?? d.maxInFlightPerConn, `${at}.maxInFlightPerConn`),
     idleTimeoutMs: duration(o?.idleTimeoutMs ?? d.idleTimeoutMs, `${at}.idleTimeoutMs`, 0),
     readTimeoutMs: duration(o?.readTimeoutMs ?? d.readTimeoutMs, `${at}.readTimeoutMs`, 0),
+    keepaliveMs: duration(o?.keepaliveMs ?? d.keepaliveMs, `${at}.keepaliveMs`, 0),
+    keepaliveTimeoutMs: duration(o?.keepaliveTimeoutMs ?? d.keepaliveTimeoutMs, `${at}.keepaliveTimeoutMs`, 1),
     limits,
   };
 }

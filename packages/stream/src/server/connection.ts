@@ -37,6 +37,7 @@ import { ReverseCaller, acceptReverseOffer, type ReverseSettings } from './rever
 import type { ConnRole } from './conn-census.js';
 import { PROBATION_REFUSALS } from './probation-refusals.js';
 import type { LazyAbort } from '../internals/lazy-abort.js';
+import { SERVER_PING_FRAME, SERVER_PONG_ACTION } from '../wire/server-pings.js';
 
 /** The ok responses' header, written and copied out by one connection at a time (FrameConn.write copies small parts). */
 const OK_HEADER = new Uint8Array(RESPONSE_HEADER_LENGTH);
@@ -71,6 +72,10 @@ const SENT_AWAY = 128;
  * it to go, so a draining server does not wait for it to end its side.
  */
 const GREETED = 256;
+/** Its hello offered to answer server pings (wire/server-pings.ts): only then is it sent one. */
+const ANSWERS_PINGS = 512;
+/** A server ping is out, unanswered as of the last tick: `keepaliveAt` is when it went. */
+const PING_OUT = 1024;
 
 /** What the connections of one listener share (one object for all of them, not one each). */
 export interface ServerConnOptions {
@@ -123,6 +128,10 @@ export class ServerConn implements FrameHandlers, Responder, StreamHost {
   midFrameSince = -1;
   /** `framesRead` at `midFrameSince`. */
   framesAtMidFrame = 0;
+  /** Server keepalive (server-keepalive.ts): `framesRead` when the tick last heard from the client. */
+  framesAtHeard = 0;
+  /** When the tick last heard from it, or, with a ping out (`pingOut`), when the ping went: one field, not two. */
+  keepaliveAt = 0;
   /** What the client takes in a reply: the wire's ceilings until its hello says otherwise. */
   peerLimits: ReplyLimits = WIRE_REPLY_LIMITS;
   /** The connection's booleans (see the bits at the top), in one field rather than six: 40 bytes less per connection. */
@@ -194,6 +203,32 @@ export class ServerConn implements FrameHandlers, Responder, StreamHost {
     return this.inFlight > 0 || this.streams > 0 || this.reverse?.busy === true;
   }
 
+  /** Its client answers server pings: it offered them in its hello (a razor v1 client sends none). */
+  get answersPings(): boolean {
+    return this.is(ANSWERS_PINGS);
+  }
+
+  /** A server ping is out and nothing was heard since. */
+  get pingOut(): boolean {
+    return this.is(PING_OUT);
+  }
+
+  /** Asks the client whether it is still there; only one that answers pings, as it would read the frame as garbage otherwise. */
+  sendServerPing(now: number): void {
+    if (!this.is(ANSWERS_PINGS) || this.is(CLOSED)) return;
+    // Not paused for a full buffer: the answer must be read. 20 bytes per keepalive period at most.
+    this.conn.write(SERVER_PING_FRAME);
+    this.mark(PING_OUT, true);
+    this.keepaliveAt = now;
+  }
+
+  /** The tick heard from the client (a frame since its last look): any ping out is answered. */
+  heardFrom(now: number): void {
+    this.framesAtHeard = this.framesRead;
+    this.keepaliveAt = now;
+    this.mark(PING_OUT, false);
+  }
+
   /** True while the server has stopped reading (requests in flight at the cap, or congestion). */
   get paused(): boolean {
     return this.is(PAUSED);
@@ -257,6 +292,8 @@ export class ServerConn implements FrameHandlers, Responder, StreamHost {
       return this.auth.present(seqLo, seqHi, bytes, msgAt, msgAt + u32(bytes, start + REQ_MSG_LEN_AT));
     }
     if (rawAction === REVERSE_ANSWER_ACTION && this.reverse) return this.reverse.answer(bytes, start, end, seqLo, seqHi);
+    // Heard (framesRead), which is all a pong is for: not a call, so it keeps no connection from idling.
+    if (rawAction === SERVER_PONG_ACTION && this.is(ANSWERS_PINGS)) return;
     // Refused unrun and not counted as a call: a peer that only makes refused calls is idle.
     if (this.auth !== undefined && !this.auth.admits) return this.writeError(seqLo, seqHi, ErrorCode.Unauthenticated, this.auth.refusal());
     if (this.is(PROBATION)) return this.refuseOnProbation(seqLo, seqHi);
@@ -503,6 +540,7 @@ export class ServerConn implements FrameHandlers, Responder, StreamHost {
       return this.writeError(seqLo, seqHi, ErrorCode.Decode);
     }
     if (outcome.peerLimits) this.peerLimits = sharedLimits(outcome.peerLimits);
+    if (outcome.pings) this.mark(ANSWERS_PINGS, true);
     if (outcome.agreed && this.agreed === undefined) {
       this.agreed = sharedAgreed(outcome.agreed);
       // A state made before (abandonedRunning, on a peer's calls before its hello) takes these terms.

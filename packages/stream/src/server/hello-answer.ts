@@ -15,6 +15,7 @@ import {
 import { replyLimits, type ReplyLimits } from '../wire/limits.js';
 import { DEFAULT_MAX_HEAD } from '../wire/call-head.js';
 import { DEFAULT_STREAM_WINDOW, type Agreed } from '../wire/agreed.js';
+import { SERVER_PINGS_ENTRY, SERVER_PINGS_KIND } from '../wire/server-pings.js';
 
 /** What the server makes of a client's hello. */
 export interface HelloOutcome {
@@ -24,6 +25,8 @@ export interface HelloOutcome {
   readonly agreed: Agreed | undefined;
   /** The answer's msg: the part of the offer the server accepts. */
   readonly answer: Uint8Array;
+  /** The client answers server pings (it offered them): only then may the server send one. */
+  readonly pings: boolean;
 }
 
 /** What the server offers to accept. */
@@ -35,7 +38,7 @@ export interface ServerExtensions {
 export const DEFAULT_SERVER_EXTENSIONS: ServerExtensions = { maxHead: DEFAULT_MAX_HEAD, streamWindowBytes: DEFAULT_STREAM_WINDOW };
 
 /** Accepts nothing: an offer of a version we cannot read, or of nothing we speak. */
-const NOTHING: HelloOutcome = { peerLimits: undefined, agreed: undefined, answer: encodeHello(HelloRole.Answer, []) };
+const NOTHING: HelloOutcome = { peerLimits: undefined, agreed: undefined, answer: encodeHello(HelloRole.Answer, []), pings: false };
 
 /**
  * Answers the hello msg at `b[from, to)`. Throws HelloError when it does not parse; the caller
@@ -54,7 +57,10 @@ export function answerHello(b: Uint8Array, from: number, to: number, ours: Serve
   const entries: HelloEntry[] = [receiveLimitsEntry(peerLimits.maxMessage, peerLimits.maxBlob)];
   const agreed = settled ?? agree(hello, ours);
   if (agreed) answerEntries(agreed, entries);
-  return { peerLimits, agreed, answer: encodeHello(HelloRole.Answer, entries) };
+  // Whatever the kind's keepaliveMs: a connection may become a peer, of other limits, after its hello.
+  const pings = findEntry(hello, SERVER_PINGS_KIND) !== undefined;
+  if (pings) entries.push(SERVER_PINGS_ENTRY);
+  return { peerLimits, agreed, answer: encodeHello(HelloRole.Answer, entries), pings };
 }
 
 /** Accepts each extension the client offered. */

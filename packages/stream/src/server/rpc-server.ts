@@ -20,6 +20,7 @@ import { RepeatedLine } from './repeated-line.js';
 import type { ConnInfo } from './request.js';
 import type { BoundAddress } from './bound-address.js';
 import { LazyAbort } from '../internals/lazy-abort.js';
+import { pingUnanswered } from './server-keepalive.js';
 
 export type { RpcServerOptions } from './server-options.js';
 export type ServerState = 'running' | 'closing' | 'closed';
@@ -316,7 +317,7 @@ export class RpcServer {
     const now = this.settings.clock.now();
     for (const c of this.conns) {
       c.drainTick();
-      if (this.idleFor(c, now) || this.stalledFor(c, now)) c.forceClose();
+      if (this.idleFor(c, now) || this.stalledFor(c, now) || this.unanswered(c, now)) c.forceClose();
     }
   }
 
@@ -332,6 +333,15 @@ export class RpcServer {
     }
     if (now - c.lastFrameAt < idleTimeoutMs) return false;
     logger.info({ remote: c.conn.remote }, 'closing idle connection');
+    return true;
+  }
+
+  /** True when `c`'s client left the server's ping unanswered for keepaliveTimeoutMs (frozen, or its link gone). */
+  private unanswered(c: ServerConn, now: number): boolean {
+    if (!pingUnanswered(c, now)) return false;
+    const { keepaliveTimeoutMs } = c.role!.limits;
+    // Bounded by time, as the read timeout's: a stranger may freeze any number of connections.
+    this.settings.violations.say('info', { remote: c.conn.remote, keepaliveTimeoutMs }, 'closing connection: its client did not answer a ping within keepaliveTimeoutMs');
     return true;
   }
 

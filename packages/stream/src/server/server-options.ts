@@ -28,6 +28,18 @@ export interface RpcServerOptions {
    * up to `tickMs` late. Default 5 s; 0 disables.
    */
   readTimeoutMs?: number;
+  /**
+   * Server keepalive (docs/protocol.md, "Server pings"): a connection the server has heard
+   * nothing from for this long is pinged, if its client answers pings (a Skein client that sent
+   * a hello; never a razor v1 client), and ended when the ping goes unanswered for
+   * `keepaliveTimeoutMs`, as a lost connection is: its handlers' signals fire, its streams fail.
+   * So a client that froze or lost its link mid-call or mid-stream holds no handler, stream slot
+   * or memory for ever. A live Skein client pings after a second of silence itself, so the server
+   * never needs to ping it. Checked on the tick (up to `tickMs` late). Default 60 s; 0 disables.
+   */
+  keepaliveMs?: number;
+  /** How long a server ping may go unanswered. Default 20 s. */
+  keepaliveTimeoutMs?: number;
   /** How long `close()` lets in-flight requests finish before cutting connections. Default 90 s; 0 cuts at once. */
   closeWaitMs?: number;
   /**
@@ -81,6 +93,8 @@ export interface ServerSettings {
   readonly maxInFlightPerConn: number;
   readonly idleTimeoutMs: number;
   readonly readTimeoutMs: number;
+  readonly keepaliveMs: number;
+  readonly keepaliveTimeoutMs: number;
   readonly closeWaitMs: number;
   readonly tickMs: number;
   /** Set when the server authenticates its clients. */
@@ -114,6 +128,8 @@ export function resolveServerOptions(opts: RpcServerOptions): ServerSettings {
     maxInFlightPerConn: positiveInteger(opts.maxInFlightPerConn ?? 1024, 'maxInFlightPerConn'),
     idleTimeoutMs: duration(opts.idleTimeoutMs ?? 120_000, 'idleTimeoutMs', 0),
     readTimeoutMs: duration(opts.readTimeoutMs ?? 5_000, 'readTimeoutMs', 0),
+    keepaliveMs: duration(opts.keepaliveMs ?? 60_000, 'keepaliveMs', 0),
+    keepaliveTimeoutMs: duration(opts.keepaliveTimeoutMs ?? 20_000, 'keepaliveTimeoutMs', 1),
     closeWaitMs: duration(opts.closeWaitMs ?? 90_000, 'closeWaitMs', 0),
     tickMs: duration(opts.tickMs ?? 1000, 'tickMs', 1),
     violations,

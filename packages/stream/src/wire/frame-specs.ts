@@ -23,6 +23,7 @@ import { errorResponseHalves } from './responses.js';
 import { BUILTIN_ERROR_ROOM } from './error-strings.js';
 import { CREDIT_FLAG, DATA_FLAG } from './extension-frames.js';
 import { REVERSE_CALL_FLAG } from './reverse-calls.js';
+import { SERVER_PING_FLAG } from './server-pings.js';
 
 /** Throws on a bad magic; returns whether the version of the header at `at` is ours (each side refuses others its own way). */
 function versionOk(b: Uint8Array, at: number): boolean {
@@ -108,6 +109,10 @@ function responses(limits: Limits, reverseCalls = false): FrameSpec {
           if (!reverseCalls) throw new FrameError(`unknown response flag ${flag}`);
           if (msgLength > limits.maxMessage) throw new FrameError(`reverse call message of ${msgLength} bytes exceeds ${limits.maxMessage}`);
           return msgLength + blobLength;
+        // A server ping has no body; a Skein client offers to answer them whenever it sends a hello.
+        case SERVER_PING_FLAG:
+          if (msgLength !== 0 || blobLength !== 0) throw new FrameError(`server ping with a body of ${msgLength + blobLength} bytes`);
+          return 0;
         default:
           throw new FrameError(`unknown response flag ${flag}`);
       }

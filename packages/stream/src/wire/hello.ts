@@ -48,6 +48,8 @@ export const enum HelloKind {
    * runs at once for the server. Answer: max_message u32 | max_blob u32, what the server reads in a reverse answer.
    */
   ReverseCalls = 20,
+  /** Server pings (wire/server-pings.ts). Offer: empty, the client answers them. Answer: empty, the server reads the answers. */
+  ServerPings = 21,
 }
 
 export interface HelloEntry {
