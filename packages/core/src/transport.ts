@@ -104,6 +104,13 @@ export interface FrameConn {
    */
   readonly midFrame?: boolean;
   /**
+   * True while part of a frame (of a WebSocket message) has arrived and the rest has not, whether
+   * bytes of it still come or not; reading it changes nothing. The server's keepalive counts it
+   * as hearing from the peer: the answer to its ping waits behind the frame, and a large one on
+   * a slow link takes long. Optional: a transport that cannot tell leaves it out.
+   */
+  readonly receiving?: boolean;
+  /**
    * Cuts the frames received from now on by `spec` instead of the one the connection was made
    * with (its `headerLength` must be the same): a server that learns who the peer is holds it to
    * that kind's limits, and a header over them is refused as it arrives, before its body is

@@ -19,6 +19,12 @@ export interface TcpRelay {
   hold(): void;
   /** Delivers what `hold()` kept, and relays the target's bytes again. */
   release(): void;
+  /**
+   * Relays the bytes of every connection relayed now at about `bytesPerSecond` each way, in small
+   * steps: a slow but steady link (a phone's), where bytes always move but a large reply or
+   * upload takes seconds.
+   */
+  throttle(bytesPerSecond: number): void;
   /** Stops listening and resets every connection. */
   close(): Promise<void>;
 }
@@ -76,16 +82,35 @@ export async function startTcpRelay(target: string): Promise<TcpRelay> {
   const release = (): void => {
     for (const [inbound, outbound] of live) outbound.pipe(inbound);
   };
+  const throttle = (bytesPerSecond: number): void => {
+    for (const [inbound, outbound] of live) {
+      slowly(outbound, inbound, bytesPerSecond);
+      slowly(inbound, outbound, bytesPerSecond);
+    }
+  };
   return {
     address: `127.0.0.1:${(server.address() as net.AddressInfo).port}`,
     cut,
     stall,
     hold,
     release,
+    throttle,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
         cut();
       }),
   };
+}
+
+/** Relays `from` to `to` at about `bytesPerSecond`: each chunk read pauses `from` for as long as its bytes take. */
+function slowly(from: net.Socket, to: net.Socket, bytesPerSecond: number): void {
+  from.unpipe(to);
+  from.on('data', (chunk: Buffer) => {
+    to.write(chunk);
+    from.pause();
+    setTimeout(() => from.resume(), Math.max(1, (chunk.length / bytesPerSecond) * 1000));
+  });
+  // Unpiped, it stays paused: a 'data' listener alone does not start it again.
+  from.resume();
 }

@@ -80,6 +80,11 @@ export class TcpFrameConn extends ConnLifecycle<FrameHandlers, Uint8Array> imple
     return this.reader.midFrame;
   }
 
+  /** The same as midFrame here: part of a frame is held, stalled or not. */
+  get receiving(): boolean {
+    return this.reader.midFrame;
+  }
+
   /** The next header is read by `spec`: one over its limits closes the connection before its body is held. */
   setFrameSpec(spec: FrameSpec): void {
     checkFrameSpecSwap(this.reader.spec, spec);

@@ -44,6 +44,8 @@ export interface MessageSocket {
    * timeout). Adapters that cannot tell leave it out.
    */
   readonly midMessage?: boolean;
+  /** True while part of a message has arrived, stalled or not (FrameConn.receiving); no side effects. Adapters that cannot tell leave it out. */
+  readonly partial?: boolean;
 }
 
 export interface MessageConnOptions {
@@ -146,6 +148,11 @@ export class MessageConn extends ConnLifecycle<FrameHandlers, Uint8Array> implem
   /** A message is partly received and stalled (only where the socket adapter can tell): the server's read timeout watches it. */
   get midFrame(): boolean {
     return this.socket.midMessage === true;
+  }
+
+  /** A message is partly received, stalled or not (FrameConn.receiving); undefined where the socket adapter cannot tell. */
+  get receiving(): boolean | undefined {
+    return this.socket.partial;
   }
 
   get congested(): boolean {

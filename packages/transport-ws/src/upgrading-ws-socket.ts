@@ -85,6 +85,11 @@ export class UpgradingWsSocket implements MessageSocket {
 
   watchDrain(): void {}
 
+  /** Unlike midMessage, read without a side effect: the server's keepalive and read timeout both look each tick. */
+  get partial(): boolean {
+    return this.ws !== undefined && midMessage(this.ws);
+  }
+
   get midMessage(): boolean {
     const ws = this.ws;
     if (ws === undefined || !midMessage(ws)) {

@@ -21,6 +21,7 @@ import type { ConnInfo } from './request.js';
 import type { BoundAddress } from './bound-address.js';
 import { LazyAbort } from '../internals/lazy-abort.js';
 import { pingUnanswered } from './server-keepalive.js';
+import { TickedTime } from './ticked-time.js';
 
 export type { RpcServerOptions } from './server-options.js';
 export type ServerState = 'running' | 'closing' | 'closed';
@@ -94,9 +95,12 @@ export class RpcServer {
   private readonly census: ConnCensus;
   /** The bound on each connection's probation (past the clients' cap until it shows it is a peer). */
   private readonly probations: Probations<ServerConn>;
+  /** The keepalive's time: a stalled event loop delays its verdict rather than bringing it early. */
+  private readonly keepaliveTime: TickedTime;
 
   constructor(opts: RpcServerOptions) {
     this.settings = resolveServerOptions(opts);
+    this.keepaliveTime = new TickedTime(this.settings.tickMs);
     this.census = new ConnCensus(this.settings.kinds, this.settings.logger, () => this.displace(), this.settings.clock);
     this.refusalLines = refusalLines(this.settings);
     this.probations = new Probations(this.settings.clock, this.settings.probationMs);
@@ -315,9 +319,10 @@ export class RpcServer {
 
   private tick(): void {
     const now = this.settings.clock.now();
+    const ticked = this.keepaliveTime.tick(now);
     for (const c of this.conns) {
       c.drainTick();
-      if (this.idleFor(c, now) || this.stalledFor(c, now) || this.unanswered(c, now)) c.forceClose();
+      if (this.idleFor(c, now) || this.stalledFor(c, now) || this.unanswered(c, ticked)) c.forceClose();
     }
   }
 
@@ -336,9 +341,9 @@ export class RpcServer {
     return true;
   }
 
-  /** True when `c`'s client left the server's ping unanswered for keepaliveTimeoutMs (frozen, or its link gone). */
-  private unanswered(c: ServerConn, now: number): boolean {
-    if (!pingUnanswered(c, now)) return false;
+  /** True when `c`'s client left the server's ping unanswered for keepaliveTimeoutMs (frozen, or its link gone); `ticked` is TickedTime's. */
+  private unanswered(c: ServerConn, ticked: number): boolean {
+    if (!pingUnanswered(c, ticked)) return false;
     const { keepaliveTimeoutMs } = c.role!.limits;
     // Bounded by time, as the read timeout's: a stranger may freeze any number of connections.
     this.settings.violations.say('info', { remote: c.conn.remote, keepaliveTimeoutMs }, 'closing connection: its client did not answer a ping within keepaliveTimeoutMs');

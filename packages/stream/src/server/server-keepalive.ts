@@ -5,7 +5,8 @@ import type { ServerConn } from './connection.js';
  * tick: no timer per connection, and nothing per frame beyond the count the reader keeps already
  * (`framesRead`). Pings a client that answers pings once nothing was heard from it for
  * `keepaliveMs`; true when that ping has gone unanswered for `keepaliveTimeoutMs`: the caller
- * ends the connection, as a lost one.
+ * ends the connection, as a lost one. `now` is the tick's TickedTime (a stalled server delays the
+ * verdict), and so are the connection's `keepaliveAt`s.
  */
 export function pingUnanswered(c: ServerConn, now: number): boolean {
   const { keepaliveMs, keepaliveTimeoutMs, readTimeoutMs } = c.role!.limits;
@@ -27,10 +28,14 @@ function heard(c: ServerConn, readTimeoutMs: number): boolean {
   // buffer. Either way the answer would wait unread, and the ping behind what fills the buffer.
   // A full buffer is no sign of a frozen client: one reading a large reply slowly but steadily
   // (a phone's link) keeps it full for as long as the reply takes, and closing it would fail its
-  // call with IO. A frozen one is found once the buffer drains (TCP's retransmission timeout
-  // ends a lost link with bytes in flight); one frozen behind a full buffer is not (a
-  // transport's write progress would tell them apart: docs/protocol.md, "Server pings").
+  // call with IO. So one that froze behind a full buffer is not found here (a lost link with
+  // bytes in flight ends by TCP's retransmission timeout); telling it from a slow reader needs
+  // the transport's write progress (docs/protocol.md, "Server pings").
   if (c.paused) return true;
-  // In the middle of a frame, the answer is behind it; the read timeout ends one that stalls.
-  return readTimeoutMs > 0 && c.conn.midFrame === true;
+  // In the middle of a frame (of a WebSocket message), the answer is behind it, however slowly
+  // it comes: a large upload on a slow link is no frozen client (the read timeout, where on,
+  // ends one that stalls). `receiving`, not `midFrame`: ws's midFrame means "stalled since the
+  // last look" and changes as it is read. Without `receiving` (uWebSockets.js cannot tell),
+  // `midFrame` as before: only where the read timeout bounds it.
+  return c.conn.receiving ?? (readTimeoutMs > 0 && c.conn.midFrame === true);
 }
