@@ -120,11 +120,11 @@ export class ServerConn implements FrameHandlers, Responder, StreamHost {
    * clock for every frame. Pings and the hello do not set it: a peer that only pings is idle, however often it pings.
    */
   sawCall = true;
-  /** When the server's tick last saw this connection busy (a call, or a request in flight). */
+  /** When the server's tick last saw this connection busy (a call, or a request in flight), in the tick's TickedTime. */
   lastFrameAt = 0;
   /** Frames read, of any kind: the read timeout asks whether one was finished since its last look. */
   framesRead = 0;
-  /** When the tick first found the connection in the middle of the frame it is still in; -1 when not. */
+  /** When the tick first found the connection in the middle of the frame it is still in, in the tick's TickedTime; -1 when not. */
   midFrameSince = -1;
   /** `framesRead` at `midFrameSince`. */
   framesAtMidFrame = 0;

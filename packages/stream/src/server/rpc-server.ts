@@ -95,12 +95,15 @@ export class RpcServer {
   private readonly census: ConnCensus;
   /** The bound on each connection's probation (past the clients' cap until it shows it is a peer). */
   private readonly probations: Probations<ServerConn>;
-  /** The keepalive's time: a stalled event loop delays its verdict rather than bringing it early. */
-  private readonly keepaliveTime: TickedTime;
+  /**
+   * The time the tick's verdicts (idle, read timeout, keepalive) count in: a stalled event loop
+   * delays them rather than bringing them early, for a frame waiting unread in a socket.
+   */
+  private readonly tickedTime: TickedTime;
 
   constructor(opts: RpcServerOptions) {
     this.settings = resolveServerOptions(opts);
-    this.keepaliveTime = new TickedTime(this.settings.tickMs);
+    this.tickedTime = new TickedTime(this.settings.tickMs);
     this.census = new ConnCensus(this.settings.kinds, this.settings.logger, () => this.displace(), this.settings.clock);
     this.refusalLines = refusalLines(this.settings);
     this.probations = new Probations(this.settings.clock, this.settings.probationMs);
@@ -227,7 +230,7 @@ export class RpcServer {
     const sc = new ServerConn(conn, shared, this.nextConnId++);
     sc.applyRole(role);
     if (role.probation) this.probations.begin(sc, () => sc.probationOver());
-    sc.lastFrameAt = this.settings.clock.now();
+    sc.lastFrameAt = this.tickedTime.now;
     this.conns.add(sc);
     conn.bind(sc);
     // Accepted while the listener closes (a restart's successor shares the socket): the client
@@ -318,15 +321,17 @@ export class RpcServer {
   }
 
   private tick(): void {
-    const now = this.settings.clock.now();
-    const ticked = this.keepaliveTime.tick(now);
+    // One clock read per tick, counted as TickedTime for all three verdicts: by the wall clock,
+    // the first tick after a stall (before the loop reads its sockets) would find a connection
+    // whose call or frame's rest waits unread idle, stalled or unanswered for the whole stall.
+    const now = this.tickedTime.tick(this.settings.clock.now());
     for (const c of this.conns) {
       c.drainTick();
-      if (this.idleFor(c, now) || this.stalledFor(c, now) || this.unanswered(c, ticked)) c.forceClose();
+      if (this.idleFor(c, now) || this.stalledFor(c, now) || this.unanswered(c, now)) c.forceClose();
     }
   }
 
-  /** True when `c` made no call for idleTimeoutMs (pings and the hello do not count). */
+  /** True when `c` made no call for idleTimeoutMs (pings and the hello do not count); `now` is TickedTime's. */
   private idleFor(c: ServerConn, now: number): boolean {
     const { logger } = this.settings;
     const { idleTimeoutMs } = c.role!.limits;
@@ -341,16 +346,16 @@ export class RpcServer {
     return true;
   }
 
-  /** True when `c`'s client left the server's ping unanswered for keepaliveTimeoutMs (frozen, or its link gone); `ticked` is TickedTime's. */
-  private unanswered(c: ServerConn, ticked: number): boolean {
-    if (!pingUnanswered(c, ticked)) return false;
+  /** True when `c`'s client left the server's ping unanswered for keepaliveTimeoutMs (frozen, or its link gone); `now` is TickedTime's. */
+  private unanswered(c: ServerConn, now: number): boolean {
+    if (!pingUnanswered(c, now)) return false;
     const { keepaliveTimeoutMs } = c.role!.limits;
     // Bounded by time, as the read timeout's: a stranger may freeze any number of connections.
     this.settings.violations.say('info', { remote: c.conn.remote, keepaliveTimeoutMs }, 'closing connection: its client did not answer a ping within keepaliveTimeoutMs');
     return true;
   }
 
-  /** True when `c` has been in the middle of one frame for readTimeoutMs. */
+  /** True when `c` has been in the middle of one frame for readTimeoutMs; `now` is TickedTime's. */
   private stalledFor(c: ServerConn, now: number): boolean {
     const { readTimeoutMs } = c.role!.limits;
     // While the server is not reading, the rest of a frame may well be waiting in its buffers.

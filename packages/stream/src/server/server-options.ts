@@ -20,12 +20,18 @@ export interface RpcServerOptions {
   maxConnections?: number;
   /** Requests handled at once per connection; past it the server stops reading that socket. Default 1024. */
   maxInFlightPerConn?: number;
-  /** A connection that makes no call for this long is closed (pings and the hello do not count). Default 120 s; 0 disables. */
+  /**
+   * A connection that makes no call for this long is closed (pings and the hello do not count).
+   * Checked on the tick, counted in ticks of at most `tickMs`: a stall of the server's own (a long
+   * GC, a blocking handler) delays the close rather than closing a connection whose call waits
+   * unread. Default 120 s; 0 disables.
+   */
   idleTimeoutMs?: number;
   /**
    * A frame begun must be finished within this long (razor's read timeout): a peer that sends a
    * frame a byte at a time is closed, whatever else it sends. Checked on the tick, so it fires
-   * up to `tickMs` late. Default 5 s; 0 disables.
+   * up to `tickMs` late, and counted in ticks of at most `tickMs`: a stall of the server's own
+   * delays it rather than closing a connection whose frame's rest waits unread. Default 5 s; 0 disables.
    */
   readTimeoutMs?: number;
   /**
