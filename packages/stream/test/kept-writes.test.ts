@@ -1,20 +1,10 @@
+import { seededRandom as rng } from '@skein/test-utils';
 import { describe, expect, it } from 'vitest';
 import { KeptWrites } from '../src/internals/kept-writes.js';
 import { itemCost } from '../src/wire/extension-frames.js';
 
 /** Part sizes around the chunk (64) and SMALL_PART (1024) edges, where keep and take must agree on placement. */
 const SIZES = [0, 1, 2, 31, 32, 33, 63, 64, 65, 100, 500, 1023, 1024, 1025, 3000];
-
-/** A small seeded generator (mulberry32): a failure names its seed and repeats. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * KeptWrites against a plain array of copies: for any sequence of part sizes, replays (take after
