@@ -151,8 +151,11 @@ describe('server pings', () => {
     expect(client.state).toBe('open');
   }, 30_000);
 
-  // Not fixable in the server: uWebSockets.js shows a message only whole, so a partly received one cannot be told from silence.
-  it.todo('a live client uploading one large message slowly over uWebSockets.js for longer than keepaliveMs + keepaliveTimeoutMs is not closed');
+  // Reproduced (it is closed); left as a known gap, documented in docs/protocol.md "Server pings".
+  it.todo(
+    'a live client uploading one large message slowly over uWebSockets.js for longer than keepaliveMs + keepaliveTimeoutMs is not closed ' +
+      '(todo: uWebSockets.js shows a message only whole, so a server cannot tell a partly received one from silence)',
+  );
 
   it('on the wire: a ping (flag 0x19, seq 0) after keepaliveMs of silence; answered, the connection stays; unanswered, it ends', async () => {
     const s = await serve({});
