@@ -14,6 +14,9 @@ export interface Reopener {
   reopen(s: PoolStream, err: RpcError): void;
 }
 
+/** Why a stream refused unrun after it wrote past what is kept is not opened again. */
+export const UNKEPT = 'not opened again by itself: it wrote more than its streamWindowBytes before the server spoke, more than a pool keeps to write again';
+
 /**
  * A stream opened through a ConnPool's `openStream`, watched through its attempts so that the
  * pool may open it once more when it was refused before it ran (`transparentRetries`): not
@@ -24,9 +27,6 @@ export interface Reopener {
  * by the same `onAttempt`/`unopened` hooks. The cost per stream: this object, which keeps the
  * opening request for as long as the stream may be opened again, and the kept items.
  */
-/** Why a stream refused unrun after it wrote past what is kept is not opened again. */
-export const UNKEPT = 'not opened again by itself: it wrote more than its streamWindowBytes before the server spoke, more than a pool keeps to write again';
-
 export class PoolStream {
   /** Attempts after the first. */
   reopened = 0;
