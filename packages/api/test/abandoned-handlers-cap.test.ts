@@ -1,6 +1,6 @@
 import { msgpackCodec } from '@skein/codec-msgpack';
 import { ErrorCode, silentLogger, type RpcError } from '@skein/core';
-import { waitFor } from '@skein/test-utils';
+import { portOf, waitFor } from '@skein/test-utils';
 import { ClientStream, RpcServer } from '@skein/stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createClient, createServiceDispatch, implement, method, serverStream, service } from '../src/index.js';
@@ -37,7 +37,7 @@ async function slowServer(dispatch: { handlerTimeoutMs?: number; streamTimeoutMs
   });
   const a = await server.listen(transport, '127.0.0.1:0');
   cleanup.push(() => server.close());
-  const stream = await ClientStream.connect({ transport, address: `127.0.0.1:${'port' in a ? a.port : 0}`, keepaliveMs: 0 });
+  const stream = await ClientStream.connect({ transport, address: `127.0.0.1:${portOf(a)}`, keepaliveMs: 0 });
   cleanup.push(() => stream.destroy());
   await stream.ping(); // the hello is answered: calls carry their deadlines
   return { run, svc: createClient(Svc, stream, { codec: msgpackCodec }) };

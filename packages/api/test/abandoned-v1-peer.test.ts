@@ -1,6 +1,6 @@
 import { msgpackCodec } from '@skein/codec-msgpack';
 import { silentLogger } from '@skein/core';
-import { rawConnect, waitFor } from '@skein/test-utils';
+import { portOf, rawConnect, waitFor } from '@skein/test-utils';
 import { RpcServer } from '@skein/stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createServiceDispatch, implement, method, service } from '../src/index.js';
@@ -52,7 +52,7 @@ describe('handlers timed out by the server on a connection without a hello', () 
     });
     const a = await server.listen(transport, '127.0.0.1:0');
     cleanup.push(() => server.close());
-    const peer = await rawConnect(`127.0.0.1:${'port' in a ? a.port : 0}`);
+    const peer = await rawConnect(`127.0.0.1:${portOf(a)}`);
     cleanup.push(() => peer.destroy());
     for (let seq = 1; seq <= CALLS; seq++) peer.write(v1Request('Svc.slow', seq, msgpackCodec.encode(seq)));
     await waitFor(() => run.max >= 2 * CAP, { what: 'handlers started' });

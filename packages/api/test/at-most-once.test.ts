@@ -1,6 +1,6 @@
 import { msgpackCodec } from '@skein/codec-msgpack';
 import { ErrorCode, RemoteError, RpcError, codeErrors } from '@skein/core';
-import { freePort, within } from '@skein/test-utils';
+import { freePort, portOf, within } from '@skein/test-utils';
 import { ClientStream, FailoverPool, RpcServer, type CallOptions, type FailoverPoolOptions } from '@skein/stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createClient, createServiceDispatch, implement, method, service, type Filter } from '../src/index.js';
@@ -23,7 +23,7 @@ afterEach(async () => {
 async function listen(server: RpcServer): Promise<string> {
   const a = await server.listen(transport, '127.0.0.1:0');
   cleanup.push(() => server.close());
-  return `127.0.0.1:${'port' in a ? a.port : 0}`;
+  return `127.0.0.1:${portOf(a)}`;
 }
 
 /** A server that refuses every call itself, before dispatching it (a throttle, a draining server). */

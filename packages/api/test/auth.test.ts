@@ -1,6 +1,7 @@
 import { ErrorCode, RpcError } from '@skein/core';
 import { msgpackCodec } from '@skein/codec-msgpack';
 import { ClientStream, RpcServer, type Authenticate } from '@skein/stream';
+import { portOf } from '@skein/test-utils';
 import { afterEach, describe, expect, it } from 'vitest';
 import { bearerAuth, type BearerCheck, createClient, createCluster, createServiceDispatch, implement, method, service, type Filter } from '../src/index.js';
 import { transport } from './harness.js';
@@ -41,7 +42,7 @@ async function serve() {
   const server = new RpcServer({ dispatch, authenticate: tokens });
   cleanup.push(() => server.close());
   const a = await server.listen(transport, '127.0.0.1:0');
-  const address = 'port' in a ? `127.0.0.1:${a.port}` : '';
+  const address = `127.0.0.1:${portOf(a)}`;
   const client = async (credentials: string) => {
     const stream = await ClientStream.connect({ transport, address, credentials, keepaliveMs: 0 });
     cleanup.push(() => stream.destroy());
@@ -106,7 +107,7 @@ describe('per-call credentials: bearerAuth', () => {
     const server = new RpcServer({ dispatch });
     cleanup.push(() => server.close());
     const a = await server.listen(transport, '127.0.0.1:0');
-    const stream = await ClientStream.connect({ transport, address: 'port' in a ? `127.0.0.1:${a.port}` : '', keepaliveMs: 0 });
+    const stream = await ClientStream.connect({ transport, address: `127.0.0.1:${portOf(a)}`, keepaliveMs: 0 });
     cleanup.push(() => stream.destroy());
     const notes = createClient(Notes, stream, { codec: msgpackCodec });
     /** The client's calls, each with `metadata` (its per-call option). */

@@ -1,6 +1,6 @@
 import { msgpackCodec } from '@skein/codec-msgpack';
 import { ErrorCode, silentLogger } from '@skein/core';
-import { abortListeners, heapAfterGc, longLivedSignal, waitFor } from '@skein/test-utils';
+import { abortListeners, heapAfterGc, longLivedSignal, portOf, waitFor } from '@skein/test-utils';
 import { ClientStream, RpcServer } from '@skein/stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createClient, createServiceDispatch, implement, method, serverStream, service, type CallContext, type Client, type Filter } from '../src/index.js';
@@ -25,7 +25,7 @@ const Relay = service('Relay', { fan: method<number, number>(), streams: method<
 async function listen(server: RpcServer): Promise<ClientStream> {
   cleanup.push(() => server.close());
   const a = await server.listen(transport, '127.0.0.1:0');
-  const stream = await ClientStream.connect({ transport, address: `127.0.0.1:${'port' in a ? a.port : 0}`, logger: silentLogger });
+  const stream = await ClientStream.connect({ transport, address: `127.0.0.1:${portOf(a)}`, logger: silentLogger });
   cleanup.push(() => stream.destroy());
   return stream;
 }

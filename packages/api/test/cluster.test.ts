@@ -1,7 +1,7 @@
 import { msgpackCodec } from '@skein/codec-msgpack';
 import { ErrorCode, silentLogger } from '@skein/core';
 import { RpcServer, type FailoverPool } from '@skein/stream';
-import { freePort } from '@skein/test-utils';
+import { freePort, portOf } from '@skein/test-utils';
 import { afterEach, describe, expect, it } from 'vitest';
 import { bidiStream, clientStream, createCluster, createServiceDispatch, implement, method, serverStream, service, type Member, type RouteFunction } from '../src/index.js';
 import { transport } from './harness.js';
@@ -36,7 +36,7 @@ async function areaServer(id: string): Promise<Member> {
   });
   const a = await server.listen(transport, '127.0.0.1:0');
   cleanup.push(() => server.close());
-  return { id, address: `127.0.0.1:${'port' in a ? a.port : 0}` };
+  return { id, address: `127.0.0.1:${portOf(a)}` };
 }
 
 async function threeAreas() {
@@ -285,7 +285,7 @@ describe('cluster streams', () => {
     });
     const a = await server.listen(transport, '127.0.0.1:0');
     cleanup.push(() => server.close());
-    return { id, address: `127.0.0.1:${'port' in a ? a.port : 0}`, opened };
+    return { id, address: `127.0.0.1:${portOf(a)}`, opened };
   }
 
   async function* of<T>(values: T[]): AsyncIterable<T> {

@@ -1,6 +1,6 @@
 import { msgpackCodec } from '@skein/codec-msgpack';
 import { ErrorCode, silentLogger, type RpcError } from '@skein/core';
-import { abortListeners, deferred, longLivedSignal, waitFor } from '@skein/test-utils';
+import { abortListeners, deferred, longLivedSignal, portOf, waitFor } from '@skein/test-utils';
 import { ClientStream, RpcServer, type Caller } from '@skein/stream';
 import type { StandardSchemaV1 } from '@standard-schema/spec';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -25,7 +25,7 @@ const Probe = service('Probe', { run: method<string, string>() });
 async function connect(server: RpcServer): Promise<ClientStream> {
   cleanup.push(() => server.close());
   const a = await server.listen(transport, '127.0.0.1:0');
-  const stream = await ClientStream.connect({ transport, address: `127.0.0.1:${'port' in a ? a.port : 0}`, logger: silentLogger });
+  const stream = await ClientStream.connect({ transport, address: `127.0.0.1:${portOf(a)}`, logger: silentLogger });
   cleanup.push(() => stream.destroy());
   await stream.ping(); // the hello is answered: the server hears a cancel from here on
   return stream;

@@ -1,7 +1,7 @@
 import { msgpackCodec } from '@skein/codec-msgpack';
 import { ErrorCode, RpcError, silentLogger } from '@skein/core';
 import { ClientStream, ConnPool, RpcServer, createRouter } from '@skein/stream';
-import { freePort } from '@skein/test-utils';
+import { freePort, portOf } from '@skein/test-utils';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createClient, implement, method, service, type Filter } from '../src/index.js';
 import { serve, transport } from './harness.js';
@@ -34,7 +34,7 @@ async function downB(): Promise<{ work: () => Promise<void>; address: string }> 
 async function closedB(): Promise<{ work: () => Promise<void>; address: string }> {
   const server = new RpcServer({ dispatch: createRouter({ 'Down.work': () => undefined }, silentLogger) });
   const a = await server.listen(transport, '127.0.0.1:0');
-  const address = `127.0.0.1:${'port' in a ? a.port : 0}`;
+  const address = `127.0.0.1:${portOf(a)}`;
   const stream = await ClientStream.connect({ transport, address, keepaliveMs: 0 });
   cleanup.push(() => stream.destroy());
   await server.close();
@@ -81,7 +81,7 @@ describe("createServiceDispatch: a handler's downstream error keeps B's words on
     const quota = new RpcServer({ dispatch: createRouter({ 'Quota.take': (req) => req.fail(ErrorCode.Overloaded, 'store redis-7.internal:6379 overloaded') }, silentLogger) });
     const q = await quota.listen(transport, '127.0.0.1:0');
     cleanup.push(() => quota.close());
-    const stream = await ClientStream.connect({ transport, address: `127.0.0.1:${'port' in q ? q.port : 0}`, keepaliveMs: 0 });
+    const stream = await ClientStream.connect({ transport, address: `127.0.0.1:${portOf(q)}`, keepaliveMs: 0 });
     cleanup.push(() => stream.destroy());
     const takeQuota: Filter = { before: async () => void (await stream.call('Quota.take')) };
     let runs = 0;
@@ -102,7 +102,7 @@ describe("createServiceDispatch: a before filter's downstream error of another c
     const store = new RpcServer({ dispatch: createRouter({ 'Store.check': (req) => req.fail(ErrorCode.FrameTooLarge, 'blob store s3-proxy.internal:9000 refused 9 MB') }, silentLogger) });
     const t = await store.listen(transport, '127.0.0.1:0');
     cleanup.push(() => store.close());
-    const stream = await ClientStream.connect({ transport, address: `127.0.0.1:${'port' in t ? t.port : 0}`, keepaliveMs: 0 });
+    const stream = await ClientStream.connect({ transport, address: `127.0.0.1:${portOf(t)}`, keepaliveMs: 0 });
     cleanup.push(() => stream.destroy());
     const check: Filter = { before: async () => void (await stream.call('Store.check')) };
     for (const expose of [false, true]) {
@@ -136,7 +136,7 @@ describe("createServiceDispatch: a downstream's Unauthenticated about A's own cr
     const credentials = (): string => {
       throw new Error('vault.internal:8200 is sealed');
     };
-    const pool = new ConnPool({ transport, address: `127.0.0.1:${'port' in t ? t.port : 0}`, stream: { credentials, keepaliveMs: 0 } });
+    const pool = new ConnPool({ transport, address: `127.0.0.1:${portOf(t)}`, stream: { credentials, keepaliveMs: 0 } });
     cleanup.push(() => pool.destroy());
     const down = createClient(Down, pool, { codec: msgpackCodec });
     const err = await callThroughA(() => down.work(), false);

@@ -1,7 +1,7 @@
 import { cborCodec } from '@skein/codec-cbor';
 import { msgpackCodec } from '@skein/codec-msgpack';
 import { ErrorCode, RemoteError, RpcError, codeErrors, silentLogger } from '@skein/core';
-import { startProcess } from '@skein/test-utils';
+import { portOf, startProcess } from '@skein/test-utils';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ClientStream, ConnPool, RpcServer, createRouter } from '@skein/stream';
@@ -89,7 +89,7 @@ describe('a reply that does not decode', () => {
     let n = 0;
     const server = new RpcServer({ dispatch: createRouter({ 'Svc.echo': () => replies[n++]! }, silentLogger) });
     const a = await server.listen(transport, '127.0.0.1:0');
-    const stream = await ClientStream.connect({ transport, address: `127.0.0.1:${'port' in a ? a.port : 0}` });
+    const stream = await ClientStream.connect({ transport, address: `127.0.0.1:${portOf(a)}` });
     cleanup.push(() => server.close(), () => stream.destroy());
     return createClient(Svc, stream, { codec: msgpackCodec });
   }
@@ -218,7 +218,7 @@ describe('every error a stub raises names the method, code, retry and cause unch
     const server = new RpcServer({ dispatch: createServiceDispatch({ codec: msgpackCodec, services: [calcImpl], logger: silentLogger }), authenticate: () => undefined });
     const a = await server.listen(transport, '127.0.0.1:0');
     cleanup.push(() => server.close());
-    const pool = new ConnPool({ transport, address: `127.0.0.1:${'port' in a ? a.port : 0}`, stream: { credentials: 'wrong', keepaliveMs: 0 } });
+    const pool = new ConnPool({ transport, address: `127.0.0.1:${portOf(a)}`, stream: { credentials: 'wrong', keepaliveMs: 0 } });
     cleanup.push(() => pool.destroy());
     const calc = createClient(Calc, pool, { codec: msgpackCodec });
     const [add, hang] = await Promise.all([fail(calc.add({ a: 1, b: 2 })), fail(calc.hang())]);

@@ -1,6 +1,6 @@
 import { msgpackCodec } from '@skein/codec-msgpack';
 import { ErrorCode, silentLogger, type RpcError } from '@skein/core';
-import { deferred, waitFor, within } from '@skein/test-utils';
+import { deferred, portOf, waitFor, within } from '@skein/test-utils';
 import { ClientStream, RpcServer, type Caller } from '@skein/stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createClient, createServiceDispatch, implement, method, service, type Filter, type Outcome } from '../src/index.js';
@@ -26,7 +26,7 @@ async function start(filters: Filter[] = [], run: (n: number) => unknown = (n) =
   });
   const a = await server.listen(transport, '127.0.0.1:0');
   cleanup.push(() => server.close());
-  const stream = await ClientStream.connect({ transport, address: `127.0.0.1:${'port' in a ? a.port : 0}` });
+  const stream = await ClientStream.connect({ transport, address: `127.0.0.1:${portOf(a)}` });
   cleanup.push(() => stream.destroy());
   await stream.ping(); // the hello is answered: calls carry their cancel
   return { stream, runs: () => runs };
@@ -82,7 +82,7 @@ describe('a client filter that awaits', () => {
     });
     const a = await front.listen(transport, '127.0.0.1:0');
     cleanup.push(() => front.close());
-    const s = await ClientStream.connect({ transport, address: `127.0.0.1:${'port' in a ? a.port : 0}` });
+    const s = await ClientStream.connect({ transport, address: `127.0.0.1:${portOf(a)}` });
     cleanup.push(() => s.destroy());
     await s.ping();
     const ac = new AbortController();
@@ -141,7 +141,7 @@ describe('a client filter that awaits', () => {
     });
     const a = await server.listen(transport, '127.0.0.1:0');
     cleanup.push(() => server.close());
-    const stream = await ClientStream.connect({ transport, address: `127.0.0.1:${'port' in a ? a.port : 0}` });
+    const stream = await ClientStream.connect({ transport, address: `127.0.0.1:${portOf(a)}` });
     cleanup.push(() => stream.destroy());
     await stream.ping();
     // Lets the call through once at least 1000 ms went by since it began.

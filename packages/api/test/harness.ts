@@ -2,6 +2,7 @@ export { memoryLogger } from '@skein/test-utils';
 import type { Codec } from '@skein/core';
 import { nodeRuntime } from '@skein/runtime-node';
 import { ClientStream, RpcServer } from '@skein/stream';
+import { portOf } from '@skein/test-utils';
 import { tcpTransport } from '@skein/transport-tcp';
 import { createServiceDispatch, type ServiceDispatchOptions } from '../src/index.js';
 
@@ -12,7 +13,7 @@ export const transport = tcpTransport(nodeRuntime);
 export async function serve(opts: ServiceDispatchOptions & { codec: Codec }) {
   const server = new RpcServer({ dispatch: createServiceDispatch(opts) });
   const a = await server.listen(transport, '127.0.0.1:0');
-  const address = 'port' in a ? `127.0.0.1:${a.port}` : '';
+  const address = `127.0.0.1:${portOf(a)}`;
   const stream = await ClientStream.connect({ transport, address, tickMs: 100 });
   return {
     server,

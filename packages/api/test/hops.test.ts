@@ -1,6 +1,6 @@
 import { msgpackCodec } from '@skein/codec-msgpack';
 import { ErrorCode, RpcError, silentLogger, type Clock } from '@skein/core';
-import { ManualClock, deferred } from '@skein/test-utils';
+import { ManualClock, deferred, portOf } from '@skein/test-utils';
 import { ClientStream, RpcServer } from '@skein/stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createClient, createServiceDispatch, implement, method, service, type CallContext, type Client } from '../src/index.js';
@@ -56,7 +56,7 @@ async function chain(clock: Clock | undefined, before: (i: number) => void = () 
     });
     cleanup.push(() => server.close());
     const a = await server.listen(transport, '127.0.0.1:0');
-    const stream = await ClientStream.connect({ transport, address: `127.0.0.1:${'port' in a ? a.port : 0}` });
+    const stream = await ClientStream.connect({ transport, address: `127.0.0.1:${portOf(a)}` });
     cleanup.push(() => stream.destroy());
     await stream.ping(); // the hello is answered: calls go with their heads
     next = createClient(Hop, stream, { codec });

@@ -1,7 +1,7 @@
 import { msgpackCodec } from '@skein/codec-msgpack';
 import { ErrorCode } from '@skein/core';
 import { RpcServer } from '@skein/stream';
-import { startRazorServer } from '@skein/test-utils';
+import { portOf, startRazorServer } from '@skein/test-utils';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createCluster, createServiceDispatch, implement, method, serverStream, service, type Member } from '../src/index.js';
 import { transport } from './harness.js';
@@ -34,7 +34,7 @@ async function skeinMember(): Promise<Member> {
   });
   const a = await server.listen(transport, '127.0.0.1:0');
   cleanup.push(() => server.close());
-  return { id: 'skein', address: `127.0.0.1:${'port' in a ? a.port : 0}` };
+  return { id: 'skein', address: `127.0.0.1:${portOf(a)}` };
 }
 
 async function mixedCluster() {

@@ -1,6 +1,6 @@
 import { msgpackCodec } from '@skein/codec-msgpack';
 import { ErrorCode, silentLogger, type RpcError } from '@skein/core';
-import { deferred, within } from '@skein/test-utils';
+import { deferred, portOf, within } from '@skein/test-utils';
 import { ClientStream, RpcServer, type Caller } from '@skein/stream';
 import type { StandardSchemaV1 } from '@standard-schema/spec';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -51,7 +51,7 @@ async function start(def: typeof Plain = Plain, handlerTimeoutMs?: number) {
   const a = await server.listen(transport, '127.0.0.1:0');
   cleanup.push(() => server.close());
   // No default timeout of its own that would end a hung call for the server.
-  const stream = await ClientStream.connect({ transport, address: `127.0.0.1:${'port' in a ? a.port : 0}`, timeoutMs: 600_000 });
+  const stream = await ClientStream.connect({ transport, address: `127.0.0.1:${portOf(a)}`, timeoutMs: 600_000 });
   cleanup.push(() => stream.destroy());
   await stream.ping(); // the hello is answered: calls carry their cancel
   return { stream, runs: () => runs };
@@ -106,7 +106,7 @@ describe('a client input schema that awaits', () => {
     });
     const a = await front.listen(transport, '127.0.0.1:0');
     cleanup.push(() => front.close());
-    const s = await ClientStream.connect({ transport, address: `127.0.0.1:${'port' in a ? a.port : 0}` });
+    const s = await ClientStream.connect({ transport, address: `127.0.0.1:${portOf(a)}` });
     cleanup.push(() => s.destroy());
     await s.ping();
     const ac = new AbortController();

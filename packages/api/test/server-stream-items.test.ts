@@ -1,7 +1,7 @@
 import { msgpackCodec } from '@skein/codec-msgpack';
 import { silentLogger } from '@skein/core';
 import { ClientStream, RpcServer, type ServerRequest } from '@skein/stream';
-import { deferred } from '@skein/test-utils';
+import { deferred, portOf } from '@skein/test-utils';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createServiceDispatch, implement, serverStream, service } from '../src/index.js';
 import { transport } from './harness.js';
@@ -32,7 +32,7 @@ describe('a server-streaming method', () => {
     const server = new RpcServer({ dispatch: { dispatch: (req) => (seen.push(req), dispatch.dispatch(req)) } });
     const a = await server.listen(transport, '127.0.0.1:0');
     cleanup.push(() => server.close());
-    const client = await ClientStream.connect({ transport, address: `127.0.0.1:${'port' in a ? a.port : 0}`, keepaliveMs: 0 });
+    const client = await ClientStream.connect({ transport, address: `127.0.0.1:${portOf(a)}`, keepaliveMs: 0 });
     cleanup.push(() => client.destroy());
     // The typed client sends a server stream no items; a hostile one sends its whole window.
     const stream = client.openStream('Feed.watch');

@@ -3,7 +3,7 @@ import { msgpackCodec } from '@skein/codec-msgpack';
 import { nodeRuntime } from '@skein/runtime-node';
 import { ClientStream, RpcServer } from '@skein/stream';
 import { tcpTransport } from '@skein/transport-tcp';
-import { suiteCerts } from '@skein/test-utils';
+import { portOf, suiteCerts } from '@skein/test-utils';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createClient, createServiceDispatch, implement, method, service, type Filter } from '../src/index.js';
 
@@ -37,7 +37,7 @@ describe('the mTLS identity in the api layer', () => {
     cleanup.push(() => server.close());
     const tls = { cert: certs.server.cert, key: certs.server.key, ca: certs.ca, requestCert: true };
     const a = await server.listen(tcpTransport(nodeRuntime, { tls }), '127.0.0.1:0');
-    const address = `tls://127.0.0.1:${'port' in a ? a.port : 0}`;
+    const address = `tls://127.0.0.1:${portOf(a)}`;
     const stream = await ClientStream.connect({ transport: tcpTransport(nodeRuntime, { tls: { ca: certs.ca, ...certs.client } }), address });
     cleanup.push(() => stream.destroy());
     expect(await createClient(Who, stream, { codec: msgpackCodec }).am()).toBe('CN=test-client');

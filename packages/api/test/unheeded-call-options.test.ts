@@ -1,6 +1,6 @@
 import { msgpackCodec } from '@skein/codec-msgpack';
 import { ErrorCode, RpcError } from '@skein/core';
-import { within } from '@skein/test-utils';
+import { portOf, within } from '@skein/test-utils';
 import { FailoverPool, RpcServer, type CallOptions } from '@skein/stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createClient, implement, method, serverStream, service, withBlob, type Filter, type MethodCallOptions } from '../src/index.js';
@@ -32,7 +32,7 @@ async function silentPool(): Promise<{ pool: FailoverPool; runs: () => number }>
     const server = new RpcServer({ dispatch: { dispatch: () => void runs++ }, closeWaitMs: 0 });
     const a = await server.listen(transport, '127.0.0.1:0');
     cleanup.push(() => server.close());
-    addresses.push(`127.0.0.1:${'port' in a ? a.port : 0}`);
+    addresses.push(`127.0.0.1:${portOf(a)}`);
   }
   const pool = new FailoverPool({ transport, servers: addresses, retries: 1, retryBudget: { ratio: 10 } });
   cleanup.push(() => within(pool.close(), 10_000, 'pool close'));

@@ -3,6 +3,7 @@ import { msgpackCodec } from '@skein/codec-msgpack';
 import { ErrorCode, RpcError } from '@skein/core';
 import { nodeRuntime } from '@skein/runtime-node';
 import { RpcServer } from '@skein/stream';
+import { portOf } from '@skein/test-utils';
 import { tcpTransport } from '@skein/transport-tcp';
 import { afterAll, describe, expect, it } from 'vitest';
 import { skeinWithin } from './skein-bin.js';
@@ -28,7 +29,7 @@ describe("skein bench and a method's own Closed", () => {
     });
     server = new RpcServer({ dispatch: createServiceDispatch({ codec: msgpackCodec, services: [impl] }) });
     const bound = await server.listen(tcpTransport(nodeRuntime), '127.0.0.1:0');
-    const addr = `127.0.0.1:${'port' in bound ? bound.port : 0}`;
+    const addr = `127.0.0.1:${portOf(bound)}`;
     const r = await skeinWithin(60_000, 'bench', addr, 'Echo.one', '--in-flight', '2', '--duration', '1', '--json');
     expect(r.stderr).not.toMatch(/is closing/);
     const s = JSON.parse(r.stdout);

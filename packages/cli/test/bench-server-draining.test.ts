@@ -2,6 +2,7 @@ import { createServiceDispatch, implement, method, service } from '@skein/api';
 import { msgpackCodec } from '@skein/codec-msgpack';
 import { nodeRuntime } from '@skein/runtime-node';
 import { RpcServer } from '@skein/stream';
+import { portOf } from '@skein/test-utils';
 import { tcpTransport } from '@skein/transport-tcp';
 import { afterAll, describe, expect, it } from 'vitest';
 import { skeinWithin } from './skein-bin.js';
@@ -31,7 +32,7 @@ describe('skein bench when the server closes gracefully mid-run', () => {
     });
     server = new RpcServer({ dispatch: createServiceDispatch({ codec: msgpackCodec, services: [impl] }) });
     const bound = await server.listen(tcpTransport(nodeRuntime), '127.0.0.1:0');
-    const addr = `127.0.0.1:${'port' in bound ? bound.port : 0}`;
+    const addr = `127.0.0.1:${portOf(bound)}`;
     const r = await skeinWithin(60_000, 'bench', addr, 'Echo.one', '--in-flight', String(IN_FLIGHT), '--duration', '600', '--json');
     expect(r.stderr).toMatch(/^error: 127\.0\.0\.1:\d+ is closing \(it refused new calls: draining\): Closed /);
     expect(r.code).toBe(1);

@@ -1,6 +1,6 @@
 import { createRouter, RpcServer } from '@skein/stream';
 import { nodeRuntime } from '@skein/runtime-node';
-import { makeTestCerts, type TestCerts } from '@skein/test-utils';
+import { makeTestCerts, portOf, type TestCerts } from '@skein/test-utils';
 import { tcpTransport } from '@skein/transport-tcp';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -19,7 +19,7 @@ beforeAll(async () => {
   certs = makeTestCerts();
   server = new RpcServer({ dispatch: createRouter({ 'S.who': () => new TextEncoder().encode('"s"') }) });
   const bound = await server.listen(tcpTransport(nodeRuntime, { tls: { ...certs.server, ca: certs.ca, requestCert: true } }), '127.0.0.1:0');
-  address = `tls://127.0.0.1:${'port' in bound ? bound.port : 0}`;
+  address = `tls://127.0.0.1:${portOf(bound)}`;
 });
 afterAll(async () => {
   await server?.close();

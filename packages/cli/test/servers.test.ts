@@ -1,7 +1,7 @@
 import { EtcdRegistrar } from '@skein/discovery-etcd';
 import { nodeRuntime } from '@skein/runtime-node';
 import { RpcServer, createRouter, type Registration } from '@skein/stream';
-import { freePort, startEtcd, type EtcdCluster } from '@skein/test-utils';
+import { freePort, portOf, startEtcd, type EtcdCluster } from '@skein/test-utils';
 import { tcpTransport } from '@skein/transport-tcp';
 import { Etcd3 } from 'etcd3';
 import net from 'node:net';
@@ -31,7 +31,7 @@ async function registered(prefix: string, type: string, id: string, more: { weig
   const server = new RpcServer({ dispatch: createRouter({}) });
   const bound = await server.listen(tcpTransport(nodeRuntime), '127.0.0.1:0');
   cleanup.push(() => server.close());
-  const address = `127.0.0.1:${'port' in bound ? bound.port : 0}`;
+  const address = `127.0.0.1:${portOf(bound)}`;
   const registration = await new EtcdRegistrar({ client, prefix }).register({ type, id, address, ...more });
   cleanup.push(() => registration.close());
   return { address, registration };

@@ -1,6 +1,6 @@
 import { RpcError } from '@skein/core';
 import { FailoverPool, RpcServer, createRouter, followDiscovery, type Registration } from '@skein/stream';
-import { waitFor, within } from '@skein/test-utils';
+import { portOf, waitFor, within } from '@skein/test-utils';
 import { describe, expect, it } from 'vitest';
 import { EtcdDiscovery, EtcdRegistrar } from '../src/index.js';
 import { etcdForFile, str, transport } from './harness.js';
@@ -48,7 +48,7 @@ describe('100 servers joining and leaving under load', () => {
       });
       const a = await server.listen(transport, '127.0.0.1:0');
       cleanup.push(() => server.close());
-      const reg = await registrar.register({ type: 'work', id: name, address: `127.0.0.1:${'port' in a ? a.port : 0}` });
+      const reg = await registrar.register({ type: 'work', id: name, address: `127.0.0.1:${portOf(a)}` });
       cleanup.push(() => reg.close());
       live.push({ name, server, reg });
     };

@@ -3,7 +3,7 @@ import { msgpackCodec } from '@skein/codec-msgpack';
 import { nodeRuntime } from '@skein/runtime-node';
 import { RpcServer, createRouter, type ActionHandler } from '@skein/stream';
 import type { EtcdRegistrar } from '../src/index.js';
-import { processStopped, sleep, startEtcd, waitFor, within, type EtcdCluster, type StartEtcdOptions } from '@skein/test-utils';
+import { portOf, processStopped, sleep, startEtcd, waitFor, within, type EtcdCluster, type StartEtcdOptions } from '@skein/test-utils';
 import { tcpTransport } from '@skein/transport-tcp';
 import { Etcd3 } from 'etcd3';
 import { afterAll, afterEach, beforeAll } from 'vitest';
@@ -57,7 +57,7 @@ export interface NamedServer {
 export async function namedServer(name: string, more: Record<string, ActionHandler> = {}): Promise<NamedServer> {
   const server = new RpcServer({ dispatch: createRouter({ who: () => str(name), ...more }), closeWaitMs: 2000 });
   const a = await server.listen(transport, '127.0.0.1:0');
-  return { name, server, address: `127.0.0.1:${'port' in a ? a.port : 0}` };
+  return { name, server, address: `127.0.0.1:${portOf(a)}` };
 }
 
 /**
@@ -84,7 +84,7 @@ export async function chatServer(name: string, cleanup: (() => unknown)[]): Prom
   const server = new RpcServer({ dispatch: createServiceDispatch({ codec: msgpackCodec, services: [implement(Chat, { whoami: () => name })] }) });
   const a = await server.listen(transport, '127.0.0.1:0');
   cleanup.push(() => server.close());
-  return `127.0.0.1:${'port' in a ? a.port : 0}`;
+  return `127.0.0.1:${portOf(a)}`;
 }
 
 /** Callers calling `call` in a loop until `stop()`: how many calls succeeded, and the failures' messages. */

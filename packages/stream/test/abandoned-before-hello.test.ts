@@ -1,5 +1,5 @@
 import { ErrorCode } from '@skein/core';
-import { rawConnect, waitFor } from '@skein/test-utils';
+import { portOf, rawConnect, waitFor } from '@skein/test-utils';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RpcServer, type ServerRequest } from '../src/index.js';
 import { decodeHello, encodeHello, receiveLimitsEntry, u32Entry, HelloKind, HelloRole } from '../src/wire/hello.js';
@@ -37,7 +37,7 @@ describe('a hello after a handler ran on abandoned on a connection without one',
     });
     const a = await server.listen(transport, '127.0.0.1:0');
     cleanup.push(() => server.close());
-    const peer = await rawConnect(`127.0.0.1:${'port' in a ? a.port : 0}`);
+    const peer = await rawConnect(`127.0.0.1:${portOf(a)}`);
     cleanup.push(() => peer.destroy());
     peer.write(request(2, 1));
     await waitFor(() => responses(peer.received()).some((r) => r.seq === 1), { what: 'the plain call answered Timeout' });

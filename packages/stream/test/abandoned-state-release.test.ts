@@ -1,5 +1,5 @@
 import { ErrorCode } from '@skein/core';
-import { rawConnect, waitFor, type RawSocket } from '@skein/test-utils';
+import { portOf, rawConnect, waitFor, type RawSocket } from '@skein/test-utils';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RpcServer, type ServerRequest } from '../src/index.js';
 import { encodeCallHead } from '../src/wire/call-head.js';
@@ -53,7 +53,7 @@ describe("a connection's extensions' state after its abandoned handlers ended", 
     });
     const a = await server.listen(transport, '127.0.0.1:0');
     cleanup.push(() => server.close());
-    const peer = await rawConnect(`127.0.0.1:${'port' in a ? a.port : 0}`);
+    const peer = await rawConnect(`127.0.0.1:${portOf(a)}`);
     cleanup.push(() => peer.destroy());
 
     /** CALLS calls from seq `from`; at most twice CAP handlers run at once; then every one runs as the others end. */
@@ -115,7 +115,7 @@ describe("a connection's extensions' state while it is needed", () => {
     });
     const a = await server.listen(transport, '127.0.0.1:0');
     cleanup.push(() => server.close());
-    const peer = await rawConnect(`127.0.0.1:${'port' in a ? a.port : 0}`);
+    const peer = await rawConnect(`127.0.0.1:${portOf(a)}`);
     cleanup.push(() => peer.destroy());
     peer.write(golden.helloRequestFull);
     // One handler running on abandoned.

@@ -1,5 +1,5 @@
 import { ErrorCode, RpcError } from '@skein/core';
-import { deferred, rawConnect, waitFor } from '@skein/test-utils';
+import { deferred, portOf, rawConnect, waitFor } from '@skein/test-utils';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ServerRequest } from '../src/index.js';
 import { RESPONSE_HEADER_LENGTH, readRequestHeader, readResponseHeader } from '../src/wire/protocol.js';
@@ -24,7 +24,7 @@ describe('cancelling a call', () => {
     const server = new RpcServer({ dispatch: createRouter({ 1: () => u32(1) }) });
     cleanup.push(() => server.close());
     const a = await server.listen(transport, '127.0.0.1:0');
-    const client = await ClientStream.connect({ transport: rec.transport, address: `127.0.0.1:${'port' in a ? a.port : 0}` });
+    const client = await ClientStream.connect({ transport: rec.transport, address: `127.0.0.1:${portOf(a)}` });
     cleanup.push(() => client.close());
     await client.ping();
     const before = rec.writes.length;
@@ -40,7 +40,7 @@ describe('cancelling a call', () => {
     const server = new RpcServer({ dispatch: createRouter({ 1: async () => (started++, await gate.promise, u32(1)) }) });
     cleanup.push(() => server.close());
     const a = await server.listen(transport, '127.0.0.1:0');
-    const client = await ClientStream.connect({ transport: rec.transport, address: `127.0.0.1:${'port' in a ? a.port : 0}`, window: 1 });
+    const client = await ClientStream.connect({ transport: rec.transport, address: `127.0.0.1:${portOf(a)}`, window: 1 });
     cleanup.push(() => client.close());
     await client.ping();
     const first = client.call(1);
@@ -101,7 +101,7 @@ describe('cancelling a call', () => {
     const server = new RpcServer({ dispatch: createRouter({ 1: () => (started.resolve(), new Promise(() => {})) }) });
     cleanup.push(() => server.close());
     const a = await server.listen(transport, '127.0.0.1:0');
-    const client = await ClientStream.connect({ transport: rec.transport, address: `127.0.0.1:${'port' in a ? a.port : 0}` });
+    const client = await ClientStream.connect({ transport: rec.transport, address: `127.0.0.1:${portOf(a)}` });
     cleanup.push(() => client.destroy());
     await client.ping();
     const ac = new AbortController();

@@ -1,5 +1,5 @@
 import { ErrorCode, RpcError, parseAddress, type FrameConn } from '@skein/core';
-import { deferred, freePort, handleCounts, leakedHandles, ManualClock, settleAll, sleep, waitFor, within } from '@skein/test-utils';
+import { deferred, freePort, handleCounts, leakedHandles, ManualClock, portOf, settleAll, sleep, waitFor, within } from '@skein/test-utils';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ClientStream, ConnPool, RpcServer, createRouter, type ConnPoolOptions, type PoolState, type Reply } from '../src/index.js';
 import { transport } from './harness.js';
@@ -492,7 +492,7 @@ describe('a server that closes idle connections', () => {
     const server = new RpcServer({ dispatch: createRouter({ who: () => str('one') }), idleTimeoutMs: 1000, tickMs: 1000, clock });
     cleanup.push(() => server.close());
     const a = await server.listen(transport, '127.0.0.1:0');
-    const address = 'port' in a ? `${a.host}:${a.port}` : '';
+    const address = `${a.host}:${portOf(a)}`;
     const states: [PoolState, boolean][] = [];
     const p: ConnPool = pool({ address, onStateChange: (s) => void states.push([s, p.healthy]) });
     expect(textOf(await p.call('who'))).toBe('one');

@@ -1,5 +1,5 @@
 import { ErrorCode, RpcError, invalidArgument } from '@skein/core';
-import { memoryLogger, reap, startProcess, within } from '@skein/test-utils';
+import { memoryLogger, portOf, reap, startProcess, within } from '@skein/test-utils';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ClientStream, ConnPool, FailoverPool, RpcServer, createRouter, type Reply } from '../src/index.js';
@@ -18,7 +18,7 @@ async function listen(dispatch: ReturnType<typeof createRouter>): Promise<string
   const server = new RpcServer({ dispatch });
   const a = await server.listen(transport, '127.0.0.1:0');
   cleanup.push(() => server.close());
-  return `127.0.0.1:${'port' in a ? a.port : 0}`;
+  return `127.0.0.1:${portOf(a)}`;
 }
 
 async function connect(address: string): Promise<ClientStream> {
@@ -99,7 +99,7 @@ describe("ConnPool: a refusal of its credentials fails the calls waiting for a c
     });
     cleanup.push(() => server.close());
     const bound = await server.listen(transport, '127.0.0.1:0');
-    const pool = new ConnPool({ transport, address: `127.0.0.1:${'port' in bound ? bound.port : 0}`, stream: { credentials: 'k-17' } });
+    const pool = new ConnPool({ transport, address: `127.0.0.1:${portOf(bound)}`, stream: { credentials: 'k-17' } });
     cleanup.push(() => pool.destroy());
     let handed: unknown;
     const a = await connect(

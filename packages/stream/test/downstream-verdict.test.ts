@@ -1,5 +1,5 @@
 import { ErrorCode, RpcError, invalidArgument } from '@skein/core';
-import { ManualClock, memoryLogger } from '@skein/test-utils';
+import { ManualClock, memoryLogger, portOf } from '@skein/test-utils';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ClientStream, ConnPool, FailoverPool, RpcServer, createRouter, type ActionHandler, type CallOptions, type Caller, type Notify, type Reply } from '../src/index.js';
 import { transport } from './harness.js';
@@ -20,7 +20,7 @@ async function listen(dispatch: ReturnType<typeof createRouter>): Promise<string
   const server = new RpcServer({ dispatch });
   const a = await server.listen(transport, '127.0.0.1:0');
   cleanup.push(() => server.close());
-  return `127.0.0.1:${'port' in a ? a.port : 0}`;
+  return `127.0.0.1:${portOf(a)}`;
 }
 
 /** B: its handler's own verdict on A's request, naming an internal host. */
@@ -247,7 +247,7 @@ describe("createRouter: a server's close says the withheld failures counted sinc
       const server = new RpcServer({ dispatch });
       const a = await server.listen(transport, '127.0.0.1:0');
       cleanup.push(() => server.close());
-      const stream = await ClientStream.connect({ transport, address: `127.0.0.1:${'port' in a ? a.port : 0}`, keepaliveMs: 0 });
+      const stream = await ClientStream.connect({ transport, address: `127.0.0.1:${portOf(a)}`, keepaliveMs: 0 });
       cleanup.push(() => stream.destroy());
       return { server, stream };
     };

@@ -1,5 +1,5 @@
 import { EMPTY_BYTES, ErrorCode, RemoteError, RpcError, systemClock } from '@skein/core';
-import { deferred, freePort, ManualClock, startTcpRelay, waitFor, within } from '@skein/test-utils';
+import { deferred, freePort, ManualClock, portOf, startTcpRelay, waitFor, within } from '@skein/test-utils';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ClientStream, FailoverPool, RpcServer, type FailoverDecision, type FailoverPoolOptions, type MembershipEvent } from '../src/index.js';
 import { transport } from './harness.js';
@@ -300,7 +300,7 @@ async function refusingServer(code: ErrorCode): Promise<string> {
   const server = new RpcServer({ dispatch: { dispatch: (req) => req.fail(code) } });
   const a = await server.listen(transport, '127.0.0.1:0');
   cleanup.push(() => server.close());
-  return `127.0.0.1:${'port' in a ? a.port : 0}`;
+  return `127.0.0.1:${portOf(a)}`;
 }
 
 /** Calls `action` on `address` on a fresh stream, passing any failure on as it came. */

@@ -1,5 +1,5 @@
 import { afterEach, expect, it } from 'vitest';
-import { deferred, within } from '@skein/test-utils';
+import { deferred, portOf, within } from '@skein/test-utils';
 import type { Transport } from '@skein/core';
 import { ClientStream, RpcServer, createRouter } from '../src/index.js';
 import { memoryLogger, transport } from './harness.js';
@@ -35,7 +35,7 @@ it('a listener whose close never resolves holds the close only for closeWaitMs: 
   const started = deferred<void>();
   const server = new RpcServer({ dispatch: createRouter({ 1: async () => (started.resolve(), await gate.promise, new Uint8Array([7])) }), logger, closeWaitMs: 300 });
   const a = await server.listen(hangingClose(transport), '127.0.0.1:0');
-  const stream = await ClientStream.connect({ transport, address: `127.0.0.1:${'port' in a ? a.port : 0}`, keepaliveMs: 0 });
+  const stream = await ClientStream.connect({ transport, address: `127.0.0.1:${portOf(a)}`, keepaliveMs: 0 });
   cleanup.push(() => stream.destroy());
   const inFlight = stream.call(1);
   await started.promise;
@@ -84,7 +84,7 @@ it('a close wait that runs out says how many calls were still running, and what 
   const started = deferred<void>();
   const server = new RpcServer({ dispatch: createRouter({ 1: () => (started.resolve(), new Promise<Uint8Array>(() => {})) }), logger, closeWaitMs: 200 });
   const a = await server.listen(transport, '127.0.0.1:0');
-  const stream = await ClientStream.connect({ transport, address: `127.0.0.1:${'port' in a ? a.port : 0}`, keepaliveMs: 0 });
+  const stream = await ClientStream.connect({ transport, address: `127.0.0.1:${portOf(a)}`, keepaliveMs: 0 });
   cleanup.push(() => stream.destroy());
   const lost = stream.call(1).catch((e: unknown) => e);
   await started.promise;

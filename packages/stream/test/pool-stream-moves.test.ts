@@ -1,5 +1,5 @@
 import { EMPTY_BYTES, ErrorCode, RpcError, silentLogger } from '@skein/core';
-import { ManualClock, startRazorServer, waitFor } from '@skein/test-utils';
+import { ManualClock, portOf, startRazorServer, waitFor } from '@skein/test-utils';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConnPool, FailoverPool, RpcServer, StreamCall, createRouter, type ActionHandler, type Dispatch, type FailoverPoolOptions, type ServerRequest } from '../src/index.js';
 import type { StreamWire } from '../src/client/stream-call.js';
@@ -32,7 +32,7 @@ async function serve(dispatch: Dispatch): Promise<Server> {
   });
   const a = await server.listen(transport, '127.0.0.1:0');
   cleanup.push(() => server.close());
-  return { server, address: `127.0.0.1:${'port' in a ? a.port : 0}`, ran };
+  return { server, address: `127.0.0.1:${portOf(a)}`, ran };
 }
 
 const router = (table: Record<string, ActionHandler>): Dispatch => createRouter(table, silentLogger);

@@ -1,5 +1,5 @@
 import { ErrorCode, type RpcError } from '@skein/core';
-import { memoryLogger } from '@skein/test-utils';
+import { memoryLogger, portOf } from '@skein/test-utils';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ClientStream, RpcServer, createRouter, type ActionHandler, type Caller, type ServerRequest } from '../src/index.js';
 import { transport, u32 } from './harness.js';
@@ -47,7 +47,7 @@ const refused = { code: ErrorCode.Internal, message: 'rpc_internal_err' };
 
 async function listen(server: RpcServer): Promise<string> {
   const a = await server.listen(transport, '127.0.0.1:0');
-  return `127.0.0.1:${'port' in a ? a.port : 0}`;
+  return `127.0.0.1:${portOf(a)}`;
 }
 
 describe('a handler that answers with what is no answer', () => {

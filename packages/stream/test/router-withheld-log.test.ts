@@ -1,5 +1,5 @@
 import { ErrorCode, RpcError } from '@skein/core';
-import { freePort, memoryLogger } from '@skein/test-utils';
+import { freePort, memoryLogger, portOf } from '@skein/test-utils';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ClientStream, ConnPool, RpcServer, createRouter, type ActionHandler } from '../src/index.js';
 import { transport } from './harness.js';
@@ -25,7 +25,7 @@ async function serveA(table: Record<string, ActionHandler>) {
   const logger = memoryLogger();
   const server = new RpcServer({ dispatch: createRouter(table, { logger }) });
   const a = await server.listen(transport, '127.0.0.1:0');
-  const stream = await ClientStream.connect({ transport, address: `127.0.0.1:${'port' in a ? a.port : 0}` });
+  const stream = await ClientStream.connect({ transport, address: `127.0.0.1:${portOf(a)}` });
   cleanup.push(() => server.close(), () => stream.destroy());
   return { stream, logger };
 }

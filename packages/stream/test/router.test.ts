@@ -1,4 +1,5 @@
 import { ErrorCode, RpcError, silentLogger } from '@skein/core';
+import { portOf } from '@skein/test-utils';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ClientStream, RpcServer, createRouter, type ActionHandler, type RouterOptions } from '../src/index.js';
 import { memoryLogger, transport } from './harness.js';
@@ -49,7 +50,7 @@ function throwingGetter(): Uint8Array {
 async function serve(options?: Parameters<typeof createRouter>[1]): Promise<ClientStream> {
   const server = new RpcServer({ dispatch: createRouter(table, options) });
   const a = await server.listen(transport, '127.0.0.1:0');
-  const stream = await ClientStream.connect({ transport, address: `127.0.0.1:${'port' in a ? a.port : 0}` });
+  const stream = await ClientStream.connect({ transport, address: `127.0.0.1:${portOf(a)}` });
   cleanup.push(() => server.close(), () => stream.destroy());
   return stream;
 }

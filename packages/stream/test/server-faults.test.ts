@@ -1,5 +1,5 @@
 import { ErrorCode, RemoteError, RpcError, type FrameConn, type Transport } from '@skein/core';
-import { deferred, freePort, ManualClock, memoryLogger, tmpSocketPath, waitFor, within } from '@skein/test-utils';
+import { deferred, freePort, ManualClock, memoryLogger, portOf, tmpSocketPath, waitFor, within } from '@skein/test-utils';
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ClientStream, RpcServer, createRouter, type RpcServerOptions } from '../src/index.js';
@@ -39,7 +39,7 @@ describe('the connection cap', () => {
     const server = new RpcServer({ dispatch: createRouter({ echo: (r) => r.msg }), maxConnections: 3, logger });
     cleanup.push(() => server.close());
     const a = await server.listen(transport, '127.0.0.1:0');
-    const tcp = 'port' in a ? `${a.host}:${a.port}` : '';
+    const tcp = `${a.host}:${portOf(a)}`;
     const unix = `unix:${tmpSocketPath()}`;
     await server.listen(transport, unix);
     const first = [
@@ -156,7 +156,7 @@ describe('backpressure from error replies', () => {
     const server = new RpcServer({ dispatch: { dispatch: (req) => (handled++, req.failCustom(payload)) } });
     cleanup.push(() => server.close());
     const a = await server.listen(counting.transport, '127.0.0.1:0');
-    const peer = rawPeer('port' in a ? `${a.host}:${a.port}` : '', cleanup);
+    const peer = rawPeer(`${a.host}:${portOf(a)}`, cleanup);
     peer.stopReading();
     // 32 MiB of error replies: far more than the socket buffers between the two sides hold.
     const requests = 8000;
@@ -257,7 +257,7 @@ describe('a dispatch that throws', () => {
     const server = new RpcServer({ dispatch: { dispatch() { throw new Error('dispatch bug'); } }, logger: throwingLogger });
     cleanup.push(() => server.close());
     const a = await server.listen(transport, '127.0.0.1:0');
-    const client = await ClientStream.connect({ transport, address: `${'host' in a ? a.host : ''}:${'port' in a ? a.port : 0}` });
+    const client = await ClientStream.connect({ transport, address: `${a.host}:${portOf(a)}` });
     cleanup.push(() => client.destroy());
     const err = await within(client.call('x', new Uint8Array([1])), 5000).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(RpcError);

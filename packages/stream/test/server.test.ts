@@ -1,5 +1,5 @@
 import { ErrorCode, RemoteError, RpcError } from '@skein/core';
-import { deferred, handleCounts, leakedHandles, ManualClock, waitFor, within } from '@skein/test-utils';
+import { deferred, handleCounts, leakedHandles, ManualClock, portOf, waitFor, within } from '@skein/test-utils';
 import net from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ClientStream, RpcServer, ServerRequest, createRouter } from '../src/index.js';
@@ -122,7 +122,7 @@ describe('on the wire', () => {
     const server = new RpcServer({ dispatch: createRouter({ 2: () => u32(5) }) });
     cleanup.push(() => server.close());
     const a = await server.listen(rec.transport, '127.0.0.1:0');
-    const address = 'port' in a ? `${a.host}:${a.port}` : '';
+    const address = `${a.host}:${portOf(a)}`;
     const peer = rawPeer(address, cleanup);
     peer.send(golden.ping);
     await waitFor(() => peer.received().length >= 20);

@@ -1,5 +1,5 @@
 import { EMPTY_BYTES, ErrorCode, RemoteError, RpcError } from '@skein/core';
-import { deferred, waitFor } from '@skein/test-utils';
+import { deferred, portOf, waitFor } from '@skein/test-utils';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ServerRequest } from '../src/index.js';
 import { REQUEST_HEADER_LENGTH, RESPONSE_HEADER_LENGTH } from '../src/wire/protocol.js';
@@ -423,7 +423,7 @@ describe('over a WebSocket', () => {
     });
     cleanup.push(() => server.close());
     const a = await server.listen(ws, '127.0.0.1:0');
-    const client = await ClientStream.connect({ transport: ws, address: 'port' in a ? `${a.host}:${a.port}` : '' });
+    const client = await ClientStream.connect({ transport: ws, address: `${a.host}:${portOf(a)}` });
     cleanup.push(() => client.destroy());
     const echo = client.openStream('echo');
     const got: number[] = [];

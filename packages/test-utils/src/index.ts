@@ -10,7 +10,7 @@
  */
 
 // ── Places, waits and processes
-export { freePort, tmpSocketPath } from './ports.js';
+export { freePort, tmpSocketPath, portOf } from './ports.js';
 export { waitFor, sleep, within, deferred, settleAll } from './wait.js';
 export type { WaitOptions, Deferred } from './wait.js';
 export { startProcess, processRunning, processStopped } from './process.js';

@@ -2,6 +2,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
+import type { Address } from '@skein/core';
 
 /** A TCP port on 127.0.0.1 that was free a moment ago. */
 export function freePort(): Promise<number> {
@@ -19,4 +20,21 @@ export function freePort(): Promise<number> {
 /** A fresh Unix socket path under the temp dir (short: socket paths are limited to ~100 bytes). */
 export function tmpSocketPath(tag = 'skein'): string {
   return path.join(os.tmpdir(), `${tag}-${process.pid}-${randomBytes(4).toString('hex')}.sock`);
+}
+
+/**
+ * The TCP port a listener is bound to, from the address `RpcServer.listen` resolves with (or a
+ * transport listener's `address`). It throws on a Unix socket's address, or a port that was never
+ * bound (0), instead of giving 0: a test that meant TCP but listened on a path would otherwise
+ * fail later and elsewhere, as a refused or unparseable `127.0.0.1:0`.
+ */
+export function portOf(address: Address): number {
+  if (!('port' in address)) {
+    throw new TypeError(`portOf: ${JSON.stringify(address)} is a Unix socket's address, not a TCP host and port`);
+  }
+  const { port } = address;
+  if (!Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new RangeError(`portOf: port ${String(port)} of ${JSON.stringify(address)} is not a bound port (1..65535)`);
+  }
+  return port;
 }

@@ -1,6 +1,6 @@
 import { FrameError, type FrameConn, type FrameListener, type FrameSpec, type Transport } from '@skein/core';
 import { createHash } from 'node:crypto';
-import { deferred, rawConnect, waitFor, type Deferred, type RawSocket } from '@skein/test-utils';
+import { deferred, portOf, rawConnect, waitFor, type Deferred, type RawSocket } from '@skein/test-utils';
 import { WebSocket, type ClientOptions } from 'ws';
 
 export const BODY_LIMIT = 16 * 1024 * 1024;
@@ -90,7 +90,7 @@ export async function startServer(
     const r = record(conn, opts.echo ? { frame: (body) => conn.write(frame(body)) } : {});
     accepted.push(r);
   });
-  const port = 'port' in listener.address ? listener.address.port : 0;
+  const port = portOf(listener.address);
   return { listener, accepted, port, url: (path = '/skein') => `ws://127.0.0.1:${port}${path}` };
 }
 

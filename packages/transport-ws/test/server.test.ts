@@ -1,5 +1,5 @@
 import { ErrorCode, FrameError, RpcError, type FrameSpec, type Transport } from '@skein/core';
-import { handleCounts, leakedHandles, sleep, tmpSocketPath, waitFor } from '@skein/test-utils';
+import { handleCounts, leakedHandles, portOf, sleep, tmpSocketPath, waitFor } from '@skein/test-utils';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CloseCode, uwsTransport, wsTransport, type WsTransportOptions } from '../src/index.js';
 import { CLOSE_LINGER_MS } from '../src/close-linger.js';
@@ -378,7 +378,7 @@ describe('ws server: a connection is handed over at TCP accept, before its upgra
   async function listen(options: WsTransportOptions, accept: (conn: import('@skein/core').FrameConn) => void) {
     const listener = await wsTransport(options).listen({ host: '127.0.0.1', port: 0 }, spec, accept);
     cleanup.push(() => listener.close());
-    return 'port' in listener.address ? listener.address.port : 0;
+    return portOf(listener.address);
   }
 
   it('sends what was written before the upgrade once it is done, first and in order', async () => {

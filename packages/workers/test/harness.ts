@@ -3,6 +3,7 @@ import { RpcError, type TlsOptions } from '@skein/core';
 import { createClient } from '@skein/api';
 import { nodeRuntime } from '@skein/runtime-node';
 import { ClientStream, RpcServer, type ClientStreamOptions, type Dispatch, type RpcServerOptions } from '@skein/stream';
+import { portOf } from '@skein/test-utils';
 import { tcpTransport } from '@skein/transport-tcp';
 import { WorkerPool, type WorkerPoolOptions } from '../src/index.js';
 import { Calc } from './fixtures/calc.mjs';
@@ -27,7 +28,7 @@ export interface TlsPair {
 export async function serve(dispatch: Dispatch, serverOpts: Partial<RpcServerOptions> = {}, clientOpts: Partial<ClientStreamOptions> = {}, tls?: TlsPair) {
   const server = new RpcServer({ ...serverOpts, dispatch });
   const a = await server.listen(tls ? tcpTransport(nodeRuntime, { tls: tls.server }) : transport, '127.0.0.1:0');
-  const port = 'port' in a ? a.port : 0;
+  const port = portOf(a);
   const address = `${tls ? 'tls://' : ''}127.0.0.1:${port}`;
   const clientTransport = tls ? tcpTransport(nodeRuntime, { tls: tls.client }) : transport;
   const stream = await ClientStream.connect({ transport: clientTransport, address, window: 1024, maxQueued: 100_000, ...clientOpts });
