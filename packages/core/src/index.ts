@@ -55,6 +55,8 @@ export { ConnLifecycle } from './conn-lifecycle.js';
 export type { LifecycleHandlers } from './conn-lifecycle.js';
 export { ByteConnLifecycle } from './byte-conn-lifecycle.js';
 export { clearStaleSocket } from './socket-file.js';
+// For adapters over Node's sockets (runtime-node, transport-ws): what their kernel has taken (FrameConn.sentBytes)
+export { nodeSocketSentBytes } from './node-socket-sent.js';
 export type { SocketFileAccess } from './socket-file.js';
 export { RunBatch, type BatchOwner } from './run-batch.js';
 export { ChunkQueue, appendChunk } from './chunk-queue.js';

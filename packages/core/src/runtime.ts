@@ -75,6 +75,11 @@ export interface ByteConn {
    * Returns false when the runtime's buffer is over its high-water mark: wait for `drain`.
    */
   write(chunks: readonly Uint8Array[]): boolean;
+  /**
+   * Bytes the kernel has taken so far (FrameConn.sentBytes): only grows, and grows whenever the
+   * peer's window lets bytes through. Optional: a runtime that cannot tell leaves it out.
+   */
+  readonly sentBytes?: number;
   /** Stops delivering data (the kernel buffer then fills and the peer slows down). */
   pause(): void;
   resume(): void;

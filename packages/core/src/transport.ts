@@ -111,6 +111,15 @@ export interface FrameConn {
    */
   readonly receiving?: boolean;
   /**
+   * Bytes of this connection the kernel has taken so far (what the peer's window let through): a
+   * count that only grows, read on demand (nothing is counted per write where the runtime keeps
+   * it). The server's write-stall check watches it while `congested`: a connection whose peer
+   * took no byte for keepaliveMs + keepaliveTimeoutMs is ended as lost (a frozen client behind a
+   * full send buffer answers no ping, and TCP never times it out). Optional: a transport that
+   * cannot tell leaves it out (undefined), and no such check is made on it.
+   */
+  readonly sentBytes?: number;
+  /**
    * Cuts the frames received from now on by `spec` instead of the one the connection was made
    * with (its `headerLength` must be the same): a server that learns who the peer is holds it to
    * that kind's limits, and a header over them is refused as it arrives, before its body is

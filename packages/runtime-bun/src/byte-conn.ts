@@ -50,6 +50,8 @@ export class BunByteConn extends ByteConnLifecycle implements ByteConn {
   private ending = false;
   /** Anything received yet: a TLS server that refuses our certificate closes before it sends a byte. */
   private heard = false;
+  /** Bytes Bun's sends took (ByteConn.sentBytes): each send is one send(2), so what it took is the kernel's. */
+  private sent = 0;
   private handshakeTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
@@ -104,6 +106,10 @@ export class BunByteConn extends ByteConnLifecycle implements ByteConn {
     this.ending = true;
     // Bun's own end() closes both directions; shutdown() is the half-close.
     if (this.outbox.empty) this.socket.shutdown();
+  }
+
+  get sentBytes(): number {
+    return this.sent;
   }
 
   onData(chunk: Uint8Array): void {
@@ -161,6 +167,7 @@ export class BunByteConn extends ByteConnLifecycle implements ByteConn {
     while (!this.outbox.empty) {
       const piece = this.outbox.take();
       const n = this.socket.write(piece);
+      if (n > 0) this.sent += n;
       if (n === piece.length) continue;
       if (n < 0) {
         // Shut or closed under us: the close handler follows.

@@ -19,6 +19,8 @@ export class DenoByteConn extends ByteConnLifecycle implements ByteConn {
   private readonly outbox = new ChunkQueue();
   /** Bytes of the piece being written that Deno has not taken yet. */
   private inFlight = 0;
+  /** Bytes Deno's writes took (ByteConn.sentBytes): a write settles once the kernel has them. */
+  private sent = 0;
   private writing = false;
   /** write() returned false: tell the handlers when everything is sent. */
   private wantDrain = false;
@@ -70,6 +72,10 @@ export class DenoByteConn extends ByteConnLifecycle implements ByteConn {
     if (this.closeWhenShaken) this.finish(this.closeWhenShaken.err);
     else if (err !== undefined) this.finish(err);
   };
+
+  get sentBytes(): number {
+    return this.sent;
+  }
 
   write(chunks: readonly Uint8Array[]): boolean {
     // Dropped, as on Node: false would have the writer wait for a drain that never comes; the
@@ -136,7 +142,9 @@ export class DenoByteConn extends ByteConnLifecycle implements ByteConn {
         // Deno may take part of a write: go on from where it stopped.
         for (let sent = 0; sent < piece.length; ) {
           this.inFlight = piece.length - sent;
-          sent += await this.conn.write(sent === 0 ? piece : piece.subarray(sent));
+          const n = await this.conn.write(sent === 0 ? piece : piece.subarray(sent));
+          sent += n;
+          this.sent += n;
           if (this.over) return;
         }
         this.inFlight = 0;

@@ -1,5 +1,5 @@
 import type net from 'node:net';
-import { ByteConnLifecycle, plainBytes, tlsCloseError, type ByteConn, type PeerIdentity } from '@skein/core';
+import { ByteConnLifecycle, nodeSocketSentBytes, plainBytes, tlsCloseError, type ByteConn, type PeerIdentity } from '@skein/core';
 import { peerName } from './socket-address.js';
 import { identityOfSocket } from './tls.js';
 
@@ -112,6 +112,11 @@ export class NodeByteConn extends ByteConnLifecycle implements ByteConn {
       this.socket.on('drain', NodeByteConn.onDrain);
     }
     return below;
+  }
+
+  /** What the kernel has taken (ByteConn.sentBytes): read from the socket's handle when asked, nothing counted per write. */
+  get sentBytes(): number | undefined {
+    return nodeSocketSentBytes(this.socket);
   }
 
   end(): void {

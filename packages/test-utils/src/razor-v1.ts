@@ -111,6 +111,8 @@ export interface RazorClient {
   readonly flags: number[];
   /** Settles when the server ended or cut the connection. */
   readonly closed: Promise<void>;
+  /** Its socket: a test pauses it to play a v1 client that froze (its window shuts, as a stopped process's does). */
+  readonly socket: net.Socket;
   destroy(): void;
 }
 
@@ -159,6 +161,7 @@ export async function connectRazorClient(address: string): Promise<RazorClient> 
     ping: () => request(0, Buffer.alloc(0), new Uint8Array(0)),
     flags,
     closed,
+    socket: sock,
     destroy: () => void sock.destroy(),
   };
 }

@@ -85,6 +85,11 @@ export class TcpFrameConn extends ConnLifecycle<FrameHandlers, Uint8Array> imple
     return this.reader.midFrame;
   }
 
+  /** What the kernel has taken (FrameConn.sentBytes), as the runtime tells it: undefined where it cannot. */
+  get sentBytes(): number | undefined {
+    return this.conn.sentBytes;
+  }
+
   /** The next header is read by `spec`: one over its limits closes the connection before its body is held. */
   setFrameSpec(spec: FrameSpec): void {
     checkFrameSpecSwap(this.reader.spec, spec);

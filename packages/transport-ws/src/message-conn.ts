@@ -46,6 +46,8 @@ export interface MessageSocket {
   readonly midMessage?: boolean;
   /** True while part of a message has arrived, stalled or not (FrameConn.receiving); no side effects. Adapters that cannot tell leave it out. */
   readonly partial?: boolean;
+  /** Bytes the kernel has taken so far, message framing included (FrameConn.sentBytes); only grows. Adapters that cannot tell leave it out. */
+  readonly sentBytes?: number;
 }
 
 export interface MessageConnOptions {
@@ -153,6 +155,11 @@ export class MessageConn extends ConnLifecycle<FrameHandlers, Uint8Array> implem
   /** A message is partly received, stalled or not (FrameConn.receiving); undefined where the socket adapter cannot tell. */
   get receiving(): boolean | undefined {
     return this.socket.partial;
+  }
+
+  /** What the kernel has taken (FrameConn.sentBytes); undefined where the socket adapter cannot tell. */
+  get sentBytes(): number | undefined {
+    return this.socket.sentBytes;
   }
 
   get congested(): boolean {

@@ -1,5 +1,5 @@
 import type { Duplex } from 'node:stream';
-import { plainBytes, type FrameSpec } from '@skein/core';
+import { nodeSocketSentBytes, plainBytes, type FrameSpec } from '@skein/core';
 import type { RawData, WebSocket } from 'ws';
 import { ChunkGuard } from './chunk-guard.js';
 import { CloseCode } from './close-codes.js';
@@ -25,6 +25,8 @@ export class UpgradingWsSocket implements MessageSocket {
   // Public since ws 8: stops reading the socket, so the kernel buffer fills and the peer slows.
   readonly pausesReading = true;
   private ws: WebSocket | undefined;
+  /** The socket `ws` runs over, once attached: what its kernel took is read from it (sentBytes). */
+  private wire: Duplex | undefined;
   /** Where pausing ws leaves the reads beneath it going (Deno's node:tls), what stops them too. */
   private beneath: TlsReadStop | undefined;
   private dropped = false;
@@ -85,6 +87,11 @@ export class UpgradingWsSocket implements MessageSocket {
 
   watchDrain(): void {}
 
+  /** What the socket beneath has handed its kernel, framing included (FrameConn.sentBytes); undefined before the upgrade, or off Node's sockets. */
+  get sentBytes(): number | undefined {
+    return this.wire === undefined ? undefined : nodeSocketSentBytes(this.wire);
+  }
+
   /** Unlike midMessage, read without a side effect: the server's keepalive and read timeout both look each tick. */
   get partial(): boolean {
     return this.ws !== undefined && midMessage(this.ws);
@@ -113,6 +120,7 @@ export class UpgradingWsSocket implements MessageSocket {
     if (this.dropped) return void w.terminate();
     listenTo(w, wire, this.conn, this.options.lingerMs);
     this.ws = w;
+    this.wire = wire;
     this.beneath = TlsReadStop.of(wire);
     // What the server kept to close it before its upgrade is not needed any more: let it go.
     this.drop = NOTHING;

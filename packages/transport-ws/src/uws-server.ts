@@ -126,12 +126,21 @@ function open(ws: WebSocket<Slot>, spec: FrameSpec, accept: Accept, options: Res
  * multi-chunk messages (sent as fragments, so long parts are not concatenated) are corked.
  */
 function uwsSocket(ws: WebSocket<Slot>, slot: Slot): MessageSocket {
+  /** Bytes handed to uWS, frame headers included: less what it still buffers, what its kernel took (sentBytes). */
+  let handed = 0;
   return {
     get bufferedAmount() {
       return slot.dead ? 0 : ws.getBufferedAmount();
     },
+    // uWS's own control frames (its answers to pings) are not counted in `handed`: they make the
+    // count dip, never rise, so they are never taken for the peer reading (the server's check
+    // looks for a rise).
+    get sentBytes() {
+      return slot.dead ? undefined : handed - ws.getBufferedAmount();
+    },
     send(chunks) {
       if (slot.dead) return;
+      for (const c of chunks) handed += c.length + serverFrameHeaderBytes(c.length);
       if (chunks.length === 1) ws.send(chunks[0]!, true, false);
       else ws.cork(() => sendFragments(ws, chunks));
     },
@@ -145,6 +154,11 @@ function uwsSocket(ws: WebSocket<Slot>, slot: Slot): MessageSocket {
     terminate: () => void (slot.dead || ws.close()),
     watchDrain: () => {},
   };
+}
+
+/** The header uWS puts before a server's (unmasked) frame of `length` bytes: RFC 6455's 2, plus a 16- or 64-bit length. */
+function serverFrameHeaderBytes(length: number): number {
+  return length < 126 ? 2 : length < 65536 ? 4 : 10;
 }
 
 function sendFragments(ws: WebSocket<Slot>, chunks: Uint8Array[]): void {

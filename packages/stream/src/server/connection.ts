@@ -132,6 +132,12 @@ export class ServerConn implements FrameHandlers, Responder, StreamHost {
   framesAtHeard = 0;
   /** When the tick last heard from it, or, with a ping out (`pingOut`), when the ping went: one field, not two. */
   keepaliveAt = 0;
+  /**
+   * Write-stall check (write-stall.ts), while congested: the most the kernel had taken of the
+   * connection's bytes (FrameConn.sentBytes), and when, in the tick's TickedTime; made when it
+   * congests, dropped when it drains (one field on a connection that never does).
+   */
+  writeWatch: { sent: number; since: number } | undefined = undefined;
   /** What the client takes in a reply: the wire's ceilings until its hello says otherwise. */
   peerLimits: ReplyLimits = WIRE_REPLY_LIMITS;
   /** The connection's booleans (see the bits at the top), in one field rather than six: 40 bytes less per connection. */

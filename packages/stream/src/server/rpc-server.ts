@@ -21,6 +21,7 @@ import type { ConnInfo } from './request.js';
 import type { BoundAddress } from './bound-address.js';
 import { LazyAbort } from '../internals/lazy-abort.js';
 import { pingUnanswered } from './server-keepalive.js';
+import { writeStalled } from './write-stall.js';
 import { TickedTime } from './ticked-time.js';
 
 export type { RpcServerOptions } from './server-options.js';
@@ -96,7 +97,7 @@ export class RpcServer {
   /** The bound on each connection's probation (past the clients' cap until it shows it is a peer). */
   private readonly probations: Probations<ServerConn>;
   /**
-   * The time the tick's verdicts (idle, read timeout, keepalive) count in: a stalled event loop
+   * The time the tick's verdicts (idle, read timeout, keepalive, write stall) count in: a stalled event loop
    * delays them rather than bringing them early, for a frame waiting unread in a socket.
    */
   private readonly tickedTime: TickedTime;
@@ -321,13 +322,14 @@ export class RpcServer {
   }
 
   private tick(): void {
-    // One clock read per tick, counted as TickedTime for all three verdicts: by the wall clock,
+    // One clock read per tick, counted as TickedTime for all four verdicts: by the wall clock,
     // the first tick after a stall (before the loop reads its sockets) would find a connection
-    // whose call or frame's rest waits unread idle, stalled or unanswered for the whole stall.
+    // whose call or frame's rest waits unread idle, stalled or unanswered for the whole stall
+    // (and one whose client read on meanwhile, with no tick to see it, stalled in writing).
     const now = this.tickedTime.tick(this.settings.clock.now());
     for (const c of this.conns) {
       c.drainTick();
-      if (this.idleFor(c, now) || this.stalledFor(c, now) || this.unanswered(c, now)) c.forceClose();
+      if (this.idleFor(c, now) || this.stalledFor(c, now) || this.unanswered(c, now) || this.unread(c, now)) c.forceClose();
     }
   }
 
@@ -352,6 +354,14 @@ export class RpcServer {
     const { keepaliveTimeoutMs } = c.role!.limits;
     // Bounded by time, as the read timeout's: a stranger may freeze any number of connections.
     this.settings.violations.say('info', { remote: c.conn.remote, keepaliveTimeoutMs }, 'closing connection: its client did not answer a ping within keepaliveTimeoutMs');
+    return true;
+  }
+
+  /** True when `c`'s client took no byte of what waits for it for keepaliveMs + keepaliveTimeoutMs (frozen behind a full send buffer); `now` is TickedTime's. */
+  private unread(c: ServerConn, now: number): boolean {
+    if (!writeStalled(c, now)) return false;
+    const { keepaliveMs, keepaliveTimeoutMs } = c.role!.limits;
+    this.settings.violations.say('info', { remote: c.conn.remote, keepaliveMs, keepaliveTimeoutMs }, 'closing connection: its client took no byte of what the server sent for keepaliveMs + keepaliveTimeoutMs');
     return true;
   }
 

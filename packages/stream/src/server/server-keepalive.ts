@@ -28,9 +28,8 @@ function heard(c: ServerConn, readTimeoutMs: number): boolean {
   // buffer. Either way the answer would wait unread, and the ping behind what fills the buffer.
   // A full buffer is no sign of a frozen client: one reading a large reply slowly but steadily
   // (a phone's link) keeps it full for as long as the reply takes, and closing it would fail its
-  // call with IO. So one that froze behind a full buffer is not found here (a lost link with
-  // bytes in flight ends by TCP's retransmission timeout); telling it from a slow reader needs
-  // the transport's write progress (docs/protocol.md, "Server pings").
+  // call with IO. One that froze behind a full buffer is found by what its kernel takes instead
+  // (write-stall.ts): nothing, for as long as a ping would have gone unanswered.
   if (c.paused) return true;
   // In the middle of a frame (of a WebSocket message), the answer is behind it, however slowly
   // it comes: a large upload on a slow link is no frozen client (the read timeout, where on,

@@ -42,6 +42,13 @@ export interface RpcServerOptions {
    * So a client that froze or lost its link mid-call or mid-stream holds no handler, stream slot
    * or memory for ever. A live Skein client pings after a second of silence itself, so the server
    * never needs to ping it. Checked on the tick (up to `tickMs` late). Default 60 s; 0 disables.
+   *
+   * With it goes the write-stall check, which needs nothing from the client (a razor v1 one
+   * too): a connection with bytes waiting for its client (a full send buffer) whose kernel took
+   * none of them for `keepaliveMs` + `keepaliveTimeoutMs` is ended the same way. A client frozen
+   * behind a full buffer cannot be pinged, and TCP never times it out; a slow reader takes some
+   * bytes, however few, and stays. Where a transport cannot tell what its kernel took
+   * (FrameConn.sentBytes), that check is not made. 0 turns both off.
    */
   keepaliveMs?: number;
   /** How long a server ping may go unanswered. Default 20 s. */

@@ -1,0 +1,149 @@
+import { EMPTY_BYTES } from '@skein/core';
+import { connectRazorClient, memoryLogger, processStopped, sleep, startProcess, startTcpRelay, waitFor, type Proc } from '@skein/test-utils';
+import { uwsTransport, wsTransport } from '@skein/transport-ws';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ClientStream, RpcServer, createRouter, type RpcServerOptions, type ServerRequest } from '../src/index.js';
+import { transport } from './harness.js';
+
+/*
+ * The server's write-stall check (docs/protocol.md, "Server pings"; server/write-stall.ts). A
+ * client frozen (SIGSTOP) while the server's send buffer towards it is full was never found:
+ * the server had stopped reading it (a full buffer counts as heard, as a slow reader keeps it
+ * full too), its ping could not be written past the buffer, and TCP never times out a peer whose
+ * kernel answers its zero-window probes. Its connection, handler and buffered replies were held
+ * for ever. Now a connection whose kernel took no byte for keepaliveMs + keepaliveTimeoutMs ends.
+ */
+
+const cleanup: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const f of cleanup.splice(0).reverse()) await f();
+});
+
+/** A stall is judged after 400 ms without a byte taken. */
+const FAST: Partial<RpcServerOptions> = { keepaliveMs: 200, keepaliveTimeoutMs: 200, tickMs: 20, closeWaitMs: 0 };
+/** The safety net of every wait: far past the bound. */
+const BOUND = { timeoutMs: 15_000 };
+/**
+ * A reply far larger than what the kernels between server and client hold (the client's receive
+ * buffer grows to 32 MiB here, the server's send buffer to 4 MiB): two under way fill the
+ * server's own buffer, over its mark, so it stops reading the connection (paused).
+ */
+const BIG = 48 * 1024 * 1024;
+
+interface Seen {
+  /** The held stream's handler saw its signal fire. */
+  aborted: boolean;
+  /** ... and returned. */
+  done: boolean;
+}
+
+/** A handler that holds its stream open until its signal fires: what a frozen client would hold for ever. */
+function hold(seen: Seen) {
+  return async (req: ServerRequest) => {
+    await req.stream!.write(new Uint8Array(4));
+    await new Promise((resolve) => req.signal.addEventListener('abort', resolve, { once: true }));
+    seen.aborted = true;
+    seen.done = true;
+    return EMPTY_BYTES;
+  };
+}
+
+async function listen(serverTransport: Parameters<RpcServer['listen']>[0], opts: Partial<RpcServerOptions>, replyBytes = BIG) {
+  const logger = memoryLogger();
+  const seen: Seen = { aborted: false, done: false };
+  // One blob for every reply: sent by reference, so the test holds no copy per call.
+  const blob = new Uint8Array(replyBytes).fill(7);
+  const server = new RpcServer({ dispatch: createRouter({ hold: hold(seen), big: () => ({ msg: EMPTY_BYTES, blob }) }), logger, ...opts });
+  cleanup.push(() => server.close());
+  const a = (await server.listen(serverTransport, '127.0.0.1:0')) as { port: number };
+  return { server, seen, logger, address: `127.0.0.1:${a.port}` };
+}
+
+/** A client process reading large replies, frozen once it has read two (the server's buffer then fills with the next). */
+async function frozenReader(address: string, kind: 'tcp' | 'ws'): Promise<Proc> {
+  const reader = startProcess(process.execPath, [fileURLToPath(new URL('./fixtures/big-reader.mjs', import.meta.url)), address, kind]);
+  cleanup.push(() => (reader.kill('SIGKILL'), reader.exited));
+  await reader.waitForLine(/^big 2 of /, BOUND.timeoutMs);
+  reader.kill('SIGSTOP');
+  await waitFor(() => processStopped(reader.pid) || undefined, { ...BOUND, what: 'the reader stopped' });
+  return reader;
+}
+
+const STALL_LINE = /took no byte of what the server sent/;
+const said = (s: { logger: ReturnType<typeof memoryLogger> }, re: RegExp): boolean => s.logger.lines.some((e) => re.test(e.msg ?? ''));
+
+describe('a client frozen behind a full send buffer', () => {
+  it.each([
+    ['TCP', () => transport, 'tcp'],
+    ['ws', () => wsTransport(), 'ws'],
+    ['uWebSockets.js', () => uwsTransport(), 'ws'],
+  ] as const)('is ended after keepaliveMs + keepaliveTimeoutMs without a byte taken, as a lost one: its handler is told, the reason is logged (%s server)', async (_name, serverTransport, kind) => {
+    const s = await listen(serverTransport(), FAST);
+    await frozenReader(s.address, kind);
+    await waitFor(() => (s.seen.aborted && s.seen.done && s.server.stats().connections === 0) || undefined, { ...BOUND, what: "the frozen client's connection ended on the server" });
+    // What it held is gone with it: no connection, no call, no stream, no reply buffered on the server.
+    expect(s.server.stats().inFlight).toBe(0);
+    expect(s.server.openConnections()).toEqual([]);
+    // Found by the stall, not by the keepalive: the server, paused on its full buffer, counted it as heard.
+    expect(said(s, STALL_LINE)).toBe(true);
+    expect(said(s, /did not answer a ping/)).toBe(false);
+  }, 30_000);
+
+  it('keepaliveMs 0 turns the check off with the keepalive: the frozen client keeps its connection, and reads on when it wakes', async () => {
+    const s = await listen(transport, { ...FAST, keepaliveMs: 0 });
+    const reader = await frozenReader(s.address, 'tcp');
+    const replies = (): number => reader.lines.filter((l) => l.startsWith('big ')).length;
+    const before = replies();
+    // Four times the bound the check would have had, and eight times keepaliveTimeoutMs alone.
+    await sleep(1600);
+    expect(s.server.stats().connections).toBe(1);
+    expect(s.seen.aborted).toBe(false);
+    reader.kill('SIGCONT');
+    // The same connection goes on: the replies under way when it froze arrive whole.
+    await waitFor(() => replies() >= before + 2 || undefined, { ...BOUND, what: 'the woken reader reading on' });
+    expect(s.seen.aborted).toBe(false);
+    expect(said(s, STALL_LINE)).toBe(false);
+  }, 30_000);
+
+  it('a razor v1 client (no hello, no pings) frozen under a large reply is ended too: the check needs nothing from the client', async () => {
+    const s = await listen(transport, FAST);
+    const razor = await connectRazorClient(s.address);
+    cleanup.push(() => razor.destroy());
+    // It stops reading before it asks, as a process stopped then would: its window shuts.
+    razor.socket.pause();
+    let answered = false;
+    void razor.call('big').then(
+      () => (answered = true),
+      () => undefined,
+    );
+    // Its own side learns nothing until it reads again (the server's FIN waits behind the reply).
+    await waitFor(() => s.server.stats().connections === 0 || undefined, { ...BOUND, what: 'the connection gone from the server' });
+    expect(answered).toBe(false);
+    expect(said(s, STALL_LINE)).toBe(true);
+  }, 30_000);
+});
+
+describe('a live client reading slowly behind a full send buffer', () => {
+  /** A stall is judged after 800 ms: the kernel takes a slow reader's bytes in steps of a third of its send buffer (about 1.3 MiB here, 160 ms at 8 MiB/s). */
+  const SLOWER: Partial<RpcServerOptions> = { ...FAST, keepaliveMs: 400, keepaliveTimeoutMs: 400 };
+  // 32 MiB replies through a relay at 8 MiB/s, a few KiB at a time: the server's buffer stays
+  // over its mark for seconds, several times keepaliveMs + keepaliveTimeoutMs, and bytes leave it all along.
+  it.each([
+    ['TCP', () => transport],
+    ['ws', () => wsTransport()],
+    ['uWebSockets.js', () => uwsTransport()],
+  ] as const)('is not closed (%s server)', async (name, serverTransport) => {
+    const s = await listen(serverTransport(), SLOWER, 32 * 1024 * 1024);
+    const relay = await startTcpRelay(s.address);
+    cleanup.push(() => relay.close());
+    const client = await ClientStream.connect({ transport: name === 'TCP' ? transport : wsTransport(), address: relay.address });
+    cleanup.push(() => client.destroy());
+    relay.throttle(8 * 1024 * 1024);
+    const reply = await client.call('big', EMPTY_BYTES, { timeoutMs: 60_000 });
+    expect(reply.blob.length).toBe(32 * 1024 * 1024);
+    expect(client.state).toBe('open');
+    expect(s.server.stats().connections).toBe(1);
+    expect(said(s, STALL_LINE)).toBe(false);
+  }, 60_000);
+});
