@@ -4,13 +4,13 @@ interface NodeStreamHandle {
   readonly bytesWritten?: number;
   /** Bytes of those writes libuv still holds, not yet taken by the kernel. */
   readonly writeQueueSize?: number;
+  /** A TLS handle's: the TCP (or pipe) handle its encrypted bytes go through. */
+  readonly _parent?: NodeStreamHandle | null;
 }
 
 /** A `net.Socket` or `tls.TLSSocket`, as far as it is read here. */
 interface NodeSocketLike {
   readonly _handle?: NodeStreamHandle | null;
-  /** A TLSSocket made over a net.Socket: the TCP handle its encrypted bytes go through. */
-  readonly _parent?: { readonly _handle?: NodeStreamHandle | null } | null;
 }
 
 /**
@@ -19,8 +19,10 @@ interface NodeSocketLike {
  * do not say it: `socket.bytesWritten` counts bytes still in its buffer, and `writableLength`
  * drops only when a whole write (one writev of a batch, megabytes to a slow reader) is done. Its
  * TCP handle does: what was dispatched to libuv, less what libuv still holds, grows as the
- * kernel takes bytes, however few. On TLS, the TCP handle beneath (`_parent`) counts the
- * encrypted bytes: the TLS handle's own queue moves only when a whole record is written.
+ * kernel takes bytes, however few. On TLS, the TCP handle beneath the TLS one (its `_parent`)
+ * counts the encrypted bytes: the TLS handle's own count moves only when a whole write is done.
+ * Read through the TLS handle, not the TLSSocket's `_parent` socket: a TLS client that
+ * `tls.connect` made has no such socket (only a server's, made over an accepted one, has).
  * Read on demand (the server's tick, for a congested connection): nothing is counted per write.
  */
 export function nodeSocketSentBytes(socket: unknown): number | undefined {
@@ -29,7 +31,7 @@ export function nodeSocketSentBytes(socket: unknown): number | undefined {
   // reader for a frozen one. Its own sockets (runtime-deno) count what their writes took.
   if ((globalThis as { Deno?: unknown }).Deno !== undefined) return undefined;
   const s = socket as NodeSocketLike;
-  const handle = s._parent?._handle ?? s._handle;
+  const handle = s._handle?._parent ?? s._handle;
   const dispatched = handle?.bytesWritten;
   const queued = handle?.writeQueueSize;
   return typeof dispatched === 'number' && typeof queued === 'number' ? dispatched - queued : undefined;

@@ -1,6 +1,9 @@
-import { EMPTY_BYTES } from '@skein/core';
-import { connectRazorClient, memoryLogger, processStopped, sleep, startProcess, startTcpRelay, waitFor, type Proc } from '@skein/test-utils';
+import { EMPTY_BYTES, type TlsOptions } from '@skein/core';
+import { nodeRuntime } from '@skein/runtime-node';
+import { connectRazorClient, memoryLogger, processStopped, sleep, startProcess, startTcpRelay, suiteCerts, waitFor, type Proc } from '@skein/test-utils';
+import { tcpTransport } from '@skein/transport-tcp';
 import { uwsTransport, wsTransport } from '@skein/transport-ws';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ClientStream, RpcServer, createRouter, type RpcServerOptions, type ServerRequest } from '../src/index.js';
@@ -14,6 +17,12 @@ import { transport } from './harness.js';
  * kernel answers its zero-window probes. Its connection, handler and buffered replies were held
  * for ever. Now a connection whose kernel took no byte for keepaliveMs + keepaliveTimeoutMs ends.
  */
+
+const certs = suiteCerts();
+/** A server's TLS (its certificate is for localhost and 127.0.0.1), read once the suite's certificates exist. */
+const serverTls = (): TlsOptions => ({ cert: certs.server.cert, key: certs.server.key });
+/** What a client in this process trusts of it. */
+const clientTls = (): TlsOptions => ({ ca: certs.ca, servername: 'localhost' });
 
 const cleanup: (() => unknown)[] = [];
 afterEach(async () => {
@@ -60,9 +69,10 @@ async function listen(serverTransport: Parameters<RpcServer['listen']>[0], opts:
   return { server, seen, logger, address: `127.0.0.1:${a.port}` };
 }
 
-/** A client process reading large replies, frozen once it has read two (the server's buffer then fills with the next). */
-async function frozenReader(address: string, kind: 'tcp' | 'ws'): Promise<Proc> {
-  const reader = startProcess(process.execPath, [fileURLToPath(new URL('./fixtures/big-reader.mjs', import.meta.url)), address, kind]);
+/** A client process reading large replies, frozen once it has read two (the server's buffer then fills with the next); over TLS with `secure`. */
+async function frozenReader(address: string, kind: 'tcp' | 'ws', secure = false): Promise<Proc> {
+  const args = [fileURLToPath(new URL('./fixtures/big-reader.mjs', import.meta.url)), address, kind, ...(secure ? [path.join(certs.dir, 'ca.crt')] : [])];
+  const reader = startProcess(process.execPath, args);
   cleanup.push(() => (reader.kill('SIGKILL'), reader.exited));
   await reader.waitForLine(/^big 2 of /, BOUND.timeoutMs);
   reader.kill('SIGSTOP');
@@ -74,13 +84,17 @@ const STALL_LINE = /took no byte of what the server sent/;
 const said = (s: { logger: ReturnType<typeof memoryLogger> }, re: RegExp): boolean => s.logger.lines.some((e) => re.test(e.msg ?? ''));
 
 describe('a client frozen behind a full send buffer', () => {
+  // Over TLS, Node's count is the TCP socket's beneath the TLS one (its encrypted bytes).
   it.each([
-    ['TCP', () => transport, 'tcp'],
-    ['ws', () => wsTransport(), 'ws'],
-    ['uWebSockets.js', () => uwsTransport(), 'ws'],
-  ] as const)('is ended after keepaliveMs + keepaliveTimeoutMs without a byte taken, as a lost one: its handler is told, the reason is logged (%s server)', async (_name, serverTransport, kind) => {
+    ['TCP', () => transport, 'tcp', false],
+    ['ws', () => wsTransport(), 'ws', false],
+    ['uWebSockets.js', () => uwsTransport(), 'ws', false],
+    ['TLS', () => tcpTransport(nodeRuntime, { tls: serverTls() }), 'tcp', true],
+    ['wss', () => wsTransport({ tls: serverTls() }), 'ws', true],
+    ['uWebSockets.js wss', () => uwsTransport({ tls: serverTls() }), 'ws', true],
+  ] as const)('is ended after keepaliveMs + keepaliveTimeoutMs without a byte taken, as a lost one: its handler is told, the reason is logged (%s server)', async (_name, serverTransport, kind, secure) => {
     const s = await listen(serverTransport(), FAST);
-    await frozenReader(s.address, kind);
+    await frozenReader(s.address, kind, secure);
     await waitFor(() => (s.seen.aborted && s.seen.done && s.server.stats().connections === 0) || undefined, { ...BOUND, what: "the frozen client's connection ended on the server" });
     // What it held is gone with it: no connection, no call, no stream, no reply buffered on the server.
     expect(s.server.stats().inFlight).toBe(0);
@@ -129,15 +143,19 @@ describe('a live client reading slowly behind a full send buffer', () => {
   const SLOWER: Partial<RpcServerOptions> = { ...FAST, keepaliveMs: 400, keepaliveTimeoutMs: 400 };
   // 32 MiB replies through a relay at 8 MiB/s, a few KiB at a time: the server's buffer stays
   // over its mark for seconds, several times keepaliveMs + keepaliveTimeoutMs, and bytes leave it all along.
+  // Over TLS the relay passes the encrypted bytes on; a count that moved only per whole write
+  // (the TLS socket's own, one 32 MiB reply) would take this reader for a frozen one.
   it.each([
-    ['TCP', () => transport],
-    ['ws', () => wsTransport()],
-    ['uWebSockets.js', () => uwsTransport()],
-  ] as const)('is not closed (%s server)', async (name, serverTransport) => {
+    ['TCP', () => transport, () => transport],
+    ['ws', () => wsTransport(), () => wsTransport()],
+    ['uWebSockets.js', () => uwsTransport(), () => wsTransport()],
+    ['TLS', () => tcpTransport(nodeRuntime, { tls: serverTls() }), () => tcpTransport(nodeRuntime, { tls: clientTls() })],
+    ['wss', () => wsTransport({ tls: serverTls() }), () => wsTransport({ tls: clientTls() })],
+  ] as const)('is not closed (%s server)', async (_name, serverTransport, clientTransport) => {
     const s = await listen(serverTransport(), SLOWER, 32 * 1024 * 1024);
     const relay = await startTcpRelay(s.address);
     cleanup.push(() => relay.close());
-    const client = await ClientStream.connect({ transport: name === 'TCP' ? transport : wsTransport(), address: relay.address });
+    const client = await ClientStream.connect({ transport: clientTransport(), address: relay.address });
     cleanup.push(() => client.destroy());
     relay.throttle(8 * 1024 * 1024);
     const reply = await client.call('big', EMPTY_BYTES, { timeoutMs: 60_000 });

@@ -1,0 +1,60 @@
+import { fileURLToPath } from 'node:url';
+import { EMPTY_BYTES } from '@skein/core';
+import { runtime as nodeRuntime } from '@skein/runtime';
+import { ClientStream } from '@skein/stream';
+import { connectRazorClient, describeNeeding, startTcpRelay } from '@skein/test-utils';
+import { tcpTransport } from '@skein/transport-tcp';
+import { afterEach, expect, it } from 'vitest';
+import { launch, reap, type RuntimeName } from './runtimes.js';
+
+/*
+ * The server's write-stall check on each runtime's own sockets (docs/protocol.md, "Server
+ * pings"): Bun's and Deno's ByteConns count what their writes took (ByteConn.sentBytes), Node's
+ * reads libuv's handle. A client that stopped reading behind a large reply is ended once its
+ * kernel took no byte for keepaliveMs + keepaliveTimeoutMs; a slow reader, whose kernel takes
+ * bytes all along, is not.
+ */
+
+const script = fileURLToPath(new URL('./fixtures/stall-server.mjs', import.meta.url));
+const STALL_LINE = /took no byte of what the server sent/;
+const BOUND_MS = 20_000;
+
+const cleanup: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const f of cleanup.splice(0).reverse()) await f();
+});
+
+async function stallServer(runtime: RuntimeName, keepaliveMs: number) {
+  const server = launch(runtime, script, [String(keepaliveMs)]);
+  cleanup.push(() => reap(server));
+  const [, address, name] = await server.waitForLine(/^listening (\S+) runtime=(\S+)/, BOUND_MS);
+  expect(name).toBe(runtime);
+  return { server, address: address! };
+}
+
+for (const runtime of ['node', 'bun', 'deno'] as const) describeNeeding(runtime === 'node' ? [] : [runtime], `the write-stall check on a ${runtime} server`, () => {
+  it('ends a client that stopped reading behind a large reply (its kernel took no byte for keepaliveMs + keepaliveTimeoutMs)', async () => {
+    const { server, address } = await stallServer(runtime, 200);
+    const client = await connectRazorClient(address);
+    cleanup.push(() => client.destroy());
+    // It stops reading before it asks, as a process stopped then would: its window shuts.
+    client.socket.pause();
+    void client.call('big').catch(() => undefined);
+    await server.waitForLine(STALL_LINE, BOUND_MS);
+  }, 30_000);
+
+  it('does not end a client reading slowly through a throttled link', async () => {
+    // 800 ms without a byte taken: the kernel takes a slow reader's bytes in steps of a third of its send buffer.
+    const { server, address } = await stallServer(runtime, 400);
+    const relay = await startTcpRelay(address);
+    cleanup.push(() => relay.close());
+    const client = await ClientStream.connect({ transport: tcpTransport(nodeRuntime), address: relay.address });
+    cleanup.push(() => client.destroy());
+    relay.throttle(8 * 1024 * 1024);
+    // 48 MiB at 8 MiB/s: six seconds of a full send buffer, several times the bound.
+    const reply = await client.call('big', EMPTY_BYTES, { timeoutMs: 60_000 });
+    expect(reply.blob.length).toBe(48 * 1024 * 1024);
+    expect(client.state).toBe('open');
+    expect(server.lines.some((l) => STALL_LINE.test(l))).toBe(false);
+  }, 60_000);
+});
