@@ -3,7 +3,7 @@ import { ErrorCode } from '@skein/core';
 import { waitFor } from '@skein/test-utils';
 import type { ItemObserver } from '../src/index.js';
 import { itemCost } from '../src/wire/extension-frames.js';
-import { startServer } from './harness.js';
+import { memoryLogger, startServer } from './harness.js';
 
 const cleanup: (() => unknown)[] = [];
 afterEach(async () => {
@@ -142,7 +142,8 @@ describe('an item observer that throws', () => {
       { closeWaitMs: 0 },
     );
     cleanup.push(() => s.server.close());
-    const client = await s.connect({ keepaliveMs: 0 });
+    const log = memoryLogger();
+    const client = await s.connect({ keepaliveMs: 0, logger: log });
     cleanup.push(() => client.destroy());
     const other = client.openStream('sink');
     const watched = client.openStream('feed');
@@ -168,9 +169,12 @@ describe('an item observer that throws', () => {
     other.end();
     expect([...(await other.result).msg]).toEqual([1]);
     expect([...(await client.call('echo', new Uint8Array([7]))).msg]).toEqual([7]);
+    // Said once per observer dropped, with its error: two streams, two lines.
+    expect(droppedLines(log.lines)).toEqual(['observer bug', 'observer bug']);
   });
 
   it("on a server's stream leaves the client's connection and its other streams alone", async () => {
+    const log = memoryLogger();
     const s = await startServer(
       {
         watched: async (req) => {
@@ -186,7 +190,7 @@ describe('an item observer that throws', () => {
           req.reply(new Uint8Array([n]));
         },
       },
-      { closeWaitMs: 0 },
+      { closeWaitMs: 0, logger: log },
     );
     cleanup.push(() => s.server.close());
     const client = await s.connect({ keepaliveMs: 0 });
@@ -203,5 +207,11 @@ describe('an item observer that throws', () => {
     await other.write(new Uint8Array([1]));
     other.end();
     expect([...(await other.result).msg]).toEqual([1]);
+    expect(droppedLines(log.lines)).toEqual(['observer bug']);
   });
 });
+
+/** The errors of the warn lines that say an observer was dropped. */
+function droppedLines(lines: { level: string; obj: Record<string, unknown>; msg?: string }[]): string[] {
+  return lines.filter((l) => l.level === 'warn' && l.msg?.includes('observer threw')).map((l) => (l.obj.err as Error).message);
+}

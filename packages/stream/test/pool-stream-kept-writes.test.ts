@@ -233,6 +233,7 @@ function recordingWire(): StreamWire & { sent: Sent[]; ends: number[] } {
     credit() {},
     cancel() {},
     congested: () => undefined,
+    observerDropped() {},
   };
 }
 

@@ -345,7 +345,7 @@ describe('StreamCall.unopened', () => {
   // A StreamWire that records what is sent stands in for the connection (the StreamCall is real).
   it('drops the credit the refusing server gave: the next open\'s window is all it sends', () => {
     const sent: number[] = [];
-    const wire: StreamWire = { maxMessage: 1024, maxBlob: 1024, data: (seq) => void sent.push(seq), end() {}, credit() {}, cancel() {}, congested: () => undefined };
+    const wire: StreamWire = { maxMessage: 1024, maxBlob: 1024, data: (seq) => void sent.push(seq), end() {}, credit() {}, cancel() {}, congested: () => undefined, observerDropped() {} };
     const s = new StreamCall(wire, 1024, undefined);
     const item = new Uint8Array(18); // costs 50 with the 32 of its header
     s.opened(1, 100);

@@ -49,6 +49,7 @@ import { SERVER_PING_FLAG, SERVER_PONG_FRAME } from '../wire/server-pings.js';
 import { CANCEL_ACTION, CREDIT_FLAG, DATA_ACTION, DATA_FLAG, END_ACTION, HEAD_ACTION, OPEN_ACTION, creditRequest } from '../wire/extension-frames.js';
 import { CallHeadError, encodeCallHead, wireRemaining } from '../wire/call-head.js';
 import { StreamCall, type StreamWire } from './stream-call.js';
+import { OBSERVER_DROPPED } from './item-observer.js';
 import { DrainWaiters } from '../internals/drain-waiters.js';
 import { StreamDeadlines } from './stream-deadlines.js';
 import { AUTH_ACTION } from '../wire/auth.js';
@@ -684,6 +685,7 @@ export class ClientStream implements StreamCaller {
         if (more) this.conn.deferFlush?.();
       },
       congested: () => (this.conn.congested ? this.drains : undefined),
+      observerDropped: (err) => this.logger.warn({ remote: this.remote, err }, OBSERVER_DROPPED),
       end: (seq) => this.writeBare(END_ACTION, seq),
       credit: (seq, bytes) => {
         if (this._state !== 'closed' && this.streams.has(seq)) this.conn.write(creditRequest(seq, bytes));

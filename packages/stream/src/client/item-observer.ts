@@ -33,26 +33,35 @@ export function bothObservers(first: ItemObserver, second: ItemObserver): ItemOb
  * inside the connection's frame handling, where a throw closes the connection under every
  * stream and call on it (a tracing library's bug would fail its users' other streams).
  * Dropped, not told again: it would most likely throw on every item, and its counts are wrong
- * from its first throw anyway. Each observer guarded on its own: a second one is still told.
+ * from its first throw anyway; `dropped` is told its error once (a log line: silence would leave
+ * a tracing library's wrong counts unexplained). Each observer guarded on its own: a second one
+ * is still told.
  */
-export function guardedObserver(observer: ItemObserver): ItemObserver {
+export function guardedObserver(observer: ItemObserver, dropped: (err: unknown) => void): ItemObserver {
   let live = true;
+  const drop = (err: unknown): void => {
+    live = false;
+    dropped(err);
+  };
   return {
     received(bytes) {
       if (!live) return;
       try {
         observer.received(bytes);
-      } catch {
-        live = false;
+      } catch (err) {
+        drop(err);
       }
     },
     sent(bytes) {
       if (!live) return;
       try {
         observer.sent(bytes);
-      } catch {
-        live = false;
+      } catch (err) {
+        drop(err);
       }
     },
   };
 }
+
+/** The line a dropped observer is logged with, on both sides. */
+export const OBSERVER_DROPPED = 'a stream item observer threw: dropped from its stream, which goes on';

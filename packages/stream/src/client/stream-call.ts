@@ -20,6 +20,8 @@ export interface StreamWire {
   cancel(stream: StreamCall): void;
   /** The connection's drain waiters while its send buffer is full (a write waits for it to drain), else undefined. */
   congested(): DrainWaiters | undefined;
+  /** An observer of the stream threw and was dropped (`observe`): its error, for the connection's log. */
+  observerDropped(err: unknown): void;
 }
 
 const costOf = (item: Reply): number => itemCost(item.msg, item.blob);
@@ -32,7 +34,7 @@ const nothing = (): void => {};
  * for credit) until a connection takes the stream.
  */
 export function unopenedStreams(receiveWindow: number, limits: { maxMessage: number; maxBlob: number }): (signal: AbortSignal | undefined) => StreamCall {
-  const wire: StreamWire = { maxMessage: limits.maxMessage, maxBlob: limits.maxBlob, data: nothing, end: nothing, credit: nothing, cancel: nothing, congested: () => undefined };
+  const wire: StreamWire = { maxMessage: limits.maxMessage, maxBlob: limits.maxBlob, data: nothing, end: nothing, credit: nothing, cancel: nothing, congested: () => undefined, observerDropped: nothing };
   return (signal) => new StreamCall(wire, receiveWindow, signal);
 }
 
@@ -178,7 +180,8 @@ export class StreamCall implements AsyncIterable<Reply> {
    * is told after the first. One that throws is dropped from this stream (`guardedObserver`).
    */
   observe(observer: ItemObserver): void {
-    const guarded = guardedObserver(observer);
+    // Through the wire the stream has when it throws (its connection's logger).
+    const guarded = guardedObserver(observer, (err) => this.wire.observerDropped(err));
     this.observer = this.observer === undefined ? guarded : bothObservers(this.observer, guarded);
   }
 

@@ -29,6 +29,7 @@ import { AUTH_ACTION, offersAuth } from '../wire/auth.js';
 import { ConnAuth, type AuthSettings, type AuthWire } from './conn-auth.js';
 import type { ViolationLines } from './violation-lines.js';
 import type { StreamHost } from './request-stream.js';
+import { OBSERVER_DROPPED } from '../client/item-observer.js';
 import { ServerRequest, type ConnInfo, type Responder } from './request.js';
 import { appendEntry } from '../wire/hello.js';
 import { manyListeners } from '../internals/many-listeners.js';
@@ -428,6 +429,10 @@ export class ServerConn implements FrameHandlers, Responder, StreamHost {
   streamClosed(): void {
     this.streams--;
     this.inFlight++;
+  }
+
+  observerDropped(err: unknown): void {
+    this.opts.logger.warn({ remote: this.conn.remote, err }, OBSERVER_DROPPED);
   }
 
   /**

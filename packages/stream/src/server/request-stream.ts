@@ -17,6 +17,8 @@ export interface StreamHost {
   streamOpened(): boolean;
   /** A stream is being answered. */
   streamClosed(): void;
+  /** An observer of a stream threw and was dropped (`observe`): its error, for the server's log. */
+  observerDropped(err: unknown): void;
 }
 
 const costOf = (item: Reply): number => itemCost(item.msg, item.blob);
@@ -86,7 +88,7 @@ export class RequestStream implements AsyncIterable<Reply> {
    * is told after the first. One that throws is dropped from this stream (`guardedObserver`).
    */
   observe(observer: ItemObserver): void {
-    const guarded = guardedObserver(observer);
+    const guarded = guardedObserver(observer, (err) => this.host.observerDropped(err));
     this.observer = this.observer === undefined ? guarded : bothObservers(this.observer, guarded);
   }
 
