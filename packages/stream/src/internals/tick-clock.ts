@@ -108,10 +108,17 @@ export class TickClock {
     return level;
   }
 
-  /** A finer period, at once: the time since the last tick, which no tick will count now, is counted here (one period at most, as a late tick would). */
+  /**
+   * A finer period, at once: the time since the last tick, which no tick will count now, is
+   * counted here (one period at most, as a late tick would). In whole ms, the fraction dropped
+   * (counted short, never ahead of the clock): `elapsed` and the deadlines and `acceptedAt`s made
+   * from it go into per-call fields (Call's) that start as small integers, and the first fraction
+   * stored there would change every call's shape and throw away the optimised code of the
+   * client's per-call path (as the server's TickedTime, ticked-time.ts).
+   */
   private quicken(level: number): void {
     const now = this.clock.now();
-    this.elapsed += Math.min(Math.max(0, now - this.lastTickAt), this.period);
+    this.elapsed += Math.floor(Math.min(Math.max(0, now - this.lastTickAt), this.period));
     this.lastTickAt = now;
     this.restart(level);
   }
