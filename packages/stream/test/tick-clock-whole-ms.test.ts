@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '@skein/test-utils';
 import { TickClock } from '../src/internals/tick-clock.js';
+import { callTimeout } from '../src/internals/checks.js';
 
 describe('TickClock in whole ms', () => {
   // Its ticked time goes into per-call fields (a Call's deadline and acceptedAt) that start as
@@ -23,6 +24,16 @@ describe('TickClock in whole ms', () => {
     clock.advance(pace.period);
     expect(Number.isInteger(pace.elapsed)).toBe(true);
     expect(pace.elapsed).toBeLessThanOrEqual(clock.time);
+    pace.stop();
+  });
+
+  it("takes a call's timeout in whole ms, rounded up: a handler's remaining time passed on has a fraction", () => {
+    expect(callTimeout(1234.2, 20_000)).toBe(1235);
+    expect(callTimeout(0.3, 20_000)).toBe(1);
+    expect(callTimeout(500, 20_000)).toBe(500);
+    expect(callTimeout(undefined, 20_000)).toBe(20_000);
+    const pace = new TickClock(new ManualClock(), 1000, 20_000, () => {});
+    expect(Number.isInteger(pace.deadline(callTimeout(4999.9, 20_000)))).toBe(true);
     pace.stop();
   });
 });

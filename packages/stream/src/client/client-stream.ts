@@ -265,7 +265,8 @@ export class ClientStream implements StreamCaller {
     let timeoutMs: number;
     try {
       wireAction = this.checkCall(action, msg, blob);
-      timeoutMs = boundMs ?? callTimeout(opts.timeoutMs, this.defaultTimeoutMs);
+      // A pool's bound is what is left of its deadline by the clock: whole ms, as callTimeout's.
+      timeoutMs = boundMs !== undefined ? Math.ceil(boundMs) : callTimeout(opts.timeoutMs, this.defaultTimeoutMs);
     } catch (err) {
       // About this call (its action, size, timeout), not a request a handler answers (RpcError.downstream).
       return notify(fromDownstream(err as RpcError), null);

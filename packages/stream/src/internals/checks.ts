@@ -24,10 +24,17 @@ export function timerMs(n: number, name: string): number {
   return n;
 }
 
-/** A call's own `timeoutMs` (checked per call: a bad one must not become a deadline nothing ever reaches), else `fallback`. */
+/**
+ * A call's own `timeoutMs` (checked per call: a bad one must not become a deadline nothing ever
+ * reaches), else `fallback`. In whole ms, rounded up (a call never ends before its time): a
+ * handler's remaining time passed on to a downstream call has a fraction, and a fraction stored
+ * in a call's fields (its timeout, its deadline) that start as small integers would change every
+ * call's shape and throw away the optimised code of the per-call path (as the ticked time's,
+ * tick-clock.ts).
+ */
 export function callTimeout(given: number | undefined, fallback: number): number {
   if (given === undefined) return fallback;
-  if (typeof given === 'number' && given > 0 && given < Infinity) return given;
+  if (typeof given === 'number' && given > 0 && given < Infinity) return Math.ceil(given);
   throw invalidArgument(`timeoutMs must be a positive number, got ${given}`);
 }
 

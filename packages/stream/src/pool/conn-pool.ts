@@ -445,7 +445,7 @@ export class ConnPool implements StreamCaller, Resender, Reopener {
     let timeoutMs: number;
     try {
       // A resent call waits only for what is left of its timeout.
-      timeoutMs = boundMs ?? callTimeout(opts.timeoutMs, this.defaultTimeoutMs);
+      timeoutMs = boundMs !== undefined ? Math.ceil(boundMs) : callTimeout(opts.timeoutMs, this.defaultTimeoutMs);
     } catch (err) {
       notify(fromDownstream(err as RpcError), null);
       return undefined;
