@@ -19,6 +19,18 @@ export const NO_DEADLINE = 0xffff_ffff;
 export const DEFAULT_MAX_HEAD = 8 * 1024;
 export const NO_METADATA: Metadata = Object.freeze({});
 
+/**
+ * The prototype of a call's metadata record: empty, frozen, itself without a prototype, so a
+ * record inherits nothing (keys like "__proto__" or "constructor" stay data), as on
+ * `Object.create(null)`. Not `Object.create(null)` itself: V8 keeps such an object as a
+ * dictionary, and freezing a dictionary gives it a map of its own, so each call's record had a
+ * map of its own and every read of it (`ctx.metadata.authorization`, in a filter or a handler)
+ * missed V8's caches and went to its runtime (docs/benchmarks.md, "Metadata in a map of its
+ * own"). On this prototype a record is a fast object, sharing its map with the records of the
+ * same keys; one with very many entries still turns into a dictionary, which V8 decides.
+ */
+const METADATA_PROTO: object = Object.freeze(Object.create(null) as object);
+
 const REMAINING = 4;
 const MAX_KEY = 0xff;
 const MAX_VALUE = 0xffff;
@@ -88,8 +100,8 @@ export function decodeCallHead(b: Uint8Array, from: number, to: number): CallHea
     } catch {
       throw new CallHeadError('call head entry is not UTF-8');
     }
-    // A plain record: keys like "__proto__" must stay data.
-    metadata ??= Object.create(null) as Record<string, string>;
+    // A record that inherits nothing: keys like "__proto__" must stay data.
+    metadata ??= Object.create(METADATA_PROTO) as Record<string, string>;
     metadata[key] = value;
     at = valueEnd;
   }
