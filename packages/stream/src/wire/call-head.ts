@@ -1,3 +1,4 @@
+import { ChunkWriter } from '@skein/core';
 import { putU32, u32 } from './protocol.js';
 
 /**
@@ -43,37 +44,113 @@ export class CallHeadError extends Error {
 const utf8 = new TextEncoder();
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 
-/** The encoded head: `remaining_ms u32`, then per entry `key_len u8 | key | value_len u16 | value`. */
+/**
+ * The encoded head: `remaining_ms u32`, then per entry `key_len u8 | key | value_len u16 | value`.
+ * Written straight into a view of a shared chunk (core's ChunkWriter, as the codecs' messages):
+ * ASCII strings (keys, tokens, trace contexts: nearly every entry) byte by byte, others through
+ * the TextEncoder. A TextEncoder buffer per string and a Uint8Array of its own per head (V8 gives
+ * one over 64 bytes memory outside its heap) cost ~4 µs for a call with two entries, on every call
+ * that carries a trace context (docs/benchmarks.md, "A call head's cost").
+ */
 export function encodeCallHead(remainingMs: number | undefined, metadata: Metadata | undefined): Uint8Array {
-  const parts: Uint8Array[] = [];
+  const head = measureHead(metadata);
+  return heads.write(remainingMs, head) ?? writeHead(new Uint8Array(head.length), 0, remainingMs, head);
+}
+
+/** A head measured: its length, its entries' keys, and each string's byte length or, when it is not ASCII, its bytes. */
+interface MeasuredHead {
+  readonly length: number;
+  readonly metadata: Metadata | undefined;
+  readonly keys: readonly string[];
+  /** Per entry, key then value. */
+  readonly sizes: readonly (number | Uint8Array)[];
+}
+
+const NO_KEYS: readonly string[] = [];
+
+/** Checks every entry (before a byte is written) and measures the head. */
+function measureHead(metadata: Metadata | undefined): MeasuredHead {
+  const keys = metadata === undefined ? NO_KEYS : Object.keys(metadata);
+  const sizes: (number | Uint8Array)[] = [];
   let length = REMAINING;
-  if (metadata) {
-    for (const key of Object.keys(metadata)) {
-      const value = metadata[key];
-      if (typeof value !== 'string') throw new CallHeadError(`metadata ${key}: value must be a string`);
-      const k = utf8.encode(key);
-      const v = utf8.encode(value);
-      if (k.length === 0 || k.length > MAX_KEY) throw new CallHeadError(`metadata key of ${k.length} bytes: keys are 1..${MAX_KEY} bytes`);
-      if (v.length > MAX_VALUE) throw new CallHeadError(`metadata ${key}: value of ${v.length} bytes exceeds ${MAX_VALUE}`);
-      parts.push(k, v);
-      length += 3 + k.length + v.length;
-    }
+  for (const key of keys) {
+    const value = metadata![key];
+    if (typeof value !== 'string') throw new CallHeadError(`metadata ${key}: value must be a string`);
+    const k = utf8Size(key);
+    const v = utf8Size(value);
+    const kLen = byteLength(k);
+    const vLen = byteLength(v);
+    if (kLen === 0 || kLen > MAX_KEY) throw new CallHeadError(`metadata key of ${kLen} bytes: keys are 1..${MAX_KEY} bytes`);
+    if (vLen > MAX_VALUE) throw new CallHeadError(`metadata ${key}: value of ${vLen} bytes exceeds ${MAX_VALUE}`);
+    sizes.push(k, v);
+    length += 3 + kLen + vLen;
   }
-  const out = new Uint8Array(length);
-  putU32(out, 0, wireRemaining(remainingMs));
-  let at = REMAINING;
-  for (let i = 0; i < parts.length; i += 2) {
-    const k = parts[i]!;
-    const v = parts[i + 1]!;
-    out[at] = k.length;
-    out.set(k, at + 1);
-    at += 1 + k.length;
-    out[at] = v.length;
-    out[at + 1] = v.length >>> 8;
-    out.set(v, at + 2);
-    at += 2 + v.length;
+  return { length, metadata, keys, sizes };
+}
+
+/** Writes the measured head at `at` of `out` (room made); returns `out`'s view of it. */
+function writeHead(out: Uint8Array, at: number, remainingMs: number | undefined, head: MeasuredHead): Uint8Array {
+  const start = at;
+  putU32(out, at, wireRemaining(remainingMs));
+  at += REMAINING;
+  const { keys, sizes } = head;
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i]!;
+    const k = sizes[2 * i]!;
+    const v = sizes[2 * i + 1]!;
+    out[at] = byteLength(k);
+    at = putString(out, at + 1, key, k);
+    const vLen = byteLength(v);
+    out[at] = vLen;
+    out[at + 1] = vLen >>> 8;
+    at = putString(out, at + 2, head.metadata![key]!, v);
   }
-  return out;
+  return start === 0 && at === out.length ? out : out.subarray(start, at);
+}
+
+/** The heads' chunks: each head a view, never written over (a call keeps its head until it is sent). */
+class HeadWriter extends ChunkWriter {
+  private remainingMs: number | undefined;
+  private head: MeasuredHead | undefined;
+
+  /** The head in a chunk, or null when it is too long for one (then it gets its own memory). */
+  write(remainingMs: number | undefined, head: MeasuredHead): Uint8Array | null {
+    this.remainingMs = remainingMs;
+    this.head = head;
+    return this.encode(null);
+  }
+
+  protected writeMessage(): boolean {
+    const head = this.head!;
+    if (!this.room(head.length)) return false;
+    writeHead(this.bytes, this.pos, this.remainingMs, head);
+    this.pos += head.length;
+    return true;
+  }
+
+  protected override messageDone(): void {
+    this.head = undefined;
+  }
+}
+
+const heads = new HeadWriter();
+
+const byteLength = (size: number | Uint8Array): number => (typeof size === 'number' ? size : size.length);
+
+/** `s`'s length when it is all ASCII (its UTF-8 bytes are its chars), else its UTF-8 bytes. */
+function utf8Size(s: string): number | Uint8Array {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return utf8.encode(s);
+  return s.length;
+}
+
+/** Writes `s` at `at` (ASCII byte by byte, else the bytes utf8Size made); returns where it ends. */
+function putString(out: Uint8Array, at: number, s: string, size: number | Uint8Array): number {
+  if (typeof size !== 'number') {
+    out.set(size, at);
+    return at + size.length;
+  }
+  for (let i = 0; i < size; i++) out[at + i] = s.charCodeAt(i);
+  return at + size;
 }
 
 /** Remaining time as sent: whole ms, rounded up (a call is never told it has less than it has), capped below NO_DEADLINE. */
