@@ -97,14 +97,13 @@ export class CallContext implements FilterWatch {
   get signal(): AbortSignal {
     if (!this.controller) {
       const c = (this.controller = new AbortController());
-      const source = this.req.signal;
-      const reason = (): unknown => (source.reason instanceof RpcError ? source.reason : new RpcError(ErrorCode.IO, 'connection closed'));
-      if (source.aborted) c.abort(reason());
-      else if (!this.finished) {
-        const onAbort = (): void => c.abort(reason());
-        source.addEventListener('abort', onAbort, { once: true });
-        this.unlink = () => source.removeEventListener('abort', onAbort);
-      }
+      const abort = (why: unknown): void => c.abort(why instanceof RpcError ? why : new RpcError(ErrorCode.IO, 'connection closed'));
+      // Told by the request without a signal of its own made for it (ServerRequest.onAbort): one
+      // AbortController per hop, not two. After the call was answered, linked to nothing, but
+      // told at once if it was aborted before.
+      const unlink = this.req.onAbort(abort);
+      if (this.finished) unlink();
+      else this.unlink = unlink;
     }
     return this.controller.signal;
   }

@@ -33,6 +33,18 @@ export class WorkerRequest extends ServerRequest {
     return this.controller.signal;
   }
 
+  /** As ServerRequest's: told at the pool's cancel, with no signal made for it. */
+  override onAbort(listener: (reason: unknown) => void): () => void {
+    if (this.reason) {
+      listener(this.reason);
+      return () => {};
+    }
+    const signal = this.signal;
+    const onAbort = (): void => listener(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    return () => signal.removeEventListener('abort', onAbort);
+  }
+
   override get deadline(): number | undefined {
     return this._deadline;
   }

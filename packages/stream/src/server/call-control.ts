@@ -1,4 +1,5 @@
 import { ErrorCode, RpcError, type Clock } from '@skein/core';
+import { AbortListeners, noop } from '../internals/abort-listeners.js';
 import type { Metadata } from '../wire/call-head.js';
 import type { RequestStream } from './request-stream.js';
 
@@ -24,6 +25,8 @@ export class CallControl {
   private abort: AbortController | undefined;
   private reason: Error | undefined;
   private done = false;
+  /** Told at the abort, as the signal's listeners would be, with no signal made for them (`onAbort`). */
+  private told: AbortListeners | undefined;
 
   constructor(
     private readonly owner: ControlOwner,
@@ -47,6 +50,15 @@ export class CallControl {
       if (this.reason) this.abort.abort(this.reason);
     }
     return this.abort.signal;
+  }
+
+  /** As ServerRequest.onAbort: `listener` told the reason once, at the abort; returns its unhook. */
+  onAbort(listener: (reason: unknown) => void): () => void {
+    if (this.reason) {
+      listener(this.reason);
+      return noop;
+    }
+    return (this.told ??= new AbortListeners()).add(listener);
   }
 
   /** The client cancelled: nobody reads an answer, so none is sent; the slot is freed now. */
@@ -84,6 +96,7 @@ export class CallControl {
     if (this.reason) return;
     this.reason = err;
     this.abort?.abort(err);
+    this.told?.fire(err);
   }
 
   private name(): string {

@@ -6,6 +6,7 @@ import type { ReplyLimits } from '../wire/limits.js';
 import { seqBytesOf } from '../wire/protocol.js';
 import { NO_METADATA, type Metadata } from '../wire/call-head.js';
 import type { CallControl, Controlled } from './call-control.js';
+import { noop } from '../internals/abort-listeners.js';
 import type { RequestStream } from './request-stream.js';
 import type { ConnKind } from './conn-kind.js';
 import type { Caller } from '../client/caller.js';
@@ -137,6 +138,24 @@ export class ServerRequest implements Controlled {
    */
   get signal(): AbortSignal {
     return this.control !== undefined ? this.control.signal : this.owner.info.signal;
+  }
+
+  /**
+   * For library authors: `listener` is told the reason once, when `signal` fires (at once when it
+   * has), without the call's own signal being made for it; returns a function that unhooks it.
+   * A handler's `ctx.signal` links to its call this way (@skein/api), so a call made with
+   * `{ ctx }` costs one AbortController, not two, and no listener on a signal of the call's.
+   */
+  onAbort(listener: (reason: unknown) => void): () => void {
+    if (this.control !== undefined) return this.control.onAbort(listener);
+    const source = this.owner.info.signal;
+    if (source.aborted) {
+      listener(source.reason);
+      return noop;
+    }
+    const onAbort = (): void => listener(source.reason);
+    source.addEventListener('abort', onAbort, { once: true });
+    return () => source.removeEventListener('abort', onAbort);
   }
 
   /** When the client stops waiting, in the server clock's ms (`performance.now()` by default, not the epoch); undefined: no deadline was sent. */
