@@ -62,4 +62,20 @@ describe('encodeCallHead', () => {
     const head = encodeCallHead(7, { a: 'b' });
     expect(Buffer.from(head).equals(Buffer.from(reference(7, { a: 'b' })))).toBe(true);
   });
+
+  it('writes each value as read once: a getter read again may give another string than the one measured', () => {
+    // A value computed per read (a counter, a clock, a Proxy over a context that moved on):
+    // the head carries one of the strings it gave, whole, never one's length with another's chars.
+    for (const [first, then] of [['9', '10'], ['a-much-longer-value', 'short'], ['abc', 'é€中']]) {
+      let reads = 0;
+      const metadata = {
+        get 'x-request'(): string {
+          return reads++ === 0 ? first! : then!;
+        },
+      };
+      const head = encodeCallHead(1, metadata);
+      const sent = decodeCallHead(head, 0, head.length).metadata['x-request'];
+      expect([first, then]).toContain(sent);
+    }
+  });
 });

@@ -60,8 +60,9 @@ export function encodeCallHead(remainingMs: number | undefined, metadata: Metada
 /** A head measured: its length, its entries' keys, and each string's byte length or, when it is not ASCII, its bytes. */
 interface MeasuredHead {
   readonly length: number;
-  readonly metadata: Metadata | undefined;
   readonly keys: readonly string[];
+  /** Each entry's value as read once, here: a getter or a Proxy read again may give another string than the one measured. */
+  readonly values: readonly string[];
   /** Per entry, key then value. */
   readonly sizes: readonly (number | Uint8Array)[];
 }
@@ -72,6 +73,7 @@ const NO_KEYS: readonly string[] = [];
 function measureHead(metadata: Metadata | undefined): MeasuredHead {
   const keys = metadata === undefined ? NO_KEYS : Object.keys(metadata);
   const sizes: (number | Uint8Array)[] = [];
+  const values: string[] = [];
   let length = REMAINING;
   for (const key of keys) {
     const value = metadata![key];
@@ -83,9 +85,10 @@ function measureHead(metadata: Metadata | undefined): MeasuredHead {
     if (kLen === 0 || kLen > MAX_KEY) throw new CallHeadError(`metadata key of ${kLen} bytes: keys are 1..${MAX_KEY} bytes`);
     if (vLen > MAX_VALUE) throw new CallHeadError(`metadata ${key}: value of ${vLen} bytes exceeds ${MAX_VALUE}`);
     sizes.push(k, v);
+    values.push(value);
     length += 3 + kLen + vLen;
   }
-  return { length, metadata, keys, sizes };
+  return { length, keys, values, sizes };
 }
 
 /** Writes the measured head at `at` of `out` (room made); returns `out`'s view of it. */
@@ -93,7 +96,7 @@ function writeHead(out: Uint8Array, at: number, remainingMs: number | undefined,
   const start = at;
   putU32(out, at, wireRemaining(remainingMs));
   at += REMAINING;
-  const { keys, sizes } = head;
+  const { keys, values, sizes } = head;
   for (let i = 0; i < keys.length; i++) {
     const key = keys[i]!;
     const k = sizes[2 * i]!;
@@ -103,7 +106,7 @@ function writeHead(out: Uint8Array, at: number, remainingMs: number | undefined,
     const vLen = byteLength(v);
     out[at] = vLen;
     out[at + 1] = vLen >>> 8;
-    at = putString(out, at + 2, head.metadata![key]!, v);
+    at = putString(out, at + 2, values[i]!, v);
   }
   return start === 0 && at === out.length ? out : out.subarray(start, at);
 }
