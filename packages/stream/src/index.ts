@@ -46,6 +46,7 @@ export type { Reply, Notify } from './client/call.js';
 // of your own), and the metadata a call carries.
 export { StreamCall, refusedStream } from './client/stream-call.js';
 export type { Metadata } from './wire/call-head.js';
+export { metadataRecord } from './wire/call-head.js';
 
 // ── Pools: one server with reconnects, or many with failover ──────────────────────────────
 export { ConnPool } from './pool/conn-pool.js';

@@ -1,9 +1,8 @@
 import { RpcError, type ErrorCode } from '@skein/core';
-import { ServerRequest, type Metadata, type Responder } from '@skein/stream';
+import { ServerRequest, metadataRecord, type Metadata, type Responder } from '@skein/stream';
 import type { CallHeadDesc } from './messages.js';
 import { sharedNow } from './shared-now.js';
 
-const NO_METADATA: Metadata = Object.freeze({});
 
 /**
  * A request that came to the server with a head, as a worker runs it: the deadline and metadata
@@ -22,7 +21,9 @@ export class WorkerRequest extends ServerRequest {
     super(owner, callId, 0, actionId, actionName, msg, blob);
     this._deadline = head.deadline;
     this.expiresAt = head.expiresAt ?? 0;
-    this._metadata = head.metadata ? Object.freeze(head.metadata) : NO_METADATA;
+    // As the server's thread reads it: it came through a structured clone, which made it an object
+    // that inherits Object.prototype (a key like "constructor" would find a function).
+    this._metadata = metadataRecord(head.metadata ?? {});
   }
 
   override get signal(): AbortSignal {

@@ -50,13 +50,13 @@ describe("a worker handler's ctx", () => {
       return { timed, metaOnly: await calc.head(undefined, { metadata: { traceparent: metadata.traceparent } }), plain: await calc.head() };
     };
     for (const r of [await run(inProcess()), await run(await pool())]) {
-      expect(r.timed).toMatchObject({ metadata, aborted: false });
+      expect(r.timed).toMatchObject({ metadata, aborted: false, inherits: false });
       // The deadline is in the server clock's ms (its arrival plus the time left the client sent).
       expect(r.timed.deadline).toEqual(expect.any(Number));
       expect(r.timed.remaining).toBeGreaterThan(0);
       expect(r.timed.remaining).toBeLessThanOrEqual(60_000);
       expect(r.metaOnly).toMatchObject({ deadline: null, remaining: null, metadata: { traceparent: metadata.traceparent } });
-      expect(r.plain).toMatchObject({ deadline: null, remaining: null, metadata: {} });
+      expect(r.plain).toMatchObject({ deadline: null, remaining: null, metadata: {}, inherits: false });
     }
   });
 

@@ -18,8 +18,6 @@ export interface CallHead {
 export const NO_DEADLINE = 0xffff_ffff;
 /** The largest head a server reads by default (the hello's answer tells the client). */
 export const DEFAULT_MAX_HEAD = 8 * 1024;
-export const NO_METADATA: Metadata = Object.freeze({});
-
 /**
  * The prototype of a call's metadata record: empty, frozen, itself without a prototype, so a
  * record inherits nothing (keys like "__proto__" or "constructor" stay data), as on
@@ -31,6 +29,20 @@ export const NO_METADATA: Metadata = Object.freeze({});
  * same keys; one with very many entries still turns into a dictionary, which V8 decides.
  */
 const METADATA_PROTO: object = Object.freeze(Object.create(null) as object);
+
+/** The metadata of a call that came without any: a record like the others, inheriting nothing. */
+export const NO_METADATA: Metadata = Object.freeze(Object.create(METADATA_PROTO) as Metadata);
+
+/**
+ * For library authors (a dispatch that hands calls on, as @skein/workers does to its threads): a
+ * call's metadata record made of `entries`' own string entries, as a server reads one: frozen,
+ * inheriting nothing (a key like "constructor" finds no function), on the shared map.
+ */
+export function metadataRecord(entries: Readonly<Record<string, string>>): Metadata {
+  const record = Object.create(METADATA_PROTO) as Record<string, string>;
+  for (const key of Object.keys(entries)) record[key] = entries[key]!;
+  return Object.freeze(record);
+}
 
 const REMAINING = 4;
 const MAX_KEY = 0xff;
