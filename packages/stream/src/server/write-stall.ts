@@ -21,7 +21,8 @@ import type { ServerConn } from './connection.js';
 export function writeStalled(c: ServerConn, now: number): boolean {
   const { keepaliveMs, keepaliveTimeoutMs } = c.role!.limits;
   if (keepaliveMs <= 0 || !c.conn.congested) {
-    c.writeWatch = undefined;
+    // Read before written: a tick looks at every connection, nearly all of them never congested.
+    if (c.writeWatch !== undefined) c.writeWatch = undefined;
     return false;
   }
   const sent = c.conn.sentBytes;

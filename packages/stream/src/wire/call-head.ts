@@ -66,7 +66,11 @@ const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
  */
 export function encodeCallHead(remainingMs: number | undefined, metadata: Metadata | undefined): Uint8Array {
   const head = measureHead(metadata);
-  return heads.write(remainingMs, head) ?? writeHead(new Uint8Array(head.length), 0, remainingMs, head);
+  const inChunk = heads.write(remainingMs, head);
+  if (inChunk !== null) return inChunk;
+  const own = new Uint8Array(head.length);
+  writeHead(own, 0, remainingMs, head);
+  return own;
 }
 
 /** A head measured: its length, its entries' keys, and each string's byte length or, when it is not ASCII, its bytes. */
@@ -103,9 +107,8 @@ function measureHead(metadata: Metadata | undefined): MeasuredHead {
   return { length, keys, values, sizes };
 }
 
-/** Writes the measured head at `at` of `out` (room made); returns `out`'s view of it. */
-function writeHead(out: Uint8Array, at: number, remainingMs: number | undefined, head: MeasuredHead): Uint8Array {
-  const start = at;
+/** Writes the measured head at `at` of `out` (room made): its caller makes the view (ChunkWriter's, or the array itself). */
+function writeHead(out: Uint8Array, at: number, remainingMs: number | undefined, head: MeasuredHead): void {
   putU32(out, at, wireRemaining(remainingMs));
   at += REMAINING;
   const { keys, values, sizes } = head;
@@ -120,7 +123,6 @@ function writeHead(out: Uint8Array, at: number, remainingMs: number | undefined,
     out[at + 1] = vLen >>> 8;
     at = putString(out, at + 2, values[i]!, v);
   }
-  return start === 0 && at === out.length ? out : out.subarray(start, at);
 }
 
 /** The heads' chunks: each head a view, never written over (a call keeps its head until it is sent). */
