@@ -1,4 +1,4 @@
-import { ErrorCode, MAX_TIMER_MS, RpcError } from '@skein/core';
+import { ErrorCode, MAX_TIMER_MS, RpcError, extended } from '@skein/core';
 import type { CallInfo, FilterWatch } from './filters.js';
 import { noop, whenAborted } from './linked-signal.js';
 
@@ -36,7 +36,7 @@ export class ClientFilterWait<O extends WaitedOptions> implements FilterWatch {
   /** The options the call is sent with: after a wait, its timeout less the time the filters took. */
   sendOptions(): O {
     if (!this.waited || !timerBounds(this.timeoutMs)) return this.o;
-    return { ...this.o, timeoutMs: Math.max(1, this.timeoutMs - this.elapsed()) };
+    return extended(this.o, { timeoutMs: Math.max(1, this.timeoutMs - this.elapsed()) });
   }
 
   private elapsed(): number {

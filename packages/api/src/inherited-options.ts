@@ -1,4 +1,4 @@
-import { ErrorCode, RpcError } from '@skein/core';
+import { ErrorCode, RpcError, extended } from '@skein/core';
 import type { CallOptions } from '@skein/stream';
 import type { CallContext } from './context.js';
 import { linkedSignal, noop } from './linked-signal.js';
@@ -21,7 +21,7 @@ export function inherit(o: CallOptions, ctx: CallContext): Inherited {
     throw new RpcError(ErrorCode.Timeout, 'the deadline of the call this one was made for has passed', { retry: 'safe' });
   }
   const timeoutMs = left === undefined ? o.timeoutMs : o.timeoutMs === undefined ? left : Math.min(o.timeoutMs, left);
-  if (o.signal === undefined) return { opts: { ...o, timeoutMs, signal: ctx.signal }, release: noop };
+  if (o.signal === undefined) return { opts: extended(o, { timeoutMs, signal: ctx.signal }), release: noop };
   const { signal, release } = linkedSignal(o.signal, ctx.signal);
-  return { opts: { ...o, timeoutMs, signal }, release };
+  return { opts: extended(o, { timeoutMs, signal }), release };
 }

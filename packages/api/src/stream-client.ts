@@ -1,4 +1,4 @@
-import { ErrorCode, RemoteError, RpcError, fromDownstream, invalidArgument, type Codec } from '@skein/core';
+import { ErrorCode, RemoteError, RpcError, extended, fromDownstream, invalidArgument, type Codec } from '@skein/core';
 import type { Caller, CallOptions, StreamCall, StreamCaller } from '@skein/stream';
 import type { AnyMethod } from './define.js';
 import { ClientFilterWait, unlessStopped } from './client-filter-wait.js';
@@ -72,7 +72,7 @@ async function open(stub: StreamStub, caller: StreamCaller, arg: unknown, opts: 
       first = await unlessStopped(first, wait);
       opts = wait.sendOptions();
     }
-    return caller.openStream(stub.action, first.msg, first.blob.length === 0 ? opts : { ...opts, blob: first.blob });
+    return caller.openStream(stub.action, first.msg, first.blob.length === 0 ? opts : extended(opts, { blob: first.blob }));
   }
   const s = caller.openStream(stub.action, undefined, opts);
   void send(s, stub, arg as AsyncIterable<unknown> | Iterable<unknown>, source);

@@ -1,4 +1,4 @@
-import { EMPTY_BYTES, ErrorCode, RemoteError, RpcError, encodeError, fromDownstream } from '@skein/core';
+import { EMPTY_BYTES, ErrorCode, RemoteError, RpcError, encodeError, extended, fromDownstream } from '@skein/core';
 import type { Caller, CallOptions, Reply } from '@skein/stream';
 import { NO_OPTIONS, type MethodCallOptions } from './call-options.js';
 import { ClientFilterWait, unlessStopped } from './client-filter-wait.js';
@@ -116,7 +116,7 @@ function send(s: UnaryStub, arg: unknown, o: MethodCallOptions, resolve: (v: unk
       return reject(failed(s.action, e));
     }
   }
-  if (blob !== undefined && blob.length !== 0) callOpts = { ...callOpts, blob };
+  if (blob !== undefined && blob.length !== 0) callOpts = extended(callOpts, { blob });
   try {
     s.caller.send(s.action, msg, callOpts, (err, reply) => {
       release();

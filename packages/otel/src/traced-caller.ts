@@ -1,5 +1,5 @@
 import { context, defaultTextMapSetter, isSpanContextValid, propagation, trace, type Attributes, type Context, type Span, type TextMapPropagator } from '@opentelemetry/api';
-import { EMPTY_BYTES } from '@skein/core';
+import { EMPTY_BYTES, extended } from '@skein/core';
 import type { Caller, CallOptions, Notify, StreamCall, StreamCaller } from '@skein/stream';
 import { CallRecorder, type OpenCall } from './call-recorder.js';
 import type { OtelOptions } from './options.js';
@@ -93,6 +93,6 @@ function withTraceContext(options: CallOptions, parent: Context, span: Span, pro
   if (!isSpanContextValid(span.spanContext())) return options;
   const carrier: Record<string, string> = {};
   propagator.inject(trace.setSpan(parent, span), carrier, defaultTextMapSetter);
-  for (const _ in carrier) return { ...options, metadata: options.metadata ? { ...options.metadata, ...carrier } : carrier };
+  for (const _ in carrier) return extended(options, { metadata: options.metadata ? extended(options.metadata, carrier) : carrier });
   return options;
 }

@@ -2,6 +2,7 @@ import {
   EMPTY_BYTES,
   ErrorCode,
   RpcError,
+  extended,
   formatAddress,
   fromDownstream,
   invalidArgument,
@@ -315,7 +316,7 @@ export class ConnPool implements StreamCaller, Resender, Reopener {
     if (this._state === 'closed' || !(left > 0)) return s.fail(err, s.reopened);
     s.again();
     // A draining server's connection is retired by the pick, and a fresh one opened if none is left.
-    this.openOn(s.stream, s.action, s.msg, s.deadline === Infinity ? s.opts : { ...s.opts, timeoutMs: left }, s.opts.failFast === true);
+    this.openOn(s.stream, s.action, s.msg, s.deadline === Infinity ? s.opts : extended(s.opts, { timeoutMs: left }), s.opts.failFast === true);
   }
 
   /** @internal `openStream` for a stream made already: waits for a connection as a call does (its timeout, the connect budget). */
@@ -740,7 +741,7 @@ function carried(s: ClientStream): number {
  * keeps that (lazily, past a cancel).
  */
 function opening(stream: StreamCall, action: string | number, msg: Uint8Array, opts: CallOptions): WaitingCall['opens'] {
-  return (on, timeoutMs) => void on.openOn(stream, action, msg, opts.timeoutMs === undefined ? opts : { ...opts, timeoutMs });
+  return (on, timeoutMs) => void on.openOn(stream, action, msg, opts.timeoutMs === undefined ? opts : extended(opts, { timeoutMs }));
 }
 
 /** A connection that takes no call: its server is draining, or it began closing by itself. */
