@@ -1,6 +1,7 @@
 import { ErrorCode, MAX_TIMER_MS, RpcError, extended } from '@skein/core';
 import type { CallInfo, FilterWatch } from './filters.js';
-import { noop, whenAborted } from './linked-signal.js';
+import type { AbortSource } from '@skein/stream';
+import { noop, whenAborted } from './when-aborted.js';
 
 /**
  * What bounds a call's client filters while a `before` awaits (a token fetched from another
@@ -23,9 +24,18 @@ export class ClientFilterWait<O extends WaitedOptions> implements FilterWatch {
   watchFilters(stop: (reason: unknown) => void): () => void {
     const { o, timeoutMs, info, what } = this;
     this.waited = true;
-    const unlink = o.signal === undefined && o.ctx === undefined ? noop : whenAborted(o.signal, o.ctx?.signal, () => stop(cancelled(info.action, what)));
+    // A typed call's `ctx`, or (a stream's options, after `inherit`) the abort source it became.
+    const source = o.ctx ?? o.abortSource;
+    let stopped = false;
+    const unlink =
+      o.signal === undefined && source === undefined
+        ? noop
+        : whenAborted(o.signal, source, () => {
+            stopped = true;
+            stop(cancelled(info.action, what));
+          });
     // Stopped already (a signal aborted before the wait): a timer armed now would outlive the call.
-    if (!timerBounds(timeoutMs) || o.signal?.aborted === true || o.ctx?.signal.aborted === true) return unlink;
+    if (!timerBounds(timeoutMs) || stopped) return unlink;
     const timer = setTimeout(() => stop(timedOut(info.action, timeoutMs, what)), Math.max(0, timeoutMs - this.elapsed()));
     return () => {
       clearTimeout(timer);
@@ -56,8 +66,10 @@ function timerBounds(ms: number | undefined): ms is number {
 export interface WaitedOptions {
   readonly timeoutMs?: number;
   readonly signal?: AbortSignal;
-  /** The handler's context the call is made for (`CallContext`): only its signal is read. */
-  readonly ctx?: { readonly signal: AbortSignal };
+  /** The handler's context the call is made for (`CallContext`): only its abort is heard. */
+  readonly ctx?: AbortSource;
+  /** What `ctx` became in a call's options (`inherit`). */
+  readonly abortSource?: AbortSource;
 }
 
 const cancelled = (action: string, what: string): RpcError => new RpcError(ErrorCode.Cancelled, `${action}: cancelled while ${what} awaited; never sent`);

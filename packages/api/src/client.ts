@@ -4,8 +4,7 @@ import { NO_OPTIONS, type MethodCallOptions } from './call-options.js';
 import { refuseThen, type AnyMethod, type ClientArgOf, type ErrorOf, type ResultOf, type ServiceDef } from './define.js';
 import { callInfo, withFilters, type Filter } from './filters.js';
 import { ClientFilterWait } from './client-filter-wait.js';
-import { inherit, type Inherited } from './inherited-options.js';
-import { noop } from './linked-signal.js';
+import { inherit } from './inherited-options.js';
 import { failed, mapError, type MethodReplies, type ReplyState } from './method-replies.js';
 import { callStream, streamStub } from './stream-client.js';
 import { unaryCall, unaryStub } from './unary-call.js';
@@ -73,21 +72,21 @@ function clientMethod(service: string, name: string, m: AnyMethod, caller: Calle
 function streamOpen(r: MethodReplies, caller: Caller, check: boolean): (arg: unknown, o?: MethodCallOptions) => Promise<unknown> {
   const stub = streamStub(r.m, r.action, r.codec, (err) => mapError(r, err));
   return (arg: unknown, o: MethodCallOptions = NO_OPTIONS): Promise<unknown> => {
-    let inherited: Inherited;
+    let opts: CallOptions;
     try {
       const unheeded = !check || o === NO_OPTIONS ? undefined : unheededOption(o, r.m);
       if (unheeded !== undefined) throw unheeded;
-      inherited = streamOptions(o);
+      opts = streamOptions(o);
     } catch (e) {
       return Promise.reject(failed(r.action, e));
     }
-    return callStream(stub, caller, arg, inherited.opts, inherited.release);
+    return callStream(stub, caller, arg, opts);
   };
 }
 
-function streamOptions(o: MethodCallOptions): Inherited {
+function streamOptions(o: MethodCallOptions): CallOptions {
   const base: CallOptions = { timeoutMs: o.timeoutMs, signal: o.signal, route: o.route, metadata: o.metadata, failFast: o.failFast };
-  return o.ctx === undefined ? { opts: base, release: noop } : inherit(base, o.ctx);
+  return o.ctx === undefined ? base : inherit(base, o.ctx);
 }
 
 /**

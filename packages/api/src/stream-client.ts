@@ -36,20 +36,17 @@ export function streamStub(m: AnyMethod, action: string, codec: Codec, mapError:
  * both ways) resolves once the stream is asked for, with the values to read; a client stream
  * resolves with the result. Any carrier that opens streams will do: a ClientStream or a pool.
  */
-export async function callStream(stub: StreamStub, caller: Caller, arg: unknown, opts: CallOptions, ended: () => void = noop): Promise<unknown> {
+export async function callStream(stub: StreamStub, caller: Caller, arg: unknown, opts: CallOptions): Promise<unknown> {
   let s: StreamCall;
   // What the argument's source threw, the stream cancelled with: the caller's own error, passed as it is.
   const source: SourceFailure = {};
   try {
     s = await open(stub, caller as StreamCaller, arg, opts, source);
   } catch (e) {
-    ended();
     // This process's own call refused before it opened (its input schema, its options): about
     // that call, not a request a handler answers (RpcError.downstream), as a unary call's are.
     throw fromDownstream(e);
   }
-  // `ended` (unhooking a signal linked for the stream) once the stream is over, however it ends.
-  s.result.then(ended, ended);
   const fail = (e: unknown): never => {
     // The wire's errors are explained or decoded as the method's own; the caller's own (its source threw) pass as they are.
     throw e !== source.error && (e instanceof RpcError || e instanceof RemoteError) ? stub.mapError(e) : e;
@@ -84,7 +81,6 @@ interface SourceFailure {
   error?: Error;
 }
 
-function noop(): void {}
 
 /**
  * Writes the argument's values, each once the server has room, then ends. A source that throws

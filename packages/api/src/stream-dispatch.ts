@@ -2,7 +2,7 @@ import { ErrorCode, RpcError, type Codec } from '@skein/core';
 import type { RequestStream, ServerRequest } from '@skein/stream';
 import type { CallContext } from './context.js';
 import type { AnyMethod } from './define.js';
-import { whenAborted } from './linked-signal.js';
+import { whenAborted } from './when-aborted.js';
 import { StreamSource } from './stream-source.js';
 import { fromBytes, toBytes, type ValueRules } from './value-bytes.js';
 
@@ -63,7 +63,7 @@ export async function serveStream(
   const first = source.next();
   // Nobody waits any more (the client broke off, cancelled or passed its deadline; the stream
   // timeout answered it) while the source waits: stopped now, not at a next value that may never come.
-  const unwatch = whenAborted(ctx.signal, undefined, () => void source.stop());
+  const unwatch = whenAborted(undefined, ctx, () => void source.stop());
   try {
     for (let r = await first; r.done !== true; r = await source.next()) {
       try {

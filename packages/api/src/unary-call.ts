@@ -108,24 +108,19 @@ function send(s: UnaryStub, arg: unknown, o: MethodCallOptions, resolve: (v: unk
     return reject(failed(s.action, e instanceof RpcError ? e : encodeError(s.codec.name, e)));
   }
   let callOpts = callOptions(s, o);
-  let release = noop;
   if (o.ctx !== undefined) {
     try {
-      ({ opts: callOpts, release } = inherit(callOpts, o.ctx));
+      callOpts = inherit(callOpts, o.ctx);
     } catch (e) {
       return reject(failed(s.action, e));
     }
   }
   if (blob !== undefined && blob.length !== 0) callOpts = extended(callOpts, { blob });
   try {
-    s.caller.send(s.action, msg, callOpts, (err, reply) => {
-      release();
-      settle(s, err, reply, resolve, reject);
-    });
+    s.caller.send(s.action, msg, callOpts, (err, reply) => settle(s, err, reply, resolve, reject));
   } catch (e) {
-    // A Caller that throws: the call is over, and so is its link. Rejected here, not thrown:
-    // after an asynchronous schema this runs in a `then`, where a throw reached nobody.
-    release();
+    // A Caller that throws: the call is over. Rejected here, not thrown: after an asynchronous
+    // schema this runs in a `then`, where a throw reached nobody.
     reject(failed(s.action, e));
   }
 }

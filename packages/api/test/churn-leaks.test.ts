@@ -1,7 +1,7 @@
 import { msgpackCodec } from '@skein/codec-msgpack';
 import { ErrorCode, silentLogger } from '@skein/core';
-import { abortListeners, heapAfterGc, longLivedSignal, portOf, waitFor } from '@skein/test-utils';
-import { ClientStream, RpcServer } from '@skein/stream';
+import { abortListeners, heapAfterGc, longLivedSignal, portOf, toldListeners, waitFor } from '@skein/test-utils';
+import { ClientStream, RpcServer, type ServerRequest } from '@skein/stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createClient, createServiceDispatch, implement, method, serverStream, service, type CallContext, type Client, type Filter } from '../src/index.js';
 import { transport } from './harness.js';
@@ -110,6 +110,7 @@ describe('handlers that never settle', () => {
   it("leave nothing on their connection's signal once the handler timeout answered them", async () => {
     const Hang = service('Hang', { wait: method<number, number>() });
     let connection: AbortSignal | undefined;
+    let plain: ServerRequest | undefined;
     const services = createServiceDispatch({
       codec,
       logger: silentLogger,
@@ -118,27 +119,32 @@ describe('handlers that never settle', () => {
       services: [implement(Hang, { wait: (_n: number, ctx: CallContext) => (void ctx.signal, new Promise<number>(() => {})) })],
     });
     // A plain call's `req.signal` is its connection's: kept here to count what stays on it.
-    const server = new RpcServer({ dispatch: { dispatch: (req) => ((connection ??= req.signal), services.dispatch(req)) }, logger: silentLogger });
+    const server = new RpcServer({ dispatch: { dispatch: (req) => ((connection ??= req.signal), (plain ??= req), services.dispatch(req)) }, logger: silentLogger });
     const hang = createClient(Hang, await listen(server), { codec, logger: silentLogger });
     const outcomes = await Promise.all(Array.from({ length: 50 }, (_, i) => hang.wait(i).then(() => 'ok', (e: { code?: number }) => e.code)));
     expect(new Set(outcomes)).toEqual(new Set([ErrorCode.Timeout]));
     expect(abortListeners(connection!)).toBe(0);
+    // What a ctx links through (ServerRequest.onAbort): kept on the connection, not on its signal.
+    expect(toldListeners(plain!)).toBe(0);
   });
 
   it("leave nothing on their connection's signal when work they left running reads ctx.signal after the answer", async () => {
     const Late = service('Late', { go: method<number, number>() });
     let connection: AbortSignal | undefined;
+    let plain: ServerRequest | undefined;
     let lateReads = 0;
     const services = createServiceDispatch({
       codec,
       logger: silentLogger,
-      // Answers at once; what it left running reads the signal later (a call made with `{ ctx }` does).
-      services: [implement(Late, { go: (n: number, ctx: CallContext) => (setImmediate(() => (void ctx.signal, lateReads++)), n) })],
+      // Answers at once; what it left running reads the signal later, and listens as a call made with `{ ctx }` does.
+      services: [implement(Late, { go: (n: number, ctx: CallContext) => (setImmediate(() => (void ctx.signal, void ctx.aborted, ctx.onAbort(() => {}), lateReads++)), n) })],
     });
-    const server = new RpcServer({ dispatch: { dispatch: (req) => ((connection ??= req.signal), services.dispatch(req)) }, logger: silentLogger });
+    const server = new RpcServer({ dispatch: { dispatch: (req) => ((connection ??= req.signal), (plain ??= req), services.dispatch(req)) }, logger: silentLogger });
     const late = createClient(Late, await listen(server), { codec, logger: silentLogger });
     for (let i = 0; i < 50; i++) expect(await late.go(i)).toBe(i);
     await waitFor(() => lateReads === 50, { what: 'the late reads' });
     expect(abortListeners(connection!)).toBe(0);
+    // What a ctx links through (ServerRequest.onAbort): kept on the connection, not on its signal.
+    expect(toldListeners(plain!)).toBe(0);
   });
 });

@@ -1,6 +1,6 @@
 import { msgpackCodec } from '@skein/codec-msgpack';
 import { ErrorCode, silentLogger, type RpcError } from '@skein/core';
-import { abortListeners, deferred, longLivedSignal, portOf, waitFor } from '@skein/test-utils';
+import { abortListeners, deferred, longLivedSignal, portOf, toldListeners, waitFor } from '@skein/test-utils';
 import { ClientStream, RpcServer, type Caller } from '@skein/stream';
 import type { StandardSchemaV1 } from '@standard-schema/spec';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -9,8 +9,9 @@ import { transport } from './harness.js';
 
 /**
  * Calls a handler makes on its own call's behalf (`{ ctx }`, with or without a signal of their
- * own): however each ends, nothing of it stays on the handler's `ctx.signal` nor on the
- * call's signal, and the inner call ends as the outer one's cancel or its own signal says.
+ * own): however each ends, nothing of it stays on the handler's `ctx` (its signal, or the
+ * listeners it tells without one, through which such calls link) nor on the call's signal, and
+ * the inner call ends as the outer one's cancel or its own signal says.
  */
 
 const cleanup: (() => unknown)[] = [];
@@ -55,7 +56,7 @@ const outcome = (p: Promise<unknown>): Promise<unknown> => p.then((v) => v, (e: 
 async function probe(kinds: Record<string, (ctx: CallContext) => Promise<unknown>>, shared: AbortSignal) {
   const run = async (kind: string, ctx: CallContext): Promise<string> => {
     const ended = await outcome(kinds[kind]!(ctx));
-    return JSON.stringify({ ended, onCtx: abortListeners(ctx.signal), onShared: abortListeners(shared) });
+    return JSON.stringify({ ended, onCtx: abortListeners(ctx.signal) + toldListeners(ctx), onShared: abortListeners(shared) });
   };
   const dispatch = createServiceDispatch({ codec, logger: silentLogger, services: [implement(Probe, { run })] });
   return createClient(Probe, await connect(new RpcServer({ dispatch, logger: silentLogger })), { codec, logger: silentLogger });
@@ -125,7 +126,7 @@ describe('{ ctx } calls let go of both signals however they end', () => {
             await new Promise((resolve) => ctx.signal.addEventListener('abort', resolve, { once: true }));
             const plain = await outcome(echo.ping(1, { ctx }));
             const linked = await outcome(echo.ping(2, { ctx, signal: shared }));
-            reports.resolve({ plain, linked, onCtx: abortListeners(ctx.signal) - 0, onShared: abortListeners(shared) });
+            reports.resolve({ plain, linked, onCtx: abortListeners(ctx.signal) + toldListeners(ctx), onShared: abortListeners(shared) });
           },
         }),
       ],
@@ -143,7 +144,7 @@ describe('{ ctx } calls let go of both signals however they end', () => {
     const echo = await echoClient();
     const shared = longLivedSignal();
     const inner = deferred<unknown>();
-    const started = deferred<void>();
+    const started = deferred<CallContext>();
     const Outer = service('Outer', { relay: method<void, void>() });
     const dispatch = createServiceDispatch({
       codec,
@@ -152,7 +153,7 @@ describe('{ ctx } calls let go of both signals however they end', () => {
         implement(Outer, {
           relay: async (_: void, ctx: CallContext) => {
             const call = echo.hang(1, { ctx, signal: shared });
-            started.resolve();
+            started.resolve(ctx);
             inner.resolve(await outcome(call));
           },
         }),
@@ -161,11 +162,13 @@ describe('{ ctx } calls let go of both signals however they end', () => {
     const outer = createClient(Outer, await connect(new RpcServer({ dispatch, logger: silentLogger })), { codec, logger: silentLogger });
     const ac = new AbortController();
     const call = outcome(outer.relay(undefined, { signal: ac.signal }));
-    await started.promise;
+    const ctx = await started.promise;
+    expect(toldListeners(ctx)).toBe(1);
     ac.abort();
     expect(await call).toBe('Cancelled');
     expect(await inner.promise).toBe('Cancelled');
     expect(abortListeners(shared)).toBe(0);
+    expect(toldListeners(ctx)).toBe(0);
   });
 });
 
@@ -182,14 +185,16 @@ describe('a Caller that throws', () => {
   };
   const Checked = service('Checked', { ping: method({ input: later }) });
 
-  it('rejects the call with its error and leaves its signal, with a schema that answers at once or later', async () => {
+  it('rejects the call with its error and leaves its signal and its ctx, with a schema that answers at once or later', async () => {
     const shared = longLivedSignal();
-    const ctx = { signal: new AbortController().signal, remainingMs: () => undefined } as unknown as CallContext;
+    // A ctx as the call reads it: what is left of its deadline, and its abort, told without a signal.
+    let hooked = 0;
+    const ctx = { aborted: false, onAbort: () => (hooked++, () => void hooked--), remainingMs: () => undefined } as unknown as CallContext;
     for (const def of [Echo, Checked]) {
       const client = createClient(def as typeof Echo, throwing, { codec, logger: silentLogger });
       await expect(client.ping(1, { ctx, signal: shared })).rejects.toThrow('carrier down');
       expect(abortListeners(shared)).toBe(0);
-      expect(abortListeners(ctx.signal)).toBe(0);
+      expect(hooked).toBe(0);
     }
   });
 });

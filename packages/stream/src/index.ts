@@ -98,6 +98,11 @@ export { errorDetail, handlerErrorDetail, refusalDetail, crashDetail, actionName
 export { WithheldLog } from './server/withheld-log.js';
 export type { WithheldLogOptions } from './server/withheld-log.js';
 export { RepeatedLine } from './server/repeated-line.js';
+// What cancels a call with no AbortSignal made for it (`CallOptions.abortSource`; a ServerRequest is one), and the listeners one keeps.
+export type { AbortSource } from './client/call-options.js';
+export { AbortListeners } from './internals/abort-listeners.js';
+// For a carrier of your own (a Caller): what cancels a call, its signal and its abort source, checked and hooked as the built-in ones do.
+export { abortedAlready, cancellable, hookAbort } from './client/call-abort.js';
 
 // ── For transport authors and raw peers: the razor v1 wire itself ─────────────────────────────
 export * as protocol from './wire/protocol.js';

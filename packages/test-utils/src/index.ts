@@ -16,7 +16,7 @@ export type { WaitOptions, Deferred } from './wait.js';
 export { startProcess, processRunning, processStopped } from './process.js';
 export type { Proc } from './process.js';
 export { handleCounts, leakedHandles, fullGc, heapAfterGc } from './resources.js';
-export { longLivedSignal, abortListeners } from './signals.js';
+export { longLivedSignal, abortListeners, toldListeners } from './signals.js';
 
 // ── Conformance suites, hostile input, and a codec's fast path against its library
 export { seededRandom, randomBuffers, mutatedBuffers, flipBits } from './fuzz-bytes.js';

@@ -15,3 +15,22 @@ export function longLivedSignal(): AbortSignal {
 export function abortListeners(signal: AbortSignal): number {
   return getEventListeners(signal, 'abort').length;
 }
+
+/** What keeps listeners told without a signal: @skein/stream's `AbortListeners`, held as `told`. */
+interface Telling {
+  readonly told?: { readonly size: number };
+}
+
+/**
+ * The listeners an abort tells with no AbortSignal made for it (stream's `AbortListeners`), where
+ * a handler's calls link: those on a handler's `ctx` (@skein/api's CallContext: the calls made
+ * with `{ ctx }` still out), or, given a plain call's ServerRequest, those on its connection (what
+ * `req.onAbort` hooks: a `ctx` linked to its call). 0 once every call that listened settled. Read
+ * from fields no public API shows, here only, so a test states what must not stay behind.
+ */
+export function toldListeners(of: object): number {
+  const owner = (of as { owner?: { callAbort?: Telling } }).owner;
+  const holder: Telling | undefined = owner !== undefined ? owner.callAbort : (of as Telling);
+  if (holder === undefined || !('told' in holder)) throw new TypeError('toldListeners: neither a CallContext nor a plain ServerRequest on a connection that keeps its listeners');
+  return holder.told?.size ?? 0;
+}

@@ -1,5 +1,5 @@
 import { EMPTY_BYTES, RemoteError, RpcError, fromDownstream, invalidArgument, type ErrorCode, type ErrorPayload, type RetryPolicy } from '@skein/core';
-import type { CallOptions, Metadata, Notify, Reply } from '@skein/stream';
+import { abortedAlready, cancellable, hookAbort, type CallOptions, type Metadata, type Notify, type Reply } from '@skein/stream';
 import type { ReverseAnswersMessage, ReverseCallOpts, ReverseCallsMessage } from './messages.js';
 import { unpackReplies, type ReplySink } from './reply-batch.js';
 import { ReverseCallPacker } from './reverse-call-batch.js';
@@ -16,8 +16,8 @@ export interface ReverseTarget {
 interface Pending {
   readonly notify: Notify;
   readonly caller: ReverseTarget;
-  signal?: AbortSignal;
-  onAbort?: () => void;
+  /** Unhooks it from what may cancel it (its signal, its abort source): set while it is hooked. */
+  unhookAbort?: () => void;
 }
 
 type Opts = { -readonly [K in keyof ReverseCallOpts]?: ReverseCallOpts[K] };
@@ -57,19 +57,17 @@ export class ReverseOutbox implements ReplySink {
     const p: Pending = { notify, caller };
     this.pending.set(id, p);
     let o: Opts | undefined;
-    const { timeoutMs, idempotent, signal } = opts;
+    const { timeoutMs, idempotent } = opts;
     if (timeoutMs !== undefined) (o ??= {}).timeoutMs = timeoutMs;
     if (idempotent !== undefined) (o ??= {}).idempotent = idempotent === true;
     if (metadata !== undefined) (o ??= {}).metadata = metadata;
-    if (signal !== undefined) {
+    if (cancellable(opts)) {
       o ??= {};
       // The pool's caller checks an aborted signal where it checks one in process: after the options.
-      if (signal.aborted) o.aborted = true;
+      if (abortedAlready(opts) !== undefined) o.aborted = true;
       else {
         o.cancellable = true;
-        p.signal = signal;
-        p.onAbort = () => this.cancel(id);
-        signal.addEventListener('abort', p.onAbort, { once: true });
+        p.unhookAbort = hookAbort(opts, () => this.cancel(id));
       }
     }
     this.packer.add(id, caller.connKey, action, msg, blob, o);
@@ -117,7 +115,7 @@ export class ReverseOutbox implements ReplySink {
     const p = this.pending.get(id);
     if (p === undefined) return undefined;
     this.pending.delete(id);
-    if (p.onAbort !== undefined) p.signal!.removeEventListener('abort', p.onAbort);
+    if (p.unhookAbort !== undefined) p.unhookAbort();
     return p;
   }
 

@@ -1,5 +1,5 @@
 import { RpcError, type ErrorCode } from '@skein/core';
-import { ServerRequest, metadataRecord, type Metadata, type Responder } from '@skein/stream';
+import { AbortListeners, ServerRequest, metadataRecord, type Metadata, type Responder } from '@skein/stream';
 import type { CallHeadDesc } from './messages.js';
 import { sharedNow } from './shared-now.js';
 
@@ -13,6 +13,8 @@ import { sharedNow } from './shared-now.js';
 export class WorkerRequest extends ServerRequest {
   private controller: AbortController | undefined;
   private reason: RpcError | undefined;
+  /** Told at the pool's cancel with no signal made for them (`onAbort`): a `ctx` and the calls made with it. */
+  private told: AbortListeners | undefined;
   private readonly _deadline: number | undefined;
   private readonly expiresAt: number;
   private readonly _metadata: Metadata;
@@ -40,10 +42,11 @@ export class WorkerRequest extends ServerRequest {
       listener(this.reason);
       return () => {};
     }
-    const signal = this.signal;
-    const onAbort = (): void => listener(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    return () => signal.removeEventListener('abort', onAbort);
+    return (this.told ??= new AbortListeners()).add(listener);
+  }
+
+  override get aborted(): boolean {
+    return this.reason !== undefined;
   }
 
   override get deadline(): number | undefined {
@@ -69,5 +72,6 @@ export class WorkerRequest extends ServerRequest {
     this.reason = new RpcError(code, message);
     this.fail(code);
     this.controller?.abort(this.reason);
+    this.told?.fire(this.reason);
   }
 }

@@ -169,7 +169,7 @@ describe("a worker handler's ctx.caller (calls both ways)", () => {
       await waitFor(() => reverse!.inFlight === 1 && reverse!.queued === 1);
       ac.abort();
       expect(await call).toMatchObject({ code: 'Cancelled' });
-      expect(JSON.parse(await heardB)).toEqual({ code: 'Cancelled', retry: 'never', message: 'Peer.hang: call cancelled by its AbortSignal' });
+      expect(JSON.parse(await heardB)).toEqual({ code: 'Cancelled', retry: 'never', message: 'Peer.hang: call cancelled: its signal, or the call it was made for, aborted' });
       expect(reverse!.queued).toBe(0);
       const heardA = nextEvent('a ');
       await waitFor(() => peer.hung.length === 1);

@@ -23,7 +23,8 @@ export class Call {
   prev: Call | undefined = undefined;
   next: Call | undefined = undefined;
   done = false;
-  onAbort: (() => void) | null = null;
+  /** Unhooks the call from what may cancel it (its signal, its abort source): set while it is hooked. */
+  unhookAbort: (() => void) | undefined = undefined;
   /** Sent with a head (deadline, metadata; a signal makes it cancellable on the server). */
   headed = false;
   /** The encoded head, when it carries metadata (else a shared 4-byte one is written). */
@@ -42,7 +43,6 @@ export class Call {
     public msg: Uint8Array,
     public blob: Uint8Array,
     readonly timeoutMs: number,
-    readonly signal: AbortSignal | undefined,
     private readonly notify: Notify,
   ) {}
 
@@ -59,7 +59,7 @@ export class Call {
   finish(err: RpcError | RemoteError | null, reply: Reply | null): void {
     if (this.done) return;
     this.done = true;
-    if (this.onAbort) this.signal!.removeEventListener('abort', this.onAbort);
+    if (this.unhookAbort !== undefined) this.unhookAbort();
     // Whatever ends it (the peer's answer, a timeout, a lost connection) is about this call, not
     // about a request its caller may be answering: a handler that passes it on does not speak with it.
     if (err !== null) fromDownstream(err);
@@ -67,5 +67,9 @@ export class Call {
   }
 }
 
-/** What a call gets when its AbortSignal fires, wherever it is waiting. */
-export const cancelled = (): RpcError => new RpcError(ErrorCode.Cancelled, 'call cancelled by its AbortSignal');
+/**
+ * What a call gets when its AbortSignal or its abort source (the call it was made for) fires,
+ * wherever it is waiting. One text for both: a worker's call reaches its connection's caller
+ * through a signal of the pool's, whichever it was.
+ */
+export const cancelled = (): RpcError => new RpcError(ErrorCode.Cancelled, 'call cancelled: its signal, or the call it was made for, aborted');

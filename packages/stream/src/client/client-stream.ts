@@ -18,7 +18,8 @@ import {
   type FrameConn,
   type Logger,
 } from '@skein/core';
-import { Call, cancelled, type Notify, type Reply } from './call.js';
+import { Call, type Notify, type Reply } from './call.js';
+import { abortedAlready, cancellable, hookAbort } from './call-abort.js';
 import { readErrorBytes } from '../wire/error-strings.js';
 import { responseFrameSpec } from '../wire/frame-specs.js';
 import type { Limits } from '../wire/limits.js';
@@ -274,22 +275,23 @@ export class ClientStream implements StreamCaller {
     // The grant's end is checked here too, not only when its alarm fires (late, after a long synchronous burst): closing, the call fails Closed, unsent.
     this.auth?.ranOut();
     if (this._state !== 'open') return notify(this.notOpen(), null);
-    if (opts.signal?.aborted) return notify(cancelled(), null);
+    const aborted = abortedAlready(opts);
+    if (aborted) return notify(aborted, null);
     const sendNow = this.throttler.canSend();
     if (!sendNow && this.throttler.full()) {
       return notify(new RpcError(ErrorCode.Overloaded, `more than ${this.throttler.maxQueued} calls waiting on ${this.remote}`), null);
     }
-    const call = new Call(wireAction, msg, blob, timeoutMs, opts.signal, notify);
+    const call = new Call(wireAction, msg, blob, timeoutMs, notify);
     // Before the head notes `acceptedAt`: a finer pace counts the idle time since the last tick
     // into `elapsed`, which is not the call's and must not be taken off the time its head sends.
     call.deadline = this.pace.deadline(timeoutMs);
     // A call the server must be able to cancel, time out or read metadata of goes with a head.
-    if (opts.signal !== undefined || opts.timeoutMs !== undefined || opts.metadata !== undefined) {
+    if (cancellable(opts) || opts.timeoutMs !== undefined || opts.metadata !== undefined) {
       const bad = this.headed(call, opts);
       if (bad) return notify(fromDownstream(bad), null);
     }
     this.deadlines.add(call);
-    if (opts.signal) this.watchAbort(call, opts.signal);
+    if (cancellable(opts)) this.watchAbort(call, opts);
     if (sendNow) this.transmit(call);
     else this.throttler.enqueue(call);
   }
@@ -414,8 +416,8 @@ export class ClientStream implements StreamCaller {
     return prefix;
   }
 
-  private watchAbort(call: Call, signal: AbortSignal): void {
-    call.onAbort = () => {
+  private watchAbort(call: Call, opts: CallOptions): void {
+    call.unhookAbort = hookAbort(opts, (why) => {
       if (call.done) return;
       this.deadlines.remove(call);
       if (!this.unhold(call, true)) {
@@ -428,10 +430,9 @@ export class ClientStream implements StreamCaller {
       }
       // Not sent yet (held or waiting): the line keeps it until a later shift, which may never come.
       if (call.seq === 0) call.dropPayload();
-      call.finish(cancelled(), null);
+      call.finish(why, null);
       this.pump();
-    };
-    signal.addEventListener('abort', call.onAbort, { once: true });
+    });
   }
 
   /** Notes what a call's head carries; an error when its metadata cannot be sent. */
@@ -604,7 +605,7 @@ export class ClientStream implements StreamCaller {
    * server does not answer in time; `opts.signal` cancels it.
    */
   openStream(action: string | number, msg: Uint8Array = EMPTY_BYTES, opts: CallOptions = {}): StreamCall {
-    return this.openOn(new StreamCall(this.wire, this.streamWindowBytes, opts.signal), action, msg, opts);
+    return this.openOn(new StreamCall(this.wire, this.streamWindowBytes, opts), action, msg, opts);
   }
 
   /** @internal Opens a stream a pool made before it picked this connection (see `openStream`). */
@@ -624,7 +625,7 @@ export class ClientStream implements StreamCaller {
     }
     this.auth?.ranOut(); // as `accept`: past the grant's end, refused Closed, unsent
     // Not `isDone` after: a FailoverPool may take a refused stream elsewhere, so it is not done.
-    const refused = this._state !== 'open' ? this.notOpen() : opts.signal?.aborted ? cancelled() : undefined;
+    const refused = this._state !== 'open' ? this.notOpen() : abortedAlready(opts);
     if (refused) {
       stream.finish(refused, null);
       return stream;

@@ -8,7 +8,6 @@ import { ANSWER_FLAG_FIELD, REVERSE_ACTION_FIELD, REVERSE_ANSWER_ACTION } from '
 import type { Dispatch } from '../server/dispatch.js';
 import { ServerRequest, type ConnInfo, type Responder } from '../server/request.js';
 import { WaitingLine, type Waiter } from '../internals/waiting-line.js';
-import { manyListeners } from '../internals/many-listeners.js';
 import { LazyAbort } from '../internals/lazy-abort.js';
 
 /** What a ReverseDispatch writes through: the stream's connection. */
@@ -55,7 +54,8 @@ export class ReverseDispatch implements Responder {
   private agreed = false;
   private closing = false;
   private closed = false;
-  private abort: AbortController | undefined;
+  /** What aborts the calls it serves (its connection closed): made when a call or handler first listens. */
+  private abort: LazyAbort | undefined;
   /** Handlers' `conn.draining`: fires when the stream begins to close. */
   private readonly drainSignal = new LazyAbort();
   private _info: ConnInfo | undefined;
@@ -82,16 +82,18 @@ export class ReverseDispatch implements Responder {
           return self.drainSignal.signal;
         },
         get signal() {
-          if (self.abort === undefined) {
-            self.abort = new AbortController();
-            manyListeners(self.abort.signal);
-          }
-          if (self.closed) self.abort.abort();
-          return self.abort.signal;
+          return self.callAbort.signal;
         },
       };
     }
     return this._info;
+  }
+
+  /** As Responder's: one LazyAbort for the calls it serves, made when first listened to. */
+  get callAbort(): LazyAbort {
+    const a = (this.abort ??= new LazyAbort());
+    if (this.closed) a.fire();
+    return a;
   }
 
   /** The hello agreed calls both ways: `maxMessage`, `maxBlob` are what the server reads in an answer. */
@@ -170,7 +172,7 @@ export class ReverseDispatch implements Responder {
   close(): void {
     this.closed = true;
     this.held.drain();
-    this.abort?.abort();
+    this.abort?.fire();
   }
 
   writeOk(seqLo: number, seqHi: number, msg: Uint8Array, blob: Uint8Array): boolean {

@@ -1,5 +1,7 @@
 import { EMPTY_BYTES, ErrorCode, RpcError, fromDownstream } from '@skein/core';
 import type { Reply } from './call.js';
+import { NO_OPTS, type CallOptions } from './call-options.js';
+import { cancellable, hookAbort } from './call-abort.js';
 import { CreditGate } from '../internals/credit-gate.js';
 import type { DrainWaiters } from '../internals/drain-waiters.js';
 import { Inbox } from '../internals/inbox.js';
@@ -33,9 +35,9 @@ const nothing = (): void => {};
  * connection reads with, and a wire that only knows the limits (a write before the open waits
  * for credit) until a connection takes the stream.
  */
-export function unopenedStreams(receiveWindow: number, limits: { maxMessage: number; maxBlob: number }): (signal: AbortSignal | undefined) => StreamCall {
+export function unopenedStreams(receiveWindow: number, limits: { maxMessage: number; maxBlob: number }): (opts: CallOptions) => StreamCall {
   const wire: StreamWire = { maxMessage: limits.maxMessage, maxBlob: limits.maxBlob, data: nothing, end: nothing, credit: nothing, cancel: nothing, congested: () => undefined, observerDropped: nothing };
-  return (signal) => new StreamCall(wire, receiveWindow, signal);
+  return (opts) => new StreamCall(wire, receiveWindow, opts);
 }
 
 /**
@@ -45,7 +47,7 @@ export function unopenedStreams(receiveWindow: number, limits: { maxMessage: num
  */
 export function refusedStream(err: Error): StreamCall {
   // No limits of its own: a write fails with its error, not with a size it never had.
-  const stream = unopenedStreams(0, { maxMessage: Infinity, maxBlob: Infinity })(undefined);
+  const stream = unopenedStreams(0, { maxMessage: Infinity, maxBlob: Infinity })(NO_OPTS);
   stream.finish(err, null);
   return stream;
 }
@@ -101,17 +103,14 @@ export class StreamCall implements AsyncIterable<Reply> {
     /** Where items go: its ClientStream's, or (in a pool, until a connection takes it) one that only knows the limits. */
     private wire: StreamWire,
     receiveWindow: number,
-    signal: AbortSignal | undefined,
+    /** What cancels it: its signal, its abort source. */
+    opts: CallOptions = NO_OPTS,
   ) {
     this.inbox = new Inbox(costOf, receiveWindow, (bytes) => this.wire.credit(this.seq, bytes));
     this.result = new Promise((resolve, reject) => (this.settle = { resolve, reject }));
     // Read or not, a failed stream must not become an unhandled rejection.
     this.result.catch(() => {});
-    if (signal) {
-      const onAbort = (): void => this.cancel();
-      signal.addEventListener('abort', onAbort, { once: true });
-      this.unlink = () => signal.removeEventListener('abort', onAbort);
-    }
+    if (cancellable(opts)) this.unlink = hookAbort(opts, () => this.cancel());
   }
 
   /** Bytes the server sent that were not read yet: at most the receive window and one item. */

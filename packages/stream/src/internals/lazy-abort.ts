@@ -1,13 +1,17 @@
+import type { AbortSource } from '../client/call-options.js';
+import { AbortListeners, noop } from './abort-listeners.js';
 import { manyListeners } from './many-listeners.js';
 
 /**
- * A signal that fires once, made only when first read: a server's `draining`, which every call
- * may look at but few do. Nothing is built until someone reads it, and one read after `fire`
- * finds it aborted already. Shared by every call that reads it, so it warns of no "memory leak"
- * past 10 listeners (manyListeners).
+ * An abort that fires once, shared by many calls: a server's `draining`, a connection's close
+ * for its plain calls. Its signal is made only when first read (one read after `fire` finds it
+ * aborted already), and warns of no "memory leak" past 10 listeners (manyListeners); its
+ * listeners may instead be told without it (`onAbort`, as an AbortSource), which costs the same
+ * however many calls listen, where a listener added to a shared signal walks all the others.
  */
-export class LazyAbort {
+export class LazyAbort implements AbortSource {
   private controller: AbortController | undefined;
+  private told: AbortListeners | undefined = undefined;
   private fired = false;
   private reason: unknown = undefined;
 
@@ -20,11 +24,28 @@ export class LazyAbort {
     return this.controller.signal;
   }
 
-  /** Aborts the signal (now, or when first read) with `reason`. Once only: later calls do nothing. */
-  fire(reason: unknown): void {
+  get aborted(): boolean {
+    return this.fired;
+  }
+
+  onAbort(listener: (reason: unknown) => void): () => void {
+    if (this.fired) {
+      listener(this.reason);
+      return noop;
+    }
+    return (this.told ??= new AbortListeners()).add(listener);
+  }
+
+  /**
+   * Aborts (now, or the signal when first read) with `reason`: without one, the AbortError an
+   * AbortController's `abort()` gives, so listeners told without the signal hear what its
+   * listeners would. Once only: later calls do nothing.
+   */
+  fire(reason?: unknown): void {
     if (this.fired) return;
     this.fired = true;
-    this.reason = reason;
-    this.controller?.abort(reason);
+    this.reason = reason ?? new DOMException('This operation was aborted', 'AbortError');
+    this.controller?.abort(this.reason);
+    this.told?.fire(this.reason);
   }
 }

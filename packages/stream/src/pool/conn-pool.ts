@@ -18,6 +18,7 @@ import {
   type Transport,
 } from '@skein/core';
 import { TickClock } from '../internals/tick-clock.js';
+import { abortedAlready } from '../client/call-abort.js';
 import { Backoff, type BackoffOptions } from './backoff.js';
 import { cancelled, type Notify, type Reply } from '../client/call.js';
 import { callTimeout, nonNegative, positive, positiveInteger, refuseRenamed, timerMs } from '../internals/checks.js';
@@ -129,7 +130,7 @@ export class ConnPool implements StreamCaller, Resender, Reopener {
   private readonly transparentRetries: number;
   private readonly defaultTimeoutMs: number;
   /** @internal Makes a stream for `openOn`, before a connection is picked (a FailoverPool's may try several pools). */
-  readonly newStream: (signal: AbortSignal | undefined) => StreamCall;
+  readonly newStream: (opts: CallOptions) => StreamCall;
   private readonly tickMs: number;
   private readonly clock: Clock;
   private readonly logger: Logger;
@@ -253,13 +254,14 @@ export class ConnPool implements StreamCaller, Resender, Reopener {
   }
 
   private noResend(call: PoolCall): boolean {
-    return call.resent >= this.transparentRetries || this._state === 'closed' || call.opts.signal?.aborted === true || !(call.deadline - this.pace!.elapsed > 0);
+    return call.resent >= this.transparentRetries || this._state === 'closed' || abortedAlready(call.opts) !== undefined || !(call.deadline - this.pace!.elapsed > 0);
   }
 
   /** `call` once more, bounded by what is left of its timeout: on an open connection not draining, or waiting for one. */
   private resend(call: PoolCall, err: RpcError): void {
     // Aborted since the refusal: its caller cancelled a call still pending, as far as it knows.
-    if (call.opts.signal?.aborted) return call.fail(cancelled());
+    const aborted = abortedAlready(call.opts);
+    if (aborted) return call.fail(aborted);
     if (this._state === 'closed') return call.fail(unrunError(err, call.resent));
     const left = call.deadline - this.pace!.elapsed;
     if (!(left > 0)) return call.fail(unrunError(err, call.resent));
@@ -292,7 +294,7 @@ export class ConnPool implements StreamCaller, Resender, Reopener {
    * wrote (`transparentRetries`).
    */
   openStream(action: string | number, msg: Uint8Array = EMPTY_BYTES, opts: CallOptions = {}): StreamCall {
-    const stream = this.newStream(opts.signal);
+    const stream = this.newStream(opts);
     if (this.transparentRetries === 0 || this._state === 'closed') explainsRefusal(stream);
     else {
       if (this._state === 'idle') this.start();
@@ -306,7 +308,7 @@ export class ConnPool implements StreamCaller, Resender, Reopener {
 
   /** @internal A stream of `openStream` refused before it ran may be opened again (as `noResend` for a call). */
   mayReopen(s: PoolStream): boolean {
-    return s.reopened < this.transparentRetries && this._state !== 'closed' && s.opts.signal?.aborted !== true && s.deadline - this.pace!.elapsed > 0;
+    return s.reopened < this.transparentRetries && this._state !== 'closed' && abortedAlready(s.opts) === undefined && s.deadline - this.pace!.elapsed > 0;
   }
 
   /** @internal `s` once more, within what is left of its timeout: on an open connection not draining, or waiting for one. */
@@ -454,7 +456,8 @@ export class ConnPool implements StreamCaller, Resender, Reopener {
     const now = this.clock.now();
     const outage = this.outageSince;
     if (outage !== undefined && (failFast || now - outage >= this.connectBudgetMs)) return void notify(this.unreachable(now), null);
-    if (opts.signal?.aborted) return void notify(cancelled(), null);
+    const aborted = abortedAlready(opts);
+    if (aborted) return void notify(aborted, null);
     const call = new WaitingCall(action, msg, opts, notify, outage ?? now, this.pace!.deadline(timeoutMs), failFast, opens);
     if (!this.waiting.push(call)) {
       call.release();

@@ -1,8 +1,9 @@
 import { EMPTY_BYTES, fromDownstream, type RpcError } from '@skein/core';
-import { cancelled, type Notify } from '../client/call.js';
+import type { Notify } from '../client/call.js';
 import { NO_OPTS, type CallOptions } from '../client/call-options.js';
 import type { ClientStream } from '../client/client-stream.js';
 import { WaitingLine } from '../internals/waiting-line.js';
+import { cancellable, hookAbort } from '../client/call-abort.js';
 
 /**
  * A call waiting in a pool for a connection. It settles at most once: sent on (it is then the
@@ -12,7 +13,7 @@ export class WaitingCall {
   done = false;
   /** The queue the call waits in, told when the call settles there (keeps its count live). */
   queue: ConnectQueue | undefined;
-  private readonly onAbort: (() => void) | undefined;
+  private readonly unhookAbort: (() => void) | undefined;
 
   constructor(
     readonly action: string | number,
@@ -28,11 +29,7 @@ export class WaitingCall {
     /** A stream's opening (not a call): given the connection it goes on and what is left of its timeout. */
     public opens?: (on: ClientStream, timeoutMs: number) => void,
   ) {
-    const signal = opts.signal;
-    if (signal) {
-      this.onAbort = () => this.fail(cancelled());
-      signal.addEventListener('abort', this.onAbort, { once: true });
-    }
+    if (cancellable(opts)) this.unhookAbort = hookAbort(opts, (why) => this.fail(why));
   }
 
   /** Hands the call on to a stream: from now on the stream settles it. */
@@ -61,7 +58,7 @@ export class WaitingCall {
       this.queue.settled();
       this.queue = undefined;
     }
-    if (this.onAbort) this.opts.signal!.removeEventListener('abort', this.onAbort);
+    if (this.unhookAbort !== undefined) this.unhookAbort();
   }
 }
 

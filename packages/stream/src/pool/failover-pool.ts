@@ -144,7 +144,7 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
   /** Pools of removed servers, still draining. */
   private readonly draining = new Set<Promise<void>>();
   private closing: Promise<void> | undefined;
-  private makeStream: ((signal: AbortSignal | undefined) => StreamCall) | undefined;
+  private makeStream: ((opts: CallOptions) => StreamCall) | undefined;
   private settings: StreamSettings | undefined;
 
   constructor(opts: FailoverPoolOptions) {
@@ -252,7 +252,7 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
    * attempts it took, as a call's does.
    */
   openStream(action: string | number, msg: Uint8Array = EMPTY_BYTES, opts: CallOptions = {}): StreamCall {
-    const stream = this.streamMaker()(opts.signal);
+    const stream = this.streamMaker()(opts);
     // Kept only where it may move: with no retries, nothing is written again.
     if (this.retries > 0) stream.keepWrites();
     const c = new FailoverCall(this, action, msg, opts, (err) => {
@@ -294,7 +294,7 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
    * InvalidArgument.
    */
   openStreamTo(address: string, action: string | number, msg: Uint8Array = EMPTY_BYTES, opts: CallOptions = {}): StreamCall {
-    const stream = this.streamMaker()(opts.signal);
+    const stream = this.streamMaker()(opts);
     const member = this.named(address);
     if (member instanceof RpcError) {
       stream.finish(member, null);
@@ -591,7 +591,7 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
   }
 
   /** Streams are made as every server's ConnPool makes them (one set of stream options). */
-  private streamMaker(): (signal: AbortSignal | undefined) => StreamCall {
+  private streamMaker(): (opts: CallOptions) => StreamCall {
     if (!this.makeStream) {
       const s = this.streamSettings();
       this.makeStream = unopenedStreams(s.streamWindowBytes, s.limits);

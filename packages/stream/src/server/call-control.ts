@@ -52,6 +52,11 @@ export class CallControl {
     return this.abort.signal;
   }
 
+  /** As ServerRequest.aborted. */
+  get aborted(): boolean {
+    return this.reason !== undefined;
+  }
+
   /** As ServerRequest.onAbort: `listener` told the reason once, at the abort; returns its unhook. */
   onAbort(listener: (reason: unknown) => void): () => void {
     if (this.reason) {

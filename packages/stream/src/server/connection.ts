@@ -32,12 +32,11 @@ import type { StreamHost } from './request-stream.js';
 import { OBSERVER_DROPPED } from '../client/item-observer.js';
 import { ServerRequest, type ConnInfo, type Responder } from './request.js';
 import { appendEntry } from '../wire/hello.js';
-import { manyListeners } from '../internals/many-listeners.js';
 import { REVERSE_ANSWER_ACTION, reverseAnswerEntry } from '../wire/reverse-calls.js';
 import { ReverseCaller, acceptReverseOffer, type ReverseSettings } from './reverse-caller.js';
 import type { ConnRole } from './conn-census.js';
 import { PROBATION_REFUSALS } from './probation-refusals.js';
-import type { LazyAbort } from '../internals/lazy-abort.js';
+import { LazyAbort } from '../internals/lazy-abort.js';
 import { SERVER_PING_FRAME, SERVER_PONG_ACTION } from '../wire/server-pings.js';
 
 /** The ok responses' header, written and copied out by one connection at a time (FrameConn.write copies small parts). */
@@ -144,7 +143,8 @@ export class ServerConn implements FrameHandlers, Responder, StreamHost {
   /** The connection's booleans (see the bits at the top), in one field rather than six: 40 bytes less per connection. */
   private bits = 0;
   private framesAtDrainTick = 0;
-  private abort: AbortController | undefined;
+  /** What aborts its plain calls (a close, the peer's end): made when a call or handler first listens. */
+  private abort: LazyAbort | undefined;
   private _info: ConnInfo | undefined;
   /** Made at the first call by name: a client that calls by number never needs the cache (1 KB). */
   private actionNames: ActionNames | undefined;
@@ -266,16 +266,18 @@ export class ServerConn implements FrameHandlers, Responder, StreamHost {
           return self.opts.draining.signal;
         },
         get signal() {
-          if (self.abort === undefined) {
-            self.abort = new AbortController();
-            manyListeners(self.abort.signal);
-          }
-          if (self.is(CLOSED) || self.is(PEER_ENDED)) self.abort.abort();
-          return self.abort.signal;
+          return self.callAbort.signal;
         },
       };
     }
     return this._info;
+  }
+
+  /** As Responder's: one LazyAbort per connection, for its plain calls, made when first listened to. */
+  get callAbort(): LazyAbort {
+    const a = (this.abort ??= new LazyAbort());
+    if (this.is(CLOSED) || this.is(PEER_ENDED)) a.fire();
+    return a;
   }
 
   frame(bytes: Uint8Array, start: number, end: number): void {
@@ -352,7 +354,7 @@ export class ServerConn implements FrameHandlers, Responder, StreamHost {
    */
   end(): void {
     this.mark(PEER_ENDED, true);
-    this.abort?.abort();
+    this.abort?.fire();
     // Calls that came with a head have signals of their own: they are told too.
     this.ext?.close(new Error('the peer ended the connection'));
     // It answers nothing more: a Skein peer ends only once it runs none of our calls.
@@ -368,7 +370,7 @@ export class ServerConn implements FrameHandlers, Responder, StreamHost {
       // Bounded by time per kind: strangers may open any number of connections.
       this.opts.violations.say('warn', { remote: this.conn.remote, reason: err.message }, `closing connection: ${why}`, err.message);
     }
-    this.abort?.abort();
+    this.abort?.fire();
     this.auth?.close();
     this.ext?.close(err ?? new Error('connection closed'));
     this.reverse?.close(err ?? new Error('connection closed'));

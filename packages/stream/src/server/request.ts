@@ -10,6 +10,7 @@ import { noop } from '../internals/abort-listeners.js';
 import type { RequestStream } from './request-stream.js';
 import type { ConnKind } from './conn-kind.js';
 import type { Caller } from '../client/caller.js';
+import type { AbortSource } from '../client/call-options.js';
 
 /** Facts about the connection a request came in on. */
 export interface ConnInfo {
@@ -48,6 +49,11 @@ export interface ConnInfo {
  */
 export interface Responder {
   readonly info: ConnInfo;
+  /**
+   * What aborts its plain calls (the connection closed, or its peer ended it), told without a
+   * signal: what a plain call's `ServerRequest.onAbort` hooks. Without it, `info.signal`.
+   */
+  readonly callAbort?: AbortSource;
   /** The connection's principal, as the last accepted credentials said (ConnInfo's). */
   readonly principal?: unknown;
   /** What the peer takes in a reply (its hello told them, or the wire's ceilings). */
@@ -83,7 +89,7 @@ export interface Responder {
  * One request and the way to answer it. Exactly one answer is sent; later answers are ignored
  * (and so are answers after the connection closed).
  */
-export class ServerRequest implements Controlled {
+export class ServerRequest implements Controlled, AbortSource {
   private answered = false;
   /**
    * @internal Set only for a call that came with a head (deadline, metadata, a signal on the
@@ -140,6 +146,13 @@ export class ServerRequest implements Controlled {
     return this.control !== undefined ? this.control.signal : this.owner.info.signal;
   }
 
+  /** `signal` has fired (read without making the call's own signal): the call is cancelled, past its deadline, or its connection closed. */
+  get aborted(): boolean {
+    if (this.control !== undefined) return this.control.aborted;
+    const callAbort = this.owner.callAbort;
+    return callAbort !== undefined ? callAbort.aborted : this.owner.info.signal.aborted;
+  }
+
   /**
    * For library authors: `listener` is told the reason once, when `signal` fires (at once when it
    * has), without the call's own signal being made for it; returns a function that unhooks it.
@@ -148,6 +161,8 @@ export class ServerRequest implements Controlled {
    */
   onAbort(listener: (reason: unknown) => void): () => void {
     if (this.control !== undefined) return this.control.onAbort(listener);
+    const callAbort = this.owner.callAbort;
+    if (callAbort !== undefined) return callAbort.onAbort(listener);
     const source = this.owner.info.signal;
     if (source.aborted) {
       listener(source.reason);

@@ -1,5 +1,6 @@
 import { EMPTY_BYTES, ErrorCode, FrameError, RemoteError, RpcError, fromDownstream, invalidArgument, takeBytes, type Clock } from '@skein/core';
-import { Call, cancelled, type Notify } from '../client/call.js';
+import { Call, type Notify } from '../client/call.js';
+import { abortedAlready, cancellable, hookAbort } from '../client/call-abort.js';
 import type { Caller } from '../client/caller.js';
 import type { CallOptions } from '../client/call-options.js';
 import { callTimeout } from '../internals/checks.js';
@@ -118,19 +119,20 @@ export class ReverseCaller implements Caller {
     }
     if (this.state === 'closed') return notify(new RpcError(ErrorCode.IO, `connection from ${this.host.remote} is closed: reverse call not sent`, { cause: this.closeCause, retry: 'safe' }), null);
     if (this.state === 'draining') return notify(new RpcError(ErrorCode.Closed, `connection from ${this.host.remote} is closing: reverse call not sent`), null);
-    if (opts.signal?.aborted) return notify(cancelled(), null);
+    const aborted = abortedAlready(opts);
+    if (aborted) return notify(aborted, null);
     const sendNow = this.onWire.size < this.window && this.waiting.size === 0 && !this.host.congested;
     if (!sendNow && this.waiting.size >= this.settings.maxQueued) {
       return notify(new RpcError(ErrorCode.Overloaded, `more than ${this.settings.maxQueued} reverse calls waiting on ${this.host.remote}`), null);
     }
-    const call = new Call(prefix, msg, blob, timeoutMs, opts.signal, notify);
+    const call = new Call(prefix, msg, blob, timeoutMs, notify);
     if (this.pace === undefined) {
       this.pace = new TickClock(this.settings.clock, this.settings.tickMs, this.settings.timeoutMs, () => this.sweep());
       this.deadlines = new DeadlineWheel(this.pace.finest);
     }
     call.deadline = this.pace.deadline(timeoutMs);
     this.deadlines!.add(call);
-    if (opts.signal) this.watchAbort(call, opts.signal);
+    if (cancellable(opts)) this.watchAbort(call, opts);
     if (sendNow) this.transmit(call);
     else this.waiting.push(call);
   }
@@ -236,17 +238,16 @@ export class ReverseCaller implements Caller {
     call.finish(new RpcError(ErrorCode.Timeout, `reverse call waited ${call.timeoutMs} ms for the window and was never sent`, { retry: 'safe' }), null);
   };
 
-  private watchAbort(call: Call, signal: AbortSignal): void {
-    call.onAbort = () => {
+  private watchAbort(call: Call, opts: CallOptions): void {
+    call.unhookAbort = hookAbort(opts, (why) => {
       if (call.done) return;
       // Waiting: it leaves the line. On the wire: it keeps its slot until the answer.
       if (call.seq === 0) this.waiting.settled();
       else this.abandon();
       call.dropPayload();
       this.deadlines!.remove(call);
-      call.finish(cancelled(), null);
-    };
-    signal.addEventListener('abort', call.onAbort, { once: true });
+      call.finish(why, null);
+    });
   }
 
   /** A call on the wire was given up on: its slot now waits for an answer nobody reads. */

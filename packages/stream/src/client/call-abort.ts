@@ -1,0 +1,32 @@
+import type { RpcError } from '@skein/core';
+import { cancelled } from './call.js';
+import type { CallOptions } from './call-options.js';
+import { noop } from '../internals/abort-listeners.js';
+
+/** Why a call may not start: what cancels it (its signal, its abort source) has aborted already. */
+export function abortedAlready(opts: CallOptions): RpcError | undefined {
+  return opts.signal?.aborted === true || opts.abortSource?.aborted === true ? cancelled() : undefined;
+}
+
+/** Something may cancel the call (a signal, an abort source): the server must be able to stop it too. */
+export function cancellable(opts: CallOptions): boolean {
+  return opts.signal !== undefined || opts.abortSource !== undefined;
+}
+
+/**
+ * Hooks `onAbort` to what cancels a call (its signal, its abort source, or both, when it may be
+ * told twice) and returns the unhook. Checked with `abortedAlready` first: an abort source that
+ * has aborted tells its listener at once.
+ */
+export function hookAbort(opts: CallOptions, onAbort: (why: RpcError) => void): () => void {
+  const { signal, abortSource } = opts;
+  const told = (): void => onAbort(cancelled());
+  const unhookSource = abortSource === undefined ? noop : abortSource.onAbort(told);
+  if (signal === undefined) return unhookSource;
+  signal.addEventListener('abort', told, { once: true });
+  if (abortSource === undefined) return () => signal.removeEventListener('abort', told);
+  return () => {
+    unhookSource();
+    signal.removeEventListener('abort', told);
+  };
+}
