@@ -1,8 +1,8 @@
 /**
  * `{ ...o, ...patch }` for objects made per call (a call's options with a field changed).
  * Node 20's V8 (11.3) makes a spread that has keys after it, or two spreads, through its runtime:
- * 370–840 ns per object against 40–70 for `Object.assign` (docs/benchmarks.md, "A spread per
- * call"), which on a handler's hop was a fifth of its CPU. Own enumerable keys are copied as a
+ * 370–840 ns per object against 40–70 for `Object.assign` (docs/benchmarks.md, "A handler's hop
+ * with `{ ctx }`"), which on a handler's hop was a fifth of its CPU. Own enumerable keys are copied as a
  * spread copies them, the patch's last.
  */
 export function extended<T extends object, P extends object>(o: T | undefined, patch: P): T & P {
