@@ -200,6 +200,28 @@ describe('streams', () => {
     await expect(s.result).rejects.toMatchObject({ code: ErrorCode.Cancelled });
   });
 
+  it('cancelled (by cancel() or its signal) with items not read yet: reading fails at once, the items are dropped', async () => {
+    const { client } = await serve({
+      feed: async (req) => {
+        for (let i = 0; i < 50; i++) await req.stream!.write(u32(i));
+        await new Promise((resolve) => req.signal.addEventListener('abort', resolve, { once: true }));
+      },
+    });
+    for (const how of ['cancel', 'signal'] as const) {
+      const ac = new AbortController();
+      const s = client.openStream('feed', undefined, { signal: ac.signal });
+      const items = s[Symbol.asyncIterator]();
+      expect(readU32((await items.next()).value.msg)).toBe(0);
+      // The other 49 arrived and wait unread (each costs its bytes and a header's worth).
+      await waitFor(() => s.buffered >= 49 * 4, { what: `the items to arrive (${how})` });
+      if (how === 'cancel') s.cancel();
+      else ac.abort();
+      expect(s.buffered).toBe(0);
+      await expect(items.next()).rejects.toMatchObject({ code: ErrorCode.Cancelled });
+      await expect(s.result).rejects.toMatchObject({ code: ErrorCode.Cancelled });
+    }
+  });
+
   it('never starves unary calls: 200 calls finish while a stream floods the same connection', async () => {
     const { client } = await serve({
       flood: async (req) => {

@@ -1,7 +1,7 @@
 import { EMPTY_BYTES, ErrorCode, RpcError, fromDownstream } from '@skein/core';
 import type { Reply } from './call.js';
 import { NO_OPTS, type CallOptions } from './call-options.js';
-import { cancellable, hookAbort } from './call-abort.js';
+import { abortedAlready, cancellable, hookAbort } from './call-abort.js';
 import { CreditGate } from '../internals/credit-gate.js';
 import type { DrainWaiters } from '../internals/drain-waiters.js';
 import { Inbox } from '../internals/inbox.js';
@@ -110,7 +110,10 @@ export class StreamCall implements AsyncIterable<Reply> {
     this.result = new Promise((resolve, reject) => (this.settle = { resolve, reject }));
     // Read or not, a failed stream must not become an unhandled rejection.
     this.result.catch(() => {});
-    if (cancellable(opts)) this.unlink = hookAbort(opts, () => this.cancel());
+    // Hooked only while nothing aborted yet (as `hookAbort` asks): a source that aborted already
+    // tells at once, which would end the stream here before `unlink` is set, leaving the hook a
+    // signal beside it then gets. The carrier refuses such a stream itself (`abortedAlready`).
+    if (cancellable(opts) && abortedAlready(opts) === undefined) this.unlink = hookAbort(opts, () => this.cancel());
   }
 
   /** Bytes the server sent that were not read yet: at most the receive window and one item. */
@@ -194,15 +197,33 @@ export class StreamCall implements AsyncIterable<Reply> {
 
   /**
    * Stops the stream: the server's signal fires and its answer is dropped. Reading and `result`
-   * fail with `reason`, by default Cancelled (a typed client passes the error its source threw).
+   * fail with `reason`, by default Cancelled (a typed client passes the error its source threw),
+   * at once: items that arrived and were not read are dropped, as the caller wants no more.
+   * (A stream that fails otherwise, its server's error or a lost connection, is read to what
+   * arrived first.)
    */
   cancel(reason?: Error): void {
+    this.stop(reason, true);
+  }
+
+  /**
+   * @internal Its deadline passed on this side (StreamDeadlines): stopped as `cancel` stops it,
+   * but read to what arrived first, as a stream its server failed at that deadline is: its caller
+   * did not give up on the items.
+   */
+  expire(err: RpcError): void {
+    this.stop(err, false);
+  }
+
+  private stop(reason: Error | undefined, dropUnread: boolean): void {
     if (this.done) return;
     this.onAttempt = undefined;
     // The canceller's own reason (a typed client's source threw it) stays theirs: not marked
     // downstream in place, or a handler's own error (a constant) would be withheld from then on.
-    if (reason === undefined) this.finish(new RpcError(ErrorCode.Cancelled, 'stream cancelled'), null);
+    const err = reason ?? new RpcError(ErrorCode.Cancelled, 'stream cancelled');
+    if (reason === undefined) this.finish(err, null);
     else this.conclude(reason, null);
+    if (dropUnread) this.inbox.discard(err);
     // Told after it is done, opened (seq: the server stops it) or not (0: it stops waiting to open).
     this.wire.cancel(this);
   }
