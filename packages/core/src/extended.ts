@@ -6,5 +6,9 @@
  * spread copies them, the patch's last.
  */
 export function extended<T extends object, P extends object>(o: T | undefined, patch: P): T & P {
+  // `Object.assign` sets keys, and setting "__proto__" on a plain object changes its prototype
+  // (or, for a string, does nothing): a spread defines it as an entry. Metadata may have one (a
+  // server's record of what a client sent keeps it as data): such rare objects take the spread.
+  if ((o !== undefined && Object.hasOwn(o, '__proto__')) || Object.hasOwn(patch, '__proto__')) return { ...o, ...patch } as T & P;
   return Object.assign({}, o, patch) as T & P;
 }

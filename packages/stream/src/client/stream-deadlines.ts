@@ -41,7 +41,7 @@ export class StreamDeadlines {
         this.timed.delete(stream);
         // Not opened yet (waiting for the hello's answer): it never reached the server.
         const unsent = stream.seq === 0 ? ({ retry: 'safe' } as const) : undefined;
-        stream.cancel(new RpcError(ErrorCode.Timeout, `stream to ${this.remote} not answered within ${t.timeoutMs} ms`, unsent));
+        stream.expire(new RpcError(ErrorCode.Timeout, `stream to ${this.remote} not answered within ${t.timeoutMs} ms`, unsent));
       }
     }
   }

@@ -39,7 +39,7 @@ export class AbortListeners {
     if (this.fired) return;
     this.fired = true;
     const { one, many } = this;
-    this.one = this.many = undefined;
+    this.one = undefined;
     let thrown: unknown[] | undefined;
     const tell = (l: Listener): void => {
       try {
@@ -49,7 +49,9 @@ export class AbortListeners {
       }
     };
     if (one !== undefined) tell(one);
+    // The set itself, not a copy: a listener an earlier one unhooks is not told, as an EventTarget's.
     if (many !== undefined) for (const l of many) tell(l);
+    this.many = undefined;
     // As an EventTarget's listener that throws: reported, never in the way of the abort itself.
     if (thrown) for (const err of thrown) queueMicrotask(() => { throw err; });
   }

@@ -162,7 +162,9 @@ export class ServerRequest implements Controlled, AbortSource {
   onAbort(listener: (reason: unknown) => void): () => void {
     if (this.control !== undefined) return this.control.onAbort(listener);
     const callAbort = this.owner.callAbort;
-    if (callAbort !== undefined) return callAbort.onAbort(listener);
+    // Wrapped: the connection's listeners are every plain request's, and a function two requests
+    // hook (a library's one listener) must stay hooked for the one that did not unhook it.
+    if (callAbort !== undefined) return callAbort.onAbort((reason) => listener(reason));
     const source = this.owner.info.signal;
     if (source.aborted) {
       listener(source.reason);
