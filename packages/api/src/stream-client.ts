@@ -81,7 +81,6 @@ interface SourceFailure {
   error?: Error;
 }
 
-
 /**
  * Writes the argument's values, each once the server has room, then ends. A source that throws
  * (or a value that fails its schema) cancels the stream, and the caller sees that error. Once the
