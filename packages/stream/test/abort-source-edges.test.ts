@@ -92,6 +92,41 @@ describe("one function hooked by two plain requests of one connection (ServerReq
   });
 });
 
+describe('an abort source that tells while it is hooked, though it said it had not aborted', () => {
+  it("cancels the call once its carrier placed it: the window's counts stay right, a stream too", async () => {
+    // Breaks the contract (`aborted` false, yet told at once), as a library's own source might.
+    const eager = (): AbortSource => ({
+      aborted: false,
+      onAbort(listener) {
+        listener(new Error('gone already'));
+        return () => {};
+      },
+    });
+    const s = await startServer({ ok: () => new Uint8Array(), hang: () => new Promise(() => {}), feed: () => new Promise(() => {}) }, { closeWaitMs: 0, logger: silentLogger });
+    cleanup.push(() => s.server.close());
+    const client = await s.connect({ window: 1, logger: silentLogger });
+    cleanup.push(() => client.destroy());
+    await client.ping();
+    // One on the wire (the window's one slot), one that would wait in the line behind it.
+    const held = client.call('hang', undefined, { timeoutMs: 60_000 }).catch(() => {});
+    for (const action of ['ok', 'ok']) {
+      await expect(client.call(action, undefined, { abortSource: eager() })).rejects.toMatchObject({ code: ErrorCode.Cancelled });
+    }
+    const st = client.openStream('feed', undefined, { abortSource: eager() });
+    await expect(st.result).rejects.toMatchObject({ code: ErrorCode.Cancelled });
+    expect({ inFlight: client.inFlight, queued: client.queued, streams: client.openStreams }).toEqual({ inFlight: 1, queued: 0, streams: 0 });
+    void held;
+    // The line and the window still work: a call after them is answered.
+    const other = await s.connect({ logger: silentLogger });
+    cleanup.push(() => other.destroy());
+    await other.ping();
+    const first = other.call('ok', undefined, { abortSource: eager() }).then(() => 'answered', (e: RpcError) => e.code);
+    expect(await first).toBe(ErrorCode.Cancelled);
+    expect(await other.call('ok')).toBeDefined();
+    expect({ inFlight: other.inFlight, queued: other.queued }).toEqual({ inFlight: 0, queued: 0 });
+  });
+});
+
 describe("a plain request's listener unhooked by another while its connection's abort tells them", () => {
   it('is not told, as an EventTarget skips a listener removed during its dispatch', async () => {
     const told: string[] = [];

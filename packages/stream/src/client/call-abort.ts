@@ -16,12 +16,21 @@ export function cancellable(opts: CallOptions): boolean {
 /**
  * Hooks `onAbort` to what cancels a call (its signal, its abort source, or both, when it may be
  * told twice) and returns the unhook. Checked with `abortedAlready` first: an abort source that
- * has aborted tells its listener at once.
+ * has aborted tells its listener at once. One that tells while being hooked all the same (it
+ * said it had not aborted, or aborted on being asked) is heard a microtask later, once its
+ * carrier has the call where its `onAbort` looks for it (on the wire, in its line), never half-placed.
  */
 export function hookAbort(opts: CallOptions, onAbort: (why: RpcError) => void): () => void {
   const { signal, abortSource } = opts;
   const told = (): void => onAbort(cancelled());
-  const unhookSource = abortSource === undefined ? noop : abortSource.onAbort(told);
+  let unhookSource = noop;
+  if (abortSource !== undefined) {
+    let hooking = true;
+    let toldMeanwhile = false;
+    unhookSource = abortSource.onAbort(() => (hooking ? (toldMeanwhile = true) : told()));
+    hooking = false;
+    if (toldMeanwhile) queueMicrotask(told);
+  }
   if (signal === undefined) return unhookSource;
   signal.addEventListener('abort', told, { once: true });
   if (abortSource === undefined) return () => signal.removeEventListener('abort', told);
