@@ -53,6 +53,12 @@ const onRuntime = (runtime, s) => ({ ...s, suite: s.suite.replace(SUITE.echo, SU
 /** A FailoverPool over three local stream servers (three processes), `send()` path. */
 const pool = (inFlight) => ({ ...stream('send', 'tcp', 0, inFlight), suite: `${SUITE.pool}/send`, layer: 'pool', servers: 3 });
 
+/**
+ * The same pool with the opt-in `strategy: 'round-robin-by-turn'` (a turn's calls on one
+ * server, the next turn's on the next): beside the default, never in place of it.
+ */
+const poolByTurn = (inFlight) => ({ ...pool(inFlight), suite: `${SUITE.pool}/send-by-turn`, strategy: 'round-robin-by-turn' });
+
 /** The stream echo with a message of `bytes` instead of 32 B (the 1 MiB case is echo-1MiB). */
 const sized = (bytes, inFlight) => ({ ...stream('send', 'tcp', 0, inFlight), suite: `${SUITE.sizes}/send`, payloadBytes: bytes });
 
@@ -160,6 +166,7 @@ function all() {
       q(ws(onRuntime(rt, stream('send', 'ws', 0, 256)))),
     ]),
     q(pool(256)),
+    q(poolByTurn(256)),
     q(pool(1)),
     sized(10, 256),
     sized(KiB, 256),
@@ -171,7 +178,7 @@ function all() {
 
 /** `skein/stream/send tcp 32B @256`: what `--only` matches against. */
 export function scenarioName(s) {
-  const what = [s.system, s.layer === s.system ? null : s.layer, s.path].filter(Boolean).join('/');
+  const what = [s.system, s.layer === s.system ? null : s.layer, s.path].filter(Boolean).join('/') + (s.strategy ? ` ${s.strategy}` : '');
   const size = s.payloadBytes ? ` ${formatSize(s.payloadBytes + (s.blobBytes ?? 0))}` : '';
   const codec = s.codec === 'none' ? '' : ` ${s.codec}`;
   const runtime = s.runtime && s.runtime !== 'node' && s.runtime !== s.system ? ` ${s.runtime}` : '';

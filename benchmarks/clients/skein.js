@@ -1,5 +1,5 @@
 // Skein's client for all layers. `stream` and `api` run over one ClientStream (window =
-// in-flight count); `pool` over a FailoverPool (round-robin) across every server started, each
+// in-flight count); `pool` over a FailoverPool (round-robin, or the scenario's `strategy`) across every server started, each
 // server's connection with the same window. `stream` and `pool` echo `payloadBytes` (plus a
 // blob when `blobBytes` is set) by the callback path `send` or the promise path `call`; `api`
 // calls the typed `Calculator.add`. Runs on Node, Bun and Deno (see servers/skein.js).
@@ -15,7 +15,7 @@ import { transportFor } from '../lib/skein-transports.js';
 runBenchmarkClient(async (params) => {
   const transport = transportFor(params.transport, 'client', params);
   if (params.layer === 'pool') {
-    const pool = new FailoverPool({ transport, servers: params.addresses.map(formatAddress), pool: { stream: { window: params.inFlight } } });
+    const pool = new FailoverPool({ transport, servers: params.addresses.map(formatAddress), strategy: params.strategy, pool: { stream: { window: params.inFlight } } });
     // FailoverPool.send has ClientStream.send's shape; its connections open on the first calls.
     return { ...echoCaller(pool, params), close: () => pool.close() };
   }

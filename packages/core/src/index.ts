@@ -59,6 +59,8 @@ export { clearStaleSocket } from './socket-file.js';
 export { nodeSocketSentBytes } from './node-socket-sent.js';
 export type { SocketFileAccess } from './socket-file.js';
 export { RunBatch, type BatchOwner } from './run-batch.js';
+// Once the current macrotask is over (setImmediate, else a 0 ms timer): what a batch or a turn of calls waits for
+export { afterMacrotask } from './after-macrotask.js';
 // For library authors: a copy of an object with fields changed, at a spread's meaning without its cost on Node 20
 export { extended } from './extended.js';
 export { ChunkQueue, appendChunk } from './chunk-queue.js';

@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ClientStream, FailoverPool, RpcServer, type FailoverDecision, type FailoverPoolOptions, type MembershipEvent } from '../src/index.js';
 import { transport } from './harness.js';
 import { RedirectTargets } from '../src/pool/redirect-targets.js';
+import { createSelector, type ServerView } from '../src/pool/selection.js';
 import { childServer, localServer, str, textOf, type ChildServer, type LocalServer } from './pool-harness.js';
 
 const cleanup: (() => unknown)[] = [];
@@ -424,6 +425,51 @@ describe('strategies', () => {
     const replies = await Promise.all(Array.from({ length: 30 }, () => pool.call('who')));
     const by = count(replies.map(textOf));
     expect(by).toEqual({ a: 10, b: 10, c: 10 });
+  });
+
+  it('round-robin-by-turn: the calls of one turn go to one server, the next turn\'s to the next, evenly over time', async () => {
+    const s = await locals(['a', 'b', 'c']);
+    const pool = failover({ servers: Object.values(s).map((x) => x.address), strategy: 'round-robin-by-turn' });
+    const turns: string[][] = [];
+    for (let t = 0; t < 30; t++) {
+      // Five calls made in one synchronous run, then the next turn (a macrotask later).
+      const calls = Array.from({ length: 5 }, () => pool.call('who'));
+      await new Promise((resolve) => setImmediate(resolve));
+      turns.push((await Promise.all(calls)).map(textOf));
+    }
+    for (const turn of turns) expect(new Set(turn).size).toBe(1);
+    expect(turns.slice(0, 3).map((t) => t[0]).sort()).toEqual(['a', 'b', 'c']);
+    expect(count(turns.flat())).toEqual({ a: 50, b: 50, c: 50 });
+  });
+
+  it('round-robin-by-turn: a call the turn\'s server refuses is retried on another', async () => {
+    // b refuses its first call unrun (Overloaded: safe to retry), then answers.
+    let refused = 0;
+    const s = await locals(['a', 'b'], (n) => ({ who: (req) => (n === 'b' && refused++ === 0 ? req.fail(ErrorCode.Overloaded) : str(n)) }));
+    const pool = failover({ servers: [s.a!.address, s.b!.address], strategy: 'round-robin-by-turn' });
+    // A first turn warms both connections and leaves the rotation at b.
+    await pool.call('who');
+    await new Promise((resolve) => setImmediate(resolve));
+    const turn = await Promise.all(Array.from({ length: 4 }, () => pool.call('who')));
+    // The turn's server was b: its first call, refused, went to a; the others stayed on b.
+    expect(turn.map(textOf)).toEqual(['a', 'b', 'b', 'b']);
+  });
+
+  it('round-robin-by-turn: within a turn, a pick that may not take its server gets another, and the turn keeps its own', async () => {
+    const [a, b, c] = ['a', 'b', 'c'].map((address) => ({ address, weight: 1, healthy: true, inFlight: 0 }));
+    const servers = [a!, b!, c!];
+    const selector = createSelector<ServerView>('round-robin-by-turn');
+    const any = (): boolean => true;
+    expect(selector.pick(undefined, servers, any)).toBe(a);
+    // A retry of this turn's call may not go back to a: it goes round, and a stays the turn's.
+    expect(selector.pick(undefined, servers, (s) => s !== a)).toBe(b);
+    expect(selector.pick(undefined, servers, any)).toBe(a);
+    // A server gone from the list mid-turn: the turn's calls go to the one picked in its place.
+    expect(selector.pick(undefined, [b!, c!], any)).toBe(b);
+    expect(selector.pick(undefined, [c!, b!], any)).toBe(b);
+    await new Promise((resolve) => setImmediate(resolve));
+    // The next turn picks afresh, round the rotation: not the last turn's server.
+    expect(selector.pick(undefined, [b!, c!], any)).toBe(c);
   });
 
   it('weighted: smooth weighted round-robin in proportion to the weights', async () => {

@@ -47,7 +47,11 @@ export interface MembershipEvent {
 export interface FailoverPoolOptions {
   transport: Transport;
   servers: readonly ServerSpec[];
-  /** How a server is picked for each call. Default 'round-robin'. */
+  /**
+   * How a server is picked for each call. Default 'round-robin' (each call the next server);
+   * 'round-robin-by-turn' puts the calls of one event-loop turn on one server and the next turn's
+   * on the next: ~1.5× the calls/s at high load, as even over time, coarser within a burst.
+   */
   strategy?: Strategy;
   /** Further attempts after the first, each on another server where there is one. Default 2. */
   retries?: number;
