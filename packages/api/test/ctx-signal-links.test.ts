@@ -110,10 +110,10 @@ describe('{ ctx } calls let go of both signals however they end', () => {
     await waitFor(() => abortListeners(shared) === 0, { what: 'the broken stream to let go of the shared signal' });
   });
 
-  it('a call made once the outer call was cancelled is Cancelled at once and listens to neither signal', async () => {
+  it('a call or stream made once the outer call was cancelled is Cancelled at once and listens to neither signal', async () => {
     const echo = await echoClient();
     const shared = longLivedSignal();
-    const reports = deferred<{ plain: unknown; linked: unknown; onCtx: number; onShared: number }>();
+    const reports = deferred<{ plain: unknown; linked: unknown; stream: unknown; onCtx: number; onShared: number }>();
     const entered = deferred<CallContext>();
     const Outer = service('Outer', { wait: method<void, void>() });
     const dispatch = createServiceDispatch({
@@ -126,7 +126,12 @@ describe('{ ctx } calls let go of both signals however they end', () => {
             await new Promise((resolve) => ctx.signal.addEventListener('abort', resolve, { once: true }));
             const plain = await outcome(echo.ping(1, { ctx }));
             const linked = await outcome(echo.ping(2, { ctx, signal: shared }));
-            reports.resolve({ plain, linked, onCtx: abortListeners(ctx.signal) + toldListeners(ctx), onShared: abortListeners(shared) });
+            // A stream too (regression: its abort source, aborted already, ended it while it was
+            // being hooked, before the unhook of its own signal was kept: one listener left on it).
+            const stream = await outcome((async () => {
+              for await (const _ of (await echo.count(3, { ctx, signal: shared })) as AsyncIterable<number>);
+            })());
+            reports.resolve({ plain, linked, stream, onCtx: abortListeners(ctx.signal) + toldListeners(ctx), onShared: abortListeners(shared) });
           },
         }),
       ],
@@ -137,7 +142,7 @@ describe('{ ctx } calls let go of both signals however they end', () => {
     await entered.promise;
     ac.abort();
     expect(await call).toBe('Cancelled');
-    expect(await reports.promise).toEqual({ plain: 'Cancelled', linked: 'Cancelled', onCtx: 0, onShared: 0 });
+    expect(await reports.promise).toEqual({ plain: 'Cancelled', linked: 'Cancelled', stream: 'Cancelled', onCtx: 0, onShared: 0 });
   });
 
   it('the outer call cancelled mid-call cancels the inner one, which leaves the shared signal', async () => {

@@ -25,6 +25,15 @@ const abortedSource = (): AbortSource => ({
   },
 });
 
+/** A server of `table` (no close wait), and a client without keepalive: both closed after the test. */
+async function served(table: Parameters<typeof startServer>[0]) {
+  const s = await startServer(table, { closeWaitMs: 0, logger: silentLogger });
+  cleanup.push(() => s.server.close());
+  const client = await s.connect({ keepaliveMs: 0, logger: silentLogger });
+  cleanup.push(() => client.destroy());
+  return client;
+}
+
 const ended = (s: StreamCall): Promise<unknown> => s.result.then(() => 'answered', (e: unknown) => e);
 
 describe('a stream opened with a source aborted already and a signal of its own', () => {
@@ -58,27 +67,21 @@ describe("one function hooked by two plain requests of one connection (ServerReq
     const listener = (reason: unknown): void => void told.push(reason);
     const second = deferred<ServerRequest>();
     const firstAnswered = deferred<void>();
-    const s = await startServer(
-      {
-        // Hooks, then answers and unhooks (a handler's `finally`).
-        quick: (req) => {
-          const off = req.onAbort(listener);
-          off();
-          firstAnswered.resolve();
-          return new Uint8Array();
-        },
-        // Hooks and waits: told when its connection goes.
-        hold: (req) => {
-          req.onAbort(listener);
-          second.resolve(req);
-          return new Promise(() => {});
-        },
+    const client = await served({
+      // Hooks, then answers and unhooks (a handler's `finally`).
+      quick: (req) => {
+        const off = req.onAbort(listener);
+        off();
+        firstAnswered.resolve();
+        return new Uint8Array();
       },
-      { closeWaitMs: 0, logger: silentLogger },
-    );
-    cleanup.push(() => s.server.close());
-    const client = await s.connect({ keepaliveMs: 0, logger: silentLogger });
-    cleanup.push(() => client.destroy());
+      // Hooks and waits: told when its connection goes.
+      hold: (req) => {
+        req.onAbort(listener);
+        second.resolve(req);
+        return new Promise(() => {});
+      },
+    });
     // Both plain (no head): their abort is their connection's.
     void client.call('hold').catch(() => {});
     const req = await second.promise;
@@ -133,21 +136,15 @@ describe("a plain request's listener unhooked by another while its connection's 
     const held: ServerRequest[] = [];
     const both = deferred<void>();
     let offSecond: () => void = () => {};
-    const s = await startServer(
-      {
-        hold: (req) => {
-          const i = held.push(req);
-          // The first one's listener unhooks the second's (a handler giving up on a sibling's wait).
-          if (i === 1) req.onAbort(() => (told.push('first'), offSecond()));
-          else (offSecond = req.onAbort(() => told.push('second'))), both.resolve();
-          return new Promise(() => {});
-        },
+    const client = await served({
+      hold: (req) => {
+        const i = held.push(req);
+        // The first one's listener unhooks the second's (a handler giving up on a sibling's wait).
+        if (i === 1) req.onAbort(() => (told.push('first'), offSecond()));
+        else (offSecond = req.onAbort(() => told.push('second'))), both.resolve();
+        return new Promise(() => {});
       },
-      { closeWaitMs: 0, logger: silentLogger },
-    );
-    cleanup.push(() => s.server.close());
-    const client = await s.connect({ keepaliveMs: 0, logger: silentLogger });
-    cleanup.push(() => client.destroy());
+    });
     void client.call('hold').catch(() => {});
     void client.call('hold').catch(() => {});
     await both.promise;
