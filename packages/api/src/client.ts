@@ -104,6 +104,8 @@ function withFiltersAndResult(
   defaultTimeoutMs: number | undefined,
 ): ClientMethod<AnyMethod> {
   const action = `${service}.${name}`;
+  // One per method, not per call.
+  const afterFailed = (e: unknown): void => logger.warn({ action, err: e }, 'client filter failed after the call');
   const filtered =
     filters.length === 0
       ? run
@@ -113,7 +115,7 @@ function withFiltersAndResult(
           if (unheeded !== undefined) return Promise.reject(failed(action, unheeded));
           const info = callInfo('client', service, name, arg, { route: o.route });
           const wait = new ClientFilterWait(o, o.timeoutMs ?? defaultTimeoutMs, info);
-          return withFilters(filters, info, () => run(arg, wait.sendOptions()), (e) => logger.warn({ action, err: e }, 'client filter failed after the call'), wait);
+          return withFilters(filters, info, () => run(arg, wait.sendOptions()), afterFailed, wait);
         };
   const result = (arg: unknown, o?: MethodCallOptions): Promise<Result<unknown, unknown>> =>
     filtered(arg, o).then(
