@@ -48,6 +48,19 @@ export interface StartEtcdOptions {
 export async function startEtcd(opts: StartEtcdOptions = {}): Promise<EtcdCluster> {
   const binary = opts.binary ?? process.env.SKEIN_ETCD ?? 'etcd';
   if (!etcdAvailable(binary)) throw new Error(`no etcd binary '${binary}': install Debian's etcd-server (.ci/run does) or set SKEIN_ETCD`);
+  // A free port is free when asked, not when etcd binds it: under a parallel test run another
+  // process's socket may take it meanwhile (seen in CI: "bind: address already in use"). Such a
+  // start is tried again on fresh ports; any other failure is the test's.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnFreePorts(binary, opts);
+    } catch (err) {
+      if (attempt >= 3 || !/address already in use/.test(String((err as Error).message))) throw err;
+    }
+  }
+}
+
+async function startOnFreePorts(binary: string, opts: StartEtcdOptions): Promise<EtcdCluster> {
   const count = opts.members ?? 1;
   const token = `skein-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
   const specs = [];
