@@ -1,15 +1,15 @@
 import { ErrorCode, RpcError, type Logger, type PeerIdentity } from '@skein/core';
-import { AbortListeners, type AbortSource, type Caller, type ConnKind, type ServerRequest } from '@skein/stream';
+import { LazyAbort, type AbortSource, type Caller, type ConnKind, type ServerRequest } from '@skein/stream';
 import type { FilterWatch } from './filters.js';
 import { noop } from './when-aborted.js';
 
 /** What a handler knows about its call besides the argument. */
 export class CallContext implements FilterWatch, AbortSource {
-  private controller: AbortController | undefined;
-  /** Why the call was aborted, once it was and this context heard it (see `link`). */
-  private reason: RpcError | undefined;
-  /** Told at the abort with no signal made for them (`onAbort`): the calls made with `{ ctx }`. */
-  private told: AbortListeners | undefined = undefined;
+  /**
+   * The call's abort, as this context heard it (see `link`): its signal made only if read, its
+   * listeners (the calls made with `{ ctx }`) told without one. Made when first needed.
+   */
+  private aborts: LazyAbort | undefined = undefined;
   private linked = false;
   private unlink: (() => void) | undefined;
   /** Answered: what links now links to nothing (see `signal`). */
@@ -100,12 +100,9 @@ export class CallContext implements FilterWatch, AbortSource {
    * plain call's source is its connection's signal, which would keep a listener per such call.
    */
   get signal(): AbortSignal {
-    if (!this.controller) {
-      this.controller = new AbortController();
-      this.link();
-      if (this.reason) this.controller.abort(this.reason);
-    }
-    return this.controller.signal;
+    const aborts = (this.aborts ??= new LazyAbort());
+    this.link();
+    return aborts.signal;
   }
 
   /**
@@ -114,7 +111,7 @@ export class CallContext implements FilterWatch, AbortSource {
    */
   get aborted(): boolean {
     this.link();
-    return this.reason !== undefined;
+    return this.aborts?.aborted === true;
   }
 
   /**
@@ -125,12 +122,9 @@ export class CallContext implements FilterWatch, AbortSource {
    */
   onAbort(listener: (reason: unknown) => void): () => void {
     this.link();
-    if (this.reason) {
-      listener(this.reason);
-      return noop;
-    }
-    if (this.finished) return noop;
-    return (this.told ??= new AbortListeners()).add(listener);
+    // Aborted: told at once, answered or not; answered and not aborted: linked to nothing.
+    if (this.finished && this.aborts?.aborted !== true) return noop;
+    return (this.aborts ??= new LazyAbort()).onAbort(listener);
   }
 
   /**
@@ -146,12 +140,7 @@ export class CallContext implements FilterWatch, AbortSource {
   }
 
   private abortWith(err: RpcError): void {
-    if (this.reason) return;
-    this.reason = err;
-    this.controller?.abort(err);
-    const told = this.told;
-    this.told = undefined;
-    told?.fire(err);
+    (this.aborts ??= new LazyAbort()).fire(err);
   }
 
   /**

@@ -1,29 +1,24 @@
-import type { AbortSource } from '@skein/stream';
+import { abortedAlready, hookAbort, type AbortSource, type CallOptions } from '@skein/stream';
 
 export function noop(): void {}
 
 /**
  * Calls `onAbort` once, when a call's signal or its abort source (a handler's context) fires (at
  * once if one has), and returns what unhooks it: a long-lived signal keeps no listener of a call
- * that ended without its help.
+ * that ended without its help. Hooked as every carrier hooks a call (stream's `hookAbort`).
  */
 export function whenAborted(signal: AbortSignal | undefined, source: AbortSource | undefined, onAbort: () => void): () => void {
-  if (signal?.aborted === true || source?.aborted === true) {
+  const cancellers: CallOptions = { signal, abortSource: source };
+  if (abortedAlready(cancellers) !== undefined) {
     onAbort();
     return noop;
   }
   let fired = false;
-  const fire = (): void => {
+  const unhook = hookAbort(cancellers, () => {
     if (fired) return;
     fired = true;
-    release();
+    unhook();
     onAbort();
-  };
-  const unhookSource = source === undefined ? noop : source.onAbort(fire);
-  signal?.addEventListener('abort', fire, { once: true });
-  const release = (): void => {
-    unhookSource();
-    signal?.removeEventListener('abort', fire);
-  };
-  return release;
+  });
+  return unhook;
 }

@@ -98,9 +98,10 @@ export { errorDetail, handlerErrorDetail, refusalDetail, crashDetail, actionName
 export { WithheldLog } from './server/withheld-log.js';
 export type { WithheldLogOptions } from './server/withheld-log.js';
 export { RepeatedLine } from './server/repeated-line.js';
-// What cancels a call with no AbortSignal made for it (`CallOptions.abortSource`; a ServerRequest is one), and the listeners one keeps.
+// What cancels a call with no AbortSignal made for it (`CallOptions.abortSource`; a ServerRequest is one), the listeners one keeps, and an abort that fires once, its signal made only if read.
 export type { AbortSource } from './client/call-options.js';
 export { AbortListeners } from './internals/abort-listeners.js';
+export { LazyAbort } from './internals/lazy-abort.js';
 // For a carrier of your own (a Caller): what cancels a call, its signal and its abort source, checked and hooked as the built-in ones do.
 export { abortedAlready, cancellable, hookAbort } from './client/call-abort.js';
 

@@ -16,7 +16,7 @@ export function abortListeners(signal: AbortSignal): number {
   return getEventListeners(signal, 'abort').length;
 }
 
-/** What keeps listeners told without a signal: @skein/stream's `AbortListeners`, held as `told`. */
+/** What keeps listeners told without a signal: @skein/stream's `LazyAbort`, its `AbortListeners` held as `told`. */
 interface Telling {
   readonly told?: { readonly size: number };
 }
@@ -30,7 +30,11 @@ interface Telling {
  */
 export function toldListeners(of: object): number {
   const owner = (of as { owner?: { callAbort?: Telling } }).owner;
-  const holder: Telling | undefined = owner !== undefined ? owner.callAbort : (of as Telling);
-  if (holder === undefined || !('told' in holder)) throw new TypeError('toldListeners: neither a CallContext nor a plain ServerRequest on a connection that keeps its listeners');
-  return holder.told?.size ?? 0;
+  if (owner !== undefined) {
+    if (owner.callAbort === undefined) throw new TypeError('toldListeners: a request whose connection keeps no listeners of its own');
+    return owner.callAbort.told?.size ?? 0;
+  }
+  // A CallContext: its abort (a LazyAbort) is made when first needed.
+  if (!('aborts' in of)) throw new TypeError('toldListeners: neither a CallContext nor a plain ServerRequest');
+  return (of as { aborts?: Telling }).aborts?.told?.size ?? 0;
 }

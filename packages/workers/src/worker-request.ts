@@ -1,5 +1,5 @@
 import { RpcError, type ErrorCode } from '@skein/core';
-import { AbortListeners, ServerRequest, metadataRecord, type Metadata, type Responder } from '@skein/stream';
+import { LazyAbort, ServerRequest, metadataRecord, type Metadata, type Responder } from '@skein/stream';
 import type { CallHeadDesc } from './messages.js';
 import { sharedNow } from './shared-now.js';
 
@@ -11,10 +11,8 @@ import { sharedNow } from './shared-now.js';
  * ServerRequests, as on the server's thread, and pay for none of this.
  */
 export class WorkerRequest extends ServerRequest {
-  private controller: AbortController | undefined;
-  private reason: RpcError | undefined;
-  /** Told at the pool's cancel with no signal made for them (`onAbort`): a `ctx` and the calls made with it. */
-  private told: AbortListeners | undefined;
+  /** Fired at the pool's cancel; its signal made only if read, its listeners (a `ctx`, the calls made with it) told without one. */
+  private aborts: LazyAbort | undefined = undefined;
   private readonly _deadline: number | undefined;
   private readonly expiresAt: number;
   private readonly _metadata: Metadata;
@@ -29,24 +27,16 @@ export class WorkerRequest extends ServerRequest {
   }
 
   override get signal(): AbortSignal {
-    if (!this.controller) {
-      this.controller = new AbortController();
-      if (this.reason) this.controller.abort(this.reason);
-    }
-    return this.controller.signal;
+    return (this.aborts ??= new LazyAbort()).signal;
   }
 
   /** As ServerRequest's: told at the pool's cancel, with no signal made for it. */
   override onAbort(listener: (reason: unknown) => void): () => void {
-    if (this.reason) {
-      listener(this.reason);
-      return () => {};
-    }
-    return (this.told ??= new AbortListeners()).add(listener);
+    return (this.aborts ??= new LazyAbort()).onAbort(listener);
   }
 
   override get aborted(): boolean {
-    return this.reason !== undefined;
+    return this.aborts?.aborted === true;
   }
 
   override get deadline(): number | undefined {
@@ -68,10 +58,9 @@ export class WorkerRequest extends ServerRequest {
    * slot without waiting for the handler, whose answer is then dropped here; then the signal fires.
    */
   cancel(code: ErrorCode, message: string): void {
-    if (this.reason) return;
-    this.reason = new RpcError(code, message);
+    if (this.aborted) return;
+    const reason = new RpcError(code, message);
     this.fail(code);
-    this.controller?.abort(this.reason);
-    this.told?.fire(this.reason);
+    (this.aborts ??= new LazyAbort()).fire(reason);
   }
 }

@@ -57,7 +57,7 @@ export class ReverseDispatch implements Responder {
   /** What aborts the calls it serves (its connection closed): made when a call or handler first listens. */
   private abort: LazyAbort | undefined;
   /** Handlers' `conn.draining`: fires when the stream begins to close. */
-  private readonly drainSignal = new LazyAbort();
+  private readonly drainSignal = new LazyAbort(true);
   private _info: ConnInfo | undefined;
   private readonly names = new ActionNames();
   /** A request header and the answer's flag byte, written as one part. */
@@ -91,7 +91,7 @@ export class ReverseDispatch implements Responder {
 
   /** As Responder's: one LazyAbort for the calls it serves, made when first listened to. */
   get callAbort(): LazyAbort {
-    const a = (this.abort ??= new LazyAbort());
+    const a = (this.abort ??= new LazyAbort(true));
     if (this.closed) a.fire();
     return a;
   }

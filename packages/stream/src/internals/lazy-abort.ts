@@ -3,13 +3,19 @@ import { AbortListeners, noop } from './abort-listeners.js';
 import { manyListeners } from './many-listeners.js';
 
 /**
- * An abort that fires once, shared by many calls: a server's `draining`, a connection's close
- * for its plain calls. Its signal is made only when first read (one read after `fire` finds it
- * aborted already), and warns of no "memory leak" past 10 listeners (manyListeners); its
- * listeners may instead be told without it (`onAbort`, as an AbortSource), which costs the same
- * however many calls listen, where a listener added to a shared signal walks all the others.
+ * An abort that fires once: one call's (a request with a head, a handler's `ctx`), or one many
+ * calls share (a server's `draining`, a connection's close for its plain calls). Its signal is
+ * made only when first read (one read after `fire` finds it aborted already; a shared one warns
+ * of no "memory leak" past 10 listeners, manyListeners); its listeners may instead be told without
+ * it (`onAbort`, as an AbortSource), which costs the same however many listen, where a listener
+ * added to a signal walks all the others, and an AbortSignal costs ~1–2 µs to make on Node 20.
  */
 export class LazyAbort implements AbortSource {
+  constructor(
+    /** Many calls listen (a server's or a connection's): its signal allows any number of listeners. */
+    private readonly shared = false,
+  ) {}
+
   private controller: AbortController | undefined;
   private told: AbortListeners | undefined = undefined;
   private fired = false;
@@ -18,7 +24,7 @@ export class LazyAbort implements AbortSource {
   get signal(): AbortSignal {
     if (this.controller === undefined) {
       this.controller = new AbortController();
-      manyListeners(this.controller.signal);
+      if (this.shared) manyListeners(this.controller.signal);
       if (this.fired) this.controller.abort(this.reason);
     }
     return this.controller.signal;

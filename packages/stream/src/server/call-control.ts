@@ -1,5 +1,5 @@
 import { ErrorCode, RpcError, type Clock } from '@skein/core';
-import { AbortListeners, noop } from '../internals/abort-listeners.js';
+import { LazyAbort } from '../internals/lazy-abort.js';
 import type { Metadata } from '../wire/call-head.js';
 import type { RequestStream } from './request-stream.js';
 
@@ -22,11 +22,9 @@ export interface Controlled {
  */
 export class CallControl {
   stream: RequestStream | undefined = undefined;
-  private abort: AbortController | undefined;
-  private reason: Error | undefined;
+  /** Its abort: made when someone listens or it aborts, so most calls never make one. */
+  private aborts: LazyAbort | undefined = undefined;
   private done = false;
-  /** Told at the abort, as the signal's listeners would be, with no signal made for them (`onAbort`). */
-  private told: AbortListeners | undefined;
 
   constructor(
     private readonly owner: ControlOwner,
@@ -45,25 +43,17 @@ export class CallControl {
 
   /** Made on first access: most handlers never look. */
   get signal(): AbortSignal {
-    if (!this.abort) {
-      this.abort = new AbortController();
-      if (this.reason) this.abort.abort(this.reason);
-    }
-    return this.abort.signal;
+    return (this.aborts ??= new LazyAbort()).signal;
   }
 
   /** As ServerRequest.aborted. */
   get aborted(): boolean {
-    return this.reason !== undefined;
+    return this.aborts?.aborted === true;
   }
 
   /** As ServerRequest.onAbort: `listener` told the reason once, at the abort; returns its unhook. */
   onAbort(listener: (reason: unknown) => void): () => void {
-    if (this.reason) {
-      listener(this.reason);
-      return noop;
-    }
-    return (this.told ??= new AbortListeners()).add(listener);
+    return (this.aborts ??= new LazyAbort()).onAbort(listener);
   }
 
   /** The client cancelled: nobody reads an answer, so none is sent; the slot is freed now. */
@@ -98,10 +88,7 @@ export class CallControl {
   private stop(err: Error): void {
     this.stream?.close(err);
     this.answered();
-    if (this.reason) return;
-    this.reason = err;
-    this.abort?.abort(err);
-    this.told?.fire(err);
+    (this.aborts ??= new LazyAbort()).fire(err);
   }
 
   private name(): string {

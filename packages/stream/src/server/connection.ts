@@ -275,7 +275,7 @@ export class ServerConn implements FrameHandlers, Responder, StreamHost {
 
   /** As Responder's: one LazyAbort per connection, for its plain calls, made when first listened to. */
   get callAbort(): LazyAbort {
-    const a = (this.abort ??= new LazyAbort());
+    const a = (this.abort ??= new LazyAbort(true));
     if (this.is(CLOSED) || this.is(PEER_ENDED)) a.fire();
     return a;
   }

@@ -91,7 +91,7 @@ export class RpcServer {
   private closing: Promise<void> | undefined;
   private allClosed: (() => void) | undefined;
   /** Handlers' `conn.draining`: one signal for the server, made only if a handler reads it. */
-  private readonly drainSignal = new LazyAbort();
+  private readonly drainSignal = new LazyAbort(true);
   /** Connections of each kind, and who gets in at each kind's cap. */
   private readonly census: ConnCensus;
   /** The bound on each connection's probation (past the clients' cap until it shows it is a peer). */
