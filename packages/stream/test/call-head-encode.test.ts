@@ -51,6 +51,9 @@ describe('encodeCallHead', () => {
     // One too long for a chunk gets memory of its own.
     const large = encodeCallHead(undefined, { big: 'x'.repeat(65_535), other: 'y'.repeat(10_000) });
     expect(decodeCallHead(large, 0, large.length).metadata.big).toHaveLength(65_535);
+    expect(large.buffer).not.toBe(kept.buffer);
+    const manyEntries = Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`k${i}`, `${i}`.repeat(3000)]));
+    expect(Buffer.from(encodeCallHead(250, manyEntries)).equals(Buffer.from(reference(250, manyEntries)))).toBe(true);
     expect(Buffer.from(kept).equals(Buffer.from(copy))).toBe(true);
   });
 
@@ -61,6 +64,24 @@ describe('encodeCallHead', () => {
     expect(() => encodeCallHead(1, { k: 3 as unknown as string })).toThrow(/value must be a string/);
     const head = encodeCallHead(7, { a: 'b' });
     expect(Buffer.from(head).equals(Buffer.from(reference(7, { a: 'b' })))).toBe(true);
+  });
+
+  it('writes a head begun by a getter while another is written, both whole', () => {
+    let inner: Uint8Array | undefined;
+    const metadata = {
+      a: 'first',
+      get b(): string {
+        inner = encodeCallHead(3, { inner: 'x'.repeat(100), more: 'é' });
+        return 'second';
+      },
+      c: 'third',
+    };
+    const outer = encodeCallHead(2, metadata);
+    expect(Buffer.from(outer).equals(Buffer.from(reference(2, { a: 'first', b: 'second', c: 'third' })))).toBe(true);
+    expect(Buffer.from(inner!).equals(Buffer.from(reference(3, { inner: 'x'.repeat(100), more: 'é' })))).toBe(true);
+    const next = encodeCallHead(4, { d: 'fourth' });
+    expect(Buffer.from(next).equals(Buffer.from(reference(4, { d: 'fourth' })))).toBe(true);
+    expect(Buffer.from(outer).equals(Buffer.from(reference(2, { a: 'first', b: 'second', c: 'third' })))).toBe(true);
   });
 
   it('writes each value as read once: a getter read again may give another string than the one measured', () => {

@@ -85,6 +85,26 @@ describe('metadata', () => {
     expect(new TextDecoder().decode(plain.msg)).toBe('{}');
   });
 
+  it('one connection: each call reads its own head, where the last head had strings of the same lengths at the same places', async () => {
+    const s = await startServer({ 7: (req) => text.encode(JSON.stringify(Object.entries(req.metadata))) });
+    cleanup.push(() => s.server.close());
+    const client = await s.connect();
+    cleanup.push(() => client.close());
+    const heads: Record<string, string>[] = [
+      { authorization: 'Bearer aaaa', traceparent: '00-0001-01' },
+      { authorization: 'Bearer aaab', traceparent: '00-0002-01' },
+      { authorizatioN: 'Bearer aaab', traceparent: '00-0002-01' },
+      { traceparent: '00-0002-01', authorization: 'Bearer aaab' },
+      { authorization: 'Bearer ääb', traceparent: '00-0003-01' },
+      { authorization: 'Bearer aaab' },
+    ];
+    const readBack = async (metadata: Record<string, string>) => JSON.parse(new TextDecoder().decode((await client.call(7, undefined, { metadata })).msg));
+    for (let round = 0; round < 2; round++) for (const metadata of heads) expect(await readBack(metadata)).toEqual(Object.entries(metadata));
+    // Many at once: each head is read before its request, whatever the order the answers come in.
+    const all = Array.from({ length: 60 }, (_, i) => heads[i % heads.length]!);
+    expect(await Promise.all(all.map(readBack))).toEqual(all.map((m) => Object.entries(m)));
+  });
+
   it('is bounded: over the server\'s 8 KiB the call fails FrameTooLarge before anything is sent; bad entries InvalidArgument', async () => {
     let ran = 0;
     const s = await startServer({ 7: () => (ran++, u32(1)) });

@@ -5,6 +5,7 @@ import { CANCEL_ACTION, CREDIT_ACTION, DATA_ACTION, END_ACTION, HEAD_ACTION, OPE
 import { REQ_MSG_LEN_AT, REQUEST_HEADER_LENGTH, u32 } from '../wire/protocol.js';
 import { CallControl, type ControlOwner } from './call-control.js';
 import { RequestStream, type StreamHost } from './request-stream.js';
+import type { RecentStrings } from '../wire/recent-strings.js';
 import { DrainWaiters } from '../internals/drain-waiters.js';
 import type { ServerRequest } from './request.js';
 import { SeqTable } from '../internals/seq-table.js';
@@ -13,6 +14,15 @@ import { SeqTable } from '../internals/seq-table.js';
 export const DEADLINE_TICK_MS = 10;
 
 const TWO_32 = 0x1_0000_0000;
+
+/** What a connection's extensions need of it: a host for its streams, and the strings of its last head. */
+export interface ExtensionsHost extends StreamHost {
+  /**
+   * Kept by the connection, made at its first head: this state goes whenever nothing is tracked
+   * (`release`), and a call at a time would leave the next head nothing to compare with.
+   */
+  recentHeadStrings(): RecentStrings;
+}
 
 /**
  * One connection's extensions, once its hello agreed them (docs/protocol.md, "Extension
@@ -42,7 +52,7 @@ export class ConnExtensions implements ControlOwner {
   private pending: { seqLo: number; seqHi: number; head: CallHead | undefined; error: RpcError | undefined; open: boolean } | undefined;
 
   constructor(
-    private readonly host: StreamHost,
+    private readonly host: ExtensionsHost,
     private agreed: Agreed,
     private readonly clock: Clock,
   ) {}
@@ -173,7 +183,7 @@ export class ConnExtensions implements ControlOwner {
     else if (msgEnd - msgAt > maxHead) p.error = new RpcError(ErrorCode.FrameTooLarge, `call head of ${msgEnd - msgAt} bytes exceeds the server's ${maxHead}`);
     if (p.error) return;
     try {
-      p.head = decodeCallHead(bytes, msgAt, msgEnd);
+      p.head = decodeCallHead(bytes, msgAt, msgEnd, this.host.recentHeadStrings());
     } catch (err) {
       if (!(err instanceof CallHeadError)) throw err;
       p.error = new RpcError(ErrorCode.Decode, err.message);

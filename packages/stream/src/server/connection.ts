@@ -2,6 +2,7 @@ import { CODE_INFO, EMPTY_BYTES, ErrorCode, FrameError, systemClock, takeBytes, 
 import { fittedDetail } from '../wire/error-strings.js';
 import { actionName } from '../wire/error-detail.js';
 import { ActionNames } from '../wire/action-names.js';
+import { RecentStrings } from '../wire/recent-strings.js';
 import type { Dispatch } from './dispatch.js';
 import {
   ACTION_LEN_MASK,
@@ -21,14 +22,13 @@ import { customErrorResponseHalves, errorResponseHalves } from '../wire/response
 import { WIRE_REPLY_LIMITS, type ReplyLimits } from '../wire/limits.js';
 import { HelloError } from '../wire/hello.js';
 import { answerHello } from './hello-answer.js';
-import { ConnExtensions } from './conn-extensions.js';
+import { ConnExtensions, type ExtensionsHost } from './conn-extensions.js';
 import type { Agreed } from '../wire/agreed.js';
 import { NONE_AGREED, sharedAgreed, sharedLimits } from './hello-terms.js';
 import { CANCEL_ACTION, LAST_EXTENSION_ACTION } from '../wire/extension-frames.js';
 import { AUTH_ACTION, offersAuth } from '../wire/auth.js';
 import { ConnAuth, type AuthSettings, type AuthWire } from './conn-auth.js';
 import type { ViolationLines } from './violation-lines.js';
-import type { StreamHost } from './request-stream.js';
 import { OBSERVER_DROPPED } from '../client/item-observer.js';
 import { ServerRequest, type ConnInfo, type Responder } from './request.js';
 import { appendEntry } from '../wire/hello.js';
@@ -113,7 +113,7 @@ export interface ServerConnOptions {
  * turn or sooner once it is big (so a long turn's first answers leave early), and responses
  * leave in completion order.
  */
-export class ServerConn implements FrameHandlers, Responder, StreamHost {
+export class ServerConn implements FrameHandlers, Responder, ExtensionsHost {
   inFlight = 0;
   /**
    * Set per call (one read, or a reverse call sent), cleared per tick: cheaper than reading the
@@ -148,6 +148,8 @@ export class ServerConn implements FrameHandlers, Responder, StreamHost {
   private _info: ConnInfo | undefined;
   /** Made at the first call by name: a client that calls by number never needs the cache (1 KB). */
   private actionNames: ActionNames | undefined;
+  /** The strings of the last call head, made at the first head: a client that sends none never needs them. */
+  private headStrings: RecentStrings | undefined;
   /** What the hello agreed: cancel, call heads, streams (a razor v1 peer agrees none). */
   private agreed: Agreed | undefined;
   /** Their state, made at the first extension frame: a connection that only makes plain calls never needs it. */
@@ -412,6 +414,10 @@ export class ServerConn implements FrameHandlers, Responder, StreamHost {
 
   forceClose(): void {
     this.conn.close();
+  }
+
+  recentHeadStrings(): RecentStrings {
+    return (this.headStrings ??= new RecentStrings());
   }
 
   /**
