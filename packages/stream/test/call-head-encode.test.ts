@@ -84,6 +84,69 @@ describe('encodeCallHead', () => {
     expect(Buffer.from(outer).equals(Buffer.from(reference(2, { a: 'first', b: 'second', c: 'third' })))).toBe(true);
   });
 
+  it('reads each value once, also for a head that needs more room than a chunk takes (three bytes a UTF-16 unit)', () => {
+    // 25,000 characters: 25 KB written, but 75 KB of room made for them, over a chunk's 64 KiB.
+    let reads = 0;
+    let inner: Uint8Array | undefined;
+    const big = 'x'.repeat(25_000);
+    const metadata = {
+      get a(): string {
+        reads++;
+        inner = encodeCallHead(3, { inner: 'made by a getter' });
+        return 'first';
+      },
+      big,
+      get c(): string {
+        reads++;
+        return 'é';
+      },
+    };
+    const head = encodeCallHead(2, metadata);
+    expect(reads).toBe(2);
+    expect(Buffer.from(head).equals(Buffer.from(reference(2, { a: 'first', big, c: 'é' })))).toBe(true);
+    expect(Buffer.from(inner!).equals(Buffer.from(reference(3, { inner: 'made by a getter' })))).toBe(true);
+    // The heads after it go on in chunks (its memory is not one: a small head would keep it), and leave it whole.
+    expect(encodeCallHead(4, { d: 'fourth' }).buffer.byteLength).toBeLessThanOrEqual(64 * 1024);
+    expect(() => encodeCallHead(5, { big, bad: 5 as unknown as string })).toThrow(CallHeadError);
+    expect(encodeCallHead(6, { e: 'fifth' }).buffer.byteLength).toBeLessThanOrEqual(64 * 1024);
+    const copy = head.slice();
+    for (let i = 0; i < 2000; i++) {
+      const next = encodeCallHead(i, { n: `${i}`.repeat(20) });
+      expect(Buffer.from(next).equals(Buffer.from(reference(i, { n: `${i}`.repeat(20) })))).toBe(true);
+    }
+    expect(Buffer.from(head).equals(copy)).toBe(true);
+  });
+
+  it('refuses a key or a value of more UTF-16 units than its bound has bytes with a CallHeadError, before making room for it', () => {
+    // UTF-8 takes at least a byte a unit: such an entry cannot be sent, whatever its characters.
+    // Room for these two at three bytes a unit (2 × 3 × 717M, past a typed array's 4 GiB) was a
+    // RangeError, which a call threw as it was instead of failing InvalidArgument; cheaper ones
+    // cost their six bytes a unit (120 MB for a value of 20M characters) before being refused.
+    const value = 'v'.repeat(536_000_000); // under V8's longest string; repeat makes it in no time
+    const key = 'k'.repeat(181_000_000);
+    const refusal = (metadata: Record<string, string>) => {
+      try {
+        encodeCallHead(1, metadata);
+      } catch (err) {
+        return err;
+      }
+      return undefined;
+    };
+    const huge = refusal({ [key]: value });
+    expect(huge).toBeInstanceOf(CallHeadError);
+    expect((huge as Error).message).toBe('metadata key of 181000000 bytes: keys are 1..255 bytes');
+    const long = refusal({ k: 'v'.repeat(100_000) });
+    expect(long).toBeInstanceOf(CallHeadError);
+    expect((long as Error).message).toBe('metadata k: value of 100000 bytes exceeds 65535');
+    // The key is checked first; the bytes told are the UTF-8 bytes (a lone surrogate as U+FFFD).
+    expect(() => encodeCallHead(1, { ['é'.repeat(200)]: '😀'.repeat(40_000) })).toThrow('metadata key of 400 bytes: keys are 1..255 bytes');
+    expect(() => encodeCallHead(1, { k: '😀\ud800é'.repeat(20_000) })).toThrow('metadata k: value of 180000 bytes exceeds 65535');
+    const odd = `\udc00${'\ud800\udc00'.repeat(20_000)}\ud800\ud800a€`.repeat(2); // lone surrogates and pairs
+    expect(() => encodeCallHead(1, { k: odd })).toThrow(`metadata k: value of ${new TextEncoder().encode(odd).length} bytes exceeds 65535`);
+    const head = encodeCallHead(7, { a: 'b' });
+    expect(Buffer.from(head).equals(Buffer.from(reference(7, { a: 'b' })))).toBe(true);
+  });
+
   it('writes each value as read once: a getter read again may give another string than the one measured', () => {
     // A value computed per read (a counter, a clock, a Proxy over a context that moved on):
     // the head carries one of the strings it gave, whole, never one's length with another's chars.

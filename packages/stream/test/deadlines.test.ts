@@ -118,6 +118,11 @@ describe('metadata', () => {
     expect((empty as RpcError).code).toBe(ErrorCode.InvalidArgument);
     const notString = await client.call(7, undefined, { metadata: { k: 1 as unknown as string } }).catch((e: RpcError) => e);
     expect((notString as RpcError).code).toBe(ErrorCode.InvalidArgument);
+    // Entries far over their bounds (a key of 181M characters, a value of 536M): refused as well, unsent.
+    const huge = await Promise.resolve()
+      .then(() => client.call(7, undefined, { metadata: { ['k'.repeat(181_000_000)]: 'v'.repeat(536_000_000) } }))
+      .catch((e: RpcError) => e);
+    expect((huge as RpcError).code).toBe(ErrorCode.InvalidArgument);
     expect(ran).toBe(0);
   });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CallHeadError, decodeCallHead, encodeCallHead } from '../src/wire/call-head.js';
+import { CallHeadError, DEFAULT_MAX_HEAD, decodeCallHead, encodeCallHead } from '../src/wire/call-head.js';
 import { RecentStrings } from '../src/wire/recent-strings.js';
 
 /** Counts the strings that had to be decoded (not found at their place). */
@@ -8,6 +8,13 @@ class CountingStrings extends RecentStrings {
   protected override decode(b: Uint8Array, from: number, to: number): string {
     this.decoded++;
     return super.decode(b, from, to);
+  }
+}
+
+/** Weighs the strings kept (one byte a character: they are ASCII). */
+class WeighedStrings extends RecentStrings {
+  weight(): number {
+    return this.strings.reduce((n, s) => n + s.length, 0);
   }
 }
 
@@ -66,5 +73,32 @@ describe("RecentStrings: a connection's last head, compared before decoding", ()
     const lone = head({ name: 'x' });
     lone[lone.length - 1] = 0xe9;
     expect(() => decodeCallHead(lone, 0, lone.length, recent)).toThrow(CallHeadError);
+  });
+
+  it("keeps at most the last head's strings: heads of fewer entries, a string not kept, a head refused, each lets go of what was there", () => {
+    const recent = new WeighedStrings();
+    // A peer's heads, each under the server's 8 KiB, each an entry shorter than the one before
+    // and its last value long: kept by place, they would pile up eight heads' worth.
+    for (let entries = 8; entries >= 1; entries--) {
+      const md = Object.fromEntries(Array.from({ length: entries }, (_, i) => [`k${i}`, i === entries - 1 ? `${entries}`.repeat(7000) : 'v']));
+      const b = head(md);
+      expect(b.length).toBeLessThanOrEqual(DEFAULT_MAX_HEAD);
+      expect(read(b, recent)).toEqual(md);
+      expect(recent.weight()).toBeLessThanOrEqual(b.length);
+    }
+    // A value that is not ASCII is not kept, and neither is the one at its place before it.
+    expect(read(head({ k0: 'é'.repeat(3000) }), recent)).toEqual({ k0: 'é'.repeat(3000) });
+    expect(recent.weight()).toBe('k0'.length);
+    // A head refused halfway keeps nothing of the head before it either.
+    expect(read(head({ a: 'v', b: 'x'.repeat(7000) }), recent)).toEqual({ a: 'v', b: 'x'.repeat(7000) });
+    const bad = head({ a: 'w' });
+    bad[bad.length - 1] = 0xff;
+    expect(() => decodeCallHead(bad, 0, bad.length, recent)).toThrow(CallHeadError);
+    expect(recent.weight()).toBeLessThanOrEqual(bad.length);
+    // And what is kept is still read back, as it was sent.
+    const md = { authorization: 'Bearer abc', tenant: 't1' };
+    expect(read(head(md), recent)).toEqual(md);
+    expect(read(head(md), recent)).toEqual(md);
+    expect(recent.weight()).toBe('authorizationBearer abctenantt1'.length);
   });
 });

@@ -1,4 +1,4 @@
-import { ChunkWriter } from '@skein/core';
+import { ChunkWriter, MAX_CHUNK_MESSAGE_BYTES } from '@skein/core';
 import { putU32, u32 } from './protocol.js';
 import type { RecentStrings } from './recent-strings.js';
 
@@ -68,17 +68,20 @@ const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
  * before writing it, into arrays made per call, ~0.2 µs more ("Metadata read again").
  */
 export function encodeCallHead(remainingMs: number | undefined, metadata: Metadata | undefined): Uint8Array {
-  return heads.write(remainingMs, metadata) ?? new OwnHeadWriter().write(remainingMs, metadata)!;
+  return heads.write(remainingMs, metadata) ?? new HeadWriter().write(remainingMs, metadata)!;
 }
 
-/** The heads' chunks: each head a view, never written over (a call keeps its head until it is sent). */
+/**
+ * The heads' chunks: each head a view, never written over (a call keeps its head until it is
+ * sent). One that needs more room than a chunk takes gets memory of its own (see `room`).
+ */
 class HeadWriter extends ChunkWriter {
   private remainingMs: number | undefined;
   private metadata: Metadata | undefined;
 
   /**
-   * The head in a chunk, or null when it is too long for one, or while another is written here
-   * (a getter of the metadata that makes a call of its own): then it gets memory of its own.
+   * The head, or null while another is written here (a getter of the metadata that makes a call
+   * of its own): then it gets a writer of its own.
    */
   write(remainingMs: number | undefined, metadata: Metadata | undefined): Uint8Array | null {
     this.remainingMs = remainingMs;
@@ -100,17 +103,21 @@ class HeadWriter extends ChunkWriter {
     for (const key of Object.keys(metadata)) {
       const value = metadata[key];
       if (typeof value !== 'string') throw new CallHeadError(`metadata ${key}: value must be a string`);
+      // UTF-8 takes at least a byte per UTF-16 unit: more units than the bound has bytes cannot be
+      // sent, refused before room is made for them (room for 720M units, at three bytes a unit, was
+      // past a typed array's longest: a RangeError instead of this error).
+      if (key.length > MAX_KEY || value.length > MAX_VALUE) throw overBound(key, value);
       // UTF-8 takes at most three bytes per UTF-16 unit.
       if (!this.room(3 + 3 * (key.length + value.length))) return false;
       const out = this.bytes;
       const keyAt = this.pos;
       const valueAt = putUtf8(out, keyAt + 1, key);
       const kLen = valueAt - keyAt - 1;
-      if (kLen === 0 || kLen > MAX_KEY) throw new CallHeadError(`metadata key of ${kLen} bytes: keys are 1..${MAX_KEY} bytes`);
+      if (kLen === 0 || kLen > MAX_KEY) throw badKey(kLen);
       out[keyAt] = kLen;
       const end = putUtf8(out, valueAt + 2, value);
       const vLen = end - valueAt - 2;
-      if (vLen > MAX_VALUE) throw new CallHeadError(`metadata ${key}: value of ${vLen} bytes exceeds ${MAX_VALUE}`);
+      if (vLen > MAX_VALUE) throw longValue(key, vLen);
       out[valueAt] = vLen;
       out[valueAt + 1] = vLen >>> 8;
       this.pos = end;
@@ -118,28 +125,65 @@ class HeadWriter extends ChunkWriter {
     return true;
   }
 
+  /**
+   * Room in a chunk or, for a head that needs more than the 64 KiB a chunk takes (room is made at
+   * three bytes a UTF-16 unit: a value of 22,000 characters is enough; a server reads 8 KiB by
+   * default, one that agreed more may get more), in memory of its own that the head so far moves
+   * to. Never given up on: written again elsewhere, the head would read its getters again.
+   */
+  protected override room(size: number): boolean {
+    if (super.room(size)) return true;
+    const bytes = new Uint8Array(2 * (this.pos - this.start + size));
+    bytes.set(this.bytes.subarray(this.start, this.pos));
+    this.pos -= this.start;
+    this.start = 0;
+    this.use(bytes);
+    return true;
+  }
+
   protected override messageDone(): void {
     this.metadata = undefined;
+    // Memory of a head's own stays its own (or, the head refused, goes): the next one begins a chunk.
+    if (this.bytes.length > MAX_CHUNK_MESSAGE_BYTES) {
+      this.use(NO_BYTES);
+      this.start = this.pos = 0;
+    }
   }
-}
 
-/**
- * A head in memory of its own, made for it: one over the 64 KiB a chunk takes (a server reads
- * 8 KiB by default; one that agreed more may get more), or one begun while another was written.
- */
-class OwnHeadWriter extends HeadWriter {
-  protected override room(size: number): boolean {
-    if (this.pos + size <= this.bytes.length) return true;
-    const bytes = new Uint8Array(2 * (this.pos + size));
-    bytes.set(this.bytes.subarray(0, this.pos));
+  private use(bytes: Uint8Array<ArrayBuffer>): void {
     this.bytes = bytes;
     this.buffer = bytes.buffer;
     this.view = new DataView(this.buffer);
-    return true;
   }
 }
 
+const NO_BYTES = new Uint8Array(0);
+
 const heads = new HeadWriter();
+
+const badKey = (kLen: number) => new CallHeadError(`metadata key of ${kLen} bytes: keys are 1..${MAX_KEY} bytes`);
+const longValue = (key: string, vLen: number) => new CallHeadError(`metadata ${key}: value of ${vLen} bytes exceeds ${MAX_VALUE}`);
+
+/** The error of an entry surely over its bounds, its bytes counted, not written: its key's first, as writing finds them. */
+function overBound(key: string, value: string): CallHeadError {
+  const kLen = utf8Length(key);
+  return kLen === 0 || kLen > MAX_KEY ? badKey(kLen) : longValue(key, utf8Length(value));
+}
+
+/** The UTF-8 bytes of `s` (a lone surrogate as U+FFFD, three), as the TextEncoder writes them. */
+function utf8Length(s: string): number {
+  let n = s.length;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) continue;
+    if (c < 0x800) n += 1;
+    else if (c >= 0xd800 && c < 0xdc00 && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      n += 2; // a surrogate pair: four bytes for its two units
+      i++;
+    } else n += 2;
+  }
+  return n;
+}
 
 /** Writes `s` as UTF-8 at `at` (room made for three bytes a unit); returns where it ends. */
 function putUtf8(out: Uint8Array, at: number, s: string): number {
@@ -167,23 +211,28 @@ export function decodeCallHead(b: Uint8Array, from: number, to: number, recent?:
   const raw = u32(b, from);
   let metadata: Record<string, string> | undefined;
   let place = 0;
-  for (let at = from + REMAINING; at < to; place += 2) {
-    const keyEnd = at + 1 + b[at]!;
-    if (keyEnd + 2 > to) throw new CallHeadError('call head entry cut short');
-    const valueEnd = keyEnd + 2 + (b[keyEnd]! | (b[keyEnd + 1]! << 8));
-    if (valueEnd > to || keyEnd === at + 1) throw new CallHeadError('call head entry cut short or with an empty key');
-    let key: string;
-    let value: string;
-    try {
-      key = recent === undefined ? strictUtf8.decode(b.subarray(at + 1, keyEnd)) : recent.read(b, at + 1, keyEnd, place);
-      value = recent === undefined ? strictUtf8.decode(b.subarray(keyEnd + 2, valueEnd)) : recent.read(b, keyEnd + 2, valueEnd, place + 1);
-    } catch {
-      throw new CallHeadError('call head entry is not UTF-8');
+  try {
+    for (let at = from + REMAINING; at < to; place += 2) {
+      const keyEnd = at + 1 + b[at]!;
+      if (keyEnd + 2 > to) throw new CallHeadError('call head entry cut short');
+      const valueEnd = keyEnd + 2 + (b[keyEnd]! | (b[keyEnd + 1]! << 8));
+      if (valueEnd > to || keyEnd === at + 1) throw new CallHeadError('call head entry cut short or with an empty key');
+      let key: string;
+      let value: string;
+      try {
+        key = recent === undefined ? strictUtf8.decode(b.subarray(at + 1, keyEnd)) : recent.read(b, at + 1, keyEnd, place);
+        value = recent === undefined ? strictUtf8.decode(b.subarray(keyEnd + 2, valueEnd)) : recent.read(b, keyEnd + 2, valueEnd, place + 1);
+      } catch {
+        throw new CallHeadError('call head entry is not UTF-8');
+      }
+      // A record that inherits nothing: keys like "__proto__" must stay data.
+      metadata ??= Object.create(METADATA_PROTO) as Record<string, string>;
+      metadata[key] = value;
+      at = valueEnd;
     }
-    // A record that inherits nothing: keys like "__proto__" must stay data.
-    metadata ??= Object.create(METADATA_PROTO) as Record<string, string>;
-    metadata[key] = value;
-    at = valueEnd;
+  } finally {
+    // Read or refused: the strings kept are this head's alone (one head's worth, never more).
+    recent?.headEnded(place);
   }
   return { remainingMs: raw === NO_DEADLINE ? undefined : raw, metadata: metadata ? Object.freeze(metadata) : NO_METADATA };
 }

@@ -11,12 +11,15 @@ const PLACES = 16;
  * very string V8 already looked up as a property name when it filled the last record.
  *
  * Only ASCII strings are kept (a byte per character: the comparison is byte to char code), at
- * most one head's worth (bounded by the connection's maxHead), and only per connection: a cache
+ * most one head's worth (bounded by the connection's maxHead: each place read is the new head's,
+ * kept or emptied, and `headEnded` lets go of the places past it, so a peer cannot pile up the
+ * long values of heads of fewer and fewer entries), and only per connection: a cache
  * shared by connections, compared byte by byte and stopping at the first difference, would tell
  * a peer by its timing how much of another peer's token it had guessed.
  */
 export class RecentStrings {
-  private readonly strings: string[] = [];
+  /** Protected so a test can weigh them. */
+  protected readonly strings: string[] = [];
 
   /** The string in `b[from, to)`, the one kept at `place` when the bytes are its. Throws on invalid UTF-8. */
   read(b: Uint8Array, from: number, to: number, place: number): string {
@@ -24,8 +27,14 @@ export class RecentStrings {
     if (kept !== undefined && kept.length === to - from && sameAscii(b, from, kept)) return kept;
     const s = this.decode(b, from, to);
     // As long as its bytes: ASCII (any other character takes more bytes than UTF-16 units).
-    if (place < PLACES && s.length === to - from) this.keep(place, s);
+    // Another empties its place: what an earlier head had there is let go.
+    if (place < PLACES) this.keep(place, s.length === to - from ? s : '');
     return s;
+  }
+
+  /** A head read, or refused, after `places` places: the places past them (an earlier head's) are let go. */
+  headEnded(places: number): void {
+    if (this.strings.length > places) this.strings.length = places;
   }
 
   /** A string not kept: decoded. Protected so a test can count them. */
