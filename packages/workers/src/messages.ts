@@ -1,5 +1,6 @@
 import type { ErrorCode, PeerIdentity } from '@skein/core';
 import type { ConnKind, Metadata } from '@skein/stream';
+import type { BatchHeads } from './batch-heads.js';
 import type { MessagesTaken } from './messages-taken.js';
 import type { PortClosedFlag } from './port-closed-flag.js';
 
@@ -46,25 +47,6 @@ export interface ConnDesc {
   readonly draining?: true;
 }
 
-/**
- * What a call that came with a head (docs/protocol.md, "Call head") has beyond a plain one, for
- * the worker: sent only for such calls, with only what the call carried. Its presence alone says
- * the call can be cancelled (a `CancelMessage` may follow), so its handler gets a signal of its own.
- */
-export interface CallHeadDesc {
-  /** The call's place in its batch. */
-  readonly at: number;
-  /** In the server clock's ms, as `req.deadline` (the clock is the server's: only its thread reads it). */
-  readonly deadline?: number;
-  /**
-   * The same moment on a time line every thread of the process shares (`sharedNow()`): what the
-   * worker counts the remaining time by. Set with `deadline`.
-   */
-  readonly expiresAt?: number;
-  /** Only when the call sent some. */
-  readonly metadata?: Metadata;
-}
-
 /** Pool → worker: a batch of calls. */
 export interface CallsMessage {
   readonly t: 'calls';
@@ -78,8 +60,8 @@ export interface CallsMessage {
   readonly names: readonly string[];
   /** Connections first seen by this worker in this batch. */
   readonly conns: readonly ConnDesc[] | undefined;
-  /** The heads of the batch's calls that came with one, in batch order; undefined when none did. */
-  readonly heads: readonly CallHeadDesc[] | undefined;
+  /** The heads of the batch's calls that came with one (transferred with it); undefined when none did. */
+  readonly heads: BatchHeads | undefined;
 }
 
 /**

@@ -6,6 +6,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { ErrorCode } from '@skein/core';
 import { ServerRequest, type Dispatch } from '@skein/stream';
+import { headAt, headCount, headPlace } from './batch-heads.js';
 import { describeError } from './describe-error.js';
 import type { CallsMessage, CancelMessage, ConnDesc, FromWorker, RepliesMessage, ToWorker, WorkerData } from './messages.js';
 import { ReplyPacker } from './reply-batch.js';
@@ -124,12 +125,13 @@ function runCalls(dispatch: Dispatch, m: CallsMessage): void {
   for (const d of m.conns ?? []) connOf(d);
   if (m.newActions) for (const a of m.newActions) actions.push(a);
   const heads = m.heads;
+  const withHead = headCount(heads);
   let at = 0;
-  let nextHead = 0;
+  let k = 0;
   unpackCalls(m, actions, (callId, connKey, actionId, name, msg, blob) => {
     // The pool sends a connection before its first call, and its close after its last.
     const conn = conns.get(connKey) ?? connOf({ key: connKey, id: 0, remote: '', transport: '' });
-    const head = heads !== undefined && heads[nextHead]?.at === at ? heads[nextHead++] : undefined;
+    const head = k < withHead && headPlace(heads!, k) === at ? headAt(heads!, k++) : undefined;
     at++;
     const req = head === undefined ? new ServerRequest(conn, callId, 0, actionId, name, msg, blob) : new WorkerRequest(conn, callId, actionId, name, msg, blob, head);
     running[callId] = req;

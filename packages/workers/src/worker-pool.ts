@@ -2,14 +2,14 @@ import { ErrorCode, invalidArgument, RpcError } from '@skein/core';
 import { actionName, RepeatedLine, type ConnInfo, type Dispatch, type ServerRequest } from '@skein/stream';
 import { ActionTable } from './action-table.js';
 import { Fifo } from './fifo.js';
-import type { CallHeadDesc, CancelMessage, ConnDesc, RepliesMessage, UnsentRepliesMessage } from './messages.js';
+import { BatchHeadsBuilder, headAlone, headCount, headPlace, type BatchHeads } from './batch-heads.js';
+import type { CancelMessage, ConnDesc, RepliesMessage, UnsentRepliesMessage } from './messages.js';
 import { resolvePoolOptions, type PoolSettings, type WorkerPoolOptions } from './pool-options.js';
 import { unpackReplies, type ReplySink } from './reply-batch.js';
 import { packCalls } from './request-batch.js';
 import { ReverseRelay } from './reverse-relay.js';
 import { StallWatch } from './stall-watch.js';
 import { WorkerSlot, type ConnSeen, type SlotEvents } from './worker-slot.js';
-import { sharedNow } from './shared-now.js';
 import { batchAfter } from './messages-taken.js';
 import { ClosingFlush } from './closing-flush.js';
 
@@ -75,11 +75,7 @@ export class WorkerPool implements Dispatch {
   private readonly batch: ServerRequest[] = [];
   private readonly actions = new ActionTable();
   private readonly batchIds: number[] = [];
-  /**
-   * The held calls that came with a head (they alone can be cancelled), by request: where a
-   * cancel goes. Plain calls never enter it.
-   */
-  private readonly headedIds = new Map<ServerRequest, number>();
+  private readonly heads = new BatchHeadsBuilder();
   /** Calls refused for a full queue (stats). */
   private overloaded = 0;
   /** The "queue full" line: once per stretch of refusals, then their count once per window (see `full`). */
@@ -89,8 +85,13 @@ export class WorkerPool implements Dispatch {
    * nobody waits for: a full queue prunes first.
    */
   private unwaitedQueued = 0;
-  /** Held calls cancelled in this turn: their workers are told at its end, one message each. */
-  private cancelled: ServerRequest[] = [];
+  /**
+   * Held calls cancelled in this turn, and why: their workers are told at its end, one message
+   * each. Found among the held by a search (`held.indexOf`) when they are cancelled, not kept in a
+   * map by request: a Map with a set and a delete per call keeps garbage alive in V8 (stream's
+   * internals/seq-table.ts says how), and cancels are few beside calls.
+   */
+  private cancelled: (readonly [ServerRequest, unknown])[] = [];
   private readonly sendCancelsLater = (): void => this.sendCancels();
   /** The calls workers' handlers make through `ctx.caller`, run on their connections' callers. */
   private readonly reverse = new ReverseRelay();
@@ -180,9 +181,9 @@ export class WorkerPool implements Dispatch {
       }
     }
     if (!this.connKeys.has(req.conn)) this.watch(req.conn);
-    // A call with a head has a signal of its own (a plain one's is its connection's): watch it.
-    const signal = req.signal;
-    if (signal !== req.conn.signal) signal.addEventListener('abort', () => this.aborted(req), { once: true });
+    // A call with a head can be cancelled alone (a plain one ends with its connection, watched
+    // above): listened to without making its signal, an AbortController per call.
+    if (req.headed) req.onAbort((reason) => this.aborted(req, reason));
     this.queue.push(req);
     if (!this.pumpQueued) {
       this.pumpQueued = true;
@@ -297,7 +298,6 @@ export class WorkerPool implements Dispatch {
     let n = 0;
     let bytes = 0;
     let conns: ConnDesc[] | undefined;
-    let heads: CallHeadDesc[] | undefined;
     /** What the worker knew of a connection described again in this batch, should the batch not go. */
     let known: Map<number, ConnSeen> | undefined;
     while (n < limit && bytes < BATCH_BYTES) {
@@ -322,16 +322,14 @@ export class WorkerPool implements Dispatch {
         slot.conns.set(key, { principal, kind: desc.kind } satisfies ConnSeen);
         (conns ??= []).push(desc);
       }
-      if (req.signal !== req.conn.signal) {
-        this.headedIds.set(req, id);
-        (heads ??= []).push(headOf(n, req));
-      }
+      if (req.headed) this.heads.add(n, req);
       this.batchConns[n] = key;
       this.batch[n] = req;
       this.batchIds[n++] = id;
       bytes += req.msg.length + req.blob.length;
     }
     if (n === 0) return;
+    const heads = this.heads.take();
     try {
       this.post(slot, this.batch, this.batchIds, this.batchConns, n, bytes, conns, heads);
     } catch {
@@ -341,7 +339,7 @@ export class WorkerPool implements Dispatch {
   }
 
   /** Packs calls into one message and posts it to the worker; throws what postMessage throws (nothing is then sent). */
-  private post(slot: WorkerSlot, reqs: readonly ServerRequest[], ids: readonly number[], keys: readonly number[], n: number, bytes: number, conns: ConnDesc[] | undefined, heads: CallHeadDesc[] | undefined): void {
+  private post(slot: WorkerSlot, reqs: readonly ServerRequest[], ids: readonly number[], keys: readonly number[], n: number, bytes: number, conns: ConnDesc[] | undefined, heads: BatchHeads | undefined): void {
     const names: string[] = [];
     const buf = packCalls(reqs, ids, keys, n, bytes, this.actions, names);
     const known = slot.actionsKnown;
@@ -360,7 +358,7 @@ export class WorkerPool implements Dispatch {
    * that only the calls at fault are lost. Those never reached the worker and never ran: they
    * fail InvalidArgument saying so, and are answered once the others are sent.
    */
-  private sendApart(slot: WorkerSlot, n: number, conns: ConnDesc[] | undefined, heads: CallHeadDesc[] | undefined, known: Map<number, ConnSeen> | undefined): void {
+  private sendApart(slot: WorkerSlot, n: number, conns: ConnDesc[] | undefined, heads: BatchHeads | undefined, known: Map<number, ConnSeen> | undefined): void {
     const reqs = this.batch.slice(0, n);
     const ids = this.batchIds.slice(0, n);
     const keys = this.batchConns.slice(0, n);
@@ -368,12 +366,13 @@ export class WorkerPool implements Dispatch {
     // A connection goes with the first of its calls that is sent.
     const untold = new Map((conns ?? []).map((d) => [d.key, d]));
     const lost: [ServerRequest, unknown][] = [];
-    for (let i = 0, nextHead = 0; i < n; i++) {
-      const head = heads !== undefined && heads[nextHead]?.at === i ? heads[nextHead++] : undefined;
+    const withHead = headCount(heads);
+    for (let i = 0, k = 0; i < n; i++) {
+      const head = k < withHead && headPlace(heads!, k) === i ? headAlone(heads!, k++) : undefined;
       const desc = untold.get(keys[i]!);
       const req = reqs[i]!;
       try {
-        this.post(slot, [req], [ids[i]!], [keys[i]!], 1, req.msg.length + req.blob.length, desc && [desc], head && [{ ...head, at: 0 }]);
+        this.post(slot, [req], [ids[i]!], [keys[i]!], 1, req.msg.length + req.blob.length, desc && [desc], head);
         untold.delete(keys[i]!);
       } catch (err) {
         lost.push([this.unbook(ids[i]!, req), err]);
@@ -436,7 +435,6 @@ export class WorkerPool implements Dispatch {
 
   /** Frees a call's id; its worker's count is the caller's to keep (a call never posted was never counted). */
   private unbook(id: number, req: ServerRequest): ServerRequest {
-    if (this.headedIds.size !== 0) this.headedIds.delete(req);
     this.held[id] = undefined;
     this.holder[id] = undefined;
     this.freeIds.push(id);
@@ -533,9 +531,9 @@ export class WorkerPool implements Dispatch {
    * deadline, its connection lost). Held: its worker is told, and answers it at once, which frees
    * its slot. Queued: it is skipped when its turn comes, or pruned when the queue is full.
    */
-  private aborted(req: ServerRequest): void {
-    if (!this.headedIds.has(req)) return void this.unwaitedQueued++;
-    if (this.cancelled.push(req) === 1) queueMicrotask(this.sendCancelsLater);
+  private aborted(req: ServerRequest, reason: unknown): void {
+    if (this.held.indexOf(req) < 0) return void this.unwaitedQueued++;
+    if (this.cancelled.push([req, reason]) === 1) queueMicrotask(this.sendCancelsLater);
   }
 
   /**
@@ -544,19 +542,19 @@ export class WorkerPool implements Dispatch {
    */
   private sendCancels(): void {
     const perWorker = new Map<WorkerSlot, CancelMessage>();
-    for (const req of this.cancelled) {
-      const id = this.headedIds.get(req);
-      if (id === undefined) continue;
+    const cancelled = this.cancelled;
+    this.cancelled = [];
+    for (const [req, reason] of cancelled) {
+      const id = this.held.indexOf(req);
+      if (id < 0) continue;
       const slot = this.holder[id]!;
       let m = perWorker.get(slot);
       if (!m) perWorker.set(slot, (m = { t: 'cancel', ids: [], codes: [], messages: [] }));
-      const reason = req.signal.reason as unknown;
       const err = reason instanceof RpcError ? reason : new RpcError(ErrorCode.Cancelled, String(reason));
       m.ids.push(id);
       m.codes.push(err.code);
       m.messages.push(err.message);
     }
-    this.cancelled = [];
     for (const [slot, m] of perWorker) if (slot.state !== 'exited') slot.tell(m);
   }
 
@@ -583,21 +581,6 @@ export class WorkerPool implements Dispatch {
       { once: true },
     );
   }
-}
-
-/** What a worker needs of a call's head: only what the call carried. */
-function headOf(at: number, req: ServerRequest): CallHeadDesc {
-  const { deadline, metadata } = req;
-  const head: { at: number; deadline?: number; expiresAt?: number; metadata?: typeof metadata } = { at };
-  if (deadline !== undefined) {
-    head.deadline = deadline;
-    head.expiresAt = sharedNow() + req.remainingMs()!;
-  }
-  for (const _ in metadata) {
-    head.metadata = metadata;
-    break;
-  }
-  return head;
 }
 
 /** What became of the calls a worker held when it ended, in words a log line reads right at 0 and 1 too. */

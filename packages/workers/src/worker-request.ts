@@ -1,6 +1,6 @@
 import { RpcError, type ErrorCode } from '@skein/core';
 import { LazyAbort, ServerRequest, metadataRecord, type Metadata, type Responder } from '@skein/stream';
-import type { CallHeadDesc } from './messages.js';
+import type { CallHead } from './batch-heads.js';
 import { sharedNow } from './shared-now.js';
 
 
@@ -17,13 +17,18 @@ export class WorkerRequest extends ServerRequest {
   private readonly expiresAt: number;
   private readonly _metadata: Metadata;
 
-  constructor(owner: Responder, callId: number, actionId: number, actionName: string, msg: Uint8Array, blob: Uint8Array, head: CallHeadDesc) {
+  constructor(owner: Responder, callId: number, actionId: number, actionName: string, msg: Uint8Array, blob: Uint8Array, head: CallHead) {
     super(owner, callId, 0, actionId, actionName, msg, blob);
     this._deadline = head.deadline;
-    this.expiresAt = head.expiresAt ?? 0;
+    this.expiresAt = head.expiresAt;
     // As the server's thread reads it: it came through a structured clone, which made it an object
     // that inherits Object.prototype (a key like "constructor" would find a function).
     this._metadata = metadataRecord(head.metadata ?? {});
+  }
+
+  /** It came with a head on the server's thread, as a call there that can be cancelled alone. */
+  override get headed(): boolean {
+    return true;
   }
 
   override get signal(): AbortSignal {

@@ -97,7 +97,7 @@ export class WorkerSlot {
 
   /** Counted as held once posted: a batch that cannot be posted (postMessage throws) leaves nothing counted. */
   post(m: CallsMessage): void {
-    this.worker.postMessage(m, [m.buf]);
+    this.worker.postMessage(m, m.heads === undefined ? [m.buf] : [m.buf, m.heads.numbers.buffer as ArrayBuffer]);
     this.inFlight += m.n;
     this.posted = (this.posted + 1) | 0;
     this.batches = m.seq;

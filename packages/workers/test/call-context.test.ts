@@ -60,6 +60,29 @@ describe("a worker handler's ctx", () => {
     }
   });
 
+  it('each call of a batch mixing plain calls and heads (a deadline, metadata, both) gets its own', async () => {
+    const { calc } = await served(await pool());
+    // All sent in one turn: the pool packs them into few batches, plain and headed calls interleaved.
+    const kinds = ['plain', 'deadline', 'metadata', 'both', 'plain', 'plain', 'both', 'metadata'] as const;
+    const sent = Array.from({ length: 96 }, (_, i) => {
+      const kind = kinds[i % kinds.length]!;
+      const metadata = kind === 'metadata' || kind === 'both' ? { 'x-call': String(i), ...(i % 3 === 0 ? { 'x-extra': 'é'.repeat(i) } : {}) } : undefined;
+      // A minute apart: a deadline given to another call of the batch reads a minute off.
+      const timeoutMs = kind === 'deadline' || kind === 'both' ? 60_000 * (i + 1) : undefined;
+      return { kind, metadata, timeoutMs };
+    });
+    const got = await Promise.all(sent.map(({ metadata, timeoutMs }) => calc.head(undefined, { ...(metadata && { metadata }), ...(timeoutMs && { timeoutMs }) })));
+    got.forEach((r, i) => {
+      const { metadata, timeoutMs } = sent[i]!;
+      expect(r.metadata).toEqual(metadata ?? {});
+      if (timeoutMs === undefined) expect(r).toMatchObject({ deadline: null, remaining: null });
+      else {
+        expect(r.remaining).toBeGreaterThan(timeoutMs - 30_000);
+        expect(r.remaining).toBeLessThanOrEqual(timeoutMs);
+      }
+    });
+  });
+
   it('passes what is left of its deadline to a call it makes with { ctx }', async () => {
     const downstream = await served(inProcess());
     const { calc } = await served(await pool());

@@ -116,11 +116,18 @@ describe('WorkerPool: values that cannot cross threads', () => {
       echoed(stream.call(1, utf8.encode('poison'), { metadata })),
       echoed(stream.call(6, utf8.encode('where'), { metadata })),
       echoed(stream.call(1, utf8.encode('b'), { metadata })),
+      echoed(stream.call(11, utf8.encode(''), { metadata: { trace: 't2' } })),
+      echoed(stream.call(11, utf8.encode(''))),
+      echoed(stream.call(11, utf8.encode(''), { metadata: { trace: 't3', more: 'x' } })),
     ]);
     expect(got).toEqual([
       { code: 'InvalidArgument', retry: 'never', message: expect.stringMatching(/^action 1: the call could not be sent to a worker thread \(DataCloneError: .*\); its handler did not run$/) },
       { ok: server.openConnections()[0]!.remote },
       { ok: 'b' },
+      // Sent one by one, each with its own head (or none).
+      { ok: '{"trace":"t2"}' },
+      { ok: '{}' },
+      { ok: '{"trace":"t3","more":"x"}' },
     ]);
     expect(p.stats()).toMatchObject({ crashes: 0, inFlight: 0, queued: 0 });
     expect(logger.lines.filter((l) => l.level === 'error')).toHaveLength(1);

@@ -146,6 +146,16 @@ export class ServerRequest implements Controlled, AbortSource {
     return this.control !== undefined ? this.control.signal : this.owner.info.signal;
   }
 
+  /**
+   * The call came with a head (a deadline, metadata, or a signal on the client): it can be
+   * cancelled or time out alone, and its `signal` and `onAbort` are its own. A plain call's are its
+   * connection's: it ends only with it. Read without making anything (`signal` makes the call's
+   * own AbortController): a dispatch that watches only the calls a client may cancel asks this.
+   */
+  get headed(): boolean {
+    return this.control !== undefined;
+  }
+
   /** `signal` has fired (read without making the call's own signal): the call is cancelled, past its deadline, or its connection closed. */
   get aborted(): boolean {
     if (this.control !== undefined) return this.control.aborted;
