@@ -8,25 +8,23 @@ import type { CallRecorder, OpenCall } from './call-recorder.js';
  * request learns to do (metadata, deadlines, streams) works unchanged through it.
  *
  * The call also ends when nobody waits for its answer any more (the client cancelled it, or its
- * deadline passed): the request's own signal says so, with the reason.
+ * deadline passed): the request's own abort says so, with the reason.
  */
 export function watchedRequest(req: ServerRequest, recorder: CallRecorder, call: OpenCall): WatchedRequest {
   let ended = false;
+  let unhook: (() => void) | undefined;
   // Only a call of its own can end unanswered (cancelled, or past its deadline): a plain call's
-  // signal is its connection's, and its handler's answer, written or not, still comes here.
-  const signal = req.signal;
-  const own = signal !== req.conn.signal;
+  // abort is its connection's, and its handler's answer, written or not, still comes here.
+  // Listened to with `onAbort`: reading `req.signal` would make the call an AbortController (a
+  // traced call carries a `traceparent`, so it has a head, so a signal of its own to make).
+  const own = req.headed;
   const end = (err: unknown, responseBytes: number): void => {
     if (ended) return;
     ended = true;
-    if (own) signal.removeEventListener('abort', onAbort);
+    unhook?.();
     recorder.end(call, err, responseBytes);
   };
-  const onAbort = (): void => end(signal.reason instanceof Error ? signal.reason : new RpcError(ErrorCode.Cancelled), 0);
-  if (own) {
-    if (signal.aborted) onAbort();
-    else signal.addEventListener('abort', onAbort);
-  }
+  if (own) unhook = req.onAbort((reason) => end(reason instanceof Error ? reason : new RpcError(ErrorCode.Cancelled), 0));
 
   // The reply may not be what the client got: one over its limits went out as FrameTooLarge.
   const reply = (msg: Uint8Array = EMPTY_BYTES, blob: Uint8Array = EMPTY_BYTES): ErrorCode | undefined => {
