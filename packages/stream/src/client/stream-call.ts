@@ -321,7 +321,7 @@ export class StreamCall implements AsyncIterable<Reply> {
     const leave = this.leaveQueue;
     this.leaveQueue = undefined;
     leave?.();
-    this.gate.fail(err ?? itemNotSent('the server answered the stream'));
+    this.gate.fail(err ?? streamAnswered);
     if (err) {
       this.inbox.fail(err);
       this.settle.reject(err);
@@ -403,3 +403,6 @@ export class StreamCall implements AsyncIterable<Reply> {
  * it again elsewhere and run it twice. The item went nowhere; the stream's outcome is its result.
  */
 const itemNotSent = (why: string): RpcError => new RpcError(ErrorCode.Closed, why, { retry: 'never' });
+
+/** What a write after the answer fails with: made only if one is attempted (internals/lazy-error.ts). */
+const streamAnswered = (): RpcError => itemNotSent('the server answered the stream');

@@ -1,5 +1,6 @@
 import { invalidArgument } from '@skein/core';
 import type { Drainable, DrainWaiters } from './drain-waiters.js';
+import { errorOf, type ErrorSource } from './lazy-error.js';
 
 /**
  * The sending side of a stream's flow control: bytes the receiver still takes. A sender may
@@ -9,7 +10,8 @@ import type { Drainable, DrainWaiters } from './drain-waiters.js';
  */
 export class CreditGate implements Drainable {
   private waiter: { resolve(): void; reject(err: Error): void } | undefined;
-  private failure: Error | undefined;
+  /** Why nothing may be sent any more: made when a write first needs it. */
+  private failure: ErrorSource | undefined;
 
   constructor(private credit: number) {}
 
@@ -29,7 +31,7 @@ export class CreditGate implements Drainable {
    * buffer is what it does take.
    */
   wait(congested?: DrainWaiters): Promise<void> | undefined {
-    if (this.failure) return Promise.reject(this.failure);
+    if (this.failure) return Promise.reject(this.error());
     if (this.credit > 0 && congested === undefined) return undefined;
     if (this.waiter) return Promise.reject(invalidArgument('one write at a time on a stream: await the previous write first'));
     congested?.hold(this);
@@ -55,10 +57,14 @@ export class CreditGate implements Drainable {
   }
 
   /** No more sending: a waiting write and every later one fail with `err`. */
-  fail(err: Error): void {
+  fail(err: ErrorSource): void {
     this.failure ??= err;
     const w = this.waiter;
     this.waiter = undefined;
-    w?.reject(this.failure);
+    w?.reject(this.error());
+  }
+
+  private error(): Error {
+    return (this.failure = errorOf(this.failure!));
   }
 }

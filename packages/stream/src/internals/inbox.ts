@@ -1,6 +1,7 @@
 import { EMPTY_BYTES, invalidArgument } from '@skein/core';
 import type { Reply } from '../client/call.js';
 import { keptBytes } from './kept-bytes.js';
+import { errorOf, type ErrorSource } from './lazy-error.js';
 
 /**
  * Items under this many bytes wait packed (`pushBytes`): their bytes in one buffer, their place
@@ -29,7 +30,8 @@ export class Inbox implements AsyncIterable<Reply> {
   /** Bytes received and not read yet (credit cost, header allowance included). */
   buffered = 0;
   private ended = false;
-  private failure: Error | undefined;
+  /** Why no more items come: made when a read first needs it. */
+  private failure: ErrorSource | undefined;
   private reader: { resolve(r: IteratorResult<Reply>): void; reject(err: Error): void } | undefined;
   /** Credit the sender still has, as this side counts it: an item that arrives at zero or below broke the rule. */
   private senderCredit: number;
@@ -99,14 +101,14 @@ export class Inbox implements AsyncIterable<Reply> {
   }
 
   /** The stream failed: reading fails after the buffered items (those arrived; they are read). */
-  fail(err: Error): void {
+  fail(err: ErrorSource): void {
     if (this.closed) return;
     this.failure = err;
     this.wake();
   }
 
   /** Drops what was not read (the reader is gone). */
-  discard(err: Error): void {
+  discard(err: ErrorSource): void {
     this.items.length = this.head = 0;
     this.packed = EMPTY_BYTES;
     this.packedAt = this.packedEnd = 0;
@@ -124,7 +126,7 @@ export class Inbox implements AsyncIterable<Reply> {
       this.consumed(item);
       return Promise.resolve({ value: item, done: false });
     }
-    if (this.failure) return Promise.reject(this.failure);
+    if (this.failure) return Promise.reject(this.error());
     if (this.ended) return Promise.resolve({ value: undefined, done: true });
     if (this.reader) return Promise.reject(invalidArgument('one read at a time on a stream: await the previous next() first'));
     return new Promise((resolve, reject) => (this.reader = { resolve, reject }));
@@ -180,11 +182,15 @@ export class Inbox implements AsyncIterable<Reply> {
     }
   }
 
+  private error(): Error {
+    return (this.failure = errorOf(this.failure!));
+  }
+
   private wake(): void {
     if (!this.reader || this.head < this.items.length) return;
     const r = this.reader;
     this.reader = undefined;
-    if (this.failure) r.reject(this.failure);
+    if (this.failure) r.reject(this.error());
     else r.resolve({ value: undefined, done: true });
   }
 }

@@ -1,5 +1,6 @@
 import { ErrorCode, RpcError, type Clock } from '@skein/core';
 import { LazyAbort } from '../internals/lazy-abort.js';
+import { lazyError } from '../internals/lazy-error.js';
 import type { Metadata } from '../wire/call-head.js';
 import type { RequestStream } from './request-stream.js';
 
@@ -82,7 +83,8 @@ export class CallControl {
     if (this.done) return;
     this.done = true;
     this.owner.untrack(this);
-    this.stream?.close(new RpcError(ErrorCode.Closed, `${this.name()}: the call was answered`));
+    // Made only if the handler reads or writes its stream after the answer (internals/lazy-error.ts).
+    if (this.stream !== undefined) this.stream.close(lazyError(() => new RpcError(ErrorCode.Closed, `${this.name()}: the call was answered`)));
   }
 
   private stop(err: Error): void {

@@ -4,6 +4,7 @@ import { bothObservers, guardedObserver, type ItemObserver } from '../client/ite
 import { CreditGate } from '../internals/credit-gate.js';
 import type { DrainWaiters } from '../internals/drain-waiters.js';
 import { Inbox } from '../internals/inbox.js';
+import type { ErrorSource } from '../internals/lazy-error.js';
 import { DATA_FLAG, creditResponse, itemCost } from '../wire/extension-frames.js';
 import type { ReplyLimits } from '../wire/limits.js';
 import { RESPONSE_HEADER_LENGTH, seqBytesOf, writeResponseHeaderHalves, type ResponseFlag } from '../wire/protocol.js';
@@ -22,6 +23,9 @@ export interface StreamHost {
 }
 
 const costOf = (item: Reply): number => itemCost(item.msg, item.blob);
+
+/** What reading a stream that reads no items fails with: made only if it is read (internals/lazy-error.ts). */
+const readsNoItems = (): RpcError => new RpcError(ErrorCode.InvalidArgument, 'this stream reads no items from the client');
 
 /**
  * The server's side of a stream a client opened (docs/protocol.md, "Streams"): the client's
@@ -99,7 +103,7 @@ export class RequestStream implements AsyncIterable<Reply> {
    * is never given back. Reading fails from now on.
    */
   ignoreItems(): void {
-    this.inbox.discard(new RpcError(ErrorCode.InvalidArgument, 'this stream reads no items from the client'));
+    this.inbox.discard(readsNoItems);
   }
 
   /**
@@ -123,7 +127,7 @@ export class RequestStream implements AsyncIterable<Reply> {
   }
 
   /** @internal The call was answered, cancelled, or lost its connection: nothing more goes either way. */
-  close(err: Error): void {
+  close(err: ErrorSource): void {
     this.gate.fail(err);
     this.inbox.fail(err);
   }
