@@ -53,6 +53,39 @@ describe('a stream\'s deadline on the client', () => {
     expect((await within(readAll(next), 5000, 'the second stream')).items).toEqual([1]);
   });
 
+  it('among many streams with deadlines, answered ones in any order leave the rest to end at theirs', async () => {
+    const clock = new ManualClock();
+    const gates = new Map<number, () => void>();
+    const s = await startServer(
+      {
+        // Answers when the test opens its gate: the test picks the order streams leave the list in.
+        quick: (req) => new Promise((resolve) => gates.set(readU32(req.msg), () => resolve(u32(2)))),
+        hung: () => new Promise(() => {}),
+      },
+      { clock, closeWaitMs: 0 },
+    );
+    cleanup.push(() => s.server.close());
+    const client = await s.connect({ tickMs: 50 });
+    cleanup.push(() => client.destroy());
+    await client.ping();
+    const streams = Array.from({ length: 60 }, (_, i) => {
+      // The last opened (the list's head) is answered: the rest must still be found behind it.
+      const hung = i % 5 === 2;
+      return { hung, s: client.openStream(hung ? 'hung' : 'quick', u32(i), { timeoutMs: hung ? 400 : 60_000 }) };
+    });
+    const quick = streams.flatMap(({ hung }, i) => (hung ? [] : [i]));
+    await waitFor(() => gates.size === quick.length, { what: 'every quick handler to run' });
+    // Answered from both ends of the list and from its middle, neighbours one after the other.
+    const order = [...quick.filter((i) => i % 2 === 0).reverse(), ...quick.filter((i) => i % 2 === 1)];
+    for (const i of order) gates.get(i)!();
+    const ends = await within(Promise.all(streams.map(({ s: st }) => st.result.then((r) => readU32(r.msg), (e: RpcError) => e.code))), 5000, 'every stream to end');
+    expect(ends).toEqual(streams.map(({ hung }) => (hung ? ErrorCode.Timeout : 2)));
+    expect(client.openStreams).toBe(0);
+    // The list is whole after: a later stream still ends at its deadline.
+    const later = client.openStream('hung', EMPTY_BYTES, { timeoutMs: 100 });
+    await expect(within(later.result, 5000, 'the later stream')).rejects.toMatchObject({ code: ErrorCode.Timeout });
+  });
+
   it('ends a stream waiting for the hello\'s answer from a server that never answers: Timeout, safe to retry', async () => {
     const sockets = new Set<net.Socket>();
     const hung = net.createServer((sock) => {

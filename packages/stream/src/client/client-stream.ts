@@ -114,8 +114,8 @@ export class ClientStream implements StreamCaller {
    * stalled server may answer late).
    */
   private readonly held = new WaitingLine<Call>();
-  /** Open streams by seq. */
-  private readonly streams = new Map<number, StreamCall>();
+  /** Open streams by seq: a SeqTable, not a Map, as `pending` (a set and a delete per stream). */
+  private readonly streams = new SeqTable<StreamCall>();
   /** Streams waiting for the hello's answer before they may open, each with its opening; one cancelled meanwhile leaves at once. */
   private readonly opening = new Map<StreamCall, () => void>();
   /** Streams opened with a `timeoutMs`: ended here at it, whatever the server does. */
@@ -632,13 +632,17 @@ export class ClientStream implements StreamCaller {
     }
     // The deadline first, as for a call: a finer pace counts the idle time since the last tick into `elapsed`.
     if (opts.timeoutMs !== undefined) this.streamDeadlines.add(stream, this.pace.deadline(opts.timeoutMs), opts.timeoutMs);
+    if (this.hello.dialect !== 'pending') {
+      this.open(stream, wireAction, msg, blob, head, opts.timeoutMs);
+      return stream;
+    }
+    // Waiting for the answer, as a held call does: a peer that drops the hello must say so.
     const acceptedAt = this.pace.elapsed;
     const remaining = (): number | undefined => (opts.timeoutMs === undefined ? undefined : opts.timeoutMs - (this.pace.elapsed - acceptedAt));
-    const open = (): void => this.open(stream, wireAction, msg, blob, head, remaining());
-    this.opening.set(stream, open);
-    // Waiting for the answer, as a held call does: a peer that drops the hello must say so.
-    if (this.hello.dialect !== 'pending') open();
-    else this.askVerdict();
+    this.opening.set(stream, () => {
+      if (this.opening.delete(stream)) this.open(stream, wireAction, msg, blob, head, remaining());
+    });
+    this.askVerdict();
     return stream;
   }
 
@@ -650,7 +654,6 @@ export class ClientStream implements StreamCaller {
   }
 
   private open(stream: StreamCall, action: number | Uint8Array, msg: Uint8Array, blob: Uint8Array, head: Uint8Array | undefined, remainingMs: number | undefined): void {
-    if (!this.opening.delete(stream)) return;
     // Cancelled or timed out while it waited: a close may have been waiting for it alone.
     if (stream.isDone) return this.endIfClosing();
     const windows = this.hello.agreed?.streams;
@@ -690,7 +693,7 @@ export class ClientStream implements StreamCaller {
       observerDropped: (err) => this.logger.warn({ remote: this.remote, err }, OBSERVER_DROPPED),
       end: (seq) => this.writeBare(END_ACTION, seq),
       credit: (seq, bytes) => {
-        if (this._state !== 'closed' && this.streams.has(seq)) this.conn.write(creditRequest(seq, bytes));
+        if (this._state !== 'closed' && this.streams.get(seq) !== undefined) this.conn.write(creditRequest(seq, bytes));
       },
       // Seq 0: cancelled before it opened (waiting for the hello's answer): nothing to tell the server.
       cancel: (stream) => {
@@ -914,7 +917,7 @@ export class ClientStream implements StreamCaller {
       call.held = false;
       call.finish(new RpcError(ErrorCode.IO, `connection to ${this.remote} lost before the call was sent: ${cause.message}`, { cause, retry: 'safe' }), null);
     }
-    const streams = [...this.streams.values()];
+    const streams = this.streams.values();
     const unopened = [...this.opening.keys()];
     this.streams.clear();
     this.opening.clear();

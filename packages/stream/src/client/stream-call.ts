@@ -5,6 +5,7 @@ import { abortedAlready, cancellable, hookAbort } from './call-abort.js';
 import { CreditGate } from '../internals/credit-gate.js';
 import type { DrainWaiters } from '../internals/drain-waiters.js';
 import { Inbox } from '../internals/inbox.js';
+import type { TimedStream } from './stream-deadlines.js';
 import { KeptWrites } from '../internals/kept-writes.js';
 import { itemCost } from '../wire/extension-frames.js';
 import { bothObservers, guardedObserver, type ItemObserver } from './item-observer.js';
@@ -60,9 +61,19 @@ export function refusedStream(err: Error): StreamCall {
  * reply (a last value, often empty), or its error, which reading also ends with.
  * Breaking out of a `for await` cancels the stream, as `cancel()` and the call's AbortSignal do.
  */
-export class StreamCall implements AsyncIterable<Reply> {
+export class StreamCall implements AsyncIterable<Reply>, TimedStream {
   /** The stream's seq, once it is open (0 before). */
   seq = 0;
+  /** @internal Its connection's list of streams with a deadline (StreamDeadlines), and its place and due time there. */
+  deadlineList: object | undefined = undefined;
+  /** @internal */
+  deadlinePrev: TimedStream | undefined = undefined;
+  /** @internal */
+  deadlineNext: TimedStream | undefined = undefined;
+  /** @internal */
+  deadlineAt = 0;
+  /** @internal */
+  deadlineMs = 0;
   readonly result: Promise<Reply>;
   private readonly inbox: Inbox;
   /** Credit towards the server: 0 until the stream is open, then the server's window. */
