@@ -1,5 +1,5 @@
 import { ErrorCode, RemoteError, RpcError, extended, fromDownstream, invalidArgument, type Codec } from '@skein/core';
-import type { Caller, CallOptions, StreamCall, StreamCaller } from '@skein/stream';
+import type { Caller, CallOptions, Reply, StreamCall, StreamCaller } from '@skein/stream';
 import type { AnyMethod } from './define.js';
 import { ClientFilterWait, unlessStopped } from './client-filter-wait.js';
 import { StreamSource } from './stream-source.js';
@@ -112,23 +112,31 @@ async function send(s: StreamCall, stub: StreamStub, values: AsyncIterable<unkno
   }
 }
 
+const asItem = (value: unknown): IteratorResult<unknown> => ({ value, done: false });
+
 /** The stream's values, decoded and checked; breaking out of the loop cancels the stream. */
 function decoded(s: StreamCall, stub: StreamStub, fail: (e: unknown) => never): AsyncIterable<unknown> {
   return {
     [Symbol.asyncIterator]() {
       const it = s[Symbol.asyncIterator]();
+      // A value decoded is one, not awaited: an item costs its read's promise alone, not an async
+      // function's, a catch's and an await's besides (only an asynchronous schema waits).
+      const item = (r: IteratorResult<Reply>): IteratorResult<unknown> | Promise<IteratorResult<unknown>> => {
+        if (r.done) return r;
+        try {
+          const value = fromBytes(stub.in, r.value.msg, r.value.blob);
+          return value instanceof Promise ? value.then(asItem, cancelWith) : { value, done: false };
+        } catch (e) {
+          return cancelWith(e);
+        }
+      };
+      // A for-await that throws never calls return(): the stream must not stay open.
+      const cancelWith = (e: unknown): never => {
+        s.cancel(e as Error);
+        throw e;
+      };
       return {
-        next: async () => {
-          const r = await it.next().catch(fail);
-          if (r.done) return r;
-          try {
-            return { value: await fromBytes(stub.in, r.value.msg, r.value.blob), done: false };
-          } catch (e) {
-            // A for-await that throws never calls return(): the stream must not stay open.
-            s.cancel(e as Error);
-            throw e;
-          }
-        },
+        next: () => it.next().then(item, fail),
         return: () => it.return!(),
       };
     },

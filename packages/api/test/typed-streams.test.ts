@@ -115,6 +115,65 @@ describe('typed streams: schemas', () => {
   });
 });
 
+describe("typed streams: the client's checks of the server's items", () => {
+  type Ask = { n: number; bad?: number; negative?: number };
+  const Items = service('Items', { list: serverStream<Ask, unknown>() });
+  const ask = z.object({ n: z.number(), bad: z.number().optional(), negative: z.number().optional() });
+  const Checked = service('Items', { list: serverStream({ input: ask, output: z.number() }) });
+  // An asynchronous schema: each item is checked in a promise (zod's async refine).
+  const AsyncChecked = service('Items', {
+    list: serverStream({ input: ask, output: z.number().refine(async (v) => v >= 0, 'negative') }),
+  });
+
+  async function itemsServer() {
+    const cancelled: unknown[] = [];
+    const s = await serve({
+      codec: msgpackCodec,
+      logger: silentLogger,
+      services: [
+        implement(Items, {
+          async *list({ n, bad, negative }, ctx) {
+            ctx.signal.addEventListener('abort', () => cancelled.push(ctx.signal.reason));
+            for (let i = 0; i < n; i++) yield i === bad ? 'not a number' : i === negative ? -1 : i;
+            // Held open after its items: only the client's cancel ends it early.
+            await new Promise((resolve) => ctx.signal.addEventListener('abort', resolve));
+          },
+        }),
+      ],
+    });
+    cleanup.push(() => s.close());
+    return { s, cancelled };
+  }
+
+  it('items that pass, synchronously or not, come as they were sent', async () => {
+    const { s } = await itemsServer();
+    for (const def of [Checked, AsyncChecked]) {
+      const client = createClient(def, s.stream, { codec: msgpackCodec, timeoutMs: 60_000 });
+      const got: number[] = [];
+      for await (const v of await client.list({ n: 5 })) {
+        got.push(v);
+        if (got.length === 5) break;
+      }
+      expect(got).toEqual([0, 1, 2, 3, 4]);
+    }
+  });
+
+  it('an item that fails its schema, synchronously or not, fails the reading and cancels the stream on the server', async () => {
+    const { s, cancelled } = await itemsServer();
+    // The synchronous schema refuses a string; the asynchronous one, in its promise, a -1.
+    for (const [def, which, expected] of [[Checked, { bad: 2 }, [0, 1]], [AsyncChecked, { negative: 1 }, [0]]] as const) {
+      const client = createClient(def, s.stream, { codec: msgpackCodec, timeoutMs: 60_000 });
+      const got: number[] = [];
+      const err = await (async () => {
+        for await (const v of await client.list({ n: 6, ...which })) got.push(v);
+      })().catch((e: unknown) => e);
+      expect(codeOf(err)).toBe(ErrorCode.Decode);
+      expect(got).toEqual(expected);
+    }
+    await waitFor(() => cancelled.length === 2, { what: 'both handlers to be told the client cancelled' });
+  });
+});
+
 describe('typed streams: errors', () => {
   it('a custom error thrown mid-stream reaches the reader as its own class', async () => {
     const { feed } = await setup();
