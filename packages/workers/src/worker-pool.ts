@@ -86,10 +86,11 @@ export class WorkerPool implements Dispatch {
    */
   private unwaitedQueued = 0;
   /**
-   * Held calls cancelled in this turn, and why: their workers are told at its end, one message
-   * each. Found among the held by a search (`held.indexOf`) when they are cancelled, not kept in a
-   * map by request: a Map with a set and a delete per call keeps garbage alive in V8 (stream's
-   * internals/seq-table.ts says how), and cancels are few beside calls.
+   * Calls that came with a head cancelled in this turn, and why: their workers are told at its
+   * end, one message each. Found among the held then, not kept in a map by request as they are
+   * sent: a Map with a set and a delete per call keeps garbage alive in V8 (stream's
+   * internals/seq-table.ts says how), and a WeakMap's set cost ~0.3 µs a call; cancels are few
+   * beside calls (see `heldIds`).
    */
   private cancelled: (readonly [ServerRequest, unknown])[] = [];
   private readonly sendCancelsLater = (): void => this.sendCancels();
@@ -532,8 +533,24 @@ export class WorkerPool implements Dispatch {
    * its slot. Queued: it is skipped when its turn comes, or pruned when the queue is full.
    */
   private aborted(req: ServerRequest, reason: unknown): void {
-    if (this.held.indexOf(req) < 0) return void this.unwaitedQueued++;
+    // Counted whether it is queued or held (which is found at the turn's end): a queue full in
+    // this very turn prunes first, and a count too many costs one prune that finds nothing.
+    this.unwaitedQueued++;
     if (this.cancelled.push([req, reason]) === 1) queueMicrotask(this.sendCancelsLater);
+  }
+
+  /**
+   * How to find where `n` cancelled calls are held (-1: not held): a search of the held calls
+   * each, or, when that would cost more than one pass (a connection lost under many calls, in a
+   * large pool: `held` has workers × maxInFlightPerWorker places), a map made in one pass, which
+   * lives for this turn only.
+   */
+  private heldIds(n: number): (req: ServerRequest) => number {
+    const held = this.held;
+    if (n <= 4 || n * held.length <= 1 << 16) return (req) => held.indexOf(req);
+    const ids = new Map<ServerRequest, number>();
+    for (let id = 0; id < held.length; id++) if (held[id] !== undefined) ids.set(held[id]!, id);
+    return (req) => ids.get(req) ?? -1;
   }
 
   /**
@@ -544,8 +561,10 @@ export class WorkerPool implements Dispatch {
     const perWorker = new Map<WorkerSlot, CancelMessage>();
     const cancelled = this.cancelled;
     this.cancelled = [];
+    const idOf = this.heldIds(cancelled.length);
     for (const [req, reason] of cancelled) {
-      const id = this.held.indexOf(req);
+      const id = idOf(req);
+      // Not held: queued (skipped at its turn, or pruned when the queue is full), or answered.
       if (id < 0) continue;
       const slot = this.holder[id]!;
       let m = perWorker.get(slot);

@@ -131,6 +131,22 @@ describe("a worker handler's ctx", () => {
     await waitFor(() => p.stats().inFlight === 0);
   });
 
+  it('a connection lost under many calls with a signal, in a large pool: every handler is told, every slot freed', async () => {
+    // 300 cancels at once against 512 places: found in one pass over the held calls (heldIds), not one search each.
+    const p = await pool({ maxInFlightPerWorker: 512 });
+    const { calc, stream } = await served(p);
+    const events = new BroadcastChannel('skein-workers-test-events');
+    cleanup.push(() => events.close());
+    const heard = new Set<string>();
+    events.onmessage = (e: MessageEvent) => heard.add(String(e.data).split(' ')[0]!);
+    const calls = Array.from({ length: 300 }, (_, i) => outcome(calc.untilCancelled(`m${i}`, { signal: new AbortController().signal })));
+    await waitFor(() => p.stats().inFlight === 300, { what: 'every call held by the worker' });
+    stream.destroy();
+    expect((await Promise.all(calls)).every((o) => (o as { code?: string }).code === 'IO')).toBe(true);
+    await waitFor(() => heard.size === 300, { what: 'every handler told of the close' });
+    await waitFor(() => p.stats().inFlight === 0, { what: 'every slot freed' });
+  });
+
   it('aborts its signal with Timeout when its deadline passes, as in process; the slot is freed', async () => {
     const run = async (dispatch: Dispatch) => {
       const { calc } = await served(dispatch);
