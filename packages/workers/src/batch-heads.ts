@@ -23,7 +23,7 @@ export interface BatchHeads {
   readonly metadata: (Metadata | undefined)[] | undefined;
 }
 
-/** One head as a worker reads it: no deadline is undefined, no metadata an empty record. */
+/** One head as a worker reads it: undefined where the call sent no deadline, or no metadata. */
 export interface CallHead {
   readonly deadline: number | undefined;
   readonly expiresAt: number;

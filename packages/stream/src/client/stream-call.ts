@@ -5,10 +5,10 @@ import { abortedAlready, cancellable, hookAbort } from './call-abort.js';
 import { CreditGate } from '../internals/credit-gate.js';
 import type { DrainWaiters } from '../internals/drain-waiters.js';
 import { Inbox } from '../internals/inbox.js';
-import type { TimedStream } from './stream-deadlines.js';
 import { KeptWrites } from '../internals/kept-writes.js';
 import { itemCost } from '../wire/extension-frames.js';
 import { bothObservers, guardedObserver, type ItemObserver } from './item-observer.js';
+import type { TimedStream } from './stream-deadlines.js';
 
 /** What a StreamCall writes through: its ClientStream. */
 export interface StreamWire {
