@@ -44,18 +44,18 @@ export type Client<S extends ServiceDef> = { readonly [K in keyof S['methods']]:
 export function createClient<S extends ServiceDef>(def: S, caller: Caller, opts: ClientOptions): Client<S> {
   const stub: Record<string, unknown> = {};
   const replies: ReplyState = { decoded: false };
+  // Its lines are written on the way to a call's outcome: one the logger cannot write must not stop it.
+  const logger = guardedLogger(opts.logger ?? silentLogger);
   for (const [name, m] of Object.entries(def.methods)) {
     // A definition made without `service()` is checked here: a stub must never be a thenable.
     refuseThen('method', name);
-    stub[name] = clientMethod(def.name, name, m, caller, opts, replies);
+    stub[name] = clientMethod(def.name, name, m, caller, opts, replies, logger);
   }
   return Object.freeze(stub) as Client<S>;
 }
 
-function clientMethod(service: string, name: string, m: AnyMethod, caller: Caller, opts: ClientOptions, replies: ReplyState): ClientMethod<AnyMethod> {
+function clientMethod(service: string, name: string, m: AnyMethod, caller: Caller, opts: ClientOptions, replies: ReplyState, logger: Logger): ClientMethod<AnyMethod> {
   const filters = opts.filters ?? [];
-  // Its lines are written on the way to a call's outcome: one the logger cannot write must not stop it.
-  const logger = guardedLogger(opts.logger ?? silentLogger);
   const r: MethodReplies = { m, action: `${service}.${name}`, codec: opts.codec, logger, replies };
   // With client filters, they refuse the options the definition owns before they run: the call inside them need not again.
   const check = filters.length === 0;

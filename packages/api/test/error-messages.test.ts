@@ -111,6 +111,22 @@ describe('a reply that does not decode', () => {
     expect((err as Error).message).not.toMatch(/codec|first reply/);
   });
 
+  it("one client's methods share what it learned: a reply decoded by one, another's first reply that does not decode gets no codec hint", async () => {
+    const Two = service('Svc', { echo: method<Uint8Array, Uint8Array>(), added: method<void, void>() });
+    const server = new RpcServer({ dispatch: createRouter({ 'Svc.echo': () => valid, 'Svc.added': () => undecodable }, silentLogger) });
+    const a = await server.listen(transport, '127.0.0.1:0');
+    const stream = await ClientStream.connect({ transport, address: `127.0.0.1:${portOf(a)}` });
+    cleanup.push(() => server.close(), () => stream.destroy());
+    const two = createClient(Two, stream, { codec: msgpackCodec });
+    expect(await two.echo(new Uint8Array([1]))).toEqual(new Uint8Array([7]));
+    const err = await two.added().catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: ErrorCode.Decode });
+    expect((err as Error).message).not.toMatch(/codec|first reply/);
+    // Another client has decoded nothing yet: its first reply that does not decode is hinted at.
+    const fresh = await createClient(Two, stream, { codec: msgpackCodec }).added().catch((e: unknown) => e);
+    expect((fresh as Error).message).toMatch(/first reply this client got/);
+  });
+
   it('hints at a codec mismatch when the server cannot decode the argument before any reply decoded', async () => {
     const s = await serve({ codec: cborCodec, services: [impl], logger: silentLogger });
     cleanup.push(() => s.close());
@@ -238,6 +254,18 @@ describe('every error a stub raises names the method, code, retry and cause unch
     const own = await createClient(Declared, s.stream, { codec: msgpackCodec }).add({ a: 1, b: 2 }).catch((e: unknown) => e);
     expect(own).toBeInstanceOf(Refused);
     expect((own as Error).message).toBe('');
+  });
+
+  it("a custom error the method's codec cannot read is the RemoteError, and the client's logger says so", async () => {
+    class Refused extends Error {}
+    const Declared = service('Calc', { add: method<{ a: number; b: number }, number>().throws(codeErrors({ 7: Refused })) });
+    const Other = service('Calc', { add: method<{ a: number; b: number }, number>().throws(codeErrors({ 9: Refused })) });
+    const s = await serve({ codec: msgpackCodec, services: [implement(Other, { add: () => Promise.reject(new Refused('no')) })], logger: silentLogger });
+    cleanup.push(() => s.close());
+    const logger = memoryLogger();
+    const err = await createClient(Declared, s.stream, { codec: msgpackCodec, logger }).add({ a: 1, b: 2 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RemoteError);
+    expect(logger.lines).toMatchObject([{ level: 'warn', msg: 'undeclared custom error', obj: { action: 'Calc.add', payload: 9 } }]);
   });
 
   it('names an error once: one that names the method already keeps its message', async () => {
