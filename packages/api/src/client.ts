@@ -6,6 +6,7 @@ import { callInfo, withFilters, type Filter } from './filters.js';
 import { ClientFilterWait } from './client-filter-wait.js';
 import { inherit } from './inherited-options.js';
 import { failed, mapError, type MethodReplies, type ReplyState } from './method-replies.js';
+import { ClientCache } from './client-cache.js';
 import { callStream, streamStub } from './stream-client.js';
 import { unaryCall, unaryStub } from './unary-call.js';
 import { unheededOption } from './unheeded-options.js';
@@ -40,8 +41,27 @@ export interface ClientMethod<M extends AnyMethod> {
 
 export type Client<S extends ServiceDef> = { readonly [K in keyof S['methods']]: ClientMethod<S['methods'][K]> };
 
-/** A typed stub for `def` over any Caller (a ClientStream, a pool). */
+/** Clients made without filters, handed out again for the same caller, definition and options. */
+const made = new ClientCache();
+
+/**
+ * A typed stub for `def` over any Caller (a ClientStream, a pool). Made again over the same
+ * caller with the same definition, codec, timeout and logger and no filters, it is the same
+ * (frozen) client: making one per call, as a handler calling its client back does, costs a lookup.
+ */
 export function createClient<S extends ServiceDef>(def: S, caller: Caller, opts: ClientOptions): Client<S> {
+  const unfiltered = opts.filters === undefined || opts.filters.length === 0;
+  const { codec, timeoutMs, logger: given } = opts;
+  if (unfiltered && typeof caller === 'object' && caller !== null) {
+    const client = made.find(caller, def, codec, timeoutMs, given);
+    if (client !== undefined) return client as Client<S>;
+  }
+  const client = makeClient(def, caller, opts);
+  if (unfiltered && typeof caller === 'object' && caller !== null) made.keep(caller, { def, codec, timeoutMs, logger: given, client });
+  return client;
+}
+
+function makeClient<S extends ServiceDef>(def: S, caller: Caller, opts: ClientOptions): Client<S> {
   const stub: Record<string, unknown> = {};
   const replies: ReplyState = { decoded: false };
   // Its lines are written on the way to a call's outcome: one the logger cannot write must not stop it.

@@ -1,5 +1,5 @@
 import { loggableFields, why } from './loggable-fields.js';
-import type { Logger } from './logger.js';
+import { silentLogger, type Logger } from './logger.js';
 
 type Level = keyof Logger;
 
@@ -42,5 +42,9 @@ function tried(write: () => void): boolean {
   }
 }
 
-/** Loggers made here: wrapping one again would only add a layer. */
-const guarded = new WeakSet<Logger>();
+/**
+ * Loggers made here: wrapping one again would only add a layer. And the silent logger, which
+ * cannot throw (frozen, its methods do nothing): a client made without a logger, per call in a
+ * handler that calls its client back, would otherwise make four closures for it.
+ */
+const guarded = new WeakSet<Logger>([silentLogger]);

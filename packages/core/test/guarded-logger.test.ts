@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { guardedLogger, type Logger } from '../src/index.js';
+import { guardedLogger, silentLogger, type Logger } from '../src/index.js';
 
 /** A logger that throws on its first line only (a transport hiccup, a serializer that chokes once), recording the others. */
 function throwsOnce(): { logger: Logger; lines: { obj: object; msg?: string }[] } {
@@ -54,5 +54,11 @@ describe('guardedLogger, after the logger threw on a line', () => {
     expect(lines).toEqual([{ logFailed: 'no fields' }]);
     const broken: Logger = { debug() {}, info() {}, warn() {}, error() { throw new Error('down'); } };
     expect(() => guardedLogger(broken).error({ action: 'Svc.m' }, 'z')).not.toThrow();
+  });
+
+  it('takes the silent logger as it is: it cannot throw, and cannot be made to', () => {
+    expect(guardedLogger(silentLogger)).toBe(silentLogger);
+    expect(Object.isFrozen(silentLogger)).toBe(true);
+    expect(() => Object.assign(silentLogger, { error: () => { throw new Error('no'); } })).toThrow(TypeError);
   });
 });
