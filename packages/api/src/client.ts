@@ -50,14 +50,13 @@ const made = new ClientCache();
  * (frozen) client: making one per call, as a handler calling its client back does, costs a lookup.
  */
 export function createClient<S extends ServiceDef>(def: S, caller: Caller, opts: ClientOptions): Client<S> {
-  const unfiltered = opts.filters === undefined || opts.filters.length === 0;
+  // Only an object keys a WeakMap: anything else given as the caller is a mistake its calls find, made anew.
+  const keepable = (opts.filters === undefined || opts.filters.length === 0) && typeof caller === 'object' && caller !== null;
   const { codec, timeoutMs, logger: given } = opts;
-  if (unfiltered && typeof caller === 'object' && caller !== null) {
-    const client = made.find(caller, def, codec, timeoutMs, given);
-    if (client !== undefined) return client as Client<S>;
-  }
+  const before = keepable ? made.find(caller, def, codec, timeoutMs, given) : undefined;
+  if (before !== undefined) return before as Client<S>;
   const client = makeClient(def, caller, opts);
-  if (unfiltered && typeof caller === 'object' && caller !== null) made.keep(caller, { def, codec, timeoutMs, logger: given, client });
+  if (keepable) made.keep(caller, { def, codec, timeoutMs, logger: given, client });
   return client;
 }
 
