@@ -1,5 +1,5 @@
 import { EMPTY_BYTES, RemoteError, RpcError, fromDownstream, invalidArgument, type ErrorCode, type ErrorPayload, type RetryPolicy } from '@skein/core';
-import { abortedAlready, cancellable, hookAbort, type CallOptions, type Metadata, type Notify, type Reply } from '@skein/stream';
+import { SeqTable, abortedAlready, cancellable, hookAbort, type CallOptions, type Metadata, type Notify, type Reply } from '@skein/stream';
 import type { ReverseAnswersMessage, ReverseCallOpts, ReverseCallsMessage } from './messages.js';
 import { unpackReplies, type ReplySink } from './reply-batch.js';
 import { ReverseCallPacker } from './reverse-call-batch.js';
@@ -30,7 +30,8 @@ type Opts = { -readonly [K in keyof ReverseCallOpts]?: ReverseCallOpts[K] };
  * call is answered by the pool exactly once, so nothing here waits on a timer.
  */
 export class ReverseOutbox implements ReplySink {
-  private readonly pending = new Map<number, Pending>();
+  /** By id, handed out in order: a SeqTable, not a Map with a set and a delete per call (see the pool's relay). */
+  private readonly pending = new SeqTable<Pending>();
   private readonly packer = new ReverseCallPacker();
   private nextId = 0;
   private flushQueued = false;
@@ -121,14 +122,14 @@ export class ReverseOutbox implements ReplySink {
 
   /** Its signal aborted: the pool aborts the real call, and its answer (Cancelled, as in process) settles it. */
   private cancel(id: number): void {
-    if (!this.pending.has(id)) return;
+    if (this.pending.get(id) === undefined) return;
     this.packer.cancel(id);
     this.schedule();
   }
 
   private newId(): number {
     do this.nextId = (this.nextId + 1) >>> 0;
-    while (this.pending.has(this.nextId));
+    while (this.pending.get(this.nextId) !== undefined);
     return this.nextId;
   }
 

@@ -1,5 +1,5 @@
 import { ErrorCode, RemoteError, RpcError } from '@skein/core';
-import { LazyAbort, type Caller, type CallOptions, type Reply } from '@skein/stream';
+import { LazyAbort, SeqTable, type Caller, type CallOptions, type Reply } from '@skein/stream';
 import type { ReverseCallOpts, ReverseCallsMessage } from './messages.js';
 import { ReplyPacker } from './reply-batch.js';
 import { unpackReverseCalls } from './reverse-call-batch.js';
@@ -8,8 +8,11 @@ import type { WorkerSlot } from './worker-slot.js';
 /** One worker's reverse calls on the pool's thread: what aborts each, and the answers of this turn. */
 interface SlotCalls {
   readonly slot: WorkerSlot;
-  /** By the worker's reverse call id, until its caller answers it. */
-  readonly running: Map<number, LazyAbort>;
+  /**
+   * By the worker's reverse call id (handed out in order: a SeqTable, not a Map with a set and a
+   * delete per call, whose churn keeps young garbage alive), until its caller answers it.
+   */
+  readonly running: SeqTable<LazyAbort>;
   readonly out: ReplyPacker;
   gone: number[] | undefined;
   dirty: boolean;
@@ -43,7 +46,7 @@ export class ReverseRelay {
 
   calls(slot: WorkerSlot, m: ReverseCallsMessage): void {
     let s = this.slots.get(slot);
-    if (s === undefined) this.slots.set(slot, (s = { slot, running: new Map(), out: new ReplyPacker(), gone: undefined, dirty: false }));
+    if (s === undefined) this.slots.set(slot, (s = { slot, running: new SeqTable(), out: new ReplyPacker(), gone: undefined, dirty: false }));
     const calls = s;
     unpackReverseCalls(m, (id, key, action, msg, blob, o) => this.run(calls, id, key, action, msg, blob, o));
     for (const id of m.cancels ?? []) s.running.get(id)?.fire();
@@ -54,7 +57,7 @@ export class ReverseRelay {
     const s = this.slots.get(slot);
     if (s === undefined) return;
     this.slots.delete(slot);
-    const running = [...s.running.values()];
+    const running = s.running.values();
     s.running.clear();
     for (const c of running) c.fire();
   }

@@ -178,6 +178,23 @@ describe("a worker handler's ctx.caller (calls both ways)", () => {
     }
   });
 
+  it('a call overtaken by many later ones while it is out is still cancelled by its signal', async () => {
+    // Both sides keep their calls by id in a ring that a long-lived call is moved out of when
+    // later ids come round to its slot: its cancel must still find it there, in the worker and in the pool.
+    for (const dispatch of [inProcess(), await pool()]) {
+      const { back, peer } = await served(dispatch);
+      const overtaken = nextEvent('overtaken');
+      const heard = nextEvent('slow ');
+      const ac = new AbortController();
+      const call = outcome(back.overtaken(200, { signal: ac.signal }));
+      await overtaken;
+      expect(peer.greeted()).toBe(200);
+      ac.abort();
+      expect(await call).toMatchObject({ code: 'Cancelled' });
+      expect(JSON.parse(await heard)).toEqual({ code: 'Cancelled', retry: 'never', message: 'Peer.hang: call cancelled: its signal, or the call it was made for, aborted' });
+    }
+  });
+
   it('after its connection closed, fails as the closed connection\'s caller does', async () => {
     const run = async (dispatch: Dispatch) => {
       const { back, stream } = await served(dispatch);
