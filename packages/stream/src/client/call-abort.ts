@@ -2,6 +2,7 @@ import type { RpcError } from '@skein/core';
 import { cancelled } from './call.js';
 import type { CallOptions } from './call-options.js';
 import { noop } from '../internals/abort-listeners.js';
+import { listenToSignal } from '../internals/signal-listeners.js';
 
 /** Why a call may not start: what cancels it (its signal, its abort source) has aborted already. */
 export function abortedAlready(opts: CallOptions): RpcError | undefined {
@@ -32,10 +33,11 @@ export function hookAbort(opts: CallOptions, onAbort: (why: RpcError) => void): 
     if (toldMeanwhile) queueMicrotask(told);
   }
   if (signal === undefined) return unhookSource;
-  signal.addEventListener('abort', told, { once: true });
-  if (abortSource === undefined) return () => signal.removeEventListener('abort', told);
+  // Not a listener on the signal per call: one signal is often given many calls (see signal-listeners.ts).
+  const unhookSignal = listenToSignal(signal, told);
+  if (abortSource === undefined) return unhookSignal;
   return () => {
     unhookSource();
-    signal.removeEventListener('abort', told);
+    unhookSignal();
   };
 }

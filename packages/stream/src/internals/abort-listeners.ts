@@ -89,8 +89,11 @@ export class AbortListeners {
     if (next === undefined) this.tail = prev;
     else next.prev = prev;
     hook.prev = hook.next = undefined;
-    this.count--;
+    if (--this.count === 0) this.emptied();
   }
+
+  /** An unhook left none waiting (not called at `fire`): a subclass that listens for this abort on something else may stop. */
+  protected emptied(): void {}
 }
 
 type Listener = (reason: unknown) => void;
