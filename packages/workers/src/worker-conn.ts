@@ -1,6 +1,6 @@
 import { setMaxListeners } from 'node:events';
 import { ErrorCode, RpcError, type ErrorPayload } from '@skein/core';
-import type { ConnInfo, ConnKind, ReplyLimits, Responder } from '@skein/stream';
+import { LazyAbort, type ConnInfo, type ConnKind, type ReplyLimits, type Responder } from '@skein/stream';
 import type { ConnDesc } from './messages.js';
 import type { ReplyPacker } from './reply-batch.js';
 import type { ReverseOutbox } from './reverse-outbox.js';
@@ -22,7 +22,13 @@ export class WorkerConn implements Responder {
   readonly peerLimits = CHECKED_BY_THE_POOL;
   principal: unknown;
   private kind: ConnKind | undefined;
-  private readonly closed = new AbortController();
+  /**
+   * What aborts its plain calls (the pool says the connection closed), as a server connection's
+   * `callAbort`: a plain call's `req.onAbort` (api's `ctx`, a call made with `{ ctx }`) hooks it in
+   * a list, not as a listener on a signal every call of the connection shares (each add walks the
+   * others); `info.signal` is its signal, made when first read, many listeners allowed.
+   */
+  readonly callAbort = new LazyAbort(true);
   /** Handlers' `conn.draining`: made on first read, aborted when the pool says the server began to close. */
   private drainCtl: AbortController | undefined;
   private drainReason: unknown = undefined;
@@ -41,16 +47,14 @@ export class WorkerConn implements Responder {
     this.principal = desc.principal;
     this.kind = desc.kind;
     this.caller = desc.callsBack ? new WorkerCaller(desc.key, desc.remote, outbox) : undefined;
-    // Every plain call of the connection running here takes this signal as its own, and each may
-    // listen to it (ctx.signal, a call made with `{ ctx }`), removing its listener when it ends:
-    // bounded by the calls in flight, not a leak, so no "possible memory leak" warning past 10.
-    setMaxListeners(0, this.closed.signal);
     const self = this;
     this.info = {
       id: desc.id,
       remote: desc.remote,
       transport: desc.transport,
-      signal: this.closed.signal,
+      get signal() {
+        return self.callAbort.signal;
+      },
       identity: desc.identity,
       caller: this.caller,
       get principal() {
@@ -68,7 +72,7 @@ export class WorkerConn implements Responder {
   private drainingSignal(): AbortSignal {
     if (this.drainCtl === undefined) {
       this.drainCtl = new AbortController();
-      // Shared by the connection's calls, as `closed` is: bounded by the calls in flight.
+      // Shared by the connection's calls, as its signal is: bounded by the calls in flight.
       setMaxListeners(0, this.drainCtl.signal);
       if (this.drainReason !== undefined) this.drainCtl.abort(this.drainReason);
     }
@@ -89,7 +93,7 @@ export class WorkerConn implements Responder {
   }
 
   close(): void {
-    this.closed.abort();
+    this.callAbort.fire();
   }
 
   /** The request has checked that `msg` and `blob` are bytes (ServerRequest.reply). */

@@ -1,5 +1,6 @@
+import { ClientStream } from '@skein/stream';
 import { afterEach, expect, it } from 'vitest';
-import { startPool, serve } from './harness.js';
+import { startPool, serve, transport } from './harness.js';
 
 /*
  * A plain call's signal in a worker is its connection's (WorkerConn), as in process, so every
@@ -29,4 +30,18 @@ it('many calls of one connection listening to its signal at once in a worker rai
   gate.close();
   expect((await Promise.all(calls)).map((r) => r.msg.length)).toEqual(Array(32).fill(1));
   expect(JSON.parse(text.decode((await s.stream.call(2)).msg))).toEqual([]);
+});
+
+it("plain calls in a worker hooking their abort (as api's ctx does) add no listener to the connection's signal, and are told when it closes", async () => {
+  const pool = await startPool({ module: new URL('./fixtures/listens.mjs', import.meta.url), workers: 1 });
+  cleanup.push(() => pool.close());
+  const s = await serve(pool);
+  cleanup.push(() => s.close());
+  for (let i = 0; i < 40; i++) void s.stream.call(4).catch(() => {});
+  // Answered in order by the one worker: the 40 have hooked their abort by the time 5 is answered.
+  expect(Number(text.decode((await s.stream.call(5)).msg))).toBe(0);
+  s.stream.destroy();
+  const other = await ClientStream.connect({ transport, address: `127.0.0.1:${s.port}` });
+  cleanup.push(async () => other.destroy());
+  await expect.poll(async () => Number(text.decode((await other.call(6)).msg))).toBe(40);
 });
