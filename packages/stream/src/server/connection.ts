@@ -93,6 +93,14 @@ export interface ServerConnOptions {
   clock?: Clock;
   /** Fires when the server begins to close (ConnInfo.draining): one for all its connections. */
   draining: LazyAbort;
+  /**
+   * The server's action names, shared by its connections: many clients call the same few
+   * methods, and a table per connection was ~1 KB each and cold in the cache for a call on any
+   * one of many (docs/benchmarks.md, "Many connections, a call each"). The names are the server's
+   * own API, no secret a timing could tell; strings that may be (a head's metadata) stay per
+   * connection (RecentStrings). Without it, each connection keeps its own.
+   */
+  actionNames?: ActionNames;
   /** Calls both ways: the server calls a connection that offered to serve (none: never agreed). */
   reverse?: ReverseSettings;
   /**
@@ -320,7 +328,7 @@ export class ServerConn implements FrameHandlers, Responder, ExtensionsHost {
     let name = '';
     if (isString) {
       try {
-        name = (this.actionNames ??= new ActionNames()).decode(bytes, nameAt, msgAt);
+        name = (this.opts.actionNames ?? (this.actionNames ??= new ActionNames())).decode(bytes, nameAt, msgAt);
       } catch {
         throw new FrameError('action is not valid UTF-8', errorResponseHalves(seqLo, seqHi, ErrorCode.Decode));
       }

@@ -12,6 +12,7 @@ import {
 } from '@skein/core';
 import { requestFrameSpec } from '../wire/frame-specs.js';
 import { ServerConn, type ServerConnOptions } from './connection.js';
+import { ActionNames } from '../wire/action-names.js';
 import { resolveServerOptions, type RpcServerOptions, type ServerSettings } from './server-options.js';
 import { ConnCensus, type KindCap } from './conn-census.js';
 import { Probations } from './probations.js';
@@ -76,6 +77,8 @@ function refusalLines(s: ServerSettings): Record<Cap, RepeatedLine> {
  * request to one Dispatch.
  */
 export class RpcServer {
+  /** Action names its connections decoded, shared by them all (ServerConnOptions.actionNames). */
+  private readonly actionNames = new ActionNames();
   private readonly settings: ServerSettings;
   private readonly listeners = new Set<FrameListener>();
   /** Listens under way: `close()` waits for them, and each closes its own listener if it lost the race. */
@@ -203,6 +206,7 @@ export class RpcServer {
       violations,
       reverse,
       draining: this.drainSignal,
+      actionNames: this.actionNames,
       onClosed: (c) => this.forget(c),
       onCredentialsAccepted: (c) => this.promote(c),
       // Told apart by identity only when peers are: the hook costs a server without `peers` nothing.

@@ -4,8 +4,8 @@ const SLOTS = 64;
 const CACHEABLE = 128;
 
 /**
- * Decodes action strings, remembering the names a connection used. A connection calls a
- * handful of methods over and over, and comparing a few bytes is much cheaper than crossing
+ * Decodes action strings, remembering the names used (a server's connections share one: see
+ * ServerConnOptions.actionNames). Callers call a handful of methods over and over, and comparing a few bytes is much cheaper than crossing
  * into the UTF-8 decoder for every request. Direct-mapped: a name has one slot, picked by a
  * hash of a few of its bytes, so a lookup is one compare however many names are remembered,
  * and a service's methods called in rotation keep their slots (a FIFO of fewer slots than
