@@ -51,7 +51,8 @@ const made = new ClientCache();
  */
 export function createClient<S extends ServiceDef>(def: S, caller: Caller, opts: ClientOptions): Client<S> {
   // Only an object keys a WeakMap: anything else given as the caller is a mistake its calls find, made anew.
-  const keepable = (opts.filters === undefined || opts.filters.length === 0) && typeof caller === 'object' && caller !== null;
+  // `filters: null` (plain JS, a config read from JSON) is no filters, as `makeClient` takes it.
+  const keepable = (opts.filters == null || opts.filters.length === 0) && typeof caller === 'object' && caller !== null;
   const { codec, timeoutMs, logger: given } = opts;
   const before = keepable ? made.find(caller, def, codec, timeoutMs, given) : undefined;
   if (before !== undefined) return before as Client<S>;
@@ -141,5 +142,7 @@ function withFiltersAndResult(
       (value) => ({ ok: true as const, value }),
       (error: unknown) => ({ ok: false as const, error: error as CallError<unknown> }),
     );
-  return Object.assign(filtered, { result }) as ClientMethod<AnyMethod>;
+  // Frozen, as the client is: a client made again is the one kept (createClient), and a method
+  // patched through one (a spy, a wrapper) would be every later one's.
+  return Object.freeze(Object.assign(filtered, { result: Object.freeze(result) })) as ClientMethod<AnyMethod>;
 }

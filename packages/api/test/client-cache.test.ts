@@ -5,7 +5,7 @@ import { fullGc, portOf, waitFor } from '@skein/test-utils';
 import { ClientStream, RpcServer, type Caller } from '@skein/stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createClient, createServiceDispatch, implement, method, service, type Filter } from '../src/index.js';
-import { transport } from './harness.js';
+import { serve, transport } from './harness.js';
 
 /**
  * A client made again over the same caller with the same definition and options is the one made
@@ -82,5 +82,41 @@ describe('createClient made again', () => {
       fullGc();
       return collected;
     });
+  });
+});
+
+describe('createClient made again, over a real connection', () => {
+  const calc = implement(Calc, { add: ({ a, b }) => a + b, neg: (n) => -n });
+
+  it("hands out no method another's code can change: a stub patched on one client is not the next one's", async () => {
+    const s = await serve({ codec, services: [calc], logger: silentLogger });
+    cleanup.push(() => s.close());
+    const first = createClient(Calc, s.stream, { codec });
+    const patched = async (): Promise<never> => {
+      throw new Error('patched by the code that made the first client');
+    };
+    // A test's spy, a library's wrapper: set on the method the first client handed out (refused once frozen).
+    try {
+      Object.assign(first.add, { result: patched });
+    } catch {
+      // refused: nothing was changed
+    }
+    try {
+      Object.assign(first.neg, { extra: true });
+    } catch {
+      // refused
+    }
+    const next = createClient(Calc, s.stream, { codec });
+    expect(await next.add.result({ a: 1, b: 2 })).toEqual({ ok: true, value: 3 });
+    expect('extra' in next.neg).toBe(false);
+    expect(await next.neg(4)).toBe(-4);
+  });
+
+  it('takes filters: null as no filters, as it did before clients were kept (a JS caller, a config read from JSON)', async () => {
+    const s = await serve({ codec, services: [calc], logger: silentLogger });
+    cleanup.push(() => s.close());
+    const client = createClient(Calc, s.stream, { codec, filters: null as unknown as Filter[] });
+    expect(await client.add({ a: 2, b: 5 })).toBe(7);
+    expect(createClient(Calc, s.stream, { codec, filters: null as unknown as Filter[] })).toBe(client);
   });
 });

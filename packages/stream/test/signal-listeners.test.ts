@@ -89,4 +89,18 @@ describe('one signal given to many calls', () => {
     ac.abort();
     expect(new Set(await Promise.all(second))).toEqual(new Set(['cancelled']));
   });
+
+  it('an abort event dispatched by hand on a signal that has not aborted tells the calls out, and its real abort still reaches later ones', async () => {
+    const { client, held, release } = await holding();
+    const ac = new AbortController();
+    const first = Array.from({ length: 20 }, () => outcome(client.call('hold', new Uint8Array(1), { signal: ac.signal })));
+    await waitFor(() => held() === 20);
+    ac.signal.dispatchEvent(new Event('abort'));
+    expect(new Set(await Promise.all(first))).toEqual(new Set(['cancelled']));
+    const later = Array.from({ length: 20 }, () => outcome(client.call('hold', new Uint8Array(1), { signal: ac.signal })));
+    await waitFor(() => held() === 40);
+    ac.abort();
+    release();
+    expect(new Set(await Promise.all(later))).toEqual(new Set(['cancelled']));
+  });
 });

@@ -32,6 +32,11 @@ export function listenToSignal(signal: AbortSignal, told: () => void): () => voi
   return () => signal.removeEventListener('abort', told);
 }
 
+/** `list` no longer takes calls: the next call with its signal gets a new one. */
+function forget(list: SignalListeners): void {
+  for (let i = 0; i < RECENT; i++) if (recentLists[i] === list) recentLists[i] = undefined;
+}
+
 /** One signal's calls, told in the order they came, as the signal's own listeners would be; itself the one listener on it. */
 class SignalListeners extends AbortListeners {
   /** Whether this is on the signal: while any call listens. */
@@ -52,6 +57,10 @@ class SignalListeners extends AbortListeners {
   /** The signal aborted. */
   handleEvent(): void {
     this.listening = false;
+    // An 'abort' event dispatched by hand on a signal that has not aborted: the calls out are told,
+    // as listeners of their own would be, and this list, fired now, gives its place to a new one
+    // for the calls made after, which its real abort must still reach.
+    if (!this.signal.aborted) forget(this);
     this.fire(this.signal.reason);
   }
 

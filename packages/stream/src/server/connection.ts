@@ -96,9 +96,11 @@ export interface ServerConnOptions {
   /**
    * The server's action names, shared by its connections: many clients call the same few
    * methods, and a table per connection was ~1 KB each and cold in the cache for a call on any
-   * one of many (docs/benchmarks.md, "Many connections, a call each"). The names are the server's
-   * own API, no secret a timing could tell; strings that may be (a head's metadata) stay per
-   * connection (RecentStrings). Without it, each connection keeps its own.
+   * one of many (docs/benchmarks.md, "Many connections, a call each"). What it keeps is what
+   * clients called (the server's methods, or names it refused): one connection can push another's
+   * names out of their slots (a decode more for that one), and a timing could at most tell
+   * whether a name was called lately, nothing secret; strings that may be (a head's metadata)
+   * stay per connection (RecentStrings). Without it, each connection keeps its own.
    */
   actionNames?: ActionNames;
   /** Calls both ways: the server calls a connection that offered to serve (none: never agreed). */
