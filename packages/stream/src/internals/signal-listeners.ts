@@ -37,7 +37,11 @@ function forget(list: SignalListeners): void {
   for (let i = 0; i < RECENT; i++) if (recentLists[i] === list) recentLists[i] = undefined;
 }
 
-/** One signal's calls, told in the order they came, as the signal's own listeners would be; itself the one listener on it. */
+/**
+ * One signal's calls, told in the order they came; itself the one listener on the signal, so
+ * they are told together, where the first of them stood among its listeners (a listener of
+ * someone else's added between two calls is told after both).
+ */
 class SignalListeners extends AbortListeners {
   /** Whether this is on the signal: while any call listens. */
   private listening = false;
