@@ -6,10 +6,11 @@ const CACHEABLE = 128;
 /**
  * Decodes action strings, remembering the names used (a server's connections share one: see
  * ServerConnOptions.actionNames). Callers call a handful of methods over and over, and
- * comparing a few bytes is much cheaper than crossing into the UTF-8 decoder for every request. Direct-mapped: a name has one slot, picked by a
- * hash of a few of its bytes, so a lookup is one compare however many names are remembered,
- * and a service's methods called in rotation keep their slots (a FIFO of fewer slots than
- * methods would miss every time). Throws on invalid UTF-8.
+ * comparing a few bytes is much cheaper than crossing into the UTF-8 decoder for every
+ * request. Direct-mapped: a name has one slot, picked by a hash of a few of its bytes, so a
+ * lookup is one compare however many names are remembered, and a service's methods called in
+ * rotation keep their slots (a FIFO of fewer slots than methods would miss every time).
+ * Throws on invalid UTF-8.
  */
 export class ActionNames {
   private readonly bytes: (Uint8Array | undefined)[] = new Array<Uint8Array | undefined>(SLOTS).fill(undefined);
