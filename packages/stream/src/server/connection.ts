@@ -1,7 +1,7 @@
 import { CODE_INFO, EMPTY_BYTES, ErrorCode, FrameError, systemClock, takeBytes, type Clock, type ErrorPayload, type FrameConn, type FrameHandlers, type Logger } from '@skein/core';
 import { fittedDetail } from '../wire/error-strings.js';
 import { actionName } from '../wire/error-detail.js';
-import { ActionNames } from '../wire/action-names.js';
+import type { ActionNames } from '../wire/action-names.js';
 import { RecentStrings } from '../wire/recent-strings.js';
 import type { Dispatch } from './dispatch.js';
 import {
@@ -100,9 +100,9 @@ export interface ServerConnOptions {
    * clients called (the server's methods, or names it refused): one connection can push another's
    * names out of their slots (a decode more for that one), and a timing could at most tell
    * whether a name was called lately, nothing secret; strings that may be (a head's metadata)
-   * stay per connection (RecentStrings). Without it, each connection keeps its own.
+   * stay per connection (RecentStrings).
    */
-  actionNames?: ActionNames;
+  actionNames: ActionNames;
   /** Calls both ways: the server calls a connection that offered to serve (none: never agreed). */
   reverse?: ReverseSettings;
   /**
@@ -156,8 +156,6 @@ export class ServerConn implements FrameHandlers, Responder, ExtensionsHost {
   /** What aborts its plain calls (a close, the peer's end): made when a call or handler first listens. */
   private abort: LazyAbort | undefined;
   private _info: ConnInfo | undefined;
-  /** Made at the first call by name: a client that calls by number never needs the cache (1 KB). */
-  private actionNames: ActionNames | undefined;
   /** The strings of the last call head, made at the first head: a client that sends none never needs them. */
   private headStrings: RecentStrings | undefined;
   /** What the hello agreed: cancel, call heads, streams (a razor v1 peer agrees none). */
@@ -330,7 +328,7 @@ export class ServerConn implements FrameHandlers, Responder, ExtensionsHost {
     let name = '';
     if (isString) {
       try {
-        name = (this.opts.actionNames ?? (this.actionNames ??= new ActionNames())).decode(bytes, nameAt, msgAt);
+        name = this.opts.actionNames.decode(bytes, nameAt, msgAt);
       } catch {
         throw new FrameError('action is not valid UTF-8', errorResponseHalves(seqLo, seqHi, ErrorCode.Decode));
       }
