@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeCallHead, encodeCallHead } from '../src/wire/call-head.js';
+import { decodeCallHead, encodeCallHead, metadataRecord } from '../src/wire/call-head.js';
 
 /** The record a server reads a call's metadata from (`req.metadata`, `ctx.metadata`). */
 const decoded = (metadata: Record<string, string>) => {
@@ -31,5 +31,17 @@ describe("a call's metadata record", () => {
     expect([a.authorization, b.authorization, c.authorization]).toEqual(['Bearer a', 'Bearer b', 'Bearer c']);
     expect(Object.keys(c)).toEqual(['traceparent', 'authorization']);
     expect(JSON.parse(JSON.stringify(b))).toEqual({ authorization: 'Bearer b', traceparent: 'tb' });
+  });
+
+  it('made by metadataRecord (a worker rebuilding it) with no entries is the one empty record a call without metadata has', () => {
+    const none = decoded({});
+    expect(metadataRecord(undefined)).toBe(none);
+    expect(metadataRecord({})).toBe(none);
+    expect(Object.isFrozen(none)).toBe(true);
+    expect('constructor' in none).toBe(false);
+    const some = metadataRecord({ constructor: 'c' });
+    expect(some).not.toBe(none);
+    expect({ ...some }).toEqual({ constructor: 'c' });
+    expect(Object.isFrozen(some)).toBe(true);
   });
 });

@@ -23,7 +23,7 @@ export class WorkerRequest extends ServerRequest {
     this.expiresAt = head.expiresAt;
     // As the server's thread reads it: it came through a structured clone, which made it an object
     // that inherits Object.prototype (a key like "constructor" would find a function).
-    this._metadata = metadataRecord(head.metadata ?? {});
+    this._metadata = metadataRecord(head.metadata);
   }
 
   /** It came with a head on the server's thread, as a call there that can be cancelled alone. */

@@ -37,11 +37,16 @@ export const NO_METADATA: Metadata = Object.freeze(Object.create(METADATA_PROTO)
 /**
  * For library authors (a dispatch that hands calls on, as @skein/workers does to its threads): a
  * call's metadata record made of `entries`' own string entries, as a server reads one: frozen,
- * inheriting nothing (a key like "constructor" finds no function), on the shared map.
+ * inheriting nothing (a key like "constructor" finds no function), on the shared map; none (or
+ * undefined) is the shared empty record.
  */
-export function metadataRecord(entries: Readonly<Record<string, string>>): Metadata {
+export function metadataRecord(entries: Readonly<Record<string, string>> | undefined): Metadata {
+  // No entries: the one empty record every call without metadata has (frozen, as each would be).
+  if (entries === undefined) return NO_METADATA;
+  const keys = Object.keys(entries);
+  if (keys.length === 0) return NO_METADATA;
   const record = Object.create(METADATA_PROTO) as Record<string, string>;
-  for (const key of Object.keys(entries)) record[key] = entries[key]!;
+  for (const key of keys) record[key] = entries[key]!;
   return Object.freeze(record);
 }
 
