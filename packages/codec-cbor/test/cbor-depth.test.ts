@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ErrorCode, RpcError } from '@skein/core';
 import { Encoder, Tag } from 'cbor-x';
-import { mutatedBuffers, randomBuffers, seededRandom } from '@skein/test-utils';
+import { hex, mutatedBuffers, randomBuffers, seededRandom } from '@skein/test-utils';
 import { cbor, cborCodec } from '../src/index.js';
 
 /** `levels` copies of `unit` (each opening a level) around `inner`: inner is at level levels + 1. */
@@ -12,7 +12,6 @@ function nested(unit: number[], levels: number, inner: number[] = [0xf6]): Uint8
   return bytes;
 }
 
-const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex');
 const arrays = (levels: number, inner?: number[]): Uint8Array => nested([0x81], levels, inner);
 const maps = (levels: number): Uint8Array => nested([0xa1, 0x61, 0x61], levels); // { a: ... }
 const tags = (levels: number): Uint8Array => nested([0xd8, 0x64], levels); // tag 100, unknown to cbor-x

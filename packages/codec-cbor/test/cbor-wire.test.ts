@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { ErrorCode, RpcError } from '@skein/core';
 import { Tag, addExtension } from 'cbor-x';
+import { hex } from '@skein/test-utils';
 import { cbor, cborCodec } from '../src/index.js';
 
-const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 const bytes = (h: string): Uint8Array => new Uint8Array(Buffer.from(h, 'hex'));
 
 describe('cbor wire format', () => {

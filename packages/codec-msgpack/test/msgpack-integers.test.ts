@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { ErrorCode } from '@skein/core';
 import { Decoder, Encoder, ExtData, decode as libraryDecode } from '@msgpack/msgpack';
+import { hex } from '@skein/test-utils';
 import { msgpack, msgpackCodec } from '../src/index.js';
 import { readSafeIntegers, writeSafeIntegers } from '../src/safe-integers.js';
 
-const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 const bytes = (h: string): Uint8Array => new Uint8Array(Buffer.from(h.replaceAll(' ', ''), 'hex'));
 
 const SAFE = Number.MAX_SAFE_INTEGER;

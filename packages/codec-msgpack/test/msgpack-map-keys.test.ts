@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { hex } from '@skein/test-utils';
 import { msgpack } from '../src/index.js';
 import { FastEncoder } from '../src/fast-encode.js';
 import { libraryCoders } from '../src/library-coders.js';
@@ -7,8 +8,6 @@ import { libraryCoders } from '../src/library-coders.js';
 // rather than Object.keys (src/fast-encode.ts, writeOwnKeys), the decoder finds keys of up to 4
 // bytes by their bytes as one number (src/key-cache.ts). Both must give what Object.keys and
 // plain UTF-8 decoding give, whatever a getter does meanwhile.
-
-const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex');
 
 /** The library's bytes for a value a getter changes: made from a value of its own. */
 function libraryHex(make: () => object): string {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ErrorCode } from '@skein/core';
+import { hex } from '@skein/test-utils';
 import { msgpack } from '../src/index.js';
 
 /**
@@ -7,7 +8,6 @@ import { msgpack } from '../src/index.js';
  * that value (the value holds a Date, so it is the library's). The library would then encode
  * with a fresh copy of itself, made without what the codec changes in it.
  */
-const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex');
 
 /** What `codec.encode(inner)` gives (bytes, or the error's code) from inside a getter of a value the library encodes. */
 function encodedWithin(codec: ReturnType<typeof msgpack>, inner: unknown): string {

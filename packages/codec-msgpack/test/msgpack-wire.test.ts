@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { ErrorCode, RpcError } from '@skein/core';
 import { ExtData, decode as libraryDecode, encode as libraryEncode } from '@msgpack/msgpack';
+import { hex } from '@skein/test-utils';
 import { msgpack, msgpackCodec } from '../src/index.js';
 
-const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 const bytes = (h: string): Uint8Array => new Uint8Array(Buffer.from(h, 'hex'));
 
 describe('msgpack wire format', () => {

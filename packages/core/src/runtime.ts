@@ -1,4 +1,5 @@
 import type { Address } from './address.js';
+import type { LifecycleHandlers } from './conn-lifecycle.js';
 import type { PeerIdentity, TlsOptions } from './tls.js';
 
 /**
@@ -44,7 +45,7 @@ export interface ListenOptions {
 }
 
 /** Callbacks a byte connection reports to. Bound once, right after connect or accept. */
-export interface ByteHandlers {
+export interface ByteHandlers extends LifecycleHandlers {
   /** A received chunk, owned by the receiver from now on (an adapter whose runtime reuses read buffers copies them first). */
   data(chunk: Uint8Array): void;
   /** The write buffer has emptied after `write` returned false. */

@@ -1,5 +1,6 @@
 import type { Address } from './address.js';
 import { RpcError, invalidArgument } from './rpc-error.js';
+import type { LifecycleHandlers } from './conn-lifecycle.js';
 import type { PeerIdentity, TlsOptions } from './tls.js';
 
 /**
@@ -49,7 +50,7 @@ export interface FrameSpec {
  */
 export type FrameSink = (bytes: Uint8Array, start: number, end: number) => boolean;
 
-export interface FrameHandlers {
+export interface FrameHandlers extends LifecycleHandlers {
   /**
    * One whole frame, at `bytes[start, end)`: the spec's `headerLength` bytes of header, then
    * the body. `bytes` may be a received chunk that holds other frames too. It stays valid

@@ -22,14 +22,20 @@
  * Shared: servers.ts (start, stats, stop), flood.ts (closed-loop calls), memory.ts (bounds),
  * guard.ts (waits that only guard against hangs), print.ts (the CLI's output).
  */
+
+// ── Scenarios on connections and calls: each starts real servers, does its damage, hands back a ScenarioReport
 export { runFuzz, type FuzzOptions } from './fuzz.js';
 export { runChaos, type ChaosOptions } from './chaos.js';
 export { runPartition, type PartitionOptions } from './partition.js';
 export { runFrozenPeer, type FrozenPeerOptions } from './frozen-peer.js';
 export { runSlowloris, type SlowlorisOptions } from './slowloris.js';
 export { runSoak, type SoakOptions } from './soak.js';
+
+// ── Scenarios on streams
 export { runStreamFaults, type StreamCase, type StreamFault, type StreamFaultsOptions } from './streams.js';
 export { runSlowReader, type SlowReaderOptions } from './stream-slow-reader.js';
 export { runStreamPartition, type StreamPartitionOptions } from './stream-partition.js';
 export { runStreamSuite } from './stream-suite.js';
+
+// ── What a scenario hands back: its figures and checks, and the checks that failed
 export { failures, type Check, type ScenarioReport } from './checks.js';

@@ -17,7 +17,7 @@ const RETRIES: readonly RetryPolicy[] = ['safe', 'idempotent', 'never'];
  * transferred buffer. The bytes are copied once, here: a handler's reply may be a view of a
  * codec's reused scratch buffer, which must not leave the worker anyway.
  */
-export class ReplyPacker {
+export class ReplyPacker implements ReplySink {
   private words: number[] = [];
   private parts: Uint8Array[] = [];
   private strings: string[] = [];

@@ -2,14 +2,14 @@ import { EMPTY_BYTES, fromDownstream, type RpcError } from '@skein/core';
 import type { Notify } from '../client/call.js';
 import { NO_OPTS, type CallOptions } from '../client/call-options.js';
 import type { ClientStream } from '../client/client-stream.js';
-import { WaitingLine } from '../internals/waiting-line.js';
+import { WaitingLine, type Waiter } from '../internals/waiting-line.js';
 import { cancellable, hookAbort } from '../client/call-abort.js';
 
 /**
  * A call waiting in a pool for a connection. It settles at most once: sent on (it is then the
  * stream's), or failed here by its deadline, its AbortSignal, the connect budget or a close.
  */
-export class WaitingCall {
+export class WaitingCall implements Waiter {
   done = false;
   /** The queue the call waits in, told when the call settles there (keeps its count live). */
   queue: ConnectQueue | undefined;

@@ -1,6 +1,7 @@
 import type { CircuitBreaker } from './circuit-breaker.js';
 import type { ConnPool } from './conn-pool.js';
 import type { OutlierScore } from './outlier-ejection.js';
+import type { RedirectTarget } from './redirect-targets.js';
 import type { ServerView } from './selection.js';
 
 /**
@@ -9,7 +10,7 @@ import type { ServerView } from './selection.js';
  * health and load off the server itself, with no lookup per call. Its ConnPool is created on
  * first use: a server never called costs no connection.
  */
-export class PoolServer implements ServerView {
+export class PoolServer implements ServerView, RedirectTarget {
   pool: ConnPool | undefined;
   /** A call was sent to it since the last idle sweep (only read for servers a redirect brought in). */
   used = false;

@@ -1,4 +1,5 @@
 import { ErrorCode, RpcError, type Clock } from '@skein/core';
+import type { AbortSource } from '../client/call-options.js';
 import { LazyAbort } from '../internals/lazy-abort.js';
 import { lazyError } from '../internals/lazy-error.js';
 import type { Metadata } from '../wire/call-head.js';
@@ -21,7 +22,7 @@ export interface Controlled {
  * What a call that came with a head (or opened a stream) has beyond a plain one: its deadline,
  * its metadata, its own signal, its stream. Made only for such calls; a plain call has none.
  */
-export class CallControl {
+export class CallControl implements AbortSource {
   stream: RequestStream | undefined = undefined;
   /** Its abort: made when someone listens or it aborts, so most calls never make one. */
   private aborts: LazyAbort | undefined = undefined;

@@ -2,7 +2,7 @@ import { CODE_INFO, ErrorCode, type Clock, type Logger } from '@skein/core';
 import { AUTH_ENTRY, MAX_CREDENTIALS, encodeGrant } from '../wire/auth.js';
 import { appendEntry } from '../wire/hello.js';
 import { Alarm } from '../internals/alarm.js';
-import { isRefusal, runAuthenticate, type Authenticate, type AuthGrant, type AuthRefusal } from './authenticate.js';
+import { isRefusal, runAuthenticate, type Authenticate, type AuthGrant, type AuthRefusal, type AuthRequest } from './authenticate.js';
 import type { ConnInfo } from './request.js';
 import type { ViolationLines } from './violation-lines.js';
 
@@ -131,7 +131,7 @@ export class ConnAuth {
   private check(credentials: Uint8Array, renewal: boolean, answer: (verdict: AuthGrant | AuthRefusal) => void): void {
     this.running = true;
     const { authenticate, clock, timeoutMs } = this.settings;
-    const req = { credentials, get text() { return utf8.decode(credentials); }, conn: this.wire.info, renewal, current: this.principal };
+    const req: AuthRequest = { credentials, get text() { return utf8.decode(credentials); }, conn: this.wire.info, renewal, current: this.principal };
     let judged = false;
     const judge = (verdict: AuthGrant | AuthRefusal): void => {
       // The first of the hook and the deadline decides; a hook that settles late is ignored.

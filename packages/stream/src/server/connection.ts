@@ -33,7 +33,7 @@ import { OBSERVER_DROPPED } from '../client/item-observer.js';
 import { ServerRequest, type ConnInfo, type Responder } from './request.js';
 import { appendEntry } from '../wire/hello.js';
 import { REVERSE_ANSWER_ACTION, reverseAnswerEntry } from '../wire/reverse-calls.js';
-import { ReverseCaller, acceptReverseOffer, type ReverseSettings } from './reverse-caller.js';
+import { ReverseCaller, acceptReverseOffer, type ReverseHost, type ReverseSettings } from './reverse-caller.js';
 import type { ConnRole } from './conn-census.js';
 import { PROBATION_REFUSALS } from './probation-refusals.js';
 import { LazyAbort } from '../internals/lazy-abort.js';
@@ -587,7 +587,7 @@ export class ServerConn implements FrameHandlers, Responder, ExtensionsHost {
     // Agreed already: a later hello's answer names it, as it names the extensions the connection keeps.
     if (this.reverse) return appendEntry(answer, reverseAnswerEntry(settings.answerLimits.maxMessage, settings.answerLimits.maxBlob));
     const self = this;
-    const host = {
+    const host: ReverseHost = {
       // Read when a message needs it: an idle connection never builds the peer's name.
       get remote() {
         return self.conn.remote;
