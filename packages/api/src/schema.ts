@@ -24,6 +24,13 @@ function unwrap<T>(r: StandardSchemaV1.Result<T>, where: string, code: ErrorCode
   throw new RpcError(code, `${where}: ${describeIssues(r.issues)}`);
 }
 
+/**
+ * The words for a Standard Schema's issues: the first three as `path: message` (`(root)` for
+ * the value itself, `items[2].name` for a nested one), joined by `; `. Skein's own refusals of a
+ * value a schema rejects (a bad argument, a bad result) say this after what was checked; it is
+ * exported so that code running a schema of its own (a filter, a handler checking part of its
+ * input) words its refusals the same way.
+ */
 export function describeIssues(issues: readonly StandardSchemaV1.Issue[]): string {
   return issues
     .slice(0, 3)

@@ -1,9 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ErrorCode } from '@skein/core';
-import { seededRandom } from '@skein/test-utils';
+import { fromHex, seededRandom } from '@skein/test-utils';
 import { cborCodec } from '../src/index.js';
-
-const bytes = (h: string): Uint8Array => new Uint8Array(Buffer.from(h, 'hex'));
 
 function randomBigInt(byteLength: number): bigint {
   const random = seededRandom(byteLength);
@@ -18,12 +16,12 @@ describe('cbor bignums (tags 2 and 3)', () => {
   });
 
   it('reads leading zero bytes and an empty magnitude', () => {
-    expect(cborCodec.decode(bytes('c243000001'))).toBe(1n);
-    expect(cborCodec.decode(bytes('c240'))).toBe(0n);
-    expect(cborCodec.decode(bytes('c340'))).toBe(-1n);
+    expect(cborCodec.decode(fromHex('c243000001'))).toBe(1n);
+    expect(cborCodec.decode(fromHex('c240'))).toBe(0n);
+    expect(cborCodec.decode(fromHex('c340'))).toBe(-1n);
   });
 
   it('refuses a bignum tag that holds no byte string, with a Decode error', () => {
-    expect(() => cborCodec.decode(bytes('c201'))).toThrow(expect.objectContaining({ code: ErrorCode.Decode }));
+    expect(() => cborCodec.decode(fromHex('c201'))).toThrow(expect.objectContaining({ code: ErrorCode.Decode }));
   });
 });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ErrorCode } from '@skein/core';
 import { Encoder, Tag } from 'cbor-x';
-import { randomPlain, seededRandom } from '@skein/test-utils';
+import { randomPlain, seededRandom, u32be } from '@skein/test-utils';
 import { cbor, cborCodec } from '../src/index.js';
 import { CBOR_VALUES } from './random-cbor.js';
 
@@ -10,13 +10,11 @@ import { CBOR_VALUES } from './random-cbor.js';
  * message of empty arrays (one byte each) would make 16.7 million objects.
  */
 
-const u32 = (n: number): number[] => [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255];
-
 /** An array 32 of the values `head` (each a value's bytes), then `items` one-byte values `item`. */
 function arrayOf(items: number, item: number, head: number[][] = []): Uint8Array {
   const first = head.flat();
   const bytes = new Uint8Array(5 + first.length + items);
-  bytes.set([0x9a, ...u32(head.length + items)]);
+  bytes.set([0x9a, ...u32be(head.length + items)]);
   bytes.set(first, 5);
   bytes.fill(item, 5 + first.length);
   return bytes;
@@ -42,7 +40,7 @@ function containers(value: unknown): number {
 function strings(items: number, text: number[], head: number[][] = []): Uint8Array {
   const first = head.flat();
   const bytes = new Uint8Array(5 + first.length + items * text.length);
-  bytes.set([0x9a, ...u32(head.length + items)]);
+  bytes.set([0x9a, ...u32be(head.length + items)]);
   bytes.set(first, 5);
   for (let i = 0, at = 5 + first.length; i < items; i++, at += text.length) bytes.set(text, at);
   return bytes;

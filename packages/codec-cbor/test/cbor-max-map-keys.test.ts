@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ErrorCode } from '@skein/core';
-import { randomPlain, seededRandom } from '@skein/test-utils';
+import { randomPlain, seededRandom, u32be } from '@skein/test-utils';
 import { cbor, cborCodec } from '../src/index.js';
 import { CBOR_VALUES } from './random-cbor.js';
 
@@ -12,7 +12,6 @@ import { CBOR_VALUES } from './random-cbor.js';
  */
 
 const DEFAULT = 1 << 17;
-const u32 = (n: number): number[] => [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255];
 /** Tag 2 (a bignum) around an integer: cbor-x's reader of it throws, so a message holding it fails as soon as cbor-x reads it. */
 const FAILS_WHEN_READ = [0xc2, 0x01];
 
@@ -25,11 +24,11 @@ const distinctKey = (i: number): number[] => [0x63, 0x21 + (i % 94), 0x21 + (Mat
 /** `n` distinct keys, each with the value null, from key number `from`. */
 const distinct = (n: number, from = 0): number[][] => Array.from({ length: n }, (_, i) => [...distinctKey(from + i), 0xf6]);
 /** A map with a 32-bit count of `entries` (each a key's and a value's bytes). */
-const map = (entries: number[][]): number[] => [0xba, ...u32(entries.length), ...entries.flat()];
+const map = (entries: number[][]): number[] => [0xba, ...u32be(entries.length), ...entries.flat()];
 /** An indefinite-length map of `entries`. */
 const indefiniteMap = (entries: number[][]): number[] => [0xbf, ...entries.flat(), 0xff];
 /** An array with a 32-bit count of the values `items` (each a value's bytes). */
-const array = (items: number[][]): Uint8Array => Uint8Array.from([0x9a, ...u32(items.length), ...items.flat()]);
+const array = (items: number[][]): Uint8Array => Uint8Array.from([0x9a, ...u32be(items.length), ...items.flat()]);
 
 describe('cbor maxMapKeys', () => {
   it('refuses a message of 128 Ki + 1 distinct keys with a Decode error naming maxMapKeys, before cbor-x reads it; 128 Ki pass', () => {
@@ -44,7 +43,7 @@ describe('cbor maxMapKeys', () => {
 
   it('counts every key: number keys and 1-character ones, which maxContainers does not count', () => {
     const codec = cbor({ maxMapKeys: 1000 });
-    const numbers = Array.from({ length: 1001 }, (_, i) => [0x1a, ...u32(100000 + i), 0xf6]);
+    const numbers = Array.from({ length: 1001 }, (_, i) => [0x1a, ...u32be(100000 + i), 0xf6]);
     expect(() => codec.decode(Uint8Array.from(map(numbers)))).toThrow(tooManyKeys(1000));
     expect(Object.keys(codec.decode(Uint8Array.from(map(numbers.slice(1)))) as object)).toHaveLength(1000);
     const repeated = Array.from({ length: 1001 }, () => [0x61, 0x61, 0xf6]);

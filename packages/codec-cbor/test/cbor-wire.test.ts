@@ -1,10 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { ErrorCode, RpcError } from '@skein/core';
 import { Tag, addExtension } from 'cbor-x';
-import { hex } from '@skein/test-utils';
+import { fromHex, hex } from '@skein/test-utils';
 import { cbor, cborCodec } from '../src/index.js';
-
-const bytes = (h: string): Uint8Array => new Uint8Array(Buffer.from(h, 'hex'));
 
 describe('cbor wire format', () => {
   it('is named cbor', () => expect(cborCodec.name).toBe('cbor'));
@@ -15,7 +13,7 @@ describe('cbor wire format', () => {
 
   it('writes a Map with tag 259 and reads an untagged map as a plain object', () => {
     expect(hex(cborCodec.encode(new Map([[1, 'a']])))).toBe('d90103a1016161');
-    expect(cborCodec.decode(bytes('a1016161'))).toEqual({ 1: 'a' });
+    expect(cborCodec.decode(fromHex('a1016161'))).toEqual({ 1: 'a' });
   });
 
   it('writes a bigint as a 64-bit integer, even a small one, and beyond 64 bits as a bignum', () => {
@@ -24,7 +22,7 @@ describe('cbor wire format', () => {
   });
 
   it('reads a 64-bit integer from another encoder as a bigint, even a small one', () => {
-    expect(cborCodec.decode(bytes('1b0000010000000000'))).toBe(2n ** 40n);
+    expect(cborCodec.decode(fromHex('1b0000010000000000'))).toBe(2n ** 40n);
   });
 
   it('writes a Date as tag 1, epoch seconds', () => {
@@ -37,7 +35,7 @@ describe('cbor wire format', () => {
     const messages = [1, 2, 3].map(() => hex(cborCodec.encode(value)));
     expect(new Set(messages).size).toBe(1);
     expect(messages[0]!.startsWith('b90003')).toBe(true); // a map of 3 entries, not a record tag
-    expect(cbor().decode(bytes(messages[2]!))).toEqual(value);
+    expect(cbor().decode(fromHex(messages[2]!))).toEqual(value);
   });
 
   it('writes the smallest map header with variableMapSize', () => {
@@ -46,7 +44,7 @@ describe('cbor wire format', () => {
   });
 
   it('returns an unknown tag as a cbor-x Tag', () => {
-    const out = cborCodec.decode(bytes('d903e801')); // tag 1000 holding 1
+    const out = cborCodec.decode(fromHex('d903e801')); // tag 1000 holding 1
     expect(out).toBeInstanceOf(Tag);
     expect(out).toMatchObject({ tag: 1000, value: 1 });
   });
@@ -72,13 +70,13 @@ describe('cbor wire format', () => {
     addExtension({ Class: class Never {}, tag: 47_001, encode: () => new Uint8Array(0), decode: (inner: unknown) => cborCodec.decode(inner as Uint8Array) });
     const inner = cborCodec.encode({ inner: 'yes' });
     // tag 47001 holding the inner message as a byte string, inside a map
-    const outer = bytes(`a1 61 6f d9 b799 ${(0x40 + inner.length).toString(16)} ${hex(inner)}`.replace(/\s+/g, ''));
+    const outer = fromHex(`a1 61 6f d9 b799 ${(0x40 + inner.length).toString(16)} ${hex(inner)}`);
     expect(cborCodec.decode(outer)).toEqual({ o: { inner: 'yes' } });
   });
 
   it('keeps the library message as the cause of an error', () => {
     try {
-      cborCodec.decode(bytes('ff'));
+      cborCodec.decode(fromHex('ff'));
       expect.unreachable();
     } catch (e) {
       expect(RpcError.is(e, ErrorCode.Decode)).toBe(true);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ErrorCode } from '@skein/core';
-import { randomPlain, seededRandom } from '@skein/test-utils';
+import { randomPlain, seededRandom, u32be } from '@skein/test-utils';
 import { msgpack, msgpackCodec } from '../src/index.js';
 import { libraryCoders } from '../src/library-coders.js';
 import { MSGPACK_VALUES } from './random-msgpack.js';
@@ -11,13 +11,11 @@ import { MSGPACK_VALUES } from './random-msgpack.js';
  * event loop and 1 GB of heap for one message of the default frame size.
  */
 
-const u32 = (n: number): number[] => [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255];
-
 /** An array 32 of the values `head` (each a value's bytes), then `items` one-byte values `item`, then the value `tail`. */
 function arrayOf(items: number, item: number, head: number[][] = [], tail: number[] = []): Uint8Array {
   const first = head.flat();
   const bytes = new Uint8Array(5 + first.length + items + tail.length);
-  bytes.set([0xdd, ...u32(head.length + items + (tail.length > 0 ? 1 : 0))]);
+  bytes.set([0xdd, ...u32be(head.length + items + (tail.length > 0 ? 1 : 0))]);
   bytes.set(first, 5);
   bytes.fill(item, 5 + first.length, 5 + first.length + items);
   bytes.set(tail, 5 + first.length + items);
@@ -60,7 +58,7 @@ function containers(value: unknown): { fewest: number; most: number } {
 function emptyBins(items: number, head: number[][] = []): Uint8Array {
   const first = head.flat();
   const bytes = new Uint8Array(5 + first.length + 2 * items);
-  bytes.set([0xdd, ...u32(head.length + items)]);
+  bytes.set([0xdd, ...u32be(head.length + items)]);
   bytes.set(first, 5);
   for (let at = 5 + first.length; at < bytes.length; at += 2) bytes[at] = 0xc4;
   return bytes;
@@ -70,7 +68,7 @@ function emptyBins(items: number, head: number[][] = []): Uint8Array {
 function strings(items: number, text: number[], head: number[][] = [], tail: number[] = []): Uint8Array {
   const first = head.flat();
   const bytes = new Uint8Array(5 + first.length + items * text.length + tail.length);
-  bytes.set([0xdd, ...u32(head.length + items + (tail.length > 0 ? 1 : 0))]);
+  bytes.set([0xdd, ...u32be(head.length + items + (tail.length > 0 ? 1 : 0))]);
   bytes.set(first, 5);
   for (let i = 0, at = 5 + first.length; i < items; i++, at += text.length) bytes.set(text, at);
   bytes.set(tail, bytes.length - tail.length);
@@ -203,7 +201,7 @@ describe('msgpack maxContainers', () => {
     // 2000 distinct 3-byte keys in one map: the cache keeps 16 of each length, so each is read anew.
     const distinct = Array.from({ length: 2000 }, (_, i) => [0xa3, 0x21 + (i % 94), 0x21 + Math.floor(i / 94), 0x61, 0xc0]);
     const map = (entries: number[][], head: number[][] = []): Uint8Array =>
-      Uint8Array.from([0xdf, ...u32(entries.length + head.length), ...head.flatMap((value, i) => [0xa1, 0x41 + i, ...value]), ...entries.flat()]);
+      Uint8Array.from([0xdf, ...u32be(entries.length + head.length), ...head.flatMap((value, i) => [0xa1, 0x41 + i, ...value]), ...entries.flat()]);
     expect(() => codec.decode(map(distinct))).toThrow(overBudget(1000));
     expect(() => codec.decode(map(distinct, [DATE]))).toThrow(overBudget(1000));
     // Keys longer than the cache keeps (16 bytes) are strings like the others, however often they come.

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ErrorCode } from '@skein/core';
+import { u32be } from '@skein/test-utils';
 import { msgpack } from '../src/index.js';
 import { keyCache } from '../src/key-cache.js';
 import { libraryCoders } from '../src/library-coders.js';
@@ -13,9 +14,8 @@ import { libraryCoders } from '../src/library-coders.js';
  * library, and what the library read counts in the fast path after it.
  */
 
-const u32 = (n: number): number[] => [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255];
 /** An array 32 of the values `items` (each a value's bytes). */
-const array = (items: number[][]): Uint8Array => Uint8Array.from([0xdd, ...u32(items.length), ...items.flat()]);
+const array = (items: number[][]): Uint8Array => Uint8Array.from([0xdd, ...u32be(items.length), ...items.flat()]);
 /** A timestamp 32 (1 s): a Date, an extension value. */
 const DATE = [0xd6, 0xff, 0x00, 0x00, 0x00, 0x01];
 /** A Set (extension 0) of `n` empty arrays: the extension, its payload array and n arrays count. */

@@ -1,11 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { ErrorCode } from '@skein/core';
 import { Decoder, Encoder, ExtData, decode as libraryDecode } from '@msgpack/msgpack';
-import { hex } from '@skein/test-utils';
+import { fromHex, hex } from '@skein/test-utils';
 import { msgpack, msgpackCodec } from '../src/index.js';
 import { readSafeIntegers, writeSafeIntegers } from '../src/safe-integers.js';
-
-const bytes = (h: string): Uint8Array => new Uint8Array(Buffer.from(h.replaceAll(' ', ''), 'hex'));
 
 const SAFE = Number.MAX_SAFE_INTEGER;
 
@@ -16,7 +14,7 @@ const FLOAT_2_POW_40 = '82 a1 61 cb 42 70 00 00 00 00 00 00 a1 62 01'; // what S
 
 describe('msgpack integers, as razor-rpc writes and reads them', () => {
   it("reads razor-rpc's { a: 2^40, b: 1 } as numbers", () => {
-    const out = msgpackCodec.decode(bytes(RAZOR_2_POW_40)) as { a: unknown; b: unknown };
+    const out = msgpackCodec.decode(fromHex(RAZOR_2_POW_40)) as { a: unknown; b: unknown };
     expect(out).toEqual({ a: 2 ** 40, b: 1 });
     expect(typeof out.a).toBe('number');
   });
@@ -27,7 +25,7 @@ describe('msgpack integers, as razor-rpc writes and reads them', () => {
   });
 
   it('still reads the float 64 form of 2^40 (as another encoder may send it) as the number', () => {
-    expect(msgpackCodec.decode(bytes(FLOAT_2_POW_40))).toEqual({ a: 2 ** 40, b: 1 });
+    expect(msgpackCodec.decode(fromHex(FLOAT_2_POW_40))).toEqual({ a: 2 ** 40, b: 1 });
   });
 });
 
@@ -61,30 +59,30 @@ describe('msgpack integer golden vectors', () => {
   });
 
   it.each(exact)('%s is read back from its bytes with its type', (_, value, wire) => {
-    const out = msgpackCodec.decode(bytes(wire));
+    const out = msgpackCodec.decode(fromHex(wire));
     expect(typeof out).toBe(typeof value);
     expect(out).toBe(value);
   });
 
   it('-0 is written as int 0 and comes back as 0', () => {
     expect(hex(msgpackCodec.encode(-0))).toBe('00');
-    expect(Object.is(msgpackCodec.decode(bytes('00')), 0)).toBe(true);
+    expect(Object.is(msgpackCodec.decode(fromHex('00')), 0)).toBe(true);
   });
 
   it('NaN is written as float 64 and comes back as NaN', () => {
     expect(hex(msgpackCodec.encode(NaN))).toBe('cb7ff8000000000000');
-    expect(msgpackCodec.decode(bytes('cb7ff8000000000000'))).toBeNaN();
+    expect(msgpackCodec.decode(fromHex('cb7ff8000000000000'))).toBeNaN();
   });
 
   it('a bigint within the safe integers is written as a 64-bit integer and comes back as a number', () => {
     expect(hex(msgpackCodec.encode(5n))).toBe('cf0000000000000005');
     expect(hex(msgpackCodec.encode(-5n))).toBe('d3fffffffffffffffb');
-    expect(msgpackCodec.decode(bytes('cf 00000000 00000005'))).toBe(5);
-    expect(msgpackCodec.decode(bytes('d3 ffffffff fffffffb'))).toBe(-5);
+    expect(msgpackCodec.decode(fromHex('cf 00000000 00000005'))).toBe(5);
+    expect(msgpackCodec.decode(fromHex('d3 ffffffff fffffffb'))).toBe(-5);
   });
 
   it('64-bit integers from another encoder: numbers within ±(2^53 - 1), bigints beyond', () => {
-    const read = (wire: string): unknown => msgpackCodec.decode(bytes(wire));
+    const read = (wire: string): unknown => msgpackCodec.decode(fromHex(wire));
     expect(read('cf 00000000 00000000')).toBe(0);
     expect(read('d3 ffffffff ffffffff')).toBe(-1);
     expect(read('d3 00000000 00000007')).toBe(7);
@@ -102,7 +100,7 @@ describe('msgpack integers inside arrays and maps', () => {
     const value = [2 ** 40, -(2 ** 40), 1.5, 2n ** 60n, 7];
     const wire = '95 cf0000010000000000 d3ffffff0000000000 cb3ff8000000000000 cf1000000000000000 07';
     expect(hex(msgpackCodec.encode(value))).toBe(wire.replaceAll(' ', ''));
-    expect(msgpackCodec.decode(bytes(wire))).toEqual(value);
+    expect(msgpackCodec.decode(fromHex(wire))).toEqual(value);
   });
 
   it('reads a nested map of mixed 64-bit integers with a number or a bigint each', () => {
@@ -111,7 +109,7 @@ describe('msgpack integers inside arrays and maps', () => {
       '83 a2 6964 cf001fffffffffffff' +
       ' a3 696473 92 cf0000000100000000 cf8000000000000000' +
       ' a5 696e6e6572 81 a1 6e d3ffe0000000000000';
-    expect(msgpackCodec.decode(bytes(wire))).toStrictEqual({
+    expect(msgpackCodec.decode(fromHex(wire))).toStrictEqual({
       id: SAFE,
       ids: [2 ** 32, 2n ** 63n],
       inner: { n: -(2n ** 53n) },
@@ -119,8 +117,8 @@ describe('msgpack integers inside arrays and maps', () => {
   });
 
   it('reads a 64-bit map key within the safe integers as a number key, and refuses one beyond', () => {
-    expect(msgpackCodec.decode(bytes('81 cf0000010000000000 01'))).toEqual({ '1099511627776': 1 });
-    expect(() => msgpackCodec.decode(bytes('81 cf0020000000000000 01'))).toThrow(
+    expect(msgpackCodec.decode(fromHex('81 cf0000010000000000 01'))).toEqual({ '1099511627776': 1 });
+    expect(() => msgpackCodec.decode(fromHex('81 cf0020000000000000 01'))).toThrow(
       expect.objectContaining({ code: ErrorCode.Decode }),
     );
   });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ErrorCode } from '@skein/core';
-import { randomPlain, seededRandom } from '@skein/test-utils';
+import { randomPlain, seededRandom, u32be } from '@skein/test-utils';
 import { msgpack, msgpackCodec } from '../src/index.js';
 import { libraryCoders } from '../src/library-coders.js';
 import { MSGPACK_VALUES } from './random-msgpack.js';
@@ -13,7 +13,6 @@ import { MSGPACK_VALUES } from './random-msgpack.js';
  */
 
 const DEFAULT = 1 << 17;
-const u32 = (n: number): number[] => [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255];
 /** A timestamp 32: a Date, which sends the whole message to the library decoder. */
 const DATE = [0xd6, 0xff, 0x00, 0x00, 0x00, 0x01];
 /** 0xc1, a byte msgpack never uses: a decoder that reads it has read everything before it. */
@@ -27,10 +26,10 @@ const malformed = expect.objectContaining({ code: ErrorCode.Decode, message: exp
 const distinctKey = (i: number): number[] => [0xa3, 0x21 + (i % 94), 0x21 + (Math.floor(i / 94) % 94), 0x21 + Math.floor(i / 8836)];
 
 /** A map 32 of `entries` (each a key's and a value's bytes). */
-const map = (entries: number[][]): number[] => [0xdf, ...u32(entries.length), ...entries.flat()];
+const map = (entries: number[][]): number[] => [0xdf, ...u32be(entries.length), ...entries.flat()];
 
 /** An array 32 of the values `items` (each a value's bytes). */
-const array = (items: number[][]): Uint8Array => Uint8Array.from([0xdd, ...u32(items.length), ...items.flat()]);
+const array = (items: number[][]): Uint8Array => Uint8Array.from([0xdd, ...u32be(items.length), ...items.flat()]);
 
 /** `n` distinct keys, each with the value nil, from key number `from`. */
 const distinct = (n: number, from = 0): number[][] => Array.from({ length: n }, (_, i) => [...distinctKey(from + i), 0xc0]);
@@ -69,7 +68,7 @@ describe('msgpack maxMapKeys', () => {
     expect(() => codec.decode(Uint8Array.from(map(repeated)))).toThrow(tooManyKeys(1000));
     expect(codec.decode(Uint8Array.from(map(repeated.slice(1))))).toEqual({ a: null });
     // Number keys (the library reads them, as strings): uint 32 keys.
-    const numbers = Array.from({ length: 1001 }, (_, i) => [0xce, ...u32(100000 + i), 0xc0]);
+    const numbers = Array.from({ length: 1001 }, (_, i) => [0xce, ...u32be(100000 + i), 0xc0]);
     expect(() => codec.decode(Uint8Array.from(map(numbers)))).toThrow(tooManyKeys(1000));
     expect(Object.keys(codec.decode(Uint8Array.from(map(numbers.slice(1)))) as object)).toHaveLength(1000);
   });

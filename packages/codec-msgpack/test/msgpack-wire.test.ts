@@ -1,10 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { ErrorCode, RpcError } from '@skein/core';
 import { ExtData, decode as libraryDecode, encode as libraryEncode } from '@msgpack/msgpack';
-import { hex } from '@skein/test-utils';
+import { fromHex, hex } from '@skein/test-utils';
 import { msgpack, msgpackCodec } from '../src/index.js';
-
-const bytes = (h: string): Uint8Array => new Uint8Array(Buffer.from(h, 'hex'));
 
 describe('msgpack wire format', () => {
   it('is named msgpack', () => expect(msgpackCodec.name).toBe('msgpack'));
@@ -34,7 +32,7 @@ describe('msgpack wire format', () => {
 
   it('refuses extension values nested without end, with a Decode error', () => {
     // 200 Set extensions, each holding a one-item array with the next one.
-    let payload = bytes('90');
+    let payload = fromHex('90');
     for (let i = 0; i < 200; i++) payload = libraryEncode([new ExtData(0, payload)]);
     const err = (() => {
       try {
@@ -54,7 +52,7 @@ describe('msgpack wire format', () => {
 
   it('keeps the library message as the cause of an error', () => {
     try {
-      msgpack().decode(bytes('c1'));
+      msgpack().decode(fromHex('c1'));
       expect.unreachable();
     } catch (e) {
       expect(RpcError.is(e, ErrorCode.Decode)).toBe(true);

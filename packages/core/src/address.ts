@@ -43,6 +43,12 @@ function checkAddress(a: Address): Address {
   return a;
 }
 
+/**
+ * An Address as the text `parseAddress` reads back to it: `host:port` (`[::1]:port` for IPv6),
+ * `unix:/path`, with TLS `tls://host:port` or `tls+unix:/path`, and a WebSocket address as
+ * `ws://` or `wss://host:port/path`. What log lines and errors name a peer or listener with,
+ * and how an address given as an object is passed on where a string is wanted.
+ */
 export function formatAddress(a: Address): string {
   if ('path' in a) return `${a.tls ? 'tls+unix' : 'unix'}:${a.path}`;
   const hostPort = a.host.includes(':') ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;

@@ -55,6 +55,8 @@ export { ConnLifecycle } from './conn-lifecycle.js';
 export type { LifecycleHandlers } from './conn-lifecycle.js';
 export { ByteConnLifecycle } from './byte-conn-lifecycle.js';
 export { clearStaleSocket } from './socket-file.js';
+// For every package that renames an option: the old name fails loudly instead of being ignored
+export { refuseRenamed } from './renamed-option.js';
 // For adapters over Node's sockets (runtime-node, transport-ws): what their kernel has taken (FrameConn.sentBytes)
 export { nodeSocketSentBytes } from './node-socket-sent.js';
 export type { SocketFileAccess } from './socket-file.js';

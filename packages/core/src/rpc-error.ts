@@ -73,6 +73,11 @@ export function fromDownstream<E>(err: E): E {
   return err;
 }
 
+/**
+ * `new RpcError(code, message, options)` as a plain function, for an error made in an expression
+ * or handed around as a maker (`reject(rpcError(ErrorCode.Closed))`). Without a message the
+ * error's message is the code's wire string (`rpc_closed`).
+ */
 export const rpcError = (code: ErrorCode, message?: string, options?: RpcErrorOptions): RpcError =>
   new RpcError(code, message, options);
 

@@ -1,4 +1,4 @@
-import { guardedLogger, invalidArgument, silentLogger, type Clock, type Logger } from '@skein/core';
+import { guardedLogger, invalidArgument, refuseRenamed, silentLogger, type Clock, type Logger } from '@skein/core';
 import { Backoff, DiscoveryFeed, type BackoffOptions, type Discovery, type DiscoveryEvent, type Watch } from '@skein/stream';
 import type { Etcd3 } from 'etcd3';
 import { checkedPrefix } from './etcd-entry.js';
@@ -23,7 +23,7 @@ export class EtcdDiscovery implements Discovery {
     if (!opts?.client) throw invalidArgument('EtcdDiscovery needs an etcd3 client');
     this.prefix = checkedPrefix(opts.prefix);
     // Renamed to match ConnPool's: a plain-JS caller's old name must not be ignored without a word.
-    if ((opts as { retry?: unknown }).retry !== undefined) throw invalidArgument('EtcdDiscovery option retry is now backoff');
+    refuseRenamed(opts, 'retry', 'backoff', 'EtcdDiscovery');
     new Backoff(opts.backoff); // checked now, not at the first watch
   }
 

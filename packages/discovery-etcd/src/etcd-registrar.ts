@@ -1,4 +1,4 @@
-import { ErrorCode, RpcError, guardedLogger, invalidArgument, silentLogger, systemClock, type Clock, type Logger } from '@skein/core';
+import { ErrorCode, RpcError, guardedLogger, invalidArgument, refuseRenamed, silentLogger, systemClock, type Clock, type Logger } from '@skein/core';
 import { Backoff, discoveryEntry, type BackoffOptions, type DiscoveryEntry, type DiscoveryStatus, type EntrySpec, type Registrar, type Registration } from '@skein/stream';
 import type { Etcd3, Lease } from 'etcd3';
 import { checkedPrefix, encodeValue, keyOf } from './etcd-entry.js';
@@ -34,7 +34,7 @@ export class EtcdRegistrar implements Registrar {
     if (!(Number.isInteger(ttl) && ttl >= 1)) throw invalidArgument(`ttlSeconds must be a whole number of seconds ≥ 1, got ${ttl}`);
     this.ttl = ttl;
     // Renamed to match ConnPool's: a plain-JS caller's old name must not be ignored without a word.
-    if ((opts as { retry?: unknown }).retry !== undefined) throw invalidArgument('EtcdRegistrar option retry is now backoff');
+    refuseRenamed(opts, 'retry', 'backoff', 'EtcdRegistrar');
     new Backoff(opts.backoff); // checked now, not at the first register
   }
 

@@ -4,7 +4,7 @@ import tls from 'node:tls';
 import { execFileSync } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ErrorCode, RpcError, type TlsOptions } from '@skein/core';
-import { caBundle, damagedInside, damagedPems, suiteCerts, tmpSocketPath, waitFor, within } from '@skein/test-utils';
+import { caBundle, damagedInside, damagedPems, suiteCerts, testTls, tmpSocketPath, waitFor, within } from '@skein/test-utils';
 import { nodeRuntime } from '../src/index.js';
 import { bytes, listenQueue, record } from './recorder.js';
 
@@ -16,9 +16,7 @@ afterEach(async () => {
 });
 
 const LOCAL = { host: '127.0.0.1', port: 0 };
-const serverTls = (extra: TlsOptions = {}): TlsOptions => ({ cert: certs.server.cert, key: certs.server.key, ...extra });
-const mtls = (): TlsOptions => serverTls({ ca: certs.ca, requestCert: true });
-const clientTls = (extra: TlsOptions = {}): TlsOptions => ({ ca: certs.ca, servername: 'localhost', ...extra });
+const { serverTls, mtls, clientTls } = testTls(certs);
 
 async function tlsQueue(tls: TlsOptions) {
   const q = await listenQueue(LOCAL, { tls });

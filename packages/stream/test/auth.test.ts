@@ -1,5 +1,5 @@
 import { ErrorCode, RpcError, parseAddress, type Transport } from '@skein/core';
-import { ManualClock, deferred, memoryLogger, rawConnect, startTcpRelay, waitFor } from '@skein/test-utils';
+import { ManualClock, deferred, fromHex, memoryLogger, rawConnect, startTcpRelay, waitFor } from '@skein/test-utils';
 import { wsTransport } from '@skein/transport-ws';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
@@ -19,7 +19,7 @@ import { HelloKind, HelloRole, decodeHello, encodeHello, findEntry, receiveLimit
 import { HELLO_ACTION, readRequestHeader } from '../src/wire/protocol.js';
 import { requestFrameSpec } from '../src/wire/frame-specs.js';
 import { DEFAULT_LIMITS } from '../src/wire/limits.js';
-import { errorStringFrame, golden, hex } from './golden.js';
+import { errorStringFrame, golden } from './golden.js';
 import { rawPeer, recordingTransport, transport as tcp, requestFrame as request } from './harness.js';
 
 const cleanup: (() => unknown)[] = [];
@@ -394,9 +394,9 @@ describe('auth on the wire (raw peer over TCP)', () => {
   it('encodes the auth entry, the credentials request and the grant as docs/protocol.md says', () => {
     expect(encodeHello(HelloRole.Offer, [AUTH_ENTRY]).subarray(2)).toEqual(golden.authEntry);
     expect(present(3, 'second')).toEqual(golden.credentials);
-    expect(encodeGrant(60_000)).toEqual(hex('60ea0000'));
-    expect(encodeGrant(undefined)).toEqual(hex('00000000'));
-    expect(encodeGrant(0.2)).toEqual(hex('01000000'));
+    expect(encodeGrant(60_000)).toEqual(fromHex('60ea0000'));
+    expect(encodeGrant(undefined)).toEqual(fromHex('00000000'));
+    expect(encodeGrant(0.2)).toEqual(fromHex('01000000'));
   });
 });
 
@@ -414,7 +414,7 @@ describe('credentials go only to a server that asks for them', () => {
           const h = readRequestHeader(frame);
           if (h.action === HELLO_ACTION) return conn.write(errorStringFrame(h.seq, 'rpc_decode'));
           const reply = new Uint8Array(20);
-          reply.set(hex('254d 01 00 00000000'));
+          reply.set(fromHex('254d 01 00 00000000'));
           new DataView(reply.buffer).setUint32(8, h.seq, true);
           conn.write(reply);
         },

@@ -1,11 +1,11 @@
 import { ErrorCode, RpcError } from '@skein/core';
-import { deferred, portOf, rawConnect, waitFor } from '@skein/test-utils';
+import { deferred, fromHex, portOf, rawConnect, waitFor } from '@skein/test-utils';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ServerRequest } from '../src/index.js';
 import { RESPONSE_HEADER_LENGTH, readRequestHeader, readResponseHeader } from '../src/wire/protocol.js';
 import { CANCEL_ACTION, HEAD_ACTION } from '../src/wire/extension-frames.js';
 import { recordingTransport, startServer, transport, u32 } from './harness.js';
-import { golden, hex } from './golden.js';
+import { golden } from './golden.js';
 import { ClientStream } from '../src/index.js';
 import { RpcServer, createRouter } from '../src/index.js';
 
@@ -163,7 +163,7 @@ describe('a call with a head whose seq is taken by one still running', () => {
     const peer = await rawConnect(s.address);
     cleanup.push(() => peer.destroy());
     // Call "hold" with a head (a signal, no deadline), seq 5; then the same again, seq 5 again.
-    const call = new Uint8Array([...golden.headBare, ...hex('254d 01 00 04000080 0500000000000000 0000000000000000 00000000 00000000 686f6c64')]);
+    const call = new Uint8Array([...golden.headBare, ...fromHex('254d 01 00 04000080 0500000000000000 0000000000000000 00000000 00000000 686f6c64')]);
     peer.write(new Uint8Array([...golden.helloRequestFull, ...call, ...call]));
     const refused = () => responses(peer.received()).find((r) => r.seq === 5);
     await waitFor(() => refused() !== undefined || seen.length > 1, { what: 'the second call answered or run' });

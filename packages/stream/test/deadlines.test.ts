@@ -1,9 +1,9 @@
 import { ErrorCode, type RpcError } from '@skein/core';
-import { ManualClock, deferred, rawConnect, waitFor } from '@skein/test-utils';
+import { ManualClock, deferred, fromHex, rawConnect, waitFor } from '@skein/test-utils';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ServerRequest } from '../src/index.js';
 import { readErrorBytes } from '../src/wire/error-strings.js';
-import { golden, hex } from './golden.js';
+import { golden } from './golden.js';
 import { startServer, u32 } from './harness.js';
 
 const cleanup: (() => unknown)[] = [];
@@ -21,8 +21,8 @@ describe('deadlines', () => {
     const raw = await rawConnect(s.address);
     cleanup.push(() => raw.destroy());
     // The hello, then a head with 0 ms left for seq 5, then call 7 as seq 5, then call 7 as seq 6 (no head).
-    const head = hex(`254d 01 00 02ffff7f 0500000000000000 0000000000000000 04000000 00000000 00000000`);
-    const call = (seq: string) => hex(`254d 01 00 07000000 ${seq}00000000000000 0000000000000000 00000000 00000000`);
+    const head = fromHex(`254d 01 00 02ffff7f 0500000000000000 0000000000000000 04000000 00000000 00000000`);
+    const call = (seq: string) => fromHex(`254d 01 00 07000000 ${seq}00000000000000 0000000000000000 00000000 00000000`);
     raw.write(new Uint8Array([...golden.helloRequestFull, ...head, ...call('05'), ...call('06')]));
     const answers = golden.helloAnswerFull.length;
     await waitFor(() => raw.received().length > answers + 20 + 20, { what: 'two answers' });
@@ -133,8 +133,8 @@ describe('metadata', () => {
     const raw = await rawConnect(s.address);
     cleanup.push(() => raw.destroy());
     // A head whose entry runs past its end, for seq 5; call 7 as seq 5; call 7 as seq 6.
-    const head = hex(`254d 01 00 02ffff7f 0500000000000000 0000000000000000 07000000 00000000 ffffffff 05 6b6b`);
-    const call = (seq: string) => hex(`254d 01 00 07000000 ${seq}00000000000000 0000000000000000 00000000 00000000`);
+    const head = fromHex(`254d 01 00 02ffff7f 0500000000000000 0000000000000000 07000000 00000000 ffffffff 05 6b6b`);
+    const call = (seq: string) => fromHex(`254d 01 00 07000000 ${seq}00000000000000 0000000000000000 00000000 00000000`);
     raw.write(new Uint8Array([...golden.helloRequestFull, ...head, ...call('05'), ...call('06')]));
     await waitFor(() => ran === 1 && raw.received().length > golden.helloAnswerFull.length + 20 + 20, { what: 'both answers' });
     const got = raw.received().subarray(golden.helloAnswerFull.length);

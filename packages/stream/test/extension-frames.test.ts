@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import { fromHex } from '@skein/test-utils';
 import { CallHeadError, decodeCallHead, encodeCallHead } from '../src/wire/call-head.js';
 import { CANCEL_ACTION, END_ACTION, bareRequest, creditRequest, creditResponse } from '../src/wire/extension-frames.js';
 import { answerHello } from '../src/server/hello-answer.js';
-import { golden, hex } from './golden.js';
+import { golden } from './golden.js';
 
 describe('extension frames match the golden vectors', () => {
   it('call heads', () => {
@@ -18,7 +19,7 @@ describe('extension frames match the golden vectors', () => {
     expect(bareRequest(CANCEL_ACTION, 5)).toEqual(golden.cancel);
     expect(bareRequest(END_ACTION, 6)).toEqual(golden.clientEnd);
     expect(creditRequest(6, 65536)).toEqual(golden.clientCredit);
-    expect(creditResponse(hex('0600000000000000'), 65536)).toEqual(golden.serverCredit);
+    expect(creditResponse(fromHex('0600000000000000'), 65536)).toEqual(golden.serverCredit);
   });
 
   it('the server accepts the default offer as the golden answer says', () => {
@@ -29,9 +30,9 @@ describe('extension frames match the golden vectors', () => {
   });
 
   it('accepts no streams without cancel, nor with a window of 0', () => {
-    const noCancel = hex('01 00  0100 0800 00000001 00000004  0400 0400 00001000');
+    const noCancel = fromHex('01 00  0100 0800 00000001 00000004  0400 0400 00001000');
     expect(answerHello(noCancel, 0, noCancel.length).agreed).toBeUndefined();
-    const zero = hex('01 00  0100 0800 00000001 00000004  0200 0000  0400 0400 00000000');
+    const zero = fromHex('01 00  0100 0800 00000001 00000004  0200 0000  0400 0400 00000000');
     expect(answerHello(zero, 0, zero.length).agreed).toEqual({ cancel: true, maxHead: 0, streams: undefined });
   });
 
@@ -41,7 +42,7 @@ describe('extension frames match the golden vectors', () => {
     ['an empty key', 'ffffffff 00 0000'],
     ['a value that is not UTF-8', 'ffffffff 01 6b 0100 ff'],
   ])('a head with %s throws CallHeadError', (_what, bytes) => {
-    const b = hex(bytes);
+    const b = fromHex(bytes);
     expect(() => decodeCallHead(b, 0, b.length)).toThrow(CallHeadError);
   });
 });

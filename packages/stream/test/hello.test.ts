@@ -1,12 +1,12 @@
 import { ErrorCode, RpcError } from '@skein/core';
-import { deferred, rawConnect, startRazorServer, waitFor, within } from '@skein/test-utils';
+import { deferred, fromHex, rawConnect, startRazorServer, waitFor, within } from '@skein/test-utils';
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ClientStream, type ServerRequest } from '../src/index.js';
 import { ClientHello } from '../src/client/hello.js';
 import { HelloError, MAX_HELLO_ENTRIES, decodeHello, encodeHello, findEntry, readReceiveLimits, receiveLimitsEntry } from '../src/wire/hello.js';
 import { HELLO_ACTION, REQUEST_HEADER_LENGTH, writeRequestHeader } from '../src/wire/protocol.js';
-import { errorStringFrame, golden, hex } from './golden.js';
+import { errorStringFrame, golden } from './golden.js';
 import { rawPeer, readU32, startServer, transport, u32 } from './harness.js';
 
 const cleanup: (() => unknown)[] = [];
@@ -28,7 +28,7 @@ describe('the hello msg', () => {
 
   it('skips kinds it does not know, and bytes past the fields it knows; the last of a kind counts', () => {
     // version 1, offer; kind 9 (unknown, 3 bytes); limits with 2 extra bytes; limits again.
-    const b = hex(`00ff 01 00  0900 0300 aabbcc  0100 0a00 00010000 00020000 eeee  0100 0800 00040000 00080000 ff`);
+    const b = fromHex(`00ff 01 00  0900 0300 aabbcc  0100 0a00 00010000 00020000 eeee  0100 0800 00040000 00080000 ff`);
     const hello = decodeHello(b, 2, b.length - 1);
     expect(hello.entries.map((e) => e.kind)).toEqual([9, 1, 1]);
     expect(readReceiveLimits(findEntry(hello, 1)!)).toEqual({ maxMessage: 0x400, maxBlob: 0x800 });
@@ -36,7 +36,7 @@ describe('the hello msg', () => {
   });
 
   it('reads a version it does not know as offering nothing', () => {
-    expect(decodeHello(hex('02 00 0100 0800 00000001 00000004'), 0, 14)).toEqual({ version: 2, role: 0, entries: [] });
+    expect(decodeHello(fromHex('02 00 0100 0800 00000001 00000004'), 0, 14)).toEqual({ version: 2, role: 0, entries: [] });
   });
 
   it.each([
@@ -44,12 +44,12 @@ describe('the hello msg', () => {
     ['an entry header cut short', '01 00 0100 08'],
     ['a value running past the end', '01 00 0100 0800 000000'],
   ])('throws HelloError on %s', (_what, bytes) => {
-    const b = hex(bytes);
+    const b = fromHex(bytes);
     expect(() => decodeHello(b, 0, b.length)).toThrow(HelloError);
   });
 
   it('throws HelloError on receive limits too short to hold both numbers', () => {
-    expect(() => readReceiveLimits(hex('00000001'))).toThrow(HelloError);
+    expect(() => readReceiveLimits(fromHex('00000001'))).toThrow(HelloError);
   });
 
   it('reads at most MAX_HELLO_ENTRIES entries: more is a HelloError, not an object per 4 bytes received', () => {
@@ -74,7 +74,7 @@ describe('the server answers the hello', () => {
     cleanup.push(() => s.server.close());
     const peer = rawPeer(s.address, cleanup);
     peer.send(new Uint8Array([...golden.helloRequest, ...golden.numericActionRequest]));
-    const reply = hex('254d 01 00 02000000 0200000000000000 00000000 0908');
+    const reply = fromHex('254d 01 00 02000000 0200000000000000 00000000 0908');
     await waitFor(() => peer.received().length >= golden.helloAnswer.length + reply.length);
     expect(new Uint8Array(peer.received())).toEqual(new Uint8Array([...golden.helloAnswer, ...reply]));
   });
@@ -99,7 +99,7 @@ describe('the server answers the hello', () => {
     const head = new Uint8Array(REQUEST_HEADER_LENGTH);
     writeRequestHeader(head, HELLO_ACTION, 0, 0, msg.length, 0);
     peer.send(new Uint8Array([...head, ...msg, ...golden.numericActionRequest]));
-    const reply = hex('254d 01 00 02000000 0200000000000000 00000000 0908');
+    const reply = fromHex('254d 01 00 02000000 0200000000000000 00000000 0908');
     await waitFor(() => peer.received().includes(Buffer.from(reply)));
     expect(new Uint8Array(peer.received())).toEqual(new Uint8Array([...errorStringFrame(0, 'rpc_decode'), ...reply]));
   });
@@ -108,9 +108,9 @@ describe('the server answers the hello', () => {
     const s = await startServer({ 7: (r) => r.msg });
     cleanup.push(() => s.server.close());
     const peer = rawPeer(s.address, cleanup);
-    const cut = hex(`254d 01 00 00ffff7f 0000000000000000 0000000000000000 05000000 00000000  01 00 0100 08`);
+    const cut = fromHex(`254d 01 00 00ffff7f 0000000000000000 0000000000000000 05000000 00000000  01 00 0100 08`);
     peer.send(new Uint8Array([...cut, ...golden.numericActionRequest]));
-    const expected = [...errorStringFrame(0, 'rpc_decode'), ...hex('254d 01 00 02000000 0200000000000000 00000000 0908')];
+    const expected = [...errorStringFrame(0, 'rpc_decode'), ...fromHex('254d 01 00 02000000 0200000000000000 00000000 0908')];
     await waitFor(() => peer.received().length >= expected.length);
     expect(new Uint8Array(peer.received())).toEqual(new Uint8Array(expected));
   });
@@ -309,10 +309,10 @@ describe('a Skein client', () => {
     const raw = await rawConnect(s.address);
     cleanup.push(() => raw.destroy());
     // A call, a ping, and a numeric action in the extension range: to a v1 peer it is just an unknown action.
-    const reserved = hex(`254d 01 00 01ffff7f 0400000000000000 0000000000000000 00000000 00000000`);
+    const reserved = fromHex(`254d 01 00 01ffff7f 0400000000000000 0000000000000000 00000000 00000000`);
     raw.write(new Uint8Array([...golden.numericActionRequest, ...golden.ping, ...reserved]));
     const expected = new Uint8Array([
-      ...hex('254d 01 00 02000000 0200000000000000 00000000 0908'),
+      ...fromHex('254d 01 00 02000000 0200000000000000 00000000 0908'),
       ...golden.pong,
       ...errorStringFrame(4, 'rpc_method_notfound'),
     ]);
@@ -331,7 +331,7 @@ describe('a Skein client', () => {
       limits: { maxMessage: 100 },
     });
     cleanup.push(() => client.destroy());
-    void client.call(7, hex('0908')).catch(() => {});
+    void client.call(7, fromHex('0908')).catch(() => {});
     const first = await within(got.promise, 5000);
     expect(first.readUInt32LE(4)).toBe(7);
     expect(client.hello.dialect).toBe('v1');

@@ -1,9 +1,10 @@
 import { CODE_INFO, ErrorCode, FrameError } from '@skein/core';
 import { describe, expect, it } from 'vitest';
+import { fromHex } from '@skein/test-utils';
 import { DEFAULT_LIMITS, protocol } from '../src/index.js';
 import { requestFrameSpec, responseFrameSpec } from '../src/wire/frame-specs.js';
 import { customErrorResponse, errorResponse } from '../src/wire/responses.js';
-import { errorStringFrame, golden, hex } from './golden.js';
+import { errorStringFrame, golden } from './golden.js';
 
 const { writeRequestHeader, writeResponseHeader, readRequestHeader, readResponseHeader } = protocol;
 
@@ -19,11 +20,11 @@ function request(action: number | string, seq: number, msg: Uint8Array, blob: Ui
 
 describe('request header', () => {
   it('writes a string-action request with msg and blob byte for byte', () => {
-    expect(request('Calculator.add', 1, hex('010203'), hex('aabb'))).toEqual(golden.stringActionRequest);
+    expect(request('Calculator.add', 1, fromHex('010203'), fromHex('aabb'))).toEqual(golden.stringActionRequest);
   });
 
   it('writes a numeric action', () => {
-    expect(request(7, 2, hex('0908'), new Uint8Array(0))).toEqual(golden.numericActionRequest);
+    expect(request(7, 2, fromHex('0908'), new Uint8Array(0))).toEqual(golden.numericActionRequest);
   });
 
   it('writes a ping', () => {
@@ -58,7 +59,7 @@ describe('response header', () => {
   });
 
   it('echoes the request seq bytes verbatim', () => {
-    const seq = hex('0102030405060708');
+    const seq = fromHex('0102030405060708');
     const out = errorResponse(seq, ErrorCode.Method);
     expect(out.subarray(8, 16)).toEqual(seq);
   });

@@ -1,6 +1,6 @@
-import { EMPTY_BYTES, type TlsOptions } from '@skein/core';
+import { EMPTY_BYTES } from '@skein/core';
 import { nodeRuntime } from '@skein/runtime-node';
-import { connectRazorClient, memoryLogger, processStopped, sleep, startProcess, startTcpRelay, suiteCerts, waitFor, type Proc } from '@skein/test-utils';
+import { connectRazorClient, memoryLogger, processStopped, sleep, startProcess, startTcpRelay, suiteCerts, testTls, waitFor, type Proc } from '@skein/test-utils';
 import { tcpTransport } from '@skein/transport-tcp';
 import { uwsTransport, wsTransport } from '@skein/transport-ws';
 import path from 'node:path';
@@ -19,10 +19,8 @@ import { transport } from './harness.js';
  */
 
 const certs = suiteCerts();
-/** A server's TLS (its certificate is for localhost and 127.0.0.1), read once the suite's certificates exist. */
-const serverTls = (): TlsOptions => ({ cert: certs.server.cert, key: certs.server.key });
-/** What a client in this process trusts of it. */
-const clientTls = (): TlsOptions => ({ ca: certs.ca, servername: 'localhost' });
+/** A server's TLS (its certificate is for localhost and 127.0.0.1), and what a client in this process trusts of it. */
+const { serverTls, clientTls } = testTls(certs);
 
 const cleanup: (() => unknown)[] = [];
 afterEach(async () => {

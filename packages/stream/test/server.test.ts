@@ -1,9 +1,9 @@
 import { ErrorCode, RemoteError, RpcError } from '@skein/core';
-import { deferred, handleCounts, leakedHandles, ManualClock, portOf, waitFor, within } from '@skein/test-utils';
+import { deferred, fromHex, handleCounts, leakedHandles, ManualClock, portOf, waitFor, within } from '@skein/test-utils';
 import net from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ClientStream, RpcServer, ServerRequest, createRouter } from '../src/index.js';
-import { errorStringFrame, golden, hex } from './golden.js';
+import { errorStringFrame, golden } from './golden.js';
 import { Concurrency, memoryLogger, rawPeer, readU32, recordingTransport, startServer, transport, u32 } from './harness.js';
 
 const cleanup: (() => unknown)[] = [];
@@ -22,7 +22,7 @@ describe('on the wire', () => {
   });
 
   it('answers a golden string-action request with the handler reply', async () => {
-    const s = await startServer({ 'Calculator.add': (req) => ({ msg: hex('03'), blob: req.blob.subarray(1) }) });
+    const s = await startServer({ 'Calculator.add': (req) => ({ msg: fromHex('03'), blob: req.blob.subarray(1) }) });
     cleanup.push(() => s.server.close());
     const peer = rawPeer(s.address, cleanup);
     peer.send(golden.stringActionRequest);
@@ -37,7 +37,7 @@ describe('on the wire', () => {
     cleanup.push(() => s.server.close());
     const peer = rawPeer(s.address, cleanup);
     // seq 0xfedcba9876543210, past 2^53: a number could not carry it exactly.
-    peer.send(hex(`254d 01 00 07000000 1032547698badcfe 0000000000000000 02000000 00000000 0908`));
+    peer.send(fromHex(`254d 01 00 07000000 1032547698badcfe 0000000000000000 02000000 00000000 0908`));
     await waitFor(() => peer.received().length >= 22);
     expect(peer.received().toString('hex')).toBe('254d0100' + '02000000' + '1032547698badcfe' + '00000000' + '0908');
     expect(seen.map((b) => [...b])).toEqual([[9, 8], []]);
@@ -54,13 +54,13 @@ describe('on the wire', () => {
         throw new RemoteError(5);
       },
       9: () => {
-        throw new RemoteError(hex('ab'));
+        throw new RemoteError(fromHex('ab'));
       },
     });
     cleanup.push(() => s.server.close());
     const peer = rawPeer(s.address, cleanup);
     const seq = '1032547698badcfe'; // 0xfedcba9876543210
-    const request = (action: string) => hex(`254d 01 00 ${action} ${seq} 0000000000000000 00000000 00000000`);
+    const request = (action: string) => fromHex(`254d 01 00 ${action} ${seq} 0000000000000000 00000000 00000000`);
     for (const action of ['07000000', '08000000', '09000000', '06000000']) peer.send(request(action));
     const expected = [
       `254d0102 00000000 ${seq} 0b000000 ${Buffer.from('rpc_timeout').toString('hex')}`,
@@ -72,7 +72,7 @@ describe('on the wire', () => {
     expect(peer.received().toString('hex')).toBe(expected.join(''));
     // A string action that is not UTF-8: a Decode reply to the same seq, then the close.
     const bad = rawPeer(s.address, cleanup);
-    bad.send(hex(`254d 01 00 02000080 ${seq} 0000000000000000 00000000 00000000 c328`));
+    bad.send(fromHex(`254d 01 00 02000080 ${seq} 0000000000000000 00000000 00000000 c328`));
     const got = (await within(bad.closed, 5000, 'the close after bad UTF-8')).toString('hex');
     expect(got).toBe(`254d010200000000${seq}0a000000${Buffer.from('rpc_decode').toString('hex')}`);
     expect(seqBytes).not.toHaveBeenCalled();
@@ -82,14 +82,14 @@ describe('on the wire', () => {
     const gate = deferred();
     const s = await startServer({ hold: async () => void (await gate.promise) }, { closeWaitMs: 5000 });
     const peer = rawPeer(s.address, cleanup);
-    peer.send(hex(`254d 01 00 04000080 1032547698badcfe 0000000000000000 00000000 00000000 686f6c64`)); // "hold"
+    peer.send(fromHex(`254d 01 00 04000080 1032547698badcfe 0000000000000000 00000000 00000000 686f6c64`)); // "hold"
     await waitFor(() => s.server.connections === 1);
     await new Promise((r) => setTimeout(r, 20));
     const closing = s.server.close();
     // Listeners closed (new connections refused), then the connection drains.
     await expect(ClientStream.connect({ transport, address: s.address })).rejects.toMatchObject({ code: ErrorCode.Unreachable });
     await new Promise((r) => setTimeout(r, 20));
-    peer.send(hex(`254d 01 00 07000000 efcdab8967452301 0000000000000000 00000000 00000000`));
+    peer.send(fromHex(`254d 01 00 07000000 efcdab8967452301 0000000000000000 00000000 00000000`));
     await waitFor(() => peer.received().length >= 20 + 10);
     expect(peer.received().toString('hex')).toBe(`254d010200000000efcdab89674523010a000000${Buffer.from('rpc_closed').toString('hex')}`);
     gate.resolve();
@@ -111,8 +111,8 @@ describe('on the wire', () => {
     cleanup.push(() => new Promise((r) => srv.close(r)));
     const client = await ClientStream.connect({ transport, address: `127.0.0.1:${(srv.address() as net.AddressInfo).port}` });
     cleanup.push(() => client.destroy());
-    void client.call('Calculator.add', hex('010203'), { blob: hex('aabb') }).catch(() => {});
-    void client.call(7, hex('0908')).catch(() => {});
+    void client.call('Calculator.add', fromHex('010203'), { blob: fromHex('aabb') }).catch(() => {});
+    void client.call(7, fromHex('0908')).catch(() => {});
     const bytes = await within(got.promise, 5000);
     expect(new Uint8Array(bytes)).toEqual(expected);
   });

@@ -1,5 +1,5 @@
 import { EMPTY_BYTES, ErrorCode, RemoteError, RpcError } from '@skein/core';
-import { deferred, portOf, waitFor } from '@skein/test-utils';
+import { deferred, fromHex, portOf, waitFor } from '@skein/test-utils';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ServerRequest } from '../src/index.js';
 import { REQUEST_HEADER_LENGTH, RESPONSE_HEADER_LENGTH } from '../src/wire/protocol.js';
@@ -329,7 +329,7 @@ describe('streams and the server\'s in-flight cap', () => {
 describe('a hostile or broken peer', () => {
   it('a client that sends items past its credit is closed; the server holds no more than the window and an item', async () => {
     const { rawConnect } = await import('@skein/test-utils');
-    const { golden, hex } = await import('./golden.js');
+    const { golden } = await import('./golden.js');
     const seen = deferred<ServerRequest>();
     const s = await startServer({ sink: (req) => (seen.resolve(req), new Promise(() => {})) }, { closeWaitMs: 0 });
     cleanup.push(() => s.server.close());
@@ -337,12 +337,12 @@ describe('a hostile or broken peer', () => {
     cleanup.push(() => raw.destroy());
     // Open stream seq 1 on "sink" (which never reads), then items of 64 KiB: each costs
     // 64 KiB + 32, so the 1 MiB window takes 15 and the 16th overdraws it; a 17th is one too many.
-    const open = hex(`254d 01 00 03ffff7f 0100000000000000 0000000000000000 04000000 00000000 ffffffff`);
-    const request = hex(`254d 01 00 04000080 0100000000000000 0000000000000000 00000000 00000000 73696e6b`);
+    const open = fromHex(`254d 01 00 03ffff7f 0100000000000000 0000000000000000 04000000 00000000 ffffffff`);
+    const request = fromHex(`254d 01 00 04000080 0100000000000000 0000000000000000 00000000 00000000 73696e6b`);
     raw.write(new Uint8Array([...golden.helloRequestFull, ...open, ...request]));
     const req = await seen.promise;
     const item = new Uint8Array(32 + 65536);
-    item.set(hex(`254d 01 00 04ffff7f 0100000000000000 0000000000000000 00000000 00000100`));
+    item.set(fromHex(`254d 01 00 04ffff7f 0100000000000000 0000000000000000 00000000 00000100`));
     for (let i = 0; i < 16; i++) raw.write(item);
     await waitFor(() => req.stream!.buffered >= 16 * (65536 + 32), { what: '16 items buffered' });
     expect(raw.peerClosed).toBe(false);
@@ -358,7 +358,7 @@ describe('a client that claims a window larger than it reads', () => {
   it('gets items only as its connection takes them: the server holds its send buffer, not the window', async () => {
     const ITEM = 256 * 1024;
     const N = 256; // 64 MiB written by the handler, against a window of 4 GiB
-    const { golden, hex } = await import('./golden.js');
+    const { golden } = await import('./golden.js');
     let peer: ReturnType<typeof rawPeer> | undefined;
     // Bytes the handler's resolved writes put on the connection, less what the peer had read then.
     let mostAhead = 0;
@@ -382,9 +382,9 @@ describe('a client that claims a window larger than it reads', () => {
     // The default hello, but for its streams window: 0xffffffff.
     const hello = golden.helloRequestFull.slice();
     // The window is the streams entry's value, last but for the server-pings entry (4 bytes).
-    hello.set(hex('ffffffff'), hello.length - 8);
-    const open = hex(`254d 01 00 03ffff7f 0100000000000000 0000000000000000 04000000 00000000 ffffffff`);
-    const request = hex(`254d 01 00 04000080 0100000000000000 0000000000000000 00000000 00000000 66656564`);
+    hello.set(fromHex('ffffffff'), hello.length - 8);
+    const open = fromHex(`254d 01 00 03ffff7f 0100000000000000 0000000000000000 04000000 00000000 ffffffff`);
+    const request = fromHex(`254d 01 00 04000080 0100000000000000 0000000000000000 00000000 00000000 66656564`);
     peer.send(new Uint8Array([...hello, ...open, ...request]));
     await done.promise;
     // Before writes waited for the send buffer, all 64 MiB were written with nothing read.
@@ -398,10 +398,10 @@ describe('a server that claims a window larger than it reads', () => {
   it('gets items only as the connection takes them: the client holds its send buffer, not the window', async () => {
     const ITEM = 256 * 1024;
     const N = 256; // 64 MiB written, against a window of 4 GiB
-    const { golden, hex } = await import('./golden.js');
+    const { golden } = await import('./golden.js');
     // The default answer, but for its streams window: 0xffffffff. Then it only reads.
     const answer = golden.helloAnswerFull.slice();
-    answer.set(hex('ffffffff'), answer.length - 8);
+    answer.set(fromHex('ffffffff'), answer.length - 8);
     let read = 0;
     const server = net.createServer((sock) => {
       sock.once('data', () => sock.write(answer));

@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { RpcError, type PeerIdentity, type TlsOptions, type Transport } from '@skein/core';
 import { nodeRuntime } from '@skein/runtime-node';
 import { tcpTransport } from '@skein/transport-tcp';
-import { suiteCerts, memoryLogger, waitFor, within } from '@skein/test-utils';
+import { suiteCerts, memoryLogger, testTls, waitFor, within } from '@skein/test-utils';
 import { ClientStream, RpcServer, createRouter, type RpcServerOptions } from '../src/index.js';
 
 const certs = suiteCerts();
@@ -18,9 +18,9 @@ const HANG_MS = 10_000;
 const utf8 = new TextEncoder();
 const text = (b: Uint8Array): string => new TextDecoder().decode(b);
 
-const serverTls = (extra: TlsOptions = {}): TlsOptions => ({ cert: certs.server.cert, key: certs.server.key, ...extra });
-const mtls = (extra: TlsOptions = {}): TlsOptions => serverTls({ ca: certs.ca, requestCert: true, ...extra });
-const clientTls = (extra: TlsOptions = {}): TlsOptions => ({ ca: certs.ca, ...extra });
+const { serverTls, mtls, clientTls } = testTls(certs);
+/** Trusts the CA and gives no servername: the name checked is the address's (`tls://localhost:…`). */
+const byAddress = (extra: TlsOptions = {}): TlsOptions => ({ ca: certs.ca, ...extra });
 
 /** A server whose one action answers with the identity it saw; counts dispatched requests. */
 async function serve(tls: TlsOptions | undefined, opts: Partial<RpcServerOptions> = {}) {
@@ -59,7 +59,7 @@ async function failure(p: Promise<unknown>): Promise<{ code: string; cause?: str
 describe('calls over TLS (tcp transport, node runtime)', () => {
   it('mTLS: handlers see the verified client identity; a tls:// address dials TLS by name', async () => {
     const s = await serve(mtls());
-    const stream = await connect(s.port, clientTls({ cert: certs.client.cert, key: certs.client.key }), `tls://localhost:${s.port}`);
+    const stream = await connect(s.port, byAddress({ cert: certs.client.cert, key: certs.client.key }), `tls://localhost:${s.port}`);
     const identity = JSON.parse(text((await stream.call(1)).msg)) as PeerIdentity;
     expect(identity).toMatchObject({ subject: 'CN=test-client', altNames: ['URI:spiffe://skein.test/client', 'DNS:client.skein.test'] });
     expect(identity.fingerprint256).toMatch(/^([0-9A-F]{2}:){31}[0-9A-F]{2}$/);
@@ -70,7 +70,7 @@ describe('calls over TLS (tcp transport, node runtime)', () => {
     const s = await serve(mtls(), {
       peers: { admit: (c) => (judged.push(c.identity?.subject), c.identity?.subject === 'CN=test-client') },
     });
-    const stream = await connect(s.port, clientTls({ cert: certs.client.cert, key: certs.client.key }), `tls://localhost:${s.port}`);
+    const stream = await connect(s.port, byAddress({ cert: certs.client.cert, key: certs.client.key }), `tls://localhost:${s.port}`);
     await stream.call(1);
     expect(s.server.openConnections().map((c) => c.kind)).toEqual(['peer']);
     expect(s.server.stats()).toMatchObject({ clients: 0, peers: 1 });
@@ -80,7 +80,7 @@ describe('calls over TLS (tcp transport, node runtime)', () => {
 
   it('without requestCert the connection is encrypted and handlers see no identity', async () => {
     const s = await serve(serverTls());
-    const stream = await connect(s.port, clientTls({ servername: 'localhost' }));
+    const stream = await connect(s.port, clientTls());
     expect(text((await stream.call(1)).msg)).toBe('null');
   });
 
@@ -92,7 +92,7 @@ describe('calls over TLS (tcp transport, node runtime)', () => {
     it(`refuses ${name} before dispatch: a server log line, Unauthenticated on the client`, async () => {
       const s = await serve(mtls());
       const cert = pair === undefined ? {} : { cert: certs[pair].cert, key: certs[pair].key };
-      const outcome = await failure(connect(s.port, clientTls({ servername: 'localhost', ...cert })).then((st) => st.call(1)));
+      const outcome = await failure(connect(s.port, clientTls(cert)).then((st) => st.call(1)));
       // TLS 1.3 may finish the client's handshake before the refusal: then the call fails with IO, caused by it.
       expect(outcome.code === 'Unauthenticated' || outcome.cause === 'Unauthenticated').toBe(true);
       await waitFor(() => s.logger.lines.some((l) => l.msg?.startsWith('closing connection') && /certificate/i.test(String(l.obj.reason))), { what: 'the refusal logged' });
@@ -107,7 +107,7 @@ describe('calls over TLS (tcp transport, node runtime)', () => {
     it(`a connect with credentials refused for ${name} fails with Unauthenticated, not Unreachable`, async () => {
       const s = await serve(mtls(), { authenticate: () => ({ principal: 'anyone' }) });
       const cert = pair === undefined ? {} : { cert: certs[pair].cert, key: certs[pair].key };
-      const transport = tcpTransport(nodeRuntime, { tls: clientTls({ servername: 'localhost', ...cert }) });
+      const transport = tcpTransport(nodeRuntime, { tls: clientTls(cert) });
       const connecting = ClientStream.connect({ transport, address: `127.0.0.1:${s.port}`, credentials: 'token', connectTimeoutMs: HANG_MS });
       const outcome = await failure(connecting.then((st) => (cleanup.push(() => st.destroy()), st.call(1))));
       expect(outcome).toMatchObject({ code: 'Unauthenticated', message: expect.stringMatching(/certificate/) });
@@ -124,7 +124,7 @@ describe('calls over TLS (tcp transport, node runtime)', () => {
 
   it('a TLS client on a plaintext server fails to connect, saying so; the server logs a TLS client', async () => {
     const s = await serve(undefined);
-    const outcome = await failure(connect(s.port, clientTls({ servername: 'localhost' })));
+    const outcome = await failure(connect(s.port, clientTls()));
     expect(outcome).toMatchObject({ code: 'Unreachable', message: expect.stringMatching(/does the server speak TLS/) });
     await waitFor(() => s.logger.lines.some((l) => /a TLS client is talking to this plaintext endpoint/.test(String(l.obj.reason))), { what: 'the mismatch logged' });
   });
@@ -137,25 +137,25 @@ describe('calls over TLS (tcp transport, node runtime)', () => {
     cleanup.push(() => silent.destroy());
     await waitFor(() => s.accepted.count === 1, { what: 'the silent connection handed to the server' });
     // The cap is taken by a connection that has not even said hello.
-    const refused = await failure(connect(s.port, clientTls({ servername: 'localhost' })).then((st) => st.call(1)));
+    const refused = await failure(connect(s.port, clientTls()).then((st) => st.call(1)));
     expect(refused.code === 'Unreachable' || refused.code === 'IO').toBe(true);
     expect(s.logger.lines.some((l) => l.msg === 'connection limit reached: refusing new connections')).toBe(true);
     await within(silentClosed, HANG_MS, 'the stalled handshake to be closed');
     await waitFor(() => s.logger.lines.some((l) => l.obj.reason === 'TLS handshake not done within 500 ms'), { what: 'the handshake timeout logged' });
-    const stream = await connect(s.port, clientTls({ servername: 'localhost' }));
+    const stream = await connect(s.port, clientTls());
     expect(text((await stream.call(1)).msg)).toBe('null');
   });
 
   it("transport.reloadTls serves a new certificate to later connections without a restart", async () => {
     const s = await serve(serverTls());
-    const before = await connect(s.port, clientTls({ servername: 'localhost' }));
+    const before = await connect(s.port, clientTls());
     await s.transport.reloadTls!({ cert: certs.reloaded.cert, key: certs.reloaded.key });
     // A new connection is served the new certificate (CN=reloaded)...
     const later = tls.connect({ host: '127.0.0.1', port: s.port, ca: certs.ca, servername: 'localhost' });
     cleanup.push(() => later.destroy());
     await new Promise((resolve, reject) => later.once('secureConnect', resolve).once('error', reject));
     expect(later.getPeerCertificate().subject.CN).toBe('reloaded');
-    expect(text((await (await connect(s.port, clientTls({ servername: 'localhost' }))).call(1)).msg)).toBe('null');
+    expect(text((await (await connect(s.port, clientTls())).call(1)).msg)).toBe('null');
     // ...while the connection made before keeps working.
     expect(text((await before.call(1)).msg)).toBe('null');
   });

@@ -3,7 +3,7 @@ import tls from 'node:tls';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RpcError, type Transport } from '@skein/core';
 import { wsTransport, type WsTransportOptions } from '@skein/transport-ws';
-import { suiteCerts, memoryLogger, waitFor, within } from '@skein/test-utils';
+import { suiteCerts, memoryLogger, testTls, waitFor, within } from '@skein/test-utils';
 import { ClientStream, RpcServer, createRouter } from '../src/index.js';
 
 /**
@@ -22,7 +22,7 @@ const HANG_MS = 10_000;
 /** Long enough for the refused client to be tried while the stalled one holds the slot. */
 const TIMEOUT_MS = 1500;
 const text = (b: Uint8Array): string => new TextDecoder().decode(b);
-const serverTls = () => ({ cert: certs.server.cert, key: certs.server.key });
+const { serverTls } = testTls(certs);
 
 /** An RpcServer with room for one connection; counts the connections the transport hands it. */
 async function serve(options: WsTransportOptions) {

@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import type { TlsOptions } from '@skein/core';
 import { afterAll, beforeAll } from 'vitest';
 
 /** A certificate and its private key, PEM. */
@@ -135,4 +136,27 @@ export function suiteCerts(): TestCerts {
 
 function raise(): never {
   throw new Error('suiteCerts: the certificates are made in beforeAll; read them inside a test or hook');
+}
+
+/** The TLS options tests build over `TestCerts`, each with `extra` on top. */
+export interface TestTls {
+  /** A server with `server`'s certificate (localhost, 127.0.0.1, ::1). */
+  serverTls(extra?: TlsOptions): TlsOptions;
+  /** A server as `serverTls` that asks every client for a certificate from `ca` (mutual TLS). */
+  mtls(extra?: TlsOptions): TlsOptions;
+  /** A client that trusts `ca` and expects the name localhost, whatever address it dials. */
+  clientTls(extra?: TlsOptions): TlsOptions;
+}
+
+/**
+ * The TLS options of a test's server and client over `certs`, read when called: with
+ * `suiteCerts()` that is inside a test or hook, once they exist.
+ */
+export function testTls(certs: TestCerts): TestTls {
+  const serverTls = (extra: TlsOptions = {}): TlsOptions => ({ cert: certs.server.cert, key: certs.server.key, ...extra });
+  return {
+    serverTls,
+    mtls: (extra = {}) => serverTls({ ca: certs.ca, requestCert: true, ...extra }),
+    clientTls: (extra = {}) => ({ ca: certs.ca, servername: 'localhost', ...extra }),
+  };
 }

@@ -17,8 +17,8 @@ export interface TcpTransportOptions {
   batchFrames?: number;
   /**
    * Likewise, once a batch holds this many bytes or more (the write that reaches it included), so
-   * one socket write is about this size. A send trigger: the WebSocket transport's `batchBytes`
-   * caps the size of one message instead, and sends nothing early. Default 64 KiB.
+   * one socket write is about this size. A send trigger: the WebSocket transport's
+   * `maxBatchBytes` caps the size of one message instead, and sends nothing early. Default 64 KiB.
    */
   batchBytes?: number;
   /** Size of the blocks small parts are copied into, at least `copyThreshold`. Default 64 KiB. */

@@ -5,7 +5,7 @@ export type MessageSink = (chunks: Uint8Array[]) => void;
 
 export interface BatcherOptions {
   /** A message is cut at a frame boundary before it grows past this; a bigger frame goes alone. */
-  batchBytes: number;
+  maxBatchBytes: number;
   /**
    * A message goes out as soon as it holds this many whole frames, before the run ends, so the
    * peer starts on the first frames of a long run while the rest are written. Default: no limit.
@@ -31,7 +31,7 @@ const sharedSlab = new Slab(64 * 1024);
  * those as fragments of one message where its library allows it.
  */
 export class MessageBatcher {
-  private readonly batchBytes: number;
+  private readonly maxBatchBytes: number;
   private readonly batchFrames: number;
   /** Whole frames queued since the last flush. */
   private frames = 0;
@@ -40,7 +40,7 @@ export class MessageBatcher {
   private queued = 0;
   /** Queued bytes, from the front, that form whole frames. */
   private whole = 0;
-  /** Offsets (below `whole`) where a message must end so it stays under batchBytes. */
+  /** Offsets (below `whole`) where a message must end so it stays under maxBatchBytes. */
   private cuts: number[] = [];
   private messageStart = 0;
   private readonly scratch: Uint8Array;
@@ -53,7 +53,7 @@ export class MessageBatcher {
     private readonly sink: MessageSink,
     options: BatcherOptions,
   ) {
-    this.batchBytes = options.batchBytes;
+    this.maxBatchBytes = options.maxBatchBytes;
     this.batchFrames = options.batchFrames ?? Infinity;
     // Below SMALL_PART the contract promises a copy, whatever the configured threshold.
     const copyBelow = Math.max(options.copyBelow ?? 16 * 1024, SMALL_PART);
@@ -151,7 +151,7 @@ export class MessageBatcher {
 
   private frameEnd(end: number): void {
     this.frames++;
-    if (end - this.messageStart > this.batchBytes && this.whole > this.messageStart) {
+    if (end - this.messageStart > this.maxBatchBytes && this.whole > this.messageStart) {
       this.cuts.push(this.whole);
       this.messageStart = this.whole;
     }

@@ -51,7 +51,7 @@ export interface MessageSocket {
 }
 
 export interface MessageConnOptions {
-  batchBytes: number;
+  maxBatchBytes: number;
   batchFrames: number;
   highWaterMark: number;
   maxHeldBytes: number;

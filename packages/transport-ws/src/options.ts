@@ -1,4 +1,4 @@
-import { guardedLogger, invalidArgument, MAX_TIMER_MS, silentLogger, type Logger, type TlsOptions } from '@skein/core';
+import { guardedLogger, invalidArgument, MAX_TIMER_MS, refuseRenamed, silentLogger, type Logger, type TlsOptions } from '@skein/core';
 import { CLOSE_LINGER_MS } from './close-linger.js';
 import type { StandardWebSocketCtor } from './standard-socket.js';
 
@@ -32,10 +32,11 @@ export interface WsTransportOptions {
   /**
    * The most bytes of one WebSocket message: the frames of a run are cut into messages at frame
    * boundaries before one grows past it (a bigger frame goes alone). It only cuts: nothing goes
-   * out before the end of the run for it (`batchFrames` does that). Default 1 MiB. (The TCP
-   * transport's `batchBytes` is a send trigger instead: a batch goes out once it holds that many.)
+   * out before the end of the run for it (`batchFrames` does that). Default 1 MiB. Named a cap,
+   * not `batchBytes`: the TCP transport's `batchBytes` is a send trigger (a batch goes out once it
+   * holds that many), and this option's old name `batchBytes` is refused with InvalidArgument.
    */
-  batchBytes?: number;
+  maxBatchBytes?: number;
   /**
    * A message goes out as soon as it holds this many whole frames, without waiting for the end of
    * the run: a turn that answers a whole window sends its first answers while it computes the rest.
@@ -92,7 +93,7 @@ export interface ResolvedOptions {
   pathname: string;
   maxWsMessageBytes: number;
   maxHeldBytes: number;
-  batchBytes: number;
+  maxBatchBytes: number;
   batchFrames: number;
   lingerMs: number;
   highWaterMark: number;
@@ -108,6 +109,8 @@ export interface ResolvedOptions {
 const MiB = 1024 * 1024;
 
 export function resolveOptions(o: WsTransportOptions): ResolvedOptions {
+  // Renamed, as it caps a message where the TCP transport's batchBytes triggers a send.
+  refuseRenamed(o, 'batchBytes', 'maxBatchBytes', 'transport-ws');
   const path = o.path ?? '/skein';
   if (!path.startsWith('/') || path.includes('#')) throw invalidArgument(`path must be a URL path like "/skein", got ${JSON.stringify(path)}`);
   const maxWsMessageBytes = positive('maxWsMessageBytes', o.maxWsMessageBytes ?? 64 * MiB + 64 * 1024);
@@ -116,7 +119,7 @@ export function resolveOptions(o: WsTransportOptions): ResolvedOptions {
     pathname: pathnameOf(path),
     maxWsMessageBytes,
     maxHeldBytes: positive('maxHeldBytes', o.maxHeldBytes ?? maxWsMessageBytes),
-    batchBytes: positive('batchBytes', o.batchBytes ?? MiB),
+    maxBatchBytes: positive('maxBatchBytes', o.maxBatchBytes ?? MiB),
     batchFrames: o.batchFrames === Infinity ? Infinity : positive('batchFrames', o.batchFrames ?? 128),
     lingerMs: lingerMs(o.lingerMs ?? CLOSE_LINGER_MS),
     highWaterMark: positive('highWaterMark', o.highWaterMark ?? MiB),

@@ -105,7 +105,7 @@ export class UpgradingWsSocket implements MessageSocket {
       return false;
     }
     // Stalled, not merely unfinished: a WebSocket message holds many whole frames (a batch of
-    // up to batchBytes), which the server's read timeout, meant for one frame, must not time
+    // up to maxBatchBytes), which the server's read timeout, meant for one frame, must not time
     // on a slow link. Bytes of the message since the last look are progress (the server looks
     // once a tick, and its clock starts again); a dribbler that makes it is ChunkGuard's. Control
     // frames are not: a peer pinging with its message half sent is stalled all the same.

@@ -8,7 +8,7 @@ import { UpgradingWsSocket } from './upgrading-ws-socket.js';
  * What ws may hold for a peer besides the bytes of its message (maxPayload):
  * - maxFragments: each fragment is a Buffer of its own (about 130 B of heap), so a peer sending
  *   one-byte fragments holds ~2 MiB at most. Skein's own senders stay far under it (messages are
- *   cut at batchBytes). Read chunks: chunk-guard.ts.
+ *   cut at maxBatchBytes). Read chunks: chunk-guard.ts.
  * - maxPendingAutoPongs: the answers to its pings not yet written; past them the peer is dropped.
  *   Before ws 8.23 every ping was answered however many waited, so a peer that pinged and never
  *   read grew the send buffer without bound (hence the package's `ws` range).

@@ -59,6 +59,25 @@ describe('ws client', () => {
     expect(() => wsTransport({ batchFrames: 0 })).toThrow(/batchFrames must be a positive integer/);
   });
 
+  it('cuts a run into messages of at most maxBatchBytes, at frame boundaries', async () => {
+    const s = await rawServer();
+    const conn = await wsTransport({ maxBatchBytes: 100, batchFrames: Infinity }).connect({ host: '127.0.0.1', port: s.port }, spec);
+    cleanup.push(() => conn.close());
+    for (let i = 0; i < 10; i++) conn.write(frame(`${i}`.repeat(40)));
+    await until(() => s.messages.flatMap(bodiesOf).length >= 10, '10 frames');
+    expect(s.messages.map((m) => m.length)).toEqual(Array(5).fill(88));
+    expect(s.messages.flatMap(bodiesOf).map(text)).toEqual(Array.from({ length: 10 }, (_, i) => `${i}`.repeat(40)));
+  });
+
+  it('refuses the old name batchBytes (renamed maxBatchBytes: it caps a message, sending nothing early) rather than ignore it', () => {
+    for (const t of [wsTransport, uwsTransport]) {
+      // What a plain-JS caller's options hold: TypeScript no longer takes the old name.
+      expect(() => t({ batchBytes: 100 } as never)).toThrow(
+        expect.objectContaining({ name: 'RpcError', code: ErrorCode.InvalidArgument, message: 'transport-ws option batchBytes is now maxBatchBytes' }),
+      );
+    }
+  });
+
   it('sends long parts as fragments of one message, not as several messages', async () => {
     const s = await rawServer();
     const conn = await wsTransport().connect({ host: '127.0.0.1', port: s.port }, spec);

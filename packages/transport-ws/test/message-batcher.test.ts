@@ -6,9 +6,9 @@ import { Slab } from '@skein/core';
 import { bodiesOf, bodyAt, frame, header, onBody, spec, text } from './helpers.js';
 
 /** A batcher whose messages are collected, each as its chunks and as one joined buffer. */
-function batcher(batchBytes = 1024 * 1024, batchFrames = Infinity, slab?: Slab) {
+function batcher(maxBatchBytes = 1024 * 1024, batchFrames = Infinity, slab?: Slab) {
   const messages: Uint8Array[][] = [];
-  const b = new MessageBatcher(spec, (chunks) => messages.push(chunks), { batchBytes, batchFrames, slab });
+  const b = new MessageBatcher(spec, (chunks) => messages.push(chunks), { maxBatchBytes, batchFrames, slab });
   const joined = (): Uint8Array[] => messages.map((m) => Buffer.concat(m));
   return { b, messages, joined };
 }
@@ -75,7 +75,7 @@ describe('MessageBatcher', () => {
     expect(bodiesOf(joined()[0]!).map(text)).toEqual(['split header']);
   });
 
-  it('cuts a long run into messages at frame boundaries, each within batchBytes', () => {
+  it('cuts a long run into messages at frame boundaries, each within maxBatchBytes', () => {
     const { b, joined } = batcher(100);
     for (let i = 0; i < 10; i++) b.write(frame('x'.repeat(40)));
     b.flush();
@@ -85,7 +85,7 @@ describe('MessageBatcher', () => {
     expect(messages.flatMap(bodiesOf)).toHaveLength(10);
   });
 
-  it('sends a frame bigger than batchBytes alone', () => {
+  it('sends a frame bigger than maxBatchBytes alone', () => {
     const { b, joined } = batcher(100);
     b.write(frame('a'));
     b.write(frame('y'.repeat(500)));

@@ -1,8 +1,8 @@
 import os from 'node:os';
 import tls from 'node:tls';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ErrorCode, type FrameListener, type TlsOptions, type Transport } from '@skein/core';
-import { memoryLogger, suiteCerts, waitFor } from '@skein/test-utils';
+import { ErrorCode, type FrameListener, type Transport } from '@skein/core';
+import { memoryLogger, suiteCerts, testTls, waitFor } from '@skein/test-utils';
 import { wsTransport } from '../src/index.js';
 import { spec } from './helpers.js';
 
@@ -18,7 +18,7 @@ afterEach(async () => {
 });
 
 const HANG_MS = 10_000;
-const serverTls = (extra: TlsOptions = {}): TlsOptions => ({ cert: certs.server.cert, key: certs.server.key, ...extra });
+const { serverTls } = testTls(certs);
 
 async function listening(transport: Transport, host = '127.0.0.1'): Promise<number> {
   const listener: FrameListener = await transport.listen({ host, port: 0 }, spec, (conn) => conn.bind({ frame() {}, drain() {}, close() {} }));

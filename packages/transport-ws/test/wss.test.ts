@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { ErrorCode, RpcError, type FrameConn, type FrameListener, type PeerIdentity, type TlsOptions, type Transport } from '@skein/core';
-import { deferred, suiteCerts, memoryLogger, waitFor, within } from '@skein/test-utils';
+import { ErrorCode, RpcError, type FrameConn, type FrameListener, type PeerIdentity, type Transport } from '@skein/core';
+import { deferred, suiteCerts, memoryLogger, testTls, waitFor, within } from '@skein/test-utils';
 import net from 'node:net';
 import { uwsTransport, wsTransport } from '../src/index.js';
 import { frame, record, spec, text } from './helpers.js';
@@ -13,8 +13,7 @@ afterEach(async () => {
 });
 
 const HANG_MS = 10_000;
-const serverTls = (extra: TlsOptions = {}): TlsOptions => ({ cert: certs.server.cert, key: certs.server.key, ...extra });
-const mtls = (): TlsOptions => serverTls({ ca: certs.ca, requestCert: true });
+const { serverTls, mtls } = testTls(certs);
 
 /**
  * An echo server on `transport`; records the identity of each connection and every frame it got.

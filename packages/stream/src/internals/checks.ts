@@ -44,11 +44,6 @@ export function fraction(n: number, name: string): number {
   return n;
 }
 
-/**
- * Refuses an option given under the name it had before it was renamed: TypeScript flags it, but
- * a plain-JS caller's old name would otherwise be ignored without a word. `prefix`: where the
- * options sit in the caller's own (`stream.`).
- */
-export function refuseRenamed(opts: object, old: string, now: string, owner: string, prefix = ''): void {
-  if ((opts as Record<string, unknown>)[old] !== undefined) throw invalidArgument(`${owner} option ${prefix}${old} is now ${prefix}${now}`);
-}
+// refuseRenamed is core's now (every package that renames an option shares it); kept here for
+// client/options.ts until it imports it from @skein/core itself.
+export { refuseRenamed } from '@skein/core';

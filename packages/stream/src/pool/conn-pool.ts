@@ -6,6 +6,7 @@ import {
   formatAddress,
   fromDownstream,
   invalidArgument,
+  refuseRenamed,
   parseAddress,
   silentLogger,
   guardedLogger,
@@ -21,7 +22,7 @@ import { TickClock } from '../internals/tick-clock.js';
 import { abortedAlready } from '../client/call-abort.js';
 import { Backoff, type BackoffOptions } from './backoff.js';
 import { cancelled, type Notify, type Reply } from '../client/call.js';
-import { callTimeout, nonNegative, positive, positiveInteger, refuseRenamed, timerMs } from '../internals/checks.js';
+import { callTimeout, nonNegative, positive, positiveInteger, timerMs } from '../internals/checks.js';
 import type { CallOptions } from '../client/call-options.js';
 import { promised, type StreamCaller } from '../client/caller.js';
 import { ClientStream } from '../client/client-stream.js';

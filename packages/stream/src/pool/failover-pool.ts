@@ -6,6 +6,7 @@ import {
   formatAddress,
   fromDownstream,
   invalidArgument,
+  refuseRenamed,
   parseAddress,
   silentLogger,
   guardedLogger,
@@ -17,7 +18,7 @@ import {
   type Transport,
 } from '@skein/core';
 import type { Notify, Reply } from '../client/call.js';
-import { positive, refuseRenamed } from '../internals/checks.js';
+import { positive } from '../internals/checks.js';
 import type { CallOptions } from '../client/call-options.js';
 import { promised, type StreamCaller } from '../client/caller.js';
 import { unopenedStreams, type StreamCall } from '../client/stream-call.js';

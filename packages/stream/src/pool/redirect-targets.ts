@@ -1,5 +1,5 @@
-import { invalidArgument, type Clock, type Ticker } from '@skein/core';
-import { refuseRenamed, timerMs } from '../internals/checks.js';
+import { invalidArgument, refuseRenamed, type Clock, type Ticker } from '@skein/core';
+import { timerMs } from '../internals/checks.js';
 
 export interface RedirectTargetOptions {
   /** Servers brought in by redirects at once; past it the least recently redirected-to leaves. 0 refuses redirects to new servers. Default 4. */

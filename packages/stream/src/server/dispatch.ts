@@ -16,7 +16,9 @@ export interface Dispatch {
   /**
    * True when, for a call abandoned (cancelled, past its deadline) while its handler ran, this
    * dispatch says when that handler ends: with its late answer (`req.reply`, `req.fail`, ignored
-   * on the wire), or with `req.handlerEnded()` when it gives none. The server then runs at most
+   * on the wire), or with `req.handlerEnded()` when it gives none; one that answers a call itself
+   * while its handler runs on (its own handler timeout) calls `req.runsOn()` just before that
+   * answer, so that the handler counts until then too. The server then runs at most
    * twice `maxInFlightPerConn` handlers per connection, these included, and reads no further
    * call there until one ends; without it their slots are free at once and nothing bounds how many a peer
    * that abandons every call it makes keeps running. `createRouter` and `@skein/api`'s

@@ -221,19 +221,27 @@ export class ServerRequest implements Controlled, AbortSource {
   }
 
   /**
-   * @internal About to be answered while its handler runs on (the server's own handler timeout,
-   * and a handler that ignores its signal): it counts as one abandoned until it ends, as a call
-   * its client abandoned does, or each timeout would let another start beside it. Called before
-   * the answer, whose freed slot may start a held request at once.
+   * For a dispatch that tells when handlers end (`Dispatch.tellsHandlerEnds`) and answers a call
+   * itself while its handler may run on (its own handler timeout, where a handler can ignore its
+   * signal): call this just before that answer. The handler then counts against its connection
+   * until the dispatch says it ended (`handlerEnded`, or its late answer), as the handler of a
+   * call its client abandoned does; otherwise each timeout would free a slot and let another
+   * handler start beside the one still running, without bound. Before the answer, not after:
+   * the slot the answer frees may start a held request at once. Does nothing on a call already
+   * answered, or under a dispatch that does not tell handler ends.
    */
   runsOn(): void {
     if (!this.answered && !this.runsAbandoned && this.owner.abandonedRunning?.() === true) this.runsAbandoned = true;
   }
 
   /**
-   * @internal The handler ended. A late answer (`reply`, `fail`) says so itself; a dispatch that
-   * gives none once the call is answered (`isAnswered`) calls this instead, so that the handler
-   * stops counting against its connection (Responder's `abandonedRunning`). Idempotent.
+   * For a dispatch that tells when handlers end (`Dispatch.tellsHandlerEnds`): the handler of a
+   * call answered before it ended (abandoned by its client, past its deadline, or answered after
+   * `runsOn`) has ended without an answer of its own. A late answer (`reply`, `fail`) says so
+   * itself; a dispatch whose handler gives none once the call is answered (`isAnswered`) calls
+   * this instead, so that the handler stops counting against its connection (Responder's
+   * `abandonedRunning`) and the connection's reading, held while such handlers fill its cap,
+   * goes on. Idempotent; does nothing for a handler that was not counted.
    */
   handlerEnded(): void {
     if (!this.runsAbandoned) return;
