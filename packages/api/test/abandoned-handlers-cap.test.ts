@@ -1,17 +1,14 @@
 import { msgpackCodec } from '@skein/codec-msgpack';
 import { ErrorCode, silentLogger, type RpcError } from '@skein/core';
-import { portOf, waitFor } from '@skein/test-utils';
+import { portOf, waitFor, cleanups } from '@skein/test-utils';
 import { ClientStream, RpcServer } from '@skein/stream';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createClient, createServiceDispatch, implement, method, serverStream, service } from '../src/index.js';
 import { transport } from './harness.js';
 
 const Svc = service('Svc', { slow: method<number, number>(), echo: method<number, number>(), feed: serverStream<number, number>() });
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 const CAP = 4;
 const CALLS = 200;

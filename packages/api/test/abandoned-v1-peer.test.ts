@@ -1,17 +1,14 @@
 import { msgpackCodec } from '@skein/codec-msgpack';
 import { silentLogger } from '@skein/core';
-import { portOf, rawConnect, waitFor } from '@skein/test-utils';
+import { portOf, rawConnect, waitFor, cleanups } from '@skein/test-utils';
 import { RpcServer } from '@skein/stream';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createServiceDispatch, implement, method, service } from '../src/index.js';
 import { transport } from './harness.js';
 
 const Svc = service('Svc', { slow: method<number, number>() });
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 const CAP = 4;
 const CALLS = 40;

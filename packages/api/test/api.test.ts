@@ -1,8 +1,8 @@
 import { cborCodec } from '@skein/codec-cbor';
 import { msgpackCodec } from '@skein/codec-msgpack';
 import { ErrorCode, RemoteError, RpcError, codeErrors } from '@skein/core';
-import { deferred, waitFor, within } from '@skein/test-utils';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { deferred, waitFor, within, cleanups } from '@skein/test-utils';
+import { describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
 import * as v from 'valibot';
 import type { StandardSchemaV1 } from '@standard-schema/spec';
@@ -50,10 +50,7 @@ const calculator = implement(Calculator, {
   who: (_arg, ctx: CallContext) => ({ peer: ctx.peer, conn: ctx.connectionId, transport: ctx.transport }),
 });
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 async function setup(codec = msgpackCodec, extra: Partial<Parameters<typeof serve>[0]> = {}) {
   const logger = memoryLogger();

@@ -1,8 +1,8 @@
 import { msgpackCodec } from '@skein/codec-msgpack';
 import { ErrorCode, RemoteError, RpcError, codeErrors } from '@skein/core';
-import { freePort, portOf, within } from '@skein/test-utils';
+import { freePort, portOf, within, cleanups } from '@skein/test-utils';
 import { ClientStream, FailoverPool, RpcServer, type CallOptions, type FailoverPoolOptions } from '@skein/stream';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createClient, createServiceDispatch, implement, method, service, type Filter } from '../src/index.js';
 import { transport } from './harness.js';
 
@@ -15,10 +15,7 @@ const Front = service('Front', {
   declared: method<void, string>().throws(codeErrors({ 1: Busy })),
 });
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 async function listen(server: RpcServer): Promise<string> {
   const a = await server.listen(transport, '127.0.0.1:0');

@@ -1,15 +1,12 @@
 import { ErrorCode, RpcError } from '@skein/core';
 import { msgpackCodec } from '@skein/codec-msgpack';
 import { ClientStream, RpcServer, type Authenticate } from '@skein/stream';
-import { portOf } from '@skein/test-utils';
-import { afterEach, describe, expect, it } from 'vitest';
+import { portOf, cleanups } from '@skein/test-utils';
+import { describe, expect, it } from 'vitest';
 import { bearerAuth, type BearerCheck, createClient, createCluster, createServiceDispatch, implement, method, service, type Filter } from '../src/index.js';
 import { transport } from './harness.js';
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 const Account = service('Account', {
   whoami: method<void, string>(),

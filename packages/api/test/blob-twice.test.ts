@@ -1,13 +1,11 @@
 import { msgpackCodec } from '@skein/codec-msgpack';
 import { silentLogger } from '@skein/core';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createClient, implement, method, serverStream, service, withBlob } from '../src/index.js';
 import { serve } from './harness.js';
+import { cleanups } from '@skein/test-utils';
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 /** `.blob()` declared twice: a flag set again, so each value carries one blob, as its types say (blob-types.test-d.ts). */
 const Twice = service('Twice', {

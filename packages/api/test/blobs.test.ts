@@ -1,14 +1,12 @@
 import { msgpackCodec } from '@skein/codec-msgpack';
 import { ErrorCode, RpcError, silentLogger } from '@skein/core';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { bidiStream, clientStream, createClient, implement, method, serverStream, service, withBlob, type WithBlob } from '../src/index.js';
 import { serve } from './harness.js';
+import { cleanups } from '@skein/test-utils';
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 /** Bytes that say which they are: `n` bytes, each `(seed + i) & 0xff`. */
 function bytesOf(seed: number, n: number): Uint8Array {

@@ -1,9 +1,10 @@
 import { msgpackCodec } from '@skein/codec-msgpack';
 import { ErrorCode, RpcError, invalidArgument, silentLogger, type RpcErrorOptions } from '@skein/core';
 import type { Caller } from '@skein/stream';
-import { afterEach, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { createClient, implement, method, service } from '../src/index.js';
 import { serve } from './harness.js';
+import { cleanups } from '@skein/test-utils';
 
 /*
  * A typed stub names the method in every built-in error (`Svc.op: ...`) on a copy, since the
@@ -36,10 +37,7 @@ const impl = implement(Svc, {
   },
 });
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 const failure = (p: Promise<unknown>) => p.then(() => undefined, (e: unknown) => e as Error);
 

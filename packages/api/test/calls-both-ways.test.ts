@@ -1,13 +1,11 @@
 import { msgpackCodec } from '@skein/codec-msgpack';
 import { ClientStream, RpcServer } from '@skein/stream';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createClient, createServiceDispatch, implement, method, service } from '../src/index.js';
 import { transport } from './harness.js';
+import { cleanups } from '@skein/test-utils';
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 const codec = msgpackCodec;
 /** Served by the server. */

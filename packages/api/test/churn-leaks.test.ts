@@ -1,8 +1,8 @@
 import { msgpackCodec } from '@skein/codec-msgpack';
 import { ErrorCode, silentLogger } from '@skein/core';
-import { abortListeners, heapAfterGc, longLivedSignal, portOf, toldListeners, waitFor } from '@skein/test-utils';
+import { abortListeners, heapAfterGc, longLivedSignal, portOf, toldListeners, waitFor, cleanups } from '@skein/test-utils';
 import { ClientStream, RpcServer, type ServerRequest } from '@skein/stream';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createClient, createServiceDispatch, implement, method, serverStream, service, type CallContext, type Client, type Filter } from '../src/index.js';
 import { transport } from './harness.js';
 
@@ -12,10 +12,7 @@ import { transport } from './harness.js';
  * signal). Nothing of a settled call may stay on that signal.
  */
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 const codec = msgpackCodec;
 const Echo = service('Echo', { ping: method<number, number>(), count: serverStream<number, number>() });

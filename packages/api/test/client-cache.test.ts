@@ -1,9 +1,9 @@
 import { cborCodec } from '@skein/codec-cbor';
 import { msgpackCodec } from '@skein/codec-msgpack';
 import { silentLogger, type Logger } from '@skein/core';
-import { fullGc, portOf, waitFor } from '@skein/test-utils';
+import { fullGc, portOf, waitFor, cleanups } from '@skein/test-utils';
 import { ClientStream, RpcServer, type Caller } from '@skein/stream';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createClient, createServiceDispatch, implement, method, service, type Filter } from '../src/index.js';
 import { serve, transport } from './harness.js';
 
@@ -13,10 +13,7 @@ import { serve, transport } from './harness.js';
  * only ever handed out where a new one would behave the same.
  */
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 const Calc = service('Calc', { add: method<{ a: number; b: number }, number>(), neg: method<number, number>() });
 const Other = service('Other', { add: method<{ a: number; b: number }, number>() });

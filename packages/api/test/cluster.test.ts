@@ -1,8 +1,8 @@
 import { msgpackCodec } from '@skein/codec-msgpack';
 import { ErrorCode, silentLogger } from '@skein/core';
 import { RpcServer, type FailoverPool } from '@skein/stream';
-import { freePort, portOf } from '@skein/test-utils';
-import { afterEach, describe, expect, it } from 'vitest';
+import { freePort, portOf, cleanups } from '@skein/test-utils';
+import { describe, expect, it } from 'vitest';
 import { bidiStream, clientStream, createCluster, createServiceDispatch, implement, method, serverStream, service, type Member, type RouteFunction } from '../src/index.js';
 import { transport } from './harness.js';
 
@@ -12,10 +12,7 @@ const Area = service('Area', {
   fail: method<void, void>(),
 });
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 /** Starts an Area server that answers with its own id. */
 async function areaServer(id: string): Promise<Member> {

@@ -2,9 +2,10 @@ import { cbor } from '@skein/codec-cbor';
 import { msgpack } from '@skein/codec-msgpack';
 import { ErrorCode, silentLogger, type Codec } from '@skein/core';
 import { ClientStream } from '@skein/stream';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createClient, implement, method, service } from '../src/index.js';
 import { serve, transport } from './harness.js';
+import { cleanups } from '@skein/test-utils';
 
 // A message of nothing but empty containers, as large as a frame may be, against a real server
 // over TCP: the codec refuses it (maxContainers) with a Decode error, as any undecodable argument,
@@ -25,10 +26,7 @@ function emptyContainers(head: number, empty: number): Uint8Array {
   return bytes;
 }
 
-const cleanup: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const close of cleanup.splice(0).reverse()) await close();
-});
+const cleanup = cleanups<() => Promise<void>>();
 
 describe.each([
   ['msgpack', msgpack(), emptyContainers(0xdd, 0x80)],

@@ -1,9 +1,9 @@
 import { msgpackCodec } from '@skein/codec-msgpack';
 import { ErrorCode, silentLogger, type RpcError } from '@skein/core';
-import { abortListeners, deferred, longLivedSignal, portOf, toldListeners, waitFor } from '@skein/test-utils';
+import { abortListeners, deferred, longLivedSignal, portOf, toldListeners, waitFor, cleanups } from '@skein/test-utils';
 import { ClientStream, RpcServer, type Caller } from '@skein/stream';
 import type { StandardSchemaV1 } from '@standard-schema/spec';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createClient, createServiceDispatch, implement, method, serverStream, service, type CallContext, type Client } from '../src/index.js';
 import { transport } from './harness.js';
 
@@ -14,10 +14,7 @@ import { transport } from './harness.js';
  * the inner call ends as the outer one's cancel or its own signal says.
  */
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 const codec = msgpackCodec;
 const Echo = service('Echo', { ping: method<number, number>(), hang: method<number, number>(), count: serverStream<number, number>() });

@@ -1,8 +1,8 @@
 import { msgpackCodec } from '@skein/codec-msgpack';
 import { ErrorCode, RpcError, silentLogger } from '@skein/core';
 import { ClientStream, ConnPool, RpcServer, createRouter } from '@skein/stream';
-import { freePort, portOf } from '@skein/test-utils';
-import { afterEach, describe, expect, it } from 'vitest';
+import { freePort, portOf, cleanups } from '@skein/test-utils';
+import { describe, expect, it } from 'vitest';
 import { createClient, implement, method, service, type Filter } from '../src/index.js';
 import { serve, transport } from './harness.js';
 
@@ -12,10 +12,7 @@ import { serve, transport } from './harness.js';
 const Down = service('Down', { work: method<void, void>() });
 const Front = service('Front', { op: method<void, void>() });
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 /** B down, called through a pool with room for one waiting call: the second fails Overloaded, naming B. */
 async function downB(): Promise<{ work: () => Promise<void>; address: string }> {

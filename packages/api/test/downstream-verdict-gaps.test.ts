@@ -1,8 +1,8 @@
 import { msgpackCodec } from '@skein/codec-msgpack';
 import { ErrorCode, RpcError, invalidArgument } from '@skein/core';
 import type { Caller } from '@skein/stream';
-import { memoryLogger } from '@skein/test-utils';
-import { afterEach, describe, expect, it } from 'vitest';
+import { memoryLogger, cleanups } from '@skein/test-utils';
+import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { clientStream, createClient, implement, method, serverStream, service, withBlob } from '../src/index.js';
 import { serve } from './harness.js';
@@ -20,10 +20,7 @@ const Down = service('Down', {
 });
 const Front = service('Front', { op: method<number, string>() });
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 async function downB() {
   const b = await serve({

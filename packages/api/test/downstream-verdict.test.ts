@@ -1,7 +1,7 @@
 import { msgpackCodec } from '@skein/codec-msgpack';
 import { ErrorCode, RpcError, invalidArgument } from '@skein/core';
-import { ManualClock, memoryLogger } from '@skein/test-utils';
-import { afterEach, describe, expect, it } from 'vitest';
+import { ManualClock, memoryLogger, cleanups } from '@skein/test-utils';
+import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { createClient, implement, method, service, type Filter, type ServiceDispatchOptions } from '../src/index.js';
 import { serve } from './harness.js';
@@ -17,10 +17,7 @@ const Users = service('Users', {
 });
 const Front = service('Front', { op: method<number, string>() });
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 async function usersB() {
   const b = await serve({

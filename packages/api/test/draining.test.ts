@@ -1,15 +1,12 @@
 import { msgpackCodec } from '@skein/codec-msgpack';
 import { ErrorCode, RpcError, silentLogger } from '@skein/core';
 import { ClientStream, RpcServer } from '@skein/stream';
-import { abortListeners, waitFor, within } from '@skein/test-utils';
-import { afterEach, describe, expect, it } from 'vitest';
+import { abortListeners, waitFor, within, cleanups } from '@skein/test-utils';
+import { describe, expect, it } from 'vitest';
 import { createClient, createServiceDispatch, implement, serverStream, service, type CallContext } from '../src/index.js';
 import { transport } from './harness.js';
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 const Feed = service('Feed', { watch: serverStream<void, number>() });
 

@@ -1,8 +1,8 @@
 import { msgpackCodec } from '@skein/codec-msgpack';
 import { ErrorCode, RpcError } from '@skein/core';
 import { ConnPool } from '@skein/stream';
-import { freePort } from '@skein/test-utils';
-import { afterEach, describe, expect, it } from 'vitest';
+import { freePort, cleanups } from '@skein/test-utils';
+import { describe, expect, it } from 'vitest';
 import { createClient, method, serverStream, service } from '../src/index.js';
 import { transport } from './harness.js';
 
@@ -17,10 +17,7 @@ const Svc = service('Svc', {
   feed: serverStream<void, number>(),
 });
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 async function deadPool(): Promise<ConnPool> {
   const pool = new ConnPool({ transport, address: `127.0.0.1:${await freePort()}`, connectBudgetMs: 600_000 });

@@ -1,8 +1,8 @@
 import { msgpackCodec } from '@skein/codec-msgpack';
 import { ErrorCode, silentLogger, type RpcError } from '@skein/core';
-import { deferred, portOf, waitFor, within } from '@skein/test-utils';
+import { deferred, portOf, waitFor, within, cleanups } from '@skein/test-utils';
 import { ClientStream, RpcServer, type Caller } from '@skein/stream';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createClient, createServiceDispatch, implement, method, service, type Filter, type Outcome } from '../src/index.js';
 import { transport } from './harness.js';
 
@@ -13,10 +13,7 @@ import { transport } from './harness.js';
 const Svc = service('Svc', { run: method<number, number>() });
 const Front = service('Front', { relay: method<number, string>() });
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 /** A server of `Svc` (optionally other services too) and a connected, hello-answered stream to it. */
 async function start(filters: Filter[] = [], run: (n: number) => unknown = (n) => n) {

@@ -1,15 +1,12 @@
 import { msgpackCodec } from '@skein/codec-msgpack';
 import { ErrorCode, RpcError, silentLogger, type Clock } from '@skein/core';
-import { ManualClock, deferred, portOf } from '@skein/test-utils';
+import { ManualClock, deferred, portOf, cleanups } from '@skein/test-utils';
 import { ClientStream, RpcServer } from '@skein/stream';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createClient, createServiceDispatch, implement, method, service, type CallContext, type Client } from '../src/index.js';
 import { transport } from './harness.js';
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 const codec = msgpackCodec;
 const Hop = service('Hop', { go: method<number, number>() });

@@ -1,8 +1,8 @@
 import { msgpackCodec } from '@skein/codec-msgpack';
 import { ErrorCode } from '@skein/core';
 import { RpcServer } from '@skein/stream';
-import { portOf, startRazorServer } from '@skein/test-utils';
-import { afterEach, describe, expect, it } from 'vitest';
+import { portOf, startRazorServer, cleanups } from '@skein/test-utils';
+import { describe, expect, it } from 'vitest';
 import { createCluster, createServiceDispatch, implement, method, serverStream, service, type Member } from '../src/index.js';
 import { transport } from './harness.js';
 
@@ -13,10 +13,7 @@ const Svc = service('Svc', {
   count: serverStream<number, string>(),
 });
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 async function skeinMember(): Promise<Member> {
   const server = new RpcServer({

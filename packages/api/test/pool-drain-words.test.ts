@@ -1,7 +1,7 @@
 import { msgpackCodec } from '@skein/codec-msgpack';
 import { ErrorCode, silentLogger } from '@skein/core';
-import { deferred, freePort, waitFor, within } from '@skein/test-utils';
-import { afterEach, describe, expect, it } from 'vitest';
+import { deferred, freePort, waitFor, within, cleanups } from '@skein/test-utils';
+import { describe, expect, it } from 'vitest';
 import { ConnPool, RpcServer } from '@skein/stream';
 import { createClient, createServiceDispatch, implement, method, service } from '../src/index.js';
 import { transport } from './harness.js';
@@ -14,10 +14,7 @@ const Bank = service('Bank', {
   hold: method<void, string>(),
 });
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 async function bank(name: string, port: number, ledger: string[], gate: Promise<void>): Promise<RpcServer> {
   const impl = implement(Bank, {

@@ -1,9 +1,9 @@
 import { msgpackCodec } from '@skein/codec-msgpack';
 import { ErrorCode, silentLogger, type RpcError } from '@skein/core';
-import { deferred, portOf, within } from '@skein/test-utils';
+import { deferred, portOf, within, cleanups } from '@skein/test-utils';
 import { ClientStream, RpcServer, type Caller } from '@skein/stream';
 import type { StandardSchemaV1 } from '@standard-schema/spec';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createClient, createServiceDispatch, implement, method, serverStream, service } from '../src/index.js';
 import { transport } from './harness.js';
 
@@ -11,10 +11,7 @@ import { transport } from './harness.js';
 // bounds, as an awaiting filter does not: on the client its signal, the ctx it is made for and
 // its timeout end it, never sent; on the server `handlerTimeoutMs` answers it, handler unrun.
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 /** A Standard Schema that passes its value once `gate` opens (never, unless the test opens it). */
 function gatedSchema() {

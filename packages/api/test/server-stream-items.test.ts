@@ -1,15 +1,12 @@
 import { msgpackCodec } from '@skein/codec-msgpack';
 import { silentLogger } from '@skein/core';
 import { ClientStream, RpcServer, type ServerRequest } from '@skein/stream';
-import { deferred, portOf } from '@skein/test-utils';
-import { afterEach, describe, expect, it } from 'vitest';
+import { deferred, portOf, cleanups } from '@skein/test-utils';
+import { describe, expect, it } from 'vitest';
 import { createServiceDispatch, implement, serverStream, service } from '../src/index.js';
 import { transport } from './harness.js';
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 const Feed = service('Feed', { watch: serverStream<void, number>() });
 

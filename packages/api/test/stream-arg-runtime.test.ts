@@ -1,16 +1,14 @@
 import { msgpackCodec } from '@skein/codec-msgpack';
 import { silentLogger } from '@skein/core';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { bidiStream, clientStream, createClient, implement, serverStream, service } from '../src/index.js';
 import { serve } from './harness.js';
+import { cleanups } from '@skein/test-utils';
 
 // What stream-arg-types.test-d.ts lets compile, run over a real connection: the types promise
 // nothing the runtime does not do (no casts here).
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 const Stock = service('Stock', {
   tally: clientStream({ input: z.object({ sku: z.string(), qty: z.number().default(1) }), output: z.number() }),

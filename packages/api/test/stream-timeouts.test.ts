@@ -1,14 +1,11 @@
 import { msgpackCodec } from '@skein/codec-msgpack';
 import { ErrorCode, RpcError, silentLogger } from '@skein/core';
-import { deferred, waitFor, within } from '@skein/test-utils';
-import { afterEach, describe, expect, it } from 'vitest';
+import { deferred, waitFor, within, cleanups } from '@skein/test-utils';
+import { describe, expect, it } from 'vitest';
 import { clientStream, createClient, createServiceDispatch, implement, method, serverStream, service } from '../src/index.js';
 import { serve } from './harness.js';
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 const Slow = service('Slow', {
   /** Yields `first`, then waits for `more` (never, unless the test says), ignoring its signal. */

@@ -1,14 +1,11 @@
 import { msgpackCodec } from '@skein/codec-msgpack';
 import { ErrorCode, RpcError, silentLogger } from '@skein/core';
-import { deferred } from '@skein/test-utils';
-import { afterEach, describe, expect, it } from 'vitest';
+import { deferred, cleanups } from '@skein/test-utils';
+import { describe, expect, it } from 'vitest';
 import { bidiStream, clientStream, createClient, implement, method, serverStream, service, type CallContext } from '../src/index.js';
 import { serve } from './harness.js';
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 const Feed = service('Feed', {
   count: serverStream<{ to: number }, number>(),

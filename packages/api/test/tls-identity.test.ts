@@ -3,16 +3,13 @@ import { msgpackCodec } from '@skein/codec-msgpack';
 import { nodeRuntime } from '@skein/runtime-node';
 import { ClientStream, RpcServer } from '@skein/stream';
 import { tcpTransport } from '@skein/transport-tcp';
-import { portOf, suiteCerts } from '@skein/test-utils';
-import { afterEach, describe, expect, it } from 'vitest';
+import { portOf, suiteCerts, cleanups } from '@skein/test-utils';
+import { describe, expect, it } from 'vitest';
 import { createClient, createServiceDispatch, implement, method, service, type Filter } from '../src/index.js';
 
 const certs = suiteCerts();
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 const Who = service('Who', { am: method<void, string>() });
 

@@ -1,16 +1,13 @@
 import { msgpackCodec } from '@skein/codec-msgpack';
 import { ErrorCode, RpcError, codeErrors, silentLogger } from '@skein/core';
 import { ConnPool, FailoverPool } from '@skein/stream';
-import { deferred, waitFor } from '@skein/test-utils';
-import { afterEach, describe, expect, it } from 'vitest';
+import { deferred, waitFor, cleanups } from '@skein/test-utils';
+import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { bidiStream, clientStream, createClient, implement, serverStream, service, type CallInfo, type Filter } from '../src/index.js';
 import { serve, transport } from './harness.js';
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 class TooMany extends Error {
   constructor(readonly limit = 0) {

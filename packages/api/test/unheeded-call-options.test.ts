@@ -1,8 +1,8 @@
 import { msgpackCodec } from '@skein/codec-msgpack';
 import { ErrorCode, RpcError } from '@skein/core';
-import { portOf, within } from '@skein/test-utils';
+import { portOf, within, cleanups } from '@skein/test-utils';
 import { FailoverPool, RpcServer, type CallOptions } from '@skein/stream';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createClient, implement, method, serverStream, service, withBlob, type Filter, type MethodCallOptions } from '../src/index.js';
 import { serve, transport } from './harness.js';
 
@@ -19,10 +19,7 @@ const Pay = service('Pay', {
   feed: serverStream<number, number>(),
 });
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 /** Two servers that take every call and never answer: a caller times out, the call may have run. */
 async function silentPool(): Promise<{ pool: FailoverPool; runs: () => number }> {

@@ -1,8 +1,8 @@
 import { msgpackCodec } from '@skein/codec-msgpack';
 import { ErrorCode, RpcError } from '@skein/core';
 import { ConnPool } from '@skein/stream';
-import { freePort, memoryLogger } from '@skein/test-utils';
-import { afterEach, describe, expect, it } from 'vitest';
+import { freePort, memoryLogger, cleanups } from '@skein/test-utils';
+import { describe, expect, it } from 'vitest';
 import { createClient, implement, method, serverStream, service } from '../src/index.js';
 import { serve, transport } from './harness.js';
 
@@ -13,10 +13,7 @@ import { serve, transport } from './harness.js';
 const Down = service('Down', { work: method<void, void>() });
 const Front = service('Front', { op: method<void, void>() });
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 async function frontOverDeadB(expose: boolean) {
   const address = `127.0.0.1:${await freePort()}`; // nothing listens: B is down

@@ -1,11 +1,11 @@
 import { EtcdRegistrar } from '@skein/discovery-etcd';
 import { nodeRuntime } from '@skein/runtime-node';
 import { RpcServer, createRouter, type Registration } from '@skein/stream';
-import { freePort, portOf, startEtcd, type EtcdCluster } from '@skein/test-utils';
+import { freePort, portOf, startEtcd, type EtcdCluster, cleanups } from '@skein/test-utils';
 import { tcpTransport } from '@skein/transport-tcp';
 import { Etcd3 } from 'etcd3';
 import net from 'node:net';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { skein } from './skein-bin.js';
 
 // `skein servers` against a real etcd, listing what @skein/discovery-etcd's EtcdRegistrar wrote
@@ -13,14 +13,11 @@ import { skein } from './skein-bin.js';
 
 let etcd: EtcdCluster;
 let client: Etcd3;
-const cleanup: (() => unknown)[] = [];
+const cleanup = cleanups();
 beforeAll(async () => {
   etcd = await startEtcd();
   client = new Etcd3({ hosts: etcd.endpoints, dialTimeout: 2000 });
 }, 60_000);
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
 afterAll(async () => {
   client?.close();
   await etcd?.close();

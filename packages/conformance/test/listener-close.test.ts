@@ -5,16 +5,14 @@ import { ErrorCode, formatAddress, silentLogger, type Transport } from '@skein/c
 import { runtime } from '@skein/runtime';
 import { ClientStream, RpcServer } from '@skein/stream';
 import { tcpTransport } from '@skein/transport-tcp';
-import { afterEach, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { conformanceDispatch } from '../src/dispatch.mjs';
 import { watchListenerCloses } from '../src/listener-watch.js';
 import { refusedWhileDraining } from '../src/refused-while-draining.js';
+import { cleanups } from '@skein/test-utils';
 
 const tcp = tcpTransport(runtime);
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const cleanup = cleanups();
 
 /** TCP, with listeners whose close resolves only once `release` is called. */
 function heldListenerCloses(): { transport: Transport; release: () => void } {
@@ -46,8 +44,8 @@ async function serveAndClose(transport: Transport, closeWaitMs?: number): Promis
   });
   const address = formatAddress(await server.listen(served.transport, '127.0.0.1:0'));
   const stream = await ClientStream.connect({ transport: tcp, address });
-  cleanups.push(() => server.close());
-  cleanups.push(() => stream.destroy());
+  cleanup.push(() => server.close());
+  cleanup.push(() => stream.destroy());
   void server.close();
   return { stream, closing: served.closing };
 }
@@ -55,7 +53,7 @@ async function serveAndClose(transport: Transport, closeWaitMs?: number): Promis
 it("names the transport's FrameListener.close() when it holds the server's drain back", async () => {
   const held = heldListenerCloses();
   const { stream, closing } = await serveAndClose(held.transport);
-  cleanups.push(held.release); // first: the server's close waits on it
+  cleanup.push(held.release); // first: the server's close waits on it
   await expect(refusedWhileDraining(stream, closing, 300)).rejects.toThrow(/calls were still answered 300 ms after close\(\) began: the transport's FrameListener\.close\(\) has not resolved/);
 });
 
@@ -70,6 +68,6 @@ it('names it too when the server gave up waiting for it (closeWaitMs) and drains
   // listener never closed (its port may still be bound), which the kit must not pass.
   const held = heldListenerCloses();
   const { stream, closing } = await serveAndClose(held.transport, 100);
-  cleanups.push(held.release);
+  cleanup.push(held.release);
   await expect(refusedWhileDraining(stream, closing, 20_000)).rejects.toThrow(/FrameListener\.close\(\) has not resolved/);
 });

@@ -2,9 +2,9 @@ import { fileURLToPath } from 'node:url';
 import { EMPTY_BYTES } from '@skein/core';
 import { runtime as nodeRuntime } from '@skein/runtime';
 import { ClientStream } from '@skein/stream';
-import { connectRazorClient, describeNeeding, startTcpRelay } from '@skein/test-utils';
+import { connectRazorClient, describeNeeding, startTcpRelay, cleanups } from '@skein/test-utils';
 import { tcpTransport } from '@skein/transport-tcp';
-import { afterEach, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { launch, reap, type RuntimeName } from './runtimes.js';
 
 /*
@@ -19,10 +19,7 @@ const script = fileURLToPath(new URL('./fixtures/stall-server.mjs', import.meta.
 const STALL_LINE = /took no byte of what the server sent/;
 const BOUND_MS = 20_000;
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 async function stallServer(runtime: RuntimeName, keepaliveMs: number) {
   const server = launch(runtime, script, [String(keepaliveMs)]);

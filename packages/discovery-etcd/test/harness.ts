@@ -3,10 +3,10 @@ import { msgpackCodec } from '@skein/codec-msgpack';
 import { nodeRuntime } from '@skein/runtime-node';
 import { RpcServer, createRouter, type ActionHandler } from '@skein/stream';
 import type { EtcdRegistrar } from '../src/index.js';
-import { portOf, processStopped, sleep, startEtcd, waitFor, within, type EtcdCluster, type StartEtcdOptions } from '@skein/test-utils';
+import { portOf, processStopped, sleep, startEtcd, waitFor, within, type EtcdCluster, type StartEtcdOptions, cleanups } from '@skein/test-utils';
 import { tcpTransport } from '@skein/transport-tcp';
 import { Etcd3 } from 'etcd3';
-import { afterAll, afterEach, beforeAll } from 'vitest';
+import { afterAll, beforeAll } from 'vitest';
 
 export const transport = tcpTransport(nodeRuntime);
 
@@ -26,14 +26,11 @@ export function etcdClient(endpoints: string | string[]): Etcd3 {
  */
 export function etcdForFile(opts: StartEtcdOptions = {}) {
   let etcd: EtcdCluster | undefined;
-  const cleanup: (() => unknown)[] = [];
+  const cleanup = cleanups();
   beforeAll(async () => {
     etcd = await startEtcd(opts);
   }, 60_000);
   afterAll(() => etcd?.close());
-  afterEach(async () => {
-    for (const f of cleanup.splice(0).reverse()) await f();
-  });
   return {
     get etcd(): EtcdCluster {
       return etcd!;

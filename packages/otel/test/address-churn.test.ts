@@ -1,19 +1,17 @@
 import { AggregationTemporality, type GaugeMetricData, type MetricData } from '@opentelemetry/sdk-metrics';
 import { FailoverPool } from '@skein/stream';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { observeStats, prometheusText } from '../src/index.js';
 import { sum, telemetry } from './otel-harness.js';
 import { statsSources } from './stats-sources.js';
+import { cleanups } from '@skein/test-utils';
 
 // A FailoverPool following discovery meets new server addresses with every deploy. The SDK keeps
 // every attribute set an observable instrument ever reported (under delta temporality too), up to
 // its cardinality limit (2,000 per instrument), then reports every new one, live servers' included,
 // as one `otel.metric.overflow` point: series and memory grew with the churn, then the data was lost.
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const c of cleanup.splice(0).reverse()) await c();
-});
+const cleanup = cleanups();
 
 const points = (all: MetricData[], name: string) => (all.find((m) => m.descriptor.name === name) as GaugeMetricData | undefined)?.dataPoints ?? [];
 const addresses = (all: MetricData[]) => new Set(points(all, 'skein.pool.state').map((p) => p.attributes.address));

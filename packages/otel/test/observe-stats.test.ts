@@ -1,14 +1,12 @@
 import { AggregationTemporality, DataPointType, type GaugeMetricData, type MetricData, type SumMetricData } from '@opentelemetry/sdk-metrics';
 import parse from 'parse-prometheus-text-format';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { observeStats, prometheusText, type StatsSources } from '../src/index.js';
 import { sum, telemetry } from './otel-harness.js';
 import { statsSources } from './stats-sources.js';
+import { cleanups } from '@skein/test-utils';
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 interface ParsedFamily {
   name: string;

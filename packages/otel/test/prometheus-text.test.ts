@@ -1,12 +1,10 @@
 import parse from 'parse-prometheus-text-format';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { prometheusText } from '../src/index.js';
 import { statsSources } from './stats-sources.js';
+import { cleanups } from '@skein/test-utils';
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 interface Sample {
   labels?: Record<string, string>;

@@ -4,9 +4,9 @@ import { msgpackCodec } from '@skein/codec-msgpack';
 import { ErrorCode, formatAddress, silentLogger, type Address, type RpcError } from '@skein/core';
 import { nodeRuntime } from '@skein/runtime-node';
 import { ClientStream, RpcServer } from '@skein/stream';
-import { waitFor } from '@skein/test-utils';
+import { waitFor, cleanups } from '@skein/test-utils';
 import { tcpTransport } from '@skein/transport-tcp';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { tracedDispatch } from '../src/index.js';
 import { telemetry } from './otel-harness.js';
 
@@ -14,10 +14,7 @@ const transport = tcpTransport(nodeRuntime);
 const Svc = service('Svc', { slow: method<number, number>() });
 const CAP = 4;
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 /**
  * Through tracedDispatch's proxy, handlerTimeoutMs answers Timeout with the proxy's `fail` (the

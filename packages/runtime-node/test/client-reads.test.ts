@@ -1,7 +1,7 @@
 import type net from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { ByteConn } from '@skein/core';
-import { waitFor } from '@skein/test-utils';
+import { waitFor, cleanups } from '@skein/test-utils';
 import { nodeRuntime } from '../src/index.js';
 import { bytes, listenQueue, record, settle, type AcceptQueue, type Recorder } from './recorder.js';
 
@@ -9,10 +9,7 @@ import { bytes, listenQueue, record, settle, type AcceptQueue, type Recorder } f
 // buffers of its own while its reads are long (read-buffer.ts): these tests drive real sockets
 // through every way that could go wrong.
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 async function tcpQueue(): Promise<AcceptQueue> {
   const q = await listenQueue({ host: '127.0.0.1', port: 0 });

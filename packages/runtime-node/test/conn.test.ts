@@ -1,14 +1,11 @@
 import net from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ErrorCode } from '@skein/core';
-import { waitFor } from '@skein/test-utils';
+import { waitFor, cleanups } from '@skein/test-utils';
 import { nodeRuntime } from '../src/index.js';
 import { bytes, connectPair, listenQueue, record, settle, type AcceptQueue, type Recorder } from './recorder.js';
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 async function tcpQueue(): Promise<AcceptQueue & { port: number }> {
   const q = await listenQueue({ host: '127.0.0.1', port: 0 });

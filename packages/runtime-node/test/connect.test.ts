@@ -1,13 +1,10 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ErrorCode, RpcError, type ByteConn, type ByteListener } from '@skein/core';
-import { freePort, handleCounts, leakedHandles, startProcess, tmpSocketPath, waitFor, type Proc } from '@skein/test-utils';
+import { freePort, handleCounts, leakedHandles, startProcess, tmpSocketPath, waitFor, type Proc, cleanups } from '@skein/test-utils';
 import { nodeRuntime } from '../src/index.js';
 import { bytes, connectPair, listenQueue, settle } from './recorder.js';
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 const closeAfter = (l: ByteListener): void => void cleanup.push(() => l.close());
 
 describe('connect', () => {

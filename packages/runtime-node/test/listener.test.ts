@@ -1,14 +1,11 @@
 import { existsSync, writeFileSync, rmSync } from 'node:fs';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ErrorCode, RpcError, type ByteListener } from '@skein/core';
-import { handleCounts, leakedHandles, startProcess, tmpSocketPath } from '@skein/test-utils';
+import { handleCounts, leakedHandles, startProcess, tmpSocketPath, cleanups } from '@skein/test-utils';
 import { nodeRuntime } from '../src/index.js';
 import { bytes, connectPair, expectServes, listenQueue } from './recorder.js';
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 const tcpAddress = (l: ByteListener): { host: string; port: number } => l.address as { host: string; port: number };
 

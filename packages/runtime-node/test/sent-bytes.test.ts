@@ -1,6 +1,6 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { TlsOptions } from '@skein/core';
-import { suiteCerts, waitFor } from '@skein/test-utils';
+import { suiteCerts, waitFor, cleanups } from '@skein/test-utils';
 import { nodeRuntime } from '../src/index.js';
 import { bytes, listenQueue, record, type Recorder } from './recorder.js';
 
@@ -14,10 +14,7 @@ import { bytes, listenQueue, record, type Recorder } from './recorder.js';
 
 const certs = suiteCerts();
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 const LOCAL = { host: '127.0.0.1', port: 0 };
 /** One write: far more than loopback's send and receive buffers hold together. */

@@ -2,18 +2,15 @@ import net from 'node:net';
 import os from 'node:os';
 import tls from 'node:tls';
 import { execFileSync } from 'node:child_process';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ErrorCode, RpcError, type TlsOptions } from '@skein/core';
-import { caBundle, damagedInside, damagedPems, suiteCerts, testTls, tmpSocketPath, waitFor, within } from '@skein/test-utils';
+import { caBundle, damagedInside, damagedPems, suiteCerts, testTls, tmpSocketPath, waitFor, within, cleanups } from '@skein/test-utils';
 import { nodeRuntime } from '../src/index.js';
 import { bytes, listenQueue, record } from './recorder.js';
 
 const certs = suiteCerts();
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 const LOCAL = { host: '127.0.0.1', port: 0 };
 const { serverTls, mtls, clientTls } = testTls(certs);

@@ -1,6 +1,6 @@
 import { ErrorCode } from '@skein/core';
-import { portOf, rawConnect, waitFor } from '@skein/test-utils';
-import { afterEach, describe, expect, it } from 'vitest';
+import { portOf, rawConnect, waitFor, cleanups } from '@skein/test-utils';
+import { describe, expect, it } from 'vitest';
 import { RpcServer, type ServerRequest } from '../src/index.js';
 import { decodeHello, encodeHello, receiveLimitsEntry, u32Entry, HelloKind, HelloRole } from '../src/wire/hello.js';
 import { encodeCallHead } from '../src/wire/call-head.js';
@@ -8,10 +8,7 @@ import { HEAD_ACTION } from '../src/wire/extension-frames.js';
 import { HELLO_ACTION } from '../src/wire/protocol.js';
 import { requestFrame as request, responseFrames as responses, transport } from './harness.js';
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 /**
  * A handler the server answers Timeout while it runs on counts against its connection from then

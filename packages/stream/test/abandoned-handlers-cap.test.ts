@@ -1,14 +1,11 @@
-import { rawConnect, waitFor } from '@skein/test-utils';
-import { afterEach, describe, expect, it } from 'vitest';
+import { rawConnect, waitFor, cleanups } from '@skein/test-utils';
+import { describe, expect, it } from 'vitest';
 import { encodeCallHead } from '../src/wire/call-head.js';
 import { CANCEL_ACTION, HEAD_ACTION, OPEN_ACTION } from '../src/wire/extension-frames.js';
 import { Concurrency, startServer, requestFrame as request } from './harness.js';
 import { golden } from './golden.js';
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 const CAP = 8;
 const CALLS = 400;

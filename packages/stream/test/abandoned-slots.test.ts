@@ -1,14 +1,11 @@
 import { ErrorCode, RpcError } from '@skein/core';
-import { waitFor } from '@skein/test-utils';
-import { afterEach, describe, expect, it } from 'vitest';
+import { waitFor, cleanups } from '@skein/test-utils';
+import { describe, expect, it } from 'vitest';
 import { createRouter, type Caller } from '../src/index.js';
 import { startServer } from './harness.js';
 import type { ReverseCaller } from '../src/server/reverse-caller.js';
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 const WINDOW = 4;
 const utf8 = new TextEncoder();

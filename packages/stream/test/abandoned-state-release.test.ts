@@ -1,16 +1,13 @@
 import { ErrorCode } from '@skein/core';
-import { portOf, rawConnect, waitFor, type RawSocket } from '@skein/test-utils';
-import { afterEach, describe, expect, it } from 'vitest';
+import { portOf, rawConnect, waitFor, type RawSocket, cleanups } from '@skein/test-utils';
+import { describe, expect, it } from 'vitest';
 import { RpcServer, type ServerRequest } from '../src/index.js';
 import { encodeCallHead } from '../src/wire/call-head.js';
 import { CANCEL_ACTION, HEAD_ACTION } from '../src/wire/extension-frames.js';
 import { golden } from './golden.js';
 import { requestFrame as request, responseFrames as responses, transport } from './harness.js';
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 const CAP = 4;
 const CALLS = 20;

@@ -1,6 +1,6 @@
 import { ErrorCode, RpcError, silentLogger } from '@skein/core';
-import { ManualClock, abortListeners, deferred, longLivedSignal, waitFor } from '@skein/test-utils';
-import { afterEach, describe, expect, it } from 'vitest';
+import { ManualClock, abortListeners, deferred, longLivedSignal, waitFor, cleanups } from '@skein/test-utils';
+import { describe, expect, it } from 'vitest';
 import { ConnPool, FailoverPool, type AbortSource, type ServerRequest, type StreamCall } from '../src/index.js';
 import { readU32, startServer, transport, u32 } from './harness.js';
 
@@ -11,10 +11,7 @@ import { readU32, startServer, transport, u32 } from './harness.js';
  * loopback servers throughout.
  */
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 /** A source that aborted already, as a handler's request or `ctx` whose client cancelled it. */
 const abortedSource = (): AbortSource => ({

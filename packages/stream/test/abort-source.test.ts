@@ -1,6 +1,6 @@
 import { ErrorCode, RpcError, silentLogger } from '@skein/core';
-import { deferred, freePort, toldListeners, waitFor, within } from '@skein/test-utils';
-import { afterEach, describe, expect, it } from 'vitest';
+import { deferred, freePort, toldListeners, waitFor, within, cleanups } from '@skein/test-utils';
+import { describe, expect, it } from 'vitest';
 import { ClientStream, ConnPool, FailoverPool, createRouter, type AbortSource, type Caller, type CallOptions, type ServerRequest, type StreamCall } from '../src/index.js';
 import { CANCEL_ACTION } from '../src/wire/extension-frames.js';
 import { readRequestHeader } from '../src/wire/protocol.js';
@@ -17,10 +17,7 @@ import { str } from './pool-harness.js';
  * caller's input, counting what is hooked to it.
  */
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 /** An AbortSource a caller controls: aborted by `abort()`, counting the listeners hooked to it now and ever. */
 class CountingSource implements AbortSource {

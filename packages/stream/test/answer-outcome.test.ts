@@ -1,15 +1,13 @@
 import { ErrorCode } from '@skein/core';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { ActionHandler, ClientStream, ServerRequest } from '../src/index.js';
 import { startServer } from './harness.js';
+import { cleanups } from '@skein/test-utils';
 
 // ServerRequest.reply and failCustom say what they sent: a wrapper that records calls (tracing)
 // records what the client got, not the answer the handler gave.
 
-const cleanup: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups<() => Promise<unknown>>();
 
 /** The client takes at most this in a reply's message and in its blob (its hello says so). */
 const LIMIT = 1024;

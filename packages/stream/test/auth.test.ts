@@ -1,7 +1,7 @@
 import { ErrorCode, RpcError, parseAddress, type Transport } from '@skein/core';
-import { ManualClock, deferred, fromHex, memoryLogger, rawConnect, startTcpRelay, waitFor } from '@skein/test-utils';
+import { ManualClock, deferred, fromHex, memoryLogger, rawConnect, startTcpRelay, waitFor, cleanups } from '@skein/test-utils';
 import { wsTransport } from '@skein/transport-ws';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   ClientStream,
   ConnPool,
@@ -22,10 +22,7 @@ import { DEFAULT_LIMITS } from '../src/wire/limits.js';
 import { errorStringFrame, golden } from './golden.js';
 import { rawPeer, recordingTransport, transport as tcp, requestFrame as request } from './harness.js';
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 const text = new TextEncoder();
 const utf8 = new TextDecoder();

@@ -1,16 +1,13 @@
 import { ErrorCode, RemoteError, RpcError } from '@skein/core';
-import { deferred, handleCounts, leakedHandles, ManualClock, sleep, tmpSocketPath, within } from '@skein/test-utils';
+import { deferred, handleCounts, leakedHandles, ManualClock, sleep, tmpSocketPath, within, cleanups } from '@skein/test-utils';
 import net from 'node:net';
 import { randomBytes } from 'node:crypto';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ClientStream, type ClientStreamOptions } from '../src/index.js';
 import { resolveStreamOptions } from '../src/client/options.js';
 import { Concurrency, readU32, recordingTransport, startServer, transport, u32, type Started } from './harness.js';
 
-const cleanup: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups<() => Promise<unknown>>();
 
 async function setup(...args: Parameters<typeof startServer>): Promise<Started & { client: ClientStream }> {
   const s = await startServer(...args);

@@ -1,6 +1,6 @@
 import { ErrorCode, RpcError } from '@skein/core';
-import { deferred, fromHex, portOf, rawConnect, waitFor } from '@skein/test-utils';
-import { afterEach, describe, expect, it } from 'vitest';
+import { deferred, fromHex, portOf, rawConnect, waitFor, cleanups } from '@skein/test-utils';
+import { describe, expect, it } from 'vitest';
 import type { ServerRequest } from '../src/index.js';
 import { RESPONSE_HEADER_LENGTH, readRequestHeader, readResponseHeader } from '../src/wire/protocol.js';
 import { CANCEL_ACTION, HEAD_ACTION } from '../src/wire/extension-frames.js';
@@ -9,10 +9,7 @@ import { golden } from './golden.js';
 import { ClientStream } from '../src/index.js';
 import { RpcServer, createRouter } from '../src/index.js';
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 /** The actions of the requests a recording transport saw (headers only: parts of 32 bytes that start with the magic). */
 const actionsOf = (writes: Uint8Array[]): number[] =>

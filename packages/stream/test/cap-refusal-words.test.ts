@@ -1,8 +1,9 @@
-import { afterEach, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { RpcError } from '@skein/core';
 import { nodeRuntime } from '@skein/runtime-node';
 import { tcpTransport } from '@skein/transport-tcp';
 import { ClientStream, RpcServer, createRouter } from '../src/index.js';
+import { cleanups } from '@skein/test-utils';
 
 /*
  * A plaintext server at its connection cap closes a new connection before reading or sending
@@ -11,10 +12,7 @@ import { ClientStream, RpcServer, createRouter } from '../src/index.js';
  * was told to dial tls:// (found by the peer-mesh example).
  */
 
-const cleanup: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups<() => Promise<unknown>>();
 
 it('a client refused at the plaintext server\'s connection cap is told the cap may be why, not only TLS', async () => {
   const server = new RpcServer({ dispatch: createRouter({ 1: (req) => req.msg }), maxConnections: 1 });

@@ -1,7 +1,7 @@
 import net from 'node:net';
 import { ErrorCode, type RpcError, silentLogger } from '@skein/core';
-import { abortListeners, freePort, longLivedSignal } from '@skein/test-utils';
-import { afterEach, describe, expect, it } from 'vitest';
+import { abortListeners, freePort, longLivedSignal, cleanups } from '@skein/test-utils';
+import { describe, expect, it } from 'vitest';
 import { ClientStream, ConnPool, FailoverPool, type CallOptions, type ConnPoolOptions, type StreamCall } from '../src/index.js';
 import { startServer, transport, u32 } from './harness.js';
 
@@ -12,10 +12,7 @@ import { startServer, transport, u32 } from './harness.js';
  * objects' own fields: a leak shows as a size above its baseline, not as a slow test.
  */
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 
 /** A ClientStream's per-call and per-stream records (its own fields). */

@@ -1,12 +1,9 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { waitFor } from '@skein/test-utils';
+import { describe, expect, it } from 'vitest';
+import { waitFor, cleanups } from '@skein/test-utils';
 import { ITEM_OVERHEAD } from '../src/wire/extension-frames.js';
 import { startServer } from './harness.js';
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 const WINDOW = 4096;
 /** Items of 4 bytes (their number), every third with a 2-byte blob: many windows' worth. */

@@ -1,15 +1,12 @@
 import { ErrorCode, RpcError } from '@skein/core';
-import { ManualClock, deferred, rawConnect, waitFor } from '@skein/test-utils';
-import { afterEach, describe, expect, it } from 'vitest';
+import { ManualClock, deferred, rawConnect, waitFor, cleanups } from '@skein/test-utils';
+import { describe, expect, it } from 'vitest';
 import { ClientStream, RpcServer, createRouter, type ActionHandler, type Authenticate, type RpcServerOptions } from '../src/index.js';
 import { Concurrency, memoryLogger, rawPeer, transport } from './harness.js';
 import { golden } from './golden.js';
 import { readErrorBytes, readResponseHeader, writeRequestHeader } from '../src/wire/protocol.js';
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 /** `peer-<n>` is a peer's token, `user-<n>` a client's: both authenticate, only the first is admitted as a peer. */
 const tokens: Authenticate = ({ text }) => (text.startsWith('peer-') || text.startsWith('user-') ? { principal: text } : undefined);

@@ -1,6 +1,6 @@
 import { ErrorCode, RpcError, parseAddress, type FrameConn } from '@skein/core';
-import { deferred, freePort, handleCounts, leakedHandles, ManualClock, portOf, settleAll, sleep, waitFor, within } from '@skein/test-utils';
-import { afterEach, describe, expect, it } from 'vitest';
+import { deferred, freePort, handleCounts, leakedHandles, ManualClock, portOf, settleAll, sleep, waitFor, within, cleanups } from '@skein/test-utils';
+import { describe, expect, it } from 'vitest';
 import { ClientStream, ConnPool, RpcServer, createRouter, type ConnPoolOptions, type PoolState, type Reply } from '../src/index.js';
 import { transport } from './harness.js';
 import { requestFrameSpec } from '../src/wire/frame-specs.js';
@@ -8,10 +8,7 @@ import { DEFAULT_LIMITS } from '../src/wire/limits.js';
 import { PING_ACTION, RESPONSE_HEADER_LENGTH, ResponseFlag, readRequestHeader, writeResponseHeader, type RequestHeader } from '../src/wire/protocol.js';
 import { childServer, countingTransport, localServer, str, textOf, type ChildServer } from './pool-harness.js';
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 function pool(opts: Omit<ConstructorParameters<typeof ConnPool>[0], 'transport'>): ConnPool {
   const p = new ConnPool({ transport, ...opts });

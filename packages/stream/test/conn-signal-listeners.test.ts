@@ -1,7 +1,8 @@
-import { afterEach, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { nodeRuntime } from '@skein/runtime-node';
 import { tcpTransport } from '@skein/transport-tcp';
 import { ClientStream, RpcServer, createRouter } from '../src/index.js';
+import { cleanups } from '@skein/test-utils';
 
 /*
  * A plain call's signal is its connection's (README, "Cancel, deadlines"), so every handler
@@ -11,10 +12,7 @@ import { ClientStream, RpcServer, createRouter } from '../src/index.js';
  * detected. 11 abort listeners" (found by the peer-mesh example: 16 callbacks in flight).
  */
 
-const cleanup: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups<() => Promise<unknown>>();
 
 it('many calls at once listening to their connection\'s signal raise no "memory leak" warning', async () => {
   const warnings: Error[] = [];

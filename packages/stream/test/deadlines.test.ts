@@ -1,15 +1,12 @@
 import { ErrorCode, type RpcError } from '@skein/core';
-import { ManualClock, deferred, fromHex, rawConnect, waitFor } from '@skein/test-utils';
-import { afterEach, describe, expect, it } from 'vitest';
+import { ManualClock, deferred, fromHex, rawConnect, waitFor, cleanups } from '@skein/test-utils';
+import { describe, expect, it } from 'vitest';
 import type { ServerRequest } from '../src/index.js';
 import { readErrorBytes } from '../src/wire/error-strings.js';
 import { golden } from './golden.js';
 import { startServer, u32 } from './harness.js';
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 const text = new TextEncoder();
 

@@ -1,14 +1,11 @@
 import { ErrorCode } from '@skein/core';
-import { deferred, memoryLogger, waitFor, within } from '@skein/test-utils';
-import { afterEach, describe, expect, it } from 'vitest';
+import { deferred, memoryLogger, waitFor, within, cleanups } from '@skein/test-utils';
+import { describe, expect, it } from 'vitest';
 import { DiscoveryFeed, FailoverPool, StaticDiscovery, discoveryEntry, followDiscovery, type DiscoveryEvent, type MembershipEvent } from '../src/index.js';
 import { transport } from './harness.js';
 import { localServer, str, textOf, type LocalServer } from './pool-harness.js';
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 /** Events as short strings: `join chat/a@127.0.0.1:1`, `replace chat/a@...`, `leave chat/a`. */
 function recorder() {

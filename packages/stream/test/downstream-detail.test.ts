@@ -1,13 +1,10 @@
 import { ErrorCode, RpcError, silentLogger } from '@skein/core';
-import { freePort } from '@skein/test-utils';
-import { afterEach, describe, expect, it } from 'vitest';
+import { freePort, cleanups } from '@skein/test-utils';
+import { describe, expect, it } from 'vitest';
 import { ConnPool, createRouter, type ActionHandler } from '../src/index.js';
 import { startServer, transport } from './harness.js';
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 /** Calls B on a stream B has since closed: fails Closed, its message naming B's address. */
 async function closedB(): Promise<{ callB: () => Promise<unknown>; address: string }> {

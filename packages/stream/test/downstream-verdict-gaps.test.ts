@@ -1,7 +1,7 @@
 import { ErrorCode, RpcError, invalidArgument } from '@skein/core';
-import { memoryLogger, portOf, reap, startProcess, within } from '@skein/test-utils';
+import { memoryLogger, portOf, reap, startProcess, within, cleanups } from '@skein/test-utils';
 import { fileURLToPath } from 'node:url';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ClientStream, ConnPool, FailoverPool, RpcServer, createRouter, type Reply } from '../src/index.js';
 import { transport } from './harness.js';
 
@@ -9,10 +9,7 @@ import { transport } from './harness.js';
 // stream fails with it, but it is not marked `downstream` in place, so a later throw of the
 // same error (a module's constant) still speaks to the caller. Real sockets: client → A → B.
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 async function listen(dispatch: ReturnType<typeof createRouter>): Promise<string> {
   const server = new RpcServer({ dispatch });

@@ -1,6 +1,6 @@
 import { ErrorCode, RpcError, invalidArgument } from '@skein/core';
-import { ManualClock, memoryLogger, portOf } from '@skein/test-utils';
-import { afterEach, describe, expect, it } from 'vitest';
+import { ManualClock, memoryLogger, portOf, cleanups } from '@skein/test-utils';
+import { describe, expect, it } from 'vitest';
 import { ClientStream, ConnPool, FailoverPool, RpcServer, createRouter, type ActionHandler, type CallOptions, type Caller, type Notify, type Reply } from '../src/index.js';
 import { transport } from './harness.js';
 
@@ -9,10 +9,7 @@ import { transport } from './harness.js';
 // A's call, not the client's request: they stay on A (logged at warn), and the client reads
 // `A.op: rpc_invalid_argument`. A handler's own InvalidArgument keeps its words.
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 const SECRET = 'user 42 not found in shard db-7.internal';
 

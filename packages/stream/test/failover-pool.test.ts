@@ -1,16 +1,13 @@
 import { EMPTY_BYTES, ErrorCode, RemoteError, RpcError, systemClock } from '@skein/core';
-import { deferred, freePort, ManualClock, portOf, startTcpRelay, waitFor, within } from '@skein/test-utils';
-import { afterEach, describe, expect, it } from 'vitest';
+import { deferred, freePort, ManualClock, portOf, startTcpRelay, waitFor, within, cleanups } from '@skein/test-utils';
+import { describe, expect, it } from 'vitest';
 import { ClientStream, FailoverPool, RpcServer, type FailoverDecision, type FailoverPoolOptions, type MembershipEvent } from '../src/index.js';
 import { transport } from './harness.js';
 import { RedirectTargets } from '../src/pool/redirect-targets.js';
 import { createSelector, type ServerView } from '../src/pool/selection.js';
 import { childServer, localServer, str, textOf, type ChildServer, type LocalServer } from './pool-harness.js';
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 function failover(opts: Omit<FailoverPoolOptions, 'transport'>): FailoverPool {
   const p = new FailoverPool({ transport, ...opts });

@@ -1,15 +1,12 @@
 import { ErrorCode, RpcError } from '@skein/core';
-import { deferred, ManualClock, settleAll, startProcess, within } from '@skein/test-utils';
+import { deferred, ManualClock, settleAll, startProcess, within, cleanups } from '@skein/test-utils';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ClientStream } from '../src/index.js';
 import { readU32, recordingTransport, startServer, transport, u32 } from './harness.js';
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 const fixture = fileURLToPath(new URL('./fixtures/server.mjs', import.meta.url));
 

@@ -1,6 +1,6 @@
-import { memoryLogger, sleep, startProcess, waitFor, within, type Proc } from '@skein/test-utils';
+import { memoryLogger, sleep, startProcess, waitFor, within, type Proc, cleanups } from '@skein/test-utils';
 import { fileURLToPath } from 'node:url';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { FailoverPool, type Reply } from '../src/index.js';
 import { transport } from './harness.js';
 
@@ -8,10 +8,7 @@ const fixture = fileURLToPath(new URL('./fixtures/restart-server.mjs', import.me
 const utf8 = new TextEncoder();
 const text = new TextDecoder();
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 /** Kills a process by pid if it still runs (the successor is not the test's child). */
 const killPid = (pid: number): void => {

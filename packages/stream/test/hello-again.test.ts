@@ -1,5 +1,5 @@
-import { rawConnect, waitFor } from '@skein/test-utils';
-import { afterEach, describe, expect, it } from 'vitest';
+import { rawConnect, waitFor, cleanups } from '@skein/test-utils';
+import { describe, expect, it } from 'vitest';
 import { decodeHello, encodeHello, receiveLimitsEntry, u32Entry, HelloKind, HelloRole } from '../src/wire/hello.js';
 import { encodeCallHead } from '../src/wire/call-head.js';
 import { HEAD_ACTION } from '../src/wire/extension-frames.js';
@@ -7,10 +7,7 @@ import { HELLO_ACTION } from '../src/wire/protocol.js';
 import { REVERSE_KIND, reverseOfferEntry } from '../src/wire/reverse-calls.js';
 import { startServer, requestFrame as request, responseFrames as responses } from './harness.js';
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 /**
  * A client may send the hello again (docs/protocol.md, "The hello"); the extensions stay as the

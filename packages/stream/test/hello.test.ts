@@ -1,7 +1,7 @@
 import { ErrorCode, RpcError } from '@skein/core';
-import { deferred, fromHex, rawConnect, startRazorServer, waitFor, within } from '@skein/test-utils';
+import { deferred, fromHex, rawConnect, startRazorServer, waitFor, within, cleanups } from '@skein/test-utils';
 import net from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ClientStream, type ServerRequest } from '../src/index.js';
 import { ClientHello } from '../src/client/hello.js';
 import { HelloError, MAX_HELLO_ENTRIES, decodeHello, encodeHello, findEntry, readReceiveLimits, receiveLimitsEntry } from '../src/wire/hello.js';
@@ -9,10 +9,7 @@ import { HELLO_ACTION, REQUEST_HEADER_LENGTH, writeRequestHeader } from '../src/
 import { errorStringFrame, golden } from './golden.js';
 import { rawPeer, readU32, startServer, transport, u32 } from './harness.js';
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 const OFFER = 0;
 const ANSWER = 1;

@@ -2,14 +2,11 @@
 // the call: the time since the last tick was the client's idle time, not the call's, and must not
 // be taken off what the call's head says is left.
 import { ErrorCode, type RpcError } from '@skein/core';
-import { ManualClock } from '@skein/test-utils';
-import { afterEach, describe, expect, it } from 'vitest';
+import { ManualClock, cleanups } from '@skein/test-utils';
+import { describe, expect, it } from 'vitest';
 import { startServer, u32 } from './harness.js';
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 /** A server whose action 7 (call or stream) answers at once, noting the time left it was given. */
 async function remainingRecorder() {

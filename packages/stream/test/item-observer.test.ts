@@ -1,14 +1,11 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ErrorCode } from '@skein/core';
-import { waitFor } from '@skein/test-utils';
+import { waitFor, cleanups } from '@skein/test-utils';
 import type { ItemObserver } from '../src/index.js';
 import { itemCost } from '../src/wire/extension-frames.js';
 import { memoryLogger, startServer } from './harness.js';
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 /** An observer that counts: items and their bytes, each way. */
 function counting() {

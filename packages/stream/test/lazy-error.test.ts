@@ -1,6 +1,6 @@
 import { EMPTY_BYTES, ErrorCode, type RpcError } from '@skein/core';
-import { deferred } from '@skein/test-utils';
-import { afterEach, describe, expect, it } from 'vitest';
+import { deferred, cleanups } from '@skein/test-utils';
+import { describe, expect, it } from 'vitest';
 import type { RequestStream } from '../src/index.js';
 import { readU32, startServer, u32 } from './harness.js';
 import { CreditGate } from '../src/internals/credit-gate.js';
@@ -75,10 +75,7 @@ describe('errors made when first needed', () => {
   });
 });
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 describe('a stream used after its answer fails as it did when its error was made at the answer', () => {
   it("the client's write after the server answered: Closed, never retry (it may have run)", async () => {

@@ -1,14 +1,11 @@
-import { tmpSocketPath } from '@skein/test-utils';
+import { tmpSocketPath, cleanups } from '@skein/test-utils';
 import { wsTransport } from '@skein/transport-ws';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { RpcServer, createRouter } from '../src/index.js';
 import { transport as tcp } from './harness.js';
 
 // What listen-address.test-d.ts types: every transport binds to the kind of address asked for.
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 function server(): RpcServer {
   const s = new RpcServer({ dispatch: createRouter({}) });

@@ -1,5 +1,5 @@
-import { afterEach, expect, it } from 'vitest';
-import { deferred, portOf, within } from '@skein/test-utils';
+import { expect, it } from 'vitest';
+import { deferred, portOf, within, cleanups } from '@skein/test-utils';
 import type { Transport } from '@skein/core';
 import { ClientStream, RpcServer, createRouter } from '../src/index.js';
 import { memoryLogger, transport } from './harness.js';
@@ -12,10 +12,7 @@ import { memoryLogger, transport } from './harness.js';
  * transport trial. Now the listeners' close is bounded by `closeWaitMs`, and the drain goes on.
  */
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 /** `inner`, with a listener whose close closes the real one but never says it is done. */
 function hangingClose(inner: Transport): Transport {

@@ -1,6 +1,6 @@
 import { ErrorCode, RpcError } from '@skein/core';
-import { connectRazorClient, deferred, ManualClock, memoryLogger, rawConnect, startRazorServer, waitFor, within, type RazorServer } from '@skein/test-utils';
-import { afterEach, describe, expect, it } from 'vitest';
+import { connectRazorClient, deferred, ManualClock, memoryLogger, rawConnect, startRazorServer, waitFor, within, type RazorServer, cleanups } from '@skein/test-utils';
+import { describe, expect, it } from 'vitest';
 import { ClientStream, FailoverPool, createRouter, type FailoverPoolOptions } from '../src/index.js';
 import { errorStringFrame } from './golden.js';
 import { requestFrame, startServer, transport } from './harness.js';
@@ -10,10 +10,7 @@ import { HELLO_ACTION } from '../src/wire/protocol.js';
 // A fleet upgraded one machine at a time: Skein clients meet razor v1 servers, razor v1 clients
 // meet Skein servers, and one pool may hold both (docs/protocol.md, "Mixed fleets").
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 const text = (s: string) => new TextEncoder().encode(s);
 const textOf = (b: Uint8Array) => new TextDecoder().decode(b);

@@ -1,13 +1,10 @@
 import { ErrorCode, RpcError } from '@skein/core';
-import { within } from '@skein/test-utils';
-import { afterEach, describe, expect, it } from 'vitest';
+import { within, cleanups } from '@skein/test-utils';
+import { describe, expect, it } from 'vitest';
 import { ClientStream, FailoverPool } from '../src/index.js';
 import { startServer, transport } from './harness.js';
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 describe('a handler that passes a downstream refusal on with req.fail(err)', () => {
   it.each([ErrorCode.Closed, ErrorCode.Overloaded])('runs once across two hops when the downstream refuses with %s', async (code) => {

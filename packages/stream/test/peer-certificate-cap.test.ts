@@ -2,11 +2,11 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode, RpcError, type Transport } from '@skein/core';
 import { nodeRuntime } from '@skein/runtime-node';
 import { tcpTransport } from '@skein/transport-tcp';
-import { ManualClock, suiteCerts, waitFor, within, type CertPair } from '@skein/test-utils';
+import { ManualClock, suiteCerts, waitFor, within, type CertPair, cleanups } from '@skein/test-utils';
 import { ClientStream, RpcServer, createRouter, type RpcServerOptions } from '../src/index.js';
 import { kindRecordingServer } from './harness.js';
 
@@ -22,10 +22,7 @@ const certs = suiteCerts();
 let stranger: CertPair;
 beforeAll(() => void (stranger = signClient(certs.dir, 'plain-client')));
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 const HANG_MS = 10_000;
 

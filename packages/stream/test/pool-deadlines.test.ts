@@ -1,6 +1,6 @@
 import { ErrorCode, silentLogger, type RpcError, type Transport } from '@skein/core';
-import { deferred, freePort, ManualClock, within } from '@skein/test-utils';
-import { afterEach, describe, expect, it } from 'vitest';
+import { deferred, freePort, ManualClock, within, cleanups } from '@skein/test-utils';
+import { describe, expect, it } from 'vitest';
 import { ConnPool, FailoverPool, RpcServer, createRouter, type ConnPoolOptions, type RpcServerOptions, type ServerRequest } from '../src/index.js';
 import { transport } from './harness.js';
 
@@ -10,10 +10,7 @@ import { transport } from './harness.js';
  * the call here alone, and after a wait only by what is left of it.
  */
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 /** What the server saw of one call: its deadline, and whether a head came with it. */
 interface Seen {

@@ -1,5 +1,5 @@
-import { deferred } from '@skein/test-utils';
-import { afterEach, describe, expect, it } from 'vitest';
+import { deferred, cleanups } from '@skein/test-utils';
+import { describe, expect, it } from 'vitest';
 import { ConnPool, StreamCall, type ActionHandler } from '../src/index.js';
 import type { StreamWire } from '../src/client/stream-call.js';
 import { ITEM_OVERHEAD } from '../src/wire/extension-frames.js';
@@ -10,10 +10,7 @@ import { transport } from './harness.js';
 // itself, through real drains, is in pool-transparent-retry and pool-stream-moves): at most the
 // window, dropped once the server speaks.
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 /** The server's receive window per stream (its default), and the client pool's (its default too). */
 const WINDOW = 1024 * 1024;

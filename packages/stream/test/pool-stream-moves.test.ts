@@ -1,6 +1,6 @@
 import { EMPTY_BYTES, ErrorCode, RpcError, silentLogger } from '@skein/core';
-import { ManualClock, portOf, startRazorServer, waitFor } from '@skein/test-utils';
-import { afterEach, describe, expect, it } from 'vitest';
+import { ManualClock, portOf, startRazorServer, waitFor, cleanups } from '@skein/test-utils';
+import { describe, expect, it } from 'vitest';
 import { ConnPool, FailoverPool, RpcServer, StreamCall, createRouter, type ActionHandler, type Dispatch, type FailoverPoolOptions, type ServerRequest } from '../src/index.js';
 import type { StreamWire } from '../src/client/stream-call.js';
 import { readU32, transport, u32 } from './harness.js';
@@ -11,10 +11,7 @@ import { readU32, transport, u32 } from './harness.js';
 // connection then stays open (its quiet-tick check never runs) until the client ends it, so no
 // test depends on how fast the refusal comes back.
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 interface Server {
   server: RpcServer;

@@ -1,14 +1,11 @@
 import { ErrorCode, RpcError } from '@skein/core';
-import { freePort } from '@skein/test-utils';
-import { afterEach, describe, expect, it } from 'vitest';
+import { freePort, cleanups } from '@skein/test-utils';
+import { describe, expect, it } from 'vitest';
 import { ConnPool, FailoverPool, refusedStream, type ActionHandler, type StreamCaller } from '../src/index.js';
 import { localServer, textOf } from './pool-harness.js';
 import { readU32, transport, u32 } from './harness.js';
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 /** Streams `to` numbers, then answers `done`. */
 const count: ActionHandler = async (req) => {

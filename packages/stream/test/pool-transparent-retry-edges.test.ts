@@ -1,6 +1,6 @@
 import { EMPTY_BYTES, ErrorCode } from '@skein/core';
-import { ManualClock, deferred, freePort, waitFor, within } from '@skein/test-utils';
-import { afterEach, expect, it } from 'vitest';
+import { ManualClock, deferred, freePort, waitFor, within, cleanups } from '@skein/test-utils';
+import { expect, it } from 'vitest';
 import { ConnPool, RpcServer, createRouter } from '../src/index.js';
 import { transport } from './harness.js';
 
@@ -8,10 +8,7 @@ import { transport } from './harness.js';
 // resend goes a microtask after the refusal: a signal that fires in between must stop it, and
 // the caller learns that it cancelled the call, as it would from any call it aborted.
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 /**
  * A pool whose one connection's credentials' grant has run out on both sides, its alarm not yet

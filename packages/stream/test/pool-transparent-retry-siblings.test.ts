@@ -1,5 +1,5 @@
-import { deferred, freePort, waitFor, within, type Deferred } from '@skein/test-utils';
-import { afterEach, expect, it } from 'vitest';
+import { deferred, freePort, waitFor, within, type Deferred, cleanups } from '@skein/test-utils';
+import { expect, it } from 'vitest';
 import { ConnPool } from '../src/index.js';
 import { transport } from './harness.js';
 import { str, textOf } from './pool-harness.js';
@@ -10,10 +10,7 @@ import { generation as startGeneration } from './restart-generation.js';
 // to whoever listens now, not on a sibling connection to the same draining server, which refuses
 // it again and so fails a call the restart's successor would have run.
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 
 const generation = (name: string, port: number, ledger: string[], gate: Deferred<void>) => startGeneration(name, port, ledger, gate, cleanup);

@@ -1,6 +1,6 @@
 import { ErrorCode, RpcError } from '@skein/core';
-import { deferred, freePort, ManualClock, waitFor, within, type Deferred } from '@skein/test-utils';
-import { afterEach, describe, expect, it } from 'vitest';
+import { deferred, freePort, ManualClock, waitFor, within, type Deferred, cleanups } from '@skein/test-utils';
+import { describe, expect, it } from 'vitest';
 import { ConnPool, type ConnPoolOptions, type StreamCall } from '../src/index.js';
 import { transport } from './harness.js';
 import { str, textOf } from './pool-harness.js';
@@ -11,11 +11,8 @@ import { generation as startGeneration } from './restart-generation.js';
 // port. A ConnPool's call refused by the draining server must run on the new one, once.
 
 const text = new TextDecoder();
-const cleanup: (() => unknown)[] = [];
+const cleanup = cleanups();
 const generation = (name: string, port: number, ledger: string[], gate: Deferred<void>) => startGeneration(name, port, ledger, gate, cleanup);
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
 
 
 

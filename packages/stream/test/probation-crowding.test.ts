@@ -1,12 +1,12 @@
 import net from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Transport } from '@skein/core';
 import { nodeRuntime } from '@skein/runtime-node';
 import { tcpTransport } from '@skein/transport-tcp';
 import { wsTransport } from '@skein/transport-ws';
 import { ClientStream, type RpcServerOptions } from '../src/index.js';
 import { kindRecordingServer } from './harness.js';
-import { deferred, suiteCerts, waitFor, within } from '@skein/test-utils';
+import { deferred, suiteCerts, waitFor, within, cleanups } from '@skein/test-utils';
 
 /*
  * Strangers past the clients' cap wait on probation in peers' places (conn-census.ts) when they
@@ -18,10 +18,7 @@ import { deferred, suiteCerts, waitFor, within } from '@skein/test-utils';
  */
 
 const certs = suiteCerts();
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 /** Loopback has all of 127/8: strangers come from 127.0.0.2, the peer from 127.0.0.1. */
 const STRANGER = '127.0.0.2';

@@ -1,11 +1,11 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { tcpTransport } from '@skein/transport-tcp';
 import { nodeRuntime } from '@skein/runtime-node';
 import { rawPeer } from './harness.js';
 import { errorReplies, probationServer } from './probation-harness.js';
 import { golden } from './golden.js';
 import { ClientStream } from '../src/index.js';
-import { waitFor, within } from '@skein/test-utils';
+import { waitFor, within, cleanups } from '@skein/test-utils';
 
 /*
  * A connection on probation whose hello offers no credentials leaves at its hello
@@ -15,10 +15,7 @@ import { waitFor, within } from '@skein/test-utils';
  * connection (a lost call may have run, so one that may not be repeated could not go on).
  */
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 const start = () => probationServer(cleanup);
 

@@ -1,7 +1,7 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { tcpTransport } from '@skein/transport-tcp';
 import { nodeRuntime } from '@skein/runtime-node';
-import { waitFor, within } from '@skein/test-utils';
+import { waitFor, within, cleanups } from '@skein/test-utils';
 import { errorReplies, halfOpenConn, probationServer } from './probation-harness.js';
 import { golden } from './golden.js';
 import { ClientStream } from '../src/index.js';
@@ -14,10 +14,7 @@ import { ClientStream } from '../src/index.js';
  * the wire may have run, so one that may not be repeated could go nowhere).
  */
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 const start = () => probationServer(cleanup);
 

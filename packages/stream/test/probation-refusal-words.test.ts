@@ -1,8 +1,8 @@
 import { ErrorCode, RpcError } from '@skein/core';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { tcpTransport } from '@skein/transport-tcp';
 import { nodeRuntime } from '@skein/runtime-node';
-import { suiteCerts, within } from '@skein/test-utils';
+import { suiteCerts, within, cleanups } from '@skein/test-utils';
 import { kindRecordingServer } from './harness.js';
 import { probationServer } from './probation-harness.js';
 import { ClientStream } from '../src/index.js';
@@ -16,10 +16,7 @@ import { ClientStream } from '../src/index.js';
  * of a bare "stream ... is closed" that gave nothing to fix the configuration by.
  */
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 const t = tcpTransport(nodeRuntime);
 const certs = suiteCerts();

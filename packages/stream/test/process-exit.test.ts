@@ -1,15 +1,12 @@
 import { ErrorCode } from '@skein/core';
-import { freePort, ManualClock, startProcess, type Proc } from '@skein/test-utils';
+import { freePort, ManualClock, startProcess, type Proc, cleanups } from '@skein/test-utils';
 import { fileURLToPath } from 'node:url';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ConnPool } from '../src/index.js';
 import { transport } from './harness.js';
 import { childServer } from './pool-harness.js';
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 const script = fileURLToPath(new URL('./fixtures/awaiting-script.mjs', import.meta.url));
 

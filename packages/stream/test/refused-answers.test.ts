@@ -1,6 +1,6 @@
 import { ErrorCode, type RpcError } from '@skein/core';
-import { memoryLogger, portOf } from '@skein/test-utils';
-import { afterEach, describe, expect, it } from 'vitest';
+import { memoryLogger, portOf, cleanups } from '@skein/test-utils';
+import { describe, expect, it } from 'vitest';
 import { ClientStream, RpcServer, createRouter, type ActionHandler, type Caller, type ServerRequest } from '../src/index.js';
 import { transport, u32 } from './harness.js';
 
@@ -10,10 +10,7 @@ import { transport, u32 } from './harness.js';
 // fails its call Internal (the handler ran), bare as the connection's other Internal answers,
 // logged, and the request says so to whoever records the call; the connection goes on.
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 /** Bounds a call that the old code left unanswered: the assertion is on the code, never the time. */
 const BOUND = { timeoutMs: 2000 };

@@ -1,13 +1,10 @@
 import { ErrorCode, RpcError } from '@skein/core';
-import { deferred, waitFor } from '@skein/test-utils';
-import { afterEach, describe, expect, it } from 'vitest';
+import { deferred, waitFor, cleanups } from '@skein/test-utils';
+import { describe, expect, it } from 'vitest';
 import type { ServerRequest } from '../src/index.js';
 import { startServer } from './harness.js';
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 /** A server whose handler hooks `onAbort` (and, told to, unhooks it at once) and never answers; what each call was told. */
 async function hooked(unhook = false) {

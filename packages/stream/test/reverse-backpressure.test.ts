@@ -1,16 +1,13 @@
-import { waitFor, within } from '@skein/test-utils';
+import { waitFor, within, cleanups } from '@skein/test-utils';
 import net from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ClientStream, createRouter } from '../src/index.js';
 import { HelloRole, encodeHello, receiveLimitsEntry } from '../src/wire/hello.js';
 import { ACTION_STRING_BIT, REQUEST_HEADER_LENGTH, RESPONSE_HEADER_LENGTH, readRequestHeader, writeResponseHeader, type ResponseFlag } from '../src/wire/protocol.js';
 import { REVERSE_ANSWER_ACTION, REVERSE_CALL_FLAG, reverseAnswerEntry } from '../src/wire/reverse-calls.js';
 import { transport } from './harness.js';
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 const MiB = 1024 * 1024;
 const utf8 = new TextEncoder();

@@ -1,16 +1,13 @@
 import { ErrorCode, RpcError } from '@skein/core';
-import { fullGc, waitFor } from '@skein/test-utils';
+import { fullGc, waitFor, cleanups } from '@skein/test-utils';
 import net from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { HelloRole, encodeHello, receiveLimitsEntry } from '../src/wire/hello.js';
 import { HELLO_ACTION, REQUEST_HEADER_LENGTH, writeRequestHeader } from '../src/wire/protocol.js';
 import { reverseOfferEntry } from '../src/wire/reverse-calls.js';
 import { startServer } from './harness.js';
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 const MiB = 1024 * 1024;
 

@@ -1,6 +1,6 @@
 import { ErrorCode, RpcError } from '@skein/core';
-import { waitFor } from '@skein/test-utils';
-import { afterEach, describe, expect, it } from 'vitest';
+import { waitFor, cleanups } from '@skein/test-utils';
+import { describe, expect, it } from 'vitest';
 import { createRouter, type Caller } from '../src/index.js';
 import { readU32, startServer, u32 } from './harness.js';
 
@@ -12,10 +12,7 @@ import { readU32, startServer, u32 } from './harness.js';
  * finishes within the drain.
  */
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 const call = (c: Caller, action: string, msg: Uint8Array) =>
   new Promise<Uint8Array>((resolve, reject) => c.send(action, msg, {}, (err, reply) => (err ? reject(err) : resolve(reply!.msg))));

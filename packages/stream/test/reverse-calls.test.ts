@@ -1,6 +1,6 @@
 import { ErrorCode, RpcError } from '@skein/core';
-import { waitFor } from '@skein/test-utils';
-import { afterEach, describe, expect, it } from 'vitest';
+import { waitFor, cleanups } from '@skein/test-utils';
+import { describe, expect, it } from 'vitest';
 import { ClientStream, createRouter, type ActionHandler, type Caller } from '../src/index.js';
 import { HELLO_ACTION, readResponseHeader, writeRequestHeader } from '../src/wire/protocol.js';
 import { Concurrency, rawPeer, readU32, recordingTransport, startServer, transport, u32, type Started } from './harness.js';
@@ -11,10 +11,7 @@ import type { ReverseCaller } from '../src/server/reverse-caller.js';
 import { HelloRole, encodeHello, receiveLimitsEntry } from '../src/wire/hello.js';
 import { REVERSE_ANSWER_ACTION, reverseOfferEntry } from '../src/wire/reverse-calls.js';
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 const call = (c: Caller, action: string, msg: Uint8Array, timeoutMs?: number) =>
   new Promise<Uint8Array>((resolve, reject) => c.send(action, msg, { timeoutMs }, (err, reply) => (err ? reject(err) : resolve(reply!.msg))));

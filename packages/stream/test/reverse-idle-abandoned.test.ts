@@ -1,7 +1,7 @@
-import { afterEach, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { nodeRuntime } from '@skein/runtime-node';
 import { tcpTransport } from '@skein/transport-tcp';
-import { waitFor } from '@skein/test-utils';
+import { waitFor, cleanups } from '@skein/test-utils';
 import { ClientStream, RpcServer, createRouter } from '../src/index.js';
 
 /*
@@ -11,10 +11,7 @@ import { ClientStream, RpcServer, createRouter } from '../src/index.js';
  * a stuck peer, reverse-caller.ts peerStuck, and only while more calls wait).
  */
 
-const cleanup: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups<() => Promise<unknown>>();
 
 it('a connection whose only reverse call timed out unanswered (a hung client) is still closed for idleness', async () => {
   const server = new RpcServer({ dispatch: createRouter({ 1: (req) => req.msg }), idleTimeoutMs: 300, tickMs: 50 });

@@ -1,6 +1,6 @@
 import { ErrorCode, RpcError } from '@skein/core';
-import { freePort, memoryLogger, portOf } from '@skein/test-utils';
-import { afterEach, describe, expect, it } from 'vitest';
+import { freePort, memoryLogger, portOf, cleanups } from '@skein/test-utils';
+import { describe, expect, it } from 'vitest';
 import { ClientStream, ConnPool, RpcServer, createRouter, type ActionHandler } from '../src/index.js';
 import { transport } from './harness.js';
 
@@ -8,10 +8,7 @@ import { transport } from './harness.js';
 // exposeInternalErrors A's caller gets `rpc_unreachable` alone: B's words (why, which address)
 // must then be in A's log, or nobody ever sees them. As @skein/api's service dispatch does.
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 /** B: nothing listens at its address. */
 async function deadDownstream() {

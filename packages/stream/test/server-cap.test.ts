@@ -1,13 +1,10 @@
 import { ErrorCode, type RpcError } from '@skein/core';
-import { waitFor } from '@skein/test-utils';
-import { afterEach, describe, expect, it } from 'vitest';
+import { waitFor, cleanups } from '@skein/test-utils';
+import { describe, expect, it } from 'vitest';
 import { createRouter, type ActionHandler, type Caller } from '../src/index.js';
 import { startServer, u32 } from './harness.js';
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 const text = (s: string) => new TextEncoder().encode(s);
 const read = (b: Uint8Array) => new TextDecoder().decode(b);

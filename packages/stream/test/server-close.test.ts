@@ -1,13 +1,10 @@
 import { ErrorCode, type RpcError } from '@skein/core';
-import { ManualClock, deferred, waitFor, within } from '@skein/test-utils';
-import { afterEach, describe, expect, it } from 'vitest';
+import { ManualClock, deferred, waitFor, within, cleanups } from '@skein/test-utils';
+import { describe, expect, it } from 'vitest';
 import type { ServerRequest } from '../src/index.js';
 import { readU32, startServer, u32 } from './harness.js';
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 describe('RpcServer.close() and handlers nobody waits for', () => {
   it('does not wait closeWaitMs for handlers that ignore their signal on a connection the client already left', { timeout: 20_000 }, async () => {

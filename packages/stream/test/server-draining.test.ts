@@ -1,13 +1,10 @@
 import { ErrorCode, RpcError } from '@skein/core';
-import { waitFor, within } from '@skein/test-utils';
-import { afterEach, describe, expect, it } from 'vitest';
+import { waitFor, within, cleanups } from '@skein/test-utils';
+import { describe, expect, it } from 'vitest';
 import { createRouter, type Caller, type ServerRequest } from '../src/index.js';
 import { readU32, startServer, u32 } from './harness.js';
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 /** Far longer than the test runs: a close that waited for the stream would fail its safety net. */
 const CLOSE_WAIT_MS = 30_000;

@@ -1,15 +1,12 @@
 import { ErrorCode, RemoteError, RpcError, type FrameConn, type Transport } from '@skein/core';
-import { deferred, freePort, ManualClock, memoryLogger, portOf, tmpSocketPath, waitFor, within } from '@skein/test-utils';
+import { deferred, freePort, ManualClock, memoryLogger, portOf, tmpSocketPath, waitFor, within, cleanups } from '@skein/test-utils';
 import net from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ClientStream, RpcServer, createRouter, type RpcServerOptions } from '../src/index.js';
 import { golden } from './golden.js';
 import { rawPeer, readU32, startServer, transport, u32 } from './harness.js';
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 /** The TCP transport, counting how often the server pauses and resumes reading its connections. */
 function pauseCountingTransport(): { transport: Transport; pauses: () => number; resumes: () => number } {

@@ -1,14 +1,11 @@
 import { ErrorCode, RemoteError, RpcError, systemClock } from '@skein/core';
-import { ManualClock, memoryLogger, waitFor, within } from '@skein/test-utils';
-import { afterEach, describe, expect, it } from 'vitest';
+import { ManualClock, memoryLogger, waitFor, within, cleanups } from '@skein/test-utils';
+import { describe, expect, it } from 'vitest';
 import { FailoverPool, type ActionHandler, type FailoverPoolOptions, type ServerHealthEvent } from '../src/index.js';
 import { transport } from './harness.js';
 import { localServer, str, textOf, type LocalServer } from './pool-harness.js';
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 /** A pool on a manual clock (its servers' connections on the real one), recording health events and log lines. */
 function healthPool(servers: LocalServer[], opts: Omit<FailoverPoolOptions, 'transport' | 'servers'>) {

@@ -1,8 +1,8 @@
 import { EMPTY_BYTES } from '@skein/core';
-import { ManualClock, connectRazorClient, rawConnect, sleep, startProcess, startTcpRelay, waitFor, type RawSocket } from '@skein/test-utils';
+import { ManualClock, connectRazorClient, rawConnect, sleep, startProcess, startTcpRelay, waitFor, type RawSocket, cleanups } from '@skein/test-utils';
 import { uwsTransport, wsTransport } from '@skein/transport-ws';
 import { fileURLToPath } from 'node:url';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ClientStream, RpcServer, createRouter, type RpcServerOptions } from '../src/index.js';
 import { golden } from './golden.js';
 import { requestFrame, responseFrames, startServer, transport, u32 } from './harness.js';
@@ -14,10 +14,7 @@ import { requestFrame, responseFrames, startServer, transport, u32 } from './har
  * timeout does not apply while a call or stream is open.
  */
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 /** Small periods, so that "several keepalive periods" is a fraction of a second. */
 const FAST: Partial<RpcServerOptions> = { keepaliveMs: 100, keepaliveTimeoutMs: 200, tickMs: 20, closeWaitMs: 0 };

@@ -1,5 +1,5 @@
-import { ManualClock, waitFor, within } from '@skein/test-utils';
-import { afterEach, describe, expect, it } from 'vitest';
+import { ManualClock, waitFor, within, cleanups } from '@skein/test-utils';
+import { describe, expect, it } from 'vitest';
 import type { RpcServerOptions } from '../src/index.js';
 import { golden } from './golden.js';
 import { rawPeer, startServer } from './harness.js';
@@ -12,10 +12,7 @@ import { rawPeer, startServer } from './harness.js';
  * first tick, run in the same turn as the peer's write: before the server can read it.
  */
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 /** Tight bounds, and a stall three times past each: the wall clock would close at once. */
 const TICK = 20;

@@ -1,11 +1,8 @@
-import { deferred } from '@skein/test-utils';
-import { afterEach, describe, expect, it } from 'vitest';
+import { deferred, cleanups } from '@skein/test-utils';
+import { describe, expect, it } from 'vitest';
 import { startServer } from './harness.js';
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 describe('RpcServer.stats', () => {
   it('counts listeners, connections, requests in flight, and connections accepted and refused', async () => {

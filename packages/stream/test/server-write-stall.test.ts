@@ -1,11 +1,11 @@
 import { EMPTY_BYTES } from '@skein/core';
 import { nodeRuntime } from '@skein/runtime-node';
-import { connectRazorClient, memoryLogger, processStopped, sleep, startProcess, startTcpRelay, suiteCerts, testTls, waitFor, type Proc } from '@skein/test-utils';
+import { connectRazorClient, memoryLogger, processStopped, sleep, startProcess, startTcpRelay, suiteCerts, testTls, waitFor, type Proc, cleanups } from '@skein/test-utils';
 import { tcpTransport } from '@skein/transport-tcp';
 import { uwsTransport, wsTransport } from '@skein/transport-ws';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ClientStream, RpcServer, createRouter, type RpcServerOptions, type ServerRequest } from '../src/index.js';
 import { transport } from './harness.js';
 
@@ -22,10 +22,7 @@ const certs = suiteCerts();
 /** A server's TLS (its certificate is for localhost and 127.0.0.1), and what a client in this process trusts of it. */
 const { serverTls, clientTls } = testTls(certs);
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 /** A stall is judged after 400 ms without a byte taken. */
 const FAST: Partial<RpcServerOptions> = { keepaliveMs: 200, keepaliveTimeoutMs: 200, tickMs: 20, closeWaitMs: 0 };

@@ -1,15 +1,12 @@
 import { ErrorCode, RemoteError, RpcError } from '@skein/core';
-import { deferred, fromHex, handleCounts, leakedHandles, ManualClock, portOf, waitFor, within } from '@skein/test-utils';
+import { deferred, fromHex, handleCounts, leakedHandles, ManualClock, portOf, waitFor, within, cleanups } from '@skein/test-utils';
 import net from 'node:net';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ClientStream, RpcServer, ServerRequest, createRouter } from '../src/index.js';
 import { errorStringFrame, golden } from './golden.js';
 import { Concurrency, memoryLogger, rawPeer, readU32, recordingTransport, startServer, transport, u32 } from './harness.js';
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 describe('on the wire', () => {
   it('answers a ping with the golden pong and keeps the connection', async () => {

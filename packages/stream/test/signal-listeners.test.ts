@@ -1,6 +1,6 @@
 import { ErrorCode, RpcError, silentLogger } from '@skein/core';
-import { abortListeners, waitFor } from '@skein/test-utils';
-import { afterEach, describe, expect, it } from 'vitest';
+import { abortListeners, waitFor, cleanups } from '@skein/test-utils';
+import { describe, expect, it } from 'vitest';
 import type { ClientStream } from '../src/index.js';
 import { startServer } from './harness.js';
 
@@ -12,10 +12,7 @@ import { startServer } from './harness.js';
  * until told.
  */
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 /** A server whose `hold` calls wait until `release()`, and a client with room for `window` calls. */
 async function holding(window = 1024): Promise<{ client: ClientStream; held: () => number; release: () => void }> {

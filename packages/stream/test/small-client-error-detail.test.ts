@@ -1,9 +1,10 @@
 import * as net from 'node:net';
-import { afterEach, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { ErrorCode, RpcError, invalidArgument } from '@skein/core';
 import { ClientStream } from '../src/index.js';
 import { BUILTIN_ERROR_ROOM, builtinErrorBytes } from '../src/wire/error-strings.js';
 import { startServer, transport } from './harness.js';
+import { cleanups } from '@skein/test-utils';
 
 /*
  * A client configured far below any default (maxMessage of a few dozen bytes) sends no hello,
@@ -13,10 +14,7 @@ import { startServer, transport } from './harness.js';
  * call on it failed) instead of the error's code.
  */
 
-const cleanup: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups<() => Promise<unknown>>();
 
 const LONG = 'x'.repeat(2000);
 

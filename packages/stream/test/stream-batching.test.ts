@@ -1,13 +1,11 @@
 import { formatAddress, type ByteConn, type Runtime } from '@skein/core';
 import { nodeRuntime } from '@skein/runtime-node';
 import { tcpTransport } from '@skein/transport-tcp';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ClientStream, RpcServer, createRouter } from '../src/index.js';
+import { cleanups } from '@skein/test-utils';
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 /** Node's runtime, counting the socket writes (ByteConn.write calls) of every connection it makes or accepts. */
 function countingRuntime(): { runtime: Runtime; socketWrites: () => number } {

@@ -1,14 +1,11 @@
 import net from 'node:net';
 import { EMPTY_BYTES, ErrorCode, RpcError } from '@skein/core';
-import { ManualClock, deferred, waitFor, within } from '@skein/test-utils';
-import { afterEach, describe, expect, it } from 'vitest';
+import { ManualClock, deferred, waitFor, within, cleanups } from '@skein/test-utils';
+import { describe, expect, it } from 'vitest';
 import { ClientStream, type ServerRequest, type StreamCall } from '../src/index.js';
 import { readU32, startServer, transport, u32 } from './harness.js';
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 /** Reads a stream to its end; resolves with the items' u32s and how it ended. */
 async function readAll(s: StreamCall): Promise<{ items: number[]; err: unknown }> {

@@ -1,13 +1,10 @@
 import { EMPTY_BYTES, ErrorCode, type RpcError } from '@skein/core';
-import { ManualClock, deferred, waitFor, within } from '@skein/test-utils';
-import { afterEach, describe, expect, it } from 'vitest';
+import { ManualClock, deferred, waitFor, within, cleanups } from '@skein/test-utils';
+import { describe, expect, it } from 'vitest';
 import type { ClientStreamOptions, ServerRequest } from '../src/index.js';
 import { readU32, startServer, u32 } from './harness.js';
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 async function serve(table: Parameters<typeof startServer>[0], serverOpts: Parameters<typeof startServer>[1] = {}, clientOpts: Partial<ClientStreamOptions> = {}) {
   const s = await startServer(table, { closeWaitMs: 0, ...serverOpts });

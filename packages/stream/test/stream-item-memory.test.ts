@@ -1,5 +1,5 @@
-import { heapAfterGc, rawConnect, waitFor } from '@skein/test-utils';
-import { afterEach, describe, expect, it } from 'vitest';
+import { heapAfterGc, rawConnect, waitFor, cleanups } from '@skein/test-utils';
+import { describe, expect, it } from 'vitest';
 import { encodeCallHead } from '../src/wire/call-head.js';
 import { DATA_ACTION, ITEM_OVERHEAD, OPEN_ACTION } from '../src/wire/extension-frames.js';
 import { REQUEST_HEADER_LENGTH, RESPONSE_HEADER_LENGTH } from '../src/wire/protocol.js';
@@ -7,10 +7,7 @@ import type { ServerRequest } from '../src/index.js';
 import { startServer, requestFrame as request } from './harness.js';
 import { golden } from './golden.js';
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 const STREAMS = 16;
 /** Heap and the buffers' memory outside it, after a full collection. */

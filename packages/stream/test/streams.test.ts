@@ -1,16 +1,13 @@
 import { EMPTY_BYTES, ErrorCode, RemoteError, RpcError } from '@skein/core';
-import { deferred, fromHex, portOf, waitFor } from '@skein/test-utils';
-import { afterEach, describe, expect, it } from 'vitest';
+import { deferred, fromHex, portOf, waitFor, cleanups } from '@skein/test-utils';
+import { describe, expect, it } from 'vitest';
 import type { ServerRequest } from '../src/index.js';
 import { REQUEST_HEADER_LENGTH, RESPONSE_HEADER_LENGTH } from '../src/wire/protocol.js';
 import { ClientStream } from '../src/index.js';
 import net from 'node:net';
 import { rawPeer, readU32, startServer, transport, u32 } from './harness.js';
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 const MiB = 1024 * 1024;
 

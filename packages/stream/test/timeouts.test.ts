@@ -1,13 +1,10 @@
 import { ErrorCode, RpcError } from '@skein/core';
-import { freePort, ManualClock } from '@skein/test-utils';
-import { afterEach, describe, expect, it } from 'vitest';
+import { freePort, ManualClock, cleanups } from '@skein/test-utils';
+import { describe, expect, it } from 'vitest';
 import { ClientStream, ConnPool, type CallOptions } from '../src/index.js';
 import { startServer, transport } from './harness.js';
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 const none = new Uint8Array(0);
 /** How late a timeout of `ms` may fire: the documented resolution. */

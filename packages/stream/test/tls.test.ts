@@ -1,18 +1,15 @@
 import net from 'node:net';
 import tls from 'node:tls';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { RpcError, type PeerIdentity, type TlsOptions, type Transport } from '@skein/core';
 import { nodeRuntime } from '@skein/runtime-node';
 import { tcpTransport } from '@skein/transport-tcp';
-import { suiteCerts, memoryLogger, testTls, waitFor, within } from '@skein/test-utils';
+import { suiteCerts, memoryLogger, testTls, waitFor, within, cleanups } from '@skein/test-utils';
 import { ClientStream, RpcServer, createRouter, type RpcServerOptions } from '../src/index.js';
 
 const certs = suiteCerts();
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 const HANG_MS = 10_000;
 const utf8 = new TextEncoder();

@@ -1,14 +1,11 @@
 import { ErrorCode } from '@skein/core';
-import { ManualClock, waitFor, within } from '@skein/test-utils';
-import { afterEach, describe, expect, it } from 'vitest';
+import { ManualClock, waitFor, within, cleanups } from '@skein/test-utils';
+import { describe, expect, it } from 'vitest';
 import { ClientStream, type RpcServerOptions } from '../src/index.js';
 import { golden } from './golden.js';
 import { memoryLogger, rawPeer, startServer, transport } from './harness.js';
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 /** A server on a clock the test drives, saying its lines into memory. */
 async function server(opts: Partial<RpcServerOptions> = {}) {

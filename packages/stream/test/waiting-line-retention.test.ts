@@ -1,14 +1,11 @@
 import { ErrorCode, RpcError } from '@skein/core';
-import { fullGc, waitFor } from '@skein/test-utils';
+import { fullGc, waitFor, cleanups } from '@skein/test-utils';
 import net from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ClientStream, ConnPool } from '../src/index.js';
 import { startServer, transport } from './harness.js';
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 const MiB = 1024 * 1024;
 const N = 40;

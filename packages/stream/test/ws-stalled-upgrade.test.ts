@@ -1,9 +1,9 @@
 import net from 'node:net';
 import tls from 'node:tls';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { RpcError, type Transport } from '@skein/core';
 import { wsTransport, type WsTransportOptions } from '@skein/transport-ws';
-import { suiteCerts, memoryLogger, testTls, waitFor, within } from '@skein/test-utils';
+import { suiteCerts, memoryLogger, testTls, waitFor, within, cleanups } from '@skein/test-utils';
 import { ClientStream, RpcServer, createRouter } from '../src/index.js';
 
 /**
@@ -13,10 +13,7 @@ import { ClientStream, RpcServer, createRouter } from '../src/index.js';
  */
 const certs = suiteCerts();
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 const HANG_MS = 10_000;
 /** Long enough for the refused client to be tried while the stalled one holds the slot. */

@@ -1,16 +1,13 @@
 import net from 'node:net';
-import { waitFor } from '@skein/test-utils';
+import { waitFor, cleanups } from '@skein/test-utils';
 import { nodeRuntime } from '@skein/runtime-node';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { tcpTransport } from '../src/index.js';
 import { countingRuntime, recordFrames } from './harness.js';
 import { encode, header, noise, spec } from './spec.js';
 
 const KiB = 1024;
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 /** A plain TCP server playing a Skein server by hand: it hands over each socket it accepts. */
 async function rawServer(): Promise<{ address: { host: string; port: number }; next: () => Promise<net.Socket> }> {

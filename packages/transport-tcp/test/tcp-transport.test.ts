@@ -1,15 +1,12 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ErrorCode, FrameError, RpcError, type ByteConn, type ByteHandlers, type FrameConn, type FrameListener, type Runtime } from '@skein/core';
 import { nodeRuntime } from '@skein/runtime-node';
-import { freePort, handleCounts, leakedHandles, seededRandom, tmpSocketPath, waitFor } from '@skein/test-utils';
+import { freePort, handleCounts, leakedHandles, seededRandom, tmpSocketPath, waitFor, cleanups } from '@skein/test-utils';
 import { tcpTransport, type TcpTransportOptions } from '../src/index.js';
 import { countingRuntime, echo, recordFrames, recordingRuntime, serve, tcp, type Behaviour, type FrameRecorder, type Server } from './harness.js';
 import { LIMIT, concat, header, lengthPrefixed, noise, spec, str, text } from './spec.js';
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 async function started(server: Promise<Server>): Promise<Server> {
   const s = await server;

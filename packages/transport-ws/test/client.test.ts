@@ -1,15 +1,12 @@
 import net from 'node:net';
 import { ErrorCode, FrameError, RpcError } from '@skein/core';
-import { deferred, freePort } from '@skein/test-utils';
-import { afterEach, describe, expect, it } from 'vitest';
+import { deferred, freePort, cleanups } from '@skein/test-utils';
+import { describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
 import { uwsTransport, wsTransport, type StandardWebSocketCtor } from '../src/index.js';
 import { bodiesOf, dribble, frame, loopTurn, rawClient, record, spec, startServer, text, until, upgradeAnswer, wsFrameHeader } from './helpers.js';
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 /** A plain `ws` server that records the messages it receives. */
 async function rawServer(): Promise<{ port: number; messages: Uint8Array[] }> {

@@ -1,6 +1,6 @@
 import { ErrorCode, FrameError, RpcError, type FrameSpec, type Transport } from '@skein/core';
-import { handleCounts, leakedHandles, portOf, sleep, tmpSocketPath, waitFor } from '@skein/test-utils';
-import { afterEach, describe, expect, it } from 'vitest';
+import { handleCounts, leakedHandles, portOf, sleep, tmpSocketPath, waitFor, cleanups } from '@skein/test-utils';
+import { describe, expect, it } from 'vitest';
 import { CloseCode, uwsTransport, wsTransport, type WsTransportOptions } from '../src/index.js';
 import { CLOSE_LINGER_MS } from '../src/close-linger.js';
 import { bodiesOf, dribble, frame, header, loopTurn, onBody, randomBytes, rawClient, rawWsPeer, record, spec, startServer, text, until, wsFrameHeader, type RawPeer, type Recorder } from './helpers.js';
@@ -25,10 +25,7 @@ const picky: FrameSpec = {
   },
 };
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 describe.each(servers)('%s server', (_name, transport, tooBigCode, pausesReading) => {
   async function serve(options: WsTransportOptions = {}, opts: { echo?: boolean } = { echo: true }) {

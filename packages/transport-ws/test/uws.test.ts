@@ -1,14 +1,12 @@
 import { ErrorCode, RpcError } from '@skein/core';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { uwsTransport, UwsUnavailableError } from '../src/index.js';
 import { idleTimeoutSeconds } from '../src/uws-server.js';
 import { loadUws } from '../src/uws-loader.js';
 import { frame, rawClient, spec, startServer, until } from './helpers.js';
+import { cleanups } from '@skein/test-utils';
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 describe('uWebSockets.js loader', () => {
   it('loads the native server when it is installed', async () => {

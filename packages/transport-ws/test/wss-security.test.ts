@@ -1,8 +1,8 @@
 import os from 'node:os';
 import tls from 'node:tls';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ErrorCode, type FrameListener, type Transport } from '@skein/core';
-import { memoryLogger, suiteCerts, testTls, waitFor } from '@skein/test-utils';
+import { memoryLogger, suiteCerts, testTls, waitFor, cleanups } from '@skein/test-utils';
 import { wsTransport } from '../src/index.js';
 import { spec } from './helpers.js';
 
@@ -12,10 +12,7 @@ import { spec } from './helpers.js';
  */
 const certs = suiteCerts();
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 const HANG_MS = 10_000;
 const { serverTls } = testTls(certs);

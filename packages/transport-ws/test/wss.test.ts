@@ -1,16 +1,13 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ErrorCode, RpcError, type FrameConn, type FrameListener, type PeerIdentity, type Transport } from '@skein/core';
-import { deferred, suiteCerts, memoryLogger, testTls, waitFor, within } from '@skein/test-utils';
+import { deferred, suiteCerts, memoryLogger, testTls, waitFor, within, cleanups } from '@skein/test-utils';
 import net from 'node:net';
 import { uwsTransport, wsTransport } from '../src/index.js';
 import { frame, record, spec, text } from './helpers.js';
 
 const certs = suiteCerts();
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 const HANG_MS = 10_000;
 const { serverTls, mtls } = testTls(certs);

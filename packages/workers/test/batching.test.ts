@@ -1,15 +1,13 @@
 import { createClient } from '@skein/api';
 import { msgpackCodec } from '@skein/codec-msgpack';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Turns } from './fixtures/turns.mjs';
 import { serve, startPool } from './harness.js';
+import { cleanups } from '@skein/test-utils';
 
 const TURNS_MODULE = new URL('./fixtures/turns.mjs', import.meta.url);
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 /** A pool of `workers` running the Turns service, served on loopback, and a typed client to it. */
 async function turnsOn(workers: number, maxInFlightPerWorker: number) {

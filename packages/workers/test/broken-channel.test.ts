@@ -1,5 +1,5 @@
-import { memoryLogger, reap, startProcess } from '@skein/test-utils';
-import { afterEach, describe, expect, it } from 'vitest';
+import { memoryLogger, reap, startProcess, cleanups } from '@skein/test-utils';
+import { describe, expect, it } from 'vitest';
 import { WorkerPool } from '../src/index.js';
 import { outcome, serve } from './harness.js';
 
@@ -19,10 +19,7 @@ const POST_MALFORMED = 7;
 const utf8 = new TextEncoder();
 const text = new TextDecoder();
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 async function served(execArgv: string[] = []) {
   const logger = memoryLogger();

@@ -1,8 +1,8 @@
 import { msgpackCodec } from '@skein/codec-msgpack';
 import { createServiceDispatch } from '@skein/api';
 import type { Dispatch, RpcServerOptions } from '@skein/stream';
-import { suiteCerts, waitFor } from '@skein/test-utils';
-import { afterEach, describe, expect, it } from 'vitest';
+import { suiteCerts, waitFor, cleanups } from '@skein/test-utils';
+import { describe, expect, it } from 'vitest';
 import calcOptions from './fixtures/calc.mjs';
 import { HANDLER_TIMEOUT_MS } from './fixtures/calc-timed.mjs';
 import { CALC_MODULE, outcome, serve, startPool, type TlsPair } from './harness.js';
@@ -13,10 +13,7 @@ import { CALC_MODULE, outcome, serve, startPool, type TlsPair } from './harness.
 const certs = suiteCerts();
 const TIMED_MODULE = new URL('./fixtures/calc-timed.mjs', import.meta.url);
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 async function pool(opts: Partial<Parameters<typeof startPool>[0]> = {}) {
   const p = await startPool({ module: CALC_MODULE, workers: 1, ...opts });

@@ -2,8 +2,8 @@ import { msgpackCodec } from '@skein/codec-msgpack';
 import { ErrorCode, RpcError, silentLogger } from '@skein/core';
 import { createClient, createServiceDispatch, implement, withBlob } from '@skein/api';
 import type { Dispatch, RpcServerOptions } from '@skein/stream';
-import { memoryLogger, waitFor, within } from '@skein/test-utils';
-import { afterEach, describe, expect, it } from 'vitest';
+import { memoryLogger, waitFor, within, cleanups } from '@skein/test-utils';
+import { describe, expect, it } from 'vitest';
 import type { WorkerPool } from '../src/index.js';
 import backOptions, { Back, Peer, Refused } from './fixtures/calls-back.mjs';
 import { outcome, serve, startPool } from './harness.js';
@@ -14,10 +14,7 @@ import { outcome, serve, startPool } from './harness.js';
 const codec = msgpackCodec;
 const BACK_MODULE = new URL('./fixtures/calls-back.mjs', import.meta.url);
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 async function pool(opts: Partial<Parameters<typeof startPool>[0]> = {}): Promise<WorkerPool> {
   const p = await startPool({ module: BACK_MODULE, workers: 1, ...opts });

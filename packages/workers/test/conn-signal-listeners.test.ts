@@ -1,6 +1,7 @@
 import { ClientStream } from '@skein/stream';
-import { afterEach, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { startPool, serve, transport } from './harness.js';
+import { cleanups } from '@skein/test-utils';
 
 /*
  * A plain call's signal in a worker is its connection's (WorkerConn), as in process, so every
@@ -10,10 +11,7 @@ import { startPool, serve, transport } from './harness.js';
  * example; the stream's own connection signals were fixed first).
  */
 
-const cleanup: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups<() => Promise<unknown>>();
 
 const text = new TextDecoder();
 

@@ -2,9 +2,10 @@ import { msgpackCodec } from '@skein/codec-msgpack';
 import { invalidArgument, silentLogger } from '@skein/core';
 import { createClient, createServiceDispatch, implement } from '@skein/api';
 import type { Dispatch } from '@skein/stream';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import relayOptions, { Asker, Relay } from './fixtures/passes-on.mjs';
 import { outcome, serve, startPool } from './harness.js';
+import { cleanups } from '@skein/test-utils';
 
 // A worker's handler passes on the connected client's InvalidArgument (a reverse call's outcome,
 // rebuilt in the worker from its code and words): its caller must not get those words, as in
@@ -14,10 +15,7 @@ const codec = msgpackCodec;
 const MODULE = new URL('./fixtures/passes-on.mjs', import.meta.url);
 const SECRET = 'user 42 not found in shard db-7.internal';
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 async function run(dispatch: Dispatch) {
   const asker = createServiceDispatch({ codec, logger: silentLogger, services: [implement(Asker, { ask: () => { throw invalidArgument(SECRET); } })] });

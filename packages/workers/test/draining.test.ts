@@ -2,8 +2,8 @@ import { msgpackCodec } from '@skein/codec-msgpack';
 import { ErrorCode, silentLogger } from '@skein/core';
 import { createClient } from '@skein/api';
 import { ClientStream, RpcServer } from '@skein/stream';
-import { within } from '@skein/test-utils';
-import { afterEach, describe, expect, it } from 'vitest';
+import { within, cleanups } from '@skein/test-utils';
+import { describe, expect, it } from 'vitest';
 import { News } from './fixtures/drains.mjs';
 import { startPool, transport } from './harness.js';
 
@@ -12,10 +12,7 @@ const DRAINS_MODULE = new URL('./fixtures/drains.mjs', import.meta.url);
 /** Far longer than the test runs: a close that waited for the call would fail its safety net. */
 const CLOSE_WAIT_MS = 30_000;
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 /** Resolves with the next line the fixture's handler reports. */
 function nextEvent(): Promise<string> {

@@ -1,5 +1,5 @@
-import { ManualClock, memoryLogger, waitFor, within } from '@skein/test-utils';
-import { afterEach, describe, expect, it } from 'vitest';
+import { ManualClock, memoryLogger, waitFor, within, cleanups } from '@skein/test-utils';
+import { describe, expect, it } from 'vitest';
 import type { Dispatch, ServerRequest } from '@skein/stream';
 import type { WorkerPool } from '../src/index.js';
 import { outcome, serve, startPool } from './harness.js';
@@ -13,10 +13,7 @@ const HOLD = 1;
 const CRASH = 2;
 const ECHO = 3;
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 let gates = 0;
 /** A gate of this test's own: its name goes as the msg of the calls that wait at it. */

@@ -1,5 +1,5 @@
-import { memoryLogger } from '@skein/test-utils';
-import { afterEach, describe, expect, it } from 'vitest';
+import { memoryLogger, cleanups } from '@skein/test-utils';
+import { describe, expect, it } from 'vitest';
 import type { WorkerPoolOptions } from '../src/index.js';
 import { outcome, serve, startPool } from './harness.js';
 import { ECHO, LOOP, DEAF, BURN, WAIT, STALLS_MODULE as MODULE } from './fixtures/stalls-actions.js';
@@ -17,10 +17,7 @@ const text = new TextDecoder();
 /** Only a safety net: on a pool that does not catch stalls, the tests below hang until it. */
 const NET = 15_000;
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 async function served(opts: Partial<WorkerPoolOptions> = {}) {
   const logger = memoryLogger();

@@ -1,6 +1,6 @@
 import { createRouter, type Dispatch, type ServerRequest } from '@skein/stream';
-import { memoryLogger } from '@skein/test-utils';
-import { afterEach, describe, expect, it } from 'vitest';
+import { memoryLogger, cleanups } from '@skein/test-utils';
+import { describe, expect, it } from 'vitest';
 import type { WorkerPool } from '../src/index.js';
 import makeRouter from './fixtures/unsendable.mjs';
 import { outcome, serve, startPool } from './harness.js';
@@ -13,10 +13,7 @@ const MODULE = new URL('./fixtures/unsendable.mjs', import.meta.url);
 const utf8 = new TextEncoder();
 const text = new TextDecoder();
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 async function pool() {
   const logger = memoryLogger();

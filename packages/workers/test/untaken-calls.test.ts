@@ -1,7 +1,7 @@
-import { memoryLogger, waitFor } from '@skein/test-utils';
+import { memoryLogger, waitFor, cleanups } from '@skein/test-utils';
 import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { WorkerPoolOptions } from '../src/index.js';
 import { batchAfter, claimBatch, newMessagesTaken, nextBatch, sealBatches, takenCounter } from '../src/messages-taken.js';
 import { outcome, serve, startPool } from './harness.js';
@@ -24,10 +24,7 @@ const IDLE_BOUND = 300;
 /** Only a safety net: every wait below ends by an event. */
 const NET = 15_000;
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 async function served(opts: Partial<WorkerPoolOptions> = {}) {
   const logger = memoryLogger();

@@ -1,8 +1,8 @@
 import { msgpackCodec } from '@skein/codec-msgpack';
 import { createClient } from '@skein/api';
-import { memoryLogger, waitFor } from '@skein/test-utils';
+import { memoryLogger, waitFor, cleanups } from '@skein/test-utils';
 import type { Dispatch } from '@skein/stream';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { WorkerPool } from '../src/index.js';
 import { Withholds } from './fixtures/withholds.mjs';
 import { outcome, serve, startPool } from './harness.js';
@@ -21,10 +21,7 @@ interface Line {
   suppressed?: number;
 }
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 /** The worker's dispatch's log lines, as they come over the fixture's channel. */
 function workerLines(): Line[] {

@@ -1,19 +1,16 @@
 import { msgpackCodec } from '@skein/codec-msgpack';
 import { ErrorCode, RpcError } from '@skein/core';
 import { createServiceDispatch } from '@skein/api';
-import { memoryLogger, waitFor } from '@skein/test-utils';
+import { memoryLogger, waitFor, cleanups } from '@skein/test-utils';
 import { rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { WorkerPool } from '../src/index.js';
 import calcOptions from './fixtures/calc.mjs';
 import routerModule from './fixtures/router.mjs';
 import { CALC_MODULE, ROUTER_MODULE, outcome, serve, startPool } from './harness.js';
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const cleanup = cleanups();
 
 async function poolServer(opts: Partial<Parameters<typeof startPool>[0]> = {}) {
   const logger = memoryLogger();
