@@ -1,10 +1,11 @@
-import { ErrorCode, RpcError, type Clock, type Logger } from '@skein/core';
+import { ErrorCode, RpcError, connectTimerMs, type Clock, type Logger } from '@skein/core';
 import { decodeGrant } from '../wire/auth.js';
 import { readErrorBytes } from '../wire/error-strings.js';
 import { HelloError } from '../wire/hello.js';
 import { RES_FLAG_AT, RES_MSG_LEN_AT, RESPONSE_HEADER_LENGTH, ResponseFlag, u32 } from '../wire/protocol.js';
 import { Alarm } from '../internals/alarm.js';
-import { credentialsError, fetchCredentials, type Credentials } from './credentials.js';
+import { credentialsError, fetchCredentials, isAuthRefusal, type Credentials } from './credentials.js';
+import type { ClientHello } from './hello.js';
 
 /** What the client's auth needs of its stream. */
 export interface AuthLink {
@@ -13,7 +14,14 @@ export interface AuthLink {
   sendCredentials(msg: Uint8Array): number;
   /** The grant ran out without a renewal accepted: the stream stops taking calls. */
   expired(): void;
+  /** Resolves when the connection is gone (`ClientStream.closed`). */
+  closed(): Promise<Error | undefined>;
+  /** Closes the connection at once (`ClientStream.destroy`): the connect failed. */
+  destroy(reason: string): void;
 }
+
+/** How long a connect with credentials waits for the server's verdict, unless `connectTimeoutMs` says. */
+const AUTH_WAIT_MS = 10_000;
 
 /** Renewal starts when this share of a grant's time has passed. */
 const RENEW_AT = 0.75;
@@ -59,8 +67,46 @@ export class ClientAuth {
     this.alarm = new Alarm(clock);
   }
 
+  /**
+   * Presents the credentials fetched for the connect once the hello's answer asks for them, and
+   * waits for the server's verdict: a refusal (the server then ends the connection) fails the
+   * connect with its error, and so does no verdict within `timeoutMs` (default 10 s). A peer
+   * that does not authenticate (razor v1, or a server without an `authenticate` hook) never
+   * receives them, and the stream works as without.
+   */
+  atConnect(hello: ClientHello, credentials: Uint8Array, timeoutMs = AUTH_WAIT_MS): Promise<void> {
+    const remote = this.link.remote;
+    return new Promise<void>((resolve, reject) => {
+      let settled = false;
+      const fail = (err: Error): void => {
+        if (settled) return;
+        settled = true;
+        timer.stop();
+        this.link.destroy(err.message);
+        reject(err);
+      };
+      // Capped like the connect's own timer: connectTimeoutMs may be any positive duration.
+      const timer = this.clock.every(connectTimerMs(timeoutMs), () => fail(new RpcError(ErrorCode.Unreachable, `${remote} gave no verdict on the credentials within ${timeoutMs} ms`)));
+      // A TLS server that refused our certificate is a refusal too (Unauthenticated, never retried elsewhere), not Unreachable.
+      void this.link.closed().then((err) => fail(isAuthRefusal(err) ? err : new RpcError(ErrorCode.Unreachable, `connection to ${remote} closed before its credentials were answered`, { cause: err })));
+      const done = (): void => {
+        if (settled) return;
+        settled = true;
+        timer.stop();
+        resolve();
+      };
+      hello.whenKnown(() => {
+        // Refused at its hello: the connect fails with why, not with a closed stream (a pool could only say "closed at once").
+        if (hello.refusal !== undefined) return fail(hello.refusal);
+        if (hello.authAsked) return void this.present(credentials).then(done, fail);
+        this.logger.debug({ remote }, 'the server does not authenticate: credentials not sent');
+        done();
+      });
+    });
+  }
+
   /** Presents the credentials fetched for the connect; resolves once accepted, rejects with the server's refusal. */
-  present(credentials: Uint8Array): Promise<void> {
+  private present(credentials: Uint8Array): Promise<void> {
     return new Promise((resolve, reject) => {
       this.waiters.push({ resolve, reject });
       this.send(credentials);

@@ -5,7 +5,6 @@ import {
   RemoteError,
   RpcError,
   SMALL_PART,
-  connectTimerMs,
   fromDownstream,
   takeBytes,
   invalidArgument,
@@ -47,17 +46,16 @@ import { callTimeout } from '../internals/checks.js';
 import { ClientHello } from './hello.js';
 import { HELLO_SEQ } from '../wire/hello.js';
 import { SERVER_PING_FLAG, SERVER_PONG_FRAME } from '../wire/server-pings.js';
-import { CANCEL_ACTION, CREDIT_FLAG, DATA_ACTION, DATA_FLAG, END_ACTION, HEAD_ACTION, OPEN_ACTION, creditRequest } from '../wire/extension-frames.js';
+import { CANCEL_ACTION, HEAD_ACTION, OPEN_ACTION } from '../wire/extension-frames.js';
 import { CallHeadError, encodeCallHead, wireRemaining } from '../wire/call-head.js';
-import { StreamCall, type StreamWire } from './stream-call.js';
-import { OBSERVER_DROPPED } from './item-observer.js';
-import { DrainWaiters } from '../internals/drain-waiters.js';
-import { StreamDeadlines } from './stream-deadlines.js';
+import type { StreamCall } from './stream-call.js';
+import { ConnStreams, type StreamsHost } from './conn-streams.js';
+import { Keepalive, type KeepaliveLink } from './keepalive.js';
 import { AUTH_ACTION } from '../wire/auth.js';
 import { ClientAuth, type AuthLink } from './client-auth.js';
-import { fetchCredentials, isAuthRefusal, type Credentials } from './credentials.js';
+import { fetchCredentials, type Credentials } from './credentials.js';
 import { ReverseDispatch, type ReverseLink as ReverseLinkOf } from './reverse-dispatch.js';
-import { REVERSE_CALL_FLAG, REVERSE_KIND, readReverseAnswer, reverseOfferEntry } from '../wire/reverse-calls.js';
+import { REVERSE_CALL_FLAG } from '../wire/reverse-calls.js';
 import { SeqTable } from '../internals/seq-table.js';
 import { WaitingLine } from '../internals/waiting-line.js';
 
@@ -68,6 +66,11 @@ const utf8 = new TextEncoder();
 /**
  * One multiplexed connection: calls are sent in order with a `seq` each, at most `window` in
  * flight, and matched to replies by seq in whatever order the server answers.
+ *
+ * Here are the call's path and the connection's state. What no call's path runs lives beside
+ * it, made once per connection and told what it needs through a link: the streams
+ * (ConnStreams), liveness and pings (Keepalive), credentials (ClientAuth), and the server's
+ * calls it serves (ReverseDispatch).
  */
 export class ClientStream implements StreamCaller {
   readonly address: Address;
@@ -82,18 +85,13 @@ export class ClientStream implements StreamCaller {
   /** Every accepted call not settled yet (waiting or on the wire), by deadline. */
   private readonly deadlines: DeadlineWheel;
   private readonly defaultTimeoutMs: number;
-  private readonly keepaliveMs: number;
-  private readonly keepaliveTimeoutMs: number;
   private nextSeq = 1;
-  private pingSeq = 0;
-  private pingSentAt = 0;
-  /** A ping went to learn whether the peer answers the hello (`askVerdict`). */
-  private verdictAsked = false;
+  /** The ping out and the peer's liveness, looked at once a tick. */
+  private readonly keepalive: Keepalive;
   /** When `close()` ended our side of the connection (-1: not yet): the peer's close is awaited from then. */
   private endedAt = -1;
   /** `ping()` callers waiting for the pong. */
   private pongWaiters: { resolve(): void; reject(err: Error): void }[] = [];
-  private lastReceived: number;
   /** A frame arrived since the last tick; read and cleared per tick instead of reading the clock per frame. */
   private received = false;
   private _state: StreamState = 'open';
@@ -118,12 +116,8 @@ export class ClientStream implements StreamCaller {
   private readonly streams = new SeqTable<StreamCall>();
   /** Streams waiting for the hello's answer before they may open, each with its opening; one cancelled meanwhile leaves at once. */
   private readonly opening = new Map<StreamCall, () => void>();
-  /** Streams opened with a `timeoutMs`: ended here at it, whatever the server does. */
-  private readonly streamDeadlines: StreamDeadlines;
-  private readonly streamWindowBytes: number;
-  private readonly wire: StreamWire;
-  /** Streams whose writes wait for the send buffer to drain. */
-  private readonly drains = new DrainWaiters();
+  /** What opens, writes and reads the streams (the two tables above are theirs to change). */
+  private readonly streaming: ConnStreams;
   /** A head's remaining time and nothing else: written from here, no buffer per call. */
   private readonly headBytes = new Uint8Array(4);
   /** @internal What the peer speaks beyond razor v1, as its answer to our hello says. */
@@ -148,32 +142,29 @@ export class ClientStream implements StreamCaller {
     this.limits = settings.limits;
     this.throttler = new Throttler(settings.window, settings.maxQueued);
     this.defaultTimeoutMs = settings.timeoutMs;
-    this.keepaliveMs = settings.keepaliveMs;
-    this.keepaliveTimeoutMs = settings.keepaliveTimeoutMs;
-    this.lastReceived = clock.now();
     this.onClose = onClose;
     this.pace = new TickClock(clock, settings.tickMs, settings.timeoutMs, (now) => this.tick(now));
     this.deadlines = new DeadlineWheel(this.pace.finest);
-    this.streamDeadlines = new StreamDeadlines(this.remote);
+    this.keepalive = new Keepalive(settings.keepaliveMs, settings.keepaliveTimeoutMs, clock, logger, this.keepaliveLink());
     conn.bind({
       frame: (bytes, start, end) => this.onFrame(bytes, start, end),
       drain: () => {
-        this.drains.drained();
+        this.streaming.drained();
         this.serving?.drained();
       },
       close: (err) => this.onClosed(err),
     });
     // First on the wire, unanswered yet when the first call follows: it costs no round trip.
     this.serving = settings.serve && new ReverseDispatch(this.reverseLink(transportName), settings.serve, settings.limits.maxAction, logger);
-    this.hello = new ClientHello(settings.limits, settings.streamWindowBytes, credentials !== undefined, settings.serve ? [reverseOfferEntry(settings.serve.window)] : []);
-    this.streamWindowBytes = settings.streamWindowBytes;
-    this.wire = this.streamWire();
+    this.hello = new ClientHello(settings.limits, settings.streamWindowBytes, credentials !== undefined, this.serving ? [this.serving.offer] : []);
+    this.streaming = new ConnStreams(this.streamsHost(), conn, settings.limits, settings.streamWindowBytes, this.streams, this.opening);
     // First: what waits for the answer of a server that refused the connection goes nowhere.
     this.hello.whenKnown(() => this.refusedByServer());
     // Calls with a head wait for the answer (a v1 peer must never see one): here they go on.
     this.hello.whenKnown(() => this.releaseHeld());
-    if (this.serving) this.hello.whenKnown(() => this.agreeServing());
-    this.hello.whenKnown(() => this.openWaiting());
+    // Reverse calls are read only if the server agreed them.
+    if (this.serving) this.hello.whenKnown(() => this.serving!.agree(this.hello.answerEntries));
+    this.hello.whenKnown(() => this.streaming.openWaiting());
     if (this.hello.request) conn.write(this.hello.request);
     this.auth = credentials && new ClientAuth(credentials.source, clock, logger, this.authLink());
   }
@@ -199,7 +190,7 @@ export class ClientStream implements StreamCaller {
     }
     // Its lines come on the way to answers (a reverse call whose dispatch threw) and closes: one it cannot write must not stop those.
     const stream = new ClientStream(conn, opts.clock ?? systemClock, guardedLogger(opts.logger ?? silentLogger), address, settings, opts.onClose, credentials, opts.transport.name);
-    if (credentials) await stream.authenticated(credentials.bytes, opts.connectTimeoutMs ?? AUTH_WAIT_MS);
+    if (credentials) await stream.auth!.atConnect(stream.hello, credentials.bytes, opts.connectTimeoutMs);
     return stream;
   }
 
@@ -306,7 +297,7 @@ export class ClientStream implements StreamCaller {
     if (this._state !== 'open') return Promise.reject(this.notOpen());
     return new Promise((resolve, reject) => {
       this.pongWaiters.push({ resolve, reject });
-      if (this.pingSeq === 0) this.sendPing(this.clock.now());
+      this.keepalive.ping();
     });
   }
 
@@ -332,54 +323,48 @@ export class ClientStream implements StreamCaller {
     return new Promise((resolve) => this.closedWaiters.push(resolve));
   }
 
-  /**
-   * Presents the credentials once the hello's answer asks for them, and waits for the server's
-   * verdict: a refusal (the server then ends the connection) fails the connect with its error. A
-   * peer that does not authenticate (razor v1, or a server without an `authenticate` hook) never
-   * receives them, and the stream works as without.
-   */
-  private authenticated(credentials: Uint8Array, timeoutMs: number): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      let settled = false;
-      const fail = (err: Error): void => {
-        if (settled) return;
-        settled = true;
-        timer.stop();
-        this.destroy(err.message);
-        reject(err);
-      };
-      // Capped like the connect's own timer: connectTimeoutMs may be any positive duration.
-      const timer = this.clock.every(connectTimerMs(timeoutMs), () => fail(new RpcError(ErrorCode.Unreachable, `${this.remote} gave no verdict on the credentials within ${timeoutMs} ms`)));
-      // A TLS server that refused our certificate is a refusal too (Unauthenticated, never retried elsewhere), not Unreachable.
-      void this.closed().then((err) => fail(isAuthRefusal(err) ? err : new RpcError(ErrorCode.Unreachable, `connection to ${this.remote} closed before its credentials were answered`, { cause: err })));
-      const done = (): void => {
-        if (settled) return;
-        settled = true;
-        timer.stop();
-        resolve();
-      };
-      this.hello.whenKnown(() => {
-        // Refused at its hello: the connect fails with why, not with a closed stream (a pool could only say "closed at once").
-        if (this.hello.refusal !== undefined) return fail(this.hello.refusal);
-        if (this.hello.authAsked) return void this.auth!.present(credentials).then(done, fail);
-        this.logger.debug({ remote: this.remote }, 'the server does not authenticate: credentials not sent');
-        done();
-      });
-    });
-  }
-
   private authLink(): AuthLink {
     return {
       remote: this.remote,
-      sendCredentials: (msg) => {
-        const seq = this.nextSeq++;
-        writeRequestHeader(this.header, AUTH_ACTION, 0, seq, msg.length, 0);
-        this.conn.write(this.header);
-        if (msg.length !== 0) this.conn.write(msg);
-        return seq;
-      },
+      sendCredentials: (msg) => this.writeOwn(AUTH_ACTION, msg),
       // Graceful: calls on the wire finish; new ones fail with Closed, which a pool retries on a fresh connection.
       expired: () => void this.close(),
+      closed: () => this.closed(),
+      destroy: (reason) => this.destroy(reason),
+    };
+  }
+
+  private keepaliveLink(): KeepaliveLink {
+    return {
+      remote: this.remote,
+      writePing: () => this.writeOwn(PING_ACTION, EMPTY_BYTES),
+      lost: (err) => this.lost(err),
+      drop: () => this.conn.close(),
+    };
+  }
+
+  /** What the streams need of the connection: its checks, its seqs and writes, its close. */
+  private streamsHost(): StreamsHost {
+    return {
+      remote: this.remote,
+      logger: this.logger,
+      hello: this.hello,
+      pace: this.pace,
+      checkCall: (action, msg, blob) => this.checkCall(action, msg, blob),
+      refusal: () => {
+        this.auth?.ranOut(); // as `accept`: past the grant's end, refused Closed, unsent
+        return this._state !== 'open' ? this.notOpen() : undefined;
+      },
+      askVerdict: () => this.keepalive.askVerdict(),
+      nextSeq: () => this.nextSeq++,
+      writeOpen: (seq, action, msg, blob, head, remainingMs) => {
+        this.writeHead(OPEN_ACTION, seq, head, remainingMs);
+        this.writeRequest(action, seq, msg, blob);
+      },
+      writeBare: (action, seq) => this.writeBare(action, seq),
+      settle: (stream, bytes, start, end) => this.settle(stream, bytes, start, end),
+      endIfClosing: () => this.endIfClosing(),
+      lost: (err) => this.lost(err),
     };
   }
 
@@ -446,20 +431,13 @@ export class ClientStream implements StreamCaller {
         if (err instanceof CallHeadError) return invalidArgument(`metadata: ${err.message}`);
         throw err;
       }
-      const tooBig = this.headTooLarge(call.head);
+      const tooBig = this.hello.headTooLarge(call.head);
       if (tooBig) return tooBig;
     }
     call.headed = true;
     call.sendsDeadline = opts.timeoutMs !== undefined;
     call.acceptedAt = this.pace.elapsed;
     return undefined;
-  }
-
-  /** A head over what the server reads (known once the hello is answered). */
-  private headTooLarge(head: Uint8Array | undefined): RpcError | undefined {
-    const max = this.hello.agreed?.maxHead ?? 0;
-    if (head === undefined || max === 0 || head.length <= max) return undefined;
-    return new RpcError(ErrorCode.FrameTooLarge, `metadata of ${head.length} bytes encoded exceeds the server's limit of ${max}`);
   }
 
   /** True when the call was held for the hello's answer (and is not any more); `inLine`: it ends there, before its turn. */
@@ -476,22 +454,7 @@ export class ClientStream implements StreamCaller {
     call.held = true;
     this.held.push(call);
     this.throttler.inFlight++;
-    this.askVerdict();
-  }
-
-  /**
-   * Sends a ping, once, unless one is out: a peer that will never answer the hello (it drops
-   * what it does not know) answers the ping, which says so (`ClientHello.unanswered`), so a
-   * held call or a waiting stream waits a round trip at most for a peer that answers pings,
-   * keepalive on or off. A Skein server answers the hello first. Untracked (its pong is dropped as a late reply is):
-   * liveness is the keepalive's business, and a caller that set keepaliveTimeoutMs to a bound of
-   * its own (the CLI's `--timeout`) must not see the connection closed for a ping it never sent.
-   */
-  private askVerdict(): void {
-    if (this.verdictAsked || this.pingSeq !== 0) return;
-    this.verdictAsked = true;
-    writeRequestHeader(this.header, PING_ACTION, 0, this.nextSeq++, 0, 0);
-    this.conn.write(this.header);
+    this.keepalive.askVerdict();
   }
 
   /**
@@ -521,9 +484,7 @@ export class ClientStream implements StreamCaller {
       this.deadlines.remove(call);
       call.finish(err, null);
     }
-    const unopened = [...this.opening.keys()];
-    this.opening.clear();
-    for (const stream of unopened) stream.finish(err, null);
+    this.streaming.refuseWaiting(err);
     this.endIfClosing();
   }
 
@@ -541,7 +502,7 @@ export class ClientStream implements StreamCaller {
       // (or it runs the call on after we gave up). So it waits for the hello's answer, bounded
       // by its own deadline; one that ends meanwhile ends unsent.
       if (this.hello.dialect === 'pending') return this.hold(call);
-      const tooBig = this.headTooLarge(call.head);
+      const tooBig = this.hello.headTooLarge(call.head);
       if (tooBig) {
         this.deadlines.remove(call);
         return call.finish(tooBig, null);
@@ -605,132 +566,12 @@ export class ClientStream implements StreamCaller {
    * server does not answer in time; `opts.signal` cancels it.
    */
   openStream(action: string | number, msg: Uint8Array = EMPTY_BYTES, opts: CallOptions = {}): StreamCall {
-    return this.openOn(new StreamCall(this.wire, this.streamWindowBytes, opts), action, msg, opts);
+    return this.streaming.open(this.streaming.made(opts), action, msg, opts);
   }
 
   /** @internal Opens a stream a pool made before it picked this connection (see `openStream`). */
   openOn(stream: StreamCall, action: string | number, msg: Uint8Array, opts: CallOptions): StreamCall {
-    if (stream.isDone) return stream;
-    stream.carriedBy(this.wire);
-    const blob = opts.blob ?? EMPTY_BYTES;
-    let wireAction: number | Uint8Array;
-    let head: Uint8Array | undefined;
-    try {
-      wireAction = this.checkCall(action, msg, blob);
-      if (opts.timeoutMs !== undefined) callTimeout(opts.timeoutMs, 0);
-      head = opts.metadata === undefined ? undefined : encodeCallHead(undefined, opts.metadata);
-    } catch (err) {
-      stream.finish(err instanceof CallHeadError ? invalidArgument(`metadata: ${err.message}`) : (err as Error), null);
-      return stream;
-    }
-    this.auth?.ranOut(); // as `accept`: past the grant's end, refused Closed, unsent
-    // Not `isDone` after: a FailoverPool may take a refused stream elsewhere, so it is not done.
-    const refused = this._state !== 'open' ? this.notOpen() : abortedAlready(opts);
-    if (refused) {
-      stream.finish(refused, null);
-      return stream;
-    }
-    // The deadline first, as for a call: a finer pace counts the idle time since the last tick into `elapsed`.
-    if (opts.timeoutMs !== undefined) this.streamDeadlines.add(stream, this.pace.deadline(opts.timeoutMs), opts.timeoutMs);
-    if (this.hello.dialect !== 'pending') {
-      this.open(stream, wireAction, msg, blob, head, opts.timeoutMs);
-      return stream;
-    }
-    // Waiting for the answer, as a held call does: a peer that drops the hello must say so.
-    const acceptedAt = this.pace.elapsed;
-    const remaining = (): number | undefined => (opts.timeoutMs === undefined ? undefined : opts.timeoutMs - (this.pace.elapsed - acceptedAt));
-    this.opening.set(stream, () => {
-      if (this.opening.delete(stream)) this.open(stream, wireAction, msg, blob, head, remaining());
-    });
-    this.askVerdict();
-    return stream;
-  }
-
-  /** The hello's answer is in: the streams waiting for it open, in order. */
-  private openWaiting(): void {
-    if (this.opening.size === 0) return;
-    // A copy: opening one may run code that opens another.
-    for (const open of [...this.opening.values()]) open();
-  }
-
-  private open(stream: StreamCall, action: number | Uint8Array, msg: Uint8Array, blob: Uint8Array, head: Uint8Array | undefined, remainingMs: number | undefined): void {
-    // Cancelled or timed out while it waited: a close may have been waiting for it alone.
-    if (stream.isDone) return this.endIfClosing();
-    const windows = this.hello.agreed?.streams;
-    const refused =
-      this._state === 'closed'
-        ? new RpcError(ErrorCode.IO, `connection to ${this.remote} lost before the stream was opened`, { retry: 'safe' })
-        : !windows
-          ? // Nothing of it was sent: a pool may open it on another server (a mixed fleet).
-            new RpcError(ErrorCode.Version, `${this.remote} does not speak streams (a razor v1 peer, or it did not agree them in the hello)`, { retry: 'safe' })
-          : this.headTooLarge(head);
-    if (refused) {
-      stream.finish(refused, null);
-      return this.endIfClosing();
-    }
-    const seq = this.nextSeq++;
-    this.streams.set(seq, stream);
-    this.writeHead(OPEN_ACTION, seq, head, remainingMs);
-    this.writeRequest(action, seq, msg, blob);
-    stream.opened(seq, windows!.toServer);
-  }
-
-  /** What a StreamCall writes through. */
-  private streamWire(): StreamWire {
-    const limits = this.limits;
-    return {
-      maxMessage: limits.maxMessage,
-      maxBlob: limits.maxBlob,
-      data: (seq, msg, blob, more) => {
-        if (this._state === 'closed') return;
-        writeRequestHeader(this.header, DATA_ACTION, 0, seq, msg.length, blob.length);
-        this.conn.write(this.header);
-        if (msg.length !== 0) this.conn.write(msg);
-        if (blob.length !== 0) this.conn.write(blob);
-        if (more) this.conn.deferFlush?.();
-      },
-      congested: () => (this.conn.congested ? this.drains : undefined),
-      observerDropped: (err) => this.logger.warn({ remote: this.remote, err }, OBSERVER_DROPPED),
-      end: (seq) => this.writeBare(END_ACTION, seq),
-      credit: (seq, bytes) => {
-        if (this._state !== 'closed' && this.streams.get(seq) !== undefined) this.conn.write(creditRequest(seq, bytes));
-      },
-      // Seq 0: cancelled before it opened (waiting for the hello's answer): nothing to tell the server.
-      cancel: (stream) => {
-        if (stream.seq === 0) this.opening.delete(stream);
-        else if (this.streams.delete(stream.seq)) this.writeBare(CANCEL_ACTION, stream.seq);
-        this.endIfClosing();
-      },
-    };
-  }
-
-  /** A frame for no pending call: a stream's item, credit or answer, or a late reply (dropped). */
-  private streamFrame(seq: number, bytes: Uint8Array, start: number, end: number): void {
-    const stream = this.streams.get(seq);
-    if (!stream) return;
-    const flag = bytes[start + RES_FLAG_AT];
-    if (flag === CREDIT_FLAG) return stream.granted(u32(bytes, start + RES_MSG_LEN_AT));
-    if (flag === DATA_FLAG) {
-      const bodyAt = start + RESPONSE_HEADER_LENGTH;
-      const msgEnd = bodyAt + u32(bytes, start + RES_MSG_LEN_AT);
-      if (stream.received(bytes, bodyAt, msgEnd, end)) return;
-      // Sent past the credit we granted: the peer is broken, and would fill our memory.
-      const err = new Error(`${this.remote} sent a stream item without credit`);
-      this.logger.warn({ remote: this.remote }, err.message);
-      this.shutdown(err, err);
-      return this.conn.close();
-    }
-    this.streams.delete(seq);
-    this.streamDeadlines.forget(stream);
-    this.settle(stream, bytes, start, end);
-    if (this._state === 'closing') this.endIfIdle();
-  }
-
-  /** The hello's answer is in: reverse calls are read only if the server agreed them. */
-  private agreeServing(): void {
-    const entry = this.hello.answerEntries.find((e) => e.kind === REVERSE_KIND);
-    const limits = readReverseAnswer(entry?.value);
-    if (limits) this.serving!.agree(limits.maxMessage, limits.maxBlob);
+    return this.streaming.open(stream, action, msg, opts);
   }
 
   private reverseLink(transport: string): ReverseLinkOf {
@@ -750,12 +591,13 @@ export class ClientStream implements StreamCaller {
     };
   }
 
-  private sendPing(now: number): void {
+  /** A request of the protocol's own (a ping, credentials) under a new seq; returns the seq. */
+  private writeOwn(action: number, msg: Uint8Array): number {
     const seq = this.nextSeq++;
-    writeRequestHeader(this.header, PING_ACTION, 0, seq, 0, 0);
-    this.pingSeq = seq;
-    this.pingSentAt = now;
+    writeRequestHeader(this.header, action, 0, seq, msg.length, 0);
     this.conn.write(this.header);
+    if (msg.length !== 0) this.conn.write(msg);
+    return seq;
   }
 
   /**
@@ -776,11 +618,8 @@ export class ClientStream implements StreamCaller {
     if (seq === HELLO_SEQ) return bytes[start + RES_FLAG_AT] === SERVER_PING_FLAG ? this.answerServerPing() : this.hello.answer(bytes, start, end);
     // Calls held for the hello's answer (a deadline, a signal, metadata) go once it is known never to come.
     if (this.hello.dialect === 'pending') this.hello.unanswered();
-    if (seq === this.pingSeq) return this.pong();
-    if (this.auth !== undefined && seq === this.auth.sentSeq) return this.auth.answer(bytes, start, end);
     const call = this.pending.get(seq);
-    // A reply to a call that timed out or was cancelled: read (the transport did) and dropped.
-    if (!call) return this.streams.size === 0 ? undefined : this.streamFrame(seq, bytes, start, end);
+    if (!call) return this.noCall(seq, bytes, start, end);
     // Checked while the call is still pending, so that the close this causes fails it too.
     if (bytes[start + RES_FLAG_AT]! > ResponseFlag.ErrorString) throw unknownAnswerFlag(seq, bytes[start + RES_FLAG_AT]!);
     this.pending.delete(seq);
@@ -788,6 +627,17 @@ export class ClientStream implements StreamCaller {
     this.throttler.inFlight--;
     this.settle(call, bytes, start, end);
     this.pump();
+  }
+
+  /**
+   * A frame for no pending call: the ping's or the credentials' answer, a stream's, or a reply to
+   * a call that timed out or was cancelled (read, as the transport did, and dropped). No two of
+   * them share a seq, so a call's is looked for first: the others cost a reply nothing.
+   */
+  private noCall(seq: number, bytes: Uint8Array, start: number, end: number): void {
+    if (this.keepalive.answered(seq)) return this.pong();
+    if (this.auth !== undefined && seq === this.auth.sentSeq) return this.auth.answer(bytes, start, end);
+    if (this.streams.size !== 0) this.streaming.frame(seq, bytes, start, end);
   }
 
   /** Reads an answer (ok, error number, error string) into what waits for it: a call or a stream. */
@@ -829,12 +679,12 @@ export class ClientStream implements StreamCaller {
   private tick(now: number): void {
     if (this.received) {
       this.received = false;
-      this.lastReceived = now;
+      this.keepalive.heard(now);
     }
     // Expired calls free window slots (or, closing, may leave the stream idle): pump after.
     if (this.deadlines.sweep(this.pace.elapsed, this.expire) !== 0) this.pump();
-    if (this.streamDeadlines.size !== 0) this.streamDeadlines.sweep(this.pace.elapsed);
-    this.keepalive(now);
+    this.streaming.tick(this.pace.elapsed);
+    if (this._state !== 'closed') this.keepalive.tick(now, this.endedAt);
   }
 
   /** Fails a call past its deadline: on the wire (Timeout, may have run) or still waiting (never sent). */
@@ -861,35 +711,10 @@ export class ClientStream implements StreamCaller {
 
   /** The answer to the ping out: wakes `ping()` callers. */
   private pong(): void {
-    this.pingSeq = 0;
     if (this.pongWaiters.length === 0) return;
     const waiters = this.pongWaiters;
     this.pongWaiters = [];
     for (const w of waiters) w.resolve();
-  }
-
-  private keepalive(now: number): void {
-    if (this._state === 'closed') return;
-    // Our side ended (`close()`): a peer that has not closed its own within keepaliveTimeoutMs
-    // (a hung process, a half-open socket) never will, and close() would wait for good with
-    // keepalive off. The calls are all settled by then: the connection is dropped.
-    if (this.endedAt >= 0) {
-      if (now - this.endedAt < this.keepaliveTimeoutMs) return;
-      this.logger.debug({ remote: this.remote }, `peer did not close its side within ${this.keepaliveTimeoutMs} ms of ours: dropping the connection`);
-      this.conn.close();
-      return;
-    }
-    // A ping out is checked whether keepalive is on or not: `ping()` sends one too.
-    if (this.pingSeq !== 0) {
-      if (now - this.pingSentAt < this.keepaliveTimeoutMs) return;
-      const why = `peer ${this.remote} did not answer a ping within ${this.keepaliveTimeoutMs} ms`;
-      this.logger.warn({ remote: this.remote }, why);
-      const dead = new Error(why);
-      this.shutdown(dead, dead);
-      this.conn.close();
-      return;
-    }
-    if (this.keepaliveMs > 0 && now - this.lastReceived >= this.keepaliveMs) this.sendPing(now);
   }
 
   private endIfClosing(): void {
@@ -897,10 +722,8 @@ export class ClientStream implements StreamCaller {
   }
 
   private endIfIdle(): void {
-    // A stream that ended otherwise while it waited for the hello's answer (not cancelled: those
-    // left at once) leaves here: a close must not wait for the answer on its account.
-    for (const s of this.opening.keys()) if (s.isDone) this.opening.delete(s);
-    if (this.pending.size === 0 && this.throttler.queued === 0 && this.streams.size === 0 && this.opening.size === 0 && this.held.size === 0 && !(this.serving && this.serving.inFlight > 0)) {
+    const noStreams = this.streaming.idle();
+    if (noStreams && this.pending.size === 0 && this.throttler.queued === 0 && this.held.size === 0 && !(this.serving && this.serving.inFlight > 0)) {
       if (this.endedAt < 0) this.endedAt = this.clock.now();
       this.conn.end();
     }
@@ -917,16 +740,16 @@ export class ClientStream implements StreamCaller {
       call.held = false;
       call.finish(new RpcError(ErrorCode.IO, `connection to ${this.remote} lost before the call was sent: ${cause.message}`, { cause, retry: 'safe' }), null);
     }
-    const streams = this.streams.values();
-    const unopened = [...this.opening.keys()];
-    this.streams.clear();
-    this.opening.clear();
-    for (const stream of streams) stream.finish(new RpcError(ErrorCode.IO, `connection to ${this.remote} lost mid-stream: ${cause.message}`, { cause }), null);
-    // Waiting for the hello's answer: nothing of theirs was sent, so a pool may open them elsewhere.
-    for (const stream of unopened) stream.finish(new RpcError(ErrorCode.IO, `connection to ${this.remote} lost before the stream was opened: ${cause.message}`, { cause, retry: 'safe' }), null);
+    this.streaming.fail(cause);
     const waiters = this.pongWaiters;
     this.pongWaiters = [];
     for (const w of waiters) w.reject(new RpcError(ErrorCode.IO, `connection to ${this.remote} lost before a ping was answered: ${cause.message}`, { cause }));
+  }
+
+  /** The peer broke the protocol or stopped answering: the connection ends with `err`. */
+  private lost(err: Error): void {
+    this.shutdown(err, err);
+    this.conn.close();
   }
 
   private onClosed(err: Error | undefined): void {
@@ -940,6 +763,7 @@ export class ClientStream implements StreamCaller {
   private shutdown(cause: Error, err?: Error): void {
     if (this._state === 'closed') return;
     this._state = 'closed';
+    this.streaming.close();
     this.closeError = err;
     this.pace.stop();
     this.auth?.close();
@@ -955,9 +779,6 @@ export class ClientStream implements StreamCaller {
     for (const w of this.closedWaiters.splice(0)) w(this.closeError);
   }
 }
-
-/** How long a connect with credentials waits for the server's verdict, unless `connectTimeoutMs` says. */
-const AUTH_WAIT_MS = 10_000;
 
 const tooLarge = (what: string, n: number, max: number): RpcError =>
   new RpcError(ErrorCode.FrameTooLarge, `${what} of ${n} bytes exceeds the limit of ${max}`);

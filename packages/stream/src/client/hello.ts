@@ -106,6 +106,13 @@ export class ClientHello {
     this.known();
   }
 
+  /** What a call or stream with `head` fails with when the head is over what the server reads (known once the hello is answered). */
+  headTooLarge(head: Uint8Array | undefined): RpcError | undefined {
+    const max = this.agreed?.maxHead ?? 0;
+    if (head === undefined || max === 0 || head.length <= max) return undefined;
+    return new RpcError(ErrorCode.FrameTooLarge, `metadata of ${head.length} bytes encoded exceeds the server's limit of ${max}`);
+  }
+
   private read(bytes: Uint8Array, start: number, end: number): void {
     if (bytes[start + RES_FLAG_AT] === ResponseFlag.ErrorString) return this.readRefusal(bytes.slice(start + RESPONSE_HEADER_LENGTH, end));
     if (bytes[start + RES_FLAG_AT] !== ResponseFlag.Ok) return;

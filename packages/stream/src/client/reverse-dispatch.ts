@@ -4,7 +4,8 @@ import { actionName } from '../wire/error-detail.js';
 import { builtinErrorBytes, escapeCustomBytes, fittedDetail } from '../wire/error-strings.js';
 import { replyLimits, type ReplyLimits } from '../wire/limits.js';
 import { ACTION_LEN_MASK, ACTION_STRING_BIT, REQUEST_HEADER_LENGTH, RES_BLOB_LEN_AT, RES_MSG_LEN_AT, RESPONSE_HEADER_LENGTH, SEQ_AT, putU32, u32, writeRequestHeader } from '../wire/protocol.js';
-import { ANSWER_FLAG_FIELD, REVERSE_ACTION_FIELD, REVERSE_ANSWER_ACTION } from '../wire/reverse-calls.js';
+import { ANSWER_FLAG_FIELD, REVERSE_ACTION_FIELD, REVERSE_ANSWER_ACTION, REVERSE_KIND, readReverseAnswer, reverseOfferEntry } from '../wire/reverse-calls.js';
+import type { HelloEntry } from '../wire/hello.js';
 import type { Dispatch } from '../server/dispatch.js';
 import { ServerRequest, type ConnInfo, type Responder } from '../server/request.js';
 import { WaitingLine, type Waiter } from '../internals/waiting-line.js';
@@ -96,11 +97,21 @@ export class ReverseDispatch implements Responder {
     return a;
   }
 
-  /** The hello agreed calls both ways: `maxMessage`, `maxBlob` are what the server reads in an answer. */
-  agree(maxMessage: number, maxBlob: number): void {
+  /** What the stream's hello offers: calls both ways, at most `window` at once. */
+  get offer(): HelloEntry {
+    return reverseOfferEntry(this.serve.window);
+  }
+
+  /**
+   * The hello's answer is in: reverse calls are read only if the server agreed them, its entry
+   * saying what it reads in an answer.
+   */
+  agree(answer: readonly HelloEntry[]): void {
+    const limits = readReverseAnswer(answer.find((e) => e.kind === REVERSE_KIND)?.value);
+    if (!limits) return;
     this.agreed = true;
     // The flag byte travels in the message too.
-    this.peerLimits = replyLimits(Math.max(0, maxMessage - ANSWER_FLAG_FIELD), maxBlob);
+    this.peerLimits = replyLimits(Math.max(0, limits.maxMessage - ANSWER_FLAG_FIELD), limits.maxBlob);
   }
 
   /** A reverse call at `bytes[start, end)`: a response frame with REVERSE_CALL_FLAG. */
