@@ -1,4 +1,5 @@
 import { EMPTY_BYTES, ErrorCode, RpcError, fromDownstream, type RemoteError } from '@skein/core';
+import type { Waiter } from '../internals/waiting-line.js';
 
 /** A successful reply: the structured message and the blob, either may be empty. */
 export interface Reply {
@@ -13,7 +14,7 @@ export type Notify = (err: RpcError | RemoteError | null, reply: Reply | null) =
  * One call from the moment it is accepted until it settles. Finishing is idempotent: the first
  * of reply, timeout, abort or connection loss wins, and the rest are ignored.
  */
-export class Call {
+export class Call implements Waiter {
   seq = 0;
   /**
    * When the call times out, in its stream's ticked time (TickClock): costs no clock read. -1

@@ -1,5 +1,5 @@
-import { invalidArgument, type Address, type Clock, type Logger, type Transport } from '@skein/core';
-import { nonNegative, positive, positiveInteger, refuseRenamed, timerMs } from '../internals/checks.js';
+import { invalidArgument, refuseRenamed, type Address, type Clock, type Logger, type Transport } from '@skein/core';
+import { nonNegative, positive, positiveInteger, timerMs } from '../internals/checks.js';
 import { resolveLimits, type Limits } from '../wire/limits.js';
 import { checkCredentials, type Credentials } from './credentials.js';
 import { sendsHello } from './hello.js';

@@ -44,6 +44,3 @@ export function fraction(n: number, name: string): number {
   return n;
 }
 
-// refuseRenamed is core's now (every package that renames an option shares it); kept here for
-// client/options.ts until it imports it from @skein/core itself.
-export { refuseRenamed } from '@skein/core';
