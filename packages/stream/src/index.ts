@@ -11,8 +11,10 @@
  * The code lives in four rooms, and a fifth they share:
  * - `wire/`: the razor v1 frames (protocol.ts), the frame specs transports cut frames by, size
  *   limits, prebuilt error responses, razor's `rpc_*` error strings, string-action names.
- * - `client/`: `ClientStream` (one connection), a `Call` from send to settle, the window
- *   (`Throttler`), and the `Caller` contract every carrier implements.
+ * - `client/`: `ClientStream` (one connection: its calls' path), a `Call` from send to settle,
+ *   the window (`Throttler`), and the `Caller` contract every carrier implements; beside the
+ *   ClientStream, what no call's path touches: its streams (`conn-streams.ts`), its pings and
+ *   liveness (`keepalive.ts`), credentials (`client-auth.ts`) and the hello (`hello.ts`).
  * - `pool/`: `ConnPool` (connections to one server, reconnecting with backoff),
  *   `FailoverPool` (many servers, a strategy to pick one, retries that never run a call twice,
  *   a circuit breaker per server and outlier ejection),
@@ -27,7 +29,7 @@
  * A call's path: `ClientStream.send` (or a pool's, which picks a stream) → `Throttler` admits it
  * → the request header is written into the transport's `FrameConn` → the server's transport cuts
  * the frame (`requestFrameSpec`) → `ServerConn.frame` builds a `ServerRequest` → `Dispatch` →
- * `req.reply` writes the response → the client's `ClientStream.frame` matches its seq and
+ * `req.reply` writes the response → the client's `ClientStream.onFrame` matches its seq and
  * settles the `Call`.
  *
  * The transports live in their own packages (`@skein/transport-tcp`, `@skein/transport-ws`),
