@@ -79,6 +79,11 @@ const STALL_LINE = /took no byte of what the server sent/;
 const said = (s: { logger: ReturnType<typeof memoryLogger> }, re: RegExp): boolean => s.logger.lines.some((e) => re.test(e.msg ?? ''));
 
 describe('a client frozen behind a full send buffer', () => {
+  // Judged after 2 s here: the reader is alive, reading 48 MiB replies, until it has two of them
+  // and is frozen, and on a loaded machine (a CI run with other work beside it) a live reader
+  // starved of CPU for 400 ms was once judged stalled before it froze (uWebSockets.js over TLS,
+  // whose progress shows in coarse steps). The verdict is the same at any bound.
+  const FROZEN: Partial<RpcServerOptions> = { ...FAST, keepaliveMs: 1000, keepaliveTimeoutMs: 1000 };
   // Over TLS, Node's count is the TCP socket's beneath the TLS one (its encrypted bytes).
   it.each([
     ['TCP', () => transport, 'tcp', false],
@@ -88,7 +93,7 @@ describe('a client frozen behind a full send buffer', () => {
     ['wss', () => wsTransport({ tls: serverTls() }), 'ws', true],
     ['uWebSockets.js wss', () => uwsTransport({ tls: serverTls() }), 'ws', true],
   ] as const)('is ended after keepaliveMs + keepaliveTimeoutMs without a byte taken, as a lost one: its handler is told, the reason is logged (%s server)', async (_name, serverTransport, kind, secure) => {
-    const s = await listen(serverTransport(), FAST);
+    const s = await listen(serverTransport(), FROZEN);
     await frozenReader(s.address, kind, secure);
     await waitFor(() => (s.seen.aborted && s.seen.done && s.server.stats().connections === 0) || undefined, { ...BOUND, what: "the frozen client's connection ended on the server" });
     // What it held is gone with it: no connection, no call, no stream, no reply buffered on the server.
