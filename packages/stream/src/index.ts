@@ -20,7 +20,9 @@
  *   a circuit breaker per server and outlier ejection),
  *   and the discovery contract that keeps a FailoverPool's servers current (`followDiscovery`).
  * - `server/`: `RpcServer` (listeners, connections, graceful close), one `ServerConn` per
- *   connection, the `ServerRequest` a dispatch answers, and `createRouter` for plain handlers;
+ *   connection (its requests' path; beside it, what no request's path touches: the hello
+ *   `conn-hello.ts`, probation `conn-probation.ts`, `conn-info.ts`, `conn-reverse-host.ts`),
+ *   the `ServerRequest` a dispatch answers, and `createRouter` for plain handlers;
  *   peers and clients on one listener (`conn-kind.ts`, `conn-census.ts`), and the server's calls
  *   to a connection that serves them (`reverse-caller.ts`; the serving side is `client/reverse-dispatch.ts`).
  * - `internals/`: what client, pool and server share and no user sees: the tick clock that checks

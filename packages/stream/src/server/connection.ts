@@ -1,9 +1,8 @@
-import { CODE_INFO, EMPTY_BYTES, ErrorCode, FrameError, systemClock, takeBytes, type Clock, type ErrorPayload, type FrameConn, type FrameHandlers, type Logger } from '@skein/core';
+import { CODE_INFO, EMPTY_BYTES, ErrorCode, FrameError, systemClock, takeBytes, type ErrorPayload, type FrameConn, type FrameHandlers, type Logger } from '@skein/core';
 import { fittedDetail } from '../wire/error-strings.js';
 import { actionName } from '../wire/error-detail.js';
-import type { ActionNames } from '../wire/action-names.js';
 import { RecentStrings } from '../wire/recent-strings.js';
-import type { Dispatch } from './dispatch.js';
+import type { ServerConnOptionsOf } from './server-conn-options.js';
 import {
   ACTION_LEN_MASK,
   ACTION_STRING_BIT,
@@ -20,22 +19,21 @@ import {
 } from '../wire/protocol.js';
 import { customErrorResponseHalves, errorResponseHalves } from '../wire/responses.js';
 import { WIRE_REPLY_LIMITS, type ReplyLimits } from '../wire/limits.js';
-import { HelloError } from '../wire/hello.js';
-import { answerHello } from './hello-answer.js';
+import type { HelloOutcome } from './hello-answer.js';
+import { greet, type HelloLink } from './conn-hello.js';
 import { ConnExtensions, type ExtensionsHost } from './conn-extensions.js';
 import type { Agreed } from '../wire/agreed.js';
 import { NONE_AGREED, sharedAgreed, sharedLimits } from './hello-terms.js';
 import { CANCEL_ACTION, LAST_EXTENSION_ACTION } from '../wire/extension-frames.js';
-import { AUTH_ACTION, offersAuth } from '../wire/auth.js';
-import { ConnAuth, type AuthSettings, type AuthWire } from './conn-auth.js';
-import type { ViolationLines } from './violation-lines.js';
+import { AUTH_ACTION } from '../wire/auth.js';
+import { ConnAuth, type AuthWire } from './conn-auth.js';
 import { OBSERVER_DROPPED } from '../client/item-observer.js';
 import { ServerRequest, type ConnInfo, type Responder } from './request.js';
-import { appendEntry } from '../wire/hello.js';
-import { REVERSE_ANSWER_ACTION, reverseAnswerEntry } from '../wire/reverse-calls.js';
-import { ReverseCaller, acceptReverseOffer, type ReverseHost, type ReverseSettings } from './reverse-caller.js';
+import { REVERSE_ANSWER_ACTION } from '../wire/reverse-calls.js';
+import type { ReverseCaller, ReverseSettings } from './reverse-caller.js';
+import { connInfo, type InfoLink } from './conn-info.js';
+import { probationTimedOut, refuseOnProbation, sendAway } from './conn-probation.js';
 import type { ConnRole } from './conn-census.js';
-import { PROBATION_REFUSALS } from './probation-refusals.js';
 import { LazyAbort } from '../internals/lazy-abort.js';
 import { SERVER_PING_FRAME, SERVER_PONG_ACTION } from '../wire/server-pings.js';
 
@@ -77,45 +75,8 @@ const ANSWERS_PINGS = 512;
 /** A server ping is out, unanswered as of the last tick: `keepaliveAt` is when it went. */
 const PING_OUT = 1024;
 
-/** What the connections of one listener share (one object for all of them, not one each). */
-export interface ServerConnOptions {
-  transport: string;
-  dispatch: Dispatch;
-  logger: Logger;
-  /** Requests being handled at once before reading pauses. */
-  maxInFlight: number;
-  /** The server authenticates its clients (its `authenticate` option). */
-  auth?: AuthSettings;
-  /** The server's lines of connections their peers broke, bounded by time per kind. */
-  violations: ViolationLines;
-  onClosed(conn: ServerConn): void;
-  /** The server's clock, for the deadlines calls bring. Default: the system clock. */
-  clock?: Clock;
-  /** Fires when the server begins to close (ConnInfo.draining): one for all its connections. */
-  draining: LazyAbort;
-  /**
-   * The server's action names, shared by its connections: many clients call the same few
-   * methods, and a table per connection was ~1 KB each and cold in the cache for a call on any
-   * one of many (docs/benchmarks.md, "Many connections, a call each"). What it keeps is what
-   * clients called (the server's methods, or names it refused): one connection can push another's
-   * names out of their slots (a decode more for that one), and a timing could at most tell
-   * whether a name was called lately, nothing secret; strings that may be (a head's metadata)
-   * stay per connection (RecentStrings).
-   */
-  actionNames: ActionNames;
-  /** Calls both ways: the server calls a connection that offered to serve (none: never agreed). */
-  reverse?: ReverseSettings;
-  /**
-   * The connection's credentials were accepted: it may become a peer (conn-kind.ts). Returns why
-   * it is sent away instead (on probation, and they do not make it a peer): the grant is not sent.
-   */
-  onCredentialsAccepted?(conn: ServerConn): string | undefined;
-  /**
-   * Its hello came, so a TLS handshake is done and the verified identity known: it may become
-   * a peer (a transport hands a connection over before its handshake, when there is none yet).
-   */
-  onGreeted?(conn: ServerConn): void;
-}
+/** What the connections of one listener share (server-conn-options.ts). */
+export type ServerConnOptions = ServerConnOptionsOf<ServerConn>;
 
 /**
  * The server's side of one connection: the reader parses requests and hands them to Dispatch
@@ -123,7 +84,7 @@ export interface ServerConnOptions {
  * turn or sooner once it is big (so a long turn's first answers leave early), and responses
  * leave in completion order.
  */
-export class ServerConn implements FrameHandlers, Responder, ExtensionsHost {
+export class ServerConn implements FrameHandlers, Responder, ExtensionsHost, HelloLink, InfoLink {
   inFlight = 0;
   /**
    * Set per call (one read, or a reverse call sent), cleared per tick: cheaper than reading the
@@ -165,7 +126,7 @@ export class ServerConn implements FrameHandlers, Responder, ExtensionsHost {
   /** Streams open (not counted in `inFlight`). */
   private streams = 0;
   /** The connection's authentication, when the server authenticates. */
-  private readonly auth: ConnAuth | undefined;
+  readonly auth: ConnAuth | undefined;
   /** Its kind and the kind's limits (conn-kind.ts), as the server set them: `applyRole`. */
   role: ConnRole | undefined = undefined;
   private maxInFlight: number;
@@ -252,35 +213,58 @@ export class ServerConn implements FrameHandlers, Responder, ExtensionsHost {
   }
 
   get info(): ConnInfo {
-    // Built on first use: most handlers never look at the connection, and an AbortController per
-    // connection is only worth making when someone listens to it.
-    if (!this._info) {
-      const self = this;
-      this._info = {
-        id: this.id,
-        remote: this.conn.remote,
-        transport: this.opts.transport,
-        get identity() {
-          return self.conn.identity;
-        },
-        get principal() {
-          return self.principal;
-        },
-        get kind() {
-          return self.role?.limits.kind ?? 'client';
-        },
-        get caller() {
-          return self.reverse;
-        },
-        get draining() {
-          return self.opts.draining.signal;
-        },
-        get signal() {
-          return self.callAbort.signal;
-        },
-      };
-    }
-    return this._info;
+    // Built on first use (conn-info.ts): most handlers never look at the connection.
+    return (this._info ??= connInfo(this, this.id, this.opts.transport, this.opts.draining));
+  }
+
+  /** Its reverse calls (ConnInfo.caller), once the hello agreed them. */
+  get caller(): ReverseCaller | undefined {
+    return this.reverse;
+  }
+
+  get logger(): Logger {
+    return this.opts.logger;
+  }
+
+  /** The server authenticates its clients. */
+  get authenticates(): boolean {
+    return this.auth !== undefined;
+  }
+
+  get onProbation(): boolean {
+    return this.is(PROBATION);
+  }
+
+  get draining(): boolean {
+    return this.is(DRAINING);
+  }
+
+  get closed(): boolean {
+    return this.is(CLOSED);
+  }
+
+  get terms(): Agreed | undefined {
+    return this.agreed;
+  }
+
+  get sentAway(): boolean {
+    return this.is(SENT_AWAY);
+  }
+
+  markGreeted(): void {
+    this.mark(GREETED, true);
+  }
+
+  greeted(): void {
+    this.opts.onGreeted?.(this);
+  }
+
+  get reverseSettings(): ReverseSettings | undefined {
+    return this.opts.reverse;
+  }
+
+  markSentAway(): void {
+    this.mark(SENT_AWAY, true);
   }
 
   /** As Responder's: one LazyAbort per connection, for its plain calls, made when first listened to. */
@@ -300,7 +284,7 @@ export class ServerConn implements FrameHandlers, Responder, ExtensionsHost {
     const seqLo = u32(bytes, start + SEQ_AT);
     const seqHi = u32(bytes, start + SEQ_AT + 4);
     if (rawAction === PING_ACTION) return this.send(seqLo, seqHi, EMPTY_BYTES, EMPTY_BYTES);
-    if (rawAction === HELLO_ACTION) return this.greet(bytes, start, seqLo, seqHi);
+    if (rawAction === HELLO_ACTION) return greet(this, bytes, start, seqLo, seqHi);
     if (rawAction >= CANCEL_ACTION && rawAction <= LAST_EXTENSION_ACTION && this.agreed) {
       this.ext ??= new ConnExtensions(this, this.agreed, this.opts.clock ?? systemClock);
       return this.ext.frame(rawAction, bytes, start, end, seqLo, seqHi);
@@ -315,7 +299,7 @@ export class ServerConn implements FrameHandlers, Responder, ExtensionsHost {
     if (rawAction === SERVER_PONG_ACTION && this.is(ANSWERS_PINGS)) return;
     // Refused unrun and not counted as a call: a peer that only makes refused calls is idle.
     if (this.auth !== undefined && !this.auth.admits) return this.writeError(seqLo, seqHi, ErrorCode.Unauthenticated, this.auth.refusal());
-    if (this.is(PROBATION)) return this.refuseOnProbation(seqLo, seqHi);
+    if (this.is(PROBATION)) return refuseOnProbation(this, seqLo, seqHi);
     this.sawCall = true;
     // Closing: a request that raced the close is refused unrun, so the client may retry it elsewhere.
     if (this.is(DRAINING)) {
@@ -547,25 +531,8 @@ export class ServerConn implements FrameHandlers, Responder, ExtensionsHost {
     if (this.conn.congested) this.pause();
   }
 
-  /**
-   * The hello, answered here and now like a ping: requests are read in order, so every request
-   * after it is answered within the limits it gives.
-   */
-  private greet(bytes: Uint8Array, start: number, seqLo: number, seqHi: number): void {
-    // A hello again from one sent away: judged, counted and logged once is enough (a peer may send any number).
-    if (this.is(SENT_AWAY)) return this.writeError(seqLo, seqHi, ErrorCode.Overloaded);
-    // Whatever its hello says: only a Skein client sends one, and it leaves on Closed even when
-    // its hello could not be read (answered Decode, it goes on as a v1 client otherwise).
-    this.mark(GREETED, true);
-    const msgAt = start + REQUEST_HEADER_LENGTH;
-    let outcome;
-    try {
-      outcome = answerHello(bytes, msgAt, msgAt + u32(bytes, start + REQ_MSG_LEN_AT), undefined, this.agreed);
-    } catch (err) {
-      if (!(err instanceof HelloError)) throw err;
-      this.opts.logger.debug({ remote: this.conn.remote, reason: err.message }, 'bad hello: answered Decode');
-      return this.writeError(seqLo, seqHi, ErrorCode.Decode);
-    }
+  /** What its hello says (conn-hello.ts): the limits replies are held to, server pings, and the extensions, which the first hello that agrees any settles. */
+  takeTerms(outcome: HelloOutcome): void {
     if (outcome.peerLimits) this.peerLimits = sharedLimits(outcome.peerLimits);
     if (outcome.pings) this.mark(ANSWERS_PINGS, true);
     if (outcome.agreed && this.agreed === undefined) {
@@ -573,51 +540,15 @@ export class ServerConn implements FrameHandlers, Responder, ExtensionsHost {
       // A state made before (abandonedRunning, on a peer's calls before its hello) takes these terms.
       this.ext?.agree(this.agreed);
     }
-    let answer = outcome.answer;
-    const offered = this.auth !== undefined && offersAuth(bytes, msgAt, msgAt + u32(bytes, start + REQ_MSG_LEN_AT));
-    this.opts.onGreeted?.(this);
-    if (!offered && this.is(PROBATION)) return this.leaveProbationAtHello(seqLo, seqHi);
-    if (offered) answer = this.auth!.offered(answer);
-    if (outcome.peerLimits && this.opts.reverse) answer = this.agreeReverse(this.opts.reverse, bytes, msgAt, msgAt + u32(bytes, start + REQ_MSG_LEN_AT), answer);
-    this.send(seqLo, seqHi, answer, EMPTY_BYTES);
   }
 
-  /** Calls both ways, when the hello offers to serve them: settled by the first hello that does. */
-  private agreeReverse(settings: ReverseSettings, bytes: Uint8Array, from: number, to: number, answer: Uint8Array): Uint8Array {
-    // Agreed already: a later hello's answer names it, as it names the extensions the connection keeps.
-    if (this.reverse) return appendEntry(answer, reverseAnswerEntry(settings.answerLimits.maxMessage, settings.answerLimits.maxBlob));
-    const self = this;
-    const host: ReverseHost = {
-      // Read when a message needs it: an idle connection never builds the peer's name.
-      get remote() {
-        return self.conn.remote;
-      },
-      get limits() {
-        return self.peerLimits;
-      },
-      get congested() {
-        return self.conn.congested;
-      },
-      write: (part: Uint8Array) => {
-        if (!this.is(CLOSED)) this.conn.write(part);
-      },
-      // A reverse call out is the connection in use, as a call in is: a client behind NAT that
-      // only takes the server's pushes is not idle (idleTimeoutMs), however short each push.
-      awaiting: () => {
-        this.sawCall = true;
-        this.maybeResume();
-      },
-      idle: () => this.endIfDone(),
-      drop: (why: Error) => {
-        this.opts.logger.warn({ remote: this.conn.remote, reason: why.message }, 'closing connection: the peer answers no reverse call');
-        this.conn.close();
-      },
-    };
-    const agreed = acceptReverseOffer(host, settings, bytes, from, to);
-    if (!agreed) return answer;
-    this.reverse = agreed.caller;
-    if (this.is(NO_REVERSE)) agreed.caller.drain();
-    return appendEntry(answer, agreed.entry);
+  reverseAgreed(caller: ReverseCaller): void {
+    this.reverse = caller;
+    if (this.is(NO_REVERSE)) caller.drain();
+  }
+
+  sendAnswer(seqLo: number, seqHi: number, msg: Uint8Array): void {
+    this.send(seqLo, seqHi, msg, EMPTY_BYTES);
   }
 
   /**
@@ -646,59 +577,9 @@ export class ServerConn implements FrameHandlers, Responder, ExtensionsHost {
     this.writeError(u32(held, SEQ_AT), u32(held, SEQ_AT + 4), code);
   }
 
-  /**
-   * A call on probation: refused unrun (bare Overloaded: it may go to another server), and the
-   * connection leaves. Not ended at once: calls the client sent after it, before it read the
-   * refusal, may be on their way, and one lost with the connection may have run for all the
-   * client knows. It drains as at its hello (leaveProbationAtHello): each answered the same way.
-   */
-  private refuseOnProbation(seqLo: number, seqHi: number): void {
-    this.writeError(seqLo, seqHi, ErrorCode.Overloaded);
-    if (this.is(DRAINING)) return;
-    this.opts.logger.info({ remote: this.conn.remote }, 'clients at their cap: a connection admitted pending credentials made a call; ending it');
-    this.startDrain(true);
-  }
-
-  /**
-   * Its hello offered no credentials, and its address or certificate (onGreeted) did not make it
-   * a peer: nothing it may send now can, as credentials go only where the hello offered them (a
-   * Skein client sends none otherwise). Held on, it would keep a peer's place for twice
-   * authTimeoutMs while an ordinary client past the cap waits for nothing (one that only serves
-   * reverse calls never calls, so no refused call ends it). Its hello is answered with why
-   * (sendAway), in place of the terms it would have agreed.
-   */
-  private leaveProbationAtHello(seqLo: number, seqHi: number): void {
-    this.opts.logger.info({ remote: this.conn.remote }, 'clients at their cap: a connection on probation offered no credentials in its hello, so it cannot become a peer; ending it');
-    // Without `authenticate`, credentials could not have helped: the words do not send the user after them.
-    this.sendAway(seqLo, seqHi, this.auth === undefined ? PROBATION_REFUSALS.certificate : PROBATION_REFUSALS.hello);
-  }
-
-  /**
-   * Ends a connection on probation that showed it is no peer, answering the request that showed
-   * it (its hello, or its credentials) with why: `rpc_overloaded:<why>`, which a Skein client
-   * gives its user (the connect fails with it, or the stream closes with it), so that its
-   * configuration can be fixed; a bare close said nothing. Not ended at once: a Skein client
-   * sends plain calls without waiting for the hello's answer, and one still on its way would be
-   * lost with the connection (a lost call may have run). It drains as the server's close drains
-   * any (startDrain): it ends after a tick with nothing read or when the peer ends, and a call
-   * read meanwhile is answered bare Overloaded, unrun, as on probation (refuseOnProbation).
-   */
-  private sendAway(seqLo: number, seqHi: number, why: string): void {
-    this.mark(SENT_AWAY, true);
-    this.writeError(seqLo, seqHi, ErrorCode.Overloaded, why);
-    // Draining already (the server closes): it ends as that drain says.
-    if (!this.is(DRAINING) && !this.is(CLOSED)) this.startDrain(true);
-  }
-
-  /**
-   * Still on probation twice authTimeoutMs after it began (no hello, no credentials, none judged
-   * in time, or ended and held half-open by the peer): closed at once, as a peer that keeps its
-   * side open must not keep the place.
-   */
+  /** Still on probation twice authTimeoutMs after it began: closed (conn-probation.ts). */
   probationOver(): void {
-    if (!this.is(PROBATION) || this.is(CLOSED)) return;
-    this.opts.logger.info({ remote: this.conn.remote }, 'clients at their cap: a connection admitted pending its verdict is still not a peer after twice authTimeoutMs; closing it');
-    this.conn.close();
+    probationTimedOut(this);
   }
 
   private authWire(): AuthWire {
@@ -707,7 +588,7 @@ export class ServerConn implements FrameHandlers, Responder, ExtensionsHost {
       ok: (seqLo, seqHi, msg) => {
         // Judged before the grant goes: one on probation that they do not make a peer is answered why, in its place.
         const refusal = this.opts.onCredentialsAccepted?.(this);
-        if (refusal !== undefined) return this.sendAway(seqLo, seqHi, refusal);
+        if (refusal !== undefined) return sendAway(this, seqLo, seqHi, refusal);
         this.send(seqLo, seqHi, msg, EMPTY_BYTES);
       },
       error: (seqLo, seqHi, code, detail) => this.writeError(seqLo, seqHi, code, detail),
@@ -750,7 +631,14 @@ export class ServerConn implements FrameHandlers, Responder, ExtensionsHost {
     }
   }
 
-  private endIfDone(): void {
+  /** A reverse call went out (ConnReverseHost): the connection is in use, as with a call in. */
+  reverseAwaiting(): void {
+    this.sawCall = true;
+    this.maybeResume();
+  }
+
+  /** Ends the connection once closing and nothing is left to wait for. */
+  endIfDone(): void {
     // Closing, and the peer ended its side: a Skein client ends only once it awaits nothing, or
     // when it is destroyed, so nobody reads what handlers still running would answer, and the
     // server's close does not wait for them (closeWaitMs is for answers someone waits for); the

@@ -1,0 +1,73 @@
+import { ErrorCode } from '@skein/core';
+import { HelloError, appendEntry } from '../wire/hello.js';
+import { REQ_MSG_LEN_AT, REQUEST_HEADER_LENGTH, u32 } from '../wire/protocol.js';
+import { offersAuth } from '../wire/auth.js';
+import { reverseAnswerEntry } from '../wire/reverse-calls.js';
+import type { Agreed } from '../wire/agreed.js';
+import { answerHello, type HelloOutcome } from './hello-answer.js';
+import type { ConnAuth } from './conn-auth.js';
+import { leaveProbationAtHello, type ProbationLink } from './conn-probation.js';
+import { ConnReverseHost, type ReverseLink } from './conn-reverse-host.js';
+import { acceptReverseOffer, type ReverseCaller, type ReverseSettings } from './reverse-caller.js';
+
+/** What answering a hello needs of its ServerConn. */
+export interface HelloLink extends ProbationLink, ReverseLink {
+  /** Sent away from probation (sendAway): what it sends again is refused bare. */
+  readonly sentAway: boolean;
+  /** It sent a hello: it reads a bare `rpc_closed` as "leave this connection". */
+  markGreeted(): void;
+  /** What an earlier hello agreed, if any: a later one keeps it. */
+  readonly terms: Agreed | undefined;
+  /** Holds the connection to what the hello says (its limits, pings, extensions). */
+  takeTerms(outcome: HelloOutcome): void;
+  readonly auth: ConnAuth | undefined;
+  /** The hello came: the server may now judge its verified identity (ServerConnOptions.onGreeted). */
+  greeted(): void;
+  readonly reverseSettings: ReverseSettings | undefined;
+  readonly caller: ReverseCaller | undefined;
+  /** Calls both ways were agreed: the connection's ReverseCaller. */
+  reverseAgreed(caller: ReverseCaller): void;
+  /** The hello's answer, an ok response (it always fits). */
+  sendAnswer(seqLo: number, seqHi: number, msg: Uint8Array): void;
+}
+
+/**
+ * The hello, answered here and now like a ping: requests are read in order, so every request
+ * after it is answered within the limits it gives. Apart from ServerConn because it comes once
+ * per connection (or a few times), never on a call's path.
+ */
+export function greet(c: HelloLink, bytes: Uint8Array, start: number, seqLo: number, seqHi: number): void {
+  // A hello again from one sent away: judged, counted and logged once is enough (a peer may send any number).
+  if (c.sentAway) return c.writeError(seqLo, seqHi, ErrorCode.Overloaded);
+  // Whatever its hello says: only a Skein client sends one, and it leaves on Closed even when
+  // its hello could not be read (answered Decode, it goes on as a v1 client otherwise).
+  c.markGreeted();
+  const msgAt = start + REQUEST_HEADER_LENGTH;
+  const msgEnd = msgAt + u32(bytes, start + REQ_MSG_LEN_AT);
+  let outcome;
+  try {
+    outcome = answerHello(bytes, msgAt, msgEnd, undefined, c.terms);
+  } catch (err) {
+    if (!(err instanceof HelloError)) throw err;
+    c.logger.debug({ remote: c.conn.remote, reason: err.message }, 'bad hello: answered Decode');
+    return c.writeError(seqLo, seqHi, ErrorCode.Decode);
+  }
+  c.takeTerms(outcome);
+  let answer = outcome.answer;
+  const offered = c.auth !== undefined && offersAuth(bytes, msgAt, msgEnd);
+  c.greeted();
+  if (!offered && c.onProbation) return leaveProbationAtHello(c, seqLo, seqHi);
+  if (offered) answer = c.auth!.offered(answer);
+  if (outcome.peerLimits && c.reverseSettings) answer = agreeReverse(c, c.reverseSettings, bytes, msgAt, msgEnd, answer);
+  c.sendAnswer(seqLo, seqHi, answer);
+}
+
+/** Calls both ways, when the hello offers to serve them: settled by the first hello that does. */
+function agreeReverse(c: HelloLink, settings: ReverseSettings, bytes: Uint8Array, from: number, to: number, answer: Uint8Array): Uint8Array {
+  // Agreed already: a later hello's answer names it, as it names the extensions the connection keeps.
+  if (c.caller) return appendEntry(answer, reverseAnswerEntry(settings.answerLimits.maxMessage, settings.answerLimits.maxBlob));
+  const agreed = acceptReverseOffer(new ConnReverseHost(c), settings, bytes, from, to);
+  if (!agreed) return answer;
+  c.reverseAgreed(agreed.caller);
+  return appendEntry(answer, agreed.entry);
+}
