@@ -32,6 +32,18 @@ function helloOfferingReverse(): Uint8Array {
 /** The head of a reverse call frame (flag 0x18) as the peer reads it. */
 const REVERSE_CALL_HEAD = Buffer.from('254d0118', 'hex');
 
+/** The TCP transport, its listeners' close run through `closing` (to hold it, or to hear that it ended). */
+function closingListeners(closing: (close: () => Promise<void>) => Promise<void>): Transport {
+  return {
+    name: transport.name,
+    connect: (address, spec, opts) => transport.connect(address, spec, opts),
+    listen: async (address, spec, accept) => {
+      const listener = await transport.listen(address, spec, accept);
+      return { address: listener.address, close: () => closing(() => listener.close()) };
+    },
+  };
+}
+
 describe('a server connection', () => {
   it('sent away from probation at its hello is ended by the server, not left open for the peer to end', async () => {
     // authTimeoutMs far off: only the drain sendAway starts ends the connection, never the probation's own timeout.
@@ -51,14 +63,7 @@ describe('a server connection', () => {
     // The listeners' close held open: the connection is not draining yet (its drain would stop the
     // reverse calls agreed by then too), only told the server closes (stopReverseCalls).
     const listenersMayClose = deferred<void>();
-    const gated: Transport = {
-      name: transport.name,
-      connect: (address, spec, opts) => transport.connect(address, spec, opts),
-      listen: async (address, spec, accept) => {
-        const listener = await transport.listen(address, spec, accept);
-        return { address: listener.address, close: () => listenersMayClose.promise.then(() => listener.close()) };
-      },
-    };
+    const gated = closingListeners((close) => listenersMayClose.promise.then(close));
     const server = new RpcServer({ dispatch: createRouter({}) });
     const a = (await server.listen(gated, '127.0.0.1:0')) as { host: string; port: number };
     cleanup.push(() => (listenersMayClose.resolve(), server.close()));
@@ -86,14 +91,7 @@ describe('a server connection', () => {
     // The server's ticks driven by the test: none runs after the answer, so only the answer itself can end the connection.
     const clock = new ManualClock();
     const listenersClosed = deferred<void>();
-    const told: Transport = {
-      name: transport.name,
-      connect: (address, spec, opts) => transport.connect(address, spec, opts),
-      listen: async (address, spec, accept) => {
-        const listener = await transport.listen(address, spec, accept);
-        return { address: listener.address, close: () => listener.close().then(() => listenersClosed.resolve()) };
-      },
-    };
+    const told = closingListeners((close) => close().then(() => listenersClosed.resolve()));
     const server = new RpcServer({ dispatch: createRouter({}), clock, tickMs: 1000, closeWaitMs: 600_000 });
     const a = (await server.listen(told, '127.0.0.1:0')) as { host: string; port: number };
     cleanup.push(() => server.close());
