@@ -1,6 +1,6 @@
 import { createRouter, RpcServer } from '@skein/stream';
 import { nodeRuntime } from '@skein/runtime-node';
-import { makeTestCerts, portOf, type TestCerts } from '@skein/test-utils';
+import { portOf, suiteCerts, testTls } from '@skein/test-utils';
 import { tcpTransport } from '@skein/transport-tcp';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,18 +12,17 @@ import { skein } from './skein-bin.js';
 // The CLI must say that (the server wants a client certificate), not guess that the server
 // speaks another transport: the address form was right, the credentials were missing.
 
-let certs: TestCerts;
+const certs = suiteCerts();
+const { mtls } = testTls(certs);
 let server: RpcServer;
 let address: string;
 beforeAll(async () => {
-  certs = makeTestCerts();
   server = new RpcServer({ dispatch: createRouter({ 'S.who': () => new TextEncoder().encode('"s"') }) });
-  const bound = await server.listen(tcpTransport(nodeRuntime, { tls: { ...certs.server, ca: certs.ca, requestCert: true } }), '127.0.0.1:0');
+  const bound = await server.listen(tcpTransport(nodeRuntime, { tls: mtls() }), '127.0.0.1:0');
   address = `tls://127.0.0.1:${portOf(bound)}`;
 });
 afterAll(async () => {
   await server?.close();
-  certs?.remove();
 });
 
 describe('an mTLS server refusing a client with no certificate', () => {

@@ -1,5 +1,5 @@
-import { ChunkWriter, MAX_CHUNK_MESSAGE_BYTES } from '@skein/core';
-import { TEXT_ENCODER_THRESHOLD, textEncoder, utf8Count, utf8EncodeJs } from './library-utf8.js';
+import { ChunkWriter, MAX_CHUNK_MESSAGE_BYTES, utf8Length } from '@skein/core';
+import { TEXT_ENCODER_THRESHOLD, textEncoder, utf8EncodeJs } from './library-utf8.js';
 
 /** Containers nested deeper than this are left to the library, whose limit (maxDepth) then applies. */
 const MAX_DEPTH = 32;
@@ -233,7 +233,7 @@ export class FastEncoder extends ChunkWriter {
       if (unit >= 0x80) break;
       bytes[at++] = unit;
     }
-    const byteLength = i === length ? length : utf8Count(value);
+    const byteLength = i === length ? length : utf8Length(value);
     const actualHeader = byteLength < 32 ? 1 : 2;
     if (i < length) utf8EncodeJs(value, bytes, start + actualHeader);
     if (actualHeader === 1) {
@@ -249,7 +249,7 @@ export class FastEncoder extends ChunkWriter {
   /** With TextEncoder, as the library does from 51 UTF-16 units on. */
   private writeLongString(value: string): boolean {
     const length = value.length;
-    if (!this.room(5 + 3 * length) && !this.room(5 + utf8Count(value))) return false;
+    if (!this.room(5 + 3 * length) && !this.room(5 + utf8Length(value))) return false;
     const start = this.pos;
     // Placed after the header an ASCII string gets, moved if the real one is longer.
     const guess = stringHeaderSize(length);

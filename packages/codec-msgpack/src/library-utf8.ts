@@ -15,34 +15,10 @@ export const TEXT_DECODER_THRESHOLD = 200;
 export const textEncoder = new TextEncoder();
 export const textDecoder = new TextDecoder();
 
-/** The UTF-8 length of `str`, a lone surrogate counting 3 bytes. */
-export function utf8Count(str: string): number {
-  const length = str.length;
-  let bytes = 0;
-  let pos = 0;
-  while (pos < length) {
-    let unit = str.charCodeAt(pos++);
-    if (unit < 0x80) {
-      bytes++;
-      continue;
-    }
-    if (unit < 0x800) {
-      bytes += 2;
-      continue;
-    }
-    if (unit >= 0xd800 && unit <= 0xdbff && pos < length) {
-      const low = str.charCodeAt(pos);
-      if ((low & 0xfc00) === 0xdc00) {
-        ++pos;
-        unit = 0x10000;
-      }
-    }
-    bytes += unit > 0xffff ? 4 : 3;
-  }
-  return bytes;
-}
-
-/** Writes `str` at `offset` with the library's loop; `output` has room for utf8Count(str). */
+/**
+ * Writes `str` at `offset` with the library's loop; `output` has room for core's utf8Length(str)
+ * (the library's length too: its lone surrogate's three bytes are as many as TextEncoder's U+FFFD).
+ */
 export function utf8EncodeJs(str: string, output: Uint8Array, offset: number): void {
   const length = str.length;
   let pos = 0;

@@ -1,21 +1,20 @@
 import tls from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { expect, it, onTestFinished } from 'vitest';
-import { describeNeeding, makeTestCerts, reap, repoTool, startProcess } from '@skein/test-utils';
+import { describeNeeding, reap, repoTool, startProcess, suiteCerts, testTls } from '@skein/test-utils';
 
 const fixture = fileURLToPath(new URL('./fixtures/tls-late-bind.ts', import.meta.url));
 
 describeNeeding(['bun'], 'bun runtime: TLS before bind', () => {
+  const { serverTls, clientTls } = testTls(suiteCerts());
   // As on Node and Deno: the handshake runs from accept (its timeout counts from there), and only
   // the bytes after it wait for bind.
   it('completes the handshake of an accepted connection not bound yet, and delivers its bytes at bind', async () => {
-    const certs = makeTestCerts();
-    onTestFinished(() => certs.remove());
-    const arg = btoa(JSON.stringify({ cert: certs.server.cert, key: certs.server.key }));
+    const arg = btoa(JSON.stringify(serverTls()));
     const child = startProcess(repoTool('bun'), ['--conditions', 'skein-source', fixture, arg], { NO_COLOR: '1' });
     onTestFinished(() => reap(child));
     const port = Number((await child.waitForLine(/^listening (\d+)$/))[1]);
-    const options = { host: '127.0.0.1', port, ca: certs.ca, servername: 'localhost' };
+    const options = { host: '127.0.0.1', port, ...clientTls() };
     const sock = tls.connect(options);
     onTestFinished(() => void sock.destroy());
     const echoed = new Promise<string>((resolve, reject) => {

@@ -1,16 +1,15 @@
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { expect, it, onTestFinished } from 'vitest';
-import { describeNeeding, makeTestCerts, reap, repoTool, startProcess } from '@skein/test-utils';
+import { describeNeeding, reap, repoTool, startProcess, suiteCerts, testTls } from '@skein/test-utils';
 
 const fixture = fileURLToPath(new URL('./fixtures/reload-then-close.ts', import.meta.url));
 const stalledFixture = fileURLToPath(new URL('./fixtures/stalled-handshake-close.ts', import.meta.url));
 
 describeNeeding(['deno'], 'deno runtime: listener', () => {
+  const { serverTls } = testTls(suiteCerts());
   it('close() during reloadTls leaves no listener behind: both settle and the port refuses', async () => {
-    const certs = makeTestCerts();
-    onTestFinished(() => certs.remove());
-    const tls = btoa(JSON.stringify({ cert: certs.server.cert, key: certs.server.key }));
+    const tls = btoa(JSON.stringify(serverTls()));
     const child = startProcess(repoTool('deno'), ['run', '--allow-net', '--sloppy-imports', fixture, tls], { NO_COLOR: '1', DENO_NO_UPDATE_CHECK: '1' });
     onTestFinished(() => reap(child));
     const [, close] = await child.waitForLine(/^reload=\w+ close=(\w+)$/);
@@ -20,9 +19,7 @@ describeNeeding(['deno'], 'deno runtime: listener', () => {
   });
 
   it('holds a connection whose TLS handshake timed out (Deno keeps its socket) until the listener closes, which reports it closed then: no close waits for silent peers', async () => {
-    const certs = makeTestCerts();
-    onTestFinished(() => certs.remove());
-    const tls = btoa(JSON.stringify({ cert: certs.server.cert, key: certs.server.key }));
+    const tls = btoa(JSON.stringify(serverTls()));
     const child = startProcess(repoTool('deno'), ['run', '--allow-net', '--sloppy-imports', stalledFixture, tls], { NO_COLOR: '1', DENO_NO_UPDATE_CHECK: '1' });
     onTestFinished(() => reap(child));
     const [, port] = await child.waitForLine(/^port (\d+)$/);

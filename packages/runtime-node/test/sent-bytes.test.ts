@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { TlsOptions } from '@skein/core';
-import { suiteCerts, waitFor, cleanups } from '@skein/test-utils';
+import { suiteCerts, testTls, waitFor, cleanups } from '@skein/test-utils';
 import { nodeRuntime } from '../src/index.js';
 import { bytes, listenQueue, record, type Recorder } from './recorder.js';
 
@@ -13,6 +13,7 @@ import { bytes, listenQueue, record, type Recorder } from './recorder.js';
  */
 
 const certs = suiteCerts();
+const { serverTls, clientTls } = testTls(certs);
 
 const cleanup = cleanups();
 
@@ -36,7 +37,7 @@ async function pair(tls: { server: TlsOptions; client: TlsOptions } | undefined)
 const received = (r: Recorder): number => r.chunks.reduce((n, c) => n + c.length, 0);
 
 describe('ByteConn.sentBytes (node:net, node:tls)', () => {
-  const TLS = () => ({ server: { cert: certs.server.cert, key: certs.server.key }, client: { ca: certs.ca, servername: 'localhost' } });
+  const TLS = () => ({ server: serverTls(), client: clientTls() });
   it.each([
     ['a plaintext client', false, 'client'],
     ['a plaintext server', false, 'server'],

@@ -101,14 +101,14 @@ describe('TLS on node:tls', () => {
 
   it("a client that does not trust the server's CA fails to connect with Unreachable, saying why", async () => {
     const q = await tlsQueue(serverTls());
-    const err = await nodeRuntime.connect(q.listener.address, { tls: { ca: certs.foreignCa, servername: 'localhost' } }).catch((e: unknown) => e);
+    const err = await nodeRuntime.connect(q.listener.address, { tls: clientTls({ ca: certs.foreignCa }) }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(RpcError);
     expect(err).toMatchObject({ code: ErrorCode.Unreachable, message: expect.stringMatching(/TLS handshake .* failed: .*(self.signed|unable to verify|issuer)/i) });
   });
 
   it('checks the server name by default: a host name or IP address not on the certificate is refused; SNI names hosts only', async () => {
     const sni: (string | false)[] = [];
-    const server = tls.createServer({ ...certs.server }, (sock) => (sni.push((sock as tls.TLSSocket & { servername?: string | false }).servername ?? false), sock.on('error', () => {})));
+    const server = tls.createServer(serverTls(), (sock) => (sni.push((sock as tls.TLSSocket & { servername?: string | false }).servername ?? false), sock.on('error', () => {})));
     await new Promise<void>((resolve) => server.listen(0, '0.0.0.0', resolve));
     cleanup.push(() => server.close());
     const { port } = server.address() as net.AddressInfo;
@@ -175,7 +175,7 @@ describe('TLS on node:tls', () => {
     const q = await tlsQueue(serverTls());
     const before = record(await nodeRuntime.connect(q.listener.address, { tls: clientTls() }));
     const beforeServer = record(await q.next());
-    await q.listener.reloadTls!({ cert: certs.reloaded.cert, key: certs.reloaded.key });
+    await q.listener.reloadTls!(certs.reloaded);
     const after = record(await nodeRuntime.connect(q.listener.address, { tls: clientTls() }));
     await q.next();
     expect(before.conn.identity?.subject).toBe('CN=localhost');
@@ -189,10 +189,10 @@ describe('TLS on node:tls', () => {
   it("minVersion 'TLSv1.3' refuses a TLS 1.2 client before a byte of it is delivered", async () => {
     const q = await tlsQueue(serverTls({ minVersion: 'TLSv1.3' }));
     // A TLS 1.3 client is let in...
-    const modern = await nodeRuntime.connect(q.listener.address, { tls: clientTls({ servername: 'localhost' }) });
+    const modern = await nodeRuntime.connect(q.listener.address, { tls: clientTls() });
     cleanup.push(() => modern.close());
     // ...a TLS 1.2 one is not.
-    const old = tls.connect({ host: '127.0.0.1', port: (q.listener.address as { port: number }).port, ca: certs.ca, servername: 'localhost', maxVersion: 'TLSv1.2' });
+    const old = tls.connect({ host: '127.0.0.1', port: (q.listener.address as { port: number }).port, ...clientTls(), maxVersion: 'TLSv1.2' });
     const oldFailed = new Promise<string>((resolve) => old.once('error', (e) => resolve(e.message)).once('secureConnect', () => resolve('connected')));
     cleanup.push(() => old.destroy());
     expect(await oldFailed).toMatch(/protocol version|unsupported protocol/i);
@@ -208,7 +208,7 @@ describe('TLS on node:tls', () => {
     const code = (p: Promise<unknown>) => p.then((x) => ((x as { close?: () => unknown }).close?.(), 'resolved'), (e: unknown) => (e instanceof RpcError ? e.codeName : String(e)));
     expect(await code(nodeRuntime.listen(LOCAL, () => {}, { tls: serverTls({ ca: [], requestCert: true }) }))).toBe('InvalidArgument');
     const q = await tlsQueue(serverTls());
-    expect(await code(nodeRuntime.connect(q.listener.address, { tls: { ca: [], servername: 'localhost' } }))).toBe('InvalidArgument');
+    expect(await code(nodeRuntime.connect(q.listener.address, { tls: clientTls({ ca: [] }) }))).toBe('InvalidArgument');
     expect(await code(q.listener.reloadTls!({ ca: [] }))).toBe('InvalidArgument');
   });
 

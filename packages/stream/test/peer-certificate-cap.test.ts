@@ -1,12 +1,9 @@
-import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import net from 'node:net';
-import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode, RpcError, type Transport } from '@skein/core';
 import { nodeRuntime } from '@skein/runtime-node';
 import { tcpTransport } from '@skein/transport-tcp';
-import { ManualClock, suiteCerts, waitFor, within, type CertPair, cleanups } from '@skein/test-utils';
+import { ManualClock, signClientCert, suiteCerts, testTls, waitFor, within, type CertPair, cleanups } from '@skein/test-utils';
 import { ClientStream, RpcServer, createRouter, type RpcServerOptions } from '../src/index.js';
 import { kindRecordingServer } from './harness.js';
 
@@ -18,35 +15,27 @@ import { kindRecordingServer } from './harness.js';
  */
 
 const certs = suiteCerts();
+const { mtls, clientTls } = testTls(certs);
 /** A client certificate from the same CA that `peers.admit` does not take (the suite's is `CN=test-client`, the peer's). */
 let stranger: CertPair;
-beforeAll(() => void (stranger = signClient(certs.dir, 'plain-client')));
+beforeAll(() => void (stranger = signClientCert(certs, 'plain-client')));
 
 const cleanup = cleanups();
 
 const HANG_MS = 10_000;
 
-/** A client certificate `CN=<cn>`, signed by the suite's CA with the real openssl, as certs.ts signs its own. */
-function signClient(dir: string, cn: string): CertPair {
-  const ssl = (...args: string[]): void => void execFileSync('/usr/bin/openssl', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
-  ssl('req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', `${cn}.key`, '-out', `${cn}.csr`, '-subj', `/CN=${cn}`);
-  ssl('x509', '-req', '-in', `${cn}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', `${cn}.crt`, '-days', '2', '-extfile', 'ext.cnf', '-extensions', 'client');
-  return { cert: readFileSync(path.join(dir, `${cn}.crt`), 'utf8'), key: readFileSync(path.join(dir, `${cn}.key`), 'utf8') };
-}
-
 /** An mTLS server whose clients' cap is 1 and whose peers are the connections showing `CN=test-client`; records the kind of each call. */
 async function serve(opts: Partial<RpcServerOptions> = {}, peersMax = Infinity) {
   const { server, logger, kinds } = kindRecordingServer({ peers: { admit: (c) => c.identity?.subject === 'CN=test-client', maxConnections: peersMax }, ...opts });
   // A long handshake timeout: only the server's own bound may close a connection that says nothing.
-  const transport = tcpTransport(nodeRuntime, { tls: { cert: certs.server.cert, key: certs.server.key, ca: certs.ca, requestCert: true, handshakeTimeoutMs: 60_000 } });
+  const transport = tcpTransport(nodeRuntime, { tls: mtls({ handshakeTimeoutMs: 60_000 }) });
   // Counts the connections the transport hands the server, handshake done or not.
   const accepted = { count: 0 };
   const counting: Transport = { ...transport, listen: (address, spec, accept) => transport.listen(address, spec, (conn) => (accepted.count++, accept(conn))) };
   const { port } = (await server.listen(counting, '127.0.0.1:0')) as { port: number };
   cleanup.push(() => server.close());
   const connect = async (pair: CertPair): Promise<ClientStream> => {
-    const tls = { ca: certs.ca, servername: 'localhost', cert: pair.cert, key: pair.key };
-    const stream = await ClientStream.connect({ transport: tcpTransport(nodeRuntime, { tls }), address: `127.0.0.1:${port}`, connectTimeoutMs: HANG_MS });
+    const stream = await ClientStream.connect({ transport: tcpTransport(nodeRuntime, { tls: clientTls(pair) }), address: `127.0.0.1:${port}`, connectTimeoutMs: HANG_MS });
     cleanup.push(() => stream.destroy());
     return stream;
   };
@@ -116,8 +105,7 @@ describe('peers known by their certificate while clients are at their cap (mTLS,
     const s = await serve();
     await (await s.connect(stranger)).call(1);
     // Credentials it offers are no use here (no authenticate): the hello is its last chance.
-    const tls = { ca: certs.ca, servername: 'localhost', cert: stranger.cert, key: stranger.key };
-    const connecting = ClientStream.connect({ transport: tcpTransport(nodeRuntime, { tls }), address: `127.0.0.1:${s.port}`, connectTimeoutMs: HANG_MS, credentials: 'token' });
+    const connecting = ClientStream.connect({ transport: tcpTransport(nodeRuntime, { tls: clientTls(stranger) }), address: `127.0.0.1:${s.port}`, connectTimeoutMs: HANG_MS, credentials: 'token' });
     const outcome = await within(
       connecting.then(
         (stream) => (cleanup.push(() => stream.destroy()), `resolved, ${stream.state}`),

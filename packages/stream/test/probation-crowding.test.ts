@@ -1,12 +1,12 @@
 import net from 'node:net';
 import { describe, expect, it } from 'vitest';
-import type { Transport } from '@skein/core';
+import type { TlsOptions, Transport } from '@skein/core';
 import { nodeRuntime } from '@skein/runtime-node';
 import { tcpTransport } from '@skein/transport-tcp';
 import { wsTransport } from '@skein/transport-ws';
 import { ClientStream, type RpcServerOptions } from '../src/index.js';
 import { kindRecordingServer } from './harness.js';
-import { deferred, suiteCerts, waitFor, within, cleanups } from '@skein/test-utils';
+import { deferred, suiteCerts, testTls, waitFor, within, cleanups } from '@skein/test-utils';
 
 /*
  * Strangers past the clients' cap wait on probation in peers' places (conn-census.ts) when they
@@ -18,6 +18,7 @@ import { deferred, suiteCerts, waitFor, within, cleanups } from '@skein/test-uti
  */
 
 const certs = suiteCerts();
+const { mtls, clientTls } = testTls(certs);
 const cleanup = cleanups();
 
 /** Loopback has all of 127/8: strangers come from 127.0.0.2, the peer from 127.0.0.1. */
@@ -27,10 +28,8 @@ const admit = (c: { remote: string }): boolean => c.remote.startsWith('127.0.0.1
 /** The two sides' transports: mTLS (the suite's certificates; a long handshake bound, so that only the server's own closes a silent one), or plaintext. */
 function transports(kind: 'mtls-tcp' | 'mtls-ws' | 'plain') {
   if (kind === 'plain') return { server: tcpTransport(nodeRuntime), client: tcpTransport(nodeRuntime) };
-  const serverTls = { cert: certs.server.cert, key: certs.server.key, ca: certs.ca, requestCert: true, handshakeTimeoutMs: 60_000 };
-  const clientTls = { ca: certs.ca, servername: 'localhost', cert: certs.client.cert, key: certs.client.key };
-  const make = (tls: object): Transport => (kind === 'mtls-ws' ? wsTransport({ tls, upgradeTimeoutMs: 60_000 }) : tcpTransport(nodeRuntime, { tls }));
-  return { server: make(serverTls), client: make(clientTls) };
+  const make = (tls: TlsOptions): Transport => (kind === 'mtls-ws' ? wsTransport({ tls, upgradeTimeoutMs: 60_000 }) : tcpTransport(nodeRuntime, { tls }));
+  return { server: make(mtls({ handshakeTimeoutMs: 60_000 })), client: make(clientTls(certs.client)) };
 }
 
 async function start(opts: Partial<RpcServerOptions>, kind: 'mtls-tcp' | 'mtls-ws' | 'plain' = 'mtls-tcp') {

@@ -2,7 +2,7 @@ import { ErrorCode, RpcError } from '@skein/core';
 import { describe, expect, it } from 'vitest';
 import { tcpTransport } from '@skein/transport-tcp';
 import { nodeRuntime } from '@skein/runtime-node';
-import { suiteCerts, within, cleanups } from '@skein/test-utils';
+import { suiteCerts, testTls, within, cleanups } from '@skein/test-utils';
 import { kindRecordingServer } from './harness.js';
 import { probationServer } from './probation-harness.js';
 import { ClientStream } from '../src/index.js';
@@ -20,6 +20,7 @@ const cleanup = cleanups();
 
 const t = tcpTransport(nodeRuntime);
 const certs = suiteCerts();
+const { mtls, clientTls } = testTls(certs);
 
 const start = () => probationServer(cleanup);
 
@@ -72,10 +73,10 @@ describe('a client sent away from probation', () => {
   it('whose certificate does not make it a peer (mTLS, no authenticate): its stream closes with the server\'s reason', async () => {
     // Peers are told by certificate alone; the suite's client certificate is not a peer's.
     const { server, kinds } = kindRecordingServer({ peers: { admit: (c) => c.identity?.subject === 'CN=a-peer', maxConnections: 1 } });
-    const serverT = tcpTransport(nodeRuntime, { tls: { cert: certs.server.cert, key: certs.server.key, ca: certs.ca, requestCert: true } });
+    const serverT = tcpTransport(nodeRuntime, { tls: mtls() });
     const { port } = (await server.listen(serverT, '127.0.0.1:0')) as { port: number };
     cleanup.push(() => server.close());
-    const clientT = tcpTransport(nodeRuntime, { tls: { ca: certs.ca, servername: 'localhost', cert: certs.client.cert, key: certs.client.key } });
+    const clientT = tcpTransport(nodeRuntime, { tls: clientTls(certs.client) });
     const connect = async () => {
       const stream = await ClientStream.connect({ transport: clientT, address: `127.0.0.1:${port}`, keepaliveMs: 0 });
       cleanup.push(() => stream.destroy());

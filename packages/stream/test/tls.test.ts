@@ -56,7 +56,7 @@ async function failure(p: Promise<unknown>): Promise<{ code: string; cause?: str
 describe('calls over TLS (tcp transport, node runtime)', () => {
   it('mTLS: handlers see the verified client identity; a tls:// address dials TLS by name', async () => {
     const s = await serve(mtls());
-    const stream = await connect(s.port, byAddress({ cert: certs.client.cert, key: certs.client.key }), `tls://localhost:${s.port}`);
+    const stream = await connect(s.port, byAddress(certs.client), `tls://localhost:${s.port}`);
     const identity = JSON.parse(text((await stream.call(1)).msg)) as PeerIdentity;
     expect(identity).toMatchObject({ subject: 'CN=test-client', altNames: ['URI:spiffe://skein.test/client', 'DNS:client.skein.test'] });
     expect(identity.fingerprint256).toMatch(/^([0-9A-F]{2}:){31}[0-9A-F]{2}$/);
@@ -67,7 +67,7 @@ describe('calls over TLS (tcp transport, node runtime)', () => {
     const s = await serve(mtls(), {
       peers: { admit: (c) => (judged.push(c.identity?.subject), c.identity?.subject === 'CN=test-client') },
     });
-    const stream = await connect(s.port, byAddress({ cert: certs.client.cert, key: certs.client.key }), `tls://localhost:${s.port}`);
+    const stream = await connect(s.port, byAddress(certs.client), `tls://localhost:${s.port}`);
     await stream.call(1);
     expect(s.server.openConnections().map((c) => c.kind)).toEqual(['peer']);
     expect(s.server.stats()).toMatchObject({ clients: 0, peers: 1 });
@@ -88,8 +88,7 @@ describe('calls over TLS (tcp transport, node runtime)', () => {
   ] as const) {
     it(`refuses ${name} before dispatch: a server log line, Unauthenticated on the client`, async () => {
       const s = await serve(mtls());
-      const cert = pair === undefined ? {} : { cert: certs[pair].cert, key: certs[pair].key };
-      const outcome = await failure(connect(s.port, clientTls(cert)).then((st) => st.call(1)));
+            const outcome = await failure(connect(s.port, clientTls(pair && certs[pair])).then((st) => st.call(1)));
       // TLS 1.3 may finish the client's handshake before the refusal: then the call fails with IO, caused by it.
       expect(outcome.code === 'Unauthenticated' || outcome.cause === 'Unauthenticated').toBe(true);
       await waitFor(() => s.logger.lines.some((l) => l.msg?.startsWith('closing connection') && /certificate/i.test(String(l.obj.reason))), { what: 'the refusal logged' });
@@ -103,8 +102,7 @@ describe('calls over TLS (tcp transport, node runtime)', () => {
   ] as const) {
     it(`a connect with credentials refused for ${name} fails with Unauthenticated, not Unreachable`, async () => {
       const s = await serve(mtls(), { authenticate: () => ({ principal: 'anyone' }) });
-      const cert = pair === undefined ? {} : { cert: certs[pair].cert, key: certs[pair].key };
-      const transport = tcpTransport(nodeRuntime, { tls: clientTls(cert) });
+            const transport = tcpTransport(nodeRuntime, { tls: clientTls(pair && certs[pair]) });
       const connecting = ClientStream.connect({ transport, address: `127.0.0.1:${s.port}`, credentials: 'token', connectTimeoutMs: HANG_MS });
       const outcome = await failure(connecting.then((st) => (cleanup.push(() => st.destroy()), st.call(1))));
       expect(outcome).toMatchObject({ code: 'Unauthenticated', message: expect.stringMatching(/certificate/) });
@@ -146,9 +144,9 @@ describe('calls over TLS (tcp transport, node runtime)', () => {
   it("transport.reloadTls serves a new certificate to later connections without a restart", async () => {
     const s = await serve(serverTls());
     const before = await connect(s.port, clientTls());
-    await s.transport.reloadTls!({ cert: certs.reloaded.cert, key: certs.reloaded.key });
+    await s.transport.reloadTls!(certs.reloaded);
     // A new connection is served the new certificate (CN=reloaded)...
-    const later = tls.connect({ host: '127.0.0.1', port: s.port, ca: certs.ca, servername: 'localhost' });
+    const later = tls.connect({ host: '127.0.0.1', port: s.port, ...clientTls() });
     cleanup.push(() => later.destroy());
     await new Promise((resolve, reject) => later.once('secureConnect', resolve).once('error', reject));
     expect(later.getPeerCertificate().subject.CN).toBe('reloaded');

@@ -19,7 +19,7 @@ const HANG_MS = 10_000;
 /** Long enough for the refused client to be tried while the stalled one holds the slot. */
 const TIMEOUT_MS = 1500;
 const text = (b: Uint8Array): string => new TextDecoder().decode(b);
-const { serverTls } = testTls(certs);
+const { serverTls, clientTls } = testTls(certs);
 
 /** An RpcServer with room for one connection; counts the connections the transport hands it. */
 async function serve(options: WsTransportOptions) {
@@ -52,13 +52,13 @@ const stalls = {
   }),
   /** The TLS handshake done, then nothing. */
   tlsThenNothing: (port: number) => new Promise<net.Socket>((resolve) => {
-    const s = tls.connect({ host: '127.0.0.1', port, ca: certs.ca, servername: 'localhost' }, () => resolve(s));
+    const s = tls.connect({ host: '127.0.0.1', port, ...clientTls() }, () => resolve(s));
     s.on('error', () => {});
   }),
 };
 
 async function connect(s: Served): Promise<ClientStream> {
-  const transport = wsTransport(s.secure ? { tls: { ca: certs.ca, servername: 'localhost' } } : {});
+  const transport = wsTransport(s.secure ? { tls: clientTls() } : {});
   const stream = await ClientStream.connect({ transport, address: `127.0.0.1:${s.port}`, connectTimeoutMs: HANG_MS });
   cleanup.push(() => stream.destroy());
   return stream;
@@ -67,7 +67,7 @@ async function connect(s: Served): Promise<ClientStream> {
 /** What a client the cap refuses sees: on wss, no TLS answer at all (the socket closed before any TLS work). */
 async function refusedClient(s: Served): Promise<void> {
   if (s.secure) {
-    const t = tls.connect({ host: '127.0.0.1', port: s.port, ca: certs.ca, servername: 'localhost' });
+    const t = tls.connect({ host: '127.0.0.1', port: s.port, ...clientTls() });
     cleanup.push(() => t.destroy());
     const outcome = await within(
       new Promise<string>((resolve) => {

@@ -69,7 +69,7 @@ ${EXTENSIONS}`;
 export function makeTestCerts(): TestCerts {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'skein-certs-'));
   const file = (name: string): string => path.join(dir, name);
-  const ssl = (...args: string[]): void => void execFileSync('/usr/bin/openssl', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+  const ssl = openssl(dir);
   writeFileSync(file('ext.cnf'), EXTENSIONS);
   writeFileSync(file('ca.cnf'), CA_CONFIG(dir));
   writeFileSync(file('index.txt'), '');
@@ -77,10 +77,6 @@ export function makeTestCerts(): TestCerts {
 
   const makeCa = (name: string, cn: string): void =>
     ssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.crt`, '-days', '2', '-subj', `/CN=${cn}`);
-  const request = (name: string, cn: string): void =>
-    ssl('req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${cn}`);
-  const sign = (name: string, ca: string, ext: 'server' | 'client'): void =>
-    ssl('x509', '-req', '-in', `${name}.csr`, '-CA', `${ca}.crt`, '-CAkey', `${ca}.key`, '-CAcreateserial', '-out', `${name}.crt`, '-days', '2', '-extfile', 'ext.cnf', '-extensions', ext);
 
   makeCa('ca', 'Skein Test CA');
   makeCa('foreign-ca', 'Some Other CA');
@@ -90,15 +86,15 @@ export function makeTestCerts(): TestCerts {
     ['client', 'test-client', 'ca', 'client'],
     ['foreign', 'test-client', 'foreign-ca', 'client'],
   ] as const) {
-    request(name, cn);
-    sign(name, ca, ext);
+    request(ssl, name, cn);
+    sign(ssl, name, ca, ext);
   }
-  request('expired', 'test-client');
+  request(ssl, 'expired', 'test-client');
   // Only `openssl ca` signs with chosen dates (3.0's `x509 -req` has no -not_before).
   ssl('ca', '-batch', '-config', 'ca.cnf', '-cert', 'ca.crt', '-keyfile', 'ca.key', '-in', 'expired.csr', '-out', 'expired.crt', '-notext', '-startdate', '20200101000000Z', '-enddate', '20200102000000Z', '-extensions', 'client');
 
+  const pair = (name: string): CertPair => readPair(dir, name);
   const read = (name: string): string => readFileSync(file(name), 'utf8');
-  const pair = (name: string): CertPair => ({ cert: read(`${name}.crt`), key: read(`${name}.key`) });
   return {
     ca: read('ca.crt'),
     server: pair('server'),
@@ -110,6 +106,40 @@ export function makeTestCerts(): TestCerts {
     dir,
     remove: () => rmSync(dir, { recursive: true, force: true }),
   };
+}
+
+/**
+ * Another client certificate from `certs.ca`, `CN=<cn>` (the SANs and usage of `client`), for a
+ * test that needs a second identity the CA vouches for. Made in `certs.dir` (removed with it), so
+ * call it once the certificates exist: in a test or hook with `suiteCerts()`. `cn` names its files.
+ */
+export function signClientCert(certs: TestCerts, cn: string): CertPair {
+  const ssl = openssl(certs.dir);
+  request(ssl, cn, cn);
+  sign(ssl, cn, 'ca', 'client');
+  return readPair(certs.dir, cn);
+}
+
+type OpenSsl = (...args: string[]) => void;
+
+/** Debian's openssl run in `dir`; what it says on stderr is in the error it throws. */
+function openssl(dir: string): OpenSsl {
+  return (...args) => void execFileSync('/usr/bin/openssl', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+}
+
+/** A fresh P-256 key `<name>.key` and a request `<name>.csr` for `CN=<cn>`. */
+function request(ssl: OpenSsl, name: string, cn: string): void {
+  ssl('req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${cn}`);
+}
+
+/** `<name>.csr` signed by the CA `<ca>.crt`/`<ca>.key` into `<name>.crt`, for two days, with ext.cnf's `[ext]`. */
+function sign(ssl: OpenSsl, name: string, ca: string, ext: 'server' | 'client'): void {
+  ssl('x509', '-req', '-in', `${name}.csr`, '-CA', `${ca}.crt`, '-CAkey', `${ca}.key`, '-CAcreateserial', '-out', `${name}.crt`, '-days', '2', '-extfile', 'ext.cnf', '-extensions', ext);
+}
+
+function readPair(dir: string, name: string): CertPair {
+  const read = (file: string): string => readFileSync(path.join(dir, file), 'utf8');
+  return { cert: read(`${name}.crt`), key: read(`${name}.key`) };
 }
 
 /**
@@ -138,14 +168,24 @@ function raise(): never {
   throw new Error('suiteCerts: the certificates are made in beforeAll; read them inside a test or hook');
 }
 
+/**
+ * `base` with `extra` on top, typed as what it holds: PEM strings, so that the options also go to
+ * node:tls, https and ws as they are (Skein's `Pem` may be bytes, which their `Buffer` is not).
+ */
+export type Over<Base, Extra> = Omit<Base, keyof Extra> & Extra;
+type ServerPems = { cert: string; key: string };
+
 /** The TLS options tests build over `TestCerts`, each with `extra` on top. */
 export interface TestTls {
   /** A server with `server`'s certificate (localhost, 127.0.0.1, ::1). */
-  serverTls(extra?: TlsOptions): TlsOptions;
+  serverTls<E extends TlsOptions = {}>(extra?: E): Over<ServerPems, NoInfer<E>>;
   /** A server as `serverTls` that asks every client for a certificate from `ca` (mutual TLS). */
-  mtls(extra?: TlsOptions): TlsOptions;
-  /** A client that trusts `ca` and expects the name localhost, whatever address it dials. */
-  clientTls(extra?: TlsOptions): TlsOptions;
+  mtls<E extends TlsOptions = {}>(extra?: E): Over<ServerPems & { ca: string; requestCert: true }, NoInfer<E>>;
+  /**
+   * A client that trusts `ca` and expects the name localhost, whatever address it dials; with a
+   * certificate for mTLS: `clientTls(certs.client)`.
+   */
+  clientTls<E extends TlsOptions = {}>(extra?: E): Over<{ ca: string; servername: 'localhost' }, NoInfer<E>>;
 }
 
 /**
@@ -153,10 +193,11 @@ export interface TestTls {
  * `suiteCerts()` that is inside a test or hook, once they exist.
  */
 export function testTls(certs: TestCerts): TestTls {
-  const serverTls = (extra: TlsOptions = {}): TlsOptions => ({ cert: certs.server.cert, key: certs.server.key, ...extra });
+  const over = <B, E>(base: B, extra: E | undefined): Over<B, E> => ({ ...base, ...(extra as E) });
+  const server = (): ServerPems => ({ cert: certs.server.cert, key: certs.server.key });
   return {
-    serverTls,
-    mtls: (extra = {}) => serverTls({ ca: certs.ca, requestCert: true, ...extra }),
-    clientTls: (extra = {}) => ({ ca: certs.ca, servername: 'localhost', ...extra }),
+    serverTls: (extra) => over(server(), extra),
+    mtls: (extra) => over({ ...server(), ca: certs.ca, requestCert: true as const }, extra),
+    clientTls: (extra) => over({ ca: certs.ca, servername: 'localhost' as const }, extra),
   };
 }

@@ -51,7 +51,7 @@ export type { TcpRelay } from './tcp-relay.js';
 export { memoryLogger } from './memory-logger.js';
 export type { LogLine } from './memory-logger.js';
 export { ManualClock } from './manual-clock.js';
-export { makeTestCerts, suiteCerts, testTls } from './certs.js';
+export { makeTestCerts, signClientCert, suiteCerts, testTls } from './certs.js';
 export { damagedPems, damagedInside, caBundle } from './damaged-pem.js';
 export type { DamagedPem } from './damaged-pem.js';
 export { tlsRuntimeConformance } from './tls-conformance.js';

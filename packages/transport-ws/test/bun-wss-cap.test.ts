@@ -1,6 +1,6 @@
 import { afterEach, expect } from 'vitest';
 import { ErrorCode } from '@skein/core';
-import { itNeeding, launch, reap, suiteCerts, within, type Proc } from '@skein/test-utils';
+import { itNeeding, launch, reap, suiteCerts, testTls, within, type Proc } from '@skein/test-utils';
 import { fileURLToPath } from 'node:url';
 import { wsTransport } from '../src/index.js';
 import { frame, record, spec, text } from './helpers.js';
@@ -9,14 +9,15 @@ import { frame, record, spec, text } from './helpers.js';
 // and hands a wss:// connection to the server's accept at TCP accept, as on Node. A server at its
 // cap closes it there: it must be refused before the upgrade, never upgraded and then closed.
 const certs = suiteCerts();
+const { serverTls, clientTls } = testTls(certs);
 const fixture = fileURLToPath(new URL('./fixtures/capped-wss-server.mjs', import.meta.url));
 let server: Proc | undefined;
 afterEach(() => reap(server));
 
 itNeeding(['bun'], 'a Bun wss:// server refuses a connection its accept closes before upgrading it', async () => {
-  server = launch('bun', fixture, [certs.dir]);
+  server = launch('bun', fixture, [JSON.stringify(serverTls())]);
   const port = Number((await server.waitForLine(/^listening (\d+)/))[1]);
-  const client = wsTransport({ tls: { ca: certs.ca } });
+  const client = wsTransport({ tls: clientTls() });
   const address = { host: '127.0.0.1', port, tls: true };
 
   const first = await client.connect(address, spec, { timeoutMs: 10_000 });
@@ -40,9 +41,9 @@ itNeeding(['bun'], 'a Bun wss:// server refuses a connection its accept closes b
 // has one configured (mTLS elsewhere) must not read the cap's close as its certificate refused
 // (Unauthenticated: a pool fails every waiting call at once, and does not take it elsewhere).
 itNeeding(['bun'], 'a client with a certificate refused by a Bun wss:// server at its cap (asking for no certificate) is not told Unauthenticated', async () => {
-  server = launch('bun', fixture, [certs.dir]);
+  server = launch('bun', fixture, [JSON.stringify(serverTls())]);
   const port = Number((await server.waitForLine(/^listening (\d+)/))[1]);
-  const client = wsTransport({ tls: { ca: certs.ca, ...certs.client } });
+  const client = wsTransport({ tls: clientTls(certs.client) });
   const address = { host: '127.0.0.1', port, tls: true };
   const first = await client.connect(address, spec, { timeoutMs: 10_000 });
   const second = await client.connect(address, spec, { timeoutMs: 10_000 }).then(

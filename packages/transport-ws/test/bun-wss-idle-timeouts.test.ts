@@ -1,5 +1,5 @@
 import { afterEach, expect } from 'vitest';
-import { itNeeding, launch, rawConnect, reap, sleep, suiteCerts, waitFor, within, type Proc, type RawSocket } from '@skein/test-utils';
+import { itNeeding, launch, rawConnect, reap, sleep, suiteCerts, testTls, waitFor, within, type Proc, type RawSocket } from '@skein/test-utils';
 import net from 'node:net';
 import tls from 'node:tls';
 import { fileURLToPath } from 'node:url';
@@ -7,9 +7,10 @@ import { wsTransport } from '../src/index.js';
 import { frame, record, spec, text } from './helpers.js';
 
 // Under Bun, as under Node, the ws server accepts each TCP connection itself and bounds its TLS
-// handshake and its upgrade (ws-server.ts). The fixture sets tls.handshakeTimeoutMs and
+// handshake and its upgrade (ws-server.ts). The test gives the fixture tls.handshakeTimeoutMs and
 // upgradeTimeoutMs to 500: left to itself, Bun holds an idle connection about 12 s whatever they say.
 const certs = suiteCerts();
+const { serverTls, clientTls } = testTls(certs);
 const fixture = fileURLToPath(new URL('./fixtures/idle-wss-server.mjs', import.meta.url));
 let server: Proc | undefined;
 const opened: net.Socket[] = [];
@@ -34,13 +35,13 @@ function closedWithin(socket: net.Socket, ms: number): Promise<'closed' | 'open'
 }
 
 async function listening(upgradeTimeoutMs = 500): Promise<number> {
-  server = launch('bun', fixture, [certs.dir, String(upgradeTimeoutMs)]);
+  server = launch('bun', fixture, [JSON.stringify(serverTls({ handshakeTimeoutMs: 500 })), String(upgradeTimeoutMs)]);
   return Number((await server.waitForLine(/^listening (\d+)/))[1]);
 }
 
 itNeeding(['bun'], 'a Bun wss:// server closes a connection whose TLS handshake is done but whose upgrade request never comes, at upgradeTimeoutMs', async () => {
   const port = await listening();
-  const client = tls.connect({ host: '127.0.0.1', port, ca: certs.ca, servername: 'localhost' });
+  const client = tls.connect({ host: '127.0.0.1', port, ...clientTls() });
   opened.push(client);
   await new Promise<void>((resolve, reject) => client.once('secureConnect', resolve).once('error', reject));
   expect(await closedWithin(client, 3000)).toBe('closed');
@@ -48,7 +49,7 @@ itNeeding(['bun'], 'a Bun wss:// server closes a connection whose TLS handshake 
 
 itNeeding(['bun'], 'a Bun wss:// server keeps an upgraded connection past upgradeTimeoutMs (the upgrade stops the clock)', async () => {
   const port = await listening();
-  const conn = await wsTransport({ tls: { ca: certs.ca } }).connect({ host: '127.0.0.1', port, tls: true }, spec, { timeoutMs: 10_000 });
+  const conn = await wsTransport({ tls: clientTls() }).connect({ host: '127.0.0.1', port, tls: true }, spec, { timeoutMs: 10_000 });
   const r = record(conn);
   // Over twice upgradeTimeoutMs: a clock the upgrade did not stop has gone off by then.
   await sleep(1500);

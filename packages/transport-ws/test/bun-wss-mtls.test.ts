@@ -1,5 +1,5 @@
 import { afterEach, expect } from 'vitest';
-import { itNeeding, launch, reap, suiteCerts, within, type Proc } from '@skein/test-utils';
+import { itNeeding, launch, reap, suiteCerts, testTls, within, type Proc } from '@skein/test-utils';
 import tls from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { wsTransport } from '../src/index.js';
@@ -9,6 +9,7 @@ import { frame, record, spec, text } from './helpers.js';
 // of the client certificate must still let in only a verified one, whose identity handlers see
 // (as on Node), and a client with none, or a bad one, must get nowhere.
 const certs = suiteCerts();
+const { mtls, clientTls } = testTls(certs);
 const fixture = fileURLToPath(new URL('./fixtures/mtls-wss-server.mjs', import.meta.url));
 const unloadable = fileURLToPath(new URL('./fixtures/wss-unloadable.mjs', import.meta.url));
 let server: Proc | undefined;
@@ -16,7 +17,7 @@ afterEach(() => reap(server));
 
 /** The CN of the certificate the server at `port` shows a client with a good certificate. */
 async function servedCn(port: number): Promise<string> {
-  const sock = tls.connect({ host: '127.0.0.1', port, ca: certs.ca, servername: 'localhost', ...certs.client });
+  const sock = tls.connect({ host: '127.0.0.1', port, ...clientTls(certs.client) });
   try {
     await new Promise((resolve, reject) => sock.once('secureConnect', resolve).once('error', reject));
     return String(sock.getPeerCertificate().subject.CN);
@@ -26,7 +27,7 @@ async function servedCn(port: number): Promise<string> {
 }
 
 async function echoOrFailure(port: number, pair: { cert: string; key: string } | undefined): Promise<string> {
-  const client = wsTransport({ tls: { ca: certs.ca, ...pair } });
+  const client = wsTransport({ tls: clientTls(pair) });
   const conn = await client.connect({ host: '127.0.0.1', port, tls: true }, spec, { timeoutMs: 10_000 }).catch((err: Error) => err);
   if (conn instanceof Error) return 'refused';
   const echoed = new Promise<string>((resolve) => {
@@ -41,7 +42,7 @@ async function echoOrFailure(port: number, pair: { cert: string; key: string } |
 }
 
 itNeeding(['bun'], 'a Bun wss:// mTLS server lets in only a verified client certificate, and shows its identity, as promised at accept', async () => {
-  server = launch('bun', fixture, [certs.dir]);
+  server = launch('bun', fixture, [JSON.stringify(mtls()), JSON.stringify(certs.reloaded)]);
   const port = Number((await server.waitForLine(/^listening (\d+)/))[1]);
   for (const bad of [undefined, certs.expired, certs.foreign, certs.server]) expect(await echoOrFailure(port, bad)).toBe('refused');
   expect(server.lines.filter((l) => l.startsWith('identity'))).toEqual([]);
@@ -57,7 +58,7 @@ itNeeding(['bun'], 'a Bun wss:// mTLS server lets in only a verified client cert
 }, 60_000);
 
 itNeeding(['bun'], "a Bun wss:// server's reloadTls serves the new certificate to later connections, in place", async () => {
-  server = launch('bun', fixture, [certs.dir]);
+  server = launch('bun', fixture, [JSON.stringify(mtls()), JSON.stringify(certs.reloaded)]);
   const [, outcome] = await server.waitForLine(/^reload (.*)$/);
   expect(outcome).toBe('done');
   const port = Number((await server.waitForLine(/^listening (\d+)/))[1]);

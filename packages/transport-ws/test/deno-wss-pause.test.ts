@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterEach, expect } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
-import { itNeeding, launch, reap, suiteCerts, type Proc } from '@skein/test-utils';
+import { itNeeding, launch, reap, suiteCerts, testTls, type Proc } from '@skein/test-utils';
 import { header } from './helpers.js';
 
 // Deno's node:tls (2.9) stops its TLS layer when paused, but the TCP handle beneath read on and
@@ -12,6 +12,7 @@ import { header } from './helpers.js';
 // (the conformance `backpressure` cell: the server answered all 128 calls to a paused reader); a
 // Deno wss server that paused a congested connection grew with all its peer sent.
 const certs = suiteCerts();
+const { serverTls, clientTls } = testTls(certs);
 const clientFixture = fileURLToPath(new URL('./fixtures/paused-wss-client.mjs', import.meta.url));
 const serverFixture = fileURLToPath(new URL('./fixtures/paused-wss-server.mjs', import.meta.url));
 const MiB = 1 << 20;
@@ -51,12 +52,12 @@ function flood(ws: WebSocket): Promise<number> {
 }
 
 itNeeding(['deno'], 'a paused Deno wss client stops reading: its server stalls with what the kernel holds, not all it offers', async () => {
-  server = https.createServer({ cert: certs.server.cert, key: certs.server.key });
+  server = https.createServer(serverTls());
   const wss = new WebSocketServer({ server, perMessageDeflate: false });
   const connected = once(wss, 'connection') as Promise<[WebSocket]>;
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
-  child = launch('deno', clientFixture, [String((server.address() as AddressInfo).port), JSON.stringify({ ca: certs.ca })]);
+  child = launch('deno', clientFixture, [String((server.address() as AddressInfo).port), JSON.stringify(clientTls())]);
   const [ws] = await connected;
   expect((await child.waitForLine(/^(paused|failed .*)$/))[0]).toBe('paused');
   const took = await flood(ws);
@@ -66,9 +67,9 @@ itNeeding(['deno'], 'a paused Deno wss client stops reading: its server stalls w
 }, 60_000);
 
 itNeeding(['deno'], 'a Deno wss server stops reading a connection it paused: its peer stalls with what the kernel holds', async () => {
-  child = launch('deno', serverFixture, [certs.dir]);
+  child = launch('deno', serverFixture, [JSON.stringify(serverTls())]);
   const [, port] = await child.waitForLine(/^listening (\d+)/);
-  peer = new WebSocket(`wss://127.0.0.1:${port}/skein`, { ca: certs.ca, perMessageDeflate: false });
+  peer = new WebSocket(`wss://127.0.0.1:${port}/skein`, { ...clientTls(), perMessageDeflate: false });
   await once(peer, 'open');
   await child.waitForLine(/^paused$/);
   // Before the fix the Deno server read all FLOOD_BYTES and held them.

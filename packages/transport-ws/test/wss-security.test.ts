@@ -15,7 +15,7 @@ const certs = suiteCerts();
 const cleanup = cleanups();
 
 const HANG_MS = 10_000;
-const { serverTls } = testTls(certs);
+const { serverTls, mtls, clientTls } = testTls(certs);
 
 async function listening(transport: Transport, host = '127.0.0.1'): Promise<number> {
   const listener: FrameListener = await transport.listen({ host, port: 0 }, spec, (conn) => conn.bind({ frame() {}, drain() {}, close() {} }));
@@ -31,7 +31,7 @@ const connecting = (transport: Transport, host: string, port: number): Promise<u
 
 /** The subject CN of the certificate a plain node:tls client is served. */
 async function servedName(port: number): Promise<string> {
-  const sock = tls.connect({ host: '127.0.0.1', port, ca: certs.ca, servername: 'localhost' });
+  const sock = tls.connect({ host: '127.0.0.1', port, ...clientTls() });
   cleanup.push(() => sock.destroy());
   await new Promise((resolve, reject) => sock.once('secureConnect', resolve).once('error', reject));
   return String(sock.getPeerCertificate().subject.CN);
@@ -46,6 +46,7 @@ describe('wss client: the server is verified by default', () => {
   for (const [name, host] of [['a host name', os.hostname()], ['an IP address', '127.0.0.2']] as const) {
     it(`refuses a trusted server at ${name} its certificate does not carry, saying why`, async () => {
       const port = await listening(wsTransport({ tls: serverTls() }), '0.0.0.0');
+      // No servername (clientTls would give localhost): the name checked is the host dialled.
       const err = await connecting(wsTransport({ tls: { ca: certs.ca } }), host, port);
       expect(err).toMatchObject({ code: ErrorCode.Unreachable, message: expect.stringMatching(/altnames|does not match/i) });
       expect(await connecting(wsTransport({ tls: { ca: certs.ca } }), '127.0.0.1', port)).toBe('connected');
@@ -65,8 +66,8 @@ describe('wss server: mTLS refusals reach the client typed, saying why', () => {
   ] as const) {
     it(`a client with ${name} fails with Unauthenticated; the server logs why`, async () => {
       const logger = memoryLogger();
-      const port = await listening(wsTransport({ tls: serverTls({ ca: certs.ca, requestCert: true }), logger }));
-      const err = await connecting(wsTransport({ tls: { ca: certs.ca, ...(pair && certs[pair]) } }), '127.0.0.1', port);
+      const port = await listening(wsTransport({ tls: mtls(), logger }));
+      const err = await connecting(wsTransport({ tls: clientTls(pair && certs[pair]) }), '127.0.0.1', port);
       expect(err).toMatchObject({ code: ErrorCode.Unauthenticated, message: expect.stringMatching(/certificate/i) });
       await waitFor(() => logger.lines.some((l) => l.msg === 'TLS client certificate refused: closing the connection' && reason.test(String(l.obj.reason))), { what: 'the refusal logged with its reason' });
     });
@@ -74,7 +75,7 @@ describe('wss server: mTLS refusals reach the client typed, saying why', () => {
 
   it('a client that shows a certificate is not misread as refused: a server that does not ask lets it in; no server is Unreachable', async () => {
     const port = await listening(wsTransport({ tls: serverTls() }));
-    const client = wsTransport({ tls: { ca: certs.ca, ...certs.client } });
+    const client = wsTransport({ tls: clientTls(certs.client) });
     expect(await connecting(client, '127.0.0.1', port)).toBe('connected');
     expect(await connecting(client, '127.0.0.1', 1)).toMatchObject({ code: ErrorCode.Unreachable });
   });
@@ -96,7 +97,7 @@ describe('wss server: certificates that do not load', () => {
       expect(err?.message).not.toContain(certs.server.key.split('\n')[1]!);
       expect(await servedName(port)).toBe('localhost');
     }
-    await transport.reloadTls!({ cert: certs.reloaded.cert, key: certs.reloaded.key });
+    await transport.reloadTls!(certs.reloaded);
     expect(await servedName(port)).toBe('reloaded');
   });
 });

@@ -10,7 +10,7 @@ const certs = suiteCerts();
 const cleanup = cleanups();
 
 const HANG_MS = 10_000;
-const { serverTls, mtls } = testTls(certs);
+const { serverTls, mtls, clientTls } = testTls(certs);
 
 /**
  * An echo server on `transport`; records the identity of each connection and every frame it got.
@@ -52,13 +52,13 @@ async function roundTrip(transport: Transport, address: string | { host: string;
 describe('wss: the ws server over https, the ws client with tls', () => {
   it('a wss:// address carries frames over TLS, with the path from the address', async () => {
     const server = await echo(wsTransport({ tls: serverTls(), path: '/rpc' }));
-    const client = wsTransport({ tls: { ca: certs.ca, servername: 'localhost' } });
+    const client = wsTransport({ tls: clientTls() });
     expect(await roundTrip(client, `wss://127.0.0.1:${server.port}/rpc`)).toBe('hello');
   });
 
   it('mTLS: the accepted connection carries the verified client identity', async () => {
     const server = await echo(wsTransport({ tls: mtls() }));
-    const client = wsTransport({ tls: { ca: certs.ca, ...certs.client } });
+    const client = wsTransport({ tls: clientTls(certs.client) });
     expect(await roundTrip(client, { host: '127.0.0.1', port: server.port })).toBe('hello');
     expect(server.seen[0]?.identity).toMatchObject({ subject: 'CN=test-client', altNames: ['URI:spiffe://skein.test/client', 'DNS:client.skein.test'] });
   });
@@ -67,7 +67,7 @@ describe('wss: the ws server over https, the ws client with tls', () => {
     it(`mTLS refuses ${name} before the upgrade, with a log line and a failed connect`, async () => {
       const logger = memoryLogger();
       const server = await echo(wsTransport({ tls: mtls(), logger }));
-      const client = wsTransport({ tls: { ca: certs.ca, ...(pair && certs[pair]) } });
+      const client = wsTransport({ tls: clientTls(pair && certs[pair]) });
       const err = await client.connect({ host: '127.0.0.1', port: server.port }, spec, { timeoutMs: HANG_MS }).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(RpcError);
       // Handed over at TCP accept (it counts against a server's cap), it delivered nothing.
@@ -121,16 +121,16 @@ describe('wss: the ws server over https, the ws client with tls', () => {
     const plain = await wsTransport().connect({ host: '127.0.0.1', port: tlsServer.port }, spec, { timeoutMs: HANG_MS }).catch((e: unknown) => e);
     expect(plain).toMatchObject({ code: ErrorCode.Unreachable });
     const plainServer = await echo(wsTransport());
-    const secure = await wsTransport({ tls: { ca: certs.ca } }).connect({ host: '127.0.0.1', port: plainServer.port }, spec, { timeoutMs: HANG_MS }).catch((e: unknown) => e);
+    const secure = await wsTransport({ tls: clientTls() }).connect({ host: '127.0.0.1', port: plainServer.port }, spec, { timeoutMs: HANG_MS }).catch((e: unknown) => e);
     expect(secure).toMatchObject({ code: ErrorCode.Unreachable });
   });
 
   it('reloadTls serves a new certificate to later connections', async () => {
     const transport = wsTransport({ tls: serverTls() });
     const server = await echo(transport);
-    await transport.reloadTls!({ cert: certs.reloaded.cert, key: certs.reloaded.key });
+    await transport.reloadTls!(certs.reloaded);
     const tls = await import('node:tls');
-    const sock = tls.connect({ host: '127.0.0.1', port: server.port, ca: certs.ca, servername: 'localhost' });
+    const sock = tls.connect({ host: '127.0.0.1', port: server.port, ...clientTls() });
     cleanup.push(() => sock.destroy());
     await new Promise((resolve, reject) => sock.once('secureConnect', resolve).once('error', reject));
     expect(sock.getPeerCertificate().subject.CN).toBe('reloaded');
@@ -140,7 +140,7 @@ describe('wss: the ws server over https, the ws client with tls', () => {
 describe('wss on uWebSockets.js (SSLApp)', () => {
   it('carries frames over TLS', async () => {
     const server = await echo(uwsTransport({ tls: serverTls() }));
-    expect(await roundTrip(wsTransport({ tls: { ca: certs.ca } }), `wss://127.0.0.1:${server.port}/skein`)).toBe('hello');
+    expect(await roundTrip(wsTransport({ tls: clientTls() }), `wss://127.0.0.1:${server.port}/skein`)).toBe('hello');
   });
 
   it('refuses requestCert with InvalidArgument: uWS can ask for a client certificate but not require one', async () => {
@@ -151,6 +151,6 @@ describe('wss on uWebSockets.js (SSLApp)', () => {
   it('cannot change its certificate while listening: reloadTls says so', async () => {
     const transport = uwsTransport({ tls: serverTls() });
     await echo(transport);
-    await expect(transport.reloadTls!({ cert: certs.reloaded.cert, key: certs.reloaded.key })).rejects.toMatchObject({ code: ErrorCode.InvalidArgument });
+    await expect(transport.reloadTls!(certs.reloaded)).rejects.toMatchObject({ code: ErrorCode.InvalidArgument });
   });
 });

@@ -1,7 +1,7 @@
 import { msgpackCodec } from '@skein/codec-msgpack';
 import { createServiceDispatch } from '@skein/api';
 import type { Dispatch, RpcServerOptions } from '@skein/stream';
-import { suiteCerts, waitFor, cleanups } from '@skein/test-utils';
+import { suiteCerts, testTls, waitFor, cleanups } from '@skein/test-utils';
 import { describe, expect, it } from 'vitest';
 import calcOptions from './fixtures/calc.mjs';
 import { HANDLER_TIMEOUT_MS } from './fixtures/calc-timed.mjs';
@@ -11,6 +11,7 @@ import { CALC_MODULE, outcome, serve, startPool, type TlsPair } from './harness.
 // (kind, TLS identity, principal), against the same services in process.
 
 const certs = suiteCerts();
+const { mtls, clientTls } = testTls(certs);
 const TIMED_MODULE = new URL('./fixtures/calc-timed.mjs', import.meta.url);
 
 const cleanup = cleanups();
@@ -203,10 +204,7 @@ describe("a worker handler's ctx", () => {
   });
 
   it("has its connection's kind, TLS identity and principal, as in process", async () => {
-    const tls: TlsPair = {
-      server: { cert: certs.server.cert, key: certs.server.key, ca: certs.ca, requestCert: true },
-      client: { ca: certs.ca, ...certs.client },
-    };
+    const tls: TlsPair = { server: mtls(), client: clientTls(certs.client) };
     const serverOpts: Partial<RpcServerOptions> = {
       peers: { admit: (c) => c.identity?.subject === 'CN=test-client' && c.principal !== undefined },
       authenticate: ({ text }) => ({ principal: { name: text, roles: ['svc'] } }),

@@ -1,4 +1,4 @@
-import { ChunkWriter, MAX_CHUNK_MESSAGE_BYTES } from '@skein/core';
+import { ChunkWriter, MAX_CHUNK_MESSAGE_BYTES, utf8Length } from '@skein/core';
 import { putU32, u32 } from './protocol.js';
 import type { RecentStrings } from './recent-strings.js';
 
@@ -173,21 +173,6 @@ const longValue = (key: string, vLen: number) => new CallHeadError(`metadata ${k
 function overBound(key: string, value: string): CallHeadError {
   const kLen = utf8Length(key);
   return kLen === 0 || kLen > MAX_KEY ? badKey(kLen) : longValue(key, utf8Length(value));
-}
-
-/** The UTF-8 bytes of `s` (a lone surrogate as U+FFFD, three), as the TextEncoder writes them. */
-function utf8Length(s: string): number {
-  let n = s.length;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 0x80) continue;
-    if (c < 0x800) n += 1;
-    else if (c >= 0xd800 && c < 0xdc00 && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
-      n += 2; // a surrogate pair: four bytes for its two units
-      i++;
-    } else n += 2;
-  }
-  return n;
 }
 
 /** Writes `s` as UTF-8 at `at` (room made for three bytes a unit); returns where it ends. */
