@@ -9,7 +9,10 @@
  * decodes and checks the argument, runs the filters around the handler with a `CallContext`
  * (signal, logger, the connection), and encodes the result or the error. A cluster
  * (`createCluster`) holds clients by server type, pomelo-style: routing, broadcast, servers that
- * join and leave.
+ * join and leave. A server says whether it is serving, and each of its services, through the
+ * standard health service (`Health`, `skein.health.Health` on the wire: gRPC's grpc.health.v1
+ * check and watch), answered by `healthService(reporter)` from what the application sets on a
+ * `HealthReporter`, which says `not-serving` for good once the server begins to close.
  */
 
 // ── Defining a service
@@ -35,6 +38,17 @@ export { callLog, overloadShedding } from './builtin-filters.js';
 export type { OverloadOptions, OverloadShedding } from './builtin-filters.js';
 export { bearerAuth } from './bearer-auth.js';
 export type { BearerCheck, BearerAuthOptions } from './bearer-auth.js';
+
+// ── Health: is the server serving, and each service (gRPC's health checking)
+export { Health, HEALTH_SERVICE_NAME } from './health-definition.js';
+export { HealthReporter } from './health-reporter.js';
+export type { Drainable } from './health-reporter.js';
+export { healthService } from './health-service.js';
+export { ServiceUnknown } from './service-unknown.js';
+export { MAX_HEALTH_SERVICE_NAME } from './health-service-name.js';
+export type { HealthStatus, ServingStatus } from './health-status.js';
+export type { HealthRequest, HealthReply } from './health-schemas.js';
+export type { StatusWatch } from './status-watch.js';
 
 // ── Clusters: clients by server type, routing and broadcast
 export { createCluster } from './cluster.js';

@@ -105,7 +105,8 @@ export function createServiceDispatch(opts: ServiceDispatchOptions): Dispatch {
       const entry = typeof req.action === 'string' ? entries.get(req.action) : undefined;
       if (entry) return run.start(req, entry);
       if (typeof req.action === 'number') return req.fail(ErrorCode.Method, expose ? `${actionName(req.action)}: no such action` : undefined);
-      const service = req.action.slice(0, Math.max(0, req.action.indexOf('.')));
+      // The last dot: a method name has none, a service's may (Skein's own, `skein.health.Health`).
+      const service = req.action.slice(0, Math.max(0, req.action.lastIndexOf('.')));
       if (services.has(service)) return req.fail(ErrorCode.Method, expose ? `${req.action}: no such method` : undefined);
       req.fail(ErrorCode.Service, expose ? `${req.action}: no such service` : undefined);
     },

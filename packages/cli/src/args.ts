@@ -1,7 +1,8 @@
+import { MAX_HEALTH_SERVICE_NAME } from '@skein/api';
 import { invalidArgument } from '@skein/core';
 import type { TlsFlags } from './target.js';
 
-export type CommandName = 'ping' | 'call' | 'bench' | 'servers';
+export type CommandName = 'ping' | 'call' | 'bench' | 'health' | 'servers';
 
 /** A command line, read and checked: nothing in it needs the network to be found wrong. */
 export interface Command {
@@ -9,6 +10,10 @@ export interface Command {
   readonly addr: string;
   /** `Service.method` (call, bench). */
   readonly method: string;
+  /** health: the service asked about; `''` (none given) is the whole server. */
+  readonly service: string;
+  /** health: follow the status (`--watch`) instead of checking it once. */
+  readonly watch: boolean;
   /** The argument's JSON text as given; undefined sends no argument. */
   readonly json: string | undefined;
   readonly codec: string;
@@ -38,31 +43,33 @@ const MAX_IN_FLIGHT = 65_536;
 export type Parsed = { help: true } | { version: true } | { command: Command };
 
 interface FlagSpec {
-  readonly key: 'codec' | 'timeout' | 'count' | 'in-flight' | 'duration' | 'json' | 'ca' | 'cert' | 'key' | 'servername' | 'etcd' | 'prefix' | 'type';
+  readonly key: 'codec' | 'timeout' | 'count' | 'in-flight' | 'duration' | 'json' | 'watch' | 'ca' | 'cert' | 'key' | 'servername' | 'etcd' | 'prefix' | 'type';
   readonly takesValue: boolean;
   readonly for: readonly CommandName[];
 }
 
 const FLAGS: Readonly<Record<string, FlagSpec>> = {
-  codec: { key: 'codec', takesValue: true, for: ['call', 'bench'] },
-  timeout: { key: 'timeout', takesValue: true, for: ['ping', 'call', 'bench', 'servers'] },
+  codec: { key: 'codec', takesValue: true, for: ['call', 'bench', 'health'] },
+  timeout: { key: 'timeout', takesValue: true, for: ['ping', 'call', 'bench', 'health', 'servers'] },
   count: { key: 'count', takesValue: true, for: ['ping'] },
   'in-flight': { key: 'in-flight', takesValue: true, for: ['bench'] },
   duration: { key: 'duration', takesValue: true, for: ['bench'] },
   json: { key: 'json', takesValue: false, for: ['bench', 'servers'] },
+  watch: { key: 'watch', takesValue: false, for: ['health'] },
   etcd: { key: 'etcd', takesValue: true, for: ['servers'] },
   prefix: { key: 'prefix', takesValue: true, for: ['servers'] },
   type: { key: 'type', takesValue: true, for: ['servers'] },
-  ca: { key: 'ca', takesValue: true, for: ['ping', 'call', 'bench'] },
-  cert: { key: 'cert', takesValue: true, for: ['ping', 'call', 'bench'] },
-  key: { key: 'key', takesValue: true, for: ['ping', 'call', 'bench'] },
-  servername: { key: 'servername', takesValue: true, for: ['ping', 'call', 'bench'] },
+  ca: { key: 'ca', takesValue: true, for: ['ping', 'call', 'bench', 'health'] },
+  cert: { key: 'cert', takesValue: true, for: ['ping', 'call', 'bench', 'health'] },
+  key: { key: 'key', takesValue: true, for: ['ping', 'call', 'bench', 'health'] },
+  servername: { key: 'servername', takesValue: true, for: ['ping', 'call', 'bench', 'health'] },
 };
 
 const POSITIONALS: Readonly<Record<CommandName, { min: number; max: number; usage: string }>> = {
   ping: { min: 1, max: 1, usage: 'skein ping ADDR' },
   call: { min: 2, max: 3, usage: "skein call ADDR Service.method ['<json>']" },
   bench: { min: 2, max: 3, usage: "skein bench ADDR Service.method ['<json>']" },
+  health: { min: 1, max: 2, usage: 'skein health ADDR [SERVICE] [--watch]' },
   servers: { min: 0, max: 0, usage: 'skein servers --etcd http://host:2379 [--prefix P] [--type T] [--json]' },
 };
 
@@ -71,7 +78,7 @@ export function parseArgs(argv: readonly string[]): Parsed {
   if (argv.length === 0 || argv.includes('--help') || argv.includes('-h') || argv[0] === 'help') return { help: true };
   if (argv[0] === '--version' || argv[0] === '-V') return { version: true };
   const name = argv[0]!;
-  if (!Object.hasOwn(POSITIONALS, name)) throw invalidArgument(`unknown command ${JSON.stringify(name)} (want ping, call, bench or servers)`);
+  if (!Object.hasOwn(POSITIONALS, name)) throw invalidArgument(`unknown command ${JSON.stringify(name)} (want ping, call, bench, health or servers)`);
   const command = name as CommandName;
   const { positionals, flags } = split(command, argv.slice(1));
   const shape = POSITIONALS[command];
@@ -80,7 +87,9 @@ export function parseArgs(argv: readonly string[]): Parsed {
     command: {
       name: command,
       addr: positionals[0] ?? '',
-      method: positionals[1] ?? '',
+      method: command === 'health' ? '' : (positionals[1] ?? ''),
+      service: command === 'health' ? healthServiceName(positionals[1]) : '',
+      watch: flags.has('watch'),
       json: positionals[2],
       codec: flags.get('codec') ?? 'msgpack',
       timeoutMs: number(flags.get('timeout'), 10_000, 'timeout', 'milliseconds'),
@@ -171,4 +180,10 @@ function nonEmpty(text: string | undefined, flag: string): string | undefined {
 function serverType(text: string | undefined): string | undefined {
   if (text !== undefined && (text === '' || text.includes('/'))) throw invalidArgument(`--type must be a server type (no '/'), got ${JSON.stringify(text)}`);
   return text;
+}
+
+/** health's SERVICE: any name the health service takes (none: the whole server), refused here past its bound rather than by the server. */
+function healthServiceName(text: string | undefined): string {
+  if (text !== undefined && text.length > MAX_HEALTH_SERVICE_NAME) throw invalidArgument(`SERVICE is ${text.length} characters long, more than the ${MAX_HEALTH_SERVICE_NAME} a health service name may have`);
+  return text ?? '';
 }

@@ -5,12 +5,13 @@ import { call } from './call.js';
 import { codecNamed } from './codecs.js';
 import { ping } from './ping.js';
 import type { Output } from './progress-line.js';
+import { health } from './health.js';
 import { describeError } from './render.js';
 import { parseArgument, parseMethod } from './session.js';
 import { parseTarget } from './target.js';
 import { USAGE } from './usage.js';
 
-/** 0 done, 1 the call or the connection failed, 2 a mistake on the command line. */
+/** 0 done, 1 the call or the connection failed, 2 a mistake on the command line (health adds 3 and 4: HealthExit). */
 const Exit = { Ok: 0, Failed: 1, Usage: 2 } as const;
 
 /**
@@ -45,6 +46,7 @@ function prepare(cmd: Command, out: Output, err: Output): () => Promise<number> 
   const target = parseTarget(cmd.addr, cmd.tls, cmd.timeoutMs);
   if (cmd.name === 'ping') return () => ping(cmd, target, out, err);
   const codec = codecNamed(cmd.codec);
+  if (cmd.name === 'health') return () => health(cmd, target, codec, out, err);
   parseMethod(cmd.method);
   const arg = parseArgument(cmd.json);
   if (cmd.name === 'call') return () => call(cmd, target, codec, arg, out, err);

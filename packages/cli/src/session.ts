@@ -33,19 +33,22 @@ export function parseArgument(json: string | undefined): unknown {
 }
 
 /**
- * Connects one stream, with room for `window` calls in flight. No keepalive: `--timeout` alone
- * decides when a silent server is given up on (the keepalive's 5 s would cut a longer
- * `--timeout` short); `timeoutMs` is also how long `ping()` waits for its pong, and how long
- * `close()` waits for the server to close its side once the command is done.
+ * Connects one stream, with room for `window` calls in flight. No keepalive by default:
+ * `--timeout` alone decides when a silent server is given up on (the keepalive's 5 s would cut
+ * a longer `--timeout` short); `timeoutMs` is also how long `ping()` waits for its pong, and how
+ * long `close()` waits for the server to close its side once the command is done.
+ * `keepaliveMs`: for a command with no end of its own (`health --watch`), which no deadline
+ * bounds, a ping after that long with nothing heard, unanswered within `timeoutMs`, gives the
+ * server up: a link gone silent ends the command rather than leaving it waiting for ever.
  */
-export function connect(target: Target, timeoutMs: number, window = 128): Promise<ClientStream> {
+export function connect(target: Target, timeoutMs: number, window = 128, keepaliveMs = 0): Promise<ClientStream> {
   return ClientStream.connect({
     transport: target.transport,
     address: target.address,
     connectTimeoutMs: timeoutMs,
     timeoutMs,
     window,
-    keepaliveMs: 0,
+    keepaliveMs,
     keepaliveTimeoutMs: timeoutMs,
   });
 }
