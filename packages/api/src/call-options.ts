@@ -12,6 +12,13 @@ export interface MethodCallOptions {
   signal?: AbortSignal;
   /** For pools: the key a route function or consistent hash picks a server by. */
   route?: string;
+  /**
+   * For a FailoverPool (unary calls; a stream ignores it): caps each attempt at this many ms,
+   * in place of the pool's `attemptTimeoutMs`, within `timeoutMs`, which bounds the whole call:
+   * a server that hangs is given up for another while time is left (only a `.idempotent()`
+   * method's call retries after a Timeout). A ClientStream or ConnPool ignores it.
+   */
+  attemptTimeoutMs?: number;
   /** Small key/value entries the server reads as `ctx.metadata` (a bearer token, a trace context). */
   metadata?: Metadata;
   /**

@@ -147,6 +147,7 @@ function ownOptions(m: AnyMethod, timeoutMs: number | undefined, o: MethodCallOp
     signal: o.signal,
     route: o.route,
     idempotent: m.isIdempotent,
+    attemptTimeoutMs: o.attemptTimeoutMs,
     metadata: o.metadata,
     failFast: o.failFast,
   };

@@ -150,4 +150,12 @@ describe("a call's options", () => {
     // @ts-expect-error -- the method's definition alone says whether it may run twice
     void calc.add({ a: 1, b: 2 }, { idempotent: true });
   });
+
+  it("take attemptTimeoutMs, a FailoverPool's cap on each attempt, per call as on a cluster type's pool", () => {
+    expectTypeOf<MethodCallOptions['attemptTimeoutMs']>().toEqualTypeOf<number | undefined>();
+    void calc.add({ a: 1, b: 2 }, { timeoutMs: 5_000, attemptTimeoutMs: 500 });
+    expectTypeOf<NonNullable<ServerTypeConfig['pool']>['attemptTimeoutMs']>().toEqualTypeOf<number | undefined>();
+    // @ts-expect-error -- a number of ms
+    void calc.add({ a: 1, b: 2 }, { attemptTimeoutMs: '500' });
+  });
 });

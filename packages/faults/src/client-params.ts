@@ -13,7 +13,7 @@ export interface ClientParams {
   readonly inFlight: number;
   /** Calls started per second at most: spreads the calls over the faults the runner makes. */
   readonly ratePerSecond: number;
-  /** Each attempt's timeout (the pool's retries each get their own). */
+  /** Each call's timeout: its FailoverPool's attempts share it (each retry gets what is left). */
   readonly timeoutMs: number;
   /**
    * Past its deadline plus this, a call counts as hung: the client stops waiting for it then,
@@ -34,7 +34,7 @@ export interface ClientResults {
   readonly errors: string[];
   /** How long each call took to settle, in ms (-1: never). */
   readonly settledMs: number[];
-  /** A call's deadline: every attempt's timeout, end to end. */
+  /** A call's deadline: its timeout, which bounds all its attempts. */
   readonly deadlineMs: number;
 }
 
@@ -43,5 +43,9 @@ export const CLIENT_READY = /^flooding$/;
 export const CLIENT_STARTED = /^started (\d+)$/;
 export const CLIENT_DONE = /^done$/;
 
-/** A call's deadline end to end: a FailoverPool gives each attempt the whole timeout. */
-export const callDeadlineMs = (p: Pick<ClientParams, 'timeoutMs' | 'pool'>): number => ((p.pool.retries ?? 2) + 1) * p.timeoutMs;
+/**
+ * A call's deadline end to end: its timeout, which a FailoverPool's attempts share (a retry gets
+ * what is left, none starts once nothing is). Reached within the pool's ticks, which the runs'
+ * grace covers.
+ */
+export const callDeadlineMs = (p: Pick<ClientParams, 'timeoutMs'>): number => p.timeoutMs;

@@ -40,7 +40,11 @@ const WORK_MS = 5;
  * lost connections and unreachable servers, not only their own timeouts.
  */
 const STREAM = { keepaliveMs: 250, keepaliveTimeoutMs: 1000, connectTimeoutMs: 1000, tickMs: 100 };
-/** A front's three attempts (1 s each) fit inside one client attempt (4 s): its answer comes before the client gives up. */
+/**
+ * A front's call to the backs (1 s, all its attempts together) fits well inside the client's
+ * call (4 s, all its attempts together): a front's answer comes before the client gives up,
+ * with time left for the client to try another front.
+ */
 const FRONT_TIMEOUT_MS = 1000;
 const CLIENT_TIMEOUT_MS = 4000;
 /** Past its deadline plus this, a call counts as hung. Generous: a guard against hangs, not a measure. */

@@ -201,11 +201,12 @@ describe('retry rules', () => {
     expect(b!.counts.op).toBeUndefined();
   });
 
-  it('retries a timed-out idempotent call on the next server', async () => {
+  it('retries an idempotent call whose attempt timed out (attemptTimeoutMs) on the next server', async () => {
     const { a, b, release } = await hangThenAnswer();
     const pool = failover({ servers: [a!.address, b!.address], strategy: 'leader', pool: { stream: { tickMs: 20 } } });
     release();
-    const r = await pool.call('op', undefined, { timeoutMs: 100, idempotent: true });
+    // Its timeoutMs bounds the whole call; the first attempt's 100 ms leave time for another.
+    const r = await pool.call('op', undefined, { timeoutMs: 10_000, attemptTimeoutMs: 100, idempotent: true });
     expect(textOf(r)).toBe('b');
     expect(a!.counts.op).toBe(1);
     expect(b!.counts.op).toBe(1);
@@ -215,7 +216,7 @@ describe('retry rules', () => {
     const { a, b, release } = await hangThenAnswer();
     const pool = failover({ servers: [a!.address, b!.address], strategy: 'leader', pool: { stream: { tickMs: 20 } } });
     release();
-    const call = pool.call('op', undefined, { timeoutMs: 100, idempotent: true }).catch((e: unknown) => e);
+    const call = pool.call('op', undefined, { timeoutMs: 10_000, attemptTimeoutMs: 100, idempotent: true }).catch((e: unknown) => e);
     await waitFor(() => a!.counts.op === 1);
     // Both leave while the call runs on a: its retry has nowhere to go.
     void pool.remove(b!.address);

@@ -7,7 +7,8 @@ import { transport } from './harness.js';
 /**
  * What a pool sends for a call that waited for a connection: the same as for one sent on a
  * ready connection. Only a call's own `timeoutMs` travels as a deadline; the default bounds
- * the call here alone, and after a wait only by what is left of it.
+ * the call here alone, and after a wait only by what is left of it. A FailoverPool's retry is
+ * the exception: it carries what is left of the call's whole timeout, the default's too.
  */
 
 const cleanup = cleanups();
@@ -126,7 +127,7 @@ describe('ConnPool: a call that waited for a connection', () => {
 });
 
 describe('FailoverPool: a call that waited for a connection', () => {
-  it('on a retry, sends no deadline unless it has a timeout of its own', async () => {
+  it('on a retry, sends what is left of its timeout (the default too); a first attempt without one of its own sends none', async () => {
     const s = await recordingServer();
     const dead = `127.0.0.1:${await freePort()}`;
     // The leader is the first server, which refuses connections: the first call moves to the
@@ -137,10 +138,10 @@ describe('FailoverPool: a call that waited for a connection', () => {
     expect(p.stats().map((x) => x.state)).toEqual(['backoff', 'ready']);
     await within(p.call('rec'), 10_000, 'a call on the ready connection');
     await within(p.call('rec', undefined, { timeoutMs: 60_000 }), 10_000, 'a call with a timeout');
-    expect(s.seen.slice(0, 2)).toEqual([
-      { deadline: undefined, headed: false },
-      { deadline: undefined, headed: false },
-    ]);
+    // The retry: a head with what was left of the 20 s default (its timeoutMs bounds the whole call).
+    expect(s.seen[0]).toMatchObject({ headed: true, deadline: expect.any(Number) });
+    // A first attempt without a timeout of its own goes as it would on a ConnPool: no head.
+    expect(s.seen[1]).toEqual({ deadline: undefined, headed: false });
     expect(s.seen[2]).toMatchObject({ headed: true, deadline: expect.any(Number) });
   });
 

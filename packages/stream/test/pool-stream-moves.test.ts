@@ -1,5 +1,5 @@
 import { EMPTY_BYTES, ErrorCode, RpcError, silentLogger } from '@skein/core';
-import { ManualClock, portOf, startRazorServer, waitFor, cleanups } from '@skein/test-utils';
+import { ManualClock, portOf, startRazorServer, waitFor, within, cleanups } from '@skein/test-utils';
 import { describe, expect, it } from 'vitest';
 import { ConnPool, FailoverPool, RpcServer, StreamCall, createRouter, type ActionHandler, type Dispatch, type FailoverPoolOptions, type ServerRequest } from '../src/index.js';
 import type { StreamWire } from '../src/client/stream-call.js';
@@ -303,35 +303,78 @@ describe('a stream answered with a bare refusal after its handler ran', () => {
   });
 });
 
-describe('timeoutMs of a call or stream that moves to another server applies to each attempt', () => {
+describe('timeoutMs of a call or stream that moves to another server bounds all its attempts', () => {
   // The client's clock is a ManualClock: 6 s pass between the first attempt and the refusal,
-  // so a budget counted from the first attempt would show 4 s at b; each attempt gets 10 s.
-  async function setUp() {
+  // so what is left at b is 4 s, not a fresh 10 s. The servers' clocks never move: the
+  // deadline a handler sees is exactly what was sent.
+  async function setUp(opts: Partial<FailoverPoolOptions> = {}) {
     const clock = new ManualClock();
-    const { a, b, pool } = await drainingLeader({ hold, deadline }, { clock });
+    const { a, b, pool } = await drainingLeader({ hold, deadline }, { clock, ...opts });
     return { a, b, pool, clock };
   }
 
-  it('a plain call refused unrun gets its whole timeoutMs at the next server', async () => {
+  it('a plain call refused unrun gets what is left of its timeoutMs at the next server', async () => {
     const { b, pool, clock } = await setUp();
     const call = pool.call('deadline', u32(0), { timeoutMs: 10_000 });
     clock.advance(6_000);
-    expect(readU32((await call).msg)).toBe(10_000);
+    expect(readU32((await call).msg)).toBe(4_000);
     expect(b.ran).toEqual(['warm', 'deadline']);
   });
 
-  it('a stream refused unrun after it opened gets its whole timeoutMs at the next server, and the first connection does not end it at the first deadline', async () => {
+  it('a call without a timeoutMs of its own carries what is left of the pool\'s default to the next server', async () => {
+    const { b, pool, clock } = await setUp({ pool: { stream: { keepaliveMs: 0, timeoutMs: 10_000 } } });
+    const call = pool.call('deadline', u32(0));
+    clock.advance(6_000);
+    // Its first attempt sent no deadline (none of its own); the retry sends what is left of the default.
+    expect(readU32((await call).msg)).toBe(4_000);
+    expect(b.ran).toEqual(['warm', 'deadline']);
+  });
+
+  it('a call refused unrun once its time is over is not sent again: a Timeout that says it never ran', async () => {
+    const { b, pool, clock } = await setUp();
+    const call = pool.call('deadline', u32(0), { timeoutMs: 10_000 }).catch((e: unknown) => e);
+    // Past its 10 s by the pool's ticks, before its connection to a times it out (a period later):
+    // the refusal comes back with no time left.
+    clock.advance(10_200);
+    const err = (await call) as RpcError;
+    expect([err.code, err.retry]).toEqual([ErrorCode.Timeout, 'safe']);
+    expect(err.message).toBe("no time left for another attempt within the call's timeoutMs (10000 ms); the last one failed: rpc_closed");
+    expect(b.ran).toEqual(['warm']);
+  });
+
+  it('a stream refused unrun after it opened gets what is left of its timeoutMs at the next server', async () => {
     const { b, pool, clock } = await setUp();
     const s = pool.openStream('hold', EMPTY_BYTES, { timeoutMs: 10_000 });
     clock.advance(6_000);
     const items = s[Symbol.asyncIterator]();
     expect(readU32((await items.next()).value!.msg)).toBe(1); // it runs on b
-    // Past the first attempt's deadline (10 s after it began), short of the second's (16 s):
-    // the first connection, still open, must not end the stream that left it.
-    clock.advance(5_000);
     s.end();
-    expect(readU32((await s.result).msg)).toBe(10_000);
+    expect(readU32((await s.result).msg)).toBe(4_000);
     expect((await items.next()).done).toBe(true);
+    expect(b.ran).toEqual(['warm', 'hold']);
+  });
+
+  it('attemptTimeoutMs does not cut a stream short: the next server gets all that is left', async () => {
+    const { b, pool, clock } = await setUp({ attemptTimeoutMs: 1_000 });
+    const s = pool.openStream('hold', EMPTY_BYTES, { timeoutMs: 10_000, attemptTimeoutMs: 1_000 });
+    clock.advance(6_000);
+    const items = s[Symbol.asyncIterator]();
+    expect(readU32((await items.next()).value!.msg)).toBe(1);
+    s.end();
+    expect(readU32((await s.result).msg)).toBe(4_000);
+    expect(b.ran).toEqual(['warm', 'hold']);
+  });
+
+  it('a stream that moved ends at its whole timeoutMs, not a fresh one from the move', async () => {
+    const { b, pool, clock } = await setUp();
+    const s = pool.openStream('hold', EMPTY_BYTES, { timeoutMs: 10_000 });
+    clock.advance(6_000);
+    const items = s[Symbol.asyncIterator]();
+    expect(readU32((await items.next()).value!.msg)).toBe(1); // it runs on b, with 4 s left
+    // 10.5 s after it began: past its bound (and the ticks' lateness), well short of 6 + 10 s.
+    clock.advance(4_500);
+    const err = (await within(s.result.catch((e: unknown) => e), 10_000, 'the stream to end at its bound')) as RpcError;
+    expect(err.code).toBe(ErrorCode.Timeout);
     expect(b.ran).toEqual(['warm', 'hold']);
   });
 });

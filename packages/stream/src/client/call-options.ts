@@ -8,10 +8,12 @@ export interface CallOptions {
   /** The unstructured bytes sent after the message. */
   blob?: Uint8Array;
   /**
-   * This call's timeout, in place of the carrier's default. A FailoverPool applies it to each
-   * attempt (as razor-rpc does), so a call that fails over may take (retries + 1) × timeoutMs;
-   * an AbortSignal bounds the whole call. A call's own timeoutMs travels to the server (when it
-   * agreed call heads) as the time left: the handler sees it as its deadline.
+   * This call's timeout, in place of the carrier's default: how long its caller waits. On a
+   * FailoverPool it bounds the whole call, every attempt and wait and redirect together (as a
+   * gRPC deadline does): each retry is given what is left, and none starts once nothing is.
+   * A call's own timeoutMs travels to the server (when it agreed call heads) as the time left:
+   * the handler sees it as its deadline (a FailoverPool's retry sends what is left of the
+   * default too).
    */
   timeoutMs?: number;
   /**
@@ -38,6 +40,13 @@ export interface CallOptions {
   route?: string;
   /** The method may run twice: it may then be retried after a timeout or a lost connection (FailoverPool). */
   idempotent?: boolean;
+  /**
+   * FailoverPool, calls only: caps each attempt at this many ms (in place of the pool's
+   * `attemptTimeoutMs`), within `timeoutMs`: an attempt gets the shorter of this and what is
+   * left, and one that times out so leaves time for another (an idempotent call's). Other
+   * carriers, and a pool's streams, ignore it.
+   */
+  attemptTimeoutMs?: number;
   /**
    * While a ConnPool cannot reach its server (in backoff, or reconnecting after one), fail at
    * once with Unreachable (`retry: 'safe'`) instead of waiting out the connect budget.

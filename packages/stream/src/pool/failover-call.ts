@@ -33,6 +33,20 @@ export class FailoverCall {
   startedAt = 0;
   /** A stream (not a call): it fails over until it is open, then only if refused unrun before anything of it went either way. */
   stream: StreamCall | undefined;
+  /**
+   * When its `timeoutMs` (its own, else the pool's default) is over, in its pool's ticked time:
+   * it bounds all its attempts together. Infinity for a stream without a timeout of its own
+   * (nothing bounds its life), NaN for a bad timeout (its first attempt fails with it).
+   */
+  deadline = NaN;
+  /**
+   * The options the current attempt went with: the caller's own on a first attempt that
+   * `attemptTimeoutMs` does not cut short (no copy per call), else theirs with the attempt's
+   * timeout (what is left of the call's, or less).
+   */
+  sent: CallOptions;
+  /** The current attempt's timeout is `attemptTimeoutMs`, short of what was left: its Timeout leaves time for another. */
+  capped = false;
   readonly done: Notify = (err, reply) => this.owner.settle(this, err, reply);
 
   constructor(
@@ -41,7 +55,9 @@ export class FailoverCall {
     readonly msg: Uint8Array,
     readonly opts: CallOptions,
     readonly notify: Notify,
-  ) {}
+  ) {
+    this.sent = opts;
+  }
 
   get idempotent(): boolean {
     return this.opts.idempotent === true;

@@ -3,6 +3,7 @@ import {
   ErrorCode,
   MAX_TIMER_MS,
   RpcError,
+  extended,
   formatAddress,
   fromDownstream,
   invalidArgument,
@@ -18,7 +19,8 @@ import {
   type Transport,
 } from '@skein/core';
 import type { Notify, Reply } from '../client/call.js';
-import { positive } from '../internals/checks.js';
+import { positive, timerMs } from '../internals/checks.js';
+import { TickClock } from '../internals/tick-clock.js';
 import type { CallOptions } from '../client/call-options.js';
 import { promised, type StreamCaller } from '../client/caller.js';
 import { unopenedStreams, type StreamCall } from '../client/stream-call.js';
@@ -26,7 +28,7 @@ import { resolveStreamOptions, type StreamSettings } from '../client/options.js'
 import { credentialsError, type Credentials } from '../client/credentials.js';
 import { CircuitBreaker, circuitBreakerOptions, countsAgainstServer, type CircuitBreakerOptions, type CircuitState } from './circuit-breaker.js';
 import { ConnPool, type ConnPoolOptions, type ConnPoolStats } from './conn-pool.js';
-import { defaultDecision, finalError, mayHaveRun, mayRunTwice, openStreamFailure, type FailedAttempt, type FailoverDecision } from './failover-rules.js';
+import { defaultDecision, finalError, mayHaveRun, mayRunTwice, openStreamFailure, outOfTime, type FailedAttempt, type FailoverDecision } from './failover-rules.js';
 import { OutlierEjection, OutlierScore, outlierEjectionOptions, type OutlierEjectionOptions } from './outlier-ejection.js';
 import { RedirectTargets, type RedirectTargetOptions } from './redirect-targets.js';
 import { RetryBudget, type RetryBudgetOptions } from './retry-budget.js';
@@ -56,6 +58,13 @@ export interface FailoverPoolOptions {
   strategy?: Strategy;
   /** Further attempts after the first, each on another server where there is one. Default 2. */
   retries?: number;
+  /**
+   * Caps each attempt of a call (not a stream) at this many ms (default: none), within its
+   * `timeoutMs`, which bounds the whole call: an attempt gets the shorter of this and what is
+   * left, so a slow server is given up for another (an idempotent call only: only those retry
+   * after a Timeout) while time is left. A call's own `attemptTimeoutMs` wins over it.
+   */
+  attemptTimeoutMs?: number;
   /** Limits retries to a share of the traffic. Default: 10 % of first attempts, plus 10 a second. */
   retryBudget?: Partial<RetryBudgetOptions>;
   /**
@@ -124,6 +133,7 @@ const breakerAdmits = (m: PoolServer): boolean => m.breaker === undefined || m.b
 export class FailoverPool implements StreamCaller, AttemptSettler {
   private readonly transport: Transport;
   private readonly retries: number;
+  private readonly attemptTimeoutMs: number | undefined;
   private readonly budget: RetryBudget;
   private readonly selector: Selector<PoolServer>;
   private readonly shouldFailover: FailoverPoolOptions['shouldFailover'];
@@ -151,6 +161,13 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
   private closing: Promise<void> | undefined;
   private makeStream: ((opts: CallOptions) => StreamCall) | undefined;
   private settings: StreamSettings | undefined;
+  /**
+   * Ticked time, for calls' deadlines across their attempts (no clock read per call, as the
+   * streams' own deadlines); made at the first call.
+   */
+  private pace: TickClock | undefined;
+  /** A call's timeout when it has none of its own: the ConnPools' stream default (set with `pace`). */
+  private defaultTimeoutMs = 0;
 
   constructor(opts: FailoverPoolOptions) {
     if (!opts?.transport) throw invalidArgument('FailoverPool needs a transport');
@@ -158,6 +175,7 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
     const retries = opts.retries ?? 2;
     if (!(Number.isInteger(retries) && retries >= 0)) throw invalidArgument(`retries must be a non-negative integer, got ${retries}`);
     this.retries = retries;
+    this.attemptTimeoutMs = opts.attemptTimeoutMs === undefined ? undefined : positive(opts.attemptTimeoutMs, 'attemptTimeoutMs');
     this.clock = opts.clock ?? opts.pool?.clock ?? systemClock;
     // Its lines come on the way to calls' outcomes (a breaker that opens): one it cannot write must not stop those.
     this.logger = guardedLogger(opts.logger ?? opts.pool?.logger ?? silentLogger);
@@ -244,13 +262,20 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
   /** Sends a call to a server the strategy picks, failing over as the retry rules allow. */
   send(action: string | number, msg: Uint8Array, opts: CallOptions, notify: Notify): void {
     if (this.closing) return notify(this.closedError(), null);
+    const c = new FailoverCall(this, action, msg, opts, notify);
+    c.deadline = this.deadlineOf(opts.timeoutMs);
+    if (opts.attemptTimeoutMs !== undefined || this.attemptTimeoutMs !== undefined) {
+      const bad = this.capFirst(c);
+      if (bad) return notify(fromDownstream(bad), null);
+    }
     this.budget.deposit();
-    this.attempt(new FailoverCall(this, action, msg, opts, notify));
+    this.attempt(c);
   }
 
   /**
    * Opens a stream (see `ClientStream.openStream`) on a server the strategy picks. It fails over
-   * as a call does (within `retries` and the budget, its `timeoutMs` anew on each attempt) until
+   * as a call does (within `retries` and the budget, and within its own `timeoutMs`, which
+   * bounds all its attempts; `attemptTimeoutMs` does not apply, as it would end an open stream) until
    * it is open; after, only when its server refuses it unrun before it said anything of it
    * (`openStreamFailure`), with the items written meanwhile, which are kept (at most its window)
    * and written again on the next server; any other error ends it. Its final error says how many
@@ -266,6 +291,8 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
     c.stream = stream;
     if (this.closing) stream.finish(this.closedError(), null);
     else {
+      // A stream without a timeout of its own has no bound, as on a ConnPool: its attempts go with its options as they are.
+      c.deadline = opts.timeoutMs === undefined ? Infinity : this.deadlineOf(opts.timeoutMs);
       this.budget.deposit();
       this.attempt(c);
     }
@@ -360,6 +387,7 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
   /** Stops taking calls; calls in flight finish. Resolves when every connection is closed. */
   close(): Promise<void> {
     this.redirects.stop();
+    this.pace?.stop();
     this.ejection?.stop();
     this.closing ??= Promise.all([
       ...this.members.map((m) => m.pool?.close()),
@@ -391,6 +419,8 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
     if (!redirect && !unspoken) this.selector.failed?.(c.address);
     if (c.attempt >= this.retries) return this.giveUp(c, err, redirect ? 'redirect limit reached' : undefined);
     if (this.closing) return this.giveUp(c, err, 'pool closed');
+    const late = this.retimed(c, err);
+    if (late) return this.giveUp(c, late.err, late.why);
     // A redirect is the server telling us where to go, not a failure: it counts against
     // `retries` (so redirects cannot loop) but not against the retry budget.
     const refused = redirect ? this.redirect(c, decision.redirect) : this.spendRetry(unspoken);
@@ -406,6 +436,73 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
     const unread = c.stream?.wrote === true && c.mayHaveRunOn === undefined && !mayHaveRun(err) ? 'none of the items it wrote were read' : undefined;
     if (unread) why = why ? `${why}; ${unread}` : unread;
     c.notify(finalError(err, { address: c.address, count: c.attempt + 1, idempotent: c.idempotent, mayHaveRunOn: c.mayHaveRunOn, why }), null);
+  }
+
+  /**
+   * When a call given `timeoutMs` (undefined: the pool's default) is over, in ticked time: no
+   * clock read. The time itself, not `TickClock.deadline`'s one period later (a tick's "surely
+   * passed"): what is left of it is handed to a retry, whose own stream adds its own lateness.
+   * NaN for a bad timeout, which the first attempt fails with (InvalidArgument).
+   */
+  private deadlineOf(timeoutMs: number | undefined): number {
+    const pace = this.pace ?? this.startPace();
+    const t = timeoutMs ?? this.defaultTimeoutMs;
+    if (!(typeof t === 'number' && t > 0 && t < Infinity)) return NaN;
+    // After `deadline`, which may quicken the ticks for a short timeout (and so its period).
+    return pace.deadline(t) - pace.period;
+  }
+
+  /** The ticked clock, made at the first call: at the ConnPools' tick and default timeout, so that a call's bound is theirs. */
+  private startPace(): TickClock {
+    const s = this.streamSettings();
+    const tickMs = timerMs(this.poolOpts.tickMs ?? s.tickMs, 'pool.tickMs');
+    this.defaultTimeoutMs = s.timeoutMs;
+    // Nothing to do at its ticks: deadlines are read at retries. Its ticker holds no process.
+    this.pace = new TickClock(this.attemptsClock(), tickMs, s.timeoutMs, () => {});
+    return this.pace;
+  }
+
+  /** The clock the attempts' timeouts are kept on: their ConnPools' (`poolOf`), and so their streams'. */
+  private attemptsClock(): Clock {
+    // As `poolOf` spreads them: a `pool.clock` given, even undefined, takes the pool's place.
+    const given = Object.hasOwn(this.poolOpts, 'clock') ? this.poolOpts.clock : this.clock;
+    return given ?? this.poolOpts.stream?.clock ?? systemClock;
+  }
+
+  /**
+   * A call's first attempt cut short by `attemptTimeoutMs` (its own, else the pool's), when that
+   * is shorter than the call's timeout; or the error a bad one of its own fails the call with.
+   */
+  private capFirst(c: FailoverCall): RpcError | undefined {
+    const own = c.opts.attemptTimeoutMs;
+    if (own !== undefined && !(typeof own === 'number' && own > 0 && own < Infinity)) return invalidArgument(`attemptTimeoutMs must be a positive number, got ${own}`);
+    const cap = own ?? this.attemptTimeoutMs!;
+    // A bad timeout of its own (no deadline) is left for its attempt to fail with, not hidden by the cap.
+    if (Number.isNaN(c.deadline) || !(cap < (c.opts.timeoutMs ?? this.defaultTimeoutMs))) return undefined;
+    c.sent = extended(c.opts, { timeoutMs: cap });
+    c.capped = true;
+    return undefined;
+  }
+
+  /**
+   * Gives `c`'s next attempt what is left of the call's time (`attemptTimeoutMs` at most), so
+   * that the deadline its server sees is what is left; or says, as its final error, that no time
+   * is left. An attempt that had all that was left and timed out took it all, by its own stream's
+   * clock (finer than the pool's): no retry then, not even with the sliver the pool's ticks may
+   * still show.
+   */
+  private retimed(c: FailoverCall, err: RpcError | RemoteError): { err: RpcError | RemoteError; why: string | undefined } | undefined {
+    // A stream without a timeout of its own: nothing bounds it. A bad timeout: its attempts fail with it.
+    if (!(c.deadline < Infinity)) return undefined;
+    const whole = c.opts.timeoutMs ?? this.defaultTimeoutMs;
+    if (!c.capped && err instanceof RpcError && err.code === ErrorCode.Timeout) return { err, why: `not retried: its timeoutMs (${whole} ms) is spent` };
+    const left = c.deadline - this.pace!.elapsed;
+    if (!(left > 0)) return { err: outOfTime(err, whole), why: undefined };
+    const cap = c.stream ? undefined : (c.opts.attemptTimeoutMs ?? this.attemptTimeoutMs);
+    c.capped = cap !== undefined && cap < left;
+    // In whole ms, rounded up (as a call's own timeout is): never short of what is left.
+    c.sent = extended(c.opts, { timeoutMs: c.capped ? cap! : Math.ceil(left) });
+    return undefined;
   }
 
   /** Pays for a retry that is no redirect out of the retry budget, unless it is `free`; or says why it cannot. */
@@ -452,10 +549,10 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
     // With retries left, a call that meets an unreachable server comes back at once to go elsewhere.
     const failFast = c.attempt < this.retries && this.members.length > 1;
     const stream = c.stream;
-    if (!stream) return this.poolOf(member).submit(c.action, c.msg, c.opts, c.done, failFast);
+    if (!stream) return this.poolOf(member).submit(c.action, c.msg, c.sent, c.done, failFast);
     if (stream.isDone) return; // cancelled between attempts
     stream.onAttempt = (err) => this.streamAttempted(c, stream, err);
-    this.poolOf(member).openOn(stream, c.action, c.msg, c.opts, failFast);
+    this.poolOf(member).openOn(stream, c.action, c.msg, c.sent, failFast);
   }
 
   /** `c`'s stream opened, or was refused before it opened. Once open, only its server's refusal unrun can still move it. */
@@ -463,7 +560,7 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
     if (err) return c.done(err as RpcError, null);
     stream.onAttempt = (late) => this.openStreamFailed(c, stream, late!);
     const m = c.member!;
-    if (m.breaker !== undefined || m.score !== undefined) this.watchOutcome(m, stream, this.elapsed(m, c), c.probe, c.opts.timeoutMs);
+    if (m.breaker !== undefined || m.score !== undefined) this.watchOutcome(m, stream, this.elapsed(m, c), c.probe, c.sent.timeoutMs);
   }
 
   /**

@@ -1,4 +1,4 @@
-import { RpcError, type RemoteError, type RetryPolicy } from '@skein/core';
+import { ErrorCode, RpcError, type RemoteError, type RetryPolicy } from '@skein/core';
 
 /**
  * What to do with a failed call: try the next server, stop here, or go to a named server (added
@@ -66,6 +66,16 @@ export function openStreamFailure(err: Error, stream: { readonly unkept: boolean
 /** True when retrying after `err` could run a non-idempotent call twice: no hook may override that. */
 export function mayRunTwice(err: RpcError | RemoteError, idempotent: boolean): boolean {
   return !idempotent && mayHaveRun(err);
+}
+
+/**
+ * What a call fails with when its `timeoutMs` (which bounds all its attempts) is over before a
+ * retry could start: a Timeout that says what the last attempt met, and may have run where that
+ * may have (`finalError` then says where, and that an earlier attempt may have).
+ */
+export function outOfTime(err: RpcError | RemoteError, timeoutMs: number): RpcError {
+  const why = `no time left for another attempt within the call's timeoutMs (${timeoutMs} ms); the last one failed: ${err.message}`;
+  return new RpcError(ErrorCode.Timeout, why, { cause: err, retry: mayHaveRun(err) ? 'idempotent' : 'safe' });
 }
 
 /** How a call's attempts went, for its final error. */

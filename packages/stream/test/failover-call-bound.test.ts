@@ -1,0 +1,114 @@
+import { ErrorCode, type RpcError } from '@skein/core';
+import { cleanups, within } from '@skein/test-utils';
+import { describe, expect, it } from 'vitest';
+import { FailoverPool, type ActionHandler, type FailoverPoolOptions } from '../src/index.js';
+import { transport } from './harness.js';
+import { localServer, str, textOf, type LocalServer } from './pool-harness.js';
+
+// A FailoverPool call's timeoutMs (its own, else the pool's stream default) bounds the whole
+// call, every attempt together; `attemptTimeoutMs` caps each attempt within it. What decides
+// these tests is which servers saw the call and what deadline they were given, never how long
+// anything took: the small timeouts only make a hanging server's attempt end soon.
+
+const cleanup = cleanups();
+
+function failover(opts: Omit<FailoverPoolOptions, 'transport'>): FailoverPool {
+  const p = new FailoverPool({ transport, ...opts });
+  cleanup.push(() => within(p.close(), 10_000, 'pool close'));
+  return p;
+}
+
+/** Never answers: ends (answering nothing anyone reads) when its call is cancelled, times out, or its connection closes. */
+const hangs: ActionHandler = (req) => new Promise((resolve) => req.onAbort(() => resolve(str('late'))));
+
+/** Answers the ms its call had left when it came (`none` without a deadline). */
+const tellsDeadline: ActionHandler = (req) => str(String(req.remainingMs() ?? 'none'));
+
+/** Servers a, b, c: a hangs; b and c answer the deadline they saw. The pool's leader is a. */
+async function hangingFirst(opts: Omit<FailoverPoolOptions, 'transport' | 'servers'> = {}) {
+  const s: LocalServer[] = [];
+  for (const n of ['a', 'b', 'c']) {
+    const server = await localServer({ op: n === 'a' ? hangs : tellsDeadline });
+    cleanup.push(() => server.server.close());
+    s.push(server);
+  }
+  const [a, b, c] = s as [LocalServer, LocalServer, LocalServer];
+  const pool = failover({ servers: [a.address, b.address, c.address], strategy: 'leader', retries: 2, ...opts, pool: { stream: { tickMs: 20 }, ...opts.pool } });
+  return { a, b, c, pool };
+}
+
+describe("a FailoverPool call's timeoutMs bounds the whole call", () => {
+  it('an idempotent call that times out on a hanging server is not sent to another: its time is spent', async () => {
+    const { a, b, c, pool } = await hangingFirst();
+    const err = (await pool.call('op', undefined, { timeoutMs: 200, idempotent: true }).catch((e: unknown) => e)) as RpcError;
+    expect([err.code, err.retry]).toEqual([ErrorCode.Timeout, 'idempotent']);
+    expect(err.message).toMatch(/\(the call may have executed on 127\.0\.0\.1:\d+; not retried: its timeoutMs \(200 ms\) is spent\)$/);
+    expect(a.counts.op).toBe(1);
+    expect(b.counts.op).toBeUndefined();
+    expect(c.counts.op).toBeUndefined();
+  });
+
+  it("the pool's default timeout (pool.stream.timeoutMs) bounds a call without one of its own the same way", async () => {
+    const { a, b, c, pool } = await hangingFirst({ pool: { stream: { tickMs: 20, timeoutMs: 200 } } });
+    const err = (await pool.call('op', undefined, { idempotent: true }).catch((e: unknown) => e)) as RpcError;
+    expect([err.code, err.retry]).toEqual([ErrorCode.Timeout, 'idempotent']);
+    expect(err.message).toMatch(/not retried: its timeoutMs \(200 ms\) is spent\)$/);
+    expect(a.counts.op).toBe(1);
+    expect(b.counts.op).toBeUndefined();
+    expect(c.counts.op).toBeUndefined();
+  });
+});
+
+describe('attemptTimeoutMs: a cap on each attempt within the whole call', () => {
+  it("a call's own: its first attempt gives up a hanging server in time for the next, whose deadline is the cap, not the call's whole timeout", async () => {
+    const { a, b, c, pool } = await hangingFirst();
+    const r = await pool.call('op', undefined, { timeoutMs: 10_000, attemptTimeoutMs: 100, idempotent: true });
+    // b's attempt was given min(100, what was left), never the call's 10 s (its ConnPool, which
+    // waited for its first connection, sends what is left of the 100 ms by its ticks: a tick more at most).
+    expect(Number(textOf(r))).toBeLessThan(1_000);
+    expect([a.counts.op, b.counts.op, c.counts.op]).toEqual([1, 1, undefined]);
+  });
+
+  it("the pool's: caps the attempts of a call without a timeout of its own too, and the retry sends its deadline", async () => {
+    const { a, b, pool } = await hangingFirst({ attemptTimeoutMs: 100, pool: { stream: { tickMs: 20, timeoutMs: 10_000 } } });
+    const r = await pool.call('op', undefined, { idempotent: true });
+    expect(Number(textOf(r))).toBeLessThan(1_000);
+    expect([a.counts.op, b.counts.op]).toEqual([1, 1]);
+  });
+
+  it("a call's own wins over the pool's", async () => {
+    const { a, b, pool } = await hangingFirst({ attemptTimeoutMs: 60_000 });
+    const r = await pool.call('op', undefined, { timeoutMs: 5_000, attemptTimeoutMs: 100, idempotent: true });
+    expect(Number(textOf(r))).toBeLessThan(1_000);
+    expect([a.counts.op, b.counts.op]).toEqual([1, 1]);
+  });
+
+  it('a call that is not idempotent is still never sent twice: the attempt that timed out may have run', async () => {
+    const { a, b, c, pool } = await hangingFirst({ attemptTimeoutMs: 100 });
+    const err = (await pool.call('op', undefined, { timeoutMs: 10_000 }).catch((e: unknown) => e)) as RpcError;
+    expect([err.code, err.retry]).toEqual([ErrorCode.Timeout, 'idempotent']);
+    // Its attempt ended at the cap (the client's Timeout or the server's, whichever came first),
+    // long before its 10 s; the rule that keeps it from a second server is unchanged.
+    expect(err.message).toMatch(/\(the call may have executed on 127\.0\.0\.1:\d+; not retried: it is not idempotent\)$/);
+    expect([a.counts.op, b.counts.op, c.counts.op]).toEqual([1, undefined, undefined]);
+  });
+
+  it('is refused unless a positive number of ms, on the pool when it is made and on a call before it is sent', async () => {
+    const { a, pool } = await hangingFirst();
+    for (const bad of [0, -1, Number.NaN, Infinity, '100']) {
+      expect(() => new FailoverPool({ transport, servers: [a.address], attemptTimeoutMs: bad as number })).toThrow(
+        expect.objectContaining({ code: ErrorCode.InvalidArgument, message: `attemptTimeoutMs must be a positive number, got ${String(bad)}` }),
+      );
+      const err = (await pool.call('op', undefined, { attemptTimeoutMs: bad as number }).catch((e: unknown) => e)) as RpcError;
+      expect([err.code, err.message]).toEqual([ErrorCode.InvalidArgument, `attemptTimeoutMs must be a positive number, got ${String(bad)}`]);
+    }
+    expect(a.counts.op).toBeUndefined();
+  });
+
+  it("does not hide a call's bad timeoutMs: the call fails with it, unsent, as without the cap", async () => {
+    const { a, pool } = await hangingFirst({ attemptTimeoutMs: 100 });
+    const err = (await pool.call('op', undefined, { timeoutMs: '300' as unknown as number, idempotent: true }).catch((e: unknown) => e)) as RpcError;
+    expect([err.code, err.message]).toEqual([ErrorCode.InvalidArgument, 'timeoutMs must be a positive number, got 300']);
+    expect(a.counts.op).toBeUndefined();
+  });
+});
