@@ -3,7 +3,7 @@ import { msgpackCodec } from '@skein/codec-msgpack';
 import { nodeRuntime } from '@skein/runtime-node';
 import { ClientStream, RpcServer } from '@skein/stream';
 import { tcpTransport } from '@skein/transport-tcp';
-import { portOf, suiteCerts, cleanups } from '@skein/test-utils';
+import { portOf, suiteCerts, cleanups, testTls } from '@skein/test-utils';
 import { describe, expect, it } from 'vitest';
 import { createClient, createServiceDispatch, implement, method, service, type Filter } from '../src/index.js';
 
@@ -32,10 +32,10 @@ describe('the mTLS identity in the api layer', () => {
     });
     const server = new RpcServer({ dispatch });
     cleanup.push(() => server.close());
-    const tls = { cert: certs.server.cert, key: certs.server.key, ca: certs.ca, requestCert: true };
-    const a = await server.listen(tcpTransport(nodeRuntime, { tls }), '127.0.0.1:0');
+    const { mtls, clientTls } = testTls(certs);
+    const a = await server.listen(tcpTransport(nodeRuntime, { tls: mtls() }), '127.0.0.1:0');
     const address = `tls://127.0.0.1:${portOf(a)}`;
-    const stream = await ClientStream.connect({ transport: tcpTransport(nodeRuntime, { tls: { ca: certs.ca, ...certs.client } }), address });
+    const stream = await ClientStream.connect({ transport: tcpTransport(nodeRuntime, { tls: clientTls(certs.client) }), address });
     cleanup.push(() => stream.destroy());
     expect(await createClient(Who, stream, { codec: msgpackCodec }).am()).toBe('CN=test-client');
     expect(seen).toEqual([expect.objectContaining({ subject: 'CN=test-client', fingerprint256: expect.stringMatching(/^[0-9A-F:]+$/) })]);
