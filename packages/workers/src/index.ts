@@ -4,7 +4,12 @@
  * takes, loaded by each worker from a module path.
  *
  * - `WorkerPool` (worker-pool.ts): the Dispatch. One bounded input queue on the server's thread,
- *   batches out to the workers (worker-slot.ts, one per thread), batches of answers back.
+ *   batches out to the workers (worker-slot.ts, one per thread), batches of answers back; its
+ *   stats (pool-stats.ts) and options (pool-options.ts). Beside it, what no call's path touches:
+ *   a full queue's pruning and refusals (queue-bound.ts), the connections it has seen and what
+ *   their workers are told of them (pool-conns.ts), the cancels of held calls told to their
+ *   workers (held-cancels.ts), values that cannot cross threads (cannot-cross.ts), what becomes
+ *   of a dead worker's calls (held-at-exit.ts), and a graceful close's last word (closing-flush.ts).
  * - request-batch.ts / reply-batch.ts: how a batch's bytes travel (one transferred buffer each
  *   way), action-table.ts: string actions as numbers, messages.ts: what pool and workers say to
  *   each other, fifo.ts: the input queue, describe-error.ts: an error in words for a log line or
@@ -26,7 +31,7 @@
 
 // ── On the server's thread: the pool, given to an RpcServer as its dispatch
 export { WorkerPool } from './worker-pool.js';
-export type { WorkerPoolState, WorkerPoolStats } from './worker-pool.js';
+export type { WorkerPoolState, WorkerPoolStats } from './pool-stats.js';
 export type { WorkerPoolOptions, WhenFull } from './pool-options.js';
 // ── In the module every worker loads: its handlers
 export { workerModule } from './worker-module.js';

@@ -12,6 +12,7 @@ const GATES_MODULE = new URL('./fixtures/gates.mjs', import.meta.url);
 const HOLD = 1;
 const CRASH = 2;
 const ECHO = 3;
+const PRINCIPAL = 4;
 
 const cleanup = cleanups();
 
@@ -39,6 +40,23 @@ async function served(dispatch: WorkerPool) {
   const s = await serve(dispatch);
   cleanup.push(() => s.close());
   return s;
+}
+
+const utf8 = new TextEncoder();
+/**
+ * A Dispatch in front of the pool that makes a call unsendable as a Dispatch may (metadata no
+ * clone can copy) when its msg is `poison`, and gives the calls whose msg starts with `renewed`
+ * a new principal (as a renewal does), so that their connection is described to the worker again.
+ */
+function front(p: WorkerPool): Dispatch {
+  return {
+    dispatch(req: ServerRequest) {
+      const msg = new TextDecoder().decode(req.msg);
+      if (msg.startsWith('renewed')) Object.defineProperty(req, 'principal', { value: 'renewed' });
+      if (msg.endsWith('poison')) Object.defineProperty(req, 'metadata', { value: { cache: new WeakMap() } });
+      p.dispatch(req);
+    },
+  };
 }
 
 /** The client goes; resolves once the server has seen it go (its connection's signal aborted). */
@@ -124,28 +142,54 @@ describe('WorkerPool lifecycle', () => {
 
   it("a call that could not be sent with its connection's new description does not make the pool forget the worker knows that connection: its close still frees the hung call's place", async () => {
     const p = await pool({ maxInFlightPerWorker: 2 });
-    // A Dispatch in front of the pool: the second call comes with a new principal (so the
-    // connection is described again) and with metadata no clone can copy (so it cannot be sent).
-    const front: Dispatch = {
-      dispatch(req: ServerRequest) {
-        if (new TextDecoder().decode(req.msg) === 'poison') {
-          Object.defineProperty(req, 'principal', { value: 'renewed' });
-          Object.defineProperty(req, 'metadata', { value: { cache: new WeakMap() } });
-        }
-        p.dispatch(req);
-      },
-    };
-    const a = await serve(front);
+    // The second call comes with a new principal (so the connection is described again) and
+    // with metadata no clone can copy (so it cannot be sent).
+    const a = await serve(front(p));
     cleanup.push(() => a.close());
     const never = gate(); // never opened: a handler that hangs, ignoring its signal
     void a.stream.call(HOLD, never.msg).catch(() => {});
     await waitFor(() => p.stats().inFlight === 1);
-    const refused = await outcome(a.stream.call(ECHO, new TextEncoder().encode('poison'), { metadata: { trace: 't' } }));
+    const refused = await outcome(a.stream.call(ECHO, utf8.encode('renewed poison'), { metadata: { trace: 't' } }));
     expect(refused).toMatchObject({ code: 'InvalidArgument', message: expect.stringMatching(/its handler did not run$/) });
     await leave(a);
     // The worker knew the connection from the first call: it must hear of its close.
     await waitFor(() => p.stats().inFlight === 0, { what: "the closed connection's hung call to give up its place" });
     expect(p.stats()).toMatchObject({ crashes: 0, queued: 0, inFlight: 0 });
+  });
+
+  it("a batch that could not be posted and went apart: the connection described with its call that went is known to the worker, so its close frees that call's place", async () => {
+    // Two places a batch: the hung call and the unsendable one wait in the queue behind four held
+    // calls, and go in one batch, with their connection's first description, once those are answered.
+    const p = await pool({ maxInFlightPerWorker: 4 });
+    const b = await served(p);
+    const g = gate();
+    const first = Array.from({ length: 4 }, () => outcome(b.stream.call(HOLD, g.msg)));
+    await waitFor(() => p.stats().inFlight === 4);
+    const a = await serve(front(p));
+    cleanup.push(() => a.close());
+    const never = gate(); // never opened: a handler that hangs, ignoring its signal
+    void a.stream.call(HOLD, never.msg).catch(() => {});
+    const refused = outcome(a.stream.call(ECHO, utf8.encode('poison'), { metadata: { trace: 't' } }));
+    await waitFor(() => p.stats().queued === 2);
+    g.open();
+    expect(await Promise.all(first)).toEqual(Array(4).fill({ ok: expect.anything() }));
+    expect(await refused).toMatchObject({ code: 'InvalidArgument', message: expect.stringMatching(/its handler did not run$/) });
+    expect(p.stats()).toMatchObject({ inFlight: 1, queued: 0 });
+    await leave(a);
+    // The hung call went with the description: the worker knows the connection and must hear of its close.
+    await waitFor(() => p.stats().inFlight === 0, { what: "the closed connection's hung call to give up its place" });
+  });
+
+  it("a new principal whose call could not be sent is described again with the connection's next call", async () => {
+    const p = await pool();
+    const a = await serve(front(p));
+    cleanup.push(() => a.close());
+    const text = (r: { msg: Uint8Array }) => new TextDecoder().decode(r.msg);
+    expect(await a.stream.call(PRINCIPAL, utf8.encode('before')).then(text)).toBe('undefined');
+    // Renewed, and unsendable: the worker never heard of the new principal.
+    const refused = await outcome(a.stream.call(ECHO, utf8.encode('renewed poison'), { metadata: { trace: 't' } }));
+    expect(refused).toMatchObject({ code: 'InvalidArgument' });
+    expect(await a.stream.call(PRINCIPAL, utf8.encode('renewed')).then(text)).toBe('renewed');
   });
 
   it("a full queue gives up the places of calls whose connection closed before refusing another's", async () => {

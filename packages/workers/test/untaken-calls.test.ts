@@ -76,6 +76,25 @@ describe('WorkerPool: calls a worker never took', () => {
     expect(order).toEqual(['e0', 'e1', 'e2']);
   }, NET);
 
+  it('the calls of several batches never taken go to the replacement in the order they were sent, whatever places the pool gave them', async () => {
+    const { pool, stream } = await served({ stallTimeoutMs: BOUND });
+    // Four calls answered together free their places last first: the next calls take them from
+    // the highest down, so the places of e0, e1, e2 run against the order they were sent in.
+    expect(await Promise.all(echoes(stream, 4))).toEqual(echoed(4));
+    const looping = call(stream, LOOP);
+    await waitFor(() => pool.stats().inFlight === 1);
+    // One call per batch: each is sent once the one before it is held.
+    const order: string[] = [];
+    const later: Promise<unknown>[] = [];
+    for (let i = 0; i < 3; i++) {
+      later.push(call(stream, ECHO, `e${i}`).then((r) => (order.push((r as { ok: string }).ok), r)));
+      await waitFor(() => pool.stats().inFlight === i + 2);
+    }
+    expect(await looping).toMatchObject({ code: 'IO' });
+    expect(await Promise.all(later)).toEqual(echoed(3));
+    expect(order).toEqual(['e0', 'e1', 'e2']);
+  }, NET);
+
   it('a thread that blocks while it holds no call: the calls sent to it later are answered by its replacement, none fails', async () => {
     const marker = tempMarker();
     const { pool, logger, stream } = await served({ stallTimeoutMs: IDLE_BOUND });

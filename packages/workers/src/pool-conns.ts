@@ -1,0 +1,69 @@
+import type { Logger } from '@skein/core';
+import type { Caller, ConnInfo } from '@skein/stream';
+import type { ConnDesc } from './messages.js';
+import type { WorkerSlot } from './worker-slot.js';
+
+/** What the pool's book of connections needs of the pool. */
+export interface ConnsLink {
+  /** The workers: each that knows a connection is told when it begins to drain and when it closes. */
+  readonly slots: readonly WorkerSlot[];
+  readonly logger: Logger;
+  /** A connection the pool now knows, by its key, with its caller if it agreed calls both ways. */
+  opened(key: number, caller: Caller | undefined): void;
+  /** It closed, before the workers that know it are told: its queued calls and its caller go. */
+  closed(key: number): void;
+}
+
+/**
+ * The connections the pool has seen: its own number for each (a connection's id is unique per
+ * server only, and one pool may serve several servers), what a worker is sent to know one, and
+ * what the workers that know one are told when it drains or closes. Out of the pool because
+ * only a connection's first call and its description to a worker come here; per call the pool
+ * reads `keys` itself.
+ */
+export class PoolConns {
+  /** The pool's number for each connection it has seen, with listeners on its draining and its close. */
+  readonly keys = new WeakMap<ConnInfo, number>();
+  private nextKey = 1;
+
+  constructor(private readonly link: ConnsLink) {}
+
+  /** A connection's first call: it gets a key, and its workers will hear of its draining and close. */
+  watch(conn: ConnInfo): void {
+    if (conn.signal.aborted) return; // its requests are skipped: nobody reads their answers
+    const key = this.nextKey++;
+    this.keys.set(conn, key);
+    this.link.opened(key, conn.caller);
+    const { slots } = this.link;
+    // The workers that know the connection are told when its server begins to close (ConnInfo.draining); those told of it later, by its description.
+    const draining = conn.draining;
+    const onDraining = (): void => {
+      for (const s of slots) if (s.conns.has(key) && s.state !== 'exited') s.tell({ t: 'draining', key });
+    };
+    if (!draining.aborted) draining.addEventListener('abort', onDraining, { once: true });
+    conn.signal.addEventListener(
+      'abort',
+      () => {
+        draining.removeEventListener('abort', onDraining);
+        this.link.closed(key);
+        for (const s of slots) if (s.conns.delete(key) && s.state !== 'exited') s.tell({ t: 'closed', key });
+      },
+      { once: true },
+    );
+  }
+
+  /** A connection for a worker. A principal that cannot cross to a thread (a function, a socket) stays behind. */
+  describe(key: number, conn: ConnInfo, principal: unknown): ConnDesc {
+    const desc: { -readonly [K in keyof ConnDesc]: ConnDesc[K] } = { key, id: conn.id, remote: conn.remote, transport: conn.transport, identity: conn.identity, kind: conn.kind };
+    if (conn.caller !== undefined) desc.callsBack = true;
+    if (conn.draining.aborted) desc.draining = true;
+    if (principal === undefined) return desc;
+    try {
+      structuredClone(principal);
+      return { ...desc, principal };
+    } catch (err) {
+      this.link.logger.warn({ conn: conn.id, err }, `connection ${conn.id}: its principal cannot be sent to a worker thread; handlers there see none`);
+      return desc;
+    }
+  }
+}
