@@ -43,7 +43,10 @@ export function settleHeld(link: HeldLink, slot: WorkerSlot, why: string): HeldO
   }
   const cutting = link.cutting;
   if (unrun.length !== 0 && !cutting) {
-    // In the order they were sent, ahead of the calls that came after them.
+    // Batch by batch in the order they were sent, ahead of the calls that came after them. Within
+    // a batch, in the order of their places (ids are reused, so not always the order sent):
+    // calls in flight together carry no order between them, and keeping it would cost a store
+    // per call on the way out for a path only a dead worker takes.
     // Batch numbers wrap at 2^31: compared as the worker compares them, not by size.
     unrun.sort((a, b) => (a.seq === b.seq ? 0 : batchAfter(a.seq, b.seq) ? 1 : -1));
     link.queue.pushFront(unrun.map((u) => u.req));
