@@ -128,10 +128,10 @@ function heldRecords(c: ClientStream): number {
   return Array.isArray(held) ? held.length : held.items.length;
 }
 
-/** A ConnPool's records (its own fields). */
+/** A ConnPool's records (its own fields, and its ConnOpener's: the connects under way and those awaiting their first ping). */
 function poolRecords(p: ConnPool): Record<string, number> {
-  const i = p as unknown as { waiting: { size: number }; verifying: Set<unknown>; retiring: Set<unknown>; pendingConnects: Set<unknown>; active: unknown[] };
-  return { waiting: i.waiting.size, verifying: i.verifying.size, retiring: i.retiring.size, pendingConnects: i.pendingConnects.size, active: i.active.length };
+  const i = p as unknown as { waiting: { size: number }; retiring: Set<unknown>; active: unknown[]; opener: { verifying: Set<unknown>; attempts: Set<unknown> } };
+  return { waiting: i.waiting.size, verifying: i.opener.verifying.size, retiring: i.retiring.size, pendingConnects: i.opener.attempts.size, active: i.active.length };
 }
 
 describe('a ConnPool whose server cannot be reached', () => {

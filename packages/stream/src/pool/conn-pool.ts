@@ -4,115 +4,38 @@ import {
   RpcError,
   extended,
   formatAddress,
-  fromDownstream,
   invalidArgument,
   refuseRenamed,
   parseAddress,
   silentLogger,
   guardedLogger,
   systemClock,
-  type Address,
   type Clock,
   type Logger,
-  type Ticker,
   type RemoteError,
-  type Transport,
 } from '@skein/core';
 import { TickClock } from '../internals/tick-clock.js';
 import { abortedAlready } from '../client/call-abort.js';
-import { Backoff, type BackoffOptions } from './backoff.js';
 import { cancelled, type Notify, type Reply } from '../client/call.js';
-import { callTimeout, nonNegative, positive, positiveInteger, timerMs } from '../internals/checks.js';
+import { nonNegative, positive, positiveInteger, timerMs } from '../internals/checks.js';
 import type { CallOptions } from '../client/call-options.js';
 import { promised, type StreamCaller } from '../client/caller.js';
-import { ClientStream } from '../client/client-stream.js';
+import type { ClientStream } from '../client/client-stream.js';
 import { unopenedStreams, type StreamCall } from '../client/stream-call.js';
-import { ConnectQueue, WaitingCall } from './connect-queue.js';
-import { credentialsError, isAuthRefusal, type Credentials } from '../client/credentials.js';
-import { resolveStreamOptions, type ClientStreamOptions } from '../client/options.js';
+import { ConnectQueue } from './connect-queue.js';
+import { WaitingCalls, opening, type WaitLink } from './waiting-calls.js';
+import { isAuthRefusal, type Credentials } from '../client/credentials.js';
+import { resolveStreamOptions } from '../client/options.js';
 import { explainsRefusal, PoolCall, resendable, unrunError, type Resender } from './transparent-retry.js';
 import { PoolStream, type Reopener } from './pool-stream.js';
+import type { ConnPoolOptions, ConnPoolStats, PoolState } from './conn-pool-options.js';
+import { carried, type Slot } from './pool-slot.js';
+import { ConnOpener, type OpenerLink } from './conn-opener.js';
+import { Outage, type OutageLink } from './outage.js';
+import { reapIdle, retireOld, type UpkeepLink } from './conn-upkeep.js';
 
-/**
- * - `idle`: never used, no connection yet.
- * - `connecting`: no connection is up; one is being opened, or waits for the answer to its first ping.
- * - `ready`: at least one connection is up and has answered a ping.
- * - `backoff`: the last connect failed (or the last connection was lost); waiting to retry.
- * - `closed`: `close()` or `destroy()` was called.
- */
-export type PoolState = 'idle' | 'connecting' | 'ready' | 'backoff' | 'closed';
-
-export interface ConnPoolOptions {
-  transport: Transport;
-  /** `host:port`, `unix:/path` or an Address. */
-  address: string | Address;
-  /** Options for each connection: window, timeouts, keepalive, limits... */
-  stream?: Partial<Omit<ClientStreamOptions, 'transport' | 'address' | 'onClose'>>;
-  /** Connections at most. Default 4. */
-  maxConnections?: number;
-  /**
-   * An extra connection with nothing in flight for this long is closed (one always stays).
-   * Default 30 s; 0 disables (as the server's `idleTimeoutMs`): connections opened under load stay.
-   */
-  idleTimeoutMs?: number;
-  /** Retire a connection after this age (within its last 10 %, jittered): drain it and open a fresh one as needed. Default: never. */
-  maxConnectionAgeMs?: number;
-  /**
-   * Further attempts of a call (`send`, `call`) refused before it ran by its connection: a
-   * draining server's bare Closed, a connection closing or lost before the call was written. Each
-   * goes on an open connection that is not draining, or waits for a fresh one, within what is
-   * left of the call's timeout and while its signal has not fired; it cannot run the call twice.
-   * Default 1; 0 turns it off. (A FailoverPool's own calls move to another server instead: its
-   * `retries`.) A stream (`openStream`) refused so is opened again under the same rules, only
-   * while the server said nothing of it (no item or credit): the items it wrote meanwhile (at
-   * most its `streamWindowBytes`) are kept and written again, in order, before later ones.
-   */
-  transparentRetries?: number;
-  /** Calls allowed to wait for a connection; past it a call fails with Overloaded. Default 10 000. */
-  maxQueued?: number;
-  /** How long calls wait while connect attempts fail before they fail with Unreachable. Default 10 s. */
-  connectBudgetMs?: number;
-  /** Reconnect delays: exponential with full jitter. Default 100 ms doubling up to 5 s. */
-  backoff?: Partial<BackoffOptions>;
-  /**
-   * How often the pool checks idle and old connections and waiting calls, in ms (1 ms to
-   * 2^31 - 1). Default `stream.tickMs`, else 1 s. While calls with shorter timeouts wait for a
-   * connection it checks more often, as a stream does (see `ClientStreamOptions.timeoutMs`).
-   */
-  tickMs?: number;
-  clock?: Clock;
-  logger?: Logger;
-  /** Told of every state change, with the pool's address (one callback can serve a FailoverPool's pools). */
-  onStateChange?: (state: PoolState, previous: PoolState, address: string) => void;
-}
-
-export interface ConnPoolStats {
-  state: PoolState;
-  /** Calls on the wire awaiting a reply, and streams open: the load least-active selection compares. */
-  inFlight: number;
-  /** Calls waiting: for a connection, or for room in a connection's window. */
-  queued: number;
-  /** Open connections, draining ones included. */
-  connections: number;
-}
-
-/** One open connection and what the pool knows about it. */
-interface Slot {
-  stream: ClientStream | undefined;
-  openedAt: number;
-  lastUsed: number;
-  /** Sent on since the last tick. */
-  used: boolean;
-  /** This connection's age limit (jittered), or Infinity. */
-  maxAge: number;
-  /** Over its age, kept only until a replacement is up. */
-  expired: boolean;
-  /** Closed before `connect` resolved. */
-  dead: boolean;
-  /** The pool's `credentialsEpoch` when its connect began: an older one is renewed once up. */
-  epoch: number;
-}
-
+// Named from here by failover-pool-options.ts (index.ts takes them from conn-pool-options.ts).
+export type { ConnPoolOptions, ConnPoolStats, PoolState } from './conn-pool-options.js';
 
 /**
  * The connections to one server: opened lazily on the first call, grown up to `maxConnections`
@@ -121,13 +44,9 @@ interface Slot {
  */
 export class ConnPool implements StreamCaller, Resender, Reopener {
   readonly address: string;
-  private readonly target: Address;
-  private readonly transport: Transport;
-  private streamOpts: Partial<ClientStreamOptions>;
   private readonly maxConnections: number;
   private readonly idleTimeoutMs: number;
   private readonly maxAgeMs: number;
-  private readonly connectBudgetMs: number;
   private readonly transparentRetries: number;
   private readonly defaultTimeoutMs: number;
   /** @internal Makes a stream for `openOn`, before a connection is picked (a FailoverPool's may try several pools). */
@@ -136,57 +55,55 @@ export class ConnPool implements StreamCaller, Resender, Reopener {
   private readonly clock: Clock;
   private readonly logger: Logger;
   private readonly onStateChange: ConnPoolOptions['onStateChange'];
-  private readonly backoff: Backoff;
+  /** Opens the connections: the connect, the first ping; counts those under way. */
+  private readonly opener: ConnOpener;
+  /** Since when and why the server cannot be reached; when to connect again. */
+  private readonly outage: Outage;
+  /** Calls waiting for a connection. Held here too, not only by `waits`: `queued` reads its size per FailoverPool pick. */
   private readonly waiting: ConnectQueue;
-  /** New connections waiting for the answer to their first ping. */
-  private readonly verifying = new Set<ClientStream>();
+  /** What those calls wait by (deadlines, the connect budget, an outage), and their sending once a connection is up. */
+  private readonly waits: WaitingCalls;
   /** Connections calls are sent to. */
-  private active: Slot[] = [];
+  private readonly active: Slot[] = [];
   /** Connections draining before they close (idle, old, or the pool is closing). */
   private readonly retiring = new Set<Slot>();
-  private readonly pendingConnects = new Set<Promise<void>>();
-  private connecting = 0;
+  /** What the tick's upkeep (idle and old connections) needs of the pool. */
+  private readonly upkeep: UpkeepLink = { active: this.active, retire: (slot) => this.retire(slot) };
   private _state: PoolState = 'idle';
-  /** When the current outage began (the first failed connect or lost last connection); undefined while healthy. */
-  private outageSince: number | undefined;
-  private lastError: Error | undefined;
-  /** No extra connection before this time (a scale-up connect just failed). */
-  private growAfter = 0;
   /** Ticked time for waiting calls' deadlines; its ticker runs the pool's checks. Made on first use. */
   private pace: TickClock | undefined;
-  private retryTimer: Ticker | undefined;
   private closing: Promise<void> | undefined;
-  /** Counts `renewCredentials` calls: a connect begun before the last one renews once it is up. */
-  private credentialsEpoch = 0;
 
   constructor(opts: ConnPoolOptions) {
     if (!opts?.transport) throw invalidArgument('ConnPool needs a transport');
     if (opts.onStateChange !== undefined && typeof opts.onStateChange !== 'function') throw invalidArgument('onStateChange must be a function');
-    this.target = parseAddress(opts.address);
-    this.address = formatAddress(this.target);
-    this.transport = opts.transport;
-    this.streamOpts = opts.stream ?? {};
+    const target = parseAddress(opts.address);
+    this.address = formatAddress(target);
+    const streamOpts = opts.stream ?? {};
     // Checked now as well as by each connect: a bad stream option would fail every reconnect forever.
-    const stream = resolveStreamOptions(this.streamOpts, 'stream.');
+    const stream = resolveStreamOptions(streamOpts, 'stream.');
     this.maxConnections = positiveInteger(opts.maxConnections ?? 4, 'maxConnections');
     refuseRenamed(opts, 'idleMs', 'idleTimeoutMs', 'ConnPool');
     this.idleTimeoutMs = nonNegative(opts.idleTimeoutMs ?? 30_000, 'idleTimeoutMs');
     this.maxAgeMs = opts.maxConnectionAgeMs === undefined ? Infinity : positive(opts.maxConnectionAgeMs, 'maxConnectionAgeMs');
-    this.connectBudgetMs = positive(opts.connectBudgetMs ?? 10_000, 'connectBudgetMs');
+    const connectBudgetMs = positive(opts.connectBudgetMs ?? 10_000, 'connectBudgetMs');
     const retries = opts.transparentRetries ?? 1;
     if (!(Number.isInteger(retries) && retries >= 0)) throw invalidArgument(`transparentRetries must be a non-negative integer, got ${retries}`);
     this.transparentRetries = retries;
     this.defaultTimeoutMs = stream.timeoutMs;
     this.newStream = unopenedStreams(stream.streamWindowBytes, stream.limits);
     this.tickMs = timerMs(opts.tickMs ?? stream.tickMs, 'tickMs');
-    this.clock = opts.clock ?? this.streamOpts.clock ?? systemClock;
+    this.clock = opts.clock ?? streamOpts.clock ?? systemClock;
     // Its lines come on the way to calls' outcomes and closes: one it cannot write must not stop those.
-    this.logger = guardedLogger(opts.logger ?? this.streamOpts.logger ?? silentLogger);
+    this.logger = guardedLogger(opts.logger ?? streamOpts.logger ?? silentLogger);
     this.onStateChange = opts.onStateChange;
-    this.backoff = new Backoff(opts.backoff);
+    const link = this.link();
+    this.outage = new Outage(opts.backoff, link);
     // While calls wait for a connection the pool's ticker holds the process: a script awaiting
     // one must not exit under it. An idle pool holds nothing.
     this.waiting = new ConnectQueue(positiveInteger(opts.maxQueued ?? 10_000, 'maxQueued'), (busy) => this.pace?.hold(busy));
+    this.waits = new WaitingCalls(this.waiting, this.outage, this.defaultTimeoutMs, connectBudgetMs, link);
+    this.opener = new ConnOpener(streamOpts, opts.transport, target, link);
   }
 
   get state(): PoolState {
@@ -199,7 +116,7 @@ export class ConnPool implements StreamCaller, Resender, Reopener {
    */
   get healthy(): boolean {
     const s = this._state;
-    return s === 'ready' || s === 'idle' || (s === 'connecting' && this.outageSince === undefined);
+    return s === 'ready' || s === 'idle' || (s === 'connecting' && this.outage.since === undefined);
   }
 
   /** Calls on the wire awaiting a reply, and streams open: a stream loads a server as long as it lasts. */
@@ -272,7 +189,7 @@ export class ConnPool implements StreamCaller, Resender, Reopener {
       slot.used = true;
       return slot.stream!.sendWithin(call.action, call.msg, call.opts, call.settle, left);
     }
-    this.enqueue(call.action, call.msg, call.opts, call.settle, call.opts.failFast === true, undefined, left);
+    this.waits.enqueue(call.action, call.msg, call.opts, call.settle, call.opts.failFast === true, undefined, left);
   }
 
   /** `send` with `failFast` apart, so a FailoverPool need not copy the caller's options. @internal */
@@ -285,7 +202,7 @@ export class ConnPool implements StreamCaller, Resender, Reopener {
       slot.used = true;
       return slot.stream!.send(action, msg, opts, notify);
     }
-    this.enqueue(action, msg, opts, notify, failFast);
+    this.waits.enqueue(action, msg, opts, notify, failFast);
   }
 
   /**
@@ -334,7 +251,7 @@ export class ConnPool implements StreamCaller, Resender, Reopener {
       slot.used = true;
       return slot.stream!.openOn(stream, action, msg, opts);
     }
-    const waiting = this.enqueue(action, msg, opts, (err) => stream.finish(err, null), failFast, opening(stream, action, msg, opts));
+    const waiting = this.waits.enqueue(action, msg, opts, (err) => stream.finish(err, null), failFast, opening(stream, action, msg, opts));
     // A stream ended while it waits (cancelled, a `break`) leaves the queue now, not at its deadline.
     if (waiting) stream.waitsIn(() => waiting.fail(cancelled()));
     return stream;
@@ -348,15 +265,8 @@ export class ConnPool implements StreamCaller, Resender, Reopener {
    */
   renewCredentials(credentials?: Credentials): Promise<void> {
     if (this._state === 'closed') return Promise.reject(new RpcError(ErrorCode.Closed, `pool for ${this.address} is closed`));
-    if (this.streamOpts.credentials === undefined) {
-      return Promise.reject(new RpcError(ErrorCode.Unauthenticated, `no credentials on the pool for ${this.address}: nothing to renew`));
-    }
-    if (credentials !== undefined) {
-      const bad = credentialsError(credentials, 'credentials');
-      if (bad) return Promise.reject(bad);
-      this.streamOpts = { ...this.streamOpts, credentials };
-    }
-    this.credentialsEpoch++;
+    const refused = this.opener.renew(credentials);
+    if (refused) return Promise.reject(refused);
     return Promise.all(this.active.map((slot) => slot.stream!.renewCredentials(credentials))).then(() => undefined);
   }
 
@@ -370,7 +280,7 @@ export class ConnPool implements StreamCaller, Resender, Reopener {
       this.shutdown();
       const streams = [...this.active, ...this.retiring].map((s) => s.stream!);
       this.retireAll();
-      this.closing = Promise.all([...streams.map((s) => s.close()), ...this.pendingConnects]).then(() => undefined);
+      this.closing = Promise.all([...streams.map((s) => s.close()), ...this.opener.pending]).then(() => undefined);
     }
     return this.closing;
   }
@@ -381,7 +291,7 @@ export class ConnPool implements StreamCaller, Resender, Reopener {
     if (!this.closing) {
       this.shutdown();
       this.retireAll();
-      this.closing = Promise.all([...streams.map((s) => s.closed()), ...this.pendingConnects]).then(() => undefined);
+      this.closing = Promise.all([...streams.map((s) => s.closed()), ...this.opener.pending]).then(() => undefined);
     }
     for (const s of streams) s.destroy(reason);
   }
@@ -435,126 +345,69 @@ export class ConnPool implements StreamCaller, Resender, Reopener {
   private replaceRefusing(): void {
     const draining = this.active.some((s) => s.stream!.peerClosing);
     for (const slot of this.active.filter((s) => draining || refusing(s))) this.retire(slot);
-    if (this.active.length === 0 && this.connecting === 0) this.connect();
+    if (this.active.length === 0 && this.opener.connecting === 0) this.connect();
   }
 
   private grow(): void {
-    if (this.active.length + this.connecting >= this.maxConnections) return;
-    if (this.clock.now() < this.growAfter) return;
+    // Runs per call while every window is full: at the cap, the usual case then, nothing else is read.
+    const open = this.active.length;
+    if (open >= this.maxConnections || open + this.opener.connecting >= this.maxConnections) return;
+    if (this.clock.now() < this.outage.growAfter) return;
     this.connect();
   }
 
-  /** Queues a call until a connection is up; returns it, or undefined when it failed at once (told through `notify`). */
-  private enqueue(action: string | number, msg: Uint8Array, opts: CallOptions, notify: Notify, failFast: boolean, opens?: WaitingCall['opens'], boundMs?: number): WaitingCall | undefined {
-    let timeoutMs: number;
-    try {
-      // A resent call waits only for what is left of its timeout.
-      timeoutMs = boundMs !== undefined ? Math.ceil(boundMs) : callTimeout(opts.timeoutMs, this.defaultTimeoutMs);
-    } catch (err) {
-      notify(fromDownstream(err as RpcError), null);
-      return undefined;
-    }
-    const now = this.clock.now();
-    const outage = this.outageSince;
-    if (outage !== undefined && (failFast || now - outage >= this.connectBudgetMs)) return void notify(this.unreachable(now), null);
-    const aborted = abortedAlready(opts);
-    if (aborted) return void notify(aborted, null);
-    const call = new WaitingCall(action, msg, opts, notify, outage ?? now, this.pace!.deadline(timeoutMs), failFast, opens);
-    if (!this.waiting.push(call)) {
-      call.release();
-      notify(new RpcError(ErrorCode.Overloaded, `more than ${this.waiting.max} calls waiting for a connection to ${this.address}`), null);
-      return undefined;
-    }
-    return call;
-  }
-
+  /** Opens one more connection (`ConnOpener`); the pool is `connecting` while none is up. */
   private connect(): void {
-    this.connecting++;
     if (this.active.length === 0) this.setState('connecting');
-    const slot: Slot = { stream: undefined, openedAt: 0, lastUsed: 0, used: false, maxAge: Infinity, expired: false, dead: false, epoch: this.credentialsEpoch };
-    const attempt = ClientStream.connect({
-      ...this.streamOpts,
-      transport: this.transport,
-      address: this.target,
-      clock: this.clock,
-      logger: this.logger,
-      onClose: (err) => this.lost(slot, err),
-    })
-      .then(
-        (stream) => this.verify(slot, stream),
-        (err: Error) => this.connectFailed(err),
-      )
-      .catch((err: unknown) => this.logger.error({ address: this.address, err }, 'pool connect handling failed'));
-    this.pendingConnects.add(attempt);
-    void attempt.finally(() => this.pendingConnects.delete(attempt));
+    this.opener.open();
   }
 
   /**
-   * A connect proves little: the kernel of a stopped (SIGSTOP) or hung server still completes
-   * handshakes from its backlog. Only an answered ping makes a new connection usable, resets
-   * the backoff and makes the pool ready; one unanswered for `stream.keepaliveTimeoutMs` closes
-   * it, and counts as a failed connect.
+   * What the pieces need of the pool, each through its own narrow link: one object for the
+   * three, made once. A call on an open connection never comes through it (one that waits does).
    */
-  private async verify(slot: Slot, stream: ClientStream): Promise<void> {
-    if (this._state === 'closed') {
-      this.connecting--;
-      return stream.close();
-    }
-    this.verifying.add(stream);
-    try {
-      await stream.ping();
-    } catch (err) {
-      return this.connectFailed(err as Error);
-    } finally {
-      this.verifying.delete(stream);
-    }
-    return this.opened(slot, stream);
+  private link(): OpenerLink & OutageLink & WaitLink {
+    const self = this;
+    return {
+      address: this.address,
+      clock: this.clock,
+      logger: this.logger,
+      get closed() {
+        return self._state === 'closed';
+      },
+      get pace() {
+        return self.pace!;
+      },
+      opened: (slot, stream) => this.opened(slot, stream),
+      failed: (err) => this.connectFailed(err),
+      lost: (slot, err) => this.lost(slot, err),
+      retry: () => {
+        if (this._state === 'backoff') this.connect();
+      },
+      pick: () => this.pick(),
+    };
   }
 
-  private opened(slot: Slot, stream: ClientStream): Promise<void> | void {
-    if (this._state === 'closed') {
-      this.connecting--;
-      return stream.close();
-    }
-    if (slot.dead || stream.state !== 'open') return this.connectFailed(new Error(`connection to ${this.address} closed at once`));
-    this.connecting--;
+  /** A new connection answered its first ping: calls go to it, and those waiting are sent. */
+  private opened(slot: Slot, stream: ClientStream): void {
     const now = this.clock.now();
     slot.stream = stream;
     slot.openedAt = now;
     slot.lastUsed = now;
     slot.maxAge = this.maxAgeMs * (0.9 + 0.1 * Math.random());
     this.active.push(slot);
-    if (this.outageSince !== undefined) {
-      this.logger.info({ address: this.address, downMs: Math.round(now - this.outageSince) }, 'reconnected');
-    }
-    this.backoff.reset();
-    this.outageSince = undefined;
-    this.lastError = undefined;
-    this.growAfter = 0;
+    this.outage.over(now);
     this.setState('ready');
-    if (slot.epoch !== this.credentialsEpoch) this.renewLate(stream);
+    this.opener.renewIfStale(slot, stream);
     // Make before break: connections over their age were kept only until this one was up.
     for (const s of this.active) if (s.expired) this.retire(s);
-    this.flush();
-  }
-
-  /** A connection that presented the credentials of before a `renewCredentials`: it presents the current ones. */
-  private renewLate(stream: ClientStream): void {
-    stream.renewCredentials(this.streamOpts.credentials).catch((err: unknown) => {
-      this.logger.debug({ address: this.address, err }, 'renewing the credentials of a new connection failed');
-    });
+    this.waits.flush();
   }
 
   private connectFailed(err: Error): void {
-    this.connecting--;
     if (this._state === 'closed') return;
-    if (this.active.length > 0) {
-      // A scale-up failed while other connections work: try growing again later, not at once.
-      this.growAfter = this.clock.now() + this.backoff.next();
-      this.logger.debug({ address: this.address, err }, 'extra connection failed');
-      return;
-    }
-    if (this.connecting > 0) return; // another attempt is under way
+    if (this.active.length > 0) return this.outage.growFailed(err, this.clock.now());
+    if (this.opener.connecting > 0) return; // another attempt is under way
     this.enterBackoff(err);
   }
 
@@ -573,9 +426,8 @@ export class ConnPool implements StreamCaller, Resender, Reopener {
     this.logger.warn({ address: this.address, err }, 'connection lost');
     if (this.active.length > 0) return;
     const cause = err ?? new Error('connection closed by the peer');
-    if (this.connecting > 0) {
-      this.outageSince ??= this.clock.now();
-      this.lastError = cause;
+    if (this.opener.connecting > 0) {
+      this.outage.lostLast(cause, this.clock.now());
       this.setState('connecting');
     } else {
       this.enterBackoff(cause);
@@ -591,97 +443,25 @@ export class ConnPool implements StreamCaller, Resender, Reopener {
   private closedWhileIdle(stream: ClientStream, err: Error | undefined): boolean {
     if (err !== undefined || carried(stream) > 0 || stream.queued > 0) return false;
     this.logger.info({ address: this.address }, 'the server closed an idle connection');
-    if (this.active.length === 0 && this.connecting === 0) this.connect();
+    if (this.active.length === 0 && this.opener.connecting === 0) this.connect();
     return true;
   }
 
   private enterBackoff(err: Error): void {
     const now = this.clock.now();
-    if (this.outageSince === undefined) {
-      this.outageSince = now;
-      this.logger.warn({ address: this.address, err }, 'cannot reach server: backing off');
-    } else {
-      this.logger.debug({ address: this.address, err, attempts: this.backoff.attempts }, 'reconnect failed');
-    }
-    this.lastError = err;
+    this.outage.failed(err, now);
     this.setState('backoff');
-    // At least 1 ms: a zero-delay ticker would spin on a manual clock.
-    const delay = Math.max(1, this.backoff.next());
-    this.retryTimer = this.clock.every(delay, () => {
-      this.retryTimer?.stop();
-      this.retryTimer = undefined;
-      if (this._state === 'backoff') this.connect();
-    });
-    this.expireWaiting(now);
+    this.outage.backOff();
+    this.waits.expire(now, this.active.length > 0);
     // Refused credentials: the calls waiting learn why now, not as Unreachable after the budget.
     if (isAuthRefusal(err)) this.waiting.failWhere(() => err);
   }
 
-  /** Sends the calls that waited for a connection, in order. */
-  private flush(): void {
-    const now = this.clock.now();
-    for (let call = this.waiting.shift(); call; call = this.waiting.shift()) {
-      const slot = this.pick();
-      if (!slot) return this.waiting.unshift(call); // a callback closed the pool meanwhile
-      // In ticked time, as the deadline: what is left of the call's timeout (its own, or the
-      // default), never less. It bounds the call on the stream without becoming its timeout: a
-      // call with none of its own sends no deadline, as it would have on a ready connection.
-      const remaining = call.deadline - this.pace!.elapsed;
-      if (remaining <= 0) {
-        call.fail(neverSent(call.opts.timeoutMs ?? this.defaultTimeoutMs));
-        continue;
-      }
-      slot.lastUsed = now;
-      const notify = call.release();
-      if (call.opens) call.opens(slot.stream!, remaining);
-      else slot.stream!.sendWithin(call.action, call.msg, call.opts, notify, remaining);
-    }
-  }
-
   private tick(now: number): void {
-    this.expireWaiting(now);
-    this.reapIdle(now);
-    this.retireOld(now);
-  }
-
-  /** Fails waiting calls past their deadline, past the connect budget, or failing fast in an outage. */
-  private expireWaiting(now: number): void {
-    const connected = this.active.length > 0;
-    const inOutage = this.outageSince !== undefined;
-    const elapsed = this.pace!.elapsed;
-    this.waiting.failWhere((call) => {
-      if (call.deadline <= elapsed) return neverSent(call.opts.timeoutMs ?? this.defaultTimeoutMs);
-      if (connected) return undefined;
-      if (now - call.budgetStart >= this.connectBudgetMs || (call.failFast && inOutage)) return this.unreachable(now);
-      return undefined;
-    });
-  }
-
-  /** Closes extra connections that carried nothing for `idleTimeoutMs` (0: never); the most recently used stays. */
-  private reapIdle(now: number): void {
-    for (const slot of this.active) {
-      if (!slot.used) continue;
-      slot.used = false;
-      slot.lastUsed = now;
-    }
-    if (this.active.length <= 1 || this.idleTimeoutMs === 0) return;
-    const byUse = [...this.active].sort((a, b) => a.lastUsed - b.lastUsed);
-    for (const slot of byUse) {
-      if (this.active.length <= 1) break;
-      const s = slot.stream!;
-      if (carried(s) === 0 && s.queued === 0 && now - slot.lastUsed >= this.idleTimeoutMs) this.retire(slot);
-    }
-  }
-
-  /** Retires connections over their age; the last one only once a fresh one is up. */
-  private retireOld(now: number): void {
-    if (this.maxAgeMs === Infinity) return;
-    for (const slot of [...this.active]) {
-      if (slot.expired || now - slot.openedAt < slot.maxAge) continue;
-      if (this.active.some((s) => s !== slot && !s.expired)) this.retire(slot);
-      else slot.expired = true;
-    }
-    if (this.active.some((s) => s.expired) && this.connecting === 0 && now >= this.growAfter) this.connect();
+    this.waits.expire(now, this.active.length > 0);
+    reapIdle(this.upkeep, now, this.idleTimeoutMs);
+    // Over their age: a fresh connection replaces the last one kept (its backoff after a failed one).
+    if (this.maxAgeMs !== Infinity && retireOld(this.upkeep, now) && this.opener.connecting === 0 && now >= this.outage.growAfter) this.connect();
   }
 
   /** Stops sending to a connection and closes it once its calls are done. */
@@ -695,26 +475,16 @@ export class ConnPool implements StreamCaller, Resender, Reopener {
 
   private retireAll(): void {
     for (const slot of this.active) this.retiring.add(slot);
-    this.active = [];
+    // Emptied in place: the upkeep's link holds this array.
+    this.active.length = 0;
   }
 
   private shutdown(): void {
     this.setState('closed');
     this.pace?.stop();
-    this.retryTimer?.stop();
-    this.retryTimer = undefined;
-    // They carry no call yet: nothing to let finish.
-    for (const stream of this.verifying) stream.destroy(`pool for ${this.address} closed`);
+    this.outage.stop();
+    this.opener.destroyUnproven(`pool for ${this.address} closed`);
     this.waiting.failWhere(() => new RpcError(ErrorCode.Closed, `pool for ${this.address} closed before the call was sent`));
-  }
-
-  private unreachable(now: number): RpcError {
-    const since = this.outageSince ?? now;
-    const why = this.lastError ? `: ${this.lastError.message}` : '';
-    return new RpcError(ErrorCode.Unreachable, `cannot reach ${this.address} for ${Math.round(now - since)} ms${why}`, {
-      cause: this.lastError,
-      retry: 'safe',
-    });
   }
 
   private setState(state: PoolState): void {
@@ -731,22 +501,5 @@ export class ConnPool implements StreamCaller, Resender, Reopener {
   }
 }
 
-const neverSent = (timeoutMs: number): RpcError =>
-  new RpcError(ErrorCode.Timeout, `call waited ${timeoutMs} ms for a connection and was never sent`, { retry: 'safe' });
-
-/** What a connection carries: calls on the wire and open streams (a connection with a stream is not idle). */
-function carried(s: ClientStream): number {
-  return s.inFlight + s.openStreams;
-}
-
-/**
- * A waiting stream's opening. Made apart from `openOn`: a closure there would share its scope
- * with the queue's callback, and keep the opening's msg and options for as long as the queue
- * keeps that (lazily, past a cancel).
- */
-function opening(stream: StreamCall, action: string | number, msg: Uint8Array, opts: CallOptions): WaitingCall['opens'] {
-  return (on, timeoutMs) => void on.openOn(stream, action, msg, opts.timeoutMs === undefined ? opts : extended(opts, { timeoutMs }));
-}
-
-/** A connection that takes no call: its server is draining, or it began closing by itself. */
+/** A connection that takes no call: its server is draining, or it began closing by itself. Beside `pick`: it runs per call. */
 const refusing = (slot: Slot): boolean => slot.stream!.peerClosing || slot.stream!.state !== 'open';

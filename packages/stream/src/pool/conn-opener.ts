@@ -1,0 +1,137 @@
+import { ErrorCode, RpcError, type Address, type Clock, type Logger, type Transport } from '@skein/core';
+import { ClientStream } from '../client/client-stream.js';
+import { credentialsError, type Credentials } from '../client/credentials.js';
+import type { ClientStreamOptions } from '../client/options.js';
+import { connectingSlot, type Slot } from './pool-slot.js';
+
+/** What opening connections needs of their pool. */
+export interface OpenerLink {
+  readonly address: string;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  /** The pool is closed: a connection up now is closed at once. */
+  readonly closed: boolean;
+  /** A connection answered its first ping (no longer counted in `connecting`): the pool's to use. */
+  opened(slot: Slot, stream: ClientStream): void;
+  /** A connect failed, or its connection did not answer its first ping (no longer counted). */
+  failed(err: Error): void;
+  /** A connection closed: from the stream, synchronously, before its calls are failed. */
+  lost(slot: Slot, err: Error | undefined): void;
+}
+
+/**
+ * Opens a pool's connections: the connect, the first ping that proves one, and what each is
+ * opened with (the stream options, the credentials as last renewed). Out of the pool because
+ * no call's path comes here: a call asks for a connection at most (the pool's `connect`).
+ */
+export class ConnOpener {
+  /** Connects under way, their first ping included. */
+  connecting = 0;
+  /** Counts `renew` calls: a connect begun before the last one renews once it is up (`renewIfStale`). */
+  private epoch = 0;
+  /** New connections waiting for the answer to their first ping. */
+  private readonly verifying = new Set<ClientStream>();
+  private readonly attempts = new Set<Promise<void>>();
+
+  constructor(
+    private streamOpts: Partial<ClientStreamOptions>,
+    private readonly transport: Transport,
+    private readonly target: Address,
+    private readonly link: OpenerLink,
+  ) {}
+
+  /** Opens one more connection; the pool hears of it through `opened`, `failed` and `lost`. */
+  open(): void {
+    this.connecting++;
+    const slot = connectingSlot(this.epoch);
+    const { clock, logger } = this.link;
+    const attempt = ClientStream.connect({
+      ...this.streamOpts,
+      transport: this.transport,
+      address: this.target,
+      clock,
+      logger,
+      onClose: (err) => this.link.lost(slot, err),
+    })
+      .then(
+        (stream) => this.verify(slot, stream),
+        (err: Error) => this.failed(err),
+      )
+      .catch((err: unknown) => logger.error({ address: this.link.address, err }, 'pool connect handling failed'));
+    this.attempts.add(attempt);
+    void attempt.finally(() => this.attempts.delete(attempt));
+  }
+
+  /** The connects under way: each settles once its outcome is handled (its connection closed, if the pool closed meanwhile). */
+  get pending(): Promise<void>[] {
+    return [...this.attempts];
+  }
+
+  /**
+   * Credentials for the connections opened from now on: `credentials`, or the option's again (a
+   * function gives a fresh value). The connects under way renew once up (`renewIfStale`). The
+   * error when there is nothing to renew, or `credentials` are no credentials.
+   */
+  renew(credentials: Credentials | undefined): Error | undefined {
+    if (this.streamOpts.credentials === undefined) {
+      return new RpcError(ErrorCode.Unauthenticated, `no credentials on the pool for ${this.link.address}: nothing to renew`);
+    }
+    if (credentials !== undefined) {
+      const bad = credentialsError(credentials, 'credentials');
+      if (bad) return bad;
+      this.streamOpts = { ...this.streamOpts, credentials };
+    }
+    this.epoch++;
+    return undefined;
+  }
+
+  /** A connection that presented the credentials of before a `renew`: it presents the current ones. */
+  renewIfStale(slot: Slot, stream: ClientStream): void {
+    if (slot.epoch === this.epoch) return;
+    stream.renewCredentials(this.streamOpts.credentials).catch((err: unknown) => {
+      this.link.logger.debug({ address: this.link.address, err }, 'renewing the credentials of a new connection failed');
+    });
+  }
+
+  /** The pool closed: the connections still waiting for their first ping carry no call yet, nothing to let finish. */
+  destroyUnproven(reason: string): void {
+    for (const stream of this.verifying) stream.destroy(reason);
+  }
+
+  /**
+   * A connect proves little: the kernel of a stopped (SIGSTOP) or hung server still completes
+   * handshakes from its backlog. Only an answered ping makes a new connection usable, resets
+   * the backoff and makes the pool ready; one unanswered for `stream.keepaliveTimeoutMs` closes
+   * it, and counts as a failed connect.
+   */
+  private async verify(slot: Slot, stream: ClientStream): Promise<void> {
+    if (this.link.closed) {
+      this.connecting--;
+      return stream.close();
+    }
+    this.verifying.add(stream);
+    try {
+      await stream.ping();
+    } catch (err) {
+      return this.failed(err as Error);
+    } finally {
+      this.verifying.delete(stream);
+    }
+    return this.proven(slot, stream);
+  }
+
+  private proven(slot: Slot, stream: ClientStream): Promise<void> | void {
+    if (this.link.closed) {
+      this.connecting--;
+      return stream.close();
+    }
+    if (slot.dead || stream.state !== 'open') return this.failed(new Error(`connection to ${this.link.address} closed at once`));
+    this.connecting--;
+    this.link.opened(slot, stream);
+  }
+
+  private failed(err: Error): void {
+    this.connecting--;
+    this.link.failed(err);
+  }
+}

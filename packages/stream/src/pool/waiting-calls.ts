@@ -1,0 +1,108 @@
+import { ErrorCode, RpcError, extended, fromDownstream, type Clock } from '@skein/core';
+import { abortedAlready } from '../client/call-abort.js';
+import type { Notify } from '../client/call.js';
+import type { CallOptions } from '../client/call-options.js';
+import type { StreamCall } from '../client/stream-call.js';
+import { callTimeout } from '../internals/checks.js';
+import type { TickClock } from '../internals/tick-clock.js';
+import { WaitingCall, type ConnectQueue } from './connect-queue.js';
+import type { Outage } from './outage.js';
+import type { Slot } from './pool-slot.js';
+
+/** What the calls waiting for a connection need of their pool. */
+export interface WaitLink {
+  readonly address: string;
+  readonly clock: Clock;
+  /** The pool's ticked time, for the calls' deadlines: made at the pool's first call, before any call waits. */
+  readonly pace: TickClock;
+  /** The connection a call goes on now (the pool's pick); undefined while none is up. */
+  pick(): Slot | undefined;
+}
+
+/**
+ * The calls waiting in a pool for a connection (in its ConnectQueue): queued with their deadline
+ * and connect budget, sent in order once one is up, failed by their deadline, the budget or an
+ * outage. Out of the pool because a call comes here only when no connection is up (or its
+ * resend finds none): a call on a ready connection never does.
+ */
+export class WaitingCalls {
+  constructor(
+    private readonly queue: ConnectQueue,
+    private readonly outage: Outage,
+    /** A call's timeout when it sets none (`stream.timeoutMs`). */
+    private readonly defaultTimeoutMs: number,
+    /** How long calls wait while connect attempts fail (`connectBudgetMs`). */
+    private readonly budgetMs: number,
+    private readonly link: WaitLink,
+  ) {}
+
+  /** Queues a call until a connection is up; returns it, or undefined when it failed at once (told through `notify`). */
+  enqueue(action: string | number, msg: Uint8Array, opts: CallOptions, notify: Notify, failFast: boolean, opens?: WaitingCall['opens'], boundMs?: number): WaitingCall | undefined {
+    let timeoutMs: number;
+    try {
+      // A resent call waits only for what is left of its timeout.
+      timeoutMs = boundMs !== undefined ? Math.ceil(boundMs) : callTimeout(opts.timeoutMs, this.defaultTimeoutMs);
+    } catch (err) {
+      notify(fromDownstream(err as RpcError), null);
+      return undefined;
+    }
+    const now = this.link.clock.now();
+    const outage = this.outage.since;
+    if (outage !== undefined && (failFast || now - outage >= this.budgetMs)) return void notify(this.outage.unreachable(now), null);
+    const aborted = abortedAlready(opts);
+    if (aborted) return void notify(aborted, null);
+    const call = new WaitingCall(action, msg, opts, notify, outage ?? now, this.link.pace.deadline(timeoutMs), failFast, opens);
+    if (!this.queue.push(call)) {
+      call.release();
+      notify(new RpcError(ErrorCode.Overloaded, `more than ${this.queue.max} calls waiting for a connection to ${this.link.address}`), null);
+      return undefined;
+    }
+    return call;
+  }
+
+  /** Sends the calls that waited for a connection, in order. */
+  flush(): void {
+    const now = this.link.clock.now();
+    for (let call = this.queue.shift(); call; call = this.queue.shift()) {
+      const slot = this.link.pick();
+      if (!slot) return this.queue.unshift(call); // a callback closed the pool meanwhile
+      // In ticked time, as the deadline: what is left of the call's timeout (its own, or the
+      // default), never less. It bounds the call on the stream without becoming its timeout: a
+      // call with none of its own sends no deadline, as it would have on a ready connection.
+      const remaining = call.deadline - this.link.pace.elapsed;
+      if (remaining <= 0) {
+        call.fail(neverSent(call.opts.timeoutMs ?? this.defaultTimeoutMs));
+        continue;
+      }
+      slot.lastUsed = now;
+      const notify = call.release();
+      if (call.opens) call.opens(slot.stream!, remaining);
+      else slot.stream!.sendWithin(call.action, call.msg, call.opts, notify, remaining);
+    }
+  }
+
+  /** Fails waiting calls past their deadline and, with no connection up, past the connect budget or failing fast in an outage. */
+  expire(now: number, connected: boolean): void {
+    const inOutage = this.outage.since !== undefined;
+    const elapsed = this.link.pace.elapsed;
+    this.queue.failWhere((call) => {
+      if (call.deadline <= elapsed) return neverSent(call.opts.timeoutMs ?? this.defaultTimeoutMs);
+      if (connected) return undefined;
+      if (now - call.budgetStart >= this.budgetMs || (call.failFast && inOutage)) return this.outage.unreachable(now);
+      return undefined;
+    });
+  }
+}
+
+/** What a call that waited out its timeout (`timeoutMs`) for a connection fails with: it never ran. */
+const neverSent = (timeoutMs: number): RpcError =>
+  new RpcError(ErrorCode.Timeout, `call waited ${timeoutMs} ms for a connection and was never sent`, { retry: 'safe' });
+
+/**
+ * A waiting stream's opening. Made apart from the pool's `openOn`: a closure there would share
+ * its scope with the queue's callback, and keep the opening's msg and options for as long as the
+ * queue keeps that (lazily, past a cancel).
+ */
+export function opening(stream: StreamCall, action: string | number, msg: Uint8Array, opts: CallOptions): WaitingCall['opens'] {
+  return (on, timeoutMs) => void on.openOn(stream, action, msg, opts.timeoutMs === undefined ? opts : extended(opts, { timeoutMs }));
+}
