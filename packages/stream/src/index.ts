@@ -15,7 +15,10 @@
  *   the window (`Throttler`), and the `Caller` contract every carrier implements; beside the
  *   ClientStream, what no call's path touches: its streams (`conn-streams.ts`), its pings and
  *   liveness (`keepalive.ts`), credentials (`client-auth.ts`) and the hello (`hello.ts`).
- * - `pool/`: `ConnPool` (connections to one server, reconnecting with backoff),
+ * - `pool/`: `ConnPool` (connections to one server, reconnecting with backoff: its calls' path;
+ *   beside it, what a call on an open connection never touches: calls waiting for one
+ *   `waiting-calls.ts`, opening one `conn-opener.ts`, the outage and backoff `outage.ts`, idle
+ *   and old connections `conn-upkeep.ts`, and its options `conn-pool-options.ts`),
  *   `FailoverPool` (many servers, a strategy to pick one, retries that never run a call twice,
  *   a circuit breaker per server and outlier ejection),
  *   and the discovery contract that keeps a FailoverPool's servers current (`followDiscovery`).
@@ -23,6 +26,8 @@
  *   connection (its requests' path; beside it, what no request's path touches: the hello
  *   `conn-hello.ts`, probation `conn-probation.ts`, `conn-info.ts`, `conn-reverse-host.ts`),
  *   the `ServerRequest` a dispatch answers, and `createRouter` for plain handlers;
+ *   `dispatchByService` hands each service's requests to a dispatch of its own (some on the
+ *   event loop, the rest on a worker pool: `dispatch-by-service.ts`);
  *   peers and clients on one listener (`conn-kind.ts`, `conn-census.ts`), and the server's calls
  *   to a connection that serves them (`reverse-caller.ts`; the serving side is `client/reverse-dispatch.ts`).
  * - `internals/`: what client, pool and server share and no user sees: the tick clock that checks
@@ -54,7 +59,7 @@ export { metadataRecord } from './wire/call-head.js';
 
 // ── Pools: one server with reconnects, or many with failover ──────────────────────────────
 export { ConnPool } from './pool/conn-pool.js';
-export type { ConnPoolOptions, ConnPoolStats, PoolState } from './pool/conn-pool.js';
+export type { ConnPoolOptions, ConnPoolStats, PoolState } from './pool/conn-pool-options.js';
 export { FailoverPool } from './pool/failover-pool.js';
 export type { FailoverPoolOptions, MembershipEvent, ServerHealthEvent, ServerSpec, ServerStats } from './pool/failover-pool.js';
 export type { CircuitBreakerOptions, CircuitState } from './pool/circuit-breaker.js';
@@ -87,6 +92,9 @@ export type { Authenticate, AuthRequest, AuthGrant } from './server/authenticate
 export type { ConnKind, KindOptions, PeerOptions, PeerCandidate } from './server/conn-kind.js';
 export { createRouter } from './server/router.js';
 export type { ActionHandler, ActionResult, RouterOptions } from './server/router.js';
+// Some services on one dispatch, the rest on another (health on the loop, the rest on a worker pool).
+export { dispatchByService } from './server/dispatch-by-service.js';
+export type { DispatchByServiceOptions } from './server/dispatch-by-service.js';
 export { DEFAULT_LIMITS } from './wire/limits.js';
 export type { Limits } from './wire/limits.js';
 

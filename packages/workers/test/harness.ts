@@ -11,6 +11,22 @@ import { Calc } from './fixtures/calc.mjs';
 export const transport = tcpTransport(nodeRuntime);
 export const CALC_MODULE = new URL('./fixtures/calc.mjs', import.meta.url);
 export const ROUTER_MODULE = new URL('./fixtures/router.mjs', import.meta.url);
+/** Calls that wait at a gate until the test opens it (fixtures/gates.mjs; see `gate()`). */
+export const GATES_MODULE = new URL('./fixtures/gates.mjs', import.meta.url);
+
+let gates = 0;
+/** A gate of the calling test's own, for GATES_MODULE: its name goes as the msg of the calls that wait at it. */
+export function gate() {
+  const name = `gate-${process.pid}-${++gates}`;
+  return {
+    msg: new TextEncoder().encode(name),
+    open() {
+      const bc = new BroadcastChannel('skein-workers-test-gates');
+      bc.postMessage(name);
+      bc.close();
+    },
+  };
+}
 
 /**
  * Vitest runs tests with `--conditions skein-source`, which the workers would inherit and then

@@ -2,33 +2,18 @@ import { ManualClock, memoryLogger, waitFor, within, cleanups } from '@skein/tes
 import { describe, expect, it } from 'vitest';
 import type { Dispatch, ServerRequest } from '@skein/stream';
 import type { WorkerPool } from '../src/index.js';
-import { outcome, serve, startPool } from './harness.js';
+import { GATES_MODULE, gate, outcome, serve, startPool } from './harness.js';
 
 // The pool's own bookkeeping around its workers and connections: queued calls of a closed
 // connection still answered, a drain that ends through crashes and replacements, a queue whose
 // places go to calls someone still waits for.
 
-const GATES_MODULE = new URL('./fixtures/gates.mjs', import.meta.url);
 const HOLD = 1;
 const CRASH = 2;
 const ECHO = 3;
 const PRINCIPAL = 4;
 
 const cleanup = cleanups();
-
-let gates = 0;
-/** A gate of this test's own: its name goes as the msg of the calls that wait at it. */
-function gate() {
-  const name = `gate-${process.pid}-${++gates}`;
-  return {
-    msg: new TextEncoder().encode(name),
-    open() {
-      const bc = new BroadcastChannel('skein-workers-test-gates');
-      bc.postMessage(name);
-      bc.close();
-    },
-  };
-}
 
 async function pool(opts: Partial<Parameters<typeof startPool>[0]> = {}): Promise<WorkerPool> {
   const p = await startPool({ module: GATES_MODULE, workers: 1, maxInFlightPerWorker: 1, logger: memoryLogger(), ...opts });
