@@ -20,7 +20,10 @@
  *   `waiting-calls.ts`, opening one `conn-opener.ts`, the outage and backoff `outage.ts`, idle
  *   and old connections `conn-upkeep.ts`, and its options `conn-pool-options.ts`),
  *   `FailoverPool` (many servers, a strategy to pick one, retries that never run a call twice,
- *   a circuit breaker per server and outlier ejection),
+ *   a circuit breaker per server and outlier ejection: its calls' path; beside it, its servers
+ *   joining and leaving `membership.ts`, their breakers' and outlier scores' upkeep
+ *   `server-health.ts`, the calls' time bound `call-deadlines.ts`, its options
+ *   `failover-pool-options.ts`),
  *   and the discovery contract that keeps a FailoverPool's servers current (`followDiscovery`).
  * - `server/`: `RpcServer` (listeners, connections, graceful close), one `ServerConn` per
  *   connection (its requests' path; beside it, what no request's path touches: the hello
@@ -61,7 +64,7 @@ export { metadataRecord } from './wire/call-head.js';
 export { ConnPool } from './pool/conn-pool.js';
 export type { ConnPoolOptions, ConnPoolStats, PoolState } from './pool/conn-pool-options.js';
 export { FailoverPool } from './pool/failover-pool.js';
-export type { FailoverPoolOptions, MembershipEvent, ServerHealthEvent, ServerSpec, ServerStats } from './pool/failover-pool.js';
+export type { FailoverPoolOptions, MembershipEvent, ServerHealthEvent, ServerSpec, ServerStats } from './pool/failover-pool-options.js';
 export type { CircuitBreakerOptions, CircuitState } from './pool/circuit-breaker.js';
 export type { OutlierEjectionOptions } from './pool/outlier-ejection.js';
 export type { FailoverDecision, FailedAttempt } from './pool/failover-rules.js';

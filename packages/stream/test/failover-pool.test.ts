@@ -1,5 +1,5 @@
 import { EMPTY_BYTES, ErrorCode, RemoteError, RpcError, systemClock } from '@skein/core';
-import { deferred, freePort, ManualClock, portOf, startTcpRelay, waitFor, within, cleanups } from '@skein/test-utils';
+import { deferred, freePort, ManualClock, memoryLogger, portOf, startTcpRelay, waitFor, within, cleanups } from '@skein/test-utils';
 import { describe, expect, it } from 'vitest';
 import { ClientStream, FailoverPool, RpcServer, type FailoverDecision, type FailoverPoolOptions, type MembershipEvent } from '../src/index.js';
 import { transport } from './harness.js';
@@ -658,6 +658,27 @@ describe('redirects to servers not in the pool', () => {
     expect(events).toEqual(['add c1 (temporary)', 'add c2 (temporary)', 'remove c1', 'add c2']);
   });
 
+  it('a membership hook reads the pool as the change left it: the server that joined is in it, the one that left is not', async () => {
+    const seen: [string, string, string[]][] = [];
+    const held: { pool?: FailoverPool } = {};
+    const { via, pool, s, r } = await redirected(['c1', 'c2', 'c3'], {
+      onMembershipChange: (e) => void seen.push([`${e.type}${e.temporary ? ' (temporary)' : ''}`, e.address, held.pool!.servers().map((v) => v.address)]),
+    });
+    held.pool = pool;
+    expect(await via('c1')).toBe('c1'); // a redirect brings c1 in
+    pool.add(s.c2!.address);
+    await pool.remove(s.c1!.address);
+    await pool.replace([r.address, s.c3!.address]);
+    const name = (address: string): string => Object.keys(s).find((n) => s[n]!.address === address) ?? 'r';
+    expect(seen.map(([what, address, servers]) => `${what} ${name(address)}: ${servers.map(name).join(' ')}`)).toEqual([
+      'add (temporary) c1: r c1',
+      'add c2: r c1 c2',
+      'remove c1: r c2',
+      'remove c2: r',
+      'add c3: r c3',
+    ]);
+  });
+
   it('refuses redirects to new servers with redirectTargets.max 0, and runs the call once', async () => {
     const { r, pool, s, events, members } = await redirected(['c1'], { redirectTargets: { max: 0 } });
     const err = await pool.call('who', str(s.c1!.address), { idempotent: true }).catch((e: unknown) => e);
@@ -762,6 +783,55 @@ describe('membership', () => {
     gate.resolve();
     expect(textOf(await held)).toBe('x');
     await within(closing, 5000);
+  });
+
+  it('close waits for a removed server still draining, not only for the servers in the pool', async () => {
+    const gate = deferred();
+    const s = await locals(['b'], (n) => ({ hold: () => gate.promise.then(() => str(n)) }));
+    const pool = failover({ servers: [s.b!.address] });
+    const held = pool.call('hold');
+    await waitFor(() => s.b!.counts.hold === 1);
+    const removed = pool.remove(s.b!.address);
+    expect(pool.servers()).toEqual([]);
+    let closed = false;
+    const closing = pool.close().then(() => void (closed = true));
+    // Nothing is left in the pool, but b's call is still in flight: close is not over.
+    await new Promise((next) => setImmediate(next));
+    expect(closed).toBe(false);
+    gate.resolve();
+    expect(textOf(await held)).toBe('b');
+    await within(Promise.all([removed, closing]), 5000, 'remove and close');
+    expect(closed).toBe(true);
+  });
+});
+
+describe('membership input and hooks', () => {
+  it('refuses a server listed twice, in any spelling, when made and in replace, and keeps its servers', async () => {
+    const s = await locals(['a']);
+    const twice = [s.a!.address, `tcp://${s.a!.address}`];
+    expect(() => new FailoverPool({ transport, servers: twice })).toThrow(
+      expect.objectContaining({ code: ErrorCode.InvalidArgument, message: `server ${s.a!.address} is listed twice` }),
+    );
+    const pool = failover({ servers: [s.a!.address] });
+    await expect(pool.replace(twice)).rejects.toMatchObject({ code: ErrorCode.InvalidArgument, message: `server ${s.a!.address} is listed twice` });
+    expect(pool.servers().map((v) => v.address)).toEqual([s.a!.address]);
+  });
+
+  it('an onMembershipChange hook that throws is logged, and the change and the calls go on', async () => {
+    const s = await locals(['a', 'b']);
+    const logger = memoryLogger();
+    const pool = failover({
+      servers: [s.a!.address],
+      logger,
+      onMembershipChange: () => {
+        throw new Error('hook bug');
+      },
+    });
+    expect(pool.add(s.b!.address)).toBe(true);
+    await pool.remove(s.a!.address);
+    expect(pool.servers().map((v) => v.address)).toEqual([s.b!.address]);
+    expect(textOf(await pool.call('who'))).toBe('b');
+    expect(logger.lines.filter((l) => l.level === 'error').map((l) => l.msg)).toEqual(['onMembershipChange threw', 'onMembershipChange threw']);
   });
 });
 

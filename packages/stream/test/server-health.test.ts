@@ -179,6 +179,28 @@ describe('outlier ejection', () => {
     return { ...h, list };
   }
 
+  it('gives way when every server is ejected or its breaker is open: calls go to the ejected one, never through an open breaker', async () => {
+    let clock: ManualClock | undefined;
+    // a is slow (ejected as an outlier); b and c fail every call (their breakers open).
+    const [a, b, c] = await servers(3, (n) => ({
+      work: () => {
+        if (n !== 'a') throw new Error(`${n} is sick`);
+        clock!.stall(200);
+        return str(n);
+      },
+    }));
+    const h = healthPool([a!, b!, c!], { retries: 0, circuitBreaker: { minCalls: 4, failureRatio: 0.5 }, outlierEjection: { intervalMs: 1000, minCalls: 4 } });
+    clock = h.clock;
+    const pinned = (to: LocalServer): Promise<unknown> => new Promise((resolve) => h.pool.sendTo(to.address, 'work', new Uint8Array(), {}, resolve));
+    for (const s of [a!, b!, c!]) for (let i = 0; i < 4; i++) await pinned(s);
+    h.clock.advance(1000);
+    expect(h.events).toEqual(['circuit-open b', 'circuit-open c', 'ejected a']);
+    const out = await calls(h.pool, 3);
+    expect(out.errors).toEqual([]);
+    expect(out.by).toEqual(['a', 'a', 'a']);
+    expect([b!.counts.work, c!.counts.work]).toEqual([4, 4]);
+  });
+
   it('takes the slowest servers out of rotation, at most the share allowed, and brings them back after ejectMs', async () => {
     const { pool, clock, events, logger } = await timed([1, 1, 2, 200, 100], { intervalMs: 1000, minCalls: 4, ejectMs: 3000, maxEjectedShare: 0.2 });
     await calls(pool, 20);
@@ -307,6 +329,31 @@ describe('streams through the pool', () => {
     if (talks) for (const s of held) await s[Symbol.asyncIterator]().next();
     else for (const s of held) s.cancel();
     expect(events).toEqual(['circuit-open b', 'circuit-half-open b', 'circuit-closed b']);
+  });
+
+  it('a probe stream that spoke is no silent probe: its call timeout passing later gives nothing up and logs nothing', async () => {
+    let sick = true;
+    const [a, b] = await servers(2, (n) => ({
+      feed: feed(n, () => (n === 'b' && sick ? new Error('b is sick') : undefined)),
+      hold: async (req) => {
+        await req.stream!.write(str(n));
+        return new Promise<Uint8Array>(() => {});
+      },
+    }));
+    const { pool, clock, events, logger } = healthPool([a!, b!], {
+      retries: 0,
+      circuitBreaker: { minCalls: 4, openMs: 1000, halfOpenCalls: 1 },
+      pool: { clock: systemClock, stream: { timeoutMs: 60_000 } },
+    });
+    await streams(pool, 8);
+    sick = false;
+    clock.advance(1000);
+    const held = [pool.openStream('hold'), pool.openStream('hold')];
+    cleanup.push(() => held.forEach((s) => s.cancel()));
+    for (const s of held) await s[Symbol.asyncIterator]().next();
+    expect(events).toEqual(['circuit-open b', 'circuit-half-open b', 'circuit-closed b']);
+    clock.advance(60_000);
+    expect(logger.lines.filter((l) => /probe stream/.test(l.msg ?? ''))).toEqual([]);
   });
 
   it('a probe stream silent for the pool\'s call timeout gives its place to another probe, uncounted: the breaker can close', async () => {

@@ -34,9 +34,6 @@ import { ConnOpener, type OpenerLink } from './conn-opener.js';
 import { Outage, type OutageLink } from './outage.js';
 import { reapIdle, retireOld, type UpkeepLink } from './conn-upkeep.js';
 
-// Named from here by failover-pool-options.ts (index.ts takes them from conn-pool-options.ts).
-export type { ConnPoolOptions, ConnPoolStats, PoolState } from './conn-pool-options.js';
-
 /**
  * The connections to one server: opened lazily on the first call, grown up to `maxConnections`
  * under load, shrunk when idle, reopened with jittered backoff when lost. Its health recovers: a

@@ -1,124 +1,37 @@
 import {
   EMPTY_BYTES,
   ErrorCode,
-  MAX_TIMER_MS,
   RpcError,
-  extended,
-  formatAddress,
   fromDownstream,
   invalidArgument,
   refuseRenamed,
-  parseAddress,
   silentLogger,
   guardedLogger,
   systemClock,
   type Clock,
   type Logger,
   type RemoteError,
-  type Ticker,
   type Transport,
 } from '@skein/core';
 import type { Notify, Reply } from '../client/call.js';
-import { positive, timerMs } from '../internals/checks.js';
-import { TickClock } from '../internals/tick-clock.js';
+import { positive } from '../internals/checks.js';
 import type { CallOptions } from '../client/call-options.js';
 import { promised, type StreamCaller } from '../client/caller.js';
 import { unopenedStreams, type StreamCall } from '../client/stream-call.js';
 import { resolveStreamOptions, type StreamSettings } from '../client/options.js';
 import { credentialsError, type Credentials } from '../client/credentials.js';
-import { CircuitBreaker, circuitBreakerOptions, countsAgainstServer, type CircuitBreakerOptions, type CircuitState } from './circuit-breaker.js';
-import { ConnPool, type ConnPoolOptions, type ConnPoolStats } from './conn-pool.js';
-import { defaultDecision, finalError, mayHaveRun, mayRunTwice, openStreamFailure, outOfTime, type FailedAttempt, type FailoverDecision } from './failover-rules.js';
-import { OutlierEjection, OutlierScore, outlierEjectionOptions, type OutlierEjectionOptions } from './outlier-ejection.js';
-import { RedirectTargets, type RedirectTargetOptions } from './redirect-targets.js';
-import { RetryBudget, type RetryBudgetOptions } from './retry-budget.js';
-import { createSelector, type Selector, type ServerView, type Strategy } from './selection.js';
+import { ConnPool } from './conn-pool.js';
+import { defaultDecision, finalError, mayHaveRun, mayRunTwice, openStreamFailure, type FailoverDecision } from './failover-rules.js';
+import { RetryBudget } from './retry-budget.js';
+import { createSelector, type Selector, type ServerView } from './selection.js';
 import { FailoverCall, type AttemptSettler } from './failover-call.js';
-import { PoolServer } from './pool-server.js';
-
-/** A server: its address, or its address and weight (default 1, for 'weighted' and 'hash'). */
-export type ServerSpec = string | { readonly address: string; readonly weight?: number };
-
-export interface MembershipEvent {
-  readonly type: 'add' | 'remove';
-  readonly address: string;
-  readonly weight: number;
-  /** Set on the `add` of a server a redirect brought in: it leaves again when idle or pushed out. */
-  readonly temporary?: boolean;
-}
-
-export interface FailoverPoolOptions {
-  transport: Transport;
-  servers: readonly ServerSpec[];
-  /**
-   * How a server is picked for each call. Default 'round-robin' (each call the next server);
-   * 'round-robin-by-turn' puts the calls of one event-loop turn on one server and the next turn's
-   * on the next: ~1.5× the calls/s at high load, as even over time, coarser within a burst.
-   */
-  strategy?: Strategy;
-  /** Further attempts after the first, each on another server where there is one. Default 2. */
-  retries?: number;
-  /**
-   * Caps each attempt of a call (not a stream) at this many ms (default: none), within its
-   * `timeoutMs`, which bounds the whole call: an attempt gets the shorter of this and what is
-   * left, so a slow server is given up for another (an idempotent call only: only those retry
-   * after a Timeout) while time is left. A call's own `attemptTimeoutMs` wins over it.
-   */
-  attemptTimeoutMs?: number;
-  /** Limits retries to a share of the traffic. Default: 10 % of first attempts, plus 10 a second. */
-  retryBudget?: Partial<RetryBudgetOptions>;
-  /**
-   * Decides what a failure means (undefined: the built-in rule). Lets a method's custom error
-   * redirect to another server (`{ redirect: address }`), move on (`'next'`) or stop. It cannot
-   * make a non-idempotent call that may have run run again: only an error that says it certainly
-   * did not (`retry: 'safe'`) lets such a call move on; any other answer came from a server
-   * that may have started the handler (a timeout, a lost connection, Internal, a custom error).
-   */
-  shouldFailover?: (err: RpcError | RemoteError, attempt: FailedAttempt) => FailoverDecision | undefined;
-  /**
-   * Bounds the servers that redirects to addresses not in the pool bring in: at most `max` (4)
-   * at once, each leaving once idle for `idleTimeoutMs` (60 s). `max: 0` refuses such redirects.
-   */
-  redirectTargets?: Partial<RedirectTargetOptions>;
-  /** Options for every server's ConnPool. */
-  pool?: Partial<Omit<ConnPoolOptions, 'transport' | 'address'>>;
-  clock?: Clock;
-  logger?: Logger;
-  /** Told when a server joins or leaves (by `add`, `remove`, `replace`, or a redirect to a new address). */
-  onMembershipChange?: (event: MembershipEvent) => void;
-  /**
-   * A circuit breaker per server (`{}` for the defaults; off unless given): a server whose calls
-   * fail (Unreachable, IO, Timeout, Overloaded, Internal) at `failureRatio` over `windowMs`, with
-   * at least `minCalls` calls, gets no calls for `openMs`, then `halfOpenCalls` probes decide.
-   * A stream counts as a call: at its server's first item or credit (a success), else at its end;
-   * a half-open probe stream silent for a call's timeout gives its place to another probe.
-   */
-  circuitBreaker?: Partial<CircuitBreakerOptions>;
-  /**
-   * Takes a server whose failure share or latency stands out from the others' out of rotation
-   * for a while (`{}` for the defaults; off unless given). Costs two clock reads per call.
-   */
-  outlierEjection?: Partial<OutlierEjectionOptions>;
-  /** Told when a server's breaker opens, goes half-open or closes, and when it is ejected or back. */
-  onServerHealth?: (event: ServerHealthEvent) => void;
-}
-
-export interface ServerHealthEvent {
-  readonly address: string;
-  readonly kind: 'circuit-open' | 'circuit-half-open' | 'circuit-closed' | 'ejected' | 'restored';
-  /** What led to it, as the log line says. */
-  readonly why: string;
-}
-
-export interface ServerStats extends ConnPoolStats {
-  address: string;
-  weight: number;
-  healthy: boolean;
-  /** Its circuit breaker's state ('closed' when breakers are off). */
-  circuit: CircuitState;
-  /** Out of rotation as an outlier. */
-  ejected: boolean;
-}
+import type { PoolServer } from './pool-server.js';
+import type { FailoverPoolOptions, MemberPoolOptions, ServerSpec, ServerStats } from './failover-pool-options.js';
+import { canonical, normalize, uniqueServers } from './server-specs.js';
+import { Membership, type MembershipLink } from './membership.js';
+import { ServerHealth, observe } from './server-health.js';
+import { capFirst, retimed, startPace } from './call-deadlines.js';
+import type { TickClock } from '../internals/tick-clock.js';
 
 const isHealthy = (m: PoolServer): boolean => m.healthy && m.admitted;
 const isAdmitted = (m: PoolServer): boolean => m.admitted;
@@ -137,15 +50,13 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
   private readonly budget: RetryBudget;
   private readonly selector: Selector<PoolServer>;
   private readonly shouldFailover: FailoverPoolOptions['shouldFailover'];
-  private poolOpts: Partial<Omit<ConnPoolOptions, 'transport' | 'address'>>;
+  private poolOpts: MemberPoolOptions;
   private readonly clock: Clock;
   private readonly logger: Logger;
-  private readonly onMembershipChange: FailoverPoolOptions['onMembershipChange'];
-  private readonly onServerHealth: FailoverPoolOptions['onServerHealth'];
-  private readonly breakerOpts: CircuitBreakerOptions | undefined;
-  private readonly ejection: OutlierEjection | undefined;
-  /** Servers get an outlier score (set before the first join; `ejection` starts after it). */
-  private readonly ejectionOn: boolean;
+  /** Its servers' breakers and outlier scores (`membership` gives each server joining its own). */
+  private readonly health: ServerHealth;
+  private readonly membership: Membership;
+  /** The members, in the order they joined: the membership's, as it tells them (`MembershipLink.membersChanged`), read with no hop. */
   private members: PoolServer[] = [];
   /**
    * What the strategy picks from: the members, but for a server only a redirect brought in,
@@ -154,10 +65,8 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
    * redirects (`'leader'`) picks from all of them.
    */
   private pickable: PoolServer[] = [];
-  private readonly byAddress = new Map<string, PoolServer>();
-  private readonly redirects: RedirectTargets<PoolServer>;
-  /** Pools of removed servers, still draining. */
-  private readonly draining = new Set<Promise<void>>();
+  /** The membership's own map of the members by address (read, never written, here). */
+  private readonly byAddress: ReadonlyMap<string, PoolServer>;
   private closing: Promise<void> | undefined;
   private makeStream: ((opts: CallOptions) => StreamCall) | undefined;
   private settings: StreamSettings | undefined;
@@ -186,15 +95,25 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
     // Each server's ConnPool is made at its first call: refused only there, it would fail every call.
     refuseRenamed(this.poolOpts, 'idleMs', 'idleTimeoutMs', 'FailoverPool', 'pool.');
     if (this.poolOpts.stream) refuseRenamed(this.poolOpts.stream, 'streamWindow', 'streamWindowBytes', 'ClientStream', 'pool.stream.');
-    this.onMembershipChange = opts.onMembershipChange;
-    this.onServerHealth = opts.onServerHealth;
-    this.breakerOpts = opts.circuitBreaker ? circuitBreakerOptions(opts.circuitBreaker) : undefined;
-    const ejection = opts.outlierEjection ? outlierEjectionOptions(opts.outlierEjection) : undefined;
-    this.ejectionOn = ejection !== undefined;
-    this.redirects = new RedirectTargets<PoolServer>(opts.redirectTargets, this.clock, (m, why) => this.dropRedirectTarget(m, why));
-    for (const s of uniqueServers(opts.servers ?? [])) this.join(s.address, s.weight, false);
-    this.membershipChanged();
-    this.ejection = ejection && new OutlierEjection(ejection, this.clock, () => this.scored(), (m, out, why) => this.ejectionChanged(m.address, out, why));
+    const { clock, logger } = this;
+    this.health = new ServerHealth({
+      clock,
+      logger,
+      circuitBreaker: opts.circuitBreaker,
+      outlierEjection: opts.outlierEjection,
+      onServerHealth: opts.onServerHealth,
+      servers: () => this.members,
+      defaultTimeoutMs: () => this.streamSettings().timeoutMs,
+    });
+    const setup = { clock, logger, redirectTargets: opts.redirectTargets, onMembershipChange: opts.onMembershipChange, picksRedirectTargets: this.selector.redirected !== undefined };
+    const link: MembershipLink = {
+      equip: (m) => this.health.equip(m),
+      membersChanged: (members) => void (this.members = members),
+      pickableChanged: (pickable) => this.pickableChanged(pickable),
+    };
+    this.membership = new Membership(setup, link, opts.servers ?? []);
+    this.byAddress = this.membership.byAddress;
+    this.health.start();
   }
 
   /** The servers, in the order they joined. */
@@ -217,10 +136,7 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
   /** Adds a server (or updates its weight); true when it was not in the pool. */
   add(server: ServerSpec): boolean {
     this.checkOpen();
-    const { address, weight } = normalize(server);
-    const added = this.join(address, weight, true);
-    this.membershipChanged();
-    return added;
+    return this.membership.add(normalize(server));
   }
 
   /**
@@ -234,9 +150,7 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
     } catch (err) {
       return Promise.reject(err);
     }
-    const done = this.leave(key);
-    this.membershipChanged();
-    return done;
+    return this.membership.remove(key);
   }
 
   /** Makes the pool's servers exactly these: adds the new, removes the missing, keeps (and reuses the pools of) the rest. */
@@ -248,11 +162,7 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
     } catch (err) {
       return Promise.reject(err);
     }
-    const keep = new Set(next.map((s) => s.address));
-    const removed = this.members.filter((m) => !keep.has(m.address)).map((m) => this.leave(m.address));
-    for (const s of next) this.join(s.address, s.weight, true);
-    this.membershipChanged();
-    return Promise.all(removed).then(() => undefined);
+    return this.membership.replace(next);
   }
 
   call(action: string | number, msg: Uint8Array = EMPTY_BYTES, opts: CallOptions = {}): Promise<Reply> {
@@ -265,7 +175,7 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
     const c = new FailoverCall(this, action, msg, opts, notify);
     c.deadline = this.deadlineOf(opts.timeoutMs);
     if (opts.attemptTimeoutMs !== undefined || this.attemptTimeoutMs !== undefined) {
-      const bad = this.capFirst(c);
+      const bad = capFirst(c, this.attemptTimeoutMs, this.defaultTimeoutMs);
       if (bad) return notify(fromDownstream(bad), null);
     }
     this.budget.deposit();
@@ -312,7 +222,7 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
     // name (a route function, `$to`) would otherwise leave its breakers and scores blind.
     const startedAt = member.score === undefined ? 0 : this.clock.now();
     this.poolOf(member).send(action, msg, opts, (err, reply) => {
-      this.observe(member, err, member.score === undefined ? 0 : this.clock.now() - startedAt);
+      observe(member, err, member.score === undefined ? 0 : this.clock.now() - startedAt);
       notify(err, reply);
     });
   }
@@ -332,7 +242,7 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
       stream.finish(member, null);
       return stream;
     }
-    if (member.breaker !== undefined || member.score !== undefined) this.scorePinned(member, stream);
+    if (member.breaker !== undefined || member.score !== undefined) this.health.scorePinned(member, stream);
     return this.poolOf(member).openOn(stream, action, msg, opts, opts.failFast === true);
   }
 
@@ -351,17 +261,6 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
     if (!member) return invalidArgument(`server ${address} is not in the pool (${this.members.map((m) => m.address).join(', ') || 'empty'})`);
     member.used = true;
     return member;
-  }
-
-  /** A pinned stream counts for its server as an attempt of `openStream` does: its failure to open, else how it went once open. */
-  private scorePinned(m: PoolServer, stream: StreamCall): void {
-    const startedAt = m.score === undefined ? 0 : this.clock.now();
-    const elapsed = (): number => (m.score === undefined ? 0 : this.clock.now() - startedAt);
-    stream.onAttempt = (err) => {
-      if (err === null) return this.watchOutcome(m, stream, elapsed());
-      this.observe(m, err, elapsed());
-      stream.finish(err, null); // nowhere else to go: it ends here
-    };
   }
 
   /**
@@ -386,20 +285,16 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
 
   /** Stops taking calls; calls in flight finish. Resolves when every connection is closed. */
   close(): Promise<void> {
-    this.redirects.stop();
     this.pace?.stop();
-    this.ejection?.stop();
-    this.closing ??= Promise.all([
-      ...this.members.map((m) => m.pool?.close()),
-      ...this.draining,
-    ]).then(() => undefined);
+    this.health.stop();
+    this.closing ??= this.membership.close();
     return this.closing;
   }
 
   /** @internal An attempt of `c` settled (for a stream: it failed before it opened). */
   settle(c: FailoverCall, err: RpcError | RemoteError | null, reply: Reply | null): void {
     const m = c.member!;
-    if (m.breaker !== undefined || m.score !== undefined) this.observe(m, err, this.elapsed(m, c));
+    if (m.breaker !== undefined || m.score !== undefined) observe(m, err, this.elapsed(m, c));
     if (!err) return c.notify(null, reply);
     this.failed(c, err);
   }
@@ -419,7 +314,7 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
     if (!redirect && !unspoken) this.selector.failed?.(c.address);
     if (c.attempt >= this.retries) return this.giveUp(c, err, redirect ? 'redirect limit reached' : undefined);
     if (this.closing) return this.giveUp(c, err, 'pool closed');
-    const late = this.retimed(c, err);
+    const late = retimed(c, err, this.pace, this.defaultTimeoutMs, this.attemptTimeoutMs);
     if (late) return this.giveUp(c, late.err, late.why);
     // A redirect is the server telling us where to go, not a failure: it counts against
     // `retries` (so redirects cannot loop) but not against the retry budget.
@@ -438,73 +333,6 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
     c.notify(finalError(err, { address: c.address, count: c.attempt + 1, idempotent: c.idempotent, mayHaveRunOn: c.mayHaveRunOn, why }), null);
   }
 
-  /**
-   * When a call given `timeoutMs` (undefined: the pool's default) is over, in ticked time: no
-   * clock read. The time itself, not `TickClock.deadline`'s one period later (a tick's "surely
-   * passed"): what is left of it is handed to a retry, whose own stream adds its own lateness.
-   * NaN for a bad timeout, which the first attempt fails with (InvalidArgument).
-   */
-  private deadlineOf(timeoutMs: number | undefined): number {
-    const pace = this.pace ?? this.startPace();
-    const t = timeoutMs ?? this.defaultTimeoutMs;
-    if (!(typeof t === 'number' && t > 0 && t < Infinity)) return NaN;
-    // After `deadline`, which may quicken the ticks for a short timeout (and so its period).
-    return pace.deadline(t) - pace.period;
-  }
-
-  /** The ticked clock, made at the first call: at the ConnPools' tick and default timeout, so that a call's bound is theirs. */
-  private startPace(): TickClock {
-    const s = this.streamSettings();
-    const tickMs = timerMs(this.poolOpts.tickMs ?? s.tickMs, 'pool.tickMs');
-    this.defaultTimeoutMs = s.timeoutMs;
-    // Nothing to do at its ticks: deadlines are read at retries. Its ticker holds no process.
-    this.pace = new TickClock(this.attemptsClock(), tickMs, s.timeoutMs, () => {});
-    return this.pace;
-  }
-
-  /** The clock the attempts' timeouts are kept on: their ConnPools' (`poolOf`), and so their streams'. */
-  private attemptsClock(): Clock {
-    // As `poolOf` spreads them: a `pool.clock` given, even undefined, takes the pool's place.
-    const given = Object.hasOwn(this.poolOpts, 'clock') ? this.poolOpts.clock : this.clock;
-    return given ?? this.poolOpts.stream?.clock ?? systemClock;
-  }
-
-  /**
-   * A call's first attempt cut short by `attemptTimeoutMs` (its own, else the pool's), when that
-   * is shorter than the call's timeout; or the error a bad one of its own fails the call with.
-   */
-  private capFirst(c: FailoverCall): RpcError | undefined {
-    const own = c.opts.attemptTimeoutMs;
-    if (own !== undefined && !(typeof own === 'number' && own > 0 && own < Infinity)) return invalidArgument(`attemptTimeoutMs must be a positive number, got ${own}`);
-    const cap = own ?? this.attemptTimeoutMs!;
-    // A bad timeout of its own (no deadline) is left for its attempt to fail with, not hidden by the cap.
-    if (Number.isNaN(c.deadline) || !(cap < (c.opts.timeoutMs ?? this.defaultTimeoutMs))) return undefined;
-    c.sent = extended(c.opts, { timeoutMs: cap });
-    c.capped = true;
-    return undefined;
-  }
-
-  /**
-   * Gives `c`'s next attempt what is left of the call's time (`attemptTimeoutMs` at most), so
-   * that the deadline its server sees is what is left; or says, as its final error, that no time
-   * is left. An attempt that had all that was left and timed out took it all, by its own stream's
-   * clock (finer than the pool's): no retry then, not even with the sliver the pool's ticks may
-   * still show.
-   */
-  private retimed(c: FailoverCall, err: RpcError | RemoteError): { err: RpcError | RemoteError; why: string | undefined } | undefined {
-    // A stream without a timeout of its own: nothing bounds it. A bad timeout: its attempts fail with it.
-    if (!(c.deadline < Infinity)) return undefined;
-    const whole = c.opts.timeoutMs ?? this.defaultTimeoutMs;
-    if (!c.capped && err instanceof RpcError && err.code === ErrorCode.Timeout) return { err, why: `not retried: its timeoutMs (${whole} ms) is spent` };
-    const left = c.deadline - this.pace!.elapsed;
-    if (!(left > 0)) return { err: outOfTime(err, whole), why: undefined };
-    const cap = c.stream ? undefined : (c.opts.attemptTimeoutMs ?? this.attemptTimeoutMs);
-    c.capped = cap !== undefined && cap < left;
-    // In whole ms, rounded up (as a call's own timeout is): never short of what is left.
-    c.sent = extended(c.opts, { timeoutMs: c.capped ? cap! : Math.ceil(left) });
-    return undefined;
-  }
-
   /** Pays for a retry that is no redirect out of the retry budget, unless it is `free`; or says why it cannot. */
   private spendRetry(free: boolean): string | undefined {
     return free || this.budget.tryWithdraw() ? undefined : 'not retried: retry budget exhausted';
@@ -512,15 +340,8 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
 
   /** Points `c`'s next attempt at `to`, bringing it into the pool for a while if it is new; or says why not. */
   private redirect(c: FailoverCall, to: string): string | undefined {
-    let target: string;
-    try {
-      target = canonical(to);
-    } catch {
-      return `redirect to an invalid address ${JSON.stringify(to)}`;
-    }
-    if (this.byAddress.has(target)) this.redirects.touch(target);
-    else if (!this.redirects.accepting) return `redirect to ${target}, a server not in the pool, refused (redirectTargets.max is 0)`;
-    else this.joinTemporary(target, c.address);
+    const target = this.membership.redirectTo(to, c.address);
+    if (typeof target !== 'string') return target.refused;
     this.selector.redirected?.(target);
     c.redirect = target;
     return undefined;
@@ -560,39 +381,7 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
     if (err) return c.done(err as RpcError, null);
     stream.onAttempt = (late) => this.openStreamFailed(c, stream, late!);
     const m = c.member!;
-    if (m.breaker !== undefined || m.score !== undefined) this.watchOutcome(m, stream, this.elapsed(m, c), c.probe, c.sent.timeoutMs);
-  }
-
-  /**
-   * An open stream's attempt counts for its server once its server shows how it went, not at
-   * the open (the OPEN was only written): at its first item or credit (the handler runs: a
-   * success, as a call answered), or else at its end, as a call ending so counts (a refusal
-   * after the open, Internal, Overloaded, Timeout, a lost connection count against the server).
-   * Its latency is the time it took to open: a stream's length says nothing of its server.
-   */
-  private watchOutcome(m: PoolServer, stream: StreamCall, openedInMs: number, probe?: number, timeoutMs?: number): void {
-    const giveUp = probe === undefined ? undefined : this.giveUpSilentProbe(m, probe, timeoutMs);
-    stream.onOutcome = (err) => {
-      giveUp?.stop();
-      this.observe(m, err, openedInMs);
-    };
-  }
-
-  /**
-   * A half-open probe that is a stream may stay silent for good (a watch with nothing to say
-   * yet), holding its place: its server would stay half-open, out of rotation, indefinitely.
-   * After the time a call has (its own timeoutMs, else the pool's) its place goes to another
-   * probe. Silence is not counted as a failure: a live server's handler may well be silent (a
-   * dead one's connection fails keepalive, which ends the stream with IO, a failure).
-   */
-  private giveUpSilentProbe(m: PoolServer, round: number, timeoutMs: number | undefined): Ticker {
-    const ms = Math.min(timeoutMs ?? this.streamSettings().timeoutMs, MAX_TIMER_MS);
-    const timer = this.clock.every(ms, () => {
-      timer.stop();
-      this.logger.info({ address: m.address, silentMs: ms }, 'a probe stream said nothing within its call timeout: another probe may take its place');
-      m.breaker!.release(round);
-    });
-    return timer;
+    if (m.breaker !== undefined || m.score !== undefined) this.health.watchOutcome(m, stream, this.elapsed(m, c), c.probe, c.sent.timeoutMs);
   }
 
   /** `c`'s open stream failed. It moves as a call refused unrun would, if the rules let it (`openStreamFailure`). */
@@ -611,9 +400,10 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
     c.notify(finalError(err, { address: c.address, count: c.attempt, idempotent: c.idempotent, mayHaveRunOn: c.mayHaveRunOn }), null);
   }
 
-  private membershipChanged(): void {
-    this.pickable = this.selector.redirected !== undefined || this.redirects.size === 0 ? this.members : this.members.filter((m) => !this.redirects.has(m.address));
-    this.selector.membershipChanged?.(this.pickable);
+  /** The membership's word (`MembershipLink.pickableChanged`): calls read it off this field, with no hop. */
+  private pickableChanged(pickable: PoolServer[]): void {
+    this.pickable = pickable;
+    this.selector.membershipChanged?.(pickable);
   }
 
   /** Healthy servers first, untried ones first; the strategy picks within each group. */
@@ -642,7 +432,7 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
    * takes out, not the breakers), an open breaker does not.
    */
   private lastResort(key: string | undefined): PoolServer | undefined {
-    return this.ejection ? this.selector.pick(key, this.pickable, breakerAdmits) : undefined;
+    return this.health.ejecting ? this.selector.pick(key, this.pickable, breakerAdmits) : undefined;
   }
 
   private noServerError(): RpcError {
@@ -653,32 +443,6 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
   /** How long `c`'s attempt has taken, for its server's outlier score (no clock read without one). */
   private elapsed(m: PoolServer, c: FailoverCall): number {
     return m.score === undefined ? 0 : this.clock.now() - c.startedAt;
-  }
-
-  /** Counts an attempt's outcome for its server's breaker and outlier score. */
-  private observe(m: PoolServer, err: Error | null, latencyMs: number): void {
-    const bad = err !== null && countsAgainstServer(err);
-    if (m.breaker !== undefined) {
-      if (bad) m.breaker.failed();
-      else m.breaker.succeeded();
-    }
-    m.score?.record(latencyMs, bad);
-  }
-
-  private scored(): { address: string; score: OutlierScore }[] {
-    return this.members.filter((m): m is PoolServer & { score: OutlierScore } => m.score !== undefined);
-  }
-
-  private circuitChanged(address: string, state: CircuitState, why: string): void {
-    if (state === 'open') this.logger.warn({ address, why }, 'circuit breaker opened: no calls to this server for a while');
-    else this.logger.info({ address, why }, state === 'closed' ? 'circuit breaker closed' : 'circuit breaker half-open: probing');
-    this.tellHealth({ address, kind: `circuit-${state}`, why });
-  }
-
-  private ejectionChanged(address: string, ejected: boolean, why: string): void {
-    if (ejected) this.logger.warn({ address, why }, 'server ejected as an outlier');
-    else this.logger.info({ address, why }, 'ejected server back in rotation');
-    this.tellHealth({ address, kind: ejected ? 'ejected' : 'restored', why });
   }
 
   /** The application's decision for a failed attempt, if it has one. */
@@ -706,79 +470,31 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
     return (this.settings ??= resolveStreamOptions(this.poolOpts.stream ?? {}, 'pool.stream.'));
   }
 
+  /**
+   * When a call given `timeoutMs` (undefined: the pool's default) is over, in ticked time: no
+   * clock read. The time itself, not `TickClock.deadline`'s one period later (a tick's "surely
+   * passed"): what is left of it is handed to a retry, whose own stream adds its own lateness.
+   * NaN for a bad timeout, which the first attempt fails with (InvalidArgument).
+   */
+  private deadlineOf(timeoutMs: number | undefined): number {
+    const pace = this.pace ?? this.startPace();
+    const t = timeoutMs ?? this.defaultTimeoutMs;
+    if (!(typeof t === 'number' && t > 0 && t < Infinity)) return NaN;
+    // After `deadline`, which may quicken the ticks for a short timeout (and so its period).
+    return pace.deadline(t) - pace.period;
+  }
+
+  /** The ticked clock, made at the first call (`startPace`); the ConnPools' default timeout with it. */
+  private startPace(): TickClock {
+    const s = this.streamSettings();
+    this.defaultTimeoutMs = s.timeoutMs;
+    this.pace = startPace(this.poolOpts, s, this.clock);
+    return this.pace;
+  }
+
   private poolOf(m: PoolServer): ConnPool {
     m.pool ??= new ConnPool({ clock: this.clock, logger: this.logger, ...this.poolOpts, transport: this.transport, address: m.address });
     return m.pool;
-  }
-
-  /** Adds a configured server, or updates it; a server a redirect brought in becomes a configured one (announced again, without `temporary`). */
-  private join(address: string, weight: number, announce: boolean): boolean {
-    const known = this.byAddress.get(address);
-    if (known) {
-      known.weight = weight;
-      if (!this.redirects.has(address)) return false;
-      this.redirects.forget(address);
-      if (announce) this.announce({ type: 'add', address, weight });
-      return true;
-    }
-    this.enter(new PoolServer(address, weight));
-    if (announce) this.announce({ type: 'add', address, weight });
-    return true;
-  }
-
-  /** Brings in a server only a redirect named: bounded in number, and it leaves when idle. */
-  private joinTemporary(address: string, from: string): void {
-    this.logger.info({ address, from }, 'redirected to a server not in the pool: adding it while it is used');
-    const m = new PoolServer(address, 1);
-    this.enter(m);
-    this.announce({ type: 'add', address, weight: 1, temporary: true });
-    this.redirects.admit(m);
-    this.membershipChanged();
-  }
-
-  private dropRedirectTarget(m: PoolServer, why: 'idle' | 'pushed out'): void {
-    this.logger.info({ address: m.address, why }, 'a server a redirect brought in leaves the pool');
-    void this.leave(m.address);
-    this.membershipChanged();
-  }
-
-  private enter(m: PoolServer): void {
-    if (this.breakerOpts) m.breaker = new CircuitBreaker(this.breakerOpts, this.clock, (state, why) => this.circuitChanged(m.address, state, why));
-    if (this.ejectionOn) m.score = new OutlierScore();
-    this.members = [...this.members, m];
-    this.byAddress.set(m.address, m);
-  }
-
-  private leave(address: string): Promise<void> {
-    const m = this.byAddress.get(address);
-    if (!m) return Promise.resolve();
-    this.redirects.forget(address);
-    this.byAddress.delete(address);
-    this.members = this.members.filter((x) => x !== m);
-    this.announce({ type: 'remove', address, weight: m.weight });
-    if (!m.pool) return Promise.resolve();
-    const closed = m.pool.close();
-    this.draining.add(closed);
-    void closed.finally(() => this.draining.delete(closed));
-    return closed;
-  }
-
-  private announce(event: MembershipEvent): void {
-    this.tell(this.onMembershipChange, event, 'onMembershipChange');
-  }
-
-  private tellHealth(event: ServerHealthEvent): void {
-    this.tell(this.onServerHealth, event, 'onServerHealth');
-  }
-
-  /** Tells an application hook; one that throws is logged and does not stop the pool. */
-  private tell<E>(hook: ((event: E) => void) | undefined, event: E, name: string): void {
-    if (!hook) return;
-    try {
-      hook(event);
-    } catch (err) {
-      this.logger.error({ err, event }, `${name} threw`);
-    }
   }
 
   private checkOpen(): void {
@@ -802,26 +518,4 @@ function pickerError(err: unknown): RpcError {
 /** A decision as the final error's message names it. */
 function decisionName(d: FailoverDecision): string {
   return typeof d === 'object' ? `a redirect to ${d.redirect}` : `'${d}'`;
-}
-
-/** The canonical form of an address, so that `tcp://h:1` and `h:1` are one server. */
-function canonical(address: string): string {
-  return formatAddress(parseAddress(address));
-}
-
-function normalize(server: ServerSpec): { address: string; weight: number } {
-  const spec = typeof server === 'string' ? { address: server } : server;
-  if (!spec || typeof spec.address !== 'string') throw invalidArgument(`not a server: ${JSON.stringify(server)}`);
-  const weight = positive(spec.weight ?? 1, `weight of ${spec.address}`);
-  return { address: canonical(spec.address), weight };
-}
-
-function uniqueServers(servers: readonly ServerSpec[]): { address: string; weight: number }[] {
-  const seen = new Set<string>();
-  const out = servers.map(normalize);
-  for (const s of out) {
-    if (seen.has(s.address)) throw invalidArgument(`server ${s.address} is listed twice`);
-    seen.add(s.address);
-  }
-  return out;
 }

@@ -1,0 +1,78 @@
+import { ErrorCode, RpcError, extended, invalidArgument, systemClock, type Clock, type RemoteError } from '@skein/core';
+import type { StreamSettings } from '../client/options.js';
+import { timerMs } from '../internals/checks.js';
+import { TickClock } from '../internals/tick-clock.js';
+import type { FailoverCall } from './failover-call.js';
+import type { MemberPoolOptions } from './failover-pool-options.js';
+import { outOfTime } from './failover-rules.js';
+
+/*
+ * A FailoverPool's calls' time bound: each call's `timeoutMs` bounds all its attempts together
+ * (a gRPC deadline), kept in ticked time, with no clock read per call, as the streams' own
+ * deadlines are; `attemptTimeoutMs` cuts an attempt short within it. Functions, not a class:
+ * the deadline every call takes stays in the pool (`deadlineOf`), reading its own fields with
+ * no hop, and a class of TickClock's own would make its `deadline`, which every stream's call
+ * runs, see two shapes.
+ */
+
+/** What a retry is refused with when the call's time is spent: its final error, and why it went no further. */
+export interface OutOfTime {
+  readonly err: RpcError | RemoteError;
+  readonly why: string | undefined;
+}
+
+/**
+ * The ticked time of a pool (on `poolClock`) whose ConnPools are made with `poolOpts` and
+ * resolve their streams' options to `s`: at their tick and default timeout, so that a call's
+ * bound is theirs. Nothing happens at its ticks (deadlines are read at retries); its ticker
+ * holds no process.
+ */
+export function startPace(poolOpts: MemberPoolOptions, s: StreamSettings, poolClock: Clock): TickClock {
+  const tickMs = timerMs(poolOpts.tickMs ?? s.tickMs, 'pool.tickMs');
+  return new TickClock(attemptsClock(poolOpts, poolClock), tickMs, s.timeoutMs, () => {});
+}
+
+/**
+ * A call's first attempt cut short by `attemptTimeoutMs` (its own, else the pool's `poolCap`), when
+ * that is shorter than the call's timeout; or the error a bad one of its own fails the call with.
+ */
+export function capFirst(c: FailoverCall, poolCap: number | undefined, defaultTimeoutMs: number): RpcError | undefined {
+  const own = c.opts.attemptTimeoutMs;
+  if (own !== undefined && !(typeof own === 'number' && own > 0 && own < Infinity)) return invalidArgument(`attemptTimeoutMs must be a positive number, got ${own}`);
+  const cap = own ?? poolCap!;
+  // A bad timeout of its own (no deadline) is left for its attempt to fail with, not hidden by the cap.
+  if (Number.isNaN(c.deadline) || !(cap < (c.opts.timeoutMs ?? defaultTimeoutMs))) return undefined;
+  c.sent = extended(c.opts, { timeoutMs: cap });
+  c.capped = true;
+  return undefined;
+}
+
+/**
+ * Gives `c`'s next attempt what is left of the call's time (`attemptTimeoutMs`, its own or the
+ * pool's `poolCap`, at most), in its pool's ticked time `pace`, so
+ * that the deadline its server sees is what is left; or says, as its final error, that no time
+ * is left. An attempt that had all that was left and timed out took it all, by its own stream's
+ * clock (finer than the pool's): no retry then, not even with the sliver the pool's ticks may
+ * still show.
+ */
+export function retimed(c: FailoverCall, err: RpcError | RemoteError, pace: TickClock | undefined, defaultTimeoutMs: number, poolCap: number | undefined): OutOfTime | undefined {
+  // A stream without a timeout of its own: nothing bounds it (and `pace` may not be made yet).
+  // A bad timeout: its attempts fail with it.
+  if (!(c.deadline < Infinity)) return undefined;
+  const whole = c.opts.timeoutMs ?? defaultTimeoutMs;
+  if (!c.capped && err instanceof RpcError && err.code === ErrorCode.Timeout) return { err, why: `not retried: its timeoutMs (${whole} ms) is spent` };
+  const left = c.deadline - pace!.elapsed;
+  if (!(left > 0)) return { err: outOfTime(err, whole), why: undefined };
+  const cap = c.stream ? undefined : (c.opts.attemptTimeoutMs ?? poolCap);
+  c.capped = cap !== undefined && cap < left;
+  // In whole ms, rounded up (as a call's own timeout is): never short of what is left.
+  c.sent = extended(c.opts, { timeoutMs: c.capped ? cap! : Math.ceil(left) });
+  return undefined;
+}
+
+/** The clock the attempts' timeouts are kept on: their ConnPools' (`FailoverPool.poolOf`), and so their streams'. */
+function attemptsClock(poolOpts: MemberPoolOptions, poolClock: Clock): Clock {
+  // As `poolOf` spreads them: a `pool.clock` given, even undefined, takes the pool's place.
+  const given = Object.hasOwn(poolOpts, 'clock') ? poolOpts.clock : poolClock;
+  return given ?? poolOpts.stream?.clock ?? systemClock;
+}

@@ -1,0 +1,164 @@
+import type { Clock, Logger } from '@skein/core';
+import type { MembershipEvent, ServerSpec } from './failover-pool-options.js';
+import { PoolServer } from './pool-server.js';
+import { RedirectTargets, type RedirectTargetOptions } from './redirect-targets.js';
+import { canonical, uniqueServers, type NormalServer } from './server-specs.js';
+import { tellHook } from './app-hooks.js';
+
+/** What a FailoverPool's membership needs of the pool. */
+export interface MembershipLink {
+  /** Gives a server that joins its breaker and outlier score, as the pool's options say. */
+  equip(m: PoolServer): void;
+  /**
+   * The members, in the order they joined, each time one joins or leaves: at once, before its
+   * event is announced, so that a hook reading the pool (`servers()`) sees it as it now is.
+   */
+  membersChanged(members: PoolServer[]): void;
+  /** A change is over (`add`, `remove`, `replace`, a redirect's server in or out): what the strategy picks from now. */
+  pickableChanged(pickable: PoolServer[]): void;
+}
+
+/** How a membership is set up. */
+export interface MembershipSetup {
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly redirectTargets: Partial<RedirectTargetOptions> | undefined;
+  readonly onMembershipChange: ((event: MembershipEvent) => void) | undefined;
+  /** The strategy follows redirects (`'leader'`): it picks from the servers redirects brought in too. */
+  readonly picksRedirectTargets: boolean;
+}
+
+/**
+ * A FailoverPool's servers: the configured ones (`add`, `remove`, `replace`) and the few a
+ * redirect brought in for a while (`RedirectTargets`), each joining and leaving with an event;
+ * and the pools of those that left, until they are drained. Apart from the pool because no
+ * call's path changes membership (a redirect to a server not in the pool aside); calls read
+ * the members off the pool's own fields, which the link sets.
+ */
+export class Membership {
+  private members: PoolServer[] = [];
+  /** Every member by its canonical address: the pool reads it for redirects and named calls. */
+  readonly byAddress = new Map<string, PoolServer>();
+  private readonly redirects: RedirectTargets<PoolServer>;
+  /** Pools of removed servers, still draining. */
+  private readonly draining = new Set<Promise<void>>();
+
+  constructor(
+    private readonly setup: MembershipSetup,
+    private readonly link: MembershipLink,
+    servers: readonly ServerSpec[],
+  ) {
+    this.redirects = new RedirectTargets<PoolServer>(setup.redirectTargets, setup.clock, (m, why) => this.dropRedirectTarget(m, why));
+    for (const s of uniqueServers(servers)) this.join(s.address, s.weight, false);
+    this.changed();
+  }
+
+  /** Adds a server (or updates its weight); true when it was not in the pool. */
+  add(s: NormalServer): boolean {
+    const added = this.join(s.address, s.weight, true);
+    this.changed();
+    return added;
+  }
+
+  /** Takes the server at (canonical) `address` out; resolves when its connections are closed. */
+  remove(address: string): Promise<void> {
+    const done = this.leave(address);
+    this.changed();
+    return done;
+  }
+
+  /** Makes the servers exactly `next`: adds the new, removes the missing, keeps (and reuses the pools of) the rest. */
+  replace(next: readonly NormalServer[]): Promise<void> {
+    const keep = new Set(next.map((s) => s.address));
+    const removed = this.members.filter((m) => !keep.has(m.address)).map((m) => this.leave(m.address));
+    for (const s of next) this.join(s.address, s.weight, true);
+    this.changed();
+    return Promise.all(removed).then(() => undefined);
+  }
+
+  /**
+   * The member a redirect from `from` to `to` goes to, brought into the pool for a while if it
+   * is new; or why it is refused (`{ refused }`).
+   */
+  redirectTo(to: string, from: string): string | { refused: string } {
+    let target: string;
+    try {
+      target = canonical(to);
+    } catch {
+      return { refused: `redirect to an invalid address ${JSON.stringify(to)}` };
+    }
+    if (this.byAddress.has(target)) this.redirects.touch(target);
+    else if (!this.redirects.accepting) return { refused: `redirect to ${target}, a server not in the pool, refused (redirectTargets.max is 0)` };
+    else this.joinTemporary(target, from);
+    return target;
+  }
+
+  /** Closes every member's pool; resolves when they and those still draining are closed. */
+  close(): Promise<void> {
+    this.redirects.stop();
+    return Promise.all([...this.members.map((m) => m.pool?.close()), ...this.draining]).then(() => undefined);
+  }
+
+  /** Tells the pool the members and what its strategy picks from (a redirect's server only where it follows redirects). */
+  private changed(): void {
+    const pickable = this.setup.picksRedirectTargets || this.redirects.size === 0 ? this.members : this.members.filter((m) => !this.redirects.has(m.address));
+    this.link.pickableChanged(pickable);
+  }
+
+  /** Adds a configured server, or updates it; a server a redirect brought in becomes a configured one (announced again, without `temporary`). */
+  private join(address: string, weight: number, announce: boolean): boolean {
+    const known = this.byAddress.get(address);
+    if (known) {
+      known.weight = weight;
+      if (!this.redirects.has(address)) return false;
+      this.redirects.forget(address);
+      if (announce) this.announce({ type: 'add', address, weight });
+      return true;
+    }
+    this.enter(new PoolServer(address, weight));
+    if (announce) this.announce({ type: 'add', address, weight });
+    return true;
+  }
+
+  /** Brings in a server only a redirect named: bounded in number, and it leaves when idle. */
+  private joinTemporary(address: string, from: string): void {
+    this.setup.logger.info({ address, from }, 'redirected to a server not in the pool: adding it while it is used');
+    const m = new PoolServer(address, 1);
+    this.enter(m);
+    this.announce({ type: 'add', address, weight: 1, temporary: true });
+    this.redirects.admit(m);
+    this.changed();
+  }
+
+  private dropRedirectTarget(m: PoolServer, why: 'idle' | 'pushed out'): void {
+    this.setup.logger.info({ address: m.address, why }, 'a server a redirect brought in leaves the pool');
+    void this.leave(m.address);
+    this.changed();
+  }
+
+  private enter(m: PoolServer): void {
+    this.link.equip(m);
+    this.members = [...this.members, m];
+    this.link.membersChanged(this.members);
+    this.byAddress.set(m.address, m);
+  }
+
+  private leave(address: string): Promise<void> {
+    const m = this.byAddress.get(address);
+    if (!m) return Promise.resolve();
+    this.redirects.forget(address);
+    this.byAddress.delete(address);
+    this.members = this.members.filter((x) => x !== m);
+    this.link.membersChanged(this.members);
+    this.announce({ type: 'remove', address, weight: m.weight });
+    if (!m.pool) return Promise.resolve();
+    const closed = m.pool.close();
+    this.draining.add(closed);
+    void closed.finally(() => this.draining.delete(closed));
+    return closed;
+  }
+
+  private announce(event: MembershipEvent): void {
+    tellHook(this.setup.logger, this.setup.onMembershipChange, event, 'onMembershipChange');
+  }
+}
