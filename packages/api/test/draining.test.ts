@@ -1,10 +1,10 @@
 import { msgpackCodec } from '@skein/codec-msgpack';
 import { ErrorCode, RpcError, silentLogger } from '@skein/core';
-import { ClientStream, RpcServer } from '@skein/stream';
+import { RpcServer } from '@skein/stream';
 import { abortListeners, waitFor, within, cleanups } from '@skein/test-utils';
 import { describe, expect, it } from 'vitest';
 import { createClient, createServiceDispatch, implement, serverStream, service, type CallContext } from '../src/index.js';
-import { transport } from './harness.js';
+import { listening } from './harness.js';
 
 const cleanup = cleanups();
 
@@ -58,14 +58,8 @@ async function start(seen: Seen) {
       ],
     }),
   });
-  const a = await server.listen(transport, '127.0.0.1:0');
-  const address = `127.0.0.1:${a.port}`;
-  cleanup.push(() => server.close());
-  const connect = async () => {
-    const stream = await ClientStream.connect({ transport, address, tickMs: 100 });
-    cleanup.push(() => stream.destroy());
-    return createClient(Feed, stream, { codec: msgpackCodec });
-  };
+  const served = await listening(server, cleanup);
+  const connect = async () => createClient(Feed, await served.connect(), { codec: msgpackCodec });
   return { server, connect };
 }
 

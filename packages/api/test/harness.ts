@@ -25,3 +25,19 @@ export async function serve(opts: ServiceDispatchOptions & { codec: Codec }) {
     },
   };
 }
+
+/**
+ * Listens `server` on a free local port, its close pushed to `cleanup`; each `connect()` opens a
+ * ClientStream to it, destroyed with `cleanup` too.
+ */
+export async function listening(server: RpcServer, cleanup: (() => unknown)[]) {
+  const a = await server.listen(transport, '127.0.0.1:0');
+  const address = `127.0.0.1:${portOf(a)}`;
+  cleanup.push(() => server.close());
+  const connect = async () => {
+    const stream = await ClientStream.connect({ transport, address, tickMs: 100 });
+    cleanup.push(() => stream.destroy());
+    return stream;
+  };
+  return { address, connect };
+}

@@ -1,6 +1,6 @@
 import { msgpackCodec } from '@skein/codec-msgpack';
 import { ErrorCode, RpcError, silentLogger } from '@skein/core';
-import { ClientStream, RpcServer } from '@skein/stream';
+import { RpcServer } from '@skein/stream';
 import { cleanups, waitFor, within } from '@skein/test-utils';
 import { describe, expect, it } from 'vitest';
 import {
@@ -17,7 +17,7 @@ import {
   type HealthReply,
   type ServiceImpl,
 } from '../src/index.js';
-import { transport } from './harness.js';
+import { listening } from './harness.js';
 
 const cleanup = cleanups();
 
@@ -35,15 +35,12 @@ async function start(services: ServiceImpl<any>[], serverOpts: { maxInFlightPerC
     ...serverOpts,
     dispatch: createServiceDispatch({ codec: msgpackCodec, logger: silentLogger, streamTimeoutMs: 0, services }),
   });
-  const a = await server.listen(transport, '127.0.0.1:0');
-  const address = `127.0.0.1:${a.port}`;
-  cleanup.push(() => server.close());
+  const served = await listening(server, cleanup);
   const connect = async () => {
-    const stream = await ClientStream.connect({ transport, address, tickMs: 100 });
-    cleanup.push(() => stream.destroy());
+    const stream = await served.connect();
     return { stream, health: createClient(Health, stream, { codec: msgpackCodec }) };
   };
-  return { server, address, connect };
+  return { server, address: served.address, connect };
 }
 
 /** Reads a watch by hand: each `next()` is one status, so a test says which it expects when. */

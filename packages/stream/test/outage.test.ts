@@ -2,11 +2,9 @@ import { parseAddress, type Transport } from '@skein/core';
 import { ManualClock, cleanups, deferred, freePort, waitFor } from '@skein/test-utils';
 import { describe, expect, it } from 'vitest';
 import { ConnPool } from '../src/index.js';
-import { requestFrameSpec } from '../src/wire/frame-specs.js';
-import { DEFAULT_LIMITS } from '../src/wire/limits.js';
-import { PING_ACTION, readRequestHeader, type RequestHeader } from '../src/wire/protocol.js';
+import { PING_ACTION } from '../src/wire/protocol.js';
 import { transport } from './harness.js';
-import { localServer } from './pool-harness.js';
+import { hungServer, localServer } from './pool-harness.js';
 
 // A pool's outage (outage.ts): when it begins, how the backoff paces the connects that follow,
 // and that nothing of it outlives the pool. Connects go where `routed` sends them, each to a real
@@ -32,15 +30,6 @@ function routed(to: () => string): Transport & { connects: number; refused: numb
   return t;
 }
 
-/** A hung server: the handshake completes and nothing answers; it records the requests it reads. */
-async function hungServer() {
-  const got: RequestHeader[] = [];
-  const listener = await transport.listen(parseAddress('127.0.0.1:0'), requestFrameSpec(DEFAULT_LIMITS), (conn) => {
-    conn.bind({ frame: (bytes, start) => void got.push(readRequestHeader(bytes.subarray(start))), drain: () => {}, close: () => {} });
-  });
-  cleanup.push(() => listener.close());
-  return { address: `127.0.0.1:${(listener.address as { port: number }).port}`, got };
-}
 
 describe('a pool that loses its last connection while another connect is under way', () => {
   it('is in an outage at once: unhealthy, connecting, not waiting for that connect to fail', async () => {
@@ -51,6 +40,7 @@ describe('a pool that loses its last connection while another connect is under w
     cleanup.push(() => gate.resolve());
     const live = await localServer({ slow: () => gate.promise });
     const hung = await hungServer();
+    cleanup.push(() => hung.close());
     let first = true;
     const t = routed(() => (first ? ((first = false), live.address) : hung.address));
     const clock = new ManualClock();

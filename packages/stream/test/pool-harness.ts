@@ -1,7 +1,10 @@
-import { silentLogger, type Transport } from '@skein/core';
+import { parseAddress, silentLogger, type Transport } from '@skein/core';
 import { startProcess, type Proc } from '@skein/test-utils';
 import { fileURLToPath } from 'node:url';
 import { RpcServer, createRouter, type ActionHandler, type Reply } from '../src/index.js';
+import { requestFrameSpec } from '../src/wire/frame-specs.js';
+import { DEFAULT_LIMITS } from '../src/wire/limits.js';
+import { readRequestHeader, type RequestHeader } from '../src/wire/protocol.js';
 import { transport } from './harness.js';
 
 const utf8 = new TextEncoder();
@@ -60,6 +63,25 @@ export async function localServer(table: Record<string, ActionHandler>, listenOn
       return t.accepted;
     },
   };
+}
+
+export interface HungServer {
+  address: string;
+  /** The headers of the requests it read (a pool's first ping among them). */
+  got: RequestHeader[];
+  close(): Promise<void>;
+}
+
+/**
+ * A hung server: its kernel completes the handshake, and nothing ever answers. It records the
+ * requests it reads, so that a test knows when a pool's first ping is out.
+ */
+export async function hungServer(): Promise<HungServer> {
+  const got: RequestHeader[] = [];
+  const listener = await transport.listen(parseAddress('127.0.0.1:0'), requestFrameSpec(DEFAULT_LIMITS), (conn) => {
+    conn.bind({ frame: (bytes, start) => void got.push(readRequestHeader(bytes.subarray(start))), drain: () => {}, close: () => {} });
+  });
+  return { address: `127.0.0.1:${(listener.address as { port: number }).port}`, got, close: () => listener.close() };
 }
 
 const fixture = fileURLToPath(new URL('./fixtures/pool-server.mjs', import.meta.url));
