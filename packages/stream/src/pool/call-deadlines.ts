@@ -1,8 +1,8 @@
-import { ErrorCode, RpcError, extended, invalidArgument, systemClock, type Clock, type RemoteError } from '@skein/core';
+import { ErrorCode, RpcError, extended, invalidArgument, type RemoteError } from '@skein/core';
 import type { StreamSettings } from '../client/options.js';
-import { timerMs } from '../internals/checks.js';
 import { TickClock } from '../internals/tick-clock.js';
 import type { FailoverCall } from './failover-call.js';
+import { poolTiming } from './conn-pool-options.js';
 import type { MemberPoolOptions } from './failover-pool-options.js';
 import { outOfTime } from './failover-rules.js';
 
@@ -22,14 +22,14 @@ export interface OutOfTime {
 }
 
 /**
- * The ticked time of a pool (on `poolClock`) whose ConnPools are made with `poolOpts` and
- * resolve their streams' options to `s`: at their tick and default timeout, so that a call's
- * bound is theirs. Nothing happens at its ticks (deadlines are read at retries); its ticker
- * holds no process.
+ * The ticked time of a pool whose ConnPools are made with `memberOpts` and resolve their
+ * streams' options to `s`: on their clock, at their tick and default timeout (`poolTiming`, the
+ * rule they follow), so that a call's bound is theirs. Nothing happens at its ticks (deadlines
+ * are read at retries); its ticker holds no process.
  */
-export function startPace(poolOpts: MemberPoolOptions, s: StreamSettings, poolClock: Clock): TickClock {
-  const tickMs = timerMs(poolOpts.tickMs ?? s.tickMs, 'pool.tickMs');
-  return new TickClock(attemptsClock(poolOpts, poolClock), tickMs, s.timeoutMs, () => {});
+export function startPace(memberOpts: MemberPoolOptions, s: StreamSettings): TickClock {
+  const { clock, tickMs } = poolTiming(memberOpts, s.tickMs, 'pool.');
+  return new TickClock(clock, tickMs, s.timeoutMs, () => {});
 }
 
 /**
@@ -68,11 +68,4 @@ export function retimed(c: FailoverCall, err: RpcError | RemoteError, pace: Tick
   // In whole ms, rounded up (as a call's own timeout is): never short of what is left.
   c.sent = extended(c.opts, { timeoutMs: c.capped ? cap! : Math.ceil(left) });
   return undefined;
-}
-
-/** The clock the attempts' timeouts are kept on: their ConnPools' (`FailoverPool.poolOf`), and so their streams'. */
-function attemptsClock(poolOpts: MemberPoolOptions, poolClock: Clock): Clock {
-  // As `poolOf` spreads them: a `pool.clock` given, even undefined, takes the pool's place.
-  const given = Object.hasOwn(poolOpts, 'clock') ? poolOpts.clock : poolClock;
-  return given ?? poolOpts.stream?.clock ?? systemClock;
 }

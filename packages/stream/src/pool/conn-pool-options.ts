@@ -1,4 +1,5 @@
-import type { Address, Clock, Logger, Transport } from '@skein/core';
+import { systemClock, type Address, type Clock, type Logger, type Transport } from '@skein/core';
+import { timerMs } from '../internals/checks.js';
 import type { BackoffOptions } from './backoff.js';
 import type { ClientStreamOptions } from '../client/options.js';
 
@@ -68,4 +69,14 @@ export interface ConnPoolStats {
   queued: number;
   /** Open connections, draining ones included. */
   connections: number;
+}
+
+/**
+ * The clock and tick a ConnPool made with `opts` keeps its time on (its own clock, else its
+ * streams', else the system's; its `tickMs`, else its streams' `streamTickMs`): one rule, which a
+ * FailoverPool also reads to keep its calls' bounds on its ConnPools' time. `prefix` names the
+ * option in an error (`pool.` for a FailoverPool's).
+ */
+export function poolTiming(opts: Pick<ConnPoolOptions, 'clock' | 'tickMs' | 'stream'>, streamTickMs: number, prefix = ''): { clock: Clock; tickMs: number } {
+  return { clock: opts.clock ?? opts.stream?.clock ?? systemClock, tickMs: timerMs(opts.tickMs ?? streamTickMs, `${prefix}tickMs`) };
 }

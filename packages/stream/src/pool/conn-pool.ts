@@ -9,7 +9,6 @@ import {
   parseAddress,
   silentLogger,
   guardedLogger,
-  systemClock,
   type Clock,
   type Logger,
   type RemoteError,
@@ -17,7 +16,7 @@ import {
 import { TickClock } from '../internals/tick-clock.js';
 import { abortedAlready } from '../client/call-abort.js';
 import { cancelled, type Notify, type Reply } from '../client/call.js';
-import { nonNegative, positive, positiveInteger, timerMs } from '../internals/checks.js';
+import { nonNegative, positive, positiveInteger } from '../internals/checks.js';
 import type { CallOptions } from '../client/call-options.js';
 import { promised, type StreamCaller } from '../client/caller.js';
 import type { ClientStream } from '../client/client-stream.js';
@@ -28,7 +27,7 @@ import { isAuthRefusal, type Credentials } from '../client/credentials.js';
 import { resolveStreamOptions } from '../client/options.js';
 import { explainsRefusal, PoolCall, resendable, unrunError, type Resender } from './transparent-retry.js';
 import { PoolStream, type Reopener } from './pool-stream.js';
-import type { ConnPoolOptions, ConnPoolStats, PoolState } from './conn-pool-options.js';
+import { poolTiming, type ConnPoolOptions, type ConnPoolStats, type PoolState } from './conn-pool-options.js';
 import { carried, type Slot } from './pool-slot.js';
 import { ConnOpener, type OpenerLink } from './conn-opener.js';
 import { Outage, type OutageLink } from './outage.js';
@@ -89,8 +88,7 @@ export class ConnPool implements StreamCaller, Resender, Reopener {
     this.transparentRetries = retries;
     this.defaultTimeoutMs = stream.timeoutMs;
     this.newStream = unopenedStreams(stream.streamWindowBytes, stream.limits);
-    this.tickMs = timerMs(opts.tickMs ?? stream.tickMs, 'tickMs');
-    this.clock = opts.clock ?? streamOpts.clock ?? systemClock;
+    ({ clock: this.clock, tickMs: this.tickMs } = poolTiming(opts, stream.tickMs));
     // Its lines come on the way to calls' outcomes and closes: one it cannot write must not stop those.
     this.logger = guardedLogger(opts.logger ?? streamOpts.logger ?? silentLogger);
     this.onStateChange = opts.onStateChange;

@@ -488,13 +488,18 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
   private startPace(): TickClock {
     const s = this.streamSettings();
     this.defaultTimeoutMs = s.timeoutMs;
-    this.pace = startPace(this.poolOpts, s, this.clock);
+    this.pace = startPace(this.memberOptions(), s);
     return this.pace;
   }
 
   private poolOf(m: PoolServer): ConnPool {
-    m.pool ??= new ConnPool({ clock: this.clock, logger: this.logger, ...this.poolOpts, transport: this.transport, address: m.address });
+    m.pool ??= new ConnPool({ ...this.memberOptions(), transport: this.transport, address: m.address });
     return m.pool;
+  }
+
+  /** What every server's ConnPool is made with (the pool's clock and logger unless `pool` names its own). */
+  private memberOptions(): MemberPoolOptions {
+    return { clock: this.clock, logger: this.logger, ...this.poolOpts };
   }
 
   private checkOpen(): void {
