@@ -19,6 +19,13 @@ describe('ActionNames', () => {
     for (let round = 0; round < 3; round++) for (const n of all) expect(names.decode(utf8(n))).toBe(n);
   });
 
+  it('reads a leading U+FEFF as the character it is, cached or not, and refuses bytes that are not UTF-8', () => {
+    const names = new ActionNames();
+    for (const n of ['\uFEFFSvc.m', '\uFEFF' + 'S'.repeat(200) + '.m']) for (let round = 0; round < 2; round++) expect(names.decode(utf8(n))).toBe(n);
+    expect(names.decode(utf8('Svc.m'))).toBe('Svc.m');
+    expect(() => names.decode(new Uint8Array([0x53, 0xff, 0x2e, 0x6d]))).toThrow(TypeError);
+  });
+
   it('is not fooled by a received buffer changing after it was cached', () => {
     const names = new ActionNames();
     const b = utf8('Calc.add');

@@ -74,7 +74,8 @@ describe('metadata', () => {
     cleanup.push(() => s.server.close());
     const client = await s.connect();
     cleanup.push(() => client.close());
-    const metadata = { authorization: 'Bearer t', traceparent: '00-abc-def-01', 'ключ': 'значение ✓', __proto__x: '', constructor: 'c' };
+    // A leading U+FEFF is a character like any other: a default TextDecoder would drop it.
+    const metadata = { authorization: 'Bearer t', traceparent: '00-abc-def-01', 'ключ': 'значение ✓', __proto__x: '', constructor: 'c', '\uFEFFbom': '\uFEFFvalue' };
     // The first call goes before the hello's answer: it waits for it, metadata and all.
     const reply = await client.call(7, undefined, { metadata });
     expect(JSON.parse(new TextDecoder().decode(reply.msg))).toEqual(metadata);

@@ -1,4 +1,4 @@
-const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+import { strictUtf8 } from './strict-utf8.js';
 /** A power of two, so a hash picks a slot with a mask. */
 const SLOTS = 64;
 const CACHEABLE = 128;

@@ -1,6 +1,7 @@
 import { ChunkWriter, MAX_CHUNK_MESSAGE_BYTES, utf8Length } from '@skein/core';
 import { putU32, u32 } from './protocol.js';
 import type { RecentStrings } from './recent-strings.js';
+import { strictUtf8 } from './strict-utf8.js';
 
 /**
  * Small key/value entries that travel with a call: a bearer token, a trace context. Keys and
@@ -60,7 +61,6 @@ export class CallHeadError extends Error {
 }
 
 const utf8 = new TextEncoder();
-const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 
 /**
  * The encoded head: `remaining_ms u32`, then per entry `key_len u8 | key | value_len u16 | value`.

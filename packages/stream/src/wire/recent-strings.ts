@@ -1,4 +1,4 @@
-const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+import { strictUtf8 } from './strict-utf8.js';
 
 /** Places kept: the keys and values of a head's first eight entries. */
 const PLACES = 16;
