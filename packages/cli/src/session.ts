@@ -1,5 +1,5 @@
 import { ErrorCode, RpcError, invalidArgument, type Codec } from '@skein/core';
-import { createClient, method, service } from '@skein/api';
+import { createClient, method, service, type ServiceDef } from '@skein/api';
 import { ClientStream } from '@skein/stream';
 import type { Target } from './target.js';
 
@@ -7,19 +7,42 @@ import type { Target } from './target.js';
 export type RemoteMethod = (arg: unknown, opts?: { timeoutMs?: number }) => Promise<unknown>;
 
 /**
- * Splits `Service.method` and checks both names with @skein/api's own rule (the wire action is
- * exactly this text, so a name the API could not declare cannot exist on a Skein server).
+ * Splits `Service.method` at its LAST dot, as a server's dispatch reads an action (api's
+ * `createServiceDispatch`, stream's `dispatchByService`): a method name never has a dot, a
+ * service's may (Skein's own, `skein.health.Health`). Both are checked with @skein/api's own
+ * rule, each dot-separated part of the service as one name (the wire action is exactly this
+ * text, so a name the API could not declare cannot exist on a Skein server).
  */
 export function parseMethod(text: string): { service: string; method: string } {
-  const dot = text.indexOf('.');
-  if (dot <= 0 || dot === text.length - 1) throw invalidArgument(`${JSON.stringify(text)} is not Service.method`);
+  const dot = text.lastIndexOf('.');
+  const notOne = (why: string): RpcError => invalidArgument(`${JSON.stringify(text)} is not Service.method: ${why}`);
+  if (dot < 0) throw notOne('no dot between the service and the method');
+  if (dot === 0) throw notOne('no service name before the dot');
+  if (dot === text.length - 1) throw notOne('no method name after the last dot');
   const names = { service: text.slice(0, dot), method: text.slice(dot + 1) };
   try {
-    service(names.service, { [names.method]: method() });
+    checkNames(names.service, names.method);
   } catch (err) {
-    throw invalidArgument(`${JSON.stringify(text)} is not Service.method: ${(err as Error).message}`);
+    throw notOne((err as Error).message);
   }
   return names;
+}
+
+/**
+ * Throws `service()`'s own InvalidArgument for a name it refuses: each part of the service, then
+ * the method (beside the last part, which passed). An undotted service reads as it always did.
+ */
+function checkNames(serviceName: string, methodName: string): void {
+  const parts = serviceName.split('.');
+  for (const part of parts) {
+    try {
+      service(part, {});
+    } catch (err) {
+      if (parts.length === 1) throw err;
+      throw invalidArgument(`part ${JSON.stringify(part)} of service name ${JSON.stringify(serviceName)}: ${(err as Error).message}`);
+    }
+  }
+  service(parts[parts.length - 1]!, { [methodName]: method() });
 }
 
 /** The argument's JSON text as a value; none sends no argument (the unit value). */
@@ -53,10 +76,14 @@ export function connect(target: Target, timeoutMs: number, window = 128, keepali
   });
 }
 
-/** `Service.method` over `stream`: @skein/api's client, so errors read as they do in an application. */
+/**
+ * `Service.method` over `stream`: @skein/api's client, so errors read as they do in an application.
+ * The definition is made as api's `Health` is, without `service()`, which refuses a dotted name
+ * (so that no application's service takes one): `parseMethod` has checked every part of it.
+ */
 export function remoteMethod(stream: ClientStream, text: string, codec: Codec): RemoteMethod {
   const names = parseMethod(text);
-  const def = service(names.service, { [names.method]: method<unknown, unknown>() });
+  const def: ServiceDef = Object.freeze({ name: names.service, methods: Object.freeze({ [names.method]: method<unknown, unknown>() }) });
   return createClient(def, stream, { codec })[names.method]!;
 }
 

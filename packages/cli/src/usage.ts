@@ -10,6 +10,7 @@ export const USAGE = `skein: talk to any Skein server
 ADDR: host:port, tcp://host:port, unix:/path (or /path), ws://host:port[/path], ws+unix:/path,
       tls://host:port, tls+unix:/path, wss://host:port[/path]
       (TLS: --ca FILE, --cert FILE --key FILE, --servername NAME)
+Service.method splits at the last dot: skein.health.Health.check is check of skein.health.Health.
 The argument is JSON, encoded with the codec (default msgpack); without one, none is sent.
 call prints the reply as JSON, or the error (exit 1). bench sends one probe call, then keeps
 N calls in flight for S seconds (default 16, 5) and prints calls/s and p50/p90/p99 latency.

@@ -230,7 +230,7 @@ describe('skein call', () => {
     [['call', 'ws://127.0.0.1/skein', 'Calc.add'], /has no port/],
     [['call', '127.0.0.1:1', 'Calc.add', '{}', '--codec', 'json'], /unknown codec "json" \(known: msgpack, cbor\)/],
     [['call', '127.0.0.1:1', 'add'], /"add" is not Service.method/],
-    [['call', '127.0.0.1:1', 'Calc.a.b'], /"Calc.a.b" is not Service.method: method name "a.b" must be an identifier/],
+    [['call', '127.0.0.1:1', 'Calc.a b'], /"Calc.a b" is not Service.method: method name "a b" must be an identifier/],
     [['call', '127.0.0.1:1', 'Calc.add', '{a:1}'], /the argument is not JSON/],
     [['call', '127.0.0.1:1', 'Calc.add', '--in-flight', '3'], /unknown option --in-flight for call/],
     [['bench', '127.0.0.1:1', 'Calc.add', '--duration', '0'], /--duration must be a positive number of seconds/],

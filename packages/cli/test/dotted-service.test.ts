@@ -1,0 +1,102 @@
+import { HealthReporter, createServiceDispatch, healthService, implement, method, type ServiceDef } from '@skein/api';
+import { cborCodec } from '@skein/codec-cbor';
+import { msgpackCodec } from '@skein/codec-msgpack';
+import { silentLogger, type Codec } from '@skein/core';
+import { nodeRuntime } from '@skein/runtime-node';
+import { RpcServer } from '@skein/stream';
+import { cleanups } from '@skein/test-utils';
+import { tcpTransport } from '@skein/transport-tcp';
+import net from 'node:net';
+import { describe, expect, it } from 'vitest';
+import { skein } from './skein-bin.js';
+
+const cleanup = cleanups();
+
+/**
+ * A dotted service besides Skein's own health service: made as @skein/api's `Health` is (a
+ * plain definition: `service()` refuses the dot), served by an application all the same.
+ */
+const invoiceMethods = Object.freeze({ total: method<{ items: number[] }, number>() });
+const Invoices: ServiceDef<'acme.billing.Invoices', typeof invoiceMethods> = Object.freeze({ name: 'acme.billing.Invoices', methods: invoiceMethods });
+
+/** A real server over TCP: the health service answering from `reporter`, and `Invoices`. */
+async function start(codec: Codec, reporter: HealthReporter): Promise<string> {
+  const services = [healthService(reporter), implement(Invoices, { total: ({ items }) => items.reduce((a, b) => a + b, 0) })];
+  const server = new RpcServer({ logger: silentLogger, dispatch: createServiceDispatch({ codec, logger: silentLogger, services }) });
+  const a = await server.listen(tcpTransport(nodeRuntime), '127.0.0.1:0');
+  cleanup.push(() => server.close());
+  return `127.0.0.1:${a.port}`;
+}
+
+describe('skein call of a service whose name has dots (split at the last dot, as a server reads an action)', () => {
+  it('calls skein.health.Health.check and prints the status', async () => {
+    const reporter = new HealthReporter();
+    reporter.set('Orders', 'not-serving');
+    const addr = await start(msgpackCodec, reporter);
+    expect(await skein('call', addr, 'skein.health.Health.check', '{"service":""}')).toEqual({ code: 0, stdout: '{\n  "status": "serving"\n}\n', stderr: '' });
+    expect(await skein('call', addr, 'skein.health.Health.check', '{"service":"Orders"}')).toEqual({ code: 0, stdout: '{\n  "status": "not-serving"\n}\n', stderr: '' });
+  });
+
+  it('speaks the server\'s codec (--codec cbor), and calls an application\'s dotted service', async () => {
+    const addr = await start(cborCodec, new HealthReporter());
+    expect(await skein('call', addr, 'skein.health.Health.check', '{"service":""}', '--codec', 'cbor')).toEqual({ code: 0, stdout: '{\n  "status": "serving"\n}\n', stderr: '' });
+    expect(await skein('call', addr, 'acme.billing.Invoices.total', '{"items":[1,2,39]}', '--codec', 'cbor')).toEqual({ code: 0, stdout: '42\n', stderr: '' });
+  });
+
+  it('gets the server\'s own error for a dotted service it lacks, or a method its dotted service lacks (exit 1)', async () => {
+    const addr = await start(msgpackCodec, new HealthReporter());
+    expect(await skein('call', addr, 'acme.billing.Nope.total', '{}')).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: 'error: Service (rpc_service_notfound): acme.billing.Nope.total: no such service on the server (rpc_service_notfound)\n',
+    });
+    // The server found the service `skein.health.Health` in this action: the split is the server's.
+    expect(await skein('call', addr, 'skein.health.Health.nope', '{}')).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: 'error: Method (rpc_method_notfound): skein.health.Health.nope: no such method on the server (rpc_method_notfound)\n',
+    });
+  });
+
+  it('takes the dotted name in skein bench too (its probe and its calls)', async () => {
+    const addr = await start(msgpackCodec, new HealthReporter());
+    const r = await skein('bench', addr, 'skein.health.Health.check', '{"service":""}', '--in-flight', '1', '--duration', '0.3', '--json');
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const summary = JSON.parse(r.stdout) as { method: string; calls: number; errors: Record<string, number> };
+    expect(summary.method).toBe('skein.health.Health.check');
+    expect(summary.calls).toBeGreaterThan(0);
+    expect(summary.errors).toEqual({});
+  });
+});
+
+describe('a name no Skein server could serve is refused before connecting (exit 2)', () => {
+  /** A listener that counts the connections it is offered: a refused name must make none. */
+  async function listener(): Promise<{ addr: string; accepted: () => number }> {
+    let accepted = 0;
+    const server = net.createServer((s) => (accepted++, s.destroy()));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    cleanup.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    return { addr: `127.0.0.1:${(server.address() as net.AddressInfo).port}`, accepted: () => accepted };
+  }
+
+  it.each([
+    ['a..b.m', '"a..b.m" is not Service.method: part "" of service name "a..b": service name "" must be an identifier'],
+    ['.S.m', '".S.m" is not Service.method: part "" of service name ".S": service name "" must be an identifier'],
+    ['S.', '"S." is not Service.method: no method name after the last dot'],
+    ['.m', '".m" is not Service.method: no service name before the dot'],
+    ['check', '"check" is not Service.method: no dot between the service and the method'],
+    ['skein.he alth.Health.check', '"skein.he alth.Health.check" is not Service.method: part "he alth" of service name "skein.he alth.Health": service name "he alth" must be an identifier'],
+    ['skein.health.Health.ch!eck', '"skein.health.Health.ch!eck" is not Service.method: method name "ch!eck" must be an identifier'],
+    ['a.then.m', '"a.then.m" is not Service.method: part "then" of service name "a.then": service name "then" is reserved'],
+  ])('%j', async (text, message) => {
+    const { addr, accepted } = await listener();
+    for (const command of ['call', 'bench']) {
+      const r = await skein(command, addr, text, '{"service":""}');
+      expect(r.code).toBe(2);
+      expect(r.stdout).toBe('');
+      expect(r.stderr).toContain(`skein: ${message}`);
+    }
+    expect(accepted()).toBe(0);
+  });
+});
