@@ -1,7 +1,7 @@
-import { ErrorCode, type RpcError } from '@skein/core';
-import { cleanups, within } from '@skein/test-utils';
+import { ErrorCode, RpcError } from '@skein/core';
+import { ManualClock, cleanups, deferred, waitFor, within } from '@skein/test-utils';
 import { describe, expect, it } from 'vitest';
-import { FailoverPool, type ActionHandler, type FailoverPoolOptions } from '../src/index.js';
+import { FailoverPool, type ActionHandler, type FailoverPoolOptions, type Reply } from '../src/index.js';
 import { transport } from './harness.js';
 import { localServer, str, textOf, type LocalServer } from './pool-harness.js';
 
@@ -56,6 +56,93 @@ describe("a FailoverPool call's timeoutMs bounds the whole call", () => {
     expect(a.counts.op).toBe(1);
     expect(b.counts.op).toBeUndefined();
     expect(c.counts.op).toBeUndefined();
+  });
+});
+
+/** A Timeout of a server's own (its downstream's, say), long before the call's time is over. */
+const downstreamTimeout = (): RpcError => new RpcError(ErrorCode.Timeout, 'its downstream timed out');
+
+/** Answers every call at once with that Timeout. */
+const timesOutAtOnce: ActionHandler = () => {
+  throw downstreamTimeout();
+};
+
+/**
+ * Servers a and b: a answers Timeout (`op`: at once, unless given another); b answers the
+ * deadline it saw, and is connected to already (a call of its own, `warm`), so that a retry
+ * there goes out at once rather than through its ConnPool's wait for a first connection, which
+ * pads a deadline by a tick of its own. `clock`: the pool's and its ConnPools'.
+ */
+async function earlyTimeoutFirst(op: ActionHandler = timesOutAtOnce, clock?: ManualClock) {
+  const a = await localServer({ op });
+  const b = await localServer({ op: tellsDeadline, warm: () => str('') });
+  cleanup.push(() => a.server.close(), () => b.server.close());
+  // On a manual clock, no keepalive: a jump of seconds would time out its pings before the loop reads their answers.
+  const stream = clock ? { tickMs: 100, keepaliveMs: 0 } : { tickMs: 20 };
+  const pool = failover({ servers: [a.address, b.address], strategy: 'leader', retries: 2, clock, pool: { clock, stream } });
+  await new Promise<Reply | null>((resolve, reject) => pool.sendTo(b.address, 'warm', str(''), {}, (err, r) => (err ? reject(err) : resolve(r))));
+  return { a, b, pool };
+}
+
+/** A server's `op` that answers Timeout when the test says (`answer`), as one whose downstream timed out would. */
+function timesOutOnCue() {
+  const cue = deferred();
+  const op: ActionHandler = async () => {
+    await cue.promise;
+    throw downstreamTimeout();
+  };
+  cleanup.push(() => cue.resolve());
+  return { op, answer: () => cue.resolve() };
+}
+
+describe("a Timeout a server answers early, with the call's time still left (no attemptTimeoutMs)", () => {
+  it('an idempotent call is retried on the next server, given what is left of its timeoutMs', async () => {
+    const { a, b, pool } = await earlyTimeoutFirst();
+    const r = await pool.call('op', undefined, { timeoutMs: 10_000, idempotent: true });
+    // b was given what was left: a deadline, below the call's bound.
+    const seen = Number(textOf(r));
+    expect(seen).toBeGreaterThan(0);
+    expect(seen).toBeLessThan(10_000);
+    expect([a.counts.op, b.counts.op]).toEqual([1, 1]);
+  });
+
+  it('a call that is not idempotent is not: the attempt that answered Timeout may have run', async () => {
+    const { a, b, pool } = await earlyTimeoutFirst();
+    const err = (await pool.call('op', undefined, { timeoutMs: 10_000 }).catch((e: unknown) => e)) as RpcError;
+    expect([err.code, err.retry]).toEqual([ErrorCode.Timeout, 'idempotent']);
+    expect(err.message).toMatch(/^rpc_timeout \(the call may have executed on 127\.0\.0\.1:\d+; not retried: it is not idempotent\)$/);
+    expect([a.counts.op, b.counts.op]).toEqual([1, undefined]);
+  });
+
+  it("what is left is read off the pool's clock, between its ticks too: 4.05 s into a 10 s call, the retry's deadline is 5.95 s", async () => {
+    const clock = new ManualClock();
+    const { op, answer } = timesOutOnCue();
+    const { a, b, pool } = await earlyTimeoutFirst(op, clock);
+    const call = pool.call('op', undefined, { timeoutMs: 10_000, idempotent: true });
+    await waitFor(() => a.counts.op === 1);
+    // 40 of the pool's 100 ms ticks, and half of the next: its ticks alone say 6 s are left.
+    clock.advance(4_050);
+    answer();
+    const seen = Number(textOf(await within(call, 10_000, 'the retry on b')));
+    // b's own clock is the system's: what it sees is what was sent, less the ms since it came.
+    expect(seen).toBeGreaterThan(5_000);
+    expect(seen).toBeLessThanOrEqual(5_950);
+    expect([a.counts.op, b.counts.op]).toEqual([1, 1]);
+  });
+
+  it("one answered within the attempt's timers' lateness of its end (max(10 %, 50 ms) of it) counts as its time spent: not retried", async () => {
+    const clock = new ManualClock();
+    const { op, answer } = timesOutOnCue();
+    const { a, b, pool } = await earlyTimeoutFirst(op, clock);
+    const call = pool.call('op', undefined, { timeoutMs: 10_000, idempotent: true }).catch((e: unknown) => e);
+    await waitFor(() => a.counts.op === 1);
+    // 950 ms left of 10 s: less than its 1 s lateness, as near its end as its own timer may fire.
+    clock.advance(9_050);
+    answer();
+    const err = (await within(call, 10_000, 'the call to end')) as RpcError;
+    expect([err.code, err.retry]).toEqual([ErrorCode.Timeout, 'idempotent']);
+    expect(err.message).toMatch(/\(the call may have executed on 127\.0\.0\.1:\d+; not retried: its timeoutMs \(10000 ms\) is spent\)$/);
+    expect([a.counts.op, b.counts.op]).toEqual([1, undefined]);
   });
 });
 

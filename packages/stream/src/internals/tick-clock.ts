@@ -7,6 +7,9 @@ const LATE_MS = 50;
 /** A deadline may be reached up to two periods late, so the finest period is half of LATE_MS. */
 const FINEST_MS = LATE_MS / 2;
 
+/** How late a timeout of `timeoutMs` may fire by this clock's rule, never early: max(10 %, 50 ms) of it. */
+export const lateness = (timeoutMs: number): number => Math.max(LATE_SHARE * timeoutMs, LATE_MS);
+
 /**
  * Time counted in ticks, by a ticker whose period follows the shortest timeout in use: a
  * timeout fires within max(10 %, 50 ms) after its time and never before, with no timer and no
@@ -78,6 +81,15 @@ export class TickClock {
     const at = this.elapsed + this.period + timeoutMs;
     if (level < this.top && at > this.busyUntil[level]!) this.busyUntil[level] = at;
     return at;
+  }
+
+  /**
+   * Ticked time now, with the time since the last tick read off the clock (which `elapsed` leaves
+   * out, up to a period): one clock read, for a rare path that must tell a sliver of a deadline
+   * left from none, never for a call's own. Never ahead of the clock, as `elapsed`.
+   */
+  now(): number {
+    return this.elapsed + Math.max(0, this.clock.now() - this.lastTickAt);
   }
 
   /** Whether the ticker keeps the process alive (off by default): on while something waits on it. */

@@ -1,6 +1,6 @@
 import { ErrorCode, RpcError, extended, invalidArgument, type RemoteError } from '@skein/core';
 import type { StreamSettings } from '../client/options.js';
-import { TickClock } from '../internals/tick-clock.js';
+import { TickClock, lateness } from '../internals/tick-clock.js';
 import type { FailoverCall } from './failover-call.js';
 import { poolTiming } from './conn-pool-options.js';
 import type { MemberPoolOptions } from './failover-pool-options.js';
@@ -51,21 +51,39 @@ export function capFirst(c: FailoverCall, poolCap: number | undefined, defaultTi
  * Gives `c`'s next attempt what is left of the call's time (`attemptTimeoutMs`, its own or the
  * pool's `poolCap`, at most), in its pool's ticked time `pace`, so
  * that the deadline its server sees is what is left; or says, as its final error, that no time
- * is left. An attempt that had all that was left and timed out took it all, by its own stream's
- * clock (finer than the pool's): no retry then, not even with the sliver the pool's ticks may
- * still show.
+ * is left. An attempt that had all that was left and timed out took it all (`answeredEarly`
+ * tells when its server said so early instead): no retry then, not even with the sliver the
+ * pool's ticks may still show.
  */
 export function retimed(c: FailoverCall, err: RpcError | RemoteError, pace: TickClock | undefined, defaultTimeoutMs: number, poolCap: number | undefined): OutOfTime | undefined {
   // A stream without a timeout of its own: nothing bounds it (and `pace` may not be made yet).
   // A bad timeout: its attempts fail with it.
   if (!(c.deadline < Infinity)) return undefined;
   const whole = c.opts.timeoutMs ?? defaultTimeoutMs;
-  if (!c.capped && err instanceof RpcError && err.code === ErrorCode.Timeout) return { err, why: `not retried: its timeoutMs (${whole} ms) is spent` };
-  const left = c.deadline - pace!.elapsed;
-  if (!(left > 0)) return { err: outOfTime(err, whole), why: undefined };
+  let left: number | undefined;
+  if (!c.capped && err instanceof RpcError && err.code === ErrorCode.Timeout) {
+    left = answeredEarly(c, pace!, whole);
+    if (left === undefined) return { err, why: `not retried: its timeoutMs (${whole} ms) is spent` };
+  } else {
+    left = c.deadline - pace!.elapsed;
+    if (!(left > 0)) return { err: outOfTime(err, whole), why: undefined };
+  }
   const cap = c.stream ? undefined : (c.opts.attemptTimeoutMs ?? poolCap);
   c.capped = cap !== undefined && cap < left;
   // In whole ms, rounded up (as a call's own timeout is): never short of what is left.
   c.sent = extended(c.opts, { timeoutMs: c.capped ? cap! : Math.ceil(left) });
   return undefined;
+}
+
+/**
+ * What is left of `c`'s time, when its attempt, which had all that was left, met a Timeout
+ * well before that time was over: its server's answer, sent early for reasons of its own (a
+ * downstream's timeout), not the attempt's time running out, which its own timer (or its
+ * server's, on the deadline it was sent) says at that time or up to `lateness` after. Undefined
+ * when less than that is left. Read with the clock, not the ticks alone, which cannot tell a
+ * sliver left from none: a failed attempt's path, never a call's.
+ */
+function answeredEarly(c: FailoverCall, pace: TickClock, whole: number): number | undefined {
+  const left = c.deadline - pace.now();
+  return left > lateness(c.sent.timeoutMs ?? whole) ? left : undefined;
 }
