@@ -47,5 +47,9 @@ export function tracedDispatch(inner: Dispatch, opts: OtelOptions = {}): Dispatc
     serverClosed: () => inner.serverClosed?.(),
     // The proxy passes every answer, late ones too, and `handlerEnded`, on to the request.
     tellsHandlerEnds: inner.tellsHandlerEnds,
+    // And per request, as `inner` says (a dispatchByService tells for its loop's services, not
+    // for a pool's): with the flag alone its loop's abandoned handlers would go unbounded. The
+    // server asks with its own request, whose action is the one the proxy handed `inner`.
+    tellsHandlerEndOf: (req) => (inner.tellsHandlerEndOf !== undefined ? inner.tellsHandlerEndOf(req) === true : inner.tellsHandlerEnds === true),
   };
 }

@@ -9,11 +9,13 @@ import { REQUEST_HEADER_LENGTH, RESPONSE_HEADER_LENGTH, readResponseHeader, writ
 
 export const transport = tcpTransport(nodeRuntime);
 
-/** One request frame as a raw peer sends it: numeric `action`, `seq`, `msg`, no blob. */
-export function requestFrame(action: number, seq: number, msg: Uint8Array = new Uint8Array(0)): Uint8Array {
-  const out = new Uint8Array(REQUEST_HEADER_LENGTH + msg.length);
-  writeRequestHeader(out, action, 0, seq, msg.length, 0);
-  out.set(msg, REQUEST_HEADER_LENGTH);
+/** One request frame as a raw peer sends it: `action` (a number, or a string's UTF-8 after the header), `seq`, `msg`, no blob. */
+export function requestFrame(action: number | string, seq: number, msg: Uint8Array = new Uint8Array(0)): Uint8Array {
+  const name = typeof action === 'string' ? new TextEncoder().encode(action) : new Uint8Array(0);
+  const out = new Uint8Array(REQUEST_HEADER_LENGTH + name.length + msg.length);
+  writeRequestHeader(out, typeof action === 'string' ? '' : action, name.length, seq, msg.length, 0);
+  out.set(name, REQUEST_HEADER_LENGTH);
+  out.set(msg, REQUEST_HEADER_LENGTH + name.length);
   return out;
 }
 

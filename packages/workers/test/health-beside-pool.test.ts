@@ -20,7 +20,8 @@ describe('health on the loop beside a worker pool', () => {
     const reporter = new HealthReporter();
     const onLoop = createServiceDispatch({ codec: msgpackCodec, services: [healthService(reporter)] });
     const dispatch = dispatchByService({ services: { [HEALTH_SERVICE_NAME]: onLoop }, otherwise: pool });
-    // The pool says nothing of its handlers' ends: the whole does not claim it does.
+    // The pool says nothing of its handlers' ends: the whole does not claim it does for every
+    // request, only for health's (abandoned-beside-pool.test.ts: the loop's stay bounded).
     expect(dispatch.tellsHandlerEnds).toBe(false);
     const s = await serve(dispatch, { closeWaitMs: 0 });
     cleanup.push(() => s.close());

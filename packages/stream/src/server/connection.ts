@@ -29,6 +29,7 @@ import { AUTH_ACTION } from '../wire/auth.js';
 import { ConnAuth, type AuthWire } from './conn-auth.js';
 import { OBSERVER_DROPPED } from '../client/item-observer.js';
 import { ServerRequest, type ConnInfo, type Responder } from './request.js';
+import { handlerEndToldBy } from './dispatch.js';
 import { REVERSE_ANSWER_ACTION } from '../wire/reverse-calls.js';
 import type { ReverseCaller, ReverseSettings } from './reverse-caller.js';
 import { connInfo, type InfoLink } from './conn-info.js';
@@ -437,10 +438,11 @@ export class ServerConn implements FrameHandlers, Responder, ExtensionsHost, Hel
 
   /**
    * A call abandoned while its handler runs: counted until the handler ends (see
-   * ConnExtensions.abandoned), when the dispatch says when that is.
+   * ConnExtensions.abandoned), when the dispatch says when that is, for this request (one over
+   * several, dispatchByService, tells for some and not for others).
    */
-  abandonedRunning(): boolean {
-    if (this.opts.dispatch.tellsHandlerEnds !== true) return false;
+  abandonedRunning(req: ServerRequest): boolean {
+    if (!handlerEndToldBy(this.opts.dispatch, req)) return false;
     // Made here if none yet: plain calls (no head) never made it, and the server's own handler
     // timeout abandons those too, a razor v1 peer's included: one that skips its hello must not
     // thereby run any number of handlers at once (the state is made only once one runs abandoned).

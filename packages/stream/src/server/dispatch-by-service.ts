@@ -1,5 +1,6 @@
 import { invalidArgument } from '@skein/core';
-import type { Dispatch } from './dispatch.js';
+import { handlerEndToldBy, type Dispatch } from './dispatch.js';
+import type { ServerRequest } from './request.js';
 import { kindOf } from '../internals/kind-of.js';
 
 export interface DispatchByServiceOptions {
@@ -31,23 +32,29 @@ export interface DispatchByServiceOptions {
  * numeric one a compare (docs/benchmarks.md); a server without it pays nothing.
  *
  * `serverClosed` is told to each distinct dispatch once (one listed twice, or also `otherwise`,
- * hears it once). `tellsHandlerEnds` is true only when every one's is (see below).
+ * hears it once). Whether it tells when a handler ends is said per request, by the dispatch the
+ * request went to (`tellsHandlerEndOf`, see below); `tellsHandlerEnds`, for all, is true only
+ * when every one's is.
  */
 export function dispatchByService(opts: DispatchByServiceOptions): Dispatch {
   const { byService, otherwise } = checked(opts);
   const all = [...new Set([...byService.values(), otherwise])];
+  /** The dispatch `req` goes to: by its action alone, so that asked again it answers the same. */
+  const route = (req: ServerRequest): Dispatch => {
+    // Read without the `action` getter: -1 marks a string action, the common case here.
+    if (req.actionId < 0) {
+      const name = req.actionName;
+      const dot = name.lastIndexOf('.');
+      if (dot > 0) {
+        const d = byService.get(name.slice(0, dot));
+        if (d !== undefined) return d;
+      }
+    }
+    return otherwise;
+  };
   return {
     dispatch(req) {
-      // Read without the `action` getter: -1 marks a string action, the common case here.
-      if (req.actionId < 0) {
-        const name = req.actionName;
-        const dot = name.lastIndexOf('.');
-        if (dot > 0) {
-          const d = byService.get(name.slice(0, dot));
-          if (d !== undefined) return d.dispatch(req);
-        }
-      }
-      otherwise.dispatch(req);
+      route(req).dispatch(req);
     },
     serverClosed() {
       // Each hears it though one throws before it: what a later one counted is not lost with
@@ -62,12 +69,17 @@ export function dispatchByService(opts: DispatchByServiceOptions): Dispatch {
       }
       if (first !== undefined) throw first.err;
     },
-    // The server reads it when a call is abandoned while its handler runs: true, and it counts
+    // The server asks it when a call is abandoned while its handler runs: true, and it counts
     // that handler against its connection until the dispatch says it ended. Counted under a
-    // dispatch that never says so, a handler would hold its place for ever, and a connection whose
-    // places are so held reads no further call: it would stall. Not counted under one that would
-    // say so, the bound on abandoned handlers is lost (its `handlerEnded` does nothing), as under
-    // any dispatch that does not tell. So true only when every dispatch here tells.
+    // dispatch that never says so (a worker pool), a handler would hold its place for ever, and a
+    // connection whose places are so held reads no further call: it would stall. Not counted under
+    // one that says so (health on the loop), nothing bounds how many a peer that abandons every
+    // call to it keeps running. So the dispatch that took the request answers, found again by its
+    // action: only an abandoned call pays for the lookup, no call pays for a mark.
+    tellsHandlerEndOf: (req) => handlerEndToldBy(route(req), req),
+    // For every request: what a reader of the flag alone goes by (a wrapper that passes on only
+    // it, as an older tracedDispatch does), where true would count the untold too. So true only
+    // when every dispatch here tells.
     tellsHandlerEnds: all.every((d) => d.tellsHandlerEnds === true),
   };
 }

@@ -22,7 +22,32 @@ export interface Dispatch {
    * twice `maxInFlightPerConn` handlers per connection, these included, and reads no further
    * call there until one ends; without it their slots are free at once and nothing bounds how many a peer
    * that abandons every call it makes keeps running. `createRouter` and `@skein/api`'s
-   * dispatch set it.
+   * dispatch set it. True means for every request: one that hands some requests to a dispatch
+   * that tells and others to one that does not says so per request (`tellsHandlerEndOf`).
    */
   readonly tellsHandlerEnds?: boolean;
+  /**
+   * `tellsHandlerEnds` for one request: whether this dispatch tells when `req`'s handler ends.
+   * For a dispatch that hands requests on to several (`dispatchByService`: health on the loop,
+   * which tells, beside a worker pool, which does not), where one flag for all would either lose
+   * the bound on the loop's handlers (false) or count the pool's (true), whose ends nobody tells:
+   * each would hold its connection's place for ever, and a connection so filled reads no more.
+   * When present the server asks it instead of reading `tellsHandlerEnds`, and only for a call
+   * abandoned while its handler runs (or at `req.runsOn()`), so that a call pays nothing for it.
+   * Asked after the request was handed on, it must answer for the dispatch the request went to,
+   * found again from what the request came with (its action, as `dispatchByService` does), not
+   * from state that may have changed since. A dispatch that wraps another passes it on
+   * (`tracedDispatch` does).
+   */
+  tellsHandlerEndOf?(req: ServerRequest): boolean;
+}
+
+/**
+ * Whether `d` tells when `req`'s handler ends: its per-request answer where it has one, else
+ * its flag. What the server asks when a call is abandoned while its handler runs, and what
+ * dispatchByService asks of the dispatch it chose, so that however they nest each request gets
+ * the answer of the dispatch that runs its handler.
+ */
+export function handlerEndToldBy(d: Dispatch, req: ServerRequest): boolean {
+  return d.tellsHandlerEndOf !== undefined ? d.tellsHandlerEndOf(req) === true : d.tellsHandlerEnds === true;
 }

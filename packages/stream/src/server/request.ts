@@ -77,10 +77,11 @@ export interface Responder {
    * A call was abandoned (cancelled, past its deadline) while its handler ran: its slot is free,
    * but the handler may run on until `abandonedEnded`. A Responder that bounds running handlers
    * counts these, or a peer that cancels every call it makes runs any number at once. True when
-   * it counts this one (its dispatch tells when handlers end: Dispatch.tellsHandlerEnds); asked
-   * here, not per request, so that a call pays nothing for it until it is abandoned.
+   * it counts this one (its dispatch tells when `req`'s handler ends: Dispatch.tellsHandlerEnds,
+   * or `tellsHandlerEndOf(req)`); asked here, when the call is abandoned, not when it comes, so
+   * that a call pays nothing for it until then.
    */
-  abandonedRunning?(): boolean;
+  abandonedRunning?(req: ServerRequest): boolean;
   /** A handler counted by `abandonedRunning` ended. */
   abandonedEnded?(): void;
 }
@@ -216,7 +217,7 @@ export class ServerRequest implements Controlled, AbortSource {
     if (this.answered) return;
     this.claim();
     if (answer) this.owner.writeError(this.seqLo, this.seqHi, err.code, err.message);
-    if (this.owner.abandonedRunning?.() === true) this.runsAbandoned = true;
+    if (this.owner.abandonedRunning?.(this) === true) this.runsAbandoned = true;
     this.owner.settled();
   }
 
@@ -231,7 +232,7 @@ export class ServerRequest implements Controlled, AbortSource {
    * answered, or under a dispatch that does not tell handler ends.
    */
   runsOn(): void {
-    if (!this.answered && !this.runsAbandoned && this.owner.abandonedRunning?.() === true) this.runsAbandoned = true;
+    if (!this.answered && !this.runsAbandoned && this.owner.abandonedRunning?.(this) === true) this.runsAbandoned = true;
   }
 
   /**

@@ -1,0 +1,109 @@
+import { rawConnect, waitFor, cleanups } from '@skein/test-utils';
+import { describe, expect, it } from 'vitest';
+import { createRouter, dispatchByService, type Dispatch, type ServerRequest } from '../src/index.js';
+import { encodeCallHead } from '../src/wire/call-head.js';
+import { CANCEL_ACTION, HEAD_ACTION } from '../src/wire/extension-frames.js';
+import { Concurrency, requestFrame as request, startServer } from './harness.js';
+import { golden } from './golden.js';
+
+// dispatchByService over a dispatch that tells when its handlers end (a router: health on the
+// loop) and one that does not (as a worker pool): the bound on abandoned handlers holds per
+// request. Those of the telling one count, at most twice maxInFlightPerConn running on a
+// connection, as abandoned-handlers-cap.test.ts asserts for a telling dispatch alone; those of
+// the other do not, for nobody would ever say they ended. On a real server, over TCP.
+
+const cleanup = cleanups();
+
+const CAP = 8;
+const CALLS = 200;
+
+/** Service `A` on a router whose `A.slow` ignores its signal and runs until let go (`endAll`); `A.echo` answers at once. */
+function telling() {
+  const running = new Concurrency();
+  const ends: (() => void)[] = [];
+  let echoed = 0;
+  const router = createRouter({
+    'A.slow': () => (running.enter(), new Promise<void>((resolve) => ends.push(() => (running.leave(), resolve())))),
+    'A.echo': () => void echoed++,
+  });
+  return { router, running, echoed: () => echoed, endAll: () => ends.splice(0).forEach((end) => end()) };
+}
+
+/**
+ * The rest, on a dispatch that does not tell handler ends, as a worker pool: it holds each call
+ * and answers nothing for one abandoned meanwhile (a pool skips a queued call nobody waits for),
+ * so no late answer and no `handlerEnded` ever comes for it.
+ */
+function untold() {
+  const held: ServerRequest[] = [];
+  const d: Dispatch = { dispatch: (req) => void held.push(req) };
+  return { d, held };
+}
+
+/** A raw peer past its hello, on a server of `dispatch` with a cap of CAP. */
+async function peerOf(dispatch: Dispatch) {
+  const s = await startServer({}, { dispatch, maxInFlightPerConn: CAP, closeWaitMs: 0 });
+  cleanup.push(() => s.server.close());
+  const peer = await rawConnect(s.address);
+  cleanup.push(() => peer.destroy());
+  peer.write(golden.helloRequestFull);
+  return peer;
+}
+
+/** Writes a call of `action` with a head (no deadline), then its cancel. */
+const cancelled = (peer: { write(b: Uint8Array): void }, action: string, seq: number): void => {
+  peer.write(request(HEAD_ACTION, seq, encodeCallHead(undefined, undefined)));
+  peer.write(request(action, seq));
+  peer.write(request(CANCEL_ACTION, seq));
+};
+
+describe('dispatchByService: abandoned handlers bounded per request', () => {
+  for (const how of ['cancelled', 'past a 1 ms deadline'] as const) {
+    it(`a peer whose every call to the telling service is ${how} runs at most twice maxInFlightPerConn of its handlers, beside a dispatch that does not tell`, async () => {
+      const a = telling();
+      const rest = untold();
+      const peer = await peerOf(dispatchByService({ services: { A: a.router }, otherwise: rest.d }));
+      const deadline = encodeCallHead(1, undefined);
+      for (let seq = 1; seq <= CALLS; seq++) {
+        if (how === 'cancelled') cancelled(peer, 'A.slow', seq);
+        else (peer.write(request(HEAD_ACTION, seq, deadline)), peer.write(request('A.slow', seq)));
+      }
+      await waitFor(() => a.running.total >= 2 * CAP, { what: 'handlers started' });
+      // Whatever the server reads of those frames it reads within a few ticks; the handlers it starts stay.
+      await new Promise((r) => setTimeout(r, 300));
+      expect(a.running.max).toBeLessThanOrEqual(2 * CAP);
+      // Not wedged: as the abandoned handlers end, the calls behind them run, every one.
+      await waitFor(() => (a.endAll(), a.running.total === CALLS), { what: 'every call run', timeoutMs: 20_000 });
+      a.endAll();
+      expect(a.running.max).toBeLessThanOrEqual(2 * CAP);
+    });
+  }
+
+  it('calls abandoned to the dispatch that does not tell are not counted: never answered there, they do not stall the connection', async () => {
+    const a = telling();
+    const rest = untold();
+    const peer = await peerOf(dispatchByService({ services: { A: a.router }, otherwise: rest.d }));
+    // Far more than twice the cap, each abandoned while held, none ever told ended.
+    for (let seq = 1; seq <= CALLS; seq++) cancelled(peer, 'B.hold', seq);
+    peer.write(request('A.echo', CALLS + 1));
+    await waitFor(() => a.echoed() === 1, { what: 'the call behind them read and run' });
+    expect(rest.held.length).toBe(CALLS);
+    expect(rest.held.every((r) => r.isAnswered)).toBe(true);
+  });
+
+  it('mixed on one connection: the telling service stays bounded, the other side never holds a place, and every call runs', async () => {
+    const a = telling();
+    const rest = untold();
+    const peer = await peerOf(dispatchByService({ services: { A: a.router }, otherwise: rest.d }));
+    for (let seq = 1; seq <= 2 * CALLS; seq++) cancelled(peer, seq % 2 === 0 ? 'A.slow' : 'B.hold', seq);
+    await waitFor(() => a.running.total >= 2 * CAP, { what: 'handlers started' });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(a.running.max).toBeLessThanOrEqual(2 * CAP);
+    // As A's end, all the rest is read: A's every call runs, B's every call reaches its dispatch.
+    await waitFor(() => (a.endAll(), a.running.total === CALLS && rest.held.length === CALLS), { what: 'every call read', timeoutMs: 20_000 });
+    a.endAll();
+    expect(a.running.max).toBeLessThanOrEqual(2 * CAP);
+    peer.write(request('A.echo', 2 * CALLS + 1));
+    await waitFor(() => a.echoed() === 1, { what: 'a call after them run' });
+  });
+});
