@@ -82,6 +82,15 @@ describe.each(TRANSPORTS)('the auth handshake over %s', (_name, t) => {
     expect(s.seen.hookCalls[0]!.conn.transport).toBe(t.name);
   });
 
+  it('gives the hook a token that begins with U+FEFF as it was sent: a character, not a byte-order mark dropped', async () => {
+    const s = await authServer(t, { authenticate: ({ text }) => (text === '\uFEFFgood' ? { principal: { name: 'bom' } } : undefined) });
+    const stream = await connect(s.address, '\uFEFFgood');
+    expect(utf8.decode((await stream.call(1)).msg)).toBe('bom');
+    expect(s.seen.hookCalls.map((r) => r.text)).toEqual(['\uFEFFgood']);
+    // The bytes the text reads: one token never reads as another (without its U+FEFF, it would be 'good').
+    expect(Array.from(s.seen.hookCalls[0]!.credentials.subarray(0, 3))).toEqual([0xef, 0xbb, 0xbf]);
+  });
+
   it('takes credentials from an async function, called per connection', async () => {
     const s = await authServer(t);
     let fetched = 0;

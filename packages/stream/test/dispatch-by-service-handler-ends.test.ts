@@ -17,14 +17,14 @@ const cleanup = cleanups();
 const CAP = 8;
 const CALLS = 200;
 
-/** Service `A` on a router whose `A.slow` ignores its signal and runs until let go (`endAll`); `A.echo` answers at once. */
-function telling() {
+/** Service `name` (`A`) on a router whose `slow` ignores its signal and runs until let go (`endAll`); `echo` answers at once. */
+function telling(name = 'A') {
   const running = new Concurrency();
   const ends: (() => void)[] = [];
   let echoed = 0;
   const router = createRouter({
-    'A.slow': () => (running.enter(), new Promise<void>((resolve) => ends.push(() => (running.leave(), resolve())))),
-    'A.echo': () => void echoed++,
+    [`${name}.slow`]: () => (running.enter(), new Promise<void>((resolve) => ends.push(() => (running.leave(), resolve())))),
+    [`${name}.echo`]: () => void echoed++,
   });
   return { router, running, echoed: () => echoed, endAll: () => ends.splice(0).forEach((end) => end()) };
 }
@@ -56,6 +56,27 @@ const cancelled = (peer: { write(b: Uint8Array): void }, action: string, seq: nu
   peer.write(request(action, seq));
   peer.write(request(CANCEL_ACTION, seq));
 };
+
+/**
+ * CALLS cancelled calls to `slow` of a telling service and as many to `hold` of the untold rest,
+ * one after the other on `peer`: the telling one's handlers stay at most twice the cap, and as
+ * they end, all the rest is read (every slow call runs, every held one reaches its dispatch).
+ */
+async function mixed(
+  peer: { write(b: Uint8Array): void },
+  to: { slow: string; telling: ReturnType<typeof telling> },
+  other: { hold: string; rest: ReturnType<typeof untold> },
+): Promise<void> {
+  const t = to.telling;
+  for (let seq = 1; seq <= 2 * CALLS; seq++) cancelled(peer, seq % 2 === 0 ? to.slow : other.hold, seq);
+  await waitFor(() => t.running.total >= 2 * CAP, { what: 'handlers started' });
+  await new Promise((r) => setTimeout(r, 300));
+  expect(t.running.max).toBeLessThanOrEqual(2 * CAP);
+  // As its handlers end, all the rest is read: its every call runs, the rest's every call reaches its dispatch.
+  await waitFor(() => (t.endAll(), t.running.total === CALLS && other.rest.held.length === CALLS), { what: 'every call read', timeoutMs: 20_000 });
+  t.endAll();
+  expect(t.running.max).toBeLessThanOrEqual(2 * CAP);
+}
 
 describe('dispatchByService: abandoned handlers bounded per request', () => {
   for (const how of ['cancelled', 'past a 1 ms deadline'] as const) {
@@ -91,18 +112,23 @@ describe('dispatchByService: abandoned handlers bounded per request', () => {
     expect(rest.held.every((r) => r.isAnswered)).toBe(true);
   });
 
+  it('nested: the inner dispatchByService answers for the dispatch it handed the request to, so its telling service stays bounded and its other side never holds a place', async () => {
+    const a = telling();
+    const b = telling('B');
+    const rest = untold();
+    // The inner one's flag is false (its `otherwise` does not tell): only its per-request answer bounds B.
+    const inner = dispatchByService({ services: { B: b.router }, otherwise: rest.d });
+    const peer = await peerOf(dispatchByService({ services: { A: a.router }, otherwise: inner }));
+    await mixed(peer, { slow: 'B.slow', telling: b }, { hold: 'C.hold', rest });
+    peer.write(request('A.echo', 2 * CALLS + 1));
+    await waitFor(() => a.echoed() === 1, { what: 'a call after them run' });
+  });
+
   it('mixed on one connection: the telling service stays bounded, the other side never holds a place, and every call runs', async () => {
     const a = telling();
     const rest = untold();
     const peer = await peerOf(dispatchByService({ services: { A: a.router }, otherwise: rest.d }));
-    for (let seq = 1; seq <= 2 * CALLS; seq++) cancelled(peer, seq % 2 === 0 ? 'A.slow' : 'B.hold', seq);
-    await waitFor(() => a.running.total >= 2 * CAP, { what: 'handlers started' });
-    await new Promise((r) => setTimeout(r, 300));
-    expect(a.running.max).toBeLessThanOrEqual(2 * CAP);
-    // As A's end, all the rest is read: A's every call runs, B's every call reaches its dispatch.
-    await waitFor(() => (a.endAll(), a.running.total === CALLS && rest.held.length === CALLS), { what: 'every call read', timeoutMs: 20_000 });
-    a.endAll();
-    expect(a.running.max).toBeLessThanOrEqual(2 * CAP);
+    await mixed(peer, { slow: 'A.slow', telling: a }, { hold: 'B.hold', rest });
     peer.write(request('A.echo', 2 * CALLS + 1));
     await waitFor(() => a.echoed() === 1, { what: 'a call after them run' });
   });

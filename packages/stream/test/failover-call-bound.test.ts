@@ -144,6 +144,34 @@ describe("a Timeout a server answers early, with the call's time still left (no 
     expect(err.message).toMatch(/\(the call may have executed on 127\.0\.0\.1:\d+; not retried: its timeoutMs \(10000 ms\) is spent\)$/);
     expect([a.counts.op, b.counts.op]).toEqual([1, undefined]);
   });
+
+  it("after an attempt attemptTimeoutMs cut short, the attempt that had all that was left is judged by its own timeout's lateness, not the call's", async () => {
+    const clock = new ManualClock();
+    const onA = timesOutOnCue();
+    const onB = timesOutOnCue();
+    const warm = () => str('');
+    const a = await localServer({ op: onA.op });
+    const b = await localServer({ op: onB.op, warm });
+    const c = await localServer({ op: tellsDeadline, warm });
+    cleanup.push(() => a.server.close(), () => b.server.close(), () => c.server.close());
+    const pool = failover({ servers: [a.address, b.address, c.address], strategy: 'leader', retries: 2, clock, pool: { clock, stream: { tickMs: 100, keepaliveMs: 0 } } });
+    // Connected already, so that a retry there goes out at once (see earlyTimeoutFirst).
+    for (const to of [b.address, c.address]) await new Promise<Reply | null>((resolve, reject) => pool.sendTo(to, 'warm', str(''), {}, (err, r) => (err ? reject(err) : resolve(r))));
+    const call = pool.call('op', undefined, { timeoutMs: 10_000, attemptTimeoutMs: 6_000, idempotent: true });
+    await waitFor(() => a.counts.op === 1);
+    // a's attempt, cut to 6 s, answers Timeout 4.5 s in: 5.5 s left, under the cap, all of it b's.
+    clock.advance(4_500);
+    onA.answer();
+    await waitFor(() => b.counts.op === 1, { what: "b's attempt" });
+    // b's answers 4.8 s into its 5.5 s: 700 ms left, past its own timers' lateness (550 ms) though
+    // not past the whole 10 s call's (1 s): b's time was not over, so the call goes on to c.
+    clock.advance(4_800);
+    onB.answer();
+    const seen = Number(textOf(await within(call, 10_000, 'the retry on c')));
+    expect(seen).toBeGreaterThan(0);
+    expect(seen).toBeLessThanOrEqual(700);
+    expect([a.counts.op, b.counts.op, c.counts.op]).toEqual([1, 1, 1]);
+  });
 });
 
 describe('attemptTimeoutMs: a cap on each attempt within the whole call', () => {

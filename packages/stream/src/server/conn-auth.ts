@@ -175,4 +175,10 @@ export class ConnAuth {
   }
 }
 
-const utf8 = new TextDecoder();
+/**
+ * `AuthRequest.text`'s decoder. `ignoreBOM`: a token that begins with U+FEFF reads as it was sent
+ * (a default TextDecoder drops it, so `"\uFEFFtok"` would read as `"tok"`), as the wire's other
+ * strings do (strict-utf8.ts). Not `fatal`: binary credentials still read, as before, for a hook
+ * that looks only at `credentials`; their bytes, not this text, are what was sent.
+ */
+const utf8 = new TextDecoder('utf-8', { ignoreBOM: true });
