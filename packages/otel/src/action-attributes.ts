@@ -62,13 +62,15 @@ export class ActionNameCache {
 }
 
 /**
- * `Service.method` is @skein/api's wire action: the service is the part before the first dot
- * (names cannot hold dots). A string without one, or a numeric action, has no service: the
- * whole action is the method.
+ * `Service.method` is @skein/api's wire action: the service is the part before the last dot, as
+ * the server's dispatch reads it (a method name never has a dot; a service's may: Skein's own
+ * `skein.health.Health`, and OpenTelemetry's `rpc.service` is the full name, as gRPC's
+ * `pkg.Service`). A string without one, or a numeric action, has no service: the whole action is
+ * the method.
  */
 function actionNames(action: string | number, kind: SpanKind): ActionNames {
   const text = typeof action === 'number' ? String(action) : action;
-  const dot = typeof action === 'string' ? action.indexOf('.') : -1;
+  const dot = typeof action === 'string' ? action.lastIndexOf('.') : -1;
   const service = dot > 0 ? text.slice(0, dot) : undefined;
   const method = dot > 0 ? text.slice(dot + 1) : text;
   const attributes: Attributes = { [ATTR_RPC_SYSTEM]: RPC_SYSTEM, [ATTR_RPC_METHOD]: method };

@@ -2,7 +2,7 @@ import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import type { MetricData } from '@opentelemetry/sdk-metrics';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
-import { createClient, createServiceDispatch, implement, method, service } from '@skein/api';
+import { Health, HealthReporter, createClient, createServiceDispatch, healthService, implement, method, service } from '@skein/api';
 import { msgpackCodec } from '@skein/codec-msgpack';
 import { codeErrors, ErrorCode, formatAddress, RpcError, silentLogger, type Address } from '@skein/core';
 import { nodeRuntime } from '@skein/runtime-node';
@@ -107,6 +107,18 @@ describe('spans', () => {
     expect(s.parentSpanContext?.spanId).toBe(c.spanContext().spanId);
     expect(c.status.code).toBe(SpanStatusCode.UNSET);
     expect(s.status.code).toBe(SpanStatusCode.UNSET);
+  });
+
+  it("names a dotted service's call as its server reads it: the service up to the last dot", async () => {
+    const reporter = new HealthReporter();
+    const peer = await serve(tracedDispatch(createServiceDispatch({ codec: msgpackCodec, services: [healthService(reporter)], logger: silentLogger }), otel));
+    const health = createClient(Health, tracedCaller(peer.stream, otel), { codec: msgpackCodec });
+    expect(await health.check({ service: '' })).toEqual({ status: 'serving' });
+    for (const kind of [SpanKind.CLIENT, SpanKind.SERVER]) {
+      const s = one(kind);
+      expect(s.name).toBe('skein.health.Health/check');
+      expect(s.attributes).toMatchObject({ 'rpc.service': 'skein.health.Health', 'rpc.method': 'check' });
+    }
   });
 
   it('makes the client span a child of the active span', async () => {
