@@ -2,7 +2,7 @@ import { createClient, createServiceDispatch, implement, method, service } from 
 import { msgpackCodec } from '@skein/codec-msgpack';
 import { RpcError, silentLogger } from '@skein/core';
 import { dispatchByService, type Dispatch, type ServerRequest } from '@skein/stream';
-import { waitFor, cleanups } from '@skein/test-utils';
+import { cleanups, heldHandler, waitFor } from '@skein/test-utils';
 import { describe, expect, it } from 'vitest';
 import { telemetry } from './otel-harness.js';
 import { startTraced, stopTraced } from './traced-server.js';
@@ -22,14 +22,9 @@ const cleanup = cleanups();
 describe('a traced dispatchByService', () => {
   it("bounds the abandoned handlers of the service that tells, and counts none of the other's", async () => {
     const { otel } = telemetry();
-    let now = 0;
-    let max = 0;
-    const ends: (() => void)[] = [];
-    // Ignores its signal, and ends when let go.
-    const slow = (n: number) => {
-      max = Math.max(max, ++now);
-      return new Promise<number>((resolve) => ends.push(() => (now--, resolve(n))));
-    };
+    // Ignores its signal, as a handler blocked in a database call would, and ends when let go.
+    const handlers = heldHandler();
+    const slow = (n: number) => handlers.run(n);
     const onLoop = createServiceDispatch({ codec: msgpackCodec, logger: silentLogger, services: [implement(Svc, { slow, echo: (n) => n })] });
     // Holds every call and answers none abandoned meanwhile: nothing ever says its handler ended.
     const held: ServerRequest[] = [];
@@ -39,12 +34,12 @@ describe('a traced dispatchByService', () => {
     await s.peer.ping(); // the hello is answered: calls carry their deadlines
     const svc = createClient(Svc, s.peer, { codec: msgpackCodec });
     const code = (e: unknown) => (e instanceof RpcError ? e.codeName : String(e));
-    const endAll = () => ends.splice(0).forEach((end) => end());
+    const endAll = () => handlers.endAll();
     // Every call to Svc times out, and its handler runs on.
     const slowOnes = Array.from({ length: CALLS }, (_, i) => svc.slow(i, { timeoutMs: 1 }).then(() => 'ran', code));
-    await waitFor(() => max >= 2 * CAP, { what: 'handlers started' });
+    await waitFor(() => handlers.max >= 2 * CAP, { what: 'handlers started' });
     await new Promise((r) => setTimeout(r, 300));
-    expect(max).toBeLessThanOrEqual(2 * CAP);
+    expect(handlers.max).toBeLessThanOrEqual(2 * CAP);
     expect(new Set(await Promise.all(slowOnes))).toEqual(new Set(['Timeout']));
     // Every call to the rest is cancelled once held there, and never told ended; CAP at a time,
     // for a cancel sent behind a call past the cap is read only once a slot frees. Svc's
@@ -64,6 +59,6 @@ describe('a traced dispatchByService', () => {
     void svc.echo(7).then((n) => (echoed = n));
     await waitFor(() => (endAll(), echoed), { what: 'the call after them answered' });
     expect(echoed).toBe(7);
-    expect(max).toBeLessThanOrEqual(2 * CAP);
+    expect(handlers.max).toBeLessThanOrEqual(2 * CAP);
   });
 });

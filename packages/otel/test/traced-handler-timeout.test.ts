@@ -4,7 +4,7 @@ import { msgpackCodec } from '@skein/codec-msgpack';
 import { ErrorCode, formatAddress, silentLogger, type Address, type RpcError } from '@skein/core';
 import { nodeRuntime } from '@skein/runtime-node';
 import { ClientStream, RpcServer } from '@skein/stream';
-import { waitFor, cleanups } from '@skein/test-utils';
+import { cleanups, heldHandler, waitFor } from '@skein/test-utils';
 import { tcpTransport } from '@skein/transport-tcp';
 import { describe, expect, it } from 'vitest';
 import { tracedDispatch } from '../src/index.js';
@@ -24,13 +24,9 @@ const cleanup = cleanups();
 describe('a traced handler timed out by handlerTimeoutMs that runs on', () => {
   it('ends its span with Timeout, and counts against its connection until it ends', async () => {
     const { otel, spans } = telemetry();
-    let now = 0;
-    let max = 0;
-    const ends: (() => void)[] = [];
-    const slow = (n: number) => {
-      max = Math.max(max, ++now);
-      return new Promise<number>((resolve) => ends.push(() => (now--, resolve(n))));
-    };
+    // Ignores its signal, as a handler blocked in a database call would, and ends when let go.
+    const handlers = heldHandler();
+    const slow = (n: number) => handlers.run(n);
     const inner = createServiceDispatch({ codec: msgpackCodec, logger: silentLogger, handlerTimeoutMs: 50, services: [implement(Svc, { slow })] });
     const server = new RpcServer({ dispatch: tracedDispatch(inner, otel), maxInFlightPerConn: CAP, closeWaitMs: 0 });
     const address = formatAddress((await server.listen(transport, '127.0.0.1:0')) as Address);
@@ -41,10 +37,10 @@ describe('a traced handler timed out by handlerTimeoutMs that runs on', () => {
     const svc = createClient(Svc, stream, { codec: msgpackCodec });
     let settled = 0;
     const outcomes = Array.from({ length: 24 }, (_, i) => svc.slow(i).then(() => 'ran', (e: RpcError) => (e.code === ErrorCode.Timeout ? 'timed out' : `failed ${e.code}`)).finally(() => settled++));
-    await waitFor(() => max >= 2 * CAP, { what: 'handlers started' });
+    await waitFor(() => handlers.max >= 2 * CAP, { what: 'handlers started' });
     await new Promise((r) => setTimeout(r, 400));
-    expect(max).toBeLessThanOrEqual(2 * CAP);
-    await waitFor(() => (ends.splice(0).forEach((end) => end()), settled === outcomes.length || undefined), { what: 'every call answered' });
+    expect(handlers.max).toBeLessThanOrEqual(2 * CAP);
+    await waitFor(() => (handlers.endAll(), settled === outcomes.length || undefined), { what: 'every call answered' });
     const got = await Promise.all(outcomes);
     expect(got.filter((o) => o !== 'ran' && o !== 'timed out')).toEqual([]);
     // Each span ended once, as its client saw the call: Timeout for every call the sweep answered.

@@ -18,6 +18,8 @@ export { startProcess, processRunning, processStopped } from './process.js';
 export type { Proc } from './process.js';
 export { handleCounts, leakedHandles, fullGc, heapAfterGc } from './resources.js';
 export { longLivedSignal, abortListeners, toldListeners } from './signals.js';
+export { heldHandler } from './held-handler.js';
+export type { HeldHandler } from './held-handler.js';
 
 // ── Conformance suites, hostile input, and a codec's fast path against its library
 export { seededRandom, randomBuffers, mutatedBuffers, flipBits } from './fuzz-bytes.js';

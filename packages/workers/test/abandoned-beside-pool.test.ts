@@ -2,7 +2,7 @@ import { msgpackCodec } from '@skein/codec-msgpack';
 import { createClient, createServiceDispatch, implement, method, service } from '@skein/api';
 import { RpcError, silentLogger } from '@skein/core';
 import { dispatchByService } from '@skein/stream';
-import { memoryLogger, waitFor, cleanups } from '@skein/test-utils';
+import { cleanups, heldHandler, memoryLogger, waitFor } from '@skein/test-utils';
 import { describe, expect, it } from 'vitest';
 import { GATES_MODULE, gate, serve, startPool } from './harness.js';
 
@@ -24,15 +24,10 @@ describe('abandoned handlers beside a worker pool', () => {
   it("the loop's stay bounded, the pool's are not counted, and the connection goes on", async () => {
     const pool = await startPool({ module: GATES_MODULE, workers: 1, maxInFlightPerWorker: 1, logger: memoryLogger() });
     cleanup.push(() => pool.destroy());
-    let now = 0;
-    let max = 0;
-    const ends: (() => void)[] = [];
     // Ignores its signal, as a handler blocked in a database call would, and ends when let go.
-    const slow = (n: number) => {
-      max = Math.max(max, ++now);
-      return new Promise<number>((resolve) => ends.push(() => (now--, resolve(n))));
-    };
-    const endAll = () => ends.splice(0).forEach((end) => end());
+    const handlers = heldHandler();
+    const slow = (n: number) => handlers.run(n);
+    const endAll = () => handlers.endAll();
     const onLoop = createServiceDispatch({ codec: msgpackCodec, logger: silentLogger, services: [implement(Svc, { slow, echo: (n) => n })] });
     const s = await serve(dispatchByService({ services: { Svc: onLoop }, otherwise: pool }), { maxInFlightPerConn: CAP, closeWaitMs: 0 });
     cleanup.push(() => s.close());
@@ -42,9 +37,9 @@ describe('abandoned handlers beside a worker pool', () => {
 
     // Every call to the loop's service times out, and its handler runs on.
     const slowOnes = Array.from({ length: CALLS }, (_, i) => svc.slow(i, { timeoutMs: 1 }).then(() => 'ran', code));
-    await waitFor(() => max >= 2 * CAP, { what: 'handlers started' });
+    await waitFor(() => handlers.max >= 2 * CAP, { what: 'handlers started' });
     await new Promise((r) => setTimeout(r, 300));
-    expect(max).toBeLessThanOrEqual(2 * CAP);
+    expect(handlers.max).toBeLessThanOrEqual(2 * CAP);
     expect(new Set(await Promise.all(slowOnes))).toEqual(new Set(['Timeout']));
     // A call behind them answered: the server has read them all (it reads in order), and has none in flight.
     const echoed = async (n: number) => {
@@ -75,6 +70,6 @@ describe('abandoned handlers beside a worker pool', () => {
     // Not wedged: the loop and the pool both answer a call after them all.
     expect(await echoed(8)).toBe(8);
     expect(Array.from((await s.stream.call(ECHO, new Uint8Array([9]))).msg)).toEqual([9]);
-    expect(max).toBeLessThanOrEqual(2 * CAP);
+    expect(handlers.max).toBeLessThanOrEqual(2 * CAP);
   });
 });
