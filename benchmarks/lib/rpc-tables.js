@@ -151,12 +151,16 @@ const formatBytes = (n) => (n >= 2 ** 20 ? `${fixed(n / 2 ** 20, n % 2 ** 20 ? 2
 /** What the typed layer costs over the bytes layer it sits on, at the same depth. */
 export function apiVsStreamTable(records) {
   const rows = [1, 256].flatMap((n) => {
-    const send = findRecord(records, { suite: 'echo-32B/send', transport: 'tcp', in_flight: n });
-    const call = findRecord(records, { suite: 'echo-32B/call', transport: 'tcp', in_flight: n });
-    const raw = findRecord(records, { suite: 'echo-32B', system: 'raw', transport: 'tcp', in_flight: n });
+    // Every row over plain TCP on Node (the C echo's runtime is its own): the matrix also has TLS,
+    // Unix, Bun and Deno rows of these suites, and the first record found would be whichever the
+    // matrix lists first (the api's TLS row, before this).
+    const on = { transport: 'tcp', runtime: 'node', in_flight: n };
+    const send = findRecord(records, { suite: 'echo-32B/send', ...on });
+    const call = findRecord(records, { suite: 'echo-32B/call', ...on });
+    const raw = findRecord(records, { suite: 'echo-32B', system: 'raw', ...on });
     const c = findRecord(records, { suite: 'echo-32B', system: 'c', transport: 'tcp', in_flight: n });
     return ['msgpack', 'cbor'].flatMap((codec) => {
-      const api = findRecord(records, { suite: 'add', system: 'skein', codec, in_flight: n });
+      const api = findRecord(records, { suite: 'add', system: 'skein', codec, ...on });
       if (!api || !send) return [];
       const cell = (r) => (r ? `${int(r.calls_per_s)} (p50 ${fixed(r.p50_us)} µs)` : '–');
       const ratio = (r) => (r ? percent(api.calls_per_s / r.calls_per_s) : '–');
