@@ -112,6 +112,19 @@ export function withTransportHint(err: unknown, target: Target, answered: boolea
 }
 
 /**
+ * A call answered Version: @skein/api's dispatch answers so a plain call of a streaming method
+ * (the reason, "called without a stream", is logged on the server, not sent), and `call` and
+ * `bench` make unary calls only: the likeliest reason is said, and where a health watch is read.
+ */
+export function withStreamHint(err: unknown): unknown {
+  if (!(err instanceof RpcError) || err.code !== ErrorCode.Version) return err;
+  return new RpcError(err.code, `${err.message} — is it a streaming method? call and bench make unary calls only (skein health --watch reads the health service's watch)`, {
+    cause: err,
+    retry: err.retry,
+  });
+}
+
+/**
  * The TLS layer's Unauthenticated under a lost connection: over TLS 1.3 a server refuses a
  * missing or untrusted client certificate after the client's handshake is done, so the stream
  * sees its connection lost. That refusal is the reason (and the address form was right), so it

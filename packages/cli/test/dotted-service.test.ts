@@ -58,6 +58,18 @@ describe('skein call of a service whose name has dots (split at the last dot, as
     });
   });
 
+  it("says why a streaming method's call fails: the server answers Version, call and bench make unary calls only (exit 1)", async () => {
+    const addr = await start(msgpackCodec, new HealthReporter());
+    const hint = ' — is it a streaming method? call and bench make unary calls only (skein health --watch reads the health service\'s watch)\n';
+    expect(await skein('call', addr, 'skein.health.Health.watch', '{"service":""}')).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: `error: Version (rpc_invalid_ver): skein.health.Health.watch: rpc_invalid_ver${hint}`,
+    });
+    const r = await skein('bench', addr, 'skein.health.Health.watch', '{"service":""}', '--duration', '0.3');
+    expect([r.code, r.stderr]).toEqual([1, `error: Version (rpc_invalid_ver): skein.health.Health.watch: rpc_invalid_ver${hint}`]);
+  });
+
   it('takes the dotted name in skein bench too (its probe and its calls)', async () => {
     const addr = await start(msgpackCodec, new HealthReporter());
     const r = await skein('bench', addr, 'skein.health.Health.check', '{"service":""}', '--in-flight', '1', '--duration', '0.3', '--json');
