@@ -1,8 +1,8 @@
 import { rawConnect, waitFor, cleanups } from '@skein/test-utils';
 import { describe, expect, it } from 'vitest';
 import { encodeCallHead } from '../src/wire/call-head.js';
-import { CANCEL_ACTION, HEAD_ACTION, OPEN_ACTION } from '../src/wire/extension-frames.js';
-import { Concurrency, startServer, requestFrame as request } from './harness.js';
+import { HEAD_ACTION, OPEN_ACTION } from '../src/wire/extension-frames.js';
+import { Concurrency, abandonedCall, startServer, requestFrame as request } from './harness.js';
 import { golden } from './golden.js';
 
 const cleanup = cleanups();
@@ -29,12 +29,7 @@ describe('handlers still running after their calls were abandoned', () => {
       const peer = await rawConnect(s.address);
       cleanup.push(() => peer.destroy());
       peer.write(golden.helloRequestFull);
-      const head = encodeCallHead(how === 'cancelled' ? undefined : 1, undefined);
-      for (let seq = 1; seq <= CALLS; seq++) {
-        peer.write(request(HEAD_ACTION, seq, head));
-        peer.write(request(1, seq));
-        if (how === 'cancelled') peer.write(request(CANCEL_ACTION, seq));
-      }
+      for (let seq = 1; seq <= CALLS; seq++) abandonedCall(peer, 1, seq, how === 'cancelled' ? undefined : 1);
       // Whatever the server reads of that, it reads within a few ticks; the handlers it starts stay.
       await waitFor(() => running.total >= 2 * CAP, { what: 'handlers started' });
       await new Promise((r) => setTimeout(r, 300));
@@ -95,11 +90,7 @@ describe('open streams and abandoned calls together', () => {
     }
     await waitFor(() => running.total === CAP, { what: 'the streams open' });
     const calls = 100;
-    for (let seq = 1000; seq < 1000 + calls; seq++) {
-      peer.write(request(HEAD_ACTION, seq, head));
-      peer.write(request(1, seq));
-      peer.write(request(CANCEL_ACTION, seq));
-    }
+    for (let seq = 1000; seq < 1000 + calls; seq++) abandonedCall(peer, 1, seq);
     await waitFor(() => running.total >= 2 * CAP, { what: 'handlers started' });
     await new Promise((r) => setTimeout(r, 300));
     expect(running.max).toBeLessThanOrEqual(2 * CAP);

@@ -1,9 +1,7 @@
 import { rawConnect, waitFor, cleanups } from '@skein/test-utils';
 import { describe, expect, it } from 'vitest';
 import { createRouter, dispatchByService, type Dispatch, type ServerRequest } from '../src/index.js';
-import { encodeCallHead } from '../src/wire/call-head.js';
-import { CANCEL_ACTION, HEAD_ACTION } from '../src/wire/extension-frames.js';
-import { Concurrency, requestFrame as request, startServer } from './harness.js';
+import { Concurrency, abandonedCall, requestFrame as request, startServer } from './harness.js';
 import { golden } from './golden.js';
 
 // dispatchByService over a dispatch that tells when its handlers end (a router: health on the
@@ -50,12 +48,6 @@ async function peerOf(dispatch: Dispatch) {
   return peer;
 }
 
-/** Writes a call of `action` with a head (no deadline), then its cancel. */
-const cancelled = (peer: { write(b: Uint8Array): void }, action: string, seq: number): void => {
-  peer.write(request(HEAD_ACTION, seq, encodeCallHead(undefined, undefined)));
-  peer.write(request(action, seq));
-  peer.write(request(CANCEL_ACTION, seq));
-};
 
 /**
  * CALLS cancelled calls to `slow` of a telling service and as many to `hold` of the untold rest,
@@ -68,7 +60,7 @@ async function mixed(
   other: { hold: string; rest: ReturnType<typeof untold> },
 ): Promise<void> {
   const t = to.telling;
-  for (let seq = 1; seq <= 2 * CALLS; seq++) cancelled(peer, seq % 2 === 0 ? to.slow : other.hold, seq);
+  for (let seq = 1; seq <= 2 * CALLS; seq++) abandonedCall(peer, seq % 2 === 0 ? to.slow : other.hold, seq);
   await waitFor(() => t.running.total >= 2 * CAP, { what: 'handlers started' });
   await new Promise((r) => setTimeout(r, 300));
   expect(t.running.max).toBeLessThanOrEqual(2 * CAP);
@@ -84,11 +76,7 @@ describe('dispatchByService: abandoned handlers bounded per request', () => {
       const a = telling();
       const rest = untold();
       const peer = await peerOf(dispatchByService({ services: { A: a.router }, otherwise: rest.d }));
-      const deadline = encodeCallHead(1, undefined);
-      for (let seq = 1; seq <= CALLS; seq++) {
-        if (how === 'cancelled') cancelled(peer, 'A.slow', seq);
-        else (peer.write(request(HEAD_ACTION, seq, deadline)), peer.write(request('A.slow', seq)));
-      }
+      for (let seq = 1; seq <= CALLS; seq++) abandonedCall(peer, 'A.slow', seq, how === 'cancelled' ? undefined : 1);
       await waitFor(() => a.running.total >= 2 * CAP, { what: 'handlers started' });
       // Whatever the server reads of those frames it reads within a few ticks; the handlers it starts stay.
       await new Promise((r) => setTimeout(r, 300));
@@ -105,7 +93,7 @@ describe('dispatchByService: abandoned handlers bounded per request', () => {
     const rest = untold();
     const peer = await peerOf(dispatchByService({ services: { A: a.router }, otherwise: rest.d }));
     // Far more than twice the cap, each abandoned while held, none ever told ended.
-    for (let seq = 1; seq <= CALLS; seq++) cancelled(peer, 'B.hold', seq);
+    for (let seq = 1; seq <= CALLS; seq++) abandonedCall(peer, 'B.hold', seq);
     peer.write(request('A.echo', CALLS + 1));
     await waitFor(() => a.echoed() === 1, { what: 'the call behind them read and run' });
     expect(rest.held.length).toBe(CALLS);

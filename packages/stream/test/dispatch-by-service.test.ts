@@ -2,9 +2,7 @@ import { ErrorCode, RpcError } from '@skein/core';
 import { memoryLogger, rawConnect, waitFor, cleanups } from '@skein/test-utils';
 import { describe, expect, it } from 'vitest';
 import { createRouter, dispatchByService, type Caller, type Dispatch, type ServerRequest } from '../src/index.js';
-import { encodeCallHead } from '../src/wire/call-head.js';
-import { CANCEL_ACTION, HEAD_ACTION } from '../src/wire/extension-frames.js';
-import { Concurrency, readU32, requestFrame as request, startServer, u32 } from './harness.js';
+import { Concurrency, abandonedCall, readU32, requestFrame as request, startServer, u32 } from './harness.js';
 import { golden } from './golden.js';
 
 // dispatchByService: each string action goes to its service's dispatch (the text before the last
@@ -159,12 +157,7 @@ describe('dispatchByService: what the server tells its dispatch', () => {
     const peer = await rawConnect(s.address);
     cleanup.push(() => peer.destroy());
     peer.write(golden.helloRequestFull);
-    const head = encodeCallHead(undefined, undefined);
-    for (let seq = 1; seq <= CALLS; seq++) {
-      peer.write(request(HEAD_ACTION, seq, head));
-      peer.write(request(1, seq));
-      peer.write(request(CANCEL_ACTION, seq));
-    }
+    for (let seq = 1; seq <= CALLS; seq++) abandonedCall(peer, 1, seq);
     await waitFor(() => running.total >= 2 * CAP, { what: 'handlers started' });
     // Whatever the server reads of those frames it reads within a few ticks; the handlers it starts stay.
     await new Promise((r) => setTimeout(r, 200));

@@ -6,6 +6,8 @@ import { tcpTransport } from '@skein/transport-tcp';
 import type { FrameConn, Transport } from '@skein/core';
 import { ClientStream, RpcServer, createRouter, type ClientStreamOptions, type ActionHandler, type RpcServerOptions } from '../src/index.js';
 import { REQUEST_HEADER_LENGTH, RESPONSE_HEADER_LENGTH, readResponseHeader, writeRequestHeader } from '../src/wire/protocol.js';
+import { encodeCallHead } from '../src/wire/call-head.js';
+import { CANCEL_ACTION, HEAD_ACTION } from '../src/wire/extension-frames.js';
 
 export const transport = tcpTransport(nodeRuntime);
 
@@ -17,6 +19,16 @@ export function requestFrame(action: number | string, seq: number, msg: Uint8Arr
   out.set(name, REQUEST_HEADER_LENGTH);
   out.set(msg, REQUEST_HEADER_LENGTH + name.length);
   return out;
+}
+
+/**
+ * A call a raw peer abandons, as the abandoned-handler tests send it: its head (no deadline, or
+ * `remainingMs`), the request, then its cancel, unless it is left to its deadline.
+ */
+export function abandonedCall(peer: { write(b: Uint8Array): unknown }, action: number | string, seq: number, remainingMs?: number): void {
+  peer.write(requestFrame(HEAD_ACTION, seq, encodeCallHead(remainingMs, undefined)));
+  peer.write(requestFrame(action, seq));
+  if (remainingMs === undefined) peer.write(requestFrame(CANCEL_ACTION, seq));
 }
 
 /** The whole responses in `bytes` as a raw peer reads them: seq, flag and body (msg and blob, or the error string). */
