@@ -49,6 +49,8 @@ export type { Transport, TransportConnectOptions, FrameSpec, FrameHandlers, Fram
 // (bytes.ts: EMPTY_BYTES and the byte helpers are also what codec authors reach for)
 export { EMPTY_BYTES, plainBytes, takeBytes, putBytes, builtinByteOps, scriptedByteOps, SHORT_BYTES } from './bytes.js';
 export type { ByteOps } from './bytes.js';
+// For memory every byte of which is written before it is read: a long frame assembled, a long read copied out
+export { uninitializedBytes, LONG_BYTES } from './uninitialized-bytes.js';
 // For codec authors: the chunks a fast encoder hands its messages out of, as views never written over
 export { ChunkWriter, MAX_CHUNK_MESSAGE_BYTES } from './chunk-writer.js';
 export { ConnLifecycle } from './conn-lifecycle.js';

@@ -1,4 +1,5 @@
 import type net from 'node:net';
+import { LONG_BYTES, uninitializedBytes } from '@skein/core';
 
 /**
  * Whether client sockets read through `readInto`: on Node only. Bun's and Deno's `node:net` (where
@@ -10,9 +11,6 @@ export const OWN_READS = typeof (process.versions as { bun?: string }).bun !== '
 
 /** As much as Node reads at once into the buffers it allocates itself. */
 const READ_BYTES = 64 * 1024;
-
-/** A read this long or longer is copied into memory not zeroed first. */
-const LONG_READ = 4096;
 
 /** The buffer every socket that reads through `readInto` shares while its reads are short: made at the first connect. */
 let shared: Uint8Array | undefined;
@@ -70,9 +68,9 @@ export function readInto(deliver: (this: net.Socket, bytes: Uint8Array) => void)
 /** The first `n` bytes of `buffer` in memory of their own, as a plain Uint8Array of exactly n bytes. */
 function copyOut(buffer: Uint8Array, n: number): Uint8Array {
   // `slice` of a plain Uint8Array is a plain Uint8Array of its own memory.
-  if (n < LONG_READ) return buffer.slice(0, n);
+  if (n < LONG_BYTES) return buffer.slice(0, n);
   // Long: into memory not zeroed first (zeroing would be a second pass over the bytes).
-  const copy = Buffer.allocUnsafeSlow(n);
+  const copy = uninitializedBytes(n);
   copy.set(buffer.subarray(0, n));
-  return new Uint8Array(copy.buffer, copy.byteOffset, n);
+  return copy;
 }

@@ -1,3 +1,4 @@
+import { uninitializedBytes } from '@skein/core';
 import type { PendingFrameBudget } from './pending-frame-budget.js';
 
 /**
@@ -86,7 +87,8 @@ export class FrameAssembly {
     // Charged first, for the difference: over the budget, it throws having changed nothing.
     this.charge(this.length - this.held);
     this.sealBlock();
-    const whole = new Uint8Array(this.length);
+    // Not zeroed first: every byte is written (what came, then the rest) before `take` hands it out.
+    const whole = uninitializedBytes(this.length);
     let at = 0;
     for (const piece of this.pieces) {
       whole.set(piece, at);
@@ -101,7 +103,7 @@ export class FrameAssembly {
     let frame = this.whole ?? this.block;
     if (frame === undefined || frame.length !== this.length) {
       this.sealBlock();
-      frame = new Uint8Array(this.length);
+      frame = uninitializedBytes(this.length); // the pieces fill it
       let at = 0;
       for (const piece of this.pieces) {
         frame.set(piece, at);
