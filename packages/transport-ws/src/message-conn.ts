@@ -308,9 +308,13 @@ export class MessageConn extends ConnLifecycle<FrameHandlers, Uint8Array> implem
     if (bothEnded && !this.stopped && !this.over) this.socket.close(CloseCode.Normal, '');
   }
 
-  /** A message arriving now would wait: the conn is paused, unbound, or still holds earlier ones. */
+  /**
+   * A message arriving now would wait: the conn is paused, unbound, or still holds earlier ones.
+   * Unbound counts on every socket: one that can pause still reads until the bind (a client's
+   * may wait there for its credentials), so a peer could fill that gap without bound.
+   */
   private mustHold(): boolean {
-    return !this.socket.pausesReading && (this.paused || this.handlers === undefined || this.heldBytes > 0);
+    return this.handlers === undefined || (!this.socket.pausesReading && (this.paused || this.heldBytes > 0));
   }
 
   private overflow(incoming: number): RpcError {

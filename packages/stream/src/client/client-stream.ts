@@ -603,10 +603,13 @@ export class ClientStream implements StreamCaller {
   /**
    * The server asks whether we are still here (wire/server-pings.ts): answered at once, here, so
    * that no handler ever sees it and a client without `serve` answers too. Not once our side
-   * has ended: nothing may follow the end, and the server's wait for our close is short.
+   * has ended: nothing may follow the end, and the server's wait for our close is short. Nor
+   * while the send buffer is full: the bytes waiting there answer it (the server takes any frame
+   * it reads for the answer, and keeps one ping out), and a server that pings without reading
+   * would otherwise grow our memory by a pong per ping, without bound.
    */
   private answerServerPing(): void {
-    if (this._state === 'closed' || this.endedAt >= 0) return;
+    if (this._state === 'closed' || this.endedAt >= 0 || this.conn.congested) return;
     this.conn.write(SERVER_PONG_FRAME);
   }
 

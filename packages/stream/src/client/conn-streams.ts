@@ -1,4 +1,4 @@
-import { EMPTY_BYTES, ErrorCode, RpcError, invalidArgument, type FrameConn, type Logger } from '@skein/core';
+import { EMPTY_BYTES, ErrorCode, FrameError, RpcError, invalidArgument, type FrameConn, type Logger } from '@skein/core';
 import { abortedAlready } from './call-abort.js';
 import type { CallOptions } from './call-options.js';
 import type { ClientHello } from './hello.js';
@@ -11,7 +11,7 @@ import type { SeqTable } from '../internals/seq-table.js';
 import type { TickClock } from '../internals/tick-clock.js';
 import { CallHeadError, encodeCallHead } from '../wire/call-head.js';
 import { CANCEL_ACTION, CREDIT_FLAG, DATA_ACTION, DATA_FLAG, END_ACTION, creditRequest } from '../wire/extension-frames.js';
-import { REQUEST_HEADER_LENGTH, RES_FLAG_AT, RES_MSG_LEN_AT, RESPONSE_HEADER_LENGTH, u32, writeRequestHeader } from '../wire/protocol.js';
+import { REQUEST_HEADER_LENGTH, RES_FLAG_AT, RES_MSG_LEN_AT, RESPONSE_HEADER_LENGTH, ResponseFlag, u32, writeRequestHeader } from '../wire/protocol.js';
 
 /** What a connection's streams need of their ClientStream. */
 export interface StreamsHost {
@@ -140,6 +140,9 @@ export class ConnStreams implements StreamWire {
       this.host.logger.warn({ remote: this.host.remote }, err.message);
       return this.host.lost(err);
     }
+    // Its answer has flag 0, 1 or 2, as a call's: any other (a server ping's under its seq) is a
+    // broken server, which ends its connection, the stream still open so that the close fails it with IO.
+    if (flag! > ResponseFlag.ErrorString) throw new FrameError(`the answer to stream ${seq} has flag ${flag}: a stream's answer is ok (0) or an error (1, 2)`);
     this.streams.delete(seq);
     this.deadlines.forget(stream);
     this.host.settle(stream, bytes, start, end);

@@ -31,6 +31,16 @@ export interface ServeSettings {
 
 const TWO_32 = 0x1_0000_0000;
 
+/**
+ * Bytes of refusals (a reverse call past the window, while closing, with an action too long or
+ * not UTF-8) written while the send buffer stays full, before the server is taken for a
+ * broken one and its connection closed. The stream reads on while congested, so a
+ * server that sends such calls and never reads would otherwise grow our memory by a refusal
+ * (some 45 bytes) per call of 24, without bound. A server that keeps to the window has at most
+ * a window of answers unread: far below this.
+ */
+const MAX_REFUSED_WHILE_CONGESTED = 1024 * 1024;
+
 /** A reverse call held for a drain: it has no cancel on the wire, so it never settles before its turn. */
 interface HeldCall extends Waiter {
   readonly req: ServerRequest;
@@ -63,6 +73,8 @@ export class ReverseDispatch implements Responder {
   private readonly names = new ActionNames();
   /** A request header and the answer's flag byte, written as one part. */
   private readonly head = new Uint8Array(REQUEST_HEADER_LENGTH + ANSWER_FLAG_FIELD);
+  /** Bytes of refusals written while congested, since the buffer was last seen under its mark (see MAX_REFUSED_WHILE_CONGESTED). */
+  private refusedWhileCongested = 0;
 
   constructor(
     private readonly link: ReverseLink,
@@ -127,16 +139,16 @@ export class ReverseDispatch implements Responder {
     const isString = (rawAction & ACTION_STRING_BIT) !== 0;
     const nameLength = isString ? rawAction & ACTION_LEN_MASK : 0;
     if (nameAt + nameLength > msgEnd) throw new FrameError('reverse call action runs past its message');
-    if (nameLength > this.maxAction) return this.writeError(seqLo, seqHi, ErrorCode.FrameTooLarge, `action of ${nameLength} bytes exceeds ${this.maxAction}`);
+    if (nameLength > this.maxAction) return this.refuse(seqLo, seqHi, ErrorCode.FrameTooLarge, `action of ${nameLength} bytes exceeds ${this.maxAction}`);
     // Refused unrun: the server may send them elsewhere.
-    if (this.closing || this.closed) return this.writeError(seqLo, seqHi, ErrorCode.Closed);
-    if (this.inFlight >= this.serve.window) return this.writeError(seqLo, seqHi, ErrorCode.Overloaded);
+    if (this.closing || this.closed) return this.refuse(seqLo, seqHi, ErrorCode.Closed);
+    if (this.inFlight >= this.serve.window) return this.refuse(seqLo, seqHi, ErrorCode.Overloaded);
     let name = '';
     if (isString) {
       try {
         name = this.names.decode(bytes, nameAt, nameAt + nameLength);
       } catch {
-        return this.writeError(seqLo, seqHi, ErrorCode.Decode);
+        return this.refuse(seqLo, seqHi, ErrorCode.Decode);
       }
     }
     const msgAt = nameAt + nameLength;
@@ -156,6 +168,23 @@ export class ReverseDispatch implements Responder {
   /** The connection's send buffer drained: the calls held for it run, in order, while it stays so. */
   drained(): void {
     while (this.held.size !== 0 && !this.closed && !this.link.congested) this.run(this.held.shift()!.req);
+  }
+
+  /**
+   * Refuses a reverse call unrun, from the frame's own reading. While the send buffer is full,
+   * past MAX_REFUSED_WHILE_CONGESTED bytes of such refusals the server is a broken one (it sends
+   * what we refuse and reads none of it): its connection closes, as for any broken frame.
+   */
+  private refuse(seqLo: number, seqHi: number, code: ErrorCode, detail?: string): void {
+    // Under the mark, what waits is the transport's to bound: the count starts again.
+    if (!this.link.congested) this.refusedWhileCongested = 0;
+    else {
+      this.refusedWhileCongested += REQUEST_HEADER_LENGTH + ANSWER_FLAG_FIELD + CODE_INFO[code].wire.length + (detail === undefined ? 0 : detail.length + 1);
+      if (this.refusedWhileCongested > MAX_REFUSED_WHILE_CONGESTED) {
+        throw new FrameError(`the server sent reverse calls refused unrun (past the window offered, or broken) while reading none of their refusals: over ${MAX_REFUSED_WHILE_CONGESTED} bytes of them wait unread`);
+      }
+    }
+    this.writeError(seqLo, seqHi, code, detail);
   }
 
   private run(req: ServerRequest): void {
