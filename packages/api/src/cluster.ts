@@ -312,7 +312,7 @@ class ServerType {
         }
         methods[name] = (arg, o) =>
           Promise.all(
-            this.list.map(async (m) => {
+            oneIdPerServer(this.list).map(async (m) => {
               const stub = this.pinnedStubs(m.id)[def.name] as unknown as Record<string, { result(a: unknown, o?: MethodCallOptions): Promise<Result<unknown, unknown>> }>;
               return { server: m.id, ...(await stub[name]!.result(arg, o)) };
             }),
@@ -329,19 +329,35 @@ function canonical(address: string): string {
   return formatAddress(parseAddress(address));
 }
 
+/** An address as one key per server: its canonical spelling, or as given when it has none (the pool refuses it, naming it). */
+function serverKey(address: string): string {
+  try {
+    return canonical(address);
+  } catch {
+    return address;
+  }
+}
+
 /** The first members' servers, each once: two ids may name one server (a replaced one), as `add` allows. */
 function poolServers(members: readonly Member[]): { address: string; weight?: number }[] {
   const byAddress = new Map<string, { address: string; weight?: number }>();
-  for (const { address, weight } of members) {
-    let key = address;
-    try {
-      key = canonical(address);
-    } catch {
-      // Left as given: the pool refuses it with an error naming it.
-    }
-    byAddress.set(key, { address, weight });
-  }
+  for (const { address, weight } of members) byAddress.set(serverKey(address), { address, weight });
   return [...byAddress.values()];
+}
+
+/**
+ * The members `$all` calls: one per server, the first to join of the ids that name it. Two ids
+ * may name one server (a replaced one registered again before its old entry left): called once
+ * per id, it would run a call that is not idempotent twice.
+ */
+function oneIdPerServer(members: readonly Member[]): Member[] {
+  const seen = new Set<string>();
+  return members.filter((m) => {
+    const key = serverKey(m.address);
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
 }
 
 /** A type's ConnPool options with the cluster's credentials, unless the type has its own. */
