@@ -84,6 +84,9 @@ class ClusterFollower {
   }
 
   private replace(previous: DiscoveryEntry, entry: DiscoveryEntry): void {
+    // Refused when it joined (its id configured or added by hand, or its type missing): the
+    // member of that id, if any, is not this entry's to reweigh or move. The new entry may join.
+    if (!this.owns(previous)) return this.join(entry);
     // A cluster member has no meta; a change of meta alone changes nothing there.
     if (entry.address === previous.address && entry.weight === previous.weight) return;
     // A new weight alone: changed in place, so the member keeps its connections and health.
@@ -129,7 +132,7 @@ class ClusterFollower {
 
   /** Whether `e` is a member this follower added and the type would have none without it. */
   private isLast(e: DiscoveryEntry): boolean {
-    if (!this.added.get(e.type)?.has(e.id)) return false;
+    if (!this.owns(e)) return false;
     const ids = this.cluster.members ? this.cluster.members(e.type).map((m) => m.id) : [...this.ids(e.type)];
     return ids.every((id) => id === e.id);
   }
@@ -153,6 +156,11 @@ class ClusterFollower {
     );
   }
 
+  /** Whether this follower added `e`'s id as a member (and has not removed it). */
+  private owns(e: DiscoveryEntry): boolean {
+    return this.added.get(e.type)?.has(e.id) === true;
+  }
+
   /** This follower's members of `type`. */
   private ids(type: string): Set<string> {
     let ids = this.added.get(type);
@@ -161,13 +169,12 @@ class ClusterFollower {
   }
 
   private remove(e: DiscoveryEntry): void {
-    this.added.get(e.type)?.delete(e.id);
-    // Forgotten once gone, so that this set holds listed entries only, not every id ever seen;
-    // and removing what the cluster refused fails as adding it did (no such type): said already.
-    const refused = this.refused.delete(`${e.type}/${e.id}`);
-    const failed = (err: unknown): void => {
-      if (!refused) this.logger.warn({ type: e.type, id: e.id, reason: reason(err) }, 'removing a server that left discovery failed');
-    };
+    // Forgotten once gone, so that this set holds listed entries only, not every id ever seen.
+    this.refused.delete(`${e.type}/${e.id}`);
+    // Only a member this follower added: one of that id configured or added by hand (the reason
+    // the cluster refused the entry) stays when the entry goes.
+    if (!this.added.get(e.type)?.delete(e.id)) return;
+    const failed = (err: unknown): void => this.logger.warn({ type: e.type, id: e.id, reason: reason(err) }, 'removing a server that left discovery failed');
     try {
       // `remove` throws at once for a type the cluster does not have.
       this.cluster.remove(e.type, e.id).catch(failed);

@@ -41,12 +41,34 @@ export class EtcdRegistrar implements Registrar {
   async register(spec: EntrySpec): Promise<Registration> {
     const entry = discoveryEntry(spec);
     const key = keyOf(this.prefix, entry);
+    checkedSize(key, encodeValue(entry));
     const { client, logger = silentLogger, clock = systemClock, backoff } = this.opts;
     // Its lines come on the way to a registration's state changes: one it cannot write must not stop those.
     const reg = new EtcdRegistration(entry, { client, key, ttl: this.ttl, logger: guardedLogger(logger), clock, backoffOptions: backoff, backoff: new Backoff(backoff) });
     await reg.start();
     return reg;
   }
+}
+
+/**
+ * The most an entry's key and value may take together, in bytes. etcd's gRPC server refuses a
+ * request past its `--max-request-bytes` + 512 KiB as RESOURCE_EXHAUSTED, which etcd3 takes for a
+ * failure of the host: it sends the write three times and opens its circuit breaker, failing every
+ * call of the client (other registrations' writes and reads included) for seconds, and a caller
+ * retrying the `Unreachable` it got would do that again each time. Below this bound a put, or a
+ * rewrite's transaction (the key twice), never comes near 512 KiB, whatever etcd's settings.
+ */
+const MAX_ENTRY_BYTES = 128 * 1024;
+
+/** Throws InvalidArgument for an entry too large to write (see MAX_ENTRY_BYTES). */
+function checkedSize(key: string, value: string): void {
+  const bytes = Buffer.byteLength(key) + Buffer.byteLength(value);
+  if (bytes > MAX_ENTRY_BYTES) throw invalidArgument(`the entry ${key} is too large to register: ${bytes} bytes of key and value, at most ${MAX_ENTRY_BYTES}`);
+}
+
+/** etcd refused the write as larger than its `--max-request-bytes`: the entry, not etcd, is at fault. */
+function tooLargeForEtcd(err: unknown): boolean {
+  return reason(err).includes('request is too large');
 }
 
 /** Why a rewrite after a lost lease did not write: the key is there, under someone else's lease. */
@@ -58,6 +80,9 @@ class KeyHeld extends Error {
     super(HELD);
   }
 }
+
+/** The lease of a key written without one, as etcd spells it. */
+const NO_LEASE = '0';
 
 /** Why a live registration went stale: a newer one of the same id wrote the key. */
 const TAKEN = 'another registration of this id took the entry';
@@ -119,6 +144,8 @@ class EtcdRegistration implements Registration {
     try {
       await this.write();
     } catch (err) {
+      // Not an outage: writing it again would be refused again.
+      if (tooLargeForEtcd(err)) throw new RpcError(ErrorCode.InvalidArgument, `registering ${this.p.key} in etcd failed: the entry is too large for this etcd: ${reason(err)}`, { cause: err });
       throw new RpcError(ErrorCode.Unreachable, `registering ${this.p.key} in etcd failed: ${reason(err)}`, { retry: 'safe' });
     }
   }
@@ -203,20 +230,24 @@ class EtcdRegistration implements Registration {
   }
 
   /**
-   * Writes the entry again after a loss, only if the key is gone or still under the lease we
-   * gave up (etcd kept it: a restarted etcd renews every lease). A key under any other lease is
-   * a newer registration's of this id (the server restarted): taking it would hand it to our
-   * lease, and our close() would then delete the entry of a server that is up. Resolves to the
-   * revision written at; throws HELD if the key is someone else's.
+   * Writes the entry again after a loss, only if the key is gone, still under the lease we gave
+   * up (etcd kept it: a restarted etcd renews every lease), or under no lease (written by hand or
+   * by a tool: no registration's). A key under any other lease is a newer registration's of this
+   * id (the server restarted): taking it would hand it to our lease, and our close() would then
+   * delete the entry of a server that is up. Resolves to the revision written at; throws HELD if
+   * the key is someone else's.
    */
   private async rewrite(lease: Lease, bound: { deadline: number }): Promise<string> {
     const { client, key } = this.p;
     const put = () => lease.put(key).value(this.value);
     const absent = await client.if(key, 'Version', '==', 0).then(put()).options(bound).commit();
     if (absent.succeeded) return absent.header.revision;
-    const ours = this.leaseId !== undefined && (await client.if(key, 'Lease', '==', this.leaseId).then(put()).options(bound).commit());
-    if (ours && ours.succeeded) return ours.header.revision;
-    // Held as of the first transaction: the second may have failed because the key was deleted
+    for (const under of [this.leaseId, NO_LEASE]) {
+      if (under === undefined) continue;
+      const res = await client.if(key, 'Lease', '==', under).then(put()).options(bound).commit();
+      if (res.succeeded) return res.header.revision;
+    }
+    // Held as of the first transaction: a later one may have failed because the key was deleted
     // since, and a wait from its revision would miss that delete.
     throw new KeyHeld(absent.header.revision);
   }
@@ -233,8 +264,9 @@ class EtcdRegistration implements Registration {
     this.guard = undefined;
     this.blind = undefined;
     void lease.revoke(this.withinTtl()).catch(() => undefined);
-    this.held = holder !== undefined;
-    const why = this.held ? TAKEN : 'the entry was deleted';
+    // A key under no lease is no registration's (each writes under one): written back, as a deleted one.
+    this.held = holder !== undefined && holder !== NO_LEASE;
+    const why = this.held ? TAKEN : holder === NO_LEASE ? 'the entry was written without a lease' : 'the entry was deleted';
     this.stale(why);
     this.p.logger.warn({ key: this.p.key, holder }, this.held ? `${why}: waiting for it to go` : `${why}: writing it again`);
     if (this.held) this.waitForRelease(revision);
