@@ -31,6 +31,13 @@ export function abandonedCall(peer: { write(b: Uint8Array): unknown }, action: n
   if (remainingMs === undefined) peer.write(requestFrame(CANCEL_ACTION, seq));
 }
 
+/** How many of the calls of seqs 1..`n` a raw peer has had an answer to (whatever it was). */
+export function answeredOf(peer: { received(): Uint8Array }, n: number): number {
+  const seqs = new Set<number>();
+  for (const f of responseFrames(peer.received())) if (f.seq >= 1 && f.seq <= n) seqs.add(f.seq);
+  return seqs.size;
+}
+
 /** The whole responses in `bytes` as a raw peer reads them: seq, flag and body (msg and blob, or the error string). */
 export function responseFrames(bytes: Uint8Array): { seq: number; flag: number; body: Uint8Array }[] {
   const out = [];

@@ -137,6 +137,35 @@ describe('ConnPool: a call refused unrun by a draining server (transparent retry
     await within(closing, 10_000, 'A to close');
   });
 
+  it('a resent call carries what is left of its timeout to the server, never more', async () => {
+    const clock = new ManualClock();
+    const port = await freePort();
+    const ledger: string[] = [];
+    const gate = deferred<void>();
+    const a = await generation('A', port, ledger, gate);
+    // keepaliveMs: 0: the clock jumps a minute, and a ping unanswered within a jump would close the connection.
+    const pool = new ConnPool({ transport, address: `127.0.0.1:${port}`, maxConnections: 1, clock, stream: { tickMs: 100, keepaliveMs: 0 } });
+    cleanup.push(() => pool.destroy());
+    const held = pool.call('hold', str(''), { timeoutMs: 600_000 });
+    held.catch(() => undefined);
+    await waitFor(() => a.stats().inFlight === 1, { what: 'the held call on A' });
+    const closingA = a.close();
+    await waitFor(() => a.stats().listeners === 0, { what: 'A to stop listening' });
+    await generation('B', port, ledger, gate);
+    const call = pool.call('budget', str('1'), { timeoutMs: 60_000 });
+    // 59 s of its 60 pass before A's refusal can arrive (it needs a turn of I/O).
+    clock.advance(59_000);
+    const left = Number(textOf(await within(call, 10_000, 'the resent call')));
+    expect(ledger).toEqual(['1 B']);
+    // What was left (1 s, counted exactly by the manual clock's ticks), not the tick more the
+    // deadline's own expiry allows: the server never gets more time than the caller waits.
+    expect(left).toBeGreaterThan(0);
+    expect(left).toBeLessThanOrEqual(1_000);
+    gate.resolve();
+    expect(textOf(await within(held, 10_000, 'the held call'))).toBe('A');
+    await within(closingA, 10_000, 'A to close');
+  });
+
   it('checks the option', () => {
     expect(() => new ConnPool({ transport, address: '127.0.0.1:1', transparentRetries: -1 })).toThrow(/transparentRetries/);
     expect(() => new ConnPool({ transport, address: '127.0.0.1:1', transparentRetries: 1.5 })).toThrow(/transparentRetries/);
@@ -292,9 +321,11 @@ describe('ConnPool: a stream refused unrun by a draining server is opened again 
     clock.advance(59_000);
     const left = Number(textOf(await within(s.result, 10_000, 'the reopened stream')));
     expect(ledger).toEqual(['1 B']);
-    // What was left (1 s, and up to a few 100 ms ticks of the deadline's slack), never the fresh 60 s.
+    // What was left (1 s: the ticks of a manual clock count the 59 s exactly), never the fresh
+    // 60 s, nor the tick more a deadline's own expiry allows: the server never gets more time than
+    // the caller waits.
     expect(left).toBeGreaterThan(0);
-    expect(left).toBeLessThanOrEqual(1_500);
+    expect(left).toBeLessThanOrEqual(1_000);
     gate.resolve();
     expect(textOf(await within(held, 10_000, 'the held call'))).toBe('A');
     await within(closingA, 10_000, 'A to close');

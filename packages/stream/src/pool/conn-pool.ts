@@ -150,7 +150,7 @@ export class ConnPool implements StreamCaller, Resender, Reopener {
     if (this._state === 'idle') this.start();
     const timeoutMs = opts.timeoutMs ?? this.defaultTimeoutMs;
     // In ticked time, as a waiting call's: no clock read. A bad timeout fails the call (InvalidArgument), never resent.
-    const deadline = this.pace !== undefined && typeof timeoutMs === 'number' && timeoutMs > 0 ? this.pace.deadline(timeoutMs) : NaN;
+    const deadline = this.pace !== undefined && typeof timeoutMs === 'number' && timeoutMs > 0 ? this.due(timeoutMs) : NaN;
     const call = new PoolCall(this, action, this.transparentRetries === 0 ? EMPTY_BYTES : msg, opts, notify, deadline);
     this.submit(action, msg, opts, call.settle, opts.failFast === true);
   }
@@ -213,7 +213,7 @@ export class ConnPool implements StreamCaller, Resender, Reopener {
       if (this._state === 'idle') this.start();
       // In ticked time, as a call's; a stream without a timeout has none to keep to.
       const t = opts.timeoutMs;
-      const deadline = t === undefined ? Infinity : typeof t === 'number' && t > 0 && t < Infinity ? this.pace!.deadline(t) : NaN;
+      const deadline = t === undefined ? Infinity : typeof t === 'number' && t > 0 && t < Infinity ? this.due(t) : NaN;
       new PoolStream(this, stream, action, msg, opts, deadline);
     }
     return this.openOn(stream, action, msg, opts, opts.failFast === true);
@@ -294,6 +294,18 @@ export class ConnPool implements StreamCaller, Resender, Reopener {
   private start(): void {
     this.pace ??= new TickClock(this.clock, this.tickMs, this.defaultTimeoutMs, (now) => this.tick(now));
     this.connect();
+  }
+
+  /**
+   * When a timeout of `timeoutMs` from now is over, in ticked time: the time itself, not
+   * `TickClock.deadline`'s one period later (a tick's "surely passed"), as a FailoverPool's call's
+   * (call-deadlines.ts). What is left of it is handed to a resend, and travels to its server: a
+   * period more would give the server time its caller does not wait. Read only at a resend.
+   */
+  private due(timeoutMs: number): number {
+    const pace = this.pace!;
+    // After `deadline`, which may quicken the ticks for a short timeout (and so its period).
+    return pace.deadline(timeoutMs) - pace.period;
   }
 
   /** The open connection with the most room in its window; asks for another when all are full. */

@@ -23,8 +23,14 @@ export class WaitingCall implements Waiter {
     private readonly notify: Notify,
     /** When this call's connect budget started to run. */
     readonly budgetStart: number,
-    /** The call's own deadline (its timeout), in the pool's ticked time. */
+    /** When the call's timeout has surely passed (TickClock.deadline), in the pool's ticked time: it fails here then. */
     readonly deadline: number,
+    /**
+     * When its timeout itself is over, in the same time (`deadline` less the tick it adds): what
+     * is left of this goes on with the call once a connection is up, so that the deadline its
+     * server keeps is never longer than the time its caller waits.
+     */
+    readonly due: number,
     readonly failFast: boolean,
     /** A stream's opening (not a call): given the connection it goes on and what is left of its timeout. */
     public opens?: (on: ClientStream, timeoutMs: number) => void,

@@ -51,7 +51,10 @@ export class WaitingCalls {
     if (outage !== undefined && (failFast || now - outage >= this.budgetMs)) return void notify(this.outage.unreachable(now), null);
     const aborted = abortedAlready(opts);
     if (aborted) return void notify(aborted, null);
-    const call = new WaitingCall(action, msg, opts, notify, outage ?? now, this.link.pace.deadline(timeoutMs), failFast, opens);
+    const pace = this.link.pace;
+    const deadline = pace.deadline(timeoutMs);
+    // Less the period after `deadline`, which may quicken the ticks for a short timeout.
+    const call = new WaitingCall(action, msg, opts, notify, outage ?? now, deadline, deadline - pace.period, failFast, opens);
     if (!this.queue.push(call)) {
       call.release();
       notify(new RpcError(ErrorCode.Overloaded, `more than ${this.queue.max} calls waiting for a connection to ${this.link.address}`), null);
@@ -67,9 +70,10 @@ export class WaitingCalls {
       const slot = this.link.pick();
       if (!slot) return this.queue.unshift(call); // a callback closed the pool meanwhile
       // In ticked time, as the deadline: what is left of the call's timeout (its own, or the
-      // default), never less. It bounds the call on the stream without becoming its timeout: a
-      // call with none of its own sends no deadline, as it would have on a ready connection.
-      const remaining = call.deadline - this.link.pace.elapsed;
+      // default), not the tick more its own expiry here allows, which would travel to the server
+      // as time its caller does not wait. It bounds the call on the stream without becoming its
+      // timeout: a call with none of its own sends no deadline, as on a ready connection.
+      const remaining = call.due - this.link.pace.elapsed;
       if (remaining <= 0) {
         call.fail(neverSent(call.opts.timeoutMs ?? this.defaultTimeoutMs));
         continue;

@@ -113,8 +113,9 @@ export class ConnExtensions implements ControlOwner {
   /**
    * The request after a head: true when it is to be dispatched. A request of another seq than
    * the head's means the client broke the order: the head is dropped, the request goes as plain.
+   * `heldAt`: when the request was read, for one held past the cap and run only now.
    */
-  admit(req: ServerRequest, seqLo: number, seqHi: number): boolean {
+  admit(req: ServerRequest, seqLo: number, seqHi: number, heldAt?: number): boolean {
     const p = this.pending;
     if (p === undefined) return true;
     this.pending = undefined;
@@ -131,7 +132,16 @@ export class ConnExtensions implements ControlOwner {
     }
     const head = p.head!;
     const remaining = head.remainingMs;
-    const control = new CallControl(this, req, seqLo + seqHi * TWO_32, remaining === undefined ? undefined : this.clock.now() + remaining, head.metadata, this.clock);
+    let deadline: number | undefined;
+    let passed = false;
+    if (remaining !== undefined) {
+      const now = this.clock.now();
+      // From its arrival: a request held past the cap arrived when it was read, and its client's
+      // time ran on while it waited for a slot (never a fresh `remaining` from now).
+      deadline = (heldAt ?? now) + remaining;
+      passed = deadline <= now;
+    }
+    const control = new CallControl(this, req, seqLo + seqHi * TWO_32, deadline, head.metadata, this.clock);
     req.control = control;
     const windows = this.agreed.streams;
     if (p.open && windows) {
@@ -142,8 +152,8 @@ export class ConnExtensions implements ControlOwner {
       }
       control.stream = new RequestStream(this.host, seqLo, seqHi, windows.toClient, windows.toServer, this.drains);
     }
-    // Its deadline passed before it arrived: not run at all.
-    if (remaining === 0) {
+    // Its deadline passed before it arrived (`remaining_ms` 0), or while it was held: not run at all.
+    if (passed) {
       control.expire();
       // Its handler never starts: it must not count as one running abandoned (`abandoned`).
       req.handlerEnded();

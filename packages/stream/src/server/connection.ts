@@ -138,6 +138,8 @@ export class ServerConn implements FrameHandlers, Responder, ExtensionsHost, Hel
    * had one, waits in ConnExtensions as it would for any request: nothing is read meanwhile.
    */
   private heldRequest: Uint8Array | undefined = undefined;
+  /** When `heldRequest` was read, by the server's clock: its deadline counts from then, not from when it runs. */
+  private heldAt: number | undefined = undefined;
   /** The server's calls to the other side, once its hello offered to serve them. */
   private reverse: ReverseCaller | undefined;
 
@@ -275,7 +277,8 @@ export class ServerConn implements FrameHandlers, Responder, ExtensionsHost, Hel
     return a;
   }
 
-  frame(bytes: Uint8Array, start: number, end: number): void {
+  /** `heldAt`: given only for the request held past the cap (`runHeld`), when it was read. */
+  frame(bytes: Uint8Array, start: number, end: number, heldAt?: number): void {
     // Fields are read where they lie, and a view is made only where the handler needs one: a
     // request costs no header object and no empty views (they add up at a million a second).
     this.framesRead++;
@@ -325,7 +328,7 @@ export class ServerConn implements FrameHandlers, Responder, ExtensionsHost, Hel
     const req = new ServerRequest(this, seqLo, seqHi, isString ? -1 : rawAction, name, msg, blob);
     this.inFlight++;
     // A call after a head gets its deadline, metadata and signal; one past its deadline is answered here.
-    if (this.ext !== undefined && !this.ext.admit(req, seqLo, seqHi)) return;
+    if (this.ext !== undefined && !this.ext.admit(req, seqLo, seqHi, heldAt)) return;
     try {
       this.opts.dispatch.dispatch(req);
     } catch (err) {
@@ -568,6 +571,8 @@ export class ServerConn implements FrameHandlers, Responder, ExtensionsHost, Hel
   private overCap(bytes: Uint8Array, start: number, end: number, seqLo: number, seqHi: number): void {
     if (this.heldRequest !== undefined || this.reverse?.awaitingAnswers) return this.writeError(seqLo, seqHi, ErrorCode.Overloaded);
     this.heldRequest = bytes.slice(start, end);
+    // A clock read on this rare path only: the time it waits here is its client's, not extra.
+    this.heldAt = (this.opts.clock ?? systemClock).now();
     this.pause();
   }
 
@@ -575,7 +580,7 @@ export class ServerConn implements FrameHandlers, Responder, ExtensionsHost, Hel
   private refuseHeld(code: ErrorCode): void {
     const held = this.heldRequest;
     if (held === undefined) return;
-    this.heldRequest = undefined;
+    this.heldRequest = this.heldAt = undefined;
     this.writeError(u32(held, SEQ_AT), u32(held, SEQ_AT + 4), code);
   }
 
@@ -622,9 +627,10 @@ export class ServerConn implements FrameHandlers, Responder, ExtensionsHost, Hel
   /** The request held past the cap, now that a slot is free: read as it would have been, with its head. */
   private runHeld(): void {
     const held = this.heldRequest!;
-    this.heldRequest = undefined;
+    const heldAt = this.heldAt;
+    this.heldRequest = this.heldAt = undefined;
     try {
-      this.frame(held, 0, held.length);
+      this.frame(held, 0, held.length, heldAt);
     } catch (err) {
       // Only a limit narrowed meanwhile (the connection's kind changed) fails a frame read once
       // before: the peer's connection ends, as the reader ends it for a frame it refuses.
