@@ -138,20 +138,7 @@ describe('ConnPool: a call refused unrun by a draining server (transparent retry
   });
 
   it('a resent call carries what is left of its timeout to the server, never more', async () => {
-    const clock = new ManualClock();
-    const port = await freePort();
-    const ledger: string[] = [];
-    const gate = deferred<void>();
-    const a = await generation('A', port, ledger, gate);
-    // keepaliveMs: 0: the clock jumps a minute, and a ping unanswered within a jump would close the connection.
-    const pool = new ConnPool({ transport, address: `127.0.0.1:${port}`, maxConnections: 1, clock, stream: { tickMs: 100, keepaliveMs: 0 } });
-    cleanup.push(() => pool.destroy());
-    const held = pool.call('hold', str(''), { timeoutMs: 600_000 });
-    held.catch(() => undefined);
-    await waitFor(() => a.stats().inFlight === 1, { what: 'the held call on A' });
-    const closingA = a.close();
-    await waitFor(() => a.stats().listeners === 0, { what: 'A to stop listening' });
-    await generation('B', port, ledger, gate);
+    const { clock, pool, ledger, finish } = await drainingToB();
     const call = pool.call('budget', str('1'), { timeoutMs: 60_000 });
     // 59 s of its 60 pass before A's refusal can arrive (it needs a turn of I/O).
     clock.advance(59_000);
@@ -161,9 +148,7 @@ describe('ConnPool: a call refused unrun by a draining server (transparent retry
     // deadline's own expiry allows: the server never gets more time than the caller waits.
     expect(left).toBeGreaterThan(0);
     expect(left).toBeLessThanOrEqual(1_000);
-    gate.resolve();
-    expect(textOf(await within(held, 10_000, 'the held call'))).toBe('A');
-    await within(closingA, 10_000, 'A to close');
+    await finish();
   });
 
   it('checks the option', () => {
@@ -177,6 +162,35 @@ const WROTE_UNRUN = 'rpc_closed: the server was closing; the stream did not run 
 /** The same, for one that wrote more before the server spoke than its pool keeps to write again. */
 const WROTE_UNKEPT =
   'rpc_closed: the server was closing; the stream did not run and read none of its items (safe to open again; not opened again by itself: it wrote more than its streamWindowBytes before the server spoke, more than a pool keeps to write again)';
+
+/**
+ * A pool on a manual clock (ticks of 100 ms) whose one connection is to A, draining with a call
+ * held open on it (its own timeout far past the clock's jumps), and B listening on A's port: the
+ * next call or stream goes to A, is refused, and is sent again to B. `finish` lets the held call
+ * answer and A close.
+ */
+async function drainingToB(): Promise<{ clock: ManualClock; pool: ConnPool; ledger: string[]; finish: () => Promise<void> }> {
+  const clock = new ManualClock();
+  const port = await freePort();
+  const ledger: string[] = [];
+  const gate = deferred<void>();
+  const a = await generation('A', port, ledger, gate);
+  // keepaliveMs: 0: the clock jumps a minute, and a ping unanswered within a jump would close the connection.
+  const pool = new ConnPool({ transport, address: `127.0.0.1:${port}`, maxConnections: 1, clock, stream: { tickMs: 100, keepaliveMs: 0 } });
+  cleanup.push(() => pool.destroy());
+  const held = pool.call('hold', str(''), { timeoutMs: 600_000 });
+  held.catch(() => undefined);
+  await waitFor(() => a.stats().inFlight === 1, { what: 'the held call on A' });
+  const closingA = a.close();
+  await waitFor(() => a.stats().listeners === 0, { what: 'A to stop listening' });
+  await generation('B', port, ledger, gate);
+  const finish = async (): Promise<void> => {
+    gate.resolve();
+    expect(textOf(await within(held, 10_000, 'the held call'))).toBe('A');
+    await within(closingA, 10_000, 'A to close');
+  };
+  return { clock, pool, ledger, finish };
+}
 
 /** Everything a stream sent, and its answer or error. */
 async function drained(stream: StreamCall): Promise<{ items: string[]; answer: string }> {
@@ -301,21 +315,7 @@ describe('ConnPool: a stream refused unrun by a draining server is opened again 
   });
 
   it('a reopened stream gets only what is left of its timeout, not a fresh one', async () => {
-    const clock = new ManualClock();
-    const port = await freePort();
-    const ledger: string[] = [];
-    const gate = deferred<void>();
-    const a = await generation('A', port, ledger, gate);
-    // keepaliveMs: 0: the clock jumps a minute, and a ping unanswered within a jump would close the connection.
-    const pool = new ConnPool({ transport, address: `127.0.0.1:${port}`, maxConnections: 1, clock, stream: { tickMs: 100, keepaliveMs: 0 } });
-    cleanup.push(() => pool.destroy());
-    // Its own timeout far past the clock's jump: it holds A open through the drain.
-    const held = pool.call('hold', str(''), { timeoutMs: 600_000 });
-    held.catch(() => undefined);
-    await waitFor(() => a.stats().inFlight === 1, { what: 'the held call on A' });
-    const closingA = a.close();
-    await waitFor(() => a.stats().listeners === 0, { what: 'A to stop listening' });
-    await generation('B', port, ledger, gate);
+    const { clock, pool, ledger, finish } = await drainingToB();
     const s = pool.openStream('budget', str('1'), { timeoutMs: 60_000 });
     // 59 s of its 60 pass before A's refusal can arrive (it needs a turn of I/O).
     clock.advance(59_000);
@@ -326,9 +326,7 @@ describe('ConnPool: a stream refused unrun by a draining server is opened again 
     // the caller waits.
     expect(left).toBeGreaterThan(0);
     expect(left).toBeLessThanOrEqual(1_000);
-    gate.resolve();
-    expect(textOf(await within(held, 10_000, 'the held call'))).toBe('A');
-    await within(closingA, 10_000, 'A to close');
+    await finish();
   });
 
   it('waits for the reconnect only within the stream\'s timeout, then fails as never run', async () => {
