@@ -45,6 +45,13 @@ function secureContext(s: ResolvedTls): tls.SecureContext {
  */
 export function acceptTls(raw: net.Socket, current: ServerTls): tls.TLSSocket {
   const { settings } = current;
+  // Not half-open until secured (the TLSSocket copies the setting from `raw`): a FIN before the
+  // handshake is done (a scanner, a client that gave up mid-ClientHello) was a half-close the
+  // socket waited on, though with no session nothing can be sent on it, and a conn bound after
+  // it was told nothing at all: it held its place under the cap until handshakeTimeoutMs. Now
+  // its socket closes at once. Half-open again once secured: replies are owed after a half-close
+  // (byte-conn.ts).
+  raw.allowHalfOpen = false;
   const socket = new tls.TLSSocket(raw, {
     isServer: true,
     secureContext: current.context,
@@ -58,6 +65,7 @@ export function acceptTls(raw: net.Socket, current: ServerTls): tls.TLSSocket {
   socket.once('close', () => clearTimeout(timer));
   socket.once('secure', () => {
     clearTimeout(timer);
+    socket.allowHalfOpen = true;
     if (!settings.requestCert) return;
     const refused = verifyError(socket);
     if (refused) socket.destroy(new Error(`TLS client certificate refused: ${refused}`));

@@ -13,6 +13,8 @@ const certs = suiteCerts();
 const cleanup = cleanups();
 
 const LOCAL = { host: '127.0.0.1', port: 0 };
+/** A hang guard only: what is awaited under it either happens or the test fails. */
+const HANG_MS = 10_000;
 const { serverTls, mtls, clientTls } = testTls(certs);
 
 async function tlsQueue(tls: TlsOptions) {
@@ -163,6 +165,36 @@ describe('TLS on node:tls', () => {
     const server = record(await q.next());
     expect((await server.closed)?.message).toBe('TLS handshake not done within 100 ms');
     expect(server.chunks).toEqual([]);
+  });
+
+  // The first bytes of a ClientHello record (handshake, TLS 1.0 record version, 512 bytes long), and no more.
+  for (const [what, sent] of [['nothing', ''], ['half a ClientHello', '\x16\x03\x01\x02\x00\x01']] as const) {
+    it(`a peer that sends ${what} and leaves (FIN) before its handshake is closed then, not held until handshakeTimeoutMs`, async () => {
+      const q = await tlsQueue(serverTls({ handshakeTimeoutMs: 600_000 }));
+      const { port } = q.listener.address as { port: number };
+      const leaving = net.connect({ host: '127.0.0.1', port }, () => leaving.end(sent, 'latin1'));
+      leaving.on('error', () => {});
+      cleanup.push(() => leaving.destroy());
+      const server = record(await q.next());
+      // Half-open, it waited out the handshake timeout: its place under a cap held by nobody.
+      await within(server.closed, HANG_MS, 'the server side of a peer that left to close');
+      expect(server.chunks).toEqual([]);
+      expect(server.conn.identity).toBeUndefined();
+    });
+  }
+
+  it('after the handshake a half-close is still one: the server may answer a peer that ended its side', async () => {
+    const q = await tlsQueue(serverTls());
+    const client = record(await nodeRuntime.connect(q.listener.address, { tls: clientTls() }));
+    const server = record(await q.next(), () => {});
+    client.conn.write([bytes('ping')]);
+    client.conn.end();
+    await server.receives('ping');
+    await waitFor(() => server.ends === 1, { what: "the client's half-close reported" });
+    // Answered later than the end is reported, as a handler's reply is: a socket not half-open has ended its side by then.
+    await new Promise((resolve) => setImmediate(resolve));
+    server.conn.write([bytes('pong')]);
+    await client.receives('pong');
   });
 
   it('a handshakeTimeoutMs past the timer limit (2^31-1 ms) does not overflow into closing every connection at once', async () => {
