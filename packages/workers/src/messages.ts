@@ -92,7 +92,9 @@ export interface ConnDrainingMessage {
 /** A batch of answers: its bytes in one transferred buffer (see reply-batch.ts). */
 export interface AnswerBatch {
   readonly n: number;
+  /** The answers' bytes from 0, then their header words from `headAt`. */
   readonly buf: ArrayBuffer;
+  readonly headAt: number;
   /** Error details and messages, referenced by index from the batch. */
   readonly strings: readonly string[];
 }

@@ -11,17 +11,25 @@ const CUSTOM_BYTES = 3; // length
 const FAILED = 4;
 const RETRIES: readonly RetryPolicy[] = ['safe', 'idempotent', 'never'];
 
+/** Room for the first answers' bytes; the buffer then grows by doubling. */
+const FIRST_BYTES = 4096;
+/** Up to the next multiple of 4, so that the header words after the bytes are aligned. */
+const aligned = (n: number): number => (n + 3) & ~3;
+
 /**
  * The answers a worker gathers in one turn (and the outcomes of a worker's reverse calls the pool
  * gathers in one of its turns), sent back as one message whose bytes travel in one
- * transferred buffer. The bytes are copied once, here: a handler's reply may be a view of a
- * codec's reused scratch buffer, which must not leave the worker anyway.
+ * transferred buffer: the answers' bytes, then a header of words per answer (at `headAt`).
+ * The bytes are copied once, here, when the answer is written, not when the turn's batch
+ * leaves: a handler's reply may be a view of a buffer it reuses (a codec's scratch), which the
+ * next answer of the same turn overwrites; in process a reply is fixed when it is written too.
  */
 export class ReplyPacker implements ReplySink {
   private words: number[] = [];
-  private parts: Uint8Array[] = [];
   private strings: string[] = [];
-  private bytes = 0;
+  private buf = new ArrayBuffer(0);
+  private body = new Uint8Array(this.buf);
+  private used = 0;
 
   get count(): number {
     return this.words.length / REPLY_WORDS;
@@ -29,8 +37,8 @@ export class ReplyPacker implements ReplySink {
 
   ok(callId: number, msg: Uint8Array, blob: Uint8Array): void {
     this.words.push(callId, OK, msg.length, blob.length);
-    this.parts.push(msg, blob);
-    this.bytes += msg.length + blob.length;
+    this.copy(msg);
+    this.copy(blob);
   }
 
   /** `code` is one of CODE_INFO's: the request refused any other (ServerRequest.fail), so it fits the word. */
@@ -41,8 +49,7 @@ export class ReplyPacker implements ReplySink {
   custom(callId: number, payload: ErrorPayload): void {
     if (typeof payload === 'number') return void this.words.push(callId, CUSTOM_NUMBER, payload, 0);
     this.words.push(callId, CUSTOM_BYTES, payload.length, 0);
-    this.parts.push(payload);
-    this.bytes += payload.length;
+    this.copy(payload);
   }
 
   /** An error whole (a reverse call's outcome, for the worker to rebuild): its message and retry policy too. */
@@ -57,68 +64,86 @@ export class ReplyPacker implements ReplySink {
    * `unsent`. The whole batch's one message stays the rule; the split costs only after a throw.
    */
   send(post: (m: RepliesMessage) => void, unsent: (callId: number, err: unknown) => void): void {
-    const { words, parts, strings } = this;
+    // The bytes so far, in order: a post that throws transfers nothing, so they are still here
+    // to split (a buffer grown by `take` leaves this one as it was).
+    const { words, strings, body } = this;
     try {
       post(this.take());
     } catch (err) {
       this.reset();
       if (words.length === REPLY_WORDS) return unsent(words[0]!, err);
-      sendApart(words, parts, strings, post, unsent);
+      sendApart(words, body, strings, post, unsent);
     }
   }
 
   /** The batch so far, as a message whose `buf` is to be transferred; the packer starts empty again. */
   take(): RepliesMessage {
-    const m: RepliesMessage = { t: 'replies', n: this.count, buf: this.pack(), strings: this.strings };
+    const m: RepliesMessage = { t: 'replies', n: this.count, headAt: this.pack(), buf: this.buf, strings: this.strings };
     this.reset();
     return m;
   }
 
   /** The same, as the answers to a worker's reverse calls. */
   takeAnswers(gone: readonly number[] | undefined): ReverseAnswersMessage {
-    const m: ReverseAnswersMessage = { t: 'answers', n: this.count, buf: this.pack(), strings: this.strings, gone };
+    const m: ReverseAnswersMessage = { t: 'answers', n: this.count, headAt: this.pack(), buf: this.buf, strings: this.strings, gone };
     this.reset();
     return m;
   }
 
-  private pack(): ArrayBuffer {
-    const headBytes = this.words.length * 4;
-    const buf = new ArrayBuffer(headBytes + this.bytes);
-    new Uint32Array(buf, 0, this.words.length).set(this.words);
+  /** Writes the header words after the bytes; returns where they start. */
+  private pack(): number {
+    const headAt = aligned(this.used);
+    const end = headAt + this.words.length * 4;
+    if (end > this.buf.byteLength) this.grow(end);
+    new Uint32Array(this.buf, headAt, this.words.length).set(this.words);
+    return headAt;
+  }
+
+  /** `bytes` copied into the batch's buffer, after the answers' bytes before them (no view made: a view costs more than a short copy). */
+  private copy(bytes: Uint8Array): void {
+    if (bytes.length === 0) return;
+    const at = this.used;
+    const end = at + bytes.length;
+    if (end > this.buf.byteLength) this.grow(end);
+    this.body.set(bytes, at);
+    this.used = end;
+  }
+
+  /** A bigger buffer with the bytes so far; the old one stays as it was. */
+  private grow(need: number): void {
+    const buf = new ArrayBuffer(Math.max(FIRST_BYTES, this.buf.byteLength * 2, need));
     const body = new Uint8Array(buf);
-    let at = headBytes;
-    for (const p of this.parts) {
-      body.set(p, at);
-      at += p.length;
-    }
-    return buf;
+    body.set(this.body.subarray(0, this.used));
+    this.buf = buf;
+    this.body = body;
   }
 
   private reset(): void {
     this.words = [];
-    this.parts = [];
     this.strings = [];
-    this.bytes = 0;
+    this.buf = new ArrayBuffer(0);
+    this.body = new Uint8Array(this.buf);
+    this.used = 0;
   }
 }
 
-/** Each answer of a batch that could not be sent whole, as a batch of its own: its parts and strings found by its kind. */
+/** Each answer of a batch that could not be sent whole, as a batch of its own: its bytes (in `body`, in order) and strings found by its kind. */
 function sendApart(
   words: readonly number[],
-  parts: readonly Uint8Array[],
+  body: Uint8Array,
   strings: readonly string[],
   post: (m: RepliesMessage) => void,
   unsent: (callId: number, err: unknown) => void,
 ): void {
   const one = new ReplyPacker();
-  for (let w = 0, p = 0; w < words.length; w += REPLY_WORDS) {
+  for (let w = 0, at = 0; w < words.length; w += REPLY_WORDS) {
     const id = words[w]!;
     const a = words[w + 2]!;
     const b = words[w + 3]!;
     switch (words[w + 1]) {
       case OK:
-        one.ok(id, parts[p]!, parts[p + 1]!);
-        p += 2;
+        one.ok(id, body.subarray(at, at + a), body.subarray(at + a, at + a + b));
+        at += a + b;
         break;
       case ERROR:
         one.error(id, a as ErrorCode, b === 0 ? undefined : strings[b - 1]);
@@ -130,7 +155,8 @@ function sendApart(
         one.failed(id, (a & 0xffff) as ErrorCode, strings[b - 1]!, RETRIES[a >>> 16]!);
         break;
       default:
-        one.custom(id, parts[p++]!);
+        one.custom(id, body.subarray(at, at + a));
+        at += a;
     }
     one.send(post, unsent);
   }
@@ -146,9 +172,9 @@ export interface ReplySink {
 
 /** Reads a batch made by `ReplyPacker.take` or `takeAnswers`; bytes are views of the transferred buffer. */
 export function unpackReplies(m: AnswerBatch, sink: ReplySink): void {
-  const head = new Uint32Array(m.buf, 0, m.n * REPLY_WORDS);
+  const head = new Uint32Array(m.buf, m.headAt, m.n * REPLY_WORDS);
   const body = new Uint8Array(m.buf);
-  let at = head.byteLength;
+  let at = 0;
   for (let w = 0; w < head.length; w += REPLY_WORDS) {
     const id = head[w]!;
     const a = head[w + 2]!;

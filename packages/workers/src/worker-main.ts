@@ -173,7 +173,9 @@ try {
   });
   send({ t: 'ready' });
 } catch (err) {
-  send({ t: 'load-failed', message: err instanceof Error ? err.message : String(err) });
+  // describeError for a thrown value that is not an Error: String() of it may throw (no string form),
+  // which would end this thread as a crash and hide that the module did not load.
+  send({ t: 'load-failed', message: err instanceof Error ? err.message : describeError(err) });
   port.off('close', portClosed);
   port.close();
 }

@@ -251,6 +251,13 @@ describe('WorkerPool', () => {
     expect(err.message).toMatch(/^worker pool: worker \d could not load its module: cannot open the database$/);
   });
 
+  it('refuses to start on a module whose import throws a value with no string form, still naming it a load failure', async () => {
+    const err = await startPool({ module: new URL('./fixtures/throws-stringless.mjs', import.meta.url), workers: 1 }).catch((e) => e);
+    expect(err).toBeInstanceOf(RpcError);
+    expect(err.code).toBe(ErrorCode.InvalidArgument);
+    expect(err.message).toMatch(/^worker pool: worker \d could not load its module: a value that has no string form$/);
+  });
+
   it('checks its options', async () => {
     // A huge maxInFlightPerWorker ("no limit") too: the pool makes a place for every call its workers may hold.
     const bad = [{ workers: 0 }, { maxQueued: 1.5 }, { maxInFlightPerWorker: -1 }, { maxInFlightPerWorker: 2 ** 32 }, { whenFull: 'drop' }, { module: 'some-package' }];
