@@ -79,7 +79,9 @@ export class BunByteConn extends ByteConnLifecycle implements ByteConn {
     const refused = handshakeRefusal(success, authorizationError, this.tls.state.settings.requestCert, this.tls.side);
     if (refused !== undefined) return this.fail(new Error(refused));
     this.tls.state.verified = true;
-    if (this.handlers === undefined) this.socket.pause();
+    // Paused before the handshake was done (pause() before or after bind), it stays so: the socket
+    // read on to let the handshake finish, and reading on past it held all the peer sent.
+    if (this.handlers === undefined || this.paused) this.socket.pause();
   }
 
   private startHandshakeTimer(ms: number): void {

@@ -8,7 +8,7 @@ import { describeNeeding } from './needs-tool.js';
 import type { Proc } from './process.js';
 import type { RuntimeHarness } from './runtime-conformance.js';
 import { tlsArg } from './tls-scenarios.js';
-import { sleep, within } from './wait.js';
+import { sleep, waitFor, within } from './wait.js';
 
 /** What a runtime can do with TLS; what it cannot, it must refuse with InvalidArgument. */
 export interface TlsHarness extends RuntimeHarness {
@@ -146,6 +146,81 @@ export function tlsRuntimeConformance(h: TlsHarness): void {
       expect((await nodeTlsEcho(port, { ca: certs.ca, servername: 'localhost' })).text).toBe('ping');
       await child.waitForLine(/^conn-closed data=0 err=.*TLS handshake not done within 1000 ms$/, HANG_MS);
       await within(gone, HANG_MS, 'the stalled peer to see its connection closed');
+    });
+
+    // A peer that leaves (FIN) before its handshake is done: with no session nothing can ever be
+    // sent to it, so its connection is closed then, also on a server whose `end` handler keeps
+    // its side open (it owes replies) and on one that binds the connection only after the FIN.
+    // Held half-open instead, it waited out handshakeTimeoutMs (here far past the hang guard),
+    // its place under a cap held by nobody.
+    // The first bytes of a ClientHello record (handshake, TLS 1.0 record version, 512 bytes long), and no more.
+    for (const [what, sent] of [['nothing', ''], ['half a ClientHello', '\x16\x03\x01\x02\x00\x01']] as const) {
+      for (const when of ['now', 'late'] as const) {
+        const bound = when === 'now' ? 'bound at accept' : 'bound only after it left';
+        it(`closes a connection (${bound}) whose peer sends ${what} and leaves (FIN) before its handshake then, not after handshakeTimeoutMs`, async () => {
+          const child = run('tls-half-open-server', '127.0.0.1:0', serverTls({ handshakeTimeoutMs: 600_000 }), when);
+          const port = await listening(child);
+          const leaving = net.connect({ host: '127.0.0.1', port }, () => leaving.end(sent, 'latin1'));
+          leaving.on('error', () => {});
+          onTestFinished(() => void leaving.destroy());
+          const gone = new Promise((resolve) => leaving.once('close', resolve));
+          const finSent = new Promise((resolve) => leaving.once('finish', resolve));
+          leaving.resume(); // read, so that the server's FIN is seen
+          await child.waitForLine(/^accepted$/, HANG_MS);
+          if (when === 'late') {
+            await within(finSent, HANG_MS, 'the FIN sent');
+            // A second connection makes the server bind the first.
+            const trigger = net.connect({ host: '127.0.0.1', port });
+            trigger.on('error', () => {});
+            onTestFinished(() => void trigger.destroy());
+          }
+          await child.waitForLine(/^bound$/, HANG_MS);
+          const [, err] = await child.waitForLine(/^conn-closed data=0 err=(.*)$/, HANG_MS);
+          expect(err).not.toMatch(/handshake not done within/);
+          await within(gone, HANG_MS, 'the peer that left to see its connection closed');
+        });
+      }
+    }
+
+    it("after the handshake a half-close is still one: the server's side stays open, and it answers after the peer's end", async () => {
+      const child = run('tls-half-open-server', '127.0.0.1:0', serverTls(), 'now');
+      const port = await listening(child);
+      const sock = tls.connect({ host: '127.0.0.1', port, ca: certs.ca, servername: 'localhost' });
+      sock.on('error', () => {});
+      onTestFinished(() => void sock.destroy());
+      let text = '';
+      const answered = new Promise<void>((resolve, reject) => {
+        sock.on('data', (d: Buffer) => (text += d.toString()) === 'pingbye' && resolve());
+        sock.once('close', () => reject(new Error(`closed having received "${text}", not "pingbye"`)));
+      });
+      await new Promise<void>((resolve) => sock.once('secureConnect', resolve));
+      sock.end('ping');
+      await child.waitForLine(/^conn-ended$/, HANG_MS);
+      await within(answered, HANG_MS, "the server's answer after the peer's end");
+      expect(text).toBe('pingbye');
+      expect(child.lines.filter((l) => l.startsWith('conn-closed'))).toEqual([]);
+    });
+
+    it('a connection paused before its handshake stays paused after it: the runtime stops reading, so the peer is held back', async () => {
+      const child = run('tls-paused-server', '127.0.0.1:0', serverTls());
+      const port = await listening(child);
+      // Far more than the kernel buffers hold: a runtime that reads on while paused takes it all, and holds it.
+      const data = Buffer.alloc(32 << 20, 7);
+      const sock = tls.connect({ host: '127.0.0.1', port, ca: certs.ca, servername: 'localhost' });
+      sock.on('error', () => {});
+      onTestFinished(() => void sock.destroy());
+      await child.waitForLine(/^paused$/, HANG_MS);
+      await new Promise<void>((resolve) => sock.once('secureConnect', resolve));
+      sock.end(data);
+      // Settled means the queue stopped moving (the kernel buffers are full) or emptied (the runtime read everything).
+      await peerSendQueueSettled(sock);
+      expect(sock.writableLength).toBeGreaterThan(0);
+      const control = net.connect({ host: '127.0.0.1', port });
+      control.on('error', () => {});
+      onTestFinished(() => void control.destroy());
+      expect((await child.waitForLine(/^before-resume=(\d+)$/, HANG_MS))[1]).toBe('0');
+      const [, bytes, err] = await child.waitForLine(/^data-closed bytes=(\d+) err=(.*)$/, HANG_MS);
+      expect([Number(bytes), err]).toEqual([data.length, 'none']);
     });
 
     if (h.holdsStalledHandshake !== undefined) {
@@ -425,4 +500,25 @@ async function clientHello(certs: TestCerts): Promise<Buffer> {
     });
   });
   return within(got, HANG_MS, 'a ClientHello');
+}
+
+/**
+ * Until `socket`'s send queue stops moving (the peer's kernel buffers are full: it is not
+ * reading) or empties (it read everything). Sampled a few ms apart, as the peer is another
+ * process: a wrong "stopped" only leaves more queued, so the sampling can make a check that the
+ * queue stays non-empty miss a runtime that reads on, never fail one that stops.
+ */
+async function peerSendQueueSettled(socket: net.Socket): Promise<void> {
+  let last = -1;
+  let still = 0;
+  await waitFor(
+    async () => {
+      await sleep(20);
+      const now = socket.writableLength;
+      still = now === last ? still + 1 : 0;
+      last = now;
+      return still >= 10 || now === 0;
+    },
+    { what: 'the send queue to settle', timeoutMs: HANG_MS },
+  );
 }

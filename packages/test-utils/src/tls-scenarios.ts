@@ -8,7 +8,7 @@ type ScenarioAddress = { readonly host: string; readonly port: number } | { read
 /** A ByteConn as these scenarios use it. */
 interface TlsConn {
   readonly identity?: object;
-  bind(handlers: { data(chunk: Uint8Array): void; drain(): void; close(err?: Error): void }): void;
+  bind(handlers: { data(chunk: Uint8Array): void; drain(): void; end?(): void; close(err?: Error): void }): void;
   write(chunks: readonly Uint8Array[]): boolean;
   close(): void;
 }
@@ -80,6 +80,91 @@ export const TLS_SCENARIOS: Record<string, TlsScenario> = {
               if (reload !== undefined) reloadWith(listener, fromArg(reload), n);
             },
           });
+        },
+        { tls: fromArg(tls) },
+      );
+    } catch (err) {
+      say(`listen-error ${errLine(err)}`);
+      return;
+    }
+    say(`listening ${format(listener.address)}`);
+  },
+
+  /**
+   * `tls-half-open-server <address> <tls> <now|late>`: echoes, and answers a peer's half-close
+   * with `bye` a turn later, its own side left open (as a server that still owes replies). `late`
+   * leaves its first connection unbound until a second arrives (an accept path that binds late,
+   * as the stream layer's may), closes the second, then binds the first. Prints `accepted` (the
+   * first connection), `bound`, `conn-ended` at the peer's half-close, and
+   * `conn-closed data=<n> err=<reason>`. Runs until killed.
+   */
+  async 'tls-half-open-server'(rt, address, [tls, when], format) {
+    let first: TlsConn | undefined;
+    const bind = (conn: TlsConn): void => {
+      let data = 0;
+      conn.bind({
+        data(chunk) {
+          data++;
+          conn.write([chunk]);
+        },
+        drain() {},
+        end() {
+          say('conn-ended');
+          setTimeout(() => conn.write([utf8('bye')]), 0);
+        },
+        close: (err) => say(`conn-closed data=${data} err=${errLine(err)}`),
+      });
+      say('bound');
+    };
+    let listener: TlsListener;
+    try {
+      listener = await rt.listen(
+        address,
+        (conn) => {
+          if (first === undefined) {
+            first = conn;
+            say('accepted');
+            if (when === 'now') bind(conn);
+            return;
+          }
+          if (when === 'now') return bind(conn);
+          conn.close();
+          bind(first);
+        },
+        { tls: fromArg(tls) },
+      );
+    } catch (err) {
+      say(`listen-error ${errLine(err)}`);
+      return;
+    }
+    say(`listening ${format(listener.address)}`);
+  },
+
+  /**
+   * `tls-paused-server <address> <tls>`: pauses its first connection and binds it at accept,
+   * before its handshake; the second connection (any first byte, TLS or not: accept comes at TCP
+   * accept) resumes it. Prints `paused`, `before-resume=<bytes delivered>`, and at the first's
+   * close `data-closed bytes=<n> err=<reason>`. Runs until killed.
+   */
+  async 'tls-paused-server'(rt, address, [tls], format) {
+    let first: (TlsConn & { pause(): void; resume(): void }) | undefined;
+    let bytes = 0;
+    let listener: TlsListener;
+    try {
+      listener = await rt.listen(
+        address,
+        (conn) => {
+          const c = conn as TlsConn & { pause(): void; resume(): void };
+          if (first !== undefined) {
+            say(`before-resume=${bytes}`);
+            c.close();
+            first.resume();
+            return;
+          }
+          first = c;
+          c.pause();
+          c.bind({ data: (chunk) => void (bytes += chunk.length), drain() {}, close: (err) => say(`data-closed bytes=${bytes} err=${errLine(err)}`) });
+          say('paused');
         },
         { tls: fromArg(tls) },
       );
