@@ -1,7 +1,7 @@
 import type net from 'node:net';
 import { describe, expect, it } from 'vitest';
 import type { ByteConn } from '@skein/core';
-import { waitFor, cleanups } from '@skein/test-utils';
+import { waitFor, cleanups, sendQueueSettled } from '@skein/test-utils';
 import { nodeRuntime } from '../src/index.js';
 import { bytes, listenQueue, record, settle, type AcceptQueue, type Recorder } from './recorder.js';
 
@@ -40,22 +40,6 @@ function recordWithSnapshots(conn: ByteConn): Recorder & { snapshots: Uint8Array
 }
 
 const received = (rec: Recorder): number => rec.chunks.reduce((sum, c) => sum + c.length, 0);
-
-/** Until the socket's send queue stops moving: the kernel buffers are full (or, were the peer still reading, the queue is empty). */
-async function sendQueueSettled(socket: net.Socket): Promise<void> {
-  let last = -1;
-  let still = 0;
-  await waitFor(
-    async () => {
-      await settle(2);
-      const now = socket.writableLength;
-      still = now === last ? still + 1 : 0;
-      last = now;
-      return still >= 10 || now === 0;
-    },
-    { what: 'the send queue to settle', timeoutMs: 20_000 },
-  );
-}
 
 describe('client reads (shared read buffer)', () => {
   it('many client connections reading at once, short and long reads interleaved: each gets exactly its bytes, and no later read changes a kept chunk', async () => {
@@ -116,7 +100,7 @@ describe('client reads (shared read buffer)', () => {
     for (let at = 0; at < flood.length; at += 1 << 20) server.conn.write([flood.subarray(at, at + (1 << 20))]);
     const clientSocket = socketOf(client.conn);
     const serverSocket = socketOf(server.conn);
-    await sendQueueSettled(serverSocket);
+    await sendQueueSettled(serverSocket, () => settle(2));
     // Loopback kernel buffers hold a few MiB at most: the rest waits in the server's queue.
     expect(clientSocket.bytesRead).toBeLessThan(24 << 20);
     expect(serverSocket.writableLength).toBeGreaterThan(16 << 20);
@@ -139,7 +123,7 @@ describe('client reads (shared read buffer)', () => {
     const flood = pattern(48 << 20, 3);
     for (let at = 0; at < flood.length; at += 1 << 20) server.conn.write([flood.subarray(at, at + (1 << 20))]);
     const serverSocket = socketOf(server.conn);
-    await sendQueueSettled(serverSocket);
+    await sendQueueSettled(serverSocket, () => settle(2));
     expect(socketOf(client.conn).bytesRead).toBeLessThan(24 << 20);
     expect(serverSocket.writableLength).toBeGreaterThan(16 << 20);
     client.conn.resume();

@@ -32,6 +32,7 @@ export { expectMessagesKeptAcrossChunks } from './encoder-chunks.js';
 export { libraryCodec } from './library-codec.js';
 export type { CodecLibrary } from './library-codec.js';
 export { rawConnect } from './raw-socket.js';
+export { sendQueueSettled } from './send-queue.js';
 export type { RawSocket, PeerClose } from './raw-socket.js';
 export { startRazorServer, connectRazorClient } from './razor-v1.js';
 export type { RazorServer, RazorServerOptions, RazorClient, RazorHandler, RazorAnswer, RazorReply, RazorRequest } from './razor-v1.js';

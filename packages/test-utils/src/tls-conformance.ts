@@ -7,6 +7,7 @@ import { caBundle, damagedInside, damagedPems } from './damaged-pem.js';
 import { describeNeeding } from './needs-tool.js';
 import type { Proc } from './process.js';
 import type { RuntimeHarness } from './runtime-conformance.js';
+import { sendQueueSettled } from './send-queue.js';
 import { tlsArg } from './tls-scenarios.js';
 import { sleep, waitFor, within } from './wait.js';
 
@@ -213,7 +214,7 @@ export function tlsRuntimeConformance(h: TlsHarness): void {
       await new Promise<void>((resolve) => sock.once('secureConnect', resolve));
       sock.end(data);
       // Settled means the queue stopped moving (the kernel buffers are full) or emptied (the runtime read everything).
-      await peerSendQueueSettled(sock);
+      await sendQueueSettled(sock, () => sleep(20), HANG_MS);
       expect(sock.writableLength).toBeGreaterThan(0);
       const control = net.connect({ host: '127.0.0.1', port });
       control.on('error', () => {});
@@ -500,25 +501,4 @@ async function clientHello(certs: TestCerts): Promise<Buffer> {
     });
   });
   return within(got, HANG_MS, 'a ClientHello');
-}
-
-/**
- * Until `socket`'s send queue stops moving (the peer's kernel buffers are full: it is not
- * reading) or empties (it read everything). Sampled a few ms apart, as the peer is another
- * process: a wrong "stopped" only leaves more queued, so the sampling can make a check that the
- * queue stays non-empty miss a runtime that reads on, never fail one that stops.
- */
-async function peerSendQueueSettled(socket: net.Socket): Promise<void> {
-  let last = -1;
-  let still = 0;
-  await waitFor(
-    async () => {
-      await sleep(20);
-      const now = socket.writableLength;
-      still = now === last ? still + 1 : 0;
-      last = now;
-      return still >= 10 || now === 0;
-    },
-    { what: 'the send queue to settle', timeoutMs: HANG_MS },
-  );
 }
