@@ -9,7 +9,7 @@ import type { Proc } from './process.js';
 import type { RuntimeHarness } from './runtime-conformance.js';
 import { sendQueueSettled } from './send-queue.js';
 import { tlsArg } from './tls-scenarios.js';
-import { sleep, waitFor, within } from './wait.js';
+import { sleep, within } from './wait.js';
 
 /** What a runtime can do with TLS; what it cannot, it must refuse with InvalidArgument. */
 export interface TlsHarness extends RuntimeHarness {
