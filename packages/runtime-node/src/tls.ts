@@ -59,6 +59,11 @@ export function acceptTls(raw: net.Socket, current: ServerTls): tls.TLSSocket {
     rejectUnauthorized: true,
     ALPNProtocols: settings.alpn === undefined ? undefined : [settings.alpn],
   });
+  // Paused, as NodeByteConn wants its socket: `pauseOnConnect` paused only `raw`, and a TLSSocket
+  // not paused starts flowing when bind adds its 'data' listener, whatever the connection's
+  // pause() said: one paused before its handshake then read on past it, holding all the peer
+  // sent until resume(). The handshake runs all the same (TLSSocket reads for it from the start).
+  socket.pause();
   // Capped: past 2^31-1 ms setTimeout fires at once, closing every connection before its handshake.
   const timer = setTimeout(() => socket.destroy(new Error(`TLS handshake not done within ${settings.handshakeTimeoutMs} ms`)), connectTimerMs(settings.handshakeTimeoutMs));
   timer.unref();

@@ -9,8 +9,8 @@ import { describeNeeding, itNeeding } from './needs-tool.js';
 import { SEED, pattern } from './runtime-scenarios.js';
 import { within } from './wait.js';
 
-/** The one fixture every runtime package's test runs: `runtime-scenario.ts <module> <runtime> <scenario> <address> [args]`. */
-export const RUNTIME_SCENARIO = fileURLToPath(new URL('../fixtures/runtime-scenario.ts', import.meta.url));
+/** The one fixture every runtime package's test runs: `runtime-scenario.mjs <module> <runtime> <scenario> <address> [args]` (JavaScript, so Node runs it too). */
+export const RUNTIME_SCENARIO = fileURLToPath(new URL('../fixtures/runtime-scenario.mjs', import.meta.url));
 
 /** How a runtime package's test starts RUNTIME_SCENARIO under its runtime. */
 export interface RuntimeHarness {

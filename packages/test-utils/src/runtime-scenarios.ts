@@ -2,7 +2,7 @@
  * What a child process does for the runtime conformance suite (runtime-conformance.ts), on the
  * runtime under test: Bun, Deno or Node. Web APIs only (and the `process` global all three
  * have), no node:* modules, so it runs on any of them.
- * One fixture script, test-utils' `fixtures/runtime-scenario.ts <module> <runtime> <scenario>
+ * One fixture script, test-utils' `fixtures/runtime-scenario.mjs <module> <runtime> <scenario>
  * <address> [args]`, loads the runtime adapter and calls `runScenario`; the scenarios print
  * lines the suite waits for. The runtime is an argument, so a scenario can pair runtimes (a Bun server and a
  * Deno client) as well.
