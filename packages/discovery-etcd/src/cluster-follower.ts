@@ -1,4 +1,4 @@
-import { guardedLogger, silentLogger, type Logger } from '@skein/core';
+import { ErrorCode, RpcError, guardedLogger, silentLogger, type Logger } from '@skein/core';
 import { LastLeaveHold, lastLeaveGraceMs, type Discovery, type DiscoveryEntry, type DiscoveryEvent, type Watch } from '@skein/stream';
 import { reason } from './reason.js';
 
@@ -36,8 +36,9 @@ export interface FollowClusterOptions {
  * Keeps a cluster's members equal to a discovery backend's entries, type by type, through the
  * cluster's `add` and `remove`. A member that leaves gets no new calls and its calls in flight
  * finish; nothing here waits for that. Returns the watch (status, close; the cluster keeps its
- * members). The one exception to following at once: a leave that would leave a type without
- * members waits `lastLeaveGraceMs` for a join of that type (why: `LastLeaveHold` of @skein/stream).
+ * members); a closed cluster stops it too, at the first server to join after the close. The one
+ * exception to following at once: a leave that would leave a type without members waits
+ * `lastLeaveGraceMs` for a join of that type (why: `LastLeaveHold` of @skein/stream).
  */
 export function followClusterDiscovery(cluster: ClusterMembership, discovery: Discovery, opts: FollowClusterOptions = {}): Watch {
   const graceMs = lastLeaveGraceMs(opts.lastLeaveGraceMs);
@@ -56,6 +57,8 @@ class ClusterFollower {
   /** Per type, its last member, left from discovery and kept for the grace (see `lastLeaveGraceMs`). */
   private readonly holds = new Map<string, LastLeaveHold<DiscoveryEntry>>();
   private watch: Watch | undefined;
+  /** The cluster was found closed: nothing more is followed. */
+  private stopped = false;
 
   constructor(
     private readonly cluster: ClusterMembership,
@@ -68,11 +71,13 @@ class ClusterFollower {
 
   attach(watch: Watch): void {
     this.watch = watch;
+    // The cluster was found closed while the watch was being made (a backend that tells at once).
+    if (this.stopped) void watch.close();
   }
 
   apply(event: DiscoveryEvent): void {
     const { entry } = event;
-    if (this.types && !this.types.has(entry.type)) return;
+    if (this.stopped || (this.types && !this.types.has(entry.type))) return;
     switch (event.kind) {
       case 'join':
         return this.join(entry);
@@ -104,6 +109,7 @@ class ClusterFollower {
     try {
       this.cluster.add(e.type, { id: e.id, address: e.address, weight: e.weight });
     } catch (err) {
+      if (err instanceof RpcError && err.code === ErrorCode.Closed) return this.stop();
       const key = `${e.type}/${e.id}`;
       if (this.refused.has(key)) return;
       this.refused.add(key);
@@ -114,6 +120,16 @@ class ClusterFollower {
     // After the add: the type has the newcomer before the held member goes.
     const held = hold?.release();
     if (held) this.remove(held);
+  }
+
+  /**
+   * The cluster is closed: nothing left to feed. The watch is closed rather than every later
+   * join refused with a line each, as a FailoverPool's follower stops (`followDiscovery`).
+   */
+  private stop(): void {
+    this.stopped = true;
+    for (const hold of this.holds.values()) hold.release();
+    if (this.watch) void this.watch.close();
   }
 
   private reweigh(e: DiscoveryEntry): void {

@@ -138,3 +138,20 @@ describe('followClusterDiscovery and members it did not add', () => {
     expect(logger.lines.filter((l) => l.level !== 'debug' && l.level !== 'info').length).toBe(1); // the one refusal, said once
   }, 30_000);
 });
+
+describe('followClusterDiscovery and a closed cluster', () => {
+  it('stops following once the cluster is closed: the next server to join closes the watch, refused by no line', async () => {
+    const prefix = 'closed-cluster/servers';
+    const logger = memoryLogger();
+    const { rpc, events } = chatCluster(cleanup);
+    const watch = followClusterDiscovery(rpc.$cluster, new EtcdDiscovery({ client: client(), prefix }), { logger });
+    cleanup.push(() => watch.close());
+    await watch.ready();
+    await rpc.$cluster.close();
+    const reg = await new EtcdRegistrar({ client: client(), prefix }).register({ type: 'chat', id: 'chat-1', address: await chatServer('late') });
+    cleanup.push(() => reg.close());
+    await waitFor(() => watch.status().state === 'closed', { what: 'the watch closed at the first join after the close' });
+    expect(events).toEqual([]);
+    expect(logger.lines.filter((l) => l.level === 'warn' || l.level === 'error')).toEqual([]);
+  });
+});

@@ -5,6 +5,7 @@ import type { ResolvedOptions } from './options.js';
 import { decide, REFUSAL } from './upgrade-hook.js';
 import { loadUws, type UwsModule } from './uws-loader.js';
 import { withPemFiles } from './pem-files.js';
+import { UwsAppCloser } from './uws-app-closer.js';
 import { secureFor } from './tls.js';
 
 /** Per-connection state uWS keeps for us (passed to `upgrade`, returned by `getUserData`). */
@@ -33,7 +34,8 @@ export async function listenUws(
   const uws = await loadUws(moduleName);
   // SSLApp: OpenSSL in uSockets. uWS cannot change its certificate while listening (no reloadTls).
   const app = secure ? await withPemFiles(secure, (files) => uws.SSLApp(files)) : uws.App();
-  app.ws<Slot>(options.pathname, behavior(uws, spec, accept, options));
+  const closer = new UwsAppCloser(app);
+  app.ws<Slot>(options.pathname, behavior(uws, spec, accept, options, closer));
   // Other paths, and plain requests to the endpoint (uWS yields those to the next route).
   app.any('/*', (res) => void res.writeStatus('404 Not Found').end('', true));
   const token = await listenApp(app, address);
@@ -42,12 +44,13 @@ export async function listenUws(
     if (!listening) return;
     listening = false;
     uws.us_listen_socket_close(token);
+    closer.listenerClosed();
   };
   const listener: FrameListener = { address: boundAddress(uws, token, address), close };
   return listener;
 }
 
-function behavior(uws: UwsModule, spec: FrameSpec, accept: Accept, options: ResolvedOptions): WebSocketBehavior<Slot> {
+function behavior(uws: UwsModule, spec: FrameSpec, accept: Accept, options: ResolvedOptions, closer: UwsAppCloser): WebSocketBehavior<Slot> {
   return {
     compression: uws.DISABLED,
     maxPayloadLength: options.maxWsMessageBytes,
@@ -57,7 +60,10 @@ function behavior(uws: UwsModule, spec: FrameSpec, accept: Accept, options: Reso
     idleTimeout: idleTimeoutSeconds(options.pingIntervalMs),
     sendPingsAutomatically: options.pingIntervalMs > 0,
     upgrade: (res, req, context) => upgrade(res, req, context, options),
-    open: (ws) => open(ws, spec, accept, options),
+    open: (ws) => {
+      closer.opened();
+      open(ws, spec, accept, options);
+    },
     // uWS neuters `message` when the callback returns (its bytes live in uWS's receive buffer),
     // and frames handed out must stay valid: copy the message once, then hand out views of it.
     message: (ws, message, isBinary) => ws.getUserData().conn?.receive(new Uint8Array(message.slice(0)), isBinary),
@@ -69,6 +75,7 @@ function behavior(uws: UwsModule, spec: FrameSpec, accept: Accept, options: Reso
       slot.dead = true;
       // `message` is only valid during this call, like every ArrayBuffer uWS passes.
       slot.conn?.ended(code, new TextDecoder().decode(message));
+      closer.ended();
     },
   };
 }
