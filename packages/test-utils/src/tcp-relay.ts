@@ -4,8 +4,20 @@ import net from 'node:net';
 export interface TcpRelay {
   /** `127.0.0.1:<port>`, what a client connects to instead of the target. */
   readonly address: string;
+  /**
+   * How many connections clients have opened to it so far, each relayed or not: with the target
+   * down (its port refusing), how often a client dials it.
+   */
+  connections(): number;
   /** Resets every connection relayed now (both sides); new connections are relayed as before. */
   cut(): void;
+  /**
+   * Resets each new connection as it comes, without dialing the target, until `accept()`: the
+   * target out of reach for this client alone (with `cut()`, for the ones it has too).
+   */
+  refuse(): void;
+  /** Relays new connections again. */
+  accept(): void;
   /**
    * Makes every connection relayed now go dead without a word: their bytes are dropped both ways
    * and nothing is closed or reset, as when a NAT or firewall forgets a flow. Neither side can
@@ -25,6 +37,11 @@ export interface TcpRelay {
    * upload takes seconds.
    */
   throttle(bytesPerSecond: number): void;
+  /**
+   * Bytes read from the target so far, over every connection (relayed, held back by `hold()`
+   * once read, or dropped by `stall()`): how far an answer has come, for a cut mid-way.
+   */
+  fromTarget(): number;
   /** Stops listening and resets every connection. */
   close(): Promise<void>;
 }
@@ -45,7 +62,15 @@ export async function startTcpRelay(target: string): Promise<TcpRelay> {
   };
   /** Inbound → outbound, for each connection still relayed. */
   const live = new Map<net.Socket, net.Socket>();
+  let fromTarget = 0;
+  let connections = 0;
+  let refusing = false;
   const server = net.createServer((inbound) => {
+    connections++;
+    if (refusing) {
+      inbound.on('error', () => undefined);
+      return void inbound.resetAndDestroy();
+    }
     const outbound = net.connect(Number(port), hostname);
     track(inbound);
     track(outbound);
@@ -55,6 +80,9 @@ export async function startTcpRelay(target: string): Promise<TcpRelay> {
     outbound.pipe(inbound).on('close', () => outbound.destroy());
     inbound.on('close', () => outbound.destroy());
     outbound.on('close', () => inbound.destroy());
+    // Counted as read, whoever reads it (the pipe, `slowly`, `stall`'s drop). Added once piped: a
+    // listener more does not change the flow then.
+    outbound.on('data', (chunk: Buffer) => void (fromTarget += chunk.length));
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -90,11 +118,15 @@ export async function startTcpRelay(target: string): Promise<TcpRelay> {
   };
   return {
     address: `127.0.0.1:${(server.address() as net.AddressInfo).port}`,
+    connections: () => connections,
     cut,
+    refuse: () => void (refusing = true),
+    accept: () => void (refusing = false),
     stall,
     hold,
     release,
     throttle,
+    fromTarget: () => fromTarget,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
