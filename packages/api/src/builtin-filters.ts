@@ -1,4 +1,4 @@
-import { ErrorCode, RpcError, type Logger } from '@skein/core';
+import { ErrorCode, MAX_TIMER_MS, RpcError, invalidArgument, type Logger } from '@skein/core';
 import type { Filter } from './filters.js';
 
 /** Logs each call — method, peer or route, duration, outcome — at debug level. Works on both sides. */
@@ -50,6 +50,10 @@ export interface OverloadShedding extends Filter {
 export function overloadShedding(opts: OverloadOptions = {}): OverloadShedding {
   const maxLag = opts.maxLagMs ?? 70;
   const every = opts.sampleMs ?? 10;
+  // A negative limit refused every call; NaN, or a period no timer holds (fired every 1 ms, its
+  // lateness read as none), turned shedding off without a word.
+  if (!(typeof maxLag === 'number' && maxLag >= 0 && maxLag < Infinity)) throw invalidArgument(`overloadShedding: maxLagMs must be a number of ms of 0 or more, got ${maxLag}`);
+  if (!(typeof every === 'number' && every >= 1 && every <= MAX_TIMER_MS)) throw invalidArgument(`overloadShedding: sampleMs must be a number of ms in 1..${MAX_TIMER_MS}, got ${every}`);
   let lag = 0;
   let last = performance.now();
   const timer = setInterval(() => {

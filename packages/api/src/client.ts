@@ -10,6 +10,7 @@ import { ClientCache } from './client-cache.js';
 import { callStream, streamStub } from './stream-client.js';
 import { unaryCall, unaryStub } from './unary-call.js';
 import { unheededOption } from './unheeded-options.js';
+import { checkCodec, checkDefaultTimeout } from './option-checks.js';
 
 export type { MethodCallOptions } from './call-options.js';
 
@@ -62,6 +63,9 @@ export function createClient<S extends ServiceDef>(def: S, caller: Caller, opts:
 }
 
 function makeClient<S extends ServiceDef>(def: S, caller: Caller, opts: ClientOptions): Client<S> {
+  // Here, not before the lookup: a client found there was made with options checked then.
+  checkCodec(opts.codec, 'createClient');
+  checkDefaultTimeout(opts.timeoutMs, 'createClient');
   const stub: Record<string, unknown> = {};
   const replies: ReplyState = { decoded: false };
   // Its lines are written on the way to a call's outcome: one the logger cannot write must not stop it.

@@ -3,6 +3,7 @@ import { FailoverPool, refusedStream, type Caller, type CallOptions, type Creden
 import { createClient, type CallArgs, type Client, type MethodCallOptions, type Result } from './client.js';
 import type { ArgOf, ClientArgOf, ErrorOf, ResultOf, ServiceDef } from './define.js';
 import type { Filter } from './filters.js';
+import { checkCodec, checkDefaultTimeout } from './option-checks.js';
 
 /** One server of a type, as pomelo's master announces it. */
 export interface Member {
@@ -115,6 +116,9 @@ export type Cluster<T extends Record<string, ServerTypeConfig>> = { readonly [K 
  * time through `rpc.$cluster`.
  */
 export function createCluster<const T extends Record<string, ServerTypeConfig>>(opts: ClusterOptions<T>): Cluster<T> {
+  // Before any type's pool is made: its stubs would refuse them too, with a pool left behind.
+  checkCodec(opts.codec, 'createCluster');
+  checkDefaultTimeout(opts.timeoutMs, 'createCluster');
   const types = new Map<string, ServerType>();
   const out: Record<string, unknown> = {};
   for (const [name, config] of Object.entries(opts.types)) {

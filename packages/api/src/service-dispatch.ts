@@ -8,6 +8,7 @@ import { isThenable } from './thenable.js';
 import { TimeoutSweep } from './timeout-sweep.js';
 import { serveStream, streamArg, streamServe, type StreamServe } from './stream-dispatch.js';
 import { splitBlob, withBlob } from './with-blob.js';
+import { checkCodec } from './option-checks.js';
 
 export type Handler<M extends AnyMethod> = (arg: ArgOf<M>, ctx: CallContext) => HandlerResultOf<M> | Promise<HandlerResultOf<M>>;
 export type Handlers<S extends ServiceDef> = { [K in keyof S['methods']]: Handler<S['methods'][K]> };
@@ -86,6 +87,7 @@ interface Entry {
  * handlers, decoding the argument and encoding the result with the codec.
  */
 export function createServiceDispatch(opts: ServiceDispatchOptions): Dispatch {
+  checkCodec(opts?.codec, 'createServiceDispatch');
   const entries = new Map<string, Entry>();
   const services = new Set<string>();
   for (const { def, handlers } of opts.services) {

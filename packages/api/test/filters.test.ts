@@ -184,6 +184,18 @@ describe('overload shedding', () => {
     expect(await svc.echo(3)).toBe(3);
   });
 
+  // A negative limit refused every call; NaN, or a period past what a timer holds (Node fires
+  // it every 1 ms, its lateness then read as none), turned shedding off without a word.
+  it.each([
+    ['maxLagMs', -1],
+    ['maxLagMs', Number.NaN],
+    ['sampleMs', 0],
+    ['sampleMs', Number.NaN],
+    ['sampleMs', 2 ** 31],
+  ] as const)('refuses %s %s with InvalidArgument naming it, as any configuration mistake', (name, value) => {
+    expect(() => overloadShedding({ [name]: value }).stop()).toThrow(expect.objectContaining({ code: ErrorCode.InvalidArgument, message: expect.stringContaining(`overloadShedding: ${name} must be`) }));
+  });
+
   it('serves every call without the filter (the control)', async () => {
     const { svc } = await setup();
     const { ok } = await settleAll(Array.from({ length: 5 }, () => svc.busy(20)));

@@ -476,6 +476,8 @@ describe('strategies', () => {
     const replies = (await Promise.all(Array.from({ length: 40 }, () => pool.call('who')))).map(textOf);
     expect(count(replies)).toEqual({ a: 30, b: 10 });
     expect(replies.slice(0, 4).sort()).toEqual(['a', 'a', 'a', 'b']); // interleaved, not 30 then 10
+    // nginx's order, as the README gives it: a tie (a and b at 2 after two picks) goes to the first.
+    expect(replies.slice(0, 8)).toEqual(['a', 'a', 'b', 'a', 'a', 'a', 'b', 'a']);
   });
 
   it('least-active: calls go to the server with the fewest in flight', async () => {
@@ -699,6 +701,22 @@ describe("every server's ConnPool options", () => {
     expect(made).toThrow(expect.objectContaining({ code: ErrorCode.InvalidArgument, message: 'FailoverPool option pool.idleMs is now pool.idleTimeoutMs' }));
     const window = () => new FailoverPool({ transport, servers: [s.a!.address], pool: { stream: { streamWindow: 4096 } } as never });
     expect(window).toThrow(expect.objectContaining({ code: ErrorCode.InvalidArgument, message: 'ClientStream option pool.stream.streamWindow is now pool.stream.streamWindowBytes' }));
+  });
+
+  // Any other bad one too: the pool used to be built and every call to fail with
+  // "maxConnections must be a positive integer", naming no `pool.`, for as long as it lived.
+  it.each([
+    [{ maxConnections: 0 }, 'pool.maxConnections'],
+    [{ maxQueued: 1.5 }, 'pool.maxQueued'],
+    [{ connectBudgetMs: 0 }, 'pool.connectBudgetMs'],
+    [{ transparentRetries: -1 }, 'pool.transparentRetries'],
+    [{ tickMs: 0 }, 'pool.tickMs'],
+    [{ backoff: { multiplier: 0.5 } }, 'pool.backoff.multiplier'],
+    [{ stream: { window: 0 } }, 'pool.stream.window'],
+  ] as const)('refuses pool: %j when the pool is made, naming %s', async (pool, name) => {
+    const s = await locals(['a']);
+    const made = () => new FailoverPool({ transport, servers: [s.a!.address], pool });
+    expect(made).toThrow(expect.objectContaining({ code: ErrorCode.InvalidArgument, message: expect.stringMatching(new RegExp(`^${name.replace(/\./g, '\\.')} must be`)) }));
   });
 });
 

@@ -184,6 +184,21 @@ describe.each(servers)('%s server', (_name, transport, tooBigCode, pausesReading
     await until(() => c.bodies.length === 1, 'echo');
   });
 
+  // Only a literal true lets a connection in; a hook that fails is the server's fault (500, not 401).
+  it('answers 401 to a hook that answers anything but true, and 500 to one that throws', async () => {
+    const { port } = await serve({
+      upgrade: (req) => (req.headers['x-token'] === 'boom' ? Promise.reject(new Error('auth store down')) : ('yes' as unknown as boolean)),
+    });
+    const refused = await wsTransport().connect({ host: '127.0.0.1', port }, spec).catch((e: unknown) => e);
+    expect(RpcError.is(refused, ErrorCode.Unauthenticated)).toBe(true);
+    expect((refused as Error).message).toMatch(/HTTP 401/);
+    const failed = await wsTransport({ headers: { 'x-token': 'boom' } })
+      .connect({ host: '127.0.0.1', port }, spec)
+      .catch((e: unknown) => e);
+    expect(RpcError.is(failed, ErrorCode.Unreachable)).toBe(true);
+    expect((failed as Error).message).toMatch(/answered HTTP 500 instead of upgrading/);
+  });
+
   it('shows the hook the query, so browsers can authenticate without headers', async () => {
     const urls: string[] = [];
     const { port } = await serve({ upgrade: (req) => (urls.push(req.url), req.url.endsWith('token=abc')) });

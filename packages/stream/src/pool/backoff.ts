@@ -13,6 +13,21 @@ export interface BackoffOptions {
 export const DEFAULT_BACKOFF: Readonly<BackoffOptions> = { initialMs: 100, maxMs: 5_000, multiplier: 2 };
 
 /**
+ * Checks backoff options and fills in defaults; throws InvalidArgument naming the bad one.
+ * `prefix` names where the options sit (`pool.`, for a FailoverPool's servers' pools).
+ */
+export function backoffOptions(opts: Partial<BackoffOptions> = {}, prefix = ''): BackoffOptions {
+  const o = { ...DEFAULT_BACKOFF, ...opts };
+  const { initialMs, maxMs, multiplier } = o;
+  positive(initialMs, `${prefix}backoff.initialMs`);
+  // A delay is a timer's: past 2^31 - 1 ms it would fire at once.
+  timerMs(maxMs, `${prefix}backoff.maxMs`);
+  if (!(maxMs >= initialMs)) throw invalidArgument(`${prefix}backoff.maxMs must be at least initialMs (${initialMs}), got ${maxMs}`);
+  if (!(Number.isFinite(multiplier) && multiplier >= 1)) throw invalidArgument(`${prefix}backoff.multiplier must be a finite number of at least 1, got ${multiplier}`);
+  return o;
+}
+
+/**
  * Exponential backoff with full jitter: the n-th delay is uniform in [0, min(maxMs, initialMs ·
  * multiplier^n)). Clients that lost the same server at the same moment spread their reconnects
  * over the whole window instead of arriving together (no reconnect storm).
@@ -25,13 +40,7 @@ export class Backoff {
     opts: Partial<BackoffOptions> = {},
     private readonly random: () => number = Math.random,
   ) {
-    this.opts = { ...DEFAULT_BACKOFF, ...opts };
-    const { initialMs, maxMs, multiplier } = this.opts;
-    positive(initialMs, 'backoff.initialMs');
-    // A delay is a timer's: past 2^31 - 1 ms it would fire at once.
-    timerMs(maxMs, 'backoff.maxMs');
-    if (!(maxMs >= initialMs)) throw invalidArgument(`backoff.maxMs must be at least initialMs (${initialMs}), got ${maxMs}`);
-    if (!(Number.isFinite(multiplier) && multiplier >= 1)) throw invalidArgument(`backoff.multiplier must be a finite number of at least 1, got ${multiplier}`);
+    this.opts = backoffOptions(opts);
   }
 
   /** Failed attempts since the last reset. */

@@ -5,7 +5,6 @@ import {
   extended,
   formatAddress,
   invalidArgument,
-  refuseRenamed,
   parseAddress,
   silentLogger,
   guardedLogger,
@@ -16,7 +15,6 @@ import {
 import { TickClock } from '../internals/tick-clock.js';
 import { abortedAlready } from '../client/call-abort.js';
 import { cancelled, type Notify, type Reply } from '../client/call.js';
-import { nonNegative, positive, positiveInteger } from '../internals/checks.js';
 import type { CallOptions } from '../client/call-options.js';
 import { promised, type StreamCaller } from '../client/caller.js';
 import type { ClientStream } from '../client/client-stream.js';
@@ -24,14 +22,14 @@ import { unopenedStreams, type StreamCall } from '../client/stream-call.js';
 import { ConnectQueue } from './connect-queue.js';
 import { WaitingCalls, opening, type WaitLink } from './waiting-calls.js';
 import { isAuthRefusal, type Credentials } from '../client/credentials.js';
-import { resolveStreamOptions } from '../client/options.js';
 import { explainsRefusal, PoolCall, resendable, unrunError, type Resender } from './transparent-retry.js';
 import { PoolStream, type Reopener } from './pool-stream.js';
-import { poolTiming, type ConnPoolOptions, type ConnPoolStats, type PoolState } from './conn-pool-options.js';
+import { type ConnPoolOptions, type ConnPoolStats, type PoolState } from './conn-pool-options.js';
 import { carried, type Slot } from './pool-slot.js';
 import { ConnOpener, type OpenerLink } from './conn-opener.js';
 import { Outage, type OutageLink } from './outage.js';
 import { reapIdle, retireOld, type UpkeepLink } from './conn-upkeep.js';
+import { connPoolSettings } from './conn-pool-settings.js';
 
 /**
  * The connections to one server: opened lazily on the first call, grown up to `maxConnections`
@@ -72,32 +70,26 @@ export class ConnPool implements StreamCaller, Resender, Reopener {
 
   constructor(opts: ConnPoolOptions) {
     if (!opts?.transport) throw invalidArgument('ConnPool needs a transport');
-    if (opts.onStateChange !== undefined && typeof opts.onStateChange !== 'function') throw invalidArgument('onStateChange must be a function');
     const target = parseAddress(opts.address);
     this.address = formatAddress(target);
     const streamOpts = opts.stream ?? {};
-    // Checked now as well as by each connect: a bad stream option would fail every reconnect forever.
-    const stream = resolveStreamOptions(streamOpts, 'stream.');
-    this.maxConnections = positiveInteger(opts.maxConnections ?? 4, 'maxConnections');
-    refuseRenamed(opts, 'idleMs', 'idleTimeoutMs', 'ConnPool');
-    this.idleTimeoutMs = nonNegative(opts.idleTimeoutMs ?? 30_000, 'idleTimeoutMs');
-    this.maxAgeMs = opts.maxConnectionAgeMs === undefined ? Infinity : positive(opts.maxConnectionAgeMs, 'maxConnectionAgeMs');
-    const connectBudgetMs = positive(opts.connectBudgetMs ?? 10_000, 'connectBudgetMs');
-    const retries = opts.transparentRetries ?? 1;
-    if (!(Number.isInteger(retries) && retries >= 0)) throw invalidArgument(`transparentRetries must be a non-negative integer, got ${retries}`);
-    this.transparentRetries = retries;
-    this.defaultTimeoutMs = stream.timeoutMs;
-    this.newStream = unopenedStreams(stream.streamWindowBytes, stream.limits);
-    ({ clock: this.clock, tickMs: this.tickMs } = poolTiming(opts, stream.tickMs));
+    const settings = connPoolSettings(opts);
+    this.maxConnections = settings.maxConnections;
+    this.idleTimeoutMs = settings.idleTimeoutMs;
+    this.maxAgeMs = settings.maxAgeMs;
+    this.transparentRetries = settings.transparentRetries;
+    this.defaultTimeoutMs = settings.stream.timeoutMs;
+    this.newStream = unopenedStreams(settings.stream.streamWindowBytes, settings.stream.limits);
+    ({ clock: this.clock, tickMs: this.tickMs } = settings);
     // Its lines come on the way to calls' outcomes and closes: one it cannot write must not stop those.
     this.logger = guardedLogger(opts.logger ?? streamOpts.logger ?? silentLogger);
     this.onStateChange = opts.onStateChange;
     const link = this.link();
-    this.outage = new Outage(opts.backoff, link);
+    this.outage = new Outage(settings.backoff, link);
     // While calls wait for a connection the pool's ticker holds the process: a script awaiting
     // one must not exit under it. An idle pool holds nothing.
-    this.waiting = new ConnectQueue(positiveInteger(opts.maxQueued ?? 10_000, 'maxQueued'), (busy) => this.pace?.hold(busy));
-    this.waits = new WaitingCalls(this.waiting, this.outage, this.defaultTimeoutMs, connectBudgetMs, link);
+    this.waiting = new ConnectQueue(settings.maxQueued, (busy) => this.pace?.hold(busy));
+    this.waits = new WaitingCalls(this.waiting, this.outage, this.defaultTimeoutMs, settings.connectBudgetMs, link);
     this.opener = new ConnOpener(streamOpts, opts.transport, target, link);
   }
 

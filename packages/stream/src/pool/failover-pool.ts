@@ -21,6 +21,7 @@ import { unopenedStreams, type StreamCall } from '../client/stream-call.js';
 import { resolveStreamOptions, type StreamSettings } from '../client/options.js';
 import { credentialsError, type Credentials } from '../client/credentials.js';
 import { ConnPool } from './conn-pool.js';
+import { connPoolSettings } from './conn-pool-settings.js';
 import { defaultDecision, finalError, mayHaveRun, mayRunTwice, openStreamFailure, type FailoverDecision } from './failover-rules.js';
 import { RetryBudget } from './retry-budget.js';
 import { createSelector, type Selector, type ServerView } from './selection.js';
@@ -95,6 +96,8 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
     // Each server's ConnPool is made at its first call: refused only there, it would fail every call.
     refuseRenamed(this.poolOpts, 'idleMs', 'idleTimeoutMs', 'FailoverPool', 'pool.');
     if (this.poolOpts.stream) refuseRenamed(this.poolOpts.stream, 'streamWindow', 'streamWindowBytes', 'ClientStream', 'pool.stream.');
+    // So is every other bad option of theirs (a window of 0, a backoff that shrinks): checked now, named `pool.`.
+    this.settings = connPoolSettings(this.poolOpts, 'pool.').stream;
     const { clock, logger } = this;
     this.health = new ServerHealth({
       clock,
