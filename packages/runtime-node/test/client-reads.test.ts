@@ -221,19 +221,25 @@ describe('client reads (shared read buffer)', () => {
     expect(Buffer.concat(client.chunks.slice(1)).equals(Buffer.concat([exact, exact, exact, exact]))).toBe(true);
   });
 
-  it('a connection the peer resets mid-transfer closes with an error, and the others read on unharmed', async () => {
+  // Closed, not always with an error: Node 20 reports a reset that comes after a partial read as
+  // an end in most runs (plain `node:net` does the same; only a reset after all the data is read
+  // surely gives ECONNRESET), so what is asserted is that it ends with what it read intact.
+  it('a connection the peer resets mid-transfer closes, what it read intact, and the others read on unharmed', async () => {
     const q = await tcpQueue();
     const a = record(await nodeRuntime.connect(q.listener.address));
     const aServer = await q.next();
     const b = record(await nodeRuntime.connect(q.listener.address));
     const bServer = record(await q.next());
     cleanup.push(() => (a.conn.close(), b.conn.close(), bServer.conn.close()));
-    aServer.write([pattern(2 << 20, 7)]);
+    const aPayload = pattern(2 << 20, 7);
+    aServer.write([aPayload]);
     const bPayload = pattern(2 << 20, 8);
     bServer.conn.write([bPayload]);
     await waitFor(() => received(a) > 0, { what: 'a first read on a' });
     socketOf(aServer).resetAndDestroy();
-    expect(await a.closed).toBeInstanceOf(Error);
+    await a.closed; // it ends (an error or an end: above), and does not hang
+    const aRead = Buffer.concat(a.chunks);
+    expect(aRead.equals(aPayload.subarray(0, aRead.length))).toBe(true);
     await waitFor(() => received(b) === bPayload.length, { what: 'b\'s bytes' });
     expect(Buffer.concat(b.chunks).equals(bPayload)).toBe(true);
   });

@@ -248,9 +248,15 @@ const SCENARIOS: Record<string, Scenario> = {
    */
   async 'listener-lifecycle'(rt, address, _args, fmt) {
     let ticks = 0;
-    await new Promise<void>((resolve) => {
+    await new Promise<void>((resolve, reject) => {
+      // A ticker does not keep the process alive (Node's, Bun's and Deno's are unref'd), and a
+      // top-level await with nothing else pending ends Node with code 13: a timer of our own
+      // holds the process until the first tick. It is cleared then, so the exit at the end still
+      // shows that the ticker, never stopped, does not hold the process.
+      const hold = setTimeout(() => reject(new Error('the ticker never ticked')), 10_000);
       rt.clock.every(5, () => {
         ticks++;
+        clearTimeout(hold);
         resolve();
       });
     });
