@@ -4,6 +4,7 @@ import type { Etcd3, Lease } from 'etcd3';
 import { checkedPrefix, encodeValue, keyOf } from './etcd-entry.js';
 import { KeyGuard } from './key-guard.js';
 import { KeyRelease } from './key-release.js';
+import { LeaseKeeper } from './lease-keeper.js';
 import { reason } from './reason.js';
 
 export interface EtcdRegistrarOptions {
@@ -93,15 +94,16 @@ interface RegistrationParts {
   ttl: number;
   logger: Logger;
   clock: Clock;
-  /** For the KeyGuard's own backoff. */
+  /** For the KeyGuard's and the LeaseKeeper's own backoffs. */
   backoffOptions: Partial<BackoffOptions> | undefined;
   backoff: Backoff;
 }
 
 /**
- * One entry in etcd. Its key lives as long as its lease, which etcd3 keeps alive (a keepalive
- * every third of the TTL). If the lease is lost (etcd was out of reach longer than the TTL, or
- * someone revoked it), the entry is written again under a new lease, until `close()`. If the key
+ * One entry in etcd. Its key lives as long as its lease, which a LeaseKeeper keeps alive (a
+ * keepalive every third of the TTL; after a failure, the next after the backoff). If the lease
+ * is lost (etcd said it expired or was revoked, or was out of reach for twice the TTL), the
+ * entry is written again under a new lease, until `close()`. If the key
  * is taken by another registration of the same id while the lease lives, the newer one keeps it:
  * this one gives its lease up and waits, `stale`, until the key is gone (see KeyGuard): it watches
  * the key for its delete and writes it then (see KeyRelease), polling when that watch broke, and
@@ -120,6 +122,8 @@ class EtcdRegistration implements Registration {
   private leaseId: string | undefined;
   /** Watches the key while it is ours under `lease`. */
   private guard: KeyGuard | undefined;
+  /** Keeps `lease` alive. */
+  private keeper: LeaseKeeper | undefined;
   /** Why the guard cannot see the key now: not `live` meanwhile, whatever the keepalives say. */
   private blind: string | undefined;
   /** Watches the key for its delete while another registration holds it. */
@@ -167,6 +171,7 @@ class EtcdRegistration implements Registration {
     await this.writing?.catch(() => undefined);
     const lease = this.lease;
     this.lease = undefined;
+    this.keeper?.close();
     this.guard?.close();
     this.current = { state: 'closed', since: this.p.clock.now() };
     if (!lease) return;
@@ -195,12 +200,11 @@ class EtcdRegistration implements Registration {
     const { client, key } = this.p;
     // One bound for the attempt: the grant, and the put or the transactions that wait for it.
     const bound = this.withinTtl();
-    const lease = client.lease(this.p.ttl, { autoKeepAlive: true, ...bound });
+    // Kept alive by a LeaseKeeper of ours, not etcd3's autoKeepAlive (why: LeaseKeeper).
+    const lease = client.lease(this.p.ttl, { autoKeepAlive: false, ...bound });
     let written = false;
     // 'lost' also fires when the first grant fails; the failed put reports that one.
     lease.on('lost', (err) => written && lease === this.lease && this.lost(err));
-    lease.on('keepaliveFailed', (err) => lease === this.lease && this.stale(`keepalive failed: ${reason(err)}`));
-    lease.on('keepaliveSucceeded', () => lease === this.lease && this.live());
     let revision: string;
     try {
       revision = again ? await this.rewrite(lease, bound) : (await lease.put(key).value(this.value).options(bound)).header.revision;
@@ -213,6 +217,18 @@ class EtcdRegistration implements Registration {
     this.lease = lease;
     this.leaseId = id;
     this.blind = undefined;
+    this.keeper = new LeaseKeeper({
+      client,
+      leaseId: id,
+      ttlSeconds: this.p.ttl,
+      backoff: new Backoff(this.p.backoffOptions),
+      events: {
+        renewed: () => lease === this.lease && this.live(),
+        failed: (why) => lease === this.lease && this.stale(`keepalive failed: ${why}`),
+        lost: (err) => lease === this.lease && this.lost(err),
+      },
+    });
+    this.keeper.start();
     this.guard = new KeyGuard({
       client,
       key,
@@ -261,6 +277,7 @@ class EtcdRegistration implements Registration {
   private displaced(lease: Lease, holder: string | undefined, revision: string): void {
     if (lease !== this.lease || this.closing) return;
     this.lease = undefined;
+    this.keeper?.close();
     this.guard = undefined;
     this.blind = undefined;
     void lease.revoke(this.withinTtl()).catch(() => undefined);
@@ -312,6 +329,7 @@ class EtcdRegistration implements Registration {
 
   private lost(err: unknown): void {
     this.lease = undefined;
+    this.keeper?.close();
     this.guard?.close();
     this.guard = undefined;
     this.blind = undefined;

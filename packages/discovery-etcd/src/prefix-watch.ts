@@ -2,6 +2,8 @@ import type { Logger } from '@skein/core';
 import { Backoff, type BackoffOptions, type DiscoveryEntry, type DiscoveryFeed } from '@skein/stream';
 import type { Etcd3, IKeyValue, IWatchResponse, Watcher } from 'etcd3';
 import { decodeEntry, parseKey, rangeOf } from './etcd-entry.js';
+import { HistoryWitness, sameHistory } from './history-witness.js';
+import { clientClosed } from './client-closed.js';
 import { ownWatch } from './own-watch.js';
 import { PrefixReader, tooLarge } from './range-read.js';
 import { reason } from './reason.js';
@@ -19,8 +21,8 @@ export interface PrefixWatchOptions {
  * from R + 1 gives every change after it, in order. When the watch breaks (etcd restarted, the
  * member went away), the view is kept and marked stale, and a new watch resumes from the revision
  * after the last one applied, so no change is lost and none is applied twice. Only when etcd no
- * longer has that revision (compacted) is the view read again whole, and the feed sends the
- * difference.
+ * longer has that revision (compacted), or has another history (see HistoryWitness), is the view
+ * read again whole, and the feed sends the difference.
  *
  * The resume is ours, not etcd3's: its watcher resumes from the revision in the last response
  * header, which can be past events not yet delivered, and waits up to its own 30 s backoff.
@@ -38,6 +40,8 @@ export class PrefixWatch {
   private brokeTooLarge = false;
   private readonly backoff: Backoff;
   private readonly reader: PrefixReader;
+  /** The keys' versions as of `revision`: whether a resume finds the same history (see HistoryWitness). */
+  private readonly witness = new HistoryWitness();
 
   constructor(private readonly opts: PrefixWatchOptions) {
     this.range = rangeOf(opts.prefix);
@@ -63,12 +67,13 @@ export class PrefixWatch {
     try {
       res = await this.reader.read(this.brokeTooLarge);
     } catch (err) {
-      if (gen === this.generation) this.retry(`reading ${this.range} failed: ${reason(err)}`, 'resync');
+      if (gen === this.generation) this.retry(err, `reading ${this.range} failed: ${reason(err)}`, 'resync');
       return;
     }
     if (gen !== this.generation) return;
     this.brokeTooLarge = false;
     this.revision = res.revision;
+    this.witness.reset(res.kvs);
     this.opts.feed.reset(this.decodeAll(res.kvs));
     this.watchFrom(this.revision + 1);
   }
@@ -91,10 +96,10 @@ export class PrefixWatch {
     w.on('disconnected', (err: Error) => {
       if (gen !== this.generation) return;
       if (tooLarge(err)) this.brokeTooLarge = true;
-      this.retry(`watch of ${this.range} broke: ${reason(err)}`, this.brokeTooLarge ? 'resync' : 'resume');
+      this.retry(err, `watch of ${this.range} broke: ${reason(err)}`, this.brokeTooLarge ? 'resync' : 'resume');
     });
     // etcd cancels a watch whose start revision is compacted, or one it may not read.
-    w.on('error', (err: Error) => gen === this.generation && this.retry(`watch of ${this.range} was canceled: ${reason(err)}`, 'resync'));
+    w.on('error', (err: Error) => gen === this.generation && this.retry(err, `watch of ${this.range} was canceled: ${reason(err)}`, 'resync'));
   }
 
   /**
@@ -102,16 +107,25 @@ export class PrefixWatch {
    * after. Asked because a watch from a compacted revision is accepted ('connected') and canceled
    * only after: the view would be called current, then stale again, two lines for one outage.
    * Asked only now, with etcd reachable: failed calls during an outage would open etcd3's
-   * circuit breaker and hold the client back for seconds after etcd is back.
+   * circuit breaker and hold the client back for seconds after etcd is back. What is asked is
+   * the key written last, at that revision: in another history (etcd started again on an empty
+   * data dir, or restored, and written to past that revision) it is not the version applied,
+   * and the view is read again whole (see HistoryWitness).
    */
   private async connected(gen: number): Promise<void> {
+    const witness = this.witness.expected();
+    let res;
     try {
-      await this.opts.client.kv.range({ key: Buffer.from(this.range), revision: this.revision, limit: 1, keys_only: true });
+      res = await this.opts.client.kv.range({ key: Buffer.from(witness?.key ?? this.range), revision: this.revision, limit: 1, keys_only: true });
     } catch (err) {
-      if (gen === this.generation) this.retry(`resuming the watch of ${this.range} failed: ${reason(err)}`, compacted(err) || rewound(err) ? 'resync' : 'resume');
+      if (gen === this.generation) this.retry(err, `resuming the watch of ${this.range} failed: ${reason(err)}`, compacted(err) || rewound(err) ? 'resync' : 'resume');
       return;
     }
     if (gen !== this.generation) return;
+    if (witness && !sameHistory(witness, res.kvs[0])) {
+      const why = `etcd has another history than the one followed (${witness.key} at revision ${this.revision} is not as applied): reading ${this.range} again`;
+      return this.retry(undefined, why, 'resync');
+    }
     this.backoff.reset();
     this.opts.feed.live();
   }
@@ -123,6 +137,8 @@ export class PrefixWatch {
       const rev = Number(ev.kv.mod_revision);
       if (rev <= this.revision) continue;
       if (rev > last) last = rev;
+      if (ev.type === 'Delete') this.witness.delete(ev.kv.key.toString());
+      else this.witness.put(ev.kv);
       this.applyChange(ev.type, ev.kv);
     }
     // Moved once per response, not per event: one revision may change several keys (a
@@ -161,9 +177,19 @@ export class PrefixWatch {
     }
   }
 
-  /** Keeps the view, marks it stale, and tries again after a jittered delay. */
-  private retry(why: string, then: 'resume' | 'resync'): void {
+  /**
+   * Keeps the view, marks it stale, and tries again after a jittered delay; unless `err` says
+   * the etcd3 client was closed: nothing read through it can succeed again, and the retry's
+   * timer (referenced, so that a process awaiting `ready()` lives to see etcd back) would hold
+   * the process for good. The watch then ends, as `close()` ends it.
+   */
+  private retry(err: unknown, why: string, then: 'resume' | 'resync'): void {
     if (this.closed) return;
+    if (clientClosed(err)) {
+      this.opts.logger.info({ prefix: this.opts.prefix }, `the etcd3 client was closed: the watch of ${this.range} ends`);
+      void this.opts.feed.close();
+      return;
+    }
     this.opts.feed.stale(why);
     this.dropWatcher();
     const gen = ++this.generation;

@@ -1,8 +1,9 @@
 import { memoryLogger, sleep, waitFor, within } from '@skein/test-utils';
 import { FailoverPool, followDiscovery } from '@skein/stream';
+import { mkdirSync, rmSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { EtcdDiscovery, EtcdRegistrar } from '../src/index.js';
-import { etcdForFile, registeredServers, textOf, transport } from './harness.js';
+import { EtcdDiscovery, EtcdRegistrar, readEntries } from '../src/index.js';
+import { callFlood, etcdForFile, namedServer, registeredServers, textOf, transport } from './harness.js';
 
 const file = etcdForFile();
 const { cleanup, client } = file;
@@ -61,4 +62,48 @@ describe('etcd restarted under load', () => {
       'etcd discovery is live again',
     ]);
   }, 60_000);
+
+  it('started again on an empty data dir: the entries written again are followed, one withdrawn meanwhile leaves, the pool never empties and no call fails', async () => {
+    const prefix = 'fresh/servers';
+    // A TTL the outage stays well within: the registrations learn the loss from etcd's answer
+    // (their lease unknown to the new store), not from having gone twice the TTL unrenewed.
+    const registrar = new EtcdRegistrar({ client: client(), prefix, ttlSeconds: 30, backoff: { initialMs: 50, maxMs: 500 } });
+    const names = ['a', 'b', 'c'];
+    const servers = await registeredServers(registrar, 'work', names, cleanup);
+    const gone = await namedServer('gone');
+    cleanup.push(() => gone.server.close());
+    const goneReg = await registrar.register({ type: 'work', id: 'gone', address: gone.address });
+    const sizes: number[] = [];
+    const pool: FailoverPool = new FailoverPool({ transport, servers: [], onMembershipChange: () => void sizes.push(pool.servers().length) });
+    cleanup.push(() => within(pool.close(), 10_000, 'pool close'));
+    const discovery = new EtcdDiscovery({ client: client(), prefix, backoff: { initialMs: 50, maxMs: 500 } });
+    const watch = followDiscovery(pool, discovery, { type: 'work' });
+    cleanup.push(() => watch.close());
+    await watch.ready();
+    expect(pool.servers()).toHaveLength(4);
+    // History the new store will not reach in the seconds this takes: the watch's revision is then
+    // in the new store's future, which is how it learns that the history is another one.
+    const writer = client();
+    for (let i = 0; i < 100; i++) await writer.put('fresh-other/history').value(String(i));
+    const flood = callFlood(() => pool.call('who', undefined, { timeoutMs: 5000 }).then(textOf));
+
+    const member = file.etcd.members[0]!;
+    await member.stop('SIGKILL');
+    // Withdrawn while etcd is down (its server stays up): the revoke fails, and the new store never has the entry.
+    await within(goneReg.close(), 40_000, 'the withdrawal');
+    rmSync(member.dataDir, { recursive: true, force: true });
+    mkdirSync(member.dataDir, { mode: 0o700 });
+    await member.start();
+    const reader = client();
+    const written = async (): Promise<boolean> => (await readEntries({ client: reader, prefix }).catch(() => ({ entries: [] }))).entries.length === names.length;
+    await waitFor(written, { timeoutMs: 30_000, what: 'every entry written again in the new store' });
+    await waitFor(() => watch.status().state === 'live' && pool.servers().length === names.length, { timeoutMs: 20_000, what: 'the pool equal to the new store' });
+    const before = flood.calls;
+    await waitFor(() => flood.calls >= before + 100 || flood.failed.length > 0, { what: 'calls after the restart' });
+    await flood.stop();
+
+    expect(pool.servers().map((s) => s.address).sort()).toEqual(servers.map((s) => s.address).sort());
+    expect(Math.min(...sizes)).toBeGreaterThan(0);
+    expect(flood.failed).toEqual([]);
+  }, 90_000);
 });

@@ -151,3 +151,42 @@ export function chatCluster(cleanup: (() => unknown)[], opts: { servers?: Member
   cleanup.push(() => within(rpc.$cluster.close(), 10_000, 'cluster close'));
   return { rpc, events };
 }
+
+/** What an etcd member holds for its clients now, from its /metrics and its lease list. */
+export interface EtcdHeld {
+  /** Lease keepalive streams open. */
+  keepalives: number;
+  /** Watch streams open. */
+  watchStreams: number;
+  /** Watchers on them. */
+  watchers: number;
+  /** Leases granted and not revoked or expired. */
+  leases: number;
+}
+
+/** Reads what `member` holds for its clients (see EtcdHeld), through `client` for the leases. */
+export async function etcdHeld(member: EtcdCluster['members'][number], client: Etcd3): Promise<EtcdHeld> {
+  const sum = await etcdMetrics(member);
+  const open = (method: string): number => sum('grpc_server_started_total', method) - sum('grpc_server_handled_total', method);
+  return {
+    keepalives: open('LeaseKeepAlive'),
+    watchStreams: open('Watch'),
+    watchers: sum('etcd_debugging_mvcc_watcher_total'),
+    leases: (await client.leaseClient.leaseLeases()).leases.length,
+  };
+}
+
+/** How many gRPC calls of `method` (`Range`, `Put`...) `member` has answered since it started. */
+export async function etcdCallsAnswered(member: EtcdCluster['members'][number], method: string): Promise<number> {
+  return (await etcdMetrics(member))('grpc_server_handled_total', method);
+}
+
+/** A member's /metrics now, as a sum of a metric's samples (those of one gRPC method, if given). */
+async function etcdMetrics(member: EtcdCluster['members'][number]): Promise<(name: string, method?: string) => number> {
+  const lines = (await (await fetch(`${member.clientUrl}/metrics`)).text()).split('\n');
+  return (name, method) =>
+    lines
+      .filter((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `))
+      .filter((l) => !method || l.includes(`grpc_method="${method}"`))
+      .reduce((n, l) => n + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+}

@@ -1,7 +1,7 @@
-import { memoryLogger, waitFor } from '@skein/test-utils';
+import { memoryLogger, startTcpRelay, waitFor } from '@skein/test-utils';
 import { rmSync, mkdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { EtcdDiscovery, encodeValue } from '../src/index.js';
+import { EtcdDiscovery, encodeValue, keyOf } from '../src/index.js';
 import type { DiscoveryEvent } from '@skein/stream';
 import { etcdForFile } from './harness.js';
 
@@ -46,5 +46,48 @@ describe('a discovery watch whose etcd came back with an earlier revision (data 
     await etcd.delete().key(`${prefix}/chat/new`);
     await waitFor(() => log.length === 3, { what: 'the delete after the restore' });
     expect(log[2]).toBe('leave new');
+  }, 60_000);
+
+  it('reads the view again when the new store is already past that revision (written to before the watch came back): nothing missed', async () => {
+    const prefix = 'rewound2/servers';
+    const etcd = client();
+    const entry = (id: string, port: number): [string, string] => {
+      const e = { type: 'chat', id, address: `127.0.0.1:${port}`, weight: 1, meta: {} };
+      return [keyOf(prefix, e), encodeValue(e)];
+    };
+    const put = (id: string, port: number) => etcd.put(entry(id, port)[0]).value(entry(id, port)[1]);
+    await put('old1', 1001);
+    await put('old2', 1002);
+    // The watch reaches etcd through a relay that can keep it away while the new store is written.
+    const relay = await startTcpRelay(file.etcd.endpoints[0]!);
+    cleanup.push(() => relay.close());
+    const log: string[] = [];
+    const watch = new EtcdDiscovery({ client: client(`http://${relay.address}`), prefix, backoff: { initialMs: 50, maxMs: 500 } }).watch((e: DiscoveryEvent) => void log.push(`${e.kind} ${e.entry.id}`));
+    cleanup.push(() => watch.close());
+    await watch.ready();
+    const { header } = await etcd.put('rewound2-other/marker').value('x').exec();
+    const seen = Number(header.revision);
+
+    relay.refuse();
+    relay.cut();
+    await waitFor(() => watch.status().state === 'stale', { what: 'the watch to notice the outage' });
+    const member = file.etcd.members[0]!;
+    await member.stop('SIGKILL');
+    rmSync(member.dataDir, { recursive: true, force: true });
+    mkdirSync(member.dataDir, { mode: 0o700 });
+    await member.start();
+    // The new history: an entry the old one never had, then writes elsewhere until it is past
+    // the revision the watch would resume from. A resume would miss that entry and old1 and old2
+    // being gone, for good: etcd accepts the watch and has that revision.
+    await put('new', 1003);
+    for (let rev = 0; rev <= seen + 2; ) rev = Number((await etcd.put('rewound2-other/filler').value(String(rev)).exec()).header.revision);
+    relay.accept();
+
+    await waitFor(() => watch.status().state === 'live', { timeoutMs: 20_000, what: 'the watch live again' });
+    await waitFor(() => watch.entries().length === 1 && watch.entries()[0]!.id === 'new', { timeoutMs: 10_000, what: 'the view of the new store' });
+    expect(log).toEqual(['join old1', 'join old2', 'join new', 'leave old1', 'leave old2']);
+    await put('later', 1004);
+    await waitFor(() => log.length === 6, { what: 'a change after it' });
+    expect(log[5]).toBe('join later');
   }, 60_000);
 });

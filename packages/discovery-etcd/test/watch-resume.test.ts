@@ -3,7 +3,7 @@ import { discoveryEntry, type DiscoveryEvent, type Watch } from '@skein/stream';
 import type { Etcd3 } from 'etcd3';
 import { describe, expect, it } from 'vitest';
 import { EtcdDiscovery, encodeValue, keyOf } from '../src/index.js';
-import { etcdForFile } from './harness.js';
+import { etcdCallsAnswered, etcdForFile } from './harness.js';
 
 const file = etcdForFile({ members: 3 });
 const { cleanup, client } = file;
@@ -88,5 +88,29 @@ describe('a watch on a 3-member etcd cluster', () => {
     // One outage, one line each way: the watch is not live before it has read the view again.
     const said = logger.lines.filter((l) => /discovery is (stale|live)/.test(l.msg ?? '')).map((l) => l.msg!.replace(/: .*/, ''));
     expect(said).toEqual(['etcd discovery is stale', 'etcd discovery is live again']);
+  }, 90_000);
+
+  it('resumes by reading one key, not the prefix again, when the history is the same: the one written last, as of what was applied', async () => {
+    const [near, ...others] = file.etcd.members;
+    const writer = client(others.map((m) => m.clientUrl));
+    await writer.delete().prefix(`${prefix}/`);
+    // In the first read: s2, rewritten later (the version read is not the one the watch applies).
+    await put(writer, 's2', 1);
+    const { log, watch } = watchLog(new EtcdDiscovery({ client: client(near!.clientUrl), prefix, backoff: { initialMs: 50, maxMs: 500 } }));
+    await watch.ready();
+    await put(writer, 's2', 2);
+    // The key written last is deleted before the outage: what was applied no longer has it.
+    await put(writer, 's3', 1);
+    await writer.delete().key(`${prefix}/chat/s3`);
+    await waitFor(() => log.length === 4, { what: 'the changes before the outage' });
+
+    await outage(near!, watch);
+    await put(writer, 's4', 1);
+    await near!.start();
+    await waitFor(() => watch.status().state === 'live' && log.length === 5, { timeoutMs: 30_000, what: 'the watch to resume' });
+    expect(log).toEqual(['join s2 w1', 'replace s2 w2', 'join s3 w1', 'leave s3', 'join s4 w1']);
+    // A member started again counts its calls from 0: the check that the history is the same is
+    // all the watch read (a read of the prefix again is a list and one read per key, 4 here).
+    expect(await etcdCallsAnswered(near!, 'Range')).toBeLessThanOrEqual(2);
   }, 90_000);
 });
