@@ -6,6 +6,7 @@ import { CloseCode } from './close-codes.js';
 import type { MessageConn } from './message-conn.js';
 import type { ResolvedOptions } from './options.js';
 import { upgradingWsConn } from './ws-socket.js';
+import type { PendingMessages } from './pending-messages.js';
 
 /**
  * A socket the ws server accepted, from TCP accept to its WebSocket upgrade. Its connection
@@ -28,10 +29,12 @@ export class AcceptedSocket {
     remote: string,
     spec: FrameSpec,
     private readonly options: ResolvedOptions,
+    /** Its listener's budget of messages still arriving. */
+    pending: PendingMessages,
   ) {
     this.outer = raw;
     // Before the upgrade no close frame can be sent: closing it closes the socket.
-    const early = upgradingWsConn(remote, spec, options, () => this.outer.destroy());
+    const early = upgradingWsConn(remote, spec, options, () => this.outer.destroy(), pending);
     this.conn = early.conn;
     this.attach = early.attach;
     // A reset before the HTTP server has added its own handler must not become an uncaught 'error'.

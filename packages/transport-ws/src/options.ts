@@ -24,6 +24,16 @@ export interface WsTransportOptions {
    */
   maxWsMessageBytes?: number;
   /**
+   * ws server: the memory that messages still arriving may hold, across all the connections of
+   * one listener (what ws holds of each: its fragments and the bytes not yet made into frames); a
+   * connection whose message would take it over is dropped with a FrameError naming the option,
+   * alone (the WebSocket counterpart of the TCP transport's `maxPendingFrameBytes`). At least
+   * `maxWsMessageBytes`; default four times it (256 MiB and 256 KiB); `Infinity`: no limit.
+   * uWebSockets.js collects a message where this side cannot see it: there lower
+   * `maxWsMessageBytes` instead.
+   */
+  maxPendingMessageBytes?: number;
+  /**
    * uWebSockets.js server and standard-WebSocket client (browsers), which cannot stop
    * reading while paused: the most received bytes a paused connection holds; a peer that sends
    * more is dropped with 1013 (Try Again Later). Default `maxWsMessageBytes`.
@@ -92,6 +102,7 @@ export interface ResolvedOptions {
   /** Path without the query, as a server routes it. */
   pathname: string;
   maxWsMessageBytes: number;
+  maxPendingMessageBytes: number;
   maxHeldBytes: number;
   maxBatchBytes: number;
   batchFrames: number;
@@ -118,6 +129,7 @@ export function resolveOptions(o: WsTransportOptions): ResolvedOptions {
     path,
     pathname: pathnameOf(path),
     maxWsMessageBytes,
+    maxPendingMessageBytes: pendingBudget(o.maxPendingMessageBytes ?? 4 * maxWsMessageBytes, maxWsMessageBytes),
     maxHeldBytes: positive('maxHeldBytes', o.maxHeldBytes ?? maxWsMessageBytes),
     maxBatchBytes: positive('maxBatchBytes', o.maxBatchBytes ?? MiB),
     batchFrames: o.batchFrames === Infinity ? Infinity : positive('batchFrames', o.batchFrames ?? 128),
@@ -136,6 +148,13 @@ export function resolveOptions(o: WsTransportOptions): ResolvedOptions {
 
 function positive(name: string, n: number): number {
   if (!Number.isSafeInteger(n) || n <= 0) throw invalidArgument(`${name} must be a positive integer, got ${n}`);
+  return n;
+}
+
+/** A listener's budget of messages still arriving: room for one message of the largest size at least, or Infinity. */
+function pendingBudget(n: number, maxWsMessageBytes: number): number {
+  if (n !== Infinity) positive('maxPendingMessageBytes', n);
+  if (n < maxWsMessageBytes) throw invalidArgument(`maxPendingMessageBytes must be at least maxWsMessageBytes (${maxWsMessageBytes}), got ${n}: no message that large could arrive`);
   return n;
 }
 

@@ -6,7 +6,8 @@ import { CloseCode } from './close-codes.js';
 import { lingerThen } from './close-linger.js';
 import { MessageConn, type MessageConnOptions, type MessageSocket } from './message-conn.js';
 import { TlsReadStop } from './tls-read-stop.js';
-import { betweenFragments, messageBytes, midMessage } from './ws-receiver.js';
+import { betweenFragments, heldBytes, messageBytes, midMessage } from './ws-receiver.js';
+import type { PendingMessages } from './pending-messages.js';
 
 /** ws copies its send options, so the two kinds of fragment share constant ones (send runs per fragment). */
 const MORE = Object.freeze({ binary: true, compress: false, fin: false });
@@ -44,6 +45,8 @@ export class UpgradingWsSocket implements MessageSocket {
     spec: FrameSpec,
     private readonly options: MessageConnOptions,
     private drop: () => void,
+    /** The listener's budget of messages still arriving (a server's); a connection this side made has none. */
+    private readonly pending?: PendingMessages,
   ) {
     this.conn = new MessageConn(remote, spec, this, options);
   }
@@ -119,6 +122,7 @@ export class UpgradingWsSocket implements MessageSocket {
   attach(w: WebSocket, wire: Duplex): void {
     if (this.dropped) return void w.terminate();
     listenTo(w, wire, this.conn, this.options.lingerMs);
+    if (this.pending !== undefined) chargePending(w, wire, this.conn, this.pending);
     this.ws = w;
     this.wire = wire;
     this.beneath = TlsReadStop.of(wire);
@@ -170,6 +174,36 @@ function listenTo(w: WebSocket, wire: Duplex, conn: MessageConn, lingerMs: numbe
     dropAfterLinger(w, lingerMs);
   });
   w.on('close', (code, reason) => conn.ended(error ? closeCodeOf(error, code) : code, reason.toString(), error));
+}
+
+/**
+ * Charges what `w` holds of the message under way to the listener's budget after each read
+ * (listened to after ws's own 'data' listener, which has made what it could of the read into
+ * frames and messages by then), and gives it back when the connection is gone. A read that would
+ * take the budget over drops this connection alone.
+ */
+function chargePending(w: WebSocket, wire: Duplex, conn: MessageConn, pending: PendingMessages): void {
+  let charged = 0;
+  const read = (): void => {
+    const now = heldBytes(w);
+    if (now === charged) return;
+    try {
+      pending.recharge(charged, now);
+      charged = now;
+    } catch (err) {
+      // Given back now, not at the close: another connection's next read must not find it still held.
+      gone();
+      conn.abort(err as Error);
+    }
+  };
+  const gone = (): void => {
+    pending.recharge(charged, 0);
+    charged = 0;
+    wire.off('data', read);
+  };
+  wire.on('data', read);
+  wire.once('close', gone);
+  w.once('close', gone);
 }
 
 /** Drops `ws` unless its closing handshake is done within `lingerMs`. */

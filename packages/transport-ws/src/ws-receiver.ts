@@ -14,6 +14,8 @@ interface ReceiverState {
   _payloadLength?: number;
   /** The message's data frames' payload lengths, each added once its header is read. */
   _totalPayloadLength?: number;
+  /** The peer broke the protocol (a claim over maxPayload, say): ws reads no more and is closing. */
+  _errored?: boolean;
 }
 
 /**
@@ -42,6 +44,20 @@ export function messageBytes(ws: WebSocket): number {
   const state = r._state ?? 0;
   if ((r._opcode ?? 0) > 0x07 || (state !== GET_MASK && state !== GET_DATA)) return total;
   return total - (r._payloadLength ?? 0) + (state === GET_DATA ? (r._bufferedBytes ?? 0) : 0);
+}
+
+/**
+ * What ws holds of the message under way: its whole fragments, and every received byte it has
+ * not yet made into a frame (the frame being read, and what follows it). The frame being read
+ * is in `_totalPayloadLength` by its claimed length from its header on, not by what arrived: left out until ws takes it.
+ */
+export function heldBytes(ws: WebSocket): number {
+  const r = receiverOf(ws);
+  // Errored, ws has counted the claim that broke the protocol and goes no further: it holds nothing more to charge.
+  if (r === undefined || r._errored === true) return 0;
+  const state = r._state ?? 0;
+  const reading = (r._opcode ?? 0) <= 0x07 && (state === GET_MASK || state === GET_DATA) ? (r._payloadLength ?? 0) : 0;
+  return (r._totalPayloadLength ?? 0) - reading + (r._bufferedBytes ?? 0);
 }
 
 /** Whether ws has some fragments of a message and waits for the rest. */

@@ -7,6 +7,7 @@ import { WebSocketServer } from 'ws';
 import { AcceptedSocket } from './accepted-socket.js';
 import { checkServerTls, httpsServers } from './https-servers.js';
 import { Keepalive } from './keepalive.js';
+import { PendingMessages } from './pending-messages.js';
 import { pathnameOf, type ResolvedOptions } from './options.js';
 import { decide, REFUSAL } from './upgrade-hook.js';
 import { httpsServerTls, identityOfRequest, loadingTls, secureFor } from './tls.js';
@@ -47,6 +48,7 @@ export async function listenWs(
     waiting: new WeakMap(),
     wss: wsServer(options),
     keepalive: new Keepalive(options.pingIntervalMs),
+    pending: new PendingMessages(options.maxPendingMessageBytes),
   };
   if (servers && secure) {
     refuseUnverified(servers.tls, secure, options, (socket, err) => l.waiting.get(tcpSocketOf(socket))?.refusedTls(err));
@@ -76,6 +78,8 @@ interface WsListening {
   readonly waiting: WeakMap<Duplex, AcceptedSocket>;
   readonly wss: WebSocketServer;
   readonly keepalive: Keepalive;
+  /** What messages still arriving hold on its connections (maxPendingMessageBytes). */
+  readonly pending: PendingMessages;
 }
 
 function wsServer(options: ResolvedOptions): WebSocketServer {
@@ -106,7 +110,7 @@ function onAccepted(l: WsListening, raw: net.Socket): void {
 
 /** Hands `raw` to the server; undefined when the server refused it (its connection cap, say). */
 function handOver(l: WsListening, raw: net.Socket): AcceptedSocket | undefined {
-  const s = new AcceptedSocket(raw, remoteOf(raw), l.spec, l.options);
+  const s = new AcceptedSocket(raw, remoteOf(raw), l.spec, l.options, l.pending);
   // What the TLS server asks for: a reload changes certificates only (see reloadTls).
   s.conn.identityPending = l.tls?.requestCert === true;
   try {

@@ -3,6 +3,7 @@ import type { FrameSpec } from '@skein/core';
 import type { WebSocket } from 'ws';
 import type { MessageConn, MessageConnOptions } from './message-conn.js';
 import { UpgradingWsSocket } from './upgrading-ws-socket.js';
+import type { PendingMessages } from './pending-messages.js';
 
 /**
  * What ws may hold for a peer besides the bytes of its message (maxPayload):
@@ -45,8 +46,8 @@ export interface UpgradingWsConn {
   attach(ws: WebSocket, socket: Duplex): void;
 }
 
-/** See UpgradingWsSocket: until `attach`, writes wait, a pause is remembered, and a close or terminate calls `drop`. */
-export function upgradingWsConn(remote: string, spec: FrameSpec, options: MessageConnOptions, drop: () => void): UpgradingWsConn {
-  const socket = new UpgradingWsSocket(remote, spec, options, drop);
+/** See UpgradingWsSocket: until `attach`, writes wait, a pause is remembered, and a close or terminate calls `drop`; `pending`: a listener's budget of messages still arriving. */
+export function upgradingWsConn(remote: string, spec: FrameSpec, options: MessageConnOptions, drop: () => void, pending?: PendingMessages): UpgradingWsConn {
+  const socket = new UpgradingWsSocket(remote, spec, options, drop, pending);
   return { conn: socket.conn, attach: (ws, wire) => socket.attach(ws, wire) };
 }

@@ -5,6 +5,7 @@ import { readErrorBytes } from '../wire/error-strings.js';
 import type { Agreed } from '../wire/agreed.js';
 import { AUTH_ENTRY } from '../wire/auth.js';
 import { SERVER_PINGS_ENTRY } from '../wire/server-pings.js';
+import { describeHeadOver, headOver } from '../wire/head-size.js';
 import {
   HELLO_ACTION,
   REQUEST_HEADER_LENGTH,
@@ -109,8 +110,11 @@ export class ClientHello {
   /** What a call or stream with `head` fails with when the head is over what the server reads (known once the hello is answered). */
   headTooLarge(head: Uint8Array | undefined): RpcError | undefined {
     const max = this.agreed?.maxHead ?? 0;
-    if (head === undefined || max === 0 || head.length <= max) return undefined;
-    return new RpcError(ErrorCode.FrameTooLarge, `metadata of ${head.length} bytes encoded exceeds the server's limit of ${max}`);
+    if (head === undefined || max === 0) return undefined;
+    // Counted as the server counts it (its entries too), so that it is refused here, unsent.
+    const over = headOver(head, 0, head.length, max);
+    if (over === undefined) return undefined;
+    return new RpcError(ErrorCode.FrameTooLarge, `metadata of ${describeHeadOver(over, 'bytes encoded')} exceeds the server's limit of ${max}`);
   }
 
   private read(bytes: Uint8Array, start: number, end: number): void {

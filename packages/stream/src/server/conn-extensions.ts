@@ -1,6 +1,7 @@
 import { ErrorCode, FrameError, RpcError, type Clock, type Ticker } from '@skein/core';
 import type { Agreed } from '../wire/agreed.js';
 import { CallHeadError, decodeCallHead, type CallHead } from '../wire/call-head.js';
+import { describeHeadOver, headOver } from '../wire/head-size.js';
 import { CANCEL_ACTION, CREDIT_ACTION, DATA_ACTION, END_ACTION, HEAD_ACTION, OPEN_ACTION } from '../wire/extension-frames.js';
 import { REQ_MSG_LEN_AT, REQUEST_HEADER_LENGTH, u32 } from '../wire/protocol.js';
 import { CallControl, type ControlOwner } from './call-control.js';
@@ -190,8 +191,10 @@ export class ConnExtensions implements ControlOwner {
     const { maxHead, streams } = this.agreed;
     if (maxHead === 0) p.error = new RpcError(ErrorCode.Decode, 'call heads were not agreed on this connection');
     else if (open && !streams) p.error = new RpcError(ErrorCode.Version, 'streams were not agreed on this connection');
-    else if (msgEnd - msgAt > maxHead) p.error = new RpcError(ErrorCode.FrameTooLarge, `call head of ${msgEnd - msgAt} bytes exceeds the server's ${maxHead}`);
     if (p.error) return;
+    // Counted before anything is decoded: its entries too, each of which costs memory whatever its size (wire/head-size.ts).
+    const over = headOver(bytes, msgAt, msgEnd, maxHead);
+    if (over !== undefined) return void (p.error = new RpcError(ErrorCode.FrameTooLarge, `call head of ${describeHeadOver(over)} exceeds the server's ${maxHead}`));
     try {
       p.head = decodeCallHead(bytes, msgAt, msgEnd, this.host.recentHeadStrings());
     } catch (err) {
