@@ -2,7 +2,8 @@ import { ErrorCode, RpcError } from '@skein/core';
 import { waitFor, cleanups } from '@skein/test-utils';
 import { describe, expect, it } from 'vitest';
 import { createRouter, type Caller } from '../src/index.js';
-import { startServer } from './harness.js';
+import { olderClientTransport, startServer } from './harness.js';
+import { REVERSE_CONTROL_KIND } from '../src/wire/reverse-control.js';
 import type { ReverseCaller } from '../src/server/reverse-caller.js';
 
 const cleanup = cleanups();
@@ -16,6 +17,13 @@ const outcome = (c: Caller, action: string, opts: { timeoutMs?: number; signal?:
 
 /** A handler that never answers and ignores its signal: a stuck (or hostile) peer's. */
 const never = () => new Promise<never>(() => {});
+
+/**
+ * The ReverseCaller's peers below are older Skein clients, which read no reverse cancels: there a
+ * call given up on keeps its slot until answered (one that reads them frees it at once:
+ * reverse-call-control.test.ts).
+ */
+const older = olderClientTransport(REVERSE_CONTROL_KIND);
 
 describe('window slots held by calls their callers gave up on', () => {
   it('ClientStream: a call that timed out or was cancelled on the wire frees its slot at once, whatever the server does', async () => {
@@ -43,7 +51,7 @@ describe('window slots held by calls their callers gave up on', () => {
     // The stall must last the reverse calls' default timeout too: short here.
     const s = await startServer({}, { reverseCalls: { timeoutMs: 200 } });
     cleanup.push(() => s.server.close());
-    const peer = await s.connect({ keepaliveMs: 0, serveWindow: WINDOW, serve: createRouter({ hang: () => (hung++, never()), echo: (req) => req.msg }) });
+    const peer = await s.connect({ transport: older, keepaliveMs: 0, serveWindow: WINDOW, serve: createRouter({ hang: () => (hung++, never()), echo: (req) => req.msg }) });
     cleanup.push(() => peer.destroy());
     await peer.ping();
     const caller = s.server.openConnections()[0]!.caller!;
@@ -72,7 +80,7 @@ describe('window slots held by calls their callers gave up on', () => {
   it('ReverseCaller: a peer that answers every call, slower than their short timeouts, keeps its connection (a stall is counted against the default timeout, not a call\'s)', async () => {
     const s = await startServer({}, {});
     cleanup.push(() => s.server.close());
-    const peer = await s.connect({ keepaliveMs: 0, serveWindow: 2, serve: createRouter({ slow: (req) => new Promise<Uint8Array>((r) => setTimeout(() => r(req.msg), 300)) }) });
+    const peer = await s.connect({ transport: older, keepaliveMs: 0, serveWindow: 2, serve: createRouter({ slow: (req) => new Promise<Uint8Array>((r) => setTimeout(() => r(req.msg), 300)) }) });
     cleanup.push(() => peer.destroy());
     await peer.ping();
     const caller = s.server.openConnections()[0]!.caller!;
@@ -94,6 +102,7 @@ describe('window slots held by calls their callers gave up on', () => {
     const s = await startServer({}, { reverseCalls: { timeoutMs: 60_000 } });
     cleanup.push(() => s.server.close());
     const peer = await s.connect({
+      transport: older,
       keepaliveMs: 0,
       serveWindow: WINDOW,
       serve: createRouter({ slow: (req) => new Promise<Uint8Array>((r) => release.push(() => r(req.msg))), echo: (req) => req.msg }),

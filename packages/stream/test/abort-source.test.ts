@@ -364,10 +364,10 @@ describe("the server's ReverseCaller (req.conn.caller) with an abortSource", () 
     expect(caller.queued).toBe(0);
     sources[0]!.abort();
     expect(isCancelled(await within(outcomes[0]!, 5_000, 'the reverse call out'))).toBe(true);
-    // A round trip later, the client still ran only the first (there is no cancel for reverse calls: it keeps its slot).
+    // A round trip later, the client still ran only the first, which was cancelled there (its slot free: docs/protocol.md, "Calls both ways").
     await peer.ping();
     expect(hung).toHaveLength(1);
-    expect(caller.inFlight).toBe(1);
+    expect(caller.inFlight).toBe(0);
     expect(sources[0]!.listening + sources[1]!.listening).toBe(0);
   });
 
@@ -484,7 +484,7 @@ describe('nothing stays hooked', () => {
       { logger: silentLogger, reverseCalls: { maxQueued: 10_000 } },
     );
     cleanup.push(() => s.server.close());
-    // `peer.slow` answers after the reverse call's 30 ms: the call times out, and its slot is freed later.
+    // `peer.slow` answers after the reverse call's 30 ms: the call times out and is cancelled on the client, its late answer dropped.
     const slow = () => new Promise<void>((r) => setTimeout(r, 60));
     const c = await s.connect({ logger: silentLogger, serve: createRouter({ 'peer.ok': () => undefined, 'peer.slow': slow }) });
     cleanup.push(() => c.destroy());

@@ -130,6 +130,26 @@ describe("a Timeout a server answers early, with the call's time still left (no 
     expect([a.counts.op, b.counts.op]).toEqual([1, 1]);
   });
 
+  it("so after any failed attempt: 4.05 s into a 10 s call refused unrun (bare Overloaded), the retry's deadline is at most 5.95 s, not the 6 s its ticks say", async () => {
+    const clock = new ManualClock();
+    const cue = deferred();
+    cleanup.push(() => cue.resolve());
+    // Refuses the call unrun when the test says, as a throttle would: safe to send elsewhere.
+    const refusesOnCue: ActionHandler = async (req) => {
+      await cue.promise;
+      req.fail(ErrorCode.Overloaded);
+    };
+    const { a, b, pool } = await earlyTimeoutFirst(refusesOnCue, clock);
+    const call = pool.call('op', undefined, { timeoutMs: 10_000 });
+    await waitFor(() => a.counts.op === 1);
+    clock.advance(4_050);
+    cue.resolve();
+    const seen = Number(textOf(await within(call, 10_000, 'the retry on b')));
+    expect(seen).toBeGreaterThan(5_000);
+    expect(seen).toBeLessThanOrEqual(5_950);
+    expect([a.counts.op, b.counts.op]).toEqual([1, 1]);
+  });
+
   it("one answered within the attempt's timers' lateness of its end (max(10 %, 50 ms) of it) counts as its time spent: not retried", async () => {
     const clock = new ManualClock();
     const { op, answer } = timesOutOnCue();

@@ -5,7 +5,8 @@ import { nodeRuntime } from '@skein/runtime-node';
 import { tcpTransport } from '@skein/transport-tcp';
 import type { FrameConn, Transport } from '@skein/core';
 import { ClientStream, RpcServer, createRouter, type ClientStreamOptions, type ActionHandler, type RpcServerOptions } from '../src/index.js';
-import { REQUEST_HEADER_LENGTH, RESPONSE_HEADER_LENGTH, readResponseHeader, writeRequestHeader } from '../src/wire/protocol.js';
+import { HELLO_ACTION, REQUEST_HEADER_LENGTH, RESPONSE_HEADER_LENGTH, readRequestHeader, readResponseHeader, writeRequestHeader, writeResponseHeader, type ResponseFlag } from '../src/wire/protocol.js';
+import { HelloRole, decodeHello, encodeHello, type HelloEntry } from '../src/wire/hello.js';
 import { encodeCallHead } from '../src/wire/call-head.js';
 import { CANCEL_ACTION, HEAD_ACTION } from '../src/wire/extension-frames.js';
 
@@ -38,17 +39,49 @@ export function answeredOf(peer: { received(): Uint8Array }, n: number): number 
   return seqs.size;
 }
 
-/** The whole responses in `bytes` as a raw peer reads them: seq, flag and body (msg and blob, or the error string). */
+/** The whole responses in `bytes` as a raw peer reads them: seq, flag and body (msg and blob, or the error string; a reverse call's msg and blob). */
 export function responseFrames(bytes: Uint8Array): { seq: number; flag: number; body: Uint8Array }[] {
   const out = [];
   for (let at = 0; at + RESPONSE_HEADER_LENGTH <= bytes.length; ) {
     const h = readResponseHeader(bytes.subarray(at, at + RESPONSE_HEADER_LENGTH));
-    const length = h.flag === 0 ? h.msgLength + h.blobLength : h.flag === 2 ? h.blobLength : 0;
+    // Ok answers and reverse calls (timed or not) carry msg and blob; error strings their bytes.
+    const length = h.flag === 0 || h.flag === 0x18 || h.flag === 0x1a ? h.msgLength + h.blobLength : h.flag === 2 ? h.blobLength : 0;
     if (at + RESPONSE_HEADER_LENGTH + length > bytes.length) break;
     out.push({ seq: h.seq, flag: h.flag, body: bytes.subarray(at + RESPONSE_HEADER_LENGTH, at + RESPONSE_HEADER_LENGTH + length) });
     at += RESPONSE_HEADER_LENGTH + length;
   }
   return out;
+}
+
+/** A whole response frame as a raw server sends it: header and body (`msg`, no blob). */
+export function responseFrame(flag: number, seq: number, msg: Uint8Array): Uint8Array {
+  const out = new Uint8Array(RESPONSE_HEADER_LENGTH + msg.length);
+  writeResponseHeader(out, flag as ResponseFlag, msg.length, seq, 0);
+  out.set(msg, RESPONSE_HEADER_LENGTH);
+  return out;
+}
+
+/** The requests in `bytes` as a raw server reads them: header fields and the first byte of the msg (a reverse answer's flag). */
+export function requestFrames(bytes: Uint8Array): { action: number; seq: number; flag: number; msg: Uint8Array }[] {
+  const out = [];
+  for (let at = 0; at + REQUEST_HEADER_LENGTH <= bytes.length; ) {
+    const h = readRequestHeader(bytes.subarray(at, at + REQUEST_HEADER_LENGTH));
+    const bodyAt = at + REQUEST_HEADER_LENGTH + h.actionLength;
+    if (bodyAt + h.msgLength + h.blobLength > bytes.length) break;
+    const msg = bytes.subarray(bodyAt, bodyAt + h.msgLength);
+    out.push({ action: h.action, seq: h.seq, flag: msg[0]!, msg });
+    at = bodyAt + h.msgLength + h.blobLength;
+  }
+  return out;
+}
+
+/** A raw peer's hello request (seq 0) offering `entries`. */
+export function helloOffer(entries: readonly HelloEntry[]): Uint8Array {
+  const offer = encodeHello(HelloRole.Offer, entries);
+  const frame = new Uint8Array(REQUEST_HEADER_LENGTH + offer.length);
+  writeRequestHeader(frame, HELLO_ACTION, 0, 0, offer.length, 0);
+  frame.set(offer, REQUEST_HEADER_LENGTH);
+  return frame;
 }
 
 /**
@@ -83,6 +116,29 @@ export function recordingTransport(): { transport: Transport; writes: Uint8Array
       connect: async (address, spec, opts) => record(await transport.connect(address, spec, opts)),
       listen: (address, spec, accept) => transport.listen(address, spec, (conn) => accept(record(conn))),
     },
+  };
+}
+
+/**
+ * The TCP transport, its connections' hellos without the entry of `kind`: a ClientStream through
+ * it speaks as an older Skein client that did not offer that kind (22: reverse deadlines and
+ * cancels), and the server answers it as it would answer one. Only the hello is changed.
+ */
+export function olderClientTransport(kind: number): Transport {
+  const strip = (conn: FrameConn): FrameConn => {
+    const write = conn.write.bind(conn);
+    conn.write = (part) => {
+      const h = part.length >= REQUEST_HEADER_LENGTH ? readRequestHeader(part.subarray(0, REQUEST_HEADER_LENGTH)) : undefined;
+      if (h === undefined || h.action !== HELLO_ACTION || h.seq !== 0) return write(part);
+      const offer = decodeHello(part, REQUEST_HEADER_LENGTH, REQUEST_HEADER_LENGTH + h.msgLength);
+      write(helloOffer(offer.entries.filter((e) => e.kind !== kind)));
+    };
+    return conn;
+  };
+  return {
+    name: transport.name,
+    connect: async (address, spec, opts) => strip(await transport.connect(address, spec, opts)),
+    listen: (address, spec, accept) => transport.listen(address, spec, accept),
   };
 }
 

@@ -125,6 +125,21 @@ describe('ConnPool: a call that waited for a connection', () => {
     clock.advance(3_700);
     expect(((await within(call, 10_000, 'the call to time out')) as RpcError).code).toBe(ErrorCode.Timeout);
   });
+
+  it("so it does when the connection comes between the pool's ticks: 1.55 s into 5, the 3.45 s left, not the 3.5 s its ticks say", async () => {
+    const clock = new ManualClock();
+    const s = await recordingServer({ clock });
+    const t = gatedTransport();
+    const p = pool({ transport: t, address: s.address, clock, stream: { tickMs: 100 } });
+    const call = p.call('hang', undefined, { timeoutMs: 5_000 }).catch((e: RpcError) => e);
+    // 15 of the pool's 100 ms ticks, and half of the next.
+    clock.advance(1_550);
+    t.open();
+    const req = await within(s.hung.promise, 10_000, 'the call to reach the server');
+    expect(req.deadline! - clock.time).toBe(3_450);
+    clock.advance(3_700);
+    expect(((await within(call, 10_000, 'the call to time out')) as RpcError).code).toBe(ErrorCode.Timeout);
+  });
 });
 
 describe('FailoverPool: a call that waited for a connection', () => {

@@ -151,6 +151,18 @@ describe('ConnPool: a call refused unrun by a draining server (transparent retry
     await finish();
   });
 
+  it("so it does between the pool's ticks: 59.05 s into 60, at most the 950 ms left, not the 1 s its ticks say", async () => {
+    const { clock, pool, ledger, finish } = await drainingToB();
+    const call = pool.call('budget', str('1'), { timeoutMs: 60_000 });
+    // 590 of the pool's 100 ms ticks, and half of the next.
+    clock.advance(59_050);
+    const left = Number(textOf(await within(call, 10_000, 'the resent call')));
+    expect(ledger).toEqual(['1 B']);
+    expect(left).toBeGreaterThan(0);
+    expect(left).toBeLessThanOrEqual(950);
+    await finish();
+  });
+
   it('checks the option', () => {
     expect(() => new ConnPool({ transport, address: '127.0.0.1:1', transparentRetries: -1 })).toThrow(/transparentRetries/);
     expect(() => new ConnPool({ transport, address: '127.0.0.1:1', transparentRetries: 1.5 })).toThrow(/transparentRetries/);
@@ -326,6 +338,17 @@ describe('ConnPool: a stream refused unrun by a draining server is opened again 
     // the caller waits.
     expect(left).toBeGreaterThan(0);
     expect(left).toBeLessThanOrEqual(1_000);
+    await finish();
+  });
+
+  it("so does one reopened between the pool's ticks: 59.05 s into 60, at most the 950 ms left", async () => {
+    const { clock, pool, ledger, finish } = await drainingToB();
+    const s = pool.openStream('budget', str('1'), { timeoutMs: 60_000 });
+    clock.advance(59_050);
+    const left = Number(textOf(await within(s.result, 10_000, 'the reopened stream')));
+    expect(ledger).toEqual(['1 B']);
+    expect(left).toBeGreaterThan(0);
+    expect(left).toBeLessThanOrEqual(950);
     await finish();
   });
 

@@ -3,22 +3,14 @@ import net from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { ClientStream, createRouter } from '../src/index.js';
 import { HelloRole, encodeHello, receiveLimitsEntry } from '../src/wire/hello.js';
-import { ACTION_STRING_BIT, REQUEST_HEADER_LENGTH, RESPONSE_HEADER_LENGTH, readRequestHeader, writeResponseHeader, type ResponseFlag } from '../src/wire/protocol.js';
+import { ACTION_STRING_BIT, REQUEST_HEADER_LENGTH, readRequestHeader } from '../src/wire/protocol.js';
 import { REVERSE_ANSWER_ACTION, REVERSE_CALL_FLAG, reverseAnswerEntry } from '../src/wire/reverse-calls.js';
-import { transport } from './harness.js';
+import { requestFrames as requests, responseFrame, transport } from './harness.js';
 
 const cleanup = cleanups();
 
 const MiB = 1024 * 1024;
 const utf8 = new TextEncoder();
-
-/** A whole response frame: header and body. */
-function responseFrame(flag: number, seq: number, msg: Uint8Array): Uint8Array {
-  const out = new Uint8Array(RESPONSE_HEADER_LENGTH + msg.length);
-  writeResponseHeader(out, flag as ResponseFlag, msg.length, seq, 0);
-  out.set(msg, RESPONSE_HEADER_LENGTH);
-  return out;
-}
 
 /** A reverse call of `action` with an empty msg, as a server sends it (wire/reverse-calls.ts). */
 function reverseCall(seq: number, action: string): Uint8Array {
@@ -27,19 +19,6 @@ function reverseCall(seq: number, action: string): Uint8Array {
   new DataView(msg.buffer).setUint32(0, (ACTION_STRING_BIT | name.length) >>> 0, true);
   msg.set(name, 4);
   return responseFrame(REVERSE_CALL_FLAG, seq, msg);
-}
-
-/** The requests in `bytes`, header fields and the first byte of the msg (a reverse answer's flag). */
-function requests(bytes: Buffer): { action: number; seq: number; flag: number; msg: Buffer }[] {
-  const out = [];
-  for (let at = 0; at + REQUEST_HEADER_LENGTH <= bytes.length; ) {
-    const h = readRequestHeader(bytes.subarray(at, at + REQUEST_HEADER_LENGTH));
-    const bodyAt = at + REQUEST_HEADER_LENGTH + h.actionLength;
-    const msg = bytes.subarray(bodyAt, bodyAt + h.msgLength);
-    out.push({ action: h.action, seq: h.seq, flag: msg[0]!, msg });
-    at = bodyAt + h.msgLength + h.blobLength;
-  }
-  return out;
 }
 
 /**

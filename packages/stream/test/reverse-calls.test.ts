@@ -231,11 +231,14 @@ describe('calls both ways on one connection', () => {
     await peer.ping();
     expect(readU32(await call(server.openConnections()[0]!.caller!, 'p.x', new Uint8Array([1, 2, 0, 0])))).toBe(0x201);
     const wire = Buffer.concat(rec.writes).toString('hex');
-    // Offer entry: kind 20, 4 bytes, window 2. Answer entry: kind 20, 8 bytes, 16 MiB and 64 MiB.
-    expect(wire).toContain('1400' + '0400' + '02000000');
-    expect(wire).toContain('1400' + '0800' + '00000001' + '00000004');
-    // The reverse call: a response header with flag 0x18, seq 1, msg = action u32 | "p.x" | msg.
-    expect(wire).toContain('254d0118' + '0b000000' + '0100000000000000' + '00000000' + '03000080' + '702e78' + '01020000');
+    // Offer entry: kind 20, 4 bytes, window 2, then kind 22 (deadlines and cancels), empty. Answer
+    // entry: kind 20, 8 bytes, 16 MiB and 64 MiB, then kind 22, empty.
+    expect(wire).toContain('1400' + '0400' + '02000000' + '1600' + '0000');
+    expect(wire).toContain('1400' + '0800' + '00000001' + '00000004' + '1600' + '0000');
+    // The reverse call, timed (kind 22 agreed): a response header with flag 0x1A, seq 1, msg =
+    // remaining_ms u32 (20 000: the server's default timeout, none of it spent) | action u32 | "p.x" | msg.
+    // (The untimed one, flag 0x18, to a side that did not offer kind 22: reverse-call-control.test.ts.)
+    expect(wire).toContain('254d011a' + '0f000000' + '0100000000000000' + '00000000' + '204e0000' + '03000080' + '702e78' + '01020000');
     // Its answer: a request with action 0x7FFF_FF18, seq 1, msg = flag 0 | the reply's msg.
     expect(wire).toContain('254d0100' + '18ffff7f' + '0100000000000000' + '0000000000000000' + '05000000' + '00000000' + '00' + '01020000');
   });
@@ -265,43 +268,6 @@ describe('calls both ways on one connection', () => {
     expect(outcome).toMatchObject({ code: ErrorCode.IO, message: expect.stringMatching(/unknown flag 9/) });
   });
 
-  it('times a reverse call out but keeps its window slot until the other side answers it', async () => {
-    const s = await startServer({});
-    cleanup.push(() => s.server.close());
-    const answers: (() => void)[] = [];
-    const order: number[] = [];
-    const peer = await s.connect({
-      keepaliveMs: 0,
-      serveWindow: 1,
-      serve: createRouter({
-        slow: (req) =>
-          new Promise<Uint8Array>((resolve) => {
-            order.push(readU32(req.msg));
-            answers.push(() => resolve(req.msg));
-          }),
-      }),
-    });
-    cleanup.push(() => peer.destroy());
-    await peer.ping();
-    const caller = s.server.openConnections()[0]!.caller!;
-    const first = call(caller, 'slow', u32(1), 100);
-    const second = call(caller, 'slow', u32(2));
-    const abort = new AbortController();
-    const third = new Promise((resolve, reject) => caller.send('slow', u32(3), { signal: abort.signal }, (err) => (err ? reject(err) : resolve(null))));
-    await expect(first).rejects.toMatchObject({ code: ErrorCode.Timeout, retry: 'idempotent' });
-    abort.abort();
-    await expect(third).rejects.toMatchObject({ code: ErrorCode.Cancelled });
-    // The peer still runs the first: the second waits for its slot, and goes once it is answered.
-    // (A round trip: whatever the server sent before its pong has reached the peer by then.)
-    await peer.ping();
-    expect(order).toEqual([1]);
-    answers.shift()!();
-    await waitFor(() => answers.length === 1);
-    expect(order).toEqual([1, 2]);
-    answers.shift()!();
-    expect(readU32(await second)).toBe(2);
-  });
-
   it('fails a reverse call that would not fit what the other side reads, unsent', async () => {
     const s = await startServer({});
     cleanup.push(() => s.server.close());
@@ -311,7 +277,8 @@ describe('calls both ways on one connection', () => {
     await peer.ping();
     const caller = s.server.openConnections()[0]!.caller!;
     await expect(call(caller, 'big', new Uint8Array(2048))).rejects.toMatchObject({ code: ErrorCode.FrameTooLarge });
-    await call(caller, 'big', new Uint8Array(2040));
+    // 2048 with the action field, "big" and the remaining time (4 + 3 + 4 bytes).
+    await call(caller, 'big', new Uint8Array(2037));
     expect(ran).toBe(1);
     expect(peer.state).toBe('open');
   });

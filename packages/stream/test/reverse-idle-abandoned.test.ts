@@ -3,6 +3,8 @@ import { nodeRuntime } from '@skein/runtime-node';
 import { tcpTransport } from '@skein/transport-tcp';
 import { waitFor, cleanups } from '@skein/test-utils';
 import { ClientStream, RpcServer, createRouter } from '../src/index.js';
+import { REVERSE_CONTROL_KIND } from '../src/wire/reverse-control.js';
+import { olderClientTransport } from './harness.js';
 
 /*
  * A reverse call given up on (timed out) keeps its slot until its answer, which a hung or
@@ -18,7 +20,8 @@ it('a connection whose only reverse call timed out unanswered (a hung client) is
   const transport = tcpTransport(nodeRuntime);
   const { port } = await server.listen(transport, '127.0.0.1:0');
   cleanup.push(() => server.close());
-  const c = await ClientStream.connect({ transport, address: `127.0.0.1:${port}`, keepaliveMs: 0, serve: createRouter({ hang: () => new Promise(() => {}) }) });
+  // An older client, which reads no reverse cancels: the call keeps its slot (reverse-call-control.test.ts has the newer ones').
+  const c = await ClientStream.connect({ transport: olderClientTransport(REVERSE_CONTROL_KIND), address: `127.0.0.1:${port}`, keepaliveMs: 0, serve: createRouter({ hang: () => new Promise(() => {}) }) });
   cleanup.push(async () => c.destroy());
   await waitFor(() => server.openConnections().some((x) => x.caller) || undefined, { what: 'serving agreed' });
   const caller = server.openConnections().find((x) => x.caller)!.caller!;

@@ -37,8 +37,14 @@ export function settleHeld(link: HeldLink, slot: WorkerSlot, why: string): HeldO
   for (let id = 0; id < link.holder.length; id++) {
     if (link.holder[id] !== slot) continue;
     const seq = link.sentIn[id]!;
-    const req = link.release(id)!;
-    if (slot.neverTook(seq)) unrun.push({ req, seq });
+    const req = link.release(id);
+    // Answered already, its handler running on (abandoned-on-workers.ts): ended with its worker.
+    if (req === undefined) continue;
+    if (slot.neverTook(seq)) {
+      // Never run, though its server may count its handler (asked while it was held): none runs.
+      if (req.isAnswered) req.handlerEnded();
+      unrun.push({ req, seq });
+    }
     else ran.push(req);
   }
   const cutting = link.cutting;

@@ -212,10 +212,26 @@ export interface UnreadableMessage {
   readonly message: string;
 }
 
+/**
+ * Worker → pool: handlers that run on past their call's answer, and the ends of such handlers,
+ * in one turn (sent before that turn's answers), so that the server counts them against their
+ * connections as it counts its own loop's (`Dispatch.tellsHandlerEndOf`). Only from a worker
+ * whose dispatch tells when its handlers end. `ids[i]`: a call the worker is about to answer (a
+ * cancel, its handler timeout) whose handler runs on, known from then on by `tokens[i]`, a number
+ * of the worker's own (the call id goes to another call once answered); `ended`: the tokens of
+ * such handlers that have ended since.
+ */
+export interface HandlerEndsMessage {
+  readonly t: 'handlers';
+  readonly ids: readonly number[];
+  readonly tokens: readonly number[];
+  readonly ended: readonly number[];
+}
+
 /** Worker → pool: its dispatch heard a `ClosingMessage` (`threw`: its `serverClosed` threw that). */
 export interface FlushedMessage {
   readonly t: 'flushed';
   readonly threw?: string;
 }
 
-export type FromWorker = FlushedMessage | ReadyMessage | LoadFailedMessage | RepliesMessage | UnsentRepliesMessage | ReverseCallsMessage | CallbackThrewMessage | UnreadableMessage;
+export type FromWorker = FlushedMessage | HandlerEndsMessage | ReadyMessage | LoadFailedMessage | RepliesMessage | UnsentRepliesMessage | ReverseCallsMessage | CallbackThrewMessage | UnreadableMessage;

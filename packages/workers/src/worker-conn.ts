@@ -1,6 +1,7 @@
 import { setMaxListeners } from 'node:events';
 import { ErrorCode, RpcError, type ErrorPayload } from '@skein/core';
-import { LazyAbort, type ConnInfo, type ConnKind, type ReplyLimits, type Responder } from '@skein/stream';
+import { LazyAbort, type ConnInfo, type ConnKind, type ReplyLimits, type Responder, type ServerRequest } from '@skein/stream';
+import type { HandlersRunningOn } from './handlers-running-on.js';
 import type { ConnDesc } from './messages.js';
 import type { ReplyPacker } from './reply-batch.js';
 import type { ReverseOutbox } from './reverse-outbox.js';
@@ -43,6 +44,8 @@ export class WorkerConn implements Responder {
     /** An answer that is none (not bytes, no error code): the pool fails the call Internal, logged, saying `why`. */
     private readonly refuse: (callId: number, why: string) => void,
     outbox: ReverseOutbox,
+    /** The worker's handlers that run on past their answers, told to the pool (see handlers-running-on.ts). */
+    private readonly runningOn: HandlersRunningOn,
   ) {
     this.principal = desc.principal;
     this.kind = desc.kind;
@@ -126,4 +129,13 @@ export class WorkerConn implements Responder {
   }
 
   settled(): void {}
+
+  /** Counted by the pool's server against the real connection, as a handler there is. */
+  abandonedRunning(req: ServerRequest): boolean {
+    return this.runningOn.runsOn(req);
+  }
+
+  abandonedEnded(req: ServerRequest): void {
+    this.runningOn.handlerEnded(req);
+  }
 }

@@ -5,7 +5,8 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { ErrorCode } from '@skein/core';
-import { ServerRequest, type Dispatch } from '@skein/stream';
+import { ServerRequest, handlerEndToldBy, type Dispatch } from '@skein/stream';
+import { HandlersRunningOn } from './handlers-running-on.js';
 import { headAt, headCount, headPlace } from './batch-heads.js';
 import { describeError } from './describe-error.js';
 import type { CallsMessage, CancelMessage, ConnDesc, FromWorker, RepliesMessage, ToWorker, WorkerData } from './messages.js';
@@ -32,6 +33,12 @@ const actions: string[] = [];
  */
 const running: (ServerRequest | undefined)[] = [];
 let flushQueued = false;
+/** The module's dispatch, once loaded: whether it tells when its handlers end. */
+let loaded: Dispatch | undefined;
+const runningOn = new HandlersRunningOn(
+  (req) => loaded !== undefined && handlerEndToldBy(loaded, req),
+  () => queueFlush(),
+);
 
 const send = (m: FromWorker, transfer?: ArrayBuffer[]): void => port.postMessage(m, transfer);
 const post = (m: RepliesMessage): void => send(m, [m.buf]);
@@ -50,6 +57,9 @@ const unsent = (callId: number, err: unknown): void => {
 
 function flush(): void {
   flushQueued = false;
+  // Before the answers: the pool must know a handler runs on before its answer frees the call.
+  const handlers = runningOn.take();
+  if (handlers !== undefined) send(handlers);
   // Every answer of the turn may have been refused (not bytes): then no batch goes.
   if (replies.count !== 0) replies.send(post, unsent);
   if (unsentIds.length === 0) return;
@@ -61,6 +71,10 @@ function flush(): void {
 /** Answers written in one turn leave together, after the turn's handlers have run. */
 function replyWritten(callId: number): void {
   running[callId] = undefined;
+  queueFlush();
+}
+
+function queueFlush(): void {
   if (flushQueued) return;
   flushQueued = true;
   queueMicrotask(flush);
@@ -69,7 +83,7 @@ function replyWritten(callId: number): void {
 function connOf(desc: ConnDesc): WorkerConn {
   let c = conns.get(desc.key);
   if (c) c.update(desc);
-  else conns.set(desc.key, (c = new WorkerConn(desc, replies, replyWritten, unsent, reverse)));
+  else conns.set(desc.key, (c = new WorkerConn(desc, replies, replyWritten, unsent, reverse, runningOn)));
   if (desc.draining === true) c.drain();
   return c;
 }
@@ -166,6 +180,7 @@ port.on('messageerror', (err) => {
 
 try {
   const dispatch = await loadWorkerModule(data.module);
+  loaded = dispatch;
   port.on('message', (m: ToWorker) => {
     // Counted before it runs: a handler that then blocks leaves the pool's next message unread.
     countTaken(taken);

@@ -7,6 +7,7 @@ import { failUnsent, sendApart, type CrossLink } from './cannot-cross.js';
 import { ClosingFlush } from './closing-flush.js';
 import { exitLine, settleHeld, type HeldLink } from './held-at-exit.js';
 import { HeldCancels } from './held-cancels.js';
+import { AbandonedOnWorkers } from './abandoned-on-workers.js';
 import type { ConnDesc, RepliesMessage } from './messages.js';
 import { PoolConns, type ConnsLink } from './pool-conns.js';
 import { resolvePoolOptions, type PoolSettings, type WorkerPoolOptions } from './pool-options.js';
@@ -74,6 +75,8 @@ export class WorkerPool implements Dispatch {
   private readonly heads = new BatchHeadsBuilder();
   /** Calls that came with a head and were cancelled: their workers are told once a turn. */
   private readonly cancels: HeldCancels;
+  /** Handlers the workers run on past their answers, which their servers count until they end. */
+  private readonly abandoned: AbandonedOnWorkers;
   /** Ends a worker that holds calls and stops reading its port (`stallTimeoutMs`). */
   private readonly stalls: StallWatch;
   private readonly sink: ReplySink = {
@@ -88,6 +91,7 @@ export class WorkerPool implements Dispatch {
   private readonly events: SlotEvents = {
     ready: (slot) => this.ready(slot),
     replies: (m) => this.answered(m),
+    handlers: (slot, m) => this.abandoned.heard(slot, m),
     unsent: (slot, m) => {
       failUnsent(this.crossLink(), slot, m);
       this.pump();
@@ -133,6 +137,7 @@ export class WorkerPool implements Dispatch {
     this.conns = new PoolConns(this.connsLink());
     this.connKeys = this.conns.keys;
     this.cancels = new HeldCancels(this.held, this.holder);
+    this.abandoned = new AbandonedOnWorkers(this.held, this.holder);
   }
 
   get state(): WorkerPoolState {
@@ -168,6 +173,15 @@ export class WorkerPool implements Dispatch {
       this.pumpQueued = true;
       queueMicrotask(this.pumpLater);
     }
+  }
+
+  /**
+   * For a call its server abandoned (cancelled, past its deadline) while a worker holds it: the
+   * pool tells when its handler ends (its worker says so; see abandoned-on-workers.ts), so that
+   * the server counts it against its connection, as it counts the handlers of its own event loop.
+   */
+  tellsHandlerEndOf(req: ServerRequest): boolean {
+    return this.abandoned.tells(req);
   }
 
   /**
@@ -320,12 +334,14 @@ export class WorkerPool implements Dispatch {
     this.pump();
   }
 
-  /** Takes an answered call off the books; undefined if it is no longer held. */
+  /** Takes an answered call off the books; undefined if it is no longer held, or its answer goes nowhere. */
   private release(id: number): ServerRequest | undefined {
     const req = this.held[id];
     if (!req) return undefined;
     this.holder[id]!.inFlight--;
-    return this.unbook(id, req);
+    this.unbook(id, req);
+    // Undefined for a call answered already whose handler runs on: its answer ends nothing.
+    return this.abandoned.released(id, req) ? req : undefined;
   }
 
   /** Frees a call's id; its worker's count is the caller's to keep (a call never posted was never counted). */
@@ -345,6 +361,7 @@ export class WorkerPool implements Dispatch {
   private exited(slot: WorkerSlot, why: string): void {
     this.lastWord.settled(slot);
     const held = settleHeld(this.heldLink(), slot, why);
+    this.abandoned.exited(slot);
     this.reverse.workerExited(slot);
     if (this.starting) return this.startFailed(slot, why);
     if (!slot.retiring) {

@@ -61,10 +61,12 @@ export class WorkerRequest extends ServerRequest {
    * The pool says nobody waits for this call any more. It is answered now with the server's
    * error (which the pool drops: the call there is answered already), so the pool frees its
    * slot without waiting for the handler, whose answer is then dropped here; then the signal fires.
+   * The handler may run on: `runsOn` first, so that the pool's server counts it until it ends.
    */
   cancel(code: ErrorCode, message: string): void {
     if (this.aborted) return;
     const reason = new RpcError(code, message);
+    this.runsOn();
     this.fail(code);
     (this.aborts ??= new LazyAbort()).fire(reason);
   }

@@ -1,7 +1,7 @@
 import { Worker } from 'node:worker_threads';
-import type { ConnKind } from '@skein/stream';
+import type { ConnKind, ServerRequest } from '@skein/stream';
 import { describeError } from './describe-error.js';
-import type { CallsMessage, FromWorker, RepliesMessage, ReverseCallsMessage, ToWorker, UnsentRepliesMessage, WorkerData } from './messages.js';
+import type { CallsMessage, FromWorker, HandlerEndsMessage, RepliesMessage, ReverseCallsMessage, ToWorker, UnsentRepliesMessage, WorkerData } from './messages.js';
 import { batchAfter, newMessagesTaken, nextBatch, readTaken, sealBatches, takenCounter } from './messages-taken.js';
 import { newPortClosedFlag, portWasClosed } from './port-closed-flag.js';
 import type { PoolSettings } from './pool-options.js';
@@ -10,6 +10,8 @@ import type { PoolSettings } from './pool-options.js';
 export interface SlotEvents {
   ready(slot: WorkerSlot): void;
   replies(m: RepliesMessage): void;
+  /** Handlers that run on past their answers, and ends of such handlers (sent before the answers). */
+  handlers(slot: WorkerSlot, m: HandlerEndsMessage): void;
   /** Answers the worker could not send back (their handlers ran). */
   unsent(slot: WorkerSlot, m: UnsentRepliesMessage): void;
   /** Calls its handlers made through `ctx.caller`, for the pool to send on their connections. */
@@ -44,6 +46,12 @@ export class WorkerSlot {
    * again only when its principal or kind changes, and its close is told.
    */
   readonly conns = new Map<number, ConnSeen>(); // by the pool's connection key
+  /**
+   * Requests whose handlers run on in the worker past their answers, and which their servers
+   * count (abandoned-on-workers.ts), by the worker's token: told ended when the worker says, or
+   * when it exits.
+   */
+  readonly runningOn = new Map<number, ServerRequest>();
   /** Set by the pool when it ends the worker on purpose: the exit is then no crash. */
   retiring = false;
   /** How much of the pool's action table the worker has been sent. */
@@ -167,6 +175,7 @@ export class WorkerSlot {
     // The worker's port is the pool's, but a handler (or a library it uses) may post there too.
     if (typeof m !== 'object' || m === null) return this.end(`sent the pool a message that is none of the pool's (${foreign(m)})`);
     if (m.t === 'replies') return this.events.replies(m);
+    if (m.t === 'handlers') return this.events.handlers(this, m);
     if (m.t === 'reverse') return this.events.reverse(this, m);
     if (m.t === 'unsent') return this.events.unsent(this, m);
     if (m.t === 'callback-threw') return this.events.callbackThrew(this, m.message);

@@ -7,10 +7,10 @@ import { describe, expect, it } from 'vitest';
 import { GATES_MODULE, gate, serve, startPool } from './harness.js';
 
 // A service on the server's event loop (an api dispatch, which tells when its handlers end) beside
-// a worker pool (which does not), one server (dispatchByService): a client that abandons every
-// call it makes to the loop's service runs at most twice maxInFlightPerConn of its handlers there,
-// as it would with that dispatch alone; the calls it abandons to the pool, never told ended, take
-// no place on its connection.
+// a worker pool (whose workers' dispatch, a router, tells it too), one server (dispatchByService):
+// a client that abandons every call it makes runs at most twice maxInFlightPerConn handlers on its
+// connection, the loop's and the workers' alike; the calls it abandons to the pool before a
+// worker took them run no handler and take no place.
 
 const cleanup = cleanups();
 const HOLD = 1; // gates.mjs: answers its msg once its gate opens
@@ -21,7 +21,7 @@ const CALLS = 100;
 const Svc = service('Svc', { slow: method<number, number>(), echo: method<number, number>() });
 
 describe('abandoned handlers beside a worker pool', () => {
-  it("the loop's stay bounded, the pool's are not counted, and the connection goes on", async () => {
+  it("the loop's and the workers' stay bounded, and the connection goes on once they end", async () => {
     const pool = await startPool({ module: GATES_MODULE, workers: 1, maxInFlightPerWorker: 1, logger: memoryLogger() });
     cleanup.push(() => pool.destroy());
     // Ignores its signal, as a handler blocked in a database call would, and ends when let go.
@@ -51,13 +51,15 @@ describe('abandoned handlers beside a worker pool', () => {
     expect(await echoed(7)).toBe(7);
 
     // Every call to the pool is cancelled once the server has it (the worker holds the first at a
-    // closed gate, the rest queue, and the pool skips the queued ones nobody waits for: no answer,
-    // no end told). CAP at a time: a cancel behind a call past the cap is read only once a slot
-    // frees. The loop's handlers are let go meanwhile, for those calls wait behind them.
+    // closed gate, the rest queue, and the pool skips the queued ones nobody waits for: no handler
+    // runs for them). CAP at a time: a cancel behind a call past the cap is read only once a slot
+    // frees. The loop's handlers are let go meanwhile, for those calls wait behind them. The held
+    // one's handler runs on: its worker answered it, and says when it ends, so it counts.
     const g = gate();
     cleanup.push(() => g.open());
     const toPool: Promise<string>[] = [];
-    for (let sent = 0; sent < CALLS; sent += CAP) {
+    const RUNNING_ON = CAP + 1;
+    for (let sent = 0; sent < RUNNING_ON * CAP; sent += CAP) {
       const cancels = Array.from({ length: CAP }, () => new AbortController());
       toPool.push(...cancels.map((c) => s.stream.call(HOLD, g.msg, { signal: c.signal }).then(() => 'ran', code)));
       // In flight on the server: only these, handed to the pool (the loop's are all answered).
@@ -65,7 +67,12 @@ describe('abandoned handlers beside a worker pool', () => {
       for (const c of cancels) c.abort();
       await waitFor(() => s.server.stats().inFlight === 0, { what: `calls ${sent + 1}-${sent + CAP} to the pool abandoned` });
     }
-    expect(new Set(await Promise.all(toPool))).toEqual(new Set(['Cancelled']));
+    // CAP + 1 handlers run on in the worker: the connection takes CAP - 1 calls more, and holds the next.
+    toPool.push(...Array.from({ length: CAP }, () => s.stream.call(HOLD, g.msg).then(() => 'ran', code)));
+    await waitFor(() => s.server.stats().inFlight === 2 * CAP - RUNNING_ON && s.server.stats().paused === 1, { what: 'the connection held at twice its cap' });
+    // They end: their worker says so, and the connection reads on.
+    g.open();
+    expect(new Set(await Promise.all(toPool))).toEqual(new Set(['Cancelled', 'ran']));
 
     // Not wedged: the loop and the pool both answer a call after them all.
     expect(await echoed(8)).toBe(8);

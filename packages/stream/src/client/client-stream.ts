@@ -55,7 +55,7 @@ import { AUTH_ACTION } from '../wire/auth.js';
 import { ClientAuth, type AuthLink } from './client-auth.js';
 import { fetchCredentials, type Credentials } from './credentials.js';
 import { ReverseDispatch, type ReverseLink as ReverseLinkOf } from './reverse-dispatch.js';
-import { REVERSE_CALL_FLAG } from '../wire/reverse-calls.js';
+import { isReverseFrame } from '../wire/reverse-control.js';
 import { SeqTable } from '../internals/seq-table.js';
 import { WaitingLine } from '../internals/waiting-line.js';
 
@@ -155,8 +155,8 @@ export class ClientStream implements StreamCaller {
       close: (err) => this.onClosed(err),
     });
     // First on the wire, unanswered yet when the first call follows: it costs no round trip.
-    this.serving = settings.serve && new ReverseDispatch(this.reverseLink(transportName), settings.serve, settings.limits.maxAction, logger);
-    this.hello = new ClientHello(settings.limits, settings.streamWindowBytes, credentials !== undefined, this.serving ? [this.serving.offer] : []);
+    this.serving = settings.serve && new ReverseDispatch(this.reverseLink(transportName), settings.serve, settings.limits.maxAction, logger, clock);
+    this.hello = new ClientHello(settings.limits, settings.streamWindowBytes, credentials !== undefined, this.serving ? this.serving.offers : []);
     this.streaming = new ConnStreams(this.streamsHost(), conn, settings.limits, settings.streamWindowBytes, this.streams, this.opening);
     // First: what waits for the answer of a server that refused the connection goes nowhere.
     this.hello.whenKnown(() => this.refusedByServer());
@@ -492,10 +492,11 @@ export class ClientStream implements StreamCaller {
   private releaseHeld(): void {
     // Closed: failAll fails them.
     if (this._state === 'closed') return;
-    for (const call of this.held.drain()) if (this.unhold(call)) this.transmit(call);
+    for (const call of this.held.drain()) if (this.unhold(call)) this.transmit(call, true);
   }
 
-  private transmit(call: Call): void {
+  /** `waited`: it leaves a wait (the window's, the hello's): what it spent there is read off the clock. */
+  private transmit(call: Call, waited = false): void {
     if (call.headed) {
       // A head may go only to a peer that agreed heads, and what it carries must not be lost:
       // metadata, a signal the server must be able to act on, a deadline the server must keep
@@ -508,12 +509,28 @@ export class ClientStream implements StreamCaller {
         return call.finish(tooBig, null);
       }
     }
+    // What is left of its own timeout, which its server keeps as its deadline. Sent at once, it
+    // spent nothing; after a wait, read off the clock (one read, only for such a call): the ticks
+    // alone leave out up to a period since the last one, time the caller does not wait.
+    const remaining = call.sendsDeadline ? call.timeoutMs - ((waited ? this.pace.now() : this.pace.elapsed) - call.acceptedAt) : undefined;
+    if (remaining !== undefined && remaining <= 0) return this.spentWaiting(call);
     const seq = this.nextSeq++;
     call.seq = seq;
     this.pending.set(seq, call);
     this.throttler.inFlight++;
-    if (call.headed) this.writeHead(HEAD_ACTION, seq, call.head, call.sendsDeadline ? call.timeoutMs - (this.pace.elapsed - call.acceptedAt) : undefined);
+    if (call.headed) this.writeHead(HEAD_ACTION, seq, call.head, remaining);
     this.writeRequest(call.action, seq, call.msg, call.blob);
+  }
+
+  /**
+   * Its timeout ran out while it waited, before its expiry on the ticks (up to a period later)
+   * came: never sent, as one that expires waiting (`expire`). Sent, it would carry a deadline of
+   * 0 ms, which its server answers Timeout unrun, and the caller reads "may have run".
+   */
+  private spentWaiting(call: Call): void {
+    this.deadlines.remove(call);
+    call.dropPayload();
+    call.finish(new RpcError(ErrorCode.Timeout, `call waited its ${call.timeoutMs} ms to be sent (for the window, or the hello's answer) and was never sent`, { retry: 'safe' }), null);
   }
 
   /**
@@ -616,7 +633,7 @@ export class ClientStream implements StreamCaller {
   private onFrame(bytes: Uint8Array, start: number, end: number): void {
     this.received = true;
     // Its own flag, its own seqs: read before a reply's seq is looked up.
-    if (this.serving !== undefined && bytes[start + RES_FLAG_AT] === REVERSE_CALL_FLAG) return this.serving.frame(bytes, start, end);
+    if (this.serving !== undefined && isReverseFrame(bytes[start + RES_FLAG_AT]!)) return this.serving.frame(bytes, start, end);
     const seq = readSeq(bytes, start + SEQ_AT);
     if (seq === HELLO_SEQ) return bytes[start + RES_FLAG_AT] === SERVER_PING_FLAG ? this.answerServerPing() : this.hello.answer(bytes, start, end);
     // Calls held for the hello's answer (a deadline, a signal, metadata) go once it is known never to come.
@@ -664,7 +681,7 @@ export class ClientStream implements StreamCaller {
   private pump(): void {
     // One leaving the wait past the grant's end would be refused "credentials expired" (never retried, though unrun).
     if (this.auth !== undefined && this.throttler.queued !== 0 && this.throttler.inFlight < this.throttler.window && this.auth.ranOut()) this.refuseWaiting();
-    for (let call = this.throttler.next(); call; call = this.throttler.next()) this.transmit(call);
+    for (let call = this.throttler.next(); call; call = this.throttler.next()) this.transmit(call, true);
     if (this._state === 'closing') this.endIfIdle();
   }
 
@@ -770,7 +787,7 @@ export class ClientStream implements StreamCaller {
     this.closeError = err;
     this.pace.stop();
     this.auth?.close();
-    this.serving?.close();
+    this.serving?.close(cause);
     if (this.onClose) {
       try {
         this.onClose(err);

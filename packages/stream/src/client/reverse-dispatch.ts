@@ -1,12 +1,15 @@
-import { CODE_INFO, EMPTY_BYTES, ErrorCode, FrameError, RpcError, takeBytes, type ErrorPayload, type Logger } from '@skein/core';
+import { CODE_INFO, EMPTY_BYTES, ErrorCode, FrameError, RpcError, takeBytes, type Clock, type ErrorPayload, type Logger } from '@skein/core';
 import { ActionNames } from '../wire/action-names.js';
 import { actionName } from '../wire/error-detail.js';
 import { builtinErrorBytes, escapeCustomBytes, fittedDetail } from '../wire/error-strings.js';
 import { replyLimits, type ReplyLimits } from '../wire/limits.js';
-import { ACTION_LEN_MASK, ACTION_STRING_BIT, REQUEST_HEADER_LENGTH, RES_BLOB_LEN_AT, RES_MSG_LEN_AT, RESPONSE_HEADER_LENGTH, SEQ_AT, putU32, u32, writeRequestHeader } from '../wire/protocol.js';
+import { ACTION_LEN_MASK, ACTION_STRING_BIT, REQUEST_HEADER_LENGTH, RES_BLOB_LEN_AT, RES_FLAG_AT, RES_MSG_LEN_AT, RESPONSE_HEADER_LENGTH, SEQ_AT, putU32, u32, writeRequestHeader } from '../wire/protocol.js';
 import { ANSWER_FLAG_FIELD, REVERSE_ACTION_FIELD, REVERSE_ANSWER_ACTION, REVERSE_KIND, readReverseAnswer, reverseOfferEntry } from '../wire/reverse-calls.js';
 import type { HelloEntry } from '../wire/hello.js';
-import type { Dispatch } from '../server/dispatch.js';
+import { REMAINING_FIELD, REVERSE_CANCEL_FLAG, REVERSE_CONTROL_ENTRY, REVERSE_CONTROL_KIND, TIMED_REVERSE_CALL_FLAG } from '../wire/reverse-control.js';
+import { NO_DEADLINE } from '../wire/call-head.js';
+import { handlerEndToldBy, type Dispatch } from '../server/dispatch.js';
+import { ReverseControls } from './reverse-controls.js';
 import { ServerRequest, type ConnInfo, type Responder } from '../server/request.js';
 import { WaitingLine, type Waiter } from '../internals/waiting-line.js';
 import { LazyAbort } from '../internals/lazy-abort.js';
@@ -41,9 +44,12 @@ const TWO_32 = 0x1_0000_0000;
  */
 const MAX_REFUSED_WHILE_CONGESTED = 1024 * 1024;
 
-/** A reverse call held for a drain: it has no cancel on the wire, so it never settles before its turn. */
+/** A reverse call held for a drain. Settled before its turn only by its deadline or a cancel (its control answers it), then skipped. */
 interface HeldCall extends Waiter {
+  done: boolean;
   readonly req: ServerRequest;
+  /** Unhooks the line from the call's abort, once it leaves the line to run. */
+  unhook: (() => void) | undefined;
 }
 
 /**
@@ -75,6 +81,16 @@ export class ReverseDispatch implements Responder {
   private readonly head = new Uint8Array(REQUEST_HEADER_LENGTH + ANSWER_FLAG_FIELD);
   /** Bytes of refusals written while congested, since the buffer was last seen under its mark (see MAX_REFUSED_WHILE_CONGESTED). */
   private refusedWhileCongested = 0;
+  /** The server sends deadlines and cancels (its hello answer said so). */
+  private controlled = false;
+  /** The calls that came with a deadline, made at the first (wire/reverse-control.ts). */
+  private controls: ReverseControls | undefined;
+  /**
+   * Handlers still running after the server cancelled their calls (or their deadline passed):
+   * their window slots are free, so that a server that cancels every call it makes could
+   * otherwise run any number at once. Counted only where the dispatch tells handler ends.
+   */
+  private abandoned = 0;
 
   constructor(
     private readonly link: ReverseLink,
@@ -82,6 +98,8 @@ export class ReverseDispatch implements Responder {
     /** The stream's own limit on action strings. */
     private readonly maxAction: number,
     private readonly logger: Logger,
+    /** What deadlines are kept by. */
+    private readonly clock: Clock,
   ) {}
 
   get info(): ConnInfo {
@@ -109,9 +127,9 @@ export class ReverseDispatch implements Responder {
     return a;
   }
 
-  /** What the stream's hello offers: calls both ways, at most `window` at once. */
-  get offer(): HelloEntry {
-    return reverseOfferEntry(this.serve.window);
+  /** What the stream's hello offers: calls both ways, at most `window` at once, with their deadlines and cancels. */
+  get offers(): HelloEntry[] {
+    return [reverseOfferEntry(this.serve.window), REVERSE_CONTROL_ENTRY];
   }
 
   /**
@@ -122,17 +140,32 @@ export class ReverseDispatch implements Responder {
     const limits = readReverseAnswer(answer.find((e) => e.kind === REVERSE_KIND)?.value);
     if (!limits) return;
     this.agreed = true;
+    this.controlled = answer.some((e) => e.kind === REVERSE_CONTROL_KIND);
     // The flag byte travels in the message too.
     this.peerLimits = replyLimits(Math.max(0, limits.maxMessage - ANSWER_FLAG_FIELD), limits.maxBlob);
   }
 
-  /** A reverse call at `bytes[start, end)`: a response frame with REVERSE_CALL_FLAG. */
+  /**
+   * A reverse call at `bytes[start, end)`: a response frame with REVERSE_CALL_FLAG, or
+   * TIMED_REVERSE_CALL_FLAG (its remaining time in front); or a cancel, REVERSE_CANCEL_FLAG.
+   */
   frame(bytes: Uint8Array, start: number, end: number): void {
     if (!this.agreed) throw new FrameError('reverse call on a connection whose hello did not agree them');
+    const flag = bytes[start + RES_FLAG_AT];
+    const timed = flag === TIMED_REVERSE_CALL_FLAG;
+    if ((timed || flag === REVERSE_CANCEL_FLAG) && !this.controlled) throw new FrameError('reverse deadline or cancel on a connection whose hello did not agree them');
     const seqLo = u32(bytes, start + SEQ_AT);
     const seqHi = u32(bytes, start + SEQ_AT + 4);
-    const bodyAt = start + RESPONSE_HEADER_LENGTH;
+    if (flag === REVERSE_CANCEL_FLAG) return this.controls?.cancel(seqLo + seqHi * TWO_32);
+    let bodyAt = start + RESPONSE_HEADER_LENGTH;
     const msgEnd = bodyAt + u32(bytes, start + RES_MSG_LEN_AT);
+    let remainingMs: number | undefined;
+    if (timed) {
+      if (msgEnd - bodyAt < REMAINING_FIELD) throw new FrameError('timed reverse call cut short');
+      const remaining = u32(bytes, bodyAt);
+      if (remaining !== NO_DEADLINE) remainingMs = remaining;
+      bodyAt += REMAINING_FIELD;
+    }
     if (msgEnd - bodyAt < REVERSE_ACTION_FIELD || msgEnd + u32(bytes, start + RES_BLOB_LEN_AT) !== end) throw new FrameError('reverse call cut short');
     const rawAction = u32(bytes, bodyAt);
     const nameAt = bodyAt + REVERSE_ACTION_FIELD;
@@ -142,7 +175,11 @@ export class ReverseDispatch implements Responder {
     if (nameLength > this.maxAction) return this.refuse(seqLo, seqHi, ErrorCode.FrameTooLarge, `action of ${nameLength} bytes exceeds ${this.maxAction}`);
     // Refused unrun: the server may send them elsewhere.
     if (this.closing || this.closed) return this.refuse(seqLo, seqHi, ErrorCode.Closed);
-    if (this.inFlight >= this.serve.window) return this.refuse(seqLo, seqHi, ErrorCode.Overloaded);
+    // Past the window, or with twice the window of handlers running, those the server gave up on included.
+    if (this.inFlight >= this.serve.window || this.inFlight + this.abandoned >= 2 * this.serve.window) return this.refuse(seqLo, seqHi, ErrorCode.Overloaded);
+    const seq = seqLo + seqHi * TWO_32;
+    // Seqs name the calls a cancel reaches: a second one under a seq still running is refused, unrun.
+    if (timed && this.controls?.has(seq) === true) return this.refuse(seqLo, seqHi, ErrorCode.InvalidArgument, `reverse call seq ${seq} is taken by one still running`);
     let name = '';
     if (isString) {
       try {
@@ -156,18 +193,41 @@ export class ReverseDispatch implements Responder {
     const blob = msgEnd === end ? EMPTY_BYTES : takeBytes(bytes, msgEnd, end);
     const req = new ServerRequest(this, seqLo, seqHi, isString ? -1 : rawAction, name, msg, blob);
     this.inFlight++;
+    // Its deadline runs from its arrival, held for a drain or not; one passed already is answered Timeout, unrun.
+    if (timed && !(this.controls ??= new ReverseControls(this.clock)).track(req, seq, remainingMs)) return;
     // The server is not reading our answers: run now, this call's answer would only pile up
     // behind theirs, and a server sending past the window could grow that without bound. The
     // stream keeps reading (its own calls' answers come on this connection too), so the call
     // waits here, in the window, until the send buffer drains (as a server stops reading).
     if (this.held.size !== 0) this.drained();
-    if (this.link.congested || this.held.size !== 0) return void this.held.push({ done: false, req });
+    if (this.link.congested || this.held.size !== 0) return this.hold(req);
     this.run(req);
   }
 
-  /** The connection's send buffer drained: the calls held for it run, in order, while it stays so. */
+  /**
+   * Holds `req` for a drain. One its control answers meanwhile (a cancel, its deadline: its
+   * window slot is free then) leaves the line's count at once and is never run; the line drops
+   * it at its next compaction, so that what it keeps stays within about twice the window.
+   */
+  private hold(req: ServerRequest): void {
+    const held: HeldCall = { done: false, req, unhook: undefined };
+    this.held.push(held);
+    if (req.control === undefined) return;
+    held.unhook = req.control.onAbort(() => {
+      held.done = true;
+      this.held.settled();
+      // Its handler never starts: it must not count as one running abandoned.
+      req.handlerEnded();
+    });
+  }
+
+  /** The connection's send buffer drained: the calls held for it run, in order, while it stays so (not those answered meanwhile: cancelled, past their deadline). */
   drained(): void {
-    while (this.held.size !== 0 && !this.closed && !this.link.congested) this.run(this.held.shift()!.req);
+    while (this.held.size !== 0 && !this.closed && !this.link.congested) {
+      const held = this.held.shift()!;
+      held.unhook?.();
+      this.run(held.req);
+    }
   }
 
   /**
@@ -205,14 +265,29 @@ export class ReverseDispatch implements Responder {
   startClose(): void {
     this.closing = true;
     this.drainSignal.fire(new RpcError(ErrorCode.Closed, 'the client is closing'));
-    for (const { req } of this.held.drain()) req.fail(ErrorCode.Closed);
+    for (const held of this.held.drain()) {
+      held.unhook?.();
+      held.req.fail(ErrorCode.Closed);
+    }
   }
 
-  /** The connection is gone: handlers still running are told (their signal aborts); their answers are dropped. */
-  close(): void {
+  /** The connection is gone (`cause`): handlers still running are told (their signal aborts); their answers are dropped. */
+  close(cause: Error): void {
     this.closed = true;
-    this.held.drain();
+    for (const held of this.held.drain()) held.unhook?.();
+    this.controls?.close(cause);
     this.abort?.fire();
+  }
+
+  /** A call was cancelled, or its deadline passed, while its handler runs: counted (see `abandoned`) where the dispatch tells when it ends. */
+  abandonedRunning(req: ServerRequest): boolean {
+    if (!handlerEndToldBy(this.serve.dispatch, req)) return false;
+    this.abandoned++;
+    return true;
+  }
+
+  abandonedEnded(): void {
+    this.abandoned--;
   }
 
   writeOk(seqLo: number, seqHi: number, msg: Uint8Array, blob: Uint8Array): boolean {

@@ -49,7 +49,7 @@ export function capFirst(c: FailoverCall, poolCap: number | undefined, defaultTi
 
 /**
  * Gives `c`'s next attempt what is left of the call's time (`attemptTimeoutMs`, its own or the
- * pool's `poolCap`, at most), in its pool's ticked time `pace`, so
+ * pool's `poolCap`, at most), in its pool's ticked time `pace` read with the clock (`now`), so
  * that the deadline its server sees is what is left; or says, as its final error, that no time
  * is left. An attempt that had all that was left and timed out took it all (`answeredEarly`
  * tells when its server said so early instead): no retry then, not even with the sliver the
@@ -65,7 +65,10 @@ export function retimed(c: FailoverCall, err: RpcError | RemoteError, pace: Tick
     left = answeredEarly(c, pace!, whole);
     if (left === undefined) return { err, why: `not retried: its timeoutMs (${whole} ms) is spent` };
   } else {
-    left = c.deadline - pace!.elapsed;
+    // Off the clock, as `answeredEarly`: the ticks alone leave out up to a period since the last
+    // one, which would go to the next server as time its caller does not wait (a failed
+    // attempt's path, never a call's: one clock read).
+    left = c.deadline - pace!.now();
     if (!(left > 0)) return { err: outOfTime(err, whole), why: undefined };
   }
   const cap = c.stream ? undefined : (c.opts.attemptTimeoutMs ?? poolCap);

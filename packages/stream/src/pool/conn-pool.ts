@@ -168,7 +168,9 @@ export class ConnPool implements StreamCaller, Resender, Reopener {
     const aborted = abortedAlready(call.opts);
     if (aborted) return call.fail(aborted);
     if (this._state === 'closed') return call.fail(unrunError(err, call.resent));
-    const left = call.deadline - this.pace!.elapsed;
+    // Off the clock (a resend's path, never a call's: one read): the ticks alone leave out up to a
+    // period since the last one, which would go to the server as time the caller does not wait.
+    const left = call.deadline - this.pace!.now();
     if (!(left > 0)) return call.fail(unrunError(err, call.resent));
     // A draining server's connection is retired here, and a fresh one opened if none is left.
     const slot = this.pick();
@@ -219,7 +221,7 @@ export class ConnPool implements StreamCaller, Resender, Reopener {
   /** @internal `s` once more, within what is left of its timeout: on an open connection not draining, or waiting for one. */
   reopen(s: PoolStream, err: RpcError): void {
     if (s.stream.isDone) return; // cancelled meanwhile: its signal, `cancel()`, a `break`
-    const left = s.deadline - this.pace!.elapsed;
+    const left = s.deadline - this.pace!.now(); // off the clock, as a resent call's
     if (this._state === 'closed' || !(left > 0)) return s.fail(err, s.reopened);
     s.again();
     // A draining server's connection is retired by the pick, and a fresh one opened if none is left.

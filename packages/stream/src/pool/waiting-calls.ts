@@ -66,6 +66,9 @@ export class WaitingCalls {
   /** Sends the calls that waited for a connection, in order. */
   flush(): void {
     const now = this.link.clock.now();
+    // Ticked time read with the clock, once for all: the ticks alone leave out up to a period
+    // since the last one, which would go to the server as time the caller does not wait.
+    const ticked = this.link.pace.now();
     for (let call = this.queue.shift(); call; call = this.queue.shift()) {
       const slot = this.link.pick();
       if (!slot) return this.queue.unshift(call); // a callback closed the pool meanwhile
@@ -73,7 +76,7 @@ export class WaitingCalls {
       // default), not the tick more its own expiry here allows, which would travel to the server
       // as time its caller does not wait. It bounds the call on the stream without becoming its
       // timeout: a call with none of its own sends no deadline, as on a ready connection.
-      const remaining = call.due - this.link.pace.elapsed;
+      const remaining = call.due - ticked;
       if (remaining <= 0) {
         call.fail(neverSent(call.opts.timeoutMs ?? this.defaultTimeoutMs));
         continue;

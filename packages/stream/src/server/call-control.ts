@@ -58,9 +58,9 @@ export class CallControl implements AbortSource {
     return (this.aborts ??= new LazyAbort()).onAbort(listener);
   }
 
-  /** The client cancelled: nobody reads an answer, so none is sent; the slot is freed now. */
-  cancel(): void {
-    const err = new RpcError(ErrorCode.Cancelled, `${this.name()}: cancelled by the client`);
+  /** The client (`by`; the server, for a reverse call) cancelled: nobody reads an answer, so none is sent; the slot is freed now. */
+  cancel(by = 'the client'): void {
+    const err = new RpcError(ErrorCode.Cancelled, `${this.name()}: cancelled by ${by}`);
     this.stream?.close(err);
     this.req.abandon(err, false);
     this.stop(err);

@@ -1,14 +1,13 @@
 import { ErrorCode } from '@skein/core';
-import { HelloError, appendEntry } from '../wire/hello.js';
+import { HelloError, appendEntry, type HelloEntry } from '../wire/hello.js';
 import { REQ_MSG_LEN_AT, REQUEST_HEADER_LENGTH, u32 } from '../wire/protocol.js';
 import { offersAuth } from '../wire/auth.js';
-import { reverseAnswerEntry } from '../wire/reverse-calls.js';
 import type { Agreed } from '../wire/agreed.js';
 import { answerHello, type HelloOutcome } from './hello-answer.js';
 import type { ConnAuth } from './conn-auth.js';
 import { leaveProbationAtHello, type ProbationLink } from './conn-probation.js';
 import { ConnReverseHost, type ReverseLink } from './conn-reverse-host.js';
-import { acceptReverseOffer, type ReverseCaller, type ReverseSettings } from './reverse-caller.js';
+import { acceptReverseOffer, reverseAnswerEntries, type ReverseCaller, type ReverseSettings } from './reverse-caller.js';
 
 /** What answering a hello needs of its ServerConn. */
 export interface HelloLink extends ProbationLink, ReverseLink {
@@ -65,9 +64,14 @@ export function greet(c: HelloLink, bytes: Uint8Array, start: number, seqLo: num
 /** Calls both ways, when the hello offers to serve them: settled by the first hello that does. */
 function agreeReverse(c: HelloLink, settings: ReverseSettings, bytes: Uint8Array, from: number, to: number, answer: Uint8Array): Uint8Array {
   // Agreed already: a later hello's answer names it, as it names the extensions the connection keeps.
-  if (c.caller) return appendEntry(answer, reverseAnswerEntry(settings.answerLimits.maxMessage, settings.answerLimits.maxBlob));
+  if (c.caller) return appendEntries(answer, reverseAnswerEntries(settings, c.caller.controls));
   const agreed = acceptReverseOffer(new ConnReverseHost(c), settings, bytes, from, to);
   if (!agreed) return answer;
   c.reverseAgreed(agreed.caller);
-  return appendEntry(answer, agreed.entry);
+  return appendEntries(answer, agreed.entries);
+}
+
+function appendEntries(answer: Uint8Array, entries: readonly HelloEntry[]): Uint8Array {
+  for (const e of entries) answer = appendEntry(answer, e);
+  return answer;
 }

@@ -71,7 +71,7 @@ export function dispatchByService(opts: DispatchByServiceOptions): Dispatch {
     },
     // The server asks it when a call is abandoned while its handler runs: true, and it counts
     // that handler against its connection until the dispatch says it ended. Counted under a
-    // dispatch that never says so (a worker pool), a handler would hold its place for ever, and a
+    // dispatch that never says so (one of your own without the flag), a handler would hold its place for ever, and a
     // connection whose places are so held reads no further call: it would stall. Not counted under
     // one that says so (health on the loop), nothing bounds how many a peer that abandons every
     // call to it keeps running. So the dispatch that took the request answers, found again by its

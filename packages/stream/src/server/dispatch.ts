@@ -29,9 +29,10 @@ export interface Dispatch {
   /**
    * `tellsHandlerEnds` for one request: whether this dispatch tells when `req`'s handler ends.
    * For a dispatch that hands requests on to several (`dispatchByService`: health on the loop,
-   * which tells, beside a worker pool, which does not), where one flag for all would either lose
-   * the bound on the loop's handlers (false) or count the pool's (true), whose ends nobody tells:
-   * each would hold its connection's place for ever, and a connection so filled reads no more.
+   * which tells, beside another that does not, or tells only of some requests, as a worker pool
+   * tells only of those its workers hold), where one flag for all would either lose the bound on
+   * the told handlers (false) or count untold ones (true), whose ends nobody tells: each would
+   * hold its connection's place for ever, and a connection so filled reads no more.
    * When present the server asks it instead of reading `tellsHandlerEnds`, and only for a call
    * abandoned while its handler runs (or at `req.runsOn()`), so that a call pays nothing for it.
    * Asked after the request was handed on, it must answer for the dispatch the request went to,

@@ -82,8 +82,11 @@ export interface Responder {
    * that a call pays nothing for it until then.
    */
   abandonedRunning?(req: ServerRequest): boolean;
-  /** A handler counted by `abandonedRunning` ended. */
-  abandonedEnded?(): void;
+  /**
+   * A handler counted by `abandonedRunning` ended: `req`'s (a Responder that passes the count on,
+   * as a worker's connection does to its pool, says whose).
+   */
+  abandonedEnded?(req: ServerRequest): void;
 }
 
 /**
@@ -247,7 +250,7 @@ export class ServerRequest implements Controlled, AbortSource {
   handlerEnded(): void {
     if (!this.runsAbandoned) return;
     this.runsAbandoned = false;
-    this.owner.abandonedEnded?.();
+    this.owner.abandonedEnded?.(this);
   }
 
   /**

@@ -11,6 +11,8 @@ import type { ReplyLimits } from '../wire/limits.js';
 import { readErrorBytes } from '../wire/error-strings.js';
 import { ACTION_STRING_BIT, HELLO_ACTION, PING_ACTION, REQ_MSG_LEN_AT, REQUEST_HEADER_LENGTH, RESPONSE_HEADER_LENGTH, putU32, u32, writeResponseHeaderHalves, type ResponseFlag } from '../wire/protocol.js';
 import { ANSWER_FLAG_FIELD, REVERSE_ACTION_FIELD, REVERSE_CALL_FLAG, offeredReverseWindow, reverseAnswerEntry } from '../wire/reverse-calls.js';
+import { REMAINING_FIELD, REVERSE_CONTROL_ENTRY, TIMED_REVERSE_CALL_FLAG, offersReverseControl, writeReverseCancel } from '../wire/reverse-control.js';
+import { wireRemaining } from '../wire/call-head.js';
 import type { HelloEntry } from '../wire/hello.js';
 import { SeqTable } from '../internals/seq-table.js';
 
@@ -57,12 +59,15 @@ const utf8 = new TextEncoder();
  * goes out as a reverse call frame (wire/reverse-calls.ts) within the window that side offered
  * and while the connection's send buffer is under its high-water mark (a side that reads slowly
  * must not make the server hold a window of calls in the socket's buffer: the offer can be 65 536);
- * the rest wait in a bounded line, as in a ClientStream. A reverse call whose caller gave up
- * (timeout, signal) keeps its window slot until its answer comes, since that side still runs it
- * (there is no cancel for reverse calls). When every slot is held so and a waiting call's whole
- * timeout passes without one answer, and that stall has lasted the reverse calls' default timeout
- * (`reverseCalls.timeoutMs`) too, the peer is taken for stuck and its connection is closed:
- * otherwise every later call would wait and time out, unsent, for as long as the connection lives.
+ * the rest wait in a bounded line, as in a ClientStream. Where the other side agreed reverse
+ * deadlines and cancels (`controls`, wire/reverse-control.ts), each call carries the time its
+ * caller still waits, and one whose caller gives up (timeout, signal) is cancelled on the wire:
+ * its slot is free at once, and its answer, if one still comes, is dropped. Elsewhere (an older
+ * Skein client) such a call keeps its window slot until its answer comes, since that side still
+ * runs it. When every slot is held so and a waiting call's whole timeout passes without one
+ * answer, and that stall has lasted the reverse calls' default timeout (`reverseCalls.timeoutMs`)
+ * too, the peer is taken for stuck and its connection is closed: otherwise every later call
+ * would wait and time out, unsent, for as long as the connection lives.
  */
 export class ReverseCaller implements Caller {
   private nextSeq = 1;
@@ -74,6 +79,11 @@ export class ReverseCaller implements Caller {
   private stalledSince = -1;
   private readonly waiting = new WaitingLine<Call>();
   private readonly header = new Uint8Array(RESPONSE_HEADER_LENGTH);
+  /** A timed call's `remaining_ms`, and a cancel frame: written from here, no buffer per call. */
+  private readonly remaining = new Uint8Array(REMAINING_FIELD);
+  private readonly cancelFrame = new Uint8Array(RESPONSE_HEADER_LENGTH);
+  /** A pump is due (pumpSoon). */
+  private pumpQueued = false;
   private readonly prefixes = new Map<string | number, Uint8Array>();
   private state: 'open' | 'draining' | 'closed' = 'open';
   private closeCause: Error | undefined;
@@ -86,6 +96,8 @@ export class ReverseCaller implements Caller {
     private readonly settings: ReverseSettings,
     /** Reverse calls in flight at once: the window the connecting side offered. */
     private readonly window: number,
+    /** The other side reads deadlines and cancels (its hello offered them): calls carry the one and get the other. */
+    readonly controls = false,
   ) {}
 
   /** Reverse calls on the wire (answered or not by their callers), and waiting. */
@@ -130,7 +142,9 @@ export class ReverseCaller implements Caller {
       this.pace = new TickClock(this.settings.clock, this.settings.tickMs, this.settings.timeoutMs, () => this.sweep());
       this.deadlines = new DeadlineWheel(this.pace.finest);
     }
+    // Before the deadline: a finer pace counts the idle time since the last tick first (as a ClientStream's calls).
     call.deadline = this.pace.deadline(timeoutMs);
+    call.acceptedAt = this.pace.elapsed;
     this.deadlines!.add(call);
     if (cancellable(opts)) this.watchAbort(call, opts);
     if (sendNow) this.transmit(call);
@@ -186,12 +200,22 @@ export class ReverseCaller implements Caller {
   }
 
   private transmit(call: Call): void {
+    // What the caller still waits: the time it spent in the line is taken off, as a ClientStream's head does.
+    const remaining = this.controls ? call.timeoutMs - (this.pace!.elapsed - call.acceptedAt) : 0;
+    if (this.controls && remaining <= 0) return this.spentWaiting(call);
     const seq = this.nextSeq++;
     call.seq = seq;
     this.onWire.set(seq, call);
     const prefix = call.action as Uint8Array;
-    writeResponseHeaderHalves(this.header, REVERSE_CALL_FLAG as number as ResponseFlag, prefix.length + call.msg.length, seq >>> 0, Math.floor(seq / TWO_32), call.blob.length);
-    this.host.write(this.header);
+    if (this.controls) {
+      putU32(this.remaining, 0, wireRemaining(remaining));
+      writeResponseHeaderHalves(this.header, TIMED_REVERSE_CALL_FLAG as number as ResponseFlag, REMAINING_FIELD + prefix.length + call.msg.length, seq >>> 0, Math.floor(seq / TWO_32), call.blob.length);
+      this.host.write(this.header);
+      this.host.write(this.remaining);
+    } else {
+      writeResponseHeaderHalves(this.header, REVERSE_CALL_FLAG as number as ResponseFlag, prefix.length + call.msg.length, seq >>> 0, Math.floor(seq / TWO_32), call.blob.length);
+      this.host.write(this.header);
+    }
     this.host.write(prefix);
     if (call.msg.length !== 0) this.host.write(call.msg);
     if (call.blob.length !== 0) this.host.write(call.blob);
@@ -199,6 +223,17 @@ export class ReverseCaller implements Caller {
     // send, and must not keep what it carried with it (a peer offers up to 65 536 slots).
     call.dropPayload();
     if (this.onWire.size === 1) this.host.awaiting();
+  }
+
+  /**
+   * Its timeout ran out in the line, before its expiry on the ticks (up to a period later) came:
+   * never sent, as one that expires waiting. Sent, it would carry a deadline of 0 ms, which the
+   * other side answers Timeout unrun, and the caller would read "may have run".
+   */
+  private spentWaiting(call: Call): void {
+    this.deadlines!.remove(call);
+    call.dropPayload();
+    call.finish(new RpcError(ErrorCode.Timeout, `reverse call waited ${call.timeoutMs} ms for the window and was never sent`, { retry: 'safe' }), null);
   }
 
   /** Reverse calls on the wire whose answers have not come: the connection must keep reading. */
@@ -220,11 +255,14 @@ export class ReverseCaller implements Caller {
     this.deadlines!.sweep(this.pace!.elapsed, this.expire);
   }
 
-  /** Fails a call past its deadline: on the wire (Timeout, may have run; its slot stays until the answer) or waiting (never sent). */
+  /**
+   * Fails a call past its deadline: on the wire (Timeout, may have run; cancelled where the other
+   * side reads cancels, else its slot stays until the answer) or waiting (never sent).
+   */
   private readonly expire = (call: Call): void => {
     if (call.done) return;
     if (call.seq !== 0) {
-      this.abandon();
+      this.giveUp(call);
       return call.finish(new RpcError(ErrorCode.Timeout, `no answer from ${this.host.remote} to a reverse call within ${call.timeoutMs} ms`), null);
     }
     // It waited its whole timeout while every slot was held by a call nobody waits for, and the
@@ -241,12 +279,38 @@ export class ReverseCaller implements Caller {
   private watchAbort(call: Call, opts: CallOptions): void {
     call.unhookAbort = hookAbort(opts, (why) => {
       if (call.done) return;
-      // Waiting: it leaves the line. On the wire: it keeps its slot until the answer.
+      // Waiting: it leaves the line. On the wire: cancelled, or it keeps its slot until the answer.
       if (call.seq === 0) this.waiting.settled();
-      else this.abandon();
+      else this.giveUp(call);
       call.dropPayload();
       this.deadlines!.remove(call);
       call.finish(why, null);
+    });
+  }
+
+  /**
+   * The caller gave up on a call on the wire. Where the other side reads cancels it is told, and
+   * the slot is free now: its answer, if one still comes, finds no call and is dropped. Elsewhere
+   * the slot waits for that answer, which nobody reads (`abandon`).
+   */
+  private giveUp(call: Call): void {
+    if (!this.controls) return this.abandon();
+    this.onWire.delete(call.seq);
+    this.host.write(writeReverseCancel(this.cancelFrame, call.seq));
+    this.pumpSoon();
+  }
+
+  /**
+   * A slot was freed by a give-up: the calls waiting go once whatever gave up has told all it
+   * tells (a microtask later). Not at once: one source, or one sweep, often ends a waiting call
+   * too, a moment later in the same turn, and it must not be sent on its way out.
+   */
+  private pumpSoon(): void {
+    if (this.pumpQueued) return;
+    this.pumpQueued = true;
+    queueMicrotask(() => {
+      this.pumpQueued = false;
+      if (this.state !== 'closed') this.pump();
     });
   }
 
@@ -300,8 +364,10 @@ export class ReverseCaller implements Caller {
     if (!(msg instanceof Uint8Array)) throw invalidArgument('msg must be a Uint8Array');
     if (!(blob instanceof Uint8Array)) throw invalidArgument('blob must be a Uint8Array');
     const { maxMessage, maxBlob } = this.host.limits;
-    if (prefix.length + msg.length > maxMessage) {
-      throw new RpcError(ErrorCode.FrameTooLarge, `reverse call of ${prefix.length + msg.length} message bytes (action included) exceeds ${this.host.remote}'s limit of ${maxMessage}`);
+    // A timed call's remaining time travels in its message too.
+    const length = (this.controls ? REMAINING_FIELD : 0) + prefix.length + msg.length;
+    if (length > maxMessage) {
+      throw new RpcError(ErrorCode.FrameTooLarge, `reverse call of ${length} message bytes (action included) exceeds ${this.host.remote}'s limit of ${maxMessage}`);
     }
     if (blob.length > maxBlob) throw new RpcError(ErrorCode.FrameTooLarge, `reverse call blob of ${blob.length} bytes exceeds ${this.host.remote}'s limit of ${maxBlob}`);
   }
@@ -328,9 +394,16 @@ function readAnswer(bytes: Uint8Array, from: number, msgEnd: number, end: number
  * The server's half of agreeing calls both ways in the hello at `b[from, to)`: a caller and the
  * answer's entry when the offer has a window, else undefined (and nothing is ever sent).
  */
-export function acceptReverseOffer(host: ReverseHost, settings: ReverseSettings, b: Uint8Array, from: number, to: number): { caller: ReverseCaller; entry: HelloEntry } | undefined {
+export function acceptReverseOffer(host: ReverseHost, settings: ReverseSettings, b: Uint8Array, from: number, to: number): { caller: ReverseCaller; entries: HelloEntry[] } | undefined {
   const window = offeredReverseWindow(b, from, to);
   if (window === 0) return undefined;
+  const controls = offersReverseControl(b, from, to);
+  return { caller: new ReverseCaller(host, settings, window, controls), entries: reverseAnswerEntries(settings, controls) };
+}
+
+/** The answer's entries of calls both ways: the answer limits, and deadlines and cancels where agreed (a later hello's answer names them again). */
+export function reverseAnswerEntries(settings: ReverseSettings, controls: boolean): HelloEntry[] {
   const { maxMessage, maxBlob } = settings.answerLimits;
-  return { caller: new ReverseCaller(host, settings, window), entry: reverseAnswerEntry(maxMessage, maxBlob) };
+  const entry = reverseAnswerEntry(maxMessage, maxBlob);
+  return controls ? [entry, REVERSE_CONTROL_ENTRY] : [entry];
 }

@@ -24,6 +24,7 @@ import { BUILTIN_ERROR_ROOM } from './error-strings.js';
 import { CREDIT_FLAG, DATA_FLAG } from './extension-frames.js';
 import { REVERSE_CALL_FLAG } from './reverse-calls.js';
 import { SERVER_PING_FLAG } from './server-pings.js';
+import { REVERSE_CANCEL_FLAG, TIMED_REVERSE_CALL_FLAG } from './reverse-control.js';
 
 /** Throws on a bad magic; returns whether the version of the header at `at` is ours (each side refuses others its own way). */
 function versionOk(b: Uint8Array, at: number): boolean {
@@ -105,10 +106,17 @@ function responses(limits: Limits, reverseCalls = false): FrameSpec {
           if (blobLength > maxError) throw new FrameError(`error string of ${blobLength} bytes exceeds ${maxError}`);
           return blobLength;
         // A reverse call: its msg (action and message) is held to the message limit.
+        // A timed one carries its remaining time in front, within the same limit (the server counts it).
         case REVERSE_CALL_FLAG:
+        case TIMED_REVERSE_CALL_FLAG:
           if (!reverseCalls) throw new FrameError(`unknown response flag ${flag}`);
           if (msgLength > limits.maxMessage) throw new FrameError(`reverse call message of ${msgLength} bytes exceeds ${limits.maxMessage}`);
           return msgLength + blobLength;
+        // The server gave up on a reverse call: no body (a body is a broken server).
+        case REVERSE_CANCEL_FLAG:
+          if (!reverseCalls) throw new FrameError(`unknown response flag ${flag}`);
+          if (msgLength !== 0 || blobLength !== 0) throw new FrameError(`reverse cancel with a body of ${msgLength + blobLength} bytes`);
+          return 0;
         // A server ping has no body; a Skein client offers to answer them whenever it sends a hello.
         case SERVER_PING_FLAG:
           if (msgLength !== 0 || blobLength !== 0) throw new FrameError(`server ping with a body of ${msgLength + blobLength} bytes`);

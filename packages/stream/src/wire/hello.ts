@@ -50,6 +50,11 @@ export const enum HelloKind {
   ReverseCalls = 20,
   /** Server pings (wire/server-pings.ts). Offer: empty, the client answers them. Answer: empty, the server reads the answers. */
   ServerPings = 21,
+  /**
+   * Reverse deadlines and cancels (wire/reverse-control.ts), with ReverseCalls only. Offer: empty,
+   * the connecting side reads them. Answer: empty, the server sends them.
+   */
+  ReverseControl = 22,
 }
 
 export interface HelloEntry {
