@@ -73,6 +73,12 @@ describe('createRouter tables', () => {
     }
     expect(() => createRouter({ 1: () => undefined, [0x7fff_feff]: () => undefined })).not.toThrow();
   });
+
+  it('refuses a handler that is no function with InvalidArgument naming its action, when made (not Internal call after call)', () => {
+    const table = { ok: () => undefined, 7: 'x' } as unknown as Record<string, () => undefined>;
+    expect(() => createRouter(table)).toThrow(expect.objectContaining({ code: ErrorCode.InvalidArgument, message: 'createRouter: the handler of action 7 must be a function, got a string' }));
+    expect(() => createRouter({ nothing: undefined } as unknown as Record<string, () => undefined>)).toThrow(/action nothing must be a function, got undefined/);
+  });
 });
 
 describe('createRouter errors say what happened', () => {

@@ -68,7 +68,11 @@ export function createRouter(table: Record<string | number, ActionHandler>, opti
 /** The table's handlers by action: a numeric key is a numeric action. */
 function actionTable(table: Record<string | number, ActionHandler>): Map<string | number, ActionHandler> {
   const handlers = new Map<string | number, ActionHandler>();
-  for (const [k, h] of Object.entries(table)) handlers.set(numericAction(k) ?? k, h);
+  for (const [k, h] of Object.entries(table)) {
+    // Refused now: a table entry that is no function was answered Internal call after call.
+    if (typeof h !== 'function') throw invalidArgument(`createRouter: the handler of action ${k} must be a function, got ${kindOf(h)}`);
+    handlers.set(numericAction(k) ?? k, h);
+  }
   return handlers;
 }
 
