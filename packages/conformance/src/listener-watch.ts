@@ -8,10 +8,10 @@ export interface WatchedTransport {
 }
 
 /**
- * `inner`, with each listener's `close()` counted while it is under way: a server drains its
- * connections only once its listeners have closed, so a listener whose close waits for the
- * connections it accepted (as `server.close(cb)` of Node's net and http2 does) hangs the
- * server's close. The kit says so, instead of only that calls were still answered.
+ * `inner`, with each listener's `close()` counted while it is under way: a listener whose close
+ * waits for the connections it accepted (as `server.close(cb)` of Node's net and http2 does)
+ * holds the server's close up to its `closeWaitMs`, then leaves the listener perhaps still
+ * bound. The kit names it (`listenersClosed`), instead of only that the close hung.
  */
 export function watchListenerCloses(inner: Transport): WatchedTransport {
   let closing = 0;

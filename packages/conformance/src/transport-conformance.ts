@@ -11,7 +11,8 @@ import { watchConns } from './conn-watch.js';
 import { expected, type ScenarioName } from './expected.js';
 import { watchListenerLeaks } from './listener-leaks.js';
 import { watchListenerCloses } from './listener-watch.js';
-import { refusedWhileDraining } from './refused-while-draining.js';
+import { listenersClosed } from './listeners-closed.js';
+import { refusedAtClose } from './refused-at-close.js';
 import { SCENARIOS } from './scenarios.mjs';
 
 /** A transport to check, and where its server listens. */
@@ -119,10 +120,11 @@ export function transportConformance(t: TransportUnderTest): void {
         const gates = Promise.all([1, 2, 3].map(() => stream.call(Action.gate).then((r) => text(r.msg), (e: Error) => e.message)));
         await gate.waitFor(3);
         const closed = server.close();
-        // From the start of the drain, a new call is refused: never run, safe to retry elsewhere.
-        // The drain starts once the listeners are closed, which a transport may take turns to do:
-        // until then calls are still answered, so ask again until one is refused.
-        await expect(refusedWhileDraining(stream, served.closing, HANG_MS)).resolves.toMatchObject({ code: ErrorCode.Closed, retry: 'safe' });
+        // From close() on, a new call is refused: never run, safe to retry elsewhere.
+        await expect(refusedAtClose(stream)).resolves.toMatchObject({ code: ErrorCode.Closed, retry: 'safe' });
+        // The listeners close while the gate calls still hold their connection open: a listener
+        // whose close waits for its connections is named here, not only as a close that hangs.
+        await listenersClosed(served.closing, HANG_MS);
         gate.release();
         expect(await gates).toEqual(['gate-done', 'gate-done', 'gate-done']);
         await closed;

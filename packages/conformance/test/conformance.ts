@@ -183,7 +183,7 @@ function malformedFrames(server: ServerConfig, s: Running): void {
 }
 
 /**
- * SIGTERM: calls in flight finish, calls that arrive while the server drains are refused with
+ * SIGTERM: calls in flight finish, calls that arrive once the close began are refused with
  * Closed (never run, safe to retry), the server exits 0 without cutting connections, and then
  * every call fails instead of hanging.
  */
@@ -205,12 +205,9 @@ function gracefulClose(server: ServerConfig, s: Running): void {
 
       s.proc.kill('SIGTERM');
       await s.proc.waitForLine(/^closing$/, HANG_MS);
-      // Until the server starts draining, calls are still answered; from then on, refused.
-      const refused = await waitFor(() => stream.call(Action.echo).then(() => undefined, (e: unknown) => e), {
-        timeoutMs: HANG_MS,
-        intervalMs: 20,
-        what: 'a call refused while the server drains',
-      });
+      // The server printed `closing` as it called close(): from then on every call is refused,
+      // the first one too, whether its listeners have closed yet or not.
+      const refused = await within(stream.call(Action.echo).then(() => undefined, (e: unknown) => e), HANG_MS, 'the call made once the server is closing');
       expect(refused).toMatchObject({ code: ErrorCode.Closed, retry: 'safe' });
 
       s.proc.kill('SIGUSR2'); // lets the gate calls answer

@@ -5,11 +5,11 @@ import { ClientStream, RpcServer, createRouter } from '../src/index.js';
 import { memoryLogger, transport } from './harness.js';
 
 /*
- * A server drains its connections only once its listeners have closed. A transport whose
- * listener close waits for the connections it accepted (as Node's net and http2
- * `server.close(cb)` do: the natural first way to write one) never resolves while they are open,
- * so the server's close hung for good, its connections never drained. Found by a third-party
- * transport trial. Now the listeners' close is bounded by `closeWaitMs`, and the drain goes on.
+ * A server's close waits for its listeners' close. A transport whose listener close waits for
+ * the connections it accepted (as Node's net and http2 `server.close(cb)` do: the natural first
+ * way to write one) never resolves while they are open, so the server's close hung for good (its
+ * connections, then drained only after it, never were). Found by a third-party transport trial.
+ * Now the listeners' close is bounded by `closeWaitMs`, and the close goes on.
  */
 
 const cleanup = cleanups();

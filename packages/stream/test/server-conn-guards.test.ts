@@ -60,18 +60,18 @@ describe('a server connection', () => {
   });
 
   it('agreeing calls both ways in a hello read once the server began to close refuses a reverse call at once, unsent', async () => {
-    // The listeners' close held open: the connection is not draining yet (its drain would stop the
-    // reverse calls agreed by then too), only told the server closes (stopReverseCalls).
-    const listenersMayClose = deferred<void>();
-    const gated = closingListeners((close) => listenersMayClose.promise.then(close));
-    const server = new RpcServer({ dispatch: createRouter({}) });
-    const a = (await server.listen(gated, '127.0.0.1:0')) as { host: string; port: number };
-    cleanup.push(() => (listenersMayClose.resolve(), server.close()));
+    // A call of the peer's held running keeps its connection open through the drain, which
+    // began at close(): the caller its later hello agrees is made on a connection told to make no reverse call.
+    const release = deferred<void>();
+    const started = deferred<void>();
+    const server = new RpcServer({ dispatch: createRouter({ hold: async () => (started.resolve(), await release.promise, u32(1)) }) });
+    const a = (await server.listen(transport, '127.0.0.1:0')) as { host: string; port: number };
+    cleanup.push(() => (release.resolve(), server.close()));
     const peer = rawPeer(`${a.host}:${a.port}`, cleanup);
-    await waitFor(() => server.connections === 1 || undefined, { what: 'the connection accepted' });
+    peer.send(requestFrame('hold', 1));
+    await started.promise;
     const closing = server.close();
     closing.catch(() => {});
-    // Read after close() stopped the connection's reverse calls: the caller its hello agrees is made now.
     peer.send(helloOfferingReverse());
     const caller = await waitFor(() => server.openConnections()[0]?.caller, { what: 'calls both ways agreed' });
     // A timeout only so that a reverse call sent by mistake settles (its peer never answers).
@@ -82,7 +82,7 @@ describe('a server connection', () => {
     expect(refused).toBeInstanceOf(RpcError);
     expect(refused).toMatchObject({ code: ErrorCode.Closed });
     expect((refused as RpcError).message).toMatch(/closing: reverse call not sent/);
-    listenersMayClose.resolve();
+    release.resolve();
     await within(closing, 10_000, 'the server closed');
     expect(peer.received().includes(REVERSE_CALL_HEAD)).toBe(false);
   });

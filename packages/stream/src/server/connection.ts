@@ -389,11 +389,11 @@ export class ServerConn implements FrameHandlers, Responder, ExtensionsHost, Hel
   }
 
   /**
-   * The server began to close (before its listeners have, and so before the drain): a reverse
-   * call made from now on is refused at once, unsent (Closed), as the peer is being left; those
-   * out or waiting for the window still go and are answered within the drain.
+   * The server began to close (at `close()`, before its listeners have): a reverse call made
+   * from now on is refused at once, unsent (Closed), as the peer is being left; those out or
+   * waiting for the window still go and are answered within the drain.
    */
-  stopReverseCalls(): void {
+  private stopReverseCalls(): void {
     this.mark(NO_REVERSE, true);
     this.reverse?.drain();
   }

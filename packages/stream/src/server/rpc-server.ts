@@ -166,10 +166,12 @@ export class RpcServer {
   }
 
   /**
-   * Stops accepting, lets in-flight requests and open streams finish (up to `closeWaitMs`), then
-   * closes every connection. A connection whose client already ended its side is not waited for:
-   * a Skein client ends its side only when it awaits nothing or is destroyed, so nobody reads its
-   * answers; its handlers' signals fire and what they answer is dropped.
+   * Stops accepting and refuses new requests and streams at once (Closed, unrun, safe to send
+   * elsewhere; no new reverse call goes either), lets in-flight requests and open streams finish
+   * (up to `closeWaitMs`, the listeners' close included), then closes every connection. A
+   * connection whose client already ended its side is not waited for: a Skein client ends its
+   * side only when it awaits nothing or is destroyed, so nobody reads its answers; its handlers'
+   * signals fire and what they answer is dropped.
    * Resolves when no listener, connection or timer of the server is left.
    */
   close(): Promise<void> {
@@ -402,15 +404,18 @@ export class RpcServer {
 
   private async shutdown(): Promise<void> {
     this._state = 'closing';
-    // At once, not after the listeners close: a reverse call sent meanwhile would run on a peer being left.
-    for (const c of this.conns) c.stopReverseCalls();
-    // Told now, not once the listeners closed: a feed that ends on it spares the close its wait.
+    // Every connection drains from close() on, not once the listeners have closed: a call read
+    // meanwhile is refused unrun (Closed, safe to send elsewhere) rather than run and then, were the
+    // listeners slow to close, cut by the close wait as one that may have run. No new reverse call
+    // goes either (startDrain stops them): it would run on a peer being left. Connections the
+    // listeners still accept drain as they come (accept).
+    for (const c of this.conns) c.startDrain();
+    // Told now too: a feed that ends on it spares the close its wait.
     this.drainSignal.fire(new RpcError(ErrorCode.Closed, 'the server is closing'));
     const startedAt = performance.now();
     await this.closeListeners();
     if (this.conns.size > 0) {
       const done = new Promise<void>((resolve) => (this.allClosed = resolve));
-      for (const c of this.conns) c.startDrain();
       // One budget for the whole close: what the listeners took is not given again.
       const timer = setTimeout(() => {
         const inFlight = [...this.conns].reduce((n, c) => n + c.inFlight, 0);
@@ -432,9 +437,10 @@ export class RpcServer {
 
   /**
    * Closes the listeners (a listen under way sees the state and closes its own: waited for too),
-   * within `closeWaitMs`: the drain starts only after, and a transport whose listener close
-   * waits for the connections it accepted (as Node's `server.close(cb)` does) would otherwise
-   * hang the server's close for good. One that fails or is late is logged, and the drain goes on.
+   * within `closeWaitMs`: the connections drain meanwhile, and the server's close waits for them
+   * only after, so a transport whose listener close waits for the connections it accepted (as
+   * Node's `server.close(cb)` does) would otherwise hang it for good. One that fails or is late
+   * is logged, and the close goes on.
    */
   private async closeListeners(): Promise<void> {
     // The bound ones at once, not after the opening ones: a listen that never resolves must not leave their ports bound.
@@ -445,7 +451,7 @@ export class RpcServer {
     let timer: ReturnType<typeof setTimeout> | undefined;
     const late = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), this.settings.closeWaitMs)));
     if (await Promise.race([closes.then(() => false), late])) {
-      this.settings.logger.warn({ closeWaitMs: this.settings.closeWaitMs }, 'listeners not closed within closeWaitMs: draining the connections anyway (a transport whose listener close waits for its connections breaks the FrameListener contract)');
+      this.settings.logger.warn({ closeWaitMs: this.settings.closeWaitMs }, 'listeners not closed within closeWaitMs: closing the connections anyway (a transport whose listener close waits for its connections breaks the FrameListener contract)');
     }
     clearTimeout(timer);
     this.listeners.clear();
