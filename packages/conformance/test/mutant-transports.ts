@@ -10,7 +10,7 @@ export interface Faults {
   blindToCongestion?: boolean;
   /** The client's `pause()` does nothing: the connection goes on reading, and delivering, what arrives. */
   ignoresPause?: boolean;
-  /** The server's connections drop reverse calls (flag 0x18): a writer that cuts what it sends into frames and passes on only the flags it knows. */
+  /** The server's connections drop reverse calls (flags 0x18, 0x1A, 0x1B): a writer that cuts what it sends into frames and passes on only the flags it knows. */
   dropsReverseCalls?: boolean;
   /** The client's writes made while it is congested are dropped: a writer that sheds load instead of queueing. */
   dropsWritesWhenCongested?: boolean;
@@ -24,8 +24,12 @@ export interface Faults {
   leaksListener?: boolean;
 }
 
-/** Response flag of a call from the server to the side that connected (docs/protocol.md, "Calls both ways"). */
-const REVERSE_CALL_FLAG = 0x18;
+/**
+ * Response flags of calls from the server to the side that connected (docs/protocol.md, "Calls
+ * both ways"): a reverse call, a timed reverse call (what a Skein server sends a client that
+ * offers reverse deadlines) and a reverse cancel. Not server pings (0x19): those are no calls.
+ */
+const REVERSE_FLAGS: ReadonlySet<number> = new Set([0x18, 0x1a, 0x1b]);
 
 export function mutantTransport(inner: Transport, faults: Faults): Transport {
   return {
@@ -72,7 +76,7 @@ function droppingReverseCalls(conn: FrameConn, outbound: FrameSpec): FrameConn {
     while (joined.length - at >= outbound.headerLength) {
       const end = at + outbound.headerLength + outbound.bodyLength(joined, at);
       if (end > joined.length) break;
-      if (joined[at + 3] !== REVERSE_CALL_FLAG) conn.write(joined.slice(at, end));
+      if (!REVERSE_FLAGS.has(joined[at + 3]!)) conn.write(joined.slice(at, end));
       at = end;
     }
     pending = joined.slice(at);
