@@ -20,6 +20,10 @@ const NOTHING = (): void => {};
  * waits here (sent once upgraded, in order), a pause is remembered, and a close or terminate
  * calls `drop` (which closes the socket beneath: no close frame can be sent yet). Nothing is
  * received before `attach`, so nothing is delivered.
+ *
+ * An end before `attach` drops it too: held, it kept a server's graceful close waiting for a
+ * peer that may never finish its upgrade (upgradeTimeoutMs). What was written before goes with
+ * it: no call can have been read on it, so none of that is an answer someone waits for.
  */
 export class UpgradingWsSocket implements MessageSocket {
   readonly conn: MessageConn;
@@ -57,7 +61,7 @@ export class UpgradingWsSocket implements MessageSocket {
 
   send(chunks: Uint8Array[]): void {
     const ws = this.ws;
-    if (ws === undefined) return this.hold(chunks);
+    if (ws === undefined) return isEndMarker(chunks) ? this.dropEarly() : this.hold(chunks);
     const last = chunks.length - 1;
     for (let i = 0; i < last; i++) ws.send(chunks[i]!, MORE);
     ws.send(chunks[last]!, LAST, this.onSent);
@@ -153,6 +157,11 @@ export class UpgradingWsSocket implements MessageSocket {
     // ws pauses no socket it has closed (nor one still connecting): neither has reads to stop.
     if (w.isPaused) this.beneath?.stop();
   }
+}
+
+/** MessageConn's end marker: the one empty message (the batcher never sends an empty one). */
+function isEndMarker(chunks: Uint8Array[]): boolean {
+  return chunks.length === 1 && chunks[0]!.length === 0;
 }
 
 /** Hands what `w` receives over `wire` to `conn`, and its end. */

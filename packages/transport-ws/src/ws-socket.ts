@@ -46,7 +46,7 @@ export interface UpgradingWsConn {
   attach(ws: WebSocket, socket: Duplex): void;
 }
 
-/** See UpgradingWsSocket: until `attach`, writes wait, a pause is remembered, and a close or terminate calls `drop`; `pending`: a listener's budget of messages still arriving. */
+/** See UpgradingWsSocket: until `attach`, writes wait, a pause is remembered, and a close, terminate or end calls `drop`; `pending`: a listener's budget of messages still arriving. */
 export function upgradingWsConn(remote: string, spec: FrameSpec, options: MessageConnOptions, drop: () => void, pending?: PendingMessages): UpgradingWsConn {
   const socket = new UpgradingWsSocket(remote, spec, options, drop, pending);
   return { conn: socket.conn, attach: (ws, wire) => socket.attach(ws, wire) };
