@@ -503,13 +503,14 @@ describe('a server that closes idle connections', () => {
 });
 
 describe('closing', () => {
-  it('lets calls in flight finish, fails new ones with Closed, and leaves no handle behind', async () => {
+  it('lets calls in flight and those waiting for room finish, fails new ones with Closed, and leaves no handle behind', async () => {
     const before = handleCounts();
     const gate = deferred();
     const s = await local({ slow: () => gate.promise.then(() => str('done')) });
-    const p = new ConnPool({ transport, address: s.address, stream: { window: 2 } });
+    // One connection: 2 calls on the wire, 3 waiting in the pool for room in its window.
+    const p = new ConnPool({ transport, address: s.address, maxConnections: 1, stream: { window: 2 } });
     const calls = Array.from({ length: 5 }, () => p.call('slow'));
-    await waitFor(() => p.inFlight === 2);
+    await waitFor(() => p.inFlight === 2 && p.queued === 3);
     const closing = p.close();
     expect(p.state).toBe('closed');
     await expect(p.call('slow')).rejects.toMatchObject({ code: ErrorCode.Closed, retry: 'safe' });

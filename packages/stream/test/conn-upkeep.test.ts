@@ -24,8 +24,9 @@ async function server() {
 }
 
 /**
- * Two connections, window 1: a call held on the first fills it, and the next call (queued
- * behind it there) makes the pool open a second. Both calls settle once `gates.slow` opens.
+ * Two connections, window 1: a call held on the first fills it, and the next call (waiting in
+ * the pool for room) makes the pool open a second, and runs there. Both calls settle once
+ * `gates.slow` opens.
  */
 async function twoConnections(s: Awaited<ReturnType<typeof server>>, clock: ManualClock) {
   const p = new ConnPool({ transport, address: s.address, clock, maxConnections: 2, idleTimeoutMs: 5000, stream: { window: 1, keepaliveMs: 0 } });
@@ -39,13 +40,16 @@ async function twoConnections(s: Awaited<ReturnType<typeof server>>, clock: Manu
 
 describe('a pool closing its idle extra connections', () => {
   it('closes the one left idle and keeps the one in use, though that one was opened first', async () => {
-    // Calls keep going to the first connection (ties go to the first); the second carries
-    // nothing. The most recently used stays, so the second goes, not the first opened.
+    // Once the first is free, calls keep going to it (ties go to the first); the second carries
+    // nothing more. The most recently used stays, so the second goes, not the first opened.
     const clock = new ManualClock();
     const s = await server();
     const { p, first, settled } = await twoConnections(s, clock);
     s.gates.slow.resolve();
     await settled;
+    expect(s.ranOn.who).toHaveLength(1);
+    expect(s.ranOn.who[0]).not.toBe(first);
+    s.ranOn.who.length = 0;
     for (let i = 0; i < 7; i++) {
       await p.call('who');
       clock.advance(1000); // a tick: the connection sent on counts as used now
@@ -71,9 +75,10 @@ describe('a pool closing its idle extra connections', () => {
     expect(s.ranOn.slow2[1]).toBe(first);
     clock.advance(1000);
     clock.advance(10_000); // twice idleTimeoutMs since either connection was last sent on
-    const who = p.call('who');
     s.gates.slow2.resolve();
-    await Promise.all([onSecond, onFirst, who]);
+    await Promise.all([onSecond, onFirst]);
+    // Both still open, both free: the first takes it.
+    await p.call('who');
     expect(s.ranOn.who.at(-1)).toBe(first);
     expect(s.accepted).toBe(2);
   });

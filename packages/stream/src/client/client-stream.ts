@@ -101,6 +101,11 @@ export class ClientStream implements StreamCaller {
    * count: that one carries a detail). A pool stops sending here and opens a fresh connection.
    */
   peerClosing = false;
+  /**
+   * @internal Told when the window has room after its own waiting calls went: a pool's calls
+   * that wait for room on any of its connections go then (ConnPool). Unset, it costs a read.
+   */
+  onRoom: (() => void) | undefined = undefined;
   private closeError: Error | undefined;
   /** Why the server sent this connection away, when its hello's answer said (ClientHello.refusal): what the stream closes with. */
   private refusal: RpcError | undefined = undefined;
@@ -682,6 +687,7 @@ export class ClientStream implements StreamCaller {
     // One leaving the wait past the grant's end would be refused "credentials expired" (never retried, though unrun).
     if (this.auth !== undefined && this.throttler.queued !== 0 && this.throttler.inFlight < this.throttler.window && this.auth.ranOut()) this.refuseWaiting();
     for (let call = this.throttler.next(); call; call = this.throttler.next()) this.transmit(call, true);
+    if (this.onRoom !== undefined && this.throttler.inFlight < this.throttler.window) this.onRoom();
     if (this._state === 'closing') this.endIfIdle();
   }
 

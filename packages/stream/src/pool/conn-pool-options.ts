@@ -43,7 +43,10 @@ export interface ConnPoolOptions {
    * most its `streamWindowBytes`) are kept and written again, in order, before later ones.
    */
   transparentRetries?: number;
-  /** Calls allowed to wait for a connection; past it a call fails with Overloaded. Default 10 000. */
+  /**
+   * Calls allowed to wait for a connection (none up yet, or every window full); past it a call
+   * fails with Overloaded. Default 10 000.
+   */
   maxQueued?: number;
   /** How long calls wait while connect attempts fail before they fail with Unreachable. Default 10 s. */
   connectBudgetMs?: number;

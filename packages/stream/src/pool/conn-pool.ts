@@ -67,6 +67,8 @@ export class ConnPool implements StreamCaller, Resender, Reopener {
   /** Ticked time for waiting calls' deadlines; its ticker runs the pool's checks. Made on first use. */
   private pace: TickClock | undefined;
   private closing: Promise<void> | undefined;
+  /** A flush of the calls waiting for room is due in a microtask (`roomMade`): one for a burst of answers. */
+  private flushDue = false;
 
   constructor(opts: ConnPoolOptions) {
     if (!opts?.transport) throw invalidArgument('ConnPool needs a transport');
@@ -136,7 +138,9 @@ export class ConnPool implements StreamCaller, Resender, Reopener {
 
   /**
    * Sends a call on the connection with the most room in its window; reports through `notify`.
-   * A call its connection refused before it ran is sent again (`transparentRetries`).
+   * When every window is full it waits in the pool, in order, for the first connection with
+   * room: one freeing a slot, or one opened for it. A call its connection refused before it
+   * ran is sent again (`transparentRetries`).
    */
   send(action: string | number, msg: Uint8Array, opts: CallOptions, notify: Notify): void {
     if (this._state === 'idle') this.start();
@@ -186,7 +190,8 @@ export class ConnPool implements StreamCaller, Resender, Reopener {
     if (this._state === 'closed') return notify(new RpcError(ErrorCode.Closed, `pool for ${this.address} is closed`), null);
     if (this._state === 'idle') this.start();
     const slot = this.pick();
-    if (slot) {
+    // Never past calls waiting for room (their flush may be a microtask away): after them, in order.
+    if (slot && this.waiting.size === 0) {
       // A flag, turned into a time once per tick: no clock read per call.
       slot.used = true;
       return slot.stream!.send(action, msg, opts, notify);
@@ -235,7 +240,8 @@ export class ConnPool implements StreamCaller, Resender, Reopener {
       return stream;
     }
     if (this._state === 'idle') this.start();
-    const slot = this.pick();
+    // A stream takes no window slot: it opens on a full connection too, without waiting for room.
+    const slot = this.place();
     if (slot) {
       slot.used = true;
       return slot.stream!.openOn(stream, action, msg, opts);
@@ -262,10 +268,14 @@ export class ConnPool implements StreamCaller, Resender, Reopener {
   /**
    * Stops taking calls (they fail with Closed) and fails the calls still waiting for a
    * connection with Closed (`retry: 'safe'`: they were never sent); calls already on a
-   * connection finish. Resolves when every connection is closed.
+   * connection finish, and so do those waiting for room in a window. Resolves when every
+   * connection is closed.
    */
   close(): Promise<void> {
     if (!this.closing) {
+      // Taken while a connection was up, as those on the wire were: they go to the connections'
+      // own queues and finish with them, not Closed.
+      if (this.active.length > 0 && this.waiting.size > 0) this.waits.flush(true);
       this.shutdown();
       const streams = [...this.active, ...this.retiring].map((s) => s.stream!);
       this.retireAll();
@@ -302,21 +312,31 @@ export class ConnPool implements StreamCaller, Resender, Reopener {
     return pace.deadline(timeoutMs) - pace.period;
   }
 
-  /** The open connection with the most room in its window; asks for another when all are full. */
+  /** The open connection with the most room in its window; none, asking for another, when every window is full. */
   private pick(): Slot | undefined {
-    const best = this.leastLoaded(true);
+    return this.choose(false);
+  }
+
+  /** Where a stream opens: the open connection with the most room, full or not (a stream takes no window slot). */
+  private place(): Slot | undefined {
+    return this.choose(true);
+  }
+
+  private choose(full: boolean): Slot | undefined {
+    const best = this.leastLoaded(true, full);
     if (best !== null) return best;
     // Rare: a connection that takes no call. Retired (its siblings too, when its server drains),
     // and the rest walked again.
     this.replaceRefusing();
-    return this.leastLoaded(false) ?? undefined;
+    return this.leastLoaded(false, full) ?? undefined;
   }
 
   /**
-   * The connection with the most room in its window, asking for another when even it has none;
-   * null, with `refusals`, at the first that takes no call: one walk per call in the usual case.
+   * The connection with the most room in its window, asking for another when even it has none
+   * (then none, unless `full`); null, with `refusals`, at the first that takes no call: one walk
+   * per call in the usual case.
    */
-  private leastLoaded(refusals: boolean): Slot | undefined | null {
+  private leastLoaded(refusals: boolean, full: boolean): Slot | undefined | null {
     let best: Slot | undefined;
     let room = -Infinity;
     for (const slot of this.active) {
@@ -328,10 +348,45 @@ export class ConnPool implements StreamCaller, Resender, Reopener {
         room = r;
       }
     }
-    // The call still goes to the least-loaded connection's own queue meanwhile.
-    if (best && room <= 0) this.grow();
+    if (best && room <= 0) {
+      this.grow();
+      // A call waits in the pool for the first connection with room, this one or a new one: in
+      // this one's own queue it would wait for this one's slowest call.
+      if (!full) return undefined;
+    }
     return best;
   }
+
+  /** The open connection with the most room, full or not, asking for nothing: where calls waiting for room go at a close. */
+  private lightest(): Slot | undefined {
+    let best: Slot | undefined;
+    let room = -Infinity;
+    for (const slot of this.active) {
+      const s = slot.stream!;
+      const r = s.window - s.inFlight - s.queued;
+      if (r > room) {
+        best = slot;
+        room = r;
+      }
+    }
+    return best;
+  }
+
+  /**
+   * A connection's window has room: the calls waiting for it go, in a microtask, not from within
+   * that connection's frame handling (the picks may retire and close connections). One read per
+   * answer while none waits.
+   */
+  private readonly roomMade = (): void => {
+    if (this.waiting.size === 0 || this.flushDue) return;
+    this.flushDue = true;
+    queueMicrotask(this.flushWaiting);
+  };
+
+  private readonly flushWaiting = (): void => {
+    this.flushDue = false;
+    if (this._state !== 'closed') this.waits.flush();
+  };
 
   /**
    * Retires the connections whose server answered Closed (it is draining: a restart hands its
@@ -386,6 +441,8 @@ export class ConnPool implements StreamCaller, Resender, Reopener {
         if (this._state === 'backoff') this.connect();
       },
       pick: () => this.pick(),
+      place: () => this.place(),
+      lightest: () => this.lightest(),
     };
   }
 
@@ -397,6 +454,7 @@ export class ConnPool implements StreamCaller, Resender, Reopener {
     slot.lastUsed = now;
     slot.maxAge = this.maxAgeMs * (0.9 + 0.1 * Math.random());
     this.active.push(slot);
+    stream.onRoom = this.roomMade;
     this.outage.over(now);
     this.setState('ready');
     this.opener.renewIfStale(slot, stream);
@@ -460,6 +518,9 @@ export class ConnPool implements StreamCaller, Resender, Reopener {
 
   private tick(now: number): void {
     this.waits.expire(now, this.active.length > 0);
+    // Calls waiting for room while connections are up: room is told at once (`roomMade`); this
+    // asks again for a connection a failed one put off (`growAfter`), and replaces refusing ones.
+    if (this.waiting.size !== 0 && this.active.length > 0) this.waits.flush();
     reapIdle(this.upkeep, now, this.idleTimeoutMs);
     // Over their age: a fresh connection replaces the last one kept (its backoff after a failed one).
     if (this.maxAgeMs !== Infinity && retireOld(this.upkeep, now) && this.opener.connecting === 0 && now >= this.outage.growAfter) this.connect();

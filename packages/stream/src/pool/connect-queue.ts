@@ -114,12 +114,16 @@ export class ConnectQueue {
 
   /** Fails the waiting calls `why` picks an error for (undefined: keep waiting). */
   failWhere(why: (call: WaitingCall) => RpcError | undefined): void {
-    // A snapshot: failing a call runs its callback, which may queue another call.
-    for (const call of this.line.waiting()) {
-      if (call.done) continue;
+    this.each((call) => {
       const err = why(call);
       if (err) call.fail(err);
-    }
+    });
+  }
+
+  /** Runs `fn` on each call still waiting, oldest first; those it settled (sent, failed) leave the line. */
+  each(fn: (call: WaitingCall) => void): void {
+    // A snapshot: settling a call runs its callback, which may queue another call.
+    for (const call of this.line.waiting()) if (!call.done) fn(call);
     this.line.compact();
   }
 

@@ -15,17 +15,25 @@ export interface WaitLink {
   readonly clock: Clock;
   /** The pool's ticked time, for the calls' deadlines: made at the pool's first call, before any call waits. */
   readonly pace: TickClock;
-  /** The connection a call goes on now (the pool's pick); undefined while none is up. */
+  /** The connection a call goes on now (the pool's pick): one with room in its window; undefined while none is up or has room. */
   pick(): Slot | undefined;
+  /** Where a stream opens now, with room or not (it takes no window slot); undefined while none is up. */
+  place(): Slot | undefined;
+  /** The connection with the most room, full or not, asking for nothing (no connect): where calls go at a close. */
+  lightest(): Slot | undefined;
 }
 
 /**
  * The calls waiting in a pool for a connection (in its ConnectQueue): queued with their deadline
- * and connect budget, sent in order once one is up, failed by their deadline, the budget or an
- * outage. Out of the pool because a call comes here only when no connection is up (or its
- * resend finds none): a call on a ready connection never does.
+ * and connect budget, sent in order once one is up or has room in its window, failed by their
+ * deadline, the budget or an outage. Out of the pool because a call comes here only when no
+ * connection is up or every window is full (or its resend finds none such): a call on a
+ * connection with room never does.
  */
 export class WaitingCalls {
+  /** A stream's opening may wait in the queue: `flush` looks for those behind a call that waits for room. */
+  private streams = false;
+
   constructor(
     private readonly queue: ConnectQueue,
     private readonly outage: Outage,
@@ -60,32 +68,53 @@ export class WaitingCalls {
       notify(new RpcError(ErrorCode.Overloaded, `more than ${this.queue.max} calls waiting for a connection to ${this.link.address}`), null);
       return undefined;
     }
+    if (opens) this.streams = true;
     return call;
   }
 
-  /** Sends the calls that waited for a connection, in order. */
-  flush(): void {
+  /**
+   * Sends the calls that waited, in order, each on a connection with room in its window; the
+   * first that finds none waits on, and the calls behind it too. Streams, which take no window
+   * slot, open meanwhile. `closing`: every one goes to a connection, full or not, to wait in its
+   * own queue (the pool closes: calls taken while a connection was up finish with it).
+   */
+  flush(closing = false): void {
     const now = this.link.clock.now();
     // Ticked time read with the clock, once for all: the ticks alone leave out up to a period
     // since the last one, which would go to the server as time the caller does not wait.
     const ticked = this.link.pace.now();
     for (let call = this.queue.shift(); call; call = this.queue.shift()) {
-      const slot = this.link.pick();
-      if (!slot) return this.queue.unshift(call); // a callback closed the pool meanwhile
-      // In ticked time, as the deadline: what is left of the call's timeout (its own, or the
-      // default), not the tick more its own expiry here allows, which would travel to the server
-      // as time its caller does not wait. It bounds the call on the stream without becoming its
-      // timeout: a call with none of its own sends no deadline, as on a ready connection.
-      const remaining = call.due - ticked;
-      if (remaining <= 0) {
-        call.fail(neverSent(call.opts.timeoutMs ?? this.defaultTimeoutMs));
-        continue;
+      const slot = closing ? this.link.lightest() : call.opens ? this.link.place() : this.link.pick();
+      if (!slot) {
+        // Every window full (or a callback closed the pool meanwhile).
+        this.queue.unshift(call);
+        break;
       }
-      slot.lastUsed = now;
-      const notify = call.release();
-      if (call.opens) call.opens(slot.stream!, remaining);
-      else slot.stream!.sendWithin(call.action, call.msg, call.opts, notify, remaining);
+      this.send(call, slot, now, ticked);
     }
+    // A walk of the whole queue, only when a stream may wait in it (it waits only while no
+    // connection is up): calls waiting for room alone cost nothing more per flush.
+    if (!this.streams || closing || this.queue.size === 0) return;
+    this.streams = false;
+    this.queue.each((call) => {
+      if (!call.opens) return;
+      const slot = this.link.place();
+      if (slot) this.send(call, slot, now, ticked);
+      else this.streams = true;
+    });
+  }
+
+  private send(call: WaitingCall, slot: Slot, now: number, ticked: number): void {
+    // In ticked time, as the deadline: what is left of the call's timeout (its own, or the
+    // default), not the tick more its own expiry here allows, which would travel to the server
+    // as time its caller does not wait. It bounds the call on the stream without becoming its
+    // timeout: a call with none of its own sends no deadline, as on a ready connection.
+    const remaining = call.due - ticked;
+    if (remaining <= 0) return call.fail(neverSent(call.opts.timeoutMs ?? this.defaultTimeoutMs));
+    slot.lastUsed = now;
+    const notify = call.release();
+    if (call.opens) call.opens(slot.stream!, remaining);
+    else slot.stream!.sendWithin(call.action, call.msg, call.opts, notify, remaining);
   }
 
   /** Fails waiting calls past their deadline and, with no connection up, past the connect budget or failing fast in an outage. */
