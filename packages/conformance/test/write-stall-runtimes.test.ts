@@ -45,7 +45,9 @@ for (const runtime of ['node', 'bun', 'deno'] as const) describeNeeding(runtime 
     const { server, address } = await stallServer(runtime, 400);
     const relay = await startTcpRelay(address);
     cleanup.push(() => relay.close());
-    const client = await ClientStream.connect({ transport: tcpTransport(nodeRuntime), address: relay.address });
+    // What is judged is the server's stall check; the client's own keepalive (5 s by default) is
+    // given room, so that a CPU-starved relay (a loaded CI machine) does not end it first.
+    const client = await ClientStream.connect({ transport: tcpTransport(nodeRuntime), address: relay.address, keepaliveTimeoutMs: 30_000 });
     cleanup.push(() => client.destroy());
     relay.throttle(8 * 1024 * 1024);
     // 48 MiB at 8 MiB/s: six seconds of a full send buffer, several times the bound.

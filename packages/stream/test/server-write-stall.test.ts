@@ -155,7 +155,9 @@ describe('a live client reading slowly behind a full send buffer', () => {
     const s = await listen(serverTransport(), SLOWER, 32 * 1024 * 1024);
     const relay = await startTcpRelay(s.address);
     cleanup.push(() => relay.close());
-    const client = await ClientStream.connect({ transport: clientTransport(), address: relay.address });
+    // What is judged is the server's stall check; the client's own keepalive (5 s by default) is
+    // given room, so that a CPU-starved relay (a loaded CI machine) does not end it first.
+    const client = await ClientStream.connect({ transport: clientTransport(), address: relay.address, keepaliveTimeoutMs: 30_000 });
     cleanup.push(() => client.destroy());
     relay.throttle(8 * 1024 * 1024);
     const reply = await client.call('big', EMPTY_BYTES, { timeoutMs: 60_000 });
