@@ -1,9 +1,12 @@
-import { ErrorCode, type RpcError } from '@skein/core';
-import { ManualClock, cleanups, deferred, waitFor, within, type Deferred } from '@skein/test-utils';
+import { ErrorCode, parseAddress, type RpcError } from '@skein/core';
+import { ManualClock, cleanups, deferred, startTcpRelay, tmpSocketPath, waitFor, within, type Deferred } from '@skein/test-utils';
+import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ConnPool, type ActionHandler, type ConnPoolOptions } from '../src/index.js';
 import { localServer, str, textOf } from './pool-harness.js';
 import { transport } from './harness.js';
+import { requestFrameSpec } from '../src/wire/frame-specs.js';
+import { DEFAULT_LIMITS } from '../src/wire/limits.js';
 
 /*
  * A ConnPool whose every window is full: its calls wait in the pool, in order, for the first
@@ -16,7 +19,7 @@ const cleanup = cleanups();
 const text = new TextDecoder();
 
 /** A server whose `op` calls each wait until the test lets them go; it notes each start and its connection. */
-async function holdingServer() {
+async function holdingServer(listenOn?: string) {
   const starts: { id: string; conn: number }[] = [];
   const gates = new Map<string, Deferred<void>>();
   let open = false;
@@ -25,25 +28,28 @@ async function holdingServer() {
     starts.push({ id, conn: req.conn.id });
     return id;
   };
-  const s = await localServer({
-    op: (req) => {
-      const id = started(req);
-      if (open) return str(id);
-      const gate = deferred();
-      gates.set(id, gate);
-      return gate.promise.then(() => str(id));
+  const s = await localServer(
+    {
+      op: (req) => {
+        const id = started(req);
+        if (open) return str(id);
+        const gate = deferred();
+        gates.set(id, gate);
+        return gate.promise.then(() => str(id));
+      },
+      // Answers with the ms its deadline leaves it: the time the call was sent with.
+      budget: (req) => {
+        started(req);
+        return str(String(Math.round(req.remainingMs() ?? -1)));
+      },
+      // A stream's opening, answered at once.
+      feed: (req) => {
+        started(req);
+        return str('fed');
+      },
     },
-    // Answers with the ms its deadline leaves it: the time the call was sent with.
-    budget: (req) => {
-      started(req);
-      return str(String(Math.round(req.remainingMs() ?? -1)));
-    },
-    // A stream's opening, answered at once.
-    feed: (req) => {
-      started(req);
-      return str('fed');
-    },
-  });
+    listenOn,
+  );
   const releaseAll = (): void => {
     open = true;
     for (const g of gates.values()) g.resolve();
@@ -53,6 +59,7 @@ async function holdingServer() {
   cleanup.push(releaseAll);
   return {
     address: s.address,
+    server: s.server,
     starts,
     ids: () => starts.map((st) => st.id),
     connOf: (id: string) => starts.find((st) => st.id === id)!.conn,
@@ -217,5 +224,119 @@ describe('ConnPool: calls that find every window full', () => {
     expect(s.ids()).toEqual(['0', 's']);
     s.releaseAll();
     expect(textOf(await within(waiting, 10_000, 'the waiting call'))).toBe('1');
+  });
+});
+
+describe('ConnPool: a call that waited for room loses its only connection', () => {
+  it('waits for the reconnect within the connect budget counted from the loss, not from when it began waiting', async () => {
+    const clock = new ManualClock();
+    const s = await holdingServer();
+    const relay = await startTcpRelay(s.address);
+    cleanup.push(() => relay.close());
+    const p = pool(relay.address, { maxConnections: 1, clock, connectBudgetMs: 1_000, backoff: { initialMs: 10, maxMs: 10 }, stream: { tickMs: 100 } });
+    const held = p.call('op', str('0'), { timeoutMs: 60_000 }).catch((e: unknown) => e);
+    await waitFor(() => s.starts.length === 1, { what: 'the held call to start' });
+    const waiting = outcome(p.call('op', str('1'), { timeoutMs: 60_000 }));
+    expect(p.queued).toBe(1);
+    // Longer than the connect budget passes while it waits for room on a working connection.
+    clock.advance(2_000);
+    relay.cut();
+    expect(await within(held, 10_000, 'the held call')).toMatchObject({ code: ErrorCode.IO });
+    s.releaseAll();
+    // The backoff runs out; the pool connects again, and the call goes on the new connection.
+    await waitFor(
+      () => {
+        clock.advance(20);
+        return waiting.value !== undefined;
+      },
+      { what: 'the waiting call to settle' },
+    );
+    // Not Unreachable at the loss: the budget is for connect attempts failing, not for waiting for room.
+    expect(waiting.value).not.toBeInstanceOf(Error);
+    expect(textOf(waiting.value as never)).toBe('1');
+  });
+
+  it('counts the connect budget from the loss itself, not from the check before it', async () => {
+    const clock = new ManualClock();
+    const s = await holdingServer();
+    const relay = await startTcpRelay(s.address);
+    cleanup.push(() => relay.close());
+    const p = pool(relay.address, { maxConnections: 1, clock, connectBudgetMs: 1_000, backoff: { initialMs: 10, maxMs: 10 }, stream: { tickMs: 100 } });
+    void p.call('op', str('0'), { timeoutMs: 60_000 }).catch(() => {});
+    await waitFor(() => s.starts.length === 1, { what: 'the held call to start' });
+    void p.call('op', str('1'), { timeoutMs: 60_000 }).catch(() => {});
+    clock.advance(2_000);
+    // Half a tick past the last check that saw the connection up, it is lost, and the server stays out of reach.
+    clock.advance(50);
+    relay.refuse();
+    relay.cut();
+    await waitFor(() => p.state === 'backoff', { what: 'the pool to lose its connection' });
+    // A second less the half tick after the loss: within the budget, the call still waits.
+    clock.advance(950);
+    expect(p.queued).toBe(1);
+  });
+});
+
+describe('ConnPool: calls that waited for room when the server drains', () => {
+  it('wait for its successor within the connect budget counted from the drain, not from when they began waiting', async () => {
+    const clock = new ManualClock();
+    const path = tmpSocketPath();
+    const first = await holdingServer(`unix:${path}`);
+    const p = pool(`unix:${path}`, { maxConnections: 1, clock, connectBudgetMs: 1_000, backoff: { initialMs: 10, maxMs: 10 }, stream: { tickMs: 100 } });
+    const held = p.call('op', str('0'), { timeoutMs: 60_000 });
+    await waitFor(() => first.starts.length === 1, { what: 'the held call to start' });
+    const waiting = [outcome(p.call('op', str('1'), { timeoutMs: 60_000 })), outcome(p.call('op', str('2'), { timeoutMs: 60_000 }))];
+    expect(p.queued).toBe(2);
+    // Longer than the connect budget passes while they wait for room on a working connection.
+    clock.advance(2_000);
+    // A restart: the server drains (its listener gone), and answers the call it runs; the next
+    // call, sent as its slot frees, is refused Closed, unrun, and the pool connects again.
+    const closing = first.server.close();
+    await waitFor(() => !existsSync(path), { what: "the first server's listener to close" });
+    first.release('0');
+    expect(textOf(await within(held, 10_000, 'the held call'))).toBe('0');
+    await within(closing, 10_000, 'the first server to close');
+    // Its successor listens where it did; the pool's backoff runs out and it connects.
+    const next = await holdingServer(`unix:${path}`);
+    next.releaseAll();
+    await waitFor(
+      () => {
+        clock.advance(20);
+        return waiting.every((w) => w.value !== undefined);
+      },
+      { what: 'the waiting calls to settle' },
+    );
+    // Not Unreachable at the drain: the budget is for connect attempts failing, not for waiting for room.
+    for (const w of waiting) expect(w.value).not.toBeInstanceOf(Error);
+    expect(waiting.map((w) => textOf(w.value as never))).toEqual(['1', '2']);
+    expect(first.ids()).toEqual(['0']);
+  });
+
+  it('are not Unreachable at a check while the connection opened for the successor is not up yet', async () => {
+    const clock = new ManualClock();
+    const path = tmpSocketPath();
+    const first = await holdingServer(`unix:${path}`);
+    const p = pool(`unix:${path}`, { maxConnections: 1, clock, connectBudgetMs: 1_000, stream: { tickMs: 100 } });
+    void p.call('op', str('0'), { timeoutMs: 60_000 });
+    await waitFor(() => first.starts.length === 1, { what: 'the held call to start' });
+    void p.call('op', str('1'), { timeoutMs: 60_000 }).catch(() => {});
+    void p.call('op', str('2'), { timeoutMs: 60_000 }).catch(() => {});
+    clock.advance(2_000);
+    const closing = first.server.close();
+    await waitFor(() => !existsSync(path), { what: "the first server's listener to close" });
+    // A successor that takes the connection and has not answered its first ping yet: no outage, no connection up.
+    let accepted = 0;
+    const successor = await transport.listen(parseAddress(`unix:${path}`), requestFrameSpec(DEFAULT_LIMITS), (conn) => {
+      accepted++;
+      conn.bind({ frame: () => {}, drain: () => {}, close: () => {} });
+    });
+    cleanup.push(() => successor.close());
+    first.release('0');
+    await within(closing, 10_000, 'the first server to close');
+    await waitFor(() => accepted === 1 && p.state === 'connecting', { what: 'the pool to connect to the successor' });
+    expect(p.queued).toBe(2);
+    // The pool's check: nothing failed connecting for the budget, so both still wait.
+    clock.advance(100);
+    expect(p.queued).toBe(2);
   });
 });

@@ -33,6 +33,8 @@ export interface WaitLink {
 export class WaitingCalls {
   /** A stream's opening may wait in the queue: `flush` looks for those behind a call that waits for room. */
   private streams = false;
+  /** The last `expire` that found a connection up: the connect budget of a call that waited for room runs from there. */
+  private connectedAt = -Infinity;
 
   constructor(
     private readonly queue: ConnectQueue,
@@ -119,12 +121,19 @@ export class WaitingCalls {
 
   /** Fails waiting calls past their deadline and, with no connection up, past the connect budget or failing fast in an outage. */
   expire(now: number, connected: boolean): void {
-    const inOutage = this.outage.since !== undefined;
+    const since = this.outage.since;
+    const inOutage = since !== undefined;
+    if (connected) this.connectedAt = now;
+    // The budget runs from the last moment a connection was up at the earliest (the outage's
+    // start, or the last check that saw one): a call that waited for room, longer than the
+    // budget, is not Unreachable the moment its pool loses, or retires, its connections.
+    const upTo = inOutage && since > this.connectedAt ? since : this.connectedAt;
     const elapsed = this.link.pace.elapsed;
     this.queue.failWhere((call) => {
       if (call.deadline <= elapsed) return neverSent(call.opts.timeoutMs ?? this.defaultTimeoutMs);
       if (connected) return undefined;
-      if (now - call.budgetStart >= this.budgetMs || (call.failFast && inOutage)) return this.outage.unreachable(now);
+      const start = upTo > call.budgetStart ? upTo : call.budgetStart;
+      if (now - start >= this.budgetMs || (call.failFast && inOutage)) return this.outage.unreachable(now);
       return undefined;
     });
   }
