@@ -3,7 +3,7 @@ import { FailoverPool, followDiscovery } from '@skein/stream';
 import { mkdirSync, rmSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { EtcdDiscovery, EtcdRegistrar, readEntries } from '../src/index.js';
-import { callFlood, etcdForFile, namedServer, registeredServers, textOf, transport } from './harness.js';
+import { callFlood, etcdForFile, followingPool, namedServer, registeredServers, textOf, transport } from './harness.js';
 
 const file = etcdForFile();
 const { cleanup, client } = file;
@@ -73,12 +73,7 @@ describe('etcd restarted under load', () => {
     const gone = await namedServer('gone');
     cleanup.push(() => gone.server.close());
     const goneReg = await registrar.register({ type: 'work', id: 'gone', address: gone.address });
-    const sizes: number[] = [];
-    const pool: FailoverPool = new FailoverPool({ transport, servers: [], onMembershipChange: () => void sizes.push(pool.servers().length) });
-    cleanup.push(() => within(pool.close(), 10_000, 'pool close'));
-    const discovery = new EtcdDiscovery({ client: client(), prefix, backoff: { initialMs: 50, maxMs: 500 } });
-    const watch = followDiscovery(pool, discovery, { type: 'work' });
-    cleanup.push(() => watch.close());
+    const { pool, watch, sizes } = followingPool(client(), prefix, 'work', cleanup);
     await watch.ready();
     expect(pool.servers()).toHaveLength(4);
     // History the new store will not reach in the seconds this takes: the watch's revision is then

@@ -1,9 +1,8 @@
 import { freePort, waitFor, within } from '@skein/test-utils';
 import { ErrorCode } from '@skein/core';
-import { FailoverPool, followDiscovery } from '@skein/stream';
 import { describe, expect, it } from 'vitest';
 import { EtcdDiscovery, EtcdRegistrar } from '../src/index.js';
-import { callFlood, etcdClient, etcdForFile, registeredServers, stallEtcd, textOf, transport } from './harness.js';
+import { callFlood, etcdClient, etcdForFile, followingPool, registeredServers, stallEtcd, textOf } from './harness.js';
 
 const file = etcdForFile();
 const { cleanup, client } = file;
@@ -15,12 +14,7 @@ describe('etcd stalled for longer than the lease TTL', () => {
     const names = ['a', 'b', 'c'];
     await registeredServers(registrar, 'work', names, cleanup);
     // The pool's size after every membership change: the property is that it never reaches 0.
-    const sizes: number[] = [];
-    const pool: FailoverPool = new FailoverPool({ transport, servers: [], onMembershipChange: () => void sizes.push(pool.servers().length) });
-    cleanup.push(() => within(pool.close(), 10_000, 'pool close'));
-    const discovery = new EtcdDiscovery({ client: client(), prefix, backoff: { initialMs: 50, maxMs: 500 } });
-    const watch = followDiscovery(pool, discovery, { type: 'work' });
-    cleanup.push(() => watch.close());
+    const { pool, discovery, watch, sizes } = followingPool(client(), prefix, 'work', cleanup);
     // A second watch says what discovery passed on: that the leases did expire and came back.
     const seen: string[] = [];
     const observer = discovery.watch((e) => void seen.push(`${e.kind} ${e.entry.id}`));

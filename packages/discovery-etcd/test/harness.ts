@@ -1,8 +1,8 @@
 import { createCluster, createServiceDispatch, implement, method, service, type Member } from '@skein/api';
 import { msgpackCodec } from '@skein/codec-msgpack';
 import { nodeRuntime } from '@skein/runtime-node';
-import { RpcServer, createRouter, type ActionHandler } from '@skein/stream';
-import type { EtcdRegistrar } from '../src/index.js';
+import { FailoverPool, RpcServer, createRouter, followDiscovery, type ActionHandler, type Watch } from '@skein/stream';
+import { EtcdDiscovery, type EtcdRegistrar } from '../src/index.js';
 import { portOf, processStopped, sleep, startEtcd, waitFor, within, type EtcdCluster, type StartEtcdOptions, cleanups } from '@skein/test-utils';
 import { tcpTransport } from '@skein/transport-tcp';
 import { Etcd3 } from 'etcd3';
@@ -189,4 +189,23 @@ async function etcdMetrics(member: EtcdCluster['members'][number]): Promise<(nam
       .filter((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `))
       .filter((l) => !method || l.includes(`grpc_method="${method}"`))
       .reduce((n, l) => n + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+}
+
+/** A FailoverPool following `prefix`'s servers of `type`, with a new discovery on `etcd`, and its discovery and watch. */
+export interface FollowingPool {
+  pool: FailoverPool;
+  discovery: EtcdDiscovery;
+  watch: Watch;
+  /** The pool's size after every membership change (so that a test can say it never reached 0). */
+  sizes: number[];
+}
+
+export function followingPool(etcd: Etcd3, prefix: string, type: string, cleanup: (() => unknown)[]): FollowingPool {
+  const sizes: number[] = [];
+  const pool: FailoverPool = new FailoverPool({ transport, servers: [], onMembershipChange: () => void sizes.push(pool.servers().length) });
+  cleanup.push(() => within(pool.close(), 10_000, 'pool close'));
+  const discovery = new EtcdDiscovery({ client: etcd, prefix, backoff: { initialMs: 50, maxMs: 500 } });
+  const watch = followDiscovery(pool, discovery, { type });
+  cleanup.push(() => watch.close());
+  return { pool, discovery, watch, sizes };
 }
