@@ -2,7 +2,7 @@ import { ErrorCode, RpcError } from '@skein/core';
 import { cleanups, deferred, waitFor, within } from '@skein/test-utils';
 import net from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { ClientStream, RpcServer, createRouter, type CallOptions, type Caller } from '../src/index.js';
+import { ClientStream, RpcServer, createRouter, type CallOptions, type Caller, type ClientStreamOptions, type Dispatch } from '../src/index.js';
 import { HelloRole, decodeHello, encodeHello, receiveLimitsEntry } from '../src/wire/hello.js';
 import { ACTION_STRING_BIT, REQUEST_HEADER_LENGTH, readRequestHeader, writeRequestHeader } from '../src/wire/protocol.js';
 import { REVERSE_ANSWER_ACTION, REVERSE_CALL_FLAG, reverseAnswerEntry, reverseOfferEntry } from '../src/wire/reverse-calls.js';
@@ -82,6 +82,13 @@ async function scriptedServer(deaf = false): Promise<{ address: string; socket: 
   cleanup.push(() => new Promise<void>((r) => server.close(() => r())));
   const { port } = server.address() as net.AddressInfo;
   return { address: `127.0.0.1:${port}`, socket: socket.promise, received: () => Buffer.concat(chunks), receivedBytes: () => receivedBytes };
+}
+
+/** A Skein client of `srv` that serves `serve` (keepalive off: the scripted server answers no ping). */
+async function servingPeer(srv: { address: string }, serve: Dispatch, more: Partial<ClientStreamOptions> = {}): Promise<ClientStream> {
+  const peer = await ClientStream.connect({ transport, address: srv.address, keepaliveMs: 0, serve, ...more });
+  cleanup.push(() => peer.destroy());
+  return peer;
 }
 
 /** The reverse answers a raw server read: seq, flag, and the error string of flag 2. */
@@ -213,19 +220,16 @@ describe('the connecting side, against a server that sends deadlines and cancels
     const srv = await scriptedServer();
     const reasons: unknown[] = [];
     const ran: number[] = [];
-    const peer = await ClientStream.connect({
-      transport,
-      address: srv.address,
-      keepaliveMs: 0,
-      serve: createRouter({
+    const peer = await servingPeer(
+      srv,
+      createRouter({
         'p.x': (req) =>
           new Promise<Uint8Array>(() => {
             ran.push(readU32(req.msg));
             req.signal.addEventListener('abort', () => reasons.push(req.signal.reason));
           }),
       }),
-    });
-    cleanup.push(() => peer.destroy());
+    );
     const sock = await srv.socket;
     await waitFor(() => requestFrames(srv.received()).length >= 1, { what: 'the hello read' });
     sock.write(timedCall(1, 'p.x', 100, u32(1)));
@@ -244,15 +248,9 @@ describe('the connecting side, against a server that sends deadlines and cancels
     const srv = await scriptedServer();
     let ran = 0;
     const release: (() => void)[] = [];
-    const peer = await ClientStream.connect({
-      transport,
-      address: srv.address,
-      keepaliveMs: 0,
-      serveWindow: 2,
-      // Ignores its signal: runs until released.
-      serve: createRouter({ 'p.x': (req) => new Promise<Uint8Array>((resolve) => (ran++, release.push(() => resolve(req.msg)))) }),
-    });
-    cleanup.push(() => peer.destroy());
+    // Ignores its signal: runs until released.
+    const handler = (req: { msg: Uint8Array }) => new Promise<Uint8Array>((resolve) => (ran++, release.push(() => resolve(req.msg))));
+    const peer = await servingPeer(srv, createRouter({ 'p.x': handler }), { serveWindow: 2 });
     const sock = await srv.socket;
     await waitFor(() => requestFrames(srv.received()).length >= 1, { what: 'the hello read' });
     for (let seq = 1; seq <= 6; seq++) {
@@ -279,13 +277,7 @@ describe('the connecting side, against a server that sends deadlines and cancels
   it('never runs a call held for its send buffer to drain that the server cancelled meanwhile, nor one whose deadline passed meanwhile', async () => {
     const srv = await scriptedServer(true);
     const ran: string[] = [];
-    const peer = await ClientStream.connect({
-      transport,
-      address: srv.address,
-      keepaliveMs: 0,
-      serve: createRouter({ big: () => (ran.push('big'), { msg: new Uint8Array(0), blob: new Uint8Array(48 * MiB) }), 'p.x': (req) => (ran.push(`x${readU32(req.msg)}`), req.msg) }),
-    });
-    cleanup.push(() => peer.destroy());
+    const peer = await servingPeer(srv, createRouter({ big: () => (ran.push('big'), { msg: new Uint8Array(0), blob: new Uint8Array(48 * MiB) }), 'p.x': (req) => (ran.push(`x${readU32(req.msg)}`), req.msg) }));
     // The client's own call (seq 1): its answer, sent after the frames below, says the client read them all.
     const marker = peer.call('mark');
     const sock = await srv.socket;
@@ -317,19 +309,16 @@ describe('the connecting side, against a server that sends deadlines and cancels
     const srv = await scriptedServer();
     const reasons: unknown[] = [];
     const started = deferred();
-    const peer = await ClientStream.connect({
-      transport,
-      address: srv.address,
-      keepaliveMs: 0,
-      serve: createRouter({
+    const peer = await servingPeer(
+      srv,
+      createRouter({
         'p.x': (req) =>
           new Promise<Uint8Array>(() => {
             req.signal.addEventListener('abort', () => reasons.push(req.signal.reason));
             started.resolve();
           }),
       }),
-    });
-    cleanup.push(() => peer.destroy());
+    );
     const sock = await srv.socket;
     sock.write(timedCall(1, 'p.x', 60_000));
     await started.promise;
