@@ -333,10 +333,10 @@ export class ConnPool implements StreamCaller, Resender, Reopener {
 
   /**
    * The connection with the most room in its window, asking for another when even it has none
-   * (then none, unless `full`); null, with `refusals`, at the first that takes no call: one walk
-   * per call in the usual case.
+   * (then none, unless `full`; `grow` false: asking for nothing); null, with `refusals`, at the
+   * first that takes no call: one walk per call in the usual case.
    */
-  private leastLoaded(refusals: boolean, full: boolean): Slot | undefined | null {
+  private leastLoaded(refusals: boolean, full: boolean, grow = true): Slot | undefined | null {
     let best: Slot | undefined;
     let room = -Infinity;
     for (const slot of this.active) {
@@ -349,7 +349,7 @@ export class ConnPool implements StreamCaller, Resender, Reopener {
       }
     }
     if (best && room <= 0) {
-      this.grow();
+      if (grow) this.grow();
       // A call waits in the pool for the first connection with room, this one or a new one: in
       // this one's own queue it would wait for this one's slowest call.
       if (!full) return undefined;
@@ -359,17 +359,7 @@ export class ConnPool implements StreamCaller, Resender, Reopener {
 
   /** The open connection with the most room, full or not, asking for nothing: where calls waiting for room go at a close. */
   private lightest(): Slot | undefined {
-    let best: Slot | undefined;
-    let room = -Infinity;
-    for (const slot of this.active) {
-      const s = slot.stream!;
-      const r = s.window - s.inFlight - s.queued;
-      if (r > room) {
-        best = slot;
-        room = r;
-      }
-    }
-    return best;
+    return this.leastLoaded(false, true, false) ?? undefined;
   }
 
   /**
