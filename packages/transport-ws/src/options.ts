@@ -29,8 +29,10 @@ export interface WsTransportOptions {
    * connection whose message would take it over is dropped with a FrameError naming the option,
    * alone (the WebSocket counterpart of the TCP transport's `maxPendingFrameBytes`). At least
    * `maxWsMessageBytes`; default four times it (256 MiB and 256 KiB); `Infinity`: no limit.
-   * uWebSockets.js collects a message where this side cannot see it: there lower
-   * `maxWsMessageBytes` instead.
+   * uWebSockets.js shows no byte of a message before it is whole, and keeps each connection's
+   * receive buffer until its close: there it applies only when given, and each upgraded
+   * connection reserves `maxWsMessageBytes` of it until its close; an upgrade past it is
+   * answered 503.
    */
   maxPendingMessageBytes?: number;
   /**

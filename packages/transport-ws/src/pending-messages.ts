@@ -7,6 +7,10 @@ import { FrameError } from '@skein/core';
  * each connection could hold up to `maxWsMessageBytes` of a message that a peer sends on, slowly
  * enough, never finishing it (the read timeout ends only a stalled one): many such peers held
  * that many times over, where TCP's listener holds its budget at most.
+ *
+ * uWebSockets.js shows neither a message in progress nor a byte count of one, and keeps each
+ * connection's receive buffer, emptied, from the first message it received in pieces until its
+ * close: there a connection `reserve`s the most that buffer holds, for its whole life.
  */
 export class PendingMessages {
   private held = 0;
@@ -16,6 +20,17 @@ export class PendingMessages {
   /** Bytes held now, across the connections sharing the budget. */
   get inUse(): number {
     return this.held;
+  }
+
+  /**
+   * Takes `bytes` for a connection that may fill them out of this side's sight (a uWS one, from
+   * its upgrade to its close) when they fit in the budget; false, changing nothing, when not.
+   * Give them back with `recharge(bytes, 0)`.
+   */
+  reserve(bytes: number): boolean {
+    if (this.held + bytes > this.max) return false;
+    this.held += bytes;
+    return true;
   }
 
   /**

@@ -6,6 +6,7 @@ import { decide, REFUSAL } from './upgrade-hook.js';
 import { loadUws, type UwsModule } from './uws-loader.js';
 import { withPemFiles } from './pem-files.js';
 import { UwsAppCloser } from './uws-app-closer.js';
+import { UwsAdmission } from './uws-admission.js';
 import { secureFor } from './tls.js';
 
 /** Per-connection state uWS keeps for us (passed to `upgrade`, returned by `getUserData`). */
@@ -14,6 +15,8 @@ interface Slot {
   conn?: MessageConn;
   /** Set by the close handler: any call on a closed uWS WebSocket throws. */
   dead: boolean;
+  /** Holds its share of the listener's maxPendingMessageBytes (from its admission to its close). */
+  reserved: boolean;
 }
 
 type Accept = (conn: FrameConn) => void;
@@ -35,7 +38,8 @@ export async function listenUws(
   // SSLApp: OpenSSL in uSockets. uWS cannot change its certificate while listening (no reloadTls).
   const app = secure ? await withPemFiles(secure, (files) => uws.SSLApp(files)) : uws.App();
   const closer = new UwsAppCloser(app);
-  app.ws<Slot>(options.pathname, behavior(uws, spec, accept, options, closer));
+  const admission = new UwsAdmission(options.maxPendingMessageBytes, options.maxWsMessageBytes, options.logger);
+  app.ws<Slot>(options.pathname, behavior(uws, spec, accept, options, closer, admission));
   // Other paths, and plain requests to the endpoint (uWS yields those to the next route).
   app.any('/*', (res) => void res.writeStatus('404 Not Found').end('', true));
   const token = await listenApp(app, address);
@@ -50,7 +54,7 @@ export async function listenUws(
   return listener;
 }
 
-function behavior(uws: UwsModule, spec: FrameSpec, accept: Accept, options: ResolvedOptions, closer: UwsAppCloser): WebSocketBehavior<Slot> {
+function behavior(uws: UwsModule, spec: FrameSpec, accept: Accept, options: ResolvedOptions, closer: UwsAppCloser, admission: UwsAdmission): WebSocketBehavior<Slot> {
   return {
     compression: uws.DISABLED,
     maxPayloadLength: options.maxWsMessageBytes,
@@ -59,7 +63,7 @@ function behavior(uws: UwsModule, spec: FrameSpec, accept: Accept, options: Reso
     maxBackpressure: 0,
     idleTimeout: idleTimeoutSeconds(options.pingIntervalMs),
     sendPingsAutomatically: options.pingIntervalMs > 0,
-    upgrade: (res, req, context) => upgrade(res, req, context, options),
+    upgrade: (res, req, context) => upgrade(res, req, context, options, admission),
     open: (ws) => {
       closer.opened();
       open(ws, spec, accept, options);
@@ -73,6 +77,8 @@ function behavior(uws: UwsModule, spec: FrameSpec, accept: Accept, options: Reso
     close: (ws, code, message) => {
       const slot = ws.getUserData();
       slot.dead = true;
+      if (slot.reserved) admission.release();
+      slot.reserved = false;
       // `message` is only valid during this call, like every ArrayBuffer uWS passes.
       slot.conn?.ended(code, new TextDecoder().decode(message));
       closer.ended();
@@ -89,7 +95,7 @@ export function idleTimeoutSeconds(pingIntervalMs: number): number {
   return pingIntervalMs === 0 ? 0 : Math.min(960, Math.max(8, Math.ceil((2 * pingIntervalMs) / 1000)));
 }
 
-function upgrade(res: HttpResponse, req: HttpRequest, context: us_socket_context_t, options: ResolvedOptions): void {
+function upgrade(res: HttpResponse, req: HttpRequest, context: us_socket_context_t, options: ResolvedOptions, admission: UwsAdmission): void {
   // `req` lives on uWS's stack for this call only: read everything before awaiting the hook.
   const key = req.getHeader('sec-websocket-key');
   const protocol = req.getHeader('sec-websocket-protocol');
@@ -99,8 +105,9 @@ function upgrade(res: HttpResponse, req: HttpRequest, context: us_socket_context
   req.forEach((k, v) => void (headers[k] = v));
   const remoteAddress = new TextDecoder().decode(res.getRemoteAddressAsText());
   const info = { url: req.getUrl() + (query ? `?${query}` : ''), headers, remoteAddress };
-  const slot: Slot = { remote: remoteAddress, dead: false };
-  if (!options.upgrade) return res.upgrade(slot, key, protocol, extensions, context);
+  const slot: Slot = { remote: remoteAddress, dead: false, reserved: false };
+  const admit = (): void => upgradeWithin(admission, res, slot, () => res.upgrade(slot, key, protocol, extensions, context));
+  if (!options.upgrade) return admit();
   let aborted = false;
   // Required before returning without answering: uWS terminates the process otherwise.
   res.onAborted(() => void (aborted = true));
@@ -108,10 +115,22 @@ function upgrade(res: HttpResponse, req: HttpRequest, context: us_socket_context
     if (aborted) return;
     // Outside uWS's own callback the response must be corked to be written in one go.
     res.cork(() => {
-      if (verdict === 'accept') res.upgrade(slot, key, protocol, extensions, context);
+      // The budget is asked at the verdict: a request waiting on its hook holds none of it.
+      if (verdict === 'accept') admit();
       else res.writeStatus(`${REFUSAL[verdict].status} ${REFUSAL[verdict].text}`).end('', true);
     });
   });
+}
+
+/**
+ * Upgrades when the listener's maxPendingMessageBytes has room for one more connection's share
+ * (see UwsAdmission), else answers 503. uWS runs `open` inside `res.upgrade` (the response is
+ * live: the hook's path checks `aborted` first), so `close` follows it, which gives the share back.
+ */
+function upgradeWithin(admission: UwsAdmission, res: HttpResponse, slot: Slot, upgradeNow: () => void): void {
+  if (!admission.admit(slot.remote)) return void res.writeStatus('503 Service Unavailable').end('', true);
+  slot.reserved = true;
+  upgradeNow();
 }
 
 function open(ws: WebSocket<Slot>, spec: FrameSpec, accept: Accept, options: ResolvedOptions): void {

@@ -1,5 +1,5 @@
 import type { Transport } from '@skein/core';
-import { resolveOptions, type WsTransportOptions } from './options.js';
+import { resolveOptions, type ResolvedOptions, type WsTransportOptions } from './options.js';
 import { transportOf } from './transport-of.js';
 
 export interface UwsTransportOptions extends WsTransportOptions {
@@ -13,9 +13,18 @@ export interface UwsTransportOptions extends WsTransportOptions {
  * loads). Clients are the same as wsTransport's: uWS is a server.
  */
 export function uwsTransport(options: UwsTransportOptions = {}): Transport {
-  const opts = resolveOptions(options);
+  const opts = uwsBudget(resolveOptions(options), options.maxPendingMessageBytes);
   return transportOf('uws', opts, async (address, spec, accept) => {
     const { listenUws } = await import('./uws-server.js');
     return listenUws(address, spec, accept, opts, options.uwsModule);
   });
+}
+
+/**
+ * uWS can bound what its connections hold of messages only by how many are open, each reserving
+ * `maxWsMessageBytes` (see UwsAdmission): the ws server's default budget, four such messages,
+ * would admit four connections. So on uWS the budget applies only when it is given.
+ */
+function uwsBudget(opts: ResolvedOptions, given: number | undefined): ResolvedOptions {
+  return given === undefined ? { ...opts, maxPendingMessageBytes: Infinity } : opts;
 }
