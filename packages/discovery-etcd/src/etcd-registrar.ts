@@ -1,6 +1,7 @@
 import { ErrorCode, RpcError, guardedLogger, invalidArgument, refuseRenamed, silentLogger, systemClock, type Clock, type Logger } from '@skein/core';
 import { Backoff, discoveryEntry, type BackoffOptions, type DiscoveryEntry, type DiscoveryStatus, type EntrySpec, type Registrar, type Registration } from '@skein/stream';
 import type { Etcd3, Lease } from 'etcd3';
+import { clientClosed, onClientClose } from './client-closed.js';
 import { checkedPrefix, encodeValue, keyOf } from './etcd-entry.js';
 import { KeyGuard } from './key-guard.js';
 import { KeyRelease } from './key-release.js';
@@ -19,7 +20,11 @@ export interface EtcdRegistrarOptions {
   ttlSeconds?: number;
   logger?: Logger;
   clock?: Clock;
-  /** Delays between attempts to write the entry again after its lease was lost, as a ConnPool's `backoff`. Default: 100 ms doubling to 5 s. */
+  /**
+   * Delays between attempts to write the entry again after its lease was lost, to open its
+   * keepalive stream again, and to read and watch its key again, as a ConnPool's `backoff`.
+   * Default: 100 ms doubling to 5 s.
+   */
   backoff?: Partial<BackoffOptions>;
 }
 
@@ -70,6 +75,14 @@ function checkedSize(key: string, value: string): void {
 /** etcd refused the write as larger than its `--max-request-bytes`: the entry, not etcd, is at fault. */
 function tooLargeForEtcd(err: unknown): boolean {
   return reason(err).includes('request is too large');
+}
+
+/**
+ * The error of a registration whose etcd3 client its application closed: `Closed`, and never worth
+ * retrying (every call through that client fails so), unlike an outage's `Unreachable`.
+ */
+function closedError(key: string, cause?: unknown): RpcError {
+  return new RpcError(ErrorCode.Closed, `registering ${key} in etcd: the etcd3 client was closed (close registrations before it)`, { retry: 'never', cause });
 }
 
 /** Why a rewrite after a lost lease did not write: the key is there, under someone else's lease. */
@@ -131,6 +144,8 @@ class EtcdRegistration implements Registration {
   /** The last rewrite found the key held by another registration (said once per stretch). */
   private held = false;
   private readonly value: string;
+  /** Stops listening for the client's close (see clientClosedUnder). */
+  private unhook: () => void = () => undefined;
 
   constructor(
     readonly entry: DiscoveryEntry,
@@ -145,13 +160,18 @@ class EtcdRegistration implements Registration {
   }
 
   async start(): Promise<void> {
+    this.unhook = onClientClose(this.p.client, () => this.clientClosedUnder());
     try {
       await this.write();
     } catch (err) {
-      // Not an outage: writing it again would be refused again.
+      this.unhook();
+      // Not outages: writing it again would be refused again, or fail as closed again.
+      if (clientClosed(err)) throw closedError(this.p.key, err);
       if (tooLargeForEtcd(err)) throw new RpcError(ErrorCode.InvalidArgument, `registering ${this.p.key} in etcd failed: the entry is too large for this etcd: ${reason(err)}`, { cause: err });
       throw new RpcError(ErrorCode.Unreachable, `registering ${this.p.key} in etcd failed: ${reason(err)}`, { retry: 'safe' });
     }
+    // The client was closed while the first write was under way, which landed: ended already.
+    if (this.closing) throw closedError(this.p.key);
   }
 
   /** Revokes the lease, which deletes the key at once: clients stop routing before the server goes. */
@@ -161,6 +181,7 @@ class EtcdRegistration implements Registration {
   }
 
   private async shutdown(): Promise<void> {
+    this.unhook();
     // A silent etcd would hold close() and the server's shutdown for as long as it is silent;
     // past one TTL there is nothing to gain: the lease is no longer kept alive (revoke stops that
     // first), so the entry goes by itself when etcd answers again.
@@ -181,6 +202,35 @@ class EtcdRegistration implements Registration {
       lease.release();
       this.p.logger.warn({ key: this.p.key, ttlSeconds: this.p.ttl, reason: reason(err) }, 'could not revoke the lease: the entry stays listed until it expires');
     }
+  }
+
+  /**
+   * The application closed the etcd3 client under this registration: nothing can be written,
+   * renewed, watched or revoked through it again, so it ends here, `closed`, with one warn line,
+   * instead of trying again for good (and holding the process on its timers and on the keepalive
+   * stream, which outlives the client's close). The lease is no longer kept alive: etcd deletes
+   * the entry when it expires, within the TTL. `close()` after it has nothing left to do.
+   */
+  private clientClosedUnder(): void {
+    if (this.closing) return;
+    this.closing = this.end();
+    const err = closedError(this.p.key);
+    this.p.logger.warn({ key: this.p.key, ttlSeconds: this.p.ttl, reason: err.message }, 'registration ended: its etcd3 client was closed');
+  }
+
+  private async end(): Promise<void> {
+    this.unhook();
+    clearTimeout(this.timer);
+    this.release?.close();
+    this.current = { state: 'closed', since: this.p.clock.now() };
+    // A write under way went out before the close and may still land (calls in flight finish):
+    // what it starts is stopped once it settles.
+    await this.writing?.catch(() => undefined);
+    const lease = this.lease;
+    this.lease = undefined;
+    this.keeper?.close();
+    this.guard?.close();
+    lease?.release();
   }
 
   /** Grants a lease and writes the key under it; after a loss, only if no one else wrote it since. */
@@ -356,6 +406,8 @@ class EtcdRegistration implements Registration {
       },
       (err: unknown) => {
         if (this.closing) return;
+        // Closed by some way past the wrapper of its close (see onClientClose): over all the same.
+        if (clientClosed(err)) return this.clientClosedUnder();
         const held = err instanceof KeyHeld;
         if (held && !this.held) this.p.logger.warn({ key: this.p.key }, HELD);
         this.held = held;

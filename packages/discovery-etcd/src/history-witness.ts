@@ -1,10 +1,14 @@
 import type { IKeyValue } from 'etcd3';
 
-/** A key's version as etcd numbers it: the revisions of its creation and of its last write, and its write count. */
+/**
+ * A key's version as etcd numbers it: the revisions of its creation and of its last write, its
+ * write count, and the lease it was written under ('0': none).
+ */
 export interface KeyVersion {
   readonly mod: string;
   readonly create: string;
   readonly version: string;
+  readonly lease: string;
 }
 
 /**
@@ -13,9 +17,18 @@ export interface KeyVersion {
  * etcd started again on an empty data dir (or restored from an older snapshot) that was written to
  * before the watch came back can be past the revision the watch resumes from, and would then
  * accept the resume, and the watch would miss for good every change the new history made below
- * it (a server registered then never seen, one gone never leaving). In the same history the key
- * written last, read at that revision, has exactly the version kept here; in another history it
- * is absent, or was written at other revisions.
+ * it (a server registered then never seen, one gone never leaving). In the same history a key,
+ * read at that revision, has exactly the version kept here; in another history the key written
+ * last is absent, or was written at other revisions, or under another lease.
+ *
+ * The lease is what tells apart a new history that wrote the same keys at the same revisions
+ * (the same writes replayed in the same order, e.g. the same servers registering again in the same
+ * order on an emptied etcd), which revisions cannot: etcd numbers a lease from its member id and
+ * the time the member process started, in ms, plus a count of its requests, so a lease granted by
+ * another process (a new data dir) never has the id of one granted before, while a restart on its
+ * data dir keeps every lease and its id. Registrations write every entry under a lease; a key
+ * written without one (by hand, by a tool) carries nothing of its history, so when the key
+ * written last has none, the leased key written last is a second witness.
  */
 export class HistoryWitness {
   private readonly keys = new Map<string, KeyVersion>();
@@ -28,7 +41,7 @@ export class HistoryWitness {
 
   /** A write applied. */
   put(kv: IKeyValue): void {
-    this.keys.set(kv.key.toString(), { mod: kv.mod_revision, create: kv.create_revision, version: kv.version });
+    this.keys.set(kv.key.toString(), { mod: kv.mod_revision, create: kv.create_revision, version: kv.version, lease: kv.lease });
   }
 
   /** A delete applied. */
@@ -37,15 +50,24 @@ export class HistoryWitness {
   }
 
   /**
-   * The key written last and its version, to read at the applied revision; none while the prefix
-   * is empty. Taken before the read: changes applied while it is under way do not change it.
+   * The keys to read at the applied revision, with their versions: the key written last, and the
+   * leased key written last if that one has no lease; none while the prefix is empty. Taken
+   * before the reads: changes applied while they are under way do not change them.
    */
-  expected(): Witness | undefined {
+  expected(): Witness[] {
     let last: Witness | undefined;
-    for (const [key, version] of this.keys) if (!last || Number(version.mod) > Number(last.version.mod)) last = { key, version };
-    return last;
+    let leased: Witness | undefined;
+    for (const [key, version] of this.keys) {
+      if (!last || Number(version.mod) > Number(last.version.mod)) last = { key, version };
+      if (version.lease !== NO_LEASE && (!leased || Number(version.mod) > Number(leased.version.mod))) leased = { key, version };
+    }
+    if (!last) return [];
+    return leased && last.version.lease === NO_LEASE ? [last, leased] : [last];
   }
 }
+
+/** The lease of a key written without one, as etcd spells it. */
+const NO_LEASE = '0';
 
 /** One key and the version it has at the applied revision in the history followed. */
 export interface Witness {
@@ -55,6 +77,6 @@ export interface Witness {
 
 /** Whether `read`, the witness's key as etcd has it at the applied revision, is that version (the same history). */
 export function sameHistory(witness: Witness, read: IKeyValue | undefined): boolean {
-  const { mod, create, version } = witness.version;
-  return !!read && read.mod_revision === mod && read.create_revision === create && read.version === version;
+  const { mod, create, version, lease } = witness.version;
+  return !!read && read.mod_revision === mod && read.create_revision === create && read.version === version && read.lease === lease;
 }

@@ -32,13 +32,15 @@ export interface KeyGuardOptions {
  * Without it the displaced registration would say `live` while clients route elsewhere.
  *
  * Says `lost` once, then stops. The watch starts after the revision we wrote, so our own write
- * is not seen; a put under any other lease, or a delete, is a loss. etcd3 resumes a broken watch
- * from the revision of the response that answered the new watch, which can skip changes not yet
- * delivered: every (re)connection therefore reads the key once, and so does a watch that etcd
- * canceled (compacted, or no longer permitted), before watching again. A read that fails is
- * tried again with backoff until it succeeds or the guard is closed, and the registration is told
- * it is `blind` meanwhile: a guard that gave up would leave it saying `live` about a key it
- * cannot see.
+ * is not seen; a put under any other lease, or a delete, is a loss. Each watch reads the key once
+ * it is connected, and so does a watch that etcd canceled (compacted, or no longer permitted),
+ * before watching again. A watch whose stream broke (etcd restarted, out of reach) is not left to
+ * etcd3's resubscription, which waits on etcd3's own backoff (up to 30 s) and resumes from a
+ * response's revision that can be past changes not yet delivered: it is dropped, and the key is
+ * read and watched again after the registration's `backoff`, as the LeaseKeeper opens its stream
+ * again. A read that fails is tried again with backoff until it succeeds or the guard is closed,
+ * and the registration is told it is `blind` meanwhile: a guard that gave up would leave it saying
+ * `live` about a key it cannot see.
  */
 export class KeyGuard {
   private watcher: Watcher | undefined;
@@ -63,6 +65,16 @@ export class KeyGuard {
       // Canceled by etcd: etcd3 has dropped this watcher and will not resubscribe it.
       if (this.watcher === w) this.watcher = undefined;
       void this.check(true);
+    });
+    // The stream broke (etcd restarted, out of reach): etcd3 would resubscribe on its own backoff,
+    // up to 30 s once etcd has been away a while, all that time blind to a key taken or deleted.
+    // Dropped instead, and the key read and watched again after the registration's backoff.
+    w.on('disconnected', () => {
+      if (this.watcher !== w || this.done) return;
+      this.watcher = undefined;
+      void w.cancel().catch(() => undefined); // not connected: etcd3 only forgets it
+      clearTimeout(this.timer);
+      this.timer = setTimeout(() => void this.check(true), this.o.backoff.next());
     });
   }
 

@@ -3,7 +3,7 @@ import { Backoff, type BackoffOptions, type DiscoveryEntry, type DiscoveryFeed }
 import type { Etcd3, IKeyValue, IWatchResponse, Watcher } from 'etcd3';
 import { decodeEntry, parseKey, rangeOf } from './etcd-entry.js';
 import { HistoryWitness, sameHistory } from './history-witness.js';
-import { clientClosed } from './client-closed.js';
+import { clientClosed, onClientClose } from './client-closed.js';
 import { ownWatch } from './own-watch.js';
 import { PrefixReader, tooLarge } from './range-read.js';
 import { reason } from './reason.js';
@@ -42,6 +42,8 @@ export class PrefixWatch {
   private readonly reader: PrefixReader;
   /** The keys' versions as of `revision`: whether a resume finds the same history (see HistoryWitness). */
   private readonly witness = new HistoryWitness();
+  /** Stops listening for the client's close. */
+  private unhook: () => void = () => undefined;
 
   constructor(private readonly opts: PrefixWatchOptions) {
     this.range = rangeOf(opts.prefix);
@@ -50,10 +52,14 @@ export class PrefixWatch {
   }
 
   start(): void {
+    // A watch already open is not ended by the client's close (its stream goes on): told by the
+    // close itself, it ends as one whose next call found the client closed (see retry).
+    this.unhook = onClientClose(this.opts.client, () => this.clientClosedUnder());
     void this.resync();
   }
 
   close(): void {
+    this.unhook();
     this.closed = true;
     this.generation++;
     clearTimeout(this.timer);
@@ -108,22 +114,26 @@ export class PrefixWatch {
    * only after: the view would be called current, then stale again, two lines for one outage.
    * Asked only now, with etcd reachable: failed calls during an outage would open etcd3's
    * circuit breaker and hold the client back for seconds after etcd is back. What is asked is
-   * the key written last, at that revision: in another history (etcd started again on an empty
-   * data dir, or restored, and written to past that revision) it is not the version applied,
-   * and the view is read again whole (see HistoryWitness).
+   * the key written last (and the leased key written last, when that one has no lease), at that
+   * revision: in another history (etcd started again on an empty data dir, or restored, and
+   * written to past that revision, even with the same writes replayed) it is not the version
+   * applied, under the same lease, and the view is read again whole (see HistoryWitness).
    */
   private async connected(gen: number): Promise<void> {
-    const witness = this.witness.expected();
-    let res;
+    const witnesses = this.witness.expected();
+    // With none (an empty prefix), the range's first key: what is asked is whether etcd has the revision.
+    const keys = witnesses.length > 0 ? witnesses.map((w) => w.key) : [this.range];
+    let reads;
     try {
-      res = await this.opts.client.kv.range({ key: Buffer.from(witness?.key ?? this.range), revision: this.revision, limit: 1, keys_only: true });
+      reads = await Promise.all(keys.map((key) => this.opts.client.kv.range({ key: Buffer.from(key), revision: this.revision, limit: 1, keys_only: true })));
     } catch (err) {
       if (gen === this.generation) this.retry(err, `resuming the watch of ${this.range} failed: ${reason(err)}`, compacted(err) || rewound(err) ? 'resync' : 'resume');
       return;
     }
     if (gen !== this.generation) return;
-    if (witness && !sameHistory(witness, res.kvs[0])) {
-      const why = `etcd has another history than the one followed (${witness.key} at revision ${this.revision} is not as applied): reading ${this.range} again`;
+    const other = witnesses.find((w, i) => !sameHistory(w, reads[i]!.kvs[0]));
+    if (other) {
+      const why = `etcd has another history than the one followed (${other.key} at revision ${this.revision} is not as applied): reading ${this.range} again`;
       return this.retry(undefined, why, 'resync');
     }
     this.backoff.reset();
@@ -185,16 +195,19 @@ export class PrefixWatch {
    */
   private retry(err: unknown, why: string, then: 'resume' | 'resync'): void {
     if (this.closed) return;
-    if (clientClosed(err)) {
-      this.opts.logger.info({ prefix: this.opts.prefix }, `the etcd3 client was closed: the watch of ${this.range} ends`);
-      void this.opts.feed.close();
-      return;
-    }
+    if (clientClosed(err)) return this.clientClosedUnder();
     this.opts.feed.stale(why);
     this.dropWatcher();
     const gen = ++this.generation;
     const again = then === 'resync' || this.revision === 0 ? () => void this.resync() : () => this.watchFrom(this.revision + 1);
     this.timer = setTimeout(() => gen === this.generation && again(), this.backoff.next());
+  }
+
+  /** The etcd3 client was closed: the watch ends, as `close()` ends it (the feed's close calls it). */
+  private clientClosedUnder(): void {
+    if (this.closed) return;
+    this.opts.logger.info({ prefix: this.opts.prefix }, `the etcd3 client was closed: the watch of ${this.range} ends`);
+    void this.opts.feed.close();
   }
 
   private dropWatcher(): void {

@@ -1,4 +1,5 @@
 import { memoryLogger, startTcpRelay, waitFor } from '@skein/test-utils';
+import type { Etcd3 } from 'etcd3';
 import { rmSync, mkdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { EtcdDiscovery, encodeValue, keyOf } from '../src/index.js';
@@ -89,5 +90,51 @@ describe('a discovery watch whose etcd came back with an earlier revision (data 
     await put('later', 1004);
     await waitFor(() => log.length === 6, { what: 'a change after it' });
     expect(log[5]).toBe('join later');
+  }, 60_000);
+
+  it('reads the view again when the new history wrote the same keys at the same revisions (the writes replayed, under new leases)', async () => {
+    const prefix = 'replayed/servers';
+    const member = file.etcd.members[0]!;
+    const wipe = async (): Promise<void> => {
+      await member.stop('SIGKILL');
+      rmSync(member.dataDir, { recursive: true, force: true });
+      mkdirSync(member.dataDir, { mode: 0o700 });
+      await member.start();
+    };
+    const entry = (id: string, port: number) => ({ type: 'chat', id, address: `127.0.0.1:${port}`, weight: 1, meta: {} });
+    // `a` under a lease, as a registration writes it, then `m` without one (by hand), written last:
+    // each write one revision, the same ones in either history (a grant moves no revision).
+    const writeAll = async (etcd: Etcd3, portOfA: number): Promise<string> => {
+      const lease = etcd.lease(60, { autoKeepAlive: false });
+      await lease.put(keyOf(prefix, entry('a', portOfA))).value(encodeValue(entry('a', portOfA)));
+      const { header } = await etcd.put(keyOf(prefix, entry('m', 1009))).value(encodeValue(entry('m', 1009))).exec();
+      return header.revision;
+    };
+    await wipe(); // a history that starts here, for revisions the next one can match
+    const etcd = client();
+    const written = await writeAll(etcd, 1001);
+    const relay = await startTcpRelay(file.etcd.endpoints[0]!);
+    cleanup.push(() => relay.close());
+    const log: string[] = [];
+    const watch = new EtcdDiscovery({ client: client(`http://${relay.address}`), prefix, backoff: { initialMs: 50, maxMs: 500 } }).watch((e: DiscoveryEvent) =>
+      void log.push(`${e.kind} ${e.entry.id} ${e.entry.address}`),
+    );
+    cleanup.push(() => watch.close());
+    await watch.ready();
+
+    relay.refuse();
+    relay.cut();
+    await waitFor(() => watch.status().state === 'stale', { what: 'the watch to notice the outage' });
+    await wipe();
+    // The same keys in the same order at the same revisions: `m` as before, but `a` moved (its
+    // server came back on another port) under a lease of the new etcd's. Read at the revision
+    // the watch applied, `m` is as it was: only `a`'s lease tells the histories apart.
+    const fresh = client();
+    expect(await writeAll(fresh, 2001)).toBe(written);
+    relay.accept();
+
+    await waitFor(() => watch.entries().find((e) => e.id === 'a')?.address === '127.0.0.1:2001', { timeoutMs: 20_000, what: "the new history's a" });
+    expect(log).toEqual(['join a 127.0.0.1:1001', 'join m 127.0.0.1:1009', 'replace a 127.0.0.1:2001']);
+    await waitFor(() => watch.status().state === 'live', { what: 'the watch live again' });
   }, 60_000);
 });
