@@ -4,6 +4,7 @@ import { resolveLimits, type Limits } from '../wire/limits.js';
 import { checkCredentials, type Credentials } from './credentials.js';
 import { sendsHello } from './hello.js';
 import { DEFAULT_STREAM_WINDOW } from '../wire/agreed.js';
+import { DEFAULT_MAX_HEAD } from '../wire/call-head.js';
 import type { Dispatch } from '../server/dispatch.js';
 import type { ServeSettings } from './reverse-dispatch.js';
 
@@ -121,5 +122,6 @@ function serveSettings(opts: Partial<ClientStreamOptions>, limits: Limits, prefi
   }
   if (typeof opts.serve?.dispatch !== 'function') throw invalidArgument(`${prefix}serve must be a Dispatch (an object with dispatch(req))`);
   if (!sendsHello(limits)) throw invalidArgument(`${prefix}serve needs limits.maxMessage and limits.maxBlob of 1024 or more: it is agreed in the hello`);
-  return { dispatch: opts.serve, window: helloU32(opts.serveWindow ?? 64, `${prefix}serveWindow`) };
+  // Reverse call heads are bounded as a server bounds forward ones, by the same default (wire/reverse-heads.ts).
+  return { dispatch: opts.serve, window: helloU32(opts.serveWindow ?? 64, `${prefix}serveWindow`), maxHead: DEFAULT_MAX_HEAD };
 }

@@ -2,7 +2,7 @@ import type { Clock, Ticker } from '@skein/core';
 import { CallControl, type ControlOwner } from '../server/call-control.js';
 import { DEADLINE_TICK_MS } from '../server/conn-extensions.js';
 import type { ServerRequest } from '../server/request.js';
-import { NO_METADATA } from '../wire/call-head.js';
+import { NO_METADATA, type Metadata } from '../wire/call-head.js';
 import { SeqTable } from '../internals/seq-table.js';
 
 /**
@@ -26,12 +26,13 @@ export class ReverseControls implements ControlOwner {
   }
 
   /**
-   * Gives `req` its control: a deadline `remainingMs` from now (its arrival), or none. A deadline
-   * already passed (`remainingMs` 0) is answered Timeout here, unrun: returns false then.
+   * Gives `req` its control: a deadline `remainingMs` from now (its arrival), or none, and the
+   * metadata its head carried (a headed call's, wire/reverse-heads.ts). A deadline already passed
+   * (`remainingMs` 0) is answered Timeout here, unrun: returns false then.
    */
-  track(req: ServerRequest, seq: number, remainingMs: number | undefined): boolean {
+  track(req: ServerRequest, seq: number, remainingMs: number | undefined, metadata: Metadata = NO_METADATA): boolean {
     const now = remainingMs === undefined ? 0 : this.clock.now();
-    const control = new CallControl(this, req, seq, remainingMs === undefined ? undefined : now + remainingMs, NO_METADATA, this.clock);
+    const control = new CallControl(this, req, seq, remainingMs === undefined ? undefined : now + remainingMs, metadata, this.clock);
     req.control = control;
     if (remainingMs === 0) {
       control.expire();

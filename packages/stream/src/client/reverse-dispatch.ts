@@ -7,7 +7,9 @@ import { ACTION_LEN_MASK, ACTION_STRING_BIT, REQUEST_HEADER_LENGTH, RES_BLOB_LEN
 import { ANSWER_FLAG_FIELD, REVERSE_ACTION_FIELD, REVERSE_ANSWER_ACTION, REVERSE_KIND, readReverseAnswer, reverseOfferEntry } from '../wire/reverse-calls.js';
 import type { HelloEntry } from '../wire/hello.js';
 import { REMAINING_FIELD, REVERSE_CANCEL_FLAG, REVERSE_CONTROL_ENTRY, REVERSE_CONTROL_KIND, TIMED_REVERSE_CALL_FLAG } from '../wire/reverse-control.js';
-import { NO_DEADLINE } from '../wire/call-head.js';
+import { CallHeadError, NO_DEADLINE, NO_METADATA, decodeCallHead, type Metadata } from '../wire/call-head.js';
+import { describeHeadOver, headOver } from '../wire/head-size.js';
+import { HEAD_LEN_FIELD, HEADED_REVERSE_CALL_FLAG, REVERSE_HEADS_KIND, reverseHeadsOfferEntry } from '../wire/reverse-heads.js';
 import { handlerEndToldBy, type Dispatch } from '../server/dispatch.js';
 import { ReverseControls } from './reverse-controls.js';
 import { ServerRequest, type ConnInfo, type Responder } from '../server/request.js';
@@ -30,6 +32,11 @@ export interface ServeSettings {
   readonly dispatch: Dispatch;
   /** Reverse calls run at once; told to the server in the hello, which keeps to it. */
   readonly window: number;
+  /**
+   * The largest reverse call head read (told in the hello: wire/reverse-heads.ts), counted as a
+   * server counts a forward head (wire/head-size.ts); one over it is refused FrameTooLarge.
+   */
+  readonly maxHead: number;
 }
 
 const TWO_32 = 0x1_0000_0000;
@@ -83,6 +90,8 @@ export class ReverseDispatch implements Responder {
   private refusedWhileCongested = 0;
   /** The server sends deadlines and cancels (its hello answer said so). */
   private controlled = false;
+  /** The server sends heads (its hello answer said so, beside deadlines and cancels). */
+  private headed = false;
   /** The calls that came with a deadline, made at the first (wire/reverse-control.ts). */
   private controls: ReverseControls | undefined;
   /**
@@ -127,9 +136,9 @@ export class ReverseDispatch implements Responder {
     return a;
   }
 
-  /** What the stream's hello offers: calls both ways, at most `window` at once, with their deadlines and cancels. */
+  /** What the stream's hello offers: calls both ways, at most `window` at once, with their deadlines and cancels, and heads. */
   get offers(): HelloEntry[] {
-    return [reverseOfferEntry(this.serve.window), REVERSE_CONTROL_ENTRY];
+    return [reverseOfferEntry(this.serve.window), REVERSE_CONTROL_ENTRY, reverseHeadsOfferEntry(this.serve.maxHead)];
   }
 
   /**
@@ -141,26 +150,45 @@ export class ReverseDispatch implements Responder {
     if (!limits) return;
     this.agreed = true;
     this.controlled = answer.some((e) => e.kind === REVERSE_CONTROL_KIND);
+    this.headed = this.controlled && answer.some((e) => e.kind === REVERSE_HEADS_KIND);
     // The flag byte travels in the message too.
     this.peerLimits = replyLimits(Math.max(0, limits.maxMessage - ANSWER_FLAG_FIELD), limits.maxBlob);
   }
 
   /**
-   * A reverse call at `bytes[start, end)`: a response frame with REVERSE_CALL_FLAG, or
-   * TIMED_REVERSE_CALL_FLAG (its remaining time in front); or a cancel, REVERSE_CANCEL_FLAG.
+   * A reverse call at `bytes[start, end)`: a response frame with REVERSE_CALL_FLAG,
+   * TIMED_REVERSE_CALL_FLAG (its remaining time in front) or HEADED_REVERSE_CALL_FLAG (its head in
+   * front, wire/reverse-heads.ts); or a cancel, REVERSE_CANCEL_FLAG.
    */
   frame(bytes: Uint8Array, start: number, end: number): void {
     if (!this.agreed) throw new FrameError('reverse call on a connection whose hello did not agree them');
     const flag = bytes[start + RES_FLAG_AT];
-    const timed = flag === TIMED_REVERSE_CALL_FLAG;
+    const headed = flag === HEADED_REVERSE_CALL_FLAG;
+    // A headed call is a timed one too: its head carries its deadline, and the server may cancel it.
+    const timed = headed || flag === TIMED_REVERSE_CALL_FLAG;
     if ((timed || flag === REVERSE_CANCEL_FLAG) && !this.controlled) throw new FrameError('reverse deadline or cancel on a connection whose hello did not agree them');
+    if (headed && !this.headed) throw new FrameError('reverse call head on a connection whose hello did not agree them');
     const seqLo = u32(bytes, start + SEQ_AT);
     const seqHi = u32(bytes, start + SEQ_AT + 4);
     if (flag === REVERSE_CANCEL_FLAG) return this.controls?.cancel(seqLo + seqHi * TWO_32);
     let bodyAt = start + RESPONSE_HEADER_LENGTH;
     const msgEnd = bodyAt + u32(bytes, start + RES_MSG_LEN_AT);
     let remainingMs: number | undefined;
-    if (timed) {
+    // A headed call's head, `[headAt, headEnd)`: its remaining time, then its entries.
+    let headAt = 0;
+    let headEnd = 0;
+    if (headed) {
+      if (msgEnd - bodyAt < HEAD_LEN_FIELD) throw new FrameError('headed reverse call cut short');
+      const headLen = u32(bytes, bodyAt);
+      // Its length says where the action starts: one that runs past the message is a broken frame.
+      if (headLen > msgEnd - bodyAt - HEAD_LEN_FIELD) throw new FrameError(`headed reverse call with a head of ${headLen} bytes in a message of ${msgEnd - bodyAt}`);
+      headAt = bodyAt + HEAD_LEN_FIELD;
+      headEnd = headAt + headLen;
+      // One too short for its remaining time fails its call alone below (Decode), as a forward head does.
+      const remaining = headLen < REMAINING_FIELD ? NO_DEADLINE : u32(bytes, headAt);
+      if (remaining !== NO_DEADLINE) remainingMs = remaining;
+      bodyAt = headEnd;
+    } else if (timed) {
       if (msgEnd - bodyAt < REMAINING_FIELD) throw new FrameError('timed reverse call cut short');
       const remaining = u32(bytes, bodyAt);
       if (remaining !== NO_DEADLINE) remainingMs = remaining;
@@ -173,6 +201,10 @@ export class ReverseDispatch implements Responder {
     const nameLength = isString ? rawAction & ACTION_LEN_MASK : 0;
     if (nameAt + nameLength > msgEnd) throw new FrameError('reverse call action runs past its message');
     if (nameLength > this.maxAction) return this.refuse(seqLo, seqHi, ErrorCode.FrameTooLarge, `action of ${nameLength} bytes exceeds ${this.maxAction}`);
+    // A head over the bound fails its call alone, as a forward head over a server's max_head does:
+    // counted before anything is decoded, its entries too (wire/head-size.ts).
+    const over = headed ? headOver(bytes, headAt, headEnd, this.serve.maxHead) : undefined;
+    if (over !== undefined) return this.refuse(seqLo, seqHi, ErrorCode.FrameTooLarge, `call head of ${describeHeadOver(over)} exceeds this side's ${this.serve.maxHead}`);
     // Refused unrun: the server may send them elsewhere.
     if (this.closing || this.closed) return this.refuse(seqLo, seqHi, ErrorCode.Closed);
     // Past the window, or with twice the window of handlers running, those the server gave up on included.
@@ -188,13 +220,22 @@ export class ReverseDispatch implements Responder {
         return this.refuse(seqLo, seqHi, ErrorCode.Decode);
       }
     }
+    let metadata: Metadata = NO_METADATA;
+    if (headed) {
+      try {
+        metadata = decodeCallHead(bytes, headAt, headEnd).metadata;
+      } catch (err) {
+        if (!(err instanceof CallHeadError)) throw err;
+        return this.refuse(seqLo, seqHi, ErrorCode.Decode, err.message);
+      }
+    }
     const msgAt = nameAt + nameLength;
     const msg = msgAt === msgEnd ? EMPTY_BYTES : takeBytes(bytes, msgAt, msgEnd);
     const blob = msgEnd === end ? EMPTY_BYTES : takeBytes(bytes, msgEnd, end);
     const req = new ServerRequest(this, seqLo, seqHi, isString ? -1 : rawAction, name, msg, blob);
     this.inFlight++;
     // Its deadline runs from its arrival, held for a drain or not; one passed already is answered Timeout, unrun.
-    if (timed && !(this.controls ??= new ReverseControls(this.clock)).track(req, seq, remainingMs)) return;
+    if (timed && !(this.controls ??= new ReverseControls(this.clock)).track(req, seq, remainingMs, metadata)) return;
     // The server is not reading our answers: run now, this call's answer would only pile up
     // behind theirs, and a server sending past the window could grow that without bound. The
     // stream keeps reading (its own calls' answers come on this connection too), so the call

@@ -64,7 +64,7 @@ export function greet(c: HelloLink, bytes: Uint8Array, start: number, seqLo: num
 /** Calls both ways, when the hello offers to serve them: settled by the first hello that does. */
 function agreeReverse(c: HelloLink, settings: ReverseSettings, bytes: Uint8Array, from: number, to: number, answer: Uint8Array): Uint8Array {
   // Agreed already: a later hello's answer names it, as it names the extensions the connection keeps.
-  if (c.caller) return appendEntries(answer, reverseAnswerEntries(settings, c.caller.controls));
+  if (c.caller) return appendEntries(answer, reverseAnswerEntries(settings, c.caller.controls, c.caller.maxHead > 0));
   const agreed = acceptReverseOffer(new ConnReverseHost(c), settings, bytes, from, to);
   if (!agreed) return answer;
   c.reverseAgreed(agreed.caller);

@@ -12,7 +12,9 @@ import { readErrorBytes } from '../wire/error-strings.js';
 import { ACTION_STRING_BIT, HELLO_ACTION, PING_ACTION, REQ_MSG_LEN_AT, REQUEST_HEADER_LENGTH, RESPONSE_HEADER_LENGTH, putU32, u32, writeResponseHeaderHalves, type ResponseFlag } from '../wire/protocol.js';
 import { ANSWER_FLAG_FIELD, REVERSE_ACTION_FIELD, REVERSE_CALL_FLAG, offeredReverseWindow, reverseAnswerEntry } from '../wire/reverse-calls.js';
 import { REMAINING_FIELD, REVERSE_CONTROL_ENTRY, TIMED_REVERSE_CALL_FLAG, offersReverseControl, writeReverseCancel } from '../wire/reverse-control.js';
-import { wireRemaining } from '../wire/call-head.js';
+import { CallHeadError, encodeCallHead, wireRemaining } from '../wire/call-head.js';
+import { describeHeadOver, headOver } from '../wire/head-size.js';
+import { HEAD_LEN_FIELD, HEADED_REVERSE_CALL_FLAG, REVERSE_HEADS_ANSWER_ENTRY, offeredReverseMaxHead } from '../wire/reverse-heads.js';
 import type { HelloEntry } from '../wire/hello.js';
 import { SeqTable } from '../internals/seq-table.js';
 
@@ -81,6 +83,8 @@ export class ReverseCaller implements Caller {
   private readonly header = new Uint8Array(RESPONSE_HEADER_LENGTH);
   /** A timed call's `remaining_ms`, and a cancel frame: written from here, no buffer per call. */
   private readonly remaining = new Uint8Array(REMAINING_FIELD);
+  /** A headed call's `head_len`, written from here too. */
+  private readonly headLen = new Uint8Array(HEAD_LEN_FIELD);
   private readonly cancelFrame = new Uint8Array(RESPONSE_HEADER_LENGTH);
   /** A pump is due (pumpSoon). */
   private pumpQueued = false;
@@ -98,6 +102,12 @@ export class ReverseCaller implements Caller {
     private readonly window: number,
     /** The other side reads deadlines and cancels (its hello offered them): calls carry the one and get the other. */
     readonly controls = false,
+    /**
+     * The largest head the other side reads (its hello offered reverse call heads, wire/reverse-heads.ts),
+     * counted as a server counts a forward head; 0: it reads none, and a call's metadata is not sent
+     * (as a forward call's to a razor v1 server: there is nowhere to put it).
+     */
+    readonly maxHead = 0,
   ) {}
 
   /** Reverse calls on the wire (answered or not by their callers), and waiting. */
@@ -122,10 +132,12 @@ export class ReverseCaller implements Caller {
     const blob = opts.blob ?? EMPTY_BYTES;
     let prefix: Uint8Array;
     let timeoutMs: number;
+    let head: Uint8Array | undefined;
     try {
       prefix = this.prefix(action);
       timeoutMs = callTimeout(opts.timeoutMs, this.settings.timeoutMs);
-      this.checkSize(prefix, msg, blob);
+      head = this.head(opts);
+      this.checkSize(prefix, msg, blob, head);
     } catch (err) {
       return notify(fromDownstream(err as RpcError), null);
     }
@@ -138,6 +150,7 @@ export class ReverseCaller implements Caller {
       return notify(new RpcError(ErrorCode.Overloaded, `more than ${this.settings.maxQueued} reverse calls waiting on ${this.host.remote}`), null);
     }
     const call = new Call(prefix, msg, blob, timeoutMs, notify);
+    call.head = head;
     if (this.pace === undefined) {
       this.pace = new TickClock(this.settings.clock, this.settings.tickMs, this.settings.timeoutMs, () => this.sweep());
       this.deadlines = new DeadlineWheel(this.pace.finest);
@@ -207,7 +220,16 @@ export class ReverseCaller implements Caller {
     call.seq = seq;
     this.onWire.set(seq, call);
     const prefix = call.action as Uint8Array;
-    if (this.controls) {
+    const head = call.head;
+    if (head !== undefined) {
+      // Its `remaining_ms`, read off the clock now, in front of the entries written at send.
+      putU32(head, 0, wireRemaining(remaining));
+      putU32(this.headLen, 0, head.length);
+      writeResponseHeaderHalves(this.header, HEADED_REVERSE_CALL_FLAG as number as ResponseFlag, HEAD_LEN_FIELD + head.length + prefix.length + call.msg.length, seq >>> 0, Math.floor(seq / TWO_32), call.blob.length);
+      this.host.write(this.header);
+      this.host.write(this.headLen);
+      this.host.write(head);
+    } else if (this.controls) {
       putU32(this.remaining, 0, wireRemaining(remaining));
       writeResponseHeaderHalves(this.header, TIMED_REVERSE_CALL_FLAG as number as ResponseFlag, REMAINING_FIELD + prefix.length + call.msg.length, seq >>> 0, Math.floor(seq / TWO_32), call.blob.length);
       this.host.write(this.header);
@@ -359,13 +381,39 @@ export class ReverseCaller implements Caller {
     return prefix;
   }
 
+  /**
+   * The head of a call with metadata, to a side that reads heads: its entries written now (its
+   * `remaining_ms` when it goes), refused here, unsent, when it is over what that side reads,
+   * counted as that side counts it (its entries too), as a ClientStream refuses a forward one.
+   * Undefined without entries (a timed call says all), or where heads were not agreed.
+   */
+  private head(opts: CallOptions): Uint8Array | undefined {
+    const { metadata } = opts;
+    if (metadata === undefined) return undefined;
+    if (typeof metadata !== 'object' || metadata === null) throw invalidArgument('metadata must be an object of strings');
+    if (this.maxHead === 0) return undefined;
+    let head: Uint8Array;
+    try {
+      head = encodeCallHead(undefined, metadata);
+    } catch (err) {
+      if (err instanceof CallHeadError) throw invalidArgument(`metadata: ${err.message}`);
+      throw err;
+    }
+    if (head.length === REMAINING_FIELD) return undefined;
+    const over = headOver(head, 0, head.length, this.maxHead);
+    if (over !== undefined) {
+      throw new RpcError(ErrorCode.FrameTooLarge, `metadata of ${describeHeadOver(over, 'bytes encoded')} exceeds ${this.host.remote}'s limit of ${this.maxHead}: reverse call not sent`);
+    }
+    return head;
+  }
+
   /** Over what the other side reads, a reverse call would cost it its connection: it fails here, unsent. */
-  private checkSize(prefix: Uint8Array, msg: Uint8Array, blob: Uint8Array): void {
+  private checkSize(prefix: Uint8Array, msg: Uint8Array, blob: Uint8Array, head: Uint8Array | undefined): void {
     if (!(msg instanceof Uint8Array)) throw invalidArgument('msg must be a Uint8Array');
     if (!(blob instanceof Uint8Array)) throw invalidArgument('blob must be a Uint8Array');
     const { maxMessage, maxBlob } = this.host.limits;
-    // A timed call's remaining time travels in its message too.
-    const length = (this.controls ? REMAINING_FIELD : 0) + prefix.length + msg.length;
+    // A timed call's remaining time travels in its message too, a headed call's whole head.
+    const length = (head !== undefined ? HEAD_LEN_FIELD + head.length : this.controls ? REMAINING_FIELD : 0) + prefix.length + msg.length;
     if (length > maxMessage) {
       throw new RpcError(ErrorCode.FrameTooLarge, `reverse call of ${length} message bytes (action included) exceeds ${this.host.remote}'s limit of ${maxMessage}`);
     }
@@ -398,12 +446,19 @@ export function acceptReverseOffer(host: ReverseHost, settings: ReverseSettings,
   const window = offeredReverseWindow(b, from, to);
   if (window === 0) return undefined;
   const controls = offersReverseControl(b, from, to);
-  return { caller: new ReverseCaller(host, settings, window, controls), entries: reverseAnswerEntries(settings, controls) };
+  // Heads only with deadlines and cancels: a head carries a deadline, and its call is cancelled as a timed one.
+  const maxHead = controls ? offeredReverseMaxHead(b, from, to) : 0;
+  return { caller: new ReverseCaller(host, settings, window, controls, maxHead), entries: reverseAnswerEntries(settings, controls, maxHead > 0) };
 }
 
-/** The answer's entries of calls both ways: the answer limits, and deadlines and cancels where agreed (a later hello's answer names them again). */
-export function reverseAnswerEntries(settings: ReverseSettings, controls: boolean): HelloEntry[] {
+/**
+ * The answer's entries of calls both ways: the answer limits, and deadlines and cancels, and
+ * heads, where agreed (a later hello's answer names them again).
+ */
+export function reverseAnswerEntries(settings: ReverseSettings, controls: boolean, heads: boolean): HelloEntry[] {
   const { maxMessage, maxBlob } = settings.answerLimits;
-  const entry = reverseAnswerEntry(maxMessage, maxBlob);
-  return controls ? [entry, REVERSE_CONTROL_ENTRY] : [entry];
+  const entries = [reverseAnswerEntry(maxMessage, maxBlob)];
+  if (controls) entries.push(REVERSE_CONTROL_ENTRY);
+  if (heads) entries.push(REVERSE_HEADS_ANSWER_ENTRY);
+  return entries;
 }

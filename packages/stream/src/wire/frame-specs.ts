@@ -25,6 +25,7 @@ import { CREDIT_FLAG, DATA_FLAG } from './extension-frames.js';
 import { REVERSE_CALL_FLAG } from './reverse-calls.js';
 import { SERVER_PING_FLAG } from './server-pings.js';
 import { REVERSE_CANCEL_FLAG, TIMED_REVERSE_CALL_FLAG } from './reverse-control.js';
+import { HEADED_REVERSE_CALL_FLAG } from './reverse-heads.js';
 
 /** Throws on a bad magic; returns whether the version of the header at `at` is ours (each side refuses others its own way). */
 function versionOk(b: Uint8Array, at: number): boolean {
@@ -106,9 +107,10 @@ function responses(limits: Limits, reverseCalls = false): FrameSpec {
           if (blobLength > maxError) throw new FrameError(`error string of ${blobLength} bytes exceeds ${maxError}`);
           return blobLength;
         // A reverse call: its msg (action and message) is held to the message limit.
-        // A timed one carries its remaining time in front, within the same limit (the server counts it).
+        // A timed one carries its remaining time in front, a headed one its head, within the same limit (the server counts them).
         case REVERSE_CALL_FLAG:
         case TIMED_REVERSE_CALL_FLAG:
+        case HEADED_REVERSE_CALL_FLAG:
           if (!reverseCalls) throw new FrameError(`unknown response flag ${flag}`);
           if (msgLength > limits.maxMessage) throw new FrameError(`reverse call message of ${msgLength} bytes exceeds ${limits.maxMessage}`);
           return msgLength + blobLength;

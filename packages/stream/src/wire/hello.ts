@@ -55,6 +55,11 @@ export const enum HelloKind {
    * the connecting side reads them. Answer: empty, the server sends them.
    */
   ReverseControl = 22,
+  /**
+   * Reverse call heads (wire/reverse-heads.ts), with ReverseCalls and ReverseControl only. Offer:
+   * max_head u32, the largest head the connecting side reads. Answer: empty, the server sends them.
+   */
+  ReverseHeads = 23,
 }
 
 export interface HelloEntry {

@@ -2,6 +2,7 @@ import { EMPTY_BYTES } from '@skein/core';
 import { HelloKind, HelloRole, decodeHello, findEntry, type HelloEntry } from './hello.js';
 import { writeResponseHeaderHalves, type ResponseFlag } from './protocol.js';
 import { REVERSE_CALL_FLAG } from './reverse-calls.js';
+import { HEADED_REVERSE_CALL_FLAG } from './reverse-heads.js';
 
 /**
  * Reverse deadlines and cancels (docs/protocol.md, "Calls both ways"): what a forward call's head
@@ -47,7 +48,7 @@ export function writeReverseCancel(frame: Uint8Array, seq: number): Uint8Array {
   return frame;
 }
 
-/** A frame a serving side's reverse dispatch reads: a reverse call, timed or not, or a cancel (each checked there against what was agreed). */
+/** A frame a serving side's reverse dispatch reads: a reverse call, timed, headed or neither, or a cancel (each checked there against what was agreed). */
 export function isReverseFrame(flag: number): boolean {
-  return flag === REVERSE_CALL_FLAG || flag === TIMED_REVERSE_CALL_FLAG || flag === REVERSE_CANCEL_FLAG;
+  return flag === REVERSE_CALL_FLAG || flag === TIMED_REVERSE_CALL_FLAG || flag === HEADED_REVERSE_CALL_FLAG || flag === REVERSE_CANCEL_FLAG;
 }
