@@ -63,6 +63,10 @@ async function closingWithACallRunning(server: Transport, client: Transport, lis
       feed: () => void ran.streams++,
     }),
     closeWaitMs: 30_000,
+    // The drained connection ends once it is quiet for a tick (its client does not end its side
+    // on a Closed answer): a short tick spares each test the default's ~2 s. The held call keeps
+    // the connection open until every refusal has come, so no tick can end it sooner.
+    tickMs: 100,
   });
   cleanup.push(() => rpc.close());
   const listening = listenersClosed === undefined ? server : heldListenerClose(server, listenersClosed);
