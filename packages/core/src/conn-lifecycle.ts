@@ -104,7 +104,11 @@ export abstract class ConnLifecycle<H extends LifecycleHandlers, In> {
 
   /** Closes now: nothing more is delivered, and the close handler follows. */
   close(): void {
-    if (this.stopped || this.over) return;
+    if (this.stopped) return;
+    // The transport is gone already, its clean close waiting behind data held while paused (an
+    // owner paused on a full send buffer, which a gone socket never drains): that data is
+    // dropped and the close reported now, else the owner's close would wait for ever.
+    if (this.over) return this.stop(undefined);
     this.stop(undefined);
     this.closeTransport(undefined);
   }
