@@ -1,5 +1,5 @@
 import { ErrorCode, RpcError } from '@skein/core';
-import { deferred, fromHex, portOf, rawConnect, waitFor, cleanups } from '@skein/test-utils';
+import { deferred, fromHex, portOf, rawConnect, startTcpRelay, waitFor, cleanups } from '@skein/test-utils';
 import { describe, expect, it } from 'vitest';
 import type { ServerRequest } from '../src/index.js';
 import { RESPONSE_HEADER_LENGTH, readRequestHeader, readResponseHeader } from '../src/wire/protocol.js';
@@ -108,6 +108,37 @@ describe('cancelling a call', () => {
     await call;
     const actions = actionsOf(rec.writes);
     expect(actions.slice(-3)).toEqual([HEAD_ACTION, 1, CANCEL_ACTION]);
+  });
+
+  it('no cancel follows a call that timed out with the deadline it sent: the server ends it itself, and its handler reads Timeout, never a racing Cancelled', async () => {
+    const rec = recordingTransport();
+    const started = deferred<void>();
+    const reason = deferred<unknown>();
+    const server = new RpcServer({
+      dispatch: createRouter({
+        1: (req) => (started.resolve(), req.signal.addEventListener('abort', () => reason.resolve(req.signal.reason)), new Promise(() => {})),
+        2: () => u32(2),
+      }),
+    });
+    cleanup.push(() => server.close());
+    const a = await server.listen(transport, '127.0.0.1:0');
+    // The server's answers held back: the client's own timer ends the call, not the server's Timeout.
+    const relay = await startTcpRelay(`127.0.0.1:${portOf(a)}`);
+    cleanup.push(() => relay.close());
+    const client = await ClientStream.connect({ transport: rec.transport, address: relay.address, keepaliveTimeoutMs: 30_000 });
+    cleanup.push(() => client.destroy());
+    await client.ping();
+    const call = client.call(1, undefined, { timeoutMs: 200 }).catch((e: RpcError) => e);
+    await started.promise;
+    relay.hold();
+    expect(((await call) as RpcError).code).toBe(ErrorCode.Timeout);
+    expect(((await reason.promise) as RpcError).code).toBe(ErrorCode.Timeout);
+    relay.release();
+    // A call after it, answered: a cancel written at the timeout would have gone before it.
+    expect((await client.call(2)).msg).toEqual(u32(2));
+    const actions = actionsOf(rec.writes);
+    expect(actions.filter((x) => x === CANCEL_ACTION)).toEqual([]);
+    expect(actions.slice(-3)).toEqual([HEAD_ACTION, 1, 2]);
   });
 });
 
