@@ -58,6 +58,8 @@ export { makeTestCerts, signClientCert, suiteCerts, testTls } from './certs.js';
 export { damagedPems, damagedInside, caBundle } from './damaged-pem.js';
 export type { DamagedPem } from './damaged-pem.js';
 export { tlsRuntimeConformance } from './tls-conformance.js';
+export { tlsClientVersionConformance } from './tls-client-version.js';
+export { tlsReloadKeepsConformance } from './tls-reload-keeps.js';
 export type { TlsHarness } from './tls-conformance.js';
 export type { TestCerts, CertPair, TestTls } from './certs.js';
 export { startNetLab, netnsUnavailable } from './netns.js';

@@ -92,8 +92,8 @@ export interface WsTransportOptions {
    * TLS: `wss://` for the connections this transport makes (a `wss://` address asks for it too)
    * and an HTTPS server for those it accepts. Core's TlsOptions, the same knobs as every
    * transport (docs/tls.md); `alpn` is not used (the WebSocket handshake is HTTP/1.1). The
-   * standard WebSocket API of browsers (and Deno's, when given as `WebSocket`) takes no CA or
-   * client certificate.
+   * standard WebSocket API of browsers (and Deno's, when given as `WebSocket`) takes no CA,
+   * client certificate, server name or `minVersion` (InvalidArgument); Bun's takes them all.
    */
   tls?: TlsOptions;
 }

@@ -23,23 +23,28 @@ export function wsClientTls(tls: TlsOptions | undefined): Record<string, unknown
 
 /**
  * The second argument of a standard WebSocket constructor, for TLS. Bun's takes `{ tls }`;
- * browsers' and Deno's take none, so a CA, client certificate or server name cannot be given
- * there: that is refused with InvalidArgument (install the CA where the runtime reads it: the
- * system store, or Deno's `--cert` / DENO_CERT). Deno's default client is `ws`, which takes them.
+ * browsers' and Deno's take none, so a CA, client certificate, server name or minimum version
+ * cannot be given there: that is refused with InvalidArgument (install the CA where the runtime
+ * reads it: the system store, or Deno's `--cert` / DENO_CERT). Deno's default client is `ws`,
+ * which takes them.
  */
 export function standardClientTls(tls: TlsOptions | undefined, isBun: boolean): { tls: Record<string, unknown> } | undefined {
   if (tls === undefined) return undefined;
   const s = resolveTls(withoutServerOnly(tls), 'connect');
-  const given = s.ca !== undefined || s.cert !== undefined || s.servername !== undefined;
+  const tls13 = s.minVersion === 'TLSv1.3';
+  const given = s.ca !== undefined || s.cert !== undefined || s.servername !== undefined || tls13;
   if (!given) return undefined;
   if (!isBun) {
-    throw invalidArgument("tls: the standard WebSocket API takes no CA, client certificate or server name here; trust the server's CA where the runtime reads it (the system store; Deno: --cert or DENO_CERT), or use the default client of Node, Bun or Deno, which takes them");
+    throw invalidArgument("tls: the standard WebSocket API takes no CA, client certificate, server name or minVersion here; trust the server's CA where the runtime reads it (the system store; Deno: --cert or DENO_CERT), or use the default client of Node, Bun or Deno, which takes them");
   }
   return {
     tls: {
       ...(s.ca && { ca: s.ca }),
       ...(s.cert !== undefined && { cert: s.cert, key: s.key }),
       ...(s.servername !== undefined && { serverName: s.servername }),
+      // Bun's WebSocket takes the version as a number (as Bun.connect does); left out, it
+      // completed TLS 1.2 handshakes whatever minVersion said.
+      ...(tls13 && { minVersion: 0x0304 }),
       rejectUnauthorized: true,
     },
   };

@@ -1,0 +1,6 @@
+import { fileURLToPath } from 'node:url';
+import { RUNTIME_SCENARIO, launch, tlsReloadKeepsConformance } from '@skein/test-utils';
+
+const runtimeModule = fileURLToPath(new URL('../src/index.ts', import.meta.url));
+
+tlsReloadKeepsConformance({ runtime: 'deno', start: (args) => launch('deno', RUNTIME_SCENARIO, [runtimeModule, ...args]) });
