@@ -16,7 +16,7 @@
 // ── Errors: what a call can fail with, and the errors of your own methods
 export { ErrorCode, CODE_INFO, codeFromWire, isErrorCode } from './error-code.js';
 export type { ErrorName, RetryPolicy } from './error-code.js';
-export { RpcError, rpcError, invalidArgument, connectFailed, listenFailed, fromDownstream } from './rpc-error.js';
+export { RpcError, rpcError, invalidArgument, connectFailed, connectAborted, whenAborted, listenFailed, fromDownstream } from './rpc-error.js';
 export type { RpcErrorOptions } from './rpc-error.js';
 export { RemoteError, codeErrors } from './custom-error.js';
 export type { ErrCodec, ErrorPayload } from './custom-error.js';

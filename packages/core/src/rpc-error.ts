@@ -88,6 +88,30 @@ export const invalidArgument = (message: string): RpcError => new RpcError(Error
 export const connectFailed = (remote: string, why: string, cause?: unknown): RpcError =>
   new RpcError(ErrorCode.Unreachable, `cannot connect to ${remote}: ${why}`, { cause });
 
+/**
+ * A connect given up because its `signal` aborted (`ConnectOptions.signal`,
+ * `TransportConnectOptions.signal`): Cancelled, as any work its caller called off (its default
+ * retry, 'never': the caller gave it up, nobody retries it for them). The abort's reason is the cause.
+ */
+export const connectAborted = (remote: string, reason?: unknown): RpcError =>
+  new RpcError(ErrorCode.Cancelled, `connect to ${remote} aborted`, reason === undefined ? {} : { cause: reason });
+
+/**
+ * Calls `onAbort` once `signal` aborts (at once if it has), and returns the unhook: the listener
+ * every connect that takes a signal adds, and removes when it settles. Without a signal it costs nothing.
+ */
+export function whenAborted(signal: AbortSignal | undefined, onAbort: () => void): () => void {
+  if (signal === undefined) return noUnhook;
+  if (signal.aborted) {
+    onAbort();
+    return noUnhook;
+  }
+  signal.addEventListener('abort', onAbort, { once: true });
+  return () => signal.removeEventListener('abort', onAbort);
+}
+
+const noUnhook = (): void => {};
+
 /** A listener could not be opened (address in use, no permission, a file in the way). */
 export const listenFailed = (where: string, why: string, cause?: unknown): RpcError =>
   new RpcError(ErrorCode.IO, `cannot listen on ${where}: ${why}`, { cause });

@@ -24,6 +24,12 @@ export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 export interface ConnectOptions {
   /** Fails with Unreachable when the connection is not up by then. Default 10 s. */
   timeoutMs?: number;
+  /**
+   * Gives the connect up when it aborts, wherever it is (TCP, the TLS handshake): it rejects with
+   * RpcError(Cancelled) (core's `connectAborted`) and closes what it opened. Aborted already, it
+   * rejects before dialling; aborted once the connection is up, it changes nothing.
+   */
+  signal?: AbortSignal;
   /** Disable Nagle's algorithm (TCP only). Default true. */
   noDelay?: boolean;
   /**

@@ -23,6 +23,13 @@ export interface Transport {
 
 export interface TransportConnectOptions {
   timeoutMs?: number;
+  /**
+   * Gives the connect up when it aborts, wherever it is (TCP, a TLS handshake, a WebSocket
+   * upgrade): it rejects with RpcError(Cancelled) (core's `connectAborted`) and closes what it
+   * opened. Aborted already, it rejects before dialling; once the connection is up, it changes
+   * nothing. A pool closing aborts its connects in progress with it.
+   */
+  signal?: AbortSignal;
 }
 
 export interface FrameSpec {

@@ -1,4 +1,4 @@
-import { DEFAULT_CONNECT_TIMEOUT_MS, connectFailed, connectTimerMs, formatAddress, handshakeTimer, tlsFailure } from '@skein/core';
+import { DEFAULT_CONNECT_TIMEOUT_MS, connectAborted, connectFailed, connectTimerMs, formatAddress, handshakeTimer, tlsFailure, whenAborted } from '@skein/core';
 import type { Address, ByteConn, ConnectOptions, ResolvedTls } from '@skein/core';
 import { BunByteConn, socketHandlers, type BunConnTls, type Socket } from './byte-conn.js';
 import type { BunApi, BunSocketHandler } from './native-api.js';
@@ -9,12 +9,14 @@ declare const Bun: BunApi;
 
 /**
  * Opens a TCP or Unix socket connection; every failure rejects with Unreachable. Bun cannot abort
- * a connect in progress: after the timeout it is abandoned, and closed if it succeeds later. A
+ * a TCP connect in progress: after the timeout (or an abort) it is abandoned, and closed if it succeeds later. A
  * TLS connection is up once its handshake is done: `timeoutMs` counts through it, one budget for
- * TCP and TLS, the handshake bounded by `handshakeTimeoutMs` too.
+ * TCP and TLS, the handshake bounded by `handshakeTimeoutMs` too. An abort of `signal` rejects
+ * with Cancelled at once: a socket under its TLS handshake is closed, and one Bun opens later too.
  */
 export function connect(address: Address, options: ConnectOptions = {}): Promise<ByteConn> {
   const remote = formatAddress(address);
+  if (options.signal?.aborted) return Promise.reject(connectAborted(remote, options.signal.reason));
   let secure: ResolvedTls | undefined;
   try {
     secure = options.tls === undefined ? undefined : resolveBunTls(options.tls, 'connect');
@@ -33,6 +35,9 @@ class ConnectAttempt {
   /** TCP is up and the TLS handshake under way: a failure now is the handshake's. */
   private handshaking = false;
   private timer: ReturnType<typeof setTimeout>;
+  /** The socket once TCP is up, under its TLS handshake: what an abort closes. */
+  private conn: BunByteConn | undefined;
+  private unhookAbort: () => void = () => {};
 
   constructor(
     private readonly address: Address,
@@ -49,6 +54,8 @@ class ConnectAttempt {
 
   start(): void {
     const { secure, address } = this;
+    // Not aborted yet (checked by `connect`): told only by a later abort.
+    this.unhookAbort = whenAborted(this.options.signal, () => this.aborted());
     try {
       Bun.connect({ ...bunTarget(address), allowHalfOpen: true, socket: this.handlers(), ...(secure && { tls: bunTls(secure, 'connect', address) }) }).catch((err: unknown) => this.fail(err));
     } catch (err) {
@@ -80,6 +87,7 @@ class ConnectAttempt {
     if (!this.tls) return this.succeed(conn);
     // Up once the handshake is done: the handshake handler settles.
     this.handshaking = true;
+    this.conn = conn;
     clearTimeout(this.timer);
     const { ms, why } = handshakeTimer(this.timeoutMs, performance.now() - this.startedAt, this.tls.state.settings.handshakeTimeoutMs);
     this.timer = setTimeout(() => (this.fail(undefined, why), conn.close()), ms);
@@ -100,13 +108,24 @@ class ConnectAttempt {
   private succeed(conn: BunByteConn): void {
     this.settled = true;
     clearTimeout(this.timer);
+    this.unhookAbort();
     this.resolve(conn);
+  }
+
+  /** The signal aborted: given up at once; a socket up is closed now, one Bun opens later by `opened`. */
+  private aborted(): void {
+    if (this.settled) return;
+    this.settled = true;
+    clearTimeout(this.timer);
+    this.reject(connectAborted(this.remote, this.options.signal!.reason));
+    this.conn?.close();
   }
 
   private fail(err: unknown, why = describe(err)): void {
     if (this.settled) return;
     this.settled = true;
     clearTimeout(this.timer);
+    this.unhookAbort();
     const { secure, handshaking, remote } = this;
     this.reject((secure && !handshaking && tlsLoadFailure(err)) || (handshaking ? tlsFailure(remote, why, err) : connectFailed(remote, why, err)));
   }

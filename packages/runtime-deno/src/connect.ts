@@ -1,4 +1,4 @@
-import { DEFAULT_CONNECT_TIMEOUT_MS, connectFailed, connectTimerMs, formatAddress, handshakeTimer, tlsFailure, unusableTls } from '@skein/core';
+import { DEFAULT_CONNECT_TIMEOUT_MS, connectAborted, connectFailed, connectTimerMs, formatAddress, handshakeTimer, tlsFailure, unusableTls, whenAborted } from '@skein/core';
 import type { Address, ByteConn, ConnectOptions, ResolvedTls } from '@skein/core';
 import { DenoByteConn } from './byte-conn.js';
 import type { DenoApi, DenoConn } from './native-api.js';
@@ -10,15 +10,19 @@ declare const Deno: DenoApi;
 /**
  * Opens a TCP or Unix socket connection; every failure rejects with Unreachable, except a missing
  * permission (`NotCapable`), which is the program's fault, not the network's: no other node would do.
+ * An abort of `signal` gives the connect up at once (Cancelled), closing what comes of it.
  */
 export async function connect(address: Address, options: ConnectOptions = {}): Promise<ByteConn> {
   const remote = formatAddress(address);
   const timeoutMs = options.timeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
   // What Deno's TLS cannot do throws InvalidArgument here, before anything is dialled.
   const secure = options.tls === undefined ? undefined : denoConnectTls(address, options.tls);
-  if (secure && !('path' in address)) return connectSecure(address, secure, remote, timeoutMs);
+  const { signal } = options;
+  if (signal?.aborted) throw connectAborted(remote, signal.reason);
+  if (secure && !('path' in address)) return connectSecure(address, secure, remote, timeoutMs, signal);
   const abort = new AbortController();
   const timer = setTimeout(() => abort.abort(), connectTimerMs(timeoutMs));
+  const unhook = whenAborted(signal, () => abort.abort());
   try {
     const target = denoTarget(address);
     const pending = target.transport === 'tcp' ? Deno.connect({ ...target, signal: abort.signal }) : Deno.connect(target);
@@ -27,9 +31,11 @@ export async function connect(address: Address, options: ConnectOptions = {}): P
     return new DenoByteConn(conn, remote);
   } catch (err) {
     if ((err as Error)?.name === 'NotCapable') throw err;
+    if (signal?.aborted) throw connectAborted(remote, signal.reason);
     throw connectFailed(remote, abort.signal.aborted ? `no connection after ${timeoutMs} ms` : describe(err), err);
   } finally {
     clearTimeout(timer);
+    unhook();
   }
 }
 
@@ -50,10 +56,12 @@ function abortable(pending: Promise<DenoConn>, signal: AbortSignal): Promise<Den
  * read): `timeoutMs` counts through the handshake, one budget for TCP and TLS, the handshake
  * bounded by `handshakeTimeoutMs` too.
  */
-async function connectSecure(address: { host: string; port: number }, s: ResolvedTls, remote: string, timeoutMs: number): Promise<ByteConn> {
+async function connectSecure(address: { host: string; port: number }, s: ResolvedTls, remote: string, timeoutMs: number, signal: AbortSignal | undefined): Promise<ByteConn> {
   const startedAt = performance.now();
   const abort = new AbortController();
   const timer = setTimeout(() => abort.abort(), connectTimerMs(timeoutMs));
+  // The caller's abort ends both steps: the TCP connect (through `abort`) and the handshake.
+  const unhook = whenAborted(signal, () => abort.abort());
   const { start, options } = connectOptions(address, s);
   let conn: DenoConn;
   try {
@@ -64,6 +72,7 @@ async function connectSecure(address: { host: string; port: number }, s: Resolve
     if ((err as Error)?.name === 'NotCapable') throw err;
     // rustls would not load the client certificate, key or CA (a damaged key), before dialling.
     if ((err as Error)?.name === 'InvalidData') throw unusableTls(describe(err), err);
+    if (signal?.aborted) throw connectAborted(remote, signal.reason);
     throw connectFailed(remote, abort.signal.aborted ? `no connection after ${timeoutMs} ms` : describe(err), err);
   } finally {
     clearTimeout(timer);
@@ -71,22 +80,32 @@ async function connectSecure(address: { host: string; port: number }, s: Resolve
   try {
     if (start) conn = await Deno.startTls(conn, { hostname: options.hostname, ...(options.caCerts && { caCerts: options.caCerts }), ...(options.alpnProtocols && { alpnProtocols: options.alpnProtocols }) });
     const bound = handshakeTimer(timeoutMs, performance.now() - startedAt, s.handshakeTimeoutMs);
-    await within(conn.handshake!(), bound.ms, bound.why);
+    await within(conn.handshake!(), bound.ms, bound.why, abort.signal);
   } catch (err) {
     try {
       conn.close();
     } catch {
       // already closed by Deno
     }
+    if (signal?.aborted) throw connectAborted(remote, signal.reason);
     throw tlsFailure(remote, describe(err), err);
+  } finally {
+    unhook();
   }
   conn.setNoDelay?.(true);
   return new DenoByteConn(conn, remote, { presentedCert: s.cert !== undefined });
 }
 
-/** `pending`, or a rejection saying `why` once `ms` (a timer's, see handshakeTimer) have passed. */
-function within<T>(pending: Promise<T>, ms: number, why: string): Promise<T> {
+/** `pending`, or a rejection saying `why` once `ms` (a timer's, see handshakeTimer) have passed, or at once when `signal` aborts. */
+function within<T>(pending: Promise<T>, ms: number, why: string, signal: AbortSignal): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(why)), ms)));
-  return Promise.race([pending, late]).finally(() => clearTimeout(timer));
+  let unhook = (): void => {};
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(why)), ms);
+    unhook = whenAborted(signal, () => reject(new Error('aborted')));
+  });
+  return Promise.race([pending, late]).finally(() => {
+    clearTimeout(timer);
+    unhook();
+  });
 }

@@ -1,6 +1,6 @@
 import net from 'node:net';
 import tls from 'node:tls';
-import { DEFAULT_CONNECT_TIMEOUT_MS, connectFailed, connectTimerMs, formatAddress, handshakeTimer, resolveTls, tlsFailure, type Address, type ByteConn, type ConnectOptions, type ResolvedTls } from '@skein/core';
+import { DEFAULT_CONNECT_TIMEOUT_MS, connectAborted, connectFailed, connectTimerMs, formatAddress, handshakeTimer, resolveTls, tlsFailure, whenAborted, type Address, type ByteConn, type ConnectOptions, type ResolvedTls } from '@skein/core';
 import { NodeByteConn } from './byte-conn.js';
 import { OWN_READS, readInto } from './read-buffer.js';
 import { isTcp, netTarget, remoteOf } from './socket-address.js';
@@ -12,10 +12,12 @@ import { connectTls } from './tls.js';
  * request, so any call may be retried elsewhere. A TLS connection is up once its handshake is
  * done, so `timeoutMs` counts through it: one budget for TCP and TLS together, the handshake
  * bounded by `handshakeTimeoutMs` too (whichever ends first). A failed one rejects with
- * `tlsFailure`'s error (the server refused our certificate: Unauthenticated).
+ * `tlsFailure`'s error (the server refused our certificate: Unauthenticated). An abort of
+ * `signal` destroys the socket, wherever the connect is, and rejects with Cancelled.
  */
 export function connect(address: Address, options: ConnectOptions = {}): Promise<ByteConn> {
-  const { timeoutMs = DEFAULT_CONNECT_TIMEOUT_MS, noDelay = true } = options;
+  const { timeoutMs = DEFAULT_CONNECT_TIMEOUT_MS, noDelay = true, signal } = options;
+  if (signal?.aborted) return Promise.reject(connectAborted(formatAddress(address), signal.reason));
   let secure: ResolvedTls | undefined;
   let secureOptions: tls.ConnectionOptions | undefined;
   try {
@@ -34,10 +36,11 @@ export function connect(address: Address, options: ConnectOptions = {}): Promise
     const startedAt = performance.now();
     let timer = setTimeout(() => fail(new Error(`no connection within ${timeoutMs} ms`)), connectTimerMs(timeoutMs));
     let handshaking = false;
-    const fail = (cause: Error): void => {
+    const fail = (cause: Error): void => failWith(handshaking ? tlsFailure(remote, cause.message, cause) : connectFailed(remote, cause.message, cause));
+    const failWith = (err: Error): void => {
       settle();
       socket.destroy();
-      reject(handshaking ? tlsFailure(remote, cause.message, cause) : connectFailed(remote, cause.message, cause));
+      reject(err);
     };
     const connected = (): void => {
       if (isTcp(address)) socket.setNoDelay(noDelay);
@@ -57,11 +60,15 @@ export function connect(address: Address, options: ConnectOptions = {}): Promise
     };
     // A peer that closes without an error (a plaintext server dropping our ClientHello) is a failure too.
     const closed = (): void => fail(new Error(handshaking ? 'the peer closed the connection during the TLS handshake' : 'closed while connecting'));
+    let unhookAbort = (): void => {};
     const settle = (): void => {
       clearTimeout(timer);
+      unhookAbort();
       socket.off('error', fail).off('connect', connected).off('secureConnect', secured).off('close', closed);
     };
     socket.once('error', fail).once('connect', connected).once('close', closed);
     if (secure) socket.once('secureConnect', secured);
+    // Not aborted yet (checked above): told only by a later abort.
+    unhookAbort = whenAborted(signal, () => failWith(connectAborted(remote, signal!.reason)));
   });
 }

@@ -202,6 +202,23 @@ describe('ConnPool: calls that find every window full', () => {
     expect(s.ids()).toEqual(['0', '1']);
   });
 
+  // The pool took them under its own bound (maxQueued): its close hands them to the connections'
+  // queues, and a connection's smaller bound (stream.maxQueued) must not refuse them there.
+  it('at a graceful close, are all sent, in order, however few stream.maxQueued lets wait on a connection', async () => {
+    const s = await holdingServer();
+    const p = pool(s.address, { maxConnections: 1, stream: { maxQueued: 1 } });
+    const held = p.call('op', str('0'));
+    await waitFor(() => s.starts.length === 1, { what: 'the held call to start' });
+    const waiting = ['1', '2', '3'].map((id) => p.call('op', str(id)));
+    expect(p.queued).toBe(3);
+    const closing = p.close();
+    s.releaseAll();
+    const replies = await within(Promise.allSettled([held, ...waiting]), 10_000, 'the calls');
+    expect(replies.map((r) => (r.status === 'fulfilled' ? textOf(r.value) : (r.reason as RpcError).codeName))).toEqual(['0', '1', '2', '3']);
+    expect(s.ids()).toEqual(['0', '1', '2', '3']);
+    await within(closing, 10_000, 'the close');
+  });
+
   it('a stream, which takes no window slot, opens at once on a full connection', async () => {
     const s = await holdingServer();
     const p = pool(s.address, { maxConnections: 1 });

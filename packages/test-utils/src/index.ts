@@ -48,6 +48,8 @@ export type { RuntimeHarness } from './runtime-conformance.js';
 export { startEtcd, etcdAvailable } from './etcd.js';
 export type { EtcdCluster, EtcdMember, StartEtcdOptions } from './etcd.js';
 export { startTcpRelay } from './tcp-relay.js';
+export { muteServer } from './mute-server.js';
+export type { MuteServer, MuteServerOptions } from './mute-server.js';
 export type { TcpRelay } from './tcp-relay.js';
 
 // ── Watching what code under test does

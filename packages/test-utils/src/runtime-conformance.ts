@@ -235,6 +235,16 @@ export function runtimeConformance(h: RuntimeHarness): void {
       expect(child.lines.some((l) => l.startsWith('connected '))).toBe(true);
       expect(await exitCode(child)).toBe(0);
     });
+
+    // A minute's timeout, past the line's wait: only the signal can end the connect that hangs.
+    itNeeding(['deno'], 'gives up a connect that hangs when its signal aborts, with RpcError Cancelled', async () => {
+      const blackhole = killedAfterTest(startBlackhole());
+      const child = run('connect-fail', await listening(blackhole), '60000', '2000');
+      const [, name, code, message] = await child.waitForLine(/^connect-error name=(\S+) code=(\S+) message=(.*)$/);
+      expect([name, code, message]).toEqual(['RpcError', '100', `connect to ${await listening(blackhole)} aborted`]);
+      expect(child.lines.some((l) => l.startsWith('connected '))).toBe(true);
+      expect(await exitCode(child)).toBe(0);
+    });
   });
 }
 

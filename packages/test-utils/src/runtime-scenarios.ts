@@ -35,7 +35,7 @@ export interface ScenarioListener {
 
 /** The Runtime contract as the scenarios use it. Structural, because test-utils cannot depend on @skein/core. */
 export interface RuntimeUnderTest {
-  connect(address: ScenarioAddress, options?: { timeoutMs?: number }): Promise<ScenarioConn>;
+  connect(address: ScenarioAddress, options?: { timeoutMs?: number; signal?: AbortSignal }): Promise<ScenarioConn>;
   listen(address: ScenarioAddress, accept: (conn: ScenarioConn) => void): Promise<ScenarioListener>;
   readonly clock: { every(ms: number, tick: () => void): { stop(): void } };
 }
@@ -190,12 +190,17 @@ const SCENARIOS: Record<string, Scenario> = {
     say(`after-close=${conn.write([bytes('closed')])}`);
   },
 
-  async 'connect-fail'(rt, address, [timeoutMs]) {
+  /**
+   * `connect-fail <address> [timeoutMs] [abortMs]`: connects again and again until one fails, and
+   * prints why. With `abortMs`, each connect's signal aborts that long after it began: one that
+   * hangs (a listener whose backlog is full) is given up by its signal, not its timeout.
+   */
+  async 'connect-fail'(rt, address, [timeoutMs, abortMs]) {
     const options = timeoutMs ? { timeoutMs: Number(timeoutMs) } : {};
     const open: ScenarioConn[] = [];
     for (let i = 0; i < 16; i++) {
       try {
-        open.push(await rt.connect(address, options));
+        open.push(await rt.connect(address, abortMs ? { ...options, signal: AbortSignal.timeout(Number(abortMs)) } : options));
         say(`connected ${i}`);
       } catch (err) {
         const e = err as Error & { code?: unknown };

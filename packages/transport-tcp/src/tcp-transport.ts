@@ -70,7 +70,7 @@ export function tcpTransport(runtime: Runtime, options: TcpTransportOptions = {}
     async connect(address: Address, spec: FrameSpec, opts: TransportConnectOptions = {}): Promise<FrameConn> {
       checkFrameSpec(spec);
       const secure = tls.forConnect(address);
-      const conn = await runtime.connect(address, { ...(opts.timeoutMs !== undefined && { timeoutMs: opts.timeoutMs }), ...(secure && { tls: secure }) });
+      const conn = await runtime.connect(address, { ...(opts.timeoutMs !== undefined && { timeoutMs: opts.timeoutMs }), ...(opts.signal && { signal: opts.signal }), ...(secure && { tls: secure }) });
       // A budget of its own: shared, a server that stalls mid-frame would fail the connections to others.
       return frames(conn, spec, new PendingFrameBudget(settings.maxPendingFrameBytes), secure === undefined);
     },

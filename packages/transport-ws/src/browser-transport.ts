@@ -14,7 +14,7 @@ export function browserWsTransport(name: string, options: WsTransportOptions): T
     connect: (address, spec, o) => {
       const Ctor = opts.WebSocket ?? globalWebSocket();
       if (!Ctor) return Promise.reject(invalidArgument('no WebSocket here: pass one as the `WebSocket` option'));
-      return connectStandard(Ctor, address, spec, opts, o?.timeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS);
+      return connectStandard(Ctor, address, spec, opts, o?.timeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS, o?.signal);
     },
     listen: () => Promise.reject(invalidArgument(`${name}Transport().listen is not available in a browser build: a page can connect, not serve`)),
   };

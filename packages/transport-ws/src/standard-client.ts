@@ -1,4 +1,4 @@
-import { connectFailed, formatAddress, invalidArgument, type Address, type FrameConn, type FrameSpec } from '@skein/core';
+import { connectAborted, connectFailed, formatAddress, invalidArgument, type Address, type FrameConn, type FrameSpec } from '@skein/core';
 import { handshake, wsUrl } from './handshake.js';
 import type { ResolvedOptions } from './options.js';
 import { standardMessageConn, type StandardWebSocketCtor } from './standard-socket.js';
@@ -13,6 +13,7 @@ export function connectStandard(
   spec: FrameSpec,
   options: ResolvedOptions,
   timeoutMs: number,
+  signal?: AbortSignal,
 ): Promise<FrameConn> {
   if ('path' in address) {
     return Promise.reject(invalidArgument(`the standard WebSocket API cannot dial a Unix socket (${address.path}); use Node, where ws can`));
@@ -25,6 +26,8 @@ export function connectStandard(
   } catch (err) {
     return Promise.reject(err);
   }
+  // Before dialling: the handshake would find it aborted with a socket already on its way.
+  if (signal?.aborted) return Promise.reject(connectAborted(url, signal.reason));
   const ws = tlsArg === undefined ? new Ctor(url) : new Ctor(url, tlsArg);
   // The default, Blob, would make every message an async read.
   ws.binaryType = 'arraybuffer';
@@ -34,7 +37,7 @@ export function connectStandard(
     ws.addEventListener('close', (ev) => settle.fail(connectFailed(url, `closed before opening (${ev.code})`)));
     ws.addEventListener('error', () => {});
     return () => ws.close();
-  });
+  }, signal);
 }
 
 /** The runtime's own WebSocket constructor, if it has one. */

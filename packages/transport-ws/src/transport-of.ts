@@ -14,7 +14,7 @@ export function transportOf(name: string, options: ResolvedOptions, listen: List
   const secureListeners = new Set<ReloadableListener>();
   const transport: Transport = {
     name,
-    connect: (address, spec, o) => connectClient(address, spec, options, o?.timeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS),
+    connect: (address, spec, o) => connectClient(address, spec, options, o?.timeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS, o?.signal),
     async listen(address, spec, accept) {
       const l = await listen(address, spec, accept);
       if (options.tls === undefined) return l;

@@ -1,6 +1,6 @@
 import type net from 'node:net';
 import type { Duplex } from 'node:stream';
-import { connectFailed, ErrorCode, formatAddress, RpcError, type Address, type FrameConn, type FrameSpec } from '@skein/core';
+import { connectAborted, connectFailed, ErrorCode, formatAddress, RpcError, type Address, type FrameConn, type FrameSpec } from '@skein/core';
 import { loadingWs } from './deno-env.js';
 import { handshake, wsUrl } from './handshake.js';
 import type { ResolvedOptions } from './options.js';
@@ -10,9 +10,9 @@ import { WS_RECEIVE_LIMITS, wsMessageConn } from './ws-socket.js';
 import { WssHandshake } from './wss-handshake.js';
 
 /** Connects with `ws` under Node and Deno, or with the standard WebSocket API elsewhere (or when given one). */
-export function connectClient(address: Address, spec: FrameSpec, options: ResolvedOptions, timeoutMs: number): Promise<FrameConn> {
+export function connectClient(address: Address, spec: FrameSpec, options: ResolvedOptions, timeoutMs: number, signal?: AbortSignal): Promise<FrameConn> {
   const Standard = options.WebSocket ?? (preferStandardApi() ? globalWebSocket() : undefined);
-  return Standard ? connectStandard(Standard, address, spec, options, timeoutMs) : connectWs(address, spec, options, timeoutMs);
+  return Standard ? connectStandard(Standard, address, spec, options, timeoutMs, signal) : connectWs(address, spec, options, timeoutMs, signal);
 }
 
 /**
@@ -27,10 +27,12 @@ function preferStandardApi(): boolean {
   return globalWebSocket() !== undefined && (!versions?.node || !!versions.bun);
 }
 
-async function connectWs(address: Address, spec: FrameSpec, options: ResolvedOptions, timeoutMs: number): Promise<FrameConn> {
+async function connectWs(address: Address, spec: FrameSpec, options: ResolvedOptions, timeoutMs: number, signal: AbortSignal | undefined): Promise<FrameConn> {
   const { WebSocket } = await loadWs();
   const secure = secureFor(address, options.tls);
   const url = wsUrl(address, options.path, secure);
+  // Before dialling (ws may have loaded meanwhile): the handshake below would find it aborted with a socket already on its way.
+  if (signal?.aborted) throw connectAborted(url, signal.reason);
   const tls = secure ? new WssHandshake(options.tls) : undefined;
   const ws = new WebSocket(url, {
     perMessageDeflate: false,
@@ -53,7 +55,7 @@ async function connectWs(address: Address, spec: FrameSpec, options: ResolvedOpt
     });
     ws.on('error', (err) => settle.fail(tls ? tls.failure(url, err) : connectFailed(url, err.message, err)));
     return () => ws.terminate();
-  });
+  }, signal);
 }
 
 /** `ws`, loaded on first use: Bun and browsers, which use their own WebSocket, never load it. */

@@ -12,6 +12,9 @@ import {
   silentLogger,
   guardedLogger,
   systemClock,
+  connectAborted,
+  formatAddress,
+  whenAborted,
   type Address,
   type Clock,
   type FrameConn,
@@ -174,8 +177,13 @@ export class ClientStream implements StreamCaller {
     this.auth = credentials && new ClientAuth(credentials.source, clock, logger, this.authLink());
   }
 
-  /** Connects and returns a ready stream. Fails with Unreachable when the peer cannot be reached. */
-  static async connect(opts: ClientStreamOptions): Promise<ClientStream> {
+  /**
+   * Connects and returns a ready stream. Fails with Unreachable when the peer cannot be reached.
+   * An abort of `signal` before it resolves gives it up at once (Cancelled, core's
+   * `connectAborted`), wherever it is (the transport's connect, a TLS handshake, the credentials),
+   * and closes what it opened; once it resolved, the signal changes nothing.
+   */
+  static async connect(opts: ClientStreamOptions, signal?: AbortSignal): Promise<ClientStream> {
     const address = parseAddress(opts.address);
     // Checked before connecting: a bad option must not leave a connection open that nobody closes.
     const settings = resolveStreamOptions(opts);
@@ -183,7 +191,7 @@ export class ClientStream implements StreamCaller {
     const source = opts.credentials;
     const fetching = source === undefined ? undefined : fetchCredentials(source);
     fetching?.catch(() => {});
-    const conn = await opts.transport.connect(address, responseFrameSpec(settings.limits, settings.serve !== undefined), { timeoutMs: opts.connectTimeoutMs });
+    const conn = await opts.transport.connect(address, responseFrameSpec(settings.limits, settings.serve !== undefined), { timeoutMs: opts.connectTimeoutMs, ...(signal && { signal }) });
     let credentials;
     if (source !== undefined) {
       try {
@@ -193,10 +201,27 @@ export class ClientStream implements StreamCaller {
         throw err;
       }
     }
+    // Aborted while the credentials came (or as the transport's connect resolved): nobody takes this connection.
+    if (signal?.aborted) {
+      conn.close();
+      throw connectAborted(formatAddress(address), signal.reason);
+    }
     // Its lines come on the way to answers (a reverse call whose dispatch threw) and closes: one it cannot write must not stop those.
     const stream = new ClientStream(conn, opts.clock ?? systemClock, guardedLogger(opts.logger ?? silentLogger), address, settings, opts.onClose, credentials, opts.transport.name);
-    if (credentials) await stream.auth!.atConnect(stream.hello, credentials.bytes, opts.connectTimeoutMs);
+    if (credentials) await ClientStream.presented(stream, credentials.bytes, opts.connectTimeoutMs, signal);
     return stream;
+  }
+
+  /** The credentials' verdict at connect; an abort of `signal` meanwhile destroys the stream and rejects Cancelled. */
+  private static async presented(stream: ClientStream, credentials: Uint8Array, timeoutMs: number | undefined, signal: AbortSignal | undefined): Promise<void> {
+    const unhook = whenAborted(signal, () => stream.destroy('connect aborted'));
+    try {
+      await stream.auth!.atConnect(stream.hello, credentials, timeoutMs);
+    } catch (err) {
+      throw signal?.aborted ? connectAborted(stream.remote, signal.reason) : err;
+    } finally {
+      unhook();
+    }
   }
 
   /**
@@ -256,7 +281,17 @@ export class ClientStream implements StreamCaller {
     this.accept(action, msg, opts, notify, boundMs);
   }
 
-  private accept(action: string | number, msg: Uint8Array, opts: CallOptions, notify: Notify, boundMs: number | undefined): void {
+  /**
+   * @internal `sendWithin` past `maxQueued`: a call the pool accepted under its own bound and
+   * hands over at its graceful close (its queue's calls move here, they are not new): refused
+   * for this connection's bound, a call already taken would fail at the close that promised to
+   * send it. Held memory does not grow: the pool lets go of each call it hands over.
+   */
+  sendAccepted(action: string | number, msg: Uint8Array, opts: CallOptions, notify: Notify, boundMs: number): void {
+    this.accept(action, msg, opts, notify, boundMs, true);
+  }
+
+  private accept(action: string | number, msg: Uint8Array, opts: CallOptions, notify: Notify, boundMs: number | undefined, accepted = false): void {
     const blob = opts.blob ?? EMPTY_BYTES;
     let wireAction: number | Uint8Array;
     let timeoutMs: number;
@@ -274,7 +309,8 @@ export class ClientStream implements StreamCaller {
     const aborted = abortedAlready(opts);
     if (aborted) return notify(aborted, null);
     const sendNow = this.throttler.canSend();
-    if (!sendNow && this.throttler.full()) {
+    // `accepted` read last: a call that finds room never reads it.
+    if (!sendNow && this.throttler.full() && !accepted) {
       return notify(new RpcError(ErrorCode.Overloaded, `more than ${this.throttler.maxQueued} calls waiting on ${this.remote}`), null);
     }
     const call = new Call(wireAction, msg, blob, timeoutMs, notify);

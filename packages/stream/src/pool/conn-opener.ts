@@ -32,6 +32,8 @@ export class ConnOpener {
   /** New connections waiting for the answer to their first ping. */
   private readonly verifying = new Set<ClientStream>();
   private readonly attempts = new Set<Promise<void>>();
+  /** Aborts every connect under way at once when the pool closes (`abandon`): one for all of them, no listener per connect here. */
+  private readonly aborts = new AbortController();
 
   constructor(
     private streamOpts: Partial<ClientStreamOptions>,
@@ -52,7 +54,7 @@ export class ConnOpener {
       clock,
       logger,
       onClose: (err) => this.link.lost(slot, err),
-    })
+    }, this.aborts.signal)
       .then(
         (stream) => this.verify(slot, stream),
         (err: Error) => this.failed(err),
@@ -93,8 +95,13 @@ export class ConnOpener {
     });
   }
 
-  /** The pool closed: the connections still waiting for their first ping carry no call yet, nothing to let finish. */
-  destroyUnproven(reason: string): void {
+  /**
+   * The pool closed: the connects under way are given up (a hanging TLS handshake or upgrade
+   * would hold its close for up to `connectTimeoutMs`), and the connections still waiting for
+   * their first ping, which carry no call yet, destroyed: nothing to let finish.
+   */
+  abandon(reason: string): void {
+    this.aborts.abort(new Error(reason));
     for (const stream of this.verifying) stream.destroy(reason);
   }
 

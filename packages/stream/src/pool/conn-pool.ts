@@ -268,7 +268,8 @@ export class ConnPool implements StreamCaller, Resender, Reopener {
   /**
    * Stops taking calls (they fail with Closed) and fails the calls still waiting for a
    * connection with Closed (`retry: 'safe'`: they were never sent); calls already on a
-   * connection finish, and so do those waiting for room in a window. Resolves when every
+   * connection finish, and so do those waiting for room in a window (handed to the connections'
+   * queues past `stream.maxQueued`: the pool took them under its own bound). Resolves when every
    * connection is closed.
    */
   close(): Promise<void> {
@@ -535,7 +536,7 @@ export class ConnPool implements StreamCaller, Resender, Reopener {
     this.setState('closed');
     this.pace?.stop();
     this.outage.stop();
-    this.opener.destroyUnproven(`pool for ${this.address} closed`);
+    this.opener.abandon(`pool for ${this.address} closed`);
     this.waiting.failWhere(() => new RpcError(ErrorCode.Closed, `pool for ${this.address} closed before the call was sent`));
   }
 

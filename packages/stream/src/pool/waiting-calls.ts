@@ -78,7 +78,8 @@ export class WaitingCalls {
    * Sends the calls that waited, in order, each on a connection with room in its window; the
    * first that finds none waits on, and the calls behind it too. Streams, which take no window
    * slot, open meanwhile. `closing`: every one goes to a connection, full or not, to wait in its
-   * own queue (the pool closes: calls taken while a connection was up finish with it).
+   * own queue, past that queue's `maxQueued` (the pool closes: calls it took while a connection
+   * was up finish with it, none refused for a bound it already admitted them under).
    */
   flush(closing = false): void {
     const now = this.link.clock.now();
@@ -92,7 +93,7 @@ export class WaitingCalls {
         this.queue.unshift(call);
         break;
       }
-      this.send(call, slot, now, ticked);
+      this.send(call, slot, now, ticked, closing);
     }
     // A walk of the whole queue, only when a stream may wait in it (it waits only while no
     // connection is up): calls waiting for room alone cost nothing more per flush.
@@ -106,7 +107,8 @@ export class WaitingCalls {
     });
   }
 
-  private send(call: WaitingCall, slot: Slot, now: number, ticked: number): void {
+  /** `closing`: past the connection's `maxQueued` (ClientStream.sendAccepted): the call was accepted by the pool's own bound. */
+  private send(call: WaitingCall, slot: Slot, now: number, ticked: number, closing = false): void {
     // In ticked time, as the deadline: what is left of the call's timeout (its own, or the
     // default), not the tick more its own expiry here allows, which would travel to the server
     // as time its caller does not wait. It bounds the call on the stream without becoming its
@@ -116,6 +118,7 @@ export class WaitingCalls {
     slot.lastUsed = now;
     const notify = call.release();
     if (call.opens) call.opens(slot.stream!, remaining);
+    else if (closing) slot.stream!.sendAccepted(call.action, call.msg, call.opts, notify, remaining);
     else slot.stream!.sendWithin(call.action, call.msg, call.opts, notify, remaining);
   }
 
