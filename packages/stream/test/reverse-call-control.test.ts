@@ -1,13 +1,12 @@
 import { ErrorCode, RpcError } from '@skein/core';
 import { cleanups, deferred, waitFor, within } from '@skein/test-utils';
-import net from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { ClientStream, RpcServer, createRouter, type CallOptions, type Caller, type ClientStreamOptions, type Dispatch } from '../src/index.js';
-import { HelloRole, decodeHello, encodeHello, receiveLimitsEntry } from '../src/wire/hello.js';
-import { ACTION_STRING_BIT, REQUEST_HEADER_LENGTH, readRequestHeader, writeRequestHeader } from '../src/wire/protocol.js';
-import { REVERSE_ANSWER_ACTION, REVERSE_CALL_FLAG, reverseAnswerEntry, reverseOfferEntry } from '../src/wire/reverse-calls.js';
+import { ClientStream, RpcServer, createRouter, type ClientStreamOptions, type Dispatch } from '../src/index.js';
+import { decodeHello, receiveLimitsEntry } from '../src/wire/hello.js';
+import { ACTION_STRING_BIT, REQUEST_HEADER_LENGTH, writeRequestHeader } from '../src/wire/protocol.js';
+import { REVERSE_ANSWER_ACTION, REVERSE_CALL_FLAG, reverseOfferEntry } from '../src/wire/reverse-calls.js';
 import { REVERSE_CANCEL_FLAG, REVERSE_CONTROL_ENTRY, REVERSE_CONTROL_KIND, TIMED_REVERSE_CALL_FLAG } from '../src/wire/reverse-control.js';
-import type { ReverseCaller } from '../src/server/reverse-caller.js';
+import { answersIn, callerOf, scriptedReverseServer, sendBy } from './reverse-harness.js';
 import { helloOffer, rawPeer, readU32, recordingTransport, requestFrame, requestFrames, responseFrame, responseFrames, startServer, transport, u32 } from './harness.js';
 
 /*
@@ -20,15 +19,6 @@ import { helloOffer, rawPeer, readU32, recordingTransport, requestFrame, request
 const cleanup = cleanups();
 const MiB = 1024 * 1024;
 const utf8 = new TextEncoder();
-
-const send = (c: Caller, action: string, msg: Uint8Array, opts: CallOptions = {}) =>
-  new Promise<Uint8Array>((resolve, reject) => c.send(action, msg, opts, (err, reply) => (err ? reject(err) : resolve(reply!.msg))));
-
-/** A server's caller on its one connection that agreed calls both ways. */
-async function callerOf(server: RpcServer): Promise<ReverseCaller> {
-  const conn = await waitFor(() => server.openConnections().find((c) => c.caller !== undefined), { what: 'calls both ways agreed' });
-  return conn.caller as ReverseCaller;
-}
 
 /** A reverse answer a raw connecting side sends: ok, `msg`, with `blob`. */
 function okAnswer(seq: number, msg: Uint8Array, blob = new Uint8Array(0)): Uint8Array {
@@ -52,50 +42,12 @@ function timedCall(seq: number, action: string, remainingMs: number, msg = new U
   return responseFrame(TIMED_REVERSE_CALL_FLAG, seq, body);
 }
 
-/**
- * A raw server that agrees calls both ways with deadlines and cancels in its hello's answer and
- * then does only what the test writes: a server that never cancels by itself, or one that
- * cancels everything. `deaf`: it reads nothing after the hello (the client's answers back up in
- * its send buffer until the test resumes the socket). Resolves its socket and what it read.
- */
-async function scriptedServer(deaf = false): Promise<{ address: string; socket: Promise<net.Socket>; received: () => Buffer; receivedBytes: () => number }> {
-  const chunks: Buffer[] = [];
-  let receivedBytes = 0;
-  const socket = deferred<net.Socket>();
-  const server = net.createServer((s) => {
-    cleanup.push(() => s.destroy());
-    s.on('error', () => {});
-    let greeted = false;
-    s.on('data', (c: Buffer) => {
-      chunks.push(c);
-      receivedBytes += c.length;
-      if (greeted) return;
-      const all = Buffer.concat(chunks);
-      if (all.length < REQUEST_HEADER_LENGTH || all.length < REQUEST_HEADER_LENGTH + readRequestHeader(all.subarray(0, REQUEST_HEADER_LENGTH)).msgLength) return;
-      greeted = true;
-      s.write(responseFrame(0, 0, encodeHello(HelloRole.Answer, [receiveLimitsEntry(16 * MiB, 64 * MiB), reverseAnswerEntry(16 * MiB, 64 * MiB), REVERSE_CONTROL_ENTRY])));
-      if (deaf) s.pause();
-      socket.resolve(s);
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  cleanup.push(() => new Promise<void>((r) => server.close(() => r())));
-  const { port } = server.address() as net.AddressInfo;
-  return { address: `127.0.0.1:${port}`, socket: socket.promise, received: () => Buffer.concat(chunks), receivedBytes: () => receivedBytes };
-}
-
 /** A Skein client of `srv` that serves `serve` (keepalive off: the scripted server answers no ping). */
 async function servingPeer(srv: { address: string }, serve: Dispatch, more: Partial<ClientStreamOptions> = {}): Promise<ClientStream> {
   const peer = await ClientStream.connect({ transport, address: srv.address, keepaliveMs: 0, serve, ...more });
   cleanup.push(() => peer.destroy());
   return peer;
 }
-
-/** The reverse answers a raw server read: seq, flag, and the error string of flag 2. */
-const answersIn = (bytes: Buffer) =>
-  requestFrames(bytes)
-    .filter((r) => r.action === REVERSE_ANSWER_ACTION)
-    .map((r) => ({ seq: r.seq, flag: r.flag, text: r.flag === 2 ? Buffer.from(r.msg.subarray(1)).toString() : undefined }));
 
 describe('reverse calls with deadlines and cancels (a connecting side that offers them)', () => {
   it("hands the call's deadline to the handler on the connecting side, as a server handler sees a forward call's", async () => {
@@ -106,8 +58,8 @@ describe('reverse calls with deadlines and cancels (a connecting side that offer
     cleanup.push(() => peer.destroy());
     const caller = await callerOf(s.server);
     // Its own timeout, then the server's default for reverse calls.
-    expect(readU32(await send(caller, 'p.x', u32(1), { timeoutMs: 3_000 }))).toBe(1);
-    expect(readU32(await send(caller, 'p.x', u32(2)))).toBe(2);
+    expect(readU32(await sendBy(caller, 'p.x', u32(1), { timeoutMs: 3_000 }))).toBe(1);
+    expect(readU32(await sendBy(caller, 'p.x', u32(2)))).toBe(2);
     expect(seen.map((x) => x.headed)).toEqual([true, true]);
     expect(seen[0]!.deadline).toBeTypeOf('number');
     expect(seen[0]!.remaining).toBeGreaterThan(0);
@@ -142,7 +94,7 @@ describe('reverse calls with deadlines and cancels (a connecting side that offer
     cleanup.push(() => peer.destroy());
     const caller = await callerOf(server);
     const ac = new AbortController();
-    const out = send(caller, 'p.x', u32(1), { signal: ac.signal, timeoutMs: 60_000 });
+    const out = sendBy(caller, 'p.x', u32(1), { signal: ac.signal, timeoutMs: 60_000 });
     await started.promise;
     ac.abort();
     await expect(out).rejects.toMatchObject({ code: ErrorCode.Cancelled });
@@ -175,12 +127,12 @@ describe('reverse calls with deadlines and cancels (a connecting side that offer
     cleanup.push(() => peer.destroy());
     const caller = await callerOf(s.server);
     const ac = new AbortController();
-    const first = send(caller, 'p.x', u32(1), { signal: ac.signal });
+    const first = sendBy(caller, 'p.x', u32(1), { signal: ac.signal });
     await waitFor(() => order.length === 1);
     ac.abort();
     await expect(first).rejects.toMatchObject({ code: ErrorCode.Cancelled });
     // By its timeout this time: cancelled too (or answered Timeout by the other side, whichever is first).
-    const second = send(caller, 'p.x', u32(2), { timeoutMs: 200 });
+    const second = sendBy(caller, 'p.x', u32(2), { timeoutMs: 200 });
     await within(
       waitFor(() => order.length === 2),
       10_000,
@@ -188,7 +140,7 @@ describe('reverse calls with deadlines and cancels (a connecting side that offer
     );
     await expect(second).rejects.toMatchObject({ code: ErrorCode.Timeout, retry: 'idempotent' });
     release.get(1)!();
-    const third = send(caller, 'p.x', u32(3));
+    const third = sendBy(caller, 'p.x', u32(3));
     await waitFor(() => order.length === 3);
     release.get(3)!();
     expect(readU32(await third)).toBe(3);
@@ -217,7 +169,7 @@ describe('the hello', () => {
 
 describe('the connecting side, against a server that sends deadlines and cancels', () => {
   it('aborts the handler\'s signal with Timeout at the deadline and answers rpc_timeout; a deadline passed already is answered so unrun', async () => {
-    const srv = await scriptedServer();
+    const srv = await scriptedReverseServer(cleanup, [REVERSE_CONTROL_ENTRY]);
     const reasons: unknown[] = [];
     const ran: number[] = [];
     const peer = await servingPeer(
@@ -245,7 +197,7 @@ describe('the connecting side, against a server that sends deadlines and cancels
   });
 
   it('runs at most twice its window of handlers for a server that cancels every call it sends: past that, refused Overloaded, unrun', async () => {
-    const srv = await scriptedServer();
+    const srv = await scriptedReverseServer(cleanup, [REVERSE_CONTROL_ENTRY]);
     let ran = 0;
     const release: (() => void)[] = [];
     // Ignores its signal: runs until released.
@@ -275,7 +227,7 @@ describe('the connecting side, against a server that sends deadlines and cancels
   });
 
   it('never runs a call held for its send buffer to drain that the server cancelled meanwhile, nor one whose deadline passed meanwhile', async () => {
-    const srv = await scriptedServer(true);
+    const srv = await scriptedReverseServer(cleanup, [REVERSE_CONTROL_ENTRY], true);
     const ran: string[] = [];
     const peer = await servingPeer(srv, createRouter({ big: () => (ran.push('big'), { msg: new Uint8Array(0), blob: new Uint8Array(48 * MiB) }), 'p.x': (req) => (ran.push(`x${readU32(req.msg)}`), req.msg) }));
     // The client's own call (seq 1): its answer, sent after the frames below, says the client read them all.
@@ -306,7 +258,7 @@ describe('the connecting side, against a server that sends deadlines and cancels
   }, 120_000);
 
   it("aborts a running handler's signal with IO when the connection is lost", async () => {
-    const srv = await scriptedServer();
+    const srv = await scriptedReverseServer(cleanup, [REVERSE_CONTROL_ENTRY]);
     const reasons: unknown[] = [];
     const started = deferred();
     const peer = await servingPeer(
@@ -338,13 +290,13 @@ describe('a connecting side that does not offer deadlines and cancels', () => {
     const caller = await callerOf(s.server);
     expect(caller.controls).toBe(false);
     const ac = new AbortController();
-    const first = send(caller, 'p.x', new Uint8Array([1, 2, 0, 0]), { signal: ac.signal });
-    const second = send(caller, 'p.x', u32(2), { timeoutMs: 100 });
+    const first = sendBy(caller, 'p.x', new Uint8Array([1, 2, 0, 0]), { signal: ac.signal });
+    const second = sendBy(caller, 'p.x', u32(2), { timeoutMs: 100 });
     ac.abort();
     await expect(first).rejects.toMatchObject({ code: ErrorCode.Cancelled });
     // Waited for the slot the first still holds, and never went out.
     await expect(second).rejects.toMatchObject({ code: ErrorCode.Timeout, retry: 'safe' });
-    const third = send(caller, 'p.x', u32(3));
+    const third = sendBy(caller, 'p.x', u32(3));
     expect([caller.inFlight, caller.queued]).toEqual([1, 1]);
     // A round trip: what the server sent before its pong has arrived.
     peer.send(requestFrame(0, 5));
@@ -380,7 +332,7 @@ describe('a broken or hostile connecting side', () => {
     expect(caller.controls).toBe(true);
     const N = 20;
     // One after another through a window of 1: each goes out only once the one before it freed the slot.
-    for (let i = 1; i <= N; i++) await expect(send(caller, 'p.x', u32(i), { timeoutMs: 30 })).rejects.toMatchObject({ code: ErrorCode.Timeout, retry: 'idempotent' });
+    for (let i = 1; i <= N; i++) await expect(sendBy(caller, 'p.x', u32(i), { timeoutMs: 30 })).rejects.toMatchObject({ code: ErrorCode.Timeout, retry: 'idempotent' });
     expect([caller.inFlight, caller.queued]).toEqual([0, 0]);
     await waitFor(() => responseFrames(peer.received()).filter((f) => f.flag === REVERSE_CANCEL_FLAG).length === N, { what: 'the cancels' });
     const frames = responseFrames(peer.received());
@@ -391,7 +343,7 @@ describe('a broken or hostile connecting side', () => {
     expect(timed.every((f) => readU32(f.body) <= 30)).toBe(true);
     // The answers, late, each with a blob of 256 KiB: read and dropped, none settles anything.
     const settled: number[] = [];
-    const next = send(caller, 'p.x', u32(99), { timeoutMs: 30_000 }).then((m) => (settled.push(readU32(m)), m));
+    const next = sendBy(caller, 'p.x', u32(99), { timeoutMs: 30_000 }).then((m) => (settled.push(readU32(m)), m));
     for (let i = 1; i <= N; i++) peer.send(okAnswer(i, u32(1000 + i), new Uint8Array(256 * 1024)));
     await waitFor(() => responseFrames(peer.received()).some((f) => f.seq === N + 1 && f.flag === TIMED_REVERSE_CALL_FLAG));
     expect(settled).toEqual([]);

@@ -1,15 +1,14 @@
 import { ErrorCode } from '@skein/core';
 import { cleanups, deferred, waitFor } from '@skein/test-utils';
-import net from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { ClientStream, RpcServer, createRouter, type CallOptions, type Caller, type Metadata, type ServerRequest } from '../src/index.js';
-import { HelloRole, decodeHello, encodeHello, receiveLimitsEntry, type HelloEntry } from '../src/wire/hello.js';
-import { ACTION_STRING_BIT, REQUEST_HEADER_LENGTH, readRequestHeader } from '../src/wire/protocol.js';
-import { REVERSE_ANSWER_ACTION, reverseAnswerEntry, reverseOfferEntry } from '../src/wire/reverse-calls.js';
+import { ClientStream, RpcServer, createRouter, type Metadata, type ServerRequest } from '../src/index.js';
+import { decodeHello, receiveLimitsEntry } from '../src/wire/hello.js';
+import { ACTION_STRING_BIT } from '../src/wire/protocol.js';
+import { reverseOfferEntry } from '../src/wire/reverse-calls.js';
 import { REVERSE_CONTROL_ENTRY } from '../src/wire/reverse-control.js';
 import { HEADED_REVERSE_CALL_FLAG, REVERSE_HEADS_ANSWER_ENTRY, REVERSE_HEADS_KIND, reverseHeadsOfferEntry } from '../src/wire/reverse-heads.js';
 import { encodeCallHead } from '../src/wire/call-head.js';
-import type { ReverseCaller } from '../src/server/reverse-caller.js';
+import { answersIn, callerOf, scriptedReverseServer, sendBy } from './reverse-harness.js';
 import { helloOffer, olderClientTransport, rawPeer, readU32, recordingTransport, requestFrames, responseFrame, responseFrames, startServer, transport, u32 } from './harness.js';
 
 /*
@@ -22,15 +21,6 @@ import { helloOffer, olderClientTransport, rawPeer, readU32, recordingTransport,
 const cleanup = cleanups();
 const MiB = 1024 * 1024;
 const utf8 = new TextEncoder();
-
-const send = (c: Caller, action: string, msg: Uint8Array, opts: CallOptions = {}) =>
-  new Promise<Uint8Array>((resolve, reject) => c.send(action, msg, opts, (err, reply) => (err ? reject(err) : resolve(reply!.msg))));
-
-/** A server's caller on its one connection that agreed calls both ways. */
-async function callerOf(server: RpcServer): Promise<ReverseCaller> {
-  const conn = await waitFor(() => server.openConnections().find((c) => c.caller !== undefined), { what: 'calls both ways agreed' });
-  return conn.caller as ReverseCaller;
-}
 
 /** `n` entries of a four-byte key and no value: few bytes, many entries (each counted 32 more). */
 const manyEntries = (n: number): Metadata => Object.fromEntries(Array.from({ length: n }, (_, i) => [`k${String(i).padStart(3, '0')}`, '']));
@@ -47,40 +37,6 @@ function headedCall(seq: number, action: string, head: Uint8Array, msg = new Uin
   body.set(msg, 8 + head.length + name.length);
   return responseFrame(HEADED_REVERSE_CALL_FLAG, seq, body);
 }
-
-/**
- * A raw server that answers the hello with calls both ways, deadlines and cancels, and (unless
- * `entries` says otherwise) reverse call heads, then sends only what the test writes: heads no
- * Skein server would send. Resolves its socket; `received` is what it read.
- */
-async function headServer(entries: HelloEntry[] = [REVERSE_CONTROL_ENTRY, REVERSE_HEADS_ANSWER_ENTRY]) {
-  const chunks: Buffer[] = [];
-  const socket = deferred<net.Socket>();
-  const server = net.createServer((s) => {
-    cleanup.push(() => s.destroy());
-    s.on('error', () => {});
-    let greeted = false;
-    s.on('data', (c: Buffer) => {
-      chunks.push(c);
-      if (greeted) return;
-      const all = Buffer.concat(chunks);
-      if (all.length < REQUEST_HEADER_LENGTH || all.length < REQUEST_HEADER_LENGTH + readRequestHeader(all.subarray(0, REQUEST_HEADER_LENGTH)).msgLength) return;
-      greeted = true;
-      s.write(responseFrame(0, 0, encodeHello(HelloRole.Answer, [receiveLimitsEntry(16 * MiB, 64 * MiB), reverseAnswerEntry(16 * MiB, 64 * MiB), ...entries])));
-      socket.resolve(s);
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  cleanup.push(() => new Promise<void>((r) => server.close(() => r())));
-  const { port } = server.address() as net.AddressInfo;
-  return { address: `127.0.0.1:${port}`, socket: socket.promise, received: () => Buffer.concat(chunks) };
-}
-
-/** The reverse answers a raw server read: seq, flag, and the error string of flag 2. */
-const answersIn = (bytes: Buffer) =>
-  requestFrames(bytes)
-    .filter((r) => r.action === REVERSE_ANSWER_ACTION)
-    .map((r) => ({ seq: r.seq, flag: r.flag, text: r.flag === 2 ? Buffer.from(r.msg.subarray(1)).toString() : undefined }));
 
 /** What a handler saw of its call: its metadata record, and whether it came with a deadline. */
 type Seen = { metadata: Metadata; deadline: number | undefined };
@@ -99,10 +55,10 @@ describe('metadata on reverse calls, between a Skein server and a Skein client',
     await peer.ping();
     const caller = await callerOf(server);
     const metadata = { authorization: 'Bearer t' };
-    expect(readU32(await send(caller, 'p.x', new Uint8Array([1, 2, 0, 0]), { metadata }))).toBe(0x201);
+    expect(readU32(await sendBy(caller, 'p.x', new Uint8Array([1, 2, 0, 0]), { metadata }))).toBe(0x201);
     // The same, the other way; then a call of each with none.
     await peer.call('f.x', new Uint8Array(0), { metadata });
-    await send(caller, 'p.x', u32(2));
+    await sendBy(caller, 'p.x', u32(2));
     await peer.call('f.x', new Uint8Array(0));
     const [rev, plainRev] = reverse.map((x) => x.metadata);
     const [fwd, plainFwd] = forward.map((x) => x.metadata);
@@ -139,12 +95,12 @@ describe('metadata on reverse calls, between a Skein server and a Skein client',
     const caller = await callerOf(server);
     expect(caller.maxHead).toBe(8192);
     // 2,104 bytes in 300 entries: under 8 KiB by its bytes, over it counted (11,704).
-    await expect(send(caller, 'p.x', u32(1), { metadata: manyEntries(300) })).rejects.toMatchObject({
+    await expect(sendBy(caller, 'p.x', u32(1), { metadata: manyEntries(300) })).rejects.toMatchObject({
       code: ErrorCode.FrameTooLarge,
       message: expect.stringMatching(/^metadata of 2104 bytes encoded in 300 entries, counted as 11704 \(32 an entry besides its bytes\) exceeds .*'s limit of 8192: reverse call not sent$/),
     });
-    await expect(send(caller, 'p.x', u32(2), { metadata: { big: 'v'.repeat(9000) } })).rejects.toMatchObject({ code: ErrorCode.FrameTooLarge, message: expect.stringMatching(/^metadata of 9010 bytes encoded exceeds .*'s limit of 8192: reverse call not sent$/) });
-    expect(readU32(await send(caller, 'p.x', u32(3), { metadata: manyEntries(2) }))).toBe(3);
+    await expect(sendBy(caller, 'p.x', u32(2), { metadata: { big: 'v'.repeat(9000) } })).rejects.toMatchObject({ code: ErrorCode.FrameTooLarge, message: expect.stringMatching(/^metadata of 9010 bytes encoded exceeds .*'s limit of 8192: reverse call not sent$/) });
+    expect(readU32(await sendBy(caller, 'p.x', u32(3), { metadata: manyEntries(2) }))).toBe(3);
     await peer.ping();
     expect(reverse.map((x) => Object.keys(x.metadata))).toEqual([['k000', 'k001']]);
     // Only the third went: one headed frame on the wire, seq 1.
@@ -171,7 +127,7 @@ describe('metadata on reverse calls, between a Skein server and a Skein client',
 
 describe('the serving side, against a server that sends heads', () => {
   it("refuses a head over its max_head per call, FrameTooLarge, its entries counted (and one that does not parse, Decode), and keeps the connection", async () => {
-    const srv = await headServer();
+    const srv = await scriptedReverseServer(cleanup, [REVERSE_CONTROL_ENTRY, REVERSE_HEADS_ANSWER_ENTRY]);
     const reverse: Seen[] = [];
     const peer = await ClientStream.connect({ transport, address: srv.address, keepaliveMs: 0, serve: createRouter({ 'p.x': seenBy(reverse) }) });
     cleanup.push(() => peer.destroy());
@@ -198,7 +154,7 @@ describe('the serving side, against a server that sends heads', () => {
   });
 
   it('closes on a headed call from a server whose hello did not agree heads (a broken server), as on any unknown flag', async () => {
-    const srv = await headServer([REVERSE_CONTROL_ENTRY]);
+    const srv = await scriptedReverseServer(cleanup, [REVERSE_CONTROL_ENTRY]);
     let ran = 0;
     const closed = deferred<Error | undefined>();
     const peer = await ClientStream.connect({ transport, address: srv.address, keepaliveMs: 0, serve: createRouter({ 'p.x': () => void ran++ }), onClose: (err) => closed.resolve(err) });
@@ -212,7 +168,7 @@ describe('the serving side, against a server that sends heads', () => {
   });
 
   it('closes on a headed call whose head_len runs past its message (a broken server)', async () => {
-    const srv = await headServer();
+    const srv = await scriptedReverseServer(cleanup, [REVERSE_CONTROL_ENTRY, REVERSE_HEADS_ANSWER_ENTRY]);
     let ran = 0;
     const closed = deferred<Error | undefined>();
     const peer = await ClientStream.connect({ transport, address: srv.address, keepaliveMs: 0, serve: createRouter({ 'p.x': () => void ran++ }), onClose: (err) => closed.resolve(err) });
@@ -238,7 +194,7 @@ describe('a connecting side that does not offer heads', () => {
     const caller = await callerOf(s.server);
     expect([caller.controls, caller.maxHead]).toEqual([true, 0]);
     // Sent as to a razor v1 server a forward call's metadata: there is nowhere to put it.
-    expect(readU32(await send(caller, 'p.x', u32(7), { metadata: { authorization: 'Bearer t' } }))).toBe(7);
+    expect(readU32(await sendBy(caller, 'p.x', u32(7), { metadata: { authorization: 'Bearer t' } }))).toBe(7);
     expect(Object.keys(reverse[0]!.metadata)).toEqual([]);
     expect(reverse[0]!.deadline).toBeTypeOf('number');
     expect(peer.state).toBe('open');
