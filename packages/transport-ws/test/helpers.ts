@@ -21,6 +21,13 @@ export function header(bodyLength: number): Uint8Array {
   return h;
 }
 
+/** A message of `length` bytes that one test frame fills: its 4-byte length, then zeros. */
+export function filledMessage(length: number): Uint8Array {
+  const m = new Uint8Array(length);
+  m.set(header(length - 4));
+  return m;
+}
+
 /** One frame in one buffer. */
 export function frame(body: Uint8Array | string): Uint8Array {
   const b = typeof body === 'string' ? new TextEncoder().encode(body) : body;

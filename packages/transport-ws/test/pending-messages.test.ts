@@ -2,18 +2,14 @@ import { FrameError } from '@skein/core';
 import { cleanups } from '@skein/test-utils';
 import { describe, expect, it } from 'vitest';
 import { wsTransport } from '../src/index.js';
-import { header, rawClient, rawWsPeer, startServer, until, wsFrameHeader } from './helpers.js';
+import { filledMessage, header, rawClient, rawWsPeer, startServer, until, wsFrameHeader } from './helpers.js';
 
 const cleanup = cleanups();
 
 const MiB = 1024 * 1024;
-/** One message: a test frame (4-byte length, then zeros) filling it, under maxWsMessageBytes (4 MiB). */
+/** One message: a test frame filling it, under maxWsMessageBytes (4 MiB). */
 const MESSAGE = 4 * MiB - 16;
-const message = (): Uint8Array => {
-  const m = new Uint8Array(MESSAGE);
-  m.set(header(MESSAGE - 4));
-  return m;
-};
+const message = (): Uint8Array => filledMessage(MESSAGE);
 
 /**
  * Many peers that each send most of a large message and never finish it (or finish it as slowly

@@ -2,18 +2,14 @@ import { ErrorCode, RpcError } from '@skein/core';
 import { cleanups, deferred, memoryLogger } from '@skein/test-utils';
 import { describe, expect, it } from 'vitest';
 import { uwsTransport, wsTransport } from '../src/index.js';
-import { frame, header, rawWsPeer, spec, startServer, until, wsFrameHeader } from './helpers.js';
+import { filledMessage, frame, rawWsPeer, spec, startServer, until, wsFrameHeader } from './helpers.js';
 
 const cleanup = cleanups();
 
 const MiB = 1024 * 1024;
-/** One message: a test frame (4-byte length, then zeros) filling it, under maxWsMessageBytes (4 MiB). */
+/** One message: a test frame filling it, under maxWsMessageBytes (4 MiB). */
 const MESSAGE = 4 * MiB - 16;
-const message = (): Uint8Array => {
-  const m = new Uint8Array(MESSAGE);
-  m.set(header(MESSAGE - 4));
-  return m;
-};
+const message = (): Uint8Array => filledMessage(MESSAGE);
 
 const REFUSED = /not upgraded: HTTP\/1\.1 503 Service Unavailable/;
 
