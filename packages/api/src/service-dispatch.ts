@@ -1,4 +1,4 @@
-import { EMPTY_BYTES, ErrorCode, RpcError, consoleLogger, guardedLogger, invalidArgument, type Codec, type Logger } from '@skein/core';
+import { EMPTY_BYTES, ErrorCode, RpcError, consoleLogger, guardedLogger, invalidArgument, isErrorCode, type Codec, type Logger } from '@skein/core';
 import { WithheldLog, actionName, crashDetail, handlerErrorDetail, refusalDetail, speaksToCaller, type Dispatch, type ServerRequest, type WithheldLogOptions } from '@skein/stream';
 import { CallContext } from './context.js';
 import type { AnyMethod, ArgOf, HandlerResultOf, ServiceDef } from './define.js';
@@ -338,6 +338,18 @@ class Runner {
    * tell the client the call never ran (see `handlerErrorDetail`); a refusal before it did may.
    */
   private fail(req: ServerRequest, e: Entry, err: unknown, started = true): void {
+    try {
+      this.answerFailure(req, e, err, started);
+    } catch (unreadable) {
+      // The error throws when read (a revoked Proxy, an object with no toString): still the
+      // handler's failure, as createRouter answers it, not a call left unanswered and, from a
+      // promise's callback, a rejection nobody handles (which ends a Node process).
+      this.log.error({ action: e.action, peer: req.conn.remote, err: unreadable }, `${e.action}: handler failed with an error that cannot be read`);
+      if (!req.isAnswered) req.fail(ErrorCode.Internal);
+    }
+  }
+
+  private answerFailure(req: ServerRequest, e: Entry, err: unknown, started: boolean): void {
     if (this.isDeclared(e, err)) {
       let payload;
       try {
@@ -368,7 +380,9 @@ class Runner {
   /** Answers with a built-in error: an RpcError's own code, anything else Internal. */
   private failBuiltin(req: ServerRequest, e: Entry, err: unknown, started: boolean): void {
     const { action } = e;
-    if (err instanceof RpcError) {
+    // One whose code was set to no ErrorCode after it was made (an HTTP status) is no built-in
+    // error: Internal, as `req.fail` answers such a code.
+    if (err instanceof RpcError && isErrorCode(err.code)) {
       if (err.code === ErrorCode.Internal || err.code === ErrorCode.Encode) {
         this.log.error({ action, peer: req.conn.remote, err }, `${action} failed`);
       } else if (!req.isAnswered && !speaksToCaller(err, started ? 'handler' : 'filter') && (started || !isOwnRefusal(err))) {

@@ -51,7 +51,7 @@ export async function callStream(stub: StreamStub, caller: Caller, arg: unknown,
     // The wire's errors are explained or decoded as the method's own; the caller's own (its source threw) pass as they are.
     throw e !== source.error && (e instanceof RpcError || e instanceof RemoteError) ? stub.mapError(e) : e;
   };
-  if (stub.kind === 'client') return s.result.then((r) => fromBytes(stub.in, r.msg, r.blob), fail);
+  if (stub.kind === 'client') return s.result.then((r) => received(stub.in, r), fail);
   return decoded(s, stub, fail);
 }
 
@@ -114,6 +114,24 @@ async function send(s: StreamCall, stub: StreamStub, values: AsyncIterable<unkno
 
 const asItem = (value: unknown): IteratorResult<unknown> => ({ value, done: false });
 
+/**
+ * A value the server sent, decoded and checked. Its refusal here (the codec's, the output
+ * schema's) is about this process's call, as its input schema's is (RpcError.downstream): a
+ * handler passing it on does not speak with its words.
+ */
+function received(rules: ValueRules, r: Reply): unknown {
+  try {
+    const value = fromBytes(rules, r.msg, r.blob);
+    return value instanceof Promise ? value.catch(ownRefusal) : value;
+  } catch (e) {
+    return ownRefusal(e);
+  }
+}
+
+const ownRefusal = (e: unknown): never => {
+  throw fromDownstream(e);
+};
+
 /** The stream's values, decoded and checked; breaking out of the loop cancels the stream. */
 function decoded(s: StreamCall, stub: StreamStub, fail: (e: unknown) => never): AsyncIterable<unknown> {
   return {
@@ -124,7 +142,7 @@ function decoded(s: StreamCall, stub: StreamStub, fail: (e: unknown) => never): 
       const item = (r: IteratorResult<Reply>): IteratorResult<unknown> | Promise<IteratorResult<unknown>> => {
         if (r.done) return r;
         try {
-          const value = fromBytes(stub.in, r.value.msg, r.value.blob);
+          const value = received(stub.in, r.value);
           return value instanceof Promise ? value.then(asItem, cancelWith) : { value, done: false };
         } catch (e) {
           return cancelWith(e);

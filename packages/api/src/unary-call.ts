@@ -165,11 +165,14 @@ function settle(s: UnaryStub, err: RpcError | RemoteError | null, reply: Reply |
   const m = s.m;
   const done = m.blobs ? (v: unknown) => resolve(withBlob(v, reply!.blob)) : resolve;
   if (!m.output) return done(value);
+  // Its output schema's refusal is about this process's call, as its input schema's is
+  // (RpcError.downstream): a handler passing it on does not speak with its words.
+  const refused = (e: unknown): void => reject(fromDownstream(e));
   try {
     const checked = validate(m.output, value, s.badResult, ErrorCode.Decode);
-    if (checked instanceof Promise) checked.then(done, reject);
+    if (checked instanceof Promise) checked.then(done, refused);
     else done(checked);
   } catch (e) {
-    reject(e);
+    refused(e);
   }
 }

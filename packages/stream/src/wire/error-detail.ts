@@ -7,9 +7,16 @@ import { CODE_INFO, ErrorCode, type RpcError } from '@skein/core';
  * refusal before any handler ran); a handler's error goes through `handlerErrorDetail`.
  */
 export function errorDetail(err: RpcError, expose = false): string | undefined {
-  if (err.message === err.wire) return undefined;
+  if (!hasWords(err) || err.message === err.wire) return undefined;
   return err.code >= 100 || expose ? err.message : undefined;
 }
+
+/**
+ * Whether the error's message is a string: one set to something else after its construction (a
+ * Symbol, an object whose `toString` throws) would throw where the answer is written, after the
+ * call was claimed, leaving it unanswered. Without words it travels as its code alone.
+ */
+const hasWords = (err: RpcError): boolean => typeof err.message === 'string';
 
 /**
  * The detail for an error answered once a handler has started. A code that says "refused unrun"
@@ -85,7 +92,7 @@ export function refusalDetail(err: RpcError, expose = false, action?: string): s
     return `${action}: ${CODE_INFO[err.code].wire}`;
   }
   if (err.retry === 'safe' || err.code < 100) return undefined;
-  if (expose || action === undefined) return err.message || err.wire;
+  if (expose || action === undefined) return hasWords(err) && err.message !== '' ? err.message : err.wire;
   return `${action}: ${CODE_INFO[err.code].wire}`;
 }
 
