@@ -393,6 +393,10 @@ class Runner {
         this.withheld.warn(action, err, { action, peer: req.conn.remote, err });
       }
       if (started) return void req.fail(err, handlerErrorDetail(err, action, this.expose));
+      // A downstream's unrun Closed (its server draining) that a filter passes on is not this
+      // server's word: bare, it would tell this server's clients that it is closing, and they
+      // would leave it. The call did not run here either: Overloaded, bare, says only that.
+      if (err.code === ErrorCode.Closed && err.downstream && err.retry === 'safe') return void req.fail(ErrorCode.Overloaded, '');
       // Refused before the handler started: without a detail, bare ('' says so), the server's own word.
       return void req.fail(err, refusalDetail(err, this.expose, action) ?? '');
     }
