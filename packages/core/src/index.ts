@@ -31,7 +31,7 @@ export { parseAddress, formatAddress } from './address.js';
 export type { Address } from './address.js';
 // TLS: one options shape for every runtime and transport, and the verified identity of a peer (docs/tls.md)
 export { resolveTls, sniName, reloadedTls, reloadedTlsOptions, identityOf, tlsFailure, unusableTls, refuseDamagedCa, tlsCloseError, looksLikeTls, SKEIN_ALPN, DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS } from './tls.js';
-export type { TlsOptions, ResolvedTls, PeerIdentity, Pem, DetailedPeerCertificate } from './tls.js';
+export type { TlsOptions, ResolvedTls, PeerIdentity, Pem, DetailedPeerCertificate, TlsHandshakeSeen } from './tls.js';
 export { parsedBy } from './pem-certificates.js';
 export type { CertificateParser } from './pem-certificates.js';
 export { wrongPemKind, pemLabels } from './pem-kind.js';

@@ -173,22 +173,61 @@ export function identityOf(cert: DetailedPeerCertificate | null | undefined): Pe
 }
 
 /**
+ * What a client knew of its failed handshake, beyond the library's message: whether it had a
+ * certificate to show, and (where the runtime can tell) whether the server answered in TLS
+ * (its first flight arrived: with TLS 1.2, a server that asks for a certificate asks in it).
+ */
+export interface TlsHandshakeSeen {
+  readonly presentedCert: boolean;
+  /** Undefined: the runtime cannot tell (Deno). */
+  readonly serverSpokeTls?: boolean | undefined;
+}
+
+/** An alert about our certificate: bad_certificate 42, certificate_unknown 46, unknown_ca 48, access_denied 49, certificate_required 116, expired, revoked... */
+const CERTIFICATE_ALERT = /alert.*(certificate|unknown[ _]?ca|access[ _]?denied)|certificate[ _]?required|bad[ _]?certificate|unknown[ _]?ca\b/;
+/** handshake_failure (40): no certificate where one is required, or no shared version or cipher. */
+const HANDSHAKE_FAILURE_ALERT = /alert[ _:]*handshake[ _]?failure|alert number 40\b/;
+/** A peer that stopped the handshake without a TLS alert (a plaintext server, or one that closes a refused client silently). */
+const SILENT_CLOSE = /wrong version number|unknown protocol|packet length too long|record layer failure|http request|before secure tls connection|corrupt message|invalidcontenttype|received corrupt|unexpected eof|eof|econnreset|connection reset|tls handshake eof|unexpected message/;
+
+/**
  * A TLS failure as the typed error Skein reports. `message` is the runtime's (OpenSSL's,
  * BoringSSL's or rustls's wording). The server refusing our certificate is Unauthenticated; a
  * peer that does not speak TLS, or a server certificate we do not trust, is Unreachable (the
- * server saw no request: any call may go elsewhere), with a message that says which.
+ * server saw no request: any call may go elsewhere), with a message that says which. `seen`
+ * tells the causes of an ambiguous failure apart (TLS 1.2 mTLS refuses inside the handshake):
+ * a handshake_failure alert to a client with no certificate names the likely cause, and a
+ * server that answered in TLS and then closed on a client that showed one refused it.
  */
-export function tlsFailure(remote: string, raw: string, cause?: unknown): RpcError {
+export function tlsFailure(remote: string, raw: string, cause?: unknown, seen?: TlsHandshakeSeen): RpcError {
   // OpenSSL's text ends in a newline: kept, it splits the error's line (or shows as an escape).
   const message = raw.trim();
   const m = message.toLowerCase();
-  if (/alert.*(certificate|unknown[ _]ca|access[ _]denied)|certificate[ _]?required|bad[ _]?certificate|unknown[ _]?ca\b/.test(m)) {
+  const failed = (code: ErrorCode, hint: string): RpcError => new RpcError(code, `TLS handshake with ${remote} failed: ${message}${hint}`, { cause });
+  if (CERTIFICATE_ALERT.test(m)) {
     return new RpcError(ErrorCode.Unauthenticated, `${remote} refused the TLS connection: ${message} (the server wants a client certificate its CAs vouch for: check tls.cert, tls.key)`, { cause });
   }
-  if (/wrong version number|unknown protocol|packet length too long|record layer failure|http request|before secure tls connection|corrupt message|invalidcontenttype|received corrupt|unexpected eof|eof|econnreset|connection reset|tls handshake eof|unexpected message/.test(m)) {
-    return new RpcError(ErrorCode.Unreachable, `TLS handshake with ${remote} failed: ${message} (does the server speak TLS? a plaintext server closes a TLS client at once)`, { cause });
+  // An alert came: the server speaks TLS, whatever else is wrong.
+  if (HANDSHAKE_FAILURE_ALERT.test(m)) {
+    const likely = seen?.presentedCert === false ? 'the server may require a client certificate (check tls.cert, tls.key)' : 'the server may have refused this client\'s certificate';
+    return failed(ErrorCode.Unreachable, ` (${likely}, or it shares no TLS version or cipher with this client)`);
   }
-  return new RpcError(ErrorCode.Unreachable, `TLS handshake with ${remote} failed: ${message}`, { cause });
+  if (/alert/.test(m)) return failed(ErrorCode.Unreachable, '');
+  // The server closed while we wrote (Deno's rustls, sending its second flight, before it read
+  // the alert): a server that answered our ClientHello, so no plaintext one.
+  if (/broken ?pipe|epipe/.test(m)) {
+    const likely = seen?.presentedCert === false ? 'the server may require a client certificate (check tls.cert, tls.key)' : 'the server may have refused this client\'s certificate';
+    return failed(ErrorCode.Unreachable, ` (closed during the handshake: ${likely})`);
+  }
+  if (SILENT_CLOSE.test(m)) {
+    if (seen?.serverSpokeTls && seen.presentedCert) {
+      return new RpcError(ErrorCode.Unauthenticated, `${remote} closed the TLS handshake after answering in TLS: it may have refused this client's certificate (expired, or from a CA it does not trust): ${message}`, { cause });
+    }
+    if (seen?.serverSpokeTls) return failed(ErrorCode.Unreachable, ' (the server answered in TLS, then closed: it may require a client certificate: check tls.cert, tls.key)');
+    const refused = seen?.presentedCert && seen.serverSpokeTls === undefined ? '; a TLS 1.2 server that refuses the client certificate closes so too' : '';
+    return failed(ErrorCode.Unreachable, ` (does the server speak TLS? a plaintext server closes a TLS client at once${refused})`);
+  }
+  return failed(ErrorCode.Unreachable, '');
 }
 
 /** The first bytes of a TLS record (handshake or alert, TLS 1.0-1.3): what a plaintext peer sees from a TLS one. */

@@ -130,6 +130,26 @@ describe('TLS failures', () => {
     expect(tlsFailure('h:1', message).codeName).toBe(code);
   });
 
+  // TLS 1.2 mTLS: the refusal comes inside the handshake, as an alert or a silent close.
+  it('a handshake_failure alert names the likely cause, and an alert never asks whether the server speaks TLS', () => {
+    for (const raw of ['ssl3_read_bytes:sslv3 alert handshake failure:rec_layer_s3.c:1601:SSL alert number 40', 'EPROTO error:10000410:SSL routines:OPENSSL_internal:SSLV3_ALERT_HANDSHAKE_FAILURE', 'received fatal alert: HandshakeFailure']) {
+      const none = tlsFailure('h:1', raw, undefined, { presentedCert: false });
+      expect(none).toMatchObject({ code: ErrorCode.Unreachable, message: expect.stringContaining('the server may require a client certificate') });
+      expect(tlsFailure('h:1', raw, undefined, { presentedCert: true }).message).toContain("may have refused this client's certificate");
+    }
+    expect(tlsFailure('h:1', 'received fatal alert: UnexpectedMessage').message).not.toMatch(/speak TLS/);
+    expect(tlsFailure('h:1', 'BrokenPipe: broken pipe', undefined, { presentedCert: false }).message).toContain('the server may require a client certificate');
+  });
+
+  it('a close without an alert after the server answered in TLS is a refusal of the certificate shown, else the plaintext hint', () => {
+    const raw = 'Client network socket disconnected before secure TLS connection was established';
+    expect(tlsFailure('h:1', raw, undefined, { presentedCert: true, serverSpokeTls: true })).toMatchObject({ code: ErrorCode.Unauthenticated });
+    expect(tlsFailure('h:1', raw, undefined, { presentedCert: false, serverSpokeTls: true })).toMatchObject({ code: ErrorCode.Unreachable, message: expect.stringContaining('may require a client certificate') });
+    expect(tlsFailure('h:1', raw, undefined, { presentedCert: true, serverSpokeTls: false })).toMatchObject({ code: ErrorCode.Unreachable, message: expect.stringContaining('does the server speak TLS?') });
+    // A runtime that cannot tell (Deno) names both causes.
+    expect(tlsFailure('h:1', 'UnexpectedEof: unexpected end of file', undefined, { presentedCert: true }).message).toMatch(/speak TLS.*refuses the client certificate/);
+  });
+
   it('a client that showed a certificate and was closed before the server said anything was probably refused', () => {
     expect(tlsCloseError('h:1', undefined, false, true)).toMatchObject({ code: ErrorCode.Unauthenticated });
     // Heard from the server, or showed no certificate: a close is a close.

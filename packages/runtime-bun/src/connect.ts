@@ -3,7 +3,7 @@ import type { Address, ByteConn, ConnectOptions, ResolvedTls } from '@skein/core
 import { BunByteConn, socketHandlers, type BunConnTls, type Socket } from './byte-conn.js';
 import type { BunApi, BunSocketHandler } from './native-api.js';
 import { bunTarget, describe } from './socket-address.js';
-import { TlsState, bunTls, handshakeRefusal, resolveBunTls, tlsLoadFailure } from './tls.js';
+import { TlsState, bunTls, clientVerdict, handshakeRefusal, resolveBunTls, tlsLoadFailure } from './tls.js';
 
 declare const Bun: BunApi;
 
@@ -34,6 +34,8 @@ class ConnectAttempt {
   private settled = false;
   /** TCP is up and the TLS handshake under way: a failure now is the handshake's. */
   private handshaking = false;
+  /** The server's first TLS flight arrived before the handshake failed (see handshakeDone). */
+  private serverSpokeTls = false;
   private timer: ReturnType<typeof setTimeout>;
   /** The socket once TCP is up, under its TLS handshake: what an abort closes. */
   private conn: BunByteConn | undefined;
@@ -66,7 +68,11 @@ class ConnectAttempt {
   private handlers(): BunSocketHandler<BunByteConn | undefined> {
     const handlers = socketHandlers((socket) => this.opened(socket));
     if (this.tls) {
-      handlers.handshake = (socket, success, authorizationError) => this.handshakeDone(socket.data!, success, authorizationError);
+      handlers.handshake = (socket, success, authorizationError) => {
+        // The server's certificate arrived: it answered in TLS (with TLS 1.2, asking for ours in that flight).
+        this.serverSpokeTls = Boolean(socket.getPeerCertificate?.()?.fingerprint256);
+        this.handshakeDone(socket.data!, success, authorizationError);
+      };
       // A peer that closes during the handshake (a plaintext server dropping our hello).
       const onClose = handlers.close!;
       handlers.close = (socket, err) => {
@@ -93,7 +99,8 @@ class ConnectAttempt {
     this.timer = setTimeout(() => (this.fail(undefined, why), conn.close()), ms);
   }
 
-  private handshakeDone(conn: BunByteConn, success: boolean, authorizationError: (Error & { code?: string }) | null): void {
+  private handshakeDone(conn: BunByteConn, reportedSuccess: boolean, reported: (Error & { code?: string }) | null): void {
+    const { success, err: authorizationError } = clientVerdict(this.secure!, this.address, reportedSuccess, reported);
     const refused = handshakeRefusal(success, authorizationError, false, 'client');
     if (refused !== undefined) {
       this.fail(authorizationError, refused);
@@ -127,6 +134,6 @@ class ConnectAttempt {
     clearTimeout(this.timer);
     this.unhookAbort();
     const { secure, handshaking, remote } = this;
-    this.reject((secure && !handshaking && tlsLoadFailure(err)) || (handshaking ? tlsFailure(remote, why, err) : connectFailed(remote, why, err)));
+    this.reject((secure && !handshaking && tlsLoadFailure(err)) || (handshaking ? tlsFailure(remote, why, err, { presentedCert: secure?.cert !== undefined, serverSpokeTls: this.serverSpokeTls }) : connectFailed(remote, why, err)));
   }
 }

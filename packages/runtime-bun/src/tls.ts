@@ -16,9 +16,25 @@ export function bunTls(s: ResolvedTls, side: 'connect' | 'listen', address?: Add
     // ALPN in wire format: each id preceded by its length.
     ...(s.alpn !== undefined && { ALPNProtocols: String.fromCharCode(s.alpn.length) + s.alpn }),
     minVersion: s.minVersion === 'TLSv1.3' ? 0x0304 : 0x0303,
-    rejectUnauthorized: true,
+    // A Unix socket has no host name: with no servername, the chain is verified and no name is
+    // checked (Bun would check 'localhost'). Bun cannot skip the name check alone, so it reports
+    // the verdict and `clientVerdict` lets only a name mismatch through.
+    rejectUnauthorized: !(side === 'connect' && namesNothing(s, address)),
     ...(side === 'listen' && { requestCert: s.requestCert }),
   };
+}
+
+/** A connect to a Unix socket with no `servername`: there is no name to check the server against. */
+const namesNothing = (s: ResolvedTls, address: Address | undefined): boolean => s.servername === undefined && address !== undefined && 'path' in address;
+
+/**
+ * A client handshake's verdict as Skein judges it: on a Unix socket with no `servername` (where
+ * `bunTls` asked Bun not to reject) a name mismatch alone is no failure (Bun reports it with
+ * `success` false); every other error (an untrusted chain, an expired certificate) stands.
+ * BoringSSL reports a chain error before Bun checks the name, so a mismatch means the chain verified.
+ */
+export function clientVerdict<E extends Error & { code?: string }>(s: ResolvedTls, address: Address, success: boolean, err: E | null): { success: boolean; err: E | null } {
+  return err?.code === 'ERR_TLS_CERT_ALTNAME_INVALID' && namesNothing(s, address) ? { success: true, err: null } : { success, err };
 }
 
 /** BoringSSL's own certificate parser (Bun's node:crypto): it refuses damage inside a field (a name, a key) that core's structural check lets through. */

@@ -88,7 +88,8 @@ async function connectSecure(address: { host: string; port: number }, s: Resolve
       // already closed by Deno
     }
     if (signal?.aborted) throw connectAborted(remote, signal.reason);
-    throw tlsFailure(remote, describe(err), err);
+    // Deno cannot tell whether the server answered in TLS before it closed.
+    throw tlsFailure(remote, describe(err), err, { presentedCert: s.cert !== undefined });
   } finally {
     unhook();
   }

@@ -1,6 +1,6 @@
 import net from 'node:net';
 import tls from 'node:tls';
-import { DEFAULT_CONNECT_TIMEOUT_MS, connectAborted, connectFailed, connectTimerMs, formatAddress, handshakeTimer, resolveTls, tlsFailure, whenAborted, type Address, type ByteConn, type ConnectOptions, type ResolvedTls } from '@skein/core';
+import { DEFAULT_CONNECT_TIMEOUT_MS, connectAborted, connectFailed, connectTimerMs, formatAddress, handshakeTimer, resolveTls, tlsFailure, whenAborted, type Address, type ByteConn, type ConnectOptions, type ResolvedTls, type TlsHandshakeSeen } from '@skein/core';
 import { NodeByteConn } from './byte-conn.js';
 import { OWN_READS, readInto } from './read-buffer.js';
 import { isTcp, netTarget, remoteOf } from './socket-address.js';
@@ -36,7 +36,12 @@ export function connect(address: Address, options: ConnectOptions = {}): Promise
     const startedAt = performance.now();
     let timer = setTimeout(() => fail(new Error(`no connection within ${timeoutMs} ms`)), connectTimerMs(timeoutMs));
     let handshaking = false;
-    const fail = (cause: Error): void => failWith(handshaking ? tlsFailure(remote, cause.message, cause) : connectFailed(remote, cause.message, cause));
+    // The server's first flight arrived in TLS (keys were derived from it): a close after it is
+    // no plaintext server's, and with TLS 1.2 a server asks for our certificate in that flight.
+    let serverSpokeTls = false;
+    const spokeTls = (): void => void (serverSpokeTls = true);
+    const seen = (): TlsHandshakeSeen => ({ presentedCert: secure?.cert !== undefined, serverSpokeTls });
+    const fail = (cause: Error): void => failWith(handshaking ? tlsFailure(remote, cause.message, cause, seen()) : connectFailed(remote, cause.message, cause));
     const failWith = (err: Error): void => {
       settle();
       socket.destroy();
@@ -64,10 +69,10 @@ export function connect(address: Address, options: ConnectOptions = {}): Promise
     const settle = (): void => {
       clearTimeout(timer);
       unhookAbort();
-      socket.off('error', fail).off('connect', connected).off('secureConnect', secured).off('close', closed);
+      socket.off('error', fail).off('connect', connected).off('secureConnect', secured).off('close', closed).off('keylog', spokeTls);
     };
     socket.once('error', fail).once('connect', connected).once('close', closed);
-    if (secure) socket.once('secureConnect', secured);
+    if (secure) socket.once('secureConnect', secured).once('keylog', spokeTls);
     // Not aborted yet (checked above): told only by a later abort.
     unhookAbort = whenAborted(signal, () => failWith(connectAborted(remote, signal!.reason)));
   });

@@ -98,7 +98,8 @@ function verifyError(socket: tls.TLSSocket): string | undefined {
  */
 export function connectTls(address: Address, s: ResolvedTls): tls.ConnectionOptions {
   const host = 'path' in address ? undefined : address.host;
-  // Without a servername Node checks the certificate against the host dialled (its IP SANs for an IP).
+  // Without a servername Node checks the certificate against the host dialled (its IP SANs for an
+  // IP). A Unix socket has no host name: the chain is verified and no name checked (as on Bun).
   const servername = sniName(host, s);
   return {
     secureContext: secureContext(s),

@@ -120,6 +120,18 @@ export function signClientCert(certs: TestCerts, cn: string): CertPair {
   return readPair(certs.dir, cn);
 }
 
+/**
+ * A server certificate from `certs.ca` whose only name is `DNS:<name>` (not localhost, no IP):
+ * for a test that a name is, or is not, checked. Made in `certs.dir`, as `signClientCert`.
+ */
+export function signServerCertFor(certs: TestCerts, name: string): CertPair {
+  const ssl = openssl(certs.dir);
+  writeFileSync(path.join(certs.dir, `${name}.cnf`), `[only]\nbasicConstraints = CA:FALSE\nextendedKeyUsage = serverAuth\nsubjectAltName = DNS:${name}\n`);
+  request(ssl, name, name);
+  ssl('x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', `${name}.crt`, '-days', '2', '-extfile', `${name}.cnf`, '-extensions', 'only');
+  return readPair(certs.dir, name);
+}
+
 type OpenSsl = (...args: string[]) => void;
 
 /** Debian's openssl run in `dir`; what it says on stderr is in the error it throws. */

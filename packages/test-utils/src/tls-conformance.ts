@@ -2,7 +2,7 @@ import net from 'node:net';
 import os from 'node:os';
 import tls from 'node:tls';
 import { afterAll, beforeAll, expect, it, onTestFinished } from 'vitest';
-import { makeTestCerts, type TestCerts } from './certs.js';
+import { makeTestCerts, signServerCertFor, type CertPair, type TestCerts } from './certs.js';
 import { caBundle, damagedInside, damagedPems } from './damaged-pem.js';
 import { describeNeeding } from './needs-tool.js';
 import type { Proc } from './process.js';
@@ -31,6 +31,14 @@ export interface TlsHarness extends RuntimeHarness {
    * are skipped for it, saying why.
    */
   readonly holdsStalledHandshake?: string;
+  /**
+   * Why it cannot tell whether a server answered in TLS before it closed a handshake (Deno), if
+   * so: then a TLS 1.2 server's silent refusal of its certificate is Unreachable naming both
+   * causes, not Unauthenticated.
+   */
+  readonly blindHandshake?: string;
+  /** It cannot run TLS over a Unix socket (Deno): a `tls+unix:` connect must be InvalidArgument. */
+  readonly noUnixTls?: boolean;
 }
 
 const HANG_MS = 20_000;
@@ -400,6 +408,21 @@ export function tlsRuntimeConformance(h: TlsHarness): void {
       expect(await server.serverNames()).toEqual(['localhost', false]);
     });
 
+    // A Unix socket has no host name: with no servername the chain is verified and no name is
+    // checked, on every runtime (Bun checked 'localhost'); a servername given is checked.
+    it('on tls+unix: checks the chain always, and a name only when tls.servername gives one', async () => {
+      const unix = await nodeTlsUnixServer(signServerCertFor(certs, 'other.example'), certs.dir);
+      const call = async (tls: object): Promise<string> => (await run('tls-call', `tls+unix:${unix}`, tlsArg(tls)).waitForLine(/^(?:connect-error|echoed|closed-error) .*$/, HANG_MS))[0]!;
+      if (h.noUnixTls) {
+        expect(await call({ ca: certs.ca })).toMatch(/^connect-error InvalidArgument: /);
+        return;
+      }
+      expect(await call({ ca: certs.ca })).toMatch(/^echoed ping identity .*CN=other\.example/);
+      expect(await call({ ca: certs.ca, servername: 'other.example' })).toMatch(/^echoed ping/);
+      expect(await call({ ca: certs.ca, servername: 'localhost' })).toMatch(/^connect-error Unreachable: TLS handshake with .* failed: .*altname/i);
+      expect(await call({ ca: certs.foreignCa })).toMatch(/^connect-error Unreachable: TLS handshake with .* failed: .*(unable to verify|certificate)/i);
+    });
+
     // `vm`-like names: the test host's own name resolves to loopback but is not on the certificate.
     for (const [name, host, extra] of [
       ['a host name not on its certificate', os.hostname(), {}],
@@ -415,6 +438,25 @@ export function tlsRuntimeConformance(h: TlsHarness): void {
         expect(await server.clientNames()).toEqual([]);
       });
     }
+
+    // TLS 1.2 mTLS refuses inside the handshake: a missing certificate with a handshake_failure
+    // alert (ambiguous: it names the likely cause), a foreign one by closing without an alert
+    // after the server's first flight (Node's and Bun's servers): a refusal, where the client can
+    // tell the server answered in TLS. Never "does the server speak TLS?" after an alert.
+    it('against a TLS 1.2 mTLS server, no client certificate names the likely cause, and a foreign or expired one says it was refused (Unauthenticated where the runtime can tell)', async () => {
+      const server = await nodeTlsServer(certs, { maxVersion: 'TLSv1.2' });
+      const call = async (pair: object): Promise<string> => (await run('tls-call', `127.0.0.1:${server.port}`, tlsArg({ ca: certs.ca, ...pair })).waitForLine(/^(?:connect-error|echoed|closed-error) .*$/, HANG_MS))[0]!;
+      const none = await call({});
+      expect(none).toMatch(/^connect-error Unreachable: TLS handshake with .* failed: .*the server may require a client certificate/);
+      expect(none).not.toMatch(/speak TLS/);
+      for (const pair of [certs.foreign, certs.expired]) {
+        const refused = await call(pair);
+        if (h.blindHandshake === undefined) expect(refused).toMatch(/^connect-error Unauthenticated: .*may have refused this client's certificate/);
+        else expect(refused).toMatch(/^connect-error Unreachable: .*(refuses the client certificate|refused this client's certificate)/);
+      }
+      expect(await call(certs.client)).toMatch(/^echoed ping/);
+      expect(await server.clientNames()).toEqual(['test-client']);
+    });
 
     it("fails to connect with Unreachable, saying why, to a server whose CA it does not trust", async () => {
       const server = await nodeTlsServer(certs);
@@ -477,10 +519,13 @@ async function nodeTlsEcho(port: number, options: tls.ConnectionOptions): Promis
 }
 
 /** A node:tls echo server that asks for a client certificate and remembers the names of those it saw, and the SNI each sent. */
-async function nodeTlsServer(certs: TestCerts, { host = '127.0.0.1', requestCert = true } = {}): Promise<{ port: number; clientNames(): Promise<string[]>; serverNames(): Promise<(string | false)[]> }> {
+async function nodeTlsServer(
+  certs: TestCerts,
+  { host = '127.0.0.1', requestCert = true, maxVersion }: { host?: string; requestCert?: boolean; maxVersion?: tls.SecureVersion } = {},
+): Promise<{ port: number; clientNames(): Promise<string[]>; serverNames(): Promise<(string | false)[]> }> {
   const names: string[] = [];
   const sni: (string | false)[] = [];
-  const server = tls.createServer({ ...certs.server, ca: certs.ca, requestCert, rejectUnauthorized: true, ALPNProtocols: ['skein'] }, (sock) => {
+  const server = tls.createServer({ ...certs.server, ca: certs.ca, requestCert, rejectUnauthorized: true, ALPNProtocols: ['skein'], ...(maxVersion && { maxVersion }) }, (sock) => {
     names.push(String(sock.getPeerCertificate().subject?.CN));
     sni.push((sock as tls.TLSSocket & { servername?: string | false }).servername ?? false);
     sock.on('data', (d) => sock.write(d));
@@ -489,6 +534,18 @@ async function nodeTlsServer(certs: TestCerts, { host = '127.0.0.1', requestCert
   await new Promise<void>((resolve) => server.listen(0, host, resolve));
   onTestFinished(() => void server.close());
   return { port: (server.address() as net.AddressInfo).port, clientNames: async () => names, serverNames: async () => sni };
+}
+
+/** A node:tls echo server on a Unix socket in `dir` with the certificate `pair`; its path. */
+async function nodeTlsUnixServer(pair: CertPair, dir: string): Promise<string> {
+  const server = tls.createServer({ ...pair, ALPNProtocols: ['skein'] }, (sock) => {
+    sock.on('data', (d) => sock.write(d));
+    sock.on('error', () => {});
+  });
+  const at = `${dir}/tls-${Date.now()}.sock`;
+  await new Promise<void>((resolve) => server.listen(at, resolve));
+  onTestFinished(() => void server.close());
+  return at;
 }
 
 /** A real ClientHello, as node:tls sends it: the first bytes of a handshake, recorded by a server that never answers. */
