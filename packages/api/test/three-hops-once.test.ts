@@ -1,6 +1,6 @@
 import { msgpackCodec } from '@skein/codec-msgpack';
 import { ErrorCode, RpcError, silentLogger } from '@skein/core';
-import { cleanups, deferred, startTcpRelay, waitFor, within, type Deferred, type TcpRelay } from '@skein/test-utils';
+import { cleanups, deferred, olderSkeinClient, startTcpRelay, waitFor, within, type Deferred, type TcpRelay } from '@skein/test-utils';
 import { FailoverPool, RpcServer, createRouter, type FailoverPoolOptions, type RpcServerOptions } from '@skein/stream';
 import { describe, expect, it } from 'vitest';
 import { createClient, createServiceDispatch, implement, method, serverStream, service, type CallContext, type ServiceDispatchOptions } from '../src/index.js';
@@ -196,10 +196,12 @@ describe('a call that is not idempotent runs at most once through three hops', (
     const ledger = new Ledger();
     const hold = deferred<string>();
     // Back 1 runs one call at a time (a second is held past its cap); the Front's connection to it
-    // takes two at once (a third waits in the client's window).
+    // takes two at once (a third waits in the client's window): an older Skein client's (no hello
+    // kind 24), whose window is not narrowed to the cap.
     const b1 = await backServer(ledger, (id) => (id === 'run' ? hold.promise : id), { maxInFlightPerConn: 1, closeWaitMs: 10_000 });
     const b2 = await backServer(ledger, (id) => id);
-    const client = createClient(Front, pool(await fronts(ledger, [b1.address, b2.address], { pool: { stream: { window: 2 } } })), { codec });
+    const older = olderSkeinClient(transport, 24);
+    const client = createClient(Front, pool(await fronts(ledger, [b1.address, b2.address], { transport: older, pool: { stream: { window: 2 } } })), { codec });
     const running = client.pay('run');
     await ledger.started('run').promise;
     const later = ['held', 'waiting', 'more'].map((id) => client.pay(id));

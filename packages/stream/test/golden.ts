@@ -32,16 +32,23 @@ export const golden = {
   helloAnswerNothing: fromHex(`254d 01 00 02000000 0000000000000000 00000000  01 01`),
   /**
    * A Skein client's default offer: receive limits, then cancel (kind 2, empty), call heads
-   * (kind 3, empty), streams (kind 4: its receive window per stream, 1 MiB) and server pings
-   * (kind 21, empty: it answers them).
+   * (kind 3, empty), streams (kind 4: its receive window per stream, 1 MiB), server pings
+   * (kind 21, empty: it answers them) and the in-flight cap (kind 24, empty: it keeps its window within it).
    */
-  helloOfferFull: fromHex(`01 00  0100 0800 00000001 00000004  0200 0000  0300 0000  0400 0400 00001000  1500 0000`),
+  helloOfferFull: fromHex(`01 00  0100 0800 00000001 00000004  0200 0000  0300 0000  0400 0400 00001000  1500 0000  1800 0000`),
   /** The request carrying it. */
-  helloRequestFull: fromHex(`254d 01 00 00ffff7f 0000000000000000 0000000000000000 22000000 00000000
-    01 00  0100 0800 00000001 00000004  0200 0000  0300 0000  0400 0400 00001000  1500 0000`),
-  /** A server's answer to it with the defaults: limits, cancel, call heads up to 8 KiB, streams with a 1 MiB window, server pings. */
-  helloAnswerFull: fromHex(`254d 01 00 26000000 0000000000000000 00000000
-    01 01  0100 0800 00000001 00000004  0200 0000  0300 0400 00200000  0400 0400 00001000  1500 0000`),
+  helloRequestFull: fromHex(`254d 01 00 00ffff7f 0000000000000000 0000000000000000 26000000 00000000
+    01 00  0100 0800 00000001 00000004  0200 0000  0300 0000  0400 0400 00001000  1500 0000  1800 0000`),
+  /**
+   * A server's answer to it with the defaults: limits, cancel, call heads up to 8 KiB, streams
+   * with a 1 MiB window, server pings, and its cap of 1024 calls at once on the connection.
+   */
+  helloAnswerFull: fromHex(`254d 01 00 2e000000 0000000000000000 00000000
+    01 01  0100 0800 00000001 00000004  0200 0000  0300 0400 00200000  0400 0400 00001000  1500 0000  1800 0400 00040000`),
+  /** The offer of limits and the in-flight cap alone (kind 24, empty), and a server's answer with `maxInFlightPerConn` 8. */
+  helloRequestCap: fromHex(`254d 01 00 00ffff7f 0000000000000000 0000000000000000 12000000 00000000
+    01 00  0100 0800 00000001 00000004  1800 0000`),
+  helloAnswerCap8: fromHex(`254d 01 00 16000000 0000000000000000 00000000  01 01  0100 0800 00000001 00000004  1800 0400 08000000`),
   /** The same offer from a Skein client before server pings (no kind 21): it is never pinged. */
   helloRequestNoPings: fromHex(`254d 01 00 00ffff7f 0000000000000000 0000000000000000 1e000000 00000000
     01 00  0100 0800 00000001 00000004  0200 0000  0300 0000  0400 0400 00001000`),

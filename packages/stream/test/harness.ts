@@ -1,12 +1,12 @@
 export { memoryLogger } from '@skein/test-utils';
-import { memoryLogger } from '@skein/test-utils';
+import { memoryLogger, olderSkeinClient } from '@skein/test-utils';
 import net from 'node:net';
 import { nodeRuntime } from '@skein/runtime-node';
 import { tcpTransport } from '@skein/transport-tcp';
 import type { FrameConn, Transport } from '@skein/core';
 import { ClientStream, RpcServer, createRouter, type ClientStreamOptions, type ActionHandler, type RpcServerOptions } from '../src/index.js';
 import { HELLO_ACTION, REQUEST_HEADER_LENGTH, RESPONSE_HEADER_LENGTH, readRequestHeader, readResponseHeader, writeRequestHeader, writeResponseHeader, type ResponseFlag } from '../src/wire/protocol.js';
-import { HelloRole, decodeHello, encodeHello, type HelloEntry } from '../src/wire/hello.js';
+import { HelloRole, encodeHello, type HelloEntry } from '../src/wire/hello.js';
 import { encodeCallHead } from '../src/wire/call-head.js';
 import { CANCEL_ACTION, HEAD_ACTION } from '../src/wire/extension-frames.js';
 
@@ -122,24 +122,10 @@ export function recordingTransport(): { transport: Transport; writes: Uint8Array
 /**
  * The TCP transport, its connections' hellos without the entry of `kind`: a ClientStream through
  * it speaks as an older Skein client that did not offer that kind (22: reverse deadlines and
- * cancels), and the server answers it as it would answer one. Only the hello is changed.
+ * cancels; 24: the in-flight cap), and the server answers it as it would answer one (test-utils olderSkeinClient).
  */
 export function olderClientTransport(kind: number): Transport {
-  const strip = (conn: FrameConn): FrameConn => {
-    const write = conn.write.bind(conn);
-    conn.write = (part) => {
-      const h = part.length >= REQUEST_HEADER_LENGTH ? readRequestHeader(part.subarray(0, REQUEST_HEADER_LENGTH)) : undefined;
-      if (h === undefined || h.action !== HELLO_ACTION || h.seq !== 0) return write(part);
-      const offer = decodeHello(part, REQUEST_HEADER_LENGTH, REQUEST_HEADER_LENGTH + h.msgLength);
-      write(helloOffer(offer.entries.filter((e) => e.kind !== kind)));
-    };
-    return conn;
-  };
-  return {
-    name: transport.name,
-    connect: async (address, spec, opts) => strip(await transport.connect(address, spec, opts)),
-    listen: (address, spec, accept) => transport.listen(address, spec, accept),
-  };
+  return olderSkeinClient(transport, kind);
 }
 
 /** Counts requests being handled at once, for window and backpressure checks. */

@@ -1,7 +1,8 @@
 import { ErrorCode } from '@skein/core';
 import { cleanups, heldHandler, waitFor } from '@skein/test-utils';
 import { describe, expect, it } from 'vitest';
-import { startServer } from './harness.js';
+import { olderClientTransport, startServer } from './harness.js';
+import { IN_FLIGHT_CAP_KIND } from '../src/wire/in-flight-cap.js';
 
 /*
  * One slow party never stalls the others: a handler that never answers holds its own window slot
@@ -61,7 +62,8 @@ describe('a handler that never answers', () => {
 
   it("holds only its own connection: a client whose handlers fill its maxInFlightPerConn is paused alone, another client's calls flow", async () => {
     const { stuck, s } = await setup({ maxInFlightPerConn: 8 });
-    const greedy = await s.connect({ window: 64 });
+    // An older Skein client (no hello kind 24): its window is not narrowed to the cap, so the server pauses it.
+    const greedy = await s.connect({ transport: olderClientTransport(IN_FLIGHT_CAP_KIND), window: 64 });
     cleanup.push(() => greedy.destroy());
     // The stuck calls come with a head (their own timeoutMs), so the first past the cap is held and reading stops.
     const held = Array.from({ length: 32 }, () => greedy.call('stuck', new Uint8Array([9]), LONG));

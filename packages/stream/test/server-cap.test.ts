@@ -2,7 +2,11 @@ import { ErrorCode, type RpcError } from '@skein/core';
 import { waitFor, cleanups } from '@skein/test-utils';
 import { describe, expect, it } from 'vitest';
 import { createRouter, type ActionHandler, type Caller } from '../src/index.js';
-import { startServer, u32 } from './harness.js';
+import { olderClientTransport, startServer, u32 } from './harness.js';
+import { IN_FLIGHT_CAP_KIND } from '../src/wire/in-flight-cap.js';
+
+/** An older Skein client (no hello kind 24): its window is not narrowed to the cap, so it sends past it. */
+const olderClient = { transport: olderClientTransport(IN_FLIGHT_CAP_KIND) };
 
 const cleanup = cleanups();
 
@@ -44,7 +48,7 @@ describe('maxInFlightPerConn: what a server reads at the cap', () => {
     const gate = gated();
     const s = await startServer({ hold: gate.handler, meta: (req) => text(req.metadata.k ?? '(none)') }, { maxInFlightPerConn: 1 });
     cleanup.push(() => s.server.close());
-    const client = await s.connect({ window: 8, keepaliveMs: 0 });
+    const client = await s.connect({ ...olderClient, window: 8, keepaliveMs: 0 });
     cleanup.push(() => client.destroy());
     const first = client.call('hold', u32(0));
     await waitFor(() => gate.waiting === 1);
@@ -75,7 +79,7 @@ describe('maxInFlightPerConn: what a server reads at the cap', () => {
       { maxInFlightPerConn: 1 },
     );
     cleanup.push(() => s.server.close());
-    const client = await s.connect({ window: 8, keepaliveMs: 0, serve: createRouter({ 'peer.hold': peerGate.handler }) });
+    const client = await s.connect({ ...olderClient, window: 8, keepaliveMs: 0, serve: createRouter({ 'peer.hold': peerGate.handler }) });
     cleanup.push(() => client.destroy());
     await client.ping();
     const outcome = (k: string) =>
@@ -107,7 +111,7 @@ describe('maxInFlightPerConn: what a server reads at the cap', () => {
   it('tells a request held past the cap that it never ran when the server closes (Closed, safe to retry)', async () => {
     const gate = gated();
     const s = await startServer({ hold: gate.handler }, { maxInFlightPerConn: 1 });
-    const client = await s.connect({ window: 4, keepaliveMs: 0 });
+    const client = await s.connect({ ...olderClient, window: 4, keepaliveMs: 0 });
     cleanup.push(() => client.destroy());
     const first = client.call('hold', u32(0));
     await waitFor(() => gate.waiting === 1);

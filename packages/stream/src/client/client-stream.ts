@@ -168,6 +168,8 @@ export class ClientStream implements StreamCaller {
     this.streaming = new ConnStreams(this.streamsHost(), conn, settings.limits, settings.streamWindowBytes, this.streams, this.opening);
     // First: what waits for the answer of a server that refused the connection goes nowhere.
     this.hello.whenKnown(() => this.refusedByServer());
+    // Before the held calls go: past the server's cap it would hold one and stop reading (keepalive pings too).
+    this.hello.whenKnown(() => this.throttler.narrow(this.hello.maxInFlight));
     // Calls with a head wait for the answer (a v1 peer must never see one): here they go on.
     this.hello.whenKnown(() => this.releaseHeld());
     // Reverse calls are read only if the server agreed them.
@@ -533,7 +535,11 @@ export class ClientStream implements StreamCaller {
   private releaseHeld(): void {
     // Closed: failAll fails them.
     if (this._state === 'closed') return;
-    for (const call of this.held.drain()) if (this.unhold(call)) this.transmit(call, true);
+    // All out of the count first: those past a window the answer narrowed wait their turn, first in line.
+    const calls = this.held.drain().filter((call) => this.unhold(call));
+    let sent = 0;
+    while (sent < calls.length && this.throttler.inFlight < this.throttler.window) this.transmit(calls[sent++]!, true);
+    if (sent < calls.length) this.throttler.putFirst(calls.slice(sent));
   }
 
   /** `waited`: it leaves a wait (the window's, the hello's): what it spent there is read off the clock. */

@@ -5,6 +5,7 @@ import { readErrorBytes } from '../wire/error-strings.js';
 import type { Agreed } from '../wire/agreed.js';
 import { AUTH_ENTRY } from '../wire/auth.js';
 import { SERVER_PINGS_ENTRY } from '../wire/server-pings.js';
+import { IN_FLIGHT_CAP_KIND, IN_FLIGHT_CAP_OFFER, readInFlightCap } from '../wire/in-flight-cap.js';
 import { describeHeadOver, headOver } from '../wire/head-size.js';
 import {
   HELLO_ACTION,
@@ -53,6 +54,12 @@ export class ClientHello {
   readonly request: Uint8Array | undefined;
   /** The server authenticates: the client is to present its credentials (it offered auth). */
   authAsked = false;
+  /**
+   * The calls the server handles at once on this connection (its answer's kind 24), once
+   * `agreed`; undefined from a server that does not say (an older Skein server): the client's
+   * window must stay within it, or the server stops reading behind slow calls (wire/in-flight-cap.ts).
+   */
+  maxInFlight: number | undefined = undefined;
   /**
    * The server answered the hello with a refusal of the connection (one of Skein's own codes,
    * 100 and up, which no razor v1 peer sends: `rpc_overloaded:<why>` to a connection past the
@@ -128,6 +135,8 @@ export class ClientHello {
       if (hello.version !== HELLO_VERSION || hello.role !== HelloRole.Answer) return;
       this.agreed = agreedBy(hello, this.streamWindowBytes);
       this.authAsked = findEntry(hello, HelloKind.Auth) !== undefined;
+      const cap = findEntry(hello, IN_FLIGHT_CAP_KIND);
+      this.maxInFlight = cap === undefined ? undefined : readInFlightCap(cap);
     } catch (err) {
       if (err instanceof HelloError) return;
       throw err;
@@ -171,6 +180,8 @@ function helloRequest(limits: Limits, streamWindowBytes: number, offerAuth: bool
     u32Entry(HelloKind.Streams, streamWindowBytes),
     // Every client that sends a hello answers server pings (ClientStream.onFrame), reverse dispatch or not.
     SERVER_PINGS_ENTRY,
+    // Every client that sends a hello keeps its window within the server's cap (ClientStream's throttler).
+    IN_FLIGHT_CAP_OFFER,
   ];
   if (offerAuth) entries.push(AUTH_ENTRY);
   entries.push(...extra);

@@ -11,9 +11,22 @@ export class Throttler {
   private readonly line = new WaitingLine<Call>();
 
   constructor(
-    readonly window: number,
+    private _window: number,
     readonly maxQueued: number,
   ) {}
+
+  /** The calls sent at once: the client's `window`, or less once the server said its cap (`narrow`). */
+  get window(): number {
+    return this._window;
+  }
+
+  /**
+   * The server handles at most `cap` calls at once on this connection: the window shrinks to it
+   * (never grows). Calls already sent stay; the next waits until fewer than `cap` are out.
+   */
+  narrow(cap: number | undefined): void {
+    if (cap !== undefined && cap < this._window) this._window = cap;
+  }
 
   /** Calls waiting, settled ones not counted. */
   get queued(): number {
@@ -43,6 +56,11 @@ export class Throttler {
   /** The next waiting call that may be sent, if the window has room. */
   next(): Call | undefined {
     return this.inFlight < this.window ? this.line.shift() : undefined;
+  }
+
+  /** Puts `calls` (oldest first) in front of the line: they were accepted before any waiting there. */
+  putFirst(calls: readonly Call[]): void {
+    for (let i = calls.length - 1; i >= 0; i--) this.line.unshift(calls[i]!);
   }
 
   /** Takes every waiting call out (for shutdown). */

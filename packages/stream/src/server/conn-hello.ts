@@ -2,6 +2,7 @@ import { ErrorCode } from '@skein/core';
 import { HelloError, appendEntry, type HelloEntry } from '../wire/hello.js';
 import { REQ_MSG_LEN_AT, REQUEST_HEADER_LENGTH, u32 } from '../wire/protocol.js';
 import { offersAuth } from '../wire/auth.js';
+import { inFlightCapEntry } from '../wire/in-flight-cap.js';
 import type { Agreed } from '../wire/agreed.js';
 import { answerHello, type HelloOutcome } from './hello-answer.js';
 import type { ConnAuth } from './conn-auth.js';
@@ -20,6 +21,8 @@ export interface HelloLink extends ProbationLink, ReverseLink {
   /** Holds the connection to what the hello says (its limits, pings, extensions). */
   takeTerms(outcome: HelloOutcome): void;
   readonly auth: ConnAuth | undefined;
+  /** The cap on requests handled at once that the hello's answer names (ServerConn.helloCap): past it, one is held and the connection is not read. */
+  helloCap(credentialsToCome: boolean): number;
   /** The hello came: the server may now judge its verified identity (ServerConnOptions.onGreeted). */
   greeted(): void;
   readonly reverseSettings: ReverseSettings | undefined;
@@ -56,6 +59,8 @@ export function greet(c: HelloLink, bytes: Uint8Array, start: number, seqLo: num
   const offered = c.auth !== undefined && offersAuth(bytes, msgAt, msgEnd);
   c.greeted();
   if (!offered && c.onProbation) return leaveProbationAtHello(c, seqLo, seqHi);
+  // After greeted(): the hello may have made it a peer (its TLS identity), of another cap.
+  if (outcome.readsCap) answer = appendEntry(answer, inFlightCapEntry(c.helloCap(offered)));
   if (offered) answer = c.auth!.offered(answer);
   if (outcome.peerLimits && c.reverseSettings) answer = agreeReverse(c, c.reverseSettings, bytes, msgAt, msgEnd, answer);
   c.sendAnswer(seqLo, seqHi, answer);

@@ -250,6 +250,17 @@ export class ServerConn implements FrameHandlers, Responder, ExtensionsHost, Hel
     return this.agreed;
   }
 
+  /**
+   * The cap its hello's answer names (kind 24): its kind's, or, while credentials still to come
+   * may make it a peer, the larger of both kinds': a named cap under the one it may run at would
+   * hold a peer's client to the clients' cap for good (the answer is read once).
+   */
+  helloCap(credentialsToCome: boolean): number {
+    const peers = this.opts.peerMaxInFlight;
+    if (!credentialsToCome || peers === undefined || this.role?.limits.kind === 'peer') return this.maxInFlight;
+    return Math.max(this.maxInFlight, peers);
+  }
+
   get sentAway(): boolean {
     return this.is(SENT_AWAY);
   }

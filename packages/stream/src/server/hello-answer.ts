@@ -16,6 +16,7 @@ import { replyLimits, type ReplyLimits } from '../wire/limits.js';
 import { DEFAULT_MAX_HEAD } from '../wire/call-head.js';
 import { DEFAULT_STREAM_WINDOW, type Agreed } from '../wire/agreed.js';
 import { SERVER_PINGS_ENTRY, SERVER_PINGS_KIND } from '../wire/server-pings.js';
+import { IN_FLIGHT_CAP_KIND } from '../wire/in-flight-cap.js';
 
 /** What the server makes of a client's hello. */
 export interface HelloOutcome {
@@ -27,6 +28,8 @@ export interface HelloOutcome {
   readonly answer: Uint8Array;
   /** The client answers server pings (it offered them): only then may the server send one. */
   readonly pings: boolean;
+  /** The client keeps its window within the server's cap (it offered kind 24): the answer names the cap (conn-hello.ts, which knows the connection's kind). */
+  readonly readsCap: boolean;
 }
 
 /** What the server offers to accept. */
@@ -38,7 +41,7 @@ export interface ServerExtensions {
 export const DEFAULT_SERVER_EXTENSIONS: ServerExtensions = { maxHead: DEFAULT_MAX_HEAD, streamWindowBytes: DEFAULT_STREAM_WINDOW };
 
 /** Accepts nothing: an offer of a version we cannot read, or of nothing we speak. */
-const NOTHING: HelloOutcome = { peerLimits: undefined, agreed: undefined, answer: encodeHello(HelloRole.Answer, []), pings: false };
+const NOTHING: HelloOutcome = { peerLimits: undefined, agreed: undefined, answer: encodeHello(HelloRole.Answer, []), pings: false, readsCap: false };
 
 /**
  * Answers the hello msg at `b[from, to)`. Throws HelloError when it does not parse; the caller
@@ -60,7 +63,8 @@ export function answerHello(b: Uint8Array, from: number, to: number, ours: Serve
   // Whatever the kind's keepaliveMs: a connection may become a peer, of other limits, after its hello.
   const pings = findEntry(hello, SERVER_PINGS_KIND) !== undefined;
   if (pings) entries.push(SERVER_PINGS_ENTRY);
-  return { peerLimits, agreed, answer: encodeHello(HelloRole.Answer, entries), pings };
+  const readsCap = findEntry(hello, IN_FLIGHT_CAP_KIND) !== undefined;
+  return { peerLimits, agreed, answer: encodeHello(HelloRole.Answer, entries), pings, readsCap };
 }
 
 /** Accepts each extension the client offered. */

@@ -212,7 +212,7 @@ export class RpcServer {
       onClosed: (c) => this.forget(c),
       onCredentialsAccepted: (c) => this.promote(c),
       // Told apart by identity only when peers are: the hook costs a server without `peers` nothing.
-      ...(this.settings.kinds.admit && { onGreeted: (c: ServerConn) => this.identified(c) }),
+      ...(this.settings.kinds.admit && { onGreeted: (c: ServerConn) => this.identified(c), peerMaxInFlight: this.settings.kinds.peer.maxInFlightPerConn }),
     };
   }
 

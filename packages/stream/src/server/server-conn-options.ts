@@ -18,6 +18,8 @@ export interface ServerConnOptionsOf<Conn> {
   logger: Logger;
   /** Requests being handled at once before reading pauses. */
   maxInFlight: number;
+  /** The peers' `maxInFlightPerConn`, when `peers.admit` may make a client a peer (by its credentials, after its hello). */
+  peerMaxInFlight?: number;
   /** The server authenticates its clients (its `authenticate` option). */
   auth?: AuthSettings;
   /** The server's lines of connections their peers broke, bounded by time per kind. */

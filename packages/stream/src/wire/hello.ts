@@ -60,6 +60,11 @@ export const enum HelloKind {
    * max_head u32, the largest head the connecting side reads. Answer: empty, the server sends them.
    */
   ReverseHeads = 23,
+  /**
+   * The server's cap on calls it handles at once per connection (wire/in-flight-cap.ts). Offer:
+   * empty, the client keeps its window within it. Answer: max_in_flight u32.
+   */
+  InFlightCap = 24,
 }
 
 export interface HelloEntry {
