@@ -197,7 +197,8 @@ export class ClientStream implements StreamCaller {
     let credentials;
     if (source !== undefined) {
       try {
-        credentials = { source, bytes: await fetching! };
+        // Raced with the abort: a credentials function that hangs must not hold the connect (nor a pool's close).
+        credentials = { source, bytes: await untilAborted(fetching!, signal, address) };
       } catch (err) {
         conn.close();
         throw err;
@@ -856,4 +857,13 @@ const tooLarge = (what: string, n: number, max: number): RpcError =>
 /** A call's answer has flag 0, 1 or 2; any other (a stream's item or credit) is the server's mistake, which ends its connection. */
 function unknownAnswerFlag(seq: number, flag: number): FrameError {
   return new FrameError(`the answer to call ${seq} has flag ${flag}: a call's answer is ok (0) or an error (1, 2)`);
+}
+
+/** `fetching`, or Cancelled (core's `connectAborted`) once `signal` aborts, whichever comes first; its listener goes with it. */
+function untilAborted<T>(fetching: Promise<T>, signal: AbortSignal | undefined, address: Address): Promise<T> {
+  if (signal === undefined) return fetching;
+  return new Promise<T>((resolve, reject) => {
+    const unhook = whenAborted(signal, () => reject(connectAborted(formatAddress(address), signal.reason)));
+    fetching.then(resolve, reject).finally(unhook);
+  });
 }

@@ -32,8 +32,14 @@ export class ConnOpener {
   /** New connections waiting for the answer to their first ping. */
   private readonly verifying = new Set<ClientStream>();
   private readonly attempts = new Set<Promise<void>>();
-  /** Aborts every connect under way at once when the pool closes (`abandon`): one for all of them, no listener per connect here. */
-  private readonly aborts = new AbortController();
+  /**
+   * Each connect under way's own abort, all aborted when the pool closes (`abandon`). One each,
+   * not one shared signal: each connect listens on its signal while it waits (the transport's
+   * connect, the credentials), and past 10 listeners on one signal Node warns of a leak.
+   */
+  private readonly aborts = new Set<AbortController>();
+  /** Why the pool closed (`abandon`): a connect begun after it is aborted at once. */
+  private abandoned: Error | undefined;
 
   constructor(
     private streamOpts: Partial<ClientStreamOptions>,
@@ -47,6 +53,9 @@ export class ConnOpener {
     this.connecting++;
     const slot = connectingSlot(this.epoch);
     const { clock, logger } = this.link;
+    const abort = new AbortController();
+    if (this.abandoned) abort.abort(this.abandoned);
+    else this.aborts.add(abort);
     const attempt = ClientStream.connect({
       ...this.streamOpts,
       transport: this.transport,
@@ -54,14 +63,17 @@ export class ConnOpener {
       clock,
       logger,
       onClose: (err) => this.link.lost(slot, err),
-    }, this.aborts.signal)
+    }, abort.signal)
       .then(
         (stream) => this.verify(slot, stream),
         (err: Error) => this.failed(err),
       )
       .catch((err: unknown) => logger.error({ address: this.link.address, err }, 'pool connect handling failed'));
     this.attempts.add(attempt);
-    void attempt.finally(() => this.attempts.delete(attempt));
+    void attempt.finally(() => {
+      this.attempts.delete(attempt);
+      this.aborts.delete(abort);
+    });
   }
 
   /** The connects under way: each settles once its outcome is handled (its connection closed, if the pool closed meanwhile). */
@@ -101,7 +113,9 @@ export class ConnOpener {
    * their first ping, which carry no call yet, destroyed: nothing to let finish.
    */
   abandon(reason: string): void {
-    this.aborts.abort(new Error(reason));
+    this.abandoned ??= new Error(reason);
+    for (const abort of this.aborts) abort.abort(this.abandoned);
+    this.aborts.clear();
     for (const stream of this.verifying) stream.destroy(reason);
   }
 
