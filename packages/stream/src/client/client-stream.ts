@@ -772,10 +772,11 @@ export class ClientStream implements StreamCaller {
       this.pending.delete(call.seq);
       this.throttler.inFlight--;
       // Nobody waits for its answer now: a server tracking it (it went with a head) stops it, as
-      // at an abort, unless it went with this very deadline: the server ends it then itself, at
-      // the same moment (the time sent is rounded up), with Timeout, which a cancel racing it
-      // would have turned into Cancelled for the handler; and a frame is saved.
-      if (call.headed && !call.sendsDeadline) this.writeBare(CANCEL_ACTION, call.seq);
+      // at an abort. Also when it went with this very deadline: a server that reads it late (not
+      // reading, at its cap or behind a full send buffer) starts that deadline only then, and
+      // would run it whole; the cancel right behind it stops it as soon as it is read. Near the
+      // deadline the two race: the handler reads Timeout or Cancelled, whichever comes first.
+      if (call.headed) this.writeBare(CANCEL_ACTION, call.seq);
       call.finish(new RpcError(ErrorCode.Timeout, `no reply from ${this.remote} within ${call.timeoutMs} ms`), null);
     }
   };
