@@ -220,6 +220,8 @@ export class ClientStream implements StreamCaller {
     const unhook = whenAborted(signal, () => stream.destroy('connect aborted'));
     try {
       await stream.auth!.atConnect(stream.hello, credentials, timeoutMs);
+      // Aborted after the verdict came but before this resumed: the hook destroyed the stream.
+      if (signal?.aborted) throw connectAborted(stream.remote, signal.reason);
     } catch (err) {
       throw signal?.aborted ? connectAborted(stream.remote, signal.reason) : err;
     } finally {
