@@ -1,7 +1,7 @@
 export { memoryLogger } from '@skein/test-utils';
 import type { Codec } from '@skein/core';
 import { nodeRuntime } from '@skein/runtime-node';
-import { ClientStream, RpcServer } from '@skein/stream';
+import { ClientStream, RpcServer, type Dispatch } from '@skein/stream';
 import { portOf } from '@skein/test-utils';
 import { tcpTransport } from '@skein/transport-tcp';
 import { createServiceDispatch, type ServiceDispatchOptions } from '../src/index.js';
@@ -40,4 +40,17 @@ export async function listening(server: RpcServer, cleanup: (() => unknown)[]) {
     return stream;
   };
   return { address, connect };
+}
+
+/**
+ * Listens `server` on a free local port and connects one ClientStream to it that serves `serve`
+ * (calls both ways: the server's handlers call it through `ctx.caller`), keepalive off; both
+ * closed with `cleanup`.
+ */
+export async function servingClient(server: RpcServer, serve: Dispatch, cleanup: (() => unknown)[]): Promise<ClientStream> {
+  cleanup.push(() => server.close());
+  const a = await server.listen(transport, '127.0.0.1:0');
+  const peer = await ClientStream.connect({ transport, address: `127.0.0.1:${portOf(a)}`, keepaliveMs: 0, serve });
+  cleanup.push(() => peer.destroy());
+  return peer;
 }

@@ -1,10 +1,10 @@
 import { msgpackCodec } from '@skein/codec-msgpack';
 import { ErrorCode, RpcError } from '@skein/core';
-import { ClientStream, RpcServer } from '@skein/stream';
+import { RpcServer } from '@skein/stream';
 import { cleanups, deferred, waitFor } from '@skein/test-utils';
 import { describe, expect, it } from 'vitest';
 import { createClient, createServiceDispatch, implement, method, service } from '../src/index.js';
-import { transport } from './harness.js';
+import { servingClient } from './harness.js';
 
 // A server handler's calls to the client that connected (createClient(Def, ctx.caller)): their
 // deadline reaches the client's handler, and their cancel too (docs/protocol.md, "Calls both ways").
@@ -39,15 +39,11 @@ async function setUp() {
       ],
     }),
   });
-  cleanup.push(() => server.close());
-  const a = (await server.listen(transport, '127.0.0.1:0')) as { port: number };
   const held = deferred<unknown>();
   const holding = deferred();
-  const peer = await ClientStream.connect({
-    transport,
-    address: `127.0.0.1:${a.port}`,
-    keepaliveMs: 0,
-    serve: createServiceDispatch({
+  const peer = await servingClient(
+    server,
+    createServiceDispatch({
       codec,
       services: [
         implement(Wallet, {
@@ -60,8 +56,8 @@ async function setUp() {
         }),
       ],
     }),
-  });
-  cleanup.push(() => peer.destroy());
+    cleanup,
+  );
   return { server, front: createClient(Front, peer, { codec }), held: held.promise, holding: holding.promise };
 }
 

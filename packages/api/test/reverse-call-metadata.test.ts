@@ -1,10 +1,10 @@
 import { msgpackCodec } from '@skein/codec-msgpack';
 import { ErrorCode } from '@skein/core';
-import { ClientStream, RpcServer } from '@skein/stream';
+import { RpcServer } from '@skein/stream';
 import { cleanups } from '@skein/test-utils';
 import { describe, expect, it } from 'vitest';
 import { bearerAuth, createClient, createServiceDispatch, implement, method, service, type CallContext } from '../src/index.js';
-import { memoryLogger, transport } from './harness.js';
+import { memoryLogger, servingClient } from './harness.js';
 
 // A server handler's calls to the client that connected (createClient(Def, ctx.caller)) carry
 // metadata, made with `{ ctx }` on its own call's behalf: the client's handler and filters read it
@@ -41,19 +41,15 @@ async function setUp() {
       ],
     }),
   });
-  cleanup.push(() => server.close());
-  const a = (await server.listen(transport, '127.0.0.1:0')) as { port: number };
-  const peer = await ClientStream.connect({
-    transport,
-    address: `127.0.0.1:${a.port}`,
-    keepaliveMs: 0,
-    serve: createServiceDispatch({
+  const peer = await servingClient(
+    server,
+    createServiceDispatch({
       codec,
       filters: [bearerAuth((token) => (token === 's3cret' ? 'the server' : undefined))],
       services: [implement(Wallet, { peek: (_arg, ctx) => (records.reverse.push(ctx.metadata), Object.entries(ctx.metadata)) })],
     }),
-  });
-  cleanup.push(() => peer.destroy());
+    cleanup,
+  );
   return createClient(Front, peer, { codec });
 }
 
