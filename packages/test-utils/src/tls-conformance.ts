@@ -218,8 +218,10 @@ export function tlsRuntimeConformance(h: TlsHarness): void {
       const sock = tls.connect({ host: '127.0.0.1', port, ca: certs.ca, servername: 'localhost' });
       sock.on('error', () => {});
       onTestFinished(() => void sock.destroy());
+      // Listened for now: the handshake may be done before the child's `paused` line reaches us.
+      const secured = new Promise<void>((resolve) => sock.once('secureConnect', resolve));
       await child.waitForLine(/^paused$/, HANG_MS);
-      await new Promise<void>((resolve) => sock.once('secureConnect', resolve));
+      await within(secured, HANG_MS, 'the TLS handshake');
       sock.end(data);
       // Settled means the queue stopped moving (the kernel buffers are full) or emptied (the runtime read everything).
       await sendQueueSettled(sock, () => sleep(20), HANG_MS);
