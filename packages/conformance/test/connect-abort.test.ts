@@ -51,8 +51,8 @@ const binariesOf = (r: RuntimeName): string[] => (r === 'node' ? [] : [r]);
  * Runs the fixture: `pre` aborts before the connect; given `mute`, the child's signal aborts once
  * that server has the connection (SIGUSR2 tells it), so the abort finds the connect hanging.
  */
-async function run(runtime: RuntimeName, kind: 'tcp' | 'ws', address: string, mute?: MuteServer): Promise<{ line: string; code: number | string }> {
-  const child = launch(runtime, FIXTURE, [kind, address, mute ? 'usr2' : 'pre']);
+async function run(runtime: RuntimeName, kind: 'tcp' | 'ws', address: string, mute?: MuteServer, when: 'pre' | 'pre-bad-tls' = 'pre'): Promise<{ line: string; code: number | string }> {
+  const child = launch(runtime, FIXTURE, [kind, address, mute ? 'usr2' : when]);
   try {
     await child.waitForLine(/^connecting$/, START_MS);
     if (mute) {
@@ -93,5 +93,13 @@ for (const runtime of RUNTIMES) {
         expect(mute.accepted).toBe(0);
       }, START_MS + HANG_MS);
     }
+
+    it('a connect whose TLS options are wrong rejects with InvalidArgument even when its signal aborted already, dialling nothing', async () => {
+      const mute = await muteServer({});
+      const { line, code } = await run(runtime, 'tcp', `tls://${mute.address}`, undefined, 'pre-bad-tls');
+      expect(line).toMatch(/^connect-error InvalidArgument cause=undefined .*minVersion/);
+      expect(code).toBe(0);
+      expect(mute.accepted).toBe(0);
+    }, START_MS + HANG_MS);
   });
 }

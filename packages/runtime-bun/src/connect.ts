@@ -16,13 +16,14 @@ declare const Bun: BunApi;
  */
 export function connect(address: Address, options: ConnectOptions = {}): Promise<ByteConn> {
   const remote = formatAddress(address);
-  if (options.signal?.aborted) return Promise.reject(connectAborted(remote, options.signal.reason));
   let secure: ResolvedTls | undefined;
   try {
     secure = options.tls === undefined ? undefined : resolveBunTls(options.tls, 'connect');
   } catch (err) {
     return Promise.reject(err);
   }
+  // After the options' check: a mistake in them is told even to a caller that gave up already.
+  if (options.signal?.aborted) return Promise.reject(connectAborted(remote, options.signal.reason));
   return new Promise((resolve, reject) => new ConnectAttempt(address, remote, options, secure, resolve, reject).start());
 }
 

@@ -17,7 +17,6 @@ import { connectTls } from './tls.js';
  */
 export function connect(address: Address, options: ConnectOptions = {}): Promise<ByteConn> {
   const { timeoutMs = DEFAULT_CONNECT_TIMEOUT_MS, noDelay = true, signal } = options;
-  if (signal?.aborted) return Promise.reject(connectAborted(formatAddress(address), signal.reason));
   let secure: ResolvedTls | undefined;
   let secureOptions: tls.ConnectionOptions | undefined;
   try {
@@ -26,6 +25,8 @@ export function connect(address: Address, options: ConnectOptions = {}): Promise
   } catch (err) {
     return Promise.reject(err);
   }
+  // After the options' check: a mistake in them is told even to a caller that gave up already.
+  if (signal?.aborted) return Promise.reject(connectAborted(formatAddress(address), signal.reason));
   const remote = formatAddress(address);
   return new Promise((resolve, reject) => {
     const target = { ...netTarget(address), allowHalfOpen: true };
