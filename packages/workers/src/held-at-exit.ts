@@ -1,6 +1,6 @@
 import { ErrorCode } from '@skein/core';
 import { actionName, type ServerRequest } from '@skein/stream';
-import type { Fifo } from './fifo.js';
+import type { InputQueue } from './input-queue.js';
 import { batchAfter } from './messages-taken.js';
 import type { WorkerSlot } from './worker-slot.js';
 
@@ -10,7 +10,7 @@ export interface HeldLink {
   readonly holder: readonly (WorkerSlot | undefined)[];
   readonly sentIn: Int32Array;
   /** The input queue: calls that never ran go back to its head. */
-  readonly queue: Fifo<ServerRequest>;
+  readonly queue: InputQueue;
   /** `destroy()`: calls that never ran fail Closed instead of waiting for another worker. */
   readonly cutting: boolean;
   readonly expose: boolean;

@@ -12,7 +12,8 @@
  *   of a dead worker's calls (held-at-exit.ts), and a graceful close's last word (closing-flush.ts).
  * - request-batch.ts / reply-batch.ts: how a batch's bytes travel (one transferred buffer each
  *   way), action-table.ts: string actions as numbers, messages.ts: what pool and workers say to
- *   each other, fifo.ts: the input queue, describe-error.ts: an error in words for a log line or
+ *   each other, input-queue.ts: the input queue (each call beside its connection, counted for a full
+ *   queue's fair shares), describe-error.ts: an error in words for a log line or
  *   a message to the other thread.
  * - worker-main.ts: the entry every worker runs; worker-module.ts: what a handler module exports;
  *   worker-conn.ts: a connection as a worker sees it; worker-request.ts: a call that came with a

@@ -1,5 +1,6 @@
 import type { Logger } from '@skein/core';
 import type { Caller, ConnInfo } from '@skein/stream';
+import type { QueuedConn } from './input-queue.js';
 import type { ConnDesc } from './messages.js';
 import type { WorkerSlot } from './worker-slot.js';
 
@@ -19,20 +20,24 @@ export interface ConnsLink {
  * server only, and one pool may serve several servers), what a worker is sent to know one, and
  * what the workers that know one are told when it drains or closes. Out of the pool because
  * only a connection's first call and its description to a worker come here; per call the pool
- * reads `keys` itself.
+ * reads `records` itself.
  */
 export class PoolConns {
-  /** The pool's number for each connection it has seen, with listeners on its draining and its close. */
-  readonly keys = new WeakMap<ConnInfo, number>();
+  /** The pool's record of each connection it has seen (its number, its calls queued), with listeners on its draining and its close. */
+  readonly records = new WeakMap<ConnInfo, QueuedConn>();
   private nextKey = 1;
 
   constructor(private readonly link: ConnsLink) {}
 
-  /** A connection's first call: it gets a key, and its workers will hear of its draining and close. */
-  watch(conn: ConnInfo): void {
-    if (conn.signal.aborted) return; // its requests are skipped: nobody reads their answers
+  /**
+   * A connection's first call: it gets a key, and its workers will hear of its draining and close.
+   * Undefined for a connection closed already: nobody reads its answers.
+   */
+  watch(conn: ConnInfo): QueuedConn | undefined {
+    if (conn.signal.aborted) return undefined;
     const key = this.nextKey++;
-    this.keys.set(conn, key);
+    const record: QueuedConn = { key, queued: 0 };
+    this.records.set(conn, record);
     this.link.opened(key, conn.caller);
     const { slots } = this.link;
     // The workers that know the connection are told when its server begins to close (ConnInfo.draining); those told of it later, by its description.
@@ -50,6 +55,7 @@ export class PoolConns {
       },
       { once: true },
     );
+    return record;
   }
 
   /** A connection for a worker. A principal that cannot cross to a thread (a function, a socket) stays behind. */

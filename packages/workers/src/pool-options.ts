@@ -18,7 +18,9 @@ export interface WorkerPoolOptions {
   workers?: number;
   /**
    * Requests waiting for a worker (those the workers hold are counted by
-   * `maxInFlightPerWorker`). Past it, see `whenFull`. Default 4096.
+   * `maxInFlightPerWorker`). Default 4096. When it is full, each connection with calls waiting
+   * has a fair share of it (this over their number): one under its share is let in, and one past
+   * its share gives up a place, as `whenFull` says; alone, a connection's share is all of it.
    */
   maxQueued?: number;
   /**
@@ -26,7 +28,11 @@ export interface WorkerPoolOptions {
    * pool keeps a place for every call its workers may hold, made when it starts).
    */
   maxInFlightPerWorker?: number;
-  /** `'reject-new'` (default) answers the new request Overloaded; `'shed-oldest'` answers the oldest waiting one and queues the new. */
+  /**
+   * Which call of the connection that gives up a place in a full queue is answered Overloaded:
+   * `'reject-new'` (default) its newest (for a connection at its share, the new request);
+   * `'shed-oldest'` its oldest waiting one, and the new one is queued.
+   */
   whenFull?: WhenFull;
   /** Where worker crashes are logged. Default: the console at warn and error. */
   logger?: Logger;

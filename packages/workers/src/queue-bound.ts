@@ -1,14 +1,18 @@
 import { ErrorCode } from '@skein/core';
 import { RepeatedLine, type ServerRequest } from '@skein/stream';
-import type { Fifo } from './fifo.js';
+import type { InputQueue, QueuedConn } from './input-queue.js';
 import type { PoolSettings } from './pool-options.js';
 
 /**
  * What the pool's input queue does once it holds `maxQueued` requests: first the calls nobody
- * waits for any more give up their places; then a request is refused `Overloaded`, unrun (the
- * new one, or the oldest waiting: `whenFull`), counted for `stats().overloaded`, and said in a
- * warn line. Out of the pool because no call's path comes here: the pool only compares the
- * queue's length with the bound per call.
+ * waits for any more give up their places; then a request is refused `Overloaded`, unrun,
+ * counted for `stats().overloaded`, and said in a warn line. Which one: a connection holding less
+ * than its fair share of the queue (`maxQueued` over the connections with calls in it) is let
+ * in, and a connection holding more than its share gives up a place; one at or past its share
+ * gives up one of its own. `whenFull` picks the newest or the oldest of them. So connections
+ * that keep the queue full are refused for what they hold past their share, not the others
+ * (alone, a connection's share is the whole queue: as before). Out of the pool because no call's
+ * path comes here: the pool only compares the queue's length with the bound per call.
  */
 export class QueueBound {
   /** Calls refused for a full queue (stats). */
@@ -22,7 +26,7 @@ export class QueueBound {
   private readonly fullLine: RepeatedLine;
 
   constructor(
-    private readonly queue: Fifo<ServerRequest>,
+    private readonly queue: InputQueue,
     private readonly settings: Pick<PoolSettings, 'maxQueued' | 'whenFull' | 'logger' | 'clock' | 'workers'>,
   ) {
     const { maxQueued, logger, clock } = settings;
@@ -39,19 +43,30 @@ export class QueueBound {
   }
 
   /**
-   * The queue is full (after this turn's batches went out) and `req` comes: makes room, or
-   * refuses. False: `req` was refused and must not be queued.
+   * The queue is full (after this turn's batches went out) and `req` comes from `from`: makes
+   * room, or refuses. False: `req` was refused and must not be queued.
    */
-  makeRoom(req: ServerRequest): boolean {
+  makeRoom(req: ServerRequest, from: QueuedConn): boolean {
     const { maxQueued, whenFull } = this.settings;
     if (this.queue.length >= maxQueued && this.unwaited > 0) this.pruneUnwaited();
     if (this.queue.length < maxQueued) return true;
     this.refuse();
-    if (whenFull === 'reject-new') {
+    const newest = whenFull === 'reject-new';
+    const share = this.queue.shareOf(from, maxQueued);
+    if (from.queued < share) {
+      // Someone holds more than its share (the queue is full): it gives up a place.
+      const out = this.queue.takeOver(share, newest);
+      if (out !== undefined) {
+        out.fail(ErrorCode.Overloaded);
+        return true;
+      }
+    }
+    if (newest) {
       req.fail(ErrorCode.Overloaded);
       return false;
     }
-    this.queue.shift()!.fail(ErrorCode.Overloaded);
+    // Its own oldest; with none (every connection holds one place, this one none), the queue's.
+    (this.queue.takeOver(share, false, from) ?? this.queue.shift()!).fail(ErrorCode.Overloaded);
     return true;
   }
 

@@ -1,12 +1,12 @@
 import { ErrorCode, invalidArgument, type RpcError } from '@skein/core';
 import { actionName, type ConnInfo, type Dispatch, type ServerRequest } from '@skein/stream';
 import { ActionTable } from './action-table.js';
-import { Fifo } from './fifo.js';
 import { BatchHeadsBuilder, type BatchHeads } from './batch-heads.js';
 import { failUnsent, sendApart, type CrossLink } from './cannot-cross.js';
 import { ClosingFlush } from './closing-flush.js';
 import { exitLine, settleHeld, type HeldLink } from './held-at-exit.js';
 import { HeldCancels } from './held-cancels.js';
+import { InputQueue, type QueuedConn } from './input-queue.js';
 import { AbandonedOnWorkers } from './abandoned-on-workers.js';
 import type { ConnDesc, RepliesMessage } from './messages.js';
 import { PoolConns, type ConnsLink } from './pool-conns.js';
@@ -53,8 +53,8 @@ export class WorkerPool implements Dispatch {
   /** Calls in one batch to a worker: half of what it may hold (see pump). */
   private readonly batchMax: number;
   private readonly slots: WorkerSlot[] = [];
-  private readonly queue = new Fifo<ServerRequest>();
-  /** What a full queue does: prune, then refuse (`maxQueued`, `whenFull`). */
+  private readonly queue: InputQueue;
+  /** What a full queue does: prune, then refuse past a connection's share (`maxQueued`, `whenFull`). */
   private readonly bound: QueueBound;
   /** The requests the workers hold, by call id, and the worker that holds each. */
   private readonly held: (ServerRequest | undefined)[];
@@ -66,8 +66,8 @@ export class WorkerPool implements Dispatch {
   private readonly reverse = new ReverseRelay();
   /** The connections seen, and what their workers are told of them. */
   private readonly conns: PoolConns;
-  /** The pool's number for each connection it has seen: `conns.keys`, read per call without the hop. */
-  private readonly connKeys: WeakMap<ConnInfo, number>;
+  /** The pool's record of each connection it has seen: `conns.records`, read per call without the hop. */
+  private readonly records: WeakMap<ConnInfo, QueuedConn>;
   private readonly batchConns: number[] = [];
   private readonly batch: ServerRequest[] = [];
   private readonly actions = new ActionTable();
@@ -133,9 +133,10 @@ export class WorkerPool implements Dispatch {
     this.freeIds = Array.from({ length: capacity }, (_, i) => capacity - 1 - i);
     this.batchMax = Math.ceil(settings.maxInFlightPerWorker / 2);
     this.stalls = new StallWatch(settings.stallTimeoutMs, this.slots);
-    this.bound = new QueueBound(this.queue, settings);
     this.conns = new PoolConns(this.connsLink());
-    this.connKeys = this.conns.keys;
+    this.records = this.conns.records;
+    this.queue = new InputQueue(this.records);
+    this.bound = new QueueBound(this.queue, settings);
     this.cancels = new HeldCancels(this.held, this.holder);
     this.abandoned = new AbandonedOnWorkers(this.held, this.holder);
   }
@@ -159,16 +160,19 @@ export class WorkerPool implements Dispatch {
     if (this._state !== 'running') return void req.fail(ErrorCode.Closed);
     // A stream's frames travel on its connection, which no worker holds: not served here.
     if (req.stream !== undefined) return void req.fail(ErrorCode.Method, this.settings.expose ? `${actionName(req.action)}: streams are not served through a WorkerPool` : undefined);
+    // Its connection's first call: the connection is watched (its close, its draining), and counted in the queue.
+    const from = this.records.get(req.conn) ?? this.conns.watch(req.conn);
+    // Closed already: nobody reads the answer (unrun; the server counts the call until answered).
+    if (from === undefined) return void req.fail(ErrorCode.Closed);
     if (this.queue.length >= this.settings.maxQueued) {
       // The bound is on what waits for a worker, not on what waits for this turn's batch.
       this.pump();
-      if (this.queue.length >= this.settings.maxQueued && !this.bound.makeRoom(req)) return;
+      if (this.queue.length >= this.settings.maxQueued && !this.bound.makeRoom(req, from)) return;
     }
-    if (!this.connKeys.has(req.conn)) this.conns.watch(req.conn);
     // A call with a head can be cancelled alone (a plain one ends with its connection, watched
     // above): listened to without making its signal, an AbortController per call.
     if (req.headed) req.onAbort((reason) => this.aborted(req, reason));
-    this.queue.push(req);
+    this.queue.push(req, from);
     if (!this.pumpQueued) {
       this.pumpQueued = true;
       queueMicrotask(this.pumpLater);
@@ -278,7 +282,7 @@ export class WorkerPool implements Dispatch {
       const id = this.freeIds.pop()!;
       this.held[id] = req;
       this.holder[id] = slot;
-      const key = this.connKeys.get(req.conn)!;
+      const key = this.queue.shiftedFrom!.key;
       const principal = req.principal;
       const seen = slot.conns.get(key);
       if (seen === undefined || seen.principal !== principal || seen.kind !== req.conn.kind) {
