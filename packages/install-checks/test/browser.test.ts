@@ -1,29 +1,18 @@
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { createServiceDispatch, implement } from '@skein/api';
 import { msgpackCodec } from '@skein/codec-msgpack';
 import { silentLogger } from '@skein/core';
 import { createRouter, RpcServer } from '@skein/stream';
-import { describeNeeding, repoTool } from '@skein/test-utils';
+import { describeNeeding } from '@skein/test-utils';
 import { wsTransport } from '@skein/transport-ws';
-import { build, type Metafile } from 'esbuild';
-import { chromium, type Browser } from 'playwright-core';
+import type { Metafile } from 'esbuild';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { BLOB_BYTES, Calculator, DivideByZero, ECHO, Feed, STREAM_ITEMS } from '../fixtures/browser/contract.js';
+import { bundlePage, launchChromium, pageResult, servePage } from './browser-page.js';
 
 const PAGE = fileURLToPath(new URL('../fixtures/browser/page.ts', import.meta.url));
-
-/** Debian's headless Chromium, never a downloaded one; flags for a container without a GPU or sandbox. */
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'];
-
-/**
- * Bundles the page as an application would: esbuild, `--bundle --platform=browser`, no other
- * flags, from the packages' built output (dist/, through their `browser` export condition).
- */
-async function bundlePage(): Promise<{ code: string; metafile: Metafile }> {
-  const out = await build({ entryPoints: [PAGE], bundle: true, platform: 'browser', format: 'esm', minify: true, write: false, metafile: true, logLevel: 'silent' });
-  return { code: out.outputFiles[0]!.text, metafile: out.metafile };
-}
 
 /** Bytes each package contributes to the minified bundle: Skein's own (@skein/*) and the rest. */
 function bytesByPackage(metafile: Metafile): Map<string, number> {
@@ -42,15 +31,6 @@ function packageOf(path: string): string {
   if (skein) return `@skein/${skein[1]}`;
   const dep = /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(path.replace(/.*node_modules\/\.pnpm\/[^/]+\//, ''));
   return dep ? dep[1]! : 'page';
-}
-
-function serveStatic(files: Record<string, { type: string; body: string }>): Promise<{ server: Server; port: number }> {
-  const server = createServer((req, res) => {
-    const f = files[new URL(req.url ?? '/', 'http://x').pathname];
-    if (!f) return void res.writeHead(404).end();
-    res.writeHead(200, { 'content-type': f.type }).end(f.body);
-  });
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ server, port: (server.address() as { port: number }).port })));
 }
 
 function skeinServer(): RpcServer {
@@ -79,7 +59,7 @@ function skeinServer(): RpcServer {
 }
 
 it('bundles a client of @skein/api, the ws transport and a codec for the browser with no flags, without ws or node:*', async () => {
-  const { metafile } = await bundlePage();
+  const { metafile } = await bundlePage(PAGE);
   const inputs = Object.keys(metafile.inputs);
   expect(inputs.filter((p) => /(^|\/)node:|node_modules\/(\.pnpm\/)?ws[@/]/.test(p))).toEqual([]);
   // The browser entry, not the Node one: no server half, no ws adapter.
@@ -98,15 +78,12 @@ describeNeeding(['chromium'], 'a page in headless Chromium', () => {
   let pageUrl = '';
 
   beforeAll(async () => {
-    const { code } = await bundlePage();
+    const { code } = await bundlePage(PAGE);
     const wsPort = (await skein.listen(wsTransport(), '127.0.0.1:0')) as { port: number };
-    const web = await serveStatic({
-      '/': { type: 'text/html', body: '<!doctype html><title>skein</title><script type="module" src="/page.js"></script>' },
-      '/page.js': { type: 'text/javascript', body: code },
-    });
+    const web = await servePage(code);
     http = web.server;
     pageUrl = `http://127.0.0.1:${web.port}/?ws=${wsPort.port}`;
-    browser = await chromium.launch({ executablePath: repoTool('chromium'), args: CHROMIUM_ARGS });
+    browser = await launchChromium();
   }, 60_000);
 
   afterAll(async () => {
@@ -116,12 +93,7 @@ describeNeeding(['chromium'], 'a page in headless Chromium', () => {
   });
 
   it('makes typed calls, catches a custom error by class, echoes a 1 MiB blob and streams both ways against a Node server', async () => {
-    const page = await browser!.newPage();
-    const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(e.message));
-    await page.goto(pageUrl);
-    const handle = await page.waitForFunction(() => (window as unknown as { skeinResult?: string }).skeinResult, undefined, { timeout: 30_000 });
-    const result = JSON.parse((await handle.jsonValue()) as string);
+    const { result, errors } = await pageResult(browser!, pageUrl, 'skeinResult');
     expect(result).toEqual({
       add: 3,
       customError: 'DivideByZero',
@@ -131,6 +103,5 @@ describeNeeding(['chromium'], 'a page in headless Chromium', () => {
       hasProcess: false,
     });
     expect(errors).toEqual([]);
-    await page.close();
   }, 60_000);
 });

@@ -1,0 +1,211 @@
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { Socket } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { createServiceDispatch, implement } from '@skein/api';
+import { msgpackCodec } from '@skein/codec-msgpack';
+import { ErrorCode, RpcError, invalidArgument, silentLogger } from '@skein/core';
+import { createRouter, protocol, RpcServer, type ServerRequest } from '@skein/stream';
+import { deferred, describeNeeding, type Deferred } from '@skein/test-utils';
+import { wsTransport } from '@skein/transport-ws';
+// The `ws` library itself, for a server that writes whatever bytes it likes: the transport's own
+// server cuts what it sends into whole frames, so it cannot send a broken one.
+import { WebSocketServer, type WebSocket as RawWs } from 'ws';
+import type { Browser } from 'playwright-core';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { BROKEN_MODES, ECHO, HELD, HOLD, IN_FLIGHT, OutOfStock, Shop, runHostile, type Report } from '../fixtures/browser/hostile.js';
+import { bundlePage, launchChromium, pageResult, servePage } from './browser-page.js';
+
+const PAGE = fileURLToPath(new URL('../fixtures/browser/hostile-page.ts', import.meta.url));
+
+const bytes = (s: string): Uint8Array => new TextEncoder().encode(s);
+
+function response(flag: number, seq: number, msgLen: number, body: Uint8Array = new Uint8Array(0), blobLen = 0): Uint8Array {
+  const out = new Uint8Array(protocol.RESPONSE_HEADER_LENGTH + body.length);
+  protocol.writeResponseHeader(out, flag as protocol.ResponseFlag, msgLen, seq, blobLen);
+  out.set(body, protocol.RESPONSE_HEADER_LENGTH);
+  return out;
+}
+const ok = (seq: number, text = ''): Uint8Array => response(0, seq, text.length, bytes(text));
+
+/** What each broken mode sends for the last call in flight: a frame header claiming more than the client's limits, with 10 bytes behind it; a flag no answer has; part of a header; a bad magic. */
+const BROKEN: Record<string, (seq: number) => Uint8Array> = {
+  'huge-message': (seq) => response(0, seq, 17 * 1024 * 1024, new Uint8Array(10)),
+  'huge-blob': (seq) => response(0, seq, 0, new Uint8Array(10), 0x7fff_ffff),
+  'unknown-flag': (seq) => response(9, seq, 0),
+  truncated: (seq) => ok(seq).subarray(0, 12),
+  'bad-magic': (seq) => ok(seq).fill(0x11, 0, 2),
+};
+
+/** Hello answers that make no sense: of version 7; of version 1 with an entry (receive limits) claiming more bytes than follow. */
+const HELLO_ANSWERS: Record<string, Uint8Array> = {
+  'bad-hello': response(0, 0, 2, new Uint8Array([7, 1])),
+  'cut-hello': response(0, 0, 8, new Uint8Array([1, 1, 1, 0, 0xff, 0xff, 1, 2])),
+};
+
+/**
+ * A WebSocket server that answers pings and the hello as a v1 server would (`rpc_decode`), and
+ * the calls as the path's `mode` says: broken (see BROKEN; `close` closes cleanly, `reset` resets
+ * the TCP connection), an answer to a seq never sent before the real one, a garbage hello
+ * answer, or (`flaky-*`) the first connection reset at its first call, the second refused at its
+ * upgrade (the server is down), the later ones served.
+ */
+async function hostileServer(): Promise<{ server: Server; port: number }> {
+  const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false });
+  const connections = new Map<string, number>();
+  const server = createServer((_, res) => void res.writeHead(404).end());
+  server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
+    socket.on('error', () => {});
+    const q = new URL(req.url ?? '/', 'http://x').searchParams;
+    const mode = q.get('mode') ?? '';
+    const key = `${q.get('who')}/${mode}`;
+    const nth = (connections.get(key) ?? 0) + 1;
+    connections.set(key, nth);
+    if (mode.startsWith('flaky') && nth === 2) return void socket.destroy();
+    wss.handleUpgrade(req, socket, head, (ws) => serve(ws, socket, mode.startsWith('flaky') ? (nth === 1 ? 'reset-first' : 'serve') : mode));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  server.on('close', () => wss.close());
+  return { server, port: (server.address() as { port: number }).port };
+}
+
+function serve(ws: RawWs, socket: Socket, mode: string): void {
+  let calls = 0;
+  ws.on('error', () => {});
+  ws.on('message', (data: Buffer) => {
+    // The client's end (an empty message): this side ends too, as a Skein server would, and the closing handshake follows.
+    if (data.length === 0) return void ws.send(new Uint8Array(0));
+    for (let at = 0; at + protocol.REQUEST_HEADER_LENGTH <= data.length; ) {
+      const h = protocol.readRequestHeader(data.subarray(at, at + protocol.REQUEST_HEADER_LENGTH));
+      at += protocol.REQUEST_HEADER_LENGTH + h.actionLength + h.msgLength + h.blobLength;
+      const seq = Number(h.seq);
+      if (h.action === protocol.HELLO_ACTION) ws.send(HELLO_ANSWERS[mode] ?? response(2, 0, 0, bytes('rpc_decode'), 10));
+      else if (h.action === protocol.PING_ACTION) ws.send(ok(seq));
+      else if (++calls < IN_FLIGHT && (BROKEN_MODES as readonly string[]).includes(mode)) continue;
+      else if (mode in BROKEN) ws.send(BROKEN[mode]!(seq));
+      // A WebSocket frame header claiming 32 MiB, and 100 bytes of it: the message never ends.
+      else if (mode === 'ws-stall') socket.write(Buffer.concat([Buffer.from([0x82, 127, 0, 0, 0, 0, 0x02, 0, 0, 0]), Buffer.alloc(100)]));
+      else if (mode === 'close') ws.close();
+      else if (mode === 'reset' || mode === 'reset-first') socket.resetAndDestroy();
+      else if (mode === 'unknown-seq') (ws.send(ok(seq + 1000, 'bogus')), ws.send(ok(seq, 'real')));
+      else if (mode in HELLO_ANSWERS) ws.send(ok(seq, 'plain'));
+      else ws.send(ok(seq, 'back'));
+    }
+  });
+}
+
+/** The well-behaved server: an echo, calls held until their caller gives up (noting what the server saw), and typed errors. */
+function skeinServer(): { server: RpcServer; held: Map<string, Deferred<ServerRequest>> } {
+  const held = new Map<string, Deferred<ServerRequest>>();
+  const heldCall = (tag: string): Deferred<ServerRequest> => held.get(tag) ?? (held.set(tag, deferred<ServerRequest>()), held.get(tag)!);
+  const tagOf = (req: ServerRequest): string => new TextDecoder().decode(req.msg);
+  const router = createRouter(
+    {
+      [ECHO]: (req) => req.msg,
+      [HOLD]: (req) => (heldCall(tagOf(req)).resolve(req), new Promise<never>(() => {})),
+      [HELD]: async (req) => void (await heldCall(tagOf(req)).promise),
+    },
+    silentLogger,
+  );
+  const api = createServiceDispatch({
+    codec: msgpackCodec,
+    services: [
+      implement(Shop, {
+        buy: ({ item }) => {
+          throw new OutOfStock(item, 0);
+        },
+        check: ({ qty }) => {
+          if (qty <= 0) throw invalidArgument('qty: expected a positive number');
+          return qty;
+        },
+      }),
+    ],
+  });
+  const server = new RpcServer({ dispatch: { dispatch: (req) => (typeof req.action === 'number' ? router : api).dispatch(req) }, logger: silentLogger, closeWaitMs: 0 });
+  return { server, held };
+}
+
+/** What both clients must report, whichever runs them. */
+function expectDocumented(r: Report): void {
+  const lost = { typed: 'RpcError', code: ErrorCode.IO, retry: 'idempotent' };
+  const why: Record<string, RegExp> = {
+    'huge-message': /message of 17825792 bytes exceeds 16777216/,
+    'huge-blob': /blob of 2147483647 bytes exceeds/,
+    'unknown-flag': /flag 9/,
+    truncated: /mid-frame/,
+    'bad-magic': /bad magic/,
+    'ws-stall': /did not answer a ping/,
+    close: /closed by peer/,
+    reset: /1006/,
+  };
+  for (const mode of BROKEN_MODES) {
+    const { failures, state, bystander } = r.broken[mode]!;
+    expect(failures, mode).toHaveLength(IN_FLIGHT);
+    for (const f of failures) expect(f, mode).toMatchObject({ ...lost, message: expect.stringMatching(why[mode]!) });
+    expect([state, bystander], mode).toEqual(['closed', mode]);
+  }
+  expect(r.unknownSeq).toEqual({ reply: 'real', state: 'open' });
+  expect(r.badHello).toEqual({ reply: 'plain', state: 'open' });
+  expect(r.cutHello).toEqual({ reply: 'plain', state: 'open' });
+  for (const [name, p] of Object.entries(r.pools)) {
+    expect(p.first, name).toMatchObject(lost);
+    expect(p.second, name).toBe('back');
+    expect(p.states, name).toContain('backoff');
+    expect(p.states.at(-1), name).toBe('ready');
+  }
+  expect(r.cancel).toMatchObject({ abort: { code: ErrorCode.Cancelled }, deadline: { code: ErrorCode.Timeout }, after: 'after' });
+  expect(r.errors.custom).toEqual({ typed: 'OutOfStock', message: 'tea: 0 left', item: 'tea', left: 0 });
+  expect(r.errors.invalid).toMatchObject({ typed: 'RpcError', code: ErrorCode.InvalidArgument, retry: 'never', message: expect.stringMatching(/qty: expected a positive number/) });
+  expect(r.errors.notFound).toMatchObject({ typed: 'RpcError', code: ErrorCode.Method, retry: 'never' });
+}
+
+/** The server saw both held calls end: the aborted one by the client's cancel (Cancelled), the other at its deadline. */
+async function expectCancelsSeen(held: Map<string, Deferred<ServerRequest>>, who: string): Promise<void> {
+  const abort = await held.get(`${who}-abort`)!.promise;
+  const deadline = await held.get(`${who}-deadline`)!.promise;
+  expect(abort.signal.aborted, who).toBe(true);
+  expect((abort.signal.reason as RpcError).code, who).toBe(ErrorCode.Cancelled);
+  expect(deadline.signal.aborted, who).toBe(true);
+  expect([ErrorCode.Timeout, ErrorCode.Cancelled], who).toContain((deadline.signal.reason as RpcError).code);
+}
+
+describeNeeding(['chromium'], 'a page in headless Chromium against hostile and broken servers, beside a Node client', () => {
+  let browser: Browser | undefined;
+  let http: Server | undefined;
+  let hostile: Server | undefined;
+  const skein = skeinServer();
+  const ports = { hostile: 0, skein: 0 };
+  let pageUrl = '';
+
+  beforeAll(async () => {
+    const { code } = await bundlePage(PAGE);
+    ports.skein = ((await skein.server.listen(wsTransport(), '127.0.0.1:0')) as { port: number }).port;
+    const h = await hostileServer();
+    hostile = h.server;
+    ports.hostile = h.port;
+    const web = await servePage(code);
+    http = web.server;
+    pageUrl = `http://127.0.0.1:${web.port}/?hostile=${ports.hostile}&skein=${ports.skein}`;
+    browser = await launchChromium();
+  }, 60_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    http?.close();
+    hostile?.closeAllConnections();
+    hostile?.close();
+    await skein.server.close();
+  });
+
+  it('fails broken connections alone with IO that says the calls may have run, drops stray answers, reconnects its pools, cancels, and keeps error types: as the Node client does', async () => {
+    const node = (await runHostile((path) => wsTransport(path ? { path } : {}), ports, 'node')) as Report;
+    expectDocumented(JSON.parse(JSON.stringify(node)) as Report);
+    await expectCancelsSeen(skein.held, 'node');
+
+    const { result, errors } = await pageResult(browser!, pageUrl, 'skeinHostile', 90_000);
+    expect(errors).toEqual([]);
+    expectDocumented(result as Report);
+    await expectCancelsSeen(skein.held, 'page');
+    // The same outcomes, word for word, in the page as in Node.
+    expect(result).toEqual(JSON.parse(JSON.stringify(node)));
+  }, 180_000);
+});
