@@ -20,7 +20,8 @@ export class ServiceUnknown extends RpcError {
 }
 
 const utf8 = new TextEncoder();
-const fromUtf8 = new TextDecoder();
+// `ignoreBOM`: a name that begins with U+FEFF reads as sent (a default decoder drops it).
+const fromUtf8 = new TextDecoder('utf-8', { ignoreBOM: true });
 
 /** Sends the name as UTF-8 bytes; a payload of any other shape (a number) is none of this service's errors. */
 export const serviceUnknownErrors: ErrCodec<ServiceUnknown> = {

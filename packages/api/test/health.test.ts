@@ -76,6 +76,8 @@ describe('health: check', () => {
     expect((err as ServiceUnknown).code).toBe(ErrorCode.Service);
     expect((err as ServiceUnknown).service).toBe('Billing');
     expect((err as Error).message).toContain('"Billing"');
+    // A name that begins with U+FEFF comes back as it was asked, that character kept.
+    expect(((await health.check({ service: '\uFEFFBilling' }).catch((e: unknown) => e)) as ServiceUnknown).service).toBe('\uFEFFBilling');
     // Once cleared, a name is unknown again.
     reporter.clear('Orders');
     expect(await health.check({ service: 'Orders' }).catch((e: unknown) => e)).toBeInstanceOf(ServiceUnknown);

@@ -89,4 +89,16 @@ describe('the retry class of an error read from the wire describes this hop', ()
     expect(read('rpc_internal_err').retry).toBe('never');
     expect(read('rpc_invalid_argument:x').retry).toBe('never');
   });
+
+  it('keeps a leading U+FEFF of a detail, read or cut: a detail cut to that character is still one, never a bare refusal', () => {
+    const read = readErrorBytes(builtinErrorBytes('rpc_invalid_argument', '\uFEFFx'));
+    expect((read as RpcError).message).toBe('\uFEFFx');
+    const detail = '\uFEFF' + 'y'.repeat(100);
+    // Room for the name, the colon and U+FEFF's three bytes, and no more.
+    const cut = fittedDetail('rpc_overloaded', detail, 'rpc_overloaded'.length + 1 + 3);
+    expect(cut).toBe('\uFEFF');
+    const back = readErrorBytes(builtinErrorBytes('rpc_overloaded', cut)) as RpcError;
+    expect([back.code, back.retry]).toEqual([ErrorCode.Overloaded, 'idempotent']);
+    expect(fittedDetail('rpc_overloaded', detail, 30)).toBe(detail.slice(0, 30 - 'rpc_overloaded'.length - 1 - 2));
+  });
 });

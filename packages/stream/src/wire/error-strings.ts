@@ -5,7 +5,10 @@ import { CODE_INFO, ErrorCode, RpcError, codeFromWire, type RetryPolicy } from '
 
 const PREFIX = [0x72, 0x70, 0x63, 0x5f]; // "rpc_"
 const ESCAPE = 0x00;
-const utf8 = new TextDecoder('utf-8', { fatal: false });
+// `ignoreBOM`: a detail that begins with U+FEFF reads as it was sent. A default decoder drops it,
+// and a detail cut to that one character would then read as none: a bare `rpc_overloaded` says
+// "refused unrun" (see `fittedDetail`).
+const utf8 = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true });
 
 function startsWithPrefix(b: Uint8Array): boolean {
   return b.length >= 4 && b[0] === PREFIX[0] && b[1] === PREFIX[1] && b[2] === PREFIX[2] && b[3] === PREFIX[3];
