@@ -254,6 +254,17 @@ export class ClientStream implements StreamCaller {
     return this.streams.size + this.opening.size;
   }
 
+  /**
+   * Streams the server still takes on this connection: the cap its hello's answer named
+   * (`maxInFlightPerConn`, which bounds its open streams too, past it refused Overloaded) less
+   * `openStreams`; Infinity while no answer named one (an older server, or none yet). A pool
+   * opens a stream on another connection at 0.
+   */
+  get streamRoom(): number {
+    const cap = this.hello.maxInFlight;
+    return cap === undefined ? Infinity : cap - this.openStreams;
+  }
+
   /** Calls waiting for room in the window. */
   get queued(): number {
     return this.throttler.queued;

@@ -318,9 +318,38 @@ export class ConnPool implements StreamCaller, Resender, Reopener {
     return this.choose(false);
   }
 
-  /** Where a stream opens: the open connection with the most room, full or not (a stream takes no window slot). */
+  /**
+   * Where a stream opens: the open connection with the most room, full or not (a stream takes no
+   * window slot), among those whose server takes another stream (`streamRoom`: its cap on open
+   * streams per connection). When none does, another connection is asked for, up to
+   * `maxConnections`, and the stream waits for it (undefined); with none coming, it goes where
+   * calls would, and its server refuses it unrun (Overloaded, safe to retry). Placed by window
+   * room alone, a pool to a server with 1024 streams open on one connection refused every
+   * stream after, its other connections never opened.
+   */
   private place(): Slot | undefined {
-    return this.choose(true);
+    const best = this.choose(true);
+    if (best === undefined || best.stream!.streamRoom > 0) return best;
+    const other = this.withStreamRoom();
+    if (other !== undefined) return other;
+    this.grow();
+    return this.opener.connecting > 0 ? undefined : best;
+  }
+
+  /** The open connection that takes another stream with the most room in its window, if any does. */
+  private withStreamRoom(): Slot | undefined {
+    let best: Slot | undefined;
+    let room = -Infinity;
+    for (const slot of this.active) {
+      const s = slot.stream!;
+      if (refusing(slot) || s.streamRoom <= 0) continue;
+      const r = s.window - s.inFlight - s.queued;
+      if (r > room) {
+        best = slot;
+        room = r;
+      }
+    }
+    return best;
   }
 
   private choose(full: boolean): Slot | undefined {
