@@ -94,12 +94,14 @@ for (const runtime of RUNTIMES) {
       }, START_MS + HANG_MS);
     }
 
-    it('a connect whose TLS options are wrong rejects with InvalidArgument even when its signal aborted already, dialling nothing', async () => {
-      const mute = await muteServer({});
-      const { line, code } = await run(runtime, 'tcp', `tls://${mute.address}`, undefined, 'pre-bad-tls');
-      expect(line).toMatch(/^connect-error InvalidArgument cause=undefined .*minVersion/);
-      expect(code).toBe(0);
-      expect(mute.accepted).toBe(0);
-    }, START_MS + HANG_MS);
+    for (const [kind, scheme] of [['tcp', 'tls'], ['ws', 'wss']] as const) {
+      it(`a ${kind} connect whose TLS options are wrong rejects with InvalidArgument even when its signal aborted already, dialling nothing`, async () => {
+        const mute = await muteServer({});
+        const { line, code } = await run(runtime, kind, `${scheme}://${mute.address}`, undefined, 'pre-bad-tls');
+        expect(line).toMatch(/^connect-error InvalidArgument cause=undefined .*minVersion/);
+        expect(code).toBe(0);
+        expect(mute.accepted).toBe(0);
+      }, START_MS + HANG_MS);
+    }
   });
 }

@@ -31,6 +31,8 @@ async function connectWs(address: Address, spec: FrameSpec, options: ResolvedOpt
   const { WebSocket } = await loadWs();
   const secure = secureFor(address, options.tls);
   const url = wsUrl(address, options.path, secure);
+  // The TLS options before the abort, as on every transport: a mistake in them is told even to a caller that gave up.
+  const clientTls = wsClientTls(options.tls);
   // Before dialling (ws may have loaded meanwhile): the handshake below would find it aborted with a socket already on its way.
   if (signal?.aborted) throw connectAborted(url, signal.reason);
   const tls = secure ? new WssHandshake(options.tls) : undefined;
@@ -39,7 +41,7 @@ async function connectWs(address: Address, spec: FrameSpec, options: ResolvedOpt
     maxPayload: options.maxWsMessageBytes,
     ...WS_RECEIVE_LIMITS,
     headers: options.headers,
-    ...wsClientTls(options.tls),
+    ...clientTls,
     // ws calls it with one options object; its typings borrow net.createConnection's overloads.
     ...(tls && { createConnection: tls.connect as unknown as typeof net.createConnection }),
   });

@@ -20,7 +20,7 @@ export class InputQueue {
   private head = 0;
   /** Connections with at least one call here. */
   private active = 0;
-  /** The connection of the call `shift` returned last. */
+  /** The connection of the call `shift` returned last (`takeOver` near the head shifts too): read right after a `shift`. */
   shiftedFrom: QueuedConn | undefined;
 
   /** The connections' records, for the calls put back at the head (`pushFront`, never on a call's path). */
@@ -110,6 +110,19 @@ export class InputQueue {
   private takeAt(i: number): ServerRequest {
     const req = this.items[i]!;
     const from = this.owners[i]!;
+    // Near the head (shed-oldest's places, and a connection alone's own oldest, which is the
+    // head): the calls ahead of it move back one place and it leaves as `shift` takes the head,
+    // O(distance) instead of a splice that moves the whole line per refused call. A loop moves
+    // a place slower than splice does: only a quarter of what the splice would move.
+    if ((i - this.head) * 4 <= this.items.length - i) {
+      for (let j = i; j > this.head; j--) {
+        this.items[j] = this.items[j - 1];
+        this.owners[j] = this.owners[j - 1];
+      }
+      this.items[this.head] = req;
+      this.owners[this.head] = from;
+      return this.shift()!;
+    }
     this.items.splice(i, 1);
     this.owners.splice(i, 1);
     if (--from.queued === 0) this.active--;

@@ -43,6 +43,25 @@ describe('InputQueue: each connection counted as its calls come and go', () => {
     expect([a.record.queued, b.record.queued, c.record.queued, q.shareOf(a.record, 8)]).toEqual([0, 0, 0, 8]);
   });
 
+  it('takes a call out near the head (the calls ahead move back) or far from it (spliced), the order of the rest and the counts kept', () => {
+    const { q, conn, req } = setup();
+    const [a, b] = [conn(1), conn(2)];
+    for (let n = 0; n < 20; n++) q.push(req(n % 2 ? a : b, n), n % 2 ? a.record : b.record);
+    expect(ns([q.shift(), q.shift()])).toEqual([0, 1]);
+    // a's oldest is a place behind the head, b's newest far from it, then b's oldest is the head.
+    expect(ns([q.takeOver(0, false, a.record), q.takeOver(0, true, b.record), q.takeOver(0, false, b.record)])).toEqual([3, 18, 2]);
+    expect([a.record.queued, b.record.queued, q.length]).toEqual([8, 7, 15]);
+    const rest: (ServerRequest | undefined)[] = [];
+    const owners: number[] = [];
+    while (q.length > 0) {
+      rest.push(q.shift());
+      owners.push(q.shiftedFrom!.key);
+    }
+    expect(ns(rest)).toEqual([4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 19]);
+    expect(owners).toEqual(rest.map((r) => ((r as unknown as { n: number }).n % 2 ? 1 : 2)));
+    expect([a.record.queued, b.record.queued, q.shareOf(a.record, 8)]).toEqual([0, 0, 8]);
+  });
+
   it('keeps its counts across compaction of a long line', () => {
     const { q, conn, req } = setup();
     const [a, b] = [conn(1), conn(2)];
