@@ -4,7 +4,7 @@ import { Deadline } from './deadline.js';
 import { LatencyHistogram } from './latency-histogram.js';
 import { ProgressLine, type Output } from './progress-line.js';
 import { describeError } from './render.js';
-import { connect, remoteMethod, withStreamHint, withTransportHint, type RemoteMethod } from './session.js';
+import { connect, serverSpoke, remoteMethod, withStreamHint, withTransportHint, type RemoteMethod } from './session.js';
 import type { Target } from './target.js';
 
 /** What `skein bench` measured; printed as text, or as this object with `--json`. */
@@ -45,7 +45,7 @@ export async function bench(cmd: Command, target: Target, codec: Codec, arg: unk
       // The probe shares the connect's deadline; each call of the load has the whole `--timeout`.
       await fn(arg, { timeoutMs: deadline.remainingMs() });
     } catch (e) {
-      err.write(`error: ${describeError(withStreamHint(withTransportHint(deadline.explain(e), target, false)), codec)}\n`);
+      err.write(`error: ${describeError(withStreamHint(withTransportHint(deadline.explain(e), target, serverSpoke(stream))), codec)}\n`);
       return 1;
     }
     // A lost connection ends the run: every call on it would fail at once, in a loop that never yields.

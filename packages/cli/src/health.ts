@@ -5,7 +5,7 @@ import type { Command } from './args.js';
 import { Deadline } from './deadline.js';
 import type { Output } from './progress-line.js';
 import { describeError } from './render.js';
-import { connect, withTransportHint } from './session.js';
+import { connect, serverSpoke, withTransportHint } from './session.js';
 import type { Target } from './target.js';
 
 /**
@@ -39,7 +39,7 @@ export async function health(cmd: Command, target: Target, codec: Codec, out: Ou
       out.write('unknown\n');
       return HealthExit.Unknown;
     }
-    err.write(`error: ${describeError(withTransportHint(explain(deadline.explain(e), stream), target, heard.status), codec)}\n`);
+    err.write(`error: ${describeError(withTransportHint(explain(deadline.explain(e), stream), target, heard.status || serverSpoke(stream)), codec)}\n`);
     return HealthExit.Failed;
   } finally {
     await stream.close();

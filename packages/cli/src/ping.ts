@@ -1,6 +1,6 @@
 import type { Command } from './args.js';
 import type { Output } from './progress-line.js';
-import { connect, withTransportHint } from './session.js';
+import { connect, serverSpoke, withTransportHint } from './session.js';
 import type { Target } from './target.js';
 import { describeError } from './render.js';
 
@@ -17,7 +17,7 @@ export async function ping(cmd: Command, target: Target, out: Output, err: Outpu
     }
     return 0;
   } catch (e) {
-    err.write(`error: ${describeError(withTransportHint(e, target, answered > 0))}\n`);
+    err.write(`error: ${describeError(withTransportHint(e, target, answered > 0 || serverSpoke(stream)))}\n`);
     return 1;
   } finally {
     stream.destroy('ping done');

@@ -97,6 +97,15 @@ const OTHER_FORMS: Readonly<Record<Target['kind'], string>> = {
 };
 
 /**
+ * The server answered something Skein on this connection: its hello's answer (an older Skein or
+ * a razor v1 server answers it with an error, which counts: it spoke the protocol). A connection
+ * lost after that is a server that crashed or cut it, not a wrong address form.
+ */
+export function serverSpoke(stream: ClientStream): boolean {
+  return stream.dialect !== 'pending';
+}
+
+/**
  * A connection that fails before any answer usually means the peer speaks something else: a
  * WebSocket server dialled over TCP answers HTTP, which is no frame. Says so, once.
  */

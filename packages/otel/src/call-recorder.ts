@@ -1,9 +1,10 @@
 import { INVALID_SPAN_CONTEXT, SpanKind, type Attributes, SpanStatusCode, createNoopMeter, metrics, trace, type Context, type Meter, type Span, type Tracer } from '@opentelemetry/api';
-import { RemoteError } from '@skein/core';
+import { RemoteError, RpcError } from '@skein/core';
 import { ActionNameCache, type ActionNames } from './action-attributes.js';
 import { errorAttributes, errorType, isServerFault, isUnknownAction } from './error-kind.js';
 import { DEFAULT_MESSAGE_EVENTS, INSTRUMENTATION_NAME, type OtelOptions } from './options.js';
 import { RpcMetrics } from './rpc-metrics.js';
+import { ATTR_SKEIN_ERROR_RETRY } from './semconv.js';
 import { StreamTally } from './stream-tally.js';
 
 /** A call between its start and its answer: its span and what its metrics need at the end. */
@@ -108,6 +109,9 @@ export class CallRecorder {
     }
     if (failed) {
       span.setAttributes(errorAttributes(err));
+      // Only the client's error says whether the call may have run: a server's span holds what its
+      // handler failed with, which may be a downstream's refusal unrun passed on after it ran.
+      if (this.side === 'client' && err instanceof RpcError) span.setAttribute(ATTR_SKEIN_ERROR_RETRY, err.retry);
       if (this.side === 'client' || isServerFault(err)) span.setStatus({ code: SpanStatusCode.ERROR, message: err instanceof Error ? err.message : String(err) });
     }
     span.end();

@@ -14,6 +14,13 @@ export const ATTR_NETWORK_TRANSPORT = 'network.transport';
 export const ATTR_ERROR_TYPE = 'error.type';
 /** The built-in error's code number (ErrorCode), on calls that failed with one. */
 export const ATTR_SKEIN_ERROR_CODE = 'rpc.skein.error_code';
+/**
+ * On a client span, whether the failed call may have run, as the client's RpcError says
+ * (`retry`): `safe` it never ran on the server, `idempotent` it may have, `never` not to be
+ * tried again (its handler answered, or its caller gave it up). A refusal unrun reads apart from
+ * the same code passed on by a handler that ran (`Overloaded` safe, `Overloaded` idempotent).
+ */
+export const ATTR_SKEIN_ERROR_RETRY = 'rpc.skein.error_retry';
 /** The method's own error, when it travelled as a number. */
 export const ATTR_SKEIN_CUSTOM_ERROR = 'rpc.skein.custom_error';
 /** The Skein transport a server call came in on: `tcp`, `ws`... */

@@ -50,6 +50,7 @@
 export { ClientStream } from './client/client-stream.js';
 export type { ClientStreamOptions } from './client/options.js';
 export type { StreamState } from './client/client-stream.js';
+export type { PeerDialect } from './client/hello.js';
 export type { CallOptions } from './client/call-options.js';
 export type { Caller, StreamCaller } from './client/caller.js';
 export type { Credentials, CredentialsValue } from './client/credentials.js';

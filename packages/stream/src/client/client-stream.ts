@@ -46,7 +46,7 @@ import { Throttler } from './throttler.js';
 import { DeadlineWheel } from './deadline-wheel.js';
 import { TickClock } from '../internals/tick-clock.js';
 import { callTimeout } from '../internals/checks.js';
-import { ClientHello } from './hello.js';
+import { ClientHello, type PeerDialect } from './hello.js';
 import { HELLO_SEQ } from '../wire/hello.js';
 import { SERVER_PING_FLAG, SERVER_PONG_FRAME } from '../wire/server-pings.js';
 import { CANCEL_ACTION, HEAD_ACTION, OPEN_ACTION } from '../wire/extension-frames.js';
@@ -242,6 +242,16 @@ export class ClientStream implements StreamCaller {
 
   get state(): StreamState {
     return this._state;
+  }
+
+  /**
+   * What the server speaks, as its answer to this connection's hello says: `'pending'` until it
+   * comes, `'v1'` (a razor v1 or older server: plain frames, no deadlines, metadata or streams
+   * reach it), `'agreed'` (Skein's extensions, as far as the answer agreed them). Past `'pending'`,
+   * the server has spoken the protocol on this connection.
+   */
+  get dialect(): PeerDialect {
+    return this.hello.dialect;
   }
 
   /** Calls on the wire awaiting a reply. */
