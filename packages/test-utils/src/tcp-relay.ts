@@ -16,7 +16,13 @@ export interface TcpRelay {
    * target out of reach for this client alone (with `cut()`, for the ones it has too).
    */
   refuse(): void;
-  /** Relays new connections again. */
+  /**
+   * Accepts each new connection and says nothing on it, without dialing the target, until
+   * `accept()`: a connect that hangs (a server whose backlog takes connections it never answers)
+   * for this client alone, the connections it has relayed as before. `cut()` resets them too.
+   */
+  mute(): void;
+  /** Relays new connections again (after `refuse()` or `mute()`). */
   accept(): void;
   /**
    * Makes every connection relayed now go dead without a word: their bytes are dropped both ways
@@ -65,11 +71,17 @@ export async function startTcpRelay(target: string): Promise<TcpRelay> {
   let fromTarget = 0;
   let connections = 0;
   let refusing = false;
+  let muting = false;
   const server = net.createServer((inbound) => {
     connections++;
     if (refusing) {
       inbound.on('error', () => undefined);
       return void inbound.resetAndDestroy();
+    }
+    if (muting) {
+      track(inbound);
+      // Read and dropped: a socket never read would not see its peer's close.
+      return void inbound.resume();
     }
     const outbound = net.connect(Number(port), hostname);
     track(inbound);
@@ -121,7 +133,8 @@ export async function startTcpRelay(target: string): Promise<TcpRelay> {
     connections: () => connections,
     cut,
     refuse: () => void (refusing = true),
-    accept: () => void (refusing = false),
+    mute: () => void (muting = true),
+    accept: () => void (refusing = muting = false),
     stall,
     hold,
     release,

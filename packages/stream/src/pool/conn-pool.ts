@@ -190,8 +190,9 @@ export class ConnPool implements StreamCaller, Resender, Reopener {
     if (this._state === 'closed') return notify(new RpcError(ErrorCode.Closed, `pool for ${this.address} is closed`), null);
     if (this._state === 'idle') this.start();
     const slot = this.pick();
-    // Never past calls waiting for room (their flush may be a microtask away): after them, in order.
-    if (slot && this.waiting.size === 0) {
+    // Never past calls waiting for room (their flush may be a microtask away): after them, in
+    // order. Past streams waiting for a connection that takes another stream: a call is no stream.
+    if (slot && (this.waiting.size === 0 || this.waiting.size === this.waiting.opening)) {
       // A flag, turned into a time once per tick: no clock read per call.
       slot.used = true;
       return slot.stream!.send(action, msg, opts, notify);
@@ -241,7 +242,7 @@ export class ConnPool implements StreamCaller, Resender, Reopener {
     }
     if (this._state === 'idle') this.start();
     // A stream takes no window slot: it opens on a full connection too, without waiting for room.
-    const slot = this.place();
+    const slot = this.place(true);
     if (slot) {
       slot.used = true;
       return slot.stream!.openOn(stream, action, msg, opts);
@@ -325,14 +326,16 @@ export class ConnPool implements StreamCaller, Resender, Reopener {
    * `maxConnections`, and the stream waits for it (undefined); with none coming, it goes where
    * calls would, and its server refuses it unrun (Overloaded, safe to retry). Placed by window
    * room alone, a pool to a server with 1024 streams open on one connection refused every
-   * stream after, its other connections never opened.
+   * stream after, its other connections never opened. A stream asks for a connection as it
+   * comes (`arriving`), as a call does; one waiting asks again only when none is coming (a
+   * connect failed): each flush asking again opened `maxConnections` for one stream.
    */
-  private place(): Slot | undefined {
+  private place(arriving: boolean): Slot | undefined {
     const best = this.choose(true);
     if (best === undefined || best.stream!.streamRoom > 0) return best;
     const other = this.withStreamRoom();
     if (other !== undefined) return other;
-    this.grow();
+    if (arriving || this.opener.connecting === 0) this.grow();
     return this.opener.connecting > 0 ? undefined : best;
   }
 
@@ -461,7 +464,7 @@ export class ConnPool implements StreamCaller, Resender, Reopener {
         if (this._state === 'backoff') this.connect();
       },
       pick: () => this.pick(),
-      place: () => this.place(),
+      place: () => this.place(false),
       lightest: () => this.lightest(),
     };
   }

@@ -61,7 +61,7 @@ export class WaitingCall implements Waiter {
   private settle(): void {
     this.done = true;
     if (this.queue) {
-      this.queue.settled();
+      this.queue.settled(this.opens !== undefined);
       this.queue = undefined;
     }
     if (this.unhookAbort !== undefined) this.unhookAbort();
@@ -75,6 +75,11 @@ export class WaitingCall implements Waiter {
  */
 export class ConnectQueue {
   private readonly line = new WaitingLine<WaitingCall>();
+  /**
+   * Streams' openings among the calls still waiting: a stream may wait for a connection that
+   * takes another stream while the open ones have room for calls, and a call goes past it.
+   */
+  opening = 0;
 
   constructor(
     readonly max: number,
@@ -91,6 +96,7 @@ export class ConnectQueue {
     if (this.line.size >= this.max) return false;
     this.line.push(call);
     call.queue = this;
+    if (call.opens) this.opening++;
     if (this.line.size === 1) this.onBusy(true);
     return true;
   }
@@ -100,6 +106,7 @@ export class ConnectQueue {
     const call = this.line.shift();
     if (!call) return undefined;
     call.queue = undefined;
+    if (call.opens) this.opening--;
     if (this.line.size === 0) this.onBusy(false);
     return call;
   }
@@ -109,6 +116,7 @@ export class ConnectQueue {
     if (call.done) return;
     this.line.unshift(call);
     call.queue = this;
+    if (call.opens) this.opening++;
     if (this.line.size === 1) this.onBusy(true);
   }
 
@@ -127,8 +135,9 @@ export class ConnectQueue {
     this.line.compact();
   }
 
-  /** @internal A call waiting here settled (by its signal, deadline or a close). */
-  settled(): void {
+  /** @internal A call waiting here settled (by its signal, deadline or a close); `opens`: a stream's opening. */
+  settled(opens: boolean): void {
+    if (opens) this.opening--;
     this.line.settled();
     if (this.line.size === 0) this.onBusy(false);
   }

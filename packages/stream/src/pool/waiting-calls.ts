@@ -17,7 +17,10 @@ export interface WaitLink {
   readonly pace: TickClock;
   /** The connection a call goes on now (the pool's pick): one with room in its window; undefined while none is up or has room. */
   pick(): Slot | undefined;
-  /** Where a stream opens now, with room or not (it takes no window slot); undefined while none is up. */
+  /**
+   * Where a waiting stream opens now, with room or not (it takes no window slot); undefined while
+   * none is up, or while every one is at its server's cap on open streams and another is coming.
+   */
   place(): Slot | undefined;
   /** The connection with the most room, full or not, asking for nothing (no connect): where calls go at a close. */
   lightest(): Slot | undefined;
@@ -86,8 +89,16 @@ export class WaitingCalls {
     // Ticked time read with the clock, once for all: the ticks alone leave out up to a period
     // since the last one, which would go to the server as time the caller does not wait.
     const ticked = this.link.pace.now();
+    // Streams that wait for a connection taking another stream while those up have room for
+    // calls: the calls behind them go on (as `ConnPool.submit` sends past them), then they are
+    // put back in front, in order.
+    let aside: WaitingCall[] | undefined;
     for (let call = this.queue.shift(); call; call = this.queue.shift()) {
       const slot = closing ? this.link.lightest() : call.opens ? this.link.place() : this.link.pick();
+      if (!slot && call.opens) {
+        (aside ??= []).push(call);
+        continue;
+      }
       if (!slot) {
         // Every window full (or a callback closed the pool meanwhile).
         this.queue.unshift(call);
@@ -95,8 +106,9 @@ export class WaitingCalls {
       }
       this.send(call, slot, now, ticked, closing);
     }
-    // A walk of the whole queue, only when a stream may wait in it (it waits only while no
-    // connection is up): calls waiting for room alone cost nothing more per flush.
+    if (aside) for (let i = aside.length - 1; i >= 0; i--) this.queue.unshift(aside[i]!);
+    // A walk of the whole queue, only when a stream may wait in it (while no connection is up,
+    // or every one is at its cap on open streams): calls waiting for room alone cost nothing more per flush.
     if (!this.streams || closing || this.queue.size === 0) return;
     this.streams = false;
     this.queue.each((call) => {
