@@ -248,7 +248,8 @@ export class ClientStream implements StreamCaller {
    * What the server speaks, as its answer to this connection's hello says: `'pending'` until it
    * comes, `'v1'` (a razor v1 or older server: plain frames, no deadlines, metadata or streams
    * reach it), `'agreed'` (Skein's extensions, as far as the answer agreed them). Past `'pending'`,
-   * the server has spoken the protocol on this connection.
+   * the server has spoken the protocol on this connection, but for a client that sends no hello
+   * (its `limits` under 1 KiB): `'v1'` from the start, nothing heard.
    */
   get dialect(): PeerDialect {
     return this.hello.dialect;
