@@ -55,7 +55,7 @@ afterEach(async () => {
   for (const c of closers.splice(0)) await c().catch(() => {});
   const gone = procs.splice(0).map((p) => (p.kill(), p.exited));
   await Promise.all(gone);
-  await waitFor(() => hub.server.stats().connections === 0 || undefined, { timeoutMs: 5_000, what: 'every connection of the test closed' });
+  await waitFor(() => hub.server.stats().connections === 0 || undefined, { timeoutMs: 20_000, what: 'every connection of the test closed' });
 });
 
 afterAll(async () => {
@@ -93,14 +93,16 @@ it("a client flood cannot take a peer's place", async () => {
   // 3 + 8 + 1: more than the clients' cap and the peers' places together.
   const flood = await Promise.all(Array.from({ length: 12 }, () => connectClient(hub.port, () => {}).catch((e: unknown) => e)));
   try {
-    await waitFor(() => hub.server.stats().clients <= 3 || undefined, { timeoutMs: 5_000, what: 'clients past their cap sent away' });
+    // Bounded generously (a node process started under load can take seconds to connect), and
+    // the test's own timeout above the two bounds, so that a slow stage is named.
+    await waitFor(() => hub.server.stats().clients <= 3 || undefined, { timeoutMs: 20_000, what: 'clients past their cap sent away' });
     const peer = spawn(app.peer, String(hub.port), 'late-peer', SECRET);
-    await peer.waitForLine(/^ready peer$/, 5_000);
+    await peer.waitForLine(/^ready peer$/, 20_000);
   } finally {
     for (const c of flood) if (!(c instanceof Error) && 'stream' in (c as object)) (c as { stream: ClientStream }).stream.destroy();
   }
   expect(log.lines.some((l) => /clients at their cap/.test(l.msg ?? ''))).toBe(true);
-});
+}, 60_000);
 
 it('calls back peers and a client behind NAT, both ways at once, under load', async () => {
   const loaded = spawn(app.peer, String(hub.port), 'loaded', SECRET, '1000');
@@ -146,7 +148,7 @@ it('closes idle clients after their own idle timeout, not peers nor clients the 
       await new Promise((r) => setTimeout(r, 200));
     }
   })();
-  await waitFor(() => quietClosed || undefined, { timeoutMs: 5_000, what: 'the quiet client closed by its idle timeout' });
+  await waitFor(() => quietClosed || undefined, { timeoutMs: 20_000, what: 'the quiet client closed by its idle timeout' });
   await pushing;
   expect(peer.stream.state).not.toBe('closed');
   expect(await peer.mesh.echo('still here')).toBe('still here');
@@ -190,7 +192,7 @@ it('closes gracefully: a worker call and a reverse call in flight finish', async
   const spinning = heavy.spin({ ms: 200 });
   const calling = peer.mesh.squarePlusOne({ n: 4, ms: 200 }); // the hub's handler calls the peer back
   const pushing = hub.squareOnPeers(5, 200); // the hub calls the peer on its own
-  await waitFor(() => peer.served() === 2 || undefined, { timeoutMs: 5_000, what: 'both reverse calls running on the peer' });
+  await waitFor(() => peer.served() === 2 || undefined, { timeoutMs: 20_000, what: 'both reverse calls running on the peer' });
   const closing = hub.close();
   // From close() on, the hub sends no new reverse call: refused at once, unsent.
   const refusal = await hub.squareOnPeers(6).then(() => undefined, (e: RpcError) => e);

@@ -11,7 +11,7 @@ import { execFile } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BIN, skein, skeinWithin, type Run } from './skein-bin.js';
+import { BIN, skein, type Run } from './skein-bin.js';
 
 
 class DivideByZero extends Error {}
@@ -312,8 +312,10 @@ describe('--timeout against a server that accepts and never speaks', () => {
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
     const addr = `127.0.0.1:${(silent.address() as net.AddressInfo).port}`;
     try {
-      // The kill is only the test's bound: a CLI that keeps its word exits 1 by itself.
-      const r = await skeinWithin(6_000, command, addr, 'Calc.add', '{}', '--timeout', '300');
+      // The kill (skein's 20 s) is only the test's bound: a CLI that keeps its word exits 1 by
+      // itself, 300 ms and its 1 s wait for the server's close after it started; the bound is
+      // generous because starting node on a loaded machine alone can take seconds.
+      const r = await skein(command, addr, 'Calc.add', '{}', '--timeout', '300');
       expect(r.stderr).toMatch(/^error: Timeout \(rpc_timeout\)/);
       expect(r.code).toBe(1);
     } finally {
@@ -349,7 +351,10 @@ describe('skein bench', () => {
   });
 
   it('counts failed calls by code', async () => {
-    const r = await skein('bench', mp.tcp, 'Calc.flip', '--in-flight', '1', '--duration', '0.2', '--json');
+    // Two seconds, not a fifth: exit 0 needs a call of the run answered, its second at the
+    // earliest (the first fails), and a bench process starved of CPU on a loaded machine made
+    // only one in 0.2 s (every call failed: exit 1).
+    const r = await skein('bench', mp.tcp, 'Calc.flip', '--in-flight', '1', '--duration', '2', '--json');
     expect(r.code).toBe(0);
     const s = JSON.parse(r.stdout);
     // One caller, calls alternating: the probe answered, so the run starts on a failure.

@@ -408,6 +408,7 @@ export class ClientStream implements StreamCaller {
       writePing: () => this.writeOwn(PING_ACTION, EMPTY_BYTES),
       lost: (err) => this.lost(err),
       drop: () => this.conn.close(),
+      sending: () => (this.conn.congested ? this.conn.sentBytes : undefined),
     };
   }
 

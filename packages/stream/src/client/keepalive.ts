@@ -9,6 +9,12 @@ export interface KeepaliveLink {
   lost(err: Error): void;
   /** Our side has ended and the peer never ended its own: the connection is dropped. */
   drop(): void;
+  /**
+   * While bytes of ours wait to be sent (the connection congested): what the kernel has taken of
+   * the connection's writes so far (FrameConn.sentBytes); else, or where the transport cannot
+   * tell, undefined.
+   */
+  sending(): number | undefined;
 }
 
 /**
@@ -22,6 +28,8 @@ export class Keepalive {
   /** The seq of the ping out; 0 when none is. */
   private seq = 0;
   private sentAt = 0;
+  /** What the kernel had taken of our bytes (`KeepaliveLink.sending`) when the ping out was last seen waiting behind them; -1: not seen so. */
+  private takenAt = -1;
   /** When a frame was last seen to have come: at the tick after it, not per frame. */
   private heardAt: number;
   /** A ping went to learn whether the peer answers the hello (`askVerdict`). */
@@ -83,6 +91,16 @@ export class Keepalive {
     }
     // A ping out is checked whether keepalive is on or not: `ping()` sends one too.
     if (this.seq !== 0) {
+      // Our own bytes still going out (a large upload on a slow link): the ping waits behind
+      // them, and the peer cannot answer what it has not had. While the kernel takes them, the
+      // ping's time starts again; a peer frozen or gone takes none once the buffers are full, and
+      // is found as before.
+      const taken = this.link.sending();
+      if (taken !== undefined && taken > this.takenAt) {
+        this.takenAt = taken;
+        this.sentAt = now;
+        return;
+      }
       if (now - this.sentAt < this.timeoutMs) return;
       const why = `peer ${this.link.remote} did not answer a ping within ${this.timeoutMs} ms`;
       this.logger.warn({ remote: this.link.remote }, why);
@@ -95,5 +113,6 @@ export class Keepalive {
   private send(now: number): void {
     this.seq = this.link.writePing();
     this.sentAt = now;
+    this.takenAt = this.link.sending() ?? -1;
   }
 }
