@@ -128,6 +128,17 @@ export interface FrameConn {
    */
   readonly sentBytes?: number;
   /**
+   * Bytes of this connection received from the peer so far (counted as each chunk the transport
+   * reads arrives, whole frames or not): a count that only grows, read on demand. A client's
+   * keepalive watches it while its ping is out: the answer waits behind the rest of a large reply
+   * on a slow link, and bytes still arriving say the peer is alive; a peer frozen mid-frame sends
+   * none. Optional: a transport that cannot tell leaves it out (undefined), and a ping is then
+   * timed from when it was sent. transport-tcp counts it on every runtime; transport-ws only over
+   * Node's `ws` (its socket's `bytesRead`), not over the standard WebSocket (browsers, Bun, Deno)
+   * nor uWebSockets.js.
+   */
+  readonly receivedBytes?: number;
+  /**
    * Cuts the frames received from now on by `spec` instead of the one the connection was made
    * with (its `headerLength` must be the same): a server that learns who the peer is holds it to
    * that kind's limits, and a header over them is refused as it arrives, before its body is

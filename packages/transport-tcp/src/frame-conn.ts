@@ -37,6 +37,8 @@ export class TcpFrameConn extends ConnLifecycle<FrameHandlers, Uint8Array> imple
   private at = 0;
   /** Drops a failed connection whose peer does not close after our last words. */
   private linger: Ticker | undefined;
+  /** Bytes the ByteConn has handed over so far (FrameConn.receivedBytes): one add per chunk, not per frame. */
+  private receivedTotal = 0;
 
   constructor(
     private readonly conn: ByteConn,
@@ -90,6 +92,11 @@ export class TcpFrameConn extends ConnLifecycle<FrameHandlers, Uint8Array> imple
     return this.conn.sentBytes;
   }
 
+  /** What the peer has sent that has arrived so far, whole frames or not (FrameConn.receivedBytes). */
+  get receivedBytes(): number {
+    return this.receivedTotal;
+  }
+
   /** The next header is read by `spec`: one over its limits closes the connection before its body is held. */
   setFrameSpec(spec: FrameSpec): void {
     checkFrameSpecSwap(this.reader.spec, spec);
@@ -123,6 +130,7 @@ export class TcpFrameConn extends ConnLifecycle<FrameHandlers, Uint8Array> imple
 
   /** ByteSide's `data`: a chunk from the ByteConn. */
   bytesIn(chunk: Uint8Array): void {
+    this.receivedTotal += chunk.length;
     this.received(chunk);
   }
 

@@ -51,6 +51,20 @@ describe('tcpTransport', () => {
     expect(c.frames.every((f, i) => str(f.header) === str(header(bodies[i]!.length)))).toBe(true);
   });
 
+  it('counts the bytes received as they arrive, in the middle of a frame too (FrameConn.receivedBytes)', async () => {
+    const server = await started(serve(tcp()));
+    const raw = await rawClient(server.listener);
+    const s = await server.next();
+    expect(s.conn.receivedBytes).toBe(0);
+    // A frame's header and part of its body: nothing whole has come, but its bytes have.
+    raw.write([header(100_000), noise(30_000, 1)]);
+    await waitFor(() => s.conn.receivedBytes === 4 + 30_000 || undefined, { what: 'the first part of the frame counted' });
+    expect(s.frames).toHaveLength(0);
+    raw.write([noise(70_000, 2)]);
+    await s.frameCount(1);
+    expect(s.conn.receivedBytes).toBe(4 + 100_000);
+  });
+
   it('round-trips a run of zero-length bodies', async () => {
     const server = await started(serve(tcp(), { frame: echo }));
     const c = await client(server.listener);

@@ -48,6 +48,8 @@ export interface MessageSocket {
   readonly partial?: boolean;
   /** Bytes the kernel has taken so far, message framing included (FrameConn.sentBytes); only grows. Adapters that cannot tell leave it out. */
   readonly sentBytes?: number;
+  /** Bytes received from the peer so far, message framing included (FrameConn.receivedBytes); only grows. Adapters that cannot tell leave it out. */
+  readonly receivedBytes?: number;
 }
 
 export interface MessageConnOptions {
@@ -160,6 +162,11 @@ export class MessageConn extends ConnLifecycle<FrameHandlers, Uint8Array> implem
   /** What the kernel has taken (FrameConn.sentBytes); undefined where the socket adapter cannot tell. */
   get sentBytes(): number | undefined {
     return this.socket.sentBytes;
+  }
+
+  /** What has arrived of the peer's so far (FrameConn.receivedBytes); undefined where the socket adapter cannot tell. */
+  get receivedBytes(): number | undefined {
+    return this.socket.receivedBytes;
   }
 
   get congested(): boolean {

@@ -99,6 +99,16 @@ export class UpgradingWsSocket implements MessageSocket {
     return this.wire === undefined ? undefined : nodeSocketSentBytes(this.wire);
   }
 
+  /**
+   * What the socket beneath has read of the peer's, framing included (FrameConn.receivedBytes):
+   * its `bytesRead`, counted by Node as each read arrives; undefined before the
+   * upgrade, or where the socket keeps no such count.
+   */
+  get receivedBytes(): number | undefined {
+    const read = (this.wire as { readonly bytesRead?: unknown } | undefined)?.bytesRead;
+    return typeof read === 'number' ? read : undefined;
+  }
+
   /** Unlike midMessage, read without a side effect: the server's keepalive and read timeout both look each tick. */
   get partial(): boolean {
     return this.ws !== undefined && midMessage(this.ws);

@@ -75,6 +75,16 @@ describe('ws client', () => {
     }
   });
 
+  it('counts the bytes it reads as they arrive, in the middle of a message too (FrameConn.receivedBytes)', async () => {
+    const s = await closeWatchingServer((ws) => ws.send(new Uint8Array(30_000), { binary: true, fin: false }));
+    const conn = await wsTransport().connect({ host: '127.0.0.1', port: s.port }, spec);
+    cleanup.push(() => conn.close());
+    const r = record(conn);
+    // The upgrade's answer is counted too: it came over the same socket.
+    await until(() => (conn.receivedBytes ?? 0) >= 30_000, 'the first fragment counted');
+    expect(r.bodies).toHaveLength(0);
+  });
+
   it('sends long parts as fragments of one message, not as several messages', async () => {
     const s = await rawServer();
     const conn = await wsTransport().connect({ host: '127.0.0.1', port: s.port }, spec);

@@ -409,6 +409,7 @@ export class ClientStream implements StreamCaller {
       lost: (err) => this.lost(err),
       drop: () => this.conn.close(),
       sending: () => (this.conn.congested ? this.conn.sentBytes : undefined),
+      receivedBytes: () => this.conn.receivedBytes,
     };
   }
 

@@ -15,6 +15,11 @@ export interface KeepaliveLink {
    * tell, undefined.
    */
   sending(): number | undefined;
+  /**
+   * What has arrived of the peer's bytes so far, whole frames or not (FrameConn.receivedBytes);
+   * undefined where the transport cannot tell. Read once a tick while a ping is out.
+   */
+  receivedBytes(): number | undefined;
 }
 
 /**
@@ -30,6 +35,8 @@ export class Keepalive {
   private sentAt = 0;
   /** What the kernel had taken of our bytes (`KeepaliveLink.sending`) when the ping out was last seen waiting behind them; -1: not seen so. */
   private takenAt = -1;
+  /** What had arrived of the peer's bytes (`KeepaliveLink.receivedBytes`) when the ping out was last seen waiting; -1: cannot tell. */
+  private gotAt = -1;
   /** When a frame was last seen to have come: at the tick after it, not per frame. */
   private heardAt: number;
   /** A ping went to learn whether the peer answers the hello (`askVerdict`). */
@@ -101,6 +108,15 @@ export class Keepalive {
         this.sentAt = now;
         return;
       }
+      // The peer's bytes still coming (a large reply on a slow link): the answer waits behind
+      // them, and a peer that sends is alive. Its time starts again while they come; a peer
+      // frozen mid-frame sends none, and is found as before.
+      const got = this.link.receivedBytes();
+      if (got !== undefined && got > this.gotAt) {
+        this.gotAt = got;
+        this.sentAt = now;
+        return;
+      }
       if (now - this.sentAt < this.timeoutMs) return;
       const why = `peer ${this.link.remote} did not answer a ping within ${this.timeoutMs} ms`;
       this.logger.warn({ remote: this.link.remote }, why);
@@ -114,5 +130,6 @@ export class Keepalive {
     this.seq = this.link.writePing();
     this.sentAt = now;
     this.takenAt = this.link.sending() ?? -1;
+    this.gotAt = this.link.receivedBytes() ?? -1;
   }
 }

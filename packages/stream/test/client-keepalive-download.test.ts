@@ -1,0 +1,68 @@
+import { ErrorCode, type RpcError } from '@skein/core';
+import { cleanups, processStopped, startProcess, startTcpRelay, waitFor, within } from '@skein/test-utils';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { ClientStream, RpcServer, createRouter } from '../src/index.js';
+import { transport, u32 } from './harness.js';
+
+/*
+ * The mirror of client-keepalive-upload: a client reading one large reply over a slow link pings
+ * once nothing whole has come for keepaliveMs, and the server's answer waits behind the rest of
+ * that reply. Its wait used to count from when the ping was written, and a frame still arriving
+ * counted as silence, so a healthy connection was dropped (IO, "did not answer a ping") whenever
+ * the rest of a reply took longer than keepaliveTimeoutMs: 32 MiB at 3 MiB/s with the defaults.
+ * While the peer's bytes keep arriving the ping's time starts again; a peer that freezes
+ * mid-frame sends none, and is found as before.
+ */
+
+const cleanup = cleanups();
+const BOUND_MS = 20_000;
+/** About 9 s for the reply at 4 MiB/s: the rest of it, after the ping (at ~1 s), takes longer than the default 5 s. */
+const REPLY_BYTES = 36 * 1024 * 1024;
+const LINK_BYTES_PER_SECOND = 4 * 1024 * 1024;
+
+describe("a client's keepalive while it reads one large reply", () => {
+  it('keeps a live connection whose ping waits behind the rest of the reply, on a slow link, with the default keepalive', async () => {
+    // The server's own read timeout off: only the client's keepalive is under test.
+    const server = new RpcServer({ dispatch: createRouter({ big: () => ({ msg: u32(REPLY_BYTES), blob: new Uint8Array(REPLY_BYTES) }) }), readTimeoutMs: 0 });
+    cleanup.push(() => server.close());
+    const a = (await server.listen(transport, '127.0.0.1:0')) as { port: number };
+    const relay = await startTcpRelay(`127.0.0.1:${a.port}`);
+    cleanup.push(() => relay.close());
+    const client = await ClientStream.connect({ transport, address: relay.address });
+    cleanup.push(() => client.destroy());
+    await client.ping(); // the hello answered: the call below goes at once
+    relay.throttle(LINK_BYTES_PER_SECOND);
+    const reply = await client.call('big', u32(REPLY_BYTES), { timeoutMs: 60_000 });
+    expect(reply.blob?.length).toBe(REPLY_BYTES);
+    expect(client.state).toBe('open');
+  }, 60_000);
+
+  it('still gives up a server frozen mid-reply: once what the kernels held has come, no byte more arrives', async () => {
+    const proc = startProcess(process.execPath, [fileURLToPath(new URL('./fixtures/server.mjs', import.meta.url))]);
+    cleanup.push(() => {
+      proc.kill('SIGCONT');
+      proc.kill('SIGKILL');
+      return proc.exited;
+    });
+    const [, port] = await proc.waitForLine(/listening (\d+)/, BOUND_MS);
+    const relay = await startTcpRelay(`127.0.0.1:${port}`);
+    cleanup.push(() => relay.close());
+    const client = await ClientStream.connect({ transport, address: relay.address });
+    cleanup.push(() => client.destroy());
+    await client.ping();
+    relay.throttle(LINK_BYTES_PER_SECOND);
+    const before = relay.fromTarget();
+    const download = client.call('big', u32(REPLY_BYTES), { timeoutMs: 120_000 }).then(
+      () => undefined,
+      (e: RpcError) => e,
+    );
+    // Part of the reply frame is on its way: freeze the server in the middle of it.
+    await waitFor(() => relay.fromTarget() - before > 1024 * 1024 || undefined, { timeoutMs: BOUND_MS, what: 'the reply to start' });
+    proc.kill('SIGSTOP');
+    await waitFor(() => processStopped(proc.pid) || undefined, { timeoutMs: BOUND_MS, what: 'the server stopped' });
+    const err = await within(download, BOUND_MS, 'the download from a frozen server to fail');
+    expect(err).toMatchObject({ code: ErrorCode.IO, message: expect.stringMatching(/did not answer a ping/) });
+    expect(client.state).toBe('closed');
+  }, 60_000);
+});
