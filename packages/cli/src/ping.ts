@@ -1,3 +1,4 @@
+import { ErrorCode, RpcError } from '@skein/core';
 import type { Command } from './args.js';
 import type { Output } from './progress-line.js';
 import { connect, serverSpoke, withTransportHint } from './session.js';
@@ -12,7 +13,7 @@ export async function ping(cmd: Command, target: Target, out: Output, err: Outpu
   try {
     for (; answered < cmd.count; answered++) {
       const t0 = performance.now();
-      await stream.ping();
+      await pongWithin(stream.ping(), cmd.timeoutMs);
       out.write(`pong from ${stream.remote} over ${target.kind}: ${(performance.now() - t0).toFixed(2)} ms\n`);
     }
     return 0;
@@ -22,4 +23,17 @@ export async function ping(cmd: Command, target: Target, out: Output, err: Outpu
   } finally {
     stream.destroy('ping done');
   }
+}
+
+/**
+ * The pong, or Timeout after `ms`: the stream gives a ping up only when nothing of the peer's
+ * comes for its keepalive timeout, so a server that keeps sending bytes (a frame it never
+ * finishes) would hold `ping()` for ever.
+ */
+function pongWithin(pong: Promise<void>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new RpcError(ErrorCode.Timeout, `no pong within ${ms} ms (--timeout)`)), ms);
+  });
+  return Promise.race([pong, late]).finally(() => clearTimeout(timer));
 }

@@ -359,7 +359,10 @@ export class ClientStream implements StreamCaller {
    * Resolves when the peer answers a ping: proof that it reads and answers, which a connect is
    * not (the kernel of a stopped server still completes handshakes). Joins the keepalive's ping
    * when one is out. Rejects when the stream closes first, as it does when the ping stays
-   * unanswered for `keepaliveTimeoutMs`.
+   * unanswered for `keepaliveTimeoutMs` with nothing more of the peer's arriving: bytes still
+   * coming (the pong behind the rest of a large reply) restart that wait, so a peer that keeps
+   * sending and never answers holds it (as gRPC's keepalive counts any read): bound it yourself
+   * where that matters.
    */
   ping(): Promise<void> {
     if (this._state !== 'open') return Promise.reject(this.notOpen());
