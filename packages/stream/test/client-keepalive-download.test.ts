@@ -1,9 +1,8 @@
 import { ErrorCode, type RpcError } from '@skein/core';
-import { cleanups, processStopped, startProcess, startTcpRelay, waitFor, within } from '@skein/test-utils';
-import { fileURLToPath } from 'node:url';
+import { cleanups, processStopped, startTcpRelay, waitFor, within } from '@skein/test-utils';
 import { describe, expect, it } from 'vitest';
-import { ClientStream, RpcServer, createRouter } from '../src/index.js';
-import { transport, u32 } from './harness.js';
+import { ClientStream } from '../src/index.js';
+import { fixtureServer, overSlowLink, transport, u32 } from './harness.js';
 
 /*
  * The mirror of client-keepalive-upload: a client reading one large reply over a slow link pings
@@ -23,30 +22,15 @@ const LINK_BYTES_PER_SECOND = 4 * 1024 * 1024;
 
 describe("a client's keepalive while it reads one large reply", () => {
   it('keeps a live connection whose ping waits behind the rest of the reply, on a slow link, with the default keepalive', async () => {
-    // The server's own read timeout off: only the client's keepalive is under test.
-    const server = new RpcServer({ dispatch: createRouter({ big: () => ({ msg: u32(REPLY_BYTES), blob: new Uint8Array(REPLY_BYTES) }) }), readTimeoutMs: 0 });
-    cleanup.push(() => server.close());
-    const a = (await server.listen(transport, '127.0.0.1:0')) as { port: number };
-    const relay = await startTcpRelay(`127.0.0.1:${a.port}`);
-    cleanup.push(() => relay.close());
-    const client = await ClientStream.connect({ transport, address: relay.address });
-    cleanup.push(() => client.destroy());
-    await client.ping(); // the hello answered: the call below goes at once
-    relay.throttle(LINK_BYTES_PER_SECOND);
+    const client = await overSlowLink(cleanup, { big: () => ({ msg: u32(REPLY_BYTES), blob: new Uint8Array(REPLY_BYTES) }) }, LINK_BYTES_PER_SECOND);
     const reply = await client.call('big', u32(REPLY_BYTES), { timeoutMs: 60_000 });
     expect(reply.blob?.length).toBe(REPLY_BYTES);
     expect(client.state).toBe('open');
   }, 60_000);
 
   it('still gives up a server frozen mid-reply: once what the kernels held has come, no byte more arrives', async () => {
-    const proc = startProcess(process.execPath, [fileURLToPath(new URL('./fixtures/server.mjs', import.meta.url))]);
-    cleanup.push(() => {
-      proc.kill('SIGCONT');
-      proc.kill('SIGKILL');
-      return proc.exited;
-    });
-    const [, port] = await proc.waitForLine(/listening (\d+)/, BOUND_MS);
-    const relay = await startTcpRelay(`127.0.0.1:${port}`);
+    const { proc, address } = await fixtureServer(cleanup);
+    const relay = await startTcpRelay(address);
     cleanup.push(() => relay.close());
     const client = await ClientStream.connect({ transport, address: relay.address });
     cleanup.push(() => client.destroy());

@@ -1,9 +1,8 @@
 import { ErrorCode, EMPTY_BYTES, type RpcError } from '@skein/core';
-import { cleanups, processStopped, startProcess, startTcpRelay, waitFor, within } from '@skein/test-utils';
-import { fileURLToPath } from 'node:url';
+import { cleanups, processStopped, waitFor, within } from '@skein/test-utils';
 import { describe, expect, it } from 'vitest';
-import { ClientStream, RpcServer, createRouter } from '../src/index.js';
-import { transport, u32 } from './harness.js';
+import { ClientStream } from '../src/index.js';
+import { fixtureServer, overSlowLink, transport, u32 } from './harness.js';
 
 /*
  * A client's keepalive ping goes out behind the client's own bytes: uploading one large message
@@ -28,30 +27,15 @@ describe("a client's keepalive while it uploads one large message", () => {
   it('keeps a live connection whose ping waits behind the rest of the upload, on a slow link', async () => {
     // ~10 s at 4 MiB/s: the rest of it, after the ping, takes far longer than keepaliveTimeoutMs.
     const size = 40 * 1024 * 1024;
-    // The server's own read timeout off: only the client's keepalive is under test.
-    const server = new RpcServer({ dispatch: createRouter({ sink: (req) => u32(req.blob.length) }), readTimeoutMs: 0 });
-    cleanup.push(() => server.close());
-    const a = (await server.listen(transport, '127.0.0.1:0')) as { port: number };
-    const relay = await startTcpRelay(`127.0.0.1:${a.port}`);
-    cleanup.push(() => relay.close());
-    const client = await ClientStream.connect({ transport, address: relay.address, ...KEEPALIVE });
-    cleanup.push(() => client.destroy());
-    await client.ping(); // the hello answered: the call below goes at once
-    relay.throttle(4 * 1024 * 1024);
+    const client = await overSlowLink(cleanup, { sink: (req) => u32(req.blob.length) }, 4 * 1024 * 1024, KEEPALIVE);
     const reply = await client.call('sink', EMPTY_BYTES, { blob: new Uint8Array(size), timeoutMs: 60_000 });
     expect(reply.msg).toEqual(u32(size));
     expect(client.state).toBe('open');
   }, 60_000);
 
   it('still gives up a server frozen mid-upload: once the buffers are full the kernel takes nothing more', async () => {
-    const proc = startProcess(process.execPath, [fileURLToPath(new URL('./fixtures/server.mjs', import.meta.url))]);
-    cleanup.push(() => {
-      proc.kill('SIGCONT');
-      proc.kill('SIGKILL');
-      return proc.exited;
-    });
-    const [, port] = await proc.waitForLine(/listening (\d+)/, BOUND_MS);
-    const client = await ClientStream.connect({ transport, address: `127.0.0.1:${port}`, ...KEEPALIVE });
+    const { proc, address } = await fixtureServer(cleanup);
+    const client = await ClientStream.connect({ transport, address, ...KEEPALIVE });
     cleanup.push(() => client.destroy());
     await client.call('echo', u32(1));
     proc.kill('SIGSTOP');

@@ -1,25 +1,11 @@
 import { ErrorCode, RpcError } from '@skein/core';
-import { deferred, ManualClock, settleAll, startProcess, within, cleanups } from '@skein/test-utils';
+import { deferred, ManualClock, settleAll, within, cleanups } from '@skein/test-utils';
 import net from 'node:net';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { ClientStream } from '../src/index.js';
-import { readU32, recordingTransport, startServer, transport, u32 } from './harness.js';
+import { fixtureServer, readU32, recordingTransport, startServer, transport, u32 } from './harness.js';
 
 const cleanup = cleanups();
-
-const fixture = fileURLToPath(new URL('./fixtures/server.mjs', import.meta.url));
-
-async function childServer() {
-  const proc = startProcess(process.execPath, [fixture]);
-  cleanup.push(() => {
-    proc.kill('SIGCONT');
-    proc.kill('SIGKILL');
-    return proc.exited;
-  });
-  const [, port] = await proc.waitForLine(/listening (\d+)/);
-  return { proc, address: `127.0.0.1:${port}` };
-}
 
 describe('timeouts', () => {
   it('fails a call whose handler never answers with Timeout, and drops the late reply', async () => {
@@ -75,7 +61,7 @@ describe('timeouts', () => {
 
 describe('keepalive', () => {
   it('declares a SIGSTOPped server dead and fails its pending calls with IO', async () => {
-    const { proc, address } = await childServer();
+    const { proc, address } = await fixtureServer(cleanup);
     const client = await ClientStream.connect({ transport, address, keepaliveMs: 100, keepaliveTimeoutMs: 500, tickMs: 50 });
     cleanup.push(() => client.destroy());
     await client.call('echo', u32(1));
@@ -165,7 +151,7 @@ describe('a peer that answers what it was not asked', () => {
 
 describe('connection loss', () => {
   it('fails every pending call with IO when the server is killed mid-flood, and none hangs', async () => {
-    const { proc, address } = await childServer();
+    const { proc, address } = await fixtureServer(cleanup);
     const client = await ClientStream.connect({ transport, address, window: 64 });
     cleanup.push(() => client.destroy());
     let done = 0;

@@ -1,5 +1,6 @@
 export { memoryLogger } from '@skein/test-utils';
-import { memoryLogger, olderSkeinClient } from '@skein/test-utils';
+import { memoryLogger, olderSkeinClient, startProcess, startTcpRelay } from '@skein/test-utils';
+import { fileURLToPath } from 'node:url';
 import net from 'node:net';
 import { nodeRuntime } from '@skein/runtime-node';
 import { tcpTransport } from '@skein/transport-tcp';
@@ -190,4 +191,37 @@ export function rawPeer(address: string, cleanup: (() => unknown)[]) {
     startReading: () => void sock.resume(),
     closed,
   };
+}
+
+/**
+ * A client of a server running `routes` (its read timeout off: only the client's keepalive is
+ * under test) through a relay throttled to `bytesPerSecond` once the hello is answered, so the
+ * call made next goes at once and crosses a slow link.
+ */
+export async function overSlowLink(cleanup: (() => unknown)[], routes: Record<string, ActionHandler>, bytesPerSecond: number, opts: Partial<ClientStreamOptions> = {}): Promise<ClientStream> {
+  const server = new RpcServer({ dispatch: createRouter(routes), readTimeoutMs: 0 });
+  cleanup.push(() => server.close());
+  const a = (await server.listen(transport, '127.0.0.1:0')) as { port: number };
+  const relay = await startTcpRelay(`127.0.0.1:${a.port}`);
+  cleanup.push(() => relay.close());
+  const client = await ClientStream.connect({ transport, address: relay.address, ...opts });
+  cleanup.push(() => client.destroy());
+  await client.ping();
+  relay.throttle(bytesPerSecond);
+  return client;
+}
+
+/**
+ * fixtures/server.mjs in a child process, killed (woken first, if a test froze it with SIGSTOP)
+ * at cleanup: a server a test can freeze or kill while its client runs on.
+ */
+export async function fixtureServer(cleanup: (() => unknown)[]) {
+  const proc = startProcess(process.execPath, [fileURLToPath(new URL('./fixtures/server.mjs', import.meta.url))]);
+  cleanup.push(() => {
+    proc.kill('SIGCONT');
+    proc.kill('SIGKILL');
+    return proc.exited;
+  });
+  const [, port] = await proc.waitForLine(/listening (\d+)/, 20_000);
+  return { proc, address: `127.0.0.1:${port}` };
 }
