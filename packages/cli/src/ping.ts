@@ -13,7 +13,7 @@ export async function ping(cmd: Command, target: Target, out: Output, err: Outpu
   try {
     for (; answered < cmd.count; answered++) {
       const t0 = performance.now();
-      await pongWithin(stream.ping(), cmd.timeoutMs);
+      await pongWithin(stream.ping(), cmd.timeoutMs, stream.remote);
       out.write(`pong from ${stream.remote} over ${target.kind}: ${(performance.now() - t0).toFixed(2)} ms\n`);
     }
     return 0;
@@ -26,14 +26,15 @@ export async function ping(cmd: Command, target: Target, out: Output, err: Outpu
 }
 
 /**
- * The pong, or Timeout after `ms`: the stream gives a ping up only when nothing of the peer's
- * comes for its keepalive timeout, so a server that keeps sending bytes (a frame it never
- * finishes) would hold `ping()` for ever.
+ * The pong, or after `ms` the failure the stream's own keepalive gives a silent peer (IO, "did
+ * not answer a ping", whichever of the two timers comes first: both say the same): the stream
+ * gives a ping up only when nothing of the peer's comes for its keepalive timeout, so a server
+ * that keeps sending bytes (a frame it never finishes) would hold `ping()` for ever.
  */
-function pongWithin(pong: Promise<void>, ms: number): Promise<void> {
+function pongWithin(pong: Promise<void>, ms: number, remote: string): Promise<void> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new RpcError(ErrorCode.Timeout, `no pong within ${ms} ms (--timeout)`)), ms);
+    timer = setTimeout(() => reject(new RpcError(ErrorCode.IO, `peer ${remote} did not answer a ping within ${ms} ms`)), ms);
   });
   return Promise.race([pong, late]).finally(() => clearTimeout(timer));
 }
