@@ -32,7 +32,10 @@ describe("a registration's key overwritten without a lease (by hand, or a tool),
 
     await c.put(key).value('not json'); // no lease: no registration's write
     await waitFor(() => told.includes('leave a'), { what: 'clients to drop the unreadable entry' });
-    await waitFor(async () => reg.status().state === 'live' && watch.entries().length === 1, { timeoutMs: 15_000, what: 'the entry written back' });
+    // Waited for by what only the write-back makes true: a leased key. The registration's state
+    // and the clients' list may still read 'live' and one entry before either has seen the put.
+    await waitFor(async () => { const l = await leaseOf(); return l !== undefined && l !== '0'; }, { timeoutMs: 15_000, what: 'the entry written back under a lease' });
+    await waitFor(() => reg.status().state === 'live' && watch.entries().length === 1, { timeoutMs: 15_000, what: 'the clients to list it again' });
 
     const lease = await leaseOf();
     expect(lease).not.toBe('0');
