@@ -46,7 +46,8 @@ export interface AuthRefusal {
 
 /** Runs the hook and settles with its grant or a refusal, never rejecting. */
 export function runAuthenticate(hook: Authenticate, req: AuthRequest): Promise<AuthGrant | AuthRefusal> {
-  return new Promise<AuthGrant | undefined>((resolve) => resolve(hook(req))).then(checkGrant, refusalOf);
+  // checkGrant reads the hook's object, whose getters may throw: that is the hook failing too, refused as such.
+  return new Promise<AuthGrant | undefined>((resolve) => resolve(hook(req))).then(checkGrant).then(undefined, refusalOf);
 }
 
 export function isRefusal(outcome: AuthGrant | AuthRefusal): outcome is AuthRefusal {
@@ -55,7 +56,8 @@ export function isRefusal(outcome: AuthGrant | AuthRefusal): outcome is AuthRefu
 
 function checkGrant(grant: AuthGrant | undefined): AuthGrant | AuthRefusal {
   if (grant === undefined || grant === null) return { code: ErrorCode.Unauthenticated, detail: 'credentials refused' };
-  if (typeof grant !== 'object' || grant.principal === undefined) {
+  const principal: unknown = typeof grant === 'object' ? grant.principal : undefined;
+  if (principal === undefined) {
     return refusalOf(new TypeError('authenticate must return { principal } (or undefined to refuse)'));
   }
   const ttl = grant.expiresInMs;
@@ -64,7 +66,9 @@ function checkGrant(grant: AuthGrant | undefined): AuthGrant | AuthRefusal {
   }
   // Already expired: the same as refused, said plainly.
   if (ttl === 0) return { code: ErrorCode.Unauthenticated, detail: 'credentials expired' };
-  return grant;
+  // A grant of its own, of what was checked: the hook's object may carry more (a `code` of its own
+  // would read as a refusal: isRefusal), or getters that answer otherwise when read again.
+  return ttl === undefined ? { principal } : { principal, expiresInMs: ttl };
 }
 
 function refusalOf(err: unknown): AuthRefusal {
