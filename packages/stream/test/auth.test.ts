@@ -1,5 +1,5 @@
 import { ErrorCode, RpcError, parseAddress, type Transport } from '@skein/core';
-import { ManualClock, deferred, fromHex, memoryLogger, rawConnect, startTcpRelay, waitFor, cleanups } from '@skein/test-utils';
+import { ManualClock, deferred, fromHex, memoryLogger, rawConnect, startTcpRelay, waitFor, within, cleanups } from '@skein/test-utils';
 import { wsTransport } from '@skein/transport-ws';
 import { describe, expect, it } from 'vitest';
 import {
@@ -184,6 +184,15 @@ describe.each(TRANSPORTS)('the auth handshake over %s', (_name, t) => {
     const s = await authServer(t);
     const err = await connect(s.address, () => Promise.reject(new Error('vault sealed'))).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: ErrorCode.Unauthenticated, retry: 'safe', message: expect.stringMatching(/vault sealed/) });
+    expect(s.seen.hookCalls).toHaveLength(0);
+  });
+
+  it('fails the connect, without a signal, when the credentials function never settles: Unauthenticated at connectTimeoutMs, the connection closed', async () => {
+    const s = await authServer(t);
+    // Its bound: a connect that waits for ever fails here, named, not at the test's timeout.
+    const err = await within(connect(s.address, () => new Promise<string>(() => {}), { connectTimeoutMs: 300 }).catch((e: unknown) => e), 15_000, 'the connect to settle');
+    expect(err).toMatchObject({ code: ErrorCode.Unauthenticated, retry: 'safe', message: 'credentials could not be fetched: the credentials function did not settle within 300 ms' });
+    await waitFor(() => s.server.connections === 0, { what: 'the connection it opened closed' });
     expect(s.seen.hookCalls).toHaveLength(0);
   });
 

@@ -21,7 +21,7 @@ export interface AuthLink {
 }
 
 /** How long a connect with credentials waits for the server's verdict, unless `connectTimeoutMs` says. */
-const AUTH_WAIT_MS = 10_000;
+export const AUTH_WAIT_MS = 10_000;
 
 /** Renewal starts when this share of a grant's time has passed. */
 const RENEW_AT = 0.75;

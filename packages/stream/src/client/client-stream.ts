@@ -55,8 +55,8 @@ import type { StreamCall } from './stream-call.js';
 import { ConnStreams, type StreamsHost } from './conn-streams.js';
 import { Keepalive, type KeepaliveLink } from './keepalive.js';
 import { AUTH_ACTION } from '../wire/auth.js';
-import { ClientAuth, type AuthLink } from './client-auth.js';
-import { fetchCredentials, type Credentials } from './credentials.js';
+import { AUTH_WAIT_MS, ClientAuth, type AuthLink } from './client-auth.js';
+import { fetchCredentials, fetchedWithin, type Credentials } from './credentials.js';
 import { ReverseDispatch, type ReverseLink as ReverseLinkOf } from './reverse-dispatch.js';
 import { isReverseFrame } from '../wire/reverse-control.js';
 import { SeqTable } from '../internals/seq-table.js';
@@ -189,9 +189,9 @@ export class ClientStream implements StreamCaller {
     const address = parseAddress(opts.address);
     // Checked before connecting: a bad option must not leave a connection open that nobody closes.
     const settings = resolveStreamOptions(opts);
-    // Fetched while connecting; a connection whose credentials could not be had is closed unused.
+    // Fetched while connecting, within the connect's budget; a connection whose credentials could not be had is closed unused.
     const source = opts.credentials;
-    const fetching = source === undefined ? undefined : fetchCredentials(source);
+    const fetching = source === undefined ? undefined : fetchedWithin(fetchCredentials(source), opts.connectTimeoutMs ?? AUTH_WAIT_MS, opts.clock ?? systemClock);
     fetching?.catch(() => {});
     const conn = await opts.transport.connect(address, responseFrameSpec(settings.limits, settings.serve !== undefined), { timeoutMs: opts.connectTimeoutMs, ...(signal && { signal }) });
     let credentials;

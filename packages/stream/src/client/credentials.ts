@@ -1,4 +1,4 @@
-import { ErrorCode, RpcError, invalidArgument } from '@skein/core';
+import { ErrorCode, RpcError, connectTimerMs, invalidArgument, type Clock } from '@skein/core';
 import { MAX_CREDENTIALS } from '../wire/auth.js';
 
 /** Credentials as the server's `authenticate` hook gets them: bytes, or text sent as UTF-8. */
@@ -46,6 +46,21 @@ export async function fetchCredentials(credentials: Credentials): Promise<Uint8A
     throw new RpcError(ErrorCode.Unauthenticated, `credentials function returned ${typeof value}, not a string or Uint8Array`, { retry: 'safe' });
   }
   return toBytes(value, 'credentials');
+}
+
+/**
+ * `fetching`, or Unauthenticated (`retry: 'safe'`, as for a function that throws) once it has not
+ * settled within `timeoutMs` (a connect's `connectTimeoutMs`): a credentials function that never
+ * settles must not hold a connect made without a signal for ever, nor the connection it opened.
+ */
+export function fetchedWithin(fetching: Promise<Uint8Array>, timeoutMs: number, clock: Clock): Promise<Uint8Array> {
+  return new Promise((resolve, reject) => {
+    const timer = clock.every(connectTimerMs(timeoutMs), () => {
+      timer.stop();
+      reject(new RpcError(ErrorCode.Unauthenticated, `credentials could not be fetched: the credentials function did not settle within ${timeoutMs} ms`, { retry: 'safe' }));
+    });
+    fetching.then(resolve, reject).finally(() => timer.stop());
+  });
 }
 
 function toBytes(value: CredentialsValue, name: string): Uint8Array {

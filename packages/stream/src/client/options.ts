@@ -52,7 +52,8 @@ export interface ClientStreamOptions {
    * bytes), or a function called for each connection and each renewal (it may return a
    * promise, to fetch a fresh token). With credentials, `connect` waits for the server's verdict
    * (up to `connectTimeoutMs`, default 10 s) and fails with its Unauthenticated or
-   * PermissionDenied; the stream renews them before the server's grant runs out.
+   * PermissionDenied; the stream renews them before the server's grant runs out. A function
+   * that has not settled within `connectTimeoutMs` fails the connect with Unauthenticated.
    */
   credentials?: Credentials;
   /**
