@@ -102,7 +102,13 @@ export interface ClusterControl<Type extends string = string> {
   /** Removes a member; its calls in flight are allowed to finish. */
   remove(type: Type, id: string): Promise<void>;
   members(type: Type): Member[];
+  /**
+   * Stops every type's pool; calls in flight and open streams finish (a stream without a
+   * `timeoutMs`, a watch, holds it until it ends: cancel it, or `destroy()`).
+   */
   close(): Promise<void>;
+  /** Ends every type's calls and open streams at once (`FailoverPool.destroy`); `close()` then resolves. */
+  destroy(reason?: string): void;
 }
 
 export type Cluster<T extends Record<string, ServerTypeConfig>> = { readonly [K in keyof T]: TypeClient<T[K]['services']> } & {
@@ -137,6 +143,9 @@ export function createCluster<const T extends Record<string, ServerTypeConfig>>(
     remove: (type, id) => get(type).remove(id),
     members: (type) => get(type).members(),
     close: async () => void (await Promise.all([...types.values()].map((t) => t.pool.close()))),
+    destroy: (reason) => {
+      for (const t of types.values()) t.pool.destroy(reason);
+    },
   } satisfies ClusterControl;
   return out as Cluster<T>;
 }

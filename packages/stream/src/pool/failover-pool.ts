@@ -286,12 +286,26 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
     return Promise.all(pools).then(() => undefined);
   }
 
-  /** Stops taking calls; calls in flight finish. Resolves when every connection is closed. */
+  /**
+   * Stops taking calls; calls in flight and open streams finish (a stream without a `timeoutMs`
+   * has no bound: cancel it, or `destroy()`). Resolves when every connection is closed.
+   */
   close(): Promise<void> {
     this.pace?.stop();
     this.health.stop();
     this.closing ??= this.membership.close();
     return this.closing;
+  }
+
+  /**
+   * Closes at once, as `close()` does but letting nothing finish: every unsettled call and open
+   * stream fails, on every server and those removed and still draining (IO on the wire, Closed
+   * while waiting for a connection; `ConnPool.destroy`), so that a process holding watches with
+   * no deadline can end them all. `close()`'s promise then resolves once the connections are gone.
+   */
+  destroy(reason = 'pool destroyed'): void {
+    void this.close();
+    this.membership.destroy(reason);
   }
 
   /** @internal An attempt of `c` settled (for a stream: it failed before it opened). */

@@ -1,4 +1,5 @@
 import type { Clock, Logger } from '@skein/core';
+import type { ConnPool } from './conn-pool.js';
 import type { MembershipEvent, ServerSpec } from './failover-pool-options.js';
 import { PoolServer } from './pool-server.js';
 import { RedirectTargets, type RedirectTargetOptions } from './redirect-targets.js';
@@ -40,8 +41,8 @@ export class Membership {
   /** Every member by its canonical address: the pool reads it for redirects and named calls. */
   readonly byAddress = new Map<string, PoolServer>();
   private readonly redirects: RedirectTargets<PoolServer>;
-  /** Pools of removed servers, still draining. */
-  private readonly draining = new Set<Promise<void>>();
+  /** Pools of removed servers, still draining, and when each is closed. */
+  private readonly draining = new Map<ConnPool, Promise<void>>();
 
   constructor(
     private readonly setup: MembershipSetup,
@@ -96,7 +97,12 @@ export class Membership {
   /** Closes every member's pool; resolves when they and those still draining are closed. */
   close(): Promise<void> {
     this.redirects.stop();
-    return Promise.all([...this.members.map((m) => m.pool?.close()), ...this.draining]).then(() => undefined);
+    return Promise.all([...this.members.map((m) => m.pool?.close()), ...this.draining.values()]).then(() => undefined);
+  }
+
+  /** Ends every member's pool now, and those of removed servers still draining (`ConnPool.destroy`). */
+  destroy(reason: string): void {
+    for (const pool of [...this.members.map((m) => m.pool), ...this.draining.keys()]) pool?.destroy(reason);
   }
 
   /** Tells the pool the members and what its strategy picks from (a redirect's server only where it follows redirects). */
@@ -152,9 +158,10 @@ export class Membership {
     this.link.membersChanged(this.members);
     this.announce({ type: 'remove', address, weight: m.weight });
     if (!m.pool) return Promise.resolve();
-    const closed = m.pool.close();
-    this.draining.add(closed);
-    void closed.finally(() => this.draining.delete(closed));
+    const pool = m.pool;
+    const closed = pool.close();
+    this.draining.set(pool, closed);
+    void closed.finally(() => this.draining.delete(pool));
     return closed;
   }
 
