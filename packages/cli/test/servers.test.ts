@@ -98,6 +98,23 @@ describe('skein servers', () => {
     expect(r.stdout).not.toContain('\x1b');
   });
 
+  it('only reads: etcd holds the same revision and leases after a listing, bad keys and all', async () => {
+    const prefix = freshPrefix();
+    await registered(prefix, 'chat', 'chat-a');
+    await client.put(`${prefix}/chat/broken`).value('{not json');
+    cleanup.push(() => client.delete().prefix(`${prefix}/`));
+    // A write of any key moves the revision; a lease granted (even for nothing) is listed.
+    const held = async () => ({
+      revision: (await client.kv.range({ key: Buffer.from(prefix) })).header.revision,
+      leases: (await client.leaseClient.leaseLeases()).leases.map((l) => l.ID).sort(),
+    });
+    const before = await held();
+    const r = await skein('servers', '--etcd', etcd.endpoints[0]!, '--prefix', prefix, '--json');
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout).map((e: { id: string }) => e.id)).toEqual(['chat-a']);
+    expect(await held()).toEqual(before);
+  });
+
   it('fails with Unreachable (exit 1) naming etcd when nothing listens there', async () => {
     const url = `http://127.0.0.1:${await freePort()}`;
     const r = await skein('servers', '--etcd', url, '--timeout', '1500');

@@ -1,6 +1,6 @@
 import { ErrorCode, RpcError, connectTimerMs, invalidArgument } from '@skein/core';
 import type { DiscoveryEntry } from '@skein/stream';
-import { Etcd3 } from 'etcd3';
+import { Etcd3, EtcdAuthenticationFailedError, EtcdPermissionDeniedError, GRPCUnauthenticatedError, type IOptions } from 'etcd3';
 import { checkedPrefix, decodeEntry, rangeOf } from './etcd-entry.js';
 import { PrefixReader } from './range-read.js';
 import { reason } from './reason.js';
@@ -55,7 +55,7 @@ export async function readEntries(opts: ReadEntriesOptions): Promise<EntriesRead
   });
   try {
     const read = await Promise.race([reader.read(), late]).catch((err: unknown) => {
-      throw err instanceof RpcError ? err : new RpcError(ErrorCode.Unreachable, `cannot read ${range} from etcd at ${where}: ${grpcReason(err)}`, { cause: err });
+      throw readFailure(err, range, where);
     });
     return { revision: read.revision, entries: decoded(prefix, read.kvs, skipped), skipped };
   } finally {
@@ -69,7 +69,23 @@ function clientOf(opts: ReadEntriesOptions, timeoutMs: number): { client: Etcd3;
   if (opts.client) return { client: opts.client, where: 'the client given', owned: false };
   const hosts = typeof opts.hosts === 'string' ? [opts.hosts] : [...(opts.hosts ?? [])];
   if (hosts.length === 0 || hosts.some((h) => typeof h !== 'string' || h.trim() === '')) throw invalidArgument('readEntries needs an etcd3 client or etcd hosts (http://host:2379)');
-  return { client: new Etcd3({ hosts, dialTimeout: connectTimerMs(timeoutMs) }), where: hosts.join(', '), owned: true };
+  return { client: new Etcd3({ hosts, defaultCallOptions: attemptDeadline(hosts.length, timeoutMs) }), where: hosts.join(', '), owned: true };
+}
+
+/**
+ * With several hosts, each call to one member waits at most a quarter of the read's time, then
+ * goes to another. etcd3 sends each call to a member picked at random and sets no deadline of its
+ * own (its `dialTimeout` option is read nowhere), so one stalled member (SIGSTOP, a frozen host:
+ * its kernel still accepts) would hold every call sent to it until the whole read timed out, a
+ * quorum answering beside it. A call past its deadline etcd3 retries on another member, and after
+ * three in a row it stops sending to that member: a quarter leaves room for those three. One host
+ * has no other to try: its calls have the read's own deadline only.
+ */
+function attemptDeadline(hosts: number, timeoutMs: number): IOptions['defaultCallOptions'] {
+  if (hosts < 2) return undefined;
+  const attemptMs = connectTimerMs(timeoutMs) / 4;
+  // Streams (none in a read) are not bounded: a deadline would end a watch.
+  return (context) => (context.isStream ? {} : { deadline: Date.now() + attemptMs });
 }
 
 function decoded(prefix: string, kvs: readonly { key: Buffer; value: Buffer }[], skipped: SkippedKey[]): DiscoveryEntry[] {
@@ -83,6 +99,21 @@ function decoded(prefix: string, kvs: readonly { key: Buffer; value: Buffer }[],
     }
   }
   return entries.sort((a, b) => compare(a.type, b.type) || compare(a.id, b.id));
+}
+
+/**
+ * What a failed read says, typed: an etcd with auth on that refused the read is no etcd out of
+ * reach (Unreachable would have a caller, or an operator, wait for the network to come back).
+ */
+function readFailure(err: unknown, range: string, where: string): RpcError {
+  if (err instanceof RpcError) return err;
+  const why = grpcReason(err);
+  if (err instanceof EtcdPermissionDeniedError) return new RpcError(ErrorCode.PermissionDenied, `etcd at ${where} refused a read of ${range}: ${why}`, { cause: err });
+  // etcd with auth on answers a client that sent no user "user name is empty" (INVALID_ARGUMENT).
+  if (err instanceof EtcdAuthenticationFailedError || err instanceof GRPCUnauthenticatedError || /user name is empty/.test(why)) {
+    return new RpcError(ErrorCode.Unauthenticated, `etcd at ${where} wants a user to read ${range} (its auth is on): ${why}`, { cause: err });
+  }
+  return new RpcError(ErrorCode.Unreachable, `cannot read ${range} from etcd at ${where}: ${why}`, { cause: err });
 }
 
 /** gRPC's message without the empty "Resolution note:" it ends some with. */
