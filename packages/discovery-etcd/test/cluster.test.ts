@@ -23,7 +23,9 @@ describe('a createCluster cluster fed by etcd', () => {
     const other = await registrar.register({ type: 'chat', id: 'chat-2', address: await chatServer('other') });
     const stray = await registrar.register({ type: 'gate', id: 'gate-1', address: '127.0.0.1:1' });
     cleanup.push(() => other.close(), () => stray.close());
-    await waitFor(() => rpc.$cluster.members('chat').length === 2, { what: 'two chat members' });
+    // gate-1, written last, waited for too: the two chat members can be in before its entry
+    // (and the refusal it brings) has been seen.
+    await waitFor(() => rpc.$cluster.members('chat').length === 2 && watch.entries().some((e) => e.id === 'gate-1'), { what: 'two chat members, and gate-1 seen' });
     expect(await rpc.chat.$to('chat-1').Chat.whoami()).toBe('first');
     expect(await rpc.chat.$to('chat-2').Chat.whoami()).toBe('other');
     expect(logger.lines.filter((l) => l.level === 'warn').map((l) => `${l.msg}: ${l.obj.type}/${l.obj.id}`)).toEqual(['the cluster refused a discovered server: gate/gate-1']);

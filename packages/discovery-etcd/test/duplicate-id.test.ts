@@ -18,11 +18,16 @@ async function register(prefix: string, address: string) {
   return { reg, logger, said: () => logger.lines.filter((l) => l.level !== 'debug').map((l) => l.msg) };
 }
 
-/** Every event a watch of the prefix sees, as `join 127.0.0.1:1`, `replace …`, `leave …`. */
-function watched(prefix: string): string[] {
+/**
+ * Every event a watch of the prefix sees, as `join 127.0.0.1:1`, `replace …`, `leave …`. Resolves
+ * once it has read the (empty) prefix: a first read that came after the test's writes would
+ * report only the last of them, as one join.
+ */
+async function watched(prefix: string): Promise<string[]> {
   const log: string[] = [];
   const w = new EtcdDiscovery({ client: client(), prefix }).watch((e: DiscoveryEvent) => void log.push(`${e.kind} ${e.entry.address}`));
   cleanup.push(() => w.close());
+  await w.ready();
   return log;
 }
 
@@ -39,7 +44,7 @@ const live = (r: Registration) => r.status().state === 'live';
 describe('two live registrations of one id', () => {
   it('the newer keeps the key; the older says it lost it (stale, one warn line) and does not take it back', async () => {
     const prefix = freshPrefix();
-    const log = watched(prefix);
+    const log = await watched(prefix);
     const first = await register(prefix, '127.0.0.1:1');
     const second = await register(prefix, '127.0.0.1:2');
     const held = await entry(prefix);
@@ -66,7 +71,7 @@ describe('two live registrations of one id', () => {
 
   it('when the newer one goes, the older one writes the entry again and is live', async () => {
     const prefix = freshPrefix();
-    const log = watched(prefix);
+    const log = await watched(prefix);
     const first = await register(prefix, '127.0.0.1:1');
     const second = await register(prefix, '127.0.0.1:2');
     await waitFor(() => first.reg.status().state === 'stale', { what: 'the first to learn it lost its key' });

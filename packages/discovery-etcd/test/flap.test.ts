@@ -42,8 +42,9 @@ describe('a server whose registration flaps', () => {
     cleanup.push(() => held.close());
     let last;
     for (let i = 0; i < FLAPS; i++) {
-      // Back under another address every third time, with another weight every other time.
-      const reg = await registrar.register({ type: 'work', id: 'f', address: i % 3 === 2 ? g.address : f.address, weight: 1 + (i % 2) });
+      // Back under another address every third time, with another weight every other time; its
+      // meta says which flap wrote it (flap 23 writes the address and weight the last one does).
+      const reg = await registrar.register({ type: 'work', id: 'f', address: i % 3 === 2 ? g.address : f.address, weight: 1 + (i % 2), meta: { flap: String(i) } });
       if (i % 7 === 3) relay.cut();
       if (i === FLAPS - 1) last = reg;
       else await reg.close();
@@ -51,6 +52,9 @@ describe('a server whose registration flaps', () => {
     cleanup.push(() => last!.close());
 
     const want = [stable.address, last!.entry.address].sort();
+    // Waited for by what only the last flap's write makes true: a watch still behind, live, can
+    // already show the same two addresses, written by an earlier flap (26's, of another weight).
+    await waitFor(() => watch.entries().find((e) => e.id === 'f')?.meta.flap === String(FLAPS - 1), { what: "the follower to see the last flap's write" });
     await waitFor(() => watch.status().state === 'live' && JSON.stringify(pool.servers().map((s) => s.address).sort()) === JSON.stringify(want), { what: 'the pool to hold the live registrations' });
     expect(pool.servers().find((s) => s.address === last!.entry.address)?.weight).toBe(last!.entry.weight);
     expect(watch.entries().map((e) => e.id).sort()).toEqual(['f', 'stable']);

@@ -28,10 +28,14 @@ const attempts = (logger: ReturnType<typeof memoryLogger>) => logger.lines.filte
 /** Waits for the key's delete, counted by the registration's debug lines. */
 const waits = (logger: ReturnType<typeof memoryLogger>) => logger.lines.filter((l) => l.msg === 'waiting for the entry to be deleted').length;
 
-/** Every change of the key, in order, as `put <address>` or `delete`. */
-function keyEvents(prefix: string): string[] {
+/**
+ * Every change of the key, in order, as `put <address>` or `delete`. Resolves once etcd has the
+ * watch: one only being set up (`watcher()`) starts at whatever revision etcd has when it gets it,
+ * and would miss a write the test makes meanwhile through another client.
+ */
+async function keyEvents(prefix: string): Promise<string[]> {
   const log: string[] = [];
-  const w = client().watch().key(`${prefix}/chat/a`).watcher();
+  const w = await client().watch().key(`${prefix}/chat/a`).create();
   w.on('put', (kv) => void log.push(`put ${JSON.parse(kv.value.toString()).address}`));
   w.on('delete', () => void log.push('delete'));
   cleanup.push(() => w.cancel());
@@ -48,7 +52,7 @@ const live = (r: Registration) => r.status().state === 'live';
 describe('a registration waiting for a key another one holds', () => {
   it('takes it when the holder deletes it, not on its next poll', async () => {
     const prefix = freshPrefix();
-    const events = keyEvents(prefix);
+    const events = await keyEvents(prefix);
     // Its poll would come in weeks: only the delete can wake it in time.
     const waiting = await register(client(), prefix, '127.0.0.1:1', { initialMs: NEVER, maxMs: NEVER });
     const holding = await register(client(), prefix, '127.0.0.1:2');
@@ -87,7 +91,7 @@ describe('a registration waiting for a key another one holds', () => {
 
   it('closed while it waits, it does not write the key when the holder lets it go', async () => {
     const prefix = freshPrefix();
-    const events = keyEvents(prefix);
+    const events = await keyEvents(prefix);
     const waiting = await register(client(), prefix, '127.0.0.1:1');
     const holding = await register(client(), prefix, '127.0.0.1:2');
     await waitFor(() => waits(waiting.logger) >= 1, { what: 'the first to wait' });

@@ -21,24 +21,32 @@ describe('a discovery watch whose etcd came back with an earlier revision (data 
   it('reads the view again and follows the new history: live, the new entries seen, the lost ones gone', async () => {
     const prefix = 'rewound/servers';
     const etcd = client();
+    // The watch reaches etcd through a relay that keeps it away until the new store has `new`:
+    // back on its own, it could read the new store before the test wrote to it.
+    const relay = await startTcpRelay(file.etcd.endpoints[0]!);
+    cleanup.push(() => relay.close());
     const log: string[] = [];
     const logger = memoryLogger();
-    const watch = new EtcdDiscovery({ client: etcd, prefix, logger, backoff: { initialMs: 50, maxMs: 500 } }).watch((e: DiscoveryEvent) =>
+    const watch = new EtcdDiscovery({ client: client(`http://${relay.address}`), prefix, logger, backoff: { initialMs: 50, maxMs: 500 } }).watch((e: DiscoveryEvent) =>
       void log.push(`${e.kind === 'replace' ? 'replace' : e.kind} ${e.entry.id}`),
     );
     cleanup.push(() => watch.close());
+    await watch.ready(); // read before the history is written: each write of it one event
     // A history of changes the watch applied: the new store will not reach this revision by itself.
     for (let i = 0; i < 30; i++) await etcd.put(`${prefix}/chat/old`).value(encodeValue({ type: 'chat', id: 'old', address: '127.0.0.1:1001', weight: 1 + (i % 2), meta: {} }));
     await waitFor(() => log.length === 30 && watch.status().state === 'live', { what: 'the history applied' });
     log.splice(0);
 
+    relay.refuse();
+    relay.cut();
+    await waitFor(() => watch.status().state === 'stale', { what: 'the watch to notice the outage' });
     const member = file.etcd.members[0]!;
     await member.stop('SIGKILL');
     rmSync(member.dataDir, { recursive: true, force: true });
     mkdirSync(member.dataDir, { mode: 0o700 });
     await member.start();
-    await waitFor(() => watch.status().state === 'stale', { what: 'the watch to notice the outage' });
     await etcd.put(`${prefix}/chat/new`).value(encodeValue({ type: 'chat', id: 'new', address: '127.0.0.1:1002', weight: 1, meta: {} }));
+    relay.accept();
 
     await waitFor(() => watch.status().state === 'live', { timeoutMs: 20_000, what: 'the watch live again on the new store' });
     await waitFor(() => log.includes('join new'), { timeoutMs: 10_000, what: 'the entry written after the restore' });
