@@ -5,6 +5,7 @@ import { ClientStream, RpcServer, createRouter } from '../src/index.js';
 import { AUTH_ACTION, AUTH_ENTRY, MAX_CREDENTIALS } from '../src/wire/auth.js';
 import { HelloKind, receiveLimitsEntry, u32Entry } from '../src/wire/hello.js';
 import { HEAD_ACTION } from '../src/wire/extension-frames.js';
+import { REFUSED_LINGER_MS } from '../src/server/conn-auth.js';
 import { encodeCallHead } from '../src/wire/call-head.js';
 import { golden } from './golden.js';
 import { helloOffer, requestFrame as request, responseFrames, transport as tcp } from './harness.js';
@@ -23,9 +24,10 @@ async function stranger(address: string): Promise<RawSocket> {
 
 // docs/auth.md, "Requiring auth": refused calls do not count as activity, so the idle timeout
 // closes a connection that never authenticates, however much it sends; otherwise strangers
-// calling now and then would hold every place under maxConnections for good.
-describe('a connection that does not authenticate is closed once idle, whatever it keeps sending', () => {
-  it('one that never presents credentials, and one whose credentials were refused and that holds its side open, while a client that authenticated is served', async () => {
+// calling now and then would hold every place under maxConnections for good. One whose
+// credentials were refused is closed sooner, REFUSED_LINGER_MS after the server ended its side.
+describe('a connection that does not authenticate is closed, whatever it keeps sending', () => {
+  it('one that never presents credentials once idle; one whose credentials were refused and that holds its side open REFUSED_LINGER_MS after the refusal, well before idle (being refused keeps no place); while a client that authenticated is served', async () => {
     const clock = new ManualClock();
     const logger = memoryLogger();
     let dispatched = 0;
@@ -33,7 +35,8 @@ describe('a connection that does not authenticate is closed once idle, whatever 
       dispatch: createRouter({ 1: (req) => (dispatched++, text.encode(String(req.principal))) }),
       logger,
       clock,
-      idleTimeoutMs: 3000,
+      // Well past the linger: the refused one's close is the linger's, not the idle timeout's.
+      idleTimeoutMs: 3 * REFUSED_LINGER_MS,
       tickMs: 1000,
       authenticate: ({ text: token }) => (token === 'good' ? { principal: 'ada' } : undefined),
     });
@@ -54,7 +57,12 @@ describe('a connection that does not authenticate is closed once idle, whatever 
     await waitFor(() => server.connections === 3, { what: 'three connections' });
 
     // Ticks until only the client is left (the server knows the refused one's end only by its own close).
-    for (let t = 0; t < 8 && server.connections > 1; t++) {
+    for (let t = 0; t < 10 && server.connections > 1; t++) {
+      if (t * 1000 === REFUSED_LINGER_MS) {
+        // The linger since the refusal is over, the idle timeout not: the refused one is closed, the silent one not yet.
+        await waitFor(() => server.connections === 2, { what: 'the refused one closed after the linger' });
+        expect(silent.peerClosed).toBe(false);
+      }
       refused.write(request(1, 100 + t));
       const answers = responseFrames(silent.received()).length;
       silent.write(new Uint8Array([...request(1, 100 + t), ...golden.ping, ...request(HEAD_ACTION, 200 + t, encodeCallHead(undefined, { k: 'v' })), ...request(1, 200 + t)]));
@@ -65,10 +73,11 @@ describe('a connection that does not authenticate is closed once idle, whatever 
       clock.advance(1000);
     }
     await within(silent.closedByPeer, 5000, 'the idle close of the one that never presented');
-    await waitFor(() => server.connections === 1, { what: 'the idle close of the refused one: only the authenticated client left' });
+    await waitFor(() => server.connections === 1, { what: 'only the authenticated client left' });
     const silentWords = responseFrames(silent.received()).filter((r) => r.flag === 2).map((r) => new TextDecoder().decode(r.body));
     expect(new Set(silentWords)).toEqual(new Set([`rpc_unauthenticated:credentials of ${MAX_CREDENTIALS + 1} bytes exceed ${MAX_CREDENTIALS}`, 'rpc_unauthenticated:call sent before authentication completed']));
-    expect(logger.lines.filter((l) => l.msg === 'closing idle connection')).toHaveLength(2);
+    expect(logger.lines.filter((l) => l.msg === 'closing idle connection')).toHaveLength(1);
+    expect(logger.lines.filter((l) => l.msg === 'closing connection: its peer held it open after its credentials were refused')).toHaveLength(1);
     // Only the authenticated client's calls ran, and it is still served.
     const before = dispatched;
     expect(new TextDecoder().decode((await client.call(1)).msg)).toBe('ada');

@@ -13,6 +13,16 @@ export interface AuthRequest {
   readonly renewal: boolean;
   /** The principal accepted so far on this connection (on a renewal), else undefined. */
   readonly current: unknown;
+  /**
+   * Aborts when the server stops waiting for this run of the hook: at `authTimeoutMs` (reason:
+   * RpcError Timeout, the credentials refused as timed out), when the connection closes (IO,
+   * "connection lost"), or when the server begins to close (Closed, "the server is closing", the
+   * credentials answered so). Pass it to what the hook waits on (a fetch to an identity
+   * provider): a hook the server no longer waits for cannot stop by itself, and a renewal may
+   * start a new run every `authTimeoutMs`. Made when first read: a hook that never reads it
+   * costs none. Never aborts once the hook's answer was taken.
+   */
+  readonly signal: AbortSignal;
 }
 
 /** The hook's acceptance. */

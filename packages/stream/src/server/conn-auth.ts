@@ -1,7 +1,10 @@
-import { CODE_INFO, ErrorCode, type Clock, type Logger } from '@skein/core';
+import { CODE_INFO, ErrorCode, RpcError, type Clock, type Logger } from '@skein/core';
 import { AUTH_ENTRY, MAX_CREDENTIALS, encodeGrant } from '../wire/auth.js';
 import { appendEntry } from '../wire/hello.js';
 import { Alarm } from '../internals/alarm.js';
+import { LazyAbort } from '../internals/lazy-abort.js';
+import { noop } from '../internals/abort-listeners.js';
+import type { AbortSource } from '../client/call-options.js';
 import { isRefusal, runAuthenticate, type Authenticate, type AuthGrant, type AuthRefusal, type AuthRequest } from './authenticate.js';
 import type { ConnInfo } from './request.js';
 import type { ViolationLines } from './violation-lines.js';
@@ -22,11 +25,26 @@ export interface AuthSettings {
 /** How a connection's auth answers: through the connection it guards. */
 export interface AuthWire {
   readonly info: ConnInfo;
+  /** Fires when the server begins to close: a hook run under way is no longer waited for. */
+  readonly draining: AbortSource;
   ok(seqLo: number, seqHi: number, msg: Uint8Array): void;
   error(seqLo: number, seqHi: number, code: ErrorCode, detail: string): void;
   /** Ends the connection once what was written has left. */
   end(): void;
+  /** Closes the connection now. */
+  close(): void;
 }
+
+/**
+ * How long a peer whose first credentials were refused has to close its side after the server
+ * ended its own, before the server closes the connection: the 2 s the transports give a peer
+ * after a malformed frame (their `lingerMs`). Held open until `idleTimeoutMs` (120 s by
+ * default), a stranger could keep a place under `maxConnections` that long by being refused.
+ */
+export const REFUSED_LINGER_MS = 2_000;
+
+/** The verdict of a run the server's close stopped waiting for: the call's answer while draining, Closed. */
+const CLOSING: AuthRefusal = { code: ErrorCode.Closed, detail: 'the server is closing' };
 
 /**
  * - `none`: no credentials offered (calls pass unless auth is required).
@@ -58,8 +76,14 @@ export class ConnAuth {
   private running = false;
   /** The grant's end: one timer per connection whose grant expires, no clock read per call. */
   private readonly expiry: Alarm;
-  /** The bound on the hook run under way: a hook that never settles must not hold the connection. */
-  private readonly deadline: Alarm;
+  /**
+   * The bound on the hook run under way (a hook that never settles must not hold the
+   * connection), then, once the first credentials are refused, on the peer's linger
+   * (REFUSED_LINGER_MS): one alarm, as the two never overlap.
+   */
+  private readonly bound: Alarm;
+  /** Stops the hook run under way, its signal aborted with `reason`: the connection closed. */
+  private stopRun: ((reason: RpcError) => void) | undefined = undefined;
   private warned = false;
   private closed = false;
 
@@ -69,7 +93,7 @@ export class ConnAuth {
   ) {
     this.admits = !settings.required;
     this.expiry = new Alarm(settings.clock);
-    this.deadline = new Alarm(settings.clock);
+    this.bound = new Alarm(settings.clock);
   }
 
   /**
@@ -108,7 +132,7 @@ export class ConnAuth {
     this.check(credentials, renewal, (verdict) => {
       if (!isRefusal(verdict)) return this.wire.ok(seqLo, seqHi, encodeGrant(verdict.expiresInMs));
       this.wire.error(seqLo, seqHi, verdict.code, verdict.detail);
-      if (!renewal) this.wire.end();
+      if (!renewal) this.leave();
     });
   }
 
@@ -122,39 +146,85 @@ export class ConnAuth {
     return why;
   }
 
-  close(): void {
+  /** The connection closed (`cause`): a hook run under way is no longer waited for, and its signal says so. */
+  close(cause: Error): void {
     this.closed = true;
     this.expiry.stop();
-    this.deadline.stop();
+    this.bound.stop();
+    this.stopRun?.(new RpcError(ErrorCode.IO, `authentication: connection lost: ${cause.message}`, { cause }));
   }
 
+  /**
+   * Runs the hook, and answers with the first of its verdict, the timeout's refusal, and the
+   * server's close (Closed). Whatever ends the wait before the hook answered aborts its signal
+   * (AuthRequest.signal) with why; its AbortController is made only if the hook reads `signal`.
+   */
   private check(credentials: Uint8Array, renewal: boolean, answer: (verdict: AuthGrant | AuthRefusal) => void): void {
     this.running = true;
     const { authenticate, clock, timeoutMs } = this.settings;
-    const req: AuthRequest = { credentials, get text() { return utf8.decode(credentials); }, conn: this.wire.info, renewal, current: this.principal };
+    const aborts = new LazyAbort();
+    const req: AuthRequest = {
+      credentials,
+      get text() {
+        return utf8.decode(credentials);
+      },
+      conn: this.wire.info,
+      renewal,
+      current: this.principal,
+      get signal() {
+        return aborts.signal;
+      },
+    };
     let judged = false;
-    const judge = (verdict: AuthGrant | AuthRefusal): void => {
-      // The first of the hook and the deadline decides; a hook that settles late is ignored.
+    let unhook = noop;
+    /** `stopped`: why the server stopped waiting, before the hook answered. */
+    const judge = (verdict: AuthGrant | AuthRefusal, stopped?: RpcError): void => {
+      // The first of the hook, the deadline and the closes decides; a hook that settles late is ignored.
       if (judged) return;
       judged = true;
-      this.deadline.stop();
+      this.bound.stop();
+      unhook();
+      this.stopRun = undefined;
       this.running = false;
-      if (!this.closed) this.settle(verdict, renewal, answer);
+      if (stopped !== undefined) aborts.fire(stopped);
+      if (!this.closed) this.settle(verdict, renewal, answer, stopped?.code !== ErrorCode.Closed);
     };
-    this.deadline.set(clock.now() + timeoutMs, () => judge({ code: ErrorCode.Unauthenticated, detail: `authentication timed out after ${timeoutMs} ms` }));
-    void runAuthenticate(authenticate, req).then(judge);
+    this.stopRun = (reason) => judge(CLOSING, reason);
+    // Told at once when the server is closing already: the hook is not run for a verdict nobody waits for.
+    unhook = this.wire.draining.onAbort((reason) => judge(CLOSING, reason instanceof RpcError ? reason : new RpcError(ErrorCode.Closed, CLOSING.detail)));
+    if (judged) return;
+    const timedOut = `authentication timed out after ${timeoutMs} ms`;
+    this.bound.set(clock.now() + timeoutMs, () => judge({ code: ErrorCode.Unauthenticated, detail: timedOut }, new RpcError(ErrorCode.Timeout, timedOut)));
+    void runAuthenticate(authenticate, req).then((verdict) => judge(verdict));
   }
 
-  private settle(verdict: AuthGrant | AuthRefusal, renewal: boolean, answer: (verdict: AuthGrant | AuthRefusal) => void): void {
-    if (isRefusal(verdict)) {
+  /**
+   * The first credentials were refused: our side ends once the refusal has left, and the
+   * connection closes REFUSED_LINGER_MS later unless the peer closed its own meanwhile (as a
+   * malformed frame's does): a peer that holds it open holds no place until the idle timeout.
+   */
+  private leave(): void {
+    this.wire.end();
+    this.bound.set(this.settings.clock.now() + REFUSED_LINGER_MS, () => {
+      if (this.closed) return;
+      const { remote } = this.wire.info;
+      // Bounded by time: strangers may be refused on any number of connections.
+      this.settings.violations.say('info', { remote, lingerMs: REFUSED_LINGER_MS }, 'closing connection: its peer held it open after its credentials were refused');
+      this.wire.close();
+    });
+  }
+
+  /** `logged`: a refusal is logged (not one the server's close made: it is no judgement on the peer). */
+  private settle(verdict: AuthGrant | AuthRefusal, renewal: boolean, answer: (verdict: AuthGrant | AuthRefusal) => void, logged: boolean): void {
+    if (!isRefusal(verdict)) {
+      this.accept(verdict);
+    } else if (logged) {
       const { logger } = this.settings;
       const { remote } = this.wire.info;
       if (verdict.err !== undefined) logger.error({ remote, err: verdict.err }, 'authenticate hook failed: credentials refused');
       logger.warn({ remote, code: CODE_INFO[verdict.code].name, reason: verdict.detail, renewal }, 'authentication refused');
-      if (!renewal) this.state = 'refused';
-    } else {
-      this.accept(verdict);
     }
+    if (isRefusal(verdict) && !renewal) this.state = 'refused';
     answer(verdict);
   }
 

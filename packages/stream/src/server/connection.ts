@@ -380,7 +380,7 @@ export class ServerConn implements FrameHandlers, Responder, ExtensionsHost, Hel
       this.opts.violations.say('warn', { remote: this.conn.remote, reason: err.message }, `closing connection: ${why}`, err.message);
     }
     this.abort?.fire();
-    this.auth?.close();
+    this.auth?.close(err ?? new Error('connection closed'));
     this.ext?.close(err ?? new Error('connection closed'));
     this.reverse?.close(err ?? new Error('connection closed'));
     this.opts.onClosed(this);
@@ -603,6 +603,7 @@ export class ServerConn implements FrameHandlers, Responder, ExtensionsHost, Hel
   private authWire(): AuthWire {
     return {
       info: this.info,
+      draining: this.opts.draining,
       ok: (seqLo, seqHi, msg) => {
         // Judged before the grant goes: one on probation that they do not make a peer is answered why, in its place.
         const refusal = this.opts.onCredentialsAccepted?.(this);
@@ -611,6 +612,7 @@ export class ServerConn implements FrameHandlers, Responder, ExtensionsHost, Hel
       },
       error: (seqLo, seqHi, code, detail) => this.writeError(seqLo, seqHi, code, detail),
       end: () => this.conn.end(),
+      close: () => this.conn.close(),
     };
   }
 
