@@ -1,5 +1,6 @@
 import { MessageChannel } from 'node:worker_threads';
 import {
+  connectAborted,
   connectFailed,
   formatAddress,
   invalidArgument,
@@ -9,6 +10,7 @@ import {
   type FrameListener,
   type FrameSpec,
   type Transport,
+  type TransportConnectOptions,
 } from '@skein/core';
 import { PortConn } from './port-conn.js';
 
@@ -32,8 +34,11 @@ export function messagePortTransport(): Transport {
   return {
     name: 'message-port',
 
-    async connect(address: Address, spec: FrameSpec): Promise<FrameConn> {
+    async connect(address: Address, spec: FrameSpec, options?: TransportConnectOptions): Promise<FrameConn> {
       const where = key(address);
+      // A signal aborted already gives the connect up before it dials (the contract); once
+      // dialled it is up at once, so there is no connect in progress for a later abort to stop.
+      if (options?.signal?.aborted) throw connectAborted(where, options.signal.reason);
       const endpoint = endpoints.get(where);
       if (!endpoint) throw connectFailed(where, 'nothing listens there');
       const { port1, port2 } = new MessageChannel();

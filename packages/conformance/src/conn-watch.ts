@@ -12,8 +12,17 @@ interface ConnRecord {
   /** The stream layer gave an `end` handler, so the peer's end is seen (a ClientStream gives none: the transport then ends by itself). */
   seesPeerEnd: boolean;
   closeReports: number;
+  /** The error the (first) close was reported with, if any. */
+  closeErr: Error | undefined;
   /** `congested` was read true and no `drain()` followed yet. */
   awaitingDrain: boolean;
+  /** Bytes of the whole frames the connection delivered so far. */
+  framed: number;
+  /** `receivedBytes` when last read (after frames), and the first way the byte counts were found wrong. */
+  received: number;
+  miscount: string | undefined;
+  /** A check of the counts is queued for the end of this run of frames. */
+  countsQueued: boolean;
 }
 
 /** A transport whose connections, on both sides, are watched for the lifecycle the stream layer relies on. */
@@ -23,6 +32,10 @@ export interface ConnWatch {
   stuck(): string[];
   /** Connections whose close was reported other than once (none, or twice), in words; [] when all reported exactly once. */
   unclosed(): string[];
+  /** Connections both sides ended (this side's end() called, the peer's end reported) whose close came with an error, in words; [] when none. */
+  uncleanCloses(): string[];
+  /** Connections whose `receivedBytes` or `sentBytes`, where given, were found wrong as frames arrived, in words; [] when none. */
+  miscounted(): string[];
 }
 
 /**
@@ -35,13 +48,13 @@ export interface ConnWatch {
 export function watchConns(inner: Transport): ConnWatch {
   const records: ConnRecord[] = [];
   const watched = (conn: FrameConn, side: ConnRecord['side']): FrameConn => {
-    const r: ConnRecord = { side, remote: '', ended: false, closed: false, peerEnded: false, seesPeerEnd: false, closeReports: 0, awaitingDrain: false };
+    const r: ConnRecord = { side, remote: '', ended: false, closed: false, peerEnded: false, seesPeerEnd: false, closeReports: 0, closeErr: undefined, awaitingDrain: false, framed: 0, received: 0, miscount: undefined, countsQueued: false };
     records.push(r);
     const handlersOf = (h: FrameHandlers): FrameHandlers => {
       const watchedHandlers: FrameHandlers = {
-        frame: (bytes, start, end) => h.frame(bytes, start, end),
+        frame: (bytes, start, end) => (framed(conn, side, r, end - start), h.frame(bytes, start, end)),
         drain: () => ((r.awaitingDrain = false), h.drain()),
-        close: (err) => (r.closeReports++, h.close(err)),
+        close: (err) => (r.closeReports++ === 0 && (r.closeErr = err), h.close(err)),
       };
       // Only where the stream layer gave one: without it (a ClientStream's) the transport's own
       // default must end this side at the peer's end: a kit that ended it instead would hide a
@@ -86,6 +99,11 @@ export function watchConns(inner: Transport): ConnWatch {
       ...count('reported close() more than once: report it exactly once', (r) => r.closeReports > 1),
       ...count('were read as congested and never called drain(): once back under the mark, call drain(), also when a flush hands everything on at once and no drain event follows', (r) => r.awaitingDrain && r.closeReports === 0),
     ],
+    uncleanCloses: () =>
+      records
+        .filter((r) => r.ended && r.peerEnded && !r.closed && r.closeErr !== undefined)
+        .map((r) => `a ${r.side} connection (${r.remote || 'unnamed'}) that both sides ended reported close(${String(r.closeErr)}): a clean close is close() with no argument`),
+    miscounted: () => records.filter((r) => r.miscount !== undefined).map((r) => `a ${r.side} connection (${r.remote || 'unnamed'}): ${r.miscount}`),
     unclosed: () =>
       records
         .filter((r) => r.closeReports !== 1)
@@ -94,4 +112,41 @@ export function watchConns(inner: Transport): ConnWatch {
           return `a ${r.side} connection (${r.remote || 'unnamed'}) reported close() ${r.closeReports} times (${done})`;
         }),
   };
+}
+
+/**
+ * The byte counts a connection gives (both optional), checked once a run of delivered frames is
+ * over (a microtask later, so a transport that counts a chunk right after handing on its frames
+ * is not faulted), the first wrong one kept: `receivedBytes` counts every byte that arrived, so
+ * never less than the frames delivered, and only grows; a client's `sentBytes` has grown past 0
+ * once an answer came (its request reached the server). A count stuck at 0 would have a server's
+ * write-stall check end a slow but live reader, and a client's keepalive give up on a large
+ * answer still arriving.
+ */
+function framed(conn: FrameConn, side: ConnRecord['side'], r: ConnRecord, frameBytes: number): void {
+  r.framed += frameBytes;
+  if (r.countsQueued || r.miscount !== undefined) return;
+  r.countsQueued = true;
+  queueMicrotask(() => {
+    r.countsQueued = false;
+    try {
+      r.miscount = miscount(conn, side, r);
+    } catch (err) {
+      r.miscount = `reading its byte counts threw ${String(err)}: a getter of FrameConn reads, and never throws`;
+    }
+  });
+}
+
+function miscount(conn: FrameConn, side: ConnRecord['side'], r: ConnRecord): string | undefined {
+  const received = conn.receivedBytes;
+  if (received !== undefined) {
+    if (received < r.received) return `receivedBytes went down, from ${r.received} to ${received}: it counts every byte received so far, and only grows`;
+    if (received < r.framed) return `receivedBytes was ${received} after ${r.framed} bytes of whole frames were delivered: count each chunk as it arrives (FrameConn.receivedBytes), or leave it undefined where the transport cannot tell`;
+    r.received = received;
+  }
+  const sent = side === 'client' ? conn.sentBytes : undefined;
+  if (sent !== undefined && !(sent > 0)) {
+    return `sentBytes was ${sent} when an answer arrived, so the kernel had taken the request: count what the kernel has taken so far (FrameConn.sentBytes; a Node socket's is core's nodeSocketSentBytes), or leave it undefined where the transport cannot tell`;
+  }
+  return undefined;
 }

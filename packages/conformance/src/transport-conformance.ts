@@ -1,18 +1,21 @@
 import { createClient } from '@skein/api';
 import { msgpackCodec } from '@skein/codec-msgpack';
-import { ErrorCode, formatAddress, silentLogger, type Address, type Transport } from '@skein/core';
+import { ErrorCode, formatAddress, parseAddress, silentLogger, type Address, type Transport } from '@skein/core';
 import { runtime } from '@skein/runtime';
 import { ClientStream, RpcServer } from '@skein/stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Action, Calculator, conformanceAuthenticate } from './contract.mjs';
 import { conformanceDispatch } from './dispatch.mjs';
 import { bounded } from './bounded.js';
+import { connectSignalProblems } from './connect-signal.js';
 import { watchConns } from './conn-watch.js';
 import { expected, type ScenarioName } from './expected.js';
+import { halfCloseProblems } from './half-close.js';
 import { watchListenerLeaks } from './listener-leaks.js';
 import { watchListenerCloses } from './listener-watch.js';
 import { listenersClosed } from './listeners-closed.js';
 import { refusedAtClose } from './refused-at-close.js';
+import { rejectedHeaderProblems } from './rejected-headers.js';
 import { SCENARIOS } from './scenarios.mjs';
 
 /** A transport to check, and where its server listens. */
@@ -41,6 +44,13 @@ const HANG_MS = 20_000;
 const TEST_MS = HANG_MS * 2;
 /** A scenario's own bound, inside the test's: a hang fails with what the kit saw of the connections. */
 const SCENARIO_MS = TEST_MS - 5_000;
+/**
+ * The server's `closeWaitMs`: past the kit's own bound on its listeners' close (HANG_MS). A
+ * listener whose close waits for its connections (Node's `server.close(cb)`) is then named by the
+ * kit, before the server gives up on it and cuts the connections, which lets that close resolve
+ * and leaves only calls cut short to see.
+ */
+const SERVER_CLOSE_WAIT_MS = HANG_MS + 10_000;
 /** How long the last test waits for every connection to have reported its close. */
 const CLOSES_MS = 5_000;
 
@@ -56,10 +66,15 @@ const text = (b: Uint8Array): string => new TextDecoder().decode(b);
  * test process, and Skein's clients calling it over the same transport. Every scenario of the
  * cross-runtime suite (typed calls, built-in and custom errors, 0 B to 8 MiB blobs, 2000
  * concurrent calls, a per-call timeout, streams, cancels, deadlines, calls from the server back
- * over the connection, calls written while congested, a slow reader), then a graceful close
- * with calls in flight; last, that every connection reported its close exactly once and that no
- * listener piled up. Both sides' connections are watched, so a scenario that hangs says which
- * report (a close, a drain) never came. Call it at the top level of a test file.
+ * over the connection, calls written while congested, a slow reader), then that a header the
+ * server's spec rejects (over its size limit, a wrong version) is answered and its connection
+ * closed, that `end()` right after a call half-closes (the answer still comes), that a connect
+ * gives up with Cancelled when its signal aborts (before or while connecting), then a graceful
+ * close with calls in flight; last, that every connection reported its close exactly once (clean
+ * where both sides ended it), that its byte counts (`receivedBytes`, `sentBytes`, where given)
+ * were right, and that no listener piled up. Both sides' connections are watched, so a scenario
+ * that hangs says which report (a close, a drain) never came. Call it at the top level of a test
+ * file.
  */
 export function transportConformance(t: TransportUnderTest): void {
   const names = (t.scenarios ?? (Object.keys(SCENARIOS) as ScenarioName[])).filter((n) => !t.except?.includes(n));
@@ -75,7 +90,7 @@ export function transportConformance(t: TransportUnderTest): void {
       }),
       authenticate: conformanceAuthenticate,
       requireAuth: false,
-      closeWaitMs: HANG_MS,
+      closeWaitMs: SERVER_CLOSE_WAIT_MS,
     });
     // Both sides' connections watched: a scenario that hangs says which report never came.
     const conns = watchConns(t.transport);
@@ -99,6 +114,24 @@ export function transportConformance(t: TransportUnderTest): void {
       }, TEST_MS);
     }
 
+    it('refuses a header its server spec rejects: the reply, then the close of that connection', async () => {
+      const problems = await bounded(rejectedHeaderProblems(transport, parseAddress(address), HANG_MS), SCENARIO_MS, () => hung('sending rejected headers', conns.stuck()));
+      expect(problems, 'headers the server frame spec rejects (FrameSpec.bodyLength throws) not refused').toEqual([]);
+    }, TEST_MS);
+
+    it('half-closes at end(): what was written goes first, the answer still comes, then a clean close', async () => {
+      const problems = await bounded(halfCloseProblems(transport, parseAddress(address), HANG_MS), SCENARIO_MS, () => hung('the half-close', conns.stuck()));
+      expect(problems, 'FrameConn.end() not a half-close').toEqual([]);
+    }, TEST_MS);
+
+    // On the transport itself, unwatched (the watch's wrapper would make a connect that is up at
+    // once look under way): a ClientStream closes a connection that comes up after its abort,
+    // which would hide a transport that ignores the signal (until a connect hangs).
+    it('connect honours its signal: aborted before or while connecting, it rejects with Cancelled', async () => {
+      const problems = await bounded(connectSignalProblems(t.transport, parseAddress(address), HANG_MS), SCENARIO_MS, () => hung('connecting with an aborted signal', conns.stuck()));
+      expect(problems, 'TransportConnectOptions.signal not honoured').toEqual([]);
+    }, TEST_MS);
+
     it('closes gracefully: calls in flight are answered, new ones refused with Closed, then Unreachable', () =>
       bounded(closesGracefully(), SCENARIO_MS, () => hung('the graceful close', conns.stuck())), TEST_MS);
 
@@ -107,6 +140,14 @@ export function transportConformance(t: TransportUnderTest): void {
       const giveUpAt = Date.now() + CLOSES_MS;
       while (conns.unclosed().length > 0 && Date.now() < giveUpAt) await new Promise((r) => setTimeout(r, 20));
       expect(conns.unclosed(), 'connections whose close was reported other than once (FrameHandlers.close: exactly once, also after both sides ended)').toEqual([]);
+    }, TEST_MS);
+
+    it('reports a close both sides ended as clean: close() with no error', () => {
+      expect(conns.uncleanCloses(), 'connections that ended cleanly on both sides (end(), then the peer\'s end) and reported close(err) (FrameHandlers.close: an error only when the connection ended badly)').toEqual([]);
+    }, TEST_MS);
+
+    it('counts bytes right, where it counts them: receivedBytes and sentBytes', () => {
+      expect(conns.miscounted(), 'connections whose optional byte counts were wrong as frames arrived (leave a count undefined where the transport cannot tell)').toEqual([]);
     }, TEST_MS);
 
     it('adds no listener per call: no MaxListenersExceededWarning', () => {
@@ -130,9 +171,10 @@ export function transportConformance(t: TransportUnderTest): void {
         await closed;
         await stream.closed();
         await expect(calc.add({ a: 1, b: 2 })).rejects.toMatchObject({ code: ErrorCode.Closed });
-        await expect(ClientStream.connect({ transport, address, connectTimeoutMs: 5000 })).rejects.toMatchObject({
-          code: ErrorCode.Unreachable,
-        });
+        await expect(
+          ClientStream.connect({ transport, address, connectTimeoutMs: 5000 }),
+          `a connect to ${address}, where nothing listens any more, must reject with RpcError(Unreachable) (code ${ErrorCode.Unreachable}: core's connectFailed(remote, why, cause)), not with the socket's own error nor another code`,
+        ).rejects.toMatchObject({ code: ErrorCode.Unreachable });
       } finally {
         stream.destroy();
       }

@@ -47,10 +47,44 @@ describe('the connection watch', () => {
     stream.destroy();
   });
 
+  it('finds no unclean close when both sides ended a connection of the right transport', async () => {
+    const { watch, stream } = await oneCall({});
+    await stream.close();
+    await waitFor(() => watch.unclosed().length === 0, { what: 'both closes reported' });
+    expect(watch.uncleanCloses()).toEqual([]);
+  });
+
+  it('names a connection both sides ended that reported its close with an error', async () => {
+    const { watch, stream } = await oneCall({ reportsCleanCloseWithError: true });
+    await stream.close();
+    await waitFor(() => watch.unclosed().length === 0, { what: 'both closes reported' });
+    expect(watch.uncleanCloses()).toEqual([expect.stringMatching(/^a server connection .* that both sides ended reported close\(Error: socket closed\): a clean close is close\(\) with no argument/)]);
+  });
+
   it('names a connection that reported its close twice', async () => {
     const { watch, stream } = await oneCall({ reportsCloseTwice: true });
     await stream.close();
     expect(await waitFor(() => watch.unclosed()[0], { what: 'the double close named' })).toMatch(/^a client connection .* reported close\(\) 2 times/);
+  });
+});
+
+describe('the byte-count watch', () => {
+  it('finds nothing wrong with the right transport, which gives both counts', async () => {
+    const { watch, stream } = await oneCall({});
+    await stream.close();
+    expect(watch.miscounted()).toEqual([]);
+  });
+
+  it('names a receivedBytes that never counted', async () => {
+    const { watch, stream } = await oneCall({ receivedBytesStuck: true });
+    await stream.close();
+    expect(watch.miscounted()).toEqual([expect.stringMatching(/^a client connection .*: receivedBytes was 0 after \d+ bytes of whole frames were delivered/)]);
+  });
+
+  it('names a sentBytes that never counted', async () => {
+    const { watch, stream } = await oneCall({ sentBytesStuck: true });
+    await stream.close();
+    expect(watch.miscounted()).toEqual([expect.stringMatching(/^a client connection .*: sentBytes was 0 when an answer arrived/)]);
   });
 });
 

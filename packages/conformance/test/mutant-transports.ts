@@ -22,6 +22,18 @@ export interface Faults {
   reportsCloseTwice?: boolean;
   /** The client's connections add a listener per write to an emitter of their own, and never remove it. */
   leaksListener?: boolean;
+  /** The client's connect never sees its signal: it dials, and resolves, whatever the signal says. */
+  ignoresConnectSignal?: boolean;
+  /** The client's connections report `receivedBytes` 0 for ever: a count never made. */
+  receivedBytesStuck?: boolean;
+  /** The client's connections report `sentBytes` 0 for ever: a count never made. */
+  sentBytesStuck?: boolean;
+  /** The client's `end()` closes the connection outright (what is queued dropped, nothing more read) instead of half-closing. */
+  endCloses?: boolean;
+  /** The server's connections report every close with an error, a clean one too. */
+  reportsCleanCloseWithError?: boolean;
+  /** The server's connections take a header their spec rejects as the start of a 1 GiB frame and wait for its body: a reader that does not refuse it. */
+  waitsForRejectedBody?: boolean;
 }
 
 /**
@@ -35,19 +47,24 @@ export function mutantTransport(inner: Transport, faults: Faults): Transport {
   return {
     name: inner.name,
     connect: async (address, spec, options) => {
-      let conn = await inner.connect(address, spec, options);
+      const { signal: _signal, ...unsignalled } = options ?? {};
+      let conn = await inner.connect(address, spec, faults.ignoresConnectSignal ? unsignalled : options);
       if (faults.ignoresPause) conn = override(conn, { pause: () => {}, resume: () => {} });
       if (faults.dropsWritesWhenCongested) conn = droppingWhenCongested(conn);
       if (faults.reusesReceiveBuffer) conn = reusingReceiveBuffer(conn);
       if (faults.neverReportsClose) conn = reportingClose(conn, 0);
       if (faults.reportsCloseTwice) conn = reportingClose(conn, 2);
       if (faults.leaksListener) conn = leakingListener(conn);
+      if (faults.endCloses) conn = override(conn, { end: () => conn.close() });
+      if (faults.receivedBytesStuck) conn = override(conn, { receivedBytes: 0 });
+      if (faults.sentBytesStuck) conn = override(conn, { sentBytes: 0 });
       return conn;
     },
     listen: (address, spec, accept) =>
-      inner.listen(address, spec, (conn) => {
-        let c = conn;
+      inner.listen(address, faults.waitsForRejectedBody ? waitingForBody(spec) : spec, (conn) => {
+        let c = faults.waitsForRejectedBody ? override(conn, { setFrameSpec: (next: FrameSpec) => conn.setFrameSpec?.(waitingForBody(next)) }) : conn;
         if (faults.blindToCongestion) c = override(c, { congested: false });
+        if (faults.reportsCleanCloseWithError) c = reportingCloseWithError(c);
         if (faults.dropsReverseCalls) c = droppingReverseCalls(c, spec.outbound ?? spec);
         accept(c);
       }),
@@ -116,6 +133,12 @@ function reportingClose(conn: FrameConn, times: number): FrameConn {
   return override(conn, { bind });
 }
 
+/** Reports each close with an error, as a transport that takes its socket's close for a failure would. */
+function reportingCloseWithError(conn: FrameConn): FrameConn {
+  const bind = (handlers: FrameHandlers): void => conn.bind({ ...handlers, close: (err) => handlers.close(err ?? new Error('socket closed')) });
+  return override(conn, { bind });
+}
+
 /** Adds a 'drain' listener per write, as a writer that waits for its socket's drain each time and forgets it. */
 function leakingListener(conn: FrameConn): FrameConn {
   const socket = new EventEmitter();
@@ -125,4 +148,18 @@ function leakingListener(conn: FrameConn): FrameConn {
       conn.write(part);
     },
   });
+}
+
+/** `spec`, with a header it rejects taken as the start of a 1 GiB frame instead. */
+function waitingForBody(spec: FrameSpec): FrameSpec {
+  return {
+    ...spec,
+    bodyLength: (bytes, at) => {
+      try {
+        return spec.bodyLength(bytes, at);
+      } catch {
+        return 1 << 30;
+      }
+    },
+  };
 }

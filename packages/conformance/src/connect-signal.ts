@@ -1,0 +1,66 @@
+import { ErrorCode, RpcError, formatAddress, type Address, type FrameConn, type Transport } from '@skein/core';
+import { DEFAULT_LIMITS, responseFrameSpec } from '@skein/stream';
+
+/** A connect's outcome, settled: the connection it made, or what it rejected with. */
+type Outcome = { conn: FrameConn } | { error: unknown };
+
+const PENDING = Symbol('pending');
+
+/**
+ * What `transport.connect` did wrong with its `signal` (TransportConnectOptions.signal), in
+ * words; [] when it honoured it. Checked on the transport itself: a ClientStream closes a
+ * connection that comes up after its signal aborted, which hides a transport that ignores the
+ * signal until a connect hangs (a pool's close then waits out `connectTimeoutMs`).
+ * - A signal aborted already: the connect rejects with Cancelled, before dialling.
+ * - An abort while the connect is under way (right after the call, before any I/O could
+ *   finish): it rejects with Cancelled. A connect that was already up when the abort came (an
+ *   in-process transport whose promise is settled as `connect` returns) is not judged.
+ * Every connection either makes is closed here.
+ */
+export async function connectSignalProblems(transport: Transport, address: Address, timeoutMs: number): Promise<string[]> {
+  const spec = responseFrameSpec(DEFAULT_LIMITS);
+  const where = formatAddress(address);
+  const problems: string[] = [];
+
+  const before = await outcome(transport.connect(address, spec, { timeoutMs, signal: AbortSignal.abort() }));
+  problems.push(...judge(before, `connect(${where}) given a signal aborted already`, 'reject with RpcError(Cancelled) before dialling'));
+
+  const abort = new AbortController();
+  const connecting = transport.connect(address, spec, { timeoutMs, signal: abort.signal });
+  const upAtOnce = await settledAlready(connecting);
+  abort.abort();
+  const during = await outcome(connecting);
+  if (!upAtOnce) {
+    problems.push(...judge(during, `connect(${where}) whose signal aborted while it was under way`, 'give the connect up at the abort: reject at once with RpcError(Cancelled) and close what it opened'));
+  }
+  return problems;
+}
+
+/** Closes a connection the connect made: the kit never uses these. */
+async function outcome(connect: Promise<FrameConn>): Promise<Outcome> {
+  try {
+    const conn = await connect;
+    conn.close();
+    return { conn };
+  } catch (error) {
+    return { error };
+  }
+}
+
+function judge(o: Outcome, what: string, should: string): string[] {
+  const fix = `${should} (core's connectAborted(remote, signal.reason); whenAborted hooks the abort)`;
+  if ('conn' in o) return [`${what} resolved with a connection: it must ${fix}`];
+  const e = o.error;
+  if (e instanceof RpcError && e.code === ErrorCode.Cancelled) return [];
+  const seen = e instanceof RpcError ? `RpcError(${e.codeName}): ${e.message}` : e instanceof Error ? `${e.name}: ${e.message} (not an RpcError)` : String(e);
+  return [`${what} rejected with ${seen}: it must ${fix}`];
+}
+
+/** Whether `p` had settled before this call: a settled promise's reaction runs before the one queued after it. */
+async function settledAlready(p: Promise<unknown>): Promise<boolean> {
+  try {
+    return (await Promise.race([p, Promise.resolve(PENDING)])) !== PENDING;
+  } catch {
+    return true;
+  }
+}
