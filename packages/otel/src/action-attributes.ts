@@ -14,6 +14,13 @@ export interface ActionNames {
   /** A server answered it other than `Method`/`Service` at least once: the server has it. */
   served: boolean;
   /**
+   * A server trusts it before any answer vouched for it (one of its bounded few): its calls go
+   * under its own name meanwhile. Set on a name the cache keeps, never on a made-per-call one.
+   */
+  provisional: boolean;
+  /** The cache keeps it: a flag set on it lasts (past the cap, names are made per call). */
+  readonly kept: boolean;
+  /**
    * Its `in_flight` series exists: set when a call ends that was never counted in flight (a
    * handler that answered before the dispatch returned), which then adds 0 once to make it.
    */
@@ -39,14 +46,15 @@ export class ActionNameCache {
   readonly other: ActionNames;
 
   constructor(private readonly kind: SpanKind) {
-    this.other = actionNames(OTHER_METHOD, kind);
+    this.other = actionNames(OTHER_METHOD, kind, true);
   }
 
   of(action: string | number): ActionNames {
     const known = this.byAction.get(action);
     if (known) return known;
-    const names = actionNames(action, this.kind);
-    if (this.byAction.size < MAX_ACTIONS) this.byAction.set(action, names);
+    const kept = this.byAction.size < MAX_ACTIONS;
+    const names = actionNames(action, this.kind, kept);
+    if (kept) this.byAction.set(action, names);
     return names;
   }
 
@@ -68,7 +76,7 @@ export class ActionNameCache {
  * `pkg.Service`). A string without one, or a numeric action, has no service: the whole action is
  * the method.
  */
-function actionNames(action: string | number, kind: SpanKind): ActionNames {
+function actionNames(action: string | number, kind: SpanKind, kept: boolean): ActionNames {
   const text = typeof action === 'number' ? String(action) : action;
   const dot = typeof action === 'string' ? action.lastIndexOf('.') : -1;
   const service = dot > 0 ? text.slice(0, dot) : undefined;
@@ -76,5 +84,5 @@ function actionNames(action: string | number, kind: SpanKind): ActionNames {
   const attributes: Attributes = { [ATTR_RPC_SYSTEM]: RPC_SYSTEM, [ATTR_RPC_METHOD]: method };
   if (service !== undefined) attributes[ATTR_RPC_SERVICE] = service;
   Object.freeze(attributes);
-  return { spanName: service !== undefined ? `${service}/${method}` : method, attributes, failed: new Map(), spanOptions: Object.freeze({ kind, attributes }), served: false, idleShown: false };
+  return { spanName: service !== undefined ? `${service}/${method}` : method, attributes, failed: new Map(), spanOptions: Object.freeze({ kind, attributes }), served: false, provisional: false, kept, idleShown: false };
 }

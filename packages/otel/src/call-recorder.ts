@@ -33,6 +33,8 @@ export class CallRecorder {
   private readonly messageEvents: number;
   /** The server's dispatch refused an action after it returned: in flight waits for an answer to name an action. */
   private refusesLate = false;
+  /** Names a server may still trust before an answer vouched for them (`trusts`). */
+  private provisionalLeft = MAX_PROVISIONAL;
 
   constructor(
     private readonly side: 'client' | 'server',
@@ -71,12 +73,12 @@ export class CallRecorder {
    * at once), and an `in_flight` series per such name would grow with calls. A dispatch that
    * refuses later (a WorkerPool's worker does) shows it on its first late refusal: from then on,
    * calls of an action the server has not answered yet are in flight under `_OTHER`, so a peer
-   * minting names leaves at most that first one behind.
+   * minting names leaves at most that first one behind (at most MAX_PROVISIONAL when it gives up
+   * its calls before any refusal: see `trusts`).
    */
   dispatched(call: OpenCall): void {
     if (call.ended || !this.metrics) return;
-    const named = this.side === 'client' || !this.refusesLate || call.names.served;
-    call.inFlight = named ? call.names.attributes : this.names.other.attributes;
+    call.inFlight = this.trusts(call.names) ? call.names.attributes : this.names.other.attributes;
     this.metrics.started(call.inFlight);
   }
 
@@ -96,8 +98,11 @@ export class CallRecorder {
       const unknown = this.side === 'server' && isUnknownAction(err);
       // Only a handler's own answer vouches for the name: a cancel or a deadline can end a call the dispatch would refuse.
       if (err === null || err instanceof RemoteError) names.served = true;
-      else if (unknown && call.inFlight === names.attributes) this.refusesLate = true;
-      const recorded = unknown ? this.names.other : names;
+      else if (unknown) {
+        if (call.inFlight === names.attributes) this.refusesLate = true;
+        names.provisional = false;
+      }
+      const recorded = unknown || !this.trusts(names) ? this.names.other : names;
       // Answered before the dispatch returned: never in flight, so no series would show the method idle.
       if (!call.inFlight && !recorded.idleShown) {
         recorded.idleShown = true;
@@ -116,7 +121,25 @@ export class CallRecorder {
     }
     span.end();
   }
+
+  /**
+   * Whether a call goes under its own name in a server's metrics (a client named its actions
+   * itself). Yes once an answer of its handler vouched for it (`served`). Before that, only
+   * while the dispatch is not known to refuse late, and for the first MAX_PROVISIONAL such names:
+   * a call cancelled or past its deadline before the dispatch refused it (a worker pool's queue
+   * skips it) vouches for nothing, nor does a refusal such as Overloaded, and a peer that ends
+   * every call of a made-up action so would otherwise add a series per name.
+   */
+  private trusts(names: ActionNames): boolean {
+    if (this.side === 'client' || names.served || names.provisional) return true;
+    if (this.refusesLate || !names.kept || this.provisionalLeft === 0) return false;
+    this.provisionalLeft--;
+    return (names.provisional = true);
+  }
 }
+
+/** How many action names a server trusts before an answer vouched for them: what a peer can add. */
+export const MAX_PROVISIONAL = 128;
 
 const NoopMeter = createNoopMeter().constructor;
 
