@@ -1,5 +1,6 @@
 import { ErrorCode } from './error-code.js';
 import { damagedCa, damagedCertificate, type CertificateParser } from './pem-certificates.js';
+import { unloadablePem } from './pem-content.js';
 import { pemLabels, wrongPemKind } from './pem-kind.js';
 import { RpcError, invalidArgument } from './rpc-error.js';
 
@@ -91,6 +92,7 @@ export function resolveTls(tls: TlsOptions, side: 'connect' | 'listen'): Resolve
   if (ca?.length === 0) throw unusableTls('tls.ca is an empty list: it would trust no certificate (leave ca out for the default roots)');
   // A damaged block would be skipped, silently, with those after it (see pem-certificates.ts).
   refuseDamagedCa(ca);
+  refuseUnloadablePair(tls);
   refuseMixedUpPair(tls);
   // rustls (Deno) serves a chain whose later certificate is damaged, and clients refuse it then.
   const certProblem = tls.cert === undefined ? undefined : damagedCertificate(text(tls.cert));
@@ -118,6 +120,12 @@ export function resolveTls(tls: TlsOptions, side: 'connect' | 'listen'): Resolve
 function heldInstead(pem: string): string {
   const labels = pemLabels(pem);
   return labels.length === 0 ? '' : `: it holds ${labels.join(', ')}`;
+}
+
+/** Refuses an empty certificate or key, a path given for one, and an encrypted key (see pem-content.ts). */
+function refuseUnloadablePair(tls: TlsOptions): void {
+  const why = (tls.cert === undefined ? undefined : unloadablePem(text(tls.cert), 'tls.cert')) ?? (tls.key === undefined ? undefined : unloadablePem(text(tls.key), 'tls.key'));
+  if (why !== undefined) throw unusableTls(why);
 }
 
 /**

@@ -16,26 +16,28 @@ const invalid = (f: () => unknown): string => {
  */
 const A = '-----BEGIN CERTIFICATE-----\nMBQwDQIBATAAMAAwADAAMAAwAAMBAA==\n-----END CERTIFICATE-----\n';
 const pem = (body: string): string => `-----BEGIN CERTIFICATE-----\n${body}\n-----END CERTIFICATE-----\n`;
+/** A private key's PEM block, enough for resolveTls (the runtime loads it). */
+const KEY = '-----BEGIN PRIVATE KEY-----\nAA==\n-----END PRIVATE KEY-----\n';
 const der = (hex: string): string => pem(btoa(String.fromCharCode(...(hex.match(/../g) ?? []).map((h) => parseInt(h, 16)))));
 
 describe('resolveTls', () => {
   it('fills in the defaults, reads PEM bytes and a single CA', () => {
-    const s = resolveTls({ cert: new TextEncoder().encode('C'), key: 'K', ca: A }, 'listen');
-    expect(s).toEqual({ cert: 'C', key: 'K', ca: [A], servername: undefined, alpn: 'skein', minVersion: 'TLSv1.2', requestCert: false, handshakeTimeoutMs: 10_000 });
+    const s = resolveTls({ cert: new TextEncoder().encode(A), key: KEY, ca: A }, 'listen');
+    expect(s).toEqual({ cert: A, key: KEY, ca: [A], servername: undefined, alpn: 'skein', minVersion: 'TLSv1.2', requestCert: false, handshakeTimeoutMs: 10_000 });
     expect(resolveTls({ alpn: false }, 'connect').alpn).toBeUndefined();
   });
 
   it.each<[string, TlsOptions, 'connect' | 'listen']>([
     ['a listener without a certificate', {}, 'listen'],
-    ['requestCert without a CA', { cert: 'C', key: 'K', requestCert: true }, 'listen'],
+    ['requestCert without a CA', { cert: A, key: KEY, requestCert: true }, 'listen'],
     ['requestCert on a connect', { requestCert: true }, 'connect'],
-    ['servername on a listener', { cert: 'C', key: 'K', servername: 'x' }, 'listen'],
-    ['a certificate without its key', { cert: 'C' }, 'connect'],
+    ['servername on a listener', { cert: A, key: KEY, servername: 'x' }, 'listen'],
+    ['a certificate without its key', { cert: A }, 'connect'],
     ['an unknown minVersion', { minVersion: 'TLSv1' as 'TLSv1.2' }, 'connect'],
     ['an empty ALPN id', { alpn: '' }, 'connect'],
     ['a zero handshake timeout', { handshakeTimeoutMs: 0 }, 'connect'],
     // Node's OpenSSL would load it as no CA at all, silently: every client refused after a reload.
-    ['a CA with no PEM certificate in it', { cert: 'C', key: 'K', ca: 'not PEM', requestCert: true }, 'listen'],
+    ['a CA with no PEM certificate in it', { cert: A, key: KEY, ca: 'not PEM', requestCert: true }, 'listen'],
     ['one CA of several with no certificate in it', { ca: [A, ''] }, 'connect'],
     ['an empty CA list (OpenSSL would trust nothing)', { ca: [] }, 'connect'],
     // Node reads it, but Bun (BoringSSL) and Deno (rustls) load none of it, silently: refused everywhere.
@@ -79,9 +81,9 @@ describe('resolveTls', () => {
 
   // Real files made by openssl are used in runtime-node's tls.test.ts and the CLI's; here, the words.
   it.each<[string, TlsOptions, RegExp]>([
-    ['a key as the certificate', { cert: '-----BEGIN PRIVATE KEY-----\nAA==\n-----END PRIVATE KEY-----\n', key: 'K' }, /: tls\.cert holds a PRIVATE KEY, not a CERTIFICATE$/],
-    ['an RSA key as the certificate', { cert: '-----BEGIN RSA PRIVATE KEY-----\nAA==\n-----END RSA PRIVATE KEY-----\n', key: 'K' }, /: tls\.cert holds an RSA PRIVATE KEY, not a CERTIFICATE$/],
-    ['a request as the certificate', { cert: '-----BEGIN CERTIFICATE REQUEST-----\nAA==\n-----END CERTIFICATE REQUEST-----\n', key: 'K' }, /: tls\.cert holds a CERTIFICATE REQUEST, not a CERTIFICATE$/],
+    ['a key as the certificate', { cert: '-----BEGIN PRIVATE KEY-----\nAA==\n-----END PRIVATE KEY-----\n', key: KEY }, /: tls\.cert holds a PRIVATE KEY, not a CERTIFICATE$/],
+    ['an RSA key as the certificate', { cert: '-----BEGIN RSA PRIVATE KEY-----\nAA==\n-----END RSA PRIVATE KEY-----\n', key: KEY }, /: tls\.cert holds an RSA PRIVATE KEY, not a CERTIFICATE$/],
+    ['a request as the certificate', { cert: '-----BEGIN CERTIFICATE REQUEST-----\nAA==\n-----END CERTIFICATE REQUEST-----\n', key: KEY }, /: tls\.cert holds a CERTIFICATE REQUEST, not a CERTIFICATE$/],
     ['the certificate as the key', { cert: A, key: A }, /: tls\.key holds a CERTIFICATE, not a PRIVATE KEY$/],
     ['a public key as the key', { cert: A, key: '-----BEGIN PUBLIC KEY-----\nAA==\n-----END PUBLIC KEY-----\n' }, /: tls\.key holds a PUBLIC KEY, not a PRIVATE KEY$/],
     ['both swapped', { cert: '-----BEGIN EC PRIVATE KEY-----\nAA==\n-----END EC PRIVATE KEY-----\n', key: A }, /: tls\.cert holds an EC PRIVATE KEY, not a CERTIFICATE \(tls\.cert and tls\.key swapped\?\)$/],
@@ -90,16 +92,33 @@ describe('resolveTls', () => {
     expect(invalid(() => resolveTls(tls, 'connect'))).toBe('InvalidArgument');
   });
 
-  it('takes a key file with EC PARAMETERS before its key, and an encrypted key (left to the runtime)', () => {
+  it('takes a key file with EC PARAMETERS before its key', () => {
     const key = '-----BEGIN EC PARAMETERS-----\nAA==\n-----END EC PARAMETERS-----\n-----BEGIN EC PRIVATE KEY-----\nAA==\n-----END EC PRIVATE KEY-----\n';
     expect(invalid(() => resolveTls({ cert: A, key }, 'connect'))).toBe('accepted');
-    expect(invalid(() => resolveTls({ cert: A, key: '-----BEGIN ENCRYPTED PRIVATE KEY-----\nAA==\n-----END ENCRYPTED PRIVATE KEY-----\n' }, 'connect'))).toBe('accepted');
     expect(() => resolveTls({ cert: key, key }, 'connect')).toThrow(/tls\.cert holds EC PARAMETERS and an EC PRIVATE KEY, not a CERTIFICATE$/);
   });
 
+  // OpenSSL loads an empty certificate and key as none (a listener then refuses every handshake),
+  // and says only "no start line" for a path, "bad decrypt" for an encrypted key.
+  it.each<[string, TlsOptions, RegExp]>([
+    ['an empty certificate and key', { cert: '', key: '' }, /: tls\.cert is empty: give the PEM text/],
+    ['empty bytes as the key', { cert: A, key: new Uint8Array(0) }, /: tls\.key is empty/],
+    ['a path as the certificate', { cert: '/etc/skein/tls/server.crt', key: KEY }, /: tls\.cert holds no PEM block \(-----BEGIN \.\.\.-----\): it looks like a file path; give the file's contents/],
+    ['a Windows path as the key', { cert: A, key: 'C:\\skein\\server.key' }, /: tls\.key holds no PEM block .*: it looks like a file path/],
+    ['a relative file name as the key', { cert: A, key: 'server.key' }, /: tls\.key holds no PEM block .*: it looks like a file path/],
+    ['base64 without its BEGIN line', { cert: 'MIIB/'.padEnd(80, 'A'), key: KEY }, /: tls\.cert holds no PEM block \(-----BEGIN \.\.\.-----\)$/],
+    ['an encrypted PKCS#8 key', { cert: A, key: '-----BEGIN ENCRYPTED PRIVATE KEY-----\nAA==\n-----END ENCRYPTED PRIVATE KEY-----\n' }, /: tls\.key is encrypted with a passphrase, which Skein does not take: give it decrypted/],
+    ['an encrypted traditional key', { cert: A, key: '-----BEGIN EC PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-256-CBC,00\n\nAA==\n-----END EC PRIVATE KEY-----\n' }, /: tls\.key is encrypted with a passphrase/],
+  ])('refuses %s with InvalidArgument naming the option, never its contents', (_, tls, why) => {
+    expect(() => resolveTls(tls, 'connect')).toThrow(why);
+    expect(invalid(() => resolveTls(tls, 'listen'))).toBe('InvalidArgument');
+    expect(invalid(() => reloadedTls({ cert: A, key: KEY }, tls))).toBe('InvalidArgument');
+  });
+
   it('reloadedTls keeps the listen options and takes the new certificate', () => {
-    const s = reloadedTls({ cert: 'C', key: 'K', ca: A, requestCert: true, handshakeTimeoutMs: 5 }, { cert: 'C2', key: 'K2' });
-    expect(s).toMatchObject({ cert: 'C2', key: 'K2', ca: [A], requestCert: true, handshakeTimeoutMs: 5 });
+    const key2 = KEY.replace('AA==', 'AQ==');
+    const s = reloadedTls({ cert: A, key: KEY, ca: A, requestCert: true, handshakeTimeoutMs: 5 }, { cert: A + A, key: key2 });
+    expect(s).toMatchObject({ cert: A + A, key: key2, ca: [A], requestCert: true, handshakeTimeoutMs: 5 });
   });
 
   it('sniName: the servername given, else the host dialled when it is a name; never an IP address', () => {

@@ -132,6 +132,17 @@ export function signServerCertFor(certs: TestCerts, name: string): CertPair {
   return readPair(certs.dir, name);
 }
 
+/**
+ * `certs.<name>`'s key encrypted with the passphrase `secret` (PKCS#8, AES-256), as `openssl pkey
+ * -aes256` writes it (`traditional`: as `openssl ec -aes256` does, with a Proc-Type header): a
+ * key Skein has no option to decrypt. Made in `certs.dir`, as `signClientCert`.
+ */
+export function encryptedKeyOf(certs: TestCerts, name: 'server' | 'client', traditional = false): string {
+  const out = `${name}-encrypted${traditional ? '-traditional' : ''}.key`;
+  openssl(certs.dir)(traditional ? 'ec' : 'pkey', '-in', `${name}.key`, '-aes256', '-passout', 'pass:secret', '-out', out);
+  return readFileSync(path.join(certs.dir, out), 'utf8');
+}
+
 type OpenSsl = (...args: string[]) => void;
 
 /** Debian's openssl run in `dir`; what it says on stderr is in the error it throws. */

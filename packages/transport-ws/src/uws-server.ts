@@ -7,7 +7,8 @@ import { loadUws, type UwsModule } from './uws-loader.js';
 import { withPemFiles } from './pem-files.js';
 import { UwsAppCloser } from './uws-app-closer.js';
 import { UwsAdmission } from './uws-admission.js';
-import { secureFor } from './tls.js';
+import { loadingTls, secureFor } from './tls.js';
+import { loadCertAndKey } from './wss-handshake.js';
 
 /** Per-connection state uWS keeps for us (passed to `upgrade`, returned by `getUserData`). */
 interface Slot {
@@ -34,9 +35,11 @@ export async function listenUws(
   if (secure?.requestCert) {
     throw invalidArgument('tls.requestCert: uWebSockets.js can ask for a client certificate but not require one, and shows none: use wsTransport for mTLS');
   }
+  // Loaded as the ws server loads it: SSLApp says only "App construction failed" for a bad pair.
+  if (secure) loadCertAndKey(secure);
   const uws = await loadUws(moduleName);
   // SSLApp: OpenSSL in uSockets. uWS cannot change its certificate while listening (no reloadTls).
-  const app = secure ? await withPemFiles(secure, (files) => uws.SSLApp(files)) : uws.App();
+  const app = secure ? await withPemFiles(secure, (files) => loadingTls(() => uws.SSLApp(files))) : uws.App();
   const closer = new UwsAppCloser(app);
   const admission = new UwsAdmission(options.maxPendingMessageBytes, options.maxWsMessageBytes, options.logger);
   app.ws<Slot>(options.pathname, behavior(uws, spec, accept, options, closer, admission));

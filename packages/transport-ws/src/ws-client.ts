@@ -7,7 +7,7 @@ import type { ResolvedOptions } from './options.js';
 import { connectStandard, globalWebSocket } from './standard-client.js';
 import { secureFor, wsClientTls } from './tls.js';
 import { WS_RECEIVE_LIMITS, wsMessageConn } from './ws-socket.js';
-import { WssHandshake } from './wss-handshake.js';
+import { WssHandshake, loadCertAndKey } from './wss-handshake.js';
 
 /** Connects with `ws` under Node and Deno, or with the standard WebSocket API elsewhere (or when given one). */
 export function connectClient(address: Address, spec: FrameSpec, options: ResolvedOptions, timeoutMs: number, signal?: AbortSignal): Promise<FrameConn> {
@@ -33,6 +33,7 @@ async function connectWs(address: Address, spec: FrameSpec, options: ResolvedOpt
   const url = wsUrl(address, options.path, secure);
   // The TLS options before the abort, as on every transport: a mistake in them is told even to a caller that gave up.
   const clientTls = wsClientTls(options.tls);
+  loadCertAndKey(clientTls as { cert?: string; key?: string });
   // Before dialling (ws may have loaded meanwhile): the handshake below would find it aborted with a socket already on its way.
   if (signal?.aborted) throw connectAborted(url, signal.reason);
   const tls = secure ? new WssHandshake(options.tls) : undefined;

@@ -216,8 +216,14 @@ async function closeServer(tcp: net.Server, wss: WebSocketServer): Promise<void>
  * its reason, as is any other failed handshake; `refused` tells the connection why it closes.
  */
 function refuseUnverified(server: tls.Server, secure: ResolvedTls, options: ResolvedOptions, refused: (socket: tls.TLSSocket, err: RpcError) => void): void {
+  // The TCP socket's address and port: a TLSSocket made over an accepted socket shows the
+  // address alone, or (once Node has closed it for a certificate that did not verify) nothing.
+  const remote = (socket: tls.TLSSocket): string => {
+    const tcp = tcpSocketOf(socket) as net.Socket;
+    return tcp.remotePort !== undefined ? remoteOf(tcp) : (socket.remoteAddress ?? remoteOf(tcp));
+  };
   const refuseCertificate = (socket: tls.TLSSocket, reason: string): void => {
-    options.logger.warn({ remote: socket.remoteAddress, reason }, 'TLS client certificate refused: closing the connection');
+    options.logger.warn({ remote: remote(socket), reason }, 'TLS client certificate refused: closing the connection');
     refused(socket, new RpcError(ErrorCode.Unauthenticated, `TLS client certificate refused: ${reason}`));
   };
   server.on('tlsClientError', (err: Error & { code?: string }, socket: tls.TLSSocket) => {
@@ -228,7 +234,7 @@ function refuseUnverified(server: tls.Server, secure: ResolvedTls, options: Reso
       err.code === 'ERR_TLS_HANDSHAKE_TIMEOUT'
         ? new RpcError(ErrorCode.Timeout, `TLS handshake not done within ${secure.handshakeTimeoutMs} ms`)
         : new RpcError(ErrorCode.IO, `TLS handshake failed: ${err.message}`, { cause: err });
-    options.logger.warn({ remote: socket.remoteAddress, reason: failure.message }, 'TLS handshake failed: closing the connection');
+    options.logger.warn({ remote: remote(socket), reason: failure.message }, 'TLS handshake failed: closing the connection');
     refused(socket, failure);
   });
   if (!secure.requestCert) return;

@@ -1,5 +1,6 @@
 import tls from 'node:tls';
 import { RpcError, connectFailed, sniName, tlsCloseError, type TlsOptions } from '@skein/core';
+import { loadingTls } from './tls.js';
 
 /**
  * The TLS connect of one wss:// connect with `ws` (its `createConnection`), and how its failure
@@ -31,4 +32,15 @@ export class WssHandshake {
     const typed = tlsCloseError(url, err, false, this.certAsked && this.tls?.cert !== undefined);
     return typed instanceof RpcError ? typed : connectFailed(url, err.message, err);
   }
+}
+
+/**
+ * Loads a certificate and key as OpenSSL will in the handshake (the ws client under Node, and
+ * uWS's SSLApp, which says only "App construction failed"): a key that is not the certificate's
+ * is InvalidArgument before anything is dialled or bound, as on TCP, not a failed handshake
+ * (Unreachable) or an untyped Error. Deno's node:tls loads nothing here; its handshake refuses.
+ */
+export function loadCertAndKey(s: { readonly cert?: string | undefined; readonly key?: string | undefined }): void {
+  if (s.cert === undefined) return;
+  loadingTls(() => tls.createSecureContext({ cert: s.cert, key: s.key }));
 }

@@ -73,6 +73,9 @@ describe('wss: the ws server over https, the ws client with tls', () => {
       // Handed over at TCP accept (it counts against a server's cap), it delivered nothing.
       expect(server.seen.map((s) => s.frames)).toEqual([0]);
       await waitFor(() => logger.lines.some((l) => /TLS/.test(l.msg ?? '')), { what: 'the refusal logged' });
+      // Naming the client an operator would look for: its address and port, as every other line does.
+      const line = logger.lines.find((l) => /TLS/.test(l.msg ?? ''))!;
+      expect(line.obj.remote).toMatch(/^127\.0\.0\.1:\d+$/);
     });
   }
 
