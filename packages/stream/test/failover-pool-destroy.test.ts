@@ -81,6 +81,15 @@ describe('FailoverPool.destroy()', () => {
     const open = drain(pool.openStream('watch'));
     await waitFor(() => open.items() > 0, { what: 'the watch to flow' });
     pool.destroy('shutting down');
+    // Closed as by close(), not only its servers' pools: nothing joins it, no call is taken.
+    let added: unknown;
+    try {
+      pool.add(a.address.replace(/:\d+$/, ':1'));
+    } catch (e) {
+      added = e;
+    }
+    expect(added).toMatchObject({ code: ErrorCode.Closed, message: 'failover pool is closed' });
+    expect(await pool.call('watch').catch((e: unknown) => e)).toMatchObject({ code: ErrorCode.Closed, message: 'failover pool is closed' });
     const err = (await open.ended) as RpcError;
     expect(err.code).toBe(ErrorCode.IO);
     expect(err.message).toContain('shutting down');

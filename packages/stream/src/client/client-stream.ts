@@ -192,14 +192,21 @@ export class ClientStream implements StreamCaller {
     // Fetched while connecting, within the connect's budget; a connection whose credentials could not be had is closed unused.
     const source = opts.credentials;
     const fetching = source === undefined ? undefined : fetchedWithin(fetchCredentials(source), opts.connectTimeoutMs ?? AUTH_WAIT_MS, opts.clock ?? systemClock);
-    fetching?.catch(() => {});
-    const conn = await opts.transport.connect(address, responseFrameSpec(settings.limits, settings.serve !== undefined), { timeoutMs: opts.connectTimeoutMs, ...(signal && { signal }) });
+    fetching?.bytes.catch(() => {});
+    let conn;
+    try {
+      conn = await opts.transport.connect(address, responseFrameSpec(settings.limits, settings.serve !== undefined), { timeoutMs: opts.connectTimeoutMs, ...(signal && { signal }) });
+    } catch (err) {
+      fetching?.stop();
+      throw err;
+    }
     let credentials;
     if (source !== undefined) {
       try {
         // Raced with the abort: a credentials function that hangs must not hold the connect (nor a pool's close).
-        credentials = { source, bytes: await untilAborted(fetching!, signal, address) };
+        credentials = { source, bytes: await untilAborted(fetching!.bytes, signal, address) };
       } catch (err) {
+        fetching!.stop();
         conn.close();
         throw err;
       }

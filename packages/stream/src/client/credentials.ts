@@ -1,4 +1,4 @@
-import { ErrorCode, RpcError, connectTimerMs, invalidArgument, type Clock } from '@skein/core';
+import { ErrorCode, RpcError, connectTimerMs, invalidArgument, type Clock, type Ticker } from '@skein/core';
 import { MAX_CREDENTIALS } from '../wire/auth.js';
 
 /** Credentials as the server's `authenticate` hook gets them: bytes, or text sent as UTF-8. */
@@ -48,19 +48,31 @@ export async function fetchCredentials(credentials: Credentials): Promise<Uint8A
   return toBytes(value, 'credentials');
 }
 
+/** Credentials being fetched for a connect, and the bound on them. */
+export interface BoundedFetch {
+  readonly bytes: Promise<Uint8Array>;
+  /**
+   * Ends the bound: the connect failed otherwise (nothing listens, its abort). Left running, it
+   * would hold a fetch that hangs (and its timer) up to `connectTimeoutMs` more, per attempt.
+   */
+  stop(): void;
+}
+
 /**
  * `fetching`, or Unauthenticated (`retry: 'safe'`, as for a function that throws) once it has not
  * settled within `timeoutMs` (a connect's `connectTimeoutMs`): a credentials function that never
  * settles must not hold a connect made without a signal for ever, nor the connection it opened.
  */
-export function fetchedWithin(fetching: Promise<Uint8Array>, timeoutMs: number, clock: Clock): Promise<Uint8Array> {
-  return new Promise((resolve, reject) => {
-    const timer = clock.every(connectTimerMs(timeoutMs), () => {
+export function fetchedWithin(fetching: Promise<Uint8Array>, timeoutMs: number, clock: Clock): BoundedFetch {
+  let timer!: Ticker;
+  const bytes = new Promise<Uint8Array>((resolve, reject) => {
+    timer = clock.every(connectTimerMs(timeoutMs), () => {
       timer.stop();
       reject(new RpcError(ErrorCode.Unauthenticated, `credentials could not be fetched: the credentials function did not settle within ${timeoutMs} ms`, { retry: 'safe' }));
     });
     fetching.then(resolve, reject).finally(() => timer.stop());
   });
+  return { bytes, stop: () => timer.stop() };
 }
 
 function toBytes(value: CredentialsValue, name: string): Uint8Array {

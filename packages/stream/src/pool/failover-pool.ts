@@ -293,7 +293,13 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
   close(): Promise<void> {
     this.pace?.stop();
     this.health.stop();
-    this.closing ??= this.membership.close();
+    if (this.closing) return this.closing;
+    // Closing before the members' pools close: the calls their close fails (waiting for a
+    // connection) must give up (`failed`), not move to another member, whose pool (made for it,
+    // perhaps, after this close passed it by) would never be closed.
+    let closed!: (all: Promise<void>) => void;
+    this.closing = new Promise<void>((resolve) => (closed = resolve));
+    closed(this.membership.close());
     return this.closing;
   }
 
