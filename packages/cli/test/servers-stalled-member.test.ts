@@ -1,7 +1,7 @@
 import { EtcdRegistrar } from '@skein/discovery-etcd';
 import { nodeRuntime } from '@skein/runtime-node';
 import { RpcServer, createRouter } from '@skein/stream';
-import { cleanups, portOf, processStopped, startEtcd, waitFor, type EtcdCluster } from '@skein/test-utils';
+import { cleanups, etcdFollower, portOf, processStopped, startEtcd, waitFor, type EtcdCluster } from '@skein/test-utils';
 import { tcpTransport } from '@skein/transport-tcp';
 import { Etcd3 } from 'etcd3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -20,23 +20,10 @@ afterAll(async () => {
   await etcd?.close();
 });
 
-/** A member that is not the leader (stalling the leader would add an election to the test). */
-async function follower(): Promise<EtcdCluster['members'][number]> {
-  for (const m of etcd.members) {
-    const one = new Etcd3({ hosts: m.clientUrl });
-    try {
-      const s = await one.maintenance.status();
-      if (s.leader !== s.header.member_id) return m;
-    } finally {
-      one.close();
-    }
-  }
-  throw new Error('no follower among the members');
-}
-
 describe('skein servers with one etcd member stalled', () => {
   it('lists every server from the members that answer, within --timeout (exit 0)', async () => {
-    const stalled = await follower();
+    // A follower (stalling the leader would add an election to the test).
+    const stalled = await etcdFollower(etcd);
     const live = etcd.members.filter((m) => m !== stalled).map((m) => m.clientUrl);
     // The servers' registrar talks to live members only: its leases must outlast the stall.
     const client = new Etcd3({ hosts: live });

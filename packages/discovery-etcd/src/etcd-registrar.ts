@@ -1,6 +1,7 @@
 import { ErrorCode, RpcError, guardedLogger, invalidArgument, refuseRenamed, silentLogger, systemClock, type Clock, type Logger } from '@skein/core';
 import { Backoff, discoveryEntry, type BackoffOptions, type DiscoveryEntry, type DiscoveryStatus, type EntrySpec, type Registrar, type Registration } from '@skein/stream';
 import type { Etcd3, Lease } from 'etcd3';
+import { withinAttempts, type CallOptions } from './attempt-deadline.js';
 import { clientClosed, onClientClose } from './client-closed.js';
 import { checkedPrefix, encodeValue, keyOf } from './etcd-entry.js';
 import { KeyGuard } from './key-guard.js';
@@ -122,7 +123,8 @@ interface RegistrationParts {
  * the key for its delete and writes it then (see KeyRelease), polling when that watch broke, and
  * looking at the key every few seconds meanwhile in case it died without a word.
  *
- * Every etcd call it makes waits at most one TTL (`withinTtl`): a silent etcd (stopped,
+ * Every etcd call it makes waits at most one TTL, each attempt on one member a quarter of it
+ * (`withinTtl`): a silent etcd, or one silent member of several (stopped,
  * partitioned without a reset) would otherwise hold a write, and with it `close()`, for good.
  */
 class EtcdRegistration implements Registration {
@@ -241,9 +243,13 @@ class EtcdRegistration implements Registration {
     return w;
   }
 
-  /** Call options that give an etcd call one TTL from now, the bound of every wait on etcd here. */
-  private withinTtl(): { deadline: number } {
-    return { deadline: Date.now() + this.p.ttl * 1000 };
+  /**
+   * Call options that give an etcd call one TTL from now, the bound of every wait on etcd here;
+   * each attempt of it, on one member, a quarter of that (see withinAttempts).
+   */
+  private withinTtl(): CallOptions {
+    const ms = this.p.ttl * 1000;
+    return withinAttempts(Date.now() + ms, ms);
   }
 
   private async writeOnce(again: boolean): Promise<void> {
@@ -257,7 +263,7 @@ class EtcdRegistration implements Registration {
     lease.on('lost', (err) => written && lease === this.lease && this.lost(err));
     let revision: string;
     try {
-      revision = again ? await this.rewrite(lease, bound) : (await lease.put(key).value(this.value).options(bound)).header.revision;
+      revision = again ? await this.rewrite(lease, bound) : (await this.put(lease, bound)).header.revision;
     } catch (err) {
       void lease.revoke().catch(() => undefined);
       throw err;
@@ -296,6 +302,15 @@ class EtcdRegistration implements Registration {
   }
 
   /**
+   * Writes the entry under `lease` once it is granted. Through the client, not `lease.put()`: that
+   * one's calls leave every call option out (etcd3's lease wrapper drops them), so its write had no
+   * deadline, and one sent to a stalled member waited for good, holding `register()` with it.
+   */
+  private async put(lease: Lease, bound: CallOptions) {
+    return this.p.client.put(this.p.key).value(this.value).lease(await lease.grant()).options(bound);
+  }
+
+  /**
    * Writes the entry again after a loss, only if the key is gone, still under the lease we gave
    * up (etcd kept it: a restarted etcd renews every lease), or under no lease (written by hand or
    * by a tool: no registration's). A key under any other lease is a newer registration's of this
@@ -303,12 +318,14 @@ class EtcdRegistration implements Registration {
    * delete the entry of a server that is up. Resolves to the revision written at; throws HELD if
    * the key is someone else's.
    */
-  private async rewrite(lease: Lease, bound: { deadline: number }): Promise<string> {
+  private async rewrite(lease: Lease, bound: CallOptions): Promise<string> {
     const { client, key } = this.p;
     const put = () => lease.put(key).value(this.value);
     const absent = await client.if(key, 'Version', '==', 0).then(put()).options(bound).commit();
     if (absent.succeeded) return absent.header.revision;
-    for (const under of [this.leaseId, NO_LEASE]) {
+    // The new lease first: etcd3 sends a transaction again on another member when an attempt timed
+    // out (see withinAttempts), and one that was applied meanwhile left the key under it.
+    for (const under of [await lease.grant(), this.leaseId, NO_LEASE]) {
       if (under === undefined) continue;
       const res = await client.if(key, 'Lease', '==', under).then(put()).options(bound).commit();
       if (res.succeeded) return res.header.revision;

@@ -1,5 +1,6 @@
 import { Backoff } from '@skein/stream';
 import type { Etcd3, IKeyValue, Watcher } from 'etcd3';
+import type { CallOptions } from './attempt-deadline.js';
 import { ownWatch } from './own-watch.js';
 import { reason } from './reason.js';
 
@@ -22,7 +23,7 @@ export interface KeyGuardOptions {
   /** Delays between attempts to read the key again after a read failed. */
   backoff: Backoff;
   /** Call options that bound one read (a silent etcd would hold it for good). */
-  bound: () => { deadline: number };
+  bound: () => CallOptions;
 }
 
 /**

@@ -1,4 +1,5 @@
 import type { Etcd3, Watcher } from 'etcd3';
+import type { CallOptions } from './attempt-deadline.js';
 import { ownWatch } from './own-watch.js';
 
 /** Between looks at the key while waiting (see KeyRelease): a few seconds, one key without its value. */
@@ -10,7 +11,7 @@ export interface KeyReleaseOptions {
   /** The key is gone (`true`: write now), or the wait cannot be trusted (`false`: poll after the backoff). */
   onFreed: (seen: boolean) => void;
   /** Call options that bound one look at the key (a dead link would hold it for good). */
-  bound: () => { deadline: number };
+  bound: () => CallOptions;
 }
 
 /**

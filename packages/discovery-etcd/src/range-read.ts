@@ -1,10 +1,23 @@
 import { GRPCResourceExhastedError, type Etcd3, type IKeyValue } from 'etcd3';
+import { withinAttempts, type CallOptions } from './attempt-deadline.js';
 import { TOO_LARGE_IS_NOT_A_FAULT, refusedTooLarge } from './too-large-call.js';
 
 /** Keys listed per page (keys alone: small, whatever the values are). */
 const KEY_PAGE = 1000;
 /** Values read at once: each read is one key, so one value, whatever its size. */
 const PARALLEL_READS = 16;
+/**
+ * The most one read call waits, each attempt of it on one member a quarter of that (see
+ * withinAttempts). Without it a call sent to a stalled member of several (SIGSTOP, a frozen host)
+ * waited for good, etcd3 setting no deadline of its own, and the view was never read.
+ */
+const READ_BOUND_MS = 10_000;
+
+/** The call options of one read (see READ_BOUND_MS): how a PrefixReader bounds its calls unless told otherwise. */
+export const boundedRead: ReadBound = () => withinAttempts(Date.now() + READ_BOUND_MS, READ_BOUND_MS);
+
+/** Call options for one read call, made as it is sent. */
+export type ReadBound = () => CallOptions;
 
 export interface RangeRead {
   /** The revision the whole read is at. */
@@ -41,10 +54,11 @@ export class PrefixReader {
     private readonly client: Etcd3,
     private readonly prefix: string,
     private readonly onTooLarge: (key: string) => void,
+    private readonly bound: ReadBound = boundedRead,
   ) {}
 
   async read(presumeTooLarge = false): Promise<RangeRead> {
-    const { revision, keys } = await listKeys(this.client, this.prefix);
+    const { revision, keys } = await listKeys(this.client, this.prefix, this.bound);
     this.forgetChanged(keys, presumeTooLarge);
     const wanted = keys.filter((kv) => this.tooLarge.get(kv.key.toString()) !== kv.mod_revision);
     const kvs: IKeyValue[] = [];
@@ -57,7 +71,9 @@ export class PrefixReader {
 
   private async value(listed: IKeyValue, revision: string): Promise<IKeyValue[]> {
     try {
-      return (await this.client.kv.range({ key: listed.key, revision }, TOO_LARGE_IS_NOT_A_FAULT)).kvs;
+      const bound = this.bound();
+      const options = { ...bound, interceptors: [...(bound.interceptors ?? []), ...TOO_LARGE_IS_NOT_A_FAULT.interceptors!] };
+      return (await this.client.kv.range({ key: listed.key, revision }, options)).kvs;
     } catch (err) {
       if (!tooLarge(err)) throw err;
       const key = listed.key.toString();
@@ -97,13 +113,13 @@ export function tooLarge(err: unknown): boolean {
   return code === 8 && /larger than max/.test(err instanceof Error ? err.message : '');
 }
 
-async function listKeys(client: Etcd3, prefix: string): Promise<{ revision: string; keys: IKeyValue[] }> {
+async function listKeys(client: Etcd3, prefix: string, bound: ReadBound): Promise<{ revision: string; keys: IKeyValue[] }> {
   const range_end = prefixEnd(Buffer.from(prefix));
   const keys: IKeyValue[] = [];
   let key = Buffer.from(prefix);
   let revision: string | undefined;
   for (;;) {
-    const res = await client.kv.range({ key, range_end, limit: KEY_PAGE, keys_only: true, revision });
+    const res = await client.kv.range({ key, range_end, limit: KEY_PAGE, keys_only: true, revision }, bound());
     revision ??= res.header.revision;
     keys.push(...res.kvs);
     const last = keys.at(-1)?.key;

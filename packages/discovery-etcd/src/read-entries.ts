@@ -36,7 +36,8 @@ export interface EntriesRead {
  * Every entry under the prefix, read once, as of one revision: what `EtcdDiscovery` starts from,
  * for tools that list servers (`skein servers`) rather than follow them. Keys that are no entry
  * are reported, not thrown: one bad key must not hide the servers beside it. etcd out of reach
- * rejects with Unreachable, or Timeout past `timeoutMs`, naming the hosts.
+ * rejects with Unreachable, or Timeout past `timeoutMs`, naming the hosts; an etcd with auth on
+ * that refuses the read, with Unauthenticated (no user sent) or PermissionDenied.
  */
 export async function readEntries(opts: ReadEntriesOptions): Promise<EntriesRead> {
   const prefix = checkedPrefix(opts.prefix);
@@ -47,7 +48,8 @@ export async function readEntries(opts: ReadEntriesOptions): Promise<EntriesRead
   // A type narrows the range read: its entries only, however many others there are.
   const range = opts.type === undefined ? rangeOf(prefix) : rangeOf(`${prefix}/${opts.type}`);
   const skipped: SkippedKey[] = [];
-  const reader = new PrefixReader(client, range, (key) => skipped.push({ key, why: 'its value is too large to read' }));
+  // Its calls bounded by the read's own timeout and, given hosts, the client's defaults (see attemptDeadline).
+  const reader = new PrefixReader(client, range, (key) => skipped.push({ key, why: 'its value is too large to read' }), () => ({}));
   let timer: ReturnType<typeof setTimeout> | undefined;
   const late = new Promise<never>((_, reject) => {
     // Capped: past 2^31-1 ms setTimeout fires at once, and a long wait would be none at all.

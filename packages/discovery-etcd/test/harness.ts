@@ -125,11 +125,16 @@ export function callFlood(call: () => Promise<unknown>, callers = 8): CallFlood 
  * expires every lease at once. `cleanup` resumes it should the test fail meanwhile.
  */
 export async function stallEtcd(member: EtcdCluster['members'][number], ms: number, cleanup: (() => unknown)[]): Promise<void> {
+  await stopMember(member, cleanup);
+  await sleep(ms);
+  member.proc!.kill('SIGCONT');
+}
+
+/** SIGSTOPs `member` (its kernel still accepts, nothing answers) until `cleanup` runs, and waits until it is stopped. */
+export async function stopMember(member: EtcdCluster['members'][number], cleanup: (() => unknown)[]): Promise<void> {
   member.proc!.kill('SIGSTOP');
   cleanup.push(() => member.proc?.kill('SIGCONT'));
   await waitFor(() => processStopped(member.proc!.pid), { what: 'etcd stopped' });
-  await sleep(ms);
-  member.proc!.kill('SIGCONT');
 }
 
 /**

@@ -174,3 +174,17 @@ async function healthyFrom(host: NonNullable<StartEtcdOptions['host']>, clientUr
   const script = `fetch(${JSON.stringify(`${clientUrl}/health`)}).then((r) => r.json()).then((b) => process.exit(b.health === 'true' ? 0 : 1), () => process.exit(1))`;
   return (await host.start(process.execPath, ['-e', script]).exited) === 0;
 }
+
+/**
+ * A member of a running cluster that is not its leader: stalling or stopping one leaves the others
+ * a quorum without an election. Asked through each member's JSON gateway (`/v3/maintenance/status`),
+ * so that this package needs no etcd client. Started on loopback only.
+ */
+export async function etcdFollower(cluster: EtcdCluster): Promise<EtcdMember> {
+  for (const m of cluster.members) {
+    const res = await fetch(`${m.clientUrl}/v3/maintenance/status`, { method: 'POST', body: '{}' });
+    const s = (await res.json()) as { header: { member_id: string }; leader: string };
+    if (s.leader !== s.header.member_id) return m;
+  }
+  throw new Error('no follower among the members');
+}

@@ -46,7 +46,7 @@ export { describeNeeding, itNeeding } from './needs-tool.js';
 export { launch, reap, type LaunchOptions, type RuntimeName } from './launch.js';
 export { runtimeConformance, RUNTIME_SCENARIO } from './runtime-conformance.js';
 export type { RuntimeHarness } from './runtime-conformance.js';
-export { startEtcd, etcdAvailable } from './etcd.js';
+export { startEtcd, etcdAvailable, etcdFollower } from './etcd.js';
 export type { EtcdCluster, EtcdMember, StartEtcdOptions } from './etcd.js';
 export { startTcpRelay } from './tcp-relay.js';
 export { muteServer } from './mute-server.js';
