@@ -63,10 +63,14 @@ export function settleHeld(link: HeldLink, slot: WorkerSlot, why: string): HeldO
   return { failed: ran.length, untaken: cutting ? 0 : unrun.length };
 }
 
-/** The error line for a worker that ended unasked: why, what became of its calls, and whether it was replaced. */
-export function exitLine(slot: WorkerSlot, why: string, { failed, untaken }: HeldOutcome, replaced: boolean): string {
+/**
+ * The error line for a worker that ended unasked: why, what became of its calls, and whether it
+ * was replaced (`waitMs`: how long the replacement waits, see respawn-backoff.ts).
+ */
+export function exitLine(slot: WorkerSlot, why: string, { failed, untaken }: HeldOutcome, replaced: boolean, waitMs = 0): string {
   const again = untaken === 0 ? '' : untaken === 1 ? '; 1 call it had not taken was queued again' : `; ${untaken} calls it had not taken were queued again`;
-  return `worker ${slot.index} ${why}; ${heldFailed(failed)}${again}; ${replaced ? 'replaced' : 'not replaced'}`;
+  const how = !replaced ? 'not replaced' : waitMs === 0 ? 'replaced' : `replaced in ${waitMs} ms (the worker before it here died too, answering no call)`;
+  return `worker ${slot.index} ${why}; ${heldFailed(failed)}${again}; ${how}`;
 }
 
 /** What became of the calls a worker held when it ended, in words a log line reads right at 0 and 1 too. */

@@ -192,5 +192,7 @@ try {
   // which would end this thread as a crash and hide that the module did not load.
   send({ t: 'load-failed', message: err instanceof Error ? err.message : describeError(err) });
   port.off('close', portClosed);
-  port.close();
+  // Deno's parentPort has no close(): calling it there threw an uncaught TypeError of the pool's
+  // own in every worker not yet ended, beside the reason. The pool ends this worker either way.
+  if (typeof port.close === 'function') port.close();
 }

@@ -15,6 +15,7 @@ import type { WorkerPoolState, WorkerPoolStats } from './pool-stats.js';
 import { QueueBound } from './queue-bound.js';
 import { unpackReplies, type ReplySink } from './reply-batch.js';
 import { packCalls } from './request-batch.js';
+import { RespawnBackoff } from './respawn-backoff.js';
 import { ReverseRelay } from './reverse-relay.js';
 import { StallWatch } from './stall-watch.js';
 import { WorkerSlot, type ConnSeen, type SlotEvents } from './worker-slot.js';
@@ -113,6 +114,8 @@ export class WorkerPool implements Dispatch {
   private cutting = false;
   /** A graceful close's wait for the workers' dispatches to say what they counted. */
   private readonly lastWord = new ClosingFlush();
+  /** When a dead worker is replaced: later each time, for workers that keep dying before they answer. */
+  private readonly respawns = new RespawnBackoff();
 
   /** Starts the workers; resolves once every one has loaded the module (else rejects with InvalidArgument and ends them). */
   static async start(opts: WorkerPoolOptions): Promise<WorkerPool> {
@@ -222,6 +225,8 @@ export class WorkerPool implements Dispatch {
     if (!this.cutting && !this.isDrained()) await new Promise<void>((r) => (this.drained = r));
     // Drained: what each worker's dispatch counted is said before its thread ends.
     if (!this.cutting) await this.lastWord.run(this.slots);
+    // Ending: a replacement waiting its turn is not started.
+    this.respawns.cancel();
     if (this.slots.some((s) => s.state !== 'exited')) {
       const gone = new Promise<void>((r) => (this.allExited = r));
       const why = this.cutting ? 'was ended by destroy()' : 'was ended by close()';
@@ -231,6 +236,11 @@ export class WorkerPool implements Dispatch {
     this.stalls.stop();
     this.bound.flush();
     this._state = 'closed';
+  }
+
+  /** A replacement that waited its turn (respawn-backoff.ts): started if there is still work for it. */
+  private respawn(index: number): void {
+    if (this._state === 'running' || this.queue.length > 0) this.slots[index] = this.spawn(index);
   }
 
   private spawn(index: number): WorkerSlot {
@@ -258,7 +268,7 @@ export class WorkerPool implements Dispatch {
       const share = idle > 1 ? Math.ceil(this.queue.length / idle) : this.queue.length;
       this.send(best, Math.min(max - best.inFlight, this.batchMax, share));
     }
-    if (this.queue.length > 0 && this.slots.every((s) => s.state === 'exited')) this.failQueued();
+    if (this.queue.length > 0 && this.slots.every((s) => s.state === 'exited') && !this.respawns.pending) this.failQueued();
     // Whatever emptied the queue (calls sent, or skipped because nobody waits for them), close may be waiting for it.
     if (this.drained !== undefined && this.isDrained()) this.drained();
   }
@@ -372,8 +382,10 @@ export class WorkerPool implements Dispatch {
       this.crashes++;
       // A replacement that never loaded would fail the same way again, in a loop: it stays down.
       const replace = slot.wasReady && (this._state === 'running' || this.queue.length > 0);
-      this.settings.logger.error({ worker: slot.index, calls: held.failed, requeued: held.untaken }, exitLine(slot, why, held, replace));
-      if (replace) this.slots[slot.index] = this.spawn(slot.index);
+      const waitMs = replace ? this.respawns.delayFor(slot.index, slot.answered) : 0;
+      this.settings.logger.error({ worker: slot.index, calls: held.failed, requeued: held.untaken }, exitLine(slot, why, held, replace, waitMs));
+      if (replace && waitMs === 0) this.slots[slot.index] = this.spawn(slot.index);
+      else if (replace) this.respawns.later(slot.index, waitMs, () => this.respawn(slot.index));
     }
     this.pump();
     if (this.allExited && this.slots.every((s) => s.state === 'exited')) this.allExited();

@@ -58,6 +58,8 @@ export class WorkerSlot {
   actionsKnown = 0;
   /** The worker loaded its module once: a replacement that never does is not replaced again. */
   wasReady = false;
+  /** The worker sent answers: one that dies before it answers any is replaced later each time (respawn-backoff.ts). */
+  answered = false;
   /** Messages posted to the worker (int32, wrapping), against its count of those it took (see messages-taken.ts). */
   posted = 0;
   /** The number of the last batch of calls posted to the worker (see messages-taken.ts). */
@@ -174,7 +176,10 @@ export class WorkerSlot {
   private apply(m: FromWorker): void {
     // The worker's port is the pool's, but a handler (or a library it uses) may post there too.
     if (typeof m !== 'object' || m === null) return this.end(`sent the pool a message that is none of the pool's (${foreign(m)})`);
-    if (m.t === 'replies') return this.events.replies(m);
+    if (m.t === 'replies') {
+      this.answered = true;
+      return this.events.replies(m);
+    }
     if (m.t === 'handlers') return this.events.handlers(this, m);
     if (m.t === 'reverse') return this.events.reverse(this, m);
     if (m.t === 'unsent') return this.events.unsent(this, m);
