@@ -6,7 +6,8 @@ import { CloseCode } from './close-codes.js';
 import { lingerThen } from './close-linger.js';
 import { MessageConn, type MessageConnOptions, type MessageSocket } from './message-conn.js';
 import { TlsReadStop } from './tls-read-stop.js';
-import { betweenFragments, heldBytes, messageBytes, midMessage } from './ws-receiver.js';
+import type { MessageArrival } from './message-arrival.js';
+import { arrivalOf } from './ws-receiver.js';
 import type { PendingMessages } from './pending-messages.js';
 
 /** ws copies its send options, so the two kinds of fragment share constant ones (send runs per fragment). */
@@ -30,6 +31,8 @@ export class UpgradingWsSocket implements MessageSocket {
   // Public since ws 8: stops reading the socket, so the kernel buffer fills and the peer slows.
   readonly pausesReading = true;
   private ws: WebSocket | undefined;
+  /** What `ws` holds of the message under way, once attached. */
+  private arrival: MessageArrival | undefined;
   /** The socket `ws` runs over, once attached: what its kernel took is read from it (sentBytes). */
   private wire: Duplex | undefined;
   /** Where pausing ws leaves the reads beneath it going (Deno's node:tls), what stops them too. */
@@ -111,12 +114,12 @@ export class UpgradingWsSocket implements MessageSocket {
 
   /** Unlike midMessage, read without a side effect: the server's keepalive and read timeout both look each tick. */
   get partial(): boolean {
-    return this.ws !== undefined && midMessage(this.ws);
+    return this.arrival !== undefined && this.arrival.midMessage();
   }
 
   get midMessage(): boolean {
-    const ws = this.ws;
-    if (ws === undefined || !midMessage(ws)) {
+    const arrival = this.arrival;
+    if (arrival === undefined || !arrival.midMessage()) {
       // The next message's count starts afresh: one that reaches this one's is no stall.
       this.readAtLastLook = -1;
       return false;
@@ -126,7 +129,7 @@ export class UpgradingWsSocket implements MessageSocket {
     // on a slow link. Bytes of the message since the last look are progress (the server looks
     // once a tick, and its clock starts again); a dribbler that makes it is ChunkGuard's. Control
     // frames are not: a peer pinging with its message half sent is stalled all the same.
-    const read = messageBytes(ws);
+    const read = arrival.messageBytes();
     const stalled = read === this.readAtLastLook;
     this.readAtLastLook = read;
     return stalled;
@@ -135,8 +138,11 @@ export class UpgradingWsSocket implements MessageSocket {
   /** The upgrade is done: `w`, over `wire`, carries the connection from now on (what was written before goes first). */
   attach(w: WebSocket, wire: Duplex): void {
     if (this.dropped) return void w.terminate();
-    listenTo(w, wire, this.conn, this.options.lingerMs);
-    if (this.pending !== undefined) chargePending(w, wire, this.conn, this.pending);
+    // First: its listeners must see each read and control frame before the others'.
+    const arrival = arrivalOf(w, wire);
+    listenTo(w, wire, arrival, this.conn, this.options.lingerMs);
+    if (this.pending !== undefined) chargePending(w, wire, arrival, this.conn, this.pending);
+    this.arrival = arrival;
     this.ws = w;
     this.wire = wire;
     this.beneath = TlsReadStop.of(wire);
@@ -175,13 +181,13 @@ function isEndMarker(chunks: Uint8Array[]): boolean {
 }
 
 /** Hands what `w` receives over `wire` to `conn`, and its end. */
-function listenTo(w: WebSocket, wire: Duplex, conn: MessageConn, lingerMs: number): void {
+function listenTo(w: WebSocket, wire: Duplex, arrival: MessageArrival, conn: MessageConn, lingerMs: number): void {
   let error: Error | undefined;
   const guard = new ChunkGuard(wire, conn);
   // One listener per event: EventEmitter copies its list on each emit of an event with several.
   w.on('message', (data, isBinary) => (guard.reset(), conn.receive(bytesOf(data), isBinary)));
   // A control frame between the fragments of a message ends nothing ws holds of the message.
-  const control = (): void => void (betweenFragments(w) || guard.reset());
+  const control = (): void => void (arrival.betweenFragments() || guard.reset());
   w.on('ping', control);
   w.on('pong', control);
   w.on('error', (err) => {
@@ -201,10 +207,10 @@ function listenTo(w: WebSocket, wire: Duplex, conn: MessageConn, lingerMs: numbe
  * frames and messages by then), and gives it back when the connection is gone. A read that would
  * take the budget over drops this connection alone.
  */
-function chargePending(w: WebSocket, wire: Duplex, conn: MessageConn, pending: PendingMessages): void {
+function chargePending(w: WebSocket, wire: Duplex, arrival: MessageArrival, conn: MessageConn, pending: PendingMessages): void {
   let charged = 0;
   const read = (): void => {
-    const now = heldBytes(w);
+    const now = arrival.heldBytes();
     if (now === charged) return;
     try {
       pending.recharge(charged, now);

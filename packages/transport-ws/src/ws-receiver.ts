@@ -1,4 +1,22 @@
+import type { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
+import { CountedArrival } from './counted-arrival.js';
+import type { MessageArrival } from './message-arrival.js';
+
+/**
+ * How to tell what `ws` holds of a message under way: its Receiver's own fields (the npm
+ * package, on Node and Deno), or, for a ws that has none (Bun's own, which Bun puts in the
+ * package's place), a count of what `wire` delivered since the last whole message.
+ */
+export function arrivalOf(ws: WebSocket, wire: Duplex): MessageArrival {
+  if (receiverOf(ws) === undefined) return new CountedArrival(ws, wire);
+  return {
+    midMessage: () => midMessage(ws),
+    messageBytes: () => messageBytes(ws),
+    heldBytes: () => heldBytes(ws),
+    betweenFragments: () => betweenFragments(ws),
+  };
+}
 
 /** The fields of ws's Receiver that say whether it holds part of a message (ws has no public way to ask). */
 interface ReceiverState {
