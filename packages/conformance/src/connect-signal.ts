@@ -14,7 +14,8 @@ const PENDING = Symbol('pending');
  * - A signal aborted already: the connect rejects with Cancelled, before dialling.
  * - An abort while the connect is under way (right after the call, before any I/O could
  *   finish): it rejects with Cancelled. A connect that was already up when the abort came (an
- *   in-process transport whose promise is settled as `connect` returns) is not judged.
+ *   in-process transport whose promise is settled as `connect` returns, or a few microtasks
+ *   later) is not judged.
  * Every connection either makes is closed here.
  */
 export async function connectSignalProblems(transport: Transport, address: Address, timeoutMs: number): Promise<string[]> {
@@ -27,10 +28,14 @@ export async function connectSignalProblems(transport: Transport, address: Addre
 
   const abort = new AbortController();
   const connecting = transport.connect(address, spec, { timeoutMs, signal: abort.signal });
-  const upAtOnce = await settledAlready(connecting);
+  await settledAlready(connecting);
   abort.abort();
+  // Asked after the abort: a connect that awaits a little (an in-process lookup) may have come up
+  // in the microtasks before it, and could then not have given it up. A rejection is judged
+  // either way: one made at the abort (in its listener) has settled by now too.
+  const settled = await settledAlready(connecting);
   const during = await outcome(connecting);
-  if (!upAtOnce) {
+  if (!(settled && 'conn' in during)) {
     problems.push(...judge(during, `connect(${where}) whose signal aborted while it was under way`, 'give the connect up at the abort: reject at once with RpcError(Cancelled) and close what it opened'));
   }
   return problems;

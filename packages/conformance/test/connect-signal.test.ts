@@ -1,7 +1,7 @@
 // The kit's connect-signal check (src/connect-signal.ts), on the transport itself: it passes
 // this repository's TCP and ws transports, and names both ways a connect that never sees its
 // signal breaks the contract (TransportConnectOptions.signal).
-import type { Transport } from '@skein/core';
+import { connectAborted, formatAddress, type FrameConn, type Transport } from '@skein/core';
 import { runtime } from '@skein/runtime';
 import { tcpTransport } from '@skein/transport-tcp';
 import { describe, expect, it } from 'vitest';
@@ -25,5 +25,27 @@ describe('the connect-signal check', () => {
       expect.stringMatching(/^connect\(127\.0\.0\.1:\d+\) given a signal aborted already resolved with a connection: it must reject with RpcError\(Cancelled\) before dialling/),
       expect.stringMatching(/^connect\(127\.0\.0\.1:\d+\) whose signal aborted while it was under way resolved with a connection: it must give the connect up at the abort/),
     ]);
+  });
+
+  // An in-process transport whose connect awaits once (a lookup) is up a microtask or two after
+  // the call, before the kit's abort comes: it could not have given it up, and is not judged.
+  it('does not judge a connect that was up before the abort came (an async one up within microtasks)', async () => {
+    const address = await serve(tcp);
+    const dialled: FrameConn[] = [];
+    const upSoon: Transport = {
+      ...tcp,
+      name: 'up-within-microtasks',
+      async connect(a, spec, options) {
+        if (options?.signal?.aborted) throw connectAborted(formatAddress(a), options.signal.reason);
+        const conn = dialled.shift()!;
+        await null;
+        return conn;
+      },
+    };
+    // Dialled ahead, for real: the connect under test only hands one over.
+    for (let i = 0; i < 2; i++) dialled.push(await tcp.connect(address, { headerLength: 1, bodyLength: () => 0 }, { timeoutMs: CONNECT_MS }));
+    const problems = await connectSignalProblems(upSoon, address, CONNECT_MS);
+    dialled.forEach((c) => c.close());
+    expect(problems).toEqual([]);
   });
 });

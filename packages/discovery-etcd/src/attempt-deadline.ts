@@ -8,8 +8,9 @@ type Interceptor = NonNullable<CallOptions['interceptors']>[number];
 const ATTEMPTS_PER_BOUND = 4;
 
 /**
- * Call options for one etcd call that must settle by `deadline` (ms since the epoch), each attempt
- * etcd3 makes of it waiting at most a quarter of `boundMs`.
+ * Call options for one etcd call of `client` that must settle by `deadline` (ms since the epoch),
+ * each attempt etcd3 makes of it waiting at most a quarter of `boundMs` when `client` has several
+ * members to send it to.
  *
  * etcd3 sends each attempt to a member picked at random and, when one fails as the network does
  * (DEADLINE_EXCEEDED included), tries another, up to three in all; but a call's `deadline` is one
@@ -23,11 +24,24 @@ const ATTEMPTS_PER_BOUND = 4;
  * Given these options a call uses their interceptor in place of the client's
  * `defaultCallOptions.interceptors` (etcd3 merges call options over the defaults key by key).
  */
-export function withinAttempts(deadline: number, boundMs: number): CallOptions & { deadline: number } {
+export function withinAttempts(client: Etcd3, deadline: number, boundMs: number): CallOptions & { deadline: number } {
+  // One member has no other to go on to: etcd3 sends each attempt to it again, so a cut attempt
+  // only cut an answer still arriving on a slow link (and reset the client's connections,
+  // breaking its watches and lease keepalives), and no view of large values was ever read.
+  if (hostsOf(client) === 1) return { deadline };
   const attemptMs = boundMs / ATTEMPTS_PER_BOUND;
   const perAttempt = (options: { deadline?: Date | number }, nextCall: (options: object) => object): object =>
     nextCall({ ...options, deadline: Math.min(epochMs(options.deadline), Date.now() + attemptMs) });
   return { deadline, interceptors: [perAttempt as unknown as Interceptor] };
+}
+
+/**
+ * How many members `client` was given (its `hosts` option, which etcd3 keeps but does not
+ * expose), or undefined where that cannot be told: then each attempt is bounded.
+ */
+function hostsOf(client: Etcd3): number | undefined {
+  const hosts = (client as unknown as { options?: { hosts?: unknown } }).options?.hosts;
+  return typeof hosts === 'string' ? 1 : Array.isArray(hosts) ? hosts.length : undefined;
 }
 
 /** grpc-js's Deadline (a Date, or ms since the epoch; none is Infinity) as ms since the epoch. */

@@ -249,7 +249,7 @@ class EtcdRegistration implements Registration {
    */
   private withinTtl(): CallOptions {
     const ms = this.p.ttl * 1000;
-    return withinAttempts(Date.now() + ms, ms);
+    return withinAttempts(this.p.client, Date.now() + ms, ms);
   }
 
   private async writeOnce(again: boolean): Promise<void> {

@@ -13,8 +13,11 @@ const PARALLEL_READS = 16;
  */
 const READ_BOUND_MS = 10_000;
 
-/** The call options of one read (see READ_BOUND_MS): how a PrefixReader bounds its calls unless told otherwise. */
-export const boundedRead: ReadBound = () => withinAttempts(Date.now() + READ_BOUND_MS, READ_BOUND_MS);
+/** The call options of one read of `client` (see READ_BOUND_MS): how a PrefixReader bounds its calls unless told otherwise. */
+export const boundedRead =
+  (client: Etcd3): ReadBound =>
+  () =>
+    withinAttempts(client, Date.now() + READ_BOUND_MS, READ_BOUND_MS);
 
 /** Call options for one read call, made as it is sent. */
 export type ReadBound = () => CallOptions;
@@ -54,7 +57,7 @@ export class PrefixReader {
     private readonly client: Etcd3,
     private readonly prefix: string,
     private readonly onTooLarge: (key: string) => void,
-    private readonly bound: ReadBound = boundedRead,
+    private readonly bound: ReadBound = boundedRead(client),
   ) {}
 
   async read(presumeTooLarge = false): Promise<RangeRead> {

@@ -51,7 +51,7 @@ export type { EtcdCluster, EtcdMember, StartEtcdOptions } from './etcd.js';
 export { startTcpRelay } from './tcp-relay.js';
 export { muteServer } from './mute-server.js';
 export type { MuteServer, MuteServerOptions } from './mute-server.js';
-export type { TcpRelay } from './tcp-relay.js';
+export type { TcpRelay, TcpRelayOptions } from './tcp-relay.js';
 
 // ── Watching what code under test does
 export { memoryLogger } from './memory-logger.js';

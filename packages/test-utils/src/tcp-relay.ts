@@ -52,13 +52,22 @@ export interface TcpRelay {
   close(): Promise<void>;
 }
 
+export interface TcpRelayOptions {
+  /**
+   * Every connection relayed at about this many bytes a second each way from its first byte, as
+   * `throttle` does for those relayed already: a link slow for good, also for a client's new
+   * connections (etcd3 dials again after a call of its fails).
+   */
+  bytesPerSecond?: number;
+}
+
 /**
  * Relays each connection to `target` (`host:port`). For a network blip between one client and
  * a server that stays up (a restarted server would lose state the test needs, e.g. etcd's
  * auth tokens): `cut()` resets the client's connections as a broken link would, and the client
  * connects again through the relay.
  */
-export async function startTcpRelay(target: string): Promise<TcpRelay> {
+export async function startTcpRelay(target: string, opts: TcpRelayOptions = {}): Promise<TcpRelay> {
   const { hostname, port } = new URL(`tcp://${target.replace(/^[a-z]+:\/\//, '')}`);
   const sockets = new Set<net.Socket>();
   const track = (s: net.Socket): void => {
@@ -95,6 +104,10 @@ export async function startTcpRelay(target: string): Promise<TcpRelay> {
     // Counted as read, whoever reads it (the pipe, `slowly`, `stall`'s drop). Added once piped: a
     // listener more does not change the flow then.
     outbound.on('data', (chunk: Buffer) => void (fromTarget += chunk.length));
+    if (opts.bytesPerSecond !== undefined) {
+      slowly(outbound, inbound, opts.bytesPerSecond);
+      slowly(inbound, outbound, opts.bytesPerSecond);
+    }
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
