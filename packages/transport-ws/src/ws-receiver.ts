@@ -6,10 +6,10 @@ import type { MessageArrival } from './message-arrival.js';
 /**
  * How to tell what `ws` holds of a message under way: its Receiver's own fields (the npm
  * package, on Node and Deno), or, for a ws that has none (Bun's own, which Bun puts in the
- * package's place), a count of what `wire` delivered since the last whole message.
+ * package's place), a count of the data frames' bytes `wire` delivered since a message's final frame.
  */
 export function arrivalOf(ws: WebSocket, wire: Duplex): MessageArrival {
-  if (receiverOf(ws) === undefined) return new CountedArrival(ws, wire);
+  if (receiverOf(ws) === undefined) return new CountedArrival(wire);
   return {
     midMessage: () => midMessage(ws),
     messageBytes: () => messageBytes(ws),
