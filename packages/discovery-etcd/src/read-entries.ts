@@ -1,6 +1,7 @@
 import { ErrorCode, RpcError, connectTimerMs, invalidArgument } from '@skein/core';
 import type { DiscoveryEntry } from '@skein/stream';
-import { Etcd3, EtcdAuthenticationFailedError, EtcdPermissionDeniedError, GRPCUnauthenticatedError, type IOptions } from 'etcd3';
+import { Etcd3, EtcdAuthenticationFailedError, EtcdPermissionDeniedError, GRPCUnauthenticatedError } from 'etcd3';
+import { withinAttempts } from './attempt-deadline.js';
 import { checkedPrefix, decodeEntry, rangeOf } from './etcd-entry.js';
 import { PrefixReader } from './range-read.js';
 import { reason } from './reason.js';
@@ -44,12 +45,14 @@ export async function readEntries(opts: ReadEntriesOptions): Promise<EntriesRead
   const timeoutMs = opts.timeoutMs ?? 5000;
   if (!(timeoutMs > 0) || !Number.isFinite(timeoutMs)) throw invalidArgument(`readEntries: timeoutMs ${timeoutMs} is not a positive duration`);
   if (opts.type !== undefined && (opts.type === '' || opts.type.includes('/'))) throw invalidArgument(`a server type is a non-empty name without '/', got ${JSON.stringify(opts.type)}`);
-  const { client, where, owned } = clientOf(opts, timeoutMs);
+  const { client, where, owned } = clientOf(opts);
   // A type narrows the range read: its entries only, however many others there are.
   const range = opts.type === undefined ? rangeOf(prefix) : rangeOf(`${prefix}/${opts.type}`);
   const skipped: SkippedKey[] = [];
-  // Its calls bounded by the read's own timeout and, given hosts, the client's defaults (see attemptDeadline).
-  const reader = new PrefixReader(client, range, (key) => skipped.push({ key, why: 'its value is too large to read' }), () => ({}));
+  // Each call bounded by the read's own time, each attempt of it on one member a quarter of that
+  // when the client has several (see withinAttempts): one stalled member must not hold the read.
+  const boundMs = connectTimerMs(timeoutMs);
+  const reader = new PrefixReader(client, range, (key) => skipped.push({ key, why: 'its value is too large to read' }), () => withinAttempts(client, Date.now() + boundMs, boundMs));
   let timer: ReturnType<typeof setTimeout> | undefined;
   const late = new Promise<never>((_, reject) => {
     // Capped: past 2^31-1 ms setTimeout fires at once, and a long wait would be none at all.
@@ -67,27 +70,11 @@ export async function readEntries(opts: ReadEntriesOptions): Promise<EntriesRead
   }
 }
 
-function clientOf(opts: ReadEntriesOptions, timeoutMs: number): { client: Etcd3; where: string; owned: boolean } {
+function clientOf(opts: ReadEntriesOptions): { client: Etcd3; where: string; owned: boolean } {
   if (opts.client) return { client: opts.client, where: 'the client given', owned: false };
   const hosts = typeof opts.hosts === 'string' ? [opts.hosts] : [...(opts.hosts ?? [])];
   if (hosts.length === 0 || hosts.some((h) => typeof h !== 'string' || h.trim() === '')) throw invalidArgument('readEntries needs an etcd3 client or etcd hosts (http://host:2379)');
-  return { client: new Etcd3({ hosts, defaultCallOptions: attemptDeadline(hosts.length, timeoutMs) }), where: hosts.join(', '), owned: true };
-}
-
-/**
- * With several hosts, each call to one member waits at most a quarter of the read's time, then
- * goes to another. etcd3 sends each call to a member picked at random and sets no deadline of its
- * own (its `dialTimeout` option is read nowhere), so one stalled member (SIGSTOP, a frozen host:
- * its kernel still accepts) would hold every call sent to it until the whole read timed out, a
- * quorum answering beside it. A call past its deadline etcd3 retries on another member, and after
- * three in a row it stops sending to that member: a quarter leaves room for those three. One host
- * has no other to try: its calls have the read's own deadline only.
- */
-function attemptDeadline(hosts: number, timeoutMs: number): IOptions['defaultCallOptions'] {
-  if (hosts < 2) return undefined;
-  const attemptMs = connectTimerMs(timeoutMs) / 4;
-  // Streams (none in a read) are not bounded: a deadline would end a watch.
-  return (context) => (context.isStream ? {} : { deadline: Date.now() + attemptMs });
+  return { client: new Etcd3({ hosts }), where: hosts.join(', '), owned: true };
 }
 
 function decoded(prefix: string, kvs: readonly { key: Buffer; value: Buffer }[], skipped: SkippedKey[]): DiscoveryEntry[] {
