@@ -1,6 +1,6 @@
 import type net from 'node:net';
 import type { Duplex } from 'node:stream';
-import { connectAborted, connectFailed, ErrorCode, formatAddress, RpcError, type Address, type FrameConn, type FrameSpec } from '@skein/core';
+import { connectAborted, connectFailed, ErrorCode, formatAddress, RpcError, type Address, type FrameConn, type FrameSpec, type TlsOptions } from '@skein/core';
 import { loadingWs } from './deno-env.js';
 import { handshake, wsUrl } from './handshake.js';
 import type { ResolvedOptions } from './options.js';
@@ -33,7 +33,7 @@ async function connectWs(address: Address, spec: FrameSpec, options: ResolvedOpt
   const url = wsUrl(address, options.path, secure);
   // The TLS options before the abort, as on every transport: a mistake in them is told even to a caller that gave up.
   const clientTls = wsClientTls(options.tls);
-  loadCertAndKey(clientTls as { cert?: string; key?: string });
+  loadPairOnce(options.tls, clientTls);
   // Before dialling (ws may have loaded meanwhile): the handshake below would find it aborted with a socket already on its way.
   if (signal?.aborted) throw connectAborted(url, signal.reason);
   const tls = secure ? new WssHandshake(options.tls) : undefined;
@@ -72,4 +72,17 @@ function refused(url: string, status: number): RpcError {
   }
   const why = status === 404 ? ' (no Skein endpoint on that path?)' : '';
   return new RpcError(ErrorCode.Unreachable, `${url} answered HTTP ${status} instead of upgrading${why}`);
+}
+
+/** The transports' TLS options whose certificate and key have loaded once (loadCertAndKey). */
+const pairsLoaded = new WeakSet<TlsOptions>();
+
+/**
+ * Loads the client's certificate and key once per transport's options, not per connect: each
+ * load is an OpenSSL context (~0.9 ms with a 2048-bit RSA key), which the handshake makes again.
+ */
+function loadPairOnce(tls: TlsOptions | undefined, clientTls: Record<string, unknown>): void {
+  if (tls === undefined || pairsLoaded.has(tls)) return;
+  loadCertAndKey(clientTls as { cert?: string; key?: string });
+  pairsLoaded.add(tls);
 }
