@@ -51,6 +51,9 @@ export function mayHaveRun(err: RpcError | RemoteError): boolean {
  */
 export function openStreamFailure(err: Error, stream: { readonly unkept: boolean; readonly heard: boolean }, address: string, count: number): Error | undefined {
   if (!(err instanceof RpcError)) return err;
+  // Lost or timed out (retry 'idempotent'): said in the words a plain call's final error uses. A
+  // server's own answer (its handler's error) needs no note: it ran there, and says so itself.
+  if (err.retry === 'idempotent') return noted(err, [`the stream may have executed on ${address}; not moved: an open stream moves only when its server answers that it never ran`], count, err.retry);
   if (mayHaveRun(err)) return noted(err, [], count, err.retry);
   if (stream.heard) {
     const why = `the stream may have executed on ${address}: its server sent items or credit before answering that it never ran; not moved`;
