@@ -27,6 +27,8 @@ export type { Codec } from './codec.js';
 export { silentLogger, consoleLogger } from './logger.js';
 export { guardedLogger } from './guarded-logger.js';
 export type { Logger, LogLevel } from './logger.js';
+// For a line that may recur with every event (a cap refusing each connection): one line a window, with a count
+export { RepeatedLine } from './repeated-line.js';
 export { parseAddress, formatAddress } from './address.js';
 export type { Address } from './address.js';
 // TLS: one options shape for every runtime and transport, and the verified identity of a peer (docs/tls.md)

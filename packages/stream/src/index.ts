@@ -114,7 +114,8 @@ export type { ReplyLimits } from './wire/limits.js';
 export { errorDetail, handlerErrorDetail, refusalDetail, crashDetail, actionName, speaksToCaller } from './wire/error-detail.js';
 export { WithheldLog } from './server/withheld-log.js';
 export type { WithheldLogOptions } from './server/withheld-log.js';
-export { RepeatedLine } from './server/repeated-line.js';
+// Moved to @skein/core (transports use it too); re-exported here for code that imported it from this package.
+export { RepeatedLine } from '@skein/core';
 // What cancels a call with no AbortSignal made for it (`CallOptions.abortSource`; a ServerRequest is one), the listeners one keeps, and an abort that fires once, its signal made only if read.
 export type { AbortSource } from './client/call-options.js';
 export { AbortListeners } from './internals/abort-listeners.js';

@@ -13,6 +13,7 @@ import { decide, REFUSAL } from './upgrade-hook.js';
 import { httpsServerTls, identityOfRequest, loadingTls, secureFor } from './tls.js';
 import type { ReloadableListener } from './transport-of.js';
 import { WS_RECEIVE_LIMITS } from './ws-socket.js';
+import { TlsRefusalLines } from './tls-refusal-lines.js';
 
 /**
  * A Skein endpoint on a `ws` WebSocketServer attached (noServer) to its own HTTP server, so the
@@ -50,8 +51,9 @@ export async function listenWs(
     keepalive: new Keepalive(options.pingIntervalMs),
     pending: new PendingMessages(options.maxPendingMessageBytes),
   };
+  const lines = new TlsRefusalLines(options.logger);
   if (servers && secure) {
-    refuseUnverified(servers.tls, secure, options, (socket, err) => l.waiting.get(tcpSocketOf(socket))?.refusedTls(err));
+    refuseUnverified(servers.tls, secure, lines, (socket, err) => l.waiting.get(tcpSocketOf(socket))?.refusedTls(err));
     servers.tls.on('secureConnection', (socket: tls.TLSSocket) => l.waiting.get(tcpSocketOf(socket))?.secured(socket));
   }
   server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => onUpgrade(l, req, socket, head));
@@ -61,7 +63,7 @@ export async function listenWs(
   await listenOn(tcp, address);
   tcp.on('error', () => {});
   const reload = servers && { reloadTls: (next: TlsOptions) => reloadTls(l, servers.tls, next) };
-  return { address: boundAddress(tcp, address), close: () => closeServer(tcp, l.wss), ...reload };
+  return { address: boundAddress(tcp, address), close: () => closeServer(tcp, l.wss, lines), ...reload };
 }
 
 /** What a ws listener's accepts and upgrades share. */
@@ -204,9 +206,10 @@ function boundAddress(server: net.Server, asked: Address): Address {
  * FrameListener contract: they are the server's), so this does not wait for the 'close' event,
  * which waits for them.
  */
-async function closeServer(tcp: net.Server, wss: WebSocketServer): Promise<void> {
+async function closeServer(tcp: net.Server, wss: WebSocketServer, lines: TlsRefusalLines): Promise<void> {
   tcp.close();
   wss.close();
+  lines.flush();
 }
 
 /**
@@ -215,7 +218,7 @@ async function closeServer(tcp: net.Server, wss: WebSocketServer): Promise<void>
  * before the HTTP parser reads a byte of it, and reports that as a hang-up. Each is logged with
  * its reason, as is any other failed handshake; `refused` tells the connection why it closes.
  */
-function refuseUnverified(server: tls.Server, secure: ResolvedTls, options: ResolvedOptions, refused: (socket: tls.TLSSocket, err: RpcError) => void): void {
+function refuseUnverified(server: tls.Server, secure: ResolvedTls, lines: TlsRefusalLines, refused: (socket: tls.TLSSocket, err: RpcError) => void): void {
   // The TCP socket's address and port: a TLSSocket made over an accepted socket shows the
   // address alone, or (once Node has closed it for a certificate that did not verify) nothing.
   const remote = (socket: tls.TLSSocket): string => {
@@ -223,7 +226,7 @@ function refuseUnverified(server: tls.Server, secure: ResolvedTls, options: Reso
     return tcp.remotePort !== undefined ? remoteOf(tcp) : (socket.remoteAddress ?? remoteOf(tcp));
   };
   const refuseCertificate = (socket: tls.TLSSocket, reason: string): void => {
-    options.logger.warn({ remote: remote(socket), reason }, 'TLS client certificate refused: closing the connection');
+    lines.warn('TLS client certificate refused', { remote: remote(socket), reason });
     refused(socket, new RpcError(ErrorCode.Unauthenticated, `TLS client certificate refused: ${reason}`));
   };
   server.on('tlsClientError', (err: Error & { code?: string }, socket: tls.TLSSocket) => {
@@ -234,7 +237,7 @@ function refuseUnverified(server: tls.Server, secure: ResolvedTls, options: Reso
       err.code === 'ERR_TLS_HANDSHAKE_TIMEOUT'
         ? new RpcError(ErrorCode.Timeout, `TLS handshake not done within ${secure.handshakeTimeoutMs} ms`)
         : new RpcError(ErrorCode.IO, `TLS handshake failed: ${err.message}`, { cause: err });
-    options.logger.warn({ remote: remote(socket), reason: failure.message }, 'TLS handshake failed: closing the connection');
+    lines.warn('TLS handshake failed', { remote: remote(socket), reason: failure.message });
     refused(socket, failure);
   });
   if (!secure.requestCert) return;

@@ -1,3 +1,4 @@
+import net from 'node:net';
 import os from 'node:os';
 import tls from 'node:tls';
 import { describe, expect, it } from 'vitest';
@@ -78,6 +79,29 @@ describe('wss server: mTLS refusals reach the client typed, saying why', () => {
     const client = wsTransport({ tls: clientTls(certs.client) });
     expect(await connecting(client, '127.0.0.1', port)).toBe('connected');
     expect(await connecting(client, '127.0.0.1', 1)).toMatchObject({ code: ErrorCode.Unreachable });
+  });
+});
+
+// Strangers open as many connections as they like: a line each would be a flood they drive. Each
+// kind of refusal is said whole once, then counted (one line per 10 s window, and at close), as an
+// RpcServer's own lines of broken connections are.
+describe('wss server: refusals at TLS are logged once, then counted', () => {
+  it("20 plaintext strangers: one line with the first one's reason, then one counting the other 19 (at close)", async () => {
+    const logger = memoryLogger();
+    const listener = await wsTransport({ tls: serverTls(), logger }).listen({ host: '127.0.0.1', port: 0 }, spec, (conn) => conn.bind({ frame() {}, drain() {}, close() {} }));
+    cleanup.push(() => listener.close());
+    const port = (listener.address as { port: number }).port;
+    for (let i = 0; i < 20; i++) {
+      await new Promise<void>((resolve) => {
+        const s = net.connect({ host: '127.0.0.1', port }, () => s.write('GET / HTTP/1.1\r\n\r\n'));
+        s.on('error', () => {}).on('close', () => resolve());
+      });
+    }
+    await listener.close();
+    const lines = logger.lines.filter((l) => String(l.msg).startsWith('TLS handshake failed'));
+    expect(lines.map((l) => l.msg)).toEqual(['TLS handshake failed: closing the connection', 'TLS handshake failed: 19 more connections since the last line']);
+    expect(lines[0]!.obj).toMatchObject({ remote: expect.stringMatching(/^127\.0\.0\.1:\d+$/), reason: expect.stringMatching(/^TLS handshake failed: /) });
+    expect(lines[1]!.obj).toEqual({ kind: 'TLS handshake failed', connections: 19 });
   });
 });
 

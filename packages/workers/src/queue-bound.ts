@@ -1,5 +1,5 @@
-import { ErrorCode } from '@skein/core';
-import { RepeatedLine, type ServerRequest } from '@skein/stream';
+import { ErrorCode, RepeatedLine } from '@skein/core';
+import type { ServerRequest } from '@skein/stream';
 import type { InputQueue, QueuedConn } from './input-queue.js';
 import type { PoolSettings } from './pool-options.js';
 

@@ -1,5 +1,4 @@
-import type { Clock, Logger } from '@skein/core';
-import { RepeatedLine } from './repeated-line.js';
+import { RepeatedLine, type Clock, type Logger } from '@skein/core';
 import type { KindLimits, KindSettings, PeerCandidate } from './conn-kind.js';
 
 /** A connection's kind as the server holds it now: its limits, and whether it waits for its credentials to make it a peer. */

@@ -4,6 +4,7 @@ import {
   formatAddress,
   invalidArgument,
   parseAddress,
+  RepeatedLine,
   type Address,
   type FrameConn,
   type FrameListener,
@@ -17,7 +18,6 @@ import { resolveServerOptions, type RpcServerOptions, type ServerSettings } from
 import { ConnCensus, type KindCap } from './conn-census.js';
 import { Probations } from './probations.js';
 import { PROBATION_REFUSALS } from './probation-refusals.js';
-import { RepeatedLine } from './repeated-line.js';
 import type { ConnInfo } from './request.js';
 import type { BoundAddress } from './bound-address.js';
 import { LazyAbort } from '../internals/lazy-abort.js';

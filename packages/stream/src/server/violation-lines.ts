@@ -1,5 +1,4 @@
-import type { Clock, Logger } from '@skein/core';
-import { RepeatedLine } from './repeated-line.js';
+import { RepeatedLine, type Clock, type Logger } from '@skein/core';
 
 /** Kinds told apart at most: past it, the rest share one line (what a peer sends never grows the map). */
 const MAX_KINDS = 64;

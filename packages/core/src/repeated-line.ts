@@ -1,4 +1,4 @@
-import type { Clock, Ticker } from '@skein/core';
+import type { Clock, Ticker } from './runtime.js';
 
 /** How long a stretch of a condition's occurrences is summed up in one line, by default. */
 const REPEATED_LINE_MS = 10_000;
