@@ -125,6 +125,20 @@ describe.each(TRANSPORTS)('the auth handshake over %s', (_name, t) => {
     await waitFor(() => s.server.connections === 0, { what: 'the refused connection closed' });
   });
 
+  it('logs refused credentials once per code and reason, then counts them: strangers cannot flood the log', async () => {
+    const s = await authServer(t);
+    for (let i = 0; i < 10; i++) await connect(s.address, 'nonsense').catch((e: unknown) => e);
+    await connect(s.address, 'banned-eve').catch((e: unknown) => e);
+    await s.server.close();
+    const lines = s.logger.lines.filter((l) => String(l.msg).startsWith('authentication refused'));
+    expect(lines.map((l) => l.msg).sort()).toEqual([
+      'authentication refused',
+      'authentication refused',
+      'authentication refused (Unauthenticated: credentials refused): 9 more connections since the last line',
+    ]);
+    expect(lines.filter((l) => l.msg === 'authentication refused').map((l) => l.obj.code).sort()).toEqual(['PermissionDenied', 'Unauthenticated']);
+  });
+
   it('refuses without saying why when the hook throws, and logs what it threw', async () => {
     const s = await authServer(t, {
       authenticate: () => {

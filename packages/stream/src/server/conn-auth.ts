@@ -222,7 +222,9 @@ export class ConnAuth {
       const { logger } = this.settings;
       const { remote } = this.wire.info;
       if (verdict.err !== undefined) logger.error({ remote, err: verdict.err }, 'authenticate hook failed: credentials refused');
-      logger.warn({ remote, code: CODE_INFO[verdict.code].name, reason: verdict.detail, renewal }, 'authentication refused');
+      const code = CODE_INFO[verdict.code].name;
+      // Bounded by time per code and reason: strangers may be refused on any number of connections.
+      this.settings.violations.say('warn', { remote, code, reason: verdict.detail, renewal }, 'authentication refused', `${code}: ${verdict.detail}`);
     }
     if (isRefusal(verdict) && !renewal) this.state = 'refused';
     answer(verdict);
