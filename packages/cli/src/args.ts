@@ -65,13 +65,21 @@ const FLAGS: Readonly<Record<string, FlagSpec>> = {
   servername: { key: 'servername', takesValue: true, for: ['ping', 'call', 'bench', 'health'] },
 };
 
+/**
+ * Each command's positionals and its usage line, the one source of both the usage error and
+ * `skein --help` (usage.ts): every option the command takes (FLAGS) is on its line, but for the
+ * TLS options that every command with an ADDR takes, which --help lists once under ADDR.
+ */
 const POSITIONALS: Readonly<Record<CommandName, { min: number; max: number; usage: string }>> = {
-  ping: { min: 1, max: 1, usage: 'skein ping ADDR' },
-  call: { min: 2, max: 3, usage: "skein call ADDR Service.method ['<json>']" },
-  bench: { min: 2, max: 3, usage: "skein bench ADDR Service.method ['<json>']" },
-  health: { min: 1, max: 2, usage: 'skein health ADDR [SERVICE] [--watch]' },
-  servers: { min: 0, max: 0, usage: 'skein servers --etcd http://host:2379 [--prefix P] [--type T] [--json]' },
+  ping: { min: 1, max: 1, usage: 'skein ping ADDR [--count N] [--timeout MS]' },
+  call: { min: 2, max: 3, usage: "skein call ADDR Service.method ['<json>'] [--codec msgpack|cbor] [--timeout MS]" },
+  bench: { min: 2, max: 3, usage: "skein bench ADDR Service.method ['<json>'] [--in-flight N] [--duration S] [--codec C] [--json] [--timeout MS]" },
+  health: { min: 1, max: 2, usage: 'skein health ADDR [SERVICE] [--watch] [--codec C] [--timeout MS]' },
+  servers: { min: 0, max: 0, usage: 'skein servers --etcd http://host:2379[,...] [--prefix P] [--type T] [--json] [--timeout MS]' },
 };
+
+/** Every command's usage line, as --help lists them. */
+export const USAGE_LINES: readonly string[] = Object.values(POSITIONALS).map((p) => p.usage);
 
 /** Reads argv (without node and the script). Mistakes throw InvalidArgument saying what is wrong. */
 export function parseArgs(argv: readonly string[]): Parsed {
@@ -92,14 +100,14 @@ export function parseArgs(argv: readonly string[]): Parsed {
       watch: flags.has('watch'),
       json: positionals[2],
       codec: flags.get('codec') ?? 'msgpack',
-      timeoutMs: number(flags.get('timeout'), 10_000, 'timeout', 'milliseconds'),
-      count: integer(flags.get('count'), 1, 'count', 'pings'),
-      inFlight: atMost(integer(flags.get('in-flight'), 16, 'in-flight', 'calls'), MAX_IN_FLIGHT, 'in-flight', 'calls'),
-      durationS: number(flags.get('duration'), 5, 'duration', 'seconds'),
+      timeoutMs: positiveInteger(flags.get('timeout'), 10_000, 'timeout', 'milliseconds'),
+      count: positiveInteger(flags.get('count'), 1, 'count', 'pings'),
+      inFlight: atMost(positiveInteger(flags.get('in-flight'), 16, 'in-flight', 'calls'), MAX_IN_FLIGHT, 'in-flight', 'calls'),
+      durationS: positiveDecimal(flags.get('duration'), 5, 'duration', 'seconds'),
       asJson: flags.has('json'),
       tls: { ca: flags.get('ca'), cert: flags.get('cert'), key: flags.get('key'), servername: flags.get('servername') },
       etcd: command === 'servers' ? etcdUrls(flags.get('etcd')) : [],
-      prefix: nonEmpty(flags.get('prefix'), 'prefix'),
+      prefix: etcdPrefix(flags.get('prefix')),
       type: serverType(flags.get('type')),
     },
   };
@@ -131,16 +139,26 @@ function split(command: CommandName, args: readonly string[]): { positionals: st
   return { positionals, flags };
 }
 
-function number(text: string | undefined, fallback: number, flag: string, unit: string): number {
+/**
+ * `--duration`: seconds, which a bench may well want fewer of than one (`0.5`): plain decimal
+ * digits with an optional fraction, above 0; no `0x10`, `1e3` or spaces, as for the integers.
+ */
+function positiveDecimal(text: string | undefined, fallback: number, flag: string, unit: string): number {
   if (text === undefined) return fallback;
-  const n = Number(text);
-  if (text.trim() === '' || !Number.isFinite(n) || n <= 0) throw invalidArgument(`--${flag} must be a positive number of ${unit}, got ${JSON.stringify(text)}`);
+  const n = /^[0-9]+(\.[0-9]+)?$/.test(text) ? Number(text) : NaN;
+  if (!(n > 0 && Number.isFinite(n))) throw invalidArgument(`--${flag} must be a positive number of ${unit} (decimal digits, a fraction allowed), got ${JSON.stringify(text)}`);
   return n;
 }
 
-function integer(text: string | undefined, fallback: number, flag: string, unit: string): number {
-  const n = number(text, fallback, flag, unit);
-  if (!Number.isSafeInteger(n)) throw invalidArgument(`--${flag} must be a whole number, got ${JSON.stringify(text)}`);
+/**
+ * The numeric options counted in whole units (all but `--duration`): plain decimal digits, a whole number above 0. Number() alone also took
+ * `0x10` (16), `1e3`, `10.5` and ` 10 `: a figure that is not what was typed, or a fraction of
+ * a millisecond no timer keeps. One parser, so that each such option means the same by a number.
+ */
+function positiveInteger(text: string | undefined, fallback: number, flag: string, unit: string): number {
+  if (text === undefined) return fallback;
+  const n = /^[0-9]+$/.test(text) ? Number(text) : NaN;
+  if (!(n > 0) || !Number.isSafeInteger(n)) throw invalidArgument(`--${flag} must be a whole positive number of ${unit} (decimal digits), got ${JSON.stringify(text)}`);
   return n;
 }
 
@@ -167,12 +185,21 @@ function etcdUrls(text: string | undefined): string[] {
     }
     if (parsed.protocol !== 'http:') throw invalidArgument(`--etcd ${JSON.stringify(url)}: only http:// is supported (etcd over TLS or with auth: use etcdctl)`);
     if (parsed.port === '') throw invalidArgument(`--etcd ${JSON.stringify(url)} has no port (etcd's clients use 2379)`);
+    // etcd's client (gRPC) dials host:port only: a path, query or fragment would be dropped, and
+    // the etcd read would not be the one the URL names.
+    if (parsed.pathname !== '/' || parsed.search !== '' || parsed.hash !== '' || /[?#]/.test(url)) {
+      throw invalidArgument(`--etcd ${JSON.stringify(url)} has a path, query or fragment, which etcd's client cannot use (want http://host:port; a key prefix is --prefix)`);
+    }
     return `http://${parsed.host}`;
   });
 }
 
-function nonEmpty(text: string | undefined, flag: string): string | undefined {
-  if (text !== undefined && text.trim() === '') throw invalidArgument(`--${flag} must not be empty`);
+/**
+ * `--prefix`: the key prefix as @skein/discovery-etcd reads it, trailing slashes dropped; none left
+ * (`/`) is refused here, a usage error, not by the read.
+ */
+function etcdPrefix(text: string | undefined): string | undefined {
+  if (text !== undefined && text.replace(/\/+$/, '').trim() === '') throw invalidArgument(`--prefix must name a key prefix (skein/servers, the default), got ${JSON.stringify(text)}`);
   return text;
 }
 

@@ -1,8 +1,10 @@
+import { ErrorCode, RpcError } from '@skein/core';
 import { DEFAULT_PREFIX, readEntries } from '@skein/discovery-etcd';
 import type { DiscoveryEntry } from '@skein/stream';
 import type { Command } from './args.js';
 import type { Output } from './progress-line.js';
 import { terminalJson, terminalLine } from './terminal-text.js';
+import { answersTls } from './tls-probe.js';
 
 /**
  * `skein servers --etcd URL`: the servers registered in etcd by @skein/discovery-etcd, read once
@@ -10,7 +12,10 @@ import { terminalJson, terminalLine } from './terminal-text.js';
  * on stderr and left out. Anyone who may write to etcd chose these strings: printed escaped.
  */
 export async function servers(cmd: Command, out: Output, err: Output): Promise<number> {
-  const read = await readEntries({ hosts: cmd.etcd, prefix: cmd.prefix, type: cmd.type, timeoutMs: cmd.timeoutMs });
+  const started = performance.now();
+  const read = await readEntries({ hosts: cmd.etcd, prefix: cmd.prefix, type: cmd.type, timeoutMs: cmd.timeoutMs }).catch(async (e: unknown) => {
+    throw await withTlsHint(e, cmd, cmd.timeoutMs - (performance.now() - started));
+  });
   for (const s of read.skipped) err.write(`skipped ${terminalLine(s.key)}: ${terminalLine(s.why)}\n`);
   if (cmd.asJson) {
     out.write(`${terminalJson(JSON.stringify(read.entries.map(({ type, id, address, weight, meta }) => ({ type, id, address, weight, meta }))))}\n`);
@@ -22,6 +27,20 @@ export async function servers(cmd: Command, out: Output, err: Output): Promise<n
     err.write(`no servers registered under ${terminalLine(where)} (etcd revision ${read.revision})\n`);
   }
   return 0;
+}
+
+/**
+ * An Unreachable etcd that answers a TLS handshake is a TLS etcd given as http:// (gRPC's own
+ * error for it says only "Failed to connect"): the error says so. Asked of each member in what
+ * is left of --timeout; none answering, or none left, the error is as it was.
+ */
+async function withTlsHint(err: unknown, cmd: Command, leftMs: number): Promise<unknown> {
+  if (!(err instanceof RpcError) || err.code !== ErrorCode.Unreachable || leftMs < 1) return err;
+  const answers = await Promise.all(cmd.etcd.map((url) => answersTls(new URL(url).hostname.replace(/^\[|\]$/g, ''), Number(new URL(url).port), leftMs)));
+  const tlsOnes = cmd.etcd.filter((_, i) => answers[i]);
+  if (tlsOnes.length === 0) return err;
+  const hint = `${tlsOnes.join(', ')} answered a TLS handshake: did the server expect TLS? skein servers reads plain http:// etcd only; read a TLS etcd with etcdctl --endpoints https://...`;
+  return new RpcError(err.code, `${err.message} (${hint})`, { cause: err, retry: err.retry });
 }
 
 const HEADINGS = ['TYPE', 'ID', 'ADDRESS', 'WEIGHT', 'META'] as const;

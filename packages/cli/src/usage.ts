@@ -1,11 +1,9 @@
+import { USAGE_LINES } from './args.js';
+
 /** `skein --help`. */
 export const USAGE = `skein: talk to any Skein server
 
-  skein ping ADDR [--count N] [--timeout MS]
-  skein call ADDR Service.method ['<json>'] [--codec msgpack|cbor] [--timeout MS]
-  skein bench ADDR Service.method ['<json>'] [--in-flight N] [--duration S] [--codec C] [--json]
-  skein health ADDR [SERVICE] [--watch] [--codec C] [--timeout MS]
-  skein servers --etcd http://host:2379[,...] [--prefix P] [--type T] [--json] [--timeout MS]
+${USAGE_LINES.map((line) => `  ${line}`).join('\n')}
 
 ADDR: host:port, tcp://host:port, unix:/path (or /path), ws://host:port[/path], ws+unix:/path,
       tls://host:port, tls+unix:/path, wss://host:port[/path]

@@ -120,6 +120,8 @@ describe('skein servers', () => {
     const r = await skein('servers', '--etcd', url, '--timeout', '1500');
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(new RegExp(`^error: Unreachable \\(rpc_unreachable\\): cannot read skein/servers/ from etcd at ${url.replace(/[.]/g, '\\.')}`));
+    // Nothing answered a TLS handshake there either: no TLS hint.
+    expect(r.stderr).not.toContain('TLS');
   });
 
   it('fails with Timeout (exit 1) naming etcd when it accepts and never answers, after --timeout', async () => {
@@ -138,7 +140,12 @@ describe('skein servers', () => {
     [['--etcd', 'http://root:s3cret@127.0.0.1:2379'], /a user and password in the URL are not sent/],
     [['--etcd', 'http://127.0.0.1'], /has no port/],
     [['--etcd', 'http://127.0.0.1:2379', '--type', 'a/b'], /--type must be a server type/],
-    [['127.0.0.1:2379'], /^skein: usage: skein servers --etcd/],
+    [['127.0.0.1:2379'], /^skein: usage: skein servers --etcd .* \[--timeout MS\]\n/],
+    // etcd's client dials host:port: a path (or query) was dropped without a word.
+    [['--etcd', 'http://127.0.0.1:2379/foo'], /^skein: --etcd "http:\/\/127\.0\.0\.1:2379\/foo" has a path, query or fragment, which etcd's client cannot use/],
+    [['--etcd', 'http://127.0.0.1:2379?x=1'], /has a path, query or fragment/],
+    // No prefix left once its trailing slash goes: a usage error as the others, not InvalidArgument from the read.
+    [['--etcd', 'http://127.0.0.1:2379', '--prefix', '/'], /^skein: --prefix must name a key prefix \(skein\/servers, the default\), got "\/"\n\(skein --help for usage\)\n$/],
   ])('refuses %j before reading (exit 2)', async (args, message) => {
     const r = await skein('servers', ...args);
     expect(r.stderr).toMatch(message);
