@@ -238,6 +238,20 @@ describe("a worker handler's ctx.caller (calls both ways)", () => {
     await waitFor(() => p.stats().inFlight === 0);
   });
 
+  it('a call out on its own call\'s behalf ({ ctx }) when their connection closes fails as in process: IO, may have run (not Cancelled: nobody gave up on it)', async () => {
+    const run = async (dispatch: Dispatch) => {
+      const { back, stream, peer } = await served(dispatch);
+      const heard = nextEvent('timed ');
+      void outcome(back.timed({ timeoutMs: 60_000, withCtx: true }));
+      await waitFor(() => peer.hung.length === 1);
+      stream.destroy();
+      return portless(JSON.parse(await heard));
+    };
+    const expected = await run(inProcess());
+    expect(expected).toMatchObject({ code: 'IO', retry: 'idempotent', message: expect.stringMatching(/lost with the reverse call out: it may have run/) });
+    expect(await run(await pool())).toEqual(expected);
+  });
+
   it("is bounded by the connection's caller: past its window and line it refuses, as in process", async () => {
     const run = async (dispatch: Dispatch) => {
       // One call on the wire (the client's window), one waiting (the line): the third is refused.

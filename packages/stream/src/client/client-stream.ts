@@ -875,7 +875,6 @@ export class ClientStream implements StreamCaller {
     this.closeError = err;
     this.pace.stop();
     this.auth?.close();
-    this.serving?.close(cause);
     if (this.onClose) {
       try {
         this.onClose(err);
@@ -884,6 +883,10 @@ export class ClientStream implements StreamCaller {
       }
     }
     this.failAll(cause);
+    // After the calls out failed: one a handler of the server's calls made on its call's behalf
+    // (its abort source) fails as the lost connection fails it (IO, it may have run), not
+    // Cancelled by that handler's abort, as if its caller gave up.
+    this.serving?.close(cause);
     for (const w of this.closedWaiters.splice(0)) w(this.closeError);
   }
 }

@@ -363,11 +363,12 @@ export class ServerConn implements FrameHandlers, Responder, ExtensionsHost, Hel
    */
   end(): void {
     this.mark(PEER_ENDED, true);
+    // It answers nothing more: a Skein peer ends only once it runs none of our calls. Failed
+    // first (see close()).
+    this.reverse?.close(new Error('the peer ended the connection'));
     this.abort?.fire();
     // Calls that came with a head have signals of their own: they are told too.
     this.ext?.close(new Error('the peer ended the connection'));
-    // It answers nothing more: a Skein peer ends only once it runs none of our calls.
-    this.reverse?.close(new Error('the peer ended the connection'));
     this.endIfDone();
   }
 
@@ -379,10 +380,13 @@ export class ServerConn implements FrameHandlers, Responder, ExtensionsHost, Hel
       // Bounded by time per kind: strangers may open any number of connections.
       this.opts.violations.say('warn', { remote: this.conn.remote, reason: err.message }, `closing connection: ${why}`, err.message);
     }
+    // Reverse calls fail before the calls in are aborted: one made for a call in (its abort
+    // source, `{ ctx }` in @skein/api) would otherwise end Cancelled, as if its caller gave up,
+    // when it is the connection that went with it out (IO, it may have run).
+    this.reverse?.close(err ?? new Error('connection closed'));
     this.abort?.fire();
     this.auth?.close(err ?? new Error('connection closed'));
     this.ext?.close(err ?? new Error('connection closed'));
-    this.reverse?.close(err ?? new Error('connection closed'));
     this.opts.onClosed(this);
   }
 
