@@ -9,8 +9,8 @@ export interface InfoLink {
   readonly conn: FrameConn;
   readonly principal: unknown;
   readonly role: ConnRole | undefined;
-  /** Its reverse calls, once the hello agreed them. */
-  readonly caller: Caller | undefined;
+  /** Its reverse calls, once the hello agreed them, while its calls are admitted (auth). */
+  readonly admittedCaller: Caller | undefined;
   /** What aborts its plain calls, made when first listened to. */
   readonly callAbort: LazyAbort;
 }
@@ -36,7 +36,7 @@ export function connInfo(link: InfoLink, id: number, transport: string, draining
       return link.role?.limits.kind ?? 'client';
     },
     get caller() {
-      return link.caller;
+      return link.admittedCaller;
     },
     get draining() {
       return draining.signal;

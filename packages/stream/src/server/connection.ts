@@ -220,9 +220,18 @@ export class ServerConn implements FrameHandlers, Responder, ExtensionsHost, Hel
     return (this._info ??= connInfo(this, this.id, this.opts.transport, this.opts.draining));
   }
 
-  /** Its reverse calls (ConnInfo.caller), once the hello agreed them. */
+  /** Its reverse calls, once the hello agreed them (whether it may be called yet: `admittedCaller`). */
   get caller(): ReverseCaller | undefined {
     return this.reverse;
+  }
+
+  /**
+   * Its reverse calls as handlers and the server's own code get them (ConnInfo.caller): on a
+   * server that authenticates, only while its calls are admitted. A peer that has not shown who
+   * it is (or whose credentials were refused, or ran out) is not called, as it may not call.
+   */
+  get admittedCaller(): ReverseCaller | undefined {
+    return this.auth === undefined || this.auth.admits ? this.reverse : undefined;
   }
 
   get logger(): Logger {

@@ -38,7 +38,9 @@ export interface ConnInfo {
   /**
    * Calls the services the other side serves over this connection (it connected with `serve`,
    * and the hello agreed calls both ways): `createClient(Def, req.conn.caller, { codec })`.
-   * Undefined on a connection that did not offer to serve (a razor v1 client, among others).
+   * Undefined on a connection that did not offer to serve (a razor v1 client, among others),
+   * and, on a server that authenticates, until its credentials are accepted (while it may not
+   * call, it is not called).
    */
   readonly caller?: Caller;
 }
