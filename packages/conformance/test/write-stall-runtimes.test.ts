@@ -49,8 +49,8 @@ for (const runtime of ['node', 'bun', 'deno'] as const) describeNeeding(runtime 
     // given room, so that a CPU-starved relay (a loaded CI machine) does not end it first.
     const client = await ClientStream.connect({ transport: tcpTransport(nodeRuntime), address: relay.address, keepaliveTimeoutMs: 30_000 });
     cleanup.push(() => client.destroy());
-    relay.throttle(8 * 1024 * 1024);
-    // 48 MiB at 8 MiB/s: six seconds of a full send buffer, several times the bound.
+    relay.throttle(16 * 1024 * 1024);
+    // 48 MiB at 16 MiB/s: three seconds of a full send buffer, several times the bound.
     const reply = await client.call('big', EMPTY_BYTES, { timeoutMs: 60_000 });
     expect(reply.blob.length).toBe(48 * 1024 * 1024);
     expect(client.state).toBe('open');

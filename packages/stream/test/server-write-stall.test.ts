@@ -139,9 +139,9 @@ describe('a client frozen behind a full send buffer', () => {
 });
 
 describe('a live client reading slowly behind a full send buffer', () => {
-  /** A stall is judged after 800 ms: the kernel takes a slow reader's bytes in steps of a third of its send buffer (about 1.3 MiB here, 160 ms at 8 MiB/s). */
+  /** A stall is judged after 800 ms: the kernel takes a slow reader's bytes in steps of a third of its send buffer (about 1.3 MiB here, 110 ms at 12 MiB/s). */
   const SLOWER: Partial<RpcServerOptions> = { ...FAST, keepaliveMs: 400, keepaliveTimeoutMs: 400 };
-  // 32 MiB replies through a relay at 8 MiB/s, a few KiB at a time: the server's buffer stays
+  // 32 MiB replies through a relay at 12 MiB/s, a few KiB at a time: the server's buffer stays
   // over its mark for seconds, several times keepaliveMs + keepaliveTimeoutMs, and bytes leave it all along.
   // Over TLS the relay passes the encrypted bytes on; a count that moved only per whole write
   // (the TLS socket's own, one 32 MiB reply) would take this reader for a frozen one.
@@ -159,7 +159,7 @@ describe('a live client reading slowly behind a full send buffer', () => {
     // given room, so that a CPU-starved relay (a loaded CI machine) does not end it first.
     const client = await ClientStream.connect({ transport: clientTransport(), address: relay.address, keepaliveTimeoutMs: 30_000 });
     cleanup.push(() => client.destroy());
-    relay.throttle(8 * 1024 * 1024);
+    relay.throttle(12 * 1024 * 1024);
     const reply = await client.call('big', EMPTY_BYTES, { timeoutMs: 60_000 });
     expect(reply.blob.length).toBe(32 * 1024 * 1024);
     expect(client.state).toBe('open');

@@ -341,9 +341,10 @@ export function tlsRuntimeConformance(h: TlsHarness): void {
       const server = await nodeTlsServer(certs);
       for (const { name, pem, block } of damagedPems(certs.ca)) {
         const named = new RegExp(`^InvalidArgument: .*tls\\.ca: certificate ${block} of ${block} \\(line \\d+\\)`);
+        // Both started at once (neither needs the other): a runtime's start is most of each case's time.
         const listener = run('tls-echo-server', '127.0.0.1:0', serverTls({ ca: pem }));
-        expect((await listener.waitForLine(/^(?:listening|listen-error) (.*)$/, HANG_MS))[1], name).toMatch(named);
         const client = run('tls-call', `127.0.0.1:${server.port}`, tlsArg({ ca: pem, ...certs.client }));
+        expect((await listener.waitForLine(/^(?:listening|listen-error) (.*)$/, HANG_MS))[1], name).toMatch(named);
         expect((await client.waitForLine(/^(?:connect-error|echoed|closed-error) (.*)$/, HANG_MS))[1], name).toMatch(named);
       }
       expect(await server.clientNames()).toEqual([]);
@@ -377,18 +378,21 @@ export function tlsRuntimeConformance(h: TlsHarness): void {
       const [notBase64, truncated] = damagedPems(certs.server.cert);
       const server = await nodeTlsServer(certs);
       const key = certs.server.key.replace(/\n[A-Za-z0-9+/]{8}/, '\n!!!!!!!!');
-      const outcomes: string[] = [];
-      for (const [name, pair] of [
+      const cases = [
         ['a certificate that is not base64', { cert: notBase64!.pem, key: certs.server.key }],
         ['a good certificate, then a truncated one', { cert: certs.server.cert + truncated!.pem, key: certs.server.key }],
         ['a key that is not base64', { cert: certs.server.cert, key }],
-      ] as const) {
-        const listener = run('tls-echo-server', '127.0.0.1:0', tlsArg(pair));
-        const client = run('tls-call', `127.0.0.1:${server.port}`, tlsArg({ ca: certs.ca, ...pair }));
-        const listened = (await listener.waitForLine(/^(listening|listen-error) (.*)$/, HANG_MS))[0];
-        const connected = (await client.waitForLine(/^(connect-error|echoed|closed-error) (.*)$/, HANG_MS))[0];
-        outcomes.push(`${name}: ${listened} / ${connected}`);
-      }
+      ] as const;
+      // Every case at once (none needs another): a runtime's start is most of each one's time.
+      const outcomes = await Promise.all(
+        cases.map(async ([name, pair]) => {
+          const listener = run('tls-echo-server', '127.0.0.1:0', tlsArg(pair));
+          const client = run('tls-call', `127.0.0.1:${server.port}`, tlsArg({ ca: certs.ca, ...pair }));
+          const listened = (await listener.waitForLine(/^(listening|listen-error) (.*)$/, HANG_MS))[0];
+          const connected = (await client.waitForLine(/^(connect-error|echoed|closed-error) (.*)$/, HANG_MS))[0];
+          return `${name}: ${listened} / ${connected}`;
+        }),
+      );
       for (const outcome of outcomes) expect(outcome).toMatch(/: listen-error InvalidArgument: .* \/ connect-error InvalidArgument: /);
     });
 
@@ -419,10 +423,17 @@ export function tlsRuntimeConformance(h: TlsHarness): void {
         expect(await call({ ca: certs.ca })).toMatch(/^connect-error InvalidArgument: /);
         return;
       }
-      expect(await call({ ca: certs.ca })).toMatch(/^echoed ping identity .*CN=other\.example/);
-      expect(await call({ ca: certs.ca, servername: 'other.example' })).toMatch(/^echoed ping/);
-      expect(await call({ ca: certs.ca, servername: 'localhost' })).toMatch(/^connect-error Unreachable: TLS handshake with .* failed: .*altname/i);
-      expect(await call({ ca: certs.foreignCa })).toMatch(/^connect-error Unreachable: TLS handshake with .* failed: .*(unable to verify|certificate)/i);
+      // The four clients at once (none needs another): a runtime's start is most of each one's time.
+      const [noName, rightName, wrongName, foreignCa] = await Promise.all([
+        call({ ca: certs.ca }),
+        call({ ca: certs.ca, servername: 'other.example' }),
+        call({ ca: certs.ca, servername: 'localhost' }),
+        call({ ca: certs.foreignCa }),
+      ]);
+      expect(noName).toMatch(/^echoed ping identity .*CN=other\.example/);
+      expect(rightName).toMatch(/^echoed ping/);
+      expect(wrongName).toMatch(/^connect-error Unreachable: TLS handshake with .* failed: .*altname/i);
+      expect(foreignCa).toMatch(/^connect-error Unreachable: TLS handshake with .* failed: .*(unable to verify|certificate)/i);
     });
 
     // `vm`-like names: the test host's own name resolves to loopback but is not on the certificate.
@@ -448,15 +459,15 @@ export function tlsRuntimeConformance(h: TlsHarness): void {
     it('against a TLS 1.2 mTLS server, no client certificate names the likely cause, and a foreign or expired one says it was refused (Unauthenticated where the runtime can tell)', async () => {
       const server = await nodeTlsServer(certs, { maxVersion: 'TLSv1.2' });
       const call = async (pair: object): Promise<string> => (await run('tls-call', `127.0.0.1:${server.port}`, tlsArg({ ca: certs.ca, ...pair })).waitForLine(/^(?:connect-error|echoed|closed-error) .*$/, HANG_MS))[0]!;
-      const none = await call({});
+      // The four clients at once (none needs another): a runtime's start is most of each one's time.
+      const [none, foreign, expired, good] = await Promise.all([call({}), call(certs.foreign), call(certs.expired), call(certs.client)]);
       expect(none).toMatch(/^connect-error Unreachable: TLS handshake with .* failed: .*the server may require a client certificate/);
       expect(none).not.toMatch(/speak TLS/);
-      for (const pair of [certs.foreign, certs.expired]) {
-        const refused = await call(pair);
+      for (const refused of [foreign, expired]) {
         if (h.blindHandshake === undefined) expect(refused).toMatch(/^connect-error Unauthenticated: .*may have refused this client's certificate/);
         else expect(refused).toMatch(/^connect-error Unreachable: .*(refuses the client certificate|refused this client's certificate)/);
       }
-      expect(await call(certs.client)).toMatch(/^echoed ping/);
+      expect(good).toMatch(/^echoed ping/);
       expect(await server.clientNames()).toEqual(['test-client']);
     });
 
