@@ -6,6 +6,8 @@
  *   `createClient`, or to `createCluster`'s `wrapCaller`.
  * - `tracedDispatch(dispatch)`: a server span (continuing the client's trace) and server metrics
  *   per request and per stream, the handler running inside the span. Wraps any Dispatch.
+ * - `inTraceContext(dispatch)`: in a `@skein/workers` module, runs the handlers in the server
+ *   span's context that `tracedDispatch` handed on in the request's metadata.
  * - `prometheusText(...)`: `stats()` of servers and pools in the Prometheus text format.
  * - `observeStats(...)`: the same `stats()` as OpenTelemetry observable gauges.
  *
@@ -17,6 +19,7 @@
 export { tracedCaller } from './traced-caller.js';
 export type { TracedCallerOptions } from './traced-caller.js';
 export { tracedDispatch } from './traced-dispatch.js';
+export { inTraceContext } from './in-trace-context.js';
 export type { OtelOptions } from './options.js';
 export * as semconv from './semconv.js';
 

@@ -1,16 +1,20 @@
 import { ROOT_CONTEXT, context, defaultTextMapGetter, propagation, trace, type Attributes, type TextMapPropagator } from '@opentelemetry/api';
 import { ErrorCode, RpcError } from '@skein/core';
-import type { ConnInfo, Dispatch } from '@skein/stream';
+import type { ConnInfo, Dispatch, Metadata } from '@skein/stream';
 import { CallRecorder } from './call-recorder.js';
 import type { OtelOptions } from './options.js';
 import { peerAttributes } from './peer-attributes.js';
+import { metadataWithContext } from './trace-context.js';
 import { watchedRequest } from './watched-request.js';
 
 /**
  * A Dispatch that records a server span and the server metrics of every request, then hands it
  * to `inner` (`createServiceDispatch`, `createRouter`, or your own). The span continues the
  * client's trace when the request's metadata carries one (a `tracedCaller` sends it), and the
- * handler runs inside it: spans of calls it makes become its children. A request that opened a
+ * handler runs inside it: spans of calls it makes become its children. The request's metadata,
+ * as `inner` reads it, carries the server span's trace context in place of the client's, so
+ * that a WorkerPool hands it on to its workers (whose module runs its handlers in it with
+ * `inTraceContext`); a dispatch that never reads the metadata pays nothing for it. A request that opened a
  * stream (`req.stream`) has its items counted on the span, which ends with its answer, its
  * cancel or its deadline.
  */
@@ -33,9 +37,13 @@ export function tracedDispatch(inner: Dispatch, opts: OtelOptions = {}): Dispatc
       // A stream's span runs from its open to its answer, the answer watchedRequest sees.
       const stream = req.stream;
       if (stream) stream.observe(recorder.streamOf(call));
-      const watched = watchedRequest(req, recorder, call);
+      const active = trace.setSpan(parent, call.span);
+      // The server span's context, in the metadata `inner` reads, made when first read: a
+      // WorkerPool carries it to the worker that runs the handler (see `inTraceContext`).
+      let metadata: Metadata | undefined;
+      const watched = watchedRequest(req, recorder, call, () => (metadata ??= metadataWithContext(req.metadata, active, propagator)));
       try {
-        context.with(trace.setSpan(parent, call.span), () => inner.dispatch(watched.request));
+        context.with(active, () => inner.dispatch(watched.request));
         recorder.dispatched(call);
       } catch (err) {
         // The connection answers Internal on the request itself, which the proxy does not see.

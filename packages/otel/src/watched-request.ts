@@ -1,16 +1,17 @@
 import { CODE_INFO, EMPTY_BYTES, ErrorCode, RemoteError, RpcError, isErrorCode, type ErrorPayload } from '@skein/core';
-import { actionName, type ServerRequest } from '@skein/stream';
+import { actionName, type Metadata, type ServerRequest } from '@skein/stream';
 import type { CallRecorder, OpenCall } from './call-recorder.js';
 
 /**
  * A ServerRequest as the dispatch sees it, that tells the recorder how the call ended. A Proxy,
- * not a subclass: everything but the three answers goes to the request itself, so whatever the
- * request learns to do (metadata, deadlines, streams) works unchanged through it.
+ * not a subclass: everything but the three answers and `metadata` (what `metadata()` gives: the
+ * server span's trace context in place of the client's) goes to the request itself, so whatever
+ * the request learns to do (deadlines, streams) works unchanged through it.
  *
  * The call also ends when nobody waits for its answer any more (the client cancelled it, or its
  * deadline passed): the request's own abort says so, with the reason.
  */
-export function watchedRequest(req: ServerRequest, recorder: CallRecorder, call: OpenCall): WatchedRequest {
+export function watchedRequest(req: ServerRequest, recorder: CallRecorder, call: OpenCall, metadata: () => Metadata): WatchedRequest {
   let ended = false;
   let unhook: (() => void) | undefined;
   // Only a call of its own can end unanswered (cancelled, or past its deadline): a plain call's
@@ -58,6 +59,7 @@ export function watchedRequest(req: ServerRequest, recorder: CallRecorder, call:
       if (prop === 'reply') return reply;
       if (prop === 'fail') return fail;
       if (prop === 'failCustom') return failCustom;
+      if (prop === 'metadata') return metadata();
       const value: unknown = Reflect.get(target, prop, target);
       return typeof value === 'function' ? value.bind(target) : value;
     },

@@ -5,7 +5,7 @@ import { nodeRuntime } from '@skein/runtime-node';
 import { ClientStream, createRouter, RpcServer, type Caller } from '@skein/stream';
 import { tcpTransport } from '@skein/transport-tcp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { tracedCaller } from '../src/index.js';
+import { tracedCaller, tracedDispatch } from '../src/index.js';
 import { telemetry } from './otel-harness.js';
 
 /*
@@ -16,7 +16,7 @@ import { telemetry } from './otel-harness.js';
  */
 
 const transport = tcpTransport(nodeRuntime);
-const { otel } = telemetry();
+const { otel, spans } = telemetry();
 const seen: Record<string, string>[] = [];
 let server: RpcServer;
 let stream: ClientStream;
@@ -48,5 +48,28 @@ describe("a traced call's metadata", () => {
     const [plain, traced] = seen;
     expect(Object.keys(plain!).sort()).toEqual(['__proto__', 'tenant']);
     expect(Object.keys(traced!).sort()).toEqual(['__proto__', 'tenant', 'traceparent']);
+  });
+});
+
+describe('the metadata a traced dispatch hands on', () => {
+  it('keeps every entry the client sent, "__proto__" too, with the server span\'s context in place of the client\'s', async () => {
+    const handed: Record<string, string>[] = [];
+    const traced = new RpcServer({ dispatch: tracedDispatch(createRouter({ 'Meta.read': (req) => void handed.push(Object.assign(Object.create(null), Object.fromEntries(Object.entries(req.metadata)))) }), otel) });
+    const to = await ClientStream.connect({ transport, address: formatAddress((await traced.listen(transport, '127.0.0.1:0')) as Address) });
+    try {
+      const metadata = Object.assign(Object.create(null) as Record<string, string>, { tenant: 'acme', traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' });
+      Object.defineProperty(metadata, '__proto__', { value: 'p', enumerable: true, writable: true, configurable: true });
+      await to.ping();
+      spans.reset();
+      await read(to, metadata);
+      const [server] = spans.getFinishedSpans();
+      expect(server!.parentSpanContext?.spanId).toBe('b7ad6b7169203331');
+      const got = handed[0]!;
+      expect(Object.keys(got).sort()).toEqual(['__proto__', 'tenant', 'traceparent']);
+      expect([got['__proto__'], got.tenant, got.traceparent]).toEqual(['p', 'acme', `00-0af7651916cd43dd8448eb211c80319c-${server!.spanContext().spanId}-01`]);
+    } finally {
+      to.destroy();
+      await traced.close();
+    }
   });
 });

@@ -3,20 +3,24 @@ import { sharedNow } from './shared-now.js';
 
 /** Numbers per head: the call's place in its batch, its deadline, its expiresAt. */
 const HEAD_WORDS = 3;
+/** The expiresAt of a plain call's metadata-only head (see `addPlain`): no headed call has it. */
+const PLAIN = NaN;
 
 /**
  * What the calls of a batch that came with a head (docs/protocol.md, "Call head") have beyond a
  * plain one, for the worker: sent only for such calls, with only what the call carried; a call's
  * having one says it can be cancelled (a `CancelMessage` may follow), so its handler gets a signal
- * of its own. Numbers in one Float64Array, transferred with the batch; metadata only when a call
- * sent some. Not an object per head: their structured clone cost the pool's thread ~1 µs a call,
- * as much as the rest of the hop (docs/benchmarks.md, "Worker pool: calls with a head").
+ * of its own. The one exception: a plain call with metadata a dispatch in front of the pool gave
+ * it (`addPlain`), whose head is that metadata alone and says it is plain (expiresAt NaN). Numbers
+ * in one Float64Array, transferred with the batch; metadata only when a call sent some. Not an
+ * object per head: their structured clone cost the pool's thread ~1 µs a call, as much as the
+ * rest of the hop (docs/benchmarks.md, "Worker pool: calls with a head").
  */
 export interface BatchHeads {
   /**
    * Per head, in batch order: its call's place in the batch; its deadline in the server clock's
    * ms, as `req.deadline` (NaN: none); and the same moment on the time line every thread shares
-   * (`sharedNow()`), which the worker counts the remaining time by.
+   * (`sharedNow()`), which the worker counts the remaining time by (NaN: a plain call's head).
    */
   readonly numbers: Float64Array;
   /** Per head, its metadata (undefined: none sent); undefined when no head of the batch has any. */
@@ -28,6 +32,8 @@ export interface CallHead {
   readonly deadline: number | undefined;
   readonly expiresAt: number;
   readonly metadata: Metadata | undefined;
+  /** A plain call whose only head is the metadata a dispatch in front of the pool gave it (`addPlain`). */
+  readonly plain: boolean;
 }
 
 /** Gathers a batch's heads as its calls are packed; one per pool, emptied by each `take`. */
@@ -41,6 +47,22 @@ export class BatchHeadsBuilder {
     const count = this.numbers.length / HEAD_WORDS;
     if (deadline === undefined) this.numbers.push(at, NaN, 0);
     else this.numbers.push(at, deadline, sharedNow() + req.remainingMs()!);
+    this.addMetadata(count, metadata);
+  }
+
+  /**
+   * A plain call (no head on the wire: it ends only with its connection) whose metadata has
+   * entries all the same: a dispatch in front of the pool gave them (@skein/otel's
+   * `tracedDispatch` hands on its server span's trace context so). It stays a plain call in the
+   * worker, with that metadata.
+   */
+  addPlain(at: number, metadata: Metadata): void {
+    const count = this.numbers.length / HEAD_WORDS;
+    this.numbers.push(at, NaN, PLAIN);
+    this.addMetadata(count, metadata);
+  }
+
+  private addMetadata(count: number, metadata: Metadata): void {
     for (const _ in metadata) {
       (this.metadata ??= new Array<Metadata | undefined>(count).fill(undefined))[count] = metadata;
       return;
@@ -67,7 +89,8 @@ export const headPlace = (heads: BatchHeads, k: number): number => heads.numbers
 /** Head `k` as a worker reads it. */
 export function headAt(heads: BatchHeads, k: number): CallHead {
   const deadline = heads.numbers[k * HEAD_WORDS + 1]!;
-  return { deadline: Number.isNaN(deadline) ? undefined : deadline, expiresAt: heads.numbers[k * HEAD_WORDS + 2]!, metadata: heads.metadata?.[k] };
+  const expiresAt = heads.numbers[k * HEAD_WORDS + 2]!;
+  return { deadline: Number.isNaN(deadline) ? undefined : deadline, expiresAt, metadata: heads.metadata?.[k], plain: Number.isNaN(expiresAt) };
 }
 
 /** Head `k` alone, at place 0: a call of a batch sent apart. */

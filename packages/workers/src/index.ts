@@ -17,8 +17,10 @@
  *   a message to the other thread.
  * - worker-main.ts: the entry every worker runs; worker-module.ts: what a handler module exports;
  *   worker-conn.ts: a connection as a worker sees it; worker-request.ts: a call that came with a
- *   head (deadline, metadata, its own signal, which the pool's cancel aborts); shared-now.ts: the
- *   time line the remaining time is counted on across threads.
+ *   head (deadline, metadata, its own signal, which the pool's cancel aborts);
+ *   plain-metadata-request.ts: a plain call with the metadata a dispatch in front of the pool gave
+ *   it (a traced dispatch's trace context); shared-now.ts: the time line the remaining time is
+ *   counted on across threads.
  * - Stalls (`stallTimeoutMs`): messages-taken.ts is the count a worker keeps of the messages it
  *   took off its port, in shared memory, and the number of the last batch of calls it took (the
  *   calls of later ones never ran when it is ended: they go to another worker); stall-watch.ts the

@@ -14,6 +14,7 @@ import { ReplyPacker } from './reply-batch.js';
 import { ReverseOutbox } from './reverse-outbox.js';
 import { unpackCalls } from './request-batch.js';
 import { WorkerConn } from './worker-conn.js';
+import { PlainMetadataRequest } from './plain-metadata-request.js';
 import { WorkerRequest } from './worker-request.js';
 import { loadWorkerModule } from './worker-module.js';
 import { markPortClosed } from './port-closed-flag.js';
@@ -147,7 +148,12 @@ function runCalls(dispatch: Dispatch, m: CallsMessage): void {
     const conn = conns.get(connKey) ?? connOf({ key: connKey, id: 0, remote: '', transport: '' });
     const head = k < withHead && headPlace(heads!, k) === at ? headAt(heads!, k++) : undefined;
     at++;
-    const req = head === undefined ? new ServerRequest(conn, callId, 0, actionId, name, msg, blob) : new WorkerRequest(conn, callId, actionId, name, msg, blob, head);
+    const req =
+      head === undefined
+        ? new ServerRequest(conn, callId, 0, actionId, name, msg, blob)
+        : head.plain
+          ? new PlainMetadataRequest(conn, callId, actionId, name, msg, blob, head.metadata)
+          : new WorkerRequest(conn, callId, actionId, name, msg, blob, head);
     running[callId] = req;
     try {
       dispatch.dispatch(req);

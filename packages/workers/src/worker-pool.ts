@@ -302,6 +302,8 @@ export class WorkerPool implements Dispatch {
         (conns ??= []).push(desc);
       }
       if (req.headed) this.heads.add(n, req);
+      // A plain call's metadata is the empty record, unless a dispatch in front gave it some.
+      else if (hasEntries(req.metadata)) this.heads.addPlain(n, req.metadata);
       this.batchConns[n] = key;
       this.batch[n] = req;
       this.batchIds[n++] = id;
@@ -454,4 +456,10 @@ export class WorkerPool implements Dispatch {
       release: (id) => this.release(id),
     };
   }
+}
+
+/** `metadata` has an entry: a for-in that allocates nothing on the empty record of a plain call. */
+function hasEntries(metadata: object): boolean {
+  for (const _ in metadata) return true;
+  return false;
 }
