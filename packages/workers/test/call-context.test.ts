@@ -92,6 +92,22 @@ describe("a worker handler's ctx", () => {
     expect(down.remaining).toBeLessThanOrEqual(left! + 1);
   });
 
+  it("passes its client's cancel on to a call it makes with { ctx }: the next server's handler is cancelled, no slot kept", async () => {
+    const downstream = await served(inProcess());
+    const p = await pool();
+    const { calc } = await served(p);
+    const heard = nextEvent();
+    const ac = new AbortController();
+    // A deadline past the test's timeout, which the call made with { ctx } takes in place of its
+    // stream's 20 s default: only the cancel, through the worker's ctx, can end it downstream in time.
+    const relayed = outcome(calc.relay({ port: downstream.port, method: 'untilCancelled', arg: 'down' }, { signal: ac.signal, timeoutMs: 120_000 }));
+    await waitFor(() => downstream.server.stats().inFlight === 1, { what: 'the call made with { ctx } to be running downstream' });
+    ac.abort();
+    expect(await relayed).toMatchObject({ code: 'Cancelled' });
+    expect(await heard).toBe('down Cancelled: Calc.untilCancelled: cancelled by the client');
+    await waitFor(() => p.stats().inFlight === 0 && downstream.server.stats().inFlight === 0, { what: 'no call kept on either server' });
+  });
+
   it('aborts its signal on a cancel frame, drops its answer and frees its worker slot', async () => {
     // One worker holding one call: the next call gets in only once the cancelled one's slot is free.
     const p = await pool({ maxInFlightPerWorker: 1 });

@@ -110,9 +110,18 @@ export class ConnStreams implements StreamWire {
     }
     // Waiting for the answer, as a held call does: a peer that drops the hello must say so.
     const acceptedAt = pace.elapsed;
-    const remaining = (): number | undefined => (opts.timeoutMs === undefined ? undefined : opts.timeoutMs - (pace.elapsed - acceptedAt));
     this.opening.set(stream, () => {
-      if (this.opening.delete(stream)) this.send(stream, wireAction, msg, blob, head, remaining());
+      if (!this.opening.delete(stream)) return;
+      if (opts.timeoutMs === undefined) return this.send(stream, wireAction, msg, blob, head, undefined);
+      // What is left, read off the clock as a held call's is: the ticks alone leave out up to a
+      // period since the last one, which the open would carry to its server as time its caller
+      // does not wait (a hop's `{ ctx }` stream would outlive the call it was made for).
+      const remaining = opts.timeoutMs - (pace.now() - acceptedAt);
+      if (remaining > 0) return this.send(stream, wireAction, msg, blob, head, remaining);
+      // Spent waiting: never sent, as a held call that is (sent, its deadline of 0 ms would be answered Timeout, read "may have run").
+      this.deadlines.forget(stream);
+      stream.finish(new RpcError(ErrorCode.Timeout, `stream to ${this.host.remote} waited its ${opts.timeoutMs} ms for the hello's answer and was never opened`, { retry: 'safe' }), null);
+      this.host.endIfClosing();
     });
     this.host.askVerdict();
     return stream;
