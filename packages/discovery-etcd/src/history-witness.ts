@@ -39,6 +39,11 @@ export class HistoryWitness {
     for (const kv of kvs) this.put(kv);
   }
 
+  /** How many keys there are at the applied revision (those read or written through the watch). */
+  get size(): number {
+    return this.keys.size;
+  }
+
   /** A write applied. */
   put(kv: IKeyValue): void {
     this.keys.set(kv.key.toString(), { mod: kv.mod_revision, create: kv.create_revision, version: kv.version, lease: kv.lease });

@@ -1,6 +1,7 @@
 import type { Backoff } from '@skein/stream';
 import { EtcdLeaseInvalidError, type Etcd3, type IDuplexStream, type ILeaseKeepAliveRequest, type ILeaseKeepAliveResponse } from 'etcd3';
 import { reason } from './reason.js';
+import { StreamRoute } from './stream-route.js';
 
 /** What a LeaseKeeper tells its registration. */
 export interface LeaseKeeperEvents {
@@ -25,10 +26,21 @@ export interface LeaseKeeperOptions {
 type KeepAliveStream = IDuplexStream<ILeaseKeepAliveRequest, ILeaseKeepAliveResponse>;
 
 /**
+ * The longest wait for a keepalive's answer: a third of the TTL, at most 5 s. A healthy member
+ * answers in milliseconds; a silent one (stalled, cut off without a reset) must be left early
+ * enough that a stream on another member renews the lease before it expires (a keepalive goes out
+ * a third of the TTL after the last answer, so one left a third later still has a third to go).
+ */
+const MAX_ANSWER_WAIT_MS = 5000;
+
+/**
  * Keeps a lease alive over one keepalive stream: a keepalive every third of the TTL (as etcd3 and
- * the Go client do); a stream that breaks, or gets no answer within a TTL, says so at once and is
- * opened again after the registration's backoff (full jitter, capped), never later than a third of
- * the TTL. Not etcd3's `autoKeepAlive`: that opens it again 100 ms after each failure, and each
+ * the Go client do); a stream that breaks, or gets no answer within a third of the TTL (at most
+ * 5 s), says so at once and is opened again after the registration's backoff (full jitter, capped),
+ * never later than a third of the TTL; one left unanswered is opened on another member (see
+ * StreamRoute). Before, a silent stream was left only after a whole TTL, when the lease had
+ * expired: a registration whose stream was on a stalled member of three left and joined again.
+ * Not etcd3's `autoKeepAlive`: that opens it again 100 ms after each failure, and each
  * failure resets the client's connections, so while etcd was out of reach every registration
  * dialed it about 20 times a second until twice the TTL had passed (and a fleet of servers all
  * together once it was back). As etcd3 does, the lease is given up once nothing has renewed it
@@ -42,9 +54,13 @@ export class LeaseKeeper {
   private done = false;
   private lastRenewed = Date.now();
   private readonly intervalMs: number;
+  private readonly answerWaitMs: number;
+  private readonly route: StreamRoute;
 
   constructor(private readonly o: LeaseKeeperOptions) {
     this.intervalMs = (o.ttlSeconds * 1000) / 3;
+    this.answerWaitMs = Math.min(this.intervalMs, MAX_ANSWER_WAIT_MS);
+    this.route = new StreamRoute(o.client);
   }
 
   /** Starts after the grant (or the write that waited for it), which counts as a renewal. */
@@ -61,7 +77,7 @@ export class LeaseKeeper {
   private async open(): Promise<void> {
     let stream: KeepAliveStream;
     try {
-      stream = await this.o.client.leaseClient.leaseKeepAlive();
+      stream = await this.route.leaseClient().leaseKeepAlive();
     } catch (err) {
       return this.failed(err);
     }
@@ -78,9 +94,9 @@ export class LeaseKeeper {
     const stream = this.stream;
     if (!stream) return;
     stream.write({ ID: this.o.leaseId });
-    // A silent etcd (stopped, a dead link) leaves the stream open without a word: a TTL without
-    // an answer is a break (etcd3's keepalive does the same).
-    this.answerTimer ??= setTimeout(() => stream === this.stream && this.failed(new Error(`no keepalive answer within ${this.o.ttlSeconds} s`)), this.o.ttlSeconds * 1000);
+    // A silent member (stopped, a dead link) leaves the stream open without a word: no answer
+    // within the wait is a break, and the member is avoided by the next stream.
+    this.answerTimer ??= setTimeout(() => stream === this.stream && this.silent(), this.answerWaitMs);
     this.timer = setTimeout(() => this.send(), this.intervalMs);
   }
 
@@ -91,6 +107,11 @@ export class LeaseKeeper {
     this.lastRenewed = Date.now();
     this.o.backoff.reset();
     this.o.events.renewed();
+  }
+
+  private silent(): void {
+    this.route.silent();
+    this.failed(new Error(`no keepalive answer within ${this.answerWaitMs} ms`));
   }
 
   private failed(err: unknown): void {

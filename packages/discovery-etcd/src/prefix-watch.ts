@@ -4,9 +4,17 @@ import type { Etcd3, IKeyValue, IWatchResponse, Watcher } from 'etcd3';
 import { decodeEntry, parseKey, rangeOf } from './etcd-entry.js';
 import { HistoryWitness, sameHistory } from './history-witness.js';
 import { clientClosed, onClientClose } from './client-closed.js';
-import { ownWatch } from './own-watch.js';
-import { PrefixReader, tooLarge } from './range-read.js';
+import { PrefixReader, boundedRead, tooLarge } from './range-read.js';
 import { reason } from './reason.js';
+import { StreamRoute } from './stream-route.js';
+import { WatchCheck } from './watch-check.js';
+
+/**
+ * How long a new watch may go unanswered: etcd answers its creation at once, so one unanswered
+ * this long was sent to a silent member (stalled, cut off without a reset), where it would wait,
+ * stale, until that member answered. It is opened again on another member (see StreamRoute).
+ */
+const OPEN_WAIT_MS = 5000;
 
 export interface PrefixWatchOptions {
   client: Etcd3;
@@ -26,12 +34,21 @@ export interface PrefixWatchOptions {
  *
  * The resume is ours, not etcd3's: its watcher resumes from the revision in the last response
  * header, which can be past events not yet delivered, and waits up to its own 30 s backoff.
+ *
+ * A live watch is checked every few seconds (WatchCheck): one on a member that went silent
+ * (stalled, cut off without a reset) is stale once seen behind, and resumed on another member
+ * (StreamRoute).
  */
 export class PrefixWatch {
   private readonly range: string;
   /** Every change up to this revision has been applied to the feed. */
   private revision = 0;
   private watcher: Watcher | undefined;
+  /** Checks the live watch (see WatchCheck); none while it is not live. */
+  private check: WatchCheck | undefined;
+  /** Set while the watch waits for etcd to answer its creation (see OPEN_WAIT_MS). */
+  private openTimer: ReturnType<typeof setTimeout> | undefined;
+  private readonly route: StreamRoute;
   /** Bumped whenever a read or a watch is abandoned, so that its late callbacks do nothing. */
   private generation = 0;
   private timer: ReturnType<typeof setTimeout> | undefined;
@@ -48,6 +65,7 @@ export class PrefixWatch {
   constructor(private readonly opts: PrefixWatchOptions) {
     this.range = rangeOf(opts.prefix);
     this.backoff = new Backoff(opts.backoff);
+    this.route = new StreamRoute(opts.client);
     this.reader = new PrefixReader(opts.client, this.range, (key) => opts.logger.warn({ key }, 'ignoring a discovery entry too large to read'));
   }
 
@@ -89,10 +107,16 @@ export class PrefixWatch {
     // `watcher()`, not `create()`: create() settles only once connected, and a watch that cannot
     // connect must be seen failing from its first attempt, to say that the view is stale.
     // A stream of its own each time: a watch etcd refused (canceled as it was created) would
-    // leave the previous one unable to attach any other (see ownWatch).
-    const w = ownWatch(this.opts.client).prefix(this.range).startRevision(String(start)).watcher();
+    // leave the previous one unable to attach any other (see ownWatch), on a member other than
+    // the one a watch was last found silent on (see StreamRoute).
+    const w = this.route.watch().prefix(this.range).startRevision(String(start)).watcher();
     this.watcher = w;
-    w.on('connected', () => gen === this.generation && void this.connected(gen));
+    this.openTimer = setTimeout(() => gen === this.generation && this.silent(`the watch of ${this.range} was not answered within ${OPEN_WAIT_MS} ms`), OPEN_WAIT_MS);
+    w.on('connected', () => {
+      if (gen !== this.generation) return;
+      clearTimeout(this.openTimer);
+      void this.connected(gen);
+    });
     w.on('data', (res: IWatchResponse) => gen === this.generation && this.apply(res));
     // A response too large for the client (changes missed during an outage, batched by etcd, or
     // one value past the limit) would break every resume the same way: read the view again in
@@ -125,7 +149,9 @@ export class PrefixWatch {
     const keys = witnesses.length > 0 ? witnesses.map((w) => w.key) : [this.range];
     let reads;
     try {
-      reads = await Promise.all(keys.map((key) => this.opts.client.kv.range({ key: Buffer.from(key), revision: this.revision, limit: 1, keys_only: true })));
+      // Bounded as the view's reads are: a read sent to a stalled member waited for good, and the
+      // watch with it, never live again.
+      reads = await Promise.all(keys.map((key) => this.opts.client.kv.range({ key: Buffer.from(key), revision: this.revision, limit: 1, keys_only: true }, boundedRead(this.opts.client)())));
     } catch (err) {
       if (gen === this.generation) this.retry(err, `resuming the watch of ${this.range} failed: ${reason(err)}`, compacted(err) || rewound(err) ? 'resync' : 'resume');
       return;
@@ -138,6 +164,26 @@ export class PrefixWatch {
     }
     this.backoff.reset();
     this.opts.feed.live();
+    this.checkWatch(gen);
+  }
+
+  /** Checks the live watch until it is dropped (see WatchCheck). */
+  private checkWatch(gen: number): void {
+    this.check?.stop();
+    this.check = new WatchCheck({
+      client: this.opts.client,
+      range: this.range,
+      view: () => ({ revision: this.revision, keys: this.witness.size + this.reader.skipped }),
+      behind: (why) => gen === this.generation && this.silent(why),
+      failed: (err) => gen === this.generation && this.retry(err, `checking the watch of ${this.range} failed: ${reason(err)}`, 'resume'),
+    });
+    this.check.start();
+  }
+
+  /** The watch's member is silent: the watch is stale, and opened again on another member. */
+  private silent(why: string): void {
+    this.route.silent();
+    this.retry(undefined, `${why}: opening it again on another member`, 'resume');
   }
 
   /** Applies one watch response. Revisions only go up: a change at or below `revision` was applied. */
@@ -211,6 +257,9 @@ export class PrefixWatch {
   }
 
   private dropWatcher(): void {
+    clearTimeout(this.openTimer);
+    this.check?.stop();
+    this.check = undefined;
     const w = this.watcher;
     this.watcher = undefined;
     if (!w) return;

@@ -86,6 +86,11 @@ export class PrefixReader {
     }
   }
 
+  /** How many listed keys are left out as too large to read (they are under the prefix all the same). */
+  get skipped(): number {
+    return this.tooLarge.size;
+  }
+
   /** A value of `key` was read (the watch delivered it) or it was deleted: read it again if it is listed. */
   forget(key: string): void {
     this.tooLarge.delete(key);
@@ -132,7 +137,7 @@ async function listKeys(client: Etcd3, prefix: string, bound: ReadBound): Promis
 }
 
 /** The first key past every key that starts with `prefix` (whose last byte is '/', below 0xff). */
-function prefixEnd(prefix: Buffer): Buffer {
+export function prefixEnd(prefix: Buffer): Buffer {
   const end = Buffer.from(prefix);
   end[end.length - 1]! += 1;
   return end;
