@@ -33,18 +33,19 @@ export const golden = {
   /**
    * A Skein client's default offer: receive limits, then cancel (kind 2, empty), call heads
    * (kind 3, empty), streams (kind 4: its receive window per stream, 1 MiB), server pings
-   * (kind 21, empty: it answers them) and the in-flight cap (kind 24, empty: it keeps its window within it).
+   * (kind 21, empty: it answers them), the in-flight cap (kind 24, empty: it keeps its window
+   * within it) and the goodbye (kind 25, empty: it reads a draining server's last frame).
    */
-  helloOfferFull: fromHex(`01 00  0100 0800 00000001 00000004  0200 0000  0300 0000  0400 0400 00001000  1500 0000  1800 0000`),
+  helloOfferFull: fromHex(`01 00  0100 0800 00000001 00000004  0200 0000  0300 0000  0400 0400 00001000  1500 0000  1800 0000  1900 0000`),
   /** The request carrying it. */
-  helloRequestFull: fromHex(`254d 01 00 00ffff7f 0000000000000000 0000000000000000 26000000 00000000
-    01 00  0100 0800 00000001 00000004  0200 0000  0300 0000  0400 0400 00001000  1500 0000  1800 0000`),
+  helloRequestFull: fromHex(`254d 01 00 00ffff7f 0000000000000000 0000000000000000 2a000000 00000000
+    01 00  0100 0800 00000001 00000004  0200 0000  0300 0000  0400 0400 00001000  1500 0000  1800 0000  1900 0000`),
   /**
    * A server's answer to it with the defaults: limits, cancel, call heads up to 8 KiB, streams
-   * with a 1 MiB window, server pings, and its cap of 1024 calls at once on the connection.
+   * with a 1 MiB window, server pings, its cap of 1024 calls at once on the connection, and the goodbye.
    */
-  helloAnswerFull: fromHex(`254d 01 00 2e000000 0000000000000000 00000000
-    01 01  0100 0800 00000001 00000004  0200 0000  0300 0400 00200000  0400 0400 00001000  1500 0000  1800 0400 00040000`),
+  helloAnswerFull: fromHex(`254d 01 00 32000000 0000000000000000 00000000
+    01 01  0100 0800 00000001 00000004  0200 0000  0300 0400 00200000  0400 0400 00001000  1500 0000  1800 0400 00040000  1900 0000`),
   /** The offer of limits and the in-flight cap alone (kind 24, empty), and a server's answer with `maxInFlightPerConn` 8. */
   helloRequestCap: fromHex(`254d 01 00 00ffff7f 0000000000000000 0000000000000000 12000000 00000000
     01 00  0100 0800 00000001 00000004  1800 0000`),
@@ -56,6 +57,8 @@ export const golden = {
   serverPing: fromHex(`254d 01 19 00000000 0000000000000000 00000000`),
   /** A client's answer to it: action 0x7fff_ff19, seq 0, no body. */
   serverPong: fromHex(`254d 01 00 19ffff7f 0000000000000000 0000000000000000 00000000 00000000`),
+  /** A draining server's goodbye, its last frame on the connection: flag 0x1d, seq 0, no body. */
+  goodbye: fromHex(`254d 01 1d 00000000 0000000000000000 00000000`),
 
   // ── Extension frames (docs/protocol.md, "Extension frames"): only after the hello agreed them ──
   /** Cancel seq 5: action 0x7fff_ff01, no body. */

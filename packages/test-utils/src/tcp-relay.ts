@@ -38,6 +38,14 @@ export interface TcpRelay {
   /** Delivers what `hold()` kept, and relays the target's bytes again. */
   release(): void;
   /**
+   * Holds what clients send on every connection relayed now (the target's bytes, and its end,
+   * still come through), until `releaseClients()`: a request still on its way to the target at a
+   * moment the test picks.
+   */
+  holdClients(): void;
+  /** Delivers what `holdClients()` kept, and relays the clients' bytes again. */
+  releaseClients(): void;
+  /**
    * Relays the bytes of every connection relayed now at about `bytesPerSecond` each way, in small
    * steps: a slow but steady link (a phone's), where bytes always move but a large reply or
    * upload takes seconds.
@@ -135,6 +143,15 @@ export async function startTcpRelay(target: string, opts: TcpRelayOptions = {}):
   const release = (): void => {
     for (const [inbound, outbound] of live) outbound.pipe(inbound);
   };
+  const holdClients = (): void => {
+    for (const [inbound, outbound] of live) {
+      inbound.unpipe(outbound);
+      inbound.pause();
+    }
+  };
+  const releaseClients = (): void => {
+    for (const [inbound, outbound] of live) inbound.pipe(outbound);
+  };
   const throttle = (bytesPerSecond: number): void => {
     for (const [inbound, outbound] of live) {
       slowly(outbound, inbound, bytesPerSecond);
@@ -151,6 +168,8 @@ export async function startTcpRelay(target: string, opts: TcpRelayOptions = {}):
     stall,
     hold,
     release,
+    holdClients,
+    releaseClients,
     throttle,
     fromTarget: () => fromTarget,
     close: () =>

@@ -49,6 +49,7 @@ import { callTimeout } from '../internals/checks.js';
 import { ClientHello, type PeerDialect } from './hello.js';
 import { HELLO_SEQ } from '../wire/hello.js';
 import { SERVER_PING_FLAG, SERVER_PONG_FRAME } from '../wire/server-pings.js';
+import { GOODBYE_FLAG } from '../wire/goodbye.js';
 import { CANCEL_ACTION, HEAD_ACTION, OPEN_ACTION } from '../wire/extension-frames.js';
 import { CallHeadError, encodeCallHead, wireRemaining } from '../wire/call-head.js';
 import type { StreamCall } from './stream-call.js';
@@ -104,6 +105,12 @@ export class ClientStream implements StreamCaller {
    * count: that one carries a detail). A pool stops sending here and opens a fresh connection.
    */
   peerClosing = false;
+  /**
+   * The server said goodbye (wire/goodbye.ts): it ran nothing of ours it had not answered, and
+   * runs nothing it reads from now on, so the calls still unanswered when the connection ends
+   * never ran.
+   */
+  private saidGoodbye = false;
   /**
    * @internal Told when the window has room after its own waiting calls went: a pool's calls
    * that wait for room on any of its connections go then (ConnPool). Unset, it costs a read.
@@ -714,12 +721,23 @@ export class ClientStream implements StreamCaller {
     this.conn.write(SERVER_PONG_FRAME);
   }
 
+  /** The draining server's last frame: a pool sends nothing more here, and what is unanswered never ran (failAll). */
+  private goodbye(): void {
+    this.saidGoodbye = true;
+    this.peerClosing = true;
+  }
+
   private onFrame(bytes: Uint8Array, start: number, end: number): void {
     this.received = true;
     // Its own flag, its own seqs: read before a reply's seq is looked up.
     if (this.serving !== undefined && isReverseFrame(bytes[start + RES_FLAG_AT]!)) return this.serving.frame(bytes, start, end);
     const seq = readSeq(bytes, start + SEQ_AT);
-    if (seq === HELLO_SEQ) return bytes[start + RES_FLAG_AT] === SERVER_PING_FLAG ? this.answerServerPing() : this.hello.answer(bytes, start, end);
+    if (seq === HELLO_SEQ) {
+      const flag = bytes[start + RES_FLAG_AT];
+      if (flag === SERVER_PING_FLAG) return this.answerServerPing();
+      if (flag === GOODBYE_FLAG) return this.goodbye();
+      return this.hello.answer(bytes, start, end);
+    }
     // Calls held for the hello's answer (a deadline, a signal, metadata) go once it is known never to come.
     if (this.hello.dialect === 'pending') this.hello.unanswered();
     const call = this.pending.get(seq);
@@ -842,13 +860,13 @@ export class ClientStream implements StreamCaller {
     this.pending.clear();
     this.deadlines.clear();
     this.throttler.inFlight = 0;
-    for (const call of calls) call.finish(new RpcError(ErrorCode.IO, `connection to ${this.remote} lost: ${cause.message}`, { cause }), null);
+    for (const call of calls) call.finish(this.saidGoodbye ? unreadByClosingServer(this.remote, cause) : new RpcError(ErrorCode.IO, `connection to ${this.remote} lost: ${cause.message}`, { cause }), null);
     const unsent = [...this.throttler.drain(), ...this.held.drain()];
     for (const call of unsent) {
       call.held = false;
       call.finish(new RpcError(ErrorCode.IO, `connection to ${this.remote} lost before the call was sent: ${cause.message}`, { cause, retry: 'safe' }), null);
     }
-    this.streaming.fail(cause);
+    this.streaming.fail(cause, this.saidGoodbye);
     const waiters = this.pongWaiters;
     this.pongWaiters = [];
     for (const w of waiters) w.reject(new RpcError(ErrorCode.IO, `connection to ${this.remote} lost before a ping was answered: ${cause.message}`, { cause }));
@@ -890,6 +908,10 @@ export class ClientStream implements StreamCaller {
     for (const w of this.closedWaiters.splice(0)) w(this.closeError);
   }
 }
+
+/** A call still unanswered when a server that said goodbye ended the connection: it never ran there, as a bare Closed says. */
+const unreadByClosingServer = (remote: string, cause: Error): RpcError =>
+  new RpcError(ErrorCode.Closed, `${remote} was closing and ended the connection before it read the call (it said so: never ran): ${cause.message}`, { cause, retry: 'safe' });
 
 const tooLarge = (what: string, n: number, max: number): RpcError =>
   new RpcError(ErrorCode.FrameTooLarge, `${what} of ${n} bytes exceeds the limit of ${max}`);

@@ -222,14 +222,22 @@ export class ConnStreams implements StreamWire {
     this.closed = true;
   }
 
-  /** The connection is lost: every stream fails with IO. */
-  fail(cause: Error): void {
+  /**
+   * The connection is lost: every stream fails with IO; or, after the server's goodbye
+   * (`unread`: it had no stream of ours open, and opens none after), with Closed, never ran.
+   */
+  fail(cause: Error, unread = false): void {
     const remote = this.host.remote;
     const streams = this.streams.values();
     const unopened = [...this.opening.keys()];
     this.streams.clear();
     this.opening.clear();
-    for (const stream of streams) stream.finish(new RpcError(ErrorCode.IO, `connection to ${remote} lost mid-stream: ${cause.message}`, { cause }), null);
+    for (const stream of streams) {
+      const err = unread
+        ? new RpcError(ErrorCode.Closed, `${remote} was closing and ended the connection before it read the stream (it said so: never ran): ${cause.message}`, { cause, retry: 'safe' })
+        : new RpcError(ErrorCode.IO, `connection to ${remote} lost mid-stream: ${cause.message}`, { cause });
+      stream.finish(err, null);
+    }
     // Waiting for the hello's answer: nothing of theirs was sent, so a pool may open them elsewhere.
     for (const stream of unopened) stream.finish(new RpcError(ErrorCode.IO, `connection to ${remote} lost before the stream was opened: ${cause.message}`, { cause, retry: 'safe' }), null);
   }

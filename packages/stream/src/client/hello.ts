@@ -6,6 +6,7 @@ import type { Agreed } from '../wire/agreed.js';
 import { AUTH_ENTRY } from '../wire/auth.js';
 import { SERVER_PINGS_ENTRY } from '../wire/server-pings.js';
 import { IN_FLIGHT_CAP_KIND, IN_FLIGHT_CAP_OFFER, readInFlightCap } from '../wire/in-flight-cap.js';
+import { GOODBYE_ENTRY } from '../wire/goodbye.js';
 import { describeHeadOver, headOver } from '../wire/head-size.js';
 import {
   HELLO_ACTION,
@@ -182,6 +183,8 @@ function helloRequest(limits: Limits, streamWindowBytes: number, offerAuth: bool
     SERVER_PINGS_ENTRY,
     // Every client that sends a hello keeps its window within the server's cap (ClientStream's throttler).
     IN_FLIGHT_CAP_OFFER,
+    // Every client that sends a hello reads a draining server's goodbye (ClientStream.onFrame).
+    GOODBYE_ENTRY,
   ];
   if (offerAuth) entries.push(AUTH_ENTRY);
   entries.push(...extra);

@@ -3,6 +3,7 @@ import { HelloError, appendEntry, type HelloEntry } from '../wire/hello.js';
 import { REQ_MSG_LEN_AT, REQUEST_HEADER_LENGTH, u32 } from '../wire/protocol.js';
 import { offersAuth } from '../wire/auth.js';
 import { inFlightCapEntry } from '../wire/in-flight-cap.js';
+import { GOODBYE_ENTRY } from '../wire/goodbye.js';
 import type { Agreed } from '../wire/agreed.js';
 import { answerHello, type HelloOutcome } from './hello-answer.js';
 import type { ConnAuth } from './conn-auth.js';
@@ -61,6 +62,7 @@ export function greet(c: HelloLink, bytes: Uint8Array, start: number, seqLo: num
   if (!offered && c.onProbation) return leaveProbationAtHello(c, seqLo, seqHi);
   // After greeted(): the hello may have made it a peer (its TLS identity), of another cap.
   if (outcome.readsCap) answer = appendEntry(answer, inFlightCapEntry(c.helloCap(offered)));
+  if (outcome.goodbye) answer = appendEntry(answer, GOODBYE_ENTRY);
   if (offered) answer = c.auth!.offered(answer);
   if (outcome.peerLimits && c.reverseSettings) answer = agreeReverse(c, c.reverseSettings, bytes, msgAt, msgEnd, answer);
   c.sendAnswer(seqLo, seqHi, answer);

@@ -37,6 +37,7 @@ import { probationTimedOut, refuseOnProbation, sendAway } from './conn-probation
 import type { ConnRole } from './conn-census.js';
 import { LazyAbort } from '../internals/lazy-abort.js';
 import { SERVER_PING_FRAME, SERVER_PONG_ACTION } from '../wire/server-pings.js';
+import { GOODBYE_FRAME } from '../wire/goodbye.js';
 
 /** The ok responses' header, written and copied out by one connection at a time (FrameConn.write copies small parts). */
 const OK_HEADER = new Uint8Array(RESPONSE_HEADER_LENGTH);
@@ -75,6 +76,8 @@ const GREETED = 256;
 const ANSWERS_PINGS = 512;
 /** A server ping is out, unanswered as of the last tick: `keepaliveAt` is when it went. */
 const PING_OUT = 1024;
+/** Its hello offered to read a goodbye (wire/goodbye.ts): a draining end sends it one. */
+const READS_GOODBYE = 2048;
 
 /** What the connections of one listener share (server-conn-options.ts). */
 export type ServerConnOptions = ServerConnOptionsOf<ServerConn>;
@@ -564,6 +567,7 @@ export class ServerConn implements FrameHandlers, Responder, ExtensionsHost, Hel
   takeTerms(outcome: HelloOutcome): void {
     if (outcome.peerLimits) this.peerLimits = sharedLimits(outcome.peerLimits);
     if (outcome.pings) this.mark(ANSWERS_PINGS, true);
+    if (outcome.goodbye) this.mark(READS_GOODBYE, true);
     if (outcome.agreed && this.agreed === undefined) {
       this.agreed = sharedAgreed(outcome.agreed);
       // A state made before (abandonedRunning, on a peer's calls before its hello) takes these terms.
@@ -679,7 +683,13 @@ export class ServerConn implements FrameHandlers, Responder, ExtensionsHost, Hel
     // connection's close aborts their signals and drops their answers.
     if (this.is(DRAINING) && this.is(PEER_ENDED) && !this.is(CLOSED)) return this.conn.end();
     // Open streams are not in `inFlight` but are waited for as calls are.
-    if (((this.is(DRAINING) && !this.is(AWAIT_PEER)) || this.is(PEER_ENDED)) && this.inFlight === 0 && this.streams === 0 && !this.is(CLOSED) && !this.reverse?.busy) this.conn.end();
+    if (((this.is(DRAINING) && !this.is(AWAIT_PEER)) || this.is(PEER_ENDED)) && this.inFlight === 0 && this.streams === 0 && !this.is(CLOSED) && !this.reverse?.busy) {
+      // Nothing read is running, and a draining connection runs nothing it reads from now on: a
+      // client that reads the goodbye knows that the calls it still awaits never ran, though it
+      // sent them (they were on their way), and a pool sends them on elsewhere.
+      if (this.is(DRAINING) && this.is(READS_GOODBYE) && !this.is(PEER_ENDED)) this.conn.write(GOODBYE_FRAME);
+      this.conn.end();
+    }
   }
 }
 

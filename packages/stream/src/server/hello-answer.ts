@@ -17,6 +17,7 @@ import { DEFAULT_MAX_HEAD } from '../wire/call-head.js';
 import { DEFAULT_STREAM_WINDOW, type Agreed } from '../wire/agreed.js';
 import { SERVER_PINGS_ENTRY, SERVER_PINGS_KIND } from '../wire/server-pings.js';
 import { IN_FLIGHT_CAP_KIND } from '../wire/in-flight-cap.js';
+import { GOODBYE_KIND } from '../wire/goodbye.js';
 
 /** What the server makes of a client's hello. */
 export interface HelloOutcome {
@@ -30,6 +31,8 @@ export interface HelloOutcome {
   readonly pings: boolean;
   /** The client keeps its window within the server's cap (it offered kind 24): the answer names the cap (conn-hello.ts, which knows the connection's kind). */
   readonly readsCap: boolean;
+  /** The client reads a goodbye (it offered kind 25): only then may a draining connection end with one. */
+  readonly goodbye: boolean;
 }
 
 /** What the server offers to accept. */
@@ -41,7 +44,7 @@ export interface ServerExtensions {
 export const DEFAULT_SERVER_EXTENSIONS: ServerExtensions = { maxHead: DEFAULT_MAX_HEAD, streamWindowBytes: DEFAULT_STREAM_WINDOW };
 
 /** Accepts nothing: an offer of a version we cannot read, or of nothing we speak. */
-const NOTHING: HelloOutcome = { peerLimits: undefined, agreed: undefined, answer: encodeHello(HelloRole.Answer, []), pings: false, readsCap: false };
+const NOTHING: HelloOutcome = { peerLimits: undefined, agreed: undefined, answer: encodeHello(HelloRole.Answer, []), pings: false, readsCap: false, goodbye: false };
 
 /**
  * Answers the hello msg at `b[from, to)`. Throws HelloError when it does not parse; the caller
@@ -64,7 +67,9 @@ export function answerHello(b: Uint8Array, from: number, to: number, ours: Serve
   const pings = findEntry(hello, SERVER_PINGS_KIND) !== undefined;
   if (pings) entries.push(SERVER_PINGS_ENTRY);
   const readsCap = findEntry(hello, IN_FLIGHT_CAP_KIND) !== undefined;
-  return { peerLimits, agreed, answer: encodeHello(HelloRole.Answer, entries), pings, readsCap };
+  // Its entry goes after the cap's (conn-hello.ts): the answer's kinds in ascending order.
+  const goodbye = findEntry(hello, GOODBYE_KIND) !== undefined;
+  return { peerLimits, agreed, answer: encodeHello(HelloRole.Answer, entries), pings, readsCap, goodbye };
 }
 
 /** Accepts each extension the client offered. */

@@ -24,6 +24,7 @@ import { BUILTIN_ERROR_ROOM } from './error-strings.js';
 import { CREDIT_FLAG, DATA_FLAG } from './extension-frames.js';
 import { REVERSE_CALL_FLAG } from './reverse-calls.js';
 import { SERVER_PING_FLAG } from './server-pings.js';
+import { GOODBYE_FLAG } from './goodbye.js';
 import { REVERSE_CANCEL_FLAG, TIMED_REVERSE_CALL_FLAG } from './reverse-control.js';
 import { HEADED_REVERSE_CALL_FLAG } from './reverse-heads.js';
 
@@ -122,6 +123,10 @@ function responses(limits: Limits, reverseCalls = false): FrameSpec {
         // A server ping has no body; a Skein client offers to answer them whenever it sends a hello.
         case SERVER_PING_FLAG:
           if (msgLength !== 0 || blobLength !== 0) throw new FrameError(`server ping with a body of ${msgLength + blobLength} bytes`);
+          return 0;
+        // A goodbye has no body either; every Skein client that sends a hello offers to read one.
+        case GOODBYE_FLAG:
+          if (msgLength !== 0 || blobLength !== 0) throw new FrameError(`goodbye with a body of ${msgLength + blobLength} bytes`);
           return 0;
         default:
           throw new FrameError(`unknown response flag ${flag}`);

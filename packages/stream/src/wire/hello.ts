@@ -65,6 +65,11 @@ export const enum HelloKind {
    * empty, the client keeps its window within it. Answer: max_in_flight u32.
    */
   InFlightCap = 24,
+  /**
+   * A draining server's goodbye (wire/goodbye.ts). Offer: empty, the client reads it. Answer:
+   * empty, the server sends it as it ends a draining connection with nothing of it running.
+   */
+  Goodbye = 25,
 }
 
 export interface HelloEntry {
