@@ -175,7 +175,11 @@ export class CallContext implements FilterWatch, AbortSource {
     return this.req.remainingMs();
   }
 
-  /** The call's metadata as the client sent it (`authorization`, a trace context...); empty when none. */
+  /**
+   * The call's metadata as the client sent it (`authorization`, a trace context...); empty when
+   * none. Behind @skein/otel's `tracedDispatch` its trace context is the server span's, in place of
+   * the client's.
+   */
   get metadata(): Readonly<Record<string, string>> {
     return this.req.metadata;
   }

@@ -27,7 +27,7 @@ export interface CallInfo {
   readonly principal?: unknown;
   /** Server: the peer's verified TLS identity (subject, SANs, fingerprint) on an mTLS connection. */
   readonly identity?: PeerIdentity;
-  /** Server: the call's metadata (`authorization`, a trace context...), as the client sent it. */
+  /** Server: the call's metadata (`authorization`, a trace context...), as the client sent it (behind @skein/otel's `tracedDispatch`, with the server span's trace context in place of the client's). */
   readonly metadata?: Metadata;
   /** `performance.now()` when the call entered the filters. */
   readonly startedAt: number;

@@ -1,4 +1,5 @@
 import tls from 'node:tls';
+import { connectTimerMs } from '@skein/core';
 
 /**
  * Whether a TLS handshake with `host:port` completes within `ms`: asked only after a plain
@@ -16,7 +17,8 @@ export function answersTls(host: string, port: number, ms: number): Promise<bool
       socket.destroy();
       resolve(speaksTls);
     };
-    const timer = setTimeout(() => done(false), ms);
+    // At most what a timer holds: past it Node fires at once (and warns), with no time to answer.
+    const timer = setTimeout(() => done(false), connectTimerMs(ms));
     socket.once('secureConnect', () => done(true));
     socket.once('error', () => done(false));
     socket.once('close', () => done(false));

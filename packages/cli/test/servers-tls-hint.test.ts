@@ -31,4 +31,12 @@ describe('skein servers against a TLS port given as http://', () => {
     expect(r.stderr).toMatch(/^error: Unreachable \(rpc_unreachable\): cannot read skein\/servers\/ from etcd at /);
     expect(r.stderr).toContain(`(${url} answered a TLS handshake: did the server expect TLS? skein servers reads plain http:// etcd only; read a TLS etcd with etcdctl --endpoints https://...)\n`);
   });
+
+  it('says so with a --timeout past what a timer holds too: the probe waits at most that long, not 1 ms, and Node warns of nothing', async () => {
+    const url = await tlsServer();
+    const r = await skein('servers', '--etcd', url, '--timeout', '99999999999');
+    expect(r.code).toBe(1);
+    expect(r.stderr).not.toContain('TimeoutOverflowWarning');
+    expect(r.stderr).toContain(`(${url} answered a TLS handshake: did the server expect TLS?`);
+  });
 });

@@ -25,6 +25,14 @@ export interface ConnsLink {
 export class PoolConns {
   /** The pool's record of each connection it has seen (its number, its calls queued), with listeners on its draining and its close. */
   readonly records = new WeakMap<ConnInfo, QueuedConn>();
+  /**
+   * The connections that had a caller at their first call, whose caller the link keeps: what a
+   * worker is told of them. Not `conn.caller` read when a later call is sent: on a server that
+   * authenticates it is undefined while the grant has run out, and a worker keeps what its first
+   * description said for the connection's life (its handlers' `ctx.caller` would stay undefined
+   * once the grant is renewed).
+   */
+  private readonly callsBack = new WeakSet<ConnInfo>();
   private nextKey = 1;
 
   constructor(private readonly link: ConnsLink) {}
@@ -38,7 +46,9 @@ export class PoolConns {
     const key = this.nextKey++;
     const record: QueuedConn = { key, queued: 0 };
     this.records.set(conn, record);
-    this.link.opened(key, conn.caller);
+    const caller = conn.caller;
+    if (caller !== undefined) this.callsBack.add(conn);
+    this.link.opened(key, caller);
     const { slots } = this.link;
     // The workers that know the connection are told when its server begins to close (ConnInfo.draining); those told of it later, by its description.
     const draining = conn.draining;
@@ -61,7 +71,7 @@ export class PoolConns {
   /** A connection for a worker. A principal that cannot cross to a thread (a function, a socket) stays behind. */
   describe(key: number, conn: ConnInfo, principal: unknown): ConnDesc {
     const desc: { -readonly [K in keyof ConnDesc]: ConnDesc[K] } = { key, id: conn.id, remote: conn.remote, transport: conn.transport, identity: conn.identity, kind: conn.kind };
-    if (conn.caller !== undefined) desc.callsBack = true;
+    if (this.callsBack.has(conn)) desc.callsBack = true;
     if (conn.draining.aborted) desc.draining = true;
     if (principal === undefined) return desc;
     try {
