@@ -4,9 +4,10 @@ import type { Etcd3, IKeyValue, IWatchResponse, Watcher } from 'etcd3';
 import { decodeEntry, parseKey, rangeOf } from './etcd-entry.js';
 import { HistoryWitness, sameHistory } from './history-witness.js';
 import { clientClosed, onClientClose } from './client-closed.js';
-import { PrefixReader, boundedRead, tooLarge } from './range-read.js';
+import { PrefixReader, boundedRead } from './range-read.js';
 import { reason } from './reason.js';
 import { StreamRoute } from './stream-route.js';
+import { tooLarge } from './too-large-call.js';
 import { WatchCheck } from './watch-check.js';
 
 /**

@@ -1,11 +1,9 @@
-import { GRPCResourceExhastedError, type Etcd3, type IKeyValue } from 'etcd3';
+import type { Etcd3, IKeyValue } from 'etcd3';
 import { withinAttempts, type CallOptions } from './attempt-deadline.js';
-import { TOO_LARGE_IS_NOT_A_FAULT, refusedTooLarge } from './too-large-call.js';
+import { ValuePages } from './value-pages.js';
 
 /** Keys listed per page (keys alone: small, whatever the values are). */
 const KEY_PAGE = 1000;
-/** Values read at once: each read is one key, so one value, whatever its size. */
-const PARALLEL_READS = 16;
 /**
  * The most one read call waits, each attempt of it on one member a quarter of that (see
  * withinAttempts). Without it a call sent to a stalled member of several (SIGSTOP, a frozen host)
@@ -34,13 +32,15 @@ export interface RangeRead {
  * and anyone may write under the prefix); etcd3 counts that as a failure of the host, retries,
  * opens its circuit breaker (failing every call on the client, lease keepalives included), and
  * every later attempt fails the same way, so the view would never be read. Instead the keys are
- * listed alone, in pages, and each value is read by itself, all pinned to the first page's
- * revision so that together they are one snapshot.
+ * listed alone, in pages, and their values read in pages sized to stay well under that limit,
+ * a page refused all the same read again in halves (see ValuePages), all pinned to the first
+ * listing page's revision so that together they are one snapshot.
  *
  * A single value can still be past that limit (etcd run with a raised `--max-request-bytes`).
  * gRPC refuses it from its length prefix, before buffering it; the key is then reported to
  * `onTooLarge` and left out, and remembered with its mod revision so that later reads skip it
- * without asking until it is written again. Each value is read with TOO_LARGE_IS_NOT_A_FAULT:
+ * (their pages end before it and start after it) without asking until it is written again. Every
+ * value read carries TOO_LARGE_IS_NOT_A_FAULT:
  * etcd3 would count the refusal as a failure of the host, retry it, reset every connection of the
  * client and open its circuit breaker (every call on the client, lease keepalives included, failing
  * for 5 s); so marked, it is one refused read, and nothing else of the client notices. A key
@@ -63,27 +63,27 @@ export class PrefixReader {
   async read(presumeTooLarge = false): Promise<RangeRead> {
     const { revision, keys } = await listKeys(this.client, this.prefix, this.bound);
     this.forgetChanged(keys, presumeTooLarge);
-    const wanted = keys.filter((kv) => this.tooLarge.get(kv.key.toString()) !== kv.mod_revision);
+    const pages = new ValuePages(this.client, revision, this.bound, (listed) => this.refused(listed));
     const kvs: IKeyValue[] = [];
-    for (let i = 0; i < wanted.length; i += PARALLEL_READS) {
-      const page = await Promise.all(wanted.slice(i, i + PARALLEL_READS).map((kv) => this.value(kv, revision)));
-      for (const read of page) kvs.push(...read);
+    // Runs of keys between those known too large: a page never holds one of those.
+    let run: IKeyValue[] = [];
+    for (const kv of keys) {
+      if (this.tooLarge.get(kv.key.toString()) !== kv.mod_revision) {
+        run.push(kv);
+        continue;
+      }
+      await pages.read(run, kvs);
+      run = [];
     }
+    await pages.read(run, kvs);
     return { revision: Number(revision), kvs };
   }
 
-  private async value(listed: IKeyValue, revision: string): Promise<IKeyValue[]> {
-    try {
-      const bound = this.bound();
-      const options = { ...bound, interceptors: [...(bound.interceptors ?? []), ...TOO_LARGE_IS_NOT_A_FAULT.interceptors!] };
-      return (await this.client.kv.range({ key: listed.key, revision }, options)).kvs;
-    } catch (err) {
-      if (!tooLarge(err)) throw err;
-      const key = listed.key.toString();
-      this.tooLarge.set(key, listed.mod_revision);
-      this.onTooLarge(key);
-      return [];
-    }
+  /** `listed`'s value is too large to read by itself: left out, and not asked for until written again. */
+  private refused(listed: IKeyValue): void {
+    const key = listed.key.toString();
+    this.tooLarge.set(key, listed.mod_revision);
+    this.onTooLarge(key);
   }
 
   /** How many listed keys are left out as too large to read (they are under the prefix all the same). */
@@ -111,14 +111,6 @@ export class PrefixReader {
       this.onTooLarge(key);
     }
   }
-}
-
-/** A message past the client's receive limit (gRPC's RESOURCE_EXHAUSTED from its own check, or that refusal as TOO_LARGE_IS_NOT_A_FAULT says it). */
-export function tooLarge(err: unknown): boolean {
-  if (refusedTooLarge(err)) return true;
-  const code = err instanceof GRPCResourceExhastedError ? 8 : (err as { code?: unknown } | null)?.code;
-  // etcd answers RESOURCE_EXHAUSTED too ("too many requests", "database space exceeded").
-  return code === 8 && /larger than max/.test(err instanceof Error ? err.message : '');
 }
 
 async function listKeys(client: Etcd3, prefix: string, bound: ReadBound): Promise<{ revision: string; keys: IKeyValue[] }> {

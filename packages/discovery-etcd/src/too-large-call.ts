@@ -1,4 +1,4 @@
-import type { Etcd3 } from 'etcd3';
+import { GRPCResourceExhastedError, type Etcd3 } from 'etcd3';
 
 /** gRPC call options as etcd3 takes them (grpc-js's CallOptions, named through etcd3's own types). */
 type CallOptions = NonNullable<Parameters<Etcd3['kv']['range']>[1]>;
@@ -28,6 +28,14 @@ export const TOO_LARGE_IS_NOT_A_FAULT: CallOptions = { interceptors: [notAFault 
 /** A read refused as too large, through TOO_LARGE_IS_NOT_A_FAULT (etcd3 keeps the message, not the code). */
 export function refusedTooLarge(err: unknown): boolean {
   return err instanceof Error && err.message.includes(MARK);
+}
+
+/** A message past the client's receive limit (gRPC's RESOURCE_EXHAUSTED from its own check, or that refusal as TOO_LARGE_IS_NOT_A_FAULT says it). */
+export function tooLarge(err: unknown): boolean {
+  if (refusedTooLarge(err)) return true;
+  const code = err instanceof GRPCResourceExhastedError ? 8 : (err as { code?: unknown } | null)?.code;
+  // etcd answers RESOURCE_EXHAUSTED too ("too many requests", "database space exceeded").
+  return code === 8 && /larger than max/.test(err instanceof Error ? err.message : '');
 }
 
 function rewrite(status: Status): Status {

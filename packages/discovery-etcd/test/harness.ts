@@ -2,7 +2,7 @@ import { createCluster, createServiceDispatch, implement, method, service, type 
 import { msgpackCodec } from '@skein/codec-msgpack';
 import { nodeRuntime } from '@skein/runtime-node';
 import { FailoverPool, RpcServer, createRouter, followDiscovery, type ActionHandler, type Watch } from '@skein/stream';
-import { EtcdDiscovery, type EtcdRegistrar } from '../src/index.js';
+import { EtcdDiscovery, encodeValue, type EtcdRegistrar } from '../src/index.js';
 import { portOf, processStopped, sleep, startEtcd, waitFor, within, type EtcdCluster, type StartEtcdOptions, cleanups } from '@skein/test-utils';
 import { tcpTransport } from '@skein/transport-tcp';
 import { Etcd3 } from 'etcd3';
@@ -179,6 +179,17 @@ export async function etcdHeld(member: EtcdCluster['members'][number], client: E
     watchers: sum('etcd_debugging_mvcc_watcher_total'),
     leases: (await client.leaseClient.leaseLeases()).leases.length,
   };
+}
+
+/** Writes an entry per id under `<prefix>/<type>/` (no lease), in transactions of 128 puts (etcd's default most): thousands in a second. */
+export async function putEntries(client: Etcd3, prefix: string, type: string, ids: readonly string[]): Promise<void> {
+  for (let i = 0; i < ids.length; i += 128) {
+    const success = ids.slice(i, i + 128).map((id, j) => {
+      const value = encodeValue({ type, id, address: `10.0.${(i + j) >> 8}.${(i + j) & 255}:4000`, weight: 1, meta: {} });
+      return { request_put: { key: Buffer.from(`${prefix}/${type}/${id}`), value: Buffer.from(value) } };
+    });
+    await client.kv.txn({ success });
+  }
 }
 
 /** How many gRPC calls of `method` (`Range`, `Put`...) `member` has answered since it started. */

@@ -2,8 +2,8 @@ import { memoryLogger, waitFor } from '@skein/test-utils';
 import { discoveryEntry } from '@skein/stream';
 import type { Etcd3 } from 'etcd3';
 import { describe, expect, it } from 'vitest';
-import { EtcdDiscovery, EtcdRegistrar, encodeValue, keyOf } from '../src/index.js';
-import { etcdForFile } from './harness.js';
+import { EtcdDiscovery, EtcdRegistrar, encodeValue, keyOf, readEntries } from '../src/index.js';
+import { etcdCallsAnswered, etcdForFile, putEntries } from './harness.js';
 
 // etcd takes requests up to 1.5 MiB unless told otherwise; raised, a single value can be past
 // the 4 MiB a gRPC client takes in one message.
@@ -110,5 +110,25 @@ describe('a single value larger than one gRPC message (etcd run with a raised --
     await waitFor(() => f.watch.status().state === 'live' && ids(f.watch) === 'c1,c2', { timeoutMs: 30_000, what: 'the watch past it' });
     await expect(f.client.get(`${prefix}/chat/c2`).string()).resolves.toContain('127.0.0.1:4002');
     expect(reg.status().state).toBe('live');
+  }, 60_000);
+
+  it('is skipped by readEntries among hundreds of small values read in pages: each of those is read, in a bounded number of calls', async () => {
+    const prefix = freshPrefix();
+    const writer = client();
+    const ids = Array.from({ length: 300 }, (_, i) => `s${String(i).padStart(3, '0')}`);
+    await putEntries(writer, prefix, 'chat', ids);
+    // Amid them: the page that holds it is refused whole, and read again in halves.
+    await writer.put(`${prefix}/chat/s150x`).value(huge);
+    const c = client();
+    const member = file.etcd.members[0]!;
+    const before = await etcdCallsAnswered(member, 'Range');
+    const read = await readEntries({ client: c, prefix, timeoutMs: 30_000 });
+    const calls = (await etcdCallsAnswered(member, 'Range')) - before;
+    expect(read.entries.map((e) => e.id)).toEqual(ids);
+    expect(read.skipped).toEqual([{ key: `${prefix}/chat/s150x`, why: 'its value is too large to read' }]);
+    // Halving down to it costs two calls a level. Before: 302, the keys listed, then each value read by itself.
+    expect(calls).toBeLessThanOrEqual(40);
+    // No refusal opened etcd3's circuit breaker: the client's next call goes through.
+    expect(await c.get(`${prefix}/chat/s000`).string()).toContain('10.0.0.0:4000');
   }, 60_000);
 });

@@ -1,7 +1,7 @@
 import { ErrorCode } from '@skein/core';
 import { describe, expect, it } from 'vitest';
 import { EtcdRegistrar, readEntries } from '../src/index.js';
-import { etcdForFile, registeredServers } from './harness.js';
+import { etcdCallsAnswered, etcdForFile, putEntries, registeredServers } from './harness.js';
 
 // readEntries: one read of what EtcdRegistrar wrote, for tools (`skein servers`), against a real etcd.
 
@@ -39,6 +39,22 @@ describe('readEntries', () => {
     const read = await readEntries({ client: etcd, prefix: 'read3/servers', timeoutMs: 2 ** 31 });
     expect(read.entries.map((e) => e.address)).toEqual([a!.address]);
   });
+
+  it('reads thousands of entries in pages: a bounded number of range calls, not one per key', async () => {
+    const etcd = client();
+    const ids = Array.from({ length: 5000 }, (_, i) => `s${String(i).padStart(4, '0')}`);
+    await putEntries(etcd, 'read4/servers', 'chat', ids);
+    const member = file.etcd.members[0]!;
+    const before = await etcdCallsAnswered(member, 'Range');
+    // A timeout generous enough that the count, not the time, is what fails one call per key.
+    const read = await readEntries({ client: etcd, prefix: 'read4/servers', timeoutMs: 60_000 });
+    const calls = (await etcdCallsAnswered(member, 'Range')) - before;
+    expect(read.entries.map((e) => e.id)).toEqual(ids);
+    expect(read.skipped).toEqual([]);
+    // The keys in pages of 1000, then their values in pages: a few calls per 1000 keys.
+    // Before: 5005, the keys listed, then each value read by itself.
+    expect(calls).toBeLessThanOrEqual(20);
+  }, 60_000);
 
   it('rejects with Unreachable naming the hosts when etcd is not there', async () => {
     await expect(readEntries({ hosts: 'http://127.0.0.1:1', timeoutMs: 3000 })).rejects.toMatchObject({

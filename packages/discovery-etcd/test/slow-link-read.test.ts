@@ -12,7 +12,7 @@ import { etcdForFile } from './harness.js';
 const file = etcdForFile();
 const { cleanup, client } = file;
 
-/** About 5 s for the view below (read 16 values at a time) to arrive: past one attempt's 2.5 s, within a read's 10 s. */
+/** About 5 s for the view below (its values read in one page) to arrive: past one attempt's 2.5 s, within a read's 10 s. */
 const LINK_BYTES_PER_SECOND = 400_000;
 const ENTRIES = 16;
 /** Near the largest entry a registrar writes (128 KiB of key and value). */

@@ -65,7 +65,7 @@ describe('a registrar and a discovery with one etcd member of three stalled', ()
     const ids = new Set<string>();
     const watch = new EtcdDiscovery({ client: app, prefix }).watch((e) => void (e.kind === 'leave' ? ids.delete(e.entry.id) : ids.add(e.entry.id)));
     cleanup.push(() => watch.close());
-    // The whole view is read with a call per key: each sent first to the stalled member.
+    // The whole view is read with a call per page (of keys, then of values): each sent first to the stalled member.
     await watch.ready({ timeoutMs: 40_000 });
     expect([...ids].sort()).toEqual(['a', 'b', 'c']);
     const late = await registrar.register({ type: 'chat', id: 'd', address: '127.0.0.1:5000' });
