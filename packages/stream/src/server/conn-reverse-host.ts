@@ -37,6 +37,10 @@ export class ConnReverseHost implements ReverseHost {
     return this.link.conn.congested;
   }
 
+  get logger(): Logger {
+    return this.link.logger;
+  }
+
   write(part: Uint8Array): void {
     if (!this.link.closed) this.link.conn.write(part);
   }

@@ -1,4 +1,4 @@
-import { EMPTY_BYTES, ErrorCode, FrameError, RemoteError, RpcError, fromDownstream, invalidArgument, takeBytes, type Clock } from '@skein/core';
+import { EMPTY_BYTES, ErrorCode, FrameError, RemoteError, RpcError, fromDownstream, invalidArgument, takeBytes, type Clock, type Logger } from '@skein/core';
 import { Call, type Notify } from '../client/call.js';
 import { abortedAlready, cancellable, hookAbort } from '../client/call-abort.js';
 import type { Caller } from '../client/caller.js';
@@ -25,6 +25,8 @@ export interface ReverseHost {
   readonly limits: ReplyLimits;
   /** The connection's send buffer is over its high-water mark: calls wait (the host calls `drained` once it is not). */
   readonly congested: boolean;
+  /** Where a caller's callback that threw as the connection closed is told (the close goes on). */
+  readonly logger: Logger;
   write(part: Uint8Array): void;
   /**
    * A reverse call went on the wire: its answer must be read even while the connection is at its
@@ -205,10 +207,24 @@ export class ReverseCaller implements Caller {
     const out = this.onWire.values();
     this.onWire.clear();
     for (const call of out) {
-      call.finish(new RpcError(ErrorCode.IO, `connection from ${this.host.remote} lost with the reverse call out: it may have run (${cause.message})`, { cause }), null);
+      this.failAtClose(call, new RpcError(ErrorCode.IO, `connection from ${this.host.remote} lost with the reverse call out: it may have run (${cause.message})`, { cause }));
     }
     for (const call of this.waiting.drain()) {
-      call.finish(new RpcError(ErrorCode.IO, `connection from ${this.host.remote} lost before the reverse call was sent: ${cause.message}`, { cause, retry: 'safe' }), null);
+      this.failAtClose(call, new RpcError(ErrorCode.IO, `connection from ${this.host.remote} lost before the reverse call was sent: ${cause.message}`, { cause, retry: 'safe' }));
+    }
+  }
+
+  /**
+   * Fails `call` as the connection closes. Its callback is the server's own code (a raw
+   * `caller.send`): one that throws is logged, and the close goes on, failing the other calls
+   * and telling the connection's handlers; thrown out of here, it left them unaborted, the
+   * connection counted open and the server's `close()` waiting for it.
+   */
+  private failAtClose(call: Call, err: RpcError): void {
+    try {
+      call.finish(err, null);
+    } catch (thrown) {
+      this.host.logger.error({ remote: this.host.remote, err: thrown }, "a reverse call's callback threw as its connection closed");
     }
   }
 

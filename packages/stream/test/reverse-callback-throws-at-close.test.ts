@@ -1,0 +1,42 @@
+import { EMPTY_BYTES, ErrorCode } from '@skein/core';
+import { cleanups, deferred, memoryLogger, waitFor } from '@skein/test-utils';
+import { describe, expect, it } from 'vitest';
+import { createRouter } from '../src/index.js';
+import { startServer } from './harness.js';
+
+const cleanup = cleanups();
+
+// Found by review helper 254: a reverse call's callback is the server's own code (a raw
+// `caller.send`), and one that threw as its connection closed was thrown out of the close: the
+// other calls out were never failed, the connection's handlers never told, the connection counted
+// open for good and the server's close() waiting for it.
+describe("a reverse call's callback that throws as its connection closes", () => {
+  it('is logged, and the close goes on: the other call out fails IO, the handler is told, the connection is gone', async () => {
+    const logger = memoryLogger();
+    const other = deferred<unknown>();
+    const told = deferred<void>();
+    const s = await startServer(
+      {
+        hold: (req) =>
+          new Promise<Uint8Array>((resolve) => {
+            req.conn.caller!.send('peer.never', EMPTY_BYTES, {}, () => {
+              throw new Error('a bug in the callback');
+            });
+            req.conn.caller!.send('peer.never', EMPTY_BYTES, {}, (err) => other.resolve(err));
+            req.signal.addEventListener('abort', () => (told.resolve(), resolve(EMPTY_BYTES)));
+          }),
+      },
+      { logger },
+    );
+    cleanup.push(() => s.server.close());
+    let hung = 0;
+    const client = await s.connect({ keepaliveMs: 0, serve: createRouter({ 'peer.never': () => (hung++, new Promise<Uint8Array>(() => {})) }) });
+    void client.call('hold').catch(() => undefined);
+    await waitFor(() => hung === 2, { what: 'both reverse calls running on the client' });
+    client.destroy();
+    await told.promise;
+    expect(await other.promise).toMatchObject({ code: ErrorCode.IO, retry: 'idempotent' });
+    await waitFor(() => s.server.connections === 0, { what: 'the connection gone' });
+    expect(logger.lines.filter((l) => l.level === 'error').map((l) => l.msg)).toEqual(["a reverse call's callback threw as its connection closed"]);
+  });
+});
