@@ -310,7 +310,12 @@ export class ServerConn implements FrameHandlers, Responder, ExtensionsHost, Hel
     const isString = (rawAction & ACTION_STRING_BIT) !== 0;
     const seqLo = u32(bytes, start + SEQ_AT);
     const seqHi = u32(bytes, start + SEQ_AT + 4);
-    if (rawAction === PING_ACTION) return this.send(seqLo, seqHi, EMPTY_BYTES, EMPTY_BYTES);
+    if (rawAction === PING_ACTION) {
+      // Not counted by the drain (drainTick): a client that pings while idle is quiet, however
+      // often it pings, or a keepaliveMs under the server's tick would hold close() to closeWaitMs.
+      this.framesAtDrainTick++;
+      return this.send(seqLo, seqHi, EMPTY_BYTES, EMPTY_BYTES);
+    }
     if (rawAction === HELLO_ACTION) return greet(this, bytes, start, seqLo, seqHi);
     if (rawAction >= CANCEL_ACTION && rawAction <= LAST_EXTENSION_ACTION && this.agreed) {
       this.ext ??= new ConnExtensions(this, this.agreed, this.opts.clock ?? systemClock);
