@@ -6,6 +6,7 @@ import { EtcdDiscovery, encodeValue, type EtcdRegistrar } from '../src/index.js'
 import { portOf, processStopped, sleep, startEtcd, waitFor, within, type EtcdCluster, type StartEtcdOptions, cleanups } from '@skein/test-utils';
 import { tcpTransport } from '@skein/transport-tcp';
 import { Etcd3 } from 'etcd3';
+import { ConnectionPool } from 'etcd3/lib/connection-pool.js';
 import { afterAll, beforeAll } from 'vitest';
 
 export const transport = tcpTransport(nodeRuntime);
@@ -42,6 +43,22 @@ export function etcdForFile(opts: StartEtcdOptions = {}) {
       return c;
     },
   };
+}
+
+/**
+ * A file's 3-member etcd under etcd3's deterministic order (its own switch for tests): every call
+ * and stream goes first to the last host a client is given, so a test puts it on the member it
+ * will stall for sure, not one time in three.
+ */
+export function threeMembersInOrder() {
+  const file = etcdForFile({ members: 3 });
+  beforeAll(() => {
+    ConnectionPool.deterministicOrder = true;
+  });
+  afterAll(() => {
+    ConnectionPool.deterministicOrder = false;
+  });
+  return file;
 }
 
 export interface NamedServer {

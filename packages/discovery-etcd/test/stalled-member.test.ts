@@ -1,8 +1,7 @@
 import { etcdFollower, memoryLogger, waitFor } from '@skein/test-utils';
-import { ConnectionPool } from 'etcd3/lib/connection-pool.js';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { EtcdDiscovery, EtcdRegistrar } from '../src/index.js';
-import { etcdForFile, stopMember } from './harness.js';
+import { stopMember, threeMembersInOrder } from './harness.js';
 
 // A registrar and a discovery on the usual client, one etcd3 client given every member, with one
 // member stalled (SIGSTOP: its kernel still accepts, nothing answers), the other two a quorum.
@@ -12,14 +11,8 @@ import { etcdForFile, stopMember } from './harness.js';
 // member within its bound (a registration's TTL, a discovery read's 10 s), and leave the members
 // that answer usable.
 
-const file = etcdForFile({ members: 3 });
+const file = threeMembersInOrder();
 const { cleanup, client } = file;
-beforeAll(() => {
-  ConnectionPool.deterministicOrder = true;
-});
-afterAll(() => {
-  ConnectionPool.deterministicOrder = false;
-});
 
 describe('a registrar and a discovery with one etcd member of three stalled', () => {
   it('registers and withdraws entries through the members that answer', async () => {

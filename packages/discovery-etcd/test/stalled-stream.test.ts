@@ -1,9 +1,8 @@
 import { etcdFollower, memoryLogger, waitFor } from '@skein/test-utils';
-import { ConnectionPool } from 'etcd3/lib/connection-pool.js';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { EtcdDiscovery, EtcdRegistrar } from '../src/index.js';
 import { WatchCheck, type WatchedView } from '../src/watch-check.js';
-import { etcdForFile, etcdHeld, stopMember } from './harness.js';
+import { etcdHeld, stopMember, threeMembersInOrder } from './harness.js';
 
 // Streams (a lease's keepalive stream, a watch) opened on a member of three that then stalls
 // (SIGSTOP: its kernel still accepts, nothing answers). Each is put there for sure: etcd3's
@@ -12,14 +11,8 @@ import { etcdForFile, etcdHeld, stopMember } from './harness.js';
 // stream opened again goes there too unless it is steered away: the worst case of etcd3's random
 // pick. The other two members are a quorum and take every write meanwhile.
 
-const file = etcdForFile({ members: 3 });
+const file = threeMembersInOrder();
 const { cleanup, client } = file;
-beforeAll(() => {
-  ConnectionPool.deterministicOrder = true;
-});
-afterAll(() => {
-  ConnectionPool.deterministicOrder = false;
-});
 
 /** A follower to stall, the other members' URLs, and a client of theirs only (its calls never meet the stall). */
 async function members() {
