@@ -689,10 +689,11 @@ export class ServerConn implements FrameHandlers, Responder, ExtensionsHost, Hel
     if (this.is(DRAINING) && this.is(PEER_ENDED) && !this.is(CLOSED)) return this.conn.end();
     // Open streams are not in `inFlight` but are waited for as calls are.
     if (((this.is(DRAINING) && !this.is(AWAIT_PEER)) || this.is(PEER_ENDED)) && this.inFlight === 0 && this.streams === 0 && !this.is(CLOSED) && !this.reverse?.busy) {
-      // Nothing read is running, and a draining connection runs nothing it reads from now on: a
-      // client that reads the goodbye knows that the calls it still awaits never ran, though it
-      // sent them (they were on their way), and a pool sends them on elsewhere.
-      if (this.is(DRAINING) && this.is(READS_GOODBYE) && !this.is(PEER_ENDED)) this.conn.write(GOODBYE_FRAME);
+      // Every call read was answered (or cancelled by its client), and a draining connection runs
+      // nothing it reads from now on: a client that reads the goodbye knows that the calls it
+      // still awaits never ran, though it sent them (they were on their way), and a pool sends
+      // them on elsewhere. (A peer that ended its side was left above: it reads nothing more.)
+      if (this.is(DRAINING) && this.is(READS_GOODBYE)) this.conn.write(GOODBYE_FRAME);
       this.conn.end();
     }
   }
