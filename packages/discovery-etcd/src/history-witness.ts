@@ -31,6 +31,13 @@ export interface KeyVersion {
  * written last has none, the leased key written last is a second witness.
  */
 export class HistoryWitness {
+  /**
+   * By the key's bytes (one char a byte): anyone may write under the prefix, and a key that is not
+   * UTF-8 has a text that is not its bytes (each bad byte read as U+FFFD). Kept by that text, it was
+   * read back, when it was the key written last, as another key, absent: etcd was taken for another
+   * history at every resume, and the view read again whole, for good (a dozen reads a second); and
+   * two such keys of one text were counted as one, so WatchCheck took the watch for behind.
+   */
   private readonly keys = new Map<string, KeyVersion>();
 
   /** The whole prefix as read (`kvs`, at the revision the watch starts after). */
@@ -46,12 +53,12 @@ export class HistoryWitness {
 
   /** A write applied. */
   put(kv: IKeyValue): void {
-    this.keys.set(kv.key.toString(), { mod: kv.mod_revision, create: kv.create_revision, version: kv.version, lease: kv.lease });
+    this.keys.set(kv.key.toString('latin1'), { mod: kv.mod_revision, create: kv.create_revision, version: kv.version, lease: kv.lease });
   }
 
   /** A delete applied. */
-  delete(key: string): void {
-    this.keys.delete(key);
+  delete(key: Buffer): void {
+    this.keys.delete(key.toString('latin1'));
   }
 
   /**
@@ -60,14 +67,15 @@ export class HistoryWitness {
    * before the reads: changes applied while they are under way do not change them.
    */
   expected(): Witness[] {
-    let last: Witness | undefined;
-    let leased: Witness | undefined;
+    let last: { key: string; version: KeyVersion } | undefined;
+    let leased: typeof last;
     for (const [key, version] of this.keys) {
       if (!last || Number(version.mod) > Number(last.version.mod)) last = { key, version };
       if (version.lease !== NO_LEASE && (!leased || Number(version.mod) > Number(leased.version.mod))) leased = { key, version };
     }
     if (!last) return [];
-    return leased && last.version.lease === NO_LEASE ? [last, leased] : [last];
+    const witnesses = leased && last.version.lease === NO_LEASE ? [last, leased] : [last];
+    return witnesses.map(({ key, version }) => ({ key: Buffer.from(key, 'latin1'), version }));
   }
 }
 
@@ -76,7 +84,8 @@ const NO_LEASE = '0';
 
 /** One key and the version it has at the applied revision in the history followed. */
 export interface Witness {
-  readonly key: string;
+  /** As etcd has it: its bytes. */
+  readonly key: Buffer;
   readonly version: KeyVersion;
 }
 

@@ -79,13 +79,13 @@ export class LeaseKeeper {
     try {
       stream = await this.route.leaseClient().leaseKeepAlive();
     } catch (err) {
-      return this.failed(err);
+      return this.broke(err);
     }
     if (this.done) return stream.end();
     this.stream = stream;
     stream.on('data', (res) => stream === this.stream && this.answered(res));
-    stream.on('error', (err) => stream === this.stream && this.failed(err));
-    stream.on('end', () => stream === this.stream && this.failed(new Error('the keepalive stream ended')));
+    stream.on('error', (err) => stream === this.stream && this.broke(err));
+    stream.on('end', () => stream === this.stream && this.broke(new Error('the keepalive stream ended')));
     this.send();
   }
 
@@ -107,6 +107,12 @@ export class LeaseKeeper {
     this.lastRenewed = Date.now();
     this.o.backoff.reset();
     this.o.events.renewed();
+  }
+
+  /** The stream broke (not silent): any member may take the next one (see StreamRoute.broke). */
+  private broke(err: unknown): void {
+    this.route.broke();
+    this.failed(err);
   }
 
   private silent(): void {

@@ -126,6 +126,7 @@ export class PrefixWatch {
     // once; the reads after it do not add to that: see PrefixReader.)
     w.on('disconnected', (err: Error) => {
       if (gen !== this.generation) return;
+      this.route.broke();
       if (tooLarge(err)) this.brokeTooLarge = true;
       this.retry(err, `watch of ${this.range} broke: ${reason(err)}`, this.brokeTooLarge ? 'resync' : 'resume');
     });
@@ -147,12 +148,12 @@ export class PrefixWatch {
   private async connected(gen: number): Promise<void> {
     const witnesses = this.witness.expected();
     // With none (an empty prefix), the range's first key: what is asked is whether etcd has the revision.
-    const keys = witnesses.length > 0 ? witnesses.map((w) => w.key) : [this.range];
+    const keys = witnesses.length > 0 ? witnesses.map((w) => w.key) : [Buffer.from(this.range)];
     let reads;
     try {
       // Bounded as the view's reads are: a read sent to a stalled member waited for good, and the
       // watch with it, never live again.
-      reads = await Promise.all(keys.map((key) => this.opts.client.kv.range({ key: Buffer.from(key), revision: this.revision, limit: 1, keys_only: true }, boundedRead(this.opts.client)())));
+      reads = await Promise.all(keys.map((key) => this.opts.client.kv.range({ key, revision: this.revision, limit: 1, keys_only: true }, boundedRead(this.opts.client)())));
     } catch (err) {
       if (gen === this.generation) this.retry(err, `resuming the watch of ${this.range} failed: ${reason(err)}`, compacted(err) || rewound(err) ? 'resync' : 'resume');
       return;
@@ -160,7 +161,7 @@ export class PrefixWatch {
     if (gen !== this.generation) return;
     const other = witnesses.find((w, i) => !sameHistory(w, reads[i]!.kvs[0]));
     if (other) {
-      const why = `etcd has another history than the one followed (${other.key} at revision ${this.revision} is not as applied): reading ${this.range} again`;
+      const why = `etcd has another history than the one followed (${other.key.toString()} at revision ${this.revision} is not as applied): reading ${this.range} again`;
       return this.retry(undefined, why, 'resync');
     }
     this.backoff.reset();
@@ -194,7 +195,7 @@ export class PrefixWatch {
       const rev = Number(ev.kv.mod_revision);
       if (rev <= this.revision) continue;
       if (rev > last) last = rev;
-      if (ev.type === 'Delete') this.witness.delete(ev.kv.key.toString());
+      if (ev.type === 'Delete') this.witness.delete(ev.kv.key);
       else this.witness.put(ev.kv);
       this.applyChange(ev.type, ev.kv);
     }
@@ -205,9 +206,11 @@ export class PrefixWatch {
 
   private applyChange(type: 'Put' | 'Delete', kv: IKeyValue): void {
     const key = kv.key.toString();
+    // Any key, an entry's or not: one left out as too large and deleted or written again since is
+    // no longer left out (counted so, it made WatchCheck take the watch for behind for good).
+    this.reader.forget(kv.key);
     const name = parseKey(this.opts.prefix, key);
     if (!name) return void this.opts.logger.warn({ key }, 'ignoring a key under the discovery prefix that is not <prefix>/<type>/<id>');
-    this.reader.forget(key);
     if (type === 'Delete') return this.opts.feed.delete(name.type, name.id);
     const entry = this.decode(kv);
     // A value we cannot read says nothing about where the server is: it is no longer a member.

@@ -50,7 +50,10 @@ export interface RangeRead {
  * readable: it is then forgotten (`forget`).
  */
 export class PrefixReader {
-  /** Key → the mod revision at which its value was too large to read. Only keys still listed. */
+  /**
+   * Key (its bytes, one char a byte: two keys that are not UTF-8 may have one text) → the mod
+   * revision at which its value was too large to read. Only keys still listed.
+   */
   private readonly tooLarge = new Map<string, string>();
 
   constructor(
@@ -68,7 +71,7 @@ export class PrefixReader {
     // Runs of keys between those known too large: a page never holds one of those.
     let run: IKeyValue[] = [];
     for (const kv of keys) {
-      if (this.tooLarge.get(kv.key.toString()) !== kv.mod_revision) {
+      if (this.tooLarge.get(kv.key.toString('latin1')) !== kv.mod_revision) {
         run.push(kv);
         continue;
       }
@@ -81,9 +84,8 @@ export class PrefixReader {
 
   /** `listed`'s value is too large to read by itself: left out, and not asked for until written again. */
   private refused(listed: IKeyValue): void {
-    const key = listed.key.toString();
-    this.tooLarge.set(key, listed.mod_revision);
-    this.onTooLarge(key);
+    this.tooLarge.set(listed.key.toString('latin1'), listed.mod_revision);
+    this.onTooLarge(listed.key.toString());
   }
 
   /** How many listed keys are left out as too large to read (they are under the prefix all the same). */
@@ -92,14 +94,14 @@ export class PrefixReader {
   }
 
   /** A value of `key` was read (the watch delivered it) or it was deleted: read it again if it is listed. */
-  forget(key: string): void {
-    this.tooLarge.delete(key);
+  forget(key: Buffer): void {
+    this.tooLarge.delete(key.toString('latin1'));
   }
 
   /** Forgets keys no longer listed, so that the map holds listed keys only; and those written since, unless presumed too large still. */
   private forgetChanged(keys: readonly IKeyValue[], presumeTooLarge: boolean): void {
     if (this.tooLarge.size === 0) return;
-    const now = new Map(keys.map((kv) => [kv.key.toString(), kv.mod_revision]));
+    const now = new Map(keys.map((kv) => [kv.key.toString('latin1'), kv.mod_revision]));
     for (const [key, rev] of this.tooLarge) {
       const listed = now.get(key);
       if (listed === rev) continue;
@@ -108,7 +110,7 @@ export class PrefixReader {
         continue;
       }
       this.tooLarge.set(key, listed);
-      this.onTooLarge(key);
+      this.onTooLarge(Buffer.from(key, 'latin1').toString());
     }
   }
 }

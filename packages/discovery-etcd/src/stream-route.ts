@@ -50,6 +50,15 @@ export class StreamRoute {
     this.avoided = this.last;
   }
 
+  /**
+   * The last stream broke (an error, an end: not silence): the member avoided is no longer. It may
+   * have answered again since, and be the one left: kept off it for good, a client given two members
+   * sent every stream to the other one after that one went away, and its lease ran out.
+   */
+  broke(): void {
+    this.avoided = undefined;
+  }
+
   /** A lease client whose keepalive streams follow this route. */
   leaseClient(): LeaseClient {
     return this.callable ? new LeaseClient(this.callable) : this.client.leaseClient;

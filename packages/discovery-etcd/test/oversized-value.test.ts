@@ -1,8 +1,9 @@
-import { memoryLogger, waitFor } from '@skein/test-utils';
+import { memoryLogger, sleep, waitFor } from '@skein/test-utils';
 import { discoveryEntry } from '@skein/stream';
 import type { Etcd3 } from 'etcd3';
 import { describe, expect, it } from 'vitest';
 import { EtcdDiscovery, EtcdRegistrar, encodeValue, keyOf, readEntries } from '../src/index.js';
+import { CHECK_EVERY_MS } from '../src/watch-check.js';
 import { etcdCallsAnswered, etcdForFile, putEntries } from './harness.js';
 
 // etcd takes requests up to 1.5 MiB unless told otherwise; raised, a single value can be past
@@ -110,6 +111,23 @@ describe('a single value larger than one gRPC message (etcd run with a raised --
     await waitFor(() => f.watch.status().state === 'live' && ids(f.watch) === 'c1,c2', { timeoutMs: 30_000, what: 'the watch past it' });
     await expect(f.client.get(`${prefix}/chat/c2`).string()).resolves.toContain('127.0.0.1:4002');
     expect(reg.status().state).toBe('live');
+  }, 60_000);
+
+  it('leaves a watch live after a key too large to read that is no entry (not <prefix>/<type>/<id>) is deleted', async () => {
+    const prefix = freshPrefix();
+    const writer = client();
+    await put(writer, prefix, 'c1');
+    await writer.put(`${prefix}/stray`).value(huge);
+    const { watch, logger, skipped } = follow(prefix);
+    await watch.ready({ timeoutMs: 30_000 });
+    expect(skipped()).toEqual([`${prefix}/stray`]);
+    await writer.delete().key(`${prefix}/stray`);
+    await put(writer, prefix, 'c2');
+    await waitFor(() => watch.status().state === 'live' && logger.lines.some((l) => l.msg?.includes('not <prefix>/<type>/<id>')), { what: 'the delete seen' });
+    // Before: the key stayed counted as left out (only an entry's key was forgotten), etcd had one
+    // key less than the watch counted, and every other check of the live watch said behind.
+    await sleep(4 * CHECK_EVERY_MS + 2000);
+    expect(logger.lines.filter((l) => l.msg?.includes('is stale')).map((l) => l.obj.reason)).toEqual([]);
   }, 60_000);
 
   it('is skipped by readEntries among hundreds of small values read in pages: each of those is read, in a bounded number of calls', async () => {

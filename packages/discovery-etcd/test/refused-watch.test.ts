@@ -130,3 +130,22 @@ describe('a discovery watch etcd refused once', () => {
     expect(watch.entries().map((e) => e.id).sort()).toEqual(['w1', 'w2', 'w3']);
   }, 60_000);
 });
+
+describe('streams of a client with a user (auth on), steered by StreamRoute', () => {
+  it("carry the user's token: a discovery watch delivers, a lease's keepalives renew it", async () => {
+    const { admin, as } = await withAuth();
+    const user = await as('streams', file.etcd.endpoints[0]!);
+    const ids = new Set<string>();
+    const watch = new EtcdDiscovery({ client: user, prefix, backoff: { initialMs: 10, maxMs: 100 } }).watch((e) => void (e.kind === 'leave' ? ids.delete(e.entry.id) : ids.add(e.entry.id)));
+    cleanup.push(() => watch.close());
+    await watch.ready();
+    const reg = await new EtcdRegistrar({ client: user, prefix, ttlSeconds: 6 }).register({ type: 'route', id: 'r1', address: '127.0.0.1:3' });
+    cleanup.push(() => reg.close());
+    // Delivered by the watch (opened through the route), not read: it was written after the view.
+    await waitFor(() => ids.has('r1'), { what: 'the entry delivered by the watch' });
+    const lease = (await admin.get(`${prefix}/route/r1`).exec()).kvs[0]!.lease;
+    await renewals(admin, lease, 2);
+    expect(watch.status().state).toBe('live');
+    expect(reg.status().state).toBe('live');
+  }, 60_000);
+});

@@ -1,4 +1,4 @@
-import { etcdFollower, memoryLogger, waitFor } from '@skein/test-utils';
+import { etcdFollower, memoryLogger, processStopped, waitFor } from '@skein/test-utils';
 import { describe, expect, it } from 'vitest';
 import { EtcdDiscovery, EtcdRegistrar } from '../src/index.js';
 import { WatchCheck, type WatchedView } from '../src/watch-check.js';
@@ -118,4 +118,34 @@ describe('streams on an etcd member that stalls', () => {
     await waitFor(() => said.length >= 2 && looked.current! >= 2, { timeoutMs: 20_000, what: 'two checks of each' });
     expect(said.sort()).toEqual(['deleted', 'updated']);
   }, 30_000);
+
+  it('goes back to the member it left as silent once that member answers again and the other is gone (a client given two members)', async () => {
+    const { stalled, live, admin } = await members();
+    const other = file.etcd.members.find((m) => m.clientUrl === live[0])!;
+    const prefix = 'stalled-stream-back/servers';
+    const base = await etcdHeld(stalled, admin);
+    // Given two of the three members, the stalled one last: its keepalive stream goes there first.
+    const registrar = new EtcdRegistrar({ client: client([other.clientUrl, stalled.clientUrl]), prefix, ttlSeconds: 3, backoff: { initialMs: 10, maxMs: 100 } });
+    const reg = await registrar.register({ type: 'chat', id: 'a', address: '127.0.0.1:4000' });
+    cleanup.push(() => reg.close());
+    const lease = (await admin.get(`${prefix}/chat/a`).exec()).kvs[0]!.lease;
+    await waitFor(async () => (await etcdHeld(stalled, admin)).keepalives === base.keepalives + 1, { what: 'the keepalive stream on the member to stall' });
+
+    // Left as silent, the stream goes to the other member; the stalled one then answers again.
+    let before = reg.status();
+    await stopMember(stalled, cleanup);
+    await waitFor(() => reg.status() !== before && reg.status().state === 'live', { timeoutMs: 20_000, what: 'renewed through the other member' });
+    stalled.proc!.kill('SIGCONT');
+    await waitFor(() => processStopped(stalled.proc!.pid) === false, { what: 'etcd running again' });
+
+    // The other member goes away: the one that answers is the one left as silent before. Before,
+    // the stream was kept off it for good, sent to the member gone until the lease ran out.
+    cleanup.push(() => (other.proc ? undefined : other.start()));
+    before = reg.status();
+    await other.stop();
+    await waitFor(() => reg.status() !== before && reg.status().state === 'live', { timeoutMs: 20_000, what: 'renewed through the member left before' });
+    expect((await admin.get(`${prefix}/chat/a`).exec()).kvs[0]?.lease).toBe(lease);
+    await other.start();
+  }, 60_000);
 });
+
