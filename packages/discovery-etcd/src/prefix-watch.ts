@@ -5,7 +5,7 @@ import { decodeEntry, parseKey, rangeOf } from './etcd-entry.js';
 import { HistoryWitness, sameHistory } from './history-witness.js';
 import { clientClosed, onClientClose } from './client-closed.js';
 import { PrefixReader, boundedRead } from './range-read.js';
-import { reason } from './reason.js';
+import { compacted, reason } from './reason.js';
 import { StreamRoute } from './stream-route.js';
 import { tooLarge } from './too-large-call.js';
 import { WatchCheck } from './watch-check.js';
@@ -273,10 +273,6 @@ export class PrefixWatch {
 }
 
 /** etcd no longer has the revision asked for. */
-function compacted(err: unknown): boolean {
-  return reason(err).includes('required revision has been compacted');
-}
-
 /**
  * etcd's revision is behind the one asked for: its data was lost or restored from an older
  * snapshot. That is another history, which a resume would wait on for good (etcd holds a watch

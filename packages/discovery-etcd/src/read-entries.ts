@@ -3,8 +3,8 @@ import type { DiscoveryEntry } from '@skein/stream';
 import { Etcd3, EtcdAuthenticationFailedError, EtcdPermissionDeniedError, GRPCUnauthenticatedError } from 'etcd3';
 import { withinAttempts } from './attempt-deadline.js';
 import { checkedPrefix, decodeEntry, rangeOf } from './etcd-entry.js';
-import { PrefixReader } from './range-read.js';
-import { reason } from './reason.js';
+import { PrefixReader, type RangeRead } from './range-read.js';
+import { compacted, reason } from './reason.js';
 
 export interface ReadEntriesOptions {
   /** Your etcd3 client; or `hosts`, and one is made for this read and closed after it. */
@@ -59,7 +59,7 @@ export async function readEntries(opts: ReadEntriesOptions): Promise<EntriesRead
     timer = setTimeout(() => reject(new RpcError(ErrorCode.Timeout, `etcd at ${where} did not answer a read of ${range} within ${timeoutMs} ms`)), connectTimerMs(timeoutMs));
   });
   try {
-    const read = await Promise.race([reader.read(), late]).catch((err: unknown) => {
+    const read = await Promise.race([readThrough(reader), late]).catch((err: unknown) => {
       throw readFailure(err, range, where);
     });
     return { revision: read.revision, entries: decoded(prefix, read.kvs, skipped), skipped };
@@ -67,6 +67,24 @@ export async function readEntries(opts: ReadEntriesOptions): Promise<EntriesRead
     clearTimeout(timer);
     // Closing cancels what is still under way (a read that timed out): nothing outlives the call.
     if (owned) client.close();
+  }
+}
+
+/** Reads of one view at most, when etcd compacts away each one's revision before its values are read. */
+const COMPACTED_READS = 3;
+
+/**
+ * The prefix read as of one revision: its keys listed, then their values read at that revision.
+ * etcd may compact it away in between (a busy store compacts every few minutes): that read is
+ * made again, at a new revision, a few times at most, where it failed Unreachable.
+ */
+async function readThrough(reader: PrefixReader): Promise<RangeRead> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await reader.read();
+    } catch (err) {
+      if (!compacted(err) || attempt === COMPACTED_READS) throw err;
+    }
   }
 }
 

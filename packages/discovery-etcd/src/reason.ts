@@ -2,3 +2,8 @@
 export function reason(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
+
+/** etcd refused a read at a revision it has compacted away. */
+export function compacted(err: unknown): boolean {
+  return reason(err).includes('required revision has been compacted');
+}

@@ -23,6 +23,27 @@ describe('readEntries', () => {
     expect(chat.entries.map((e) => e.id)).toEqual(['a', 'b']);
   });
 
+  it('reads the view again when etcd compacts its revision away between the listing and the values', async () => {
+    const etcd = client();
+    const prefix = 'read-compacted/servers';
+    await putEntries(etcd, prefix, 'chat', ['a', 'b', 'c']);
+    // A real compaction, made once the first read's keys are listed and before their values are
+    // read: the hook only picks the moment, etcd does the rest.
+    const range = etcd.kv.range.bind(etcd.kv);
+    let compactions = 0;
+    etcd.kv.range = (async (req: Parameters<typeof range>[0], options?: Parameters<typeof range>[1]) => {
+      const res = await range(req, options);
+      if (req?.keys_only && compactions++ === 0) {
+        const put = await etcd.put(`${prefix}-elsewhere`).value('x').exec();
+        await etcd.kv.compact({ revision: put.header.revision });
+      }
+      return res;
+    }) as typeof range;
+    const read = await readEntries({ client: etcd, prefix });
+    expect(read.entries.map((e) => e.id)).toEqual(['a', 'b', 'c']);
+    expect(compactions).toBe(2);
+  });
+
   it('reports keys that are no entry, and reads the entries beside them', async () => {
     const etcd = client();
     const [a] = await registeredServers(new EtcdRegistrar({ client: etcd, prefix: 'read2/servers' }), 'chat', ['a'], cleanup);
