@@ -2,15 +2,6 @@ import { defaultTextMapSetter, isSpanContextValid, trace, type Context, type Tex
 import { metadataRecord, type Metadata } from '@skein/stream';
 
 /**
- * Writes the trace context of `ctx` (its span's, and what else the propagator carries) into
- * `carrier`: how a traced call's context goes in its metadata, and how a traced dispatch hands
- * its server span's on. One way for both, with the propagator the options name.
- */
-export function injectTraceContext(ctx: Context, carrier: Record<string, string>, propagator: TextMapPropagator): void {
-  propagator.inject(ctx, carrier, defaultTextMapSetter);
-}
-
-/**
  * A request's metadata with the trace context of `ctx` (the server span's) in place of the one
  * the client sent: what a dispatch behind `tracedDispatch` reads, so that one that hands the call
  * on to another thread (a WorkerPool) hands on the server span, as the parent of what the handler
@@ -29,6 +20,6 @@ export function metadataWithContext(metadata: Metadata, ctx: Context, propagator
     if (key === '__proto__') Object.defineProperty(entries, key, { value: metadata[key], enumerable: true, writable: true, configurable: true });
     else entries[key] = metadata[key]!;
   }
-  injectTraceContext(ctx, entries, propagator);
+  propagator.inject(ctx, entries, defaultTextMapSetter);
   return metadataRecord(entries);
 }

@@ -1,10 +1,9 @@
-import { context, isSpanContextValid, propagation, trace, type Attributes, type Context, type Span, type TextMapPropagator } from '@opentelemetry/api';
+import { context, defaultTextMapSetter, isSpanContextValid, propagation, trace, type Attributes, type Context, type Span, type TextMapPropagator } from '@opentelemetry/api';
 import { EMPTY_BYTES, extended } from '@skein/core';
 import type { Caller, CallOptions, Notify, StreamCall, StreamCaller } from '@skein/stream';
 import { CallRecorder, type OpenCall } from './call-recorder.js';
 import type { OtelOptions } from './options.js';
 import { serverAttributes } from './peer-attributes.js';
-import { injectTraceContext } from './trace-context.js';
 
 export interface TracedCallerOptions extends OtelOptions {
   /**
@@ -93,7 +92,7 @@ export function tracedCaller(caller: Caller, opts: TracedCallerOptions = {}): Ca
 function withTraceContext(options: CallOptions, parent: Context, span: Span, propagator: TextMapPropagator): CallOptions {
   if (!isSpanContextValid(span.spanContext())) return options;
   const carrier: Record<string, string> = {};
-  injectTraceContext(trace.setSpan(parent, span), carrier, propagator);
+  propagator.inject(trace.setSpan(parent, span), carrier, defaultTextMapSetter);
   for (const _ in carrier) return extended(options, { metadata: options.metadata ? extended(options.metadata, carrier) : carrier });
   return options;
 }

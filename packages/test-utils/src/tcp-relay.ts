@@ -134,23 +134,16 @@ export async function startTcpRelay(target: string, opts: TcpRelayOptions = {}):
     }
     live.clear();
   };
-  const hold = (): void => {
+  // One direction of every connection relayed now: the target's bytes (`fromTarget`) or the clients'.
+  const holdWay = (fromTarget: boolean): void => {
     for (const [inbound, outbound] of live) {
-      outbound.unpipe(inbound);
-      outbound.pause();
+      const [from, to] = fromTarget ? [outbound, inbound] : [inbound, outbound];
+      from.unpipe(to);
+      from.pause();
     }
   };
-  const release = (): void => {
-    for (const [inbound, outbound] of live) outbound.pipe(inbound);
-  };
-  const holdClients = (): void => {
-    for (const [inbound, outbound] of live) {
-      inbound.unpipe(outbound);
-      inbound.pause();
-    }
-  };
-  const releaseClients = (): void => {
-    for (const [inbound, outbound] of live) inbound.pipe(outbound);
+  const releaseWay = (fromTarget: boolean): void => {
+    for (const [inbound, outbound] of live) (fromTarget ? outbound.pipe(inbound) : inbound.pipe(outbound));
   };
   const throttle = (bytesPerSecond: number): void => {
     for (const [inbound, outbound] of live) {
@@ -166,10 +159,10 @@ export async function startTcpRelay(target: string, opts: TcpRelayOptions = {}):
     mute: () => void (muting = true),
     accept: () => void (refusing = muting = false),
     stall,
-    hold,
-    release,
-    holdClients,
-    releaseClients,
+    hold: () => holdWay(true),
+    release: () => releaseWay(true),
+    holdClients: () => holdWay(false),
+    releaseClients: () => releaseWay(false),
     throttle,
     fromTarget: () => fromTarget,
     close: () =>
