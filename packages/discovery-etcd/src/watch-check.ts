@@ -1,11 +1,8 @@
 import type { Etcd3 } from 'etcd3';
-import { withinAttempts } from './attempt-deadline.js';
-import { prefixEnd } from './range-read.js';
+import { boundedRead, prefixEnd } from './range-read.js';
 
 /** How often a live watch is checked: one read every 3 s per watch, answered with one key at most. */
 export const CHECK_EVERY_MS = 3000;
-/** The most one check's read waits, each attempt of it on one member a quarter of that (see withinAttempts). */
-const CHECK_BOUND_MS = 10_000;
 
 /** What a watch has applied: the revision, and how many keys it holds under the prefix at it. */
 export interface WatchedView {
@@ -62,7 +59,8 @@ export class WatchCheck {
     const { client, range } = this.o;
     let res;
     try {
-      const options = withinAttempts(client, Date.now() + CHECK_BOUND_MS, CHECK_BOUND_MS);
+      // Bounded as the view's reads are (10 s in all, each attempt on one member a quarter of it).
+      const options = boundedRead(client)();
       res = await client.kv.range({ key: Buffer.from(range), range_end: prefixEnd(Buffer.from(range)), keys_only: true, limit: 1, sort_order: 'Descend', sort_target: 'Mod' }, options);
     } catch (err) {
       if (!this.stopped) this.stop(), this.o.failed(err);
