@@ -1,0 +1,35 @@
+// `pnpm test` after the build: the typecheck (`lerna run typecheck`, tsc over every package's
+// sources and tests) and the tests (`vitest run`) at once, not one after the other. Most test
+// files wait on real things (etcd, child runtimes, timers) more than they compute, so tsc's minute
+// of CPU fits beside them; the run fails if either fails. Vitest's output is shown as it comes;
+// the typecheck's is held and shown after it, in full when it failed.
+import { spawn } from 'node:child_process';
+
+/** Runs a command; resolves with its exit code (and its output, when `hold` is set). */
+function run(cmd, args, hold) {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { stdio: hold ? ['ignore', 'pipe', 'pipe'] : 'inherit' });
+    let output = '';
+    if (hold) {
+      child.stdout.on('data', (chunk) => (output += chunk));
+      child.stderr.on('data', (chunk) => (output += chunk));
+    }
+    child.on('error', (err) => resolve({ code: 1, output: `${output}\n${cmd}: ${err.message}\n` }));
+    child.on('close', (code, signal) => resolve({ code: code ?? 1, output, signal }));
+  });
+}
+
+const extra = process.argv.slice(2);
+const [typecheck, tests] = await Promise.all([
+  run('pnpm', ['exec', 'lerna', 'run', 'typecheck'], true),
+  run('pnpm', ['exec', 'vitest', 'run', ...extra], false),
+]);
+
+if (typecheck.code === 0) {
+  const summary = /Successfully ran target typecheck for \d+ projects?/.exec(typecheck.output);
+  console.log(`\ntypecheck: ${summary ? summary[0] : 'passed'}`);
+} else {
+  process.stdout.write(`\n${typecheck.output}\n`);
+  console.error(`typecheck failed (exit ${typecheck.code})`);
+}
+process.exit(typecheck.code !== 0 ? typecheck.code : tests.code);
