@@ -52,14 +52,19 @@ export async function readEntries(opts: ReadEntriesOptions): Promise<EntriesRead
   // Each call bounded by the read's own time, each attempt of it on one member a quarter of that
   // when the client has several (see withinAttempts): one stalled member must not hold the read.
   const boundMs = connectTimerMs(timeoutMs);
-  const reader = new PrefixReader(client, range, (key) => skipped.push({ key, why: 'its value is too large to read' }), () => withinAttempts(client, Date.now() + boundMs, boundMs));
+  // A reader, and what it left out, per read of the view: a key left out by a read that etcd
+  // compacted away may be gone, readable or written again at the next read's revision.
+  const readView = (): Promise<RangeRead> => {
+    skipped.length = 0;
+    return new PrefixReader(client, range, (key) => skipped.push({ key, why: 'its value is too large to read' }), () => withinAttempts(client, Date.now() + boundMs, boundMs)).read();
+  };
   let timer: ReturnType<typeof setTimeout> | undefined;
   const late = new Promise<never>((_, reject) => {
     // Capped: past 2^31-1 ms setTimeout fires at once, and a long wait would be none at all.
     timer = setTimeout(() => reject(new RpcError(ErrorCode.Timeout, `etcd at ${where} did not answer a read of ${range} within ${timeoutMs} ms`)), connectTimerMs(timeoutMs));
   });
   try {
-    const read = await Promise.race([readThrough(reader), late]).catch((err: unknown) => {
+    const read = await Promise.race([readThrough(readView), late]).catch((err: unknown) => {
       throw readFailure(err, range, where);
     });
     return { revision: read.revision, entries: decoded(prefix, read.kvs, skipped), skipped };
@@ -78,10 +83,10 @@ const COMPACTED_READS = 3;
  * etcd may compact it away in between (a busy store compacts every few minutes): that read is
  * made again, at a new revision, a few times at most, where it failed Unreachable.
  */
-async function readThrough(reader: PrefixReader): Promise<RangeRead> {
+async function readThrough(readView: () => Promise<RangeRead>): Promise<RangeRead> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await reader.read();
+      return await readView();
     } catch (err) {
       if (!compacted(err) || attempt === COMPACTED_READS) throw err;
     }

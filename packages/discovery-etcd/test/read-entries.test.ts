@@ -1,4 +1,5 @@
 import { ErrorCode } from '@skein/core';
+import type { Etcd3 } from 'etcd3';
 import { describe, expect, it } from 'vitest';
 import { EtcdRegistrar, readEntries } from '../src/index.js';
 import { etcdCallsAnswered, etcdForFile, putEntries, registeredServers } from './harness.js';
@@ -27,21 +28,19 @@ describe('readEntries', () => {
     const etcd = client();
     const prefix = 'read-compacted/servers';
     await putEntries(etcd, prefix, 'chat', ['a', 'b', 'c']);
-    // A real compaction, made once the first read's keys are listed and before their values are
-    // read: the hook only picks the moment, etcd does the rest.
-    const range = etcd.kv.range.bind(etcd.kv);
-    let compactions = 0;
-    etcd.kv.range = (async (req: Parameters<typeof range>[0], options?: Parameters<typeof range>[1]) => {
-      const res = await range(req, options);
-      if (req?.keys_only && compactions++ === 0) {
-        const put = await etcd.put(`${prefix}-elsewhere`).value('x').exec();
-        await etcd.kv.compact({ revision: put.header.revision });
-      }
-      return res;
-    }) as typeof range;
+    const listings = compactAfterListing(etcd, prefix, 1);
     const read = await readEntries({ client: etcd, prefix });
     expect(read.entries.map((e) => e.id)).toEqual(['a', 'b', 'c']);
-    expect(compactions).toBe(2);
+    expect(listings()).toBe(2);
+  });
+
+  it('gives up with Unreachable after 3 reads, each compacted away: not one read more', async () => {
+    const etcd = client();
+    const prefix = 'read-compacted-always/servers';
+    await putEntries(etcd, prefix, 'chat', ['a']);
+    const listings = compactAfterListing(etcd, prefix, Infinity);
+    await expect(readEntries({ client: etcd, prefix, timeoutMs: 30_000 })).rejects.toMatchObject({ code: ErrorCode.Unreachable, message: expect.stringContaining('required revision has been compacted') });
+    expect(listings()).toBe(3);
   });
 
   it('reports keys that are no entry, and reads the entries beside them', async () => {
@@ -84,3 +83,22 @@ describe('readEntries', () => {
     });
   });
 });
+
+/**
+ * A real compaction, made after each of the first `times` listings of `client`'s reads, before
+ * their values are read: the hook only picks the moment, etcd does the rest. Returns the count
+ * of listings so far.
+ */
+function compactAfterListing(client: Etcd3, prefix: string, times: number): () => number {
+  const range = client.kv.range.bind(client.kv);
+  let listings = 0;
+  client.kv.range = (async (req: Parameters<typeof range>[0], options?: Parameters<typeof range>[1]) => {
+    const res = await range(req, options);
+    if (req?.keys_only && listings++ < times) {
+      const put = await client.put(`${prefix}-elsewhere`).value('x').exec();
+      await client.kv.compact({ revision: put.header.revision });
+    }
+    return res;
+  }) as typeof range;
+  return () => listings;
+}

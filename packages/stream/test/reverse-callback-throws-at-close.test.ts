@@ -1,4 +1,4 @@
-import { EMPTY_BYTES, ErrorCode } from '@skein/core';
+import { EMPTY_BYTES, ErrorCode, type RpcError } from '@skein/core';
 import { cleanups, deferred, memoryLogger, waitFor } from '@skein/test-utils';
 import { describe, expect, it } from 'vitest';
 import { createRouter } from '../src/index.js';
@@ -39,4 +39,41 @@ describe("a reverse call's callback that throws as its connection closes", () =>
     await waitFor(() => s.server.connections === 0, { what: 'the connection gone' });
     expect(logger.lines.filter((l) => l.level === 'error').map((l) => l.msg)).toEqual(["a reverse call's callback threw as its connection closed"]);
   });
+});
+
+// Its answer, its timeout and its cancel settle it too: a callback that threw there was thrown
+// into the connection's reader (closing the connection, failing the client's other calls IO,
+// "may have run") or its ticker, or out of the AbortSignal's listener (an uncaught exception).
+describe("a reverse call's callback that throws as its answer, timeout or cancel settles it", () => {
+  const ways = {
+    answer: { action: 'peer.echo', opts: () => ({}) },
+    timeout: { action: 'peer.never', opts: () => ({ timeoutMs: 200 }) },
+    cancel: { action: 'peer.never', opts: () => ({ signal: AbortSignal.timeout(200) }) },
+  };
+  for (const [way, { action, opts }] of Object.entries(ways)) {
+    it(`is logged, and the connection goes on: the call that made it is answered (${way})`, async () => {
+      const logger = memoryLogger();
+      const s = await startServer(
+        {
+          hold: (req) =>
+            new Promise<Uint8Array>((resolve) => {
+              req.conn.caller!.send(action, EMPTY_BYTES, opts(), (err) => {
+                resolve(new TextEncoder().encode(err === null ? 'answered' : String((err as RpcError).code)));
+                throw new Error('a bug in the callback');
+              });
+            }),
+        },
+        { logger },
+      );
+      cleanup.push(() => s.server.close());
+      const client = await s.connect({ keepaliveMs: 0, serve: createRouter({ 'peer.echo': (r) => r.msg, 'peer.never': () => new Promise<Uint8Array>(() => {}) }) });
+      cleanup.push(() => client.destroy());
+      const reply = await client.call('hold');
+      expect(new TextDecoder().decode(reply.msg)).toBe({ answer: 'answered', timeout: String(ErrorCode.Timeout), cancel: String(ErrorCode.Cancelled) }[way]);
+      // The same connection carries the next call.
+      await client.call('hold');
+      expect(s.server.connections).toBe(1);
+      expect(logger.lines.filter((l) => l.level === 'error').map((l) => l.msg)).toEqual(["a reverse call's callback threw", "a reverse call's callback threw"]);
+    });
+  }
 });

@@ -1,5 +1,5 @@
 import { EMPTY_BYTES, ErrorCode, FrameError, RemoteError, RpcError, fromDownstream, invalidArgument, takeBytes, type Clock, type Logger } from '@skein/core';
-import { Call, type Notify } from '../client/call.js';
+import { Call, type Notify, type Reply } from '../client/call.js';
 import { abortedAlready, cancellable, hookAbort } from '../client/call-abort.js';
 import type { Caller } from '../client/caller.js';
 import type { CallOptions } from '../client/call-options.js';
@@ -25,7 +25,7 @@ export interface ReverseHost {
   readonly limits: ReplyLimits;
   /** The connection's send buffer is over its high-water mark: calls wait (the host calls `drained` once it is not). */
   readonly congested: boolean;
-  /** Where a caller's callback that threw as the connection closed is told (the close goes on). */
+  /** Where a caller's callback that threw is told (what settled its call goes on). */
   readonly logger: Logger;
   write(part: Uint8Array): void;
   /**
@@ -182,7 +182,7 @@ export class ReverseCaller implements Caller {
     if (call.done) this.unabandon();
     if (outcome !== undefined) {
       this.deadlines!.remove(call);
-      call.finish(...outcome);
+      this.settle(call, ...outcome);
     }
     this.pump();
   }
@@ -207,24 +207,26 @@ export class ReverseCaller implements Caller {
     const out = this.onWire.values();
     this.onWire.clear();
     for (const call of out) {
-      this.failAtClose(call, new RpcError(ErrorCode.IO, `connection from ${this.host.remote} lost with the reverse call out: it may have run (${cause.message})`, { cause }));
+      this.settle(call, new RpcError(ErrorCode.IO, `connection from ${this.host.remote} lost with the reverse call out: it may have run (${cause.message})`, { cause }), null);
     }
     for (const call of this.waiting.drain()) {
-      this.failAtClose(call, new RpcError(ErrorCode.IO, `connection from ${this.host.remote} lost before the reverse call was sent: ${cause.message}`, { cause, retry: 'safe' }));
+      this.settle(call, new RpcError(ErrorCode.IO, `connection from ${this.host.remote} lost before the reverse call was sent: ${cause.message}`, { cause, retry: 'safe' }), null);
     }
   }
 
   /**
-   * Fails `call` as the connection closes. Its callback is the server's own code (a raw
-   * `caller.send`): one that throws is logged, and the close goes on, failing the other calls
-   * and telling the connection's handlers; thrown out of here, it left them unaborted, the
-   * connection counted open and the server's `close()` waiting for it.
+   * Settles `call`. Its callback is the server's own code (a raw `caller.send`): one that throws
+   * is logged, and what settled the call goes on. Thrown out of a close, it left the other calls
+   * unfailed, the connection's handlers unaborted, the connection counted open and the server's
+   * `close()` waiting for it; out of an answer, it closed the connection (the client's calls on it
+   * failing IO, "may have run"); out of a timeout or a cancel, it was uncaught.
    */
-  private failAtClose(call: Call, err: RpcError): void {
+  private settle(call: Call, err: RpcError | RemoteError | null, reply: Reply | null): void {
     try {
-      call.finish(err, null);
+      call.finish(err, reply);
     } catch (thrown) {
-      this.host.logger.error({ remote: this.host.remote, err: thrown }, "a reverse call's callback threw as its connection closed");
+      const msg = this.state === 'closed' ? "a reverse call's callback threw as its connection closed" : "a reverse call's callback threw";
+      this.host.logger.error({ remote: this.host.remote, err: thrown }, msg);
     }
   }
 
@@ -271,7 +273,7 @@ export class ReverseCaller implements Caller {
   private spentWaiting(call: Call): void {
     this.deadlines!.remove(call);
     call.dropPayload();
-    call.finish(new RpcError(ErrorCode.Timeout, `reverse call waited ${call.timeoutMs} ms for the window and was never sent`, { retry: 'safe' }), null);
+    this.settle(call, new RpcError(ErrorCode.Timeout, `reverse call waited ${call.timeoutMs} ms for the window and was never sent`, { retry: 'safe' }), null);
   }
 
   /** Reverse calls on the wire whose answers have not come: the connection must keep reading. */
@@ -301,7 +303,7 @@ export class ReverseCaller implements Caller {
     if (call.done) return;
     if (call.seq !== 0) {
       this.giveUp(call);
-      return call.finish(new RpcError(ErrorCode.Timeout, `no answer from ${this.host.remote} to a reverse call within ${call.timeoutMs} ms`), null);
+      return this.settle(call, new RpcError(ErrorCode.Timeout, `no answer from ${this.host.remote} to a reverse call within ${call.timeoutMs} ms`), null);
     }
     // It waited its whole timeout while every slot was held by a call nobody waits for, and the
     // peer answered none of them for at least the reverse calls' own default timeout too (a call's
@@ -311,7 +313,7 @@ export class ReverseCaller implements Caller {
     if (stalledMs >= call.timeoutMs && stalledMs >= this.settings.timeoutMs) return this.peerStuck(stalledMs);
     this.waiting.settled();
     call.dropPayload();
-    call.finish(new RpcError(ErrorCode.Timeout, `reverse call waited ${call.timeoutMs} ms for the window and was never sent`, { retry: 'safe' }), null);
+    this.settle(call, new RpcError(ErrorCode.Timeout, `reverse call waited ${call.timeoutMs} ms for the window and was never sent`, { retry: 'safe' }), null);
   };
 
   private watchAbort(call: Call, opts: CallOptions): void {
@@ -322,7 +324,7 @@ export class ReverseCaller implements Caller {
       else this.giveUp(call);
       call.dropPayload();
       this.deadlines!.remove(call);
-      call.finish(why, null);
+      this.settle(call, why, null);
     });
   }
 
