@@ -24,6 +24,7 @@ import { Call, type Notify, type Reply } from './call.js';
 import { abortedAlready, cancellable, hookAbort } from './call-abort.js';
 import { readErrorBytes } from '../wire/error-strings.js';
 import { responseFrameSpec } from '../wire/frame-specs.js';
+import { strangerPeer } from './stranger-peer.js';
 import type { Limits } from '../wire/limits.js';
 import {
   HELLO_ACTION,
@@ -112,7 +113,8 @@ export class ClientStream implements StreamCaller {
    */
   private saidGoodbye = false;
   /**
-   * @internal Told when the window has room after its own waiting calls went: a pool's calls
+   * @internal Told when the window has room after its own waiting calls went, and when a stream
+   * left (room under the server's cap on open streams, `streamRoom`): a pool's calls and streams
    * that wait for room on any of its connections go then (ConnPool). Unset, it costs a read.
    */
   onRoom: (() => void) | undefined = undefined;
@@ -450,7 +452,10 @@ export class ClientStream implements StreamCaller {
       },
       writeBare: (action, seq) => this.writeBare(action, seq),
       settle: (stream, bytes, start, end) => this.settle(stream, bytes, start, end),
-      endIfClosing: () => this.endIfClosing(),
+      left: () => {
+        this.endIfClosing();
+        this.onRoom?.();
+      },
       lost: (err) => this.lost(err),
     };
   }
@@ -879,6 +884,8 @@ export class ClientStream implements StreamCaller {
   }
 
   private onClosed(err: Error | undefined): void {
+    // Bytes that do not frame before any frame of the protocol came: the peer is likely no Skein server.
+    if (err instanceof FrameError && this.hello.dialect === 'pending') err = strangerPeer(err);
     if (err && this._state !== 'closed') this.logger.warn({ remote: this.remote, err }, 'stream closed');
     // A server that refused the connection ended it: that is what it closed with.
     const why = err ?? this.refusal;

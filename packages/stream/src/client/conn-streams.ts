@@ -33,8 +33,12 @@ export interface StreamsHost {
   writeBare(action: number, seq: number): void;
   /** Reads a stream's answer into it, as a call's. */
   settle(stream: StreamCall, bytes: Uint8Array, start: number, end: number): void;
-  /** A stream left: a closing connection may end now. */
-  endIfClosing(): void;
+  /**
+   * A stream left (answered, cancelled, past its deadline, or ended before it opened): a closing
+   * connection may end now, and a pool's stream waiting for a connection under its server's cap
+   * on open streams may open here (`ClientStream.onRoom`).
+   */
+  left(): void;
   /** The peer broke the protocol: the connection ends with `err`. */
   lost(err: Error): void;
 }
@@ -121,7 +125,7 @@ export class ConnStreams implements StreamWire {
       // Spent waiting: never sent, as a held call that is (sent, its deadline of 0 ms would be answered Timeout, read "may have run").
       this.deadlines.forget(stream);
       stream.finish(new RpcError(ErrorCode.Timeout, `stream to ${this.host.remote} waited its ${opts.timeoutMs} ms for the hello's answer and was never opened`, { retry: 'safe' }), null);
-      this.host.endIfClosing();
+      this.host.left();
     });
     this.host.askVerdict();
     return stream;
@@ -155,7 +159,7 @@ export class ConnStreams implements StreamWire {
     this.streams.delete(seq);
     this.deadlines.forget(stream);
     this.host.settle(stream, bytes, start, end);
-    this.host.endIfClosing();
+    this.host.left();
   }
 
   data(seq: number, msg: Uint8Array, blob: Uint8Array, more: boolean): void {
@@ -179,7 +183,9 @@ export class ConnStreams implements StreamWire {
     // Seq 0: cancelled before it opened (waiting for the hello's answer): nothing to tell the server.
     if (stream.seq === 0) this.opening.delete(stream);
     else if (this.streams.delete(stream.seq)) this.host.writeBare(CANCEL_ACTION, stream.seq);
-    this.host.endIfClosing();
+    // After the cancel is written: a stream a pool opens here in its place reaches the server
+    // behind it, and the server frees the cancelled one's place as it reads it (no Overloaded).
+    this.host.left();
   }
 
   congested(): DrainWaiters | undefined {
@@ -244,7 +250,7 @@ export class ConnStreams implements StreamWire {
 
   private send(stream: StreamCall, action: number | Uint8Array, msg: Uint8Array, blob: Uint8Array, head: Uint8Array | undefined, remainingMs: number | undefined): void {
     // Cancelled or timed out while it waited: a close may have been waiting for it alone.
-    if (stream.isDone) return this.host.endIfClosing();
+    if (stream.isDone) return this.host.left();
     const windows = this.host.hello.agreed?.streams;
     const refused = this.closed
       ? new RpcError(ErrorCode.IO, `connection to ${this.host.remote} lost before the stream was opened`, { retry: 'safe' })
@@ -254,7 +260,7 @@ export class ConnStreams implements StreamWire {
         : this.host.hello.headTooLarge(head);
     if (refused) {
       stream.finish(refused, null);
-      return this.host.endIfClosing();
+      return this.host.left();
     }
     const seq = this.host.nextSeq();
     this.streams.set(seq, stream);

@@ -396,9 +396,10 @@ export class ConnPool implements StreamCaller, Resender, Reopener {
   }
 
   /**
-   * A connection's window has room: the calls waiting for it go, in a microtask, not from within
-   * that connection's frame handling (the picks may retire and close connections). One read per
-   * answer while none waits.
+   * A connection's window has room, or one of its streams left (room under its server's cap on
+   * open streams): the calls and streams waiting go, in a microtask, not from within that
+   * connection's frame handling (the picks may retire and close connections). One read per
+   * answer, and per stream's end, while none waits.
    */
   private readonly roomMade = (): void => {
     if (this.waiting.size === 0 || this.flushDue) return;
@@ -541,8 +542,9 @@ export class ConnPool implements StreamCaller, Resender, Reopener {
 
   private tick(now: number): void {
     this.waits.expire(now, this.active.length > 0);
-    // Calls waiting for room while connections are up: room is told at once (`roomMade`); this
-    // asks again for a connection a failed one put off (`growAfter`), and replaces refusing ones.
+    // Calls and streams waiting for room while connections are up: room is told at once
+    // (`roomMade`); this asks again for a connection a failed one put off (`growAfter`), and
+    // replaces refusing ones.
     if (this.waiting.size !== 0 && this.active.length > 0) this.waits.flush();
     reapIdle(this.upkeep, now, this.idleTimeoutMs);
     // Over their age: a fresh connection replaces the last one kept (its backoff after a failed one).
