@@ -5,6 +5,7 @@ import {
   formatAddress,
   invalidArgument,
   listenFailed,
+  parseAddress,
   type Address,
   type FrameConn,
   type FrameListener,
@@ -27,6 +28,7 @@ export function messagePortTransport(): Transport {
   let nextConn = 1;
 
   const key = (a: Address): string => {
+    parseAddress(a); // a malformed one (an empty host, a port out of range) is InvalidArgument
     if ('path' in a) throw invalidArgument(`the message-port transport has no socket files: ${a.path}; use a host:port name`);
     return formatAddress(a);
   };

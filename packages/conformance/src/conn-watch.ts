@@ -83,7 +83,7 @@ export function watchConns(inner: Transport): ConnWatch {
   const transport: Transport = {
     name: inner.name,
     connect: async (address, spec, options) => watched(await inner.connect(address, spec, options), 'client'),
-    listen: (address, spec, accept) => inner.listen(address, spec, (conn) => accept(watched(conn, 'server'))),
+    listen: (address, spec, accept, options) => inner.listen(address, spec, (conn) => accept(watched(conn, 'server')), options),
     ...(inner.reloadTls && { reloadTls: (tls) => inner.reloadTls!(tls) }),
   };
   const count = (what: string, pick: (r: ConnRecord) => boolean): string[] => {

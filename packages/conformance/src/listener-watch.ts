@@ -27,7 +27,7 @@ export function watchListenerCloses(inner: Transport): WatchedTransport {
   const transport: Transport = {
     name: inner.name,
     connect: (address, spec, options) => inner.connect(address, spec, options),
-    listen: async (address, spec, accept) => watched(await inner.listen(address, spec, accept)),
+    listen: async (address, spec, accept, options) => watched(await inner.listen(address, spec, accept, options)),
     ...(inner.reloadTls && { reloadTls: (tls) => inner.reloadTls!(tls) }),
   };
   return { transport, closing: () => closing };

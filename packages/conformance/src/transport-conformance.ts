@@ -6,8 +6,11 @@ import { ClientStream, RpcServer } from '@skein/stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Action, Calculator, conformanceAuthenticate } from './contract.mjs';
 import { conformanceDispatch } from './dispatch.mjs';
+import { badAddressProblems } from './bad-addresses.js';
 import { bounded } from './bounded.js';
+import { claimedBodyProblems } from './claimed-bodies.js';
 import { connectSignalProblems } from './connect-signal.js';
+import { connectTimeoutProblems } from './connect-timeout.js';
 import { watchConns } from './conn-watch.js';
 import { expected, type ScenarioName } from './expected.js';
 import { halfCloseProblems } from './half-close.js';
@@ -68,8 +71,11 @@ const text = (b: Uint8Array): string => new TextDecoder().decode(b);
  * concurrent calls, a per-call timeout, streams, cancels, deadlines, calls from the server back
  * over the connection, calls written while congested, a slow reader), then that a header the
  * server's spec rejects (over its size limit, a wrong version) is answered and its connection
- * closed, that `end()` right after a call half-closes (the answer still comes), that a connect
- * gives up with Cancelled when its signal aborts (before or while connecting), then a graceful
+ * closed, that a header within the limits whose body never comes holds no memory for it, that
+ * `end()` right after a call half-closes (the answer still comes), that a connect gives up with
+ * Cancelled when its signal aborts (before or while connecting), with Unreachable at its
+ * `timeoutMs` when nobody answers its handshake (closing its socket), and with InvalidArgument
+ * on a malformed address, then a graceful
  * close with calls in flight; last, that every connection reported its close exactly once (clean
  * where both sides ended it), that its byte counts (`receivedBytes`, `sentBytes`, where given)
  * were right, and that no listener piled up. Both sides' connections are watched, so a scenario
@@ -119,6 +125,11 @@ export function transportConformance(t: TransportUnderTest): void {
       expect(problems, 'headers the server frame spec rejects (FrameSpec.bodyLength throws) not refused').toEqual([]);
     }, TEST_MS);
 
+    it('holds no memory for a body only claimed: a header within the limits and 1 KiB of its body reserve nothing', async () => {
+      const problems = await bounded(claimedBodyProblems(transport, parseAddress(address), HANG_MS), SCENARIO_MS, () => hung('claiming bodies', conns.stuck()));
+      expect(problems, 'memory held for bytes a peer claimed and never sent').toEqual([]);
+    }, TEST_MS);
+
     it('half-closes at end(): what was written goes first, the answer still comes, then a clean close', async () => {
       const problems = await bounded(halfCloseProblems(transport, parseAddress(address), HANG_MS), SCENARIO_MS, () => hung('the half-close', conns.stuck()));
       expect(problems, 'FrameConn.end() not a half-close').toEqual([]);
@@ -130,6 +141,17 @@ export function transportConformance(t: TransportUnderTest): void {
     it('connect honours its signal: aborted before or while connecting, it rejects with Cancelled', async () => {
       const problems = await bounded(connectSignalProblems(t.transport, parseAddress(address), HANG_MS), SCENARIO_MS, () => hung('connecting with an aborted signal', conns.stuck()));
       expect(problems, 'TransportConnectOptions.signal not honoured').toEqual([]);
+    }, TEST_MS);
+
+    // On the transport itself, as connect-signal: no server of the suite's is involved.
+    it('connect gives up at its timeoutMs a handshake nobody answers, with Unreachable, and closes its socket', async () => {
+      const problems = await bounded(connectTimeoutProblems(t.transport, parseAddress(address)), SCENARIO_MS, () => hung('connecting to a silent peer', conns.stuck()));
+      expect(problems, 'TransportConnectOptions.timeoutMs not honoured, or the socket left open').toEqual([]);
+    }, TEST_MS);
+
+    it('refuses a malformed address with InvalidArgument: an empty host, a port out of range, an unknown scheme', async () => {
+      const problems = await bounded(badAddressProblems(t.transport, parseAddress(address), HANG_MS), SCENARIO_MS, () => hung('connecting to malformed addresses', conns.stuck()));
+      expect(problems, 'a malformed address not refused with RpcError(InvalidArgument)').toEqual([]);
     }, TEST_MS);
 
     it('closes gracefully: calls in flight are answered, new ones refused with Closed, then Unreachable', () =>

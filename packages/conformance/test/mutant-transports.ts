@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
-import type { FrameConn, FrameHandlers, FrameSpec, Transport } from '@skein/core';
+import net from 'node:net';
+import type { Address, FrameConn, FrameHandlers, FrameSpec, Transport } from '@skein/core';
 
 /**
  * Deliberately broken transports, each a real transport with one fault: the conformance
@@ -34,6 +35,14 @@ export interface Faults {
   reportsCleanCloseWithError?: boolean;
   /** The server's connections take a header their spec rejects as the start of a 1 GiB frame and wait for its body: a reader that does not refuse it. */
   waitsForRejectedBody?: boolean;
+  /** The server's reader allocates a frame's whole buffer at its header, before the body arrives: memory held for bytes only claimed. */
+  reservesClaimedBody?: boolean;
+  /** The client's connect drops its `timeoutMs`: a handshake nobody answers waits out the 10 s default. */
+  ignoresConnectTimeout?: boolean;
+  /** The client's connect opens a socket of its own to the address first, and leaves it open when the connect fails. */
+  leaksFailedConnect?: boolean;
+  /** The client's connect hands a malformed address to the socket API as it is: an empty host dials localhost, a port out of range throws the API's RangeError. */
+  uncheckedAddress?: boolean;
 }
 
 /**
@@ -48,7 +57,11 @@ export function mutantTransport(inner: Transport, faults: Faults): Transport {
     name: inner.name,
     connect: async (address, spec, options) => {
       const { signal: _signal, ...unsignalled } = options ?? {};
-      let conn = await inner.connect(address, spec, faults.ignoresConnectSignal ? unsignalled : options);
+      const { timeoutMs: _timeoutMs, ...untimed } = options ?? {};
+      if (faults.uncheckedAddress) address = unchecked(address);
+      const side = faults.leaksFailedConnect ? sideSocket(address) : undefined;
+      let conn = await inner.connect(address, spec, faults.ignoresConnectSignal ? unsignalled : faults.ignoresConnectTimeout ? untimed : options);
+      side?.destroy();
       if (faults.ignoresPause) conn = override(conn, { pause: () => {}, resume: () => {} });
       if (faults.dropsWritesWhenCongested) conn = droppingWhenCongested(conn);
       if (faults.reusesReceiveBuffer) conn = reusingReceiveBuffer(conn);
@@ -61,14 +74,55 @@ export function mutantTransport(inner: Transport, faults: Faults): Transport {
       return conn;
     },
     listen: (address, spec, accept) =>
-      inner.listen(address, faults.waitsForRejectedBody ? waitingForBody(spec) : spec, (conn) => {
-        let c = faults.waitsForRejectedBody ? override(conn, { setFrameSpec: (next: FrameSpec) => conn.setFrameSpec?.(waitingForBody(next)) }) : conn;
+      inner.listen(address, serverSpec(spec), (conn) => {
+        let c = faults.waitsForRejectedBody || faults.reservesClaimedBody ? override(conn, { setFrameSpec: (next: FrameSpec) => conn.setFrameSpec?.(serverSpec(next)) }) : conn;
+        if (faults.reservesClaimedBody) c = releasingReservations(c);
         if (faults.blindToCongestion) c = override(c, { congested: false });
         if (faults.reportsCleanCloseWithError) c = reportingCloseWithError(c);
         if (faults.dropsReverseCalls) c = droppingReverseCalls(c, spec.outbound ?? spec);
         accept(c);
       }),
   };
+  function serverSpec(spec: FrameSpec): FrameSpec {
+    if (faults.waitsForRejectedBody) return waitingForBody(spec);
+    if (faults.reservesClaimedBody) return reservingBody(spec);
+    return spec;
+  }
+}
+
+/** Buffers reserved at a header for a body to come (`reservesClaimedBody`), let go once a frame or a close comes. */
+const reserved: Uint8Array[] = [];
+
+/** `spec`, allocating each large frame's whole buffer as its header is read, as a reader that reads into it would. */
+function reservingBody(spec: FrameSpec): FrameSpec {
+  return {
+    ...spec,
+    bodyLength: (bytes, at) => {
+      const n = spec.bodyLength(bytes, at);
+      if (n > 1 << 20) reserved.push(new Uint8Array(spec.headerLength + n));
+      return n;
+    },
+  };
+}
+
+function releasingReservations(conn: FrameConn): FrameConn {
+  const release = (): void => void reserved.splice(0);
+  const bind = (h: FrameHandlers): void => conn.bind({ ...h, frame: (b, s, e) => (release(), h.frame(b, s, e)), close: (err) => (release(), h.close(err)) });
+  return override(conn, { bind });
+}
+
+/** A socket of the mutant's own to `address` (a probe it forgets when the connect fails). */
+function sideSocket(address: Address): net.Socket {
+  const s = 'path' in address ? net.connect(address.path) : net.connect(address.port, address.host);
+  return s.on('error', () => {});
+}
+
+/** `address` as a socket API that checks nothing takes it: an empty host is localhost, a port out of range the API's RangeError. */
+function unchecked(address: Address): Address {
+  if (!('host' in address)) return address;
+  const { port } = address;
+  if (!(Number.isInteger(port) && port >= 0 && port <= 65535)) throw new RangeError(`Port should be >= 0 and < 65536. Received ${port}.`);
+  return address.host === '' ? { ...address, host: '127.0.0.1' } : address;
 }
 
 /** `conn` with some members replaced; the rest are its own, called on it. */

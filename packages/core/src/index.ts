@@ -35,6 +35,10 @@ export type { Address } from './address.js';
 export { resolveTls, sniName, reloadedTls, reloadedTlsOptions, identityOf, tlsFailure, unusableTls, refuseDamagedCa, tlsCloseError, looksLikeTls, SKEIN_ALPN, DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS } from './tls.js';
 export type { TlsOptions, ResolvedTls, PeerIdentity, Pem, DetailedPeerCertificate, TlsHandshakeSeen } from './tls.js';
 export { parsedBy } from './pem-certificates.js';
+// For transports: the warning a listener's certificate calls for as it nears its notAfter
+export { CertificateExpiryWatch, expiryWarning, DEFAULT_TLS_EXPIRY_WARNING_MS } from './certificate-expiry.js';
+export { leafValidity } from './certificate-validity.js';
+export type { CertificateValidity } from './certificate-validity.js';
 export type { CertificateParser } from './pem-certificates.js';
 export { wrongPemKind, pemLabels } from './pem-kind.js';
 export type { PemWanted } from './pem-kind.js';
@@ -45,7 +49,7 @@ export type { Runtime, ConnectOptions, ListenOptions, ByteConn, ByteHandlers, By
 export { DEFAULT_CONNECT_TIMEOUT_MS } from './runtime.js';
 export { MAX_TIMER_MS, timerPeriod, connectTimerMs, handshakeTimer } from './timer-limit.js';
 export { FrameError, SMALL_PART, checkFrameSpec, checkFrameSpecSwap, frameBodyLength } from './transport.js';
-export type { Transport, TransportConnectOptions, FrameSpec, FrameHandlers, FrameConn, FrameListener, FrameSink } from './transport.js';
+export type { Transport, TransportConnectOptions, TransportListenOptions, FrameSpec, FrameHandlers, FrameConn, FrameListener, FrameSink } from './transport.js';
 
 // ── For runtime and transport authors: what every connection adapter shares, written once
 // (bytes.ts: EMPTY_BYTES and the byte helpers are also what codec authors reach for)

@@ -11,8 +11,8 @@
  * bundle) is ignored, as the TLS libraries ignore it.
  */
 
-const BEGIN = '-----BEGIN CERTIFICATE-----';
-const END = '-----END CERTIFICATE-----';
+export const BEGIN = '-----BEGIN CERTIFICATE-----';
+export const END = '-----END CERTIFICATE-----';
 /** Nesting deeper than any real certificate (X.509 nests about 8 deep): refused, not recursed into. */
 const MAX_DEPTH = 32;
 
@@ -147,7 +147,7 @@ const SEXTET = new Uint8Array(128).fill(64);
 [...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'].forEach((c, i) => (SEXTET[c.charCodeAt(0)] = i));
 
 /** Strict base64 (padded, the standard alphabet, whitespace dropped first), or undefined. */
-function base64(text: string): Uint8Array | undefined {
+export function base64(text: string): Uint8Array | undefined {
   const pad = text.endsWith('==') ? 2 : text.endsWith('=') ? 1 : 0;
   if (text.length === 0 || text.length % 4 !== 0) return undefined;
   const out = new Uint8Array((text.length / 4) * 3 - pad);
@@ -169,7 +169,7 @@ function base64(text: string): Uint8Array | undefined {
 }
 
 /** A DER element: its tag, and where its content is. */
-interface Tlv {
+export interface Tlv {
   readonly tag: number;
   readonly start: number;
   readonly end: number;
@@ -204,7 +204,7 @@ function tbsProblem(fields: readonly Tlv[]): string | undefined {
 }
 
 /** The elements inside a constructed one, each checked down to its leaves; or what is wrong. */
-function children(der: Uint8Array, parent: Tlv, depth: number): Tlv[] | string {
+export function children(der: Uint8Array, parent: Tlv, depth: number): Tlv[] | string {
   if (depth > MAX_DEPTH) return 'nested too deep';
   const out: Tlv[] = [];
   for (let at = parent.start; at < parent.end; ) {

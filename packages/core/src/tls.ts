@@ -39,6 +39,13 @@ export interface TlsOptions {
    * Until then it counts as a connection (against a server's `maxConnections`). Default 10 s.
    */
   handshakeTimeoutMs?: number;
+  /**
+   * Listen: a warning is logged (the server's logger) when the certificate served, at listen, at
+   * a reload and daily after, expires within this long, or has expired or is not yet valid. It
+   * is never refused for that: clients decide. Default 14 days; 0 warns only of one expired or
+   * not yet valid.
+   */
+  expiryWarningMs?: number;
 }
 
 /** TlsOptions after defaults and checks: what a runtime reads. */
@@ -81,6 +88,9 @@ export function resolveTls(tls: TlsOptions, side: 'connect' | 'listen'): Resolve
     throw invalidArgument(`tls.alpn must be a protocol id of 1 to 255 characters, or false; got ${JSON.stringify(alpn)}`);
   }
   if (!(handshakeTimeoutMs > 0) || !Number.isFinite(handshakeTimeoutMs)) throw invalidArgument(`tls.handshakeTimeoutMs ${handshakeTimeoutMs} is not a positive duration`);
+  // Read by the listener's CertificateExpiryWatch (certificate-expiry.ts), not by the runtime: checked here, before anything is bound.
+  const { expiryWarningMs } = tls;
+  if (expiryWarningMs !== undefined && !(expiryWarningMs >= 0 && Number.isFinite(expiryWarningMs))) throw invalidArgument(`tls.expiryWarningMs ${expiryWarningMs} is not a duration (0 or more ms)`);
   if ((tls.cert === undefined) !== (tls.key === undefined)) throw invalidArgument('tls.cert and tls.key go together: give both or neither');
   const ca = tls.ca === undefined ? undefined : (Array.isArray(tls.ca) ? (tls.ca as readonly Pem[]) : [tls.ca as Pem]).map(text);
   // OpenSSL under Node loads a CA with no certificate in it as none at all, silently: an mTLS

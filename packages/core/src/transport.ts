@@ -1,6 +1,7 @@
 import type { Address } from './address.js';
 import { RpcError, invalidArgument } from './rpc-error.js';
 import type { LifecycleHandlers } from './conn-lifecycle.js';
+import type { Logger } from './logger.js';
 import type { PeerIdentity, TlsOptions } from './tls.js';
 
 /**
@@ -11,7 +12,7 @@ import type { PeerIdentity, TlsOptions } from './tls.js';
 export interface Transport {
   readonly name: string;
   connect(address: Address, spec: FrameSpec, options?: TransportConnectOptions): Promise<FrameConn>;
-  listen(address: Address, spec: FrameSpec, accept: (conn: FrameConn) => void): Promise<FrameListener>;
+  listen(address: Address, spec: FrameSpec, accept: (conn: FrameConn) => void, options?: TransportListenOptions): Promise<FrameListener>;
   /**
    * A transport made with TLS options: replaces the certificate, key and CA of the listeners it
    * opened (their later connections use them) and of its later connects, without a restart.
@@ -19,6 +20,15 @@ export interface Transport {
    * server cannot.
    */
   reloadTls?(tls: TlsOptions): Promise<void>;
+}
+
+export interface TransportListenOptions {
+  /**
+   * Where the listener logs what concerns it rather than a connection (a TLS certificate that
+   * expires soon, docs/tls.md): RpcServer passes its own logger. A transport with a logger of its
+   * own uses it when this is not given.
+   */
+  logger?: Logger;
 }
 
 export interface TransportConnectOptions {

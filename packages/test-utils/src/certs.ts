@@ -45,6 +45,13 @@ extendedKeyUsage = clientAuth
 subjectAltName = URI:spiffe://skein.test/client, DNS:client.skein.test
 `;
 
+/**
+ * How long the certificates made here are valid: past the 14 days within which a TLS listener
+ * warns that its certificate expires (TlsOptions.expiryWarningMs), so that only the tests of
+ * that warning see it.
+ */
+const VALID_DAYS = '30';
+
 /** `openssl ca` wants a database and a config even for one certificate with chosen dates. */
 const CA_CONFIG = (dir: string): string => `
 [ca]
@@ -76,7 +83,7 @@ export function makeTestCerts(): TestCerts {
   writeFileSync(file('serial'), '1000\n');
 
   const makeCa = (name: string, cn: string): void =>
-    ssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.crt`, '-days', '2', '-subj', `/CN=${cn}`);
+    ssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.crt`, '-days', VALID_DAYS, '-subj', `/CN=${cn}`);
 
   makeCa('ca', 'Skein Test CA');
   makeCa('foreign-ca', 'Some Other CA');
@@ -128,7 +135,21 @@ export function signServerCertFor(certs: TestCerts, name: string): CertPair {
   const ssl = openssl(certs.dir);
   writeFileSync(path.join(certs.dir, `${name}.cnf`), `[only]\nbasicConstraints = CA:FALSE\nextendedKeyUsage = serverAuth\nsubjectAltName = DNS:${name}\n`);
   request(ssl, name, name);
-  ssl('x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', `${name}.crt`, '-days', '2', '-extfile', `${name}.cnf`, '-extensions', 'only');
+  ssl('x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', `${name}.crt`, '-days', VALID_DAYS, '-extfile', `${name}.cnf`, '-extensions', 'only');
+  return readPair(certs.dir, name);
+}
+
+/**
+ * A server certificate from `certs.ca` (localhost, as `server`), `CN=<name>`, valid from
+ * `notBefore` to `notAfter` (whole seconds): expired, not yet valid, or about to expire, for
+ * tests of what a server says of its certificate's dates. Made in `certs.dir`, as `signClientCert`.
+ */
+export function signServerCertDated(certs: TestCerts, name: string, notBefore: Date, notAfter: Date): CertPair {
+  const ssl = openssl(certs.dir);
+  request(ssl, name, name);
+  // Only `openssl ca` signs with chosen dates (3.0's `x509 -req` has no -not_before).
+  const at = (d: Date): string => `${d.toISOString().replace(/[-:T]/g, '').slice(0, 14)}Z`;
+  ssl('ca', '-batch', '-config', 'ca.cnf', '-cert', 'ca.crt', '-keyfile', 'ca.key', '-in', `${name}.csr`, '-out', `${name}.crt`, '-notext', '-startdate', at(notBefore), '-enddate', at(notAfter), '-extensions', 'server');
   return readPair(certs.dir, name);
 }
 
@@ -155,9 +176,9 @@ function request(ssl: OpenSsl, name: string, cn: string): void {
   ssl('req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${cn}`);
 }
 
-/** `<name>.csr` signed by the CA `<ca>.crt`/`<ca>.key` into `<name>.crt`, for two days, with ext.cnf's `[ext]`. */
+/** `<name>.csr` signed by the CA `<ca>.crt`/`<ca>.key` into `<name>.crt`, for VALID_DAYS days, with ext.cnf's `[ext]`. */
 function sign(ssl: OpenSsl, name: string, ca: string, ext: 'server' | 'client'): void {
-  ssl('x509', '-req', '-in', `${name}.csr`, '-CA', `${ca}.crt`, '-CAkey', `${ca}.key`, '-CAcreateserial', '-out', `${name}.crt`, '-days', '2', '-extfile', 'ext.cnf', '-extensions', ext);
+  ssl('x509', '-req', '-in', `${name}.csr`, '-CA', `${ca}.crt`, '-CAkey', `${ca}.key`, '-CAcreateserial', '-out', `${name}.crt`, '-days', VALID_DAYS, '-extfile', 'ext.cnf', '-extensions', ext);
 }
 
 function readPair(dir: string, name: string): CertPair {

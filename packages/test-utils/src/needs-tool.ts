@@ -12,12 +12,13 @@ function missingOf(tools: readonly string[]): string | undefined {
 
 /**
  * A describe block whose tests run `tools` (bun, deno): skipped where one is not installed, with
- * the reason in its title, so a fresh clone's `pnpm test` says what it did not cover.
+ * the reason in its title, so a fresh clone's `pnpm test` says what it did not cover. `options`
+ * are vitest's own for the block (`concurrent`: it runs beside its concurrent siblings).
  */
-export function describeNeeding(tools: readonly string[], title: string, body: () => void): void {
+export function describeNeeding(tools: readonly string[], title: string, body: () => void, options: { concurrent?: boolean; sequential?: boolean } = {}): void {
   const why = missingOf(tools);
-  if (why) describe.skip(`${title} (skipped: ${why})`, body);
-  else describe(title, body);
+  if (why) describe.skip(`${title} (skipped: ${why})`, options, body);
+  else describe(title, options, body);
 }
 
 /** One test that runs `tools`: skipped, saying why, where one is not installed. */

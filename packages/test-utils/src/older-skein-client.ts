@@ -20,7 +20,7 @@ export function olderSkeinClient(transport: Transport, kind: number): Transport 
   return {
     name: transport.name,
     connect: async (address, spec, opts) => strip(await transport.connect(address, spec, opts)),
-    listen: (address, spec, accept) => transport.listen(address, spec, accept),
+    listen: (address, spec, accept, options) => transport.listen(address, spec, accept, options),
   };
 }
 

@@ -1,4 +1,4 @@
-import { MAX_TIMER_MS, SMALL_PART, Slab, checkFrameSpec, invalidArgument, type Address, type ByteConn, type FrameConn, type FrameListener, type FrameSpec, type Runtime, type TlsOptions, type Transport, type TransportConnectOptions } from '@skein/core';
+import { CertificateExpiryWatch, MAX_TIMER_MS, SMALL_PART, Slab, checkFrameSpec, formatAddress, invalidArgument, parseAddress, type Address, type ByteConn, type FrameConn, type FrameListener, type FrameSpec, type Runtime, type TlsOptions, type Transport, type TransportConnectOptions, type TransportListenOptions } from '@skein/core';
 import { TcpFrameConn, type FrameConnSettings } from './frame-conn.js';
 import { TlsSettings } from './tls-settings.js';
 import { PendingFrameBudget } from './pending-frame-budget.js';
@@ -69,18 +69,21 @@ export function tcpTransport(runtime: Runtime, options: TcpTransportOptions = {}
     name: 'tcp',
     async connect(address: Address, spec: FrameSpec, opts: TransportConnectOptions = {}): Promise<FrameConn> {
       checkFrameSpec(spec);
+      // A malformed Address object is InvalidArgument here, not the socket API's RangeError (or a
+      // dial of localhost for an empty host): the contract's words for a bad address.
+      parseAddress(address);
       const secure = tls.forConnect(address);
       const conn = await runtime.connect(address, { ...(opts.timeoutMs !== undefined && { timeoutMs: opts.timeoutMs }), ...(opts.signal && { signal: opts.signal }), ...(secure && { tls: secure }) });
       // A budget of its own: shared, a server that stalls mid-frame would fail the connections to others.
       return frames(conn, spec, new PendingFrameBudget(settings.maxPendingFrameBytes), secure === undefined);
     },
-    async listen(address: Address, spec: FrameSpec, accept: (conn: FrameConn) => void): Promise<FrameListener> {
+    async listen(address: Address, spec: FrameSpec, accept: (conn: FrameConn) => void, opts: TransportListenOptions = {}): Promise<FrameListener> {
       checkFrameSpec(spec);
       const budget = new PendingFrameBudget(settings.maxPendingFrameBytes);
       const secure = tls.forListen(address);
       // Read per connection from the settings a reload keeps (it changes certificates, never requestCert).
       const listener = await runtime.listen(address, (conn) => accept(frames(conn, spec, budget, false, secure !== undefined && tls.requestsCerts() && conn.identity === undefined)), secure && { tls: secure });
-      if (secure) tls.listening(listener);
+      if (secure) tls.listening(listener, new CertificateExpiryWatch(formatAddress(listener.address), opts.logger, runtime.clock));
       const frameListener: FrameListener = { address: listener.address, close: () => (tls.closed(listener), listener.close()) };
       return frameListener;
     },

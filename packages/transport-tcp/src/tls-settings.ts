@@ -1,12 +1,13 @@
-import { invalidArgument, reloadedTls, reloadedTlsOptions, type Address, type ByteListener, type TlsOptions } from '@skein/core';
+import { invalidArgument, reloadedTls, reloadedTlsOptions, type Address, type ByteListener, type CertificateExpiryWatch, type TlsOptions } from '@skein/core';
 
 /**
  * A transport's TLS options, and the listeners they serve. A connection is TLS when the address
  * says so (`tls://`) or the transport was given options; `reload` swaps the certificate, key
- * and CA of every open TLS listener, and of later connects.
+ * and CA of every open TLS listener, and of later connects. Each listener's certificate is
+ * watched for its expiry (core's CertificateExpiryWatch) from its listen to its close.
  */
 export class TlsSettings {
-  private readonly listeners = new Set<ByteListener>();
+  private readonly listeners = new Map<ByteListener, CertificateExpiryWatch>();
 
   constructor(private options: TlsOptions | undefined) {}
 
@@ -26,11 +27,13 @@ export class TlsSettings {
     return this.options ?? (address.tls ? {} : undefined);
   }
 
-  listening(listener: ByteListener): void {
-    this.listeners.add(listener);
+  listening(listener: ByteListener, expiry: CertificateExpiryWatch): void {
+    this.listeners.set(listener, expiry);
+    expiry.serving(this.options ?? {});
   }
 
   closed(listener: ByteListener): void {
+    this.listeners.get(listener)?.stop();
     this.listeners.delete(listener);
   }
 
@@ -39,10 +42,11 @@ export class TlsSettings {
     // Checked before any listener changes: a bad certificate leaves every listener as it was.
     const current = this.options;
     reloadedTls(current, next);
-    for (const l of this.listeners) {
+    for (const l of this.listeners.keys()) {
       if (!l.reloadTls) throw invalidArgument('reloadTls: this runtime cannot change a TLS listener\'s certificate');
       await l.reloadTls(next);
     }
     this.options = reloadedTlsOptions(current, next);
+    for (const expiry of this.listeners.values()) expiry.serving(this.options);
   }
 }

@@ -1,4 +1,4 @@
-import { DEFAULT_CONNECT_TIMEOUT_MS, invalidArgument, type Transport } from '@skein/core';
+import { DEFAULT_CONNECT_TIMEOUT_MS, invalidArgument, parseAddress, type Transport } from '@skein/core';
 import { resolveOptions, type WsTransportOptions } from './options.js';
 import { connectStandard, globalWebSocket } from './standard-client.js';
 
@@ -11,10 +11,12 @@ export function browserWsTransport(name: string, options: WsTransportOptions): T
   const opts = resolveOptions(options);
   return {
     name,
-    connect: (address, spec, o) => {
+    // Async, and the address checked first: a malformed one rejects with InvalidArgument, never a
+    // URL's SyntaxError thrown by the WebSocket constructor before the promise.
+    connect: async (address, spec, o) => {
       const Ctor = opts.WebSocket ?? globalWebSocket();
-      if (!Ctor) return Promise.reject(invalidArgument('no WebSocket here: pass one as the `WebSocket` option'));
-      return connectStandard(Ctor, address, spec, opts, o?.timeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS, o?.signal);
+      if (!Ctor) throw invalidArgument('no WebSocket here: pass one as the `WebSocket` option');
+      return connectStandard(Ctor, parseAddress(address), spec, opts, o?.timeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS, o?.signal);
     },
     listen: () => Promise.reject(invalidArgument(`${name}Transport().listen is not available in a browser build: a page can connect, not serve`)),
   };

@@ -1,4 +1,4 @@
-import { DEFAULT_CONNECT_TIMEOUT_MS, invalidArgument, reloadedTls, type Address, type FrameConn, type FrameListener, type FrameSpec, type TlsOptions, type Transport } from '@skein/core';
+import { CertificateExpiryWatch, DEFAULT_CONNECT_TIMEOUT_MS, formatAddress, invalidArgument, parseAddress, reloadedTls, type Address, type FrameConn, type FrameListener, type FrameSpec, type TlsOptions, type Transport } from '@skein/core';
 import type { ResolvedOptions } from './options.js';
 import { connectClient } from './ws-client.js';
 
@@ -11,24 +11,31 @@ export type Listen = (address: Address, spec: FrameSpec, accept: (conn: FrameCon
 
 /** A Transport whose client is the shared WebSocket client and whose server is `listen`. */
 export function transportOf(name: string, options: ResolvedOptions, listen: Listen): Transport {
-  const secureListeners = new Set<ReloadableListener>();
+  // Each with the watch on its certificate's expiry (core's CertificateExpiryWatch), from its listen to its close.
+  const secureListeners = new Map<ReloadableListener, CertificateExpiryWatch>();
   const transport: Transport = {
     name,
-    connect: (address, spec, o) => connectClient(address, spec, options, o?.timeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS, o?.signal),
-    async listen(address, spec, accept) {
+    // Async, and the address checked first: a malformed one rejects with InvalidArgument, never a
+    // URL's SyntaxError (thrown before the promise, by the standard WebSocket's constructor).
+    connect: async (address, spec, o) => connectClient(parseAddress(address), spec, options, o?.timeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS, o?.signal),
+    async listen(address, spec, accept, o) {
       const l = await listen(address, spec, accept);
       if (options.tls === undefined) return l;
-      secureListeners.add(l);
-      return { address: l.address, close: () => (secureListeners.delete(l), l.close()) };
+      // The server's logger, else the transport's own.
+      const expiry = new CertificateExpiryWatch(formatAddress(l.address), o?.logger ?? options.logger);
+      secureListeners.set(l, expiry);
+      expiry.serving(options.tls);
+      return { address: l.address, close: () => (expiry.stop(), secureListeners.delete(l), l.close()) };
     },
     async reloadTls(next) {
       if (options.tls === undefined) throw invalidArgument('reloadTls: this transport was made without tls options');
       reloadedTls(options.tls, next);
-      for (const l of secureListeners) {
+      for (const l of secureListeners.keys()) {
         if (!l.reloadTls) throw invalidArgument(`reloadTls: the ${name} server cannot change its certificate while listening`);
         await l.reloadTls(next);
       }
       options.tls = { ...options.tls, ...(next.cert && { cert: next.cert }), ...(next.key && { key: next.key }), ...(next.ca && { ca: next.ca }) };
+      for (const expiry of secureListeners.values()) expiry.serving(options.tls);
     },
   };
   return transport;

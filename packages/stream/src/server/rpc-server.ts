@@ -184,7 +184,7 @@ export class RpcServer {
     const shared = this.connOptions(transport.name);
     // Cut at the wider kind's limits until a connection is given its own kind's, before it is bound
     // (ServerConn.applyRole): only a transport without FrameConn.setFrameSpec reads by these.
-    const listener = await transport.listen(parseAddress(address), requestFrameSpec(kinds.listenerLimits), (conn) => this.accept(shared, conn));
+    const listener = await transport.listen(parseAddress(address), requestFrameSpec(kinds.listenerLimits), (conn) => this.accept(shared, conn), { logger });
     if (this._state !== 'running') {
       await listener.close();
       throw new RpcError(ErrorCode.Closed, `server closed while it began listening on ${formatAddress(listener.address)}`);

@@ -1,0 +1,43 @@
+// The kit's bad-address check (src/bad-addresses.ts), on the client side of the transport: it
+// passes this repository's TCP and ws transports, and names a connect that hands a malformed
+// address to its socket API unchecked.
+import type { Transport } from '@skein/core';
+import { runtime } from '@skein/runtime';
+import { tcpTransport } from '@skein/transport-tcp';
+import { describe, expect, it } from 'vitest';
+import { badAddressProblems } from '../src/bad-addresses.js';
+import { checkServers, passesRightTransports } from './check-servers.js';
+import { mutantTransport } from './mutant-transports.js';
+
+const BOUND_MS = 5_000;
+const serve = checkServers();
+
+const problemsOf = async (server: Transport, client: Transport): Promise<string[]> => badAddressProblems(client, await serve(server), BOUND_MS);
+
+describe('the bad-address check', () => {
+  const tcp = tcpTransport(runtime);
+  passesRightTransports(problemsOf);
+
+  it('names a connect that dials an empty host as localhost and lets the socket API throw for a port out of range', async () => {
+    expect(await problemsOf(tcp, mutantTransport(tcp, { uncheckedAddress: true }))).toEqual([
+      expect.stringMatching(/^connect\(\{ host: "", port: \d+ \}\), an empty host, resolved with a connection: reject with RpcError\(InvalidArgument\)/),
+      expect.stringMatching(/^connect\(\{ host: "127\.0\.0\.1", port: 65536 \}\), port 65536, rejected with RangeError: Port should be >= 0 and < 65536\. Received 65536\. \(not an RpcError\)/),
+      expect.stringMatching(/^connect\(\{ host: "127\.0\.0\.1", port: -1 \}\), port -1, rejected with RangeError/),
+      expect.stringMatching(/^connect\(\{ host: "127\.0\.0\.1", port: 1\.5 \}\), port 1\.5, rejected with RangeError/),
+      expect.stringMatching(/^connect\(\{ host: "127\.0\.0\.1", port: NaN \}\), port NaN, rejected with RangeError/),
+    ]);
+  });
+
+  it('names a connect that throws before returning its promise', async () => {
+    const throwing: Transport = {
+      ...tcp,
+      connect: (address, spec, options) => {
+        if ('path' in address && address.path === '') throw new TypeError('path must be a non-empty string');
+        return tcp.connect(address, spec, options);
+      },
+    };
+    expect(await problemsOf(tcp, throwing)).toEqual([
+      expect.stringMatching(/^connect\(\{ path: "" \}\), an empty Unix socket path, threw TypeError: path must be a non-empty string \(not an RpcError\) before returning its promise/),
+    ]);
+  });
+});
