@@ -9,6 +9,7 @@ import { TimeoutSweep } from './timeout-sweep.js';
 import { serveStream, streamArg, streamServe, type StreamServe } from './stream-dispatch.js';
 import { splitBlob, withBlob } from './with-blob.js';
 import { checkCodec } from './option-checks.js';
+import { openedAsStream } from './call-shape.js';
 
 export type Handler<M extends AnyMethod> = (arg: ArgOf<M>, ctx: CallContext) => HandlerResultOf<M> | Promise<HandlerResultOf<M>>;
 export type Handlers<S extends ServiceDef> = { [K in keyof S['methods']]: Handler<S['methods'][K]> };
@@ -167,6 +168,8 @@ class Runner {
 
   start(req: ServerRequest, e: Entry): void {
     if (e.stream) return this.startStream(req, e, e.stream);
+    // A stream opened on a unary method: refused unrun (its result would read as an empty stream's end).
+    if (req.stream !== undefined) return this.fail(req, e, openedAsStream(e.action), false);
     let arg: unknown;
     try {
       arg = req.msg.length === 0 ? undefined : this.codec.decode(req.msg);

@@ -1,8 +1,9 @@
-import { ErrorCode, RpcError, type Codec } from '@skein/core';
+import { ErrorCode, type Codec } from '@skein/core';
 import type { RequestStream, ServerRequest } from '@skein/stream';
 import type { CallContext } from './context.js';
 import type { AnyMethod } from './define.js';
 import { whenAborted } from './when-aborted.js';
+import { calledAsUnary, openedWithArgument } from './call-shape.js';
 import { StreamSource } from './stream-source.js';
 import { fromBytes, toBytes, type ValueRules } from './value-bytes.js';
 
@@ -31,8 +32,13 @@ export function streamServe(m: AnyMethod, action: string, codec: Codec): StreamS
  */
 export function streamArg(req: ServerRequest, s: StreamServe): unknown {
   const stream = req.stream;
-  if (!stream) throw new RpcError(ErrorCode.Version, `${req.action}: a streaming method, called without a stream`);
-  if (s.kind !== 'server') return values(stream, s.in);
+  if (!stream) throw calledAsUnary(String(req.action), s.kind);
+  if (s.kind !== 'server') {
+    // A client's stub opens these with nothing: an argument says the client took it for a server
+    // stream, which would send no item and wait, as the handler would, for ever.
+    if (req.msg.length !== 0 || req.blob.length !== 0) throw openedWithArgument(String(req.action), s.kind);
+    return values(stream, s.in);
+  }
   // Its argument is all a server stream takes: items a client sends anyway are dropped, not held.
   stream.ignoreItems();
   return fromBytes(s.in, req.msg, req.blob);

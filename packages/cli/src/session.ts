@@ -121,17 +121,24 @@ export function withTransportHint(err: unknown, target: Target, answered: boolea
 }
 
 /**
- * A call answered Version: @skein/api's dispatch answers so a plain call of a streaming method
- * (the reason, "called without a stream", is logged on the server, not sent), and `call` and
- * `bench` make unary calls only: the likeliest reason is said, and where a health watch is read.
+ * A plain call of a streaming method: @skein/api's dispatch refuses it with InvalidArgument
+ * saying so ("called as a unary method"), an older one with a bare Version (its reason logged on
+ * the server, not sent). `call` and `bench` make unary calls only: that is said, and where a
+ * health watch is read; to an older server's Version, as the likeliest reason.
  */
 export function withStreamHint(err: unknown): unknown {
-  if (!(err instanceof RpcError) || err.code !== ErrorCode.Version) return err;
-  return new RpcError(err.code, `${err.message} — is it a streaming method? call and bench make unary calls only (skein health --watch reads the health service's watch)`, {
+  if (!(err instanceof RpcError)) return err;
+  const shape = err.code === ErrorCode.InvalidArgument && err.message.includes(CALLED_AS_UNARY);
+  if (!shape && err.code !== ErrorCode.Version) return err;
+  const hint = `${shape ? '' : ' is it a streaming method?'} call and bench make unary calls only (skein health --watch reads the health service's watch)`;
+  return new RpcError(err.code, `${err.message} —${hint}`, {
     cause: err,
     retry: err.retry,
   });
 }
+
+/** What @skein/api's refusal of a streaming method's plain call says (its call-shape.ts). */
+const CALLED_AS_UNARY = 'on the server, called as a unary method';
 
 /**
  * The TLS layer's Unauthenticated under a lost connection: over TLS 1.3 a server refuses a

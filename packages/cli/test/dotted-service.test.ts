@@ -33,41 +33,52 @@ describe('skein call of a service whose name has dots (split at the last dot, as
     const reporter = new HealthReporter();
     reporter.set('Orders', 'not-serving');
     const addr = await start(msgpackCodec, reporter);
-    expect(await skein('call', addr, 'skein.health.Health.check', '{"service":""}')).toEqual({ code: 0, stdout: '{\n  "status": "serving"\n}\n', stderr: '' });
-    expect(await skein('call', addr, 'skein.health.Health.check', '{"service":"Orders"}')).toEqual({ code: 0, stdout: '{\n  "status": "not-serving"\n}\n', stderr: '' });
+    // Each command line in a process of its own, both at once: nothing one does is seen by the other.
+    const [all, orders] = await Promise.all([skein('call', addr, 'skein.health.Health.check', '{"service":""}'), skein('call', addr, 'skein.health.Health.check', '{"service":"Orders"}')]);
+    expect(all).toEqual({ code: 0, stdout: '{\n  "status": "serving"\n}\n', stderr: '' });
+    expect(orders).toEqual({ code: 0, stdout: '{\n  "status": "not-serving"\n}\n', stderr: '' });
   });
 
   it('speaks the server\'s codec (--codec cbor), and calls an application\'s dotted service', async () => {
     const addr = await start(cborCodec, new HealthReporter());
-    expect(await skein('call', addr, 'skein.health.Health.check', '{"service":""}', '--codec', 'cbor')).toEqual({ code: 0, stdout: '{\n  "status": "serving"\n}\n', stderr: '' });
-    expect(await skein('call', addr, 'acme.billing.Invoices.total', '{"items":[1,2,39]}', '--codec', 'cbor')).toEqual({ code: 0, stdout: '42\n', stderr: '' });
+    const [health, total] = await Promise.all([
+      skein('call', addr, 'skein.health.Health.check', '{"service":""}', '--codec', 'cbor'),
+      skein('call', addr, 'acme.billing.Invoices.total', '{"items":[1,2,39]}', '--codec', 'cbor'),
+    ]);
+    expect(health).toEqual({ code: 0, stdout: '{\n  "status": "serving"\n}\n', stderr: '' });
+    expect(total).toEqual({ code: 0, stdout: '42\n', stderr: '' });
   });
 
   it('gets the server\'s own error for a dotted service it lacks, or a method its dotted service lacks (exit 1)', async () => {
     const addr = await start(msgpackCodec, new HealthReporter());
-    expect(await skein('call', addr, 'acme.billing.Nope.total', '{}')).toEqual({
+    const [service, method] = await Promise.all([skein('call', addr, 'acme.billing.Nope.total', '{}'), skein('call', addr, 'skein.health.Health.nope', '{}')]);
+    expect(service).toEqual({
       code: 1,
       stdout: '',
       stderr: 'error: Service (rpc_service_notfound): acme.billing.Nope.total: no such service on the server (rpc_service_notfound)\n',
     });
     // The server found the service `skein.health.Health` in this action: the split is the server's.
-    expect(await skein('call', addr, 'skein.health.Health.nope', '{}')).toEqual({
+    expect(method).toEqual({
       code: 1,
       stdout: '',
       stderr: 'error: Method (rpc_method_notfound): skein.health.Health.nope: no such method on the server (rpc_method_notfound)\n',
     });
   });
 
-  it("says why a streaming method's call fails: the server answers Version, call and bench make unary calls only (exit 1)", async () => {
+  it("says why a streaming method's call fails: the server says it is a stream, call and bench make unary calls only (exit 1)", async () => {
     const addr = await start(msgpackCodec, new HealthReporter());
-    const hint = ' — is it a streaming method? call and bench make unary calls only (skein health --watch reads the health service\'s watch)\n';
-    expect(await skein('call', addr, 'skein.health.Health.watch', '{"service":""}')).toEqual({
+    const refusal = "skein.health.Health.watch: a server stream on the server, called as a unary method: do the client's and the server's definitions of it differ?";
+    const hint = ' — call and bench make unary calls only (skein health --watch reads the health service\'s watch)\n';
+    const [called, r] = await Promise.all([
+      skein('call', addr, 'skein.health.Health.watch', '{"service":""}'),
+      skein('bench', addr, 'skein.health.Health.watch', '{"service":""}', '--duration', '0.3'),
+    ]);
+    expect(called).toEqual({
       code: 1,
       stdout: '',
-      stderr: `error: Version (rpc_invalid_ver): skein.health.Health.watch: rpc_invalid_ver${hint}`,
+      stderr: `error: InvalidArgument (rpc_invalid_argument): ${refusal}${hint}`,
     });
-    const r = await skein('bench', addr, 'skein.health.Health.watch', '{"service":""}', '--duration', '0.3');
-    expect([r.code, r.stderr]).toEqual([1, `error: Version (rpc_invalid_ver): skein.health.Health.watch: rpc_invalid_ver${hint}`]);
+    expect([r.code, r.stderr]).toEqual([1, `error: InvalidArgument (rpc_invalid_argument): ${refusal}${hint}`]);
   });
 
   it('takes the dotted name in skein bench too (its probe and its calls)', async () => {
@@ -103,8 +114,8 @@ describe('a name no Skein server could serve is refused before connecting (exit 
     ['a.then.m', '"a.then.m" is not Service.method: part "then" of service name "a.then": service name "then" is reserved'],
   ])('%j', async (text, message) => {
     const { addr, accepted } = await listener();
-    for (const command of ['call', 'bench']) {
-      const r = await skein(command, addr, text, '{"service":""}');
+    // call and bench at once, each a process of its own.
+    for (const r of await Promise.all(['call', 'bench'].map((command) => skein(command, addr, text, '{"service":""}')))) {
       expect(r.code).toBe(2);
       expect(r.stdout).toBe('');
       expect(r.stderr).toContain(`skein: ${message}`);

@@ -1,6 +1,6 @@
 import type net from 'node:net';
 import type { Duplex } from 'node:stream';
-import { connectAborted, connectFailed, ErrorCode, formatAddress, RpcError, type Address, type FrameConn, type FrameSpec, type TlsOptions } from '@skein/core';
+import { connectAborted, ErrorCode, formatAddress, RpcError, type Address, type FrameConn, type FrameSpec, type TlsOptions } from '@skein/core';
 import { loadingWs } from './deno-env.js';
 import { handshake, wsUrl } from './handshake.js';
 import type { ResolvedOptions } from './options.js';
@@ -8,6 +8,7 @@ import { connectStandard, globalWebSocket } from './standard-client.js';
 import { secureFor, wsClientTls } from './tls.js';
 import { WS_RECEIVE_LIMITS, wsMessageConn } from './ws-socket.js';
 import { WssHandshake, loadCertAndKey } from './wss-handshake.js';
+import { upgradeFailed } from './upgrade-failure.js';
 
 /** Connects with `ws` under Node and Deno, or with the standard WebSocket API elsewhere (or when given one). */
 export function connectClient(address: Address, spec: FrameSpec, options: ResolvedOptions, timeoutMs: number, signal?: AbortSignal): Promise<FrameConn> {
@@ -56,7 +57,7 @@ async function connectWs(address: Address, spec: FrameSpec, options: ResolvedOpt
       settle.fail(refused(url, res.statusCode ?? 0));
       ws.terminate();
     });
-    ws.on('error', (err) => settle.fail(tls ? tls.failure(url, err) : connectFailed(url, err.message, err)));
+    ws.on('error', (err) => settle.fail(tls ? tls.failure(url, err) : upgradeFailed(url, err)));
     return () => ws.terminate();
   }, signal);
 }

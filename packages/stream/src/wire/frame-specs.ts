@@ -25,6 +25,7 @@ import { CREDIT_FLAG, DATA_FLAG } from './extension-frames.js';
 import { REVERSE_CALL_FLAG } from './reverse-calls.js';
 import { SERVER_PING_FLAG } from './server-pings.js';
 import { GOODBYE_FLAG } from './goodbye.js';
+import { BadMagic } from './bad-magic.js';
 import { REVERSE_CANCEL_FLAG, TIMED_REVERSE_CALL_FLAG } from './reverse-control.js';
 import { HEADED_REVERSE_CALL_FLAG } from './reverse-heads.js';
 
@@ -32,7 +33,7 @@ import { HEADED_REVERSE_CALL_FLAG } from './reverse-heads.js';
 function versionOk(b: Uint8Array, at: number): boolean {
   const magic = b[at]! | (b[at + 1]! << 8);
   // A bad magic means we are not even in step with the peer's frames: no reply can be trusted.
-  if (magic !== MAGIC) throw new FrameError(`bad magic 0x${magic.toString(16).padStart(4, '0')}`);
+  if (magic !== MAGIC) throw new BadMagic(magic);
   return b[at + 2] === VERSION;
 }
 

@@ -1,0 +1,24 @@
+import { ErrorCode, RpcError } from '@skein/core';
+import type { StreamKind } from './define.js';
+
+// A call that reached a method of another shape than the one it was made for: the client's
+// definition and the server's differ (a method changed from unary to streaming, or back). The
+// server refuses it before its handler runs, with InvalidArgument, whose words reach the
+// caller: run, it would answer a question nobody asked (a unary handler's result read as the
+// end of an empty stream) or wait for items that never come.
+
+const SHAPE: Readonly<Record<StreamKind, string>> = { server: 'a server stream', client: 'a client stream', both: 'a bidirectional stream' };
+
+const SKEW = "do the client's and the server's definitions of it differ?";
+
+/** A stream opened on a unary method. */
+export const openedAsStream = (action: string): RpcError =>
+  new RpcError(ErrorCode.InvalidArgument, `${action}: a unary method on the server, opened as a stream: ${SKEW}`);
+
+/** A streaming method called without a stream: a unary call (a razor v1 client can make no other). */
+export const calledAsUnary = (action: string, kind: StreamKind): RpcError =>
+  new RpcError(ErrorCode.InvalidArgument, `${action}: ${SHAPE[kind]} on the server, called as a unary method: ${SKEW}`);
+
+/** A client or bidirectional stream opened with an argument, as only a server stream is. */
+export const openedWithArgument = (action: string, kind: StreamKind): RpcError =>
+  new RpcError(ErrorCode.InvalidArgument, `${action}: ${SHAPE[kind]} on the server, opened with an argument as a server stream is: ${SKEW}`);
