@@ -1,5 +1,5 @@
 import { ErrorCode, RpcError, silentLogger } from '@skein/core';
-import { ManualClock, cleanups, deferred, portOf, startTcpRelay, within, type Deferred, type TcpRelay } from '@skein/test-utils';
+import { ManualClock, cleanups, deferred, portOf, startTcpRelay, waitFor, within, type Deferred, type TcpRelay } from '@skein/test-utils';
 import { describe, expect, it } from 'vitest';
 import { ConnPool, FailoverPool, RpcServer, createRouter, type ActionHandler, type ServerRequest, type StreamCall, type StreamCaller } from '../src/index.js';
 import { transport } from './harness.js';
@@ -129,6 +129,25 @@ describe("a pool's stream waiting for room on its server's cap on open streams",
     expect((err as RpcError).code).toBe(ErrorCode.Timeout);
     await next;
     expect(held.has('next')).toBe(true);
+  });
+
+  it('opens before a stream opened after it, in the turn a stream ended (its reader opening its next one)', async () => {
+    held.clear();
+    const { pool, all, next } = await full();
+    // What a loop that opens its next stream once its last one ended does: its opening comes
+    // before the pool's flush of those waiting, a microtask away. The room freed is the waiting one's.
+    void all[1]!.result.then(() => {
+      const late = pool.openStream('hold', utf8.encode('late'));
+      late.result.catch(() => {}); // cancelled at the end
+      all.push(late);
+    });
+    held.get('1')!.answer.resolve(new Uint8Array([9]));
+    await waitFor(() => held.has('next') || held.has('late'), { what: 'a stream to open in the room freed' });
+    expect(held.has('next')).toBe(true);
+    expect(held.has('late')).toBe(false);
+    await next;
+    // The late one waits in its turn, behind it.
+    expect(pool.stats().queued).toBe(1);
   });
 
   it('cancel after cancel, each waiting stream opens at once and none is refused', async () => {

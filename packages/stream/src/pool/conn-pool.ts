@@ -243,13 +243,17 @@ export class ConnPool implements StreamCaller, Resender, Reopener {
     if (this._state === 'idle') this.start();
     // A stream takes no window slot: it opens on a full connection too, without waiting for room.
     const slot = this.place(true);
-    if (slot) {
+    // Never past streams waiting for room (their flush may be a microtask away, `roomMade`): a
+    // stream's reader that opens its next one as it ends took the room its end made for them.
+    if (slot && this.waiting.opening === 0) {
       slot.used = true;
       return slot.stream!.openOn(stream, action, msg, opts);
     }
     const waiting = this.waits.enqueue(action, msg, opts, (err) => stream.finish(err, null), failFast, opening(stream, action, msg, opts));
     // A stream ended while it waits (cancelled, a `break`) leaves the queue now, not at its deadline.
     if (waiting) stream.waitsIn(() => waiting.fail(cancelled()));
+    // Behind them, where there is room: it goes in their flush.
+    if (slot) this.roomMade();
     return stream;
   }
 
