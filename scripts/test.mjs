@@ -1,4 +1,4 @@
-// `pnpm test` after the build: the typecheck (`lerna run typecheck`, tsc over every package's
+// `pnpm test` after the build: the typecheck (each package's `typecheck`, tsc over every package's
 // sources and tests) and the tests (`vitest run`) at once, not one after the other. Most test
 // files wait on real things (etcd, child runtimes, timers) more than they compute, so tsc's minute
 // of CPU fits beside them; the run fails if either fails. Vitest's output is shown as it comes;
@@ -21,7 +21,11 @@ function run(cmd, args, hold) {
 
 const extra = process.argv.slice(2);
 const [typecheck, tests] = await Promise.all([
-  run('pnpm', ['exec', 'lerna', 'run', 'typecheck'], true),
+  // Nx, not `lerna run typecheck`: that runs the typecheck's `^build` first (nx.json), and a build
+  // read from the cache has its dist/ deleted and copied back from there without the Nx daemon
+  // (as on CI), while the tests' child processes (fixtures, the CLI, Bun and Deno) import it
+  // (ERR_MODULE_NOT_FOUND). The build just ran: what the typecheck reads of it is there.
+  run('pnpm', ['exec', 'nx', 'run-many', '-t', 'typecheck', '--excludeTaskDependencies'], true),
   run('pnpm', ['exec', 'vitest', 'run', ...extra], false),
 ]);
 
