@@ -281,25 +281,9 @@ describe('skein call', () => {
 });
 
 describe('--timeout against a server that accepts and never speaks', () => {
-  // No hello's answer, no reply: only --timeout may end the call, and its error must say so.
-  it.each([
-    ['call', '300', []],
-    // Past the keepalive's 5 s: the stream's keepalive must not cut --timeout short.
-    ['call', '8000', []],
-    ['bench', '300', ['--duration', '5']],
-  ])('%s --timeout %s fails with Timeout, connect and hello included', async (command, ms, extra) => {
-    const silent = await silentServer();
-    try {
-      const r = await skein(command, silent.addr, 'Calc.add', '{"a":1,"b":2}', '--timeout', ms, ...extra);
-      expect(r.code).toBe(1);
-      expect(r.stdout).toBe('');
-      expect(r.stderr).toMatch(new RegExp(`^error: Timeout \\(rpc_timeout\\): Calc\\.add: no reply from ${silent.addr} within \\d+ ms \\(--timeout ${ms} ms, counted from connecting\\)\n$`));
-      expect(silent.accepted()).toBe(1);
-    } finally {
-      silent.close();
-    }
-  });
-
+  // The tests after this one run at once (each against a server of its own, each mostly waiting
+  // out a --timeout; vitest runs adjacent concurrent tests together). This one runs alone first:
+  // its 300 ms must see TCP up, which a child starved of CPU among others might not.
   // TCP connects at once; the ClientHello is never answered. --timeout is one budget for TCP
   // and the TLS handshake (it used to bound each, up to twice --timeout): the connect's error.
   it('ping --timeout 300 bounds the TCP connect and the TLS handshake of a tls:// address together', async () => {
@@ -313,9 +297,28 @@ describe('--timeout against a server that accepts and never speaks', () => {
     }
   });
 
+  // No hello's answer, no reply: only --timeout may end the call, and its error must say so.
+  it.concurrent.for<[string, string, string[]]>([
+    ['call', '300', []],
+    // Past the keepalive's 5 s: the stream's keepalive must not cut --timeout short.
+    ['call', '8000', []],
+    ['bench', '300', ['--duration', '5']],
+  ])('%s --timeout %s fails with Timeout, connect and hello included', async ([command, ms, extra], { expect }) => {
+    const silent = await silentServer();
+    try {
+      const r = await skein(command, silent.addr, 'Calc.add', '{"a":1,"b":2}', '--timeout', ms, ...extra);
+      expect(r.code).toBe(1);
+      expect(r.stdout).toBe('');
+      expect(r.stderr).toMatch(new RegExp(`^error: Timeout \\(rpc_timeout\\): Calc\\.add: no reply from ${silent.addr} within \\d+ ms \\(--timeout ${ms} ms, counted from connecting\\)\n$`));
+      expect(silent.accepted()).toBe(1);
+    } finally {
+      silent.close();
+    }
+  });
+
   // A peer that never closes its side (a hung process; here allowHalfOpen): the command used to
   // await a graceful close that never came (no keepalive ends it), printing its error but never exiting.
-  it.each(['call', 'bench'])('%s --timeout 300 exits 1 against a server that never closes its side', async (command) => {
+  it.concurrent.for(['call', 'bench'])('%s --timeout 300 exits 1 against a server that never closes its side', async (command, { expect }) => {
     const held: net.Socket[] = [];
     const silent = net.createServer({ allowHalfOpen: true }, (c) => void held.push(c.resume().on('error', () => {})));
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));

@@ -1,6 +1,6 @@
 import { memoryLogger, sleep, waitFor } from '@skein/test-utils';
 import type { Etcd3 } from 'etcd3';
-import { describe, expect, it } from 'vitest';
+import { describe, it } from 'vitest';
 import { EtcdDiscovery } from '../src/index.js';
 import { CHECK_EVERY_MS } from '../src/watch-check.js';
 import { etcdForFile } from './harness.js';
@@ -11,15 +11,16 @@ import { etcdForFile } from './harness.js';
 // one. A real etcd of one member, nothing stalled.
 
 const file = etcdForFile();
-const { cleanup, client } = file;
+/** What a test opens, closed when it ends: the tests run at once (each waits several checks of 3 s, on a prefix of its own). */
+type Own = ReturnType<typeof file.forTest>;
 
 const bytes = (prefix: string, ...tail: number[]) => Buffer.concat([Buffer.from(`${prefix}/chat/`), Buffer.from(tail)]);
 
-function follow(c: Etcd3, prefix: string) {
+function follow(own: Own, c: Etcd3, prefix: string) {
   const logger = memoryLogger();
   const ids = new Set<string>();
   const watch = new EtcdDiscovery({ client: c, prefix, logger, backoff: { initialMs: 10, maxMs: 100 } }).watch((e) => void (e.kind === 'leave' ? ids.delete(e.entry.id) : ids.add(e.entry.id)));
-  cleanup.push(() => watch.close());
+  own.cleanup.push(() => watch.close());
   const stale = () => logger.lines.filter((l) => l.level === 'warn' && /is stale/.test(l.msg ?? '')).map((l) => String(l.obj.reason));
   return { watch, ids, stale };
 }
@@ -27,13 +28,15 @@ function follow(c: Etcd3, prefix: string) {
 /** Waits a few checks of the live watch (see WatchCheck: behind after two): long enough that a watch taken for behind is seen so. */
 const severalChecks = () => sleep(4 * CHECK_EVERY_MS + 2000);
 
-describe('a watch with keys that are not UTF-8 under its prefix', () => {
-  it('stays live when such a key is the one written last (the witness of its history read back as written)', async () => {
+describe.concurrent('a watch with keys that are not UTF-8 under its prefix', () => {
+  it('stays live when such a key is the one written last (the witness of its history read back as written)', async (t) => {
+    const { expect } = t;
+    const own = file.forTest(t);
     const prefix = 'binary-last/servers';
-    const admin = client();
+    const admin = own.client();
     await admin.put(`${prefix}/chat/a`).value(JSON.stringify({ address: '127.0.0.1:4000' }));
     await admin.put(bytes(prefix, 0xff)).value('x');
-    const { watch, ids, stale } = follow(client(), prefix);
+    const { watch, ids, stale } = follow(own, own.client(), prefix);
     await watch.ready({ timeoutMs: 20_000 });
     // Before: the watch read back the key written last by its text, found nothing, took etcd for
     // another history, read the view again, and again: live and stale in turn, for good.
@@ -46,14 +49,16 @@ describe('a watch with keys that are not UTF-8 under its prefix', () => {
     expect([...ids].sort()).toEqual(['a', 'b']);
   }, 60_000);
 
-  it('stays live with two such keys of the same text (each counted): not taken for behind every few seconds', async () => {
+  it('stays live with two such keys of the same text (each counted): not taken for behind every few seconds', async (t) => {
+    const { expect } = t;
+    const own = file.forTest(t);
     const prefix = 'binary-two/servers';
-    const admin = client();
+    const admin = own.client();
     await admin.put(bytes(prefix, 0xfe)).value('x');
     await admin.put(bytes(prefix, 0xff)).value('x');
     // The last written is an entry: the history's witness is a readable key.
     await admin.put(`${prefix}/chat/a`).value(JSON.stringify({ address: '127.0.0.1:4000' }));
-    const { watch, stale } = follow(client(), prefix);
+    const { watch, stale } = follow(own, own.client(), prefix);
     await watch.ready({ timeoutMs: 20_000 });
     await waitFor(() => watch.status().state === 'live', { what: 'the watch live' });
     // Before: etcd counted 3 keys, the watch 2, and the check said behind every other check: a
@@ -63,11 +68,13 @@ describe('a watch with keys that are not UTF-8 under its prefix', () => {
     expect(watch.status().state).toBe('live');
   }, 60_000);
 
-  it('stays live after such a key is deleted and written again through the watch', async () => {
+  it('stays live after such a key is deleted and written again through the watch', async (t) => {
+    const { expect } = t;
+    const own = file.forTest(t);
     const prefix = 'binary-churn/servers';
-    const admin = client();
+    const admin = own.client();
     await admin.put(`${prefix}/chat/a`).value(JSON.stringify({ address: '127.0.0.1:4000' }));
-    const { watch, ids, stale } = follow(client(), prefix);
+    const { watch, ids, stale } = follow(own, own.client(), prefix);
     await watch.ready({ timeoutMs: 20_000 });
     await admin.put(bytes(prefix, 0xfe)).value('x');
     await admin.put(bytes(prefix, 0xff)).value('x');

@@ -3,11 +3,11 @@ import { msgpackCodec } from '@skein/codec-msgpack';
 import { nodeRuntime } from '@skein/runtime-node';
 import { FailoverPool, RpcServer, createRouter, followDiscovery, type ActionHandler, type Watch } from '@skein/stream';
 import { EtcdDiscovery, encodeValue, type EtcdRegistrar } from '../src/index.js';
-import { portOf, processStopped, sleep, startEtcd, waitFor, within, type EtcdCluster, type StartEtcdOptions, cleanups } from '@skein/test-utils';
+import { portOf, processStopped, sleep, startEtcd, waitFor, within, type EtcdCluster, type StartEtcdOptions, cleanups, testCleanups } from '@skein/test-utils';
 import { tcpTransport } from '@skein/transport-tcp';
 import { Etcd3 } from 'etcd3';
 import { ConnectionPool } from 'etcd3/lib/connection-pool.js';
-import { afterAll, beforeAll } from 'vitest';
+import { afterAll, beforeAll, type TestContext } from 'vitest';
 
 export const transport = tcpTransport(nodeRuntime);
 
@@ -41,6 +41,22 @@ export function etcdForFile(opts: StartEtcdOptions = {}) {
       const c = etcdClient(endpoints);
       cleanup.push(() => c.close());
       return c;
+    },
+    /**
+     * As `cleanup` and `client`, for a test that runs at once with others (`describe.concurrent`,
+     * each on a prefix of its own): closed when that test ends, by its own context. The file's
+     * `cleanup` runs after each test and would close what the others still use.
+     */
+    forTest(t: Pick<TestContext, 'onTestFinished'>) {
+      const own = testCleanups(t);
+      return {
+        cleanup: own,
+        client(endpoints: string | string[] = etcd!.endpoints): Etcd3 {
+          const c = etcdClient(endpoints);
+          own.push(() => c.close());
+          return c;
+        },
+      };
     },
   };
 }

@@ -1,6 +1,6 @@
 import { ErrorCode, type RpcError } from '@skein/core';
-import { cleanups, processStopped, startTcpRelay, waitFor, within } from '@skein/test-utils';
-import { describe, expect, it } from 'vitest';
+import { testCleanups, processStopped, startTcpRelay, waitFor, within } from '@skein/test-utils';
+import { describe, it } from 'vitest';
 import { ClientStream } from '../src/index.js';
 import { fixtureServer, overSlowLink, transport, u32 } from './harness.js';
 
@@ -14,21 +14,26 @@ import { fixtureServer, overSlowLink, transport, u32 } from './harness.js';
  * mid-frame sends none, and is found as before.
  */
 
-const cleanup = cleanups();
 const BOUND_MS = 20_000;
 /** About 9 s for the reply at 4 MiB/s: the rest of it, after the ping (at ~1 s), takes longer than the default 5 s. */
 const REPLY_BYTES = 36 * 1024 * 1024;
 const LINK_BYTES_PER_SECOND = 4 * 1024 * 1024;
 
-describe("a client's keepalive while it reads one large reply", () => {
-  it('keeps a live connection whose ping waits behind the rest of the reply, on a slow link, with the default keepalive', async () => {
+describe.concurrent("a client's keepalive while it reads one large reply", () => {
+  // The two run at once, each with its own server, relay and client: one mostly waits on a slow
+  // link, the other on a frozen server's silence. What each opens is closed when it ends.
+  it('keeps a live connection whose ping waits behind the rest of the reply, on a slow link, with the default keepalive', async (t) => {
+    const { expect } = t;
+    const cleanup = testCleanups(t);
     const client = await overSlowLink(cleanup, { big: () => ({ msg: u32(REPLY_BYTES), blob: new Uint8Array(REPLY_BYTES) }) }, LINK_BYTES_PER_SECOND);
     const reply = await client.call('big', u32(REPLY_BYTES), { timeoutMs: 60_000 });
     expect(reply.blob?.length).toBe(REPLY_BYTES);
     expect(client.state).toBe('open');
   }, 60_000);
 
-  it('still gives up a server frozen mid-reply: once what the kernels held has come, no byte more arrives', async () => {
+  it('still gives up a server frozen mid-reply: once what the kernels held has come, no byte more arrives', async (t) => {
+    const { expect } = t;
+    const cleanup = testCleanups(t);
     const { proc, address } = await fixtureServer(cleanup);
     const relay = await startTcpRelay(address);
     cleanup.push(() => relay.close());

@@ -1,6 +1,6 @@
 import { ErrorCode, EMPTY_BYTES, type RpcError } from '@skein/core';
-import { cleanups, processStopped, waitFor, within } from '@skein/test-utils';
-import { describe, expect, it } from 'vitest';
+import { testCleanups, processStopped, waitFor, within } from '@skein/test-utils';
+import { describe, it } from 'vitest';
 import { ClientStream } from '../src/index.js';
 import { fixtureServer, overSlowLink, transport, u32 } from './harness.js';
 
@@ -14,7 +14,6 @@ import { fixtureServer, overSlowLink, transport, u32 } from './harness.js';
  * (frozen, once the buffers are full) is found as before.
  */
 
-const cleanup = cleanups();
 /**
  * A ping after 200 ms of silence, its answer waited for 6 s. What the kernel buffers hold when our
  * own buffer has drained (megabytes, at the link's pace) is still ahead of the ping, and counts
@@ -23,8 +22,12 @@ const cleanup = cleanups();
 const KEEPALIVE = { keepaliveMs: 200, keepaliveTimeoutMs: 6_000, tickMs: 50 };
 const BOUND_MS = 20_000;
 
-describe("a client's keepalive while it uploads one large message", () => {
-  it('keeps a live connection whose ping waits behind the rest of the upload, on a slow link', async () => {
+describe.concurrent("a client's keepalive while it uploads one large message", () => {
+  // The two run at once, each with its own server, relay and client: one mostly waits on a slow
+  // link, the other on a frozen server's silence. What each opens is closed when it ends.
+  it('keeps a live connection whose ping waits behind the rest of the upload, on a slow link', async (t) => {
+    const { expect } = t;
+    const cleanup = testCleanups(t);
     // ~10 s at 4 MiB/s: the rest of it, after the ping, takes far longer than keepaliveTimeoutMs.
     const size = 40 * 1024 * 1024;
     const client = await overSlowLink(cleanup, { sink: (req) => u32(req.blob.length) }, 4 * 1024 * 1024, KEEPALIVE);
@@ -33,7 +36,9 @@ describe("a client's keepalive while it uploads one large message", () => {
     expect(client.state).toBe('open');
   }, 60_000);
 
-  it('still gives up a server frozen mid-upload: once the buffers are full the kernel takes nothing more', async () => {
+  it('still gives up a server frozen mid-upload: once the buffers are full the kernel takes nothing more', async (t) => {
+    const { expect } = t;
+    const cleanup = testCleanups(t);
     const { proc, address } = await fixtureServer(cleanup);
     const client = await ClientStream.connect({ transport, address, ...KEEPALIVE });
     cleanup.push(() => client.destroy());

@@ -1,4 +1,4 @@
-import { afterEach } from 'vitest';
+import { afterEach, type TestContext } from 'vitest';
 
 /**
  * What a test leaves running (servers, streams, pools, processes), closed after each test of
@@ -9,6 +9,18 @@ import { afterEach } from 'vitest';
 export function cleanups<F extends () => unknown = () => unknown>(): F[] {
   const closers: F[] = [];
   afterEach(() => closeAll(closers.splice(0)));
+  return closers;
+}
+
+/**
+ * As `cleanups()`, for one test that runs at once with others (`describe.concurrent`,
+ * `it.concurrent`): closed when that test ends, by its own context's `onTestFinished`. The file's
+ * `afterEach` runs after each test and would close what the others still use.
+ * `const cleanup = testCleanups(t);` in `it('...', async (t) => ...)`.
+ */
+export function testCleanups<F extends () => unknown = () => unknown>({ onTestFinished }: Pick<TestContext, 'onTestFinished'>): F[] {
+  const closers: F[] = [];
+  onTestFinished(() => closeAll(closers.splice(0)));
   return closers;
 }
 

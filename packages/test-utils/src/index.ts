@@ -12,7 +12,7 @@
 // ── Places, waits and processes
 export { freePort, tmpSocketPath, portOf } from './ports.js';
 export { waitFor, sleep, within, deferred, settleAll } from './wait.js';
-export { cleanups, closeAll } from './cleanups.js';
+export { cleanups, closeAll, testCleanups } from './cleanups.js';
 export type { WaitOptions, Deferred } from './wait.js';
 export { startProcess, processRunning, processStopped } from './process.js';
 export type { Proc } from './process.js';
