@@ -21,17 +21,18 @@ function run(cmd, args, hold) {
 
 const extra = process.argv.slice(2);
 const [typecheck, tests] = await Promise.all([
-  // Nx, not `lerna run typecheck`: that runs the typecheck's `^build` first (nx.json), and a build
-  // read from the cache has its dist/ deleted and copied back from there without the Nx daemon
-  // (as on CI), while the tests' child processes (fixtures, the CLI, Bun and Deno) import it
-  // (ERR_MODULE_NOT_FOUND). The build just ran: what the typecheck reads of it is there.
-  run('pnpm', ['exec', 'nx', 'run-many', '-t', 'typecheck', '--excludeTaskDependencies'], true),
+  // Each package's own `typecheck` (tsc), not `lerna run typecheck`: that runs the typecheck's
+  // `^build` first (nx.json), and a build read from the cache has its dist/ deleted and copied
+  // back from there without the Nx daemon (as on CI), while the tests' child processes (fixtures,
+  // the CLI, Bun and Deno) import it (ERR_MODULE_NOT_FOUND). The build just ran: what the
+  // typecheck reads of it is there. (Nx itself is lerna's, not on a fresh install's PATH.)
+  run('pnpm', ['-r', '--no-sort', '--workspace-concurrency=2', '--reporter=append-only', 'run', 'typecheck'], true),
   run('pnpm', ['exec', 'vitest', 'run', ...extra], false),
 ]);
 
 if (typecheck.code === 0) {
-  const summary = /Successfully ran target typecheck for \d+ projects?/.exec(typecheck.output);
-  console.log(`\ntypecheck: ${summary ? summary[0] : 'passed'}`);
+  const projects = typecheck.output.match(/ typecheck\$ /g)?.length ?? 0;
+  console.log(`\ntypecheck: ${projects} projects passed`);
 } else {
   process.stdout.write(`\n${typecheck.output}\n`);
   console.error(`typecheck failed (exit ${typecheck.code})`);

@@ -77,7 +77,14 @@ export class CertificateExpiryWatch {
   private check(): void {
     const cert = this.tls?.cert;
     if (cert === undefined) return;
-    const v = leafValidity(typeof cert === 'string' ? cert : new TextDecoder().decode(cert));
+    let v: CertificateValidity | undefined;
+    try {
+      v = leafValidity(typeof cert === 'string' ? cert : new TextDecoder().decode(cert));
+    } catch {
+      // Advisory only: a certificate this reader fails on is served as it was before it existed,
+      // never a listen or reloadTls that throws, nor an uncaught error from the daily timer.
+      return;
+    }
     if (v === undefined) return;
     const why = expiryWarning(v, this.wallNow(), this.tls?.expiryWarningMs ?? DEFAULT_TLS_EXPIRY_WARNING_MS);
     if (why === undefined) return;

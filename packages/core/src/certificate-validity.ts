@@ -41,7 +41,12 @@ export function leafValidity(pem: string): CertificateValidity | undefined {
   return { subject: nameOf(der, subject), notBefore, notAfter };
 }
 
-const latin1 = (der: Uint8Array, t: Tlv): string => String.fromCharCode(...der.subarray(t.start, t.end));
+/** Bytes as Latin-1, a char at a time: spread into fromCharCode, a value past ~120 KB (a subject attribute OpenSSL loads) overflows the stack. */
+function latin1(der: Uint8Array, t: Tlv): string {
+  let s = '';
+  for (let i = t.start; i < t.end; i++) s += String.fromCharCode(der[i]!);
+  return s;
+}
 
 /** UTCTime (YYMMDDHHMMSSZ; years 50-99 are 19xx, RFC 5280) or GeneralizedTime (YYYYMMDDHHMMSS[.f]Z), as epoch ms. */
 function timeOf(der: Uint8Array, t: Tlv): number | undefined {
