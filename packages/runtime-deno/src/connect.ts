@@ -1,6 +1,7 @@
 import { DEFAULT_CONNECT_TIMEOUT_MS, connectAborted, connectFailed, connectTimerMs, formatAddress, handshakeTimer, tlsFailure, unusableTls, whenAborted } from '@skein/core';
 import type { Address, ByteConn, ConnectOptions, ResolvedTls } from '@skein/core';
 import { DenoByteConn } from './byte-conn.js';
+import { cancelOnly } from './connect-signal.js';
 import type { DenoApi, DenoConn } from './native-api.js';
 import { denoTarget, describe } from './socket-address.js';
 import { connectOptions, denoConnectTls } from './tls.js';
@@ -25,7 +26,7 @@ export async function connect(address: Address, options: ConnectOptions = {}): P
   const unhook = whenAborted(signal, () => abort.abort());
   try {
     const target = denoTarget(address);
-    const pending = target.transport === 'tcp' ? Deno.connect({ ...target, signal: abort.signal }) : Deno.connect(target);
+    const pending = target.transport === 'tcp' ? Deno.connect({ ...target, signal: cancelOnly(abort) }) : Deno.connect(target);
     const conn = await abortable(pending, abort.signal);
     if (target.transport === 'tcp') conn.setNoDelay?.(options.noDelay ?? true);
     return new DenoByteConn(conn, remote);
@@ -66,7 +67,7 @@ async function connectSecure(address: { host: string; port: number }, s: Resolve
   let conn: DenoConn;
   try {
     conn = start
-      ? await abortable(Deno.connect({ transport: 'tcp', hostname: address.host, port: address.port, signal: abort.signal }), abort.signal)
+      ? await abortable(Deno.connect({ transport: 'tcp', hostname: address.host, port: address.port, signal: cancelOnly(abort) }), abort.signal)
       : await abortable(Deno.connectTls(options), abort.signal);
   } catch (err) {
     if ((err as Error)?.name === 'NotCapable') throw err;
@@ -82,6 +83,11 @@ async function connectSecure(address: { host: string; port: number }, s: Resolve
     const bound = handshakeTimer(timeoutMs, performance.now() - startedAt, s.handshakeTimeoutMs);
     await within(conn.handshake!(), bound.ms, bound.why, abort.signal);
   } catch (err) {
+    // Given up mid-handshake (timeout, abort), Deno keeps the socket until the server sends or
+    // closes: its TlsConn's close awaits the handshake task, which owns the socket and has no
+    // bound (denoland/deno#14547; rustls-tokio-stream's TlsStream drop). Deno's API has no way
+    // around it: startTls takes the TCP conn (closing it then throws BadResource), and closing
+    // the TlsConn, from connectTls or startTls, leaves the socket to that task (Deno 2.9.6).
     try {
       conn.close();
     } catch {
