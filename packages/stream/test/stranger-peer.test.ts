@@ -88,6 +88,16 @@ describe('a TCP client whose peer is no Skein server (over TCP) says so', () => 
     const err = await callFails(v1);
     expect(err.message).toMatch(/lost: bad magic 0x5448$/);
   });
+
+  it('names a Skein peer of another protocol version as such, not a stranger (its magic was right)', async () => {
+    const answer = Buffer.alloc(20);
+    answer.writeUInt16LE(0x4d25, 0);
+    answer[2] = 9;
+    const future = await rawServer((s) => s.once('data', () => s.write(answer)));
+    const err = await callFails(future);
+    expect(err).toMatchObject({ code: ErrorCode.IO });
+    expect(err.message).toMatch(/lost: unsupported version 9$/);
+  });
 });
 
 describe('a WebSocket client whose server does not speak WebSocket says so', () => {

@@ -1,5 +1,6 @@
 import { FrameError } from '@skein/core';
 import { BadMagic } from '../wire/bad-magic.js';
+import { UnsupportedVersion } from '../wire/unsupported-version.js';
 
 /**
  * Why a connection failed whose peer sent bytes that do not frame before it had sent a single
@@ -10,6 +11,8 @@ import { BadMagic } from '../wire/bad-magic.js';
  * transport's, so that what reads the close's reason reads it as before.
  */
 export function strangerPeer(err: FrameError): FrameError {
+  // The magic was right: a Skein peer of another version, which the error names as it is.
+  if (err instanceof UnsupportedVersion) return err;
   const text = err instanceof BadMagic ? err.text : undefined;
   const hint =
     text === 'HT'

@@ -26,6 +26,7 @@ import { REVERSE_CALL_FLAG } from './reverse-calls.js';
 import { SERVER_PING_FLAG } from './server-pings.js';
 import { GOODBYE_FLAG } from './goodbye.js';
 import { BadMagic } from './bad-magic.js';
+import { UnsupportedVersion } from './unsupported-version.js';
 import { REVERSE_CANCEL_FLAG, TIMED_REVERSE_CALL_FLAG } from './reverse-control.js';
 import { HEADED_REVERSE_CALL_FLAG } from './reverse-heads.js';
 
@@ -86,7 +87,7 @@ function responses(limits: Limits, reverseCalls = false): FrameSpec {
   return {
     headerLength: RESPONSE_HEADER_LENGTH,
     bodyLength(b, at) {
-      if (!versionOk(b, at)) throw new FrameError(`unsupported version ${b[at + 2]}`);
+      if (!versionOk(b, at)) throw new UnsupportedVersion(b[at + 2]!);
       const flag = b[at + RES_FLAG_AT];
       const msgLength = u32(b, at + RES_MSG_LEN_AT);
       const blobLength = u32(b, at + RES_BLOB_LEN_AT);
