@@ -58,8 +58,7 @@ const CHECK_GAPS: Partial<Record<ClientCheckName, (cell: { client: RuntimeName; 
 /**
  * The client checks a cell runs: the connect timeout only where the connect has a handshake to
  * leave unanswered (WebSocket, TLS). Plain TCP is up once the socket is, and the check would only
- * time a local connect (Deno's, given up just as it completes, leaks its socket: runtime-deno's
- * Deno.connect with a signal).
+ * time a local connect.
  */
 const checksOf = (server: ServerConfig): ClientCheckName[] =>
   CLIENT_CHECK_NAMES.filter((n) => n !== 'connectTimeout' || server.tls || clientKind(server) === 'ws');
