@@ -23,6 +23,8 @@ export interface PrefixWatchOptions {
   feed: DiscoveryFeed;
   logger: Logger;
   backoff?: Partial<BackoffOptions>;
+  /** The time between checks of the live watch (WatchCheck), checked already. */
+  checkEveryMs: number;
 }
 
 /**
@@ -174,6 +176,7 @@ export class PrefixWatch {
     this.check?.stop();
     this.check = new WatchCheck({
       client: this.opts.client,
+      everyMs: this.opts.checkEveryMs,
       range: this.range,
       view: () => ({ revision: this.revision, keys: this.witness.size + this.reader.skipped }),
       behind: (why) => gen === this.generation && this.silent(why),

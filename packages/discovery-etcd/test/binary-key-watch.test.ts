@@ -2,7 +2,6 @@ import { memoryLogger, sleep, waitFor } from '@skein/test-utils';
 import type { Etcd3 } from 'etcd3';
 import { describe, it } from 'vitest';
 import { EtcdDiscovery } from '../src/index.js';
-import { CHECK_EVERY_MS } from '../src/watch-check.js';
 import { etcdForFile } from './harness.js';
 
 // Keys under the prefix that are not UTF-8 (anyone may write under it): no entry, and they must
@@ -11,22 +10,25 @@ import { etcdForFile } from './harness.js';
 // one. A real etcd of one member, nothing stalled.
 
 const file = etcdForFile();
-/** What a test opens, closed when it ends: the tests run at once (each waits several checks of 3 s, on a prefix of its own). */
+/** What a test opens, closed when it ends: the tests run at once (each waits several checks, on a prefix of its own). */
 type Own = ReturnType<typeof file.forTest>;
 
 const bytes = (prefix: string, ...tail: number[]) => Buffer.concat([Buffer.from(`${prefix}/chat/`), Buffer.from(tail)]);
 
+/** The watches' check period: shorter than the default 3 s, so that several checks pass in a few seconds. */
+const CHECK_MS = 300;
+
 function follow(own: Own, c: Etcd3, prefix: string) {
   const logger = memoryLogger();
   const ids = new Set<string>();
-  const watch = new EtcdDiscovery({ client: c, prefix, logger, backoff: { initialMs: 10, maxMs: 100 } }).watch((e) => void (e.kind === 'leave' ? ids.delete(e.entry.id) : ids.add(e.entry.id)));
+  const watch = new EtcdDiscovery({ client: c, prefix, logger, backoff: { initialMs: 10, maxMs: 100 }, checkEveryMs: CHECK_MS }).watch((e) => void (e.kind === 'leave' ? ids.delete(e.entry.id) : ids.add(e.entry.id)));
   own.cleanup.push(() => watch.close());
   const stale = () => logger.lines.filter((l) => l.level === 'warn' && /is stale/.test(l.msg ?? '')).map((l) => String(l.obj.reason));
   return { watch, ids, stale };
 }
 
 /** Waits a few checks of the live watch (see WatchCheck: behind after two): long enough that a watch taken for behind is seen so. */
-const severalChecks = () => sleep(4 * CHECK_EVERY_MS + 2000);
+const severalChecks = () => sleep(6 * CHECK_MS + 1000);
 
 describe.concurrent('a watch with keys that are not UTF-8 under its prefix', () => {
   it('stays live when such a key is the one written last (the witness of its history read back as written)', async (t) => {
@@ -62,7 +64,7 @@ describe.concurrent('a watch with keys that are not UTF-8 under its prefix', () 
     await watch.ready({ timeoutMs: 20_000 });
     await waitFor(() => watch.status().state === 'live', { what: 'the watch live' });
     // Before: etcd counted 3 keys, the watch 2, and the check said behind every other check: a
-    // resume every ~6 s on an etcd where nothing happens.
+    // resume every other check (~6 s at the default 3 s) on an etcd where nothing happens.
     await severalChecks();
     expect(stale()).toEqual([]);
     expect(watch.status().state).toBe('live');

@@ -1,7 +1,7 @@
 import { etcdFollower, memoryLogger, processStopped, waitFor } from '@skein/test-utils';
 import { describe, expect, it } from 'vitest';
 import { EtcdDiscovery, EtcdRegistrar } from '../src/index.js';
-import { WatchCheck, type WatchedView } from '../src/watch-check.js';
+import { CHECK_EVERY_MS, WatchCheck, type WatchedView } from '../src/watch-check.js';
 import { etcdHeld, stopMember, threeMembersInOrder } from './harness.js';
 
 // Streams (a lease's keepalive stream, a watch) opened on a member of three that then stalls
@@ -104,6 +104,7 @@ describe('streams on an etcd member that stalls', () => {
     for (const name of Object.keys(views)) {
       const check = new WatchCheck({
         client: admin,
+        everyMs: CHECK_EVERY_MS,
         range: `check-${name}/`,
         view: () => {
           looked[name]!++;
