@@ -26,7 +26,7 @@ const [typecheck, tests] = await Promise.all([
   // back from there without the Nx daemon (as on CI), while the tests' child processes (fixtures,
   // the CLI, Bun and Deno) import it (ERR_MODULE_NOT_FOUND). The build just ran: what the
   // typecheck reads of it is there. (Nx itself is lerna's, not on a fresh install's PATH.)
-  // --no-bail: every package's errors are shown, as nx run-many did; pnpm -r would otherwise stop
+  // --no-bail: every package's errors are shown, as `lerna run` showed them; pnpm -r would otherwise stop
   // at the first package that fails, killing the others' tsc under way.
   run('pnpm', ['-r', '--no-sort', '--no-bail', '--workspace-concurrency=2', '--reporter=append-only', 'run', 'typecheck'], true),
   run('pnpm', ['exec', 'vitest', 'run', ...extra], false),
