@@ -9,10 +9,11 @@ export const MAX_TIMER_MS = 2 ** 31 - 1;
 /**
  * `ms` when a timer can run at that period; InvalidArgument when not: NaN, zero or less (a timer
  * would spin every 1 ms), or past MAX_TIMER_MS (it would fire at once). Every Clock checks with
- * it, so that no caller's period turns silently into a spin.
+ * it, so that no caller's period turns silently into a spin; an option checked with it is named
+ * by `what` (`EtcdDiscovery: checkEveryMs`).
  */
-export function timerPeriod(ms: number): number {
-  if (!(typeof ms === 'number' && ms > 0 && ms <= MAX_TIMER_MS)) throw invalidArgument(`a timer's period must be a number of ms above 0 and at most ${MAX_TIMER_MS}, got ${ms}`);
+export function timerPeriod(ms: number, what = "a timer's period"): number {
+  if (!(typeof ms === 'number' && ms > 0 && ms <= MAX_TIMER_MS)) throw invalidArgument(`${what} must be a number of ms above 0 and at most ${MAX_TIMER_MS}, got ${ms}`);
   return ms;
 }
 

@@ -1,9 +1,9 @@
-import { guardedLogger, invalidArgument, refuseRenamed, silentLogger, type Clock, type Logger } from '@skein/core';
+import { guardedLogger, invalidArgument, refuseRenamed, silentLogger, timerPeriod, type Clock, type Logger } from '@skein/core';
 import { Backoff, DiscoveryFeed, type BackoffOptions, type Discovery, type DiscoveryEvent, type Watch } from '@skein/stream';
 import type { Etcd3 } from 'etcd3';
 import { checkedPrefix } from './etcd-entry.js';
 import { PrefixWatch } from './prefix-watch.js';
-import { checkedCheckEveryMs } from './watch-check.js';
+import { CHECK_EVERY_MS } from './watch-check.js';
 
 export interface EtcdDiscoveryOptions {
   /** Your etcd3 client (hosts, TLS, auth are set there); closing it is yours too. */
@@ -33,7 +33,7 @@ export class EtcdDiscovery implements Discovery {
     // Renamed to match ConnPool's: a plain-JS caller's old name must not be ignored without a word.
     refuseRenamed(opts, 'retry', 'backoff', 'EtcdDiscovery');
     new Backoff(opts.backoff); // checked now, not at the first watch
-    this.checkEveryMs = checkedCheckEveryMs(opts.checkEveryMs);
+    this.checkEveryMs = timerPeriod(opts.checkEveryMs ?? CHECK_EVERY_MS, 'EtcdDiscovery: checkEveryMs');
   }
 
   watch(onChange: (event: DiscoveryEvent) => void): Watch {

@@ -176,7 +176,7 @@ export class PrefixWatch {
     this.check?.stop();
     this.check = new WatchCheck({
       client: this.opts.client,
-      everyMs: this.opts.checkEveryMs,
+      checkEveryMs: this.opts.checkEveryMs,
       range: this.range,
       view: () => ({ revision: this.revision, keys: this.witness.size + this.reader.skipped }),
       behind: (why) => gen === this.generation && this.silent(why),

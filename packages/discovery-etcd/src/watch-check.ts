@@ -1,18 +1,8 @@
-import { MAX_TIMER_MS, invalidArgument } from '@skein/core';
 import type { Etcd3 } from 'etcd3';
 import { boundedRead, prefixEnd } from './range-read.js';
 
 /** How often a live watch is checked by default (EtcdDiscovery's `checkEveryMs`): one read every 3 s per watch, answered with one key at most. */
 export const CHECK_EVERY_MS = 3000;
-
-/**
- * EtcdDiscovery's `checkEveryMs`, checked when built: a period a timer can hold (above 0, at most
- * core's MAX_TIMER_MS: past it the timer fires at once, and the check would spin).
- */
-export function checkedCheckEveryMs(ms: number = CHECK_EVERY_MS): number {
-  if (!(typeof ms === 'number' && ms > 0 && ms <= MAX_TIMER_MS)) throw invalidArgument(`EtcdDiscovery: checkEveryMs must be a number of ms above 0 and at most ${MAX_TIMER_MS}, got ${ms}`);
-  return ms;
-}
 
 /** What a watch has applied: the revision, and how many keys it holds under the prefix at it. */
 export interface WatchedView {
@@ -22,8 +12,8 @@ export interface WatchedView {
 
 export interface WatchCheckOptions {
   client: Etcd3;
-  /** The time between checks, in ms (checked: see checkedCheckEveryMs). */
-  everyMs: number;
+  /** The time between checks, in ms (EtcdDiscovery's `checkEveryMs`, checked there). */
+  checkEveryMs: number;
   /** The prefix watched, ending in '/'. */
   range: string;
   view: () => WatchedView;
@@ -63,7 +53,7 @@ export class WatchCheck {
   private schedule(): void {
     if (this.stopped) return;
     // One check at a time, the next after this one settles; unref'd: it never holds a process by itself.
-    this.timer = setTimeout(() => void this.check(), this.o.everyMs);
+    this.timer = setTimeout(() => void this.check(), this.o.checkEveryMs);
     this.timer.unref?.();
   }
 

@@ -104,7 +104,7 @@ describe('streams on an etcd member that stalls', () => {
     for (const name of Object.keys(views)) {
       const check = new WatchCheck({
         client: admin,
-        everyMs: CHECK_EVERY_MS,
+        checkEveryMs: CHECK_EVERY_MS,
         range: `check-${name}/`,
         view: () => {
           looked[name]!++;

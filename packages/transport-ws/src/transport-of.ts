@@ -1,4 +1,4 @@
-import { CertificateExpiryWatch, DEFAULT_CONNECT_TIMEOUT_MS, formatAddress, invalidArgument, parseAddress, reloadedTls, type Address, type FrameConn, type FrameListener, type FrameSpec, type TlsOptions, type Transport } from '@skein/core';
+import { CertificateExpiryWatch, DEFAULT_CONNECT_TIMEOUT_MS, formatAddress, invalidArgument, parseAddress, reloadedTls, reloadedTlsOptions, type Address, type FrameConn, type FrameListener, type FrameSpec, type TlsOptions, type Transport } from '@skein/core';
 import type { ResolvedOptions } from './options.js';
 import { connectClient } from './ws-client.js';
 
@@ -34,7 +34,7 @@ export function transportOf(name: string, options: ResolvedOptions, listen: List
         if (!l.reloadTls) throw invalidArgument(`reloadTls: the ${name} server cannot change its certificate while listening`);
         await l.reloadTls(next);
       }
-      options.tls = { ...options.tls, ...(next.cert && { cert: next.cert }), ...(next.key && { key: next.key }), ...(next.ca && { ca: next.ca }) };
+      options.tls = reloadedTlsOptions(options.tls, next);
       for (const expiry of secureListeners.values()) expiry.serving(options.tls);
     },
   };
