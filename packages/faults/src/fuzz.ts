@@ -43,7 +43,7 @@ export async function runFuzz(o: FuzzOptions): Promise<ScenarioReport> {
   try {
     const claims = await claimPhase(server, control, o);
     const flood = await floodPhase(server, control, o);
-    const after = await fetchStats(control).catch(() => undefined);
+    const after = await settledStats(control);
     return report(o, claims, flood, after, server);
   } finally {
     await control.close();
@@ -177,6 +177,25 @@ async function fuzzConnection(address: string, plan: ConnectionPlan, random: () 
   const replies = countResponses(peer.received());
   peer.destroy();
   return { replies, leftOpen };
+}
+
+/** How long the server may take to notice the last peers' closes (their FIN, read on its next turn). */
+const SETTLE_MS = 5_000;
+
+/**
+ * The server's figures once only the control client is connected, or at SETTLE_MS: the last
+ * peers were let go a moment before, and a count read at once could catch a close the server has
+ * not read yet. A connection it keeps for good is still counted at the end.
+ */
+async function settledStats(control: ClientStream): Promise<ServerStats | undefined> {
+  let last: ServerStats | undefined;
+  const deadline = Date.now() + SETTLE_MS;
+  do {
+    last = await fetchStats(control).catch(() => undefined);
+    if (last === undefined || last.connections === 1) return last;
+    await sleep(50);
+  } while (Date.now() < deadline);
+  return last;
 }
 
 /** The control client's call: an echo of a payload that names the call, checked byte for byte. */
