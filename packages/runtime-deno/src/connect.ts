@@ -70,6 +70,8 @@ async function connectSecure(address: { host: string; port: number }, s: Resolve
       ? await abortable(Deno.connect({ transport: 'tcp', hostname: address.host, port: address.port, signal: cancelOnly(abort) }), abort.signal)
       : await abortable(Deno.connectTls(options), abort.signal);
   } catch (err) {
+    // It ends here: the caller's signal, which may outlive many connects, keeps no listener of it.
+    unhook();
     if ((err as Error)?.name === 'NotCapable') throw err;
     // rustls would not load the client certificate, key or CA (a damaged key), before dialling.
     if ((err as Error)?.name === 'InvalidData') throw unusableTls(describe(err), err);
