@@ -1,5 +1,6 @@
 import { EMPTY_BYTES, ErrorCode, RpcError, fromDownstream, type RemoteError } from '@skein/core';
 import type { Waiter } from '../internals/waiting-line.js';
+import { notifyGuarded, type CallbackHost } from '../internals/notify-guarded.js';
 
 /** A successful reply: the structured message and the blob, either may be empty. */
 export interface Reply {
@@ -38,6 +39,8 @@ export class Call implements Waiter {
   held = false;
 
   constructor(
+    /** The action as its caller named it: what a callback that throws is logged with. */
+    readonly name: string | number,
     /** A numeric action, or a string action's request prefix (header room, then the name). */
     readonly action: number | Uint8Array,
     /** What the call carries; let go of (`dropPayload`) once nobody will write it. */
@@ -57,14 +60,18 @@ export class Call implements Waiter {
     this.head = undefined;
   }
 
-  finish(err: RpcError | RemoteError | null, reply: Reply | null): void {
+  /**
+   * Settles the call. Its callback is its caller's: one that throws is logged through `host`
+   * (`msg`), and what settled the call (an answer, a timeout, a cancel, a close) goes on.
+   */
+  finish(err: RpcError | RemoteError | null, reply: Reply | null, host: CallbackHost, msg?: string): void {
     if (this.done) return;
     this.done = true;
     if (this.unhookAbort !== undefined) this.unhookAbort();
     // Whatever ends it (the peer's answer, a timeout, a lost connection) is about this call, not
     // about a request its caller may be answering: a handler that passes it on does not speak with it.
     if (err !== null) fromDownstream(err);
-    this.notify(err, reply);
+    notifyGuarded(host.logger, host.remote, this.name, this.notify, err, reply, msg);
   }
 }
 

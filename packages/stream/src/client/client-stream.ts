@@ -21,6 +21,7 @@ import {
   type Logger,
 } from '@skein/core';
 import { Call, type Notify, type Reply } from './call.js';
+import { notifyGuarded, type CallbackHost } from '../internals/notify-guarded.js';
 import { abortedAlready, cancellable, hookAbort } from './call-abort.js';
 import { readErrorBytes } from '../wire/error-strings.js';
 import { responseFrameSpec } from '../wire/frame-specs.js';
@@ -144,6 +145,9 @@ export class ClientStream implements StreamCaller {
   /** Runs the server's calls, when the stream serves (`serve`); the hello's answer says whether it may. */
   private readonly serving: ReverseDispatch | undefined;
 
+  /** Where a caller's callback that threw is logged (`notifyGuarded`): one for the stream, none per call. */
+  private readonly callbacks: CallbackHost;
+
   private constructor(
     private readonly conn: FrameConn,
     private readonly clock: Clock,
@@ -156,6 +160,7 @@ export class ClientStream implements StreamCaller {
   ) {
     this.address = address;
     this.remote = conn.remote;
+    this.callbacks = { logger, remote: conn.remote };
     this.limits = settings.limits;
     this.throttler = new Throttler(settings.window, settings.maxQueued);
     this.defaultTimeoutMs = settings.timeoutMs;
@@ -344,31 +349,36 @@ export class ClientStream implements StreamCaller {
       timeoutMs = boundMs !== undefined ? Math.ceil(boundMs) : callTimeout(opts.timeoutMs, this.defaultTimeoutMs);
     } catch (err) {
       // About this call (its action, size, timeout), not a request a handler answers (RpcError.downstream).
-      return notify(fromDownstream(err as RpcError), null);
+      return this.refuse(action, notify, fromDownstream(err as RpcError));
     }
     // The grant's end is checked here too, not only when its alarm fires (late, after a long synchronous burst): closing, the call fails Closed, unsent.
     this.auth?.ranOut();
-    if (this._state !== 'open') return notify(this.notOpen(), null);
+    if (this._state !== 'open') return this.refuse(action, notify, this.notOpen());
     const aborted = abortedAlready(opts);
-    if (aborted) return notify(aborted, null);
+    if (aborted) return this.refuse(action, notify, aborted);
     const sendNow = this.throttler.canSend();
     // `accepted` read last: a call that finds room never reads it.
     if (!sendNow && this.throttler.full() && !accepted) {
-      return notify(new RpcError(ErrorCode.Overloaded, `more than ${this.throttler.maxQueued} calls waiting on ${this.remote}`), null);
+      return this.refuse(action, notify, new RpcError(ErrorCode.Overloaded, `more than ${this.throttler.maxQueued} calls waiting on ${this.remote}`));
     }
-    const call = new Call(wireAction, msg, blob, timeoutMs, notify);
+    const call = new Call(action, wireAction, msg, blob, timeoutMs, notify);
     // Before the head notes `acceptedAt`: a finer pace counts the idle time since the last tick
     // into `elapsed`, which is not the call's and must not be taken off the time its head sends.
     call.deadline = this.pace.deadline(timeoutMs);
     // A call the server must be able to cancel, time out or read metadata of goes with a head.
     if (cancellable(opts) || opts.timeoutMs !== undefined || opts.metadata !== undefined) {
       const bad = this.headed(call, opts);
-      if (bad) return notify(fromDownstream(bad), null);
+      if (bad) return this.refuse(action, notify, fromDownstream(bad));
     }
     this.deadlines.add(call);
     if (cancellable(opts)) this.watchAbort(call, opts);
     if (sendNow) this.transmit(call);
     else this.throttler.enqueue(call);
+  }
+
+  /** A call refused before it was accepted: told at once, guarded as every settling is (`notifyGuarded`). */
+  private refuse(action: string | number, notify: Notify, err: RpcError): void {
+    notifyGuarded(this.logger, this.remote, action, notify, err, null);
   }
 
   /**
@@ -507,7 +517,7 @@ export class ClientStream implements StreamCaller {
       }
       // Not sent yet (held or waiting): the line keeps it until a later shift, which may never come.
       if (call.seq === 0) call.dropPayload();
-      call.finish(why, null);
+      call.finish(why, null, this.callbacks);
       this.pump();
     });
   }
@@ -574,7 +584,7 @@ export class ClientStream implements StreamCaller {
     for (const call of this.held.drain()) {
       if (!this.unhold(call)) continue;
       this.deadlines.remove(call);
-      call.finish(err, null);
+      call.finish(err, null, this.callbacks);
     }
     this.streaming.refuseWaiting(err);
     this.endIfClosing();
@@ -602,7 +612,7 @@ export class ClientStream implements StreamCaller {
       const tooBig = this.hello.headTooLarge(call.head);
       if (tooBig) {
         this.deadlines.remove(call);
-        return call.finish(tooBig, null);
+        return call.finish(tooBig, null, this.callbacks);
       }
     }
     // What is left of its own timeout, which its server keeps as its deadline. Sent at once, it
@@ -626,7 +636,7 @@ export class ClientStream implements StreamCaller {
   private spentWaiting(call: Call): void {
     this.deadlines.remove(call);
     call.dropPayload();
-    call.finish(new RpcError(ErrorCode.Timeout, `call waited its ${call.timeoutMs} ms to be sent (for the window, or the hello's answer) and was never sent`, { retry: 'safe' }), null);
+    call.finish(new RpcError(ErrorCode.Timeout, `call waited its ${call.timeoutMs} ms to be sent (for the window, or the hello's answer) and was never sent`, { retry: 'safe' }), null, this.callbacks);
   }
 
   /**
@@ -771,17 +781,22 @@ export class ClientStream implements StreamCaller {
   private settle(to: Call | StreamCall, bytes: Uint8Array, start: number, end: number): void {
     const flag = bytes[start + RES_FLAG_AT];
     const bodyAt = start + RESPONSE_HEADER_LENGTH;
+    let err: RpcError | RemoteError | null = null;
+    let reply: Reply | null = null;
     if (flag === ResponseFlag.Ok) {
       const msgEnd = bodyAt + u32(bytes, start + RES_MSG_LEN_AT);
       const blob = msgEnd === end ? EMPTY_BYTES : takeBytes(bytes, msgEnd, end);
-      to.finish(null, { msg: msgEnd === bodyAt ? EMPTY_BYTES : takeBytes(bytes, bodyAt, msgEnd), blob });
+      reply = { msg: msgEnd === bodyAt ? EMPTY_BYTES : takeBytes(bytes, bodyAt, msgEnd), blob };
     } else if (flag === ResponseFlag.ErrorNumber) {
-      to.finish(new RemoteError(u32(bytes, start + RES_MSG_LEN_AT)), null);
+      err = new RemoteError(u32(bytes, start + RES_MSG_LEN_AT));
     } else {
       const e = readErrorBytes(takeBytes(bytes, bodyAt, end));
       if (e instanceof RpcError && e.code === ErrorCode.Closed && e.retry === 'safe') this.peerClosing = true;
-      to.finish(e instanceof RpcError ? e : new RemoteError(e), null);
+      err = e instanceof RpcError ? e : new RemoteError(e);
     }
+    // A call's callback is its caller's: guarded, as a throw here would close the connection under every other call.
+    if (to instanceof Call) to.finish(err, reply, this.callbacks);
+    else to.finish(err, reply);
   }
 
   /** Sends waiting calls while the window has room. */
@@ -800,7 +815,7 @@ export class ClientStream implements StreamCaller {
   private refuseWaiting(): void {
     for (const call of this.throttler.drain()) {
       this.deadlines.remove(call);
-      call.finish(new RpcError(ErrorCode.Closed, `stream to ${this.remote} is ${this._state}: its credentials' grant ran out before the call left the window's wait`, { retry: 'safe' }), null);
+      call.finish(new RpcError(ErrorCode.Closed, `stream to ${this.remote} is ${this._state}: its credentials' grant ran out before the call left the window's wait`, { retry: 'safe' }), null, this.callbacks);
     }
   }
 
@@ -826,7 +841,7 @@ export class ClientStream implements StreamCaller {
       const why = held ? `no reply from ${this.remote} within ${call.timeoutMs} ms` : `call waited ${call.timeoutMs} ms for the window and was never sent`;
       // The line keeps it until a later shift, which a full window may put off for good.
       call.dropPayload();
-      call.finish(new RpcError(ErrorCode.Timeout, why, { retry: 'safe' }), null);
+      call.finish(new RpcError(ErrorCode.Timeout, why, { retry: 'safe' }), null, this.callbacks);
     } else {
       this.pending.delete(call.seq);
       this.throttler.inFlight--;
@@ -836,7 +851,7 @@ export class ClientStream implements StreamCaller {
       // would run it whole; the cancel right behind it stops it as soon as it is read. Near the
       // deadline the two race: the handler reads Timeout or Cancelled, whichever comes first.
       if (call.headed) this.writeBare(CANCEL_ACTION, call.seq);
-      call.finish(new RpcError(ErrorCode.Timeout, `no reply from ${this.remote} within ${call.timeoutMs} ms`), null);
+      call.finish(new RpcError(ErrorCode.Timeout, `no reply from ${this.remote} within ${call.timeoutMs} ms`), null, this.callbacks);
     }
   };
 
@@ -865,11 +880,11 @@ export class ClientStream implements StreamCaller {
     this.pending.clear();
     this.deadlines.clear();
     this.throttler.inFlight = 0;
-    for (const call of calls) call.finish(this.saidGoodbye ? unreadByClosingServer(this.remote, cause) : new RpcError(ErrorCode.IO, `connection to ${this.remote} lost: ${cause.message}`, { cause }), null);
+    for (const call of calls) call.finish(this.saidGoodbye ? unreadByClosingServer(this.remote, cause) : new RpcError(ErrorCode.IO, `connection to ${this.remote} lost: ${cause.message}`, { cause }), null, this.callbacks);
     const unsent = [...this.throttler.drain(), ...this.held.drain()];
     for (const call of unsent) {
       call.held = false;
-      call.finish(new RpcError(ErrorCode.IO, `connection to ${this.remote} lost before the call was sent: ${cause.message}`, { cause, retry: 'safe' }), null);
+      call.finish(new RpcError(ErrorCode.IO, `connection to ${this.remote} lost before the call was sent: ${cause.message}`, { cause, retry: 'safe' }), null, this.callbacks);
     }
     this.streaming.fail(cause, this.saidGoodbye);
     const waiters = this.pongWaiters;

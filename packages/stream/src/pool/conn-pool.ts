@@ -13,6 +13,7 @@ import {
   type RemoteError,
 } from '@skein/core';
 import { TickClock } from '../internals/tick-clock.js';
+import type { CallbackHost } from '../internals/notify-guarded.js';
 import { abortedAlready } from '../client/call-abort.js';
 import { cancelled, type Notify, type Reply } from '../client/call.js';
 import type { CallOptions } from '../client/call-options.js';
@@ -48,6 +49,8 @@ export class ConnPool implements StreamCaller, Resender, Reopener {
   private readonly tickMs: number;
   private readonly clock: Clock;
   private readonly logger: Logger;
+  /** @internal Where a caller's callback that threw is logged (`notifyGuarded`): one for the pool, none per call. */
+  readonly callbacks: CallbackHost;
   private readonly onStateChange: ConnPoolOptions['onStateChange'];
   /** Opens the connections: the connect, the first ping; counts those under way. */
   private readonly opener: ConnOpener;
@@ -85,6 +88,7 @@ export class ConnPool implements StreamCaller, Resender, Reopener {
     ({ clock: this.clock, tickMs: this.tickMs } = settings);
     // Its lines come on the way to calls' outcomes and closes: one it cannot write must not stop those.
     this.logger = guardedLogger(opts.logger ?? streamOpts.logger ?? silentLogger);
+    this.callbacks = { logger: this.logger, remote: this.address };
     this.onStateChange = opts.onStateChange;
     const link = this.link();
     this.outage = new Outage(settings.backoff, link);

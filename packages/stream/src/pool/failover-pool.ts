@@ -14,6 +14,7 @@ import {
   type Transport,
 } from '@skein/core';
 import type { Notify, Reply } from '../client/call.js';
+import { notifyGuarded } from '../internals/notify-guarded.js';
 import { positive } from '../internals/checks.js';
 import type { CallOptions } from '../client/call-options.js';
 import { promised, type StreamCaller } from '../client/caller.js';
@@ -174,12 +175,12 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
 
   /** Sends a call to a server the strategy picks, failing over as the retry rules allow. */
   send(action: string | number, msg: Uint8Array, opts: CallOptions, notify: Notify): void {
-    if (this.closing) return notify(this.closedError(), null);
+    if (this.closing) return notifyGuarded(this.logger, '', action, notify, this.closedError(), null);
     const c = new FailoverCall(this, action, msg, opts, notify);
     c.deadline = this.deadlineOf(opts.timeoutMs);
     if (opts.attemptTimeoutMs !== undefined || this.attemptTimeoutMs !== undefined) {
       const bad = capFirst(c, this.attemptTimeoutMs, this.defaultTimeoutMs);
-      if (bad) return notify(fromDownstream(bad), null);
+      if (bad) return this.tell(c, fromDownstream(bad), null);
     }
     this.budget.deposit();
     this.attempt(c);
@@ -219,14 +220,14 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
    */
   sendTo(address: string, action: string | number, msg: Uint8Array, opts: CallOptions, notify: Notify): void {
     const member = this.named(address);
-    if (member instanceof RpcError) return notify(fromDownstream(member), null);
+    if (member instanceof RpcError) return notifyGuarded(this.logger, address, action, notify, fromDownstream(member), null);
     if (member.breaker === undefined && member.score === undefined) return this.poolOf(member).send(action, msg, opts, notify);
     // Counted for its server as the pool's own calls are: a cluster that routes every call by
     // name (a route function, `$to`) would otherwise leave its breakers and scores blind.
     const startedAt = member.score === undefined ? 0 : this.clock.now();
     this.poolOf(member).send(action, msg, opts, (err, reply) => {
       observe(member, err, member.score === undefined ? 0 : this.clock.now() - startedAt);
-      notify(err, reply);
+      notifyGuarded(this.logger, address, action, notify, err, reply);
     });
   }
 
@@ -318,7 +319,7 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
   settle(c: FailoverCall, err: RpcError | RemoteError | null, reply: Reply | null): void {
     const m = c.member!;
     if (m.breaker !== undefined || m.score !== undefined) observe(m, err, this.elapsed(m, c));
-    if (!err) return c.notify(null, reply);
+    if (!err) return this.tell(c, null, reply);
     this.failed(c, err);
   }
 
@@ -353,7 +354,7 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
     // A stream refused unrun everywhere: the items it wrote (and wrote again) were read by none.
     const unread = c.stream?.wrote === true && c.mayHaveRunOn === undefined && !mayHaveRun(err) ? 'none of the items it wrote were read' : undefined;
     if (unread) why = why ? `${why}; ${unread}` : unread;
-    c.notify(finalError(err, { address: c.address, count: c.attempt + 1, idempotent: c.idempotent, mayHaveRunOn: c.mayHaveRunOn, why }), null);
+    this.tell(c, finalError(err, { address: c.address, count: c.attempt + 1, idempotent: c.idempotent, mayHaveRunOn: c.mayHaveRunOn, why }), null);
   }
 
   /** Pays for a retry that is no redirect out of the retry budget, unless it is `free`; or says why it cannot. */
@@ -419,8 +420,16 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
   private unplaced(c: FailoverCall, err: RpcError): void {
     // The picker's word (a route naming no member, an address): about this call, not its caller's request.
     fromDownstream(err);
-    if (c.attempt === 0) return c.notify(err, null);
-    c.notify(finalError(err, { address: c.address, count: c.attempt, idempotent: c.idempotent, mayHaveRunOn: c.mayHaveRunOn }), null);
+    if (c.attempt === 0) return this.tell(c, err, null);
+    this.tell(c, finalError(err, { address: c.address, count: c.attempt, idempotent: c.idempotent, mayHaveRunOn: c.mayHaveRunOn }), null);
+  }
+
+  /**
+   * Tells `c`'s caller how it ended, guarded (`notifyGuarded`): a callback that throws must fail
+   * neither the connection whose answer settled it, nor the pool's other calls, nor the process.
+   */
+  private tell(c: FailoverCall, err: RpcError | RemoteError | null, reply: Reply | null): void {
+    notifyGuarded(this.logger, c.address, c.action, c.notify, err, reply);
   }
 
   /** The membership's word (`MembershipLink.pickableChanged`): calls read it off this field, with no hop. */

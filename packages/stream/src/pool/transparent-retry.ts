@@ -1,10 +1,13 @@
 import { EMPTY_BYTES, ErrorCode, RpcError, type RemoteError } from '@skein/core';
-import type { Notify } from '../client/call.js';
+import type { Notify, Reply } from '../client/call.js';
 import type { StreamCall } from '../client/stream-call.js';
 import { NO_OPTS, type CallOptions } from '../client/call-options.js';
+import { notifyGuarded, type CallbackHost } from '../internals/notify-guarded.js';
 
 /** Where a failed `PoolCall` goes: its pool, which resends it or tells its caller. */
 export interface Resender {
+  /** Where a caller's callback that threw is logged (`notifyGuarded`): the pool's logger, its address. */
+  readonly callbacks: CallbackHost;
   failed(call: PoolCall, err: RpcError | RemoteError): void;
 }
 
@@ -29,7 +32,7 @@ export class PoolCall {
   ) {}
 
   readonly settle: Notify = (err, reply) => {
-    if (err === null) return this.notify(null, reply);
+    if (err === null) return this.tell(null, reply);
     this.pool.failed(this, err);
   };
 
@@ -40,7 +43,17 @@ export class PoolCall {
   fail(err: RpcError | RemoteError): void {
     this.msg = EMPTY_BYTES;
     this.opts = NO_OPTS;
-    this.notify(err, null);
+    this.tell(err, null);
+  }
+
+  /**
+   * The caller's callback, guarded: a throw out of it is the caller's, not the connection's that
+   * answered (its frame handling would close under every call on it) nor the pool's (a resend
+   * runs in a microtask, where it would be uncaught).
+   */
+  private tell(err: RpcError | RemoteError | null, reply: Reply | null): void {
+    const { logger, remote } = this.pool.callbacks;
+    notifyGuarded(logger, remote, this.action, this.notify, err, reply);
   }
 }
 

@@ -53,6 +53,9 @@ export interface ReverseSettings {
 }
 
 const TWO_32 = 0x1_0000_0000;
+/** What a reverse call's callback that threw is logged with (Call.finish), as its connection closed or not. */
+const THREW = "a reverse call's callback threw";
+const THREW_AT_CLOSE = "a reverse call's callback threw as its connection closed";
 /** Action prefixes kept for reuse; past it, a new action's prefix is built per call. */
 const MAX_PREFIXES = 1024;
 const utf8 = new TextEncoder();
@@ -151,7 +154,7 @@ export class ReverseCaller implements Caller {
     if (!sendNow && this.waiting.size >= this.settings.maxQueued) {
       return notify(new RpcError(ErrorCode.Overloaded, `more than ${this.settings.maxQueued} reverse calls waiting on ${this.host.remote}`), null);
     }
-    const call = new Call(prefix, msg, blob, timeoutMs, notify);
+    const call = new Call(action, prefix, msg, blob, timeoutMs, notify);
     call.head = head;
     if (this.pace === undefined) {
       this.pace = new TickClock(this.settings.clock, this.settings.tickMs, this.settings.timeoutMs, () => this.sweep());
@@ -222,12 +225,7 @@ export class ReverseCaller implements Caller {
    * failing IO, "may have run"); out of a timeout or a cancel, it was uncaught.
    */
   private settle(call: Call, err: RpcError | RemoteError | null, reply: Reply | null): void {
-    try {
-      call.finish(err, reply);
-    } catch (thrown) {
-      const msg = this.state === 'closed' ? "a reverse call's callback threw as its connection closed" : "a reverse call's callback threw";
-      this.host.logger.error({ remote: this.host.remote, err: thrown }, msg);
-    }
+    call.finish(err, reply, this.host, this.state === 'closed' ? THREW_AT_CLOSE : THREW);
   }
 
   private transmit(call: Call): void {
