@@ -3,25 +3,49 @@ import { systemClock } from './clock.js';
 import { guardedLogger } from './guarded-logger.js';
 import { silentLogger, type Logger } from './logger.js';
 import type { Clock, Ticker } from './runtime.js';
-import type { TlsOptions } from './tls.js';
+import type { Pem, TlsOptions } from './tls.js';
 
 /** TlsOptions.expiryWarningMs when not given: 14 days. */
 export const DEFAULT_TLS_EXPIRY_WARNING_MS = 14 * 24 * 3600_000;
 
 const DAY_MS = 24 * 3600_000;
 
+/** How often a certificate that calls for a warning is warned of again: by a listener's timer, at a client's connects. */
+export const EXPIRY_WARNING_REPEAT_MS = DAY_MS;
+
 /**
  * The warning a certificate calls for at `now` (epoch ms), or undefined when it is valid for
- * longer than `warnMs`: expired, not yet valid, or expiring within `warnMs`.
+ * longer than `warnMs`: expired, not yet valid, or expiring within `warnMs`. `side`: the
+ * certificate a listener serves (clients refuse it) or the one a client presents (mTLS: servers
+ * refuse it).
  */
-export function expiryWarning(v: CertificateValidity, now: number, warnMs: number): string | undefined {
+export function expiryWarning(v: CertificateValidity, now: number, warnMs: number, side: 'listen' | 'connect' = 'listen'): string | undefined {
+  const [what, peers] = side === 'listen' ? ['TLS certificate', 'clients'] : ['TLS client certificate', 'servers'];
   const subject = v.subject === '' ? '(no subject)' : v.subject;
   const notAfter = new Date(v.notAfter).toISOString();
-  if (now >= v.notAfter) return `TLS certificate ${subject} expired at ${notAfter}: clients refuse it; renew it and reloadTls`;
-  if (now < v.notBefore) return `TLS certificate ${subject} is not valid until ${new Date(v.notBefore).toISOString()} (notAfter ${notAfter}): clients refuse it until then (check the clocks)`;
+  if (now >= v.notAfter) return `${what} ${subject} expired at ${notAfter}: ${peers} refuse it; renew it and reloadTls`;
+  if (now < v.notBefore) return `${what} ${subject} is not valid until ${new Date(v.notBefore).toISOString()} (notAfter ${notAfter}): ${peers} refuse it until then (check the clocks)`;
   const left = v.notAfter - now;
   if (left > warnMs) return undefined;
-  return `TLS certificate ${subject} expires at ${notAfter}, in ${duration(left)}: renew it and reloadTls`;
+  return `${what} ${subject} expires at ${notAfter}, in ${duration(left)}: renew it and reloadTls`;
+}
+
+/**
+ * The validity of `cert`'s leaf, or undefined when it has none that reads. Advisory only: a
+ * certificate this reader fails on is used as it was before it existed, never a listen, reload
+ * or connect that throws, nor an uncaught error from a timer.
+ */
+export function certificateValidity(cert: Pem): CertificateValidity | undefined {
+  try {
+    return leafValidity(typeof cert === 'string' ? cert : new TextDecoder().decode(cert));
+  } catch {
+    return undefined;
+  }
+}
+
+/** The fields of a warn line about `v`. */
+export function validityFields(v: CertificateValidity): { subject: string; notBefore: string; notAfter: string } {
+  return { subject: v.subject, notBefore: new Date(v.notBefore).toISOString(), notAfter: new Date(v.notAfter).toISOString() };
 }
 
 /** `3 days`, `5 hours`, `12 minutes`: the largest whole unit. */
@@ -62,7 +86,7 @@ export class CertificateExpiryWatch {
     this.tls = tls;
     this.check();
     if (this.ticker === undefined && tls.cert !== undefined) {
-      this.ticker = this.clock.every(DAY_MS, () => this.check());
+      this.ticker = this.clock.every(EXPIRY_WARNING_REPEAT_MS, () => this.check());
       this.ticker.unref?.();
     }
   }
@@ -76,18 +100,10 @@ export class CertificateExpiryWatch {
 
   private check(): void {
     const cert = this.tls?.cert;
-    if (cert === undefined) return;
-    let v: CertificateValidity | undefined;
-    try {
-      v = leafValidity(typeof cert === 'string' ? cert : new TextDecoder().decode(cert));
-    } catch {
-      // Advisory only: a certificate this reader fails on is served as it was before it existed,
-      // never a listen or reloadTls that throws, nor an uncaught error from the daily timer.
-      return;
-    }
+    const v = cert === undefined ? undefined : certificateValidity(cert);
     if (v === undefined) return;
     const why = expiryWarning(v, this.wallNow(), this.tls?.expiryWarningMs ?? DEFAULT_TLS_EXPIRY_WARNING_MS);
     if (why === undefined) return;
-    this.logger.warn({ listener: this.listener, subject: v.subject, notBefore: new Date(v.notBefore).toISOString(), notAfter: new Date(v.notAfter).toISOString() }, why);
+    this.logger.warn({ listener: this.listener, ...validityFields(v) }, why);
   }
 }

@@ -37,6 +37,8 @@ export type { TlsOptions, ResolvedTls, PeerIdentity, Pem, DetailedPeerCertificat
 export { parsedBy } from './pem-certificates.js';
 // For transports: the warning a listener's certificate calls for as it nears its notAfter
 export { CertificateExpiryWatch, expiryWarning, DEFAULT_TLS_EXPIRY_WARNING_MS } from './certificate-expiry.js';
+// ...and the one a client presents (mTLS), warned of as it connects
+export { warnOfClientCertificate } from './client-certificate-expiry.js';
 export { leafValidity } from './certificate-validity.js';
 export type { CertificateValidity } from './certificate-validity.js';
 export type { CertificateParser } from './pem-certificates.js';

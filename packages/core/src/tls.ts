@@ -42,8 +42,9 @@ export interface TlsOptions {
   /**
    * Listen: a warning is logged (the server's logger) when the certificate served, at listen, at
    * a reload and daily after, expires within this long, or has expired or is not yet valid. It
-   * is never refused for that: clients decide. Default 14 days; 0 warns only of one expired or
-   * not yet valid.
+   * is never refused for that: clients decide. Connect: the same of the client certificate
+   * (`cert`, mTLS), through the client's logger, at its first connect and at most daily after
+   * (servers decide). Default 14 days; 0 warns only of one expired or not yet valid.
    */
   expiryWarningMs?: number;
 }
@@ -88,7 +89,7 @@ export function resolveTls(tls: TlsOptions, side: 'connect' | 'listen'): Resolve
     throw invalidArgument(`tls.alpn must be a protocol id of 1 to 255 characters, or false; got ${JSON.stringify(alpn)}`);
   }
   if (!(handshakeTimeoutMs > 0) || !Number.isFinite(handshakeTimeoutMs)) throw invalidArgument(`tls.handshakeTimeoutMs ${handshakeTimeoutMs} is not a positive duration`);
-  // Read by the listener's CertificateExpiryWatch (certificate-expiry.ts), not by the runtime: checked here, before anything is bound.
+  // Read by the listener's CertificateExpiryWatch (certificate-expiry.ts) and a client's warnOfClientCertificate, not by the runtime: checked here, before anything is bound.
   const { expiryWarningMs } = tls;
   if (expiryWarningMs !== undefined && !(expiryWarningMs >= 0 && Number.isFinite(expiryWarningMs))) throw invalidArgument(`tls.expiryWarningMs ${expiryWarningMs} is not a duration (0 or more ms)`);
   if ((tls.cert === undefined) !== (tls.key === undefined)) throw invalidArgument('tls.cert and tls.key go together: give both or neither');

@@ -40,6 +40,13 @@ export interface TransportConnectOptions {
    * nothing. A pool closing aborts its connects in progress with it.
    */
   signal?: AbortSignal;
+  /**
+   * Where the connect logs what concerns the client rather than this connection (a TLS client
+   * certificate that expires soon, docs/tls.md: once per certificate, not per connect):
+   * ClientStream passes its own logger. A transport with a logger of its own uses it when this
+   * is not given.
+   */
+  logger?: Logger;
 }
 
 export interface FrameSpec {

@@ -145,11 +145,24 @@ export function signServerCertFor(certs: TestCerts, name: string): CertPair {
  * tests of what a server says of its certificate's dates. Made in `certs.dir`, as `signClientCert`.
  */
 export function signServerCertDated(certs: TestCerts, name: string, notBefore: Date, notAfter: Date): CertPair {
+  return signDated(certs, name, notBefore, notAfter, 'server');
+}
+
+/**
+ * A client certificate from `certs.ca` (the SANs and usage of `client`), `CN=<name>`, valid from
+ * `notBefore` to `notAfter`: for tests of what a client says of the certificate it presents
+ * (mTLS). Made in `certs.dir`, as `signClientCert`.
+ */
+export function signClientCertDated(certs: TestCerts, name: string, notBefore: Date, notAfter: Date): CertPair {
+  return signDated(certs, name, notBefore, notAfter, 'client');
+}
+
+function signDated(certs: TestCerts, name: string, notBefore: Date, notAfter: Date, ext: 'server' | 'client'): CertPair {
   const ssl = openssl(certs.dir);
   request(ssl, name, name);
   // Only `openssl ca` signs with chosen dates (3.0's `x509 -req` has no -not_before).
   const at = (d: Date): string => `${d.toISOString().replace(/[-:T]/g, '').slice(0, 14)}Z`;
-  ssl('ca', '-batch', '-config', 'ca.cnf', '-cert', 'ca.crt', '-keyfile', 'ca.key', '-in', `${name}.csr`, '-out', `${name}.crt`, '-notext', '-startdate', at(notBefore), '-enddate', at(notAfter), '-extensions', 'server');
+  ssl('ca', '-batch', '-config', 'ca.cnf', '-cert', 'ca.crt', '-keyfile', 'ca.key', '-in', `${name}.csr`, '-out', `${name}.crt`, '-notext', '-startdate', at(notBefore), '-enddate', at(notAfter), '-extensions', ext);
   return readPair(certs.dir, name);
 }
 

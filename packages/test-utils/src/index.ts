@@ -57,7 +57,7 @@ export type { TcpRelay, TcpRelayOptions } from './tcp-relay.js';
 export { memoryLogger } from './memory-logger.js';
 export type { LogLine } from './memory-logger.js';
 export { ManualClock } from './manual-clock.js';
-export { encryptedKeyOf, makeTestCerts, signClientCert, signServerCertDated, signServerCertFor, suiteCerts, testTls } from './certs.js';
+export { encryptedKeyOf, makeTestCerts, signClientCert, signClientCertDated, signServerCertDated, signServerCertFor, suiteCerts, testTls } from './certs.js';
 export { damagedPems, damagedInside, caBundle } from './damaged-pem.js';
 export type { DamagedPem } from './damaged-pem.js';
 export { tlsRuntimeConformance } from './tls-conformance.js';

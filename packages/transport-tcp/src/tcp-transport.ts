@@ -72,7 +72,7 @@ export function tcpTransport(runtime: Runtime, options: TcpTransportOptions = {}
       // A malformed Address object is InvalidArgument here, not the socket API's RangeError (or a
       // dial of localhost for an empty host): the contract's words for a bad address.
       parseAddress(address);
-      const secure = tls.forConnect(address);
+      const secure = tls.forConnect(address, opts.logger);
       const conn = await runtime.connect(address, { ...(opts.timeoutMs !== undefined && { timeoutMs: opts.timeoutMs }), ...(opts.signal && { signal: opts.signal }), ...(secure && { tls: secure }) });
       // A budget of its own: shared, a server that stalls mid-frame would fail the connections to others.
       return frames(conn, spec, new PendingFrameBudget(settings.maxPendingFrameBytes), secure === undefined);

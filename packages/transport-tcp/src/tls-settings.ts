@@ -1,19 +1,25 @@
-import { invalidArgument, reloadedTls, reloadedTlsOptions, type Address, type ByteListener, type CertificateExpiryWatch, type TlsOptions } from '@skein/core';
+import { invalidArgument, reloadedTls, reloadedTlsOptions, warnOfClientCertificate, type Address, type ByteListener, type CertificateExpiryWatch, type Logger, type TlsOptions } from '@skein/core';
 
 /**
  * A transport's TLS options, and the listeners they serve. A connection is TLS when the address
  * says so (`tls://`) or the transport was given options; `reload` swaps the certificate, key
  * and CA of every open TLS listener, and of later connects. Each listener's certificate is
- * watched for its expiry (core's CertificateExpiryWatch) from its listen to its close.
+ * watched for its expiry (core's CertificateExpiryWatch) from its listen to its close; the client
+ * certificate, as connects present it (core's warnOfClientCertificate).
  */
 export class TlsSettings {
   private readonly listeners = new Map<ByteListener, CertificateExpiryWatch>();
 
   constructor(private options: TlsOptions | undefined) {}
 
-  /** Options for a connect: the listener-only ones left out, so one transport may serve and dial. */
-  forConnect(address: Address): TlsOptions | undefined {
+  /**
+   * Options for a connect: the listener-only ones left out, so one transport may serve and dial.
+   * Its client certificate is warned of through `logger` when it nears its date: the check is
+   * keyed by the options this transport holds (the copy made here is new at every connect).
+   */
+  forConnect(address: Address, logger: Logger | undefined): TlsOptions | undefined {
     if (this.options === undefined) return address.tls ? {} : undefined;
+    warnOfClientCertificate(this.options, logger);
     const { requestCert: _serverOnly, ...rest } = this.options;
     return rest;
   }

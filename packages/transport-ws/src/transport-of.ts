@@ -1,4 +1,4 @@
-import { CertificateExpiryWatch, DEFAULT_CONNECT_TIMEOUT_MS, formatAddress, invalidArgument, parseAddress, reloadedTls, reloadedTlsOptions, type Address, type FrameConn, type FrameListener, type FrameSpec, type TlsOptions, type Transport } from '@skein/core';
+import { CertificateExpiryWatch, DEFAULT_CONNECT_TIMEOUT_MS, formatAddress, invalidArgument, parseAddress, reloadedTls, reloadedTlsOptions, warnOfClientCertificate, type Address, type FrameConn, type FrameListener, type FrameSpec, type TlsOptions, type Transport } from '@skein/core';
 import type { ResolvedOptions } from './options.js';
 import { connectClient } from './ws-client.js';
 
@@ -17,7 +17,13 @@ export function transportOf(name: string, options: ResolvedOptions, listen: List
     name,
     // Async, and the address checked first: a malformed one rejects with InvalidArgument, never a
     // URL's SyntaxError (thrown before the promise, by the standard WebSocket's constructor).
-    connect: async (address, spec, o) => connectClient(parseAddress(address), spec, options, o?.timeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS, o?.signal),
+    async connect(address, spec, o) {
+      const at = parseAddress(address);
+      // A client certificate (mTLS) near its date is warned of through the client's logger, else
+      // the transport's own: once per options object (core's warnOfClientCertificate), not per connect.
+      warnOfClientCertificate(options.tls, o?.logger ?? options.logger);
+      return connectClient(at, spec, options, o?.timeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS, o?.signal);
+    },
     async listen(address, spec, accept, o) {
       const l = await listen(address, spec, accept);
       if (options.tls === undefined) return l;

@@ -209,7 +209,10 @@ export class ClientStream implements StreamCaller {
     fetching?.bytes.catch(() => {});
     let conn;
     try {
-      conn = await opts.transport.connect(address, responseFrameSpec(settings.limits, settings.serve !== undefined), { timeoutMs: opts.connectTimeoutMs, ...(signal && { signal }) });
+      // The logger given, for what the transport says of the client (a client certificate's expiry,
+      // docs/tls.md); the silent one is a pool's stand-in for none: the transport's own stands in then.
+      const logger = opts.logger === silentLogger ? undefined : opts.logger;
+      conn = await opts.transport.connect(address, responseFrameSpec(settings.limits, settings.serve !== undefined), { timeoutMs: opts.connectTimeoutMs, ...(signal && { signal }), ...(logger && { logger }) });
     } catch (err) {
       fetching?.stop();
       throw err;
