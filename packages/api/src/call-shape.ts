@@ -22,3 +22,15 @@ export const calledAsUnary = (action: string, kind: StreamKind): RpcError =>
 /** A client or bidirectional stream opened with an argument, as only a server stream is. */
 export const openedWithArgument = (action: string, kind: StreamKind): RpcError =>
   new RpcError(ErrorCode.InvalidArgument, `${action}: ${SHAPE[kind]} on the server, opened with an argument as a server stream is: ${SKEW}`);
+
+/**
+ * A stream opened as another kind than the server's (the client's stub says which, in its
+ * open's `skein-stream` entry): what the wire cannot show, as a stream that opens with nothing
+ * is a server stream without an argument, a client stream or a bidirectional one alike.
+ */
+export const openedAsOtherStream = (action: string, kind: StreamKind, sent: StreamKind): RpcError =>
+  new RpcError(ErrorCode.InvalidArgument, `${action}: ${SHAPE[kind]} on the server, opened as ${SHAPE[sent]}: ${SKEW}`);
+
+/** A `skein-stream` entry that names no kind of stream: the name is reserved for what a stub sends. */
+export const unknownStreamKind = (action: string, key: string, sent: string): RpcError =>
+  new RpcError(ErrorCode.InvalidArgument, `${action}: metadata '${key}' is ${JSON.stringify(sent)}, not 'server', 'client' or 'both' (the name is reserved for the kind of stream a Skein client opens)`);

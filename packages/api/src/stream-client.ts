@@ -2,6 +2,7 @@ import { ErrorCode, RemoteError, RpcError, extended, fromDownstream, invalidArgu
 import type { Caller, CallOptions, Reply, StreamCall, StreamCaller } from '@skein/stream';
 import type { AnyMethod } from './define.js';
 import { ClientFilterWait, unlessStopped } from './client-filter-wait.js';
+import { withStreamKind } from './stream-kind-entry.js';
 import { StreamSource } from './stream-source.js';
 import { fromBytes, toBytes, type ValueRules } from './value-bytes.js';
 
@@ -55,7 +56,11 @@ export async function callStream(stub: StreamStub, caller: Caller, arg: unknown,
   return decoded(s, stub, fail);
 }
 
-/** Opens the stream: with the argument when the server streams, else with the source's values written after. */
+/**
+ * Opens the stream: with the argument when the server streams, else with the source's values
+ * written after. Its head says which kind of stream it is, for the server to check against its
+ * own definition (stream-kind-entry.ts).
+ */
 async function open(stub: StreamStub, caller: StreamCaller, arg: unknown, opts: CallOptions, source: SourceFailure): Promise<StreamCall> {
   if (typeof caller.openStream !== 'function') {
     throw invalidArgument(`${stub.action}: a streaming method needs a carrier that opens streams (a ClientStream, ConnPool or FailoverPool)`);
@@ -69,9 +74,10 @@ async function open(stub: StreamStub, caller: StreamCaller, arg: unknown, opts: 
       first = await unlessStopped(first, wait);
       opts = wait.sendOptions();
     }
-    return caller.openStream(stub.action, first.msg, first.blob.length === 0 ? opts : extended(opts, { blob: first.blob }));
+    const sent = withStreamKind(opts, stub.kind, stub.action);
+    return caller.openStream(stub.action, first.msg, first.blob.length === 0 ? sent : extended(sent, { blob: first.blob }));
   }
-  const s = caller.openStream(stub.action, undefined, opts);
+  const s = caller.openStream(stub.action, undefined, withStreamKind(opts, stub.kind, stub.action));
   void send(s, stub, arg as AsyncIterable<unknown> | Iterable<unknown>, source);
   return s;
 }

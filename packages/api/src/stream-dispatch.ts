@@ -1,9 +1,10 @@
 import { ErrorCode, type Codec } from '@skein/core';
 import type { RequestStream, ServerRequest } from '@skein/stream';
 import type { CallContext } from './context.js';
-import type { AnyMethod } from './define.js';
+import type { AnyMethod, StreamKind } from './define.js';
 import { whenAborted } from './when-aborted.js';
-import { calledAsUnary, openedWithArgument } from './call-shape.js';
+import { calledAsUnary, openedAsOtherStream, openedWithArgument, unknownStreamKind } from './call-shape.js';
+import { STREAM_KIND_KEY, isStreamKind, sentStreamKind } from './stream-kind-entry.js';
 import { StreamSource } from './stream-source.js';
 import { fromBytes, toBytes, type ValueRules } from './value-bytes.js';
 
@@ -28,11 +29,13 @@ export function streamServe(m: AnyMethod, action: string, codec: Codec): StreamS
 /**
  * What the handler is called with: a server stream's argument (decoded and checked before any
  * filter or handler sees it), else the client's values as an async iterable, each checked as it
- * is read. Throws (or rejects) when a stream reached a method that is not one.
+ * is read. Throws (or rejects) when a stream reached a method that is not one, or, as its
+ * client's stub says, was opened as another kind of stream.
  */
 export function streamArg(req: ServerRequest, s: StreamServe): unknown {
   const stream = req.stream;
   if (!stream) throw calledAsUnary(String(req.action), s.kind);
+  checkSentKind(req, s.kind);
   if (s.kind !== 'server') {
     // A client's stub opens these with nothing: an argument says the client took it for a server
     // stream, which would send no item and wait, as the handler would, for ever.
@@ -42,6 +45,18 @@ export function streamArg(req: ServerRequest, s: StreamServe): unknown {
   // Its argument is all a server stream takes: items a client sends anyway are dropped, not held.
   stream.ignoreItems();
   return fromBytes(s.in, req.msg, req.blob);
+}
+
+/**
+ * The kind the client's stub opened the stream as, when it says (stream-kind-entry.ts), checked
+ * against the method's: a skew the wire shows nothing of (a stream that opens with nothing) would
+ * otherwise wait for items never sent, or run its handler with nothing. Without the entry (an
+ * older client, a raw open) only what the wire shows is checked.
+ */
+function checkSentKind(req: ServerRequest, kind: StreamKind): void {
+  const sent = sentStreamKind(req.metadata);
+  if (sent === undefined || sent === kind) return;
+  throw isStreamKind(sent) ? openedAsOtherStream(String(req.action), kind, sent) : unknownStreamKind(String(req.action), STREAM_KIND_KEY, sent);
 }
 
 /**

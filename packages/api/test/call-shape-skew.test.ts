@@ -1,5 +1,6 @@
 import { msgpackCodec } from '@skein/codec-msgpack';
-import { ErrorCode, silentLogger } from '@skein/core';
+import { EMPTY_BYTES, ErrorCode, silentLogger } from '@skein/core';
+import type { StreamCall } from '@skein/stream';
 import { cleanups, within } from '@skein/test-utils';
 import { describe, expect, it } from 'vitest';
 import { bidiStream, clientStream, createClient, implement, method, serverStream, service } from '../src/index.js';
@@ -98,8 +99,9 @@ describe("a method called in another shape than the server's", () => {
     const { ran, stream } = await setup();
     const skewed = createClient(Skewed, stream, { codec: msgpackCodec });
     // No timeoutMs: before, each waited for ever (the handler for items, the client for its answer).
-    await expect(within(drained(skewed.upload({ n: 1 })), 10_000, 'the refusal')).rejects.toMatchObject(refused('Feed.upload', /a client stream on the server, opened with an argument as a server stream is/));
-    await expect(within(drained(skewed.chat({ n: 1 })), 10_000, 'the refusal')).rejects.toMatchObject(refused('Feed.chat', /a bidirectional stream on the server, opened with an argument as a server stream is/));
+    // The stub says what it opened (its `skein-stream` entry), which names the skew first.
+    await expect(within(drained(skewed.upload({ n: 1 })), 10_000, 'the refusal')).rejects.toMatchObject(refused('Feed.upload', /a client stream on the server, opened as a server stream/));
+    await expect(within(drained(skewed.chat({ n: 1 })), 10_000, 'the refusal')).rejects.toMatchObject(refused('Feed.chat', /a bidirectional stream on the server, opened as a server stream/));
     expect(ran).toEqual([]);
     // The methods themselves serve their own clients as before.
     const served = createClient(Served, stream, { codec: msgpackCodec });
@@ -107,5 +109,128 @@ describe("a method called in another shape than the server's", () => {
     expect(await drained(served.chat([4, 5]))).toEqual([4, 5]);
     expect(await drained(served.watch({ n: 7 }))).toEqual([7]);
     expect(await served.unary({ n: 8 })).toBe(8);
+  });
+});
+
+/*
+ * Found by helper 275: what the wire cannot show went on unrefused. A server stream without an
+ * argument (its argument encodes to no bytes) opens with nothing, as a client or bidirectional
+ * stream does: opened on one, it waited for items for ever; a client stream opened on a server
+ * stream ran its handler with `undefined`, a bidirectional one on a client stream read `[]`. A
+ * stub's open now says the kind it was made for (metadata `skein-stream`), and the server
+ * refuses a kind other than its own unrun.
+ */
+
+/** The server's streaming methods as clients of other versions see them, each opened with nothing. */
+const NoArgument = service('Feed', { upload: serverStream<void, number>(), chat: serverStream<void, number>() });
+const AsClient = service('Feed', { watch: clientStream<number, number>(), chat: clientStream<number, number>() });
+const AsBidi = service('Feed', { watch: bidiStream<number, number>(), upload: bidiStream<number, number>() });
+
+const msgpack = { codec: msgpackCodec };
+/** What a raw open's stream answers with, as a value. */
+const answered = (s: StreamCall) => s.result.then((r) => (r.msg.length === 0 ? undefined : msgpackCodec.decode(r.msg)));
+
+describe('a stream opened as another kind than the server\'s, which the wire cannot show', () => {
+  it('a server stream without an argument on a client or bidirectional stream is refused at once, not left waiting', async () => {
+    const { ran, stream } = await setup();
+    const skewed = createClient(NoArgument, stream, msgpack);
+    // No timeoutMs: before, each waited for ever (the handler for items, the client for its answer).
+    await expect(within(drained(skewed.upload()), 10_000, 'the refusal')).rejects.toMatchObject(refused('Feed.upload', /a client stream on the server, opened as a server stream/));
+    await expect(within(drained(skewed.chat(undefined)), 10_000, 'the refusal')).rejects.toMatchObject(refused('Feed.chat', /a bidirectional stream on the server, opened as a server stream/));
+    expect(ran).toEqual([]);
+  });
+
+  it('a client stream on a server or bidirectional stream is refused unrun', async () => {
+    const { ran, stream } = await setup();
+    const skewed = createClient(AsClient, stream, msgpack);
+    // Before: the server stream's handler ran with `undefined`; the bidirectional one's ran and its items were lost.
+    await expect(within(skewed.watch([1, 2]), 10_000, 'the refusal')).rejects.toMatchObject(refused('Feed.watch', /a server stream on the server, opened as a client stream/));
+    await expect(within(skewed.chat([1, 2]), 10_000, 'the refusal')).rejects.toMatchObject(refused('Feed.chat', /a bidirectional stream on the server, opened as a client stream/));
+    expect(ran).toEqual([]);
+  });
+
+  it('a bidirectional stream on a server or client stream is refused unrun', async () => {
+    const { ran, stream } = await setup();
+    const skewed = createClient(AsBidi, stream, msgpack);
+    // Before: the server stream's handler ran with `undefined`; the client stream's result was read as the end of a stream (`[]`).
+    await expect(within(drained(skewed.watch([1, 2])), 10_000, 'the refusal')).rejects.toMatchObject(refused('Feed.watch', /a server stream on the server, opened as a bidirectional stream/));
+    await expect(within(drained(skewed.upload([1, 2])), 10_000, 'the refusal')).rejects.toMatchObject(refused('Feed.upload', /a client stream on the server, opened as a bidirectional stream/));
+    expect(ran).toEqual([]);
+  });
+
+  it("a stream of the server's kind is served, its handler seeing the stub's entry in place of the caller's own of that name", async () => {
+    const seen: (string | undefined)[][] = [];
+    const s = await serve({
+      codec: msgpackCodec,
+      logger: silentLogger,
+      services: [
+        implement(Served, {
+          unary: ({ n }, ctx) => (seen.push([ctx.metadata['skein-stream'], ctx.metadata.mine]), n),
+          async *watch({ n }, ctx) {
+            seen.push([ctx.metadata['skein-stream'], ctx.metadata.mine]);
+            yield n;
+          },
+          async upload(xs, ctx) {
+            seen.push([ctx.metadata['skein-stream'], ctx.metadata.mine]);
+            let sum = 0;
+            for await (const x of xs) sum += x;
+            return sum;
+          },
+          async *chat(xs, ctx) {
+            seen.push([ctx.metadata['skein-stream'], ctx.metadata.mine]);
+            for await (const x of xs) yield x;
+          },
+        }),
+      ],
+    });
+    cleanup.push(() => s.close());
+    const served = createClient(Served, s.stream, msgpack);
+    // The caller's entry of the reserved name says another kind: the stub's own goes instead.
+    const metadata = { 'skein-stream': 'sideways', mine: 'kept' };
+    expect(await drained(served.watch({ n: 7 }, { metadata }))).toEqual([7]);
+    expect(await served.upload([1, 2, 3], { metadata })).toBe(6);
+    expect(await drained(served.chat([4, 5], { metadata }))).toEqual([4, 5]);
+    expect(await served.unary({ n: 8 }, { metadata: { mine: 'unary' } })).toBe(8);
+    expect(seen).toEqual([
+      ['server', 'kept'],
+      ['client', 'kept'],
+      ['both', 'kept'],
+      [undefined, 'unary'], // a unary call carries no entry
+    ]);
+  });
+
+  it("a raw open without the entry (an older client's) is held to what the wire shows, as before", async () => {
+    const { ran, stream } = await setup();
+    await stream.ping(); // the hello's answer first: the opens below go as they are
+    // A server stream with its argument.
+    const watch = stream.openStream('Feed.watch', msgpackCodec.encode({ n: 3 }));
+    const items: unknown[] = [];
+    for await (const item of watch) items.push(msgpackCodec.decode(item.msg));
+    expect(items).toEqual([3]);
+    // A client stream opened with nothing, its items written after.
+    const upload = stream.openStream('Feed.upload', EMPTY_BYTES);
+    await upload.write(msgpackCodec.encode(4));
+    await upload.write(msgpackCodec.encode(5));
+    upload.end();
+    expect(await answered(upload)).toBe(9);
+    // Still refused: what the wire shows, an argument to a bidirectional stream.
+    await expect(within(answered(stream.openStream('Feed.chat', msgpackCodec.encode({ n: 1 }))), 10_000, 'the refusal')).rejects.toMatchObject(
+      refused('Feed.chat', /a bidirectional stream on the server, opened with an argument as a server stream is/),
+    );
+    expect(ran).toEqual(['watch', 'upload']);
+  });
+
+  it('an entry that names no kind of stream is refused unrun, naming the reserved key', async () => {
+    const { ran, stream } = await setup();
+    const open = stream.openStream('Feed.watch', msgpackCodec.encode({ n: 3 }), { metadata: { 'skein-stream': 'sideways' } });
+    await expect(within(answered(open), 10_000, 'the refusal')).rejects.toMatchObject({
+      code: ErrorCode.InvalidArgument,
+      message: expect.stringMatching(/^Feed\.watch: metadata 'skein-stream' is "sideways", not 'server', 'client' or 'both'/),
+    });
+    // A raw open that says its kind is held to it as a stub's is.
+    const upload = stream.openStream('Feed.upload', EMPTY_BYTES, { metadata: { 'skein-stream': 'both' } });
+    upload.end();
+    await expect(within(answered(upload), 10_000, 'the refusal')).rejects.toMatchObject(refused('Feed.upload', /a client stream on the server, opened as a bidirectional stream/));
+    expect(ran).toEqual([]);
   });
 });
