@@ -1,4 +1,4 @@
-import { ErrorCode, RpcError, guardedLogger, invalidArgument, refuseRenamed, silentLogger, systemClock, type Clock, type Logger } from '@skein/core';
+import { ErrorCode, RpcError, guardedLogger, invalidArgument, refuseRenamed, silentLogger, systemClock, timerPeriod, type Clock, type Logger } from '@skein/core';
 import { Backoff, discoveryEntry, type BackoffOptions, type DiscoveryEntry, type DiscoveryStatus, type EntrySpec, type Registrar, type Registration } from '@skein/stream';
 import type { Etcd3, Lease } from 'etcd3';
 import { withinAttempts, type CallOptions } from './attempt-deadline.js';
@@ -8,6 +8,7 @@ import { KeyGuard } from './key-guard.js';
 import { KeyRelease } from './key-release.js';
 import { LeaseKeeper } from './lease-keeper.js';
 import { reason } from './reason.js';
+import { CHECK_EVERY_MS } from './watch-check.js';
 
 export interface EtcdRegistrarOptions {
   /** Your etcd3 client; closing it is yours (after closing the registrations). */
@@ -27,12 +28,20 @@ export interface EtcdRegistrarOptions {
    * Default: 100 ms doubling to 5 s.
    */
   backoff?: Partial<BackoffOptions>;
+  /**
+   * How often a registration reads its own key (one bounded read, keys only), in ms: while it
+   * watches the key, to see it taken or deleted although that watch went silent (its stream on a
+   * stalled member); while it waits for a key another registration holds, to see it gone. Default
+   * 3000, as EtcdDiscovery's; above 0, at most 2^31-1.
+   */
+  checkEveryMs?: number;
 }
 
 /** The server side: writes each entry under a lease that is kept alive until `close()`. */
 export class EtcdRegistrar implements Registrar {
   private readonly prefix: string;
   private readonly ttl: number;
+  private readonly checkEveryMs: number;
 
   constructor(private readonly opts: EtcdRegistrarOptions) {
     if (!opts?.client) throw invalidArgument('EtcdRegistrar needs an etcd3 client');
@@ -43,6 +52,7 @@ export class EtcdRegistrar implements Registrar {
     // Renamed to match ConnPool's: a plain-JS caller's old name must not be ignored without a word.
     refuseRenamed(opts, 'retry', 'backoff', 'EtcdRegistrar');
     new Backoff(opts.backoff); // checked now, not at the first register
+    this.checkEveryMs = timerPeriod(opts.checkEveryMs ?? CHECK_EVERY_MS, 'EtcdRegistrar: checkEveryMs');
   }
 
   async register(spec: EntrySpec): Promise<Registration> {
@@ -51,7 +61,7 @@ export class EtcdRegistrar implements Registrar {
     checkedSize(key, encodeValue(entry));
     const { client, logger = silentLogger, clock = systemClock, backoff } = this.opts;
     // Its lines come on the way to a registration's state changes: one it cannot write must not stop those.
-    const reg = new EtcdRegistration(entry, { client, key, ttl: this.ttl, logger: guardedLogger(logger), clock, backoffOptions: backoff, backoff: new Backoff(backoff) });
+    const reg = new EtcdRegistration(entry, { client, key, ttl: this.ttl, checkEveryMs: this.checkEveryMs, logger: guardedLogger(logger), clock, backoffOptions: backoff, backoff: new Backoff(backoff) });
     await reg.start();
     return reg;
   }
@@ -106,6 +116,8 @@ interface RegistrationParts {
   client: Etcd3;
   key: string;
   ttl: number;
+  /** Between reads of the key while it is watched or waited for (the registrar's `checkEveryMs`). */
+  checkEveryMs: number;
   logger: Logger;
   clock: Clock;
   /** For the KeyGuard's and the LeaseKeeper's own backoffs. */
@@ -119,9 +131,10 @@ interface RegistrationParts {
  * is lost (etcd said it expired or was revoked, or was out of reach for twice the TTL), the
  * entry is written again under a new lease, until `close()`. If the key
  * is taken by another registration of the same id while the lease lives, the newer one keeps it:
- * this one gives its lease up and waits, `stale`, until the key is gone (see KeyGuard): it watches
- * the key for its delete and writes it then (see KeyRelease), polling when that watch broke, and
- * looking at the key every few seconds meanwhile in case it died without a word.
+ * this one gives its lease up and waits, `stale`, until the key is gone (see KeyGuard, which also
+ * reads the key every `checkEveryMs`: its watch may be silent): it watches the key for its delete
+ * and writes it then (see KeyRelease), polling when that watch broke, and looking at the key every
+ * `checkEveryMs` meanwhile in case it died without a word.
  *
  * Every etcd call it makes waits at most one TTL, each attempt on one member a quarter of it
  * (`withinTtl`): a silent etcd, or one silent member of several (stopped,
@@ -291,6 +304,7 @@ class EtcdRegistration implements Registration {
       leaseId: id,
       backoff: new Backoff(this.p.backoffOptions),
       bound: () => this.withinTtl(),
+      checkEveryMs: this.p.checkEveryMs,
       events: {
         lost: (holder, at) => this.displaced(lease, holder, at),
         blind: (why) => lease === this.lease && this.unseen(why),
@@ -381,6 +395,7 @@ class EtcdRegistration implements Registration {
       client: this.p.client,
       key: this.p.key,
       bound: () => this.withinTtl(),
+      checkEveryMs: this.p.checkEveryMs,
       onFreed: (seen) => {
         if (this.release !== release || this.closing) return;
         this.release = undefined;

@@ -24,6 +24,8 @@ export interface KeyGuardOptions {
   backoff: Backoff;
   /** Call options that bound one read (a silent etcd would hold it for good). */
   bound: () => CallOptions;
+  /** The time between reads of the key while it is watched, in ms (the registrar's `checkEveryMs`, checked there). */
+  checkEveryMs: number;
 }
 
 /**
@@ -42,9 +44,18 @@ export interface KeyGuardOptions {
  * again. A read that fails is tried again with backoff until it succeeds or the guard is closed,
  * and the registration is told it is `blind` meanwhile: a guard that gave up would leave it saying
  * `live` about a key it cannot see.
+ *
+ * The key is also read every `checkEveryMs` while it is watched (one bounded read of one key, no
+ * value), as a discovery's watch is checked (see WatchCheck): a watch's stream takes no deadline,
+ * so one on a stalled member (SIGSTOP, a frozen host: its kernel still accepts, nothing answers)
+ * stayed open and silent, and the key taken or deleted through the other members went unseen, the
+ * registration `live` (20 s and more in `test/stalled-stream.test.ts`, for as long as the member
+ * stayed stalled). The read goes through any member that answers and is the truth about the key,
+ * so one that finds it under another lease, or gone, is a loss at once; one that fails is `blind`.
  */
 export class KeyGuard {
   private watcher: Watcher | undefined;
+  /** The next read of the key: a periodic check while watched, a retry after a failure, or a rewatch. */
   private timer: ReturnType<typeof setTimeout> | undefined;
   private done = false;
   /** Why the last read failed, while blind. */
@@ -65,6 +76,7 @@ export class KeyGuard {
     w.on('error', () => {
       // Canceled by etcd: etcd3 has dropped this watcher and will not resubscribe it.
       if (this.watcher === w) this.watcher = undefined;
+      clearTimeout(this.timer);
       void this.check(true);
     });
     // The stream broke (etcd restarted, out of reach): etcd3 would resubscribe on its own backoff,
@@ -77,6 +89,8 @@ export class KeyGuard {
       clearTimeout(this.timer);
       this.timer = setTimeout(() => void this.check(true), this.o.backoff.next());
     });
+    // From the watch's opening, not its 'connected': one opened on a stalled member never connects.
+    this.checkLater();
   }
 
   close(): void {
@@ -106,11 +120,20 @@ export class KeyGuard {
     if (!kv) return this.lost(undefined, res.header.revision);
     this.changed(kv);
     if (this.done) return;
-    if (rewatch) this.start(res.header.revision);
+    // Also when the watch broke or was canceled while this read was out: its retry was cleared above.
+    if (rewatch || !this.watcher) this.start(res.header.revision);
+    else this.checkLater();
     if (this.blindWhy !== undefined) {
       this.blindWhy = undefined;
       this.o.events.sighted();
     }
+  }
+
+  /** Reads the key again in `checkEveryMs` (see the class); unref'd: it never holds a process by itself. */
+  private checkLater(): void {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => void this.check(false), this.o.checkEveryMs);
+    this.timer.unref?.();
   }
 
   /** The read failed: blind until a later one, tried after a jittered delay, succeeds. */

@@ -2,9 +2,6 @@ import type { Etcd3, Watcher } from 'etcd3';
 import type { CallOptions } from './attempt-deadline.js';
 import { ownWatch } from './own-watch.js';
 
-/** Between looks at the key while waiting (see KeyRelease): a few seconds, one key without its value. */
-const RECHECK_MS = 3000;
-
 export interface KeyReleaseOptions {
   client: Etcd3;
   key: string;
@@ -12,6 +9,8 @@ export interface KeyReleaseOptions {
   onFreed: (seen: boolean) => void;
   /** Call options that bound one look at the key (a dead link would hold it for good). */
   bound: () => CallOptions;
+  /** The time between looks at the key while waiting, in ms (the registrar's `checkEveryMs`, checked there): one key without its value each. */
+  checkEveryMs: number;
 }
 
 /**
@@ -65,7 +64,7 @@ export class KeyRelease {
   /** One look at a time: the next is set only once this one settled (a look can take its whole bound). */
   private lookLater(): void {
     if (this.done) return;
-    this.timer = setTimeout(() => void this.look(), RECHECK_MS);
+    this.timer = setTimeout(() => void this.look(), this.o.checkEveryMs);
   }
 
   private async look(): Promise<void> {

@@ -1,7 +1,10 @@
 import type { Etcd3 } from 'etcd3';
 import { boundedRead, prefixEnd } from './range-read.js';
 
-/** How often a live watch is checked by default (EtcdDiscovery's `checkEveryMs`): one read every 3 s per watch, answered with one key at most. */
+/**
+ * How often a live watch is checked by default (`checkEveryMs` of EtcdDiscovery, and of EtcdRegistrar
+ * for a registration's own key: see KeyGuard): one read every 3 s per watch, answered with one key at most.
+ */
 export const CHECK_EVERY_MS = 3000;
 
 /** What a watch has applied: the revision, and how many keys it holds under the prefix at it. */

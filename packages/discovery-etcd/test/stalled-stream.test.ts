@@ -120,6 +120,34 @@ describe('streams on an etcd member that stalls', () => {
     expect(said.sort()).toEqual(['deleted', 'updated']);
   }, 30_000);
 
+  it("sees its key taken or deleted through the other members while its key's watch is on the stalled member", async () => {
+    const { stalled, live, admin } = await members();
+    const base = (await etcdHeld(stalled, admin)).watchers;
+    // Two registrations whose key watches (and keepalive streams) are on the member to stall: one's
+    // key is taken by a newer registration of its id, the other's deleted, both through the others.
+    const registrar = (prefix: string) => new EtcdRegistrar({ client: client([...live, stalled.clientUrl]), prefix, ttlSeconds: 3, checkEveryMs: 300, backoff: { initialMs: 10, maxMs: 100 } });
+    const taken = await registrar('stalled-guard-taken/servers').register({ type: 'chat', id: 'a', address: '127.0.0.1:4000' });
+    cleanup.push(() => taken.close());
+    const deleted = await registrar('stalled-guard-deleted/servers').register({ type: 'chat', id: 'a', address: '127.0.0.1:4001' });
+    cleanup.push(() => deleted.close());
+    await waitFor(async () => (await etcdHeld(stalled, admin)).watchers === base + 2, { what: 'both key watches on the member to stall' });
+    const gone = (await admin.get('stalled-guard-deleted/servers/chat/a').exec()).kvs[0]!.lease;
+
+    await stopMember(stalled, cleanup);
+    const newer = await new EtcdRegistrar({ client: admin, prefix: 'stalled-guard-taken/servers' }).register({ type: 'chat', id: 'a', address: '127.0.0.1:4002' });
+    cleanup.push(() => newer.close());
+    await admin.delete().key('stalled-guard-deleted/servers/chat/a');
+    // Before, neither watch heard of it while the member was stalled: the first said `live` on a
+    // key another server held, the second on a key that was gone, no entry for it at all.
+    await waitFor(() => taken.status().state === 'stale' && (taken.status() as { reason: string }).reason === 'another registration of this id took the entry', { timeoutMs: 20_000, what: 'the taken key seen' });
+    await waitFor(async () => {
+      const kv = (await admin.get('stalled-guard-deleted/servers/chat/a').exec()).kvs[0];
+      return kv !== undefined && kv.lease !== gone;
+    }, { timeoutMs: 20_000, what: 'the deleted key written again' });
+    expect(JSON.parse((await admin.get('stalled-guard-taken/servers/chat/a').exec()).kvs[0]!.value.toString()).address).toBe('127.0.0.1:4002');
+    expect(newer.status().state).toBe('live');
+  }, 40_000);
+
   it('goes back to the member it left as silent once that member answers again and the other is gone (a client given two members)', async () => {
     const { stalled, live, admin } = await members();
     const other = file.etcd.members.find((m) => m.clientUrl === live[0])!;
