@@ -32,7 +32,7 @@ export { RepeatedLine } from './repeated-line.js';
 export { parseAddress, formatAddress } from './address.js';
 export type { Address } from './address.js';
 // TLS: one options shape for every runtime and transport, and the verified identity of a peer (docs/tls.md)
-export { resolveTls, sniName, reloadedTls, reloadedTlsOptions, identityOf, tlsFailure, unusableTls, refuseDamagedCa, tlsCloseError, looksLikeTls, SKEIN_ALPN, DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS } from './tls.js';
+export { resolveTls, sniName, reloadedTls, reloadedTlsOptions, reloadedTransportTls, connectTlsOptions, identityOf, tlsFailure, unusableTls, refuseDamagedCa, tlsCloseError, looksLikeTls, SKEIN_ALPN, DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS } from './tls.js';
 export type { TlsOptions, ResolvedTls, PeerIdentity, Pem, DetailedPeerCertificate, TlsHandshakeSeen } from './tls.js';
 export { parsedBy } from './pem-certificates.js';
 // For transports: the warning a listener's certificate calls for as it nears its notAfter

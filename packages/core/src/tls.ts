@@ -270,6 +270,26 @@ export function reloadedTls(listening: TlsOptions, next: TlsOptions): ResolvedTl
 }
 
 /**
+ * The options a transport holds after its `reloadTls(next)` (`reloadedTlsOptions`), checked for
+ * the sides it uses: as a connect's always, since its later connects use them (so a client-only
+ * transport rotates its client certificate, or the CA it trusts, with a `servername` it was made
+ * with still valid), and as a listener's too while `listening` (it has TLS listeners open).
+ * Throws InvalidArgument when they are invalid for either, before the transport changes anything.
+ */
+export function reloadedTransportTls(current: TlsOptions, next: TlsOptions, listening: boolean): TlsOptions {
+  const options = reloadedTlsOptions(current, next);
+  resolveTls(connectTlsOptions(options), 'connect');
+  if (listening) resolveTls(options, 'listen');
+  return options;
+}
+
+/** `tls` for a connect: without the listener-only `requestCert`, so that one transport's options may serve and dial. */
+export function connectTlsOptions(tls: TlsOptions): TlsOptions {
+  const { requestCert: _listenOnly, ...rest } = tls;
+  return rest;
+}
+
+/**
  * A certificate, key or CA that the runtime's TLS library would not load (PEM that does not
  * parse, a key that is not the certificate's): the InvalidArgument a listen or a reloadTls
  * rejects with. `why` is the library's own wording.

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ErrorCode, RpcError, identityOf, reloadedTls, resolveTls, sniName, tlsCloseError, tlsFailure, type TlsOptions } from '../src/index.js';
+import { ErrorCode, RpcError, identityOf, reloadedTls, reloadedTransportTls, resolveTls, sniName, tlsCloseError, tlsFailure, type TlsOptions } from '../src/index.js';
 
 const invalid = (f: () => unknown): string => {
   try {
@@ -119,6 +119,20 @@ describe('resolveTls', () => {
     const key2 = KEY.replace('AA==', 'AQ==');
     const s = reloadedTls({ cert: A, key: KEY, ca: A, requestCert: true, handshakeTimeoutMs: 5 }, { cert: A + A, key: key2 });
     expect(s).toMatchObject({ cert: A + A, key: key2, ca: [A], requestCert: true, handshakeTimeoutMs: 5 });
+  });
+
+  it('reloadedTransportTls checks the reloaded options as a connect\'s always, as a listener\'s only while listening', () => {
+    // A client-only transport: a servername, no certificate of its own (a CA only), then a client pair.
+    const client: TlsOptions = { ca: A, servername: 'localhost' };
+    expect(reloadedTransportTls(client, { ca: A + A }, false)).toEqual({ ca: A + A, servername: 'localhost', cert: undefined, key: undefined });
+    expect(reloadedTransportTls(client, { cert: A, key: KEY }, false)).toMatchObject({ cert: A, key: KEY, ca: A, servername: 'localhost' });
+    expect(() => reloadedTransportTls(client, { cert: A }, false)).toThrow(/tls\.cert and tls\.key go together/);
+    // Listening too: both checks (a listener serves its cert and takes no servername).
+    expect(() => reloadedTransportTls(client, { cert: A, key: KEY }, true)).toThrow(/tls\.servername is for connect/);
+    expect(() => reloadedTransportTls({ ca: A }, { ca: A }, true)).toThrow(/a TLS listener needs tls\.cert/);
+    // A listener's requestCert is not a connect's mistake: its client half leaves it out.
+    expect(reloadedTransportTls({ cert: A, key: KEY, ca: A, requestCert: true }, { cert: A + A, key: KEY }, true)).toMatchObject({ cert: A + A, requestCert: true });
+    expect(reloadedTransportTls({ cert: A, key: KEY, ca: A, requestCert: true }, { cert: A + A, key: KEY }, false)).toMatchObject({ cert: A + A, requestCert: true });
   });
 
   it('sniName: the servername given, else the host dialled when it is a name; never an IP address', () => {

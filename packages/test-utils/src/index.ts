@@ -63,6 +63,8 @@ export type { DamagedPem } from './damaged-pem.js';
 export { tlsRuntimeConformance } from './tls-conformance.js';
 export { tlsClientVersionConformance } from './tls-client-version.js';
 export { tlsReloadKeepsConformance } from './tls-reload-keeps.js';
+export { tlsClientReloadConformance } from './tls-client-reload.js';
+export type { TlsClientReloadHarness } from './tls-client-reload.js';
 export type { TlsHarness } from './tls-conformance.js';
 export type { TestCerts, CertPair, TestTls } from './certs.js';
 export { startNetLab, netnsUnavailable } from './netns.js';

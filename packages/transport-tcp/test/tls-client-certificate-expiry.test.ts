@@ -107,8 +107,8 @@ describe('a TLS client warns, through its logger, of the certificate it presents
   it('reloadTls to a client certificate about to expire: the next connect warns of it', async () => {
     const address = await mtlsListener();
     const logger = memoryLogger();
-    // No servername: reloadTls checks the options as a listener's, which refuses one (127.0.0.1 is in the server's certificate).
-    const transport = tcpTransport(nodeRuntime, { tls: { ca: certs.ca, ...certs.client } });
+    // A client-only transport, made with a servername: reloadTls checks its options as a connect's.
+    const transport = tcpTransport(nodeRuntime, { tls: clientTls(certs.client) });
     await connectOnce(transport, address, logger);
     await transport.reloadTls!(dated('renewed-late', -HOUR, DAY));
     await connectOnce(transport, address, logger);

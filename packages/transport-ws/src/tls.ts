@@ -1,4 +1,4 @@
-import { identityOf, invalidArgument, resolveTls, unusableTls, type Address, type PeerIdentity, type ResolvedTls, type TlsOptions } from '@skein/core';
+import { connectTlsOptions, identityOf, invalidArgument, resolveTls, unusableTls, type Address, type PeerIdentity, type ResolvedTls, type TlsOptions } from '@skein/core';
 
 /**
  * TLS for WebSocket: `wss://`. The same TlsOptions as every transport, with one difference: the
@@ -11,7 +11,7 @@ export function secureFor(address: Address, tls: TlsOptions | undefined): boolea
 /** TLS options for the `ws` client under Node (passed on to `tls.connect`). */
 export function wsClientTls(tls: TlsOptions | undefined): Record<string, unknown> {
   if (tls === undefined) return {};
-  const s = resolveTls(withoutServerOnly(tls), 'connect');
+  const s = resolveTls(connectTlsOptions(tls), 'connect');
   return {
     ...(s.ca && { ca: s.ca }),
     ...(s.cert !== undefined && { cert: s.cert, key: s.key }),
@@ -30,7 +30,7 @@ export function wsClientTls(tls: TlsOptions | undefined): Record<string, unknown
  */
 export function standardClientTls(tls: TlsOptions | undefined, isBun: boolean): { tls: Record<string, unknown> } | undefined {
   if (tls === undefined) return undefined;
-  const s = resolveTls(withoutServerOnly(tls), 'connect');
+  const s = resolveTls(connectTlsOptions(tls), 'connect');
   const tls13 = s.minVersion === 'TLSv1.3';
   const given = s.ca !== undefined || s.cert !== undefined || s.servername !== undefined || tls13;
   if (!given) return undefined;
@@ -80,10 +80,4 @@ export function identityOfRequest(socket: unknown): PeerIdentity | undefined {
   const tlsSocket = socket as { authorized?: boolean; getPeerCertificate?: () => unknown };
   if (!tlsSocket.authorized || typeof tlsSocket.getPeerCertificate !== 'function') return undefined;
   return identityOf(tlsSocket.getPeerCertificate() as Parameters<typeof identityOf>[0]);
-}
-
-/** One transport serves and dials: a listener's `requestCert` means nothing to its client half. */
-function withoutServerOnly(tls: TlsOptions): TlsOptions {
-  const { requestCert: _serverOnly, ...rest } = tls;
-  return rest;
 }

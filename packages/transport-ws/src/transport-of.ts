@@ -1,4 +1,4 @@
-import { CertificateExpiryWatch, DEFAULT_CONNECT_TIMEOUT_MS, formatAddress, invalidArgument, parseAddress, reloadedTls, reloadedTlsOptions, warnOfClientCertificate, type Address, type FrameConn, type FrameListener, type FrameSpec, type TlsOptions, type Transport } from '@skein/core';
+import { CertificateExpiryWatch, DEFAULT_CONNECT_TIMEOUT_MS, formatAddress, invalidArgument, parseAddress, reloadedTransportTls, warnOfClientCertificate, type Address, type FrameConn, type FrameListener, type FrameSpec, type TlsOptions, type Transport } from '@skein/core';
 import type { ResolvedOptions } from './options.js';
 import { connectClient } from './ws-client.js';
 
@@ -35,12 +35,13 @@ export function transportOf(name: string, options: ResolvedOptions, listen: List
     },
     async reloadTls(next) {
       if (options.tls === undefined) throw invalidArgument('reloadTls: this transport was made without tls options');
-      reloadedTls(options.tls, next);
+      // Checked as a connect's always (later connects use them), as a listener's while one is open.
+      const reloaded = reloadedTransportTls(options.tls, next, secureListeners.size > 0);
       for (const l of secureListeners.keys()) {
         if (!l.reloadTls) throw invalidArgument(`reloadTls: the ${name} server cannot change its certificate while listening`);
         await l.reloadTls(next);
       }
-      options.tls = reloadedTlsOptions(options.tls, next);
+      options.tls = reloaded;
       for (const expiry of secureListeners.values()) expiry.serving(options.tls);
     },
   };
