@@ -1,7 +1,7 @@
 import { EMPTY_BYTES, ErrorCode, type RpcError } from '@skein/core';
 import { cleanups, deferred, memoryLogger, waitFor } from '@skein/test-utils';
 import { describe, expect, it } from 'vitest';
-import { createRouter } from '../src/index.js';
+import { createRouter, type Caller } from '../src/index.js';
 import { startServer } from './harness.js';
 
 const cleanup = cleanups();
@@ -76,4 +76,51 @@ describe("a reverse call's callback that throws as its answer, timeout or cancel
       expect(logger.lines.filter((l) => l.level === 'error').map((l) => l.msg)).toEqual(["a reverse call's callback threw", "a reverse call's callback threw"]);
     });
   }
+});
+
+// Its immediate refusals too (helper 278): a reverse call refused before it was accepted (bad
+// options, a draining or closed connection) tells its callback at once, from within `send`, so
+// one that threw was thrown into the handler (or whatever code) that made the call.
+describe('a reverse call refused at once whose callback throws', () => {
+  it('is logged, and nothing is thrown out of send: bad options, a draining connection, a closed one', async () => {
+    const logger = memoryLogger();
+    const made = deferred<{ caller: Caller; remote: string }>();
+    const release = deferred<void>();
+    const told: unknown[] = [];
+    const bug = (err: unknown): never => {
+      told.push(err);
+      throw new Error('a bug in the callback');
+    };
+    const s = await startServer(
+      {
+        // Within a handler: a throw out of `send` would fail the call that made it.
+        badOptions: (req) => {
+          req.conn.caller!.send('peer.echo', EMPTY_BYTES, { timeoutMs: -1 }, bug);
+          return new TextEncoder().encode('answered');
+        },
+        hold: async (req) => {
+          made.resolve({ caller: req.conn.caller!, remote: req.conn.remote });
+          await release.promise;
+          return EMPTY_BYTES;
+        },
+      },
+      { logger },
+    );
+    cleanup.push(() => s.server.close());
+    const client = await s.connect({ keepaliveMs: 0, serve: createRouter({ 'peer.echo': (r) => r.msg }) });
+    cleanup.push(() => client.destroy());
+    expect(new TextDecoder().decode((await client.call('badOptions')).msg)).toBe('answered');
+    const held = client.call('hold');
+    const { caller, remote } = await made.promise;
+    // The server closing: its connection drains, and takes no new reverse call.
+    const closing = s.server.close();
+    expect(() => caller.send('peer.echo', EMPTY_BYTES, {}, bug)).not.toThrow();
+    release.resolve();
+    await held;
+    await closing;
+    expect(() => caller.send('peer.echo', EMPTY_BYTES, {}, bug)).not.toThrow();
+    expect(told).toMatchObject([{ code: ErrorCode.InvalidArgument }, { code: ErrorCode.Closed }, { code: ErrorCode.IO, retry: 'safe' }]);
+    const line = { level: 'error', msg: "a reverse call's callback threw", obj: expect.objectContaining({ action: 'peer.echo', remote, err: expect.objectContaining({ message: 'a bug in the callback' }) }) };
+    expect(logger.lines.filter((l) => l.level === 'error')).toEqual([line, line, line]);
+  });
 });

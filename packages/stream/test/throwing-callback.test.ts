@@ -206,3 +206,33 @@ describe("a FailoverPool's send whose callback throws", () => {
     expect(poolLogger.lines.filter((l) => l.level === 'error')).toEqual([]);
   });
 });
+
+// Its immediate refusals too (helper 278): a send refused before it was accepted tells its
+// callback at once, from within `send`, so one that threw was thrown out of `send` into its caller.
+describe('a raw send refused at once whose callback throws', () => {
+  it('on a closed ClientStream: logged, nothing thrown out of send, nothing uncaught', async () => {
+    const logger = memoryLogger();
+    const s = await server();
+    const client = await ClientStream.connect({ transport, address: s.address, logger, keepaliveMs: 0 });
+    cleanup.push(() => client.destroy());
+    await client.close();
+    const t = throwing();
+    expect(() => client.send('echo', EMPTY_BYTES, {}, t.notify)).not.toThrow();
+    expect(await t.ended.promise).toMatchObject({ code: ErrorCode.Closed, retry: 'safe' });
+    expect(uncaught).toEqual([]);
+    expectLogged(logger, 'echo', client.remote);
+  });
+
+  it('on a closed FailoverPool: logged through its logger, nothing thrown out of send, nothing uncaught', async () => {
+    const logger = memoryLogger();
+    const s = await server();
+    const pool = new FailoverPool({ transport, servers: [s.address], logger, pool: { stream: { keepaliveMs: 0 } } });
+    await pool.close();
+    const t = throwing();
+    expect(() => pool.send('echo', EMPTY_BYTES, {}, t.notify)).not.toThrow();
+    expect(await t.ended.promise).toMatchObject({ code: ErrorCode.Closed });
+    expect(uncaught).toEqual([]);
+    // A closed pool has no server to name.
+    expectLogged(logger, 'echo', '');
+  });
+});

@@ -47,7 +47,7 @@ import { resolveStreamOptions, type ClientStreamOptions, type StreamSettings } f
 import { Throttler } from './throttler.js';
 import { DeadlineWheel } from './deadline-wheel.js';
 import { TickClock } from '../internals/tick-clock.js';
-import { callTimeout } from '../internals/checks.js';
+import { callTimeout, metadataRefusal } from '../internals/checks.js';
 import { ClientHello, type PeerDialect } from './hello.js';
 import { HELLO_SEQ } from '../wire/hello.js';
 import { SERVER_PING_FLAG, SERVER_PONG_FRAME } from '../wire/server-pings.js';
@@ -529,7 +529,8 @@ export class ClientStream implements StreamCaller {
   private headed(call: Call, opts: CallOptions): RpcError | undefined {
     const { metadata } = opts;
     if (metadata !== undefined) {
-      if (typeof metadata !== 'object' || metadata === null) return invalidArgument('metadata must be an object of strings');
+      const notRecord = metadataRefusal(metadata);
+      if (notRecord) return notRecord;
       try {
         call.head = encodeCallHead(undefined, metadata);
       } catch (err) {

@@ -5,7 +5,7 @@ import type { ClientHello } from './hello.js';
 import { OBSERVER_DROPPED } from './item-observer.js';
 import { StreamCall, type StreamWire } from './stream-call.js';
 import { StreamDeadlines } from './stream-deadlines.js';
-import { callTimeout } from '../internals/checks.js';
+import { callTimeout, metadataRefusal } from '../internals/checks.js';
 import { DrainWaiters } from '../internals/drain-waiters.js';
 import type { SeqTable } from '../internals/seq-table.js';
 import type { TickClock } from '../internals/tick-clock.js';
@@ -94,6 +94,9 @@ export class ConnStreams implements StreamWire {
     try {
       wireAction = this.host.checkCall(action, msg, blob);
       if (opts.timeoutMs !== undefined) callTimeout(opts.timeoutMs, 0);
+      // Refused as a call's is (a string's characters are no entries, null no record): unopened.
+      const notRecord = metadataRefusal(opts.metadata);
+      if (notRecord) throw notRecord;
       head = opts.metadata === undefined ? undefined : encodeCallHead(undefined, opts.metadata);
     } catch (err) {
       stream.finish(err instanceof CallHeadError ? invalidArgument(`metadata: ${err.message}`) : (err as Error), null);

@@ -1,4 +1,4 @@
-import { invalidArgument, MAX_TIMER_MS } from '@skein/core';
+import { invalidArgument, MAX_TIMER_MS, type RpcError } from '@skein/core';
 
 /** A positive finite number (a duration, a window, a weight): fractions are fine. */
 export function positive(n: number, name: string): number {
@@ -36,6 +36,18 @@ export function callTimeout(given: number | undefined, fallback: number): number
   if (given === undefined) return fallback;
   if (typeof given === 'number' && given > 0 && given < Infinity) return Math.ceil(given);
   throw invalidArgument(`timeoutMs must be a positive number, got ${given}`);
+}
+
+/**
+ * Why a call's `metadata` cannot go, or undefined (none given is fine): it must be a record of
+ * strings, and plain JS may pass anything (null failed on the way with a bare TypeError, a
+ * string's characters went as entries). One check for every call that carries metadata (a
+ * ClientStream's calls and streams, a server's reverse calls), so that each refuses alike;
+ * the entries themselves are checked as they are encoded (encodeCallHead).
+ */
+export function metadataRefusal(metadata: unknown): RpcError | undefined {
+  if (metadata === undefined || (typeof metadata === 'object' && metadata !== null)) return undefined;
+  return invalidArgument('metadata must be an object of strings');
 }
 
 /** A share of something, in (0, 1]. */

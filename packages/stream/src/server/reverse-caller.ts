@@ -3,7 +3,8 @@ import { Call, type Notify, type Reply } from '../client/call.js';
 import { abortedAlready, cancellable, hookAbort } from '../client/call-abort.js';
 import type { Caller } from '../client/caller.js';
 import type { CallOptions } from '../client/call-options.js';
-import { callTimeout } from '../internals/checks.js';
+import { callTimeout, metadataRefusal } from '../internals/checks.js';
+import { notifyGuarded } from '../internals/notify-guarded.js';
 import { WaitingLine } from '../internals/waiting-line.js';
 import { TickClock } from '../internals/tick-clock.js';
 import { DeadlineWheel } from '../client/deadline-wheel.js';
@@ -144,15 +145,15 @@ export class ReverseCaller implements Caller {
       head = this.head(opts);
       this.checkSize(prefix, msg, blob, head);
     } catch (err) {
-      return notify(fromDownstream(err as RpcError), null);
+      return this.refuse(action, notify, fromDownstream(err as RpcError));
     }
-    if (this.state === 'closed') return notify(new RpcError(ErrorCode.IO, `connection from ${this.host.remote} is closed: reverse call not sent`, { cause: this.closeCause, retry: 'safe' }), null);
-    if (this.state === 'draining') return notify(new RpcError(ErrorCode.Closed, `connection from ${this.host.remote} is closing: reverse call not sent`), null);
+    if (this.state === 'closed') return this.refuse(action, notify, new RpcError(ErrorCode.IO, `connection from ${this.host.remote} is closed: reverse call not sent`, { cause: this.closeCause, retry: 'safe' }));
+    if (this.state === 'draining') return this.refuse(action, notify, new RpcError(ErrorCode.Closed, `connection from ${this.host.remote} is closing: reverse call not sent`));
     const aborted = abortedAlready(opts);
-    if (aborted) return notify(aborted, null);
+    if (aborted) return this.refuse(action, notify, aborted);
     const sendNow = this.onWire.size < this.window && this.waiting.size === 0 && !this.host.congested;
     if (!sendNow && this.waiting.size >= this.settings.maxQueued) {
-      return notify(new RpcError(ErrorCode.Overloaded, `more than ${this.settings.maxQueued} reverse calls waiting on ${this.host.remote}`), null);
+      return this.refuse(action, notify, new RpcError(ErrorCode.Overloaded, `more than ${this.settings.maxQueued} reverse calls waiting on ${this.host.remote}`));
     }
     const call = new Call(action, prefix, msg, blob, timeoutMs, notify);
     call.head = head;
@@ -167,6 +168,14 @@ export class ReverseCaller implements Caller {
     if (cancellable(opts)) this.watchAbort(call, opts);
     if (sendNow) this.transmit(call);
     else this.waiting.push(call);
+  }
+
+  /**
+   * A call refused before it was accepted: told at once, guarded as every settling is
+   * (`notifyGuarded`). One that threw was thrown into the handler that made the call.
+   */
+  private refuse(action: string | number, notify: Notify, err: RpcError): void {
+    notifyGuarded(this.host.logger, this.host.remote, action, notify, err, null, THREW);
   }
 
   /** A reverse answer (REVERSE_ANSWER_ACTION) at `bytes[start, end)`. */
@@ -406,7 +415,8 @@ export class ReverseCaller implements Caller {
   private head(opts: CallOptions): Uint8Array | undefined {
     const { metadata } = opts;
     if (metadata === undefined) return undefined;
-    if (typeof metadata !== 'object' || metadata === null) throw invalidArgument('metadata must be an object of strings');
+    const notRecord = metadataRefusal(metadata);
+    if (notRecord) throw notRecord;
     if (this.maxHead === 0) return undefined;
     let head: Uint8Array;
     try {
