@@ -12,11 +12,28 @@ export function validate<T>(
   where: string,
   code: ErrorCode,
 ): T | Promise<T> {
-  const result = schema['~standard'].validate(value);
+  let result: StandardSchemaV1.Result<T> | Promise<StandardSchemaV1.Result<T>>;
+  try {
+    result = schema['~standard'].validate(value);
+  } catch (e) {
+    throw tooDeep(e, where, code);
+  }
   // Any thenable, made a native Promise for the callers' `instanceof Promise`: one from another
   // realm, read as a result, has no `issues` and would pass its value (undefined) unchecked.
-  if (isThenable(result)) return Promise.resolve(result).then((r) => unwrap(r, where, code));
+  if (isThenable(result)) return Promise.resolve(result).then((r) => unwrap(r, where, code), (e: unknown) => Promise.reject(tooDeep(e, where, code)));
   return unwrap(result, where, code);
+}
+
+/**
+ * A schema's stack overflow as the value's refusal (RpcError of `code`); any other error it
+ * throws, unchanged. A recursive schema (a tree, `z.lazy`) recurses once per level of the value:
+ * a value nested some 1,500 levels deep, which a codec with no depth limit reads (CBOR's default),
+ * overflowed zod's stack, and the call failed with Internal on a server, and with a bare
+ * RangeError, no RpcError, for a client whose reply it was.
+ */
+function tooDeep(e: unknown, where: string, code: ErrorCode): unknown {
+  const overflow = e instanceof RangeError && e.message.startsWith('Maximum call stack size exceeded');
+  return overflow ? new RpcError(code, `${where}: (root): nested too deep for the schema to check`, { cause: e }) : e;
 }
 
 function unwrap<T>(r: StandardSchemaV1.Result<T>, where: string, code: ErrorCode): T {

@@ -5,8 +5,10 @@ import { cborxOptions } from './cborx-options.js';
 import { ContainerScan, DEFAULT_MAX_CONTAINERS } from './container-scan.js';
 import { DepthScan } from './depth-scan.js';
 import { fastDecode, NOT_HANDLED } from './fast-decode.js';
+import { installGenericObjects, regExpGate } from './generic-objects.js';
 import { DEFAULT_MAX_MAP_KEYS } from './map-keys.js';
 import { FastEncoder } from './fast-encode.js';
+import { refuseSharedValues } from './shared-values.js';
 import { SMALL, SmallMessages } from './small-messages.js';
 
 export interface CborOptions {
@@ -47,14 +49,24 @@ export interface CborOptions {
    * 2.4 s. `Infinity` for none.
    */
   maxMapKeys?: number;
+  /**
+   * Read a RegExp (tag 27 `['RegExp', source, flags]`, which the codec writes for one) in a
+   * message received. Default false: it is a Decode error, as making a RegExp parses its source
+   * at once, and some sources cost far more than their bytes (20 KB of `\p{L}` with the `u`
+   * flag took V8 1 s, 1 MB of it 39 s, the event loop blocked). Set it only where every peer
+   * is trusted. An `Error` (tag 27 with any other name) is read either way.
+   */
+  regExps?: boolean;
 }
 
 /**
- * A CBOR codec. Each call makes its own cbor-x Encoder (which also decodes), and a fast path
- * before it for plain values (fast-encode.ts, fast-decode.ts) that writes and reads the same bytes.
+ * A CBOR codec. Each call makes its own cbor-x Encoder and Decoders, and a fast path
+ * before them for plain values (fast-encode.ts, fast-decode.ts) that writes and reads the same bytes.
  */
 export function cbor(options: CborOptions = {}): Codec {
   installLinearBignums();
+  installGenericObjects();
+  const regExps = options.regExps ?? false;
   const maxMapKeys = checkLimit('maxMapKeys', options.maxMapKeys ?? DEFAULT_MAX_MAP_KEYS);
   const depth = new DepthScan(checkLimit('maxDepth', options.maxDepth ?? Infinity), maxMapKeys);
   const containers = new ContainerScan(checkLimit('maxContainers', options.maxContainers ?? DEFAULT_MAX_CONTAINERS), maxMapKeys);
@@ -63,6 +75,22 @@ export function cbor(options: CborOptions = {}): Codec {
   const encoder = new Encoder(settings);
   const fast = new FastEncoder(variableMapSize);
   const small = new SmallMessages(new Decoder({ ...settings, copyBuffers: true }));
+  // Not the Encoder, which keeps a `structures` array: decoding with it kept the records a
+  // message defined (cbor-x tag 0xdfff) for every later message of every peer, a failed one's
+  // too, with their keys (20 failed 2 MiB messages held 168 MB). A Decoder starts each anew.
+  const decoder = new Decoder(settings);
+  /** A message the fast path leaves to cbor-x (it reads no tags): refused if it shares values, read with RegExps refused unless asked for. */
+  const readByCborx = (bytes: Uint8Array): unknown => {
+    refuseSharedValues(bytes);
+    // Restored, not cleared: this decode may run within another's (a tag reader's).
+    const outer = regExpGate.refuse;
+    regExpGate.refuse = !regExps;
+    try {
+      return bytes.length <= SMALL && !small.busy ? small.decode(bytes) : decoder.decode(plainBytes(bytes));
+    } finally {
+      regExpGate.refuse = outer;
+    }
+  };
   return {
     name: 'cbor',
     encode(value: unknown): Uint8Array {
@@ -78,8 +106,7 @@ export function cbor(options: CborOptions = {}): Codec {
       try {
         depth.check(bytes, containers.check(bytes));
         const value = fastDecode(bytes);
-        if (value !== NOT_HANDLED) return value;
-        return bytes.length <= SMALL && !small.busy ? small.decode(bytes) : encoder.decode(plainBytes(bytes));
+        return value !== NOT_HANDLED ? value : readByCborx(bytes);
       } catch (e) {
         throw decodeError('cbor', e);
       }

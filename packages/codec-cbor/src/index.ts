@@ -1,8 +1,11 @@
 /**
  * @skein/codec-cbor: a `Codec` (from @skein/core) on `cbor-x`. A codec turns a call's argument,
  * result or custom error into bytes and back; the stream layer never looks inside them. Every
- * message decodes on its own (no records, no shared structures), byte strings stay plain, and
- * bignums decode in linear time (bignum-tags.ts), so a hostile message cannot stall a server.
+ * message decodes on its own (no records, no shared structures), byte strings stay plain,
+ * bignums decode in linear time (bignum-tags.ts), Errors with no stack trace and RegExps only
+ * when asked (generic-objects.ts), and values shared by reference (tags 29 and 51) are refused
+ * (shared-values.ts), so a hostile message cannot stall a server, nor make a value far larger
+ * than its bytes.
  * With `maxDepth` set, a message nesting deeper is refused by a scan of its headers before cbor-x,
  * which recurses, reads it (depth-scan.ts); one of more than `maxContainers` arrays, maps and
  * tags likewise (container-scan.ts), and one whose maps hold more than `maxMapKeys` keys in all
