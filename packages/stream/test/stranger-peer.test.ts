@@ -1,6 +1,8 @@
 import http from 'node:http';
 import net from 'node:net';
-import { ErrorCode } from '@skein/core';
+import { ErrorCode, type Transport } from '@skein/core';
+import { nodeRuntime } from '@skein/runtime-node';
+import { tcpTransport } from '@skein/transport-tcp';
 import { wsTransport } from '@skein/transport-ws';
 import { cleanups, portOf, within } from '@skein/test-utils';
 import { describe, expect, it } from 'vitest';
@@ -18,9 +20,9 @@ import { transport } from './harness.js';
 const cleanup = cleanups();
 
 /** A plain TCP server that does `answer` with each connection; its address. */
-async function rawServer(answer: (s: net.Socket) => void): Promise<string> {
+async function rawServer(answer: (s: net.Socket) => void, options: net.ServerOpts = {}): Promise<string> {
   const sockets: net.Socket[] = [];
-  const server = net.createServer((s) => {
+  const server = net.createServer(options, (s) => {
     sockets.push(s);
     s.on('error', () => {});
     answer(s);
@@ -33,9 +35,9 @@ async function rawServer(answer: (s: net.Socket) => void): Promise<string> {
   return `127.0.0.1:${(server.address() as net.AddressInfo).port}`;
 }
 
-/** What a call from a fresh TCP client to `address` fails with. */
-async function callFails(address: string): Promise<Error> {
-  const stream = await ClientStream.connect({ transport, address, keepaliveMs: 0 });
+/** What a call from a fresh TCP client (of `over`) to `address` fails with. */
+async function callFails(address: string, over: Transport = transport): Promise<Error> {
+  const stream = await ClientStream.connect({ transport: over, address, keepaliveMs: 0 });
   cleanup.push(() => stream.destroy());
   // Bounded well under the calls' own 20 s: each fails as the peer's first bytes arrive.
   return within(stream.call('Svc.op', new Uint8Array([1])).then(() => new Error('resolved'), (e: Error) => e), 10_000, 'the call to fail');
@@ -67,6 +69,14 @@ describe('a TCP client whose peer is no Skein server (over TCP) says so', () => 
     expect((await callFails(redis)).message).toMatch(new RegExp(`bad magic 0x452d${NO_FRAME.source.replace('[^"]+', '-E')}`));
     const smtp = await rawServer((s) => (s.resume(), s.write('220 mail.example.com ESMTP ready\r\n')));
     expect((await callFails(smtp)).message).toMatch(new RegExp(`bad magic 0x3232${NO_FRAME.source.replace('[^"]+', '22')}`));
+  });
+
+  it('a stranger that keeps its side open after ours ends: the call fails at once, not the transport\'s lingerMs later', async () => {
+    // allowHalfOpen: our end does not end its side (a server that stops reading would not either).
+    const stranger = await rawServer((s) => s.on('data', () => s.write('HTTP/1.1 400 Bad Request\r\n\r\n')), { allowHalfOpen: true });
+    // A linger past the test's timeout: a client that waited for the stranger to close would time out.
+    const err = await callFails(stranger, tcpTransport(nodeRuntime, { lingerMs: 60_000 }));
+    expect(err).toMatchObject({ code: ErrorCode.IO, message: expect.stringMatching(/lost: bad magic 0x5448: the peer answered in HTTP: is it a WebSocket server/) });
   });
 
   it('an echo server: its echo of the hello is no frame of a server', async () => {

@@ -11,6 +11,11 @@ const SEND_BLOCKED = 2;
 const PLAIN_CLIENT = 4;
 /** Accepted by a listener that asks for client certificates, before the handshake: `identity` may still come. */
 const IDENTITY_PENDING = 8;
+/** This side dialled it (plaintext or TLS): a client, which owes a peer that broke framing no linger. */
+const DIALLED = 16;
+
+/** Who dialled a connection: this side, in plaintext or over TLS, or the peer (undefined: accepted by a listener). */
+export type Dialled = 'plain' | 'tls' | undefined;
 
 /** What the connections of one transport share. */
 export interface FrameConnSettings {
@@ -45,12 +50,12 @@ export class TcpFrameConn extends ConnLifecycle<FrameHandlers, Uint8Array> imple
     spec: FrameSpec,
     private readonly settings: FrameConnSettings,
     budget: PendingFrameBudget,
-    /** A plaintext connection this side dialled: a TLS server closes it without a word. */
-    plainClient = false,
+    /** Dialled by this side ('plain': a TLS server closes it without a word), or accepted (undefined). */
+    dialled: Dialled = undefined,
     identityPending = false,
   ) {
     super();
-    this.bits = (plainClient ? PLAIN_CLIENT : 0) | (identityPending ? IDENTITY_PENDING : 0);
+    this.bits = (dialled !== undefined ? DIALLED : 0) | (dialled === 'plain' ? PLAIN_CLIENT : 0) | (identityPending ? IDENTITY_PENDING : 0);
     // The connection itself receives the frames and sends the batches: no closure per connection.
     this.reader = new ByteSide(spec, budget, this);
     this.writer = new FrameWriter(settings.slab, settings.copyThreshold, settings.batch, this);
@@ -181,15 +186,20 @@ export class TcpFrameConn extends ConnLifecycle<FrameHandlers, Uint8Array> imple
   /**
    * Closes because of `err`. When the peer sent something malformed (a FrameError), the answers
    * already queued for its earlier frames go out first, then the error's last words (the
-   * protocol's error reply) if it has any, then our side ends; the peer gets `lingerMs` to close
-   * in turn, while what it still sends is read and dropped, so that nothing owed is lost to a
-   * reset. Any other error is a bug above: the connection closes at once.
+   * protocol's error reply) if it has any. A connection accepted by a listener then ends its
+   * side; the peer gets `lingerMs` to close in turn, while what it still sends is read and
+   * dropped, so that nothing owed is lost to a reset (and the close is reported, and the
+   * server's connection counted, until then). One this side dialled closes at once: the server
+   * that broke framing (a stranger: an HTTP server, a banner) is owed nothing worth making the
+   * caller wait `lingerMs` for its error when it never closes. Any other error is a bug above:
+   * the connection closes at once.
    */
   protected override fail(err: Error): void {
     if (this.stopped || this.over) return;
     if (!(err instanceof FrameError) || this.ending) return super.fail(err);
     if (err.lastWords !== undefined) this.writer.write(err.lastWords);
     this.writer.flush();
+    if ((this.bits & DIALLED) !== 0) return super.fail(err);
     this.stop(err);
     this.conn.end();
     this.conn.resume();

@@ -1,5 +1,5 @@
 import { CertificateExpiryWatch, MAX_TIMER_MS, SMALL_PART, Slab, checkFrameSpec, formatAddress, invalidArgument, parseAddress, type Address, type ByteConn, type FrameConn, type FrameListener, type FrameSpec, type Runtime, type TlsOptions, type Transport, type TransportConnectOptions, type TransportListenOptions } from '@skein/core';
-import { TcpFrameConn, type FrameConnSettings } from './frame-conn.js';
+import { TcpFrameConn, type Dialled, type FrameConnSettings } from './frame-conn.js';
 import { TlsSettings } from './tls-settings.js';
 import { PendingFrameBudget } from './pending-frame-budget.js';
 
@@ -29,7 +29,10 @@ export interface TcpTransportOptions {
   batchBytes?: number;
   /** Size of the blocks small parts are copied into, at least `copyThreshold`. Default 64 KiB. */
   slabSize?: number;
-  /** After a FrameError's last words, how long the peer has to close before the connection is dropped. Default 2 s. */
+  /**
+   * On a connection a listener accepted, after a FrameError's last words, how long the peer has
+   * to close before the connection is dropped. Default 2 s. One this transport dialled closes at once.
+   */
   lingerMs?: number;
   /**
    * Bytes that frames cut across chunks may hold while the rest of them arrives, across all the
@@ -62,8 +65,8 @@ interface TransportSettings extends FrameConnSettings {
  */
 export function tcpTransport(runtime: Runtime, options: TcpTransportOptions = {}): Transport {
   const settings = settingsFrom(runtime, options);
-  const frames = (conn: ByteConn, spec: FrameSpec, budget: PendingFrameBudget, plainClient = false, identityPending = false): FrameConn =>
-    new TcpFrameConn(conn, spec, settings, budget, plainClient, identityPending);
+  const frames = (conn: ByteConn, spec: FrameSpec, budget: PendingFrameBudget, dialled: Dialled, identityPending = false): FrameConn =>
+    new TcpFrameConn(conn, spec, settings, budget, dialled, identityPending);
   const tls = new TlsSettings(options.tls);
   const transport: Transport = {
     name: 'tcp',
@@ -75,14 +78,14 @@ export function tcpTransport(runtime: Runtime, options: TcpTransportOptions = {}
       const secure = tls.forConnect(address, opts.logger);
       const conn = await runtime.connect(address, { ...(opts.timeoutMs !== undefined && { timeoutMs: opts.timeoutMs }), ...(opts.signal && { signal: opts.signal }), ...(secure && { tls: secure }) });
       // A budget of its own: shared, a server that stalls mid-frame would fail the connections to others.
-      return frames(conn, spec, new PendingFrameBudget(settings.maxPendingFrameBytes), secure === undefined);
+      return frames(conn, spec, new PendingFrameBudget(settings.maxPendingFrameBytes), secure === undefined ? 'plain' : 'tls');
     },
     async listen(address: Address, spec: FrameSpec, accept: (conn: FrameConn) => void, opts: TransportListenOptions = {}): Promise<FrameListener> {
       checkFrameSpec(spec);
       const budget = new PendingFrameBudget(settings.maxPendingFrameBytes);
       const secure = tls.forListen(address);
       // Read per connection from the settings a reload keeps (it changes certificates, never requestCert).
-      const listener = await runtime.listen(address, (conn) => accept(frames(conn, spec, budget, false, secure !== undefined && tls.requestsCerts() && conn.identity === undefined)), secure && { tls: secure });
+      const listener = await runtime.listen(address, (conn) => accept(frames(conn, spec, budget, undefined, secure !== undefined && tls.requestsCerts() && conn.identity === undefined)), secure && { tls: secure });
       if (secure) tls.listening(listener, new CertificateExpiryWatch(formatAddress(listener.address), opts.logger, runtime.clock));
       const frameListener: FrameListener = { address: listener.address, close: () => (tls.closed(listener), listener.close()) };
       return frameListener;
