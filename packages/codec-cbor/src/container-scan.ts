@@ -1,4 +1,5 @@
 import { tooManyKeys } from './map-keys.js';
+import { followTag } from './record-heads.js';
 
 /**
  * The default `maxContainers`: a message makes at most 1 Mi objects (67 MB of empty maps, 35 MB
@@ -68,6 +69,7 @@ export class ContainerScan {
     let left = this.maxContainers;
     let keysLeft = this.maxMapKeys;
     let indefiniteMap = false;
+    let records = false; // whether a cbor-x record may be defined by now (record-heads.ts)
     let pos = 0;
     while (pos < end) {
       const head = bytes[pos++]!;
@@ -82,12 +84,15 @@ export class ContainerScan {
       } else if (info < 28) {
         // The argument (or a float's bits) in the 1, 2, 4 or 8 bytes that follow.
         const width = 1 << (info - 24);
-        if (major === 2 || major === 3 || major === 5) {
+        if (major === 2 || major === 3 || major === 5 || major === 6) {
           let length = 0;
           for (let i = 0; i < width; i++) length = length * 256 + (bytes[pos + i] ?? 0);
           if (major === 5) {
             // A map's header: its number of keys, refused before cbor-x reads one of them.
             if ((keysLeft -= length) < 0) throw tooManyKeys(this.maxMapKeys);
+          } else if (major === 6) {
+            // A tag: after a record's, a head cbor-x reads its own way, refused unless read alike here.
+            records = followTag(length, bytes[pos + width], records);
           } else {
             if (major === 3 && makesString(length, bytes[pos + width]) && --left < 0) throw overBudget(this.maxContainers);
             pos += length;

@@ -1,3 +1,5 @@
+import { followTag } from './record-heads.js';
+
 /**
  * The tags with which cbor-x hands back one value wherever a message refers to it: 29, a shared
  * reference (http://cbor.schmorp.de/value-sharing) to the value tag 28 marked earlier, which a
@@ -57,6 +59,8 @@ function mayHoldSharing(bytes: Uint8Array): boolean {
 function sharingTag(bytes: Uint8Array): number {
   const end = bytes.length;
   let pos = 0;
+  // Whether a record may be defined by now: from then on any tag of 0xdff9 up may name one.
+  let records = false;
   while (pos < end) {
     const head = bytes[pos++]!;
     const major = head >> 5;
@@ -69,6 +73,8 @@ function sharingTag(bytes: Uint8Array): number {
       for (let i = 0; i < width; i++) arg = arg * 256 + (bytes[pos++] ?? 0);
     }
     if (major === 6 && (arg === 29 || arg === 51)) return arg;
+    // A head cbor-x reads its own way after a record's tag: refused unless read alike here.
+    if (major === 6) records = followTag(arg, bytes[pos], records);
     // A definite string's bytes; a float's (major 7) were read above as its argument.
     if (major === 2 || major === 3) pos += arg;
   }

@@ -110,6 +110,21 @@ describe('cbor maxContainers', () => {
     expect(cbor({ maxContainers: 3 }).decode(Uint8Array.of(0x81, 0xd8, 0x64, 0x80))).toEqual([new Tag([], 100)]);
   });
 
+  it("refuses a cbor-x record whose length head is a byte string's, which cbor-x reads as an array's: the values after it were not counted", () => {
+    // Record 0xdfff, its length head 0x5b (cbor-x: 27, no argument bytes; a count: a byte string
+    // of 2^60 bytes, the rest of the message skipped), the id, the keys [], then 25 values: an
+    // array of 4 Mi empty arrays (cbor-x made them all, past the default 1 Mi) and 24 zeros.
+    const n = 4 << 20;
+    const head = [0xd9, 0xdf, 0xff, 0x5b, 0x19, 0xe0, 0x00, 0x80, 0x9a, ...u32be(n)];
+    const bytes = new Uint8Array(head.length + n + 24);
+    bytes.set(head);
+    bytes.fill(0x80, head.length, head.length + n);
+    expect(() => cborCodec.decode(bytes)).toThrow(expect.objectContaining({ code: ErrorCode.Decode, message: expect.stringContaining("cbor-x's records") }));
+    // A record as a cbor-x Encoder writes it is read as before, in a message the count scans.
+    const records = new Encoder({ useRecords: true }).encode([{ a: 1 }, { a: 2 }, 'x'.repeat(64)]);
+    expect(cbor({ maxContainers: 32 }).decode(records)).toEqual([{ a: 1 }, { a: 2 }, 'x'.repeat(64)]);
+  });
+
   it('counts plain values as they are: at their number of arrays and objects they decode, one fewer they are refused', () => {
     const random = seededRandom(0xcb0c);
     for (let i = 0; i < 300; i++) {

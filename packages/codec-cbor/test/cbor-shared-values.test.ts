@@ -78,6 +78,49 @@ describe('cbor values shared by reference (tags 29 and 51)', () => {
     expect(value[7]).toMatchObject({ tag: 6, value: 0 });
   });
 
+  /**
+   * `[L0, ..., Ln]` as sharedDoubling, each reference inside a cbor-x record 0xdfff whose length
+   * head is 0x44: cbor-x reads it as an array's (4: the id, the keys [''] and two values, the
+   * first the reference), a walk of heads as a byte string's, skipping the reference's head.
+   */
+  function recordHiddenDoubling(n: number): Uint8Array {
+    const bytes = [0x98, n + 1, 0xd8, 28, 0x82, 0, 0];
+    for (let k = 1; k <= n; k++) {
+      const record = [0xd9, 0xdf, 0xff, 0x44, 0x00, 0x81, 0x60, 0xd8, 29, 0x18, k - 1, 0x00];
+      bytes.push(0xd8, 28, 0x82, ...record, ...record);
+    }
+    return new Uint8Array(bytes);
+  }
+
+  it.each([
+    ['small (read from the reused buffer)', 8],
+    ['over 256 bytes (read in place)', 30],
+  ])("refuses a reference behind a cbor-x record's length head cbor-x reads as an array's, %s", (_, n) => {
+    // 817 bytes (n = 30) made 2^30 leaves; re-encoding one level of 22 wrote 142 MB.
+    expect(() => cborCodec.decode(recordHiddenDoubling(n))).toThrow(expect.objectContaining({ code: ErrorCode.Decode }));
+    // A cycle: an array holding a record that holds the array.
+    expect(() => cborCodec.decode(fromHex('d81c 81 d9dfff 44 00 81 60 d81d00 00'))).toThrow(expect.objectContaining({ code: ErrorCode.Decode }));
+  });
+
+  it.each([
+    // Record 0 defined with keys ['a'] (value 1), then referred to (0xe000) with a head 0x41.
+    ["a defined record's reference", 'd81c 82 d9dfff 83 19e000 81 6161 01 d9e000 41 d81d00'],
+    // Two empty bundled strings at offset 8: cbor-x skips the raw bytes `03 5a ffff` of an extra
+    // entry, then reads 29(0), where a walk of heads read a byte string of 4 GiB.
+    ['bundled strings', 'd81c 81 d9dff9 83 08 03 5affff d81d00 6060'],
+  ])('refuses a reference behind %s, which cbor-x reads its own way, in a message that may hold one', (_, hex) => {
+    expect(() => cborCodec.decode(fromHex(hex))).toThrow(expect.objectContaining({ code: ErrorCode.Decode, message: expect.stringMatching(/cbor-x's (records|bundled strings)/) }));
+  });
+
+  it('reads records a default cbor-x Encoder writes, with the bytes of tag 29 inside their strings', () => {
+    const blob = new Uint8Array([0xd8, 0x1d, 0x00, 0xd8, 0x33]);
+    const value = [{ name: 'a\u0000\u001d', blob, n: 1 }, { name: 'b', blob, n: 2 }];
+    const bytes = new Encoder({ tagUint8Array: false }).encode(value);
+    expect(Buffer.from(bytes).includes(Buffer.from([0xd9, 0xdf, 0xff]))).toBe(true);
+    expect(cborCodec.decode(bytes)).toEqual(value);
+    expect(cborCodec.decode(cborCodec.encode({ blob, f: 0x1d * 2 ** -1074 }))).toEqual({ blob, f: 0x1d * 2 ** -1074 });
+  });
+
   it('refuses them with every option set as well', () => {
     const codec = cbor({ maxDepth: 100, maxContainers: 1000, maxMapKeys: 1000, variableMapSize: true });
     expect(() => codec.decode(sharedDoubling(16, 400))).toThrow(refused(29));
