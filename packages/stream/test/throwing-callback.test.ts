@@ -67,33 +67,46 @@ function expectLogged(logger: ReturnType<typeof memoryLogger>, action: string, r
 
 const text = (b: Uint8Array): string => new TextDecoder().decode(b);
 
+type Server = Awaited<ReturnType<typeof server>>;
+/** What the tests send through: a ClientStream, a ConnPool or a FailoverPool. */
+type Carrier = Pick<ClientStream, 'call' | 'send'>;
+
+/** Another call out on the same connection all along (its reply, once the test releases it), running. */
+async function heldBeside(s: Server, carrier: Carrier): Promise<{ other: Promise<{ msg: Uint8Array }> }> {
+  const other = carrier.call('held');
+  await waitFor(() => s.holding() === 1, { what: 'the other call running' });
+  return { other };
+}
+
+/** A send answered at once whose callback throws: told its answer (no error) first. */
+async function throwsAtAnswer(carrier: Carrier): Promise<void> {
+  const t = throwing();
+  carrier.send('echo', enc.encode('x'), {}, t.notify);
+  expect(await t.ended.promise).toBe(null);
+}
+
+/** The other call is answered, the one connection carries the next one, and nothing went uncaught. */
+async function unharmed(s: Server, carrier: Carrier, other: Promise<{ msg: Uint8Array }>): Promise<void> {
+  s.release();
+  expect(text((await other).msg)).toBe('held answered');
+  expect(text((await carrier.call('echo', enc.encode('next'))).msg)).toBe('next');
+  if (carrier instanceof ClientStream) expect(carrier.state).toBe('open');
+  expect(s.server.connections).toBe(1);
+  expect(uncaught).toEqual([]);
+}
+
 describe("a ClientStream's raw send whose callback throws", () => {
   async function connected(logger: Logger) {
     const s = await server();
     const client = await ClientStream.connect({ transport, address: s.address, logger, keepaliveMs: 0 });
     cleanup.push(() => client.destroy());
-    // Another call out on the same connection all along.
-    const other = client.call('held');
-    await waitFor(() => s.holding() === 1, { what: 'the other call running' });
-    return { s, client, other };
-  }
-
-  /** The other call is answered, the connection carries the next one, and nothing went uncaught. */
-  async function unharmed(s: Awaited<ReturnType<typeof server>>, client: ClientStream, other: Promise<{ msg: Uint8Array }>): Promise<void> {
-    s.release();
-    expect(text((await other).msg)).toBe('held answered');
-    expect(text((await client.call('echo', enc.encode('next'))).msg)).toBe('next');
-    expect(client.state).toBe('open');
-    expect(s.server.connections).toBe(1);
-    expect(uncaught).toEqual([]);
+    return { s, client, ...(await heldBeside(s, client)) };
   }
 
   it('at its answer: logged, and the connection goes on under the other call', async () => {
     const logger = memoryLogger();
     const { s, client, other } = await connected(logger);
-    const t = throwing();
-    client.send('echo', enc.encode('x'), {}, t.notify);
-    expect(await t.ended.promise).toBe(null);
+    await throwsAtAnswer(client);
     await unharmed(s, client, other);
     expectLogged(logger, 'echo', client.remote);
   });
@@ -149,17 +162,10 @@ describe("a ConnPool's send whose callback throws", () => {
     const s = await server();
     const pool = new ConnPool({ transport, address: s.address, logger, maxConnections: 1, stream: { keepaliveMs: 0 } });
     cleanup.push(() => pool.close());
-    const other = pool.call('held');
-    await waitFor(() => s.holding() === 1, { what: 'the other call running' });
-    const t = throwing();
-    pool.send('echo', enc.encode('x'), {}, t.notify);
-    expect(await t.ended.promise).toBe(null);
-    s.release();
-    expect(text((await other).msg)).toBe('held answered');
-    expect(text((await pool.call('echo', enc.encode('next'))).msg)).toBe('next');
+    const { other } = await heldBeside(s, pool);
+    await throwsAtAnswer(pool);
+    await unharmed(s, pool, other);
     expect(pool.stats().connections).toBe(1);
-    expect(s.server.connections).toBe(1);
-    expect(uncaught).toEqual([]);
     expectLogged(logger, 'echo', pool.address);
   });
 
@@ -169,8 +175,7 @@ describe("a ConnPool's send whose callback throws", () => {
     // One connection of one slot, taken by `held`: the next calls wait in the pool's own queue.
     const pool = new ConnPool({ transport, address: s.address, logger, maxConnections: 1, stream: { keepaliveMs: 0, window: 1 } });
     cleanup.push(() => pool.close());
-    const other = pool.call('held');
-    await waitFor(() => s.holding() === 1, { what: 'the other call running' });
+    const { other } = await heldBeside(s, pool);
     const t = throwing();
     pool.send('echo', EMPTY_BYTES, { timeoutMs: 50 }, t.notify);
     const behind = pool.call('echo', enc.encode('behind'));
@@ -192,16 +197,9 @@ describe("a FailoverPool's send whose callback throws", () => {
     const s = await server();
     const pool = new FailoverPool({ transport, servers: [s.address], logger, pool: { logger: poolLogger, maxConnections: 1, stream: { keepaliveMs: 0 } } });
     cleanup.push(() => pool.close());
-    const other = pool.call('held');
-    await waitFor(() => s.holding() === 1, { what: 'the other call running' });
-    const t = throwing();
-    pool.send('echo', enc.encode('x'), {}, t.notify);
-    expect(await t.ended.promise).toBe(null);
-    s.release();
-    expect(text((await other).msg)).toBe('held answered');
-    expect(text((await pool.call('echo', enc.encode('next'))).msg)).toBe('next');
-    expect(s.server.connections).toBe(1);
-    expect(uncaught).toEqual([]);
+    const { other } = await heldBeside(s, pool);
+    await throwsAtAnswer(pool);
+    await unharmed(s, pool, other);
     expectLogged(logger, 'echo', s.address);
     expect(poolLogger.lines.filter((l) => l.level === 'error')).toEqual([]);
   });
