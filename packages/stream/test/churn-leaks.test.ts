@@ -235,9 +235,9 @@ describe('FailoverPool streams moving off a dead server', () => {
 
 /** A FailoverPool's per-server records (its own fields and its membership's). */
 function failoverRecords(p: FailoverPool): Record<string, number> {
-  const i = p as unknown as { members: unknown[]; pickable: unknown[]; membership: { members: unknown[]; byAddress: Map<string, unknown>; draining: Set<unknown>; redirects: { size: number } } };
+  const i = p as unknown as { members: unknown[]; pickable: unknown[]; membership: { members(): unknown[]; byAddress: Map<string, unknown>; draining: Set<unknown>; redirects: { size: number } } };
   const m = i.membership;
-  return { members: i.members.length, pickable: i.pickable.length, joined: m.members.length, byAddress: m.byAddress.size, draining: m.draining.size, redirects: m.redirects.size };
+  return { members: i.members.length, pickable: i.pickable.length, joined: m.members().length, byAddress: m.byAddress.size, draining: m.draining.size, redirects: m.redirects.size };
 }
 
 describe('FailoverPool membership churn', () => {

@@ -39,6 +39,9 @@ const isHealthy = (m: PoolServer): boolean => m.healthy && m.admitted;
 const isAdmitted = (m: PoolServer): boolean => m.admitted;
 const breakerAdmits = (m: PoolServer): boolean => m.breaker === undefined || m.breaker.admits();
 
+/** The strategy's list between a change and the next pick (never written). */
+const NO_SERVERS: PoolServer[] = [];
+
 /**
  * Many servers behind one Caller: picks a server per call (round-robin, leader, weighted,
  * least-active, consistent hash, or your function), skips unhealthy ones, and retries a failed
@@ -58,15 +61,15 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
   /** Its servers' breakers and outlier scores (`membership` gives each server joining its own). */
   private readonly health: ServerHealth;
   private readonly membership: Membership;
-  /** The members, in the order they joined: the membership's, as it tells them (`MembershipLink.membersChanged`), read with no hop. */
-  private members: PoolServer[] = [];
   /**
    * What the strategy picks from: the members, but for a server only a redirect brought in,
    * which is reached by redirects alone (else it would take a share of every call, a hash
    * ring's keys among them, and never be idle enough to leave). A strategy that follows
-   * redirects (`'leader'`) picks from all of them.
+   * redirects (`'leader'`) picks from all of them. Read afresh at the first pick after a change
+   * (`pickableStale`), so calls read it off this field, with no hop.
    */
   private pickable: PoolServer[] = [];
+  private pickableStale = true;
   /** The membership's own map of the members by address (read, never written, here). */
   private readonly byAddress: ReadonlyMap<string, PoolServer>;
   private closing: Promise<void> | undefined;
@@ -112,12 +115,16 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
     const setup = { clock, logger, redirectTargets: opts.redirectTargets, onMembershipChange: opts.onMembershipChange, picksRedirectTargets: this.selector.redirected !== undefined };
     const link: MembershipLink = {
       equip: (m) => this.health.equip(m),
-      membersChanged: (members) => void (this.members = members),
-      pickableChanged: (pickable) => this.pickableChanged(pickable),
+      pickableChanged: () => this.pickableChanged(),
     };
     this.membership = new Membership(setup, link, opts.servers ?? []);
     this.byAddress = this.membership.byAddress;
     this.health.start();
+  }
+
+  /** The members, in the order they joined (the membership's list as it is now). */
+  private get members(): PoolServer[] {
+    return this.membership.members();
   }
 
   /** The servers, in the order they joined. */
@@ -392,7 +399,7 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
     c.tried.push(member.address);
     member.used = true;
     // With retries left, a call that meets an unreachable server comes back at once to go elsewhere.
-    const failFast = c.attempt < this.retries && this.members.length > 1;
+    const failFast = c.attempt < this.retries && this.byAddress.size > 1;
     const stream = c.stream;
     if (!stream) return this.poolOf(member).submit(c.action, c.msg, c.sent, c.done, failFast);
     if (stream.isDone) return; // cancelled between attempts
@@ -432,10 +439,19 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
     notifyGuarded(this.logger, c.address, c.action, c.notify, err, reply);
   }
 
-  /** The membership's word (`MembershipLink.pickableChanged`): calls read it off this field, with no hop. */
-  private pickableChanged(pickable: PoolServer[]): void {
-    this.pickable = pickable;
-    this.selector.membershipChanged?.(pickable);
+  /** The membership's word: the list is read again at the next pick; the old one goes now, holding no server that left. */
+  private pickableChanged(): void {
+    this.pickable = NO_SERVERS;
+    this.pickableStale = true;
+  }
+
+  /** What the strategy picks from now: read again after the membership's word (`MembershipLink.pickableChanged`), and the strategy told. */
+  private pickableNow(): PoolServer[] {
+    if (!this.pickableStale) return this.pickable;
+    this.pickableStale = false;
+    this.pickable = this.membership.pickable();
+    this.selector.membershipChanged?.(this.pickable);
+    return this.pickable;
   }
 
   /** Healthy servers first, untried ones first; the strategy picks within each group. */
@@ -446,16 +462,17 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
       c.redirect = undefined;
       if (target) return target;
     }
+    const pickable = this.pickableNow();
     if (c.tried.length === 0) {
-      return this.selector.pick(key, this.pickable, isHealthy) ?? this.selector.pick(key, this.pickable, isAdmitted) ?? this.lastResort(key);
+      return this.selector.pick(key, pickable, isHealthy) ?? this.selector.pick(key, pickable, isAdmitted) ?? this.lastResort(key, pickable);
     }
     const untried = (m: PoolServer): boolean => !c.tried.includes(m.address);
     return (
-      this.selector.pick(key, this.pickable, (m) => isHealthy(m) && untried(m)) ??
-      this.selector.pick(key, this.pickable, isHealthy) ??
-      this.selector.pick(key, this.pickable, (m) => m.admitted && untried(m)) ??
-      this.selector.pick(key, this.pickable, isAdmitted) ??
-      this.lastResort(key)
+      this.selector.pick(key, pickable, (m) => isHealthy(m) && untried(m)) ??
+      this.selector.pick(key, pickable, isHealthy) ??
+      this.selector.pick(key, pickable, (m) => m.admitted && untried(m)) ??
+      this.selector.pick(key, pickable, isAdmitted) ??
+      this.lastResort(key, pickable)
     );
   }
 
@@ -463,8 +480,8 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
    * Every server is ejected or its breaker is open: ejection gives way (it bounds how many it
    * takes out, not the breakers), an open breaker does not.
    */
-  private lastResort(key: string | undefined): PoolServer | undefined {
-    return this.health.ejecting ? this.selector.pick(key, this.pickable, breakerAdmits) : undefined;
+  private lastResort(key: string | undefined, pickable: PoolServer[]): PoolServer | undefined {
+    return this.health.ejecting ? this.selector.pick(key, pickable, breakerAdmits) : undefined;
   }
 
   private noServerError(): RpcError {

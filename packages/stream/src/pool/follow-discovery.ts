@@ -96,8 +96,13 @@ class PoolFollower {
     this.remove(e.address);
   }
 
-  /** Whether the pool would be empty without this server. */
+  /**
+   * Whether the pool would be empty without this server. Another address discovery still names
+   * is in the pool (added, not yet removed): no need to read the pool's list, whose copy per
+   * leave made every entry leaving at once (a lease expiry storm, a full replacement) O(n²).
+   */
   private isLast(address: string): boolean {
+    if (this.users.size > 0) return false;
     return !this.pool.servers().some((s) => s.address !== address);
   }
 

@@ -11,12 +11,12 @@ export interface MembershipLink {
   /** Gives a server that joins its breaker and outlier score, as the pool's options say. */
   equip(m: PoolServer): void;
   /**
-   * The members, in the order they joined, each time one joins or leaves: at once, before its
-   * event is announced, so that a hook reading the pool (`servers()`) sees it as it now is.
+   * A change is over (`add`, `remove`, `replace`, a redirect's server in or out): what the
+   * strategy picks from is `pickable()` now. Only a word, no list: n changes in one turn (a
+   * discovery's first view, a full replacement) then cost O(n) in all, the lists being built
+   * at the next read, where a list per change made them cost O(n²).
    */
-  membersChanged(members: PoolServer[]): void;
-  /** A change is over (`add`, `remove`, `replace`, a redirect's server in or out): what the strategy picks from now. */
-  pickableChanged(pickable: PoolServer[]): void;
+  pickableChanged(): void;
 }
 
 /** How a membership is set up. */
@@ -34,12 +34,18 @@ export interface MembershipSetup {
  * redirect brought in for a while (`RedirectTargets`), each joining and leaving with an event;
  * and the pools of those that left, until they are drained. Apart from the pool because no
  * call's path changes membership (a redirect to a server not in the pool aside); calls read
- * the members off the pool's own fields, which the link sets.
+ * the lists it builds (`members()`, `pickable()`) at their first read after a change.
  */
 export class Membership {
-  private members: PoolServer[] = [];
-  /** Every member by its canonical address: the pool reads it for redirects and named calls. */
+  /**
+   * Every member by its canonical address, in the order they joined (a Map keeps insertion
+   * order): the pool reads it for redirects and named calls.
+   */
   readonly byAddress = new Map<string, PoolServer>();
+  /** `members()` as last built; undefined since a member joined or left. */
+  private membersList: PoolServer[] | undefined;
+  /** `pickable()` as last built; undefined since a change. */
+  private pickableList: PoolServer[] | undefined;
   private readonly redirects: RedirectTargets<PoolServer>;
   /** Pools of removed servers, still draining, and when each is closed. */
   private readonly draining = new Map<ConnPool, Promise<void>>();
@@ -52,6 +58,23 @@ export class Membership {
     this.redirects = new RedirectTargets<PoolServer>(setup.redirectTargets, setup.clock, (m, why) => this.dropRedirectTarget(m, why));
     for (const s of uniqueServers(servers)) this.join(s.address, s.weight, false);
     this.changed();
+  }
+
+  /**
+   * The members, in the order they joined, as they are now (a hook reading the pool during a
+   * change sees it so). A new array after each change, never changed in place: a caller
+   * iterating one while a hook changes the membership keeps a consistent list.
+   */
+  members(): PoolServer[] {
+    return (this.membersList ??= [...this.byAddress.values()]);
+  }
+
+  /** What the strategy picks from: the members, but a redirect's server only where it follows redirects. Built as `members()` is. */
+  pickable(): PoolServer[] {
+    if (this.pickableList) return this.pickableList;
+    const members = this.members();
+    const all = this.setup.picksRedirectTargets || this.redirects.size === 0;
+    return (this.pickableList = all ? members : members.filter((m) => !this.redirects.has(m.address)));
   }
 
   /** Adds a server (or updates its weight); true when it was not in the pool. */
@@ -71,7 +94,9 @@ export class Membership {
   /** Makes the servers exactly `next`: adds the new, removes the missing, keeps (and reuses the pools of) the rest. */
   replace(next: readonly NormalServer[]): Promise<void> {
     const keep = new Set(next.map((s) => s.address));
-    const removed = this.members.filter((m) => !keep.has(m.address)).map((m) => this.leave(m.address));
+    const removed = this.members()
+      .filter((m) => !keep.has(m.address))
+      .map((m) => this.leave(m.address));
     for (const s of next) this.join(s.address, s.weight, true);
     this.changed();
     return Promise.all(removed).then(() => undefined);
@@ -97,18 +122,18 @@ export class Membership {
   /** Closes every member's pool; resolves when they and those still draining are closed. */
   close(): Promise<void> {
     this.redirects.stop();
-    return Promise.all([...this.members.map((m) => m.pool?.close()), ...this.draining.values()]).then(() => undefined);
+    return Promise.all([...this.members().map((m) => m.pool?.close()), ...this.draining.values()]).then(() => undefined);
   }
 
   /** Ends every member's pool now, and those of removed servers still draining (`ConnPool.destroy`). */
   destroy(reason: string): void {
-    for (const pool of [...this.members.map((m) => m.pool), ...this.draining.keys()]) pool?.destroy(reason);
+    for (const pool of [...this.members().map((m) => m.pool), ...this.draining.keys()]) pool?.destroy(reason);
   }
 
-  /** Tells the pool the members and what its strategy picks from (a redirect's server only where it follows redirects). */
+  /** Tells the pool that what its strategy picks from changed (a redirect's server in or out among them). */
   private changed(): void {
-    const pickable = this.setup.picksRedirectTargets || this.redirects.size === 0 ? this.members : this.members.filter((m) => !this.redirects.has(m.address));
-    this.link.pickableChanged(pickable);
+    this.pickableList = undefined;
+    this.link.pickableChanged();
   }
 
   /** Adds a configured server, or updates it; a server a redirect brought in becomes a configured one (announced again, without `temporary`). */
@@ -144,9 +169,8 @@ export class Membership {
 
   private enter(m: PoolServer): void {
     this.link.equip(m);
-    this.members = [...this.members, m];
-    this.link.membersChanged(this.members);
     this.byAddress.set(m.address, m);
+    this.membersList = this.pickableList = undefined;
   }
 
   private leave(address: string): Promise<void> {
@@ -154,8 +178,7 @@ export class Membership {
     if (!m) return Promise.resolve();
     this.redirects.forget(address);
     this.byAddress.delete(address);
-    this.members = this.members.filter((x) => x !== m);
-    this.link.membersChanged(this.members);
+    this.membersList = this.pickableList = undefined;
     this.announce({ type: 'remove', address, weight: m.weight });
     if (!m.pool) return Promise.resolve();
     const pool = m.pool;

@@ -38,6 +38,14 @@ export class WaitingCalls {
   private streams = false;
   /** The last `expire` that found a connection up: the connect budget of a call that waited for room runs from there. */
   private connectedAt = -Infinity;
+  /**
+   * No waiting call's deadline comes before this (ticked time): a lower bound, lowered by each
+   * call queued and made exact by each walk. While a connection is up only deadlines fail a
+   * waiting call, so a tick walks the queue only once one may be due: calls waiting for room
+   * behind full windows (up to `maxQueued`, 10 000 by default) cost a tick nothing, where a walk
+   * and two copies of the queue per tick cost ~5 ms of CPU a second per 1 000 waiting.
+   */
+  private nextDue = Infinity;
 
   constructor(
     private readonly queue: ConnectQueue,
@@ -74,6 +82,7 @@ export class WaitingCalls {
       return undefined;
     }
     if (opens) this.streams = true;
+    if (deadline < this.nextDue) this.nextDue = deadline;
     return call;
   }
 
@@ -144,11 +153,16 @@ export class WaitingCalls {
     // budget, is not Unreachable the moment its pool loses, or retires, its connections.
     const upTo = inOutage && since > this.connectedAt ? since : this.connectedAt;
     const elapsed = this.link.pace.elapsed;
+    if (connected && elapsed < this.nextDue) return;
+    // Calls queued during the walk (by a failed one's callback) lower it as they come.
+    this.nextDue = Infinity;
     this.queue.failWhere((call) => {
       if (call.deadline <= elapsed) return neverSent(call.opts.timeoutMs ?? this.defaultTimeoutMs);
-      if (connected) return undefined;
-      const start = upTo > call.budgetStart ? upTo : call.budgetStart;
-      if (now - start >= this.budgetMs || (call.failFast && inOutage)) return this.outage.unreachable(now);
+      if (!connected) {
+        const start = upTo > call.budgetStart ? upTo : call.budgetStart;
+        if (now - start >= this.budgetMs || (call.failFast && inOutage)) return this.outage.unreachable(now);
+      }
+      if (call.deadline < this.nextDue) this.nextDue = call.deadline;
       return undefined;
     });
   }
