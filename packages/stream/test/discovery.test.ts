@@ -249,6 +249,21 @@ describe('followDiscovery', () => {
     expect(log()).toEqual(['add a', 'remove b']);
   });
 
+  it('keeps the last server for the grace when the application removed by hand another server discovery still names', async () => {
+    const s = await servers(['a', 'b']);
+    const d = new StaticDiscovery([
+      { type: 'chat', id: 'x', address: s.a!.address },
+      { type: 'chat', id: 'y', address: s.b!.address },
+    ]);
+    const pool = emptyPool();
+    followDiscovery(pool, d, { type: 'chat', lastLeaveGraceMs: 60_000 });
+    await pool.remove(s.b!.address);
+    // a leaving discovery would empty the pool: b, still named there, is not in it.
+    d.set([{ type: 'chat', id: 'y', address: s.b!.address }]);
+    expect(pool.servers().map((v) => v.address)).toEqual([s.a!.address]);
+    expect(textOf(await pool.call('who'))).toBe('a');
+  });
+
   it('removes the last server once the grace is over when nothing joins', async () => {
     const s = await servers(['a']);
     const d = new StaticDiscovery([{ type: 'chat', id: 'x', address: s.a!.address }]);

@@ -127,6 +127,16 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
     return this.membership.members();
   }
 
+  /** @internal Whether the server at `address` (as the pool writes it, or any spelling) is in the pool: a lookup, no list read. */
+  has(address: string): boolean {
+    if (this.byAddress.has(address)) return true;
+    try {
+      return this.byAddress.has(canonical(address));
+    } catch {
+      return false;
+    }
+  }
+
   /** The servers, in the order they joined. */
   servers(): ServerView[] {
     return this.members.map(({ address, weight, healthy, inFlight }) => ({ address, weight, healthy, inFlight }));

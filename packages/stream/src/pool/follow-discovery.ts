@@ -98,11 +98,13 @@ class PoolFollower {
 
   /**
    * Whether the pool would be empty without this server. Another address discovery still names
-   * is in the pool (added, not yet removed): no need to read the pool's list, whose copy per
-   * leave made every entry leaving at once (a lease expiry storm, a full replacement) O(n²).
+   * found in the pool: no need to read the pool's list, whose copy per leave made every entry
+   * leaving at once (a lease expiry storm, a full replacement) O(n²). Looked up, not assumed:
+   * the application may have removed such a server by hand. The first one found mostly ends
+   * the search (entries leave in the order they came).
    */
   private isLast(address: string): boolean {
-    if (this.users.size > 0) return false;
+    for (const other of this.users.keys()) if (this.pool.has(other)) return false;
     return !this.pool.servers().some((s) => s.address !== address);
   }
 
