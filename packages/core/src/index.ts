@@ -18,6 +18,7 @@ export { ErrorCode, CODE_INFO, codeFromWire, isErrorCode } from './error-code.js
 export type { ErrorName, RetryPolicy } from './error-code.js';
 export { RpcError, rpcError, invalidArgument, connectFailed, connectAborted, whenAborted, listenFailed, fromDownstream } from './rpc-error.js';
 export type { RpcErrorOptions } from './rpc-error.js';
+export { withoutStack } from './without-stack.js';
 export { RemoteError, codeErrors } from './custom-error.js';
 export type { ErrCodec, ErrorPayload } from './custom-error.js';
 

@@ -1,4 +1,4 @@
-import type { RpcError } from '@skein/core';
+import { withoutStack, type RpcError } from '@skein/core';
 import { cancelled } from './call.js';
 import type { CallOptions } from './call-options.js';
 import { noop } from '../internals/abort-listeners.js';
@@ -23,7 +23,10 @@ export function cancellable(opts: CallOptions): boolean {
  */
 export function hookAbort(opts: CallOptions, onAbort: (why: RpcError) => void): () => void {
   const { signal, abortSource } = opts;
-  const told = (): void => onAbort(cancelled());
+  // Stackless: one signal aborts many calls in one turn, and a stack here names only the
+  // signal's listener (or the abort source's), never the call's caller. An abort known at the
+  // call itself (`abortedAlready`) keeps its stack, made in the caller's call.
+  const told = (): void => onAbort(withoutStack(cancelled));
   let unhookSource = noop;
   if (abortSource !== undefined) {
     let hooking = true;

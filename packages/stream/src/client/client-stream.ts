@@ -15,6 +15,7 @@ import {
   connectAborted,
   formatAddress,
   whenAborted,
+  withoutStack,
   type Address,
   type Clock,
   type FrameConn,
@@ -640,7 +641,8 @@ export class ClientStream implements StreamCaller {
   private spentWaiting(call: Call): void {
     this.deadlines.remove(call);
     call.dropPayload();
-    call.finish(new RpcError(ErrorCode.Timeout, `call waited its ${call.timeoutMs} ms to be sent (for the window, or the hello's answer) and was never sent`, { retry: 'safe' }), null, this.callbacks);
+    const err = withoutStack(() => new RpcError(ErrorCode.Timeout, `call waited its ${call.timeoutMs} ms to be sent (for the window, or the hello's answer) and was never sent`, { retry: 'safe' }));
+    call.finish(err, null, this.callbacks);
   }
 
   /**
@@ -819,7 +821,8 @@ export class ClientStream implements StreamCaller {
   private refuseWaiting(): void {
     for (const call of this.throttler.drain()) {
       this.deadlines.remove(call);
-      call.finish(new RpcError(ErrorCode.Closed, `stream to ${this.remote} is ${this._state}: its credentials' grant ran out before the call left the window's wait`, { retry: 'safe' }), null, this.callbacks);
+      const err = withoutStack(() => new RpcError(ErrorCode.Closed, `stream to ${this.remote} is ${this._state}: its credentials' grant ran out before the call left the window's wait`, { retry: 'safe' }));
+      call.finish(err, null, this.callbacks);
     }
   }
 
@@ -845,7 +848,7 @@ export class ClientStream implements StreamCaller {
       const why = held ? `no reply from ${this.remote} within ${call.timeoutMs} ms` : `call waited ${call.timeoutMs} ms for the window and was never sent`;
       // The line keeps it until a later shift, which a full window may put off for good.
       call.dropPayload();
-      call.finish(new RpcError(ErrorCode.Timeout, why, { retry: 'safe' }), null, this.callbacks);
+      call.finish(withoutStack(() => new RpcError(ErrorCode.Timeout, why, { retry: 'safe' })), null, this.callbacks);
     } else {
       this.pending.delete(call.seq);
       this.throttler.inFlight--;
@@ -855,7 +858,7 @@ export class ClientStream implements StreamCaller {
       // would run it whole; the cancel right behind it stops it as soon as it is read. Near the
       // deadline the two race: the handler reads Timeout or Cancelled, whichever comes first.
       if (call.headed) this.writeBare(CANCEL_ACTION, call.seq);
-      call.finish(new RpcError(ErrorCode.Timeout, `no reply from ${this.remote} within ${call.timeoutMs} ms`), null, this.callbacks);
+      call.finish(withoutStack(() => new RpcError(ErrorCode.Timeout, `no reply from ${this.remote} within ${call.timeoutMs} ms`)), null, this.callbacks);
     }
   };
 
@@ -884,16 +887,18 @@ export class ClientStream implements StreamCaller {
     this.pending.clear();
     this.deadlines.clear();
     this.throttler.inFlight = 0;
-    for (const call of calls) call.finish(this.saidGoodbye ? unreadByClosingServer(this.remote, cause) : new RpcError(ErrorCode.IO, `connection to ${this.remote} lost: ${cause.message}`, { cause }), null, this.callbacks);
+    // Stackless, as every error made for many calls at once here: its stack would name only the
+    // socket's close handler (or a ticker), never a caller's code, and cost most of the turn.
+    for (const call of calls) call.finish(withoutStack(() => (this.saidGoodbye ? unreadByClosingServer(this.remote, cause) : lostOnWire(this.remote, cause))), null, this.callbacks);
     const unsent = [...this.throttler.drain(), ...this.held.drain()];
     for (const call of unsent) {
       call.held = false;
-      call.finish(new RpcError(ErrorCode.IO, `connection to ${this.remote} lost before the call was sent: ${cause.message}`, { cause, retry: 'safe' }), null, this.callbacks);
+      call.finish(withoutStack(() => new RpcError(ErrorCode.IO, `connection to ${this.remote} lost before the call was sent: ${cause.message}`, { cause, retry: 'safe' })), null, this.callbacks);
     }
     this.streaming.fail(cause, this.saidGoodbye);
     const waiters = this.pongWaiters;
     this.pongWaiters = [];
-    for (const w of waiters) w.reject(new RpcError(ErrorCode.IO, `connection to ${this.remote} lost before a ping was answered: ${cause.message}`, { cause }));
+    for (const w of waiters) w.reject(withoutStack(() => new RpcError(ErrorCode.IO, `connection to ${this.remote} lost before a ping was answered: ${cause.message}`, { cause })));
   }
 
   /** The peer broke the protocol or stopped answering: the connection ends with `err`. */
@@ -938,6 +943,9 @@ export class ClientStream implements StreamCaller {
 /** A call still unanswered when a server that said goodbye ended the connection: it never ran there, as a bare Closed says. */
 const unreadByClosingServer = (remote: string, cause: Error): RpcError =>
   new RpcError(ErrorCode.Closed, `${remote} was closing and ended the connection before it read the call (it said so: never ran): ${cause.message}`, { cause, retry: 'safe' });
+
+/** A call on the wire when the connection was lost: it may have run. */
+const lostOnWire = (remote: string, cause: Error): RpcError => new RpcError(ErrorCode.IO, `connection to ${remote} lost: ${cause.message}`, { cause });
 
 const tooLarge = (what: string, n: number, max: number): RpcError =>
   new RpcError(ErrorCode.FrameTooLarge, `${what} of ${n} bytes exceeds the limit of ${max}`);

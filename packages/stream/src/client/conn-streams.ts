@@ -1,4 +1,4 @@
-import { EMPTY_BYTES, ErrorCode, FrameError, RpcError, invalidArgument, type FrameConn, type Logger } from '@skein/core';
+import { EMPTY_BYTES, ErrorCode, FrameError, RpcError, invalidArgument, withoutStack, type FrameConn, type Logger } from '@skein/core';
 import { abortedAlready } from './call-abort.js';
 import type { CallOptions } from './call-options.js';
 import type { ClientHello } from './hello.js';
@@ -244,14 +244,17 @@ export class ConnStreams implements StreamWire {
     const unopened = [...this.opening.keys()];
     this.streams.clear();
     this.opening.clear();
+    // Stackless (withoutStack): made for many streams at once in the close's turn, a stack names only Skein's close handler.
     for (const stream of streams) {
-      const err = unread
-        ? new RpcError(ErrorCode.Closed, `${remote} was closing and ended the connection before it read the stream (it said so: never ran): ${cause.message}`, { cause, retry: 'safe' })
-        : new RpcError(ErrorCode.IO, `connection to ${remote} lost mid-stream: ${cause.message}`, { cause });
+      const err = withoutStack(() =>
+        unread
+          ? new RpcError(ErrorCode.Closed, `${remote} was closing and ended the connection before it read the stream (it said so: never ran): ${cause.message}`, { cause, retry: 'safe' })
+          : new RpcError(ErrorCode.IO, `connection to ${remote} lost mid-stream: ${cause.message}`, { cause }),
+      );
       stream.finish(err, null);
     }
     // Waiting for the hello's answer: nothing of theirs was sent, so a pool may open them elsewhere.
-    for (const stream of unopened) stream.finish(new RpcError(ErrorCode.IO, `connection to ${remote} lost before the stream was opened: ${cause.message}`, { cause, retry: 'safe' }), null);
+    for (const stream of unopened) stream.finish(withoutStack(() => new RpcError(ErrorCode.IO, `connection to ${remote} lost before the stream was opened: ${cause.message}`, { cause, retry: 'safe' })), null);
   }
 
   private send(stream: StreamCall, action: number | Uint8Array, msg: Uint8Array, blob: Uint8Array, head: Uint8Array | undefined, remainingMs: number | undefined): void {

@@ -8,6 +8,7 @@ import {
   parseAddress,
   silentLogger,
   guardedLogger,
+  withoutStack,
   type Clock,
   type Logger,
   type RemoteError,
@@ -579,7 +580,8 @@ export class ConnPool implements StreamCaller, Resender, Reopener {
     this.pace?.stop();
     this.outage.stop();
     this.opener.abandon(`pool for ${this.address} closed`);
-    this.waiting.failWhere(() => new RpcError(ErrorCode.Closed, `pool for ${this.address} closed before the call was sent`));
+    // Stackless (withoutStack): one for each call waiting, made in the close's turn, naming no caller's code.
+    this.waiting.failWhere(() => withoutStack(() => new RpcError(ErrorCode.Closed, `pool for ${this.address} closed before the call was sent`)));
   }
 
   private setState(state: PoolState): void {

@@ -1,4 +1,4 @@
-import { ErrorCode, RpcError, extended, fromDownstream, type Clock } from '@skein/core';
+import { ErrorCode, RpcError, extended, fromDownstream, withoutStack, type Clock } from '@skein/core';
 import { abortedAlready } from '../client/call-abort.js';
 import type { Notify } from '../client/call.js';
 import type { CallOptions } from '../client/call-options.js';
@@ -160,7 +160,7 @@ export class WaitingCalls {
       if (call.deadline <= elapsed) return neverSent(call.opts.timeoutMs ?? this.defaultTimeoutMs);
       if (!connected) {
         const start = upTo > call.budgetStart ? upTo : call.budgetStart;
-        if (now - start >= this.budgetMs || (call.failFast && inOutage)) return this.outage.unreachable(now);
+        if (now - start >= this.budgetMs || (call.failFast && inOutage)) return withoutStack(() => this.outage.unreachable(now));
       }
       if (call.deadline < this.nextDue) this.nextDue = call.deadline;
       return undefined;
@@ -170,7 +170,8 @@ export class WaitingCalls {
 
 /** What a call that waited out its timeout (`timeoutMs`) for a connection fails with: it never ran. */
 const neverSent = (timeoutMs: number): RpcError =>
-  new RpcError(ErrorCode.Timeout, `call waited ${timeoutMs} ms for a connection and was never sent`, { retry: 'safe' });
+  // Stackless (withoutStack): made by the sweep for many calls in one tick, a stack names only the pool's ticker.
+  withoutStack(() => new RpcError(ErrorCode.Timeout, `call waited ${timeoutMs} ms for a connection and was never sent`, { retry: 'safe' }));
 
 /**
  * A waiting stream's opening. Made apart from the pool's `openOn`: a closure there would share

@@ -1,4 +1,4 @@
-import { EMPTY_BYTES, ErrorCode, FrameError, RemoteError, RpcError, fromDownstream, invalidArgument, takeBytes, type Clock, type Logger } from '@skein/core';
+import { EMPTY_BYTES, ErrorCode, FrameError, RemoteError, RpcError, fromDownstream, invalidArgument, takeBytes, withoutStack, type Clock, type Logger } from '@skein/core';
 import { Call, type Notify, type Reply } from '../client/call.js';
 import { abortedAlready, cancellable, hookAbort } from '../client/call-abort.js';
 import type { Caller } from '../client/caller.js';
@@ -218,11 +218,12 @@ export class ReverseCaller implements Caller {
     this.deadlines?.clear();
     const out = this.onWire.values();
     this.onWire.clear();
+    // Stackless (withoutStack): made for many calls in the close's turn, a stack names only Skein's close handler.
     for (const call of out) {
-      this.settle(call, new RpcError(ErrorCode.IO, `connection from ${this.host.remote} lost with the reverse call out: it may have run (${cause.message})`, { cause }), null);
+      this.settle(call, withoutStack(() => new RpcError(ErrorCode.IO, `connection from ${this.host.remote} lost with the reverse call out: it may have run (${cause.message})`, { cause })), null);
     }
     for (const call of this.waiting.drain()) {
-      this.settle(call, new RpcError(ErrorCode.IO, `connection from ${this.host.remote} lost before the reverse call was sent: ${cause.message}`, { cause, retry: 'safe' }), null);
+      this.settle(call, withoutStack(() => new RpcError(ErrorCode.IO, `connection from ${this.host.remote} lost before the reverse call was sent: ${cause.message}`, { cause, retry: 'safe' })), null);
     }
   }
 
@@ -280,7 +281,7 @@ export class ReverseCaller implements Caller {
   private spentWaiting(call: Call): void {
     this.deadlines!.remove(call);
     call.dropPayload();
-    this.settle(call, new RpcError(ErrorCode.Timeout, `reverse call waited ${call.timeoutMs} ms for the window and was never sent`, { retry: 'safe' }), null);
+    this.settle(call, withoutStack(() => new RpcError(ErrorCode.Timeout, `reverse call waited ${call.timeoutMs} ms for the window and was never sent`, { retry: 'safe' })), null);
   }
 
   /** Reverse calls on the wire whose answers have not come: the connection must keep reading. */
@@ -310,7 +311,7 @@ export class ReverseCaller implements Caller {
     if (call.done) return;
     if (call.seq !== 0) {
       this.giveUp(call);
-      return this.settle(call, new RpcError(ErrorCode.Timeout, `no answer from ${this.host.remote} to a reverse call within ${call.timeoutMs} ms`), null);
+      return this.settle(call, withoutStack(() => new RpcError(ErrorCode.Timeout, `no answer from ${this.host.remote} to a reverse call within ${call.timeoutMs} ms`)), null);
     }
     // It waited its whole timeout while every slot was held by a call nobody waits for, and the
     // peer answered none of them for at least the reverse calls' own default timeout too (a call's
@@ -320,7 +321,7 @@ export class ReverseCaller implements Caller {
     if (stalledMs >= call.timeoutMs && stalledMs >= this.settings.timeoutMs) return this.peerStuck(stalledMs);
     this.waiting.settled();
     call.dropPayload();
-    this.settle(call, new RpcError(ErrorCode.Timeout, `reverse call waited ${call.timeoutMs} ms for the window and was never sent`, { retry: 'safe' }), null);
+    this.settle(call, withoutStack(() => new RpcError(ErrorCode.Timeout, `reverse call waited ${call.timeoutMs} ms for the window and was never sent`, { retry: 'safe' })), null);
   };
 
   private watchAbort(call: Call, opts: CallOptions): void {
