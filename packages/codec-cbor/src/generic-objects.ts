@@ -1,3 +1,4 @@
+import { withoutStack } from '@skein/core';
 import { addExtension } from 'cbor-x';
 
 /** Tag 27 (http://cbor.schmorp.de/generic-object): `[name, message, options]`, cbor-x's Error and RegExp. */
@@ -34,13 +35,7 @@ function readGenericObject(data: unknown): unknown {
     if (regExpGate.refuse) throw refusedRegExp();
     return RegExp(message as string, options as string);
   }
-  const limit = Error.stackTraceLimit;
-  Error.stackTraceLimit = 0;
-  try {
-    return Error(message as string, options as ErrorOptions);
-  } finally {
-    Error.stackTraceLimit = limit;
-  }
+  return withoutStack(() => Error(message as string, options as ErrorOptions));
 }
 
 let installed = false;
