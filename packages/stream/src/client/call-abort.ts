@@ -23,9 +23,10 @@ export function cancellable(opts: CallOptions): boolean {
  */
 export function hookAbort(opts: CallOptions, onAbort: (why: RpcError) => void): () => void {
   const { signal, abortSource } = opts;
-  // Stackless: one signal aborts many calls in one turn, and a stack here names only the
-  // signal's listener (or the abort source's), never the call's caller. An abort known at the
-  // call itself (`abortedAlready`) keeps its stack, made in the caller's call.
+  // Stackless: one signal may abort many calls in one turn, where capturing a stack each was
+  // most of it. A stack here named the signal's listener and, above it, whoever aborted (your
+  // `abort()`'s call site, or a timer's): that is what it drops. An abort known at the call itself
+  // (`abortedAlready`) keeps its stack, made in the caller's call.
   const told = (): void => onAbort(withoutStack(cancelled));
   let unhookSource = noop;
   if (abortSource !== undefined) {
