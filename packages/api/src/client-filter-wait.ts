@@ -32,7 +32,7 @@ export class ClientFilterWait<O extends WaitedOptions> implements FilterWatch {
         ? noop
         : whenAborted(o.signal, source, () => {
             stopped = true;
-            stop(cancelled(info.action, what));
+            stop(cancelled(info.action, what, o.signal?.aborted === true ? o.signal.reason : undefined));
           });
     // Stopped already (a signal aborted before the wait): a timer armed now would outlive the call.
     if (!timerBounds(timeoutMs) || stopped) return unlink;
@@ -72,7 +72,9 @@ export interface WaitedOptions {
   readonly abortSource?: AbortSource;
 }
 
-const cancelled = (action: string, what: string): RpcError => new RpcError(ErrorCode.Cancelled, `${action}: cancelled while ${what} awaited; never sent`);
+/** `reason`: the call's signal's, its cause (as a sent call's Cancelled has it); not a handler context's. */
+const cancelled = (action: string, what: string, reason: unknown): RpcError =>
+  new RpcError(ErrorCode.Cancelled, `${action}: cancelled while ${what} awaited; never sent`, reason === undefined ? undefined : { cause: reason });
 
 const timedOut = (action: string, ms: number, what: string): RpcError =>
   new RpcError(ErrorCode.Timeout, `${action}: timed out after ${ms} ms while ${what} awaited; never sent`, { retry: 'safe' });

@@ -49,7 +49,8 @@ describe('a client filter that awaits', () => {
     const call = svc.run(1, { signal: ac.signal }).catch((e: RpcError) => e);
     await g.entered;
     ac.abort();
-    expect(await within(call, 5000, 'the cancelled call')).toMatchObject({ code: ErrorCode.Cancelled });
+    // The signal's reason is its cause, as a sent call's Cancelled has it.
+    expect(await within(call, 5000, 'the cancelled call')).toMatchObject({ code: ErrorCode.Cancelled, cause: ac.signal.reason });
     g.gate.resolve();
     // One more call on the same connection, after the gate: a call sent late would have run first.
     expect(await createClient(Svc, stream, { codec: msgpackCodec }).run(2)).toBe(2);

@@ -30,6 +30,36 @@ describe('cancelling a call', () => {
     expect(rec.writes.length).toBe(before);
   });
 
+  it("carries the signal's reason as its cause: a reason given to abort(), or the DOMException abort() made where it was called", async () => {
+    const gate = deferred<void>();
+    const server = new RpcServer({ dispatch: createRouter({ 1: async () => (await gate.promise, u32(1)) }) });
+    cleanup.push(() => (gate.resolve(), server.close()));
+    const a = await server.listen(transport, '127.0.0.1:0');
+    const client = await ClientStream.connect({ transport, address: `127.0.0.1:${portOf(a)}` });
+    cleanup.push(() => client.close());
+    const why = new Error('the user left');
+    const given = new AbortController();
+    const mine = client.call(1, undefined, { signal: given.signal }).catch((e: RpcError) => e);
+    const plain = new AbortController();
+    // Two calls on one signal: the second listens through the signal's shared list.
+    const shared = [0, 1].map(() => client.call(1, undefined, { signal: plain.signal }).catch((e: RpcError) => e));
+    await client.ping();
+    given.abort(why);
+    plain.abort();
+    for (const err of [await mine, ...(await Promise.all(shared))] as RpcError[]) {
+      expect(err.code).toBe(ErrorCode.Cancelled);
+    }
+    expect(((await mine) as RpcError).cause).toBe(why);
+    for (const err of (await Promise.all(shared)) as RpcError[]) {
+      expect(err.cause).toBe(plain.signal.reason);
+      // Where abort() was called: this file.
+      expect((err.cause as Error).stack).toMatch(/cancel\.test\.ts/);
+    }
+    // Aborted before the call: refused at once, with the reason all the same.
+    const late = (await client.call(1, undefined, { signal: given.signal }).catch((e: RpcError) => e)) as RpcError;
+    expect(late.cause).toBe(why);
+  });
+
   it('while queued for the window: never sent, and no cancel frame either', async () => {
     const rec = recordingTransport();
     const gate = deferred<void>();

@@ -216,6 +216,8 @@ describe('streams', () => {
       expect(s.buffered).toBe(0);
       await expect(items.next()).rejects.toMatchObject({ code: ErrorCode.Cancelled });
       await expect(s.result).rejects.toMatchObject({ code: ErrorCode.Cancelled });
+      // Its signal's reason is the cause, as a call's Cancelled has it; cancel() gives none.
+      expect(((await s.result.catch((e: RpcError) => e)) as RpcError).cause).toBe(how === 'signal' ? ac.signal.reason : undefined);
     }
   });
 

@@ -6,7 +6,8 @@ import { listenToSignal } from '../internals/signal-listeners.js';
 
 /** Why a call may not start: what cancels it (its signal, its abort source) has aborted already. */
 export function abortedAlready(opts: CallOptions): RpcError | undefined {
-  return opts.signal?.aborted === true || opts.abortSource?.aborted === true ? cancelled() : undefined;
+  if (opts.signal?.aborted === true) return cancelled(opts.signal.reason);
+  return opts.abortSource?.aborted === true ? cancelled() : undefined;
 }
 
 /** Something may cancel the call (a signal, an abort source): the server must be able to stop it too. */
@@ -24,12 +25,14 @@ export function cancellable(opts: CallOptions): boolean {
 export function hookAbort(opts: CallOptions, onAbort: (why: RpcError) => void): () => void {
   const { signal, abortSource } = opts;
   // Stackless: one signal may abort many calls in one turn, where capturing a stack each was
-  // most of it. A stack here named the signal's listener and, above it, whoever aborted (your
-  // `abort()`'s call site, or a timer's): that is what it drops. An abort known at the call itself
-  // (`abortedAlready`) keeps its stack, made in the caller's call.
-  const told = (): void => onAbort(withoutStack(cancelled));
+  // most of it. A stack here named the signal's listener and, above it, whoever aborted: the
+  // signal's reason, the error's cause, still does (a DOMException made in `abort()` has that
+  // stack). An abort known at the call itself (`abortedAlready`) keeps its stack, made in the
+  // caller's call. An abort source's reason is not a cause: it is the handler's own end (its
+  // client's cancel, its connection lost), not this call's.
   let unhookSource = noop;
   if (abortSource !== undefined) {
+    const told = (): void => onAbort(withoutStack(cancelled));
     let hooking = true;
     let toldMeanwhile = false;
     unhookSource = abortSource.onAbort(() => (hooking ? (toldMeanwhile = true) : told()));
@@ -38,7 +41,7 @@ export function hookAbort(opts: CallOptions, onAbort: (why: RpcError) => void): 
   }
   if (signal === undefined) return unhookSource;
   // Not a listener on the signal per call: one signal is often given many calls (see signal-listeners.ts).
-  const unhookSignal = listenToSignal(signal, told);
+  const unhookSignal = listenToSignal(signal, () => onAbort(withoutStack(() => cancelled(signal.reason))));
   if (abortSource === undefined) return unhookSignal;
   return () => {
     unhookSource();

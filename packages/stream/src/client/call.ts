@@ -78,6 +78,9 @@ export class Call implements Waiter {
 /**
  * What a call gets when its AbortSignal or its abort source (the call it was made for) fires,
  * wherever it is waiting. One text for both: a worker's call reaches its connection's caller
- * through a signal of the pool's, whichever it was.
+ * through a signal of the pool's, whichever it was. `reason`, its signal's (`abort(reason)`; by
+ * default a DOMException made in `abort()`, whose stack names the code that aborted), becomes
+ * its cause, as a connect's or a discovery wait's.
  */
-export const cancelled = (): RpcError => new RpcError(ErrorCode.Cancelled, 'call cancelled: its signal, or the call it was made for, aborted');
+export const cancelled = (reason?: unknown): RpcError =>
+  new RpcError(ErrorCode.Cancelled, 'call cancelled: its signal, or the call it was made for, aborted', reason === undefined ? undefined : { cause: reason });

@@ -124,7 +124,7 @@ export class StreamCall implements AsyncIterable<Reply>, TimedStream {
     // Hooked only while nothing aborted yet (as `hookAbort` asks): a source that aborted already
     // tells at once, which would end the stream here before `unlink` is set, leaving the hook a
     // signal beside it then gets. The carrier refuses such a stream itself (`abortedAlready`).
-    if (cancellable(opts) && abortedAlready(opts) === undefined) this.unlink = hookAbort(opts, () => this.cancel());
+    if (cancellable(opts) && abortedAlready(opts) === undefined) this.unlink = hookAbort(opts, (why) => this.stop(undefined, true, why.cause));
   }
 
   /** Bytes the server sent that were not read yet: at most the receive window and one item. */
@@ -226,12 +226,13 @@ export class StreamCall implements AsyncIterable<Reply>, TimedStream {
     this.stop(err, false);
   }
 
-  private stop(reason: Error | undefined, dropUnread: boolean): void {
+  /** `signalReason`: the cause of the Cancelled made when `reason` is not given (its signal's reason, as a call's Cancelled has it). */
+  private stop(reason: Error | undefined, dropUnread: boolean, signalReason?: unknown): void {
     if (this.done) return;
     this.onAttempt = undefined;
     // The canceller's own reason (a typed client's source threw it) stays theirs: not marked
     // downstream in place, or a handler's own error (a constant) would be withheld from then on.
-    const err = reason ?? new RpcError(ErrorCode.Cancelled, 'stream cancelled');
+    const err = reason ?? new RpcError(ErrorCode.Cancelled, 'stream cancelled', signalReason === undefined ? undefined : { cause: signalReason });
     if (reason === undefined) this.finish(err, null);
     else this.conclude(reason, null);
     if (dropUnread) this.inbox.discard(err);
