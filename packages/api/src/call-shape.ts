@@ -1,4 +1,5 @@
 import { ErrorCode, RpcError } from '@skein/core';
+import { CALLED_AS_UNARY } from './called-as-unary.js';
 import type { StreamKind } from './define.js';
 
 // A call that reached a method of another shape than the one it was made for: the client's
@@ -17,7 +18,7 @@ export const openedAsStream = (action: string): RpcError =>
 
 /** A streaming method called without a stream: a unary call (a razor v1 client can make no other). */
 export const calledAsUnary = (action: string, kind: StreamKind): RpcError =>
-  new RpcError(ErrorCode.InvalidArgument, `${action}: ${SHAPE[kind]} on the server, called as a unary method: ${SKEW}`);
+  new RpcError(ErrorCode.InvalidArgument, `${action}: ${SHAPE[kind]} ${CALLED_AS_UNARY}: ${SKEW}`);
 
 /** A client or bidirectional stream opened with an argument, as only a server stream is. */
 export const openedWithArgument = (action: string, kind: StreamKind): RpcError =>

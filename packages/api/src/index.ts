@@ -32,6 +32,7 @@ export { implement, createServiceDispatch } from './service-dispatch.js';
 export type { Handler, Handlers, ServiceImpl, ServiceDispatchOptions } from './service-dispatch.js';
 export { CallContext } from './context.js';
 export { describeIssues } from './schema.js';
+export { CALLED_AS_UNARY } from './called-as-unary.js';
 export { withFilters, callInfo } from './filters.js';
 export type { Filter, CallInfo, Outcome, FilterWatch } from './filters.js';
 export { callLog, overloadShedding } from './builtin-filters.js';

@@ -1,5 +1,5 @@
 import { ErrorCode, RpcError, invalidArgument, type Codec } from '@skein/core';
-import { createClient, method, service, type ServiceDef } from '@skein/api';
+import { CALLED_AS_UNARY, createClient, method, service, type ServiceDef } from '@skein/api';
 import { ClientStream } from '@skein/stream';
 import type { Target } from './target.js';
 
@@ -122,9 +122,14 @@ export function withTransportHint(err: unknown, target: Target, answered: boolea
 
 /**
  * A plain call of a streaming method: @skein/api's dispatch refuses it with InvalidArgument
- * saying so ("called as a unary method"), an older one with a bare Version (its reason logged on
- * the server, not sent). `call` and `bench` make unary calls only: that is said, and where a
+ * saying so (`CALLED_AS_UNARY`), an older one with a bare Version (its reason logged on the
+ * server, not sent). `call` and `bench` make unary calls only: that is said, and where a
  * health watch is read; to an older server's Version, as the likeliest reason.
+ *
+ * Recognized by its words: a built-in error carries only its code and its words on the wire
+ * (docs/protocol.md, Errors), and a place for more would be a wire change. The words are the ones
+ * @skein/api exports and pins, which every server since the refusal came sends, so one match
+ * serves this version's servers and the older ones alike.
  */
 export function withStreamHint(err: unknown): unknown {
   if (!(err instanceof RpcError)) return err;
@@ -136,9 +141,6 @@ export function withStreamHint(err: unknown): unknown {
     retry: err.retry,
   });
 }
-
-/** What @skein/api's refusal of a streaming method's plain call says (its call-shape.ts). */
-const CALLED_AS_UNARY = 'on the server, called as a unary method';
 
 /**
  * The TLS layer's Unauthenticated under a lost connection: over TLS 1.3 a server refuses a
