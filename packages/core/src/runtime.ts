@@ -15,6 +15,15 @@ export interface Runtime {
   readonly name: 'node' | 'bun' | 'deno' | (string & {});
   connect(address: Address, options?: ConnectOptions): Promise<ByteConn>;
   listen(address: Address, accept: (conn: ByteConn) => void, options?: ListenOptions): Promise<ByteListener>;
+  /**
+   * Loads `tls` as a connect's (its certificate, key and CA, into the runtime's TLS library)
+   * without dialling, and rejects with the InvalidArgument a TLS listener's reloadTls gives for
+   * the same pair (core's unusableTls: a key that is not the certificate's, PEM that does not
+   * load). A transport's reloadTls awaits it before it changes anything, so that a client-only
+   * transport refuses such a pair at the reload rather than at its next connect. Optional: without
+   * it only core's structural check (resolveTls) runs at a reload.
+   */
+  loadConnectTls?(tls: TlsOptions): Promise<void>;
   readonly clock: Clock;
 }
 

@@ -1,4 +1,4 @@
-import { invalidArgument, listenFailed, reloadedTls, resolveTls, unusableTls, type Address, type ResolvedTls, type TlsOptions } from '@skein/core';
+import { ErrorCode, invalidArgument, listenFailed, reloadedTls, resolveTls, unusableTls, type Address, type ResolvedTls, type RpcError, type TlsOptions } from '@skein/core';
 import type { DenoApi, DenoConnectTlsOptions, DenoListenTlsOptions, DenoListener } from './native-api.js';
 import { describe } from './socket-address.js';
 
@@ -26,18 +26,42 @@ export function denoConnectTls(address: Address, tls: TlsOptions): ResolvedTls {
  */
 export function denoReloadTls(listening: TlsOptions, next: TlsOptions, host: string): ResolvedTls {
   const settings = reloadedTls(listening, next);
+  tryListening(host, settings);
+  return settings;
+}
+
+/**
+ * Runtime.loadConnectTls: a client certificate and key loaded by rustls as a listener's reload
+ * loads them (on a loopback port of its own, closed at once), so that a key that is not the
+ * certificate's is the same InvalidArgument. A port the system or Deno's permissions will not
+ * give leaves the pair to the next connect, which loads it too: the client asked for no listener.
+ */
+export async function loadConnectTls(tls: TlsOptions): Promise<void> {
+  const s = resolveTls(tls, 'connect');
+  if (s.cert === undefined) return;
+  try {
+    tryListening('127.0.0.1', resolveTls({ cert: s.cert, key: s.key }, 'listen'));
+  } catch (err) {
+    if ((err as RpcError).code === ErrorCode.InvalidArgument) throw err;
+  }
+}
+
+/** `settings` loaded by rustls on a port of its own on `host`, closed at once: what rustls will not load is InvalidArgument. */
+function tryListening(host: string, settings: ResolvedTls): void {
   let trial: DenoListener;
   try {
     trial = Deno.listenTls(listenOptions({ host, port: 0 }, settings));
   } catch (err) {
     // Deno's OS errors say "(os error N)"; rustls's (InvalidData, KeyMismatch) are the certificate's.
     const why = describe(err);
-    if (/\(os error \d+\)/.test(why)) throw listenFailed(`${host}:0`, `cannot try the new certificate: ${why}`, err);
+    if (/\(os error \d+\)/.test(why) || isPermissionError(err)) throw listenFailed(`${host}:0`, `cannot try the new certificate: ${why}`, err);
     throw unusableTls(why, err);
   }
   trial.close();
-  return settings;
 }
+
+/** Deno's refusal for want of --allow-net (NotCapable from Deno 2, PermissionDenied before). */
+const isPermissionError = (err: unknown): boolean => /^(NotCapable|PermissionDenied)$/.test((err as Error)?.name ?? '');
 
 function checkCommon(address: Address, s: ResolvedTls): ResolvedTls {
   if ('path' in address) throw invalidArgument(`TLS on a Unix socket (${address.path}): Deno's TLS runs over TCP only`);

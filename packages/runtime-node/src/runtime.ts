@@ -1,6 +1,7 @@
 import { systemClock, type Runtime } from '@skein/core';
 import { connect } from './connect.js';
 import { listen } from './listener.js';
+import { loadConnectTls } from './tls.js';
 
 /**
  * Skein's runtime contract on Node.js: `node:net` sockets (TCP and Unix). The clock is core's
@@ -11,5 +12,6 @@ export const nodeRuntime: Runtime = {
   name: 'node',
   connect,
   listen,
+  loadConnectTls,
   clock: systemClock,
 };

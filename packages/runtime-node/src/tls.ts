@@ -109,6 +109,14 @@ export function connectTls(address: Address, s: ResolvedTls): tls.ConnectionOpti
   };
 }
 
+/**
+ * Runtime.loadConnectTls: the context a connect with `tls` would make, made and dropped, so that
+ * what OpenSSL will not load is the InvalidArgument a listener's reload gives (secureContext's).
+ */
+export async function loadConnectTls(tls: TlsOptions): Promise<void> {
+  secureContext(resolveTls(tls, 'connect'));
+}
+
 /** The verified peer of a TLS socket: the client's certificate once authorized, the server's on a client. */
 export function identityOfSocket(socket: net.Socket): PeerIdentity | undefined {
   if (!(socket instanceof tls.TLSSocket) || !socket.authorized) return undefined;

@@ -101,6 +101,48 @@ export function tlsClientReloadConformance(h: TlsClientReloadHarness): void {
       expect((await delivered(await connect(client, server.address), server.seen)).identity?.subject).toBe('CN=test-client');
     });
 
+    it('a client-only transport refuses a key that is not its certificate\'s at the reload, as a listener\'s reload does, and keeps the pair it had', async () => {
+      const server = await listener(mtls());
+      const client = h.transport(clientTls(certs.client));
+      // The client's certificate with the server's key: a pair that does not match, well-formed.
+      const refused = await client.reloadTls!({ key: certs.server.key }).catch((e: unknown) => e);
+      // The same pair given to a transport's listener.
+      const serving = h.transport(serverTls());
+      const own = await serving.listen({ host: '127.0.0.1', port: 0 }, h.spec, (conn) => void conn.close());
+      cleanup.push(() => own.close());
+      const listenerRefused = await serving.reloadTls!({ cert: certs.client.cert }).catch((e: unknown) => e);
+      expect(listenerRefused).toMatchObject({ code: ErrorCode.InvalidArgument });
+      expect(refused).toMatchObject({ code: ErrorCode.InvalidArgument, message: (listenerRefused as Error).message });
+      // Nothing lost: later connects present the certificate it had.
+      expect((await delivered(await connect(client, server.address), server.seen)).identity?.subject).toBe('CN=test-client');
+    });
+
+    it('reloads called at once on a client-only transport apply in call order; a failed one between keeps the one before and holds up none after', async () => {
+      const server = await listener(mtls());
+      const client = h.transport(clientTls({ ca: certs.foreignCa }));
+      const rotated = signClientCert(certs, 'in-order');
+      const outcomes = await Promise.allSettled([client.reloadTls!(rotated), client.reloadTls!({ key: certs.server.key }), client.reloadTls!({ ca: certs.ca })]);
+      expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+      expect((outcomes[1] as PromiseRejectedResult).reason).toMatchObject({ code: ErrorCode.InvalidArgument });
+      // The CA of the last, over the certificate of the first.
+      expect((await delivered(await connect(client, server.address), server.seen)).identity?.subject).toBe('CN=in-order');
+    });
+
+    it('reloads called at once on a transport that listens and dials: each merges over the one before, its connects keep the CA the first gave', async () => {
+      const server = await listener(serverTls());
+      // Its connects trust only the foreign CA until the first reload.
+      const both = h.transport({ ...serverTls(), ca: certs.foreignCa });
+      const own = await both.listen({ host: '127.0.0.1', port: 0 }, h.spec, (conn) => {
+        conn.bind({ frame() {}, drain() {}, close() {} });
+        cleanup.push(() => conn.close());
+      });
+      cleanup.push(() => own.close());
+      const outcomes = await Promise.allSettled([both.reloadTls!({ ca: certs.ca }), both.reloadTls!(certs.reloaded)]);
+      expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'fulfilled']);
+      await delivered(await connect(both, server.address), server.seen);
+      await connect(h.transport(clientTls()), own.address);
+    });
+
     it('a transport that listens and dials: one reload gives its listener and its connects the new certificate and CA', async () => {
       // Its listener serves `server`'s certificate; its connects trust only the foreign CA, so fail until the reload.
       const both = h.transport({ ...serverTls(), ca: certs.foreignCa });

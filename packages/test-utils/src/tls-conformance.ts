@@ -320,6 +320,17 @@ export function tlsRuntimeConformance(h: TlsHarness): void {
       expect((await nodeTlsEcho(port, { ca: certs.ca, servername: 'localhost' })).server).toBe('reloaded');
     });
 
+    it('loadConnectTls refuses a key that is not the certificate\'s with the InvalidArgument a listener\'s reload gives for that pair, and loads a good one', async () => {
+      // The client's certificate with the server's key, as a connect's and as a listener's reload.
+      const mismatched = run('tls-load-connect', '127.0.0.1:0', tlsArg({ cert: certs.client.cert, key: certs.server.key, ca: certs.ca }), serverTls(), tlsArg({ cert: certs.client.cert }));
+      const [, loaded] = await mismatched.waitForLine(/^load-connect (.*)$/, HANG_MS);
+      const [, reloaded] = await mismatched.waitForLine(/^reload (.*)$/, HANG_MS);
+      expect(reloaded).toMatch(/^InvalidArgument: /);
+      expect(loaded).toBe(reloaded);
+      const good = run('tls-load-connect', '127.0.0.1:0', tlsArg({ ...certs.client, ca: certs.ca }), serverTls(), serverTls());
+      expect((await good.waitForLine(/^load-connect (.*)$/, HANG_MS))[1]).toBe('fulfilled');
+    });
+
     it('a reloadTls that fails, however often, leaves the listener serving its previous certificate', async () => {
       // The client's certificate with the server's key: a pair that does not match.
       const mismatched = tlsArg({ cert: certs.client.cert });

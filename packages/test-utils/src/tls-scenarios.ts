@@ -21,6 +21,7 @@ export interface TlsRuntimeUnderTest {
     accept: (conn: TlsConn) => void,
     options?: { tls?: object },
   ): Promise<{ readonly address: ScenarioAddress; reloadTls?(tls: object): Promise<void> }>;
+  loadConnectTls?(tls: object): Promise<void>;
 }
 
 type TlsScenario = (rt: TlsRuntimeUnderTest, address: ScenarioAddress, args: string[], format: (a: ScenarioAddress) => string) => Promise<void>;
@@ -173,6 +174,19 @@ export const TLS_SCENARIOS: Record<string, TlsScenario> = {
       return;
     }
     say(`listening ${format(listener.address)}`);
+  },
+
+  /**
+   * `tls-load-connect <address> <tls> <listen tls> <reload tls>`: loads `tls` as a connect's
+   * (Runtime.loadConnectTls) and prints `load-connect fulfilled`, why not, or `none` (the runtime
+   * has none); then reloads a listener on `address` made with `listen tls` with `reload tls`, and
+   * prints `reload fulfilled` or why not. Runs until killed.
+   */
+  async 'tls-load-connect'(rt, address, [tls, listenTls, reloadTls]) {
+    const outcome = (p: Promise<unknown>): Promise<string> => p.then(() => 'fulfilled', errLine);
+    say(`load-connect ${rt.loadConnectTls ? await outcome(rt.loadConnectTls(fromArg(tls))) : 'none'}`);
+    const listener = await rt.listen(address, (conn) => conn.close(), { tls: fromArg(listenTls) });
+    say(`reload ${await outcome(listener.reloadTls!(fromArg(reloadTls)))}`);
   },
 
   /** `tls-call <address> <tls> [timeoutMs]`: connects, sends `ping`, prints `echoed <text> identity <json>` or what failed. */

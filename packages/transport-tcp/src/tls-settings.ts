@@ -3,15 +3,22 @@ import { connectTlsOptions, invalidArgument, reloadedTransportTls, warnOfClientC
 /**
  * A transport's TLS options, and the listeners they serve. A connection is TLS when the address
  * says so (`tls://`) or the transport was given options; `reload` swaps the certificate, key
- * and CA of every open TLS listener, and of later connects (a client-only transport's too).
+ * and CA of every open TLS listener, and of later connects (a client-only transport's too),
+ * one reload after the other in call order.
  * Each listener's certificate is watched for its expiry (core's CertificateExpiryWatch) from its
  * listen to its close; the client certificate, as connects present it (core's
  * warnOfClientCertificate).
  */
 export class TlsSettings {
   private readonly listeners = new Map<ByteListener, CertificateExpiryWatch>();
+  /** The reloads called so far, settled or not: the next one starts after them. */
+  private reloads: Promise<void> = Promise.resolve();
 
-  constructor(private options: TlsOptions | undefined) {}
+  constructor(
+    private options: TlsOptions | undefined,
+    /** The runtime's Runtime.loadConnectTls, where it has one. */
+    private readonly loadConnectTls?: (tls: TlsOptions) => Promise<void>,
+  ) {}
 
   /**
    * Options for a connect: the listener-only ones left out, so one transport may serve and dial.
@@ -43,12 +50,26 @@ export class TlsSettings {
     this.listeners.delete(listener);
   }
 
-  async reload(next: TlsOptions): Promise<void> {
+  /**
+   * Runs after the reloads called before it have settled, so that each merges over what the one
+   * before applied (one that read the options while another was under way would drop its
+   * fields); a failed one leaves the options as they were and holds up none after it.
+   */
+  reload(next: TlsOptions): Promise<void> {
+    const reload = this.reloads.then(() => this.apply(next));
+    this.reloads = reload.catch(() => {});
+    return reload;
+  }
+
+  private async apply(next: TlsOptions): Promise<void> {
     if (this.options === undefined) throw invalidArgument('reloadTls: this transport was made without tls options');
     // Checked before any listener changes, for connects always and for listeners while any is
     // open (a client-only transport rotates its client certificate or CA): a bad certificate
-    // leaves every listener, and later connects, as they were.
+    // leaves every listener, and later connects, as they were. Loaded as a connect's too, where
+    // the runtime can: with no listener nothing else would load a key that is not the
+    // certificate's, and the next connect would fail instead.
     const reloaded = reloadedTransportTls(this.options, next, this.listeners.size > 0);
+    await this.loadConnectTls?.(connectTlsOptions(reloaded));
     for (const l of this.listeners.keys()) {
       if (!l.reloadTls) throw invalidArgument('reloadTls: this runtime cannot change a TLS listener\'s certificate');
       await l.reloadTls(next);

@@ -1,6 +1,8 @@
 import { CertificateExpiryWatch, DEFAULT_CONNECT_TIMEOUT_MS, formatAddress, invalidArgument, parseAddress, reloadedTransportTls, warnOfClientCertificate, type Address, type FrameConn, type FrameListener, type FrameSpec, type TlsOptions, type Transport } from '@skein/core';
 import type { ResolvedOptions } from './options.js';
+import { wsClientTls } from './tls.js';
 import { connectClient } from './ws-client.js';
+import { loadCertAndKey } from './wss-handshake.js';
 
 /** A listener that can change its TLS certificate (a wss server); without `reloadTls` it cannot. */
 export interface ReloadableListener extends FrameListener {
@@ -13,6 +15,25 @@ export type Listen = (address: Address, spec: FrameSpec, accept: (conn: FrameCon
 export function transportOf(name: string, options: ResolvedOptions, listen: Listen): Transport {
   // Each with the watch on its certificate's expiry (core's CertificateExpiryWatch), from its listen to its close.
   const secureListeners = new Map<ReloadableListener, CertificateExpiryWatch>();
+  /** The reloads called so far, settled or not: the next one starts after them. */
+  let reloads: Promise<void> = Promise.resolve();
+  /**
+   * One reload, after those before it: it merges over what they applied (one that read the
+   * options while another was under way would drop its fields). Checked as a connect's always,
+   * and its certificate and key loaded as one (with no listener nothing else would load a key
+   * that is not the certificate's, and the next connect would fail instead); as a listener's
+   * while one is open. A failure changes nothing.
+   */
+  async function reload(tls: TlsOptions, next: TlsOptions): Promise<void> {
+    const reloaded = reloadedTransportTls(tls, next, secureListeners.size > 0);
+    loadCertAndKey(wsClientTls(reloaded) as { cert?: string; key?: string });
+    for (const l of secureListeners.keys()) {
+      if (!l.reloadTls) throw invalidArgument(`reloadTls: the ${name} server cannot change its certificate while listening`);
+      await l.reloadTls(next);
+    }
+    options.tls = reloaded;
+    for (const expiry of secureListeners.values()) expiry.serving(options.tls);
+  }
   const transport: Transport = {
     name,
     // Async, and the address checked first: a malformed one rejects with InvalidArgument, never a
@@ -33,16 +54,13 @@ export function transportOf(name: string, options: ResolvedOptions, listen: List
       expiry.serving(options.tls);
       return { address: l.address, close: () => (expiry.stop(), secureListeners.delete(l), l.close()) };
     },
-    async reloadTls(next) {
-      if (options.tls === undefined) throw invalidArgument('reloadTls: this transport was made without tls options');
-      // Checked as a connect's always (later connects use them), as a listener's while one is open.
-      const reloaded = reloadedTransportTls(options.tls, next, secureListeners.size > 0);
-      for (const l of secureListeners.keys()) {
-        if (!l.reloadTls) throw invalidArgument(`reloadTls: the ${name} server cannot change its certificate while listening`);
-        await l.reloadTls(next);
-      }
-      options.tls = reloaded;
-      for (const expiry of secureListeners.values()) expiry.serving(options.tls);
+    reloadTls(next) {
+      const run = reloads.then(() => {
+        if (options.tls === undefined) throw invalidArgument('reloadTls: this transport was made without tls options');
+        return reload(options.tls, next);
+      });
+      reloads = run.catch(() => {});
+      return run;
     },
   };
   return transport;
