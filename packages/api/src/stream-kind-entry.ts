@@ -1,5 +1,5 @@
 import { extended, invalidArgument } from '@skein/core';
-import type { CallOptions, Metadata } from '@skein/stream';
+import { metadataRefusal, type CallOptions, type Metadata } from '@skein/stream';
 import type { StreamKind } from './define.js';
 
 /**
@@ -21,14 +21,15 @@ const ENTRIES: Readonly<Record<StreamKind, Metadata>> = {
 /**
  * The open's options with the kind's entry after the caller's metadata: an entry of the caller's
  * by that name gives way. Metadata that is no record (plain JS: null, a string) is refused as a
- * unary call's is, not merged into one (a string's characters were sent as entries, null threw
- * a TypeError).
+ * unary call's is (stream's `metadataRefusal`), not merged into one (a string's characters were
+ * sent as entries, null threw a TypeError).
  */
 export function withStreamKind(opts: CallOptions, kind: StreamKind, action: string): CallOptions {
   const entry = ENTRIES[kind];
   const given: unknown = opts.metadata;
   if (given === undefined) return extended(opts, { metadata: entry });
-  if (typeof given !== 'object' || given === null) throw invalidArgument(`${action}: metadata must be an object of strings`);
+  const refused = metadataRefusal(given);
+  if (refused !== undefined) throw invalidArgument(`${action}: ${refused.message}`);
   return extended(opts, { metadata: extended(given as Metadata, entry) });
 }
 

@@ -40,7 +40,7 @@ describe('metadata that is no record, on a stream', () => {
     cleanup.push(() => s.close());
     const feed = createClient(Feed, s.stream, { codec: msgpackCodec });
     const refused = (action: string) => ({ code: ErrorCode.InvalidArgument, message: `${action}: metadata must be an object of strings` });
-    for (const metadata of [null, 'xy'] as never[]) {
+    for (const metadata of [null, 'xy', ['x']] as never[]) {
       await expect(feed.unary(1, { metadata })).rejects.toMatchObject(refused('Feed.unary'));
       await expect(feed.watch(1, { metadata })).rejects.toMatchObject(refused('Feed.watch'));
       await expect(feed.upload([1], { metadata })).rejects.toMatchObject(refused('Feed.upload'));

@@ -1,5 +1,5 @@
 import { EMPTY_BYTES, RemoteError, RpcError, fromDownstream, invalidArgument, type ErrorCode, type ErrorPayload, type RetryPolicy } from '@skein/core';
-import { SeqTable, abortedAlready, cancellable, hookAbort, type CallOptions, type Metadata, type Notify, type Reply } from '@skein/stream';
+import { SeqTable, abortedAlready, cancellable, hookAbort, metadataRefusal, type CallOptions, type Metadata, type Notify, type Reply } from '@skein/stream';
 import type { ReverseAnswersMessage, ReverseCallOpts, ReverseCallsMessage } from './messages.js';
 import { unpackReplies, type ReplySink } from './reply-batch.js';
 import { ReverseCallPacker } from './reverse-call-batch.js';
@@ -53,7 +53,7 @@ export class ReverseOutbox implements ReplySink {
     // Every outcome of a reverse call is the client's, or about this call (see RpcError.downstream).
     if (refused !== undefined) return notify(fromDownstream(refused), null);
     const metadata = opts.metadata === undefined ? undefined : plainMetadata(opts.metadata);
-    if (metadata === null) return notify(fromDownstream(invalidArgument('metadata must be an object of string values')), null);
+    if (metadata === null) return notify(fromDownstream(invalidArgument('metadata must be an object of strings')), null);
     const id = this.newId();
     const p: Pending = { notify, caller };
     this.pending.set(id, p);
@@ -160,16 +160,18 @@ function refusal(action: unknown, msg: unknown, blob: unknown, opts: CallOptions
 }
 
 /**
- * The metadata's entries in a plain record of its own, or null when a value is not a string. The
+ * The metadata's entries in a plain record of its own, or null when it is no record (stream's
+ * `metadataRefusal`: null, a string, an array) or a value is not a string, as a reverse call on a
+ * connection refuses them (the same words). The
  * turn's calls cross to the pool's thread in one message, which must clone whole: a Proxy of
  * strings passes a look at its entries but cannot be cloned, and would take the turn's other calls
  * (and the worker) down with it. The copy also keeps the entries the call was made with.
  */
 function plainMetadata(v: unknown): Metadata | null {
-  if (typeof v !== 'object' || v === null) return null;
+  if (metadataRefusal(v) !== undefined) return null;
   const copy = Object.create(null) as Record<string, string>; // "__proto__" stays an entry
   try {
-    for (const k in v) {
+    for (const k in v as object) {
       const value = (v as Record<string, unknown>)[k];
       if (typeof value !== 'string') return null;
       copy[k] = value;

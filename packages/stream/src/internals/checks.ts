@@ -41,12 +41,13 @@ export function callTimeout(given: number | undefined, fallback: number): number
 /**
  * Why a call's `metadata` cannot go, or undefined (none given is fine): it must be a record of
  * strings, and plain JS may pass anything (null failed on the way with a bare TypeError, a
- * string's characters went as entries). One check for every call that carries metadata (a
- * ClientStream's calls and streams, a server's reverse calls), so that each refuses alike;
+ * string's characters, an array's items went as entries `{ 0: ... }`). One check for every call
+ * that carries metadata (a ClientStream's calls and streams, a server's reverse calls, and the
+ * carriers above: a typed stream's open, a worker's reverse call), so that each refuses alike;
  * the entries themselves are checked as they are encoded (encodeCallHead).
  */
 export function metadataRefusal(metadata: unknown): RpcError | undefined {
-  if (metadata === undefined || (typeof metadata === 'object' && metadata !== null)) return undefined;
+  if (metadata === undefined || (typeof metadata === 'object' && metadata !== null && !Array.isArray(metadata))) return undefined;
   return invalidArgument('metadata must be an object of strings');
 }
 
