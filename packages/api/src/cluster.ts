@@ -102,6 +102,8 @@ export interface ClusterControl<Type extends string = string> {
   /** Removes a member; its calls in flight are allowed to finish. */
   remove(type: Type, id: string): Promise<void>;
   members(type: Type): Member[];
+  /** How many members the type has: `members(type).length` without copying the list. */
+  count(type: Type): number;
   /**
    * Stops every type's pool; calls in flight and open streams finish (a stream without a
    * `timeoutMs`, a watch, holds it until it ends: cancel it, or `destroy()`).
@@ -142,6 +144,7 @@ export function createCluster<const T extends Record<string, ServerTypeConfig>>(
     update: (type, member) => get(type).update(member),
     remove: (type, id) => get(type).remove(id),
     members: (type) => get(type).members(),
+    count: (type) => get(type).count(),
     close: async () => void (await Promise.all([...types.values()].map((t) => t.pool.close()))),
     destroy: (reason) => {
       for (const t of types.values()) t.pool.destroy(reason);
@@ -154,8 +157,14 @@ export function createCluster<const T extends Record<string, ServerTypeConfig>>(
 class ServerType {
   readonly pool: FailoverPool;
   private readonly byId = new Map<string, Member>();
-  /** `byId`'s members, rebuilt on add and remove (never changed in place), for route functions and broadcasts. */
-  private list: readonly Member[] = [];
+  /**
+   * How many ids name each server (two may: a replaced one registered again), by its canonical
+   * address: the pool keeps a server while one does. Counted, not searched for per remove,
+   * which made every member leaving at once (a lease expiry storm) O(n²).
+   */
+  private readonly idsPerServer = new Map<string, number>();
+  /** `list` as last built; undefined since an add, update or remove. */
+  private listed: readonly Member[] | undefined;
   private readonly pinned = new Map<string, Record<string, Client<ServiceDef>>>();
   private readonly logger: Logger;
 
@@ -168,8 +177,8 @@ class ServerType {
     for (const m of config.servers ?? []) {
       if (this.byId.has(m.id)) throw invalidArgument(`server '${m.id}' of type '${name}' is listed twice`);
       this.byId.set(m.id, m);
+      this.counted(serverKey(m.address), 1);
     }
-    this.list = Object.freeze([...this.byId.values()]);
     this.pool = new FailoverPool({
       ...config.pool,
       pool: withCredentials(config.pool?.pool, opts.credentials),
@@ -180,9 +189,21 @@ class ServerType {
     });
   }
 
+  /**
+   * `byId`'s members (never changed in place), for route functions and broadcasts: built at the
+   * first read after a change, so n changes in one turn build it once, not n times.
+   */
+  private get list(): readonly Member[] {
+    return (this.listed ??= Object.freeze([...this.byId.values()]));
+  }
+
   /** A copy: the caller may change it. */
   members(): Member[] {
     return [...this.list];
+  }
+
+  count(): number {
+    return this.byId.size;
   }
 
   /** All or nothing: the pool takes the server first, so a member it refuses (a bad address or weight, a closed cluster) is never listed. */
@@ -191,7 +212,8 @@ class ServerType {
     if (this.byId.has(member.id)) throw new RpcError(ErrorCode.InvalidArgument, `server '${member.id}' of type '${this.name}' already exists`);
     this.pool.add({ address: member.address, weight: member.weight });
     this.byId.set(member.id, member);
-    this.list = Object.freeze([...this.byId.values()]);
+    this.listed = undefined;
+    this.counted(canonical(member.address), 1);
     this.announce('add', member);
   }
 
@@ -206,7 +228,7 @@ class ServerType {
       return this.add(member);
     }
     this.byId.set(member.id, member);
-    this.list = Object.freeze([...this.byId.values()]);
+    this.listed = undefined;
     this.pinned.delete(member.id); // made for the member as it was (`wrapCaller` sees it)
   }
 
@@ -214,12 +236,19 @@ class ServerType {
     const member = this.byId.get(id);
     if (!member) return;
     this.byId.delete(id);
-    this.list = Object.freeze([...this.byId.values()]);
+    this.listed = undefined;
     this.pinned.delete(id);
     this.announce('remove', member);
     // Another id may share the server, under any spelling of its address (a replaced server): keep the pool then.
-    const address = canonical(member.address);
-    if (!this.list.some((m) => canonical(m.address) === address)) await this.pool.remove(member.address);
+    if (this.counted(canonical(member.address), -1) === 0) await this.pool.remove(member.address);
+  }
+
+  /** Adds `by` to the ids naming the server at `key`; how many name it now. */
+  private counted(key: string, by: 1 | -1): number {
+    const n = (this.idsPerServer.get(key) ?? 0) + by;
+    if (n > 0) this.idsPerServer.set(key, n);
+    else this.idsPerServer.delete(key);
+    return n;
   }
 
   /** Tells the application; its listener throwing never leaves a change half made. */

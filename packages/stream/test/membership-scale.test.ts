@@ -38,6 +38,29 @@ describe('FailoverPool membership at scale', () => {
     expect(read()).toHaveLength(1);
   });
 
+  it('tells whether a leave takes the last server without a search per leave, past servers the application removed by hand', () => {
+    // The pool's list reads, counted: the work per leave, whatever the clock says.
+    class CountingPool extends FailoverPool {
+      reads = 0;
+      override servers(): ReturnType<FailoverPool['servers']> {
+        this.reads++;
+        return super.servers();
+      }
+    }
+    const p = new CountingPool({ transport, servers: [] });
+    cleanup.push(() => within(p.close(), 10_000, 'pool close'));
+    const kept = entries(1000, 0);
+    const d = new StaticDiscovery([...kept, ...entries(1000, 1000)]);
+    const watch = followDiscovery(p, d, { type: 'svc', lastLeaveGraceMs: 60_000 });
+    cleanup.push(() => watch.close());
+    // The first thousand, still listed, taken out by hand: each leave after searched past them all.
+    for (const e of kept) void p.remove(e.address);
+    d.set(kept);
+    expect(p.reads).toBeLessThanOrEqual(2);
+    // The last one discovery took away is kept for the grace: the pool is not emptied.
+    expect(p.servers().map((s) => s.address)).toEqual([entries(1, 1999)[0]!.address]);
+  });
+
   it('picks among servers joined in one turn, and a hook reading the pool sees each change as it is', async () => {
     const s: Record<string, LocalServer> = {};
     for (const n of ['a', 'b', 'c']) {

@@ -127,14 +127,10 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
     return this.membership.members();
   }
 
-  /** @internal Whether the server at `address` (as the pool writes it, or any spelling) is in the pool: a lookup, no list read. */
-  has(address: string): boolean {
-    if (this.byAddress.has(address)) return true;
-    try {
-      return this.byAddress.has(canonical(address));
-    } catch {
-      return false;
-    }
+
+  /** How many servers the pool has now (`servers().length`, without building the list). */
+  get size(): number {
+    return this.byAddress.size;
   }
 
   /** The servers, in the order they joined. */

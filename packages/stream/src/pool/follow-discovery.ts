@@ -97,14 +97,14 @@ class PoolFollower {
   }
 
   /**
-   * Whether the pool would be empty without this server. Another address discovery still names
-   * found in the pool: no need to read the pool's list, whose copy per leave made every entry
-   * leaving at once (a lease expiry storm, a full replacement) O(n²). Looked up, not assumed:
-   * the application may have removed such a server by hand. The first one found mostly ends
-   * the search (entries leave in the order they came).
+   * Whether the pool would be empty without this server: its servers counted (a server the
+   * application removed by hand is not there to count), and read only when it has one at most.
+   * O(1) per leave in any order: a list read per leave made every entry leaving at once (a lease
+   * expiry storm, a full replacement) O(n²), and so did a search through the addresses
+   * discovery names, past each one removed by hand.
    */
   private isLast(address: string): boolean {
-    for (const other of this.users.keys()) if (this.pool.has(other)) return false;
+    if (this.pool.size > 1) return false;
     return !this.pool.servers().some((s) => s.address !== address);
   }
 
