@@ -29,6 +29,9 @@ const CYCLE = fromHex('d81c 81 d81d00');
 /** CBOR: tag 27 `['RegExp', '\p{L}' × 200, 'u']`, a RegExp whose source V8 takes about 60 µs a byte to parse. */
 const REGEXP = Uint8Array.from([0xd8, 27, 0x83, 0x66, ...Buffer.from('RegExp'), 0x79, 0x03, 0xe8, ...Buffer.from('\\p{L}'.repeat(200)), 0x61, 0x75]);
 
+/** CBOR: 1,000 arrays each holding the next, the innermost 1: within cbor-x's stack, past the codec's default maxDepth (100). */
+const DEEP_CBOR = Uint8Array.from([...new Array<number>(1000).fill(0x81), 0x01]);
+
 /** msgpack: `depth` arrays each holding the next, the innermost 1. */
 function nested(depth: number): Uint8Array {
   const bytes = new Uint8Array(depth + 1).fill(0x91);
@@ -98,6 +101,32 @@ describe('cbor: a RegExp (tag 27), which costs far more to make than its bytes',
 
   it('fails the call with Decode on a client whose reply it is', async () => {
     const client = createClient(Trees, await answering(REGEXP), { codec: cbor() });
+    await expect(client.echo(1)).rejects.toMatchObject({ code: ErrorCode.Decode });
+  });
+});
+
+describe('cbor: a value nested deeper than the default maxDepth (100)', () => {
+  it('fails that call with Decode on a server, schema or none; other calls and the connection go on', async () => {
+    const codec = cbor();
+    const s = await serve({ codec, services: [trees], logger: silentLogger });
+    cleanup.push(() => s.close());
+    const client = createClient(Trees, s.stream, { codec });
+    // Before, both handlers got the 1,000 levels (and echo sent them back).
+    const [leavesCall, echoCall, other] = await Promise.allSettled([
+      s.stream.call('Trees.leaves', DEEP_CBOR),
+      s.stream.call('Trees.echo', DEEP_CBOR),
+      client.leaves([1, [2, [3]]]),
+    ]);
+    expect(leavesCall).toMatchObject({ status: 'rejected', reason: { code: ErrorCode.Decode } });
+    expect(echoCall).toMatchObject({ status: 'rejected', reason: { code: ErrorCode.Decode } });
+    expect(other).toEqual({ status: 'fulfilled', value: 3 });
+    expect(await client.echo('still here')).toBe('still here');
+  });
+
+  it('fails the call with Decode on a client whose reply it is, and the client goes on', async () => {
+    const stream = await answering(DEEP_CBOR);
+    const client = createClient(Trees, stream, { codec: cbor() });
+    await expect(client.grow(1)).rejects.toMatchObject({ code: ErrorCode.Decode, message: expect.stringContaining('nested deeper than maxDepth (100)') });
     await expect(client.echo(1)).rejects.toMatchObject({ code: ErrorCode.Decode });
   });
 });

@@ -3,7 +3,7 @@ import { Decoder, Encoder } from 'cbor-x';
 import { installLinearBignums } from './bignum-tags.js';
 import { cborxOptions } from './cborx-options.js';
 import { ContainerScan, DEFAULT_MAX_CONTAINERS } from './container-scan.js';
-import { DepthScan } from './depth-scan.js';
+import { DEFAULT_MAX_DEPTH, DepthScan } from './depth-scan.js';
 import { fastDecode, NOT_HANDLED } from './fast-decode.js';
 import { installGenericObjects, regExpGate } from './generic-objects.js';
 import { DEFAULT_MAX_MAP_KEYS } from './map-keys.js';
@@ -19,14 +19,14 @@ export interface CborOptions {
    */
   variableMapSize?: boolean;
   /**
-   * How many levels deep a value may nest in a message received, the message itself being
-   * level 1 (with 2, `[1]` and `[[]]` pass, `[[1]]` does not); deeper is a Decode error. Arrays,
-   * maps and tags each count: a Set (tag 258 around an array) holds its values two levels below
-   * it; a cbor-x record is one level. Messages longer than maxDepth bytes are scanned for it
-   * before cbor-x reads them (about 20 % more decode time for them). Default `Infinity`: no scan,
-   * and cbor-x's own bound, the stack (about 2,200 levels, then a Decode error at once, nothing
-   * held), already keeps hostile nesting cheap; set it (100 is the MessagePack codec's default)
-   * to hold every message to a depth. Encoding has no limit but the stack.
+   * How many levels deep a value may nest, the message itself being level 1 (with 2, `[1]` and
+   * `[[]]` pass, `[[1]]` does not): deeper is a Decode error reading and an Encode error
+   * writing. Arrays, maps and tags each count: a Set (tag 258 around an array) holds its values
+   * two levels below it; a cbor-x record is one level. Default 100, as the MessagePack codec's:
+   * without it cbor-x, which recurses, read what the stack allowed (2,200 to over 10,000
+   * levels) and handed it to the application. Messages the fast path reads (32 levels at most)
+   * are not scanned, nor others of at most maxDepth bytes; longer ones are scanned before cbor-x
+   * reads them, and cbor-x's own output likewise. `Infinity` for none but the stack.
    */
   maxDepth?: number;
   /**
@@ -68,12 +68,15 @@ export function cbor(options: CborOptions = {}): Codec {
   installGenericObjects();
   const regExps = options.regExps ?? false;
   const maxMapKeys = checkLimit('maxMapKeys', options.maxMapKeys ?? DEFAULT_MAX_MAP_KEYS);
-  const depth = new DepthScan(checkLimit('maxDepth', options.maxDepth ?? Infinity), maxMapKeys);
+  const maxDepth = checkLimit('maxDepth', options.maxDepth ?? DEFAULT_MAX_DEPTH);
+  const depth = new DepthScan(maxDepth, maxMapKeys);
+  // cbor-x's encoder has no depth limit: its bytes are checked as a peer's decoder checks them.
+  const written = new DepthScan(maxDepth);
   const containers = new ContainerScan(checkLimit('maxContainers', options.maxContainers ?? DEFAULT_MAX_CONTAINERS), maxMapKeys);
   const variableMapSize = options.variableMapSize ?? false;
   const settings = cborxOptions(variableMapSize);
   const encoder = new Encoder(settings);
-  const fast = new FastEncoder(variableMapSize);
+  const fast = new FastEncoder(variableMapSize, maxDepth);
   const small = new SmallMessages(new Decoder({ ...settings, copyBuffers: true }));
   // Not the Encoder, which keeps a `structures` array: decoding with it kept the records a
   // message defined (cbor-x tag 0xdfff) for every later message of every peer, a failed one's
@@ -91,22 +94,31 @@ export function cbor(options: CborOptions = {}): Codec {
       regExpGate.refuse = outer;
     }
   };
+  /** A value the fast path leaves to cbor-x: refused if nested deeper than a peer's decoder reads, as the MessagePack codec's encoder does. */
+  const byCborx = (value: unknown): Uint8Array => {
+    const bytes = plainBytes(encoder.encode(value));
+    written.check(bytes, false);
+    return bytes;
+  };
   return {
     name: 'cbor',
     encode(value: unknown): Uint8Array {
       try {
         // No copy needed: neither writes over bytes it has returned. The next encode starts
         // after them in the same buffer, or in a new one when that is nearly full.
-        return fast.encode(value) ?? plainBytes(encoder.encode(value));
+        return fast.encode(value) ?? byCborx(value);
       } catch (e) {
         throw encodeError('cbor', e);
       }
     },
     decode(bytes: Uint8Array): unknown {
       try {
-        depth.check(bytes, containers.check(bytes));
-        const value = fastDecode(bytes);
-        return value !== NOT_HANDLED ? value : readByCborx(bytes);
+        const indefiniteMaps = containers.check(bytes);
+        // The fast path reads no deeper than maxDepth: only what it leaves is scanned for depth.
+        const value = fastDecode(bytes, maxDepth);
+        if (value !== NOT_HANDLED) return value;
+        depth.check(bytes, indefiniteMaps);
+        return readByCborx(bytes);
       } catch (e) {
         throw decodeError('cbor', e);
       }

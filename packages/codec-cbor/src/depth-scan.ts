@@ -1,6 +1,14 @@
 import { CborxRecords } from './cborx-records.js';
 import { tooManyKeys } from './map-keys.js';
 
+/**
+ * The default `maxDepth`, the MessagePack codec's: one name, one meaning, one default across
+ * the codecs. cbor-x reads by recursion and has no bound but the stack, which varied from about
+ * 2,200 levels (cold) to over 10,000 (its reader optimized) and was met again on the way back:
+ * cbor-x's encoder overflowed at about 2,000, so a value a server read could not be echoed.
+ */
+export const DEFAULT_MAX_DEPTH = 100;
+
 /** What `left` is for an indefinite-length array: it ends at a break (0xff), not a count. */
 const INDEFINITE = -1;
 /** What `left` is for an indefinite-length map, whose items (keys and values) are counted for maxMapKeys. */

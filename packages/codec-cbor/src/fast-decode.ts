@@ -34,8 +34,9 @@ const floatView = new DataView(floatBytes.buffer);
  * with plain index arithmetic; or returns NOT_HANDLED. Only arrays, maps of text keys, text,
  * integers of up to 32 bits, floats of 64 bits and the simple values false, true, null and
  * undefined are read here: what cbor-x returns for them is the same whatever its options.
+ * Nesting deeper than `maxDepth` (or MAX_DEPTH + 1 levels) is left to cbor-x too.
  */
-export function fastDecode(input: Uint8Array): unknown {
+export function fastDecode(input: Uint8Array, maxDepth = Infinity): unknown {
   if (input.length > MAX_BYTES) return NOT_HANDLED;
   bytes = input;
   pos = 0;
@@ -43,7 +44,9 @@ export function fastDecode(input: Uint8Array): unknown {
   slots = end;
   let value: unknown;
   try {
-    value = read(MAX_DEPTH);
+    // The message is level 1: maxDepth - 1 levels of non-empty containers at most, so a
+    // message read here is never deeper than maxDepth and needs no depth scan (cbor-codec.ts).
+    value = read(Math.min(MAX_DEPTH, maxDepth - 1));
   } catch {
     value = NOT_HANDLED; // invalid UTF-8
   }

@@ -19,8 +19,16 @@ const objectHasOwn = Object.prototype.hasOwnProperty;
  * `encode` return null, and cbor-x encodes the whole value: its bytes and errors stay its own.
  */
 export class FastEncoder extends ChunkWriter {
-  constructor(private readonly variableMapSize: boolean) {
+  /** The deepest level an object is written at here: its items are one level below it. */
+  private readonly depthLimit: number;
+
+  /** `maxDepth`: the codec's, so a value this writes is never deeper (deeper ones go to cbor-x, whose bytes the codec checks). */
+  constructor(
+    private readonly variableMapSize: boolean,
+    maxDepth = Infinity,
+  ) {
     super();
+    this.depthLimit = Math.min(MAX_DEPTH, maxDepth - 1);
   }
 
   protected writeMessage(value: unknown): boolean {
@@ -39,7 +47,7 @@ export class FastEncoder extends ChunkWriter {
         return this.writeByte(0xf7);
       case 'object':
         if (value === null) return this.writeByte(0xf6);
-        return depth <= MAX_DEPTH && this.writeObject(value, depth);
+        return depth <= this.depthLimit && this.writeObject(value, depth);
       default:
         return false;
     }

@@ -6,8 +6,8 @@
  * when asked (generic-objects.ts), and values shared by reference (tags 29 and 51) are refused
  * (shared-values.ts), so a hostile message cannot stall a server, nor make a value far larger
  * than its bytes.
- * With `maxDepth` set, a message nesting deeper is refused by a scan of its headers before cbor-x,
- * which recurses, reads it (depth-scan.ts); one of more than `maxContainers` arrays, maps and
+ * A message nesting deeper than `maxDepth` (100 by default) is refused by a scan of its headers
+ * before cbor-x, which recurses, reads it, and a value as deep is refused on encode (depth-scan.ts); one of more than `maxContainers` arrays, maps and
  * tags likewise (container-scan.ts), and one whose maps hold more than `maxMapKeys` keys in all
  * (map-keys.ts). Plain values (numbers, strings, arrays and plain
  * objects of them) skip cbor-x: fast-encode.ts and fast-decode.ts write and read the same bytes

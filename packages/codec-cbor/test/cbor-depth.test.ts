@@ -31,8 +31,18 @@ function outcome(run: () => unknown): Outcome {
   }
 }
 
-/** The bound is opt-in for CBOR (cbor-x's recursion bounds depth by the stack by default): these set the MessagePack codec's default. */
+/** The default, set: the MessagePack codec's default too. */
 const limited = cbor({ maxDepth: 100 });
+
+/** `[value, 'x' × 300]`: over 256 bytes, so cbor-x reads it in place rather than from the small-message buffer; `value` is at level 2. */
+const large = (value: Uint8Array): Uint8Array => Uint8Array.from([0x82, ...value, 0x79, 0x01, 0x2c, ...new Array<number>(300).fill(0x78)]);
+
+/** `levels` arrays each holding the next, the innermost `inner`. */
+function deepValue(levels: number, inner: unknown = 1): unknown {
+  let value = inner;
+  for (let i = 0; i < levels; i++) value = [value];
+  return value;
+}
 
 describe('cbor decode depth (maxDepth)', () => {
   const MiB = 1 << 20;
@@ -46,7 +56,31 @@ describe('cbor decode depth (maxDepth)', () => {
     expect(() => cbor({ maxDepth: 100, maxMapKeys: Infinity }).decode(bytes)).toThrow(refused('cbor: cannot decode: values nested deeper than maxDepth (100)'));
   });
 
-  it('reads 100 levels by default and refuses 101, arrays, maps, tags and indefinite lengths alike', () => {
+  it('reads 100 levels by default and refuses 101, in small messages and large ones (both cbor-x paths)', () => {
+    for (const codec of [cborCodec, cbor()]) {
+      expect(codec.decode(arrays(99))).toEqual(deepValue(99, null)); // null at level 100
+      expect(() => codec.decode(arrays(100))).toThrow(refused('cbor: cannot decode: values nested deeper than maxDepth (100)'));
+      expect(codec.decode(maps(99))).toBeTypeOf('object');
+      expect(() => codec.decode(maps(100))).toThrow(refused('cbor: cannot decode: values nested deeper than maxDepth (100)'));
+      const [value, text] = codec.decode(large(arrays(98))) as [unknown, string]; // null at level 100
+      expect([value, text.length]).toEqual([deepValue(98, null), 300]);
+      expect(() => codec.decode(large(arrays(99)))).toThrow(refused('cbor: cannot decode: values nested deeper than maxDepth (100)'));
+      // Deep enough for cbor-x's recursion to have read it (about 2,200 levels) and handed it on.
+      expect(() => codec.decode(arrays(2000))).toThrow(refused('cbor: cannot decode: values nested deeper than maxDepth (100)'));
+    }
+  });
+
+  it('maxDepth raises the limit and lowers it, on the fast path too', () => {
+    expect(cbor({ maxDepth: 200 }).decode(arrays(199))).toEqual(deepValue(199, null));
+    expect(cbor({ maxDepth: 200 }).decode(large(arrays(198)))).toHaveLength(2);
+    expect(() => cbor({ maxDepth: 200 }).decode(arrays(200))).toThrow(refused());
+    // [[1]] and [[[1]]]: plain values the fast path reads, within its own 32 levels.
+    expect(cbor({ maxDepth: 3 }).decode(arrays(2, [0x01]))).toEqual([[1]]);
+    expect(() => cbor({ maxDepth: 3 }).decode(arrays(3, [0x01]))).toThrow(refused('cbor: cannot decode: values nested deeper than maxDepth (3)'));
+    expect(() => cbor({ maxDepth: 20 }).decode(cborCodec.encode(deepValue(20)))).toThrow(refused());
+  });
+
+  it('reads 100 levels and refuses 101, arrays, maps, tags and indefinite lengths alike', () => {
     expect(limited.decode(arrays(99))).toEqual(JSON.parse('['.repeat(99) + 'null' + ']'.repeat(99)));
     expect(limited.decode(arrays(99, [0x80]))).toEqual(JSON.parse('['.repeat(100) + ']'.repeat(100)));
     expect(limited.decode(arrays(99, [0x9f, 0xff]))).toEqual(JSON.parse('['.repeat(100) + ']'.repeat(100)));
@@ -170,5 +204,40 @@ describe('cbor decode depth (maxDepth)', () => {
     const codec = cbor({ maxDepth: Infinity });
     expect(codec.decode(arrays(1000))).toBeInstanceOf(Array);
     expect(() => codec.decode(arrays(MiB))).toThrow(expect.objectContaining({ code: ErrorCode.Decode, cause: expect.any(RangeError) }));
+  });
+});
+
+/** What an encode of too deep a value throws: RpcError(Encode), as the MessagePack codec's. */
+const refusedEncode = (maxDepth: number): unknown =>
+  expect.objectContaining({ code: ErrorCode.Encode, message: `cbor: cannot encode: values nested deeper than maxDepth (${maxDepth})` });
+
+describe('cbor encode depth (maxDepth)', () => {
+  it('writes 100 levels by default and refuses 101, which a default peer would refuse to read', () => {
+    for (const codec of [cborCodec, cbor()]) {
+      expect(cborCodec.decode(codec.encode(deepValue(99)))).toEqual(deepValue(99));
+      expect(() => codec.encode(deepValue(100))).toThrow(refusedEncode(100));
+      // Through cbor-x (a Date, a Set each count as the tags they are written as).
+      expect(codec.decode(codec.encode(deepValue(98, new Date(5))))).toEqual(deepValue(98, new Date(5)));
+      expect(() => codec.encode(deepValue(99, new Date(5)))).toThrow(refusedEncode(100));
+      expect(() => codec.encode(deepValue(98, new Set([1])))).toThrow(refusedEncode(100));
+      // Before, cbor-x wrote 1,500 levels, which a peer's cbor-x read and handed to its application.
+      expect(() => codec.encode(deepValue(1500))).toThrow(refusedEncode(100));
+    }
+  });
+
+  it('maxDepth raises and lowers the limit, on the fast path too', () => {
+    // Written as asked, and refused by a peer at the default: both sides must raise it.
+    expect(() => cborCodec.decode(cbor({ maxDepth: 200 }).encode(deepValue(150)))).toThrow(refused());
+    expect(cbor({ maxDepth: 200 }).decode(cbor({ maxDepth: 200 }).encode(deepValue(199)))).toEqual(deepValue(199));
+    expect(() => cbor({ maxDepth: 200 }).encode(deepValue(200))).toThrow(refusedEncode(200));
+    expect(cbor({ maxDepth: 3 }).encode({ a: [1] })).toEqual(cborCodec.encode({ a: [1] }));
+    expect(cbor({ maxDepth: 3 }).encode({ a: [[]] })).toEqual(cborCodec.encode({ a: [[]] }));
+    expect(() => cbor({ maxDepth: 3 }).encode({ a: [[1]] })).toThrow(refusedEncode(3));
+    expect(() => cbor({ maxDepth: 3 }).encode([[[1]]])).toThrow(refusedEncode(3));
+  });
+
+  it('maxDepth Infinity writes what the stack allows, as before', () => {
+    const codec = cbor({ maxDepth: Infinity });
+    expect(codec.decode(codec.encode(deepValue(500)))).toEqual(deepValue(500));
   });
 });

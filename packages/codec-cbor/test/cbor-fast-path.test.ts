@@ -4,8 +4,10 @@ import { expectMessagesKeptAcrossChunks, expectSameBytes, hex, libraryCodec, mut
 import { Decoder, Encoder } from 'cbor-x';
 import { cbor } from '../src/index.js';
 import { cborxOptions } from '../src/cborx-options.js';
+import { DEFAULT_MAX_DEPTH, DepthScan } from '../src/depth-scan.js';
 import { fastDecode, NOT_HANDLED } from '../src/fast-decode.js';
 import { FastEncoder, MAX_BYTES } from '../src/fast-encode.js';
+import { DEFAULT_MAX_MAP_KEYS } from '../src/map-keys.js';
 import { refuseSharedValues } from '../src/shared-values.js';
 import { CBOR_VALUES, randomForeign } from './random-cbor.js';
 
@@ -15,14 +17,17 @@ import { CBOR_VALUES, randomForeign } from './random-cbor.js';
 const VALUES = 3000;
 
 /**
- * The codec as it was: cbor-x, its errors wrapped the same way, after the codec's refusal of
- * tags 29 and 51 (shared-values.ts, tested in cbor-shared-values.test.ts), which comes before
- * cbor-x reads any message the fast path leaves to it.
+ * The codec as it was: cbor-x, its errors wrapped the same way, after the codec's depth scan
+ * (depth-scan.ts, tested in cbor-depth.test.ts) and its refusal of tags 29 and 51
+ * (shared-values.ts, tested in cbor-shared-values.test.ts), which come before cbor-x reads any
+ * message the fast path leaves to it.
  */
 function cborxCodec(variableMapSize: boolean) {
   const encoder = new Encoder(cborxOptions(variableMapSize));
   const decoder = new Decoder({ ...cborxOptions(variableMapSize), copyBuffers: true });
+  const depth = new DepthScan(DEFAULT_MAX_DEPTH, DEFAULT_MAX_MAP_KEYS);
   const decode = (bytes: Uint8Array): unknown => {
+    depth.check(bytes, false);
     refuseSharedValues(bytes);
     return decoder.decode(plainBytes(bytes));
   };
