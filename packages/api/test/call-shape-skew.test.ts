@@ -3,7 +3,7 @@ import { EMPTY_BYTES, ErrorCode, silentLogger } from '@skein/core';
 import type { StreamCall } from '@skein/stream';
 import { cleanups, within } from '@skein/test-utils';
 import { describe, expect, it } from 'vitest';
-import { bidiStream, clientStream, createClient, implement, method, serverStream, service } from '../src/index.js';
+import { CALLED_AS_UNARY, bidiStream, clientStream, createClient, implement, method, serverStream, service } from '../src/index.js';
 import { serve } from './harness.js';
 
 /*
@@ -93,6 +93,10 @@ describe("a method called in another shape than the server's", () => {
     await expect(createClient(SkewedToo, stream, { codec: msgpackCodec }).upload({ n: 1 })).rejects.toMatchObject(refused('Feed.upload', /a client stream on the server, called as a unary method/));
     await expect(createClient(SkewedBidi, stream, { codec: msgpackCodec }).chat({ n: 1 })).rejects.toMatchObject(refused('Feed.chat', /a bidirectional stream on the server, called as a unary method/));
     expect(ran).toEqual([]);
+  });
+
+  it('CALLED_AS_UNARY holds the words above, which servers have always sent: clients out there, skein call among them, match them', () => {
+    expect(CALLED_AS_UNARY).toBe('on the server, called as a unary method');
   });
 
   it('a server stream opened with an argument on a client or bidirectional stream is refused at once, not left waiting for items', async () => {
