@@ -40,7 +40,10 @@ describe('metadata that is no record, on a stream', () => {
     cleanup.push(() => s.close());
     const feed = createClient(Feed, s.stream, { codec: msgpackCodec });
     const refused = (action: string) => ({ code: ErrorCode.InvalidArgument, message: `${action}: metadata must be an object of strings` });
-    for (const metadata of [null, 'xy', ['x']] as never[]) {
+    // A revoked Proxy cannot even be asked whether it is an array (that TypeError escaped the check).
+    const revoked = Proxy.revocable({ k: 'v' }, {});
+    revoked.revoke();
+    for (const metadata of [null, 'xy', ['x'], revoked.proxy] as never[]) {
       await expect(feed.unary(1, { metadata })).rejects.toMatchObject(refused('Feed.unary'));
       await expect(feed.watch(1, { metadata })).rejects.toMatchObject(refused('Feed.watch'));
       await expect(feed.upload([1], { metadata })).rejects.toMatchObject(refused('Feed.upload'));

@@ -14,8 +14,11 @@ import { startServer, transport } from './harness.js';
 
 const cleanup = cleanups();
 const text = (b: Uint8Array): string => new TextDecoder().decode(b);
-// An array's items went as entries `{ 0: 'x' }` on every path.
-const notRecords = [null, 'xy', ['x']] as unknown as CallOptions['metadata'][];
+// An array's items went as entries `{ 0: 'x' }` on every path. A revoked Proxy cannot even be
+// asked whether it is an array: that TypeError was thrown out of the check.
+const revoked = Proxy.revocable({ k: 'v' }, {});
+revoked.revoke();
+const notRecords = [null, 'xy', ['x'], revoked.proxy] as unknown as CallOptions['metadata'][];
 const refused = { code: ErrorCode.InvalidArgument, message: 'metadata must be an object of strings', retry: 'never' };
 
 /** A server whose `meta` handler answers with the metadata it read; `ran` lists each. */

@@ -140,3 +140,16 @@ describe('WorkerPool: values that cannot cross threads', () => {
     expect(p.stats()).toMatchObject({ crashes: 0 });
   });
 });
+
+describe('WorkerPool: metadata no look can be taken at', () => {
+  it('a call back with metadata in a revoked Proxy is refused InvalidArgument, as in process, and the worker goes on', async () => {
+    const refused = { ok: 'RpcError 105: metadata must be an object of strings' };
+    const inProcess = await served(makeRouter());
+    expect(await echoed(inProcess.stream.call(12, new Uint8Array()))).toEqual(refused);
+    const { pool: p } = await pool();
+    const { stream } = await served(p);
+    expect(await echoed(stream.call(12, new Uint8Array()))).toEqual(refused);
+    expect(await echoed(stream.call(1, utf8.encode('after')))).toEqual({ ok: 'after' });
+    expect(p.stats()).toMatchObject({ crashes: 0 });
+  });
+});

@@ -47,8 +47,20 @@ export function callTimeout(given: number | undefined, fallback: number): number
  * the entries themselves are checked as they are encoded (encodeCallHead).
  */
 export function metadataRefusal(metadata: unknown): RpcError | undefined {
-  if (metadata === undefined || (typeof metadata === 'object' && metadata !== null && !Array.isArray(metadata))) return undefined;
+  if (metadata === undefined || (typeof metadata === 'object' && metadata !== null && !arrayOrUnreadable(metadata))) return undefined;
   return invalidArgument('metadata must be an object of strings');
+}
+
+/**
+ * `Array.isArray`, which throws for a revoked Proxy: such metadata is refused as no record, not
+ * thrown out of a carrier's `send` (a worker's reverse call failed its handler Internal with it).
+ */
+function arrayOrUnreadable(v: object): boolean {
+  try {
+    return Array.isArray(v);
+  } catch {
+    return true;
+  }
 }
 
 /** A share of something, in (0, 1]. */
