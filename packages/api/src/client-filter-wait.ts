@@ -1,4 +1,4 @@
-import { ErrorCode, MAX_TIMER_MS, RpcError, extended } from '@skein/core';
+import { ErrorCode, MAX_TIMER_MS, RpcError, extended, withoutStack } from '@skein/core';
 import type { CallInfo, FilterWatch } from './filters.js';
 import type { AbortSource } from '@skein/stream';
 import { noop, whenAborted } from './when-aborted.js';
@@ -27,16 +27,22 @@ export class ClientFilterWait<O extends WaitedOptions> implements FilterWatch {
     // A typed call's `ctx`, or (a stream's options, after `inherit`) the abort source it became.
     const source = o.ctx ?? o.abortSource;
     let stopped = false;
+    let hooked = false;
     const unlink =
       o.signal === undefined && source === undefined
         ? noop
         : whenAborted(o.signal, source, () => {
             stopped = true;
-            stop(cancelled(info.action, what, o.signal?.aborted === true ? o.signal.reason : undefined));
+            const make = () => cancelled(info.action, what, o.signal?.aborted === true ? o.signal.reason : undefined);
+            // From the signal's listener (stackless, as a sent call's: a signal shared by many calls
+            // fails them all in one turn, and a stack named only the listener), or at once (a stack).
+            stop(hooked ? withoutStack(make) : make());
           });
+    hooked = true;
     // Stopped already (a signal aborted before the wait): a timer armed now would outlive the call.
     if (!timerBounds(timeoutMs) || stopped) return unlink;
-    const timer = setTimeout(() => stop(timedOut(info.action, timeoutMs, what)), Math.max(0, timeoutMs - this.elapsed()));
+    // Stackless: made by a timer, as the stream's deadline sweep makes its Timeouts.
+    const timer = setTimeout(() => stop(withoutStack(() => timedOut(info.action, timeoutMs, what))), Math.max(0, timeoutMs - this.elapsed()));
     return () => {
       clearTimeout(timer);
       unlink();

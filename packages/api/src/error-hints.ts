@@ -1,4 +1,5 @@
-import { ErrorCode, RemoteError, RpcError } from '@skein/core';
+import { ErrorCode, RemoteError, RpcError, withoutStack } from '@skein/core';
+import { withFramesOf } from './frames-of.js';
 
 // What a typed client adds to an error it gets: the method it called, which a bare
 // razor-compatible answer cannot carry, and the likely cause where there is one.
@@ -42,14 +43,16 @@ export function undecodableFirstReply(action: string, codec: string, e: unknown)
  * (`Calculator.add: rpc_io_err`), so that a log line says which call failed. A new error, with
  * the same code, retry and cause (and any other field a client set on it): the one given may be
  * shared (a pool fails every call waiting for a connection with one refusal), so it is never
- * changed. Made on failure only. Anything else (the method's own errors, a filter's, an
- * RpcError subclass: see `ownClass`), and an error naming the method already, is returned as it is.
+ * changed. Made on failure only, with the stack the one given had (`withFramesOf`): none for an
+ * error that settled many calls at once, which a stack per copy made slow. Anything else (the
+ * method's own errors, a filter's, an RpcError subclass: see `ownClass`), and an error naming
+ * the method already, is returned as it is.
  */
 export function named(err: unknown, action: string): unknown {
-  if (err instanceof RemoteError) return Object.assign(new RemoteError(err.payload), { message: `${action}: ${err.message}` });
+  if (err instanceof RemoteError) return withFramesOf(err, Object.assign(withoutStack(() => new RemoteError(err.payload)), { message: `${action}: ${err.message}` }));
   if (!(err instanceof RpcError) || ownClass(err) || namesAction(err.message, action)) return err;
   // Its own fields copied over (code, retry, and any other a client set on it): only the message differs.
-  return Object.assign(new RpcError(err.code, `${action}: ${err.message}`, { cause: err.cause, retry: err.retry }), err);
+  return withFramesOf(err, Object.assign(withoutStack(() => new RpcError(err.code, `${action}: ${err.message}`, { cause: err.cause, retry: err.retry })), err));
 }
 
 /**
@@ -63,4 +66,5 @@ const ownClass = (err: RpcError): boolean => Object.getPrototypeOf(err) !== RpcE
 const namesAction = (message: string, action: string): boolean => message.startsWith(action) && message.charCodeAt(action.length) === COLON;
 const COLON = 0x3a;
 
-const withMessage = (err: RpcError, message: string): RpcError => (ownClass(err) ? err : new RpcError(err.code, message, { cause: err, retry: err.retry }));
+const withMessage = (err: RpcError, message: string): RpcError =>
+  ownClass(err) ? err : withFramesOf(err, withoutStack(() => new RpcError(err.code, message, { cause: err, retry: err.retry })));

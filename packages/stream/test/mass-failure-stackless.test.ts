@@ -1,6 +1,6 @@
 import { ErrorCode, RpcError } from '@skein/core';
-import { cleanups, heldHandler, startTcpRelay, waitFor } from '@skein/test-utils';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { cleanups, heldHandler, startTcpRelay, waitFor, expectStackless, rpcFailures, stackTraceLimitInTests } from '@skein/test-utils';
+import { describe, expect, it } from 'vitest';
 import { ClientStream, ConnPool, RpcServer, createRouter } from '../src/index.js';
 import { transport } from './harness.js';
 
@@ -15,16 +15,7 @@ import { transport } from './harness.js';
 
 const cleanup = cleanups();
 
-// An odd limit, not V8's default: a helper that restored a fixed value rather than the one it found would show.
-const LIMIT = 17;
-let saved = 0;
-beforeEach(() => {
-  saved = Error.stackTraceLimit;
-  Error.stackTraceLimit = LIMIT;
-});
-afterEach(() => {
-  Error.stackTraceLimit = saved;
-});
+const LIMIT = stackTraceLimitInTests();
 
 const msg = new Uint8Array([1]);
 
@@ -42,20 +33,6 @@ async function heldServer() {
   return { held, relay };
 }
 
-async function failures(calls: Promise<unknown>[]): Promise<RpcError[]> {
-  const out = await Promise.allSettled(calls);
-  return out.map((r) => {
-    expect(r.status).toBe('rejected');
-    const err = (r as PromiseRejectedResult).reason as unknown;
-    expect(err).toBeInstanceOf(RpcError);
-    return err as RpcError;
-  });
-}
-
-/** The stack of an error made without one: its first line alone. */
-function expectStackless(err: Error): void {
-  expect(err.stack).toBe(`${err.name}: ${err.message}`);
-}
 
 describe('errors that fail many calls at once carry no stack', () => {
   it('a lost connection: calls on the wire, waiting for the window, a ping and a stream', async () => {
@@ -69,11 +46,11 @@ describe('errors that fail many calls at once carry no stack', () => {
     // Sent in the cut's turn: unanswered when the connection goes.
     const ping = stream.ping();
     relay.cut();
-    const [streamErr] = await failures([open.result]);
+    const [streamErr] = await rpcFailures([open.result]);
     expect(streamErr!.code).toBe(ErrorCode.IO);
     expect(streamErr!.message).toMatch(/^connection to .* lost mid-stream: /);
     expectStackless(streamErr!);
-    const errs = await failures([...calls, ping]);
+    const errs = await rpcFailures([...calls, ping]);
     const [onWire, waiting, pinged] = [errs.slice(0, 2), errs.slice(2, 5), errs[5]!];
     for (const err of errs) {
       expect(err.code).toBe(ErrorCode.IO);
@@ -100,7 +77,7 @@ describe('errors that fail many calls at once carry no stack', () => {
     const calls = Array.from({ length: 4 }, () => stream.call(1, msg, { signal: ac.signal }));
     await waitFor(() => held.running === 2, { what: 'two calls on the server' });
     ac.abort();
-    for (const err of await failures(calls)) {
+    for (const err of await rpcFailures(calls)) {
       expect(err.code).toBe(ErrorCode.Cancelled);
       expect(err.retry).toBe('never');
       expect(err.message).toMatch(/^call cancelled/);
@@ -108,7 +85,7 @@ describe('errors that fail many calls at once carry no stack', () => {
     }
     expect(Error.stackTraceLimit).toBe(LIMIT);
     // Refused in the caller's own call: there a stack points at the caller.
-    const [late] = await failures([stream.call(1, msg, { signal: ac.signal })]);
+    const [late] = await rpcFailures([stream.call(1, msg, { signal: ac.signal })]);
     expect(late!.code).toBe(ErrorCode.Cancelled);
     expect(late!.stack!.split('\n').length).toBeGreaterThan(1);
   });
@@ -121,7 +98,7 @@ describe('errors that fail many calls at once carry no stack', () => {
     await waitFor(() => held.running === 2, { what: 'two calls on the server' });
     // The server's own Timeout answers (it keeps their deadlines too) do not reach the client.
     relay.stall();
-    const errs = await failures(calls);
+    const errs = await rpcFailures(calls);
     for (const err of errs) {
       expect(err.code).toBe(ErrorCode.Timeout);
       expectStackless(err);
@@ -142,10 +119,10 @@ describe('errors that fail many calls at once carry no stack', () => {
     relay.mute();
     const pool = new ConnPool({ transport, address: relay.address });
     const timed = Array.from({ length: 3 }, () => pool.call(1, msg, { timeoutMs: 150 }));
-    const timedErrs = await failures(timed);
+    const timedErrs = await rpcFailures(timed);
     const untimed = Array.from({ length: 3 }, () => pool.call(1, msg));
     await pool.close();
-    const closedErrs = await failures(untimed);
+    const closedErrs = await rpcFailures(untimed);
     for (const err of timedErrs) {
       expect(err.code).toBe(ErrorCode.Timeout);
       expect(err.retry).toBe('safe');

@@ -20,6 +20,7 @@ export { handleCounts, leakedHandles, fullGc, heapAfterGc } from './resources.js
 export { longLivedSignal, abortListeners, toldListeners } from './signals.js';
 export { heldHandler } from './held-handler.js';
 export type { HeldHandler } from './held-handler.js';
+export { stackTraceLimitInTests, rpcFailures, expectStackless } from './stackless.js';
 
 // ── Conformance suites, hostile input, and a codec's fast path against its library
 export { seededRandom, randomBuffers, mutatedBuffers, flipBits } from './fuzz-bytes.js';
