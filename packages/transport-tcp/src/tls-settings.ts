@@ -40,9 +40,16 @@ export class TlsSettings {
     return this.options ?? (address.tls ? {} : undefined);
   }
 
-  listening(listener: ByteListener, expiry: CertificateExpiryWatch): void {
+  /**
+   * A listener opened with `listenedWith` (what forListen gave it), watched from now on. A reload
+   * applied while it opened found no such listener: it is given the options applied since, in
+   * turn with the reloads, before its listen resolves (it would serve the old certificate, its
+   * expiry watched as the new one's). Rejects, the listener left to close, if it cannot take them.
+   */
+  async listening(listener: ByteListener, expiry: CertificateExpiryWatch, listenedWith: TlsOptions): Promise<void> {
     this.listeners.set(listener, expiry);
-    expiry.serving(this.options ?? {});
+    expiry.serving(listenedWith);
+    if (this.options !== undefined && this.options !== listenedWith) await this.inTurn(() => this.catchUp(listener));
   }
 
   closed(listener: ByteListener): void {
@@ -56,9 +63,24 @@ export class TlsSettings {
    * fields); a failed one leaves the options as they were and holds up none after it.
    */
   reload(next: TlsOptions): Promise<void> {
-    const reload = this.reloads.then(() => this.apply(next));
-    this.reloads = reload.catch(() => {});
-    return reload;
+    return this.inTurn(() => this.apply(next));
+  }
+
+  /** `step` once the reloads called before it have settled; the next waits for it, settled either way. */
+  private inTurn(step: () => Promise<void>): Promise<void> {
+    const run = this.reloads.then(step);
+    this.reloads = run.catch(() => {});
+    return run;
+  }
+
+  /** `listener` given the certificate, key and CA the transport holds now, unless it closed meanwhile. */
+  private async catchUp(listener: ByteListener): Promise<void> {
+    const expiry = this.listeners.get(listener);
+    if (expiry === undefined || this.options === undefined) return;
+    if (!listener.reloadTls) throw invalidArgument('reloadTls: this runtime cannot change a TLS listener\'s certificate');
+    const options = this.options;
+    await listener.reloadTls(options);
+    expiry.serving(options);
   }
 
   private async apply(next: TlsOptions): Promise<void> {

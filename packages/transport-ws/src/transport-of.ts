@@ -9,7 +9,8 @@ export interface ReloadableListener extends FrameListener {
   reloadTls?(tls: TlsOptions): Promise<void>;
 }
 
-export type Listen = (address: Address, spec: FrameSpec, accept: (conn: FrameConn) => void) => Promise<ReloadableListener>;
+/** A server on `address` serving `tls` (the transport's options when the listen was called: a reload applied while it opens is given to it after). */
+export type Listen = (address: Address, spec: FrameSpec, accept: (conn: FrameConn) => void, tls: TlsOptions | undefined) => Promise<ReloadableListener>;
 
 /** A Transport whose client is the shared WebSocket client and whose server is `listen`. */
 export function transportOf(name: string, options: ResolvedOptions, listen: Listen): Transport {
@@ -34,6 +35,24 @@ export function transportOf(name: string, options: ResolvedOptions, listen: List
     options.tls = reloaded;
     for (const expiry of secureListeners.values()) expiry.serving(options.tls);
   }
+  /** `step` once the reloads called before it have settled; the next waits for it, settled either way. */
+  function inTurn(step: () => Promise<void>): Promise<void> {
+    const run = reloads.then(step);
+    reloads = run.catch(() => {});
+    return run;
+  }
+  /**
+   * `l`, opened with options a reload has replaced since (it found no such listener), given the
+   * certificate, key and CA the transport holds now, unless it closed meanwhile.
+   */
+  async function catchUp(l: ReloadableListener): Promise<void> {
+    const expiry = secureListeners.get(l);
+    if (expiry === undefined || options.tls === undefined) return;
+    if (!l.reloadTls) throw invalidArgument(`reloadTls: the ${name} server cannot change its certificate while listening`);
+    const tls = options.tls;
+    await l.reloadTls(tls);
+    expiry.serving(tls);
+  }
   const transport: Transport = {
     name,
     // Async, and the address checked first: a malformed one rejects with InvalidArgument, never a
@@ -46,21 +65,29 @@ export function transportOf(name: string, options: ResolvedOptions, listen: List
       return connectClient(at, spec, options, o?.timeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS, o?.signal);
     },
     async listen(address, spec, accept, o) {
-      const l = await listen(address, spec, accept);
-      if (options.tls === undefined) return l;
+      const listenedWith = options.tls;
+      const l = await listen(address, spec, accept, listenedWith);
+      if (listenedWith === undefined) return l;
       // The server's logger, else the transport's own.
       const expiry = new CertificateExpiryWatch(formatAddress(l.address), o?.logger ?? options.logger);
       secureListeners.set(l, expiry);
-      expiry.serving(options.tls);
-      return { address: l.address, close: () => (expiry.stop(), secureListeners.delete(l), l.close()) };
+      expiry.serving(listenedWith);
+      const close = (): Promise<void> => (expiry.stop(), secureListeners.delete(l), l.close());
+      // A reload applied while it opened found no such listener: given it now, in turn with the
+      // reloads, or the listener closed and the listen refused (it would serve the old certificate).
+      if (options.tls !== listenedWith) {
+        await inTurn(() => catchUp(l)).catch(async (err: unknown) => {
+          await close();
+          throw err;
+        });
+      }
+      return { address: l.address, close };
     },
     reloadTls(next) {
-      const run = reloads.then(() => {
+      return inTurn(() => {
         if (options.tls === undefined) throw invalidArgument('reloadTls: this transport was made without tls options');
         return reload(options.tls, next);
       });
-      reloads = run.catch(() => {});
-      return run;
     },
   };
   return transport;

@@ -14,9 +14,9 @@ export interface UwsTransportOptions extends WsTransportOptions {
  */
 export function uwsTransport(options: UwsTransportOptions = {}): Transport {
   const opts = uwsBudget(resolveOptions(options), options.maxPendingMessageBytes);
-  return transportOf('uws', opts, async (address, spec, accept) => {
+  return transportOf('uws', opts, async (address, spec, accept, tls) => {
     const { listenUws } = await import('./uws-server.js');
-    return listenUws(address, spec, accept, opts, options.uwsModule);
+    return listenUws(address, spec, accept, { ...opts, tls }, options.uwsModule);
   });
 }
 

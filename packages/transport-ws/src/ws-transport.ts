@@ -10,8 +10,8 @@ import { transportOf } from './transport-of.js';
  */
 export function wsTransport(options: WsTransportOptions = {}): Transport {
   const opts = resolveOptions(options);
-  return transportOf('ws', opts, async (address, spec, accept) => {
+  return transportOf('ws', opts, async (address, spec, accept, tls) => {
     const { listenWs } = await loadingWs(() => import('./ws-server.js'), 'server');
-    return listenWs(address, spec, accept, opts);
+    return listenWs(address, spec, accept, { ...opts, tls });
   });
 }
