@@ -3,6 +3,7 @@ import type { Address, ByteConn, ConnectOptions, ResolvedTls } from '@skein/core
 import { DenoByteConn } from './byte-conn.js';
 import { cancelOnly } from './connect-signal.js';
 import type { DenoApi, DenoConn } from './native-api.js';
+import { isRustlsLoadError } from './rustls-load-error.js';
 import { denoTarget, describe } from './socket-address.js';
 import { connectOptions, denoConnectTls } from './tls.js';
 
@@ -10,7 +11,8 @@ declare const Deno: DenoApi;
 
 /**
  * Opens a TCP or Unix socket connection; every failure rejects with Unreachable, except a missing
- * permission (`NotCapable`), which is the program's fault, not the network's: no other node would do.
+ * permission (`NotCapable`), which is the program's fault, not the network's: no other node would do,
+ * and TLS options Deno cannot use (InvalidArgument), some of which rustls finds only once TCP is up.
  * An abort of `signal` gives the connect up at once (Cancelled), closing what comes of it.
  */
 export async function connect(address: Address, options: ConnectOptions = {}): Promise<ByteConn> {
@@ -73,8 +75,9 @@ async function connectSecure(address: { host: string; port: number }, s: Resolve
     // It ends here: the caller's signal, which may outlive many connects, keeps no listener of it.
     unhook();
     if ((err as Error)?.name === 'NotCapable') throw err;
-    // rustls would not load the client certificate, key or CA (a damaged key), before dialling.
-    if ((err as Error)?.name === 'InvalidData') throw unusableTls(describe(err), err);
+    // rustls would not load the client certificate, key or CA (a damaged key, a key that is
+    // not the certificate's): the caller's options, InvalidArgument as on Node and Bun.
+    if (isRustlsLoadError(err)) throw unusableTls(describe(err), err);
     if (signal?.aborted) throw connectAborted(remote, signal.reason);
     throw connectFailed(remote, abort.signal.aborted ? `no connection after ${timeoutMs} ms` : describe(err), err);
   } finally {

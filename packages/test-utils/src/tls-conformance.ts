@@ -407,6 +407,25 @@ export function tlsRuntimeConformance(h: TlsHarness): void {
       for (const outcome of outcomes) expect(outcome).toMatch(/: listen-error InvalidArgument: .* \/ connect-error InvalidArgument: /);
     });
 
+    // The caller's options, not the network: the same InvalidArgument on every runtime, though
+    // Deno's rustls loads the pair only once TCP is up (and said Unreachable: KeyMismatch).
+    it("refuses a connect whose key is not its certificate's, or is no key at all, with InvalidArgument, not Unreachable", async () => {
+      const server = await nodeTlsServer(certs);
+      const cases = [
+        ["the server's key with the client's certificate", { cert: certs.client.cert, key: certs.server.key }],
+        ['a certificate labelled as a key (whole base64 and DER, but no key)', { cert: certs.client.cert, key: certs.client.cert.replace(/CERTIFICATE/g, 'PRIVATE KEY') }],
+      ] as const;
+      // Every case at once (none needs another): a runtime's start is most of each one's time.
+      const outcomes = await Promise.all(
+        cases.map(async ([name, pair]) => {
+          const client = run('tls-call', `127.0.0.1:${server.port}`, tlsArg({ ca: certs.ca, ...pair }));
+          return `${name}: ${(await client.waitForLine(/^(connect-error|echoed|closed-error) (.*)$/, HANG_MS))[0]}`;
+        }),
+      );
+      for (const outcome of outcomes) expect(outcome).toMatch(/: connect-error InvalidArgument: tls: cannot use the certificate, key or CA given: /);
+      expect(await server.clientNames()).toEqual([]);
+    });
+
     it('connects with TLS (and mTLS) to a node:tls server, which sees its certificate', async () => {
       const server = await nodeTlsServer(certs);
       const child = run('tls-call', `127.0.0.1:${server.port}`, tlsArg({ ca: certs.ca, ...certs.client }));
