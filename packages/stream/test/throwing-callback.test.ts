@@ -230,7 +230,38 @@ describe('a raw send refused at once whose callback throws', () => {
     expect(() => pool.send('echo', EMPTY_BYTES, {}, t.notify)).not.toThrow();
     expect(await t.ended.promise).toMatchObject({ code: ErrorCode.Closed });
     expect(uncaught).toEqual([]);
-    // A closed pool has no server to name.
-    expectLogged(logger, 'echo', '');
+    // The pool, by its servers: never '' (helper 297), which named nothing.
+    expectLogged(logger, 'echo', `failover pool of ${s.address}`);
+  });
+
+  it('on a FailoverPool still closing (a call held on it): logged naming the pool by its servers', async () => {
+    const logger = memoryLogger();
+    const [s, other] = [await server(), await server()];
+    const pool = new FailoverPool({ transport, servers: [s.address, other.address], logger, pool: { stream: { keepaliveMs: 0 } } });
+    cleanup.push(() => pool.close());
+    const held = pool.call('held');
+    await waitFor(() => s.holding() + other.holding() === 1);
+    const closed = pool.close();
+    const t = throwing();
+    expect(() => pool.send('echo', EMPTY_BYTES, {}, t.notify)).not.toThrow();
+    expect(await t.ended.promise).toMatchObject({ code: ErrorCode.Closed });
+    expectLogged(logger, 'echo', `failover pool of ${s.address}, ${other.address}`);
+    s.release();
+    other.release();
+    expect(text((await held).msg)).toBe('held answered');
+    await closed;
+    expect(uncaught).toEqual([]);
+  });
+
+  it('on a FailoverPool, refused before any server was tried (a bad attemptTimeoutMs): logged naming the pool', async () => {
+    const logger = memoryLogger();
+    const s = await server();
+    const pool = new FailoverPool({ transport, servers: [s.address], logger, pool: { stream: { keepaliveMs: 0 } } });
+    cleanup.push(() => pool.close());
+    const t = throwing();
+    expect(() => pool.send('echo', EMPTY_BYTES, { attemptTimeoutMs: -1 }, t.notify)).not.toThrow();
+    expect(await t.ended.promise).toMatchObject({ code: ErrorCode.InvalidArgument });
+    expect(uncaught).toEqual([]);
+    expectLogged(logger, 'echo', `failover pool of ${s.address}`);
   });
 });

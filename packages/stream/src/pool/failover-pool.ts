@@ -28,6 +28,7 @@ import { RetryBudget } from './retry-budget.js';
 import { createSelector, type Selector, type ServerView } from './selection.js';
 import { FailoverCall, type AttemptSettler } from './failover-call.js';
 import type { PoolServer } from './pool-server.js';
+import { poolRemote } from './pool-remote.js';
 import type { FailoverPoolOptions, MemberPoolOptions, ServerSpec, ServerStats } from './failover-pool-options.js';
 import { canonical, normalize, uniqueServers } from './server-specs.js';
 import { Membership, type MembershipLink } from './membership.js';
@@ -188,7 +189,7 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
 
   /** Sends a call to a server the strategy picks, failing over as the retry rules allow. */
   send(action: string | number, msg: Uint8Array, opts: CallOptions, notify: Notify): void {
-    if (this.closing) return notifyGuarded(this.logger, '', action, notify, this.closedError(), null);
+    if (this.closing) return notifyGuarded(this.logger, this.remote, action, notify, this.closedError(), null);
     const c = new FailoverCall(this, action, msg, opts, notify);
     c.deadline = this.deadlineOf(opts.timeoutMs);
     if (opts.attemptTimeoutMs !== undefined || this.attemptTimeoutMs !== undefined) {
@@ -442,7 +443,13 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
    * neither the connection whose answer settled it, nor the pool's other calls, nor the process.
    */
   private tell(c: FailoverCall, err: RpcError | RemoteError | null, reply: Reply | null): void {
-    notifyGuarded(this.logger, c.address, c.action, c.notify, err, reply);
+    // A call settled before any server was tried names the pool instead.
+    notifyGuarded(this.logger, c.address || this.remote, c.action, c.notify, err, reply);
+  }
+
+  /** Who a call settled before any server was tried was talking to, for a log line's `remote`: the pool, by its servers. */
+  private get remote(): string {
+    return poolRemote(this.byAddress.keys(), this.byAddress.size);
   }
 
   /** The membership's word: the list is read again at the next pick; the old one goes now, holding no server that left. */
