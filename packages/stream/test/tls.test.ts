@@ -1,11 +1,11 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import { describe, expect, it } from 'vitest';
-import { RpcError, type PeerIdentity, type TlsOptions, type Transport } from '@skein/core';
+import { RpcError, silentLogger, type PeerIdentity, type TlsOptions, type Transport } from '@skein/core';
 import { nodeRuntime } from '@skein/runtime-node';
 import { tcpTransport } from '@skein/transport-tcp';
 import { suiteCerts, memoryLogger, testTls, waitFor, within, cleanups } from '@skein/test-utils';
-import { ClientStream, RpcServer, createRouter, type RpcServerOptions } from '../src/index.js';
+import { ClientStream, ConnPool, RpcServer, createRouter, type RpcServerOptions } from '../src/index.js';
 
 const certs = suiteCerts();
 
@@ -109,6 +109,18 @@ describe('calls over TLS (tcp transport, node runtime)', () => {
       expect(s.seen).toEqual([]);
     });
   }
+
+  it("a pool whose transport refuses its own TLS options (a key not its certificate's) fails its waiting calls with that InvalidArgument at once, not Unreachable after the budget", async () => {
+    const s = await serve(mtls());
+    const mismatched = tcpTransport(nodeRuntime, { tls: clientTls({ cert: certs.client.cert, key: certs.server.key }) });
+    // A budget longer than the test: Unreachable would come only at its end.
+    const pool = new ConnPool({ transport: mismatched, address: `127.0.0.1:${s.port}`, connectBudgetMs: 10 * HANG_MS, logger: silentLogger });
+    cleanup.push(() => pool.destroy());
+    const err = await failure(pool.call(1));
+    expect(err.code).toBe('InvalidArgument');
+    expect(err.message).toMatch(/^tls: cannot use the certificate, key or CA given: /);
+    expect(s.seen).toEqual([]);
+  });
 
   it('a plaintext client on a TLS server fails fast, saying the server speaks TLS', async () => {
     const s = await serve(serverTls());

@@ -545,8 +545,10 @@ export class ConnPool implements StreamCaller, Resender, Reopener {
     this.setState('backoff');
     this.outage.backOff();
     this.waits.expire(now, this.active.length > 0);
-    // Refused credentials: the calls waiting learn why now, not as Unreachable after the budget.
-    if (isAuthRefusal(err)) this.waiting.failWhere(() => err);
+    // What no retry heals, refused credentials or a connect the transport refused itself (its own
+    // options: a TLS key that is not its certificate's): the calls waiting learn why now, not as
+    // Unreachable after the budget. The pool still backs off and tries again (a reloadTls may mend it).
+    if (isAuthRefusal(err) || refusedByTransport(err)) this.waiting.failWhere(() => err);
   }
 
   private tick(now: number): void {
@@ -600,3 +602,6 @@ export class ConnPool implements StreamCaller, Resender, Reopener {
 
 /** A connection that takes no call: its server is draining, or it began closing by itself. Beside `pick`: it runs per call. */
 const refusing = (slot: Slot): boolean => slot.stream!.peerClosing || slot.stream!.state !== 'open';
+
+/** A connect the transport refused before any peer could answer: its own options or the address (InvalidArgument). */
+const refusedByTransport = (err: Error): err is RpcError => err instanceof RpcError && err.code === ErrorCode.InvalidArgument;
