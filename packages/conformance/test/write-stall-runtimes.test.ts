@@ -2,7 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { EMPTY_BYTES } from '@skein/core';
 import { runtime as nodeRuntime } from '@skein/runtime';
 import { ClientStream } from '@skein/stream';
-import { connectRazorClient, describeNeeding, startTcpRelay, cleanups } from '@skein/test-utils';
+import { connectRazorClient, describeNeeding, startTcpRelayProcess, cleanups } from '@skein/test-utils';
 import { tcpTransport } from '@skein/transport-tcp';
 import { expect, it } from 'vitest';
 import { launch, reap, type RuntimeName } from './runtimes.js';
@@ -41,16 +41,20 @@ for (const runtime of ['node', 'bun', 'deno'] as const) describeNeeding(runtime 
   }, 30_000);
 
   it('does not end a client reading slowly through a throttled link', async () => {
-    // 800 ms without a byte taken: the kernel takes a slow reader's bytes in steps of a third of its send buffer.
-    const { server, address } = await stallServer(runtime, 400);
-    const relay = await startTcpRelay(address);
+    // 2 s without a byte taken: the kernel takes a slow reader's bytes in steps of a third of its
+    // send buffer (about 1.3 MiB, 160 ms at 8 MiB/s), so the relay may be starved of CPU (a loaded
+    // machine) for over 1.8 s before this reader looks stalled.
+    const { server, address } = await stallServer(runtime, 1000);
+    // The link runs in a process of its own: in this one, it would stop whenever the client's
+    // loop does (assembling the 48 MiB reply held it 1 to 2.5 s on a loaded machine), and the
+    // server, seeing no byte taken, would be right to end the connection.
+    const relay = await startTcpRelayProcess(address, 8 * 1024 * 1024, BOUND_MS);
     cleanup.push(() => relay.close());
     // What is judged is the server's stall check; the client's own keepalive (5 s by default) is
     // given room, so that a CPU-starved relay (a loaded CI machine) does not end it first.
     const client = await ClientStream.connect({ transport: tcpTransport(nodeRuntime), address: relay.address, keepaliveTimeoutMs: 30_000 });
     cleanup.push(() => client.destroy());
-    relay.throttle(16 * 1024 * 1024);
-    // 48 MiB at 16 MiB/s: three seconds of a full send buffer, several times the bound.
+    // 48 MiB at 8 MiB/s: six seconds of a full send buffer, three times the bound.
     const reply = await client.call('big', EMPTY_BYTES, { timeoutMs: 60_000 });
     expect(reply.blob.length).toBe(48 * 1024 * 1024);
     expect(client.state).toBe('open');

@@ -53,6 +53,8 @@ export { startTcpRelay } from './tcp-relay.js';
 export { muteServer } from './mute-server.js';
 export type { MuteServer, MuteServerOptions } from './mute-server.js';
 export type { TcpRelay, TcpRelayOptions } from './tcp-relay.js';
+export { startTcpRelayProcess } from './tcp-relay-process.js';
+export type { TcpRelayProcess } from './tcp-relay-process.js';
 
 // ── Watching what code under test does
 export { memoryLogger } from './memory-logger.js';
