@@ -66,6 +66,9 @@ export { ConnLifecycle } from './conn-lifecycle.js';
 export type { LifecycleHandlers } from './conn-lifecycle.js';
 export { ByteConnLifecycle } from './byte-conn-lifecycle.js';
 export { clearStaleSocket } from './socket-file.js';
+// For transport authors: a transport's TLS options, its listeners and reloadTls (in call order, a listener still opening caught up)
+export { TransportTls } from './transport-tls.js';
+export type { TlsListener, TransportTlsAdapter } from './transport-tls.js';
 // For every package that renames an option: the old name fails loudly instead of being ignored
 export { refuseRenamed } from './renamed-option.js';
 // For adapters over Node's sockets (runtime-node, transport-ws): what their kernel has taken (FrameConn.sentBytes)

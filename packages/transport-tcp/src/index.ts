@@ -5,8 +5,8 @@
  * the stream layer's `FrameSpec`, assembling a frame cut across reads in memory that grows with
  * the bytes received, never with the length a header claims (frame-assembly.ts), within one
  * budget per listener (pending-frame-budget.ts); the `FrameWriter` batches a turn's writes into
- * few socket writes. TLS is the runtime's: tls-settings.ts says when a connection asks for it and
- * reloads the transport's listeners.
+ * few socket writes. TLS is the runtime's: tls-settings.ts says when a connection asks for it;
+ * reloads of the transport's listeners are core's TransportTls.
  */
 
 // ── What an application uses ─────────────────────────────────────────────────────────────

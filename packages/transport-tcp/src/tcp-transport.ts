@@ -86,14 +86,8 @@ export function tcpTransport(runtime: Runtime, options: TcpTransportOptions = {}
       const secure = tls.forListen(address);
       // Read per connection from the settings a reload keeps (it changes certificates, never requestCert).
       const listener = await runtime.listen(address, (conn) => accept(frames(conn, spec, budget, undefined, secure !== undefined && tls.requestsCerts() && conn.identity === undefined)), secure && { tls: secure });
-      if (secure) {
-        // Given a reload applied while it opened; closed if it cannot take it.
-        await tls.listening(listener, new CertificateExpiryWatch(formatAddress(listener.address), opts.logger, runtime.clock), secure).catch(async (err: unknown) => {
-          tls.closed(listener);
-          await listener.close();
-          throw err;
-        });
-      }
+      // Given a reload applied while it opened; closed if it cannot take it.
+      if (secure) await tls.listening(listener, new CertificateExpiryWatch(formatAddress(listener.address), opts.logger, runtime.clock), secure);
       const frameListener: FrameListener = { address: listener.address, close: () => (tls.closed(listener), listener.close()) };
       return frameListener;
     },

@@ -1,4 +1,4 @@
-import { CertificateExpiryWatch, DEFAULT_CONNECT_TIMEOUT_MS, formatAddress, invalidArgument, parseAddress, reloadedTransportTls, warnOfClientCertificate, type Address, type FrameConn, type FrameListener, type FrameSpec, type TlsOptions, type Transport } from '@skein/core';
+import { CertificateExpiryWatch, DEFAULT_CONNECT_TIMEOUT_MS, formatAddress, parseAddress, TransportTls, warnOfClientCertificate, type Address, type FrameConn, type FrameListener, type FrameSpec, type TlsOptions, type Transport } from '@skein/core';
 import type { ResolvedOptions } from './options.js';
 import { wsClientTls } from './tls.js';
 import { connectClient } from './ws-client.js';
@@ -14,45 +14,12 @@ export type Listen = (address: Address, spec: FrameSpec, accept: (conn: FrameCon
 
 /** A Transport whose client is the shared WebSocket client and whose server is `listen`. */
 export function transportOf(name: string, options: ResolvedOptions, listen: Listen): Transport {
-  // Each with the watch on its certificate's expiry (core's CertificateExpiryWatch), from its listen to its close.
-  const secureListeners = new Map<ReloadableListener, CertificateExpiryWatch>();
-  /** The reloads called so far, settled or not: the next one starts after them. */
-  let reloads: Promise<void> = Promise.resolve();
-  /**
-   * One reload, after those before it: it merges over what they applied (one that read the
-   * options while another was under way would drop its fields). Checked as a connect's always,
-   * and its certificate and key loaded as one (with no listener nothing else would load a key
-   * that is not the certificate's, and the next connect would fail instead); as a listener's
-   * while one is open. A failure changes nothing.
-   */
-  async function reload(tls: TlsOptions, next: TlsOptions): Promise<void> {
-    const reloaded = reloadedTransportTls(tls, next, secureListeners.size > 0);
-    loadCertAndKey(wsClientTls(reloaded) as { cert?: string; key?: string });
-    for (const l of secureListeners.keys()) {
-      if (!l.reloadTls) throw invalidArgument(`reloadTls: the ${name} server cannot change its certificate while listening`);
-      await l.reloadTls(next);
-    }
-    options.tls = reloaded;
-    for (const expiry of secureListeners.values()) expiry.serving(options.tls);
-  }
-  /** `step` once the reloads called before it have settled; the next waits for it, settled either way. */
-  function inTurn(step: () => Promise<void>): Promise<void> {
-    const run = reloads.then(step);
-    reloads = run.catch(() => {});
-    return run;
-  }
-  /**
-   * `l`, opened with options a reload has replaced since (it found no such listener), given the
-   * certificate, key and CA the transport holds now, unless it closed meanwhile.
-   */
-  async function catchUp(l: ReloadableListener): Promise<void> {
-    const expiry = secureListeners.get(l);
-    if (expiry === undefined || options.tls === undefined) return;
-    if (!l.reloadTls) throw invalidArgument(`reloadTls: the ${name} server cannot change its certificate while listening`);
-    const tls = options.tls;
-    await l.reloadTls(tls);
-    expiry.serving(tls);
-  }
+  // Its options in `options.tls`, where its clients and servers read them; a reload's pair is
+  // loaded as the client's (wsClientTls), at once.
+  const tls = new TransportTls(options, {
+    loadPair: (pair) => loadCertAndKey(wsClientTls(pair) as { cert?: string; key?: string }),
+    cannotChange: `the ${name} server cannot change its certificate while listening`,
+  });
   const transport: Transport = {
     name,
     // Async, and the address checked first: a malformed one rejects with InvalidArgument, never a
@@ -68,27 +35,12 @@ export function transportOf(name: string, options: ResolvedOptions, listen: List
       const listenedWith = options.tls;
       const l = await listen(address, spec, accept, listenedWith);
       if (listenedWith === undefined) return l;
-      // The server's logger, else the transport's own.
-      const expiry = new CertificateExpiryWatch(formatAddress(l.address), o?.logger ?? options.logger);
-      secureListeners.set(l, expiry);
-      expiry.serving(listenedWith);
-      const close = (): Promise<void> => (expiry.stop(), secureListeners.delete(l), l.close());
-      // A reload applied while it opened found no such listener: given it now, in turn with the
-      // reloads, or the listener closed and the listen refused (it would serve the old certificate).
-      if (options.tls !== listenedWith) {
-        await inTurn(() => catchUp(l)).catch(async (err: unknown) => {
-          await close();
-          throw err;
-        });
-      }
-      return { address: l.address, close };
+      // The server's logger, else the transport's own. A reload applied while it opened is given
+      // to it before it resolves; it is closed and the listen refused if it cannot take it.
+      await tls.listening(l, new CertificateExpiryWatch(formatAddress(l.address), o?.logger ?? options.logger), listenedWith);
+      return { address: l.address, close: () => (tls.closed(l), l.close()) };
     },
-    reloadTls(next) {
-      return inTurn(() => {
-        if (options.tls === undefined) throw invalidArgument('reloadTls: this transport was made without tls options');
-        return reload(options.tls, next);
-      });
-    },
+    reloadTls: (next) => tls.reload(next),
   };
   return transport;
 }

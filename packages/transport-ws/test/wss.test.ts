@@ -154,6 +154,6 @@ describe('wss on uWebSockets.js (SSLApp)', () => {
   it('cannot change its certificate while listening: reloadTls says so', async () => {
     const transport = uwsTransport({ tls: serverTls() });
     await echo(transport);
-    await expect(transport.reloadTls!(certs.reloaded)).rejects.toMatchObject({ code: ErrorCode.InvalidArgument });
+    await expect(transport.reloadTls!(certs.reloaded)).rejects.toMatchObject({ code: ErrorCode.InvalidArgument, message: 'reloadTls: the uws server cannot change its certificate while listening' });
   });
 });

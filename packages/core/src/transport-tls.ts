@@ -1,0 +1,117 @@
+import type { CertificateExpiryWatch } from './certificate-expiry.js';
+import { invalidArgument, type RpcError } from './rpc-error.js';
+import { reloadedTransportTls, type TlsOptions } from './tls.js';
+
+/** A TLS listener a transport opened: one that can change its certificate has `reloadTls`. */
+export interface TlsListener {
+  reloadTls?(tls: TlsOptions): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** What a transport's TLS differs in. */
+export interface TransportTlsAdapter {
+  /**
+   * Loads `options`' certificate and key as a connect would, refusing a pair it cannot use
+   * (InvalidArgument) before anything changes. Returning nothing, it has loaded them already.
+   */
+  loadPair(options: TlsOptions): Promise<void> | void;
+  /** Why a listener without `reloadTls` cannot take a reload: the InvalidArgument's words after `reloadTls: `. */
+  cannotChange: string;
+}
+
+/**
+ * A transport's TLS options, the listeners they serve and `Transport.reloadTls`, written once for
+ * every transport. `holder.tls` is where the transport keeps its options: its connects and listens
+ * read them there, a reload writes the merged ones back. Reloads run one after the other in call
+ * order. Each listener's certificate is watched for its expiry from its listen to its close.
+ */
+export class TransportTls {
+  private readonly listeners = new Map<TlsListener, CertificateExpiryWatch>();
+  /** The reloads called so far, settled or not: the next one starts after them. */
+  private reloads: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly holder: { tls: TlsOptions | undefined },
+    private readonly adapter: TransportTlsAdapter,
+  ) {}
+
+  /** The options the transport holds now: as given, or as the last reload applied. */
+  get options(): TlsOptions | undefined {
+    return this.holder.tls;
+  }
+
+  /**
+   * A listener opened with `listenedWith` (the options when its listen was called), watched from
+   * now on. A reload applied while it opened found no such listener: it is given the options
+   * applied since, in turn with the reloads, before its listen resolves (it would serve the old
+   * certificate, its expiry watched as the new one's). If it cannot take them, it is closed and
+   * this rejects.
+   */
+  async listening(listener: TlsListener, expiry: CertificateExpiryWatch, listenedWith: TlsOptions): Promise<void> {
+    this.listeners.set(listener, expiry);
+    expiry.serving(listenedWith);
+    if (this.holder.tls === undefined || this.holder.tls === listenedWith) return;
+    try {
+      await this.inTurn(() => this.catchUp(listener));
+    } catch (err) {
+      this.closed(listener);
+      await listener.close();
+      throw err;
+    }
+  }
+
+  /** `listener` closes: its watch stops, and reloads no longer reach it. */
+  closed(listener: TlsListener): void {
+    this.listeners.get(listener)?.stop();
+    this.listeners.delete(listener);
+  }
+
+  /**
+   * Runs after the reloads called before it have settled, so that each merges over what the one
+   * before applied (one that read the options while another was under way would drop its
+   * fields); a failed one leaves the options as they were and holds up none after it.
+   */
+  reload(next: TlsOptions): Promise<void> {
+    return this.inTurn(() => this.apply(next));
+  }
+
+  /** `step` once the reloads called before it have settled; the next waits for it, settled either way. */
+  private inTurn(step: () => Promise<void>): Promise<void> {
+    const run = this.reloads.then(step);
+    this.reloads = run.catch(() => {});
+    return run;
+  }
+
+  /** `listener` given the certificate, key and CA the transport holds now, unless it closed meanwhile. */
+  private async catchUp(listener: TlsListener): Promise<void> {
+    const expiry = this.listeners.get(listener);
+    if (expiry === undefined || this.holder.tls === undefined) return;
+    if (!listener.reloadTls) throw this.cannotChange();
+    const options = this.holder.tls;
+    await listener.reloadTls(options);
+    expiry.serving(options);
+  }
+
+  private async apply(next: TlsOptions): Promise<void> {
+    if (this.holder.tls === undefined) throw invalidArgument('reloadTls: this transport was made without tls options');
+    // Checked before any listener changes, for connects always and for listeners while any is
+    // open (a client-only transport rotates its client certificate or CA): a bad certificate
+    // leaves every listener, and later connects, as they were. Loaded as a connect's too: with
+    // no listener nothing else would load a key that is not the certificate's, and the next
+    // connect would fail instead.
+    const reloaded = reloadedTransportTls(this.holder.tls, next, this.listeners.size > 0);
+    const loading = this.adapter.loadPair(reloaded);
+    // A pair loaded at once goes on to the listeners in the same turn, nothing run between.
+    if (loading !== undefined) await loading;
+    for (const l of this.listeners.keys()) {
+      if (!l.reloadTls) throw this.cannotChange();
+      await l.reloadTls(next);
+    }
+    this.holder.tls = reloaded;
+    for (const expiry of this.listeners.values()) expiry.serving(reloaded);
+  }
+
+  private cannotChange(): RpcError {
+    return invalidArgument(`reloadTls: ${this.adapter.cannotChange}`);
+  }
+}
