@@ -68,7 +68,7 @@ export { tlsClientVersionConformance } from './tls-client-version.js';
 export { tlsReloadKeepsConformance } from './tls-reload-keeps.js';
 export { tlsClientReloadConformance } from './tls-client-reload.js';
 export type { TlsClientReloadHarness } from './tls-client-reload.js';
-export { tlsReloadDuringListenConformance } from './tls-reload-during-listen.js';
+export { servedCommonName, tlsReloadDuringListenConformance } from './tls-reload-during-listen.js';
 export type { TlsReloadDuringListenHarness } from './tls-reload-during-listen.js';
 export type { TlsHarness } from './tls-conformance.js';
 export type { TestCerts, CertPair, TestTls } from './certs.js';

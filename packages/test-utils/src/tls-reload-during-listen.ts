@@ -15,6 +15,21 @@ export interface TlsReloadDuringListenHarness {
 }
 
 /**
+ * The CN of the certificate the TLS listener at `address` presents, read by Node's own TLS client
+ * trusting `ca`; the connection is closed by `cleanup`.
+ */
+export function servedCommonName(address: Address, ca: string, cleanup: (() => unknown)[]): Promise<string | undefined> {
+  const at = 'path' in address ? { path: address.path } : { host: address.host, port: address.port };
+  const socket = tls.connect({ ...at, ca, servername: 'localhost' });
+  cleanup.push(() => socket.destroy());
+  const cn = new Promise<string | undefined>((resolve, reject) => {
+    socket.once('secureConnect', () => resolve(socket.getPeerCertificate().subject?.CN as string | undefined));
+    socket.once('error', reject);
+  });
+  return within(cn, HANG_MS, 'the TLS handshake');
+}
+
+/**
  * `Transport.reloadTls` and a `listen` under way at once (docs/tls.md, "Certificate reload"):
  * the listener serves the reloaded certificate, whichever was called first. A reload applied
  * while a listen was opening found no listener to give it to, so the listener served the
@@ -31,17 +46,7 @@ export function tlsReloadDuringListenConformance(h: TlsReloadDuringListenHarness
       cleanup.push(() => conn.close());
     };
 
-    /** The CN of the certificate the TLS listener at `address` presents, read by Node's own TLS client. */
-    function served(address: Address): Promise<string | undefined> {
-      if (!('port' in address)) throw new Error('a TCP address expected');
-      const socket = tls.connect({ host: address.host, port: address.port, ca: certs.ca, servername: 'localhost' });
-      cleanup.push(() => socket.destroy());
-      const cn = new Promise<string | undefined>((resolve, reject) => {
-        socket.once('secureConnect', () => resolve(socket.getPeerCertificate().subject?.CN as string | undefined));
-        socket.once('error', reject);
-      });
-      return within(cn, HANG_MS);
-    }
+    const served = (address: Address): Promise<string | undefined> => servedCommonName(address, certs.ca, cleanup);
 
     it('a listen called right after a reload serves the reloaded certificate', async () => {
       const t = h.transport(serverTls());
