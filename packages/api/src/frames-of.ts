@@ -17,7 +17,7 @@ export function withFramesOf<E extends Error>(original: Error, copy: E): E {
 
 /** The text after an error's first line (its message may span lines), from its newline on; '' for none. */
 function framesOf(err: Error): string {
-  const stack: unknown = err.stack;
+  const stack = readStack(err);
   if (typeof stack !== 'string') return '';
   const head = headOf(err);
   if (stack.startsWith(head)) return stack.slice(head.length);
@@ -30,3 +30,16 @@ const FRAME = '\n    at ';
 
 /** An error's first line as V8 (and Node's formatter) writes it: `Error.prototype.toString`'s. */
 const headOf = (err: Error): string => Error.prototype.toString.call(err);
+
+/**
+ * `err.stack`, or undefined when reading it throws: a user's `Error.prepareStackTrace` that fails
+ * (V8 formats the stack at this first read), a getter put on the error. The call's error must
+ * stay its RpcError, not become the formatter's: a copy without frames is all that is lost.
+ */
+function readStack(err: Error): unknown {
+  try {
+    return err.stack;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,7 +1,7 @@
 import { msgpackCodec } from '@skein/codec-msgpack';
 import { ErrorCode, RpcError, silentLogger } from '@skein/core';
 import { ClientStream, RpcServer } from '@skein/stream';
-import { cleanups, deferred, heldHandler, portOf, startTcpRelay, waitFor, expectStackless, rpcFailures, stackTraceLimitInTests } from '@skein/test-utils';
+import { cleanups, deferred, heldHandler, portOf, startTcpRelay, waitFor, within, expectStackless, rpcFailures, stackTraceLimitInTests } from '@skein/test-utils';
 import { describe, expect, it } from 'vitest';
 import { createClient, createServiceDispatch, implement, method, service, type Filter } from '../src/index.js';
 import { transport } from './harness.js';
@@ -116,5 +116,29 @@ describe("a typed call's error has its Caller's error's stack", () => {
     expect(frames.join('\n')).toContain('typed-errors-stackless.test.ts');
     // The Caller's frames, not those of the stub making its copy.
     expect(frames.join('\n')).not.toMatch(/\bat named \(/);
+  });
+
+  it("a user's Error.prepareStackTrace that throws leaves the call's error its named RpcError, without frames", async () => {
+    const { svc } = await heldServer();
+    const ac = new AbortController();
+    ac.abort();
+    // A formatter failing (a source-map handler on a frame it cannot map): V8 runs it when the
+    // Caller's error's stack is first read, which the stub's copy does. Thrown there, out of the
+    // Caller's callback, it left the call unsettled for ever (its promise never told).
+    const saved = Error.prepareStackTrace;
+    Error.prepareStackTrace = () => {
+      throw new TypeError('formatter failed');
+    };
+    let settled: PromiseSettledResult<unknown>[];
+    try {
+      settled = await within(Promise.allSettled([svc.hang(1, { signal: ac.signal })]), 10_000, 'the typed call');
+    } finally {
+      // Put back before anything (the runner's report of a failure) formats a stack.
+      Error.prepareStackTrace = saved;
+    }
+    const [err] = await rpcFailures(settled.map((r) => (r.status === 'rejected' ? Promise.reject(r.reason) : Promise.resolve(r.value))));
+    expect(err!.code).toBe(ErrorCode.Cancelled);
+    expect(err!.message).toMatch(/^Svc\.hang: call cancelled/);
+    expectStackless(err!);
   });
 });
