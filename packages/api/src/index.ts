@@ -26,13 +26,14 @@ export type { MethodDef, MethodBuilder, ServiceDef, MethodMap, AnyMethod, ArgOf,
 // ── Calling it: a typed stub over any Caller
 export { createClient } from './client.js';
 export type { Client, ClientMethod, ClientOptions, MethodCallOptions, CallArgs, CallError, Result } from './client.js';
+// The words of a server's refusal of a streaming method called as unary, which clients match (the wire carries no more).
+export { CALLED_AS_UNARY } from './called-as-unary.js';
 
 // ── Serving it: handlers, the call context, filters around them
 export { implement, createServiceDispatch } from './service-dispatch.js';
 export type { Handler, Handlers, ServiceImpl, ServiceDispatchOptions } from './service-dispatch.js';
 export { CallContext } from './context.js';
 export { describeIssues } from './schema.js';
-export { CALLED_AS_UNARY } from './called-as-unary.js';
 export { withFilters, callInfo } from './filters.js';
 export type { Filter, CallInfo, Outcome, FilterWatch } from './filters.js';
 export { callLog, overloadShedding } from './builtin-filters.js';

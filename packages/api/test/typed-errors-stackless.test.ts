@@ -41,7 +41,6 @@ async function heldServer(filters: Filter[] = []) {
   return { held, relay, stream, svc: createClient(Svc, stream, { codec: msgpackCodec, filters }) };
 }
 
-
 describe("a typed call's error has its Caller's error's stack", () => {
   it('a lost connection: calls on the wire and waiting for the window fail with stackless IO, named', async () => {
     const { held, relay, svc } = await heldServer();

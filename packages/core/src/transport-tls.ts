@@ -1,5 +1,5 @@
 import type { CertificateExpiryWatch } from './certificate-expiry.js';
-import { invalidArgument, type RpcError } from './rpc-error.js';
+import { invalidArgument } from './rpc-error.js';
 import { reloadedTransportTls, type TlsOptions } from './tls.js';
 
 /** A TLS listener a transport opened: one that can change its certificate has `reloadTls`. */
@@ -12,7 +12,8 @@ export interface TlsListener {
 export interface TransportTlsAdapter {
   /**
    * Loads `options`' certificate and key as a connect would, refusing a pair it cannot use
-   * (InvalidArgument) before anything changes. Returning nothing, it has loaded them already.
+   * (InvalidArgument) before anything changes. Returning nothing, it is done (loaded, or nothing
+   * to load): synchronous where it can be, see `apply`.
    */
   loadPair(options: TlsOptions): Promise<void> | void;
   /** Why a listener without `reloadTls` cannot take a reload: the InvalidArgument's words after `reloadTls: `. */
@@ -86,9 +87,8 @@ export class TransportTls {
   private async catchUp(listener: TlsListener): Promise<void> {
     const expiry = this.listeners.get(listener);
     if (expiry === undefined || this.holder.tls === undefined) return;
-    if (!listener.reloadTls) throw this.cannotChange();
     const options = this.holder.tls;
-    await listener.reloadTls(options);
+    await this.reloadListener(listener, options);
     expiry.serving(options);
   }
 
@@ -101,17 +101,17 @@ export class TransportTls {
     // connect would fail instead.
     const reloaded = reloadedTransportTls(this.holder.tls, next, this.listeners.size > 0);
     const loading = this.adapter.loadPair(reloaded);
-    // A pair loaded at once goes on to the listeners in the same turn, nothing run between.
+    // A pair loaded at once goes on to the listeners in the same turn, nothing run between: a
+    // listener that registered during an await here and cannot change its certificate (uWS)
+    // would turn its listen's refusal (`listening`) into this reload's.
     if (loading !== undefined) await loading;
-    for (const l of this.listeners.keys()) {
-      if (!l.reloadTls) throw this.cannotChange();
-      await l.reloadTls(next);
-    }
+    for (const l of this.listeners.keys()) await this.reloadListener(l, next);
     this.holder.tls = reloaded;
     for (const expiry of this.listeners.values()) expiry.serving(reloaded);
   }
 
-  private cannotChange(): RpcError {
-    return invalidArgument(`reloadTls: ${this.adapter.cannotChange}`);
+  private async reloadListener(listener: TlsListener, tls: TlsOptions): Promise<void> {
+    if (!listener.reloadTls) throw invalidArgument(`reloadTls: ${this.adapter.cannotChange}`);
+    await listener.reloadTls(tls);
   }
 }

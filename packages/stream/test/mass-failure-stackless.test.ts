@@ -1,4 +1,4 @@
-import { ErrorCode, RpcError } from '@skein/core';
+import { ErrorCode } from '@skein/core';
 import { cleanups, heldHandler, startTcpRelay, waitFor, expectStackless, rpcFailures, stackTraceLimitInTests } from '@skein/test-utils';
 import { describe, expect, it } from 'vitest';
 import { ClientStream, ConnPool, RpcServer, createRouter } from '../src/index.js';
@@ -32,7 +32,6 @@ async function heldServer() {
   );
   return { held, relay };
 }
-
 
 describe('errors that fail many calls at once carry no stack', () => {
   it('a lost connection: calls on the wire, waiting for the window, a ping and a stream', async () => {

@@ -67,7 +67,7 @@ export function tcpTransport(runtime: Runtime, options: TcpTransportOptions = {}
   const settings = settingsFrom(runtime, options);
   const frames = (conn: ByteConn, spec: FrameSpec, budget: PendingFrameBudget, dialled: Dialled, identityPending = false): FrameConn =>
     new TcpFrameConn(conn, spec, settings, budget, dialled, identityPending);
-  const tls = new TlsSettings(options.tls, runtime.loadConnectTls && ((next) => runtime.loadConnectTls!(next)));
+  const tls = new TlsSettings(options.tls, runtime);
   const transport: Transport = {
     name: 'tcp',
     async connect(address: Address, spec: FrameSpec, opts: TransportConnectOptions = {}): Promise<FrameConn> {

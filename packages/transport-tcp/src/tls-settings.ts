@@ -1,4 +1,4 @@
-import { connectTlsOptions, TransportTls, warnOfClientCertificate, type Address, type Logger, type TlsOptions } from '@skein/core';
+import { connectTlsOptions, TransportTls, warnOfClientCertificate, type Address, type Logger, type Runtime, type TlsOptions } from '@skein/core';
 
 /**
  * A transport's TLS options, and the listeners they serve (core's TransportTls: `reload`,
@@ -8,9 +8,9 @@ import { connectTlsOptions, TransportTls, warnOfClientCertificate, type Address,
  * The client certificate is watched as connects present it (core's warnOfClientCertificate).
  */
 export class TlsSettings extends TransportTls {
-  constructor(options: TlsOptions | undefined, loadConnectTls?: (tls: TlsOptions) => Promise<void>) {
+  constructor(options: TlsOptions | undefined, runtime: Pick<Runtime, 'loadConnectTls'>) {
     super({ tls: options }, {
-      loadPair: (pair) => loadConnectTls?.(connectTlsOptions(pair)),
+      loadPair: (pair) => runtime.loadConnectTls?.(connectTlsOptions(pair)),
       cannotChange: 'this runtime cannot change a TLS listener\'s certificate',
     });
   }

@@ -2,7 +2,7 @@ import { CertificateExpiryWatch, DEFAULT_CONNECT_TIMEOUT_MS, formatAddress, pars
 import type { ResolvedOptions } from './options.js';
 import { wsClientTls } from './tls.js';
 import { connectClient } from './ws-client.js';
-import { loadCertAndKey } from './wss-handshake.js';
+import { loadClientPairOnce } from './wss-handshake.js';
 
 /** A listener that can change its TLS certificate (a wss server); without `reloadTls` it cannot. */
 export interface ReloadableListener extends FrameListener {
@@ -17,7 +17,7 @@ export function transportOf(name: string, options: ResolvedOptions, listen: List
   // Its options in `options.tls`, where its clients and servers read them; a reload's pair is
   // loaded as the client's (wsClientTls), at once.
   const tls = new TransportTls(options, {
-    loadPair: (pair) => loadCertAndKey(wsClientTls(pair) as { cert?: string; key?: string }),
+    loadPair: (pair) => loadClientPairOnce(pair, wsClientTls(pair)),
     cannotChange: `the ${name} server cannot change its certificate while listening`,
   });
   const transport: Transport = {

@@ -1,13 +1,13 @@
 import type net from 'node:net';
 import type { Duplex } from 'node:stream';
-import { connectAborted, ErrorCode, formatAddress, RpcError, type Address, type FrameConn, type FrameSpec, type TlsOptions } from '@skein/core';
+import { connectAborted, ErrorCode, formatAddress, RpcError, type Address, type FrameConn, type FrameSpec } from '@skein/core';
 import { loadingWs } from './deno-env.js';
 import { handshake, wsUrl } from './handshake.js';
 import type { ResolvedOptions } from './options.js';
 import { connectStandard, globalWebSocket } from './standard-client.js';
 import { secureFor, wsClientTls } from './tls.js';
 import { WS_RECEIVE_LIMITS, wsMessageConn } from './ws-socket.js';
-import { WssHandshake, loadCertAndKey } from './wss-handshake.js';
+import { WssHandshake, loadClientPairOnce } from './wss-handshake.js';
 import { upgradeFailed } from './upgrade-failure.js';
 
 /** Connects with `ws` under Node and Deno, or with the standard WebSocket API elsewhere (or when given one). */
@@ -34,7 +34,7 @@ async function connectWs(address: Address, spec: FrameSpec, options: ResolvedOpt
   const url = wsUrl(address, options.path, secure);
   // The TLS options before the abort, as on every transport: a mistake in them is told even to a caller that gave up.
   const clientTls = wsClientTls(options.tls);
-  loadPairOnce(options.tls, clientTls);
+  loadClientPairOnce(options.tls, clientTls);
   // Before dialling (ws may have loaded meanwhile): the handshake below would find it aborted with a socket already on its way.
   if (signal?.aborted) throw connectAborted(url, signal.reason);
   const tls = secure ? new WssHandshake(options.tls) : undefined;
@@ -73,17 +73,4 @@ function refused(url: string, status: number): RpcError {
   }
   const why = status === 404 ? ' (no Skein endpoint on that path?)' : '';
   return new RpcError(ErrorCode.Unreachable, `${url} answered HTTP ${status} instead of upgrading${why}`);
-}
-
-/** The transports' TLS options whose certificate and key have loaded once (loadCertAndKey). */
-const pairsLoaded = new WeakSet<TlsOptions>();
-
-/**
- * Loads the client's certificate and key once per transport's options, not per connect: each
- * load is an OpenSSL context (~0.9 ms with a 2048-bit RSA key), which the handshake makes again.
- */
-function loadPairOnce(tls: TlsOptions | undefined, clientTls: Record<string, unknown>): void {
-  if (tls === undefined || pairsLoaded.has(tls)) return;
-  loadCertAndKey(clientTls as { cert?: string; key?: string });
-  pairsLoaded.add(tls);
 }

@@ -44,3 +44,18 @@ export function loadCertAndKey(s: { readonly cert?: string | undefined; readonly
   if (s.cert === undefined) return;
   loadingTls(() => tls.createSecureContext({ cert: s.cert, key: s.key }));
 }
+
+/** The transports' TLS options whose certificate and key have loaded once (loadCertAndKey). */
+const pairsLoaded = new WeakSet<TlsOptions>();
+
+/**
+ * Loads the client's certificate and key (`clientTls`, what `wsClientTls` made of `tls`) once per
+ * transport's options, not per connect: each load is an OpenSSL context (~0.9 ms with a 2048-bit
+ * RSA key), which the handshake makes again. A reload loads its options so before they apply
+ * (TransportTls), and its connects after find them loaded.
+ */
+export function loadClientPairOnce(tls: TlsOptions | undefined, clientTls: Record<string, unknown>): void {
+  if (tls === undefined || pairsLoaded.has(tls)) return;
+  loadCertAndKey(clientTls as { cert?: string; key?: string });
+  pairsLoaded.add(tls);
+}

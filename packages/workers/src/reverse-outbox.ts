@@ -52,7 +52,10 @@ export class ReverseOutbox implements ReplySink {
     const refused = refusal(action, msg, blob, opts);
     // Every outcome of a reverse call is the client's, or about this call (see RpcError.downstream).
     if (refused !== undefined) return notify(fromDownstream(refused), null);
-    const metadata = opts.metadata === undefined ? undefined : plainMetadata(opts.metadata);
+    // No record at all: refused as a reverse call on a connection refuses it (stream's check, its words).
+    const notRecord = metadataRefusal(opts.metadata);
+    if (notRecord !== undefined) return notify(fromDownstream(notRecord), null);
+    const metadata = opts.metadata === undefined ? undefined : plainMetadata(opts.metadata as object);
     if (metadata === null) return notify(fromDownstream(invalidArgument('metadata must be an object of strings')), null);
     const id = this.newId();
     const p: Pending = { notify, caller };
@@ -160,18 +163,15 @@ function refusal(action: unknown, msg: unknown, blob: unknown, opts: CallOptions
 }
 
 /**
- * The metadata's entries in a plain record of its own, or null when it is no record (stream's
- * `metadataRefusal`: null, a string, an array) or a value is not a string, as a reverse call on a
- * connection refuses them (the same words). The
- * turn's calls cross to the pool's thread in one message, which must clone whole: a Proxy of
+ * A metadata record's entries in a plain record of its own, or null when a value is not a string
+ * or cannot be read. The turn's calls cross to the pool's thread in one message, which must clone whole: a Proxy of
  * strings passes a look at its entries but cannot be cloned, and would take the turn's other calls
  * (and the worker) down with it. The copy also keeps the entries the call was made with.
  */
-function plainMetadata(v: unknown): Metadata | null {
-  if (metadataRefusal(v) !== undefined) return null;
+function plainMetadata(v: object): Metadata | null {
   const copy = Object.create(null) as Record<string, string>; // "__proto__" stays an entry
   try {
-    for (const k in v as object) {
+    for (const k in v) {
       const value = (v as Record<string, unknown>)[k];
       if (typeof value !== 'string') return null;
       copy[k] = value;

@@ -1,4 +1,4 @@
-import { EMPTY_BYTES, ErrorCode, RpcError, fromDownstream } from '@skein/core';
+import { EMPTY_BYTES, ErrorCode, RpcError, fromDownstream, withoutStack } from '@skein/core';
 import type { Reply } from './call.js';
 import { NO_OPTS, type CallOptions } from './call-options.js';
 import { abortedAlready, cancellable, hookAbort } from './call-abort.js';
@@ -124,7 +124,7 @@ export class StreamCall implements AsyncIterable<Reply>, TimedStream {
     // Hooked only while nothing aborted yet (as `hookAbort` asks): a source that aborted already
     // tells at once, which would end the stream here before `unlink` is set, leaving the hook a
     // signal beside it then gets. The carrier refuses such a stream itself (`abortedAlready`).
-    if (cancellable(opts) && abortedAlready(opts) === undefined) this.unlink = hookAbort(opts, (why) => this.stop(undefined, true, why.cause));
+    if (cancellable(opts) && abortedAlready(opts) === undefined) this.unlink = hookAbort(opts, (why) => this.stop(undefined, true, why));
   }
 
   /** Bytes the server sent that were not read yet: at most the receive window and one item. */
@@ -226,13 +226,17 @@ export class StreamCall implements AsyncIterable<Reply>, TimedStream {
     this.stop(err, false);
   }
 
-  /** `signalReason`: the cause of the Cancelled made when `reason` is not given (its signal's reason, as a call's Cancelled has it). */
-  private stop(reason: Error | undefined, dropUnread: boolean, signalReason?: unknown): void {
+  /**
+   * `told`: what its signal or abort source failed it with (`hookAbort`), whose cause (the
+   * signal's reason) the stream's Cancelled takes; stackless, as that one is (one signal may end
+   * many streams in one turn, and a stack named only its listener).
+   */
+  private stop(reason: Error | undefined, dropUnread: boolean, told?: RpcError): void {
     if (this.done) return;
     this.onAttempt = undefined;
     // The canceller's own reason (a typed client's source threw it) stays theirs: not marked
     // downstream in place, or a handler's own error (a constant) would be withheld from then on.
-    const err = reason ?? new RpcError(ErrorCode.Cancelled, 'stream cancelled', signalReason === undefined ? undefined : { cause: signalReason });
+    const err = reason ?? (told === undefined ? new RpcError(ErrorCode.Cancelled, 'stream cancelled') : withoutStack(() => new RpcError(ErrorCode.Cancelled, 'stream cancelled', { cause: told.cause })));
     if (reason === undefined) this.finish(err, null);
     else this.conclude(reason, null);
     if (dropUnread) this.inbox.discard(err);

@@ -16,11 +16,12 @@ export const CALLBACK_THREW = "a call's callback threw: its call is settled, the
  * thrown out of the frame handling that answered it, it closed the connection under every other
  * call on it (IO, "may have run"); out of a timer (a timeout, a close) or a signal's listener, it
  * was uncaught. Arguments, not a closure: nothing is made per call, and a try/catch costs a call
- * that does not throw nothing.
+ * that does not throw nothing. `remote` may be a function, for a name that costs some work to
+ * make (a pool's, by its servers): called only when the callback threw.
  */
 export function notifyGuarded<E, R>(
   logger: Logger,
-  remote: string,
+  remote: string | (() => string),
   action: string | number,
   notify: (err: E, reply: R) => void,
   err: E,
@@ -30,6 +31,6 @@ export function notifyGuarded<E, R>(
   try {
     notify(err, reply);
   } catch (thrown) {
-    logger.error({ remote, action, err: thrown }, msg);
+    logger.error({ remote: typeof remote === 'string' ? remote : remote(), action, err: thrown }, msg);
   }
 }

@@ -128,7 +128,6 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
     return this.membership.members();
   }
 
-
   /** How many servers the pool has now (`servers().length`, without building the list). */
   get size(): number {
     return this.byAddress.size;
@@ -189,7 +188,7 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
 
   /** Sends a call to a server the strategy picks, failing over as the retry rules allow. */
   send(action: string | number, msg: Uint8Array, opts: CallOptions, notify: Notify): void {
-    if (this.closing) return notifyGuarded(this.logger, this.remote, action, notify, this.closedError(), null);
+    if (this.closing) return notifyGuarded(this.logger, this.describePool, action, notify, this.closedError(), null);
     const c = new FailoverCall(this, action, msg, opts, notify);
     c.deadline = this.deadlineOf(opts.timeoutMs);
     if (opts.attemptTimeoutMs !== undefined || this.attemptTimeoutMs !== undefined) {
@@ -444,13 +443,11 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
    */
   private tell(c: FailoverCall, err: RpcError | RemoteError | null, reply: Reply | null): void {
     // A call settled before any server was tried names the pool instead.
-    notifyGuarded(this.logger, c.address || this.remote, c.action, c.notify, err, reply);
+    notifyGuarded(this.logger, c.address || this.describePool, c.action, c.notify, err, reply);
   }
 
-  /** Who a call settled before any server was tried was talking to, for a log line's `remote`: the pool, by its servers. */
-  private get remote(): string {
-    return poolRemote(this.byAddress.keys(), this.byAddress.size);
-  }
+  /** Who a call settled before any server was tried was talking to, for a log line's `remote`: the pool, by its servers (made only when a callback threw). */
+  private readonly describePool = (): string => poolRemote(this.byAddress.keys(), this.byAddress.size);
 
   /** The membership's word: the list is read again at the next pick; the old one goes now, holding no server that left. */
   private pickableChanged(): void {
