@@ -13,6 +13,25 @@ describe('withoutStack', () => {
     expect(new RpcError(ErrorCode.IO).stack!.split('\n').length).toBeGreaterThan(1);
   });
 
+  // Node's V8 formats `stack` when it is first read, calling Error.prepareStackTrace: a hook that
+  // is not called shows withoutStack left it unread (the fix for Bun writes it only there).
+  it('does not read (format) the stack where the engine gives one at limit 0, as V8 does', () => {
+    const saved = Error.prepareStackTrace;
+    let formatted = 0;
+    let err: RpcError;
+    Error.prepareStackTrace = () => {
+      formatted++;
+      return 'formatted';
+    };
+    try {
+      err = withoutStack(() => new RpcError(ErrorCode.IO, 'connection to a:1 lost'));
+      expect(formatted).toBe(0);
+    } finally {
+      Error.prepareStackTrace = saved;
+    }
+    expect(err.stack).toBe('RpcError: connection to a:1 lost');
+  });
+
   it('puts Error.stackTraceLimit back as it found it, also when `make` throws', () => {
     const saved = Error.stackTraceLimit;
     try {

@@ -168,6 +168,19 @@ export function runtimeConformance(h: RuntimeHarness): void {
     });
   });
 
+  describeNeeding([h.runtime], `${h.runtime} runtime: core on its engine`, () => {
+    // Core's README promises a stackless error's `stack` is its first line; Bun's engine leaves
+    // it undefined at Error.stackTraceLimit 0 unless withoutStack writes it.
+    it("withoutStack: an error's stack is its first line alone, and the stack trace limit is put back", async () => {
+      const child = run('without-stack', '127.0.0.1:0');
+      // The limit line comes last: the stack lines are all in by then.
+      expect((await child.waitForLine(/^limit (\S+)$/))[1]).toBe('17');
+      const stacks: unknown[] = child.lines.filter((l) => l.startsWith('stack ')).map((l) => JSON.parse(l.slice(6)));
+      expect(stacks).toEqual(['RpcError: connection to 127.0.0.1:1 lost', 'Error', 'TypeError: not a number']);
+      expect(await exitCode(child)).toBe(0);
+    });
+  });
+
   describeNeeding([h.runtime], `${h.runtime} runtime: connect`, () => {
     const batches = [
       { kind: 'tcp', count: 100, size: 1000, what: '100 chunks of 1000 bytes' },

@@ -46,10 +46,16 @@ export interface AddressFormat {
   formatAddress(address: ScenarioAddress): string;
 }
 
-type Scenario = (rt: RuntimeUnderTest, address: ScenarioAddress, args: string[], fmt: AddressFormat) => Promise<void>;
+/** Core's helpers the scenarios use, passed in by the fixture (structural, as RuntimeUnderTest is). */
+export interface CoreUnderTest extends AddressFormat {
+  withoutStack<E>(make: () => E): E;
+  readonly RpcError: new (code: number, message?: string) => Error;
+}
+
+type Scenario = (rt: RuntimeUnderTest, address: ScenarioAddress, args: string[], fmt: CoreUnderTest) => Promise<void>;
 
 /** Runs `args` = `<scenario> <address> [scenario args]`. */
-export async function runScenario(rt: RuntimeUnderTest, fmt: AddressFormat, args: string[]): Promise<void> {
+export async function runScenario(rt: RuntimeUnderTest, fmt: CoreUnderTest, args: string[]): Promise<void> {
   const [name = '', address = '', ...rest] = args;
   const tls = TLS_SCENARIOS[name];
   if (tls) return tls(rt as unknown as TlsRuntimeUnderTest, fmt.parseAddress(address), rest, fmt.formatAddress);
@@ -295,5 +301,21 @@ const SCENARIOS: Record<string, Scenario> = {
     say(`listening ${fmt.formatAddress(listener.address)}`);
     await listener.close();
     say('closed');
+  },
+
+  /**
+   * Core's `withoutStack` on this runtime's engine: prints the `stack` (JSON) of an RpcError, an
+   * Error without a message and a TypeError made by it, and `Error.stackTraceLimit` after, set
+   * to an odd value before so that a fixed value put back shows. The address is not used.
+   */
+  async 'without-stack'(_rt, _address, _args, core) {
+    Error.stackTraceLimit = 17;
+    const errors = [
+      core.withoutStack(() => new core.RpcError(1, 'connection to 127.0.0.1:1 lost')),
+      core.withoutStack(() => new Error()),
+      core.withoutStack(() => new TypeError('not a number')),
+    ];
+    for (const err of errors) say(`stack ${JSON.stringify(err.stack)}`);
+    say(`limit ${Error.stackTraceLimit}`);
   },
 };
