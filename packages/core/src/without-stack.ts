@@ -14,8 +14,17 @@ export function withoutStack<E>(make: () => E): E {
   const made = atLimitZero(make);
   // Bun (JavaScriptCore) leaves `stack` undefined at limit 0: write the first line V8 would.
   // Only there: on V8 reading `stack` would format it, the cost this function avoids.
-  if (!STACK_AT_LIMIT_ZERO && made instanceof Error && made.stack === undefined) made.stack = firstLine(made);
+  if (!STACK_AT_LIMIT_ZERO && made instanceof Error && made.stack === undefined) giveStack(made, firstLine(made));
   return made;
+}
+
+/**
+ * Defined, not assigned: Bun's error has no `stack` at all then, and an assignment would make an
+ * enumerable one, which `Object.assign`, a spread and `JSON.stringify` copy (V8's, and Bun's own
+ * otherwise, is not enumerable). Reflect's define fails quietly on a frozen error: it keeps none.
+ */
+function giveStack(err: Error, stack: string): void {
+  Reflect.defineProperty(err, 'stack', { value: stack, writable: true, enumerable: false, configurable: true });
 }
 
 function atLimitZero<E>(make: () => E): E {

@@ -171,12 +171,15 @@ export function runtimeConformance(h: RuntimeHarness): void {
   describeNeeding([h.runtime], `${h.runtime} runtime: core on its engine`, () => {
     // Core's README promises a stackless error's `stack` is its first line; Bun's engine leaves
     // it undefined at Error.stackTraceLimit 0 unless withoutStack writes it.
-    it("withoutStack: an error's stack is its first line alone, and the stack trace limit is put back", async () => {
+    it("withoutStack: an error's stack is its first line alone, not enumerable, and the stack trace limit is put back", async () => {
       const child = run('without-stack', '127.0.0.1:0');
       // The limit line comes last: the stack lines are all in by then.
       expect((await child.waitForLine(/^limit (\S+)$/))[1]).toBe('17');
       const stacks: unknown[] = child.lines.filter((l) => l.startsWith('stack ')).map((l) => JSON.parse(l.slice(6)));
       expect(stacks).toEqual(['RpcError: connection to 127.0.0.1:1 lost', 'Error', 'TypeError: not a number']);
+      // Not enumerable, as V8's own: Object.assign (api's named copy of an error) would copy it.
+      const enumerable = child.lines.find((l) => l.startsWith('enumerable '));
+      expect(JSON.parse(enumerable!.slice('enumerable '.length))).toEqual([false, false, false]);
       expect(await exitCode(child)).toBe(0);
     });
   });

@@ -305,8 +305,9 @@ const SCENARIOS: Record<string, Scenario> = {
 
   /**
    * Core's `withoutStack` on this runtime's engine: prints the `stack` (JSON) of an RpcError, an
-   * Error without a message and a TypeError made by it, and `Error.stackTraceLimit` after, set
-   * to an odd value before so that a fixed value put back shows. The address is not used.
+   * Error without a message and a TypeError made by it, whether each `stack` is enumerable, and
+   * `Error.stackTraceLimit` after, set to an odd value before so that a fixed value put back
+   * shows. The address is not used.
    */
   async 'without-stack'(_rt, _address, _args, core) {
     Error.stackTraceLimit = 17;
@@ -316,6 +317,8 @@ const SCENARIOS: Record<string, Scenario> = {
       core.withoutStack(() => new TypeError('not a number')),
     ];
     for (const err of errors) say(`stack ${JSON.stringify(err.stack)}`);
+    // Whether each `stack` is enumerable (V8's is not): one that is, Object.assign and JSON copy.
+    say(`enumerable ${JSON.stringify(errors.map((err) => Object.getOwnPropertyDescriptor(err, 'stack')?.enumerable ?? null))}`);
     say(`limit ${Error.stackTraceLimit}`);
   },
 };
