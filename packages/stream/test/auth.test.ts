@@ -491,6 +491,42 @@ describe('auth across reconnects and options', () => {
     expect(s.seen.dispatched).toBe(0);
   });
 
+  it('a pool whose last connect had its credentials refused fails later calls at once with that refusal, in backoff and past the budget, until new credentials connect', async () => {
+    const s = await authServer(tcp);
+    // A manual clock: the backoff's next attempt comes only when the test advances it.
+    const clock = new ManualClock();
+    const pool = new ConnPool({ transport: tcp, address: s.address, clock, connectBudgetMs: 1000, stream: { credentials: 'banned-eve', keepaliveMs: 0 } });
+    cleanup.push(() => pool.destroy());
+    const first = (await within(pool.call(1).catch((e: unknown) => e), 10_000, 'the first call')) as RpcError;
+    expect(first).toMatchObject({ code: ErrorCode.PermissionDenied, message: expect.stringMatching(/may not call/) });
+    const same = { code: first.code, message: first.message, retry: first.retry };
+    // In backoff, before the budget: at once, with no connect of its own (it waited for the next attempt).
+    const judged = s.seen.hookCalls.length;
+    await expect(within(pool.call(1), 10_000, 'a call in backoff')).rejects.toMatchObject(same);
+    expect(s.seen.hookCalls).toHaveLength(judged);
+    // Past the budget, with attempts refused meanwhile: the same refusal, not Unreachable.
+    clock.advance(2000);
+    await waitFor(() => s.seen.hookCalls.length > judged && pool.state === 'backoff', { what: 'another attempt refused' });
+    await expect(within(pool.call(1), 10_000, 'a call past the budget')).rejects.toMatchObject(same);
+    // New credentials: once a connect presents them, calls go through.
+    await pool.renewCredentials('good-ada');
+    await waitFor(() => (clock.advance(1000), pool.state === 'ready'), { what: 'a connect with the new credentials' });
+    expect(utf8.decode((await within(pool.call(1), 10_000, 'the call after the renewal')).msg)).toBe('ada');
+    expect(s.seen.dispatched).toBe(1);
+  });
+
+  it('a pool given new credentials after a refusal sends a call made meanwhile on the connect that presents them, not failing it with the old refusal', async () => {
+    const s = await authServer(tcp);
+    const clock = new ManualClock();
+    const pool = new ConnPool({ transport: tcp, address: s.address, clock, connectBudgetMs: 60_000, stream: { credentials: 'nonsense', keepaliveMs: 0 } });
+    cleanup.push(() => pool.destroy());
+    await expect(within(pool.call(1), 10_000, 'the first call')).rejects.toMatchObject({ code: ErrorCode.Unauthenticated });
+    await pool.renewCredentials('good-ada');
+    const after = pool.call(1);
+    await waitFor(() => (clock.advance(1000), pool.state === 'ready'), { what: 'a connect with the new credentials' });
+    expect(utf8.decode((await within(after, 10_000, 'the call made after the renewal')).msg)).toBe('ada');
+  });
+
   it('a pool presents credentials on every connection it opens', async () => {
     const s = await authServer(tcp);
     const pool = new ConnPool({ transport: tcp, address: s.address, stream: { credentials: 'good-pool', keepaliveMs: 0 } });

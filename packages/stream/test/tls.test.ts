@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { RpcError, silentLogger, type PeerIdentity, type TlsOptions, type Transport } from '@skein/core';
 import { nodeRuntime } from '@skein/runtime-node';
 import { tcpTransport } from '@skein/transport-tcp';
-import { suiteCerts, memoryLogger, testTls, waitFor, within, cleanups } from '@skein/test-utils';
+import { ManualClock, suiteCerts, memoryLogger, testTls, waitFor, within, cleanups } from '@skein/test-utils';
 import { ClientStream, ConnPool, RpcServer, createRouter, type RpcServerOptions } from '../src/index.js';
 
 const certs = suiteCerts();
@@ -120,6 +120,33 @@ describe('calls over TLS (tcp transport, node runtime)', () => {
     expect(err.code).toBe('InvalidArgument');
     expect(err.message).toMatch(/^tls: cannot use the certificate, key or CA given: /);
     expect(s.seen).toEqual([]);
+  });
+
+  it("a pool whose last connect its transport refused fails later calls at once with that InvalidArgument, in backoff and past the budget, until a reloadTls mends it", async () => {
+    const s = await serve(mtls());
+    const mismatched = tcpTransport(nodeRuntime, { tls: clientTls({ cert: certs.client.cert, key: certs.server.key }) });
+    let connects = 0;
+    const counting: Transport = { ...mismatched, connect: (...a) => (connects++, mismatched.connect(...a)) };
+    // A manual clock: the backoff's next attempt comes only when the test advances it.
+    const clock = new ManualClock();
+    const pool = new ConnPool({ transport: counting, address: `127.0.0.1:${s.port}`, clock, connectBudgetMs: 1000, logger: silentLogger });
+    cleanup.push(() => pool.destroy());
+    const first = (await within(pool.call(1).catch((e: unknown) => e), HANG_MS, 'the first call')) as RpcError;
+    expect(first).toMatchObject({ codeName: 'InvalidArgument', message: expect.stringMatching(/^tls: cannot use the certificate, key or CA given: /) });
+    const same = { code: first.code, message: first.message, retry: first.retry };
+    // In backoff, before the budget: at once, with no connect of its own (it waited for the next attempt).
+    const attempts = connects;
+    await expect(within(pool.call(1), HANG_MS, 'a call in backoff')).rejects.toMatchObject(same);
+    expect(connects).toBe(attempts);
+    // Past the budget, with attempts failing meanwhile: the same error, not Unreachable.
+    clock.advance(2000);
+    await waitFor(() => connects > attempts && pool.state === 'backoff', { what: 'another attempt refused' });
+    await expect(within(pool.call(1), HANG_MS, 'a call past the budget')).rejects.toMatchObject(same);
+    // Mended: once a connect succeeds, calls go through.
+    await mismatched.reloadTls!(clientTls(certs.client));
+    await waitFor(() => (clock.advance(1000), pool.state === 'ready'), { what: 'a connect with the mended pair' });
+    await within(pool.call(1), HANG_MS, 'the call after the reload');
+    expect(s.seen).toHaveLength(1);
   });
 
   it('a plaintext client on a TLS server fails fast, saying the server speaks TLS', async () => {

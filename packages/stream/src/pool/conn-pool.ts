@@ -23,7 +23,7 @@ import type { ClientStream } from '../client/client-stream.js';
 import { unopenedStreams, type StreamCall } from '../client/stream-call.js';
 import { ConnectQueue } from './connect-queue.js';
 import { WaitingCalls, opening, type WaitLink } from './waiting-calls.js';
-import { isAuthRefusal, type Credentials } from '../client/credentials.js';
+import type { Credentials } from '../client/credentials.js';
 import { explainsRefusal, PoolCall, resendable, unrunError, type Resender } from './transparent-retry.js';
 import { PoolStream, type Reopener } from './pool-stream.js';
 import { type ConnPoolOptions, type ConnPoolStats, type PoolState } from './conn-pool-options.js';
@@ -272,6 +272,8 @@ export class ConnPool implements StreamCaller, Resender, Reopener {
     if (this._state === 'closed') return Promise.reject(new RpcError(ErrorCode.Closed, `pool for ${this.address} is closed`));
     const refused = this.opener.renew(credentials);
     if (refused) return Promise.reject(refused);
+    // The next connect presents these: calls made meanwhile wait for it, not fail with the old refusal.
+    this.outage.credentialsChanged();
     return Promise.all(this.active.map((slot) => slot.stream!.renewCredentials(credentials))).then(() => undefined);
   }
 
@@ -547,8 +549,10 @@ export class ConnPool implements StreamCaller, Resender, Reopener {
     this.waits.expire(now, this.active.length > 0);
     // What no retry heals, refused credentials or a connect the transport refused itself (its own
     // options: a TLS key that is not its certificate's): the calls waiting learn why now, not as
-    // Unreachable after the budget. The pool still backs off and tries again (a reloadTls may mend it).
-    if (isAuthRefusal(err) || refusedByTransport(err)) this.waiting.failWhere(() => err);
+    // Unreachable after the budget, and so do calls made until a connect succeeds (`refused`,
+    // read by WaitingCalls). The pool still backs off and tries again (a reloadTls may mend it).
+    const refused = this.outage.refused;
+    if (refused !== undefined) this.waiting.failWhere(() => refused);
   }
 
   private tick(now: number): void {
@@ -602,6 +606,3 @@ export class ConnPool implements StreamCaller, Resender, Reopener {
 
 /** A connection that takes no call: its server is draining, or it began closing by itself. Beside `pick`: it runs per call. */
 const refusing = (slot: Slot): boolean => slot.stream!.peerClosing || slot.stream!.state !== 'open';
-
-/** A connect the transport refused before any peer could answer: its own options or the address (InvalidArgument). */
-const refusedByTransport = (err: Error): err is RpcError => err instanceof RpcError && err.code === ErrorCode.InvalidArgument;

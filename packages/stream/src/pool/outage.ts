@@ -1,4 +1,5 @@
 import { ErrorCode, RpcError, type Clock, type Logger, type Ticker } from '@skein/core';
+import { isAuthRefusal } from '../client/credentials.js';
 import { Backoff, type BackoffOptions } from './backoff.js';
 
 /** What a pool's outage needs of its pool. */
@@ -14,13 +15,19 @@ export interface OutageLink {
  * Whether a pool's server can be reached: since when not and why (what calls waiting in an
  * outage are failed with), and when to try again, as the backoff paces it: the next reconnect
  * of an outage, and another extra connection after one failed while others work. Out of the
- * pool because no call's path comes here: a call reads `since` only when no connection is up.
+ * pool because no call's path comes here: a call reads `refused` and `since` only when no connection is up.
  */
 export class Outage {
   /** When the current outage began (the first failed connect or lost last connection); undefined while healthy. */
   since: number | undefined;
   /** No extra connection before this time (a scale-up connect just failed). */
   growAfter = 0;
+  /**
+   * The last connect failed with what no retry heals (`healsNot`): a new call fails with it at
+   * once, not Unreachable and not after the next attempt. Cleared by a connect that succeeds.
+   * Read per call that waits: one field, the error itself, shared (no allocation per call).
+   */
+  refused: RpcError | undefined;
   private lastError: Error | undefined;
   private readonly backoff: Backoff;
   private retryTimer: Ticker | undefined;
@@ -42,6 +49,12 @@ export class Outage {
       logger.debug({ address, err, attempts: this.backoff.attempts }, 'reconnect failed');
     }
     this.lastError = err;
+    this.refused = healsNot(err) ? err : undefined;
+  }
+
+  /** New credentials: a refusal of the old ones says nothing of them (calls wait for the next connect again). */
+  credentialsChanged(): void {
+    if (isAuthRefusal(this.refused)) this.refused = undefined;
   }
 
   /** Waits out the next backoff delay, then asks the pool to connect again (`retry`). */
@@ -75,6 +88,7 @@ export class Outage {
     this.backoff.reset();
     this.since = undefined;
     this.lastError = undefined;
+    this.refused = undefined;
     this.growAfter = 0;
   }
 
@@ -94,3 +108,10 @@ export class Outage {
     this.retryTimer = undefined;
   }
 }
+
+/**
+ * A connect failed with what no retry heals: credentials refused (Unauthenticated,
+ * PermissionDenied), or refused by the transport itself before any peer could answer (its own
+ * options, a TLS key that is not its certificate's, or the address: InvalidArgument).
+ */
+const healsNot = (err: Error): err is RpcError => isAuthRefusal(err) || (err instanceof RpcError && err.code === ErrorCode.InvalidArgument);

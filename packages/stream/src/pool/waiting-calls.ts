@@ -67,6 +67,10 @@ export class WaitingCalls {
       notify(fromDownstream(err as RpcError), null);
       return undefined;
     }
+    // The last connect failed with what no retry heals (refused credentials, the transport's own
+    // options): the call fails with that at once, as the calls that waited did.
+    const refused = this.outage.refused;
+    if (refused !== undefined) return void notify(refused, null);
     const now = this.link.clock.now();
     const outage = this.outage.since;
     if (outage !== undefined && (failFast || now - outage >= this.budgetMs)) return void notify(this.outage.unreachable(now), null);
