@@ -482,6 +482,15 @@ describe('credentials go only to a server that asks for them', () => {
   });
 });
 
+/** A pool on a manual clock (its backoff's next attempt comes only when the test advances it) whose credentials the server judges. */
+async function poolOnClock(credentials: string, connectBudgetMs: number) {
+  const s = await authServer(tcp);
+  const clock = new ManualClock();
+  const pool = new ConnPool({ transport: tcp, address: s.address, clock, connectBudgetMs, stream: { credentials, keepaliveMs: 0 } });
+  cleanup.push(() => pool.destroy());
+  return { s, clock, pool };
+}
+
 describe('auth across reconnects and options', () => {
   it('a pool with refused credentials fails its waiting calls with the refusal, not Unreachable later', async () => {
     const s = await authServer(tcp);
@@ -492,11 +501,7 @@ describe('auth across reconnects and options', () => {
   });
 
   it('a pool whose last connect had its credentials refused fails later calls at once with that refusal, in backoff and past the budget, until new credentials connect', async () => {
-    const s = await authServer(tcp);
-    // A manual clock: the backoff's next attempt comes only when the test advances it.
-    const clock = new ManualClock();
-    const pool = new ConnPool({ transport: tcp, address: s.address, clock, connectBudgetMs: 1000, stream: { credentials: 'banned-eve', keepaliveMs: 0 } });
-    cleanup.push(() => pool.destroy());
+    const { s, clock, pool } = await poolOnClock('banned-eve', 1000);
     const first = (await within(pool.call(1).catch((e: unknown) => e), 10_000, 'the first call')) as RpcError;
     expect(first).toMatchObject({ code: ErrorCode.PermissionDenied, message: expect.stringMatching(/may not call/) });
     const same = { code: first.code, message: first.message, retry: first.retry };
@@ -516,10 +521,7 @@ describe('auth across reconnects and options', () => {
   });
 
   it('a pool given new credentials after a refusal sends a call made meanwhile on the connect that presents them, not failing it with the old refusal', async () => {
-    const s = await authServer(tcp);
-    const clock = new ManualClock();
-    const pool = new ConnPool({ transport: tcp, address: s.address, clock, connectBudgetMs: 60_000, stream: { credentials: 'nonsense', keepaliveMs: 0 } });
-    cleanup.push(() => pool.destroy());
+    const { clock, pool } = await poolOnClock('nonsense', 60_000);
     await expect(within(pool.call(1), 10_000, 'the first call')).rejects.toMatchObject({ code: ErrorCode.Unauthenticated });
     await pool.renewCredentials('good-ada');
     const after = pool.call(1);
