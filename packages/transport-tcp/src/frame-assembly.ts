@@ -15,8 +15,9 @@ export const BLOCK_BYTES = 4096;
  * One frame cut across chunks, collected as it arrives, in memory that grows with the bytes
  * received, never with the length its header claims. What it holds is charged to the budget:
  * the pieces it keeps and the blocks it fills, at most twice what arrived plus one block (a
- * block is closed early only by a piece longer than the room left in it). Once the frame is
- * whole, its pieces are copied once into memory of its size.
+ * block is closed early only by a piece longer than the room left in it). Its pieces are copied
+ * once into memory of its size: a short frame's when it is whole, a long one's a share at a
+ * time as its second half arrives, so no turn copies more than in proportion to what it received.
  */
 export class FrameAssembly {
   /** Pieces in order, kept or filled blocks; `block` comes after them. */
@@ -25,6 +26,11 @@ export class FrameAssembly {
   private blockFill = 0;
   /** The frame's own memory, made once half of a long frame is here: the rest is copied straight in. */
   private whole: Uint8Array | undefined;
+  /**
+   * Bytes of `pieces` not yet copied into `whole`: they are its first `backlog` bytes, and each
+   * piece that arrives once `whole` is made takes a share of them along (see `catchUp`).
+   */
+  private backlog = 0;
   /** The frame's length; 0 while idle (a frame has a header, so is never empty). */
   private length = 0;
   private received = 0;
@@ -53,6 +59,7 @@ export class FrameAssembly {
     if (this.whole === undefined && this.length > BLOCK_BYTES && (this.received + n) * 2 >= this.length && this.received + n < this.length) this.gather();
     if (this.whole !== undefined) {
       this.whole.set(piece, this.received);
+      if (this.backlog !== 0) this.catchUp(n);
       this.received += n;
       return at + n;
     }
@@ -79,23 +86,38 @@ export class FrameAssembly {
 
   /**
    * Half of a long frame is here: memory of its full length is now at most twice what arrived,
-   * so it is made, what came is copied in and let go, and the rest goes straight in as it comes
-   * (copied while the received chunk is fresh, and chunks are not held to the end: 1 MiB frames
-   * at 1 in flight went from about 400 to 900 a second, docs/benchmarks.md).
+   * so it is made, and the rest goes straight in as it comes (copied while the received chunk is
+   * fresh, and chunks are not held to the end: 1 MiB frames at 1 in flight went from about 400
+   * to 900 a second, docs/benchmarks.md). What came before is copied in as the rest arrives, not
+   * here: copied at once, half the frame went in one turn into memory never touched before, whose
+   * page faults made that a turn of 75 ms for a 48 MiB frame on an idle 2-core VM (a 64 KiB
+   * chunk takes 0.2 ms), a stall of the whole event loop that CPU load stretched past a second.
    */
   private gather(): void {
-    // Charged first, for the difference: over the budget, it throws having changed nothing.
+    // Charged first, for the difference: over the budget, it throws having changed nothing. The
+    // charge is the frame's length from here on: the pieces still held and what `whole` has
+    // taken never add up to more than what arrived.
     this.charge(this.length - this.held);
     this.sealBlock();
     // Not zeroed first: every byte is written (what came, then the rest) before `take` hands it out.
-    const whole = uninitializedBytes(this.length);
-    let at = 0;
-    for (const piece of this.pieces) {
-      whole.set(piece, at);
-      at += piece.length;
+    this.whole = uninitializedBytes(this.length);
+    this.backlog = this.received;
+  }
+
+  /**
+   * Copies, along with a piece of `n` bytes, its share of the backlog: as much as it is of what
+   * the frame still lacks, rounded up to whole pieces, so each turn copies in proportion to what
+   * it received and the last piece of the frame takes the last of the backlog. The pieces lie at
+   * the backlog's end in turn, last first: each is let go once copied.
+   */
+  private catchUp(n: number): void {
+    const whole = this.whole!;
+    const until = this.backlog - Math.ceil((this.backlog * n) / (this.length - this.received));
+    while (this.backlog > until) {
+      const piece = this.pieces.pop()!;
+      this.backlog -= piece.length;
+      whole.set(piece, this.backlog);
     }
-    this.pieces.length = 0;
-    this.whole = whole;
   }
 
   /** The whole frame, in memory of its own; the assembly is idle again. */
@@ -119,7 +141,7 @@ export class FrameAssembly {
     // Setting an array's length costs a call into the runtime, even on an empty array.
     if (this.pieces.length !== 0) this.pieces.length = 0;
     this.block = this.whole = undefined;
-    this.length = this.received = this.blockFill = 0;
+    this.length = this.received = this.blockFill = this.backlog = 0;
     this.budget.give(this.held);
     this.held = 0;
   }

@@ -69,17 +69,24 @@ export function recordingRuntime(runtime: Runtime = nodeRuntime): { runtime: Run
   return { runtime: wrapRuntime(runtime, record), writes };
 }
 
-/** The node runtime, counting the bytes each connection it accepts (or, with `made`, makes) has received, in order. */
-export function countingRuntime(runtime: Runtime = nodeRuntime, side: 'accepted' | 'made' = 'accepted'): { runtime: Runtime; received: number[] } {
+/**
+ * The node runtime, counting the bytes each connection it accepts (or, with `made`, makes) has
+ * received, in order, and the length of the chunk each one is handing the transport now (its
+ * last chunk, once handed).
+ */
+export function countingRuntime(runtime: Runtime = nodeRuntime, side: 'accepted' | 'made' = 'accepted'): { runtime: Runtime; received: number[]; chunk: number[] } {
   const received: number[] = [];
+  const chunkNow: number[] = [];
   const count = (conn: ByteConn): ByteConn => {
     const i = received.push(0) - 1;
+    chunkNow.push(0);
     return wrap(conn, {
       bind: (handlers) =>
         // Each handler called on `handlers`, not copied off it: a transport may give an object whose handlers are its class's methods.
         conn.bind({
           data: (chunk) => {
             received[i]! += chunk.length;
+            chunkNow[i] = chunk.length;
             handlers.data(chunk);
           },
           drain: () => handlers.drain(),
@@ -89,7 +96,7 @@ export function countingRuntime(runtime: Runtime = nodeRuntime, side: 'accepted'
     });
   };
   const asIs = (conn: ByteConn): ByteConn => conn;
-  return { runtime: side === 'accepted' ? wrapRuntime(runtime, count, asIs) : wrapRuntime(runtime, asIs, count), received };
+  return { runtime: side === 'accepted' ? wrapRuntime(runtime, count, asIs) : wrapRuntime(runtime, asIs, count), received, chunk: chunkNow };
 }
 
 type Wrapper = (conn: ByteConn) => ByteConn;
