@@ -1,8 +1,9 @@
-import { DEFAULT_CONNECT_TIMEOUT_MS, connectAborted, connectFailed, connectTimerMs, formatAddress, handshakeTimer, tlsFailure, unusableTls, whenAborted } from '@skein/core';
+import { DEFAULT_CONNECT_TIMEOUT_MS, ErrorCode, RpcError, connectAborted, connectFailed, connectTimerMs, formatAddress, handshakeTimer, tlsFailure, unusableTls, whenAborted } from '@skein/core';
 import type { Address, ByteConn, ConnectOptions, ResolvedTls } from '@skein/core';
 import { DenoByteConn } from './byte-conn.js';
 import { cancelOnly } from './connect-signal.js';
 import type { DenoApi, DenoConn } from './native-api.js';
+import { isPermissionError } from './permission-error.js';
 import { isRustlsLoadError } from './rustls-load-error.js';
 import { denoTarget, describe } from './socket-address.js';
 import { connectOptions, denoConnectTls } from './tls.js';
@@ -11,7 +12,7 @@ declare const Deno: DenoApi;
 
 /**
  * Opens a TCP or Unix socket connection; every failure rejects with Unreachable, except a missing
- * permission (`NotCapable`), which is the program's fault, not the network's: no other node would do,
+ * permission (isPermissionError), which is the program's fault, not the network's: no other node would do,
  * and TLS options Deno cannot use (InvalidArgument), some of which rustls finds only once TCP is up.
  * An abort of `signal` gives the connect up at once (Cancelled), closing what comes of it.
  */
@@ -33,7 +34,7 @@ export async function connect(address: Address, options: ConnectOptions = {}): P
     if (target.transport === 'tcp') conn.setNoDelay?.(options.noDelay ?? true);
     return new DenoByteConn(conn, remote);
   } catch (err) {
-    if ((err as Error)?.name === 'NotCapable') throw err;
+    if (isPermissionError(err)) throw err;
     if (signal?.aborted) throw connectAborted(remote, signal.reason);
     throw connectFailed(remote, abort.signal.aborted ? `no connection after ${timeoutMs} ms` : describe(err), err);
   } finally {
@@ -74,17 +75,21 @@ async function connectSecure(address: { host: string; port: number }, s: Resolve
   } catch (err) {
     // It ends here: the caller's signal, which may outlive many connects, keeps no listener of it.
     unhook();
-    if ((err as Error)?.name === 'NotCapable') throw err;
+    if (isPermissionError(err)) throw err;
     // rustls would not load the client certificate, key or CA (a damaged key, a key that is
-    // not the certificate's): the caller's options, InvalidArgument as on Node and Bun.
+    // not the certificate's), or Deno its CA file: the caller's options, InvalidArgument as on Node and Bun.
     if (isRustlsLoadError(err)) throw unusableTls(describe(err), err);
     if (signal?.aborted) throw connectAborted(remote, signal.reason);
     throw connectFailed(remote, abort.signal.aborted ? `no connection after ${timeoutMs} ms` : describe(err), err);
   } finally {
     clearTimeout(timer);
   }
+  let upgraded = !start;
   try {
-    if (start) conn = await Deno.startTls(conn, { hostname: options.hostname, ...(options.caCerts && { caCerts: options.caCerts }), ...(options.alpnProtocols && { alpnProtocols: options.alpnProtocols }) });
+    if (start) {
+      conn = await Deno.startTls(conn, { hostname: options.hostname, ...(options.caCerts && { caCerts: options.caCerts }), ...(options.alpnProtocols && { alpnProtocols: options.alpnProtocols }) });
+      upgraded = true;
+    }
     const bound = handshakeTimer(timeoutMs, performance.now() - startedAt, s.handshakeTimeoutMs);
     await within(conn.handshake!(), bound.ms, bound.why, abort.signal);
   } catch (err) {
@@ -98,6 +103,7 @@ async function connectSecure(address: { host: string; port: number }, s: Resolve
     } catch {
       // already closed by Deno
     }
+    if (!upgraded) throw startTlsRefused(err, s);
     if (signal?.aborted) throw connectAborted(remote, signal.reason);
     // Deno cannot tell whether the server answered in TLS before it closed.
     throw tlsFailure(remote, describe(err), err, { presentedCert: s.cert !== undefined });
@@ -106,6 +112,16 @@ async function connectSecure(address: { host: string; port: number }, s: Resolve
   }
   conn.setNoDelay?.(true);
   return new DenoByteConn(conn, remote, { presentedCert: s.cert !== undefined });
+}
+
+/**
+ * What Deno.startTls threw: it does no I/O (the handshake runs after it), so it is the caller's
+ * options (a CA rustls or Deno cannot load, a servername Deno cannot send), never the network's:
+ * InvalidArgument, as connectTls's load errors and as on Node and Bun, which no retry heals.
+ */
+function startTlsRefused(err: unknown, s: ResolvedTls): RpcError {
+  if (isRustlsLoadError(err)) return unusableTls(describe(err), err);
+  return new RpcError(ErrorCode.InvalidArgument, `tls: Deno.startTls refused the options (servername ${JSON.stringify(s.servername)}): ${describe(err)}`, { cause: err });
 }
 
 /** `pending`, or a rejection saying `why` once `ms` (a timer's, see handshakeTimer) have passed, or at once when `signal` aborts. */

@@ -1,16 +1,19 @@
 /**
- * rustls's refusals of the client's own certificate or key, as Deno.connectTls throws them: it
- * builds a connection's TLS config once TCP is up, so these come after a successful dial, yet
- * are the caller's options, never the network's (Node and Bun refuse the same pair with
- * InvalidArgument before dialling). Deno 2.9 throws:
+ * rustls's refusals of the client's own certificate, key or CA, as Deno.connectTls and
+ * Deno.startTls throw them: Deno builds a connection's TLS config there, once TCP is up, so these
+ * come after a successful dial, yet are the caller's options, never the network's (Node and Bun
+ * refuse the same with InvalidArgument before dialling). Deno 2.9 throws:
  * - InvalidData: PEM with no key or certificate in it;
  * - `keys may not be consistent: KeyMismatch` (or `: Unknown`): a key that is not the certificate's;
  * - `unexpected error: failed to parse private key as RSA, ECDSA, or EdDSA`: a key it cannot read;
  * - `invalid peer certificate: BadEncoding`: a certificate it cannot read. No handshake has run
- *   at connectTls (it runs at `handshake()`), so no "peer certificate" here is the server's.
- * Network failures are named otherwise (ConnectionRefused, `(os error N)`, a failed lookup).
+ *   there (it runs at `handshake()`), so no "peer certificate" here is the server's;
+ * - `Failed opening CA file: ...` and `Unable to add pem file to certificate store: ...`: the CA
+ *   file Deno was given (`--cert`, `DENO_CERT`) is missing, unreadable or no PEM. They end in
+ *   `(os error N)`, yet name the caller's file, and no retry heals them.
+ * Network failures are named otherwise (ConnectionRefused, a failed lookup).
  */
-const RUSTLS_LOAD = /^(keys may not be consistent|unexpected error: failed to parse private key|invalid peer certificate)\b/;
+const RUSTLS_LOAD = /^(keys may not be consistent|unexpected error: failed to parse private key|invalid peer certificate|Failed opening CA file|Unable to add pem file to certificate store)\b/;
 
 export function isRustlsLoadError(err: unknown): boolean {
   const e = err as Error | undefined;

@@ -1,5 +1,6 @@
 import { ErrorCode, invalidArgument, listenFailed, reloadedTls, resolveTls, unusableTls, type Address, type ResolvedTls, type RpcError, type TlsOptions } from '@skein/core';
 import type { DenoApi, DenoConnectTlsOptions, DenoListenTlsOptions, DenoListener } from './native-api.js';
+import { isPermissionError } from './permission-error.js';
 import { describe } from './socket-address.js';
 
 declare const Deno: DenoApi;
@@ -59,9 +60,6 @@ function tryListening(host: string, settings: ResolvedTls): void {
   }
   trial.close();
 }
-
-/** Deno's refusal for want of --allow-net (NotCapable from Deno 2, PermissionDenied before). */
-const isPermissionError = (err: unknown): boolean => /^(NotCapable|PermissionDenied)$/.test((err as Error)?.name ?? '');
 
 function checkCommon(address: Address, s: ResolvedTls): ResolvedTls {
   if ('path' in address) throw invalidArgument(`TLS on a Unix socket (${address.path}): Deno's TLS runs over TCP only`);
