@@ -85,6 +85,7 @@ export function watchConns(inner: Transport): ConnWatch {
     connect: async (address, spec, options) => watched(await inner.connect(address, spec, options), 'client'),
     listen: (address, spec, accept, options) => inner.listen(address, spec, (conn) => accept(watched(conn, 'server')), options),
     ...(inner.reloadTls && { reloadTls: (tls) => inner.reloadTls!(tls) }),
+    ...(inner.tlsGeneration && { tlsGeneration: () => inner.tlsGeneration!() }),
   };
   const count = (what: string, pick: (r: ConnRecord) => boolean): string[] => {
     const n = records.filter(pick).length;

@@ -29,6 +29,7 @@ export function watchListenerCloses(inner: Transport): WatchedTransport {
     connect: (address, spec, options) => inner.connect(address, spec, options),
     listen: async (address, spec, accept, options) => watched(await inner.listen(address, spec, accept, options)),
     ...(inner.reloadTls && { reloadTls: (tls) => inner.reloadTls!(tls) }),
+    ...(inner.tlsGeneration && { tlsGeneration: () => inner.tlsGeneration!() }),
   };
   return { transport, closing: () => closing };
 }

@@ -30,6 +30,8 @@ export class TransportTls {
   private readonly listeners = new Map<TlsListener, CertificateExpiryWatch>();
   /** The reloads called so far, settled or not: the next one starts after them. */
   private reloads: Promise<void> = Promise.resolve();
+  /** The reloads applied so far (`Transport.tlsGeneration`). */
+  private applied = 0;
 
   constructor(
     private readonly holder: { tls: TlsOptions | undefined },
@@ -39,6 +41,14 @@ export class TransportTls {
   /** The options the transport holds now: as given, or as the last reload applied. */
   get options(): TlsOptions | undefined {
     return this.holder.tls;
+  }
+
+  /**
+   * How many reloads have been applied (`Transport.tlsGeneration`): counted as the options a
+   * later connect reads change, before the reload's promise resolves; a failed one counts nothing.
+   */
+  get generation(): number {
+    return this.applied;
   }
 
   /**
@@ -107,6 +117,7 @@ export class TransportTls {
     if (loading !== undefined) await loading;
     for (const l of this.listeners.keys()) await this.reloadListener(l, next);
     this.holder.tls = reloaded;
+    this.applied++;
     for (const expiry of this.listeners.values()) expiry.serving(reloaded);
   }
 

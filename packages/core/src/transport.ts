@@ -20,6 +20,16 @@ export interface Transport {
    * server cannot.
    */
   reloadTls?(tls: TlsOptions): Promise<void>;
+  /**
+   * How many `reloadTls` calls have been applied to the options later connects use: 0 until the
+   * first, one more as each applies (before its promise resolves), unchanged by one that fails. A
+   * connect begun once it reads higher uses the newer options, so a pool whose connect the
+   * transport refused (InvalidArgument: a key not its certificate's) knows a reload may have
+   * mended it, and connects again at once. A method, not a field: a wrapper made by spreading a
+   * transport (`{ ...inner, connect }`) keeps reading the live count. A wrapper that forwards
+   * `reloadTls` forwards this too; without it a pool learns of a reload only at its next attempt.
+   */
+  tlsGeneration?(): number;
 }
 
 export interface TransportListenOptions {

@@ -529,6 +529,36 @@ describe('auth across reconnects and options', () => {
     expect(utf8.decode((await within(after, 10_000, 'the call made after the renewal')).msg)).toBe('ada');
   });
 
+  it('a pool given new credentials once its outage outlasted the connect budget sends a call made then on a connect made at once with them, not failing it Unreachable', async () => {
+    const { s, clock, pool } = await poolOnClock('nonsense', 1000);
+    await expect(within(pool.call(1), 10_000, 'the first call')).rejects.toMatchObject({ code: ErrorCode.Unauthenticated });
+    const judged = s.seen.hookCalls.length;
+    clock.advance(2000);
+    await waitFor(() => s.seen.hookCalls.length > judged && pool.state === 'backoff', { what: 'another attempt refused' });
+    await pool.renewCredentials('good-ada');
+    // The clock stays: no backoff delay passes, and the budget, spent on the old credentials, starts over.
+    expect(utf8.decode((await within(pool.call(1), 10_000, 'the call made after the renewal')).msg)).toBe('ada');
+    expect(s.seen.dispatched).toBe(1);
+  });
+
+  it('a pool whose connect under way has its credentials refused after they were renewed connects again at once with the new ones: the calls waiting are sent, not failed', async () => {
+    // The first judgement (of the old credentials) is held until the renewal is done.
+    const verdict = deferred<void>();
+    cleanup.push(() => verdict.resolve());
+    const s = await authServer(tcp, { authenticate: async (req) => (req.text === 'nonsense' && (await verdict.promise), tokens(req)) });
+    const clock = new ManualClock();
+    const pool = new ConnPool({ transport: tcp, address: s.address, clock, stream: { credentials: 'nonsense', keepaliveMs: 0 } });
+    cleanup.push(() => pool.destroy());
+    const before = pool.call(1);
+    await waitFor(() => s.seen.hookCalls.length === 1, { what: 'the old credentials presented' });
+    await pool.renewCredentials('good-ada');
+    const after = pool.call(1);
+    verdict.resolve();
+    const replies = await within(Promise.all([before, after]), 10_000, 'both calls');
+    expect(replies.map((r) => utf8.decode(r.msg))).toEqual(['ada', 'ada']);
+    expect(s.seen.hookCalls.map((r) => r.text)).toEqual(['nonsense', 'good-ada']);
+  });
+
   it('a pool presents credentials on every connection it opens', async () => {
     const s = await authServer(tcp);
     const pool = new ConnPool({ transport: tcp, address: s.address, stream: { credentials: 'good-pool', keepaliveMs: 0 } });

@@ -128,6 +128,19 @@ export function tlsClientReloadConformance(h: TlsClientReloadHarness): void {
       expect((await delivered(await connect(client, server.address), server.seen)).identity?.subject).toBe('CN=in-order');
     });
 
+    it('tlsGeneration counts the reloads applied, each by the time its promise resolves, a refused one not; a copy made by spreading the transport reads it live', async () => {
+      const client = h.transport(clientTls(certs.client));
+      expect(client.tlsGeneration!()).toBe(0);
+      await expect(client.reloadTls!({ key: certs.server.key })).rejects.toMatchObject({ code: ErrorCode.InvalidArgument });
+      expect(client.tlsGeneration!()).toBe(0);
+      await client.reloadTls!(signClientCert(certs, 'counted'));
+      expect(client.tlsGeneration!()).toBe(1);
+      // As a wrapper is made ({ ...inner, connect }): what a pool given the wrapper reads.
+      const wrapped: Transport = { ...client };
+      await client.reloadTls!({ ca: certs.ca });
+      expect(wrapped.tlsGeneration!()).toBe(2);
+    });
+
     it('reloads called at once on a transport that listens and dials: each merges over the one before, its connects keep the CA the first gave', async () => {
       const server = await listener(serverTls());
       // Its connects trust only the foreign CA until the first reload.

@@ -92,6 +92,7 @@ export function tcpTransport(runtime: Runtime, options: TcpTransportOptions = {}
       return frameListener;
     },
     reloadTls: (next) => tls.reload(next),
+    tlsGeneration: () => tls.generation,
   };
   return transport;
 }

@@ -41,6 +41,7 @@ export function transportOf(name: string, options: ResolvedOptions, listen: List
       return { address: l.address, close: () => (tls.closed(l), l.close()) };
     },
     reloadTls: (next) => tls.reload(next),
+    tlsGeneration: () => tls.generation,
   };
   return transport;
 }

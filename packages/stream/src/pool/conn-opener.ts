@@ -1,8 +1,8 @@
 import { ErrorCode, RpcError, type Address, type Clock, type Logger, type Transport } from '@skein/core';
 import { ClientStream } from '../client/client-stream.js';
-import { credentialsError, type Credentials } from '../client/credentials.js';
+import { credentialsError, isAuthRefusal, type Credentials } from '../client/credentials.js';
 import type { ClientStreamOptions } from '../client/options.js';
-import { connectingSlot, type Slot } from './pool-slot.js';
+import { connectingSlot, type MadeWith, type Slot } from './pool-slot.js';
 
 /** What opening connections needs of their pool. */
 export interface OpenerLink {
@@ -13,8 +13,8 @@ export interface OpenerLink {
   readonly closed: boolean;
   /** A connection answered its first ping (no longer counted in `connecting`): the pool's to use. */
   opened(slot: Slot, stream: ClientStream): void;
-  /** A connect failed, or its connection did not answer its first ping (no longer counted). */
-  failed(err: Error): void;
+  /** A connect made with `made` failed, or its connection did not answer its first ping (no longer counted). */
+  failed(err: Error, made: MadeWith): void;
   /** A connection closed: from the stream, synchronously, before its calls are failed. */
   lost(slot: Slot, err: Error | undefined): void;
 }
@@ -51,7 +51,7 @@ export class ConnOpener {
   /** Opens one more connection; the pool hears of it through `opened`, `failed` and `lost`. */
   open(): void {
     this.connecting++;
-    const slot = connectingSlot(this.epoch);
+    const slot = connectingSlot(this.epoch, this.tlsGeneration());
     const { clock, logger } = this.link;
     const abort = new AbortController();
     if (this.abandoned) abort.abort(this.abandoned);
@@ -66,7 +66,7 @@ export class ConnOpener {
     }, abort.signal)
       .then(
         (stream) => this.verify(slot, stream),
-        (err: Error) => this.failed(err),
+        (err: Error) => this.failed(err, slot),
       )
       .catch((err: unknown) => logger.error({ address: this.link.address, err }, 'pool connect handling failed'));
     this.attempts.add(attempt);
@@ -97,6 +97,17 @@ export class ConnOpener {
     }
     this.epoch++;
     return undefined;
+  }
+
+  /**
+   * Whether `refusal`, of a connect made with `made`, may not hold for a connect made now: the
+   * transport's TLS options were reloaded since (they may be why: a key not its certificate's, a
+   * client certificate the server refused), or, credentials refused, they were renewed since.
+   * Read only while the pool has a refusal and no connection: two reads, no allocation.
+   */
+  outdated(made: MadeWith, refusal: RpcError): boolean {
+    if (made.tls !== this.tlsGeneration()) return true;
+    return made.epoch !== this.epoch && isAuthRefusal(refusal);
   }
 
   /** A connection that presented the credentials of before a `renew`: it presents the current ones. */
@@ -134,7 +145,7 @@ export class ConnOpener {
     try {
       await stream.ping();
     } catch (err) {
-      return this.failed(err as Error);
+      return this.failed(err as Error, slot);
     } finally {
       this.verifying.delete(stream);
     }
@@ -146,13 +157,18 @@ export class ConnOpener {
       this.connecting--;
       return stream.close();
     }
-    if (slot.dead || stream.state !== 'open') return this.failed(new Error(`connection to ${this.link.address} closed at once`));
+    if (slot.dead || stream.state !== 'open') return this.failed(new Error(`connection to ${this.link.address} closed at once`), slot);
     this.connecting--;
     this.link.opened(slot, stream);
   }
 
-  private failed(err: Error): void {
+  private failed(err: Error, slot: Slot): void {
     this.connecting--;
-    this.link.failed(err);
+    this.link.failed(err, slot);
+  }
+
+  /** The transport's TLS generation (`Transport.tlsGeneration`); 0 for one that does not count its reloads. */
+  private tlsGeneration(): number {
+    return this.transport.tlsGeneration?.() ?? 0;
   }
 }

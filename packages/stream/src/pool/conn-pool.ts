@@ -27,7 +27,7 @@ import type { Credentials } from '../client/credentials.js';
 import { explainsRefusal, PoolCall, resendable, unrunError, type Resender } from './transparent-retry.js';
 import { PoolStream, type Reopener } from './pool-stream.js';
 import { type ConnPoolOptions, type ConnPoolStats, type PoolState } from './conn-pool-options.js';
-import { carried, type Slot } from './pool-slot.js';
+import { carried, type MadeWith, type Slot } from './pool-slot.js';
 import { ConnOpener, type OpenerLink } from './conn-opener.js';
 import { Outage, type OutageLink } from './outage.js';
 import { reapIdle, retireOld, type UpkeepLink } from './conn-upkeep.js';
@@ -272,8 +272,9 @@ export class ConnPool implements StreamCaller, Resender, Reopener {
     if (this._state === 'closed') return Promise.reject(new RpcError(ErrorCode.Closed, `pool for ${this.address} is closed`));
     const refused = this.opener.renew(credentials);
     if (refused) return Promise.reject(refused);
-    // The next connect presents these: calls made meanwhile wait for it, not fail with the old refusal.
-    this.outage.credentialsChanged();
+    // The next connect presents these: calls made meanwhile wait for it, not fail with the old
+    // refusal (nor Unreachable for an outage past the budget); backing off, it is made at once.
+    this.outage.refusal();
     return Promise.all(this.active.map((slot) => slot.stream!.renewCredentials(credentials))).then(() => undefined);
   }
 
@@ -470,11 +471,12 @@ export class ConnPool implements StreamCaller, Resender, Reopener {
         return self.pace!;
       },
       opened: (slot, stream) => this.opened(slot, stream),
-      failed: (err) => this.connectFailed(err),
+      failed: (err, made) => this.connectFailed(err, made),
       lost: (slot, err) => this.lost(slot, err),
       retry: () => {
         if (this._state === 'backoff') this.connect();
       },
+      outdated: (made, refusal) => this.opener.outdated(made, refusal),
       pick: () => this.pick(),
       place: () => this.place(false),
       lightest: () => this.lightest(),
@@ -498,11 +500,11 @@ export class ConnPool implements StreamCaller, Resender, Reopener {
     this.waits.flush();
   }
 
-  private connectFailed(err: Error): void {
+  private connectFailed(err: Error, made: MadeWith): void {
     if (this._state === 'closed') return;
     if (this.active.length > 0) return this.outage.growFailed(err, this.clock.now());
     if (this.opener.connecting > 0) return; // another attempt is under way
-    this.enterBackoff(err);
+    this.enterBackoff(err, made);
   }
 
   /** A connection closed (from the stream, synchronously, before its calls are failed). */
@@ -524,7 +526,7 @@ export class ConnPool implements StreamCaller, Resender, Reopener {
       this.outage.lostLast(cause, this.clock.now());
       this.setState('connecting');
     } else {
-      this.enterBackoff(cause);
+      this.enterBackoff(cause, slot);
     }
   }
 
@@ -541,16 +543,20 @@ export class ConnPool implements StreamCaller, Resender, Reopener {
     return true;
   }
 
-  private enterBackoff(err: Error): void {
+  private enterBackoff(err: Error, made: MadeWith): void {
     const now = this.clock.now();
-    this.outage.failed(err, now);
+    // Refused with options changed since it began (a reloadTls, renewCredentials while it was
+    // under way): nothing learnt of the current ones, so the calls waiting go on waiting, for a
+    // connect made with them at once. One per change: that connect is made with the current ones.
+    if (this.outage.failed(err, now, made)) return this.connect();
     this.setState('backoff');
     this.outage.backOff();
     this.waits.expire(now, this.active.length > 0);
     // What no retry heals, refused credentials or a connect the transport refused itself (its own
     // options: a TLS key that is not its certificate's): the calls waiting learn why now, not as
     // Unreachable after the budget, and so do calls made until a connect succeeds (`refused`,
-    // read by WaitingCalls). The pool still backs off and tries again (a reloadTls may mend it).
+    // read by WaitingCalls). The pool still backs off and tries again; a reloadTls or
+    // renewCredentials that may mend it has the next call connect at once (`Outage.refusal`).
     const refused = this.outage.refused;
     if (refused !== undefined) this.waiting.failWhere(() => refused);
   }

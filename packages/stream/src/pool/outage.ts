@@ -1,6 +1,7 @@
 import { ErrorCode, RpcError, type Clock, type Logger, type Ticker } from '@skein/core';
 import { isAuthRefusal } from '../client/credentials.js';
 import { Backoff, type BackoffOptions } from './backoff.js';
+import type { MadeWith } from './pool-slot.js';
 
 /** What a pool's outage needs of its pool. */
 export interface OutageLink {
@@ -9,6 +10,8 @@ export interface OutageLink {
   readonly logger: Logger;
   /** The backoff is over: connect again, if the pool is still backing off. */
   retry(): void;
+  /** Whether `refusal`, of a connect made with `made`, may be mended by what changed since (ConnOpener.outdated). */
+  outdated(made: MadeWith, refusal: RpcError): boolean;
 }
 
 /**
@@ -20,14 +23,24 @@ export interface OutageLink {
 export class Outage {
   /** When the current outage began (the first failed connect or lost last connection); undefined while healthy. */
   since: number | undefined;
+  /**
+   * What the connect budget of calls waiting in the outage runs from: its start, or the last time
+   * a change of what connects are made with (reloadTls, renewCredentials) outdated its refusal
+   * (`refusal`): calls made after it wait for a connect with the new options, however long the
+   * outage has lasted. Undefined while healthy.
+   */
+  waitFrom: number | undefined;
   /** No extra connection before this time (a scale-up connect just failed). */
   growAfter = 0;
   /**
    * The last connect failed with what no retry heals (`healsNot`): a new call fails with it at
-   * once, not Unreachable and not after the next attempt. Cleared by a connect that succeeds.
-   * Read per call that waits: one field, the error itself, shared (no allocation per call).
+   * once, not Unreachable and not after the next attempt. Cleared by a connect that succeeds, and
+   * by a change it may not hold for (`refusal`). Calls read it through `refusal`: one field, the
+   * error itself, shared (no allocation per call).
    */
   refused: RpcError | undefined;
+  /** What the refused connect was made with: a change since may outdate the refusal. */
+  private refusedWith: MadeWith | undefined;
   private lastError: Error | undefined;
   private readonly backoff: Backoff;
   private retryTimer: Ticker | undefined;
@@ -39,22 +52,50 @@ export class Outage {
     this.backoff = new Backoff(backoff);
   }
 
-  /** A connect failed, or the last connection was lost, with no other connect under way: an outage begins, or goes on. */
-  failed(err: Error, now: number): void {
+  /**
+   * A connect made with `made` failed, or the last connection (made with `made`) was lost, with no
+   * other connect under way: an outage begins, or goes on. True when it was refused with options
+   * changed since it began (a reloadTls or renewCredentials while it was under way): it says
+   * nothing of the current ones, so the pool connects with them at once, not after a backoff.
+   */
+  failed(err: Error, now: number, made: MadeWith): boolean {
     const { logger, address } = this.link;
     if (this.since === undefined) {
       this.since = now;
+      this.waitFrom = now;
       logger.warn({ address, err }, 'cannot reach server: backing off');
     } else {
       logger.debug({ address, err, attempts: this.backoff.attempts }, 'reconnect failed');
     }
     this.lastError = err;
-    this.refused = healsNot(err) ? err : undefined;
+    this.refused = undefined;
+    if (!healsNot(err)) return false;
+    if (this.link.outdated(made, err)) {
+      this.waitFrom = now;
+      return true;
+    }
+    this.refused = err;
+    this.refusedWith = made;
+    return false;
   }
 
-  /** New credentials: a refusal of the old ones says nothing of them (calls wait for the next connect again). */
-  credentialsChanged(): void {
-    if (isAuthRefusal(this.refused)) this.refused = undefined;
+  /**
+   * What a call made now fails with at once: the last connect's refusal (`refused`), unless what
+   * connects are made with changed since in a way that may mend it (a reloadTls, renewCredentials:
+   * `OutageLink.outdated`). Then none: the refusal is dropped, the calls' connect budget starts
+   * over (they wait for a connect with the new options, not Unreachable for the outage's length)
+   * and a pool backing off connects at once. Read only while no connection is up.
+   */
+  refusal(): RpcError | undefined {
+    const refused = this.refused;
+    if (refused === undefined || !this.link.outdated(this.refusedWith!, refused)) return refused;
+    this.refused = undefined;
+    this.refusedWith = undefined;
+    this.waitFrom = this.link.clock.now();
+    this.retryTimer?.stop();
+    this.retryTimer = undefined;
+    this.link.retry();
+    return undefined;
   }
 
   /** Waits out the next backoff delay, then asks the pool to connect again (`retry`). */
@@ -71,6 +112,7 @@ export class Outage {
   /** The last connection was lost while another connect is under way: an outage, but no backoff yet. */
   lostLast(cause: Error, now: number): void {
     this.since ??= now;
+    this.waitFrom ??= now;
     this.lastError = cause;
   }
 
@@ -87,8 +129,10 @@ export class Outage {
     }
     this.backoff.reset();
     this.since = undefined;
+    this.waitFrom = undefined;
     this.lastError = undefined;
     this.refused = undefined;
+    this.refusedWith = undefined;
     this.growAfter = 0;
   }
 

@@ -68,11 +68,13 @@ export class WaitingCalls {
       return undefined;
     }
     // The last connect failed with what no retry heals (refused credentials, the transport's own
-    // options): the call fails with that at once, as the calls that waited did.
-    const refused = this.outage.refused;
+    // options): the call fails with that at once, as the calls that waited did, unless those
+    // options changed since (then the pool connects with the new ones, and the call waits).
+    const refused = this.outage.refusal();
     if (refused !== undefined) return void notify(refused, null);
     const now = this.link.clock.now();
-    const outage = this.outage.since;
+    // The budget from the outage's start, or from a change that outdated its refusal (`waitFrom`).
+    const outage = this.outage.waitFrom;
     if (outage !== undefined && (failFast || now - outage >= this.budgetMs)) return void notify(this.outage.unreachable(now), null);
     const aborted = abortedAlready(opts);
     if (aborted) return void notify(aborted, null);
@@ -149,13 +151,14 @@ export class WaitingCalls {
 
   /** Fails waiting calls past their deadline and, with no connection up, past the connect budget or failing fast in an outage. */
   expire(now: number, connected: boolean): void {
-    const since = this.outage.since;
-    const inOutage = since !== undefined;
+    const from = this.outage.waitFrom;
+    const inOutage = from !== undefined;
     if (connected) this.connectedAt = now;
     // The budget runs from the last moment a connection was up at the earliest (the outage's
-    // start, or the last check that saw one): a call that waited for room, longer than the
-    // budget, is not Unreachable the moment its pool loses, or retires, its connections.
-    const upTo = inOutage && since > this.connectedAt ? since : this.connectedAt;
+    // start, or a change that outdated its refusal, or the last check that saw one): a call that
+    // waited for room, longer than the budget, is not Unreachable the moment its pool loses, or
+    // retires, its connections.
+    const upTo = inOutage && from > this.connectedAt ? from : this.connectedAt;
     const elapsed = this.link.pace.elapsed;
     if (connected && elapsed < this.nextDue) return;
     // Calls queued during the walk (by a failed one's callback) lower it as they come.
