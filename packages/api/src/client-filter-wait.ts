@@ -31,9 +31,11 @@ export class ClientFilterWait<O extends WaitedOptions> implements FilterWatch {
     const unlink =
       o.signal === undefined && source === undefined
         ? noop
-        : whenAborted(o.signal, source, () => {
+        : whenAborted(o.signal, source, (why) => {
             stopped = true;
-            const make = () => cancelled(info.action, what, o.signal?.aborted === true ? o.signal.reason : undefined);
+            // The deadline of the handler's call it is made for passed: this call's, taken from it, did too.
+            const make = () =>
+              why.code === ErrorCode.Timeout ? timedOutWithSource(info.action, what) : cancelled(info.action, what, o.signal?.aborted === true ? o.signal.reason : undefined);
             // From the signal's listener (stackless, as a sent call's: a signal shared by many calls
             // fails them all in one turn, and a stack named only the listener), or at once (a stack).
             stop(hooked ? withoutStack(make) : make());
@@ -81,6 +83,10 @@ export interface WaitedOptions {
 /** `reason`: the call's signal's, its cause (as a sent call's Cancelled has it); not a handler context's. */
 const cancelled = (action: string, what: string, reason: unknown): RpcError =>
   new RpcError(ErrorCode.Cancelled, `${action}: cancelled while ${what} awaited; never sent`, reason === undefined ? undefined : { cause: reason });
+
+/** Never sent, and nobody retries it: the call it was made for is over (as a sent one's, stream's `sourceEnded`). */
+const timedOutWithSource = (action: string, what: string): RpcError =>
+  new RpcError(ErrorCode.Timeout, `${action}: timed out while ${what} awaited: the call it was made for passed its deadline; never sent`, { retry: 'never' });
 
 const timedOut = (action: string, ms: number, what: string): RpcError =>
   new RpcError(ErrorCode.Timeout, `${action}: timed out after ${ms} ms while ${what} awaited; never sent`, { retry: 'safe' });

@@ -1,6 +1,6 @@
 import { msgpackCodec } from '@skein/codec-msgpack';
 import { ErrorCode, silentLogger, type RpcError } from '@skein/core';
-import { deferred, portOf, waitFor, within, cleanups } from '@skein/test-utils';
+import { ManualClock, deferred, portOf, waitFor, within, cleanups } from '@skein/test-utils';
 import { ClientStream, RpcServer, type Caller } from '@skein/stream';
 import { describe, expect, it } from 'vitest';
 import { createClient, createServiceDispatch, implement, method, service, type Filter, type Outcome } from '../src/index.js';
@@ -95,6 +95,46 @@ describe('a client filter that awaits', () => {
     expect(await createClient(Svc, down.stream, { codec: msgpackCodec }).run(2)).toBe(2);
     expect(down.runs()).toBe(1);
   });
+  it('is cut short when the deadline of the handler it calls for passes: Timeout, not Cancelled, never sent', async () => {
+    const down = await start();
+    const g = gated();
+    const downstream = createClient(Svc, down.stream, { codec: msgpackCodec, filters: [g.filter] });
+    const innerOutcome = deferred<string>();
+    const clock = new ManualClock();
+    const front = new RpcServer({
+      clock,
+      dispatch: createServiceDispatch({
+        codec: msgpackCodec,
+        logger: silentLogger,
+        services: [
+          implement(Front, {
+            relay: (n, ctx) =>
+              downstream.run(n, { ctx }).then(
+                () => (innerOutcome.resolve('ok'), 'ok'),
+                (e: RpcError) => (innerOutcome.resolve(e.codeName), 'failed'),
+              ),
+          }),
+        ],
+      }),
+    });
+    const a = await front.listen(transport, '127.0.0.1:0');
+    cleanup.push(() => front.close());
+    const s = await ClientStream.connect({ transport, address: `127.0.0.1:${portOf(a)}` });
+    cleanup.push(() => s.destroy());
+    await s.ping();
+    // Far off by the real clock (the filter's own timer); passed by the front server's.
+    const outer = createClient(Front, s, { codec: msgpackCodec })
+      .relay(1, { timeoutMs: 30_000 })
+      .catch((e: RpcError) => e.codeName);
+    await g.entered;
+    clock.advance(30_000);
+    expect(await outer).toBe('Timeout');
+    expect(await within(innerOutcome.promise, 5000, "the handler's downstream call")).toBe('Timeout');
+    g.gate.resolve();
+    expect(await createClient(Svc, down.stream, { codec: msgpackCodec }).run(2)).toBe(2);
+    expect(down.runs()).toBe(1);
+  });
+
   it('is bounded by the call timeout: Timeout, retry-safe, never sent', async () => {
     const { stream, runs } = await start();
     const g = gated();

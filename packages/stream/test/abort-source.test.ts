@@ -25,7 +25,9 @@ class CountingSource implements AbortSource {
   private _aborted = false;
   /** Listeners ever hooked (each hook counted, the same function twice too). */
   hooked = 0;
-  readonly reason = new Error('the caller gave up');
+
+  /** `reason`: what its listeners are told; a Timeout when the call it stands for passed its deadline. */
+  constructor(readonly reason: unknown = new Error('the caller gave up')) {}
 
   get aborted(): boolean {
     return this._aborted;
@@ -578,5 +580,74 @@ describe('nothing stays hooked', () => {
       await Promise.all(Array.from({ length: 1_000 }, (_, j) => ended(client.call('forward', str(j % 10 === 0 ? 'hang 20' : 'ok')))));
     }
     expect(toldListeners(one!)).toBe(0);
+  });
+});
+
+/*
+ * A source that aborts because the call it stands for passed its deadline (a handler's `{ ctx }`,
+ * a ServerRequest: its reason a Timeout): the calls made with it ran on what was left of that
+ * deadline, so their callers read Timeout, not Cancelled, wherever they were; and, as for a
+ * cancel, none is tried again (`retry: 'never'`), an idempotent one on another server neither.
+ */
+describe('an abortSource that aborts with its deadline (a Timeout)', () => {
+  const deadlinePassed = () => new CountingSource(new RpcError(ErrorCode.Timeout, 'deadline passed'));
+  const isFinalTimeout = (e: unknown): boolean => RpcError.is(e, ErrorCode.Timeout) && (e as RpcError).retry === 'never';
+
+  it('ClientStream: on the wire, queued behind a full window, a stream, and aborted already: each reads Timeout; the handlers are told', async () => {
+    const hold = holdingHandler();
+    const feed = feedingHandler();
+    const s = await startServer({ hold: hold.handler, feed: feed.handler }, { closeWaitMs: 0 });
+    cleanup.push(() => s.server.close());
+    const client = await s.connect({ window: 1 });
+    cleanup.push(() => client.destroy());
+    await client.ping();
+    const source = deadlinePassed();
+    const onWire = ended(client.call('hold', undefined, { abortSource: source }));
+    await waitFor(() => hold.seen.length === 1, { what: 'the handler' });
+    // Its own source, told first: the slot the call on the wire frees must not send it.
+    const queuedSource = deadlinePassed();
+    const queued = ended(client.call('hold', undefined, { abortSource: queuedSource }));
+    const stream = client.openStream('feed', undefined, { abortSource: source });
+    await waitFor(() => feed.seen.length === 1, { what: 'the stream handler' });
+    queuedSource.abort();
+    source.abort();
+    for (const outcome of [onWire, queued, ended(stream.result)]) expect(isFinalTimeout(await within(outcome, 5_000, 'the call'))).toBe(true);
+    await waitFor(() => hold.seen[0]!.signal.aborted && feed.seen[0]!.signal.aborted, { what: "the handlers' signals" });
+    expect(hold.seen.length).toBe(1); // the queued one never ran
+    expect(isFinalTimeout(await ended(client.call('hold', undefined, { abortSource: source })))).toBe(true);
+    expect(source.listening + queuedSource.listening).toBe(0);
+  });
+
+  it('ConnPool, waiting for a connection (nobody listens yet): reads Timeout, and never runs on the server that comes', async () => {
+    const port = await freePort();
+    const p = new ConnPool({ transport, address: `127.0.0.1:${port}`, backoff: { initialMs: 5, maxMs: 20 }, connectBudgetMs: 60_000, logger: silentLogger });
+    cleanup.push(() => p.destroy());
+    const source = deadlinePassed();
+    const call = ended(p.call('count', undefined, { abortSource: source }));
+    await waitFor(() => p.state === 'backoff', { what: 'the first connect to fail' });
+    source.abort();
+    expect(isFinalTimeout(await within(call, 5_000, 'the waiting call'))).toBe(true);
+    let ran = 0;
+    const s = await startServer({ count: () => u32(++ran) }, {}, `127.0.0.1:${port}`);
+    cleanup.push(() => s.server.close());
+    expect((await within(p.call('count'), 10_000, 'the call after')).msg).toEqual(u32(1));
+    expect(ran).toBe(1);
+  });
+
+  it('FailoverPool: an idempotent call on the wire reads Timeout, its handler told, and is not tried on the other server', async () => {
+    const holds = [holdingHandler(), holdingHandler()];
+    const servers = await Promise.all([0, 1].map((i) => startServer({ hold: holds[i]!.handler, ok: () => u32(i) }, { closeWaitMs: 0 })));
+    for (const s of servers) cleanup.push(() => s.server.close());
+    const pool = new FailoverPool({ transport, servers: servers.map((s) => s.address), logger: silentLogger, pool: { logger: silentLogger } });
+    cleanup.push(() => pool.close());
+    const source = deadlinePassed();
+    const call = ended(pool.call('hold', undefined, { abortSource: source, idempotent: true, timeoutMs: 60_000 }));
+    await waitFor(() => holds[0]!.seen.length + holds[1]!.seen.length === 1, { what: 'the handler' });
+    const req = [...holds[0]!.seen, ...holds[1]!.seen][0]!;
+    source.abort();
+    expect(isFinalTimeout(await within(call, 5_000, 'the call'))).toBe(true);
+    await waitFor(() => req.signal.aborted, { what: "the handler's signal" });
+    await Promise.all([pool.call('ok'), pool.call('ok'), pool.call('ok')]);
+    expect(holds[0]!.seen.length + holds[1]!.seen.length).toBe(1);
   });
 });

@@ -83,6 +83,26 @@ describe('cancelling a call', () => {
     expect(actionsOf(rec.writes).filter((x) => x === CANCEL_ACTION || x === HEAD_ACTION)).toEqual([]);
   });
 
+  it('on one signal with the call on the wire ahead of it: the slot that call frees does not send it on its way out', async () => {
+    let started = 0;
+    const hold = async (req: ServerRequest) => (started++, await new Promise((r) => req.signal.addEventListener('abort', r)), u32(1));
+    const s = await startServer({ hold, ok: () => u32(2) }, { closeWaitMs: 0 });
+    cleanup.push(() => s.server.close());
+    const client = await s.connect({ window: 1, keepaliveMs: 0 });
+    cleanup.push(() => client.destroy());
+    await client.ping();
+    const ac = new AbortController();
+    const first = client.call('hold', undefined, { signal: ac.signal }).catch((e: RpcError) => e);
+    await waitFor(() => started === 1, { what: 'the first handler' });
+    const queued = client.call('hold', undefined, { signal: ac.signal }).catch((e: RpcError) => e);
+    expect(client.queued).toBe(1);
+    ac.abort();
+    for (const err of [await first, await queued] as RpcError[]) expect(err.code).toBe(ErrorCode.Cancelled);
+    // Answered only once every request before it was read: the queued one, had it gone, would have started.
+    expect((await client.call('ok')).msg).toEqual(u32(2));
+    expect(started).toBe(1);
+  });
+
   it('in flight: the server\'s signal fires, the reply is dropped and the slot freed though the handler ignores it', async () => {
     const aborted = deferred<unknown>();
     let seen: ServerRequest | undefined;

@@ -1,4 +1,4 @@
-import { EMPTY_BYTES, RemoteError, RpcError, fromDownstream, invalidArgument, type ErrorCode, type ErrorPayload, type RetryPolicy } from '@skein/core';
+import { EMPTY_BYTES, ErrorCode, RemoteError, RpcError, fromDownstream, invalidArgument, type ErrorPayload, type RetryPolicy } from '@skein/core';
 import { SeqTable, abortedAlready, cancellable, hookAbort, metadataRefusal, type CallOptions, type Metadata, type Notify, type Reply } from '@skein/stream';
 import type { ReverseAnswersMessage, ReverseCallOpts, ReverseCallsMessage } from './messages.js';
 import { unpackReplies, type ReplySink } from './reply-batch.js';
@@ -18,6 +18,12 @@ interface Pending {
   readonly caller: ReverseTarget;
   /** Unhooks it from what may cancel it (its signal, its abort source): set while it is hooked. */
   unhookAbort?: () => void;
+  /**
+   * What its abort said in the worker (`hookAbort`: Cancelled with its signal's reason as cause,
+   * or Timeout when the call it was made for passed its deadline): what its caller reads, as in
+   * process, in place of the pool's Cancelled, which knows neither.
+   */
+  abortedWith?: RpcError;
 }
 
 type Opts = { -readonly [K in keyof ReverseCallOpts]?: ReverseCallOpts[K] };
@@ -68,10 +74,13 @@ export class ReverseOutbox implements ReplySink {
     if (cancellable(opts)) {
       o ??= {};
       // The pool's caller checks an aborted signal where it checks one in process: after the options.
-      if (abortedAlready(opts) !== undefined) o.aborted = true;
-      else {
+      const aborted = abortedAlready(opts);
+      if (aborted !== undefined) {
+        o.aborted = true;
+        p.abortedWith = aborted;
+      } else {
         o.cancellable = true;
-        p.unhookAbort = hookAbort(opts, () => this.cancel(id));
+        p.unhookAbort = hookAbort(opts, (why) => this.cancel(id, why));
       }
     }
     this.packer.add(id, caller.connKey, action, msg, blob, o);
@@ -105,6 +114,7 @@ export class ReverseOutbox implements ReplySink {
 
   private tell(p: Pending | undefined, err: RpcError | RemoteError | null, reply: Reply | null): void {
     if (p === undefined) return;
+    if (p.abortedWith !== undefined && err instanceof RpcError && err.code === ErrorCode.Cancelled) err = p.abortedWith;
     // Rebuilt here from code and words, the main thread's mark is not sent across: it needs no
     // bit, for every reverse call's failure is a downstream's (the client's, or about the call).
     if (err !== null) fromDownstream(err);
@@ -123,9 +133,11 @@ export class ReverseOutbox implements ReplySink {
     return p;
   }
 
-  /** Its signal aborted: the pool aborts the real call, and its answer (Cancelled, as in process) settles it. */
-  private cancel(id: number): void {
-    if (this.pending.get(id) === undefined) return;
+  /** Its signal aborted: the pool aborts the real call, and its answer (Cancelled: read as `why`, as in process) settles it. */
+  private cancel(id: number, why: RpcError): void {
+    const p = this.pending.get(id);
+    if (p === undefined) return;
+    p.abortedWith = why;
     this.packer.cancel(id);
     this.schedule();
   }

@@ -219,6 +219,24 @@ describe("a worker handler's ctx", () => {
     expect(await next).toEqual({ ok: 4 });
   });
 
+  it('a call whose deadline passes while it waits in the queue reads Timeout and gives up its place', async () => {
+    const p = await pool({ maxInFlightPerWorker: 1, maxQueued: 1 });
+    const { calc } = await served(p);
+    const ac = new AbortController();
+    const held = outcome(calc.untilCancelled('held', { signal: ac.signal }));
+    await waitFor(() => p.stats().inFlight === 1);
+    const queued = outcome(calc.add({ a: 1, b: 1 }, { timeoutMs: 100 }));
+    await waitFor(() => p.stats().queued === 1);
+    expect(await queued).toMatchObject({ code: 'Timeout' });
+    // The queue holds one: the timed-out call must have left it for this one to be taken.
+    const next = outcome(calc.add({ a: 2, b: 2 }));
+    await waitFor(() => p.stats().queued === 1);
+    ac.abort(new Error('done holding'));
+    expect(await held).toMatchObject({ code: 'Cancelled' });
+    expect(await next).toEqual({ ok: 4 });
+    expect(p.stats()).toMatchObject({ queued: 0, overloaded: 0 });
+  });
+
   it("has its connection's kind, TLS identity and principal, as in process", async () => {
     const tls: TlsPair = { server: mtls(), client: clientTls(certs.client) };
     const serverOpts: Partial<RpcServerOptions> = {

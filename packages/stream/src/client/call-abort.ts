@@ -1,13 +1,20 @@
 import { withoutStack, type RpcError } from '@skein/core';
-import { cancelled } from './call.js';
-import type { CallOptions } from './call-options.js';
+import { cancelled, sourceEnded } from './call.js';
+import type { AbortSource, CallOptions } from './call-options.js';
 import { noop } from '../internals/abort-listeners.js';
 import { listenToSignal } from '../internals/signal-listeners.js';
 
 /** Why a call may not start: what cancels it (its signal, its abort source) has aborted already. */
 export function abortedAlready(opts: CallOptions): RpcError | undefined {
   if (opts.signal?.aborted === true) return cancelled(opts.signal.reason);
-  return opts.abortSource?.aborted === true ? cancelled() : undefined;
+  return opts.abortSource?.aborted === true ? sourceEnded(reasonOf(opts.abortSource)) : undefined;
+}
+
+/** The reason an abort source that has aborted aborted with: it tells a listener at once. */
+function reasonOf(source: AbortSource): unknown {
+  let reason: unknown;
+  source.onAbort((r) => (reason = r))();
+  return reason;
 }
 
 /** Something may cancel the call (a signal, an abort source): the server must be able to stop it too. */
@@ -29,13 +36,19 @@ export function hookAbort(opts: CallOptions, onAbort: (why: RpcError) => void): 
   // signal's reason, the error's cause, still does (a DOMException made in `abort()` has that
   // stack). An abort known at the call itself (`abortedAlready`) keeps its stack, made in the
   // caller's call. An abort source's reason is not a cause: it is the handler's own end (its
-  // client's cancel, its connection lost), not this call's.
+  // client's cancel, its connection lost), not this call's; only its deadline is this call's
+  // too (`sourceEnded`: Timeout).
   let unhookSource = noop;
   if (abortSource !== undefined) {
-    const told = (): void => onAbort(withoutStack(cancelled));
+    let reason: unknown;
+    const told = (): void => onAbort(withoutStack(() => sourceEnded(reason)));
     let hooking = true;
     let toldMeanwhile = false;
-    unhookSource = abortSource.onAbort(() => (hooking ? (toldMeanwhile = true) : told()));
+    unhookSource = abortSource.onAbort((r) => {
+      reason = r;
+      if (hooking) toldMeanwhile = true;
+      else told();
+    });
     hooking = false;
     if (toldMeanwhile) queueMicrotask(told);
   }

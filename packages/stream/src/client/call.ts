@@ -84,3 +84,16 @@ export class Call implements Waiter {
  */
 export const cancelled = (reason?: unknown): RpcError =>
   new RpcError(ErrorCode.Cancelled, 'call cancelled: its signal, or the call it was made for, aborted', reason === undefined ? undefined : { cause: reason });
+
+/**
+ * What a call gets when its abort source (the call it was made for: a handler's `ctx`, a server
+ * request) fires with `reason`. That call's deadline passed (or its handler's own
+ * `handlerTimeoutMs`): this one, made with what was left of that deadline, timed out with it and
+ * reads Timeout, whichever of the two timers fired first. Any other end (a cancel, a lost
+ * connection) is a Cancelled, as its signal's would be. `retry: 'never'` either way: the call it
+ * was made for is over, so nobody (a FailoverPool) tries this one again for it.
+ */
+export const sourceEnded = (reason: unknown): RpcError =>
+  reason instanceof RpcError && reason.code === ErrorCode.Timeout
+    ? new RpcError(ErrorCode.Timeout, 'call timed out: the call it was made for passed its deadline', { retry: 'never' })
+    : cancelled();

@@ -229,14 +229,15 @@ export class StreamCall implements AsyncIterable<Reply>, TimedStream {
   /**
    * `told`: what its signal or abort source failed it with (`hookAbort`), whose cause (the
    * signal's reason) the stream's Cancelled takes; stackless, as that one is (one signal may end
-   * many streams in one turn, and a stack named only its listener).
+   * many streams in one turn, and a stack named only its listener). A Timeout told (its abort
+   * source's deadline passed) ends the stream as it is.
    */
   private stop(reason: Error | undefined, dropUnread: boolean, told?: RpcError): void {
     if (this.done) return;
     this.onAttempt = undefined;
     // The canceller's own reason (a typed client's source threw it) stays theirs: not marked
     // downstream in place, or a handler's own error (a constant) would be withheld from then on.
-    const err = reason ?? (told === undefined ? new RpcError(ErrorCode.Cancelled, 'stream cancelled') : withoutStack(() => new RpcError(ErrorCode.Cancelled, 'stream cancelled', { cause: told.cause })));
+    const err = reason ?? (told === undefined ? new RpcError(ErrorCode.Cancelled, 'stream cancelled') : told.code === ErrorCode.Timeout ? told : withoutStack(() => new RpcError(ErrorCode.Cancelled, 'stream cancelled', { cause: told.cause })));
     if (reason === undefined) this.finish(err, null);
     else this.conclude(reason, null);
     if (dropUnread) this.inbox.discard(err);
