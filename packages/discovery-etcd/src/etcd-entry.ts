@@ -37,6 +37,21 @@ export function parseKey(prefix: string, key: string): { type: string; id: strin
   return { type: key.slice(start, slash), id: key.slice(slash + 1) };
 }
 
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * A key's text, or undefined for a key that is not UTF-8 (anyone may write under the prefix).
+ * Read loosely, each bad byte is U+FFFD: a foreign key would name a server, and two of them, or one
+ * and a real server's key spelled with U+FFFD, one and the same.
+ */
+export function keyText(key: Uint8Array): string | undefined {
+  try {
+    return strictUtf8.decode(key);
+  } catch {
+    return undefined;
+  }
+}
+
 /** Reads a key and its value back into an entry. Throws InvalidArgument saying what is wrong. */
 export function decodeEntry(prefix: string, key: string, value: string): DiscoveryEntry {
   const name = parseKey(prefix, key);

@@ -1,8 +1,9 @@
 import type { Logger } from '@skein/core';
 import { Backoff, type BackoffOptions, type DiscoveryEntry, type DiscoveryFeed } from '@skein/stream';
 import type { Etcd3, IKeyValue, IWatchResponse, Watcher } from 'etcd3';
-import { decodeEntry, parseKey, rangeOf } from './etcd-entry.js';
+import { decodeEntry, keyText, parseKey, rangeOf } from './etcd-entry.js';
 import { HistoryWitness, sameHistory } from './history-witness.js';
+import { NoEntryLog } from './no-entry-log.js';
 import { clientClosed, onClientClose } from './client-closed.js';
 import { PrefixReader, boundedRead } from './range-read.js';
 import { compacted, reason } from './reason.js';
@@ -62,6 +63,8 @@ export class PrefixWatch {
   private readonly reader: PrefixReader;
   /** The keys' versions as of `revision`: whether a resume finds the same history (see HistoryWitness). */
   private readonly witness = new HistoryWitness();
+  /** Keys under the prefix that are no entry, each said once while it stays so. */
+  private readonly noEntry: NoEntryLog;
   /** Stops listening for the client's close. */
   private unhook: () => void = () => undefined;
 
@@ -69,6 +72,7 @@ export class PrefixWatch {
     this.range = rangeOf(opts.prefix);
     this.backoff = new Backoff(opts.backoff);
     this.route = new StreamRoute(opts.client);
+    this.noEntry = new NoEntryLog(opts.logger);
     this.reader = new PrefixReader(opts.client, this.range, (key) => opts.logger.warn({ key }, 'ignoring a discovery entry too large to read'));
   }
 
@@ -101,7 +105,7 @@ export class PrefixWatch {
     this.brokeTooLarge = false;
     this.revision = res.revision;
     this.witness.reset(res.kvs);
-    this.opts.feed.reset(this.decodeAll(res.kvs));
+    this.opts.feed.reset(this.noEntry.wholeView(() => this.decodeAll(res.kvs)));
     this.watchFrom(this.revision + 1);
   }
 
@@ -208,17 +212,28 @@ export class PrefixWatch {
   }
 
   private applyChange(type: 'Put' | 'Delete', kv: IKeyValue): void {
-    const key = kv.key.toString();
     // Any key, an entry's or not: one left out as too large and deleted or written again since is
     // no longer left out (counted so, it made WatchCheck take the watch for behind for good).
     this.reader.forget(kv.key);
+    const key = keyText(kv.key);
+    // Not UTF-8: no entry, and no change to the member whose id its loose text (U+FFFD) reads as.
+    if (key === undefined) return this.noEntryChanged(type, kv.key, { key: kv.key.toString(), hex: kv.key.toString('hex') }, 'ignoring a key under the discovery prefix that is not UTF-8');
     const name = parseKey(this.opts.prefix, key);
-    if (!name) return void this.opts.logger.warn({ key }, 'ignoring a key under the discovery prefix that is not <prefix>/<type>/<id>');
-    if (type === 'Delete') return this.opts.feed.delete(name.type, name.id);
+    if (!name) return this.noEntryChanged(type, kv.key, { key }, 'ignoring a key under the discovery prefix that is not <prefix>/<type>/<id>');
+    if (type === 'Delete') {
+      this.noEntry.good(kv.key);
+      return this.opts.feed.delete(name.type, name.id);
+    }
     const entry = this.decode(kv);
     // A value we cannot read says nothing about where the server is: it is no longer a member.
     if (entry) this.opts.feed.put(entry);
     else this.opts.feed.delete(name.type, name.id);
+  }
+
+  /** A key that is no entry was written or deleted: said once while it is there, forgotten once deleted. */
+  private noEntryChanged(type: 'Put' | 'Delete', key: Buffer, obj: Record<string, unknown>, msg: string): void {
+    this.noEntry.bad(key, obj, msg);
+    if (type === 'Delete') this.noEntry.good(key);
   }
 
   private decodeAll(kvs: readonly IKeyValue[]): DiscoveryEntry[] {
@@ -231,13 +246,16 @@ export class PrefixWatch {
   }
 
   private decode(kv: IKeyValue): DiscoveryEntry | undefined {
-    const key = kv.key.toString();
+    const key = keyText(kv.key);
+    if (key === undefined) return void this.noEntry.bad(kv.key, { key: kv.key.toString(), hex: kv.key.toString('hex') }, 'ignoring a key under the discovery prefix that is not UTF-8');
+    let entry;
     try {
-      return decodeEntry(this.opts.prefix, key, kv.value.toString());
+      entry = decodeEntry(this.opts.prefix, key, kv.value.toString());
     } catch (err) {
-      this.opts.logger.warn({ key, reason: reason(err) }, 'ignoring a bad discovery entry');
-      return undefined;
+      return void this.noEntry.bad(kv.key, { key, reason: reason(err) }, 'ignoring a bad discovery entry');
     }
+    this.noEntry.good(kv.key);
+    return entry;
   }
 
   /**

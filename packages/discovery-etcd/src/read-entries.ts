@@ -2,7 +2,7 @@ import { ErrorCode, RpcError, connectTimerMs, invalidArgument } from '@skein/cor
 import type { DiscoveryEntry } from '@skein/stream';
 import { Etcd3, EtcdAuthenticationFailedError, EtcdPermissionDeniedError, GRPCUnauthenticatedError } from 'etcd3';
 import { withinAttempts } from './attempt-deadline.js';
-import { checkedPrefix, decodeEntry, rangeOf } from './etcd-entry.js';
+import { checkedPrefix, decodeEntry, keyText, rangeOf } from './etcd-entry.js';
 import { PrefixReader, type RangeRead } from './range-read.js';
 import { compacted, reason } from './reason.js';
 
@@ -103,7 +103,12 @@ function clientOf(opts: ReadEntriesOptions): { client: Etcd3; where: string; own
 function decoded(prefix: string, kvs: readonly { key: Buffer; value: Buffer }[], skipped: SkippedKey[]): DiscoveryEntry[] {
   const entries: DiscoveryEntry[] = [];
   for (const kv of kvs) {
-    const key = kv.key.toString();
+    const key = keyText(kv.key);
+    // Read loosely (U+FFFD for each bad byte) it would name a server, maybe one of a real key.
+    if (key === undefined) {
+      skipped.push({ key: kv.key.toString(), why: `key (hex ${kv.key.toString('hex')}) is not UTF-8` });
+      continue;
+    }
     try {
       entries.push(decodeEntry(prefix, key, kv.value.toString()));
     } catch (err) {
