@@ -4,7 +4,7 @@ import { nodeRuntime } from '@skein/runtime-node';
 import { tcpTransport } from '@skein/transport-tcp';
 import { wsTransport } from '@skein/transport-ws';
 import { ManualClock, cleanups, deferred, suiteCerts, testTls, waitFor, within } from '@skein/test-utils';
-import { ConnPool, RpcServer, createRouter } from '../src/index.js';
+import { ConnPool, RpcServer, createRouter, type PoolState } from '../src/index.js';
 
 // A pool whose connect its transport refused (a TLS key that is not its certificate's:
 // InvalidArgument, which no retry heals) hears of the transport's reloadTls (core's
@@ -74,6 +74,31 @@ describe.each(TRANSPORTS)('a pool refused by its own TLS options, mended by relo
     expect(c.connects()).toBe(3);
     expect(s.ran()).toBe(1);
     expect(pool.state).toBe('ready');
+  });
+
+  it('a call whose reloadTls-mended connect has onStateChange close the pool fails Closed, not left waiting in the closed pool', async () => {
+    const s = await serve();
+    const c = client();
+    let closeOnConnect = false;
+    const pool: ConnPool = new ConnPool({
+      transport: c.transport,
+      address: s.address,
+      clock: new ManualClock(),
+      logger: silentLogger,
+      onStateChange: (state: PoolState) => {
+        if (closeOnConnect && state === 'connecting') void pool.close();
+      },
+    });
+    cleanup.push(() => pool.destroy());
+    await within(pool.call(1).catch(() => {}), HANG_MS, 'the first call');
+    await waitFor(() => pool.state === 'backoff', { what: 'the pool backing off' });
+    await c.inner.reloadTls!(clientTls(certs.client));
+    closeOnConnect = true;
+    // The call has the pool connect (the refusal is outdated); the state change closes the pool.
+    const err = (await within(pool.call(1).catch((e: unknown) => e), HANG_MS, 'the call made as the pool closes')) as RpcError;
+    expect(err).toMatchObject({ codeName: 'Closed' });
+    expect(pool.state).toBe('closed');
+    expect(s.ran()).toBe(0);
   });
 
   it('a connect under way when the reload applied, refused for the old pair after it, is made again at once: the calls waiting are sent, not failed', async () => {

@@ -84,7 +84,7 @@ export class Outage {
    * connects are made with changed since in a way that may mend it (a reloadTls, renewCredentials:
    * `OutageLink.outdated`). Then none: the refusal is dropped, the calls' connect budget starts
    * over (they wait for a connect with the new options, not Unreachable for the outage's length)
-   * and a pool backing off connects at once. Read only while no connection is up.
+   * and a pool backing off connects at once (a microtask on). Read only while no connection is up.
    */
   refusal(): RpcError | undefined {
     const refused = this.refused;
@@ -94,7 +94,10 @@ export class Outage {
     this.waitFrom = this.link.clock.now();
     this.retryTimer?.stop();
     this.retryTimer = undefined;
-    this.link.retry();
+    // Not from here: a call reads this before it is queued, and the connect tells onStateChange,
+    // whose code may close the pool, which would leave that call in the queue of a closed pool,
+    // never settled. A microtask on, it is queued (a close fails it); retry checks the state.
+    queueMicrotask(() => this.link.retry());
     return undefined;
   }
 
