@@ -133,10 +133,14 @@ export class ReverseOutbox implements ReplySink {
     return p;
   }
 
-  /** Its signal aborted: the pool aborts the real call, and its answer (Cancelled: read as `why`, as in process) settles it. */
+  /**
+   * Its signal aborted: the pool aborts the real call, and its answer (Cancelled: read as `why`,
+   * as in process) settles it. Told twice (its signal and its abort source, in one turn), the
+   * first decides, as in process, and the pool is told once.
+   */
   private cancel(id: number, why: RpcError): void {
     const p = this.pending.get(id);
-    if (p === undefined) return;
+    if (p === undefined || p.abortedWith !== undefined) return;
     p.abortedWith = why;
     this.packer.cancel(id);
     this.schedule();

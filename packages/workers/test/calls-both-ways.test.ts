@@ -185,6 +185,22 @@ describe("a worker handler's ctx.caller (calls both ways)", () => {
     }
   });
 
+  it('a call whose signal and { ctx } abort in one turn reads the first of the two, as in process', async () => {
+    const run = async (dispatch: Dispatch) => {
+      const { back, peer } = await served(dispatch);
+      const heard = nextEvent('both ');
+      const ac = new AbortController();
+      const call = outcome(back.bothAbort(undefined, { signal: ac.signal }));
+      await waitFor(() => peer.hung.length === 1);
+      ac.abort();
+      expect(await call).toMatchObject({ code: 'Cancelled' });
+      return JSON.parse(await within(heard, 10_000, 'the call made with both')) as unknown;
+    };
+    const expected = await run(inProcess());
+    expect(expected).toEqual({ code: 'Cancelled', cause: 'the handler gave up first' });
+    expect(await run(await pool())).toEqual(expected);
+  });
+
   it('a call overtaken by many later ones while it is out is still cancelled by its signal', async () => {
     // Both sides keep their calls by id in a ring that a long-lived call is moved out of when
     // later ids come round to its slot: its cancel must still find it there, in the worker and in the pool.

@@ -34,12 +34,15 @@ export function circuitBreakerOptions(opts: Partial<CircuitBreakerOptions>): Cir
  * Errors that say the server is sick, as opposed to the call being wrong: it could not be
  * reached, the connection broke, it did not answer in time, it shed load, or its handler
  * crashed. A method's own errors, bad input, cancellation and a server draining for a restart
- * (Closed) say nothing about its health.
+ * (Closed) say nothing about its health; nor does the end of the call a call was made for (its
+ * abort source's deadline or handler timeout: a Timeout with `retry: 'never'`, client/call.ts's
+ * `sourceEnded`), which stops it as a cancel does, sent or not, fast server or slow.
  */
 export function countsAgainstServer(err: Error): boolean {
   if (!(err instanceof RpcError)) return false;
   const c = err.code;
-  return c === ErrorCode.Unreachable || c === ErrorCode.IO || c === ErrorCode.Timeout || c === ErrorCode.Overloaded || c === ErrorCode.Internal;
+  if (c === ErrorCode.Timeout) return err.retry !== 'never';
+  return c === ErrorCode.Unreachable || c === ErrorCode.IO || c === ErrorCode.Overloaded || c === ErrorCode.Internal;
 }
 
 const SLOTS = 10;
