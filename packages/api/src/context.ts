@@ -107,7 +107,7 @@ export class CallContext implements FilterWatch, AbortSource {
 
   /**
    * `signal` has fired, read without making it: what a call made with `{ ctx }` checks before it
-   * goes (it fails at once with Cancelled).
+   * goes (it fails at once: Timeout when the call's deadline or handlerTimeoutMs passed, else Cancelled).
    */
   get aborted(): boolean {
     this.link();

@@ -59,7 +59,7 @@ export interface CallOptions {
  * (`ServerRequest`) and a handler's context (@skein/api's `CallContext`) are ones.
  */
 export interface AbortSource {
-  /** It has aborted: a call made with it fails at once with Cancelled, unsent. */
+  /** It has aborted: a call made with it fails at once, unsent: Timeout when its reason is a Timeout (a deadline passed), else Cancelled. */
   readonly aborted: boolean;
   /** `listener` is told the reason once, at the abort (at once when it has come); returns its unhook. */
   onAbort(listener: (reason: unknown) => void): () => void;

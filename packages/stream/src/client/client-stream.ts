@@ -65,6 +65,7 @@ import { ReverseDispatch, type ReverseLink as ReverseLinkOf } from './reverse-di
 import { isReverseFrame } from '../wire/reverse-control.js';
 import { SeqTable } from '../internals/seq-table.js';
 import { WaitingLine } from '../internals/waiting-line.js';
+import { PumpSoon } from '../internals/pump-soon.js';
 
 export type StreamState = 'open' | 'closing' | 'closed';
 
@@ -101,8 +102,8 @@ export class ClientStream implements StreamCaller {
   private pongWaiters: { resolve(): void; reject(err: Error): void }[] = [];
   /** A frame arrived since the last tick; read and cleared per tick instead of reading the clock per frame. */
   private received = false;
-  /** A pump is due (pumpSoon). */
-  private pumpQueued = false;
+  /** Refills the window a microtask after an abort freed a slot (made at the first). */
+  private soon: PumpSoon | undefined;
   private _state: StreamState = 'open';
   /**
    * The server answered a call with a bare Closed: it is draining (a graceful close or restart)
@@ -524,21 +525,9 @@ export class ClientStream implements StreamCaller {
       // Not sent yet (held or waiting): the line keeps it until a later shift, which may never come.
       if (call.seq === 0) call.dropPayload();
       call.finish(why, null, this.callbacks);
-      this.pumpSoon();
-    });
-  }
-
-  /**
-   * A slot was freed by an abort: the calls waiting go once the signal (or source) has told all
-   * it tells (a microtask later), as a ReverseCaller's do. Not at once: one signal often aborts a
-   * waiting call too, later in the same turn, and it must not be sent on its way out.
-   */
-  private pumpSoon(): void {
-    if (this.pumpQueued) return;
-    this.pumpQueued = true;
-    queueMicrotask(() => {
-      this.pumpQueued = false;
-      if (this._state !== 'closed') this.pump();
+      (this.soon ??= new PumpSoon(() => {
+        if (this._state !== 'closed') this.pump();
+      })).request();
     });
   }
 

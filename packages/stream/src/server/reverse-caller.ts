@@ -18,6 +18,7 @@ import { describeHeadOver, headOver } from '../wire/head-size.js';
 import { HEAD_LEN_FIELD, HEADED_REVERSE_CALL_FLAG, REVERSE_HEADS_ANSWER_ENTRY, offeredReverseMaxHead } from '../wire/reverse-heads.js';
 import type { HelloEntry } from '../wire/hello.js';
 import { SeqTable } from '../internals/seq-table.js';
+import { PumpSoon } from '../internals/pump-soon.js';
 
 /** What a ReverseCaller writes through: its server connection. */
 export interface ReverseHost {
@@ -92,8 +93,8 @@ export class ReverseCaller implements Caller {
   /** A headed call's `head_len`, written from here too. */
   private readonly headLen = new Uint8Array(HEAD_LEN_FIELD);
   private readonly cancelFrame = new Uint8Array(RESPONSE_HEADER_LENGTH);
-  /** A pump is due (pumpSoon). */
-  private pumpQueued = false;
+  /** Refills the window a microtask after an abort freed a slot (made at the first). */
+  private soon: PumpSoon | undefined;
   private readonly prefixes = new Map<string | number, Uint8Array>();
   private state: 'open' | 'draining' | 'closed' = 'open';
   private closeCause: Error | undefined;
@@ -345,21 +346,9 @@ export class ReverseCaller implements Caller {
     if (!this.controls) return this.abandon();
     this.onWire.delete(call.seq);
     this.host.write(writeReverseCancel(this.cancelFrame, call.seq));
-    this.pumpSoon();
-  }
-
-  /**
-   * A slot was freed by a give-up: the calls waiting go once whatever gave up has told all it
-   * tells (a microtask later). Not at once: one source, or one sweep, often ends a waiting call
-   * too, a moment later in the same turn, and it must not be sent on its way out.
-   */
-  private pumpSoon(): void {
-    if (this.pumpQueued) return;
-    this.pumpQueued = true;
-    queueMicrotask(() => {
-      this.pumpQueued = false;
+    (this.soon ??= new PumpSoon(() => {
       if (this.state !== 'closed') this.pump();
-    });
+    })).request();
   }
 
   /** A call on the wire was given up on: its slot now waits for an answer nobody reads. */
