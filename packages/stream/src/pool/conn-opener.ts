@@ -145,7 +145,7 @@ export class ConnOpener {
     try {
       await stream.ping();
     } catch (err) {
-      return this.failed(err as Error, slot);
+      return this.failed(refusalBehind(err as Error), slot);
     } finally {
       this.verifying.delete(stream);
     }
@@ -171,4 +171,15 @@ export class ConnOpener {
   private tlsGeneration(): number {
     return this.transport.tlsGeneration?.() ?? 0;
   }
+}
+
+/**
+ * What a first ping's failure says of the connect. Under TLS 1.3 an mTLS server refuses a client
+ * certificate after the client's handshake is done, so the refusal (Unauthenticated) arrives as
+ * the cause of the ping's IO. It is the connect's verdict, as it is under TLS 1.2 (inside the
+ * handshake): the pool fails calls with it at once, not after their timeoutMs, backoff after
+ * backoff, with no word of the certificate.
+ */
+function refusalBehind(err: Error): Error {
+  return isAuthRefusal(err.cause) ? err.cause : err;
 }
