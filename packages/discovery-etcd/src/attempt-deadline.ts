@@ -1,4 +1,5 @@
 import type { Etcd3 } from 'etcd3';
+import { endpointsOf } from './etcd-endpoints.js';
 
 /** gRPC call options as etcd3 takes them (grpc-js's CallOptions, named through etcd3's own types). */
 export type CallOptions = NonNullable<Parameters<Etcd3['kv']['range']>[1]>;
@@ -25,23 +26,22 @@ const ATTEMPTS_PER_BOUND = 4;
  * `defaultCallOptions.interceptors` (etcd3 merges call options over the defaults key by key).
  */
 export function withinAttempts(client: Etcd3, deadline: number, boundMs: number): CallOptions & { deadline: number } {
-  // One member has no other to go on to: etcd3 sends each attempt to it again, so a cut attempt
-  // only cut an answer still arriving on a slow link (and reset the client's connections,
-  // breaking its watches and lease keepalives), and no view of large values was ever read.
-  if (hostsOf(client) === 1) return { deadline };
-  const attemptMs = boundMs / ATTEMPTS_PER_BOUND;
+  const attemptMs = attemptBoundMs(client, boundMs);
+  if (attemptMs === boundMs) return { deadline };
   const perAttempt = (options: { deadline?: Date | number }, nextCall: (options: object) => object): object =>
     nextCall({ ...options, deadline: Math.min(epochMs(options.deadline), Date.now() + attemptMs) });
   return { deadline, interceptors: [perAttempt as unknown as Interceptor] };
 }
 
 /**
- * How many members `client` was given (its `hosts` option, which etcd3 keeps but does not
- * expose), or undefined where that cannot be told: then each attempt is bounded.
+ * The most one attempt of a call bounded by `boundMs` waits on one member of `client`: all of it
+ * with one member, which has no other to go on to (etcd3 sends each attempt to it again, so a cut
+ * attempt only cut an answer still arriving on a slow link, reset the client's connections,
+ * breaking its watches and lease keepalives, and no view of large values was ever read); else a
+ * quarter (and where the members cannot be told).
  */
-function hostsOf(client: Etcd3): number | undefined {
-  const hosts = (client as unknown as { options?: { hosts?: unknown } }).options?.hosts;
-  return typeof hosts === 'string' ? 1 : Array.isArray(hosts) ? hosts.length : undefined;
+export function attemptBoundMs(client: Etcd3, boundMs: number): number {
+  return endpointsOf(client)?.length === 1 ? boundMs : boundMs / ATTEMPTS_PER_BOUND;
 }
 
 /** grpc-js's Deadline (a Date, or ms since the epoch; none is Infinity) as ms since the epoch. */

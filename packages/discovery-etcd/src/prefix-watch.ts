@@ -9,6 +9,7 @@ import { PrefixReader, boundedRead } from './range-read.js';
 import { compacted, reason } from './reason.js';
 import { StreamRoute } from './stream-route.js';
 import { tooLarge } from './too-large-call.js';
+import { readReason } from './unanswered-read.js';
 import { WatchCheck } from './watch-check.js';
 
 /**
@@ -98,7 +99,7 @@ export class PrefixWatch {
     try {
       res = await this.reader.read(this.brokeTooLarge);
     } catch (err) {
-      if (gen === this.generation) this.retry(err, `reading ${this.range} failed: ${reason(err)}`, 'resync');
+      if (gen === this.generation) this.retry(err, `reading ${this.range} failed: ${readReason(err, this.opts.client)}`, 'resync');
       return;
     }
     if (gen !== this.generation) return;
@@ -161,7 +162,7 @@ export class PrefixWatch {
       // watch with it, never live again.
       reads = await Promise.all(keys.map((key) => this.opts.client.kv.range({ key, revision: this.revision, limit: 1, keys_only: true }, boundedRead(this.opts.client)())));
     } catch (err) {
-      if (gen === this.generation) this.retry(err, `resuming the watch of ${this.range} failed: ${reason(err)}`, compacted(err) || rewound(err) ? 'resync' : 'resume');
+      if (gen === this.generation) this.retry(err, `resuming the watch of ${this.range} failed: ${readReason(err, this.opts.client)}`, compacted(err) || rewound(err) ? 'resync' : 'resume');
       return;
     }
     if (gen !== this.generation) return;
@@ -184,7 +185,7 @@ export class PrefixWatch {
       range: this.range,
       view: () => ({ revision: this.revision, keys: this.witness.size + this.reader.skipped }),
       behind: (why) => gen === this.generation && this.silent(why),
-      failed: (err) => gen === this.generation && this.retry(err, `checking the watch of ${this.range} failed: ${reason(err)}`, 'resume'),
+      failed: (err) => gen === this.generation && this.retry(err, `checking the watch of ${this.range} failed: ${readReason(err, this.opts.client)}`, 'resume'),
     });
     this.check.start();
   }

@@ -9,7 +9,7 @@ const KEY_PAGE = 1000;
  * withinAttempts). Without it a call sent to a stalled member of several (SIGSTOP, a frozen host)
  * waited for good, etcd3 setting no deadline of its own, and the view was never read.
  */
-const READ_BOUND_MS = 10_000;
+export const READ_BOUND_MS = 10_000;
 
 /** The call options of one read of `client` (see READ_BOUND_MS): how a PrefixReader bounds its calls unless told otherwise. */
 export const boundedRead =

@@ -4,7 +4,7 @@ import { Etcd3, EtcdAuthenticationFailedError, EtcdPermissionDeniedError, GRPCUn
 import { withinAttempts } from './attempt-deadline.js';
 import { checkedPrefix, decodeEntry, keyText, rangeOf } from './etcd-entry.js';
 import { PrefixReader, type RangeRead } from './range-read.js';
-import { compacted, reason } from './reason.js';
+import { compacted, grpcReason, reason } from './reason.js';
 
 export interface ReadEntriesOptions {
   /** Your etcd3 client; or `hosts`, and one is made for this read and closed after it. */
@@ -132,8 +132,5 @@ function readFailure(err: unknown, range: string, where: string): RpcError {
   }
   return new RpcError(ErrorCode.Unreachable, `cannot read ${range} from etcd at ${where}: ${why}`, { cause: err });
 }
-
-/** gRPC's message without the empty "Resolution note:" it ends some with. */
-const grpcReason = (err: unknown): string => reason(err).replace(/\.?\s*Resolution note:\s*$/, '');
 
 const compare = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);

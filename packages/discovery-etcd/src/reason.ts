@@ -7,3 +7,6 @@ export function reason(err: unknown): string {
 export function compacted(err: unknown): boolean {
   return reason(err).includes('required revision has been compacted');
 }
+
+/** gRPC's message without the empty "Resolution note:" it ends some with. */
+export const grpcReason = (err: unknown): string => reason(err).replace(/\.?\s*Resolution note:\s*$/, '');
