@@ -72,14 +72,19 @@ export function recordingRuntime(runtime: Runtime = nodeRuntime): { runtime: Run
 /**
  * The node runtime, counting the bytes each connection it accepts (or, with `made`, makes) has
  * received, in order, and the length of the chunk each one is handing the transport now (its
- * last chunk, once handed).
+ * last chunk, once handed), and whether it is handing one now.
  */
-export function countingRuntime(runtime: Runtime = nodeRuntime, side: 'accepted' | 'made' = 'accepted'): { runtime: Runtime; received: number[]; chunk: number[] } {
+export function countingRuntime(
+  runtime: Runtime = nodeRuntime,
+  side: 'accepted' | 'made' = 'accepted',
+): { runtime: Runtime; received: number[]; chunk: number[]; handling: boolean[] } {
   const received: number[] = [];
   const chunkNow: number[] = [];
+  const handling: boolean[] = [];
   const count = (conn: ByteConn): ByteConn => {
     const i = received.push(0) - 1;
     chunkNow.push(0);
+    handling.push(false);
     return wrap(conn, {
       bind: (handlers) =>
         // Each handler called on `handlers`, not copied off it: a transport may give an object whose handlers are its class's methods.
@@ -87,7 +92,12 @@ export function countingRuntime(runtime: Runtime = nodeRuntime, side: 'accepted'
           data: (chunk) => {
             received[i]! += chunk.length;
             chunkNow[i] = chunk.length;
-            handlers.data(chunk);
+            handling[i] = true;
+            try {
+              handlers.data(chunk);
+            } finally {
+              handling[i] = false;
+            }
           },
           drain: () => handlers.drain(),
           ...(handlers.end && { end: () => handlers.end!() }),
@@ -96,7 +106,7 @@ export function countingRuntime(runtime: Runtime = nodeRuntime, side: 'accepted'
     });
   };
   const asIs = (conn: ByteConn): ByteConn => conn;
-  return { runtime: side === 'accepted' ? wrapRuntime(runtime, count, asIs) : wrapRuntime(runtime, asIs, count), received, chunk: chunkNow };
+  return { runtime: side === 'accepted' ? wrapRuntime(runtime, count, asIs) : wrapRuntime(runtime, asIs, count), received, chunk: chunkNow, handling };
 }
 
 type Wrapper = (conn: ByteConn) => ByteConn;

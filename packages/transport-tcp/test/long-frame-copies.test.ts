@@ -1,6 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { nodeRuntime } from '@skein/runtime-node';
-import { cleanups } from '@skein/test-utils';
+import { afterMacrotask } from '@skein/core';
+import { cleanups, waitFor } from '@skein/test-utils';
+import { FrameAssembly, SLICE_BYTES } from '../src/frame-assembly.js';
+import { PendingFrameBudget } from '../src/pending-frame-budget.js';
 import { countingRuntime, serve, tcp } from './harness.js';
 import { header, noise } from './spec.js';
 
@@ -8,8 +11,10 @@ import { header, noise } from './spec.js';
  * A long frame cut across reads is copied into its own memory as its chunks arrive, never half
  * of it in one go: that memory is fresh, and touching it costs page faults, so a copy of half
  * of a 48 MiB frame held the event loop 75 ms on an idle 2-core VM, and over a second under CPU
- * load (a client's throttled relay in the same process starved). Counted, not timed: the bytes
- * `Uint8Array#set` writes into the frame's memory while each chunk is handed to the transport.
+ * load (a client's throttled relay in the same process starved). What came before that memory
+ * was made is copied in besides a slice per macrotask, so that a peer that stalls does not leave
+ * it held beside that memory. Counted, not timed: the bytes `Uint8Array#set` writes into the
+ * frame's memory while each chunk is handed to the transport, and in each turn between chunks.
  */
 
 const cleanup = cleanups();
@@ -37,39 +42,134 @@ function countCopiesIntoFrame(each: (n: number) => void): void {
   });
 }
 
+/**
+ * Counts the copies into the frame's memory: those made while a chunk is handed on, by the bytes
+ * received with it, and the others by turn (copies up to the next microtask checkpoint: one
+ * callback's worth).
+ */
+function copyCounts(received: number[], chunk: number[], handling: boolean[]) {
+  const counts = { withChunk: new Map<number, number>(), betweenChunks: [] as number[], largestChunk: 0, total: 0 };
+  let turnOpen = false;
+  countCopiesIntoFrame((n) => {
+    counts.total += n;
+    counts.largestChunk = Math.max(counts.largestChunk, chunk[0]!);
+    if (handling[0]) {
+      counts.withChunk.set(received[0]!, (counts.withChunk.get(received[0]!) ?? 0) + n);
+      return;
+    }
+    if (!turnOpen) {
+      turnOpen = true;
+      counts.betweenChunks.push(0);
+      queueMicrotask(() => (turnOpen = false));
+    }
+    counts.betweenChunks[counts.betweenChunks.length - 1]! += n;
+  });
+  return counts;
+}
+
+/** Once the macrotasks scheduled so far with `afterMacrotask` have run (they run in order). */
+const nextTurn = (): Promise<void> => new Promise((resolve) => afterMacrotask(() => resolve()));
+
+async function connected(runtime: ReturnType<typeof countingRuntime>['runtime']) {
+  const server = await serve(tcp(undefined, runtime));
+  cleanup.push(() => server.listener.close());
+  const sender = await nodeRuntime.connect(server.listener.address);
+  sender.bind({ data: () => {}, drain: () => {}, end: () => {}, close: () => {} });
+  cleanup.push(() => sender.close());
+  return { sender, rec: await server.next() };
+}
+
 describe('a long frame received over a socket', () => {
   it('is copied into its memory once, a share as each chunk arrives: no chunk copies more than a few chunks\' worth', async () => {
-    const { runtime, received, chunk } = countingRuntime();
-    const server = await serve(tcp(undefined, runtime));
-    cleanup.push(() => server.listener.close());
-    const sender = await nodeRuntime.connect(server.listener.address);
-    sender.bind({ data: () => {}, drain: () => {}, end: () => {}, close: () => {} });
-    cleanup.push(() => sender.close());
-    const rec = await server.next();
+    const { runtime, received, chunk, handling } = countingRuntime();
+    const { sender, rec } = await connected(runtime);
     const body = noise(BODY, 7);
 
-    // Bytes copied into the frame's memory while each chunk was handed on, by the bytes received with it.
-    const copiedWith = new Map<number, number>();
-    let largestChunk = 0;
-    countCopiesIntoFrame((n) => {
-      copiedWith.set(received[0]!, (copiedWith.get(received[0]!) ?? 0) + n);
-      largestChunk = Math.max(largestChunk, chunk[0]!);
-    });
+    const counts = copyCounts(received, chunk, handling);
     sender.write([header(BODY), body]);
     await rec.frameCount(1);
     delete (Uint8Array.prototype as { set?: unknown }).set;
 
     expect(Buffer.compare(rec.frames[0]!.body, body)).toBe(0);
     expect(received[0]).toBe(FRAME);
-    const copies = [...copiedWith.values()];
     // Linear: every byte of the frame is copied into its memory once.
-    expect(copies.reduce((a, b) => a + b, 0)).toBe(FRAME);
+    expect(counts.total).toBe(FRAME);
     // Done as it arrives: a chunk brings its own bytes and a share of those that came before the
     // frame's memory was made, in proportion (rounded up to a whole earlier chunk). All that share
     // at once, with the chunk past half the frame, was over 4 MiB here, 64 of the largest chunk.
-    expect(largestChunk).toBeGreaterThan(0);
-    expect(Math.max(...copies)).toBeLessThanOrEqual(4 * largestChunk);
+    const copies = [...counts.withChunk.values()];
+    expect(counts.largestChunk).toBeGreaterThan(0);
+    expect(Math.max(...copies)).toBeLessThanOrEqual(4 * counts.largestChunk);
     // A share per chunk, not one copy at the end: most chunks past half of it copy into it.
-    expect(copiedWith.size).toBeGreaterThan(FRAME / 2 / largestChunk);
+    expect(counts.withChunk.size).toBeGreaterThan(FRAME / 2 / counts.largestChunk);
+    // Between chunks, a slice at a time (whole pieces: a chunk at most past the slice).
+    for (const slice of counts.betweenChunks) expect(slice).toBeLessThanOrEqual(SLICE_BYTES + counts.largestChunk);
   }, 30_000);
+
+  it('whose peer stalls past half of it has what came before copied in, a slice per turn, without more bytes arriving', async () => {
+    const { runtime, received, chunk, handling } = countingRuntime();
+    const { sender, rec } = await connected(runtime);
+    const sent = Math.ceil(FRAME / 2) + 256 * 1024;
+    const start = new Uint8Array(sent);
+    start.set(header(BODY));
+    start.set(noise(sent - 4, 7), 4);
+
+    const counts = copyCounts(received, chunk, handling);
+    sender.write([start]);
+    await waitFor(() => received[0]! >= sent, { what: `${sent} bytes received` });
+    // Each byte that arrived is in the frame's memory, though nothing more comes. Waited on, as
+    // the hang guard: copied only as more of the frame arrives, the first half stays where it was.
+    await waitFor(() => counts.total === sent, { what: `all ${sent} bytes that arrived copied into the frame's memory` });
+    delete (Uint8Array.prototype as { set?: unknown }).set;
+
+    expect(received[0]).toBe(sent);
+    expect(rec.frames).toHaveLength(0);
+    expect(rec.closeCalls).toEqual([]);
+    expect(counts.largestChunk).toBeGreaterThan(0);
+    // Not in one go either: a slice per turn.
+    expect(counts.betweenChunks.length).toBeGreaterThan(1);
+    for (const slice of counts.betweenChunks) expect(slice).toBeLessThanOrEqual(SLICE_BYTES + counts.largestChunk);
+  }, 30_000);
+
+});
+
+describe('a long frame\'s assembly', () => {
+  it('has one slice copied a turn, none by a slice scheduled for a frame taken before it', async () => {
+    const assembly = new FrameAssembly(new PendingFrameBudget(Infinity));
+    const bytes = noise(FRAME, 3);
+    const CHUNK = 64 * 1024;
+    /** Hands bytes [from, to) of the frame over in chunks of their own (so kept as they are, as a socket's). */
+    const feed = (from: number, to: number): void => {
+      for (let at = from; at < to; at += CHUNK) {
+        const piece = bytes.slice(at, Math.min(to, at + CHUNK));
+        assembly.add(piece, 0, piece.length);
+      }
+    };
+    // A frame whose memory is made past half (a slice scheduled for it), then whole and taken in the same turn.
+    assembly.start(FRAME);
+    feed(0, FRAME);
+    expect(Buffer.compare(assembly.take(), bytes)).toBe(0);
+    // The next one, past half of it: a slice scheduled for it, after the one for the frame before.
+    const sent = Math.ceil(FRAME / 2) + CHUNK;
+    assembly.start(FRAME);
+    feed(0, sent);
+
+    let copied = 0;
+    countCopiesIntoFrame((n) => (copied += n));
+    await nextTurn();
+    // Scheduled after both: the stale one did nothing, the other copied one slice (of whole pieces).
+    expect(copied).toBeGreaterThan(0);
+    expect(copied).toBeLessThanOrEqual(SLICE_BYTES + CHUNK);
+    // Until a turn copies nothing (a slice a turn, so a few turns; the bound is only a hang guard).
+    for (let turns = 0, before = -1; copied !== before && turns < 100; turns++) {
+      before = copied;
+      await nextTurn();
+    }
+    // The rest of it then goes straight in, with no backlog left to take along, and it is handed out as it is.
+    copied = 0;
+    feed(sent, FRAME);
+    expect(copied).toBe(FRAME - sent);
+    expect(Buffer.compare(assembly.take(), bytes)).toBe(0);
+    expect(copied).toBe(FRAME - sent);
+  });
 });
