@@ -1,4 +1,5 @@
 import { RemoteError, RpcError, type Codec } from '@skein/core';
+import { inFlagWords } from './flag-words.js';
 import { terminalJson, terminalLine } from './terminal-text.js';
 
 /**
@@ -32,7 +33,8 @@ export function describeError(err: unknown, codec?: Codec): string {
 function errorText(err: unknown, codec: Codec | undefined): string {
   if (err instanceof RpcError) {
     const head = `${err.codeName} (${err.wire})`;
-    return err.message === err.wire ? head : `${head}: ${err.message}`;
+    const message = err.downstream ? err.message : inFlagWords(err.message);
+    return err.message === err.wire ? head : `${head}: ${message}`;
   }
   if (err instanceof RemoteError) return `custom error ${customPayload(err, codec)}`;
   return err instanceof Error ? err.message : String(err);

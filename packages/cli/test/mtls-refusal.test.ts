@@ -31,10 +31,19 @@ describe('an mTLS server refusing a client with no certificate', () => {
     const r = await skein(...args, '--ca', path.join(certs.dir, 'ca.crt'), '--timeout', '5000');
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/^error: Unauthenticated \(rpc_unauthenticated\): .*refused the TLS connection/);
-    expect(r.stderr).toMatch(/the server wants a client certificate/);
+    // In the CLI's own words: its flags, not the tls.cert and tls.key options a program gives.
+    expect(r.stderr).toMatch(/the server wants a client certificate its CAs vouch for: check --cert, --key\)/);
+    expect(r.stderr).not.toMatch(/tls\.(cert|key)/);
     expect(r.stderr).not.toMatch(/is tls:\/\/.* a Skein server over tls\?/);
     // OpenSSL's message ends in a newline; it is not shown as an escape mid-line.
     expect(r.stderr).not.toContain('\\u000a');
+  });
+
+  it('a --key that is not the --cert\'s key is refused naming the flags, exit 2', async () => {
+    const r = await skein('ping', address, '--ca', path.join(certs.dir, 'ca.crt'), '--cert', path.join(certs.dir, 'client.crt'), '--key', path.join(certs.dir, 'server.key'));
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^error: InvalidArgument \(rpc_invalid_argument\): .*--key is not the private key of --cert: /);
+    expect(r.stderr).not.toMatch(/tls\.(cert|key)/);
   });
 
   it('with --cert and --key it is answered', async () => {

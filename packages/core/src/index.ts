@@ -35,6 +35,7 @@ export type { Address } from './address.js';
 // TLS: one options shape for every runtime and transport, and the verified identity of a peer (docs/tls.md)
 export { resolveTls, sniName, reloadedTls, reloadedTlsOptions, reloadedTransportTls, connectTlsOptions, identityOf, tlsFailure, unusableTls, refuseDamagedCa, tlsCloseError, looksLikeTls, SKEIN_ALPN, DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS } from './tls.js';
 export type { TlsOptions, ResolvedTls, PeerIdentity, Pem, DetailedPeerCertificate, TlsHandshakeSeen } from './tls.js';
+export { isHandshakeRefusal } from './handshake-refusal.js';
 export { parsedBy } from './pem-certificates.js';
 // For transports: the warning a listener's certificate calls for as it nears its notAfter
 export { CertificateExpiryWatch, expiryWarning, DEFAULT_TLS_EXPIRY_WARNING_MS } from './certificate-expiry.js';
@@ -52,7 +53,7 @@ export type { Runtime, ConnectOptions, ListenOptions, ByteConn, ByteHandlers, By
 export { DEFAULT_CONNECT_TIMEOUT_MS } from './runtime.js';
 export { MAX_TIMER_MS, timerPeriod, connectTimerMs, handshakeTimer } from './timer-limit.js';
 export { FrameError, SMALL_PART, checkFrameSpec, checkFrameSpecSwap, frameBodyLength } from './transport.js';
-export type { Transport, TransportConnectOptions, TransportListenOptions, FrameSpec, FrameHandlers, FrameConn, FrameListener, FrameSink } from './transport.js';
+export type { Transport, ReloadableTransport, TransportConnectOptions, TransportListenOptions, FrameSpec, FrameHandlers, FrameConn, FrameListener, FrameSink } from './transport.js';
 
 // ── For runtime and transport authors: what every connection adapter shares, written once
 // (bytes.ts: EMPTY_BYTES and the byte helpers are also what codec authors reach for)

@@ -1,4 +1,5 @@
 import { ErrorCode } from './error-code.js';
+import { markHandshakeRefusal } from './handshake-refusal.js';
 import { damagedCa, damagedCertificate, type CertificateParser } from './pem-certificates.js';
 import { unloadablePem } from './pem-content.js';
 import { pemLabels, wrongPemKind } from './pem-kind.js';
@@ -224,7 +225,8 @@ export function tlsFailure(remote: string, raw: string, cause?: unknown, seen?: 
   const m = message.toLowerCase();
   const failed = (code: ErrorCode, hint: string): RpcError => new RpcError(code, `TLS handshake with ${remote} failed: ${message}${hint}`, { cause });
   if (CERTIFICATE_ALERT.test(m)) {
-    return new RpcError(ErrorCode.Unauthenticated, `${remote} refused the TLS connection: ${message} (the server wants a client certificate its CAs vouch for: check tls.cert, tls.key)`, { cause });
+    // An alert the server sent before its handshake was done: it read nothing of the connection.
+    return markHandshakeRefusal(new RpcError(ErrorCode.Unauthenticated, `${remote} refused the TLS connection: ${message} (the server wants a client certificate its CAs vouch for: check tls.cert, tls.key)`, { cause }));
   }
   // An alert came: the server speaks TLS, whatever else is wrong.
   if (HANDSHAKE_FAILURE_ALERT.test(m)) {
@@ -295,8 +297,16 @@ export function connectTlsOptions(tls: TlsOptions): TlsOptions {
  * rejects with. `why` is the library's own wording.
  */
 export function unusableTls(why: string, cause?: unknown): RpcError {
-  return new RpcError(ErrorCode.InvalidArgument, `tls: cannot use the certificate, key or CA given: ${why}`, { cause });
+  const named = KEY_NOT_THE_CERTIFICATES.test(why) ? `tls.key is not the private key of tls.cert: ${why}` : why;
+  return new RpcError(ErrorCode.InvalidArgument, `tls: cannot use the certificate, key or CA given: ${named}`, { cause });
 }
+
+/**
+ * A key that is not the certificate's, in each library's words (OpenSSL's `key values mismatch`,
+ * BoringSSL's `KEY_VALUES_MISMATCH`, rustls's `keys may not be consistent`), which name neither
+ * option: the error names them, at a listen, a connect and a reloadTls alike.
+ */
+const KEY_NOT_THE_CERTIFICATES = /key[ _]values[ _]mismatch|keys may not be consistent/i;
 
 /**
  * Why a TLS client connection closed, as Skein reports it. A TLS error (an alert from the

@@ -32,6 +32,18 @@ export interface Transport {
   tlsGeneration?(): number;
 }
 
+/**
+ * A transport that always has `reloadTls` and `tlsGeneration`, as transport-tcp's and
+ * transport-ws's do (their `TcpTransport` and `WsTransport`): what their factories return, so
+ * TypeScript callers need no `!`. Assignable to `Transport`.
+ */
+export interface ReloadableTransport extends Transport {
+  /** See `Transport.reloadTls`; rejects with InvalidArgument on a transport made without `tls`. */
+  reloadTls(tls: TlsOptions): Promise<void>;
+  /** See `Transport.tlsGeneration`. */
+  tlsGeneration(): number;
+}
+
 export interface TransportListenOptions {
   /**
    * Where the listener logs what concerns it rather than a connection (a TLS certificate that

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { silentLogger, type RpcError, type TlsOptions, type Transport } from '@skein/core';
 import { nodeRuntime } from '@skein/runtime-node';
-import { tcpTransport } from '@skein/transport-tcp';
-import { wsTransport } from '@skein/transport-ws';
+import { tcpTransport, type TcpTransport } from '@skein/transport-tcp';
+import { wsTransport, type WsTransport } from '@skein/transport-ws';
 import { ManualClock, cleanups, deferred, suiteCerts, testTls, waitFor, within } from '@skein/test-utils';
 import { ConnPool, RpcServer, createRouter, type PoolState } from '../src/index.js';
 
@@ -21,7 +21,7 @@ const HANG_MS = 10_000;
 /** The client's certificate with the server's key: well-formed, but no pair. */
 const mismatched = (): TlsOptions => clientTls({ cert: certs.client.cert, key: certs.server.key });
 
-const TRANSPORTS: [string, (tls: TlsOptions) => Transport][] = [
+const TRANSPORTS: [string, (tls: TlsOptions) => TcpTransport | WsTransport][] = [
   ['tcp', (tls) => tcpTransport(nodeRuntime, { tls })],
   ['ws', (tls) => wsTransport({ tls })],
 ];
@@ -40,7 +40,7 @@ describe.each(TRANSPORTS)('a pool refused by its own TLS options, mended by relo
    * A client transport with the mismatched pair, counting its connects; `hold` delays the outcome
    * of the first one, which `refused` tells of as it comes (its options read, its pair refused).
    */
-  function client(hold?: Promise<void>): { inner: Transport; transport: Transport; connects: () => number; refused: Promise<unknown> } {
+  function client(hold?: Promise<void>): { inner: TcpTransport | WsTransport; transport: Transport; connects: () => number; refused: Promise<unknown> } {
     const inner = make(mismatched());
     let count = 0;
     const refused = deferred<unknown>();
@@ -68,7 +68,7 @@ describe.each(TRANSPORTS)('a pool refused by its own TLS options, mended by relo
     // Past the budget, an attempt refused meanwhile: the outage outlasted what calls wait for.
     clock.advance(2000);
     await waitFor(() => c.connects() === 2 && pool.state === 'backoff', { what: 'another attempt refused' });
-    await c.inner.reloadTls!(clientTls(certs.client));
+    await c.inner.reloadTls(clientTls(certs.client));
     // The clock stays: no backoff delay passes. The call itself has the pool connect.
     await within(pool.call(1), HANG_MS, 'the call after the reload');
     expect(c.connects()).toBe(3);
@@ -92,7 +92,7 @@ describe.each(TRANSPORTS)('a pool refused by its own TLS options, mended by relo
     cleanup.push(() => pool.destroy());
     await within(pool.call(1).catch(() => {}), HANG_MS, 'the first call');
     await waitFor(() => pool.state === 'backoff', { what: 'the pool backing off' });
-    await c.inner.reloadTls!(clientTls(certs.client));
+    await c.inner.reloadTls(clientTls(certs.client));
     closeOnConnect = true;
     // The call has the pool connect (the refusal is outdated); the state change closes the pool.
     const err = (await within(pool.call(1).catch((e: unknown) => e), HANG_MS, 'the call made as the pool closes')) as RpcError;
@@ -112,7 +112,7 @@ describe.each(TRANSPORTS)('a pool refused by its own TLS options, mended by relo
     // The first connect is made with the mismatched pair; its refusal is held back.
     const before = pool.call(1);
     expect(await within(c.refused, HANG_MS, 'the first connect refused')).toMatchObject({ codeName: 'InvalidArgument' });
-    await c.inner.reloadTls!(clientTls(certs.client));
+    await c.inner.reloadTls(clientTls(certs.client));
     const after = pool.call(1);
     held.resolve();
     await within(Promise.all([before, after]), HANG_MS, 'both calls');

@@ -143,7 +143,7 @@ describe('calls over TLS (tcp transport, node runtime)', () => {
     await waitFor(() => connects > attempts && pool.state === 'backoff', { what: 'another attempt refused' });
     await expect(within(pool.call(1), HANG_MS, 'a call past the budget')).rejects.toMatchObject(same);
     // Mended: once a connect succeeds, calls go through.
-    await mismatched.reloadTls!(clientTls(certs.client));
+    await mismatched.reloadTls(clientTls(certs.client));
     await waitFor(() => (clock.advance(1000), pool.state === 'ready'), { what: 'a connect with the mended pair' });
     await within(pool.call(1), HANG_MS, 'the call after the reload');
     expect(s.seen).toHaveLength(1);
@@ -183,7 +183,7 @@ describe('calls over TLS (tcp transport, node runtime)', () => {
   it("transport.reloadTls serves a new certificate to later connections without a restart", async () => {
     const s = await serve(serverTls());
     const before = await connect(s.port, clientTls());
-    await s.transport.reloadTls!(certs.reloaded);
+    await s.transport.reloadTls(certs.reloaded);
     // A new connection is served the new certificate (CN=reloaded)...
     const later = tls.connect({ host: '127.0.0.1', port: s.port, ...clientTls() });
     cleanup.push(() => later.destroy());

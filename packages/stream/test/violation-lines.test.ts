@@ -56,18 +56,21 @@ describe('protocol violations: one line per kind per window, not one per connect
     expect(whole[1]!.obj).toMatchObject({ remote: expect.stringMatching(/^127\.0\.0\.1:\d+$/), reason: expect.stringMatching(/^message of \d+ bytes exceeds/) });
     s.clock.advance(10_000);
     const counts = malformed().slice(2);
+    // Each count line says the first reason of its kind as it was (not the key with its numbers
+    // blanked, which read an OpenSSL reason as `NCENBEENFN:error:NANCN:...`); `kind` is the key.
     expect(counts.map((l) => [l.level, l.msg])).toEqual([
-      ['warn', 'closing connection: malformed frame (bad magic N): 29 more connections since the last line'],
-      ['warn', expect.stringMatching(/^closing connection: malformed frame \(message of N bytes exceeds N\): 19 more connections since the last line$/)],
+      ['warn', 'closing connection: malformed frame (bad magic 0xbeef): 29 more connections since the last line'],
+      ['warn', expect.stringMatching(/^closing connection: malformed frame \(message of \d+ bytes exceeds \d+\): 19 more connections since the last line$/)],
     ]);
     expect(counts[0]!.obj).toEqual({ kind: 'closing connection: malformed frame (bad magic N)', connections: 29 });
+    expect(counts[1]!.obj).toEqual({ kind: 'closing connection: malformed frame (message of N bytes exceeds N)', connections: 19 });
     // A window with none: the kind's next one is news again, said whole.
     s.clock.advance(10_000);
     await breakConnections(s.address, 3, () => badMagic);
     expect(malformed().slice(4).map((l) => l.msg)).toEqual(['closing connection: malformed frame']);
     // What is counted when the server closes is said then.
     await s.server.close();
-    expect(malformed().slice(5).map((l) => l.msg)).toEqual(['closing connection: malformed frame (bad magic N): 2 more connections since the last line']);
+    expect(malformed().slice(5).map((l) => l.msg)).toEqual(['closing connection: malformed frame (bad magic 0xbeef): 2 more connections since the last line']);
     expect(s.clock.running).toBe(0);
   });
 

@@ -1,4 +1,4 @@
-import { CertificateExpiryWatch, MAX_TIMER_MS, SMALL_PART, Slab, checkFrameSpec, formatAddress, invalidArgument, parseAddress, type Address, type ByteConn, type FrameConn, type FrameListener, type FrameSpec, type Runtime, type TlsOptions, type Transport, type TransportConnectOptions, type TransportListenOptions } from '@skein/core';
+import { CertificateExpiryWatch, MAX_TIMER_MS, SMALL_PART, Slab, checkFrameSpec, formatAddress, invalidArgument, parseAddress, type Address, type ByteConn, type FrameConn, type FrameListener, type FrameSpec, type ReloadableTransport, type Runtime, type TlsOptions, type Transport, type TransportConnectOptions, type TransportListenOptions } from '@skein/core';
 import { TcpFrameConn, type Dialled, type FrameConnSettings } from './frame-conn.js';
 import { TlsSettings } from './tls-settings.js';
 import { PendingFrameBudget } from './pending-frame-budget.js';
@@ -51,6 +51,9 @@ export interface TcpTransportOptions {
   tls?: TlsOptions;
 }
 
+/** What `tcpTransport` returns: a `Transport` whose `reloadTls` and `tlsGeneration` are always there (core's `ReloadableTransport`). */
+export type TcpTransport = ReloadableTransport;
+
 /** The stream's largest frame by default (16 MiB message, 64 MiB blob) fits three times over. */
 const DEFAULT_MAX_PENDING_FRAME_BYTES = 256 * 1024 * 1024;
 
@@ -63,12 +66,12 @@ interface TransportSettings extends FrameConnSettings {
  * connection before it returns: until bound, its bytes wait in the runtime (nothing is lost),
  * but nothing watches it either.
  */
-export function tcpTransport(runtime: Runtime, options: TcpTransportOptions = {}): Transport {
+export function tcpTransport(runtime: Runtime, options: TcpTransportOptions = {}): TcpTransport {
   const settings = settingsFrom(runtime, options);
   const frames = (conn: ByteConn, spec: FrameSpec, budget: PendingFrameBudget, dialled: Dialled, identityPending = false): FrameConn =>
     new TcpFrameConn(conn, spec, settings, budget, dialled, identityPending);
   const tls = new TlsSettings(options.tls, runtime);
-  const transport: Transport = {
+  const transport: TcpTransport = {
     name: 'tcp',
     async connect(address: Address, spec: FrameSpec, opts: TransportConnectOptions = {}): Promise<FrameConn> {
       checkFrameSpec(spec);

@@ -93,10 +93,10 @@ describe('a TLS listener warns of a certificate that is expired, not yet valid o
 
   it('reloadTls to a certificate about to expire warns then; a reload to a good one adds no line', async () => {
     const { transport, listener, logger } = await listenWith({ ...certs.server });
-    await transport.reloadTls!(dated('renewed-late', -HOUR, DAY));
+    await transport.reloadTls(dated('renewed-late', -HOUR, DAY));
     expect(warnings(logger.lines).map((l) => l.obj['subject'])).toEqual(['CN=renewed-late']);
     expect(await servedSubject(listener)).toBe('CN=renewed-late');
-    await transport.reloadTls!(certs.reloaded);
+    await transport.reloadTls(certs.reloaded);
     expect(warnings(logger.lines)).toHaveLength(1);
   });
 

@@ -110,7 +110,7 @@ describe('a TLS client warns, through its logger, of the certificate it presents
     // A client-only transport, made with a servername: reloadTls checks its options as a connect's.
     const transport = tcpTransport(nodeRuntime, { tls: clientTls(certs.client) });
     await connectOnce(transport, address, logger);
-    await transport.reloadTls!(dated('renewed-late', -HOUR, DAY));
+    await transport.reloadTls(dated('renewed-late', -HOUR, DAY));
     await connectOnce(transport, address, logger);
     await connectOnce(transport, address, logger);
     expect(warnings(logger.lines).map((l) => l.obj['subject'])).toEqual(['CN=renewed-late']);

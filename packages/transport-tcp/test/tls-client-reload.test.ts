@@ -11,6 +11,6 @@ tlsClientReloadConformance({ name: 'tcp', transport: (tls) => tcpTransport(nodeR
 // Outside the suite, whose transports are all made with options: the refusal's words, pinned.
 describe('tcp: reloadTls on a transport made without tls options', () => {
   it('is InvalidArgument, saying so', async () => {
-    await expect(tcpTransport(nodeRuntime).reloadTls!({})).rejects.toMatchObject({ code: ErrorCode.InvalidArgument, message: 'reloadTls: this transport was made without tls options' });
+    await expect(tcpTransport(nodeRuntime).reloadTls({})).rejects.toMatchObject({ code: ErrorCode.InvalidArgument, message: 'reloadTls: this transport was made without tls options' });
   });
 });

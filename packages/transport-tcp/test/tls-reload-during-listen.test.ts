@@ -27,14 +27,14 @@ describe('tcp: a reload while a listen opens, on a runtime whose listeners keep 
     const t = tcpTransport(fixedCertRuntime, { tls: serverTls() });
     const listening = t.listen({ host: '127.0.0.1', port: 0 }, spec, (conn) => void conn.close());
     // No listener yet: the reload applies, for later connects and listens.
-    await t.reloadTls!(certs.reloaded);
+    await t.reloadTls(certs.reloaded);
     await expect(listening).rejects.toMatchObject({ code: ErrorCode.InvalidArgument, message: expect.stringMatching(/cannot change a TLS listener's certificate/) });
     // A later listen opens with the reloaded options, and reloads are refused while it is open.
     const l = await t.listen({ host: '127.0.0.1', port: 0 }, spec, (conn) => void conn.close());
-    await expect(t.reloadTls!({ ca: certs.ca })).rejects.toMatchObject({ code: ErrorCode.InvalidArgument });
+    await expect(t.reloadTls({ ca: certs.ca })).rejects.toMatchObject({ code: ErrorCode.InvalidArgument });
     await l.close();
     // The refused listener is no longer the transport's: with none open, a reload applies.
-    await t.reloadTls!({ ca: certs.ca });
+    await t.reloadTls({ ca: certs.ca });
   });
 });
 

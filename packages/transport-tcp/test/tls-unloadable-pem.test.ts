@@ -47,7 +47,7 @@ describe('TLS certificates and keys that cannot load', () => {
     const transport = tcpTransport(nodeRuntime, { tls: serverTls() });
     const listener = await transport.listen({ host: '127.0.0.1', port: 0 }, spec, (conn) => conn.bind({ frame() {}, drain() {}, close() {} }));
     cleanup.push(() => listener.close());
-    const err = await transport.reloadTls!({ cert: '', key: '' }).catch((e: unknown) => e);
+    const err = await transport.reloadTls({ cert: '', key: '' }).catch((e: unknown) => e);
     expect(RpcError.is(err, ErrorCode.InvalidArgument) && err.message).toMatch(/tls\.cert is empty/);
     const conn = await tcpTransport(nodeRuntime, { tls: clientTls() }).connect(listener.address, spec, { timeoutMs: HANG_MS });
     cleanup.push(() => conn.close());

@@ -1,13 +1,14 @@
-import { DEFAULT_CONNECT_TIMEOUT_MS, invalidArgument, parseAddress, type Transport } from '@skein/core';
+import { DEFAULT_CONNECT_TIMEOUT_MS, invalidArgument, parseAddress } from '@skein/core';
 import { resolveOptions, type WsTransportOptions } from './options.js';
 import { connectStandard, globalWebSocket } from './standard-client.js';
+import type { WsTransport } from './ws-transport-type.js';
 
 /**
  * The client half of the WebSocket transport, for browsers: the page's own WebSocket (or the
  * one given in `options.WebSocket`), with nothing from Node, so that a bundler needs no flags.
  * The package's `browser` export condition picks it; `listen` rejects, as a page cannot serve.
  */
-export function browserWsTransport(name: string, options: WsTransportOptions): Transport {
+export function browserWsTransport(name: string, options: WsTransportOptions): WsTransport {
   const opts = resolveOptions(options);
   return {
     name,
@@ -19,5 +20,9 @@ export function browserWsTransport(name: string, options: WsTransportOptions): T
       return connectStandard(Ctor, parseAddress(address), spec, opts, o?.timeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS, o?.signal);
     },
     listen: () => Promise.reject(invalidArgument(`${name}Transport().listen is not available in a browser build: a page can connect, not serve`)),
+    // Present as the Node entry's are (one declaration describes both entries): a page's
+    // WebSocket takes no certificate from script, so there is nothing to reload or count.
+    reloadTls: () => Promise.reject(invalidArgument(`${name}Transport().reloadTls is not available in a browser build: a page's WebSocket uses the browser's certificates`)),
+    tlsGeneration: () => 0,
   };
 }

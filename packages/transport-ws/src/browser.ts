@@ -7,17 +7,18 @@
 import { browserWsTransport } from './browser-transport.js';
 import type { WsTransportOptions } from './options.js';
 import type { UwsTransportOptions } from './uws-transport.js';
-import type { Transport } from '@skein/core';
+import type { WsTransport } from './ws-transport-type.js';
 
-export function wsTransport(options: WsTransportOptions = {}): Transport {
+export function wsTransport(options: WsTransportOptions = {}): WsTransport {
   return browserWsTransport('ws', options);
 }
 
 /** A uWebSockets.js server speaks WebSocket: a page reaches it with the same client. */
-export function uwsTransport(options: UwsTransportOptions = {}): Transport {
+export function uwsTransport(options: UwsTransportOptions = {}): WsTransport {
   return browserWsTransport('uws', options);
 }
 
+export type { WsTransport } from './ws-transport-type.js';
 export type { UwsTransportOptions } from './uws-transport.js';
 export type { WsTransportOptions, UpgradeRequest } from './options.js';
 export type { StandardWebSocket, StandardWebSocketCtor } from './standard-socket.js';

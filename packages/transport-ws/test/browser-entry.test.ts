@@ -32,6 +32,13 @@ describe('the browser entry', () => {
     }
   });
 
+  it('has reloadTls and tlsGeneration as the Node entry does: a reload is refused, nothing is counted', async () => {
+    for (const t of [wsTransport(), uwsTransport()]) {
+      await expect(t.reloadTls({ ca: '' })).rejects.toMatchObject({ code: ErrorCode.InvalidArgument, message: expect.stringMatching(/reloadTls is not available in a browser build/) });
+      expect(t.tlsGeneration()).toBe(0);
+    }
+  });
+
   const hasGlobal = typeof (globalThis as { WebSocket?: unknown }).WebSocket !== 'undefined';
   it.skipIf(hasGlobal)(
     `without a WebSocket in the global scope or the options, connect says to pass one${hasGlobal ? ' (skipped: this runtime has a global WebSocket)' : ''}`,

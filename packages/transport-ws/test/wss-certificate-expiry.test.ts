@@ -35,7 +35,7 @@ describe('wss listeners warn of a certificate expired or about to expire', () =>
     const logger = memoryLogger();
     const transport = wsTransport({ tls: certs.server, logger });
     await listen(transport);
-    await transport.reloadTls!(dated('late', -DAY, DAY));
+    await transport.reloadTls(dated('late', -DAY, DAY));
     expect(warned(logger.lines)).toEqual(['CN=late']);
   });
 });

@@ -10,6 +10,6 @@ tlsClientReloadConformance({ name: 'ws', transport: (tls) => wsTransport({ tls }
 // Outside the suite, whose transports are all made with options: the refusal's words, pinned.
 describe('ws: reloadTls on a transport made without tls options', () => {
   it('is InvalidArgument, saying so', async () => {
-    await expect(wsTransport().reloadTls!({})).rejects.toMatchObject({ code: ErrorCode.InvalidArgument, message: 'reloadTls: this transport was made without tls options' });
+    await expect(wsTransport().reloadTls({})).rejects.toMatchObject({ code: ErrorCode.InvalidArgument, message: 'reloadTls: this transport was made without tls options' });
   });
 });

@@ -115,13 +115,13 @@ describe('wss server: certificates that do not load', () => {
     const transport = wsTransport({ tls: serverTls() });
     const port = await listening(transport);
     for (const bad of [{ cert: certs.client.cert }, { cert: 'not PEM', key: 'not PEM' }, { ca: 'not PEM' }]) {
-      const err = await transport.reloadTls!(bad).then(() => undefined, (e: unknown) => e as Error);
+      const err = await transport.reloadTls(bad).then(() => undefined, (e: unknown) => e as Error);
       expect(err).toMatchObject({ code: ErrorCode.InvalidArgument, message: expect.stringMatching(/^tls: cannot use the certificate, key or CA given: /) });
       // It says why, never with the key it could not use.
       expect(err?.message).not.toContain(certs.server.key.split('\n')[1]!);
       expect(await servedName(port)).toBe('localhost');
     }
-    await transport.reloadTls!(certs.reloaded);
+    await transport.reloadTls(certs.reloaded);
     expect(await servedName(port)).toBe('reloaded');
   });
 });

@@ -54,7 +54,7 @@ describe('wss: certificates and keys that cannot load', () => {
     const transport = wsTransport({ tls: serverTls() });
     const listener = await transport.listen({ host: '127.0.0.1', port: 0 }, spec, (conn) => conn.bind({ frame() {}, drain() {}, close() {} }));
     cleanup.push(() => listener.close());
-    const err = await transport.reloadTls!({ cert: '', key: '' }).catch((e: unknown) => e);
+    const err = await transport.reloadTls({ cert: '', key: '' }).catch((e: unknown) => e);
     expect(RpcError.is(err, ErrorCode.InvalidArgument) && err.message).toMatch(/tls\.cert is empty/);
     const sock = tls.connect({ host: '127.0.0.1', port: (listener.address as { port: number }).port, ...clientTls() });
     cleanup.push(() => sock.destroy());

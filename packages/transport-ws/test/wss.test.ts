@@ -111,7 +111,7 @@ describe('wss: the ws server over https, the ws client with tls', () => {
       conn.bind({ frame() {}, drain() {}, close() {} });
     });
     cleanup.push(() => listener.close());
-    await transport.reloadTls!({ ...tls, requestCert: !pending });
+    await transport.reloadTls({ ...tls, requestCert: !pending });
     const raw = net.connect({ host: '127.0.0.1', port: (listener.address as { port: number }).port });
     raw.on('error', () => {});
     cleanup.push(() => raw.destroy());
@@ -131,7 +131,7 @@ describe('wss: the ws server over https, the ws client with tls', () => {
   it('reloadTls serves a new certificate to later connections', async () => {
     const transport = wsTransport({ tls: serverTls() });
     const server = await echo(transport);
-    await transport.reloadTls!(certs.reloaded);
+    await transport.reloadTls(certs.reloaded);
     const tls = await import('node:tls');
     const sock = tls.connect({ host: '127.0.0.1', port: server.port, ...clientTls() });
     cleanup.push(() => sock.destroy());
@@ -154,6 +154,6 @@ describe('wss on uWebSockets.js (SSLApp)', () => {
   it('cannot change its certificate while listening: reloadTls says so', async () => {
     const transport = uwsTransport({ tls: serverTls() });
     await echo(transport);
-    await expect(transport.reloadTls!(certs.reloaded)).rejects.toMatchObject({ code: ErrorCode.InvalidArgument, message: 'reloadTls: the uws server cannot change its certificate while listening' });
+    await expect(transport.reloadTls(certs.reloaded)).rejects.toMatchObject({ code: ErrorCode.InvalidArgument, message: 'reloadTls: the uws server cannot change its certificate while listening' });
   });
 });

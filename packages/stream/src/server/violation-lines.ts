@@ -20,7 +20,8 @@ export class ViolationLines {
 
   /**
    * One occurrence of `msg`, whose `detail` (the reason, if any) tells kinds apart, its numbers
-   * blanked: "message of 70000 bytes exceeds 65536" and "of 80000" are one kind.
+   * blanked: "message of 70000 bytes exceeds 65536" and "of 80000" are one kind, whose count line
+   * says the first of them.
    */
   say(level: 'warn' | 'info', fields: Record<string, unknown>, msg: string, detail?: string): void {
     if (this.lineOf(level, detail === undefined ? msg : `${msg} (${detail})`).hit()) this.logger[level](fields, msg);
@@ -33,11 +34,16 @@ export class ViolationLines {
 
   private lineOf(level: 'warn' | 'info', what: string): RepeatedLine {
     let kind = `${level} ${what.replace(/0x[0-9a-f]+|\d+/gi, 'N')}`;
-    if (!this.lines.has(kind) && this.lines.size >= MAX_KINDS) kind = `${level} other`;
+    const overflow = !this.lines.has(kind) && this.lines.size >= MAX_KINDS;
+    if (overflow) kind = `${level} other`;
     let line = this.lines.get(kind);
     if (line === undefined) {
-      const said = kind.slice(level.length + 1);
-      line = new RepeatedLine(this.clock, (n) => this.logger[level]({ kind: said, connections: n }, `${said}: ${n === 1 ? '1 more connection' : `${n} more connections`} since the last line`));
+      const key = kind.slice(level.length + 1);
+      // The count line says the first text of its kind, numbers and all: the key, with its digits
+      // blanked, turned an OpenSSL reason into `NCENBEENFN:error:NANCN:...`. The key stays the
+      // `kind` field, what the line counts by. The overflow line mixes kinds: it has no one text.
+      const said = overflow ? key : what;
+      line = new RepeatedLine(this.clock, (n) => this.logger[level]({ kind: key, connections: n }, `${said}: ${n === 1 ? '1 more connection' : `${n} more connections`} since the last line`));
       this.lines.set(kind, line);
     }
     return line;
