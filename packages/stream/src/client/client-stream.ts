@@ -67,6 +67,7 @@ import { isReverseFrame } from '../wire/reverse-control.js';
 import { SeqTable } from '../internals/seq-table.js';
 import { WaitingLine } from '../internals/waiting-line.js';
 import { PumpSoon } from '../internals/pump-soon.js';
+import { markUnanswered } from '../internals/unanswered-mark.js';
 
 export type StreamState = 'open' | 'closing' | 'closed';
 
@@ -521,15 +522,26 @@ export class ClientStream implements StreamCaller {
           this.throttler.inFlight--;
           // On the wire: the server stops it too (it tracks only calls that came with a head).
           if (call.headed) this.writeBare(CANCEL_ACTION, call.seq);
+          // Its source's deadline passed while the server had it: as slow a server as a call's own Timeout says.
+          if (why.code === ErrorCode.Timeout) markUnanswered(why);
         }
       }
       // Not sent yet (held or waiting): the line keeps it until a later shift, which may never come.
       if (call.seq === 0) call.dropPayload();
       call.finish(why, null, this.callbacks);
-      (this.soon ??= new PumpSoon(() => {
-        if (this._state !== 'closed') this.pump();
-      })).request();
+      this.pumpSoon();
     });
+  }
+
+  /**
+   * Refills the window a microtask on (see PumpSoon). A method, not made inside `watchAbort`'s
+   * listener: a closure made there keeps that scope (the first aborted call, its unhook, its
+   * abort source: a handler's request) for as long as the stream lives.
+   */
+  private pumpSoon(): void {
+    (this.soon ??= new PumpSoon(() => {
+      if (this._state !== 'closed') this.pump();
+    })).request();
   }
 
   /** Notes what a call's head carries; an error when its metadata cannot be sent. */

@@ -1,5 +1,6 @@
 import { ErrorCode, RpcError, type Clock } from '@skein/core';
 import { fraction, positiveInteger, timerMs } from '../internals/checks.js';
+import { wasUnanswered } from '../internals/unanswered-mark.js';
 
 export interface CircuitBreakerOptions {
   /** The breaker opens when at least this share of the calls in the window failed. Default 0.5. */
@@ -36,12 +37,14 @@ export function circuitBreakerOptions(opts: Partial<CircuitBreakerOptions>): Cir
  * crashed. A method's own errors, bad input, cancellation and a server draining for a restart
  * (Closed) say nothing about its health; nor does the end of the call a call was made for (its
  * abort source's deadline or handler timeout: a Timeout with `retry: 'never'`, client/call.ts's
- * `sourceEnded`), which stops it as a cancel does, sent or not, fast server or slow.
+ * `sourceEnded`) before the call was sent. One its server had, unanswered, counts as its own
+ * Timeout would (see unanswered-mark.ts): else a server that hangs, reached only by calls made
+ * with `{ ctx }`, was never seen slow.
  */
 export function countsAgainstServer(err: Error): boolean {
   if (!(err instanceof RpcError)) return false;
   const c = err.code;
-  if (c === ErrorCode.Timeout) return err.retry !== 'never';
+  if (c === ErrorCode.Timeout) return err.retry !== 'never' || wasUnanswered(err);
   return c === ErrorCode.Unreachable || c === ErrorCode.IO || c === ErrorCode.Overloaded || c === ErrorCode.Internal;
 }
 
