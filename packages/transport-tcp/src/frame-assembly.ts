@@ -4,8 +4,8 @@ import type { PendingFrameBudget } from './pending-frame-budget.js';
 /**
  * Pieces of a frame shorter than this are copied into blocks of this size, so that a peer
  * dribbling bytes costs about a byte per byte, not a kept view and chunk per byte; longer pieces
- * are kept where they arrived (received chunks are ours for good), when they are most of their
- * chunk (a view holds all of it). A frame up to this long is
+ * are kept where they arrived (received chunks are ours for good), when they are most of the
+ * memory their chunk is a view of (a view holds all of it). A frame up to this long is
  * assembled in one block of its exact size, which is handed out as it is: one allocation and one
  * copy, as when frames were allocated whole from their header.
  */
@@ -83,7 +83,7 @@ export class FrameAssembly {
     if (block !== undefined && block.length - this.blockFill >= n) {
       block.set(piece, this.blockFill);
       this.blockFill += n;
-    } else if (this.keeps(n, bytes.length)) {
+    } else if (this.keeps(n, bytes.buffer.byteLength)) {
       this.charge(n);
       this.sealBlock();
       this.pieces.push(piece);
@@ -186,12 +186,16 @@ export class FrameAssembly {
     this.held = 0;
   }
 
-  /** Whether a piece of `n` bytes of a `chunk`-byte chunk that does not fit in the open block is kept rather than copied into a new one. */
-  private keeps(n: number, chunk: number): boolean {
+  /**
+   * Whether a piece of `n` bytes that does not fit in the open block is kept rather than copied
+   * into a new one; `viewed` is the length of the memory its chunk is a view of (on Deno, a read
+   * region of up to 64 KiB that holds several reads; on Node and Bun, the chunk itself).
+   */
+  private keeps(n: number, viewed: number): boolean {
     // The last one is let go as soon as the frame is copied out.
     if (this.received + n === this.length) return true;
-    // A view holds its whole chunk and only the piece is charged: kept only where it is most of it.
-    if (n * 2 < chunk) return false;
+    // A view holds all the memory it views and only the piece is charged: kept only where it is most of it.
+    if (n * 2 < viewed) return false;
     // A long piece is worth its view. The first one of a frame longer than a block would only be copied twice.
     return n >= BLOCK_BYTES || (this.received === 0 && this.length > BLOCK_BYTES);
   }

@@ -199,6 +199,28 @@ describe('FrameReader, frames cut across chunks', () => {
     expect(received.deref()).toBeUndefined();
   });
 
+  it('keeps no view of a chunk that is a small part of the memory it views: what it holds is what is charged', async () => {
+    const budget = unlimited();
+    let read = 0;
+    const r = new FrameReader(large, budget, { frameRead: () => (read++, true) });
+    // Deno's ByteConn reads one after the other into a 64 KiB region and hands each read on as a
+    // view of it (runtime-deno's ReadRegions): a whole frame, then, in the next read, the start of
+    // a long one, 14 bytes at 40,000 of the same region.
+    let region: Uint8Array | undefined = new Uint8Array(64 * 1024);
+    const first = encode(noise(40_000 - 4, 3));
+    region.set(first);
+    region.set(concat([header(LIMIT), noise(10, 4)]), first.length);
+    const received = new WeakRef(region.buffer);
+    r.push(region.subarray(0, first.length));
+    r.push(region.subarray(first.length, first.length + 14));
+    region = undefined;
+    // Copied into a block, charged as such. A view of those 14 bytes held all 64 KiB, charged 14.
+    expect([read, r.midFrame, budget.inUse]).toEqual([1, true, BLOCK_BYTES]);
+    await new Promise((resolve) => setImmediate(resolve));
+    fullGc();
+    expect(received.deref()).toBeUndefined();
+  });
+
   it('refuses the piece that would take the shared budget over, taking nothing; completion and discard give back', () => {
     const budget = new PendingFrameBudget(100_000);
     const a = reader(undefined, budget, large);
