@@ -145,7 +145,10 @@ export class FrameAssembly {
    * the backlog's end in turn, last first: each is let go once copied.
    */
   private catchUp(n: number): void {
-    this.copyBack(this.backlog - Math.ceil((this.backlog * n) / (this.length - this.received)));
+    const left = this.length - this.received;
+    // The last piece takes all that is left by rule, not by the share's sum: past 2^53 (a backlog
+    // near 1 GB times a chunk near 90 MB) that sum rounds, and could ask for a byte more than is left.
+    this.copyBack(n === left ? 0 : Math.max(0, this.backlog - Math.ceil((this.backlog * n) / left)));
   }
 
   /** Copies the backlog's last pieces into `whole`, letting each go, until `until` bytes or fewer are left. */
