@@ -1,4 +1,4 @@
-import { ErrorCode, RpcError, type Address, type Clock, type Logger, type Transport } from '@skein/core';
+import { ErrorCode, RpcError, isHandshakeRefusal, type Address, type Clock, type Logger, type Transport } from '@skein/core';
 import { ClientStream } from '../client/client-stream.js';
 import { credentialsError, isAuthRefusal, type Credentials } from '../client/credentials.js';
 import type { ClientStreamOptions } from '../client/options.js';
@@ -178,8 +178,10 @@ export class ConnOpener {
  * certificate after the client's handshake is done, so the refusal (Unauthenticated) arrives as
  * the cause of the ping's IO. It is the connect's verdict, as it is under TLS 1.2 (inside the
  * handshake): the pool fails calls with it at once, not after their timeoutMs, backoff after
- * backoff, with no word of the certificate.
+ * backoff, with no word of the certificate. Only a refusal the server said (an alert: core's
+ * isHandshakeRefusal), not a close before its first byte, which is only a guess at one: a
+ * TLS-terminating proxy whose backend is down closes so too, and a retry heals that.
  */
 function refusalBehind(err: Error): Error {
-  return isAuthRefusal(err.cause) ? err.cause : err;
+  return isHandshakeRefusal(err.cause) ? (err.cause as Error) : err;
 }
