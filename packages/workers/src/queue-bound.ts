@@ -88,8 +88,11 @@ export class QueueBound {
     this.settings.logger.warn({ maxQueued, whenFull, workers }, `worker pool queue full (maxQueued ${maxQueued}): answering Overloaded (whenFull: ${whenFull})`);
   }
 
-  /** Calls nobody waits for any more give up their places before anyone is refused. */
-  private pruneUnwaited(): void {
+  /**
+   * Calls nobody waits for any more give up their places: before anyone is refused, and while a
+   * closing pool waits for its queue to empty (it waits for no call nobody waits for).
+   */
+  pruneUnwaited(): void {
     this.unwaited = 0;
     let lost: ServerRequest[] | undefined;
     this.queue.prune((r) => {

@@ -11,10 +11,14 @@ export type WorkerModule = ServiceDispatchOptions | Dispatch | (() => ServiceDis
 /** Loads the module a pool names and makes its Dispatch; throws with a reason when it cannot. */
 export async function loadWorkerModule(specifier: string): Promise<Dispatch> {
   const mod = (await import(specifier)) as { default?: WorkerModule };
+  if (!('default' in mod)) throw new TypeError(`${specifier} has no default export (named exports are not read)`);
   let entry = mod.default;
   if (typeof entry === 'function') entry = await entry();
   if (isDispatch(entry)) return entry;
-  if (entry && Array.isArray((entry as ServiceDispatchOptions).services)) return createServiceDispatch(entry as ServiceDispatchOptions);
+  const services = (entry as ServiceDispatchOptions | undefined)?.services;
+  // Said at start: a pool that started would answer every call Service, for as long as it runs.
+  if (Array.isArray(services) && services.length === 0) throw new TypeError(`${specifier}: the default export lists no services (every call would be answered Service)`);
+  if (Array.isArray(services)) return createServiceDispatch(entry as ServiceDispatchOptions);
   throw new TypeError(`${specifier}: the default export is neither createServiceDispatch options ({ codec, services }) nor a Dispatch`);
 }
 

@@ -222,7 +222,12 @@ export class WorkerPool implements Dispatch {
 
   private async shutdown(): Promise<void> {
     this._state = 'closing';
-    if (!this.cutting && !this.isDrained()) await new Promise<void>((r) => (this.drained = r));
+    if (!this.cutting && !this.isDrained()) {
+      await new Promise<void>((r) => {
+        this.drained = r;
+        this.unwaitedWhileClosing();
+      });
+    }
     // Drained: what each worker's dispatch counted is said before its thread ends.
     if (!this.cutting) await this.lastWord.run(this.slots);
     // Ending: a replacement waiting its turn is not started.
@@ -418,6 +423,22 @@ export class WorkerPool implements Dispatch {
   private aborted(req: ServerRequest, reason: unknown): void {
     this.bound.mayBeUnwaited();
     this.cancels.add(req, reason);
+    this.unwaitedWhileClosing();
+  }
+
+  /**
+   * While close waits for the queue to empty: calls nobody waits for any more (answered at their
+   * deadline, cancelled, their connection closed) leave it now, not at their turn, which may never
+   * come while no worker is loaded (a replacement waiting its turn, or loading); close then ends
+   * it. After the turn: a closing connection calls here from its abort listeners, and answers
+   * its calls Closed only once its own close has run (as the pruning of a full queue does).
+   */
+  private unwaitedWhileClosing(): void {
+    if (this.drained === undefined || this.queue.length === 0) return;
+    queueMicrotask(() => {
+      this.bound.pruneUnwaited();
+      if (this.isDrained()) this.drained?.();
+    });
   }
 
   /** Made once: the connections' book keeps it for the pool's life. */
@@ -430,6 +451,7 @@ export class WorkerPool implements Dispatch {
         // Its queued calls (plain ones have no signal of their own) give up their places too.
         if (this.queue.length !== 0) this.bound.mayBeUnwaited();
         this.reverse.closed(key);
+        this.unwaitedWhileClosing();
       },
     };
   }

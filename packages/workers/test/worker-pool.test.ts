@@ -251,6 +251,16 @@ describe('WorkerPool', () => {
     expect(err.message).toMatch(/^worker pool: worker \d could not load its module: cannot open the database$/);
   });
 
+  it.each([
+    ['lists no services', 'no-services.mjs', /^worker pool: worker \d could not load its module: file:.*\/no-services\.mjs: the default export lists no services \(every call would be answered Service\)$/],
+    ['has no default export', 'no-default.mjs', /^worker pool: worker \d could not load its module: file:.*\/no-default\.mjs has no default export \(named exports are not read\)$/],
+  ])('refuses to start on a module that %s, with InvalidArgument naming why, not a pool that fails every call', async (_, file, why) => {
+    const err = await startPool({ module: new URL(`./fixtures/${file}`, import.meta.url), workers: 2 }).catch((e) => e);
+    expect(err).toBeInstanceOf(RpcError);
+    expect(err.code).toBe(ErrorCode.InvalidArgument);
+    expect(err.message).toMatch(why);
+  });
+
   it('refuses to start on a module whose import throws a value with no string form, still naming it a load failure', async () => {
     const err = await startPool({ module: new URL('./fixtures/throws-stringless.mjs', import.meta.url), workers: 1 }).catch((e) => e);
     expect(err).toBeInstanceOf(RpcError);
