@@ -104,8 +104,10 @@ export class ClientStream implements StreamCaller {
   private pongWaiters: { resolve(): void; reject(err: Error): void }[] = [];
   /** A frame arrived since the last tick; read and cleared per tick instead of reading the clock per frame. */
   private received = false;
-  /** Refills the window a microtask after an abort freed a slot (made at the first). */
-  private soon: PumpSoon | undefined;
+  /** Refills the window a microtask after an abort freed a slot. */
+  private readonly soon = new PumpSoon(() => {
+    if (this._state !== 'closed') this.pump();
+  });
   private _state: StreamState = 'open';
   /**
    * The server answered a call with a bare Closed: it is draining (a graceful close or restart)
@@ -529,20 +531,10 @@ export class ClientStream implements StreamCaller {
       // Not sent yet (held or waiting): the line keeps it until a later shift, which may never come.
       if (call.seq === 0) call.dropPayload();
       call.finish(why, null, this.callbacks);
-      this.pumpSoon();
+      this.soon.request();
     });
   }
 
-  /**
-   * Refills the window a microtask on (see PumpSoon). A method, not made inside `watchAbort`'s
-   * listener: a closure made there keeps that scope (the first aborted call, its unhook, its
-   * abort source: a handler's request) for as long as the stream lives.
-   */
-  private pumpSoon(): void {
-    (this.soon ??= new PumpSoon(() => {
-      if (this._state !== 'closed') this.pump();
-    })).request();
-  }
 
   /** Notes what a call's head carries; an error when its metadata cannot be sent. */
   private headed(call: Call, opts: CallOptions): RpcError | undefined {

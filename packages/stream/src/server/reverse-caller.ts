@@ -93,8 +93,10 @@ export class ReverseCaller implements Caller {
   /** A headed call's `head_len`, written from here too. */
   private readonly headLen = new Uint8Array(HEAD_LEN_FIELD);
   private readonly cancelFrame = new Uint8Array(RESPONSE_HEADER_LENGTH);
-  /** Refills the window a microtask after an abort freed a slot (made at the first). */
-  private soon: PumpSoon | undefined;
+  /** Refills the window a microtask after a give-up freed a slot. */
+  private readonly soon = new PumpSoon(() => {
+    if (this.state !== 'closed') this.pump();
+  });
   private readonly prefixes = new Map<string | number, Uint8Array>();
   private state: 'open' | 'draining' | 'closed' = 'open';
   private closeCause: Error | undefined;
@@ -346,9 +348,7 @@ export class ReverseCaller implements Caller {
     if (!this.controls) return this.abandon();
     this.onWire.delete(call.seq);
     this.host.write(writeReverseCancel(this.cancelFrame, call.seq));
-    (this.soon ??= new PumpSoon(() => {
-      if (this.state !== 'closed') this.pump();
-    })).request();
+    this.soon.request();
   }
 
   /** A call on the wire was given up on: its slot now waits for an answer nobody reads. */
