@@ -24,8 +24,14 @@ export class NoEntryLog {
     this.logger.warn(obj, msg);
   }
 
-  /** `key` is an entry again, or was deleted. */
+  /**
+   * `key` is an entry again, or was deleted. Nothing to forget with nothing said; nor in a
+   * whole-view read, where a good key is simply not added to `reading`, which replaces `said` at
+   * its end (each key comes once in a view). Spares a latin1 string per good entry, on every Put
+   * and every full read.
+   */
   good(key: Buffer): void {
+    if (this.reading || this.said.size === 0) return;
     this.said.delete(key.toString('latin1'));
   }
 

@@ -218,14 +218,14 @@ export class PrefixWatch {
     this.reader.forget(kv.key);
     const key = keyText(kv.key);
     // Not UTF-8: no entry, and no change to the member whose id its loose text (U+FFFD) reads as.
-    if (key === undefined) return this.noEntryChanged(type, kv.key, { key: kv.key.toString(), hex: kv.key.toString('hex') }, 'ignoring a key under the discovery prefix that is not UTF-8');
+    if (key === undefined) return this.noEntryChanged(type, kv.key, ...notUtf8(kv.key));
     const name = parseKey(this.opts.prefix, key);
     if (!name) return this.noEntryChanged(type, kv.key, { key }, 'ignoring a key under the discovery prefix that is not <prefix>/<type>/<id>');
     if (type === 'Delete') {
       this.noEntry.good(kv.key);
       return this.opts.feed.delete(name.type, name.id);
     }
-    const entry = this.decode(kv);
+    const entry = this.decode(kv, key);
     // A value we cannot read says nothing about where the server is: it is no longer a member.
     if (entry) this.opts.feed.put(entry);
     else this.opts.feed.delete(name.type, name.id);
@@ -240,15 +240,15 @@ export class PrefixWatch {
   private decodeAll(kvs: readonly IKeyValue[]): DiscoveryEntry[] {
     const out: DiscoveryEntry[] = [];
     for (const kv of kvs) {
-      const e = this.decode(kv);
+      const e = this.decode(kv, keyText(kv.key));
       if (e) out.push(e);
     }
     return out;
   }
 
-  private decode(kv: IKeyValue): DiscoveryEntry | undefined {
-    const key = keyText(kv.key);
-    if (key === undefined) return void this.noEntry.bad(kv.key, { key: kv.key.toString(), hex: kv.key.toString('hex') }, 'ignoring a key under the discovery prefix that is not UTF-8');
+  /** `key` is `kv.key` as text (keyText), decoded once by the caller. */
+  private decode(kv: IKeyValue, key: string | undefined): DiscoveryEntry | undefined {
+    if (key === undefined) return void this.noEntry.bad(kv.key, ...notUtf8(kv.key));
     let entry;
     try {
       entry = decodeEntry(this.opts.prefix, key, kv.value.toString());
@@ -302,4 +302,9 @@ export class PrefixWatch {
  */
 function rewound(err: unknown): boolean {
   return reason(err).includes('required revision is a future revision');
+}
+
+/** The log fields and line for a key that is not UTF-8: its loose text, and its bytes. */
+function notUtf8(key: Buffer): [Record<string, unknown>, string] {
+  return [{ key: key.toString(), hex: key.toString('hex') }, 'ignoring a key under the discovery prefix that is not UTF-8'];
 }

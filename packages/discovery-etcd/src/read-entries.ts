@@ -2,6 +2,7 @@ import { ErrorCode, RpcError, connectTimerMs, invalidArgument } from '@skein/cor
 import type { DiscoveryEntry } from '@skein/stream';
 import { Etcd3, EtcdAuthenticationFailedError, EtcdPermissionDeniedError, GRPCUnauthenticatedError } from 'etcd3';
 import { withinAttempts } from './attempt-deadline.js';
+import { endpointsOf } from './etcd-endpoints.js';
 import { checkedPrefix, decodeEntry, keyText, rangeOf } from './etcd-entry.js';
 import { PrefixReader, type RangeRead } from './range-read.js';
 import { compacted, grpcReason, reason } from './reason.js';
@@ -94,7 +95,8 @@ async function readThrough(readView: () => Promise<RangeRead>): Promise<RangeRea
 }
 
 function clientOf(opts: ReadEntriesOptions): { client: Etcd3; where: string; owned: boolean } {
-  if (opts.client) return { client: opts.client, where: 'the client given', owned: false };
+  // Its members named where they can be read (see endpointsOf), as `hosts` are: an error must say which etcd.
+  if (opts.client) return { client: opts.client, where: endpointsOf(opts.client)?.join(', ') || 'the client given', owned: false };
   const hosts = typeof opts.hosts === 'string' ? [opts.hosts] : [...(opts.hosts ?? [])];
   if (hosts.length === 0 || hosts.some((h) => typeof h !== 'string' || h.trim() === '')) throw invalidArgument('readEntries needs an etcd3 client or etcd hosts (http://host:2379)');
   return { client: new Etcd3({ hosts }), where: hosts.join(', '), owned: true };

@@ -33,12 +33,14 @@ describe('readEntries with etcd auth on', () => {
     });
   });
 
-  it('rejects with PermissionDenied when its user may not read the prefix', async () => {
+  it('rejects with PermissionDenied naming the given client\'s members when its user may not read the prefix', async () => {
     const reader = new Etcd3({ hosts: file.etcd.endpoints, auth: { username: 'reader', password: 'readerpw' } });
     cleanup.push(() => reader.close());
+    // The members as etcd3 keeps them, without the scheme (see endpointsOf).
+    const members = file.etcd.endpoints.map((e) => e.replace(/^http:\/\//, '')).join(', ');
     await expect(readEntries({ client: reader, timeoutMs: 5000 })).rejects.toMatchObject({
       code: ErrorCode.PermissionDenied,
-      message: expect.stringMatching(/^etcd at the client given refused a read of skein\/servers\/: .*permission denied/),
+      message: expect.stringMatching(new RegExp(`^etcd at ${members.replace(/\./g, '\\.')} refused a read of skein/servers/: .*permission denied`)),
     });
   });
 });
