@@ -1,9 +1,10 @@
 /**
  * The errors that say a TLS server refused this client's handshake with an alert (tlsFailure's
- * certificate refusals: certificate_required, bad_certificate, unknown_ca, ...). A server sends
- * one before its own handshake is done, so it read no application byte of that connection. Under
- * TLS 1.3 the client's handshake is done first, so the refusal ends a connection its client may
- * already have written calls on: those certainly never ran, as no other loss can say.
+ * certificate refusals: certificate_required, bad_certificate, unknown_ca, ...): the server
+ * said it, so a pool takes it as its connect's verdict (fails its waiting calls with it at once;
+ * a reloadTls may mend it). Under TLS 1.3 it comes after the client's handshake is done, at its
+ * first read. It does not say that calls written on that connection never ran: a TLS 1.2 server
+ * may renegotiate after reading them and refuse the certificate then.
  *
  * Kept in a set, not a field: every RpcError keeps one shape, and only the few errors a refusal
  * makes are marked. A close without an alert (a reset before the server sent anything) is a guess

@@ -23,9 +23,10 @@ export interface Transport {
   /**
    * How many `reloadTls` calls have been applied to the options later connects use: 0 until the
    * first, one more as each applies (before its promise resolves), unchanged by one that fails. A
-   * connect begun once it reads higher uses the newer options, so a pool whose connect the
-   * transport refused (InvalidArgument: a key not its certificate's) knows a reload may have
-   * mended it, and connects again at once. A method, not a field: a wrapper made by spreading a
+   * connect begun once it reads higher uses the newer options, so a pool whose connect was
+   * refused in a way no retry heals (by the transport itself, InvalidArgument: a key not its
+   * certificate's; or by an mTLS server's alert refusing the client certificate, Unauthenticated:
+   * `isHandshakeRefusal`) knows a reload may have mended it, and connects again at once. A method, not a field: a wrapper made by spreading a
    * transport (`{ ...inner, connect }`) keeps reading the live count. A wrapper that forwards
    * `reloadTls` forwards this too; without it a pool learns of a reload only at its next attempt.
    */
@@ -33,9 +34,8 @@ export interface Transport {
 }
 
 /**
- * A transport that always has `reloadTls` and `tlsGeneration`, as transport-tcp's and
- * transport-ws's do (their `TcpTransport` and `WsTransport`): what their factories return, so
- * TypeScript callers need no `!`. Assignable to `Transport`.
+ * A transport that always has `reloadTls` and `tlsGeneration`: what transport-tcp's and
+ * transport-ws's factories return, so TypeScript callers need no `!`. Assignable to `Transport`.
  */
 export interface ReloadableTransport extends Transport {
   /** See `Transport.reloadTls`; rejects with InvalidArgument on a transport made without `tls`. */

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { silentLogger, type RpcError, type TlsOptions, type Transport } from '@skein/core';
+import { silentLogger, type ReloadableTransport, type RpcError, type TlsOptions, type Transport } from '@skein/core';
 import { nodeRuntime } from '@skein/runtime-node';
-import { tcpTransport, type TcpTransport } from '@skein/transport-tcp';
-import { wsTransport, type WsTransport } from '@skein/transport-ws';
+import { tcpTransport } from '@skein/transport-tcp';
+import { wsTransport } from '@skein/transport-ws';
 import { ManualClock, cleanups, deferred, suiteCerts, testTls, waitFor, within } from '@skein/test-utils';
 import { ConnPool, RpcServer, createRouter, type PoolState } from '../src/index.js';
 
@@ -21,7 +21,7 @@ const HANG_MS = 10_000;
 /** The client's certificate with the server's key: well-formed, but no pair. */
 const mismatched = (): TlsOptions => clientTls({ cert: certs.client.cert, key: certs.server.key });
 
-const TRANSPORTS: [string, (tls: TlsOptions) => TcpTransport | WsTransport][] = [
+const TRANSPORTS: [string, (tls: TlsOptions) => ReloadableTransport][] = [
   ['tcp', (tls) => tcpTransport(nodeRuntime, { tls })],
   ['ws', (tls) => wsTransport({ tls })],
 ];
@@ -40,7 +40,7 @@ describe.each(TRANSPORTS)('a pool refused by its own TLS options, mended by relo
    * A client transport with the mismatched pair, counting its connects; `hold` delays the outcome
    * of the first one, which `refused` tells of as it comes (its options read, its pair refused).
    */
-  function client(hold?: Promise<void>): { inner: TcpTransport | WsTransport; transport: Transport; connects: () => number; refused: Promise<unknown> } {
+  function client(hold?: Promise<void>): { inner: ReloadableTransport; transport: Transport; connects: () => number; refused: Promise<unknown> } {
     const inner = make(mismatched());
     let count = 0;
     const refused = deferred<unknown>();

@@ -11,4 +11,4 @@
 
 // ── What an application uses ─────────────────────────────────────────────────────────────
 export { tcpTransport } from './tcp-transport.js';
-export type { TcpTransport, TcpTransportOptions } from './tcp-transport.js';
+export type { TcpTransportOptions } from './tcp-transport.js';

@@ -51,9 +51,6 @@ export interface TcpTransportOptions {
   tls?: TlsOptions;
 }
 
-/** What `tcpTransport` returns: a `Transport` whose `reloadTls` and `tlsGeneration` are always there (core's `ReloadableTransport`). */
-export type TcpTransport = ReloadableTransport;
-
 /** The stream's largest frame by default (16 MiB message, 64 MiB blob) fits three times over. */
 const DEFAULT_MAX_PENDING_FRAME_BYTES = 256 * 1024 * 1024;
 
@@ -66,12 +63,12 @@ interface TransportSettings extends FrameConnSettings {
  * connection before it returns: until bound, its bytes wait in the runtime (nothing is lost),
  * but nothing watches it either.
  */
-export function tcpTransport(runtime: Runtime, options: TcpTransportOptions = {}): TcpTransport {
+export function tcpTransport(runtime: Runtime, options: TcpTransportOptions = {}): ReloadableTransport {
   const settings = settingsFrom(runtime, options);
   const frames = (conn: ByteConn, spec: FrameSpec, budget: PendingFrameBudget, dialled: Dialled, identityPending = false): FrameConn =>
     new TcpFrameConn(conn, spec, settings, budget, dialled, identityPending);
   const tls = new TlsSettings(options.tls, runtime);
-  const transport: TcpTransport = {
+  const transport: ReloadableTransport = {
     name: 'tcp',
     async connect(address: Address, spec: FrameSpec, opts: TransportConnectOptions = {}): Promise<FrameConn> {
       checkFrameSpec(spec);

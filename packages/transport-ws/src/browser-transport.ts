@@ -1,14 +1,13 @@
-import { DEFAULT_CONNECT_TIMEOUT_MS, invalidArgument, parseAddress } from '@skein/core';
+import { DEFAULT_CONNECT_TIMEOUT_MS, invalidArgument, parseAddress, type ReloadableTransport } from '@skein/core';
 import { resolveOptions, type WsTransportOptions } from './options.js';
 import { connectStandard, globalWebSocket } from './standard-client.js';
-import type { WsTransport } from './ws-transport-type.js';
 
 /**
  * The client half of the WebSocket transport, for browsers: the page's own WebSocket (or the
  * one given in `options.WebSocket`), with nothing from Node, so that a bundler needs no flags.
  * The package's `browser` export condition picks it; `listen` rejects, as a page cannot serve.
  */
-export function browserWsTransport(name: string, options: WsTransportOptions): WsTransport {
+export function browserWsTransport(name: string, options: WsTransportOptions): ReloadableTransport {
   const opts = resolveOptions(options);
   return {
     name,

@@ -4,21 +4,20 @@
  * standard WebSocket. Nothing here imports `ws` or `node:*`: esbuild, Vite or webpack bundle it
  * for a page with no flags.
  */
+import type { ReloadableTransport } from '@skein/core';
 import { browserWsTransport } from './browser-transport.js';
 import type { WsTransportOptions } from './options.js';
 import type { UwsTransportOptions } from './uws-transport.js';
-import type { WsTransport } from './ws-transport-type.js';
 
-export function wsTransport(options: WsTransportOptions = {}): WsTransport {
+export function wsTransport(options: WsTransportOptions = {}): ReloadableTransport {
   return browserWsTransport('ws', options);
 }
 
 /** A uWebSockets.js server speaks WebSocket: a page reaches it with the same client. */
-export function uwsTransport(options: UwsTransportOptions = {}): WsTransport {
+export function uwsTransport(options: UwsTransportOptions = {}): ReloadableTransport {
   return browserWsTransport('uws', options);
 }
 
-export type { WsTransport } from './ws-transport-type.js';
 export type { UwsTransportOptions } from './uws-transport.js';
 export type { WsTransportOptions, UpgradeRequest } from './options.js';
 export type { StandardWebSocket, StandardWebSocketCtor } from './standard-socket.js';

@@ -11,7 +11,6 @@
 // ── What an application uses ─────────────────────────────────────────────────────────────
 export { wsTransport } from './ws-transport.js';
 export { uwsTransport } from './uws-transport.js';
-export type { WsTransport } from './ws-transport-type.js';
 export type { UwsTransportOptions } from './uws-transport.js';
 export type { WsTransportOptions, UpgradeRequest } from './options.js';
 // ── For runtimes with their own WebSocket (browsers, Bun, Deno), and for close handling ──

@@ -1,9 +1,8 @@
-import { CertificateExpiryWatch, DEFAULT_CONNECT_TIMEOUT_MS, formatAddress, parseAddress, TransportTls, warnOfClientCertificate, type Address, type FrameConn, type FrameListener, type FrameSpec, type TlsOptions } from '@skein/core';
+import { CertificateExpiryWatch, DEFAULT_CONNECT_TIMEOUT_MS, formatAddress, parseAddress, TransportTls, warnOfClientCertificate, type Address, type FrameConn, type FrameListener, type FrameSpec, type ReloadableTransport, type TlsOptions } from '@skein/core';
 import type { ResolvedOptions } from './options.js';
 import { wsClientTls } from './tls.js';
 import { connectClient } from './ws-client.js';
 import { loadClientPairOnce } from './wss-handshake.js';
-import type { WsTransport } from './ws-transport-type.js';
 
 /** A listener that can change its TLS certificate (a wss server); without `reloadTls` it cannot. */
 export interface ReloadableListener extends FrameListener {
@@ -14,14 +13,14 @@ export interface ReloadableListener extends FrameListener {
 export type Listen = (address: Address, spec: FrameSpec, accept: (conn: FrameConn) => void, tls: TlsOptions | undefined) => Promise<ReloadableListener>;
 
 /** A Transport whose client is the shared WebSocket client and whose server is `listen`. */
-export function transportOf(name: string, options: ResolvedOptions, listen: Listen): WsTransport {
+export function transportOf(name: string, options: ResolvedOptions, listen: Listen): ReloadableTransport {
   // Its options in `options.tls`, where its clients and servers read them; a reload's pair is
   // loaded as the client's (wsClientTls), at once.
   const tls = new TransportTls(options, {
     loadPair: (pair) => loadClientPairOnce(pair, wsClientTls(pair)),
     cannotChange: `the ${name} server cannot change its certificate while listening`,
   });
-  const transport: WsTransport = {
+  const transport: ReloadableTransport = {
     name,
     // Async, and the address checked first: a malformed one rejects with InvalidArgument, never a
     // URL's SyntaxError (thrown before the promise, by the standard WebSocket's constructor).

@@ -1,6 +1,6 @@
+import type { ReloadableTransport } from '@skein/core';
 import { resolveOptions, type ResolvedOptions, type WsTransportOptions } from './options.js';
 import { transportOf } from './transport-of.js';
-import type { WsTransport } from './ws-transport-type.js';
 
 export interface UwsTransportOptions extends WsTransportOptions {
   /** The module to load as uWebSockets.js. Default `uWebSockets.js`. */
@@ -12,7 +12,7 @@ export interface UwsTransportOptions extends WsTransportOptions {
  * first `listen`; it throws UwsUnavailableError when missing or when only its JS fallback
  * loads). Clients are the same as wsTransport's: uWS is a server.
  */
-export function uwsTransport(options: UwsTransportOptions = {}): WsTransport {
+export function uwsTransport(options: UwsTransportOptions = {}): ReloadableTransport {
   const opts = uwsBudget(resolveOptions(options), options.maxPendingMessageBytes);
   return transportOf('uws', opts, async (address, spec, accept, tls) => {
     const { listenUws } = await import('./uws-server.js');

@@ -6,7 +6,6 @@ import {
   RpcError,
   SMALL_PART,
   fromDownstream,
-  isHandshakeRefusal,
   takeBytes,
   invalidArgument,
   parseAddress,
@@ -955,14 +954,11 @@ const unreadByClosingServer = (remote: string, cause: Error): RpcError =>
   new RpcError(ErrorCode.Closed, `${remote} was closing and ended the connection before it read the call (it said so: never ran): ${cause.message}`, { cause, retry: 'safe' });
 
 /**
- * A call on the wire when the connection was lost: it may have run, unless the server ended the
- * connection by refusing its TLS handshake (core's isHandshakeRefusal: under TLS 1.3 a client's
- * calls go out before an mTLS server has checked its certificate), and so read none of it.
+ * A call on the wire when the connection was lost: it may have run. Even when an mTLS server's
+ * alert refusing this client's certificate ended it: under TLS 1.2 a server may renegotiate after
+ * it read calls and refuse then, and the connection does not say which handshake the alert ended.
  */
-const lostOnWire = (remote: string, cause: Error): RpcError =>
-  isHandshakeRefusal(cause)
-    ? new RpcError(ErrorCode.IO, `connection to ${remote} lost: ${cause.message} (the server refused the TLS handshake: the call never ran)`, { cause, retry: 'safe' })
-    : new RpcError(ErrorCode.IO, `connection to ${remote} lost: ${cause.message}`, { cause });
+const lostOnWire = (remote: string, cause: Error): RpcError => new RpcError(ErrorCode.IO, `connection to ${remote} lost: ${cause.message}`, { cause });
 
 const tooLarge = (what: string, n: number, max: number): RpcError =>
   new RpcError(ErrorCode.FrameTooLarge, `${what} of ${n} bytes exceeds the limit of ${max}`);

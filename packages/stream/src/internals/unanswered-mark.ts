@@ -16,6 +16,6 @@ export function markUnanswered(err: Error): void {
 }
 
 /** True for the end (`sourceEnded`) of a call that was on the wire unanswered. */
-export function wasUnanswered(err: Error): boolean {
+export function isUnanswered(err: Error): boolean {
   return marked.has(err);
 }

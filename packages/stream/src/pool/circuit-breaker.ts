@@ -1,6 +1,6 @@
 import { ErrorCode, RpcError, type Clock } from '@skein/core';
 import { fraction, positiveInteger, timerMs } from '../internals/checks.js';
-import { wasUnanswered } from '../internals/unanswered-mark.js';
+import { isUnanswered } from '../internals/unanswered-mark.js';
 
 export interface CircuitBreakerOptions {
   /** The breaker opens when at least this share of the calls in the window failed. Default 0.5. */
@@ -44,7 +44,7 @@ export function circuitBreakerOptions(opts: Partial<CircuitBreakerOptions>): Cir
 export function countsAgainstServer(err: Error): boolean {
   if (!(err instanceof RpcError)) return false;
   const c = err.code;
-  if (c === ErrorCode.Timeout) return err.retry !== 'never' || wasUnanswered(err);
+  if (c === ErrorCode.Timeout) return err.retry !== 'never' || isUnanswered(err);
   return c === ErrorCode.Unreachable || c === ErrorCode.IO || c === ErrorCode.Overloaded || c === ErrorCode.Internal;
 }
 

@@ -106,7 +106,7 @@ export class ConnOpener {
    * Read only while the pool has a refusal and no connection: two reads, no allocation.
    */
   outdated(made: MadeWith, refusal: RpcError): boolean {
-    if (made.tls !== this.tlsGeneration()) return true;
+    if (made.tlsGeneration !== this.tlsGeneration()) return true;
     return made.epoch !== this.epoch && isAuthRefusal(refusal);
   }
 

@@ -274,7 +274,7 @@ export class ConnPool implements StreamCaller, Resender, Reopener {
     if (refused) return Promise.reject(refused);
     // The next connect presents these: calls made meanwhile wait for it, not fail with the old
     // refusal (nor Unreachable for an outage past the budget); backing off, it is made at once.
-    this.outage.refusal();
+    this.outage.changed();
     return Promise.all(this.active.map((slot) => slot.stream!.renewCredentials(credentials))).then(() => undefined);
   }
 
@@ -552,12 +552,13 @@ export class ConnPool implements StreamCaller, Resender, Reopener {
     this.setState('backoff');
     this.outage.backOff();
     this.waits.expire(now, this.active.length > 0);
-    // What no retry heals, refused credentials or a connect the transport refused itself (its own
-    // options: a TLS key that is not its certificate's): the calls waiting learn why now, not as
-    // Unreachable after the budget, and so do calls made until a connect succeeds (`refused`,
+    // What no retry heals, refused credentials (an mTLS server's alert refusing the client
+    // certificate among them: core isHandshakeRefusal) or a connect the transport refused itself
+    // (its own options: a TLS key that is not its certificate's): the calls waiting learn why now, not as
+    // Unreachable after the budget, and so do calls made until a connect succeeds (`refusal()`,
     // read by WaitingCalls). The pool still backs off and tries again; a reloadTls or
-    // renewCredentials that may mend it has the next call connect at once (`Outage.refusal`).
-    const refused = this.outage.refused;
+    // renewCredentials that may mend it has the next call connect at once (`Outage.changed`).
+    const refused = this.outage.refusal();
     if (refused !== undefined) this.waiting.failWhere(() => refused);
   }
 

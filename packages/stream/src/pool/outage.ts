@@ -18,7 +18,7 @@ export interface OutageLink {
  * Whether a pool's server can be reached: since when not and why (what calls waiting in an
  * outage are failed with), and when to try again, as the backoff paces it: the next reconnect
  * of an outage, and another extra connection after one failed while others work. Out of the
- * pool because no call's path comes here: a call reads `refused` and `since` only when no connection is up.
+ * pool because no call's path comes here: a call reads `refusal()` and `since` only when no connection is up.
  */
 export class Outage {
   /** When the current outage began (the first failed connect or lost last connection); undefined while healthy. */
@@ -26,7 +26,7 @@ export class Outage {
   /**
    * What the connect budget of calls waiting in the outage runs from: its start, or the last time
    * a change of what connects are made with (reloadTls, renewCredentials) outdated its refusal
-   * (`refusal`): calls made after it wait for a connect with the new options, however long the
+   * (`changed`): calls made after it wait for a connect with the new options, however long the
    * outage has lasted. Undefined while healthy.
    */
   waitFrom: number | undefined;
@@ -35,10 +35,10 @@ export class Outage {
   /**
    * The last connect failed with what no retry heals (`healsNot`): a new call fails with it at
    * once, not Unreachable and not after the next attempt. Cleared by a connect that succeeds, and
-   * by a change it may not hold for (`refusal`). Calls read it through `refusal`: one field, the
-   * error itself, shared (no allocation per call).
+   * by a change it may not hold for (`changed`). Read through `refusal()`: one field, the error
+   * itself, shared (no allocation per call).
    */
-  refused: RpcError | undefined;
+  private refused: RpcError | undefined;
   /** What the refused connect was made with: a change since may outdate the refusal. */
   private refusedWith: MadeWith | undefined;
   private lastError: Error | undefined;
@@ -81,14 +81,23 @@ export class Outage {
 
   /**
    * What a call made now fails with at once: the last connect's refusal (`refused`), unless what
-   * connects are made with changed since in a way that may mend it (a reloadTls, renewCredentials:
-   * `OutageLink.outdated`). Then none: the refusal is dropped, the calls' connect budget starts
-   * over (they wait for a connect with the new options, not Unreachable for the outage's length)
-   * and a pool backing off connects at once (a microtask on). Read only while no connection is up.
+   * connects are made with changed since in a way that may mend it (`changed`, which then drops
+   * it: none). Read only while no connection is up.
    */
   refusal(): RpcError | undefined {
+    return this.changed() ? undefined : this.refused;
+  }
+
+  /**
+   * What connects are made with may have changed (a reloadTls, renewCredentials): when the last
+   * connect's refusal may not hold for the current options (`OutageLink.outdated`), it is
+   * dropped, the calls' connect budget starts over (they wait for a connect with the new options,
+   * not Unreachable for the outage's length) and a pool backing off connects at once (a microtask
+   * on). True when it dropped one. Two reads when nothing changed, no allocation.
+   */
+  changed(): boolean {
     const refused = this.refused;
-    if (refused === undefined || !this.link.outdated(this.refusedWith!, refused)) return refused;
+    if (refused === undefined || !this.link.outdated(this.refusedWith!, refused)) return false;
     this.refused = undefined;
     this.refusedWith = undefined;
     this.waitFrom = this.link.clock.now();
@@ -98,7 +107,7 @@ export class Outage {
     // whose code may close the pool, which would leave that call in the queue of a closed pool,
     // never settled. A microtask on, it is queued (a close fails it); retry checks the state.
     queueMicrotask(() => this.link.retry());
-    return undefined;
+    return true;
   }
 
   /** Waits out the next backoff delay, then asks the pool to connect again (`retry`). */

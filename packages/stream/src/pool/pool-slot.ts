@@ -17,15 +17,15 @@ export interface Slot {
   /** The pool's credentials epoch when its connect began: an older one is renewed once up. */
   epoch: number;
   /** The transport's TLS generation when its connect began (`Transport.tlsGeneration`): a refusal under an older one is outdated. */
-  tls: number;
+  tlsGeneration: number;
 }
 
 /** What a connect was made with: a refusal of it may be outdated by a change since (ConnOpener.outdated). */
-export type MadeWith = Pick<Slot, 'epoch' | 'tls'>;
+export type MadeWith = Pick<Slot, 'epoch' | 'tlsGeneration'>;
 
-/** A slot for a connect about to begin, under the credentials of `epoch` and the TLS options of generation `tls`. */
-export function connectingSlot(epoch: number, tls: number): Slot {
-  return { stream: undefined, openedAt: 0, lastUsed: 0, used: false, maxAge: Infinity, expired: false, dead: false, epoch, tls };
+/** A slot for a connect about to begin, under the credentials of `epoch` and the TLS options of generation `tlsGeneration`. */
+export function connectingSlot(epoch: number, tlsGeneration: number): Slot {
+  return { stream: undefined, openedAt: 0, lastUsed: 0, used: false, maxAge: Infinity, expired: false, dead: false, epoch, tlsGeneration };
 }
 
 /** What a connection carries: calls on the wire and open streams (a connection with a stream is not idle). */
