@@ -104,6 +104,8 @@ export class WorkerPool implements Dispatch {
   };
   private starting: Starting | undefined;
   private pumpQueued = false;
+  /** A closing pool's prune of the calls nobody waits for is queued for this turn's end. */
+  private pruneQueued = false;
   private readonly pumpLater = (): void => this.pump();
   private _state: WorkerPoolState = 'starting';
   private crashes = 0;
@@ -434,8 +436,11 @@ export class WorkerPool implements Dispatch {
    * its calls Closed only once its own close has run (as the pruning of a full queue does).
    */
   private unwaitedWhileClosing(): void {
-    if (this.drained === undefined || this.queue.length === 0) return;
+    if (this.drained === undefined || this.queue.length === 0 || this.pruneQueued) return;
+    // Once per turn: a storm of cancels read at once would walk the queue once per cancel.
+    this.pruneQueued = true;
     queueMicrotask(() => {
+      this.pruneQueued = false;
       this.bound.pruneUnwaited();
       if (this.isDrained()) this.drained?.();
     });

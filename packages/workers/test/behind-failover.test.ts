@@ -81,7 +81,9 @@ describe('a WorkerPool behind a FailoverPool runs a call that is not idempotent 
     const runs = tempPath();
     const exitNow = tempPath();
     const blocked = outcome(ledger.charge({ id: 'blocked', runs, exitAfter: exitNow }));
-    await waitFor(() => s1.pool.stats().inFlight === 1, { what: 'the blocked call held' });
+    // Posted is not taken: a pool destroyed before its worker claimed the batch refuses the call
+    // unrun, and it moves to block the other server's worker. Its run is noted before it blocks.
+    await waitFor(() => runsIn(runs).blocked === 1, { what: 'the blocked call running' });
     const later = ['d', 'e'].map((id) => outcome(ledger.charge({ id, runs })));
     await waitFor(() => s1.pool.stats().inFlight === 3, { what: 'the later calls posted' });
     // Ends the blocked worker (terminate stops a thread that blocks): its untaken calls fail Closed, bare.

@@ -1,6 +1,10 @@
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import type { ClientStream } from '@skein/stream';
+import type { ClientStream, RpcServerOptions } from '@skein/stream';
+import { memoryLogger, testCleanups } from '@skein/test-utils';
+import { onTestFinished } from 'vitest';
+import type { WorkerPoolOptions } from '../src/index.js';
+import { serve, startPool } from './harness.js';
 
 /** The module whose loads and handler runs are counted in a file (fixtures/counted.mjs). */
 export const COUNTED_MODULE = new URL('./fixtures/counted.mjs', import.meta.url);
@@ -40,4 +44,22 @@ export function countedRuns() {
 /** The threads this process runs now (Linux: /proc), worker threads among them; undefined elsewhere. */
 export function threadCount(): number | undefined {
   return existsSync('/proc/self/task') ? readdirSync('/proc/self/task').length : undefined;
+}
+
+/**
+ * For a test to call in its body: a pool of COUNTED_MODULE (one worker, one call at a time,
+ * internal errors told, unless `opts.pool` says otherwise), a server and client in front of it
+ * (`s`), and a fresh count of what ran (`counted`); all closed, and the count removed, when the
+ * test ends. `threads` is the process's thread count before the pool started.
+ */
+export async function countedPool(opts: { pool?: Partial<Omit<WorkerPoolOptions, 'module' | 'execArgv'>>; server?: Partial<RpcServerOptions> } = {}) {
+  const cleanup = testCleanups({ onTestFinished });
+  const counted = countedRuns();
+  cleanup.push(() => counted.remove());
+  const threads = threadCount();
+  const pool = await startPool({ module: COUNTED_MODULE, workers: 1, maxInFlightPerWorker: 1, exposeInternalErrors: true, logger: memoryLogger(), ...opts.pool });
+  cleanup.push(() => pool.destroy());
+  const s = await serve(pool, opts.server);
+  cleanup.push(() => s.close());
+  return { pool, s, threads, counted };
 }
