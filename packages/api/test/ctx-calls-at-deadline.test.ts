@@ -14,60 +14,56 @@ const Front = service('Front', { go: method<null, number>() });
 /** Served by the client that connects: the back call's handler waits on its signal. */
 const Back = service('Back', { wait: method<null, number>() });
 
+/** What the handlers tell: the back call's outcome as its caller read it, each handler's abort reason, the back handler's start. */
+function told() {
+  return { backCaller: deferred<unknown>(), frontAborted: deferred<unknown>(), backStarted: deferred<void>(), backAborted: deferred<unknown>() };
+}
+
+/** A dispatch of one service's handlers. */
+const dispatchOf = (handlers: ReturnType<typeof implement>) => createServiceDispatch({ codec, logger: silentLogger, services: [handlers] });
+
+/** A server on `clock` serving `handlers`, closed by `cleanup`. */
+function serverOn(clock: ManualClock, handlers: ReturnType<typeof implement>): RpcServer {
+  const server = new RpcServer({ clock, closeWaitMs: 0, logger: silentLogger, dispatch: dispatchOf(handlers) });
+  cleanup.push(() => server.close());
+  return server;
+}
+
+/** Front's handler: makes the back call `backCall(ctx)` (with `{ ctx }`), telling `t` how it ended and what its own signal said. */
+const frontCalling = (t: ReturnType<typeof told>, backCall: (ctx: CallContext) => Promise<number>) =>
+  implement(Front, {
+    go: (_: null, ctx: CallContext) => {
+      ctx.signal.addEventListener('abort', () => t.frontAborted.resolve(ctx.signal.reason));
+      return backCall(ctx).then(
+        (v) => (t.backCaller.resolve(v), v),
+        (e: unknown) => (t.backCaller.resolve(e), -1),
+      );
+    },
+  });
+
+/** Back's handler: waits on its signal, telling `t` when it started and what its signal said. */
+const backWaiting = (t: ReturnType<typeof told>) =>
+  implement(Back, {
+    wait: (_: null, ctx: CallContext) =>
+      new Promise<number>((resolve) => {
+        ctx.signal.addEventListener('abort', () => (t.backAborted.resolve(ctx.signal.reason), resolve(-1)));
+        t.backStarted.resolve();
+      }),
+  });
+
 /**
  * A server on a manual clock whose handler calls the connected client back (`ctx.caller`) with
  * `{ ctx }`; what the back call's caller read, and what each handler's signal said.
  */
 async function backCall() {
   const clock = new ManualClock();
-  const backCaller = deferred<unknown>();
-  const frontAborted = deferred<unknown>();
-  const backStarted = deferred<void>();
-  const backAborted = deferred<unknown>();
-  const server = new RpcServer({
-    clock,
-    closeWaitMs: 0,
-    logger: silentLogger,
-    dispatch: createServiceDispatch({
-      codec,
-      logger: silentLogger,
-      services: [
-        implement(Front, {
-          go: async (_: null, ctx: CallContext) => {
-            ctx.signal.addEventListener('abort', () => frontAborted.resolve(ctx.signal.reason));
-            const back = createClient(Back, ctx.caller!, { codec });
-            return back.wait(null, { ctx }).then(
-              (v) => (backCaller.resolve(v), v),
-              (e: unknown) => (backCaller.resolve(e), -1),
-            );
-          },
-        }),
-      ],
-    }),
-  });
-  cleanup.push(() => server.close());
+  const t = told();
+  const server = serverOn(clock, frontCalling(t, (ctx) => createClient(Back, ctx.caller!, { codec }).wait(null, { ctx })));
   const a = await server.listen(transport, '127.0.0.1:0');
-  const peer = await ClientStream.connect({
-    transport,
-    address: `127.0.0.1:${portOf(a)}`,
-    logger: silentLogger,
-    serve: createServiceDispatch({
-      codec,
-      logger: silentLogger,
-      services: [
-        implement(Back, {
-          wait: (_: null, ctx: CallContext) =>
-            new Promise<number>((resolve) => {
-              ctx.signal.addEventListener('abort', () => (backAborted.resolve(ctx.signal.reason), resolve(-1)));
-              backStarted.resolve();
-            }),
-        }),
-      ],
-    }),
-  });
+  const peer = await ClientStream.connect({ transport, address: `127.0.0.1:${portOf(a)}`, logger: silentLogger, serve: dispatchOf(backWaiting(t)) });
   cleanup.push(() => peer.destroy());
   await peer.ping(); // the hello is answered: calls go with their heads, calls both ways agreed
-  return { clock, front: createClient(Front, peer, { codec }), backCaller, frontAborted, backStarted, backAborted };
+  return { clock, front: createClient(Front, peer, { codec }), ...t };
 }
 
 /**
@@ -76,58 +72,17 @@ async function backCall() {
  */
 async function forwardCall() {
   const clock = new ManualClock();
-  const downstreamCaller = deferred<unknown>();
-  const frontAborted = deferred<unknown>();
-  const backStarted = deferred<void>();
-  const backAborted = deferred<unknown>();
-  const b = new RpcServer({
-    clock,
-    closeWaitMs: 0,
-    logger: silentLogger,
-    dispatch: createServiceDispatch({
-      codec,
-      logger: silentLogger,
-      services: [
-        implement(Back, {
-          wait: (_: null, ctx: CallContext) =>
-            new Promise<number>((resolve) => {
-              ctx.signal.addEventListener('abort', () => (backAborted.resolve(ctx.signal.reason), resolve(-1)));
-              backStarted.resolve();
-            }),
-        }),
-      ],
-    }),
-  });
-  cleanup.push(() => b.close());
+  const t = told();
+  const b = serverOn(clock, backWaiting(t));
   const toB = await ClientStream.connect({ transport, address: `127.0.0.1:${portOf(await b.listen(transport, '127.0.0.1:0'))}`, clock, logger: silentLogger });
   cleanup.push(() => toB.destroy());
   await toB.ping();
   const back = createClient(Back, toB, { codec });
-  const a = new RpcServer({
-    clock,
-    closeWaitMs: 0,
-    logger: silentLogger,
-    dispatch: createServiceDispatch({
-      codec,
-      logger: silentLogger,
-      services: [
-        implement(Front, {
-          go: (_: null, ctx: CallContext) => {
-            ctx.signal.addEventListener('abort', () => frontAborted.resolve(ctx.signal.reason));
-            return back.wait(null, { ctx }).then(
-              (v) => (downstreamCaller.resolve(v), v),
-              (e: unknown) => (downstreamCaller.resolve(e), -1),
-            );
-          },
-        }),
-      ],
-    }),
-  });
-  cleanup.push(() => a.close());
+  const a = serverOn(clock, frontCalling(t, (ctx) => back.wait(null, { ctx })));
   const toA = await ClientStream.connect({ transport, address: `127.0.0.1:${portOf(await a.listen(transport, '127.0.0.1:0'))}`, logger: silentLogger });
   cleanup.push(() => toA.destroy());
   await toA.ping();
-  return { clock, front: createClient(Front, toA, { codec }), backCaller: downstreamCaller, frontAborted, backStarted, backAborted };
+  return { clock, front: createClient(Front, toA, { codec }), ...t };
 }
 
 describe('a call made with { ctx } to another server', () => {

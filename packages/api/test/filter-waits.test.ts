@@ -37,6 +37,40 @@ function gated() {
   return { filter, gate, entered: entered.promise };
 }
 
+/**
+ * A server of `Svc` whose client has a gated filter (`g`), and a Front server (on `clock`, if
+ * given) whose relay calls it with the handler's `{ ctx }`, telling `innerOutcome` how that call
+ * ended; `front`, a client of Front on a hello-answered stream.
+ */
+async function relayed(clock?: ManualClock) {
+  const down = await start();
+  const g = gated();
+  const downstream = createClient(Svc, down.stream, { codec: msgpackCodec, filters: [g.filter] });
+  const innerOutcome = deferred<string>();
+  const server = new RpcServer({
+    ...(clock && { clock }),
+    dispatch: createServiceDispatch({
+      codec: msgpackCodec,
+      logger: silentLogger,
+      services: [
+        implement(Front, {
+          relay: (n, ctx) =>
+            downstream.run(n, { ctx }).then(
+              () => (innerOutcome.resolve('ok'), 'ok'),
+              (e: RpcError) => (innerOutcome.resolve(e.codeName), 'failed'),
+            ),
+        }),
+      ],
+    }),
+  });
+  const a = await server.listen(transport, '127.0.0.1:0');
+  cleanup.push(() => server.close());
+  const s = await ClientStream.connect({ transport, address: `127.0.0.1:${portOf(a)}` });
+  cleanup.push(() => s.destroy());
+  await s.ping();
+  return { down, g, innerOutcome, front: createClient(Front, s, { codec: msgpackCodec }) };
+}
+
 describe('a client filter that awaits', () => {
   it('is cut short by the call signal: the call rejects Cancelled at once, and is never sent, even once the filter resolves', async () => {
     const { stream, runs } = await start();
@@ -59,32 +93,9 @@ describe('a client filter that awaits', () => {
   });
 
   it('is cut short when the handler it calls for is cancelled: the cancel reaches through the hop', async () => {
-    const down = await start();
-    const g = gated();
-    const downstream = createClient(Svc, down.stream, { codec: msgpackCodec, filters: [g.filter] });
-    const innerOutcome = deferred<string>();
-    const front = new RpcServer({
-      dispatch: createServiceDispatch({
-        codec: msgpackCodec,
-        logger: silentLogger,
-        services: [
-          implement(Front, {
-            relay: (n, ctx) =>
-              downstream.run(n, { ctx }).then(
-                () => (innerOutcome.resolve('ok'), 'ok'),
-                (e: RpcError) => (innerOutcome.resolve(e.codeName), 'failed'),
-              ),
-          }),
-        ],
-      }),
-    });
-    const a = await front.listen(transport, '127.0.0.1:0');
-    cleanup.push(() => front.close());
-    const s = await ClientStream.connect({ transport, address: `127.0.0.1:${portOf(a)}` });
-    cleanup.push(() => s.destroy());
-    await s.ping();
+    const { down, g, innerOutcome, front } = await relayed();
     const ac = new AbortController();
-    const outer = createClient(Front, s, { codec: msgpackCodec })
+    const outer = front
       .relay(1, { signal: ac.signal })
       .catch((e: RpcError) => e.codeName);
     await g.entered;
@@ -95,35 +106,12 @@ describe('a client filter that awaits', () => {
     expect(await createClient(Svc, down.stream, { codec: msgpackCodec }).run(2)).toBe(2);
     expect(down.runs()).toBe(1);
   });
+
   it('is cut short when the deadline of the handler it calls for passes: Timeout, not Cancelled, never sent', async () => {
-    const down = await start();
-    const g = gated();
-    const downstream = createClient(Svc, down.stream, { codec: msgpackCodec, filters: [g.filter] });
-    const innerOutcome = deferred<string>();
     const clock = new ManualClock();
-    const front = new RpcServer({
-      clock,
-      dispatch: createServiceDispatch({
-        codec: msgpackCodec,
-        logger: silentLogger,
-        services: [
-          implement(Front, {
-            relay: (n, ctx) =>
-              downstream.run(n, { ctx }).then(
-                () => (innerOutcome.resolve('ok'), 'ok'),
-                (e: RpcError) => (innerOutcome.resolve(e.codeName), 'failed'),
-              ),
-          }),
-        ],
-      }),
-    });
-    const a = await front.listen(transport, '127.0.0.1:0');
-    cleanup.push(() => front.close());
-    const s = await ClientStream.connect({ transport, address: `127.0.0.1:${portOf(a)}` });
-    cleanup.push(() => s.destroy());
-    await s.ping();
+    const { down, g, innerOutcome, front } = await relayed(clock);
     // Far off by the real clock (the filter's own timer); passed by the front server's.
-    const outer = createClient(Front, s, { codec: msgpackCodec })
+    const outer = front
       .relay(1, { timeoutMs: 30_000 })
       .catch((e: RpcError) => e.codeName);
     await g.entered;

@@ -2,7 +2,7 @@ import { memoryLogger, sleep, waitFor } from '@skein/test-utils';
 import type { Etcd3 } from 'etcd3';
 import { describe, it } from 'vitest';
 import { EtcdDiscovery } from '../src/index.js';
-import { etcdForFile } from './harness.js';
+import { etcdForFile, rawKey } from './harness.js';
 
 // Keys under the prefix that are not UTF-8 (anyone may write under it): no entry, and they must
 // not make a healthy watch on a healthy etcd go stale. Their text (each bad byte read as U+FFFD)
@@ -12,8 +12,6 @@ import { etcdForFile } from './harness.js';
 const file = etcdForFile();
 /** What a test opens, closed when it ends: the tests run at once (each waits several checks, on a prefix of its own). */
 type Own = ReturnType<typeof file.forTest>;
-
-const bytes = (prefix: string, ...tail: number[]) => Buffer.concat([Buffer.from(`${prefix}/chat/`), Buffer.from(tail)]);
 
 /** The watches' check period: shorter than the default 3 s, so that several checks pass in a few seconds. */
 const CHECK_MS = 300;
@@ -37,7 +35,7 @@ describe.concurrent('a watch with keys that are not UTF-8 under its prefix', () 
     const prefix = 'binary-last/servers';
     const admin = own.client();
     await admin.put(`${prefix}/chat/a`).value(JSON.stringify({ address: '127.0.0.1:4000' }));
-    await admin.put(bytes(prefix, 0xff)).value('x');
+    await admin.put(rawKey(prefix, 0xff)).value('x');
     const { watch, ids, stale } = follow(own, own.client(), prefix);
     await watch.ready({ timeoutMs: 20_000 });
     // Before: the watch read back the key written last by its text, found nothing, took etcd for
@@ -56,8 +54,8 @@ describe.concurrent('a watch with keys that are not UTF-8 under its prefix', () 
     const own = file.forTest(t);
     const prefix = 'binary-two/servers';
     const admin = own.client();
-    await admin.put(bytes(prefix, 0xfe)).value('x');
-    await admin.put(bytes(prefix, 0xff)).value('x');
+    await admin.put(rawKey(prefix, 0xfe)).value('x');
+    await admin.put(rawKey(prefix, 0xff)).value('x');
     // The last written is an entry: the history's witness is a readable key.
     await admin.put(`${prefix}/chat/a`).value(JSON.stringify({ address: '127.0.0.1:4000' }));
     const { watch, stale } = follow(own, own.client(), prefix);
@@ -78,10 +76,10 @@ describe.concurrent('a watch with keys that are not UTF-8 under its prefix', () 
     await admin.put(`${prefix}/chat/a`).value(JSON.stringify({ address: '127.0.0.1:4000' }));
     const { watch, ids, stale } = follow(own, own.client(), prefix);
     await watch.ready({ timeoutMs: 20_000 });
-    await admin.put(bytes(prefix, 0xfe)).value('x');
-    await admin.put(bytes(prefix, 0xff)).value('x');
-    await admin.delete().key(bytes(prefix, 0xfe));
-    await admin.put(bytes(prefix, 0xfe)).value('y');
+    await admin.put(rawKey(prefix, 0xfe)).value('x');
+    await admin.put(rawKey(prefix, 0xff)).value('x');
+    await admin.delete().key(rawKey(prefix, 0xfe));
+    await admin.put(rawKey(prefix, 0xfe)).value('y');
     await admin.put(`${prefix}/chat/b`).value(JSON.stringify({ address: '127.0.0.1:4001' }));
     await waitFor(() => ids.has('b'), { what: 'the changes delivered' });
     await severalChecks();

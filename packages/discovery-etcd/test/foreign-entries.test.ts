@@ -2,7 +2,7 @@ import { memoryLogger, waitFor } from '@skein/test-utils';
 import { FailoverPool, followDiscovery } from '@skein/stream';
 import { describe, it } from 'vitest';
 import { EtcdDiscovery, readEntries } from '../src/index.js';
-import { etcdForFile, namedServer, textOf, transport } from './harness.js';
+import { etcdForFile, namedServer, rawKey, textOf, transport } from './harness.js';
 
 // Keys and values under the prefix written by another tool (anyone may write there): a key that
 // is not UTF-8, a value that is not JSON, an empty one. A real etcd, real servers, a real pool.
@@ -10,8 +10,6 @@ import { etcdForFile, namedServer, textOf, transport } from './harness.js';
 const file = etcdForFile();
 
 const entry = (address: string) => JSON.stringify({ address });
-/** `<prefix>/chat/` then raw bytes: a key that is not UTF-8 when `tail` is not. */
-const rawKey = (prefix: string, ...tail: number[]) => Buffer.concat([Buffer.from(`${prefix}/chat/`), Buffer.from(tail)]);
 
 function follow(own: ReturnType<typeof file.forTest>, prefix: string) {
   const logger = memoryLogger();

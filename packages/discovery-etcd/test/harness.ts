@@ -15,6 +15,8 @@ const utf8 = new TextEncoder();
 const text = new TextDecoder();
 export const str = (s: string): Uint8Array => utf8.encode(s);
 export const textOf = (r: { msg: Uint8Array }): string => text.decode(r.msg);
+/** `<prefix>/chat/` then raw bytes: a key that is not UTF-8 when `tail` is not. */
+export const rawKey = (prefix: string, ...tail: number[]): Buffer => Buffer.concat([Buffer.from(`${prefix}/chat/`), Buffer.from(tail)]);
 
 /** An etcd3 client on these endpoints; quick to notice a member that is gone. */
 export function etcdClient(endpoints: string | string[]): Etcd3 {

@@ -1,10 +1,11 @@
 import { ErrorCode, RpcError, silentLogger } from '@skein/core';
 import { deferred, freePort, toldListeners, waitFor, within, cleanups } from '@skein/test-utils';
 import { describe, expect, it } from 'vitest';
-import { ClientStream, ConnPool, FailoverPool, createRouter, type AbortSource, type Caller, type CallOptions, type ServerRequest, type StreamCall } from '../src/index.js';
+import { ClientStream, ConnPool, FailoverPool, createRouter, type Caller, type CallOptions, type ServerRequest, type StreamCall } from '../src/index.js';
 import { CANCEL_ACTION } from '../src/wire/extension-frames.js';
 import { readRequestHeader } from '../src/wire/protocol.js';
 import { readU32, recordingTransport, startServer, transport, u32 } from './harness.js';
+import { CountingSource } from './counting-source.js';
 import { generation } from './restart-generation.js';
 import { str } from './pool-harness.js';
 
@@ -13,51 +14,11 @@ import { str } from './pool-harness.js';
  * for it (a ServerRequest, an api CallContext). Every carrier must honour it wherever it honours
  * `signal` (on the wire, in a window's line, waiting for a connection, a stream, a reverse call),
  * a handler passing its own request on must reach the next hop, and no call may stay hooked to a
- * long-lived source once it settled. Real loopback servers throughout; the source below is the
- * caller's input, counting what is hooked to it.
+ * long-lived source once it settled. Real loopback servers throughout; the source (CountingSource,
+ * counting-source.ts) is the caller's input, counting what is hooked to it.
  */
 
 const cleanup = cleanups();
-
-/** An AbortSource a caller controls: aborted by `abort()`, counting the listeners hooked to it now and ever. */
-class CountingSource implements AbortSource {
-  private readonly listeners = new Set<() => void>();
-  private _aborted = false;
-  /** Listeners ever hooked (each hook counted, the same function twice too). */
-  hooked = 0;
-
-  /** `reason`: what its listeners are told; a Timeout when the call it stands for passed its deadline. */
-  constructor(readonly reason: unknown = new Error('the caller gave up')) {}
-
-  get aborted(): boolean {
-    return this._aborted;
-  }
-
-  /** Listeners hooked now: 0 once every call given it settled. */
-  get listening(): number {
-    return this.listeners.size;
-  }
-
-  onAbort(listener: (reason: unknown) => void): () => void {
-    if (this._aborted) {
-      listener(this.reason);
-      return () => {};
-    }
-    this.hooked++;
-    // One entry per hook, so a call hooked twice shows twice.
-    const entry = (): void => listener(this.reason);
-    this.listeners.add(entry);
-    return () => void this.listeners.delete(entry);
-  }
-
-  abort(): void {
-    if (this._aborted) return;
-    this._aborted = true;
-    const told = [...this.listeners];
-    this.listeners.clear();
-    for (const l of told) l();
-  }
-}
 
 /** An aborted source, as a caller whose own call ended hands it on. */
 function abortedSource(): CountingSource {

@@ -3,7 +3,8 @@ import { nodeRuntime } from '@skein/runtime-node';
 import { tcpTransport } from '@skein/transport-tcp';
 import { cleanups, fullGc, portOf, waitFor } from '@skein/test-utils';
 import { describe, expect, it } from 'vitest';
-import { ClientStream, RpcServer, createRouter, type AbortSource } from '../src/index.js';
+import { ClientStream, RpcServer, createRouter } from '../src/index.js';
+import { CountingSource } from './counting-source.js';
 
 // A ClientStream refills its window a microtask after an abort (PumpSoon, made at the first
 // abort). What it keeps for that must be itself only: not the first aborted call, nor what that
@@ -12,25 +13,6 @@ import { ClientStream, RpcServer, createRouter, type AbortSource } from '../src/
 
 const cleanup = cleanups();
 const transport = tcpTransport(nodeRuntime);
-
-/** An abort source of the test's own: what a handler's context is to a call made with it. */
-function source(): AbortSource & { abort(): void } {
-  const listeners = new Set<(reason: unknown) => void>();
-  let aborted = false;
-  return {
-    get aborted() {
-      return aborted;
-    },
-    onAbort(l) {
-      listeners.add(l);
-      return () => listeners.delete(l);
-    },
-    abort() {
-      aborted = true;
-      for (const l of listeners) l(new Error('the call it was made for ended'));
-    },
-  };
-}
 
 describe('a ClientStream whose calls were aborted on the wire', () => {
   it('holds neither the aborted calls nor their signals or abort sources once they settled', async () => {
@@ -47,7 +29,8 @@ describe('a ClientStream whose calls were aborted on the wire', () => {
     // In a function of its own: nothing of the call stays on this test's frame. (Not a signal:
     // the last few signals seen are held by design, see signal-listeners.ts.)
     const abortedOnTheWire = async (): Promise<WeakRef<object>> => {
-      const src = source();
+      // An abort source of the test's own: what a handler's context is to a call made with it.
+      const src = new CountingSource(new Error('the call it was made for ended'));
       const call = stream.call(1, new Uint8Array(16), { abortSource: src });
       // On the wire (the server has it), answered by nobody: the abort frees its slot.
       await waitFor(() => received === sent + 1);

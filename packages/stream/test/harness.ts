@@ -1,10 +1,10 @@
 export { memoryLogger } from '@skein/test-utils';
-import { memoryLogger, olderSkeinClient, startProcess, startTcpRelay } from '@skein/test-utils';
+import { memoryLogger, olderSkeinClient, portOf, startProcess, startTcpRelay, type testTls } from '@skein/test-utils';
 import { fileURLToPath } from 'node:url';
 import net from 'node:net';
 import { nodeRuntime } from '@skein/runtime-node';
 import { tcpTransport } from '@skein/transport-tcp';
-import type { FrameConn, Transport } from '@skein/core';
+import { silentLogger, type FrameConn, type Transport } from '@skein/core';
 import { ClientStream, RpcServer, createRouter, type ClientStreamOptions, type ActionHandler, type RpcServerOptions } from '../src/index.js';
 import { HELLO_ACTION, REQUEST_HEADER_LENGTH, RESPONSE_HEADER_LENGTH, readRequestHeader, readResponseHeader, writeRequestHeader, writeResponseHeader, type ResponseFlag } from '../src/wire/protocol.js';
 import { HelloRole, encodeHello, type HelloEntry } from '../src/wire/hello.js';
@@ -12,6 +12,19 @@ import { encodeCallHead } from '../src/wire/call-head.js';
 import { CANCEL_ACTION, HEAD_ACTION } from '../src/wire/extension-frames.js';
 
 export const transport = tcpTransport(nodeRuntime);
+
+/** A Skein server on `on` whose action 1 counts its runs, closed by `cleanup`: its port, and its runs so far. */
+export async function countingServer(on: Transport, cleanup: (() => unknown)[]): Promise<{ port: number; ran: () => number }> {
+  let ran = 0;
+  const server = new RpcServer({ dispatch: createRouter({ 1: () => void ran++ }), logger: silentLogger });
+  const bound = await server.listen(on, '127.0.0.1:0');
+  cleanup.push(() => server.close());
+  return { port: portOf(bound), ran: () => ran };
+}
+
+/** A countingServer over mTLS, TLS 1.3 only (`mtls` from the file's testTls): it refuses a certificate after the client's handshake is done. */
+export const mtlsServer = (mtls: ReturnType<typeof testTls>['mtls'], cleanup: (() => unknown)[]) =>
+  countingServer(tcpTransport(nodeRuntime, { tls: mtls({ minVersion: 'TLSv1.3' }) }), cleanup);
 
 /** One request frame as a raw peer sends it: `action` (a number, or a string's UTF-8 after the header), `seq`, `msg`, no blob. */
 export function requestFrame(action: number | string, seq: number, msg: Uint8Array = new Uint8Array(0)): Uint8Array {

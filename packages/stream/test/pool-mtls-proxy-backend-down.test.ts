@@ -4,8 +4,9 @@ import { describe, expect, it } from 'vitest';
 import { silentLogger } from '@skein/core';
 import { nodeRuntime } from '@skein/runtime-node';
 import { tcpTransport } from '@skein/transport-tcp';
-import { ManualClock, cleanups, portOf, suiteCerts, testTls, waitFor, within } from '@skein/test-utils';
-import { ConnPool, RpcServer, createRouter } from '../src/index.js';
+import { ManualClock, cleanups, suiteCerts, testTls, waitFor, within } from '@skein/test-utils';
+import { ConnPool } from '../src/index.js';
+import { countingServer, transport } from './harness.js';
 
 // An mTLS-terminating proxy (TLS 1.3) that accepts the client's certificate, then
 // finds its backend down and closes the connection before sending anything. Nothing about the
@@ -18,10 +19,7 @@ const cleanup = cleanups();
 
 describe('a pool behind an mTLS proxy whose backend is down for a moment', () => {
   it('waits for the backend rather than failing its calls with Unauthenticated', async () => {
-    let ran = 0;
-    const server = new RpcServer({ dispatch: createRouter({ 1: () => void ran++ }), logger: silentLogger });
-    const backend = portOf(await server.listen(tcpTransport(nodeRuntime), '127.0.0.1:0'));
-    cleanup.push(() => server.close());
+    const { port: backend, ran } = await countingServer(transport, cleanup);
     let backendUp = false;
     let closedUnheard = 0;
     const sockets = new Set<net.Socket>();
@@ -60,6 +58,6 @@ describe('a pool behind an mTLS proxy whose backend is down for a moment', () =>
     }
     await within(call, 10_000, 'the call once the backend is up');
 
-    expect(ran).toBe(1);
+    expect(ran()).toBe(1);
   });
 });

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { afterMacrotask } from '@skein/core';
 import { fullGc, seededRandom } from '@skein/test-utils';
 import { BLOCK_BYTES, SLICE_BYTES } from '../src/frame-assembly.js';
 import { FrameReader } from '../src/frame-reader.js';
 import { PendingFrameBudget } from '../src/pending-frame-budget.js';
+import { nextTurn } from './harness.js';
 import { concat, encode, lengthPrefixed, noise } from './spec.js';
 
 /*
@@ -20,7 +20,6 @@ import { concat, encode, lengthPrefixed, noise } from './spec.js';
  */
 
 const spec = lengthPrefixed(16 << 20);
-const nextTurn = (): Promise<void> => new Promise((resolve) => afterMacrotask(() => resolve()));
 
 /** Random bytes to cut bodies from (at random offsets, so that a misplaced piece shows). */
 const POOL = noise(6 * 1024 * 1024, 11);

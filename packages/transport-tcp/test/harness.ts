@@ -1,8 +1,8 @@
-import type { Address, ByteConn, FrameConn, FrameListener, FrameSpec, Runtime, Transport } from '@skein/core';
+import { afterMacrotask, type Address, type ByteConn, type FrameConn, type FrameListener, type FrameSpec, type Runtime, type Transport } from '@skein/core';
 import { closeRecorder, waitFor } from '@skein/test-utils';
 import { nodeRuntime } from '@skein/runtime-node';
 import { tcpTransport, type TcpTransportOptions } from '../src/index.js';
-import { spec } from './spec.js';
+import { header, noise, spec } from './spec.js';
 
 /** A bound FrameConn and everything its handlers were told. */
 export interface FrameRecorder {
@@ -79,22 +79,22 @@ export function countingRuntime(
   side: 'accepted' | 'made' = 'accepted',
 ): { runtime: Runtime; received: number[]; chunk: number[]; handling: boolean[] } {
   const received: number[] = [];
-  const chunkNow: number[] = [];
+  const chunk: number[] = [];
   const handling: boolean[] = [];
   const count = (conn: ByteConn): ByteConn => {
     const i = received.push(0) - 1;
-    chunkNow.push(0);
+    chunk.push(0);
     handling.push(false);
     return wrap(conn, {
       bind: (handlers) =>
         // Each handler called on `handlers`, not copied off it: a transport may give an object whose handlers are its class's methods.
         conn.bind({
-          data: (chunk) => {
-            received[i]! += chunk.length;
-            chunkNow[i] = chunk.length;
+          data: (bytes) => {
+            received[i]! += bytes.length;
+            chunk[i] = bytes.length;
             handling[i] = true;
             try {
-              handlers.data(chunk);
+              handlers.data(bytes);
             } finally {
               handling[i] = false;
             }
@@ -106,7 +106,7 @@ export function countingRuntime(
     });
   };
   const asIs = (conn: ByteConn): ByteConn => conn;
-  return { runtime: side === 'accepted' ? wrapRuntime(runtime, count, asIs) : wrapRuntime(runtime, asIs, count), received, chunk: chunkNow, handling };
+  return { runtime: side === 'accepted' ? wrapRuntime(runtime, count, asIs) : wrapRuntime(runtime, asIs, count), received, chunk, handling };
 }
 
 type Wrapper = (conn: ByteConn) => ByteConn;
@@ -168,3 +168,35 @@ export const echo = (body: Uint8Array, rec: FrameRecorder): void => {
 };
 
 export const tcp = (options?: TcpTransportOptions, runtime: Runtime = nodeRuntime): Transport => tcpTransport(runtime, options);
+
+/** Once the macrotasks scheduled so far with `afterMacrotask` have run (they run in order). */
+export const nextTurn = (): Promise<void> => new Promise((resolve) => afterMacrotask(() => resolve()));
+
+/** A long frame's body length; not a power of two, so that no other buffer of a test is this long. */
+export const LONG_BODY = 8 * 1024 * 1024 + 12_345;
+/** The long frame's length, header included. */
+export const LONG_FRAME = 4 + LONG_BODY;
+
+/**
+ * The long frame's first bytes, just past half of it: what a peer that stalls there has sent.
+ * Made apart, so that no temporary of theirs is counted in what a test measures held.
+ */
+export function longFramePastHalf(): Uint8Array {
+  const bytes = new Uint8Array(Math.ceil(LONG_FRAME / 2) + 256 * 1024);
+  bytes.set(header(LONG_BODY));
+  bytes.set(noise(bytes.length - 4, 7), 4);
+  return bytes;
+}
+
+/**
+ * A plain socket (no transport of its own: it writes bytes as told) to a new recorded server on
+ * `transport`, both closed by `cleanup`, and the server's side of it.
+ */
+export async function rawSender(transport: Transport, cleanup: (() => unknown)[]): Promise<{ sender: ByteConn; rec: FrameRecorder }> {
+  const server = await serve(transport);
+  cleanup.push(() => server.listener.close());
+  const sender = await nodeRuntime.connect(server.listener.address);
+  sender.bind({ data: () => {}, drain: () => {}, end: () => {}, close: () => {} });
+  cleanup.push(() => sender.close());
+  return { sender, rec: await server.next() };
+}

@@ -1,10 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { nodeRuntime } from '@skein/runtime-node';
-import { afterMacrotask } from '@skein/core';
 import { cleanups, waitFor } from '@skein/test-utils';
 import { FrameAssembly, SLICE_BYTES } from '../src/frame-assembly.js';
 import { PendingFrameBudget } from '../src/pending-frame-budget.js';
-import { countingRuntime, serve, tcp } from './harness.js';
+import { LONG_BODY as BODY, LONG_FRAME as FRAME, countingRuntime, longFramePastHalf, nextTurn, rawSender, tcp } from './harness.js';
 import { header, noise } from './spec.js';
 
 /*
@@ -18,10 +16,6 @@ import { header, noise } from './spec.js';
  */
 
 const cleanup = cleanups();
-
-/** Not a power of two, so that no other buffer of the test is this long. */
-const BODY = 8 * 1024 * 1024 + 12_345;
-const FRAME = 4 + BODY;
 
 const nativeSet = Uint8Array.prototype.set;
 afterEach(() => {
@@ -67,22 +61,10 @@ function copyCounts(received: number[], chunk: number[], handling: boolean[]) {
   return counts;
 }
 
-/** Once the macrotasks scheduled so far with `afterMacrotask` have run (they run in order). */
-const nextTurn = (): Promise<void> => new Promise((resolve) => afterMacrotask(() => resolve()));
-
-async function connected(runtime: ReturnType<typeof countingRuntime>['runtime']) {
-  const server = await serve(tcp(undefined, runtime));
-  cleanup.push(() => server.listener.close());
-  const sender = await nodeRuntime.connect(server.listener.address);
-  sender.bind({ data: () => {}, drain: () => {}, end: () => {}, close: () => {} });
-  cleanup.push(() => sender.close());
-  return { sender, rec: await server.next() };
-}
-
 describe('a long frame received over a socket', () => {
   it('is copied into its memory once, a share as each chunk arrives: no chunk copies more than a few chunks\' worth', async () => {
     const { runtime, received, chunk, handling } = countingRuntime();
-    const { sender, rec } = await connected(runtime);
+    const { sender, rec } = await rawSender(tcp(undefined, runtime), cleanup);
     const body = noise(BODY, 7);
 
     const counts = copyCounts(received, chunk, handling);
@@ -108,11 +90,9 @@ describe('a long frame received over a socket', () => {
 
   it('whose peer stalls past half of it has what came before copied in, a slice per turn, without more bytes arriving', async () => {
     const { runtime, received, chunk, handling } = countingRuntime();
-    const { sender, rec } = await connected(runtime);
-    const sent = Math.ceil(FRAME / 2) + 256 * 1024;
-    const start = new Uint8Array(sent);
-    start.set(header(BODY));
-    start.set(noise(sent - 4, 7), 4);
+    const { sender, rec } = await rawSender(tcp(undefined, runtime), cleanup);
+    const start = longFramePastHalf();
+    const sent = start.length;
 
     const counts = copyCounts(received, chunk, handling);
     sender.write([start]);

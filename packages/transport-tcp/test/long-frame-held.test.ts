@@ -1,8 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { nodeRuntime } from '@skein/runtime-node';
 import { cleanups, fullGc, waitFor } from '@skein/test-utils';
-import { countingRuntime, serve, tcp } from './harness.js';
-import { header, noise } from './spec.js';
+import { LONG_FRAME as FRAME, countingRuntime, longFramePastHalf, rawSender, tcp } from './harness.js';
 
 /*
  * What a peer that sends just over half of a long frame and stalls makes the process hold is
@@ -16,32 +14,16 @@ import { header, noise } from './spec.js';
 
 const cleanup = cleanups();
 
-/** Not a power of two, so that no other buffer of the test is this long. */
-const BODY = 8 * 1024 * 1024 + 12_345;
-const FRAME = 4 + BODY;
 /** Sockets' own buffers and this test's small ones. */
 const SLACK = 1024 * 1024;
-
-/** The frame's first `n` bytes; made apart, so that no temporary of theirs is counted in what it holds. */
-function firstBytes(n: number): Uint8Array {
-  const bytes = new Uint8Array(n);
-  bytes.set(header(BODY));
-  bytes.set(noise(n - 4, 7), 4);
-  return bytes;
-}
 
 describe('a long frame whose peer stalls past half of it', () => {
   it('holds no more than the frame is charged: its memory, not that and the pieces that came before it', async () => {
     const { runtime, received } = countingRuntime();
     // The documented least: the largest frame accepted. The frame is charged its length.
-    const server = await serve(tcp({ maxPendingFrameBytes: FRAME }, runtime));
-    cleanup.push(() => server.listener.close());
-    const sender = await nodeRuntime.connect(server.listener.address);
-    sender.bind({ data: () => {}, drain: () => {}, end: () => {}, close: () => {} });
-    cleanup.push(() => sender.close());
-    const rec = await server.next();
-    const sent = Math.ceil(FRAME / 2) + 256 * 1024;
-    const start = firstBytes(sent);
+    const { sender, rec } = await rawSender(tcp({ maxPendingFrameBytes: FRAME }, runtime), cleanup);
+    const start = longFramePastHalf();
+    const sent = start.length;
 
     fullGc();
     const before = process.memoryUsage().arrayBuffers;

@@ -1,27 +1,14 @@
-import { cleanups, memoryLogger, waitFor, within } from '@skein/test-utils';
-import { afterEach, describe, expect, it } from 'vitest';
-import { COUNTED_MODULE, RUN, countedRuns } from './counted.js';
-import { gate, outcome, serve, startPool } from './harness.js';
+import { waitFor, within } from '@skein/test-utils';
+import { describe, expect, it } from 'vitest';
+import { RUN, countedPool } from './counted.js';
+import { gate, outcome } from './harness.js';
 
 // A graceful close: what was queued and held finishes, what comes after is refused unrun; and a
 // handler that never ends, which close() alone does not bound.
 
-const cleanup = cleanups();
-let counted: ReturnType<typeof countedRuns>;
-afterEach(() => counted.remove());
-
-async function poolAndServer(serverOpts = {}) {
-  counted = countedRuns();
-  const pool = await startPool({ module: COUNTED_MODULE, workers: 1, maxInFlightPerWorker: 1, exposeInternalErrors: true, logger: memoryLogger() });
-  cleanup.push(() => pool.destroy());
-  const s = await serve(pool, serverOpts);
-  cleanup.push(() => s.close());
-  return { pool, s };
-}
-
 describe('WorkerPool: close() drains', () => {
   it('the held and queued calls finish, each run once; a call that comes after close began is refused Closed and never runs', async () => {
-    const { pool, s } = await poolAndServer();
+    const { pool, s, counted } = await countedPool();
     const g = gate();
     const before = ['h', 'q1', 'q2'].map((t, i) => outcome(counted.call(s.stream, RUN, t, i === 0 ? g.msg : undefined).then((r) => new TextDecoder().decode(r.msg))));
     await waitFor(() => pool.stats().inFlight === 1 && pool.stats().queued === 2);
@@ -34,7 +21,7 @@ describe('WorkerPool: close() drains', () => {
   });
 
   it("a handler that never ends holds close(), which has no bound of its own, until the server's close ends its connection: the caller reads IO, may have run", async () => {
-    const { pool, s } = await poolAndServer({ closeWaitMs: 200 });
+    const { pool, s, counted } = await countedPool({ server: { closeWaitMs: 200 } });
     const never = gate();
     const call = outcome(counted.call(s.stream, RUN, 'forever', never.msg));
     await waitFor(() => counted.runs('forever') === 1);
@@ -53,7 +40,7 @@ describe('WorkerPool: close() drains', () => {
   });
 
   it('destroy() ends a close held by a handler that never ends: the caller reads IO, may have run, saying the worker was ended', async () => {
-    const { pool, s } = await poolAndServer();
+    const { pool, s, counted } = await countedPool();
     const never = gate();
     const call = outcome(counted.call(s.stream, RUN, 'forever', never.msg));
     await waitFor(() => counted.runs('forever') === 1);

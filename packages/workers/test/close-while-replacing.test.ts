@@ -1,28 +1,13 @@
-import type { Logger } from '@skein/core';
-import { cleanups, memoryLogger, sleep, waitFor, within } from '@skein/test-utils';
-import { afterEach, describe, expect, it } from 'vitest';
+import { memoryLogger, sleep, waitFor, within } from '@skein/test-utils';
+import { describe, expect, it } from 'vitest';
 import type { WorkerPool } from '../src/index.js';
 import { FIRST_BACKOFF_MS } from '../src/respawn-backoff.js';
-import { COUNTED_MODULE, CRASH, RUN, countedRuns, threadCount } from './counted.js';
-import { gate, outcome, serve, startPool } from './harness.js';
+import { CRASH, RUN, countedPool, threadCount } from './counted.js';
+import { gate, outcome } from './harness.js';
 
 // close() while a crashed worker is being replaced: close resolves, every call settles saying
 // truthfully whether its handler may have run (counted in a file by the handlers themselves), no
 // worker thread is left, and no replacement starts once close has begun ending the workers.
-
-const cleanup = cleanups();
-let counted: ReturnType<typeof countedRuns>;
-afterEach(() => counted.remove());
-
-async function poolAndServer(logger: Logger = memoryLogger()) {
-  counted = countedRuns();
-  const threads = threadCount();
-  const pool = await startPool({ module: COUNTED_MODULE, workers: 1, maxInFlightPerWorker: 1, exposeInternalErrors: true, logger });
-  cleanup.push(() => pool.destroy());
-  const s = await serve(pool);
-  cleanup.push(() => s.close());
-  return { pool, s, threads };
-}
 
 const mayHaveRun = { code: 'IO', retry: 'idempotent', message: expect.stringMatching(/worker 0 exited with code 7 while holding this call; the handler may have run$/) };
 const unrun = { code: 'Closed', retry: 'safe' };
@@ -34,7 +19,7 @@ async function threadsBackTo(before: number | undefined): Promise<void> {
 
 describe('WorkerPool: close() while a crashed worker is replaced', () => {
   it('crash, then close before the replacement is ready: the queued calls run once each on it, close resolves, no thread is left', async () => {
-    const { pool, s, threads } = await poolAndServer();
+    const { pool, s, threads, counted } = await countedPool();
     const crash = gate();
     const crashed = outcome(counted.call(s.stream, CRASH, 'c', crash.msg));
     await waitFor(() => counted.runs('c') === 1);
@@ -53,7 +38,7 @@ describe('WorkerPool: close() while a crashed worker is replaced', () => {
   });
 
   it('crash with nothing queued, then close: the replacement being started is ended, close resolves, no thread is left', async () => {
-    const { pool, s, threads } = await poolAndServer();
+    const { pool, s, threads, counted } = await countedPool();
     expect(await outcome(counted.call(s.stream, CRASH, 'c'))).toMatchObject(mayHaveRun);
     await within(pool.close(), 20_000, 'close()');
     expect(pool.stats()).toEqual({ state: 'closed', workers: 0, queued: 0, inFlight: 0, crashes: 1, overloaded: 0 });
@@ -71,9 +56,9 @@ describe('WorkerPool: close() while a crashed worker is replaced', () => {
       error(obj, msg);
       if (new RegExp(`replaced in ${FIRST_BACKOFF_MS} ms`).test(msg ?? '')) queueMicrotask(() => (closed = pool!.close()));
     };
-    const started = await poolAndServer(logger);
+    const started = await countedPool({ pool: { logger } });
     pool = started.pool;
-    const { s, threads } = started;
+    const { s, threads, counted } = started;
     // Two workers in a row die answering no call: the second's replacement waits FIRST_BACKOFF_MS.
     const first = outcome(counted.call(s.stream, CRASH, 'c1'));
     const second = outcome(counted.call(s.stream, CRASH, 'c2'));
@@ -89,7 +74,7 @@ describe('WorkerPool: close() while a crashed worker is replaced', () => {
   });
 
   it('a replacement that fails to load while close drains: the crashed call may have run, the queued ones fail Closed, unrun; close resolves', async () => {
-    const { pool, s, threads } = await poolAndServer();
+    const { pool, s, threads, counted } = await countedPool();
     const crash = gate();
     const crashed = outcome(counted.call(s.stream, CRASH, 'c', crash.msg));
     await waitFor(() => counted.runs('c') === 1);

@@ -1,23 +1,14 @@
-import { cleanups, memoryLogger, waitFor, within } from '@skein/test-utils';
-import { afterEach, describe, expect, it } from 'vitest';
-import { COUNTED_MODULE, CRASH, RUN, countedRuns, threadCount } from './counted.js';
-import { gate, outcome, serve, startPool } from './harness.js';
+import { waitFor, within } from '@skein/test-utils';
+import { describe, expect, it } from 'vitest';
+import { CRASH, RUN, countedPool, threadCount } from './counted.js';
+import { gate, outcome } from './harness.js';
 
 // A worker that crashes while the input queue is full: each caller reads the truth of its call,
 // checked against what the handlers themselves counted (fixtures/counted.mjs).
 
-const cleanup = cleanups();
-let counted: ReturnType<typeof countedRuns>;
-afterEach(() => counted.remove());
-
 describe('WorkerPool: a crash while the input queue is full', () => {
   it('Overloaded stays Overloaded (never ran), the calls the worker held may have run, the queued ones run exactly once on the replacement', async () => {
-    counted = countedRuns();
-    const threads = threadCount();
-    const pool = await startPool({ module: COUNTED_MODULE, workers: 1, maxInFlightPerWorker: 2, maxQueued: 4, exposeInternalErrors: true, logger: memoryLogger() });
-    cleanup.push(() => pool.destroy());
-    const s = await serve(pool);
-    cleanup.push(() => s.close());
+    const { pool, s, threads, counted } = await countedPool({ pool: { maxInFlightPerWorker: 2, maxQueued: 4 } });
     const crash = gate();
     const never = gate();
     const held = [outcome(counted.call(s.stream, CRASH, 'c', crash.msg)), outcome(counted.call(s.stream, RUN, 'h', never.msg))];

@@ -1,3 +1,5 @@
+import { rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { msgpackCodec } from '@skein/codec-msgpack';
 import { RpcError, type TlsOptions } from '@skein/core';
 import { createClient } from '@skein/api';
@@ -5,6 +7,7 @@ import { nodeRuntime } from '@skein/runtime-node';
 import { ClientStream, RpcServer, type ClientStreamOptions, type Dispatch, type RpcServerOptions } from '@skein/stream';
 import { portOf } from '@skein/test-utils';
 import { tcpTransport } from '@skein/transport-tcp';
+import { onTestFinished } from 'vitest';
 import { WorkerPool, type WorkerPoolOptions } from '../src/index.js';
 import { Calc } from './fixtures/calc.mjs';
 
@@ -13,6 +16,20 @@ export const CALC_MODULE = new URL('./fixtures/calc.mjs', import.meta.url);
 export const ROUTER_MODULE = new URL('./fixtures/router.mjs', import.meta.url);
 /** Calls that wait at a gate until the test opens it (fixtures/gates.mjs; see `gate()`). */
 export const GATES_MODULE = new URL('./fixtures/gates.mjs', import.meta.url);
+/** The calc module, unless `hangOnLoad` has told it to hang while it loads (fixtures/hangs-on-load.mjs). */
+export const HANGS_ON_LOAD_MODULE = new URL('./fixtures/hangs-on-load.mjs', import.meta.url);
+
+/** The file that tells HANGS_ON_LOAD_MODULE how to hang: named by the process, as a worker sees it. */
+const hangMarker = `${tmpdir()}/skein-workers-hang-${process.pid}`;
+
+/**
+ * From now until the calling test ends, a worker that loads HANGS_ON_LOAD_MODULE never finishes
+ * loading it: a top-level `loop` that never yields, or a top-level `await` that never settles.
+ */
+export function hangOnLoad(how: 'loop' | 'await'): void {
+  writeFileSync(hangMarker, how);
+  onTestFinished(() => rmSync(hangMarker, { force: true }));
+}
 
 let gates = 0;
 /** A gate of the calling test's own, for GATES_MODULE: its name goes as the msg of the calls that wait at it. */

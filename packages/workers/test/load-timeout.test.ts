@@ -1,27 +1,17 @@
-import { memoryLogger, within } from '@skein/test-utils';
-import { rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { afterEach, describe, expect, it } from 'vitest';
-import { outcome, serve, startPool } from './harness.js';
+import { cleanups, memoryLogger, within } from '@skein/test-utils';
+import { describe, expect, it } from 'vitest';
+import { HANGS_ON_LOAD_MODULE as MODULE, hangOnLoad, outcome, serve, startPool } from './harness.js';
 
 // A worker module that never finishes loading (a top-level loop, or a top-level await that never
 // settles) is ended after `loadTimeoutMs`: `start` rejects naming it, and a replacement that
 // hangs so is ended and not replaced again, so that the calls waiting for it fail, unrun.
 
-const MODULE = new URL('./fixtures/hangs-on-load.mjs', import.meta.url);
-const marker = `${tmpdir()}/skein-workers-hang-${process.pid}`;
 /** Only a safety net: on a pool without the bound, start (or the call) waits for good. */
 const NET = 10_000;
 /** A bound a module that does load meets even on a loaded machine. */
 const LOADS_MS = 4000;
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-  rmSync(marker, { force: true });
-});
-
-const hangOnLoad = (how: 'loop' | 'await'): void => writeFileSync(marker, how);
+const cleanup = cleanups();
 
 describe('WorkerPool: a module that never finishes loading', () => {
   it.each(['loop', 'await'] as const)('start rejects with InvalidArgument after loadTimeoutMs (a top-level %s that never ends)', async (how) => {
