@@ -16,9 +16,11 @@ export async function loadWorkerModule(specifier: string): Promise<Dispatch> {
   if (typeof entry === 'function') entry = await entry();
   if (isDispatch(entry)) return entry;
   const services = (entry as ServiceDispatchOptions | undefined)?.services;
-  // Said at start: a pool that started would answer every call Service, for as long as it runs.
-  if (Array.isArray(services) && services.length === 0) throw new TypeError(`${specifier}: the default export lists no services (every call would be answered Service)`);
-  if (Array.isArray(services)) return createServiceDispatch(entry as ServiceDispatchOptions);
+  if (Array.isArray(services)) {
+    // Said at start: a pool that started would answer every call Service, for as long as it runs.
+    if (services.length === 0) throw new TypeError(`${specifier}: the default export lists no services (every call would be answered Service)`);
+    return createServiceDispatch(entry as ServiceDispatchOptions);
+  }
   throw new TypeError(`${specifier}: the default export is neither createServiceDispatch options ({ codec, services }) nor a Dispatch`);
 }
 
