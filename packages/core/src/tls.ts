@@ -225,7 +225,8 @@ export function tlsFailure(remote: string, raw: string, cause?: unknown, seen?: 
   const m = message.toLowerCase();
   const failed = (code: ErrorCode, hint: string): RpcError => new RpcError(code, `TLS handshake with ${remote} failed: ${message}${hint}`, { cause });
   if (CERTIFICATE_ALERT.test(m)) {
-    // An alert the server sent before its handshake was done: it read nothing of the connection.
+    // The server's own verdict on this client's certificate (isHandshakeRefusal). Not a sign that it
+    // read nothing: a TLS 1.2 server may renegotiate after reading calls and refuse then.
     return markHandshakeRefusal(new RpcError(ErrorCode.Unauthenticated, `${remote} refused the TLS connection: ${message} (the server wants a client certificate its CAs vouch for: check tls.cert, tls.key)`, { cause }));
   }
   // An alert came: the server speaks TLS, whatever else is wrong.
