@@ -70,11 +70,18 @@ describe('a rolling restart of three server processes by SIGTERM', () => {
     stop = true;
     await Promise.all(callers);
 
-    const runs = new Map<number, number>();
-    for (const p of procs) for (const l of p.lines) {
-      const m = /^ran (\d+)$/.exec(l);
-      if (m) runs.set(Number(m[1]), (runs.get(Number(m[1])) ?? 0) + 1);
-    }
+    const countRuns = (): Map<number, number> => {
+      const runs = new Map<number, number>();
+      for (const p of procs) for (const l of p.lines) {
+        const m = /^ran (\d+)$/.exec(l);
+        if (m) runs.set(Number(m[1]), (runs.get(Number(m[1])) ?? 0) + 1);
+      }
+      return runs;
+    };
+    // A server prints "ran n" before it answers, but its stdout is a pipe, written asynchronously:
+    // the answer can reach this process before the line does. Every answered call's line comes.
+    await waitFor(() => [...answered].every((n) => countRuns().has(n)), { what: "every answered call's ran line" });
+    const runs = countRuns();
     expect(failures).toEqual([]);
     expect([...runs].filter(([, c]) => c > 1)).toEqual([]);
     for (const n of answered) expect(runs.get(n), `call ${n}`).toBe(1);
