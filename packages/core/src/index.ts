@@ -70,6 +70,8 @@ export { clearStaleSocket } from './socket-file.js';
 // For transport authors: a transport's TLS options, its listeners and reloadTls (in call order, a listener still opening caught up)
 export { TransportTls } from './transport-tls.js';
 export type { TlsListener, TransportTlsAdapter } from './transport-tls.js';
+// For runtime authors whose TLS loads a pair only as a listener does (Bun, Deno): Runtime.loadConnectTls on a trial listener
+export { loadPairOnTrialListener } from './trial-listener-pair.js';
 // For every package that renames an option: the old name fails loudly instead of being ignored
 export { refuseRenamed } from './renamed-option.js';
 // For adapters over Node's sockets (runtime-node, transport-ws): what their kernel has taken (FrameConn.sentBytes)

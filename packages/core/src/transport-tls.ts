@@ -102,20 +102,35 @@ export class TransportTls {
     expiry.serving(options);
   }
 
+  /**
+   * Whether every open listener loads a reload's pair itself before anything changes (each has
+   * `reloadTls`, which refuses a pair it cannot load before it touches its socket): then a load
+   * as a connect's first would load the same pair once more (on Bun and Deno a trial listener
+   * of its own, beside each listener's).
+   */
+  private listenersLoadPair(): boolean {
+    if (this.listeners.size === 0) return false;
+    for (const l of this.listeners.keys()) if (!l.reloadTls) return false;
+    return true;
+  }
+
   private async apply(next: TlsOptions): Promise<void> {
     if (this.holder.tls === undefined) throw invalidArgument('reloadTls: this transport was made without tls options');
     // Checked before any listener changes, for connects always and for listeners while any is
     // open (a client-only transport rotates its client certificate or CA): a bad certificate
-    // leaves every listener, and later connects, as they were. Loaded as a connect's too: with
-    // no listener nothing else would load a key that is not the certificate's, and the next
-    // connect would fail instead.
+    // leaves every listener, and later connects, as they were. Loaded as a connect's too where
+    // no listener loads it: with none nothing else would load a key that is not the
+    // certificate's, and the next connect would fail instead.
     const reloaded = reloadedTransportTls(this.holder.tls, next, this.listeners.size > 0);
-    const loading = this.adapter.loadPair(reloaded);
+    const loading = this.listenersLoadPair() ? undefined : this.adapter.loadPair(reloaded);
     // A pair loaded at once goes on to the listeners in the same turn, nothing run between: a
     // listener that registered during an await here and cannot change its certificate (uWS)
     // would turn its listen's refusal (`listening`) into this reload's.
     if (loading !== undefined) await loading;
-    for (const l of this.listeners.keys()) await this.reloadListener(l, next);
+    // One rule for every listener, as `catchUp`'s: given the options the transport holds after
+    // this reload, whole, what a listen opened now would serve; not `next`'s fields alone, which a
+    // listener would merge over its own (one left serving a failed reload's certificate would keep it).
+    for (const l of this.listeners.keys()) await this.reloadListener(l, reloaded);
     this.holder.tls = reloaded;
     this.applied++;
     for (const expiry of this.listeners.values()) expiry.serving(reloaded);

@@ -1,5 +1,5 @@
 import { X509Certificate } from 'node:crypto';
-import { ErrorCode, identityOf, listenFailed, parsedBy, refuseDamagedCa, resolveTls, sniName, unusableTls, type Address, type RpcError, type PeerIdentity, type ResolvedTls, type TlsOptions } from '@skein/core';
+import { identityOf, listenFailed, loadPairOnTrialListener, parsedBy, refuseDamagedCa, resolveTls, sniName, unusableTls, type Address, type RpcError, type PeerIdentity, type ResolvedTls, type TlsOptions } from '@skein/core';
 import type { BunApi, BunSocket, BunSocketListener, BunTlsOptions } from './native-api.js';
 import { describe } from './socket-address.js';
 
@@ -83,18 +83,11 @@ export function loadedListenTls(tls: TlsOptions, host: string): ResolvedTls {
 
 /**
  * Runtime.loadConnectTls: a client certificate and key loaded by BoringSSL as a listener's reload
- * loads them (loadedListenTls, on loopback), so that a key that is not the certificate's is the
- * same InvalidArgument. A loopback port the system will not give (an errno) leaves the pair to
- * the next connect, which loads it too: the client asked for no listener.
+ * loads them (loadedListenTls, on loopback; core's loadPairOnTrialListener), so that a key that
+ * is not the certificate's is the same InvalidArgument.
  */
 export async function loadConnectTls(tls: TlsOptions): Promise<void> {
-  const s = resolveBunTls(tls, 'connect');
-  if (s.cert === undefined) return;
-  try {
-    loadedListenTls({ cert: s.cert, key: s.key }, '127.0.0.1');
-  } catch (err) {
-    if ((err as RpcError).code === ErrorCode.InvalidArgument) throw err;
-  }
+  loadPairOnTrialListener(resolveBunTls(tls, 'connect'), (pair) => loadedListenTls(pair, '127.0.0.1'));
 }
 
 /**

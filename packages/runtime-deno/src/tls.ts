@@ -1,4 +1,4 @@
-import { ErrorCode, invalidArgument, listenFailed, reloadedTls, resolveTls, unusableTls, type Address, type ResolvedTls, type RpcError, type TlsOptions } from '@skein/core';
+import { invalidArgument, listenFailed, loadPairOnTrialListener, reloadedTls, resolveTls, unusableTls, type Address, type ResolvedTls, type TlsOptions } from '@skein/core';
 import type { DenoApi, DenoConnectTlsOptions, DenoListenTlsOptions, DenoListener } from './native-api.js';
 import { isPermissionError } from './permission-error.js';
 import { describe } from './socket-address.js';
@@ -33,18 +33,11 @@ export function denoReloadTls(listening: TlsOptions, next: TlsOptions, host: str
 
 /**
  * Runtime.loadConnectTls: a client certificate and key loaded by rustls as a listener's reload
- * loads them (on a loopback port of its own, closed at once), so that a key that is not the
- * certificate's is the same InvalidArgument. A port the system or Deno's permissions will not
- * give leaves the pair to the next connect, which loads it too: the client asked for no listener.
+ * loads them (tryListening, on loopback; core's loadPairOnTrialListener), so that a key that is
+ * not the certificate's is the same InvalidArgument.
  */
 export async function loadConnectTls(tls: TlsOptions): Promise<void> {
-  const s = resolveTls(tls, 'connect');
-  if (s.cert === undefined) return;
-  try {
-    tryListening('127.0.0.1', resolveTls({ cert: s.cert, key: s.key }, 'listen'));
-  } catch (err) {
-    if ((err as RpcError).code === ErrorCode.InvalidArgument) throw err;
-  }
+  loadPairOnTrialListener(resolveTls(tls, 'connect'), (pair) => tryListening('127.0.0.1', resolveTls(pair, 'listen')));
 }
 
 /** `settings` loaded by rustls on a port of its own on `host`, closed at once: what rustls will not load is InvalidArgument. */

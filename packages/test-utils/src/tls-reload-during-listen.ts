@@ -16,11 +16,12 @@ export interface TlsReloadDuringListenHarness {
 
 /**
  * The CN of the certificate the TLS listener at `address` presents, read by Node's own TLS client
- * trusting `ca`; the connection is closed by `cleanup`.
+ * trusting `ca` (with `client`'s options too: a certificate for mTLS, a `maxVersion`); the
+ * connection is closed by `cleanup`. A handshake the server refuses rejects.
  */
-export function servedCommonName(address: Address, ca: string, cleanup: (() => unknown)[]): Promise<string | undefined> {
+export function servedCommonName(address: Address, ca: string, cleanup: (() => unknown)[], client: tls.ConnectionOptions = {}): Promise<string | undefined> {
   const at = 'path' in address ? { path: address.path } : { host: address.host, port: address.port };
-  const socket = tls.connect({ ...at, ca, servername: 'localhost' });
+  const socket = tls.connect({ ...at, ca, servername: 'localhost', ...client });
   cleanup.push(() => socket.destroy());
   const cn = new Promise<string | undefined>((resolve, reject) => {
     socket.once('secureConnect', () => resolve(socket.getPeerCertificate().subject?.CN as string | undefined));
