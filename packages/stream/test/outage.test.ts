@@ -1,10 +1,10 @@
-import { parseAddress, type Transport } from '@skein/core';
-import { ManualClock, cleanups, deferred, freePort, waitFor } from '@skein/test-utils';
+import { ErrorCode, MAX_TIMER_MS, parseAddress, silentLogger, type Transport } from '@skein/core';
+import { ManualClock, cleanups, deferred, freePort, waitFor, within } from '@skein/test-utils';
 import { describe, expect, it } from 'vitest';
-import { ConnPool } from '../src/index.js';
+import { ConnPool, RpcServer, createRouter, type PoolState } from '../src/index.js';
 import { PING_ACTION } from '../src/wire/protocol.js';
 import { transport } from './harness.js';
-import { hungServer, localServer } from './pool-harness.js';
+import { countingTransport, hungServer, localServer } from './pool-harness.js';
 
 // A pool's outage (outage.ts): when it begins, how the backoff paces the connects that follow,
 // and that nothing of it outlives the pool. Connects go where `routed` sends them, each to a real
@@ -127,6 +127,106 @@ describe('a pool closed during an outage', () => {
     expect(clock.running).toBe(2); // the pool's tick and the reconnect's delay
     await p.close();
     await call;
+    expect(clock.running).toBe(0);
+  });
+});
+
+/** A real server that accepts the credentials 'good' alone (others: Unauthenticated), its listener counting the connections it accepts. */
+async function refusingServer(): Promise<{ address: string; accepted: () => number }> {
+  const listener = countingTransport();
+  const authenticate = ({ text }: { text: string }) => (text === 'good' ? { principal: 'good' } : undefined);
+  const server = new RpcServer({ dispatch: createRouter({ 1: () => undefined }), authenticate, logger: silentLogger });
+  const bound = (await server.listen(listener, '127.0.0.1:0')) as { port: number };
+  cleanup.push(() => server.close());
+  return { address: `127.0.0.1:${bound.port}`, accepted: () => listener.accepted };
+}
+
+describe('a pool whose onStateChange re-enters it as it enters backoff', () => {
+  it('that renews its credentials keeps one reconnect delay pending, not two: no reconnect comes before its backoff delay, none outlives the pool', async () => {
+    // Every credential is refused (Unauthenticated: no retry heals it). At the first 'backoff' the
+    // state callback renews them, from within the pool's entry into backoff: the refusal is
+    // outdated, so the pool connects again at once (Outage.changed), and that connect is refused
+    // too. Its backoff's ceiling is the longest a timer holds (its delay falls under 100 ms once in
+    // 20 million runs). The first delay (under 100 ms), armed as the callback returned, must not
+    // live on beside it: a ticker, it would reconnect at its own pace until stopped.
+    const s = await refusingServer();
+    const t = routed(() => s.address);
+    const clock = new ManualClock(); // moved only past the first delay's ceiling, below
+    const states: PoolState[] = [];
+    let renewed = false;
+    const pool: ConnPool = new ConnPool({
+      transport: t,
+      address: s.address,
+      clock,
+      logger: silentLogger,
+      backoff: { initialMs: 100, multiplier: 2 ** 25, maxMs: MAX_TIMER_MS },
+      stream: { credentials: 'refused', keepaliveMs: 0 },
+      onStateChange: (state) => {
+        states.push(state);
+        if (state === 'backoff' && !renewed) {
+          renewed = true;
+          void pool.renewCredentials();
+        }
+      },
+    });
+    cleanup.push(() => pool.destroy());
+    // The call waits through the first refusal (outdated by the renewal) and fails with the second.
+    const err = await within(pool.call(1).catch((e: unknown) => e), 10_000, 'the first call');
+    expect(err).toMatchObject({ code: ErrorCode.Unauthenticated });
+    expect(states).toEqual(['connecting', 'backoff', 'connecting', 'backoff']);
+    expect(s.accepted()).toBe(2);
+    expect(t.connects).toBe(2);
+    expect(clock.running).toBe(2); // the pool's tick and one reconnect delay
+    // Past the first delay's ceiling: a delay left over from it would reconnect now (a retry's
+    // connect begins synchronously, so the count and the state say it at once).
+    clock.advance(100);
+    expect(t.connects).toBe(2);
+    expect(pool.state).toBe('backoff');
+    await pool.close();
+    expect(clock.running).toBe(0);
+    expect(s.accepted()).toBe(2);
+  });
+
+  it('that renews its credentials with ones the server takes holds no reconnect delay once the connect they made is up', async () => {
+    // The renewal's connect, made at once, succeeds: the delay armed as the callback returned is
+    // spent by it, not left to fire into a later outage's backoff.
+    const s = await refusingServer();
+    const clock = new ManualClock(); // never moved
+    const states: PoolState[] = [];
+    const pool: ConnPool = new ConnPool({
+      transport,
+      address: s.address,
+      clock,
+      logger: silentLogger,
+      stream: { credentials: 'refused', keepaliveMs: 0 },
+      onStateChange: (state) => {
+        states.push(state);
+        if (state === 'backoff') void pool.renewCredentials('good');
+      },
+    });
+    cleanup.push(() => pool.destroy());
+    await within(pool.call(1), 10_000, 'the call');
+    expect(states).toEqual(['connecting', 'backoff', 'connecting', 'ready']);
+    expect(s.accepted()).toBe(2);
+    expect(clock.running).toBe(2); // the pool's tick and its connection's: no reconnect delay
+  });
+
+  it('that closes it arms no delay after the close', async () => {
+    const s = await refusingServer();
+    const clock = new ManualClock();
+    const pool: ConnPool = new ConnPool({
+      transport,
+      address: s.address,
+      clock,
+      logger: silentLogger,
+      stream: { credentials: 'refused', keepaliveMs: 0 },
+      onStateChange: (state) => void (state === 'backoff' && pool.close()),
+    });
+    cleanup.push(() => pool.destroy());
+    const err = await within(pool.call(1).catch((e: unknown) => e), 10_000, 'the call');
+    expect(err).toMatchObject({ code: ErrorCode.Closed });
+    expect(pool.state).toBe('closed');
+    expect(s.accepted()).toBe(1);
     expect(clock.running).toBe(0);
   });
 });

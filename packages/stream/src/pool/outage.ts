@@ -43,7 +43,10 @@ export class Outage {
   private refusedWith: MadeWith | undefined;
   private lastError: Error | undefined;
   private readonly backoff: Backoff;
+  /** The one reconnect pending: a backoff delay's ticker. Armed only through `backOff`, at most one at a time. */
   private retryTimer: Ticker | undefined;
+  /** The pool closed (`stop`): no delay is armed again, whatever a state callback did meanwhile. */
+  private stopped = false;
 
   constructor(
     backoff: Partial<BackoffOptions> | undefined,
@@ -101,24 +104,41 @@ export class Outage {
     this.refused = undefined;
     this.refusedWith = undefined;
     this.waitFrom = this.link.clock.now();
-    this.retryTimer?.stop();
-    this.retryTimer = undefined;
+    this.disarm();
     // Not from here: a call reads this before it is queued, and the connect tells onStateChange,
     // whose code may close the pool, which would leave that call in the queue of a closed pool,
     // never settled. A microtask on, it is queued (a close fails it); retry checks the state.
-    queueMicrotask(() => this.link.retry());
+    queueMicrotask(this.retryNow);
     return true;
   }
 
-  /** Waits out the next backoff delay, then asks the pool to connect again (`retry`). */
+  /**
+   * Waits out the next backoff delay, then asks the pool to connect again (`retry`). Replaces any
+   * delay still pending: the pool's onStateChange('backoff') runs just before this, and code of
+   * its that re-enters (renewCredentials, a call after reloadTls: `changed`) may have left one.
+   */
   backOff(): void {
+    this.disarm();
+    // The callback may have closed the pool: nothing to wait for.
+    if (this.stopped) return;
     // At least 1 ms: a zero-delay ticker would spin on a manual clock.
     const delay = Math.max(1, this.backoff.next());
-    this.retryTimer = this.link.clock.every(delay, () => {
-      this.retryTimer?.stop();
-      this.retryTimer = undefined;
-      this.link.retry();
-    });
+    this.retryTimer = this.link.clock.every(delay, this.retryNow);
+  }
+
+  /**
+   * The delay is over, or a change asks for a connect at once (`changed`): whatever delay is
+   * pending is spent, so that it cannot fire again later, early for the backoff that follows
+   * (a ticker repeats until stopped), and the pool connects if it is still backing off.
+   */
+  private readonly retryNow = (): void => {
+    this.disarm();
+    this.link.retry();
+  };
+
+  private disarm(): void {
+    this.retryTimer?.stop();
+    this.retryTimer = undefined;
   }
 
   /** The last connection was lost while another connect is under way: an outage, but no backoff yet. */
@@ -160,8 +180,8 @@ export class Outage {
 
   /** The pool closed: no more reconnects. */
   stop(): void {
-    this.retryTimer?.stop();
-    this.retryTimer = undefined;
+    this.stopped = true;
+    this.disarm();
   }
 }
 
