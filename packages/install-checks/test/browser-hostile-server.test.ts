@@ -27,25 +27,47 @@ function response(flag: number, seq: number, msgLen: number, body: Uint8Array = 
 }
 const ok = (seq: number, text = ''): Uint8Array => response(0, seq, text.length, bytes(text));
 
-/** What each broken mode sends for the last call in flight: a frame header claiming more than the client's limits, with 10 bytes behind it; a flag no answer has; part of a header; a bad magic. */
+const GOODBYE = response(0x1d, 0, 0);
+const concat = (...parts: Uint8Array[]): Uint8Array => new Uint8Array(Buffer.concat(parts));
+
+/**
+ * What each broken mode sends for the last call in flight: a frame header claiming more than the
+ * client's limits, with 10 bytes behind it; a flag no answer has; part of a header; a bad magic;
+ * a goodbye (the server's last frame, which says the calls unanswered never ran) broken: followed
+ * by garbage, or by an answer, or from a server whose hello never agreed goodbyes.
+ */
 const BROKEN: Record<string, (seq: number) => Uint8Array> = {
   'huge-message': (seq) => response(0, seq, 17 * 1024 * 1024, new Uint8Array(10)),
   'huge-blob': (seq) => response(0, seq, 0, new Uint8Array(10), 0x7fff_ffff),
   'unknown-flag': (seq) => response(9, seq, 0),
   truncated: (seq) => ok(seq).subarray(0, 12),
   'bad-magic': (seq) => ok(seq).fill(0x11, 0, 2),
+  'goodbye-then-garbage': (seq) => concat(GOODBYE, ok(seq).fill(0x11, 0, 2)),
+  'goodbye-then-answer': (seq) => concat(GOODBYE, ok(seq, 'late')),
+  'goodbye-unagreed': () => GOODBYE,
 };
+/** Broken modes whose server then closes cleanly, as one that means its goodbye would. */
+const CLOSE_AFTER = new Set(['goodbye-then-answer', 'goodbye-unagreed']);
 
-/** Hello answers that make no sense: of version 7; of version 1 with an entry (receive limits) claiming more bytes than follow. */
+/** A hello answer that agrees goodbyes (kind 25) and nothing else. */
+const AGREES_GOODBYE = response(0, 0, 6, new Uint8Array([1, 1, 25, 0, 0, 0]));
+
+/**
+ * Hello answers that make no sense: of version 7; of version 1 with an entry (receive limits)
+ * claiming more bytes than follow. And one agreeing goodbyes, for the modes that break one.
+ */
 const HELLO_ANSWERS: Record<string, Uint8Array> = {
   'bad-hello': response(0, 0, 2, new Uint8Array([7, 1])),
   'cut-hello': response(0, 0, 8, new Uint8Array([1, 1, 1, 0, 0xff, 0xff, 1, 2])),
+  'goodbye-then-garbage': AGREES_GOODBYE,
+  'goodbye-then-answer': AGREES_GOODBYE,
 };
 
 /**
- * A WebSocket server that answers pings and the hello as a v1 server would (`rpc_decode`), and
- * the calls as the path's `mode` says: broken (see BROKEN; `close` closes cleanly, `reset` resets
- * the TCP connection), an answer to a seq never sent before the real one, a garbage hello
+ * A WebSocket server that answers pings and the hello as a v1 server would (`rpc_decode`; see
+ * HELLO_ANSWERS for the modes answered otherwise), and the calls as the path's `mode` says: broken
+ * (see BROKEN; `text` sends a text message, `close` closes cleanly, `reset` resets the TCP
+ * connection), an answer to a seq never sent before the real one, a garbage hello
  * answer, or (`flaky-*`) the first connection reset at its first call, the second refused at its
  * upgrade (the server is down), the later ones served.
  */
@@ -81,7 +103,8 @@ function serve(ws: RawWs, socket: Socket, mode: string): void {
       if (h.action === protocol.HELLO_ACTION) ws.send(HELLO_ANSWERS[mode] ?? response(2, 0, 0, bytes('rpc_decode'), 10));
       else if (h.action === protocol.PING_ACTION) ws.send(ok(seq));
       else if (++calls < IN_FLIGHT && (BROKEN_MODES as readonly string[]).includes(mode)) continue;
-      else if (mode in BROKEN) ws.send(BROKEN[mode]!(seq));
+      else if (mode in BROKEN) (ws.send(BROKEN[mode]!(seq)), CLOSE_AFTER.has(mode) && ws.close());
+      else if (mode === 'text') ws.send('not a frame');
       // A WebSocket frame header claiming 32 MiB, and 100 bytes of it: the message never ends.
       else if (mode === 'ws-stall') socket.write(Buffer.concat([Buffer.from([0x82, 127, 0, 0, 0, 0, 0x02, 0, 0, 0]), Buffer.alloc(100)]));
       else if (mode === 'close') ws.close();
@@ -133,6 +156,10 @@ function expectDocumented(r: Report): void {
     'unknown-flag': /flag 9/,
     truncated: /mid-frame/,
     'bad-magic': /bad magic/,
+    text: /text message: Skein frames travel in binary messages/,
+    'goodbye-then-garbage': /bad magic/,
+    'goodbye-then-answer': /after the server's goodbye/,
+    'goodbye-unagreed': /did not agree goodbyes/,
     'ws-stall': /did not answer a ping/,
     close: /closed by peer/,
     reset: /1006/,

@@ -52,7 +52,8 @@ import { callTimeout, metadataRefusal } from '../internals/checks.js';
 import { ClientHello, type PeerDialect } from './hello.js';
 import { HELLO_SEQ } from '../wire/hello.js';
 import { SERVER_PING_FLAG, SERVER_PONG_FRAME } from '../wire/server-pings.js';
-import { GOODBYE_FLAG } from '../wire/goodbye.js';
+import { GOODBYE_FLAG, GOODBYE_KIND } from '../wire/goodbye.js';
+import { brokeProtocol, frameAfterGoodbye, goodbyeNotAgreed } from './broken-goodbye.js';
 import { CANCEL_ACTION, HEAD_ACTION, OPEN_ACTION } from '../wire/extension-frames.js';
 import { CallHeadError, encodeCallHead, wireRemaining } from '../wire/call-head.js';
 import type { StreamCall } from './stream-call.js';
@@ -753,12 +754,18 @@ export class ClientStream implements StreamCaller {
 
   /** The draining server's last frame: a pool sends nothing more here, and what is unanswered never ran (failAll). */
   private goodbye(): void {
+    if (!this.hello.accepted.includes(GOODBYE_KIND)) throw goodbyeNotAgreed(GOODBYE_FLAG);
     this.saidGoodbye = true;
     this.peerClosing = true;
   }
 
   private onFrame(bytes: Uint8Array, start: number, end: number): void {
     this.received = true;
+    // The goodbye is the server's last frame: one after it is a broken server's, whose goodbye does not hold.
+    if (this.saidGoodbye) {
+      this.saidGoodbye = false;
+      throw frameAfterGoodbye(bytes[start + RES_FLAG_AT]!, readSeq(bytes, start + SEQ_AT));
+    }
     // Its own flag, its own seqs: read before a reply's seq is looked up.
     if (this.serving !== undefined && isReverseFrame(bytes[start + RES_FLAG_AT]!)) return this.serving.frame(bytes, start, end);
     const seq = readSeq(bytes, start + SEQ_AT);
@@ -919,6 +926,8 @@ export class ClientStream implements StreamCaller {
   private onClosed(err: Error | undefined): void {
     // Bytes that do not frame before any frame of the protocol came: the peer is likely no Skein server.
     if (err instanceof FrameError && this.hello.dialect === 'pending') err = strangerPeer(err);
+    // Bytes after the goodbye that do not frame break it as a frame would: the calls unanswered may have run.
+    if (brokeProtocol(err)) this.saidGoodbye = false;
     if (err && this._state !== 'closed') this.logger.warn({ remote: this.remote, err }, 'stream closed');
     // A server that refused the connection ended it: that is what it closed with.
     const why = err ?? this.refusal;
