@@ -174,16 +174,20 @@ class ServerType {
     private readonly opts: ClusterOptions<Record<string, ServerTypeConfig>>,
   ) {
     this.logger = guardedLogger(opts.logger ?? silentLogger);
+    // The pool's servers, each once (two ids may name one server, a replaced one, as `add` allows), by the key counted for it.
+    const servers = new Map<string, { address: string; weight?: number }>();
     for (const m of config.servers ?? []) {
       if (this.byId.has(m.id)) throw invalidArgument(`server '${m.id}' of type '${name}' is listed twice`);
       this.byId.set(m.id, m);
-      this.counted(serverKey(m.address), 1);
+      const key = serverKey(m.address);
+      this.counted(key, 1);
+      servers.set(key, { address: m.address, weight: m.weight });
     }
     this.pool = new FailoverPool({
       ...config.pool,
       pool: withCredentials(config.pool?.pool, opts.credentials),
       transport: opts.transport,
-      servers: poolServers(this.list),
+      servers: [...servers.values()],
       strategy: config.strategy,
       logger: this.logger,
     });
@@ -378,13 +382,6 @@ function serverKey(address: string): string {
   } catch {
     return address;
   }
-}
-
-/** The first members' servers, each once: two ids may name one server (a replaced one), as `add` allows. */
-function poolServers(members: readonly Member[]): { address: string; weight?: number }[] {
-  const byAddress = new Map<string, { address: string; weight?: number }>();
-  for (const { address, weight } of members) byAddress.set(serverKey(address), { address, weight });
-  return [...byAddress.values()];
 }
 
 /**

@@ -46,13 +46,14 @@ export function undecodableFirstReply(action: string, codec: string, e: unknown)
  * changed. Made on failure only, with the stack the one given had (`withFramesOf`): none for an
  * error that settled many calls at once, which a stack per copy made slow. Anything else (the
  * method's own errors, a filter's, an RpcError subclass: see `ownClass`), and an error naming
- * the method already, is returned as it is.
+ * the method already, is returned as it is. An empty message (a Caller's `new RpcError(code, '')`)
+ * reads as the code's wire string, as one from the wire with no words does: no dangling colon.
  */
 export function named(err: unknown, action: string): unknown {
   if (err instanceof RemoteError) return withFramesOf(err, Object.assign(withoutStack(() => new RemoteError(err.payload)), { message: `${action}: ${err.message}` }));
   if (!(err instanceof RpcError) || ownClass(err) || namesAction(err.message, action)) return err;
   // Its own fields copied over (code, retry, and any other a client set on it): only the message differs.
-  return withFramesOf(err, Object.assign(withoutStack(() => new RpcError(err.code, `${action}: ${err.message}`, { cause: err.cause, retry: err.retry })), err));
+  return withFramesOf(err, Object.assign(withoutStack(() => new RpcError(err.code, `${action}: ${err.message || err.wire}`, { cause: err.cause, retry: err.retry })), err));
 }
 
 /**

@@ -20,13 +20,16 @@ function framesOf(err: Error): string {
   const stack = readStack(err);
   if (typeof stack !== 'string') return '';
   const head = headOf(err);
-  if (stack.startsWith(head)) return stack.slice(head.length);
+  // Its first line whole: a formatter that writes `RpcError: ` for an empty message (V8 writes
+  // `RpcError`) would otherwise leave its `: ` on the copy's first line.
+  if (stack.startsWith(head) && (stack.length === head.length || stack.charCodeAt(head.length) === NEWLINE)) return stack.slice(head.length);
   // Formatted before its message changed, or by another formatter: V8's frames start so.
   const at = stack.indexOf(FRAME);
   return at < 0 ? '' : stack.slice(at);
 }
 
 const FRAME = '\n    at ';
+const NEWLINE = 0x0a;
 
 /** An error's first line as V8 (and Node's formatter) writes it: `Error.prototype.toString`'s. */
 const headOf = (err: Error): string => Error.prototype.toString.call(err);

@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { inFlagWords } from '../src/flag-words.js';
 
 // A message may end in a list of options (`check tls.cert, tls.key`): every word of it is a flag
-// to the CLI's user, the last too. Only a lone name at the end (`getaddrinfo ENOTFOUND tls.ca`,
-// as Node quotes a host) is the operator's, kept as typed.
+// to the CLI's user, the last too. A lone name at the end (`getaddrinfo ENOTFOUND tls.ca`, as Node
+// quotes a host) is the operator's, kept as typed (flag-words-core-phrases.test.ts: anywhere else too).
 
 describe('flag words at the end of a message', () => {
   it('rewrites every option of a list the message ends with', () => {

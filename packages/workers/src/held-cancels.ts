@@ -45,10 +45,11 @@ export class HeldCancels {
       const slot = this.holder[id]!;
       let m = perWorker.get(slot);
       if (!m) perWorker.set(slot, (m = { t: 'cancel', ids: [], codes: [], messages: [] }));
-      const err = reason instanceof RpcError ? reason : new RpcError(ErrorCode.Cancelled, String(reason));
+      // The reason's code and words, Cancelled and its text for any other reason: read, never an error made for it.
+      const own = reason instanceof RpcError;
       m.ids.push(id);
-      m.codes.push(err.code);
-      m.messages.push(err.message);
+      m.codes.push(own ? reason.code : ErrorCode.Cancelled);
+      m.messages.push(own ? reason.message : String(reason));
     }
     for (const [slot, m] of perWorker) if (slot.state !== 'exited') slot.tell(m);
   }
