@@ -1,6 +1,6 @@
 import { ErrorCode, MAX_TIMER_MS, RpcError, extended, withoutStack } from '@skein/core';
 import type { CallInfo, FilterWatch } from './filters.js';
-import type { AbortSource } from '@skein/stream';
+import type { AbortSource, Caller } from '@skein/stream';
 import { noop, whenAborted } from './when-aborted.js';
 
 /**
@@ -68,6 +68,23 @@ export class ClientFilterWait<O extends WaitedOptions> implements FilterWatch {
  */
 function timerBounds(ms: number | undefined): ms is number {
   return typeof ms === 'number' && ms > 0 && ms <= MAX_TIMER_MS;
+}
+
+/**
+ * The timeout of a unary call given none (neither its options nor its client): its carrier's
+ * default (`Caller.timeoutMs`), which would bound it sent at once, so bounds its wait too (a
+ * `before` that never settles held such a call for ever). Not when it is made for a handler's
+ * call (`ctx`) that has a deadline: what is left of that one bounds it, as `inherit` sends it.
+ */
+export function carrierTimeout(caller: Caller, o: { readonly ctx?: { readonly deadline: number | undefined } }): number | undefined {
+  if (o.ctx?.deadline !== undefined) return undefined;
+  try {
+    return caller.timeoutMs;
+  } catch {
+    // A Caller of your own whose getter throws: read here, outside the call's promise, the
+    // throw would reach the caller of the stub synchronously. Such a call's wait is unbounded, as before.
+    return undefined;
+  }
 }
 
 /** What of a call's options bounds its wait (a typed call's `MethodCallOptions`). */

@@ -3,7 +3,7 @@ import type { Caller, CallOptions } from '@skein/stream';
 import { NO_OPTIONS, type MethodCallOptions } from './call-options.js';
 import { refuseThen, type AnyMethod, type ClientArgOf, type ErrorOf, type ResultOf, type ServiceDef } from './define.js';
 import { callInfo, withFilters, type Filter } from './filters.js';
-import { ClientFilterWait } from './client-filter-wait.js';
+import { ClientFilterWait, carrierTimeout } from './client-filter-wait.js';
 import { inherit } from './inherited-options.js';
 import { failed, mapError, type MethodReplies, type ReplyState } from './method-replies.js';
 import { ClientCache } from './client-cache.js';
@@ -84,8 +84,8 @@ function clientMethod(service: string, name: string, m: AnyMethod, caller: Calle
   // With client filters, they refuse the options the definition owns before they run: the call inside them need not again.
   const check = filters.length === 0;
   // A stream takes no client-wide default timeout (a subscription may last): only its own bounds its filters.
-  if (m.stream) return withFiltersAndResult(streamOpen(r, caller, check), m, filters, service, name, logger, undefined);
-  return withFiltersAndResult(unaryCall(unaryStub(r, caller, opts.timeoutMs), check), m, filters, service, name, logger, opts.timeoutMs);
+  if (m.stream) return withFiltersAndResult(streamOpen(r, caller, check), m, filters, service, name, logger, undefined, undefined);
+  return withFiltersAndResult(unaryCall(unaryStub(r, caller, opts.timeoutMs), check), m, filters, service, name, logger, opts.timeoutMs, caller);
 }
 
 /**
@@ -126,6 +126,8 @@ function withFiltersAndResult(
   name: string,
   logger: Logger,
   defaultTimeoutMs: number | undefined,
+  /** A unary call's carrier, whose own default bounds a call given no timeout (`carrierTimeout`); none for a stream. */
+  carrier: Caller | undefined,
 ): ClientMethod<AnyMethod> {
   const action = `${service}.${name}`;
   // One per method, not per call.
@@ -138,7 +140,7 @@ function withFiltersAndResult(
           const unheeded = o === NO_OPTIONS ? undefined : unheededOption(o, m);
           if (unheeded !== undefined) return Promise.reject(failed(action, unheeded));
           const info = callInfo('client', service, name, arg, { route: o.route });
-          const wait = new ClientFilterWait(o, o.timeoutMs ?? defaultTimeoutMs, info);
+          const wait = new ClientFilterWait(o, o.timeoutMs ?? defaultTimeoutMs ?? (carrier && carrierTimeout(carrier, o)), info);
           return withFilters(filters, info, () => run(arg, wait.sendOptions()), afterFailed, wait);
         };
   const result = (arg: unknown, o?: MethodCallOptions): Promise<Result<unknown, unknown>> =>

@@ -321,7 +321,12 @@ class ServerType {
    * outlier scores. A target that is no member fails the call, or the stream, with its error.
    */
   private callerTo(target: (o: CallOptions) => Member | RpcError): StreamCaller {
+    const pool = this.pool;
     return {
+      // The pool's default bounds the calls sent through it, and so a client filter's wait for one.
+      get timeoutMs() {
+        return pool.timeoutMs;
+      },
       send: (action: string | number, msg: Uint8Array, o: CallOptions, notify: Notify) => {
         const member = target(o);
         if (member instanceof RpcError) return notify(member, null);

@@ -40,6 +40,7 @@ export type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown
 export interface Filter {
   readonly name?: string;
   before?(info: CallInfo): void | PromiseLike<void>;
+  /** Not waited for; what it throws (or, an `async after`, rejects with) is logged and changes no outcome. */
   after?(info: CallInfo, outcome: Outcome): void;
 }
 
@@ -107,12 +108,21 @@ export function withFilters(
 
 /** The `after` of each of the first `ran` filters, last first; one that throws is reported. */
 function afters(filters: readonly Filter[], ran: number, info: CallInfo, outcome: Outcome, onError: (e: unknown) => void): void {
-  for (let i = ran - 1; i >= 0; i--) {
-    try {
-      filters[i]!.after?.(info, outcome);
-    } catch (e) {
-      report(onError, e);
-    }
+  for (let i = ran - 1; i >= 0; i--) runAfter(filters[i]!, info, outcome, onError);
+}
+
+/**
+ * One filter's `after`. An `async after` type-checks against its `void` return, so what it
+ * returns may be a promise: it is not waited for (the outcome is the call's), but its
+ * rejection is reported as a throw is. Left alone it was a rejection nobody handles, which
+ * ends a Node process: a server's, for a logging filter's failed write.
+ */
+function runAfter(filter: Filter, info: CallInfo, outcome: Outcome, onError: (e: unknown) => void): void {
+  try {
+    const r: unknown = filter.after?.(info, outcome);
+    if (isThenable(r)) Promise.resolve(r).then(undefined, (e: unknown) => report(onError, e));
+  } catch (e) {
+    report(onError, e);
   }
 }
 
@@ -168,11 +178,7 @@ function awaitingFilters(
  * lease, it gives back), with the outcome the caller saw.
  */
 function lateAfter(filter: Filter, info: CallInfo, outcome: Outcome, onError: (e: unknown) => void): void {
-  try {
-    filter.after?.(info, outcome);
-  } catch (e) {
-    report(onError, e);
-  }
+  runAfter(filter, info, outcome, onError);
 }
 
 /**

@@ -1,7 +1,7 @@
 import { EMPTY_BYTES, ErrorCode, RemoteError, RpcError, encodeError, extended, fromDownstream } from '@skein/core';
 import type { Caller, CallOptions, Reply } from '@skein/stream';
 import { NO_OPTIONS, type MethodCallOptions } from './call-options.js';
-import { ClientFilterWait, unlessStopped } from './client-filter-wait.js';
+import { ClientFilterWait, carrierTimeout, unlessStopped } from './client-filter-wait.js';
 import type { AnyMethod } from './define.js';
 import { inherit } from './inherited-options.js';
 import { decodeReply, failed, mapError, type MethodReplies } from './method-replies.js';
@@ -101,7 +101,7 @@ function begin(s: UnaryStub, arg: unknown, o: MethodCallOptions, check: boolean,
 // An asynchronous input schema is waited for as a filter is: the call's signal, its ctx and
 // its timeout (counted from here, and the call sent with what is left) end it, never sent.
 function waitForSchema(s: UnaryStub, checked: Promise<unknown>, o: MethodCallOptions, blob: Uint8Array | undefined, resolve: (v: unknown) => void, reject: (e: unknown) => void): void {
-  const wait = new ClientFilterWait(o, o.timeoutMs ?? s.timeoutMs, { action: s.action, startedAt: performance.now() }, 'its input schema');
+  const wait = new ClientFilterWait(o, o.timeoutMs ?? s.timeoutMs ?? carrierTimeout(s.caller, o), { action: s.action, startedAt: performance.now() }, 'its input schema');
   // Its refusal (or the wait's end) is about this process's call, as a synchronous schema's is.
   unlessStopped(checked, wait).then((v) => send(s, v, wait.sendOptions(), resolve, reject, blob), (e: unknown) => reject(fromDownstream(e)));
 }

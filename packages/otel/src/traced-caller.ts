@@ -61,7 +61,16 @@ export function tracedCaller(caller: Caller, opts: TracedCallerOptions = {}): Ca
     }
   };
   const opener = caller as Partial<StreamCaller>;
-  if (typeof opener.openStream !== 'function') return { send };
+  // The carrier's default timeout is passed on, read when asked: @skein/api bounds a client
+  // filter's wait for a call given none by it (Caller.timeoutMs).
+  if (typeof opener.openStream !== 'function') {
+    return {
+      send,
+      get timeoutMs() {
+        return caller.timeoutMs;
+      },
+    };
+  }
   const openStream = (action: string | number, msg: Uint8Array = EMPTY_BYTES, options: CallOptions = {}): StreamCall => {
     const parent = context.active();
     const call = begin(action, msg, options, parent);
@@ -80,7 +89,13 @@ export function tracedCaller(caller: Caller, opts: TracedCallerOptions = {}): Ca
     );
     return stream;
   };
-  const streams: StreamCaller = { send, openStream };
+  const streams: StreamCaller = {
+    send,
+    openStream,
+    get timeoutMs() {
+      return caller.timeoutMs;
+    },
+  };
   return streams;
 }
 

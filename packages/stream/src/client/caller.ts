@@ -13,6 +13,12 @@ export interface Caller {
    * path). Carriers also have `call()`, the promise form, built on this.
    */
   send(action: string | number, msg: Uint8Array, opts: CallOptions, notify: Notify): void;
+  /**
+   * The timeout (ms) of a call sent without one: the `timeoutMs` the carrier was made with.
+   * Optional (a Caller of your own may have none), but a Caller that wraps another passes it on:
+   * @skein/api bounds a client filter's wait for such a call by it, as the carrier bounds the call.
+   */
+  readonly timeoutMs?: number;
 }
 
 /**

@@ -272,6 +272,11 @@ export class ClientStream implements StreamCaller {
     return this.auth.renew(credentials);
   }
 
+  /** See `Caller.timeoutMs`: the `timeoutMs` it was connected with (20 s by default). */
+  get timeoutMs(): number {
+    return this.defaultTimeoutMs;
+  }
+
   get state(): StreamState {
     return this._state;
   }

@@ -100,6 +100,11 @@ export class ConnPool implements StreamCaller, Resender, Reopener {
     this.opener = new ConnOpener(streamOpts, opts.transport, target, link);
   }
 
+  /** See `Caller.timeoutMs`: its `stream.timeoutMs`. */
+  get timeoutMs(): number {
+    return this.defaultTimeoutMs;
+  }
+
   get state(): PoolState {
     return this._state;
   }

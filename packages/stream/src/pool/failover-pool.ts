@@ -128,6 +128,11 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
     return this.membership.members();
   }
 
+  /** See `Caller.timeoutMs`: its `pool.stream.timeoutMs`, the whole call's (all its attempts'). */
+  get timeoutMs(): number {
+    return this.streamSettings().timeoutMs;
+  }
+
   /** How many servers the pool has now (`servers().length`, without building the list). */
   get size(): number {
     return this.byAddress.size;

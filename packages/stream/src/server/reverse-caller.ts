@@ -104,6 +104,11 @@ export class ReverseCaller implements Caller {
   private pace: TickClock | undefined;
   private deadlines: DeadlineWheel | undefined;
 
+  /** See `Caller.timeoutMs`: the server's `reverseCalls.timeoutMs`. */
+  get timeoutMs(): number {
+    return this.settings.timeoutMs;
+  }
+
   constructor(
     private readonly host: ReverseHost,
     private readonly settings: ReverseSettings,
