@@ -43,6 +43,13 @@ export interface ConnDesc {
    * `ctx.caller` is undefined, as in process. Set at the hello, before any call: it never changes.
    */
   readonly callsBack?: true;
+  /**
+   * With `callsBack`: the connection's caller's default timeout (`Caller.timeoutMs`, the server's
+   * `reverseCalls.timeoutMs`), which the worker's caller reports, so that @skein/api bounds a
+   * client filter's wait for a call given no timeout by it, as in process. Sent with the
+   * connection, never per call; absent when that caller has none.
+   */
+  readonly callerTimeoutMs?: number;
   /** Its server began to close before the worker was told of it: `conn.draining` is aborted from the start. */
   readonly draining?: true;
 }

@@ -30,9 +30,9 @@ export class PoolConns {
    * worker is told of them. Not `conn.caller` read when a later call is sent: on a server that
    * authenticates it is undefined while the grant has run out, and a worker keeps what its first
    * description said for the connection's life (its handlers' `ctx.caller` would stay undefined
-   * once the grant is renewed).
+   * once the grant is renewed). With that caller's default timeout, read once.
    */
-  private readonly callsBack = new WeakSet<ConnInfo>();
+  private readonly callsBack = new WeakMap<ConnInfo, number | undefined>();
   private nextKey = 1;
 
   constructor(private readonly link: ConnsLink) {}
@@ -47,7 +47,7 @@ export class PoolConns {
     const record: QueuedConn = { key, queued: 0 };
     this.records.set(conn, record);
     const caller = conn.caller;
-    if (caller !== undefined) this.callsBack.add(conn);
+    if (caller !== undefined) this.callsBack.set(conn, defaultTimeout(caller));
     this.link.opened(key, caller);
     const { slots } = this.link;
     // The workers that know the connection are told when its server begins to close (ConnInfo.draining); those told of it later, by its description.
@@ -71,7 +71,11 @@ export class PoolConns {
   /** A connection for a worker. A principal that cannot cross to a thread (a function, a socket) stays behind. */
   describe(key: number, conn: ConnInfo, principal: unknown): ConnDesc {
     const desc: { -readonly [K in keyof ConnDesc]: ConnDesc[K] } = { key, id: conn.id, remote: conn.remote, transport: conn.transport, identity: conn.identity, kind: conn.kind };
-    if (this.callsBack.has(conn)) desc.callsBack = true;
+    if (this.callsBack.has(conn)) {
+      desc.callsBack = true;
+      const timeoutMs = this.callsBack.get(conn);
+      if (timeoutMs !== undefined) desc.callerTimeoutMs = timeoutMs;
+    }
     if (conn.draining.aborted) desc.draining = true;
     if (principal === undefined) return desc;
     try {
@@ -81,5 +85,18 @@ export class PoolConns {
       this.link.logger.warn({ conn: conn.id, err }, `connection ${conn.id}: its principal cannot be sent to a worker thread; handlers there see none`);
       return desc;
     }
+  }
+}
+
+/**
+ * A caller's default timeout (`Caller.timeoutMs`), if it says one that can cross to a worker: a
+ * number. A getter that throws counts as none, as @skein/api's `carrierTimeout` counts it.
+ */
+function defaultTimeout(caller: Caller): number | undefined {
+  try {
+    const ms = caller.timeoutMs;
+    return typeof ms === 'number' ? ms : undefined;
+  } catch {
+    return undefined;
   }
 }

@@ -13,6 +13,8 @@ export class WorkerCaller implements Caller, ReverseTarget {
     readonly connKey: number,
     readonly remote: string,
     private readonly outbox: ReverseOutbox,
+    /** The pool's connection's caller's default timeout, sent with the connection (ConnDesc.callerTimeoutMs). */
+    readonly timeoutMs: number | undefined,
   ) {}
 
   send(action: string | number, msg: Uint8Array, opts: CallOptions, notify: Notify): void {

@@ -49,7 +49,7 @@ export class WorkerConn implements Responder {
   ) {
     this.principal = desc.principal;
     this.kind = desc.kind;
-    this.caller = desc.callsBack ? new WorkerCaller(desc.key, desc.remote, outbox) : undefined;
+    this.caller = desc.callsBack ? new WorkerCaller(desc.key, desc.remote, outbox, desc.callerTimeoutMs) : undefined;
     const self = this;
     this.info = {
       id: desc.id,

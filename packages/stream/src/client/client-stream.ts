@@ -51,7 +51,8 @@ import { TickClock } from '../internals/tick-clock.js';
 import { callTimeout, metadataRefusal } from '../internals/checks.js';
 import { ClientHello, type PeerDialect } from './hello.js';
 import { HELLO_SEQ } from '../wire/hello.js';
-import { SERVER_PING_FLAG, SERVER_PONG_FRAME } from '../wire/server-pings.js';
+import { SERVER_PING_FLAG, SERVER_PINGS_KIND, SERVER_PONG_FRAME } from '../wire/server-pings.js';
+import { serverPingNotAgreed } from './server-ping-not-agreed.js';
 import { GOODBYE_FLAG, GOODBYE_KIND } from '../wire/goodbye.js';
 import { brokeProtocol, frameAfterGoodbye, goodbyeNotAgreed } from './broken-goodbye.js';
 import { CANCEL_ACTION, HEAD_ACTION, OPEN_ACTION } from '../wire/extension-frames.js';
@@ -750,9 +751,11 @@ export class ClientStream implements StreamCaller {
    * has ended: nothing may follow the end, and the server's wait for our close is short. Nor
    * while the send buffer is full: the bytes waiting there answer it (the server takes any frame
    * it reads for the answer, and keeps one ping out), and a server that pings without reading
-   * would otherwise grow our memory by a pong per ping, without bound.
+   * would otherwise grow our memory by a pong per ping, without bound. One the hello did not
+   * agree is a broken server's: the connection closes, as on an unknown flag.
    */
   private answerServerPing(): void {
+    if (!this.hello.accepted.includes(SERVER_PINGS_KIND)) throw serverPingNotAgreed(SERVER_PING_FLAG);
     if (this._state === 'closed' || this.endedAt >= 0 || this.conn.congested) return;
     this.conn.write(SERVER_PONG_FRAME);
   }
