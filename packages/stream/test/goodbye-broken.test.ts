@@ -3,7 +3,7 @@ import { ErrorCode, RpcError } from '@skein/core';
 import { cleanups } from '@skein/test-utils';
 import { describe, expect, it } from 'vitest';
 import { ClientStream } from '../src/index.js';
-import { GOODBYE_ENTRY } from '../src/wire/goodbye.js';
+import { GOODBYE_ENTRY, GOODBYE_FLAG } from '../src/wire/goodbye.js';
 import { HelloRole, encodeHello } from '../src/wire/hello.js';
 import { HELLO_ACTION, RESPONSE_HEADER_LENGTH, writeResponseHeader, type ResponseFlag } from '../src/wire/protocol.js';
 import { golden } from './golden.js';
@@ -14,7 +14,7 @@ const cleanup = cleanups();
 /*
  * A goodbye makes the calls still unanswered fail Closed, `retry: 'safe'` (never ran), which a
  * pool sends elsewhere, idempotent or not. A broken or hostile server's goodbye must not: one its
- * hello never agreed, or one followed by anything (the goodbye is the last frame). Before, all
+ * hello never agreed, one with a body, or one followed by anything (the goodbye is the last frame). Before, all
  * three calls below read 'safe' although the server had read them (and, in one case, answered
  * one after its goodbye).
  */
@@ -64,6 +64,7 @@ describe("a broken server's goodbye", () => {
   it.each([
     ['from a server whose hello did not agree goodbyes', V1_ANSWER, goodbyeThen(), /did not agree goodbyes/],
     ['followed by an answer to a call', AGREES_GOODBYE, (seq: number) => goodbyeThen(responseFrame(0, seq, new Uint8Array([7])))(), /\(flag 0, seq \d+\) after the server's goodbye/],
+    ['with a body (a goodbye has none)', AGREES_GOODBYE, () => responseFrame(GOODBYE_FLAG, 0, new Uint8Array([1, 2, 3])), /goodbye with a body of 3 bytes/],
     ['followed by bytes that are no frame', AGREES_GOODBYE, goodbyeThen(new Uint8Array(RESPONSE_HEADER_LENGTH).fill(0x11)), /bad magic 0x1111/],
   ])('%s: every call fails IO, may have run (retry idempotent), none answered', async (_, hello, last, why) => {
     const got = await failures(await brokenGoodbyeServer(hello, last));

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { ClientStream } from '../src/index.js';
 import { GOODBYE_ENTRY } from '../src/wire/goodbye.js';
 import { HelloRole, encodeHello } from '../src/wire/hello.js';
-import { SERVER_PINGS_ENTRY, SERVER_PONG_ACTION } from '../src/wire/server-pings.js';
+import { SERVER_PING_FLAG, SERVER_PINGS_ENTRY, SERVER_PONG_ACTION } from '../src/wire/server-pings.js';
 import { HELLO_ACTION } from '../src/wire/protocol.js';
 import { golden } from './golden.js';
 import { requestFrames, responseFrame, transport } from './harness.js';
@@ -30,7 +30,7 @@ const AGREES_NOTHING = responseFrame(0, 0, encodeHello(HelloRole.Answer, []));
  * pings. On reading a pong it answers every call (`ok`, 1 byte); so a client that closes on the
  * ping gets no answer, and one that answers it gets all. `pongs()` counts the pongs it read.
  */
-async function pingingServer(hello: Uint8Array): Promise<{ address: string; pongs: () => number }> {
+async function pingingServer(hello: Uint8Array, ping: Uint8Array = golden.serverPing): Promise<{ address: string; pongs: () => number }> {
   let pongs = 0;
   const server = net.createServer((s) => {
     s.on('error', () => {});
@@ -44,7 +44,7 @@ async function pingingServer(hello: Uint8Array): Promise<{ address: string; pong
       const frames = requestFrames(got);
       if (!answered && frames.some((f) => f.action === HELLO_ACTION)) (answered = true), s.write(hello);
       const calls = frames.filter((f) => f.action === ACTION);
-      if (!pinged && calls.length >= CALLS) (pinged = true), s.write(golden.serverPing);
+      if (!pinged && calls.length >= CALLS) (pinged = true), s.write(ping);
       pongs = frames.filter((f) => f.action === SERVER_PONG_ACTION).length;
       if (!done && pongs > 0) (done = true), calls.forEach((c) => s.write(responseFrame(0, c.seq, new Uint8Array([7]))));
     });
@@ -76,6 +76,13 @@ describe('a server ping', () => {
     const s = await pingingServer(hello);
     const got = await outcomes(s.address);
     for (const f of got) expect(f).toMatchObject({ code: ErrorCode.IO, retry: 'idempotent', message: expect.stringMatching(/a server ping \(flag 25\) from a server whose hello did not agree server pings/) });
+    expect(s.pongs()).toBe(0);
+  });
+
+  it('with a body (a ping has none), from a server that agreed pings: not answered; the connection closes, every call fails IO, may have run', async () => {
+    const s = await pingingServer(AGREES_PINGS, responseFrame(SERVER_PING_FLAG, 0, new Uint8Array([1, 2, 3])));
+    const got = await outcomes(s.address);
+    for (const f of got) expect(f).toMatchObject({ code: ErrorCode.IO, retry: 'idempotent', message: expect.stringMatching(/server ping with a body of 3 bytes/) });
     expect(s.pongs()).toBe(0);
   });
 });

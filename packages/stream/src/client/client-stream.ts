@@ -52,9 +52,8 @@ import { callTimeout, metadataRefusal } from '../internals/checks.js';
 import { ClientHello, type PeerDialect } from './hello.js';
 import { HELLO_SEQ } from '../wire/hello.js';
 import { SERVER_PING_FLAG, SERVER_PINGS_KIND, SERVER_PONG_FRAME } from '../wire/server-pings.js';
-import { serverPingNotAgreed } from './server-ping-not-agreed.js';
 import { GOODBYE_FLAG, GOODBYE_KIND } from '../wire/goodbye.js';
-import { brokeProtocol, frameAfterGoodbye, goodbyeNotAgreed } from './broken-goodbye.js';
+import { brokeProtocol, frameAfterGoodbye, notAgreed } from './broken-control-frames.js';
 import { CANCEL_ACTION, HEAD_ACTION, OPEN_ACTION } from '../wire/extension-frames.js';
 import { CallHeadError, encodeCallHead, wireRemaining } from '../wire/call-head.js';
 import type { StreamCall } from './stream-call.js';
@@ -755,14 +754,14 @@ export class ClientStream implements StreamCaller {
    * agree is a broken server's: the connection closes, as on an unknown flag.
    */
   private answerServerPing(): void {
-    if (!this.hello.accepted.includes(SERVER_PINGS_KIND)) throw serverPingNotAgreed(SERVER_PING_FLAG);
+    if (!this.hello.accepted.includes(SERVER_PINGS_KIND)) throw notAgreed('server ping', SERVER_PING_FLAG);
     if (this._state === 'closed' || this.endedAt >= 0 || this.conn.congested) return;
     this.conn.write(SERVER_PONG_FRAME);
   }
 
   /** The draining server's last frame: a pool sends nothing more here, and what is unanswered never ran (failAll). */
   private goodbye(): void {
-    if (!this.hello.accepted.includes(GOODBYE_KIND)) throw goodbyeNotAgreed(GOODBYE_FLAG);
+    if (!this.hello.accepted.includes(GOODBYE_KIND)) throw notAgreed('goodbye', GOODBYE_FLAG);
     this.saidGoodbye = true;
     this.peerClosing = true;
   }

@@ -19,8 +19,13 @@ export interface HelloLink extends ProbationLink, ReverseLink {
   markGreeted(): void;
   /** What an earlier hello agreed, if any: a later one keeps it. */
   readonly terms: Agreed | undefined;
-  /** Holds the connection to what the hello says (its limits, pings, extensions). */
+  /** Holds the connection to what the hello says (its limits, extensions). */
   takeTerms(outcome: HelloOutcome): void;
+  /**
+   * Server pings and the goodbye, where the hello's answer agrees them: not for a hello answered
+   * with a refusal (sent away from probation), whose client would read either as a broken server's.
+   */
+  agreeControls(outcome: HelloOutcome): void;
   readonly auth: ConnAuth | undefined;
   /** The cap on requests handled at once that the hello's answer names (ServerConn.helloCap): past it, one is held and the connection is not read. */
   helloCap(credentialsToCome: boolean): number;
@@ -60,6 +65,7 @@ export function greet(c: HelloLink, bytes: Uint8Array, start: number, seqLo: num
   const offered = c.auth !== undefined && offersAuth(bytes, msgAt, msgEnd);
   c.greeted();
   if (!offered && c.onProbation) return leaveProbationAtHello(c, seqLo, seqHi);
+  c.agreeControls(outcome);
   // After greeted(): the hello may have made it a peer (its TLS identity), of another cap.
   if (outcome.readsCap) answer = appendEntry(answer, inFlightCapEntry(c.helloCap(offered)));
   if (outcome.goodbye) answer = appendEntry(answer, GOODBYE_ENTRY);

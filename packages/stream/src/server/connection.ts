@@ -568,16 +568,20 @@ export class ServerConn implements FrameHandlers, Responder, ExtensionsHost, Hel
     if (this.conn.congested) this.pause();
   }
 
-  /** What its hello says (conn-hello.ts): the limits replies are held to, server pings, and the extensions, which the first hello that agrees any settles. */
+  /** What its hello says (conn-hello.ts): the limits replies are held to, and the extensions, which the first hello that agrees any settles. */
   takeTerms(outcome: HelloOutcome): void {
     if (outcome.peerLimits) this.peerLimits = sharedLimits(outcome.peerLimits);
-    if (outcome.pings) this.mark(ANSWERS_PINGS, true);
-    if (outcome.goodbye) this.mark(READS_GOODBYE, true);
     if (outcome.agreed && this.agreed === undefined) {
       this.agreed = sharedAgreed(outcome.agreed);
       // A state made before (abandonedRunning, on a peer's calls before its hello) takes these terms.
       this.ext?.agree(this.agreed);
     }
+  }
+
+  /** Server pings and the goodbye, as its hello's answer agrees them (conn-hello.ts): sent to no connection whose hello was refused. */
+  agreeControls(outcome: HelloOutcome): void {
+    if (outcome.pings) this.mark(ANSWERS_PINGS, true);
+    if (outcome.goodbye) this.mark(READS_GOODBYE, true);
   }
 
   reverseAgreed(caller: ReverseCaller): void {
