@@ -13,13 +13,27 @@ import { noop, whenAborted } from './when-aborted.js';
 export class ClientFilterWait<O extends WaitedOptions> implements FilterWatch {
   private waited = false;
 
-  /** `what`: what the call waits for, as its errors name it (an asynchronous input schema waits so too). */
+  /** The call's own timeout (its options' or its client's), which the call is sent with what is left of. */
+  private readonly ownTimeoutMs: number | undefined;
+  /** What bounds the wait: the call's own timeout, else its carrier's default (`carrierTimeout`). */
+  private readonly timeoutMs: number | undefined;
+
+  /**
+   * `what`: what the call waits for, as its errors name it (an asynchronous input schema waits so
+   * too). `carrierMs`: the carrier's default, for a call given no timeout of its own: it bounds
+   * the wait only, and the call is sent as given (its carrier bounds it from there, as any call
+   * given none), so a call goes the same way whether a filter awaited or not.
+   */
   constructor(
     private readonly o: O,
-    private readonly timeoutMs: number | undefined,
+    timeoutMs: number | undefined,
     private readonly info: Pick<CallInfo, 'action' | 'startedAt'>,
     private readonly what = 'a client filter',
-  ) {}
+    carrierMs?: number,
+  ) {
+    this.ownTimeoutMs = timeoutMs;
+    this.timeoutMs = timeoutMs ?? carrierMs;
+  }
 
   watchFilters(stop: (reason: unknown) => void): () => void {
     const { o, timeoutMs, info, what } = this;
@@ -51,10 +65,10 @@ export class ClientFilterWait<O extends WaitedOptions> implements FilterWatch {
     };
   }
 
-  /** The options the call is sent with: after a wait, its timeout less the time the filters took. */
+  /** The options the call is sent with: after a wait, its own timeout less the time the filters took. */
   sendOptions(): O {
-    if (!this.waited || !timerBounds(this.timeoutMs)) return this.o;
-    return extended(this.o, { timeoutMs: Math.max(1, this.timeoutMs - this.elapsed()) });
+    if (!this.waited || !timerBounds(this.ownTimeoutMs)) return this.o;
+    return extended(this.o, { timeoutMs: Math.max(1, this.ownTimeoutMs - this.elapsed()) });
   }
 
   private elapsed(): number {

@@ -140,7 +140,8 @@ function withFiltersAndResult(
           const unheeded = o === NO_OPTIONS ? undefined : unheededOption(o, m);
           if (unheeded !== undefined) return Promise.reject(failed(action, unheeded));
           const info = callInfo('client', service, name, arg, { route: o.route });
-          const wait = new ClientFilterWait(o, o.timeoutMs ?? defaultTimeoutMs ?? (carrier && carrierTimeout(carrier, o)), info);
+          const own = o.timeoutMs ?? defaultTimeoutMs;
+          const wait = new ClientFilterWait(o, own, info, undefined, own === undefined && carrier ? carrierTimeout(carrier, o) : undefined);
           return withFilters(filters, info, () => run(arg, wait.sendOptions()), afterFailed, wait);
         };
   const result = (arg: unknown, o?: MethodCallOptions): Promise<Result<unknown, unknown>> =>

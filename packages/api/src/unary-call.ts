@@ -101,7 +101,8 @@ function begin(s: UnaryStub, arg: unknown, o: MethodCallOptions, check: boolean,
 // An asynchronous input schema is waited for as a filter is: the call's signal, its ctx and
 // its timeout (counted from here, and the call sent with what is left) end it, never sent.
 function waitForSchema(s: UnaryStub, checked: Promise<unknown>, o: MethodCallOptions, blob: Uint8Array | undefined, resolve: (v: unknown) => void, reject: (e: unknown) => void): void {
-  const wait = new ClientFilterWait(o, o.timeoutMs ?? s.timeoutMs ?? carrierTimeout(s.caller, o), { action: s.action, startedAt: performance.now() }, 'its input schema');
+  const own = o.timeoutMs ?? s.timeoutMs;
+  const wait = new ClientFilterWait(o, own, { action: s.action, startedAt: performance.now() }, 'its input schema', own === undefined ? carrierTimeout(s.caller, o) : undefined);
   // Its refusal (or the wait's end) is about this process's call, as a synchronous schema's is.
   unlessStopped(checked, wait).then((v) => send(s, v, wait.sendOptions(), resolve, reject, blob), (e: unknown) => reject(fromDownstream(e)));
 }

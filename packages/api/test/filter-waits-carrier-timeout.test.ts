@@ -96,3 +96,18 @@ describe("a client filter's wait for a call given no timeout", () => {
     await expect(within(checked.run(1 as never), GUARD_MS)).rejects.toMatchObject({ ...neverSent(200, 'its input schema'), message: 'Checked.run: timed out after 200 ms while its input schema awaited; never sent' });
   });
 });
+
+describe('a call given no timeout whose client filter awaited', () => {
+  it('is sent as given: its handler sees no deadline, as without the filter (the carrier default bounds the wait only)', async () => {
+    const Deadline = service('Deadline', { run: method<number, number | null>() });
+    const s = new RpcServer({ dispatch: createServiceDispatch({ codec: msgpackCodec, logger: silentLogger, services: [implement(Deadline, { run: (_n, ctx) => ctx.deadline ?? null })] }) });
+    const a = await s.listen(transport, '127.0.0.1:0');
+    cleanup.push(() => s.close());
+    const stream = await connect(`127.0.0.1:${portOf(a)}`, 20_000);
+    const seen = async (filters: Filter[]) => createClient(Deadline, stream, { codec: msgpackCodec, filters }).run(1);
+    expect(await seen([])).toBeNull();
+    expect(await seen([{ before: async () => {} }])).toBeNull();
+    // Its own timeout still goes, less the wait: the handler sees a deadline.
+    expect(await createClient(Deadline, stream, { codec: msgpackCodec, filters: [{ before: async () => {} }], timeoutMs: 20_000 }).run(1)).not.toBeNull();
+  });
+});
