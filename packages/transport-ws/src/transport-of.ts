@@ -15,7 +15,7 @@ export type Listen = (address: Address, spec: FrameSpec, accept: (conn: FrameCon
 /** A Transport whose client is the shared WebSocket client and whose server is `listen`. */
 export function transportOf(name: string, options: ResolvedOptions, listen: Listen): ReloadableTransport {
   // Its options in `options.tls`, where its clients and servers read them; a reload's pair is
-  // loaded as the client's (wsClientTls), at once.
+  // loaded as the client's (wsClientTls), at once, unless open listeners load it themselves.
   const tls = new TransportTls(options, {
     loadPair: (pair) => loadClientPairOnce(pair, wsClientTls(pair)),
     cannotChange: `the ${name} server cannot change its certificate while listening`,

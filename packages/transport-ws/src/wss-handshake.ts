@@ -51,8 +51,9 @@ const pairsLoaded = new WeakSet<TlsOptions>();
 /**
  * Loads the client's certificate and key (`clientTls`, what `wsClientTls` made of `tls`) once per
  * transport's options, not per connect: each load is an OpenSSL context (~0.9 ms with a 2048-bit
- * RSA key), which the handshake makes again. A reload loads its options so before they apply
- * (TransportTls), and its connects after find them loaded.
+ * RSA key), which the handshake makes again. A reload with no listener open that loads the pair
+ * itself loads its options so before they apply (TransportTls), and its connects after find them
+ * loaded; with such listeners open, the first connect after it loads them, once.
  */
 export function loadClientPairOnce(tls: TlsOptions | undefined, clientTls: Record<string, unknown>): void {
   if (tls === undefined || pairsLoaded.has(tls)) return;
