@@ -9,11 +9,22 @@ import { errorOf, type ErrorSource } from './lazy-error.js';
  * sender's memory holds at most the item it waits to send, however slow the receiver.
  */
 export class CreditGate implements Drainable {
-  private waiter: { resolve(): void; reject(err: Error): void } | undefined;
+  /** `forDrain`: held for the send buffer (see `drainOnly`), so credit alone does not wake it. */
+  private waiter: { resolve(): void; reject(err: Error): void; forDrain: boolean } | undefined;
   /** Why nothing may be sent any more: made when a write first needs it. */
   private failure: ErrorSource | undefined;
 
-  constructor(private credit: number) {}
+  constructor(
+    private credit: number,
+    /**
+     * A write held for a full send buffer waits for its drain, whatever credit comes meanwhile
+     * (a server's stream): credit is the peer's word, and one that reads nothing while it sends
+     * credit frames (a byte's worth, or none) would otherwise let one more item into that buffer
+     * for each frame read, memory growing with what it claims. Off for a client's stream: a pool
+     * may open it on another connection than the one whose drain it waits for.
+     */
+    private readonly drainOnly = false,
+  ) {}
 
   get available(): number {
     return this.credit;
@@ -35,7 +46,8 @@ export class CreditGate implements Drainable {
     if (this.credit > 0 && congested === undefined) return undefined;
     if (this.waiter) return Promise.reject(invalidArgument('one write at a time on a stream: await the previous write first'));
     congested?.hold(this);
-    return new Promise((resolve, reject) => (this.waiter = { resolve, reject }));
+    const forDrain = this.drainOnly && congested !== undefined;
+    return new Promise((resolve, reject) => (this.waiter = { resolve, reject, forDrain }));
   }
 
   spend(bytes: number): void {
@@ -44,16 +56,14 @@ export class CreditGate implements Drainable {
 
   grant(bytes: number): void {
     this.credit += bytes;
-    if (this.credit > 0 && this.waiter) {
-      const w = this.waiter;
-      this.waiter = undefined;
-      w.resolve();
-    }
+    if (this.credit > 0 && this.waiter !== undefined && !this.waiter.forDrain) this.wake();
   }
 
-  /** The connection's send buffer drained: a sender held with credit left goes on. */
+  /** The connection's send buffer drained: a sender held with credit left goes on; one without waits for credit from now on. */
   drained(): void {
-    if (this.credit > 0) this.grant(0);
+    if (this.waiter === undefined) return;
+    this.waiter.forDrain = false;
+    if (this.credit > 0) this.wake();
   }
 
   /** No more sending: a waiting write and every later one fail with `err`. */
@@ -62,6 +72,12 @@ export class CreditGate implements Drainable {
     const w = this.waiter;
     this.waiter = undefined;
     w?.reject(this.error());
+  }
+
+  private wake(): void {
+    const w = this.waiter!;
+    this.waiter = undefined;
+    w.resolve();
   }
 
   private error(): Error {
