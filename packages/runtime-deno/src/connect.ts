@@ -4,7 +4,7 @@ import { DenoByteConn } from './byte-conn.js';
 import { cancelOnly } from './connect-signal.js';
 import type { DenoApi, DenoConn } from './native-api.js';
 import { isPermissionError } from './permission-error.js';
-import { isRustlsLoadError } from './rustls-load-error.js';
+import { isRustlsLoadError, rustlsLoadWhy } from './rustls-load-error.js';
 import { denoTarget, describe } from './socket-address.js';
 import { connectOptions, denoConnectTls } from './tls.js';
 
@@ -78,7 +78,7 @@ async function connectSecure(address: { host: string; port: number }, s: Resolve
     if (isPermissionError(err)) throw err;
     // rustls would not load the client certificate, key or CA (a damaged key, a key that is
     // not the certificate's), or Deno its CA file: the caller's options, InvalidArgument as on Node and Bun.
-    if (isRustlsLoadError(err)) throw unusableTls(describe(err), err);
+    if (isRustlsLoadError(err)) throw unusableTls(rustlsLoadWhy(err), err);
     if (signal?.aborted) throw connectAborted(remote, signal.reason);
     throw connectFailed(remote, abort.signal.aborted ? `no connection after ${timeoutMs} ms` : describe(err), err);
   } finally {
@@ -120,7 +120,7 @@ async function connectSecure(address: { host: string; port: number }, s: Resolve
  * InvalidArgument, as connectTls's load errors and as on Node and Bun, which no retry heals.
  */
 function startTlsRefused(err: unknown, s: ResolvedTls): RpcError {
-  if (isRustlsLoadError(err)) return unusableTls(describe(err), err);
+  if (isRustlsLoadError(err)) return unusableTls(rustlsLoadWhy(err), err);
   return new RpcError(ErrorCode.InvalidArgument, `tls: Deno.startTls refused the options (servername ${JSON.stringify(s.servername)}): ${describe(err)}`, { cause: err });
 }
 

@@ -1,3 +1,5 @@
+import { describe } from './socket-address.js';
+
 /**
  * rustls's refusals of the client's own certificate, key or CA, as Deno.connectTls and
  * Deno.startTls throw them: Deno builds a connection's TLS config there, once TCP is up, so these
@@ -19,4 +21,16 @@ export function isRustlsLoadError(err: unknown): boolean {
   const e = err as Error | undefined;
   if (e?.name === 'InvalidData') return true;
   return e?.name === 'Error' && typeof e.message === 'string' && RUSTLS_LOAD.test(e.message);
+}
+
+/**
+ * What to say of such a refusal: Deno's words, plus what to do where they mislead. rustls calls
+ * the client's own certificate a "peer certificate" when it is X.509 v1 (`UnsupportedCertVersion`:
+ * what `openssl x509 -req` makes without `-extfile`, and Node and Bun take), which a reader would
+ * take for the server's. A v1 CA is loaded, so this names `tls.cert`.
+ */
+export function rustlsLoadWhy(err: unknown): string {
+  const why = describe(err);
+  if (!/\bUnsupportedCertVersion\b/.test(why)) return why;
+  return `${why} (tls.cert is an X.509 v1 certificate, which rustls does not load: sign it as v3, with an extension, as openssl x509 -req does with -extfile)`;
 }

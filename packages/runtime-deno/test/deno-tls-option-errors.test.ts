@@ -1,9 +1,10 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect, it, onTestFinished } from 'vitest';
-import { describeNeeding, muteServer, reap, repoTool, startProcess } from '@skein/test-utils';
+import { describeNeeding, makeTestCerts, muteServer, reap, repoTool, startProcess } from '@skein/test-utils';
 
 /*
  * A connect's own TLS options that Deno cannot use are InvalidArgument, as on Node and Bun: no
@@ -44,5 +45,15 @@ describeNeeding(['deno'], 'deno runtime: TLS options Deno cannot use', () => {
   it('a servername Deno.startTls refuses rejects with InvalidArgument naming it', async () => {
     const lines = await connectErrors([], [{ servername: 'bad name!' }]);
     expect(lines).toEqual([expect.stringMatching(/^connect-error InvalidArgument: tls: Deno\.startTls refused the options \(servername "bad name!"\): TypeError: Invalid hostname/)]);
+  }, 60_000);
+
+  it('an X.509 v1 client certificate (openssl x509 -req without -extfile) is InvalidArgument naming tls.cert, not a "peer certificate"', async () => {
+    const certs = makeTestCerts();
+    onTestFinished(() => certs.remove());
+    // client.csr is the test client's request: signed again with no extensions, it is v1.
+    execFileSync('openssl', ['x509', '-req', '-in', 'client.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-set_serial', '7', '-out', 'client-v1.crt', '-days', '30'], { cwd: certs.dir, stdio: 'ignore' });
+    const cert = readFileSync(path.join(certs.dir, 'client-v1.crt'), 'utf8');
+    const lines = await connectErrors([], [{ ca: certs.ca, cert, key: certs.client.key }]);
+    expect(lines).toEqual([expect.stringMatching(/^connect-error InvalidArgument: tls: cannot use the certificate, key or CA given: .*UnsupportedCertVersion.*tls\.cert is an X\.509 v1 certificate/)]);
   }, 60_000);
 });
