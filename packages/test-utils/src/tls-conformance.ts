@@ -235,9 +235,14 @@ export function tlsRuntimeConformance(h: TlsHarness): void {
     });
 
     if (h.holdsStalledHandshake !== undefined) {
+      // Every connection's handshake on the server, the other client's too, is bounded by this:
+      // generous, a hang guard for that client's handshake, not a race (at 300 ms a loaded box
+      // timed it out, and its echo came back empty; up to 1.9 s was seen at a load of 16 on 2 cores). The stalled one's
+      // timeout is waited for on the server's `time-up` line, never on a clock here.
+      const timeoutMs = 5_000;
       for (const [how, stall] of [['a peer that sends nothing', 'silent'], ['a ClientHello, then silence', 'hello']] as const) {
         it(`holds a handshake stalled by ${how} open past handshakeTimeoutMs while its socket is held, and reports it closed, with the timeout, once the peer sends a byte`, async () => {
-          const child = run('tls-echo-server', '127.0.0.1:0', serverTls({ handshakeTimeoutMs: 300 }));
+          const child = run('tls-timed-echo-server', '127.0.0.1:0', serverTls({ handshakeTimeoutMs: timeoutMs }));
           const port = await listening(child);
           const hello = stall === 'hello' ? await clientHello(certs) : undefined;
           const sock = net.connect({ host: '127.0.0.1', port }, () => hello && sock.write(hello));
@@ -246,14 +251,14 @@ export function tlsRuntimeConformance(h: TlsHarness): void {
           const gone = new Promise((resolve) => sock.once('close', resolve));
           sock.resume();
           await child.waitForLine(/^accepted$/, HANG_MS);
-          // Well past the timeout: a close reported by now would free the connection's place
-          // (maxConnections) while the runtime still holds its socket.
-          await sleep(1_500);
+          // Past the timeout (its timer has fired): a close reported by now would free the
+          // connection's place (maxConnections) while the runtime still holds its socket.
+          await child.waitForLine(/^time-up 1$/, timeoutMs + HANG_MS);
           expect(child.lines.filter((l) => l.startsWith('conn-closed'))).toEqual([]);
           // Others are served meanwhile.
           expect((await nodeTlsEcho(port, { ca: certs.ca, servername: 'localhost' })).text).toBe('ping');
           sock.write('x'); // not TLS: the handshake fails, and the runtime lets the socket go
-          await child.waitForLine(/^conn-closed data=0 err=.*TLS handshake not done within 300 ms$/, HANG_MS);
+          await child.waitForLine(new RegExp(`^conn-closed data=0 err=.*TLS handshake not done within ${timeoutMs} ms$`), HANG_MS);
           await within(gone, HANG_MS, 'the stalled peer to see its connection closed');
         });
       }

@@ -50,6 +50,25 @@ function reloadWith(listener: TlsListener, tls: object, n: number): void {
   );
 }
 
+/**
+ * Echoes `conn`, printing `identity <json>` with its first data and `conn-closed data=<n>
+ * err=<reason>` at its close (then `closed`, if given).
+ */
+function echo(conn: TlsConn, closed?: () => void): void {
+  let data = 0;
+  conn.bind({
+    data(chunk) {
+      if (data++ === 0) say(`identity ${JSON.stringify(conn.identity ?? null)}`);
+      conn.write([chunk]);
+    },
+    drain() {},
+    close(err) {
+      say(`conn-closed data=${data} err=${errLine(err)}`);
+      closed?.();
+    },
+  });
+}
+
 export const TLS_SCENARIOS: Record<string, TlsScenario> = {
   /**
    * `tls-echo-server <address> <tls> [<reload tls>...]`: echoes every connection, printing for each
@@ -66,23 +85,43 @@ export const TLS_SCENARIOS: Record<string, TlsScenario> = {
       listener = await rt.listen(
         address,
         (conn) => {
-          let data = 0;
           say('accepted');
-          conn.bind({
-            data(chunk) {
-              if (data++ === 0) say(`identity ${JSON.stringify(conn.identity ?? null)}`);
-              conn.write([chunk]);
-            },
-            drain() {},
-            close(err) {
-              say(`conn-closed data=${data} err=${errLine(err)}`);
-              const n = ++closes;
-              const reload = reloads[n - 1];
-              if (reload !== undefined) reloadWith(listener, fromArg(reload), n);
-            },
+          echo(conn, () => {
+            const n = ++closes;
+            const reload = reloads[n - 1];
+            if (reload !== undefined) reloadWith(listener, fromArg(reload), n);
           });
         },
         { tls: fromArg(tls) },
+      );
+    } catch (err) {
+      say(`listen-error ${errLine(err)}`);
+      return;
+    }
+    say(`listening ${format(listener.address)}`);
+  },
+
+  /**
+   * `tls-timed-echo-server <address> <tls>`: tls-echo-server (no reloads), and `time-up <n>` once
+   * the tls's handshakeTimeoutMs has passed since the n-th accept. That timer starts a turn after
+   * the accept, so after the runtime's own handshake timer for the connection (same duration,
+   * started at accept): by that line the runtime's timer has fired, and a test waits on the line,
+   * not on a clock of its own. Runs until killed.
+   */
+  async 'tls-timed-echo-server'(rt, address, [tls], format) {
+    const options = fromArg(tls) as { handshakeTimeoutMs?: number };
+    let accepted = 0;
+    let listener: TlsListener;
+    try {
+      listener = await rt.listen(
+        address,
+        (conn) => {
+          const n = ++accepted;
+          say('accepted');
+          echo(conn);
+          setTimeout(() => setTimeout(() => say(`time-up ${n}`), options.handshakeTimeoutMs), 0);
+        },
+        { tls: options },
       );
     } catch (err) {
       say(`listen-error ${errLine(err)}`);
