@@ -211,6 +211,14 @@ export class ConnPool implements StreamCaller, Resender, Reopener {
   }
 
   /**
+   * @internal A FailoverPool's call waits here with no other server healthy: a pool backing off
+   * connects now rather than at the end of its delay, once per outage (`Outage.hurry`).
+   */
+  hurry(): void {
+    if (this._state === 'backoff' && this.outage.hurry()) this.connect();
+  }
+
+  /**
    * Opens a stream (see `ClientStream.openStream`) on the connection with the most room, once
    * one is up: a stream stays on the connection it opened on, and fails with it. One refused
    * before it ran, before the server said anything of it, is opened again with the items it

@@ -409,13 +409,24 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
     c.address = member.address;
     c.tried.push(member.address);
     member.used = true;
-    // With retries left, a call that meets an unreachable server comes back at once to go elsewhere.
-    const failFast = c.attempt < this.retries && this.byAddress.size > 1;
+    // No other server to go to: this one is down and so is every other (read only when this one is down).
+    const alone = !member.healthy && !this.healthyBesides(member);
+    // With retries left, a call that meets an unreachable server comes back at once to go
+    // elsewhere, if elsewhere is healthy. Alone, it waits here for this server's reconnect: refused
+    // at once by an outage that may be stale (its server listening again, its backoff not over),
+    // it spent its retries, its last attempt waiting on the server just lost.
+    const failFast = c.attempt < this.retries && this.byAddress.size > 1 && !alone;
     const stream = c.stream;
-    if (!stream) return this.poolOf(member).submit(c.action, c.msg, c.sent, c.done, failFast);
-    if (stream.isDone) return; // cancelled between attempts
-    stream.onAttempt = (err) => this.streamAttempted(c, stream, err);
-    this.poolOf(member).openOn(stream, c.action, c.msg, c.sent, failFast);
+    if (stream?.isDone) return; // cancelled between attempts
+    const pool = this.poolOf(member);
+    if (!stream) pool.submit(c.action, c.msg, c.sent, c.done, failFast);
+    else {
+      stream.onAttempt = (err) => this.streamAttempted(c, stream, err);
+      pool.openOn(stream, c.action, c.msg, c.sent, failFast);
+    }
+    // Backing off, it connects now (once per outage: ConnPool.hurry), not at the end of a delay
+    // that may outlast the call. After the attempt is queued: the connect's state callback may close the pool.
+    if (alone) pool.hurry();
   }
 
   /** `c`'s stream opened, or was refused before it opened. Once open, only its server's refusal unrun can still move it. */
@@ -432,6 +443,17 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
     if (ends) return stream.finish(ends, null);
     stream.unopened();
     this.failed(c, err as RpcError);
+  }
+
+  /**
+   * Whether a server other than `m` could take a call now: healthy, and admitted by its breaker and
+   * outlier score. Read off the members as they are, not `pickableNow()`, whose rebuild after a
+   * change (a hash ring's among them) is left to the next pick. A server only a redirect brought in
+   * counts too: then a call fails fast, as it did before any server could be alone.
+   */
+  private healthyBesides(m: PoolServer): boolean {
+    for (const s of this.byAddress.values()) if (s !== m && isHealthy(s)) return true;
+    return false;
   }
 
   /** No server for `c`'s attempt: on a retry, the error says what earlier attempts may have done. */

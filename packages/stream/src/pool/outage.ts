@@ -47,6 +47,8 @@ export class Outage {
   private retryTimer: Ticker | undefined;
   /** The pool closed (`stop`): no delay is armed again, whatever a state callback did meanwhile. */
   private stopped = false;
+  /** This outage's one early reconnect was asked for (`hurry`). */
+  private hurried = false;
 
   constructor(
     backoff: Partial<BackoffOptions> | undefined,
@@ -136,6 +138,19 @@ export class Outage {
     this.link.retry();
   };
 
+  /**
+   * A call waits for this server with no other one to go to: true, with the pending delay
+   * dropped, when the pool may connect now, once per outage. The outage may be stale (its server
+   * listening again, the delay not over); once only, so that a server truly down is not
+   * connected to per call, and its backoff paces the rest.
+   */
+  hurry(): boolean {
+    if (this.hurried || this.stopped) return false;
+    this.hurried = true;
+    this.disarm();
+    return true;
+  }
+
   private disarm(): void {
     this.retryTimer?.stop();
     this.retryTimer = undefined;
@@ -166,6 +181,7 @@ export class Outage {
     this.refused = undefined;
     this.refusedWith = undefined;
     this.growAfter = 0;
+    this.hurried = false;
   }
 
   /** What a call that waited through the outage, or fails fast in it, is failed with. */
