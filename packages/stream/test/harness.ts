@@ -9,6 +9,7 @@ import { ClientStream, RpcServer, createRouter, type ClientStreamOptions, type A
 import { HELLO_ACTION, REQUEST_HEADER_LENGTH, RESPONSE_HEADER_LENGTH, readRequestHeader, readResponseHeader, writeRequestHeader, writeResponseHeader, type ResponseFlag } from '../src/wire/protocol.js';
 import { HelloRole, encodeHello, type HelloEntry } from '../src/wire/hello.js';
 import { encodeCallHead } from '../src/wire/call-head.js';
+import { golden } from './golden.js';
 import { CANCEL_ACTION, HEAD_ACTION } from '../src/wire/extension-frames.js';
 
 export const transport = tcpTransport(nodeRuntime);
@@ -237,4 +238,66 @@ export async function fixtureServer(cleanup: (() => unknown)[]) {
   });
   const [, port] = await proc.waitForLine(/listening (\d+)/, 20_000);
   return { proc, address: `127.0.0.1:${port}` };
+}
+
+/**
+ * The TCP transport, counting the bytes written on the connections it makes: what the client
+ * holds unsent is those less what its kernel took (`FrameConn.sentBytes`), and `maxHeld` is the
+ * most it held at any write. `conns`: those connections, as made (their `congested` is readable).
+ */
+export function countingTransport(): { transport: Transport; maxHeld: () => number; written: () => number; conns: FrameConn[] } {
+  let written = 0;
+  let maxHeld = 0;
+  const conns: FrameConn[] = [];
+  return {
+    transport: {
+      name: transport.name,
+      connect: async (address, spec, opts) => {
+        const c: FrameConn = await transport.connect(address, spec, opts);
+        const write = c.write.bind(c);
+        c.write = (part) => {
+          written += part.length;
+          maxHeld = Math.max(maxHeld, written - c.sentBytes!);
+          write(part);
+        };
+        conns.push(c);
+        return c;
+      },
+      listen: (address, spec, accept) => transport.listen(address, spec, accept),
+    },
+    maxHeld: () => maxHeld,
+    written: () => written,
+    conns,
+  };
+}
+
+/**
+ * A raw server that answers the hello with `answer` (by default every extension but calls both
+ * ways), then never reads again; `socket` is where it writes (it may `resume()` to read again,
+ * dropping what it reads). Closed by `cleanup`.
+ */
+export async function deafServer(cleanup: (() => unknown)[], answer: Uint8Array = golden.helloAnswerFull): Promise<{ address: string; socket: Promise<net.Socket> }> {
+  let resolveSocket!: (s: net.Socket) => void;
+  const socket = new Promise<net.Socket>((r) => (resolveSocket = r));
+  const server = net.createServer((s) => {
+    s.on('error', () => {});
+    const chunks: Buffer[] = [];
+    const read = (c: Buffer): void => {
+      chunks.push(c);
+      const all = Buffer.concat(chunks);
+      if (all.length < REQUEST_HEADER_LENGTH) return;
+      const h = readRequestHeader(all.subarray(0, REQUEST_HEADER_LENGTH));
+      if (all.length < REQUEST_HEADER_LENGTH + h.msgLength) return;
+      s.off('data', read);
+      // Deaf from now on: what the client writes stays in its own memory once the kernel's buffers are full.
+      s.pause();
+      s.write(answer);
+      resolveSocket(s);
+    };
+    s.on('data', read);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  cleanup.push(() => new Promise<void>((r) => server.close(() => r())));
+  const { port } = server.address() as net.AddressInfo;
+  return { address: `127.0.0.1:${port}`, socket };
 }

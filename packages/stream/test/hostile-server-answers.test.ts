@@ -1,75 +1,19 @@
 import { cleanups, waitFor } from '@skein/test-utils';
-import type { FrameConn, Transport } from '@skein/core';
-import net from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { ErrorCode, RpcError } from '@skein/core';
 import { ClientStream, createRouter } from '../src/index.js';
 import { HelloRole, encodeHello, receiveLimitsEntry } from '../src/wire/hello.js';
-import { REQUEST_HEADER_LENGTH, RESPONSE_HEADER_LENGTH, readRequestHeader, writeResponseHeader, type ResponseFlag } from '../src/wire/protocol.js';
+import { RESPONSE_HEADER_LENGTH, writeResponseHeader, type ResponseFlag } from '../src/wire/protocol.js';
 import { REVERSE_CALL_FLAG, reverseAnswerEntry } from '../src/wire/reverse-calls.js';
 import { golden } from './golden.js';
-import { transport } from './harness.js';
+import { countingTransport, deafServer, transport } from './harness.js';
 
 const cleanup = cleanups();
 const MiB = 1024 * 1024;
 
-/**
- * The TCP transport, counting the bytes written on the connection it makes: what the client
- * holds unsent is those less what its kernel took (`FrameConn.sentBytes`), and `maxHeld` is the
- * most it held at any write.
- */
-function countingTransport(): { transport: Transport; maxHeld: () => number } {
-  let written = 0;
-  let maxHeld = 0;
-  return {
-    transport: {
-      name: transport.name,
-      connect: async (address, spec, opts) => {
-        const c: FrameConn = await transport.connect(address, spec, opts);
-        const write = c.write.bind(c);
-        c.write = (part) => {
-          written += part.length;
-          maxHeld = Math.max(maxHeld, written - c.sentBytes!);
-          write(part);
-        };
-        return c;
-      },
-      listen: (address, spec, accept) => transport.listen(address, spec, accept),
-    },
-    maxHeld: () => maxHeld,
-  };
-}
-
-/** A raw server that answers the hello with `answer` (by default every extension but calls both ways), then never reads again; `socket` is where it writes. */
-async function deafServer(answer: Uint8Array = golden.helloAnswerFull): Promise<{ address: string; socket: Promise<net.Socket> }> {
-  let resolveSocket!: (s: net.Socket) => void;
-  const socket = new Promise<net.Socket>((r) => (resolveSocket = r));
-  const server = net.createServer((s) => {
-    s.on('error', () => {});
-    const chunks: Buffer[] = [];
-    const read = (c: Buffer): void => {
-      chunks.push(c);
-      const all = Buffer.concat(chunks);
-      if (all.length < REQUEST_HEADER_LENGTH) return;
-      const h = readRequestHeader(all.subarray(0, REQUEST_HEADER_LENGTH));
-      if (all.length < REQUEST_HEADER_LENGTH + h.msgLength) return;
-      s.off('data', read);
-      // Deaf from now on: what the client writes stays in its own memory once the kernel's buffers are full.
-      s.pause();
-      s.write(answer);
-      resolveSocket(s);
-    };
-    s.on('data', read);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  cleanup.push(() => new Promise<void>((r) => server.close(() => r())));
-  const { port } = server.address() as net.AddressInfo;
-  return { address: `127.0.0.1:${port}`, socket };
-}
-
 describe('a hostile server that floods the client with frames it must answer, and never reads', () => {
   it('server pings: the client holds no pong past its send buffer (the server keeps one ping out; any frame it reads answers it)', async () => {
-    const srv = await deafServer();
+    const srv = await deafServer(cleanup);
     const counting = countingTransport();
     const client = await ClientStream.connect({ transport: counting.transport, address: srv.address, keepaliveMs: 0 });
     cleanup.push(() => client.destroy());
@@ -90,7 +34,7 @@ describe('a hostile server that floods the client with frames it must answer, an
 
   it('reverse calls past the window: refused while the server reads, and past 1 MiB of refusals it leaves unread its connection closes (IO), never holding one per call', async () => {
     const answer = responseFrame(0, 0, encodeHello(HelloRole.Answer, [receiveLimitsEntry(16 * MiB, 64 * MiB), reverseAnswerEntry(16 * MiB, 64 * MiB)]));
-    const srv = await deafServer(answer);
+    const srv = await deafServer(cleanup, answer);
     const counting = countingTransport();
     let ran = 0;
     const client = await ClientStream.connect({
@@ -121,7 +65,7 @@ describe('a hostile server that floods the client with frames it must answer, an
 
 describe('a hostile server that answers a stream with a flag no answer has', () => {
   it('a server ping under the stream\'s seq: the connection closes as for a call, and the stream fails with IO naming the flag', async () => {
-    const srv = await deafServer();
+    const srv = await deafServer(cleanup);
     const client = await ClientStream.connect({ transport, address: srv.address, keepaliveMs: 0 });
     cleanup.push(() => client.destroy());
     const s = await srv.socket;

@@ -172,8 +172,9 @@ export class StreamCall implements AsyncIterable<Reply>, TimedStream {
 
   /**
    * Sends one item. Resolves at once while the server has credit left for it and the
-   * connection's send buffer is not full, else when it grants more or the buffer drains (or
-   * rejects once the stream is over): await each write.
+   * connection's send buffer is not full, else when it grants more or, held for a full buffer,
+   * when that drains, whatever credit comes meanwhile (or rejects once the stream is over):
+   * await each write.
    */
   write(msg: Uint8Array = EMPTY_BYTES, blob: Uint8Array = EMPTY_BYTES): Promise<void> {
     if (this.ended) return Promise.reject(itemNotSent('write after end() on a stream'));
@@ -276,6 +277,8 @@ export class StreamCall implements AsyncIterable<Reply>, TimedStream {
   /** @internal The OPEN and its request are on the wire: writes may go within the server's window. */
   opened(seq: number, sendWindow: number): void {
     this.seq = seq;
+    // A write held for the drain of a connection it was refused on waits for this one's (or its credit).
+    this.gate.carriedTo(this.wire.congested());
     this.attempted(null);
     const kept = this.kept;
     if (kept !== undefined && kept.size !== 0) {

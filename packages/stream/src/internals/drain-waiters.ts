@@ -1,6 +1,7 @@
 /** A stream's sending side (its CreditGate), whose write waits for its connection's send buffer to drain. */
 export interface Drainable {
-  drained(): void;
+  /** `by`: the waiters that held it (a stream a pool moved may still be listed by its old connection's). */
+  drained(by: DrainWaiters): void;
 }
 
 /**
@@ -21,10 +22,10 @@ export class DrainWaiters {
     const held = this.held;
     if (held === undefined) return;
     this.held = undefined;
-    for (const s of held) s.drained();
+    for (const s of held) s.drained(this);
   }
 
-  /** The connection is gone: its streams fail on their own. */
+  /** The connection is gone: its streams fail on their own (or, a pool's moved elsewhere, are held again where they open: `CreditGate.carriedTo`). */
   clear(): void {
     this.held = undefined;
   }

@@ -51,8 +51,7 @@ export class RequestStream implements AsyncIterable<Reply> {
     /** Its connection's streams that wait for the send buffer to drain. */
     private readonly drains: DrainWaiters,
   ) {
-    // Held for the send buffer, a write waits for its drain: the client's credit frames do not let it into a full buffer.
-    this.gate = new CreditGate(sendWindow, true);
+    this.gate = new CreditGate(sendWindow);
     this.inbox = new Inbox(costOf, receiveWindow, (bytes) => this.host.conn.write(creditResponse(seqBytesOf(this.seqLo, this.seqHi), bytes)));
   }
 
