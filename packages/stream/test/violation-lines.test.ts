@@ -1,7 +1,9 @@
 import { ErrorCode } from '@skein/core';
-import { ManualClock, waitFor, within, cleanups } from '@skein/test-utils';
+import { nodeRuntime } from '@skein/runtime-node';
+import { ManualClock, portOf, suiteCerts, testTls, waitFor, within, cleanups } from '@skein/test-utils';
+import { tcpTransport } from '@skein/transport-tcp';
 import { describe, expect, it } from 'vitest';
-import { ClientStream, type RpcServerOptions } from '../src/index.js';
+import { ClientStream, RpcServer, createRouter, type RpcServerOptions } from '../src/index.js';
 import { golden } from './golden.js';
 import { memoryLogger, rawPeer, startServer, transport } from './harness.js';
 
@@ -109,5 +111,29 @@ describe('protocol violations: one line per kind per window, not one per connect
     expect(stalled().map((l) => [l.level, l.msg])).toEqual([['info', 'closing connection: a frame was not finished within the read timeout']]);
     s.clock.advance(10_000);
     expect(stalled().slice(1).map((l) => l.msg)).toEqual(['closing connection: a frame was not finished within the read timeout: 7 more connections since the last line']);
+  });
+});
+
+describe('a failed TLS handshake: OpenSSL\'s reason', () => {
+  const { serverTls } = testTls(suiteCerts());
+
+  it('N plaintext clients on a TLS port: the count line is one line, and its kind reads, the hex of OpenSSL\'s thread and error code each one N', async () => {
+    const logger = memoryLogger();
+    const clock = new ManualClock();
+    const server = new RpcServer({ dispatch: createRouter({}), logger, clock });
+    const address = `127.0.0.1:${portOf(await server.listen(tcpTransport(nodeRuntime, { tls: serverTls() }), '127.0.0.1:0'))}`;
+    cleanup.push(() => server.close());
+    const failed = () => logger.lines.filter((l) => (l.msg ?? '').startsWith('closing connection: connection error'));
+    // An HTTP request: OpenSSL fails each handshake, all in the server's one thread.
+    await breakConnections(address, 5, () => new TextEncoder().encode('GET / HTTP/1.1\r\nHost: localhost\r\n\r\n'));
+    await waitFor(() => server.connections === 0);
+    expect(failed().map((l) => l.msg)).toEqual(['closing connection: connection error']);
+    // As OpenSSL says it: `<thread>:error:<code>:SSL routines:<function>:<reason>:<file>:<line>:`, then a newline.
+    const reason = String(failed()[0]!.obj.reason);
+    expect(reason).toMatch(/^[0-9A-F]{8,}:error:[0-9A-F]{8}:SSL routines:[^\n]+:\n$/);
+    clock.advance(10_000);
+    const counts = failed().slice(1);
+    expect(counts.map((l) => l.msg)).toEqual([`closing connection: connection error (${reason.trim()}): 4 more connections since the last line`]);
+    expect(counts[0]!.obj).toEqual({ kind: expect.stringMatching(/^closing connection: connection error \(N:error:N:SSL routines:[\w]+:http request:[^\n]+:N:\)$/), connections: 4 });
   });
 });
