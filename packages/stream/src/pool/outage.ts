@@ -184,6 +184,15 @@ export class Outage {
     this.hurried = false;
   }
 
+  /**
+   * Why the server cannot be reached: the last connect's error (or the last connection's loss,
+   * while a connect is under way); undefined while healthy. What a call that waited out its own
+   * timeout for a connection names as its cause (WaitingCalls), as Unreachable does.
+   */
+  get lastFailure(): Error | undefined {
+    return this.lastError;
+  }
+
   /** What a call that waited through the outage, or fails fast in it, is failed with. */
   unreachable(now: number): RpcError {
     const since = this.since ?? now;

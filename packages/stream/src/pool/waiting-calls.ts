@@ -141,7 +141,7 @@ export class WaitingCalls {
     // as time its caller does not wait. It bounds the call on the stream without becoming its
     // timeout: a call with none of its own sends no deadline, as on a ready connection.
     const remaining = call.due - ticked;
-    if (remaining <= 0) return call.fail(neverSent(call.opts.timeoutMs ?? this.defaultTimeoutMs));
+    if (remaining <= 0) return call.fail(neverSent(call.opts.timeoutMs ?? this.defaultTimeoutMs, this.outage.lastFailure));
     slot.lastUsed = now;
     const notify = call.release();
     if (call.opens) call.opens(slot.stream!, remaining);
@@ -164,7 +164,7 @@ export class WaitingCalls {
     // Calls queued during the walk (by a failed one's callback) lower it as they come.
     this.nextDue = Infinity;
     this.queue.failWhere((call) => {
-      if (call.deadline <= elapsed) return neverSent(call.opts.timeoutMs ?? this.defaultTimeoutMs);
+      if (call.deadline <= elapsed) return neverSent(call.opts.timeoutMs ?? this.defaultTimeoutMs, this.outage.lastFailure);
       if (!connected) {
         const start = upTo > call.budgetStart ? upTo : call.budgetStart;
         if (now - start >= this.budgetMs || (call.failFast && inOutage)) return withoutStack(() => this.outage.unreachable(now));
@@ -175,10 +175,19 @@ export class WaitingCalls {
   }
 }
 
-/** What a call that waited out its timeout (`timeoutMs`) for a connection fails with: it never ran. */
-const neverSent = (timeoutMs: number): RpcError =>
+/**
+ * What a call that waited out its timeout (`timeoutMs`) for a connection fails with: it never ran.
+ * In an outage, `lastConnect` (Outage.lastFailure) says why no connection came: its cause, named
+ * in the message (as gRPC's "last error"), so that the caller need not find it in the pool's log.
+ * Only on this path: a healthy call costs nothing more, and the cause is the outage's one error, shared.
+ */
+const neverSent = (timeoutMs: number, lastConnect: Error | undefined): RpcError =>
   // Stackless (withoutStack): made by the sweep for many calls in one tick, a stack names only the pool's ticker.
-  withoutStack(() => new RpcError(ErrorCode.Timeout, `call waited ${timeoutMs} ms for a connection and was never sent`, { retry: 'safe' }));
+  withoutStack(() => {
+    const waited = `call waited ${timeoutMs} ms for a connection and was never sent`;
+    if (lastConnect === undefined) return new RpcError(ErrorCode.Timeout, waited, { retry: 'safe' });
+    return new RpcError(ErrorCode.Timeout, `${waited}; last connect: ${lastConnect.message}`, { cause: lastConnect, retry: 'safe' });
+  });
 
 /**
  * A waiting stream's opening. Made apart from the pool's `openOn`: a closure there would share
