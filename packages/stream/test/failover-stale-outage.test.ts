@@ -26,7 +26,7 @@ interface Failure {
  * Servers X and Y behind a pool whose timers run on a clock the test drives (never advanced: a
  * backoff delay never ends by itself). Both connected; then Y is killed, and its pool backs off.
  */
-async function yBackingOff() {
+async function yBackingOff(backoffMs = 1000, connectBudgetMs?: number) {
   const clock = new ManualClock();
   const x = await child('X');
   const y = await child('Y');
@@ -37,7 +37,8 @@ async function yBackingOff() {
     clock,
     servers: [x.address, y.address],
     pool: {
-      backoff: { initialMs: 1000, maxMs: 1000 },
+      backoff: { initialMs: backoffMs, maxMs: backoffMs },
+      ...(connectBudgetMs !== undefined && { connectBudgetMs }),
       onStateChange: (state: PoolState, _: PoolState, address: string) => void (state === 'connecting' && (connects[address] = (connects[address] ?? 0) + 1)),
     },
     shouldFailover: (err, a) => void failures.push({ address: a.address, attempt: a.attempt, code: (err as RpcError).code }),
@@ -48,7 +49,7 @@ async function yBackingOff() {
   y.proc.kill('SIGKILL');
   await y.gone();
   await waitFor(() => stateOf(y.address).state === 'backoff', { what: "Y's pool in backoff" });
-  return { x, y, pool, failures, connects, stateOf };
+  return { x, y, pool, failures, connects, stateOf, clock };
 }
 
 /** Calls `who` (idempotent) on X, which hangs, then dies with the call on its connection. */
@@ -76,24 +77,54 @@ describe('a retry that finds every other server down', () => {
     expect(s.stateOf(s.y.address).state).toBe('ready');
   });
 
-  it('connects early once per outage: a server truly down is then left to its backoff', async () => {
-    const s = await yBackingOff();
-    const before = s.connects[s.y.address]!;
+  it('does so, too, when the outage is older than the connect budget (calls made then would fail at once)', async () => {
+    const s = await yBackingOff(600_000, 1_000);
+    // Y's outage is now past the budget: a call made on it alone would be Unreachable at once.
+    s.clock.advance(2_000);
+    await child('Y', s.y.port);
+    expect(s.stateOf(s.y.address).state).toBe('backoff');
     const call = callWhileXDies(s);
-    // The retry waits on Y, which connects at once, is refused, and backs off again.
-    const yAgain = () => s.connects[s.y.address] === before + 1 && s.stateOf(s.y.address).state === 'backoff' && s.stateOf(s.y.address).queued === 1;
-    // Or refused a second time (the old way).
-    await waitFor(() => s.failures.length > 1 || yAgain(), { what: "Y's early connect" });
-    expect(s.failures).toHaveLength(1);
-    const xBefore = s.connects[s.x.address]!;
-    // More calls, with no server up: they wait too (round-robin: on both), and neither connects early again.
-    const more = Array.from({ length: 4 }, () => s.pool.call('who', undefined, { idempotent: true }).catch((e: unknown) => e));
-    await waitFor(() => s.stateOf(s.x.address).queued + s.stateOf(s.y.address).queued === 5, { what: 'the calls waiting' });
-    expect(s.stateOf(s.y.address).queued).toBeGreaterThan(1);
-    expect(s.connects[s.y.address]).toBe(before + 1);
-    // X's own outage, begun with the lost connection: one early connect of its own at most.
-    expect(s.connects[s.x.address]).toBeLessThanOrEqual(xBefore + 1);
+    await within(Promise.race([call, waitFor(() => s.failures.length > 1, { what: 'the call to settle' })]), 15_000, 'the call');
     expect(s.failures).toEqual([{ address: s.x.address, attempt: 0, code: ErrorCode.IO }]);
+    expect(await call).toBe('Y');
+  });
+
+  it('a call placed on a server that stays down while another comes back moves on to that one, not waiting out the budget', async () => {
+    const s = await yBackingOff();
+    s.x.proc.kill('SIGKILL');
+    await s.x.gone();
+    await waitFor(() => s.stateOf(s.x.address).state === 'backoff', { what: "X's pool in backoff" });
+    await child('Y', s.y.port);
+    // Two calls at once, round-robin: one of them placed on X, down for good.
+    const calls = [0, 1].map(() => s.pool.call('who', undefined, { idempotent: true }).then(textOf));
+    expect(await within(Promise.all(calls), 15_000, 'the calls')).toEqual(['Y', 'Y']);
+    expect(s.failures.map((f) => [f.address, f.code])).toEqual([[s.x.address, ErrorCode.Unreachable]]);
+  });
+
+  it('connects early once per outage: a server truly down fails the call that waited for that connect fast, and later calls fail fast on it without connecting again', async () => {
+    const s = await yBackingOff();
+    const y = s.y.address;
+    const before = s.connects[y]!;
+    const call = callWhileXDies(s);
+    // The retry goes to Y, every other server down: Y connects at once, is refused, and the call
+    // moves on, never sent there (Unreachable), to wait on its last attempt.
+    await waitFor(() => s.failures.length >= 2 || undefined, { what: "the retry's failure on Y" });
+    expect(s.failures).toEqual([
+      { address: s.x.address, attempt: 0, code: ErrorCode.IO },
+      { address: y, attempt: 1, code: ErrorCode.Unreachable },
+    ]);
+    expect(s.connects[y]).toBe(before + 1);
+    const queued = () => s.stateOf(s.x.address).queued + s.stateOf(y).queued;
+    await waitFor(() => queued() === 1 || undefined, { what: 'the last attempt waiting' });
+    // More calls in the same outages: no second early connect on either server; each fails fast
+    // where it meets one with retries left, and waits on its last attempt.
+    const xBefore = s.connects[s.x.address]!;
+    const more = Array.from({ length: 4 }, () => s.pool.call('who', undefined, { idempotent: true }).catch((e: unknown) => e));
+    await waitFor(() => queued() === 5 || undefined, { what: 'the calls waiting' });
+    expect(s.failures.filter((f) => f.address === y).length).toBeGreaterThan(1);
+    expect(s.failures.every((f) => f.code === ErrorCode.Unreachable || f.attempt === 0)).toBe(true);
+    expect(s.connects[y]).toBe(before + 1);
+    expect(s.connects[s.x.address]).toBe(xBefore);
     s.pool.destroy();
     for (const c of [call, ...more]) expect(await within(c, 10_000, 'a call')).toMatchObject({ code: ErrorCode.Closed });
   });

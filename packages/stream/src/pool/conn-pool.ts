@@ -211,11 +211,12 @@ export class ConnPool implements StreamCaller, Resender, Reopener {
   }
 
   /**
-   * @internal A FailoverPool's call waits here with no other server healthy: a pool backing off
-   * connects now rather than at the end of its delay, once per outage (`Outage.hurry`).
+   * @internal A FailoverPool's call is about to wait here with no other server healthy: in an
+   * outage, the pool connects now rather than at the end of its delay, once per outage, and the
+   * calls made until that connect ends wait for it (`Outage.hurry`).
    */
   hurry(): void {
-    if (this._state === 'backoff' && this.outage.hurry()) this.connect();
+    this.outage.hurry();
   }
 
   /**

@@ -409,24 +409,19 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
     c.address = member.address;
     c.tried.push(member.address);
     member.used = true;
-    // No other server to go to: this one is down and so is every other (read only when this one is down).
-    const alone = !member.healthy && !this.healthyBesides(member);
-    // With retries left, a call that meets an unreachable server comes back at once to go
-    // elsewhere, if elsewhere is healthy. Alone, it waits here for this server's reconnect: refused
-    // at once by an outage that may be stale (its server listening again, its backoff not over),
-    // it spent its retries, its last attempt waiting on the server just lost.
-    const failFast = c.attempt < this.retries && this.byAddress.size > 1 && !alone;
+    // With retries left, a call that meets an unreachable server comes back at once to go elsewhere.
+    const failFast = c.attempt < this.retries && this.byAddress.size > 1;
     const stream = c.stream;
     if (stream?.isDone) return; // cancelled between attempts
     const pool = this.poolOf(member);
-    if (!stream) pool.submit(c.action, c.msg, c.sent, c.done, failFast);
-    else {
-      stream.onAttempt = (err) => this.streamAttempted(c, stream, err);
-      pool.openOn(stream, c.action, c.msg, c.sent, failFast);
-    }
-    // Backing off, it connects now (once per outage: ConnPool.hurry), not at the end of a delay
-    // that may outlast the call. After the attempt is queued: the connect's state callback may close the pool.
-    if (alone) pool.hurry();
+    // Down, and so is every other server (read only when this one is down): its outage may be
+    // stale (its server listening again, its backoff delay not over), and failing fast on it
+    // spent the call's retries and sent its last attempt back to the server just lost. So it
+    // connects now, once per outage, and the call waits for that connect's outcome (ConnPool.hurry).
+    if (!member.healthy && !this.healthyBesides(member)) pool.hurry();
+    if (!stream) return pool.submit(c.action, c.msg, c.sent, c.done, failFast);
+    stream.onAttempt = (err) => this.streamAttempted(c, stream, err);
+    pool.openOn(stream, c.action, c.msg, c.sent, failFast);
   }
 
   /** `c`'s stream opened, or was refused before it opened. Once open, only its server's refusal unrun can still move it. */

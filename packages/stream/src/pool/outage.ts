@@ -49,6 +49,12 @@ export class Outage {
   private stopped = false;
   /** This outage's one early reconnect was asked for (`hurry`). */
   private hurried = false;
+  /**
+   * That early reconnect is under way: calls made meanwhile wait for its outcome, failing fast
+   * or past the budget alike (WaitingCalls), and learn it from it: queued if it connects, failed
+   * (those failing fast) once it is refused. Until the connect ends (`failed`, `over`) or the pool closes.
+   */
+  hurrying = false;
 
   constructor(
     backoff: Partial<BackoffOptions> | undefined,
@@ -74,6 +80,7 @@ export class Outage {
     }
     this.lastError = err;
     this.refused = undefined;
+    this.hurrying = false;
     if (!healsNot(err)) return false;
     if (this.link.outdated(made, err)) {
       this.waitFrom = now;
@@ -139,16 +146,18 @@ export class Outage {
   };
 
   /**
-   * A call waits for this server with no other one to go to: true, with the pending delay
-   * dropped, when the pool may connect now, once per outage. The outage may be stale (its server
-   * listening again, the delay not over); once only, so that a server truly down is not
-   * connected to per call, and its backoff paces the rest.
+   * A call is about to wait for this server with no other one to go to: the pool connects now,
+   * not at the end of its delay (a microtask on, as `changed`: the call is queued first), once
+   * per outage, and calls made until that connect ends wait for it (`hurrying`). The outage may be
+   * stale (its server listening again, the delay not over, the budget spent); once only, so that
+   * a server truly down is not connected to per call, and its backoff paces the rest.
    */
-  hurry(): boolean {
-    if (this.hurried || this.stopped) return false;
+  hurry(): void {
+    if (this.hurried || this.stopped || this.since === undefined) return;
     this.hurried = true;
+    this.hurrying = true;
     this.disarm();
-    return true;
+    queueMicrotask(this.retryNow);
   }
 
   private disarm(): void {
@@ -182,6 +191,7 @@ export class Outage {
     this.refusedWith = undefined;
     this.growAfter = 0;
     this.hurried = false;
+    this.hurrying = false;
   }
 
   /**
@@ -206,6 +216,7 @@ export class Outage {
   /** The pool closed: no more reconnects. */
   stop(): void {
     this.stopped = true;
+    this.hurrying = false;
     this.disarm();
   }
 }

@@ -75,7 +75,8 @@ export class WaitingCalls {
     const now = this.link.clock.now();
     // The budget from the outage's start, or from a change that outdated its refusal (`waitFrom`).
     const outage = this.outage.waitFrom;
-    if (outage !== undefined && (failFast || now - outage >= this.budgetMs)) return void notify(this.outage.unreachable(now), null);
+    // While an early connect is under way (Outage.hurry), a call waits for its outcome.
+    if (outage !== undefined && !this.outage.hurrying && (failFast || now - outage >= this.budgetMs)) return void notify(this.outage.unreachable(now), null);
     const aborted = abortedAlready(opts);
     if (aborted) return void notify(aborted, null);
     const pace = this.link.pace;
@@ -165,7 +166,7 @@ export class WaitingCalls {
     this.nextDue = Infinity;
     this.queue.failWhere((call) => {
       if (call.deadline <= elapsed) return neverSent(call.opts.timeoutMs ?? this.defaultTimeoutMs, this.outage.lastFailure);
-      if (!connected) {
+      if (!connected && !this.outage.hurrying) {
         const start = upTo > call.budgetStart ? upTo : call.budgetStart;
         if (now - start >= this.budgetMs || (call.failFast && inOutage)) return withoutStack(() => this.outage.unreachable(now));
       }
