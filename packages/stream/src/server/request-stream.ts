@@ -72,8 +72,9 @@ export class RequestStream implements AsyncIterable<Reply> {
 
   /**
    * Sends one item. Resolves at once while the client has credit left and the connection's send
-   * buffer is not full, else when it grants more or the buffer drains: await each write, and a
-   * slow client holds this side back instead of filling memory, whatever window it claimed.
+   * buffer is not full, else when it grants more or, held for a full buffer, when that drains,
+   * whatever credit comes meanwhile: await each write, and a slow client holds this side back
+   * instead of filling memory, whatever window it claimed.
    */
   write(msg: Uint8Array = EMPTY_BYTES, blob: Uint8Array = EMPTY_BYTES): Promise<void> {
     const { maxMessage, maxBlob } = this.host.peerLimits;
