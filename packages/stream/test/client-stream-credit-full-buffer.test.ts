@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { ClientStream } from '../src/index.js';
 import { CREDIT_FLAG, DATA_FLAG } from '../src/wire/extension-frames.js';
 import { RESPONSE_HEADER_LENGTH, writeResponseHeader, type ResponseFlag } from '../src/wire/protocol.js';
-import { countingTransport, deafServer, responseFrame } from './harness.js';
+import { writeCountingTransport, deafServer, responseFrame } from './harness.js';
 
 /*
  * The client's side of stream-credit-full-buffer.test.ts: credit is the server's word; the send
@@ -31,7 +31,7 @@ function credit(seq: number, bytes: number): Uint8Array {
 describe('a server that reads nothing and sends credit frames', () => {
   it("lets none of a client stream's items into the client's full send buffer for them: a held write waits for the drain, and goes on once the server reads", async () => {
     const srv = await deafServer(cleanup);
-    const counting = countingTransport();
+    const counting = writeCountingTransport();
     const client = await ClientStream.connect({ transport: counting.transport, address: srv.address, keepaliveMs: 0 });
     cleanup.push(() => client.destroy());
     const sock = await srv.socket;

@@ -5,8 +5,8 @@ import { describe, expect, it } from 'vitest';
 import { ClientStream } from '../src/index.js';
 import { GOODBYE_ENTRY, GOODBYE_FLAG } from '../src/wire/goodbye.js';
 import { HelloRole, encodeHello } from '../src/wire/hello.js';
-import { HELLO_ACTION, RESPONSE_HEADER_LENGTH, writeResponseHeader, type ResponseFlag } from '../src/wire/protocol.js';
-import { golden } from './golden.js';
+import { HELLO_ACTION, RESPONSE_HEADER_LENGTH } from '../src/wire/protocol.js';
+import { errorStringFrame, golden } from './golden.js';
 import { requestFrames, responseFrame, transport } from './harness.js';
 
 const cleanup = cleanups();
@@ -21,7 +21,7 @@ const cleanup = cleanups();
 
 /** The hello answers: agreeing goodbyes and nothing else; and a razor v1 server's (`rpc_decode`), agreeing nothing. */
 const AGREES_GOODBYE = responseFrame(0, 0, encodeHello(HelloRole.Answer, [GOODBYE_ENTRY]));
-const V1_ANSWER = errorString(0, 'rpc_decode');
+const V1_ANSWER = errorStringFrame(0, 'rpc_decode');
 const CALLS = 3;
 const ACTION = 1;
 
@@ -71,12 +71,3 @@ describe("a broken server's goodbye", () => {
     for (const f of got) expect(f).toMatchObject({ code: ErrorCode.IO, retry: 'idempotent', message: expect.stringMatching(why) });
   });
 });
-
-/** An error answer as a razor v1 server sends it: flag 2, the code's string as the blob. */
-function errorString(seq: number, text: string): Uint8Array {
-  const body = new TextEncoder().encode(text);
-  const out = new Uint8Array(RESPONSE_HEADER_LENGTH + body.length);
-  writeResponseHeader(out, 2 as ResponseFlag, 0, seq, body.length);
-  out.set(body, RESPONSE_HEADER_LENGTH);
-  return out;
-}

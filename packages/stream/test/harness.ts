@@ -245,7 +245,7 @@ export async function fixtureServer(cleanup: (() => unknown)[]) {
  * holds unsent is those less what its kernel took (`FrameConn.sentBytes`), and `maxHeld` is the
  * most it held at any write. `conns`: those connections, as made (their `congested` is readable).
  */
-export function countingTransport(): { transport: Transport; maxHeld: () => number; written: () => number; conns: FrameConn[] } {
+export function writeCountingTransport(): { transport: Transport; maxHeld: () => number; written: () => number; conns: FrameConn[] } {
   let written = 0;
   let maxHeld = 0;
   const conns: FrameConn[] = [];

@@ -6,7 +6,7 @@ import { HelloRole, encodeHello, receiveLimitsEntry } from '../src/wire/hello.js
 import { RESPONSE_HEADER_LENGTH, writeResponseHeader, type ResponseFlag } from '../src/wire/protocol.js';
 import { REVERSE_CALL_FLAG, reverseAnswerEntry } from '../src/wire/reverse-calls.js';
 import { golden } from './golden.js';
-import { countingTransport, deafServer, transport } from './harness.js';
+import { writeCountingTransport, deafServer, transport } from './harness.js';
 
 const cleanup = cleanups();
 const MiB = 1024 * 1024;
@@ -14,7 +14,7 @@ const MiB = 1024 * 1024;
 describe('a hostile server that floods the client with frames it must answer, and never reads', () => {
   it('server pings: the client holds no pong past its send buffer (the server keeps one ping out; any frame it reads answers it)', async () => {
     const srv = await deafServer(cleanup);
-    const counting = countingTransport();
+    const counting = writeCountingTransport();
     const client = await ClientStream.connect({ transport: counting.transport, address: srv.address, keepaliveMs: 0 });
     cleanup.push(() => client.destroy());
     // Seq 1: its answer, written after the pings, says when the client has read them all.
@@ -35,7 +35,7 @@ describe('a hostile server that floods the client with frames it must answer, an
   it('reverse calls past the window: refused while the server reads, and past 1 MiB of refusals it leaves unread its connection closes (IO), never holding one per call', async () => {
     const answer = responseFrame(0, 0, encodeHello(HelloRole.Answer, [receiveLimitsEntry(16 * MiB, 64 * MiB), reverseAnswerEntry(16 * MiB, 64 * MiB)]));
     const srv = await deafServer(cleanup, answer);
-    const counting = countingTransport();
+    const counting = writeCountingTransport();
     let ran = 0;
     const client = await ClientStream.connect({
       transport: counting.transport,

@@ -3,7 +3,7 @@ import { cleanups, waitFor } from '@skein/test-utils';
 import { describe, expect, it } from 'vitest';
 import { FailoverPool, type ActionHandler } from '../src/index.js';
 import { errorStringFrame } from './golden.js';
-import { countingTransport, deafServer, readU32, responseFrame, startServer, u32 } from './harness.js';
+import { writeCountingTransport, deafServer, readU32, responseFrame, startServer, u32 } from './harness.js';
 
 /*
  * A client stream's write held for its connection's full send buffer waits for that buffer's
@@ -30,7 +30,7 @@ describe('a stream whose write waits for a full send buffer to drain, moved to a
     const deaf = await deafServer(cleanup);
     const b = await startServer({ sum });
     cleanup.push(() => b.server.close());
-    const counting = countingTransport();
+    const counting = writeCountingTransport();
     const pool = new FailoverPool({ transport: counting.transport, servers: [deaf.address, b.address], strategy: 'leader', pool: { stream: { keepaliveMs: 0 } } });
     cleanup.push(() => pool.close());
     // To the leader, which answers the hello (streams agreed, a window of 1 MiB) and reads nothing more.

@@ -25,6 +25,18 @@ const BUDGET_MS = 60_000;
 /** A call's error, bounded by the test's own hang guard. */
 const failure = (p: Promise<unknown>, what: string): Promise<RpcError> => within(p.then(() => expect.unreachable(`${what} succeeded`), (e: unknown) => e as RpcError), HANG_MS, what);
 
+/**
+ * Once the pool's first connect has failed (it backs off): a call made then waits in the outage,
+ * its short timeout ending it after a connect failed however slow that connect was (a TLS
+ * handshake on a loaded machine), so the outcome does not hang on speed.
+ */
+async function backingOff(pool: ConnPool): Promise<void> {
+  // A pool connects at its first call: this one starts it, and ends as it may.
+  const first = pool.call('first', undefined, { timeoutMs: 200 }).catch(() => undefined);
+  await waitFor(() => pool.state === 'backoff' || undefined, { timeoutMs: HANG_MS, what: 'the pool backing off' });
+  await first;
+}
+
 /** The Timeout of a call that waited for a connection, carrying `cause` and naming it. */
 function expectNamedCause(err: RpcError, cause: RegExp): void {
   expect(err).toMatchObject({ code: ErrorCode.Timeout, retry: 'safe' });
@@ -38,6 +50,7 @@ describe('a call that waited out its timeoutMs for a connection', () => {
   it('to a closed port carries the ECONNREFUSED as its cause, and names it', async () => {
     const pool = new ConnPool({ transport, address: `127.0.0.1:${await freePort()}`, connectBudgetMs: BUDGET_MS, logger: silentLogger });
     cleanup.push(() => pool.destroy());
+    await backingOff(pool);
     const err = await failure(pool.call('x', undefined, { timeoutMs: 200 }), 'the call to a closed port');
     expectNamedCause(err, /ECONNREFUSED/);
   });
@@ -52,6 +65,7 @@ describe('a call that waited out its timeoutMs for a connection', () => {
     relay.refuse();
     const pool = new ConnPool({ transport, address: relay.address, connectBudgetMs: BUDGET_MS, logger: silentLogger });
     cleanup.push(() => pool.destroy());
+    await backingOff(pool);
     const err = await failure(pool.call('x', undefined, { timeoutMs: 300 }), 'the call to the refusing server');
     expectNamedCause(err, /./);
   });
@@ -63,6 +77,7 @@ describe('a call that waited out its timeoutMs for a connection', () => {
     const { port, ran } = await mtlsServer(mtls, cleanup);
     const pool = new ConnPool({ transport: tcpTransport(nodeRuntime, { tls: clientTls(certs.foreign) }), address: `127.0.0.1:${port}`, connectBudgetMs: BUDGET_MS, logger: silentLogger });
     cleanup.push(() => pool.destroy());
+    await backingOff(pool);
     const err = await failure(pool.call(1, undefined, { timeoutMs: 300 }), 'the call with a foreign certificate');
     expectNamedCause(err, /may have refused this client's certificate/);
     expect(ran()).toBe(0);
@@ -72,6 +87,9 @@ describe('a call that waited out its timeoutMs for a connection', () => {
     const address = `127.0.0.1:${await freePort()}`;
     const pool = new FailoverPool({ transport, servers: [address], retries: 0, pool: { connectBudgetMs: BUDGET_MS, logger: silentLogger } });
     cleanup.push(() => pool.destroy());
+    // Its server's pool is made by the first call: that one makes it back off.
+    await failure(pool.call('x', undefined, { timeoutMs: 200 }), 'the first failover call');
+    await waitFor(() => pool.stats()[0]?.state === 'backoff' || undefined, { timeoutMs: HANG_MS, what: "the server's pool backing off" });
     const err = await failure(pool.call('x', undefined, { timeoutMs: 200 }), 'the failover call');
     expect(err).toMatchObject({ code: ErrorCode.Timeout, retry: 'safe' });
     expect(err.message).toMatch(/was never sent; last connect: .*ECONNREFUSED/);
@@ -87,6 +105,7 @@ describe('a call that waited out its timeoutMs for a connection', () => {
     relay.refuse();
     const pool = new ConnPool({ transport, address: relay.address, maxConnections: 1, stream: { window: 1 }, connectBudgetMs: BUDGET_MS, logger: silentLogger });
     cleanup.push(() => within(pool.close(), HANG_MS, 'pool close'));
+    await backingOff(pool);
     // An outage first: its calls name why.
     expectNamedCause(await failure(pool.call('hold', undefined, { timeoutMs: 200 }), 'the call in the outage'), /./);
     relay.accept();

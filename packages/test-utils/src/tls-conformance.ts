@@ -150,7 +150,7 @@ export function tlsRuntimeConformance(h: TlsHarness): void {
       await within(gone, HANG_MS, 'the stalled peer to see its connection closed');
     });
 
-    closesStalled(`closes a handshake stalled midway (a ClientHello, then silence) after handshakeTimeoutMs; others are served meanwhile${gap}`, async () => {
+    closesStalled(`closes a handshake stalled midway (a ClientHello, then silence) after handshakeTimeoutMs; another client is served while it is held${gap}`, async () => {
       const child = run('tls-echo-server', '127.0.0.1:0', serverTls({ handshakeTimeoutMs: STALLED_TIMEOUT_MS }));
       const port = await listening(child);
       const hello = await clientHello(certs);

@@ -444,7 +444,7 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
    * Whether a server other than `m` could take a call now: healthy, and admitted by its breaker and
    * outlier score. Read off the members as they are, not `pickableNow()`, whose rebuild after a
    * change (a hash ring's among them) is left to the next pick. A server only a redirect brought in
-   * counts too: then a call fails fast, as it did before any server could be alone.
+   * counts too: then no early connect is made (ConnPool.hurry).
    */
   private healthyBesides(m: PoolServer): boolean {
     for (const s of this.byAddress.values()) if (s !== m && isHealthy(s)) return true;

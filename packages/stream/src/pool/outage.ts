@@ -18,7 +18,9 @@ export interface OutageLink {
  * Whether a pool's server can be reached: since when not and why (what calls waiting in an
  * outage are failed with), and when to try again, as the backoff paces it: the next reconnect
  * of an outage, and another extra connection after one failed while others work. Out of the
- * pool because no call's path comes here: a call reads `refusal()` and `since` only when no connection is up.
+ * pool because no healthy call's path comes here: a call reads `refusal()`, `waitFrom` and
+ * `hurrying` only when no connection is up, and a FailoverPool asks for an early connect
+ * (`hurry`) only for a server that is down.
  */
 export class Outage {
   /** When the current outage began (the first failed connect or lost last connection); undefined while healthy. */
@@ -41,7 +43,7 @@ export class Outage {
   private refused: RpcError | undefined;
   /** What the refused connect was made with: a change since may outdate the refusal. */
   private refusedWith: MadeWith | undefined;
-  private lastError: Error | undefined;
+  private _lastError: Error | undefined;
   private readonly backoff: Backoff;
   /** The one reconnect pending: a backoff delay's ticker. Armed only through `backOff`, at most one at a time. */
   private retryTimer: Ticker | undefined;
@@ -78,7 +80,7 @@ export class Outage {
     } else {
       logger.debug({ address, err, attempts: this.backoff.attempts }, 'reconnect failed');
     }
-    this.lastError = err;
+    this._lastError = err;
     this.refused = undefined;
     this.hurrying = false;
     if (!healsNot(err)) return false;
@@ -169,7 +171,7 @@ export class Outage {
   lostLast(cause: Error, now: number): void {
     this.since ??= now;
     this.waitFrom ??= now;
-    this.lastError = cause;
+    this._lastError = cause;
   }
 
   /** A scale-up failed while other connections work: try growing again later, not at once. */
@@ -186,7 +188,7 @@ export class Outage {
     this.backoff.reset();
     this.since = undefined;
     this.waitFrom = undefined;
-    this.lastError = undefined;
+    this._lastError = undefined;
     this.refused = undefined;
     this.refusedWith = undefined;
     this.growAfter = 0;
@@ -199,16 +201,16 @@ export class Outage {
    * while a connect is under way); undefined while healthy. What a call that waited out its own
    * timeout for a connection names as its cause (WaitingCalls), as Unreachable does.
    */
-  get lastFailure(): Error | undefined {
-    return this.lastError;
+  get lastError(): Error | undefined {
+    return this._lastError;
   }
 
   /** What a call that waited through the outage, or fails fast in it, is failed with. */
   unreachable(now: number): RpcError {
     const since = this.since ?? now;
-    const why = this.lastError ? `: ${this.lastError.message}` : '';
+    const why = this._lastError ? `: ${this._lastError.message}` : '';
     return new RpcError(ErrorCode.Unreachable, `cannot reach ${this.link.address} for ${Math.round(now - since)} ms${why}`, {
-      cause: this.lastError,
+      cause: this._lastError,
       retry: 'safe',
     });
   }

@@ -142,7 +142,7 @@ export class WaitingCalls {
     // as time its caller does not wait. It bounds the call on the stream without becoming its
     // timeout: a call with none of its own sends no deadline, as on a ready connection.
     const remaining = call.due - ticked;
-    if (remaining <= 0) return call.fail(neverSent(call.opts.timeoutMs ?? this.defaultTimeoutMs, this.outage.lastFailure));
+    if (remaining <= 0) return call.fail(neverSent(call.opts.timeoutMs ?? this.defaultTimeoutMs, this.outage.lastError));
     slot.lastUsed = now;
     const notify = call.release();
     if (call.opens) call.opens(slot.stream!, remaining);
@@ -165,7 +165,7 @@ export class WaitingCalls {
     // Calls queued during the walk (by a failed one's callback) lower it as they come.
     this.nextDue = Infinity;
     this.queue.failWhere((call) => {
-      if (call.deadline <= elapsed) return neverSent(call.opts.timeoutMs ?? this.defaultTimeoutMs, this.outage.lastFailure);
+      if (call.deadline <= elapsed) return neverSent(call.opts.timeoutMs ?? this.defaultTimeoutMs, this.outage.lastError);
       if (!connected && !this.outage.hurrying) {
         const start = upTo > call.budgetStart ? upTo : call.budgetStart;
         if (now - start >= this.budgetMs || (call.failFast && inOutage)) return withoutStack(() => this.outage.unreachable(now));
@@ -178,7 +178,7 @@ export class WaitingCalls {
 
 /**
  * What a call that waited out its timeout (`timeoutMs`) for a connection fails with: it never ran.
- * In an outage, `lastConnect` (Outage.lastFailure) says why no connection came: its cause, named
+ * In an outage, `lastConnect` (Outage.lastError) says why no connection came: its cause, named
  * in the message (as gRPC's "last error"), so that the caller need not find it in the pool's log.
  * Only on this path: a healthy call costs nothing more, and the cause is the outage's one error, shared.
  */
