@@ -62,18 +62,24 @@ async function callWhileXDies(s: Awaited<ReturnType<typeof yBackingOff>>): Promi
   return call;
 }
 
+/**
+ * Y comes back on its port, its pool not knowing (its backoff delay never ends on this clock);
+ * then X dies under an idempotent call, which must run on Y, X's loss its one failure.
+ */
+async function yBackInBackoffThenXDies(s: Awaited<ReturnType<typeof yBackingOff>>): Promise<void> {
+  await child('Y', s.y.port);
+  expect(s.stateOf(s.y.address).state).toBe('backoff');
+  const call = callWhileXDies(s);
+  // Settled, or refused a second time (the old way: then it waits on X for good).
+  await within(Promise.race([call, waitFor(() => s.failures.length > 1, { what: 'the call to settle' })]), 15_000, 'the call');
+  expect(s.failures).toEqual([{ address: s.x.address, attempt: 0, code: ErrorCode.IO }]);
+  expect(await call).toBe('Y');
+}
+
 describe('a retry that finds every other server down', () => {
   it('connects to the server in backoff at once and runs there, not refused by its stale outage and sent back to the one just lost', async () => {
     const s = await yBackingOff();
-    // Y comes back on its port; its pool does not know (its backoff delay never ends on this clock).
-    await child('Y', s.y.port);
-    expect(s.stateOf(s.y.address).state).toBe('backoff');
-
-    const call = callWhileXDies(s);
-    // Settled, or refused a second time (the old way: then it waits on X for good).
-    await within(Promise.race([call, waitFor(() => s.failures.length > 1, { what: 'the call to settle' })]), 15_000, 'the call');
-    expect(s.failures).toEqual([{ address: s.x.address, attempt: 0, code: ErrorCode.IO }]);
-    expect(await call).toBe('Y');
+    await yBackInBackoffThenXDies(s);
     expect(s.stateOf(s.y.address).state).toBe('ready');
   });
 
@@ -81,12 +87,7 @@ describe('a retry that finds every other server down', () => {
     const s = await yBackingOff(600_000, 1_000);
     // Y's outage is now past the budget: a call made on it alone would be Unreachable at once.
     s.clock.advance(2_000);
-    await child('Y', s.y.port);
-    expect(s.stateOf(s.y.address).state).toBe('backoff');
-    const call = callWhileXDies(s);
-    await within(Promise.race([call, waitFor(() => s.failures.length > 1, { what: 'the call to settle' })]), 15_000, 'the call');
-    expect(s.failures).toEqual([{ address: s.x.address, attempt: 0, code: ErrorCode.IO }]);
-    expect(await call).toBe('Y');
+    await yBackInBackoffThenXDies(s);
   });
 
   it('a call placed on a server that stays down while another comes back moves on to that one, not waiting out the budget', async () => {

@@ -131,6 +131,13 @@ describe('a pool closed during an outage', () => {
   });
 });
 
+/** A pool to `address` on `clock` presenting the credentials 'refused', its states told to `on`, which may act on the pool. */
+function refusedPool(address: string, clock: ManualClock, on: (state: PoolState, pool: ConnPool) => void): ConnPool {
+  const pool: ConnPool = new ConnPool({ transport, address, clock, logger: silentLogger, stream: { credentials: 'refused', keepaliveMs: 0 }, onStateChange: (state) => on(state, pool) });
+  cleanup.push(() => pool.destroy());
+  return pool;
+}
+
 /** A real server that accepts the credentials 'good' alone (others: Unauthenticated), its listener counting the connections it accepts. */
 async function refusingServer(): Promise<{ address: string; accepted: () => number }> {
   const listener = countingTransport();
@@ -193,18 +200,10 @@ describe('a pool whose onStateChange re-enters it as it enters backoff', () => {
     const s = await refusingServer();
     const clock = new ManualClock(); // never moved
     const states: PoolState[] = [];
-    const pool: ConnPool = new ConnPool({
-      transport,
-      address: s.address,
-      clock,
-      logger: silentLogger,
-      stream: { credentials: 'refused', keepaliveMs: 0 },
-      onStateChange: (state) => {
-        states.push(state);
-        if (state === 'backoff') void pool.renewCredentials('good');
-      },
+    const pool = refusedPool(s.address, clock, (state, p) => {
+      states.push(state);
+      if (state === 'backoff') void p.renewCredentials('good');
     });
-    cleanup.push(() => pool.destroy());
     await within(pool.call(1), 10_000, 'the call');
     expect(states).toEqual(['connecting', 'backoff', 'connecting', 'ready']);
     expect(s.accepted()).toBe(2);
@@ -214,15 +213,7 @@ describe('a pool whose onStateChange re-enters it as it enters backoff', () => {
   it('that closes it arms no delay after the close', async () => {
     const s = await refusingServer();
     const clock = new ManualClock();
-    const pool: ConnPool = new ConnPool({
-      transport,
-      address: s.address,
-      clock,
-      logger: silentLogger,
-      stream: { credentials: 'refused', keepaliveMs: 0 },
-      onStateChange: (state) => void (state === 'backoff' && pool.close()),
-    });
-    cleanup.push(() => pool.destroy());
+    const pool = refusedPool(s.address, clock, (state, p) => void (state === 'backoff' && p.close()));
     const err = await within(pool.call(1).catch((e: unknown) => e), 10_000, 'the call');
     expect(err).toMatchObject({ code: ErrorCode.Closed });
     expect(pool.state).toBe('closed');
