@@ -49,7 +49,7 @@ describeNeeding(['deno'], 'deno runtime: permission refusals', () => {
   // As root the directory's mode stops nobody: the child runs as user nobody then (setpriv).
   const asRoot = process.getuid?.() === 0;
   const skip = asRoot && toolMissing('setpriv') !== undefined;
-  (skip ? it.skip : it)('a Unix socket the system refuses (EACCES, PermissionDenied) is Unreachable, as on Node', async () => {
+  (skip ? it.skip : it)(`a Unix socket the system refuses (EACCES, PermissionDenied) is Unreachable, as on Node${skip ? ' (skipped: run as root without setpriv, a directory mode stops nobody)' : ''}`, async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'skein-eacces-'));
     const server = net.createServer();
     await new Promise<void>((resolve) => server.listen(path.join(dir, 's.sock'), resolve));
