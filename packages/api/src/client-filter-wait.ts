@@ -1,6 +1,6 @@
 import { ErrorCode, MAX_TIMER_MS, RpcError, extended, withoutStack } from '@skein/core';
 import type { CallInfo, FilterWatch } from './filters.js';
-import type { AbortSource, Caller } from '@skein/stream';
+import { callerTimeoutMs, type AbortSource, type Caller } from '@skein/stream';
 import { noop, whenAborted } from './when-aborted.js';
 
 /**
@@ -92,13 +92,8 @@ function timerBounds(ms: number | undefined): ms is number {
  */
 export function carrierTimeout(caller: Caller, o: { readonly ctx?: { readonly deadline: number | undefined } }): number | undefined {
   if (o.ctx?.deadline !== undefined) return undefined;
-  try {
-    return caller.timeoutMs;
-  } catch {
-    // A Caller of your own whose getter throws: read here, outside the call's promise, the
-    // throw would reach the caller of the stub synchronously. Such a call's wait is unbounded, as before.
-    return undefined;
-  }
+  // A Caller of your own whose getter throws: its call's wait is unbounded, as before.
+  return callerTimeoutMs(caller);
 }
 
 /** What of a call's options bounds its wait (a typed call's `MethodCallOptions`). */

@@ -122,6 +122,8 @@ export { AbortListeners } from './internals/abort-listeners.js';
 export { LazyAbort } from './internals/lazy-abort.js';
 // For a carrier of your own (a Caller): what cancels a call, its signal and its abort source, checked and hooked as the built-in ones do.
 export { abortedAlready, cancellable, hookAbort } from './client/call-abort.js';
+// For what wraps or hands on a Caller: its default timeout as a number, or none (a getter that throws counts as none).
+export { callerTimeoutMs } from './client/caller.js';
 // For a carrier of your own: metadata that is no record (null, a string, an array) refused with the built-in carriers' InvalidArgument.
 export { metadataRefusal } from './internals/checks.js';
 // For a carrier of your own: its calls by a number it hands out in order, without a Map's set and delete per call (see seq-table.ts).

@@ -1,5 +1,5 @@
 import type { Logger } from '@skein/core';
-import type { Caller, ConnInfo } from '@skein/stream';
+import { callerTimeoutMs, type Caller, type ConnInfo } from '@skein/stream';
 import type { QueuedConn } from './input-queue.js';
 import type { ConnDesc } from './messages.js';
 import type { WorkerSlot } from './worker-slot.js';
@@ -47,7 +47,7 @@ export class PoolConns {
     const record: QueuedConn = { key, queued: 0 };
     this.records.set(conn, record);
     const caller = conn.caller;
-    if (caller !== undefined) this.callsBack.set(conn, defaultTimeout(caller));
+    if (caller !== undefined) this.callsBack.set(conn, callerTimeoutMs(caller));
     this.link.opened(key, caller);
     const { slots } = this.link;
     // The workers that know the connection are told when its server begins to close (ConnInfo.draining); those told of it later, by its description.
@@ -85,18 +85,5 @@ export class PoolConns {
       this.link.logger.warn({ conn: conn.id, err }, `connection ${conn.id}: its principal cannot be sent to a worker thread; handlers there see none`);
       return desc;
     }
-  }
-}
-
-/**
- * A caller's default timeout (`Caller.timeoutMs`), if it says one that can cross to a worker: a
- * number. A getter that throws counts as none, as @skein/api's `carrierTimeout` counts it.
- */
-function defaultTimeout(caller: Caller): number | undefined {
-  try {
-    const ms = caller.timeoutMs;
-    return typeof ms === 'number' ? ms : undefined;
-  } catch {
-    return undefined;
   }
 }

@@ -22,6 +22,21 @@ export interface Caller {
 }
 
 /**
+ * A Caller's default timeout (`timeoutMs`) as a number, or undefined: read by what wraps or
+ * hands on a Caller (@skein/api's filter waits, @skein/workers' calls back). A Caller of your own
+ * whose getter throws or gives no number counts as having none: read outside a call's promise, a
+ * throw would reach whoever made the call synchronously.
+ */
+export function callerTimeoutMs(caller: Caller): number | undefined {
+  try {
+    const ms = caller.timeoutMs;
+    return typeof ms === 'number' ? ms : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * A carrier that opens streams (docs/protocol.md, "Streams"): a ClientStream, a ConnPool or a
  * FailoverPool (a pool's stream stays on the connection it opened on). What a typed API's
  * streaming methods sit on: a server stream is `openStream` then reading, a client stream
