@@ -10,10 +10,9 @@ import { wsTransport } from '@skein/transport-ws';
 // The `ws` library itself, for a server that writes whatever bytes it likes: the transport's own
 // server cuts what it sends into whole frames, so it cannot send a broken one.
 import { WebSocketServer, type WebSocket as RawWs } from 'ws';
-import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, expect, it } from 'vitest';
 import { BROKEN_MODES, ECHO, HELD, HOLD, IN_FLIGHT, OutOfStock, Shop, runHostile, type Report } from '../fixtures/browser/hostile.js';
-import { bundlePage, launchChromium, pageResult, servePage } from './browser-page.js';
+import { pageInChromium } from './browser-page.js';
 
 const PAGE = fileURLToPath(new URL('../fixtures/browser/hostile-page.ts', import.meta.url));
 
@@ -196,28 +195,18 @@ async function expectCancelsSeen(held: Map<string, Deferred<ServerRequest>>, who
 }
 
 describeNeeding(['chromium'], 'a page in headless Chromium against hostile and broken servers, beside a Node client', () => {
-  let browser: Browser | undefined;
-  let http: Server | undefined;
   let hostile: Server | undefined;
   const skein = skeinServer();
   const ports = { hostile: 0, skein: 0 };
-  let pageUrl = '';
-
-  beforeAll(async () => {
-    const { code } = await bundlePage(PAGE);
+  const page = pageInChromium(PAGE, async () => {
     ports.skein = ((await skein.server.listen(wsTransport(), '127.0.0.1:0')) as { port: number }).port;
     const h = await hostileServer();
     hostile = h.server;
     ports.hostile = h.port;
-    const web = await servePage(code);
-    http = web.server;
-    pageUrl = `http://127.0.0.1:${web.port}/?hostile=${ports.hostile}&skein=${ports.skein}`;
-    browser = await launchChromium();
-  }, 60_000);
+    return `hostile=${ports.hostile}&skein=${ports.skein}`;
+  });
 
   afterAll(async () => {
-    await browser?.close();
-    http?.close();
     hostile?.closeAllConnections();
     hostile?.close();
     await skein.server.close();
@@ -228,7 +217,7 @@ describeNeeding(['chromium'], 'a page in headless Chromium against hostile and b
     expectDocumented(JSON.parse(JSON.stringify(node)) as Report);
     await expectCancelsSeen(skein.held, 'node');
 
-    const { result, errors } = await pageResult(browser!, pageUrl, 'skeinHostile', 90_000);
+    const { result, errors } = await page.result('skeinHostile', 90_000);
     expect(errors).toEqual([]);
     expectDocumented(result as Report);
     await expectCancelsSeen(skein.held, 'page');

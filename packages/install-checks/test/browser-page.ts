@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import { repoTool } from '@skein/test-utils';
 import { build, type Metafile } from 'esbuild';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll } from 'vitest';
 
 /** Debian's headless Chromium, never a downloaded one; flags for a container without a GPU or sandbox. */
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'];
@@ -49,4 +50,29 @@ export async function pageResult(browser: Browser, url: string, key: string, tim
   } finally {
     await page.close();
   }
+}
+
+/**
+ * A describe block's page: before its tests, bundles `entry`, starts the servers the page speaks
+ * to (`start`, which gives the page's query string), serves the page and launches Chromium;
+ * after them, closes the browser and the page's server (the servers `start` made are the
+ * caller's to close). `result(key)` opens the page and reads what it left in `window[key]`.
+ */
+export function pageInChromium(entry: string, start: () => Promise<string>): { result(key: string, timeoutMs?: number): Promise<{ result: unknown; errors: string[] }> } {
+  let browser: Browser | undefined;
+  let http: Server | undefined;
+  let url = '';
+  beforeAll(async () => {
+    const { code } = await bundlePage(entry);
+    const query = await start();
+    const web = await servePage(code);
+    http = web.server;
+    url = `http://127.0.0.1:${web.port}/?${query}`;
+    browser = await launchChromium();
+  }, 60_000);
+  afterAll(async () => {
+    await browser?.close();
+    http?.close();
+  });
+  return { result: (key, timeoutMs) => pageResult(browser!, url, key, timeoutMs) };
 }

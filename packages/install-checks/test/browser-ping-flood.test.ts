@@ -5,9 +5,8 @@ import { protocol } from '@skein/stream';
 import { describeNeeding } from '@skein/test-utils';
 // The `ws` library itself: a server that writes frames no Skein server would, and stops reading.
 import { WebSocketServer, type WebSocket as RawWs } from 'ws';
-import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { bundlePage, launchChromium, pageResult, servePage } from './browser-page.js';
+import { afterAll, expect, it } from 'vitest';
+import { pageInChromium } from './browser-page.js';
 
 const PAGE = fileURLToPath(new URL('../fixtures/browser/ping-flood-page.ts', import.meta.url));
 const MiB = 1024 * 1024;
@@ -70,30 +69,20 @@ async function floodingServer(): Promise<{ server: Server; port: number }> {
 }
 
 describeNeeding(['chromium'], 'a page in headless Chromium against a server that floods pings and reads nothing', () => {
-  let browser: Browser | undefined;
-  let http: Server | undefined;
   let hostile: Server | undefined;
-  let pageUrl = '';
-
-  beforeAll(async () => {
-    const { code } = await bundlePage(PAGE);
+  const page = pageInChromium(PAGE, async () => {
     const h = await floodingServer();
     hostile = h.server;
-    const web = await servePage(code);
-    http = web.server;
-    pageUrl = `http://127.0.0.1:${web.port}/?ws=${h.port}`;
-    browser = await launchChromium();
-  }, 60_000);
+    return `ws=${h.port}`;
+  });
 
   afterAll(async () => {
-    await browser?.close();
-    http?.close();
     hostile?.closeAllConnections();
     hostile?.close();
   });
 
   it("holds no pong per ping: what it hands its WebSocket stays within the send buffer's mark and the kernels' buffers, not 64 MiB", async () => {
-    const { result, errors } = await pageResult(browser!, pageUrl, 'skeinPingFlood', 120_000);
+    const { result, errors } = await page.result('skeinPingFlood', 120_000);
     expect(errors).toEqual([]);
     const r = result as { reply: string; state: string; handed: number; maxBuffered: number };
     // The connection lives on and the call is answered after 40 MiB of pings.

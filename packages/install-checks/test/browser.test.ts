@@ -1,4 +1,3 @@
-import type { Server } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { createServiceDispatch, implement } from '@skein/api';
 import { msgpackCodec } from '@skein/codec-msgpack';
@@ -7,10 +6,9 @@ import { createRouter, RpcServer } from '@skein/stream';
 import { describeNeeding } from '@skein/test-utils';
 import { wsTransport } from '@skein/transport-ws';
 import type { Metafile } from 'esbuild';
-import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, expect, it } from 'vitest';
 import { BLOB_BYTES, Calculator, DivideByZero, ECHO, Feed, STREAM_ITEMS } from '../fixtures/browser/contract.js';
-import { bundlePage, launchChromium, pageResult, servePage } from './browser-page.js';
+import { bundlePage, pageInChromium } from './browser-page.js';
 
 const PAGE = fileURLToPath(new URL('../fixtures/browser/page.ts', import.meta.url));
 
@@ -72,28 +70,18 @@ it('bundles a client of @skein/api, the ws transport and a codec for the browser
 });
 
 describeNeeding(['chromium'], 'a page in headless Chromium', () => {
-  let browser: Browser | undefined;
-  let http: Server | undefined;
   const skein = skeinServer();
-  let pageUrl = '';
-
-  beforeAll(async () => {
-    const { code } = await bundlePage(PAGE);
+  const page = pageInChromium(PAGE, async () => {
     const wsPort = (await skein.listen(wsTransport(), '127.0.0.1:0')) as { port: number };
-    const web = await servePage(code);
-    http = web.server;
-    pageUrl = `http://127.0.0.1:${web.port}/?ws=${wsPort.port}`;
-    browser = await launchChromium();
-  }, 60_000);
+    return `ws=${wsPort.port}`;
+  });
 
   afterAll(async () => {
-    await browser?.close();
-    http?.close();
     await skein.close();
   });
 
   it('makes typed calls, catches a custom error by class, echoes a 1 MiB blob and streams both ways against a Node server', async () => {
-    const { result, errors } = await pageResult(browser!, pageUrl, 'skeinResult');
+    const { result, errors } = await page.result('skeinResult');
     expect(result).toEqual({
       add: 3,
       customError: 'DivideByZero',
