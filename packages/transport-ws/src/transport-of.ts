@@ -1,4 +1,4 @@
-import { CertificateExpiryWatch, DEFAULT_CONNECT_TIMEOUT_MS, formatAddress, parseAddress, TransportTls, warnOfClientCertificate, type Address, type FrameConn, type FrameListener, type FrameSpec, type ReloadableTransport, type TlsOptions } from '@skein/core';
+import { CertificateExpiryWatch, DEFAULT_CONNECT_TIMEOUT_MS, formatAddress, parseAddress, TransportTls, warnOfClientCertificate, type Address, type FrameConn, type FrameListener, type FrameSpec, type Logger, type ReloadableTransport, type TlsOptions } from '@skein/core';
 import type { ResolvedOptions } from './options.js';
 import { wsClientTls } from './tls.js';
 import { connectClient } from './ws-client.js';
@@ -9,8 +9,12 @@ export interface ReloadableListener extends FrameListener {
   reloadTls?(tls: TlsOptions): Promise<void>;
 }
 
-/** A server on `address` serving `tls` (the transport's options when the listen was called: a reload applied while it opens is given to it after). */
-export type Listen = (address: Address, spec: FrameSpec, accept: (conn: FrameConn) => void, tls: TlsOptions | undefined) => Promise<ReloadableListener>;
+/**
+ * A server on `address` serving `tls` (the transport's options when the listen was called: a
+ * reload applied while it opens is given to it after), writing its lines (TLS refusals, a hook
+ * that threw, an accept that threw, a full budget) to `logger`.
+ */
+export type Listen = (address: Address, spec: FrameSpec, accept: (conn: FrameConn) => void, tls: TlsOptions | undefined, logger: Logger) => Promise<ReloadableListener>;
 
 /** A Transport whose client is the shared WebSocket client and whose server is `listen`. */
 export function transportOf(name: string, options: ResolvedOptions, listen: Listen): ReloadableTransport {
@@ -33,11 +37,13 @@ export function transportOf(name: string, options: ResolvedOptions, listen: List
     },
     async listen(address, spec, accept, o) {
       const listenedWith = options.tls;
-      const l = await listen(address, spec, accept, listenedWith);
+      // The server's logger (RpcServer passes the one you gave it), else the transport's own.
+      const logger = o?.logger ?? options.logger;
+      const l = await listen(address, spec, accept, listenedWith, logger);
       if (listenedWith === undefined) return l;
-      // The server's logger, else the transport's own. A reload applied while it opened is given
-      // to it before it resolves; it is closed and the listen refused if it cannot take it.
-      await tls.listening(l, new CertificateExpiryWatch(formatAddress(l.address), o?.logger ?? options.logger), listenedWith);
+      // A reload applied while it opened is given to it before it resolves; it is closed and the
+      // listen refused if it cannot take it.
+      await tls.listening(l, new CertificateExpiryWatch(formatAddress(l.address), logger), listenedWith);
       return { address: l.address, close: () => (tls.closed(l), l.close()) };
     },
     reloadTls: (next) => tls.reload(next),

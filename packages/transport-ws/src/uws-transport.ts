@@ -14,9 +14,9 @@ export interface UwsTransportOptions extends WsTransportOptions {
  */
 export function uwsTransport(options: UwsTransportOptions = {}): ReloadableTransport {
   const opts = uwsBudget(resolveOptions(options), options.maxPendingMessageBytes);
-  return transportOf('uws', opts, async (address, spec, accept, tls) => {
+  return transportOf('uws', opts, async (address, spec, accept, tls, logger) => {
     const { listenUws } = await import('./uws-server.js');
-    return listenUws(address, spec, accept, { ...opts, tls }, options.uwsModule);
+    return listenUws(address, spec, accept, { ...opts, tls, logger }, options.uwsModule);
   });
 }
 

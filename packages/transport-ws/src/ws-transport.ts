@@ -10,8 +10,8 @@ import { transportOf } from './transport-of.js';
  */
 export function wsTransport(options: WsTransportOptions = {}): ReloadableTransport {
   const opts = resolveOptions(options);
-  return transportOf('ws', opts, async (address, spec, accept, tls) => {
+  return transportOf('ws', opts, async (address, spec, accept, tls, logger) => {
     const { listenWs } = await loadingWs(() => import('./ws-server.js'), 'server');
-    return listenWs(address, spec, accept, { ...opts, tls });
+    return listenWs(address, spec, accept, { ...opts, tls, logger });
   });
 }

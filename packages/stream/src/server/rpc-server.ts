@@ -180,11 +180,11 @@ export class RpcServer {
   }
 
   private async open(transport: Transport, address: string | Address): Promise<Address> {
-    const { kinds, clock, tickMs, logger } = this.settings;
+    const { kinds, clock, tickMs, logger, listenLogger } = this.settings;
     const shared = this.connOptions(transport.name);
     // Cut at the wider kind's limits until a connection is given its own kind's, before it is bound
     // (ServerConn.applyRole): only a transport without FrameConn.setFrameSpec reads by these.
-    const listener = await transport.listen(parseAddress(address), requestFrameSpec(kinds.listenerLimits), (conn) => this.accept(shared, conn), { logger });
+    const listener = await transport.listen(parseAddress(address), requestFrameSpec(kinds.listenerLimits), (conn) => this.accept(shared, conn), listenLogger && { logger: listenLogger });
     if (this._state !== 'running') {
       await listener.close();
       throw new RpcError(ErrorCode.Closed, `server closed while it began listening on ${formatAddress(listener.address)}`);

@@ -100,6 +100,12 @@ export interface RpcServerOptions {
 export interface ServerSettings {
   readonly dispatch: Dispatch;
   readonly logger: Logger;
+  /**
+   * The logger its listeners are given (`TransportListenOptions.logger`): the one you gave, else
+   * none, so a transport with a logger of its own keeps its listeners' lines (a TLS refusal, a
+   * certificate's expiry) rather than lose them to the server's silent default.
+   */
+  readonly listenLogger: Logger | undefined;
   readonly limits: Limits;
   readonly clock: Clock;
   readonly maxConnections: number;
@@ -135,6 +141,7 @@ export function resolveServerOptions(opts: RpcServerOptions): ServerSettings {
   const base = {
     dispatch: opts.dispatch,
     logger,
+    listenLogger: opts.logger === undefined || opts.logger === silentLogger ? undefined : logger,
     limits: resolveLimits(opts.limits),
     clock: opts.clock ?? systemClock,
     maxConnections,
