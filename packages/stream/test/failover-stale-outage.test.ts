@@ -3,7 +3,7 @@ import { ManualClock, cleanups, waitFor, within } from '@skein/test-utils';
 import { describe, expect, it } from 'vitest';
 import { FailoverPool, type PoolState } from '../src/index.js';
 import { transport } from './harness.js';
-import { childServer, textOf, type ChildServer } from './pool-harness.js';
+import { childServer, str, textOf, type ChildServer } from './pool-harness.js';
 
 const cleanup = cleanups();
 
@@ -128,5 +128,53 @@ describe('a retry that finds every other server down', () => {
     expect(s.connects[s.x.address]).toBe(xBefore);
     s.pool.destroy();
     for (const c of [call, ...more]) expect(await within(c, 10_000, 'a call')).toMatchObject({ code: ErrorCode.Closed });
+  });
+});
+
+describe('a call waiting on a server down when another comes up', () => {
+  /**
+   * X and Y both down, their pools backing off (the clock never advanced: no delay ends by
+   * itself). X is back on its port but stopped (SIGSTOP: its kernel completes a connect, nothing
+   * answers the first ping), Y still down: the calls made now end up waiting on X's hurried
+   * connect, which never ends (on Y first, they are refused there, unsent, and move on to X).
+   */
+  async function waitingOnHungX(makeCalls: (pool: FailoverPool) => Promise<unknown>[]) {
+    const s = await yBackingOff();
+    s.x.proc.kill('SIGKILL');
+    await s.x.gone();
+    await waitFor(() => s.stateOf(s.x.address).state === 'backoff', { what: "X's pool in backoff" });
+    const hungX = await child('X', s.x.port);
+    hungX.proc.kill('SIGSTOP');
+    const calls = makeCalls(s.pool).map((c) => c.catch((e: unknown) => e));
+    await waitFor(() => (s.stateOf(s.x.address).queued === calls.length && s.stateOf(s.x.address).state === 'connecting') || undefined, {
+      what: "the calls waiting on X's connect",
+    });
+    return { ...s, calls };
+  }
+
+  /** Y comes back and its backoff delay ends: its pool connects, and is ready. */
+  async function yUp(s: Awaited<ReturnType<typeof waitingOnHungX>>): Promise<ChildServer> {
+    const y = await child('Y', s.y.port);
+    s.clock.advance(1000);
+    return y;
+  }
+
+  it('goes to it, unsent, idempotent or not, without waiting for the connect it waited on; one cancelled meanwhile stays cancelled', async () => {
+    const cancel = new AbortController();
+    const s = await waitingOnHungX((pool) => [
+      pool.call('who', undefined, { idempotent: true }).then(textOf),
+      pool.call('record', str('once')).then(textOf),
+      pool.call('record', str('cancelled'), { signal: cancel.signal }).then(textOf),
+    ]);
+    cancel.abort();
+    expect(await s.calls[2]).toMatchObject({ code: ErrorCode.Cancelled });
+    const y = await yUp(s);
+    // The old way: they wait on X's connect, which never ends.
+    expect(await within(Promise.all(s.calls.slice(0, 2)), 15_000, 'the calls')).toEqual(['Y', 'Y']);
+    expect(y.ran()).toEqual(['once']);
+    // Not failed over: moved while waiting, X's connect still under way. The failures are Y's
+    // refusals before it came up, and on X only the cancel.
+    expect(s.stateOf(s.x.address).state).toBe('connecting');
+    expect(s.failures.filter((f) => f.address === s.x.address).map((f) => f.code)).toEqual([ErrorCode.Cancelled]);
   });
 });

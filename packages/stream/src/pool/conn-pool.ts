@@ -21,7 +21,7 @@ import type { CallOptions } from '../client/call-options.js';
 import { promised, type StreamCaller } from '../client/caller.js';
 import type { ClientStream } from '../client/client-stream.js';
 import { unopenedStreams, type StreamCall } from '../client/stream-call.js';
-import { ConnectQueue } from './connect-queue.js';
+import { ConnectQueue, type WaitingCall } from './connect-queue.js';
 import { WaitingCalls, opening, type WaitLink } from './waiting-calls.js';
 import type { Credentials } from '../client/credentials.js';
 import { explainsRefusal, PoolCall, resendable, unrunError, type Resender } from './transparent-retry.js';
@@ -195,9 +195,13 @@ export class ConnPool implements StreamCaller, Resender, Reopener {
     this.waits.enqueue(call.action, call.msg, call.opts, call.settle, call.opts.failFast === true, undefined, left);
   }
 
-  /** `send` with `failFast` apart, so a FailoverPool need not copy the caller's options. @internal */
-  submit(action: string | number, msg: Uint8Array, opts: CallOptions, notify: Notify, failFast: boolean): void {
-    if (this._state === 'closed') return notify(new RpcError(ErrorCode.Closed, `pool for ${this.address} is closed`), null);
+  /**
+   * `send` with `failFast` apart, so a FailoverPool need not copy the caller's options. Returns
+   * the call when it waits here for a connection, never sent: a FailoverPool may take it back
+   * (`WaitingCall.release`) for a server that comes up meanwhile. @internal
+   */
+  submit(action: string | number, msg: Uint8Array, opts: CallOptions, notify: Notify, failFast: boolean): WaitingCall | undefined {
+    if (this._state === 'closed') return void notify(new RpcError(ErrorCode.Closed, `pool for ${this.address} is closed`), null);
     if (this._state === 'idle') this.start();
     const slot = this.pick();
     // Never past calls waiting for room (their flush may be a microtask away): after them, in
@@ -205,9 +209,9 @@ export class ConnPool implements StreamCaller, Resender, Reopener {
     if (slot && (this.waiting.size === 0 || this.waiting.size === this.waiting.opening)) {
       // A flag, turned into a time once per tick: no clock read per call.
       slot.used = true;
-      return slot.stream!.send(action, msg, opts, notify);
+      return void slot.stream!.send(action, msg, opts, notify);
     }
-    this.waits.enqueue(action, msg, opts, notify, failFast);
+    return this.waits.enqueue(action, msg, opts, notify, failFast);
   }
 
   /**

@@ -3,6 +3,7 @@ import type { Notify, Reply } from '../client/call.js';
 import type { CallOptions } from '../client/call-options.js';
 import type { StreamCall } from '../client/stream-call.js';
 import type { PoolServer } from './pool-server.js';
+import type { WaitingCall } from './connect-queue.js';
 
 /**
  * Where a FailoverCall's attempts settle: its pool, which moves it to another server or tells
@@ -47,6 +48,11 @@ export class FailoverCall {
   sent: CallOptions;
   /** The current attempt's timeout is `attemptTimeoutMs`, short of what was left: its Timeout leaves time for another. */
   capped = false;
+  /**
+   * The current attempt, a call's, waiting in its server's pool with no connection up (never
+   * sent): its pool may move it to a server that comes up meanwhile (FailoverPool.moveWaiting).
+   */
+  waiting: WaitingCall | undefined;
   readonly done: Notify = (err, reply) => this.owner.settle(this, err, reply);
 
   constructor(

@@ -30,6 +30,7 @@ import { FailoverCall, type AttemptSettler } from './failover-call.js';
 import type { PoolServer } from './pool-server.js';
 import { poolRemote } from './pool-remote.js';
 import type { FailoverPoolOptions, MemberPoolOptions, ServerSpec, ServerStats } from './failover-pool-options.js';
+import type { ConnPoolOptions } from './conn-pool-options.js';
 import { canonical, normalize, uniqueServers } from './server-specs.js';
 import { Membership, type MembershipLink } from './membership.js';
 import { ServerHealth, observe } from './server-health.js';
@@ -39,6 +40,9 @@ import type { TickClock } from '../internals/tick-clock.js';
 const isHealthy = (m: PoolServer): boolean => m.healthy && m.admitted;
 const isAdmitted = (m: PoolServer): boolean => m.admitted;
 const breakerAdmits = (m: PoolServer): boolean => m.breaker === undefined || m.breaker.admits();
+
+/** What a moved call's share of its time is read for (`retimed`): never its error, nor told to anyone. */
+const MOVED = new RpcError(ErrorCode.Unreachable, 'moved, unsent, to a server that came up', { retry: 'safe' });
 
 /** The strategy's list between a change and the next pick (never written). */
 const NO_SERVERS: PoolServer[] = [];
@@ -83,6 +87,12 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
   private pace: TickClock | undefined;
   /** A call's timeout when it has none of its own: the ConnPools' stream default (set with `pace`). */
   private defaultTimeoutMs = 0;
+  /**
+   * Calls whose attempt waits, never sent, in a pool with no connection up (`FailoverCall.waiting`):
+   * the ones a server that comes up may take (`moveWaiting`). Each leaves at its attempt's outcome
+   * (`settle`), or at the next walk once sent: no more than the pools' queues hold, and calls on the wire.
+   */
+  private readonly waitingDown = new Set<FailoverCall>();
 
   constructor(opts: FailoverPoolOptions) {
     if (!opts?.transport) throw invalidArgument('FailoverPool needs a transport');
@@ -335,6 +345,7 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
 
   /** @internal An attempt of `c` settled (for a stream: it failed before it opened). */
   settle(c: FailoverCall, err: RpcError | RemoteError | null, reply: Reply | null): void {
+    if (c.waiting !== undefined) this.unpark(c);
     const m = c.member!;
     if (m.breaker !== undefined || m.score !== undefined) observe(m, err, this.elapsed(m, c));
     if (!err) return this.tell(c, null, reply);
@@ -419,9 +430,52 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
     // spent the call's retries and sent its last attempt back to the server just lost. So it
     // connects now, once per outage, and the call waits for that connect's outcome (ConnPool.hurry).
     if (!member.healthy && !this.healthyBesides(member)) pool.hurry();
-    if (!stream) return pool.submit(c.action, c.msg, c.sent, c.done, failFast);
+    if (!stream) {
+      const waiting = pool.submit(c.action, c.msg, c.sent, c.done, failFast);
+      // Waiting for a connection, unsent: another server that comes up meanwhile may take it.
+      if (waiting !== undefined && pool.state !== 'ready') {
+        c.waiting = waiting;
+        this.waitingDown.add(c);
+      }
+      return;
+    }
     stream.onAttempt = (err) => this.streamAttempted(c, stream, err);
     pool.openOn(stream, c.action, c.msg, c.sent, failFast);
+  }
+
+  /** `c` no longer waits unsent (its attempt's outcome came, it was sent, or it moves). */
+  private unpark(c: FailoverCall): void {
+    c.waiting = undefined;
+    this.waitingDown.delete(c);
+  }
+
+  /**
+   * `to` has a connection up: the calls waiting, never sent, on a server in an outage go to it
+   * now, not at the end of that server's connect (a hurried one may hang until the connect times
+   * out) to fail fast and move then, or to wait out the budget on their last attempt.
+   * Never sent, they cannot run twice, so any call moves, idempotent or not; the attempt is moved,
+   * not spent (no retry, no budget). A server on its first connect is no outage: its calls stay,
+   * as the strategy placed them. Once per server's connection up, and only while some wait.
+   */
+  private moveWaiting(to: PoolServer): void {
+    // A server only a redirect brought in takes no call but those sent to it (`pickable`).
+    if (this.closing || !this.pickableNow().includes(to)) return;
+    // A snapshot: a moved call that fails at once may wait, parked again, on another server.
+    for (const c of [...this.waitingDown]) {
+      const from = c.member!;
+      if (c.waiting!.done) this.unpark(c); // sent (once up), or failed: no longer waiting
+      else if (from !== to && !from.healthy && to.pool?.state === 'ready' && isHealthy(to)) this.move(c, from, to);
+    }
+  }
+
+  /** Takes `c` out of `from`'s queue, unsent, to `to` with what is left of its time; left waiting when none is. */
+  private move(c: FailoverCall, from: PoolServer, to: PoolServer): void {
+    if (retimed(c, MOVED, this.pace, this.defaultTimeoutMs, this.attemptTimeoutMs)) return; // its deadline fails it where it waits
+    c.waiting!.release();
+    this.unpark(c);
+    // A half-open probe that never went: its place goes to another.
+    if (c.probe !== undefined) from.breaker?.release(c.probe);
+    this.begin(c, to);
   }
 
   /** `c`'s stream opened, or was refused before it opened. Once open, only its server's refusal unrun can still move it. */
@@ -574,8 +628,22 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
   }
 
   private poolOf(m: PoolServer): ConnPool {
-    m.pool ??= new ConnPool({ ...this.memberOptions(), transport: this.transport, address: m.address });
+    m.pool ??= new ConnPool({ ...this.memberOptions(), transport: this.transport, address: m.address, onStateChange: this.stateHook(m) });
     return m.pool;
+  }
+
+  /**
+   * What `m`'s pool tells of its states: the application's `pool.onStateChange`, and, when a
+   * connection is up, this pool, which moves the calls waiting on servers down to it
+   * (`moveWaiting`): a microtask on, after the calls waiting on `m` itself, which came first
+   * and are sent by the pool once it has told its state.
+   */
+  private stateHook(m: PoolServer): ConnPoolOptions['onStateChange'] {
+    const app = this.poolOpts.onStateChange;
+    return (state, previous, address) => {
+      if (state === 'ready' && this.waitingDown.size > 0) queueMicrotask(() => this.moveWaiting(m));
+      app?.(state, previous, address);
+    };
   }
 
   /** What every server's ConnPool is made with (the pool's clock and logger unless `pool` names its own). */
