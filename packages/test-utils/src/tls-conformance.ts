@@ -361,13 +361,16 @@ export function tlsRuntimeConformance(h: TlsHarness): void {
     // takes damaged DER until the handshake: refused at once instead, naming the certificate.
     it('refuses a damaged tls.ca with InvalidArgument naming it and the certificate, at listen and connect', async () => {
       const server = await nodeTlsServer(certs);
-      for (const { name, pem, block } of damagedPems(certs.ca)) {
+      const damaged = damagedPems(certs.ca);
+      // Every case in one child, in turn, each a listen and a connect as tls-echo-server and
+      // tls-call make them: a runtime's start is most of each case's time (a listener and a
+      // client child per case were 18 starts, 6 to 12 s of the test on a loaded 2-core box).
+      const pairs = damaged.flatMap(({ pem }) => [serverTls({ ca: pem }), tlsArg({ ca: pem, ...certs.client })]);
+      const child = run('tls-refusals', `127.0.0.1:${server.port}`, ...pairs);
+      for (const [i, { name, block }] of damaged.entries()) {
         const named = new RegExp(`^InvalidArgument: .*tls\\.ca: certificate ${block} of ${block} \\(line \\d+\\)`);
-        // Both started at once (neither needs the other): a runtime's start is most of each case's time.
-        const listener = run('tls-echo-server', '127.0.0.1:0', serverTls({ ca: pem }));
-        const client = run('tls-call', `127.0.0.1:${server.port}`, tlsArg({ ca: pem, ...certs.client }));
-        expect((await listener.waitForLine(/^(?:listening|listen-error) (.*)$/, HANG_MS))[1], name).toMatch(named);
-        expect((await client.waitForLine(/^(?:connect-error|echoed|closed-error) (.*)$/, HANG_MS))[1], name).toMatch(named);
+        expect((await child.waitForLine(new RegExp(`^case ${i} listen (?:listening|listen-error) (.*)$`), HANG_MS))[1], name).toMatch(named);
+        expect((await child.waitForLine(new RegExp(`^case ${i} (?:connect-error|echoed|closed-error) (.*)$`), HANG_MS))[1], name).toMatch(named);
       }
       expect(await server.clientNames()).toEqual([]);
     });
@@ -405,16 +408,14 @@ export function tlsRuntimeConformance(h: TlsHarness): void {
         ['a good certificate, then a truncated one', { cert: certs.server.cert + truncated!.pem, key: certs.server.key }],
         ['a key that is not base64', { cert: certs.server.cert, key }],
       ] as const;
-      // Every case at once (none needs another): a runtime's start is most of each one's time.
-      const outcomes = await Promise.all(
-        cases.map(async ([name, pair]) => {
-          const listener = run('tls-echo-server', '127.0.0.1:0', tlsArg(pair));
-          const client = run('tls-call', `127.0.0.1:${server.port}`, tlsArg({ ca: certs.ca, ...pair }));
-          const listened = (await listener.waitForLine(/^(listening|listen-error) (.*)$/, HANG_MS))[0];
-          const connected = (await client.waitForLine(/^(connect-error|echoed|closed-error) (.*)$/, HANG_MS))[0];
-          return `${name}: ${listened} / ${connected}`;
-        }),
-      );
+      // Every case in one child, in turn: a runtime's start is most of each one's time.
+      const child = run('tls-refusals', `127.0.0.1:${server.port}`, ...cases.flatMap(([, pair]) => [tlsArg(pair), tlsArg({ ca: certs.ca, ...pair })]));
+      const outcomes: string[] = [];
+      for (const [i, [name]] of cases.entries()) {
+        const listened = (await child.waitForLine(new RegExp(`^case ${i} listen ((listening|listen-error) (.*))$`), HANG_MS))[1];
+        const connected = (await child.waitForLine(new RegExp(`^case ${i} ((connect-error|echoed|closed-error) (.*))$`), HANG_MS))[1];
+        outcomes.push(`${name}: ${listened} / ${connected}`);
+      }
       for (const outcome of outcomes) expect(outcome).toMatch(/: listen-error InvalidArgument: .* \/ connect-error InvalidArgument: /);
     });
 

@@ -230,26 +230,50 @@ export const TLS_SCENARIOS: Record<string, TlsScenario> = {
 
   /** `tls-call <address> <tls> [timeoutMs]`: connects, sends `ping`, prints `echoed <text> identity <json>` or what failed. */
   async 'tls-call'(rt, address, [tls, timeoutMs]) {
-    let conn: Awaited<ReturnType<TlsRuntimeUnderTest['connect']>>;
-    try {
-      conn = await rt.connect(address, { tls: fromArg(tls), timeoutMs: timeoutMs === undefined ? 10_000 : Number(timeoutMs) });
-    } catch (err) {
-      say(`connect-error ${errLine(err)}`);
-      return;
+    await call(rt, address, fromArg(tls), timeoutMs === undefined ? 10_000 : Number(timeoutMs), say);
+  },
+
+  /**
+   * `tls-refusals <address> (<listen tls> <connect tls>)...`: for each pair in turn, what
+   * tls-echo-server (on 127.0.0.1:0) and tls-call (to `address`) would print in processes of their
+   * own, as `case <i> listen <listening ...|listen-error ...>` and `case <i> <tls-call's line>`:
+   * one process for many cases, since a runtime's start is most of each one's time. Runs until
+   * killed (a listen that succeeds keeps listening).
+   */
+  async 'tls-refusals'(rt, address, pairs, format) {
+    for (let i = 0; i * 2 < pairs.length; i++) {
+      try {
+        const listener = await rt.listen({ host: '127.0.0.1', port: 0 }, (conn) => echo(conn), { tls: fromArg(pairs[i * 2]) });
+        say(`case ${i} listen listening ${format(listener.address)}`);
+      } catch (err) {
+        say(`case ${i} listen listen-error ${errLine(err)}`);
+      }
+      await call(rt, address, fromArg(pairs[i * 2 + 1]), 10_000, (line) => say(`case ${i} ${line}`));
     }
-    const got = await new Promise<string>((resolve) => {
-      let text = '';
-      conn.bind({
-        data(chunk) {
-          text += new TextDecoder().decode(chunk);
-          if (text === 'ping') resolve(`echoed ${text} identity ${JSON.stringify(conn.identity ?? null)}`);
-        },
-        drain() {},
-        close: (err) => resolve(`closed-error ${errLine(err)}`),
-      });
-      conn.write([utf8('ping')]);
-    });
-    say(got);
-    conn.close();
   },
 };
+
+/** One connect to `address` with `tls` as tls-call makes it: prints `echoed <text> identity <json>` or what failed, then closes. */
+async function call(rt: TlsRuntimeUnderTest, address: ScenarioAddress, tls: object, timeoutMs: number, print: (line: string) => void): Promise<void> {
+  let conn: TlsConn;
+  try {
+    conn = await rt.connect(address, { tls, timeoutMs });
+  } catch (err) {
+    print(`connect-error ${errLine(err)}`);
+    return;
+  }
+  const got = await new Promise<string>((resolve) => {
+    let text = '';
+    conn.bind({
+      data(chunk) {
+        text += new TextDecoder().decode(chunk);
+        if (text === 'ping') resolve(`echoed ${text} identity ${JSON.stringify(conn.identity ?? null)}`);
+      },
+      drain() {},
+      close: (err) => resolve(`closed-error ${errLine(err)}`),
+    });
+    conn.write([utf8('ping')]);
+  });
+  print(got);
+  conn.close();
+}
