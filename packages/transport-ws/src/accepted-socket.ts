@@ -65,12 +65,12 @@ export class AcceptedSocket {
   }
 
   /**
-   * The TLS server is closing it because of `err` (a failed handshake, a refused certificate):
-   * what the connection reports once the socket is gone. Only noted here: the TLS server closes
-   * its own socket, and closing the one beneath from inside its callbacks would pull the handle
-   * out from under it.
+   * It is being closed because of `err` (a failed TLS handshake, a refused certificate, an
+   * upgrade request the HTTP parser refused): what the connection reports once the socket is
+   * gone. Only noted here: the server closes its own socket, and closing the one beneath from
+   * inside its callbacks would pull the handle out from under it.
    */
-  refusedTls(err: Error): void {
+  refused(err: Error): void {
     this.failure ??= err;
   }
 

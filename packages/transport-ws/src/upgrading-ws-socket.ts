@@ -188,7 +188,7 @@ function listenTo(w: WebSocket, wire: Duplex, arrival: MessageArrival, conn: Mes
   w.on('message', (data, isBinary) => (guard.reset(), conn.receive(bytesOf(data), isBinary)));
   // A control frame between the fragments of a message ends nothing ws holds of the message.
   const control = (): void => void (arrival.betweenFragments() || guard.reset());
-  w.on('ping', control);
+  w.on('ping', answersPingsUnbounded(w) ? (data: Buffer) => (control(), conn.answeredPing(pongBytes(data))) : control);
   w.on('pong', control);
   w.on('error', (err) => {
     error ??= err;
@@ -200,6 +200,19 @@ function listenTo(w: WebSocket, wire: Duplex, arrival: MessageArrival, conn: Mes
   });
   w.on('close', (code, reason) => conn.ended(error ? closeCodeOf(error, code) : code, reason.toString(), error));
 }
+
+/**
+ * Whether `w` answers every ping however many answers wait unwritten: a ws without the npm
+ * package's `maxPendingAutoPongs` (8.23), such as Bun's own, which Bun puts in the package's
+ * place. A peer that pinged it and never read was never dropped (Bun only stopped queueing its
+ * answers past 16 MiB): there the conn counts them, as it does uWS's (MessageConn.answeredPing).
+ */
+function answersPingsUnbounded(w: WebSocket): boolean {
+  return !('_maxPendingAutoPongs' in w);
+}
+
+/** The bytes of a server's answer to a ping of `data`: its payload and an unmasked header (2 bytes up to 125). */
+const pongBytes = (data: Buffer): number => data.length + 2;
 
 /**
  * Charges what `w` holds of the message under way to the listener's budget after each read

@@ -2,7 +2,7 @@ import http from 'node:http';
 import net from 'node:net';
 import tls from 'node:tls';
 import type { Duplex } from 'node:stream';
-import { ErrorCode, RpcError, formatAddress, listenFailed, reloadedTls, reloadedTlsOptions, resolveTls, type Address, type FrameConn, type FrameListener, type FrameSpec, type ResolvedTls, type TlsOptions } from '@skein/core';
+import { ErrorCode, FrameError, RpcError, formatAddress, listenFailed, reloadedTls, reloadedTlsOptions, resolveTls, type Address, type FrameConn, type FrameListener, type FrameSpec, type ResolvedTls, type TlsOptions } from '@skein/core';
 import { WebSocketServer } from 'ws';
 import { AcceptedSocket } from './accepted-socket.js';
 import { checkServerTls, httpsServers } from './https-servers.js';
@@ -53,10 +53,11 @@ export async function listenWs(
   };
   const lines = new TlsRefusalLines(options.logger);
   if (servers && secure) {
-    refuseUnverified(servers.tls, secure, lines, (socket, err) => l.waiting.get(tcpSocketOf(socket))?.refusedTls(err));
+    refuseUnverified(servers.tls, secure, lines, (socket, err) => l.waiting.get(tcpSocketOf(socket))?.refused(err));
     servers.tls.on('secureConnection', (socket: tls.TLSSocket) => l.waiting.get(tcpSocketOf(socket))?.secured(socket));
   }
   server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => onUpgrade(l, req, socket, head));
+  server.on('clientError', (err: Error & { code?: string }, socket: Duplex) => onClientError(l, err, socket));
   // pauseOnConnect: nothing is read before the server has kept the connection.
   const tcp = net.createServer({ pauseOnConnect: true, allowHalfOpen: true, noDelay: true }, (raw) => onAccepted(l, raw));
   // A failed accept (EMFILE, ...) costs that one connection; the server keeps listening.
@@ -136,6 +137,33 @@ function onUpgrade(l: WsListening, req: http.IncomingMessage, socket: Duplex, he
       s.upgraded(ws, socket);
     }),
   );
+}
+
+/**
+ * A request the HTTP server refused (header fields over its limit, bytes that are not HTTP, its
+ * own request timeout): answered as Node's own handler does (431, 400, 408) and closed, with the
+ * reason given to the connection. Left to Node's handler, such a connection reported a clean close.
+ */
+function onClientError(l: WsListening, err: Error & { code?: string }, socket: Duplex): void {
+  const refusal = refusalOf(err);
+  if (refusal !== undefined) {
+    l.waiting.get(tcpSocketOf(socket))?.refused(refusal.error);
+    const s = socket as net.Socket;
+    if (s.writable && s.bytesWritten === 0) s.write(`HTTP/1.1 ${refusal.status}\r\nConnection: close\r\n\r\n`);
+  }
+  socket.destroy();
+}
+
+/** The answer to a request the HTTP server refused, and the typed reason; undefined for a socket error (a reset). */
+function refusalOf(err: Error & { code?: string }): { status: string; error: Error } | undefined {
+  const code = err.code ?? '';
+  if (code === 'HPE_HEADER_OVERFLOW') {
+    const error = new RpcError(ErrorCode.FrameTooLarge, `upgrade request refused (431): its header fields are over the HTTP server's ${http.maxHeaderSize} bytes`, { cause: err });
+    return { status: '431 Request Header Fields Too Large', error };
+  }
+  if (code === 'ERR_HTTP_REQUEST_TIMEOUT') return { status: '408 Request Timeout', error: new RpcError(ErrorCode.Timeout, 'upgrade request refused (408): not received within the HTTP server\'s request timeout', { cause: err }) };
+  if (code.startsWith('HPE_')) return { status: '400 Bad Request', error: new FrameError(`upgrade request refused (400): not an HTTP request (${code}: ${err.message})`) };
+  return undefined;
 }
 
 async function reloadTls(l: WsListening, server: tls.Server, next: TlsOptions): Promise<void> {
