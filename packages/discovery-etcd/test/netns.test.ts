@@ -1,75 +1,37 @@
-import { etcdAvailable, netnsUnavailable, startEtcd, startNetLab, waitFor, type EtcdCluster, type NetLab, type Proc } from '@skein/test-utils';
-import { fileURLToPath } from 'node:url';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { etcdAvailable, netnsUnavailable, waitFor, type Proc } from '@skein/test-utils';
+import { describe, expect, it } from 'vitest';
+import { netFixture as fixture, netLab, report, servedMore } from './net-fleet.js';
 
 // Real hosts, as far as the network goes: each server, the client and etcd in a network
 // namespace of their own, joined by a switch, with addresses of their own. Needs root (or
 // CAP_NET_ADMIN): skipped with the reason otherwise.
 const unavailable = netnsUnavailable() ?? (etcdAvailable() ? undefined : 'no etcd binary (install etcd-server)');
-const fixture = (name: string): string => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
-
-interface Report {
-  by: Record<string, number>;
-  failed: string[];
-  failures: number;
-  status: { state: string; reason?: string };
-  servers: { address: string; healthy: boolean }[];
-}
-
-/** The client's latest report line (an empty one before the first). */
-function report(client: Proc): Report {
-  const line = [...client.lines].reverse().find((l) => l.startsWith('report '));
-  if (!line) return { by: {}, failed: [], failures: 0, status: { state: 'none' }, servers: [] };
-  return JSON.parse(line.slice(7)) as Report;
-}
-
-/** Waits until the client has answered `n` more calls from `server` than now. */
-async function servedMore(client: Proc, server: string, n: number): Promise<void> {
-  const from = report(client).by[server] ?? 0;
-  await waitFor(() => (report(client).by[server] ?? 0) >= from + n, { timeoutMs: 20_000, what: `${n} more calls answered by ${server}` });
-}
 
 describe.skipIf(unavailable !== undefined)(`across network namespaces${unavailable ? ` (skipped: ${unavailable})` : ''}`, () => {
-  let lab: NetLab;
-  let etcd: EtcdCluster;
-  const procs: Proc[] = [];
+  const fleet = netLab(['etcd', 's1', 's2', 's3', 'client']);
+  const procs = fleet.procs;
   let n = 0;
-
-  beforeAll(async () => {
-    lab = startNetLab(['etcd', 's1', 's2', 's3', 'client']);
-    etcd = await startEtcd({ host: lab.hosts.etcd! });
-  }, 60_000);
-  afterEach(async () => {
-    for (const p of procs.splice(0)) {
-      p.kill('SIGKILL');
-      await p.exited;
-    }
-  });
-  afterAll(async () => {
-    await etcd?.close();
-    lab?.close();
-  });
 
   /** Three servers on their hosts and a flooding client on its own, under a fresh prefix. */
   async function cluster(): Promise<{ client: Proc; address: (s: string) => string }> {
     const prefix = `lab${n++}`;
-    const endpoint = etcd.endpoints[0]!;
+    const endpoint = fleet.etcd.endpoints[0]!;
     for (const s of ['s1', 's2', 's3']) {
-      const h = lab.hosts[s]!;
+      const h = fleet.lab.hosts[s]!;
       const p = h.start(process.execPath, [fixture('net-server.mjs'), endpoint, prefix, s, h.address]);
       procs.push(p);
       await p.waitForLine(/registered/);
     }
-    const client = lab.hosts.client!.start(process.execPath, [fixture('net-client.mjs'), endpoint, prefix]);
+    const client = fleet.lab.hosts.client!.start(process.execPath, [fixture('net-client.mjs'), endpoint, prefix]);
     procs.push(client);
     await client.waitForLine(/flooding/);
     for (const s of ['s1', 's2', 's3']) await servedMore(client, s, 50);
-    return { client, address: (s) => `${lab.hosts[s]!.address}:7000` };
+    return { client, address: (s) => `${fleet.lab.hosts[s]!.address}:7000` };
   }
 
   it("routes around a host whose link goes down mid-flood, drops it when its lease expires, and takes it back when the link returns, with no failed call", async () => {
     const { client, address } = await cluster();
-    const s2 = lab.hosts.s2!;
+    const s2 = fleet.lab.hosts.s2!;
     s2.linkDown();
     await client.waitForLine(new RegExp(`member remove ${address('s2').replace(/\./g, '\\.')}`), 20_000);
     await servedMore(client, 's1', 200);
@@ -88,14 +50,14 @@ describe.skipIf(unavailable !== undefined)(`across network namespaces${unavailab
 
   it('keeps the last known servers when the client is cut off from etcd, says so in a log line and its status, and is live again after', async () => {
     const { client, address } = await cluster();
-    const host = lab.hosts.client!;
-    host.cutFrom(lab.hosts.etcd!);
+    const host = fleet.lab.hosts.client!;
+    host.cutFrom(fleet.lab.hosts.etcd!);
     await waitFor(() => report(client).status.state === 'stale', { timeoutMs: 20_000, what: 'the watch to go stale' });
     expect(client.lines.filter((l) => l.startsWith('log warn etcd discovery is stale: keeping the last known 3 server(s)'))).toHaveLength(1);
     for (const s of ['s1', 's2', 's3']) await servedMore(client, s, 100);
     expect(report(client).servers.map((s) => s.address).sort()).toEqual(['s1', 's2', 's3'].map(address).sort());
 
-    host.healFrom(lab.hosts.etcd!);
+    host.healFrom(fleet.lab.hosts.etcd!);
     await waitFor(() => report(client).status.state === 'live', { timeoutMs: 30_000, what: 'the watch to be live again' });
     expect(client.lines.some((l) => l.startsWith('log info etcd discovery is live again'))).toBe(true);
     const r = report(client);
