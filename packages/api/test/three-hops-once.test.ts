@@ -1,78 +1,24 @@
-import { msgpackCodec } from '@skein/codec-msgpack';
 import { ErrorCode, RpcError, silentLogger } from '@skein/core';
-import { cleanups, deferred, olderSkeinClient, startTcpRelay, waitFor, within, type Deferred, type TcpRelay } from '@skein/test-utils';
-import { FailoverPool, RpcServer, createRouter, type FailoverPoolOptions, type RpcServerOptions } from '@skein/stream';
+import { cleanups, deferred, olderSkeinClient, waitFor, type TcpRelay } from '@skein/test-utils';
+import { FailoverPool, RpcServer, type FailoverPoolOptions, type RpcServerOptions } from '@skein/stream';
 import { describe, expect, it } from 'vitest';
-import { createClient, createServiceDispatch, implement, method, serverStream, service, type CallContext, type ServiceDispatchOptions } from '../src/index.js';
+import { createClient, createServiceDispatch, implement, serverStream, service, type CallContext, type ServiceDispatchOptions } from '../src/index.js';
 import { listening, transport } from './harness.js';
+import { Front, Ledger, backServer as backServerOf, codec, failure, fronts as frontsOf, hopPool, refusing as refusingOf, relayTo as relayOf, type BackHandler } from './hop-chain.js';
 
 // At most once through three hops (client → Front → Back), each hop a FailoverPool over real TCP
 // servers: whatever fails where, a Front or Back handler runs a call (keyed by its id) at most
 // once, and a call that ran is never told it did not (`retry: 'safe'`).
 
-const codec = msgpackCodec;
-const Back = service('Back', { charge: method<string, string>() });
-const Front = service('Front', { pay: method<string, string>() });
 const BackFeed = service('Back', { feed: serverStream<string, string>() });
 const FrontFeed = service('Front', { feed: serverStream<string, string>() });
 
 const cleanup = cleanups();
 
-/** Runs per call id, at each hop. */
-class Ledger {
-  readonly front = new Map<string, number>();
-  readonly back = new Map<string, number>();
-  /** Resolved when Back first runs the call with this id. */
-  private readonly backStarted = new Map<string, Deferred<void>>();
-
-  ran(hop: 'front' | 'back', id: string): void {
-    this[hop].set(id, (this[hop].get(id) ?? 0) + 1);
-    if (hop === 'back') this.started(id).resolve();
-  }
-
-  started(id: string): Deferred<void> {
-    let d = this.backStarted.get(id);
-    if (!d) this.backStarted.set(id, (d = deferred<void>()));
-    return d;
-  }
-
-  /** The most times any hop ran any call. */
-  most(): number {
-    return Math.max(0, ...this.front.values(), ...this.back.values());
-  }
-}
-
-type BackHandler = (id: string) => string | Promise<string>;
-
-async function backServer(ledger: Ledger, handler: BackHandler, opts: Partial<RpcServerOptions> = {}, dispatch: Partial<ServiceDispatchOptions> = {}) {
-  const charge = (id: string) => {
-    ledger.ran('back', id);
-    return handler(id);
-  };
-  const server = new RpcServer({ ...opts, dispatch: createServiceDispatch({ codec, logger: silentLogger, ...dispatch, services: [implement(Back, { charge })] }) });
-  return { server, ...(await listening(server, cleanup)) };
-}
-
-function pool(servers: string[], opts: Partial<Omit<FailoverPoolOptions, 'transport' | 'servers'>> = {}): FailoverPool {
-  const p = new FailoverPool({ transport, servers, retries: 2, retryBudget: { ratio: 10 }, strategy: 'leader', ...opts });
-  cleanup.push(() => within(p.close(), 10_000, 'pool close'));
-  return p;
-}
-
-/** Two Fronts whose handler runs the call, then charges it on the Backs at `backs` through a FailoverPool, passing its failure on. */
-async function fronts(ledger: Ledger, backs: string[], backPool: Partial<FailoverPoolOptions> = {}) {
-  const back = createClient(Back, pool(backs, backPool), { codec });
-  const addresses: string[] = [];
-  for (let i = 0; i < 2; i++) {
-    const pay = async (id: string, ctx: CallContext) => {
-      ledger.ran('front', id);
-      return `paid ${await back.charge(id, { ctx })}`;
-    };
-    const server = new RpcServer({ closeWaitMs: 2_000, dispatch: createServiceDispatch({ codec, logger: silentLogger, services: [implement(Front, { pay })] }) });
-    addresses.push((await listening(server, cleanup)).address);
-  }
-  return addresses;
-}
+const backServer = (ledger: Ledger, handler: BackHandler, opts: Partial<RpcServerOptions> = {}, dispatch: Partial<ServiceDispatchOptions> = {}) => backServerOf(cleanup, ledger, handler, opts, dispatch);
+const pool = (servers: string[], opts: Partial<Omit<FailoverPoolOptions, 'transport' | 'servers'>> = {}): FailoverPool => hopPool(cleanup, servers, opts);
+const fronts = (ledger: Ledger, backs: string[], backPool: Partial<FailoverPoolOptions> = {}): Promise<string[]> => frontsOf(cleanup, ledger, backs, backPool);
+const relayTo = (address: string): Promise<TcpRelay> => relayOf(cleanup, address);
 
 /** Two Fronts whose stream handler runs the call, then relays the items of Back's stream at `backs` through a FailoverPool. */
 async function feedFronts(ledger: Ledger, backs: string[]) {
@@ -89,19 +35,7 @@ async function feedFronts(ledger: Ledger, backs: string[]) {
   return addresses;
 }
 
-/** A server that refuses every call and stream itself, unrun (bare): a throttle, a draining server. */
-async function refusing(code: ErrorCode): Promise<string> {
-  const server = new RpcServer({ dispatch: createRouter({ 'Back.charge': (req) => req.fail(code), 'Back.feed': (req) => req.fail(code) }, silentLogger) });
-  return (await listening(server, cleanup)).address;
-}
-
-async function relayTo(address: string): Promise<TcpRelay> {
-  const relay = await startTcpRelay(address);
-  cleanup.push(() => relay.close());
-  return relay;
-}
-
-const failure = (p: Promise<unknown>): Promise<unknown> => p.then(() => new Error('expected the call to fail'), (e: unknown) => e);
+const refusing = (code: ErrorCode): Promise<string> => refusingOf(cleanup, code);
 
 describe('a call that is not idempotent runs at most once through three hops', () => {
   it('when the connection from Front to Back is cut after the request went out', async () => {

@@ -819,7 +819,10 @@ export class ClientStream implements StreamCaller {
     } else if (flag === ResponseFlag.ErrorNumber) {
       err = new RemoteError(u32(bytes, start + RES_MSG_LEN_AT));
     } else {
-      const e = readErrorBytes(takeBytes(bytes, bodyAt, end));
+      let e = readErrorBytes(takeBytes(bytes, bodyAt, end));
+      // From a razor v1 server a "refused unrun" code is its handler's (see `ClientHello.v1Server`):
+      // read as safe, a pool would run a call that is not idempotent again on another server.
+      if (e instanceof RpcError && e.retry === 'safe' && this.hello.v1Server) e = ranOnV1Server(e);
       if (e instanceof RpcError && e.code === ErrorCode.Closed && e.retry === 'safe') this.peerClosing = true;
       err = e instanceof RpcError ? e : new RemoteError(e);
     }
@@ -964,6 +967,10 @@ export class ClientStream implements StreamCaller {
     for (const w of this.closedWaiters.splice(0)) w(this.closeError);
   }
 }
+
+/** A bare Skein refusal a razor v1 server's handler passed on: it ran there, so it may have run (no peer's own word). */
+const ranOnV1Server = (e: RpcError): RpcError =>
+  new RpcError(e.code, `${e.message} (from a razor v1 server, which refuses nothing so: its handler's error; the call may have run)`, { retry: 'idempotent' });
 
 /** A call still unanswered when a server that said goodbye ended the connection: it never ran there, as a bare Closed says. */
 const unreadByClosingServer = (remote: string, cause: Error): RpcError =>
