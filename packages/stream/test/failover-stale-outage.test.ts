@@ -1,7 +1,7 @@
 import { ErrorCode, RpcError } from '@skein/core';
 import { ManualClock, cleanups, waitFor, within } from '@skein/test-utils';
 import { describe, expect, it } from 'vitest';
-import { FailoverPool, type PoolState } from '../src/index.js';
+import { FailoverPool, type FailedAttempt, type FailoverDecision, type PoolState } from '../src/index.js';
 import { transport } from './harness.js';
 import { childServer, str, textOf, type ChildServer } from './pool-harness.js';
 
@@ -16,6 +16,25 @@ async function child(name: string, port?: number): Promise<ChildServer> {
   return c;
 }
 
+/** `action` on the server at `address` alone, through the pool (`sendTo`): its answer, or its failure's error. */
+function callOn(pool: FailoverPool, address: string, action: string): Promise<string | unknown> {
+  return new Promise((resolve) => pool.sendTo(address, action, new Uint8Array(), {}, (err, reply) => resolve(err ?? textOf(reply!))));
+}
+
+/** How many times `action` ran on the server at `address`, as it says (its `stats`). */
+async function runsOn(pool: FailoverPool, address: string, action: string): Promise<number> {
+  const stats = await callOn(pool, address, 'stats');
+  return (JSON.parse(stats as string) as { counts: Record<string, number> }).counts[action] ?? 0;
+}
+
+/** Whether `call` has settled, once what the last clock advance set off has run (a macrotask on). */
+async function settledYet(call: Promise<unknown>): Promise<boolean> {
+  let settled = false;
+  void call.then(() => (settled = true));
+  await new Promise((resolve) => setImmediate(resolve));
+  return settled;
+}
+
 interface Failure {
   address: string;
   attempt: number;
@@ -25,8 +44,9 @@ interface Failure {
 /**
  * Servers X and Y behind a pool whose timers run on a clock the test drives (never advanced: a
  * backoff delay never ends by itself). Both connected; then Y is killed, and its pool backs off.
+ * `decide`, when given, is the pool's `shouldFailover` word on each failure (noted either way).
  */
-async function yBackingOff(backoffMs = 1000, connectBudgetMs?: number) {
+async function yBackingOff(backoffMs = 1000, connectBudgetMs?: number, decide?: (a: FailedAttempt) => FailoverDecision | undefined) {
   const clock = new ManualClock();
   const x = await child('X');
   const y = await child('Y');
@@ -41,7 +61,10 @@ async function yBackingOff(backoffMs = 1000, connectBudgetMs?: number) {
       ...(connectBudgetMs !== undefined && { connectBudgetMs }),
       onStateChange: (state: PoolState, _: PoolState, address: string) => void (state === 'connecting' && (connects[address] = (connects[address] ?? 0) + 1)),
     },
-    shouldFailover: (err, a) => void failures.push({ address: a.address, attempt: a.attempt, code: (err as RpcError).code }),
+    shouldFailover: (err, a) => {
+      failures.push({ address: a.address, attempt: a.attempt, code: (err as RpcError).code });
+      return decide?.(a);
+    },
   });
   cleanup.push(() => pool.destroy());
   const stateOf = (address: string) => pool.stats().find((s) => s.address === address)!;
@@ -138,8 +161,8 @@ describe('a call waiting on a server down when another comes up', () => {
    * answers the first ping), Y still down: the calls made now end up waiting on X's hurried
    * connect, which never ends (on Y first, they are refused there, unsent, and move on to X).
    */
-  async function waitingOnHungX(makeCalls: (pool: FailoverPool) => Promise<unknown>[]) {
-    const s = await yBackingOff();
+  async function waitingOnHungX(makeCalls: (pool: FailoverPool) => Promise<unknown>[], decide?: (a: FailedAttempt) => FailoverDecision | undefined) {
+    const s = await yBackingOff(1000, undefined, decide);
     s.x.proc.kill('SIGKILL');
     await s.x.gone();
     await waitFor(() => s.stateOf(s.x.address).state === 'backoff', { what: "X's pool in backoff" });
@@ -176,5 +199,117 @@ describe('a call waiting on a server down when another comes up', () => {
     // refusals before it came up, and on X only the cancel.
     expect(s.stateOf(s.x.address).state).toBe('connecting');
     expect(s.failures.filter((f) => f.address === s.x.address).map((f) => f.code)).toEqual([ErrorCode.Cancelled]);
+  });
+
+  it('takes only what is left of its timeout: having waited part of it, it times out on a server that never answers at its first deadline, not a whole timeout later', async () => {
+    const timeoutMs = 4000;
+    // `slow` held for a minute: Y runs it and never answers within the test.
+    const minute = new Uint8Array(4);
+    new DataView(minute.buffer).setUint32(0, 60_000, true);
+    const s = await waitingOnHungX((pool) => [pool.call('slow', minute, { timeoutMs })]);
+    const [call] = s.calls;
+    await yUp(s); // 1000 ms of its time spent waiting on X
+    await waitFor(() => s.stateOf(s.y.address).inFlight === 1 || undefined, { what: 'the call on Y' });
+    s.clock.advance(timeoutMs - 1000 - 1);
+    expect(await settledYet(call!)).toBe(false);
+    // Its first deadline, and the lateness its timer may take (10 %): a whole timeout on Y would end at 5000.
+    s.clock.advance(1 + timeoutMs / 10);
+    expect(await settledYet(call!)).toBe(true);
+    expect(await call).toMatchObject({ code: ErrorCode.Timeout });
+    expect(await runsOn(s.pool, s.y.address, 'slow')).toBe(1);
+  });
+
+  it('one with no time left when that server comes up is not moved: its deadline fails it where it waits, and it never runs there', async () => {
+    const s = await waitingOnHungX((pool) => [pool.call('record', str('late'), { timeoutMs: 1000 }).then(textOf)]);
+    const [call] = s.calls;
+    // Y's backoff delay ends, and its connect starts, just past the call's time (1000 ms), before
+    // X's queue's tick fails it (up to a period later).
+    await child('Y', s.y.port);
+    s.clock.advance(1010);
+    await waitFor(() => s.stateOf(s.y.address).state === 'ready', { what: 'Y up' });
+    expect(await settledYet(call!)).toBe(false);
+    expect(s.stateOf(s.x.address).queued).toBe(1);
+    s.clock.advance(100);
+    expect(await settledYet(call!)).toBe(true);
+    expect(await call).toMatchObject({ code: ErrorCode.Timeout });
+    expect(await runsOn(s.pool, s.y.address, 'record')).toBe(0);
+  });
+
+  it('stays when the server that comes up is one only a redirect brought in, and goes to the next that comes up', async () => {
+    const z = await child('Z');
+    // `who` refused (by Y, down) is redirected to Z, which the pool brings in for it alone.
+    const s = await waitingOnHungX((pool) => [pool.call('record', str('once')).then(textOf)], (a) => (a.action === 'who' ? { redirect: z.address } : undefined));
+    // Round-robin: one of two placed on Y, refused there; any on X waits with the first.
+    const who = [0, 1].map(() => s.pool.call('who', undefined, { idempotent: true }).then(textOf));
+    expect(await within(Promise.race(who), 15_000, 'the redirected call')).toBe('Z');
+    expect(await runsOn(s.pool, z.address, 'record')).toBe(0);
+    expect(s.stateOf(s.x.address).queued).toBeGreaterThan(0);
+    const y = await yUp(s);
+    expect(await within(Promise.all([s.calls[0], ...who]), 15_000, 'the calls')).toContain('Y');
+    expect(await s.calls[0]).toBe('Y');
+    expect(y.ran()).toEqual(['once']);
+  });
+});
+
+describe('a half-open probe waiting on a server down when another comes up', () => {
+  it('moves, and gives its place back: the server, once up, takes the next probe, and its breaker closes', async () => {
+    const clock = new ManualClock();
+    const x = await child('X');
+    const y = await child('Y');
+    const pool = new FailoverPool({
+      transport,
+      clock,
+      servers: [x.address, y.address],
+      circuitBreaker: { minCalls: 3, failureRatio: 0.5, openMs: 1000, halfOpenCalls: 1 },
+      pool: { backoff: { initialMs: 5000, maxMs: 5000 } },
+    });
+    cleanup.push(() => pool.destroy());
+    const stateOf = (address: string) => pool.stats().find((st) => st.address === address)!;
+    // X's breaker opens (3 of 3 calls failed); Y connected once, then both die and back off.
+    for (let i = 0; i < 3; i++) expect(await callOn(pool, x.address, 'overloaded')).toMatchObject({ code: ErrorCode.Overloaded });
+    expect(await callOn(pool, y.address, 'who')).toBe('Y');
+    expect(stateOf(x.address).circuit).toBe('open');
+    for (const c of [x, y]) c.proc.kill('SIGKILL');
+    await Promise.all([x.gone(), y.gone()]);
+    await waitFor(() => (stateOf(x.address).state === 'backoff' && stateOf(y.address).state === 'backoff') || undefined, { what: 'both pools in backoff' });
+    // X back, stopped (its connect hangs), its breaker's open time over: the call is its probe.
+    const hungX = await child('X', x.port);
+    hungX.proc.kill('SIGSTOP');
+    clock.advance(1000);
+    const call = pool.call('record', str('probe')).then(textOf);
+    await waitFor(() => stateOf(x.address).queued === 1 || undefined, { what: 'the probe waiting on X' });
+    expect(stateOf(x.address).circuit).toBe('half-open');
+    const y2 = await child('Y', y.port);
+    clock.advance(4000); // Y's backoff delay over: it connects, and the probe moves to it
+    expect(await within(call, 15_000, 'the call')).toBe('Y');
+    expect(y2.ran()).toEqual(['probe']);
+    hungX.proc.kill('SIGCONT');
+    await waitFor(() => stateOf(x.address).state === 'ready', { what: 'X up' });
+    // Its place given back, X takes the next probe (round-robin: one of two), which closes it.
+    const who = await within(Promise.all([0, 1].map(() => pool.call('who').then(textOf))), 15_000, 'the calls');
+    expect(who.sort()).toEqual(['X', 'Y']);
+    expect(stateOf(x.address).circuit).toBe('closed');
+    expect(await runsOn(pool, x.address, 'record')).toBe(0); // the probe ran on Y alone
+  });
+});
+
+describe("a call waiting on a server's first connect when another comes up", () => {
+  it('stays where the strategy placed it (no outage): it runs there once its server answers, each call once', async () => {
+    const clock = new ManualClock();
+    // A's kernel completes the connect; A, stopped, answers nothing until it is let go.
+    const a = await child('A');
+    a.proc.kill('SIGSTOP');
+    const b = await child('B');
+    const pool = new FailoverPool({ transport, clock, servers: [a.address, b.address] });
+    cleanup.push(() => pool.destroy());
+    const stateOf = (address: string) => pool.stats().find((st) => st.address === address)!;
+    // Round-robin: one on A, waiting for its first connect; one on B, which comes up.
+    const calls = ['one', 'two'].map((id) => pool.call('record', str(id)).then(textOf));
+    const onB = await within(Promise.race(calls), 15_000, "B's call");
+    expect(onB).toBe('B');
+    expect(stateOf(a.address)).toMatchObject({ state: 'connecting', queued: 1 });
+    a.proc.kill('SIGCONT');
+    expect((await within(Promise.all(calls), 15_000, 'the calls')).sort()).toEqual(['A', 'B']);
+    expect([await runsOn(pool, a.address, 'record'), await runsOn(pool, b.address, 'record')]).toEqual([1, 1]);
   });
 });
