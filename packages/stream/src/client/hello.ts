@@ -67,8 +67,6 @@ export class ClientHello {
    * clients' cap that is no peer), which it ends: why, for the stream to close with.
    */
   refusal: RpcError | undefined = undefined;
-  /** The hello was answered `rpc_method_notfound`: a Skein server from before the hello, not a razor one. */
-  private preHelloSkein = false;
   /** Told once when the dialect is known. */
   private waiters: (() => void)[] = [];
 
@@ -91,16 +89,17 @@ export class ClientHello {
   }
 
   /**
-   * The peer is a razor v1 server: it answered the hello as razor answers an unknown action
-   * (`rpc_decode`), or with anything else that is no answer of a Skein server (nor a refusal of
-   * the connection). Such a server sends none of Skein's codes (100 and up) of its own, so a bare
-   * `rpc_closed` or `rpc_overloaded` from it is its handler's error bytes, passed on as razor
-   * passes any error on (a Skein downstream's refusal): the call ran there. False when no hello
-   * was sent, or a Skein server from before the hello answered it: either may be a Skein server
-   * refusing a call unrun.
+   * The peer answered the hello as no Skein server of today does, and did not refuse the
+   * connection: a razor v1 server (it answers an unknown action `rpc_decode`, or
+   * `rpc_method_notfound` once it fixes that). Such a server sends none of Skein's codes (100 and
+   * up) of its own, so a bare `rpc_closed` or `rpc_overloaded` from it is its handler's error
+   * bytes, passed on as razor passes any error on (a Skein downstream's refusal): the call ran
+   * there. A Skein server from before the hello answers it `rpc_method_notfound` too and cannot be
+   * told apart: its own bare refusals read "may have run" as well, the price of never running a
+   * call twice. False when no hello was sent (limits under its size).
    */
   get v1Server(): boolean {
-    return this.dialect === 'v1' && this.request !== undefined && this.refusal === undefined && !this.preHelloSkein;
+    return this.dialect === 'v1' && this.request !== undefined && this.refusal === undefined;
   }
 
   /** Runs `fn` once the answer is in (at once if it is). */
@@ -167,7 +166,6 @@ export class ClientHello {
   private readRefusal(body: Uint8Array): void {
     const e = readErrorBytes(body);
     if (e instanceof RpcError && e.code >= ErrorCode.Cancelled) this.refusal = e;
-    else if (e instanceof RpcError && e.code === ErrorCode.Method) this.preHelloSkein = true;
   }
 
   private known(): void {
