@@ -85,7 +85,7 @@ export type { StaticDiscoveryOptions } from './pool/static-discovery.js';
 export { followDiscovery } from './pool/follow-discovery.js';
 export type { FollowDiscoveryOptions } from './pool/follow-discovery.js';
 export { DEFAULT_LAST_LEAVE_GRACE_MS, LastLeaveHold, lastLeaveGraceMs } from './pool/last-leave-grace.js';
-export type { LastLeaveHoldOptions } from './pool/last-leave-grace.js';
+export type { HeldLiveness, LastLeaveHoldOptions } from './pool/last-leave-grace.js';
 
 // ── Serving ─────────────────────────────────────────────────────────────────────────────────
 export { RpcServer } from './server/rpc-server.js';

@@ -276,6 +276,63 @@ describe('followDiscovery', () => {
     expect(events.map((e) => e.type)).toEqual(['add', 'remove']);
   });
 
+  /**
+   * The only server, called once (a connection up), leaves discovery while it still answers (cut
+   * off from the backend, say): resolves once the grace is over and it was kept, or removed.
+   */
+  async function heldPastGrace() {
+    const s = await servers(['a', 'b']);
+    const d = new StaticDiscovery([{ type: 'chat', id: 'x', address: s.a!.address }]);
+    const events: MembershipEvent[] = [];
+    const pool = emptyPool(events);
+    const logger = memoryLogger();
+    followDiscovery(pool, d, { type: 'chat', logger, lastLeaveGraceMs: 20 });
+    expect(textOf(await pool.call('who'))).toBe('a');
+    d.set([]);
+    const outlasted = () => logger.lines.some((l) => l.msg?.startsWith('the grace is over but the last server still answers'));
+    await waitFor(() => outlasted() || pool.size === 0, { what: 'the grace to be over' });
+    const name = (a: string) => (a === s.a!.address ? 'a' : 'b');
+    return { s, d, pool, log: () => events.splice(0).map((e) => `${e.type} ${name(e.address)}`) };
+  }
+
+  it('keeps past the grace a last server that left discovery but still answers, and its calls succeed', async () => {
+    const { pool, log } = await heldPastGrace();
+    expect(pool.servers().map((v) => v.address)).toHaveLength(1);
+    const after = await Promise.all(Array.from({ length: 4 }, () => pool.call('who')));
+    expect(after.map(textOf)).toEqual(['a', 'a', 'a', 'a']);
+    expect(log()).toEqual(['add a']);
+  });
+
+  it('removes the last server kept past the grace once it stops answering (its server closed)', async () => {
+    const { s, pool, log } = await heldPastGrace();
+    expect(pool.size).toBe(1);
+    await s.a!.server.close();
+    await waitFor(() => pool.size === 0, { what: 'the closed server to leave the pool' });
+    expect(log()).toEqual(['add a', 'remove a']);
+    await expect(pool.call('who')).rejects.toMatchObject({ code: ErrorCode.Unreachable });
+  });
+
+  it('replaces the last server kept past the grace when another joins', async () => {
+    const { s, d, pool, log } = await heldPastGrace();
+    expect(pool.size).toBe(1);
+    d.set([{ type: 'chat', id: 'y', address: s.b!.address }]);
+    expect(log()).toEqual(['add a', 'add b', 'remove a']);
+    expect(textOf(await pool.call('who'))).toBe('b');
+  });
+
+  it('removes at the grace end a last server that no longer answers', async () => {
+    const s = await servers(['a']);
+    const d = new StaticDiscovery([{ type: 'chat', id: 'x', address: s.a!.address }]);
+    const pool = emptyPool();
+    followDiscovery(pool, d, { type: 'chat', lastLeaveGraceMs: 20 });
+    expect(textOf(await pool.call('who'))).toBe('a');
+    await s.a!.server.close();
+    await waitFor(() => pool.stats()[0]?.state === 'backoff', { what: 'the pool to back off' });
+    d.set([]);
+    expect(pool.size).toBe(1);
+    await waitFor(() => pool.size === 0, { what: 'the held server to leave' });
+  });
+
   it('keeps the held server when the watch is closed during the grace: closing stops following', async () => {
     const s = await servers(['a']);
     const d = new StaticDiscovery([{ type: 'chat', id: 'x', address: s.a!.address }]);

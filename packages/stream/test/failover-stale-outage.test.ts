@@ -313,3 +313,79 @@ describe("a call waiting on a server's first connect when another comes up", () 
     expect([await runsOn(pool, a.address, 'record'), await runsOn(pool, b.address, 'record')]).toEqual([1, 1]);
   });
 });
+
+describe('a waiting call and the strategy, whatever made it wait', () => {
+  /** X and Y connected through a pool on a clock the test drives, with `strategy` and `pool` options of the test's. */
+  async function pair(opts: { strategy?: ConstructorParameters<typeof FailoverPool>[0]['strategy']; retries?: number; onStateChange?: (this: unknown, ...a: [PoolState, PoolState, string]) => void }) {
+    const clock = new ManualClock();
+    const x = await child('X');
+    const y = await child('Y');
+    const pool = new FailoverPool({
+      transport,
+      clock,
+      servers: [x.address, y.address],
+      ...(opts.strategy !== undefined && { strategy: opts.strategy }),
+      ...(opts.retries !== undefined && { retries: opts.retries }),
+      pool: { backoff: { initialMs: 1000, maxMs: 1000 }, ...(opts.onStateChange && { onStateChange: opts.onStateChange }) },
+    });
+    cleanup.push(() => pool.destroy());
+    const stateOf = (address: string) => pool.stats().find((s) => s.address === address)!;
+    expect(new Set([textOf(await pool.call('who')), textOf(await pool.call('who'))])).toEqual(new Set(['X', 'Y']));
+    return { x, y, pool, clock, stateOf };
+  }
+
+  it("a picker's choice stands: a call it sends to X, waiting on X's connect, is not moved to Y when Y comes up", async () => {
+    let xAddress = '';
+    const s = await pair({ strategy: (key) => (key === 'x' ? xAddress : undefined) });
+    xAddress = s.x.address;
+    for (const c of [s.x, s.y]) {
+      c.proc.kill('SIGKILL');
+      await c.gone();
+    }
+    await waitFor(() => s.stateOf(s.x.address).state === 'backoff' && s.stateOf(s.y.address).state === 'backoff', { what: 'both pools in backoff' });
+    const hungX = await child('X', s.x.port);
+    hungX.proc.kill('SIGSTOP');
+    const call = s.pool.call('record', str('x-only'), { route: 'x' }).then(textOf, (e: unknown) => e);
+    await waitFor(() => (s.stateOf(s.x.address).queued === 1 && s.stateOf(s.x.address).state === 'connecting') || undefined, { what: "the call waiting on X's connect" });
+    const y = await child('Y', s.y.port);
+    s.clock.advance(1000);
+    await waitFor(() => s.stateOf(s.y.address).state === 'ready', { what: 'Y up' });
+    // Moved to Y (before: any server that came up took it), it would run where its picker never sent it.
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(s.stateOf(s.x.address).queued).toBe(1);
+    hungX.proc.kill('SIGCONT');
+    expect(await within(call, 15_000, 'the call')).toBe('X');
+    expect(hungX.ran()).toEqual(['x-only']);
+    expect(y.ran()).toEqual([]);
+  });
+
+  it('one waiting on a server whose first connect is refused goes to the other server, already up, at once: not after its timeout', async () => {
+    const clock = new ManualClock();
+    const gone = await child('X');
+    gone.proc.kill('SIGKILL');
+    await gone.gone();
+    const y = await child('Y');
+    // X first: the leader. Nothing listens at its address; its pool has never connected.
+    const pool = new FailoverPool({ transport, clock, strategy: 'leader', retries: 0, servers: [gone.address, y.address], pool: { backoff: { initialMs: 1000, maxMs: 1000 } } });
+    cleanup.push(() => pool.destroy());
+    expect(await callOn(pool, y.address, 'who')).toBe('Y');
+    // Placed on X (never connected: counted healthy), it waits on X's first connect, with no retry
+    // left; refused, X backs off, and (the clock never moving) the call waited for ever before.
+    const call = pool.call('record', str('led'), { timeoutMs: 4000 }).then(textOf, (e: unknown) => e);
+    expect(await within(call, 15_000, 'the call')).toBe('Y');
+    expect(y.ran()).toEqual(['led']);
+    expect(pool.stats().find((st) => st.address === gone.address)!.state).toBe('backoff');
+  });
+
+  it("hands the application's pool.onStateChange its ConnPool as `this`, as a ConnPool alone does", async () => {
+    const seen: unknown[] = [];
+    const s = await pair({
+      onStateChange(this: unknown) {
+        seen.push(this);
+      },
+    });
+    expect(seen.length).toBeGreaterThan(0);
+    expect(seen.every((t) => t !== undefined && (t as { address?: string }).address !== undefined)).toBe(true);
+    expect(new Set(seen.map((t) => (t as { address: string }).address))).toEqual(new Set([s.x.address, s.y.address]));
+  });
+});

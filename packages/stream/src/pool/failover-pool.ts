@@ -93,6 +93,8 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
    * (`settle`), or at the next walk once sent: no more than the pools' queues hold, and calls on the wire.
    */
   private readonly waitingDown = new Set<FailoverCall>();
+  /** Who hears of its servers' state changes (`watchStates`): a discovery follower's held last server, one at most each. */
+  private readonly stateWatchers = new Set<() => void>();
 
   constructor(opts: FailoverPoolOptions) {
     if (!opts?.transport) throw invalidArgument('FailoverPool needs a transport');
@@ -163,6 +165,33 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
       // A server never connected to is idle, or closed with the FailoverPool: no stats reader shows it after.
       ...(m.pool?.stats() ?? { state: this.closing ? 'closed' : 'idle', inFlight: 0, queued: 0, connections: 0 }),
     }));
+  }
+
+  /**
+   * @internal Whether the server at `address` is a member with a connection that answers: its
+   * pool is up (ready, or replacing a connection with no failure yet); not one never connected
+   * to (idle), backing off, reconnecting after a failure, or closed. A server that said goodbye
+   * closes its connections and then refuses new ones, so it stops answering here too.
+   */
+  answers(address: string): boolean {
+    let key: string;
+    try {
+      key = canonical(address);
+    } catch {
+      return false;
+    }
+    const pool = this.byAddress.get(key)?.pool;
+    return pool !== undefined && pool.state !== 'idle' && pool.healthy;
+  }
+
+  /**
+   * @internal Calls `changed` after each state change of a server's pool (a microtask on: never
+   * within the pool's own change), until the function returned is called.
+   */
+  watchStates(changed: () => void): () => void {
+    const watcher = (): void => changed();
+    this.stateWatchers.add(watcher);
+    return () => this.stateWatchers.delete(watcher);
   }
 
   /** Adds a server (or updates its weight); true when it was not in the pool. */
@@ -450,21 +479,35 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
   }
 
   /**
-   * `to` has a connection up: the calls waiting, never sent, on a server in an outage go to it
-   * now, not at the end of that server's connect (a hurried one may hang until the connect times
-   * out) to fail fast and move then, or to wait out the budget on their last attempt.
-   * Never sent, they cannot run twice, so any call moves, idempotent or not; the attempt is moved,
-   * not spent (no retry, no budget). A server on its first connect is no outage: its calls stay,
-   * as the strategy placed them. Once per server's connection up, and only while some wait.
+   * A server came up, or one went down: each call waiting, never sent, on a server in an outage
+   * goes where the strategy would send it now, if that is another server with a connection up:
+   * not at the end of its own server's connect (a hurried one may hang until the connect times
+   * out) to fail fast and move then, or to wait out the budget on its last attempt. Asked as a
+   * retry asks it (`choose`), so a key keeps to the ring and a picker's choice stands (one that
+   * insists on the server down keeps the call there). Never sent, such a call cannot run twice, so
+   * any call moves, idempotent or not; the attempt is moved, not spent (no retry, no budget). A
+   * server on its first connect is no outage: its calls stay, as the strategy placed them.
    */
-  private moveWaiting(to: PoolServer): void {
-    // A server only a redirect brought in takes no call but those sent to it (`pickable`).
-    if (this.closing || !this.pickableNow().includes(to)) return;
+  private moveWaiting(): void {
+    if (this.closing) return;
+    const pickable = this.pickableNow();
     // A snapshot: a moved call that fails at once may wait, parked again, on another server.
     for (const c of [...this.waitingDown]) {
       const from = c.member!;
       if (c.waiting!.done) this.unpark(c); // sent (once up), or failed: no longer waiting
-      else if (from !== to && !from.healthy && to.pool?.state === 'ready' && isHealthy(to)) this.move(c, from, to);
+      else if (!from.healthy) {
+        const to = this.pickNow(c, pickable);
+        if (to !== undefined && to !== from && to.pool?.state === 'ready') this.move(c, from, to);
+      }
+    }
+  }
+
+  /** Where the strategy sends `c` among the healthy now; undefined if its picker throws (the call stays). */
+  private pickNow(c: FailoverCall, pickable: PoolServer[]): PoolServer | undefined {
+    try {
+      return this.selector.pick(c.opts.route, pickable, isHealthy);
+    } catch {
+      return undefined;
     }
   }
 
@@ -634,16 +677,29 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
 
   /**
    * What `m`'s pool tells of its states: the application's `pool.onStateChange`, and, when a
-   * connection is up, this pool, which moves the calls waiting on servers down to it
-   * (`moveWaiting`): a microtask on, after the calls waiting on `m` itself, which came first
-   * and are sent by the pool once it has told its state.
+   * connection is up or an outage begins, this pool, which moves the calls waiting on servers
+   * down to servers up (`moveWaiting`): a microtask on, after the calls waiting on `m` itself,
+   * which came first and are sent (or failed fast) by the pool once it has told its state.
    */
   private stateHook(m: PoolServer): ConnPoolOptions['onStateChange'] {
     const app = this.poolOpts.onStateChange;
     return (state, previous, address) => {
-      if (state === 'ready' && this.waitingDown.size > 0) queueMicrotask(() => this.moveWaiting(m));
-      app?.(state, previous, address);
+      // Up (it may take calls waiting elsewhere), or down (its own waiting calls may go elsewhere).
+      if ((state === 'ready' || state === 'backoff') && this.waitingDown.size > 0) queueMicrotask(() => this.moveWaiting());
+      if (this.stateWatchers.size > 0) queueMicrotask(() => this.tellStateWatchers());
+      // With the ConnPool as `this`, as ConnPool calls it.
+      app?.call(m.pool, state, previous, address);
     };
+  }
+
+  private tellStateWatchers(): void {
+    for (const w of [...this.stateWatchers]) {
+      try {
+        w();
+      } catch (err) {
+        this.logger.error({ err }, 'a server state watcher threw');
+      }
+    }
   }
 
   /** What every server's ConnPool is made with (the pool's clock and logger unless `pool` names its own). */

@@ -12,7 +12,10 @@ export interface FollowDiscoveryOptions {
    * (default 10 000, the registrations' default TTL; 0 applies it at once). A backend that
    * stalls past its TTL expires every entry at once and the servers write theirs again moments
    * later: the pool keeps its last server meanwhile instead of failing every call Unreachable.
-   * A join (the same server back, or another) ends the wait at once.
+   * A join (the same server back, or another) ends the wait at once. A held server that still
+   * answers when the grace is over (a connection up: cut off from the backend, not dead) stays
+   * until it stops answering (its connections lost or closed, as a server that leaves gracefully
+   * closes them) or a server joins.
    */
   lastLeaveGraceMs?: number;
 }
@@ -54,6 +57,9 @@ class PoolFollower {
       // A watch closed meanwhile stopped following: the pool keeps its servers, as `close()` says.
       following: () => this.watch?.status().state !== 'closed',
       expired: (address) => this.remove(address),
+      // Discovery cannot tell a server cut off from it from a dead one; a live connection can.
+      liveness: { answers: (address) => pool.answers(address), watch: (changed) => pool.watchStates(changed) },
+      outlasted: (address) => this.logger.warn({ address }, 'the grace is over but the last server still answers: keeping it until it stops answering or another joins'),
     });
   }
 

@@ -17,6 +17,23 @@ export interface LastLeaveHoldOptions<T> {
   readonly following: () => boolean;
   /** The grace is over with nothing joined (and the follower still follows): the held server goes now. */
   readonly expired: (held: T) => void;
+  /**
+   * Whether the held one still answers its clients, and how to hear of changes to that: a held
+   * one that answers when the grace is over stays until it no longer does (or a join releases
+   * it). Discovery cannot tell a server cut off from its backend from a dead one; its clients'
+   * live connection can. Without it, the grace's end removes the held one as before.
+   */
+  readonly liveness?: HeldLiveness<T>;
+  /** The grace is over and the held one still answers: it stays (for a log line). */
+  readonly outlasted?: (held: T) => void;
+}
+
+/** How a hold learns whether what it holds still answers (see `LastLeaveHoldOptions.liveness`). */
+export interface HeldLiveness<T> {
+  /** Whether `held` answers now (a FailoverPool's server: a connection up). */
+  answers(held: T): boolean;
+  /** Calls `changed` at each change that may end that, until the function it returns is called. */
+  watch(changed: () => void): () => void;
 }
 
 /**
@@ -24,13 +41,16 @@ export interface LastLeaveHoldOptions<T> {
  * `lastLeaveGraceMs` after it left discovery. A backend that stalled past its TTL drops every
  * entry at once although the servers are up, and an empty group fails every call until they
  * have written their entries again. A server that is really gone still leaves when the grace is
- * over; meanwhile the pool's own failure handling (connect errors, circuit, health) treats it as
+ * over (with `liveness`, once nothing of it answers either); meanwhile the pool's own failure handling (connect errors, circuit, health) treats it as
  * it would any dead server, and calls fail as they would have anyway. The follower decides what
  * is last and what a join does with the held server (`release`); this keeps the timer.
- * One server at a time: a group has one last server.
+ * One server at a time: a group has one last server. With `liveness`, a held server that still
+ * answers when the grace is over stays, watched, until it stops answering: an empty discovery
+ * does not take away a server that answers (as Finagle with an empty serverset).
  */
 export class LastLeaveHold<T> {
-  private held: { readonly value: T; readonly timer: ReturnType<typeof setTimeout> } | undefined;
+  /** What is held: in its grace (`timer`), or past it and still answering (`unwatch`). */
+  private held: { readonly value: T; timer?: ReturnType<typeof setTimeout>; unwatch?: () => void } | undefined;
 
   constructor(private readonly opts: LastLeaveHoldOptions<T>) {}
 
@@ -48,20 +68,42 @@ export class LastLeaveHold<T> {
   hold(value: T): void {
     const before = this.release();
     if (before !== undefined) this.opts.expired(before);
-    const timer = setTimeout(() => {
-      this.held = undefined;
-      if (this.opts.following()) this.opts.expired(value);
-    }, this.opts.graceMs);
+    const timer = setTimeout(() => this.graceOver(), this.opts.graceMs);
     // A held leave alone must not keep a process alive (Node, Bun and Deno timers have unref).
     (timer as { unref?: () => void }).unref?.();
     this.held = { value, timer };
+  }
+
+  /** The grace is over with nothing joined: the held one goes, unless it still answers (then it is watched). */
+  private graceOver(): void {
+    const held = this.held!;
+    held.timer = undefined;
+    const { liveness } = this.opts;
+    if (!liveness || !this.opts.following() || !liveness.answers(held.value)) return this.expire();
+    held.unwatch = liveness.watch(() => this.check());
+    this.opts.outlasted?.(held.value);
+  }
+
+  /** Something changed past the grace: the held one goes once it no longer answers. */
+  private check(): void {
+    const held = this.held;
+    if (held === undefined || held.timer !== undefined) return;
+    if (this.opts.following() && this.opts.liveness!.answers(held.value)) return;
+    this.expire();
+  }
+
+  /** Gives up what is held: removed, unless following stopped (then it stays, unwatched). */
+  private expire(): void {
+    const value = this.release();
+    if (value !== undefined && this.opts.following()) this.opts.expired(value);
   }
 
   /** Ends the wait (a join came, or following stopped) and gives what was held, for the follower to keep or remove. */
   release(): T | undefined {
     const held = this.held;
     if (!held) return undefined;
-    clearTimeout(held.timer);
+    if (held.timer !== undefined) clearTimeout(held.timer);
+    held.unwatch?.();
     this.held = undefined;
     return held.value;
   }
