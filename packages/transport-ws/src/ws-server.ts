@@ -146,10 +146,12 @@ function onUpgrade(l: WsListening, req: http.IncomingMessage, socket: Duplex, he
  */
 function onClientError(l: WsListening, err: Error & { code?: string }, socket: Duplex): void {
   const refusal = refusalOf(err);
-  if (refusal !== undefined) {
+  const s = socket as net.Socket;
+  // One answered already (a plain request answered 404, then bytes that are not HTTP): that answer
+  // was its refusal, and the bytes after it are not why it closed.
+  if (refusal !== undefined && s.bytesWritten === 0) {
     l.waiting.get(tcpSocketOf(socket))?.refused(refusal.error);
-    const s = socket as net.Socket;
-    if (s.writable && s.bytesWritten === 0) s.write(`HTTP/1.1 ${refusal.status}\r\nConnection: close\r\n\r\n`);
+    if (s.writable) s.write(`HTTP/1.1 ${refusal.status}\r\nConnection: close\r\n\r\n`);
   }
   socket.destroy();
 }

@@ -101,8 +101,8 @@ export interface ServerSettings {
   readonly dispatch: Dispatch;
   readonly logger: Logger;
   /**
-   * The logger its listeners are given (`TransportListenOptions.logger`): the one you gave, else
-   * none, so a transport with a logger of its own keeps its listeners' lines (a TLS refusal, a
+   * The logger its listeners are given (`TransportListenOptions.logger`): the one you gave (core's
+   * `silentLogger`, the default, counts as none), else none, so a transport with a logger of its own keeps its listeners' lines (a TLS refusal, a
    * certificate's expiry) rather than lose them to the server's silent default.
    */
   readonly listenLogger: Logger | undefined;
