@@ -173,6 +173,10 @@ export function conformanceDispatch(o) {
           }),
         );
       },
+      [Action.memory]: () => {
+        const { rss, external } = globalThis.process.memoryUsage();
+        return utf8.encode(JSON.stringify({ rss, external }));
+      },
       [Action.deadline]: (req) => {
         const left = req.remainingMs();
         return utf8.encode(JSON.stringify({ deadline: req.deadline !== undefined, within: left !== undefined && left > 0 && left <= 60_000 }));

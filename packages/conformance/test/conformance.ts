@@ -2,7 +2,7 @@ import { createClient } from '@skein/api';
 import { msgpackCodec } from '@skein/codec-msgpack';
 import { ErrorCode, RpcError, type Transport } from '@skein/core';
 import { runtime } from '@skein/runtime';
-import { ClientStream, protocol } from '@skein/stream';
+import { ClientStream, DEFAULT_LIMITS, protocol } from '@skein/stream';
 import { tcpTransport } from '@skein/transport-tcp';
 import { wsTransport } from '@skein/transport-ws';
 import { describeNeeding, makeTestCerts, tmpSocketPath, waitFor, within, type Proc, type TestCerts } from '@skein/test-utils';
@@ -171,6 +171,8 @@ function rowBody(row: MatrixRow): void {
       }
       // Malformed frames go over a plaintext raw peer: not for TLS rows (their TLS refusals have tests of their own).
       if (client === 'node' && !server.tls) malformedFrames(server, s);
+      // Claimed lengths on Bun and Deno servers, TCP and TLS (Node's reader is the kit's, checked in process).
+      if (client === 'node' && server.runtime !== 'node' && server.transport === 'tcp' && server.socket === 'tcp') claimedLengths(server, s);
     }, { sequential: true });
   }
 
@@ -248,6 +250,128 @@ function malformedFrames(server: ServerConfig, s: Running): void {
     expect(err).toBeInstanceOf(RpcError);
     expect((err as RpcError).code).toBe(ErrorCode.Version);
   });
+}
+
+/** The matrix server's readTimeoutMs (RpcServer's default): a frame left unfinished that long closes its connection. */
+const READ_TIMEOUT_MS = 5_000;
+/** Connections that each claim STALL_CLAIM bytes of message (within the server's 16 MiB limit), send STALL_SENT of it, and stall. */
+const STALLERS = 50;
+const STALL_CLAIM = 15 << 20;
+const STALL_SENT = 1024;
+/** What the server's memory may grow by while they stall: generous next to what they sent (50 KiB), far below what they claimed (750 MiB). */
+const STALL_GROWTH = 64 << 20;
+
+/** A razor v1 request header for `Action.echo` claiming a message of `msgLength` bytes. */
+function claiming(msgLength: number, seq = 1): Uint8Array {
+  const h = new Uint8Array(protocol.REQUEST_HEADER_LENGTH);
+  protocol.writeRequestHeader(h, Action.echo, 0, seq, msgLength, 0);
+  return h;
+}
+
+/** The error a raw peer received: the first reply's, which must be an error string. */
+function replyError(bytes: Buffer): { error: unknown; frameBytes: number } {
+  const header = protocol.readResponseHeader(bytes.subarray(0, protocol.RESPONSE_HEADER_LENGTH));
+  expect(header.flag).toBe(2);
+  const end = protocol.RESPONSE_HEADER_LENGTH + header.blobLength;
+  return { error: protocol.readErrorBytes(bytes.subarray(protocol.RESPONSE_HEADER_LENGTH, end)), frameBytes: end };
+}
+
+const mibOf = (n: number): string => `${(n / (1 << 20)).toFixed(1)} MiB`;
+
+/**
+ * A stranger's header must not make the server reserve what it claims: memory grows with the
+ * bytes received, never the bytes claimed; a claim past the limits is refused at the header
+ * (FrameTooLarge) and closes only its own connection; a header in 1-byte pieces still parses. Raw
+ * node:net / node:tls peers, against the row's server process (Bun or Deno), which answers
+ * `Action.memory` with its own figures.
+ */
+function claimedLengths(server: ServerConfig, s: Running): void {
+  const connect = () => ClientStream.connect({ transport: clientTransport(server), address: s.address });
+  const call = async (action: number, msg?: Uint8Array): Promise<string> => {
+    const c = await connect();
+    try {
+      return text((await within(c.call(action, msg), HANG_MS, `action ${action}`)).msg);
+    } finally {
+      await c.close();
+    }
+  };
+  const servesHonestClient = async (): Promise<void> => expect(await call(Action.echo, utf8.encode('honest'))).toBe('honest');
+
+  const overLimit: [string, number][] = [
+    ["just over the server's 16 MiB message limit", DEFAULT_LIMITS.maxMessage + 1],
+    ['of 2^32-1 bytes', 0xffff_ffff],
+  ];
+  for (const [what, length] of overLimit) {
+    it(`a request header claiming a message ${what} is refused at the header with FrameTooLarge, closing only its connection`, async () => {
+      const bad = await rawPeer('tcp', s.address);
+      bad.send(claiming(length));
+      // A little of the claimed body: the server closes without waiting for the rest.
+      bad.send(new Uint8Array(STALL_SENT).fill(0x61));
+      const { bytes } = await within(bad.ended, HANG_MS, 'the server to close the connection that claimed too much');
+      const { error, frameBytes } = replyError(bytes);
+      expect(error).toBeInstanceOf(RpcError);
+      expect((error as RpcError).code).toBe(ErrorCode.FrameTooLarge);
+      expect(bytes.length).toBe(frameBytes); // that one reply, then the close
+      // The server says why (the first of the kind whole; later ones counted, so any length).
+      await s.proc.waitForLine(/message of \d+ bytes exceeds 16777216/, HANG_MS);
+      await servesHonestClient();
+    }, START_MS);
+  }
+
+  it(`${STALLERS} connections claiming ${mibOf(STALL_CLAIM)} each and sending ${STALL_SENT} bytes: memory grows with bytes received, readTimeoutMs closes them`, async () => {
+    const memory = async (): Promise<{ rss: number; external: number }> => JSON.parse(await call(Action.memory));
+    const before = await memory();
+    const peers = await Promise.all(Array.from({ length: STALLERS }, () => rawPeer('tcp', s.address)));
+    let closed = 0;
+    const endings = Promise.all(peers.map((p) => p.ended.finally(() => closed++)));
+    try {
+      for (const [i, p] of peers.entries()) {
+        p.send(claiming(STALL_CLAIM, i + 1));
+        p.send(new Uint8Array(STALL_SENT).fill(0x61));
+      }
+      // Sampled until the read timeout closes them all: a reservation at the header would be held that whole time.
+      let grew = { rss: 0, external: 0 };
+      let openAtFirstSample: number | undefined;
+      const giveUp = Date.now() + HANG_MS + READ_TIMEOUT_MS;
+      while (closed < STALLERS && Date.now() < giveUp) {
+        const now = await memory();
+        openAtFirstSample ??= STALLERS - closed;
+        grew = { rss: Math.max(grew.rss, now.rss - before.rss), external: Math.max(grew.external, now.external - before.external) };
+        await Promise.race([endings, new Promise((resolve) => setTimeout(resolve, READ_TIMEOUT_MS / 10))]);
+      }
+      console.log(`${title(server)}: ${STALLERS} x ${mibOf(STALL_CLAIM)} claimed, ${STALLERS * STALL_SENT} bytes sent; server grew at most rss ${mibOf(grew.rss)}, external ${mibOf(grew.external)}`);
+      // The server held them all (not refused at the header) while it was measured, and closed each, silently, once its frame was overdue.
+      expect(openAtFirstSample).toBe(STALLERS);
+      expect(closed).toBe(STALLERS);
+      expect((await endings).map((e) => e.bytes.length)).toEqual(peers.map(() => 0));
+      expect(grew.rss).toBeLessThan(STALL_GROWTH);
+      expect(grew.external).toBeLessThan(STALL_GROWTH);
+      await servesHonestClient();
+    } finally {
+      for (const p of peers) p.close();
+    }
+  }, START_MS + READ_TIMEOUT_MS);
+
+  it('a request header written a byte at a time still parses, and its call is answered', async () => {
+    const peer = await rawPeer('tcp', s.address);
+    try {
+      const body = utf8.encode('dribbled');
+      const frame = Buffer.concat([claiming(body.length, 7), body]);
+      for (let i = 0; i < protocol.REQUEST_HEADER_LENGTH; i++) {
+        peer.send(frame.subarray(i, i + 1));
+        await new Promise((resolve) => setImmediate(resolve)); // each byte its own write, not one coalesced buffer
+      }
+      peer.send(frame.subarray(protocol.REQUEST_HEADER_LENGTH));
+      const length = protocol.RESPONSE_HEADER_LENGTH + body.length;
+      await waitFor(() => peer.received().length >= length, { timeoutMs: HANG_MS, what: 'the answer to the dribbled call' });
+      const reply = peer.received();
+      expect(protocol.readResponseHeader(reply.subarray(0, protocol.RESPONSE_HEADER_LENGTH))).toMatchObject({ flag: 0, seq: 7, msgLength: body.length });
+      expect(text(reply.subarray(protocol.RESPONSE_HEADER_LENGTH, length))).toBe('dribbled');
+    } finally {
+      peer.close();
+    }
+    await servesHonestClient();
+  }, START_MS);
 }
 
 /**
