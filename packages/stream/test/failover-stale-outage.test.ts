@@ -1,7 +1,7 @@
 import { ErrorCode, RpcError } from '@skein/core';
 import { ManualClock, cleanups, waitFor, within } from '@skein/test-utils';
 import { describe, expect, it } from 'vitest';
-import { FailoverPool, type FailedAttempt, type FailoverDecision, type PoolState } from '../src/index.js';
+import { FailoverPool, type FailedAttempt, type FailoverDecision, type FailoverPoolOptions, type PoolState } from '../src/index.js';
 import { transport } from './harness.js';
 import { childServer, str, textOf, type ChildServer } from './pool-harness.js';
 
@@ -33,6 +33,17 @@ async function settledYet(call: Promise<unknown>): Promise<boolean> {
   void call.then(() => (settled = true));
   await new Promise((resolve) => setImmediate(resolve));
   return settled;
+}
+
+/** Servers X and Y behind a pool made with `opts`, on a clock the test drives. */
+async function xAndY(opts: Omit<FailoverPoolOptions, 'transport' | 'servers' | 'clock'>) {
+  const clock = new ManualClock();
+  const x = await child('X');
+  const y = await child('Y');
+  const pool = new FailoverPool({ transport, clock, servers: [x.address, y.address], ...opts });
+  cleanup.push(() => pool.destroy());
+  const stateOf = (address: string) => pool.stats().find((st) => st.address === address)!;
+  return { x, y, pool, clock, stateOf };
 }
 
 interface Failure {
@@ -253,18 +264,10 @@ describe('a call waiting on a server down when another comes up', () => {
 
 describe('a half-open probe waiting on a server down when another comes up', () => {
   it('moves, and gives its place back: the server, once up, takes the next probe, and its breaker closes', async () => {
-    const clock = new ManualClock();
-    const x = await child('X');
-    const y = await child('Y');
-    const pool = new FailoverPool({
-      transport,
-      clock,
-      servers: [x.address, y.address],
+    const { x, y, pool, clock, stateOf } = await xAndY({
       circuitBreaker: { minCalls: 3, failureRatio: 0.5, openMs: 1000, halfOpenCalls: 1 },
       pool: { backoff: { initialMs: 5000, maxMs: 5000 } },
     });
-    cleanup.push(() => pool.destroy());
-    const stateOf = (address: string) => pool.stats().find((st) => st.address === address)!;
     // X's breaker opens (3 of 3 calls failed); Y connected once, then both die and back off.
     for (let i = 0; i < 3; i++) expect(await callOn(pool, x.address, 'overloaded')).toMatchObject({ code: ErrorCode.Overloaded });
     expect(await callOn(pool, y.address, 'who')).toBe('Y');
@@ -315,23 +318,15 @@ describe("a call waiting on a server's first connect when another comes up", () 
 });
 
 describe('a waiting call and the strategy, whatever made it wait', () => {
-  /** X and Y connected through a pool on a clock the test drives, with `strategy` and `pool` options of the test's. */
-  async function pair(opts: { strategy?: ConstructorParameters<typeof FailoverPool>[0]['strategy']; retries?: number; onStateChange?: (this: unknown, ...a: [PoolState, PoolState, string]) => void }) {
-    const clock = new ManualClock();
-    const x = await child('X');
-    const y = await child('Y');
-    const pool = new FailoverPool({
-      transport,
-      clock,
-      servers: [x.address, y.address],
+  /** X and Y, both connected, through a pool on a clock the test drives, with `strategy`, `retries` and a state hook of the test's. */
+  async function pair(opts: { strategy?: FailoverPoolOptions['strategy']; retries?: number; onStateChange?: (this: unknown, ...a: [PoolState, PoolState, string]) => void }) {
+    const s = await xAndY({
       ...(opts.strategy !== undefined && { strategy: opts.strategy }),
       ...(opts.retries !== undefined && { retries: opts.retries }),
       pool: { backoff: { initialMs: 1000, maxMs: 1000 }, ...(opts.onStateChange && { onStateChange: opts.onStateChange }) },
     });
-    cleanup.push(() => pool.destroy());
-    const stateOf = (address: string) => pool.stats().find((s) => s.address === address)!;
-    expect(new Set([textOf(await pool.call('who')), textOf(await pool.call('who'))])).toEqual(new Set(['X', 'Y']));
-    return { x, y, pool, clock, stateOf };
+    expect(new Set([textOf(await s.pool.call('who')), textOf(await s.pool.call('who'))])).toEqual(new Set(['X', 'Y']));
+    return s;
   }
 
   it("a picker's choice stands: a call it sends to X, waiting on X's connect, is not moved to Y when Y comes up", async () => {
