@@ -354,22 +354,48 @@ describe('a waiting call and the strategy, whatever made it wait', () => {
     expect(y.ran()).toEqual([]);
   });
 
-  it('one waiting on a server whose first connect is refused goes to the other server, already up, at once: not after its timeout', async () => {
-    const clock = new ManualClock();
+  /** X first (the leader), with nothing listening at its address and never connected; Y live. */
+  async function xNeverUp(opts: Omit<FailoverPoolOptions, 'transport' | 'servers' | 'clock'> = {}) {
     const gone = await child('X');
     gone.proc.kill('SIGKILL');
     await gone.gone();
     const y = await child('Y');
-    // X first: the leader. Nothing listens at its address; its pool has never connected.
-    const pool = new FailoverPool({ transport, clock, strategy: 'leader', retries: 0, servers: [gone.address, y.address], pool: { backoff: { initialMs: 1000, maxMs: 1000 } } });
+    const pool = new FailoverPool({ transport, clock: new ManualClock(), strategy: 'leader', retries: 0, servers: [gone.address, y.address], pool: { backoff: { initialMs: 1000, maxMs: 1000 } }, ...opts });
     cleanup.push(() => pool.destroy());
-    expect(await callOn(pool, y.address, 'who')).toBe('Y');
+    return { x: gone, y, pool };
+  }
+
+  it.each([
+    ['already up', true],
+    ['never connected yet', false],
+  ])('one waiting on a server whose first connect is refused goes to the other server (%s) at once: not after its timeout', async (_, warm) => {
+    const { x, y, pool } = await xNeverUp();
+    if (warm) expect(await callOn(pool, y.address, 'who')).toBe('Y');
     // Placed on X (never connected: counted healthy), it waits on X's first connect, with no retry
     // left; refused, X backs off, and (the clock never moving) the call waited for ever before.
     const call = pool.call('record', str('led'), { timeoutMs: 4000 }).then(textOf, (e: unknown) => e);
     expect(await within(call, 15_000, 'the call')).toBe('Y');
     expect(y.ran()).toEqual(['led']);
-    expect(pool.stats().find((st) => st.address === gone.address)!.state).toBe('backoff');
+    expect(pool.stats().find((st) => st.address === x.address)!.state).toBe('backoff');
+  });
+
+  it("moves on past a call the caller of another settled meanwhile: a move's failure told at once does not break the walk", async () => {
+    // Y takes messages of 4 KiB at most: a larger one moved to it fails there at once, and its
+    // caller, told then, cancels the other call waiting on X. The walk met that call unparked,
+    // and threw from its microtask (an uncaught exception, which ends a Node process).
+    const { y, pool } = await xNeverUp({ pool: { backoff: { initialMs: 1000, maxMs: 1000 }, stream: { limits: { maxMessage: 4096 } } } });
+    expect(await callOn(pool, y.address, 'who')).toBe('Y');
+    const cancel = new AbortController();
+    const big = new Promise<unknown>((resolve) =>
+      pool.send('record', new Uint8Array(8192), {}, (err) => {
+        cancel.abort();
+        resolve(err);
+      }),
+    );
+    const other = pool.call('record', str('other'), { signal: cancel.signal }).then(textOf, (e: unknown) => e);
+    expect(await within(big, 15_000, 'the large call')).toMatchObject({ code: ErrorCode.FrameTooLarge });
+    expect(await within(other, 15_000, 'the other call')).toMatchObject({ code: ErrorCode.Cancelled });
+    expect(y.ran()).toEqual([]);
   });
 
   it("hands the application's pool.onStateChange its ConnPool as `this`, as a ConnPool alone does", async () => {

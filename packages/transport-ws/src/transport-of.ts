@@ -1,4 +1,4 @@
-import { CertificateExpiryWatch, DEFAULT_CONNECT_TIMEOUT_MS, formatAddress, parseAddress, TransportTls, warnOfClientCertificate, type Address, type FrameConn, type FrameListener, type FrameSpec, type Logger, type ReloadableTransport, type TlsOptions } from '@skein/core';
+import { CertificateExpiryWatch, DEFAULT_CONNECT_TIMEOUT_MS, formatAddress, parseAddress, TransportTls, guardedLogger, warnOfClientCertificate, type Address, type FrameConn, type FrameListener, type FrameSpec, type Logger, type ReloadableTransport, type TlsOptions } from '@skein/core';
 import type { ResolvedOptions } from './options.js';
 import { wsClientTls } from './tls.js';
 import { connectClient } from './ws-client.js';
@@ -38,7 +38,7 @@ export function transportOf(name: string, options: ResolvedOptions, listen: List
     async listen(address, spec, accept, o) {
       const listenedWith = options.tls;
       // The server's logger (RpcServer passes the one you gave it), else the transport's own.
-      const logger = o?.logger ?? options.logger;
+      const logger = o?.logger === undefined ? options.logger : guardedLogger(o.logger);
       const l = await listen(address, spec, accept, listenedWith, logger);
       if (listenedWith === undefined) return l;
       // A reload applied while it opened is given to it before it resolves; it is closed and the

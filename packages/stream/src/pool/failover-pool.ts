@@ -479,25 +479,37 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
   }
 
   /**
-   * A server came up, or one went down: each call waiting, never sent, on a server in an outage
-   * goes where the strategy would send it now, if that is another server with a connection up:
-   * not at the end of its own server's connect (a hurried one may hang until the connect times
-   * out) to fail fast and move then, or to wait out the budget on its last attempt. Asked as a
-   * retry asks it (`choose`), so a key keeps to the ring and a picker's choice stands (one that
-   * insists on the server down keeps the call there). Never sent, such a call cannot run twice, so
-   * any call moves, idempotent or not; the attempt is moved, not spent (no retry, no budget). A
-   * server on its first connect is no outage: its calls stay, as the strategy placed them.
+   * A server came up, or one went down: each call waiting for a connection, never sent, on a
+   * server in an outage goes where the strategy picks among the healthy servers now (as for a
+   * call made now: a key keeps to its ring, a picker's choice stands, and one that insists on
+   * the server down keeps the call there), if that is another server: not at the end of its own
+   * server's connect (a hurried one may hang until the connect times out) to fail fast and move
+   * then, or to wait out its budget on its last attempt. Never sent, such a call cannot run twice,
+   * so any call moves, idempotent or not; the attempt is moved, not spent (no retry, no budget).
+   * A server on its first connect is no outage: its calls stay, as the strategy placed them.
    */
   private moveWaiting(): void {
     if (this.closing) return;
     const pickable = this.pickableNow();
-    // A snapshot: a moved call that fails at once may wait, parked again, on another server.
+    // Nowhere to go (every server down): no walk, and no pick that would turn a rotation.
+    if (!pickable.some(isHealthy)) return;
+    // A snapshot: a moved call that fails at once may wait, parked again, on another server, and
+    // its caller, told at once, may settle others of the snapshot (they are skipped).
     for (const c of [...this.waitingDown]) {
+      if (c.waiting === undefined) continue; // settled meanwhile: unparked already
+      if (c.waiting.done) {
+        this.unpark(c); // sent (once up), or failed: no longer waiting
+        continue;
+      }
       const from = c.member!;
-      if (c.waiting!.done) this.unpark(c); // sent (once up), or failed: no longer waiting
-      else if (!from.healthy) {
-        const to = this.pickNow(c, pickable);
-        if (to !== undefined && to !== from && to.pool?.state === 'ready') this.move(c, from, to);
+      if (from.healthy) continue;
+      const to = this.pickNow(c, pickable);
+      if (to === undefined || to === from) continue;
+      try {
+        this.move(c, from, to);
+      } catch (err) {
+        // A caller's callback that threw, told from here (a microtask): logged, as a throw from any callback the pool calls.
+        this.logger.error({ err }, 'moving a waiting call to a server up threw');
       }
     }
   }

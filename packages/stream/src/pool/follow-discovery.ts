@@ -1,4 +1,4 @@
-import { ErrorCode, RpcError, silentLogger, type Logger } from '@skein/core';
+import { ErrorCode, RpcError, guardedLogger, silentLogger, type Logger } from '@skein/core';
 import type { Discovery, DiscoveryEntry, DiscoveryEvent, Watch } from './discovery.js';
 import type { FailoverPool } from './failover-pool.js';
 import { LastLeaveHold, lastLeaveGraceMs } from './last-leave-grace.js';
@@ -31,7 +31,7 @@ export interface FollowDiscoveryOptions {
  */
 export function followDiscovery(pool: FailoverPool, discovery: Discovery, opts: FollowDiscoveryOptions): Watch {
   const graceMs = lastLeaveGraceMs(opts.lastLeaveGraceMs);
-  const follower = new PoolFollower(pool, opts.type, opts.logger ?? silentLogger, graceMs);
+  const follower = new PoolFollower(pool, opts.type, guardedLogger(opts.logger ?? silentLogger), graceMs);
   const watch = discovery.watch((event) => follower.apply(event));
   follower.attach(watch);
   return watch;
