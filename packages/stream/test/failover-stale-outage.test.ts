@@ -212,6 +212,15 @@ describe('a call waiting on a server down when another comes up', () => {
     expect(s.failures.filter((f) => f.address === s.x.address).map((f) => f.code)).toEqual([ErrorCode.Cancelled]);
   });
 
+  it('goes to a server added to the pool meanwhile, before any call is made to it', async () => {
+    const s = await waitingOnHungX((pool) => [pool.call('record', str('added')).then(textOf)]);
+    const z = await child('Z');
+    // Before, nothing made Z's pool connect but a call of its own: the call waited on X's connect.
+    expect(s.pool.add(z.address)).toBe(true);
+    expect(await within(s.calls[0]!, 15_000, 'the call')).toBe('Z');
+    expect(z.ran()).toEqual(['added']);
+  });
+
   it('takes only what is left of its timeout: having waited part of it, it times out on a server that never answers at its first deadline, not a whole timeout later', async () => {
     const timeoutMs = 4000;
     // `slow` held for a minute: Y runs it and never answers within the test.

@@ -93,6 +93,8 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
    * (`settle`), or at the next walk once sent: no more than the pools' queues hold, and calls on the wire.
    */
   private readonly waitingDown = new Set<FailoverCall>();
+  /** A walk of `waitingDown` is queued (`queueMove`). */
+  private moveQueued = false;
   /** Who hears of its servers' state changes (`watchStates`): a discovery follower's held last server, one at most each. */
   private readonly stateWatchers = new Set<() => void>();
 
@@ -479,8 +481,8 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
   }
 
   /**
-   * A server came up, or one went down: each call waiting for a connection, never sent, on a
-   * server in an outage goes where the strategy picks among the healthy servers now (as for a
+   * A server came up, was added, or one went down: each call waiting for a connection, never
+   * sent, on a server in an outage goes where the strategy picks among the healthy servers now (as for a
    * call made now: a key keeps to its ring, a picker's choice stands, and one that insists on
    * the server down keeps the call there), if that is another server: not at the end of its own
    * server's connect (a hurried one may hang until the connect times out) to fail fast and move
@@ -512,6 +514,16 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
         this.logger.error({ err }, 'moving a waiting call to a server up threw');
       }
     }
+  }
+
+  /** A walk of the waiting calls (`moveWaiting`) a microtask on, if some wait: one for every change of a turn. */
+  private queueMove(): void {
+    if (this.waitingDown.size === 0 || this.moveQueued) return;
+    this.moveQueued = true;
+    queueMicrotask(() => {
+      this.moveQueued = false;
+      this.moveWaiting();
+    });
   }
 
   /** Where the strategy sends `c` among the healthy now; undefined if its picker throws (the call stays). */
@@ -584,6 +596,8 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
   private pickableChanged(): void {
     this.pickable = NO_SERVERS;
     this.pickableStale = true;
+    // A server added may take calls waiting on servers down.
+    this.queueMove();
   }
 
   /** What the strategy picks from now: read again after the membership's word (`MembershipLink.pickableChanged`), and the strategy told. */
@@ -697,7 +711,7 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
     const app = this.poolOpts.onStateChange;
     return (state, previous, address) => {
       // Up (it may take calls waiting elsewhere), or down (its own waiting calls may go elsewhere).
-      if ((state === 'ready' || state === 'backoff') && this.waitingDown.size > 0) queueMicrotask(() => this.moveWaiting());
+      if (state === 'ready' || state === 'backoff') this.queueMove();
       if (this.stateWatchers.size > 0) queueMicrotask(() => this.tellStateWatchers());
       // With the ConnPool as `this`, as ConnPool calls it.
       app?.call(m.pool, state, previous, address);
