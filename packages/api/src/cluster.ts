@@ -105,6 +105,21 @@ export interface ClusterControl<Type extends string = string> {
   /** How many members the type has: `members(type).length` without copying the list. */
   count(type: Type): number;
   /**
+   * Whether the member `id` answers: its server has a connection up (not one never connected
+   * to, backing off, reconnecting after a failure, or closed; a server that leaves gracefully
+   * closes its connections). False for no such member. A discovery follower keeps a type's last
+   * member that left discovery (cut off from it, not from its clients) while this holds
+   * (`followClusterDiscovery` of @skein/discovery-etcd).
+   */
+  answers(type: Type, id: string): boolean;
+  /**
+   * Calls `changed` after each state change of the connections to the type's servers (a
+   * microtask on: never within the change), until the function returned is called: how a
+   * follower hears that a member may have stopped answering. Nothing is watched, and calls pay
+   * nothing for it, while no one watches.
+   */
+  watchStates(type: Type, changed: () => void): () => void;
+  /**
    * Stops every type's pool; calls in flight and open streams finish (a stream without a
    * `timeoutMs`, a watch, holds it until it ends: cancel it, or `destroy()`).
    */
@@ -145,6 +160,8 @@ export function createCluster<const T extends Record<string, ServerTypeConfig>>(
     remove: (type, id) => get(type).remove(id),
     members: (type) => get(type).members(),
     count: (type) => get(type).count(),
+    answers: (type, id) => get(type).answers(id),
+    watchStates: (type, changed) => get(type).pool.watchStates(changed),
     close: async () => void (await Promise.all([...types.values()].map((t) => t.pool.close()))),
     destroy: (reason) => {
       for (const t of types.values()) t.pool.destroy(reason);
@@ -208,6 +225,12 @@ class ServerType {
 
   count(): number {
     return this.byId.size;
+  }
+
+  /** Whether the member `id` answers: the pool's server at its address has a connection up. */
+  answers(id: string): boolean {
+    const member = this.byId.get(id);
+    return member !== undefined && this.pool.answers(member.address);
   }
 
   /** All or nothing: the pool takes the server first, so a member it refuses (a bad address or weight, a closed cluster) is never listed. */

@@ -1,7 +1,7 @@
 import { msgpackCodec } from '@skein/codec-msgpack';
 import { ErrorCode, silentLogger } from '@skein/core';
 import { RpcServer, type FailoverPool } from '@skein/stream';
-import { freePort, portOf, cleanups } from '@skein/test-utils';
+import { freePort, portOf, cleanups, waitFor } from '@skein/test-utils';
 import { describe, expect, it } from 'vitest';
 import { bidiStream, clientStream, createCluster, createServiceDispatch, implement, method, serverStream, service, type Member, type RouteFunction } from '../src/index.js';
 import { transport } from './harness.js';
@@ -16,6 +16,11 @@ const cleanup = cleanups();
 
 /** Starts an Area server that answers with its own id. */
 async function areaServer(id: string): Promise<Member> {
+  return (await areaServerOf(id)).member;
+}
+
+/** `areaServer`, with its RpcServer: for a test that closes it. */
+async function areaServerOf(id: string): Promise<{ member: Member; server: RpcServer }> {
   const server = new RpcServer({
     dispatch: createServiceDispatch({
       codec: msgpackCodec,
@@ -33,7 +38,7 @@ async function areaServer(id: string): Promise<Member> {
   });
   const a = await server.listen(transport, '127.0.0.1:0');
   cleanup.push(() => server.close());
-  return { id, address: `127.0.0.1:${portOf(a)}` };
+  return { member: { id, address: `127.0.0.1:${portOf(a)}` }, server };
 }
 
 async function threeAreas() {
@@ -244,6 +249,34 @@ describe('cluster client', () => {
     expect(() => rpc.$cluster.update('area', { id: 'area-9', address: members[1]!.address })).toThrow(expect.objectContaining({ code: ErrorCode.InvalidArgument }));
     expect(rpc.$cluster.members('area').map((m) => `${m.id}@${m.address === members[1]!.address ? 2 : m.address === members[2]!.address ? 3 : '?'}${m.weight ?? ''}`)).toEqual(['area-2@2', 'area-3@3', 'area-1@2']);
     expect(events).toEqual(['remove:area:area-1', 'add:area:area-1']);
+  });
+});
+
+describe("cluster members' liveness", () => {
+  it('tells whether a member answers (a connection up), and tells its watchers of each change until they stop watching', async () => {
+    const { member, server } = await areaServerOf('area-1');
+    const rpc = createCluster({ codec: msgpackCodec, transport, types: { area: { services: [Area], servers: [member] } } });
+    cleanup.push(() => rpc.$cluster.close());
+    const answers = (): boolean => rpc.$cluster.answers('area', 'area-1');
+    expect(answers()).toBe(false); // never connected to
+    expect(rpc.$cluster.answers('area', 'nobody')).toBe(false);
+    expect(() => rpc.$cluster.answers('nope' as 'area', 'area-1')).toThrow(expect.objectContaining({ code: ErrorCode.InvalidArgument }));
+
+    const seen: boolean[] = [];
+    const unwatch = rpc.$cluster.watchStates('area', () => void seen.push(answers()));
+    expect(await rpc.area.Area.whoami()).toBe('area-1');
+    expect(answers()).toBe(true);
+    await waitFor(() => seen.includes(true), { what: 'the connection up told' });
+
+    unwatch();
+    const told = seen.length;
+    // A watcher that stays, told after the one gone would have been: once it has heard the close, that one would have too.
+    let closedSeen = false;
+    cleanup.push(rpc.$cluster.watchStates('area', () => void (closedSeen ||= !answers())));
+    await server.close();
+    await waitFor(() => closedSeen, { what: 'the closed server told' });
+    expect(answers()).toBe(false);
+    expect(seen).toHaveLength(told);
   });
 });
 

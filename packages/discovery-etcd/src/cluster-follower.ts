@@ -1,12 +1,13 @@
 import { ErrorCode, RpcError, guardedLogger, silentLogger, type Logger } from '@skein/core';
 import { LastLeaveHold, lastLeaveGraceMs, type Discovery, type DiscoveryEntry, type DiscoveryEvent, type Watch } from '@skein/stream';
+import { memberLiveness, type MemberStates } from './member-liveness.js';
 import { reason } from './reason.js';
 
 /**
  * The membership part of `createCluster(...).$cluster` from @skein/api. Written out here (the
  * shapes match) so that this package does not depend on @skein/api.
  */
-export interface ClusterMembership {
+export interface ClusterMembership extends MemberStates {
   add(type: string, member: { readonly id: string; readonly address: string; readonly weight?: number }): void;
   /** Changes a member's weight in place; without it, a new weight is a remove and an add. */
   update?(type: string, member: { readonly id: string; readonly address: string; readonly weight?: number }): void;
@@ -35,6 +36,9 @@ export interface FollowClusterOptions {
    * `followDiscovery`. A backend that stalls past its TTL expires every entry at once and the
    * servers write theirs again moments later: the type keeps its last member meanwhile instead
    * of failing every call. A join of the type (the same member back, or another) ends the wait.
+   * A held member that still answers when the grace is over (a connection up: cut off from etcd,
+   * not from its clients) stays until it stops answering (its connections lost or closed, as a
+   * server that leaves gracefully closes them) or one of its type joins (`ClusterMembership.answers`).
    */
   lastLeaveGraceMs?: number;
 }
@@ -176,6 +180,13 @@ class ClusterFollower {
         // A watch closed meanwhile stopped following: the cluster keeps its members, as `close()` says.
         following: () => this.watch?.status().state !== 'closed',
         expired: (held) => this.remove(held),
+        // Discovery cannot tell a member cut off from it from a dead one; a live connection can.
+        liveness: memberLiveness(this.cluster, e.type, this.logger),
+        outlasted: (held) =>
+          this.logger.warn(
+            { type: held.type, id: held.id, address: held.address },
+            'the grace is over but the last member of a type still answers: keeping it until it stops answering or one of its type joins',
+          ),
       });
       this.holds.set(e.type, hold);
     }

@@ -5,11 +5,12 @@ import { StaticDiscovery } from '@skein/stream';
 import { memoryLogger, sleep, waitFor } from '@skein/test-utils';
 import { describe, expect, it } from 'vitest';
 import { EtcdDiscovery, EtcdRegistrar, followClusterDiscovery, type ClusterMembership, type FollowClusterOptions } from '../src/index.js';
-import { Chat, callFlood, chatCluster, chatServer, etcdForFile, stallEtcd, transport } from './harness.js';
+import { Chat, callFlood, chatCluster, chatServer, chatServerOf, etcdForFile, stallEtcd, transport } from './harness.js';
 
 const file = etcdForFile();
 const { cleanup, client } = file;
 const HOLDING = 'the last member of a type left discovery: keeping it until one of its type joins or the grace is over';
+const OUTLASTED = 'the grace is over but the last member of a type still answers: keeping it until it stops answering or one of its type joins';
 
 /** A cluster of one type, `chat`, followed on `prefix`; `events` says each add and remove, `sizes` the member count after each. */
 function followedCluster(prefix: string, opts: FollowClusterOptions & { withoutMembers?: boolean; servers?: Member[] } = {}) {
@@ -166,6 +167,86 @@ describe("followClusterDiscovery's grace for a type's last member", () => {
     await sleep(900); // three graces: the held member's timer has long fired
     expect(ids()).toEqual(['chat-1']);
     expect(events).toEqual(['add chat/chat-1']);
+  });
+
+  /**
+   * The type's only member, called once (a connection up), withdraws its entry while its server
+   * still answers (the lease revoked: what its clients see of a server cut off from etcd alone):
+   * resolves once the grace is over and the member was kept, or removed.
+   */
+  async function heldPastGrace(prefix: string) {
+    const logger = memoryLogger();
+    const followed = followedCluster(prefix, { lastLeaveGraceMs: 200, logger });
+    const registrar = new EtcdRegistrar({ client: client(), prefix });
+    const first = await chatServerOf('first', cleanup);
+    const reg = await registrar.register({ type: 'chat', id: 'chat-1', address: first.address });
+    await waitFor(() => followed.ids().length === 1, { what: 'chat-1 a member' });
+    expect(await followed.rpc.chat.Chat.whoami()).toBe('first');
+    await reg.close();
+    await waitFor(() => logger.lines.some((l) => l.msg === OUTLASTED) || followed.ids().length === 0, { what: 'the grace to be over' });
+    return { ...followed, logger, registrar, first };
+  }
+
+  it('keeps past the grace a last member that left discovery but still answers, and calls of its type succeed', async () => {
+    const { rpc, ids, events, logger } = await heldPastGrace('answers/servers');
+    expect(ids()).toEqual(['chat-1']);
+    expect(await Promise.all(Array.from({ length: 4 }, () => rpc.chat.Chat.whoami()))).toEqual(['first', 'first', 'first', 'first']);
+    expect(events).toEqual(['add chat/chat-1']);
+    expect(logger.lines.filter((l) => l.msg === OUTLASTED).map((l) => l.obj.id)).toEqual(['chat-1']);
+  });
+
+  it('removes the last member kept past the grace once it stops answering (its server closed); calls then fail Unreachable', async () => {
+    const { rpc, ids, events, first } = await heldPastGrace('answers-closed/servers');
+    expect(ids()).toEqual(['chat-1']);
+    await first.server.close();
+    await waitFor(() => ids().length === 0, { what: 'chat-1 removed once it stopped answering' });
+    expect(events).toEqual(['add chat/chat-1', 'remove chat/chat-1']);
+    await expect(rpc.chat.Chat.whoami()).rejects.toMatchObject({ code: ErrorCode.Unreachable });
+  });
+
+  it('replaces the last member kept past the grace when one of its type joins', async () => {
+    const { rpc, ids, events, registrar } = await heldPastGrace('answers-joined/servers');
+    expect(ids()).toEqual(['chat-1']);
+    const two = await registrar.register({ type: 'chat', id: 'chat-2', address: await chatServer('second', cleanup) });
+    cleanup.push(() => two.close());
+    await waitFor(() => ids().join() === 'chat-2', { what: 'chat-2 in place of chat-1' });
+    expect(events).toEqual(['add chat/chat-1', 'add chat/chat-2', 'remove chat/chat-1']);
+    expect(await rpc.chat.Chat.whoami()).toBe('second');
+  });
+
+  it('keeps the last member kept past the grace when the watch is closed, also once it stops answering: closing stops following', async () => {
+    const { rpc, ids, events, first, watch } = await heldPastGrace('answers-unfollowed/servers');
+    expect(ids()).toEqual(['chat-1']);
+    await watch.close();
+    // Told after the follower's own watcher (watchers are told in the order they came): once this
+    // one has seen chat-1 stop answering, the follower has seen it too.
+    let down = false;
+    const unwatch = rpc.$cluster.watchStates('chat', () => void (down ||= !rpc.$cluster.answers('chat', 'chat-1')));
+    cleanup.push(unwatch);
+    await first.server.close();
+    await waitFor(() => down, { what: 'chat-1 to stop answering' });
+    expect(ids()).toEqual(['chat-1']);
+    expect(events).toEqual(['add chat/chat-1']);
+  });
+
+  it.each(['answers', 'watchStates'] as const)('removes at the grace end a held member the cluster cannot tell of (its %s throws), with a warn line', async (broken) => {
+    const { rpc, events } = chatCluster(cleanup);
+    const entry = { type: 'chat', id: 'chat-1', address: await chatServer('first', cleanup) };
+    const logger = memoryLogger();
+    const membership: ClusterMembership = {
+      ...rpc.$cluster,
+      [broken]: () => {
+        throw new Error('broken');
+      },
+    };
+    // The in-memory backend: this is about what the follower does with the cluster's answers.
+    const d = new StaticDiscovery([entry]);
+    followClusterDiscovery(membership, d, { lastLeaveGraceMs: 20, logger });
+    expect(await rpc.chat.Chat.whoami()).toBe('first'); // a connection up: it answers
+    d.set([]);
+    await waitFor(() => rpc.$cluster.count('chat') === 0, { what: 'chat-1 removed' });
+    expect(events).toEqual(['add chat/chat-1', 'remove chat/chat-1']);
+    expect(logger.lines.filter((l) => l.level === 'warn').map((l) => l.obj.reason)).toContain('broken');
   });
 
   it('ends the wait for good when the held member comes back: it stays past the grace', async () => {

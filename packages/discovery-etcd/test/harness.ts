@@ -113,10 +113,15 @@ export const Chat = service('Chat', { whoami: method<void, string>() });
 
 /** A Chat server (msgpack, as `createCluster` calls it) that answers `whoami` with `name`, closed by `cleanup`; its address. */
 export async function chatServer(name: string, cleanup: (() => unknown)[]): Promise<string> {
+  return (await chatServerOf(name, cleanup)).address;
+}
+
+/** `chatServer`, with its RpcServer: for a test that closes it. */
+export async function chatServerOf(name: string, cleanup: (() => unknown)[]): Promise<{ server: RpcServer; address: string }> {
   const server = new RpcServer({ dispatch: createServiceDispatch({ codec: msgpackCodec, services: [implement(Chat, { whoami: () => name })] }) });
   const a = await server.listen(transport, '127.0.0.1:0');
   cleanup.push(() => server.close());
-  return `127.0.0.1:${portOf(a)}`;
+  return { server, address: `127.0.0.1:${portOf(a)}` };
 }
 
 /** Callers calling `call` in a loop until `stop()`: how many calls succeeded, and the failures' messages. */
