@@ -95,6 +95,11 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
   private readonly waitingDown = new Set<FailoverCall>();
   /** A walk of `waitingDown` is queued (`queueMove`). */
   private moveQueued = false;
+  /**
+   * Calls taken, unsent, off servers leaving the pool (`leaving`), placed again once the change
+   * is over (`pickableChanged`), where the servers that stay or join may take them.
+   */
+  private displaced: FailoverCall[] | undefined;
   /** Who hears of its servers' state changes (`watchStates`): a discovery follower's held last server, one at most each. */
   private readonly stateWatchers = new Set<() => void>();
 
@@ -126,11 +131,14 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
       onServerHealth: opts.onServerHealth,
       servers: () => this.members,
       defaultTimeoutMs: () => this.streamSettings().timeoutMs,
+      // A breaker closed, or an ejection over: a server healthy may take calls waiting on servers down.
+      readmitted: () => this.queueMove(),
     });
     const setup = { clock, logger, redirectTargets: opts.redirectTargets, onMembershipChange: opts.onMembershipChange, picksRedirectTargets: this.selector.redirected !== undefined };
     const link: MembershipLink = {
       equip: (m) => this.health.equip(m),
       pickableChanged: () => this.pickableChanged(),
+      leaving: (m) => this.leaving(m),
     };
     this.membership = new Membership(setup, link, opts.servers ?? []);
     this.byAddress = this.membership.byAddress;
@@ -170,7 +178,7 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
   }
 
   /**
-   * @internal Whether the server at `address` is a member with a connection that answers: its
+   * Whether the server at `address` is a member with a connection that answers: its
    * pool is up (ready, or replacing a connection with no failure yet); not one never connected
    * to (idle), backing off, reconnecting after a failure, or closed. A server that said goodbye
    * closes its connections and then refuses new ones, so it stops answering here too.
@@ -187,7 +195,7 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
   }
 
   /**
-   * @internal Calls `changed` after each state change of a server's pool (a microtask on: never
+   * Calls `changed` after each state change of a server's pool (a microtask on: never
    * within the pool's own change), until the function returned is called.
    */
   watchStates(changed: () => void): () => void {
@@ -596,8 +604,52 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
   private pickableChanged(): void {
     this.pickable = NO_SERVERS;
     this.pickableStale = true;
+    if (this.displaced !== undefined) this.placeDisplaced();
     // A server added may take calls waiting on servers down.
     this.queueMove();
+  }
+
+  /**
+   * `m` leaves the pool, its ConnPool about to close: the calls waiting there, never sent, for a
+   * connection (its first, or one in an outage) are taken out of its queue, not failed Closed
+   * with it, to be placed again once the change is over (`placeDisplaced`). A call with no time
+   * left stays, and fails with the pool's close, as before. A half-open probe's place need not be
+   * given back: the server's breaker leaves with it. Calls waiting for room while a connection is
+   * up finish on it, as the ConnPool's close sends them.
+   */
+  private leaving(m: PoolServer): void {
+    if (this.closing || this.waitingDown.size === 0 || m.pool === undefined || m.pool.state === 'ready') return;
+    for (const c of [...this.waitingDown]) {
+      if (c.member !== m || c.waiting === undefined) continue;
+      if (c.waiting.done) {
+        this.unpark(c); // sent (once up), or failed: no longer waiting
+        continue;
+      }
+      if (retimed(c, MOVED, this.pace, this.defaultTimeoutMs, this.attemptTimeoutMs)) continue;
+      c.waiting.release();
+      this.unpark(c);
+      (this.displaced ??= []).push(c);
+    }
+  }
+
+  /**
+   * The calls taken off servers that left go where a retry of theirs would (`choose`, the server
+   * they were on tried already), their attempt moved, not spent (no retry, no budget): to a
+   * server healthy if there is one, else to one down, to wait there as a call made now would,
+   * within what is left of their timeout; with no server left, they fail as a call made now
+   * does (Unreachable). Never sent, any of them may go, idempotent or not.
+   */
+  private placeDisplaced(): void {
+    const calls = this.displaced!;
+    this.displaced = undefined;
+    for (const c of calls) {
+      try {
+        if (this.closing) this.tell(c, this.closedError(), null);
+        else this.attempt(c);
+      } catch (err) {
+        this.logger.error({ err }, 'placing a call waiting on a server removed threw');
+      }
+    }
   }
 
   /** What the strategy picks from now: read again after the membership's word (`MembershipLink.pickableChanged`), and the strategy told. */

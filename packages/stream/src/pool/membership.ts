@@ -17,6 +17,11 @@ export interface MembershipLink {
    * at the next read, where a list per change made them cost O(n²).
    */
   pickableChanged(): void;
+  /**
+   * `m` leaves, its pool about to close: out of the lists already, its pool not yet closed (the
+   * pool takes the calls waiting there, unsent, to place them again once the change is over).
+   */
+  leaving(m: PoolServer): void;
 }
 
 /** How a membership is set up. */
@@ -181,6 +186,7 @@ export class Membership {
     this.membersList = this.pickableList = undefined;
     this.announce({ type: 'remove', address, weight: m.weight });
     if (!m.pool) return Promise.resolve();
+    this.link.leaving(m);
     const pool = m.pool;
     const closed = pool.close();
     this.draining.set(pool, closed);

@@ -17,6 +17,8 @@ export interface ServerHealthSetup {
   readonly servers: () => readonly PoolServer[];
   /** The timeout of a call with none of its own (the pools' stream default), read at a probe stream's open. */
   readonly defaultTimeoutMs: () => number;
+  /** A server is back in rotation: its breaker closed, or its ejection ended. */
+  readonly readmitted: () => void;
 }
 
 /**
@@ -126,12 +128,14 @@ export class ServerHealth {
     if (state === 'open') logger.warn({ address, why }, 'circuit breaker opened: no calls to this server for a while');
     else logger.info({ address, why }, state === 'closed' ? 'circuit breaker closed' : 'circuit breaker half-open: probing');
     this.tell({ address, kind: `circuit-${state}`, why });
+    if (state === 'closed') this.setup.readmitted();
   }
 
   private ejectionChanged(address: string, ejected: boolean, why: string): void {
     if (ejected) this.setup.logger.warn({ address, why }, 'server ejected as an outlier');
     else this.setup.logger.info({ address, why }, 'ejected server back in rotation');
     this.tell({ address, kind: ejected ? 'ejected' : 'restored', why });
+    if (!ejected) this.setup.readmitted();
   }
 
   private tell(event: ServerHealthEvent): void {

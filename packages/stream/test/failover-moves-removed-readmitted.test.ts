@@ -1,0 +1,211 @@
+import { ErrorCode, type RpcError } from '@skein/core';
+import { ManualClock, cleanups, waitFor, within } from '@skein/test-utils';
+import { describe, expect, it } from 'vitest';
+import { FailoverPool, type FailoverPoolOptions } from '../src/index.js';
+import { transport } from './harness.js';
+import { childServer, str, textOf, type ChildServer } from './pool-harness.js';
+
+// What else moves a call waiting, never sent, for a connection: its server leaving the pool, and
+// another server readmitted (its breaker closed, its ejection over). See
+// failover-stale-outage.test.ts for a server coming up or added.
+
+const cleanup = cleanups();
+
+async function child(name: string, port?: number): Promise<ChildServer> {
+  const c = await childServer(name, port);
+  cleanup.push(() => {
+    c.proc.kill('SIGKILL');
+    return c.gone();
+  });
+  return c;
+}
+
+/** `action` on the server at `address` alone (`sendTo`): its answer, or its failure's error. */
+function callOn(pool: FailoverPool, address: string, action: string): Promise<string | unknown> {
+  return new Promise((resolve) => pool.sendTo(address, action, new Uint8Array(), {}, (err, reply) => resolve(err ?? textOf(reply!))));
+}
+
+/** Whether `call` has settled, once what the last clock advance set off has run (a macrotask on). */
+async function settledYet(call: Promise<unknown>): Promise<boolean> {
+  let settled = false;
+  void call.then(() => (settled = true));
+  await new Promise((resolve) => setImmediate(resolve));
+  return settled;
+}
+
+/** A pool on a clock the test drives over `servers`, each failure its `shouldFailover` hears noted. */
+function poolOf(servers: string[], opts: Omit<FailoverPoolOptions, 'transport' | 'servers' | 'clock'> = {}) {
+  const clock = new ManualClock();
+  const failures: { address: string; code: ErrorCode }[] = [];
+  const pool = new FailoverPool({
+    transport,
+    clock,
+    servers,
+    shouldFailover: (err, a) => void failures.push({ address: a.address, code: (err as RpcError).code }),
+    ...opts,
+  });
+  cleanup.push(() => pool.destroy());
+  const stateOf = (address: string) => pool.stats().find((st) => st.address === address);
+  return { pool, clock, failures, stateOf };
+}
+
+/** X, stopped (its kernel completes a connect, nothing answers the first ping), first in the list; the calls made wait on its first connect. */
+async function waitingOnHungX(others: ChildServer[], makeCalls: (pool: FailoverPool) => Promise<unknown>[], opts: Omit<FailoverPoolOptions, 'transport' | 'servers' | 'clock'> = {}) {
+  const x = await child('X');
+  x.proc.kill('SIGSTOP');
+  const s = poolOf([x.address, ...others.map((o) => o.address)], { strategy: 'leader', ...opts });
+  const calls = makeCalls(s.pool).map((c) => c.catch((e: unknown) => e));
+  await waitFor(() => s.stateOf(x.address)?.queued === calls.length || undefined, { what: "the calls waiting on X's first connect" });
+  return { ...s, x, calls };
+}
+
+describe('a call waiting, unsent, on a server removed from the pool', () => {
+  it('goes where a retry would, to a server up, its attempt moved, not spent: idempotent or not, each run once, no failure told', async () => {
+    const y = await child('Y');
+    // No retries: a call failed by the removal (Closed, before) has none left to move with.
+    const s = await waitingOnHungX([y], (pool) => [pool.call('who', undefined, { idempotent: true }).then(textOf), pool.call('record', str('once')).then(textOf)], { retries: 0 });
+    void s.pool.remove(s.x.address);
+    expect(await within(Promise.all(s.calls), 15_000, 'the calls')).toEqual(['Y', 'Y']);
+    expect(y.ran()).toEqual(['once']);
+    expect(s.failures).toEqual([]);
+  });
+
+  it('takes only what is left of its timeout: having waited part of it, it times out on a server that never answers at its first deadline', async () => {
+    const y = await child('Y');
+    const timeoutMs = 4000;
+    // `slow` held for a minute: Y runs it and never answers within the test.
+    const minute = new Uint8Array(4);
+    new DataView(minute.buffer).setUint32(0, 60_000, true);
+    const s = await waitingOnHungX([y], (pool) => [pool.call('slow', minute, { timeoutMs, idempotent: true })]);
+    s.clock.advance(1000); // a quarter of its time spent waiting on X
+    void s.pool.remove(s.x.address);
+    await waitFor(() => s.stateOf(y.address)?.inFlight === 1 || undefined, { what: 'the call on Y' });
+    s.clock.advance(timeoutMs - 1000 - 1);
+    expect(await settledYet(s.calls[0]!)).toBe(false);
+    // Its first deadline, and the lateness its timer may take (10 %): a whole timeout on Y would end at 5000.
+    s.clock.advance(1 + timeoutMs / 10);
+    expect(await settledYet(s.calls[0]!)).toBe(true);
+    expect(await s.calls[0]).toMatchObject({ code: ErrorCode.Timeout });
+    expect(s.failures.map((f) => f.address)).toEqual([y.address]);
+  });
+
+  it('goes to a server that joins in the same replace(), once the change is over', async () => {
+    const s = await waitingOnHungX([], (pool) => [pool.call('record', str('replaced')).then(textOf)]);
+    const z = await child('Z');
+    // Before: failed Closed in the middle of the change, its retries went back to X's closed pool.
+    void s.pool.replace([z.address]);
+    expect(await within(s.calls[0]!, 15_000, 'the call')).toBe('Z');
+    expect(z.ran()).toEqual(['replaced']);
+    expect(s.failures).toEqual([]);
+  });
+
+  it('with no server up, waits on one that stays, as a call made now would, and runs there once that server answers', async () => {
+    const x = await child('X');
+    const y = await child('Y');
+    const s = poolOf([x.address, y.address], { strategy: 'leader', retries: 0, pool: { backoff: { initialMs: 60_000, maxMs: 60_000 } } });
+    for (const c of [x, y]) expect(await callOn(s.pool, c.address, 'who')).toBe(c.name);
+    for (const c of [x, y]) {
+      c.proc.kill('SIGKILL');
+      await c.gone();
+    }
+    await waitFor(() => (s.stateOf(x.address)?.state === 'backoff' && s.stateOf(y.address)?.state === 'backoff') || undefined, { what: 'both pools in backoff' });
+    // X back, stopped: the call (the leader's) waits on its early connect, which hangs. Y listens
+    // again, its pool backing off (its delay never ends on this clock): nothing is up.
+    (await child('X', x.port)).proc.kill('SIGSTOP');
+    const y2 = await child('Y', y.port);
+    const call = s.pool.call('record', str('stays'), { timeoutMs: 10_000 }).then(textOf, (e: unknown) => e);
+    await waitFor(() => s.stateOf(x.address)?.queued === 1 || undefined, { what: 'the call waiting on X' });
+    void s.pool.remove(x.address);
+    // Placed on Y as a call made now (its pool connects at once: no other server to go to).
+    expect(await within(call, 15_000, 'the call')).toBe('Y');
+    expect(y2.ran()).toEqual(['stays']);
+    expect(s.failures).toEqual([]);
+  });
+
+  it("stays where it waits when another server leaves: only the removed server's calls are placed again", async () => {
+    const y = await child('Y');
+    // Z down: a call of its own found nothing listening, and its pool backs off (a removal walks the calls waiting).
+    const z = await child('Z');
+    z.proc.kill('SIGKILL');
+    await z.gone();
+    const s = await waitingOnHungX([y, z], (pool) => [pool.call('record', str('on-x')).then(textOf)]);
+    const refused = new Promise((resolve) => s.pool.sendTo(z.address, 'who', new Uint8Array(), { failFast: true }, resolve));
+    expect(await within(refused, 15_000, "Z's call")).toMatchObject({ code: ErrorCode.Unreachable });
+    expect(s.stateOf(z.address)?.state).toBe('backoff');
+    void s.pool.remove(z.address);
+    await new Promise((resolve) => setImmediate(resolve));
+    // X's first connect is no outage: the leader's call stays there, and runs there once X answers.
+    expect(s.stateOf(s.x.address)?.queued).toBe(1);
+    s.x.proc.kill('SIGCONT');
+    expect(await within(s.calls[0]!, 15_000, 'the call')).toBe('X');
+    expect([s.x.ran(), y.ran(), z.ran()]).toEqual([['on-x'], [], []]);
+  });
+
+  it('with no server left, fails as a call made now does (Unreachable, never run), not Closed', async () => {
+    const s = await waitingOnHungX([], (pool) => [pool.call('record', str('alone'))]);
+    void s.pool.remove(s.x.address);
+    const err = (await within(s.calls[0]!, 15_000, 'the call')) as RpcError;
+    expect(err).toMatchObject({ code: ErrorCode.Unreachable, retry: 'safe' });
+    expect(err.message).toMatch(/no servers in the pool/);
+    expect((await s.pool.call('who').catch((e: unknown) => e)) as RpcError).toMatchObject({ code: ErrorCode.Unreachable, message: err.message });
+  });
+});
+
+describe('a call waiting on a server down when another server is readmitted', () => {
+  /**
+   * X and Y, both connected, Y out of rotation as `outOfRotation` puts it; then X dies, and comes
+   * back stopped: a call made now goes to X (the only server admitted) and waits on its early
+   * connect, which hangs. Backoff delays never end on this clock.
+   */
+  async function waitingOnXWhileYOut(opts: Omit<FailoverPoolOptions, 'transport' | 'servers' | 'clock'>, outOfRotation: (s: ReturnType<typeof poolOf>, y: ChildServer) => Promise<void>) {
+    const x = await child('X');
+    const y = await child('Y');
+    const s = poolOf([x.address, y.address], { pool: { backoff: { initialMs: 60_000, maxMs: 60_000 } }, ...opts });
+    expect(await callOn(s.pool, x.address, 'who')).toBe('X');
+    await outOfRotation(s, y);
+    x.proc.kill('SIGKILL');
+    await x.gone();
+    await waitFor(() => s.stateOf(x.address)?.state === 'backoff' || undefined, { what: "X's pool in backoff" });
+    const hungX = await child('X', x.port);
+    hungX.proc.kill('SIGSTOP');
+    const call = s.pool.call('record', str('moved')).then(textOf, (e: unknown) => e);
+    await waitFor(() => s.stateOf(x.address)?.queued === 1 || undefined, { what: 'the call waiting on X' });
+    return { ...s, x, y, hungX, call };
+  }
+
+  it('goes to it once its breaker closes (half-open, its probe answered), unsent, not waiting out the connect it waited on', async () => {
+    const s = await waitingOnXWhileYOut({ circuitBreaker: { minCalls: 3, failureRatio: 0.5, openMs: 1000, halfOpenCalls: 1 } }, async (p, y) => {
+      for (let i = 0; i < 3; i++) expect(await callOn(p.pool, y.address, 'overloaded')).toMatchObject({ code: ErrorCode.Overloaded });
+      expect(p.stateOf(y.address)?.circuit).toBe('open');
+    });
+    s.clock.advance(1000); // Y's open time over: the next call is its probe
+    expect(textOf(await s.pool.call('who'))).toBe('Y');
+    expect(s.stateOf(s.y.address)?.circuit).toBe('closed');
+    // The walk a microtask after the close (before: none, the call waited on X's connect for good).
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(s.stateOf(s.x.address)?.queued).toBe(0);
+    expect(await within(s.call, 15_000, 'the call')).toBe('Y');
+    expect(s.y.ran()).toEqual(['moved']);
+    expect(s.hungX.ran()).toEqual([]);
+    expect(s.failures).toEqual([]);
+  });
+
+  it('goes to it once its ejection ends', async () => {
+    const s = await waitingOnXWhileYOut({ outlierEjection: { intervalMs: 1000, minCalls: 2, minServers: 2, ejectMs: 1000 } }, async (p, y) => {
+      for (let i = 0; i < 2; i++) {
+        expect(await callOn(p.pool, p.pool.servers()[0]!.address, 'who')).toBe('X');
+        expect(await callOn(p.pool, y.address, 'overloaded')).toMatchObject({ code: ErrorCode.Overloaded });
+      }
+      p.clock.advance(1000); // the comparison: Y failed all its calls, X none
+      expect(p.stateOf(y.address)?.ejected).toBe(true);
+    });
+    s.clock.advance(1000); // the next comparison: Y's ejection is over
+    expect(s.stateOf(s.y.address)?.ejected).toBe(false);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(s.stateOf(s.x.address)?.queued).toBe(0);
+    expect(await within(s.call, 15_000, 'the call')).toBe('Y');
+    expect(s.y.ran()).toEqual(['moved']);
+    expect(s.hungX.ran()).toEqual([]);
+    expect(s.failures).toEqual([]);
+  });
+});
