@@ -1,5 +1,5 @@
 import { ErrorCode, type RpcError } from '@skein/core';
-import { ManualClock, cleanups, waitFor, within } from '@skein/test-utils';
+import { ManualClock, cleanups, freePort, waitFor, within } from '@skein/test-utils';
 import { describe, expect, it } from 'vitest';
 import { FailoverPool, type FailoverPoolOptions } from '../src/index.js';
 import { transport } from './harness.js';
@@ -207,5 +207,79 @@ describe('a call waiting on a server down when another server is readmitted', ()
     expect(s.y.ran()).toEqual(['moved']);
     expect(s.hungX.ran()).toEqual([]);
     expect(s.failures).toEqual([]);
+  });
+});
+
+describe('a stream waiting to open on a server removed from the pool', () => {
+  /** X stopped (its first connect hangs), first of `servers`: a stream opened now waits on X to open. */
+  async function streamWaitingOnHungX(others: string[], opts: Omit<FailoverPoolOptions, 'transport' | 'servers' | 'clock'>) {
+    const x = await child('X');
+    x.proc.kill('SIGSTOP');
+    const s = poolOf([x.address, ...others], { strategy: 'leader', ...opts });
+    const result = s.pool
+      .openStream('record', str('opened'))
+      .result.then(textOf)
+      .catch((e: unknown) => e);
+    await waitFor(() => s.stateOf(x.address)?.queued === 1 || undefined, { what: "the stream waiting on X's first connect" });
+    return { ...s, x, result };
+  }
+
+  it('opens where a retry would, its attempt not spent: not on another server leaving in the same replace()', async () => {
+    const z = await child('Z');
+    // Nobody listens at Y, never connected to: healthy as far as the pool knows, and next in line after X.
+    const y = `127.0.0.1:${await freePort()}`;
+    // Before: X's close failed the stream Closed in the middle of the change, and its one retry
+    // went to Y, still in the list read before it, whose pool the same replace() closed next.
+    const s = await streamWaitingOnHungX([y, z.address], { retries: 1 });
+    void s.pool.replace([z.address]);
+    expect(await within(s.result, 15_000, 'the stream')).toBe('Z');
+    expect(z.ran()).toEqual(['opened']);
+    expect(s.failures).toEqual([]);
+    expect(s.pool.servers().map((v) => v.address)).toEqual([z.address]);
+  });
+
+  it('with no retries, opens on a server that stays, as a call waiting there would go', async () => {
+    const z = await child('Z');
+    const s = await streamWaitingOnHungX([z.address], { retries: 0 });
+    void s.pool.remove(s.x.address);
+    expect(await within(s.result, 15_000, 'the stream')).toBe('Z');
+    expect(z.ran()).toEqual(['opened']);
+    expect(s.failures).toEqual([]);
+  });
+
+  it('with no server left, fails as a stream opened now does (Unreachable), not Closed', async () => {
+    const s = await streamWaitingOnHungX([], {});
+    void s.pool.remove(s.x.address);
+    const err = (await within(s.result, 15_000, 'the stream')) as RpcError;
+    expect(err).toMatchObject({ code: ErrorCode.Unreachable, retry: 'safe' });
+    expect(err.message).toMatch(/no servers in the pool/);
+    expect(s.failures).toEqual([]);
+  });
+});
+
+describe('a call that began waiting for room on a server that then lost its connection, removed', () => {
+  it('is placed again as a call waiting there for a connection is, not failed Closed', async () => {
+    const x = await child('X');
+    const y = await child('Y');
+    // One connection with room for one call; X's backoff never ends on this clock.
+    const pool = { maxConnections: 1, stream: { window: 1 }, backoff: { initialMs: 60_000, maxMs: 60_000 } };
+    const s = poolOf([x.address, y.address], { strategy: 'leader', retries: 0, pool });
+    const minute = new Uint8Array(4);
+    new DataView(minute.buffer).setUint32(0, 60_000, true);
+    const held = s.pool.call('slow', minute).catch((e: unknown) => e);
+    await waitFor(() => s.stateOf(x.address)?.inFlight === 1 || undefined, { what: 'the held call on X' });
+    // Queued for room while X is up: no outage to move it (it is not among the calls waiting on a server down).
+    const waited = s.pool.call('record', str('waited')).then(textOf, (e: unknown) => e);
+    expect(s.stateOf(x.address)?.queued).toBe(1);
+    x.proc.kill('SIGKILL');
+    await x.gone();
+    expect(await within(held, 15_000, 'the held call')).toMatchObject({ code: ErrorCode.IO });
+    await waitFor(() => s.stateOf(x.address)?.state === 'backoff' || undefined, { what: "X's pool in backoff" });
+    expect(s.stateOf(x.address)?.queued).toBe(1);
+    // Before: X's close failed it Closed, and with no retries it ended there.
+    void s.pool.remove(x.address);
+    expect(await within(waited, 15_000, 'the call')).toBe('Y');
+    expect(y.ran()).toEqual(['waited']);
+    expect(s.failures.map((f) => f.code)).not.toContain(ErrorCode.Closed);
   });
 });

@@ -96,8 +96,10 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
   /** A walk of `waitingDown` is queued (`queueMove`). */
   private moveQueued = false;
   /**
-   * Calls taken, unsent, off servers leaving the pool (`leaving`), placed again once the change
-   * is over (`pickableChanged`), where the servers that stay or join may take them.
+   * Calls taken, unsent, off servers leaving the pool (`leaving`), and those their pools' close
+   * failed unsent (`displace`), placed again once the change is over (`pickableChanged`), where
+   * the servers that stay or join may take them. Defined from a change's first server leaving
+   * until then: a change under way.
    */
   private displaced: FailoverCall[] | undefined;
   /** Who hears of its servers' state changes (`watchStates`): a discovery follower's held last server, one at most each. */
@@ -393,6 +395,7 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
 
   /** `c`'s attempt failed: on to another server where the rules allow it, else the caller is told. */
   private failed(c: FailoverCall, err: RpcError | RemoteError): void {
+    if (this.displaced !== undefined && this.displace(c, err)) return;
     const decision = this.askHook(err, c) ?? defaultDecision(err, c.idempotent);
     if (decision === 'stop') return this.giveUp(c, err);
     // No hook may re-run a call that may have run (the built-in rule never asks to).
@@ -618,7 +621,10 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
    * up finish on it, as the ConnPool's close sends them.
    */
   private leaving(m: PoolServer): void {
-    if (this.closing || this.waitingDown.size === 0 || m.pool === undefined || m.pool.state === 'ready') return;
+    if (this.closing) return;
+    // The change is under way until `pickableChanged`: what the pool's close fails unsent meanwhile is taken too (`displace`).
+    this.displaced ??= [];
+    if (this.waitingDown.size === 0 || m.pool === undefined || m.pool.state === 'ready') return;
     for (const c of [...this.waitingDown]) {
       if (c.member !== m || c.waiting === undefined) continue;
       if (c.waiting.done) {
@@ -628,8 +634,24 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
       if (retimed(c, MOVED, this.pace, this.defaultTimeoutMs, this.attemptTimeoutMs)) continue;
       c.waiting.release();
       this.unpark(c);
-      (this.displaced ??= []).push(c);
+      this.displaced.push(c);
     }
+  }
+
+  /**
+   * During a change (`leaving` to `pickableChanged`): `c`'s attempt failed unsent (`retry: 'safe'`)
+   * on a server that left, as its pool's close failed it: a stream waiting to open (which no
+   * outage moves, but whose server is now gone), or a call that began waiting for room while a
+   * connection was up. Taken as `leaving` takes a call waiting there, to be placed once the change
+   * is over: not retried now, from a list that still holds the servers leaving in the same change
+   * (their pools closed, or closing next) and not those joining; its attempt moved, not spent, no
+   * `shouldFailover` asked. False (the retry rules as before) when no time is left.
+   */
+  private displace(c: FailoverCall, err: RpcError | RemoteError): boolean {
+    if (!(err instanceof RpcError && err.retry === 'safe') || this.byAddress.get(c.address) === c.member) return false;
+    if (retimed(c, MOVED, this.pace, this.defaultTimeoutMs, this.attemptTimeoutMs)) return false;
+    this.displaced!.push(c);
+    return true;
   }
 
   /**

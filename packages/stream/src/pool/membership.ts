@@ -19,7 +19,8 @@ export interface MembershipLink {
   pickableChanged(): void;
   /**
    * `m` leaves, its pool about to close: out of the lists already, its pool not yet closed (the
-   * pool takes the calls waiting there, unsent, to place them again once the change is over).
+   * pool takes the calls waiting there, unsent, and those the close fails unsent, to place them
+   * again once the change is over, `pickableChanged`, which follows every leave).
    */
   leaving(m: PoolServer): void;
 }
