@@ -15,11 +15,40 @@ export function skein(...args: string[]): Promise<Run> {
   return skeinWithin(20_000, ...args);
 }
 
-/** As `skein`, killed after `timeoutMs`: only the test's bound (a CLI that keeps its word exits by itself). */
-export function skeinWithin(timeoutMs: number, ...args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { timeout: timeoutMs }, (err, stdout, stderr) => {
-      resolve({ code: err ? Number((err as { code?: number }).code ?? -1) : 0, stdout, stderr });
+/**
+ * As `skein`, killed after `timeoutMs`: only the test's bound (a CLI that keeps its word exits by
+ * itself). It starts once fewer than MAX_CHILDREN of this test file's children run, and its bound
+ * counts from then.
+ */
+export async function skeinWithin(timeoutMs: number, ...args: string[]): Promise<Run> {
+  const release = await childSlot();
+  try {
+    return await new Promise((resolve) => {
+      execFile(process.execPath, [BIN, ...args], { timeout: timeoutMs }, (err, stdout, stderr) => {
+        resolve({ code: err ? Number((err as { code?: number }).code ?? -1) : 0, stdout, stderr });
+      });
     });
-  });
+  } finally {
+    release();
+  }
+}
+
+/**
+ * `skein` children of one test file running at once, at most. Tests run concurrently
+ * (describe.concurrent), and most of a child's life is node starting up, CPU work: more children
+ * at once than this only slow each of them (CI runs three test files at a time on 2 cores), to
+ * where a child's start-up alone could reach its kill.
+ */
+const MAX_CHILDREN = 3;
+let running = 0;
+const waiting: (() => void)[] = [];
+
+/** Waits for a free slot, takes it; the function that gives it back. */
+async function childSlot(): Promise<() => void> {
+  while (running >= MAX_CHILDREN) await new Promise<void>((resolve) => waiting.push(resolve));
+  running++;
+  return () => {
+    running--;
+    waiting.shift()?.();
+  };
 }
