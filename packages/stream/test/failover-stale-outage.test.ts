@@ -1,5 +1,5 @@
 import { ErrorCode, RpcError } from '@skein/core';
-import { ManualClock, cleanups, waitFor, within } from '@skein/test-utils';
+import { ManualClock, cleanups, freePort, waitFor, within } from '@skein/test-utils';
 import { describe, expect, it } from 'vitest';
 import { FailoverPool, type FailedAttempt, type FailoverDecision, type FailoverPoolOptions, type PoolState } from '../src/index.js';
 import { transport } from './harness.js';
@@ -35,11 +35,15 @@ async function settledYet(call: Promise<unknown>): Promise<boolean> {
   return settled;
 }
 
+/** Servers X and Y, started at once (neither needs the other). */
+function bothStarted(): Promise<[ChildServer, ChildServer]> {
+  return Promise.all([child('X'), child('Y')]);
+}
+
 /** Servers X and Y behind a pool made with `opts`, on a clock the test drives. */
 async function xAndY(opts: Omit<FailoverPoolOptions, 'transport' | 'servers' | 'clock'>) {
   const clock = new ManualClock();
-  const x = await child('X');
-  const y = await child('Y');
+  const [x, y] = await bothStarted();
   const pool = new FailoverPool({ transport, clock, servers: [x.address, y.address], ...opts });
   cleanup.push(() => pool.destroy());
   const stateOf = (address: string) => pool.stats().find((st) => st.address === address)!;
@@ -59,8 +63,7 @@ interface Failure {
  */
 async function yBackingOff(backoffMs = 1000, connectBudgetMs?: number, decide?: (a: FailedAttempt) => FailoverDecision | undefined) {
   const clock = new ManualClock();
-  const x = await child('X');
-  const y = await child('Y');
+  const [x, y] = await bothStarted();
   const failures: Failure[] = [];
   const connects: Record<string, number> = {};
   const pool = new FailoverPool({
@@ -308,10 +311,9 @@ describe('a half-open probe waiting on a server down when another comes up', () 
 describe("a call waiting on a server's first connect when another comes up", () => {
   it('stays where the strategy placed it (no outage): it runs there once its server answers, each call once', async () => {
     const clock = new ManualClock();
+    const [a, b] = await Promise.all([child('A'), child('B')]);
     // A's kernel completes the connect; A, stopped, answers nothing until it is let go.
-    const a = await child('A');
     a.proc.kill('SIGSTOP');
-    const b = await child('B');
     const pool = new FailoverPool({ transport, clock, servers: [a.address, b.address] });
     cleanup.push(() => pool.destroy());
     const stateOf = (address: string) => pool.stats().find((st) => st.address === address)!;
@@ -363,15 +365,17 @@ describe('a waiting call and the strategy, whatever made it wait', () => {
     expect(y.ran()).toEqual([]);
   });
 
-  /** X first (the leader), with nothing listening at its address and never connected; Y live. */
+  /**
+   * X first (the leader), with nothing listening at its address and never connected; Y live.
+   * X is a port free a moment ago (a connect to it is refused): no process of its own, as none
+   * is ever up there, and none dies.
+   */
   async function xNeverUp(opts: Omit<FailoverPoolOptions, 'transport' | 'servers' | 'clock'> = {}) {
-    const gone = await child('X');
-    gone.proc.kill('SIGKILL');
-    await gone.gone();
-    const y = await child('Y');
-    const pool = new FailoverPool({ transport, clock: new ManualClock(), strategy: 'leader', retries: 0, servers: [gone.address, y.address], pool: { backoff: { initialMs: 1000, maxMs: 1000 } }, ...opts });
+    const [port, y] = await Promise.all([freePort(), child('Y')]);
+    const x = { address: `127.0.0.1:${port}` };
+    const pool = new FailoverPool({ transport, clock: new ManualClock(), strategy: 'leader', retries: 0, servers: [x.address, y.address], pool: { backoff: { initialMs: 1000, maxMs: 1000 } }, ...opts });
     cleanup.push(() => pool.destroy());
-    return { x: gone, y, pool };
+    return { x, y, pool };
   }
 
   it.each([

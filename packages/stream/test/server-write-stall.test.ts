@@ -1,6 +1,6 @@
 import { EMPTY_BYTES } from '@skein/core';
 import { nodeRuntime } from '@skein/runtime-node';
-import { connectRazorClient, memoryLogger, processStopped, sleep, startProcess, startTcpRelay, suiteCerts, testTls, waitFor, type Proc, cleanups } from '@skein/test-utils';
+import { connectRazorClient, memoryLogger, processStopped, sleep, startProcess, startTcpRelay, suiteCerts, tcpBufferCeiling, testTls, waitFor, type Proc, cleanups } from '@skein/test-utils';
 import { tcpTransport } from '@skein/transport-tcp';
 import { uwsTransport, wsTransport } from '@skein/transport-ws';
 import path from 'node:path';
@@ -29,13 +29,18 @@ const FAST: Partial<RpcServerOptions> = { keepaliveMs: 200, keepaliveTimeoutMs: 
 /** The safety net of every wait: far past the bound. */
 const BOUND = { timeoutMs: 15_000 };
 /**
- * A reply far larger than what the kernels between server and client hold (the client's receive
- * buffer grows to 32 MiB here, the server's send buffer to 4 MiB): two under way fill the
- * server's own buffer, over its mark, so it stops reading the connection (paused).
+ * A reply larger than the most the kernels between server and client can hold (the client's
+ * receive buffer and the server's send buffer at the largest this host lets them grow to: 32 and
+ * 4 MiB on a stock Linux, 40 MiB counted for buffers a program sets): with a reader's two calls
+ * under way there is always at least one such reply unsent, so once the reader stops, the rest
+ * waits in the server's own buffer, over its mark, and it stops reading the connection (paused).
+ * Derived from the host, not a fixed 48 MiB: every byte of it is sent and read at least once.
  */
-const BIG = 48 * 1024 * 1024;
+const BIG = tcpBufferCeiling() + (1 << 20);
 
 interface Seen {
+  /** The held stream's handler runs, holding it (its first item written). */
+  holding: boolean;
   /** The held stream's handler saw its signal fire. */
   aborted: boolean;
   /** ... and returned. */
@@ -46,6 +51,7 @@ interface Seen {
 function hold(seen: Seen) {
   return async (req: ServerRequest) => {
     await req.stream!.write(new Uint8Array(4));
+    seen.holding = true;
     await new Promise((resolve) => req.signal.addEventListener('abort', resolve, { once: true }));
     seen.aborted = true;
     seen.done = true;
@@ -55,7 +61,7 @@ function hold(seen: Seen) {
 
 async function listen(serverTransport: Parameters<RpcServer['listen']>[0], opts: Partial<RpcServerOptions>, replyBytes = BIG) {
   const logger = memoryLogger();
-  const seen: Seen = { aborted: false, done: false };
+  const seen: Seen = { holding: false, aborted: false, done: false };
   // One blob for every reply: sent by reference, so the test holds no copy per call.
   const blob = new Uint8Array(replyBytes).fill(7);
   const server = new RpcServer({ dispatch: createRouter({ hold: hold(seen), big: () => ({ msg: EMPTY_BYTES, blob }) }), logger, ...opts });
@@ -64,12 +70,20 @@ async function listen(serverTransport: Parameters<RpcServer['listen']>[0], opts:
   return { server, seen, logger, address: `127.0.0.1:${a.port}` };
 }
 
-/** A client process reading large replies, frozen once it has read two (the server's buffer then fills with the next); over TLS with `secure`. */
-async function frozenReader(address: string, kind: 'tcp' | 'ws', secure = false): Promise<Proc> {
+/**
+ * A client process holding a stream and reading large replies, frozen once it has read one, its
+ * stream's handler holding on the server (`seen.holding`): its two calls are then under way, and
+ * the server's buffer fills with the next replies. Over TLS with `secure`. Before, it was frozen
+ * after two replies, a stand-in for the handler's start (whose first item waited behind the
+ * replies): another BIG through every transport, and no sure sign. Now the reader makes its calls
+ * once that item has come (big-reader.mjs).
+ */
+async function frozenReader(address: string, kind: 'tcp' | 'ws', seen: Seen, secure = false): Promise<Proc> {
   const args = [fileURLToPath(new URL('./fixtures/big-reader.mjs', import.meta.url)), address, kind, ...(secure ? [path.join(certs.dir, 'ca.crt')] : [])];
   const reader = startProcess(process.execPath, args);
   cleanup.push(() => (reader.kill('SIGKILL'), reader.exited));
-  await reader.waitForLine(/^big 2 of /, BOUND.timeoutMs);
+  await reader.waitForLine(/^big 1 of /, BOUND.timeoutMs);
+  await waitFor(() => seen.holding || undefined, { ...BOUND, what: "the held stream's handler running" });
   reader.kill('SIGSTOP');
   await waitFor(() => processStopped(reader.pid) || undefined, { ...BOUND, what: 'the reader stopped' });
   return reader;
@@ -78,8 +92,10 @@ async function frozenReader(address: string, kind: 'tcp' | 'ws', secure = false)
 const STALL_LINE = /took no byte of what the server sent/;
 const said = (s: { logger: ReturnType<typeof memoryLogger> }, re: RegExp): boolean => s.logger.lines.some((e) => re.test(e.msg ?? ''));
 
+// One at a time, not at once: six readers taking their first reply together (a large one each,
+// every byte through this one process) starved each other past BOUND on a loaded 2-core box.
 describe('a client frozen behind a full send buffer', () => {
-  // Judged after 2 s here: the reader is alive, reading 48 MiB replies, until it has two of them
+  // Judged after 2 s here: the reader is alive, reading large replies, until it has one of them
   // and is frozen, and on a loaded machine (a CI run with other work beside it) a live reader
   // starved of CPU for 400 ms was once judged stalled before it froze (uWebSockets.js over TLS,
   // whose progress shows in coarse steps). The verdict is the same at any bound.
@@ -94,7 +110,7 @@ describe('a client frozen behind a full send buffer', () => {
     ['uWebSockets.js wss', () => uwsTransport({ tls: serverTls() }), 'ws', true],
   ] as const)('is ended after keepaliveMs + keepaliveTimeoutMs without a byte taken, as a lost one: its handler is told, the reason is logged (%s server)', async (_name, serverTransport, kind, secure) => {
     const s = await listen(serverTransport(), FROZEN);
-    await frozenReader(s.address, kind, secure);
+    await frozenReader(s.address, kind, s.seen, secure);
     await waitFor(() => (s.seen.aborted && s.seen.done && s.server.stats().connections === 0) || undefined, { ...BOUND, what: "the frozen client's connection ended on the server" });
     // What it held is gone with it: no connection, no call, no stream, no reply buffered on the server.
     expect(s.server.stats().inFlight).toBe(0);
@@ -106,7 +122,7 @@ describe('a client frozen behind a full send buffer', () => {
 
   it('keepaliveMs 0 turns the check off with the keepalive: the frozen client keeps its connection, and reads on when it wakes', async () => {
     const s = await listen(transport, { ...FAST, keepaliveMs: 0 });
-    const reader = await frozenReader(s.address, 'tcp');
+    const reader = await frozenReader(s.address, 'tcp', s.seen);
     const replies = (): number => reader.lines.filter((l) => l.startsWith('big ')).length;
     const before = replies();
     // Four times the bound the check would have had, and eight times keepaliveTimeoutMs alone.

@@ -13,6 +13,7 @@
 export { freePort, tmpSocketPath, portOf } from './ports.js';
 export { waitFor, sleep, within, deferred, settleAll } from './wait.js';
 export { cleanups, closeAll, testCleanups } from './cleanups.js';
+export { scoped, whenTestFinished } from './test-scope.js';
 export type { WaitOptions, Deferred } from './wait.js';
 export { startProcess, processRunning, processStopped } from './process.js';
 export type { Proc } from './process.js';
@@ -35,6 +36,7 @@ export type { CodecLibrary } from './library-codec.js';
 export { rawConnect } from './raw-socket.js';
 export { olderSkeinClient } from './older-skein-client.js';
 export { sendQueueSettled } from './send-queue.js';
+export { tcpBufferCeiling } from './socket-buffers.js';
 export type { RawSocket, PeerClose } from './raw-socket.js';
 export { startRazorServer, connectRazorClient } from './razor-v1.js';
 export type { RazorServer, RazorServerOptions, RazorClient, RazorHandler, RazorAnswer, RazorReply, RazorRequest } from './razor-v1.js';
