@@ -3,35 +3,14 @@ import { ManualClock, cleanups, freePort, waitFor, within } from '@skein/test-ut
 import { describe, expect, it } from 'vitest';
 import { FailoverPool, type FailoverPoolOptions } from '../src/index.js';
 import { transport } from './harness.js';
-import { childServer, str, textOf, type ChildServer } from './pool-harness.js';
+import { callOn, killedAfterEach, settledYet, str, textOf, type ChildServer } from './pool-harness.js';
 
 // What else moves a call waiting, never sent, for a connection: its server leaving the pool, and
 // another server readmitted (its breaker closed, its ejection over). See
 // failover-stale-outage.test.ts for a server coming up or added.
 
 const cleanup = cleanups();
-
-async function child(name: string, port?: number): Promise<ChildServer> {
-  const c = await childServer(name, port);
-  cleanup.push(() => {
-    c.proc.kill('SIGKILL');
-    return c.gone();
-  });
-  return c;
-}
-
-/** `action` on the server at `address` alone (`sendTo`): its answer, or its failure's error. */
-function callOn(pool: FailoverPool, address: string, action: string): Promise<string | unknown> {
-  return new Promise((resolve) => pool.sendTo(address, action, new Uint8Array(), {}, (err, reply) => resolve(err ?? textOf(reply!))));
-}
-
-/** Whether `call` has settled, once what the last clock advance set off has run (a macrotask on). */
-async function settledYet(call: Promise<unknown>): Promise<boolean> {
-  let settled = false;
-  void call.then(() => (settled = true));
-  await new Promise((resolve) => setImmediate(resolve));
-  return settled;
-}
+const child = killedAfterEach(cleanup);
 
 /** A pool on a clock the test drives over `servers`, each failure its `shouldFailover` hears noted. */
 function poolOf(servers: string[], opts: Omit<FailoverPoolOptions, 'transport' | 'servers' | 'clock'> = {}) {
@@ -173,6 +152,16 @@ describe('a call waiting on a server down when another server is readmitted', ()
     return { ...s, x, y, hungX, call };
   }
 
+  /** The call waiting on X went to Y a turn after Y's readmission, ran there once, and nothing failed. */
+  async function movedToY(s: Awaited<ReturnType<typeof waitingOnXWhileYOut>>): Promise<void> {
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(s.stateOf(s.x.address)?.queued).toBe(0);
+    expect(await within(s.call, 15_000, 'the call')).toBe('Y');
+    expect(s.y.ran()).toEqual(['moved']);
+    expect(s.hungX.ran()).toEqual([]);
+    expect(s.failures).toEqual([]);
+  }
+
   it('goes to it once its breaker closes (half-open, its probe answered), unsent, not waiting out the connect it waited on', async () => {
     const s = await waitingOnXWhileYOut({ circuitBreaker: { minCalls: 3, failureRatio: 0.5, openMs: 1000, halfOpenCalls: 1 } }, async (p, y) => {
       for (let i = 0; i < 3; i++) expect(await callOn(p.pool, y.address, 'overloaded')).toMatchObject({ code: ErrorCode.Overloaded });
@@ -182,12 +171,7 @@ describe('a call waiting on a server down when another server is readmitted', ()
     expect(textOf(await s.pool.call('who'))).toBe('Y');
     expect(s.stateOf(s.y.address)?.circuit).toBe('closed');
     // The walk a microtask after the close (before: none, the call waited on X's connect for good).
-    await new Promise((resolve) => setImmediate(resolve));
-    expect(s.stateOf(s.x.address)?.queued).toBe(0);
-    expect(await within(s.call, 15_000, 'the call')).toBe('Y');
-    expect(s.y.ran()).toEqual(['moved']);
-    expect(s.hungX.ran()).toEqual([]);
-    expect(s.failures).toEqual([]);
+    await movedToY(s);
   });
 
   it('goes to it once its ejection ends', async () => {
@@ -201,12 +185,7 @@ describe('a call waiting on a server down when another server is readmitted', ()
     });
     s.clock.advance(1000); // the next comparison: Y's ejection is over
     expect(s.stateOf(s.y.address)?.ejected).toBe(false);
-    await new Promise((resolve) => setImmediate(resolve));
-    expect(s.stateOf(s.x.address)?.queued).toBe(0);
-    expect(await within(s.call, 15_000, 'the call')).toBe('Y');
-    expect(s.y.ran()).toEqual(['moved']);
-    expect(s.hungX.ran()).toEqual([]);
-    expect(s.failures).toEqual([]);
+    await movedToY(s);
   });
 });
 

@@ -3,23 +3,10 @@ import { ManualClock, cleanups, freePort, waitFor, within } from '@skein/test-ut
 import { describe, expect, it } from 'vitest';
 import { FailoverPool, type FailedAttempt, type FailoverDecision, type FailoverPoolOptions, type PoolState } from '../src/index.js';
 import { transport } from './harness.js';
-import { childServer, str, textOf, type ChildServer } from './pool-harness.js';
+import { callOn, killedAfterEach, settledYet, str, textOf, type ChildServer } from './pool-harness.js';
 
 const cleanup = cleanups();
-
-async function child(name: string, port?: number): Promise<ChildServer> {
-  const c = await childServer(name, port);
-  cleanup.push(() => {
-    c.proc.kill('SIGKILL');
-    return c.gone();
-  });
-  return c;
-}
-
-/** `action` on the server at `address` alone, through the pool (`sendTo`): its answer, or its failure's error. */
-function callOn(pool: FailoverPool, address: string, action: string): Promise<string | unknown> {
-  return new Promise((resolve) => pool.sendTo(address, action, new Uint8Array(), {}, (err, reply) => resolve(err ?? textOf(reply!))));
-}
+const child = killedAfterEach(cleanup);
 
 /** How many times `action` ran on the server at `address`, as it says (its `stats`). */
 async function runsOn(pool: FailoverPool, address: string, action: string): Promise<number> {
@@ -27,13 +14,6 @@ async function runsOn(pool: FailoverPool, address: string, action: string): Prom
   return (JSON.parse(stats as string) as { counts: Record<string, number> }).counts[action] ?? 0;
 }
 
-/** Whether `call` has settled, once what the last clock advance set off has run (a macrotask on). */
-async function settledYet(call: Promise<unknown>): Promise<boolean> {
-  let settled = false;
-  void call.then(() => (settled = true));
-  await new Promise((resolve) => setImmediate(resolve));
-  return settled;
-}
 
 /** Servers X and Y, started at once (neither needs the other). */
 function bothStarted(): Promise<[ChildServer, ChildServer]> {

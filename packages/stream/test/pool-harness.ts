@@ -1,7 +1,7 @@
 import { parseAddress, silentLogger, type Transport } from '@skein/core';
 import { startProcess, type Proc } from '@skein/test-utils';
 import { fileURLToPath } from 'node:url';
-import { RpcServer, createRouter, type ActionHandler, type Reply } from '../src/index.js';
+import { RpcServer, createRouter, type ActionHandler, type FailoverPool, type Reply } from '../src/index.js';
 import { requestFrameSpec } from '../src/wire/frame-specs.js';
 import { DEFAULT_LIMITS } from '../src/wire/limits.js';
 import { readRequestHeader, type RequestHeader } from '../src/wire/protocol.js';
@@ -117,4 +117,29 @@ export async function childServer(name: string, port = 0): Promise<ChildServer> 
       await ended;
     },
   };
+}
+
+/** `childServer`s killed (SIGKILL) by `cleanup` once the test ends, each awaited until gone. */
+export function killedAfterEach(cleanup: { push(fn: () => unknown): void }): (name: string, port?: number) => Promise<ChildServer> {
+  return async (name, port) => {
+    const c = await childServer(name, port);
+    cleanup.push(() => {
+      c.proc.kill('SIGKILL');
+      return c.gone();
+    });
+    return c;
+  };
+}
+
+/** `action` on the server at `address` alone, through the pool (`sendTo`): its answer, or its failure's error. */
+export function callOn(pool: FailoverPool, address: string, action: string): Promise<string | unknown> {
+  return new Promise((resolve) => pool.sendTo(address, action, new Uint8Array(), {}, (err, reply) => resolve(err ?? textOf(reply!))));
+}
+
+/** Whether `call` has settled, once what the last clock advance set off has run (a macrotask on). */
+export async function settledYet(call: Promise<unknown>): Promise<boolean> {
+  let settled = false;
+  void call.then(() => (settled = true));
+  await new Promise((resolve) => setImmediate(resolve));
+  return settled;
 }
