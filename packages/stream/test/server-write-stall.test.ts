@@ -26,6 +26,8 @@ const cleanup = cleanups();
 
 /** A stall is judged after 400 ms without a byte taken. */
 const FAST: Partial<RpcServerOptions> = { keepaliveMs: 200, keepaliveTimeoutMs: 200, tickMs: 20, closeWaitMs: 0 };
+/** A stall is judged after 800 ms: the kernel takes a slow reader's bytes in steps of a third of its send buffer (about 1.3 MiB here, 110 ms at 12 MiB/s). */
+const SLOWER: Partial<RpcServerOptions> = { ...FAST, keepaliveMs: 400, keepaliveTimeoutMs: 400 };
 /** The safety net of every wait: far past the bound. */
 const BOUND = { timeoutMs: 15_000 };
 /**
@@ -155,17 +157,14 @@ describe('a client frozen behind a full send buffer', () => {
 });
 
 describe('a live client reading slowly behind a full send buffer', () => {
-  /** A stall is judged after 800 ms: the kernel takes a slow reader's bytes in steps of a third of its send buffer (about 1.3 MiB here, 110 ms at 12 MiB/s). */
-  const SLOWER: Partial<RpcServerOptions> = { ...FAST, keepaliveMs: 400, keepaliveTimeoutMs: 400 };
   // 32 MiB replies through a relay at 12 MiB/s, a few KiB at a time: the server's buffer stays
   // over its mark for seconds, several times keepaliveMs + keepaliveTimeoutMs, and bytes leave it all along.
   // Over TLS the relay passes the encrypted bytes on; a count that moved only per whole write
-  // (the TLS socket's own, one 32 MiB reply) would take this reader for a frozen one.
+  // (the TLS socket's own, one 32 MiB reply) would take this reader for a frozen one. TCP and TLS
+  // servers are in the next describe, which also counts that no drain came while they were judged.
   it.each([
-    ['TCP', () => transport, () => transport],
     ['ws', () => wsTransport(), () => wsTransport()],
     ['uWebSockets.js', () => uwsTransport(), () => wsTransport()],
-    ['TLS', () => tcpTransport(nodeRuntime, { tls: serverTls() }), () => tcpTransport(nodeRuntime, { tls: clientTls() })],
     ['wss', () => wsTransport({ tls: serverTls() }), () => wsTransport({ tls: clientTls() })],
   ] as const)('is not closed (%s server)', async (_name, serverTransport, clientTransport) => {
     const s = await listen(serverTransport(), SLOWER, 32 * 1024 * 1024);
@@ -182,4 +181,48 @@ describe('a live client reading slowly behind a full send buffer', () => {
     expect(s.server.stats().connections).toBe(1);
     expect(said(s, STALL_LINE)).toBe(false);
   }, 60_000);
+});
+
+// A drain (the writer's buffer emptied) ends the watch too, so a reader judged across drains
+// would not show that bytes taken keep it: here none can come while it is judged (counted below),
+// and a check that ignored the bytes taken ends it after 800 ms.
+describe('a slow reader that the server never sees drain: only the bytes its kernel takes keep it', () => {
+  const RATE = 12 * 1024 * 1024;
+  /**
+   * How far the reader reads before it is judged: the relay passes at most RATE a second (after a
+   * catch-up of 250 ms worth), so reaching it takes at least (24 − 3) / 12 = 1.75 s, over twice the bound.
+   */
+  const READ = 24 * 1024 * 1024;
+  /**
+   * Larger than READ and every kernel buffer between the server and the relay together, with room
+   * to spare: at any moment of the read, the server's kernel can have taken at most what the relay
+   * read and what those buffers hold, so part of the reply is still in the server's own buffer, and
+   * the connection is congested without a break (no drain, which would reset the check).
+   */
+  const REPLY = tcpBufferCeiling() + READ + 8 * 1024 * 1024;
+  // The relay counts the bytes it read from the server (over TLS, the encrypted ones, no fewer
+  // than the reply's): the premise below is counted, not timed.
+  it.each([
+    ['TCP', () => transport, () => transport],
+    ['TLS', () => tcpTransport(nodeRuntime, { tls: serverTls() }), () => tcpTransport(nodeRuntime, { tls: clientTls() })],
+  ] as const)('is not closed while it reads, congested for over twice the bound (%s server)', async (_name, serverTransport, clientTransport) => {
+    const s = await listen(serverTransport(), SLOWER, REPLY);
+    const relay = await startTcpRelay(s.address);
+    cleanup.push(() => relay.close());
+    // Past the default 64 MiB blob: the reply is sized from this host's buffers.
+    const client = await ClientStream.connect({ transport: clientTransport(), address: relay.address, keepaliveTimeoutMs: 30_000, limits: { maxBlob: REPLY } });
+    cleanup.push(() => client.destroy());
+    // The relay dials the server once the client is connected to it: the server has it before the watch below.
+    await waitFor(() => s.server.stats().connections === 1 || undefined, { ...BOUND, what: 'the connection on the server' });
+    relay.throttle(RATE);
+    // Not awaited: the test ends once READ bytes have come, long before the reply's end.
+    void client.call('big', EMPTY_BYTES, { timeoutMs: 60_000 }).catch(() => undefined);
+    await waitFor(() => relay.fromTarget() >= READ || s.server.stats().connections === 0 || undefined, { ...BOUND, what: 'the reader reading READ bytes, or its connection ended' });
+    // Counted premise: what the server's kernel has taken is short of the reply by more than the
+    // kernels hold, so the server's writer has waited for its drain since the reply began.
+    expect(REPLY - relay.fromTarget()).toBeGreaterThan(tcpBufferCeiling() + (1 << 20));
+    expect(said(s, STALL_LINE)).toBe(false);
+    expect(s.server.stats().connections).toBe(1);
+    expect(client.state).toBe('open');
+  }, 30_000);
 });
