@@ -28,6 +28,7 @@ import { RetryBudget } from './retry-budget.js';
 import { createSelector, type Selector, type ServerView } from './selection.js';
 import { FailoverCall, type AttemptSettler } from './failover-call.js';
 import type { PoolServer } from './pool-server.js';
+import type { WaitingCall } from './connect-queue.js';
 import { poolRemote } from './pool-remote.js';
 import type { FailoverPoolOptions, MemberPoolOptions, ServerSpec, ServerStats } from './failover-pool-options.js';
 import type { ConnPoolOptions } from './conn-pool-options.js';
@@ -88,13 +89,19 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
   /** A call's timeout when it has none of its own: the ConnPools' stream default (set with `pace`). */
   private defaultTimeoutMs = 0;
   /**
-   * Calls whose attempt waits, never sent, in a pool with no connection up (`FailoverCall.waiting`):
-   * the ones a server that comes up may take (`moveWaiting`). Each leaves at its attempt's outcome
-   * (`settle`), or at the next walk once sent: no more than the pools' queues hold, and calls on the wire.
+   * Calls whose attempt waits, never sent, in a pool with no connection up (`FailoverCall.waiting`),
+   * by the server they wait on (only servers with some): the ones a server that comes up may take
+   * (`moveWaiting`). Kept per server so that what looks at one server's calls (`leaving`, a server
+   * going down) walks those alone, not every server's. Each leaves at its attempt's outcome
+   * (`settle`), or at a walk of its server once sent: no more than the pools' queues hold, and calls on the wire.
    */
-  private readonly waitingDown = new Set<FailoverCall>();
+  private readonly waitingDown = new Map<PoolServer, Set<FailoverCall>>();
   /** A walk of `waitingDown` is queued (`queueMove`). */
   private moveQueued = false;
+  /** The queued walk looks at every server's calls (one came up, joined, was readmitted), not only `movesFrom`'s. */
+  private moveAll = false;
+  /** Servers that went down since the last walk: theirs are the calls the queued walk looks at, unless `moveAll`. */
+  private readonly movesFrom = new Set<PoolServer>();
   /**
    * Calls taken, unsent, off servers leaving the pool (`leaving`), and those their pools' close
    * failed unsent (`displace`), placed again once the change is over (`pickableChanged`), where
@@ -475,20 +482,30 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
     if (!stream) {
       const waiting = pool.submit(c.action, c.msg, c.sent, c.done, failFast);
       // Waiting for a connection, unsent: another server that comes up meanwhile may take it.
-      if (waiting !== undefined && pool.state !== 'ready') {
-        c.waiting = waiting;
-        this.waitingDown.add(c);
-      }
+      if (waiting !== undefined && pool.state !== 'ready') this.park(c, member, waiting);
       return;
     }
     stream.onAttempt = (err) => this.streamAttempted(c, stream, err);
     pool.openOn(stream, c.action, c.msg, c.sent, failFast);
   }
 
-  /** `c` no longer waits unsent (its attempt's outcome came, it was sent, or it moves). */
+  /**
+   * `c` waits, unsent, on `m` with no connection up: in `m`'s set of `waitingDown`, made with its
+   * first such call (a Map lookup and a Set add per call parked; nothing for a call that never waits on a server down).
+   */
+  private park(c: FailoverCall, m: PoolServer, waiting: WaitingCall): void {
+    c.waiting = waiting;
+    const calls = this.waitingDown.get(m);
+    if (calls === undefined) this.waitingDown.set(m, new Set([c]));
+    else calls.add(c);
+  }
+
+  /** `c` no longer waits unsent (its attempt's outcome came, it was sent, or it moves): out of its server's set, and the set out once empty. */
   private unpark(c: FailoverCall): void {
     c.waiting = undefined;
-    this.waitingDown.delete(c);
+    const m = c.member!;
+    const calls = this.waitingDown.get(m);
+    if (calls !== undefined && calls.delete(c) && calls.size === 0) this.waitingDown.delete(m);
   }
 
   /**
@@ -500,15 +517,26 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
    * then, or to wait out its budget on its last attempt. Never sent, such a call cannot run twice,
    * so any call moves, idempotent or not; the attempt is moved, not spent (no retry, no budget).
    * A server on its first connect is no outage: its calls stay, as the strategy placed them.
+   * The walk looks at the servers `queueMove` was asked for (`moveAll`, `movesFrom`), and of those
+   * only at the calls of servers down: a server healthy's calls are passed over by the server,
+   * not one by one, and are unparked at their outcome (`settle`).
    */
   private moveWaiting(): void {
+    const servers = this.moveAll ? [...this.waitingDown.keys()] : [...this.movesFrom];
+    this.moveAll = false;
+    this.movesFrom.clear();
     if (this.closing) return;
     const pickable = this.pickableNow();
     // Nowhere to go (every server down): no walk, and no pick that would turn a rotation.
     if (!pickable.some(isHealthy)) return;
     // A snapshot: a moved call that fails at once may wait, parked again, on another server, and
     // its caller, told at once, may settle others of the snapshot (they are skipped).
-    for (const c of [...this.waitingDown]) {
+    const calls: FailoverCall[] = [];
+    for (const m of servers) {
+      if (m.healthy) continue;
+      for (const c of this.waitingDown.get(m) ?? []) calls.push(c);
+    }
+    for (const c of calls) {
       if (c.waiting === undefined) continue; // settled meanwhile: unparked already
       if (c.waiting.done) {
         this.unpark(c); // sent (once up), or failed: no longer waiting
@@ -527,9 +555,16 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
     }
   }
 
-  /** A walk of the waiting calls (`moveWaiting`) a microtask on, if some wait: one for every change of a turn. */
-  private queueMove(): void {
-    if (this.waitingDown.size === 0 || this.moveQueued) return;
+  /**
+   * A walk of the waiting calls (`moveWaiting`) a microtask on, if some wait: one for every change
+   * of a turn. Of `from`'s calls alone when that is all a change may move (`from` went down: a
+   * server down takes none), else of every server's.
+   */
+  private queueMove(from?: PoolServer): void {
+    if (this.waitingDown.size === 0) return;
+    if (from === undefined) this.moveAll = true;
+    else if (!this.moveAll) this.movesFrom.add(from);
+    if (this.moveQueued) return;
     this.moveQueued = true;
     queueMicrotask(() => {
       this.moveQueued = false;
@@ -624,9 +659,12 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
     if (this.closing) return;
     // The change is under way until `pickableChanged`: what the pool's close fails unsent meanwhile is taken too (`displace`).
     this.displaced ??= [];
-    if (this.waitingDown.size === 0 || m.pool === undefined || m.pool.state === 'ready') return;
-    for (const c of [...this.waitingDown]) {
-      if (c.member !== m || c.waiting === undefined) continue;
+    if (m.pool === undefined || m.pool.state === 'ready') return;
+    const calls = this.waitingDown.get(m);
+    if (calls === undefined) return;
+    // Its own calls only; a snapshot, as each taken is unparked (out of this set).
+    for (const c of [...calls]) {
+      if (c.waiting === undefined) continue;
       if (c.waiting.done) {
         this.unpark(c); // sent (once up), or failed: no longer waiting
         continue;
@@ -785,7 +823,8 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
     const app = this.poolOpts.onStateChange;
     return (state, previous, address) => {
       // Up (it may take calls waiting elsewhere), or down (its own waiting calls may go elsewhere).
-      if (state === 'ready' || state === 'backoff') this.queueMove();
+      if (state === 'ready') this.queueMove();
+      else if (state === 'backoff') this.queueMove(m);
       if (this.stateWatchers.size > 0) queueMicrotask(() => this.tellStateWatchers());
       // With the ConnPool as `this`, as ConnPool calls it.
       app?.call(m.pool, state, previous, address);
