@@ -60,7 +60,11 @@ export interface ConnPoolOptions {
   tickMs?: number;
   clock?: Clock;
   logger?: Logger;
-  /** Told of every state change, with the pool's address (one callback can serve a FailoverPool's pools). */
+  /**
+   * Told of every state change, with the pool's address (one callback can serve a FailoverPool's
+   * pools), synchronously. It may close the pool, even from a change a call made (connecting for
+   * it): that call fails Closed (`retry: 'safe'`), as one made on a closed pool.
+   */
   onStateChange?: (state: PoolState, previous: PoolState, address: string) => void;
 }
 

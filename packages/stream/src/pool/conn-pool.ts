@@ -22,7 +22,7 @@ import { promised, type StreamCaller } from '../client/caller.js';
 import type { ClientStream } from '../client/client-stream.js';
 import { unopenedStreams, type StreamCall } from '../client/stream-call.js';
 import { ConnectQueue, type WaitingCall } from './connect-queue.js';
-import { WaitingCalls, opening, type WaitLink } from './waiting-calls.js';
+import { WaitingCalls, opening, poolClosed, type WaitLink } from './waiting-calls.js';
 import type { Credentials } from '../client/credentials.js';
 import { explainsRefusal, PoolCall, resendable, unrunError, type Resender } from './transparent-retry.js';
 import { PoolStream, type Reopener } from './pool-stream.js';
@@ -201,7 +201,7 @@ export class ConnPool implements StreamCaller, Resender, Reopener {
    * (`WaitingCall.release`) for a server that comes up meanwhile. @internal
    */
   submit(action: string | number, msg: Uint8Array, opts: CallOptions, notify: Notify, failFast: boolean): WaitingCall | undefined {
-    if (this._state === 'closed') return void notify(new RpcError(ErrorCode.Closed, `pool for ${this.address} is closed`), null);
+    if (this._state === 'closed') return void notify(poolClosed(this.address), null);
     if (this._state === 'idle') this.start();
     const slot = this.pick();
     // Never past calls waiting for room (their flush may be a microtask away): after them, in
@@ -260,7 +260,7 @@ export class ConnPool implements StreamCaller, Resender, Reopener {
   /** @internal `openStream` for a stream made already: waits for a connection as a call does (its timeout, the connect budget). */
   openOn(stream: StreamCall, action: string | number, msg: Uint8Array, opts: CallOptions, failFast: boolean): StreamCall {
     if (this._state === 'closed') {
-      stream.finish(new RpcError(ErrorCode.Closed, `pool for ${this.address} is closed`, { retry: 'safe' }), null);
+      stream.finish(poolClosed(this.address), null);
       return stream;
     }
     if (this._state === 'idle') this.start();
@@ -469,6 +469,8 @@ export class ConnPool implements StreamCaller, Resender, Reopener {
   /** Opens one more connection (`ConnOpener`); the pool is `connecting` while none is up. */
   private connect(): void {
     if (this.active.length === 0) this.setState('connecting');
+    // onStateChange may have closed the pool: no connect for it (its opener is abandoned).
+    if (this._state === 'closed') return;
     this.opener.open();
   }
 

@@ -24,6 +24,8 @@ export interface WaitLink {
   place(): Slot | undefined;
   /** The connection with the most room, full or not, asking for nothing (no connect): where calls go at a close. */
   lightest(): Slot | undefined;
+  /** The pool is closed: no call waits in it (nothing would send or fail it). */
+  readonly closed: boolean;
 }
 
 /**
@@ -59,6 +61,11 @@ export class WaitingCalls {
 
   /** Queues a call until a connection is up; returns it, or undefined when it failed at once (told through `notify`). */
   enqueue(action: string | number, msg: Uint8Array, opts: CallOptions, notify: Notify, failFast: boolean, opens?: WaitingCall['opens'], boundMs?: number): WaitingCall | undefined {
+    // The pick before this may have connected (from idle, or replacing a draining connection),
+    // and so run the application's onStateChange, whose code may have closed the pool: its ticker
+    // and outage are stopped, and a call queued now would never be sent nor failed. It fails as
+    // a call on a closed pool does. Read only by a call that waits: none on a ready connection.
+    if (this.link.closed) return void notify(poolClosed(this.link.address), null);
     let timeoutMs: number;
     try {
       // A resent call waits only for what is left of its timeout.
@@ -111,18 +118,24 @@ export class WaitingCalls {
     let aside: WaitingCall[] | undefined;
     for (let call = this.queue.shift(); call; call = this.queue.shift()) {
       const slot = closing ? this.link.lightest() : call.opens ? this.link.place() : this.link.pick();
+      if (!slot && this.link.closed) {
+        // The pick connected, and onStateChange closed the pool: this call was out of the queue
+        // when the close failed those waiting, and back in it nothing would ever send or fail it.
+        call.fail(poolClosed(this.link.address));
+        continue;
+      }
       if (!slot && call.opens) {
         (aside ??= []).push(call);
         continue;
       }
       if (!slot) {
-        // Every window full (or a callback closed the pool meanwhile).
+        // Every window full.
         this.queue.unshift(call);
         break;
       }
       this.send(call, slot, now, ticked, closing);
     }
-    if (aside) for (let i = aside.length - 1; i >= 0; i--) this.queue.unshift(aside[i]!);
+    if (aside) for (let i = aside.length - 1; i >= 0; i--) this.putBack(aside[i]!);
     // A walk of the whole queue, only when a stream may wait in it (while no connection is up,
     // or every one is at its cap on open streams): calls waiting for room alone cost nothing more per flush.
     if (!this.streams || closing || this.queue.size === 0) return;
@@ -133,6 +146,12 @@ export class WaitingCalls {
       if (slot) this.send(call, slot, now, ticked);
       else this.streams = true;
     });
+  }
+
+  /** A stream's opening set aside by `flush` goes back in front; failed, were the pool closed by a later pick's onStateChange. */
+  private putBack(call: WaitingCall): void {
+    if (this.link.closed) call.fail(poolClosed(this.link.address));
+    else this.queue.unshift(call);
   }
 
   /** `closing`: past the connection's `maxQueued` (ClientStream.sendAccepted): the call was accepted by the pool's own bound. */
@@ -189,6 +208,9 @@ const neverSent = (timeoutMs: number, lastConnect: Error | undefined): RpcError 
     if (lastConnect === undefined) return new RpcError(ErrorCode.Timeout, waited, { retry: 'safe' });
     return new RpcError(ErrorCode.Timeout, `${waited}; last connect: ${lastConnect.message}`, { cause: lastConnect, retry: 'safe' });
   });
+
+/** What a call the pool takes once closed fails with, as ConnPool's own check: Closed (`retry: 'safe'`: it never ran). */
+export const poolClosed = (address: string): RpcError => new RpcError(ErrorCode.Closed, `pool for ${address} is closed`, { retry: 'safe' });
 
 /**
  * A waiting stream's opening. Made apart from the pool's `openOn`: a closure there would share

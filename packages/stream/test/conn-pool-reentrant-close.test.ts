@@ -1,0 +1,185 @@
+import { ErrorCode, silentLogger } from '@skein/core';
+import { cleanups, deferred, heldHandler, waitFor, within } from '@skein/test-utils';
+import { describe, expect, it } from 'vitest';
+import { ConnPool, FailoverPool, RpcServer, createRouter, type ConnPoolOptions, type FailoverPoolOptions, type PoolState, type StreamCall } from '../src/index.js';
+import { transport } from './harness.js';
+import { hungServer, localServer, settledYet, str, textOf } from './pool-harness.js';
+
+// An application's onStateChange runs synchronously from the pool's state change, and a call
+// made or placed on an idle pool changes it (connecting): code there that closes the pool, or
+// removes its server from a FailoverPool, closed it under the call, which was then queued in the
+// closed pool, its ticker and outage stopped: never sent, never failed, not even by destroy().
+// Such a call fails as a call on a closed pool does (Closed, retry 'safe': it never ran), and a
+// FailoverPool's call goes elsewhere or fails by its usual rules.
+
+const cleanup = cleanups();
+
+/** How `p` settled: its value or its error. */
+const outcomeOf = (p: Promise<unknown>): Promise<unknown> => p.then((v) => v, (e: unknown) => e);
+
+/** How `p` settled, its value or its error; a hang guard (never a measure) fails the test when it does not. */
+const settled = (p: Promise<unknown>, what: string): Promise<unknown> => within(outcomeOf(p), 5000, what);
+
+/** A ConnPool whose onStateChange runs `onChange` (given the pool); closed by the test's cleanup. */
+function connPool(address: string, onChange: (pool: ConnPool, state: PoolState, previous: PoolState) => void, opts: Partial<ConnPoolOptions> = {}): ConnPool {
+  const pool: ConnPool = new ConnPool({ transport, address, ...opts, onStateChange: (state, previous) => onChange(pool, state, previous) });
+  cleanup.push(() => pool.destroy());
+  return pool;
+}
+
+/** A server answering `who`, closed by the test's cleanup. */
+async function served(): Promise<{ address: string }> {
+  const s = await localServer({ who: () => str('S') });
+  cleanup.push(() => s.server.close());
+  return s;
+}
+
+/** A server whose `hold` calls run until `held.endAll()`, and whose close waits for them (no cut while a test runs). */
+async function holdingServer() {
+  const held = heldHandler();
+  const server = new RpcServer({ dispatch: createRouter({ hold: () => held.run(str('held')), who: () => str('S') }, silentLogger), closeWaitMs: 30_000 });
+  const a = await server.listen(transport, '127.0.0.1:0');
+  const address = `127.0.0.1:${(a as { port: number }).port}`;
+  cleanup.push(() => {
+    held.endAll();
+    return server.close();
+  });
+  return { server, address, held };
+}
+
+describe('ConnPool: onStateChange closing the pool under a call', () => {
+  it('a stream opened on a fresh pool without transparent retries (openOn connects), closed by its connecting, fails Closed', async () => {
+    const { address } = await served();
+    const pool = connPool(address, (p, state) => void (state === 'connecting' && p.close()), { transparentRetries: 0 });
+    const stream = pool.openStream('who');
+    const ended = outcomeOf(stream.result);
+    expect(await settledYet(ended)).toBe(true);
+    expect(await ended).toMatchObject({ code: ErrorCode.Closed, retry: 'safe' });
+  });
+
+  it("a call that replaces a draining server's connection, whose connecting closes the pool, fails Closed", async () => {
+    const s = await holdingServer();
+    const pool = connPool(s.address, (p, state, previous) => void (state === 'connecting' && previous === 'ready' && p.destroy()), { transparentRetries: 0 });
+    void outcomeOf(pool.call('hold')); // keeps the draining server's connection open
+    await waitFor(() => s.held.running === 1 || undefined, { what: 'the held call running' });
+    void s.server.close();
+    // Refused unrun by the draining server: the connection is marked as refusing.
+    expect(await outcomeOf(pool.call('who'))).toMatchObject({ code: ErrorCode.Closed });
+    // The next call's pick retires it, and connects: onStateChange destroys the pool.
+    const call = outcomeOf(pool.call('who'));
+    expect(await settledYet(call)).toBe(true);
+    expect(await call).toMatchObject({ code: ErrorCode.Closed, retry: 'safe' });
+    expect(pool.state).toBe('closed');
+  });
+
+  it("a call refused by a draining server and resent (transparent retry), whose reconnect closes the pool, fails Closed", async () => {
+    const s = await holdingServer();
+    const closed = deferred();
+    const pool = connPool(s.address, (p, state, previous) => {
+      if (state === 'connecting' && previous === 'ready') p.destroy();
+      if (state === 'closed') closed.resolve();
+    });
+    void outcomeOf(pool.call('hold'));
+    await waitFor(() => s.held.running === 1 || undefined, { what: 'the held call running' });
+    void s.server.close();
+    // Refused unrun: resent, its pick retires the connection and connects; onStateChange destroys the pool.
+    const call = outcomeOf(pool.call('who'));
+    await closed.promise;
+    expect(await settledYet(call)).toBe(true);
+    expect(await call).toMatchObject({ code: ErrorCode.Closed, retry: 'safe' });
+  });
+
+  it('a call waiting for room, whose flush replaces a draining connection and so closes the pool, fails Closed', async () => {
+    const s = await holdingServer();
+    const closed = deferred();
+    const pool = connPool(
+      s.address,
+      (p, state, previous) => {
+        if (state === 'connecting' && previous === 'ready') p.destroy();
+        if (state === 'closed') closed.resolve();
+      },
+      { transparentRetries: 0, maxConnections: 1, stream: { window: 1 } },
+    );
+    void outcomeOf(pool.call('hold')); // the window's one slot, held
+    await waitFor(() => s.held.running === 1 || undefined, { what: 'the held call running' });
+    const call = outcomeOf(pool.call('who')); // waits in the pool for room
+    expect(pool.stats().queued).toBe(1);
+    void s.server.close();
+    // A stream takes no window slot: it opens on the connection, and the draining server refuses
+    // it (Closed): the connection is marked as refusing, and the stream's end flushes the calls
+    // waiting. The flush's pick retires the connection and connects: onStateChange destroys the pool.
+    const stream = pool.openStream('who');
+    expect(await outcomeOf(stream.result)).toMatchObject({ code: ErrorCode.Closed });
+    await closed.promise;
+    expect(await settledYet(call)).toBe(true);
+    expect(await call).toMatchObject({ code: ErrorCode.Closed, retry: 'safe' });
+  });
+});
+
+describe('FailoverPool: pool.onStateChange closing the pool, or removing the server, as a call is placed', () => {
+  /** X hung (its first connect never completes: calls wait there), Y idle; `onConnecting` runs when Y starts connecting. */
+  async function setup(onConnecting: (pool: FailoverPool, address: string) => void, opts: Partial<FailoverPoolOptions> = {}, more: string[] = []) {
+    const x = await hungServer();
+    cleanup.push(() => x.close());
+    const y = await localServer({ who: () => str('Y') });
+    cleanup.push(() => y.server.close());
+    const pool: FailoverPool = new FailoverPool({
+      transport,
+      servers: [x.address, y.address, ...more],
+      strategy: 'leader',
+      retries: 0,
+      pool: {
+        onStateChange: (state, _previous, address) => {
+          if (state === 'connecting' && address === y.address) onConnecting(pool, y.address);
+        },
+      },
+      ...opts,
+    });
+    cleanup.push(() => pool.destroy());
+    return { pool, x, y };
+  }
+
+  /** A call waiting on X, displaced by X's removal onto Y (idle: it starts connecting); wrapped, as an async function's result would be awaited. */
+  async function displaced(pool: FailoverPool, x: string): Promise<{ call: Promise<unknown> }> {
+    const call = pool.call('who', undefined, { timeoutMs: 1000 });
+    await waitFor(() => pool.stats().find((s) => s.address === x)?.queued === 1 || undefined, { what: 'the call waiting on X' });
+    void pool.remove(x);
+    return { call };
+  }
+
+  it('a call displaced by remove() onto an idle server whose connecting destroys the pool fails Closed', async () => {
+    const { pool, x } = await setup((p) => p.destroy());
+    const { call } = await displaced(pool, x.address);
+    expect(await settled(call, 'the call')).toMatchObject({ code: ErrorCode.Closed });
+  });
+
+  it('the app removing that server instead: the call, failed there Closed (safe), is retried on the next server and answered', async () => {
+    const z = await localServer({ who: () => str('Z') });
+    cleanup.push(() => z.server.close());
+    // A retry to spend: the attempt on Y failed, by the usual rules (a call retries:0 fails Closed, as the next test's).
+    const { pool, x } = await setup((p, address) => void p.remove(address), { retries: 1 }, [z.address]);
+    const { call } = await displaced(pool, x.address);
+    expect(textOf((await settled(call, 'the call')) as never)).toBe('Z');
+  });
+
+  it('the app removing that server, no server left: the call fails Closed (retries 0), never left pending', async () => {
+    const { pool, x } = await setup((p, address) => void p.remove(address));
+    const { call } = await displaced(pool, x.address);
+    expect(await settled(call, 'the call')).toMatchObject({ code: ErrorCode.Closed, retry: 'safe' });
+  });
+
+  it('a new call on an idle server whose connecting closes the pool fails Closed', async () => {
+    const { pool, x } = await setup((p) => void p.close());
+    // X removed with nothing waiting: the next call goes to Y, idle.
+    await pool.remove(x.address);
+    const call = pool.call('who', undefined, { timeoutMs: 1000 });
+    expect(await settled(call, 'the call')).toMatchObject({ code: ErrorCode.Closed });
+  });
+
+  it('a stream opened on an idle server whose connecting destroys the pool fails Closed', async () => {
+    const { pool, x } = await setup((p) => p.destroy());
+    await pool.remove(x.address);
+    const stream: StreamCall = pool.openStream('who', undefined, { timeoutMs: 1000 });
+    expect(await settled(stream.result, 'the stream')).toMatchObject({ code: ErrorCode.Closed });
+  });
+});
