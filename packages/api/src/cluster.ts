@@ -126,6 +126,11 @@ export interface ClusterControl<Type extends string = string> {
   close(): Promise<void>;
   /** Ends every type's calls and open streams at once (`FailoverPool.destroy`); `close()` then resolves. */
   destroy(reason?: string): void;
+  /**
+   * Whether `close()` or `destroy()` was called: a discovery follower removes nothing from a
+   * closed cluster (`followClusterDiscovery` of @skein/discovery-etcd).
+   */
+  readonly closed: boolean;
 }
 
 export type Cluster<T extends Record<string, ServerTypeConfig>> = { readonly [K in keyof T]: TypeClient<T[K]['services']> } & {
@@ -154,6 +159,7 @@ export function createCluster<const T extends Record<string, ServerTypeConfig>>(
     if (!t) throw new RpcError(ErrorCode.InvalidArgument, `no server type '${type}' in this cluster`);
     return t;
   };
+  let closed = false;
   out.$cluster = {
     add: (type, member) => get(type).add(member),
     update: (type, member) => get(type).update(member),
@@ -162,9 +168,16 @@ export function createCluster<const T extends Record<string, ServerTypeConfig>>(
     count: (type) => get(type).count(),
     answers: (type, id) => get(type).answers(id),
     watchStates: (type, changed) => get(type).pool.watchStates(changed),
-    close: async () => void (await Promise.all([...types.values()].map((t) => t.pool.close()))),
+    close: async () => {
+      closed = true;
+      await Promise.all([...types.values()].map((t) => t.pool.close()));
+    },
     destroy: (reason) => {
+      closed = true;
       for (const t of types.values()) t.pool.destroy(reason);
+    },
+    get closed() {
+      return closed;
     },
   } satisfies ClusterControl;
   return out as Cluster<T>;

@@ -64,4 +64,15 @@ describe('$cluster.destroy()', () => {
     await closing;
     expect(f.watches()).toBe(1);
   });
+
+  it('says the cluster is closed (`closed`) from the call of close() or destroy() on: a discovery follower removes nothing then', async () => {
+    for (const end of ['close', 'destroy'] as const) {
+      const rpc = createCluster({ codec: msgpackCodec, transport, types: { feed: { services: [Feed] } } });
+      cleanup.push(() => rpc.$cluster.close());
+      expect(rpc.$cluster.closed).toBe(false);
+      if (end === 'close') void rpc.$cluster.close();
+      else rpc.$cluster.destroy();
+      expect(rpc.$cluster.closed).toBe(true);
+    }
+  });
 });

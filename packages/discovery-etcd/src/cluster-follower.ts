@@ -24,6 +24,12 @@ export interface ClusterMembership extends MemberStates {
    * read per leave.
    */
   count?(type: string): number;
+  /**
+   * Whether the cluster is closed (`close()` or `destroy()` called; `rpc.$cluster` has it): the
+   * follower stops at the first event after, and removes nothing from it, a held member neither.
+   * Without it, a closed cluster is found at the first join after the close (`add` fails Closed).
+   */
+  readonly closed?: boolean;
 }
 
 export interface FollowClusterOptions {
@@ -38,7 +44,11 @@ export interface FollowClusterOptions {
    * of failing every call. A join of the type (the same member back, or another) ends the wait.
    * A held member that still answers when the grace is over (a connection up: cut off from etcd,
    * not from its clients) stays until it stops answering (its connections lost or closed, as a
-   * server that leaves gracefully closes them) or one of its type joins (`ClusterMembership.answers`).
+   * server that leaves gracefully closes them), one of its type joins, or its type has another
+   * member (`ClusterMembership.answers`). Another member is any but the held one, counted as a
+   * leave counts them (configured, added by hand, joined; a cluster without `members`: those
+   * this follower added), checked at each change of the type's servers (their states, one added
+   * or removed: `ClusterMembership.watchStates`).
    */
   lastLeaveGraceMs?: number;
 }
@@ -47,7 +57,8 @@ export interface FollowClusterOptions {
  * Keeps a cluster's members equal to a discovery backend's entries, type by type, through the
  * cluster's `add` and `remove`. A member that leaves gets no new calls and its calls in flight
  * finish; nothing here waits for that. Returns the watch (status, close; the cluster keeps its
- * members); a closed cluster stops it too, at the first server to join after the close. The one
+ * members); a closed cluster stops it too, at the first event after the close (nothing is removed
+ * from it; a cluster without `closed`: at the first server to join after the close). The one
  * exception to following at once: a leave that would leave a type without members waits
  * `lastLeaveGraceMs` for a join of that type (why: `LastLeaveHold` of @skein/stream).
  */
@@ -89,6 +100,7 @@ class ClusterFollower {
   apply(event: DiscoveryEvent): void {
     const { entry } = event;
     if (this.stopped || (this.types && !this.types.has(entry.type))) return;
+    if (this.cluster.closed === true) return this.stop();
     switch (event.kind) {
       case 'join':
         return this.join(entry);
@@ -177,8 +189,11 @@ class ClusterFollower {
     if (!hold) {
       hold = new LastLeaveHold({
         graceMs: this.graceMs,
-        // A watch closed meanwhile stopped following: the cluster keeps its members, as `close()` says.
-        following: () => this.watch?.status().state !== 'closed',
+        // A watch closed meanwhile stopped following: the cluster keeps its members, as `close()` says;
+        // a cluster closed meanwhile is followed no more: nothing is removed from it.
+        following: () => this.watch?.status().state !== 'closed' && this.cluster.closed !== true,
+        // Another member of the type (joined, configured or added by hand): it cannot empty, the held one goes.
+        last: (held) => this.isLast(held),
         expired: (held) => this.remove(held),
         // Discovery cannot tell a member cut off from it from a dead one; a live connection can.
         liveness: memberLiveness(this.cluster, e.type, this.logger),

@@ -12,6 +12,18 @@ const { cleanup, client } = file;
 const HOLDING = 'the last member of a type left discovery: keeping it until one of its type joins or the grace is over';
 const OUTLASTED = 'the grace is over but the last member of a type still answers: keeping it until it stops answering or one of its type joins';
 
+/** A memory logger that runs `then` in the turn the follower says it holds a member (the grace's start). */
+function onHolding(then: () => void) {
+  const logger = memoryLogger();
+  return {
+    ...logger,
+    info: (obj: object, msg?: string): void => {
+      logger.info(obj, msg);
+      if (msg === HOLDING) then();
+    },
+  };
+}
+
 /** A cluster of one type, `chat`, followed on `prefix`; `events` says each add and remove, `sizes` the member count after each. */
 function followedCluster(prefix: string, opts: FollowClusterOptions & { withoutMembers?: boolean; servers?: Member[] } = {}) {
   const sizes: number[] = [];
@@ -212,6 +224,76 @@ describe("followClusterDiscovery's grace for a type's last member", () => {
     await waitFor(() => ids().join() === 'chat-2', { what: 'chat-2 in place of chat-1' });
     expect(events).toEqual(['add chat/chat-1', 'add chat/chat-2', 'remove chat/chat-1']);
     expect(await rpc.chat.Chat.whoami()).toBe('second');
+  });
+
+  it('removes the last member kept past the grace once its type has another, added by hand (no join: the add is a change its watch hears)', async () => {
+    const { rpc, ids, events } = await heldPastGrace('answers-by-hand/servers');
+    expect(ids()).toEqual(['chat-1']);
+    rpc.$cluster.add('chat', { id: 'chat-2', address: await chatServer('second', cleanup) });
+    await waitFor(() => ids().join() === 'chat-2', { what: 'chat-1 to go, chat-2 there' });
+    expect(events).toEqual(['add chat/chat-1', 'add chat/chat-2', 'remove chat/chat-1']);
+    expect(await rpc.chat.Chat.whoami()).toBe('second');
+  });
+
+  it('removes at the grace end a held member that still answers when its type has another, added by hand during the grace', async () => {
+    const prefix = 'by-hand-in-grace/servers';
+    const second = await chatServer('second', cleanup);
+    const logger = onHolding(() => rpc.$cluster.add('chat', { id: 'chat-2', address: second }));
+    const { rpc, ids, events } = followedCluster(prefix, { lastLeaveGraceMs: 200, logger });
+    const registrar = new EtcdRegistrar({ client: client(), prefix });
+    const reg = await registrar.register({ type: 'chat', id: 'chat-1', address: await chatServer('first', cleanup) });
+    await waitFor(() => ids().length === 1, { what: 'chat-1 a member' });
+    expect(await rpc.chat.Chat.whoami()).toBe('first'); // a connection up: it answers
+    await reg.close();
+    await waitFor(() => ids().join() === 'chat-2', { what: 'chat-1 to go at the grace end' });
+    expect(events).toEqual(['add chat/chat-1', 'add chat/chat-2', 'remove chat/chat-1']);
+    expect(logger.lines.filter((l) => l.msg === OUTLASTED)).toEqual([]);
+  });
+
+  it('removes nothing from a cluster closed while its last member is kept past the grace', async () => {
+    const { rpc, ids, events } = await heldPastGrace('answers-cluster-closed/servers');
+    // Told after the follower's own watcher (watchers are told in the order they came): once this
+    // one has heard of a change since the close (chat-1's pool closed), the follower has too.
+    let closing = false;
+    let heard = false;
+    cleanup.push(rpc.$cluster.watchStates('chat', () => void (heard ||= closing)));
+    closing = true;
+    await rpc.$cluster.close();
+    await waitFor(() => heard, { what: "chat-1's pool to close" });
+    expect(ids()).toEqual(['chat-1']);
+    expect(events).toEqual(['add chat/chat-1']);
+  });
+
+  it('removes nothing from a cluster closed during the grace', async () => {
+    const prefix = 'cluster-closed-in-grace/servers';
+    const logger = onHolding(() => void rpc.$cluster.close());
+    const { rpc, ids, events } = followedCluster(prefix, { lastLeaveGraceMs: 200, logger });
+    const registrar = new EtcdRegistrar({ client: client(), prefix });
+    const reg = await registrar.register({ type: 'chat', id: 'chat-1', address: await chatServer('first', cleanup) });
+    await waitFor(() => ids().length === 1, { what: 'chat-1 a member' });
+    expect(await rpc.chat.Chat.whoami()).toBe('first');
+    await reg.close();
+    await waitFor(() => logger.lines.some((l) => l.msg === HOLDING), { what: 'chat-1 held' });
+    // A later timer than the grace's (set before the line): Node runs timers in the order they fall due.
+    await sleep(200);
+    expect(rpc.$cluster.closed).toBe(true);
+    expect(ids()).toEqual(['chat-1']);
+    expect(events).toEqual(['add chat/chat-1']);
+  });
+
+  it('removes nothing from a closed cluster when a member leaves discovery after the close: it stops following', async () => {
+    const prefix = 'cluster-closed-leave/servers';
+    const { rpc, watch, ids, events } = followedCluster(prefix, { lastLeaveGraceMs: 200 });
+    const registrar = new EtcdRegistrar({ client: client(), prefix });
+    const one = await registrar.register({ type: 'chat', id: 'chat-1', address: await chatServer('first', cleanup) });
+    cleanup.push(() => one.close());
+    const two = await registrar.register({ type: 'chat', id: 'chat-2', address: await chatServer('second', cleanup) });
+    await waitFor(() => ids().length === 2, { what: 'two members' });
+    await rpc.$cluster.close();
+    await two.close(); // not the last: before the fix, removed at once from the closed cluster
+    await waitFor(() => watch.status().state === 'closed', { what: 'the follower to stop' });
+    expect(ids()).toEqual(['chat-1', 'chat-2']);
+    expect(events).toEqual(['add chat/chat-1', 'add chat/chat-2']);
   });
 
   it('keeps the last member kept past the grace when the watch is closed, also once it stops answering: closing stops following', async () => {

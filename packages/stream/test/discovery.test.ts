@@ -320,6 +320,62 @@ describe('followDiscovery', () => {
     expect(textOf(await pool.call('who'))).toBe('b');
   });
 
+  it('removes the last server kept past the grace once the pool has another, added by hand (no join, no call: the add is a change watchStates reports)', async () => {
+    const { s, pool, log } = await heldPastGrace();
+    expect(pool.size).toBe(1);
+    pool.add(s.b!.address);
+    // No join tells the follower of a server added by hand, and no call makes b connect: the pool's
+    // watchStates reports the add itself.
+    await waitFor(() => pool.size === 1 || undefined, { what: 'a to leave the pool' });
+    expect(log()).toEqual(['add a', 'add b', 'remove a']);
+    expect(textOf(await pool.call('who'))).toBe('b');
+  });
+
+  it('removes at the grace end a held last server that still answers when the pool has another, added by hand during the grace', async () => {
+    const s = await servers(['a', 'b']);
+    const d = new StaticDiscovery([{ type: 'chat', id: 'x', address: s.a!.address }]);
+    const events: MembershipEvent[] = [];
+    const pool = emptyPool(events);
+    const logger = memoryLogger();
+    followDiscovery(pool, d, { type: 'chat', logger, lastLeaveGraceMs: 20 });
+    expect(textOf(await pool.call('who'))).toBe('a'); // a connection up: it answers
+    d.set([]);
+    pool.add(s.b!.address); // in the grace's turn: the grace's end finds b there
+    await waitFor(() => pool.size === 1 || undefined, { what: 'a to leave the pool' });
+    expect(pool.servers().map((v) => v.address)).toEqual([s.b!.address]);
+    expect(events.map((e) => `${e.type} ${e.address === s.a!.address ? 'a' : 'b'}`)).toEqual(['add a', 'add b', 'remove a']);
+    expect(logger.lines.filter((l) => l.msg?.startsWith('the grace is over but the last server still answers'))).toEqual([]);
+  });
+
+  it('removes nothing from a pool closed while its last server is kept past the grace', async () => {
+    const { s, pool, log } = await heldPastGrace();
+    // Told after the follower's own watcher (watchers are told in the order they came): once this
+    // one has heard of a change since the close (a's pool closed), the follower has too.
+    let closing = false;
+    let heard = false;
+    pool.watchStates(() => void (heard ||= closing));
+    closing = true;
+    await pool.close();
+    await waitFor(() => heard, { what: "a's pool to close" });
+    expect(pool.servers().map((v) => v.address)).toEqual([s.a!.address]);
+    expect(log()).toEqual(['add a']);
+  });
+
+  it('removes nothing from a pool closed during the grace', async () => {
+    const s = await servers(['a']);
+    const d = new StaticDiscovery([{ type: 'chat', id: 'x', address: s.a!.address }]);
+    const events: MembershipEvent[] = [];
+    const pool = emptyPool(events);
+    followDiscovery(pool, d, { type: 'chat', lastLeaveGraceMs: 20 });
+    expect(textOf(await pool.call('who'))).toBe('a');
+    d.set([]);
+    await pool.close();
+    // A later timer than the grace's: Node runs timers in the order they fall due.
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    expect(pool.servers().map((v) => v.address)).toEqual([s.a!.address]);
+    expect(events.map((e) => e.type)).toEqual(['add']);
+  });
+
   it('removes at the grace end a last server that no longer answers', async () => {
     const s = await servers(['a']);
     const d = new StaticDiscovery([{ type: 'chat', id: 'x', address: s.a!.address }]);

@@ -164,6 +164,11 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
     return this.streamSettings().timeoutMs;
   }
 
+  /** Whether `close()` or `destroy()` was called: the pool takes no new call (a follower removes nothing from it). */
+  get closed(): boolean {
+    return this.closing !== undefined;
+  }
+
   /** How many servers the pool has now (`servers().length`, without building the list). */
   get size(): number {
     return this.byAddress.size;
@@ -204,8 +209,9 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
   }
 
   /**
-   * Calls `changed` after each state change of a server's pool (a microtask on: never
-   * within the pool's own change), until the function returned is called.
+   * Calls `changed` after each state change of a server's pool and each change of its servers
+   * (one added or removed, by hand or by a redirect), a microtask on (never within the change),
+   * until the function returned is called.
    */
   watchStates(changed: () => void): () => void {
     const watcher = (): void => changed();
@@ -645,6 +651,8 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
     if (this.displaced !== undefined) this.placeDisplaced();
     // A server added may take calls waiting on servers down.
     this.queueMove();
+    // A held last server's follower asks whether it is still the last (`watchStates`).
+    if (this.stateWatchers.size > 0) queueMicrotask(() => this.tellStateWatchers());
   }
 
   /**

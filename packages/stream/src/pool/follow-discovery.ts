@@ -15,7 +15,9 @@ export interface FollowDiscoveryOptions {
    * A join (the same server back, or another) ends the wait at once. A held server that still
    * answers when the grace is over (a connection up: cut off from the backend, not dead) stays
    * until it stops answering (its connections lost or closed, as a server that leaves gracefully
-   * closes them) or a server joins.
+   * closes them), a server joins, or the pool has another server (one added by hand too: checked
+   * at each change of its servers: their states, one added or removed). Nothing is removed from
+   * a closed pool, and the follower stops at its first event after the close.
    */
   lastLeaveGraceMs?: number;
 }
@@ -54,8 +56,11 @@ class PoolFollower {
   ) {
     this.held = new LastLeaveHold({
       graceMs,
-      // A watch closed meanwhile stopped following: the pool keeps its servers, as `close()` says.
-      following: () => this.watch?.status().state !== 'closed',
+      // A watch closed meanwhile stopped following: the pool keeps its servers, as `close()` says;
+      // a pool closed meanwhile is followed no more: nothing is removed from it.
+      following: () => this.watch?.status().state !== 'closed' && !pool.closed,
+      // Another server in the pool (joined, or added by hand): the pool cannot empty, the held one goes.
+      last: (address) => this.isLast(address),
       expired: (address) => this.remove(address),
       // Discovery cannot tell a server cut off from it from a dead one; a live connection can.
       liveness: { answers: (address) => pool.answers(address), watch: (changed) => pool.watchStates(changed) },
@@ -70,6 +75,8 @@ class PoolFollower {
 
   apply(event: DiscoveryEvent): void {
     if (event.entry.type !== this.type || this.poolClosed) return;
+    // Closed meanwhile: followed no more (nothing is removed from it), as a join refused Closed finds.
+    if (this.pool.closed) return this.stopFollowing();
     switch (event.kind) {
       case 'join':
         return this.join(event.entry);
@@ -131,13 +138,14 @@ class PoolFollower {
   }
 
   private failed(err: unknown, e: DiscoveryEntry): void {
-    if (err instanceof RpcError && err.code === ErrorCode.Closed) {
-      // Nothing left to feed: stop watching rather than log every later change.
-      this.poolClosed = true;
-      this.held.release();
-      if (this.watch) void this.watch.close();
-      return;
-    }
+    if (err instanceof RpcError && err.code === ErrorCode.Closed) return this.stopFollowing();
     this.logger.error({ err, type: e.type, id: e.id, address: e.address }, 'adding a discovered server to the pool failed');
+  }
+
+  /** The pool is closed: nothing left to feed, stop watching rather than log every later change. */
+  private stopFollowing(): void {
+    this.poolClosed = true;
+    this.held.release();
+    if (this.watch) void this.watch.close();
   }
 }
