@@ -113,9 +113,10 @@ export interface ClusterControl<Type extends string = string> {
    */
   answers(type: Type, id: string): boolean;
   /**
-   * Calls `changed` after each state change of the connections to the type's servers (a
-   * microtask on: never within the change), until the function returned is called: how a
-   * follower hears that a member may have stopped answering. Nothing is watched, and calls pay
+   * Calls `changed` after each state change of the connections to the type's servers and each
+   * member added or removed (a microtask on: never within the change), until the function
+   * returned is called: how a follower hears that a held member may have stopped answering or
+   * is no longer the type's last. Nothing is watched, and calls pay
    * nothing for it, while no one watches.
    */
   watchStates(type: Type, changed: () => void): () => void;

@@ -183,6 +183,20 @@ class ClusterFollower {
     return this.ids(e.type).size === 1;
   }
 
+  /**
+   * Whether the held `e` is still its type's last, asked from the grace's timer and state
+   * changes: a cluster of the application's making whose `count`/`members` throws must not end
+   * the process from a timer; the member then goes, as one whose liveness cannot be read does.
+   */
+  private stillLast(e: DiscoveryEntry): boolean {
+    try {
+      return this.isLast(e);
+    } catch (err) {
+      this.logger.warn({ type: e.type, id: e.id, reason: reason(err) }, 'asking the cluster whether a held member is still the last failed: it goes');
+      return false;
+    }
+  }
+
   /** Keeps the type's last member for the grace (why: `LastLeaveHold` of @skein/stream). */
   private hold(e: DiscoveryEntry): void {
     let hold = this.holds.get(e.type);
@@ -193,14 +207,14 @@ class ClusterFollower {
         // a cluster closed meanwhile is followed no more: nothing is removed from it.
         following: () => this.watch?.status().state !== 'closed' && this.cluster.closed !== true,
         // Another member of the type (joined, configured or added by hand): it cannot empty, the held one goes.
-        last: (held) => this.isLast(held),
+        last: (held) => this.stillLast(held),
         expired: (held) => this.remove(held),
         // Discovery cannot tell a member cut off from it from a dead one; a live connection can.
         liveness: memberLiveness(this.cluster, e.type, this.logger),
         outlasted: (held) =>
           this.logger.warn(
             { type: held.type, id: held.id, address: held.address },
-            'the grace is over but the last member of a type still answers: keeping it until it stops answering or one of its type joins',
+            'the grace is over but the last member of a type still answers: keeping it until it stops answering, one of its type joins, or its type has another',
           ),
       });
       this.holds.set(e.type, hold);

@@ -24,6 +24,7 @@ export { EtcdDiscovery } from './etcd-discovery.js';
 export type { EtcdDiscoveryOptions } from './etcd-discovery.js';
 export { followClusterDiscovery } from './cluster-follower.js';
 export type { ClusterMembership, FollowClusterOptions } from './cluster-follower.js';
+export type { MemberStates } from './member-liveness.js';
 export { readEntries } from './read-entries.js';
 export type { EntriesRead, ReadEntriesOptions, SkippedKey } from './read-entries.js';
 

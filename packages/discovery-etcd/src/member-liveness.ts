@@ -6,7 +6,8 @@ import { reason } from './reason.js';
 export interface MemberStates {
   /**
    * Whether the member `id` of `type` answers (a connection to it up), and `watchStates`, how to
-   * hear of changes to that (`changed` after each, until the function returned is called). With
+   * hear of changes to that and to the type's members (`changed` after each connection state
+   * change and each member added or removed, until the function returned is called). With
    * both, a type's last member held past `lastLeaveGraceMs` that still answers stays until it no
    * longer does (`rpc.$cluster` has them). Without them, the grace's end removes it.
    */

@@ -10,7 +10,7 @@ import { Chat, callFlood, chatCluster, chatServer, chatServerOf, etcdForFile, st
 const file = etcdForFile();
 const { cleanup, client } = file;
 const HOLDING = 'the last member of a type left discovery: keeping it until one of its type joins or the grace is over';
-const OUTLASTED = 'the grace is over but the last member of a type still answers: keeping it until it stops answering or one of its type joins';
+const OUTLASTED = 'the grace is over but the last member of a type still answers: keeping it until it stops answering, one of its type joins, or its type has another';
 
 /** A memory logger that runs `then` in the turn the follower says it holds a member (the grace's start). */
 function onHolding(then: () => void) {

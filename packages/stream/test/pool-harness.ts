@@ -139,7 +139,8 @@ export function callOn(pool: FailoverPool, address: string, action: string): Pro
 /** Whether `call` has settled, once what the last clock advance set off has run (a macrotask on). */
 export async function settledYet(call: Promise<unknown>): Promise<boolean> {
   let settled = false;
-  void call.then(() => (settled = true));
+  const mark = (): void => void (settled = true);
+  void call.then(mark, mark);
   await new Promise((resolve) => setImmediate(resolve));
   return settled;
 }

@@ -287,7 +287,7 @@ export class ConnPool implements StreamCaller, Resender, Reopener {
    * when the server accepted them on every open connection; rejects with the first refusal.
    */
   renewCredentials(credentials?: Credentials): Promise<void> {
-    if (this._state === 'closed') return Promise.reject(new RpcError(ErrorCode.Closed, `pool for ${this.address} is closed`));
+    if (this._state === 'closed') return Promise.reject(poolClosed(this.address));
     const refused = this.opener.renew(credentials);
     if (refused) return Promise.reject(refused);
     // The next connect presents these: calls made meanwhile wait for it, not fail with the old

@@ -64,7 +64,7 @@ class PoolFollower {
       expired: (address) => this.remove(address),
       // Discovery cannot tell a server cut off from it from a dead one; a live connection can.
       liveness: { answers: (address) => pool.answers(address), watch: (changed) => pool.watchStates(changed) },
-      outlasted: (address) => this.logger.warn({ address }, 'the grace is over but the last server still answers: keeping it until it stops answering or another joins'),
+      outlasted: (address) => this.logger.warn({ address }, 'the grace is over but the last server still answers: keeping it until it stops answering, another joins, or the pool has another'),
     });
   }
 
