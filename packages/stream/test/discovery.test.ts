@@ -32,6 +32,17 @@ function emptyPool(events: MembershipEvent[] = []): FailoverPool {
   return pool;
 }
 
+/** Servers a and b, a discovery naming a alone, and an empty pool following it with `lastLeaveGraceMs` (its membership events noted, its lines kept). */
+async function followingA(lastLeaveGraceMs: number) {
+  const s = await servers(['a', 'b']);
+  const d = new StaticDiscovery([{ type: 'chat', id: 'x', address: s.a!.address }]);
+  const events: MembershipEvent[] = [];
+  const pool = emptyPool(events);
+  const logger = memoryLogger();
+  followDiscovery(pool, d, { type: 'chat', logger, lastLeaveGraceMs });
+  return { s, d, events, pool, logger };
+}
+
 describe('StaticDiscovery', () => {
   it('gives a watch the list as joins, then each change once, and nothing for an unchanged list', async () => {
     const d = new StaticDiscovery([
@@ -220,12 +231,7 @@ describe('followDiscovery', () => {
   });
 
   it('keeps the last server a grace after it left, until it or another joins', async () => {
-    const s = await servers(['a', 'b']);
-    const d = new StaticDiscovery([{ type: 'chat', id: 'x', address: s.a!.address }]);
-    const events: MembershipEvent[] = [];
-    const pool = emptyPool(events);
-    const logger = memoryLogger();
-    followDiscovery(pool, d, { type: 'chat', logger, lastLeaveGraceMs: 60_000 });
+    const { s, d, events, pool, logger } = await followingA(60_000);
     const name = (a: string) => (a === s.a!.address ? 'a' : 'b');
     const log = () => events.splice(0).map((e) => `${e.type} ${name(e.address)}`);
     expect(log()).toEqual(['add a']);
@@ -281,12 +287,7 @@ describe('followDiscovery', () => {
    * off from the backend, say): resolves once the grace is over and it was kept, or removed.
    */
   async function heldPastGrace() {
-    const s = await servers(['a', 'b']);
-    const d = new StaticDiscovery([{ type: 'chat', id: 'x', address: s.a!.address }]);
-    const events: MembershipEvent[] = [];
-    const pool = emptyPool(events);
-    const logger = memoryLogger();
-    followDiscovery(pool, d, { type: 'chat', logger, lastLeaveGraceMs: 20 });
+    const { s, d, events, pool, logger } = await followingA(20);
     expect(textOf(await pool.call('who'))).toBe('a');
     d.set([]);
     const outlasted = () => logger.lines.some((l) => l.msg?.startsWith('the grace is over but the last server still answers'));
@@ -332,12 +333,7 @@ describe('followDiscovery', () => {
   });
 
   it('removes at the grace end a held last server that still answers when the pool has another, added by hand during the grace', async () => {
-    const s = await servers(['a', 'b']);
-    const d = new StaticDiscovery([{ type: 'chat', id: 'x', address: s.a!.address }]);
-    const events: MembershipEvent[] = [];
-    const pool = emptyPool(events);
-    const logger = memoryLogger();
-    followDiscovery(pool, d, { type: 'chat', logger, lastLeaveGraceMs: 20 });
+    const { s, d, events, pool, logger } = await followingA(20);
     expect(textOf(await pool.call('who'))).toBe('a'); // a connection up: it answers
     d.set([]);
     pool.add(s.b!.address); // in the grace's turn: the grace's end finds b there
