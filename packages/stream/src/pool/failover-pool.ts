@@ -111,6 +111,8 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
   private displaced: FailoverCall[] | undefined;
   /** Who hears of its servers' state changes (`watchStates`): a discovery follower's held last server, one at most each. */
   private readonly stateWatchers = new Set<() => void>();
+  /** A tell of `stateWatchers` is queued (`queueTell`). */
+  private tellQueued = false;
 
   constructor(opts: FailoverPoolOptions) {
     if (!opts?.transport) throw invalidArgument('FailoverPool needs a transport');
@@ -652,7 +654,7 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
     // A server added may take calls waiting on servers down.
     this.queueMove();
     // A held last server's follower asks whether it is still the last (`watchStates`).
-    if (this.stateWatchers.size > 0) queueMicrotask(() => this.tellStateWatchers());
+    this.queueTell();
   }
 
   /**
@@ -833,10 +835,20 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
       // Up (it may take calls waiting elsewhere), or down (its own waiting calls may go elsewhere).
       if (state === 'ready') this.queueMove();
       else if (state === 'backoff') this.queueMove(m);
-      if (this.stateWatchers.size > 0) queueMicrotask(() => this.tellStateWatchers());
+      this.queueTell();
       // With the ConnPool as `this`, as ConnPool calls it.
       app?.call(m.pool, state, previous, address);
     };
+  }
+
+  /** The state watchers told a microtask on, once for every change of a turn; nothing while no one watches. */
+  private queueTell(): void {
+    if (this.stateWatchers.size === 0 || this.tellQueued) return;
+    this.tellQueued = true;
+    queueMicrotask(() => {
+      this.tellQueued = false;
+      this.tellStateWatchers();
+    });
   }
 
   private tellStateWatchers(): void {
