@@ -1,6 +1,6 @@
 import net from 'node:net';
 import { ErrorCode, type RpcError, silentLogger } from '@skein/core';
-import { abortListeners, freePort, longLivedSignal, cleanups } from '@skein/test-utils';
+import { abortListeners, freePort, longLivedSignal, cleanups, tmpSocketPath } from '@skein/test-utils';
 import { describe, expect, it } from 'vitest';
 import { ClientStream, ConnPool, FailoverPool, type CallOptions, type ConnPoolOptions, type StreamCall } from '../src/index.js';
 import { startServer, transport, u32 } from './harness.js';
@@ -190,12 +190,15 @@ describe('a ConnPool whose server restarts over and over', () => {
    * pool keeps at most its connections and, at the end, no record of any of them.
    */
   async function restarts(n: number, poolOpts: Partial<ConnPoolOptions>, hangOpts: CallOptions): Promise<void> {
-    const port = await freePort();
-    const p = new ConnPool({ transport, address: `127.0.0.1:${port}`, backoff: { initialMs: 1, maxMs: 4 }, connectBudgetMs: 600_000, maxConnections: 2, logger: silentLogger, ...poolOpts });
+    // A Unix socket path of its own, not a TCP port: between two servers the pool keeps
+    // reconnecting, and a port freed meanwhile may be taken by another test's listener (seen once
+    // under CI: the pool connected to it, two live connections in its records at the end).
+    const address = `unix:${tmpSocketPath()}`;
+    const p = new ConnPool({ transport, address, backoff: { initialMs: 1, maxMs: 4 }, connectBudgetMs: 600_000, maxConnections: 2, logger: silentLogger, ...poolOpts });
     cleanup.push(() => p.destroy());
     const shared = longLivedSignal();
     for (let i = 0; i < n; i++) {
-      const s = await startServer({ ok: () => undefined, hang: () => new Promise(() => {}) }, { logger: silentLogger, closeWaitMs: 1 }, `127.0.0.1:${port}`);
+      const s = await startServer({ ok: () => undefined, hang: () => new Promise(() => {}) }, { logger: silentLogger, closeWaitMs: 1 }, address);
       await drive(300, 300, () => p.call('ok', undefined, { signal: shared }));
       // Lost with calls on the wire, and calls waiting for the next server.
       const lost = Array.from({ length: 50 }, () => p.call('hang', undefined, { ...hangOpts, signal: shared }).catch(() => {}));
