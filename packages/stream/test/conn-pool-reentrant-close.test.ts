@@ -1,4 +1,4 @@
-import { ErrorCode, silentLogger } from '@skein/core';
+import { ErrorCode, silentLogger, type RpcError } from '@skein/core';
 import { cleanups, deferred, heldHandler, waitFor, within } from '@skein/test-utils';
 import { describe, expect, it } from 'vitest';
 import { ConnPool, FailoverPool, RpcServer, createRouter, type ConnPoolOptions, type FailoverPoolOptions, type PoolState, type StreamCall } from '../src/index.js';
@@ -9,8 +9,10 @@ import { hungServer, localServer, settledYet, str, textOf } from './pool-harness
 // made or placed on an idle pool changes it (connecting): code there that closes the pool, or
 // removes its server from a FailoverPool, closed it under the call, which was then queued in the
 // closed pool, its ticker and outage stopped: never sent, never failed, not even by destroy().
-// Such a call fails as a call on a closed pool does (Closed, retry 'safe': it never ran), and a
-// FailoverPool's call goes elsewhere or fails by its usual rules.
+// Such a call fails as a call on a closed pool does (Closed, retry 'safe': it never ran). A
+// FailoverPool's call whose server was removed so is placed again as one waiting on a removed
+// server is (its attempt not spent; with no server left, Unreachable), and one whose FailoverPool was
+// closed fails by its usual rules.
 
 const cleanup = cleanups();
 
@@ -147,25 +149,94 @@ describe('FailoverPool: pool.onStateChange closing the pool, or removing the ser
     return { call };
   }
 
+  /** `shouldFailover` noting each failure it is asked about: a call moved, not failed over, asks none. */
+  function noting(): { failures: string[]; shouldFailover: FailoverPoolOptions['shouldFailover'] } {
+    const failures: string[] = [];
+    return { failures, shouldFailover: (err, a) => void failures.push(`${a.address}: ${err.message}`) };
+  }
+
   it('a call displaced by remove() onto an idle server whose connecting destroys the pool fails Closed', async () => {
     const { pool, x } = await setup((p) => p.destroy());
     const { call } = await displaced(pool, x.address);
     expect(await settled(call, 'the call')).toMatchObject({ code: ErrorCode.Closed });
   });
 
-  it('the app removing that server instead: the call, failed there Closed (safe), is retried on the next server and answered', async () => {
+  it('the app removing that server instead: the call, never sent, is placed on the next server, its attempt not spent (retries 0), and answered', async () => {
     const z = await localServer({ who: () => str('Z') });
     cleanup.push(() => z.server.close());
-    // A retry to spend: the attempt on Y failed, by the usual rules (a call retries:0 fails Closed, as the next test's).
-    const { pool, x } = await setup((p, address) => void p.remove(address), { retries: 1 }, [z.address]);
+    const { failures, shouldFailover } = noting();
+    // Before: failed Closed on Y by the usual rules, a retry spent (with retries 0, the call ended Closed).
+    const { pool, x } = await setup((p, address) => void p.remove(address), { shouldFailover }, [z.address]);
     const { call } = await displaced(pool, x.address);
     expect(textOf((await settled(call, 'the call')) as never)).toBe('Z');
+    expect(failures).toEqual([]);
   });
 
-  it('the app removing that server, no server left: the call fails Closed (retries 0), never left pending', async () => {
-    const { pool, x } = await setup((p, address) => void p.remove(address));
+  it('a new call, or stream, on an idle server the app removes as it connects: placed on the next server, as one waiting there would be', async () => {
+    const z = await localServer({ who: () => str('Z') });
+    cleanup.push(() => z.server.close());
+    const { failures, shouldFailover } = noting();
+    for (const open of [(p: FailoverPool) => p.call('who', undefined, { timeoutMs: 1000 }), (p: FailoverPool) => p.openStream('who', undefined, { timeoutMs: 1000 }).result]) {
+      const { pool, x } = await setup((p, address) => void p.remove(address), { shouldFailover }, [z.address]);
+      await pool.remove(x.address);
+      expect(textOf((await settled(open(pool), 'the call')) as never)).toBe('Z');
+      expect(pool.servers().map((s) => s.address)).toEqual([z.address]);
+    }
+    expect(failures).toEqual([]);
+  });
+
+  it('the app removing that server, no server left: the call fails as a call made now does (Unreachable, no servers), not Closed', async () => {
+    const { failures, shouldFailover } = noting();
+    const { pool, x } = await setup((p, address) => void p.remove(address), { shouldFailover });
     const { call } = await displaced(pool, x.address);
-    expect(await settled(call, 'the call')).toMatchObject({ code: ErrorCode.Closed, retry: 'safe' });
+    const err = (await settled(call, 'the call')) as RpcError;
+    expect(err).toMatchObject({ code: ErrorCode.Unreachable, retry: 'safe' });
+    expect(err.message).toMatch(/no servers in the pool/);
+    expect(failures).toEqual([]);
+  });
+
+  it('an app that swaps the servers under every connect: each server gives the call one free placing, then the retry rules end it', async () => {
+    const y = await served();
+    const z = await served();
+    const { failures, shouldFailover } = noting();
+    let swaps = 0;
+    // Y connecting: Z in its place; Z connecting: Y back. Free placings for ever would recurse until the stack overflowed.
+    const pool: FailoverPool = new FailoverPool({
+      transport,
+      servers: [y.address],
+      retries: 1,
+      shouldFailover,
+      pool: {
+        onStateChange: (state, _previous, address) => {
+          if (state !== 'connecting') return;
+          swaps++;
+          void pool.replace([address === y.address ? z.address : y.address]);
+        },
+      },
+    });
+    cleanup.push(() => pool.destroy());
+    const err = (await settled(pool.call('who', undefined, { timeoutMs: 1000 }), 'the call')) as RpcError;
+    expect(err).toMatchObject({ code: ErrorCode.Closed, retry: 'safe' });
+    // Y, then Z: free. Y again: a failure by the rules, its one retry spent on Z again, whose failure ends the call.
+    expect(swaps).toBe(4);
+    expect(failures).toHaveLength(2);
+  });
+
+  it('a call already sent to a server removed, refused unrun by it after, goes by the usual rules: only a failure back before its placing returned moves free', async () => {
+    const x = await holdingServer();
+    const y = await served();
+    const { failures, shouldFailover } = noting();
+    const pool = new FailoverPool({ transport, servers: [x.address, y.address], strategy: 'leader', retries: 0, shouldFailover });
+    cleanup.push(() => pool.destroy());
+    void outcomeOf(pool.call('hold')); // keeps X's connection open, and X draining once closed
+    await waitFor(() => x.held.running === 1 || undefined, { what: 'the held call running' });
+    void x.server.close();
+    // Written in this turn, before X's goodbye is read: X refuses it unrun (Closed), after the removal.
+    const call = pool.call('who');
+    void pool.remove(x.address);
+    const err = (await settled(call, 'the call')) as RpcError;
+    expect(err).toMatchObject({ code: ErrorCode.Closed, retry: 'safe' });
+    expect(failures).toHaveLength(1);
   });
 
   it('a new call on an idle server whose connecting closes the pool fails Closed', async () => {

@@ -103,7 +103,7 @@ describe('a call waiting, unsent, on a server removed from the pool', () => {
 
   it("stays where it waits when another server leaves: only the removed server's calls are placed again", async () => {
     const y = await child('Y');
-    // Z down: a call of its own found nothing listening, and its pool backs off (a removal walks the calls waiting).
+    // Z down: a call of its own found nothing listening, and its pool backs off (its leave takes its own waiting calls, none here).
     const z = await child('Z');
     z.proc.kill('SIGKILL');
     await z.gone();

@@ -86,6 +86,28 @@ describe('FailoverPool: calls waiting on a server down are kept by their server'
     expect(errs.every((e) => e instanceof RpcError && e.code === ErrorCode.Closed)).toBe(true);
   });
 
+  it('a change that only removes servers walks none of the W calls waiting on a server down that stays; one that adds a server walks them once', async () => {
+    const { s, pool, calls, queued } = await waitingOnOneOfMany('down');
+    const d0 = pool.stats()[1]!.address;
+    // S healthy (its first connect), D0 down with the W calls its route keeps there, K - 1 others down removed.
+    const removed = await walkedFrom(W, async () => {
+      void pool.replace([s.address, d0]);
+      await new Promise((resolve) => setImmediate(resolve)); // past any walk the change queued (a microtask on)
+    });
+    // A leave adds no server that could take them: before, the change's walk looked at all W.
+    expect(removed).toBe(0);
+    expect(pool.size).toBe(2);
+    // A server added may take them: one walk of D0's W (they stay, their route naming D0).
+    const added = await walkedFrom(W, async () => {
+      pool.add(`unix:${tmpSocketPath('skein-joined')}`);
+      await new Promise((resolve) => setImmediate(resolve));
+    });
+    expect(added).toBe(W);
+    expect(queued()).toBe(W);
+    pool.destroy();
+    await Promise.all(calls);
+  });
+
   it("each server down backing off again looks only at its own waiting calls, not at every server down's (W, not K·W)", async () => {
     const { pool, clock, calls, connects, downBackingOff, queued } = await waitingOnOneOfMany('down');
     const before = connects.count;

@@ -92,7 +92,9 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
    * Calls whose attempt waits, never sent, in a pool with no connection up (`FailoverCall.waiting`),
    * by the server they wait on (only servers with some): the ones a server that comes up may take
    * (`moveWaiting`). Kept per server so that what looks at one server's calls (`leaving`, a server
-   * going down) walks those alone, not every server's. Each leaves at its attempt's outcome
+   * going down) walks those alone, not every server's; a change that only removes servers walks
+   * no others (it adds none that could take them), while a server up, added or readmitted walks
+   * those of every server down, once a turn. Each leaves at its attempt's outcome
    * (`settle`), or at a walk of its server once sent: no more than the pools' queues hold, and calls on the wire.
    */
   private readonly waitingDown = new Map<PoolServer, Set<FailoverCall>>();
@@ -109,6 +111,12 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
    * until then: a change under way.
    */
   private displaced: FailoverCall[] | undefined;
+  /**
+   * The call being handed to its server's ConnPool now (`begin`): a failure of it told before that
+   * returns is the pool's own refusal, never a server's answer (which comes from a read, later), so
+   * it never left this process (`replacedUnder`).
+   */
+  private placing: FailoverCall | undefined;
   /** Who hears of its servers' state changes (`watchStates`): a discovery follower's held last server, one at most each. */
   private readonly stateWatchers = new Set<() => void>();
   /** A tell of `stateWatchers` is queued (`queueTell`). */
@@ -148,7 +156,7 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
     const setup = { clock, logger, redirectTargets: opts.redirectTargets, onMembershipChange: opts.onMembershipChange, picksRedirectTargets: this.selector.redirected !== undefined };
     const link: MembershipLink = {
       equip: (m) => this.health.equip(m),
-      pickableChanged: () => this.pickableChanged(),
+      pickableChanged: (joined) => this.pickableChanged(joined),
       leaving: (m) => this.leaving(m),
     };
     this.membership = new Membership(setup, link, opts.servers ?? []);
@@ -411,6 +419,7 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
   /** `c`'s attempt failed: on to another server where the rules allow it, else the caller is told. */
   private failed(c: FailoverCall, err: RpcError | RemoteError): void {
     if (this.displaced !== undefined && this.displace(c, err)) return;
+    if (this.placing === c && this.replacedUnder(c, err)) return;
     const decision = this.askHook(err, c) ?? defaultDecision(err, c.idempotent);
     if (decision === 'stop') return this.giveUp(c, err);
     // No hook may re-run a call that may have run (the built-in rule never asks to).
@@ -482,19 +491,26 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
     const stream = c.stream;
     if (stream?.isDone) return; // cancelled between attempts
     const pool = this.poolOf(member);
-    // Down, and so is every other server (read only when this one is down): its outage may be
-    // stale (its server listening again, its backoff delay not over), and failing fast on it
-    // spent the call's retries and sent its last attempt back to the server just lost. So it
-    // connects now, once per outage, and the call waits for that connect's outcome (ConnPool.hurry).
-    if (!member.healthy && !this.healthyBesides(member)) pool.hurry();
-    if (!stream) {
-      const waiting = pool.submit(c.action, c.msg, c.sent, c.done, failFast);
-      // Waiting for a connection, unsent: another server that comes up meanwhile may take it.
-      if (waiting !== undefined && pool.state !== 'ready') this.park(c, member, waiting);
-      return;
+    // Nested when a failure told from within moves `c` on (`failed`): the outer placing is put back after.
+    const outer = this.placing;
+    this.placing = c;
+    try {
+      // Down, and so is every other server (read only when this one is down): its outage may be
+      // stale (its server listening again, its backoff delay not over), and failing fast on it
+      // spent the call's retries and sent its last attempt back to the server just lost. So it
+      // connects now, once per outage, and the call waits for that connect's outcome (ConnPool.hurry).
+      if (!member.healthy && !this.healthyBesides(member)) pool.hurry();
+      if (!stream) {
+        const waiting = pool.submit(c.action, c.msg, c.sent, c.done, failFast);
+        // Waiting for a connection, unsent: another server that comes up meanwhile may take it.
+        if (waiting !== undefined && pool.state !== 'ready') this.park(c, member, waiting);
+        return;
+      }
+      stream.onAttempt = (err) => this.streamAttempted(c, stream, err);
+      pool.openOn(stream, c.action, c.msg, c.sent, failFast);
+    } finally {
+      this.placing = outer;
     }
-    stream.onAttempt = (err) => this.streamAttempted(c, stream, err);
-    pool.openOn(stream, c.action, c.msg, c.sent, failFast);
   }
 
   /**
@@ -646,13 +662,17 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
   /** Who a call settled before any server was tried was talking to, for a log line's `remote`: the pool, by its servers (made only when a callback threw). */
   private readonly describePool = (): string => poolRemote(this.byAddress.keys(), this.byAddress.size);
 
-  /** The membership's word: the list is read again at the next pick; the old one goes now, holding no server that left. */
-  private pickableChanged(): void {
+  /**
+   * The membership's word: the list is read again at the next pick; the old one goes now, holding
+   * no server that left. `joined`: a server came in, which may take calls waiting on servers down
+   * (a walk of them); a change that only took servers out adds none that could, and walks nothing
+   * but the leaving servers' own calls (`leaving`).
+   */
+  private pickableChanged(joined: boolean): void {
     this.pickable = NO_SERVERS;
     this.pickableStale = true;
     if (this.displaced !== undefined) this.placeDisplaced();
-    // A server added may take calls waiting on servers down.
-    this.queueMove();
+    if (joined) this.queueMove();
     // A held last server's follower asks whether it is still the last (`watchStates`).
     this.queueTell();
   }
@@ -699,6 +719,26 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
     if (!(err instanceof RpcError && err.retry === 'safe') || this.byAddress.get(c.address) === c.member) return false;
     if (retimed(c, MOVED, this.pace, this.defaultTimeoutMs, this.attemptTimeoutMs)) return false;
     this.displaced!.push(c);
+    return true;
+  }
+
+  /**
+   * `c`'s attempt failed unsent (`retry: 'safe'`) as it was handed to its server's pool (`placing`:
+   * told before that returned, so no server's answer: it never left this process), that server
+   * gone meanwhile: an application's `onStateChange` removed it from the change the call made
+   * (its pool connecting for it), after `leaving` looked for the calls waiting there, and the
+   * pool's close under the call failed it. Placed again as `leaving`'s calls are
+   * (`placeDisplaced`): its attempt moved, not spent (no retry, no budget, no `shouldFailover`
+   * asked), with what is left of its time, never on the server removed (out of the lists); with
+   * no server left it fails as a call made now does (Unreachable). Once per server a call is
+   * placed on (its first try there), so that a hook removing and adding servers back under it
+   * ends by the retry rules. False (the retry rules) when no time is left, or the pool is closed.
+   */
+  private replacedUnder(c: FailoverCall, err: RpcError | RemoteError): boolean {
+    if (!(err instanceof RpcError && err.retry === 'safe') || this.byAddress.get(c.address) === c.member) return false;
+    if (this.closing !== undefined || c.tried.indexOf(c.address) !== c.tried.length - 1) return false;
+    if (retimed(c, MOVED, this.pace, this.defaultTimeoutMs, this.attemptTimeoutMs)) return false;
+    this.attempt(c);
     return true;
   }
 

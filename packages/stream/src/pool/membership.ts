@@ -14,9 +14,11 @@ export interface MembershipLink {
    * A change is over (`add`, `remove`, `replace`, a redirect's server in or out): what the
    * strategy picks from is `pickable()` now. Only a word, no list: n changes in one turn (a
    * discovery's first view, a full replacement) then cost O(n) in all, the lists being built
-   * at the next read, where a list per change made them cost O(n²).
+   * at the next read, where a list per change made them cost O(n²). `joined`: a server came in
+   * (new, or a redirect's made a configured one), which may take calls waiting elsewhere; false
+   * when the change only took servers out or updated a weight.
    */
-  pickableChanged(): void;
+  pickableChanged(joined: boolean): void;
   /**
    * `m` leaves, its pool about to close: out of the lists already, its pool not yet closed (the
    * pool takes the calls waiting there, unsent, and those the close fails unsent, to place them
@@ -63,7 +65,7 @@ export class Membership {
   ) {
     this.redirects = new RedirectTargets<PoolServer>(setup.redirectTargets, setup.clock, (m, why) => this.dropRedirectTarget(m, why));
     for (const s of uniqueServers(servers)) this.join(s.address, s.weight, false);
-    this.changed();
+    this.changed(true);
   }
 
   /**
@@ -86,14 +88,14 @@ export class Membership {
   /** Adds a server (or updates its weight); true when it was not in the pool. */
   add(s: NormalServer): boolean {
     const added = this.join(s.address, s.weight, true);
-    this.changed();
+    this.changed(added);
     return added;
   }
 
   /** Takes the server at (canonical) `address` out; resolves when its connections are closed. */
   remove(address: string): Promise<void> {
     const done = this.leave(address);
-    this.changed();
+    this.changed(false);
     return done;
   }
 
@@ -103,8 +105,9 @@ export class Membership {
     const removed = this.members()
       .filter((m) => !keep.has(m.address))
       .map((m) => this.leave(m.address));
-    for (const s of next) this.join(s.address, s.weight, true);
-    this.changed();
+    let joined = false;
+    for (const s of next) if (this.join(s.address, s.weight, true)) joined = true;
+    this.changed(joined);
     return Promise.all(removed).then(() => undefined);
   }
 
@@ -136,10 +139,10 @@ export class Membership {
     for (const pool of [...this.members().map((m) => m.pool), ...this.draining.keys()]) pool?.destroy(reason);
   }
 
-  /** Tells the pool that what its strategy picks from changed (a redirect's server in or out among them). */
-  private changed(): void {
+  /** Tells the pool that what its strategy picks from changed (a redirect's server in or out among them), and whether a server `joined`. */
+  private changed(joined: boolean): void {
     this.pickableList = undefined;
-    this.link.pickableChanged();
+    this.link.pickableChanged(joined);
   }
 
   /** Adds a configured server, or updates it; a server a redirect brought in becomes a configured one (announced again, without `temporary`). */
@@ -164,13 +167,13 @@ export class Membership {
     this.enter(m);
     this.announce({ type: 'add', address, weight: 1, temporary: true });
     this.redirects.admit(m);
-    this.changed();
+    this.changed(true);
   }
 
   private dropRedirectTarget(m: PoolServer, why: 'idle' | 'pushed out'): void {
     this.setup.logger.info({ address: m.address, why }, 'a server a redirect brought in leaves the pool');
     void this.leave(m.address);
-    this.changed();
+    this.changed(false);
   }
 
   private enter(m: PoolServer): void {
