@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { conformanceDispatch } from '../src/dispatch.mjs';
 import { expected } from '../src/expected.js';
 import { SCENARIOS } from '../src/scenarios.mjs';
+import { expectScenario } from '../src/scenario-verdict.js';
 import { mutantTransport, type Faults } from './mutant-transports.js';
 
 const tcp = tcpTransport(runtime);
@@ -37,19 +38,24 @@ const right = { runtime: runtime.name, transport: tcp.name };
 
 describe('backpressure fails a transport that does not hold back', () => {
   it('passes the right one', async () => {
-    expect(await SCENARIOS.backpressure(await target({}))).toEqual(expected('backpressure', right, runtime.name));
+    expectScenario('backpressure', await SCENARIOS.backpressure(await target({})), expected('backpressure', right, runtime.name));
   });
 
   it('fails one whose server never reports congested: it answers everything while nobody reads', async () => {
     const seen = await SCENARIOS.backpressure(await target({ blindToCongestion: true }));
     expect(seen).toMatchObject({ paused: false, bounded: false });
-    expect(seen).not.toEqual(expected('backpressure', right, runtime.name));
+    // The suite's verdict says which member to fix, not only that `paused` is false.
+    expect(() => expectScenario('backpressure', seen, expected('backpressure', right, runtime.name))).toThrow(
+      /the server never saw its connection congested: `congested` must count the parts written in this run and not yet flushed/,
+    );
   });
 
   it('fails one whose pause() does not stop reading: the server never stays held', async () => {
     const seen = await SCENARIOS.backpressure(await target({}, { ignoresPause: true }));
     expect(seen.deliveredWhilePaused).toBeGreaterThan(0);
-    expect(seen).not.toEqual(expected('backpressure', right, runtime.name));
+    expect(() => expectScenario('backpressure', seen, expected('backpressure', right, runtime.name))).toThrow(
+      /pause\(\) must stop frame delivery at once/,
+    );
   });
 });
 
@@ -73,6 +79,7 @@ describe('congestedWrites fails a transport that loses or reuses what a congeste
     const seen = await SCENARIOS.congestedWrites(await target({}, { dropsWritesWhenCongested: true }));
     expect(seen.intact).toBeLessThan(64);
     expect(seen.wrong[0]).toMatch(/^call \d+/);
+    expect(() => expectScenario('congestedWrites', seen, expected('congestedWrites', right, runtime.name))).toThrow(/must be queued in order and sent whole/);
   });
 
   it('fails one that hands frames on from a buffer it then writes over', async () => {
