@@ -3,7 +3,7 @@ import { runtime } from '@skein/runtime';
 import { ClientStream, DEFAULT_LIMITS, protocol } from '@skein/stream';
 import { tcpTransport } from '@skein/transport-tcp';
 import { wsTransport } from '@skein/transport-ws';
-import { describeNeeding, reap, tmpSocketPath, within, type Proc } from '@skein/test-utils';
+import { claimingRequest, describeNeeding, reap, tmpSocketPath, within, type Proc } from '@skein/test-utils';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Action } from '../src/contract.mjs';
 import { rawPeer, type RawPeer } from './raw-peer.js';
@@ -31,11 +31,7 @@ const ROWS: { runtime: RuntimeName; kind: Kind; on: () => string }[] = [
 ];
 
 /** A request header for a string action of `actionLength` bytes, with a message and a blob of the lengths given. */
-function request(actionLength: number, msgLength: number, blobLength: number, seq = 1): Uint8Array {
-  const h = new Uint8Array(protocol.REQUEST_HEADER_LENGTH);
-  protocol.writeRequestHeader(h, '', actionLength, seq, msgLength, blobLength);
-  return h;
-}
+const request = (actionLength: number, msgLength: number, blobLength: number, seq = 1): Uint8Array => claimingRequest({ actionLength, msgLength, blobLength, seq });
 
 /** A claim and SENT bytes of what it claims, in one write (over WebSocket, one message). */
 const claimed = (header: Uint8Array): Uint8Array => Buffer.concat([header, new Uint8Array(SENT).fill(0x61)]);

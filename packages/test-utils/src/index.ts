@@ -33,6 +33,8 @@ export { fromHex, u32be } from './byte-literals.js';
 export { expectMessagesKeptAcrossChunks } from './encoder-chunks.js';
 export { libraryCodec } from './library-codec.js';
 export type { CodecLibrary } from './library-codec.js';
+export { claimingRequest, claimingResponse } from './claimed-headers.js';
+export type { ClaimedRequest } from './claimed-headers.js';
 export { rawConnect } from './raw-socket.js';
 export { olderSkeinClient } from './older-skein-client.js';
 export { sendQueueSettled } from './send-queue.js';
