@@ -7,6 +7,7 @@ import { checkedPrefix, encodeValue, keyOf } from './etcd-entry.js';
 import { KeyGuard } from './key-guard.js';
 import { KeyRelease } from './key-release.js';
 import { LeaseKeeper } from './lease-keeper.js';
+import { failureReason } from './failure-reason.js';
 import { reason } from './reason.js';
 import { CHECK_EVERY_MS } from './watch-check.js';
 
@@ -183,7 +184,7 @@ class EtcdRegistration implements Registration {
       // Not outages: writing it again would be refused again, or fail as closed again.
       if (clientClosed(err)) throw closedError(this.p.key, err);
       if (tooLargeForEtcd(err)) throw new RpcError(ErrorCode.InvalidArgument, `registering ${this.p.key} in etcd failed: the entry is too large for this etcd: ${reason(err)}`, { cause: err });
-      throw new RpcError(ErrorCode.Unreachable, `registering ${this.p.key} in etcd failed: ${reason(err)}`, { retry: 'safe' });
+      throw new RpcError(ErrorCode.Unreachable, `registering ${this.p.key} in etcd failed: ${failureReason(err, this.p.client)}`, { retry: 'safe' });
     }
     // The client was closed while the first write was under way, which landed: ended already.
     if (this.closing) throw closedError(this.p.key);
@@ -443,7 +444,7 @@ class EtcdRegistration implements Registration {
         const held = err instanceof KeyHeld;
         if (held && !this.held) this.p.logger.warn({ key: this.p.key }, HELD);
         this.held = held;
-        this.stale(`writing the entry failed: ${reason(err)}`);
+        this.stale(`writing the entry failed: ${failureReason(err, this.p.client)}`);
         if (held) this.waitForRelease(err.revision);
         else this.again();
       },
