@@ -94,6 +94,7 @@ function until(done, ms) {
  * @property {Promise<unknown>} gateReleased `Action.gate` calls answer once it settles
  * @property {Logger} logger
  * @property {() => number} paused how many connections the server is not reading now (`stats().paused`)
+ * @property {() => number[]} [midFrameReceived] `receivedBytes` of each connection holding part of a frame now (`Action.memory`'s `midFrame`)
  */
 
 /**
@@ -175,7 +176,7 @@ export function conformanceDispatch(o) {
       },
       [Action.memory]: () => {
         const { rss, external } = globalThis.process.memoryUsage();
-        return utf8.encode(JSON.stringify({ rss, external }));
+        return utf8.encode(JSON.stringify({ rss, external, midFrame: o.midFrameReceived?.() ?? [] }));
       },
       [Action.deadline]: (req) => {
         const left = req.remainingMs();

@@ -3,7 +3,7 @@ import { runtime } from '@skein/runtime';
 import { ClientStream, DEFAULT_LIMITS, protocol } from '@skein/stream';
 import { tcpTransport } from '@skein/transport-tcp';
 import { wsTransport } from '@skein/transport-ws';
-import { claimingRequest, describeNeeding, reap, tmpSocketPath, within, type Proc } from '@skein/test-utils';
+import { claimingRequest, describeNeeding, reap, tmpSocketPath, waitFor, within, type Proc } from '@skein/test-utils';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Action } from '../src/contract.mjs';
 import { rawPeer, type RawPeer } from './raw-peer.js';
@@ -13,7 +13,7 @@ import { fixture, launch, type RuntimeName } from './runtimes.js';
 // not reach (it sends message lengths over TCP and TLS ports): action and blob lengths, on a
 // Unix socket and over WebSocket. A claim past a limit is refused at its header (FrameTooLarge,
 // a warn line) closing that connection alone; claims within the limits hold what arrived, never
-// the 81 MiB each claims, measured in the server process (Action.memory).
+// the 81 MiB each claims, measured in the server process (Action.memory) once it has read them.
 
 const START_MS = 60_000;
 const HANG_MS = 20_000;
@@ -35,6 +35,15 @@ const request = (actionLength: number, msgLength: number, blobLength: number, se
 
 /** A claim and SENT bytes of what it claims, in one write (over WebSocket, one message). */
 const claimed = (header: Uint8Array): Uint8Array => Buffer.concat([header, new Uint8Array(SENT).fill(0x61)]);
+/** What each claiming connection writes. */
+const CLAIM_BYTES = protocol.REQUEST_HEADER_LENGTH + SENT;
+
+/** Action.memory's answer: the server's memory, and receivedBytes of its connections holding part of a frame. */
+interface Memory {
+  rss: number;
+  external: number;
+  midFrame: number[];
+}
 
 const OVER_LIMITS: [Uint8Array, RegExp][] = [
   [request(0x7fff_ffff, 0, 0), /^action of 2147483647 bytes exceeds the server's limit of 1024$/],
@@ -86,17 +95,27 @@ for (const row of ROWS) {
     }, START_MS);
 
     it(`${STALLERS} connections claiming an action, message and blob at the limits and sending ${SENT} bytes hold what arrived`, async () => {
-      const memory = async (): Promise<{ rss: number; external: number }> => JSON.parse(new TextDecoder().decode(await call(Action.memory)));
+      const memory = async (): Promise<Memory> => JSON.parse(new TextDecoder().decode(await call(Action.memory)));
       const before = await memory();
       const peers: RawPeer[] = await Promise.all(Array.from({ length: STALLERS }, () => rawPeer(row.kind, address)));
       try {
+        let closed = 0;
+        for (const p of peers) void p.ended.then(() => closed++);
         for (const [i, p] of peers.entries()) p.send(claimed(request(DEFAULT_LIMITS.maxAction, DEFAULT_LIMITS.maxMessage, DEFAULT_LIMITS.maxBlob, i + 1)));
-        // The calls below go after the claims on the server's loop: three samples while they are held (or, over WebSocket, refused).
+        // Sampled until the server has read the claims (an event, not a time): on a socket, its
+        // reply lists STALLERS connections holding part of a frame with every byte written (no
+        // other connection holds that much mid-frame: the refused ones never start a frame); over
+        // WebSocket a frame never spans messages, so each claim was read whole once it is closed.
         let grew = { rss: 0, external: 0 };
-        for (let i = 0; i < 3; i++) {
+        const sample = async (): Promise<Memory> => {
           const now = await memory();
           grew = { rss: Math.max(grew.rss, now.rss - before.rss), external: Math.max(grew.external, now.external - before.external) };
-        }
+          return now;
+        };
+        const read = (now: Memory): boolean => (row.kind === 'ws' ? closed === STALLERS : now.midFrame.filter((n) => n >= CLAIM_BYTES).length >= STALLERS);
+        await waitFor(async () => read(await sample()), { timeoutMs: HANG_MS, intervalMs: 5, what: 'the server to read the claims' });
+        // Once more after the event: what a read reserved is held at least until then.
+        await sample();
         console.log(`${row.runtime} ${where}: ${STALLERS} x 81 MiB claimed, ${STALLERS * SENT} bytes sent; server grew at most rss ${(grew.rss / (1 << 20)).toFixed(1)} MiB, external ${(grew.external / (1 << 20)).toFixed(1)} MiB`);
         expect(grew.external).toBeLessThan(STALL_GROWTH);
         expect(grew.rss).toBeLessThan(STALL_GROWTH);

@@ -239,6 +239,45 @@ describe('FailoverPool: pool.onStateChange closing the pool, or removing the ser
     expect(failures).toHaveLength(1);
   });
 
+  it("a call waiting for room on a server up, whose flush replaces that server's draining connection and the app removes it as it connects: placed on the next server, its attempt not spent", async () => {
+    const x = await holdingServer();
+    const z = await localServer({ who: () => str('Z') });
+    cleanup.push(() => z.server.close());
+    const { failures, shouldFailover } = noting();
+    const pool: FailoverPool = new FailoverPool({
+      transport,
+      servers: [x.address, z.address],
+      strategy: 'leader',
+      retries: 0,
+      shouldFailover,
+      pool: {
+        transparentRetries: 0,
+        maxConnections: 1,
+        stream: { window: 1 },
+        // X's only connection replaced (ready to connecting): the app removes X.
+        onStateChange: (state, previous, address) => void (state === 'connecting' && previous === 'ready' && address === x.address && pool.remove(address)),
+      },
+    });
+    cleanup.push(() => pool.destroy());
+    void outcomeOf(pool.call('hold')); // X's window's one slot, held
+    await waitFor(() => x.held.running === 1 || undefined, { what: 'the held call running' });
+    const call = pool.call('who', undefined, { timeoutMs: 2000 }); // waits in X's pool for room, X up
+    expect(pool.stats().find((s) => s.address === x.address)?.queued).toBe(1);
+    void x.server.close();
+    // As in the ConnPool case above: a stream (no window slot) opens on X's connection, X refuses
+    // it unrun (the connection refusing from then on), and its end flushes the call waiting. The
+    // flush's pick retires the connection and connects: the app removes X, whose pool's close
+    // fails the call inside the flush, taken out of the queue and sent nowhere.
+    const stream = pool.openStream('who');
+    expect(await settled(stream.result, 'the stream')).toMatchObject({ code: ErrorCode.Closed });
+    // Before: Closed by the usual rules, its one attempt spent (retries 0).
+    const outcome = await settled(call, 'the call');
+    expect(outcome instanceof Error ? outcome.message : textOf(outcome as never)).toBe('Z');
+    expect(pool.servers().map((s) => s.address)).toEqual([z.address]);
+    // The stream's refusal alone was a failure: the call's move asked nothing.
+    expect(failures).toEqual([expect.stringMatching(new RegExp(`^${x.address}: `))]);
+  });
+
   it('a new call on an idle server whose connecting closes the pool fails Closed', async () => {
     const { pool, x } = await setup((p) => void p.close());
     // X removed with nothing waiting: the next call goes to Y, idle.

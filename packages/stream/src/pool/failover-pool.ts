@@ -29,6 +29,7 @@ import { createSelector, type Selector, type ServerView } from './selection.js';
 import { FailoverCall, type AttemptSettler } from './failover-call.js';
 import type { PoolServer } from './pool-server.js';
 import type { WaitingCall } from './connect-queue.js';
+import { neverLeft } from './waiting-calls.js';
 import { poolRemote } from './pool-remote.js';
 import type { FailoverPoolOptions, MemberPoolOptions, ServerSpec, ServerStats } from './failover-pool-options.js';
 import type { ConnPoolOptions } from './conn-pool-options.js';
@@ -419,7 +420,7 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
   /** `c`'s attempt failed: on to another server where the rules allow it, else the caller is told. */
   private failed(c: FailoverCall, err: RpcError | RemoteError): void {
     if (this.displaced !== undefined && this.displace(c, err)) return;
-    if (this.placing === c && this.replacedUnder(c, err)) return;
+    if ((this.placing === c || neverLeft(err)) && this.replacedUnder(c, err)) return;
     const decision = this.askHook(err, c) ?? defaultDecision(err, c.idempotent);
     if (decision === 'stop') return this.giveUp(c, err);
     // No hook may re-run a call that may have run (the built-in rule never asks to).
@@ -724,10 +725,12 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
 
   /**
    * `c`'s attempt failed unsent (`retry: 'safe'`) as it was handed to its server's pool (`placing`:
-   * told before that returned, so no server's answer: it never left this process), that server
-   * gone meanwhile: an application's `onStateChange` removed it from the change the call made
-   * (its pool connecting for it), after `leaving` looked for the calls waiting there, and the
-   * pool's close under the call failed it. Placed again as `leaving`'s calls are
+   * told before that returned, so no server's answer: it never left this process), or as that
+   * pool's flush took it from its queue to send it (`neverLeft`: it waited for room on a server
+   * up, and the flush's pick replaced a draining connection), that server gone meanwhile: an
+   * application's `onStateChange` removed it from the change the call made (its pool connecting
+   * for it), after `leaving` looked for the calls waiting there, and the pool's close under the
+   * call failed it. Placed again as `leaving`'s calls are
    * (`placeDisplaced`): its attempt moved, not spent (no retry, no budget, no `shouldFailover`
    * asked), with what is left of its time, never on the server removed (out of the lists); with
    * no server left it fails as a call made now does (Unreachable). Once per server a call is
