@@ -6,9 +6,17 @@
  * the bytes received, never with the length a header claims (frame-assembly.ts), within one
  * budget per listener (pending-frame-budget.ts); the `FrameWriter` batches a turn's writes into
  * few socket writes. TLS is the runtime's: tls-settings.ts says when a connection asks for it;
- * reloads of the transport's listeners are core's TransportTls.
+ * reloads of the transport's listeners are core's TransportTls. The same framing serves any
+ * byte stream: a transport author's ByteConn over theirs (byte-stream-framing.ts).
  */
 
 // ── What an application uses ─────────────────────────────────────────────────────────────
 export { tcpTransport } from './tcp-transport.js';
 export type { TcpTransportOptions } from './tcp-transport.js';
+
+// ── What a transport author uses ─────────────────────────────────────────────────────────
+// This framing over a byte stream of their own: core's ByteConn, which they write over it.
+export { byteStreamFraming } from './byte-stream-framing.js';
+export type { ByteStreamFraming, ByteStreamFramingOptions, ByteStreamConnOptions } from './byte-stream-framing.js';
+export type { Dialled } from './frame-conn.js';
+export type { PendingFrameBudget } from './pending-frame-budget.js';
