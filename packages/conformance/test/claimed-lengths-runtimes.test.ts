@@ -5,7 +5,7 @@ import { tcpTransport } from '@skein/transport-tcp';
 import { wsTransport } from '@skein/transport-ws';
 import { claimingRequest, describeNeeding, reap, tmpSocketPath, waitFor, within, type Proc } from '@skein/test-utils';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { Action } from '../src/contract.mjs';
+import { Action, type MemoryReport } from '../src/contract.mjs';
 import { rawPeer, type RawPeer } from './raw-peer.js';
 import { fixture, launch, type RuntimeName } from './runtimes.js';
 
@@ -37,13 +37,6 @@ const request = (actionLength: number, msgLength: number, blobLength: number, se
 const claimed = (header: Uint8Array): Uint8Array => Buffer.concat([header, new Uint8Array(SENT).fill(0x61)]);
 /** What each claiming connection writes. */
 const CLAIM_BYTES = protocol.REQUEST_HEADER_LENGTH + SENT;
-
-/** Action.memory's answer: the server's memory, and receivedBytes of its connections holding part of a frame. */
-interface Memory {
-  rss: number;
-  external: number;
-  midFrame: number[];
-}
 
 const OVER_LIMITS: [Uint8Array, RegExp][] = [
   [request(0x7fff_ffff, 0, 0), /^action of 2147483647 bytes exceeds the server's limit of 1024$/],
@@ -95,7 +88,7 @@ for (const row of ROWS) {
     }, START_MS);
 
     it(`${STALLERS} connections claiming an action, message and blob at the limits and sending ${SENT} bytes hold what arrived`, async () => {
-      const memory = async (): Promise<Memory> => JSON.parse(new TextDecoder().decode(await call(Action.memory)));
+      const memory = async (): Promise<MemoryReport> => JSON.parse(new TextDecoder().decode(await call(Action.memory)));
       const before = await memory();
       const peers: RawPeer[] = await Promise.all(Array.from({ length: STALLERS }, () => rawPeer(row.kind, address)));
       try {
@@ -107,12 +100,12 @@ for (const row of ROWS) {
         // other connection holds that much mid-frame: the refused ones never start a frame); over
         // WebSocket a frame never spans messages, so each claim was read whole once it is closed.
         let grew = { rss: 0, external: 0 };
-        const sample = async (): Promise<Memory> => {
+        const sample = async (): Promise<MemoryReport> => {
           const now = await memory();
           grew = { rss: Math.max(grew.rss, now.rss - before.rss), external: Math.max(grew.external, now.external - before.external) };
           return now;
         };
-        const read = (now: Memory): boolean => (row.kind === 'ws' ? closed === STALLERS : now.midFrame.filter((n) => n >= CLAIM_BYTES).length >= STALLERS);
+        const read = (now: MemoryReport): boolean => (row.kind === 'ws' ? closed === STALLERS : now.midFrame.filter((n) => n >= CLAIM_BYTES).length >= STALLERS);
         await waitFor(async () => read(await sample()), { timeoutMs: HANG_MS, intervalMs: 5, what: 'the server to read the claims' });
         // Once more after the event: what a read reserved is held at least until then.
         await sample();

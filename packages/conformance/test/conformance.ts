@@ -7,7 +7,7 @@ import { tcpTransport } from '@skein/transport-tcp';
 import { wsTransport } from '@skein/transport-ws';
 import { describeNeeding, makeTestCerts, tmpSocketPath, waitFor, within, type Proc, type TestCerts } from '@skein/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Action, Calculator } from '../src/contract.mjs';
+import { Action, Calculator, type MemoryReport } from '../src/contract.mjs';
 import { SCENARIOS } from '../src/scenarios.mjs';
 import { conformanceTls } from '../src/tls.mjs';
 import { expected, type ScenarioName } from '../src/expected.js';
@@ -258,6 +258,8 @@ const READ_TIMEOUT_MS = 5_000;
 const STALLERS = 50;
 const STALL_CLAIM = 15 << 20;
 const STALL_SENT = 1024;
+/** What each claiming connection writes: its header and STALL_SENT bytes of the message. */
+const CLAIM_BYTES = protocol.REQUEST_HEADER_LENGTH + STALL_SENT;
 /** What the server's memory may grow by while they stall: generous next to what they sent (50 KiB), far below what they claimed (750 MiB). */
 const STALL_GROWTH = 64 << 20;
 
@@ -319,7 +321,9 @@ function claimedLengths(server: ServerConfig, s: Running): void {
   }
 
   it(`${STALLERS} connections claiming ${mibOf(STALL_CLAIM)} each and sending ${STALL_SENT} bytes: memory grows with bytes received, readTimeoutMs closes them`, async () => {
-    const memory = async (): Promise<{ rss: number; external: number }> => JSON.parse(await call(Action.memory));
+    // One connection for every sample: none opened between them holds part of a frame, nor costs a TLS handshake each.
+    const sampler = await connect();
+    const memory = async (): Promise<MemoryReport> => JSON.parse(text((await within(sampler.call(Action.memory), HANG_MS, 'Action.memory')).msg));
     const before = await memory();
     const peers = await Promise.all(Array.from({ length: STALLERS }, () => rawPeer('tcp', s.address)));
     let closed = 0;
@@ -329,26 +333,32 @@ function claimedLengths(server: ServerConfig, s: Running): void {
         p.send(claiming(STALL_CLAIM, i + 1));
         p.send(new Uint8Array(STALL_SENT).fill(0x61));
       }
-      // Sampled until the read timeout closes them all: a reservation at the header would be held that whole time.
       let grew = { rss: 0, external: 0 };
-      let openAtFirstSample: number | undefined;
-      const giveUp = Date.now() + HANG_MS + READ_TIMEOUT_MS;
-      while (closed < STALLERS && Date.now() < giveUp) {
+      const sample = async (): Promise<MemoryReport> => {
         const now = await memory();
-        openAtFirstSample ??= STALLERS - closed;
         grew = { rss: Math.max(grew.rss, now.rss - before.rss), external: Math.max(grew.external, now.external - before.external) };
-        await Promise.race([endings, new Promise((resolve) => setTimeout(resolve, READ_TIMEOUT_MS / 10))]);
-      }
+        return now;
+      };
+      // Sampled until the server has read the claims (an event, not a time): its reply lists
+      // STALLERS connections holding part of a frame with every byte written (no other holds that
+      // much mid-frame), each header read and its frame started. A peer closed before that ends the wait.
+      const read = (now: MemoryReport): boolean => now.midFrame.filter((n) => n >= CLAIM_BYTES).length >= STALLERS;
+      await waitFor(async () => read(await sample()) || closed > 0, { timeoutMs: HANG_MS, intervalMs: 5, what: 'the server to read the claims' });
+      // Once more after the event: what a read reserved at a header is held until readTimeoutMs closes its connection.
+      await sample();
+      // The server held them all (not refused at the header) while it was measured.
+      const openWhenRead = STALLERS - closed;
       console.log(`${title(server)}: ${STALLERS} x ${mibOf(STALL_CLAIM)} claimed, ${STALLERS * STALL_SENT} bytes sent; server grew at most rss ${mibOf(grew.rss)}, external ${mibOf(grew.external)}`);
-      // The server held them all (not refused at the header) while it was measured, and closed each, silently, once its frame was overdue.
-      expect(openAtFirstSample).toBe(STALLERS);
-      expect(closed).toBe(STALLERS);
-      expect((await endings).map((e) => e.bytes.length)).toEqual(peers.map(() => 0));
+      expect(openWhenRead).toBe(STALLERS);
       expect(grew.rss).toBeLessThan(STALL_GROWTH);
       expect(grew.external).toBeLessThan(STALL_GROWTH);
+      // Then it closes each, silently, once its frame is overdue.
+      const ended = await within(endings, HANG_MS + READ_TIMEOUT_MS, 'readTimeoutMs to close the claiming connections');
+      expect(ended.map((e) => e.bytes.length)).toEqual(peers.map(() => 0));
       await servesHonestClient();
     } finally {
       for (const p of peers) p.close();
+      sampler.destroy();
     }
   }, START_MS + READ_TIMEOUT_MS);
 
