@@ -3,10 +3,19 @@ import { invalidArgument } from './rpc-error.js';
 /**
  * Where to connect or listen: a TCP host and port, or a Unix socket path. `tls` asks for TLS
  * (the transport's TLS options say with which certificates); `urlPath` is a WebSocket URL's path.
+ * `scheme` is the transport the address was written for (`tcp` for tcp:// and tls://, `ws` for
+ * ws:// and wss://; none for `host:port`): a transport refuses an address written for another
+ * (see `addressFor`) rather than dial it in its own protocol.
  */
 export type Address =
-  | { readonly host: string; readonly port: number; readonly tls?: boolean; readonly urlPath?: string }
+  | { readonly host: string; readonly port: number; readonly tls?: boolean; readonly urlPath?: string; readonly scheme?: AddressScheme }
   | { readonly path: string; readonly tls?: boolean };
+
+/** The transport a `scheme://` names: `tcp` (tcp://, tls://) or `ws` (ws://, wss://). */
+export type AddressScheme = 'tcp' | 'ws';
+
+/** Every form `parseAddress` reads, for the errors that refuse one. */
+export const ADDRESS_FORMS = 'host:port, [::1]:port, tcp://host:port, tls://host:port, ws://host:port[/path], wss://host:port[/path], unix:/path, tls+unix:/path or /path';
 
 /**
  * Accepts `host:port`, `tcp://host:port`, `tls://host:port`, `ws://host:port/path`,
@@ -24,8 +33,8 @@ export function parseAddress(input: string | Address): Address {
   const rest = scheme === undefined ? s : s.slice(scheme.length + 3);
   const web = scheme === 'ws' || scheme === 'wss';
   const m = (web ? /^(?:\[([^\]]+)\]|([^:/]+)):(\d+)(\/[^#]*)?$/ : /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/).exec(rest);
-  if (!m) throw invalidArgument(`not an address: ${JSON.stringify(input)} (want host:port, tls://host:port, wss://host:port/path or unix:/path)`);
-  const address = { host: m[1] ?? m[2]!, port: Number(m[3]), ...(m[4] ? { urlPath: m[4] } : {}) };
+  if (!m) throw invalidArgument(`not an address: ${JSON.stringify(input)} (want ${ADDRESS_FORMS})`);
+  const address = { host: m[1] ?? m[2]!, port: Number(m[3]), ...(m[4] ? { urlPath: m[4] } : {}), ...(scheme !== undefined && { scheme: web ? 'ws' : 'tcp' } as const) };
   return checkAddress(withTls(address, scheme === 'tls' || scheme === 'wss'));
 }
 
@@ -37,6 +46,7 @@ function checkAddress(a: Address): Address {
     return a;
   }
   if (typeof a.host !== 'string' || a.host.length === 0) throw invalidArgument('host is empty');
+  if (a.scheme !== undefined && a.scheme !== 'tcp' && a.scheme !== 'ws') throw invalidArgument(`scheme ${JSON.stringify(a.scheme)} is not 'tcp' or 'ws'`);
   if (!Number.isInteger(a.port) || a.port < 0 || a.port > 65535) {
     throw invalidArgument(`port ${a.port} is not in 0..65535`);
   }
@@ -45,13 +55,15 @@ function checkAddress(a: Address): Address {
 
 /**
  * An Address as the text `parseAddress` reads back to it: `host:port` (`[::1]:port` for IPv6),
- * `unix:/path`, with TLS `tls://host:port` or `tls+unix:/path`, and a WebSocket address as
- * `ws://` or `wss://host:port/path`. What log lines and errors name a peer or listener with,
- * and how an address given as an object is passed on where a string is wanted.
+ * `unix:/path`, with TLS `tls://host:port` or `tls+unix:/path`, and a WebSocket address (a URL
+ * path, or written `ws://`) as `ws://` or `wss://host:port[/path]`. What log lines and errors
+ * name a peer or listener with, and how an address given as an object is passed on where a
+ * string is wanted (a pool's canonical address: `tcp://h:1` and `h:1` stay one server, while
+ * `ws://h:1` keeps its scheme, so that the transport it reaches can still refuse it).
  */
 export function formatAddress(a: Address): string {
   if ('path' in a) return `${a.tls ? 'tls+unix' : 'unix'}:${a.path}`;
   const hostPort = a.host.includes(':') ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
-  if (a.urlPath !== undefined) return `${a.tls ? 'wss' : 'ws'}://${hostPort}${a.urlPath}`;
+  if (a.urlPath !== undefined || a.scheme === 'ws') return `${a.tls ? 'wss' : 'ws'}://${hostPort}${a.urlPath ?? ''}`;
   return a.tls ? `tls://${hostPort}` : hostPort;
 }

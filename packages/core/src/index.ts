@@ -30,11 +30,13 @@ export { guardedLogger } from './guarded-logger.js';
 export type { Logger, LogLevel } from './logger.js';
 // For a line that may recur with every event (a cap refusing each connection): one line a window, with a count
 export { RepeatedLine } from './repeated-line.js';
-export { parseAddress, formatAddress } from './address.js';
-export type { Address } from './address.js';
+export { parseAddress, formatAddress, ADDRESS_FORMS } from './address.js';
+export type { Address, AddressScheme } from './address.js';
+export { addressFor } from './address-for.js';
 // TLS: one options shape for every runtime and transport, and the verified identity of a peer (docs/tls.md)
 export { resolveTls, sniName, reloadedTls, reloadedTlsOptions, reloadedTransportTls, connectTlsOptions, identityOf, tlsFailure, unusableTls, refuseDamagedCa, tlsCloseError, looksLikeTls, SKEIN_ALPN, DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS } from './tls.js';
 export type { TlsOptions, ResolvedTls, PeerIdentity, Pem, DetailedPeerCertificate, TlsHandshakeSeen } from './tls.js';
+export { tlsAcceptError, PLAINTEXT_ON_TLS } from './tls-accept-error.js';
 export { isHandshakeRefusal } from './handshake-refusal.js';
 export { parsedBy } from './pem-certificates.js';
 // For transports: the warning a listener's certificate calls for as it nears its notAfter

@@ -1,19 +1,21 @@
 import { describe, expect, it } from 'vitest';
-import { ErrorCode, RpcError, formatAddress, parseAddress } from '../src/index.js';
+import { ErrorCode, RpcError, addressFor, formatAddress, parseAddress } from '../src/index.js';
 
 describe('parseAddress', () => {
   it.each([
     ['127.0.0.1:4000', { host: '127.0.0.1', port: 4000 }],
-    ['tcp://localhost:1', { host: 'localhost', port: 1 }],
+    ['tcp://localhost:1', { host: 'localhost', port: 1, scheme: 'tcp' }],
     ['[::1]:9', { host: '::1', port: 9 }],
     ['unix:/tmp/a.sock', { path: '/tmp/a.sock' }],
     ['/tmp/b.sock', { path: '/tmp/b.sock' }],
-    ['tls://db-1.internal:7000', { host: 'db-1.internal', port: 7000, tls: true }],
-    ['tls://[::1]:7000', { host: '::1', port: 7000, tls: true }],
+    ['tls://db-1.internal:7000', { host: 'db-1.internal', port: 7000, tls: true, scheme: 'tcp' }],
+    ['tls://[::1]:7000', { host: '::1', port: 7000, tls: true, scheme: 'tcp' }],
     ['tls+unix:/tmp/c.sock', { path: '/tmp/c.sock', tls: true }],
-    ['wss://example.com:443/rpc/v1?x=1', { host: 'example.com', port: 443, tls: true, urlPath: '/rpc/v1?x=1' }],
-    ['wss://example.com:443', { host: 'example.com', port: 443, tls: true }],
-    ['ws://127.0.0.1:80/skein', { host: '127.0.0.1', port: 80, urlPath: '/skein' }],
+    ['wss://example.com:443/rpc/v1?x=1', { host: 'example.com', port: 443, tls: true, urlPath: '/rpc/v1?x=1', scheme: 'ws' }],
+    ['wss://example.com:443', { host: 'example.com', port: 443, tls: true, scheme: 'ws' }],
+    // Written for the WebSocket transport, path or none: a TCP transport refuses it (addressFor).
+    ['ws://127.0.0.1:80', { host: '127.0.0.1', port: 80, scheme: 'ws' }],
+    ['ws://127.0.0.1:80/skein', { host: '127.0.0.1', port: 80, urlPath: '/skein', scheme: 'ws' }],
   ])('reads %s', (s, want) => {
     expect(parseAddress(s)).toEqual(want);
   });
@@ -27,9 +29,55 @@ describe('parseAddress', () => {
     }
   });
 
+  // Every form it reads is named when it refuses one (it named four of nine).
+  it('names every form it reads when it refuses an address', () => {
+    expect(() => parseAddress('nohost')).toThrow('(want host:port, [::1]:port, tcp://host:port, tls://host:port, ws://host:port[/path], wss://host:port[/path], unix:/path, tls+unix:/path or /path)');
+  });
+
+  it('refuses a scheme that names no transport in an Address object', () => {
+    expect(() => parseAddress({ host: 'h', port: 1, scheme: 'http' as never })).toThrow(/scheme "http" is not 'tcp' or 'ws'/);
+  });
+
   it('formats back', () => {
     expect(formatAddress({ host: '::1', port: 1 })).toBe('[::1]:1');
     expect(formatAddress({ path: '/x' })).toBe('unix:/x');
-    for (const s of ['tls://h:1', 'tls+unix:/x', 'wss://[::1]:2/p', 'ws://h:3/p']) expect(formatAddress(parseAddress(s))).toBe(s);
+    for (const s of ['tls://h:1', 'tls+unix:/x', 'wss://[::1]:2/p', 'ws://h:3/p', 'ws://h:4', 'wss://h:5']) expect(formatAddress(parseAddress(s))).toBe(s);
+    // TCP's canonical form drops tcp:// (one server however spelled, in a pool); a ws:// address
+    // keeps its scheme, which once went (`ws://h:4` became `h:4`, `wss://h:5` read as `tls://h:5`).
+    expect(formatAddress(parseAddress('tcp://h:6'))).toBe('h:6');
+  });
+});
+
+describe('addressFor', () => {
+  const refused = (kind: 'tcp' | 'ws', address: Parameters<typeof addressFor>[1]): RpcError => {
+    try {
+      addressFor(kind, address, kind === 'tcp' ? 'tcpTransport' : 'wsTransport');
+    } catch (e) {
+      expect(RpcError.is(e, ErrorCode.InvalidArgument)).toBe(true);
+      return e as RpcError;
+    }
+    return expect.unreachable(`${kind} took ${JSON.stringify(address)}`);
+  };
+
+  it.each(['ws://127.0.0.1:4000', 'wss://127.0.0.1:4000', 'ws://127.0.0.1:4000/skein', 'wss://h:1/p'])('refuses %s for TCP, naming the WebSocket transport', (a) => {
+    expect(refused('tcp', a).message).toMatch(/^tcpTransport cannot use wss?:\/\/.*: ws:\/\/ and wss:\/\/ addresses are for wsTransport or uwsTransport; tcpTransport takes host:port, tcp:\/\/host:port, tls:\/\/host:port, unix:\/path, tls\+unix:\/path or \/path$/);
+  });
+
+  it('refuses a WebSocket Address object (a URL path) for TCP', () => {
+    expect(refused('tcp', { host: 'h', port: 1, urlPath: '/skein' }).message).toMatch(/^tcpTransport cannot use ws:\/\/h:1\/skein:/);
+  });
+
+  it.each([['tcp://127.0.0.1:4000', 'tcp://127.0.0.1:4000'], ['tls://h:1', 'tls://h:1']])('refuses %s for WebSocket, naming the TCP transport', (a, shown) => {
+    expect(refused('ws', a).message).toBe(`wsTransport cannot use ${shown}: tcp:// and tls:// addresses are for tcpTransport; wsTransport takes host:port, ws://host:port[/path], wss://host:port[/path], unix:/path or /path`);
+  });
+
+  it.each(['h:1', '[::1]:2', 'unix:/tmp/s', '/tmp/s', 'tls+unix:/tmp/s'])('takes %s for both', (a) => {
+    expect(addressFor('tcp', a, 'tcpTransport')).toEqual(parseAddress(a));
+    expect(addressFor('ws', a, 'wsTransport')).toEqual(parseAddress(a));
+  });
+
+  it('takes each its own forms, and Address objects that name no scheme', () => {
+    for (const a of ['tcp://h:1', 'tls://h:1', { host: 'h', port: 1, tls: true }]) expect(addressFor('tcp', a, 'tcpTransport')).toEqual(parseAddress(a));
+    for (const a of ['ws://h:1', 'wss://h:1/p', { host: 'h', port: 1, tls: true }, { host: 'h', port: 1, urlPath: '/p' }]) expect(addressFor('ws', a, 'wsTransport')).toEqual(parseAddress(a));
   });
 });

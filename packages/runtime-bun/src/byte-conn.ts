@@ -1,4 +1,4 @@
-import { ByteConnLifecycle, ChunkQueue, connectTimerMs, tlsCloseError, type ByteConn, type PeerIdentity } from '@skein/core';
+import { ByteConnLifecycle, ChunkQueue, connectTimerMs, tlsAcceptError, tlsCloseError, type ByteConn, type PeerIdentity } from '@skein/core';
 import type { BunSocket, BunSocketHandler } from './native-api.js';
 import { handshakeRefusal, type TlsState } from './tls.js';
 
@@ -77,7 +77,8 @@ export class BunByteConn extends ByteConnLifecycle implements ByteConn {
     if (!this.tls || this.tls.state.verified) return;
     clearTimeout(this.handshakeTimer);
     const refused = handshakeRefusal(success, authorizationError, this.tls.state.settings.requestCert, this.tls.side);
-    if (refused !== undefined) return this.fail(new Error(refused));
+    // A listener's client that spoke no TLS fails here (BoringSSL's WRONG_VERSION_NUMBER): said so.
+    if (refused !== undefined) return this.fail(this.tls.side === 'server' ? tlsAcceptError(new Error(refused)) : new Error(refused));
     this.tls.state.verified = true;
     // Paused before the handshake was done (pause() before or after bind), it stays so: the socket
     // read on to let the handshake finish, and reading on past it held all the peer sent.

@@ -1,4 +1,4 @@
-import { ByteConnLifecycle, ChunkQueue, connectTimerMs, tlsCloseError, type ByteConn } from '@skein/core';
+import { ByteConnLifecycle, ChunkQueue, connectTimerMs, tlsAcceptError, tlsCloseError, type ByteConn } from '@skein/core';
 import type { HandshakeHolds } from './handshake-holds.js';
 import type { DenoConn } from './native-api.js';
 import { ReadRegions } from './read-regions.js';
@@ -35,6 +35,8 @@ export class DenoByteConn extends ByteConnLifecycle implements ByteConn {
   private shaking: HandshakeHolds | undefined;
   /** The close waiting for the handshake to settle (set once a close came while `shaking`). */
   private closeWhenShaken: { err: unknown } | undefined;
+  /** Accepted on a TLS listener (`handshake` ran): a client that spoke no TLS is said so at the close (core's tlsAcceptError). */
+  private tlsAccepted = false;
 
   /** `tlsClient`: this is a TLS client, whose server may refuse it after the handshake (see core's tlsCloseError). */
   constructor(
@@ -55,6 +57,7 @@ export class DenoByteConn extends ByteConnLifecycle implements ByteConn {
    */
   handshake(timeoutMs: number, holds: HandshakeHolds): void {
     this.shaking = holds;
+    this.tlsAccepted = true;
     // Capped: past 2^31-1 ms setTimeout fires at once, closing every connection before its handshake.
     const timer = setTimeout(() => this.fail(new Error(`TLS handshake not done within ${timeoutMs} ms`)), connectTimerMs(timeoutMs));
     (timer as { unref?: () => void }).unref?.();
@@ -195,7 +198,8 @@ export class DenoByteConn extends ByteConnLifecycle implements ByteConn {
       // already closed by Deno
     }
     const error = err === undefined ? undefined : err instanceof Error ? err : new Error(String(err));
-    this.gone(this.tlsClient && !this.stopped ? tlsCloseError(this.remote, error, this.heard, this.tlsClient.presentedCert) : error);
+    if (this.tlsAccepted) this.gone(tlsAcceptError(error));
+    else this.gone(this.tlsClient && !this.stopped ? tlsCloseError(this.remote, error, this.heard, this.tlsClient.presentedCert) : error);
     this.wakeReader?.();
   }
 }

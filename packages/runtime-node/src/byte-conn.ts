@@ -1,5 +1,5 @@
 import type net from 'node:net';
-import { ByteConnLifecycle, nodeSocketSentBytes, plainBytes, tlsCloseError, type ByteConn, type PeerIdentity } from '@skein/core';
+import { ByteConnLifecycle, nodeSocketSentBytes, plainBytes, tlsAcceptError, tlsCloseError, type ByteConn, type PeerIdentity } from '@skein/core';
 import { peerName } from './socket-address.js';
 import { identityOfSocket } from './tls.js';
 
@@ -31,12 +31,15 @@ export class NodeByteConn extends ByteConnLifecycle implements ByteConn {
   /** The bits below, in one field rather than four (8 bytes each, at 10,000 idle connections). */
   private bits = 0;
 
-  /** `tlsClient`: this is a TLS client, whose server may refuse it after the handshake (see core's tlsCloseError). */
+  /**
+   * `tls`: this is a TLS client, whose server may refuse it after the handshake (see core's
+   * tlsCloseError), or `'accepted'`: a TLS listener's, whose client may speak no TLS (tlsAcceptError).
+   */
   constructor(
     private readonly socket: net.Socket,
     /** The peer, for logs; undefined: named from the socket on first use (see socket-address.ts's `holdPeerName`). */
     remote: string | undefined,
-    private readonly tlsClient?: { readonly presentedCert: boolean },
+    private readonly tls?: { readonly presentedCert: boolean } | 'accepted',
     /** The socket was made with `readInto(NodeByteConn.onRead)`: its bytes come through `onRead`, not 'data'. */
     ownReads = false,
   ) {
@@ -59,7 +62,8 @@ export class NodeByteConn extends ByteConnLifecycle implements ByteConn {
 
   private static onClose(this: net.Socket): void {
     const conn = (this as OwnedSocket)[OWNER];
-    const tls = conn.tlsClient;
+    const tls = conn.tls;
+    if (tls === 'accepted') return conn.gone(tlsAcceptError(conn.error));
     conn.gone(tls && (conn.bits & CLOSED_HERE) === 0 ? tlsCloseError(conn.remote, conn.error, (conn.bits & HEARD) !== 0, tls.presentedCert) : conn.error);
   }
 

@@ -24,7 +24,7 @@ export async function listen(
   const unixRemote = isTcp(address) ? undefined : formatAddress(address);
   const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, (socket) => {
     if (isTcp(address)) socket.setNoDelay(true);
-    if (secure) return accept(new NodeByteConn(acceptTls(socket, secure.current), remoteOf(socket, address)));
+    if (secure) return accept(new NodeByteConn(acceptTls(socket, secure.current), remoteOf(socket, address), 'accepted'));
     // Plain TCP: the peer's name is formatted on first use (a TLS socket reads it through its own handle).
     if (unixRemote === undefined) holdPeerName(socket);
     accept(new NodeByteConn(socket, unixRemote));

@@ -1,4 +1,4 @@
-import { CertificateExpiryWatch, checkFrameSpec, formatAddress, parseAddress, type Address, type FrameConn, type FrameListener, type FrameSpec, type ReloadableTransport, type Runtime, type TlsOptions, type TransportConnectOptions, type TransportListenOptions } from '@skein/core';
+import { CertificateExpiryWatch, addressFor, checkFrameSpec, formatAddress, type Address, type FrameConn, type FrameListener, type FrameSpec, type ReloadableTransport, type Runtime, type TlsOptions, type TransportConnectOptions, type TransportListenOptions } from '@skein/core';
 import { byteStreamFraming, type ByteStreamFramingOptions } from './byte-stream-framing.js';
 import { TlsSettings } from './tls-settings.js';
 
@@ -26,8 +26,9 @@ export function tcpTransport(runtime: Runtime, options: TcpTransportOptions = {}
     async connect(address: Address, spec: FrameSpec, opts: TransportConnectOptions = {}): Promise<FrameConn> {
       checkFrameSpec(spec);
       // A malformed Address object is InvalidArgument here, not the socket API's RangeError (or a
-      // dial of localhost for an empty host): the contract's words for a bad address.
-      parseAddress(address);
+      // dial of localhost for an empty host): the contract's words for a bad address. So is a
+      // ws:// one, which would otherwise be dialled as plain TCP.
+      addressFor('tcp', address, 'tcpTransport');
       const secure = tls.forConnect(address, opts.logger);
       const conn = await runtime.connect(address, { ...(opts.timeoutMs !== undefined && { timeoutMs: opts.timeoutMs }), ...(opts.signal && { signal: opts.signal }), ...(secure && { tls: secure }) });
       // A budget of its own: shared, a server that stalls mid-frame would fail the connections to others.
@@ -35,13 +36,15 @@ export function tcpTransport(runtime: Runtime, options: TcpTransportOptions = {}
     },
     async listen(address: Address, spec: FrameSpec, accept: (conn: FrameConn) => void, opts: TransportListenOptions = {}): Promise<FrameListener> {
       checkFrameSpec(spec);
+      addressFor('tcp', address, 'tcpTransport');
       const budget = framing.budget();
       const secure = tls.forListen(address);
       // Read per connection from the settings a reload keeps (it changes certificates, never requestCert).
       const listener = await runtime.listen(address, (conn) => accept(framing.conn(conn, spec, { budget, identityPending: secure !== undefined && tls.requestsCerts() && conn.identity === undefined })), secure && { tls: secure });
       // Given a reload applied while it opened; closed if it cannot take it.
       if (secure) await tls.listening(listener, new CertificateExpiryWatch(formatAddress(listener.address), opts.logger, runtime.clock), secure);
-      const frameListener: FrameListener = { address: listener.address, close: () => (tls.closed(listener), listener.close()) };
+      // Says it is TLS (Address.tls), as a `tls://` address asked: the runtime's bound address names the port only.
+      const frameListener: FrameListener = { address: secure ? { ...listener.address, tls: true } : listener.address, close: () => (tls.closed(listener), listener.close()) };
       return frameListener;
     },
     reloadTls: (next) => tls.reload(next),

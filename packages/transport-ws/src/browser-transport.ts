@@ -1,4 +1,4 @@
-import { DEFAULT_CONNECT_TIMEOUT_MS, invalidArgument, parseAddress, type ReloadableTransport } from '@skein/core';
+import { DEFAULT_CONNECT_TIMEOUT_MS, addressFor, invalidArgument, type ReloadableTransport } from '@skein/core';
 import { resolveOptions, type WsTransportOptions } from './options.js';
 import { connectStandard, globalWebSocket } from './standard-client.js';
 
@@ -16,7 +16,7 @@ export function browserWsTransport(name: string, options: WsTransportOptions): R
     connect: async (address, spec, o) => {
       const Ctor = opts.WebSocket ?? globalWebSocket();
       if (!Ctor) throw invalidArgument('no WebSocket here: pass one as the `WebSocket` option');
-      return connectStandard(Ctor, parseAddress(address), spec, opts, o?.timeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS, o?.signal);
+      return connectStandard(Ctor, addressFor('ws', address, `${name}Transport`), spec, opts, o?.timeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS, o?.signal);
     },
     listen: () => Promise.reject(invalidArgument(`${name}Transport().listen is not available in a browser build: a page can connect, not serve`)),
     // Present as the Node entry's are (one declaration describes both entries): a page's

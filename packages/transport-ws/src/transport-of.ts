@@ -1,4 +1,4 @@
-import { CertificateExpiryWatch, DEFAULT_CONNECT_TIMEOUT_MS, formatAddress, parseAddress, TransportTls, guardedLogger, warnOfClientCertificate, type Address, type FrameConn, type FrameListener, type FrameSpec, type Logger, type ReloadableTransport, type TlsOptions } from '@skein/core';
+import { CertificateExpiryWatch, DEFAULT_CONNECT_TIMEOUT_MS, addressFor, formatAddress, TransportTls, guardedLogger, warnOfClientCertificate, type Address, type FrameConn, type FrameListener, type FrameSpec, type Logger, type ReloadableTransport, type TlsOptions } from '@skein/core';
 import type { ResolvedOptions } from './options.js';
 import { wsClientTls } from './tls.js';
 import { connectClient } from './ws-client.js';
@@ -29,7 +29,8 @@ export function transportOf(name: string, options: ResolvedOptions, listen: List
     // Async, and the address checked first: a malformed one rejects with InvalidArgument, never a
     // URL's SyntaxError (thrown before the promise, by the standard WebSocket's constructor).
     async connect(address, spec, o) {
-      const at = parseAddress(address);
+      // A tcp:// or tls:// address is the TCP transport's: refused, not dialled as ws:// or wss://.
+      const at = addressFor('ws', address, `${name}Transport`);
       // A client certificate (mTLS) near its date is warned of through the client's logger, else
       // the transport's own: once per options object (core's warnOfClientCertificate), not per connect.
       warnOfClientCertificate(options.tls, o?.logger ?? options.logger);
@@ -39,12 +40,13 @@ export function transportOf(name: string, options: ResolvedOptions, listen: List
       const listenedWith = options.tls;
       // The server's logger (RpcServer passes the one you gave it), else the transport's own.
       const logger = o?.logger === undefined ? options.logger : guardedLogger(o.logger);
-      const l = await listen(address, spec, accept, listenedWith, logger);
+      const l = await listen(addressFor('ws', address, `${name}Transport`), spec, accept, listenedWith, logger);
       if (listenedWith === undefined) return l;
       // A reload applied while it opened is given to it before it resolves; it is closed and the
       // listen refused if it cannot take it.
       await tls.listening(l, new CertificateExpiryWatch(formatAddress(l.address), logger), listenedWith);
-      return { address: l.address, close: () => (tls.closed(l), l.close()) };
+      // Says it is TLS (Address.tls, `wss://`), as a `wss://` address asked: the server's bound address names the port only.
+      return { address: { ...l.address, tls: true }, close: () => (tls.closed(l), l.close()) };
     },
     reloadTls: (next) => tls.reload(next),
     tlsGeneration: () => tls.generation,
