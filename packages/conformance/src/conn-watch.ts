@@ -25,9 +25,21 @@ interface ConnRecord {
   countsQueued: boolean;
 }
 
+/** Connections a listener accepted while the log was kept. */
+export interface AcceptLog {
+  readonly conns: readonly FrameConn[];
+  stop(): void;
+}
+
 /** A transport whose connections, on both sides, are watched for the lifecycle the stream layer relies on. */
 export interface ConnWatch {
   readonly transport: Transport;
+  /**
+   * The server's connections accepted from now on (as its listener accepted them, watched), until
+   * `stop()`: a check reads the server's side of the connections it makes. Only while asked, so
+   * that the suite's closed connections are not held to its end.
+   */
+  acceptsFrom(): AcceptLog;
   /** What is wrong with the connections now, in words, for a scenario that did not finish. */
   stuck(): string[];
   /** Connections whose close was reported other than once (none, or twice), in words; [] when all reported exactly once. */
@@ -47,6 +59,7 @@ export interface ConnWatch {
  */
 export function watchConns(inner: Transport): ConnWatch {
   const records: ConnRecord[] = [];
+  const acceptLogs = new Set<FrameConn[]>();
   const watched = (conn: FrameConn, side: ConnRecord['side']): FrameConn => {
     const r: ConnRecord = { side, remote: '', ended: false, closed: false, peerEnded: false, seesPeerEnd: false, closeReports: 0, closeErr: undefined, awaitingDrain: false, framed: 0, received: 0, miscount: undefined, countsQueued: false };
     records.push(r);
@@ -83,7 +96,17 @@ export function watchConns(inner: Transport): ConnWatch {
   const transport: Transport = {
     name: inner.name,
     connect: async (address, spec, options) => watched(await inner.connect(address, spec, options), 'client'),
-    listen: (address, spec, accept, options) => inner.listen(address, spec, (conn) => accept(watched(conn, 'server')), options),
+    listen: (address, spec, accept, options) =>
+      inner.listen(
+        address,
+        spec,
+        (conn) => {
+          const w = watched(conn, 'server');
+          for (const log of acceptLogs) log.push(w);
+          accept(w);
+        },
+        options,
+      ),
     ...(inner.reloadTls && { reloadTls: (tls) => inner.reloadTls!(tls) }),
     ...(inner.tlsGeneration && { tlsGeneration: () => inner.tlsGeneration!() }),
   };
@@ -93,6 +116,11 @@ export function watchConns(inner: Transport): ConnWatch {
   };
   return {
     transport,
+    acceptsFrom: () => {
+      const conns: FrameConn[] = [];
+      acceptLogs.add(conns);
+      return { conns, stop: () => void acceptLogs.delete(conns) };
+    },
     stuck: () => [
       ...count('ended by this side (end()) and the peer (its end reported) never reported close(): once both sides have ended, the transport closes the connection and reports close()', (r) => r.ended && r.peerEnded && r.closeReports === 0),
       ...count("ended by this side (end()), the peer's end unseen (no end handler given: the transport's default ends this side at it), never reported close(): once the peer has ended too, the transport closes the connection and reports close()", (r) => r.ended && !r.seesPeerEnd && r.closeReports === 0),

@@ -127,7 +127,7 @@ export function transportConformance(t: TransportUnderTest): void {
     }, TEST_MS);
 
     it('holds no memory for a body only claimed: a header within the limits and 1 KiB of its body reserve nothing', async () => {
-      const problems = await bounded(claimedBodyProblems(transport, parseAddress(address), HANG_MS), SCENARIO_MS, () => hung('claiming bodies', conns.stuck()));
+      const problems = await bounded(claimedBodyProblems(transport, parseAddress(address), HANG_MS, conns.acceptsFrom), SCENARIO_MS, () => hung('claiming bodies', conns.stuck()));
       expect(problems, 'memory held for bytes a peer claimed and never sent').toEqual([]);
     }, TEST_MS);
 

@@ -37,6 +37,10 @@ export interface Faults {
   waitsForRejectedBody?: boolean;
   /** The server's reader allocates a frame's whole buffer at its header, before the body arrives: memory held for bytes only claimed. */
   reservesClaimedBody?: boolean;
+  /** The server's listener hands each connection on 400 ms after it is accepted: what a loaded machine does to a reader. */
+  acceptsLate?: boolean;
+  /** The server's connections give no `receivedBytes`, `midFrame` nor `receiving`: a transport that cannot tell what arrived (no mutant alone; with another fault, its check's fallback). */
+  serverCountsNothing?: boolean;
   /** The client's connect drops its `timeoutMs`: a handshake nobody answers waits out the 10 s default. */
   ignoresConnectTimeout?: boolean;
   /** The client's connect opens a socket of its own to the address first, and leaves it open when the connect fails. */
@@ -77,10 +81,12 @@ export function mutantTransport(inner: Transport, faults: Faults): Transport {
       inner.listen(address, serverSpec(spec), (conn) => {
         let c = faults.waitsForRejectedBody || faults.reservesClaimedBody ? override(conn, { setFrameSpec: (next: FrameSpec) => conn.setFrameSpec?.(serverSpec(next)) }) : conn;
         if (faults.reservesClaimedBody) c = releasingReservations(c);
+        if (faults.serverCountsNothing) c = override(c, { receivedBytes: undefined, midFrame: undefined, receiving: undefined });
         if (faults.blindToCongestion) c = override(c, { congested: false });
         if (faults.reportsCleanCloseWithError) c = reportingCloseWithError(c);
         if (faults.dropsReverseCalls) c = droppingReverseCalls(c, spec.outbound ?? spec);
-        accept(c);
+        if (faults.acceptsLate) setTimeout(() => accept(c), LATE_MS);
+        else accept(c);
       }),
   };
   function serverSpec(spec: FrameSpec): FrameSpec {
@@ -89,6 +95,9 @@ export function mutantTransport(inner: Transport, faults: Faults): Transport {
     return spec;
   }
 }
+
+/** How late `acceptsLate` hands a connection on: past the 250 ms an earlier claimed-body check watched for. */
+const LATE_MS = 400;
 
 /** Buffers reserved at a header for a body to come (`reservesClaimedBody`), let go once a frame or a close comes. */
 const reserved: Uint8Array[] = [];
