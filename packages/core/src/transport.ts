@@ -199,6 +199,12 @@ export const SMALL_PART = 1024;
 export interface FrameListener {
   /** Where it is bound: of the kind asked for (a path for a path; for a host, its bound port). */
   readonly address: Address;
+  /**
+   * True for a listener whose connections are TLS, whether its transport's options or a `tls://`
+   * address asked for it (`address` names where it is bound, as asked, and so may not say).
+   * Optional: left out, `address.tls` says. What a server's `listening` line reads.
+   */
+  readonly tls?: boolean;
   close(): Promise<void>;
 }
 

@@ -26,6 +26,11 @@ async function start(table: Record<string, ActionHandler>, opts: Partial<RpcServ
 }
 
 const echo: ActionHandler = (req) => req.msg;
+/**
+ * A call on a connection refused at a cap fails safe to send elsewhere, naming the cap: in flight
+ * when the refusal came (Overloaded) or made after it (Closed, the refusal as cause).
+ */
+const refusedOrCode = (e: RpcError): string => (e.retry === 'safe' && /connection limit reached/.test(e.message) ? 'refused' : e.codeName);
 const utf8 = new TextEncoder();
 
 describe('RpcServer peers and clients: options', () => {
@@ -74,7 +79,8 @@ describe('RpcServer peers and clients on one listener', () => {
     await p2.call('echo');
     expect(server.stats()).toMatchObject({ clients: 2, peers: 2 });
     // A third peer: peers are at their cap too.
-    await expect(connect('peer-3')).rejects.toMatchObject({ code: ErrorCode.Unreachable });
+    // Told why before the close: the hello is answered with the refusal, unread.
+    await expect(connect('peer-3')).rejects.toMatchObject({ code: ErrorCode.Overloaded, message: expect.stringMatching(/clients\.maxConnections/) });
     // Credentials that do not make a peer do not get past the clients' cap.
     await expect(connect('user-9').then((s) => s.call('echo'))).rejects.toBeInstanceOf(RpcError);
     // A client leaving frees a client's place, not a peer's.
@@ -99,7 +105,7 @@ describe('RpcServer peers and clients on one listener', () => {
     clock.advance(1000);
     await halfOpen.closedByPeer;
     expect(server.stats().clients).toBe(3);
-    await expect(connect('peer-1')).rejects.toMatchObject({ code: ErrorCode.Unreachable });
+    await expect(connect('peer-1')).rejects.toMatchObject({ code: ErrorCode.Overloaded, message: expect.stringMatching(/connection limit reached/) });
     clock.advance(999);
     expect(server.connections).toBe(3);
     // Before, both held their places until the idle timeout (120 s), and could come back for more.
@@ -179,10 +185,10 @@ describe('RpcServer peers and clients on one listener', () => {
       admitNext = peer;
       const s = await ClientStream.connect({ transport, address: `127.0.0.1:${a.port}`, keepaliveMs: 0 });
       cleanup.push(() => s.destroy());
-      return s.call('k').then(() => 'ok', (e: RpcError) => e.codeName);
+      return s.call('k').then(() => 'ok', refusedOrCode);
     };
     expect([await outcome(false), await outcome(true)]).toEqual(['ok', 'ok']);
-    expect([await outcome(false), await outcome(true), await outcome(false), await outcome(true)]).toEqual(['IO', 'IO', 'IO', 'IO']);
+    expect([await outcome(false), await outcome(true), await outcome(false), await outcome(true)]).toEqual(['refused', 'refused', 'refused', 'refused']);
     const warned = logger.lines.filter((l) => l.level === 'warn' && /connection limit/.test(l.msg ?? ''));
     expect(warned.map((l) => [l.msg, l.obj.cap])).toEqual([
       ['connection limit reached (clients.maxConnections): refusing new clients', 'clients.maxConnections'],
@@ -198,12 +204,12 @@ describe('RpcServer peers and clients on one listener', () => {
     const logger = memoryLogger();
     const clock = new ManualClock();
     const { server, connect } = await start({ echo }, { logger, clock, maxConnections: 1 });
-    const outcome = (s: ClientStream) => s.call('echo').then(() => 'ok', (e: RpcError) => e.codeName);
+    const outcome = (s: ClientStream) => s.call('echo').then(() => 'ok', refusedOrCode);
     const churn = async (rounds: number) => {
       for (let i = 0; i < rounds; i++) {
         const a = await connect();
         const b = await connect();
-        expect([await outcome(a), await outcome(b)]).toEqual(['ok', 'IO']);
+        expect([await outcome(a), await outcome(b)]).toEqual(['ok', 'refused']);
         a.destroy();
         await waitFor(() => server.connections === 0);
       }
@@ -311,7 +317,7 @@ describe('RpcServer peers and clients on one listener', () => {
     const first = await connect();
     expect(new TextDecoder().decode((await first.call('k')).msg)).toBe('client');
     const second = await connect();
-    await expect(second.call('k')).rejects.toMatchObject({ code: ErrorCode.IO });
+    expect(await second.call('k').then(() => 'ok', refusedOrCode)).toBe('refused');
     expect(server.stats()).toMatchObject({ clients: 1, peers: 0, refused: 1 });
   });
 
@@ -329,12 +335,12 @@ describe('RpcServer peers and clients on one listener', () => {
       const s = await ClientStream.connect({ transport, address: `127.0.0.1:${a.port}`, keepaliveMs: 0 });
       cleanup.push(() => s.destroy());
       // The call's answer proves the server accepted (and judged) the connection.
-      return s.call('k').then((r) => new TextDecoder().decode(r.msg), (e: RpcError) => e.codeName);
+      return s.call('k').then((r) => new TextDecoder().decode(r.msg), refusedOrCode);
     };
     expect(await kindOf(false)).toBe('client');
     expect(await kindOf(true)).toBe('peer');
-    expect(await kindOf(false)).toBe('IO');
-    expect(await kindOf(true)).toBe('IO');
+    expect(await kindOf(false)).toBe('refused');
+    expect(await kindOf(true)).toBe('refused');
     expect(server.stats()).toMatchObject({ clients: 1, peers: 1, refused: 2 });
   });
 });

@@ -43,8 +43,7 @@ export function tcpTransport(runtime: Runtime, options: TcpTransportOptions = {}
       const listener = await runtime.listen(address, (conn) => accept(framing.conn(conn, spec, { budget, identityPending: secure !== undefined && tls.requestsCerts() && conn.identity === undefined })), secure && { tls: secure });
       // Given a reload applied while it opened; closed if it cannot take it.
       if (secure) await tls.listening(listener, new CertificateExpiryWatch(formatAddress(listener.address), opts.logger, runtime.clock), secure);
-      // Says it is TLS (Address.tls), as a `tls://` address asked: the runtime's bound address names the port only.
-      const frameListener: FrameListener = { address: secure ? { ...listener.address, tls: true } : listener.address, close: () => (tls.closed(listener), listener.close()) };
+      const frameListener: FrameListener = { address: listener.address, ...(secure && { tls: true }), close: () => (tls.closed(listener), listener.close()) };
       return frameListener;
     },
     reloadTls: (next) => tls.reload(next),

@@ -45,8 +45,7 @@ export function transportOf(name: string, options: ResolvedOptions, listen: List
       // A reload applied while it opened is given to it before it resolves; it is closed and the
       // listen refused if it cannot take it.
       await tls.listening(l, new CertificateExpiryWatch(formatAddress(l.address), logger), listenedWith);
-      // Says it is TLS (Address.tls, `wss://`), as a `wss://` address asked: the server's bound address names the port only.
-      return { address: { ...l.address, tls: true }, close: () => (tls.closed(l), l.close()) };
+      return { address: l.address, tls: true, close: () => (tls.closed(l), l.close()) };
     },
     reloadTls: (next) => tls.reload(next),
     tlsGeneration: () => tls.generation,

@@ -197,7 +197,13 @@ export class ClientStream implements StreamCaller {
     // Reverse calls are read only if the server agreed them.
     if (this.serving) this.hello.whenKnown(() => this.serving!.agree(this.hello.answerEntries));
     this.hello.whenKnown(() => this.streaming.openWaiting());
-    if (this.hello.request) conn.write(this.hello.request);
+    if (this.hello.request) {
+      conn.write(this.hello.request);
+      // The first calls, made as the connect resolves, leave in the same socket write: a server
+      // at its connection cap answers the hello unread and closes, and once its reset is back a
+      // second write fails (EPIPE) and ends the connection before the answer saying why is read.
+      conn.deferFlush?.();
+    }
     this.auth = credentials && new ClientAuth(credentials.source, clock, logger, this.authLink());
   }
 
@@ -915,7 +921,7 @@ export class ClientStream implements StreamCaller {
     this.throttler.inFlight = 0;
     // Stackless, as every error made for many calls at once here: its stack would name only the
     // socket's close handler (or a ticker), never a caller's code, and cost most of the turn.
-    for (const call of calls) call.finish(withoutStack(() => (this.saidGoodbye ? unreadByClosingServer(this.remote, cause) : lostOnWire(this.remote, cause))), null, this.callbacks);
+    for (const call of calls) call.finish(withoutStack(() => this.lostCallError(cause)), null, this.callbacks);
     const unsent = [...this.throttler.drain(), ...this.held.drain()];
     for (const call of unsent) {
       call.held = false;
@@ -925,6 +931,18 @@ export class ClientStream implements StreamCaller {
     const waiters = this.pongWaiters;
     this.pongWaiters = [];
     for (const w of waiters) w.reject(withoutStack(() => new RpcError(ErrorCode.IO, `connection to ${this.remote} lost before a ping was answered: ${cause.message}`, { cause })));
+  }
+
+  /**
+   * What a call still unanswered when the connection ended fails with: it may have run, unless
+   * the server said it did not. It said so with a goodbye, or by refusing the connection at its
+   * hello (a server refuses so only a connection on which it runs nothing: one at a connection
+   * cap, closed before anything was read, or one sent away from probation, whose calls it
+   * refuses unrun).
+   */
+  private lostCallError(cause: Error): RpcError {
+    if (this.refusal !== undefined) return refusedConnection(this.remote, this.refusal);
+    return this.saidGoodbye ? unreadByClosingServer(this.remote, cause) : lostOnWire(this.remote, cause);
   }
 
   /** The peer broke the protocol or stopped answering: the connection ends with `err`. */
@@ -938,9 +956,10 @@ export class ClientStream implements StreamCaller {
     if (err instanceof FrameError && this.hello.dialect === 'pending') err = strangerPeer(err);
     // Bytes after the goodbye that do not frame break it as a frame would: the calls unanswered may have run.
     if (brokeProtocol(err)) this.saidGoodbye = false;
-    if (err && this._state !== 'closed') this.logger.warn({ remote: this.remote, err }, 'stream closed');
-    // A server that refused the connection ended it: that is what it closed with.
-    const why = err ?? this.refusal;
+    // A server that refused the connection ended it, reset or not (one at its cap closes with the
+    // hello unread): that is what it closed with, said when the refusal came.
+    if (err && this._state !== 'closed' && this.refusal === undefined) this.logger.warn({ remote: this.remote, err }, 'stream closed');
+    const why = this.refusal ?? err;
     this.shutdown(why ?? new Error('closed by peer'), why);
   }
 
@@ -975,6 +994,10 @@ const ranOnV1Server = (e: RpcError): RpcError =>
 /** A call still unanswered when a server that said goodbye ended the connection: it never ran there, as a bare Closed says. */
 const unreadByClosingServer = (remote: string, cause: Error): RpcError =>
   new RpcError(ErrorCode.Closed, `${remote} was closing and ended the connection before it read the call (it said so: never ran): ${cause.message}`, { cause, retry: 'safe' });
+
+/** A call on the wire when the server that refused the connection ended it: it never ran (the refusal says why). */
+const refusedConnection = (remote: string, why: RpcError): RpcError =>
+  new RpcError(ErrorCode.Overloaded, `${remote} refused the connection and ran nothing sent on it (${why.codeName}: ${why.message})`, { cause: why, retry: 'safe' });
 
 /**
  * A call on the wire when the connection was lost: it may have run. Even when an mTLS server's

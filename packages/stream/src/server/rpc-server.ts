@@ -15,7 +15,8 @@ import { requestFrameSpec } from '../wire/frame-specs.js';
 import { ServerConn, type ServerConnOptions } from './connection.js';
 import { ActionNames } from '../wire/action-names.js';
 import { resolveServerOptions, type RpcServerOptions, type ServerSettings } from './server-options.js';
-import { ConnCensus, type KindCap } from './conn-census.js';
+import { ConnCensus } from './conn-census.js';
+import { CAP_REFUSALS, type Cap } from './cap-refusals.js';
 import { Probations } from './probations.js';
 import { PROBATION_REFUSALS } from './probation-refusals.js';
 import type { ConnInfo } from './request.js';
@@ -55,8 +56,6 @@ export interface RpcServerStats {
   /** Open connections admitted as peers (`peers.admit`). */
   peers: number;
 }
-
-type Cap = KindCap | 'maxConnections';
 
 /** The warn line of each cap that refuses connections (once per stretch of refusals, then a count per window), and the cap's value. */
 const REFUSAL_LINES: Record<Cap, { msg: string; limit(s: ServerSettings): number }> = {
@@ -191,7 +190,9 @@ export class RpcServer {
     }
     this.listeners.add(listener);
     this.ticker ??= clock.every(tickMs, () => this.tick());
-    logger.info({ address: listener.address, transport: transport.name }, 'listening');
+    // The transport's name is the same with TLS or without: the listener says which.
+    const tls = listener.tls ?? listener.address.tls === true;
+    logger.info({ address: listener.address, transport: transport.name, tls }, tls ? 'listening (TLS)' : 'listening');
     return listener.address;
   }
 
@@ -246,10 +247,14 @@ export class RpcServer {
   }
 
   /**
-   * At `cap`: closed before anything is read, so that a flood of connections costs an accept
-   * and a close each. Requests a client sent on it fail on its side with IO. The warn line names
-   * the option that refused, so that the one to raise is plain. `close` false: counted and said
-   * only, for a connection that answers why and leaves by itself (one refused at its hello).
+   * At `cap`: closed before anything is read, so that a flood of connections costs an accept,
+   * one write of a frame made once (CAP_REFUSALS) and a close each. The frame answers the hello a
+   * Skein client sends first with why, so that its calls on the connection fail Overloaded,
+   * unrun (safe to send elsewhere), not IO "may have run". Over TLS it cannot go out before the
+   * handshake, which is not waited for: the transport drops it with the connection, closed as
+   * before. The warn line names the option that refused, so that the one to raise is plain.
+   * `close` false: counted and said only, for a connection that answers why and leaves by itself
+   * (one refused at its hello).
    */
   private refuse(conn: FrameConn, cap: Cap, close = true): void {
     this.refusedTotal++;
@@ -258,7 +263,10 @@ export class RpcServer {
       const line = REFUSAL_LINES[cap];
       this.settings.logger.warn({ remote: conn.remote, cap, [cap]: line.limit(this.settings) }, line.msg);
     }
-    if (close) conn.close();
+    if (!close) return;
+    conn.write(CAP_REFUSALS[cap]);
+    conn.flush();
+    conn.close();
   }
 
   /** Whether a cap's refusal line is counting: refusals came within its last window. */
@@ -404,6 +412,9 @@ export class RpcServer {
 
   private async shutdown(): Promise<void> {
     this._state = 'closing';
+    // Said before the drain begins: an operator's log shows the shutdown, and what it waits for.
+    const { connections, inFlight } = this.stats();
+    this.settings.logger.info({ connections, inFlight, closeWaitMs: this.settings.closeWaitMs }, `closing: accepting no more connections; draining ${connections === 1 ? '1 connection' : `${connections} connections`} with ${inFlight === 1 ? '1 call or stream' : `${inFlight} calls or streams`} running`);
     // Every connection drains from close() on, not once the listeners have closed: a call read
     // meanwhile is refused unrun (Closed, safe to send elsewhere) rather than run and then, were the
     // listeners slow to close, cut by the close wait as one that may have run. No new reverse call
@@ -413,16 +424,18 @@ export class RpcServer {
     // Told now too: a feed that ends on it spares the close its wait.
     this.drainSignal.fire(new RpcError(ErrorCode.Closed, 'the server is closing'));
     const startedAt = performance.now();
+    /** Calls and streams still running when the close wait cut their connections: those of `inFlight` not finished. */
+    let cut = 0;
     await this.closeListeners();
     if (this.conns.size > 0) {
       const done = new Promise<void>((resolve) => (this.allClosed = resolve));
       // One budget for the whole close: what the listeners took is not given again.
       const timer = setTimeout(() => {
-        const inFlight = [...this.conns].reduce((n, c) => n + c.inFlight, 0);
+        const running = (cut = [...this.conns].reduce((n, c) => n + c.inFlight, 0));
         // Says what to change: a handler that runs until told can end on the draining signal.
         this.settings.logger.warn(
-          { connections: this.conns.size, inFlight, closeWaitMs: this.settings.closeWaitMs },
-          `close wait over: cutting connections (${inFlight === 1 ? '1 call or stream' : `${inFlight} calls or streams`} still running after closeWaitMs ${this.settings.closeWaitMs} ms; a handler that runs until told can end on req.conn.draining / ctx.draining)`,
+          { connections: this.conns.size, inFlight: running, closeWaitMs: this.settings.closeWaitMs },
+          `close wait over: cutting connections (${running === 1 ? '1 call or stream' : `${running} calls or streams`} still running after closeWaitMs ${this.settings.closeWaitMs} ms; a handler that runs until told can end on req.conn.draining / ctx.draining)`,
         );
         for (const c of this.conns) c.forceClose();
       }, Math.max(0, this.settings.closeWaitMs - (performance.now() - startedAt)));
@@ -433,6 +446,9 @@ export class RpcServer {
     this.ticker = undefined;
     this.flushLines();
     this._state = 'closed';
+    const ms = Math.round(performance.now() - startedAt);
+    const finished = Math.max(0, inFlight - cut);
+    this.settings.logger.info({ ms, finished, cut }, `closed after ${ms} ms: ${finished} of ${inFlight} calls or streams running at close() finished${cut > 0 ? `, ${cut} cut at closeWaitMs` : ''}`);
   }
 
   /**
