@@ -1,11 +1,13 @@
 import { ErrorCode, RpcError, silentLogger, type FrameConn, type Transport } from '@skein/core';
+import net from 'node:net';
 import { cleanups, connectRazorClient, memoryLogger, portOf, rawConnect, suiteCerts, testTls, waitFor, within } from '@skein/test-utils';
 import { nodeRuntime } from '@skein/runtime-node';
 import { tcpTransport } from '@skein/transport-tcp';
 import { describe, expect, it } from 'vitest';
 import { ClientStream, FailoverPool, RpcServer, createRouter, type RpcServerOptions } from '../src/index.js';
 import { HELLO_SEQ } from '../src/wire/hello.js';
-import { requestFrame, responseFrames, transport } from './harness.js';
+import { errorStringFrame } from './golden.js';
+import { requestFrame, requestFrames, responseFrames, transport } from './harness.js';
 import { str } from './pool-harness.js';
 import { HELLO_ACTION } from '../src/wire/protocol.js';
 
@@ -67,7 +69,7 @@ describe('a connection refused at a cap is told why, unread', () => {
     expect(await client.closed()).toMatchObject({ code: ErrorCode.Overloaded });
   });
 
-  it('lets a FailoverPool run a non-idempotent call once, on the server with room', async () => {
+  it('lets a FailoverPool run a non-idempotent call once, on the server with room (as before: it pings a new connection before it sends calls there)', async () => {
     const full = await fullServer();
     let ranFree = 0;
     const free = new RpcServer({ dispatch: createRouter({ op: () => (ranFree++, str('free')) }, silentLogger), logger: silentLogger });
@@ -147,5 +149,32 @@ describe('a connection refused at a cap is told why, unread', () => {
     expect(err).toBeInstanceOf(RpcError);
     expect(s.server.stats()).toMatchObject({ connections: 1, refused: 2 });
     expect(s.ran()).toBe(0);
+  });
+
+  it("reads only Overloaded in a hello's answer as nothing run: another code there (a razor v1 gateway passing on a downstream's words) leaves a lost call 'may have run'", async () => {
+    // A gateway that answers the hello with what its downstream said (InvalidArgument), runs the
+    // call it read with it, and drops the connection before answering it.
+    let ran = 0;
+    const gateway = net.createServer((s) => {
+      s.on('error', () => {});
+      let got = new Uint8Array(0);
+      s.on('data', (chunk: Buffer) => {
+        got = new Uint8Array(Buffer.concat([got, chunk]));
+        const frames = requestFrames(got);
+        // The call left with the hello, in one write (a call with no deadline or head is not held for its answer).
+        if (!frames.some((f) => f.action === HELLO_ACTION) || ran > 0 || !frames.some((f) => f.action !== HELLO_ACTION)) return;
+        ran++;
+        s.write(errorStringFrame(HELLO_SEQ, 'rpc_invalid_argument:numeric action 2147483392 is not served here'));
+        setImmediate(() => s.destroy());
+      });
+    });
+    await new Promise<void>((r) => gateway.listen(0, '127.0.0.1', r));
+    cleanup.push(() => new Promise<void>((r) => gateway.close(() => r())));
+    const client = await ClientStream.connect({ transport, address: `127.0.0.1:${(gateway.address() as net.AddressInfo).port}`, keepaliveMs: 0 });
+    cleanup.push(() => client.destroy());
+    const err = await within(outcome(client.call('op', new Uint8Array([1]))), 10_000, 'call');
+    expect(ran).toBe(1);
+    expect(err).toBeInstanceOf(RpcError);
+    expect((err as RpcError).retry).not.toBe('safe');
   });
 });

@@ -42,7 +42,7 @@ describe('the listening line says TLS where the listener is', () => {
 });
 
 describe('close() says when it begins and when it is done', () => {
-  it('names the connections and calls in flight, then how long it took and that they finished', async () => {
+  it('names the connections and calls in flight, then how long it took and that they ended', async () => {
     const logger = memoryLogger();
     const held = gate();
     const server = new RpcServer({ dispatch: createRouter({ hold: held.handler }, silentLogger), logger });
@@ -56,16 +56,16 @@ describe('close() says when it begins and when it is done', () => {
     const closed = server.close();
     const [begun] = linesOf(logger, /^closing/);
     expect(begun!.obj).toMatchObject({ connections: 1, inFlight: 1 });
-    expect(begun!.msg).toBe('closing: accepting no more connections; draining 1 connection with 1 call or stream running');
+    expect(begun!.msg).toBe('closing: draining 1 connection with 1 call or stream running; new calls refused unrun');
     expect(linesOf(logger, /^closed/)).toEqual([]);
     held.open();
     await call;
     await client.close();
     await within(closed, 10_000, 'server close');
     const [done] = linesOf(logger, /^closed/);
-    expect(done!.obj).toMatchObject({ finished: 1, cut: 0 });
+    expect(done!.obj).toMatchObject({ ended: 1, cut: 0 });
     expect(done!.obj.ms).toEqual(expect.any(Number));
-    expect(done!.msg).toMatch(/^closed after \d+ ms: 1 of 1 calls or streams running at close\(\) finished$/);
+    expect(done!.msg).toMatch(/^closed after \d+ ms: 1 of 1 calls or streams running at close\(\) ended before closeWaitMs$/);
   });
 
   it('says how many were cut at closeWaitMs', async () => {
@@ -81,7 +81,7 @@ describe('close() says when it begins and when it is done', () => {
     expect(await Promise.all(calls)).toEqual(['cut', 'cut']);
     expect(linesOf(logger, /^closing/)[0]!.obj).toMatchObject({ connections: 1, inFlight: 2, closeWaitMs: 200 });
     const [done] = linesOf(logger, /^closed/);
-    expect(done!.obj).toMatchObject({ finished: 0, cut: 2 });
-    expect(done!.msg).toMatch(/^closed after \d+ ms: 0 of 2 calls or streams running at close\(\) finished, 2 cut at closeWaitMs$/);
+    expect(done!.obj).toMatchObject({ ended: 0, cut: 2 });
+    expect(done!.msg).toMatch(/^closed after \d+ ms: 0 of 2 calls or streams running at close\(\) ended before closeWaitMs, 2 cut at it$/);
   });
 });

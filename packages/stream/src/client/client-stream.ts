@@ -941,7 +941,10 @@ export class ClientStream implements StreamCaller {
    * refuses unrun).
    */
   private lostCallError(cause: Error): RpcError {
-    if (this.refusal !== undefined) return refusedConnection(this.remote, this.refusal);
+    // Overloaded only: what both of a Skein server's refusals send (a cap's, probation's). Any
+    // other code in a hello's answer (a razor v1 gateway passing on a downstream's words, say)
+    // does not show that nothing ran.
+    if (this.refusal?.code === ErrorCode.Overloaded) return refusedConnection(this.remote, this.refusal);
     return this.saidGoodbye ? unreadByClosingServer(this.remote, cause) : lostOnWire(this.remote, cause);
   }
 
@@ -957,7 +960,8 @@ export class ClientStream implements StreamCaller {
     // Bytes after the goodbye that do not frame break it as a frame would: the calls unanswered may have run.
     if (brokeProtocol(err)) this.saidGoodbye = false;
     // A server that refused the connection ended it, reset or not (one at its cap closes with the
-    // hello unread): that is what it closed with, said when the refusal came.
+    // hello unread): that is what it closed with, and what its calls and the stream's close error
+    // say; not logged as a stream lost.
     if (err && this._state !== 'closed' && this.refusal === undefined) this.logger.warn({ remote: this.remote, err }, 'stream closed');
     const why = this.refusal ?? err;
     this.shutdown(why ?? new Error('closed by peer'), why);

@@ -414,7 +414,7 @@ export class RpcServer {
     this._state = 'closing';
     // Said before the drain begins: an operator's log shows the shutdown, and what it waits for.
     const { connections, inFlight } = this.stats();
-    this.settings.logger.info({ connections, inFlight, closeWaitMs: this.settings.closeWaitMs }, `closing: accepting no more connections; draining ${connections === 1 ? '1 connection' : `${connections} connections`} with ${inFlight === 1 ? '1 call or stream' : `${inFlight} calls or streams`} running`);
+    this.settings.logger.info({ connections, inFlight, closeWaitMs: this.settings.closeWaitMs }, `closing: draining ${connections === 1 ? '1 connection' : `${connections} connections`} with ${inFlight === 1 ? '1 call or stream' : `${inFlight} calls or streams`} running; new calls refused unrun`);
     // Every connection drains from close() on, not once the listeners have closed: a call read
     // meanwhile is refused unrun (Closed, safe to send elsewhere) rather than run and then, were the
     // listeners slow to close, cut by the close wait as one that may have run. No new reverse call
@@ -447,8 +447,9 @@ export class RpcServer {
     this.flushLines();
     this._state = 'closed';
     const ms = Math.round(performance.now() - startedAt);
-    const finished = Math.max(0, inFlight - cut);
-    this.settings.logger.info({ ms, finished, cut }, `closed after ${ms} ms: ${finished} of ${inFlight} calls or streams running at close() finished${cut > 0 ? `, ${cut} cut at closeWaitMs` : ''}`);
+    // Ended: answered, or gone with a connection its peer closed meanwhile (not told apart: no count per call).
+    const ended = Math.max(0, inFlight - cut);
+    this.settings.logger.info({ ms, ended, cut }, `closed after ${ms} ms: ${ended} of ${inFlight} calls or streams running at close() ended before closeWaitMs${cut > 0 ? `, ${cut} cut at it` : ''}`);
   }
 
   /**
