@@ -412,9 +412,14 @@ class ServerType {
   }
 }
 
-/** The one spelling of an address (`tcp://h:1` and `h:1` are one server). Members' addresses were checked when they joined. */
+/**
+ * The one spelling of an address, as the FailoverPool keys its members: without the transport's
+ * scheme (`tcp://h:1`, `ws://h:1` and `h:1` are one server; `wss://h:1` and `tls://h:1` too).
+ * Members' addresses were checked when they joined.
+ */
 function canonical(address: string): string {
-  return formatAddress(parseAddress(address));
+  const a = parseAddress(address);
+  return formatAddress('path' in a || a.scheme === undefined ? a : { ...a, scheme: undefined });
 }
 
 /** An address as one key per server: its canonical spelling, or as given when it has none (the pool refuses it, naming it). */

@@ -3,15 +3,16 @@ import { invalidArgument } from './rpc-error.js';
 /**
  * Where to connect or listen: a TCP host and port, or a Unix socket path. `tls` asks for TLS
  * (the transport's TLS options say with which certificates); `urlPath` is a WebSocket URL's path.
- * `scheme` is the transport the address was written for (`tcp` for tcp:// and tls://, `ws` for
- * ws:// and wss://; none for `host:port`): a transport refuses an address written for another
- * (see `addressFor`) rather than dial it in its own protocol.
+ * `scheme` is the transport the address was written for (`tcp` for tcp://, `ws` for ws:// and
+ * wss://; none for `host:port`, and none for tls://, which asks for TLS on any transport, as
+ * `tls+unix:` does): a transport refuses an address written for another (see `addressFor`)
+ * rather than dial it in its own protocol.
  */
 export type Address =
   | { readonly host: string; readonly port: number; readonly tls?: boolean; readonly urlPath?: string; readonly scheme?: AddressScheme }
   | { readonly path: string; readonly tls?: boolean };
 
-/** The transport a `scheme://` names: `tcp` (tcp://, tls://) or `ws` (ws://, wss://). */
+/** The transport a `scheme://` names: `tcp` (tcp://) or `ws` (ws://, wss://); tls:// names none. */
 export type AddressScheme = 'tcp' | 'ws';
 
 /** Every form `parseAddress` reads, for the errors that refuse one. */
@@ -34,7 +35,7 @@ export function parseAddress(input: string | Address): Address {
   const web = scheme === 'ws' || scheme === 'wss';
   const m = (web ? /^(?:\[([^\]]+)\]|([^:/]+)):(\d+)(\/[^#]*)?$/ : /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/).exec(rest);
   if (!m) throw invalidArgument(`not an address: ${JSON.stringify(input)} (want ${ADDRESS_FORMS})`);
-  const address = { host: m[1] ?? m[2]!, port: Number(m[3]), ...(m[4] ? { urlPath: m[4] } : {}), ...(scheme !== undefined && { scheme: web ? 'ws' : 'tcp' } as const) };
+  const address = { host: m[1] ?? m[2]!, port: Number(m[3]), ...(m[4] ? { urlPath: m[4] } : {}), ...(scheme !== undefined && scheme !== 'tls' && { scheme: web ? 'ws' : 'tcp' } as const) };
   return checkAddress(withTls(address, scheme === 'tls' || scheme === 'wss'));
 }
 
@@ -58,8 +59,8 @@ function checkAddress(a: Address): Address {
  * `unix:/path`, with TLS `tls://host:port` or `tls+unix:/path`, and a WebSocket address (a URL
  * path, or written `ws://`) as `ws://` or `wss://host:port[/path]`. What log lines and errors
  * name a peer or listener with, and how an address given as an object is passed on where a
- * string is wanted (a pool's canonical address: `tcp://h:1` and `h:1` stay one server, while
- * `ws://h:1` keeps its scheme, so that the transport it reaches can still refuse it).
+ * string is wanted (`tcp://` is dropped; `ws://h:1` keeps its scheme, so that the transport it
+ * reaches can still refuse it; `tls://h:1` stays TLS on whichever transport dials it).
  */
 export function formatAddress(a: Address): string {
   if ('path' in a) return `${a.tls ? 'tls+unix' : 'unix'}:${a.path}`;

@@ -8,8 +8,8 @@ describe('parseAddress', () => {
     ['[::1]:9', { host: '::1', port: 9 }],
     ['unix:/tmp/a.sock', { path: '/tmp/a.sock' }],
     ['/tmp/b.sock', { path: '/tmp/b.sock' }],
-    ['tls://db-1.internal:7000', { host: 'db-1.internal', port: 7000, tls: true, scheme: 'tcp' }],
-    ['tls://[::1]:7000', { host: '::1', port: 7000, tls: true, scheme: 'tcp' }],
+    ['tls://db-1.internal:7000', { host: 'db-1.internal', port: 7000, tls: true }],
+    ['tls://[::1]:7000', { host: '::1', port: 7000, tls: true }],
     ['tls+unix:/tmp/c.sock', { path: '/tmp/c.sock', tls: true }],
     ['wss://example.com:443/rpc/v1?x=1', { host: 'example.com', port: 443, tls: true, urlPath: '/rpc/v1?x=1', scheme: 'ws' }],
     ['wss://example.com:443', { host: 'example.com', port: 443, tls: true, scheme: 'ws' }],
@@ -67,8 +67,17 @@ describe('addressFor', () => {
     expect(refused('tcp', { host: 'h', port: 1, urlPath: '/skein' }).message).toMatch(/^tcpTransport cannot use ws:\/\/h:1\/skein:/);
   });
 
-  it.each([['tcp://127.0.0.1:4000', 'tcp://127.0.0.1:4000'], ['tls://h:1', 'tls://h:1']])('refuses %s for WebSocket, naming the TCP transport', (a, shown) => {
-    expect(refused('ws', a).message).toBe(`wsTransport cannot use ${shown}: tcp:// and tls:// addresses are for tcpTransport; wsTransport takes host:port, ws://host:port[/path], wss://host:port[/path], unix:/path or /path`);
+  it('refuses tcp:// for WebSocket, naming the TCP transport and every form WebSocket takes', () => {
+    expect(refused('ws', 'tcp://127.0.0.1:4000').message).toBe(
+      'wsTransport cannot use tcp://127.0.0.1:4000: a tcp:// address is for tcpTransport; wsTransport takes host:port, tls://host:port, ws://host:port[/path], wss://host:port[/path], unix:/path, tls+unix:/path or /path',
+    );
+  });
+
+  // tls:// asks for TLS and names no transport: a wss server's canonical address was
+  // `tls://host:port` (discovery entries written then hold it), and 925ebd8 refused it for WebSocket.
+  it.each(['tls://h:1', 'tls://[::1]:2', 'tls+unix:/tmp/s'])('takes %s for WebSocket as TLS (wss)', (a) => {
+    expect(addressFor('ws', a, 'wsTransport')).toEqual({ ...parseAddress(a), tls: true });
+    expect(parseAddress(a)).not.toHaveProperty('scheme');
   });
 
   it.each(['h:1', '[::1]:2', 'unix:/tmp/s', '/tmp/s', 'tls+unix:/tmp/s'])('takes %s for both', (a) => {

@@ -417,8 +417,9 @@ class EtcdRegistration implements Registration {
     this.guard = undefined;
     this.blind = undefined;
     if (this.closing) return;
-    this.stale(`lease lost: ${reason(err)}`);
-    this.p.logger.warn({ key: this.p.key, reason: reason(err) }, 'registration lost its lease: writing it again');
+    const why = failureReason(err, this.p.client);
+    this.stale(`lease lost: ${why}`);
+    this.p.logger.warn({ key: this.p.key, reason: why }, 'registration lost its lease: writing it again');
     this.again();
   }
 

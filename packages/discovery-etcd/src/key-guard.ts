@@ -2,7 +2,7 @@ import { Backoff } from '@skein/stream';
 import type { Etcd3, IKeyValue, Watcher } from 'etcd3';
 import type { CallOptions } from './attempt-deadline.js';
 import { ownWatch } from './own-watch.js';
-import { reason } from './reason.js';
+import { failureReason } from './failure-reason.js';
 
 /** What a KeyGuard tells its registration. */
 export interface KeyGuardEvents {
@@ -111,7 +111,7 @@ export class KeyGuard {
     try {
       res = await this.o.client.kv.range({ key: Buffer.from(this.o.key), keys_only: true }, this.o.bound());
     } catch (err) {
-      return this.unseen(rewatch, reason(err));
+      return this.unseen(rewatch, failureReason(err, this.o.client));
     }
     if (this.done) return;
     clearTimeout(this.timer);

@@ -1,6 +1,6 @@
 import type { Backoff } from '@skein/stream';
 import { EtcdLeaseInvalidError, type Etcd3, type IDuplexStream, type ILeaseKeepAliveRequest, type ILeaseKeepAliveResponse } from 'etcd3';
-import { reason } from './reason.js';
+import { failureReason } from './failure-reason.js';
 import { StreamRoute } from './stream-route.js';
 
 /** What a LeaseKeeper tells its registration. */
@@ -124,9 +124,9 @@ export class LeaseKeeper {
     if (this.done) return;
     this.drop();
     if (Date.now() - this.lastRenewed > 2 * 1000 * this.o.ttlSeconds) {
-      return this.lose(new Error(`not renewed for twice its TTL, etcd out of reach: ${reason(err)}`));
+      return this.lose(new Error(`not renewed for twice its TTL, etcd out of reach: ${failureReason(err, this.o.client)}`));
     }
-    this.o.events.failed(reason(err));
+    this.o.events.failed(failureReason(err, this.o.client));
     this.timer = setTimeout(() => void this.open(), Math.min(this.o.backoff.next(), this.intervalMs));
   }
 

@@ -6,6 +6,7 @@ import { HistoryWitness, sameHistory } from './history-witness.js';
 import { NoEntryLog } from './no-entry-log.js';
 import { clientClosed, onClientClose } from './client-closed.js';
 import { PrefixReader, boundedRead } from './range-read.js';
+import { failureReason } from './failure-reason.js';
 import { compacted, reason } from './reason.js';
 import { StreamRoute } from './stream-route.js';
 import { tooLarge } from './too-large-call.js';
@@ -135,10 +136,10 @@ export class PrefixWatch {
       if (gen !== this.generation) return;
       this.route.broke();
       if (tooLarge(err)) this.brokeTooLarge = true;
-      this.retry(err, `watch of ${this.range} broke: ${reason(err)}`, this.brokeTooLarge ? 'resync' : 'resume');
+      this.retry(err, `watch of ${this.range} broke: ${failureReason(err, this.opts.client)}`, this.brokeTooLarge ? 'resync' : 'resume');
     });
     // etcd cancels a watch whose start revision is compacted, or one it may not read.
-    w.on('error', (err: Error) => gen === this.generation && this.retry(err, `watch of ${this.range} was canceled: ${reason(err)}`, 'resync'));
+    w.on('error', (err: Error) => gen === this.generation && this.retry(err, `watch of ${this.range} was canceled: ${failureReason(err, this.opts.client)}`, 'resync'));
   }
 
   /**

@@ -222,6 +222,34 @@ describe('FailoverPool: pool.onStateChange closing the pool, or removing the ser
     expect(failures).toHaveLength(2);
   });
 
+  it('an app that swaps in a fresh server under every connect: the call is placed free a bounded number of times, then the retry rules end it typed', async () => {
+    const { failures, shouldFailover } = noting();
+    let swaps = 0;
+    // Each connecting: a server never seen before in its place. Once per server bounded nothing:
+    // the placings recursed until RangeError (Maximum call stack size exceeded) reached the caller.
+    // Unix paths that do not exist: nothing is dialled before the swap closes its pool anyway.
+    const fresh = (): string => `unix:/nonexistent-skein-swap/s${swaps}`;
+    const pool: FailoverPool = new FailoverPool({
+      transport,
+      servers: [fresh()],
+      retries: 1,
+      shouldFailover,
+      pool: {
+        onStateChange: (state) => {
+          if (state !== 'connecting' || swaps >= 10_000) return;
+          swaps++;
+          void pool.replace([fresh()]);
+        },
+      },
+    });
+    cleanup.push(() => pool.destroy());
+    const err = (await settled(pool.call('who', undefined, { timeoutMs: 1000 }), 'the call')) as RpcError;
+    expect(err).toMatchObject({ code: ErrorCode.Closed, retry: 'safe' });
+    // 8 free placings (MAX_FREE_PLACEMENTS), then the first attempt and its one retry by the rules.
+    expect(swaps).toBe(10);
+    expect(failures).toHaveLength(2);
+  });
+
   it('a call already sent to a server removed, refused unrun by it after, goes by the usual rules: only a failure back before its placing returned moves free', async () => {
     const x = await holdingServer();
     const y = await served();

@@ -29,7 +29,7 @@ describe('an address written for another transport', () => {
     const ws = wsTransport();
     const server = await countingServer(ws, cleanup);
     const e = await ClientStream.connect({ transport: ws, address: `tcp://127.0.0.1:${server.port}` }).then((s) => (void s.close(), 'connected'), (err: unknown) => err);
-    refused(e, /^wsTransport cannot use tcp:\/\/127\.0\.0\.1:\d+: tcp:\/\/ and tls:\/\/ addresses are for tcpTransport/);
+    refused(e, /^wsTransport cannot use tcp:\/\/127\.0\.0\.1:\d+: a tcp:\/\/ address is for tcpTransport/);
     expect(server.ran()).toBe(0);
   });
 });

@@ -29,7 +29,7 @@ export function transportOf(name: string, options: ResolvedOptions, listen: List
     // Async, and the address checked first: a malformed one rejects with InvalidArgument, never a
     // URL's SyntaxError (thrown before the promise, by the standard WebSocket's constructor).
     async connect(address, spec, o) {
-      // A tcp:// or tls:// address is the TCP transport's: refused, not dialled as ws:// or wss://.
+      // A tcp:// address is the TCP transport's: refused, not dialled as ws://. tls:// is wss://.
       const at = addressFor('ws', address, `${name}Transport`);
       // A client certificate (mTLS) near its date is warned of through the client's logger, else
       // the transport's own: once per options object (core's warnOfClientCertificate), not per connect.

@@ -1,6 +1,6 @@
 import { ErrorCode, RpcError, parseAddress, type Transport } from '@skein/core';
 import { describe, expect, it } from 'vitest';
-import { cleanups } from '@skein/test-utils';
+import { cleanups, suiteCerts, testTls } from '@skein/test-utils';
 import { uwsTransport, wsTransport } from '../src/index.js';
 import { spec } from './helpers.js';
 
@@ -12,8 +12,8 @@ const invalid = (e: unknown): string => {
   return (e as RpcError).message;
 };
 
-// A tcp:// address was dialled as ws://, and a tls:// one as wss://: the scheme of another
-// transport went unnoticed. Refused now, before anything is dialled or bound.
+// A tcp:// address was dialled as ws://: the scheme of another transport went unnoticed.
+// Refused now, before anything is dialled or bound. tls:// names TLS, not a transport (below).
 describe.each([
   ['wsTransport', () => wsTransport()],
   ['uwsTransport', () => uwsTransport()],
@@ -23,19 +23,35 @@ describe.each([
     const listener = await transport.listen(parseAddress('127.0.0.1:0'), spec, (c) => cleanup.push(() => c.close()));
     cleanup.push(() => listener.close());
     const { port } = listener.address as { port: number };
-    for (const [form, shown] of [[`tcp://127.0.0.1:${port}`, `tcp://127.0.0.1:${port}`], [`tls://127.0.0.1:${port}`, `tls://127.0.0.1:${port}`]]) {
-      expect(invalid(await outcome(transport.connect(parseAddress(form!), spec)))).toBe(
-        `${name} cannot use ${shown}: tcp:// and tls:// addresses are for tcpTransport; ${name} takes host:port, ws://host:port[/path], wss://host:port[/path], unix:/path or /path`,
-      );
-    }
+    expect(invalid(await outcome(transport.connect(parseAddress(`tcp://127.0.0.1:${port}`), spec)))).toBe(
+      `${name} cannot use tcp://127.0.0.1:${port}: a tcp:// address is for tcpTransport; ${name} takes host:port, tls://host:port, ws://host:port[/path], wss://host:port[/path], unix:/path, tls+unix:/path or /path`,
+    );
     // Its own forms still connect.
     for (const form of [`127.0.0.1:${port}`, `ws://127.0.0.1:${port}`, `ws://127.0.0.1:${port}/skein`]) expect(await outcome(transport.connect(parseAddress(form), spec))).toBe('resolved');
   });
 
   it('at listen', async () => {
     const transport = make();
-    for (const form of ['tcp://127.0.0.1:0', 'tls://127.0.0.1:0']) invalid(await outcome(transport.listen(parseAddress(form), spec, () => {})));
+    invalid(await outcome(transport.listen(parseAddress('tcp://127.0.0.1:0'), spec, () => {})));
     const listener = await transport.listen(parseAddress('ws://127.0.0.1:0'), spec, () => {});
     cleanup.push(() => listener.close());
+  });
+});
+
+// A wss server's canonical address was `tls://host:port` until ws:// kept its scheme (925ebd8),
+// and discovery entries written then hold it: 925ebd8 refused it (InvalidArgument on every call).
+// tls:// asks for TLS on any transport, as docs/tls.md says: here, wss://.
+describe.each([
+  ['wsTransport', wsTransport],
+  ['uwsTransport', uwsTransport],
+] as [string, typeof wsTransport][])('%s takes a tls:// address as wss', (_name, make) => {
+  const { serverTls, clientTls } = testTls(suiteCerts());
+
+  it('listens on tls://, and a client dials tls:// to a real wss server', async () => {
+    const listener = await make({ tls: serverTls() }).listen(parseAddress('tls://127.0.0.1:0'), spec, (c) => cleanup.push(() => c.close()));
+    cleanup.push(() => listener.close());
+    const { port } = listener.address as { port: number };
+    const client = wsTransport({ tls: clientTls() });
+    for (const form of [`tls://127.0.0.1:${port}`, `wss://127.0.0.1:${port}`]) expect(await outcome(client.connect(parseAddress(form), spec))).toBe('resolved');
   });
 });

@@ -14,6 +14,13 @@ export interface AttemptSettler {
 }
 
 /**
+ * How many times one call may be placed again free (`FailoverPool.replacedUnder`) before its
+ * attempts go by the retry rules: an `onStateChange` that swaps in a fresh server under every
+ * connect would otherwise place it for ever, recursing until the stack overflowed.
+ */
+export const MAX_FREE_PLACEMENTS = 8;
+
+/**
  * One call (or stream) of a FailoverPool through its attempts. It keeps what the retry rules
  * read across attempts (the servers tried, where it may have run, a redirect's target), and one
  * `done` callback made once per call, not per attempt, that every attempt's server answers.
@@ -21,6 +28,8 @@ export interface AttemptSettler {
 export class FailoverCall {
   readonly tried: string[] = [];
   attempt = 0;
+  /** How many times it was placed again free, its attempt not spent (`FailoverPool.replacedUnder`): at most `MAX_FREE_PLACEMENTS`. */
+  placedFree = 0;
   /** The server of the current attempt. */
   address = '';
   /** A server that may have run an earlier attempt. */

@@ -26,14 +26,14 @@ import { connPoolSettings } from './conn-pool-settings.js';
 import { defaultDecision, finalError, mayHaveRun, mayRunTwice, openStreamFailure, type FailoverDecision } from './failover-rules.js';
 import { RetryBudget } from './retry-budget.js';
 import { createSelector, type Selector, type ServerView } from './selection.js';
-import { FailoverCall, type AttemptSettler } from './failover-call.js';
+import { FailoverCall, MAX_FREE_PLACEMENTS, type AttemptSettler } from './failover-call.js';
 import type { PoolServer } from './pool-server.js';
 import type { WaitingCall } from './connect-queue.js';
 import { neverLeft } from './waiting-calls.js';
 import { poolRemote } from './pool-remote.js';
 import type { FailoverPoolOptions, MemberPoolOptions, ServerSpec, ServerStats } from './failover-pool-options.js';
 import type { ConnPoolOptions } from './conn-pool-options.js';
-import { canonical, normalize, uniqueServers } from './server-specs.js';
+import { canonical, normalize, uniqueServers, type NormalServer } from './server-specs.js';
 import { Membership, type MembershipLink } from './membership.js';
 import { ServerHealth, observe } from './server-health.js';
 import { capFirst, retimed, startPace } from './call-deadlines.js';
@@ -252,7 +252,7 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
 
   /** Makes the pool's servers exactly these: adds the new, removes the missing, keeps (and reuses the pools of) the rest. */
   replace(servers: readonly ServerSpec[]): Promise<void> {
-    let next: { address: string; weight: number }[];
+    let next: NormalServer[];
     try {
       this.checkOpen();
       next = uniqueServers(servers);
@@ -737,13 +737,15 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
    * (`placeDisplaced`): its attempt moved, not spent (no retry, no budget, no `shouldFailover`
    * asked), with what is left of its time, never on the server removed (out of the lists); with
    * no server left it fails as a call made now does (Unreachable). Once per server a call is
-   * placed on (its first try there), so that a hook removing and adding servers back under it
-   * ends by the retry rules. False (the retry rules) when no time is left, or the pool is closed.
+   * placed on (its first try there), and at most `MAX_FREE_PLACEMENTS` times per call, so that a
+   * hook removing and adding servers under it (the same ones back, or fresh ones each time) ends
+   * by the retry rules. False (the retry rules) when no time is left, or the pool is closed.
    */
   private replacedUnder(c: FailoverCall, err: RpcError | RemoteError): boolean {
     if (!(err instanceof RpcError && err.retry === 'safe') || this.byAddress.get(c.address) === c.member) return false;
-    if (this.closing !== undefined || c.tried.indexOf(c.address) !== c.tried.length - 1) return false;
+    if (this.closing !== undefined || c.tried.indexOf(c.address) !== c.tried.length - 1 || c.placedFree >= MAX_FREE_PLACEMENTS) return false;
     if (retimed(c, MOVED, this.pace, this.defaultTimeoutMs, this.attemptTimeoutMs)) return false;
+    c.placedFree++;
     this.attempt(c);
     return true;
   }
@@ -865,7 +867,7 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
   }
 
   private poolOf(m: PoolServer): ConnPool {
-    m.pool ??= new ConnPool({ ...this.memberOptions(), transport: this.transport, address: m.address, onStateChange: this.stateHook(m) });
+    m.pool ??= new ConnPool({ ...this.memberOptions(), transport: this.transport, address: m.dial, onStateChange: this.stateHook(m) });
     return m.pool;
   }
 

@@ -3,7 +3,7 @@ import type { ConnPool } from './conn-pool.js';
 import type { MembershipEvent, ServerSpec } from './failover-pool-options.js';
 import { PoolServer } from './pool-server.js';
 import { RedirectTargets, type RedirectTargetOptions } from './redirect-targets.js';
-import { canonical, uniqueServers, type NormalServer } from './server-specs.js';
+import { placeOf, uniqueServers, type NormalServer } from './server-specs.js';
 import { tellHook } from './app-hooks.js';
 
 /** What a FailoverPool's membership needs of the pool. */
@@ -68,7 +68,7 @@ export class Membership {
     servers: readonly ServerSpec[],
   ) {
     this.redirects = new RedirectTargets<PoolServer>(setup.redirectTargets, setup.clock, (m, why) => this.dropRedirectTarget(m, why));
-    for (const s of uniqueServers(servers)) this.join(s.address, s.weight, false);
+    for (const s of uniqueServers(servers)) this.join(s, false);
     this.changed(true);
   }
 
@@ -91,7 +91,7 @@ export class Membership {
 
   /** Adds a server (or updates its weight); true when it was not in the pool. */
   add(s: NormalServer): boolean {
-    const added = this.join(s.address, s.weight, true);
+    const added = this.join(s, true);
     this.changed(added);
     return added;
   }
@@ -110,7 +110,7 @@ export class Membership {
       .filter((m) => !keep.has(m.address))
       .map((m) => this.leave(m.address));
     let joined = false;
-    for (const s of next) if (this.join(s.address, s.weight, true)) joined = true;
+    for (const s of next) if (this.join(s, true)) joined = true;
     this.changed(joined);
     return Promise.all(removed).then(() => undefined);
   }
@@ -120,15 +120,16 @@ export class Membership {
    * is new; or why it is refused (`{ refused }`).
    */
   redirectTo(to: string, from: string): string | { refused: string } {
-    let target: string;
+    let place: { address: string; dial: string };
     try {
-      target = canonical(to);
+      place = placeOf(to);
     } catch {
       return { refused: `redirect to an invalid address ${JSON.stringify(to)}` };
     }
+    const target = place.address;
     if (this.byAddress.has(target)) this.redirects.touch(target);
     else if (!this.redirects.accepting) return { refused: `redirect to ${target}, a server not in the pool, refused (redirectTargets.max is 0)` };
-    else this.joinTemporary(target, from);
+    else this.joinTemporary(target, from, place.dial);
     return target;
   }
 
@@ -150,7 +151,7 @@ export class Membership {
   }
 
   /** Adds a configured server, or updates it; a server a redirect brought in becomes a configured one (announced again, without `temporary`). */
-  private join(address: string, weight: number, announce: boolean): boolean {
+  private join({ address, weight, dial }: NormalServer, announce: boolean): boolean {
     const known = this.byAddress.get(address);
     if (known) {
       known.weight = weight;
@@ -159,15 +160,15 @@ export class Membership {
       if (announce) this.announce({ type: 'add', address, weight });
       return true;
     }
-    this.enter(new PoolServer(address, weight));
+    this.enter(new PoolServer(address, weight, dial));
     if (announce) this.announce({ type: 'add', address, weight });
     return true;
   }
 
   /** Brings in a server only a redirect named: bounded in number, and it leaves when idle. */
-  private joinTemporary(address: string, from: string): void {
+  private joinTemporary(address: string, from: string, dial: string): void {
     this.setup.logger.info({ address, from }, 'redirected to a server not in the pool: adding it while it is used');
-    const m = new PoolServer(address, 1);
+    const m = new PoolServer(address, 1, dial);
     this.enter(m);
     this.announce({ type: 'add', address, weight: 1, temporary: true });
     this.redirects.admit(m);

@@ -18,8 +18,11 @@ export class PoolServer implements ServerView, RedirectTarget {
   score: OutlierScore | undefined;
 
   constructor(
+    /** Its key in the pool (`canonical`): one server however it is spelled. */
     readonly address: string,
     public weight: number,
+    /** What its connections dial: the address as first given (a `ws://` kept, for the transport to refuse or take). */
+    readonly dial: string = address,
   ) {}
 
   get healthy(): boolean {

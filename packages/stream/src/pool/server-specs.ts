@@ -1,4 +1,4 @@
-import { formatAddress, invalidArgument, parseAddress } from '@skein/core';
+import { formatAddress, invalidArgument, parseAddress, type Address } from '@skein/core';
 import { positive } from '../internals/checks.js';
 import type { ServerSpec } from './failover-pool-options.js';
 
@@ -7,22 +7,40 @@ import type { ServerSpec } from './failover-pool-options.js';
  * one address is one server however it is spelled.
  */
 
-/** A server as the pool keeps it: its canonical address and a checked weight. */
+/**
+ * A server as the pool keeps it: its canonical address (the member's key, what `servers()` and
+ * membership events report), the address its connections dial, and a checked weight.
+ */
 export interface NormalServer {
   readonly address: string;
+  readonly dial: string;
   readonly weight: number;
 }
 
-/** The canonical form of an address, so that `tcp://h:1` and `h:1` are one server. */
+/**
+ * The canonical form of an address, so that `tcp://h:1`, `ws://h:1` and `h:1` are one server,
+ * as are `wss://h:1` and `tls://h:1`: the address without the transport its scheme names (a
+ * server advertises, and a discovery entry holds, `h:1`). A URL path is kept (`ws://h:1/p`).
+ */
 export function canonical(address: string): string {
-  return formatAddress(parseAddress(address));
+  return keyOf(parseAddress(address));
+}
+
+function keyOf(a: Address): string {
+  return formatAddress('path' in a || a.scheme === undefined ? a : { ...a, scheme: undefined });
+}
+
+/** A server's key (`canonical`) and what its connections dial: the address as given, scheme and all, so that a transport can still refuse one written for another. */
+export function placeOf(address: string): { address: string; dial: string } {
+  const a = parseAddress(address);
+  return { address: keyOf(a), dial: formatAddress(a) };
 }
 
 export function normalize(server: ServerSpec): NormalServer {
   const spec = typeof server === 'string' ? { address: server } : server;
   if (!spec || typeof spec.address !== 'string') throw invalidArgument(`not a server: ${JSON.stringify(server)}`);
   const weight = positive(spec.weight ?? 1, `weight of ${spec.address}`);
-  return { address: canonical(spec.address), weight };
+  return { ...placeOf(spec.address), weight };
 }
 
 /** The servers normalized; one listed twice (in any spelling) is refused. */

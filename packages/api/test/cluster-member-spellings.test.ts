@@ -1,0 +1,35 @@
+import { msgpackCodec } from '@skein/codec-msgpack';
+import { cleanups } from '@skein/test-utils';
+import { describe, expect, it } from 'vitest';
+import { createCluster, method, service } from '../src/index.js';
+import { transport } from './harness.js';
+
+const Area = service('Area', { whoami: method<void, string>() });
+const cleanup = cleanups();
+
+// A FailoverPool keys a member by its address without the transport's scheme (`ws://h:1` and
+// `h:1` are one server). The cluster counted the ids naming a server by formatAddress, which
+// keeps `ws://`: two ids of one server so spelled counted as two servers, and removing one id
+// removed the server from the pool under the other.
+describe('a cluster whose ids name one server in two spellings', () => {
+  it('keeps the server while an id still names it', async () => {
+    const changes: string[] = [];
+    const rpc = createCluster({
+      codec: msgpackCodec,
+      transport,
+      types: {
+        area: {
+          services: [Area],
+          servers: [{ id: 'area-1', address: 'ws://127.0.0.1:1' }, { id: 'area-1-next', address: '127.0.0.1:1' }],
+          pool: { onMembershipChange: (e) => void changes.push(`${e.type} ${e.address}`) },
+        },
+      },
+    });
+    cleanup.push(() => rpc.$cluster.close());
+    await rpc.$cluster.remove('area', 'area-1');
+    expect(rpc.$cluster.members('area').map((m) => m.id)).toEqual(['area-1-next']);
+    expect(changes).toEqual([]);
+    await rpc.$cluster.remove('area', 'area-1-next');
+    expect(changes).toEqual(['remove 127.0.0.1:1']);
+  });
+});

@@ -1,0 +1,41 @@
+import { cleanups } from '@skein/test-utils';
+import { wsTransport } from '@skein/transport-ws';
+import { describe, expect, it } from 'vitest';
+import { FailoverPool } from '../src/index.js';
+import { countingServer } from './harness.js';
+
+const cleanup = cleanups();
+
+// Once ws:// kept its scheme (925ebd8), a pool's canonical address of `ws://h:1` became
+// `ws://h:1`, where servers advertise and discovery entries hold `h:1`: `answers('h:1')` was
+// false, `add('h:1')` added a second member with its own connections, `remove('h:1')` and
+// `remove('tls://h:2')` (for `wss://h:2`) removed nothing. The pool keys a member by its address
+// without the transport's scheme, and dials what it was given (a TCP pool still refuses ws://:
+// other-transport-address.test.ts).
+describe('a FailoverPool member spelled with its transport scheme', () => {
+  it('is one member with the scheme-less spelling servers advertise', async () => {
+    const ws = wsTransport();
+    const server = await countingServer(ws, cleanup);
+    const plain = `127.0.0.1:${server.port}`;
+    const pool = new FailoverPool({ transport: ws, servers: [`ws://${plain}`] });
+    cleanup.push(() => pool.close());
+    expect(pool.servers().map((s) => s.address)).toEqual([plain]);
+    await pool.call(1, new Uint8Array(), { timeoutMs: 10_000 });
+    expect(server.ran()).toBe(1);
+    expect(pool.answers(plain)).toBe(true);
+    expect(pool.answers(`ws://${plain}`)).toBe(true);
+    expect(pool.add(plain)).toBe(false);
+    expect(pool.size).toBe(1);
+    await pool.remove(plain);
+    expect(pool.size).toBe(0);
+  });
+
+  it('is removed by its tls:// spelling when given as wss://', async () => {
+    const pool = new FailoverPool({ transport: wsTransport(), servers: ['wss://127.0.0.1:1'] });
+    cleanup.push(() => pool.close());
+    expect(pool.servers().map((s) => s.address)).toEqual(['tls://127.0.0.1:1']);
+    expect(pool.add('tls://127.0.0.1:1')).toBe(false);
+    await pool.remove('tls://127.0.0.1:1');
+    expect(pool.size).toBe(0);
+  });
+});
