@@ -30,13 +30,11 @@ export { guardedLogger } from './guarded-logger.js';
 export type { Logger, LogLevel } from './logger.js';
 // For a line that may recur with every event (a cap refusing each connection): one line a window, with a count
 export { RepeatedLine } from './repeated-line.js';
-export { parseAddress, formatAddress, ADDRESS_FORMS } from './address.js';
+export { parseAddress, formatAddress } from './address.js';
 export type { Address, AddressScheme } from './address.js';
-export { addressFor } from './address-for.js';
 // TLS: one options shape for every runtime and transport, and the verified identity of a peer (docs/tls.md)
 export { resolveTls, sniName, reloadedTls, reloadedTlsOptions, reloadedTransportTls, connectTlsOptions, identityOf, tlsFailure, unusableTls, refuseDamagedCa, tlsCloseError, looksLikeTls, SKEIN_ALPN, DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS } from './tls.js';
 export type { TlsOptions, ResolvedTls, PeerIdentity, Pem, DetailedPeerCertificate, TlsHandshakeSeen } from './tls.js';
-export { tlsAcceptError, PLAINTEXT_ON_TLS } from './tls-accept-error.js';
 export { isHandshakeRefusal } from './handshake-refusal.js';
 export { parsedBy } from './pem-certificates.js';
 // For transports: the warning a listener's certificate calls for as it nears its notAfter
@@ -56,6 +54,10 @@ export { DEFAULT_CONNECT_TIMEOUT_MS } from './runtime.js';
 export { MAX_TIMER_MS, timerPeriod, connectTimerMs, handshakeTimer } from './timer-limit.js';
 export { FrameError, SMALL_PART, checkFrameSpec, checkFrameSpecSwap, frameBodyLength } from './transport.js';
 export type { Transport, ReloadableTransport, TransportConnectOptions, TransportListenOptions, FrameSpec, FrameHandlers, FrameConn, FrameListener, FrameSink } from './transport.js';
+// A transport's connect and listen: an address written for another transport (ws:// to TCP, tcp:// to WebSocket) refused, not dialled
+export { addressFor } from './address-for.js';
+// A TLS listener's accepted connection closing: a plaintext client's reason says so, the TLS library's words after it
+export { tlsAcceptError } from './tls-accept-error.js';
 
 // ── For runtime and transport authors: what every connection adapter shares, written once
 // (bytes.ts: EMPTY_BYTES and the byte helpers are also what codec authors reach for)
