@@ -1,5 +1,5 @@
-import { ErrorCode, RpcError, formatAddress, invalidArgument, parseAddress, guardedLogger, silentLogger, type Codec, type Logger, type Transport } from '@skein/core';
-import { FailoverPool, refusedStream, type Caller, type CallOptions, type Credentials, type FailoverPoolOptions, type Notify, type StreamCaller } from '@skein/stream';
+import { ErrorCode, RpcError, invalidArgument, guardedLogger, silentLogger, type Codec, type Logger, type Transport } from '@skein/core';
+import { FailoverPool, refusedStream, serverKey, type Caller, type CallOptions, type Credentials, type FailoverPoolOptions, type Notify, type StreamCaller } from '@skein/stream';
 import { createClient, type CallArgs, type Client, type MethodCallOptions, type Result } from './client.js';
 import type { ArgOf, ClientArgOf, ErrorOf, ResultOf, ServiceDef } from './define.js';
 import type { Filter } from './filters.js';
@@ -210,7 +210,7 @@ class ServerType {
     for (const m of config.servers ?? []) {
       if (this.byId.has(m.id)) throw invalidArgument(`server '${m.id}' of type '${name}' is listed twice`);
       this.byId.set(m.id, m);
-      const key = serverKey(m.address);
+      const key = keyOrAsGiven(m.address);
       this.counted(key, 1);
       servers.set(key, { address: m.address, weight: m.weight });
     }
@@ -254,7 +254,7 @@ class ServerType {
     this.pool.add({ address: member.address, weight: member.weight });
     this.byId.set(member.id, member);
     this.listed = undefined;
-    this.counted(canonical(member.address), 1);
+    this.counted(serverKey(member.address), 1);
     this.announce('add', member);
   }
 
@@ -264,7 +264,7 @@ class ServerType {
     // The pool takes the server first (a new one, or the new weight of the one it has): one it
     // refuses leaves everything as it was.
     this.pool.add({ address: member.address, weight: member.weight });
-    if (canonical(known.address) !== canonical(member.address)) {
+    if (serverKey(known.address) !== serverKey(member.address)) {
       void this.remove(member.id);
       return this.add(member);
     }
@@ -281,7 +281,7 @@ class ServerType {
     this.pinned.delete(id);
     this.announce('remove', member);
     // Another id may share the server, under any spelling of its address (a replaced server): keep the pool then.
-    if (this.counted(canonical(member.address), -1) === 0) await this.pool.remove(member.address);
+    if (this.counted(serverKey(member.address), -1) === 0) await this.pool.remove(member.address);
   }
 
   /** Adds `by` to the ids naming the server at `key`; how many name it now. */
@@ -412,20 +412,10 @@ class ServerType {
   }
 }
 
-/**
- * The one spelling of an address, as the FailoverPool keys its members: without the transport's
- * scheme (`tcp://h:1`, `ws://h:1` and `h:1` are one server; `wss://h:1` and `tls://h:1` too).
- * Members' addresses were checked when they joined.
- */
-function canonical(address: string): string {
-  const a = parseAddress(address);
-  return formatAddress('path' in a || a.scheme === undefined ? a : { ...a, scheme: undefined });
-}
-
-/** An address as one key per server: its canonical spelling, or as given when it has none (the pool refuses it, naming it). */
-function serverKey(address: string): string {
+/** An address as one key per server (`serverKey`, as the FailoverPool keys its members), or as given when it has none (the pool refuses it, naming it). */
+function keyOrAsGiven(address: string): string {
   try {
-    return canonical(address);
+    return serverKey(address);
   } catch {
     return address;
   }
@@ -439,7 +429,7 @@ function serverKey(address: string): string {
 function oneIdPerServer(members: readonly Member[]): Member[] {
   const seen = new Set<string>();
   return members.filter((m) => {
-    const key = serverKey(m.address);
+    const key = keyOrAsGiven(m.address);
     if (seen.has(key)) return false;
     seen.add(key);
     return true;

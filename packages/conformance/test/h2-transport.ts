@@ -1,6 +1,7 @@
 import http2 from 'node:http2';
 import {
   DEFAULT_CONNECT_TIMEOUT_MS,
+  addressFor,
   checkFrameSpec,
   connectAborted,
   connectFailed,
@@ -8,7 +9,6 @@ import {
   formatAddress,
   invalidArgument,
   listenFailed,
-  parseAddress,
   whenAborted,
   type Address,
   type FrameConn,
@@ -92,8 +92,14 @@ export function h2Transport(options?: ByteStreamFramingOptions): Transport {
   return { name: 'h2', connect, listen };
 }
 
+/**
+ * Where to dial or listen: core's `addressFor` refuses an address written for another
+ * transport (`ws://h:1`), as every transport must; and this one has no TLS, so `tls://h:1` is
+ * refused too, never dialled as cleartext.
+ */
 function hostPort(address: Address): { host: string; port: number } {
-  parseAddress(address);
-  if ('path' in address) throw invalidArgument(`the h2 transport has no Unix sockets: ${address.path}`);
-  return address;
+  const at = addressFor('tcp', address, 'h2Transport');
+  if ('path' in at) throw invalidArgument(`the h2 transport has no Unix sockets: ${at.path}`);
+  if (at.tls) throw invalidArgument(`the h2 transport has no TLS: ${formatAddress(at)}`);
+  return at;
 }

@@ -65,6 +65,8 @@ export { metadataRecord } from './wire/call-head.js';
 export { ConnPool } from './pool/conn-pool.js';
 export type { ConnPoolOptions, ConnPoolStats, PoolState } from './pool/conn-pool-options.js';
 export { FailoverPool } from './pool/failover-pool.js';
+// A server's key as a FailoverPool keys its members (`ws://h:1`, `tcp://h:1` and `h:1` are one): for code that matches members to addresses.
+export { serverKey } from './pool/server-specs.js';
 export type { FailoverPoolOptions, MembershipEvent, ServerHealthEvent, ServerSpec, ServerStats } from './pool/failover-pool-options.js';
 export type { CircuitBreakerOptions, CircuitState } from './pool/circuit-breaker.js';
 export type { OutlierEjectionOptions } from './pool/outlier-ejection.js';

@@ -1,10 +1,10 @@
 import { silentLogger } from '@skein/core';
-import { cleanups, memoryLogger, portOf, suiteCerts, testTls, waitFor, within } from '@skein/test-utils';
+import { cleanups, heldHandler, memoryLogger, portOf, suiteCerts, testTls, waitFor, within } from '@skein/test-utils';
 import { nodeRuntime } from '@skein/runtime-node';
 import { tcpTransport } from '@skein/transport-tcp';
 import { wsTransport } from '@skein/transport-ws';
 import { describe, expect, it } from 'vitest';
-import { ClientStream, RpcServer, createRouter, type ActionHandler } from '../src/index.js';
+import { ClientStream, RpcServer, createRouter } from '../src/index.js';
 import { transport } from './harness.js';
 
 /*
@@ -14,13 +14,6 @@ import { transport } from './harness.js';
 
 const cleanup = cleanups();
 const { serverTls } = testTls(suiteCerts());
-
-/** A handler that waits until the test lets it answer (`open`), or for ever. */
-function gate() {
-  const waiting: (() => void)[] = [];
-  const handler: ActionHandler = () => new Promise<Uint8Array>((resolve) => waiting.push(() => resolve(new Uint8Array(0))));
-  return { handler, get waiting() { return waiting.length; }, open: () => waiting.splice(0).forEach((f) => f()) };
-}
 
 const linesOf = (logger: ReturnType<typeof memoryLogger>, re: RegExp) => logger.lines.filter((l) => l.level === 'info' && re.test(l.msg ?? ''));
 
@@ -44,21 +37,21 @@ describe('the listening line says TLS where the listener is', () => {
 describe('close() says when it begins and when it is done', () => {
   it('names the connections and calls in flight, then how long it took and that they ended', async () => {
     const logger = memoryLogger();
-    const held = gate();
-    const server = new RpcServer({ dispatch: createRouter({ hold: held.handler }, silentLogger), logger });
+    const held = heldHandler();
+    const server = new RpcServer({ dispatch: createRouter({ hold: (req) => held.run(req.msg) }, silentLogger), logger });
     const address = `127.0.0.1:${portOf(await server.listen(transport, '127.0.0.1:0'))}`;
     cleanup.push(() => server.close());
     const client = await ClientStream.connect({ transport, address, keepaliveMs: 0 });
     cleanup.push(() => client.destroy());
     const call = client.call('hold');
-    await waitFor(() => held.waiting === 1);
+    await waitFor(() => held.running === 1);
     expect(linesOf(logger, /^clos/)).toEqual([]);
     const closed = server.close();
     const [begun] = linesOf(logger, /^closing/);
     expect(begun!.obj).toMatchObject({ connections: 1, inFlight: 1 });
     expect(begun!.msg).toBe('closing: draining 1 connection with 1 call or stream running; new calls refused unrun');
     expect(linesOf(logger, /^closed/)).toEqual([]);
-    held.open();
+    held.endAll();
     await call;
     await client.close();
     await within(closed, 10_000, 'server close');
@@ -70,13 +63,13 @@ describe('close() says when it begins and when it is done', () => {
 
   it('says how many were cut at closeWaitMs', async () => {
     const logger = memoryLogger();
-    const held = gate();
-    const server = new RpcServer({ dispatch: createRouter({ hold: held.handler }, silentLogger), logger, closeWaitMs: 200 });
+    const held = heldHandler();
+    const server = new RpcServer({ dispatch: createRouter({ hold: (req) => held.run(req.msg) }, silentLogger), logger, closeWaitMs: 200 });
     const address = `127.0.0.1:${portOf(await server.listen(transport, '127.0.0.1:0'))}`;
     const client = await ClientStream.connect({ transport, address, keepaliveMs: 0 });
     cleanup.push(() => client.destroy());
     const calls = [client.call('hold').catch(() => 'cut'), client.call('hold').catch(() => 'cut')];
-    await waitFor(() => held.waiting === 2);
+    await waitFor(() => held.running === 2);
     await within(server.close(), 10_000, 'server close');
     expect(await Promise.all(calls)).toEqual(['cut', 'cut']);
     expect(linesOf(logger, /^closing/)[0]!.obj).toMatchObject({ connections: 1, inFlight: 2, closeWaitMs: 200 });

@@ -29,6 +29,8 @@ export class ConnOpener {
   connecting = 0;
   /** Counts `renew` calls: a connect begun before the last one renews once it is up (`renewIfStale`). */
   private epoch = 0;
+  /** How many times `retarget` changed the address dialled: a refusal of a connect to an older one is outdated. */
+  private targets = 0;
   /** New connections waiting for the answer to their first ping. */
   private readonly verifying = new Set<ClientStream>();
   private readonly attempts = new Set<Promise<void>>();
@@ -44,14 +46,20 @@ export class ConnOpener {
   constructor(
     private streamOpts: Partial<ClientStreamOptions>,
     private readonly transport: Transport,
-    private readonly target: Address,
+    private target: Address,
     private readonly link: OpenerLink,
   ) {}
+
+  /** Connects begun from now on dial `target` (a FailoverPool member given again in another spelling). */
+  retarget(target: Address): void {
+    this.target = target;
+    this.targets++;
+  }
 
   /** Opens one more connection; the pool hears of it through `opened`, `failed` and `lost`. */
   open(): void {
     this.connecting++;
-    const slot = connectingSlot(this.epoch, this.tlsGeneration());
+    const slot = connectingSlot(this.epoch, this.tlsGeneration(), this.targets);
     const { clock, logger } = this.link;
     const abort = new AbortController();
     if (this.abandoned) abort.abort(this.abandoned);
@@ -102,11 +110,12 @@ export class ConnOpener {
   /**
    * Whether `refusal`, of a connect made with `made`, may not hold for a connect made now: the
    * transport's TLS options were reloaded since (they may be why: a key not its certificate's, a
-   * client certificate the server refused), or, credentials refused, they were renewed since.
+   * client certificate the server refused), or the address dialled changed (`retarget`), or,
+   * credentials refused, they were renewed since.
    * Read only while the pool has a refusal and no connection: two reads, no allocation.
    */
   outdated(made: MadeWith, refusal: RpcError): boolean {
-    if (made.tlsGeneration !== this.tlsGeneration()) return true;
+    if (made.tlsGeneration !== this.tlsGeneration() || made.targets !== this.targets) return true;
     return made.epoch !== this.epoch && isAuthRefusal(refusal);
   }
 

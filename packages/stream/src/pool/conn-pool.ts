@@ -109,6 +109,14 @@ export class ConnPool implements StreamCaller, Resender, Reopener {
     return this._state;
   }
 
+  /** @internal A FailoverPool member given again in another spelling: connects begun from now on dial `address`. */
+  redial(address: string): void {
+    this.opener.retarget(parseAddress(address));
+    // A refusal of the old address (a `ws://` to a TCP pool) may not hold for the new: calls made
+    // now wait for a connect to it, and a pool backing off connects at once.
+    this.outage.changed();
+  }
+
   /**
    * False while the server cannot be reached: in backoff, or reconnecting after a failure. A pool
    * never used, connecting for the first time, or ready is healthy.

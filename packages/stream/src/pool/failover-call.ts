@@ -14,7 +14,7 @@ export interface AttemptSettler {
 }
 
 /**
- * How many times one call may be placed again free (`FailoverPool.replacedUnder`) before its
+ * How many times one call may be placed again free (`FailoverPool.placeAgainFree`) before its
  * attempts go by the retry rules: an `onStateChange` that swaps in a fresh server under every
  * connect would otherwise place it for ever, recursing until the stack overflowed.
  */
@@ -28,7 +28,7 @@ export const MAX_FREE_PLACEMENTS = 8;
 export class FailoverCall {
   readonly tried: string[] = [];
   attempt = 0;
-  /** How many times it was placed again free, its attempt not spent (`FailoverPool.replacedUnder`): at most `MAX_FREE_PLACEMENTS`. */
+  /** How many times it was placed again free, its attempt not spent (`FailoverPool.placeAgainFree`): at most `MAX_FREE_PLACEMENTS`. */
   placedFree = 0;
   /** The server of the current attempt. */
   address = '';

@@ -33,7 +33,7 @@ import { neverLeft } from './waiting-calls.js';
 import { poolRemote } from './pool-remote.js';
 import type { FailoverPoolOptions, MemberPoolOptions, ServerSpec, ServerStats } from './failover-pool-options.js';
 import type { ConnPoolOptions } from './conn-pool-options.js';
-import { canonical, normalize, uniqueServers, type NormalServer } from './server-specs.js';
+import { serverKey, normalize, uniqueServers, type NormalServer } from './server-specs.js';
 import { Membership, type MembershipLink } from './membership.js';
 import { ServerHealth, observe } from './server-health.js';
 import { capFirst, retimed, startPace } from './call-deadlines.js';
@@ -115,7 +115,7 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
   /**
    * The call being handed to its server's ConnPool now (`begin`): a failure of it told before that
    * returns is the pool's own refusal, never a server's answer (which comes from a read, later), so
-   * it never left this process (`replacedUnder`).
+   * it never left this process (`placeAgainFree`).
    */
   private placing: FailoverCall | undefined;
   /** Who hears of its servers' state changes (`watchStates`): a discovery follower's held last server, one at most each. */
@@ -211,7 +211,7 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
   answers(address: string): boolean {
     let key: string;
     try {
-      key = canonical(address);
+      key = serverKey(address);
     } catch {
       return false;
     }
@@ -243,7 +243,7 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
   remove(address: string): Promise<void> {
     let key: string;
     try {
-      key = canonical(address);
+      key = serverKey(address);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -350,7 +350,7 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
     let member = this.byAddress.get(address);
     if (!member) {
       try {
-        member = this.byAddress.get(canonical(address));
+        member = this.byAddress.get(serverKey(address));
       } catch (err) {
         return err instanceof RpcError ? err : invalidArgument(`not an address: ${String(address)}`);
       }
@@ -420,7 +420,7 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
   /** `c`'s attempt failed: on to another server where the rules allow it, else the caller is told. */
   private failed(c: FailoverCall, err: RpcError | RemoteError): void {
     if (this.displaced !== undefined && this.displace(c, err)) return;
-    if ((this.placing === c || neverLeft(err)) && this.replacedUnder(c, err)) return;
+    if ((this.placing === c || neverLeft(err)) && this.placeAgainFree(c, err)) return;
     const decision = this.askHook(err, c) ?? defaultDecision(err, c.idempotent);
     if (decision === 'stop') return this.giveUp(c, err);
     // No hook may re-run a call that may have run (the built-in rule never asks to).
@@ -741,7 +741,7 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
    * hook removing and adding servers under it (the same ones back, or fresh ones each time) ends
    * by the retry rules. False (the retry rules) when no time is left, or the pool is closed.
    */
-  private replacedUnder(c: FailoverCall, err: RpcError | RemoteError): boolean {
+  private placeAgainFree(c: FailoverCall, err: RpcError | RemoteError): boolean {
     if (!(err instanceof RpcError && err.retry === 'safe') || this.byAddress.get(c.address) === c.member) return false;
     if (this.closing !== undefined || c.tried.indexOf(c.address) !== c.tried.length - 1 || c.placedFree >= MAX_FREE_PLACEMENTS) return false;
     if (retimed(c, MOVED, this.pace, this.defaultTimeoutMs, this.attemptTimeoutMs)) return false;
@@ -867,7 +867,7 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
   }
 
   private poolOf(m: PoolServer): ConnPool {
-    m.pool ??= new ConnPool({ ...this.memberOptions(), transport: this.transport, address: m.dial, onStateChange: this.stateHook(m) });
+    m.pool ??= new ConnPool({ ...this.memberOptions(), transport: this.transport, address: m.dialAddress, onStateChange: this.stateHook(m) });
     return m.pool;
   }
 
@@ -879,13 +879,14 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
    */
   private stateHook(m: PoolServer): ConnPoolOptions['onStateChange'] {
     const app = this.poolOpts.onStateChange;
-    return (state, previous, address) => {
+    return (state, previous) => {
       // Up (it may take calls waiting elsewhere), or down (its own waiting calls may go elsewhere).
       if (state === 'ready') this.queueMove();
       else if (state === 'backoff') this.queueMove(m);
       this.queueTell();
-      // With the ConnPool as `this`, as ConnPool calls it.
-      app?.call(m.pool, state, previous, address);
+      // With the ConnPool as `this`, as ConnPool calls it; named by the member's key, as
+      // `servers()`, `stats()` and membership events name it, not by what it dials (`ws://h:1`).
+      app?.call(m.pool, state, previous, m.address);
     };
   }
 

@@ -120,7 +120,7 @@ export class Membership {
    * is new; or why it is refused (`{ refused }`).
    */
   redirectTo(to: string, from: string): string | { refused: string } {
-    let place: { address: string; dial: string };
+    let place: { address: string; dialAddress: string };
     try {
       place = placeOf(to);
     } catch {
@@ -129,7 +129,7 @@ export class Membership {
     const target = place.address;
     if (this.byAddress.has(target)) this.redirects.touch(target);
     else if (!this.redirects.accepting) return { refused: `redirect to ${target}, a server not in the pool, refused (redirectTargets.max is 0)` };
-    else this.joinTemporary(target, from, place.dial);
+    else this.joinTemporary(target, from, place.dialAddress);
     return target;
   }
 
@@ -151,24 +151,27 @@ export class Membership {
   }
 
   /** Adds a configured server, or updates it; a server a redirect brought in becomes a configured one (announced again, without `temporary`). */
-  private join({ address, weight, dial }: NormalServer, announce: boolean): boolean {
+  private join({ address, weight, dialAddress }: NormalServer, announce: boolean): boolean {
     const known = this.byAddress.get(address);
     if (known) {
       known.weight = weight;
+      // Given again in another spelling (`h:1` after `ws://h:1`): dialled so from now on, as a
+      // transport that refused the old one may take the new.
+      known.redial(dialAddress);
       if (!this.redirects.has(address)) return false;
       this.redirects.forget(address);
       if (announce) this.announce({ type: 'add', address, weight });
       return true;
     }
-    this.enter(new PoolServer(address, weight, dial));
+    this.enter(new PoolServer(address, weight, dialAddress));
     if (announce) this.announce({ type: 'add', address, weight });
     return true;
   }
 
   /** Brings in a server only a redirect named: bounded in number, and it leaves when idle. */
-  private joinTemporary(address: string, from: string, dial: string): void {
+  private joinTemporary(address: string, from: string, dialAddress: string): void {
     this.setup.logger.info({ address, from }, 'redirected to a server not in the pool: adding it while it is used');
-    const m = new PoolServer(address, 1, dial);
+    const m = new PoolServer(address, 1, dialAddress);
     this.enter(m);
     this.announce({ type: 'add', address, weight: 1, temporary: true });
     this.redirects.admit(m);

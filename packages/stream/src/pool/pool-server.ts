@@ -18,12 +18,26 @@ export class PoolServer implements ServerView, RedirectTarget {
   score: OutlierScore | undefined;
 
   constructor(
-    /** Its key in the pool (`canonical`): one server however it is spelled. */
+    /** Its key in the pool (`serverKey`): one server however it is spelled. */
     readonly address: string,
     public weight: number,
-    /** What its connections dial: the address as first given (a `ws://` kept, for the transport to refuse or take). */
-    readonly dial: string = address,
+    /**
+     * What its connections dial: the address as last given (a `ws://` kept, for the transport to
+     * refuse or take); given again in another spelling, its connections from then on dial that.
+     */
+    private dial: string = address,
   ) {}
+
+  get dialAddress(): string {
+    return this.dial;
+  }
+
+  /** The server given again as `address` (another spelling of its key): its connections from now on dial that. */
+  redial(address: string): void {
+    if (address === this.dial) return;
+    this.dial = address;
+    this.pool?.redial(address);
+  }
 
   get healthy(): boolean {
     return this.pool?.healthy ?? true;

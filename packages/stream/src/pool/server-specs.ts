@@ -13,16 +13,17 @@ import type { ServerSpec } from './failover-pool-options.js';
  */
 export interface NormalServer {
   readonly address: string;
-  readonly dial: string;
+  readonly dialAddress: string;
   readonly weight: number;
 }
 
 /**
- * The canonical form of an address, so that `tcp://h:1`, `ws://h:1` and `h:1` are one server,
- * as are `wss://h:1` and `tls://h:1`: the address without the transport its scheme names (a
- * server advertises, and a discovery entry holds, `h:1`). A URL path is kept (`ws://h:1/p`).
+ * A server's key, as a FailoverPool keys its members: the canonical form of an address, so that
+ * `tcp://h:1`, `ws://h:1` and `h:1` are one server, as are `wss://h:1` and `tls://h:1`: the
+ * address without the transport its scheme names (a server advertises, and a discovery entry
+ * holds, `h:1`). A URL path is kept (`ws://h:1/p`). Throws InvalidArgument on an invalid address.
  */
-export function canonical(address: string): string {
+export function serverKey(address: string): string {
   return keyOf(parseAddress(address));
 }
 
@@ -30,10 +31,10 @@ function keyOf(a: Address): string {
   return formatAddress('path' in a || a.scheme === undefined ? a : { ...a, scheme: undefined });
 }
 
-/** A server's key (`canonical`) and what its connections dial: the address as given, scheme and all, so that a transport can still refuse one written for another. */
-export function placeOf(address: string): { address: string; dial: string } {
+/** A server's key (`serverKey`) and what its connections dial: the address as given, scheme and all, so that a transport can still refuse one written for another. */
+export function placeOf(address: string): { address: string; dialAddress: string } {
   const a = parseAddress(address);
-  return { address: keyOf(a), dial: formatAddress(a) };
+  return { address: keyOf(a), dialAddress: formatAddress(a) };
 }
 
 export function normalize(server: ServerSpec): NormalServer {
