@@ -1,15 +1,16 @@
 /**
- * Headers that claim lengths, written from the wire facts alone (docs/razor-protocol.md in the
- * developers' guide, as razor-v1.ts is), never from Skein's code: what a hostile peer sends to
- * check that memory grows with the bytes received, never with the bytes a header claims. Each
- * is the header only; what follows it (if anything) is the caller's to send.
+ * Razor v1 headers claiming the lengths given, written from the wire facts alone
+ * (docs/razor-protocol.md in the developers' guide), never from Skein's code: what a hostile peer
+ * sends to check that memory grows with the bytes received, never with the bytes a header
+ * claims, and what razor-v1.ts's honest peer writes (its lengths those of what follows). Each is
+ * the header only; what follows it (if anything) is the caller's to send.
  */
 
-const MAGIC = 0x4d25;
+export const MAGIC = 0x4d25;
 const VERSION = 1;
-const REQUEST_HEADER = 32;
-const RESPONSE_HEADER = 20;
-const STRING_ACTION = 0x8000_0000;
+export const REQUEST_HEADER = 32;
+export const RESPONSE_HEADER = 20;
+export const STRING_ACTION = 0x8000_0000;
 
 /** What a request header claims: a string action of `actionLength` bytes, or the numeric `action` given (its string length then 0). */
 export interface ClaimedRequest {
@@ -17,7 +18,7 @@ export interface ClaimedRequest {
   action?: number;
   msgLength: number;
   blobLength: number;
-  seq?: number;
+  seq?: number | bigint;
 }
 
 function head(length: number, fourth: number): { h: Uint8Array; v: DataView } {
@@ -40,7 +41,7 @@ export function claimingRequest(c: ClaimedRequest): Uint8Array {
 }
 
 /** A 20-byte response header of `flag` (any byte, Skein's extension flags too) claiming the lengths given, for seq `seq` (1 unless told). */
-export function claimingResponse(flag: number, msgLength: number, blobLength: number, seq = 1): Uint8Array {
+export function claimingResponse(flag: number, msgLength: number, blobLength: number, seq: number | bigint = 1): Uint8Array {
   const { h, v } = head(RESPONSE_HEADER, flag);
   v.setUint32(4, msgLength >>> 0, true);
   v.setBigUint64(8, BigInt(seq), true);

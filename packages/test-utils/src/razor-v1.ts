@@ -1,4 +1,5 @@
 import net from 'node:net';
+import { MAGIC, REQUEST_HEADER, RESPONSE_HEADER, STRING_ACTION, claimingRequest, claimingResponse } from './claimed-headers.js';
 
 /**
  * A razor-rpc v1 peer, server and client, written from the wire facts alone
@@ -7,11 +8,6 @@ import net from 'node:net';
  * It knows no hello, heads, cancels, streams, reverse calls or credentials: a v1 server answers
  * any numeric action but 0 with `rpc_decode` (razor's defect 6), a v1 client reads only flags 0-2.
  */
-
-const MAGIC = 0x4d25;
-const REQUEST_HEADER = 32;
-const RESPONSE_HEADER = 20;
-const STRING_ACTION = 0x8000_0000;
 
 /**
  * What a v1 handler answers: a reply msg, an error string sent with flag 2, or (a broken server)
@@ -141,12 +137,7 @@ export async function connectRazorClient(address: string): Promise<RazorClient> 
   });
   const request = (action: number, name: Buffer, msg: Uint8Array): Promise<RazorReply> => {
     const seq = nextSeq++;
-    const h = Buffer.alloc(REQUEST_HEADER);
-    h.writeUInt16LE(MAGIC, 0);
-    h[2] = 1;
-    h.writeUInt32LE(name.length > 0 ? (STRING_ACTION | name.length) >>> 0 : action, 4);
-    h.writeBigUInt64LE(seq, 8);
-    h.writeUInt32LE(msg.length, 24);
+    const h = claimingRequest({ ...(name.length > 0 ? { actionLength: name.length } : { action }), msgLength: msg.length, blobLength: 0, seq });
     const reply = new Promise<RazorReply>((resolve, reject) => pending.set(seq, { resolve, reject }));
     if (!sock.writable) pending.get(seq)!.reject(new Error('rpc_io_err: connection lost'));
     else sock.write(Buffer.concat([h, name, msg]));
@@ -205,23 +196,10 @@ function answerFrame(seq: bigint, a: RazorAnswer): Buffer {
 }
 
 function okResponse(seq: bigint, msg: Uint8Array): Buffer {
-  const h = responseHeader(0, seq);
-  h.writeUInt32LE(msg.length, 4);
-  return Buffer.concat([h, msg]);
+  return Buffer.concat([claimingResponse(0, msg.length, 0, seq), msg]);
 }
 
 function errorResponse(seq: bigint, error: string): Buffer {
   const body = Buffer.from(error, 'utf8');
-  const h = responseHeader(2, seq);
-  h.writeInt32LE(body.length, 16);
-  return Buffer.concat([h, body]);
-}
-
-function responseHeader(flag: number, seq: bigint): Buffer {
-  const h = Buffer.alloc(RESPONSE_HEADER);
-  h.writeUInt16LE(MAGIC, 0);
-  h[2] = 1;
-  h[3] = flag;
-  h.writeBigUInt64LE(seq, 8);
-  return h;
+  return Buffer.concat([claimingResponse(2, 0, body.length, seq), body]);
 }
