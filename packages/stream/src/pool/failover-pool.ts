@@ -112,12 +112,6 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
    * until then: a change under way.
    */
   private displaced: FailoverCall[] | undefined;
-  /**
-   * The call being handed to its server's ConnPool now (`begin`): a failure of it told before that
-   * returns is the pool's own refusal, never a server's answer (which comes from a read, later), so
-   * it never left this process (`placeAgainFree`).
-   */
-  private placing: FailoverCall | undefined;
   /** Who hears of its servers' state changes (`watchStates`): a discovery follower's held last server, one at most each. */
   private readonly stateWatchers = new Set<() => void>();
   /** A tell of `stateWatchers` is queued (`queueTell`). */
@@ -420,7 +414,7 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
   /** `c`'s attempt failed: on to another server where the rules allow it, else the caller is told. */
   private failed(c: FailoverCall, err: RpcError | RemoteError): void {
     if (this.displaced !== undefined && this.displace(c, err)) return;
-    if ((this.placing === c || neverLeft(err)) && this.placeAgainFree(c, err)) return;
+    if (neverLeft(err) && this.placeAgainFree(c, err)) return;
     const decision = this.askHook(err, c) ?? defaultDecision(err, c.idempotent);
     if (decision === 'stop') return this.giveUp(c, err);
     // No hook may re-run a call that may have run (the built-in rule never asks to).
@@ -492,26 +486,19 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
     const stream = c.stream;
     if (stream?.isDone) return; // cancelled between attempts
     const pool = this.poolOf(member);
-    // Nested when a failure told from within moves `c` on (`failed`): the outer placing is put back after.
-    const outer = this.placing;
-    this.placing = c;
-    try {
-      // Down, and so is every other server (read only when this one is down): its outage may be
-      // stale (its server listening again, its backoff delay not over), and failing fast on it
-      // spent the call's retries and sent its last attempt back to the server just lost. So it
-      // connects now, once per outage, and the call waits for that connect's outcome (ConnPool.hurry).
-      if (!member.healthy && !this.healthyBesides(member)) pool.hurry();
-      if (!stream) {
-        const waiting = pool.submit(c.action, c.msg, c.sent, c.done, failFast);
-        // Waiting for a connection, unsent: another server that comes up meanwhile may take it.
-        if (waiting !== undefined && pool.state !== 'ready') this.park(c, member, waiting);
-        return;
-      }
-      stream.onAttempt = (err) => this.streamAttempted(c, stream, err);
-      pool.openOn(stream, c.action, c.msg, c.sent, failFast);
-    } finally {
-      this.placing = outer;
+    // Down, and so is every other server (read only when this one is down): its outage may be
+    // stale (its server listening again, its backoff delay not over), and failing fast on it
+    // spent the call's retries and sent its last attempt back to the server just lost. So it
+    // connects now, once per outage, and the call waits for that connect's outcome (ConnPool.hurry).
+    if (!member.healthy && !this.healthyBesides(member)) pool.hurry();
+    if (!stream) {
+      const waiting = pool.submit(c.action, c.msg, c.sent, c.done, failFast);
+      // Waiting for a connection, unsent: another server that comes up meanwhile may take it.
+      if (waiting !== undefined && pool.state !== 'ready') this.park(c, member, waiting);
+      return;
     }
+    stream.onAttempt = (err) => this.streamAttempted(c, stream, err);
+    pool.openOn(stream, c.action, c.msg, c.sent, failFast);
   }
 
   /**
@@ -727,10 +714,10 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
   }
 
   /**
-   * `c`'s attempt failed unsent (`retry: 'safe'`) as it was handed to its server's pool (`placing`:
-   * told before that returned, so no server's answer: it never left this process), or as that
-   * pool's flush took it from its queue to send it (`neverLeft`: it waited for room on a server
-   * up, and the flush's pick replaced a draining connection), that server gone meanwhile: an
+   * `c`'s attempt failed because its server's pool was closed (`neverLeft`: never handed to a
+   * connection, so it never left this process), as it was handed to that pool or as the pool's
+   * flush took it from its queue to send it (it waited for room on a server up, and the flush's
+   * pick replaced a draining connection), that server gone meanwhile: an
    * application's `onStateChange` removed it from the change the call made (its pool connecting
    * for it), after `leaving` looked for the calls waiting there, and the pool's close under the
    * call failed it. Placed again as `leaving`'s calls are

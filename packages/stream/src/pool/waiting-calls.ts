@@ -121,8 +121,8 @@ export class WaitingCalls {
       if (!slot && this.link.closed) {
         // The pick connected, and onStateChange closed the pool: this call was out of the queue
         // when the close failed those waiting, and back in it nothing would ever send or fail it.
-        // Sent nowhere: a FailoverPool whose server was removed so may place it again (`closedUnsent`).
-        call.fail(closedUnsent(this.link.address));
+        // Sent nowhere: a FailoverPool whose server was removed so may place it again (`neverLeft`).
+        call.fail(poolClosed(this.link.address));
         continue;
       }
       if (!slot && call.opens) {
@@ -151,7 +151,7 @@ export class WaitingCalls {
 
   /** A stream's opening set aside by `flush` goes back in front; failed, were the pool closed by a later pick's onStateChange. */
   private putBack(call: WaitingCall): void {
-    if (this.link.closed) call.fail(closedUnsent(this.link.address));
+    if (this.link.closed) call.fail(poolClosed(this.link.address));
     else this.queue.unshift(call);
   }
 
@@ -210,30 +210,28 @@ const neverSent = (timeoutMs: number, lastConnect: Error | undefined): RpcError 
     return new RpcError(ErrorCode.Timeout, `${waited}; last connect: ${lastConnect.message}`, { cause: lastConnect, retry: 'safe' });
   });
 
-/** What a call the pool takes once closed fails with, as ConnPool's own check: Closed (`retry: 'safe'`: it never ran). */
-export const poolClosed = (address: string): RpcError => new RpcError(ErrorCode.Closed, `pool for ${address} is closed`, { retry: 'safe' });
-
 /**
- * The errors of `closedUnsent`: weakly held, read by identity (`neverLeft`). Internal to the
+ * The errors of `poolClosed`: weakly held, read by identity (`neverLeft`). Internal to the
  * package: a mark between a ConnPool and its FailoverPool, no error code of its own.
  */
 const unsentUnderClose = new WeakSet<RpcError>();
 
 /**
- * `poolClosed` for a call a flush took out of the queue (`WaitingCalls.flush`) when the pick for it
- * closed the pool (an application's onStateChange, from the connect it made): never handed to a
- * connection, so never written to a socket, and never in the queue the close failed.
+ * What a call the pool takes once closed fails with (a call made on it, or one a flush took out of
+ * the queue when the pick for it closed the pool: an application's onStateChange, from the
+ * connect it made): Closed (`retry: 'safe'`: it never ran). Never handed to a connection, so
+ * never written to a socket: marked so (`neverLeft`).
  */
-function closedUnsent(address: string): RpcError {
-  const err = poolClosed(address);
+export function poolClosed(address: string): RpcError {
+  const err = new RpcError(ErrorCode.Closed, `pool for ${address} is closed`, { retry: 'safe' });
   unsentUnderClose.add(err);
   return err;
 }
 
 /**
- * True for the failure of a call that waited in a ConnPool and never left this process: taken
- * out of its queue to be sent when the pool's close under that pick failed it (`closedUnsent`).
- * Never true of a call handed to a connection, whatever that connection did with it.
+ * True for the failure of a call that never left this process because its ConnPool was closed
+ * when it came or as it was to be sent (`poolClosed`). Never true of a call handed to a
+ * connection, whatever that connection did with it.
  */
 export const neverLeft = (err: unknown): boolean => err instanceof RpcError && unsentUnderClose.has(err);
 
