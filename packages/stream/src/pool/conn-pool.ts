@@ -617,18 +617,27 @@ export class ConnPool implements StreamCaller, Resender, Reopener {
   }
 
   private shutdown(): void {
-    this.setState('closed');
+    const previous = this._state;
+    this._state = 'closed';
     this.pace?.stop();
     this.outage.stop();
     this.opener.abandon(`pool for ${this.address} closed`);
     // Stackless (withoutStack): one for each call waiting, made in the close's turn, naming no caller's code.
     this.waiting.failWhere(() => withoutStack(() => new RpcError(ErrorCode.Closed, `pool for ${this.address} closed before the call was sent`)));
+    // Told once the close is whole (nothing waits here any more): what onStateChange does then
+    // (a FailoverPool's application changing its servers) comes after the calls failed here.
+    this.tell('closed', previous);
   }
 
   private setState(state: PoolState): void {
     const previous = this._state;
     if (state === previous) return;
     this._state = state;
+    this.tell(state, previous);
+  }
+
+  private tell(state: PoolState, previous: PoolState): void {
+    if (state === previous) return;
     this.logger.debug({ address: this.address, state, previous }, 'pool state');
     if (!this.onStateChange) return;
     try {

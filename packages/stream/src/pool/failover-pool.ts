@@ -151,7 +151,7 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
     const setup = { clock, logger, redirectTargets: opts.redirectTargets, onMembershipChange: opts.onMembershipChange, picksRedirectTargets: this.selector.redirected !== undefined };
     const link: MembershipLink = {
       equip: (m) => this.health.equip(m),
-      pickableChanged: (joined, within) => this.pickableChanged(joined, within),
+      pickableChanged: (joined) => this.pickableChanged(joined),
       leaving: (m) => this.leaving(m),
     };
     this.membership = new Membership(setup, link, opts.servers ?? []);
@@ -654,15 +654,14 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
    * The membership's word: the list is read again at the next pick; the old one goes now, holding
    * no server that left. `joined`: a server came in, which may take calls waiting on servers down
    * (a walk of them); a change that only took servers out adds none that could, and walks nothing
-   * but the leaving servers' own calls (`leaving`). A change `within` another (an application's
-   * `onStateChange` told 'closed' as a leaving server's pool closes) places no displaced call:
-   * that close has yet to fail what waited there unsent (a stream waiting to open), which
-   * `displace` takes only while the change is under way; the outer change's end places them all.
+   * but the leaving servers' own calls (`leaving`). A change an application's `onStateChange`
+   * makes as a leaving server's pool closes comes once that close has failed what waited there
+   * (ConnPool tells 'closed' last), so all of it is displaced by then.
    */
-  private pickableChanged(joined: boolean, within: boolean): void {
+  private pickableChanged(joined: boolean): void {
     this.pickable = NO_SERVERS;
     this.pickableStale = true;
-    if (this.displaced !== undefined && !within) this.placeDisplaced();
+    if (this.displaced !== undefined) this.placeDisplaced();
     if (joined) this.queueMove();
     // A held last server's follower asks whether it is still the last (`watchStates`).
     this.queueTell();

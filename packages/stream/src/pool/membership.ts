@@ -16,11 +16,9 @@ export interface MembershipLink {
    * discovery's first view, a full replacement) then cost O(n) in all, the lists being built
    * at the next read, where a list per change made them cost O(n²). `joined`: a server came in
    * (new, or a redirect's made a configured one), which may take calls waiting elsewhere; false
-   * when the change only took servers out or updated a weight. `within`: the change was made
-   * while a leaving server's pool closed (an application's `onStateChange` told 'closed'), inside
-   * another change, which ends after that close has failed what waited there.
+   * when the change only took servers out or updated a weight.
    */
-  pickableChanged(joined: boolean, within: boolean): void;
+  pickableChanged(joined: boolean): void;
   /**
    * `m` leaves, its pool about to close: out of the lists already, its pool not yet closed (the
    * pool takes the calls waiting there, unsent, and those the close fails unsent, to place them
@@ -59,8 +57,6 @@ export class Membership {
   private readonly redirects: RedirectTargets<PoolServer>;
   /** Pools of removed servers, still draining, and when each is closed. */
   private readonly draining = new Map<ConnPool, Promise<void>>();
-  /** Leaving servers' pools closing now (`leave`): a change made meanwhile is within another (`MembershipLink.pickableChanged`). */
-  private closingPools = 0;
 
   constructor(
     private readonly setup: MembershipSetup,
@@ -147,7 +143,7 @@ export class Membership {
   /** Tells the pool that what its strategy picks from changed (a redirect's server in or out among them), and whether a server `joined`. */
   private changed(joined: boolean): void {
     this.pickableList = undefined;
-    this.link.pickableChanged(joined, this.closingPools > 0);
+    this.link.pickableChanged(joined);
   }
 
   /** Adds a configured server, or updates it; a server a redirect brought in becomes a configured one (announced again, without `temporary`). */
@@ -200,15 +196,7 @@ export class Membership {
     if (!m.pool) return Promise.resolve();
     this.link.leaving(m);
     const pool = m.pool;
-    // Its close tells the application's onStateChange 'closed' before it fails the calls waiting
-    // there: a change the hook makes then is within this one (`closingPools`).
-    let closed: Promise<void>;
-    this.closingPools++;
-    try {
-      closed = pool.close();
-    } finally {
-      this.closingPools--;
-    }
+    const closed = pool.close();
     this.draining.set(pool, closed);
     void closed.finally(() => this.draining.delete(pool));
     return closed;
