@@ -2,7 +2,7 @@ import { ErrorCode, RpcError, parseAddress, type Address, type FrameConn, type F
 import { nodeRuntime } from '@skein/runtime-node';
 import { tcpTransport } from '@skein/transport-tcp';
 import { uwsTransport, wsTransport } from '@skein/transport-ws';
-import { claimingRequest, claimingResponse, fullGc, memoryLogger, scoped, suiteCerts, testTls, tmpSocketPath, waitFor, whenTestFinished, within } from '@skein/test-utils';
+import { claimingRequest, claimingResponse, arrayBuffersSettled, memoryLogger, scoped, suiteCerts, testTls, tmpSocketPath, waitFor, whenTestFinished, within } from '@skein/test-utils';
 import { describe, expect, it } from 'vitest';
 import { ClientStream, DEFAULT_LIMITS, RpcServer, createRouter, protocol, requestFrameSpec, responseFrameSpec } from '../src/index.js';
 import { golden } from './golden.js';
@@ -57,23 +57,6 @@ const ITEM_FLAG = 3;
 const PING_FLAG = 0x19;
 const GOODBYE_FLAG = 0x1d;
 const REVERSE_CALL_FLAG = 0x18;
-
-/**
- * The process's ArrayBuffer memory once what earlier cases left is collected and freed (a
- * collection frees backing stores a little later): a baseline that the frees do not fall under
- * while a case is watched, hiding what it holds.
- */
-async function arrayBuffersSettled(): Promise<number> {
-  let last = Infinity;
-  for (let i = 0; i < 20; i++) {
-    fullGc();
-    await new Promise((resolve) => setTimeout(resolve, 5));
-    const now = process.memoryUsage().arrayBuffers;
-    if (now >= last) return now;
-    last = now;
-  }
-  return last;
-}
 
 /**
  * Waits until `arrived` holds (the code under test has read what was sent: an event, not a

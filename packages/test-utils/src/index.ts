@@ -17,7 +17,7 @@ export { scoped, whenTestFinished } from './test-scope.js';
 export type { WaitOptions, Deferred } from './wait.js';
 export { startProcess, processRunning, processStopped } from './process.js';
 export type { Proc } from './process.js';
-export { handleCounts, leakedHandles, fullGc, heapAfterGc } from './resources.js';
+export { handleCounts, leakedHandles, fullGc, heapAfterGc, arrayBuffersSettled } from './resources.js';
 export { longLivedSignal, abortListeners, toldListeners } from './signals.js';
 export { heldHandler } from './held-handler.js';
 export type { HeldHandler } from './held-handler.js';
