@@ -6,16 +6,16 @@ import type { KindCap } from './conn-census.js';
 /** The option whose cap refused a connection at accept: the server's own, or a kind's. */
 export type Cap = KindCap | 'maxConnections';
 
+/** Who a cap refuses: the server's own cap, any connection; a kind's, one of that kind. */
+const WHO: Record<Cap, string> = { maxConnections: 'connection', 'clients.maxConnections': 'client', 'peers.maxConnections': 'peer' };
+
 /**
  * Why a connection refused at a cap, at accept, is closed (rpc-server.ts `refuse`): the words
  * name the option to raise, never its value, and say that nothing sent on it ran, as the
  * server read nothing of it.
  */
-const WORDS: Record<Cap, string> = {
-  maxConnections: 'connection limit reached (maxConnections): the server refused this connection before reading anything from it, so nothing sent on it ran',
-  'clients.maxConnections': 'connection limit reached (clients.maxConnections): the server refused this client before reading anything from it, so nothing sent on it ran',
-  'peers.maxConnections': 'connection limit reached (peers.maxConnections): the server refused this peer before reading anything from it, so nothing sent on it ran',
-};
+const refusal = (cap: Cap): Uint8Array =>
+  errorResponse(HELLO_SEQ, ErrorCode.Overloaded, `connection limit reached (${cap}): the server refused this ${WHO[cap]} before reading anything from it, so nothing sent on it ran`);
 
 /**
  * The one frame a connection refused at accept is sent before its close: the answer to a
@@ -27,7 +27,7 @@ const WORDS: Record<Cap, string> = {
  * flood at the cap costs an accept, one small write and a close each, and no read.
  */
 export const CAP_REFUSALS: Readonly<Record<Cap, Uint8Array>> = {
-  maxConnections: errorResponse(HELLO_SEQ, ErrorCode.Overloaded, WORDS.maxConnections),
-  'clients.maxConnections': errorResponse(HELLO_SEQ, ErrorCode.Overloaded, WORDS['clients.maxConnections']),
-  'peers.maxConnections': errorResponse(HELLO_SEQ, ErrorCode.Overloaded, WORDS['peers.maxConnections']),
+  maxConnections: refusal('maxConnections'),
+  'clients.maxConnections': refusal('clients.maxConnections'),
+  'peers.maxConnections': refusal('peers.maxConnections'),
 };
