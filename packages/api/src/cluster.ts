@@ -348,7 +348,9 @@ class ServerType {
       } catch (err) {
         return new RpcError(ErrorCode.InvalidArgument, `route function of '${this.name}' threw: ${String(err)}`);
       }
-      return (id === undefined ? undefined : this.byId.get(id)) ?? this.noSuchServer(id);
+      // Returning no id is the route function's refusal, not a server named 'undefined'.
+      if (id === undefined) return new RpcError(ErrorCode.InvalidArgument, `route function of '${this.name}' named no server for route key ${JSON.stringify(o.route)}`);
+      return this.byId.get(id) ?? this.noSuchServer(id);
     });
   }
 

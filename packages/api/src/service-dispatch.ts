@@ -403,7 +403,9 @@ class Runner {
       // Refused before the handler started: without a detail, bare ('' says so), the server's own word.
       return void req.fail(err, refusalDetail(err, this.expose, action) ?? '');
     }
-    this.log.error({ action, peer: req.conn.remote, err }, `${action}: handler threw an undeclared error`);
+    // Not started: a server filter's `before` (or the codec) threw it, and the handler never ran.
+    const where = started ? 'handler threw an undeclared error' : 'an undeclared error before its handler ran (a server filter or the codec threw it)';
+    this.log.error({ action, peer: req.conn.remote, err }, `${action}: ${where}`);
     req.fail(ErrorCode.Internal, crashDetail(err, action, this.expose));
   }
 

@@ -78,6 +78,16 @@ describe('cluster client', () => {
     await expect(rpc.area.$to('nobody').Area.whoami()).rejects.toMatchObject({ code: ErrorCode.InvalidArgument });
   });
 
+  it('says the route function named no server when it returns undefined, not a server named "undefined"', async () => {
+    const members = await Promise.all(['area-1'].map(areaServer));
+    const rpc = createCluster({ codec: msgpackCodec, transport, types: { area: { services: [Area], servers: members, route: () => undefined } } });
+    cleanup.push(() => rpc.$cluster.close());
+    await expect(rpc.area.Area.whoami(undefined, { route: 'room-7' })).rejects.toMatchObject({
+      code: ErrorCode.InvalidArgument,
+      message: `Area.whoami: route function of 'area' named no server for route key "room-7"`,
+    });
+  });
+
   it('calls one named server directly', async () => {
     const { rpc } = await threeAreas();
     for (const id of ['area-1', 'area-2', 'area-3']) expect(await rpc.lobby.$to(id).Area.whoami()).toBe(id);

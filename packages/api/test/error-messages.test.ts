@@ -83,6 +83,24 @@ describe('a handler crash', () => {
   });
 });
 
+describe("a server filter's undeclared error", () => {
+  it('is logged as thrown before the handler ran, not as the handler\'s', async () => {
+    let ran = 0;
+    const counted = implement(Svc, { echo: (b) => (ran++, b), crash: () => {} });
+    const refuse: Filter = {
+      before: () => {
+        throw new Error('filter on fire');
+      },
+    };
+    const logger = memoryLogger();
+    const s = await serve({ codec: msgpackCodec, services: [counted], filters: [refuse], logger });
+    cleanup.push(() => s.close());
+    await expect(createClient(Svc, s.stream, { codec: msgpackCodec }).echo(new Uint8Array([1]))).rejects.toMatchObject({ code: ErrorCode.Internal });
+    expect(ran).toBe(0);
+    expect(logger.lines).toMatchObject([{ level: 'error', msg: 'Svc.echo: an undeclared error before its handler ran (a server filter or the codec threw it)' }]);
+  });
+});
+
 describe('a reply that does not decode', () => {
   /** A raw server whose `Svc.echo` answers each call with the next of `replies`, as they are. */
   async function rawServer(replies: Uint8Array[]) {
