@@ -207,8 +207,12 @@ export interface TlsHandshakeSeen {
 const CERTIFICATE_ALERT = /alert.*(certificate|unknown[ _]?ca|access[ _]?denied)|certificate[ _]?required|bad[ _]?certificate|unknown[ _]?ca\b/;
 /** handshake_failure (40): no certificate where one is required, or no shared version or cipher. */
 const HANDSHAKE_FAILURE_ALERT = /alert[ _:]*handshake[ _]?failure|alert number 40\b/;
-/** A peer that stopped the handshake without a TLS alert (a plaintext server, or one that closes a refused client silently). */
-const SILENT_CLOSE = /wrong version number|unknown protocol|packet length too long|record layer failure|http request|before secure tls connection|corrupt message|invalidcontenttype|received corrupt|unexpected eof|eof|econnreset|connection reset|tls handshake eof|unexpected message/;
+/**
+ * A peer that stopped the handshake without a TLS alert (a plaintext server, or one that closes a
+ * refused client silently). `[ _]`: BoringSSL (Bun) spells OpenSSL's reasons as codes
+ * (WRONG_VERSION_NUMBER for a plaintext server's answer).
+ */
+const SILENT_CLOSE = /wrong[ _]version[ _]number|unknown[ _]protocol|packet[ _]length[ _]too[ _]long|record[ _]layer[ _]failure|http[ _]request|before secure tls connection|corrupt message|invalidcontenttype|received corrupt|unexpected eof|eof|econnreset|connection reset|tls handshake eof|unexpected message/;
 
 /**
  * A TLS failure as the typed error Skein reports. `message` is the runtime's (OpenSSL's,

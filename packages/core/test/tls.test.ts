@@ -174,6 +174,13 @@ describe('TLS failures', () => {
     expect(tlsFailure('h:1', 'BrokenPipe: broken pipe', undefined, { presentedCert: false }).message).toContain('the server may require a client certificate');
   });
 
+  // A plaintext server's answer, as OpenSSL and BoringSSL (Bun) spell it; the runtime suites check it end to end.
+  it('bytes that are no TLS record ask whether the server speaks TLS, in either spelling', () => {
+    for (const raw of ['error:0A00010B:SSL routines:ssl3_get_record:wrong version number', 'EPROTO error:100000f7:SSL routines:OPENSSL_internal:WRONG_VERSION_NUMBER']) {
+      expect(tlsFailure('h:1', raw)).toMatchObject({ code: ErrorCode.Unreachable, message: expect.stringContaining('does the server speak TLS?') });
+    }
+  });
+
   it('a close without an alert after the server answered in TLS is a refusal of the certificate shown, else the plaintext hint', () => {
     const raw = 'Client network socket disconnected before secure TLS connection was established';
     expect(tlsFailure('h:1', raw, undefined, { presentedCert: true, serverSpokeTls: true })).toMatchObject({ code: ErrorCode.Unauthenticated });

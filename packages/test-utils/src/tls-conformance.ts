@@ -568,6 +568,18 @@ export function tlsRuntimeConformance(h: TlsHarness): void {
       const [, err] = await child.waitForLine(/^connect-error (.*)$/, HANG_MS);
       expect(err).toMatch(/^Unreachable: TLS handshake with .* failed: .*does the server speak TLS/);
     });
+
+    // A plaintext server that answers (an HTTP server's 400) gives the client no close but bytes
+    // that are no TLS record, each library naming them its own way (OpenSSL's "wrong version
+    // number", BoringSSL's WRONG_VERSION_NUMBER, rustls's InvalidContentType): the same hint.
+    it('fails to connect with Unreachable to a plaintext server that answers in plaintext, saying the server may not speak TLS', async () => {
+      const plain = net.createServer((s) => s.on('error', () => {}).once('data', () => s.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n')));
+      await new Promise<void>((resolve) => plain.listen(0, '127.0.0.1', resolve));
+      onTestFinished(() => void plain.close());
+      const child = run('tls-call', `127.0.0.1:${(plain.address() as net.AddressInfo).port}`, tlsArg({ ca: certs.ca, servername: 'localhost' }));
+      const [, err] = await child.waitForLine(/^connect-error (.*)$/, HANG_MS);
+      expect(err).toMatch(/^Unreachable: TLS handshake with .* failed: .*does the server speak TLS/);
+    });
   }, { concurrent: true });
 }
 
