@@ -27,11 +27,15 @@ export function messagePortTransport(): Transport {
   let nextPort = 1;
   let nextConn = 1;
 
-  const key = (a: Address): string => {
+  /** The endpoint `a` names, refused with InvalidArgument where it is no name of this transport's. */
+  const checked = (a: Address): { host: string; port: number } => {
     parseAddress(a); // a malformed one (an empty host, a port out of range) is InvalidArgument
     if ('path' in a) throw invalidArgument(`the message-port transport has no socket files: ${a.path}; use a host:port name`);
-    return formatAddress(a);
+    // tcp:// and ws:// name other transports (the contract): refused, never taken for a name here.
+    if (a.scheme !== undefined) throw invalidArgument(`the message-port transport cannot use ${a.scheme === 'ws' ? 'a ws:// or wss://' : 'a tcp://'} address (another transport's); use a host:port name`);
+    return { host: a.host, port: a.port };
   };
+  const key = (a: Address): string => formatAddress(checked(a));
 
   return {
     name: 'message-port',
@@ -51,8 +55,8 @@ export function messagePortTransport(): Transport {
     },
 
     async listen(address: Address, spec: FrameSpec, accept: Accept): Promise<FrameListener> {
-      if ('path' in address) throw invalidArgument(`the message-port transport has no socket files: ${address.path}`);
-      const bound = { host: address.host, port: address.port === 0 ? nextPort++ : address.port };
+      const at = checked(address);
+      const bound = { host: at.host, port: at.port === 0 ? nextPort++ : at.port };
       const where = key(bound);
       if (endpoints.has(where)) throw listenFailed(where, 'already listening there');
       endpoints.set(where, { spec, accept });

@@ -1,9 +1,10 @@
 // The kit's bad-address check (src/bad-addresses.ts), on the client side of the transport: it
 // passes this repository's TCP and ws transports, and names a connect that hands a malformed
-// address to its socket API unchecked.
+// address to its socket API unchecked, or dials one written for another transport.
 import type { Transport } from '@skein/core';
 import { runtime } from '@skein/runtime';
 import { tcpTransport } from '@skein/transport-tcp';
+import { wsTransport } from '@skein/transport-ws';
 import { describe, expect, it } from 'vitest';
 import { badAddressProblems } from '../src/bad-addresses.js';
 import { checkServers, passesRightTransports } from './check-servers.js';
@@ -26,6 +27,15 @@ describe('the bad-address check', () => {
       expect.stringMatching(/^connect\(\{ host: "127\.0\.0\.1", port: 1\.5 \}\), port 1\.5, rejected with RangeError/),
       expect.stringMatching(/^connect\(\{ host: "127\.0\.0\.1", port: NaN \}\), port NaN, rejected with RangeError/),
     ]);
+  });
+
+  // A transport made before schemes, or that ignores Address.scheme: each dials its own protocol there.
+  it('names a connect that dials an address written for another transport as its own', async () => {
+    for (const t of [tcp, wsTransport()]) {
+      expect(await problemsOf(t, mutantTransport(t, { dialsAnyScheme: true }))).toEqual([
+        expect.stringMatching(/^connect\(\) of addresses written for each transport .*refused neither \(tcp:\/\/ resolved with a connection; ws:\/\/ resolved with a connection\): one names another transport/),
+      ]);
+    }
   });
 
   it('names a connect that throws before returning its promise', async () => {

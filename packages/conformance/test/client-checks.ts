@@ -13,7 +13,7 @@ const BOUND_MS = 20_000;
  */
 export const CLIENT_CHECKS = {
   badAddresses: {
-    title: 'refuses malformed addresses (an empty host, ports out of range, an unknown scheme) with InvalidArgument',
+    title: "refuses malformed addresses (an empty host, ports out of range, an unknown scheme, another transport's) with InvalidArgument",
     run: (transport: Transport, address: string): Promise<string[]> => badAddressProblems(transport, parseAddress(address), BOUND_MS),
   },
   connectTimeout: {

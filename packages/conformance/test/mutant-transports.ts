@@ -47,6 +47,8 @@ export interface Faults {
   leaksFailedConnect?: boolean;
   /** The client's connect hands a malformed address to the socket API as it is: an empty host dials localhost, a port out of range throws the API's RangeError. */
   uncheckedAddress?: boolean;
+  /** The client's connect drops the address's scheme: it dials one written for another transport (ws://, tcp://) as its own. */
+  dialsAnyScheme?: boolean;
 }
 
 /**
@@ -63,6 +65,7 @@ export function mutantTransport(inner: Transport, faults: Faults): Transport {
       const { signal: _signal, ...unsignalled } = options ?? {};
       const { timeoutMs: _timeoutMs, ...untimed } = options ?? {};
       if (faults.uncheckedAddress) address = unchecked(address);
+      if (faults.dialsAnyScheme && 'host' in address) address = { host: address.host, port: address.port, ...(address.tls && { tls: true }) };
       const side = faults.leaksFailedConnect ? sideSocket(address) : undefined;
       let conn = await inner.connect(address, spec, faults.ignoresConnectSignal ? unsignalled : faults.ignoresConnectTimeout ? untimed : options);
       side?.destroy();
