@@ -120,6 +120,21 @@ describe('a call waiting, unsent, on a server removed from the pool', () => {
     expect([s.x.ran(), y.ran(), z.ran()]).toEqual([['on-x'], [], []]);
   });
 
+  // Its time up, its ConnPool's deadline not yet fired (it sits a tick past, so as never to fire
+  // early): X's close fails it unsent, where no retry starts, with or without retries left.
+  it.each([0, 2])('with its time up, fails with Timeout, never run, not Closed (retries %i)', async (retries) => {
+    const y = await child('Y');
+    const timeoutMs = 1000;
+    const s = await waitingOnHungX([y], (pool) => [pool.call('record', str('late'), { timeoutMs })], { retries });
+    s.clock.advance(timeoutMs);
+    expect(await settledYet(s.calls[0]!)).toBe(false);
+    void s.pool.remove(s.x.address);
+    const err = (await within(s.calls[0]!, 15_000, 'the call')) as RpcError;
+    expect(err).toMatchObject({ code: ErrorCode.Timeout, retry: 'safe' });
+    expect(err.message).toMatch(/no time left .*timeoutMs \(1000 ms\)/);
+    expect(y.ran()).toEqual([]);
+  });
+
   it('with no server left, fails as a call made now does (Unreachable, never run), not Closed', async () => {
     const s = await waitingOnHungX([], (pool) => [pool.call('record', str('alone'))]);
     void s.pool.remove(s.x.address);

@@ -23,7 +23,7 @@ import { resolveStreamOptions, type StreamSettings } from '../client/options.js'
 import { credentialsError, type Credentials } from '../client/credentials.js';
 import { ConnPool } from './conn-pool.js';
 import { connPoolSettings } from './conn-pool-settings.js';
-import { defaultDecision, finalError, mayHaveRun, mayRunTwice, openStreamFailure, type FailoverDecision } from './failover-rules.js';
+import { defaultDecision, finalError, mayHaveRun, mayRunTwice, openStreamFailure, outOfTime, type FailoverDecision } from './failover-rules.js';
 import { RetryBudget } from './retry-budget.js';
 import { createSelector, type Selector, type ServerView } from './selection.js';
 import { FailoverCall, MAX_FREE_PLACEMENTS, type AttemptSettler } from './failover-call.js';
@@ -671,9 +671,9 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
    * `m` leaves the pool, its ConnPool about to close: the calls waiting there, never sent, for a
    * connection (its first, or one in an outage) are taken out of its queue, not failed Closed
    * with it, to be placed again once the change is over (`placeDisplaced`). A call with no time
-   * left stays, and fails with the pool's close, as before. A half-open probe's place need not be
-   * given back: the server's breaker leaves with it. Calls waiting for room while a connection is
-   * up finish on it, as the ConnPool's close sends them.
+   * left stays: the pool's close fails it, and `displace` tells it Timeout. A half-open probe's
+   * place need not be given back: the server's breaker leaves with it. Calls waiting for room
+   * while a connection is up finish on it, as the ConnPool's close sends them.
    */
   private leaving(m: PoolServer): void {
     if (this.closing) return;
@@ -703,11 +703,11 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
    * connection was up. Taken as `leaving` takes a call waiting there, to be placed once the change
    * is over: not retried now, from a list that still holds the servers leaving in the same change
    * (their pools closed, or closing next) and not those joining; its attempt moved, not spent, no
-   * `shouldFailover` asked. False (the retry rules as before) when no time is left.
+   * `shouldFailover` asked; with no time left, it fails with Timeout (`outOfTimeToPlace`).
    */
   private displace(c: FailoverCall, err: RpcError | RemoteError): boolean {
     if (!(err instanceof RpcError && err.retry === 'safe') || this.byAddress.get(c.address) === c.member) return false;
-    if (retimed(c, MOVED, this.pace, this.defaultTimeoutMs, this.attemptTimeoutMs)) return false;
+    if (this.outOfTimeToPlace(c, err)) return true;
     this.displaced!.push(c);
     return true;
   }
@@ -733,6 +733,19 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
     if (retimed(c, MOVED, this.pace, this.defaultTimeoutMs, this.attemptTimeoutMs)) return false;
     c.placedFree++;
     this.attempt(c);
+    return true;
+  }
+
+  /**
+   * `c`, failed unsent (`err`) by its server leaving (`displace`), given what is left of its time
+   * for its placement; or, with none left, failed with Timeout ("no time left for another
+   * attempt"), as the retry rules fail a call out of time, whatever its `retries`: a placement
+   * is no retry, and with `retries: 0` those rules would end it with its server's pool's
+   * `Closed`, for a FailoverPool not closed. True when it failed so.
+   */
+  private outOfTimeToPlace(c: FailoverCall, err: RpcError): boolean {
+    if (!retimed(c, MOVED, this.pace, this.defaultTimeoutMs, this.attemptTimeoutMs)) return false;
+    this.giveUp(c, outOfTime(err, c.opts.timeoutMs ?? this.defaultTimeoutMs));
     return true;
   }
 
