@@ -30,7 +30,7 @@ export interface HelloLink extends ProbationLink, ReverseLink {
   /** The cap on requests handled at once that the hello's answer names (ServerConn.helloCap): past it, one is held and the connection is not read. */
   helloCap(credentialsToCome: boolean): number;
   /** The hello came: the server may now judge its verified identity (ServerConnOptions.onGreeted). */
-  greeted(): void;
+  greeted(credentialsToCome: boolean): void;
   readonly reverseSettings: ReverseSettings | undefined;
   readonly caller: ReverseCaller | undefined;
   /** Calls both ways were agreed: the connection's ReverseCaller. */
@@ -63,7 +63,7 @@ export function greet(c: HelloLink, bytes: Uint8Array, start: number, seqLo: num
   c.takeTerms(outcome);
   let answer = outcome.answer;
   const offered = c.auth !== undefined && offersAuth(bytes, msgAt, msgEnd);
-  c.greeted();
+  c.greeted(offered);
   if (!offered && c.onProbation) return leaveProbationAtHello(c, seqLo, seqHi);
   c.agreeControls(outcome);
   // After greeted(): the hello may have made it a peer (its TLS identity), of another cap.

@@ -281,8 +281,8 @@ export class ServerConn implements FrameHandlers, Responder, ExtensionsHost, Hel
     this.mark(GREETED, true);
   }
 
-  greeted(): void {
-    this.opts.onGreeted?.(this);
+  greeted(credentialsToCome: boolean): void {
+    this.opts.onGreeted?.(this, credentialsToCome);
   }
 
   get reverseSettings(): ReverseSettings | undefined {

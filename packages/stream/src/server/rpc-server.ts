@@ -213,7 +213,7 @@ export class RpcServer {
       onClosed: (c) => this.forget(c),
       onCredentialsAccepted: (c) => this.promote(c),
       // Told apart by identity only when peers are: the hook costs a server without `peers` nothing.
-      ...(this.settings.kinds.admit && { onGreeted: (c: ServerConn) => this.identified(c), peerMaxInFlight: this.settings.kinds.peer.maxInFlightPerConn }),
+      ...(this.settings.kinds.admit && { onGreeted: (c: ServerConn, credentialsToCome: boolean) => this.identified(c, credentialsToCome), peerMaxInFlight: this.settings.kinds.peer.maxInFlightPerConn }),
     };
   }
 
@@ -284,22 +284,24 @@ export class RpcServer {
     if (this.census.promote(role, c.info)) return void this.applyPromoted(c);
     if (!role.probation) return undefined;
     this.settings.logger.info({ remote: c.conn.remote }, 'clients at their cap: a connection admitted pending credentials is not a peer; ending it');
+    // A refusal at the clients' cap, as one at accept: counted and on the cap's line (it leaves by itself).
+    this.refuse(c.conn, 'clients.maxConnections', false);
     return PROBATION_REFUSALS.credentials;
   }
 
   /**
    * Its hello came: a TLS connection's verified identity is known now, and was not at accept
    * (the transport hands it over before the handshake). A client it makes a peer becomes one. On
-   * probation, one it does not waits on for its credentials; without `authenticate` none will
-   * come, so it is refused at the clients' cap, as it would have been at accept had its
-   * certificate been known then (counted here, not closed: it answers its hello with why and
-   * leaves, ServerConn.leaveProbationAtHello).
+   * probation, one it does not waits on for its credentials; when its hello offered none (none
+   * will come, with `authenticate` or without), it is refused at the clients' cap, as it would
+   * have been at accept had its certificate been known then (counted here, not closed: it
+   * answers its hello with why and leaves, ServerConn.leaveProbationAtHello).
    */
-  private identified(c: ServerConn): void {
+  private identified(c: ServerConn, credentialsToCome: boolean): void {
     const role = c.role!;
     if (role.limits.kind === 'peer') return;
     if (c.conn.identity !== undefined && this.census.promote(role, c.info)) return this.applyPromoted(c);
-    if (role.probation && this.settings.auth === undefined) this.refuse(c.conn, 'clients.maxConnections', false);
+    if (role.probation && !credentialsToCome) this.refuse(c.conn, 'clients.maxConnections', false);
   }
 
   /** The census made `c` a peer: it is held to the peers' limits, and off probation if it was on one. */

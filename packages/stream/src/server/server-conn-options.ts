@@ -49,6 +49,7 @@ export interface ServerConnOptionsOf<Conn> {
   /**
    * Its hello came, so a TLS handshake is done and the verified identity known: it may become
    * a peer (a transport hands a connection over before its handshake, when there is none yet).
+   * `credentialsToCome`: its hello offered credentials, which may still make it one.
    */
-  onGreeted?(conn: Conn): void;
+  onGreeted?(conn: Conn, credentialsToCome: boolean): void;
 }
