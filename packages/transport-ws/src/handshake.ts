@@ -16,6 +16,15 @@ export function wsUrl(address: Address, path: string, secure = false): string {
 }
 
 /**
+ * `url` as errors name it: its query left out (`?…`), since a page's token goes there (browsers
+ * set no headers on the upgrade: `path: '/skein?token=…'`) and a connect's error ends up in logs.
+ */
+export function shownUrl(url: string): string {
+  const q = url.indexOf('?');
+  return q < 0 ? url : `${url.slice(0, q)}?…`;
+}
+
+/**
  * Runs a client's opening handshake: the first outcome wins, and the timeout gives up on it, as
  * does an abort of `signal` (Cancelled). Giving up runs what `start` returned: the socket's end.
  */

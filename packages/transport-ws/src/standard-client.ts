@@ -1,5 +1,5 @@
 import { connectAborted, connectFailed, formatAddress, invalidArgument, type Address, type FrameConn, type FrameSpec } from '@skein/core';
-import { handshake, wsUrl } from './handshake.js';
+import { handshake, shownUrl, wsUrl } from './handshake.js';
 import type { ResolvedOptions } from './options.js';
 import { standardMessageConn, type StandardWebSocketCtor } from './standard-socket.js';
 import { secureFor, standardClientTls } from './tls.js';
@@ -20,21 +20,27 @@ export function connectStandard(
   }
   const secure = secureFor(address, options.tls);
   const url = wsUrl(address, options.path, secure);
+  const shown = shownUrl(url);
   let tlsArg: ReturnType<typeof standardClientTls>;
   try {
     tlsArg = secure ? standardClientTls(options.tls, isBun()) : undefined;
   } catch (err) {
     return Promise.reject(err);
   }
+  // Refused, never dropped: a server whose upgrade hook wants them would refuse the connection,
+  // and this API cannot say why (Unreachable, `closed before opening`).
+  if (options.headers !== undefined && Object.keys(options.headers).length > 0) {
+    return Promise.reject(invalidArgument(`headers: the standard WebSocket API sends no headers of its own on the upgrade request; put a token in the path's query (path: '/skein?token=…') for the server's upgrade hook, or use the default client of Node or Deno (ws), which sends them`));
+  }
   // Before dialling: the handshake would find it aborted with a socket already on its way.
-  if (signal?.aborted) return Promise.reject(connectAborted(url, signal.reason));
+  if (signal?.aborted) return Promise.reject(connectAborted(shown, signal.reason));
   const ws = tlsArg === undefined ? new Ctor(url) : new Ctor(url, tlsArg);
   // The default, Blob, would make every message an async read.
   ws.binaryType = 'arraybuffer';
-  return handshake(url, timeoutMs, (settle) => {
+  return handshake(shown, timeoutMs, (settle) => {
     ws.addEventListener('open', () => settle.ok(standardMessageConn(ws, formatAddress(address), spec, options)));
     // The standard API does not say why a handshake failed (refused, 401, 404 look the same).
-    ws.addEventListener('close', (ev) => settle.fail(connectFailed(url, `closed before opening (${ev.code})`)));
+    ws.addEventListener('close', (ev) => settle.fail(connectFailed(shown, `closed before opening (${ev.code})`)));
     ws.addEventListener('error', () => {});
     return () => ws.close();
   }, signal);

@@ -2,7 +2,7 @@ import type net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { connectAborted, ErrorCode, formatAddress, RpcError, type Address, type FrameConn, type FrameSpec } from '@skein/core';
 import { loadingWs } from './deno-env.js';
-import { handshake, wsUrl } from './handshake.js';
+import { handshake, shownUrl, wsUrl } from './handshake.js';
 import type { ResolvedOptions } from './options.js';
 import { connectStandard, globalWebSocket } from './standard-client.js';
 import { secureFor, wsClientTls } from './tls.js';
@@ -32,11 +32,12 @@ async function connectWs(address: Address, spec: FrameSpec, options: ResolvedOpt
   const { WebSocket } = await loadWs();
   const secure = secureFor(address, options.tls);
   const url = wsUrl(address, options.path, secure);
+  const shown = shownUrl(url);
   // The TLS options before the abort, as on every transport: a mistake in them is told even to a caller that gave up.
   const clientTls = wsClientTls(options.tls);
   loadClientPairOnce(options.tls, clientTls);
   // Before dialling (ws may have loaded meanwhile): the handshake below would find it aborted with a socket already on its way.
-  if (signal?.aborted) throw connectAborted(url, signal.reason);
+  if (signal?.aborted) throw connectAborted(shown, signal.reason);
   const tls = secure ? new WssHandshake(options.tls) : undefined;
   const ws = new WebSocket(url, {
     perMessageDeflate: false,
@@ -48,16 +49,16 @@ async function connectWs(address: Address, spec: FrameSpec, options: ResolvedOpt
     ...(tls && { createConnection: tls.connect as unknown as typeof net.createConnection }),
   });
   const remote = formatAddress(address);
-  return handshake(url, timeoutMs, (settle) => {
+  return handshake(shown, timeoutMs, (settle) => {
     let socket: Duplex | undefined;
     // The socket ws reads once upgraded: its reads are watched too (chunk-guard.ts).
     ws.on('upgrade', (res) => (socket = res.socket));
     ws.on('open', () => settle.ok(wsMessageConn(ws, socket!, remote, spec, options)));
     ws.on('unexpected-response', (_req, res) => {
-      settle.fail(refused(url, res.statusCode ?? 0));
+      settle.fail(refused(shown, res.statusCode ?? 0));
       ws.terminate();
     });
-    ws.on('error', (err) => settle.fail(tls ? tls.failure(url, err) : upgradeFailed(url, err)));
+    ws.on('error', (err) => settle.fail(tls ? tls.failure(shown, err) : upgradeFailed(shown, err)));
     return () => ws.terminate();
   }, signal);
 }

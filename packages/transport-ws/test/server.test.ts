@@ -206,6 +206,15 @@ describe.each(servers)('%s server', (_name, transport, tooBigCode, pausesReading
     expect(urls).toEqual(['/skein?token=abc']);
   });
 
+  it("names the URL without its query when the upgrade is refused: the page's token stays out of the error", async () => {
+    const { port } = await serve({ upgrade: () => false });
+    const refused = await wsTransport({ path: '/skein?token=s3cret' })
+      .connect({ host: '127.0.0.1', port }, spec)
+      .catch((e: unknown) => e);
+    expect(RpcError.is(refused, ErrorCode.Unauthenticated)).toBe(true);
+    expect((refused as Error).message).toBe(`ws://127.0.0.1:${port}/skein?… refused the connection: HTTP 401`);
+  });
+
   it('answers 404 on another path', async () => {
     const { port } = await serve();
     const err = await wsTransport({ path: '/elsewhere' })
