@@ -1,8 +1,8 @@
-import { RemoteError, RpcError, guardedLogger, silentLogger, type Codec, type Logger } from '@skein/core';
-import type { Caller, CallOptions } from '@skein/stream';
+import { RemoteError, RpcError, extended, guardedLogger, silentLogger, type Codec, type Logger } from '@skein/core';
+import { metadataRefusal, type Caller, type CallOptions } from '@skein/stream';
 import { NO_OPTIONS, type MethodCallOptions } from './call-options.js';
 import { refuseThen, type AnyMethod, type ClientArgOf, type ErrorOf, type ResultOf, type ServiceDef } from './define.js';
-import { callInfo, withFilters, type Filter } from './filters.js';
+import { callInfo, withFilters, type CallInfo, type Filter } from './filters.js';
 import { ClientFilterWait, carrierTimeout } from './client-filter-wait.js';
 import { inherit } from './inherited-options.js';
 import { failed, mapError, type MethodReplies, type ReplyState } from './method-replies.js';
@@ -114,6 +114,14 @@ function streamOptions(o: MethodCallOptions): CallOptions {
 }
 
 /**
+ * The options a filtered call is sent with: with the metadata its filters set (`info.setMetadata`,
+ * which wrote to a copy of its own), else as they were, with no object made.
+ */
+function withSetMetadata<O extends MethodCallOptions>(sent: O, o: MethodCallOptions, info: CallInfo): O {
+  return info.metadata === o.metadata ? sent : extended(sent, { metadata: info.metadata });
+}
+
+/**
  * A method as the client hands it out: `run` inside the client filters (none: `run` itself, so
  * a call pays nothing for them), with its `.result()` form that resolves to ok or error. With
  * filters, the options the definition owns are refused here, and `run` does not check them again.
@@ -136,13 +144,14 @@ function withFiltersAndResult(
     filters.length === 0
       ? run
       : (arg: unknown, o: MethodCallOptions = NO_OPTIONS): Promise<unknown> => {
-          // Refused before the filters: they must not see (nor a `before` wait for) a call never to be made.
-          const unheeded = o === NO_OPTIONS ? undefined : unheededOption(o, m);
+          // Refused before the filters: they must not see (nor a `before` wait for) a call never to be made,
+          // nor copy metadata that is no record into one (`setMetadata`).
+          const unheeded = o === NO_OPTIONS ? undefined : (unheededOption(o, m) ?? metadataRefusal(o.metadata));
           if (unheeded !== undefined) return Promise.reject(failed(action, unheeded));
-          const info = callInfo('client', service, name, arg, { route: o.route });
+          const info = callInfo('client', service, name, arg, { route: o.route, metadata: o.metadata });
           const own = o.timeoutMs ?? defaultTimeoutMs;
           const wait = new ClientFilterWait(o, own, info, undefined, own === undefined && carrier ? carrierTimeout(carrier, o) : undefined);
-          return withFilters(filters, info, () => run(arg, wait.sendOptions()), afterFailed, wait);
+          return withFilters(filters, info, () => run(arg, withSetMetadata(wait.sendOptions(), o, info)), afterFailed, wait);
         };
   const result = (arg: unknown, o?: MethodCallOptions): Promise<Result<unknown, unknown>> =>
     filtered(arg, o).then(

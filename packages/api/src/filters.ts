@@ -8,7 +8,8 @@ import { isThenable } from './thenable.js';
  * CallInfo — pomelo shared one object across concurrent calls.
  *
  * `before` runs in the order given and may reject the call by throwing (an RpcError keeps its
- * code; anything else becomes the error of the call) or annotate `info.meta`; `after` runs in
+ * code; anything else becomes the error of the call) or annotate `info.meta`, and on the client
+ * set the metadata the call sends (`info.setMetadata`); `after` runs in
  * reverse order, like layers of an onion, and sees the outcome. A filter's `after` runs only if
  * its `before` did.
  */
@@ -27,8 +28,22 @@ export interface CallInfo {
   readonly principal?: unknown;
   /** Server: the peer's verified TLS identity (subject, SANs, fingerprint) on an mTLS connection. */
   readonly identity?: PeerIdentity;
-  /** Server: the call's metadata (`authorization`, a trace context...), as the client sent it (behind @skein/otel's `tracedDispatch`, with the server span's trace context in place of the client's). */
+  /**
+   * The call's metadata (`authorization`, a trace context...). Server: as the client sent it
+   * (behind @skein/otel's `tracedDispatch`, with the server span's trace context in place of the
+   * client's). Client: what the call sends: its `metadata` option, with the entries filters set
+   * through `setMetadata` (until one does, the caller's own object: read it, never write it).
+   */
   readonly metadata?: Metadata;
+  /**
+   * Client: sets the entry `key` of the metadata this call sends (a session token, a tenant id, a
+   * request id), in `info.metadata`, over the call's `metadata` option, whose object stays as
+   * the caller made it (a caller may pass one to many calls): the first write makes the call's
+   * own copy. Only a `before`'s write (before the call is sent) reaches the server. Checked as the
+   * `metadata` option is when the call is sent: a value that is no string fails the call with
+   * InvalidArgument, unsent. Server: throws, as the call came with the client's metadata.
+   */
+  setMetadata(key: string, value: string): void;
   /** `performance.now()` when the call entered the filters. */
   readonly startedAt: number;
   /** Free space for filters to annotate the call (per call, never shared). */
@@ -194,7 +209,7 @@ function report(onError: (e: unknown) => void, e: unknown): void {
   }
 }
 
-/** A fresh CallInfo: one per call, never shared. */
+/** A fresh CallInfo: one per call, never shared. Its `setMetadata` is one function for every call of a side: nothing is made per call for it. */
 export function callInfo(
   side: 'client' | 'server',
   service: string,
@@ -202,5 +217,28 @@ export function callInfo(
   arg: unknown,
   extra: { peer?: string; route?: string; principal?: unknown; identity?: PeerIdentity; metadata?: Metadata } = {},
 ): CallInfo {
-  return { service, method, action: `${service}.${method}`, side, arg, ...extra, startedAt: performance.now(), meta: {} };
+  const setMetadata = side === 'client' ? setSentMetadata : refuseReceivedMetadata;
+  return { service, method, action: `${service}.${method}`, side, arg, ...extra, startedAt: performance.now(), meta: {}, setMetadata };
+}
+
+/** The copies of a call's metadata that client filters write to, each its call's own: every other one is the caller's, and is copied first. */
+const ownCopies = new WeakSet<object>();
+
+/**
+ * A client filter's write. The copy inherits nothing, as a server's record of metadata does: a
+ * key such as `__proto__` is an entry like any other, never a prototype set by assignment. A
+ * `metadata` option that is no record never gets here: the stub refuses it before its filters.
+ */
+function setSentMetadata(this: { metadata?: Metadata }, key: string, value: string): void {
+  let own = this.metadata as Record<string, string> | undefined;
+  if (own === undefined || !ownCopies.has(own)) {
+    own = Object.assign(Object.create(null) as Record<string, string>, own);
+    ownCopies.add(own);
+    this.metadata = own;
+  }
+  own[key] = value;
+}
+
+function refuseReceivedMetadata(this: { action: string }): never {
+  throw new TypeError(`${this.action}: setMetadata is for client filters; a server filter's call came with the client's metadata (info.metadata)`);
 }

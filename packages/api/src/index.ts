@@ -40,6 +40,9 @@ export { callLog, overloadShedding } from './builtin-filters.js';
 export type { OverloadOptions, OverloadShedding } from './builtin-filters.js';
 export { bearerAuth } from './bearer-auth.js';
 export type { BearerCheck, BearerAuthOptions } from './bearer-auth.js';
+// Its client side: a filter that sends the token bearerAuth reads.
+export { bearerToken } from './bearer-token.js';
+export type { BearerTokenSource, BearerTokenOptions } from './bearer-token.js';
 
 // ── Health: is the server serving, and each service (gRPC's health checking)
 export { Health, HEALTH_SERVICE_NAME } from './health-definition.js';
