@@ -1,7 +1,7 @@
 import { msgpackCodec } from '@skein/codec-msgpack';
 import { ErrorCode, silentLogger } from '@skein/core';
 import { RpcServer, type FailoverPool } from '@skein/stream';
-import { freePort, portOf, cleanups, waitFor } from '@skein/test-utils';
+import { freePort, muteServer, portOf, cleanups, waitFor } from '@skein/test-utils';
 import { describe, expect, it } from 'vitest';
 import { bidiStream, clientStream, createCluster, createServiceDispatch, implement, method, serverStream, service, type Member, type RouteFunction } from '../src/index.js';
 import { transport } from './harness.js';
@@ -119,6 +119,29 @@ describe('cluster client', () => {
     await expect(rpc.area.$to('area-4').Area.whoami()).rejects.toMatchObject({ code: ErrorCode.InvalidArgument });
     expect(events).toEqual(['add:area:area-4', 'remove:area:area-4']);
     // The others are untouched.
+    expect(await rpc.area.Area.whoami(undefined, { route: 'area-1' })).toBe('area-1');
+  });
+
+  it('fails a routed or $to call waiting, unsent, on a member removed with Unreachable, retry-safe, naming its server: not Closed', async () => {
+    const hung = await muteServer(); // accepts, never answers: calls wait on its first connect
+    const live = await areaServer('area-1');
+    let pool: FailoverPool | undefined;
+    const rpc = createCluster({
+      codec: msgpackCodec,
+      transport,
+      types: { area: { services: [Area], servers: [{ id: 'hung', address: hung.address }, live], route: (key) => key } },
+      wrapCaller: (caller, target) => ((pool = target.pool), caller),
+    });
+    cleanup.push(() => rpc.$cluster.close());
+    const routed = rpc.area.Area.whoami(undefined, { route: 'hung' }).catch((e: unknown) => e);
+    const pinned = rpc.area.$to('hung').Area.whoami().catch((e: unknown) => e);
+    await waitFor(() => pool?.stats().find((st) => st.address === hung.address)?.queued === 2 || undefined, { what: 'the calls waiting on the hung member' });
+    void rpc.$cluster.remove('area', 'hung');
+    // Before: Closed, "pool for … closed before the call was sent", as if the cluster were closed.
+    for (const err of await Promise.all([routed, pinned])) {
+      expect(err).toMatchObject({ code: ErrorCode.Unreachable, retry: 'safe', message: `Area.whoami: server ${hung.address} left the pool before the call was sent` });
+    }
+    expect(rpc.$cluster.closed).toBe(false);
     expect(await rpc.area.Area.whoami(undefined, { route: 'area-1' })).toBe('area-1');
   });
 

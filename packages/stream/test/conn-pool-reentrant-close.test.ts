@@ -1,5 +1,5 @@
 import { ErrorCode, silentLogger, type RpcError } from '@skein/core';
-import { cleanups, deferred, heldHandler, waitFor, within } from '@skein/test-utils';
+import { ManualClock, cleanups, deferred, heldHandler, waitFor, within } from '@skein/test-utils';
 import { describe, expect, it } from 'vitest';
 import { ConnPool, FailoverPool, RpcServer, createRouter, type ConnPoolOptions, type FailoverPoolOptions, type PoolState, type StreamCall } from '../src/index.js';
 import { transport } from './harness.js';
@@ -303,6 +303,47 @@ describe('FailoverPool: pool.onStateChange closing the pool, or removing the ser
     expect(outcome instanceof Error ? outcome.message : textOf(outcome as never)).toBe('Z');
     expect(pool.servers().map((s) => s.address)).toEqual([z.address]);
     // The stream's refusal alone was a failure: the call's move asked nothing.
+    expect(failures).toEqual([expect.stringMatching(new RegExp(`^${x.address}: `))]);
+  });
+
+  it('that call with its time up as the app removes its server: fails with Timeout, never run, not Closed (retries 0)', async () => {
+    const x = await holdingServer();
+    const z = await localServer({ who: () => str('Z') });
+    cleanup.push(() => z.server.close());
+    const { failures, shouldFailover } = noting();
+    const clock = new ManualClock();
+    const pool: FailoverPool = new FailoverPool({
+      transport,
+      clock,
+      servers: [x.address, z.address],
+      strategy: 'leader',
+      retries: 0,
+      shouldFailover,
+      pool: {
+        transparentRetries: 0,
+        maxConnections: 1,
+        // No keepalive: the clock's advance sets off nothing on the connections.
+        stream: { window: 1, keepaliveMs: 0 },
+        onStateChange: (state, previous, address) => void (state === 'connecting' && previous === 'ready' && address === x.address && pool.remove(address)),
+      },
+    });
+    cleanup.push(() => pool.destroy());
+    void outcomeOf(pool.call('hold'));
+    await waitFor(() => x.held.running === 1 || undefined, { what: 'the held call running' });
+    const call = outcomeOf(pool.call('who', undefined, { timeoutMs: 1000 }));
+    expect(pool.stats().find((s) => s.address === x.address)?.queued).toBe(1);
+    // Its time up; the deadline of X's pool, a tick past it (never early), not yet fired: it still waits for room.
+    clock.advance(1000);
+    expect(await settledYet(call)).toBe(false);
+    void x.server.close();
+    // As above: the flush the stream's end makes fails the call inside it, X removed under it.
+    expect(await settled(pool.openStream('who').result, 'the stream')).toMatchObject({ code: ErrorCode.Closed });
+    // Before: Closed ("pool for … is closed") by the retry rules, its one attempt spent.
+    const err = (await settled(call, 'the call')) as RpcError;
+    expect(err).toMatchObject({ code: ErrorCode.Timeout, retry: 'safe' });
+    expect(err.message).toBe(`no time left for another attempt within the call's timeoutMs (1000 ms); the last one failed: server ${x.address} left the pool before the call was sent`);
+    expect(z.counts.who ?? 0).toBe(0);
+    // The stream's refusal alone was a failure: the call's ending asked nothing.
     expect(failures).toEqual([expect.stringMatching(new RegExp(`^${x.address}: `))]);
   });
 

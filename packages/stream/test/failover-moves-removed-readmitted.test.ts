@@ -145,6 +145,31 @@ describe('a call waiting, unsent, on a server removed from the pool', () => {
   });
 });
 
+describe('a call or stream sent to a server by name, waiting there, unsent, when it is removed', () => {
+  // It cannot move (it names its server): it fails as a call that finds no server does, naming
+  // the server that left. Before: Closed, "pool for … closed before the call was sent", the
+  // words a pool's close gives, for a FailoverPool not closed.
+  it('fails Unreachable, never run, retry safe, saying its server left the pool: not Closed', async () => {
+    const y = await child('Y');
+    // X is first in the list.
+    const toX = (pool: FailoverPool): string => pool.servers()[0]!.address;
+    const s = await waitingOnHungX([y], (pool) => [
+      new Promise((resolve, reject) => pool.sendTo(toX(pool), 'record', str('pinned'), {}, (err, reply) => (err ? reject(err) : resolve(reply)))),
+      pool.openStreamTo(toX(pool), 'record', str('pinned-stream')).result,
+    ]);
+    void s.pool.remove(s.x.address);
+    const errs = (await within(Promise.all(s.calls), 15_000, 'the call and the stream')) as RpcError[];
+    for (const err of errs) {
+      expect(err).toMatchObject({ code: ErrorCode.Unreachable, retry: 'safe', message: `server ${s.x.address} left the pool before the call was sent` });
+    }
+    expect(s.failures).toEqual([]);
+    // The pool is not closed: a call made now goes to Y, the only one that runs anything.
+    expect(s.pool.closed).toBe(false);
+    expect(textOf(await s.pool.call('record', str('after')))).toBe('Y');
+    expect(y.ran()).toEqual(['after']);
+  });
+});
+
 describe('a call waiting on a server down when another server is readmitted', () => {
   /**
    * X and Y, both connected, Y out of rotation as `outOfRotation` puts it; then X dies, and comes

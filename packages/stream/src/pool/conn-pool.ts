@@ -73,6 +73,11 @@ export class ConnPool implements StreamCaller, Resender, Reopener {
   private closing: Promise<void> | undefined;
   /** A flush of the calls waiting for room is due in a microtask (`roomMade`): one for a burst of answers. */
   private flushDue = false;
+  /**
+   * What each call still waiting for a connection fails with at the close (`shutdown`, made
+   * stackless, one per call): a Closed of this pool, unless its FailoverPool said why it closes (`closesAs`).
+   */
+  private unsentAtClose = (): RpcError => new RpcError(ErrorCode.Closed, `pool for ${this.address} closed before the call was sent`);
 
   constructor(opts: ConnPoolOptions) {
     if (!opts?.transport) throw invalidArgument('ConnPool needs a transport');
@@ -107,6 +112,16 @@ export class ConnPool implements StreamCaller, Resender, Reopener {
 
   get state(): PoolState {
     return this._state;
+  }
+
+  /**
+   * @internal Its FailoverPool's server leaves that pool, and this pool closes next: what still
+   * waits here for a connection then, never sent (a call or stream sent to that server by name,
+   * which cannot move), fails with `unsent()`'s error, which says the server left, not with a
+   * Closed of this pool, which reads as the FailoverPool closed.
+   */
+  closesAs(unsent: () => RpcError): void {
+    if (this._state !== 'closed') this.unsentAtClose = unsent;
   }
 
   /** @internal A FailoverPool member given again in another spelling: connects begun from now on dial `address`. */
@@ -623,7 +638,7 @@ export class ConnPool implements StreamCaller, Resender, Reopener {
     this.outage.stop();
     this.opener.abandon(`pool for ${this.address} closed`);
     // Stackless (withoutStack): one for each call waiting, made in the close's turn, naming no caller's code.
-    this.waiting.failWhere(() => withoutStack(() => new RpcError(ErrorCode.Closed, `pool for ${this.address} closed before the call was sent`)));
+    this.waiting.failWhere(() => withoutStack(this.unsentAtClose));
     // Told once the close is whole (nothing waits here any more): what onStateChange does then
     // (a FailoverPool's application changing its servers) comes after the calls failed here.
     this.tell('closed', previous);

@@ -673,10 +673,13 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
    * with it, to be placed again once the change is over (`placeDisplaced`). A call with no time
    * left stays: the pool's close fails it, and `displace` tells it Timeout. A half-open probe's
    * place need not be given back: the server's breaker leaves with it. Calls waiting for room
-   * while a connection is up finish on it, as the ConnPool's close sends them.
+   * while a connection is up finish on it, as the ConnPool's close sends them. What the close
+   * fails unsent is told that the server left (`leftUnsent`), not Closed: a call or stream sent
+   * to it by name (`sendTo`, `openStreamTo`), which cannot move, ends so.
    */
   private leaving(m: PoolServer): void {
     if (this.closing) return;
+    m.pool?.closesAs(() => leftUnsent(m.address));
     // The change is under way until `pickableChanged`: what the pool's close fails unsent meanwhile is taken too (`displace`).
     this.displaced ??= [];
     if (m.pool === undefined || m.pool.state === 'ready') return;
@@ -725,27 +728,30 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
    * no server left it fails as a call made now does (Unreachable). Once per server a call is
    * placed on (its first try there), and at most `MAX_FREE_PLACEMENTS` times per call, so that a
    * hook removing and adding servers under it (the same ones back, or fresh ones each time) ends
-   * by the retry rules. False (the retry rules) when no time is left, or the pool is closed.
+   * by the retry rules. With no time left, it fails with Timeout (`outOfTimeToPlace`), as one
+   * its server's leaving took does. False (the retry rules) when the pool is closed.
    */
   private placeAgainFree(c: FailoverCall, err: RpcError | RemoteError): boolean {
     if (!(err instanceof RpcError && err.retry === 'safe') || this.byAddress.get(c.address) === c.member) return false;
     if (this.closing !== undefined || c.tried.indexOf(c.address) !== c.tried.length - 1 || c.placedFree >= MAX_FREE_PLACEMENTS) return false;
-    if (retimed(c, MOVED, this.pace, this.defaultTimeoutMs, this.attemptTimeoutMs)) return false;
+    if (this.outOfTimeToPlace(c, err)) return true;
     c.placedFree++;
     this.attempt(c);
     return true;
   }
 
   /**
-   * `c`, failed unsent (`err`) by its server leaving (`displace`), given what is left of its time
-   * for its placement; or, with none left, failed with Timeout ("no time left for another
-   * attempt"), as the retry rules fail a call out of time, whatever its `retries`: a placement
-   * is no retry, and with `retries: 0` those rules would end it with its server's pool's
-   * `Closed`, for a FailoverPool not closed. True when it failed so.
+   * `c`, failed unsent (`err`) by its server leaving (`displace`, `placeAgainFree`), given what
+   * is left of its time for its placement; or, with none left, failed with Timeout ("no time
+   * left for another attempt"), as the retry rules fail a call out of time, whatever its
+   * `retries`: a placement is no retry, and with `retries: 0` those rules would end it with its
+   * server's pool's `Closed`, for a FailoverPool not closed. True when it failed so.
    */
   private outOfTimeToPlace(c: FailoverCall, err: RpcError): boolean {
     if (!retimed(c, MOVED, this.pace, this.defaultTimeoutMs, this.attemptTimeoutMs)) return false;
-    this.giveUp(c, outOfTime(err, c.opts.timeoutMs ?? this.defaultTimeoutMs));
+    // A pool closed under the call (`neverLeft`, its "is closed") was its server's, which left: said so (a downstream's as that was).
+    const last = neverLeft(err) ? leftUnsent(c.address, err) : err;
+    this.giveUp(c, outOfTime(last, c.opts.timeoutMs ?? this.defaultTimeoutMs));
     return true;
   }
 
@@ -930,6 +936,15 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
  */
 function pickerError(err: unknown): RpcError {
   return err instanceof RpcError ? new RpcError(err.code, err.message, { cause: err, retry: err.retry, downstream: true }) : invalidArgument(`choosing a server failed: ${String(err)}`);
+}
+
+/**
+ * What a call or stream waiting, never sent, on a server that leaves the pool fails with when it
+ * cannot be placed elsewhere (one sent there by name): as a call finding no server does
+ * (Unreachable, `retry: 'safe'`), naming the server that left; not Closed, which says a pool closed.
+ */
+function leftUnsent(address: string, cause?: RpcError): RpcError {
+  return new RpcError(ErrorCode.Unreachable, `server ${address} left the pool before the call was sent`, { retry: 'safe', cause });
 }
 
 /** A decision as the final error's message names it. */
