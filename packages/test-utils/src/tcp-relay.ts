@@ -122,7 +122,10 @@ export async function startTcpRelay(target: string, opts: TcpRelayOptions = {}):
     server.listen(0, '127.0.0.1', resolve);
   });
   const cut = (): void => {
-    for (const s of [...sockets]) s.resetAndDestroy();
+    // A socket ended whose shutdown is not done yet (end() called this turn: writableEnded, not
+    // writableFinished) cannot be reset: libuv refuses (EINVAL), and Node 20 then drops the handle
+    // unclosed, a TCP handle held for the process's life. Such a one is destroyed instead.
+    for (const s of [...sockets]) (s.writableEnded && !s.writableFinished ? s.destroy() : s.resetAndDestroy());
   };
   const stall = (): void => {
     for (const [inbound, outbound] of live) {
