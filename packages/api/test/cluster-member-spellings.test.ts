@@ -32,4 +32,27 @@ describe('a cluster whose ids name one server in two spellings', () => {
     await rpc.$cluster.remove('area', 'area-1-next');
     expect(changes).toEqual(['remove 127.0.0.1:1']);
   });
+
+  // A wss:// URL without a port (as copied from a proxy's config) was "not an address"; it is
+  // port 443, one server with its `:443` spelling.
+  it('counts wss://h/p and wss://h:443/p as one server', async () => {
+    const changes: string[] = [];
+    const rpc = createCluster({
+      codec: msgpackCodec,
+      transport,
+      types: {
+        area: {
+          services: [Area],
+          servers: [{ id: 'area-1', address: 'wss://127.0.0.1/skein' }, { id: 'area-1-next', address: 'wss://127.0.0.1:443/skein' }],
+          pool: { onMembershipChange: (e) => void changes.push(`${e.type} ${e.address}`) },
+        },
+      },
+    });
+    cleanup.push(() => rpc.$cluster.close());
+    await rpc.$cluster.remove('area', 'area-1');
+    expect(rpc.$cluster.members('area').map((m) => m.id)).toEqual(['area-1-next']);
+    expect(changes).toEqual([]);
+    await rpc.$cluster.remove('area', 'area-1-next');
+    expect(changes).toEqual(['remove wss://127.0.0.1:443/skein']);
+  });
 });

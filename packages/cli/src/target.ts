@@ -32,22 +32,24 @@ const shown = (text: string): string => JSON.stringify(hasUserInfo(text) ? text.
 const USER_INFO = /^([a-z][a-z0-9+.-]*:\/\/)?[^]*@/i;
 const hasUserInfo = (text: string): boolean => !/^(tls\+|ws\+)?unix:/i.test(text) && text.includes('@');
 
-const FORMS = 'host:port, tcp://host:port, tls://host:port, unix:/path, tls+unix:/path, ws://host:port[/path], wss://host:port[/path] or ws+unix:/path';
+const FORMS = 'host:port, tcp://host:port, tls://host:port, unix:/path, tls+unix:/path, ws://host[:port][/path], wss://host[:port][/path] or ws+unix:/path';
 
 /**
  * Reads an ADDR argument. Everything but WebSocket URLs goes through core's `parseAddress` (one
  * grammar for every Skein address: `tls://` and `tls+unix:` ask for TLS); `ws://` and `wss://`
- * URLs name the WebSocket transport and its endpoint path (`/` meaning the default one). Anything else throws InvalidArgument listing
- * the forms. `timeoutMs` bounds a wss:// TLS handshake (the runtime's own default, 10 s,
+ * URLs name the WebSocket transport and its endpoint path (`/` meaning the default one), and
+ * without a port mean 80 or 443, as a browser dials them. Anything else throws InvalidArgument
+ * listing the forms. `timeoutMs` bounds a wss:// TLS handshake (the runtime's own default, 10 s,
  * otherwise); a tls:// one is bounded by the connect's own timeout, TCP and TLS together.
  */
 export function parseTarget(input: string, tlsFlags: TlsFlags = {}, timeoutMs?: number): Target {
   const text = input.trim();
   const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(text)?.[1]?.toLowerCase();
   const wantsTls = Object.values(tlsFlags).some((v) => v !== undefined);
-  if (scheme === 'ws' || scheme === 'wss' || text.startsWith('ws+unix:')) {
+  const wsUnix = /^ws\+unix:/i.test(text);
+  if (scheme === 'ws' || scheme === 'wss' || wsUnix) {
     if (wantsTls && scheme !== 'wss') throw invalidArgument(`--ca, --cert, --key and --servername are for tls://, tls+unix: and wss:// addresses, not ${shown(text)}`);
-    return scheme === undefined ? { transport: wsTransport(), address: unixPath(text.slice(8), text), kind: 'ws', text } : wsTarget(text, scheme === 'wss', tlsFlags, timeoutMs);
+    return wsUnix ? { transport: wsTransport(), address: unixPath(text.slice(8), text), kind: 'ws', text } : wsTarget(text, scheme === 'wss', tlsFlags, timeoutMs);
   }
   if (scheme !== undefined && scheme !== 'tcp' && scheme !== 'tls') {
     throw invalidArgument(`cannot reach ${shown(text)}: no transport for ${scheme}:// (use ${FORMS})`);
@@ -70,7 +72,7 @@ export function parseTarget(input: string, tlsFlags: TlsFlags = {}, timeoutMs?: 
 }
 
 function wsTarget(text: string, secure: boolean, tlsFlags: TlsFlags, timeoutMs: number | undefined): Target {
-  const form = `${secure ? 'wss' : 'ws'}://host:port[/path]`;
+  const form = `${secure ? 'wss' : 'ws'}://host[:port][/path]`;
   // `ws://u:p#w@host` reads as host `u` with a fragment: "not a URL", or worse, another host.
   // RFC 6455 allows no fragment, so any `#` is a mistake: said as such.
   if (text.includes('#')) {
@@ -83,7 +85,6 @@ function wsTarget(text: string, secure: boolean, tlsFlags: TlsFlags, timeoutMs: 
   } catch {
     throw invalidArgument(`not a WebSocket URL: ${shown(text)} (want ${form})`);
   }
-  if (url.port === '') throw invalidArgument(`${shown(text)} has no port (want ${form})`);
   // Nothing would send them (the WebSocket transport dials host, port and path): dropped in
   // silence, a login would fail as if the server refused it. Not echoed: the message may be logged.
   if (url.username !== '' || url.password !== '') {
@@ -93,7 +94,10 @@ function wsTarget(text: string, secure: boolean, tlsFlags: TlsFlags, timeoutMs: 
   // An endpoint path of `/` means the default one: `ws://h:p` is how people write the server's address.
   const path = url.pathname === '/' ? undefined : url.pathname + url.search;
   const transport = wsTransport({ ...(path !== undefined && { path }), ...(secure && { tls: tlsOptions(tlsFlags, timeoutMs) }) });
-  return { transport, address: parseAddress({ host, port: Number(url.port), ...(secure && { tls: true }) }), kind: secure ? 'wss' : 'ws', text };
+  // No port, or the scheme's own (a URL drops it: `wss://h:443` has port ''): 80 or 443, as
+  // core's parseAddress reads the URL and a browser dials it.
+  const port = url.port === '' ? (secure ? 443 : 80) : Number(url.port);
+  return { transport, address: parseAddress({ host, port, ...(secure && { tls: true }) }), kind: secure ? 'wss' : 'ws', text };
 }
 
 function unixPath(path: string, text: string): Address {

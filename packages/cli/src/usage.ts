@@ -5,8 +5,8 @@ export const USAGE = `skein: talk to any Skein server
 
 ${USAGE_LINES.map((line) => `  ${line}`).join('\n')}
 
-ADDR: host:port, tcp://host:port, unix:/path (or /path), ws://host:port[/path], ws+unix:/path,
-      tls://host:port, tls+unix:/path, wss://host:port[/path]
+ADDR: host:port, tcp://host:port, unix:/path (or /path), ws://host[:port][/path], ws+unix:/path,
+      tls://host:port, tls+unix:/path, wss://host[:port][/path] (ws:// port 80, wss:// 443)
       (TLS: --ca FILE, --cert FILE --key FILE, --servername NAME)
 Service.method splits at the last dot: skein.health.Health.check is check of skein.health.Health.
 The argument is JSON, encoded with the codec (default msgpack); without one, none is sent.

@@ -284,7 +284,8 @@ describe.concurrent('skein call', () => {
   it.for<[string[], RegExp]>([
     [['call', 'localhost', 'Calc.add'], /not an address: "localhost"/],
     [['call', 'http://127.0.0.1:1', 'Calc.add'], /no transport for http:\/\//],
-    [['call', 'ws://127.0.0.1/skein', 'Calc.add'], /has no port/],
+    // No standard port for TCP (a WebSocket URL without one means 80 or 443: ws-default-port.test.ts).
+    [['call', 'tcp://127.0.0.1', 'Calc.add'], /not an address: "tcp:\/\/127\.0\.0\.1"/],
     [['call', '127.0.0.1:1', 'Calc.add', '{}', '--codec', 'json'], /unknown codec "json" \(known: msgpack, cbor\)/],
     [['call', '127.0.0.1:1', 'add'], /"add" is not Service.method/],
     [['call', '127.0.0.1:1', 'Calc.a b'], /"Calc.a b" is not Service.method: method name "a b" must be an identifier/],
@@ -306,9 +307,9 @@ describe.concurrent('skein call', () => {
     [['ping', 'tls://127.0.0.1:1', '--ca', '/nonexistent/ca.pem'], /--ca \/nonexistent\/ca.pem: cannot read it \(ENOENT\)/],
     [['ping', 'tls://127.0.0.1:1', '--cert', '/c.pem'], /--cert and --key go together/],
     [['ping', 'ws://127.0.0.1:1', '--ca', '/ca.pem'], /are for tls:\/\/, tls\+unix: and wss:\/\/ addresses, not "ws:/],
-    [['ping', 'wss://127.0.0.1', '--ca', '/ca.pem'], /has no port \(want wss:\/\/host:port\[\/path\]\)/],
+    [['ping', 'wss://127.0.0.1:99999', '--ca', '/ca.pem'], /not a WebSocket URL: "wss:\/\/127\.0\.0\.1:99999" \(want wss:\/\/host\[:port\]\[\/path\]\)/],
     // Credentials in a URL would be dropped, not sent; the password is not echoed back.
-    [['call', 'wss://alice:s3cret@127.0.0.1:1/rpc', 'Calc.add'], /^skein: wss:\/\/127\.0\.0\.1:1\/rpc: user and password in the URL are not sent; remove them \(want wss:\/\/host:port\[\/path\]\)\n/],
+    [['call', 'wss://alice:s3cret@127.0.0.1:1/rpc', 'Calc.add'], /^skein: wss:\/\/127\.0\.0\.1:1\/rpc: user and password in the URL are not sent; remove them \(want wss:\/\/host\[:port\]\[\/path\]\)\n/],
   ])('refuses %j before connecting (exit 2)', async ([args, message], { expect }) => {
     const r = await skein(...args);
     expect(r.code).toBe(2);
@@ -316,9 +317,10 @@ describe.concurrent('skein call', () => {
     expect(r.stderr).toMatch(message);
   });
 
-  // Refused for another reason first (no port, a bad port, a TLS flag): the password stays out of the message too.
+  // Refused for another reason first (a bad port, a TLS flag): the password stays out of the message too.
   it.for<[string[], RegExp]>([
-    [['call', 'wss://alice:s3cret@127.0.0.1/rpc', 'Calc.add'], /has no port/],
+    // No port: 443, and refused for the user and password, without the port it was not given.
+    [['call', 'wss://alice:s3cret@127.0.0.1/rpc', 'Calc.add'], /^skein: wss:\/\/127\.0\.0\.1\/rpc: user and password in the URL are not sent/],
     [['call', 'ws://alice:s3cret@127.0.0.1:99999', 'Calc.add'], /not a WebSocket URL/],
     [['ping', 'ws://alice:s3cret@127.0.0.1:1', '--ca', '/ca.pem'], /are for tls:\/\/, tls\+unix: and wss:\/\/ addresses/],
     // A password with a `/` (not percent-encoded) is no URL's user part: cut all the same.

@@ -4,7 +4,7 @@ import { invalidArgument } from './rpc-error.js';
 /** The forms each kind of transport takes, for the error that refuses another's. */
 const TAKES: Record<AddressScheme, string> = {
   tcp: 'host:port, tcp://host:port, tls://host:port, unix:/path, tls+unix:/path or /path',
-  ws: 'host:port, tls://host:port, ws://host:port[/path], wss://host:port[/path], unix:/path, tls+unix:/path or /path',
+  ws: 'host:port, tls://host:port, ws://host[:port][/path], wss://host[:port][/path], unix:/path, tls+unix:/path or /path',
 };
 const OWNER: Record<AddressScheme, string> = { tcp: 'tcpTransport', ws: 'wsTransport or uwsTransport' };
 

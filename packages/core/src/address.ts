@@ -16,26 +16,36 @@ export type Address =
 export type AddressScheme = 'tcp' | 'ws';
 
 /** Every form `parseAddress` reads, for the errors that refuse one. */
-export const ADDRESS_FORMS = 'host:port, [::1]:port, tcp://host:port, tls://host:port, ws://host:port[/path], wss://host:port[/path], unix:/path, tls+unix:/path or /path';
+export const ADDRESS_FORMS = 'host:port, [::1]:port, tcp://host:port, tls://host:port, ws://host[:port][/path], wss://host[:port][/path], unix:/path, tls+unix:/path or /path';
 
 /**
- * Accepts `host:port`, `tcp://host:port`, `tls://host:port`, `ws://host:port/path`,
- * `wss://host:port/path`, `[::1]:port`, `unix:/path`, `tls+unix:/path`, `/absolute/path`, or an
- * Address object. Throws InvalidArgument on anything else.
+ * The port a WebSocket URL without one means (RFC 6455 §3, as every browser dials it): 80 for
+ * ws://, 443 for wss://. tcp://, tls:// and `host:port` have no standard port: a port is required.
+ */
+const WS_DEFAULT_PORT = { ws: 80, wss: 443 } as const;
+
+/**
+ * Accepts `host:port`, `tcp://host:port`, `tls://host:port`, `ws://host[:port]/path`,
+ * `wss://host[:port]/path`, `[::1]:port`, `unix:/path`, `tls+unix:/path`, `/absolute/path`, or an
+ * Address object. A ws:// or wss:// URL without a port gets 80 or 443, as a browser dials it (a
+ * URL copied from a page or a proxy's config has none). A scheme is read in any case (`WSS://`,
+ * RFC 3986 §3.1). Throws InvalidArgument on anything else.
  */
 export function parseAddress(input: string | Address): Address {
   if (typeof input !== 'string') return checkAddress(input);
   const s = input.trim();
   for (const [scheme, tls] of [['unix:', false], ['tls+unix:', true]] as const) {
-    if (s.startsWith(scheme)) return checkAddress(withTls({ path: s.slice(scheme.length).replace(/^\/\/(?=\/)/, '') }, tls));
+    if (s.slice(0, scheme.length).toLowerCase() === scheme) return checkAddress(withTls({ path: s.slice(scheme.length).replace(/^\/\/(?=\/)/, '') }, tls));
   }
   if (s.startsWith('/')) return checkAddress({ path: s });
-  const scheme = /^(tcp|tls|ws|wss):\/\//.exec(s)?.[1];
+  const scheme = /^(tcp|tls|ws|wss):\/\//i.exec(s)?.[1]?.toLowerCase();
   const rest = scheme === undefined ? s : s.slice(scheme.length + 3);
   const web = scheme === 'ws' || scheme === 'wss';
-  const m = (web ? /^(?:\[([^\]]+)\]|([^:/]+)):(\d+)(\/[^#]*)?$/ : /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/).exec(rest);
+  // A host ends at a port, a path, a query or a fragment: `wss://h?x` is no host `h?x` on 443.
+  const m = (web ? /^(?:\[([^\]]+)\]|([^:/?#]+))(?::(\d+))?(\/[^#]*)?$/ : /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/).exec(rest);
   if (!m) throw invalidArgument(`not an address: ${JSON.stringify(input)} (want ${ADDRESS_FORMS})`);
-  const address = { host: m[1] ?? m[2]!, port: Number(m[3]), ...(m[4] ? { urlPath: m[4] } : {}), ...(scheme !== undefined && scheme !== 'tls' && { scheme: web ? 'ws' : 'tcp' } as const) };
+  const port = m[3] !== undefined ? Number(m[3]) : WS_DEFAULT_PORT[scheme as 'ws' | 'wss'];
+  const address = { host: m[1] ?? m[2]!, port, ...(m[4] ? { urlPath: m[4] } : {}), ...(scheme !== undefined && scheme !== 'tls' && { scheme: web ? 'ws' : 'tcp' } as const) };
   return checkAddress(withTls(address, scheme === 'tls' || scheme === 'wss'));
 }
 
@@ -57,10 +67,13 @@ function checkAddress(a: Address): Address {
 /**
  * An Address as the text `parseAddress` reads back to it: `host:port` (`[::1]:port` for IPv6),
  * `unix:/path`, with TLS `tls://host:port` or `tls+unix:/path`, and a WebSocket address (a URL
- * path, or written `ws://`) as `ws://` or `wss://host:port[/path]`. What log lines and errors
- * name a peer or listener with, and how an address given as an object is passed on where a
- * string is wanted (`tcp://` is dropped; `ws://h:1` keeps its scheme, so that the transport it
- * reaches can still refuse it; `tls://h:1` stays TLS on whichever transport dials it).
+ * path, or written `ws://`) as `ws://` or `wss://host:port[/path]`, its port always written, a
+ * default one too (`wss://h/p` is `wss://h:443/p`): one text per server (a pool's key, a
+ * discovery entry), naming the port dialled, and read by parsers older than the default. What
+ * log lines and errors name a peer or listener with, and how an address given as an object is
+ * passed on where a string is wanted (`tcp://` is dropped; `ws://h:1` keeps its scheme, so that
+ * the transport it reaches can still refuse it; `tls://h:1` stays TLS on whichever transport
+ * dials it).
  */
 export function formatAddress(a: Address): string {
   if ('path' in a) return `${a.tls ? 'tls+unix' : 'unix'}:${a.path}`;

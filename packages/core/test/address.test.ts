@@ -16,11 +16,29 @@ describe('parseAddress', () => {
     // Written for the WebSocket transport, path or none: a TCP transport refuses it (addressFor).
     ['ws://127.0.0.1:80', { host: '127.0.0.1', port: 80, scheme: 'ws' }],
     ['ws://127.0.0.1:80/skein', { host: '127.0.0.1', port: 80, urlPath: '/skein', scheme: 'ws' }],
+    // A WebSocket URL without a port means the standard one (RFC 6455 §3), as a browser dials it:
+    // a URL copied from a page or a proxy's config was "not an address".
+    ['wss://api.example.com/skein', { host: 'api.example.com', port: 443, tls: true, urlPath: '/skein', scheme: 'ws' }],
+    ['wss://api.example.com', { host: 'api.example.com', port: 443, tls: true, scheme: 'ws' }],
+    ['ws://api.example.com/skein?token=t', { host: 'api.example.com', port: 80, urlPath: '/skein?token=t', scheme: 'ws' }],
+    ['ws://api.example.com', { host: 'api.example.com', port: 80, scheme: 'ws' }],
+    ['wss://[::1]/skein', { host: '::1', port: 443, tls: true, urlPath: '/skein', scheme: 'ws' }],
+    ['ws://[::1]', { host: '::1', port: 80, scheme: 'ws' }],
+    ['wss://[::1]:8443/skein', { host: '::1', port: 8443, tls: true, urlPath: '/skein', scheme: 'ws' }],
+    // A scheme in any case (RFC 3986 §3.1; a browser's URL lowercases it).
+    ['WSS://api.example.com/skein', { host: 'api.example.com', port: 443, tls: true, urlPath: '/skein', scheme: 'ws' }],
+    ['Ws://h:1', { host: 'h', port: 1, scheme: 'ws' }],
+    ['TCP://h:1', { host: 'h', port: 1, scheme: 'tcp' }],
+    ['TLS://h:1', { host: 'h', port: 1, tls: true }],
+    ['UNIX:/tmp/a.sock', { path: '/tmp/a.sock' }],
+    ['TLS+UNIX:/tmp/a.sock', { path: '/tmp/a.sock', tls: true }],
   ])('reads %s', (s, want) => {
     expect(parseAddress(s)).toEqual(want);
   });
 
-  it.each(['', 'nohost', 'h:99999', 'h:-1', 'unix:', 'tls://nohost', 'wss://h', 'tls://h:1/path', 'https://h:1'])('rejects %j with InvalidArgument', (s) => {
+  // No standard port for TCP or TLS: a missing one stays an error. Nor is a WebSocket URL's host
+  // read past a query or a fragment (`wss://h?x` is no host `h?x` on 443).
+  it.each(['', 'nohost', 'h:99999', 'h:-1', 'unix:', 'tls://nohost', 'tcp://nohost', 'TCP://nohost', '[::1]', 'tls://[::1]', 'tls://h:1/path', 'https://h:1', 'wss://h?x=1', 'ws://h#f', 'ws://h:/p', 'wss://h:99999/p', 'ws:///p'])('rejects %j with InvalidArgument', (s) => {
     try {
       parseAddress(s);
       expect.unreachable();
@@ -31,7 +49,11 @@ describe('parseAddress', () => {
 
   // Every form it reads is named when it refuses one (it named four of nine).
   it('names every form it reads when it refuses an address', () => {
-    expect(() => parseAddress('nohost')).toThrow('(want host:port, [::1]:port, tcp://host:port, tls://host:port, ws://host:port[/path], wss://host:port[/path], unix:/path, tls+unix:/path or /path)');
+    expect(() => parseAddress('nohost')).toThrow('(want host:port, [::1]:port, tcp://host:port, tls://host:port, ws://host[:port][/path], wss://host[:port][/path], unix:/path, tls+unix:/path or /path)');
+  });
+
+  it.each(['nohost', 'tcp://nohost', 'tls://nohost'])('refuses %s, with no standard port, as not an address', (s) => {
+    expect(() => parseAddress(s)).toThrow(`not an address: ${JSON.stringify(s)} (want host:port, [::1]:port, tcp://host:port, tls://host:port, ws://`);
   });
 
   it('refuses a scheme that names no transport in an Address object', () => {
@@ -46,6 +68,19 @@ describe('parseAddress', () => {
     // keeps its scheme, which once went (`ws://h:4` became `h:4`, `wss://h:5` read as `tls://h:5`).
     expect(formatAddress(parseAddress('tcp://h:6'))).toBe('h:6');
   });
+
+  // A default port is written out: one text per server (a pool's key, a discovery entry), the
+  // port dialled named in errors, and read by a parser that predates the default.
+  it.each([
+    ['wss://h/skein', 'wss://h:443/skein'],
+    ['wss://h', 'wss://h:443'],
+    ['ws://h/skein', 'ws://h:80/skein'],
+    ['WSS://[::1]/skein', 'wss://[::1]:443/skein'],
+    ['ws://[::1]', 'ws://[::1]:80'],
+  ])('formats %s with its port, %s, which reads back to the same address', (given, shown) => {
+    expect(formatAddress(parseAddress(given))).toBe(shown);
+    expect(parseAddress(shown)).toEqual(parseAddress(given));
+  });
 });
 
 describe('addressFor', () => {
@@ -59,7 +94,7 @@ describe('addressFor', () => {
     return expect.unreachable(`${kind} took ${JSON.stringify(address)}`);
   };
 
-  it.each(['ws://127.0.0.1:4000', 'wss://127.0.0.1:4000', 'ws://127.0.0.1:4000/skein', 'wss://h:1/p'])('refuses %s for TCP, naming the WebSocket transport', (a) => {
+  it.each(['ws://127.0.0.1:4000', 'wss://127.0.0.1:4000', 'ws://127.0.0.1:4000/skein', 'wss://h:1/p', 'wss://h/p', 'WS://h'])('refuses %s for TCP, naming the WebSocket transport', (a) => {
     expect(refused('tcp', a).message).toMatch(/^tcpTransport cannot use wss?:\/\/.*: ws:\/\/ and wss:\/\/ addresses are for wsTransport or uwsTransport; tcpTransport takes host:port, tcp:\/\/host:port, tls:\/\/host:port, unix:\/path, tls\+unix:\/path or \/path$/);
   });
 
@@ -69,7 +104,7 @@ describe('addressFor', () => {
 
   it('refuses tcp:// for WebSocket, naming the TCP transport and every form WebSocket takes', () => {
     expect(refused('ws', 'tcp://127.0.0.1:4000').message).toBe(
-      'wsTransport cannot use tcp://127.0.0.1:4000: a tcp:// address is for tcpTransport; wsTransport takes host:port, tls://host:port, ws://host:port[/path], wss://host:port[/path], unix:/path, tls+unix:/path or /path',
+      'wsTransport cannot use tcp://127.0.0.1:4000: a tcp:// address is for tcpTransport; wsTransport takes host:port, tls://host:port, ws://host[:port][/path], wss://host[:port][/path], unix:/path, tls+unix:/path or /path',
     );
   });
 

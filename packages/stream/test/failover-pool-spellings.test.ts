@@ -1,7 +1,7 @@
 import { cleanups } from '@skein/test-utils';
 import { wsTransport } from '@skein/transport-ws';
 import { describe, expect, it } from 'vitest';
-import { FailoverPool } from '../src/index.js';
+import { FailoverPool, discoveryEntry, serverKey } from '../src/index.js';
 import { countingServer } from './harness.js';
 
 const cleanup = cleanups();
@@ -36,6 +36,30 @@ describe('a FailoverPool member spelled with its transport scheme', () => {
     expect(pool.servers().map((s) => s.address)).toEqual(['tls://127.0.0.1:1']);
     expect(pool.add('tls://127.0.0.1:1')).toBe(false);
     await pool.remove('tls://127.0.0.1:1');
+    expect(pool.size).toBe(0);
+  });
+});
+
+// A WebSocket URL without a port (`wss://h/skein`, as copied from a page or a proxy's config) was
+// "not an address". It means 443 (80 for ws://), and is one server with its `:443` spelling: one
+// key, one member, one discovery entry's address.
+describe('a WebSocket server written without its default port', () => {
+  it('has the key of its spelling with the port', () => {
+    expect(serverKey('wss://127.0.0.1/skein')).toBe('wss://127.0.0.1:443/skein');
+    expect(serverKey('wss://127.0.0.1:443/skein')).toBe('wss://127.0.0.1:443/skein');
+    expect(serverKey('WSS://[::1]')).toBe(serverKey('tls://[::1]:443'));
+    expect(serverKey('ws://127.0.0.1')).toBe(serverKey('127.0.0.1:80'));
+    expect(discoveryEntry({ type: 'chat', id: 'a', address: 'wss://127.0.0.1/skein' }).address).toBe('wss://127.0.0.1:443/skein');
+  });
+
+  it('is one member with its spelling with the port, and is refused listed twice so', async () => {
+    const pool = new FailoverPool({ transport: wsTransport(), servers: ['wss://127.0.0.1/skein'] });
+    cleanup.push(() => pool.close());
+    expect(pool.servers().map((s) => s.address)).toEqual(['wss://127.0.0.1:443/skein']);
+    expect(pool.add('WSS://127.0.0.1:443/skein')).toBe(false);
+    expect(pool.size).toBe(1);
+    expect(() => new FailoverPool({ transport: wsTransport(), servers: ['ws://127.0.0.1/skein', 'ws://127.0.0.1:80/skein'] })).toThrow('server ws://127.0.0.1:80/skein is listed twice');
+    await pool.remove('wss://127.0.0.1:443/skein');
     expect(pool.size).toBe(0);
   });
 });

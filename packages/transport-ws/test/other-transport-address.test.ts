@@ -24,7 +24,7 @@ describe.each([
     cleanup.push(() => listener.close());
     const { port } = listener.address as { port: number };
     expect(invalid(await outcome(transport.connect(parseAddress(`tcp://127.0.0.1:${port}`), spec)))).toBe(
-      `${name} cannot use tcp://127.0.0.1:${port}: a tcp:// address is for tcpTransport; ${name} takes host:port, tls://host:port, ws://host:port[/path], wss://host:port[/path], unix:/path, tls+unix:/path or /path`,
+      `${name} cannot use tcp://127.0.0.1:${port}: a tcp:// address is for tcpTransport; ${name} takes host:port, tls://host:port, ws://host[:port][/path], wss://host[:port][/path], unix:/path, tls+unix:/path or /path`,
     );
     // Its own forms still connect.
     for (const form of [`127.0.0.1:${port}`, `ws://127.0.0.1:${port}`, `ws://127.0.0.1:${port}/skein`]) expect(await outcome(transport.connect(parseAddress(form), spec))).toBe('resolved');
