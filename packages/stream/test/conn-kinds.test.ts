@@ -145,11 +145,17 @@ describe('RpcServer peers and clients on one listener', () => {
     expect((await peer.call('echo', big)).msg).toEqual(big);
     const client = await connect();
     expect((await client.call('echo', new Uint8Array(1024))).msg.length).toBe(1024);
-    // Its words say by how much (the server's limit for the request's kind is news to the client).
-    await expect(client.call('echo', big)).rejects.toMatchObject({ code: ErrorCode.FrameTooLarge, message: "message of 4096 bytes exceeds the server's limit of 1024" });
-    // The client's connection is closed; the peer's goes on.
-    await client.closed();
-    expect(client.state).toBe('closed');
+    // The hello's answer named the clients' limits (kind 26): refused here, unsent, the connection kept.
+    await expect(client.call('echo', big)).rejects.toMatchObject({ code: ErrorCode.FrameTooLarge, retry: 'safe', message: /'s limit of 1024 \(its hello's answer\): not sent$/ });
+    expect((await client.call('echo', new Uint8Array(1024))).msg.length).toBe(1024);
+    // One sent before that answer (right behind the hello) reaches the server, which refuses it by
+    // the clients' limits; its words say by how much (news to the client).
+    const early = await connect();
+    await expect(early.call('echo', big)).rejects.toMatchObject({ code: ErrorCode.FrameTooLarge, message: "message of 4096 bytes exceeds the server's limit of 1024" });
+    // That client's connection is closed; the peer's goes on.
+    await early.closed();
+    expect(early.state).toBe('closed');
+    expect(client.state).toBe('open');
     expect((await peer.call('echo', big)).msg.length).toBe(4096);
   });
 

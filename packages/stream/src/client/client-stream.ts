@@ -86,6 +86,12 @@ export class ClientStream implements StreamCaller {
   readonly address: Address;
   readonly remote: string;
   private readonly limits: Limits;
+  /**
+   * What a request is checked against before it is written: `limits`, each lowered to the
+   * server's once its hello's answer names them (kind 26), so that a request it would refuse at its
+   * header, closing the connection, is refused here unsent. A field read per call: a compare.
+   */
+  private sendLimits: Limits;
   private readonly throttler: Throttler;
   private readonly pending = new SeqTable<Call>();
   private readonly actions = new Map<string, Uint8Array>();
@@ -169,7 +175,7 @@ export class ClientStream implements StreamCaller {
     this.address = address;
     this.remote = conn.remote;
     this.callbacks = { logger, remote: conn.remote };
-    this.limits = settings.limits;
+    this.limits = this.sendLimits = settings.limits;
     this.throttler = new Throttler(settings.window, settings.maxQueued);
     this.defaultTimeoutMs = settings.timeoutMs;
     this.onClose = onClose;
@@ -192,6 +198,8 @@ export class ClientStream implements StreamCaller {
     this.hello.whenKnown(() => this.refusedByServer());
     // Before the held calls go: past the server's cap it would hold one and stop reading (keepalive pings too).
     this.hello.whenKnown(() => this.throttler.narrow(this.hello.maxInFlight));
+    // Before the held calls go: one over the server's limits would cost the connection.
+    this.hello.whenKnown(() => this.takeServerLimits());
     // Calls with a head wait for the answer (a v1 peer must never see one): here they go on.
     this.hello.whenKnown(() => this.releaseHeld());
     // Reverse calls are read only if the server agreed them.
@@ -492,11 +500,33 @@ export class ClientStream implements StreamCaller {
     };
   }
 
+  /** The server's request limits, once its hello's answer names them: requests (and stream items) are held within them from now on. */
+  private takeServerLimits(): void {
+    const theirs = this.hello.serverLimits;
+    if (theirs === undefined) return;
+    const own = this.limits;
+    this.sendLimits = {
+      maxMessage: Math.min(own.maxMessage, theirs.maxMessage),
+      maxBlob: Math.min(own.maxBlob, theirs.maxBlob),
+      maxAction: Math.min(own.maxAction, theirs.maxAction),
+    };
+    this.streaming.narrow(this.sendLimits);
+    // Prefixes are checked as they are made: those made before are made again, and checked then.
+    if (this.sendLimits.maxAction < own.maxAction) this.actions.clear();
+  }
+
+  /** A request part over `sendLimits`: over the client's own limits, or only over the server's (never sent, so safe to send elsewhere). */
+  private overLimit(what: string, n: number, max: number, own: number): RpcError {
+    if (max >= own) return tooLarge(what, n, max);
+    return new RpcError(ErrorCode.FrameTooLarge, `${what} of ${n} bytes exceeds ${this.remote}'s limit of ${max} (its hello's answer): not sent`, { retry: 'safe' });
+  }
+
   private checkCall(action: string | number, msg: Uint8Array, blob: Uint8Array): number | Uint8Array {
     if (!(msg instanceof Uint8Array)) throw invalidArgument('msg must be a Uint8Array');
     if (!(blob instanceof Uint8Array)) throw invalidArgument('blob must be a Uint8Array');
-    if (msg.length > this.limits.maxMessage) throw tooLarge('message', msg.length, this.limits.maxMessage);
-    if (blob.length > this.limits.maxBlob) throw tooLarge('blob', blob.length, this.limits.maxBlob);
+    const limits = this.sendLimits;
+    if (msg.length > limits.maxMessage) throw this.overLimit('message', msg.length, limits.maxMessage, this.limits.maxMessage);
+    if (blob.length > limits.maxBlob) throw this.overLimit('blob', blob.length, limits.maxBlob, this.limits.maxBlob);
     if (typeof action === 'number') {
       // From HELLO_ACTION up, numeric actions are the protocol's own (hello, extension frames).
       if (!Number.isInteger(action) || action <= PING_ACTION || action >= HELLO_ACTION) {
@@ -517,7 +547,7 @@ export class ClientStream implements StreamCaller {
     let prefix = this.actions.get(action);
     if (prefix) return prefix;
     const bytes = utf8.encode(action);
-    if (bytes.length > this.limits.maxAction) throw tooLarge('action', bytes.length, this.limits.maxAction);
+    if (bytes.length > this.sendLimits.maxAction) throw this.overLimit('action', bytes.length, this.sendLimits.maxAction, this.limits.maxAction);
     prefix = new Uint8Array(REQUEST_HEADER_LENGTH + bytes.length);
     prefix.set(bytes, REQUEST_HEADER_LENGTH);
     // Actions are method names, a small set; the bound only guards against callers that mint them.

@@ -51,9 +51,12 @@ export interface StreamsHost {
  * ClientStream because no call's path comes here.
  */
 export class ConnStreams implements StreamWire {
-  /** The limits this client sends within (its own `limits`). */
-  readonly maxMessage: number;
-  readonly maxBlob: number;
+  /** The limits this client sends within: its own `limits`, each lowered to the server's once its hello's answer names them (`narrow`). */
+  maxMessage: number;
+  maxBlob: number;
+  /** An item over these but within the client's own limits is over the server's: said so. */
+  private readonly ownMaxMessage: number;
+  private readonly ownMaxBlob: number;
   /** Streams whose writes wait for the send buffer to drain. */
   private readonly drains = new DrainWaiters();
   /** Streams opened with a `timeoutMs`: ended here at it, whatever the server does. */
@@ -74,9 +77,20 @@ export class ConnStreams implements StreamWire {
     /** The ClientStream's streams waiting for the hello's answer, each with its opening. */
     private readonly opening: Map<StreamCall, () => void>,
   ) {
+    this.maxMessage = this.ownMaxMessage = limits.maxMessage;
+    this.maxBlob = this.ownMaxBlob = limits.maxBlob;
+    this.deadlines = new StreamDeadlines(host.remote);
+  }
+
+  /** The server's request limits, from its hello's answer (ClientStream.takeServerLimits): items are held within them. */
+  narrow(limits: { readonly maxMessage: number; readonly maxBlob: number }): void {
     this.maxMessage = limits.maxMessage;
     this.maxBlob = limits.maxBlob;
-    this.deadlines = new StreamDeadlines(host.remote);
+  }
+
+  /** Whose limits an item of `msg` and `blob` bytes is over (StreamWire's): the server's, when within the client's own. */
+  overWhose(msg: number, blob: number): string {
+    return msg > this.ownMaxMessage || blob > this.ownMaxBlob ? 'the limits' : `${this.host.remote}'s limits (its hello's answer)`;
   }
 
   /** A new stream on this connection (`ClientStream.openStream`). */

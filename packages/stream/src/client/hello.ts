@@ -7,6 +7,7 @@ import { AUTH_ENTRY } from '../wire/auth.js';
 import { SERVER_PINGS_ENTRY } from '../wire/server-pings.js';
 import { IN_FLIGHT_CAP_KIND, IN_FLIGHT_CAP_OFFER, readInFlightCap } from '../wire/in-flight-cap.js';
 import { GOODBYE_ENTRY } from '../wire/goodbye.js';
+import { REQUEST_LIMITS_KIND, REQUEST_LIMITS_OFFER, readRequestLimits } from '../wire/request-limits.js';
 import { describeHeadOver, headOver } from '../wire/head-size.js';
 import {
   HELLO_ACTION,
@@ -61,6 +62,12 @@ export class ClientHello {
    * window must stay within it, or the server stops reading behind slow calls (wire/in-flight-cap.ts).
    */
   maxInFlight: number | undefined = undefined;
+  /**
+   * The largest request the server reads on this connection (its answer's kind 26), once
+   * `agreed`; undefined from a server that does not say (an older Skein server, razor v1): a
+   * request over them is refused at its header and the connection closed (wire/request-limits.ts).
+   */
+  serverLimits: Limits | undefined = undefined;
   /**
    * The server answered the hello with a refusal of the connection (one of Skein's own codes,
    * 100 and up, which no razor v1 peer sends: `rpc_overloaded:<why>` to a connection past the
@@ -152,6 +159,8 @@ export class ClientHello {
       this.authAsked = findEntry(hello, HelloKind.Auth) !== undefined;
       const cap = findEntry(hello, IN_FLIGHT_CAP_KIND);
       this.maxInFlight = cap === undefined ? undefined : readInFlightCap(cap);
+      const limits = findEntry(hello, REQUEST_LIMITS_KIND);
+      this.serverLimits = limits === undefined ? undefined : readRequestLimits(limits);
     } catch (err) {
       if (err instanceof HelloError) return;
       throw err;
@@ -199,6 +208,8 @@ function helloRequest(limits: Limits, streamWindowBytes: number, offerAuth: bool
     IN_FLIGHT_CAP_OFFER,
     // Every client that sends a hello reads a draining server's goodbye (ClientStream.onFrame).
     GOODBYE_ENTRY,
+    // Every client that sends a hello refuses, unsent, a request over the server's limits (ClientStream.checkCall).
+    REQUEST_LIMITS_OFFER,
   ];
   if (offerAuth) entries.push(AUTH_ENTRY);
   entries.push(...extra);

@@ -12,9 +12,11 @@ import type { TimedStream } from './stream-deadlines.js';
 
 /** What a StreamCall writes through: its ClientStream. */
 export interface StreamWire {
-  /** The limits this client sends within (its own `limits`). */
+  /** The limits this client sends within (its own `limits`, each lowered to the server's once its hello's answer names them). */
   readonly maxMessage: number;
   readonly maxBlob: number;
+  /** Whose limits an item over them is over, for its error's words: the limits, or the server's. Left out: the limits. */
+  overWhose?(msg: number, blob: number): string;
   /** One item; `more`: the writer has credit left, so its next item may come an await later (FrameConn.deferFlush). */
   data(seq: number, msg: Uint8Array, blob: Uint8Array, more: boolean): void;
   end(seq: number): void;
@@ -180,7 +182,8 @@ export class StreamCall implements AsyncIterable<Reply>, TimedStream {
     if (this.ended) return Promise.reject(itemNotSent('write after end() on a stream'));
     if (!(msg instanceof Uint8Array) || !(blob instanceof Uint8Array)) return Promise.reject(new RpcError(ErrorCode.InvalidArgument, 'msg and blob must be Uint8Arrays'));
     if (msg.length > this.wire.maxMessage || blob.length > this.wire.maxBlob) {
-      return Promise.reject(new RpcError(ErrorCode.FrameTooLarge, `stream item of ${msg.length} + ${blob.length} bytes exceeds the limits (${this.wire.maxMessage}, ${this.wire.maxBlob})`));
+      const whose = this.wire.overWhose?.(msg.length, blob.length) ?? 'the limits';
+      return Promise.reject(new RpcError(ErrorCode.FrameTooLarge, `stream item of ${msg.length} + ${blob.length} bytes exceeds ${whose} (${this.wire.maxMessage}, ${this.wire.maxBlob}): not sent`));
     }
     const waiting = this.gate.wait(this.wire.congested());
     if (waiting) return waiting.then(() => this.send(msg, blob));

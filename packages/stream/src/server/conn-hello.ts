@@ -4,6 +4,8 @@ import { REQ_MSG_LEN_AT, REQUEST_HEADER_LENGTH, u32 } from '../wire/protocol.js'
 import { offersAuth } from '../wire/auth.js';
 import { inFlightCapEntry } from '../wire/in-flight-cap.js';
 import { GOODBYE_ENTRY } from '../wire/goodbye.js';
+import { requestLimitsEntry } from '../wire/request-limits.js';
+import type { Limits } from '../wire/limits.js';
 import type { Agreed } from '../wire/agreed.js';
 import { answerHello, type HelloOutcome } from './hello-answer.js';
 import type { ConnAuth } from './conn-auth.js';
@@ -29,6 +31,8 @@ export interface HelloLink extends ProbationLink, ReverseLink {
   readonly auth: ConnAuth | undefined;
   /** The cap on requests handled at once that the hello's answer names (ServerConn.helloCap): past it, one is held and the connection is not read. */
   helloCap(credentialsToCome: boolean): number;
+  /** The request limits its hello's answer names (ServerConn.helloLimits): past them a request is refused at its header and the connection closed. */
+  helloLimits(credentialsToCome: boolean): Limits;
   /** The hello came: the server may now judge its verified identity (ServerConnOptions.onGreeted). */
   greeted(credentialsToCome: boolean): void;
   readonly reverseSettings: ReverseSettings | undefined;
@@ -69,6 +73,7 @@ export function greet(c: HelloLink, bytes: Uint8Array, start: number, seqLo: num
   // After greeted(): the hello may have made it a peer (its TLS identity), of another cap.
   if (outcome.readsCap) answer = appendEntry(answer, inFlightCapEntry(c.helloCap(offered)));
   if (outcome.goodbye) answer = appendEntry(answer, GOODBYE_ENTRY);
+  if (outcome.readsLimits) answer = appendEntry(answer, requestLimitsEntry(c.helloLimits(offered)));
   if (offered) answer = c.auth!.offered(answer);
   if (outcome.peerLimits && c.reverseSettings) answer = agreeReverse(c, c.reverseSettings, bytes, msgAt, msgEnd, answer);
   c.sendAnswer(seqLo, seqHi, answer);

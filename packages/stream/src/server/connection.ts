@@ -1,4 +1,4 @@
-import { CODE_INFO, EMPTY_BYTES, ErrorCode, FrameError, systemClock, takeBytes, type ErrorPayload, type FrameConn, type FrameHandlers, type Logger } from '@skein/core';
+import { CODE_INFO, EMPTY_BYTES, ErrorCode, FrameError, systemClock, takeBytes, type ErrorPayload, type FrameConn, type FrameHandlers, type FrameSpec, type Logger } from '@skein/core';
 import { fittedDetail } from '../wire/error-strings.js';
 import { actionName } from '../wire/error-detail.js';
 import { RecentStrings } from '../wire/recent-strings.js';
@@ -37,7 +37,9 @@ import { probationTimedOut, refuseOnProbation, sendAway } from './conn-probation
 import type { ConnRole } from './conn-census.js';
 import { LazyAbort } from '../internals/lazy-abort.js';
 import { SERVER_PING_FRAME, SERVER_PONG_ACTION } from '../wire/server-pings.js';
-import { GOODBYE_FRAME } from '../wire/goodbye.js';
+import { GOODBYE_FRAME, withGoodbye } from '../wire/goodbye.js';
+import { widerLimits } from '../wire/request-limits.js';
+import type { Limits } from '../wire/limits.js';
 
 /** The ok responses' header, written and copied out by one connection at a time (FrameConn.write copies small parts). */
 const OK_HEADER = new Uint8Array(RESPONSE_HEADER_LENGTH);
@@ -88,7 +90,7 @@ export type ServerConnOptions = ServerConnOptionsOf<ServerConn>;
  * turn or sooner once it is big (so a long turn's first answers leave early), and responses
  * leave in completion order.
  */
-export class ServerConn implements FrameHandlers, Responder, ExtensionsHost, HelloLink, InfoLink {
+export class ServerConn implements FrameHandlers, FrameSpec, Responder, ExtensionsHost, HelloLink, InfoLink {
   inFlight = 0;
   /**
    * Set per call (one read, or a reverse call sent), cleared per tick: cheaper than reading the
@@ -170,11 +172,48 @@ export class ServerConn implements FrameHandlers, Responder, ExtensionsHost, Hel
     this.maxInFlight = role.limits.maxInFlightPerConn;
     // A transport that takes the kind's spec refuses an oversized header as it arrives, before the
     // body is held; with any other, each whole frame is checked here.
-    if (this.conn.setFrameSpec !== undefined) this.conn.setFrameSpec(role.limits.spec);
+    // The connection itself is the spec (FrameSpec, below): the kind's, whose refusal it may end with a goodbye.
+    if (this.conn.setFrameSpec !== undefined) this.conn.setFrameSpec(this);
     else this.frameCheck = role.limits.check;
     // Its wait is bounded by the server (Probations), whatever it waits for: a certificate or credentials.
     this.mark(PROBATION, role.probation);
     this.maybeResume();
+  }
+
+  /** FrameSpec's: requests, as the kind's spec (`applyRole`) reads them. A getter: no field per connection. */
+  get headerLength(): number {
+    return REQUEST_HEADER_LENGTH;
+  }
+
+  get outbound(): FrameSpec | undefined {
+    return this.role?.limits.spec.outbound;
+  }
+
+  /** FrameSpec's: the kind's limits (set before this spec is given to the transport); a refusal may end with a goodbye. */
+  bodyLength(bytes: Uint8Array, at: number): number {
+    try {
+      return this.role!.limits.spec.bodyLength(bytes, at);
+    } catch (err) {
+      throw this.lastWords(err);
+    }
+  }
+
+  /**
+   * A request refused as it was read (over the kind's limits, another version, an action not
+   * UTF-8): the transport writes the error's last words, the answer to its seq, then ends the
+   * connection, reading nothing after it. When every call and stream read was answered, no
+   * reverse call is out and the client reads goodbyes, a goodbye follows the answer: the calls
+   * its client sent behind the refused one never ran, and fail so (Closed, `retry: 'safe'`),
+   * not "may have run" (docs/protocol.md, "Limits"). Otherwise the error as it was.
+   */
+  private lastWords(err: unknown): unknown {
+    if (!(err instanceof FrameError) || err.lastWords === undefined || !this.is(READS_GOODBYE) || !this.quiet) return err;
+    return new FrameError(err.message, withGoodbye(err.lastWords));
+  }
+
+  /** Nothing read is still running or unanswered: no call, stream, held request or reverse call out. */
+  private get quiet(): boolean {
+    return this.inFlight === 0 && this.streams === 0 && this.heldRequest === undefined && this.reverse?.busy !== true;
   }
 
   /** The principal the connection's credentials were accepted as; undefined when it did not authenticate. */
@@ -273,6 +312,19 @@ export class ServerConn implements FrameHandlers, Responder, ExtensionsHost, Hel
     return Math.max(this.maxInFlight, peers);
   }
 
+  /**
+   * The request limits its hello's answer names (kind 26), as `helloCap` names the cap: its kind's,
+   * or, while credentials still to come may make it a peer, each the larger of both kinds'
+   * (named under a peer's, a peer would be held to a client's sizes for good; a client that stays
+   * one and sends past its kind's is refused at the header, and told with a goodbye what did not run).
+   */
+  helloLimits(credentialsToCome: boolean): Limits {
+    const own = this.role!.limits.limits;
+    const peers = this.opts.peerLimits;
+    if (!credentialsToCome || peers === undefined || this.role?.limits.kind === 'peer') return own;
+    return widerLimits(own, peers);
+  }
+
   get sentAway(): boolean {
     return this.is(SENT_AWAY);
   }
@@ -305,7 +357,7 @@ export class ServerConn implements FrameHandlers, Responder, ExtensionsHost, Hel
     // Fields are read where they lie, and a view is made only where the handler needs one: a
     // request costs no header object and no empty views (they add up at a million a second).
     this.framesRead++;
-    if (this.frameCheck !== undefined) this.frameCheck(bytes, start);
+    if (this.frameCheck !== undefined) this.checkWhole(this.frameCheck, bytes, start);
     const rawAction = u32(bytes, start + REQ_ACTION_AT);
     const isString = (rawAction & ACTION_STRING_BIT) !== 0;
     const seqLo = u32(bytes, start + SEQ_AT);
@@ -346,7 +398,7 @@ export class ServerConn implements FrameHandlers, Responder, ExtensionsHost, Hel
       try {
         name = this.opts.actionNames.decode(bytes, nameAt, msgAt);
       } catch {
-        throw new FrameError('action is not valid UTF-8', errorResponseHalves(seqLo, seqHi, ErrorCode.Decode));
+        throw this.lastWords(new FrameError('action is not valid UTF-8', errorResponseHalves(seqLo, seqHi, ErrorCode.Decode)));
       }
     }
     if (this.atCap()) return this.overCap(bytes, start, end, seqLo, seqHi);
@@ -363,6 +415,15 @@ export class ServerConn implements FrameHandlers, Responder, ExtensionsHost, Hel
       // Answered first: a logger that throws writing the line must not leave the call unanswered.
       req.fail(ErrorCode.Internal);
       this.opts.logger.error({ err, action: req.action, remote: this.conn.remote }, 'dispatch threw');
+    }
+  }
+
+  /** A whole request checked against the kind's limits (a transport without setFrameSpec): refused as the transport's reader would refuse it. */
+  private checkWhole(check: (bytes: Uint8Array, at: number) => number, bytes: Uint8Array, start: number): void {
+    try {
+      check(bytes, start);
+    } catch (err) {
+      throw this.lastWords(err);
     }
   }
 

@@ -18,6 +18,7 @@ import { DEFAULT_STREAM_WINDOW, type Agreed } from '../wire/agreed.js';
 import { SERVER_PINGS_ENTRY, SERVER_PINGS_KIND } from '../wire/server-pings.js';
 import { IN_FLIGHT_CAP_KIND } from '../wire/in-flight-cap.js';
 import { GOODBYE_KIND } from '../wire/goodbye.js';
+import { REQUEST_LIMITS_KIND } from '../wire/request-limits.js';
 
 /** What the server makes of a client's hello. */
 export interface HelloOutcome {
@@ -33,6 +34,8 @@ export interface HelloOutcome {
   readonly readsCap: boolean;
   /** The client reads a goodbye (it offered kind 25): only then may a draining connection end with one. */
   readonly goodbye: boolean;
+  /** The client refuses requests over the server's limits (it offered kind 26): the answer names them (conn-hello.ts, which knows the connection's kind). */
+  readonly readsLimits: boolean;
 }
 
 /** What the server offers to accept. */
@@ -44,7 +47,7 @@ export interface ServerExtensions {
 export const DEFAULT_SERVER_EXTENSIONS: ServerExtensions = { maxHead: DEFAULT_MAX_HEAD, streamWindowBytes: DEFAULT_STREAM_WINDOW };
 
 /** Accepts nothing: an offer of a version we cannot read, or of nothing we speak. */
-const NOTHING: HelloOutcome = { peerLimits: undefined, agreed: undefined, answer: encodeHello(HelloRole.Answer, []), pings: false, readsCap: false, goodbye: false };
+const NOTHING: HelloOutcome = { peerLimits: undefined, agreed: undefined, answer: encodeHello(HelloRole.Answer, []), pings: false, readsCap: false, goodbye: false, readsLimits: false };
 
 /**
  * Answers the hello msg at `b[from, to)`. Throws HelloError when it does not parse; the caller
@@ -67,9 +70,10 @@ export function answerHello(b: Uint8Array, from: number, to: number, ours: Serve
   const pings = findEntry(hello, SERVER_PINGS_KIND) !== undefined;
   if (pings) entries.push(SERVER_PINGS_ENTRY);
   const readsCap = findEntry(hello, IN_FLIGHT_CAP_KIND) !== undefined;
-  // Its entry goes after the cap's (conn-hello.ts): the answer's kinds in ascending order.
+  // Its entry, and kind 26's, go after the cap's (conn-hello.ts): the answer's kinds in ascending order.
   const goodbye = findEntry(hello, GOODBYE_KIND) !== undefined;
-  return { peerLimits, agreed, answer: encodeHello(HelloRole.Answer, entries), pings, readsCap, goodbye };
+  const readsLimits = findEntry(hello, REQUEST_LIMITS_KIND) !== undefined;
+  return { peerLimits, agreed, answer: encodeHello(HelloRole.Answer, entries), pings, readsCap, goodbye, readsLimits };
 }
 
 /** Accepts each extension the client offered. */

@@ -213,7 +213,7 @@ export class RpcServer {
       onClosed: (c) => this.forget(c),
       onCredentialsAccepted: (c) => this.promote(c),
       // Told apart by identity only when peers are: the hook costs a server without `peers` nothing.
-      ...(this.settings.kinds.admit && { onGreeted: (c: ServerConn, credentialsToCome: boolean) => this.identified(c, credentialsToCome), peerMaxInFlight: this.settings.kinds.peer.maxInFlightPerConn }),
+      ...(this.settings.kinds.admit && { onGreeted: (c: ServerConn, credentialsToCome: boolean) => this.identified(c, credentialsToCome), peerMaxInFlight: this.settings.kinds.peer.maxInFlightPerConn, peerLimits: this.settings.kinds.peer.limits }),
     };
   }
 

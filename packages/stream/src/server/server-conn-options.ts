@@ -5,6 +5,7 @@ import type { ViolationLines } from './violation-lines.js';
 import type { LazyAbort } from '../internals/lazy-abort.js';
 import type { ActionNames } from '../wire/action-names.js';
 import type { ReverseSettings } from './reverse-caller.js';
+import type { Limits } from '../wire/limits.js';
 
 /*
  * Apart from ServerConn (connection.ts), which is `Conn` here: the listener builds these once and
@@ -20,6 +21,8 @@ export interface ServerConnOptionsOf<Conn> {
   maxInFlight: number;
   /** The peers' `maxInFlightPerConn`, when `peers.admit` may make a client a peer (by its credentials, after its hello). */
   peerMaxInFlight?: number;
+  /** The peers' frame `limits`, likewise: named in the hello's answer (kind 26) to a connection its credentials may make a peer. */
+  peerLimits?: Limits;
   /** The server authenticates its clients (its `authenticate` option). */
   auth?: AuthSettings;
   /** The server's lines of connections their peers broke, bounded by time per kind. */

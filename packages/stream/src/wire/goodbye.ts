@@ -36,3 +36,11 @@ function goodbyeFrame(): Uint8Array {
   writeResponseHeaderHalves(frame, GOODBYE_FLAG as number as ResponseFlag, 0, 0, 0, 0);
   return frame;
 }
+
+/** `lastWords` (a refusal's answer, the connection's last frame before) followed by the goodbye: written at once, as one part. */
+export function withGoodbye(lastWords: Uint8Array): Uint8Array {
+  const both = new Uint8Array(lastWords.length + GOODBYE_FRAME.length);
+  both.set(lastWords);
+  both.set(GOODBYE_FRAME, lastWords.length);
+  return both;
+}

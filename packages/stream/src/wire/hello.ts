@@ -70,6 +70,11 @@ export const enum HelloKind {
    * empty, the server sends it as it ends a draining connection with nothing of it running.
    */
   Goodbye = 25,
+  /**
+   * The server's request limits (wire/request-limits.ts). Offer: empty, the client refuses a
+   * request over them unsent. Answer: max_message u32 | max_blob u32 | max_action u32.
+   */
+  RequestLimits = 26,
 }
 
 export interface HelloEntry {

@@ -1,0 +1,47 @@
+import { EMPTY_BYTES } from '@skein/core';
+import { HelloError, HelloKind, type HelloEntry } from './hello.js';
+import type { Limits } from './limits.js';
+
+/**
+ * The server's request limits (docs/protocol.md, "The hello"). A request over the limits of its
+ * connection's kind is refused at its header (FrameTooLarge to its seq) and the connection is
+ * closed, for the server cannot skip a body it will not hold: one oversized call costs the client
+ * its connection and, without the server's goodbye, every call behind it reads "may have run".
+ * Kind 1 tells the server the client's receive limits; this kind tells the client the server's,
+ * so that a client refuses such a request unsent (FrameTooLarge, `retry: 'safe'`) and keeps its
+ * connection. A server answers it only to a client that offered it; razor v1 peers and older
+ * Skein servers never see it.
+ *
+ * - hello kind REQUEST_LIMITS_KIND. Offer: empty. Answer: max_message u32 | max_blob u32 |
+ *   max_action u32, the largest request message, blob and action string the server reads on this
+ *   connection: its kind's `limits` (one whose credentials may yet make it a peer is named each
+ *   the larger of both kinds', as kind 24 names the larger cap).
+ */
+export const REQUEST_LIMITS_KIND = HelloKind.RequestLimits;
+
+/** The offer's entry: empty. */
+export const REQUEST_LIMITS_OFFER: HelloEntry = { kind: REQUEST_LIMITS_KIND, value: EMPTY_BYTES };
+
+const VALUE_LENGTH = 12;
+
+/** The answer's entry: the limits the server reads requests by on this connection. */
+export function requestLimitsEntry(limits: Limits): HelloEntry {
+  const value = new Uint8Array(VALUE_LENGTH);
+  const view = new DataView(value.buffer);
+  view.setUint32(0, limits.maxMessage, true);
+  view.setUint32(4, limits.maxBlob, true);
+  view.setUint32(8, limits.maxAction, true);
+  return { kind: REQUEST_LIMITS_KIND, value };
+}
+
+/** The answer's limits. Throws HelloError when short; bytes past the three fields are a later extension's, ignored. */
+export function readRequestLimits(value: Uint8Array): Limits {
+  if (value.length < VALUE_LENGTH) throw new HelloError(`request limits of ${value.length} bytes, expected ${VALUE_LENGTH}`);
+  const view = new DataView(value.buffer, value.byteOffset, value.byteLength);
+  return { maxMessage: view.getUint32(0, true), maxBlob: view.getUint32(4, true), maxAction: view.getUint32(8, true) };
+}
+
+/** Each of the two limits' larger: what a connection whose kind may still change is named. */
+export function widerLimits(a: Limits, b: Limits): Limits {
+  return { maxMessage: Math.max(a.maxMessage, b.maxMessage), maxBlob: Math.max(a.maxBlob, b.maxBlob), maxAction: Math.max(a.maxAction, b.maxAction) };
+}
