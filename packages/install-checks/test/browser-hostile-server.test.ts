@@ -5,7 +5,7 @@ import { createServiceDispatch, implement } from '@skein/api';
 import { msgpackCodec } from '@skein/codec-msgpack';
 import { ErrorCode, RpcError, invalidArgument, silentLogger } from '@skein/core';
 import { createRouter, protocol, RpcServer, type ServerRequest } from '@skein/stream';
-import { deferred, describeNeeding, type Deferred } from '@skein/test-utils';
+import { deferred, describeNeeding, within, type Deferred } from '@skein/test-utils';
 import { wsTransport } from '@skein/transport-ws';
 // The `ws` library itself, for a server that writes whatever bytes it likes: the transport's own
 // server cuts what it sends into whole frames, so it cannot send a broken one.
@@ -115,8 +115,8 @@ function serve(ws: RawWs, socket: Socket, mode: string): void {
   });
 }
 
-/** The well-behaved server: an echo, calls held until their caller gives up (noting what the server saw), and typed errors. */
-function skeinServer(): { server: RpcServer; held: Map<string, Deferred<ServerRequest>> } {
+/** The well-behaved server: an echo, calls held until their caller gives up (`held(tag)`: the request, once it runs), and typed errors. */
+function skeinServer(): { server: RpcServer; held: (tag: string) => Deferred<ServerRequest> } {
   const held = new Map<string, Deferred<ServerRequest>>();
   const heldCall = (tag: string): Deferred<ServerRequest> => held.get(tag) ?? (held.set(tag, deferred<ServerRequest>()), held.get(tag)!);
   const tagOf = (req: ServerRequest): string => new TextDecoder().decode(req.msg);
@@ -143,7 +143,7 @@ function skeinServer(): { server: RpcServer; held: Map<string, Deferred<ServerRe
     ],
   });
   const server = new RpcServer({ dispatch: { dispatch: (req) => (typeof req.action === 'number' ? router : api).dispatch(req) }, logger: silentLogger, closeWaitMs: 0 });
-  return { server, held };
+  return { server, held: heldCall };
 }
 
 /** What both clients must report, whichever runs them. */
@@ -184,14 +184,29 @@ function expectDocumented(r: Report): void {
   expect(r.errors.notFound).toMatchObject({ typed: 'RpcError', code: ErrorCode.Method, retry: 'never' });
 }
 
+/** Bounds the waits for what the server sees: a hang guard only, never what decides. */
+const SEEN_MS = 30_000;
+
+/**
+ * Why the server's request ended (its signal's reason), once it has: an event waited for, not a
+ * state read at the moment the client's side settled. The server reads a cancel in its own time;
+ * a cancel never sent (or never read) ends the request only with its connection, its reason then
+ * IO, never Cancelled.
+ */
+function endSeen(req: ServerRequest, what: string): Promise<unknown> {
+  const { signal } = req;
+  if (signal.aborted) return Promise.resolve(signal.reason);
+  return within(new Promise((resolve) => signal.addEventListener('abort', () => resolve(signal.reason), { once: true })), SEEN_MS, what);
+}
+
 /** The server saw both held calls end: the aborted one by the client's cancel (Cancelled), the other at its deadline. */
-async function expectCancelsSeen(held: Map<string, Deferred<ServerRequest>>, who: string): Promise<void> {
-  const abort = await held.get(`${who}-abort`)!.promise;
-  const deadline = await held.get(`${who}-deadline`)!.promise;
-  expect(abort.signal.aborted, who).toBe(true);
-  expect((abort.signal.reason as RpcError).code, who).toBe(ErrorCode.Cancelled);
-  expect(deadline.signal.aborted, who).toBe(true);
-  expect([ErrorCode.Timeout, ErrorCode.Cancelled], who).toContain((deadline.signal.reason as RpcError).code);
+async function expectCancelsSeen(held: (tag: string) => Deferred<ServerRequest>, who: string): Promise<void> {
+  const abort = await within(held(`${who}-abort`).promise, SEEN_MS, `${who}: the call to cancel running on the server`);
+  const deadline = await within(held(`${who}-deadline`).promise, SEEN_MS, `${who}: the call with a deadline running on the server`);
+  const abortWhy = await endSeen(abort, `${who}: the server's call ending after the client's cancel`);
+  const deadlineWhy = await endSeen(deadline, `${who}: the server's call ending at its deadline`);
+  expect((abortWhy as RpcError).code, `${who}: ${(abortWhy as Error).message}`).toBe(ErrorCode.Cancelled);
+  expect([ErrorCode.Timeout, ErrorCode.Cancelled], `${who}: ${(deadlineWhy as Error).message}`).toContain((deadlineWhy as RpcError).code);
 }
 
 describeNeeding(['chromium'], 'a page in headless Chromium against hostile and broken servers, beside a Node client', () => {
