@@ -8,7 +8,7 @@ import type { Metadata } from '@skein/stream';
  */
 export interface MethodCallOptions {
   timeoutMs?: number;
-  /** Aborting rejects the call at once with Cancelled and frees its window slot. */
+  /** Aborting rejects the call at once with Cancelled and frees its window slot; with Timeout when its reason is a timeout (`AbortSignal.timeout(ms)`). */
   signal?: AbortSignal;
   /** For pools: the key a route function or consistent hash picks a server by. */
   route?: string;

@@ -1,4 +1,4 @@
-import { ErrorCode, MAX_TIMER_MS, RpcError, extended, withoutStack } from '@skein/core';
+import { ErrorCode, MAX_TIMER_MS, RpcError, extended, signalTimedOut, withoutStack } from '@skein/core';
 import type { CallInfo, FilterWatch } from './filters.js';
 import { callerTimeoutMs, type AbortSource, type Caller } from '@skein/stream';
 import { noop, whenAborted } from './when-aborted.js';
@@ -48,8 +48,14 @@ export class ClientFilterWait<O extends WaitedOptions> implements FilterWatch {
         : whenAborted(o.signal, source, (why) => {
             stopped = true;
             // The deadline of the handler's call it is made for passed: this call's, taken from it, did too.
+            // Its signal's timeout (a TimeoutError: stream's `hookAbort` said Timeout, with the reason as cause) is said as its signal's.
+            const reason = o.signal?.aborted === true ? o.signal.reason : undefined;
             const make = () =>
-              why.code === ErrorCode.Timeout ? timedOutWithSource(info.action, what) : cancelled(info.action, what, o.signal?.aborted === true ? o.signal.reason : undefined);
+              why.code !== ErrorCode.Timeout
+                ? cancelled(info.action, what, reason)
+                : why.cause === undefined
+                  ? timedOutWithSource(info.action, what)
+                  : signalTimedOut(`${info.action}:`, why.cause, ` while ${what} awaited; never sent`);
             // From the signal's listener (stackless, as a sent call's: a signal shared by many calls
             // fails them all in one turn, and a stack named only the listener), or at once (a stack).
             stop(hooked ? withoutStack(make) : make());

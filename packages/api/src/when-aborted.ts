@@ -8,7 +8,7 @@ export function noop(): void {}
  * once if one has), and returns what unhooks it: a long-lived signal keeps no listener of a call
  * that ended without its help. Hooked as every carrier hooks a call (stream's `hookAbort`), and
  * told what a carrier would fail the call with (`why`: Cancelled, or Timeout when the source's
- * deadline passed).
+ * deadline passed, with no cause, or when the signal's reason is a timeout, with that reason as cause).
  */
 export function whenAborted(signal: AbortSignal | undefined, source: AbortSource | undefined, onAbort: (why: RpcError) => void): () => void {
   const cancellers: CallOptions = { signal, abortSource: source };

@@ -16,7 +16,9 @@
 // ── Errors: what a call can fail with, and the errors of your own methods
 export { ErrorCode, CODE_INFO, codeFromWire, isErrorCode } from './error-code.js';
 export type { ErrorName, RetryPolicy } from './error-code.js';
-export { RpcError, rpcError, invalidArgument, connectFailed, connectAborted, whenAborted, listenFailed, fromDownstream } from './rpc-error.js';
+export { RpcError, rpcError, invalidArgument, connectFailed, whenAborted, listenFailed, fromDownstream } from './rpc-error.js';
+// What an abort of a call's or a connect's signal fails it with: Cancelled, or Timeout when its reason is a timeout (AbortSignal.timeout)
+export { connectAborted, isTimeoutReason, signalTimedOut } from './abort-reason.js';
 export type { RpcErrorOptions } from './rpc-error.js';
 export { withoutStack } from './without-stack.js';
 export { RemoteError, codeErrors } from './custom-error.js';

@@ -89,14 +89,6 @@ export const connectFailed = (remote: string, why: string, cause?: unknown): Rpc
   new RpcError(ErrorCode.Unreachable, `cannot connect to ${remote}: ${why}`, { cause });
 
 /**
- * A connect given up because its `signal` aborted (`ConnectOptions.signal`,
- * `TransportConnectOptions.signal`): Cancelled, as any work its caller called off (its default
- * retry, 'never': the caller gave it up, nobody retries it for them). The abort's reason is the cause.
- */
-export const connectAborted = (remote: string, reason?: unknown): RpcError =>
-  new RpcError(ErrorCode.Cancelled, `connect to ${remote} aborted`, reason === undefined ? {} : { cause: reason });
-
-/**
  * Calls `onAbort` once `signal` aborts (at once if it has), and returns the unhook: the listener
  * every connect that takes a signal adds, and removes when it settles. Without a signal it costs nothing.
  */

@@ -35,7 +35,8 @@ export interface ConnectOptions {
   timeoutMs?: number;
   /**
    * Gives the connect up when it aborts, wherever it is (TCP, the TLS handshake): it rejects with
-   * RpcError(Cancelled) (core's `connectAborted`) and closes what it opened. Aborted already, it
+   * RpcError(Cancelled) (core's `connectAborted`; Timeout when the signal's reason is a timeout,
+   * `AbortSignal.timeout(ms)`) and closes what it opened. Aborted already, it
    * rejects before dialling; aborted once the connection is up, it changes nothing.
    */
   signal?: AbortSignal;

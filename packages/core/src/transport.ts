@@ -57,8 +57,8 @@ export interface TransportConnectOptions {
   timeoutMs?: number;
   /**
    * Gives the connect up when it aborts, wherever it is (TCP, a TLS handshake, a WebSocket
-   * upgrade): it rejects with RpcError(Cancelled) (core's `connectAborted`) and closes what it
-   * opened. Aborted already, it rejects before dialling; once the connection is up, it changes
+   * upgrade): it rejects with RpcError(Cancelled) (core's `connectAborted`; Timeout when the
+   * signal's reason is a timeout, `AbortSignal.timeout(ms)`) and closes what it opened. Aborted already, it rejects before dialling; once the connection is up, it changes
    * nothing. A pool closing aborts its connects in progress with it.
    */
   signal?: AbortSignal;

@@ -148,6 +148,14 @@ describe("a worker handler's ctx.caller (calls both ways)", () => {
     expect(await run(await pool())).toEqual(expected);
   });
 
+  it('a call whose signal times out (AbortSignal.timeout) fails Timeout naming its signal, as in process', async () => {
+    // The connection's caller would wait a minute: only the signal ends the call sooner.
+    const run = async (dispatch: Dispatch) => (await served(dispatch, { server: { reverseCalls: { timeoutMs: 60_000 } } })).back.signalTimed(20);
+    const expected = await run(inProcess());
+    expect(expected).toEqual({ code: 'Timeout', retry: 'never', message: 'Peer.hang: call timed out (its signal: TimeoutError: The operation was aborted due to timeout)' });
+    expect(await run(await pool())).toEqual(expected);
+  });
+
   it('a call made with { ctx } ends with the deadline of the call it was made for', async () => {
     // The connection's caller would wait a minute: only what { ctx } carried ends the call sooner.
     const server = { reverseCalls: { timeoutMs: 60_000 } };

@@ -17,9 +17,11 @@ export interface CallOptions {
    */
   timeoutMs?: number;
   /**
-   * Aborting fails the call with Cancelled wherever it waits, and frees its window slot. On the
-   * wire (to a server that agreed it in the hello) a cancel frame follows: the handler's signal
-   * fires and its answer is dropped.
+   * Aborting fails the call with Cancelled wherever it waits, and frees its window slot; with
+   * Timeout (`retry: 'never'`, the reason as cause) when its reason is a timeout
+   * (`AbortSignal.timeout(ms)`'s TimeoutError, a handler's `ctx.signal` past its deadline). On the
+   * wire (to a server that agreed it in the hello) a cancel frame follows either way: the
+   * handler's signal fires and its answer is dropped.
    */
   signal?: AbortSignal;
   /**
@@ -59,7 +61,7 @@ export interface CallOptions {
  * (`ServerRequest`) and a handler's context (@skein/api's `CallContext`) are ones.
  */
 export interface AbortSource {
-  /** It has aborted: a call made with it fails at once, unsent: Timeout when its reason is a Timeout (a deadline passed), else Cancelled. */
+  /** It has aborted: a call made with it fails at once, unsent: Timeout when its reason is a timeout (a deadline passed: core's `isTimeoutReason`), else Cancelled. */
   readonly aborted: boolean;
   /** `listener` is told the reason once, at the abort (at once when it has come); returns its unhook. */
   onAbort(listener: (reason: unknown) => void): () => void;

@@ -1,4 +1,4 @@
-import { EMPTY_BYTES, ErrorCode, RpcError, fromDownstream, type RemoteError } from '@skein/core';
+import { EMPTY_BYTES, ErrorCode, RpcError, fromDownstream, isTimeoutReason, signalTimedOut, type RemoteError } from '@skein/core';
 import type { Waiter } from '../internals/waiting-line.js';
 import { notifyGuarded, type CallbackHost } from '../internals/notify-guarded.js';
 
@@ -77,23 +77,38 @@ export class Call implements Waiter {
 
 /**
  * What a call gets when its AbortSignal or its abort source (the call it was made for) fires,
- * wherever it is waiting. One text for both: a worker's call reaches its connection's caller
+ * wherever it is waiting (every carrier's abort comes here, through `hookAbort` and
+ * `abortedAlready`). One text for both: a worker's call reaches its connection's caller
  * through a signal of the pool's, whichever it was. `reason`, its signal's (`abort(reason)`; by
  * default a DOMException made in `abort()`, whose stack names the code that aborted), becomes
- * its cause, as a connect's or a discovery wait's.
+ * its cause, as a connect's or a discovery wait's. A reason that is a timeout
+ * (`AbortSignal.timeout(ms)`'s TimeoutError, a handler's `ctx.signal` past its deadline: core's
+ * `isTimeoutReason`) makes it a Timeout instead, as fetch() tells the two apart, worded as the
+ * signal's so that it is not taken for the call's own `timeoutMs`; `retry` stays 'never' and a
+ * call on the wire is cancelled there all the same. An abort source's end passes no reason
+ * (`sourceEnded`): it is a Cancelled, or its own Timeout.
  */
 export const cancelled = (reason?: unknown): RpcError =>
-  new RpcError(ErrorCode.Cancelled, 'call cancelled: its signal, or the call it was made for, aborted', reason === undefined ? undefined : { cause: reason });
+  reason !== undefined && isTimeoutReason(reason)
+    ? signalTimedOut('call', reason)
+    : new RpcError(ErrorCode.Cancelled, 'call cancelled: its signal, or the call it was made for, aborted', reason === undefined ? undefined : { cause: reason });
+
+/**
+ * Whether `why`, what `hookAbort` or `abortedAlready` failed a call with, is its abort source's
+ * deadline (`sourceEnded`'s Timeout) rather than its signal's timeout: the source's passes no
+ * cause, the signal's always has its reason (an aborted signal's reason is never undefined).
+ */
+export const sourceDeadline = (why: RpcError): boolean => why.code === ErrorCode.Timeout && why.cause === undefined;
 
 /**
  * What a call gets when its abort source (the call it was made for: a handler's `ctx`, a server
- * request) fires with `reason`. That call's deadline passed (or its handler's own
- * `handlerTimeoutMs`): this one, made with what was left of that deadline, timed out with it and
+ * request) fires with `reason`. A timeout (core's `isTimeoutReason`): that call's deadline
+ * passed (or its handler's own `handlerTimeoutMs`), and this one, made with what was left of that deadline, timed out with it and
  * reads Timeout, whichever of the two timers fired first. Any other end (a cancel, a lost
  * connection) is a Cancelled, as its signal's would be. `retry: 'never'` either way: the call it
  * was made for is over, so nobody (a FailoverPool) tries this one again for it.
  */
 export const sourceEnded = (reason: unknown): RpcError =>
-  reason instanceof RpcError && reason.code === ErrorCode.Timeout
+  isTimeoutReason(reason)
     ? new RpcError(ErrorCode.Timeout, 'call timed out: the call it was made for passed its deadline', { retry: 'never' })
     : cancelled();

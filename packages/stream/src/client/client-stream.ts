@@ -21,7 +21,7 @@ import {
   type FrameConn,
   type Logger,
 } from '@skein/core';
-import { Call, type Notify, type Reply } from './call.js';
+import { Call, sourceDeadline, type Notify, type Reply } from './call.js';
 import { notifyGuarded, type CallbackHost } from '../internals/notify-guarded.js';
 import { abortedAlready, cancellable, hookAbort } from './call-abort.js';
 import { readErrorBytes } from '../wire/error-strings.js';
@@ -565,8 +565,9 @@ export class ClientStream implements StreamCaller {
           this.throttler.inFlight--;
           // On the wire: the server stops it too (it tracks only calls that came with a head).
           if (call.headed) this.writeBare(CANCEL_ACTION, call.seq);
-          // Its source's deadline passed while the server had it: as slow a server as a call's own Timeout says.
-          if (why.code === ErrorCode.Timeout) markUnanswered(why);
+          // Its source's deadline passed while the server had it: as slow a server as a call's own
+          // Timeout says. Not its signal's timeout: the caller's budget, counted as a cancel is.
+          if (sourceDeadline(why)) markUnanswered(why);
         }
       }
       // Not sent yet (held or waiting): the line keeps it until a later shift, which may never come.

@@ -1,5 +1,5 @@
-import { EMPTY_BYTES, ErrorCode, RpcError, fromDownstream, withoutStack } from '@skein/core';
-import type { Reply } from './call.js';
+import { EMPTY_BYTES, ErrorCode, RpcError, fromDownstream, signalTimedOut, withoutStack } from '@skein/core';
+import { sourceDeadline, type Reply } from './call.js';
 import { NO_OPTS, type CallOptions } from './call-options.js';
 import { abortedAlready, cancellable, hookAbort } from './call-abort.js';
 import { CreditGate } from '../internals/credit-gate.js';
@@ -234,14 +234,15 @@ export class StreamCall implements AsyncIterable<Reply>, TimedStream {
    * `told`: what its signal or abort source failed it with (`hookAbort`), whose cause (the
    * signal's reason) the stream's Cancelled takes; stackless, as that one is (one signal may end
    * many streams in one turn, and a stack named only its listener). A Timeout told (its abort
-   * source's deadline passed) ends the stream as it is.
+   * source's deadline passed) ends the stream as it is; its signal's timeout (`cancelled`: a
+   * TimeoutError reason) is said of the stream, as its Cancelled is.
    */
   private stop(reason: Error | undefined, dropUnread: boolean, told?: RpcError): void {
     if (this.done) return;
     this.onAttempt = undefined;
     // The canceller's own reason (a typed client's source threw it) stays theirs: not marked
     // downstream in place, or a handler's own error (a constant) would be withheld from then on.
-    const err = reason ?? (told === undefined ? new RpcError(ErrorCode.Cancelled, 'stream cancelled') : told.code === ErrorCode.Timeout ? told : withoutStack(() => new RpcError(ErrorCode.Cancelled, 'stream cancelled', { cause: told.cause })));
+    const err = reason ?? (told === undefined ? new RpcError(ErrorCode.Cancelled, 'stream cancelled') : toldToStream(told));
     if (reason === undefined) this.finish(err, null);
     else this.conclude(reason, null);
     if (dropUnread) this.inbox.discard(err);
@@ -417,6 +418,17 @@ export class StreamCall implements AsyncIterable<Reply>, TimedStream {
     this.wire.data(this.seq, msg, blob, this.gate.available > 0);
     if (this.observer !== undefined) this.observer.sent(msg.length + blob.length);
   }
+}
+
+/**
+ * What ends a stream its signal or abort source stopped (`told`, as `hookAbort` said it of a
+ * call), in a stream's words: its source's deadline as it is; its signal's timeout and any
+ * other abort (Cancelled) with the signal's reason as cause. Stackless, made in a listener.
+ */
+function toldToStream(told: RpcError): RpcError {
+  if (sourceDeadline(told)) return told;
+  if (told.code === ErrorCode.Timeout) return withoutStack(() => signalTimedOut('stream', told.cause));
+  return withoutStack(() => new RpcError(ErrorCode.Cancelled, 'stream cancelled', { cause: told.cause }));
 }
 
 /**

@@ -37,7 +37,8 @@ export function circuitBreakerOptions(opts: Partial<CircuitBreakerOptions>): Cir
  * crashed. A method's own errors, bad input, cancellation and a server draining for a restart
  * (Closed) say nothing about its health; nor does the end of the call a call was made for (its
  * abort source's deadline or handler timeout: a Timeout with `retry: 'never'`, client/call.ts's
- * `sourceEnded`) before the call was sent. One its server had, unanswered, counts as its own
+ * `sourceEnded`) before the call was sent, nor its signal's timeout (`cancelled`: the caller's
+ * budget, a cancel in all but its code, never marked). One its server had, unanswered, counts as its own
  * Timeout would (see unanswered-mark.ts): else a server that hangs, reached only by calls made
  * with `{ ctx }`, was never seen slow.
  */
