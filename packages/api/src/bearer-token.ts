@@ -1,4 +1,4 @@
-import { ErrorCode, RpcError } from '@skein/core';
+import { ErrorCode, RpcError, utf8Length } from '@skein/core';
 import type { CallInfo, Filter } from './filters.js';
 import { isThenable } from './thenable.js';
 
@@ -6,20 +6,27 @@ import { isThenable } from './thenable.js';
 export type BearerTokenSource = (info: CallInfo) => string | PromiseLike<string>;
 
 export interface BearerTokenOptions {
-  /** The metadata key the token goes under, as the server's `bearerAuth` reads it. Default `authorization`, as `Bearer <token>`. */
+  /** The metadata key the token goes under, as the server's `bearerAuth` reads it (1 to 255 bytes, as a call head carries one). Default `authorization`, as `Bearer <token>`. */
   key?: string;
 }
+
+/** A call head's longest key, in UTF-8 bytes (docs/protocol.md, "Call head"). */
+const MAX_KEY_BYTES = 255;
 
 /**
  * The client filter that pairs with the server's `bearerAuth`: sets `authorization: Bearer
  * <token>` in each call's metadata (`info.setMetadata`), with the token `token` gives for that
  * call. An asynchronous one (a refresh) is waited for within the call's bounds, as any client
- * filter's `before` is. One that gives no string fails the call with Unauthenticated, unsent
- * (`retry: 'safe'`: no server saw it), as a connection's credentials function that fails does.
+ * filter's `before` is. One that gives no token (no string, an empty one, or one with
+ * whitespace, which `bearerAuth` refuses: a trailing newline read from a file) fails the call
+ * with Unauthenticated, unsent (`retry: 'safe'`: no server saw it), as a connection's
+ * credentials function that fails does. A `key` no call head can carry is refused here, with
+ * InvalidArgument, rather than failing every call.
  */
 export function bearerToken(token: BearerTokenSource, opts: BearerTokenOptions = {}): Filter {
   if (typeof token !== 'function') throw new RpcError(ErrorCode.InvalidArgument, 'bearerToken needs a function that returns the token');
   const key = opts.key ?? 'authorization';
+  if (typeof key !== 'string' || key === '' || utf8Length(key) > MAX_KEY_BYTES) throw new RpcError(ErrorCode.InvalidArgument, `bearerToken: key must be a metadata key, a string of 1 to ${MAX_KEY_BYTES} bytes`);
   return {
     name: 'bearer-token',
     before(info) {
@@ -31,9 +38,16 @@ export function bearerToken(token: BearerTokenSource, opts: BearerTokenOptions =
   };
 }
 
+/** What `bearerAuth` takes as a token (`Bearer +(\S+) *`): sent with any whitespace, it is refused by the server, not retried. */
+const TOKEN = /^\S+$/;
+
 function send(info: CallInfo, key: string, token: unknown): void {
-  if (typeof token !== 'string' || token === '') {
-    throw new RpcError(ErrorCode.Unauthenticated, `${info.action}: the bearer token function returned ${token === '' ? 'an empty string' : typeof token}, not a token`, { retry: 'safe' });
-  }
+  if (typeof token !== 'string' || !TOKEN.test(token)) throw notAToken(info.action, token);
   info.setMetadata(key, `Bearer ${token}`);
+}
+
+/** Says what was wrong with what the function gave, never the token itself (a log line would keep it). */
+function notAToken(action: string, token: unknown): RpcError {
+  const what = typeof token !== 'string' ? typeof token : token === '' ? 'an empty string' : 'a string with whitespace in it';
+  return new RpcError(ErrorCode.Unauthenticated, `${action}: the bearer token function returned ${what}, not a token`, { retry: 'safe' });
 }

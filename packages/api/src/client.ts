@@ -2,7 +2,8 @@ import { RemoteError, RpcError, extended, guardedLogger, silentLogger, type Code
 import { metadataRefusal, type Caller, type CallOptions } from '@skein/stream';
 import { NO_OPTIONS, type MethodCallOptions } from './call-options.js';
 import { refuseThen, type AnyMethod, type ClientArgOf, type ErrorOf, type ResultOf, type ServiceDef } from './define.js';
-import { callInfo, withFilters, type CallInfo, type Filter } from './filters.js';
+import { withFilters, type Filter } from './filters.js';
+import { ClientCallInfo } from './client-call-info.js';
 import { ClientFilterWait, carrierTimeout } from './client-filter-wait.js';
 import { inherit } from './inherited-options.js';
 import { failed, mapError, type MethodReplies, type ReplyState } from './method-replies.js';
@@ -115,10 +116,11 @@ function streamOptions(o: MethodCallOptions): CallOptions {
 
 /**
  * The options a filtered call is sent with: with the metadata its filters set (`info.setMetadata`,
- * which wrote to a copy of its own), else as they were, with no object made.
+ * which wrote to a copy of its own), fixed from now on, else as they were, with no object made.
  */
-function withSetMetadata<O extends MethodCallOptions>(sent: O, o: MethodCallOptions, info: CallInfo): O {
-  return info.metadata === o.metadata ? sent : extended(sent, { metadata: info.metadata });
+function withSetMetadata<O extends MethodCallOptions>(sent: O, o: MethodCallOptions, info: ClientCallInfo): O {
+  const metadata = ClientCallInfo.sent(info);
+  return metadata === o.metadata ? sent : extended(sent, { metadata });
 }
 
 /**
@@ -148,7 +150,7 @@ function withFiltersAndResult(
           // nor copy metadata that is no record into one (`setMetadata`).
           const unheeded = o === NO_OPTIONS ? undefined : (unheededOption(o, m) ?? metadataRefusal(o.metadata));
           if (unheeded !== undefined) return Promise.reject(failed(action, unheeded));
-          const info = callInfo('client', service, name, arg, { route: o.route, metadata: o.metadata });
+          const info = new ClientCallInfo(service, name, arg, o.route, o.metadata);
           const own = o.timeoutMs ?? defaultTimeoutMs;
           const wait = new ClientFilterWait(o, own, info, undefined, own === undefined && carrier ? carrierTimeout(carrier, o) : undefined);
           return withFilters(filters, info, () => run(arg, withSetMetadata(wait.sendOptions(), o, info)), afterFailed, wait);

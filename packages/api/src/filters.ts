@@ -1,5 +1,6 @@
 import type { PeerIdentity } from '@skein/core';
 import type { Metadata } from '@skein/stream';
+import { ClientCallInfo } from './client-call-info.js';
 import { isThenable } from './thenable.js';
 
 /**
@@ -38,10 +39,13 @@ export interface CallInfo {
   /**
    * Client: sets the entry `key` of the metadata this call sends (a session token, a tenant id, a
    * request id), in `info.metadata`, over the call's `metadata` option, whose object stays as
-   * the caller made it (a caller may pass one to many calls): the first write makes the call's
-   * own copy. Only a `before`'s write (before the call is sent) reaches the server. Checked as the
-   * `metadata` option is when the call is sent: a value that is no string fails the call with
-   * InvalidArgument, unsent. Server: throws, as the call came with the client's metadata.
+   * the caller made it (a caller may pass one to many calls; another call's `info.metadata`
+   * too): the first write makes the call's own copy. Only a `before`'s write (before the call is
+   * sent) reaches the server: what is sent is fixed then, so every attempt sends the same, and a
+   * later write makes a copy nothing sends. Checked as the `metadata` option is when the call is
+   * sent: a value that is no string fails the call with InvalidArgument, unsent. Called other than
+   * as `info.setMetadata(...)` (taken off `info`, or on a copy such as `{ ...info }`), it throws
+   * a TypeError that says so. Server: throws, as the call came with the client's metadata.
    */
   setMetadata(key: string, value: string): void;
   /** `performance.now()` when the call entered the filters. */
@@ -209,7 +213,11 @@ function report(onError: (e: unknown) => void, e: unknown): void {
   }
 }
 
-/** A fresh CallInfo: one per call, never shared. Its `setMetadata` is one function for every call of a side: nothing is made per call for it. */
+/**
+ * A fresh CallInfo: one per call, never shared. A client call's is a ClientCallInfo, whose
+ * `setMetadata` writes the metadata that call sends (it takes `route` and `metadata` of `extra`:
+ * the rest are the server's).
+ */
 export function callInfo(
   side: 'client' | 'server',
   service: string,
@@ -217,28 +225,12 @@ export function callInfo(
   arg: unknown,
   extra: { peer?: string; route?: string; principal?: unknown; identity?: PeerIdentity; metadata?: Metadata } = {},
 ): CallInfo {
-  const setMetadata = side === 'client' ? setSentMetadata : refuseReceivedMetadata;
-  return { service, method, action: `${service}.${method}`, side, arg, ...extra, startedAt: performance.now(), meta: {}, setMetadata };
+  if (side === 'client') return new ClientCallInfo(service, method, arg, extra.route, extra.metadata);
+  return { service, method, action: `${service}.${method}`, side, arg, ...extra, startedAt: performance.now(), meta: {}, setMetadata: refuseReceivedMetadata };
 }
 
-/** The copies of a call's metadata that client filters write to, each its call's own: every other one is the caller's, and is copied first. */
-const ownCopies = new WeakSet<object>();
-
-/**
- * A client filter's write. The copy inherits nothing, as a server's record of metadata does: a
- * key such as `__proto__` is an entry like any other, never a prototype set by assignment. A
- * `metadata` option that is no record never gets here: the stub refuses it before its filters.
- */
-function setSentMetadata(this: { metadata?: Metadata }, key: string, value: string): void {
-  let own = this.metadata as Record<string, string> | undefined;
-  if (own === undefined || !ownCopies.has(own)) {
-    own = Object.assign(Object.create(null) as Record<string, string>, own);
-    ownCopies.add(own);
-    this.metadata = own;
-  }
-  own[key] = value;
-}
-
-function refuseReceivedMetadata(this: { action: string }): never {
-  throw new TypeError(`${this.action}: setMetadata is for client filters; a server filter's call came with the client's metadata (info.metadata)`);
+/** A server filter's write. Taken off its info, it has no action to name: it still throws this, not a TypeError about `action`. */
+function refuseReceivedMetadata(this: { action?: string } | undefined): never {
+  const action = typeof this?.action === 'string' ? `${this.action}: ` : '';
+  throw new TypeError(`${action}setMetadata is for client filters; a server filter's call came with the client's metadata (info.metadata)`);
 }

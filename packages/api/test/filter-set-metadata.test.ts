@@ -1,7 +1,7 @@
 import { msgpackCodec } from '@skein/codec-msgpack';
 import { ErrorCode, RpcError, type Codec } from '@skein/core';
-import { RpcServer, type Caller, type CallOptions } from '@skein/stream';
-import { cleanups, memoryLogger } from '@skein/test-utils';
+import { ConnPool, FailoverPool, RpcServer, type Caller, type CallOptions } from '@skein/stream';
+import { cleanups, memoryLogger, within } from '@skein/test-utils';
 import { describe, expect, it } from 'vitest';
 import {
   bearerAuth,
@@ -15,6 +15,7 @@ import {
   method,
   serverStream,
   service,
+  type CallInfo,
   type Filter,
 } from '../src/index.js';
 import { listening, serve, transport } from './harness.js';
@@ -196,6 +197,27 @@ describe("a client filter's metadata", () => {
     expect(own).toEqual({ 'x-caller': 'c' });
   });
 
+  it("sends the caller's own options and metadata when its filters write none: no copy is made", async () => {
+    const s = await echoServer();
+    const sent: (CallOptions | undefined)[] = [];
+    const recording = {
+      get timeoutMs() {
+        return s.stream.timeoutMs;
+      },
+      send: (action, msg, opts, done) => (sent.push(opts), s.stream.send(action, msg, opts, done)),
+    } as Caller;
+    // Filters that read what the call will send, and write nothing.
+    const seen: (string | undefined)[] = [];
+    const reads: Filter = { before: (info) => void seen.push(info.metadata?.['x-caller']) };
+    const client = createClient(Echo, recording, { codec, filters: [reads, { before() {} }] });
+    const own = { 'x-caller': 'c' };
+    const opts = { metadata: own };
+    expect(await client.unary(undefined, opts)).toEqual({ 'x-caller': 'c' });
+    expect(sent[0]).toBe(opts);
+    expect(seen).toEqual(['c']);
+    expect(own).toEqual({ 'x-caller': 'c' });
+  });
+
   it('cannot be set by a server filter: its call came with the client\'s metadata (Internal, logged, the handler never runs)', async () => {
     const logger = memoryLogger();
     let handled = 0;
@@ -206,6 +228,108 @@ describe("a client filter's metadata", () => {
     await expect(createClient(Svc, s.stream, { codec }).m()).rejects.toMatchObject({ code: ErrorCode.Internal });
     expect(handled).toBe(0);
     expect(JSON.stringify(logger.lines.map((l) => String((l.obj.err as Error | undefined)?.message)))).toContain('Svc.m: setMetadata is for client filters');
+  });
+
+  it("taken off a server's info, still says it is for client filters, not a TypeError about `action`", async () => {
+    const logger = memoryLogger();
+    const destructured: Filter = { before: ({ setMetadata }) => setMetadata('x', 'y') };
+    const Svc = service('Svc', { m: method<void, string>() });
+    const s = await serve({ codec, logger, filters: [destructured], services: [implement(Svc, { m: () => 'ran' })] });
+    cleanup.push(() => s.close());
+    await expect(createClient(Svc, s.stream, { codec }).m()).rejects.toMatchObject({ code: ErrorCode.Internal });
+    const messages = logger.lines.map((l) => String((l.obj.err as Error | undefined)?.message));
+    expect(messages).toContain("setMetadata is for client filters; a server filter's call came with the client's metadata (info.metadata)");
+  });
+});
+
+describe("a client call's own copy of its metadata", () => {
+  it("is its call's, not its object's: a call given another call's info.metadata copies it, and never writes what that call sends", async () => {
+    const s = await echoServer();
+    const inner = createClient(Echo, s.stream, { codec, filters: [{ before: (info) => info.setMetadata('x-request-id', 'inner') }] });
+    const innerSaw: Entries[] = [];
+    const outer = createClient(Echo, s.stream, {
+      codec,
+      filters: [
+        { before: (info) => info.setMetadata('x-request-id', 'outer') },
+        // Passes its call's entries (a tenant, a request id) on to a call it makes first.
+        { before: async (info) => void innerSaw.push(await inner.unary(undefined, { metadata: info.metadata })) },
+      ],
+    });
+    expect(await outer.unary(undefined, { metadata: { 'x-tenant': 'acme' } })).toEqual({ 'x-tenant': 'acme', 'x-request-id': 'outer' });
+    expect(innerSaw).toEqual([{ 'x-tenant': 'acme', 'x-request-id': 'inner' }]);
+  });
+
+  it('is never written once sent: a copy kept and passed to a later call stays as its call sent it', async () => {
+    const s = await echoServer();
+    let kept: CallInfo['metadata'];
+    const keeping = createClient(Echo, s.stream, { codec, filters: [{ before: (info) => void (info.setMetadata('k', '1'), (kept = info.metadata)) }] });
+    expect(await keeping.unary()).toEqual({ k: '1' });
+    const rewriting = createClient(Echo, s.stream, { codec, filters: [{ before: (info) => info.setMetadata('k', '2') }] });
+    expect(await rewriting.unary(undefined, { metadata: kept })).toEqual({ k: '2' });
+    expect({ ...kept }).toEqual({ k: '1' });
+    // Fixed when sent, as the wire has it.
+    expect(Object.isFrozen(kept)).toBe(true);
+  });
+
+  it("is fixed when the call is sent: a later write (a timer a before left) is not what a pool sends once connected", async () => {
+    const s = await echoServer();
+    // A fresh pool: the call waits for its connection, and goes once that is up, after the write.
+    const pool = new ConnPool({ transport, address: s.address });
+    cleanup.push(() => pool.close());
+    let after: Entries | undefined;
+    const late: Filter = {
+      before(info) {
+        info.setMetadata('x-id', 'at-before');
+        queueMicrotask(() => info.setMetadata('x-id', 'after-send'));
+      },
+      after: (info) => void (after = { ...info.metadata }),
+    };
+    expect(await createClient(Echo, pool, { codec, filters: [late] }).unary()).toEqual({ 'x-id': 'at-before' });
+    // The write went to a copy of its own, that nothing sends.
+    expect(after).toEqual({ 'x-id': 'after-send' });
+  });
+
+  it("is the same on every attempt of a FailoverPool's call, whatever a filter writes between them", async () => {
+    const Once = service('Once', { op: method<void, void>() });
+    let pending: CallInfo | undefined;
+    const attempts: Entries[] = [];
+    // Either server: records each attempt's metadata; the first attempt has the filter write
+    // again (as a timer it left might), then is refused unrun (Overloaded) and goes to the other.
+    const dispatch = {
+      dispatch(req: { metadata: Readonly<Entries>; fail(code: ErrorCode): void; reply(): unknown }) {
+        attempts.push({ ...req.metadata });
+        if (attempts.length === 1) {
+          pending!.setMetadata('x-id', 'between-attempts');
+          req.fail(ErrorCode.Overloaded);
+        } else req.reply();
+      },
+    };
+    const addresses: string[] = [];
+    for (let i = 0; i < 2; i++) addresses.push((await listening(new RpcServer({ dispatch }), cleanup)).address);
+    const pool = new FailoverPool({ transport, servers: addresses, retryBudget: { ratio: 10 } });
+    cleanup.push(() => within(pool.close(), 10_000, 'pool close'));
+    const client = createClient(Once, pool, { codec, filters: [{ before: (info) => void ((pending = info), info.setMetadata('x-id', 'at-before')) }] });
+    await client.op();
+    expect(attempts).toEqual([{ 'x-id': 'at-before' }, { 'x-id': 'at-before' }]);
+  });
+});
+
+describe('setMetadata called other than on its info', () => {
+  const why = "setMetadata must be called as info.setMetadata(key, value), on the info the filter was given: taken off it, or on a copy of it ({ ...info }), it writes no call's metadata";
+
+  it.each([
+    ['taken off info', { before: ({ setMetadata }) => setMetadata('x-tenant', 'acme') } satisfies Filter],
+    ['on a spread copy', { before: (info) => ({ ...info, extra: 1 }).setMetadata('x-tenant', 'acme') } satisfies Filter],
+    ['on an object made on info', { before: (info) => (Object.create(info) as CallInfo).setMetadata('x-tenant', 'acme') } satisfies Filter],
+  ])('%s fails its call with a TypeError that says how to call it, unsent, never a write lost', async (_how, filter: Filter) => {
+    let handled = 0;
+    const Svc = service('Svc', { m: method<void, Entries>() });
+    const s = await serve({ codec, services: [implement(Svc, { m: (_arg, ctx) => (handled++, plain(ctx.metadata)) })] });
+    cleanup.push(() => s.close());
+    const err = await createClient(Svc, s.stream, { codec, filters: [filter] }).m().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TypeError);
+    expect(err).toMatchObject({ message: why });
+    expect(handled).toBe(0);
   });
 });
 
@@ -248,5 +372,26 @@ describe('bearerToken: the client side of bearerAuth', () => {
     const none = createClient(Notes, s.stream, { codec, filters: [bearerToken(async () => undefined as unknown as string)] });
     await expect(none.mine()).rejects.toMatchObject({ code: ErrorCode.Unauthenticated, retry: 'safe', message: 'Notes.mine: the bearer token function returned undefined, not a token' });
     expect(s.handled()).toBe(before);
+  });
+
+  it('fails the call unsent, Unauthenticated, for a token bearerAuth would refuse (whitespace in it), never saying the token', async () => {
+    const s = await notesServer();
+    const before = s.handled();
+    // A token read from a file keeps its newline; bearerAuth reads `Bearer +(\S+) *`.
+    for (const token of ['t-ada\n', ' t-ada', 't-a da', 't-ada\t', 't-ada\u00a0', '']) {
+      const notes = createClient(Notes, s.stream, { codec, filters: [bearerToken(() => token)] });
+      const err = (await notes.mine().catch((e: unknown) => e)) as RpcError;
+      const what = token === '' ? 'an empty string' : 'a string with whitespace in it';
+      expect(err).toMatchObject({ code: ErrorCode.Unauthenticated, retry: 'safe', message: `Notes.mine: the bearer token function returned ${what}, not a token` });
+    }
+    expect(s.handled()).toBe(before);
+    expect(await createClient(Notes, s.stream, { codec, filters: [bearerToken(() => 't-ada')] }).mine()).toBe('notes of ada');
+  });
+
+  it('refuses a key no call head can carry when the filter is made, InvalidArgument, rather than failing every call', () => {
+    for (const key of ['', 'k'.repeat(256), 'é'.repeat(128), 7 as unknown as string]) {
+      expect(() => bearerToken(() => 't-ada', { key })).toThrow(expect.objectContaining({ code: ErrorCode.InvalidArgument, message: 'bearerToken: key must be a metadata key, a string of 1 to 255 bytes' }));
+    }
+    expect(() => bearerToken(() => 't-ada', { key: 'k'.repeat(255) })).not.toThrow();
   });
 });
