@@ -1,8 +1,8 @@
 import { ErrorCode, RpcError } from '@skein/core';
-import { cleanups, deferred } from '@skein/test-utils';
+import { cleanups, deferred, olderSkeinClient } from '@skein/test-utils';
 import { describe, expect, it } from 'vitest';
-import { type ActionHandler } from '../src/index.js';
-import { startServer } from './harness.js';
+import { ClientStream, type ActionHandler } from '../src/index.js';
+import { startServer, transport } from './harness.js';
 
 const cleanup = cleanups();
 
@@ -38,6 +38,8 @@ describe('a request over the server limits, then calls the server never read', (
     const err = (await behind) as RpcError;
     expect(err).toBeInstanceOf(RpcError);
     expect({ code: err.code, retry: err.retry }).toEqual({ code: ErrorCode.Closed, retry: 'safe' });
+    // The server was not closing: the words say only what it did.
+    expect(err.message).toMatch(/ said goodbye and ended the connection before it read the call \(never ran\)/);
     expect(runs).toBe(0);
   });
 
@@ -65,5 +67,34 @@ describe('a request over the server limits, then calls the server never read', (
       expect({ code: err.code, retry: err.retry }).toEqual({ code: ErrorCode.IO, retry: 'idempotent' });
     }
     gate.resolve();
+  });
+
+  it('with a stream whose handler still runs (no call out), no goodbye: the stream ends IO, may have run, never Closed safe', async () => {
+    const started = deferred<void>();
+    const gate = deferred<void>();
+    const s = await startServer(
+      {
+        feed: async (req) => {
+          await req.stream!.write(new Uint8Array(1));
+          started.resolve();
+          await gate.promise;
+          return new Uint8Array(0);
+        },
+        count: () => undefined,
+      },
+      { clients: { limits: { maxMessage: 1024 } } },
+    );
+    cleanup.push(() => s.server.close());
+    cleanup.push(() => gate.resolve());
+    // An older Skein client (no kind 26) sends the oversized call after the hello's answer: only the stream runs there.
+    const client = await ClientStream.connect({ transport: olderSkeinClient(transport, 26), address: s.address, keepaliveMs: 0 });
+    cleanup.push(() => client.destroy());
+    const stream = client.openStream('feed');
+    const streamEnd = outcome(stream.result);
+    await started.promise;
+    expect(await outcome(client.call('count', new Uint8Array(2048)))).toMatchObject({ code: ErrorCode.FrameTooLarge });
+    const err = (await streamEnd) as RpcError;
+    expect(err).toBeInstanceOf(RpcError);
+    expect({ code: err.code, retry: err.retry }).toEqual({ code: ErrorCode.IO, retry: 'idempotent' });
   });
 });

@@ -38,7 +38,7 @@ describe("a draining server's goodbye", () => {
     const err = (await onItsWay) as RpcError;
     expect(err).toBeInstanceOf(RpcError);
     expect({ code: err.code, retry: err.retry }).toEqual({ code: ErrorCode.Closed, retry: 'safe' });
-    expect(err.message).toMatch(/was closing and ended the connection before it read the call/);
+    expect(err.message).toMatch(/said goodbye and ended the connection before it read the call \(never ran\)/);
     await a.relay.close();
     await closed;
     expect(runs.n).toBe(1);

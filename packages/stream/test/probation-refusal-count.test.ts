@@ -2,9 +2,13 @@ import { ErrorCode } from '@skein/core';
 import { describe, expect, it } from 'vitest';
 import { tcpTransport } from '@skein/transport-tcp';
 import { nodeRuntime } from '@skein/runtime-node';
-import { cleanups, within } from '@skein/test-utils';
-import { probationServer } from './probation-harness.js';
+import { cleanups, deferred, waitFor, within } from '@skein/test-utils';
+import { halfOpenConn, probationServer } from './probation-harness.js';
+import { requestFrame } from './harness.js';
 import { ClientStream } from '../src/index.js';
+import { HELLO_ACTION } from '../src/wire/protocol.js';
+import { HelloRole, encodeHello } from '../src/wire/hello.js';
+import { AUTH_ACTION, AUTH_ENTRY } from '../src/wire/auth.js';
 
 /*
  * Peers told by a token on one port (`authenticate`, `peers.admit` by principal: what
@@ -48,5 +52,20 @@ describe('a client sent away from probation on a server that authenticates', () 
     expect(s.kinds).toEqual(['client', 'peer']);
     expect(s.server.stats()).toMatchObject({ refused: 0, peers: 1 });
     expect(capLines(s.logger.lines)).toHaveLength(0);
+  });
+
+  it('sent away at a second hello while its credentials were judged: counted once, not again when they are', async () => {
+    const gate = deferred<void>();
+    const s = await probationServer(cleanup, { authenticate: async ({ text }) => (await gate.promise, { principal: text }) });
+    const c = halfOpenConn(s.port, cleanup);
+    c.sock.write(requestFrame(HELLO_ACTION, 0, encodeHello(HelloRole.Offer, [AUTH_ENTRY])));
+    c.sock.write(requestFrame(AUTH_ACTION, 1, new TextEncoder().encode('someone')));
+    c.sock.write(requestFrame(HELLO_ACTION, 0, encodeHello(HelloRole.Offer, [])));
+    await waitFor(() => s.server.stats().refused >= 1, { what: 'the refusal at the second hello' });
+    // The credentials are judged only now, after the connection was sent away.
+    gate.resolve();
+    await c.closed;
+    expect(s.server.stats()).toMatchObject({ refused: 1 });
+    expect(capLines(s.logger.lines)).toHaveLength(1);
   });
 });

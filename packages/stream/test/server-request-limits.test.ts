@@ -126,4 +126,53 @@ describe("the server's request limits (hello kind 26)", () => {
     expect({ code: after.code, retry: after.retry }).toEqual({ code: ErrorCode.Closed, retry: 'safe' });
     expect(s.runs()).toBe(ran);
   });
+
+  it("refuses unsent a call held for the answer (a deadline, metadata) once the answer names limits it is over, and keeps the connection", async () => {
+    const s = await start({ clients: { limits: { maxMessage: 1024, maxAction: 8 } } });
+    const client = await ClientStream.connect({ transport, address: s.address, keepaliveMs: 0 });
+    cleanup.push(() => client.destroy());
+    // Made before the answer, with a head: held for it, then sent.
+    const big = failure(client.call('echo', new Uint8Array(2048), { timeoutMs: 30_000 }));
+    const action = failure(client.call('a-long-action', new Uint8Array(8), { metadata: { k: 'v' } }));
+    const behind = client.call('echo', new Uint8Array(8), { timeoutMs: 30_000 });
+    const err = await big;
+    expect({ code: err.code, retry: err.retry }).toEqual({ code: ErrorCode.FrameTooLarge, retry: 'safe' });
+    expect(err.message).toMatch(/^message of 2048 bytes exceeds .*'s limit of 1024 \(its hello's answer\): not sent$/);
+    expect(await action).toMatchObject({ code: ErrorCode.FrameTooLarge, message: expect.stringMatching(/^action of 13 bytes exceeds .*'s limit of 8 \(its hello's answer\): not sent$/) });
+    expect((await behind).msg.length).toBe(8);
+    expect(client.state).toBe('open');
+    expect(s.runs()).toBe(1);
+  });
+
+  it('refuses unsent a stream that waited for the answer to open over the limits it names, and keeps the connection', async () => {
+    const s = await start({ clients: { limits: { maxMessage: 1024 } } });
+    const client = await ClientStream.connect({ transport, address: s.address, keepaliveMs: 0 });
+    cleanup.push(() => client.destroy());
+    const stream = client.openStream('stream', new Uint8Array(2048));
+    const err = await failure(stream.result);
+    expect({ code: err.code, retry: err.retry }).toEqual({ code: ErrorCode.FrameTooLarge, retry: 'safe' });
+    expect((await client.call('echo', new Uint8Array(8))).msg.length).toBe(8);
+    expect(client.state).toBe('open');
+  });
+
+  it("refuses unsent a call whose head (metadata) is over the server's maxMessage, naming the metadata, and keeps the connection", async () => {
+    const s = await start({ clients: { limits: { maxMessage: 1024 } } });
+    const client = await s.connect();
+    const ran = s.runs();
+    const err = await failure(client.call('echo', new Uint8Array(8), { metadata: { k: 'x'.repeat(2000) } }));
+    expect({ code: err.code, retry: err.retry }).toEqual({ code: ErrorCode.FrameTooLarge, retry: 'safe' });
+    expect(err.message).toMatch(/^metadata of \d+ bytes encoded \(the call's head\) exceeds the server's limit of 1024 on a request's message \(its hello's answer\): not sent$/);
+    const stream = client.openStream('stream', new Uint8Array(0), { metadata: { k: 'x'.repeat(2000) } });
+    expect(await failure(stream.result)).toMatchObject({ code: ErrorCode.FrameTooLarge, retry: 'safe' });
+    expect((await client.call('echo', new Uint8Array(8))).msg.length).toBe(8);
+    expect(client.state).toBe('open');
+    expect(s.runs()).toBe(ran + 1);
+  });
+
+  it('names a maxAction past what the wire carries (any integer is taken) as the most it carries, never wrapped: 2**32 is not 0', async () => {
+    const { address, connect } = await start({ limits: { maxAction: 2 ** 32 } });
+    expect(await namedLimits(address)).toMatchObject({ maxAction: 0x7fff_ffff });
+    const client = await connect();
+    expect((await client.call('echo', new Uint8Array(8))).msg.length).toBe(8);
+  });
 });

@@ -500,7 +500,12 @@ export class ClientStream implements StreamCaller {
     };
   }
 
-  /** The server's request limits, once its hello's answer names them: requests (and stream items) are held within them from now on. */
+  /**
+   * The server's request limits, once its hello's answer names them: requests and stream items
+   * made from now on are held within them (checkCall, ConnStreams), and so are those that waited
+   * for the answer or the window, as they leave their wait (transmit, ConnStreams.open). Only a
+   * call or stream sent before the answer came can still reach the server over them.
+   */
   private takeServerLimits(): void {
     const theirs = this.hello.serverLimits;
     if (theirs === undefined) return;
@@ -672,6 +677,11 @@ export class ClientStream implements StreamCaller {
         return call.finish(tooBig, null, this.callbacks);
       }
     }
+    // Accepted before the server's limits were known, it was checked against the client's own only.
+    if (waited && this.sendLimits !== this.limits) {
+      const over = this.overServerLimits(call);
+      if (over) return this.refuseWaited(call, over);
+    }
     // What is left of its own timeout, which its server keeps as its deadline. Sent at once, it
     // spent nothing; after a wait, read off the clock (one read, only for such a call): the ticks
     // alone leave out up to a period since the last one, time the caller does not wait.
@@ -683,6 +693,24 @@ export class ClientStream implements StreamCaller {
     this.throttler.inFlight++;
     if (call.headed) this.writeHead(HEAD_ACTION, seq, call.head, remaining);
     this.writeRequest(call.action, seq, call.msg, call.blob);
+  }
+
+  /** What a call that waited (`transmit`) is over of `sendLimits`, checked as `checkCall` checks a new one. */
+  private overServerLimits(call: Call): RpcError | undefined {
+    const limits = this.sendLimits;
+    if (call.msg.length > limits.maxMessage) return this.overLimit('message', call.msg.length, limits.maxMessage, this.limits.maxMessage);
+    if (call.blob.length > limits.maxBlob) return this.overLimit('blob', call.blob.length, limits.maxBlob, this.limits.maxBlob);
+    if (typeof call.action === 'number') return undefined;
+    const actionLength = call.action.length - REQUEST_HEADER_LENGTH;
+    if (actionLength > limits.maxAction) return this.overLimit('action', actionLength, limits.maxAction, this.limits.maxAction);
+    return undefined;
+  }
+
+  /** A call that waited and may not go after all: it fails unsent, as one refused when made does (about the call, not downstream). */
+  private refuseWaited(call: Call, err: RpcError): void {
+    this.deadlines.remove(call);
+    call.dropPayload();
+    call.finish(fromDownstream(err), null, this.callbacks);
   }
 
   /**
@@ -1026,9 +1054,13 @@ export class ClientStream implements StreamCaller {
 const ranOnV1Server = (e: RpcError): RpcError =>
   new RpcError(e.code, `${e.message} (from a razor v1 server, which refuses nothing so: its handler's error; the call may have run)`, { retry: 'idempotent' });
 
-/** A call still unanswered when a server that said goodbye ended the connection: it never ran there, as a bare Closed says. */
+/**
+ * A call still unanswered when a server that said goodbye ended the connection: it never ran
+ * there, as a bare Closed says. The words fit both goodbyes: a closing server's, and one after a
+ * request refused at its header (the server was not closing then).
+ */
 const unreadByClosingServer = (remote: string, cause: Error): RpcError =>
-  new RpcError(ErrorCode.Closed, `${remote} was closing and ended the connection before it read the call (it said so: never ran): ${cause.message}`, { cause, retry: 'safe' });
+  new RpcError(ErrorCode.Closed, `${remote} said goodbye and ended the connection before it read the call (never ran): ${cause.message}`, { cause, retry: 'safe' });
 
 /** A call on the wire when the server that refused the connection ended it: it never ran (the refusal says why). */
 const refusedConnection = (remote: string, why: RpcError): RpcError =>

@@ -136,6 +136,14 @@ export class ConnStreams implements StreamWire {
     stream.waitsIn(() => this.opening.delete(stream));
     this.opening.set(stream, () => {
       if (!this.opening.delete(stream)) return;
+      // Checked against the client's own limits only when made: the answer may have named the server's.
+      try {
+        wireAction = this.host.checkCall(action, msg, blob);
+      } catch (err) {
+        this.deadlines.forget(stream);
+        stream.finish(err as Error, null);
+        return this.host.left();
+      }
       if (opts.timeoutMs === undefined) return this.send(stream, wireAction, msg, blob, head, undefined);
       // What is left, read off the clock as a held call's is: the ticks alone leave out up to a
       // period since the last one, which the open would carry to its server as time its caller
@@ -262,7 +270,7 @@ export class ConnStreams implements StreamWire {
     for (const stream of streams) {
       const err = withoutStack(() =>
         unread
-          ? new RpcError(ErrorCode.Closed, `${remote} was closing and ended the connection before it read the stream (it said so: never ran): ${cause.message}`, { cause, retry: 'safe' })
+          ? new RpcError(ErrorCode.Closed, `${remote} said goodbye and ended the connection before it read the stream (never ran): ${cause.message}`, { cause, retry: 'safe' })
           : new RpcError(ErrorCode.IO, `connection to ${remote} lost mid-stream: ${cause.message}`, { cause }),
       );
       stream.finish(err, null);

@@ -142,8 +142,12 @@ export class ClientHello {
     if (head === undefined || max === 0) return undefined;
     // Counted as the server counts it (its entries too), so that it is refused here, unsent.
     const over = headOver(head, 0, head.length, max);
-    if (over === undefined) return undefined;
-    return new RpcError(ErrorCode.FrameTooLarge, `metadata of ${describeHeadOver(over, 'bytes encoded')} exceeds the server's limit of ${max}`);
+    if (over !== undefined) return new RpcError(ErrorCode.FrameTooLarge, `metadata of ${describeHeadOver(over, 'bytes encoded')} exceeds the server's limit of ${max}`);
+    // The head goes as a request frame's message, which the server reads within its maxMessage
+    // as any (sent, the connection would be lost): named here for what it is, not the call's message.
+    const maxMessage = this.serverLimits?.maxMessage;
+    if (maxMessage === undefined || head.length <= maxMessage) return undefined;
+    return new RpcError(ErrorCode.FrameTooLarge, `metadata of ${head.length} bytes encoded (the call's head) exceeds the server's limit of ${maxMessage} on a request's message (its hello's answer): not sent`, { retry: 'safe' });
   }
 
   private read(bytes: Uint8Array, start: number, end: number): void {

@@ -280,6 +280,8 @@ export class RpcServer {
    * probation that it does not take is sent away, told why (the words returned).
    */
   private promote(c: ServerConn): string | undefined {
+    // Sent away already (a later hello offered no credentials): refused and counted then; its credentials only hear why.
+    if (c.sentAway) return PROBATION_REFUSALS.credentials;
     const role = c.role!;
     if (this.census.promote(role, c.info)) return void this.applyPromoted(c);
     if (!role.probation) return undefined;

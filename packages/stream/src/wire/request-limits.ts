@@ -1,6 +1,7 @@
 import { EMPTY_BYTES } from '@skein/core';
 import { HelloError, HelloKind, type HelloEntry } from './hello.js';
 import type { Limits } from './limits.js';
+import { ACTION_LEN_MASK } from './protocol.js';
 
 /**
  * The server's request limits (docs/protocol.md, "The hello"). A request over the limits of its
@@ -24,13 +25,19 @@ export const REQUEST_LIMITS_OFFER: HelloEntry = { kind: REQUEST_LIMITS_KIND, val
 
 const VALUE_LENGTH = 12;
 
-/** The answer's entry: the limits the server reads requests by on this connection. */
+const U32_MAX = 0xffff_ffff;
+
+/**
+ * The answer's entry: the limits the server reads requests by on this connection, each clamped
+ * to what the wire carries (a u32 length; an action's length within its mask): a limit past that
+ * limits nothing more, and written as it is it would wrap (2**32 read as 0, refusing every call).
+ */
 export function requestLimitsEntry(limits: Limits): HelloEntry {
   const value = new Uint8Array(VALUE_LENGTH);
   const view = new DataView(value.buffer);
-  view.setUint32(0, limits.maxMessage, true);
-  view.setUint32(4, limits.maxBlob, true);
-  view.setUint32(8, limits.maxAction, true);
+  view.setUint32(0, Math.min(limits.maxMessage, U32_MAX), true);
+  view.setUint32(4, Math.min(limits.maxBlob, U32_MAX), true);
+  view.setUint32(8, Math.min(limits.maxAction, ACTION_LEN_MASK), true);
   return { kind: REQUEST_LIMITS_KIND, value };
 }
 
