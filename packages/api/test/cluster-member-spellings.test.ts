@@ -55,4 +55,27 @@ describe('a cluster whose ids name one server in two spellings', () => {
     await rpc.$cluster.remove('area', 'area-1-next');
     expect(changes).toEqual(['remove wss://127.0.0.1:443/skein']);
   });
+
+  // DNS names are case-insensitive (RFC 4343): two ids naming `wss://API.example.com/skein` and
+  // `wss://api.example.com/skein` counted as two servers, two members of the pool.
+  it('counts a host written in two cases as one server', async () => {
+    const changes: string[] = [];
+    const rpc = createCluster({
+      codec: msgpackCodec,
+      transport,
+      types: {
+        area: {
+          services: [Area],
+          servers: [{ id: 'area-1', address: 'wss://LocalHost/skein' }, { id: 'area-1-next', address: 'wss://localhost/skein' }],
+          pool: { onMembershipChange: (e) => void changes.push(`${e.type} ${e.address}`) },
+        },
+      },
+    });
+    cleanup.push(() => rpc.$cluster.close());
+    await rpc.$cluster.remove('area', 'area-1');
+    expect(rpc.$cluster.members('area').map((m) => m.id)).toEqual(['area-1-next']);
+    expect(changes).toEqual([]);
+    await rpc.$cluster.remove('area', 'area-1-next');
+    expect(changes).toEqual(['remove wss://localhost:443/skein']);
+  });
 });

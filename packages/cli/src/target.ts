@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { invalidArgument, parseAddress, wrongPemKind, type Address, type PemWanted, type TlsOptions, type Transport } from '@skein/core';
+import { hasUserInfo, invalidArgument, parseAddress, withoutUserInfo, wrongPemKind, type Address, type PemWanted, type TlsOptions, type Transport } from '@skein/core';
 import { nodeRuntime } from '@skein/runtime-node';
 import { tcpTransport } from '@skein/transport-tcp';
 import { wsTransport } from '@skein/transport-ws';
@@ -24,13 +24,10 @@ export interface TlsFlags {
 
 /**
  * A URL as messages show it: without a user and password (`ws://alice:pw@host`), which a
- * message, printed and perhaps logged, must not repeat, whatever else it refuses the URL for.
- * Cut up to the last `@`, scheme or none (`alice:pw@host:7000`): a password with a `/` in it
- * (not percent-encoded) must go too. A socket path's `@` is its own (`unix:/run/a@b.sock`).
+ * message, printed and perhaps logged, must not repeat, whatever else it refuses the URL for
+ * (core's `withoutUserInfo`, as parseAddress's own messages show an address).
  */
-const shown = (text: string): string => JSON.stringify(hasUserInfo(text) ? text.replace(USER_INFO, '$1') : text);
-const USER_INFO = /^([a-z][a-z0-9+.-]*:\/\/)?[^]*@/i;
-const hasUserInfo = (text: string): boolean => !/^(tls\+|ws\+)?unix:/i.test(text) && text.includes('@');
+const shown = (text: string): string => JSON.stringify(withoutUserInfo(text));
 
 const FORMS = 'host:port, tcp://host:port, tls://host:port, unix:/path, tls+unix:/path, ws://host[:port][/path], wss://host[:port][/path] or ws+unix:/path';
 
@@ -54,7 +51,8 @@ export function parseTarget(input: string, tlsFlags: TlsFlags = {}, timeoutMs?: 
   if (scheme !== undefined && scheme !== 'tcp' && scheme !== 'tls') {
     throw invalidArgument(`cannot reach ${shown(text)}: no transport for ${scheme}:// (use ${FORMS})`);
   }
-  // Nothing would send them; said so, as for ws:// URLs, and not echoed.
+  // Nothing would send them; said so, as for ws:// URLs, and not echoed (core's parseAddress
+  // refuses them too, but its message, caught below, would become "not an address").
   if (hasUserInfo(text)) throw invalidArgument(`${shown(text)}: a user and password in the address are not sent; remove them (use ${FORMS})`);
   let address: Address;
   try {

@@ -1,4 +1,4 @@
-import { suiteCerts } from '@skein/test-utils';
+import { suiteCerts, tmpSocketPath } from '@skein/test-utils';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { skein } from './skein-bin.js';
@@ -21,6 +21,16 @@ describe("a '#' in a WebSocket URL", () => {
     expect(r.stderr).toMatch(message);
     expect(r.code).toBe(2);
     expect(r.stderr).not.toContain('cret');
+  });
+});
+
+// A socket path's `@` is its own: `/run/a@b.sock` was refused as "a user and password in the
+// address" (only `unix:/run/a@b.sock` was let through). It is dialled, as core's parseAddress reads it.
+describe("an '@' in a Unix socket path", () => {
+  it.each(['', 'unix:'])('%s/…/a@b.sock is dialled, not refused as a login (exit 1 with nothing there)', async (prefix) => {
+    const r = await skein('ping', `${prefix}${tmpSocketPath('skein-cli-a@b')}`);
+    expect(r.stderr).toMatch(/^error: Unreachable \(rpc_unreachable\): cannot connect/);
+    expect(r.code).toBe(1);
   });
 });
 

@@ -1,4 +1,5 @@
 import { invalidArgument } from './rpc-error.js';
+import { hasUserInfo, withoutUserInfo } from './user-info.js';
 
 /**
  * Where to connect or listen: a TCP host and port, or a Unix socket path. `tls` asks for TLS
@@ -29,7 +30,10 @@ const WS_DEFAULT_PORT = { ws: 80, wss: 443 } as const;
  * `wss://host[:port]/path`, `[::1]:port`, `unix:/path`, `tls+unix:/path`, `/absolute/path`, or an
  * Address object. A ws:// or wss:// URL without a port gets 80 or 443, as a browser dials it (a
  * URL copied from a page or a proxy's config has none). A scheme is read in any case (`WSS://`,
- * RFC 3986 §3.1). Throws InvalidArgument on anything else.
+ * RFC 3986 §3.1). A host is kept as written (`API.example.com`: what logs and errors name, and a
+ * TLS servername, which certificates match in any case); a pool's key folds it (`serverKey`).
+ * Throws InvalidArgument on anything else, and on a user and password (`wss://u:p@h/skein`):
+ * nothing would send them, and the message leaves them out.
  */
 export function parseAddress(input: string | Address): Address {
   if (typeof input !== 'string') return checkAddress(input);
@@ -38,12 +42,14 @@ export function parseAddress(input: string | Address): Address {
     if (s.slice(0, scheme.length).toLowerCase() === scheme) return checkAddress(withTls({ path: s.slice(scheme.length).replace(/^\/\/(?=\/)/, '') }, tls));
   }
   if (s.startsWith('/')) return checkAddress({ path: s });
+  // Read as part of the host (`u:p@h`) it was dialled, or "not an address" echoing the password.
+  if (hasUserInfo(s)) throw invalidArgument(`${JSON.stringify(withoutUserInfo(s))}: a user and password in the address are not sent; remove them (want ${ADDRESS_FORMS})`);
   const scheme = /^(tcp|tls|ws|wss):\/\//i.exec(s)?.[1]?.toLowerCase();
   const rest = scheme === undefined ? s : s.slice(scheme.length + 3);
   const web = scheme === 'ws' || scheme === 'wss';
   // A host ends at a port, a path, a query or a fragment: `wss://h?x` is no host `h?x` on 443.
   const m = (web ? /^(?:\[([^\]]+)\]|([^:/?#]+))(?::(\d+))?(\/[^#]*)?$/ : /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/).exec(rest);
-  if (!m) throw invalidArgument(`not an address: ${JSON.stringify(input)} (want ${ADDRESS_FORMS})`);
+  if (!m) throw invalidArgument(`not an address: ${JSON.stringify(withoutUserInfo(input))} (want ${ADDRESS_FORMS})`);
   const port = m[3] !== undefined ? Number(m[3]) : WS_DEFAULT_PORT[scheme as 'ws' | 'wss'];
   const address = { host: m[1] ?? m[2]!, port, ...(m[4] ? { urlPath: m[4] } : {}), ...(scheme !== undefined && scheme !== 'tls' && { scheme: web ? 'ws' : 'tcp' } as const) };
   return checkAddress(withTls(address, scheme === 'tls' || scheme === 'wss'));

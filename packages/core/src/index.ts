@@ -33,6 +33,8 @@ export type { Logger, LogLevel } from './logger.js';
 // For a line that may recur with every event (a cap refusing each connection): one line a window, with a count
 export { RepeatedLine } from './repeated-line.js';
 export { parseAddress, formatAddress } from './address.js';
+// A user and password in an address: refused by parseAddress, and left out of messages (the CLI's too)
+export { hasUserInfo, withoutUserInfo } from './user-info.js';
 export type { Address, AddressScheme } from './address.js';
 // TLS: one options shape for every runtime and transport, and the verified identity of a peer (docs/tls.md)
 export { resolveTls, sniName, reloadedTls, reloadedTlsOptions, reloadedTransportTls, connectTlsOptions, identityOf, tlsFailure, unusableTls, refuseDamagedCa, tlsCloseError, looksLikeTls, SKEIN_ALPN, DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS } from './tls.js';

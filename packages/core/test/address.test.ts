@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { ADDRESS_FORMS } from '../src/address.js';
 import { ErrorCode, RpcError, addressFor, formatAddress, parseAddress } from '../src/index.js';
 
 describe('parseAddress', () => {
@@ -80,6 +81,51 @@ describe('parseAddress', () => {
   ])('formats %s with its port, %s, which reads back to the same address', (given, shown) => {
     expect(formatAddress(parseAddress(given))).toBe(shown);
     expect(parseAddress(shown)).toEqual(parseAddress(given));
+  });
+});
+
+// A user and password were read as part of the host (`wss://user@h/skein` dialled host `user@h`)
+// or refused as "not an address" with the password echoed. Nothing would send them (a login would
+// fail as if the server refused it): refused, and never repeated in the message.
+describe('an address with a user and password', () => {
+  it.each([
+    ['wss://user:s3cret@h:443/skein', 'wss://h:443/skein'],
+    ['wss://user:s3cret@h/skein', 'wss://h/skein'],
+    ['WS://user:s3cret@[::1]:1', 'WS://[::1]:1'],
+    ['user:s3cret@h:1', 'h:1'],
+    ['tcp://user:s3cret@h:1', 'tcp://h:1'],
+    ['tls://user:s3cret@h:1', 'tls://h:1'],
+    // A `/` or a `#` in the password, not percent-encoded, ends no login here.
+    ['ws://user:s3/cret@h/skein', 'ws://h/skein'],
+    ['ws://user:s3#cret@h/skein', 'ws://h/skein'],
+  ])('refuses %s with InvalidArgument, shown as %s', (given, shown) => {
+    let err: unknown;
+    try {
+      parseAddress(given);
+    } catch (e) {
+      err = e;
+    }
+    expect(RpcError.is(err, ErrorCode.InvalidArgument)).toBe(true);
+    expect((err as RpcError).message).toBe(`${JSON.stringify(shown)}: a user and password in the address are not sent; remove them (want ${ADDRESS_FORMS})`);
+  });
+
+  it('refuses a user alone (`wss://user@h/skein`), once read as host `user@h`', () => {
+    expect(() => parseAddress('wss://user@h/skein')).toThrow('"wss://h/skein": a user and password in the address are not sent');
+    expect(() => parseAddress('user@h:1')).toThrow('"h:1": a user and password in the address are not sent');
+  });
+
+  it('leaves the password out of "not an address" too', () => {
+    expect(() => parseAddress('ws://user:s3?cret@h/skein')).toThrow('not an address: "ws://h/skein" (want');
+  });
+
+  // Not a login: a socket path's `@` and a query's are their own.
+  it.each([
+    ['unix:/run/a@b.sock', { path: '/run/a@b.sock' }],
+    ['tls+unix:/run/a@b.sock', { path: '/run/a@b.sock', tls: true }],
+    ['/run/a@b.sock', { path: '/run/a@b.sock' }],
+    ['ws://h:1/skein?mail=a@b', { host: 'h', port: 1, urlPath: '/skein?mail=a@b', scheme: 'ws' }],
+  ])('reads %s', (s, want) => {
+    expect(parseAddress(s)).toEqual(want);
   });
 });
 

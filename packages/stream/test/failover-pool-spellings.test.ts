@@ -63,3 +63,33 @@ describe('a WebSocket server written without its default port', () => {
     expect(pool.size).toBe(0);
   });
 });
+
+// DNS names are case-insensitive (RFC 4343): `wss://API.example.com/skein` and
+// `wss://api.example.com/skein` were two keys, so two members, each with its own connections, and
+// `remove` in the other spelling removed nothing. The key folds a DNS name; a URL path, an IPv6
+// literal and a socket path are case-sensitive or kept as written.
+describe('a server whose host is written in another case', () => {
+  it('has the key of its lower-case spelling', () => {
+    expect(serverKey('wss://API.Example.com/skein')).toBe('wss://api.example.com:443/skein');
+    expect(serverKey('LOCALHOST:1')).toBe('localhost:1');
+    expect(serverKey('TLS://Db-1.Internal:7000')).toBe(serverKey('tls://db-1.internal:7000'));
+  });
+
+  it('keeps a URL path, an IPv6 literal and a socket path as written', () => {
+    expect(serverKey('ws://h:1/Skein')).not.toBe(serverKey('ws://h:1/skein'));
+    expect(serverKey('[::FFFF:7F00:1]:1')).toBe('[::FFFF:7F00:1]:1');
+    expect(serverKey('unix:/tmp/A.sock')).toBe('unix:/tmp/A.sock');
+    expect(serverKey('/tmp/A.sock')).not.toBe(serverKey('/tmp/a.sock'));
+  });
+
+  it('is one member in either spelling, added, listed or removed', async () => {
+    const pool = new FailoverPool({ transport: wsTransport(), servers: ['wss://LOCALHOST:1/skein'] });
+    cleanup.push(() => pool.close());
+    expect(pool.servers().map((s) => s.address)).toEqual(['wss://localhost:1/skein']);
+    expect(pool.add('wss://localhost:1/skein')).toBe(false);
+    expect(pool.size).toBe(1);
+    expect(() => new FailoverPool({ transport: wsTransport(), servers: ['Localhost:1', 'localhost:1'] })).toThrow('server localhost:1 is listed twice');
+    await pool.remove('wss://Localhost:1/skein');
+    expect(pool.size).toBe(0);
+  });
+});

@@ -1,4 +1,4 @@
-import { connectAborted, connectFailed, connectTimerMs, whenAborted, type Address, type FrameConn } from '@skein/core';
+import { connectAborted, connectFailed, connectTimerMs, formatAddress, whenAborted, type Address, type FrameConn } from '@skein/core';
 
 export interface Settle {
   ok(conn: FrameConn): void;
@@ -22,6 +22,16 @@ export function wsUrl(address: Address, path: string, secure = false): string {
 export function shownUrl(url: string): string {
   const q = url.indexOf('?');
   return q < 0 ? url : `${url.slice(0, q)}?…`;
+}
+
+/**
+ * A client connection's peer as it names it (`FrameConn.remote`, hence `ClientStream.remote` and
+ * every "connection to … lost"): the address without its URL query, as `shownUrl` (a token written
+ * into the address, `ws://h:1/skein?token=…`, would be in every call's error). A socket path's
+ * `?` is its own.
+ */
+export function peerName(address: Address): string {
+  return 'path' in address ? formatAddress(address) : shownUrl(formatAddress(address));
 }
 
 /**

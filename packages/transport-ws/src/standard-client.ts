@@ -1,5 +1,5 @@
-import { connectAborted, connectFailed, formatAddress, invalidArgument, type Address, type FrameConn, type FrameSpec } from '@skein/core';
-import { handshake, shownUrl, wsUrl } from './handshake.js';
+import { connectAborted, connectFailed, invalidArgument, type Address, type FrameConn, type FrameSpec } from '@skein/core';
+import { handshake, peerName, shownUrl, wsUrl } from './handshake.js';
 import type { ResolvedOptions } from './options.js';
 import { standardMessageConn, type StandardWebSocketCtor } from './standard-socket.js';
 import { secureFor, standardClientTls } from './tls.js';
@@ -38,7 +38,7 @@ export function connectStandard(
   // The default, Blob, would make every message an async read.
   ws.binaryType = 'arraybuffer';
   return handshake(shown, timeoutMs, (settle) => {
-    ws.addEventListener('open', () => settle.ok(standardMessageConn(ws, formatAddress(address), spec, options)));
+    ws.addEventListener('open', () => settle.ok(standardMessageConn(ws, peerName(address), spec, options)));
     // The standard API does not say why a handshake failed (refused, 401, 404 look the same).
     ws.addEventListener('close', (ev) => settle.fail(connectFailed(shown, `closed before opening (${ev.code})`)));
     ws.addEventListener('error', () => {});

@@ -1,8 +1,8 @@
 import type net from 'node:net';
 import type { Duplex } from 'node:stream';
-import { connectAborted, ErrorCode, formatAddress, RpcError, type Address, type FrameConn, type FrameSpec } from '@skein/core';
+import { connectAborted, ErrorCode, RpcError, type Address, type FrameConn, type FrameSpec } from '@skein/core';
 import { loadingWs } from './deno-env.js';
-import { handshake, shownUrl, wsUrl } from './handshake.js';
+import { handshake, peerName, shownUrl, wsUrl } from './handshake.js';
 import type { ResolvedOptions } from './options.js';
 import { connectStandard, globalWebSocket } from './standard-client.js';
 import { secureFor, wsClientTls } from './tls.js';
@@ -48,7 +48,7 @@ async function connectWs(address: Address, spec: FrameSpec, options: ResolvedOpt
     // ws calls it with one options object; its typings borrow net.createConnection's overloads.
     ...(tls && { createConnection: tls.connect as unknown as typeof net.createConnection }),
   });
-  const remote = formatAddress(address);
+  const remote = peerName(address);
   return handshake(shown, timeoutMs, (settle) => {
     let socket: Duplex | undefined;
     // The socket ws reads once upgraded: its reads are watched too (chunk-guard.ts).
