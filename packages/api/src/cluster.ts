@@ -81,7 +81,10 @@ type BroadcastClients<S extends readonly ServiceDef[]> = {
 };
 
 export type TypeClient<S extends readonly ServiceDef[]> = ServiceClients<S> & {
-  /** The same stubs, bound to one named server (pomelo's `toServer(id)`), without failover. */
+  /**
+   * The same stubs, bound to one named server (pomelo's `toServer(id)`), without failover. An id
+   * that is not a string (`undefined`, `null`) throws InvalidArgument here.
+   */
   $to(id: string): ServiceClients<S>;
   /** Calls every server of the type and collects each one's result or error (`toServer('*')`); unary methods only. */
   readonly $all: BroadcastClients<S>;
@@ -306,7 +309,7 @@ class ServerType {
     const stubs = this.stubs(this.wrapped(routed));
     return Object.freeze({
       ...stubs,
-      $to: (id: string) => this.pinnedStubs(id),
+      $to: (id: string) => this.pinnedStubs(serverId(id)),
       $all: this.broadcast(),
     }) as unknown as TypeClient<readonly ServiceDef[]>;
   }
@@ -342,14 +345,15 @@ class ServerType {
     return this.callerTo((o) => {
       // No member to name: the pool's own answer when it has no server, not the route function's.
       if (this.list.length === 0) return new RpcError(ErrorCode.Unreachable, `no servers of type '${this.name}'`, { retry: 'safe' });
-      let id: string | undefined;
+      let id: unknown;
       try {
         id = route(o.route, this.list);
       } catch (err) {
         return new RpcError(ErrorCode.InvalidArgument, `route function of '${this.name}' threw: ${String(err)}`);
       }
-      // Returning no id is the route function's refusal, not a server named 'undefined'.
-      if (id === undefined) return new RpcError(ErrorCode.InvalidArgument, `route function of '${this.name}' named no server for route key ${JSON.stringify(o.route)}`);
+      // Returning no id (`undefined`, or a plain JS `?? null`) is the route function's refusal,
+      // not a server named 'undefined' or 'null'.
+      if (typeof id !== 'string') return new RpcError(ErrorCode.InvalidArgument, `route function of '${this.name}' named no server for route key ${JSON.stringify(o.route)}`);
       return this.byId.get(id) ?? this.noSuchServer(id);
     });
   }
@@ -412,6 +416,15 @@ class ServerType {
     }
     return out;
   }
+}
+
+/**
+ * `$to`'s argument: a server id. Anything else (`$to(undefined)` from a session without one) is
+ * refused where it is written, not sent as a call to a server named 'undefined'.
+ */
+function serverId(id: unknown): string {
+  if (typeof id !== 'string') throw invalidArgument(`$to needs a server id (a string), got ${id === null ? 'null' : typeof id}`);
+  return id;
 }
 
 /** An address as one key per server (`serverKey`, as the FailoverPool keys its members), or as given when it has none (the pool refuses it, naming it). */

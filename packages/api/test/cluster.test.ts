@@ -88,6 +88,27 @@ describe('cluster client', () => {
     });
   });
 
+  // A plain JS route function's `?? null`, or a number: no server named 'null' or '7'.
+  it.each([null, 7])('says the route function named no server when it returns %j', async (none) => {
+    const members = await Promise.all(['area-1'].map(areaServer));
+    const route = (() => none) as unknown as RouteFunction;
+    const rpc = createCluster({ codec: msgpackCodec, transport, types: { area: { services: [Area], servers: members, route } } });
+    cleanup.push(() => rpc.$cluster.close());
+    await expect(rpc.area.Area.whoami(undefined, { route: 'room-7' })).rejects.toMatchObject({
+      code: ErrorCode.InvalidArgument,
+      message: `Area.whoami: route function of 'area' named no server for route key "room-7"`,
+    });
+  });
+
+  it('refuses $to without a server id where it is written, not as a call to a server named "undefined"', async () => {
+    const { rpc } = await threeAreas();
+    for (const [id, got] of [[undefined, 'undefined'], [null, 'null'], [2, 'number']] as const) {
+      expect(() => rpc.area.$to(id as unknown as string)).toThrow(expect.objectContaining({ code: ErrorCode.InvalidArgument, message: `$to needs a server id (a string), got ${got}` }));
+    }
+    // A string is still an id, known or not: the call fails, the stubs are made.
+    await expect(rpc.area.$to('nobody').Area.whoami()).rejects.toMatchObject({ message: "Area.whoami: no server 'nobody' of type 'area'" });
+  });
+
   it('calls one named server directly', async () => {
     const { rpc } = await threeAreas();
     for (const id of ['area-1', 'area-2', 'area-3']) expect(await rpc.lobby.$to(id).Area.whoami()).toBe(id);

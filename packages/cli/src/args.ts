@@ -184,15 +184,21 @@ function etcdUrls(text: string | undefined): string[] {
       throw invalidArgument(`--etcd ${JSON.stringify(url)} is not a URL (want http://host:port)`);
     }
     if (parsed.protocol !== 'http:') throw invalidArgument(`--etcd ${JSON.stringify(url)}: only http:// is supported (etcd over TLS or with auth: use etcdctl)`);
-    if (parsed.port === '') throw invalidArgument(`--etcd ${JSON.stringify(url)} has no port (etcd's clients use 2379)`);
+    // A URL drops its scheme's own port (`http://h:80` has port ''): only one written nowhere is
+    // missing. etcd's client has no default for it either (etcdctl fails to dial `http://h`).
+    const port = parsed.port !== '' ? parsed.port : EXPLICIT_PORT.exec(url)?.[1];
+    if (port === undefined) throw invalidArgument(`--etcd ${JSON.stringify(url)} has no port (etcd's clients use 2379)`);
     // etcd's client (gRPC) dials host:port only: a path, query or fragment would be dropped, and
     // the etcd read would not be the one the URL names.
     if (parsed.pathname !== '/' || parsed.search !== '' || parsed.hash !== '' || /[?#]/.test(url)) {
       throw invalidArgument(`--etcd ${JSON.stringify(url)} has a path, query or fragment, which etcd's client cannot use (want http://host:port; a key prefix is --prefix)`);
     }
-    return `http://${parsed.host}`;
+    return `http://${parsed.hostname}:${Number(port)}`;
   });
 }
+
+/** A port written after the host (`http://h:80`, `http://[::1]:80`), which the URL class drops when it is the scheme's own. */
+const EXPLICIT_PORT = /^[a-z][a-z0-9+.-]*:\/\/(?:\[[^\]]*\]|[^/?#:[\]]*):(\d+)(?=[/?#]|$)/i;
 
 /**
  * `--prefix`: the key prefix as @skein/discovery-etcd reads it, trailing slashes dropped; none left

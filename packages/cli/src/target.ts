@@ -89,14 +89,19 @@ function wsTarget(text: string, secure: boolean, tlsFlags: TlsFlags, timeoutMs: 
     throw invalidArgument(`${secure ? 'wss' : 'ws'}://${url.host}${url.pathname}: user and password in the URL are not sent; remove them (want ${form})`);
   }
   const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
-  // An endpoint path of `/` means the default one: `ws://h:p` is how people write the server's address.
-  const path = url.pathname === '/' ? undefined : url.pathname + url.search;
+  // An endpoint path of `/` (or none) means the default one: `ws://h:p` is how people write the
+  // server's address. Its query goes with it (`wss://h:p?token=…` dials `/skein?token=…`): the
+  // server's upgrade hook may read a token there, and dropped it answers 401.
+  const path = url.pathname === '/' ? (url.search === '' ? undefined : WS_DEFAULT_PATH + url.search) : url.pathname + url.search;
   const transport = wsTransport({ ...(path !== undefined && { path }), ...(secure && { tls: tlsOptions(tlsFlags, timeoutMs) }) });
   // No port, or the scheme's own (a URL drops it: `wss://h:443` has port ''): 80 or 443, as
   // core's parseAddress reads the URL and a browser dials it.
   const port = url.port === '' ? (secure ? 443 : 80) : Number(url.port);
   return { transport, address: parseAddress({ host, port, ...(secure && { tls: true }) }), kind: secure ? 'wss' : 'ws', text };
 }
+
+/** wsTransport's default endpoint path (@skein/transport-ws `path`), which a URL's `/` names. */
+const WS_DEFAULT_PATH = '/skein';
 
 function unixPath(path: string, text: string): Address {
   if (!path.startsWith('/')) throw invalidArgument(`${JSON.stringify(text)}: want ws+unix:/absolute/socket/path`);

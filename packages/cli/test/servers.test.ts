@@ -143,6 +143,16 @@ describe('skein servers', () => {
     expect(r.stderr).not.toContain('TLS');
   });
 
+  // The URL class drops a scheme's own port (`http://h:80` has port ''): an explicit :80 was
+  // refused as "has no port". It is dialled (nothing listens there in a test: Unreachable, or
+  // Timeout if something accepts), and named with its port; no port at all is still refused below.
+  it.concurrent('dials an explicit :80, the URL scheme\'s own port, naming it', async ({ expect }) => {
+    const r = await skein('servers', '--etcd', 'http://127.0.0.1:80', '--timeout', '1500');
+    expect(r.stderr).not.toMatch(/has no port/);
+    expect(r.stderr).toMatch(/^error: (Unreachable|Timeout) .*etcd at http:\/\/127\.0\.0\.1:80\b/);
+    expect(r.code).toBe(1);
+  });
+
   it.concurrent('fails with Timeout (exit 1) naming etcd when it accepts and never answers, after --timeout', async (t) => {
     const { expect } = t;
     const cleanup = testCleanups(t);

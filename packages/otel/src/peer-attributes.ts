@@ -1,4 +1,5 @@
 import type { Attributes } from '@opentelemetry/api';
+import { parseAddress } from '@skein/core';
 import {
   ATTR_NETWORK_PEER_ADDRESS,
   ATTR_NETWORK_PEER_PORT,
@@ -14,11 +15,20 @@ interface Split {
   readonly network: 'tcp' | 'unix' | undefined;
 }
 
-/** A Skein address as text (`host:port`, `[::1]:port`, `unix:/path`) in the conventions' parts. */
+/**
+ * A Skein address as text in the conventions' parts, read by core's `parseAddress` (every form a
+ * peer or a `server` option is written in: `host:port`, `[::1]:port`, `tls://`, `ws://` and
+ * `wss://` URLs, `unix:/path`, `tls+unix:/path`): host and port, or a socket's path with
+ * `network.transport` `unix` (the conventions' `server.address` for a Unix socket is its path).
+ * WebSocket runs on TCP. Text it does not read is kept without its query, which may hold a token.
+ */
 function split(text: string): Split {
-  if (text.startsWith('unix:')) return { address: text.slice(5), port: undefined, network: 'unix' };
-  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(text);
-  return m ? { address: m[1] ?? m[2]!, port: Number(m[3]), network: 'tcp' } : { address: text, port: undefined, network: undefined };
+  try {
+    const a = parseAddress(text);
+    return 'path' in a ? { address: a.path, port: undefined, network: 'unix' } : { address: a.host, port: a.port, network: 'tcp' };
+  } catch {
+    return { address: text.split('?')[0]!, port: undefined, network: undefined };
+  }
 }
 
 /** A client call's `server.address` and `server.port` (for a Unix socket: its path, and `network.transport` `unix`). */

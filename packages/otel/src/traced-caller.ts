@@ -7,7 +7,8 @@ import { serverAttributes } from './peer-attributes.js';
 
 export interface TracedCallerOptions extends OtelOptions {
   /**
-   * The server's address for `server.address`/`server.port` (`host:port`, `unix:/path`).
+   * The server's address for `server.address`/`server.port`, in any form `parseAddress` reads
+   * (`host:port`, `wss://host/path`, `unix:/path`...; a URL's query is never recorded).
    * Default: the caller's own `remote` when it has one (a ClientStream); a pool's calls go to
    * whichever server it picks, so pass it only when all of them answer at one address.
    */
