@@ -408,12 +408,12 @@ class Run {
         await pace(plan.readPace, p.got);
       }
     } catch (err) {
-      if (err !== p.readerErr) p.afterEnd = await readAgain(items);
+      p.afterEnd = await readAgain(items);
       throw err;
     }
-    // Over: a fresh read of what ended or failed gives no item. (Not after a break: one of a
-    // stream the server had answered leaves what arrived readable, as the stream layer does.)
-    if (!p.broke) p.afterEnd = await readAgain(items);
+    // Over: a fresh read of what ended, failed or was left (a break, a throw in the loop, also of a
+    // stream the server had answered: its unread items are dropped) gives no item.
+    p.afterEnd = await readAgain(items);
   }
 }
 

@@ -318,10 +318,14 @@ class Run {
           (r) => (r.done ? 'done' : 'an item'),
           () => 'error',
         );
-        // A cancel of a stream already over changes nothing (docs: it was read to what arrived first).
-        if (after === 'an item' && !wasDone) this.problems.push(`stream ${plan.id}: an item was read after cancel() (${plan.cancelBy}, done before it ${wasDone}, result ${String(p.err)})`);
-        // Done is right only for a break, or a stream answered before the cancel (which then changed nothing).
-        if (plan.cancelBy !== 'break' && after === 'done' && !(s.isDone && p.err === null)) this.problems.push(`stream ${plan.id}: reading ended cleanly after cancel()`);
+        // A cancel of a stream already over changes nothing (docs: it was read to what arrived
+        // first); a break ends the reading for good all the same: what was unread is dropped.
+        if (after === 'an item' && (!wasDone || plan.cancelBy === 'break')) this.problems.push(`stream ${plan.id}: an item was read after cancel() (${plan.cancelBy}, done before it ${wasDone}, result ${String(p.err)})`);
+        if (plan.cancelBy === 'break' && s.buffered !== 0) this.problems.push(`stream ${plan.id}: ${s.buffered} bytes still held after a break`);
+        // Done is right only for a stream answered before the cancel (which then changed nothing):
+        // after a break, reading gives what its result says (its error, Cancelled if it was running).
+        if (after === 'done' && !(s.isDone && p.err === null)) this.problems.push(`stream ${plan.id}: reading ended cleanly after ${plan.cancelBy === 'break' ? 'a break' : 'cancel()'}`);
+        if (plan.cancelBy === 'break' && after === 'error' && wasDone && p.err === null) this.problems.push(`stream ${plan.id}: reading failed after a break, though the server had answered it`);
         p.readEnd = { err: 'cancelled' };
         return;
       }

@@ -61,7 +61,8 @@ export function refusedStream(err: Error): StreamCall {
  * write()`, then `end()`. Each direction is held to the credit its receiver grants, so neither
  * side's memory grows with a slow peer. `result` settles when the server answers the call: its
  * reply (a last value, often empty), or its error, which reading also ends with.
- * Breaking out of a `for await` cancels the stream, as `cancel()` and the call's AbortSignal do.
+ * Breaking out of a `for await` cancels the stream, as `cancel()` and the call's AbortSignal do;
+ * on one already over it drops the items not read yet, so that reading again gets none.
  */
 export class StreamCall implements AsyncIterable<Reply>, TimedStream {
   /** The stream's seq, once it is open (0 before). */
@@ -167,6 +168,10 @@ export class StreamCall implements AsyncIterable<Reply>, TimedStream {
       next: () => this.inbox.next(),
       return: () => {
         this.cancel();
+        // The reader is gone for good: a stream already over (answered, failed) is not changed
+        // by the cancel, but what it left unread goes all the same, and a later read gets its
+        // end (or its error) at once, as a one-shot source's iterator gives nothing after return().
+        this.inbox.drop();
         return Promise.resolve({ value: undefined, done: true });
       },
     };

@@ -107,13 +107,18 @@ export class Inbox implements AsyncIterable<Reply> {
     this.wake();
   }
 
-  /** Drops what was not read (the reader is gone). */
+  /** Drops what was not read (the reader is gone): reading fails with `err`. */
   discard(err: ErrorSource): void {
+    this.drop();
+    this.fail(err);
+  }
+
+  /** Drops what was not read, its end or failure kept: reading gives that at once. */
+  drop(): void {
     this.items.length = this.head = 0;
     this.packed = EMPTY_BYTES;
     this.packedAt = this.packedEnd = 0;
     this.buffered = 0;
-    this.fail(err);
   }
 
   next(): Promise<IteratorResult<Reply>> {
