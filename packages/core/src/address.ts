@@ -1,4 +1,5 @@
 import { invalidArgument } from './rpc-error.js';
+import { shownUrl } from './shown-url.js';
 import { hasUserInfo, withoutUserInfo } from './user-info.js';
 
 /**
@@ -48,12 +49,21 @@ export function parseAddress(input: string | Address): Address {
   const rest = scheme === undefined ? s : s.slice(scheme.length + 3);
   const web = scheme === 'ws' || scheme === 'wss';
   // A host ends at a port, a path, a query or a fragment: `wss://h?x` is no host `h?x` on 443.
-  const m = (web ? /^(?:\[([^\]]+)\]|([^:/?#]+))(?::(\d+))?(\/[^#]*)?$/ : /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/).exec(rest);
-  if (!m) throw invalidArgument(`not an address: ${JSON.stringify(withoutUserInfo(input))} (want ${ADDRESS_FORMS})`);
+  const m = (web ? WS_ADDRESS : /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/).exec(rest);
+  // A URL's query left out: a token in it would be in the error (a bad host, `ws://a b/skein?token=…`).
+  if (!m) throw invalidArgument(`not an address: ${JSON.stringify(web ? shownUrl(withoutUserInfo(input)) : withoutUserInfo(input))} (want ${ADDRESS_FORMS})`);
   const port = m[3] !== undefined ? Number(m[3]) : WS_DEFAULT_PORT[scheme as 'ws' | 'wss'];
   const address = { host: m[1] ?? m[2]!, port, ...(m[4] ? { urlPath: m[4] } : {}), ...(scheme !== undefined && scheme !== 'tls' && { scheme: web ? 'ws' : 'tcp' } as const) };
   return checkAddress(withTls(address, scheme === 'tls' || scheme === 'wss'));
 }
+
+/**
+ * A ws:// or wss:// address after its scheme: an IPv6 literal in brackets, or a host without a
+ * character the URL parser refuses in one (whitespace, `%`, controls, `<>[\]^|`, WHATWG URL's
+ * forbidden host code points), so that what is accepted here is dialled, not refused by the
+ * client's `new WebSocket` with the whole URL, token and all, in its message.
+ */
+const WS_ADDRESS = /^(?:\[([0-9A-Fa-f:.]+)\]|([^\s%:/?#<>@[\\\]^|\x00-\x1f\x7f]+))(?::(\d+))?(\/[^#]*)?$/;
 
 const withTls = <A extends Address>(a: A, tls: boolean): A => (tls ? { ...a, tls: true } : a);
 
@@ -76,7 +86,8 @@ function checkAddress(a: Address): Address {
  * path, or written `ws://`) as `ws://` or `wss://host:port[/path]`, its port always written, a
  * default one too (`wss://h/p` is `wss://h:443/p`): one text per server (a pool's key, a
  * discovery entry), naming the port dialled, and read by parsers older than the default. What
- * log lines and errors name a peer or listener with, and how an address given as an object is
+ * log lines and errors name a peer or listener with (through `shownAddress`, a URL's query left
+ * out), and how an address given as an object is
  * passed on where a string is wanted (`tcp://` is dropped; `ws://h:1` keeps its scheme, so that
  * the transport it reaches can still refuse it; `tls://h:1` stays TLS on whichever transport
  * dials it).

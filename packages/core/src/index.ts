@@ -33,6 +33,9 @@ export type { Logger, LogLevel } from './logger.js';
 // For a line that may recur with every event (a cap refusing each connection): one line a window, with a count
 export { RepeatedLine } from './repeated-line.js';
 export { parseAddress, formatAddress } from './address.js';
+// An address or URL as log lines and errors name it: a URL's query (a page's token) left out
+export { shownAddress } from './shown-address.js';
+export { shownUrl } from './shown-url.js';
 // A user and password in an address: refused by parseAddress, and left out of messages (the CLI's too)
 export { hasUserInfo, withoutUserInfo } from './user-info.js';
 export type { Address, AddressScheme } from './address.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ADDRESS_FORMS } from '../src/address.js';
-import { ErrorCode, RpcError, addressFor, formatAddress, parseAddress } from '../src/index.js';
+import { ErrorCode, RpcError, addressFor, formatAddress, parseAddress, shownAddress } from '../src/index.js';
 
 describe('parseAddress', () => {
   it.each([
@@ -171,3 +171,46 @@ describe('addressFor', () => {
     for (const a of ['ws://h:1', 'wss://h:1/p', { host: 'h', port: 1, tls: true }, { host: 'h', port: 1, urlPath: '/p' }]) expect(addressFor('ws', a, 'wsTransport')).toEqual(parseAddress(a));
   });
 });
+
+// A ws:// host the URL parser refuses (`bad host`, `h%zz`) was read, and the ws client then threw
+// a raw SyntaxError quoting the whole URL, token and all: refused here, the query left out.
+describe('a ws:// address whose host no URL has', () => {
+  it.each(['ws://bad host:1/skein', 'ws://h%zz:1/skein', 'wss://h\tx/skein', 'ws://h<x>:1', 'ws://h|x:1', 'ws://h^x:1', 'ws://h\\x:1', 'ws://[bad host]:1/skein', 'ws://[::1%25eth0]:1'])('refuses %j as not an address', (s) => {
+    expect(() => parseAddress(s)).toThrow('not an address: ');
+    expect(RpcError.is(catching(() => parseAddress(s)), ErrorCode.InvalidArgument)).toBe(true);
+  });
+
+  it('leaves the query, and a token in it, out of the message', () => {
+    expect(() => parseAddress('ws://bad host:1/skein?token=s3cret')).toThrow(`not an address: "ws://bad host:1/skein?…" (want ${ADDRESS_FORMS})`);
+  });
+
+  it.each([
+    ['ws://münchen.example:1/skein', 'münchen.example'],
+    ['wss://db-1_a.internal/skein', 'db-1_a.internal'],
+    ['ws://[::ffff:127.0.0.1]:1', '::ffff:127.0.0.1'],
+  ])('reads %s, whose host a URL has', (s, host) => {
+    expect((parseAddress(s) as { host: string }).host).toBe(host);
+  });
+});
+
+describe('shownAddress', () => {
+  it("is formatAddress's text with a URL's query left out", () => {
+    expect(shownAddress(parseAddress('ws://h:1/skein?token=s3cret'))).toBe('ws://h:1/skein?…');
+    expect(shownAddress(parseAddress('wss://h/skein?token=s3cret'))).toBe('wss://h:443/skein?…');
+    expect(shownAddress(parseAddress('ws://h:1/skein'))).toBe('ws://h:1/skein');
+    expect(shownAddress(parseAddress('tls://h:1'))).toBe('tls://h:1');
+  });
+
+  it("keeps a socket path's `?`, its own", () => {
+    expect(shownAddress({ path: '/run/a?b.sock' })).toBe('unix:/run/a?b.sock');
+  });
+});
+
+function catching(f: () => unknown): unknown {
+  try {
+    f();
+  } catch (e) {
+    return e;
+  }
+  return undefined;
+}

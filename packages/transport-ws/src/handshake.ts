@@ -1,4 +1,4 @@
-import { connectAborted, connectFailed, connectTimerMs, formatAddress, whenAborted, type Address, type FrameConn } from '@skein/core';
+import { connectAborted, connectFailed, connectTimerMs, whenAborted, type Address, type FrameConn } from '@skein/core';
 
 export interface Settle {
   ok(conn: FrameConn): void;
@@ -13,25 +13,6 @@ export function wsUrl(address: Address, path: string, secure = false): string {
   if ('path' in address) return `${secure ? 'wss' : 'ws'}+unix:${address.path}:${path}`;
   const host = address.host.includes(':') ? `[${address.host}]` : address.host;
   return `${secure ? 'wss' : 'ws'}://${host}:${address.port}${address.urlPath ?? path}`;
-}
-
-/**
- * `url` as errors name it: its query left out (`?…`), since a page's token goes there (browsers
- * set no headers on the upgrade: `path: '/skein?token=…'`) and a connect's error ends up in logs.
- */
-export function shownUrl(url: string): string {
-  const q = url.indexOf('?');
-  return q < 0 ? url : `${url.slice(0, q)}?…`;
-}
-
-/**
- * A client connection's peer as it names it (`FrameConn.remote`, hence `ClientStream.remote` and
- * every "connection to … lost"): the address without its URL query, as `shownUrl` (a token written
- * into the address, `ws://h:1/skein?token=…`, would be in every call's error). A socket path's
- * `?` is its own.
- */
-export function peerName(address: Address): string {
-  return 'path' in address ? formatAddress(address) : shownUrl(formatAddress(address));
 }
 
 /**

@@ -80,8 +80,8 @@ export interface WsTransportOptions {
   upgradeTimeoutMs?: number;
   /** Server: decides whether to accept a connection; false refuses it with 401. */
   upgrade?: (req: UpgradeRequest) => boolean | Promise<boolean>;
-  /** Client: extra headers on the upgrade request (`ws` client only; browsers cannot set them). */
-  headers?: Record<string, string>;
+  /** Client: extra headers on the upgrade request (`ws` client only; browsers cannot set them). null means none. */
+  headers?: Record<string, string> | null;
   /**
    * Client: a standard (browser-style) WebSocket constructor to use instead of `ws`. By default
    * `ws` is used under Node and Deno, and the global WebSocket elsewhere (Bun, browsers).
@@ -140,7 +140,8 @@ export function resolveOptions(o: WsTransportOptions): ResolvedOptions {
     pingIntervalMs: o.pingIntervalMs === 0 ? 0 : timerMs('pingIntervalMs', o.pingIntervalMs ?? 30_000),
     upgradeTimeoutMs: timerMs('upgradeTimeoutMs', o.upgradeTimeoutMs ?? 10_000),
     upgrade: o.upgrade,
-    headers: o.headers,
+    // null means none on every client (the standard one would read its keys).
+    headers: o.headers ?? undefined,
     WebSocket: o.WebSocket,
     // Its lines come on the way to closes (a refused upgrade): one it cannot write must not stop those.
     logger: guardedLogger(o.logger ?? silentLogger),

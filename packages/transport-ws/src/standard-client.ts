@@ -1,5 +1,6 @@
-import { connectAborted, connectFailed, invalidArgument, type Address, type FrameConn, type FrameSpec } from '@skein/core';
-import { handshake, peerName, shownUrl, wsUrl } from './handshake.js';
+import { connectAborted, connectFailed, invalidArgument, shownAddress, shownUrl, type Address, type FrameConn, type FrameSpec } from '@skein/core';
+import { handshake, wsUrl } from './handshake.js';
+import { openSocket } from './open-socket.js';
 import type { ResolvedOptions } from './options.js';
 import { standardMessageConn, type StandardWebSocketCtor } from './standard-socket.js';
 import { secureFor, standardClientTls } from './tls.js';
@@ -34,11 +35,16 @@ export function connectStandard(
   }
   // Before dialling: the handshake would find it aborted with a socket already on its way.
   if (signal?.aborted) return Promise.reject(connectAborted(shown, signal.reason));
-  const ws = tlsArg === undefined ? new Ctor(url) : new Ctor(url, tlsArg);
+  let ws: InstanceType<StandardWebSocketCtor>;
+  try {
+    ws = openSocket(shown, () => (tlsArg === undefined ? new Ctor(url) : new Ctor(url, tlsArg)));
+  } catch (err) {
+    return Promise.reject(err);
+  }
   // The default, Blob, would make every message an async read.
   ws.binaryType = 'arraybuffer';
   return handshake(shown, timeoutMs, (settle) => {
-    ws.addEventListener('open', () => settle.ok(standardMessageConn(ws, peerName(address), spec, options)));
+    ws.addEventListener('open', () => settle.ok(standardMessageConn(ws, shownAddress(address), spec, options)));
     // The standard API does not say why a handshake failed (refused, 401, 404 look the same).
     ws.addEventListener('close', (ev) => settle.fail(connectFailed(shown, `closed before opening (${ev.code})`)));
     ws.addEventListener('error', () => {});

@@ -1,8 +1,9 @@
 import type net from 'node:net';
 import type { Duplex } from 'node:stream';
-import { connectAborted, ErrorCode, RpcError, type Address, type FrameConn, type FrameSpec } from '@skein/core';
+import { connectAborted, ErrorCode, RpcError, shownAddress, shownUrl, type Address, type FrameConn, type FrameSpec } from '@skein/core';
 import { loadingWs } from './deno-env.js';
-import { handshake, peerName, shownUrl, wsUrl } from './handshake.js';
+import { handshake, wsUrl } from './handshake.js';
+import { openSocket } from './open-socket.js';
 import type { ResolvedOptions } from './options.js';
 import { connectStandard, globalWebSocket } from './standard-client.js';
 import { secureFor, wsClientTls } from './tls.js';
@@ -39,7 +40,7 @@ async function connectWs(address: Address, spec: FrameSpec, options: ResolvedOpt
   // Before dialling (ws may have loaded meanwhile): the handshake below would find it aborted with a socket already on its way.
   if (signal?.aborted) throw connectAborted(shown, signal.reason);
   const tls = secure ? new WssHandshake(options.tls) : undefined;
-  const ws = new WebSocket(url, {
+  const ws = openSocket(shown, () => new WebSocket(url, {
     perMessageDeflate: false,
     maxPayload: options.maxWsMessageBytes,
     ...WS_RECEIVE_LIMITS,
@@ -47,8 +48,8 @@ async function connectWs(address: Address, spec: FrameSpec, options: ResolvedOpt
     ...clientTls,
     // ws calls it with one options object; its typings borrow net.createConnection's overloads.
     ...(tls && { createConnection: tls.connect as unknown as typeof net.createConnection }),
-  });
-  const remote = peerName(address);
+  }));
+  const remote = shownAddress(address);
   return handshake(shown, timeoutMs, (settle) => {
     let socket: Duplex | undefined;
     // The socket ws reads once upgraded: its reads are watched too (chunk-guard.ts).

@@ -6,6 +6,7 @@ import {
   formatAddress,
   invalidArgument,
   parseAddress,
+  shownAddress,
   silentLogger,
   guardedLogger,
   withoutStack,
@@ -40,6 +41,8 @@ import { connPoolSettings } from './conn-pool-settings.js';
  */
 export class ConnPool implements StreamCaller, Resender, Reopener {
   readonly address: string;
+  /** `address` as log lines and error messages name it: a ws:// URL's query (a token) left out. */
+  private readonly shown: string;
   private readonly maxConnections: number;
   private readonly idleTimeoutMs: number;
   private readonly maxAgeMs: number;
@@ -77,12 +80,13 @@ export class ConnPool implements StreamCaller, Resender, Reopener {
    * What each call still waiting for a connection fails with at the close (`shutdown`, made
    * stackless, one per call): a Closed of this pool, unless its FailoverPool said why it closes (`closesAs`).
    */
-  private unsentAtClose = (): RpcError => new RpcError(ErrorCode.Closed, `pool for ${this.address} closed before the call was sent`);
+  private unsentAtClose = (): RpcError => new RpcError(ErrorCode.Closed, `pool for ${this.shown} closed before the call was sent`);
 
   constructor(opts: ConnPoolOptions) {
     if (!opts?.transport) throw invalidArgument('ConnPool needs a transport');
     const target = parseAddress(opts.address);
     this.address = formatAddress(target);
+    this.shown = shownAddress(target);
     const streamOpts = opts.stream ?? {};
     const settings = connPoolSettings(opts);
     this.maxConnections = settings.maxConnections;
@@ -94,7 +98,7 @@ export class ConnPool implements StreamCaller, Resender, Reopener {
     ({ clock: this.clock, tickMs: this.tickMs } = settings);
     // Its lines come on the way to calls' outcomes and closes: one it cannot write must not stop those.
     this.logger = guardedLogger(opts.logger ?? streamOpts.logger ?? silentLogger);
-    this.callbacks = { logger: this.logger, remote: this.address };
+    this.callbacks = { logger: this.logger, remote: this.shown };
     this.onStateChange = opts.onStateChange;
     const link = this.link();
     this.outage = new Outage(settings.backoff, link);
@@ -224,7 +228,7 @@ export class ConnPool implements StreamCaller, Resender, Reopener {
    * (`WaitingCall.release`) for a server that comes up meanwhile. @internal
    */
   submit(action: string | number, msg: Uint8Array, opts: CallOptions, notify: Notify, failFast: boolean): WaitingCall | undefined {
-    if (this._state === 'closed') return void notify(poolClosed(this.address), null);
+    if (this._state === 'closed') return void notify(poolClosed(this.shown), null);
     if (this._state === 'idle') this.start();
     const slot = this.pick();
     // Never past calls waiting for room (their flush may be a microtask away): after them, in
@@ -283,7 +287,7 @@ export class ConnPool implements StreamCaller, Resender, Reopener {
   /** @internal `openStream` for a stream made already: waits for a connection as a call does (its timeout, the connect budget). */
   openOn(stream: StreamCall, action: string | number, msg: Uint8Array, opts: CallOptions, failFast: boolean): StreamCall {
     if (this._state === 'closed') {
-      stream.finish(poolClosed(this.address), null);
+      stream.finish(poolClosed(this.shown), null);
       return stream;
     }
     if (this._state === 'idle') this.start();
@@ -310,7 +314,7 @@ export class ConnPool implements StreamCaller, Resender, Reopener {
    * when the server accepted them on every open connection; rejects with the first refusal.
    */
   renewCredentials(credentials?: Credentials): Promise<void> {
-    if (this._state === 'closed') return Promise.reject(poolClosed(this.address));
+    if (this._state === 'closed') return Promise.reject(poolClosed(this.shown));
     const refused = this.opener.renew(credentials);
     if (refused) return Promise.reject(refused);
     // The next connect presents these: calls made meanwhile wait for it, not fail with the old
@@ -504,7 +508,8 @@ export class ConnPool implements StreamCaller, Resender, Reopener {
   private link(): OpenerLink & OutageLink & WaitLink {
     const self = this;
     return {
-      address: this.address,
+      // What the pieces' log lines and errors name the server by, never what they dial (their target).
+      address: this.shown,
       clock: this.clock,
       logger: this.logger,
       get closed() {
@@ -562,7 +567,7 @@ export class ConnPool implements StreamCaller, Resender, Reopener {
     this.active.splice(i, 1);
     if (this._state === 'closed') return;
     if (this.closedWhileIdle(slot.stream, err)) return;
-    this.logger.warn({ address: this.address, err }, 'connection lost');
+    this.logger.warn({ address: this.shown, err }, 'connection lost');
     if (this.active.length > 0) return;
     const cause = err ?? new Error('connection closed by the peer');
     if (this.opener.connecting > 0) {
@@ -581,7 +586,7 @@ export class ConnPool implements StreamCaller, Resender, Reopener {
    */
   private closedWhileIdle(stream: ClientStream, err: Error | undefined): boolean {
     if (err !== undefined || carried(stream) > 0 || stream.queued > 0) return false;
-    this.logger.info({ address: this.address }, 'the server closed an idle connection');
+    this.logger.info({ address: this.shown }, 'the server closed an idle connection');
     if (this.active.length === 0 && this.opener.connecting === 0) this.connect();
     return true;
   }
@@ -636,7 +641,7 @@ export class ConnPool implements StreamCaller, Resender, Reopener {
     this._state = 'closed';
     this.pace?.stop();
     this.outage.stop();
-    this.opener.abandon(`pool for ${this.address} closed`);
+    this.opener.abandon(`pool for ${this.shown} closed`);
     // Stackless (withoutStack): one for each call waiting, made in the close's turn, naming no caller's code.
     this.waiting.failWhere(() => withoutStack(this.unsentAtClose));
     // Told once the close is whole (nothing waits here any more): what onStateChange does then
@@ -653,12 +658,12 @@ export class ConnPool implements StreamCaller, Resender, Reopener {
 
   private tell(state: PoolState, previous: PoolState): void {
     if (state === previous) return;
-    this.logger.debug({ address: this.address, state, previous }, 'pool state');
+    this.logger.debug({ address: this.shown, state, previous }, 'pool state');
     if (!this.onStateChange) return;
     try {
       this.onStateChange(state, previous, this.address);
     } catch (err) {
-      this.logger.error({ address: this.address, err }, 'onStateChange threw');
+      this.logger.error({ address: this.shown, err }, 'onStateChange threw');
     }
   }
 }
