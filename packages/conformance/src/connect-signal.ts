@@ -12,6 +12,8 @@ const PENDING = Symbol('pending');
  * connection that comes up after its signal aborted, which hides a transport that ignores the
  * signal until a connect hangs (a pool's close then waits out `connectTimeoutMs`).
  * - A signal aborted already: the connect rejects with Cancelled, before dialling.
+ * - A signal aborted already with a timeout reason (a `TimeoutError`, as `AbortSignal.timeout(ms)`
+ *   aborts with): it rejects with Timeout, as calls given up by such a signal do.
  * - An abort while the connect is under way (right after the call, before any I/O could
  *   finish): it rejects with Cancelled. A connect that was already up when the abort came (an
  *   in-process transport whose promise is settled as `connect` returns, or a few microtasks
@@ -25,6 +27,10 @@ export async function connectSignalProblems(transport: Transport, address: Addre
 
   const before = await outcome(transport.connect(address, spec, { timeoutMs, signal: AbortSignal.abort() }));
   problems.push(...judge(before, `connect(${where}) given a signal aborted already`, 'reject with RpcError(Cancelled) before dialling'));
+
+  const timedOut = AbortSignal.abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError'));
+  const late = await outcome(transport.connect(address, spec, { timeoutMs, signal: timedOut }));
+  problems.push(...judge(late, `connect(${where}) given a signal timed out already (a TimeoutError reason)`, 'reject with RpcError(Timeout) before dialling', ErrorCode.Timeout));
 
   const abort = new AbortController();
   const connecting = transport.connect(address, spec, { timeoutMs, signal: abort.signal });
@@ -52,11 +58,11 @@ async function outcome(connect: Promise<FrameConn>): Promise<Outcome> {
   }
 }
 
-function judge(o: Outcome, what: string, should: string): string[] {
+function judge(o: Outcome, what: string, should: string, code: ErrorCode = ErrorCode.Cancelled): string[] {
   const fix = `${should} (core's connectAborted(remote, signal.reason); whenAborted hooks the abort)`;
   if ('conn' in o) return [`${what} resolved with a connection: it must ${fix}`];
   const e = o.error;
-  if (e instanceof RpcError && e.code === ErrorCode.Cancelled) return [];
+  if (e instanceof RpcError && e.code === code) return [];
   const seen = e instanceof RpcError ? `RpcError(${e.codeName}): ${e.message}` : e instanceof Error ? `${e.name}: ${e.message} (not an RpcError)` : String(e);
   return [`${what} rejected with ${seen}: it must ${fix}`];
 }

@@ -23,7 +23,15 @@ describe('the connect-signal check', () => {
     const problems = await problemsOf(tcp, mutantTransport(tcp, { ignoresConnectSignal: true }));
     expect(problems).toEqual([
       expect.stringMatching(/^connect\(127\.0\.0\.1:\d+\) given a signal aborted already resolved with a connection: it must reject with RpcError\(Cancelled\) before dialling/),
+      expect.stringMatching(/^connect\(127\.0\.0\.1:\d+\) given a signal timed out already \(a TimeoutError reason\) resolved with a connection: it must reject with RpcError\(Timeout\) before dialling/),
       expect.stringMatching(/^connect\(127\.0\.0\.1:\d+\) whose signal aborted while it was under way resolved with a connection: it must give the connect up at the abort/),
+    ]);
+  });
+
+  it('names a connect that says Cancelled for a signal whose reason is a timeout (AbortSignal.timeout)', async () => {
+    const problems = await problemsOf(tcp, mutantTransport(tcp, { cancelsOnTimeoutSignal: true }));
+    expect(problems).toEqual([
+      expect.stringMatching(/^connect\(127\.0\.0\.1:\d+\) given a signal timed out already \(a TimeoutError reason\) rejected with RpcError\(Cancelled\): connect aborted: it must reject with RpcError\(Timeout\) before dialling/),
     ]);
   });
 

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
-import type { Address, FrameConn, FrameHandlers, FrameSpec, Transport } from '@skein/core';
+import { ErrorCode, RpcError, type Address, type FrameConn, type FrameHandlers, type FrameSpec, type Transport } from '@skein/core';
 
 /**
  * Deliberately broken transports, each a real transport with one fault: the conformance
@@ -25,6 +25,8 @@ export interface Faults {
   leaksListener?: boolean;
   /** The client's connect never sees its signal: it dials, and resolves, whatever the signal says. */
   ignoresConnectSignal?: boolean;
+  /** The client's connect, given a signal aborted already, rejects with Cancelled whatever its reason (a timeout one too). */
+  cancelsOnTimeoutSignal?: boolean;
   /** The client's connections report `receivedBytes` 0 for ever: a count never made. */
   receivedBytesStuck?: boolean;
   /** The client's connections report `sentBytes` 0 for ever: a count never made. */
@@ -66,6 +68,7 @@ export function mutantTransport(inner: Transport, faults: Faults): Transport {
       const { timeoutMs: _timeoutMs, ...untimed } = options ?? {};
       if (faults.uncheckedAddress) address = unchecked(address);
       if (faults.dialsAnyScheme && 'host' in address) address = { host: address.host, port: address.port, ...(address.tls && { tls: true }) };
+      if (faults.cancelsOnTimeoutSignal && options?.signal?.aborted) throw new RpcError(ErrorCode.Cancelled, 'connect aborted');
       const side = faults.leaksFailedConnect ? sideSocket(address) : undefined;
       let conn = await inner.connect(address, spec, faults.ignoresConnectSignal ? unsignalled : faults.ignoresConnectTimeout ? untimed : options);
       side?.destroy();

@@ -157,6 +157,17 @@ describe('DiscoveryFeed', () => {
     expect(feed.status().state).toBe('live');
   });
 
+  it("says Timeout, as calls and connects do, for a ready() whose signal's reason is a timeout (AbortSignal.timeout)", async () => {
+    const feed = new DiscoveryFeed(() => {});
+    const reason = new DOMException('The operation was aborted due to timeout', 'TimeoutError');
+    const already = await feed.ready({ signal: AbortSignal.abort(reason) }).catch((e: unknown) => e);
+    expect(already).toMatchObject({ code: ErrorCode.Timeout, retry: 'never', cause: reason, message: 'waiting for discovery timed out (its signal: TimeoutError: The operation was aborted due to timeout); the watch is stale: waiting for the first read' });
+    const ac = new AbortController();
+    const waiting = feed.ready({ signal: ac.signal, timeoutMs: 60_000 });
+    ac.abort(reason);
+    await expect(waiting).rejects.toMatchObject({ code: ErrorCode.Timeout, cause: reason });
+  });
+
   it('sends joins and replaces before leaves on a full view, so a pool never drops to none in between', () => {
     const r = recorder();
     const feed = new DiscoveryFeed(r.onChange);

@@ -1,4 +1,4 @@
-import { ErrorCode, MAX_TIMER_MS, RpcError, invalidArgument } from '@skein/core';
+import { ErrorCode, MAX_TIMER_MS, RpcError, invalidArgument, isTimeoutReason, signalTimedOut } from '@skein/core';
 import type { DiscoveryStatus, ReadyOptions } from './discovery.js';
 
 /**
@@ -16,22 +16,27 @@ export function boundedReady(first: Promise<void>, status: () => DiscoveryStatus
     const s = status();
     return s.state === 'stale' ? `stale: ${s.reason}` : s.state;
   };
-  if (signal?.aborted) return Promise.reject(new RpcError(ErrorCode.Cancelled, `waiting for discovery cancelled; the watch is ${why()}`, { cause: signal.reason }));
+  // Timeout for a timeout reason (`AbortSignal.timeout(ms)`), as calls and connects say; else Cancelled.
+  const aborted = (reason: unknown): RpcError =>
+    isTimeoutReason(reason)
+      ? signalTimedOut('waiting for discovery', reason, `; the watch is ${why()}`)
+      : new RpcError(ErrorCode.Cancelled, `waiting for discovery cancelled; the watch is ${why()}`, { cause: reason });
+  if (signal?.aborted) return Promise.reject(aborted(signal.reason));
   return new Promise<void>((resolve, reject) => {
     const done = (): void => {
       clearTimeout(timer);
-      signal?.removeEventListener('abort', aborted);
+      signal?.removeEventListener('abort', onAbort);
     };
-    const aborted = (): void => {
+    const onAbort = (): void => {
       done();
-      reject(new RpcError(ErrorCode.Cancelled, `waiting for discovery cancelled; the watch is ${why()}`, { cause: signal!.reason }));
+      reject(aborted(signal!.reason));
     };
     // Referenced on purpose: a process awaiting ready() at start-up must live to see the Timeout.
     const timer = timeoutMs === undefined ? undefined : setTimeout(() => {
       done();
       reject(new RpcError(ErrorCode.Timeout, `discovery not ready after ${timeoutMs} ms; the watch is ${why()}`));
     }, timeoutMs);
-    signal?.addEventListener('abort', aborted, { once: true });
+    signal?.addEventListener('abort', onAbort, { once: true });
     first.then(
       () => {
         done();

@@ -23,7 +23,8 @@ import { resolveStreamOptions, type StreamSettings } from '../client/options.js'
 import { credentialsError, type Credentials } from '../client/credentials.js';
 import { ConnPool } from './conn-pool.js';
 import { connPoolSettings } from './conn-pool-settings.js';
-import { defaultDecision, finalError, mayHaveRun, mayRunTwice, openStreamFailure, outOfTime, type FailoverDecision } from './failover-rules.js';
+import { defaultDecision, finalError, mayHaveRun, mayRunTwice, openStreamFailure, outOfTime, overLimitsUnsent, type FailoverDecision } from './failover-rules.js';
+import { abortedAlready } from '../client/call-abort.js';
 import { RetryBudget } from './retry-budget.js';
 import { createSelector, type Selector, type ServerView } from './selection.js';
 import { FailoverCall, MAX_FREE_PLACEMENTS, type AttemptSettler } from './failover-call.js';
@@ -413,6 +414,10 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
 
   /** `c`'s attempt failed: on to another server where the rules allow it, else the caller is told. */
   private failed(c: FailoverCall, err: RpcError | RemoteError): void {
+    // The caller's own doing, not the server's: nothing moves, no hook is asked, no budget is
+    // spent, and the server is not marked failed (it saw nothing, or was given up on).
+    if (abortedAlready(c.opts) !== undefined) return this.giveUp(c, err);
+    if (overLimitsUnsent(err)) return this.giveUp(c, err, 'not tried on another server: the call is over the limits its server declared, which a fleet shares as a rule');
     if (this.displaced !== undefined && this.displace(c, err)) return;
     if (neverLeft(err) && this.placeAgainFree(c, err)) return;
     const decision = this.askHook(err, c) ?? defaultDecision(err, c.idempotent);

@@ -66,6 +66,16 @@ export function openStreamFailure(err: Error, stream: { readonly unkept: boolean
   return undefined;
 }
 
+/**
+ * True when `err` is the client's own refusal of a request over its server's limits, unsent
+ * (ClientStream, against the hello's answer: FrameTooLarge, `retry: 'safe'`). The server is fine
+ * and saw nothing; the caller sent too much, and a fleet's servers share their limits as a rule,
+ * so the call goes no further (a server's own FrameTooLarge is `retry: 'never'`).
+ */
+export function overLimitsUnsent(err: RpcError | RemoteError): boolean {
+  return err instanceof RpcError && err.code === ErrorCode.FrameTooLarge && err.retry === 'safe';
+}
+
 /** True when retrying after `err` could run a non-idempotent call twice: no hook may override that. */
 export function mayRunTwice(err: RpcError | RemoteError, idempotent: boolean): boolean {
   return !idempotent && mayHaveRun(err);
