@@ -27,10 +27,12 @@ export class ClientCallInfo implements CallInfo {
    */
   readonly setMetadata: (key: string, value: string) => void = ClientCallInfo.write;
   /**
-   * `metadata` is this call's copy, not yet sent. Private to the class itself (`#`), so that only
+   * This call's copy, not yet sent: written only while `metadata` is still it, since `metadata`
+   * is a field a plain-JS filter may assign (`info.metadata = shared`), and an object assigned so
+   * is the filter's, never written or frozen here. Private to the class itself (`#`), so that only
    * an info made here passes the check in `write`: a spread copy or an object made on it has none.
    */
-  #owns = false;
+  #copy: Record<string, string> | undefined = undefined;
 
   constructor(service: string, method: string, arg: unknown, route: string | undefined, metadata: Metadata | undefined) {
     this.service = service;
@@ -48,10 +50,8 @@ export class ClientCallInfo implements CallInfo {
    * or again (a FailoverPool's next attempt): every attempt sends the same entries.
    */
   static sent(info: ClientCallInfo): Metadata | undefined {
-    if (info.#owns) {
-      info.#owns = false;
-      Object.freeze(info.metadata);
-    }
+    if (info.#copy !== undefined && info.metadata === info.#copy) Object.freeze(info.#copy);
+    info.#copy = undefined;
     return info.metadata;
   }
 
@@ -61,12 +61,13 @@ export class ClientCallInfo implements CallInfo {
    * `metadata` option that is no record never gets here: the stub refuses it before its filters.
    */
   private static write(this: unknown, key: string, value: string): void {
-    if (typeof this !== 'object' || this === null || !(#owns in this)) throw detached();
-    if (!this.#owns) {
-      this.metadata = Object.assign(Object.create(null) as Record<string, string>, this.metadata);
-      this.#owns = true;
+    if (typeof this !== 'object' || this === null || !(#copy in this)) throw detached();
+    // Not (or no longer) this call's copy: a caller's, another call's, or one a filter assigned.
+    if (this.#copy === undefined || this.metadata !== this.#copy) {
+      this.#copy = Object.assign(Object.create(null) as Record<string, string>, this.metadata);
+      this.metadata = this.#copy;
     }
-    (this.metadata as Record<string, string>)[key] = value;
+    this.#copy[key] = value;
   }
 }
 

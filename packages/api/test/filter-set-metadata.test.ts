@@ -312,6 +312,23 @@ describe("a client call's own copy of its metadata", () => {
     await client.op();
     expect(attempts).toEqual([{ 'x-id': 'at-before' }, { 'x-id': 'at-before' }]);
   });
+
+  it("is never an object a filter assigned to info.metadata (readonly in the types only): that one is not written, nor frozen", async () => {
+    const s = await echoServer();
+    // A plain-JS filter's module-level default, meant to stay as written.
+    const shared: Entries = { tenant: 'acme' };
+    const assigning: Filter = { before: (info) => void ((info as { metadata: unknown }).metadata = shared) };
+    const first: Filter = { before: (info) => info.setMetadata('x-request-id', 'r1') };
+    const last: Filter = { before: (info) => info.setMetadata('token', 'T') };
+    // Written after the assignment: a copy of the assigned object, which the call sends.
+    const writing = createClient(Echo, s.stream, { codec, filters: [first, assigning, last] });
+    expect(await writing.unary()).toEqual({ tenant: 'acme', token: 'T' });
+    // Not written after it: the assigned object itself is sent, and left as it was, unfrozen.
+    const sending = createClient(Echo, s.stream, { codec, filters: [first, assigning] });
+    expect(await sending.unary()).toEqual({ tenant: 'acme' });
+    expect(shared).toEqual({ tenant: 'acme' });
+    expect(Object.isFrozen(shared)).toBe(false);
+  });
 });
 
 describe('setMetadata called other than on its info', () => {

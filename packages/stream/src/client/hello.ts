@@ -136,13 +136,18 @@ export class ClientHello {
     this.known();
   }
 
-  /** What a call or stream with `head` fails with when the head is over what the server reads (known once the hello is answered). */
+  /**
+   * What a call or stream with `head` fails with when the head is over what the server reads
+   * (known once the hello is answered). Both limits are this server's and the head is refused
+   * unsent, so both are `retry: 'safe'` (another server may read it), as `checkCall`'s refusals
+   * over the server's limits are: FrameTooLarge's default 'never' is for a frame a peer refused.
+   */
   headTooLarge(head: Uint8Array | undefined): RpcError | undefined {
     const max = this.agreed?.maxHead ?? 0;
     if (head === undefined || max === 0) return undefined;
     // Counted as the server counts it (its entries too), so that it is refused here, unsent.
     const over = headOver(head, 0, head.length, max);
-    if (over !== undefined) return new RpcError(ErrorCode.FrameTooLarge, `metadata of ${describeHeadOver(over, 'bytes encoded')} exceeds the server's limit of ${max}`);
+    if (over !== undefined) return new RpcError(ErrorCode.FrameTooLarge, `metadata of ${describeHeadOver(over, 'bytes encoded')} exceeds the server's limit of ${max}`, { retry: 'safe' });
     // The head goes as a request frame's message, which the server reads within its maxMessage
     // as any (sent, the connection would be lost): named here for what it is, not the call's message.
     const maxMessage = this.serverLimits?.maxMessage;
