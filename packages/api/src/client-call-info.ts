@@ -1,5 +1,5 @@
 import type { Metadata } from '@skein/stream';
-import type { CallInfo } from './filters.js';
+import type { CallInfo } from './call-info.js';
 
 /**
  * A client call's CallInfo, whose filters set the metadata it sends (`setMetadata`). Its
