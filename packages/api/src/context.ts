@@ -65,10 +65,18 @@ export class CallContext implements FilterWatch, AbortSource {
    * connected with `serve` and the hello agreed calls both ways (docs/protocol.md). Give it to
    * `createClient(Def, ctx.caller, { codec })`. Undefined when that side serves nothing (a razor
    * v1 client, a Skein client without `serve`). In a WorkerPool's worker it calls through the
-   * pool, with the same outcomes (@skein/workers README, "Calls both ways").
+   * pool, with the same outcomes (@skein/workers README, "Calls both ways"). The connection's
+   * one caller (a client made over it is found again at every call); a call back made with
+   * `{ ctx }` still goes once the server's close began, while this call runs (the drain waits
+   * for its handler), where one without it is refused then, Closed, unsent.
    */
   get caller(): Caller | undefined {
     return this.req.conn.caller;
+  }
+
+  /** @internal AbortSource's: its request came over `conn` and is unanswered (a call back made with `{ ctx }` goes in the server's drain). */
+  unansweredOn(conn: object): boolean {
+    return this.req.unansweredOn(conn);
   }
 
   /** `'peer'` or `'client'`, as the server's `peers.admit` decided (a server without `peers` has only clients). */

@@ -7,9 +7,10 @@ import { createClient, createServiceDispatch, implement, method, service, type C
 import { listening, transport } from './harness.js';
 
 // At most once with a reverse call in the middle hop: the client's FailoverPool calls a Front,
-// whose handler calls the client back over that connection (`ctx.caller`). The Front begins to
-// close while its handler runs, so the reverse call is refused unsent (Closed, "never ran"); the
-// handler passes that refusal on. It ran on the Front all the same: the client is told it may
+// whose handler calls the client back over that connection (`ctx.caller`), not made for its call
+// (without `{ ctx }`, which the drain would let through). The Front begins to close while its
+// handler runs, so the reverse call is refused unsent (Closed, "never ran"); the handler passes
+// that refusal on. It ran on the Front all the same: the client is told it may
 // have run, and the pool does not move the call to the other Front.
 
 const codec = msgpackCodec;
@@ -31,7 +32,7 @@ describe("a Front's handler passing on its refused reverse call", () => {
         frontRuns[i]!++;
         started.resolve(i);
         await goOn.promise;
-        return createClient(Peer, ctx.caller!, { codec }).charge(id, { ctx });
+        return createClient(Peer, ctx.caller!, { codec }).charge(id);
       };
       const server = new RpcServer({ logger: silentLogger, dispatch: createServiceDispatch({ codec, logger: silentLogger, services: [implement(Front, { chargeBack })] }) });
       servers.push(server);

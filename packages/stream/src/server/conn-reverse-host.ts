@@ -24,6 +24,11 @@ export interface ReverseLink {
 export class ConnReverseHost implements ReverseHost {
   constructor(private readonly link: ReverseLink) {}
 
+  // The link is the ServerConn itself, the owner its requests name (ServerRequest.unansweredOn).
+  get owner(): object {
+    return this.link;
+  }
+
   // Read when a message needs it: an idle connection never builds the peer's name.
   get remote(): string {
     return this.link.conn.remote;

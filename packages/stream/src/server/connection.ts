@@ -483,7 +483,8 @@ export class ServerConn implements FrameHandlers, FrameSpec, Responder, Extensio
 
   /**
    * The server began to close (at `close()`, before its listeners have): a reverse call made
-   * from now on is refused at once, unsent (Closed), as the peer is being left; those out or
+   * from now on is refused at once, unsent (Closed), as the peer is being left, but for one made
+   * for a request of it still running (its `abortSource`: the drain waits for it); those out or
    * waiting for the window still go and are answered within the drain.
    */
   private stopReverseCalls(): void {

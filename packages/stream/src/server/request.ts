@@ -143,6 +143,11 @@ export class ServerRequest implements Controlled, AbortSource {
     return this.answered;
   }
 
+  /** @internal AbortSource's: it came over `conn` and is unanswered (a reverse call made with it goes in the drain). */
+  unansweredOn(conn: object): boolean {
+    return conn === this.owner && !this.answered;
+  }
+
   /**
    * Fires when nobody waits for the answer any more: the client cancelled the call, its
    * deadline passed (the reason is then a Timeout RpcError), or the connection closed. A

@@ -23,6 +23,8 @@ import { PumpSoon } from '../internals/pump-soon.js';
 /** What a ReverseCaller writes through: its server connection. */
 export interface ReverseHost {
   readonly remote: string;
+  /** Its ServerConn, as its requests know it: a call made for one still running goes in the drain (AbortSource.unansweredOn). */
+  readonly owner: object;
   /** What the other side reads (its hello's receive limits; a later hello may change them). */
   readonly limits: ReplyLimits;
   /** The connection's send buffer is over its high-water mark: calls wait (the host calls `drained` once it is not). */
@@ -156,7 +158,11 @@ export class ReverseCaller implements Caller {
       return this.refuse(action, notify, fromDownstream(err as RpcError));
     }
     if (this.state === 'closed') return this.refuse(action, notify, new RpcError(ErrorCode.IO, `connection from ${this.host.remote} is closed: reverse call not sent`, { cause: this.closeCause, retry: 'safe' }));
-    if (this.state === 'draining') return this.refuse(action, notify, new RpcError(ErrorCode.Closed, `connection from ${this.host.remote} is closing: reverse call not sent`));
+    // Draining: only a call made for a request of this connection still running goes (`abortSource:
+    // req`, `{ ctx }`): the drain waits for its handler, which may need the answer to give its own.
+    if (this.state === 'draining' && opts.abortSource?.unansweredOn?.(this.host.owner) !== true) {
+      return this.refuse(action, notify, new RpcError(ErrorCode.Closed, `connection from ${this.host.remote} is closing: reverse call not sent`));
+    }
     const aborted = abortedAlready(opts);
     if (aborted) return this.refuse(action, notify, aborted);
     const sendNow = this.onWire.size < this.window && this.waiting.size === 0 && !this.host.congested;
@@ -212,7 +218,7 @@ export class ReverseCaller implements Caller {
     if (this.waiting.size !== 0) this.pump();
   }
 
-  /** The server is closing: no new reverse calls; those out and waiting still go and are answered. */
+  /** The server is closing: no new reverse calls but those made for its running requests (`send`); those out and waiting still go and are answered. */
   drain(): void {
     if (this.state === 'open') this.state = 'draining';
   }
