@@ -90,7 +90,7 @@ export type ServerConnOptions = ServerConnOptionsOf<ServerConn>;
  * turn or sooner once it is big (so a long turn's first answers leave early), and responses
  * leave in completion order.
  */
-export class ServerConn implements FrameHandlers, FrameSpec, Responder, ExtensionsHost, HelloLink, InfoLink {
+export class ServerConn implements FrameHandlers, Responder, ExtensionsHost, HelloLink, InfoLink {
   inFlight = 0;
   /**
    * Set per call (one read, or a reverse call sent), cleared per tick: cheaper than reading the
@@ -172,30 +172,28 @@ export class ServerConn implements FrameHandlers, FrameSpec, Responder, Extensio
     this.maxInFlight = role.limits.maxInFlightPerConn;
     // A transport that takes the kind's spec refuses an oversized header as it arrives, before the
     // body is held; with any other, each whole frame is checked here.
-    // The connection itself is the spec (FrameSpec, below): the kind's, whose refusal it may end with a goodbye.
-    if (this.conn.setFrameSpec !== undefined) this.conn.setFrameSpec(this);
+    // The kind's spec, whose refusal this connection may end with a goodbye (`refusingSpec`).
+    if (this.conn.setFrameSpec !== undefined) this.conn.setFrameSpec(this.refusingSpec(role.limits.spec));
     else this.frameCheck = role.limits.check;
     // Its wait is bounded by the server (Probations), whatever it waits for: a certificate or credentials.
     this.mark(PROBATION, role.probation);
     this.maybeResume();
   }
 
-  /** FrameSpec's: requests, as the kind's spec (`applyRole`) reads them. A getter: no field per connection. */
-  get headerLength(): number {
-    return REQUEST_HEADER_LENGTH;
-  }
-
-  get outbound(): FrameSpec | undefined {
-    return this.role?.limits.spec.outbound;
-  }
-
-  /** FrameSpec's: the kind's limits (set before this spec is given to the transport); a refusal may end with a goodbye. */
-  bodyLength(bytes: Uint8Array, at: number): number {
-    try {
-      return this.role!.limits.spec.bodyLength(bytes, at);
-    } catch (err) {
-      throw this.lastWords(err);
-    }
+  /**
+   * `spec` (the kind's, for requests) as the transport reads by it: a plain object with its own
+   * fields, as a transport may copy or wrap a spec (`{ ...spec }`), whose refusal of a request
+   * may end with a goodbye (`lastWords`). Made at accept, and again when the connection becomes a peer.
+   */
+  private refusingSpec(spec: FrameSpec): FrameSpec {
+    const bodyLength = (bytes: Uint8Array, at: number): number => {
+      try {
+        return spec.bodyLength(bytes, at);
+      } catch (err) {
+        throw this.lastWords(err);
+      }
+    };
+    return spec.outbound === undefined ? { headerLength: spec.headerLength, bodyLength } : { headerLength: spec.headerLength, bodyLength, outbound: spec.outbound };
   }
 
   /**
