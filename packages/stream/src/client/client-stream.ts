@@ -196,10 +196,13 @@ export class ClientStream implements StreamCaller {
     this.streaming = new ConnStreams(this.streamsHost(), conn, settings.limits, settings.streamWindowBytes, this.streams, this.opening);
     // First: what waits for the answer of a server that refused the connection goes nowhere.
     this.hello.whenKnown(() => this.refusedByServer());
-    // Before the held calls go: past the server's cap it would hold one and stop reading (keepalive pings too).
-    this.hello.whenKnown(() => this.throttler.narrow(this.hello.maxInFlight));
-    // Before the held calls go: one over the server's limits would cost the connection.
-    this.hello.whenKnown(() => this.takeServerLimits());
+    // Before the held calls go: past the server's cap it would hold one and stop reading (keepalive
+    // pings too), and one over the server's limits would cost the connection (one waiter for both:
+    // a connection keeps its waiters until the answer comes).
+    this.hello.whenKnown(() => {
+      this.throttler.narrow(this.hello.maxInFlight);
+      this.takeServerLimits();
+    });
     // Calls with a head wait for the answer (a v1 peer must never see one): here they go on.
     this.hello.whenKnown(() => this.releaseHeld());
     // Reverse calls are read only if the server agreed them.
