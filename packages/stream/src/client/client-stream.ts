@@ -532,9 +532,8 @@ export class ClientStream implements StreamCaller {
   private checkCall(action: string | number, msg: Uint8Array, blob: Uint8Array): number | Uint8Array {
     if (!(msg instanceof Uint8Array)) throw invalidArgument('msg must be a Uint8Array');
     if (!(blob instanceof Uint8Array)) throw invalidArgument('blob must be a Uint8Array');
-    const limits = this.sendLimits;
-    if (msg.length > limits.maxMessage) throw this.overLimit('message', msg.length, limits.maxMessage, this.limits.maxMessage);
-    if (blob.length > limits.maxBlob) throw this.overLimit('blob', blob.length, limits.maxBlob, this.limits.maxBlob);
+    const over = this.overSendLimits(msg.length, blob.length, 0);
+    if (over !== undefined) throw over;
     if (typeof action === 'number') {
       // From HELLO_ACTION up, numeric actions are the protocol's own (hello, extension frames).
       if (!Number.isInteger(action) || action <= PING_ACTION || action >= HELLO_ACTION) {
@@ -555,7 +554,8 @@ export class ClientStream implements StreamCaller {
     let prefix = this.actions.get(action);
     if (prefix) return prefix;
     const bytes = utf8.encode(action);
-    if (bytes.length > this.sendLimits.maxAction) throw this.overLimit('action', bytes.length, this.sendLimits.maxAction, this.limits.maxAction);
+    const over = this.overSendLimits(0, 0, bytes.length);
+    if (over !== undefined) throw over;
     prefix = new Uint8Array(REQUEST_HEADER_LENGTH + bytes.length);
     prefix.set(bytes, REQUEST_HEADER_LENGTH);
     // Actions are method names, a small set; the bound only guards against callers that mint them.
@@ -700,12 +700,15 @@ export class ClientStream implements StreamCaller {
 
   /** What a call that waited (`transmit`) is over of `sendLimits`, checked as `checkCall` checks a new one. */
   private overServerLimits(call: Call): RpcError | undefined {
+    return this.overSendLimits(call.msg.length, call.blob.length, typeof call.action === 'number' ? 0 : call.action.length - REQUEST_HEADER_LENGTH);
+  }
+
+  /** The first of a request's parts (bytes; an action by its name's, 0 for a numeric one) over `sendLimits`, if any: one check for new calls and those that waited. */
+  private overSendLimits(msg: number, blob: number, action: number): RpcError | undefined {
     const limits = this.sendLimits;
-    if (call.msg.length > limits.maxMessage) return this.overLimit('message', call.msg.length, limits.maxMessage, this.limits.maxMessage);
-    if (call.blob.length > limits.maxBlob) return this.overLimit('blob', call.blob.length, limits.maxBlob, this.limits.maxBlob);
-    if (typeof call.action === 'number') return undefined;
-    const actionLength = call.action.length - REQUEST_HEADER_LENGTH;
-    if (actionLength > limits.maxAction) return this.overLimit('action', actionLength, limits.maxAction, this.limits.maxAction);
+    if (msg > limits.maxMessage) return this.overLimit('message', msg, limits.maxMessage, this.limits.maxMessage);
+    if (blob > limits.maxBlob) return this.overLimit('blob', blob, limits.maxBlob, this.limits.maxBlob);
+    if (action > limits.maxAction) return this.overLimit('action', action, limits.maxAction, this.limits.maxAction);
     return undefined;
   }
 
