@@ -1,5 +1,6 @@
 import { ErrorCode, RpcError } from '@skein/core';
 import type { CallInfo, Filter } from './filters.js';
+import { checkOptionKey } from './metadata-keys.js';
 import { isThenable } from './thenable.js';
 
 /**
@@ -10,7 +11,7 @@ import { isThenable } from './thenable.js';
 export type BearerCheck = (token: string, info: CallInfo) => unknown;
 
 export interface BearerAuthOptions {
-  /** The metadata key the token is under. Default `authorization`, as `Bearer <token>`. */
+  /** The metadata key the token is under (1 to 255 bytes, not a reserved one: checked when the filter is made). Default `authorization`, as `Bearer <token>`. */
   key?: string;
   /** Calls that need no token (a health check): true lets the call through unchecked. */
   skip?: (info: CallInfo) => boolean;
@@ -27,7 +28,8 @@ const BEARER = /^Bearer +(\S+) *$/i;
  */
 export function bearerAuth(check: BearerCheck, opts: BearerAuthOptions = {}): Filter {
   if (typeof check !== 'function') throw new RpcError(ErrorCode.InvalidArgument, 'bearerAuth needs a check function');
-  const key = opts.key ?? 'authorization';
+  // Checked here: a key no client can send (empty, too long, reserved) refused every call, unsaid why.
+  const key = checkOptionKey(opts.key ?? 'authorization', 'bearerAuth');
   const skip = opts.skip;
   return {
     name: 'bearer-auth',

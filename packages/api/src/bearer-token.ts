@@ -1,17 +1,15 @@
-import { ErrorCode, RpcError, utf8Length } from '@skein/core';
+import { ErrorCode, RpcError } from '@skein/core';
 import type { CallInfo, Filter } from './filters.js';
+import { checkOptionKey } from './metadata-keys.js';
 import { isThenable } from './thenable.js';
 
 /** The token to send now: a string, or a promise (any thenable) of one; asked once per call, so a token that rotates is read fresh. */
 export type BearerTokenSource = (info: CallInfo) => string | PromiseLike<string>;
 
 export interface BearerTokenOptions {
-  /** The metadata key the token goes under, as the server's `bearerAuth` reads it (1 to 255 bytes, as a call head carries one). Default `authorization`, as `Bearer <token>`. */
+  /** The metadata key the token goes under, as the server's `bearerAuth` reads it (1 to 255 bytes, as a call head carries one; not a reserved one, `skein-stream`). Default `authorization`, as `Bearer <token>`. */
   key?: string;
 }
-
-/** A call head's longest key, in UTF-8 bytes (docs/protocol.md, "Call head"). */
-const MAX_KEY_BYTES = 255;
 
 /**
  * The client filter that pairs with the server's `bearerAuth`: sets `authorization: Bearer
@@ -20,13 +18,12 @@ const MAX_KEY_BYTES = 255;
  * filter's `before` is. One that gives no token (no string, an empty one, or one with
  * whitespace, which `bearerAuth` refuses: a trailing newline read from a file) fails the call
  * with Unauthenticated, unsent (`retry: 'safe'`: no server saw it), as a connection's
- * credentials function that fails does. A `key` no call head can carry is refused here, with
- * InvalidArgument, rather than failing every call.
+ * credentials function that fails does. A `key` no call head can carry, or a reserved one, is
+ * refused here, with InvalidArgument, rather than failing every call.
  */
 export function bearerToken(token: BearerTokenSource, opts: BearerTokenOptions = {}): Filter {
   if (typeof token !== 'function') throw new RpcError(ErrorCode.InvalidArgument, 'bearerToken needs a function that returns the token');
-  const key = opts.key ?? 'authorization';
-  if (typeof key !== 'string' || key === '' || utf8Length(key) > MAX_KEY_BYTES) throw new RpcError(ErrorCode.InvalidArgument, `bearerToken: key must be a metadata key, a string of 1 to ${MAX_KEY_BYTES} bytes`);
+  const key = checkOptionKey(opts.key ?? 'authorization', 'bearerToken');
   return {
     name: 'bearer-token',
     before(info) {

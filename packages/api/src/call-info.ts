@@ -40,8 +40,12 @@ export interface CallInfo {
    * the caller made it (a caller may pass one to many calls; another call's `info.metadata`
    * too): the first write makes the call's own copy. Only a `before`'s write (before the call is
    * sent) reaches the server: what is sent is fixed then, so every attempt sends the same, and a
-   * later write makes a copy nothing sends. Checked as the `metadata` option is when the call is
-   * sent: a value that is no string fails the call with InvalidArgument, unsent. Called other than
+   * later write makes a copy nothing sends. Each write makes a new copy: an object read off
+   * `info.metadata` never changes after (handed unsent to a call the filter makes, it sends what
+   * was read). Checked as the `metadata` option is when the call is sent: a value that is no
+   * string fails the call with InvalidArgument, unsent. A key that is no string (a symbol, which
+   * the wire drops) or a reserved one (`skein-stream`) throws InvalidArgument here, and fails the
+   * call so, unsent, in an object a filter assigns to `info.metadata`. Called other than
    * as `info.setMetadata(...)` (taken off `info`, or on a copy such as `{ ...info }`), it throws
    * a TypeError that says so. Server: throws, as the call came with the client's metadata.
    */

@@ -1,10 +1,12 @@
+import { invalidArgument } from '@skein/core';
 import type { Metadata } from '@skein/stream';
 import type { CallInfo } from './call-info.js';
+import { keyRefusal } from './metadata-keys.js';
 
 /**
  * A client call's CallInfo, whose filters set the metadata it sends (`setMetadata`). Its
- * `metadata` is the caller's `metadata` option until a filter writes: the first write makes a
- * copy of this call's own, which is written until the call is sent (`ClientCallInfo.sent`).
+ * `metadata` is the caller's `metadata` option until a filter writes: each write makes a new
+ * copy of this call's own, until the call is sent (`ClientCallInfo.sent`).
  *
  * Ownership is the call's, not the object's: a call whose `metadata` option is another call's
  * `info.metadata` (a filter passing its request id on to a call it makes first), or a copy
@@ -27,10 +29,11 @@ export class ClientCallInfo implements CallInfo {
    */
   readonly setMetadata: (key: string, value: string) => void = ClientCallInfo.write;
   /**
-   * This call's copy, not yet sent: written only while `metadata` is still it, since `metadata`
-   * is a field a plain-JS filter may assign (`info.metadata = shared`), and an object assigned so
-   * is the filter's, never written or frozen here. Private to the class itself (`#`), so that only
-   * an info made here passes the check in `write`: a spread copy or an object made on it has none.
+   * This call's last copy, not yet sent: frozen when sent only while `metadata` is still it, since
+   * `metadata` is a field a plain-JS filter may assign (`info.metadata = shared`), and an object
+   * assigned so is the filter's, never written or frozen here. Private to the class itself (`#`),
+   * so that only an info made here passes the check in `write`: a spread copy or an object made on
+   * it has none.
    */
   #copy: Record<string, string> | undefined = undefined;
 
@@ -59,15 +62,21 @@ export class ClientCallInfo implements CallInfo {
    * A client filter's write. The copy inherits nothing, as a server's record of metadata does: a
    * key such as `__proto__` is an entry like any other, never a prototype set by assignment. A
    * `metadata` option that is no record never gets here: the stub refuses it before its filters.
+   * A key the wire cannot carry (a symbol: dropped unsaid) or a reserved one (`skein-stream`)
+   * throws InvalidArgument, which fails the call unsent.
+   *
+   * Each write makes a new copy, never writing the one before: an object read off `info.metadata`
+   * stays as it was read, so a call a filter hands it to, unsent (an audit call not waited for, or
+   * one a pool sends once connected), never sends what a later filter of this call writes.
    */
   private static write(this: unknown, key: string, value: string): void {
     if (typeof this !== 'object' || this === null || !(#copy in this)) throw detached();
-    // Not (or no longer) this call's copy: a caller's, another call's, or one a filter assigned.
-    if (this.#copy === undefined || this.metadata !== this.#copy) {
-      this.#copy = Object.assign(Object.create(null) as Record<string, string>, this.metadata);
-      this.metadata = this.#copy;
-    }
-    this.#copy[key] = value;
+    const why = keyRefusal(key);
+    if (why !== undefined) throw invalidArgument(`${this.action}: setMetadata: ${why}`);
+    const copy = Object.assign(Object.create(null) as Record<string, string>, this.metadata);
+    copy[key] = value;
+    this.#copy = copy;
+    this.metadata = copy;
   }
 }
 

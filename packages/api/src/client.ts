@@ -8,6 +8,7 @@ import { ClientFilterWait, carrierTimeout } from './client-filter-wait.js';
 import { inherit } from './inherited-options.js';
 import { failed, mapError, type MethodReplies, type ReplyState } from './method-replies.js';
 import { ClientCache } from './client-cache.js';
+import { entriesRefusal } from './metadata-keys.js';
 import { callStream, streamStub } from './stream-client.js';
 import { unaryCall, unaryStub } from './unary-call.js';
 import { unheededOption } from './unheeded-options.js';
@@ -117,10 +118,19 @@ function streamOptions(o: MethodCallOptions): CallOptions {
 /**
  * The options a filtered call is sent with: with the metadata its filters set (`info.setMetadata`,
  * which wrote to a copy of its own), fixed from now on, else as they were, with no object made.
+ * Metadata they changed (wrote, or assigned to `info.metadata`) is refused, InvalidArgument,
+ * unsent, with an entry they set under a symbol key (the wire drops it unsaid) or a reserved one
+ * (`skein-stream`); the caller's own entries go as they would without filters.
  */
 function withSetMetadata<O extends MethodCallOptions>(sent: O, o: MethodCallOptions, info: ClientCallInfo): O {
   const metadata = ClientCallInfo.sent(info);
-  return metadata === o.metadata ? sent : extended(sent, { metadata });
+  if (metadata === o.metadata) return sent;
+  // No record at all (plain JS assigned null, a string): left to the carrier, which refuses it as the option's.
+  if (metadata !== undefined && metadataRefusal(metadata) === undefined) {
+    const refused = entriesRefusal(metadata, o.metadata);
+    if (refused !== undefined) throw failed(info.action, refused);
+  }
+  return extended(sent, { metadata });
 }
 
 /**
