@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { hasUserInfo, invalidArgument, parseAddress, withoutUserInfo, wrongPemKind, type Address, type PemWanted, type TlsOptions, type Transport } from '@skein/core';
+import { hasUserInfo, invalidArgument, parseAddress, shownUrl, withoutUserInfo, wrongPemKind, type Address, type PemWanted, type TlsOptions, type Transport } from '@skein/core';
 import { nodeRuntime } from '@skein/runtime-node';
 import { tcpTransport } from '@skein/transport-tcp';
 import { wsTransport } from '@skein/transport-ws';
@@ -24,10 +24,11 @@ export interface TlsFlags {
 
 /**
  * A URL as messages show it: without a user and password (`ws://alice:pw@host`), which a
- * message, printed and perhaps logged, must not repeat, whatever else it refuses the URL for
- * (core's `withoutUserInfo`, as parseAddress's own messages show an address).
+ * message, printed and perhaps logged, must not repeat, whatever else it refuses the URL for,
+ * and without its query (a token, or the rest of a password a `?` ended: `tcp://u:1?pw@h:1`),
+ * as parseAddress's own messages show an address (core's `withoutUserInfo` and `shownUrl`).
  */
-const shown = (text: string): string => JSON.stringify(withoutUserInfo(text));
+const shown = (text: string): string => JSON.stringify(shownUrl(withoutUserInfo(text)));
 
 const FORMS = 'host:port, tcp://host:port, tls://host:port, unix:/path, tls+unix:/path, ws://host[:port][/path], wss://host[:port][/path] or ws+unix:/path';
 

@@ -28,9 +28,10 @@ const WS_DEFAULT_PORT = { ws: 80, wss: 443 } as const;
 
 /**
  * Accepts `host:port`, `tcp://host:port`, `tls://host:port`, `ws://host[:port]/path`,
- * `wss://host[:port]/path`, `[::1]:port`, `unix:/path`, `tls+unix:/path`, `/absolute/path`, or an
- * Address object. A ws:// or wss:// URL without a port gets 80 or 443, as a browser dials it (a
- * URL copied from a page or a proxy's config has none). A scheme is read in any case (`WSS://`,
+ * `wss://host[:port]/path` (a query with or without a path: `wss://h?q` dials `/?q`),
+ * `[::1]:port`, `unix:/path`, `tls+unix:/path`, `/absolute/path`, or an Address object. A ws://
+ * or wss:// URL without a port gets 80 or 443, as a browser dials it (a URL copied from a page or
+ * a proxy's config has none). A scheme is read in any case (`WSS://`,
  * RFC 3986 §3.1). A host is kept as written (`API.example.com`: what logs and errors name, and a
  * TLS servername, which certificates match in any case); a pool's key folds it (`serverKey`).
  * Throws InvalidArgument on anything else, and on a user and password (`wss://u:p@h/skein`):
@@ -48,12 +49,13 @@ export function parseAddress(input: string | Address): Address {
   const scheme = /^(tcp|tls|ws|wss):\/\//i.exec(s)?.[1]?.toLowerCase();
   const rest = scheme === undefined ? s : s.slice(scheme.length + 3);
   const web = scheme === 'ws' || scheme === 'wss';
-  // A host ends at a port, a path, a query or a fragment: `wss://h?x` is no host `h?x` on 443.
+  // A host ends at a port, a path, a query or a fragment: `wss://h?x` is host `h` on 443, query `x`.
   const m = (web ? WS_ADDRESS : /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/).exec(rest);
-  // A URL's query left out: a token in it would be in the error (a bad host, `ws://a b/skein?token=…`).
-  if (!m) throw invalidArgument(`not an address: ${JSON.stringify(web ? shownUrl(withoutUserInfo(input)) : withoutUserInfo(input))} (want ${ADDRESS_FORMS})`);
+  // A query left out: a token in it would be in the error (a bad host, `ws://a b/skein?token=…`),
+  // as would the rest of a password a `?` ended early (`tcp://user:1?pw@h:1`).
+  if (!m) throw invalidArgument(`not an address: ${JSON.stringify(shownUrl(withoutUserInfo(input)))} (want ${ADDRESS_FORMS})`);
   const port = m[3] !== undefined ? Number(m[3]) : WS_DEFAULT_PORT[scheme as 'ws' | 'wss'];
-  const address = { host: m[1] ?? m[2]!, port, ...(m[4] ? { urlPath: m[4] } : {}), ...(scheme !== undefined && scheme !== 'tls' && { scheme: web ? 'ws' : 'tcp' } as const) };
+  const address = { host: m[1] ?? m[2]!, port, ...(m[4] ? { urlPath: resourceName(m[4]) } : {}), ...(scheme !== undefined && scheme !== 'tls' && { scheme: web ? 'ws' : 'tcp' } as const) };
   return checkAddress(withTls(address, scheme === 'tls' || scheme === 'wss'));
 }
 
@@ -63,7 +65,13 @@ export function parseAddress(input: string | Address): Address {
  * forbidden host code points), so that what is accepted here is dialled, not refused by the
  * client's `new WebSocket` with the whole URL, token and all, in its message.
  */
-const WS_ADDRESS = /^(?:\[([0-9A-Fa-f:.]+)\]|([^\s%:/?#<>@[\\\]^|\x00-\x1f\x7f]+))(?::(\d+))?(\/[^#]*)?$/;
+const WS_ADDRESS = /^(?:\[([0-9A-Fa-f:.]+)\]|([^\s%:/?#<>@[\\\]^|\x00-\x1f\x7f]+))(?::(\d+))?([/?][^#]*)?$/;
+
+/**
+ * A URL's path and query as dialled: a query with no path (`wss://h?q`) has the path `/` (RFC
+ * 3986 §6.2.3, RFC 6455 §3's resource name, as the WHATWG URL reads it), so `/?q`.
+ */
+const resourceName = (pathAndQuery: string): string => (pathAndQuery.startsWith('?') ? `/${pathAndQuery}` : pathAndQuery);
 
 const withTls = <A extends Address>(a: A, tls: boolean): A => (tls ? { ...a, tls: true } : a);
 

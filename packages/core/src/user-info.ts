@@ -1,57 +1,51 @@
+import { urlParts, withoutLogin, type UrlParts } from './url-parts.js';
+
 /*
  * A user and password written into an address (`wss://alice:pw@host/skein`, `alice:pw@host:7000`).
  * Nothing would send them (every transport dials host, port and path), so a login would fail as
  * if the server refused it: they are refused, and never repeated in a message, which may be
- * printed or logged.
+ * printed or logged. Read from the text's RFC 3986 parts (`urlParts`).
  */
 
 /** A Unix socket path's `@` is its own (`unix:/run/a@b.sock`, `/run/a@b.sock`, ws's `ws+unix:`). */
 const SOCKET_PATH = /^(?:(?:tls\+|ws\+)?unix:|\/)/i;
 
-const SCHEME = /^[a-z][a-z0-9+.-]*:\/\//i;
+/**
+ * Whether a `/`, `?` or `#` in a password (seldom percent-encoded) may have ended the authority
+ * early, its `@` then after it: a port that is no number (`ws://alice:pa/ss@host`, `user:/pw@h`),
+ * or a fragment right after the authority (`ws://alice:1#pw@host`), which no address has. A
+ * number's `/` or `?` is a path's or a query's (`ws://alice:12/ss@host`: host alice, port 12).
+ */
+const cutShort = (p: UrlParts): boolean => p.rest.includes('@') && ((p.port !== undefined && !/^\d+$/.test(p.port)) || p.rest.startsWith('#'));
 
 /**
- * An authority that reads as `user:pw` cut short, not `host[:port]`: a `/`, `#` or `?` in a
- * password (seldom percent-encoded) ends it early (`ws://alice:pa/ss@host`, port "pa").
+ * `text` without its login, or undefined when it has none: the authority's user info, or, for
+ * a login cut short, everything up to the first `@` after the authority, and any user info of
+ * the authority after it (`ws://user:p/w@x@h/skein` is `ws://h/skein`).
  */
-const LOGIN_CUT_SHORT = /^[^[\]:@]*:(?!\d+$)/;
-
-/** `text` split at its authority: after `scheme://` up to the first `/`, `?` or `#`; without a scheme (`user:pw@h:1`), up to the first `/`. */
-function split(text: string): { scheme: string; authority: string; end: string; after: string } {
-  const scheme = SCHEME.exec(text)?.[0] ?? '';
-  const rest = text.slice(scheme.length);
-  const at = rest.search(scheme === '' ? /\// : /[/?#]/);
-  const cut = at < 0 ? rest.length : at;
-  return { scheme, authority: rest.slice(0, cut), end: rest.charAt(cut), after: rest.slice(cut) };
+function afterLogin(text: string): string | undefined {
+  if (SOCKET_PATH.test(text)) return undefined;
+  const p = urlParts(text);
+  if (p.userInfo !== undefined) return withoutLogin(p);
+  if (!cutShort(p)) return undefined;
+  return withoutLogin(urlParts(p.scheme + p.rest.slice(p.rest.indexOf('@') + 1)));
 }
 
 /**
- * Whether `text` has a user (and password) before its host: an `@` in its authority, or (before
- * any query) after one that a `/` or `#` in a password cut short (`ws://alice:pa/ss@host`,
- * `ws://alice:1#pw@host`). A path's `@` (`ws://h:1/users/@me`), a fragment's after a path and a
- * query's are not.
+ * Whether `text` has a user (and password) before its host: user info in its authority, or a
+ * login a password's `/`, `?` or `#` cut short (`cutShort`). A path's `@` (`ws://h:1/users/@me`),
+ * a query's and a fragment's after a path are not.
  */
 export function hasUserInfo(text: string): boolean {
-  if (SOCKET_PATH.test(text)) return false;
-  const { authority, end, after } = split(text);
-  if (authority.includes('@')) return true;
-  const q = after.indexOf('?');
-  if (!(q < 0 ? after : after.slice(0, q)).includes('@')) return false;
-  // No address has a fragment: a `#` right after the authority is a password's (`u:1#pw@h`).
-  return end === '#' || (end === '/' && LOGIN_CUT_SHORT.test(authority));
+  return afterLogin(text) !== undefined;
 }
 
 /**
- * `text` as a message may show it: without its authority's user and password (kept after a
- * `scheme://`); a path's `@` is left as it is. Where a `/`, `#` or `?` may have ended a password
- * early (an authority of `user:pw` form, or one a `?` or `#` ends, with an `@` after it),
- * everything up to the last `@` goes, so that no part of a password is repeated, whatever else
- * the message refuses it for.
+ * `text` as a message may show it: without its user and password (the `scheme://` kept); a
+ * path's `@` is left as it is. A login cut short goes whole, so that no part of a password is
+ * repeated, whatever else the message refuses the text for. A query, where the rest of a
+ * password a `?` cut short may be, is left to `shownUrl`.
  */
 export function withoutUserInfo(text: string): string {
-  if (SOCKET_PATH.test(text) || !text.includes('@')) return text;
-  const { scheme, authority, end, after } = split(text);
-  if (authority.includes('@')) return scheme + authority.slice(authority.lastIndexOf('@') + 1) + after;
-  if (!after.includes('@') || (end === '/' && !LOGIN_CUT_SHORT.test(authority))) return text;
-  return scheme + after.slice(after.lastIndexOf('@') + 1);
+  return afterLogin(text) ?? text;
 }

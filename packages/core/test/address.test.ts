@@ -14,6 +14,9 @@ describe('parseAddress', () => {
     ['tls+unix:/tmp/c.sock', { path: '/tmp/c.sock', tls: true }],
     ['wss://example.com:443/rpc/v1?x=1', { host: 'example.com', port: 443, tls: true, urlPath: '/rpc/v1?x=1', scheme: 'ws' }],
     ['wss://example.com:443', { host: 'example.com', port: 443, tls: true, scheme: 'ws' }],
+    // A query with no path has the path `/` (RFC 3986, as the WHATWG URL reads it): refused before.
+    ['wss://example.com?x=1', { host: 'example.com', port: 443, tls: true, urlPath: '/?x=1', scheme: 'ws' }],
+    ['ws://[::1]:2?token=t', { host: '::1', port: 2, urlPath: '/?token=t', scheme: 'ws' }],
     // Written for the WebSocket transport, path or none: a TCP transport refuses it (addressFor).
     ['ws://127.0.0.1:80', { host: '127.0.0.1', port: 80, scheme: 'ws' }],
     ['ws://127.0.0.1:80/skein', { host: '127.0.0.1', port: 80, urlPath: '/skein', scheme: 'ws' }],
@@ -37,9 +40,8 @@ describe('parseAddress', () => {
     expect(parseAddress(s)).toEqual(want);
   });
 
-  // No standard port for TCP or TLS: a missing one stays an error. Nor is a WebSocket URL's host
-  // read past a query or a fragment (`wss://h?x` is no host `h?x` on 443).
-  it.each(['', 'nohost', 'h:99999', 'h:-1', 'unix:', 'tls://nohost', 'tcp://nohost', 'TCP://nohost', '[::1]', 'tls://[::1]', 'tls://h:1/path', 'https://h:1', 'wss://h?x=1', 'ws://h#f', 'ws://h:/p', 'wss://h:99999/p', 'ws:///p'])('rejects %j with InvalidArgument', (s) => {
+  // No standard port for TCP or TLS: a missing one stays an error. Nor has any address a fragment.
+  it.each(['', 'nohost', 'h:99999', 'h:-1', 'unix:', 'tls://nohost', 'tcp://nohost', 'TCP://nohost', '[::1]', 'tls://[::1]', 'tls://h:1/path', 'tls://h:1?x', 'h:1?x', 'https://h:1', 'ws://h#f', 'ws://h?x#f', 'ws://h:/p', 'wss://h:99999/p', 'ws:///p'])('rejects %j with InvalidArgument', (s) => {
     try {
       parseAddress(s);
       expect.unreachable();
@@ -78,6 +80,7 @@ describe('parseAddress', () => {
     ['ws://h/skein', 'ws://h:80/skein'],
     ['WSS://[::1]/skein', 'wss://[::1]:443/skein'],
     ['ws://[::1]', 'ws://[::1]:80'],
+    ['wss://h?q', 'wss://h:443/?q'],
   ])('formats %s with its port, %s, which reads back to the same address', (given, shown) => {
     expect(formatAddress(parseAddress(given))).toBe(shown);
     expect(parseAddress(shown)).toEqual(parseAddress(given));
@@ -114,8 +117,13 @@ describe('an address with a user and password', () => {
     expect(() => parseAddress('user@h:1')).toThrow('"h:1": a user and password in the address are not sent');
   });
 
-  it('leaves the password out of "not an address" too', () => {
-    expect(() => parseAddress('ws://user:s3?cret@h/skein')).toThrow('not an address: "ws://h/skein" (want');
+  // A `?` in the password is a login cut short as a `/` or a `#` is (it was "not an address").
+  it('refuses a password a `?` cut short as a login too', () => {
+    expect(() => parseAddress('ws://user:s3?cret@h/skein')).toThrow(`"ws://h/skein": a user and password in the address are not sent; remove them (want ${ADDRESS_FORMS})`);
+  });
+
+  it('leaves the password out of "not an address" too, with the query', () => {
+    expect(() => parseAddress('tcp://user:1?s3cret@h:1')).toThrow(`not an address: "tcp://user:1?…" (want ${ADDRESS_FORMS})`);
   });
 
   // Not a login: a socket path's `@` and a query's are their own.
@@ -199,6 +207,7 @@ describe('shownAddress', () => {
     expect(shownAddress(parseAddress('wss://h/skein?token=s3cret'))).toBe('wss://h:443/skein?…');
     expect(shownAddress(parseAddress('ws://h:1/skein'))).toBe('ws://h:1/skein');
     expect(shownAddress(parseAddress('tls://h:1'))).toBe('tls://h:1');
+    expect(shownAddress(parseAddress('wss://h?token=s3cret'))).toBe('wss://h:443/?…');
   });
 
   it("keeps a socket path's `?`, its own", () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ADDRESS_FORMS } from '../src/address.js';
-import { hasUserInfo, parseAddress, withoutUserInfo } from '../src/index.js';
+import { formatAddress, hasUserInfo, parseAddress, shownAddress, withoutUserInfo } from '../src/index.js';
 
 // An `@` was taken for a login's end anywhere before a query: a legal `@` in a ws URL's path
 // (`ws://h:1/users/@me`) was refused as "a user and password", and a message cut everything up to
@@ -41,5 +41,34 @@ describe("a login's `@`, in the authority or after one a password cut short", ()
       expect(withoutUserInfo(given)).not.toMatch(/user|p\?w|pw|p\/w/);
       expect(() => parseAddress(given)).toThrow(/^(not an address: )?"wss?:\/\/h(:2\/rpc|\/skein)?"/);
     }
+  });
+});
+
+// By RFC 3986 the authority ends at the first `/`, `?` or `#`: `ws://alice:12/ss@host` is host
+// alice, port 12, path `/ss@host`; its `@` is the path's, no login. A port that is no number, or a
+// fragment right after the authority (no address has one), is a password cut short instead.
+describe('an authority that reads as `user:pw` but is `host:port`', () => {
+  it.each([
+    ['ws://alice:12/ss@host', { host: 'alice', port: 12, urlPath: '/ss@host', scheme: 'ws' }],
+    ['ws://alice:12?ss@host', { host: 'alice', port: 12, urlPath: '/?ss@host', scheme: 'ws' }],
+    ['alice:12/ss@host:1', undefined],
+  ])('%s is no login', (given, want) => {
+    expect(hasUserInfo(given)).toBe(false);
+    expect(withoutUserInfo(given)).toBe(given);
+    if (want === undefined) return void expect(() => parseAddress(given)).toThrow(`not an address: ${JSON.stringify(given)}`);
+    expect(parseAddress(given)).toEqual(want);
+    // What keys and dials it, and what names it, say the same host.
+    expect(formatAddress(parseAddress(given))).toBe(given.replace('12?', '12/?'));
+    expect(shownAddress(parseAddress(given))).toMatch(/^ws:\/\/alice:12\/(ss@host|\?…)$/);
+  });
+
+  it.each([
+    ['ws://alice:pa/ss@host', 'ws://host'],
+    ['ws://alice:pa?ss@host/skein', 'ws://host/skein'],
+    ['ws://alice:12#ss@host', 'ws://host'],
+    ['ws://alice:p/w@x@host:1/skein?mail=a@b', 'ws://host:1/skein?mail=a@b'],
+  ])('%s, whose port is no number or with a fragment, is a login cut short, shown as %s', (given, shown) => {
+    expect(hasUserInfo(given)).toBe(true);
+    expect(withoutUserInfo(given)).toBe(shown);
   });
 });

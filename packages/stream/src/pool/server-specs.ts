@@ -21,9 +21,10 @@ export interface NormalServer {
  * A server's key, as a FailoverPool keys its members: the canonical form of an address, so that
  * `tcp://h:1`, `ws://h:1` and `h:1` are one server, as are `wss://h:1` and `tls://h:1`: the
  * address without the transport its scheme names (a server advertises, and a discovery entry
- * holds, `h:1`). A DNS name is folded to lower case (`API.example.com:1` is `api.example.com:1`:
- * DNS names are case-insensitive, RFC 4343); a URL path, an IPv6 literal and a socket path are
- * kept as written (a path is case-sensitive). Throws InvalidArgument on an invalid address.
+ * holds, `h:1`). A host is folded to lower case: a DNS name (`API.example.com:1` is
+ * `api.example.com:1`: DNS names are case-insensitive, RFC 4343) and an IPv6 literal's hex digits
+ * (`[FE80::1]:1` is `[fe80::1]:1`, RFC 5952 §4.3); a URL path and a socket path are kept as
+ * written (a path is case-sensitive). Throws InvalidArgument on an invalid address.
  */
 export function serverKey(address: string): string {
   return keyOf(parseAddress(address));
@@ -34,8 +35,12 @@ function keyOf(a: Address): string {
   return formatAddress({ ...a, host: foldedHost(a.host), scheme: undefined });
 }
 
-/** ASCII letters only, as DNS compares them (RFC 4343): `toLowerCase` would also change a non-ASCII name's other letters (`İ`). An IPv6 literal (with a `:`) is left as written. */
-const foldedHost = (host: string): string => (host.includes(':') ? host : host.replace(/[A-Z]+/g, (s) => s.toLowerCase()));
+/**
+ * ASCII letters only, as DNS compares them (RFC 4343): `toLowerCase` would also change a non-ASCII
+ * name's other letters (`İ`). An IPv6 literal's hex digits too (one address in either case, as
+ * a DNS name is one name), but not its zone (`%eth0`, an interface's name).
+ */
+const foldedHost = (host: string): string => host.replace(host.includes(':') ? /^[^%]*/ : /^.*/s, (name) => name.replace(/[A-Z]+/g, (s) => s.toLowerCase()));
 
 /** A server's key (`serverKey`) and what its connections dial: the address as given, scheme and all, so that a transport can still refuse one written for another. */
 export function placeOf(address: string): { address: string; dialAddress: string } {
