@@ -68,6 +68,7 @@ import { SeqTable } from '../internals/seq-table.js';
 import { WaitingLine } from '../internals/waiting-line.js';
 import { PumpSoon } from '../internals/pump-soon.js';
 import { markUnanswered } from '../internals/unanswered-mark.js';
+import { markRefusedUnsent } from '../internals/unsent-refusal-mark.js';
 
 export type StreamState = 'open' | 'closing' | 'closed';
 
@@ -381,8 +382,9 @@ export class ClientStream implements StreamCaller {
       // A pool's bound is what is left of its deadline by the clock: whole ms, as callTimeout's.
       timeoutMs = boundMs !== undefined ? Math.ceil(boundMs) : callTimeout(opts.timeoutMs, this.defaultTimeoutMs);
     } catch (err) {
-      // About this call (its action, size, timeout), not a request a handler answers (RpcError.downstream).
-      return this.refuse(action, notify, fromDownstream(err as RpcError));
+      // About this call (its action, size, timeout), not a request a handler answers (RpcError.downstream);
+      // refused unsent, it says nothing of the server (a FailoverPool's breaker does not count it).
+      return this.refuse(action, notify, fromDownstream(markRefusedUnsent(err as RpcError)));
     }
     // The grant's end is checked here too, not only when its alarm fires (late, after a long synchronous burst): closing, the call fails Closed, unsent.
     this.auth?.ranOut();
@@ -401,7 +403,7 @@ export class ClientStream implements StreamCaller {
     // A call the server must be able to cancel, time out or read metadata of goes with a head.
     if (cancellable(opts) || opts.timeoutMs !== undefined || opts.metadata !== undefined) {
       const bad = this.headed(call, opts);
-      if (bad) return this.refuse(action, notify, fromDownstream(bad));
+      if (bad) return this.refuse(action, notify, fromDownstream(markRefusedUnsent(bad)));
     }
     this.deadlines.add(call);
     if (cancellable(opts)) this.watchAbort(call, opts);

@@ -7,6 +7,7 @@ import { StreamCall, type StreamWire } from './stream-call.js';
 import { StreamDeadlines } from './stream-deadlines.js';
 import { callTimeout, metadataRefusal } from '../internals/checks.js';
 import { DrainWaiters } from '../internals/drain-waiters.js';
+import { markRefusedUnsent } from '../internals/unsent-refusal-mark.js';
 import type { SeqTable } from '../internals/seq-table.js';
 import type { TickClock } from '../internals/tick-clock.js';
 import { CallHeadError, encodeCallHead } from '../wire/call-head.js';
@@ -113,7 +114,8 @@ export class ConnStreams implements StreamWire {
       if (notRecord) throw notRecord;
       head = opts.metadata === undefined ? undefined : encodeCallHead(undefined, opts.metadata);
     } catch (err) {
-      stream.finish(err instanceof CallHeadError ? invalidArgument(`metadata: ${err.message}`) : (err as Error), null);
+      // Refused unsent, as a call's bad arguments are: nothing of it for a FailoverPool's breaker to count.
+      stream.finish(markRefusedUnsent(err instanceof CallHeadError ? invalidArgument(`metadata: ${err.message}`) : (err as Error)), null);
       return stream;
     }
     // Not `isDone` after: a FailoverPool may take a refused stream elsewhere, so it is not done.
@@ -141,7 +143,7 @@ export class ConnStreams implements StreamWire {
         wireAction = this.host.checkCall(action, msg, blob);
       } catch (err) {
         this.deadlines.forget(stream);
-        stream.finish(err as Error, null);
+        stream.finish(markRefusedUnsent(err as Error), null);
         return this.host.left();
       }
       if (opts.timeoutMs === undefined) return this.send(stream, wireAction, msg, blob, head, undefined);

@@ -32,7 +32,7 @@ export class FailoverCall {
   placedFree = 0;
   /** The server of the current attempt. */
   address = '';
-  /** A server that may have run an earlier attempt. */
+  /** A server that may have run an earlier attempt, as its final error names it (`PoolServer.shown`: no token). */
   mayHaveRunOn: string | undefined;
   /** Where a redirect sends the next attempt. */
   redirect: string | undefined;

@@ -23,7 +23,7 @@ import { resolveStreamOptions, type StreamSettings } from '../client/options.js'
 import { credentialsError, type Credentials } from '../client/credentials.js';
 import { ConnPool } from './conn-pool.js';
 import { connPoolSettings } from './conn-pool-settings.js';
-import { defaultDecision, finalError, mayHaveRun, mayRunTwice, openStreamFailure, outOfTime, overLimitsUnsent, type FailoverDecision } from './failover-rules.js';
+import { abortedFinal, defaultDecision, finalError, mayHaveRun, mayRunTwice, openStreamFailure, outOfTime, overLimitsUnsent, type FailoverDecision } from './failover-rules.js';
 import { abortedAlready } from '../client/call-abort.js';
 import { RetryBudget } from './retry-budget.js';
 import { createSelector, type Selector, type ServerView } from './selection.js';
@@ -32,6 +32,7 @@ import type { PoolServer } from './pool-server.js';
 import type { WaitingCall } from './connect-queue.js';
 import { neverLeft } from './waiting-calls.js';
 import { poolRemote } from './pool-remote.js';
+import { shownServer } from './shown-server.js';
 import type { FailoverPoolOptions, MemberPoolOptions, ServerSpec, ServerStats } from './failover-pool-options.js';
 import type { ConnPoolOptions } from './conn-pool-options.js';
 import { serverKey, normalize, uniqueServers, type NormalServer } from './server-specs.js';
@@ -308,14 +309,14 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
    */
   sendTo(address: string, action: string | number, msg: Uint8Array, opts: CallOptions, notify: Notify): void {
     const member = this.named(address);
-    if (member instanceof RpcError) return notifyGuarded(this.logger, address, action, notify, fromDownstream(member), null);
+    if (member instanceof RpcError) return notifyGuarded(this.logger, shownServer(address), action, notify, fromDownstream(member), null);
     if (member.breaker === undefined && member.score === undefined) return this.poolOf(member).send(action, msg, opts, notify);
     // Counted for its server as the pool's own calls are: a cluster that routes every call by
     // name (a route function, `$to`) would otherwise leave its breakers and scores blind.
     const startedAt = member.score === undefined ? 0 : this.clock.now();
     this.poolOf(member).send(action, msg, opts, (err, reply) => {
       observe(member, err, member.score === undefined ? 0 : this.clock.now() - startedAt);
-      notifyGuarded(this.logger, address, action, notify, err, reply);
+      notifyGuarded(this.logger, member.shown, action, notify, err, reply);
     });
   }
 
@@ -350,7 +351,7 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
         return err instanceof RpcError ? err : invalidArgument(`not an address: ${String(address)}`);
       }
     }
-    if (!member) return invalidArgument(`server ${address} is not in the pool (${this.members.map((m) => m.address).join(', ') || 'empty'})`);
+    if (!member) return invalidArgument(`server ${shownServer(address)} is not in the pool (${this.members.map((m) => m.shown).join(', ') || 'empty'})`);
     member.used = true;
     return member;
   }
@@ -407,7 +408,7 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
   settle(c: FailoverCall, err: RpcError | RemoteError | null, reply: Reply | null): void {
     if (c.waiting !== undefined) this.unpark(c);
     const m = c.member!;
-    if (m.breaker !== undefined || m.score !== undefined) observe(m, err, this.elapsed(m, c));
+    if (m.breaker !== undefined || m.score !== undefined) observe(m, err, this.elapsed(m, c), c.probe);
     if (!err) return this.tell(c, null, reply);
     this.failed(c, err);
   }
@@ -415,8 +416,10 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
   /** `c`'s attempt failed: on to another server where the rules allow it, else the caller is told. */
   private failed(c: FailoverCall, err: RpcError | RemoteError): void {
     // The caller's own doing, not the server's: nothing moves, no hook is asked, no budget is
-    // spent, and the server is not marked failed (it saw nothing, or was given up on).
-    if (abortedAlready(c.opts) !== undefined) return this.giveUp(c, err);
+    // spent, and the server is not marked failed (it saw nothing, or was given up on). It ends as
+    // an aborted call does (Cancelled, or Timeout), whatever the last attempt met (`abortedFinal`).
+    const aborted = abortedAlready(c.opts);
+    if (aborted !== undefined) return this.giveUp(c, err, undefined, aborted);
     if (overLimitsUnsent(err)) return this.giveUp(c, err, 'not tried on another server: the call is over the limits its server declared, which a fleet shares as a rule');
     if (this.displaced !== undefined && this.displace(c, err)) return;
     if (neverLeft(err) && this.placeAgainFree(c, err)) return;
@@ -424,7 +427,7 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
     if (decision === 'stop') return this.giveUp(c, err);
     // No hook may re-run a call that may have run (the built-in rule never asks to).
     if (mayRunTwice(err, c.idempotent)) {
-      return this.giveUp(c, err, `shouldFailover asked for ${decisionName(decision)}; not done: the call may have run on ${c.address} and is not idempotent`);
+      return this.giveUp(c, err, `shouldFailover asked for ${decisionName(decision)}; not done: the call may have run on ${c.member!.shown} and is not idempotent`);
     }
     const redirect = typeof decision === 'object';
     // A stream refused unsent by a server that speaks no streams (razor v1): the server is fine
@@ -439,17 +442,21 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
     // `retries` (so redirects cannot loop) but not against the retry budget.
     const refused = redirect ? this.redirect(c, decision.redirect) : this.spendRetry(unspoken);
     if (refused) return this.giveUp(c, err, refused);
-    if (mayHaveRun(err)) c.mayHaveRunOn ??= c.address;
+    if (mayHaveRun(err)) c.mayHaveRunOn ??= c.member!.shown;
     c.attempt++;
     this.attempt(c);
   }
 
-  /** Tells `c`'s caller its final error: what the last attempt (on `c.address`) met, and `why` it went no further. */
-  private giveUp(c: FailoverCall, err: RpcError | RemoteError, why?: string): void {
+  /**
+   * Tells `c`'s caller its final error: what the last attempt (on `c.address`) met, and `why` it
+   * went no further; or, `aborted` (its own signal or abort source), that abort's, in those words.
+   */
+  private giveUp(c: FailoverCall, err: RpcError | RemoteError, why?: string, aborted?: RpcError): void {
     // A stream refused unrun everywhere: the items it wrote (and wrote again) were read by none.
     const unread = c.stream?.wrote === true && c.mayHaveRunOn === undefined && !mayHaveRun(err) ? 'none of the items it wrote were read' : undefined;
     if (unread) why = why ? `${why}; ${unread}` : unread;
-    this.tell(c, finalError(err, { address: c.address, count: c.attempt + 1, idempotent: c.idempotent, mayHaveRunOn: c.mayHaveRunOn, why }), null);
+    const final = finalError(err, { address: c.member!.shown, count: c.attempt + 1, idempotent: c.idempotent, mayHaveRunOn: c.mayHaveRunOn, why });
+    this.tell(c, aborted === undefined ? final : abortedFinal(aborted, final, err), null);
   }
 
   /** Pays for a retry that is no redirect out of the retry budget, unless it is `free`; or says why it cannot. */
@@ -459,7 +466,7 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
 
   /** Points `c`'s next attempt at `to`, bringing it into the pool for a while if it is new; or says why not. */
   private redirect(c: FailoverCall, to: string): string | undefined {
-    const target = this.membership.redirectTo(to, c.address);
+    const target = this.membership.redirectTo(to, c.member!.shown);
     if (typeof target !== 'string') return target.refused;
     this.selector.redirected?.(target);
     c.redirect = target;
@@ -618,7 +625,7 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
 
   /** `c`'s open stream failed. It moves as a call refused unrun would, if the rules let it (`openStreamFailure`). */
   private openStreamFailed(c: FailoverCall, stream: StreamCall, err: Error): void {
-    const ends = openStreamFailure(err, stream, c.address, c.attempt + 1);
+    const ends = openStreamFailure(err, stream, c.member!.shown, c.attempt + 1);
     if (ends) return stream.finish(ends, null);
     stream.unopened();
     this.failed(c, err as RpcError);
@@ -640,7 +647,7 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
     // The picker's word (a route naming no member, an address): about this call, not its caller's request.
     fromDownstream(err);
     if (c.attempt === 0) return this.tell(c, err, null);
-    this.tell(c, finalError(err, { address: c.address, count: c.attempt, idempotent: c.idempotent, mayHaveRunOn: c.mayHaveRunOn }), null);
+    this.tell(c, finalError(err, { address: c.member!.shown, count: c.attempt, idempotent: c.idempotent, mayHaveRunOn: c.mayHaveRunOn }), null);
   }
 
   /**
@@ -649,11 +656,11 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
    */
   private tell(c: FailoverCall, err: RpcError | RemoteError | null, reply: Reply | null): void {
     // A call settled before any server was tried names the pool instead.
-    notifyGuarded(this.logger, c.address || this.describePool, c.action, c.notify, err, reply);
+    notifyGuarded(this.logger, c.member?.shown ?? this.describePool, c.action, c.notify, err, reply);
   }
 
   /** Who a call settled before any server was tried was talking to, for a log line's `remote`: the pool, by its servers (made only when a callback threw). */
-  private readonly describePool = (): string => poolRemote(this.byAddress.keys(), this.byAddress.size);
+  private readonly describePool = (): string => poolRemote(this.byAddress.values(), this.byAddress.size);
 
   /**
    * The membership's word: the list is read again at the next pick; the old one goes now, holding
@@ -684,7 +691,7 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
    */
   private leaving(m: PoolServer): void {
     if (this.closing) return;
-    m.pool?.closesAs(() => leftUnsent(m.address));
+    m.pool?.closesAs(() => leftUnsent(m.shown));
     // The change is under way until `pickableChanged`: what the pool's close fails unsent meanwhile is taken too (`displace`).
     this.displaced ??= [];
     if (m.pool === undefined || m.pool.state === 'ready') return;
@@ -755,7 +762,7 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
   private outOfTimeToPlace(c: FailoverCall, err: RpcError): boolean {
     if (!retimed(c, MOVED, this.pace, this.defaultTimeoutMs, this.attemptTimeoutMs)) return false;
     // A pool closed under the call (`neverLeft`, its "is closed") was its server's, which left: said so (a downstream's as that was).
-    const last = neverLeft(err) ? leftUnsent(c.address, err) : err;
+    const last = neverLeft(err) ? leftUnsent(c.member!.shown, err) : err;
     this.giveUp(c, outOfTime(last, c.opts.timeoutMs ?? this.defaultTimeoutMs));
     return true;
   }
@@ -835,7 +842,7 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
     try {
       return this.shouldFailover(err, { action: c.action, address: c.address, attempt: c.attempt, idempotent: c.idempotent, route: c.opts.route });
     } catch (e) {
-      this.logger.error({ err: e, address: c.address }, 'shouldFailover threw; using the built-in rule');
+      this.logger.error({ err: e, address: c.member!.shown }, 'shouldFailover threw; using the built-in rule');
       return undefined;
     }
   }
@@ -948,11 +955,11 @@ function pickerError(err: unknown): RpcError {
  * cannot be placed elsewhere (one sent there by name): as a call finding no server does
  * (Unreachable, `retry: 'safe'`), naming the server that left; not Closed, which says a pool closed.
  */
-function leftUnsent(address: string, cause?: RpcError): RpcError {
-  return new RpcError(ErrorCode.Unreachable, `server ${address} left the pool before the call was sent`, { retry: 'safe', cause });
+function leftUnsent(shown: string, cause?: RpcError): RpcError {
+  return new RpcError(ErrorCode.Unreachable, `server ${shown} left the pool before the call was sent`, { retry: 'safe', cause });
 }
 
 /** A decision as the final error's message names it. */
 function decisionName(d: FailoverDecision): string {
-  return typeof d === 'object' ? `a redirect to ${d.redirect}` : `'${d}'`;
+  return typeof d === 'object' ? `a redirect to ${shownServer(d.redirect)}` : `'${d}'`;
 }

@@ -91,6 +91,21 @@ export function outOfTime(err: RpcError | RemoteError, timeoutMs: number): RpcEr
   return new RpcError(ErrorCode.Timeout, why, { cause: err, retry: mayHaveRun(err) ? 'idempotent' : 'safe' });
 }
 
+/**
+ * What a call its own signal or abort source ended fails with when its attempt failed with
+ * something else (`last`: its server unreachable, its connection lost), the abort found only
+ * then, before another attempt (aborted before it was made, or as the attempt failed): the
+ * abort's Cancelled, or Timeout for a timeout reason, as any aborted call's, with `retry: 'never'`
+ * (its caller gave it up: nobody retries it for them), never `last`'s `'safe'`. Its words go on
+ * with `final`, `last` as the final error says it (where the call may have run, how many
+ * attempts it took); `last` is its cause. The abort's own error (told by the signal, or a
+ * server's Cancelled) is final as it is.
+ */
+export function abortedFinal(aborted: RpcError, final: RpcError | RemoteError, last: RpcError | RemoteError): RpcError | RemoteError {
+  if (last instanceof RpcError && last.retry === 'never' && (last.code === ErrorCode.Cancelled || last.code === ErrorCode.Timeout)) return final;
+  return new RpcError(aborted.code, `${aborted.message}; before another attempt, the last one failed: ${final.message}`, { cause: last, retry: aborted.retry });
+}
+
 /** How a call's attempts went, for its final error. */
 export interface Attempts {
   /** The server of the last attempt. */

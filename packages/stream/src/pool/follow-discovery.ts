@@ -2,6 +2,8 @@ import { ErrorCode, RpcError, guardedLogger, silentLogger, type Logger } from '@
 import type { Discovery, DiscoveryEntry, DiscoveryEvent, Watch } from './discovery.js';
 import type { FailoverPool } from './failover-pool.js';
 import { LastLeaveHold, lastLeaveGraceMs } from './last-leave-grace.js';
+// Its lines name a server as the pool's do (no token); made only for a line, which comes with a leave or a failure.
+import { shownServer } from './shown-server.js';
 
 export interface FollowDiscoveryOptions {
   /** The server type whose entries become the pool's servers; entries of other types are ignored. */
@@ -64,7 +66,7 @@ class PoolFollower {
       expired: (address) => this.remove(address),
       // Discovery cannot tell a server cut off from it from a dead one; a live connection can.
       liveness: { answers: (address) => pool.answers(address), watch: (changed) => pool.watchStates(changed) },
-      outlasted: (address) => this.logger.warn({ address }, 'the grace is over but the last server still answers: keeping it until it stops answering, another joins, or the pool has another'),
+      outlasted: (address) => this.logger.warn({ address: shownServer(address) }, 'the grace is over but the last server still answers: keeping it until it stops answering, another joins, or the pool has another'),
     });
   }
 
@@ -124,7 +126,7 @@ class PoolFollower {
   /** Keeps the pool's last server for the grace (why: `LastLeaveHold`). */
   private hold(address: string): void {
     this.held.hold(address);
-    this.logger.info({ address, graceMs: this.graceMs }, 'the last server left discovery: keeping it until another joins or the grace is over');
+    this.logger.info({ address: shownServer(address), graceMs: this.graceMs }, 'the last server left discovery: keeping it until another joins or the grace is over');
   }
 
   /** A join ends the wait: the held server is back (kept), or another is in the pool (the held one goes now). */
@@ -134,12 +136,12 @@ class PoolFollower {
   }
 
   private remove(address: string): void {
-    this.pool.remove(address).catch((err: unknown) => this.logger.warn({ err, address }, 'removing a server that left discovery failed'));
+    this.pool.remove(address).catch((err: unknown) => this.logger.warn({ err, address: shownServer(address) }, 'removing a server that left discovery failed'));
   }
 
   private failed(err: unknown, e: DiscoveryEntry): void {
     if (err instanceof RpcError && err.code === ErrorCode.Closed) return this.stopFollowing();
-    this.logger.error({ err, type: e.type, id: e.id, address: e.address }, 'adding a discovered server to the pool failed');
+    this.logger.error({ err, type: e.type, id: e.id, address: shownServer(e.address) }, 'adding a discovered server to the pool failed');
   }
 
   /** The pool is closed: nothing left to feed, stop watching rather than log every later change. */

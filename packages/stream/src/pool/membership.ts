@@ -5,6 +5,7 @@ import { PoolServer } from './pool-server.js';
 import { RedirectTargets, type RedirectTargetOptions } from './redirect-targets.js';
 import { placeOf, uniqueServers, type NormalServer } from './server-specs.js';
 import { tellHook } from './app-hooks.js';
+import { shownServer } from './shown-server.js';
 
 /** What a FailoverPool's membership needs of the pool. */
 export interface MembershipLink {
@@ -113,18 +114,18 @@ export class Membership {
 
   /**
    * The member a redirect from `from` to `to` goes to, brought into the pool for a while if it
-   * is new; or why it is refused (`{ refused }`).
+   * is new; or why it is refused (`{ refused }`). `from` as log lines name it (`PoolServer.shown`).
    */
   redirectTo(to: string, from: string): string | { refused: string } {
     let place: { address: string; dialAddress: string };
     try {
       place = placeOf(to);
     } catch {
-      return { refused: `redirect to an invalid address ${JSON.stringify(to)}` };
+      return { refused: `redirect to an invalid address ${JSON.stringify(shownServer(to))}` };
     }
     const target = place.address;
     if (this.byAddress.has(target)) this.redirects.touch(target);
-    else if (!this.redirects.accepting) return { refused: `redirect to ${target}, a server not in the pool, refused (redirectTargets.max is 0)` };
+    else if (!this.redirects.accepting) return { refused: `redirect to ${shownServer(target)}, a server not in the pool, refused (redirectTargets.max is 0)` };
     else this.joinTemporary(target, from, place.dialAddress);
     return target;
   }
@@ -156,26 +157,27 @@ export class Membership {
       known.redial(dialAddress);
       if (!this.redirects.has(address)) return false;
       this.redirects.forget(address);
-      if (announce) this.announce({ type: 'add', address, weight });
+      if (announce) this.announce({ type: 'add', address, weight }, known);
       return true;
     }
-    this.enter(new PoolServer(address, weight, dialAddress));
-    if (announce) this.announce({ type: 'add', address, weight });
+    const m = new PoolServer(address, weight, dialAddress);
+    this.enter(m);
+    if (announce) this.announce({ type: 'add', address, weight }, m);
     return true;
   }
 
   /** Brings in a server only a redirect named: bounded in number, and it leaves when idle. */
   private joinTemporary(address: string, from: string, dialAddress: string): void {
-    this.setup.logger.info({ address, from }, 'redirected to a server not in the pool: adding it while it is used');
     const m = new PoolServer(address, 1, dialAddress);
+    this.setup.logger.info({ address: m.shown, from }, 'redirected to a server not in the pool: adding it while it is used');
     this.enter(m);
-    this.announce({ type: 'add', address, weight: 1, temporary: true });
+    this.announce({ type: 'add', address, weight: 1, temporary: true }, m);
     this.redirects.admit(m);
     this.changed(true);
   }
 
   private dropRedirectTarget(m: PoolServer, why: 'idle' | 'pushed out'): void {
-    this.setup.logger.info({ address: m.address, why }, 'a server a redirect brought in leaves the pool');
+    this.setup.logger.info({ address: m.shown, why }, 'a server a redirect brought in leaves the pool');
     void this.leave(m.address);
     this.changed(false);
   }
@@ -192,7 +194,7 @@ export class Membership {
     this.redirects.forget(address);
     this.byAddress.delete(address);
     this.membersList = this.pickableList = undefined;
-    this.announce({ type: 'remove', address, weight: m.weight });
+    this.announce({ type: 'remove', address, weight: m.weight }, m);
     if (!m.pool) return Promise.resolve();
     this.link.leaving(m);
     const pool = m.pool;
@@ -202,7 +204,7 @@ export class Membership {
     return closed;
   }
 
-  private announce(event: MembershipEvent): void {
-    tellHook(this.setup.logger, this.setup.onMembershipChange, event, 'onMembershipChange');
+  private announce(event: MembershipEvent, m: PoolServer): void {
+    tellHook(this.setup.logger, this.setup.onMembershipChange, event, 'onMembershipChange', m.shown);
   }
 }

@@ -83,15 +83,15 @@ export interface Scored {
  * median server's, at most `maxEjectedShare` of them at once (the worst first). Comparing with
  * the others, not with a fixed bar, is the point: when every server is slow, none is ejected.
  */
-export class OutlierEjection {
+export class OutlierEjection<S extends Scored = Scored> {
   private ticker: Ticker | undefined;
 
   constructor(
     private readonly opts: OutlierEjectionOptions,
     private readonly clock: Clock,
-    private readonly servers: () => readonly Scored[],
-    /** Told when a server leaves (`ejected`) or comes back into rotation. */
-    private readonly changed: (s: Scored, ejected: boolean, why: string) => void,
+    private readonly servers: () => readonly S[],
+    /** Told when a server leaves (`ejected`) or comes back into rotation: the server itself, as `servers` gave it. */
+    private readonly changed: (s: S, ejected: boolean, why: string) => void,
   ) {
     this.ticker = clock.every(opts.intervalMs, () => this.evaluate());
   }
@@ -116,14 +116,14 @@ export class OutlierEjection {
     for (const s of all) s.score.clear();
   }
 
-  private ejectOutliers(all: readonly Scored[], judged: readonly Scored[], now: number): void {
+  private ejectOutliers(all: readonly S[], judged: readonly S[], now: number): void {
     const errorRate = (s: Scored): number => s.score.failures / s.score.calls;
     const latency = (s: Scored): number => s.score.latencyMs / s.score.calls;
     const typicalError = median(judged.map(errorRate));
     const typicalLatency = median(judged.map(latency));
     const { errorRateMargin, latencyFactor, minLatencyMs } = this.opts;
     // Failing servers go first, then slow ones; the worst of each first.
-    const outliers: { s: Scored; failing: boolean; by: number; why: string }[] = [];
+    const outliers: { s: S; failing: boolean; by: number; why: string }[] = [];
     for (const s of judged) {
       const e = errorRate(s);
       const l = latency(s);

@@ -3,6 +3,7 @@ import type { ConnPool } from './conn-pool.js';
 import type { OutlierScore } from './outlier-ejection.js';
 import type { RedirectTarget } from './redirect-targets.js';
 import type { ServerView } from './selection.js';
+import { shownServer } from './shown-server.js';
 
 /**
  * One server of a FailoverPool: its address and weight, and what the pool keeps on it (its
@@ -16,6 +17,11 @@ export class PoolServer implements ServerView, RedirectTarget {
   used = false;
   breaker: CircuitBreaker | undefined;
   score: OutlierScore | undefined;
+  /**
+   * `address` as the pool's log lines and errors name it (`shownServer`: a ws:// URL's query, a
+   * token, left out), made once with the member: its key stays the identity, this is only printed.
+   */
+  readonly shown: string;
 
   constructor(
     /** Its key in the pool (`serverKey`): one server however it is spelled. */
@@ -26,7 +32,9 @@ export class PoolServer implements ServerView, RedirectTarget {
      * refuse or take); given again in another spelling, its connections from then on dial that.
      */
     private dial: string = address,
-  ) {}
+  ) {
+    this.shown = shownServer(address);
+  }
 
   get dialAddress(): string {
     return this.dial;

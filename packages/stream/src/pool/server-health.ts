@@ -1,10 +1,12 @@
-import { MAX_TIMER_MS, type Clock, type Logger, type Ticker } from '@skein/core';
+import { MAX_TIMER_MS, RpcError, type Clock, type Logger, type Ticker } from '@skein/core';
 import type { StreamCall } from '../client/stream-call.js';
 import { CircuitBreaker, circuitBreakerOptions, countsAgainstServer, type CircuitBreakerOptions, type CircuitState } from './circuit-breaker.js';
 import type { ServerHealthEvent } from './failover-pool-options.js';
 import { OutlierEjection, OutlierScore, outlierEjectionOptions, type OutlierEjectionOptions } from './outlier-ejection.js';
 import type { PoolServer } from './pool-server.js';
 import { tellHook } from './app-hooks.js';
+import { overLimitsUnsent } from './failover-rules.js';
+import { refusedUnsent } from '../internals/unsent-refusal-mark.js';
 
 /** How a FailoverPool's watch on its servers is set up (the pool's options, as given). */
 export interface ServerHealthSetup {
@@ -23,9 +25,15 @@ export interface ServerHealthSetup {
 
 /**
  * Counts an attempt's outcome for its server's breaker and outlier score. A function, not a
- * method: every call of a pool with either on runs it, with no hop to this file's class.
+ * method: every call of a pool with either on runs it, with no hop to this file's class. One
+ * this client refused itself, unsent (`unsentRefusal`), counts neither way: its server did
+ * nothing; a half-open probe's place (`probe`, its round) then goes to another.
  */
-export function observe(m: PoolServer, err: Error | null, latencyMs: number): void {
+export function observe(m: PoolServer, err: Error | null, latencyMs: number, probe?: number): void {
+  if (err !== null && unsentRefusal(err)) {
+    if (probe !== undefined) m.breaker?.release(probe);
+    return;
+  }
   const bad = err !== null && countsAgainstServer(err);
   if (m.breaker !== undefined) {
     if (bad) m.breaker.failed();
@@ -45,7 +53,7 @@ export class ServerHealth {
   /** Servers get an outlier score. */
   private readonly scoring: boolean;
   private readonly ejectionOpts: OutlierEjectionOptions | undefined;
-  private ejection: OutlierEjection | undefined;
+  private ejection: OutlierEjection<PoolServer & { score: OutlierScore }> | undefined;
 
   /** Checks the options; the outlier comparison starts at `start`. */
   constructor(private readonly setup: ServerHealthSetup) {
@@ -62,12 +70,12 @@ export class ServerHealth {
   /** Starts the outlier comparison's ticker: once the first servers joined, so that a refused list starts none. */
   start(): void {
     const opts = this.ejectionOpts;
-    if (opts) this.ejection = new OutlierEjection(opts, this.setup.clock, () => this.scored(), (m, out, why) => this.ejectionChanged(m.address, out, why));
+    if (opts) this.ejection = new OutlierEjection(opts, this.setup.clock, () => this.scored(), (m, out, why) => this.ejectionChanged(m, out, why));
   }
 
   /** Gives a server that joins its breaker and outlier score, as the options ask. */
   equip(m: PoolServer): void {
-    if (this.breakerOpts) m.breaker = new CircuitBreaker(this.breakerOpts, this.setup.clock, (state, why) => this.circuitChanged(m.address, state, why));
+    if (this.breakerOpts) m.breaker = new CircuitBreaker(this.breakerOpts, this.setup.clock, (state, why) => this.circuitChanged(m, state, why));
     if (this.scoring) m.score = new OutlierScore();
   }
 
@@ -113,32 +121,44 @@ export class ServerHealth {
     const ms = Math.min(timeoutMs ?? this.setup.defaultTimeoutMs(), MAX_TIMER_MS);
     const timer = this.setup.clock.every(ms, () => {
       timer.stop();
-      this.setup.logger.info({ address: m.address, silentMs: ms }, 'a probe stream said nothing within its call timeout: another probe may take its place');
+      this.setup.logger.info({ address: m.shown, silentMs: ms }, 'a probe stream said nothing within its call timeout: another probe may take its place');
       m.breaker!.release(round);
     });
     return timer;
   }
 
-  private scored(): { address: string; score: OutlierScore }[] {
+  private scored(): (PoolServer & { score: OutlierScore })[] {
     return this.setup.servers().filter((m): m is PoolServer & { score: OutlierScore } => m.score !== undefined);
   }
 
-  private circuitChanged(address: string, state: CircuitState, why: string): void {
+  /** Its lines name `m` as log lines do (`shown`: no token); its event, by its key. */
+  private circuitChanged(m: PoolServer, state: CircuitState, why: string): void {
     const logger = this.setup.logger;
+    const address = m.shown;
     if (state === 'open') logger.warn({ address, why }, 'circuit breaker opened: no calls to this server for a while');
     else logger.info({ address, why }, state === 'closed' ? 'circuit breaker closed' : 'circuit breaker half-open: probing');
-    this.tell({ address, kind: `circuit-${state}`, why });
+    this.tell({ address: m.address, kind: `circuit-${state}`, why }, m);
     if (state === 'closed') this.setup.readmitted();
   }
 
-  private ejectionChanged(address: string, ejected: boolean, why: string): void {
+  private ejectionChanged(m: PoolServer, ejected: boolean, why: string): void {
+    const address = m.shown;
     if (ejected) this.setup.logger.warn({ address, why }, 'server ejected as an outlier');
     else this.setup.logger.info({ address, why }, 'ejected server back in rotation');
-    this.tell({ address, kind: ejected ? 'ejected' : 'restored', why });
+    this.tell({ address: m.address, kind: ejected ? 'ejected' : 'restored', why }, m);
     if (!ejected) this.setup.readmitted();
   }
 
-  private tell(event: ServerHealthEvent): void {
-    tellHook(this.setup.logger, this.setup.onServerHealth, event, 'onServerHealth');
+  private tell(event: ServerHealthEvent, m: PoolServer): void {
+    tellHook(this.setup.logger, this.setup.onServerHealth, event, 'onServerHealth', m.shown);
   }
+}
+
+/**
+ * True for an outcome this client made itself, never sending the call or stream: over the
+ * server's declared limits (FrameTooLarge, `retry: 'safe'`) or its caller's bad arguments
+ * (InvalidArgument, over its own limits: `refusedUnsent`). Read only on failures.
+ */
+function unsentRefusal(err: Error): boolean {
+  return (err instanceof RpcError && overLimitsUnsent(err)) || refusedUnsent(err);
 }

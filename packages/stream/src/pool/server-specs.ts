@@ -1,6 +1,7 @@
 import { formatAddress, invalidArgument, parseAddress, type Address } from '@skein/core';
 import { positive } from '../internals/checks.js';
 import type { ServerSpec } from './failover-pool-options.js';
+import { shownServer } from './shown-server.js';
 
 /*
  * A FailoverPool's servers as a user names them (`ServerSpec`), checked and made canonical:
@@ -51,7 +52,9 @@ export function placeOf(address: string): { address: string; dialAddress: string
 export function normalize(server: ServerSpec): NormalServer {
   const spec = typeof server === 'string' ? { address: server } : server;
   if (!spec || typeof spec.address !== 'string') throw invalidArgument(`not a server: ${JSON.stringify(server)}`);
-  const weight = positive(spec.weight ?? 1, `weight of ${spec.address}`);
+  const w = spec.weight ?? 1;
+  // Its error names the server as log lines do (no token); the name is made only for it.
+  const weight = Number.isFinite(w) && w > 0 ? w : positive(w, `weight of ${shownServer(spec.address)}`);
   return { ...placeOf(spec.address), weight };
 }
 
@@ -60,7 +63,7 @@ export function uniqueServers(servers: readonly ServerSpec[]): NormalServer[] {
   const seen = new Set<string>();
   const out = servers.map(normalize);
   for (const s of out) {
-    if (seen.has(s.address)) throw invalidArgument(`server ${s.address} is listed twice`);
+    if (seen.has(s.address)) throw invalidArgument(`server ${shownServer(s.address)} is listed twice`);
     seen.add(s.address);
   }
   return out;

@@ -4,6 +4,7 @@ import type { Notify } from '../client/call.js';
 import type { CallOptions } from '../client/call-options.js';
 import type { StreamCall } from '../client/stream-call.js';
 import { callTimeout } from '../internals/checks.js';
+import { markRefusedUnsent } from '../internals/unsent-refusal-mark.js';
 import type { TickClock } from '../internals/tick-clock.js';
 import { WaitingCall, type ConnectQueue } from './connect-queue.js';
 import type { Outage } from './outage.js';
@@ -71,7 +72,8 @@ export class WaitingCalls {
       // A resent call waits only for what is left of its timeout.
       timeoutMs = boundMs !== undefined ? Math.ceil(boundMs) : callTimeout(opts.timeoutMs, this.defaultTimeoutMs);
     } catch (err) {
-      notify(fromDownstream(err as RpcError), null);
+      // A bad timeout, refused unsent: nothing of it for a FailoverPool's breaker to count.
+      notify(fromDownstream(markRefusedUnsent(err as RpcError)), null);
       return undefined;
     }
     // The last connect failed with what no retry heals (refused credentials, the transport's own

@@ -1,0 +1,23 @@
+/**
+ * The refusals a Skein client makes of a call or stream itself, before sending anything, because
+ * of what the caller asked (a bad action, timeout or metadata, a request over its own limits):
+ * its InvalidArgument and FrameTooLarge. Its server did nothing, so they say nothing of it: a
+ * FailoverPool's breaker and outlier score count them neither as a success nor as a failure
+ * (server-health.ts `observe`). A server's own answer with the same code is not marked: its
+ * handler ran, a success for its health. (A refusal over the server's declared limits says so
+ * by itself: FrameTooLarge, `retry: 'safe'`; see failover-rules.ts `overLimitsUnsent`.)
+ *
+ * Kept in a set, not a field, as unanswered-mark.ts: every RpcError keeps one shape.
+ */
+const marked = new WeakSet<object>();
+
+/** Marks `err` as this client's refusal of a call or stream it never sent; returns it. */
+export function markRefusedUnsent<E>(err: E): E {
+  if (typeof err === 'object' && err !== null) marked.add(err);
+  return err;
+}
+
+/** True for this client's own refusal of a call or stream it never sent (`markRefusedUnsent`). */
+export function refusedUnsent(err: Error): boolean {
+  return marked.has(err);
+}
