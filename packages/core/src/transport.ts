@@ -78,7 +78,9 @@ export interface FrameSpec {
    * Length of the body that follows the header at `bytes[at, at + headerLength)`. Throws to
    * reject the frame (bad magic, over a limit): the transport then closes the connection with
    * that error. Nothing is allocated for a body before this returns. The header is read where
-   * it lies, so a transport makes no view (no object) per frame to ask.
+   * it lies, so a transport makes no view (no object) per frame to ask. Called as the spec's
+   * method (`spec.bodyLength(bytes, at)`, as `frameBodyLength` does), never detached: a spec may
+   * read its own fields (a server's connection shares one function between all its specs).
    */
   bodyLength(bytes: Uint8Array, at: number): number;
   /**

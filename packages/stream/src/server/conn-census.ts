@@ -1,16 +1,21 @@
 import { RepeatedLine, type Clock, type Logger } from '@skein/core';
 import type { KindLimits, KindSettings, PeerCandidate } from './conn-kind.js';
 
-/** A connection's kind as the server holds it now: its limits, and whether it waits for its credentials to make it a peer. */
+/**
+ * A connection's kind as the server holds it now: its limits, and whether it waits for its
+ * credentials to make it a peer. One of three per server (ConnCensus), shared by the
+ * connections that hold it and never changed: a connection that changes kind is given another
+ * (an object per connection is 40 bytes, at 10,000 idle connections: docs/benchmarks.md, "Memory").
+ */
 export interface ConnRole {
-  limits: KindLimits;
+  readonly limits: KindLimits;
   /**
    * Accepted past the clients' cap on the chance that it is a peer `peers.admit` could not tell
    * at accept: by its TLS certificate (known at its hello) or its credentials. It may greet, ping
    * and present credentials, and is closed once they show it is not one; a call is refused
    * Overloaded (bare: unrun) and ends it.
    */
-  probation: boolean;
+  readonly probation: boolean;
 }
 
 /** The option whose cap refused a connection: each kind's own, named as the server's options spell it. */
@@ -32,6 +37,10 @@ export class ConnCensus {
   private readonly keptLine: RepeatedLine;
   /** On probation: they hold a peer's place until their certificate or credentials are judged. */
   probation = 0;
+  /** The three roles a connection may hold (ConnRole): shared, not one per connection. */
+  private readonly asClient: ConnRole;
+  private readonly asPeer: ConnRole;
+  private readonly onProbation: ConnRole;
 
   constructor(
     private readonly kinds: KindSettings,
@@ -43,6 +52,9 @@ export class ConnCensus {
     private readonly makeRoom: () => boolean,
     clock: Clock,
   ) {
+    this.asClient = { limits: kinds.client, probation: false };
+    this.asPeer = { limits: kinds.peer, probation: false };
+    this.onProbation = { limits: kinds.client, probation: true };
     this.keptLine = new RepeatedLine(clock, (n) =>
       logger.warn({ 'peers.maxConnections': kinds.peer.maxConnections, kept: n }, `peers at their cap (peers.maxConnections): ${n === 1 ? '1 more connection' : `${n} more connections`} shown to be peers went on as clients since the last line`),
     );
@@ -61,47 +73,45 @@ export class ConnCensus {
       if (full && (this.peers >= peer.maxConnections || this.probation === 0 || !this.makeRoom())) return 'maxConnections';
       if (!this.peerRoom()) return 'peers.maxConnections';
       this.peers++;
-      return { limits: peer, probation: false };
+      return this.asPeer;
     }
     if (full) return 'maxConnections';
     if (this.clients < client.maxConnections) {
       this.clients++;
-      return { limits: client, probation: false };
+      return this.asClient;
     }
     // Refused as a client: that it could not wait on probation (nothing to come, peers full) is secondary.
     if (admit === undefined || !mayProve || this.peers + this.probation >= peer.maxConnections) return 'clients.maxConnections';
     this.probation++;
-    return { limits: client, probation: true };
+    return this.onProbation;
   }
 
   /**
    * The connection showed more of itself (its certificate at the hello, or accepted credentials):
-   * true when it is (now or already) a peer. A client admitted becomes one if peers have room; a
-   * connection on probation leaves it only as a peer (the caller decides whether it waits on or
-   * goes when this says false).
+   * the peer's role when it is (now or already) a peer, which the caller gives it in place of
+   * `role`; undefined when not. A client admitted becomes one if peers have room; a connection on
+   * probation leaves it only as a peer (the caller decides whether it waits on or goes when this
+   * says undefined).
    */
-  promote(role: ConnRole, conn: PeerCandidate): boolean {
+  promote(role: ConnRole, conn: PeerCandidate): ConnRole | undefined {
     const { peer } = this.kinds;
-    if (role.limits === peer) return true;
+    if (role.limits === peer) return this.asPeer;
     const admitted = this.isPeer(conn);
     if (role.probation) {
       // Not a peer: it stays counted on probation until the caller's close releases it.
-      if (!admitted) return false;
+      if (!admitted) return undefined;
       this.probation--;
-      role.probation = false;
       this.peers++;
-      role.limits = peer;
-      return true;
+      return this.asPeer;
     }
-    if (!admitted) return false;
+    if (!admitted) return undefined;
     if (!this.peerRoom()) {
       this.keptAsClient();
-      return false;
+      return undefined;
     }
     this.clients--;
     this.peers++;
-    role.limits = peer;
-    return true;
+    return this.asPeer;
   }
 
   /**

@@ -36,6 +36,7 @@ import { connInfo, type InfoLink } from './conn-info.js';
 import { probationTimedOut, refuseOnProbation, sendAway } from './conn-probation.js';
 import type { ConnRole } from './conn-census.js';
 import { LazyAbort } from '../internals/lazy-abort.js';
+import { ConnSeldom } from './conn-seldom.js';
 import { SERVER_PING_FRAME, SERVER_PONG_ACTION } from '../wire/server-pings.js';
 import { GOODBYE_FRAME, withGoodbye } from '../wire/goodbye.js';
 import { widerLimits } from '../wire/request-limits.js';
@@ -81,6 +82,24 @@ const PING_OUT = 1024;
 /** Its hello offered to read a goodbye (wire/goodbye.ts): a draining end sends it one. */
 const READS_GOODBYE = 2048;
 
+/** A connection's spec (ServerConn.refusingSpec): the kind's, and the connection whose refusals may end with a goodbye, as fields. */
+interface RefusingSpec extends FrameSpec {
+  readonly kind: FrameSpec;
+  readonly host: ServerConn;
+}
+
+/**
+ * RefusingSpec's `bodyLength`, called as its method (FrameSpec: `spec.bodyLength(bytes, at)`,
+ * as core's frameBodyLength does): a copy of the spec (`{ ...spec }`) has the fields too.
+ */
+function refusingBodyLength(this: RefusingSpec, bytes: Uint8Array, at: number): number {
+  try {
+    return this.kind.bodyLength(bytes, at);
+  } catch (err) {
+    throw this.host.lastWords(err);
+  }
+}
+
 /** What the connections of one listener share (server-conn-options.ts). */
 export type ServerConnOptions = ServerConnOptionsOf<ServerConn>;
 
@@ -109,17 +128,10 @@ export class ServerConn implements FrameHandlers, Responder, ExtensionsHost, Hel
   framesAtHeard = 0;
   /** When the tick last heard from it, or, with a ping out (`pingOut`), when the ping went: one field, not two. */
   keepaliveAt = 0;
-  /**
-   * Write-stall check (write-stall.ts), while congested: the most the kernel had taken of the
-   * connection's bytes (FrameConn.sentBytes), and when, in the tick's TickedTime; made when it
-   * congests, dropped when it drains (one field on a connection that never does).
-   */
-  writeWatch: { sent: number; since: number } | undefined = undefined;
   /** What the client takes in a reply: the wire's ceilings until its hello says otherwise. */
   peerLimits: ReplyLimits = WIRE_REPLY_LIMITS;
   /** The connection's booleans (see the bits at the top), in one field rather than six: 40 bytes less per connection. */
   private bits = 0;
-  private framesAtDrainTick = 0;
   /** What aborts its plain calls (a close, the peer's end): made when a call or handler first listens. */
   private abort: LazyAbort | undefined;
   private _info: ConnInfo | undefined;
@@ -138,15 +150,8 @@ export class ServerConn implements FrameHandlers, Responder, ExtensionsHost, Hel
   private maxInFlight: number;
   /** This kind's frame limits, when narrower than the listener's and the transport cannot take them (`applyRole`). */
   private frameCheck: ((bytes: Uint8Array, at: number) => number) | undefined = undefined;
-  /**
-   * A request that came past the cap (see overCap): handled once a slot frees. Its head, if it
-   * had one, waits in ConnExtensions as it would for any request: nothing is read meanwhile.
-   */
-  private heldRequest: Uint8Array | undefined = undefined;
-  /** When `heldRequest` was read, by the server's clock: its deadline counts from then, not from when it runs. */
-  private heldAt: number | undefined = undefined;
-  /** The server's calls to the other side, once its hello offered to serve them. */
-  private reverse: ReverseCaller | undefined;
+  /** Held requests, the write-stall watch, the drain's count, reverse calls (conn-seldom.ts): made when first needed. */
+  private seldom: ConnSeldom | undefined = undefined;
 
   constructor(
     readonly conn: FrameConn,
@@ -155,6 +160,24 @@ export class ServerConn implements FrameHandlers, Responder, ExtensionsHost, Hel
   ) {
     this.auth = opts.auth && new ConnAuth(opts.auth, this.authWire());
     this.maxInFlight = opts.maxInFlight;
+  }
+
+  private more(): ConnSeldom {
+    return (this.seldom ??= new ConnSeldom());
+  }
+
+  /** Write-stall check (write-stall.ts): see ConnSeldom. */
+  get writeWatch(): { sent: number; since: number } | undefined {
+    return this.seldom?.writeWatch;
+  }
+
+  set writeWatch(watch: { sent: number; since: number } | undefined) {
+    if (watch !== undefined || this.seldom !== undefined) this.more().writeWatch = watch;
+  }
+
+  /** The server's calls to the other side, once its hello offered to serve them. */
+  private get reverse(): ReverseCaller | undefined {
+    return this.seldom?.reverse;
   }
 
   /** One of the state bits above. */
@@ -183,17 +206,16 @@ export class ServerConn implements FrameHandlers, Responder, ExtensionsHost, Hel
   /**
    * `spec` (the kind's, for requests) as the transport reads by it: a plain object with its own
    * fields, as a transport may copy or wrap a spec (`{ ...spec }`), whose refusal of a request
-   * may end with a goodbye (`lastWords`). Made at accept, and again when the connection becomes a peer.
+   * may end with a goodbye (`lastWords`). Made at accept, and again when the connection becomes a
+   * peer. Its `bodyLength` is one function for every connection, which finds the connection and
+   * the kind's spec in fields of its spec (a closure per connection, and its context, were some
+   * 100 bytes more at 10,000 idle connections: docs/benchmarks.md, "Memory").
    */
-  private refusingSpec(spec: FrameSpec): FrameSpec {
-    const bodyLength = (bytes: Uint8Array, at: number): number => {
-      try {
-        return spec.bodyLength(bytes, at);
-      } catch (err) {
-        throw this.lastWords(err);
-      }
-    };
-    return spec.outbound === undefined ? { headerLength: spec.headerLength, bodyLength } : { headerLength: spec.headerLength, bodyLength, outbound: spec.outbound };
+  private refusingSpec(spec: FrameSpec): RefusingSpec {
+    const headerLength = spec.headerLength;
+    return spec.outbound === undefined
+      ? { headerLength, bodyLength: refusingBodyLength, kind: spec, host: this }
+      : { headerLength, bodyLength: refusingBodyLength, outbound: spec.outbound, kind: spec, host: this };
   }
 
   /**
@@ -204,14 +226,15 @@ export class ServerConn implements FrameHandlers, Responder, ExtensionsHost, Hel
    * its client sent behind the refused one never ran, and fail so (Closed, `retry: 'safe'`),
    * not "may have run" (docs/protocol.md, "Limits"). Otherwise the error as it was.
    */
-  private lastWords(err: unknown): unknown {
+  /** @internal For its spec's `bodyLength` (refusingBodyLength). */
+  lastWords(err: unknown): unknown {
     if (!(err instanceof FrameError) || err.lastWords === undefined || !this.is(READS_GOODBYE) || !this.quiet) return err;
     return new FrameError(err.message, withGoodbye(err.lastWords));
   }
 
   /** Nothing read is still running or unanswered: no call, stream, held request or reverse call out. */
   private get quiet(): boolean {
-    return this.inFlight === 0 && this.streams === 0 && this.heldRequest === undefined && this.reverse?.busy !== true;
+    return this.inFlight === 0 && this.streams === 0 && this.seldom?.heldRequest === undefined && this.reverse?.busy !== true;
   }
 
   /** The principal the connection's credentials were accepted as; undefined when it did not authenticate. */
@@ -363,7 +386,7 @@ export class ServerConn implements FrameHandlers, Responder, ExtensionsHost, Hel
     if (rawAction === PING_ACTION) {
       // Not counted by the drain (drainTick): a client that pings while idle is quiet, however
       // often it pings, or a keepaliveMs under the server's tick would hold close() to closeWaitMs.
-      this.framesAtDrainTick++;
+      if (this.is(DRAINING)) this.seldom!.framesAtDrainTick++;
       return this.send(seqLo, seqHi, EMPTY_BYTES, EMPTY_BYTES);
     }
     if (rawAction === HELLO_ACTION) return greet(this, bytes, start, seqLo, seqHi);
@@ -468,6 +491,8 @@ export class ServerConn implements FrameHandlers, Responder, ExtensionsHost, Hel
 
   /** Graceful close: stop reading new requests, finish those in flight, then end. */
   startDrain(awaitPeer = this.is(GREETED) && (this.inFlight > 0 || this.sawCall)): void {
+    // Made first: a ping read from now on is counted there (`frame`).
+    const seldom = this.more();
     this.mark(DRAINING, true);
     this.refuseHeld(ErrorCode.Closed);
     // Read on: open streams wait for their credit and end frames, handlers for cancels, and the
@@ -475,7 +500,7 @@ export class ServerConn implements FrameHandlers, Responder, ExtensionsHost, Hel
     this.maybeResume();
     this.stopReverseCalls();
     this.mark(AWAIT_PEER, awaitPeer);
-    this.framesAtDrainTick = this.framesRead;
+    seldom.framesAtDrainTick = this.framesRead;
     this.endIfDone();
   }
 
@@ -493,11 +518,12 @@ export class ServerConn implements FrameHandlers, Responder, ExtensionsHost, Hel
   /** The server's tick: a draining connection that read nothing since the last one is quiet. */
   drainTick(): void {
     if (!this.is(DRAINING)) return;
-    if (this.framesRead === this.framesAtDrainTick) {
+    const seldom = this.seldom!;
+    if (this.framesRead === seldom.framesAtDrainTick) {
       this.mark(AWAIT_PEER, false);
       this.endIfDone();
     }
-    this.framesAtDrainTick = this.framesRead;
+    seldom.framesAtDrainTick = this.framesRead;
   }
 
   forceClose(): void {
@@ -645,7 +671,7 @@ export class ServerConn implements FrameHandlers, Responder, ExtensionsHost, Hel
   }
 
   reverseAgreed(caller: ReverseCaller): void {
-    this.reverse = caller;
+    this.more().reverse = caller;
     if (this.is(NO_REVERSE)) caller.drain();
   }
 
@@ -666,18 +692,20 @@ export class ServerConn implements FrameHandlers, Responder, ExtensionsHost, Hel
    * head or request, as ConnExtensions drops any head its request does not follow.)
    */
   private overCap(bytes: Uint8Array, start: number, end: number, seqLo: number, seqHi: number): void {
-    if (this.heldRequest !== undefined || this.reverse?.awaitingAnswers) return this.writeError(seqLo, seqHi, ErrorCode.Overloaded);
-    this.heldRequest = bytes.slice(start, end);
+    if (this.seldom?.heldRequest !== undefined || this.reverse?.awaitingAnswers) return this.writeError(seqLo, seqHi, ErrorCode.Overloaded);
+    const seldom = this.more();
+    seldom.heldRequest = bytes.slice(start, end);
     // A clock read on this rare path only: the time it waits here is its client's, not extra.
-    this.heldAt = (this.opts.clock ?? systemClock).now();
+    seldom.heldAt = (this.opts.clock ?? systemClock).now();
     this.pause();
   }
 
   /** A request held past the cap gives up its place, unrun: `code` says why (Closed when closing, Overloaded for reverse answers to read). */
   private refuseHeld(code: ErrorCode): void {
-    const held = this.heldRequest;
+    const seldom = this.seldom;
+    const held = seldom?.heldRequest;
     if (held === undefined) return;
-    this.heldRequest = this.heldAt = undefined;
+    seldom!.heldRequest = seldom!.heldAt = undefined;
     this.writeError(u32(held, SEQ_AT), u32(held, SEQ_AT + 4), code);
   }
 
@@ -710,13 +738,13 @@ export class ServerConn implements FrameHandlers, Responder, ExtensionsHost, Hel
 
   private maybeResume(): void {
     if (this.is(CLOSED) || this.conn.congested) return;
-    if (this.heldRequest !== undefined) {
+    if (this.seldom?.heldRequest !== undefined) {
       if (!this.atCap()) this.runHeld();
       // A reverse call went out while a request was held: its answer must be read, so the held
       // request gives up its place (Overloaded: it never ran) and reading goes on (see overCap).
       else if (this.reverse?.awaitingAnswers === true) this.refuseHeld(ErrorCode.Overloaded);
       else return;
-      if (this.is(CLOSED) || this.conn.congested || this.heldRequest !== undefined) return;
+      if (this.is(CLOSED) || this.conn.congested || this.seldom?.heldRequest !== undefined) return;
     }
     if (!this.is(PAUSED)) return;
     this.mark(PAUSED, false);
@@ -725,9 +753,10 @@ export class ServerConn implements FrameHandlers, Responder, ExtensionsHost, Hel
 
   /** The request held past the cap, now that a slot is free: read as it would have been, with its head. */
   private runHeld(): void {
-    const held = this.heldRequest!;
-    const heldAt = this.heldAt;
-    this.heldRequest = this.heldAt = undefined;
+    const seldom = this.seldom!;
+    const held = seldom.heldRequest!;
+    const heldAt = seldom.heldAt;
+    seldom.heldRequest = seldom.heldAt = undefined;
     try {
       this.frame(held, 0, held.length, heldAt);
     } catch (err) {

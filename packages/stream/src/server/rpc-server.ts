@@ -15,7 +15,7 @@ import { requestFrameSpec } from '../wire/frame-specs.js';
 import { ServerConn, type ServerConnOptions } from './connection.js';
 import { ActionNames } from '../wire/action-names.js';
 import { resolveServerOptions, type RpcServerOptions, type ServerSettings } from './server-options.js';
-import { ConnCensus } from './conn-census.js';
+import { ConnCensus, type ConnRole } from './conn-census.js';
 import { CAP_REFUSALS, type Cap } from './cap-refusals.js';
 import { Probations } from './probations.js';
 import { PROBATION_REFUSALS } from './probation-refusals.js';
@@ -283,7 +283,8 @@ export class RpcServer {
     // Sent away already (a later hello offered no credentials): refused and counted then; its credentials only hear why.
     if (c.sentAway) return PROBATION_REFUSALS.credentials;
     const role = c.role!;
-    if (this.census.promote(role, c.info)) return void this.applyPromoted(c);
+    const peer = this.census.promote(role, c.info);
+    if (peer !== undefined) return void this.applyPromoted(c, peer);
     if (!role.probation) return undefined;
     this.settings.logger.info({ remote: c.conn.remote }, 'clients at their cap: a connection admitted pending credentials is not a peer; ending it');
     // A refusal at the clients' cap, as one at accept: counted and on the cap's line (it leaves by itself).
@@ -302,14 +303,15 @@ export class RpcServer {
   private identified(c: ServerConn, credentialsToCome: boolean): void {
     const role = c.role!;
     if (role.limits.kind === 'peer') return;
-    if (c.conn.identity !== undefined && this.census.promote(role, c.info)) return this.applyPromoted(c);
+    const peer = c.conn.identity === undefined ? undefined : this.census.promote(role, c.info);
+    if (peer !== undefined) return this.applyPromoted(c, peer);
     if (role.probation && !credentialsToCome) this.refuse(c.conn, 'clients.maxConnections', false);
   }
 
-  /** The census made `c` a peer: it is held to the peers' limits, and off probation if it was on one. */
-  private applyPromoted(c: ServerConn): void {
+  /** The census made `c` a peer (`role`, the peers'): it is held to the peers' limits, and off probation if it was on one. */
+  private applyPromoted(c: ServerConn, role: ConnRole): void {
     this.probations.end(c);
-    c.applyRole(c.role!);
+    c.applyRole(role);
   }
 
   /**
