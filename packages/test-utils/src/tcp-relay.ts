@@ -85,6 +85,12 @@ export async function startTcpRelay(target: string, opts: TcpRelayOptions = {}):
   };
   /** Inbound → outbound, for each connection still relayed. */
   const live = new Map<net.Socket, net.Socket>();
+  /**
+   * Inbound sockets whose target's bytes (`target`) or clients' bytes (`clients`) are held now: a
+   * release pipes these alone again. Any other is piped already (relayed since the hold, or never
+   * held), and a socket piped twice to one destination writes each of its bytes there twice.
+   */
+  const held = { target: new Set<net.Socket>(), clients: new Set<net.Socket>() };
   let fromTarget = 0;
   let connections = 0;
   let refusing = false;
@@ -104,7 +110,11 @@ export async function startTcpRelay(target: string, opts: TcpRelayOptions = {}):
     track(inbound);
     track(outbound);
     live.set(inbound, outbound);
-    inbound.on('close', () => live.delete(inbound));
+    inbound.on('close', () => {
+      live.delete(inbound);
+      held.target.delete(inbound);
+      held.clients.delete(inbound);
+    });
     inbound.pipe(outbound).on('close', () => inbound.destroy());
     outbound.pipe(inbound).on('close', () => outbound.destroy());
     inbound.on('close', () => outbound.destroy());
@@ -139,14 +149,22 @@ export async function startTcpRelay(target: string, opts: TcpRelayOptions = {}):
   };
   // One direction of every connection relayed now: the target's bytes (`fromTarget`) or the clients'.
   const holdWay = (fromTarget: boolean): void => {
+    const holding = fromTarget ? held.target : held.clients;
     for (const [inbound, outbound] of live) {
       const [from, to] = fromTarget ? [outbound, inbound] : [inbound, outbound];
       from.unpipe(to);
       from.pause();
+      holding.add(inbound);
     }
   };
   const releaseWay = (fromTarget: boolean): void => {
-    for (const [inbound, outbound] of live) (fromTarget ? outbound.pipe(inbound) : inbound.pipe(outbound));
+    const holding = fromTarget ? held.target : held.clients;
+    for (const inbound of holding) {
+      // A connection `stall()` dropped since stays dead.
+      const outbound = live.get(inbound);
+      if (outbound) (fromTarget ? outbound.pipe(inbound) : inbound.pipe(outbound));
+    }
+    holding.clear();
   };
   const throttle = (bytesPerSecond: number): void => {
     for (const [inbound, outbound] of live) {
