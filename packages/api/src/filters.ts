@@ -2,19 +2,31 @@ import type { PeerIdentity } from '@skein/core';
 import type { Metadata } from '@skein/stream';
 import type { CallInfo } from './call-info.js';
 import { ClientCallInfo } from './client-call-info.js';
+import type { ServerCallInfo } from './server-call-info.js';
 import { isThenable } from './thenable.js';
 
 // What a filter is told of a call: its own file, so that ClientCallInfo implements it without a circle.
 export type { CallInfo } from './call-info.js';
+export type { ServerCallInfo } from './server-call-info.js';
 
 export type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
 
-export interface Filter {
+/**
+ * Hooks around a call. `Filter` (info: CallInfo) fits both sides; `Info` narrows what its hooks
+ * are told where the side is known: a `ServerFilter`'s info always has `metadata`.
+ */
+export interface Filter<Info extends CallInfo = CallInfo> {
   readonly name?: string;
-  before?(info: CallInfo): void | PromiseLike<void>;
+  before?(info: Info): void | PromiseLike<void>;
   /** Not waited for; what it throws (or, an `async after`, rejects with) is logged and changes no outcome. */
-  after?(info: CallInfo, outcome: Outcome): void;
+  after?(info: Info, outcome: Outcome): void;
 }
+
+/**
+ * A filter of `createServiceDispatch`: its info's `metadata` is always set. Any `Filter` is one
+ * too (its hooks take any CallInfo).
+ */
+export type ServerFilter = Filter<ServerCallInfo>;
 
 /**
  * Stops the filters of a call nobody waits for any more. Asked only when a `before` awaits, so a
@@ -38,9 +50,9 @@ export interface FilterWatch {
  * said), and `run` never starts, even if that `before` resolves later; if it does, its
  * `after` runs then, with that outcome.
  */
-export function withFilters(
-  filters: readonly Filter[],
-  info: CallInfo,
+export function withFilters<Info extends CallInfo>(
+  filters: readonly Filter<Info>[],
+  info: Info,
   run: () => unknown,
   onError: (e: unknown) => void,
   watch?: FilterWatch,
@@ -79,7 +91,7 @@ export function withFilters(
 }
 
 /** The `after` of each of the first `ran` filters, last first; one that throws is reported. */
-function afters(filters: readonly Filter[], ran: number, info: CallInfo, outcome: Outcome, onError: (e: unknown) => void): void {
+function afters<Info extends CallInfo>(filters: readonly Filter<Info>[], ran: number, info: Info, outcome: Outcome, onError: (e: unknown) => void): void {
   for (let i = ran - 1; i >= 0; i--) runAfter(filters[i]!, info, outcome, onError);
 }
 
@@ -89,7 +101,7 @@ function afters(filters: readonly Filter[], ran: number, info: CallInfo, outcome
  * rejection is reported as a throw is. Left alone it was a rejection nobody handles, which
  * ends a Node process: a server's, for a logging filter's failed write.
  */
-function runAfter(filter: Filter, info: CallInfo, outcome: Outcome, onError: (e: unknown) => void): void {
+function runAfter<Info extends CallInfo>(filter: Filter<Info>, info: Info, outcome: Outcome, onError: (e: unknown) => void): void {
   try {
     const r: unknown = filter.after?.(info, outcome);
     if (isThenable(r)) Promise.resolve(r).then(undefined, (e: unknown) => report(onError, e));
@@ -99,9 +111,9 @@ function runAfter(filter: Filter, info: CallInfo, outcome: Outcome, onError: (e:
 }
 
 /** `withFilters` from the `before` at `ran`, which returned `pending`: the rest waits for it, and `watch` may end the call meanwhile. */
-function awaitingFilters(
-  filters: readonly Filter[],
-  info: CallInfo,
+function awaitingFilters<Info extends CallInfo>(
+  filters: readonly Filter<Info>[],
+  info: Info,
   run: () => unknown,
   onError: (e: unknown) => void,
   watch: FilterWatch | undefined,
@@ -149,7 +161,7 @@ function awaitingFilters(
  * A `before` that completed after its call ended gets its `after` too (what it took, a slot or a
  * lease, it gives back), with the outcome the caller saw.
  */
-function lateAfter(filter: Filter, info: CallInfo, outcome: Outcome, onError: (e: unknown) => void): void {
+function lateAfter<Info extends CallInfo>(filter: Filter<Info>, info: Info, outcome: Outcome, onError: (e: unknown) => void): void {
   runAfter(filter, info, outcome, onError);
 }
 
@@ -171,16 +183,19 @@ function report(onError: (e: unknown) => void, e: unknown): void {
  * `setMetadata` writes the metadata that call sends (it takes `route` and `metadata` of `extra`:
  * the rest are the server's).
  */
-export function callInfo(
-  side: 'client' | 'server',
-  service: string,
-  method: string,
-  arg: unknown,
-  extra: { peer?: string; route?: string; principal?: unknown; identity?: PeerIdentity; metadata?: Metadata } = {},
-): CallInfo {
+export function callInfo(side: 'server', service: string, method: string, arg: unknown, extra?: CallInfoExtra): ServerCallInfo;
+export function callInfo(side: 'client' | 'server', service: string, method: string, arg: unknown, extra?: CallInfoExtra): CallInfo;
+export function callInfo(side: 'client' | 'server', service: string, method: string, arg: unknown, extra: CallInfoExtra = {}): CallInfo {
   if (side === 'client') return new ClientCallInfo(service, method, arg, extra.route, extra.metadata);
-  return { service, method, action: `${service}.${method}`, side, arg, ...extra, startedAt: performance.now(), meta: {}, setMetadata: refuseReceivedMetadata };
+  // A server call always has metadata (none sent: empty), as its type says.
+  const metadata = extra.metadata ?? NO_METADATA;
+  return { service, method, action: `${service}.${method}`, side, arg, ...extra, metadata, startedAt: performance.now(), meta: {}, setMetadata: refuseReceivedMetadata };
 }
+
+type CallInfoExtra = { peer?: string; route?: string; principal?: unknown; identity?: PeerIdentity; metadata?: Metadata };
+
+/** A server call's metadata when none was given: empty, inheriting nothing, never written. */
+const NO_METADATA: Metadata = Object.freeze(Object.create(null) as Metadata);
 
 /** A server filter's write. Taken off its info, it has no action to name: it still throws this, not a TypeError about `action`. */
 function refuseReceivedMetadata(this: { action?: string } | undefined): never {

@@ -35,7 +35,7 @@ export type { Handler, Handlers, ServiceImpl, ServiceDispatchOptions } from './s
 export { CallContext } from './context.js';
 export { describeIssues } from './schema.js';
 export { withFilters, callInfo } from './filters.js';
-export type { Filter, CallInfo, Outcome, FilterWatch } from './filters.js';
+export type { Filter, ServerFilter, CallInfo, ServerCallInfo, Outcome, FilterWatch } from './filters.js';
 export { callLog, overloadShedding } from './builtin-filters.js';
 export type { OverloadOptions, OverloadShedding } from './builtin-filters.js';
 export { bearerAuth } from './bearer-auth.js';

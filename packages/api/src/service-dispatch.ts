@@ -2,7 +2,7 @@ import { EMPTY_BYTES, ErrorCode, RpcError, consoleLogger, guardedLogger, invalid
 import { WithheldLog, actionName, crashDetail, handlerErrorDetail, refusalDetail, speaksToCaller, type Dispatch, type ServerRequest, type WithheldLogOptions } from '@skein/stream';
 import { CallContext } from './context.js';
 import type { AnyMethod, ArgOf, HandlerResultOf, ServiceDef } from './define.js';
-import { callInfo, withFilters, type CallInfo, type Filter } from './filters.js';
+import { callInfo, withFilters, type ServerCallInfo, type ServerFilter } from './filters.js';
 import { validate } from './schema.js';
 import { isThenable } from './thenable.js';
 import { TimeoutSweep } from './timeout-sweep.js';
@@ -10,6 +10,7 @@ import { serveStream, streamArg, streamServe, type StreamServe } from './stream-
 import { splitBlob, withBlob } from './with-blob.js';
 import { checkCodec } from './option-checks.js';
 import { openedAsStream } from './call-shape.js';
+import { withheldHint } from './withheld-hint.js';
 
 export type Handler<M extends AnyMethod> = (arg: ArgOf<M>, ctx: CallContext) => HandlerResultOf<M> | Promise<HandlerResultOf<M>>;
 export type Handlers<S extends ServiceDef> = { [K in keyof S['methods']]: Handler<S['methods'][K]> };
@@ -66,8 +67,11 @@ export interface ServiceDispatchOptions {
    * while unary calls keep their `handlerTimeoutMs`.
    */
   streamTimeoutMs?: number;
-  /** Before/after hooks around every handler (see Filter), e.g. `overloadShedding()`, `callLog(logger)`. */
-  filters?: readonly Filter[];
+  /**
+   * Before/after hooks around every handler (see Filter), e.g. `overloadShedding()`, `callLog(logger)`.
+   * Their info is a ServerCallInfo: `info.metadata` is always set (`{}` when none was sent).
+   */
+  filters?: readonly ServerFilter[];
 }
 
 interface Entry {
@@ -145,7 +149,7 @@ class Runner {
   private readonly sweep: TimeoutSweep | undefined;
   /** Streams' own: the unary sweep when the bounds are the same. */
   private readonly streamSweep: TimeoutSweep | undefined;
-  private readonly filters: readonly Filter[];
+  private readonly filters: readonly ServerFilter[];
 
   constructor(opts: ServiceDispatchOptions) {
     this.filters = opts.filters ?? [];
@@ -257,7 +261,7 @@ class Runner {
     req.handlerEnded();
   }
 
-  private serverInfo(req: ServerRequest, e: Entry, ctx: CallContext, arg: unknown): CallInfo {
+  private serverInfo(req: ServerRequest, e: Entry, ctx: CallContext, arg: unknown): ServerCallInfo {
     const info = callInfo('server', e.service, e.method, arg, { peer: req.conn.remote, identity: req.conn.identity, principal: req.principal, metadata: req.metadata });
     ctx.shareMeta(info.meta);
     return info;
@@ -393,7 +397,7 @@ class Runner {
         // code alone, so its words (why, which server) are kept here, or nobody sees them. A
         // `before` filter's too (an auth or quota service down), but for its own "not run"
         // refusal (a load shedder's Overloaded): one line per shed call would flood the log.
-        this.withheld.warn(action, err, { action, peer: req.conn.remote, err });
+        this.withheld.warn(action, err, { action, peer: req.conn.remote, err }, started && !this.expose ? withheldHint(err) : '');
       }
       if (started) return void req.fail(err, handlerErrorDetail(err, action, this.expose));
       // A downstream's unrun Closed (its server draining) that a filter passes on is not this

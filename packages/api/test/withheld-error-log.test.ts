@@ -74,4 +74,33 @@ describe("createServiceDispatch: a handler's RpcError whose words stay on the se
     expect(err).toMatchObject({ code: ErrorCode.InvalidArgument });
     expect(logger.lines.filter((l) => l.level === 'warn' || l.level === 'error')).toEqual([]);
   });
+
+  // A handler's own Unauthenticated or Overloaded reaches its caller as the code alone (by design,
+  // docs/protocol.md): the warn line is where its developer learns why, and what to do instead.
+  it.each([
+    ['Unauthenticated', ErrorCode.Unauthenticated, 'rpc_unauthenticated', /belongs in a server filter's before \(as bearerAuth\), whose Unauthenticated keeps its words/],
+    ['Overloaded', ErrorCode.Overloaded, 'rpc_overloaded', /belongs in a server filter's before \(as overloadShedding\), which the caller reads as not run/],
+    ['Timeout', ErrorCode.Timeout, 'rpc_timeout', /^Front\.op failed with Timeout \(thrown by the handler: its caller got rpc_timeout without these words; to tell/],
+  ] as const)("a handler's own %s: the caller gets the code alone, the server's warn line says what to do", async (_name, code, wire, where) => {
+    const logger = memoryLogger();
+    const a = await serve({ codec: msgpackCodec, logger, services: [implement(Front, { op: () => { throw new RpcError(code, 'token of user 7 expired'); } })] });
+    cleanup.push(() => a.close());
+    const err = await createClient(Front, a.stream, { codec: msgpackCodec }).op().then(() => undefined, (e: unknown) => e as RpcError);
+    expect(err).toMatchObject({ code });
+    expect(err!.message).not.toContain('user 7');
+    const lines = logger.lines.filter((l) => l.level === 'warn');
+    expect(lines, JSON.stringify(logger.lines)).toHaveLength(1);
+    const msg = lines[0]!.msg!;
+    expect(msg).toMatch(where);
+    expect(msg).toContain(`its caller got ${wire} without these words`);
+    expect(msg).toMatch(/throw InvalidArgument or PermissionDenied, or an error declared with \.throws\(codeErrors\(\.\.\.\)\), or set exposeInternalErrors; see docs\/protocol\.md\)$/);
+  });
+
+  it('with exposeInternalErrors the words went to the caller: the line has no hint', async () => {
+    const logger = memoryLogger();
+    const a = await serve({ codec: msgpackCodec, logger, exposeInternalErrors: true, services: [implement(Front, { op: () => { throw new RpcError(ErrorCode.Unauthenticated, 'token of user 7 expired'); } })] });
+    cleanup.push(() => a.close());
+    await createClient(Front, a.stream, { codec: msgpackCodec }).op().then(() => undefined, () => undefined);
+    expect(logger.lines.filter((l) => l.level === 'warn').map((l) => l.msg)).toEqual(['Front.op failed with Unauthenticated']);
+  });
 });

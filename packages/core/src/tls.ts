@@ -1,5 +1,6 @@
 import { ErrorCode } from './error-code.js';
 import { markHandshakeRefusal } from './handshake-refusal.js';
+import { UNTRUSTED_ISSUER_HINT, isUntrustedIssuer } from './untrusted-issuer.js';
 import { damagedCa, damagedCertificate, type CertificateParser } from './pem-certificates.js';
 import { unloadablePem } from './pem-content.js';
 import { pemLabels, wrongPemKind } from './pem-kind.js';
@@ -239,6 +240,8 @@ export function tlsFailure(remote: string, raw: string, cause?: unknown, seen?: 
     return failed(ErrorCode.Unreachable, ` (${likely}, or it shares no TLS version or cipher with this client)`);
   }
   if (/alert/.test(m)) return failed(ErrorCode.Unreachable, '');
+  // Our own verdict on the server's certificate: its CA is not ours (no tls.ca, or another one).
+  if (isUntrustedIssuer(m, cause)) return failed(ErrorCode.Unreachable, UNTRUSTED_ISSUER_HINT);
   // The server closed while we wrote (Deno's rustls, sending its second flight, before it read
   // the alert): a server that answered our ClientHello, so no plaintext one.
   if (/broken ?pipe|epipe/.test(m)) {

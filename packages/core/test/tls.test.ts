@@ -174,6 +174,28 @@ describe('TLS failures', () => {
     expect(tlsFailure('h:1', 'BrokenPipe: broken pipe', undefined, { presentedCert: false }).message).toContain('the server may require a client certificate');
   });
 
+  // A server's certificate from a CA this client does not trust (a private CA, no tls.ca): each
+  // library's words, or OpenSSL's verify code alone, say where the CA goes. The runtime suites check it end to end.
+  it("a server certificate from an untrusted CA says to give that CA as the client's tls.ca, by code or words", () => {
+    const coded = (code: string): Error => Object.assign(new Error('certificate verify failed'), { code });
+    for (const [raw, cause] of [
+      ['unable to verify the first certificate', undefined],
+      ['unable to get local issuer certificate', undefined],
+      ['self-signed certificate in certificate chain', undefined],
+      ['self signed certificate', undefined],
+      ['invalid peer certificate: UnknownIssuer', undefined],
+      ['certificate verify failed', coded('UNABLE_TO_VERIFY_LEAF_SIGNATURE')],
+      ['certificate verify failed', coded('UNABLE_TO_GET_ISSUER_CERT_LOCALLY')],
+      ['certificate verify failed', coded('SELF_SIGNED_CERT_IN_CHAIN')],
+      ['certificate verify failed', coded('DEPTH_ZERO_SELF_SIGNED_CERT')],
+    ] as const) {
+      expect(tlsFailure('h:1', raw, cause)).toMatchObject({ code: ErrorCode.Unreachable, message: expect.stringMatching(/failed: .*as the client's tls\.ca; see docs\/tls\.md\)$/) });
+    }
+    // Other verdicts on the server's certificate are no matter of CA.
+    for (const raw of ['certificate has expired', "Hostname/IP does not match certificate's altnames", 'wrong version number']) expect(tlsFailure('h:1', raw).message).not.toMatch(/tls\.ca/);
+    expect(tlsFailure('h:1', 'certificate has expired', coded('CERT_HAS_EXPIRED')).message).not.toMatch(/tls\.ca/);
+  });
+
   // A plaintext server's answer, as OpenSSL and BoringSSL (Bun) spell it; the runtime suites check it end to end.
   it('bytes that are no TLS record ask whether the server speaks TLS, in either spelling', () => {
     for (const raw of ['error:0A00010B:SSL routines:ssl3_get_record:wrong version number', 'EPROTO error:100000f7:SSL routines:OPENSSL_internal:WRONG_VERSION_NUMBER']) {

@@ -46,8 +46,12 @@ export class WithheldLog {
     if (!(Number.isInteger(this.maxKeys) && this.maxKeys > 0)) throw invalidArgument(`withheldLog.maxKeys must be a positive integer, not ${String(opts.maxKeys)}`);
   }
 
-  /** `name` (the action, as logs name it) failed with `err`, whose words stay here: `fields` go with the first such line. */
-  warn(name: string, err: RpcError, fields: object): void {
+  /**
+   * `name` (the action, as logs name it) failed with `err`, whose words stay here: `fields` go
+   * with the first such line, and `hint` after its text (what to do about it, where the caller
+   * of the code knows).
+   */
+  warn(name: string, err: RpcError, fields: object, hint = ''): void {
     const key = `${err.code} ${name}`;
     const tally = this.tallies.get(key) ?? (this.tallies.size >= this.maxKeys ? this.tallies.get(OTHERS) : undefined);
     if (tally !== undefined) {
@@ -57,7 +61,7 @@ export class WithheldLog {
     const full = this.tallies.size >= this.maxKeys;
     this.tallies.set(full ? OTHERS : key, { name, codeName: err.codeName, suppressed: 0, ticked: false });
     this.ticker ??= this.clock.every(this.intervalMs, () => this.tick());
-    this.logger.warn(fields, `${name} failed with ${err.codeName}`);
+    this.logger.warn(fields, `${name} failed with ${err.codeName}${hint}`);
   }
 
   /**
