@@ -526,7 +526,7 @@ export class ClientStream implements StreamCaller {
   }
 
   /** A request part over `sendLimits`: over the client's own limits, or only over the server's (never sent, so safe to send elsewhere). */
-  private overLimit(what: string, n: number, max: number, own: number): RpcError {
+  private overLimit(what: 'message' | 'blob' | 'action', n: number, max: number, own: number): RpcError {
     if (max >= own) return tooLarge(what, n, max);
     return new RpcError(ErrorCode.FrameTooLarge, `${what} of ${n} bytes exceeds ${this.remote}'s limit of ${max} (its hello's answer): not sent`, { retry: 'safe' });
   }
@@ -1081,8 +1081,10 @@ const refusedConnection = (remote: string, why: RpcError): RpcError =>
  */
 const lostOnWire = (remote: string, cause: Error): RpcError => new RpcError(ErrorCode.IO, `connection to ${remote} lost: ${cause.message}`, { cause });
 
-const tooLarge = (what: string, n: number, max: number): RpcError =>
-  new RpcError(ErrorCode.FrameTooLarge, `${what} of ${n} bytes exceeds the limit of ${max}`);
+/** Over the client's own `limits` (what a user raises): the words name the option, so that raising the server's alone is not the fix tried next. */
+const tooLarge = (what: 'message' | 'blob' | 'action', n: number, max: number): RpcError =>
+  new RpcError(ErrorCode.FrameTooLarge, `${what} of ${n} bytes exceeds this client's limit of ${max} (limits.${OWN_LIMIT[what]}): not sent`);
+const OWN_LIMIT = { message: 'maxMessage', blob: 'maxBlob', action: 'maxAction' } as const;
 
 /** A call's answer has flag 0, 1 or 2; any other (a stream's item or credit) is the server's mistake, which ends its connection. */
 function unknownAnswerFlag(seq: number, flag: number): FrameError {
