@@ -21,6 +21,7 @@ import { refusedAtClose } from './refused-at-close.js';
 import { rejectedHeaderProblems } from './rejected-headers.js';
 import { SCENARIOS } from './scenarios.mjs';
 import { expectScenario } from './scenario-verdict.js';
+import { watchSpecCalls } from './spec-calls.js';
 
 /** A transport to check, and where its server listens. */
 export interface TransportUnderTest {
@@ -79,7 +80,8 @@ const text = (b: Uint8Array): string => new TextDecoder().decode(b);
  * on a malformed address or one written for another transport, then a graceful
  * close with calls in flight; last, that every connection reported its close exactly once (clean
  * where both sides ended it), that its byte counts (`receivedBytes`, `sentBytes`, where given)
- * were right, and that no listener piled up. Both sides' connections are watched, so a scenario
+ * were right, that every spec's `bodyLength` was called as its method (never detached), and that
+ * no listener piled up. Both sides' connections are watched, so a scenario
  * that hangs says which report (a close, a drain) never came. Call it at the top level of a test
  * file.
  */
@@ -99,8 +101,10 @@ export function transportConformance(t: TransportUnderTest): void {
       requireAuth: false,
       closeWaitMs: SERVER_CLOSE_WAIT_MS,
     });
+    // Every spec the transport is handed checks it is called as its method (FrameSpec.bodyLength).
+    const specs = watchSpecCalls(t.transport);
     // Both sides' connections watched: a scenario that hangs says which report never came.
-    const conns = watchConns(t.transport);
+    const conns = watchConns(specs.transport);
     const transport = conns.transport;
     // The server's side watched: a listener whose close hangs is named when the close test fails.
     const served = watchListenerCloses(transport);
@@ -171,6 +175,10 @@ export function transportConformance(t: TransportUnderTest): void {
 
     it('counts bytes right, where it counts them: receivedBytes and sentBytes', () => {
       expect(conns.miscounted(), 'connections whose optional byte counts were wrong as frames arrived (leave a count undefined where the transport cannot tell)').toEqual([]);
+    }, TEST_MS);
+
+    it("calls FrameSpec.bodyLength as the spec's method, never detached: a copy of the spec ({ ...spec }) is fine", () => {
+      expect(specs.detached(), 'frame specs whose bodyLength the transport called detached, or on an object that is not the spec nor a copy of it').toEqual([]);
     }, TEST_MS);
 
     it('adds no listener per call: no MaxListenersExceededWarning', () => {

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import { ErrorCode, RpcError, type Address, type FrameConn, type FrameHandlers, type FrameSpec, type Transport } from '@skein/core';
+import { copiedSpec, detachedBodyLength, specHandling } from '@skein/test-utils';
 
 /**
  * Deliberately broken transports, each a real transport with one fault: the conformance
@@ -51,6 +52,10 @@ export interface Faults {
   uncheckedAddress?: boolean;
   /** The client's connect drops the address's scheme: it dials one written for another transport (ws://, tcp://) as its own. */
   dialsAnyScheme?: boolean;
+  /** Every spec it is handed (both sides, setFrameSpec's, their outbound) has its `bodyLength` called detached: `const f = spec.bodyLength; f(bytes, at)`. */
+  detachesBodyLength?: boolean;
+  /** Every spec it is handed is copied (`{ ...spec }`) and read through the copy: allowed, no fault (a right transport for the spec-call check). */
+  copiesSpec?: boolean;
 }
 
 /**
@@ -61,6 +66,8 @@ export interface Faults {
 const REVERSE_FLAGS: ReadonlySet<number> = new Set([0x18, 0x1a, 0x1b]);
 
 export function mutantTransport(inner: Transport, faults: Faults): Transport {
+  if (faults.detachesBodyLength) inner = specHandling(inner, detachedBodyLength);
+  if (faults.copiesSpec) inner = specHandling(inner, copiedSpec);
   return {
     name: inner.name,
     connect: async (address, spec, options) => {

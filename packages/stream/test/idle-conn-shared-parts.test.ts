@@ -1,5 +1,5 @@
 import { FrameError, type FrameConn, type FrameSpec, type Transport } from '@skein/core';
-import { cleanups } from '@skein/test-utils';
+import { cleanups, detachedBodyLength, memoryLogger, specHandling, waitFor } from '@skein/test-utils';
 import { describe, expect, it } from 'vitest';
 import { ClientStream, RpcServer, createRouter } from '../src/index.js';
 import { GOODBYE_FRAME } from '../src/wire/goodbye.js';
@@ -79,5 +79,18 @@ describe("an idle server connection's parts", () => {
     expect(thrown).toBeInstanceOf(FrameError);
     const words = (thrown as FrameError).lastWords!;
     expect([...words.subarray(words.length - GOODBYE_FRAME.length)]).toEqual([...GOODBYE_FRAME]);
+  });
+
+  it('a transport that calls that bodyLength detached is told the rule it broke, in the line that closes the connection', async () => {
+    const logger = memoryLogger();
+    const server = new RpcServer({ dispatch: createRouter({ ok: () => u32(1) }), logger });
+    cleanup.push(() => server.close());
+    const { port } = (await server.listen(specHandling(transport, detachedBodyLength), '127.0.0.1:0')) as { port: number };
+    const c = await ClientStream.connect({ transport, address: `127.0.0.1:${port}`, keepaliveMs: 0 });
+    cleanup.push(() => c.destroy());
+    await expect(c.call('ok')).rejects.toThrow();
+    await waitFor(() => logger.lines.some((l) => l.msg?.startsWith('closing connection')), { what: "the server's line closing the connection" });
+    const closing = logger.lines.find((l) => l.msg?.startsWith('closing connection'))!;
+    expect(closing.obj.reason).toMatch(/^the transport called FrameSpec\.bodyLength with this undefined: call it as the spec's method, spec\.bodyLength\(bytes, at\), as core's frameBodyLength\(spec, bytes, at\) does, never detached/);
   });
 });

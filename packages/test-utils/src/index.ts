@@ -43,6 +43,7 @@ export type { RawSocket, PeerClose } from './raw-socket.js';
 export { startRazorServer, connectRazorClient } from './razor-v1.js';
 export type { RazorServer, RazorServerOptions, RazorClient, RazorHandler, RazorAnswer, RazorReply, RazorRequest } from './razor-v1.js';
 export { closeRecorder } from './close-recorder.js';
+export { specHandling, detachedBodyLength, copiedSpec } from './spec-handling.js';
 export type { CloseRecorder } from './close-recorder.js';
 
 // ── Other runtimes and real servers (bun, deno, etcd)

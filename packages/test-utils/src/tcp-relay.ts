@@ -91,6 +91,17 @@ export async function startTcpRelay(target: string, opts: TcpRelayOptions = {}):
    * held), and a socket piped twice to one destination writes each of its bytes there twice.
    */
   const held = { target: new Set<net.Socket>(), clients: new Set<net.Socket>() };
+  /**
+   * The throttle of each direction `throttle()` (or `bytesPerSecond`) slowed, by the socket it
+   * reads: that direction is relayed by it alone from then on, never by a pipe as well (a hold
+   * holds it, a release resumes it, a throttle again sets its pace), or each byte would go twice.
+   */
+  const slowed = new Map<net.Socket, Slow>();
+  const slow = (from: net.Socket, to: net.Socket, bytesPerSecond: number, holding: boolean): void => {
+    const known = slowed.get(from);
+    if (known !== undefined) known.bytesPerSecond = bytesPerSecond;
+    else slowed.set(from, slowly(from, to, bytesPerSecond, holding));
+  };
   let fromTarget = 0;
   let connections = 0;
   let refusing = false;
@@ -114,6 +125,8 @@ export async function startTcpRelay(target: string, opts: TcpRelayOptions = {}):
       live.delete(inbound);
       held.target.delete(inbound);
       held.clients.delete(inbound);
+      slowed.delete(inbound);
+      slowed.delete(outbound);
     });
     inbound.pipe(outbound).on('close', () => inbound.destroy());
     outbound.pipe(inbound).on('close', () => outbound.destroy());
@@ -123,8 +136,8 @@ export async function startTcpRelay(target: string, opts: TcpRelayOptions = {}):
     // listener more does not change the flow then.
     outbound.on('data', (chunk: Buffer) => void (fromTarget += chunk.length));
     if (opts.bytesPerSecond !== undefined) {
-      slowly(outbound, inbound, opts.bytesPerSecond);
-      slowly(inbound, outbound, opts.bytesPerSecond);
+      slow(outbound, inbound, opts.bytesPerSecond, false);
+      slow(inbound, outbound, opts.bytesPerSecond, false);
     }
   });
   await new Promise<void>((resolve, reject) => {
@@ -152,8 +165,12 @@ export async function startTcpRelay(target: string, opts: TcpRelayOptions = {}):
     const holding = fromTarget ? held.target : held.clients;
     for (const [inbound, outbound] of live) {
       const [from, to] = fromTarget ? [outbound, inbound] : [inbound, outbound];
-      from.unpipe(to);
-      from.pause();
+      const throttled = slowed.get(from);
+      if (throttled !== undefined) throttled.hold();
+      else {
+        from.unpipe(to);
+        from.pause();
+      }
       holding.add(inbound);
     }
   };
@@ -162,14 +179,20 @@ export async function startTcpRelay(target: string, opts: TcpRelayOptions = {}):
     for (const inbound of holding) {
       // A connection `stall()` dropped since stays dead.
       const outbound = live.get(inbound);
-      if (outbound) (fromTarget ? outbound.pipe(inbound) : inbound.pipe(outbound));
+      if (!outbound) continue;
+      const [from, to] = fromTarget ? [outbound, inbound] : [inbound, outbound];
+      // A throttled direction goes on at its pace, unpiped.
+      const throttled = slowed.get(from);
+      if (throttled !== undefined) throttled.release();
+      else from.pipe(to);
     }
     holding.clear();
   };
   const throttle = (bytesPerSecond: number): void => {
     for (const [inbound, outbound] of live) {
-      slowly(outbound, inbound, bytesPerSecond);
-      slowly(inbound, outbound, bytesPerSecond);
+      // A held direction stays held until its release.
+      slow(outbound, inbound, bytesPerSecond, held.target.has(inbound));
+      slow(inbound, outbound, bytesPerSecond, held.clients.has(inbound));
     }
   };
   return {
@@ -203,25 +226,48 @@ export async function startTcpRelay(target: string, opts: TcpRelayOptions = {}):
  */
 const CATCH_UP_MS = 250;
 
+/** One direction relayed at a pace (`slowly`): its pace may change, and a hold stops it until its release. */
+interface Slow {
+  bytesPerSecond: number;
+  hold(): void;
+  release(): void;
+}
+
 /**
  * Relays `from` to `to` at about `bytesPerSecond`: the link is done with the bytes relayed so far
- * at `doneAt` (ms), and `from` pauses while that is ahead of the clock, to resume when it is due.
+ * at `doneAt` (ms), and `from` pauses while that is ahead of the clock, to resume when it is due
+ * (unless held meanwhile). `from`'s end ends `to`, as a pipe's does. Starts held if `holding`.
  */
-function slowly(from: net.Socket, to: net.Socket, bytesPerSecond: number): void {
+function slowly(from: net.Socket, to: net.Socket, bytesPerSecond: number, holding: boolean): Slow {
   from.unpipe(to);
   let doneAt = -Infinity;
   let timer: NodeJS.Timeout | undefined;
+  let held = holding;
+  const pace: Slow = {
+    bytesPerSecond,
+    hold: () => {
+      held = true;
+      from.pause();
+    },
+    release: () => {
+      held = false;
+      if (timer === undefined) from.resume();
+    },
+  };
   from.on('data', (chunk: Buffer) => {
     to.write(chunk);
     const now = performance.now();
-    doneAt = Math.max(doneAt, now - CATCH_UP_MS) + (chunk.length / bytesPerSecond) * 1000;
+    doneAt = Math.max(doneAt, now - CATCH_UP_MS) + (chunk.length / pace.bytesPerSecond) * 1000;
     if (doneAt <= now || timer !== undefined) return;
     from.pause();
     timer = setTimeout(() => {
       timer = undefined;
-      from.resume();
+      if (!held) from.resume();
     }, Math.max(1, doneAt - now));
   });
+  from.on('end', () => to.end());
   // Unpiped, it stays paused: a 'data' listener alone does not start it again.
-  from.resume();
+  if (held) from.pause();
+  else from.resume();
+  return pace;
 }

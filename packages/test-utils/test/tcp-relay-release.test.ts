@@ -3,7 +3,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { startTcpRelay, type TcpRelay } from '../src/index.js';
 
 // A release pipes again only what a hold held: a connection relayed since the hold, or never
-// held, is piped already, and piped twice it would deliver each byte twice (a request twice).
+// held, is piped already, and piped twice it would deliver each byte twice (a request twice). A
+// throttled connection is relayed by its throttle, so a release resumes that, and pipes nothing.
 
 const closers: (() => unknown)[] = [];
 afterEach(async () => {
@@ -83,5 +84,42 @@ describe('TcpRelay release', () => {
     relay.releaseClients();
     expect(await Promise.all(answers)).toEqual(['ok', 'ok']);
     expect(await Promise.all(received)).toEqual(['held', 'new']);
+  });
+});
+
+/** A pace far above what the tests send: the throttle relays, and never makes them wait. */
+const FAST = 1 << 20;
+
+describe('TcpRelay release of a throttled connection', () => {
+  it("relays the target's bytes once after throttle, hold and release", async () => {
+    const { relay, received } = await relayed('xyz');
+    const s = await connected(relay, received);
+    relay.throttle(FAST);
+    relay.hold();
+    const answer = send(s, 'go');
+    relay.release();
+    expect(await answer).toBe('xyz');
+    expect(await received[0]).toBe('go');
+  });
+
+  it("relays the clients' bytes once after throttle, holdClients and releaseClients", async () => {
+    const { relay, received } = await relayed('ok');
+    const s = await connected(relay, received);
+    relay.throttle(FAST);
+    relay.holdClients();
+    const answer = send(s, 'abc');
+    relay.releaseClients();
+    expect(await answer).toBe('ok');
+    expect(await received[0]).toBe('abc');
+  });
+
+  it('relays once when throttled while held, then released', async () => {
+    const { relay, received } = await relayed('xyz');
+    const s = await connected(relay, received);
+    relay.hold();
+    relay.throttle(FAST);
+    const answer = send(s, 'go');
+    relay.release();
+    expect(await answer).toBe('xyz');
   });
 });

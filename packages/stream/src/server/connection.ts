@@ -90,14 +90,25 @@ interface RefusingSpec extends FrameSpec {
 
 /**
  * RefusingSpec's `bodyLength`, called as its method (FrameSpec: `spec.bodyLength(bytes, at)`,
- * as core's frameBodyLength does): a copy of the spec (`{ ...spec }`) has the fields too.
+ * as core's frameBodyLength does): a copy of the spec (`{ ...spec }`) has the fields too. A
+ * transport that calls it detached is told so, on the throw path alone (reading `this.kind`
+ * threw), rather than with a TypeError about `kind`.
  */
 function refusingBodyLength(this: RefusingSpec, bytes: Uint8Array, at: number): number {
   try {
     return this.kind.bodyLength(bytes, at);
   } catch (err) {
+    if ((this as RefusingSpec | undefined)?.host === undefined) throw calledDetached(this);
     throw this.host.lastWords(err);
   }
+}
+
+/** What a transport that called a server connection's `bodyLength` detached (or on another object) is told: the rule it broke. */
+function calledDetached(self: unknown): FrameError {
+  return new FrameError(
+    `the transport called FrameSpec.bodyLength with this ${self === undefined ? 'undefined' : 'not its spec'}: ` +
+      "call it as the spec's method, spec.bodyLength(bytes, at), as core's frameBodyLength(spec, bytes, at) does, never detached (a server connection's spec reads its own fields; a copy, { ...spec }, is fine: docs/transports.md)",
+  );
 }
 
 /** What the connections of one listener share (server-conn-options.ts). */
