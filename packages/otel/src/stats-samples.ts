@@ -1,4 +1,5 @@
 import type { CircuitState, ConnPoolStats, PoolState, RpcServerStats, ServerState, ServerStats } from '@skein/stream';
+import { addressLabel } from './address-label.js';
 
 /** Anything with an RpcServer's `stats()`. */
 export interface ServerStatsSource {
@@ -15,7 +16,10 @@ export interface PoolStatsSource {
 export interface StatsSources {
   /** By name: the `server` label (attribute). */
   servers?: Readonly<Record<string, ServerStatsSource>>;
-  /** By name: the `pool` label; each server of a FailoverPool also gets its `address`. */
+  /**
+   * By name: the `pool` label; each server (a ConnPool's one, a FailoverPool's each) also gets
+   * its `address`, as shown (`addressLabel`: a ws:// URL's query, a token perhaps, replaced by a digest).
+   */
   pools?: Readonly<Record<string, PoolStatsSource>>;
 }
 
@@ -83,8 +87,8 @@ export function readStats(sources: StatsSources, put: PutSample): void {
   for (const [name, pool] of Object.entries(sources.pools ?? {})) {
     const stats = pool.stats();
     if (Array.isArray(stats)) {
-      for (const s of stats) if (s.state !== 'closed') poolSamples(put, { pool: name, address: s.address }, s);
-    } else if (stats.state !== 'closed') poolSamples(put, { pool: name, address: pool.address ?? '' }, stats);
+      for (const s of stats) if (s.state !== 'closed') poolSamples(put, { pool: name, address: addressLabel(s.address) }, s);
+    } else if (stats.state !== 'closed') poolSamples(put, { pool: name, address: addressLabel(pool.address ?? '') }, stats);
   }
 }
 

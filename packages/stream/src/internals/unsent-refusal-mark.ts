@@ -7,6 +7,12 @@
  * handler ran, a success for its health. (A refusal over the server's declared limits says so
  * by itself: FrameTooLarge, `retry: 'safe'`; see failover-rules.ts `overLimitsUnsent`.)
  *
+ * So are the ends of a call or stream its pool never sent for want of its caller's patience, the
+ * server not at fault: cancelled (its signal, its abort source) while it waited for a connection
+ * or before, and timed out waiting for one with no connect failed (for room behind full windows,
+ * or a first connect still under way; pool/waiting-calls.ts `neverSent`). One that timed out
+ * after a failed connect is not marked: that connect was its server's failure.
+ *
  * Kept in a set, not a field, as unanswered-mark.ts: every RpcError keeps one shape.
  */
 const marked = new WeakSet<object>();

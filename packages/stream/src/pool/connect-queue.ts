@@ -4,6 +4,7 @@ import { NO_OPTS, type CallOptions } from '../client/call-options.js';
 import type { ClientStream } from '../client/client-stream.js';
 import { WaitingLine, type Waiter } from '../internals/waiting-line.js';
 import { cancellable, hookAbort } from '../client/call-abort.js';
+import { markRefusedUnsent } from '../internals/unsent-refusal-mark.js';
 
 /**
  * A call waiting in a pool for a connection. It settles at most once: sent on (it is then the
@@ -35,7 +36,8 @@ export class WaitingCall implements Waiter {
     /** A stream's opening (not a call): given the connection it goes on and what is left of its timeout. */
     public opens?: (on: ClientStream, timeoutMs: number) => void,
   ) {
-    if (cancellable(opts)) this.unhookAbort = hookAbort(opts, (why) => this.fail(why));
+    // Cancelled by its caller, unsent: its server did nothing, so a FailoverPool's health counts it neither way.
+    if (cancellable(opts)) this.unhookAbort = hookAbort(opts, (why) => this.fail(markRefusedUnsent(why)));
   }
 
   /** Hands the call on to a stream: from now on the stream settles it. */

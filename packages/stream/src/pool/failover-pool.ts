@@ -271,6 +271,11 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
       const bad = capFirst(c, this.attemptTimeoutMs, this.defaultTimeoutMs);
       if (bad) return this.tell(c, fromDownstream(bad), null);
     }
+    // Its own signal (or abort source) aborted already: it fails as a ClientStream or ConnPool
+    // fails it (Cancelled, or Timeout for a timeout reason), before any pick, which with no
+    // server placeable (all down, none in the pool) would say Unreachable instead.
+    const aborted = abortedAlready(opts);
+    if (aborted !== undefined) return this.tell(c, aborted, null);
     this.budget.deposit();
     this.attempt(c);
   }
@@ -292,7 +297,9 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
       if (err) stream.finish(err, null);
     });
     c.stream = stream;
-    if (this.closing) stream.finish(this.closedError(), null);
+    // Aborted already: as `send` (and a ConnPool) fails such a call, before any pick.
+    const refused = this.closing ? this.closedError() : abortedAlready(opts);
+    if (refused !== undefined) stream.finish(refused, null);
     else {
       // A stream without a timeout of its own has no bound, as on a ConnPool: its attempts go with its options as they are.
       c.deadline = opts.timeoutMs === undefined ? Infinity : this.deadlineOf(opts.timeoutMs);
@@ -310,6 +317,9 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
   sendTo(address: string, action: string | number, msg: Uint8Array, opts: CallOptions, notify: Notify): void {
     const member = this.named(address);
     if (member instanceof RpcError) return notifyGuarded(this.logger, shownServer(address), action, notify, fromDownstream(member), null);
+    // Aborted already: as `send` fails it, whatever its server's pool (in an outage, it would say Unreachable).
+    const aborted = abortedAlready(opts);
+    if (aborted !== undefined) return notifyGuarded(this.logger, member.shown, action, notify, aborted, null);
     if (member.breaker === undefined && member.score === undefined) return this.poolOf(member).send(action, msg, opts, notify);
     // Counted for its server as the pool's own calls are: a cluster that routes every call by
     // name (a route function, `$to`) would otherwise leave its breakers and scores blind.
@@ -333,6 +343,12 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
     const member = this.named(address);
     if (member instanceof RpcError) {
       stream.finish(member, null);
+      return stream;
+    }
+    // Its own signal aborted already: refused as its server's ConnPool would, before a connect or a breaker's count.
+    const aborted = abortedAlready(opts);
+    if (aborted !== undefined) {
+      stream.finish(aborted, null);
       return stream;
     }
     if (member.breaker !== undefined || member.score !== undefined) this.health.scorePinned(member, stream);

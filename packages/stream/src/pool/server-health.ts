@@ -157,7 +157,8 @@ export class ServerHealth {
 /**
  * True for an outcome this client made itself, never sending the call or stream: over the
  * server's declared limits (FrameTooLarge, `retry: 'safe'`) or its caller's bad arguments
- * (InvalidArgument, over its own limits: `refusedUnsent`). Read only on failures.
+ * (InvalidArgument, over its own limits), cancelled or timed out while it waited for a
+ * connection no failed connect kept from it (`refusedUnsent`). Read only on failures.
  */
 function unsentRefusal(err: Error): boolean {
   return (err instanceof RpcError && overLimitsUnsent(err)) || refusedUnsent(err);

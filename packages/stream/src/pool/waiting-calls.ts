@@ -87,7 +87,7 @@ export class WaitingCalls {
     // While an early connect is under way (Outage.hurry), a call waits for its outcome.
     if (outage !== undefined && !this.outage.hurrying && (failFast || now - outage >= this.budgetMs)) return void notify(this.outage.unreachable(now), null);
     const aborted = abortedAlready(opts);
-    if (aborted) return void notify(aborted, null);
+    if (aborted) return void notify(markRefusedUnsent(aborted), null);
     const pace = this.link.pace;
     const deadline = pace.deadline(timeoutMs);
     // Less the period after `deadline`, which may quicken the ticks for a short timeout.
@@ -203,12 +203,16 @@ export class WaitingCalls {
  * In an outage, `lastConnect` (Outage.lastError) says why no connection came: its cause, named
  * in the message (as gRPC's "last error"), so that the caller need not find it in the pool's log.
  * Only on this path: a healthy call costs nothing more, and the cause is the outage's one error, shared.
+ * For a FailoverPool's breaker and outlier score, a failed connect (`lastConnect`) is its server's
+ * failure, and so is this; with none (it waited for room behind full windows, or for a first
+ * connect not failed yet) its server did nothing with it, and it counts neither way
+ * (`markRefusedUnsent`): the calls holding the windows, and the connect's own outcome, count.
  */
 const neverSent = (timeoutMs: number, lastConnect: Error | undefined): RpcError =>
   // Stackless (withoutStack): made by the sweep for many calls in one tick, a stack names only the pool's ticker.
   withoutStack(() => {
     const waited = `call waited ${timeoutMs} ms for a connection and was never sent`;
-    if (lastConnect === undefined) return new RpcError(ErrorCode.Timeout, waited, { retry: 'safe' });
+    if (lastConnect === undefined) return markRefusedUnsent(new RpcError(ErrorCode.Timeout, waited, { retry: 'safe' }));
     return new RpcError(ErrorCode.Timeout, `${waited}; last connect: ${lastConnect.message}`, { cause: lastConnect, retry: 'safe' });
   });
 
