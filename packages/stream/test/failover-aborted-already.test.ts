@@ -1,7 +1,7 @@
 import { ErrorCode, type RpcError } from '@skein/core';
 import { cleanups, freePort, within } from '@skein/test-utils';
 import { describe, expect, it } from 'vitest';
-import { FailoverPool, type CallOptions, type FailoverPoolOptions, type StreamCall } from '../src/index.js';
+import { ConnPool, FailoverPool, type CallOptions, type FailoverPoolOptions, type StreamCall } from '../src/index.js';
 import { transport } from './harness.js';
 
 // A FailoverPool call or stream whose own signal aborted before it was made fails as a
@@ -77,5 +77,16 @@ describe('a FailoverPool call whose signal aborted before it was made', () => {
     expect(err.message).not.toMatch(/cannot reach/);
     const s = pool.openStreamTo(a, 'feed', undefined, { failFast: true, signal: timedOut() });
     expect(what(await streamFailure(s))).toEqual(['Timeout', 'never']);
+  });
+});
+
+describe('a ConnPool call whose signal aborted before it was made', () => {
+  it('fails Cancelled in an outage it would fail fast in, not Unreachable: its caller\'s word comes first, as on a ClientStream', async () => {
+    const pool = new ConnPool({ transport, address: await dead() });
+    cleanup.push(() => within(pool.close(), 10_000, 'pool close'));
+    // The outage begins with this call's refused connect.
+    expect((await failure(pool.call('who', undefined, { failFast: true }))).code).toBe(ErrorCode.Unreachable);
+    expect(what(await failure(pool.call('who', undefined, { failFast: true, signal: aborted() })))).toEqual(['Cancelled', 'never']);
+    expect(what(await failure(pool.call('who', undefined, { failFast: true, signal: timedOut() })))).toEqual(['Timeout', 'never']);
   });
 });

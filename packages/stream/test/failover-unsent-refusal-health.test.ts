@@ -84,4 +84,32 @@ describe("a FailoverPool call its client refused unsent, for its server's breake
     expect(circuit()).toBe('closed');
     expect(events).toEqual(['circuit-open', 'circuit-half-open', 'circuit-closed']);
   });
+  it('closes no half-open breaker with a probe its caller aborted as it was picked (refused unsent by its connection)', async () => {
+    const clock = new ManualClock();
+    const events: string[] = [];
+    let probe: AbortController | undefined;
+    const pool = new FailoverPool({
+      transport,
+      servers: [await limitedServer()],
+      retries: 0,
+      clock,
+      pool: { clock: systemClock },
+      circuitBreaker: { minCalls: 2, failureRatio: 0.5, openMs: 1000, halfOpenCalls: 1 },
+      // The probe's own signal aborts while the pool picks it (the hook runs in the pick): its connection refuses it unsent.
+      onServerHealth: (e: ServerHealthEvent) => {
+        events.push(e.kind);
+        if (e.kind === 'circuit-half-open') probe?.abort();
+      },
+    });
+    cleanup.push(() => within(pool.close(), 10_000, 'pool close'));
+    expect(textOf(await pool.call('who'))).toBe('a');
+    expect((await failure(pool.call('boom'))).code).toBe(ErrorCode.Internal);
+    expect(pool.stats()[0]!.circuit).toBe('open');
+    clock.advance(1000);
+    probe = new AbortController();
+    expect((await failure(pool.call('who', undefined, { signal: probe.signal }))).code).toBe(ErrorCode.Cancelled);
+    expect(pool.stats()[0]!.circuit).toBe('half-open');
+    expect(textOf(await pool.call('who'))).toBe('a');
+    expect(events).toEqual(['circuit-open', 'circuit-half-open', 'circuit-closed']);
+  });
 });

@@ -390,7 +390,8 @@ export class ClientStream implements StreamCaller {
     this.auth?.ranOut();
     if (this._state !== 'open') return this.refuse(action, notify, this.notOpen());
     const aborted = abortedAlready(opts);
-    if (aborted) return this.refuse(action, notify, aborted);
+    // Unsent, its caller's doing: nothing of it for a FailoverPool's breaker to count (a half-open probe aborted as it was picked).
+    if (aborted) return this.refuse(action, notify, markRefusedUnsent(aborted));
     const sendNow = this.throttler.canSend();
     // `accepted` read last: a call that finds room never reads it.
     if (!sendNow && this.throttler.full() && !accepted) {

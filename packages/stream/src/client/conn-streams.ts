@@ -119,7 +119,8 @@ export class ConnStreams implements StreamWire {
       return stream;
     }
     // Not `isDone` after: a FailoverPool may take a refused stream elsewhere, so it is not done.
-    const refused = this.host.refusal() ?? abortedAlready(opts);
+    // An abort is its caller's doing, unsent: nothing of it for a FailoverPool's breaker to count.
+    const refused = this.host.refusal() ?? markRefusedUnsent(abortedAlready(opts));
     if (refused) {
       stream.finish(refused, null);
       return stream;

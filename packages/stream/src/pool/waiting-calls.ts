@@ -76,6 +76,9 @@ export class WaitingCalls {
       notify(fromDownstream(markRefusedUnsent(err as RpcError)), null);
       return undefined;
     }
+    // Aborted already: its caller's word comes first, as on a ClientStream (not the outage's Unreachable).
+    const aborted = abortedAlready(opts);
+    if (aborted) return void notify(markRefusedUnsent(aborted), null);
     // The last connect failed with what no retry heals (refused credentials, the transport's own
     // options): the call fails with that at once, as the calls that waited did, unless those
     // options changed since (then the pool connects with the new ones, and the call waits).
@@ -86,8 +89,6 @@ export class WaitingCalls {
     const outage = this.outage.waitFrom;
     // While an early connect is under way (Outage.hurry), a call waits for its outcome.
     if (outage !== undefined && !this.outage.hurrying && (failFast || now - outage >= this.budgetMs)) return void notify(this.outage.unreachable(now), null);
-    const aborted = abortedAlready(opts);
-    if (aborted) return void notify(markRefusedUnsent(aborted), null);
     const pace = this.link.pace;
     const deadline = pace.deadline(timeoutMs);
     // Less the period after `deadline`, which may quicken the ticks for a short timeout.
