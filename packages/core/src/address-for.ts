@@ -1,5 +1,6 @@
-import { formatAddress, parseAddress, type Address, type AddressScheme } from './address.js';
+import { parseAddress, type Address, type AddressScheme } from './address.js';
 import { invalidArgument } from './rpc-error.js';
+import { shownAddress } from './shown-address.js';
 
 /** The forms each kind of transport takes, for the error that refuses another's. */
 const TAKES: Record<AddressScheme, string> = {
@@ -25,5 +26,8 @@ export function addressFor(kind: AddressScheme, address: string | Address, who: 
   throw invalidArgument(`${who} cannot use ${written(at)}: ${schemes} for ${OWNER[other]}; ${who} takes ${TAKES[kind]}`);
 }
 
-/** The address as it was written: formatAddress, but `tcp://` kept (canonically dropped). */
-const written = (at: Address): string => (!('path' in at) && at.scheme === 'tcp' && !at.tls ? `tcp://${formatAddress(at)}` : formatAddress(at));
+/**
+ * The address as it was written, as errors name it: `shownAddress` (a ws URL's query, where a
+ * page's token goes, left out: the refusal may be logged), but `tcp://` kept (canonically dropped).
+ */
+const written = (at: Address): string => (!('path' in at) && at.scheme === 'tcp' && !at.tls ? `tcp://${shownAddress(at)}` : shownAddress(at));

@@ -122,8 +122,22 @@ describe('an address with a user and password', () => {
     expect(() => parseAddress('ws://user:s3?cret@h/skein')).toThrow(`"ws://h/skein": a user and password in the address are not sent; remove them (want ${ADDRESS_FORMS})`);
   });
 
-  it('leaves the password out of "not an address" too, with the query', () => {
-    expect(() => parseAddress('tcp://user:1?s3cret@h:1')).toThrow(`not an address: "tcp://user:1?…" (want ${ADDRESS_FORMS})`);
+  // tcp://, tls:// and `host:port` have no query: a `?` then an `@` there is a password's `?`,
+  // refused as a login (it was "not an address" showing the user and the password up to its `?`).
+  it.each([
+    ['tcp://user:1?s3cret@h:1', 'tcp://h:1'],
+    ['tls://user:1234?s3cret@db:5432', 'tls://db:5432'],
+    ['user:1?s3cret@h:1', 'h:1'],
+    ['TCP://user:1?s3@cr?et@h:1', 'TCP://h:1'],
+  ])('refuses %s, a password a `?` cut short in an address with no query, as a login shown as %s', (given, shown) => {
+    let err: unknown;
+    try {
+      parseAddress(given);
+    } catch (e) {
+      err = e;
+    }
+    expect(RpcError.is(err, ErrorCode.InvalidArgument)).toBe(true);
+    expect((err as RpcError).message).toBe(`${JSON.stringify(shown)}: a user and password in the address are not sent; remove them (want ${ADDRESS_FORMS})`);
   });
 
   // Not a login: a socket path's `@` and a query's are their own.
@@ -154,6 +168,16 @@ describe('addressFor', () => {
 
   it('refuses a WebSocket Address object (a URL path) for TCP', () => {
     expect(refused('tcp', { host: 'h', port: 1, urlPath: '/skein' }).message).toMatch(/^tcpTransport cannot use ws:\/\/h:1\/skein:/);
+  });
+
+  // A page's token goes in a ws URL's query: the refusal, which may be logged, names the address without it.
+  it.each<[Parameters<typeof addressFor>[1], string]>([
+    ['ws://127.0.0.1:1/skein?token=SECRET', 'ws://127.0.0.1:1/skein?…'],
+    ['wss://h?token=SECRET', 'wss://h:443/?…'],
+    [{ host: 'h', port: 1, urlPath: '/skein?token=SECRET' }, 'ws://h:1/skein?…'],
+  ])("refuses %j for TCP without its query, shown as %s", (a, shown) => {
+    expect(refused('tcp', a).message).toMatch(new RegExp(`^tcpTransport cannot use ${shown.replace(/[.?/]/g, '\\$&')}: `));
+    expect(refused('tcp', a).message).not.toContain('SECRET');
   });
 
   it('refuses tcp:// for WebSocket, naming the TCP transport and every form WebSocket takes', () => {

@@ -62,6 +62,20 @@ describe('an authority that reads as `user:pw` but is `host:port`', () => {
     expect(shownAddress(parseAddress(given))).toMatch(/^ws:\/\/alice:12\/(ss@host|\?…)$/);
   });
 
+  // tcp://, tls:// and `host:port` have no query: their `?` then `@` is a password's `?`, whatever the
+  // port reads as (`tcp://alice:1234?secret@db:5432` was no login, shown `tcp://alice:1234?…`).
+  it.each([
+    ['tcp://alice:1234?secret@db:5432', 'tcp://db:5432'],
+    ['tls://alice:1234?secret@db:5432', 'tls://db:5432'],
+    ['alice:1234?secret@db:5432', 'db:5432'],
+    ['tcp://alice:12/x?secret@db:5432', 'tcp://db:5432'],
+    ['tcp://alice:1?se@cr?et@db:5432', 'tcp://db:5432'],
+  ])('%s, with no query to have, is a login cut short, shown as %s', (given, shown) => {
+    expect(hasUserInfo(given)).toBe(true);
+    expect(withoutUserInfo(given)).toBe(shown);
+    expect(() => parseAddress(given)).toThrow(`${JSON.stringify(shown)}: a user and password in the address are not sent`);
+  });
+
   it.each([
     ['ws://alice:pa/ss@host', 'ws://host'],
     ['ws://alice:pa?ss@host/skein', 'ws://host/skein'],

@@ -1,5 +1,7 @@
 import { ErrorCode, RpcError, silentLogger } from '@skein/core';
 import { ManualClock, cleanups, deferred, memoryLogger, muteServer, portOf, waitFor } from '@skein/test-utils';
+import { nodeRuntime } from '@skein/runtime-node';
+import { tcpTransport } from '@skein/transport-tcp';
 import { wsTransport } from '@skein/transport-ws';
 import { describe, expect, it } from 'vitest';
 import { FailoverPool, RpcServer, StaticDiscovery, createRouter, followDiscovery, type FailoverPoolOptions } from '../src/index.js';
@@ -167,6 +169,24 @@ describe("a FailoverPool keeps a ws:// member's query out of what it prints", ()
     expect(err.message).toContain(`redirect to ${shown(to)}, a server not in the pool, refused`);
 
     expect(said(logger, [ended, err])).not.toContain(TOKEN);
+  });
+
+  it("in a picker function's choice of a server not in the pool", async () => {
+    const port = await wsServer();
+    const p = pool({ servers: [at(port)], logger: silentLogger, retries: 0, strategy: () => at(1) });
+    const err = await failure(p.call(2, EMPTY, { timeoutMs: 10_000 }));
+    expect(RpcError.is(err, ErrorCode.InvalidArgument), String(err)).toBe(true);
+    expect(err.message).toBe(`picker function chose ${shown(1)}, which is not in the pool`);
+  });
+
+  // A ws:// member of a pool over TCP: the transport refuses its address, named without the query.
+  it("in the transport's refusal of a member written for another transport", async () => {
+    const p = new FailoverPool({ transport: tcpTransport(nodeRuntime), servers: [at(1)], logger: silentLogger, retries: 0 });
+    cleanup.push(() => p.close());
+    const err = await failure(p.call(2, EMPTY, { timeoutMs: 10_000 }));
+    expect(RpcError.is(err, ErrorCode.InvalidArgument), String(err)).toBe(true);
+    expect(err.message).toContain(`tcpTransport cannot use ${shown(1)}: ws:// and wss:// addresses are for wsTransport`);
+    expect(err.message).not.toContain(TOKEN);
   });
 
   it("in a discovery follower's lines on the last server", async () => {

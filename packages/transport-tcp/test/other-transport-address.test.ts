@@ -43,6 +43,22 @@ describe('tcpTransport refuses a WebSocket address', () => {
     expect(dials).toHaveLength(2);
   });
 
+  // A page's token goes in a ws URL's query: the refusal, which may be logged, leaves it out.
+  it("names the address without a ws URL's query, at connect and at listen", async () => {
+    const { runtime, dials, binds } = countedRuntime();
+    const transport = tcpTransport(runtime);
+    for (const form of ['ws://127.0.0.1:1/skein?token=SECRET', 'wss://127.0.0.1:1?token=SECRET', { host: '127.0.0.1', port: 1, urlPath: '/skein?token=SECRET' }]) {
+      const atConnect = invalid(await transport.connect(parseAddress(form), spec).then((c) => (c.close(), undefined), (e: unknown) => e));
+      const atListen = invalid(await transport.listen(parseAddress(form), spec, () => {}).then((l) => (void l.close(), undefined), (e: unknown) => e));
+      for (const why of [atConnect, atListen]) {
+        expect(why).toMatch(/^tcpTransport cannot use wss?:\/\/127\.0\.0\.1:(1|443)\/(skein)?\?…: ws:\/\/ and wss:\/\/ addresses are for wsTransport/);
+        expect(why).not.toContain('SECRET');
+      }
+    }
+    expect(dials).toEqual([]);
+    expect(binds).toEqual([]);
+  });
+
   it('at listen, binding nothing', async () => {
     const { runtime, binds } = countedRuntime();
     const transport = tcpTransport(runtime);

@@ -30,6 +30,17 @@ describe.each([
     for (const form of [`127.0.0.1:${port}`, `ws://127.0.0.1:${port}`, `ws://127.0.0.1:${port}/skein`]) expect(await outcome(transport.connect(parseAddress(form), spec))).toBe('resolved');
   });
 
+  // An Address object marked tcp but with a URL path: refused, its query (a token's place) not shown.
+  it("names the address without a URL's query", async () => {
+    const transport = make();
+    const address = { host: '127.0.0.1', port: 1, urlPath: '/skein?token=SECRET', scheme: 'tcp' } as const;
+    for (const refused of [transport.connect(address, spec), transport.listen(address, spec, () => {})]) {
+      const why = invalid(await outcome(refused));
+      expect(why).toMatch(new RegExp(`^${name} cannot use tcp://ws://127\\.0\\.0\\.1:1/skein\\?…: a tcp:// address is for tcpTransport`));
+      expect(why).not.toContain('SECRET');
+    }
+  });
+
   it('at listen', async () => {
     const transport = make();
     invalid(await outcome(transport.listen(parseAddress('tcp://127.0.0.1:0'), spec, () => {})));

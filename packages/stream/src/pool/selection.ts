@@ -1,5 +1,6 @@
 import { ErrorCode, RpcError, afterMacrotask } from '@skein/core';
 import { HashRing } from './hash-ring.js';
+import { shownServer } from './shown-server.js';
 
 /** A server as strategies and picker functions see it. */
 export interface ServerView {
@@ -232,7 +233,7 @@ class Routed<S extends ServerView> implements Selector<S> {
     if (choice === undefined) return this.fallback.pick(key, offered, () => true);
     const address = typeof choice === 'string' ? choice : choice.address;
     const chosen = servers.find((s) => s.address === address);
-    if (!chosen) throw new RpcError(ErrorCode.InvalidArgument, `picker function chose ${address}, which is not in the pool`);
+    if (!chosen) throw new RpcError(ErrorCode.InvalidArgument, `picker function chose ${shownServer(String(address))}, which is not in the pool`);
     return chosen;
   }
 }
