@@ -1,4 +1,4 @@
-import { ErrorCode, RpcError } from '@skein/core';
+import { ErrorCode, RpcError, type FrameConn, type Transport } from '@skein/core';
 import { ManualClock, deferred, rawConnect, waitFor, cleanups } from '@skein/test-utils';
 import { describe, expect, it } from 'vitest';
 import { ClientStream, RpcServer, createRouter, type ActionHandler, type Authenticate, type RpcServerOptions } from '../src/index.js';
@@ -156,6 +156,26 @@ describe('RpcServer peers and clients on one listener', () => {
     await early.closed();
     expect(early.state).toBe('closed');
     expect(client.state).toBe('open');
+    expect((await peer.call('echo', big)).msg.length).toBe(4096);
+  });
+
+  it('holds each kind to its own frame limits on a transport whose connections take no spec of their own (no setFrameSpec): each whole request is checked', async () => {
+    // The listener cuts frames at the wider (peers') limits; the clients' narrower ones are the server's own check.
+    const server = new RpcServer({ dispatch: createRouter({ echo }), authenticate: tokens, requireAuth: false, clients: { limits: { maxMessage: 1024 } }, peers: { admit, limits: { maxMessage: 64 * 1024 } } });
+    const a = (await server.listen(withoutSetFrameSpec(transport), '127.0.0.1:0')) as { host: string; port: number };
+    cleanup.push(() => server.close());
+    const connect = async (token?: string): Promise<ClientStream> => {
+      const s = await ClientStream.connect({ transport, address: `${a.host}:${a.port}`, credentials: token, keepaliveMs: 0 });
+      cleanup.push(() => s.destroy());
+      return s;
+    };
+    const big = new Uint8Array(4096).fill(7);
+    const peer = await connect('peer-1');
+    expect((await peer.call('echo', big)).msg).toEqual(big);
+    // Sent right behind the hello, before its answer names the limits: it reaches the server, which refuses it by the clients' limits.
+    const early = await connect();
+    await expect(early.call('echo', big)).rejects.toMatchObject({ code: ErrorCode.FrameTooLarge, message: "message of 4096 bytes exceeds the server's limit of 1024" });
+    await early.closed();
     expect((await peer.call('echo', big)).msg.length).toBe(4096);
   });
 
@@ -351,3 +371,16 @@ describe('RpcServer peers and clients on one listener', () => {
     expect(server.stats()).toMatchObject({ clients: 1, peers: 1, refused: 2 });
   });
 });
+
+/** `inner`, whose accepted connections have no `setFrameSpec` (as a transport may not): the server checks each whole request by its kind's limits. */
+function withoutSetFrameSpec(inner: Transport): Transport {
+  const bare = (c: FrameConn): FrameConn =>
+    new Proxy(c, {
+      get(target, prop) {
+        if (prop === 'setFrameSpec') return undefined;
+        const value: unknown = Reflect.get(target, prop, target);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+  return { ...inner, name: inner.name, listen: (address, spec, accept, options) => inner.listen(address, spec, (c) => accept(bare(c)), options) };
+}

@@ -60,19 +60,13 @@ export interface KindLimits {
   /** Requests cut by this kind's frame limits: given to a transport that takes it (FrameConn.setFrameSpec), it refuses an oversized header as it arrives. */
   readonly spec: FrameSpec;
   /**
-   * For a transport that does not take `spec`: checks a whole request's header against this
-   * kind's frame limits, when they are narrower than the listener's (which cuts frames at the
-   * wider of the two kinds), throwing the FrameError that closes the connection, with the same
-   * answer a listener gives. Undefined: nothing to check.
-   *
-   * An exception to FrameSpec.bodyLength's rule (called as the spec's method, never detached):
-   * this is `spec.bodyLength` detached, called as `check(bytes, at)` on the connection's frame
-   * path (ServerConn.checkWhole). Safe only because `requestFrameSpec`'s bodyLength reads no
-   * `this` (a closure over its limits); a spec whose bodyLength reads its own fields must not be
-   * handed out here. (Keeping `spec` and calling `spec.bodyLength(bytes, at)` there ends the
-   * exception with no call added per frame.)
+   * For a transport that does not take `spec`: `spec` again, when this kind's frame limits are
+   * narrower than the listener's (which cuts frames at the wider of the two kinds), for the
+   * connection to check each whole request's header by (`check.bodyLength(bytes, at)`, called as
+   * the spec's method), throwing the FrameError that closes the connection, with the same answer
+   * a listener gives. Undefined: nothing to check.
    */
-  readonly check: FrameSpec['bodyLength'] | undefined;
+  readonly check: FrameSpec | undefined;
 }
 
 /** Both kinds' limits, and the rule that tells them apart (none: every connection is a client). */
@@ -144,7 +138,6 @@ function withCheck(k: Omit<KindLimits, 'check' | 'spec'>, listener: Limits): Kin
   const l = k.limits;
   const narrower = l.maxMessage < listener.maxMessage || l.maxBlob < listener.maxBlob || l.maxAction < listener.maxAction;
   // The same checks, and answers, as the listener's frame spec: written once, in frame-specs.ts.
-  // Its bodyLength detached as `check`: the one exception to the spec's rule (see KindLimits.check).
   const spec = requestFrameSpec(l);
-  return { ...k, spec, check: narrower ? spec.bodyLength : undefined };
+  return { ...k, spec, check: narrower ? spec : undefined };
 }

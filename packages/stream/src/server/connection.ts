@@ -160,7 +160,7 @@ export class ServerConn implements FrameHandlers, Responder, ExtensionsHost, Hel
   role: ConnRole | undefined = undefined;
   private maxInFlight: number;
   /** This kind's frame limits, when narrower than the listener's and the transport cannot take them (`applyRole`). */
-  private frameCheck: ((bytes: Uint8Array, at: number) => number) | undefined = undefined;
+  private frameCheck: FrameSpec | undefined = undefined;
   /** Held requests, the write-stall watch, the drain's count, reverse calls (conn-seldom.ts): made when first needed. */
   private seldom: ConnSeldom | undefined = undefined;
 
@@ -451,9 +451,9 @@ export class ServerConn implements FrameHandlers, Responder, ExtensionsHost, Hel
   }
 
   /** A whole request checked against the kind's limits (a transport without setFrameSpec): refused as the transport's reader would refuse it. */
-  private checkWhole(check: (bytes: Uint8Array, at: number) => number, bytes: Uint8Array, start: number): void {
+  private checkWhole(check: FrameSpec, bytes: Uint8Array, start: number): void {
     try {
-      check(bytes, start);
+      check.bodyLength(bytes, start);
     } catch (err) {
       throw this.lastWords(err);
     }
