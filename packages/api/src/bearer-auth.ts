@@ -1,5 +1,5 @@
 import { ErrorCode, RpcError } from '@skein/core';
-import type { CallInfo, Filter } from './filters.js';
+import type { CallInfo, ServerFilter } from './filters.js';
 import { checkOptionKey } from './metadata-keys.js';
 import { isThenable } from './thenable.js';
 
@@ -26,7 +26,7 @@ const BEARER = /^Bearer +(\S+) *$/i;
  * which the handler sees as `ctx.meta.principal`. A refusal reaches the client as
  * Unauthenticated (or the check's own RpcError), never run, and is not retried elsewhere.
  */
-export function bearerAuth(check: BearerCheck, opts: BearerAuthOptions = {}): Filter {
+export function bearerAuth(check: BearerCheck, opts: BearerAuthOptions = {}): ServerFilter {
   if (typeof check !== 'function') throw new RpcError(ErrorCode.InvalidArgument, 'bearerAuth needs a check function');
   // Checked here: a key no client can send (empty, too long, reserved) refused every call, unsaid why.
   const key = checkOptionKey(opts.key ?? 'authorization', 'bearerAuth');

@@ -40,9 +40,9 @@ export interface CallInfo {
    * the caller made it (a caller may pass one to many calls; another call's `info.metadata`
    * too): the first write makes the call's own copy. Only a `before`'s write (before the call is
    * sent) reaches the server: what is sent is fixed then, so every attempt sends the same, and a
-   * later write makes a copy nothing sends. Each write makes a new copy: an object read off
-   * `info.metadata` never changes after (handed unsent to a call the filter makes, it sends what
-   * was read). Checked as the `metadata` option is when the call is sent: a value that is no
+   * later write makes a copy nothing sends. Later writes write the call's copy in place: an
+   * object read off `info.metadata` and handed to a call the filter makes (its `metadata`
+   * option) is copied by that call, which sends what it was handed. Checked as the `metadata` option is when the call is sent: a value that is no
    * string fails the call with InvalidArgument, unsent. A key that is no string (a symbol, which
    * the wire drops) or a reserved one (`skein-stream`) throws InvalidArgument here, and fails the
    * call so, unsent, in an object a filter assigns to `info.metadata`. Called other than

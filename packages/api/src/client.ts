@@ -1,9 +1,9 @@
 import { RemoteError, RpcError, extended, guardedLogger, silentLogger, type Codec, type Logger } from '@skein/core';
 import { metadataRefusal, type Caller, type CallOptions } from '@skein/stream';
 import { NO_OPTIONS, type MethodCallOptions } from './call-options.js';
-import { refuseThen, type AnyMethod, type ClientArgOf, type ErrorOf, type ResultOf, type ServiceDef } from './define.js';
+import { refuseThen, type AnyMethod, type ClientArgOf, type OpenErrorOf, type ResultOf, type ServiceDef } from './define.js';
 import { withFilters, type Filter } from './filters.js';
-import { ClientCallInfo } from './client-call-info.js';
+import { ClientCallInfo, handedOn } from './client-call-info.js';
 import { ClientFilterWait, carrierTimeout } from './client-filter-wait.js';
 import { inherit } from './inherited-options.js';
 import { failed, mapError, type MethodReplies, type ReplyState } from './method-replies.js';
@@ -36,10 +36,17 @@ export type Result<R, E> = { ok: true; value: R } | { ok: false; error: CallErro
 export type CallArgs<A> = undefined extends A ? [arg?: A, opts?: MethodCallOptions] : [arg: A, opts?: MethodCallOptions];
 
 export interface ClientMethod<M extends AnyMethod> {
-  /** Calls the method; rejects with `CallError<ErrorOf<M>>`. */
+  /**
+   * Calls the method; rejects with `CallError<OpenErrorOf<M>>`. A server or bidi stream resolves
+   * at once with its items: the method's declared errors come while they are read (OpenErrorOf).
+   */
   (...args: CallArgs<ClientArgOf<M>>): Promise<ResultOf<M>>;
-  /** Calls the method and never rejects: the error comes back typed. */
-  result(...args: CallArgs<ClientArgOf<M>>): Promise<Result<ResultOf<M>, ErrorOf<M>>>;
+  /**
+   * Calls the method and never rejects: the error comes back typed. For a server or bidi stream,
+   * only what refuses its opening (its input schema, an option, a filter): its declared errors
+   * are thrown by its iterator.
+   */
+  result(...args: CallArgs<ClientArgOf<M>>): Promise<Result<ResultOf<M>, OpenErrorOf<M>>>;
 }
 
 export type Client<S extends ServiceDef> = { readonly [K in keyof S['methods']]: ClientMethod<S['methods'][K]> };
@@ -111,7 +118,8 @@ function streamOpen(r: MethodReplies, caller: Caller, check: boolean): (arg: unk
 }
 
 function streamOptions(o: MethodCallOptions): CallOptions {
-  const base: CallOptions = { timeoutMs: o.timeoutMs, signal: o.signal, route: o.route, metadata: o.metadata, failFast: o.failFast };
+  // Another call's metadata its filters still write is copied here, as it is handed on.
+  const base: CallOptions = { timeoutMs: o.timeoutMs, signal: o.signal, route: o.route, metadata: handedOn(o).metadata, failFast: o.failFast };
   return o.ctx === undefined ? base : inherit(base, o.ctx);
 }
 
@@ -120,13 +128,15 @@ function streamOptions(o: MethodCallOptions): CallOptions {
  * which wrote to a copy of its own), fixed from now on, else as they were, with no object made.
  * Metadata they changed (wrote, or assigned to `info.metadata`) is refused, InvalidArgument,
  * unsent, with an entry they set under a symbol key (the wire drops it unsaid) or a reserved one
- * (`skein-stream`); the caller's own entries go as they would without filters.
+ * (`skein-stream`); the caller's own entries go as they would without filters. The call's own
+ * copy, which only `setMetadata` wrote, is not looked at again: it checked each key it set.
  */
 function withSetMetadata<O extends MethodCallOptions>(sent: O, o: MethodCallOptions, info: ClientCallInfo): O {
-  const metadata = ClientCallInfo.sent(info);
+  const checked = ClientCallInfo.sent(info);
+  const metadata = info.metadata;
   if (metadata === o.metadata) return sent;
   // No record at all (plain JS assigned null, a string): left to the carrier, which refuses it as the option's.
-  if (metadata !== undefined && metadataRefusal(metadata) === undefined) {
+  if (!checked && metadata !== undefined && metadataRefusal(metadata) === undefined) {
     const refused = entriesRefusal(metadata, o.metadata);
     if (refused !== undefined) throw failed(info.action, refused);
   }
@@ -160,6 +170,7 @@ function withFiltersAndResult(
           // nor copy metadata that is no record into one (`setMetadata`).
           const unheeded = o === NO_OPTIONS ? undefined : (unheededOption(o, m) ?? metadataRefusal(o.metadata));
           if (unheeded !== undefined) return Promise.reject(failed(action, unheeded));
+          o = handedOn(o);
           const info = new ClientCallInfo(service, name, arg, o.route, o.metadata);
           const own = o.timeoutMs ?? defaultTimeoutMs;
           const wait = new ClientFilterWait(o, own, info, undefined, own === undefined && carrier ? carrierTimeout(carrier, o) : undefined);

@@ -1,7 +1,7 @@
 import { ErrorCode, RpcError, invalidArgument, guardedLogger, silentLogger, type Codec, type Logger, type Transport } from '@skein/core';
 import { FailoverPool, refusedStream, serverKey, type Caller, type CallOptions, type Credentials, type FailoverPoolOptions, type Notify, type StreamCaller } from '@skein/stream';
 import { createClient, type CallArgs, type Client, type MethodCallOptions, type Result } from './client.js';
-import type { ArgOf, ClientArgOf, ErrorOf, ResultOf, ServiceDef } from './define.js';
+import type { ArgOf, ClientArgOf, ErrorOf, IsStream, ResultOf, ServiceDef } from './define.js';
 import type { Filter } from './filters.js';
 import { checkCodec, checkDefaultTimeout } from './option-checks.js';
 
@@ -65,9 +65,6 @@ type ServiceClients<S extends readonly ServiceDef[]> = { readonly [D in S[number
 /** One server's answer to a broadcast. */
 export type BroadcastResult<R, E> = { readonly server: string } & Result<R, E>;
 
-type IsAny<T> = 0 extends 1 & T ? true : false;
-/** A stream's side: an AsyncIterable (an `any` is not taken for one). */
-type IsStream<T> = IsAny<T> extends true ? false : [T] extends [AsyncIterable<unknown>] ? true : false;
 /** A streaming method: its result or its argument is a stream (the handler's: a client may pass a sync iterable). */
 type IsStreaming<M> = IsStream<ResultOf<M>> extends true ? true : IsStream<ArgOf<M>>;
 

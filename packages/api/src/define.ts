@@ -105,6 +105,17 @@ export type ArgOf<M> = M extends { readonly _types?: { arg: infer A } } ? A : ne
 /** The result a client gets. */
 export type ResultOf<M> = M extends { readonly _types?: { result: infer R } } ? R : never;
 export type ErrorOf<M> = M extends { readonly _types?: { error: infer E } } ? E : never;
+type IsAny<T> = 0 extends 1 & T ? true : false;
+/** A stream's side: an AsyncIterable (an `any` is not taken for one). Not a package export. */
+export type IsStream<T> = IsAny<T> extends true ? false : [T] extends [AsyncIterable<unknown>] ? true : false;
+/**
+ * The method's own errors a client's call rejects with, and its `.result()` resolves with: its
+ * declared ones (`.throws`) where the call waits for the server's answer (a unary call, a client
+ * stream); none where its result is a stream (a server or bidi stream), which it gives at once,
+ * before the server says anything: the handler's declared error, even one thrown before its first
+ * item, ends the stream and is thrown by its iterator, inside the `for await`.
+ */
+export type OpenErrorOf<M> = IsStream<ResultOf<M>> extends true ? never : ErrorOf<M>;
 /**
  * The argument a client passes: the input schema's input type (a field with a default may be left
  * out); for a stream of items, any iterable of them, sync or async (an array, a generator), as

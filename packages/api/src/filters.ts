@@ -17,9 +17,11 @@ export type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown
  */
 export interface Filter<Info extends CallInfo = CallInfo> {
   readonly name?: string;
-  before?(info: Info): void | PromiseLike<void>;
+  // Properties, not methods: a method's parameter is checked both ways, so a ServerFilter (its
+  // info's metadata always set) compiled on a client, where a call's may be undefined.
+  before?: (info: Info) => void | PromiseLike<void>;
   /** Not waited for; what it throws (or, an `async after`, rejects with) is logged and changes no outcome. */
-  after?(info: Info, outcome: Outcome): void;
+  after?: (info: Info, outcome: Outcome) => void;
 }
 
 /**
@@ -192,7 +194,8 @@ export function callInfo(side: 'client' | 'server', service: string, method: str
   return { service, method, action: `${service}.${method}`, side, arg, ...extra, metadata, startedAt: performance.now(), meta: {}, setMetadata: refuseReceivedMetadata };
 }
 
-type CallInfoExtra = { peer?: string; route?: string; principal?: unknown; identity?: PeerIdentity; metadata?: Metadata };
+/** What `callInfo` sets besides the call's name and argument: a client's takes `route` and `metadata`, a server's all of them. */
+export type CallInfoExtra = { peer?: string; route?: string; principal?: unknown; identity?: PeerIdentity; metadata?: Metadata };
 
 /** A server call's metadata when none was given: empty, inheriting nothing, never written. */
 const NO_METADATA: Metadata = Object.freeze(Object.create(null) as Metadata);

@@ -21,7 +21,7 @@ export { serverStream, clientStream, bidiStream } from './stream-methods.js';
 export type { StreamSchemas } from './stream-methods.js';
 export { withBlob } from './with-blob.js';
 export type { WithBlob, Blobbed } from './with-blob.js';
-export type { MethodDef, MethodBuilder, ServiceDef, MethodMap, AnyMethod, ArgOf, ResultOf, ErrorOf, ClientArgOf, HandlerResultOf, StreamKind } from './define.js';
+export type { MethodDef, MethodBuilder, ServiceDef, MethodMap, AnyMethod, ArgOf, ResultOf, ErrorOf, OpenErrorOf, ClientArgOf, HandlerResultOf, StreamKind } from './define.js';
 
 // ── Calling it: a typed stub over any Caller
 export { createClient } from './client.js';
@@ -34,8 +34,7 @@ export { implement, createServiceDispatch } from './service-dispatch.js';
 export type { Handler, Handlers, ServiceImpl, ServiceDispatchOptions } from './service-dispatch.js';
 export { CallContext } from './context.js';
 export { describeIssues } from './schema.js';
-export { withFilters, callInfo } from './filters.js';
-export type { Filter, ServerFilter, CallInfo, ServerCallInfo, Outcome, FilterWatch } from './filters.js';
+export type { Filter, ServerFilter, CallInfo, ServerCallInfo, Outcome } from './filters.js';
 export { callLog, overloadShedding } from './builtin-filters.js';
 export type { OverloadOptions, OverloadShedding } from './builtin-filters.js';
 export { bearerAuth } from './bearer-auth.js';
@@ -58,3 +57,7 @@ export type { StatusWatch } from './status-watch.js';
 // ── Clusters: clients by server type, routing and broadcast
 export { createCluster } from './cluster.js';
 export type { Cluster, ClusterOptions, ClusterControl, ServerTypeConfig, Member, RouteFunction, TypeClient, BroadcastResult, CallerTarget } from './cluster.js';
+
+// ── For library authors: a client stub or a dispatch of your own that runs Skein filters
+export { withFilters, callInfo } from './filters.js';
+export type { FilterWatch, CallInfoExtra } from './filters.js';

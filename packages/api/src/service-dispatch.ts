@@ -397,7 +397,8 @@ class Runner {
         // code alone, so its words (why, which server) are kept here, or nobody sees them. A
         // `before` filter's too (an auth or quota service down), but for its own "not run"
         // refusal (a load shedder's Overloaded): one line per shed call would flood the log.
-        this.withheld.warn(action, err, { action, peer: req.conn.remote, err }, started && !this.expose ? withheldHint(err) : '');
+        // The hint is built only for a line written, not for each failure of a storm only counted.
+        this.withheld.warn(action, err, { action, peer: req.conn.remote, err }, started && !this.expose ? withheldHint : '');
       }
       if (started) return void req.fail(err, handlerErrorDetail(err, action, this.expose));
       // A downstream's unrun Closed (its server draining) that a filter passes on is not this

@@ -1,6 +1,7 @@
 import { EMPTY_BYTES, ErrorCode, RemoteError, RpcError, encodeError, extended, fromDownstream } from '@skein/core';
 import type { Caller, CallOptions, Reply } from '@skein/stream';
 import { NO_OPTIONS, type MethodCallOptions } from './call-options.js';
+import { handedOn } from './client-call-info.js';
 import { ClientFilterWait, carrierTimeout, unlessStopped } from './client-filter-wait.js';
 import type { AnyMethod } from './define.js';
 import { inherit } from './inherited-options.js';
@@ -66,7 +67,8 @@ export function unaryCall(s: UnaryStub, check: boolean): (arg: unknown, o?: Meth
     settlers.resolve = settlers.reject = noop;
     // What throws below (a Caller that throws) rejects, as it would inside a promise's executor.
     try {
-      begin(s, arg, o, check, resolve, reject);
+      // Here, before an asynchronous schema waits: another call's metadata its filters still write is copied as it is handed on.
+      begin(s, arg, handedOn(o), check, resolve, reject);
     } catch (e) {
       reject(failed(s.action, e));
     }

@@ -2,6 +2,7 @@ import { msgpackCodec } from '@skein/codec-msgpack';
 import { ErrorCode, RpcError, type Codec } from '@skein/core';
 import { ConnPool } from '@skein/stream';
 import { cleanups } from '@skein/test-utils';
+import type { StandardSchemaV1 } from '@standard-schema/spec';
 import { describe, expect, it } from 'vitest';
 import { bearerAuth, bearerToken, createClient, implement, method, serverStream, service, type Filter } from '../src/index.js';
 import { serve, transport } from './harness.js';
@@ -66,6 +67,15 @@ describe('metadata keys that no call head can carry', () => {
       const err = refusal(await call().catch((e: unknown) => e));
       expect(err).toMatchObject({ code: ErrorCode.InvalidArgument, message: `${action}: metadata keys are strings, got Symbol(id)` });
     }
+    expect(s.handled()).toBe(0);
+  });
+
+  it('so does such an object a later filter wrote to: the copy it makes keeps the entry, and is looked at', async () => {
+    const s = await echoServer();
+    const assigning: Filter = { before: (info) => void ((info as { metadata: unknown }).metadata = { [Symbol('id')]: 'r1' }) };
+    const client = createClient(Echo, s.stream, { codec, filters: [assigning, { before: (info) => info.setMetadata('x-tenant', 'acme') }] });
+    const err = refusal(await client.unary().catch((e: unknown) => e));
+    expect(err).toMatchObject({ code: ErrorCode.InvalidArgument, message: 'Echo.unary: metadata keys are strings, got Symbol(id)' });
     expect(s.handled()).toBe(0);
   });
 });
@@ -151,5 +161,25 @@ describe("an outer call's metadata handed unsent to a call a filter makes", () =
     });
     expect(await outer.unary()).toEqual({ 'x-request-id': 'r1', 'x-token': 'outer-only' });
     expect(await audit).toEqual({ 'x-request-id': 'r1' });
+  });
+
+  it('nor by those the outer call runs while the inner call waits: for its asynchronous argument schema (a stream), or its own filter', async () => {
+    const s = await echoServer();
+    // The server's Echo, whose stream this client checks with a schema that answers later, as one that looks something up does.
+    const later: StandardSchemaV1<unknown, undefined> = { '~standard': { version: 1, vendor: 'test', validate: () => Promise.resolve({ value: undefined }) } };
+    const looked = createClient(service('Echo', { watch: serverStream({ input: later }) }), s.stream, { codec });
+    // A filter that awaits: the outer call's later filters run meanwhile.
+    const waiting = createClient(Echo, s.stream, { codec, filters: [{ before: () => Promise.resolve() }] });
+    const handed: Promise<unknown[]>[] = [];
+    const outer = createClient(Echo, s.stream, {
+      codec,
+      filters: [
+        { before: (info) => info.setMetadata('x-request-id', 'r1') },
+        { before: (info) => void handed.push(looked.watch(undefined, { metadata: info.metadata }).then(all), waiting.unary(undefined, { metadata: info.metadata }).then((e) => [e])) },
+        { before: (info) => info.setMetadata('x-token', 'outer-only') },
+      ],
+    });
+    expect(await outer.unary()).toEqual({ 'x-request-id': 'r1', 'x-token': 'outer-only' });
+    expect(await Promise.all(handed)).toEqual([[{ 'x-request-id': 'r1', 'skein-stream': 'server' }], [{ 'x-request-id': 'r1' }]]);
   });
 });

@@ -49,9 +49,10 @@ export class WithheldLog {
   /**
    * `name` (the action, as logs name it) failed with `err`, whose words stay here: `fields` go
    * with the first such line, and `hint` after its text (what to do about it, where the caller
-   * of the code knows).
+   * of the code knows). A function is asked for it only when a line is written: a long hint
+   * built for every failure of an outage, only to be counted, cost each one.
    */
-  warn(name: string, err: RpcError, fields: object, hint = ''): void {
+  warn(name: string, err: RpcError, fields: object, hint: string | ((err: RpcError) => string) = ''): void {
     const key = `${err.code} ${name}`;
     const tally = this.tallies.get(key) ?? (this.tallies.size >= this.maxKeys ? this.tallies.get(OTHERS) : undefined);
     if (tally !== undefined) {
@@ -61,7 +62,7 @@ export class WithheldLog {
     const full = this.tallies.size >= this.maxKeys;
     this.tallies.set(full ? OTHERS : key, { name, codeName: err.codeName, suppressed: 0, ticked: false });
     this.ticker ??= this.clock.every(this.intervalMs, () => this.tick());
-    this.logger.warn(fields, `${name} failed with ${err.codeName}${hint}`);
+    this.logger.warn(fields, `${name} failed with ${err.codeName}${typeof hint === 'function' ? hint(err) : hint}`);
   }
 
   /**
