@@ -9,17 +9,8 @@ import {
   type Encoder,
   type ExtensionCodecType,
 } from '@msgpack/msgpack';
+import type { ExtensionTypes } from './extension-types.js';
 import type { Nesting } from './nesting.js';
-
-/**
- * Application extension type numbers (0..127) for the JS types msgpack has no family for. The
- * defaults, Set 0 and Map 1, are the ones in @msgpack/msgpack's README example, so a peer that
- * followed it reads ours.
- */
-export interface ExtensionTypes {
-  set: number;
-  map: number;
-}
 
 export function checkExtensionTypes(types: ExtensionTypes): ExtensionTypes {
   for (const [name, type] of Object.entries(types)) {

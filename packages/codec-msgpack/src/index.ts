@@ -19,4 +19,4 @@
 // ── What an application passes where a Codec is expected ─────────────────────────────────
 export { msgpack, msgpackCodec } from './msgpack-codec.js';
 export type { MsgpackOptions } from './msgpack-codec.js';
-export type { ExtensionTypes } from './extensions.js';
+export type { ExtensionTypes } from './extension-types.js';

@@ -1,6 +1,6 @@
 import { decodeError, encodeError, invalidArgument, plainBytes, type Codec } from '@skein/core';
 import { DEFAULT_MAX_CONTAINERS } from './container-budget.js';
-import type { ExtensionTypes } from './extensions.js';
+import type { ExtensionTypes } from './extension-types.js';
 import { fastDecode } from './fast-decode.js';
 import { FastEncoder } from './fast-encode.js';
 import { DEFAULT_MAX_DEPTH, libraryCoders } from './library-coders.js';

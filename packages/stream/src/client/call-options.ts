@@ -66,8 +66,9 @@ export interface AbortSource {
   /** `listener` is told the reason once, at the abort (at once when it has come); returns its unhook. */
   onAbort(listener: (reason: unknown) => void): () => void;
   /**
-   * @internal A server's request (ServerRequest), or what speaks for one (@skein/api's
-   * CallContext): it came over `conn` (its ServerConn) and is not answered yet. A closing server
+   * A server's request (ServerRequest), or what speaks for one (@skein/api's
+   * CallContext): it came over `conn` (its ServerConn) and is not answered yet. Public, not
+   * internal: a sibling package (api's CallContext) implements it by asking its ServerRequest. A closing server
    * sends a reverse call made with such a source (`abortSource: req`, `{ ctx }`) over that connection,
    * as the drain waits for its handler; any other is refused (ReverseCaller.send). Read only then.
    */

@@ -7,13 +7,19 @@ import { ErrorCode, RpcError } from '@skein/core';
 export interface TimedStream {
   readonly isDone: boolean;
   readonly seq: number;
+  // The rest @internal, as on StreamCall: stripInternal leaves `implements TimedStream` in the
+  // published types, which must then ask no member it left out there (TS2420).
+  /** @internal */
   expire(err: RpcError): void;
-  /** The list it is in (one connection's), or undefined. */
+  /** @internal The list it is in (one connection's), or undefined. */
   deadlineList: object | undefined;
+  /** @internal */
   deadlinePrev: TimedStream | undefined;
+  /** @internal */
   deadlineNext: TimedStream | undefined;
-  /** When it is due, in ticked time (TickClock.elapsed). */
+  /** @internal When it is due, in ticked time (TickClock.elapsed). */
   deadlineAt: number;
+  /** @internal */
   deadlineMs: number;
 }
 

@@ -10,6 +10,7 @@ import type { WaitingCall } from './connect-queue.js';
  * its caller. An interface of this file's own, so that a call need not import its pool back.
  */
 export interface AttemptSettler {
+  /** @internal As on FailoverPool: its published `implements AttemptSettler` must ask no member left out there. */
   settle(c: FailoverCall, err: RpcError | RemoteError | null, reply: Reply | null): void;
 }
 

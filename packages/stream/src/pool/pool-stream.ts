@@ -8,9 +8,10 @@ import { resendable, unrunError } from './transparent-retry.js';
 export interface Reopener {
   /** The server's address, for the words of a stream that may have run there. */
   readonly address: string;
-  /** True when `s` may be opened once more: retries left, the pool open, its signal quiet, time left. */
+  // @internal as on ConnPool: its published `implements Reopener` must ask no member left out there.
+  /** @internal True when `s` may be opened once more: retries left, the pool open, its signal quiet, time left. */
   mayReopen(s: PoolStream): boolean;
-  /** Opens `s` again (from a microtask), or ends it saying why it did not run when it no longer may. */
+  /** @internal Opens `s` again (from a microtask), or ends it saying why it did not run when it no longer may. */
   reopen(s: PoolStream, err: RpcError): void;
 }
 

@@ -6,8 +6,10 @@ import { notifyGuarded, type CallbackHost } from '../internals/notify-guarded.js
 
 /** Where a failed `PoolCall` goes: its pool, which resends it or tells its caller. */
 export interface Resender {
-  /** Where a caller's callback that threw is logged (`notifyGuarded`): the pool's logger, its address. */
+  // @internal as on ConnPool: its published `implements Resender` must ask no member left out there.
+  /** @internal Where a caller's callback that threw is logged (`notifyGuarded`): the pool's logger, its address. */
   readonly callbacks: CallbackHost;
+  /** @internal */
   failed(call: PoolCall, err: RpcError | RemoteError): void;
 }
 

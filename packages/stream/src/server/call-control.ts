@@ -14,7 +14,7 @@ export interface ControlOwner {
 /** The request a control belongs to, as far as the control needs it. */
 export interface Controlled {
   readonly action: string | number;
-  /** Ends the call without its handler's answer: none at all, or the server's own error. */
+  /** @internal As on ServerRequest (its published `implements Controlled` must ask no member left out there). Ends the call without its handler's answer: none at all, or the server's own error. */
   abandon(err: RpcError, answer: boolean): void;
 }
 

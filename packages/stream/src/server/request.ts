@@ -143,7 +143,7 @@ export class ServerRequest implements Controlled, AbortSource {
     return this.answered;
   }
 
-  /** @internal AbortSource's: it came over `conn` and is unanswered (a reverse call made with it goes in the drain). */
+  /** AbortSource's: it came over `conn` and is unanswered (a reverse call made with it goes in the drain). Public: @skein/api's CallContext asks it. */
   unansweredOn(conn: object): boolean {
     return conn === this.owner && !this.answered;
   }
