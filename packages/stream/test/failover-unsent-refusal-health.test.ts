@@ -29,8 +29,8 @@ async function limitedServer(): Promise<string> {
   return `${bound.host}:${bound.port}`;
 }
 
-/** A pool of `a` alone, its breaker on a clock the test drives (its connections on the real one), recording health events. */
-async function poolOfA(opts: Pick<FailoverPoolOptions, 'circuitBreaker'>) {
+/** A pool of `a` alone, its breaker on a clock the test drives (its connections on the real one), recording health events (and telling `onEvent`). */
+async function poolOfA(opts: Pick<FailoverPoolOptions, 'circuitBreaker'>, onEvent?: (kind: string) => void) {
   const clock = new ManualClock();
   const events: string[] = [];
   const pool = new FailoverPool({
@@ -39,7 +39,10 @@ async function poolOfA(opts: Pick<FailoverPoolOptions, 'circuitBreaker'>) {
     retries: 0,
     clock,
     pool: { clock: systemClock },
-    onServerHealth: (e: ServerHealthEvent) => void events.push(e.kind),
+    onServerHealth: (e: ServerHealthEvent) => {
+      events.push(e.kind);
+      onEvent?.(e.kind);
+    },
     ...opts,
   });
   cleanup.push(() => within(pool.close(), 10_000, 'pool close'));
@@ -85,23 +88,11 @@ describe("a FailoverPool call its client refused unsent, for its server's breake
     expect(events).toEqual(['circuit-open', 'circuit-half-open', 'circuit-closed']);
   });
   it('closes no half-open breaker with a probe its caller aborted as it was picked (refused unsent by its connection)', async () => {
-    const clock = new ManualClock();
-    const events: string[] = [];
     let probe: AbortController | undefined;
-    const pool = new FailoverPool({
-      transport,
-      servers: [await limitedServer()],
-      retries: 0,
-      clock,
-      pool: { clock: systemClock },
-      circuitBreaker: { minCalls: 2, failureRatio: 0.5, openMs: 1000, halfOpenCalls: 1 },
-      // The probe's own signal aborts while the pool picks it (the hook runs in the pick): its connection refuses it unsent.
-      onServerHealth: (e: ServerHealthEvent) => {
-        events.push(e.kind);
-        if (e.kind === 'circuit-half-open') probe?.abort();
-      },
+    // The probe's own signal aborts while the pool picks it (the hook runs in the pick): its connection refuses it unsent.
+    const { pool, clock, events } = await poolOfA({ circuitBreaker: { minCalls: 2, failureRatio: 0.5, openMs: 1000, halfOpenCalls: 1 } }, (kind) => {
+      if (kind === 'circuit-half-open') probe?.abort();
     });
-    cleanup.push(() => within(pool.close(), 10_000, 'pool close'));
     expect(textOf(await pool.call('who'))).toBe('a');
     expect((await failure(pool.call('boom'))).code).toBe(ErrorCode.Internal);
     expect(pool.stats()[0]!.circuit).toBe('open');
