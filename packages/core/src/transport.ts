@@ -188,6 +188,14 @@ export interface FrameConn {
    * frame itself.
    */
   setFrameSpec?(spec: FrameSpec): void;
+  /**
+   * The largest whole frame (header included) this connection's transport carries from the peer
+   * to this side (transport-ws: `maxWsMessageBytes`; transport-tcp: `maxPendingFrameBytes`): a
+   * larger one closes the connection. A server names it in its hello's answer where its limits
+   * would allow more (kind 26's `max_frame`), so that a client refuses such a request unsent.
+   * Optional: left out, the transport sets no such bound.
+   */
+  readonly maxFrameBytes?: number;
   pause(): void;
   resume(): void;
   /** Flushes, then half-closes. */
@@ -207,6 +215,8 @@ export interface FrameListener {
    * Optional: left out, `address.tls` says. What a server's `listening` line reads.
    */
   readonly tls?: boolean;
+  /** The largest whole frame its connections carry (FrameConn.maxFrameBytes): RpcServer warns at listen of limits that allow more. Optional: no such bound. */
+  readonly maxFrameBytes?: number;
   close(): Promise<void>;
 }
 

@@ -94,11 +94,7 @@ export function byteStreamFraming(options: ByteStreamFramingOptions = {}, clock:
   };
 }
 
-interface FramingSettings extends FrameConnSettings {
-  readonly maxPendingFrameBytes: number;
-}
-
-function settingsFrom(options: ByteStreamFramingOptions, clock: Clock): FramingSettings {
+function settingsFrom(options: ByteStreamFramingOptions, clock: Clock): FrameConnSettings {
   const { copyThreshold = SMALL_PART, slabSize = 64 * 1024, lingerMs = 2_000, batchFrames = 128, batchBytes = 64 * 1024 } = options;
   const { maxPendingFrameBytes = DEFAULT_MAX_PENDING_FRAME_BYTES } = options;
   // FrameConn.write promises to copy parts below SMALL_PART: the stream reuses its header buffers.

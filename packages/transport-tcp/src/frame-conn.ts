@@ -24,6 +24,8 @@ export interface FrameConnSettings {
   readonly batch: BatchLimits;
   readonly clock: Clock;
   readonly lingerMs: number;
+  /** A frame is held whole while it arrives, charged to a budget of this many bytes: the largest frame there can be (FrameConn.maxFrameBytes). */
+  readonly maxPendingFrameBytes: number;
 }
 
 /**
@@ -64,6 +66,12 @@ export class TcpFrameConn extends ConnLifecycle<FrameHandlers, Uint8Array> imple
   /** The ByteConn's name for the peer, read when first asked for. */
   protected override describeRemote(): string {
     return this.conn.remote;
+  }
+
+  /** A frame over the pending-frame budget closes the connection, whatever else it holds: the largest one it can carry (Infinity: none, left out). */
+  get maxFrameBytes(): number | undefined {
+    const max = this.settings.maxPendingFrameBytes;
+    return max === Infinity ? undefined : max;
   }
 
   get congested(): boolean {

@@ -43,7 +43,9 @@ export function tcpTransport(runtime: Runtime, options: TcpTransportOptions = {}
       const listener = await runtime.listen(address, (conn) => accept(framing.conn(conn, spec, { budget, identityPending: secure !== undefined && tls.requestsCerts() && conn.identity === undefined })), secure && { tls: secure });
       // Given a reload applied while it opened; closed if it cannot take it.
       if (secure) await tls.listening(listener, new CertificateExpiryWatch(formatAddress(listener.address), opts.logger, runtime.clock), secure);
-      const frameListener: FrameListener = { address: listener.address, ...(secure && { tls: true }), close: () => (tls.closed(listener), listener.close()) };
+      // The largest frame its connections carry (FrameConn.maxFrameBytes): a server warns of limits over it.
+      const cap = budget.max === Infinity ? undefined : { maxFrameBytes: budget.max };
+      const frameListener: FrameListener = { address: listener.address, ...(secure && { tls: true }), ...cap, close: () => (tls.closed(listener), listener.close()) };
       return frameListener;
     },
     reloadTls: (next) => tls.reload(next),

@@ -59,6 +59,8 @@ export interface MessageConnOptions {
   maxHeldBytes: number;
   /** How long a peer given up on has to answer the close frame before its socket is dropped. */
   lingerMs: number;
+  /** The largest message the socket takes from the peer: a frame never spans messages, so the largest frame too (`maxFrameBytes`). */
+  maxWsMessageBytes: number;
 }
 
 /**
@@ -118,6 +120,11 @@ export class MessageConn extends ConnLifecycle<FrameHandlers, Uint8Array> implem
     checkFrameSpec(spec);
     // The batcher cuts what we send at frame boundaries: those are the outbound frames.
     this.batcher = new MessageBatcher(spec.outbound ?? spec, this.sendBatch, options);
+  }
+
+  /** A frame never spans messages: one over `maxWsMessageBytes` closes the connection (1009). Read off the shared options: nothing per connection. */
+  get maxFrameBytes(): number {
+    return this.options.maxWsMessageBytes;
   }
 
   /**

@@ -42,7 +42,7 @@ export function standardMessageConn(
   ws: StandardWebSocket,
   remote: string,
   spec: FrameSpec,
-  options: MessageConnOptions & { maxWsMessageBytes: number },
+  options: MessageConnOptions,
 ): MessageConn {
   let polling = false;
   const watchDrain = (): void => {

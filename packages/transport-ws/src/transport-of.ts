@@ -41,11 +41,13 @@ export function transportOf(name: string, options: ResolvedOptions, listen: List
       // The server's logger (RpcServer passes the one you gave it), else the transport's own.
       const logger = o?.logger === undefined ? options.logger : guardedLogger(o.logger);
       const l = await listen(addressFor('ws', address, `${name}Transport`), spec, accept, listenedWith, logger);
-      if (listenedWith === undefined) return l;
+      // What its connections carry at most (FrameConn.maxFrameBytes): a server warns of limits over it.
+      const maxFrameBytes = options.maxWsMessageBytes;
+      if (listenedWith === undefined) return { ...l, maxFrameBytes };
       // A reload applied while it opened is given to it before it resolves; it is closed and the
       // listen refused if it cannot take it.
       await tls.listening(l, new CertificateExpiryWatch(formatAddress(l.address), logger), listenedWith);
-      return { address: l.address, tls: true, close: () => (tls.closed(l), l.close()) };
+      return { address: l.address, tls: true, maxFrameBytes, close: () => (tls.closed(l), l.close()) };
     },
     reloadTls: (next) => tls.reload(next),
     tlsGeneration: () => tls.generation,

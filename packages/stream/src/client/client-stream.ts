@@ -27,6 +27,7 @@ import { abortedAlready, cancellable, hookAbort } from './call-abort.js';
 import { readErrorBytes } from '../wire/error-strings.js';
 import { responseFrameSpec } from '../wire/frame-specs.js';
 import { strangerPeer } from './stranger-peer.js';
+import { overFrameLimit } from './frame-limit.js';
 import type { Limits } from '../wire/limits.js';
 import {
   HELLO_ACTION,
@@ -93,6 +94,8 @@ export class ClientStream implements StreamCaller {
    * header, closing the connection, is refused here unsent. A field read per call: a compare.
    */
   private sendLimits: Limits;
+  /** The largest request frame the server's transport carries, once its hello's answer names it (kind 26's max_frame): Infinity until then, and where it names none. */
+  private maxFrame = Infinity;
   private readonly throttler: Throttler;
   private readonly pending = new SeqTable<Call>();
   private readonly actions = new Map<string, Uint8Array>();
@@ -521,7 +524,8 @@ export class ClientStream implements StreamCaller {
       maxBlob: Math.min(own.maxBlob, theirs.maxBlob),
       maxAction: Math.min(own.maxAction, theirs.maxAction),
     };
-    this.streaming.narrow(this.sendLimits);
+    this.maxFrame = theirs.maxFrame ?? Infinity;
+    this.streaming.narrow(this.sendLimits, this.maxFrame);
     // Prefixes are checked as they are made: those made before are made again, and checked then.
     if (this.sendLimits.maxAction < own.maxAction) this.actions.clear();
   }
@@ -542,10 +546,18 @@ export class ClientStream implements StreamCaller {
       if (!Number.isInteger(action) || action <= PING_ACTION || action >= HELLO_ACTION) {
         throw invalidArgument(`numeric action must be an integer in 1..${HELLO_ACTION - 1} (${HELLO_ACTION} and up are reserved), got ${action}`);
       }
+      this.checkFrame(REQUEST_HEADER_LENGTH + msg.length + blob.length);
       return action;
     }
     if (typeof action !== 'string' || action.length === 0) throw invalidArgument('action must be a non-empty string or a number');
-    return this.actionPrefix(action);
+    const prefix = this.actionPrefix(action);
+    this.checkFrame(prefix.length + msg.length + blob.length);
+    return prefix;
+  }
+
+  /** Throws when a request frame of `bytes` (header, action, message, blob) is over what the server's transport carries: one compare a call. */
+  private checkFrame(bytes: number): void {
+    if (bytes > this.maxFrame) throw overFrameLimit(this.remote, 'request frame', bytes, this.maxFrame);
   }
 
   /**
@@ -703,7 +715,11 @@ export class ClientStream implements StreamCaller {
 
   /** What a call that waited (`transmit`) is over of `sendLimits`, checked as `checkCall` checks a new one. */
   private overServerLimits(call: Call): RpcError | undefined {
-    return this.overSendLimits(call.msg.length, call.blob.length, typeof call.action === 'number' ? 0 : call.action.length - REQUEST_HEADER_LENGTH);
+    const action = typeof call.action === 'number' ? 0 : call.action.length - REQUEST_HEADER_LENGTH;
+    const over = this.overSendLimits(call.msg.length, call.blob.length, action);
+    if (over !== undefined) return over;
+    const frame = REQUEST_HEADER_LENGTH + action + call.msg.length + call.blob.length;
+    return frame > this.maxFrame ? overFrameLimit(this.remote, 'request frame', frame, this.maxFrame) : undefined;
   }
 
   /** The first of a request's parts (bytes; an action by its name's, 0 for a numeric one) over `sendLimits`, if any: one check for new calls and those that waited. */

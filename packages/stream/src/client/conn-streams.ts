@@ -3,6 +3,7 @@ import { abortedAlready } from './call-abort.js';
 import type { CallOptions } from './call-options.js';
 import type { ClientHello } from './hello.js';
 import { OBSERVER_DROPPED } from './item-observer.js';
+import { overFrameLimit } from './frame-limit.js';
 import { StreamCall, type StreamWire } from './stream-call.js';
 import { StreamDeadlines } from './stream-deadlines.js';
 import { callTimeout, metadataRefusal } from '../internals/checks.js';
@@ -55,6 +56,8 @@ export class ConnStreams implements StreamWire {
   /** The limits this client sends within: its own `limits`, each lowered to the server's once its hello's answer names them (`narrow`). */
   maxMessage: number;
   maxBlob: number;
+  /** An item's message and blob together at most: the largest frame the server's transport carries (kind 26's max_frame), less an item's header; Infinity until then, and where it names none. */
+  maxItemBytes = Infinity;
   /** An item over these but within the client's own limits is over the server's: said so. */
   private readonly ownMaxMessage: number;
   private readonly ownMaxBlob: number;
@@ -84,9 +87,15 @@ export class ConnStreams implements StreamWire {
   }
 
   /** The server's request limits, from its hello's answer (ClientStream.takeServerLimits): items are held within them. */
-  narrow(limits: { readonly maxMessage: number; readonly maxBlob: number }): void {
+  narrow(limits: { readonly maxMessage: number; readonly maxBlob: number }, maxFrame: number): void {
     this.maxMessage = limits.maxMessage;
     this.maxBlob = limits.maxBlob;
+    this.maxItemBytes = maxFrame - REQUEST_HEADER_LENGTH;
+  }
+
+  /** What an item whose message and blob are over `maxItemBytes` fails with (StreamWire's). */
+  overFrame(msg: number, blob: number): RpcError {
+    return overFrameLimit(this.host.remote, 'stream item frame', REQUEST_HEADER_LENGTH + msg + blob, this.maxItemBytes + REQUEST_HEADER_LENGTH);
   }
 
   /** Whose limits an item of `msg` and `blob` bytes is over (StreamWire's): the server's, when within the client's own. */

@@ -7,7 +7,7 @@ import { AUTH_ENTRY } from '../wire/auth.js';
 import { SERVER_PINGS_ENTRY } from '../wire/server-pings.js';
 import { IN_FLIGHT_CAP_KIND, IN_FLIGHT_CAP_OFFER, readInFlightCap } from '../wire/in-flight-cap.js';
 import { GOODBYE_ENTRY } from '../wire/goodbye.js';
-import { REQUEST_LIMITS_KIND, REQUEST_LIMITS_OFFER, readRequestLimits } from '../wire/request-limits.js';
+import { REQUEST_LIMITS_KIND, REQUEST_LIMITS_OFFER, readRequestLimits, type RequestLimits } from '../wire/request-limits.js';
 import { describeHeadOver, headOver } from '../wire/head-size.js';
 import {
   HELLO_ACTION,
@@ -67,7 +67,7 @@ export class ClientHello {
    * `agreed`; undefined from a server that does not say (an older Skein server, razor v1): a
    * request over them is refused at its header and the connection closed (wire/request-limits.ts).
    */
-  serverLimits: Limits | undefined = undefined;
+  serverLimits: RequestLimits | undefined = undefined;
   /**
    * The server answered the hello with a refusal of the connection (one of Skein's own codes,
    * 100 and up, which no razor v1 peer sends: `rpc_overloaded:<why>` to a connection past the

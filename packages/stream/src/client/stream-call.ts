@@ -15,6 +15,10 @@ export interface StreamWire {
   /** The limits this client sends within (its own `limits`, each lowered to the server's once its hello's answer names them). */
   readonly maxMessage: number;
   readonly maxBlob: number;
+  /** An item's message and blob together at most: the largest frame the server's transport carries, less the item's header. Left out: no such bound. */
+  readonly maxItemBytes?: number;
+  /** What an item over `maxItemBytes` fails with. Left out: the limits' words. */
+  overFrame?(msg: number, blob: number): RpcError;
   /** Whose limits an item over them is over, for its error's words: the limits, or the server's. Left out: the limits. */
   overWhose?(msg: number, blob: number): string;
   /** One item; `more`: the writer has credit left, so its next item may come an await later (FrameConn.deferFlush). */
@@ -189,6 +193,11 @@ export class StreamCall implements AsyncIterable<Reply>, TimedStream {
     if (msg.length > this.wire.maxMessage || blob.length > this.wire.maxBlob) {
       const whose = this.wire.overWhose?.(msg.length, blob.length) ?? 'the limits';
       return Promise.reject(new RpcError(ErrorCode.FrameTooLarge, `stream item of ${msg.length} + ${blob.length} bytes exceeds ${whose} (${this.wire.maxMessage}, ${this.wire.maxBlob}): not sent`));
+    }
+    // Within the limits, yet over the frame the server's transport carries: sent, it would cost the connection.
+    const maxItem = this.wire.maxItemBytes ?? Infinity;
+    if (msg.length + blob.length > maxItem) {
+      return Promise.reject(this.wire.overFrame?.(msg.length, blob.length) ?? new RpcError(ErrorCode.FrameTooLarge, `stream item of ${msg.length} + ${blob.length} bytes exceeds ${maxItem} together: not sent`));
     }
     const waiting = this.gate.wait(this.wire.congested());
     if (waiting) return waiting.then(() => this.send(msg, blob));

@@ -25,6 +25,7 @@ import { LazyAbort } from '../internals/lazy-abort.js';
 import { pingUnanswered } from './server-keepalive.js';
 import { writeStalled } from './write-stall.js';
 import { TickedTime } from './ticked-time.js';
+import { warnOfFrameCap } from './frame-cap-warning.js';
 
 export type { RpcServerOptions } from './server-options.js';
 export type ServerState = 'running' | 'closing' | 'closed';
@@ -193,6 +194,7 @@ export class RpcServer {
     // The transport's name is the same with TLS or without: the listener says which.
     const tls = listener.tls ?? listener.address.tls === true;
     logger.info({ address: listener.address, transport: transport.name, tls }, tls ? 'listening (TLS)' : 'listening');
+    warnOfFrameCap(kinds, listener, transport.name, logger);
     return listener.address;
   }
 

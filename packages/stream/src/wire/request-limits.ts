@@ -1,7 +1,7 @@
 import { EMPTY_BYTES } from '@skein/core';
 import { HelloError, HelloKind, type HelloEntry } from './hello.js';
 import type { Limits } from './limits.js';
-import { ACTION_LEN_MASK } from './protocol.js';
+import { ACTION_LEN_MASK, REQUEST_HEADER_LENGTH } from './protocol.js';
 
 /**
  * The server's request limits (docs/protocol.md, "The hello"). A request over the limits of its
@@ -16,7 +16,12 @@ import { ACTION_LEN_MASK } from './protocol.js';
  * - hello kind REQUEST_LIMITS_KIND. Offer: empty. Answer: max_message u32 | max_blob u32 |
  *   max_action u32, the largest request message, blob and action string the server reads on this
  *   connection: its kind's `limits` (one whose credentials may yet make it a peer is named each
- *   the larger of both kinds', as kind 24 names the larger cap).
+ *   the larger of both kinds', as kind 24 names the larger cap); then, only where the
+ *   connection's transport carries no frame as large as those three allow (a WebSocket's
+ *   `maxWsMessageBytes`, TCP's `maxPendingFrameBytes`: FrameConn.maxFrameBytes), max_frame u32,
+ *   the largest whole request frame (header, action, message and blob) it carries. A client from
+ *   before max_frame reads the first three fields and ignores it (`readRequestLimits` always
+ *   did), so the entry stays 12 bytes, as it was, wherever the transport does not bind.
  */
 export const REQUEST_LIMITS_KIND = HelloKind.RequestLimits;
 
@@ -25,27 +30,46 @@ export const REQUEST_LIMITS_OFFER: HelloEntry = { kind: REQUEST_LIMITS_KIND, val
 
 const VALUE_LENGTH = 12;
 
+/** With max_frame. */
+const FRAME_VALUE_LENGTH = 16;
+
 const U32_MAX = 0xffff_ffff;
+
+/** The server's request limits as its answer names them. */
+export interface RequestLimits extends Limits {
+  /** The largest whole request frame (header included) the server's transport carries; left out when the answer names none. */
+  readonly maxFrame?: number;
+}
+
+/** The bytes of the largest request frame `limits` allow: a string action's header, name, message and blob. */
+export function largestRequestFrame(limits: Limits): number {
+  return REQUEST_HEADER_LENGTH + limits.maxAction + limits.maxMessage + limits.maxBlob;
+}
 
 /**
  * The answer's entry: the limits the server reads requests by on this connection, each clamped
  * to what the wire carries (a u32 length; an action's length within its mask): a limit past that
  * limits nothing more, and written as it is it would wrap (2**32 read as 0, refusing every call).
  */
-export function requestLimitsEntry(limits: Limits): HelloEntry {
-  const value = new Uint8Array(VALUE_LENGTH);
+export function requestLimitsEntry(limits: Limits, maxFrameBytes?: number): HelloEntry {
+  const named = { maxMessage: Math.min(limits.maxMessage, U32_MAX), maxBlob: Math.min(limits.maxBlob, U32_MAX), maxAction: Math.min(limits.maxAction, ACTION_LEN_MASK) };
+  // Named only where it binds: a cap at or over the largest frame the limits allow limits nothing more.
+  const frame = maxFrameBytes !== undefined && maxFrameBytes < largestRequestFrame(named);
+  const value = new Uint8Array(frame ? FRAME_VALUE_LENGTH : VALUE_LENGTH);
   const view = new DataView(value.buffer);
-  view.setUint32(0, Math.min(limits.maxMessage, U32_MAX), true);
-  view.setUint32(4, Math.min(limits.maxBlob, U32_MAX), true);
-  view.setUint32(8, Math.min(limits.maxAction, ACTION_LEN_MASK), true);
+  view.setUint32(0, named.maxMessage, true);
+  view.setUint32(4, named.maxBlob, true);
+  view.setUint32(8, named.maxAction, true);
+  if (frame) view.setUint32(12, Math.min(maxFrameBytes, U32_MAX), true);
   return { kind: REQUEST_LIMITS_KIND, value };
 }
 
-/** The answer's limits. Throws HelloError when short; bytes past the three fields are a later extension's, ignored. */
-export function readRequestLimits(value: Uint8Array): Limits {
+/** The answer's limits. Throws HelloError when short; max_frame when the value holds it; bytes past it are a later extension's, ignored. */
+export function readRequestLimits(value: Uint8Array): RequestLimits {
   if (value.length < VALUE_LENGTH) throw new HelloError(`request limits of ${value.length} bytes, expected ${VALUE_LENGTH}`);
   const view = new DataView(value.buffer, value.byteOffset, value.byteLength);
-  return { maxMessage: view.getUint32(0, true), maxBlob: view.getUint32(4, true), maxAction: view.getUint32(8, true) };
+  const limits = { maxMessage: view.getUint32(0, true), maxBlob: view.getUint32(4, true), maxAction: view.getUint32(8, true) };
+  return value.length < FRAME_VALUE_LENGTH ? limits : { ...limits, maxFrame: view.getUint32(12, true) };
 }
 
 /** Each of the two limits' larger: what a connection whose kind may still change is named. */

@@ -1,0 +1,16 @@
+import { ErrorCode, RpcError } from '@skein/core';
+
+/**
+ * A request frame over the largest one the server's transport carries (kind 26's max_frame:
+ * a WebSocket server's `maxWsMessageBytes`, a TCP server's `maxPendingFrameBytes`), though within
+ * every limit the server declared: sent, the transport would close the connection (1009 over
+ * WebSocket) and every call on it would read "may have run". Refused here, unsent, as a request
+ * over the server's limits is, so another server (or a smaller request) may take it.
+ */
+export function overFrameLimit(remote: string, what: string, bytes: number, max: number): RpcError {
+  return new RpcError(
+    ErrorCode.FrameTooLarge,
+    `${what} of ${bytes} bytes exceeds the largest frame ${remote}'s transport carries, ${max} (its hello's answer: the server's maxWsMessageBytes over WebSocket, maxPendingFrameBytes over TCP): not sent`,
+    { retry: 'safe' },
+  );
+}
