@@ -66,10 +66,6 @@ export class ClientCallInfo implements CallInfo {
    * it has none.
    */
   #copy: Record<string, string> | undefined = undefined;
-  /** The caller's `metadata` option, whose entries go as given (`entriesRefusal`). */
-  readonly #option: Metadata | undefined;
-  /** Whether `#copy` was copied from `#option` (or none): each of its other entries set by `setMetadata`, whose keys it checked. */
-  #checked = false;
 
   constructor(service: string, method: string, arg: unknown, route: string | undefined, metadata: Metadata | undefined) {
     this.service = service;
@@ -78,7 +74,6 @@ export class ClientCallInfo implements CallInfo {
     this.arg = arg;
     this.route = route;
     this.metadata = metadata;
-    this.#option = metadata;
   }
 
   /**
@@ -86,17 +81,14 @@ export class ClientCallInfo implements CallInfo {
    * wrote is frozen and no longer the call's, so a later write (an `after`'s, a timer a `before`
    * left) makes a fresh copy that nothing sends. A carrier may send it later (a ConnPool once its
    * connection is up) or again (a FailoverPool's next attempt): every attempt sends the same
-   * entries. True when that is the copy, copied from the caller's option, that only `setMetadata`
-   * wrote (its keys checked): no entry of it needs a look again (`entriesRefusal`).
+   * entries.
    */
-  static sent(info: ClientCallInfo): boolean {
+  static sent(info: ClientCallInfo): void {
     const copy = info.#copy;
-    if (copy === undefined) return false;
+    if (copy === undefined) return;
     info.#copy = undefined;
     writable.delete(copy);
-    if (info.metadata !== copy) return false;
-    Object.freeze(copy);
-    return info.#checked;
+    if (info.metadata === copy) Object.freeze(copy);
   }
 
   /**
@@ -121,7 +113,6 @@ export class ClientCallInfo implements CallInfo {
       if (copy !== undefined) writable.delete(copy);
       copy = Object.assign(emptyCopy(), this.metadata);
       writable.add(copy);
-      this.#checked = this.metadata === this.#option;
       this.#copy = copy;
       this.metadata = copy;
     }

@@ -129,14 +129,15 @@ function streamOptions(o: MethodCallOptions): CallOptions {
  * Metadata they changed (wrote, or assigned to `info.metadata`) is refused, InvalidArgument,
  * unsent, with an entry they set under a symbol key (the wire drops it unsaid) or a reserved one
  * (`skein-stream`); the caller's own entries go as they would without filters. The call's own
- * copy, which only `setMetadata` wrote, is not looked at again: it checked each key it set.
+ * copy is looked at too, though `setMetadata` checked each key it set: a plain-JS filter may
+ * write it directly (`info.metadata['skein-stream'] = …`), and the look costs some 50 ns.
  */
 function withSetMetadata<O extends MethodCallOptions>(sent: O, o: MethodCallOptions, info: ClientCallInfo): O {
-  const checked = ClientCallInfo.sent(info);
+  ClientCallInfo.sent(info);
   const metadata = info.metadata;
   if (metadata === o.metadata) return sent;
   // No record at all (plain JS assigned null, a string): left to the carrier, which refuses it as the option's.
-  if (!checked && metadata !== undefined && metadataRefusal(metadata) === undefined) {
+  if (metadata !== undefined && metadataRefusal(metadata) === undefined) {
     const refused = entriesRefusal(metadata, o.metadata);
     if (refused !== undefined) throw failed(info.action, refused);
   }

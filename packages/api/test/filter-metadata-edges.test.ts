@@ -98,6 +98,21 @@ describe('the reserved key skein-stream', () => {
     expect(err).toMatchObject({ code: ErrorCode.InvalidArgument, message: "Echo.unary: metadata 'skein-stream' is reserved for Skein's own use" });
     expect(s.handled()).toBe(0);
   });
+
+  it('is refused when a plain-JS filter writes it straight into the copy setMetadata made (as a symbol key is)', async () => {
+    const s = await echoServer();
+    const writing = (key: string | symbol): Filter => ({
+      before(info) {
+        info.setMetadata('a', '1');
+        (info.metadata as Record<string | symbol, string>)[key] = 'x';
+      },
+    });
+    const reserved = refusal(await createClient(Echo, s.stream, { codec, filters: [writing('skein-stream')] }).unary().catch((e: unknown) => e));
+    expect(reserved).toMatchObject({ code: ErrorCode.InvalidArgument, message: "Echo.unary: metadata 'skein-stream' is reserved for Skein's own use" });
+    const symbol = refusal(await createClient(Echo, s.stream, { codec, filters: [writing(Symbol('s'))] }).unary().catch((e: unknown) => e));
+    expect(symbol).toMatchObject({ code: ErrorCode.InvalidArgument, message: 'Echo.unary: metadata keys are strings, got Symbol(s)' });
+    expect(s.handled()).toBe(0);
+  });
 });
 
 describe("the caller's own entries, carried over into a filter's copy", () => {
