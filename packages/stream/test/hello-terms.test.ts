@@ -10,8 +10,12 @@ describe('hello terms', () => {
     expect(sharedLimits(replyLimits(1000, 2000))).toBe(first);
     const other = sharedLimits(replyLimits(1000, 3000));
     expect(other).not.toBe(first);
-    expect(other).toEqual({ maxMessage: 1000, maxBlob: 3000, maxError: 1000 });
+    expect(other).toEqual({ maxMessage: 1000, maxBlob: 3000, maxError: 1000, maxBody: 4000 });
     expect(sharedLimits(replyLimits(1000, 3000))).toBe(other);
+    // The same limits under a frame cap of the client's transport (its hello's max_frame) are other terms.
+    const capped = sharedLimits(replyLimits(1000, 3000, 2020));
+    expect(capped).not.toBe(other);
+    expect(capped).toEqual({ maxMessage: 1000, maxBlob: 2000, maxError: 1000, maxBody: 2000, maxFrame: 2020 });
   });
 
   it('gives connections with equal agreed extensions one object, and different ones their own', () => {

@@ -105,7 +105,7 @@ describe("the server's request limits (hello kind 26)", () => {
     const stream = client.openStream('stream');
     const err = await failure(stream.write(new Uint8Array(2048)));
     expect(err.code).toBe(ErrorCode.FrameTooLarge);
-    expect(err.message).toMatch(/exceeds .*'s limits \(its hello's answer\) \(1024, /);
+    expect(err.message).toMatch(/^stream item's message of 2048 bytes exceeds .*'s limit of 1024 \(its hello's answer\): not sent$/);
     await stream.write(new Uint8Array(1024));
     stream.end();
     await stream.result;

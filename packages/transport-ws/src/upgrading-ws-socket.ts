@@ -8,6 +8,7 @@ import { MessageConn, type MessageConnOptions, type MessageSocket } from './mess
 import { TlsReadStop } from './tls-read-stop.js';
 import type { MessageArrival } from './message-arrival.js';
 import { arrivalOf } from './ws-receiver.js';
+import { wsErrorReason } from './over-max-message.js';
 import type { PendingMessages } from './pending-messages.js';
 
 /** ws copies its send options, so the two kinds of fragment share constant ones (send runs per fragment). */
@@ -140,7 +141,7 @@ export class UpgradingWsSocket implements MessageSocket {
     if (this.dropped) return void w.terminate();
     // First: its listeners must see each read and control frame before the others'.
     const arrival = arrivalOf(w, wire);
-    listenTo(w, wire, arrival, this.conn, this.options.lingerMs);
+    listenTo(w, wire, arrival, this.conn, this.options);
     if (this.pending !== undefined) chargePending(w, wire, arrival, this.conn, this.pending);
     this.arrival = arrival;
     this.ws = w;
@@ -181,7 +182,7 @@ function isEndMarker(chunks: Uint8Array[]): boolean {
 }
 
 /** Hands what `w` receives over `wire` to `conn`, and its end. */
-function listenTo(w: WebSocket, wire: Duplex, arrival: MessageArrival, conn: MessageConn, lingerMs: number): void {
+function listenTo(w: WebSocket, wire: Duplex, arrival: MessageArrival, conn: MessageConn, options: MessageConnOptions): void {
   let error: Error | undefined;
   const guard = new ChunkGuard(wire, conn);
   // One listener per event: EventEmitter copies its list on each emit of an event with several.
@@ -195,8 +196,8 @@ function listenTo(w: WebSocket, wire: Duplex, arrival: MessageArrival, conn: Mes
     // The peer broke the protocol (a message over maxPayload, too many fragments): ws has sent
     // its close frame and reads no more. The failure is the connection's now, and the peer has
     // `lingerMs` to answer, not ws's 30 s, holding the message it broke off all along.
-    conn.ended(closeCodeOf(err, CloseCode.Abnormal), '', err);
-    dropAfterLinger(w, lingerMs);
+    conn.ended(closeCodeOf(err, CloseCode.Abnormal), wsErrorReason(err, options.maxWsMessageBytes), err);
+    dropAfterLinger(w, options.lingerMs);
   });
   w.on('close', (code, reason) => conn.ended(error ? closeCodeOf(error, code) : code, reason.toString(), error));
 }

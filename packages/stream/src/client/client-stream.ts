@@ -196,7 +196,7 @@ export class ClientStream implements StreamCaller {
     });
     // First on the wire, unanswered yet when the first call follows: it costs no round trip.
     this.serving = settings.serve && new ReverseDispatch(this.reverseLink(transportName), settings.serve, settings.limits.maxAction, logger, clock);
-    this.hello = new ClientHello(settings.limits, settings.streamWindowBytes, credentials !== undefined, this.serving ? this.serving.offers : []);
+    this.hello = new ClientHello(settings.limits, settings.streamWindowBytes, credentials !== undefined, this.serving ? this.serving.offers : [], conn.maxFrameBytes);
     this.streaming = new ConnStreams(this.streamsHost(), conn, settings.limits, settings.streamWindowBytes, this.streams, this.opening);
     // First: what waits for the answer of a server that refused the connection goes nowhere.
     this.hello.whenKnown(() => this.refusedByServer());

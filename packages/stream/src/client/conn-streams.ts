@@ -4,7 +4,7 @@ import type { CallOptions } from './call-options.js';
 import type { ClientHello } from './hello.js';
 import { OBSERVER_DROPPED } from './item-observer.js';
 import { overFrameLimit } from './frame-limit.js';
-import { StreamCall, type StreamWire } from './stream-call.js';
+import { StreamCall, itemOverOwnLimit, type StreamWire } from './stream-call.js';
 import { StreamDeadlines } from './stream-deadlines.js';
 import { callTimeout, metadataRefusal } from '../internals/checks.js';
 import { DrainWaiters } from '../internals/drain-waiters.js';
@@ -98,9 +98,10 @@ export class ConnStreams implements StreamWire {
     return overFrameLimit(this.host.remote, 'stream item frame', REQUEST_HEADER_LENGTH + msg + blob, this.maxItemBytes + REQUEST_HEADER_LENGTH);
   }
 
-  /** Whose limits an item of `msg` and `blob` bytes is over (StreamWire's): the server's, when within the client's own. */
-  overWhose(msg: number, blob: number): string {
-    return msg > this.ownMaxMessage || blob > this.ownMaxBlob ? 'the limits' : `${this.host.remote}'s limits (its hello's answer)`;
+  /** What an item whose `what` of `n` bytes is over `max` fails with (StreamWire's): this client's own limit, or the server's, when within the client's own. */
+  overLimit(what: 'message' | 'blob', n: number, max: number): RpcError {
+    if (max >= (what === 'message' ? this.ownMaxMessage : this.ownMaxBlob)) return itemOverOwnLimit(what, n, max);
+    return new RpcError(ErrorCode.FrameTooLarge, `stream item's ${what} of ${n} bytes exceeds ${this.host.remote}'s limit of ${max} (its hello's answer): not sent`);
   }
 
   /** A new stream on this connection (`ClientStream.openStream`). */

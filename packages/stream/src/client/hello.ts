@@ -85,6 +85,8 @@ export class ClientHello {
     offerAuth = false,
     /** More entries to offer (calls both ways: wire/reverse-calls.ts). */
     extra: readonly HelloEntry[] = [],
+    /** The largest frame this connection's transport carries (FrameConn.maxFrameBytes): the server's replies are held within it. */
+    maxFrameBytes?: number,
   ) {
     if (!sendsHello(limits)) {
       this.dialect = 'v1';
@@ -92,7 +94,7 @@ export class ClientHello {
       return;
     }
     this.dialect = 'pending';
-    this.request = helloRequest(limits, streamWindowBytes, offerAuth, extra);
+    this.request = helloRequest(limits, streamWindowBytes, offerAuth, extra, maxFrameBytes);
   }
 
   /**
@@ -150,9 +152,20 @@ export class ClientHello {
     if (over !== undefined) return new RpcError(ErrorCode.FrameTooLarge, `metadata of ${describeHeadOver(over, 'bytes encoded')} exceeds the server's limit of ${max}`, { retry: 'safe' });
     // The head goes as a request frame's message, which the server reads within its maxMessage
     // as any (sent, the connection would be lost): named here for what it is, not the call's message.
-    const maxMessage = this.serverLimits?.maxMessage;
-    if (maxMessage === undefined || head.length <= maxMessage) return undefined;
-    return new RpcError(ErrorCode.FrameTooLarge, `metadata of ${head.length} bytes encoded (the call's head) exceeds the server's limit of ${maxMessage} on a request's message (its hello's answer): not sent`, { retry: 'safe' });
+    const theirs = this.serverLimits;
+    if (theirs === undefined) return undefined;
+    if (head.length > theirs.maxMessage) {
+      return new RpcError(ErrorCode.FrameTooLarge, `metadata of ${head.length} bytes encoded (the call's head) exceeds the server's limit of ${theirs.maxMessage} on a request's message (its hello's answer): not sent`, { retry: 'safe' });
+    }
+    // Its frame (header and head) over what the server's transport carries would close the connection, as a request's would.
+    const frame = REQUEST_HEADER_LENGTH + head.length;
+    const maxFrame = theirs.maxFrame;
+    if (maxFrame === undefined || frame <= maxFrame) return undefined;
+    return new RpcError(
+      ErrorCode.FrameTooLarge,
+      `metadata of ${head.length} bytes encoded (the call's head, a frame of ${frame} bytes) exceeds the largest frame the server's transport carries, ${maxFrame} (its hello's answer: the server's maxWsMessageBytes over WebSocket, maxPendingFrameBytes over TCP): not sent`,
+      { retry: 'safe' },
+    );
   }
 
   private read(bytes: Uint8Array, start: number, end: number): void {
@@ -205,9 +218,27 @@ function agreedBy(hello: Hello, streamWindowBytes: number): Agreed | undefined {
   return { cancel, maxHead, streams };
 }
 
-function helloRequest(limits: Limits, streamWindowBytes: number, offerAuth: boolean, extra: readonly HelloEntry[]): Uint8Array {
+/**
+ * The largest reply frame to name in the offer (kind 1's max_frame): the transport's, only where
+ * it binds, where the limits would allow a reply frame it does not carry (a WebSocket client's
+ * default maxWsMessageBytes under 16 MiB + 64 MiB). A reply over it would close the connection
+ * (1009 over WebSocket) and every call on it read "may have run"; named, the server refuses it
+ * (FrameTooLarge, naming the option) and the connection stays. Elsewhere the entry stays 8 bytes.
+ */
+function replyFrameBound(limits: Limits, maxFrameBytes: number | undefined): number | undefined {
+  return maxFrameBytes !== undefined && maxFrameBytes < RESPONSE_HEADER_LENGTH + limits.maxMessage + limits.maxBlob ? maxFrameBytes : undefined;
+}
+
+/** Kind 1's fields: each limit cut to what a frame of `maxFrame` holds, so that a server from before max_frame (which reads two fields) holds each part within it too. */
+function receiveLimits(limits: Limits, maxFrame: number | undefined): [number, number, number | undefined] {
+  if (maxFrame === undefined) return [limits.maxMessage, limits.maxBlob, undefined];
+  const room = Math.max(0, maxFrame - RESPONSE_HEADER_LENGTH);
+  return [Math.min(limits.maxMessage, room), Math.min(limits.maxBlob, room), maxFrame];
+}
+
+function helloRequest(limits: Limits, streamWindowBytes: number, offerAuth: boolean, extra: readonly HelloEntry[], maxFrameBytes: number | undefined): Uint8Array {
   const entries = [
-    receiveLimitsEntry(limits.maxMessage, limits.maxBlob),
+    receiveLimitsEntry(...receiveLimits(limits, replyFrameBound(limits, maxFrameBytes))),
     u32Entry(HelloKind.Cancel),
     u32Entry(HelloKind.CallHead),
     u32Entry(HelloKind.Streams, streamWindowBytes),

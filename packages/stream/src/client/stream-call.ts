@@ -19,8 +19,8 @@ export interface StreamWire {
   readonly maxItemBytes?: number;
   /** What an item over `maxItemBytes` fails with. Left out: the limits' words. */
   overFrame?(msg: number, blob: number): RpcError;
-  /** Whose limits an item over them is over, for its error's words: the limits, or the server's. Left out: the limits. */
-  overWhose?(msg: number, blob: number): string;
+  /** What an item whose `what` of `n` bytes is over `max` (maxMessage or maxBlob) fails with: the words name whose limit it is. Left out: this client's own. */
+  overLimit?(what: 'message' | 'blob', n: number, max: number): RpcError;
   /** One item; `more`: the writer has credit left, so its next item may come an await later (FrameConn.deferFlush). */
   data(seq: number, msg: Uint8Array, blob: Uint8Array, more: boolean): void;
   end(seq: number): void;
@@ -191,8 +191,8 @@ export class StreamCall implements AsyncIterable<Reply>, TimedStream {
     if (this.ended) return Promise.reject(itemNotSent('write after end() on a stream'));
     if (!(msg instanceof Uint8Array) || !(blob instanceof Uint8Array)) return Promise.reject(new RpcError(ErrorCode.InvalidArgument, 'msg and blob must be Uint8Arrays'));
     if (msg.length > this.wire.maxMessage || blob.length > this.wire.maxBlob) {
-      const whose = this.wire.overWhose?.(msg.length, blob.length) ?? 'the limits';
-      return Promise.reject(new RpcError(ErrorCode.FrameTooLarge, `stream item of ${msg.length} + ${blob.length} bytes exceeds ${whose} (${this.wire.maxMessage}, ${this.wire.maxBlob}): not sent`));
+      const [what, n, max] = msg.length > this.wire.maxMessage ? (['message', msg.length, this.wire.maxMessage] as const) : (['blob', blob.length, this.wire.maxBlob] as const);
+      return Promise.reject(this.wire.overLimit?.(what, n, max) ?? itemOverOwnLimit(what, n, max));
     }
     // Within the limits, yet over the frame the server's transport carries: sent, it would cost the connection.
     const maxItem = this.wire.maxItemBytes ?? Infinity;
@@ -455,3 +455,8 @@ const itemNotSent = (why: string): RpcError => new RpcError(ErrorCode.Closed, wh
 
 /** What a write after the answer fails with: made only if one is attempted (internals/lazy-error.ts). */
 const streamAnswered = (): RpcError => itemNotSent('the server answered the stream');
+
+/** An item part over this client's own `limits`: the words name the option, as a call's do (ClientStream's `tooLarge`). */
+export function itemOverOwnLimit(what: 'message' | 'blob', n: number, max: number): RpcError {
+  return new RpcError(ErrorCode.FrameTooLarge, `stream item's ${what} of ${n} bytes exceeds this client's limit of ${max} (limits.${what === 'message' ? 'maxMessage' : 'maxBlob'}): not sent`);
+}

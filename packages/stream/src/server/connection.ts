@@ -608,7 +608,8 @@ export class ServerConn implements FrameHandlers, Responder, ExtensionsHost, Hel
   }
 
   writeOk(seqLo: number, seqHi: number, msg: Uint8Array, blob: Uint8Array): boolean {
-    if (msg.length > this.peerLimits.maxMessage || blob.length > this.peerLimits.maxBlob) return false;
+    const limits = this.peerLimits;
+    if (msg.length > limits.maxMessage || blob.length > limits.maxBlob || msg.length + blob.length > (limits.maxBody ?? Infinity)) return false;
     this.send(seqLo, seqHi, msg, blob);
     return true;
   }

@@ -61,8 +61,9 @@ export function answerHello(b: Uint8Array, from: number, to: number, ours: Serve
   const value = findEntry(hello, HelloKind.ReceiveLimits);
   if (value === undefined) return NOTHING;
   const asked = readReceiveLimits(value);
-  const peerLimits = replyLimits(asked.maxMessage, asked.maxBlob);
-  // The answer repeats the limits as the server applies them (capped at the wire's ceilings).
+  // With the largest reply frame the client's transport carries, when it names one (max_frame).
+  const peerLimits = replyLimits(asked.maxMessage, asked.maxBlob, asked.maxFrame);
+  // The answer repeats the limits as the server applies them (capped at the wire's ceilings and the client's frame).
   const entries: HelloEntry[] = [receiveLimitsEntry(peerLimits.maxMessage, peerLimits.maxBlob)];
   const agreed = settled ?? agree(hello, ours);
   if (agreed) answerEntries(agreed, entries);

@@ -13,7 +13,7 @@ let lastAgreed: Agreed | undefined;
 /** `limits`, or an equal object an earlier connection already holds (every field compared: a new field of ReplyLimits belongs here too). */
 export function sharedLimits(limits: ReplyLimits): ReplyLimits {
   const last = lastLimits;
-  if (last !== undefined && last.maxMessage === limits.maxMessage && last.maxBlob === limits.maxBlob && last.maxError === limits.maxError) return last;
+  if (last !== undefined && last.maxMessage === limits.maxMessage && last.maxBlob === limits.maxBlob && last.maxError === limits.maxError && last.maxBody === limits.maxBody && last.maxFrame === limits.maxFrame) return last;
   return (lastLimits = limits);
 }
 

@@ -7,6 +7,7 @@ import { Inbox } from '../internals/inbox.js';
 import type { ErrorSource } from '../internals/lazy-error.js';
 import { DATA_FLAG, creditResponse, itemCost } from '../wire/extension-frames.js';
 import type { ReplyLimits } from '../wire/limits.js';
+import { replyOverLimits } from './reply-over-limits.js';
 import { RESPONSE_HEADER_LENGTH, seqBytesOf, writeResponseHeaderHalves, type ResponseFlag } from '../wire/protocol.js';
 
 /** Where a stream's frames go: the server connection it came in on. */
@@ -77,9 +78,9 @@ export class RequestStream implements AsyncIterable<Reply> {
    * instead of filling memory, whatever window it claimed.
    */
   write(msg: Uint8Array = EMPTY_BYTES, blob: Uint8Array = EMPTY_BYTES): Promise<void> {
-    const { maxMessage, maxBlob } = this.host.peerLimits;
-    if (msg.length > maxMessage || blob.length > maxBlob) {
-      return Promise.reject(new RpcError(ErrorCode.FrameTooLarge, `stream item of ${msg.length} + ${blob.length} bytes exceeds the client's limits (${maxMessage}, ${maxBlob})`));
+    const limits = this.host.peerLimits;
+    if (msg.length > limits.maxMessage || blob.length > limits.maxBlob || msg.length + blob.length > (limits.maxBody ?? Infinity)) {
+      return Promise.reject(new RpcError(ErrorCode.FrameTooLarge, `${replyOverLimits('stream item', msg.length, blob.length, limits)}: not sent`));
     }
     const waiting = this.gate.wait(this.host.conn.congested ? this.drains : undefined);
     if (waiting) return waiting.then(() => this.send(msg, blob));

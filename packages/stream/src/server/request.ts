@@ -3,6 +3,7 @@ import { actionName, passedOnDetail } from '../wire/error-detail.js';
 import { kindOf } from '../internals/kind-of.js';
 import { escapeCustomBytes } from '../wire/error-strings.js';
 import type { ReplyLimits } from '../wire/limits.js';
+import { replyOverLimits } from './reply-over-limits.js';
 import { seqBytesOf } from '../wire/protocol.js';
 import { NO_METADATA, type Metadata } from '../wire/call-head.js';
 import type { CallControl, Controlled } from './call-control.js';
@@ -276,9 +277,7 @@ export class ServerRequest implements Controlled, AbortSource {
     if (!(blob instanceof Uint8Array)) return this.refuse(`the reply's blob is ${kindOf(blob)}, not bytes (a Uint8Array)`);
     let instead: ErrorCode | undefined;
     if (!this.owner.writeOk(this.seqLo, this.seqHi, msg, blob)) {
-      const { maxMessage, maxBlob } = this.owner.peerLimits;
-      if (msg.length > maxMessage) this.tooLarge('reply message', msg.length, maxMessage);
-      else this.tooLarge('reply blob', blob.length, maxBlob);
+      this.owner.writeTooLarge(this.seqLo, this.seqHi, `${actionName(this.action)}: ${replyOverLimits('reply', msg.length, blob.length, this.owner.peerLimits)}`);
       instead = ErrorCode.FrameTooLarge;
     }
     this.owner.settled();

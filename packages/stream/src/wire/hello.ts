@@ -93,6 +93,8 @@ export interface Hello {
 export interface ReceiveLimits {
   readonly maxMessage: number;
   readonly maxBlob: number;
+  /** The largest whole reply frame (header included) the client's transport carries; left out when the offer names none. */
+  readonly maxFrame?: number;
 }
 
 /** A hello msg that does not parse: the server answers it with Decode. */
@@ -112,6 +114,8 @@ const PREAMBLE = 2;
 const ENTRY_HEADER = 4;
 const MAX_VALUE = 0xffff;
 const LIMITS_VALUE = 8;
+/** With max_frame. */
+const FRAME_LIMITS_VALUE = 12;
 
 export function encodeHello(role: HelloRole, entries: readonly HelloEntry[]): Uint8Array {
   let length = PREAMBLE;
@@ -159,17 +163,24 @@ export function findEntry(hello: Hello, kind: number): Uint8Array | undefined {
   return value;
 }
 
-export function receiveLimitsEntry(maxMessage: number, maxBlob: number): HelloEntry {
-  const value = new Uint8Array(LIMITS_VALUE);
+/**
+ * Kind 1's value: `max_message u32 | max_blob u32`, then `max_frame u32` only when given (a
+ * client names the largest reply frame its transport carries where that binds: client/hello.ts).
+ * A server from before max_frame reads the first two fields and ignores the rest, as it always did.
+ */
+export function receiveLimitsEntry(maxMessage: number, maxBlob: number, maxFrame?: number): HelloEntry {
+  const value = new Uint8Array(maxFrame === undefined ? LIMITS_VALUE : FRAME_LIMITS_VALUE);
   putU32(value, 0, maxMessage);
   putU32(value, 4, maxBlob);
+  if (maxFrame !== undefined) putU32(value, 8, Math.min(maxFrame, 0xffff_ffff));
   return { kind: HelloKind.ReceiveLimits, value };
 }
 
-/** A ReceiveLimits value as numbers. Throws HelloError when it is too short to hold both. */
+/** A ReceiveLimits value as numbers, max_frame when it holds one. Throws HelloError when it is too short to hold both limits. */
 export function readReceiveLimits(value: Uint8Array): ReceiveLimits {
   if (value.length < LIMITS_VALUE) throw new HelloError(`receive limits of ${value.length} bytes, expected ${LIMITS_VALUE}`);
-  return { maxMessage: u32(value, 0), maxBlob: u32(value, 4) };
+  const limits = { maxMessage: u32(value, 0), maxBlob: u32(value, 4) };
+  return value.length < FRAME_LIMITS_VALUE ? limits : { ...limits, maxFrame: u32(value, 8) };
 }
 
 /** An entry whose value is one u32 (or nothing, for `n` undefined). */

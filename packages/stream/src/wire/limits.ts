@@ -1,5 +1,5 @@
 import { invalidArgument } from '@skein/core';
-import { MAX_BLOB_WIRE, MAX_MESSAGE_WIRE } from './protocol.js';
+import { MAX_BLOB_WIRE, MAX_MESSAGE_WIRE, RESPONSE_HEADER_LENGTH } from './protocol.js';
 
 /** Bounds on every length a peer sends. A frame over any of them closes its connection. */
 export interface Limits {
@@ -38,14 +38,29 @@ export interface ReplyLimits {
   readonly maxBlob: number;
   /** Bytes of an error string: a client checks those against both of its limits. */
   readonly maxError: number;
+  /**
+   * Bytes of an ok reply's message and blob together: what the largest frame the client's
+   * transport carries leaves after the header (its hello's max_frame), else both limits' sum.
+   * Optional, as a limits object made before it (a pool's own, @skein/workers) is: no such bound.
+   */
+  readonly maxBody?: number;
+  /** The largest whole reply frame the client's transport carries, as its hello named it; left out where it named none. */
+  readonly maxFrame?: number;
 }
 
 /** A peer that told us nothing (razor-rpc, or a Skein client without the hello): only the wire's own ceilings. */
 export const WIRE_REPLY_LIMITS: ReplyLimits = replyLimits(MAX_MESSAGE_WIRE, MAX_BLOB_WIRE);
 
-/** The reply limits of a peer that receives at most `maxMessage` and `maxBlob` bytes, capped at the wire's ceilings. */
-export function replyLimits(maxMessage: number, maxBlob: number): ReplyLimits {
-  const m = Math.min(maxMessage, MAX_MESSAGE_WIRE);
-  const b = Math.min(maxBlob, MAX_BLOB_WIRE);
-  return { maxMessage: m, maxBlob: b, maxError: Math.min(m, b) };
+/**
+ * The reply limits of a peer that receives at most `maxMessage` and `maxBlob` bytes, capped at
+ * the wire's ceilings, and no frame over `maxFrame` (header included) when it names one: each
+ * limit is then cut to what such a frame holds, so the checks replies already pass take it in
+ * (and a reply whose parts fit but not together, `maxBody`).
+ */
+export function replyLimits(maxMessage: number, maxBlob: number, maxFrame?: number): ReplyLimits {
+  const room = maxFrame === undefined ? Infinity : Math.max(0, maxFrame - RESPONSE_HEADER_LENGTH);
+  const m = Math.min(maxMessage, MAX_MESSAGE_WIRE, room);
+  const b = Math.min(maxBlob, MAX_BLOB_WIRE, room);
+  const limits = { maxMessage: m, maxBlob: b, maxError: Math.min(m, b), maxBody: Math.min(m + b, room) };
+  return maxFrame === undefined ? limits : { ...limits, maxFrame };
 }
