@@ -196,6 +196,16 @@ export interface FrameConn {
    * Optional: left out, the transport sets no such bound.
    */
   readonly maxFrameBytes?: number;
+  /**
+   * The largest frame the peer's transport carries from this side (the peer's `maxFrameBytes`,
+   * named in its hello's answer: kind 26's `max_frame`): from now on the connection never sends
+   * a unit the peer's bound applies to over it. A transport that packs several frames into one
+   * such unit (transport-ws: a WebSocket message, up to `maxBatchBytes`) packs at most this many
+   * bytes in it; a single larger frame is the caller's to refuse (the stream layer does, unsent).
+   * Called at most a few times per connection, never per frame. Optional: a transport whose
+   * peer bounds each frame alone (a byte stream) needs nothing more.
+   */
+  setPeerMaxFrameBytes?(bytes: number): void;
   pause(): void;
   resume(): void;
   /** Flushes, then half-closes. */

@@ -148,3 +148,39 @@ describe('RpcServer.listen', () => {
     expect([...capLines(lowered.logger.lines, 'warn'), ...capLines(lowered.logger.lines, 'info')]).toHaveLength(0);
   });
 });
+
+describe("a transport's frame cap under the server's limits (WebSocket, maxWsMessageBytes)", () => {
+  const KiB = 1024;
+
+  async function wsConnect(address: string): Promise<ClientStream> {
+    const s = await ClientStream.connect({ transport: wsTransport(), address, keepaliveMs: 0 });
+    cleanup.push(() => s.destroy());
+    await s.call('echo'); // answered: the server's max_frame is known from here
+    return s;
+  }
+
+  it('holds each message within it, not only each frame: calls within it sent together all run, and the connection stays', async () => {
+    // A common hardening setting, under the client's maxBatchBytes (1 MiB): the client packed
+    // four such frames into one message, the server closed the connection (1009) and every call
+    // failed IO "may have executed".
+    const s = await start(wsTransport({ maxWsMessageBytes: 256 * KiB }));
+    const client = await wsConnect(s.address);
+    const calls = [0, 1, 2, 3].map(() => outcome(client.call('echo', new Uint8Array(8), { blob: new Uint8Array(200 * KiB) })));
+    expect(await Promise.all(calls)).toEqual(['ran', 'ran', 'ran', 'ran']);
+    expect(client.state).toBe('open');
+    expect(s.runs()).toBe(5);
+  });
+
+  it("refuses metadata whose frame (the call's head) is over it unsent, though within the server's maxHead, and keeps the connection", async () => {
+    const s = await start(wsTransport({ maxWsMessageBytes: 4 * KiB }));
+    const client = await wsConnect(s.address);
+    // ~6 KiB of metadata: within the default maxHead (8 KiB) and maxMessage, its frame over 4 KiB.
+    const metadata = { big: 'x'.repeat(6 * KiB) };
+    expect(await outcome(client.call('echo', new Uint8Array(8), { metadata }))).toMatch(/^FrameTooLarge safe: metadata of \d+ bytes encoded \(the call's head, a frame of \d+ bytes\) exceeds .*4096 .*maxWsMessageBytes.*not sent/);
+    const stream = client.openStream('stream', undefined, { metadata });
+    expect(await outcome(stream.result)).toMatch(/^FrameTooLarge safe: metadata .*maxWsMessageBytes.*not sent/);
+    expect(client.state).toBe('open');
+    expect(await outcome(client.call('echo', new Uint8Array(8), { metadata: { small: 'y' } }))).toBe('ran');
+    expect(s.runs()).toBe(2);
+  });
+});

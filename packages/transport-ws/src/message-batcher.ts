@@ -31,7 +31,7 @@ const sharedSlab = new Slab(64 * 1024);
  * those as fragments of one message where its library allows it.
  */
 export class MessageBatcher {
-  private readonly maxBatchBytes: number;
+  private maxBatchBytes: number;
   private readonly batchFrames: number;
   /** Whole frames queued since the last flush. */
   private frames = 0;
@@ -94,6 +94,15 @@ export class MessageBatcher {
     this.cuts.length = 0;
     this.messageStart = 0;
     for (const m of messages) this.sink(m);
+  }
+
+  /**
+   * Lowers the most bytes of one message to `bytes` (never raises it): the peer closes the
+   * connection on a larger message (its maxWsMessageBytes). Cuts already made stand; frames
+   * written from now on are cut by it. One compare a frame, as before.
+   */
+  capMessages(bytes: number): void {
+    if (bytes < this.maxBatchBytes) this.maxBatchBytes = bytes;
   }
 
   /** The writer goes on right after an await: the message may wait for the end of the macrotask (RunBatch.defer). */

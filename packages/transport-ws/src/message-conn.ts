@@ -128,6 +128,15 @@ export class MessageConn extends ConnLifecycle<FrameHandlers, Uint8Array> implem
   }
 
   /**
+   * The peer carries no message over `bytes` (its maxWsMessageBytes, from its hello's answer):
+   * what this conn sends is cut into messages of at most min(maxBatchBytes, bytes). A frame
+   * over it alone is the caller's to refuse (the stream layer does, unsent).
+   */
+  setPeerMaxFrameBytes(bytes: number): void {
+    this.batcher.capMessages(bytes);
+  }
+
+  /**
    * The next frame header is read by `spec`. A message arrives whole (the library holds it, up to
    * `maxWsMessageBytes`), so a frame over `spec` is refused before it is handed on, not before
    * its bytes are in memory.

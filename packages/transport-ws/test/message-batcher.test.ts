@@ -85,6 +85,18 @@ describe('MessageBatcher', () => {
     expect(messages.flatMap(bodiesOf)).toHaveLength(10);
   });
 
+  it('cuts by a cap lower than maxBatchBytes once given one (capMessages: the peer carries no larger message), and never raises it', () => {
+    const { b, joined } = batcher(1000);
+    b.capMessages(100);
+    b.capMessages(10_000);
+    for (let i = 0; i < 10; i++) b.write(frame('x'.repeat(40)));
+    b.flush();
+    const messages = joined();
+    expect(messages.length).toBe(5);
+    for (const m of messages) expect(m.length).toBeLessThanOrEqual(100);
+    expect(messages.flatMap(bodiesOf)).toHaveLength(10);
+  });
+
   it('sends a frame bigger than maxBatchBytes alone', () => {
     const { b, joined } = batcher(100);
     b.write(frame('a'));

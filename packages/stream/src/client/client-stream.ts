@@ -525,6 +525,8 @@ export class ClientStream implements StreamCaller {
       maxAction: Math.min(own.maxAction, theirs.maxAction),
     };
     this.maxFrame = theirs.maxFrame ?? Infinity;
+    // Frames each within it may still be sent together (a WebSocket message holds a batch of them): the batch is held within it too.
+    if (theirs.maxFrame !== undefined) this.conn.setPeerMaxFrameBytes?.(theirs.maxFrame);
     this.streaming.narrow(this.sendLimits, this.maxFrame);
     // Prefixes are checked as they are made: those made before are made again, and checked then.
     if (this.sendLimits.maxAction < own.maxAction) this.actions.clear();
