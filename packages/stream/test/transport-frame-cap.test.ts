@@ -183,4 +183,17 @@ describe("a transport's frame cap under the server's limits (WebSocket, maxWsMes
     expect(await outcome(client.call('echo', new Uint8Array(8), { metadata: { small: 'y' } }))).toBe('ran');
     expect(s.runs()).toBe(2);
   });
+
+  it("holds the server's replies within the client's cap too: replies within it sent together all arrive, and the connection stays", async () => {
+    // The client names its cap in its hello (kind 1's max_frame); the server packed four such
+    // replies into one message (its maxBatchBytes, 1 MiB) and the client's socket closed (1009).
+    const server = new RpcServer({ dispatch: createRouter({ get: () => new Uint8Array(200 * KiB) }) });
+    cleanup.push(() => server.close());
+    const a = (await server.listen(wsTransport(), '127.0.0.1:0')) as { host: string; port: number };
+    const client = await ClientStream.connect({ transport: wsTransport({ maxWsMessageBytes: 256 * KiB }), address: `${a.host}:${a.port}`, keepaliveMs: 0 });
+    cleanup.push(() => client.destroy());
+    expect(await outcome(client.call('get'))).toBe('ran');
+    expect(await Promise.all([0, 1, 2, 3].map(() => outcome(client.call('get'))))).toEqual(['ran', 'ran', 'ran', 'ran']);
+    expect(client.state).toBe('open');
+  });
 });

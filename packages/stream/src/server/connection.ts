@@ -668,7 +668,12 @@ export class ServerConn implements FrameHandlers, Responder, ExtensionsHost, Hel
 
   /** What its hello says (conn-hello.ts): the limits replies are held to, and the extensions, which the first hello that agrees any settles. */
   takeTerms(outcome: HelloOutcome): void {
-    if (outcome.peerLimits) this.peerLimits = sharedLimits(outcome.peerLimits);
+    if (outcome.peerLimits) {
+      this.peerLimits = sharedLimits(outcome.peerLimits);
+      // Replies each within it may still leave together (a WebSocket message holds a batch of them): the batch is held within it too.
+      const maxFrame = outcome.peerLimits.maxFrame;
+      if (maxFrame !== undefined) this.conn.setPeerMaxFrameBytes?.(maxFrame);
+    }
     if (outcome.agreed && this.agreed === undefined) {
       this.agreed = sharedAgreed(outcome.agreed);
       // A state made before (abandonedRunning, on a peer's calls before its hello) takes these terms.
