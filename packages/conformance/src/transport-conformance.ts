@@ -13,6 +13,7 @@ import { connectSignalProblems } from './connect-signal.js';
 import { connectTimeoutProblems } from './connect-timeout.js';
 import { watchConns } from './conn-watch.js';
 import { expected, type ScenarioName } from './expected.js';
+import { maxFrameProblems, peerMaxFrameProblems } from './frame-bounds.js';
 import { halfCloseProblems } from './half-close.js';
 import { watchListenerLeaks } from './listener-leaks.js';
 import { watchListenerCloses } from './listener-watch.js';
@@ -74,7 +75,10 @@ const text = (b: Uint8Array): string => new TextDecoder().decode(b);
  * over the connection, calls written while congested, a slow reader), then that a header the
  * server's spec rejects (over its size limit, a wrong version) is answered and its connection
  * closed, that a header within the limits whose body never comes holds no memory for it, that
- * `end()` right after a call half-closes (the answer still comes), that a connect gives up with
+ * `end()` right after a call half-closes (the answer still comes), that a transport declaring
+ * `maxFrameBytes` carries a frame of exactly that size (up to 64 MiB + 64 KiB) and its listener
+ * declares its connections' value, that one implementing `setPeerMaxFrameBytes` loses nothing
+ * when told its peer's bound and written past it in small frames in one run, that a connect gives up with
  * Cancelled when its signal aborts (before or while connecting), with Unreachable at its
  * `timeoutMs` when nobody answers its handshake (closing its socket), and with InvalidArgument
  * on a malformed address or one written for another transport, then a graceful
@@ -138,6 +142,18 @@ export function transportConformance(t: TransportUnderTest): void {
     it('half-closes at end(): what was written goes first, the answer still comes, then a clean close', async () => {
       const problems = await bounded(halfCloseProblems(transport, parseAddress(address), HANG_MS), SCENARIO_MS, () => hung('the half-close', conns.stuck()));
       expect(problems, 'FrameConn.end() not a half-close').toEqual([]);
+    }, TEST_MS);
+
+    // On a listener of the check's own (its own framing, so a frame of the transport's whole bound
+    // is not a call the suite's server limits refuse); skipped where nothing is declared.
+    it('carries a frame of exactly maxFrameBytes, where declared: the listener declares its connections\' value', async () => {
+      const problems = await bounded(maxFrameProblems(transport, parseAddress(address), HANG_MS), SCENARIO_MS, () => hung('the maxFrameBytes check', conns.stuck()));
+      expect(problems, 'FrameConn/FrameListener.maxFrameBytes not the largest whole frame carried').toEqual([]);
+    }, TEST_MS);
+
+    it('keeps what it sends within setPeerMaxFrameBytes, where implemented: many small frames in one run all arrive', async () => {
+      const problems = await bounded(peerMaxFrameProblems(transport, parseAddress(address), HANG_MS), SCENARIO_MS, () => hung('the setPeerMaxFrameBytes check', conns.stuck()));
+      expect(problems, 'FrameConn.setPeerMaxFrameBytes not honoured: a unit over the peer\'s bound').toEqual([]);
     }, TEST_MS);
 
     // On the transport itself, unwatched (the watch's wrapper would make a connect that is up at

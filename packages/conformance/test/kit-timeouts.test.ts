@@ -23,6 +23,8 @@ it("gives each of the kit's tests a timeout of its own, longer than the scenario
     expect.stringMatching(/^refuses a header its server spec rejects/),
     expect.stringMatching(/^holds no memory for a body only claimed/),
     expect.stringMatching(/^half-closes at end\(\)/),
+    expect.stringMatching(/^carries a frame of exactly maxFrameBytes/),
+    expect.stringMatching(/^keeps what it sends within setPeerMaxFrameBytes/),
     expect.stringMatching(/^connect honours its signal/),
     expect.stringMatching(/^connect gives up at its timeoutMs/),
     expect.stringMatching(/^refuses a malformed address/),
@@ -30,6 +32,7 @@ it("gives each of the kit's tests a timeout of its own, longer than the scenario
     expect.stringMatching(/^every connection reports its close/),
     expect.stringMatching(/^reports a close both sides ended as clean/),
     expect.stringMatching(/^counts bytes right/),
+    expect.stringMatching(/^calls FrameSpec.bodyLength as the spec's method/),
     expect.stringMatching(/^adds no listener per call/),
   ]);
   for (const t of tests) expect({ name: t.name, timeout: t.timeout }).toEqual({ name: t.name, timeout: expect.toSatisfy((ms: number) => ms > LONGEST_BOUND_MS) });

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
-import { ErrorCode, RpcError, type Address, type FrameConn, type FrameHandlers, type FrameSpec, type Transport } from '@skein/core';
+import { ErrorCode, RpcError, type Address, type FrameConn, type FrameHandlers, type FrameListener, type FrameSpec, type Transport } from '@skein/core';
 import { copiedSpec, detachedBodyLength, specHandling } from '@skein/test-utils';
 
 /**
@@ -56,6 +56,12 @@ export interface Faults {
   detachesBodyLength?: boolean;
   /** Every spec it is handed is copied (`{ ...spec }`) and read through the copy: allowed, no fault (a right transport for the spec-call check). */
   copiesSpec?: boolean;
+  /** The server's listener and connections declare a `maxFrameBytes` one byte over what they carry. */
+  overstatesMaxFrame?: boolean;
+  /** The server's listener declares a `maxFrameBytes` twice its connections'. */
+  listenerMaxFrameDiffers?: boolean;
+  /** The client's `setPeerMaxFrameBytes` is there and does nothing: its messages are packed up to its own batch size. */
+  ignoresPeerMaxFrame?: boolean;
 }
 
 /**
@@ -88,20 +94,26 @@ export function mutantTransport(inner: Transport, faults: Faults): Transport {
       if (faults.endCloses) conn = override(conn, { end: () => conn.close() });
       if (faults.receivedBytesStuck) conn = override(conn, { receivedBytes: 0 });
       if (faults.sentBytesStuck) conn = override(conn, { sentBytes: 0 });
+      if (faults.ignoresPeerMaxFrame) conn = override(conn, { setPeerMaxFrameBytes: () => {} });
       return conn;
     },
-    listen: (address, spec, accept) =>
-      inner.listen(address, serverSpec(spec), (conn) => {
+    listen: async (address, spec, accept) => declaringMaxFrame(await inner.listen(address, serverSpec(spec), (conn) => {
         let c = faults.waitsForRejectedBody || faults.reservesClaimedBody ? override(conn, { setFrameSpec: (next: FrameSpec) => conn.setFrameSpec?.(serverSpec(next)) }) : conn;
         if (faults.reservesClaimedBody) c = releasingReservations(c);
         if (faults.serverCountsNothing) c = override(c, { receivedBytes: undefined, midFrame: undefined, receiving: undefined });
         if (faults.blindToCongestion) c = override(c, { congested: false });
         if (faults.reportsCleanCloseWithError) c = reportingCloseWithError(c);
         if (faults.dropsReverseCalls) c = droppingReverseCalls(c, spec.outbound ?? spec);
+        if (faults.overstatesMaxFrame && conn.maxFrameBytes !== undefined) c = override(c, { maxFrameBytes: conn.maxFrameBytes + 1 });
         if (faults.acceptsLate) setTimeout(() => accept(c), LATE_MS);
         else accept(c);
-      }),
+      })),
   };
+  function declaringMaxFrame(l: FrameListener): FrameListener {
+    if (l.maxFrameBytes === undefined) return l;
+    const declared = faults.overstatesMaxFrame ? l.maxFrameBytes + 1 : faults.listenerMaxFrameDiffers ? l.maxFrameBytes * 2 : undefined;
+    return declared === undefined ? l : { address: l.address, tls: l.tls, maxFrameBytes: declared, close: () => l.close() };
+  }
   function serverSpec(spec: FrameSpec): FrameSpec {
     if (faults.waitsForRejectedBody) return waitingForBody(spec);
     if (faults.reservesClaimedBody) return reservingBody(spec);

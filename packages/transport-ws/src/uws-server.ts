@@ -9,6 +9,7 @@ import { UwsAppCloser } from './uws-app-closer.js';
 import { UwsAdmission } from './uws-admission.js';
 import { loadingTls, secureFor } from './tls.js';
 import { loadCertAndKey } from './wss-handshake.js';
+import { uwsCloseReason } from './over-max-message.js';
 
 /** Per-connection state uWS keeps for us (passed to `upgrade`, returned by `getUserData`). */
 interface Slot {
@@ -83,7 +84,8 @@ function behavior(uws: UwsModule, spec: FrameSpec, accept: Accept, options: Reso
       if (slot.reserved) admission.release();
       slot.reserved = false;
       // `message` is only valid during this call, like every ArrayBuffer uWS passes.
-      slot.conn?.ended(code, new TextDecoder().decode(message));
+      // uWS's refusal of a message over maxPayloadLength names the option that set it.
+      slot.conn?.ended(code, uwsCloseReason(code, new TextDecoder().decode(message), options.maxWsMessageBytes));
       closer.ended();
     },
   };
