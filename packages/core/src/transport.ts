@@ -197,8 +197,9 @@ export interface FrameConn {
    */
   readonly maxFrameBytes?: number;
   /**
-   * The largest frame the peer's transport carries from this side (the peer's `maxFrameBytes`,
-   * named in its hello's answer: kind 26's `max_frame`): from now on the connection never sends
+   * The largest frame the peer's transport carries from this side (the peer's `maxFrameBytes`:
+   * a client calls it with the `max_frame` its server's hello's answer names, kind 26's; a server
+   * with the one its client's hello names, kind 1's): from now on the connection never sends
    * a unit the peer's bound applies to over it. A transport that packs several frames into one
    * such unit (transport-ws: a WebSocket message, up to `maxBatchBytes`) packs at most this many
    * bytes in it; a single larger frame is the caller's to refuse (the stream layer does, unsent).

@@ -526,7 +526,11 @@ export class ClientStream implements StreamCaller {
     };
     this.maxFrame = theirs.maxFrame ?? Infinity;
     // Frames each within it may still be sent together (a WebSocket message holds a batch of them): the batch is held within it too.
-    if (theirs.maxFrame !== undefined) this.conn.setPeerMaxFrameBytes?.(theirs.maxFrame);
+    if (theirs.maxFrame !== undefined) {
+      this.conn.setPeerMaxFrameBytes?.(theirs.maxFrame);
+      // Answers to its reverse calls are request frames too.
+      this.serving?.narrowFrame(theirs.maxFrame);
+    }
     this.streaming.narrow(this.sendLimits, this.maxFrame);
     // Prefixes are checked as they are made: those made before are made again, and checked then.
     if (this.sendLimits.maxAction < own.maxAction) this.actions.clear();

@@ -75,6 +75,10 @@ export class ReverseDispatch implements Responder {
   private readonly held = new WaitingLine<HeldCall>();
   /** What the server reads in an answer (its hello answer said); nothing until then. */
   peerLimits: ReplyLimits = replyLimits(0, 0);
+  /** What the server's answer entry said it reads in an answer, the flag byte taken off the message: kept, as its max_frame may cut them later. */
+  private answerLimits: { maxMessage: number; maxBlob: number } | undefined;
+  /** The largest frame the server's transport carries (its hello's answer, kind 26's max_frame), else Infinity. */
+  private maxFrame = Infinity;
   private agreed = false;
   private closing = false;
   private closed = false;
@@ -152,7 +156,42 @@ export class ReverseDispatch implements Responder {
     this.controlled = answer.some((e) => e.kind === REVERSE_CONTROL_KIND);
     this.headed = this.controlled && answer.some((e) => e.kind === REVERSE_HEADS_KIND);
     // The flag byte travels in the message too.
-    this.peerLimits = replyLimits(Math.max(0, limits.maxMessage - ANSWER_FLAG_FIELD), limits.maxBlob);
+    this.answerLimits = { maxMessage: Math.max(0, limits.maxMessage - ANSWER_FLAG_FIELD), maxBlob: limits.maxBlob };
+    this.fitLimits();
+  }
+
+  /**
+   * The server's hello's answer names the largest frame its transport carries (kind 26's
+   * max_frame): an answer over it would cost the connection (1009 over WebSocket), so answers are
+   * held within it as requests are, each part and both together.
+   */
+  narrowFrame(maxFrame: number): void {
+    this.maxFrame = maxFrame;
+    this.fitLimits();
+  }
+
+  /** Words for an answer refused as over `peerLimits` (Responder's): the server's frame first, as that is what would have cost the connection. */
+  overLimitsWords(msg: number, blob: number): string {
+    const frame = REQUEST_HEADER_LENGTH + ANSWER_FLAG_FIELD + msg + blob;
+    if (frame > this.maxFrame) {
+      return `reverse answer frame of ${frame} bytes exceeds the largest frame ${this.link.remote}'s transport carries, ${this.maxFrame} (its hello's answer: the server's maxWsMessageBytes over WebSocket, maxPendingFrameBytes over TCP)`;
+    }
+    if (msg > this.peerLimits.maxMessage) return `reverse answer message of ${msg} bytes exceeds ${this.link.remote}'s limit of ${this.peerLimits.maxMessage}`;
+    return `reverse answer blob of ${blob} bytes exceeds ${this.link.remote}'s limit of ${this.peerLimits.maxBlob}`;
+  }
+
+  /** `peerLimits` from the answer's entry and the server's frame: an answer is a request frame, its header and flag byte before the body. */
+  private fitLimits(): void {
+    if (this.answerLimits === undefined) return;
+    const { maxMessage, maxBlob } = this.answerLimits;
+    if (this.maxFrame === Infinity) {
+      this.peerLimits = replyLimits(maxMessage, maxBlob);
+      return;
+    }
+    // replyLimits cuts to what a response frame holds: given the room an answer's frame leaves as such a frame's.
+    const room = Math.max(0, this.maxFrame - REQUEST_HEADER_LENGTH - ANSWER_FLAG_FIELD);
+    const { maxFrame: _responseFrame, ...cut } = replyLimits(maxMessage, maxBlob, room + RESPONSE_HEADER_LENGTH);
+    this.peerLimits = cut;
   }
 
   /**
@@ -332,7 +371,8 @@ export class ReverseDispatch implements Responder {
   }
 
   writeOk(seqLo: number, seqHi: number, msg: Uint8Array, blob: Uint8Array): boolean {
-    if (msg.length > this.peerLimits.maxMessage || blob.length > this.peerLimits.maxBlob) return false;
+    const limits = this.peerLimits;
+    if (msg.length > limits.maxMessage || blob.length > limits.maxBlob || msg.length + blob.length > (limits.maxBody ?? Infinity)) return false;
     this.answer(seqLo, seqHi, 0, msg, blob);
     return true;
   }

@@ -7,7 +7,7 @@ import { RESPONSE_HEADER_LENGTH } from '../wire/protocol.js';
  * carries first (its hello's max_frame), as that is what would have cost it the connection, then
  * the part over its `limits`. Built only for a reply refused: never on the path of one sent.
  */
-export function replyOverLimits(what: 'reply' | 'stream item', msg: number, blob: number, limits: ReplyLimits): string {
+export function replyOverLimits(what: 'reply' | 'stream item' | 'error reply', msg: number, blob: number, limits: ReplyLimits): string {
   const frame = RESPONSE_HEADER_LENGTH + msg + blob;
   if (limits.maxFrame !== undefined && frame > limits.maxFrame) {
     return `${what} frame of ${frame} bytes exceeds the largest frame the client's transport carries, ${limits.maxFrame} (its hello: the client's maxWsMessageBytes over WebSocket, maxPendingFrameBytes over TCP)`;

@@ -4,7 +4,7 @@ import { kindOf } from '../internals/kind-of.js';
 import { escapeCustomBytes } from '../wire/error-strings.js';
 import type { ReplyLimits } from '../wire/limits.js';
 import { replyOverLimits } from './reply-over-limits.js';
-import { seqBytesOf } from '../wire/protocol.js';
+import { RESPONSE_HEADER_LENGTH, seqBytesOf } from '../wire/protocol.js';
 import { NO_METADATA, type Metadata } from '../wire/call-head.js';
 import type { CallControl, Controlled } from './call-control.js';
 import { noop } from '../internals/abort-listeners.js';
@@ -66,6 +66,11 @@ export interface Responder {
   writeError(seqLo: number, seqHi: number, code: ErrorCode, detail?: string): void;
   /** False, with nothing written, when the error string is over the peer's limits. */
   writeCustomError(seqLo: number, seqHi: number, payload: ErrorPayload): boolean;
+  /**
+   * Words for a reply of `msg` and `blob` bytes that `writeOk` refused, naming the option to raise.
+   * Without it, a client's reply limits are named (a server connection's words).
+   */
+  overLimitsWords?(msg: number, blob: number): string;
   /** Fails a call whose answer the peer could not take (FrameTooLarge, logged). */
   writeTooLarge(seqLo: number, seqHi: number, detail: string): void;
   /**
@@ -277,7 +282,7 @@ export class ServerRequest implements Controlled, AbortSource {
     if (!(blob instanceof Uint8Array)) return this.refuse(`the reply's blob is ${kindOf(blob)}, not bytes (a Uint8Array)`);
     let instead: ErrorCode | undefined;
     if (!this.owner.writeOk(this.seqLo, this.seqHi, msg, blob)) {
-      this.owner.writeTooLarge(this.seqLo, this.seqHi, `${actionName(this.action)}: ${replyOverLimits('reply', msg.length, blob.length, this.owner.peerLimits)}`);
+      this.owner.writeTooLarge(this.seqLo, this.seqHi, `${actionName(this.action)}: ${this.owner.overLimitsWords?.(msg.length, blob.length) ?? replyOverLimits('reply', msg.length, blob.length, this.owner.peerLimits)}`);
       instead = ErrorCode.FrameTooLarge;
     }
     this.owner.settled();
@@ -325,7 +330,11 @@ export class ServerRequest implements Controlled, AbortSource {
     let instead: ErrorCode | undefined;
     // Refused only for bytes (a number has no body); measured as sent, escape byte and all.
     if (!this.owner.writeCustomError(this.seqLo, this.seqHi, payload)) {
-      this.tooLarge('error reply', escapeCustomBytes(payload as Uint8Array).length, this.owner.peerLimits.maxError);
+      const length = escapeCustomBytes(payload as Uint8Array).length;
+      const limits = this.owner.peerLimits;
+      // Over the largest frame the client's transport carries, the words name that (its hello's max_frame) as a reply's do.
+      if (limits.maxFrame !== undefined && RESPONSE_HEADER_LENGTH + length > limits.maxFrame) this.owner.writeTooLarge(this.seqLo, this.seqHi, `${actionName(this.action)}: ${replyOverLimits('error reply', length, 0, limits)}`);
+      else this.tooLarge('error reply', length, limits.maxError);
       instead = ErrorCode.FrameTooLarge;
     }
     this.owner.settled();

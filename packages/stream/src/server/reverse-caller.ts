@@ -445,6 +445,13 @@ export class ReverseCaller implements Caller {
       throw new RpcError(ErrorCode.FrameTooLarge, `reverse call of ${length} message bytes (action included) exceeds ${this.host.remote}'s limit of ${maxMessage}`);
     }
     if (blob.length > maxBlob) throw new RpcError(ErrorCode.FrameTooLarge, `reverse call blob of ${blob.length} bytes exceeds ${this.host.remote}'s limit of ${maxBlob}`);
+    // Parts that fit one at a time may not fit together in the largest frame its transport carries (its hello's max_frame).
+    const { maxBody, maxFrame } = this.host.limits;
+    if (maxBody !== undefined && length + blob.length > maxBody) {
+      const frame = RESPONSE_HEADER_LENGTH + length + blob.length;
+      const cap = maxFrame !== undefined ? `the largest frame ${this.host.remote}'s transport carries, ${maxFrame} (its hello: the client's maxWsMessageBytes over WebSocket, maxPendingFrameBytes over TCP)` : `${this.host.remote}'s limit of ${maxBody} message and blob bytes together`;
+      throw new RpcError(ErrorCode.FrameTooLarge, `reverse call frame of ${frame} bytes exceeds ${cap}: not sent`);
+    }
   }
 }
 
