@@ -34,7 +34,7 @@ describe('uWebSockets.js, against WebSocket frame headers claiming payload lengt
     // uWS ends them without a close frame (the peer sees no 1009); each conn's handler is told why, typed.
     const ends = await Promise.all(s.accepted.slice(1).map((r) => r.closed.promise));
     expect(ends.map((e) => ({ type: e?.constructor.name, code: (e as RpcError | undefined)?.code, message: e?.message }))).toEqual(
-      claims.map(() => ({ type: 'RpcError', code: ErrorCode.FrameTooLarge, message: 'websocket closed (1006 abnormal closure): Received too big message' })),
+      claims.map(() => ({ type: 'RpcError', code: ErrorCode.FrameTooLarge, message: `websocket closed (1006 abnormal closure): Received too big message: a WebSocket message is over maxWsMessageBytes (${LIMIT})` })),
     );
     const small = frame('still here');
     honest.write(new Uint8Array([...wsFrameHeader(2, true, small.length, true), ...small]));
