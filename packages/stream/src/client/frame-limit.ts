@@ -1,4 +1,5 @@
 import { ErrorCode, RpcError } from '@skein/core';
+import { frameCapWords } from '../wire/frame-cap-words.js';
 
 /**
  * A request frame over the largest one the server's transport carries (kind 26's max_frame:
@@ -10,7 +11,7 @@ import { ErrorCode, RpcError } from '@skein/core';
 export function overFrameLimit(remote: string, what: string, bytes: number, max: number): RpcError {
   return new RpcError(
     ErrorCode.FrameTooLarge,
-    `${what} of ${bytes} bytes exceeds the largest frame ${remote}'s transport carries, ${max} (its hello's answer: the server's maxWsMessageBytes over WebSocket, maxPendingFrameBytes over TCP): not sent`,
+    `${what} of ${bytes} bytes exceeds ${frameCapWords(`${remote}'s`, max, 'server')}: not sent`,
     { retry: 'safe' },
   );
 }

@@ -7,6 +7,7 @@ import { AUTH_ENTRY } from '../wire/auth.js';
 import { SERVER_PINGS_ENTRY } from '../wire/server-pings.js';
 import { IN_FLIGHT_CAP_KIND, IN_FLIGHT_CAP_OFFER, readInFlightCap } from '../wire/in-flight-cap.js';
 import { GOODBYE_ENTRY } from '../wire/goodbye.js';
+import { frameCapWords } from '../wire/frame-cap-words.js';
 import { REQUEST_LIMITS_KIND, REQUEST_LIMITS_OFFER, readRequestLimits, type RequestLimits } from '../wire/request-limits.js';
 import { describeHeadOver, headOver } from '../wire/head-size.js';
 import {
@@ -163,7 +164,7 @@ export class ClientHello {
     if (maxFrame === undefined || frame <= maxFrame) return undefined;
     return new RpcError(
       ErrorCode.FrameTooLarge,
-      `metadata of ${head.length} bytes encoded (the call's head, a frame of ${frame} bytes) exceeds the largest frame the server's transport carries, ${maxFrame} (its hello's answer: the server's maxWsMessageBytes over WebSocket, maxPendingFrameBytes over TCP): not sent`,
+      `metadata of ${head.length} bytes encoded (the call's head, a frame of ${frame} bytes) exceeds ${frameCapWords("the server's", maxFrame, 'server')}: not sent`,
       { retry: 'safe' },
     );
   }

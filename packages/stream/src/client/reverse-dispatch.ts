@@ -15,6 +15,7 @@ import { ReverseControls } from './reverse-controls.js';
 import { ServerRequest, type ConnInfo, type Responder } from '../server/request.js';
 import { WaitingLine, type Waiter } from '../internals/waiting-line.js';
 import { LazyAbort } from '../internals/lazy-abort.js';
+import { frameCapWords } from '../wire/frame-cap-words.js';
 
 /** What a ReverseDispatch writes through: the stream's connection. */
 export interface ReverseLink {
@@ -174,7 +175,7 @@ export class ReverseDispatch implements Responder {
   overLimitsWords(msg: number, blob: number): string {
     const frame = REQUEST_HEADER_LENGTH + ANSWER_FLAG_FIELD + msg + blob;
     if (frame > this.maxFrame) {
-      return `reverse answer frame of ${frame} bytes exceeds the largest frame ${this.link.remote}'s transport carries, ${this.maxFrame} (its hello's answer: the server's maxWsMessageBytes over WebSocket, maxPendingFrameBytes over TCP)`;
+      return `reverse answer frame of ${frame} bytes exceeds ${frameCapWords(`${this.link.remote}'s`, this.maxFrame, 'server')}`;
     }
     if (msg > this.peerLimits.maxMessage) return `reverse answer message of ${msg} bytes exceeds ${this.link.remote}'s limit of ${this.peerLimits.maxMessage}`;
     return `reverse answer blob of ${blob} bytes exceeds ${this.link.remote}'s limit of ${this.peerLimits.maxBlob}`;

@@ -1,5 +1,6 @@
 import type { ReplyLimits } from '../wire/limits.js';
 import { RESPONSE_HEADER_LENGTH } from '../wire/protocol.js';
+import { frameCapWords } from '../wire/frame-cap-words.js';
 
 /**
  * What a reply or stream item of `msg` and `blob` bytes is over of the client's reply limits
@@ -10,7 +11,7 @@ import { RESPONSE_HEADER_LENGTH } from '../wire/protocol.js';
 export function replyOverLimits(what: 'reply' | 'stream item' | 'error reply', msg: number, blob: number, limits: ReplyLimits): string {
   const frame = RESPONSE_HEADER_LENGTH + msg + blob;
   if (limits.maxFrame !== undefined && frame > limits.maxFrame) {
-    return `${what} frame of ${frame} bytes exceeds the largest frame the client's transport carries, ${limits.maxFrame} (its hello: the client's maxWsMessageBytes over WebSocket, maxPendingFrameBytes over TCP)`;
+    return `${what} frame of ${frame} bytes exceeds ${frameCapWords("the client's", limits.maxFrame, 'client')}`;
   }
   // The words of before for a reply ("reply message of N bytes exceeds the client's limit of M"), the option named after them.
   if (msg > limits.maxMessage) return `${what} message of ${msg} bytes exceeds the client's limit of ${limits.maxMessage} (its limits.maxMessage)`;

@@ -19,6 +19,7 @@ import { HEAD_LEN_FIELD, HEADED_REVERSE_CALL_FLAG, REVERSE_HEADS_ANSWER_ENTRY, o
 import type { HelloEntry } from '../wire/hello.js';
 import { SeqTable } from '../internals/seq-table.js';
 import { PumpSoon } from '../internals/pump-soon.js';
+import { frameCapWords } from '../wire/frame-cap-words.js';
 
 /** What a ReverseCaller writes through: its server connection. */
 export interface ReverseHost {
@@ -449,7 +450,7 @@ export class ReverseCaller implements Caller {
     const { maxBody, maxFrame } = this.host.limits;
     if (maxBody !== undefined && length + blob.length > maxBody) {
       const frame = RESPONSE_HEADER_LENGTH + length + blob.length;
-      const cap = maxFrame !== undefined ? `the largest frame ${this.host.remote}'s transport carries, ${maxFrame} (its hello: the client's maxWsMessageBytes over WebSocket, maxPendingFrameBytes over TCP)` : `${this.host.remote}'s limit of ${maxBody} message and blob bytes together`;
+      const cap = maxFrame !== undefined ? frameCapWords(`${this.host.remote}'s`, maxFrame, 'client') : `${this.host.remote}'s limit of ${maxBody} message and blob bytes together`;
       throw new RpcError(ErrorCode.FrameTooLarge, `reverse call frame of ${frame} bytes exceeds ${cap}: not sent`);
     }
   }
