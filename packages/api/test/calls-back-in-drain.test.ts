@@ -3,7 +3,7 @@ import { ErrorCode, RpcError } from '@skein/core';
 import { RpcServer } from '@skein/stream';
 import { cleanups, deferred } from '@skein/test-utils';
 import { describe, expect, it } from 'vitest';
-import { createClient, createServiceDispatch, implement, method, service } from '../src/index.js';
+import { createClient, createServiceDispatch, implement, method, service, type CallContext } from '../src/index.js';
 import { memoryLogger, servingClient } from './harness.js';
 
 /*
@@ -29,35 +29,47 @@ const failure = (p: Promise<unknown>) =>
     (e: unknown) => e,
   );
 
+/**
+ * A server whose `put` waits for the drain `close()` begins, then answers what `afterDrain` makes
+ * of its context, and a client serving `Client.piece` (recording what it was asked) that calls
+ * `put({ key: 'k' })` and waits until the handler runs.
+ */
+async function storeCallingBack(afterDrain: (key: string, ctx: CallContext) => Promise<string>) {
+  const logger = memoryLogger();
+  const running = deferred();
+  const server = new RpcServer({
+    logger,
+    tickMs: 50,
+    dispatch: createServiceDispatch({
+      codec,
+      services: [
+        implement(Store, {
+          put: async ({ key }, ctx) => {
+            running.resolve();
+            await drained(ctx);
+            return afterDrain(key, ctx);
+          },
+        }),
+      ],
+    }),
+  });
+  const asked: string[] = [];
+  const peer = await servingClient(
+    server,
+    createServiceDispatch({ codec, services: [implement(Client, { piece: ({ key }) => (asked.push(key), `${key}-piece`) })] }),
+    cleanup,
+  );
+  const stored = createClient(Store, peer, { codec }).put({ key: 'k' });
+  await running.promise;
+  return { server, logger, asked, stored };
+}
+
 describe('ctx.caller while the server drains', () => {
   it("a handler running at close() calls the client back and answers; the server's own call meanwhile is refused", async () => {
-    const logger = memoryLogger();
-    const running = deferred();
-    const server = new RpcServer({
-      logger,
-      tickMs: 50,
-      dispatch: createServiceDispatch({
-        codec,
-        services: [
-          implement(Store, {
-            put: async ({ key }, ctx) => {
-              running.resolve();
-              await drained(ctx);
-              const piece = await createClient(Client, ctx.caller!, { codec }).piece({ key }, { ctx });
-              return `stored ${piece}`;
-            },
-          }),
-        ],
-      }),
+    const { server, logger, asked, stored } = await storeCallingBack(async (key, ctx) => {
+      const piece = await createClient(Client, ctx.caller!, { codec }).piece({ key }, { ctx });
+      return `stored ${piece}`;
     });
-    const asked: string[] = [];
-    const peer = await servingClient(
-      server,
-      createServiceDispatch({ codec, services: [implement(Client, { piece: ({ key }) => (asked.push(key), `${key}-piece`) })] }),
-      cleanup,
-    );
-    const stored = createClient(Store, peer, { codec }).put({ key: 'k' });
-    await running.promise;
     const closing = server.close();
     const own = await failure(createClient(Client, server.openConnections()[0]!.caller!, { codec }).piece({ key: 'own' }));
     expect(own).toBeInstanceOf(RpcError);
@@ -69,33 +81,10 @@ describe('ctx.caller while the server drains', () => {
   });
 
   it('a call back without { ctx } during the drain is refused, Closed, unsent, and the handler still answers', async () => {
-    const logger = memoryLogger();
-    const running = deferred();
-    const server = new RpcServer({
-      logger,
-      tickMs: 50,
-      dispatch: createServiceDispatch({
-        codec,
-        services: [
-          implement(Store, {
-            put: async ({ key }, ctx) => {
-              running.resolve();
-              await drained(ctx);
-              const err = await failure(createClient(Client, ctx.caller!, { codec }).piece({ key }));
-              return err instanceof RpcError ? `${err.code} ${err.retry}` : 'sent';
-            },
-          }),
-        ],
-      }),
+    const { server, asked, stored } = await storeCallingBack(async (key, ctx) => {
+      const err = await failure(createClient(Client, ctx.caller!, { codec }).piece({ key }));
+      return err instanceof RpcError ? `${err.code} ${err.retry}` : 'sent';
     });
-    const asked: string[] = [];
-    const peer = await servingClient(
-      server,
-      createServiceDispatch({ codec, services: [implement(Client, { piece: ({ key }) => (asked.push(key), `${key}-piece`) })] }),
-      cleanup,
-    );
-    const stored = createClient(Store, peer, { codec }).put({ key: 'k' });
-    await running.promise;
     const closing = server.close();
     expect(await stored).toBe(`${ErrorCode.Closed} safe`);
     await closing;
