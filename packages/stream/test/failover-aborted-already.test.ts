@@ -1,5 +1,5 @@
 import { ErrorCode, type RpcError } from '@skein/core';
-import { cleanups, freePort, within } from '@skein/test-utils';
+import { cleanups, freePort, freePorts, within } from '@skein/test-utils';
 import { describe, expect, it } from 'vitest';
 import { ConnPool, FailoverPool, type CallOptions, type FailoverPoolOptions, type StreamCall } from '../src/index.js';
 import { transport } from './harness.js';
@@ -34,7 +34,8 @@ const timedOut = (): AbortSignal => AbortSignal.abort(new DOMException('the call
 /** Two servers down, both breakers open after one call that tried both: no server is placeable. */
 async function allOpen(): Promise<FailoverPool> {
   // A short connect budget only ends the last attempt's wait through the outage soon.
-  const pool = poolOf([await dead(), await dead()], { retries: 1, circuitBreaker: { minCalls: 1, failureRatio: 0.5 }, pool: { connectBudgetMs: 200 } });
+  // Two distinct ports: `dead()` twice may give one port twice, a list the pool refuses.
+  const pool = poolOf((await freePorts(2)).map((p) => `127.0.0.1:${p}`), { retries: 1, circuitBreaker: { minCalls: 1, failureRatio: 0.5 }, pool: { connectBudgetMs: 200 } });
   expect((await failure(pool.call('who'))).code).toBe(ErrorCode.Unreachable);
   expect(pool.stats().map((s) => s.circuit)).toEqual(['open', 'open']);
   return pool;

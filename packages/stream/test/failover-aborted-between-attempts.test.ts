@@ -46,7 +46,9 @@ const failure = (p: Promise<unknown>): Promise<RpcError> => p.then(() => expect.
 
 describe('a FailoverPool call whose own signal aborts between attempts', () => {
   it('fails Cancelled, never safe, its last attempt\'s Unreachable as cause; no other server is tried', async () => {
-    const [a, b] = [await dead(), await live()];
+    // The live server first: it holds its port, so the dead address cannot be that one.
+    const b = await live();
+    const a = await dead();
     const ac = new AbortController();
     const pool = abortingPool([a, b.address], a, ac);
     const err = await failure(pool.call('who', undefined, { signal: ac.signal, timeoutMs: 30_000 }));
@@ -57,7 +59,8 @@ describe('a FailoverPool call whose own signal aborts between attempts', () => {
   });
 
   it('fails Timeout when the signal\'s reason is a timeout (AbortSignal.timeout\'s TimeoutError)', async () => {
-    const [a, b] = [await dead(), await live()];
+    const b = await live();
+    const a = await dead();
     const ac = new AbortController();
     const pool = abortingPool([a, b.address], a, ac, new DOMException('the caller\'s budget', 'TimeoutError'));
     const err = await failure(pool.call('who', undefined, { signal: ac.signal, timeoutMs: 30_000 }));

@@ -17,6 +17,29 @@ export function freePort(): Promise<number> {
   });
 }
 
+/**
+ * `n` distinct TCP ports on 127.0.0.1 that were free a moment ago. Each is held until all are
+ * found: `freePort()` twice may give the same port twice (the first is closed before the second
+ * is asked for), and two "dead" servers on one port make a pool refuse its list.
+ */
+export async function freePorts(n: number): Promise<number[]> {
+  const held: net.Server[] = [];
+  try {
+    for (let i = 0; i < n; i++) {
+      const srv = net.createServer();
+      srv.unref();
+      held.push(srv);
+      await new Promise<void>((resolve, reject) => {
+        srv.once('error', reject);
+        srv.listen(0, '127.0.0.1', resolve);
+      });
+    }
+    return held.map((srv) => (srv.address() as net.AddressInfo).port);
+  } finally {
+    await Promise.all(held.map((srv) => new Promise((resolve) => srv.close(resolve))));
+  }
+}
+
 /** A fresh Unix socket path under the temp dir (short: socket paths are limited to ~100 bytes). */
 export function tmpSocketPath(tag = 'skein'): string {
   return path.join(os.tmpdir(), `${tag}-${process.pid}-${randomBytes(4).toString('hex')}.sock`);
