@@ -27,7 +27,7 @@ import { abortedAlready, cancellable, hookAbort } from './call-abort.js';
 import { readErrorBytes } from '../wire/error-strings.js';
 import { responseFrameSpec } from '../wire/frame-specs.js';
 import { strangerPeer } from './stranger-peer.js';
-import { overFrameLimit } from './frame-limit.js';
+import { PRE_ANSWER_BYTES, overFrameLimit } from './frame-limit.js';
 import type { Limits } from '../wire/limits.js';
 import {
   HELLO_ACTION,
@@ -94,8 +94,15 @@ export class ClientStream implements StreamCaller {
    * header, closing the connection, is refused here unsent. A field read per call: a compare.
    */
   private sendLimits: Limits;
-  /** The largest request frame the server's transport carries, once its hello's answer names it (kind 26's max_frame): Infinity until then, and where it names none. */
-  private maxFrame = Infinity;
+  /**
+   * The largest request frame the server's transport carries, once its hello's answer names it
+   * (kind 26's max_frame); Infinity where it names none. 0 until the answer is in, so that every
+   * frame meanwhile takes the slow path (`frameOver`), which holds them within PRE_ANSWER_BYTES:
+   * the one compare a call made after the answer costs, as before.
+   */
+  private maxFrame = 0;
+  /** What is left of PRE_ANSWER_BYTES for the calls sent before the hello's answer (`frameOver`). */
+  private preAnswerRoom = PRE_ANSWER_BYTES;
   private readonly throttler: Throttler;
   private readonly pending = new SeqTable<Call>();
   private readonly actions = new Map<string, Uint8Array>();
@@ -198,6 +205,8 @@ export class ClientStream implements StreamCaller {
     this.serving = settings.serve && new ReverseDispatch(this.reverseLink(transportName), settings.serve, settings.limits.maxAction, logger, clock);
     this.hello = new ClientHello(settings.limits, settings.streamWindowBytes, credentials !== undefined, this.serving ? this.serving.offers : [], conn.maxFrameBytes);
     this.streaming = new ConnStreams(this.streamsHost(), conn, settings.limits, settings.streamWindowBytes, this.streams, this.opening);
+    // Before all: from here a frame is held to the server's cap alone (`frameOver`).
+    this.hello.whenKnown(() => (this.maxFrame = this.hello.serverLimits?.maxFrame ?? Infinity));
     // First: what waits for the answer of a server that refused the connection goes nowhere.
     this.hello.whenKnown(() => this.refusedByServer());
     // Before the held calls go: past the server's cap it would hold one and stop reading (keepalive
@@ -205,6 +214,7 @@ export class ClientStream implements StreamCaller {
     // a connection keeps its waiters until the answer comes).
     this.hello.whenKnown(() => {
       this.throttler.narrow(this.hello.maxInFlight);
+      this.throttler.release();
       this.takeServerLimits();
     });
     // Calls with a head wait for the answer (a v1 peer must never see one): here they go on.
@@ -488,7 +498,7 @@ export class ClientStream implements StreamCaller {
       logger: this.logger,
       hello: this.hello,
       pace: this.pace,
-      checkCall: (action, msg, blob) => this.checkCall(action, msg, blob),
+      checkCall: (action, msg, blob) => this.checkCall(action, msg, blob, true),
       refusal: () => {
         this.auth?.ranOut(); // as `accept`: past the grant's end, refused Closed, unsent
         return this._state !== 'open' ? this.notOpen() : undefined;
@@ -524,7 +534,6 @@ export class ClientStream implements StreamCaller {
       maxBlob: Math.min(own.maxBlob, theirs.maxBlob),
       maxAction: Math.min(own.maxAction, theirs.maxAction),
     };
-    this.maxFrame = theirs.maxFrame ?? Infinity;
     // Frames each within it may still be sent together (a WebSocket message holds a batch of them): the batch is held within it too.
     if (theirs.maxFrame !== undefined) {
       this.conn.setPeerMaxFrameBytes?.(theirs.maxFrame);
@@ -542,7 +551,8 @@ export class ClientStream implements StreamCaller {
     return new RpcError(ErrorCode.FrameTooLarge, `${what} of ${n} bytes exceeds ${this.remote}'s limit of ${max} (its hello's answer): not sent`, { retry: 'safe' });
   }
 
-  private checkCall(action: string | number, msg: Uint8Array, blob: Uint8Array): number | Uint8Array {
+  /** `opening`: a stream's, which waits for the hello's answer to open and is checked again then. */
+  private checkCall(action: string | number, msg: Uint8Array, blob: Uint8Array, opening?: boolean): number | Uint8Array {
     if (!(msg instanceof Uint8Array)) throw invalidArgument('msg must be a Uint8Array');
     if (!(blob instanceof Uint8Array)) throw invalidArgument('blob must be a Uint8Array');
     const over = this.overSendLimits(msg.length, blob.length, 0);
@@ -552,18 +562,45 @@ export class ClientStream implements StreamCaller {
       if (!Number.isInteger(action) || action <= PING_ACTION || action >= HELLO_ACTION) {
         throw invalidArgument(`numeric action must be an integer in 1..${HELLO_ACTION - 1} (${HELLO_ACTION} and up are reserved), got ${action}`);
       }
-      this.checkFrame(REQUEST_HEADER_LENGTH + msg.length + blob.length);
+      this.checkFrame(REQUEST_HEADER_LENGTH + msg.length + blob.length, opening);
       return action;
     }
     if (typeof action !== 'string' || action.length === 0) throw invalidArgument('action must be a non-empty string or a number');
     const prefix = this.actionPrefix(action);
-    this.checkFrame(prefix.length + msg.length + blob.length);
+    this.checkFrame(prefix.length + msg.length + blob.length, opening);
     return prefix;
   }
 
-  /** Throws when a request frame of `bytes` (header, action, message, blob) is over what the server's transport carries: one compare a call. */
-  private checkFrame(bytes: number): void {
-    if (bytes > this.maxFrame) throw overFrameLimit(this.remote, 'request frame', bytes, this.maxFrame);
+  /**
+   * Throws when a request frame of `bytes` (header, action, message, blob) is over what the
+   * server's transport carries; before the hello's answer, `frameOver` decides: one compare a call.
+   */
+  private checkFrame(bytes: number, opening: boolean | undefined): void {
+    if (bytes > this.maxFrame) this.frameOver(bytes, opening);
+  }
+
+  /**
+   * A frame over `maxFrame`: over the server's cap once the answer is in (refused unsent); before
+   * it, every frame. Until the answer, calls go while they fit in PRE_ANSWER_BYTES (each alone
+   * where the transport sends each frame alone; together where it packs them into one message,
+   * which the server's cap bounds whole); the first that does not closes the window until the
+   * answer is in, so that it and every later call wait in order (`Throttler.hold`), and leave as
+   * the answer lets them (`pump`: those over the cap are refused unsent then). A server that never
+   * names a cap (razor v1, an older Skein) answers the hello too: they go then, a round trip late.
+   */
+  private frameOver(bytes: number, opening: boolean | undefined): void {
+    if (this.hello.dialect !== 'pending') throw overFrameLimit(this.remote, 'request frame', bytes, this.maxFrame);
+    // A stream opens once the answer is in, checked again then (ConnStreams.open).
+    if (opening) return;
+    // Counted as it is made, sent or not (one waiting for the window, a held call): over, never under.
+    if (bytes <= this.preAnswerRoom) {
+      if (this.conn.setPeerMaxFrameBytes !== undefined) this.preAnswerRoom -= bytes;
+      return;
+    }
+    this.preAnswerRoom = 0;
+    this.throttler.hold();
+    // As for a held call: a peer that drops the hello must say so (its ping unanswered).
+    this.keepalive.askVerdict();
   }
 
   /**
@@ -673,6 +710,11 @@ export class ClientStream implements StreamCaller {
       call.finish(err, null, this.callbacks);
     }
     this.streaming.refuseWaiting(err);
+    // Those the window kept for the answer (`frameOver`) too: unsent, they would reach a server that sends the connection away.
+    for (const call of this.throttler.drain()) {
+      this.deadlines.remove(call);
+      call.finish(err, null, this.callbacks);
+    }
     this.endIfClosing();
   }
 
@@ -685,6 +727,8 @@ export class ClientStream implements StreamCaller {
     let sent = 0;
     while (sent < calls.length && this.throttler.inFlight < this.throttler.window) this.transmit(calls[sent++]!, true);
     if (sent < calls.length) this.throttler.putFirst(calls.slice(sent));
+    // Then those the window kept for the answer (`frameOver`), held to the server's cap now.
+    if (this.throttler.queued !== 0) this.pump();
   }
 
   /** `waited`: it leaves a wait (the window's, the hello's): what it spent there is read off the clock. */

@@ -15,3 +15,14 @@ export function overFrameLimit(remote: string, what: string, bytes: number, max:
     { retry: 'safe' },
   );
 }
+
+/**
+ * Request frames a client sends before its hello's answer is in, in bytes (each one alone over a
+ * byte stream; all of them together over a transport that packs frames into one unit, a
+ * WebSocket message): no cap is known yet, and one over the server's would cost the connection
+ * (1009 over WebSocket) with every call on it read "may have run", none of them run. Calls past
+ * it wait for the answer, then go or are refused unsent as any later call. Small enough for the
+ * smallest caps in use (uWebSockets.js's default message, 16 KiB), so that only calls made
+ * as a connection opens wait, and those a round trip at most.
+ */
+export const PRE_ANSWER_BYTES = 16 * 1024;

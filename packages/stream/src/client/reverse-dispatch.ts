@@ -181,6 +181,16 @@ export class ReverseDispatch implements Responder {
     return `reverse answer blob of ${blob} bytes exceeds ${this.link.remote}'s limit of ${this.peerLimits.maxBlob}`;
   }
 
+  /**
+   * Words for a custom error refused as over `peerLimits.maxError` (Responder's): the server's
+   * limits, as for an answer, not a client's (a server's words for its own replies).
+   */
+  errorOverLimitsWords(bytes: number): string {
+    const frame = REQUEST_HEADER_LENGTH + ANSWER_FLAG_FIELD + bytes;
+    if (frame > this.maxFrame) return `reverse answer error frame of ${frame} bytes exceeds ${frameCapWords(`${this.link.remote}'s`, this.maxFrame, 'server')}`;
+    return `reverse answer error of ${bytes} bytes exceeds ${this.link.remote}'s limit of ${this.peerLimits.maxError} (its hello's answer)`;
+  }
+
   /** `peerLimits` from the answer's entry and the server's frame: an answer is a request frame, its header and flag byte before the body. */
   private fitLimits(): void {
     if (this.answerLimits === undefined) return;

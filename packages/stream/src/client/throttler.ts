@@ -9,11 +9,20 @@ import { WaitingLine } from '../internals/waiting-line.js';
 export class Throttler {
   inFlight = 0;
   private readonly line = new WaitingLine<Call>();
+  /**
+   * What `canSend` and `next` keep `inFlight` under: the window, or 0 while nothing may leave
+   * until the hello's answer is in (`hold`). A field of its own, so that `window` (what pools
+   * read for room) stays the window meanwhile; read in place of the window: no cost per call.
+   */
+  private sendable: number;
+  private holding = false;
 
   constructor(
     private _window: number,
     readonly maxQueued: number,
-  ) {}
+  ) {
+    this.sendable = _window;
+  }
 
   /** The calls sent at once: the client's `window`, or less once the server said its cap (`narrow`). */
   get window(): number {
@@ -26,6 +35,19 @@ export class Throttler {
    */
   narrow(cap: number | undefined): void {
     if (cap !== undefined && cap < this._window) this._window = cap;
+    if (!this.holding) this.sendable = this._window;
+  }
+
+  /** Nothing more leaves until `release`: new calls wait in the line, in order. */
+  hold(): void {
+    this.holding = true;
+    this.sendable = 0;
+  }
+
+  /** Calls leave the line again as the window has room (the caller pumps). */
+  release(): void {
+    this.holding = false;
+    this.sendable = this._window;
   }
 
   /** Calls waiting, settled ones not counted. */
@@ -35,7 +57,7 @@ export class Throttler {
 
   /** True when a new call may be sent now without overtaking a waiting one. */
   canSend(): boolean {
-    return this.inFlight < this.window && this.line.size === 0;
+    return this.inFlight < this.sendable && this.line.size === 0;
   }
 
   /** True when no more calls may wait. */
@@ -55,7 +77,7 @@ export class Throttler {
 
   /** The next waiting call that may be sent, if the window has room. */
   next(): Call | undefined {
-    return this.inFlight < this.window ? this.line.shift() : undefined;
+    return this.inFlight < this.sendable ? this.line.shift() : undefined;
   }
 
   /** Puts `calls` (oldest first) in front of the line: they were accepted before any waiting there. */

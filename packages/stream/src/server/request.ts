@@ -71,6 +71,11 @@ export interface Responder {
    * Without it, a client's reply limits are named (a server connection's words).
    */
   overLimitsWords?(msg: number, blob: number): string;
+  /**
+   * Words for a custom error of `bytes` (escaped, as sent) that `writeCustomError` refused, as
+   * `overLimitsWords` for a reply. Without it, a client's limits are named (a server connection's).
+   */
+  errorOverLimitsWords?(bytes: number): string;
   /** Fails a call whose answer the peer could not take (FrameTooLarge, logged). */
   writeTooLarge(seqLo: number, seqHi: number, detail: string): void;
   /**
@@ -332,8 +337,11 @@ export class ServerRequest implements Controlled, AbortSource {
     if (!this.owner.writeCustomError(this.seqLo, this.seqHi, payload)) {
       const length = escapeCustomBytes(payload as Uint8Array).length;
       const limits = this.owner.peerLimits;
+      // Not a client's limits where the peer is the server (a reverse answer): its own words.
+      const words = this.owner.errorOverLimitsWords?.(length);
+      if (words !== undefined) this.owner.writeTooLarge(this.seqLo, this.seqHi, `${actionName(this.action)}: ${words}`);
       // Over the largest frame the client's transport carries, the words name that (its hello's max_frame) as a reply's do.
-      if (limits.maxFrame !== undefined && RESPONSE_HEADER_LENGTH + length > limits.maxFrame) this.owner.writeTooLarge(this.seqLo, this.seqHi, `${actionName(this.action)}: ${replyOverLimits('error reply', length, 0, limits)}`);
+      else if (limits.maxFrame !== undefined && RESPONSE_HEADER_LENGTH + length > limits.maxFrame) this.owner.writeTooLarge(this.seqLo, this.seqHi, `${actionName(this.action)}: ${replyOverLimits('error reply', length, 0, limits)}`);
       else this.tooLarge('error reply', length, limits.maxError);
       instead = ErrorCode.FrameTooLarge;
     }

@@ -1,0 +1,88 @@
+import { ErrorCode, type RpcError, type Transport } from '@skein/core';
+import { nodeRuntime } from '@skein/runtime-node';
+import { cleanups, portOf, startRazorServer } from '@skein/test-utils';
+import { tcpTransport } from '@skein/transport-tcp';
+import { wsTransport } from '@skein/transport-ws';
+import { describe, expect, it } from 'vitest';
+import { ClientStream, RpcServer, createRouter } from '../src/index.js';
+import { transport as defaultTcp } from './harness.js';
+
+/*
+ * Frames a client writes before its hello's answer is in (docs/transports.md, "Frame caps"): no
+ * cap was known yet, so a call made as the connect resolved went out whatever its size, alone or
+ * packed with others into one WebSocket message. Over the server's transport cap, the server's
+ * socket closed the connection (1009 over WebSocket; over TCP, the pending-frame budget) and
+ * every call on it failed IO "may have executed", though none ran. Now such calls wait for the
+ * answer past PRE_ANSWER_BYTES and are then refused unsent (over the cap) or sent.
+ */
+const cleanup = cleanups();
+const KiB = 1024;
+
+async function start(transport: Transport) {
+  let runs = 0;
+  const server = new RpcServer({ dispatch: createRouter({ echo: (req) => (runs++, new Uint8Array([req.msg.length > 0 ? 1 : 0])) }) });
+  cleanup.push(() => server.close());
+  const address = `127.0.0.1:${portOf(await server.listen(transport, '127.0.0.1:0'))}`;
+  return { address, runs: () => runs };
+}
+
+/** A client whose first calls leave before the hello's answer: nothing awaited after the connect. */
+async function connect(transport: Transport, address: string): Promise<ClientStream> {
+  const s = await ClientStream.connect({ transport, address, keepaliveMs: 0 });
+  cleanup.push(() => s.destroy());
+  expect(s.dialect).toBe('pending');
+  return s;
+}
+
+const outcome = (p: Promise<unknown>): Promise<string> =>
+  p.then(
+    () => 'ran',
+    (e: RpcError) => `${e.code === ErrorCode.FrameTooLarge ? 'FrameTooLarge' : `code ${e.code}`} ${e.retry}: ${e.message}`,
+  );
+
+describe("calls made before the hello's answer, over the server's transport cap", () => {
+  it('WebSocket: one over the cap is refused unsent, and the call beside it runs on the kept connection', async () => {
+    const s = await start(wsTransport({ maxWsMessageBytes: 64 * KiB }));
+    const client = await connect(wsTransport(), s.address);
+    const big = outcome(client.call('echo', new Uint8Array(100 * KiB)));
+    const small = outcome(client.call('echo', new Uint8Array(8)));
+    expect(await big).toMatch(/^FrameTooLarge safe: request frame of \d+ bytes exceeds .*65536 .*maxWsMessageBytes.*not sent$/);
+    expect(await small).toBe('ran');
+    expect(client.state).toBe('open');
+    expect(await outcome(client.call('echo', new Uint8Array(8)))).toBe('ran');
+    expect(s.runs()).toBe(2);
+  });
+
+  it('WebSocket: several within the cap but over it together all run (no message packed over it)', async () => {
+    const s = await start(wsTransport({ maxWsMessageBytes: 64 * KiB }));
+    const client = await connect(wsTransport(), s.address);
+    // Eight of 12 KiB: each frame within the cap, the first flush of all of them 96 KiB.
+    const calls = Array.from({ length: 8 }, () => outcome(client.call('echo', new Uint8Array(12 * KiB))));
+    expect(await Promise.all(calls)).toEqual(Array(8).fill('ran'));
+    expect(client.state).toBe('open');
+    expect(s.runs()).toBe(8);
+  });
+
+  it('TCP: one over the pending-frame budget is refused unsent, and the connection is kept', async () => {
+    const s = await start(tcpTransport(nodeRuntime, { maxPendingFrameBytes: 64 * KiB }));
+    const client = await connect(defaultTcp, s.address);
+    const big = outcome(client.call('echo', new Uint8Array(100 * KiB)));
+    const small = outcome(client.call('echo', new Uint8Array(8)));
+    expect(await big).toMatch(/^FrameTooLarge safe: request frame of \d+ bytes exceeds .*65536 .*maxPendingFrameBytes.*not sent$/);
+    expect(await small).toBe('ran');
+    expect(client.state).toBe('open');
+    expect(s.runs()).toBe(1);
+  });
+
+  it('to a server that names no cap (razor v1, and a Skein server whose transport carries its limits), they wait for the answer and run', async () => {
+    const razor = await startRazorServer({ echo: (msg) => new Uint8Array([msg.length > 0 ? 1 : 0]) });
+    cleanup.push(() => razor.close());
+    const skein = await start(defaultTcp);
+    for (const address of [razor.address, skein.address]) {
+      const client = await connect(defaultTcp, address);
+      const calls = [outcome(client.call('echo', new Uint8Array(100 * KiB))), ...Array.from({ length: 4 }, () => outcome(client.call('echo', new Uint8Array(12 * KiB))))];
+      expect(await Promise.all(calls)).toEqual(Array(5).fill('ran'));
+    }
+    expect(skein.runs()).toBe(5);
+  });
+});
