@@ -35,8 +35,10 @@ const FORMS = 'host:port, tcp://host:port, tls://host:port, unix:/path, tls+unix
 /**
  * Reads an ADDR argument. Everything but WebSocket URLs goes through core's `parseAddress` (one
  * grammar for every Skein address: `tls://` and `tls+unix:` ask for TLS); `ws://` and `wss://`
- * URLs name the WebSocket transport and its endpoint path (`/` meaning the default one), and
- * without a port mean 80 or 443, as a browser dials them. Anything else throws InvalidArgument
+ * URLs name the WebSocket transport, and are read by parseAddress too once the CLI's own checks
+ * (a fragment, a login, a URL at all) have named a mistake: their endpoint path is core's (none
+ * is the transport's default, `/skein`; `?q` with no path is `/?q`), and without a port they mean
+ * 80 or 443, as a browser dials them. Anything else throws InvalidArgument
  * listing the forms. `timeoutMs` bounds a wss:// TLS handshake (the runtime's own default, 10 s,
  * otherwise); a tls:// one is bounded by the connect's own timeout, TCP and TLS together.
  */
@@ -89,20 +91,20 @@ function wsTarget(text: string, secure: boolean, tlsFlags: TlsFlags, timeoutMs: 
   if (url.username !== '' || url.password !== '') {
     throw invalidArgument(`${secure ? 'wss' : 'ws'}://${url.host}${url.pathname}: user and password in the URL are not sent; remove them (want ${form})`);
   }
-  const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
-  // An endpoint path of `/` (or none) means the default one: `ws://h:p` is how people write the
-  // server's address. Its query goes with it (`wss://h:p?token=…` dials `/skein?token=…`): the
-  // server's upgrade hook may read a token there, and dropped it answers 401.
-  const path = url.pathname === '/' ? (url.search === '' ? undefined : WS_DEFAULT_PATH + url.search) : url.pathname + url.search;
-  const transport = wsTransport({ ...(path !== undefined && { path }), ...(secure && { tls: tlsOptions(tlsFlags, timeoutMs) }) });
-  // No port, or the scheme's own (a URL drops it: `wss://h:443` has port ''): 80 or 443, as
-  // core's parseAddress reads the URL and a browser dials it.
-  const port = url.port === '' ? (secure ? 443 : 80) : Number(url.port);
-  return { transport, address: parseAddress({ host, port, ...(secure && { tls: true }) }), kind: secure ? 'wss' : 'ws', text };
+  // Core's reading of the URL, not one of the CLI's own: the same address is the same endpoint
+  // here as in a pool, a discovery entry or a server's config. No path is the transport's default
+  // one (`/skein`); a path is dialled as written, `/` too; a query with no path has the path `/`
+  // (`wss://h:1?token=…` dials `/?token=…`, RFC 3986 §6.2.3, as a browser dials it); no port is
+  // 80 or 443 (a URL drops its scheme's own: `wss://h:443` has port '').
+  let address: Address;
+  try {
+    address = parseAddress(text);
+  } catch {
+    throw invalidArgument(`not a WebSocket URL: ${shown(text)} (want ${form})`);
+  }
+  const transport = wsTransport(secure ? { tls: tlsOptions(tlsFlags, timeoutMs) } : {});
+  return { transport, address, kind: secure ? 'wss' : 'ws', text };
 }
-
-/** wsTransport's default endpoint path (@skein/transport-ws `path`), which a URL's `/` names. */
-const WS_DEFAULT_PATH = '/skein';
 
 function unixPath(path: string, text: string): Address {
   if (!path.startsWith('/')) throw invalidArgument(`${JSON.stringify(text)}: want ws+unix:/absolute/socket/path`);

@@ -33,6 +33,8 @@ export type { Logger, LogLevel } from './logger.js';
 // For a line that may recur with every event (a cap refusing each connection): one line a window, with a count
 export { RepeatedLine } from './repeated-line.js';
 export { parseAddress, formatAddress } from './address.js';
+// One text per IPv6 address (RFC 5952), runtime-neutral: what a pool's key names a literal by
+export { canonicalIpv6 } from './ipv6-text.js';
 // An address or URL as log lines and errors name it: a URL's query (a page's token) left out
 export { shownAddress } from './shown-address.js';
 export { shownUrl } from './shown-url.js';
@@ -85,6 +87,8 @@ export type { TlsListener, TransportTlsAdapter } from './transport-tls.js';
 export { loadPairOnTrialListener } from './trial-listener-pair.js';
 // For every package that renames an option: the old name fails loudly instead of being ignored
 export { refuseRenamed } from './renamed-option.js';
+// For every factory that takes options: a plain-JS caller's unknown knob (or wrong argument) fails loudly instead of being ignored
+export { refuseUnknownOptions } from './unknown-option.js';
 // For adapters over Node's sockets (runtime-node, transport-ws): what their kernel has taken (FrameConn.sentBytes)
 export { nodeSocketSentBytes } from './node-socket-sent.js';
 export type { SocketFileAccess } from './socket-file.js';

@@ -11,7 +11,7 @@ const cleanup = cleanups();
 describe("an IPv6 literal's hex digits in another case", () => {
   it.each([
     ['ws://[FE80::1]:80', 'ws://[fe80::1]:80', '[fe80::1]:80'],
-    ['[::FFFF:7F00:1]:1', 'tcp://[::ffff:7f00:1]:1', '[::ffff:7f00:1]:1'],
+    ['[::FFFF:7F00:1]:1', 'tcp://[::ffff:7f00:1]:1', '[::ffff:127.0.0.1]:1'],
     ['tls://[::A]:2', 'WSS://[::a]:2', 'tls://[::a]:2'],
     ['wss://[FE80::B]/Skein', 'wss://[fe80::b]:443/Skein', 'wss://[fe80::b]:443/Skein'],
     ['[FE80::1%Eth0]:1', '[fe80::1%Eth0]:1', '[fe80::1%Eth0]:1'],

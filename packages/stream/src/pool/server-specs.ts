@@ -1,4 +1,4 @@
-import { formatAddress, invalidArgument, parseAddress, type Address } from '@skein/core';
+import { canonicalIpv6, formatAddress, invalidArgument, parseAddress, type Address } from '@skein/core';
 import { positive } from '../internals/checks.js';
 import type { ServerSpec } from './failover-pool-options.js';
 import { shownServer } from './shown-server.js';
@@ -23,9 +23,11 @@ export interface NormalServer {
  * `tcp://h:1`, `ws://h:1` and `h:1` are one server, as are `wss://h:1` and `tls://h:1`: the
  * address without the transport its scheme names (a server advertises, and a discovery entry
  * holds, `h:1`). A host is folded to lower case: a DNS name (`API.example.com:1` is
- * `api.example.com:1`: DNS names are case-insensitive, RFC 4343) and an IPv6 literal's hex digits
- * (`[FE80::1]:1` is `[fe80::1]:1`, RFC 5952 §4.3); a URL path and a socket path are kept as
- * written (a path is case-sensitive). Throws InvalidArgument on an invalid address.
+ * `api.example.com:1`: DNS names are case-insensitive, RFC 4343); an IPv6 literal is written as
+ * RFC 5952 has it (core's `canonicalIpv6`: `[FE80::1]:1`, `[fe80:0:0::1]:1` and
+ * `[fe80:0:0:0:0:0:0:1]:1` are `[fe80::1]:1`, as a discovery entry may spell what the servers list
+ * spells otherwise); a URL path and a socket path are kept as written (a path is case-sensitive).
+ * Throws InvalidArgument on an invalid address.
  */
 export function serverKey(address: string): string {
   return keyOf(parseAddress(address));
@@ -38,10 +40,11 @@ function keyOf(a: Address): string {
 
 /**
  * ASCII letters only, as DNS compares them (RFC 4343): `toLowerCase` would also change a non-ASCII
- * name's other letters (`İ`). An IPv6 literal's hex digits too (one address in either case, as
- * a DNS name is one name), but not its zone (`%eth0`, an interface's name).
+ * name's other letters (`İ`). An IPv6 literal in its RFC 5952 text (one address however it is
+ * spelled, as a DNS name is one name in any case), but not its zone (`%eth0`, an interface's
+ * name); a literal that is no IPv6 address only folded.
  */
-const foldedHost = (host: string): string => host.replace(host.includes(':') ? /^[^%]*/ : /^.*/s, (name) => name.replace(/[A-Z]+/g, (s) => s.toLowerCase()));
+const foldedHost = (host: string): string => host.replace(host.includes(':') ? /^[^%]*/ : /^.*/s, (name) => canonicalIpv6(name) ?? name.replace(/[A-Z]+/g, (s) => s.toLowerCase()));
 
 /** A server's key (`serverKey`) and what its connections dial: the address as given, scheme and all, so that a transport can still refuse one written for another. */
 export function placeOf(address: string): { address: string; dialAddress: string } {
