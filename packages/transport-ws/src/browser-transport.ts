@@ -8,7 +8,8 @@ import { connectStandard, globalWebSocket } from './standard-client.js';
  * The package's `browser` export condition picks it; `listen` rejects, as a page cannot serve.
  */
 export function browserWsTransport(name: string, options: WsTransportOptions): ReloadableTransport {
-  const opts = resolveOptions(options);
+  // uwsModule is uwsTransport's on every entry (the same declarations), unused by a page's client.
+  const opts = resolveOptions(options, `${name}Transport`, name === 'uws' ? ['uwsModule'] : []);
   return {
     name,
     // Async, and the address checked first: a malformed one rejects with InvalidArgument, never a

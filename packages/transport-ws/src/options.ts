@@ -1,4 +1,4 @@
-import { guardedLogger, invalidArgument, MAX_TIMER_MS, refuseRenamed, silentLogger, type Logger, type TlsOptions } from '@skein/core';
+import { guardedLogger, invalidArgument, MAX_TIMER_MS, refuseRenamed, refuseUnknownOptions, silentLogger, type Logger, type TlsOptions } from '@skein/core';
 import { CLOSE_LINGER_MS } from './close-linger.js';
 import type { StandardWebSocketCtor } from './standard-socket.js';
 
@@ -121,9 +121,24 @@ export interface ResolvedOptions {
 
 const MiB = 1024 * 1024;
 
-export function resolveOptions(o: WsTransportOptions): ResolvedOptions {
+/** Every knob of WsTransportOptions, by name: what a plain-JS caller may pass (checked complete by the type). */
+export const WS_OPTION_NAMES = Object.keys({
+  path: true, maxWsMessageBytes: true, maxPendingMessageBytes: true, maxHeldBytes: true, maxBatchBytes: true, batchFrames: true, lingerMs: true,
+  highWaterMark: true, pingIntervalMs: true, upgradeTimeoutMs: true, upgrade: true, headers: true, WebSocket: true, logger: true, tls: true,
+} satisfies Record<keyof WsTransportOptions, true>);
+
+/**
+ * The options checked and defaulted. `owner` (`wsTransport`, `uwsTransport`) names the factory in
+ * refusals; `extraNames`, its knobs beyond WsTransportOptions'. A Runtime (`wsTransport(nodeRuntime)`,
+ * as `tcpTransport(nodeRuntime)` is written), anything but an options object, and an unknown
+ * option are InvalidArgument: a plain-JS caller's would otherwise be ignored in silence.
+ */
+export function resolveOptions(o: WsTransportOptions = {}, owner = 'wsTransport', extraNames: readonly string[] = []): ResolvedOptions {
+  if (isRuntime(o)) throw invalidArgument(`${owner} takes options, not a Runtime: it brings its own WebSocket client and server (${owner}({ path, tls, … }); tcpTransport(runtime, options) is the one that takes a runtime)`);
   // Renamed, as it caps a message where the TCP transport's batchBytes triggers a send.
-  refuseRenamed(o, 'batchBytes', 'maxBatchBytes', 'transport-ws');
+  // (Before the unknown names, which it is one of; after the check that `o` is an object, as null is not.)
+  if (typeof o === 'object' && o !== null) refuseRenamed(o, 'batchBytes', 'maxBatchBytes', 'transport-ws');
+  refuseUnknownOptions(o, [...WS_OPTION_NAMES, ...extraNames], owner);
   const path = o.path ?? '/skein';
   if (!path.startsWith('/') || path.includes('#')) throw invalidArgument(`path must be a URL path like "/skein", got ${JSON.stringify(path)}`);
   const maxWsMessageBytes = positive('maxWsMessageBytes', o.maxWsMessageBytes ?? 64 * MiB + 64 * 1024);
@@ -148,6 +163,9 @@ export function resolveOptions(o: WsTransportOptions): ResolvedOptions {
     tls: o.tls,
   };
 }
+
+/** A core Runtime's shape (`connect`, `listen`, `clock`): what a caller used to tcpTransport's signature passes first. */
+const isRuntime = (o: unknown): boolean => typeof o === 'object' && o !== null && typeof (o as Record<string, unknown>).connect === 'function' && typeof (o as Record<string, unknown>).listen === 'function' && 'clock' in o;
 
 function positive(name: string, n: number): number {
   if (!Number.isSafeInteger(n) || n <= 0) throw invalidArgument(`${name} must be a positive integer, got ${n}`);

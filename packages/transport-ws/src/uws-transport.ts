@@ -7,13 +7,16 @@ export interface UwsTransportOptions extends WsTransportOptions {
   uwsModule?: string;
 }
 
+/** uwsTransport's knob beyond WsTransportOptions'. */
+export const UWS_EXTRA_OPTIONS = ['uwsModule'] as const satisfies readonly Exclude<keyof UwsTransportOptions, keyof WsTransportOptions>[];
+
 /**
  * The ws transport's server contract on uWebSockets.js (an optional peer dependency, loaded on
  * first `listen`; it throws UwsUnavailableError when missing or when only its JS fallback
  * loads). Clients are the same as wsTransport's: uWS is a server.
  */
 export function uwsTransport(options: UwsTransportOptions = {}): ReloadableTransport {
-  const opts = uwsBudget(resolveOptions(options), options.maxPendingMessageBytes);
+  const opts = uwsBudget(resolveOptions(options, 'uwsTransport', UWS_EXTRA_OPTIONS), options.maxPendingMessageBytes);
   return transportOf('uws', opts, async (address, spec, accept, tls, logger) => {
     const { listenUws } = await import('./uws-server.js');
     return listenUws(address, spec, accept, { ...opts, tls, logger }, options.uwsModule);
