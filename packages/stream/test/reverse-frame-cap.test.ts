@@ -81,6 +81,22 @@ describe("a client's reverse answer over the largest frame the server's transpor
   });
 });
 
+describe("a client's reverse answer over the server's limits where its cap does not cut them", () => {
+  it("names the server's limit, not its cap, though the cap is named (a WebSocket server names it wherever set)", async () => {
+    // 16 KiB limits under a 64 KiB cap: every answer they allow fits, and a frame over the cap has
+    // a part over its limit, which is what to raise (raising maxWsMessageBytes would not help).
+    const server = new RpcServer({ dispatch: createRouter({ echo: (req) => req.msg }), limits: { maxMessage: 16 * KiB, maxBlob: 16 * KiB } });
+    cleanup.push(() => server.close());
+    const a = (await server.listen(wsTransport({ maxWsMessageBytes: CAP }), '127.0.0.1:0')) as { host: string; port: number };
+    const client = await ClientStream.connect({ transport: wsTransport(), address: `${a.host}:${a.port}`, keepaliveMs: 0, serve: createRouter({ big: () => new Uint8Array(100 * KiB) }) });
+    cleanup.push(() => client.destroy());
+    await client.call('echo', new Uint8Array(1));
+    const caller = await waitFor(() => server.openConnections().find((c) => c.caller)?.caller, { what: 'calls both ways agreed' });
+    expect(await outcome(caller, 'big', new Uint8Array(1))).toMatch(/^FrameTooLarge: big: reverse answer message of 102400 bytes exceeds .*'s limit of 16383$/);
+    expect(client.state).toBe('open');
+  });
+});
+
 describe("a custom error over the largest frame the client's transport carries", () => {
   it("is refused with words naming the client's frame and option", async () => {
     const server = new RpcServer({

@@ -1,4 +1,4 @@
-import { ErrorCode, type RpcError } from '@skein/core';
+import { ErrorCode, RemoteError, type RpcError } from '@skein/core';
 import { nodeRuntime } from '@skein/runtime-node';
 import { cleanups, memoryLogger } from '@skein/test-utils';
 import { tcpTransport } from '@skein/transport-tcp';
@@ -65,12 +65,14 @@ async function kind26(address: string): Promise<Uint8Array | undefined> {
 }
 
 describe("a transport's frame cap under the server's limits (TCP, maxPendingFrameBytes)", () => {
-  it('is named in the hello\'s answer (max_frame) only where it binds', async () => {
+  it('is named in the hello\'s answer (max_frame) only where it binds, over TCP', async () => {
     const capped = await start();
     const value = await kind26(capped.address);
     expect(value?.length).toBe(16);
     expect(readRequestLimits(value!)).toEqual({ ...DEFAULT_LIMITS, maxFrame: MiB });
-    // The default budget (256 MiB) holds the default limits' largest frame: the entry stays as it was.
+    // The default budget (256 MiB) holds the default limits' largest frame: the entry stays as it
+    // was. (TCP bounds each frame alone; over WebSocket, which packs frames into messages the cap
+    // bounds, it is named wherever finite: the WebSocket tests below.)
     const plain = await start(defaultTcp);
     expect((await kind26(plain.address))?.length).toBe(12);
   });
@@ -194,6 +196,40 @@ describe("a transport's frame cap under the server's limits (WebSocket, maxWsMes
     cleanup.push(() => client.destroy());
     expect(await outcome(client.call('get'))).toBe('ran');
     expect(await Promise.all([0, 1, 2, 3].map(() => outcome(client.call('get'))))).toEqual(['ran', 'ran', 'ran', 'ran']);
+    expect(client.state).toBe('open');
+  });
+
+  it("holds each message within it where every single frame the server's limits allow fits: calls sent together after the answer all run", async () => {
+    // 16 KiB message and blob: the largest request frame (~32 KiB) fits a 64 KiB message, so the
+    // server named no max_frame (only where a single frame would not fit), the client kept its
+    // maxBatchBytes (1 MiB) and packed eight 12 KiB calls into one 96 KiB message: 1009, every
+    // call lost. Named wherever a WebSocket has a cap, the client cuts its messages at it.
+    const s = await start(wsTransport({ maxWsMessageBytes: 64 * KiB }), { limits: { maxMessage: 16 * KiB, maxBlob: 16 * KiB } });
+    const client = await wsConnect(s.address);
+    const calls = Array.from({ length: 8 }, () => outcome(client.call('echo', new Uint8Array(12 * KiB))));
+    expect(await Promise.all(calls)).toEqual(Array(8).fill('ran'));
+    expect(client.state).toBe('open');
+    expect(s.runs()).toBe(9);
+  });
+
+  it("holds the server's replies within the client's cap where every single reply the client's limits allow fits: many small replies together all arrive", async () => {
+    // The client's side of the same rule (kind 1's max_frame): its limits' largest reply fits its
+    // 64 KiB messages, so it named no cap, and the server packed eight 12 KiB replies into one.
+    const bigError = () => {
+      throw new RemoteError(new Uint8Array(100 * KiB).fill(0x61));
+    };
+    const server = new RpcServer({ dispatch: createRouter({ get: () => new Uint8Array(12 * KiB), big: () => new Uint8Array(100 * KiB), bigError }) });
+    cleanup.push(() => server.close());
+    const a = (await server.listen(wsTransport(), '127.0.0.1:0')) as { host: string; port: number };
+    const limits = { maxMessage: 16 * KiB, maxBlob: 16 * KiB };
+    const client = await ClientStream.connect({ transport: wsTransport({ maxWsMessageBytes: 64 * KiB }), address: `${a.host}:${a.port}`, keepaliveMs: 0, limits });
+    cleanup.push(() => client.destroy());
+    expect(await outcome(client.call('get'))).toBe('ran');
+    expect(await Promise.all(Array.from({ length: 8 }, () => outcome(client.call('get'))))).toEqual(Array(8).fill('ran'));
+    // A reply over the cap is over the client's maxMessage too, which is what to raise: the words
+    // name it, as they did before the cap was named here (the cap does not bind these limits).
+    expect(await outcome(client.call('big'))).toBe("FrameTooLarge never: big: reply message of 102400 bytes exceeds the client's limit of 16384 (its limits.maxMessage)");
+    expect(await outcome(client.call('bigError'))).toBe("FrameTooLarge never: bigError: error reply of 102400 bytes exceeds the client's limit of 16384");
     expect(client.state).toBe('open');
   });
 });

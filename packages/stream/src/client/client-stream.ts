@@ -203,7 +203,7 @@ export class ClientStream implements StreamCaller {
     });
     // First on the wire, unanswered yet when the first call follows: it costs no round trip.
     this.serving = settings.serve && new ReverseDispatch(this.reverseLink(transportName), settings.serve, settings.limits.maxAction, logger, clock);
-    this.hello = new ClientHello(settings.limits, settings.streamWindowBytes, credentials !== undefined, this.serving ? this.serving.offers : [], conn.maxFrameBytes);
+    this.hello = new ClientHello(settings.limits, settings.streamWindowBytes, credentials !== undefined, this.serving ? this.serving.offers : [], conn.maxFrameBytes, conn.setPeerMaxFrameBytes !== undefined);
     this.streaming = new ConnStreams(this.streamsHost(), conn, settings.limits, settings.streamWindowBytes, this.streams, this.opening);
     // Before all: from here a frame is held to the server's cap alone (`frameOver`).
     this.hello.whenKnown(() => (this.maxFrame = this.hello.serverLimits?.maxFrame ?? Infinity));

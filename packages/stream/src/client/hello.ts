@@ -10,6 +10,7 @@ import { GOODBYE_ENTRY } from '../wire/goodbye.js';
 import { frameCapWords } from '../wire/frame-cap-words.js';
 import { REQUEST_LIMITS_KIND, REQUEST_LIMITS_OFFER, readRequestLimits, type RequestLimits } from '../wire/request-limits.js';
 import { describeHeadOver, headOver } from '../wire/head-size.js';
+import { frameCapToName } from '../wire/frame-cap-named.js';
 import {
   HELLO_ACTION,
   REQUEST_HEADER_LENGTH,
@@ -88,6 +89,8 @@ export class ClientHello {
     extra: readonly HelloEntry[] = [],
     /** The largest frame this connection's transport carries (FrameConn.maxFrameBytes): the server's replies are held within it. */
     maxFrameBytes?: number,
+    /** Its transport packs frames into units the cap bounds (a WebSocket message; its connections implement setPeerMaxFrameBytes). */
+    packs = false,
   ) {
     if (!sendsHello(limits)) {
       this.dialect = 'v1';
@@ -95,7 +98,7 @@ export class ClientHello {
       return;
     }
     this.dialect = 'pending';
-    this.request = helloRequest(limits, streamWindowBytes, offerAuth, extra, maxFrameBytes);
+    this.request = helloRequest(limits, streamWindowBytes, offerAuth, extra, maxFrameBytes, packs);
   }
 
   /**
@@ -220,14 +223,16 @@ function agreedBy(hello: Hello, streamWindowBytes: number): Agreed | undefined {
 }
 
 /**
- * The largest reply frame to name in the offer (kind 1's max_frame): the transport's, only where
- * it binds, where the limits would allow a reply frame it does not carry (a WebSocket client's
- * default maxWsMessageBytes under 16 MiB + 64 MiB). A reply over it would close the connection
- * (1009 over WebSocket) and every call on it read "may have run"; named, the server refuses it
- * (FrameTooLarge, naming the option) and the connection stays. Elsewhere the entry stays 8 bytes.
+ * The largest reply frame to name in the offer (kind 1's max_frame): the transport's, where a
+ * server could send a unit over it (wire/frame-cap-named.ts): a reply frame the limits allow (a
+ * WebSocket client's default maxWsMessageBytes under 16 MiB + 64 MiB), or, over WebSocket, a
+ * message of several replies, packed up to the server's `maxBatchBytes` (1 MiB) whatever the
+ * limits. Over it the connection closes (1009) and every call on it reads "may have run"; named,
+ * the server refuses a reply over it (FrameTooLarge, naming the option) and cuts its messages at
+ * it, and the connection stays. Elsewhere the entry stays 8 bytes.
  */
-function replyFrameBound(limits: Limits, maxFrameBytes: number | undefined): number | undefined {
-  return maxFrameBytes !== undefined && maxFrameBytes < RESPONSE_HEADER_LENGTH + limits.maxMessage + limits.maxBlob ? maxFrameBytes : undefined;
+function replyFrameBound(limits: Limits, maxFrameBytes: number | undefined, packs: boolean): number | undefined {
+  return frameCapToName(maxFrameBytes, RESPONSE_HEADER_LENGTH + limits.maxMessage + limits.maxBlob, packs);
 }
 
 /** Kind 1's fields: each limit cut to what a frame of `maxFrame` holds, so that a server from before max_frame (which reads two fields) holds each part within it too. */
@@ -237,9 +242,9 @@ function receiveLimits(limits: Limits, maxFrame: number | undefined): [number, n
   return [Math.min(limits.maxMessage, room), Math.min(limits.maxBlob, room), maxFrame];
 }
 
-function helloRequest(limits: Limits, streamWindowBytes: number, offerAuth: boolean, extra: readonly HelloEntry[], maxFrameBytes: number | undefined): Uint8Array {
+function helloRequest(limits: Limits, streamWindowBytes: number, offerAuth: boolean, extra: readonly HelloEntry[], maxFrameBytes: number | undefined, packs: boolean): Uint8Array {
   const entries = [
-    receiveLimitsEntry(...receiveLimits(limits, replyFrameBound(limits, maxFrameBytes))),
+    receiveLimitsEntry(...receiveLimits(limits, replyFrameBound(limits, maxFrameBytes, packs))),
     u32Entry(HelloKind.Cancel),
     u32Entry(HelloKind.CallHead),
     u32Entry(HelloKind.Streams, streamWindowBytes),

@@ -73,8 +73,8 @@ export function greet(c: HelloLink, bytes: Uint8Array, start: number, seqLo: num
   // After greeted(): the hello may have made it a peer (its TLS identity), of another cap.
   if (outcome.readsCap) answer = appendEntry(answer, inFlightCapEntry(c.helloCap(offered)));
   if (outcome.goodbye) answer = appendEntry(answer, GOODBYE_ENTRY);
-  // With the largest frame its transport carries, where the limits would allow more (max_frame).
-  if (outcome.readsLimits) answer = appendEntry(answer, requestLimitsEntry(c.helloLimits(offered), c.conn.maxFrameBytes));
+  // With the largest frame its transport carries (max_frame), where the limits would allow more or its transport packs frames into units it bounds.
+  if (outcome.readsLimits) answer = appendEntry(answer, requestLimitsEntry(c.helloLimits(offered), c.conn.maxFrameBytes, c.conn.setPeerMaxFrameBytes !== undefined));
   if (offered) answer = c.auth!.offered(answer);
   if (outcome.peerLimits && c.reverseSettings) answer = agreeReverse(c, c.reverseSettings, bytes, msgAt, msgEnd, answer);
   c.sendAnswer(seqLo, seqHi, answer);

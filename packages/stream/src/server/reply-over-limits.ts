@@ -5,15 +5,25 @@ import { frameCapWords } from '../wire/frame-cap-words.js';
 /**
  * What a reply or stream item of `msg` and `blob` bytes is over of the client's reply limits
  * (its hello), in words that name the option to raise: the largest frame the client's transport
- * carries first (its hello's max_frame), as that is what would have cost it the connection, then
- * the part over its `limits`. Built only for a reply refused: never on the path of one sent.
+ * carries first (its hello's max_frame) where it cut the limits, as that is what would have cost
+ * it the connection, then the part over its `limits`. Built only for a reply refused: never on the path of one sent.
  */
 export function replyOverLimits(what: 'reply' | 'stream item' | 'error reply', msg: number, blob: number, limits: ReplyLimits): string {
   const frame = RESPONSE_HEADER_LENGTH + msg + blob;
-  if (limits.maxFrame !== undefined && frame > limits.maxFrame) {
+  if (limits.maxFrame !== undefined && overBindingFrameCap(frame, limits)) {
     return `${what} frame of ${frame} bytes exceeds ${frameCapWords("the client's", limits.maxFrame, 'client')}`;
   }
   // The words of before for a reply ("reply message of N bytes exceeds the client's limit of M"), the option named after them.
   if (msg > limits.maxMessage) return `${what} message of ${msg} bytes exceeds the client's limit of ${limits.maxMessage} (its limits.maxMessage)`;
   return `${what} blob of ${blob} bytes exceeds the client's limit of ${limits.maxBlob} (its limits.maxBlob)`;
+}
+
+/**
+ * A frame over the client's max_frame where that cap is what the client's limits let through (it
+ * cut them: `maxBody` under both limits' sum). A WebSocket client names its cap even where every
+ * frame its limits allow fits (wire/frame-cap-named.ts: it bounds a batch of replies too); there a
+ * frame over it always has a part over its limit, and that limit is the one to raise, not the cap.
+ */
+export function overBindingFrameCap(frame: number, limits: ReplyLimits): boolean {
+  return limits.maxFrame !== undefined && frame > limits.maxFrame && (limits.maxBody ?? Infinity) < limits.maxMessage + limits.maxBlob;
 }

@@ -3,7 +3,7 @@ import { actionName, passedOnDetail } from '../wire/error-detail.js';
 import { kindOf } from '../internals/kind-of.js';
 import { escapeCustomBytes } from '../wire/error-strings.js';
 import type { ReplyLimits } from '../wire/limits.js';
-import { replyOverLimits } from './reply-over-limits.js';
+import { overBindingFrameCap, replyOverLimits } from './reply-over-limits.js';
 import { RESPONSE_HEADER_LENGTH, seqBytesOf } from '../wire/protocol.js';
 import { NO_METADATA, type Metadata } from '../wire/call-head.js';
 import type { CallControl, Controlled } from './call-control.js';
@@ -341,7 +341,7 @@ export class ServerRequest implements Controlled, AbortSource {
       const words = this.owner.errorOverLimitsWords?.(length);
       if (words !== undefined) this.owner.writeTooLarge(this.seqLo, this.seqHi, `${actionName(this.action)}: ${words}`);
       // Over the largest frame the client's transport carries, the words name that (its hello's max_frame) as a reply's do.
-      else if (limits.maxFrame !== undefined && RESPONSE_HEADER_LENGTH + length > limits.maxFrame) this.owner.writeTooLarge(this.seqLo, this.seqHi, `${actionName(this.action)}: ${replyOverLimits('error reply', length, 0, limits)}`);
+      else if (overBindingFrameCap(RESPONSE_HEADER_LENGTH + length, limits)) this.owner.writeTooLarge(this.seqLo, this.seqHi, `${actionName(this.action)}: ${replyOverLimits('error reply', length, 0, limits)}`);
       else this.tooLarge('error reply', length, limits.maxError);
       instead = ErrorCode.FrameTooLarge;
     }

@@ -2,6 +2,7 @@ import { EMPTY_BYTES } from '@skein/core';
 import { HelloError, HelloKind, type HelloEntry } from './hello.js';
 import type { Limits } from './limits.js';
 import { ACTION_LEN_MASK, REQUEST_HEADER_LENGTH } from './protocol.js';
+import { frameCapToName } from './frame-cap-named.js';
 
 /**
  * The server's request limits (docs/protocol.md, "The hello"). A request over the limits of its
@@ -16,12 +17,16 @@ import { ACTION_LEN_MASK, REQUEST_HEADER_LENGTH } from './protocol.js';
  * - hello kind REQUEST_LIMITS_KIND. Offer: empty. Answer: max_message u32 | max_blob u32 |
  *   max_action u32, the largest request message, blob and action string the server reads on this
  *   connection: its kind's `limits` (one whose credentials may yet make it a peer is named each
- *   the larger of both kinds', as kind 24 names the larger cap); then, only where the
- *   connection's transport carries no frame as large as those three allow (a WebSocket's
- *   `maxWsMessageBytes`, TCP's `maxPendingFrameBytes`: FrameConn.maxFrameBytes), max_frame u32,
- *   the largest whole request frame (header, action, message and blob) it carries. A client from
- *   before max_frame reads the first three fields and ignores it (`readRequestLimits` always
- *   did), so the entry stays 12 bytes, as it was, wherever the transport does not bind.
+ *   the larger of both kinds', as kind 24 names the larger cap); then, where a client could send
+ *   a unit over the connection's transport cap (a WebSocket's `maxWsMessageBytes`, TCP's
+ *   `maxPendingFrameBytes`: FrameConn.maxFrameBytes), max_frame u32, the largest whole request
+ *   frame (header, action, message and blob) it carries: over WebSocket wherever the cap is
+ *   finite, as a client packs several frames into one message (up to its `maxBatchBytes`) which
+ *   the cap bounds whole, even where every single frame the limits allow fits (told nothing, the
+ *   client sent batches over it: 1009, the connection lost); over TCP only where a single frame
+ *   the limits allow would not fit (wire/frame-cap-named.ts). A client from before max_frame
+ *   reads the first three fields and ignores it (`readRequestLimits` always did), so the entry
+ *   stays 12 bytes, as it was, wherever it is not named.
  */
 export const REQUEST_LIMITS_KIND = HelloKind.RequestLimits;
 
@@ -50,17 +55,19 @@ export function largestRequestFrame(limits: Limits): number {
  * The answer's entry: the limits the server reads requests by on this connection, each clamped
  * to what the wire carries (a u32 length; an action's length within its mask): a limit past that
  * limits nothing more, and written as it is it would wrap (2**32 read as 0, refusing every call).
+ * `maxFrameBytes`: the connection's transport cap; `packs`: its transport packs frames into units
+ * the cap bounds (its connections implement setPeerMaxFrameBytes).
  */
-export function requestLimitsEntry(limits: Limits, maxFrameBytes?: number): HelloEntry {
+export function requestLimitsEntry(limits: Limits, maxFrameBytes?: number, packs = false): HelloEntry {
   const named = { maxMessage: Math.min(limits.maxMessage, U32_MAX), maxBlob: Math.min(limits.maxBlob, U32_MAX), maxAction: Math.min(limits.maxAction, ACTION_LEN_MASK) };
-  // Named only where it binds: a cap at or over the largest frame the limits allow limits nothing more.
-  const frame = maxFrameBytes !== undefined && maxFrameBytes < largestRequestFrame(named);
-  const value = new Uint8Array(frame ? FRAME_VALUE_LENGTH : VALUE_LENGTH);
+  // Where a client could send a unit over it: one frame the limits allow, or a batch where the transport packs them.
+  const frame = frameCapToName(maxFrameBytes, largestRequestFrame(named), packs);
+  const value = new Uint8Array(frame !== undefined ? FRAME_VALUE_LENGTH : VALUE_LENGTH);
   const view = new DataView(value.buffer);
   view.setUint32(0, named.maxMessage, true);
   view.setUint32(4, named.maxBlob, true);
   view.setUint32(8, named.maxAction, true);
-  if (frame) view.setUint32(12, Math.min(maxFrameBytes, U32_MAX), true);
+  if (frame !== undefined) view.setUint32(12, Math.min(frame, U32_MAX), true);
   return { kind: REQUEST_LIMITS_KIND, value };
 }
 
