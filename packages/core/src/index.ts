@@ -59,7 +59,7 @@ export { systemClock } from './clock.js';
 
 // ── Contracts for runtime authors (a platform's sockets and timers) and transport authors (frames over a connection)
 export type { Runtime, ConnectOptions, ListenOptions, ByteConn, ByteHandlers, ByteListener, Clock, Ticker } from './runtime.js';
-export { DEFAULT_CONNECT_TIMEOUT_MS } from './runtime.js';
+export { DEFAULT_CONNECT_TIMEOUT_MS, isRuntime } from './runtime.js';
 export { MAX_TIMER_MS, timerPeriod, connectTimerMs, handshakeTimer } from './timer-limit.js';
 export { FrameError, SMALL_PART, checkFrameSpec, checkFrameSpecSwap, frameBodyLength } from './transport.js';
 export type { Transport, ReloadableTransport, TransportConnectOptions, TransportListenOptions, FrameSpec, FrameHandlers, FrameConn, FrameListener, FrameSink } from './transport.js';

@@ -27,6 +27,18 @@ export interface Runtime {
   readonly clock: Clock;
 }
 
+/**
+ * Whether `value` has a Runtime's shape (`connect`, `listen`, `clock`): what plain JS passes as
+ * one (`tcpTransport(x)`) is checked by it, so that a transport refuses another value with words
+ * rather than failing later on a field of it, and one that takes options refuses a Runtime given
+ * in their place (`wsTransport(nodeRuntime)`).
+ */
+export function isRuntime(value: unknown): value is Runtime {
+  if (typeof value !== 'object' || value === null) return false;
+  const o = value as Record<string, unknown>;
+  return typeof o.connect === 'function' && typeof o.listen === 'function' && 'clock' in o;
+}
+
 /** ConnectOptions.timeoutMs when not given. */
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 

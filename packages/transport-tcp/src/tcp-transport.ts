@@ -1,6 +1,7 @@
 import { CertificateExpiryWatch, addressFor, checkFrameSpec, formatAddress, type Address, type FrameConn, type FrameListener, type FrameSpec, type ReloadableTransport, type Runtime, type TlsOptions, type TransportConnectOptions, type TransportListenOptions } from '@skein/core';
 import { byteStreamFraming, type ByteStreamFramingOptions } from './byte-stream-framing.js';
 import { TlsSettings } from './tls-settings.js';
+import { checkTcpTransportArgs } from './tcp-options.js';
 
 /** tcpTransport's options: how its byte streams are framed (ByteStreamFramingOptions), and TLS. */
 export interface TcpTransportOptions extends ByteStreamFramingOptions {
@@ -16,9 +17,12 @@ export interface TcpTransportOptions extends ByteStreamFramingOptions {
 /**
  * Frames over TCP or Unix sockets, on any runtime. `listen`'s accept callback must bind the
  * connection before it returns: until bound, its bytes wait in the runtime (nothing is lost),
- * but nothing watches it either.
+ * but nothing watches it either. Throws InvalidArgument when `runtime` is no Runtime, and on an
+ * options value that is no object or names an unknown option.
  */
 export function tcpTransport(runtime: Runtime, options: TcpTransportOptions = {}): ReloadableTransport {
+  // Plain JS: no runtime, or an unknown option, is InvalidArgument naming it, not a TypeError or the defaults.
+  checkTcpTransportArgs(runtime, options);
   const framing = byteStreamFraming(options, runtime.clock);
   const tls = new TlsSettings(options.tls, runtime);
   const transport: ReloadableTransport = {

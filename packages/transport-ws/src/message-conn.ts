@@ -203,15 +203,18 @@ export class MessageConn extends ConnLifecycle<FrameHandlers, Uint8Array> implem
   }
 
   /**
-   * Closes because of `err`, with a close code that says why. A FrameError's `lastWords` (the
-   * protocol's error reply) go out first, after the whole frames already written.
+   * Closes because of `err`, with a close code that says why. On a FrameError (the peer broke
+   * framing: a message that ends mid-frame, a header over the spec) the answers already written
+   * to the whole frames before it go out first, as transport-tcp sends them, then its
+   * `lastWords` (the protocol's error reply) if it has any: dropped with the batch, a message
+   * holding a hello, a ping and half a frame got only the close back.
    */
   override fail(err: unknown, code: number = closeCodeFor(err)): void {
     if (this.stopped || this.over) return;
     const e = err instanceof Error ? err : new Error(String(err));
-    if (e instanceof FrameError && e.lastWords && !this.sentEnd) {
+    if (e instanceof FrameError && !this.sentEnd) {
       this.batcher.flush();
-      this.socket.send([e.lastWords]);
+      if (e.lastWords) this.socket.send([e.lastWords]);
     }
     this.stop(e);
     this.socket.close(code, closeReason(e.message), true);

@@ -1,4 +1,4 @@
-import { guardedLogger, invalidArgument, MAX_TIMER_MS, refuseRenamed, refuseUnknownOptions, silentLogger, type Logger, type TlsOptions } from '@skein/core';
+import { guardedLogger, invalidArgument, isRuntime, MAX_TIMER_MS, refuseRenamed, refuseUnknownOptions, silentLogger, type Logger, type TlsOptions } from '@skein/core';
 import { CLOSE_LINGER_MS } from './close-linger.js';
 import type { StandardWebSocketCtor } from './standard-socket.js';
 
@@ -163,9 +163,6 @@ export function resolveOptions(o: WsTransportOptions = {}, owner = 'wsTransport'
     tls: o.tls,
   };
 }
-
-/** A core Runtime's shape (`connect`, `listen`, `clock`): what a caller used to tcpTransport's signature passes first. */
-const isRuntime = (o: unknown): boolean => typeof o === 'object' && o !== null && typeof (o as Record<string, unknown>).connect === 'function' && typeof (o as Record<string, unknown>).listen === 'function' && 'clock' in o;
 
 function positive(name: string, n: number): number {
   if (!Number.isSafeInteger(n) || n <= 0) throw invalidArgument(`${name} must be a positive integer, got ${n}`);

@@ -117,6 +117,18 @@ describe.each(servers)('%s server', (_name, transport, tooBigCode, pausesReading
     expect(text(good.bodies[0]!)).toBe('still here');
   });
 
+  it('answers the whole frames of a message that ends mid-frame before it closes with 1007, as TCP does for a FrameError', async () => {
+    // The echoes of the frames before the broken one were written, then dropped with the batch
+    // as the connection failed: the peer got only the close (a hello and a ping, unanswered).
+    const s = await serve();
+    const raw = await rawClient(s.url());
+    raw.ws.send(Buffer.concat([frame('one'), frame('two'), header(10), Buffer.from('abc')]));
+    expect((await raw.closed.promise).code).toBe(CloseCode.BadFrame);
+    expect(raw.messages.flatMap(bodiesOf).map(text)).toEqual(['one', 'two']);
+    expect(s.accepted[0]!.bodies.map(text)).toEqual(['one', 'two']);
+    expect(await s.accepted[0]!.closed.promise).toBeInstanceOf(FrameError);
+  });
+
   it('closes with 1003 on a text message', async () => {
     const s = await serve();
     const raw = await rawClient(s.url());
