@@ -7,6 +7,7 @@ import { checkExtensionTypes, skeinExtensions } from './extensions.js';
 import { growArrays } from './growing-arrays.js';
 import { guardInt64 } from './int64-guard.js';
 import { libraryKeyDecoder } from './key-cache.js';
+import { nativeStrings } from './library-strings.js';
 import { LibraryValues } from './library-values.js';
 import { DEFAULT_MAX_MAP_KEYS, MapKeys } from './map-keys.js';
 import { releaseMessages } from './message-release.js';
@@ -21,6 +22,11 @@ export interface LibraryOptions {
   maxDepth?: number;
   maxContainers?: number;
   maxMapKeys?: number;
+  /**
+   * Leave long strings to the library's own encodeString (a JS count of their bytes first)
+   * instead of library-strings.ts: the reference the tests compare the codec with.
+   */
+  libraryStrings?: boolean;
 }
 
 /** The library encoder's own limit, and the decoder's: what a default peer writes, a default peer reads. */
@@ -39,10 +45,11 @@ export function libraryCoders(options: LibraryOptions): { encoder: Pick<Encoder,
   const encodeDepth = new EncodeDepth(maxDepth);
   // Assigned below: the extensions encode their payloads with encoders that use them.
   let extensionCodec: ExtensionCodecType<undefined>;
+  const strings = options.libraryStrings ? (encoder: Encoder): Encoder => encoder : nativeStrings;
   // useBigInt64 so that bigints travel as int64/uint64; safe-integers.ts makes numbers share
   // those forms, and makes the decoder return a bigint only beyond the safe integers.
   const newEncoder = (): Encoder =>
-    encodeDepth.limit(writeSafeIntegers(guardInt64(new Encoder({ extensionCodec, useBigInt64: true, ignoreUndefined, sortKeys, maxDepth }))));
+    encodeDepth.limit(writeSafeIntegers(guardInt64(strings(new Encoder({ extensionCodec, useBigInt64: true, ignoreUndefined, sortKeys, maxDepth })))));
   const newDecoder = (): Decoder =>
     releaseMessages(keys.limit(budget.limit(depth.limit(growArrays(readSafeIntegers(new Decoder({ extensionCodec, useBigInt64: true, keyDecoder: libraryKeyDecoder })))))));
   extensionCodec = skeinExtensions(types, new Nesting(() => encodeDepth.payload(newEncoder())), new Nesting(newDecoder));

@@ -13,6 +13,12 @@ export const TEXT_ENCODER_THRESHOLD = 50;
 export const TEXT_DECODER_THRESHOLD = 200;
 
 export const textEncoder = new TextEncoder();
+
+/** The size of the header the library writes before a string of `byteLength` bytes: fixstr, str 8, 16, 32. */
+export function strHeaderSize(byteLength: number): number {
+  return byteLength < 32 ? 1 : byteLength < 0x100 ? 2 : byteLength < 0x10000 ? 3 : 5;
+}
+
 export const textDecoder = new TextDecoder();
 
 /**
