@@ -40,6 +40,7 @@ import { ConnSeldom } from './conn-seldom.js';
 import { SERVER_PING_FRAME, SERVER_PONG_ACTION } from '../wire/server-pings.js';
 import { GOODBYE_FRAME, withGoodbye } from '../wire/goodbye.js';
 import { widerLimits } from '../wire/request-limits.js';
+import { FRAMES_PER_TURN, firstReadOfTurn, type TurnReader } from './read-turns.js';
 import type { Limits } from '../wire/limits.js';
 
 /** The ok responses' header, written and copied out by one connection at a time (FrameConn.write copies small parts). */
@@ -49,7 +50,7 @@ const OK_HEADER = new Uint8Array(RESPONSE_HEADER_LENGTH);
  * A ServerConn's booleans, as bits of one field (`bits`): a field is 8 bytes, at 10,000 idle
  * connections (docs/benchmarks.md, "Memory"). Read with `is`, written with `mark`.
  */
-/** Reading is paused (requests in flight at the cap, or congestion). */
+/** Reading is paused (requests in flight at the cap, congestion, or a turn's frames read: YIELDED). */
 const PAUSED = 1;
 /** Closing gracefully: new requests are refused with Closed. */
 const DRAINING = 2;
@@ -81,6 +82,12 @@ const ANSWERS_PINGS = 512;
 const PING_OUT = 1024;
 /** Its hello offered to read a goodbye (wire/goodbye.ts): a draining end sends it one. */
 const READS_GOODBYE = 2048;
+/**
+ * It read FRAMES_PER_TURN frames in this turn (read-turns.ts): paused until the turn's end,
+ * whatever else would resume it sooner (an answer's `settled`, a drain), so the event loop gets
+ * its turn; then reading goes on as maybeResume allows (not while congested, held at the cap, or closed).
+ */
+const YIELDED = 4096;
 
 /** A connection's spec (ServerConn.refusingSpec): the kind's, and the connection whose refusals may end with a goodbye, as fields. */
 interface RefusingSpec extends FrameSpec {
@@ -120,7 +127,7 @@ export type ServerConnOptions = ServerConnOptionsOf<ServerConn>;
  * turn or sooner once it is big (so a long turn's first answers leave early), and responses
  * leave in completion order.
  */
-export class ServerConn implements FrameHandlers, Responder, ExtensionsHost, HelloLink, InfoLink {
+export class ServerConn implements FrameHandlers, Responder, ExtensionsHost, HelloLink, InfoLink, TurnReader {
   inFlight = 0;
   /**
    * Set per call (one read, or a reverse call sent), cleared per tick: cheaper than reading the
@@ -131,6 +138,8 @@ export class ServerConn implements FrameHandlers, Responder, ExtensionsHost, Hel
   lastFrameAt = 0;
   /** Frames read, of any kind: the read timeout asks whether one was finished since its last look. */
   framesRead = 0;
+  /** Frames read in this turn of the event loop (read-turns.ts): 0 until its first, and again after the turn's end. */
+  private turnFrames = 0;
   /** When the tick first found the connection in the middle of the frame it is still in, in the tick's TickedTime; -1 when not. */
   midFrameSince = -1;
   /** `framesRead` at `midFrameSince`. */
@@ -389,6 +398,9 @@ export class ServerConn implements FrameHandlers, Responder, ExtensionsHost, Hel
     // Fields are read where they lie, and a view is made only where the handler needs one: a
     // request costs no header object and no empty views (they add up at a million a second).
     this.framesRead++;
+    // Counted, not timed: no clock read per frame. The first of a turn is told the turn's end.
+    if (this.turnFrames++ === 0) firstReadOfTurn(this);
+    else if (this.turnFrames >= FRAMES_PER_TURN) this.yieldTurn();
     if (this.frameCheck !== undefined) this.checkWhole(this.frameCheck, bytes, start);
     const rawAction = u32(bytes, start + REQ_ACTION_AT);
     const isString = (rawAction & ACTION_STRING_BIT) !== 0;
@@ -753,8 +765,26 @@ export class ServerConn implements FrameHandlers, Responder, ExtensionsHost, Hel
     this.conn.pause();
   }
 
+  /**
+   * This turn's frames are read: the reader stops after this one (FrameConn: a frame handler that
+   * pauses), and the turn's end reads on. Meanwhile the replies of what was read reach the send
+   * buffer, where a full one pauses the connection for good until it drains (`send`).
+   */
+  private yieldTurn(): void {
+    this.mark(YIELDED, true);
+    this.pause();
+  }
+
+  /** The turn is over (read-turns.ts): it counts afresh, and reads on if it yielded and nothing else holds it. */
+  turnOver(): void {
+    this.turnFrames = 0;
+    if (!this.is(YIELDED)) return;
+    this.mark(YIELDED, false);
+    this.maybeResume();
+  }
+
   private maybeResume(): void {
-    if (this.is(CLOSED) || this.conn.congested) return;
+    if ((this.bits & (CLOSED | YIELDED)) !== 0 || this.conn.congested) return;
     if (this.seldom?.heldRequest !== undefined) {
       if (!this.atCap()) this.runHeld();
       // A reverse call went out while a request was held: its answer must be read, so the held
