@@ -205,10 +205,13 @@ export class ClientStream implements StreamCaller {
     this.serving = settings.serve && new ReverseDispatch(this.reverseLink(transportName), settings.serve, settings.limits.maxAction, logger, clock);
     this.hello = new ClientHello(settings.limits, settings.streamWindowBytes, credentials !== undefined, this.serving ? this.serving.offers : [], conn.maxFrameBytes, conn.setPeerMaxFrameBytes !== undefined);
     this.streaming = new ConnStreams(this.streamsHost(), conn, settings.limits, settings.streamWindowBytes, this.streams, this.opening);
-    // Before all: from here a frame is held to the server's cap alone (`frameOver`).
-    this.hello.whenKnown(() => (this.maxFrame = this.hello.serverLimits?.maxFrame ?? Infinity));
-    // First: what waits for the answer of a server that refused the connection goes nowhere.
-    this.hello.whenKnown(() => this.refusedByServer());
+    // First: from here a frame is held to the server's cap alone (`frameOver`), and what waits for
+    // the answer of a server that refused the connection goes nowhere. (One waiter for both: a
+    // connection keeps its waiters until the answer comes.)
+    this.hello.whenKnown(() => {
+      this.maxFrame = this.hello.serverLimits?.maxFrame ?? Infinity;
+      this.refusedByServer();
+    });
     // Before the held calls go: past the server's cap it would hold one and stop reading (keepalive
     // pings too), and one over the server's limits would cost the connection (one waiter for both:
     // a connection keeps its waiters until the answer comes).
