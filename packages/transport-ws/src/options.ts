@@ -127,6 +127,9 @@ export const WS_OPTION_NAMES = Object.keys({
   highWaterMark: true, pingIntervalMs: true, upgradeTimeoutMs: true, upgrade: true, headers: true, WebSocket: true, logger: true, tls: true,
 } satisfies Record<keyof WsTransportOptions, true>);
 
+/** The endpoint's path where the `path` option gives none (and what an address without a path dials). */
+export const DEFAULT_PATH = '/skein';
+
 /**
  * The options checked and defaulted. `owner` (`wsTransport`, `uwsTransport`) names the factory in
  * refusals; `extraNames`, its knobs beyond WsTransportOptions'. A Runtime (`wsTransport(nodeRuntime)`,
@@ -139,7 +142,7 @@ export function resolveOptions(o: WsTransportOptions = {}, owner = 'wsTransport'
   // (Before the unknown names, which it is one of; after the check that `o` is an object, as null is not.)
   if (typeof o === 'object' && o !== null) refuseRenamed(o, 'batchBytes', 'maxBatchBytes', 'transport-ws');
   refuseUnknownOptions(o, [...WS_OPTION_NAMES, ...extraNames], owner);
-  const path = o.path ?? '/skein';
+  const path = o.path ?? DEFAULT_PATH;
   if (!path.startsWith('/') || path.includes('#')) throw invalidArgument(`path must be a URL path like "/skein", got ${JSON.stringify(path)}`);
   const maxWsMessageBytes = positive('maxWsMessageBytes', o.maxWsMessageBytes ?? 64 * MiB + 64 * 1024);
   return {

@@ -4,7 +4,7 @@ import { connectAborted, ErrorCode, RpcError, shownAddress, shownUrl, type Addre
 import { loadingWs } from './deno-env.js';
 import { handshake, wsUrl } from './handshake.js';
 import { openSocket } from './open-socket.js';
-import type { ResolvedOptions } from './options.js';
+import { DEFAULT_PATH, type ResolvedOptions } from './options.js';
 import { connectStandard, globalWebSocket } from './standard-client.js';
 import { secureFor, wsClientTls } from './tls.js';
 import { WS_RECEIVE_LIMITS, wsMessageConn } from './ws-socket.js';
@@ -73,6 +73,7 @@ function refused(url: string, status: number): RpcError {
   if (status === 401 || status === 403) {
     return new RpcError(ErrorCode.Unauthenticated, `${url} refused the connection: HTTP ${status}`);
   }
-  const why = status === 404 ? ' (no Skein endpoint on that path?)' : '';
+  // The path is what a 404 most often means: `ws://h:1/` and `ws://h:1?q` dial `/`, not the default `/skein`.
+  const why = status === 404 ? ` (no Skein endpoint on that path? a server's default path is ${DEFAULT_PATH}, which an address with no path dials)` : '';
   return new RpcError(ErrorCode.Unreachable, `${url} answered HTTP ${status} instead of upgrading${why}`);
 }

@@ -234,6 +234,8 @@ describe.each(servers)('%s server', (_name, transport, tooBigCode, pausesReading
       .catch((e: unknown) => e);
     expect(RpcError.is(err, ErrorCode.Unreachable)).toBe(true);
     expect((err as Error).message).toMatch(/404/);
+    // The likely cause named: the path (`ws://h:1/` and `ws://h:1?q` dial `/`, not the default).
+    expect((err as Error).message).toMatch(/no Skein endpoint on that path\? a server's default path is \/skein, which an address with no path dials/);
   });
 
   it('carries an 8 MiB frame byte-exact, both ways', async () => {
