@@ -1,6 +1,6 @@
 import { ErrorCode, type RpcError, type Transport } from '@skein/core';
 import { nodeRuntime } from '@skein/runtime-node';
-import { cleanups, portOf, startRazorServer } from '@skein/test-utils';
+import { cleanups, muteServer, portOf, startRazorServer } from '@skein/test-utils';
 import { tcpTransport } from '@skein/transport-tcp';
 import { wsTransport } from '@skein/transport-ws';
 import { describe, expect, it } from 'vitest';
@@ -27,8 +27,8 @@ async function start(transport: Transport) {
 }
 
 /** A client whose first calls leave before the hello's answer: nothing awaited after the connect. */
-async function connect(transport: Transport, address: string): Promise<ClientStream> {
-  const s = await ClientStream.connect({ transport, address, keepaliveMs: 0 });
+async function connect(transport: Transport, address: string, opts: { window?: number; maxQueued?: number } = {}): Promise<ClientStream> {
+  const s = await ClientStream.connect({ transport, address, keepaliveMs: 0, ...opts });
   cleanup.push(() => s.destroy());
   expect(s.dialect).toBe('pending');
   return s;
@@ -84,5 +84,44 @@ describe("calls made before the hello's answer, over the server's transport cap"
       expect(await Promise.all(calls)).toEqual(Array(5).fill('ran'));
     }
     expect(skein.runs()).toBe(5);
+  });
+});
+
+describe("the first WebSocket message, the hello in it, within the 16 KiB the client allows itself", () => {
+  it('a call whose frame fits 16 KiB alone but not beside the hello (and the ping a held call sends) runs, on the kept connection', async () => {
+    // uWebSockets.js's default: the whole first message, hello and all, must fit it.
+    const s = await start(wsTransport({ maxWsMessageBytes: 16 * KiB }));
+    // Frames of 16 KiB - 256 up to 16 KiB (header 32, action 4): every one near the edge, whatever the hello's length.
+    const sizes = Array.from({ length: 33 }, (_, i) => 16 * KiB - 256 + i * 8 - 36);
+    const outcomes: string[] = [];
+    for (const size of sizes) {
+      const client = await connect(wsTransport(), s.address);
+      // The small one behind it waits for the answer, and a ping goes to ask for it.
+      const calls = [outcome(client.call('echo', new Uint8Array(size))), outcome(client.call('echo', new Uint8Array(8)))];
+      outcomes.push(`${size}: ${(await Promise.all(calls)).join(', ')} ${client.state}`);
+      client.destroy();
+    }
+    expect(outcomes).toEqual(sizes.map((size) => `${size}: ran, ran open`));
+    expect(s.runs()).toBe(2 * sizes.length);
+  });
+});
+
+describe("calls held for the hello's answer", () => {
+  it('those the window would have taken do not count against maxQueued; past them it bounds as it did', async () => {
+    const s = await start(defaultTcp);
+    const client = await connect(defaultTcp, s.address, { window: 2, maxQueued: 1 });
+    // The first, over 16 KiB, holds every call for the answer: two the window takes, one that waits, one refused.
+    const calls = [outcome(client.call('echo', new Uint8Array(20 * KiB))), ...Array.from({ length: 3 }, () => outcome(client.call('echo', new Uint8Array(8))))];
+    expect(await Promise.all(calls)).toEqual(['ran', 'ran', 'ran', `code ${ErrorCode.Overloaded} safe: more than 1 calls waiting on ${s.address}`]);
+    expect(s.runs()).toBe(3);
+  });
+
+  it('one that times out says it waited for the server\'s answer to the hello, not for the window', async () => {
+    const mute = await muteServer();
+    const client = await connect(defaultTcp, mute.address);
+    const big = outcome(client.call('echo', new Uint8Array(20 * KiB), { timeoutMs: 50 }));
+    const small = outcome(client.call('echo', new Uint8Array(8), { timeoutMs: 50 }));
+    const hello = `code ${ErrorCode.Timeout} safe: call waited 50 ms for ${mute.address}'s answer to the hello and was never sent`;
+    expect([await big, await small]).toEqual([hello, hello]);
   });
 });

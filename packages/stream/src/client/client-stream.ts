@@ -27,7 +27,7 @@ import { abortedAlready, cancellable, hookAbort } from './call-abort.js';
 import { readErrorBytes } from '../wire/error-strings.js';
 import { responseFrameSpec } from '../wire/frame-specs.js';
 import { strangerPeer } from './stranger-peer.js';
-import { PRE_ANSWER_BYTES, overFrameLimit } from './frame-limit.js';
+import { overFrameLimit, preAnswerRoomFor } from './frame-limit.js';
 import type { Limits } from '../wire/limits.js';
 import {
   HELLO_ACTION,
@@ -101,8 +101,11 @@ export class ClientStream implements StreamCaller {
    * the one compare a call made after the answer costs, as before.
    */
   private maxFrame = 0;
-  /** What is left of PRE_ANSWER_BYTES for the calls sent before the hello's answer (`frameOver`). */
-  private preAnswerRoom = PRE_ANSWER_BYTES;
+  /**
+   * What is left of PRE_ANSWER_BYTES for the calls sent before the hello's answer (`frameOver`):
+   * where the transport packs frames into one message, less what shares it (`preAnswerRoomFor`).
+   */
+  private preAnswerRoom: number;
   private readonly throttler: Throttler;
   private readonly pending = new SeqTable<Call>();
   private readonly actions = new Map<string, Uint8Array>();
@@ -205,6 +208,7 @@ export class ClientStream implements StreamCaller {
     this.serving = settings.serve && new ReverseDispatch(this.reverseLink(transportName), settings.serve, settings.limits.maxAction, logger, clock);
     this.hello = new ClientHello(settings.limits, settings.streamWindowBytes, credentials !== undefined, this.serving ? this.serving.offers : [], conn.maxFrameBytes, conn.setPeerMaxFrameBytes !== undefined);
     this.streaming = new ConnStreams(this.streamsHost(), conn, settings.limits, settings.streamWindowBytes, this.streams, this.opening);
+    this.preAnswerRoom = preAnswerRoomFor(this.hello.request, conn.setPeerMaxFrameBytes !== undefined);
     // First: from here a frame is held to the server's cap alone (`frameOver`), and what waits for
     // the answer of a server that refused the connection goes nowhere. (One waiter for both: a
     // connection keeps its waiters until the answer comes.)
@@ -586,9 +590,9 @@ export class ClientStream implements StreamCaller {
    * A frame over `maxFrame`: over the server's cap once the answer is in (refused unsent); before
    * it, every frame. Until the answer, calls go while they fit in PRE_ANSWER_BYTES (each alone
    * where the transport sends each frame alone; together where it packs them into one message,
-   * which the server's cap bounds whole); the first that does not closes the window until the
-   * answer is in, so that it and every later call wait in order (`Throttler.hold`), and leave as
-   * the answer lets them (`pump`: those over the cap are refused unsent then). A server that never
+   * which the server's cap bounds whole, the hello in it: `preAnswerRoomFor`); the first that
+   * does not closes the window until the answer is in, so that it and every later call wait in
+   * order (`Throttler.hold`), and leave as the answer lets them (`pump`: those over the cap are refused unsent then). A server that never
    * names a cap (razor v1, an older Skein) answers the hello too: they go then, a round trip late.
    */
   private frameOver(bytes: number, opening: boolean | undefined): void {
@@ -1014,7 +1018,7 @@ export class ClientStream implements StreamCaller {
       const held = this.unhold(call, true);
       if (!held) this.throttler.settled();
       // Held: no reply came, not even the hello's answer (said as for a call on the wire; `retry` tells them apart).
-      const why = held ? `no reply from ${this.remote} within ${call.timeoutMs} ms` : `call waited ${call.timeoutMs} ms for the window and was never sent`;
+      const why = held ? `no reply from ${this.remote} within ${call.timeoutMs} ms` : this.unsentWhy(call.timeoutMs);
       // The line keeps it until a later shift, which a full window may put off for good.
       call.dropPayload();
       call.finish(withoutStack(() => new RpcError(ErrorCode.Timeout, why, { retry: 'safe' })), null, this.callbacks);
@@ -1030,6 +1034,12 @@ export class ClientStream implements StreamCaller {
       call.finish(withoutStack(() => new RpcError(ErrorCode.Timeout, `no reply from ${this.remote} within ${call.timeoutMs} ms`)), null, this.callbacks);
     }
   };
+
+  /** Why a call that waited in the line for its whole timeout was never sent: the window, or (the line held, `frameOver`) the hello's answer. */
+  private unsentWhy(timeoutMs: number): string {
+    if (this.throttler.holding) return `call waited ${timeoutMs} ms for ${this.remote}'s answer to the hello and was never sent`;
+    return `call waited ${timeoutMs} ms for the window and was never sent`;
+  }
 
   /** The answer to the ping out: wakes `ping()` callers. */
   private pong(): void {

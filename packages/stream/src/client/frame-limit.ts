@@ -1,5 +1,6 @@
 import { ErrorCode, RpcError } from '@skein/core';
 import { frameCapWords } from '../wire/frame-cap-words.js';
+import { REQUEST_HEADER_LENGTH } from '../wire/protocol.js';
 
 /**
  * A request frame over the largest one the server's transport carries (kind 26's max_frame:
@@ -18,11 +19,24 @@ export function overFrameLimit(remote: string, what: string, bytes: number, max:
 
 /**
  * Request frames a client sends before its hello's answer is in, in bytes (each one alone over a
- * byte stream; all of them together over a transport that packs frames into one unit, a
- * WebSocket message): no cap is known yet, and one over the server's would cost the connection
- * (1009 over WebSocket) with every call on it read "may have run", none of them run. Calls past
- * it wait for the answer, then go or are refused unsent as any later call. Small enough for the
- * smallest caps in use (uWebSockets.js's default message, 16 KiB), so that only calls made
- * as a connection opens wait, and those a round trip at most.
+ * byte stream; over a transport that packs frames into one unit, a WebSocket message, all of them
+ * together with what goes beside them: `preAnswerRoomFor`): no cap is known yet, and one over the
+ * server's would cost the connection (1009 over WebSocket) with every call on it read "may have
+ * run", none of them run. Calls past it wait for the answer, then go or are refused unsent as any
+ * later call. The first message whole, hello included, fits the smallest caps in use
+ * (uWebSockets.js's default message, 16 KiB), so that only calls made as a connection opens
+ * wait, and those a round trip at most.
  */
 export const PRE_ANSWER_BYTES = 16 * 1024;
+
+/**
+ * The room left of PRE_ANSWER_BYTES for calls before the answer. Where frames are packed into
+ * one message (`packs`), the hello goes first in it (`hello`, its whole frame), and the ping that
+ * asks for the answer once a call is held may follow them (Keepalive.askVerdict: a bare header;
+ * one ping at most is out before the answer, since the server answers none before the hello).
+ * The credentials share none: they go once the answer asks for them (ClientAuth.atConnect).
+ */
+export function preAnswerRoomFor(hello: Uint8Array | undefined, packs: boolean): number {
+  if (!packs) return PRE_ANSWER_BYTES;
+  return PRE_ANSWER_BYTES - (hello?.length ?? 0) - REQUEST_HEADER_LENGTH;
+}

@@ -20,7 +20,7 @@ export interface ClientStreamOptions {
   address: string | Address;
   /** Calls in flight at once. Default 128. */
   window?: number;
-  /** Calls allowed to wait for the window; past it a call fails with Overloaded. Default 65 536. */
+  /** Calls allowed to wait for the window; past it a call fails with Overloaded. Default 65 536. Calls held for the hello's answer that the window has room for are not counted. */
   maxQueued?: number;
   /**
    * Default per-call timeout. Default 20 s. A call fails within max(10 %, 50 ms) after its

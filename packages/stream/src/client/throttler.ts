@@ -15,7 +15,7 @@ export class Throttler {
    * read for room) stays the window meanwhile; read in place of the window: no cost per call.
    */
   private sendable: number;
-  private holding = false;
+  private _holding = false;
 
   constructor(
     private _window: number,
@@ -35,19 +35,24 @@ export class Throttler {
    */
   narrow(cap: number | undefined): void {
     if (cap !== undefined && cap < this._window) this._window = cap;
-    if (!this.holding) this.sendable = this._window;
+    if (!this._holding) this.sendable = this._window;
   }
 
   /** Nothing more leaves until `release`: new calls wait in the line, in order. */
   hold(): void {
-    this.holding = true;
+    this._holding = true;
     this.sendable = 0;
   }
 
   /** Calls leave the line again as the window has room (the caller pumps). */
   release(): void {
-    this.holding = false;
+    this._holding = false;
     this.sendable = this._window;
+  }
+
+  /** Held (`hold`): calls in the line wait for the hello's answer, not (only) for the window. */
+  get holding(): boolean {
+    return this._holding;
   }
 
   /** Calls waiting, settled ones not counted. */
@@ -60,9 +65,14 @@ export class Throttler {
     return this.inFlight < this.sendable && this.line.size === 0;
   }
 
-  /** True when no more calls may wait. */
+  /**
+   * True when no more calls may wait. While held, the first calls in the line, as many as the
+   * window has room for, wait for the answer only: sent at once but for the hold, they do not
+   * count against `maxQueued`. Read only for a call that cannot be sent now.
+   */
   full(): boolean {
-    return this.line.size >= this.maxQueued;
+    const waiting = this._holding ? this.line.size - Math.max(0, this._window - this.inFlight) : this.line.size;
+    return waiting >= this.maxQueued;
   }
 
   /** Queues a call; the caller checked `full()`. */
