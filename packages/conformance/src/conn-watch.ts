@@ -68,6 +68,8 @@ export function watchConns(inner: Transport): ConnWatch {
         frame: (bytes, start, end) => (framed(conn, side, r, end - start), h.frame(bytes, start, end)),
         drain: () => ((r.awaitingDrain = false), h.drain()),
         close: (err) => (r.closeReports++ === 0 && (r.closeErr = err), h.close(err)),
+        // Passed on where the stream layer gave one (a server's: it gives up a yield there).
+        ...(h.overHeld === undefined ? {} : { overHeld: () => h.overHeld!() }),
       };
       // Only where the stream layer gave one: without it (a ClientStream's) the transport's own
       // default must end this side at the peer's end: a kit that ended it instead would hide a

@@ -112,6 +112,13 @@ export interface FrameHandlers extends LifecycleHandlers {
   /** The peer half-closed (see ByteHandlers.end); without it the transport closes after flushing. */
   end?(): void;
   close(err?: Error): void;
+  /**
+   * The connection is paused, cannot stop reading its socket (uWS), and what arrived meanwhile
+   * went over its budget for holding (transport-ws's `maxHeldBytes`): a receiver paused only to
+   * let the event loop turn, not for backpressure, resumes now and reads on, as the peer did
+   * nothing wrong. Still paused after it (or without it), the transport drops the peer.
+   */
+  overHeld?(): void;
 }
 
 export interface FrameConn {

@@ -91,7 +91,16 @@ export class MessageConn extends ConnLifecycle<FrameHandlers, Uint8Array> implem
   private readonly batcher: MessageBatcher;
   /** How far into the held message at the head frames have been delivered. */
   private at = 0;
-  /** What the messages received and not yet wholly delivered hold: their bytes, and HELD_MESSAGE_COST each. */
+  /**
+   * What the messages received and not yet read from hold: their bytes, and HELD_MESSAGE_COST
+   * each. The message being read (its first frames delivered, a pause came before its last) is
+   * no longer counted: it is the connection's own current message, which arrived before the pause,
+   * not one held behind it. A server yields every FRAMES_PER_TURN frames, so a near-cap message of
+   * small frames is paused partway as a matter of course; counted whole, it left no room under the
+   * default maxHeldBytes (= maxWsMessageBytes) for the peer's next message, and a socket that
+   * cannot stop reading dropped a well-behaved client with 1013. A hostile peer still holds at most
+   * maxHeldBytes behind the current message, which is itself within maxWsMessageBytes.
+   */
   private heldBytes = 0;
   private wantDrain = false;
   /** A drain check is queued for after the current run (see `queueDrainCheck`). */
@@ -240,7 +249,7 @@ export class MessageConn extends ConnLifecycle<FrameHandlers, Uint8Array> implem
     }
     const cost = data.length + HELD_MESSAGE_COST;
     // One message of maxHeldBytes is held whatever it costs besides: the slack is its own cost.
-    if (this.heldBytes + cost > this.options.maxHeldBytes + HELD_MESSAGE_COST && this.mustHold()) return this.fail(this.overflow(cost));
+    if (this.heldBytes + cost > this.options.maxHeldBytes + HELD_MESSAGE_COST && this.mustHold() && !this.readsOn()) return this.fail(this.overflow(cost));
     this.heldBytes += cost;
     this.received(data);
   }
@@ -311,13 +320,15 @@ export class MessageConn extends ConnLifecycle<FrameHandlers, Uint8Array> implem
   }
 
   protected consume(message: Uint8Array): boolean {
-    const at = readFrames(message, this.at, this.spec, this.onFrame);
+    const from = this.at;
+    const at = readFrames(message, from, this.spec, this.onFrame);
+    // Its first frame read: no longer held (see heldBytes), whether it ends now or later.
+    if (from === 0 && at > 0) this.heldBytes -= message.length + HELD_MESSAGE_COST;
     if (at < message.length) {
       this.at = at;
       return false;
     }
     this.at = 0;
-    this.heldBytes -= message.length + HELD_MESSAGE_COST;
     return true;
   }
 
@@ -340,7 +351,18 @@ export class MessageConn extends ConnLifecycle<FrameHandlers, Uint8Array> implem
    * may wait there for its credentials), so a peer could fill that gap without bound.
    */
   private mustHold(): boolean {
-    return this.handlers === undefined || (!this.socket.pausesReading && (this.paused || this.heldBytes > 0));
+    return this.handlers === undefined || (!this.socket.pausesReading && (this.paused || this.heldBytes > 0 || this.at > 0));
+  }
+
+  /**
+   * Over maxHeldBytes: a bound owner paused only to yield the event loop gives way (`overHeld`),
+   * and then what is held and `data` are read now (`received` delivers at once when not paused).
+   */
+  private readsOn(): boolean {
+    const h = this.handlers;
+    if (h === undefined) return false;
+    if (this.paused) h.overHeld?.();
+    return !this.paused && !this.stopped && !this.over;
   }
 
   private overflow(incoming: number): RpcError {

@@ -300,6 +300,34 @@ describe.each(servers)('%s server', (_name, transport, tooBigCode, pausesReading
     },
   );
 
+  it.skipIf(pausesReading)(
+    `does not count the message being read against maxHeldBytes: paused partway into a message of maxHeldBytes, it holds the next${pausesReading ? ' (skipped: this server stops reading a paused connection)' : ''}`,
+    async () => {
+    let first: Recorder | undefined;
+    let pausedOnce = false;
+    const listener = await transport({ maxHeldBytes: 64 * 1024 }).listen({ host: '127.0.0.1', port: 0 }, spec, (conn) => {
+      first = record(conn, { frame: () => pausedOnce || ((pausedOnce = true), conn.pause()) });
+    });
+    cleanup.push(() => listener.close());
+    const raw = await rawClient(`ws://127.0.0.1:${(listener.address as { port: number }).port}/skein`);
+    cleanup.push(() => raw.ws.terminate());
+    // One message of 8 frames, ~64 KiB: read up to its first, where the conn pauses (the server's
+    // yield does so every 64 frames). Counted whole, the next message went over: 1013.
+    const body = new Uint8Array(8 * 1024 - 8);
+    raw.ws.send(Buffer.concat(Array.from({ length: 8 }, () => frame(body))));
+    raw.ws.send(frame(new Uint8Array(32 * 1024)));
+    // The server's answer to a ping sent after both: both have been read (held) by then.
+    const pong = new Promise<void>((resolve) => raw.ws.once('pong', () => resolve()));
+    raw.ws.ping();
+    await pong;
+    await until(() => first?.bodies.length === 1, 'the first frame');
+    expect(first!.isClosed).toBe(false);
+    first!.conn.resume();
+    await until(() => first!.bodies.length === 9, 'every frame, after the resume');
+    expect(first!.isClosed).toBe(false);
+    },
+  );
+
   it('drops a peer that pings and never reads, before the answers it leaves unread pass highWaterMark + maxHeldBytes', async () => {
     const s = await serve({ highWaterMark: 64 * 1024, maxHeldBytes: 64 * 1024 }, { echo: false });
     const raw = await rawClient(s.url());

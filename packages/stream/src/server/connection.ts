@@ -88,6 +88,11 @@ const READS_GOODBYE = 2048;
  * its turn; then reading goes on as maybeResume allows (not while congested, held at the cap, or closed).
  */
 const YIELDED = 4096;
+/**
+ * It gave up its yield in this turn (`overHeld`: a socket that cannot stop reading held too much
+ * meanwhile), and reads the rest of the turn without yielding again.
+ */
+const UNYIELDING = 8192;
 
 /** A connection's spec (ServerConn.refusingSpec): the kind's, and the connection whose refusals may end with a goodbye, as fields. */
 interface RefusingSpec extends FrameSpec {
@@ -400,7 +405,7 @@ export class ServerConn implements FrameHandlers, Responder, ExtensionsHost, Hel
     this.framesRead++;
     // Counted, not timed: no clock read per frame. The first of a turn is told the turn's end.
     if (this.turnFrames++ === 0) firstReadOfTurn(this);
-    else if (this.turnFrames >= FRAMES_PER_TURN) this.yieldTurn();
+    else if (this.turnFrames >= FRAMES_PER_TURN && !this.is(UNYIELDING)) this.yieldTurn();
     if (this.frameCheck !== undefined) this.checkWhole(this.frameCheck, bytes, start);
     const rawAction = u32(bytes, start + REQ_ACTION_AT);
     const isString = (rawAction & ACTION_STRING_BIT) !== 0;
@@ -778,7 +783,26 @@ export class ServerConn implements FrameHandlers, Responder, ExtensionsHost, Hel
   /** The turn is over (read-turns.ts): it counts afresh, and reads on if it yielded and nothing else holds it. */
   turnOver(): void {
     this.turnFrames = 0;
+    this.mark(UNYIELDING, false);
     if (!this.is(YIELDED)) return;
+    this.mark(YIELDED, false);
+    this.maybeResume();
+  }
+
+  /**
+   * FrameHandlers.overHeld: the socket reads on while paused (uWS), and what arrived meanwhile is
+   * over the transport's budget. A yield is given up (reading goes on now, and this turn yields no
+   * more): it only shares the event loop, and a peer pipelining its window did nothing wrong;
+   * dropped for it, a client's every call failed "may have run". A pause for backpressure (the
+   * cap, congestion) stays, and the transport drops the peer (1013): that bound on what a peer
+   * that keeps sending makes this side hold is unchanged. Fairness gives way only past that
+   * budget: the connection then reads all it holds and what arrives in the rest of this turn (as
+   * every connection did before yields); within the budget, a socket that cannot stop reading
+   * yields all the same (other connections and timers still run between its turns).
+   */
+  overHeld(): void {
+    if (!this.is(YIELDED)) return;
+    this.mark(UNYIELDING, true);
     this.mark(YIELDED, false);
     this.maybeResume();
   }
