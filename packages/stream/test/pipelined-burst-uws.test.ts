@@ -104,6 +104,38 @@ describe('a uWebSockets.js server and a raw peer', () => {
     expect(ranAtFirstTurn).toBeLessThanOrEqual(2 * FRAMES_PER_TURN);
   });
 
+  it('a peer sending faster than the yields read is never read to its end in one macrotask: a turn\'s frames more per message over the budget, dropped past twice it', async () => {
+    // Once, a yield gave way for the rest of the turn: such a peer had all it sent read in one
+    // macrotask, every turn (a review read 24,382 frames between two setImmediate ticks).
+    const BURST = 20_000;
+    let ran = 0;
+    // Handlers run since the last turn's end, and the most of them in one turn.
+    let sinceTurn = 0;
+    let mostInTurn = 0;
+    let ticking = true;
+    const tick = (): void => {
+      sinceTurn = 0;
+      if (ticking) setImmediate(tick);
+    };
+    setImmediate(tick);
+    cleanup.push(() => (ticking = false));
+    const { address } = await uwsServer({
+      echo: () => {
+        ran++;
+        mostInTurn = Math.max(mostInTurn, ++sinceTurn);
+        return new Uint8Array(0);
+      },
+    }, { maxInFlightPerConn: 2 * BURST });
+    const frames = [golden.helloRequestFull];
+    // ~800 KiB of ~40 B requests, in messages of 32 KiB: twelve times the budget, sent at once.
+    for (let seq = 1; seq <= BURST; seq++) frames.push(requestFrame('echo', seq, new Uint8Array(4)));
+    const peer = await rawPeer(address, frames);
+    let dropped: Error | undefined;
+    void peer.closed.then((err) => (dropped = err ?? new Error('closed')));
+    await waitFor(() => ran === BURST || dropped !== undefined, { what: 'the burst read, or its peer dropped' });
+    expect(mostInTurn).toBeLessThan(BURST / 4);
+  });
+
   it('drops a peer that keeps sending while paused at the in-flight cap, past maxHeldBytes, with 1013', async () => {
     const never = deferred<Uint8Array>();
     cleanup.push(() => never.resolve(new Uint8Array(0)));

@@ -249,7 +249,10 @@ export class MessageConn extends ConnLifecycle<FrameHandlers, Uint8Array> implem
     }
     const cost = data.length + HELD_MESSAGE_COST;
     // One message of maxHeldBytes is held whatever it costs besides: the slack is its own cost.
-    if (this.heldBytes + cost > this.options.maxHeldBytes + HELD_MESSAGE_COST && this.mustHold() && !this.readsOn()) return this.fail(this.overflow(cost));
+    // Over it, an owner paused only to yield reads on (`readsOn`), up to twice it: past that the
+    // peer sends faster than the yields let this side read, and is dropped as any other.
+    const max = this.options.maxHeldBytes + HELD_MESSAGE_COST;
+    if (this.heldBytes + cost > max && this.mustHold() && (this.heldBytes + cost > 2 * max || !this.readsOn())) return this.fail(this.overflow(cost));
     this.heldBytes += cost;
     this.received(data);
   }
@@ -355,8 +358,8 @@ export class MessageConn extends ConnLifecycle<FrameHandlers, Uint8Array> implem
   }
 
   /**
-   * Over maxHeldBytes: a bound owner paused only to yield the event loop gives way (`overHeld`),
-   * and then what is held and `data` are read now (`received` delivers at once when not paused).
+   * Over maxHeldBytes: a bound owner paused only to yield the event loop gives way (`overHeld`:
+   * one more turn's frames), and then what is held and `data` are read on from now.
    */
   private readsOn(): boolean {
     const h = this.handlers;

@@ -88,11 +88,6 @@ const READS_GOODBYE = 2048;
  * its turn; then reading goes on as maybeResume allows (not while congested, held at the cap, or closed).
  */
 const YIELDED = 4096;
-/**
- * It gave up its yield in this turn (`overHeld`: a socket that cannot stop reading held too much
- * meanwhile), and reads the rest of the turn without yielding again.
- */
-const UNYIELDING = 8192;
 
 /** A connection's spec (ServerConn.refusingSpec): the kind's, and the connection whose refusals may end with a goodbye, as fields. */
 interface RefusingSpec extends FrameSpec {
@@ -405,7 +400,7 @@ export class ServerConn implements FrameHandlers, Responder, ExtensionsHost, Hel
     this.framesRead++;
     // Counted, not timed: no clock read per frame. The first of a turn is told the turn's end.
     if (this.turnFrames++ === 0) firstReadOfTurn(this);
-    else if (this.turnFrames >= FRAMES_PER_TURN && !this.is(UNYIELDING)) this.yieldTurn();
+    else if (this.turnFrames >= FRAMES_PER_TURN) this.yieldTurn();
     if (this.frameCheck !== undefined) this.checkWhole(this.frameCheck, bytes, start);
     const rawAction = u32(bytes, start + REQ_ACTION_AT);
     const isString = (rawAction & ACTION_STRING_BIT) !== 0;
@@ -783,7 +778,6 @@ export class ServerConn implements FrameHandlers, Responder, ExtensionsHost, Hel
   /** The turn is over (read-turns.ts): it counts afresh, and reads on if it yielded and nothing else holds it. */
   turnOver(): void {
     this.turnFrames = 0;
-    this.mark(UNYIELDING, false);
     if (!this.is(YIELDED)) return;
     this.mark(YIELDED, false);
     this.maybeResume();
@@ -791,21 +785,22 @@ export class ServerConn implements FrameHandlers, Responder, ExtensionsHost, Hel
 
   /**
    * FrameHandlers.overHeld: the socket reads on while paused (uWS), and what arrived meanwhile is
-   * over the transport's budget. A yield is given up (reading goes on now, and this turn yields no
-   * more): it only shares the event loop, and a peer pipelining its window did nothing wrong;
-   * dropped for it, a client's every call failed "may have run". A pause for backpressure (the
-   * cap, congestion) stays, and the transport drops the peer (1013): that bound on what a peer
-   * that keeps sending makes this side hold is unchanged. Fairness gives way only past that
-   * budget: the connection then reads all it holds and what arrives in the rest of this turn (as
-   * every connection did before yields); within the budget, a socket that cannot stop reading
-   * yields all the same (other connections and timers still run between its turns).
+   * over the transport's budget. A yield gives way by one more turn's frames, read now: it only
+   * shares the event loop, and a peer pipelining its window did nothing wrong (dropped for it, a
+   * client's every call failed "may have run"). Not the rest of the turn: a peer that sends faster
+   * than that would have this connection read all it sends in one macrotask, every turn. Each
+   * arrival over the budget gives one more, and the transport drops a peer whose held bytes still
+   * reach twice the budget. A pause for backpressure (the cap, congestion) stays, and the transport
+   * drops the peer (1013): that bound on what a peer that keeps sending makes this side hold is unchanged.
    */
   overHeld(): void {
     if (!this.is(YIELDED)) return;
-    this.mark(UNYIELDING, true);
+    // 1, not 0: it is in this turn's list of readers already (read-turns.ts), once.
+    this.turnFrames = 1;
     this.mark(YIELDED, false);
     this.maybeResume();
   }
+
 
   private maybeResume(): void {
     if ((this.bits & (CLOSED | YIELDED)) !== 0 || this.conn.congested) return;
