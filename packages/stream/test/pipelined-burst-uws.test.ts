@@ -25,6 +25,8 @@ const cleanup = cleanups();
 const KiB = 1024;
 /** The server's cap, and so its maxHeldBytes: small, so the client's window of calls spans it. */
 const CAP = 64 * KiB;
+/** A client's window of calls: twice FRAMES_PER_TURN, so a yield leaves a turn's frames of it unread. */
+const WINDOW = 512;
 
 async function uwsServer(routes: Parameters<typeof createRouter>[0], opts: { maxInFlightPerConn?: number } = {}) {
   const server = new RpcServer({ dispatch: createRouter(routes), closeWaitMs: 0, ...opts });
@@ -54,20 +56,22 @@ const echo = { echo: () => new Uint8Array([1]) };
 describe('a uWebSockets.js server (it reads on while paused) and a client pipelining its window', () => {
   it('runs every call of a near-cap message of more than FRAMES_PER_TURN frames and the message after it', async () => {
     const { address } = await uwsServer(echo);
-    const stream = await clientOf(address);
-    // 128 calls of 600 B: one message of ~108 frames at the cap, then one of the other ~20.
-    // Before the fix: 64 ran, then 1013 "over maxHeldBytes" failed the other 64.
-    expect(await window(stream, 128, 600)).toEqual({ ran: 128 });
-    expect(await window(stream, 128, 600)).toEqual({ ran: 128 });
+    const stream = await clientOf(address, { window: WINDOW });
+    // 512 calls of 150 B: messages of ~340 frames at the cap, more than FRAMES_PER_TURN (256).
+    // Before the fix: a turn's frames ran, then 1013 "over maxHeldBytes" failed the rest.
+    expect(FRAMES_PER_TURN).toBeLessThan(340);
+    expect(await window(stream, WINDOW, 150)).toEqual({ ran: WINDOW });
+    expect(await window(stream, WINDOW, 150)).toEqual({ ran: WINDOW });
     expect(stream.state).toBe('open');
   });
 
   it('runs every call of a window sent in many small messages, the yield holding more than maxHeldBytes', async () => {
     const { address } = await uwsServer(echo);
-    // 128 calls of 2 KiB in messages of 16 KiB: the 64 the yield leaves unread hold ~130 KiB, twice the cap.
-    const stream = await clientOf(address, { transport: wsTransport({ maxBatchBytes: 16 * KiB }) });
-    expect(await window(stream, 128, 2 * KiB)).toEqual({ ran: 128 });
-    expect(await window(stream, 128, 2 * KiB)).toEqual({ ran: 128 });
+    // 1,024 calls of 1 KiB in messages of 16 KiB: what the yield leaves unread of a read holds
+    // hundreds of KiB, several times the cap.
+    const stream = await clientOf(address, { window: 1024, transport: wsTransport({ maxBatchBytes: 16 * KiB }) });
+    expect(await window(stream, 1024, KiB)).toEqual({ ran: 1024 });
+    expect(await window(stream, 1024, KiB)).toEqual({ ran: 1024 });
     expect(stream.state).toBe('open');
   });
 });

@@ -8,15 +8,16 @@ import { afterMacrotask } from '@skein/core';
  * reads more, where a full buffer pauses it (`congested`) instead of queueing replies to a peer
  * that never reads. Pings, cancels and stream credit count too: a flood of them stalls as well.
  *
- * 64, of 64 and 256 measured: its cost is lost in the noise of benchmarks/js-cost.js at 256 in
- * flight as 256's is (it yields every 64 frames there: four reads a turn instead of one), and it
- * bounds a flood four times tighter: a turn of one connection runs 64 handlers at most, and a peer
- * that never reads pins 64 replies past its full buffer (1,000 pipelined requests for 300 KB
- * replies pinned 282 MB before, 14 MB now; 1,000 handlers of 2 ms stalled the loop 2.1 s, now
- * ~0.3 s: a read in the poll phase and the resume in the check phase make two budgets between
- * timer phases). A Skein client's default window (128) is read in two turns.
+ * 256: a turn of one connection runs 256 handlers at most, and a peer that never reads pins 256
+ * replies past its full buffer, where before every frame of a read ran (1,000 pipelined requests
+ * for 300 KB replies pinned 282 MB; a budget of 64 pinned 14 MB). 64 bounded a flood four times
+ * tighter but cost a stream-heavy connection dearly: a read of 50 stream openings and their
+ * cancels took two turns, and between them 50 producers wrote up to their windows of items, which
+ * the client then read and dropped (packages/stream/test/abort-source.test.ts's storm of streams:
+ * 10.6 s with none, 32 s with 64, 11.8 s with 256). A Skein client's default window (128) is read
+ * in one turn; benchmarks/js-cost.js at 256 in flight yields about once a read.
  */
-export const FRAMES_PER_TURN = 64;
+export const FRAMES_PER_TURN = 256;
 
 /** What the turn's end calls back: a connection that read frames in it. */
 export interface TurnReader {
