@@ -504,7 +504,8 @@ describe('nothing stays hooked', () => {
     // Every one of them hooked it (18 600 calls and streams of the three carriers, 2 000 waiting, 2 000 reverse).
     expect(shared.hooked).toBeGreaterThanOrEqual(22_000);
     expect(shared.listening).toBe(0);
-  });
+    // A hang guard, not a speed test: millions of frames on a loaded 2-core CI machine (it timed out at 30 s there).
+  }, 90_000);
 
   it("to a plain request's connection, by the calls its handlers passed it on to: none once they settled", async () => {
     const gate = deferred<void>();

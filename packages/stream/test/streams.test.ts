@@ -50,7 +50,8 @@ describe('streams', () => {
     }
     expect(n).toBe(N);
     expect(readU32((await s.result).msg)).toBe(N);
-  });
+    // A hang guard, not a speed test: millions of frames on a loaded 2-core CI machine (it timed out at 30 s there).
+  }, 90_000);
 
   it('client streaming: the server reads every item, in order, until the client ends', async () => {
     const N = 50_000;
