@@ -12,7 +12,7 @@
 
 // ── What an application uses ─────────────────────────────────────────────────────────────
 export { tcpTransport } from './tcp-transport.js';
-export type { TcpTransportOptions } from './tcp-transport.js';
+export type { TcpTransportOptions } from './tcp-options.js';
 
 // ── What a transport author uses ─────────────────────────────────────────────────────────
 // This framing over a byte stream of their own: core's ByteConn, which they write over it.

@@ -1,5 +1,16 @@
-import { invalidArgument, isRuntime, refuseUnknownOptions, type Runtime } from '@skein/core';
-import type { TcpTransportOptions } from './tcp-transport.js';
+import { invalidArgument, isRuntime, refuseUnknownOptions, type Runtime, type TlsOptions } from '@skein/core';
+import type { ByteStreamFramingOptions } from './byte-stream-framing.js';
+
+/** tcpTransport's options: how its byte streams are framed (ByteStreamFramingOptions), and TLS. */
+export interface TcpTransportOptions extends ByteStreamFramingOptions {
+  /**
+   * TLS for every connection this transport makes and accepts (a `tls://` address asks for TLS
+   * too, with these options or, for a client, the runtime's default CAs). One shape on every
+   * runtime and transport: see core's TlsOptions and docs/tls.md. `reloadTls` swaps the
+   * certificate later.
+   */
+  tls?: TlsOptions;
+}
 
 /** Every knob of TcpTransportOptions, by name: what a plain-JS caller may pass (checked complete by the type). */
 export const TCP_OPTION_NAMES = Object.keys({

@@ -1,18 +1,7 @@
-import { CertificateExpiryWatch, addressFor, checkFrameSpec, formatAddress, type Address, type FrameConn, type FrameListener, type FrameSpec, type ReloadableTransport, type Runtime, type TlsOptions, type TransportConnectOptions, type TransportListenOptions } from '@skein/core';
-import { byteStreamFraming, type ByteStreamFramingOptions } from './byte-stream-framing.js';
+import { CertificateExpiryWatch, addressFor, checkFrameSpec, formatAddress, type Address, type FrameConn, type FrameListener, type FrameSpec, type ReloadableTransport, type Runtime, type TransportConnectOptions, type TransportListenOptions } from '@skein/core';
+import { byteStreamFraming } from './byte-stream-framing.js';
 import { TlsSettings } from './tls-settings.js';
-import { checkTcpTransportArgs } from './tcp-options.js';
-
-/** tcpTransport's options: how its byte streams are framed (ByteStreamFramingOptions), and TLS. */
-export interface TcpTransportOptions extends ByteStreamFramingOptions {
-  /**
-   * TLS for every connection this transport makes and accepts (a `tls://` address asks for TLS
-   * too, with these options or, for a client, the runtime's default CAs). One shape on every
-   * runtime and transport: see core's TlsOptions and docs/tls.md. `reloadTls` swaps the
-   * certificate later.
-   */
-  tls?: TlsOptions;
-}
+import { checkTcpTransportArgs, type TcpTransportOptions } from './tcp-options.js';
 
 /**
  * Frames over TCP or Unix sockets, on any runtime. `listen`'s accept callback must bind the
