@@ -2,7 +2,7 @@ import { CODE_INFO, EMPTY_BYTES, ErrorCode, FrameError, RpcError, takeBytes, typ
 import { ActionNames } from '../wire/action-names.js';
 import { actionName } from '../wire/error-detail.js';
 import { builtinErrorBytes, escapeCustomBytes, fittedDetail } from '../wire/error-strings.js';
-import { replyLimits, type ReplyLimits } from '../wire/limits.js';
+import { frameCapCutLimits, replyLimits, type ReplyLimits } from '../wire/limits.js';
 import { ACTION_LEN_MASK, ACTION_STRING_BIT, REQUEST_HEADER_LENGTH, RES_BLOB_LEN_AT, RES_FLAG_AT, RES_MSG_LEN_AT, RESPONSE_HEADER_LENGTH, SEQ_AT, putU32, u32, writeRequestHeader } from '../wire/protocol.js';
 import { ANSWER_FLAG_FIELD, REVERSE_ACTION_FIELD, REVERSE_ANSWER_ACTION, REVERSE_KIND, readReverseAnswer, reverseOfferEntry } from '../wire/reverse-calls.js';
 import type { HelloEntry } from '../wire/hello.js';
@@ -174,7 +174,7 @@ export class ReverseDispatch implements Responder {
   /** Words for an answer refused as over `peerLimits` (Responder's): the server's frame first, as that is what would have cost the connection. */
   overLimitsWords(msg: number, blob: number): string {
     const frame = REQUEST_HEADER_LENGTH + ANSWER_FLAG_FIELD + msg + blob;
-    if (frame > this.maxFrame && this.frameCapBinds()) {
+    if (frame > this.maxFrame && frameCapCutLimits(this.peerLimits)) {
       return `reverse answer frame of ${frame} bytes exceeds ${frameCapWords(`${this.link.remote}'s`, this.maxFrame, 'server')}`;
     }
     if (msg > this.peerLimits.maxMessage) return `reverse answer message of ${msg} bytes exceeds ${this.link.remote}'s limit of ${this.peerLimits.maxMessage}`;
@@ -187,18 +187,8 @@ export class ReverseDispatch implements Responder {
    */
   errorOverLimitsWords(bytes: number): string {
     const frame = REQUEST_HEADER_LENGTH + ANSWER_FLAG_FIELD + bytes;
-    if (frame > this.maxFrame && this.frameCapBinds()) return `reverse answer error frame of ${frame} bytes exceeds ${frameCapWords(`${this.link.remote}'s`, this.maxFrame, 'server')}`;
+    if (frame > this.maxFrame && frameCapCutLimits(this.peerLimits)) return `reverse answer error frame of ${frame} bytes exceeds ${frameCapWords(`${this.link.remote}'s`, this.maxFrame, 'server')}`;
     return `reverse answer error of ${bytes} bytes exceeds ${this.link.remote}'s limit of ${this.peerLimits.maxError} (its hello's answer)`;
-  }
-
-  /**
-   * The server's max_frame cut its limits (`fitLimits`): a frame over it is what they let through.
-   * A WebSocket server names its cap even where every answer its limits allow fits (it bounds a
-   * batch too): there a frame over it has a part over its limit, which the words name instead.
-   */
-  private frameCapBinds(): boolean {
-    const { maxMessage, maxBlob, maxBody } = this.peerLimits;
-    return (maxBody ?? Infinity) < maxMessage + maxBlob;
   }
 
   /** `peerLimits` from the answer's entry and the server's frame: an answer is a request frame, its header and flag byte before the body. */

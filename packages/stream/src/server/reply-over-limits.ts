@@ -1,4 +1,4 @@
-import type { ReplyLimits } from '../wire/limits.js';
+import { frameCapCutLimits, type ReplyLimits } from '../wire/limits.js';
 import { RESPONSE_HEADER_LENGTH } from '../wire/protocol.js';
 import { frameCapWords } from '../wire/frame-cap-words.js';
 
@@ -18,12 +18,7 @@ export function replyOverLimits(what: 'reply' | 'stream item' | 'error reply', m
   return `${what} blob of ${blob} bytes exceeds the client's limit of ${limits.maxBlob} (its limits.maxBlob)`;
 }
 
-/**
- * A frame over the client's max_frame where that cap is what the client's limits let through (it
- * cut them: `maxBody` under both limits' sum). A WebSocket client names its cap even where every
- * frame its limits allow fits (wire/frame-cap-named.ts: it bounds a batch of replies too); there a
- * frame over it always has a part over its limit, and that limit is the one to raise, not the cap.
- */
+/** A frame over the client's max_frame where that cap cut the client's limits (`frameCapCutLimits`): the cap is the one to raise. */
 export function overBindingFrameCap(frame: number, limits: ReplyLimits): boolean {
-  return limits.maxFrame !== undefined && frame > limits.maxFrame && (limits.maxBody ?? Infinity) < limits.maxMessage + limits.maxBlob;
+  return limits.maxFrame !== undefined && frame > limits.maxFrame && frameCapCutLimits(limits);
 }

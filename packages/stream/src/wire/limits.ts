@@ -64,3 +64,13 @@ export function replyLimits(maxMessage: number, maxBlob: number, maxFrame?: numb
   const limits = { maxMessage: m, maxBlob: b, maxError: Math.min(m, b), maxBody: Math.min(m + b, room) };
   return maxFrame === undefined ? limits : { ...limits, maxFrame };
 }
+
+/**
+ * Whether the peer's frame cap cut `limits` (`maxBody` under both limits' sum): then a frame over
+ * the cap is what the limits let through, and the words for it name the cap. A WebSocket side
+ * names its cap even where every frame its limits allow fits (it bounds a batch too,
+ * wire/frame-cap-named.ts): there a frame over it has a part over a limit, which the words name.
+ */
+export function frameCapCutLimits(limits: ReplyLimits): boolean {
+  return (limits.maxBody ?? Infinity) < limits.maxMessage + limits.maxBlob;
+}
