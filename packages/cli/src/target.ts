@@ -57,12 +57,7 @@ export function parseTarget(input: string, tlsFlags: TlsFlags = {}, timeoutMs?: 
   // Nothing would send them; said so, as for ws:// URLs, and not echoed (core's parseAddress
   // refuses them too, but its message, caught below, would become "not an address").
   if (hasUserInfo(text)) throw invalidArgument(`${shown(text)}: a user and password in the address are not sent; remove them (use ${FORMS})`);
-  let address: Address;
-  try {
-    address = parseAddress(text);
-  } catch {
-    throw invalidArgument(`not an address: ${shown(text)} (use ${FORMS})`);
-  }
+  const address = readAddress(text, 'not an address', `use ${FORMS}`);
   // One budget for TCP and TLS: the connect's `timeoutMs` (`--timeout`) counts through the
   // handshake, and the handshake's own bound is `--timeout` too, not core's 10 s default (which
   // cut a `--timeout 15000` handshake at 10 s); the connect takes the shorter of the two, so
@@ -96,14 +91,23 @@ function wsTarget(text: string, secure: boolean, tlsFlags: TlsFlags, timeoutMs: 
   // one (`/skein`); a path is dialled as written, `/` too; a query with no path has the path `/`
   // (`wss://h:1?token=…` dials `/?token=…`, RFC 3986 §6.2.3, as a browser dials it); no port is
   // 80 or 443 (a URL drops its scheme's own: `wss://h:443` has port '').
-  let address: Address;
-  try {
-    address = parseAddress(text);
-  } catch {
-    throw invalidArgument(`not a WebSocket URL: ${shown(text)} (want ${form})`);
-  }
+  const address = readAddress(text, 'not a WebSocket URL', `want ${form}`);
   const transport = wsTransport(secure ? { tls: tlsOptions(tlsFlags, timeoutMs) } : {});
   return { transport, address, kind: secure ? 'wss' : 'ws', text };
+}
+
+/**
+ * Core's reading of `text`, refused in the CLI's words (`not an address: "h:99999"`), with the
+ * forms the CLI takes. Core's own reason is kept where it says more than that (`port 99999 is not
+ * in 0..65535`); its generic one lists core's forms, which are not all the CLI's.
+ */
+function readAddress(text: string, refusal: string, forms: string): Address {
+  try {
+    return parseAddress(text);
+  } catch (e) {
+    const reason = e instanceof Error && !e.message.startsWith('not an address') ? `: ${e.message}` : '';
+    throw invalidArgument(`${refusal}: ${shown(text)}${reason} (${forms})`);
+  }
 }
 
 function unixPath(path: string, text: string): Address {

@@ -51,3 +51,12 @@ describe('a key and certificate mixed up in --cert, --key and --ca', () => {
     }
   });
 });
+
+// Core's reason was caught and replaced by "not an address", which did not say what was wrong.
+describe("core's own reason for an address it refuses", () => {
+  it.each(['127.0.0.1:99999', 'tcp://127.0.0.1:99999', 'tls://127.0.0.1:70000'])('%s names the port out of range (exit 2)', async (addr) => {
+    const r = await skein('ping', addr);
+    expect(r.stderr).toMatch(/^skein: not an address: "[^"]+": port \d+ is not in 0\.\.65535 \(use host:port, /);
+    expect(r.code).toBe(2);
+  });
+});
