@@ -1,6 +1,6 @@
 import { ErrorCode, RpcError, type Address, type FrameConn, type Transport } from '@skein/core';
 import { ClientStream, DEFAULT_LIMITS, responseFrameSpec } from '@skein/stream';
-import { otherTransportAddressProblems } from './other-transport-addresses.js';
+import { otherTransportAddressProblems, type OwnScheme } from './other-transport-addresses.js';
 
 /** A malformed address as a Transport takes it (an object), or as a user writes it (a string). */
 interface Bad {
@@ -43,10 +43,10 @@ type Outcome = { sync: boolean; conn?: FrameConn | ClientStream; error?: unknown
  * connection lifecycle"): a bad address rejects with RpcError(InvalidArgument), dialling nothing
  * — not the socket API's RangeError or TypeError, not Unreachable (a retry elsewhere would never
  * help), and never a throw before `connect` returns its promise. Nor may it dial an address
- * written for another transport (other-transport-addresses.ts). Each must settle within
+ * written for another transport (other-transport-addresses.ts; `own`: the transport's own scheme, where told). Each must settle within
  * `boundMs`; a connection any of them made is closed here.
  */
-export async function badAddressProblems(transport: Transport, at: Address, boundMs: number): Promise<string[]> {
+export async function badAddressProblems(transport: Transport, at: Address, boundMs: number, own?: OwnScheme): Promise<string[]> {
   const spec = responseFrameSpec(DEFAULT_LIMITS);
   const problems: string[] = [];
   for (const bad of badAddresses(at)) {
@@ -59,7 +59,7 @@ export async function badAddressProblems(transport: Transport, at: Address, boun
     const verdict = judge(o);
     if (verdict) problems.push(`${typeof bad.address === 'string' ? 'ClientStream.connect' : 'connect'}(${shown}), ${bad.what}, ${verdict}: reject with RpcError(InvalidArgument) (core's parseAddress(address) checks an Address object too), dialling nothing`);
   }
-  return [...problems, ...(await otherTransportAddressProblems(transport, at, boundMs))];
+  return [...problems, ...(await otherTransportAddressProblems(transport, at, boundMs, own))];
 }
 
 async function outcome(connect: () => Promise<FrameConn | ClientStream>): Promise<Outcome> {

@@ -1,4 +1,5 @@
 import { formatAddress, type Address, type FrameConn, type FrameListener, type FrameSpec, type Transport } from '@skein/core';
+import { ownListenerClosed } from './own-listener-closed.js';
 
 /**
  * The largest frame the check sends whole: above it (transport-tcp's default 256 MiB,
@@ -122,7 +123,7 @@ export async function maxFrameProblems(transport: Transport, at: Address, boundM
     client?.close();
     // A listener's close need not close what it accepted (the suite checks every close is reported).
     for (const conn of served.conns) conn.close();
-    await served.listener.close();
+    await ownListenerClosed(served.listener, where, boundMs);
   }
 }
 
@@ -166,6 +167,6 @@ export async function peerMaxFrameProblems(transport: Transport, at: Address, bo
     client?.close();
     // A listener's close need not close what it accepted (the suite checks every close is reported).
     for (const conn of served.conns) conn.close();
-    await served.listener.close();
+    await ownListenerClosed(served.listener, where, boundMs);
   }
 }

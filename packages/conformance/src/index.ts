@@ -6,6 +6,7 @@
 export { transportConformance } from './transport-conformance.js';
 export type { TransportUnderTest } from './transport-conformance.js';
 export type { ScenarioName } from './expected.js';
+export type { OwnScheme } from './other-transport-addresses.js';
 export { codecConformance } from './codec-conformance.js';
 export type { CodecExpectations, CodecUnderTest } from './codec-conformance.js';
 

@@ -1,8 +1,10 @@
-import { ErrorCode, RpcError, type Address, type FrameConn, type Transport } from '@skein/core';
+import { ErrorCode, RpcError, type Address, type AddressScheme, type FrameConn, type Transport } from '@skein/core';
 import { DEFAULT_LIMITS, responseFrameSpec } from '@skein/stream';
 
 /** An address written for the TCP transport or for a WebSocket one, at the same host and port. */
 interface Written {
+  /** The transport it names. */
+  readonly kind: AddressScheme;
   readonly scheme: string;
   readonly address: Address;
 }
@@ -17,25 +19,36 @@ function writtenForEach(at: Address): readonly [Written, Written] {
   const port = 'port' in at ? at.port : 1;
   const host = 'host' in at ? at.host : '127.0.0.1';
   return [
-    { scheme: 'tcp://', address: { host, port, scheme: 'tcp' } },
-    { scheme: at.tls ? 'wss://' : 'ws://', address: { host, port, scheme: 'ws', ...(at.tls && { tls: true }) } },
+    { kind: 'tcp', scheme: 'tcp://', address: { host, port, scheme: 'tcp' } },
+    { kind: 'ws', scheme: at.tls ? 'wss://' : 'ws://', address: { host, port, scheme: 'ws', ...(at.tls && { tls: true }) } },
   ];
 }
 
 /**
- * What `transport.connect` did wrong with addresses written for another transport, in words; []
- * when it refused one. The contract (docs/transports.md, "The connection lifecycle"): an address
- * whose scheme names another transport rejects with RpcError(InvalidArgument), dialling nothing
- * (core's `addressFor(kind, address, who)`). The kit does not know which kind `transport` is, so
- * it gives both, at its server's host and port: a transport that refuses neither dials another's
- * address as its own (a ws:// one as plain TCP, a tcp:// one as a WebSocket). A connection made
- * is closed here; each connect is bounded by `boundMs`.
+ * The scheme that names the transport under test (core's AddressScheme: `'tcp'`, `'ws'`), or
+ * `'none'` for a transport neither names (in-process, MessagePorts, a protocol of its own): every
+ * address written for the others must be refused. Left out, the kit does not know which kind the
+ * transport is, and asks only that one of `tcp://` and `ws://` be refused.
  */
-export async function otherTransportAddressProblems(transport: Transport, at: Address, boundMs: number): Promise<string[]> {
+export type OwnScheme = AddressScheme | 'none';
+
+/**
+ * What `transport.connect` did wrong with addresses written for another transport, in words; []
+ * when it refused them. The contract (docs/transports.md, "The connection lifecycle"): an address
+ * whose scheme names another transport rejects with RpcError(InvalidArgument), dialling nothing
+ * (core's `addressFor(kind, address, who)`). Told the transport's own scheme (`own`), the kit
+ * requires each other one refused; not told, it gives both, at its server's host and port, and
+ * requires one refused: a transport that refuses neither dials another's address as its own (a
+ * ws:// one as plain TCP, a tcp:// one as a WebSocket). A connection made is closed here; each
+ * connect is bounded by `boundMs`.
+ */
+export async function otherTransportAddressProblems(transport: Transport, at: Address, boundMs: number, own?: OwnScheme): Promise<string[]> {
   const spec = responseFrameSpec(DEFAULT_LIMITS);
+  const connect = (address: Address) => refusal(() => transport.connect(address, spec, { timeoutMs: boundMs }));
+  if (own !== undefined) return othersRefused(writtenForEach(at).filter((w) => w.kind !== own), connect, own);
   const seen: string[] = [];
   for (const { scheme, address } of writtenForEach(at)) {
-    const verdict = await refusal(() => transport.connect(address, spec, { timeoutMs: boundMs }));
+    const verdict = await connect(address);
     if (verdict === undefined) return [];
     seen.push(`${scheme} ${verdict}`);
   }
@@ -43,6 +56,22 @@ export async function otherTransportAddressProblems(transport: Transport, at: Ad
     `connect() of addresses written for each transport (Address.scheme 'tcp' and 'ws'), at the server's host and port, refused neither (${seen.join('; ')}): ` +
       "one names another transport: reject it with RpcError(InvalidArgument) (core's addressFor(kind, address, who)), dialling nothing",
   ];
+}
+
+/** Each of `others` (addresses written for a transport other than `own`) refused, in words. */
+async function othersRefused(others: readonly Written[], connect: (address: Address) => Promise<string | undefined>, own: OwnScheme): Promise<string[]> {
+  const problems: string[] = [];
+  for (const { scheme, address } of others) {
+    const verdict = await connect(address);
+    if (verdict === undefined) continue;
+    problems.push(
+      `connect() of a ${scheme} address, written for another transport (this one's own scheme: ${own === 'none' ? 'none' : `${own}://`}), at the server's host and port, ${verdict}: ` +
+        (own === 'none'
+          ? 'a transport of neither kind refuses any address with a scheme, with RpcError(InvalidArgument), dialling nothing'
+          : "reject it with RpcError(InvalidArgument) (core's addressFor(kind, address, who)), dialling nothing"),
+    );
+  }
+  return problems;
 }
 
 /** Undefined when the connect rejected with RpcError(InvalidArgument); else what it did instead. */

@@ -13,6 +13,7 @@ import { connectSignalProblems } from './connect-signal.js';
 import { connectTimeoutProblems } from './connect-timeout.js';
 import { watchConns } from './conn-watch.js';
 import { expected, type ScenarioName } from './expected.js';
+import type { OwnScheme } from './other-transport-addresses.js';
 import { maxFrameProblems, peerMaxFrameProblems } from './frame-bounds.js';
 import { halfCloseProblems } from './half-close.js';
 import { watchListenerLeaks } from './listener-leaks.js';
@@ -38,6 +39,14 @@ export interface TransportUnderTest {
    * which it fails.
    */
   readonly except?: readonly ScenarioName[];
+  /**
+   * The address scheme that names this transport (core's AddressScheme): `'tcp'` for one over
+   * TCP, `'ws'` for a WebSocket one, `'none'` for one neither names (in-process, MessagePorts, a
+   * protocol of its own), which must refuse both. Given, every address written for another
+   * transport must be refused with InvalidArgument; left out, the kit cannot tell which is this
+   * transport's own and asks only that one of `tcp://` and `ws://` be refused.
+   */
+  readonly scheme?: OwnScheme;
 }
 
 /** Generous bounds, only so that a bug fails a test instead of hanging the run. */
@@ -171,7 +180,7 @@ export function transportConformance(t: TransportUnderTest): void {
     }, TEST_MS);
 
     it("refuses a malformed address with InvalidArgument: an empty host, a port out of range, an unknown scheme, another transport's", async () => {
-      const problems = await bounded(badAddressProblems(t.transport, parseAddress(address), HANG_MS), SCENARIO_MS, () => hung('connecting to malformed addresses', conns.stuck()));
+      const problems = await bounded(badAddressProblems(t.transport, parseAddress(address), HANG_MS, t.scheme), SCENARIO_MS, () => hung('connecting to malformed addresses', conns.stuck()));
       expect(problems, 'a malformed address, or one written for another transport, not refused with RpcError(InvalidArgument)').toEqual([]);
     }, TEST_MS);
 

@@ -38,6 +38,20 @@ describe('the bad-address check', () => {
     }
   });
 
+  // Not told its scheme, the kit passes a transport that refuses either one: one of neither kind
+  // (in-process) that dials tcp:// as its own passed, and so did a ws one taken for TCP.
+  it("told the transport's own scheme, names each address written for another that it does not refuse", async () => {
+    const ws = wsTransport();
+    expect(await badAddressProblems(tcp, await serve(tcp), BOUND_MS, 'tcp')).toEqual([]);
+    expect(await badAddressProblems(ws, await serve(ws), BOUND_MS, 'ws')).toEqual([]);
+    expect(await badAddressProblems(tcp, await serve(tcp), BOUND_MS, 'none')).toEqual([
+      expect.stringMatching(/^connect\(\) of a tcp:\/\/ address, written for another transport \(this one's own scheme: none\), at the server's host and port, resolved with a connection: a transport of neither kind refuses any address with a scheme/),
+    ]);
+    expect(await badAddressProblems(ws, await serve(ws), BOUND_MS, 'tcp')).toEqual([
+      expect.stringMatching(/^connect\(\) of a ws:\/\/ address, written for another transport \(this one's own scheme: tcp:\/\/\), .*resolved with a connection: reject it with RpcError\(InvalidArgument\) \(core's addressFor/),
+    ]);
+  });
+
   it('names a connect that throws before returning its promise', async () => {
     const throwing: Transport = {
       ...tcp,

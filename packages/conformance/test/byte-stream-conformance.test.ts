@@ -4,4 +4,4 @@
 import { transportConformance } from '../src/index.js';
 import { h2Transport } from './h2-transport.js';
 
-transportConformance({ transport: h2Transport(), listenAddress: '127.0.0.1:0' });
+transportConformance({ transport: h2Transport(), listenAddress: '127.0.0.1:0', scheme: 'tcp' });

@@ -48,6 +48,21 @@ describe('the maxFrameBytes check', () => {
   });
 });
 
+describe('the frame-bound checks close their own listener', () => {
+  // A close that never resolves hung each check until the scenario's bound, which said only
+  // that no connection showed why; each now names the listener's close at its own bound.
+  const hanging = mutantTransport(wsTransport({ maxWsMessageBytes: CAP }), { listenerCloseHangs: true });
+  const named = /^the transport's FrameListener\.close\(\) of the kit's own listener at 127\.0\.0\.1:\d+ has not resolved 500 ms after it was called/;
+
+  it('naming a listener whose close never resolves (maxFrameBytes)', async () => {
+    await expect(maxFrameProblems(hanging, AT, 500)).rejects.toThrow(named);
+  });
+
+  it('naming a listener whose close never resolves (setPeerMaxFrameBytes)', async () => {
+    await expect(peerMaxFrameProblems(hanging, AT, 500)).rejects.toThrow(named);
+  });
+});
+
 describe('the setPeerMaxFrameBytes check', () => {
   for (const [name, t] of RIGHT) {
     it(`passes the ${name} transport`, async () => {

@@ -62,6 +62,8 @@ export interface Faults {
   listenerMaxFrameDiffers?: boolean;
   /** The client's `setPeerMaxFrameBytes` is there and does nothing: its messages are packed up to its own batch size. */
   ignoresPeerMaxFrame?: boolean;
+  /** The server's listener stops accepting at `close()`, and the promise it returns never resolves: a close that waits for something that never comes. */
+  listenerCloseHangs?: boolean;
 }
 
 /**
@@ -97,7 +99,7 @@ export function mutantTransport(inner: Transport, faults: Faults): Transport {
       if (faults.ignoresPeerMaxFrame) conn = override(conn, { setPeerMaxFrameBytes: () => {} });
       return conn;
     },
-    listen: async (address, spec, accept) => declaringMaxFrame(await inner.listen(address, serverSpec(spec), (conn) => {
+    listen: async (address, spec, accept) => closingAsFaulted(declaringMaxFrame(await inner.listen(address, serverSpec(spec), (conn) => {
         let c = faults.waitsForRejectedBody || faults.reservesClaimedBody ? override(conn, { setFrameSpec: (next: FrameSpec) => conn.setFrameSpec?.(serverSpec(next)) }) : conn;
         if (faults.reservesClaimedBody) c = releasingReservations(c);
         if (faults.serverCountsNothing) c = override(c, { receivedBytes: undefined, midFrame: undefined, receiving: undefined });
@@ -107,12 +109,16 @@ export function mutantTransport(inner: Transport, faults: Faults): Transport {
         if (faults.overstatesMaxFrame && conn.maxFrameBytes !== undefined) c = override(c, { maxFrameBytes: conn.maxFrameBytes + 1 });
         if (faults.acceptsLate) setTimeout(() => accept(c), LATE_MS);
         else accept(c);
-      })),
+      }))),
   };
   function declaringMaxFrame(l: FrameListener): FrameListener {
     if (l.maxFrameBytes === undefined) return l;
     const declared = faults.overstatesMaxFrame ? l.maxFrameBytes + 1 : faults.listenerMaxFrameDiffers ? l.maxFrameBytes * 2 : undefined;
     return declared === undefined ? l : { address: l.address, tls: l.tls, maxFrameBytes: declared, close: () => l.close() };
+  }
+  function closingAsFaulted(l: FrameListener): FrameListener {
+    if (!faults.listenerCloseHangs) return l;
+    return { address: l.address, tls: l.tls, maxFrameBytes: l.maxFrameBytes, close: () => l.close().then(() => new Promise<void>(() => {})) };
   }
   function serverSpec(spec: FrameSpec): FrameSpec {
     if (faults.waitsForRejectedBody) return waitingForBody(spec);

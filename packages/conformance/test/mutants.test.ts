@@ -50,6 +50,15 @@ describe('backpressure fails a transport that does not hold back', () => {
     );
   });
 
+  it('names the paused side too when the server answered everything: a pause() that stops delivery but not reading', () => {
+    // The facts as such a transport reports them (whether the server saw congestion a moment
+    // depends on socket buffers); the verdict must name the client's pause, not only `congested`.
+    const want = expected('backpressure', right, runtime.name);
+    expect(() => expectScenario('backpressure', { ...(want as object), paused: true, bounded: false }, want)).toThrow(
+      /bounded: false: .*the paused connection read on what kept arriving \(held, not delivered\): where the transport can stop reading, pause\(\) must/,
+    );
+  });
+
   it('fails one whose pause() does not stop reading: the server never stays held', async () => {
     const seen = await SCENARIOS.backpressure(await target({}, { ignoresPause: true }));
     expect(seen.deliveredWhilePaused).toBeGreaterThan(0);

@@ -4,4 +4,4 @@ import { runtime } from '@skein/runtime';
 import { tcpTransport } from '@skein/transport-tcp';
 import { transportConformance } from '../src/index.js';
 
-transportConformance({ transport: tcpTransport(runtime), listenAddress: '127.0.0.1:0' });
+transportConformance({ transport: tcpTransport(runtime), listenAddress: '127.0.0.1:0', scheme: 'tcp' });
