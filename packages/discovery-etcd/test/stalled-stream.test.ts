@@ -1,7 +1,7 @@
 import { etcdFollower, memoryLogger, processStopped, waitFor } from '@skein/test-utils';
 import { describe, expect, it } from 'vitest';
 import { EtcdDiscovery, EtcdRegistrar } from '../src/index.js';
-import { CHECK_EVERY_MS, WatchCheck, type WatchedView } from '../src/watch-check.js';
+import { WatchCheck, type WatchedView } from '../src/watch-check.js';
 import { etcdHeld, stopMember, threeMembersInOrder } from './harness.js';
 
 // Streams (a lease's keepalive stream, a watch) opened on a member of three that then stalls
@@ -13,6 +13,14 @@ import { etcdHeld, stopMember, threeMembersInOrder } from './harness.js';
 
 const file = threeMembersInOrder();
 const { cleanup, client } = file;
+
+/**
+ * The period of the watch checks below, not the default 3 s: a watch is found behind at its
+ * second check that disagrees with etcd, two periods after the change it missed at the least (a
+ * test waited 6 s of them). No change is made under a watched prefix before its member stalls,
+ * so no check can find a watch behind that is not: the verdict is the same at any period.
+ */
+const CHECK_MS = 300;
 
 /** A follower to stall, the other members' URLs, and a client of theirs only (its calls never meet the stall). */
 async function members() {
@@ -53,7 +61,7 @@ describe('streams on an etcd member that stalls', () => {
     const prefix = 'stalled-stream-watch/servers';
     const base = (await etcdHeld(stalled, admin)).watchers;
     const ids = new Set<string>();
-    const watch = new EtcdDiscovery({ client: client([...live, stalled.clientUrl]), prefix, backoff: { initialMs: 10, maxMs: 100 } }).watch((e) => void (e.kind === 'leave' ? ids.delete(e.entry.id) : ids.add(e.entry.id)));
+    const watch = new EtcdDiscovery({ client: client([...live, stalled.clientUrl]), prefix, backoff: { initialMs: 10, maxMs: 100 }, checkEveryMs: CHECK_MS }).watch((e) => void (e.kind === 'leave' ? ids.delete(e.entry.id) : ids.add(e.entry.id)));
     cleanup.push(() => watch.close());
     await watch.ready();
     await waitFor(async () => (await etcdHeld(stalled, admin)).watchers === base + 1, { what: 'the watch on the member to stall' });
@@ -104,7 +112,8 @@ describe('streams on an etcd member that stalls', () => {
     for (const name of Object.keys(views)) {
       const check = new WatchCheck({
         client: admin,
-        checkEveryMs: CHECK_EVERY_MS,
+        // The views are fixed: what each check finds does not depend on when it runs.
+        checkEveryMs: CHECK_MS,
         range: `check-${name}/`,
         view: () => {
           looked[name]!++;

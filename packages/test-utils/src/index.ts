@@ -29,7 +29,7 @@ export { randomPlain, pick, below } from './random-values.js';
 export type { Random, RandomValueOptions } from './random-values.js';
 export { sameValue, sameOutcome, expectSameBytes, outcome, hex, show } from './same-outcome.js';
 export type { Outcome, BytesCompared } from './same-outcome.js';
-export { fromHex, u32be } from './byte-literals.js';
+export { fromHex, joinBytes, joinedBytes, u32be } from './byte-literals.js';
 export { expectMessagesKeptAcrossChunks } from './encoder-chunks.js';
 export { libraryCodec } from './library-codec.js';
 export type { CodecLibrary } from './library-codec.js';
