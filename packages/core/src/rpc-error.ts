@@ -6,13 +6,13 @@ export interface RpcErrorOptions {
    * Overrides the code's default retry policy: an IO error before the write is `safe`, a peer's
    * Overloaded that came from its handler (not its own refusal) is `idempotent`.
    */
-  retry?: RetryPolicy;
+  retry?: RetryPolicy | undefined;
   /**
    * A downstream's error (see `RpcError.downstream`). Default: the `cause`'s, when it is an
    * RpcError: a copy made to add words (a stub naming its method, a failover counting its
    * tries) is still the downstream's. `false` makes a copy this process's own verdict.
    */
-  downstream?: boolean;
+  downstream?: boolean | undefined;
 }
 
 /** A built-in error: raised locally (timeouts, lost connections) or received from the peer. */

@@ -44,22 +44,22 @@ export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 
 export interface ConnectOptions {
   /** Fails with Unreachable when the connection is not up by then. Default 10 s. */
-  timeoutMs?: number;
+  timeoutMs?: number | undefined;
   /**
    * Gives the connect up when it aborts, wherever it is (TCP, the TLS handshake): it rejects with
    * RpcError(Cancelled) (core's `connectAborted`; Timeout when the signal's reason is a timeout,
    * `AbortSignal.timeout(ms)`) and closes what it opened. Aborted already, it
    * rejects before dialling; aborted once the connection is up, it changes nothing.
    */
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
   /** Disable Nagle's algorithm (TCP only). Default true. */
-  noDelay?: boolean;
+  noDelay?: boolean | undefined;
   /**
    * TLS on this connection (TCP, and Unix sockets where the runtime allows). The connect
    * resolves once the handshake is done and the server's certificate verified; a failed
    * handshake rejects with core's `tlsFailure` (Unauthenticated or Unreachable, saying why).
    */
-  tls?: TlsOptions;
+  tls?: TlsOptions | undefined;
 }
 
 export interface ListenOptions {
@@ -69,7 +69,7 @@ export interface ListenOptions {
    * no byte of it is delivered until the handshake is done and, with `requestCert`, the client
    * certificate verified. A failed or stalled handshake closes it with the reason.
    */
-  tls?: TlsOptions;
+  tls?: TlsOptions | undefined;
 }
 
 /** Callbacks a byte connection reports to. Bound once, right after connect or accept. */
@@ -96,7 +96,7 @@ export interface ByteConn {
    * (`requestCert`); on a connect, the server's. Undefined on plaintext, before the handshake,
    * or where the runtime cannot tell (Deno).
    */
-  readonly identity?: PeerIdentity;
+  readonly identity?: PeerIdentity | undefined;
   /** Binds the handlers; data that arrived before is delivered now. */
   bind(handlers: ByteHandlers): void;
   /**
@@ -108,7 +108,7 @@ export interface ByteConn {
    * Bytes the kernel has taken so far (FrameConn.sentBytes): only grows, and grows whenever the
    * peer's window lets bytes through. Optional: a runtime that cannot tell leaves it out.
    */
-  readonly sentBytes?: number;
+  readonly sentBytes?: number | undefined;
   /** Stops delivering data (the kernel buffer then fills and the peer slows down). */
   pause(): void;
   resume(): void;

@@ -16,31 +16,31 @@ export type Pem = string | Uint8Array;
  */
 export interface TlsOptions {
   /** Certificate chain, PEM, leaf first. Listen: required. Connect: presented to a server that asks (mTLS). */
-  cert?: Pem;
+  cert?: Pem | undefined;
   /** The private key of `cert`, PEM (unencrypted). */
-  key?: Pem;
+  key?: Pem | undefined;
   /**
    * CA certificates to verify the peer with, instead of the runtime's default roots. Listen:
    * the CAs a client certificate must chain to (needed for `requestCert`).
    */
-  ca?: Pem | readonly Pem[];
+  ca?: Pem | readonly Pem[] | undefined;
   /** Connect: the name the server's certificate must have, sent as SNI. Default: the address's host. */
-  servername?: string;
+  servername?: string | undefined;
   /** ALPN protocol id offered (connect) or chosen (listen). Default `skein`; false sends none. */
-  alpn?: string | false;
+  alpn?: string | false | undefined;
   /** Oldest TLS version accepted. Default `TLSv1.2`. */
-  minVersion?: 'TLSv1.2' | 'TLSv1.3';
+  minVersion?: 'TLSv1.2' | 'TLSv1.3' | undefined;
   /**
    * Listen: require a client certificate that chains to `ca` (mutual TLS). A client without one,
    * or with an expired or foreign one, is closed before any of its bytes are read; its verified
    * identity is then the connection's `identity`.
    */
-  requestCert?: boolean;
+  requestCert?: boolean | undefined;
   /**
    * A connection whose handshake is not done by then is closed (listen) or fails (connect).
    * Until then it counts as a connection (against a server's `maxConnections`). Default 10 s.
    */
-  handshakeTimeoutMs?: number;
+  handshakeTimeoutMs?: number | undefined;
   /**
    * Listen: a warning is logged (the server's logger) when the certificate served, at listen, at
    * a reload and daily after, expires within this long, or has expired or is not yet valid. It
@@ -48,7 +48,7 @@ export interface TlsOptions {
    * (`cert`, mTLS), through the client's logger, at its first connect and at most daily after
    * (servers decide). Default 14 days; 0 warns only of one expired or not yet valid.
    */
-  expiryWarningMs?: number;
+  expiryWarningMs?: number | undefined;
 }
 
 /** TlsOptions after defaults and checks: what a runtime reads. */

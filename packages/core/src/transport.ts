@@ -50,25 +50,25 @@ export interface TransportListenOptions {
    * expires soon, docs/tls.md): RpcServer passes its own logger. A transport with a logger of its
    * own uses it when this is not given.
    */
-  logger?: Logger;
+  logger?: Logger | undefined;
 }
 
 export interface TransportConnectOptions {
-  timeoutMs?: number;
+  timeoutMs?: number | undefined;
   /**
    * Gives the connect up when it aborts, wherever it is (TCP, a TLS handshake, a WebSocket
    * upgrade): it rejects with RpcError(Cancelled) (core's `connectAborted`; Timeout when the
    * signal's reason is a timeout, `AbortSignal.timeout(ms)`) and closes what it opened. Aborted already, it rejects before dialling; once the connection is up, it changes
    * nothing. A pool closing aborts its connects in progress with it.
    */
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
   /**
    * Where the connect logs what concerns the client rather than this connection (a TLS client
    * certificate that expires soon, docs/tls.md: once per certificate, not per connect):
    * ClientStream passes its own logger. A transport with a logger of its own uses it when this
    * is not given.
    */
-  logger?: Logger;
+  logger?: Logger | undefined;
 }
 
 export interface FrameSpec {
@@ -88,7 +88,7 @@ export interface FrameSpec {
    * requests and reads responses). A transport that must find frame boundaries in what it sends
    * — to split a batch into messages — uses it; without it, both directions share this spec.
    */
-  readonly outbound?: FrameSpec;
+  readonly outbound?: FrameSpec | undefined;
 }
 
 /**
@@ -124,14 +124,14 @@ export interface FrameHandlers extends LifecycleHandlers {
 export interface FrameConn {
   readonly remote: string;
   /** The TLS peer's verified identity (see ByteConn.identity); undefined on plaintext. */
-  readonly identity?: PeerIdentity;
+  readonly identity?: PeerIdentity | undefined;
   /**
    * True on an accepted connection whose `identity` may still come: its listener asks for client
    * certificates and hands connections over before their TLS handshake. A server can then tell a
    * peer known by its certificate only later (at the stream's hello); on any other connection,
    * what it knows at accept is all it will know of the certificate.
    */
-  readonly identityPending?: boolean;
+  readonly identityPending?: boolean | undefined;
   bind(handlers: FrameHandlers): void;
   /**
    * Queues part of a frame. Parts go out in order, batched: those written in one synchronous
@@ -158,14 +158,14 @@ export interface FrameConn {
    * WebSocket's) reports a message partly received where its library shows it, and may leave it
    * out where it cannot tell.
    */
-  readonly midFrame?: boolean;
+  readonly midFrame?: boolean | undefined;
   /**
    * True while part of a frame (of a WebSocket message) has arrived and the rest has not, whether
    * bytes of it still come or not; reading it changes nothing. The server's keepalive counts it
    * as hearing from the peer: the answer to its ping waits behind the frame, and a large one on
    * a slow link takes long. Optional: a transport that cannot tell leaves it out.
    */
-  readonly receiving?: boolean;
+  readonly receiving?: boolean | undefined;
   /**
    * Bytes of this connection the kernel has taken so far (what the peer's window let through): a
    * count that only grows, read on demand (nothing is counted per write where the runtime keeps
@@ -174,7 +174,7 @@ export interface FrameConn {
    * full send buffer answers no ping, and TCP never times it out). Optional: a transport that
    * cannot tell leaves it out (undefined), and no such check is made on it.
    */
-  readonly sentBytes?: number;
+  readonly sentBytes?: number | undefined;
   /**
    * Bytes of this connection received from the peer so far (counted as each chunk the transport
    * reads arrives, whole frames or not): a count that only grows, read on demand. A client's
@@ -185,7 +185,7 @@ export interface FrameConn {
    * Node's `ws` (its socket's `bytesRead`), not over the standard WebSocket (browsers, Bun, Deno)
    * nor uWebSockets.js.
    */
-  readonly receivedBytes?: number;
+  readonly receivedBytes?: number | undefined;
   /**
    * Cuts the frames received from now on by `spec` instead of the one the connection was made
    * with (its `headerLength` must be the same): a server that learns who the peer is holds it to
@@ -202,7 +202,7 @@ export interface FrameConn {
    * would allow more (kind 26's `max_frame`), so that a client refuses such a request unsent.
    * Optional: left out, the transport sets no such bound.
    */
-  readonly maxFrameBytes?: number;
+  readonly maxFrameBytes?: number | undefined;
   /**
    * The largest frame the peer's transport carries from this side (the peer's `maxFrameBytes`:
    * a client calls it with the `max_frame` its server's hello's answer names, kind 26's; a server
@@ -232,9 +232,9 @@ export interface FrameListener {
    * address asked for it (`address` names where it is bound, as asked, and so may not say).
    * Optional: left out, `address.tls` says. What a server's `listening` line reads.
    */
-  readonly tls?: boolean;
+  readonly tls?: boolean | undefined;
   /** The largest whole frame its connections carry (FrameConn.maxFrameBytes): RpcServer warns at listen of limits that allow more. Optional: no such bound. */
-  readonly maxFrameBytes?: number;
+  readonly maxFrameBytes?: number | undefined;
   close(): Promise<void>;
 }
 
