@@ -22,6 +22,14 @@ export interface MethodCallOptions {
   /** Small key/value entries the server reads as `ctx.metadata` (a bearer token, a trace context). */
   metadata?: Metadata;
   /**
+   * Unary calls: told the metadata the handler sent back (`ctx.setReplyMetadata`) once, as the
+   * server's answer comes, ok or error, before the call's promise settles: empty when it sent
+   * none, or the server does not send any (a razor v1 or older Skein server). Not told when the
+   * call fails on this side (a timeout, a cancel, a lost connection); a FailoverPool tells it for
+   * each attempt a server answered. A stream ignores it (its end carries none yet).
+   */
+  onReplyMetadata?: (metadata: Metadata) => void;
+  /**
    * For a ConnPool (as `route` is for pools): while it cannot reach its server, fail at once with
    * Unreachable (`retry: 'safe'`) instead of waiting out its connect budget. A FailoverPool
    * decides this per attempt itself; a ClientStream has no budget and ignores it.

@@ -192,6 +192,22 @@ export class CallContext implements FilterWatch, AbortSource {
     return this.req.metadata;
   }
 
+  /**
+   * Sets the entry `key` of the metadata sent back with this call's answer, ok or error (a
+   * session id, a rate-limit count, a server timing): the client reads it with the call option
+   * `onReplyMetadata` (docs/protocol.md, "Reply metadata"). A key set again takes the new value.
+   * Throws InvalidArgument for an
+   * entry no head carries (a key that is no string of 1 to 255 bytes, a value that is no string
+   * of at most 65,535), FrameTooLarge when the entries together would be over what the client
+   * reads (8 KiB, each entry counted 32 bytes besides its own, within its reply limits); that
+   * entry is then not kept. Dropped unsaid for a client whose hello did not agree it (a razor v1
+   * client, an older Skein one), in a WorkerPool's worker, and once the call is answered. A
+   * streaming method's end carries none: there it throws InvalidArgument.
+   */
+  setReplyMetadata(key: string, value: string): void {
+    this.req.setReplyMetadata(key, value);
+  }
+
   /** @internal The call ran past the server's handler timeout: abort it and answer Timeout. */
   timeOut(): void {
     const err = new RpcError(ErrorCode.Timeout, `${this.service}.${this.method} ran too long`);

@@ -153,6 +153,7 @@ function ownOptions(m: AnyMethod, timeoutMs: number | undefined, o: MethodCallOp
     attemptTimeoutMs: o.attemptTimeoutMs,
     metadata: o.metadata,
     failFast: o.failFast,
+    onReplyMetadata: o.onReplyMetadata,
   };
 }
 

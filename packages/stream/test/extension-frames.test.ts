@@ -25,11 +25,12 @@ describe('extension frames match the golden vectors', () => {
   it('the server accepts the default offer as the golden answer says', () => {
     const offer = golden.helloOfferFull;
     const outcome = answerHello(offer, 0, offer.length);
-    // But for the in-flight cap's entry (8 bytes), the goodbye's after it (4) and the request limits' (16), which the connection adds: the cap and the limits are its kind's (conn-hello.ts).
-    expect(outcome.answer).toEqual(golden.helloAnswerFull.subarray(20, golden.helloAnswerFull.length - 28));
+    // But for the in-flight cap's entry (8 bytes), the goodbye's after it (4), the request limits' (16) and reply metadata's (4), which the connection adds: the cap and the limits are its kind's (conn-hello.ts).
+    expect(outcome.answer).toEqual(golden.helloAnswerFull.subarray(20, golden.helloAnswerFull.length - 32));
     expect(outcome.readsCap).toBe(true);
     expect(outcome.goodbye).toBe(true);
     expect(outcome.readsLimits).toBe(true);
+    expect(outcome.replyMetadata).toBe(true);
     expect(outcome.agreed).toEqual({ cancel: true, maxHead: 8192, streams: { toServer: 1024 * 1024, toClient: 1024 * 1024 } });
   });
 

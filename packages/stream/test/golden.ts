@@ -34,20 +34,29 @@ export const golden = {
    * A Skein client's default offer: receive limits, then cancel (kind 2, empty), call heads
    * (kind 3, empty), streams (kind 4: its receive window per stream, 1 MiB), server pings
    * (kind 21, empty: it answers them), the in-flight cap (kind 24, empty: it keeps its window
-   * within it), the goodbye (kind 25, empty: it reads a draining server's last frame) and the
-   * server's request limits (kind 26, empty: it refuses a request over them unsent).
+   * within it), the goodbye (kind 25, empty: it reads a draining server's last frame), the
+   * server's request limits (kind 26, empty: it refuses a request over them unsent) and reply
+   * metadata (kind 27, empty: it reads reply heads).
    */
-  helloOfferFull: fromHex(`01 00  0100 0800 00000001 00000004  0200 0000  0300 0000  0400 0400 00001000  1500 0000  1800 0000  1900 0000  1a00 0000`),
+  helloOfferFull: fromHex(`01 00  0100 0800 00000001 00000004  0200 0000  0300 0000  0400 0400 00001000  1500 0000  1800 0000  1900 0000  1a00 0000  1b00 0000`),
   /** The request carrying it. */
-  helloRequestFull: fromHex(`254d 01 00 00ffff7f 0000000000000000 0000000000000000 2e000000 00000000
+  helloRequestFull: fromHex(`254d 01 00 00ffff7f 0000000000000000 0000000000000000 32000000 00000000
+    01 00  0100 0800 00000001 00000004  0200 0000  0300 0000  0400 0400 00001000  1500 0000  1800 0000  1900 0000  1a00 0000  1b00 0000`),
+  /** The same offer from a Skein client before reply metadata (no kind 27): it is sent none. */
+  helloRequestNoReplyMetadata: fromHex(`254d 01 00 00ffff7f 0000000000000000 0000000000000000 2e000000 00000000
     01 00  0100 0800 00000001 00000004  0200 0000  0300 0000  0400 0400 00001000  1500 0000  1800 0000  1900 0000  1a00 0000`),
   /**
    * A server's answer to it with the defaults: limits, cancel, call heads up to 8 KiB, streams
    * with a 1 MiB window, server pings, its cap of 1024 calls at once on the connection, the
-   * goodbye, and the requests it reads (message 16 MiB, blob 64 MiB, action 1 KiB).
+   * goodbye, the requests it reads (message 16 MiB, blob 64 MiB, action 1 KiB), and reply metadata.
    */
-  helloAnswerFull: fromHex(`254d 01 00 42000000 0000000000000000 00000000
+  helloAnswerFull: fromHex(`254d 01 00 46000000 0000000000000000 00000000
+    01 01  0100 0800 00000001 00000004  0200 0000  0300 0400 00200000  0400 0400 00001000  1500 0000  1800 0400 00040000  1900 0000  1a00 0c00 00000001 00000004 00040000  1b00 0000`),
+  /** The answer to `helloRequestNoReplyMetadata`: `helloAnswerFull` without kind 27. */
+  helloAnswerNoReplyMetadata: fromHex(`254d 01 00 42000000 0000000000000000 00000000
     01 01  0100 0800 00000001 00000004  0200 0000  0300 0400 00200000  0400 0400 00001000  1500 0000  1800 0400 00040000  1900 0000  1a00 0c00 00000001 00000004 00040000`),
+  /** Reply metadata for seq 1: flag 0x1e, a call head as msg (no deadline; `k` = `v`), no blob; its call's answer follows. */
+  replyMetadata: fromHex(`254d 01 1e 09000000 0100000000000000 00000000  ffffffff 01 6b 0100 76`),
   /** The offer of limits and the in-flight cap alone (kind 24, empty), and a server's answer with `maxInFlightPerConn` 8. */
   helloRequestCap: fromHex(`254d 01 00 00ffff7f 0000000000000000 0000000000000000 12000000 00000000
     01 00  0100 0800 00000001 00000004  1800 0000`),

@@ -34,7 +34,8 @@ function tinyEntries(n: number): Metadata {
 describe('call heads of many tiny entries', () => {
   async function openStreams(metadata: Metadata) {
     const opened: ServerRequest[] = [];
-    const s = await startServer({ 1: (req) => (opened.push(req), new Promise(() => {})), echo: (req) => void req.reply(req.msg) }, { closeWaitMs: 0 });
+    // Every stream's window fits the connection's budget: heads are what is measured here, not windows.
+    const s = await startServer({ 1: (req) => (opened.push(req), new Promise(() => {})), echo: (req) => void req.reply(req.msg) }, { closeWaitMs: 0, streamWindowBytes: 64 * 1024 });
     cleanup.push(() => s.server.close());
     const peer = await rawConnect(s.address);
     cleanup.push(() => peer.destroy());

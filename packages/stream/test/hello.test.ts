@@ -236,7 +236,7 @@ describe('a Skein client', () => {
     cleanup.push(() => client.close());
     expect(readU32((await client.call(7, u32(3))).msg)).toBe(3);
     expect(client.hello.dialect).toBe('agreed');
-    expect(client.hello.accepted).toEqual([1, 2, 3, 4, 21, 24, 25, 26]);
+    expect(client.hello.accepted).toEqual([1, 2, 3, 4, 21, 24, 25, 26, 27]);
     expect(client.hello.agreed).toEqual({ cancel: true, maxHead: 8192, streams: { toServer: 1024 * 1024, toClient: 1024 * 1024 } });
   });
 

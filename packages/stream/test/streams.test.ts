@@ -384,8 +384,8 @@ describe('a client that claims a window larger than it reads', () => {
     peer = rawPeer(s.address, cleanup);
     // The default hello, but for its streams window: 0xffffffff.
     const hello = golden.helloRequestFull.slice();
-    // The window is the streams entry's value, last but for the server-pings, in-flight cap, goodbye and request-limits entries (4 bytes each).
-    hello.set(fromHex('ffffffff'), hello.length - 20);
+    // The window is the streams entry's value, last but for the server-pings, in-flight cap, goodbye, request-limits and reply-metadata entries (4 bytes each).
+    hello.set(fromHex('ffffffff'), hello.length - 24);
     const open = fromHex(`254d 01 00 03ffff7f 0100000000000000 0000000000000000 04000000 00000000 ffffffff`);
     const request = fromHex(`254d 01 00 04000080 0100000000000000 0000000000000000 00000000 00000000 66656564`);
     peer.send(new Uint8Array([...hello, ...open, ...request]));
@@ -404,8 +404,8 @@ describe('a server that claims a window larger than it reads', () => {
     const { golden } = await import('./golden.js');
     // The default answer, but for its streams window: 0xffffffff. Then it only reads.
     const answer = golden.helloAnswerFull.slice();
-    // The streams entry's value, last but for the server-pings (4 bytes), in-flight cap (8), goodbye (4) and request-limits (16) entries.
-    answer.set(fromHex('ffffffff'), answer.length - 36);
+    // The streams entry's value, last but for the server-pings (4 bytes), in-flight cap (8), goodbye (4), request-limits (16) and reply-metadata (4) entries.
+    answer.set(fromHex('ffffffff'), answer.length - 40);
     let read = 0;
     const server = net.createServer((sock) => {
       sock.once('data', () => sock.write(answer));

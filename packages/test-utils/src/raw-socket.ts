@@ -21,10 +21,14 @@ export interface RawSocket {
   destroy(): void;
 }
 
-/** Connects to `host:port`; resolves once connected. */
-export function rawConnect(address: string): Promise<RawSocket> {
+/**
+ * Connects to `host:port`; resolves once connected. `from`: the local address to connect from
+ * (and port, to be told apart by it), to play another host (Linux loopback has all of 127/8:
+ * `{ localAddress: '127.0.0.2' }`).
+ */
+export function rawConnect(address: string, from: { localAddress?: string; localPort?: number } = {}): Promise<RawSocket> {
   const i = address.lastIndexOf(':');
-  const socket = net.connect({ host: address.slice(0, i), port: Number(address.slice(i + 1)), allowHalfOpen: true });
+  const socket = net.connect({ host: address.slice(0, i), port: Number(address.slice(i + 1)), allowHalfOpen: true, ...from });
   const chunks: Buffer[] = [];
   let peerClosed = false;
   let resolveClose!: (how: PeerClose) => void;

@@ -38,6 +38,16 @@ export interface CallOptions {
    * razor v1 peer gets the plain call without them); at most 8 KiB encoded by default.
    */
   metadata?: Metadata;
+  /**
+   * Told the metadata the server sent back with its answer (docs/protocol.md, "Reply metadata";
+   * a handler's `req.setReplyMetadata`, `ctx.setReplyMetadata` in @skein/api), once, as that
+   * answer comes (ok or an error the server sent), before the call settles: empty when it sent
+   * none, and from a server whose hello did not agree it (a razor v1 or older Skein server).
+   * Not told when the call fails on this side (a timeout, a cancel, a lost connection). Calls
+   * only: a stream's end carries none yet. A FailoverPool tells it for each attempt a server
+   * answered (an attempt that failed over too). A callback that throws is logged; the call settles all the same.
+   */
+  onReplyMetadata?: (metadata: Metadata) => void;
   /** The key the 'hash' strategy or a picker function picks a server by (FailoverPool), or a cluster's route function picks a member by. */
   route?: string;
   /** The method may run twice: it may then be retried after a timeout or a lost connection (FailoverPool). */

@@ -1,6 +1,7 @@
 import { EMPTY_BYTES, ErrorCode, RpcError, fromDownstream, isTimeoutReason, signalTimedOut, type RemoteError } from '@skein/core';
 import type { Waiter } from '../internals/waiting-line.js';
 import { notifyGuarded, type CallbackHost } from '../internals/notify-guarded.js';
+import { NO_METADATA, type Metadata } from '../wire/call-head.js';
 
 /** A successful reply: the structured message and the blob, either may be empty. */
 export interface Reply {
@@ -37,6 +38,10 @@ export class Call implements Waiter {
   acceptedAt = 0;
   /** Waiting, counted in the window, for the hello's answer before its head may go. */
   held = false;
+  /** Its caller reads the reply's metadata (`CallOptions.onReplyMetadata`): told as the server's answer comes. */
+  onReplyMetadata: ((metadata: Metadata) => void) | undefined = undefined;
+  /** The reply head that came before the answer (wire/reply-metadata.ts), read only for a call with `onReplyMetadata`. */
+  replyMetadata: Metadata | undefined = undefined;
 
   constructor(
     /** The action as its caller named it: what a callback that throws is logged with. */
@@ -58,6 +63,16 @@ export class Call implements Waiter {
   dropPayload(): void {
     this.msg = this.blob = EMPTY_BYTES;
     this.head = undefined;
+  }
+
+  /**
+   * The server's answer came: its caller's `onReplyMetadata` is told the metadata that came with
+   * it (empty when none did), before the call settles. Guarded as the call's own callback is.
+   */
+  tellReplyMetadata(host: CallbackHost): void {
+    const md = this.replyMetadata ?? NO_METADATA;
+    this.replyMetadata = undefined;
+    notifyGuarded(host.logger, host.remote, this.name, this.onReplyMetadata!, md, undefined, "a call's onReplyMetadata threw: its call settles as answered, the connection goes on");
   }
 
   /**

@@ -54,6 +54,8 @@ import { ClientHello, type PeerDialect } from './hello.js';
 import { HELLO_SEQ } from '../wire/hello.js';
 import { SERVER_PING_FLAG, SERVER_PINGS_KIND, SERVER_PONG_FRAME } from '../wire/server-pings.js';
 import { GOODBYE_FLAG, GOODBYE_KIND } from '../wire/goodbye.js';
+import { REPLY_METADATA_FLAG } from '../wire/reply-metadata.js';
+import { readReplyMetadata } from './reply-metadata-read.js';
 import { brokeProtocol, frameAfterGoodbye, notAgreed } from './broken-control-frames.js';
 import { CANCEL_ACTION, HEAD_ACTION, OPEN_ACTION } from '../wire/extension-frames.js';
 import { CallHeadError, encodeCallHead, wireRemaining } from '../wire/call-head.js';
@@ -196,6 +198,14 @@ export class ClientStream implements StreamCaller {
     this.pace = new TickClock(clock, settings.tickMs, settings.timeoutMs, (now) => this.tick(now));
     this.deadlines = new DeadlineWheel(this.pace.finest);
     this.keepalive = new Keepalive(settings.keepaliveMs, settings.keepaliveTimeoutMs, clock, logger, this.keepaliveLink());
+    // First on the wire, unanswered yet when the first call follows: it costs no round trip.
+    this.serving = settings.serve && new ReverseDispatch(this.reverseLink(transportName), settings.serve, settings.limits.maxAction, logger, clock);
+    this.hello = new ClientHello(settings.limits, settings.streamWindowBytes, credentials !== undefined, this.serving ? this.serving.offers : [], conn.maxFrameBytes, conn.setPeerMaxFrameBytes !== undefined);
+    this.streaming = new ConnStreams(this.streamsHost(), conn, settings.limits, settings.streamWindowBytes, this.streams, this.opening);
+    // Bound once the stream is whole: a connection closed already (a uWS server at a cap refuses
+    // after the upgrade, and its close may come as the handlers are bound) shuts the stream down
+    // at once, which reaches every part of it; half made, that threw a TypeError out of connect
+    // and left its ticker running.
     conn.bind({
       frame: (bytes, start, end) => this.onFrame(bytes, start, end),
       drain: () => {
@@ -204,10 +214,6 @@ export class ClientStream implements StreamCaller {
       },
       close: (err) => this.onClosed(err),
     });
-    // First on the wire, unanswered yet when the first call follows: it costs no round trip.
-    this.serving = settings.serve && new ReverseDispatch(this.reverseLink(transportName), settings.serve, settings.limits.maxAction, logger, clock);
-    this.hello = new ClientHello(settings.limits, settings.streamWindowBytes, credentials !== undefined, this.serving ? this.serving.offers : [], conn.maxFrameBytes, conn.setPeerMaxFrameBytes !== undefined);
-    this.streaming = new ConnStreams(this.streamsHost(), conn, settings.limits, settings.streamWindowBytes, this.streams, this.opening);
     this.preAnswerRoom = preAnswerRoomFor(this.hello.request, conn.setPeerMaxFrameBytes !== undefined);
     // First: from here a frame is held to the server's cap alone (`frameOver`), and what waits for
     // the answer of a server that refused the connection goes nowhere. (One waiter for both: a
@@ -399,6 +405,7 @@ export class ClientStream implements StreamCaller {
     let timeoutMs: number;
     try {
       wireAction = this.checkCall(action, msg, blob);
+      if (opts.onReplyMetadata !== undefined && typeof opts.onReplyMetadata !== 'function') throw invalidArgument('onReplyMetadata must be a function');
       // A pool's bound is what is left of its deadline by the clock: whole ms, as callTimeout's.
       timeoutMs = boundMs !== undefined ? Math.ceil(boundMs) : callTimeout(opts.timeoutMs, this.defaultTimeoutMs);
     } catch (err) {
@@ -418,6 +425,7 @@ export class ClientStream implements StreamCaller {
       return this.refuse(action, notify, new RpcError(ErrorCode.Overloaded, `more than ${this.throttler.maxQueued} calls waiting on ${this.remote}`));
     }
     const call = new Call(action, wireAction, msg, blob, timeoutMs, notify);
+    if (opts.onReplyMetadata !== undefined) call.onReplyMetadata = opts.onReplyMetadata;
     // Before the head notes `acceptedAt`: a finer pace counts the idle time since the last tick
     // into `elapsed`, which is not the call's and must not be taken off the time its head sends.
     call.deadline = this.pace.deadline(timeoutMs);
@@ -934,7 +942,11 @@ export class ClientStream implements StreamCaller {
     const call = this.pending.get(seq);
     if (!call) return this.noCall(seq, bytes, start, end);
     // Checked while the call is still pending, so that the close this causes fails it too.
-    if (bytes[start + RES_FLAG_AT]! > ResponseFlag.ErrorString) throw unknownAnswerFlag(seq, bytes[start + RES_FLAG_AT]!);
+    if (bytes[start + RES_FLAG_AT]! > ResponseFlag.ErrorString) {
+      // A reply head: its answer follows, the call stays pending for it.
+      if (bytes[start + RES_FLAG_AT] === REPLY_METADATA_FLAG) return readReplyMetadata(call, this.hello.replyMetadataMax, bytes, start, end);
+      throw unknownAnswerFlag(seq, bytes[start + RES_FLAG_AT]!);
+    }
     this.pending.delete(seq);
     this.deadlines.remove(call);
     this.throttler.inFlight--;
@@ -974,7 +986,10 @@ export class ClientStream implements StreamCaller {
       err = e instanceof RpcError ? e : new RemoteError(e);
     }
     // A call's callback is its caller's: guarded, as a throw here would close the connection under every other call.
-    if (to instanceof Call) to.finish(err, reply, this.callbacks);
+    if (to instanceof Call) {
+      if (to.onReplyMetadata !== undefined) to.tellReplyMetadata(this.callbacks);
+      to.finish(err, reply, this.callbacks);
+    }
     else to.finish(err, reply);
   }
 

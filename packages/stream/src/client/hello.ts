@@ -11,6 +11,7 @@ import { frameCapWords } from '../wire/frame-cap-words.js';
 import { REQUEST_LIMITS_KIND, REQUEST_LIMITS_OFFER, readRequestLimits, type RequestLimits } from '../wire/request-limits.js';
 import { describeHeadOver, headOver } from '../wire/head-size.js';
 import { frameCapToName } from '../wire/frame-cap-named.js';
+import { REPLY_METADATA_ENTRY, REPLY_METADATA_KIND, replyMetadataBound } from '../wire/reply-metadata.js';
 import {
   HELLO_ACTION,
   REQUEST_HEADER_LENGTH,
@@ -76,6 +77,13 @@ export class ClientHello {
    * clients' cap that is no peer), which it ends: why, for the stream to close with.
    */
   refusal: RpcError | undefined = undefined;
+  /**
+   * The largest reply head (wire/reply-metadata.ts) the server may send, counted as a call head
+   * is, once its answer agreed reply metadata (kind 27); 0 before, and from a server that did not.
+   */
+  replyMetadataMax = 0;
+  /** What `replyMetadataMax` becomes if the answer agrees: the bound of the receive limits the offer names. */
+  private readonly replyMetadataOffered: number = 0;
   /** Told once when the dialect is known. */
   private waiters: (() => void)[] = [];
 
@@ -98,7 +106,9 @@ export class ClientHello {
       return;
     }
     this.dialect = 'pending';
-    this.request = helloRequest(limits, streamWindowBytes, offerAuth, extra, maxFrameBytes, packs);
+    const offered = receiveLimits(limits, replyFrameBound(limits, maxFrameBytes, packs));
+    this.replyMetadataOffered = replyMetadataBound(offered[0]);
+    this.request = helloRequest(offered, offerAuth, extra, streamWindowBytes);
   }
 
   /**
@@ -187,6 +197,7 @@ export class ClientHello {
       this.maxInFlight = cap === undefined ? undefined : readInFlightCap(cap);
       const limits = findEntry(hello, REQUEST_LIMITS_KIND);
       this.serverLimits = limits === undefined ? undefined : readRequestLimits(limits);
+      this.replyMetadataMax = findEntry(hello, REPLY_METADATA_KIND) === undefined ? 0 : this.replyMetadataOffered;
     } catch (err) {
       if (err instanceof HelloError) return;
       throw err;
@@ -242,9 +253,9 @@ function receiveLimits(limits: Limits, maxFrame: number | undefined): [number, n
   return [Math.min(limits.maxMessage, room), Math.min(limits.maxBlob, room), maxFrame];
 }
 
-function helloRequest(limits: Limits, streamWindowBytes: number, offerAuth: boolean, extra: readonly HelloEntry[], maxFrameBytes: number | undefined, packs: boolean): Uint8Array {
+function helloRequest(offered: [number, number, number | undefined], offerAuth: boolean, extra: readonly HelloEntry[], streamWindowBytes: number): Uint8Array {
   const entries = [
-    receiveLimitsEntry(...receiveLimits(limits, replyFrameBound(limits, maxFrameBytes, packs))),
+    receiveLimitsEntry(...offered),
     u32Entry(HelloKind.Cancel),
     u32Entry(HelloKind.CallHead),
     u32Entry(HelloKind.Streams, streamWindowBytes),
@@ -256,6 +267,8 @@ function helloRequest(limits: Limits, streamWindowBytes: number, offerAuth: bool
     GOODBYE_ENTRY,
     // Every client that sends a hello refuses, unsent, a request over the server's limits (ClientStream.checkCall).
     REQUEST_LIMITS_OFFER,
+    // Every client that sends a hello reads reply metadata (ClientStream.onFrame), whether its calls ask for it or not.
+    REPLY_METADATA_ENTRY,
   ];
   if (offerAuth) entries.push(AUTH_ENTRY);
   entries.push(...extra);

@@ -1,5 +1,5 @@
 import { invalidArgument, refuseRenamed, type Address, type Clock, type Logger, type Transport } from '@skein/core';
-import { nonNegative, positive, positiveInteger, timerMs } from '../internals/checks.js';
+import { helloU32, nonNegative, positive, positiveInteger, timerMs } from '../internals/checks.js';
 import { resolveLimits, type Limits } from '../wire/limits.js';
 import { checkCredentials, type Credentials } from './credentials.js';
 import { sendsHello } from './hello.js';
@@ -7,12 +7,6 @@ import { DEFAULT_STREAM_WINDOW } from '../wire/agreed.js';
 import { DEFAULT_MAX_HEAD } from '../wire/call-head.js';
 import type { Dispatch } from '../server/dispatch.js';
 import type { ServeSettings } from './reverse-dispatch.js';
-
-/** A window told in the hello (a stream's bytes, or reverse calls): a positive integer that fits its u32. */
-function helloU32(n: number, name: string): number {
-  if (!(Number.isInteger(n) && n > 0 && n <= 0xffff_ffff)) throw invalidArgument(`${name} must be an integer in 1..${0xffff_ffff}, got ${n}`);
-  return n;
-}
 
 export interface ClientStreamOptions {
   transport: Transport;

@@ -18,6 +18,12 @@ export function positiveInteger(n: number, name: string): number {
   return n;
 }
 
+/** A window told in the hello (a stream's bytes, or reverse calls): a positive integer that fits its u32. */
+export function helloU32(n: number, name: string): number {
+  if (!(Number.isInteger(n) && n > 0 && n <= 0xffff_ffff)) throw invalidArgument(`${name} must be an integer in 1..${0xffff_ffff}, got ${n}`);
+  return n;
+}
+
 /** A timer's period or delay, in ms: at least 1, and at most core's MAX_TIMER_MS (past it timers fire at once). */
 export function timerMs(n: number, name: string): number {
   if (!(typeof n === 'number' && n >= 1 && n <= MAX_TIMER_MS)) throw invalidArgument(`${name} must be a number of ms in 1..${MAX_TIMER_MS}, got ${n}`);

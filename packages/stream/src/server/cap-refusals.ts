@@ -7,7 +7,13 @@ import type { KindCap } from './conn-census.js';
 export type Cap = KindCap | 'maxConnections';
 
 /** Who a cap refuses: the server's own cap, any connection; a kind's, one of that kind. */
-const WHO: Record<Cap, string> = { maxConnections: 'connection', 'clients.maxConnections': 'client', 'peers.maxConnections': 'peer' };
+const WHO: Record<Cap, string> = {
+  maxConnections: 'connection',
+  'clients.maxConnections': 'client',
+  'peers.maxConnections': 'peer',
+  'clients.maxConnectionsPerAddress': 'client',
+  'peers.maxConnectionsPerAddress': 'peer',
+};
 
 /**
  * Why a connection refused at a cap, at accept, is closed (rpc-server.ts `refuse`): the words
@@ -30,4 +36,6 @@ export const CAP_REFUSALS: Readonly<Record<Cap, Uint8Array>> = {
   maxConnections: refusal('maxConnections'),
   'clients.maxConnections': refusal('clients.maxConnections'),
   'peers.maxConnections': refusal('peers.maxConnections'),
+  'clients.maxConnectionsPerAddress': refusal('clients.maxConnectionsPerAddress'),
+  'peers.maxConnectionsPerAddress': refusal('peers.maxConnectionsPerAddress'),
 };

@@ -8,6 +8,7 @@ import { CallControl, type ControlOwner } from './call-control.js';
 import { RequestStream, type StreamHost } from './request-stream.js';
 import type { RecentStrings } from '../wire/recent-strings.js';
 import { DrainWaiters } from '../internals/drain-waiters.js';
+import { StreamBudget } from './stream-budget.js';
 import type { ServerRequest } from './request.js';
 import { SeqTable } from '../internals/seq-table.js';
 
@@ -23,6 +24,8 @@ export interface ExtensionsHost extends StreamHost {
    * (`release`), and a call at a time would leave the next head nothing to compare with.
    */
   recentHeadStrings(): RecentStrings;
+  /** What its streams' windows may add up to (its kind's `streamBudgetBytes`). */
+  readonly streamBudgetBytes: number;
 }
 
 /**
@@ -49,6 +52,8 @@ export class ConnExtensions implements ControlOwner {
   private ticker: Ticker | undefined;
   /** Streams whose writes wait for the send buffer to drain. */
   private readonly drains = new DrainWaiters();
+  /** The windows its open streams that take items hold (`streamBudgetBytes`). */
+  private readonly budget = new StreamBudget();
   /** The head read last, for the request of its seq, which must come next. */
   private pending: { seqLo: number; seqHi: number; head: CallHead | undefined; error: RpcError | undefined; open: boolean } | undefined;
 
@@ -146,12 +151,21 @@ export class ConnExtensions implements ControlOwner {
     req.control = control;
     const windows = this.agreed.streams;
     if (p.open && windows) {
-      // Refused unrun (bare Overloaded: safe to retry) before it is tracked or counted as a stream.
-      if (!this.host.streamOpened()) {
+      // Refused unrun (bare Overloaded: safe to retry) before it is tracked or counted as a stream:
+      // when its window does not fit the connection's budget beside the other streams' (the wire
+      // gives it the whole window at once: stream-budget.ts), or past the cap on open streams.
+      // At least one window: a connection shown to be a peer after its hello keeps the clients'
+      // window, which the peers' budget need not reach.
+      if (!this.budget.reserve(windows.toServer, Math.max(this.host.streamBudgetBytes, windows.toServer))) {
         req.fail(ErrorCode.Overloaded);
         return false;
       }
-      control.stream = new RequestStream(this.host, seqLo, seqHi, windows.toClient, windows.toServer, this.drains);
+      if (!this.host.streamOpened()) {
+        this.budget.release(windows.toServer);
+        req.fail(ErrorCode.Overloaded);
+        return false;
+      }
+      control.stream = new RequestStream(this.host, seqLo, seqHi, windows.toClient, windows.toServer, this.drains, this.budget);
     }
     // Its deadline passed before it arrived (`remaining_ms` 0), or while it was held: not run at all.
     if (passed) {

@@ -5,9 +5,10 @@ import { offersAuth } from '../wire/auth.js';
 import { inFlightCapEntry } from '../wire/in-flight-cap.js';
 import { GOODBYE_ENTRY } from '../wire/goodbye.js';
 import { requestLimitsEntry } from '../wire/request-limits.js';
+import { REPLY_METADATA_ENTRY } from '../wire/reply-metadata.js';
 import type { Limits } from '../wire/limits.js';
 import type { Agreed } from '../wire/agreed.js';
-import { answerHello, type HelloOutcome } from './hello-answer.js';
+import { answerHello, type HelloOutcome, type ServerExtensions } from './hello-answer.js';
 import type { ConnAuth } from './conn-auth.js';
 import { leaveProbationAtHello, type ProbationLink } from './conn-probation.js';
 import { ConnReverseHost, type ReverseLink } from './conn-reverse-host.js';
@@ -21,10 +22,12 @@ export interface HelloLink extends ProbationLink, ReverseLink {
   markGreeted(): void;
   /** What an earlier hello agreed, if any: a later one keeps it. */
   readonly terms: Agreed | undefined;
+  /** What the hello's answer offers: its kind's stream window (the kind it is as the hello comes; it keeps that window). */
+  readonly helloExtensions: ServerExtensions;
   /** Holds the connection to what the hello says (its limits, extensions). */
   takeTerms(outcome: HelloOutcome): void;
   /**
-   * Server pings and the goodbye, where the hello's answer agrees them: not for a hello answered
+   * Server pings, the goodbye and reply metadata, where the hello's answer agrees them: not for a hello answered
    * with a refusal (sent away from probation), whose client would read either as a broken server's.
    */
   agreeControls(outcome: HelloOutcome): void;
@@ -58,7 +61,7 @@ export function greet(c: HelloLink, bytes: Uint8Array, start: number, seqLo: num
   const msgEnd = msgAt + u32(bytes, start + REQ_MSG_LEN_AT);
   let outcome;
   try {
-    outcome = answerHello(bytes, msgAt, msgEnd, undefined, c.terms);
+    outcome = answerHello(bytes, msgAt, msgEnd, c.helloExtensions, c.terms);
   } catch (err) {
     if (!(err instanceof HelloError)) throw err;
     c.logger.debug({ remote: c.conn.remote, reason: err.message }, 'bad hello: answered Decode');
@@ -75,6 +78,7 @@ export function greet(c: HelloLink, bytes: Uint8Array, start: number, seqLo: num
   if (outcome.goodbye) answer = appendEntry(answer, GOODBYE_ENTRY);
   // With the largest frame its transport carries (max_frame), where the limits would allow more or its transport packs frames into units it bounds.
   if (outcome.readsLimits) answer = appendEntry(answer, requestLimitsEntry(c.helloLimits(offered), c.conn.maxFrameBytes, c.conn.setPeerMaxFrameBytes !== undefined));
+  if (outcome.replyMetadata) answer = appendEntry(answer, REPLY_METADATA_ENTRY);
   if (offered) answer = c.auth!.offered(answer);
   if (outcome.peerLimits && c.reverseSettings) answer = agreeReverse(c, c.reverseSettings, bytes, msgAt, msgEnd, answer);
   c.sendAnswer(seqLo, seqHi, answer);

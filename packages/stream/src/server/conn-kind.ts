@@ -1,7 +1,10 @@
 import { invalidArgument, type FrameSpec, type PeerIdentity } from '@skein/core';
-import { positiveInteger } from '../internals/checks.js';
+import { helloU32, positiveInteger } from '../internals/checks.js';
 import { requestFrameSpec } from '../wire/frame-specs.js';
 import { resolveLimits, type Limits } from '../wire/limits.js';
+import { DEFAULT_MAX_HEAD } from '../wire/call-head.js';
+import type { ServerExtensions } from './hello-answer.js';
+import { DEFAULT_STREAM_BUDGET } from './stream-budget.js';
 
 /**
  * One acceptor, two kinds of connection (docs/protocol.md, "Peers and clients"): peers (other
@@ -26,6 +29,16 @@ export interface PeerCandidate {
 export interface KindOptions {
   /** Connections of this kind open at once (the top-level `maxConnections` still caps both together). Default: no cap of its own. */
   maxConnections?: number;
+  /**
+   * Connections of this kind open at once from one IP address (IPv4-mapped IPv6 counts as the
+   * IPv4 address; Unix socket connections have none and are not counted). A connection past it is
+   * refused at accept as one past `maxConnections` is (`rpc_overloaded:connection limit reached
+   * (clients.maxConnectionsPerAddress)…`). Counted per kind: strangers from a peer's address fill
+   * the clients' count, not the peers', and a connection past the clients' one that may still prove
+   * it is a peer waits on probation in a peer's place of its address. Default: no cap (many
+   * clients share one address behind a NAT, and every one behind a proxy does).
+   */
+  maxConnectionsPerAddress?: number;
   maxInFlightPerConn?: number;
   idleTimeoutMs?: number;
   readTimeoutMs?: number;
@@ -34,6 +47,10 @@ export interface KindOptions {
   keepaliveTimeoutMs?: number;
   /** Frame limits for this kind's requests. */
   limits?: Partial<Limits>;
+  /** Its streams' receive window (RpcServerOptions.streamWindowBytes). */
+  streamWindowBytes?: number;
+  /** The bytes its streams' windows may add up to on one connection (RpcServerOptions.streamBudgetBytes). */
+  streamBudgetBytes?: number;
 }
 
 export interface PeerOptions extends KindOptions {
@@ -49,6 +66,8 @@ export interface PeerOptions extends KindOptions {
 export interface KindLimits {
   readonly kind: ConnKind;
   readonly maxConnections: number;
+  /** Connections of this kind from one IP address (remote-host.ts); Infinity: no cap. */
+  readonly maxConnectionsPerAddress: number;
   readonly maxInFlightPerConn: number;
   readonly idleTimeoutMs: number;
   readonly readTimeoutMs: number;
@@ -57,6 +76,12 @@ export interface KindLimits {
   /** How long a server ping may go unanswered before the connection is ended. */
   readonly keepaliveTimeoutMs: number;
   readonly limits: Limits;
+  /** Bytes a client may send on one stream before the server has read them: told in the hello's answer (kind 4). */
+  readonly streamWindowBytes: number;
+  /** The windows of a connection's streams that read items add up to at most this (stream-budget.ts). */
+  readonly streamBudgetBytes: number;
+  /** What the hello's answer offers a connection of this kind (one object per kind, not one per connection). */
+  readonly extensions: ServerExtensions;
   /** Requests cut by this kind's frame limits: given to a transport that takes it (FrameConn.setFrameSpec), it refuses an oversized header as it arrives. */
   readonly spec: FrameSpec;
   /**
@@ -86,6 +111,9 @@ export interface KindDefaults {
   readonly keepaliveMs: number;
   readonly keepaliveTimeoutMs: number;
   readonly limits: Limits;
+  readonly streamWindowBytes: number;
+  /** Undefined when not given: each kind's is then the larger of DEFAULT_STREAM_BUDGET and its window. */
+  readonly streamBudgetBytes: number | undefined;
 }
 
 type Duration = (ms: number, name: string, min: number) => number;
@@ -109,11 +137,13 @@ export function resolveKinds(
   return { client: withCheck(c, listenerLimits), peer: withCheck(p, listenerLimits), admit: peers?.admit, listenerLimits };
 }
 
-function kindValues(kind: ConnKind, o: KindOptions | undefined, d: KindDefaults, duration: Duration): Omit<KindLimits, 'check' | 'spec'> {
+function kindValues(kind: ConnKind, o: KindOptions | undefined, d: KindDefaults, duration: Duration): Omit<KindLimits, 'check' | 'spec' | 'extensions'> {
   const at = kind === 'client' ? 'clients' : 'peers';
   if (o !== undefined && (o === null || typeof o !== 'object')) throw invalidArgument(`${at} must be an object of limits`);
   const maxConnections = o?.maxConnections ?? Infinity;
   if (maxConnections !== Infinity) positiveInteger(maxConnections, `${at}.maxConnections`);
+  const maxConnectionsPerAddress = o?.maxConnectionsPerAddress ?? Infinity;
+  if (maxConnectionsPerAddress !== Infinity) positiveInteger(maxConnectionsPerAddress, `${at}.maxConnectionsPerAddress`);
   let limits = d.limits;
   if (o?.limits !== undefined) {
     try {
@@ -125,19 +155,37 @@ function kindValues(kind: ConnKind, o: KindOptions | undefined, d: KindDefaults,
   return {
     kind,
     maxConnections,
+    maxConnectionsPerAddress,
     maxInFlightPerConn: positiveInteger(o?.maxInFlightPerConn ?? d.maxInFlightPerConn, `${at}.maxInFlightPerConn`),
     idleTimeoutMs: duration(o?.idleTimeoutMs ?? d.idleTimeoutMs, `${at}.idleTimeoutMs`, 0),
     readTimeoutMs: duration(o?.readTimeoutMs ?? d.readTimeoutMs, `${at}.readTimeoutMs`, 0),
     keepaliveMs: duration(o?.keepaliveMs ?? d.keepaliveMs, `${at}.keepaliveMs`, 0),
     keepaliveTimeoutMs: duration(o?.keepaliveTimeoutMs ?? d.keepaliveTimeoutMs, `${at}.keepaliveTimeoutMs`, 1),
     limits,
+    ...streamBytes(o?.streamWindowBytes ?? d.streamWindowBytes, o?.streamBudgetBytes ?? d.streamBudgetBytes, `${at}.`),
   };
 }
 
-function withCheck(k: Omit<KindLimits, 'check' | 'spec'>, listener: Limits): KindLimits {
+/**
+ * A stream window and budget, checked (`prefix` names where they were given): a budget under the
+ * window would refuse every stream that reads items. A budget not given is the larger of the
+ * default and the window.
+ */
+export function streamBytes(window: number, budget: number | undefined, prefix: string): { streamWindowBytes: number; streamBudgetBytes: number } {
+  const streamWindowBytes = helloU32(window, `${prefix}streamWindowBytes`);
+  if (budget === undefined) return { streamWindowBytes, streamBudgetBytes: Math.max(DEFAULT_STREAM_BUDGET, streamWindowBytes) };
+  const streamBudgetBytes = positiveInteger(budget, `${prefix}streamBudgetBytes`);
+  if (streamBudgetBytes < streamWindowBytes) {
+    throw invalidArgument(`${prefix}streamBudgetBytes (${streamBudgetBytes}) must be at least ${prefix}streamWindowBytes (${streamWindowBytes}): no stream that reads items could open`);
+  }
+  return { streamWindowBytes, streamBudgetBytes };
+}
+
+function withCheck(k: Omit<KindLimits, 'check' | 'spec' | 'extensions'>, listener: Limits): KindLimits {
   const l = k.limits;
   const narrower = l.maxMessage < listener.maxMessage || l.maxBlob < listener.maxBlob || l.maxAction < listener.maxAction;
   // The same checks, and answers, as the listener's frame spec: written once, in frame-specs.ts.
   const spec = requestFrameSpec(l);
-  return { ...k, spec, check: narrower ? spec : undefined };
+  const extensions: ServerExtensions = { maxHead: DEFAULT_MAX_HEAD, streamWindowBytes: k.streamWindowBytes };
+  return { ...k, spec, check: narrower ? spec : undefined, extensions };
 }

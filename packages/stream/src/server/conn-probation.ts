@@ -1,5 +1,6 @@
 import { ErrorCode, type FrameConn, type Logger } from '@skein/core';
-import { PROBATION_REFUSALS } from './probation-refusals.js';
+import { probationRefusals } from './probation-refusals.js';
+import type { ConnRole } from './conn-census.js';
 
 /** What a connection's probation needs of its ServerConn. */
 export interface ProbationLink {
@@ -8,6 +9,8 @@ export interface ProbationLink {
   /** The server authenticates its clients: credentials could have made it a peer. */
   readonly authenticates: boolean;
   readonly onProbation: boolean;
+  /** Its role: on probation, the clients' cap it was let in past (ConnRole.past) names the option in its refusal. */
+  readonly role: ConnRole | undefined;
   readonly draining: boolean;
   readonly closed: boolean;
   writeError(seqLo: number, seqHi: number, code: ErrorCode, detail?: string): void;
@@ -47,7 +50,8 @@ export function refuseOnProbation(c: ProbationLink, seqLo: number, seqHi: number
 export function leaveProbationAtHello(c: ProbationLink, seqLo: number, seqHi: number): void {
   c.logger.info({ remote: c.conn.remote }, 'clients at their cap: a connection on probation offered no credentials in its hello, so it cannot become a peer; ending it');
   // Without `authenticate`, credentials could not have helped: the words do not send the user after them.
-  sendAway(c, seqLo, seqHi, c.authenticates ? PROBATION_REFUSALS.hello : PROBATION_REFUSALS.certificate);
+  const words = probationRefusals(c.role?.past);
+  sendAway(c, seqLo, seqHi, c.authenticates ? words.hello : words.certificate);
 }
 
 /**

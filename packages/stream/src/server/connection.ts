@@ -19,7 +19,8 @@ import {
 } from '../wire/protocol.js';
 import { customErrorResponseHalves, errorResponseHalves } from '../wire/responses.js';
 import { WIRE_REPLY_LIMITS, type ReplyLimits } from '../wire/limits.js';
-import type { HelloOutcome } from './hello-answer.js';
+import { DEFAULT_SERVER_EXTENSIONS, type HelloOutcome, type ServerExtensions } from './hello-answer.js';
+import { DEFAULT_STREAM_BUDGET } from './stream-budget.js';
 import { greet, type HelloLink } from './conn-hello.js';
 import { ConnExtensions, type ExtensionsHost } from './conn-extensions.js';
 import type { Agreed } from '../wire/agreed.js';
@@ -39,6 +40,7 @@ import { LazyAbort } from '../internals/lazy-abort.js';
 import { ConnSeldom } from './conn-seldom.js';
 import { SERVER_PING_FRAME, SERVER_PONG_ACTION } from '../wire/server-pings.js';
 import { GOODBYE_FRAME, withGoodbye } from '../wire/goodbye.js';
+import { replyMetadataBound, replyMetadataFrame } from '../wire/reply-metadata.js';
 import { widerLimits } from '../wire/request-limits.js';
 import { FRAMES_PER_TURN, firstReadOfTurn, type TurnReader } from './read-turns.js';
 import type { Limits } from '../wire/limits.js';
@@ -88,6 +90,8 @@ const READS_GOODBYE = 2048;
  * its turn; then reading goes on as maybeResume allows (not while congested, held at the cap, or closed).
  */
 const YIELDED = 4096;
+/** Its hello offered to read reply metadata (wire/reply-metadata.ts): only then is a handler's sent. */
+const READS_REPLY_METADATA = 8192;
 
 /** A connection's spec (ServerConn.refusingSpec): the kind's, and the connection whose refusals may end with a goodbye, as fields. */
 interface RefusingSpec extends FrameSpec {
@@ -340,6 +344,16 @@ export class ServerConn implements FrameHandlers, Responder, ExtensionsHost, Hel
 
   get terms(): Agreed | undefined {
     return this.agreed;
+  }
+
+  /** What its hello's answer offers: its kind's (conn-kind.ts), one object per kind. */
+  get helloExtensions(): ServerExtensions {
+    return this.role?.limits.extensions ?? DEFAULT_SERVER_EXTENSIONS;
+  }
+
+  /** What its streams' windows may add up to: its kind's, now (a peer's once it became one). */
+  get streamBudgetBytes(): number {
+    return this.role?.limits.streamBudgetBytes ?? DEFAULT_STREAM_BUDGET;
   }
 
   /**
@@ -697,6 +711,18 @@ export class ServerConn implements FrameHandlers, Responder, ExtensionsHost, Hel
   agreeControls(outcome: HelloOutcome): void {
     if (outcome.pings) this.mark(ANSWERS_PINGS, true);
     if (outcome.goodbye) this.mark(READS_GOODBYE, true);
+    if (outcome.replyMetadata) this.mark(READS_REPLY_METADATA, true);
+  }
+
+  /** Responder's: the bound of a reply head for this client, within its reply limits; 0 when its hello did not agree them. */
+  replyMetadataRoom(): number {
+    return this.is(READS_REPLY_METADATA) ? replyMetadataBound(this.peerLimits.maxMessage) : 0;
+  }
+
+  /** Responder's: a reply head, just before its call's answer (both in this turn's batch, in that order). */
+  writeReplyMetadata(seqLo: number, seqHi: number, head: Uint8Array): void {
+    if (this.is(CLOSED)) return;
+    this.sendWhole(replyMetadataFrame(seqLo, seqHi, head));
   }
 
   reverseAgreed(caller: ReverseCaller): void {

@@ -19,6 +19,7 @@ import { SERVER_PINGS_ENTRY, SERVER_PINGS_KIND } from '../wire/server-pings.js';
 import { IN_FLIGHT_CAP_KIND } from '../wire/in-flight-cap.js';
 import { GOODBYE_KIND } from '../wire/goodbye.js';
 import { REQUEST_LIMITS_KIND } from '../wire/request-limits.js';
+import { REPLY_METADATA_KIND } from '../wire/reply-metadata.js';
 
 /** What the server makes of a client's hello. */
 export interface HelloOutcome {
@@ -36,6 +37,8 @@ export interface HelloOutcome {
   readonly goodbye: boolean;
   /** The client refuses requests over the server's limits (it offered kind 26): the answer names them (conn-hello.ts, which knows the connection's kind). */
   readonly readsLimits: boolean;
+  /** The client reads reply metadata (it offered kind 27): the answer accepts it (conn-hello.ts), and only then does a handler's reach it. */
+  readonly replyMetadata: boolean;
 }
 
 /** What the server offers to accept. */
@@ -47,7 +50,7 @@ export interface ServerExtensions {
 export const DEFAULT_SERVER_EXTENSIONS: ServerExtensions = { maxHead: DEFAULT_MAX_HEAD, streamWindowBytes: DEFAULT_STREAM_WINDOW };
 
 /** Accepts nothing: an offer of a version we cannot read, or of nothing we speak. */
-const NOTHING: HelloOutcome = { peerLimits: undefined, agreed: undefined, answer: encodeHello(HelloRole.Answer, []), pings: false, readsCap: false, goodbye: false, readsLimits: false };
+const NOTHING: HelloOutcome = { peerLimits: undefined, agreed: undefined, answer: encodeHello(HelloRole.Answer, []), pings: false, readsCap: false, goodbye: false, readsLimits: false, replyMetadata: false };
 
 /**
  * Answers the hello msg at `b[from, to)`. Throws HelloError when it does not parse; the caller
@@ -74,7 +77,8 @@ export function answerHello(b: Uint8Array, from: number, to: number, ours: Serve
   // Its entry, and kind 26's, go after the cap's (conn-hello.ts): the answer's kinds in ascending order.
   const goodbye = findEntry(hello, GOODBYE_KIND) !== undefined;
   const readsLimits = findEntry(hello, REQUEST_LIMITS_KIND) !== undefined;
-  return { peerLimits, agreed, answer: encodeHello(HelloRole.Answer, entries), pings, readsCap, goodbye, readsLimits };
+  const replyMetadata = findEntry(hello, REPLY_METADATA_KIND) !== undefined;
+  return { peerLimits, agreed, answer: encodeHello(HelloRole.Answer, entries), pings, readsCap, goodbye, readsLimits, replyMetadata };
 }
 
 /** Accepts each extension the client offered. */

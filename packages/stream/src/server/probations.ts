@@ -35,9 +35,12 @@ export class Probations<C extends object> {
     this.alarms.delete(conn);
   }
 
-  /** The connection that has waited longest without showing it is a peer; undefined when none waits. */
-  oldest(): C | undefined {
-    for (const conn of this.alarms.keys()) return conn;
+  /**
+   * The connection that has waited longest without showing it is a peer (of those `where` takes,
+   * when given: one address's, a walk in the order they began); undefined when none waits.
+   */
+  oldest(where?: (conn: C) => boolean): C | undefined {
+    for (const conn of this.alarms.keys()) if (where === undefined || where(conn)) return conn;
     return undefined;
   }
 }

@@ -5,6 +5,7 @@ import { CreditGate } from '../internals/credit-gate.js';
 import type { DrainWaiters } from '../internals/drain-waiters.js';
 import { Inbox } from '../internals/inbox.js';
 import type { ErrorSource } from '../internals/lazy-error.js';
+import type { StreamBudget } from './stream-budget.js';
 import { DATA_FLAG, creditResponse, itemCost } from '../wire/extension-frames.js';
 import type { ReplyLimits } from '../wire/limits.js';
 import { replyOverLimits } from './reply-over-limits.js';
@@ -40,6 +41,8 @@ export class RequestStream implements AsyncIterable<Reply> {
   private readonly header = new Uint8Array(RESPONSE_HEADER_LENGTH);
   /** Told of every item each way (`observe`): without one, an item costs one look at this field. */
   private observer: ItemObserver | undefined;
+  /** Its window, held in its connection's budget until it takes no more items; then 0. */
+  private reserved: number;
 
   constructor(
     private readonly host: StreamHost,
@@ -51,7 +54,10 @@ export class RequestStream implements AsyncIterable<Reply> {
     receiveWindow: number,
     /** Its connection's streams that wait for the send buffer to drain. */
     private readonly drains: DrainWaiters,
+    /** Its connection's budget, in which it reserved `receiveWindow` as it opened (stream-budget.ts). */
+    private readonly budget: StreamBudget,
   ) {
+    this.reserved = receiveWindow;
     this.gate = new CreditGate(sendWindow);
     this.inbox = new Inbox(costOf, receiveWindow, (bytes) => this.host.conn.write(creditResponse(seqBytesOf(this.seqLo, this.seqHi), bytes)));
   }
@@ -106,6 +112,8 @@ export class RequestStream implements AsyncIterable<Reply> {
    */
   ignoreItems(): void {
     this.inbox.discard(readsNoItems);
+    // Nothing it is sent is kept from now on: its window is free for the connection's other streams.
+    this.release();
   }
 
   /**
@@ -132,6 +140,13 @@ export class RequestStream implements AsyncIterable<Reply> {
   close(err: ErrorSource): void {
     this.gate.fail(err);
     this.inbox.fail(err);
+    this.release();
+  }
+
+  /** Gives its window back to the connection's budget, once. */
+  private release(): void {
+    this.budget.release(this.reserved);
+    this.reserved = 0;
   }
 
   private send(msg: Uint8Array, blob: Uint8Array): void {

@@ -1,4 +1,4 @@
-import { EMPTY_BYTES, ErrorCode, isErrorCode, type RpcError, type ErrorPayload, type PeerIdentity } from '@skein/core';
+import { EMPTY_BYTES, ErrorCode, invalidArgument, isErrorCode, type RpcError, type ErrorPayload, type PeerIdentity } from '@skein/core';
 import { actionName, passedOnDetail } from '../wire/error-detail.js';
 import { kindOf } from '../internals/kind-of.js';
 import { escapeCustomBytes } from '../wire/error-strings.js';
@@ -6,6 +6,7 @@ import type { ReplyLimits } from '../wire/limits.js';
 import { overBindingFrameCap, replyOverLimits } from './reply-over-limits.js';
 import { RESPONSE_HEADER_LENGTH, seqBytesOf } from '../wire/protocol.js';
 import { NO_METADATA, type Metadata } from '../wire/call-head.js';
+import { ReplyMetadata } from './reply-metadata.js';
 import type { CallControl, Controlled } from './call-control.js';
 import { noop } from '../internals/abort-listeners.js';
 import type { RequestStream } from './request-stream.js';
@@ -84,6 +85,14 @@ export interface Responder {
    * Whether `why` reaches the client is the Responder's to decide, as for its other Internal answers.
    */
   writeRefused(seqLo: number, seqHi: number, action: string | number, why: string): void;
+  /**
+   * The largest reply head (counted as a call head: wire/head-size.ts) the peer reads; 0 when its
+   * hello did not agree reply metadata (wire/reply-metadata.ts). Absent: never agreed (a reverse
+   * call's answer, a worker's request): what a handler sets is then dropped.
+   */
+  replyMetadataRoom?(): number;
+  /** Writes a call's reply head just before its answer (only where `replyMetadataRoom` said there was room). */
+  writeReplyMetadata?(seqLo: number, seqHi: number, head: Uint8Array): void;
   /** One answer was written: the slot it held is free. */
   settled(): void;
   /**
@@ -115,6 +124,8 @@ export class ServerRequest implements Controlled, AbortSource {
   control: CallControl | undefined = undefined;
   /** Abandoned while its handler ran, and counted by the owner: it is told once, when the handler ends. */
   private runsAbandoned = false;
+  /** What the handler set for its reply (`setReplyMetadata`), for a client that reads it: made at the first entry. */
+  private replyMetadata: ReplyMetadata | undefined = undefined;
 
   constructor(
     private readonly owner: Responder,
@@ -225,6 +236,26 @@ export class ServerRequest implements Controlled, AbortSource {
     return this.control !== undefined ? this.control.metadata : NO_METADATA;
   }
 
+  /**
+   * Sets the entry `key` of the metadata sent back with this call's answer (docs/protocol.md,
+   * "Reply metadata"), ok or error: the client reads it with its `onReplyMetadata` call option.
+   * A key set again takes the new value. Checked here, as it is set: InvalidArgument for an entry
+   * no head carries (a key that is no string of 1 to 255 bytes, a value that is no string of at
+   * most 65,535), FrameTooLarge when the entries together would be over what the client reads
+   * (8 KiB counted as a call head is, within its reply limits); the entry is then not kept. A
+   * client whose hello did not agree reply metadata (a razor v1 client, an older Skein one) is
+   * sent none: entries are then dropped unsaid, and so are those set once the call is answered.
+   * A stream's end carries none: on a stream's request it throws InvalidArgument.
+   */
+  setReplyMetadata(key: string, value: string): void {
+    // Its client reads its answer as a stream's end, where a reply head would be a broken frame.
+    if (this.control?.stream !== undefined) throw invalidArgument('reply metadata travels with a call\'s answer: a stream\'s end carries none');
+    if (this.answered) return;
+    const room = this.owner.replyMetadataRoom?.() ?? 0;
+    if (room === 0) return;
+    (this.replyMetadata ??= new ReplyMetadata()).set(key, value, room);
+  }
+
   /** The stream the client opened with this request; undefined for a plain call. */
   get stream(): RequestStream | undefined {
     return this.control?.stream;
@@ -281,6 +312,7 @@ export class ServerRequest implements Controlled, AbortSource {
    */
   reply(msg: Uint8Array = EMPTY_BYTES, blob: Uint8Array = EMPTY_BYTES): ErrorCode | undefined {
     if (!this.claim()) return undefined;
+    if (this.replyMetadata !== undefined) this.sendReplyMetadata();
     // Typed away, but a string has a length and numbered places as bytes do: it would go out as
     // that many zeros, an answer nobody sent.
     if (!(msg instanceof Uint8Array)) return this.refuse(`the reply's msg is ${kindOf(msg)}, not bytes (a Uint8Array)`);
@@ -308,6 +340,7 @@ export class ServerRequest implements Controlled, AbortSource {
   fail(err: RpcError | ErrorCode, detail?: string): void {
     const code = typeof err === 'number' ? err : (err as RpcError | null)?.code;
     if (!this.claim()) return;
+    if (this.replyMetadata !== undefined) this.sendReplyMetadata();
     if (!isErrorCode(code)) {
       this.refuse(`the handler failed with ${typeof err === 'number' ? err : kindOf(err)}, which is no error code`);
       return;
@@ -327,6 +360,7 @@ export class ServerRequest implements Controlled, AbortSource {
    */
   failCustom(payload: ErrorPayload): ErrorCode | undefined {
     if (!this.claim()) return undefined;
+    if (this.replyMetadata !== undefined) this.sendReplyMetadata();
     if (typeof payload === 'number') {
       if (!(Number.isInteger(payload) && payload >= 0 && payload <= 0xffff_ffff)) return this.refuse(`the custom error number ${payload} is not a u32`);
     } else if (!(payload instanceof Uint8Array)) {
@@ -347,6 +381,13 @@ export class ServerRequest implements Controlled, AbortSource {
     }
     this.owner.settled();
     return instead;
+  }
+
+  /** The reply head, written just before the answer that follows (whatever it is: the handler's, or an error the server sends instead). */
+  private sendReplyMetadata(): void {
+    const head = this.replyMetadata!.head;
+    this.replyMetadata = undefined;
+    if (head !== undefined) this.owner.writeReplyMetadata?.(this.seqLo, this.seqHi, head);
   }
 
   /** Fails the claimed call Internal for an answer that is none (see `Responder.writeRefused`). */

@@ -18,7 +18,8 @@ import { resolveServerOptions, type RpcServerOptions, type ServerSettings } from
 import { ConnCensus, type ConnRole } from './conn-census.js';
 import { CAP_REFUSALS, type Cap } from './cap-refusals.js';
 import { Probations } from './probations.js';
-import { PROBATION_REFUSALS } from './probation-refusals.js';
+import { probationRefusals } from './probation-refusals.js';
+import { remoteHost } from './remote-host.js';
 import type { ConnInfo } from './request.js';
 import type { BoundAddress } from './bound-address.js';
 import { LazyAbort } from '../internals/lazy-abort.js';
@@ -47,7 +48,7 @@ export interface RpcServerStats {
   /** Connections accepted since the server started. */
   accepted: number;
   /**
-   * Connections refused at a connection cap (`maxConnections`, or a kind's) since the server
+   * Connections refused at a connection cap (`maxConnections`, or a kind's, per address too) since the server
    * started: at accept, or at the hello for one let in on probation whose certificate did not
    * make it a peer (with no `authenticate`, nothing else could).
    */
@@ -63,13 +64,21 @@ const REFUSAL_LINES: Record<Cap, { msg: string; limit(s: ServerSettings): number
   maxConnections: { msg: 'connection limit reached: refusing new connections', limit: (s) => s.maxConnections },
   'clients.maxConnections': { msg: 'connection limit reached (clients.maxConnections): refusing new clients', limit: (s) => s.kinds.client.maxConnections },
   'peers.maxConnections': { msg: 'connection limit reached (peers.maxConnections): refusing new peers', limit: (s) => s.kinds.peer.maxConnections },
+  'clients.maxConnectionsPerAddress': { msg: 'connection limit reached (clients.maxConnectionsPerAddress): refusing new clients from this address', limit: (s) => s.kinds.client.maxConnectionsPerAddress },
+  'peers.maxConnectionsPerAddress': { msg: 'connection limit reached (peers.maxConnectionsPerAddress): refusing new peers from this address', limit: (s) => s.kinds.peer.maxConnectionsPerAddress },
 };
 
 /** Each cap's refusal line, bounded by time: connections that churn at a cap re-armed a per-run line once per connection accepted. */
 function refusalLines(s: ServerSettings): Record<Cap, RepeatedLine> {
   const line = (cap: Cap) =>
     new RepeatedLine(s.clock, (n) => s.logger.warn({ cap, [cap]: REFUSAL_LINES[cap].limit(s), refused: n }, `connection limit reached${cap === 'maxConnections' ? '' : ` (${cap})`}: ${n === 1 ? '1 more connection' : `${n} more connections`} refused since the last line`));
-  return { maxConnections: line('maxConnections'), 'clients.maxConnections': line('clients.maxConnections'), 'peers.maxConnections': line('peers.maxConnections') };
+  return {
+    maxConnections: line('maxConnections'),
+    'clients.maxConnections': line('clients.maxConnections'),
+    'peers.maxConnections': line('peers.maxConnections'),
+    'clients.maxConnectionsPerAddress': line('clients.maxConnectionsPerAddress'),
+    'peers.maxConnectionsPerAddress': line('peers.maxConnectionsPerAddress'),
+  };
 }
 
 /**
@@ -104,11 +113,15 @@ export class RpcServer {
    * delays them rather than bringing them early, for a frame waiting unread in a socket.
    */
   private readonly tickedTime: TickedTime;
+  /** A kind has a per-address cap: only then is a connection's address read and counted (`addressOf`). */
+  private readonly perAddress: boolean;
 
   constructor(opts: RpcServerOptions) {
     this.settings = resolveServerOptions(opts);
     this.tickedTime = new TickedTime(this.settings.tickMs);
-    this.census = new ConnCensus(this.settings.kinds, this.settings.logger, () => this.displace(), this.settings.clock);
+    this.census = new ConnCensus(this.settings.kinds, this.settings.logger, (address) => this.displace(address), this.settings.clock);
+    const { client, peer } = this.settings.kinds;
+    this.perAddress = client.maxConnectionsPerAddress !== Infinity || peer.maxConnectionsPerAddress !== Infinity;
     this.refusalLines = refusalLines(this.settings);
     this.probations = new Probations(this.settings.clock, this.settings.probationMs);
   }
@@ -230,7 +243,7 @@ export class RpcServer {
     // Only a connection that may still show it is a peer waits past the clients' cap: one with
     // credentials to come, or a certificate (an mTLS listener's, before its handshake).
     const mayProve = this.settings.auth !== undefined || conn.identityPending === true;
-    const role = this.census.admit(candidate, full, mayProve);
+    const role = this.census.admit(candidate, full, mayProve, this.addressOf(conn));
     if (typeof role === 'string') return this.refuse(conn, role);
     // Once the refusals' stretch is over (a window with none): not once per connection that churns at a cap.
     if (this.refused > 0 && !this.refusing()) {
@@ -273,8 +286,18 @@ export class RpcServer {
 
   /** Whether a cap's refusal line is counting: refusals came within its last window. */
   private refusing(): boolean {
-    const l = this.refusalLines;
-    return l.maxConnections.open || l['clients.maxConnections'].open || l['peers.maxConnections'].open;
+    for (const line of Object.values(this.refusalLines)) if (line.open) return true;
+    return false;
+  }
+
+  /**
+   * The remote IP address `conn` is counted under by the per-address caps (remote-host.ts), read
+   * again from the same `remote` at its release; undefined when no kind has such a cap (its
+   * `remote` is then not read at accept: on Node that spares building the string), or when it
+   * has no IP (a Unix socket).
+   */
+  private addressOf(conn: FrameConn): string | undefined {
+    return this.perAddress ? remoteHost(conn.remote) : undefined;
   }
 
   /**
@@ -283,15 +306,15 @@ export class RpcServer {
    */
   private promote(c: ServerConn): string | undefined {
     // Sent away already (a later hello offered no credentials): refused and counted then; its credentials only hear why.
-    if (c.sentAway) return PROBATION_REFUSALS.credentials;
     const role = c.role!;
-    const peer = this.census.promote(role, c.info);
+    if (c.sentAway) return probationRefusals(role.past).credentials;
+    const peer = this.census.promote(role, c.info, this.addressOf(c.conn));
     if (peer !== undefined) return void this.applyPromoted(c, peer);
     if (!role.probation) return undefined;
     this.settings.logger.info({ remote: c.conn.remote }, 'clients at their cap: a connection admitted pending credentials is not a peer; ending it');
-    // A refusal at the clients' cap, as one at accept: counted and on the cap's line (it leaves by itself).
-    this.refuse(c.conn, 'clients.maxConnections', false);
-    return PROBATION_REFUSALS.credentials;
+    // A refusal at the clients' cap it was let in past, as one at accept: counted and on the cap's line (it leaves by itself).
+    this.refuse(c.conn, role.past!, false);
+    return probationRefusals(role.past).credentials;
   }
 
   /**
@@ -305,9 +328,9 @@ export class RpcServer {
   private identified(c: ServerConn, credentialsToCome: boolean): void {
     const role = c.role!;
     if (role.limits.kind === 'peer') return;
-    const peer = c.conn.identity === undefined ? undefined : this.census.promote(role, c.info);
+    const peer = c.conn.identity === undefined ? undefined : this.census.promote(role, c.info, this.addressOf(c.conn));
     if (peer !== undefined) return this.applyPromoted(c, peer);
-    if (role.probation && !credentialsToCome) this.refuse(c.conn, 'clients.maxConnections', false);
+    if (role.probation && !credentialsToCome) this.refuse(c.conn, role.past!, false);
   }
 
   /** The census made `c` a peer (`role`, the peers'): it is held to the peers' limits, and off probation if it was on one. */
@@ -318,11 +341,12 @@ export class RpcServer {
 
   /**
    * A peer the server knows needs the place a connection on probation holds: the one that waited
-   * longest is closed for it (it ran nothing: a call on probation is refused), and forgotten now,
-   * so that its place is free before its close comes back from the transport.
+   * longest (from `address`, when the peer needs a place of its address's) is closed for it (it
+   * ran nothing: a call on probation is refused), and forgotten now, so that its place is free
+   * before its close comes back from the transport.
    */
-  private displace(): boolean {
-    const c = this.probations.oldest();
+  private displace(address?: string): boolean {
+    const c = this.probations.oldest(address === undefined ? undefined : (p) => this.addressOf(p.conn) === address);
     if (c === undefined) return false;
     this.settings.logger.info({ remote: c.conn.remote }, 'a connection on probation gives up its place to a peer; closing it');
     this.release(c);
@@ -337,7 +361,7 @@ export class RpcServer {
 
   /** `conn` holds no place any more: counted off its kind, its probation (if any) over. Once only. */
   private release(conn: ServerConn): void {
-    if (this.conns.has(conn)) this.census.release(conn.role!);
+    if (this.conns.has(conn)) this.census.release(conn.role!, this.addressOf(conn.conn));
     // Only a connection still on probation has an alarm: the others' close does no lookup.
     if (conn.role?.probation === true) this.probations.end(conn);
     this.conns.delete(conn);

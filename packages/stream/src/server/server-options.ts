@@ -5,7 +5,8 @@ import type { Dispatch } from './dispatch.js';
 import type { Authenticate } from './authenticate.js';
 import type { AuthSettings } from './conn-auth.js';
 import { ViolationLines } from './violation-lines.js';
-import { resolveKinds, type KindDefaults, type KindOptions, type KindSettings, type PeerOptions } from './conn-kind.js';
+import { DEFAULT_STREAM_WINDOW } from '../wire/agreed.js';
+import { resolveKinds, streamBytes, type KindDefaults, type KindOptions, type KindSettings, type PeerOptions } from './conn-kind.js';
 import type { ReverseSettings } from './reverse-caller.js';
 
 export interface RpcServerOptions {
@@ -15,11 +16,28 @@ export interface RpcServerOptions {
   /**
    * Connections open at once, over all listeners. A connection past it is closed as soon as it
    * is accepted, before anything is read from it (one warn line per run of refusals). Default
-   * 10 000; `Infinity` for no cap.
+   * 10 000; `Infinity` for no cap. Per remote address: `clients.maxConnectionsPerAddress`,
+   * `peers.maxConnectionsPerAddress` (no top-level one: a cap over both kinds per address would
+   * let strangers from a peer's address keep it out).
    */
   maxConnections?: number;
   /** Requests handled at once per connection; past it the server stops reading that socket. Default 1024. */
   maxInFlightPerConn?: number;
+  /**
+   * Bytes a client may send on one stream before this server has read them (its receive window,
+   * told to the client in the hello's answer: the same option as ClientStream's, the other way).
+   * A connection keeps the window of its kind when its hello was answered. Default 1 MiB.
+   */
+  streamWindowBytes?: number;
+  /**
+   * Bytes the client-stream items of one connection may take unread, over all its streams: a
+   * stream that reads items reserves its window as it opens (the wire gives every new stream the
+   * whole window at once), and one whose window does not fit beside the others' is refused unrun
+   * with a bare `rpc_overloaded` (safe to retry); a stream frees its window when it is answered or
+   * its handler reads no items (`ignoreItems`). Default 64 MiB, or the window if larger; at least
+   * `streamWindowBytes`.
+   */
+  streamBudgetBytes?: number;
   /**
    * A connection that makes no call for this long is closed (pings and the hello do not count).
    * Checked on the tick, counted in ticks of at most `tickMs`: a stall of the server's own (a long
@@ -146,6 +164,7 @@ export function resolveServerOptions(opts: RpcServerOptions): ServerSettings {
     clock: opts.clock ?? systemClock,
     maxConnections,
     maxInFlightPerConn: positiveInteger(opts.maxInFlightPerConn ?? 1024, 'maxInFlightPerConn'),
+    ...topStreamBytes(opts),
     idleTimeoutMs: duration(opts.idleTimeoutMs ?? 120_000, 'idleTimeoutMs', 0),
     readTimeoutMs: duration(opts.readTimeoutMs ?? 5_000, 'readTimeoutMs', 0),
     keepaliveMs: duration(opts.keepaliveMs ?? 60_000, 'keepaliveMs', 0),
@@ -158,6 +177,12 @@ export function resolveServerOptions(opts: RpcServerOptions): ServerSettings {
     probationMs: 2 * authTimeoutMs,
   };
   return { ...base, ...kindsAndReverse(opts, base) };
+}
+
+/** The top-level stream window and budget, checked: each kind's default (a budget not given stays so, each kind's then following its own window). */
+function topStreamBytes(opts: RpcServerOptions): { streamWindowBytes: number; streamBudgetBytes: number | undefined } {
+  const checked = streamBytes(opts.streamWindowBytes ?? DEFAULT_STREAM_WINDOW, opts.streamBudgetBytes, '');
+  return { streamWindowBytes: checked.streamWindowBytes, streamBudgetBytes: opts.streamBudgetBytes === undefined ? undefined : checked.streamBudgetBytes };
 }
 
 /** Each kind's limits (the top-level values are their defaults), and calls both ways. */

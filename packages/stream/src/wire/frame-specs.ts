@@ -29,6 +29,7 @@ import { BadMagic } from './bad-magic.js';
 import { UnsupportedVersion } from './unsupported-version.js';
 import { REVERSE_CANCEL_FLAG, TIMED_REVERSE_CALL_FLAG } from './reverse-control.js';
 import { HEADED_REVERSE_CALL_FLAG } from './reverse-heads.js';
+import { REPLY_METADATA_FLAG } from './reply-metadata.js';
 
 /** Throws on a bad magic; returns whether the version of the header at `at` is ours (each side refuses others its own way). */
 function versionOk(b: Uint8Array, at: number): boolean {
@@ -122,6 +123,11 @@ function responses(limits: Limits, reverseCalls = false): FrameSpec {
           if (!reverseCalls) throw new FrameError(`unknown response flag ${flag}`);
           if (msgLength !== 0 || blobLength !== 0) throw new FrameError(`reverse cancel with a body of ${msgLength + blobLength} bytes`);
           return 0;
+        // A reply head: a call head as msg, no blob (whether its hello agreed it, and its bound, the client checks as it reads it).
+        case REPLY_METADATA_FLAG:
+          if (blobLength !== 0) throw new FrameError(`reply metadata with a blob of ${blobLength} bytes`);
+          if (msgLength > limits.maxMessage) throw new FrameError(`reply metadata of ${msgLength} bytes exceeds ${limits.maxMessage}`);
+          return msgLength;
         // A server ping has no body; a Skein client offers to answer them whenever it sends a hello.
         case SERVER_PING_FLAG:
           if (msgLength !== 0 || blobLength !== 0) throw new FrameError(`server ping with a body of ${msgLength + blobLength} bytes`);

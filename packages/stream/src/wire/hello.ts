@@ -75,6 +75,11 @@ export const enum HelloKind {
    * request over them unsent. Answer: max_message u32 | max_blob u32 | max_action u32.
    */
   RequestLimits = 26,
+  /**
+   * Reply metadata (wire/reply-metadata.ts). Offer: empty, the client reads reply heads. Answer:
+   * empty, the server sends them.
+   */
+  ReplyMetadata = 27,
 }
 
 export interface HelloEntry {

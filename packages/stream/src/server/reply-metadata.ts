@@ -1,0 +1,40 @@
+import { ErrorCode, RpcError, invalidArgument } from '@skein/core';
+import { CallHeadError, encodeCallHead } from '../wire/call-head.js';
+import { describeHeadOver, headOver } from '../wire/head-size.js';
+
+/**
+ * The metadata a handler sets on its reply (`ServerRequest.setReplyMetadata`), encoded as it is
+ * set: each entry is checked then, against the wire's rules and the client's bound, so that a
+ * handler hears of one that cannot go (a typed error it can catch) while it can still answer,
+ * and what is kept always fits the frame that carries it.
+ */
+export class ReplyMetadata {
+  /** Inherits nothing: a key like "__proto__" stays data, as in a call's metadata. */
+  private entries: Record<string, string> = Object.create(null) as Record<string, string>;
+  /** The entries as a reply head (wire/reply-metadata.ts): a call head without a deadline. */
+  head: Uint8Array | undefined = undefined;
+
+  /**
+   * Sets `key` to `value` (a key set again takes the new value). Throws InvalidArgument for an
+   * entry no head carries (a key that is no string of 1 to 255 bytes, a value that is no string
+   * of at most 65,535), FrameTooLarge when the head would be over `room`, counted as a call head
+   * is (its bytes and 32 an entry): the entry is then not kept, the others are.
+   */
+  set(key: string, value: string, room: number): void {
+    if (typeof key !== 'string') throw invalidArgument(`reply metadata keys are strings, got ${typeof key}`);
+    const entries = Object.assign(Object.create(null) as Record<string, string>, this.entries);
+    entries[key] = value;
+    let head: Uint8Array;
+    try {
+      // Copied: kept until the call is answered, a view would hold the whole shared chunk it was written into.
+      head = encodeCallHead(undefined, entries).slice();
+    } catch (err) {
+      if (err instanceof CallHeadError) throw invalidArgument(`reply metadata: ${err.message}`);
+      throw err;
+    }
+    const over = headOver(head, 0, head.length, room);
+    if (over !== undefined) throw new RpcError(ErrorCode.FrameTooLarge, `reply metadata of ${describeHeadOver(over, 'bytes encoded')} exceeds the client's limit of ${room}`);
+    this.entries = entries;
+    this.head = head;
+  }
+}
