@@ -202,9 +202,12 @@ export class ClientStream implements StreamCaller {
     this.serving = settings.serve && new ReverseDispatch(this.reverseLink(transportName), settings.serve, settings.limits.maxAction, logger, clock);
     this.hello = new ClientHello(settings.limits, settings.streamWindowBytes, credentials !== undefined, this.serving ? this.serving.offers : [], conn.maxFrameBytes, conn.setPeerMaxFrameBytes !== undefined);
     this.streaming = new ConnStreams(this.streamsHost(), conn, settings.limits, settings.streamWindowBytes, this.streams, this.opening);
-    // Bound once the stream is whole: a connection closed already (a uWS server at a cap refuses
+    this.auth = credentials && new ClientAuth(credentials.source, clock, logger, this.authLink());
+    this.preAnswerRoom = preAnswerRoomFor(this.hello.request, conn.setPeerMaxFrameBytes !== undefined);
+    // Bound once the stream's parts are made: a connection closed already (a uWS server at a cap refuses
     // after the upgrade, and its close may come as the handlers are bound) shuts the stream down
-    // at once, which reaches every part of it; half made, that threw a TypeError out of connect
+    // at once, which reaches every part of it (the hello's waiters, registered below, are then
+    // never told, and its write goes nowhere); half made, that threw a TypeError out of connect
     // and left its ticker running.
     conn.bind({
       frame: (bytes, start, end) => this.onFrame(bytes, start, end),
@@ -214,7 +217,6 @@ export class ClientStream implements StreamCaller {
       },
       close: (err) => this.onClosed(err),
     });
-    this.preAnswerRoom = preAnswerRoomFor(this.hello.request, conn.setPeerMaxFrameBytes !== undefined);
     // First: from here a frame is held to the server's cap alone (`frameOver`), and what waits for
     // the answer of a server that refused the connection goes nowhere. (One waiter for both: a
     // connection keeps its waiters until the answer comes.)
@@ -242,7 +244,6 @@ export class ClientStream implements StreamCaller {
       // second write fails (EPIPE) and ends the connection before the answer saying why is read.
       conn.deferFlush?.();
     }
-    this.auth = credentials && new ClientAuth(credentials.source, clock, logger, this.authLink());
   }
 
   /**
