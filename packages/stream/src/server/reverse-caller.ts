@@ -155,6 +155,7 @@ export class ReverseCaller implements Caller {
       timeoutMs = callTimeout(opts.timeoutMs, this.settings.timeoutMs);
       head = this.head(opts);
       this.checkSize(prefix, msg, blob, head);
+      if (opts.onReplyMetadata !== undefined && typeof opts.onReplyMetadata !== 'function') throw invalidArgument('onReplyMetadata must be a function');
     } catch (err) {
       return this.refuse(action, notify, fromDownstream(err as RpcError));
     }
@@ -172,6 +173,7 @@ export class ReverseCaller implements Caller {
     }
     const call = new Call(action, prefix, msg, blob, timeoutMs, notify);
     call.head = head;
+    if (opts.onReplyMetadata !== undefined) call.onReplyMetadata = opts.onReplyMetadata;
     if (this.pace === undefined) {
       this.pace = new TickClock(this.settings.clock, this.settings.tickMs, this.settings.timeoutMs, () => this.sweep());
       this.deadlines = new DeadlineWheel(this.pace.finest);
@@ -209,6 +211,9 @@ export class ReverseCaller implements Caller {
     if (call.done) this.unabandon();
     if (outcome !== undefined) {
       this.deadlines!.remove(call);
+      // The client's answer came: a caller reading reply metadata is told, as of any call, and
+      // told none (a client's handler sets none on a reverse answer).
+      if (call.onReplyMetadata !== undefined) call.tellReplyMetadata(this.host);
       this.settle(call, ...outcome);
     }
     this.pump();
