@@ -1,6 +1,6 @@
 import { expect } from 'vitest';
 import { BULK_CALLS, CHECK_DETAIL, CUSTOM_NUMBER, FAIL_DETAIL, PEER_DETAIL, REVERSE_CALLS } from './contract.mjs';
-import { BLOB_SIZES, CONCURRENT_CALLS, CONGESTED_CALLS, MIRROR_BLOB, STREAM_ITEMS, type SCENARIOS } from './scenarios.mjs';
+import { BLOB_SIZES, CONCURRENT_CALLS, CONGESTED_CALLS, MIRROR_BLOB, PAUSED_READ_BYTES, STREAM_ITEMS, type SCENARIOS } from './scenarios.mjs';
 
 export type ScenarioName = Extract<keyof typeof SCENARIOS, string>;
 /** The transport's `name`: `tcp`, `ws`, `uws` here, a third party's own. */
@@ -95,9 +95,14 @@ export function expected(name: ScenarioName, server: { runtime: RuntimeName; tra
       return { intact: CONGESTED_CALLS, wrong: [] };
     case 'backpressure':
       return {
-        // The server stopped reading the slow connection before it had answered everything.
+        // The server stopped reading the slow connection before it had answered everything, and
+        // stayed so (STILL_PROBES round trips with nothing moving), the paused side reading nothing.
         paused: true,
         bounded: true,
+        receivedWhilePaused: expect.toSatisfy(
+          (n: unknown) => n === null || (typeof n === 'number' && n <= PAUSED_READ_BYTES),
+          `null (not counted) or at most ${PAUSED_READ_BYTES} bytes received by the paused connection`,
+        ),
         // Then every answer came, in order, byte for byte.
         answers: BULK_CALLS,
         inOrder: true,

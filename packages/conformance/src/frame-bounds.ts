@@ -1,5 +1,7 @@
-import { formatAddress, type Address, type FrameConn, type FrameListener, type FrameSpec, type Transport } from '@skein/core';
+import { formatAddress, type Address, type FrameConn, type FrameListener, type Transport } from '@skein/core';
 import { ownListenerClosed } from './own-listener-closed.js';
+import { frameOf, ownAddress, OWN_SPEC as SPEC } from './own-framing.js';
+import { within } from './within.js';
 
 /**
  * The largest frame the check sends whole: above it (transport-tcp's default 256 MiB,
@@ -11,21 +13,6 @@ import { ownListenerClosed } from './own-listener-closed.js';
 const EXACT_FRAME_CEILING = 4 * 1024 * 1024;
 /** The small frames written in one run for the peer-bound check: many per WebSocket message. */
 const SMALL_FRAME_BYTES = 16 * 1024;
-
-/** The check's own framing: a 4-byte big-endian body length, then the body. */
-const SPEC: FrameSpec = {
-  headerLength: 4,
-  bodyLength(bytes: Uint8Array, at: number): number {
-    return new DataView(bytes.buffer, bytes.byteOffset + at, 4).getUint32(0);
-  },
-};
-
-/** A frame of `total` bytes (header included) in SPEC's framing, its body filled with `fill`. */
-function frameOf(total: number, fill: number): Uint8Array {
-  const frame = new Uint8Array(total).fill(fill);
-  new DataView(frame.buffer).setUint32(0, total - SPEC.headerLength);
-  return frame;
-}
 
 /** What the listening side saw: its connections, the frame sizes they delivered, and their closes. */
 interface Served {
@@ -64,22 +51,6 @@ async function serve(transport: Transport, at: Address): Promise<Served> {
       wake();
     });
   return { listener, conns, frames, until };
-}
-
-/** Where the check listens: the suite's host on a port of its own, or a path next to the suite's. */
-function ownAddress(at: Address): Address {
-  return 'path' in at ? { ...at, path: `${at.path}.frames` } : { ...at, port: 0 };
-}
-
-/** `work` within `boundMs`, else `undefined` and a note that it did not finish. */
-async function within<T>(work: Promise<T>, boundMs: number): Promise<T | 'timeout'> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), boundMs)));
-  try {
-    return await Promise.race([work, late]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /**

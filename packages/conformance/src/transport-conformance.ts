@@ -6,6 +6,7 @@ import { ClientStream, RpcServer } from '@skein/stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Action, Calculator, conformanceAuthenticate } from './contract.mjs';
 import { conformanceDispatch } from './dispatch.mjs';
+import { abruptCloseProblems } from './abrupt-close.js';
 import { badAddressProblems } from './bad-addresses.js';
 import { bounded } from './bounded.js';
 import { claimedBodyProblems } from './claimed-bodies.js';
@@ -84,7 +85,8 @@ const text = (b: Uint8Array): string => new TextDecoder().decode(b);
  * over the connection, calls written while congested, a slow reader), then that a header the
  * server's spec rejects (over its size limit, a wrong version) is answered and its connection
  * closed, that a header within the limits whose body never comes holds no memory for it, that
- * `end()` right after a call half-closes (the answer still comes), that a transport declaring
+ * `end()` right after a call half-closes (the answer still comes), that one side's `close()`
+ * reaches the other, whose connection reports its close (both ways), that a transport declaring
  * `maxFrameBytes` carries a frame of exactly that size (up to 64 MiB + 64 KiB) and its listener
  * declares its connections' value, that one implementing `setPeerMaxFrameBytes` loses nothing
  * when told its peer's bound and written past it in small frames in one run, that a connect gives up with
@@ -151,6 +153,13 @@ export function transportConformance(t: TransportUnderTest): void {
     it('half-closes at end(): what was written goes first, the answer still comes, then a clean close', async () => {
       const problems = await bounded(halfCloseProblems(transport, parseAddress(address), HANG_MS), SCENARIO_MS, () => hung('the half-close', conns.stuck()));
       expect(problems, 'FrameConn.end() not a half-close').toEqual([]);
+    }, TEST_MS);
+
+    // Each side in turn calls close(); half the hang bound per wait, so that both directions of a
+    // close that never reaches the peer are named within the scenario's bound.
+    it("reports an abrupt close at the peer: after one side's close(), the other side's connection reports its close, both ways", async () => {
+      const problems = await bounded(abruptCloseProblems(transport, parseAddress(address), HANG_MS / 2), SCENARIO_MS, () => hung('the abrupt close', conns.stuck()));
+      expect(problems, "FrameConn.close() that never reaches the peer's connection").toEqual([]);
     }, TEST_MS);
 
     // On a listener of the check's own (its own framing, so a frame of the transport's whole bound

@@ -23,6 +23,7 @@ it("gives each of the kit's tests a timeout of its own, longer than the scenario
     expect.stringMatching(/^refuses a header its server spec rejects/),
     expect.stringMatching(/^holds no memory for a body only claimed/),
     expect.stringMatching(/^half-closes at end\(\)/),
+    expect.stringMatching(/^reports an abrupt close at the peer/),
     expect.stringMatching(/^carries a frame of exactly maxFrameBytes/),
     expect.stringMatching(/^keeps what it sends within setPeerMaxFrameBytes/),
     expect.stringMatching(/^connect honours its signal/),

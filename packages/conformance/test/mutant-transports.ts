@@ -64,6 +64,14 @@ export interface Faults {
   ignoresPeerMaxFrame?: boolean;
   /** The server's listener stops accepting at `close()`, and the promise it returns never resolves: a close that waits for something that never comes. */
   listenerCloseHangs?: boolean;
+  /** The client's `pause()` stops delivery and holds what arrives, but reads on: a ByteConn over a stream of its own that never stops reading the stream beneath. */
+  pauseReadsOn?: boolean;
+  /** The client's connections give no `receivedBytes`: a transport that cannot tell what arrived (no mutant alone; with another fault, the backpressure verdict's count-free path). */
+  clientCountsNothing?: boolean;
+  /** The client's `close()` reports the close to its own handlers and leaves the socket beneath open: the server never learns of it. */
+  clientCloseStaysLocal?: boolean;
+  /** The server's connections' `close()` reports the close to their own handlers and leaves the socket beneath open: the client never learns of it. */
+  serverCloseStaysLocal?: boolean;
 }
 
 /**
@@ -88,6 +96,9 @@ export function mutantTransport(inner: Transport, faults: Faults): Transport {
       let conn = await inner.connect(address, spec, faults.ignoresConnectSignal ? unsignalled : faults.ignoresConnectTimeout ? untimed : options);
       side?.destroy();
       if (faults.ignoresPause) conn = override(conn, { pause: () => {}, resume: () => {} });
+      if (faults.pauseReadsOn) conn = holdingWhilePaused(conn);
+      if (faults.clientCountsNothing) conn = override(conn, { receivedBytes: undefined });
+      if (faults.clientCloseStaysLocal) conn = closingLocally(conn);
       if (faults.dropsWritesWhenCongested) conn = droppingWhenCongested(conn);
       if (faults.reusesReceiveBuffer) conn = reusingReceiveBuffer(conn);
       if (faults.neverReportsClose) conn = reportingClose(conn, 0);
@@ -106,6 +117,7 @@ export function mutantTransport(inner: Transport, faults: Faults): Transport {
         if (faults.blindToCongestion) c = override(c, { congested: false });
         if (faults.reportsCleanCloseWithError) c = reportingCloseWithError(c);
         if (faults.dropsReverseCalls) c = droppingReverseCalls(c, spec.outbound ?? spec);
+        if (faults.serverCloseStaysLocal) c = closingLocally(c);
         if (faults.overstatesMaxFrame && conn.maxFrameBytes !== undefined) c = override(c, { maxFrameBytes: conn.maxFrameBytes + 1 });
         if (faults.acceptsLate) setTimeout(() => accept(c), LATE_MS);
         else accept(c);
@@ -256,4 +268,67 @@ function waitingForBody(spec: FrameSpec): FrameSpec {
       }
     },
   };
+}
+
+/**
+ * `pause()` that stops delivery and holds what arrives while the connection beneath reads on
+ * (its `receivedBytes` grows); `resume()` delivers what was held after it returns, in order.
+ */
+function holdingWhilePaused(conn: FrameConn): FrameConn {
+  const held: [Uint8Array, number, number][] = [];
+  let paused = false;
+  let handlers: FrameHandlers | undefined;
+  const deliver = (): void => {
+    while (!paused && held.length > 0) {
+      const [bytes, start, end] = held.shift()!;
+      handlers?.frame(bytes, start, end);
+    }
+  };
+  const bind = (h: FrameHandlers): void => {
+    handlers = h;
+    conn.bind({
+      ...h,
+      // Frames stay valid once handed out (FrameHandlers.frame), so holding the place is enough.
+      frame: (bytes, start, end) => (paused || held.length > 0 ? void held.push([bytes, start, end]) : h.frame(bytes, start, end)),
+    });
+  };
+  return override(conn, {
+    bind,
+    pause: () => void (paused = true),
+    resume: () => {
+      paused = false;
+      queueMicrotask(deliver);
+    },
+  });
+}
+
+/** Connections a `closingLocally` close left open; `closeLeftOpen()` closes them once a test is done. */
+const leftOpen = new Set<FrameConn>();
+
+/** Closes what `clientCloseStaysLocal` / `serverCloseStaysLocal` left open, so that no socket outlives its test. */
+export function closeLeftOpen(): void {
+  for (const conn of leftOpen) conn.close();
+  leftOpen.clear();
+}
+
+/** `close()` that reports the close to this side's handlers, once, and never closes the socket beneath. */
+function closingLocally(conn: FrameConn): FrameConn {
+  let handlers: FrameHandlers | undefined;
+  let reported = false;
+  const report = (err?: Error): void => {
+    if (reported) return;
+    reported = true;
+    handlers?.close(err);
+  };
+  const bind = (h: FrameHandlers): void => {
+    handlers = h;
+    conn.bind({ ...h, frame: (b, s, e) => void (reported || h.frame(b, s, e)), close: report });
+  };
+  return override(conn, {
+    bind,
+    close: () => {
+      leftOpen.add(conn);
+      report();
+    },
+  });
 }

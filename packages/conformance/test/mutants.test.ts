@@ -7,7 +7,8 @@ import { tcpTransport } from '@skein/transport-tcp';
 import { afterEach, describe, expect, it } from 'vitest';
 import { conformanceDispatch } from '../src/dispatch.mjs';
 import { expected } from '../src/expected.js';
-import { SCENARIOS } from '../src/scenarios.mjs';
+import { BULK_CALLS } from '../src/contract.mjs';
+import { PAUSED_READ_BYTES, SCENARIOS } from '../src/scenarios.mjs';
 import { expectScenario } from '../src/scenario-verdict.js';
 import { mutantTransport, type Faults } from './mutant-transports.js';
 
@@ -54,8 +55,27 @@ describe('backpressure fails a transport that does not hold back', () => {
     // The facts as such a transport reports them (whether the server saw congestion a moment
     // depends on socket buffers); the verdict must name the client's pause, not only `congested`.
     const want = expected('backpressure', right, runtime.name);
-    expect(() => expectScenario('backpressure', { ...(want as object), paused: true, bounded: false }, want)).toThrow(
+    expect(() => expectScenario('backpressure', { ...(want as object), paused: true, bounded: false, receivedWhilePaused: null }, want)).toThrow(
       /bounded: false: .*the paused connection read on what kept arriving \(held, not delivered\): where the transport can stop reading, pause\(\) must/,
+    );
+  });
+
+  // Decided by counts: the paused side's receivedBytes past its bound, or the server's answers
+  // all given, whichever comes first; never by how long the kit waited (run them many times).
+  it('fails one whose pause() holds what arrives but reads on: its receivedBytes grow past the bound', async () => {
+    const seen = await SCENARIOS.backpressure(await target({}, { pauseReadsOn: true }));
+    expect(seen).toMatchObject({ bounded: false, deliveredWhilePaused: 0, answers: BULK_CALLS, inOrder: true, intact: true });
+    expect(seen.receivedWhilePaused).toBeGreaterThan(PAUSED_READ_BYTES);
+    expect(() => expectScenario('backpressure', seen, expected('backpressure', right, runtime.name))).toThrow(
+      /receivedWhilePaused: \d+: the paused connection received more than 8388608 bytes after pause\(\) \(its receivedBytes grew\): it read on/,
+    );
+  });
+
+  it('fails one whose pause() reads on and counts nothing: the server answers every call while the reader is paused', async () => {
+    const seen = await SCENARIOS.backpressure(await target({}, { pauseReadsOn: true, clientCountsNothing: true }));
+    expect(seen).toMatchObject({ bounded: false, receivedWhilePaused: null, deliveredWhilePaused: 0, answers: BULK_CALLS, serverAnswered: BULK_CALLS });
+    expect(() => expectScenario('backpressure', seen, expected('backpressure', right, runtime.name))).toThrow(
+      /bounded: false: the server answered every call while the reader was paused: .*pause\(\) must/,
     );
   });
 
