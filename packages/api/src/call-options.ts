@@ -7,39 +7,41 @@ import type { Metadata } from '@skein/stream';
  * JS, a pool call's CallOptions reused) is refused with InvalidArgument rather than ignored.
  */
 export interface MethodCallOptions {
-  timeoutMs?: number;
+  timeoutMs?: number | undefined;
   /** Aborting rejects the call at once with Cancelled and frees its window slot; with Timeout when its reason is a timeout (`AbortSignal.timeout(ms)`). */
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
   /** For pools: the key a route function or consistent hash picks a server by. */
-  route?: string;
+  route?: string | undefined;
   /**
    * For a FailoverPool (unary calls; a stream ignores it): caps each attempt at this many ms,
    * in place of the pool's `attemptTimeoutMs`, within `timeoutMs`, which bounds the whole call:
    * a server that hangs is given up for another while time is left (only a `.idempotent()`
    * method's call retries after a Timeout). A ClientStream or ConnPool ignores it.
    */
-  attemptTimeoutMs?: number;
+  attemptTimeoutMs?: number | undefined;
   /** Small key/value entries the server reads as `ctx.metadata` (a bearer token, a trace context). */
-  metadata?: Metadata;
+  metadata?: Metadata | undefined;
   /**
-   * Unary calls: told the metadata the handler sent back (`ctx.setReplyMetadata`) once, as the
-   * server's answer comes, ok or error, before the call's promise settles: empty when it sent
-   * none, or the server does not send any (a razor v1 or older Skein server). Not told when the
-   * call fails on this side (a timeout, a cancel, a lost connection); a FailoverPool tells it for
-   * each attempt a server answered. A stream ignores it (its end carries none yet).
+   * Told the metadata the handler sent back (`ctx.setReplyMetadata`) once, as the server's
+   * answer comes, ok or error, before the call's promise settles; for a streaming method, as its
+   * end comes (gRPC's trailers), before the reader's `for await` ends or its error is thrown (a
+   * client stream's: before its result settles). Empty when it sent none, or the server does not
+   * send any (a razor v1 or older Skein server). Not told when the call or stream fails on this
+   * side (a timeout, a cancel, a `break`, a lost connection); a FailoverPool tells it for each
+   * attempt a server answered.
    */
-  onReplyMetadata?: (metadata: Metadata) => void;
+  onReplyMetadata?: ((metadata: Metadata) => void) | undefined;
   /**
    * For a ConnPool (as `route` is for pools): while it cannot reach its server, fail at once with
    * Unreachable (`retry: 'safe'`) instead of waiting out its connect budget. A FailoverPool
    * decides this per attempt itself; a ClientStream has no budget and ignores it.
    */
-  failFast?: boolean;
+  failFast?: boolean | undefined;
   /**
    * The context of the handler this call is made from: the call takes what is left of that
    * call's deadline (with `timeoutMs`, the shorter) and is cancelled when it is.
    */
-  ctx?: CallContext;
+  ctx?: CallContext | undefined;
 }
 
 /** Shared by calls made without options: no object per call. Frozen, so nothing below can change it. */

@@ -19,10 +19,10 @@ export type { MethodCallOptions } from './call-options.js';
 export interface ClientOptions {
   codec: Codec;
   /** Default timeout for every call of this client (else the caller's default). */
-  timeoutMs?: number;
-  logger?: Logger;
+  timeoutMs?: number | undefined;
+  logger?: Logger | undefined;
   /** Before/after hooks around every call of this client (see Filter). */
-  filters?: readonly Filter[];
+  filters?: readonly Filter[] | undefined;
 }
 
 /** Every way a call can fail: the method's own error, a built-in RpcError, or an undeclared remote error. */
@@ -119,7 +119,7 @@ function streamOpen(r: MethodReplies, caller: Caller, check: boolean): (arg: unk
 
 function streamOptions(o: MethodCallOptions): CallOptions {
   // Another call's metadata its filters still write is copied here, as it is handed on.
-  const base: CallOptions = { timeoutMs: o.timeoutMs, signal: o.signal, route: o.route, metadata: handedOn(o).metadata, failFast: o.failFast };
+  const base: CallOptions = { timeoutMs: o.timeoutMs, signal: o.signal, route: o.route, metadata: handedOn(o).metadata, failFast: o.failFast, onReplyMetadata: o.onReplyMetadata };
   return o.ctx === undefined ? base : inherit(base, o.ctx);
 }
 

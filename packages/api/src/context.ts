@@ -194,15 +194,17 @@ export class CallContext implements FilterWatch, AbortSource {
 
   /**
    * Sets the entry `key` of the metadata sent back with this call's answer, ok or error (a
-   * session id, a rate-limit count, a server timing): the client reads it with the call option
-   * `onReplyMetadata` (docs/protocol.md, "Reply metadata"). A key set again takes the new value.
+   * session id, a rate-limit count, a server timing); in a streaming method, with the stream's
+   * end, after its items (gRPC's trailers): set it any time before the handler returns or throws
+   * (a generator's `finally` too). The client reads it with the call option `onReplyMetadata`
+   * (docs/protocol.md, "Reply metadata"). A key set again takes the new value.
    * Throws InvalidArgument for an
    * entry no head carries (a key that is no string of 1 to 255 bytes, a value that is no string
    * of at most 65,535), FrameTooLarge when the entries together would be over what the client
    * reads (8 KiB, each entry counted 32 bytes besides its own, within its reply limits); that
    * entry is then not kept. Dropped unsaid for a client whose hello did not agree it (a razor v1
-   * client, an older Skein one), in a WorkerPool's worker, and once the call is answered. A
-   * streaming method's end carries none: there it throws InvalidArgument.
+   * client, an older Skein one), in a WorkerPool's worker, and once the call is answered (a
+   * stream ended, cancelled by its client or past its deadline).
    */
   setReplyMetadata(key: string, value: string): void {
     this.req.setReplyMetadata(key, value);

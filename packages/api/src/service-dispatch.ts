@@ -39,19 +39,19 @@ export interface ServiceDispatchOptions {
    * Where failed calls are logged (and `ctx.logger`). Default: the console at warn and error, so
    * that a handler's crash is seen; pass `silentLogger` to silence it.
    */
-  logger?: Logger;
+  logger?: Logger | undefined;
   /**
    * Send details razor's codes carry only between Skein peers: an undeclared handler error's
    * message, and the name of an action not found (default: only log them; a razor peer would
    * read a detailed error string as a custom error).
    */
-  exposeInternalErrors?: boolean;
+  exposeInternalErrors?: boolean | undefined;
   /**
    * How the warn lines for failed calls whose words stay on the server are rate-limited: per
    * method and code, the first is logged whole, then one line per `intervalMs` (default 10 000)
    * counts the rest, for an outage fails every call alike (see `WithheldLog`).
    */
-  withheldLog?: WithheldLogOptions;
+  withheldLog?: WithheldLogOptions | undefined;
   /**
    * Abort `ctx.signal` and answer Timeout when a handler runs longer (counted from the argument's
    * arrival: an asynchronous input schema that hangs is timed out too). Checked once a second.
@@ -59,19 +59,19 @@ export interface ServiceDispatchOptions {
    * deadline does), unless `streamTimeoutMs` says otherwise. Default: off (also 0). A negative,
    * NaN or infinite value is refused (InvalidArgument).
    */
-  handlerTimeoutMs?: number;
+  handlerTimeoutMs?: number | undefined;
   /**
    * The bound for streaming methods: a stream whose handler has not answered (returned, or ended
    * its generator) this long after it started is ended with Timeout and its `ctx.signal`
    * aborted. Default: `handlerTimeoutMs`; 0 leaves streams unbounded (long-lived subscriptions)
    * while unary calls keep their `handlerTimeoutMs`.
    */
-  streamTimeoutMs?: number;
+  streamTimeoutMs?: number | undefined;
   /**
    * Before/after hooks around every handler (see Filter), e.g. `overloadShedding()`, `callLog(logger)`.
    * Their info is a ServerCallInfo: `info.metadata` is always set (`{}` when none was sent).
    */
-  filters?: readonly ServerFilter[];
+  filters?: readonly ServerFilter[] | undefined;
 }
 
 interface Entry {
@@ -121,6 +121,13 @@ export function createServiceDispatch(opts: ServiceDispatchOptions): Dispatch {
     serverClosed: () => run.serverClosed(),
     // A handler's end reaches the request: its answer, or `handlerEnded` (unswept, streamDone, done).
     tellsHandlerEnds: true,
+    // From the method's own kind, never the client's stream-kind entry: a server stream's handler
+    // reads no items (streamArg ignores them), and a unary or unknown action's stream is refused
+    // unrun; only client and bidi streams hold a window of their connection's budget.
+    readsItems(action) {
+      const entry = typeof action === 'string' ? entries.get(action) : undefined;
+      return entry?.stream !== undefined && entry.stream.kind !== 'server';
+    },
   };
 }
 

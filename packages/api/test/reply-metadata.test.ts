@@ -3,7 +3,7 @@ import { ErrorCode, RpcError, codeErrors, type Transport } from '@skein/core';
 import { ClientStream, RpcServer, type Metadata } from '@skein/stream';
 import { cleanups, olderSkeinClient } from '@skein/test-utils';
 import { describe, expect, expectTypeOf, it } from 'vitest';
-import { createClient, createServiceDispatch, implement, method, serverStream, service, type CallContext, type MethodCallOptions } from '../src/index.js';
+import { bidiStream, clientStream, createClient, createServiceDispatch, implement, method, serverStream, service, type CallContext, type MethodCallOptions } from '../src/index.js';
 import { listening, transport } from './harness.js';
 
 /*
@@ -27,8 +27,17 @@ const Api = service('Api', {
   refuse: method<Record<string, string>, void>().throws(codeErrors({ 1: Refused })),
   /** Sets `small`, then tries an entry of `bytes` bytes: answers the code it was refused with, or 0. */
   tryLarge: method<number, number>(),
-  feed: serverStream<void, number>(),
+  /** Yields 1..|n| (an entry set before, one in its `finally`); a negative n then fails with Refused. */
+  feed: serverStream<number, number>().throws(codeErrors({ 1: Refused })),
+  /** Sums the items and sets the sum; a negative item fails with Refused, after its entry. */
+  sum: clientStream<number, number>().throws(codeErrors({ 1: Refused })),
+  /** Echoes each item and sets how many; a negative item fails with Refused, after its entry. */
+  echo: bidiStream<number, number>().throws(codeErrors({ 1: Refused })),
+  /** Sets an entry, yields 1, and keeps its context (`keptCtx`) for an entry set after its end. */
+  kept: serverStream<void, number>(),
 });
+
+let keptCtx: CallContext | undefined;
 
 const impl = implement(Api, {
   set: (entries, ctx) => {
@@ -48,8 +57,42 @@ const impl = implement(Api, {
       return (err as RpcError).code;
     }
   },
-  async *feed(_arg, ctx) {
-    ctx.setReplyMetadata('k', 'v');
+  async *feed(n, ctx) {
+    ctx.setReplyMetadata('first', '1');
+    try {
+      for (let i = 1; i <= Math.abs(n); i++) yield i;
+      if (n < 0) throw new Refused();
+    } finally {
+      ctx.setReplyMetadata('count', String(Math.abs(n)));
+    }
+  },
+  async sum(items, ctx) {
+    let sum = 0;
+    for await (const n of items) {
+      if (n < 0) {
+        ctx.setReplyMetadata('refused', String(n));
+        throw new Refused();
+      }
+      sum += n;
+    }
+    ctx.setReplyMetadata('sum', String(sum));
+    return sum;
+  },
+  async *echo(items, ctx) {
+    let count = 0;
+    for await (const n of items) {
+      if (n < 0) {
+        ctx.setReplyMetadata('refused', String(n));
+        throw new Refused();
+      }
+      count++;
+      yield n;
+    }
+    ctx.setReplyMetadata('echoed', String(count));
+  },
+  async *kept(_arg, ctx) {
+    keptCtx = ctx;
+    ctx.setReplyMetadata('early', '1');
     yield 1;
   },
 });
@@ -62,12 +105,15 @@ async function serveApi(clientTransport: Transport = transport, limits?: { maxMe
   return createClient(Api, stream, { codec, timeoutMs });
 }
 
-/** Calls `call` with an `onReplyMetadata` that records what it was told; returns that with the call's outcome. */
+/**
+ * Calls `call` with an `onReplyMetadata` that records what it was told; returns that with the
+ * call's outcome, and how many times it was told by the time the call settled.
+ */
 async function withReplyMetadata<T>(call: (onReplyMetadata: (md: Metadata) => void) => Promise<T>) {
   const told: Record<string, string>[] = [];
   const outcome = call((md) => told.push({ ...md })).then(
-    (value) => ({ value, error: undefined }),
-    (error: unknown) => ({ value: undefined, error }),
+    (value) => ({ value, error: undefined, toldWhenSettled: told.length }),
+    (error: unknown) => ({ value: undefined, error, toldWhenSettled: told.length }),
   );
   return { ...(await outcome), told };
 }
@@ -136,14 +182,58 @@ describe('reply metadata', () => {
     expect(await api.tryLarge(100_000)).toBe(0);
   });
 
-  it("a stream's end carries none: setting it there is refused", async () => {
+  it("a server stream's end carries it, ok or error (set in a generator's finally too), told before the loop ends or throws", async () => {
     const api = await serveApi();
-    const items: number[] = [];
-    await expect(
-      (async () => {
-        for await (const n of await api.feed()) items.push(n);
-      })(),
-    ).rejects.toMatchObject({ code: ErrorCode.InvalidArgument, message: expect.stringContaining("a stream's end carries none") });
-    expect(items).toEqual([]);
+    const ok = await readStream((onReplyMetadata) => api.feed(3, { onReplyMetadata }));
+    expect(ok).toEqual({ items: [1, 2, 3], toldAtEnd: 1, error: undefined, told: [{ first: '1', count: '3' }] });
+    const failed = await readStream((onReplyMetadata) => api.feed(-2, { onReplyMetadata }));
+    expect(failed.error).toBeInstanceOf(Refused);
+    expect(failed).toMatchObject({ items: [1, 2], toldAtEnd: 1, told: [{ first: '1', count: '2' }] });
+  });
+
+  it("a client stream's end carries it, told before the call settles, ok or error", async () => {
+    const api = await serveApi();
+    const ok = await withReplyMetadata((onReplyMetadata) => api.sum([1, 2, 3], { onReplyMetadata }));
+    expect(ok).toEqual({ value: 6, error: undefined, toldWhenSettled: 1, told: [{ sum: '6' }] });
+    const refused = await withReplyMetadata((onReplyMetadata) => api.sum([1, -4, 5], { onReplyMetadata }));
+    expect(refused.error).toBeInstanceOf(Refused);
+    expect(refused).toMatchObject({ toldWhenSettled: 1, told: [{ refused: '-4' }] });
+  });
+
+  it('a bidi stream carries it both ways of ending, told before the loop ends or throws', async () => {
+    const api = await serveApi();
+    const ok = await readStream((onReplyMetadata) => api.echo([1, 2, 3], { onReplyMetadata }));
+    expect(ok).toEqual({ items: [1, 2, 3], toldAtEnd: 1, error: undefined, told: [{ echoed: '3' }] });
+    const failed = await readStream((onReplyMetadata) => api.echo([1, 2, -1], { onReplyMetadata }));
+    expect(failed.error).toBeInstanceOf(Refused);
+    expect(failed).toMatchObject({ items: [1, 2], toldAtEnd: 1, told: [{ refused: '-1' }] });
+  });
+
+  it('an entry set once the stream ended is dropped unsaid; a client that did not agree it gets the plain end, told an empty record', async () => {
+    const api = await serveApi();
+    expect(await readStream((onReplyMetadata) => api.kept(undefined, { onReplyMetadata }))).toEqual({ items: [1], toldAtEnd: 1, error: undefined, told: [{ early: '1' }] });
+    expect(() => keptCtx!.setReplyMetadata('late', '2')).not.toThrow();
+    const older = await serveApi(olderSkeinClient(transport, REPLY_METADATA_KIND));
+    expect(await readStream((onReplyMetadata) => older.feed(2, { onReplyMetadata }))).toEqual({ items: [1, 2], toldAtEnd: 1, error: undefined, told: [{}] });
+    expect(await withReplyMetadata((onReplyMetadata) => older.sum([4, 5], { onReplyMetadata }))).toEqual({ value: 9, error: undefined, toldWhenSettled: 1, told: [{}] });
   });
 });
+
+/**
+ * Reads the stream `open` gives, with an `onReplyMetadata` that records what it was told:
+ * the items, what the loop threw, and how many times it was told by the time the loop ended.
+ */
+async function readStream(open: (onReplyMetadata: (md: Metadata) => void) => Promise<AsyncIterable<number>>) {
+  const told: Record<string, string>[] = [];
+  const items: number[] = [];
+  let error: unknown;
+  let toldAtEnd = -1;
+  try {
+    for await (const n of await open((md) => told.push({ ...md }))) items.push(n);
+  } catch (e) {
+    error = e;
+  } finally {
+    toldAtEnd = told.length;
+  }
+  return { items, toldAtEnd, error, told };
+}

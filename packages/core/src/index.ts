@@ -97,6 +97,9 @@ export { RunBatch, type BatchOwner } from './run-batch.js';
 export { afterMacrotask } from './after-macrotask.js';
 // For library authors: a copy of an object with fields changed, at a spread's meaning without its cost on Node 20
 export { extended } from './extended.js';
+// Options objects whose fields may be left out or undefined (exactOptionalPropertyTypes), and their defaults filled in alike
+export type { OptionalFields } from './optional-fields.js';
+export { withDefaults } from './with-defaults.js';
 // For codec and protocol authors: a string's UTF-8 length, counted without encoding it
 export { utf8Length } from './utf8-length.js';
 export { ChunkQueue, appendChunk } from './chunk-queue.js';

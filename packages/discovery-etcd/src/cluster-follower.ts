@@ -34,8 +34,8 @@ export interface ClusterMembership extends MemberStates {
 
 export interface FollowClusterOptions {
   /** Only these server types; default every type the cluster has (others are logged once and skipped). */
-  types?: readonly string[];
-  logger?: Logger;
+  types?: readonly string[] | undefined;
+  logger?: Logger | undefined;
   /**
    * How long a leave that would take a type's last member away waits for a join of that type,
    * in ms (default 10 000, the registrations' default TTL; 0 applies it at once), as in
@@ -50,7 +50,7 @@ export interface FollowClusterOptions {
    * this follower added), checked at each change of the type's servers (their states, one added
    * or removed: `ClusterMembership.watchStates`).
    */
-  lastLeaveGraceMs?: number;
+  lastLeaveGraceMs?: number | undefined;
 }
 
 /**

@@ -1,4 +1,4 @@
-import { guardedLogger, invalidArgument, refuseRenamed, silentLogger, timerPeriod, type Clock, type Logger } from '@skein/core';
+import { guardedLogger, invalidArgument, refuseRenamed, silentLogger, timerPeriod, type Clock, type Logger, type OptionalFields } from '@skein/core';
 import { Backoff, DiscoveryFeed, type BackoffOptions, type Discovery, type DiscoveryEvent, type Watch } from '@skein/stream';
 import type { Etcd3 } from 'etcd3';
 import { checkedPrefix } from './etcd-entry.js';
@@ -9,17 +9,17 @@ export interface EtcdDiscoveryOptions {
   /** Your etcd3 client (hosts, TLS, auth are set there); closing it is yours too. */
   client: Etcd3;
   /** The key prefix entries live under, as `<prefix>/<type>/<id>`. Default `skein/servers`. */
-  prefix?: string;
-  logger?: Logger;
-  clock?: Clock;
+  prefix?: string | undefined;
+  logger?: Logger | undefined;
+  clock?: Clock | undefined;
   /** Delays between attempts to reach etcd again (full jitter), as a ConnPool's `backoff`. Default: 100 ms doubling to 5 s. */
-  backoff?: Partial<BackoffOptions>;
+  backoff?: OptionalFields<BackoffOptions> | undefined;
   /**
    * How often a live watch is checked against etcd (one bounded read, keys only, one key sent back),
    * in ms: one found behind twice in a row is resumed on another member. Default 3000; above 0, at
    * most 2^31-1.
    */
-  checkEveryMs?: number;
+  checkEveryMs?: number | undefined;
 }
 
 /** The client side: watches every entry under the prefix, of every type. */

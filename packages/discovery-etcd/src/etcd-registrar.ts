@@ -1,4 +1,4 @@
-import { ErrorCode, RpcError, guardedLogger, invalidArgument, refuseRenamed, silentLogger, systemClock, timerPeriod, type Clock, type Logger } from '@skein/core';
+import { ErrorCode, RpcError, guardedLogger, invalidArgument, refuseRenamed, silentLogger, systemClock, timerPeriod, type Clock, type Logger, type OptionalFields } from '@skein/core';
 import { Backoff, discoveryEntry, type BackoffOptions, type DiscoveryEntry, type DiscoveryStatus, type EntrySpec, type Registrar, type Registration } from '@skein/stream';
 import type { Etcd3, Lease } from 'etcd3';
 import { withinAttempts, type CallOptions } from './attempt-deadline.js';
@@ -15,27 +15,27 @@ export interface EtcdRegistrarOptions {
   /** Your etcd3 client; closing it is yours (after closing the registrations). */
   client: Etcd3;
   /** The key prefix, as for EtcdDiscovery. Default `skein/servers`. */
-  prefix?: string;
+  prefix?: string | undefined;
   /**
    * The lease's time to live, in whole seconds: how long a server that died without closing
    * stays listed. Default 10. etcd raises values below its minimum (1.5 × its election timeout).
    */
-  ttlSeconds?: number;
-  logger?: Logger;
-  clock?: Clock;
+  ttlSeconds?: number | undefined;
+  logger?: Logger | undefined;
+  clock?: Clock | undefined;
   /**
    * Delays between attempts to write the entry again after its lease was lost, to open its
    * keepalive stream again, and to read and watch its key again, as a ConnPool's `backoff`.
    * Default: 100 ms doubling to 5 s.
    */
-  backoff?: Partial<BackoffOptions>;
+  backoff?: OptionalFields<BackoffOptions> | undefined;
   /**
    * How often a registration reads its own key (one bounded read, keys only), in ms: while it
    * watches the key, to see it taken or deleted although that watch went silent (its stream on a
    * stalled member); while it waits for a key another registration holds, to see it gone. Default
    * 3000, as EtcdDiscovery's; above 0, at most 2^31-1.
    */
-  checkEveryMs?: number;
+  checkEveryMs?: number | undefined;
 }
 
 /** The server side: writes each entry under a lease that is kept alive until `close()`. */

@@ -9,15 +9,15 @@ import { compacted, grpcReason, reason } from './reason.js';
 
 export interface ReadEntriesOptions {
   /** Your etcd3 client; or `hosts`, and one is made for this read and closed after it. */
-  client?: Etcd3;
+  client?: Etcd3 | undefined;
   /** etcd's client URLs (`http://10.0.0.2:2379`), when no `client` is given. */
-  hosts?: string | readonly string[];
+  hosts?: string | readonly string[] | undefined;
   /** The key prefix entries live under. Default `skein/servers`. */
-  prefix?: string;
+  prefix?: string | undefined;
   /** Only entries of this server type. */
-  type?: string;
+  type?: string | undefined;
   /** How long the whole read may take. Default 5000 ms. */
-  timeoutMs?: number;
+  timeoutMs?: number | undefined;
 }
 
 /** A key under the prefix that is no entry (not `<prefix>/<type>/<id>`, not JSON, too large to read), and why. */

@@ -1,5 +1,5 @@
 import { ROOT_CONTEXT, context, defaultTextMapGetter, propagation, type TextMapPropagator } from '@opentelemetry/api';
-import type { Dispatch } from '@skein/stream';
+import { itemsReadBy, type Dispatch } from '@skein/stream';
 import type { OtelOptions } from './options.js';
 
 /**
@@ -31,5 +31,6 @@ export function inTraceContext(inner: Dispatch, opts: Pick<OtelOptions, 'propaga
     serverClosed: () => inner.serverClosed?.(),
     tellsHandlerEnds: inner.tellsHandlerEnds,
     tellsHandlerEndOf: (req) => (inner.tellsHandlerEndOf !== undefined ? inner.tellsHandlerEndOf(req) === true : inner.tellsHandlerEnds === true),
+    readsItems: (action) => itemsReadBy(inner, action),
   };
 }

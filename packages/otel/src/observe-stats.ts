@@ -5,13 +5,13 @@ import { STATS_FAMILIES, type StatsFamily, type StatsSources } from './stats-sam
 
 export interface ObserveStatsOptions extends StatsSources {
   /** Where the gauges are made. Default: the global MeterProvider's meter for @skein/otel. */
-  meter?: Meter;
+  meter?: Meter | undefined;
   /**
    * How many distinct (pool, `address`) pairs get series of their own over the observation's
    * life, servers gone included (the SDK keeps their series too); later ones are summed under
    * `address` `_OTHER`. Default 256, below the SDK's default cardinality limit; 0 sums all.
    */
-  maxAddresses?: number;
+  maxAddresses?: number | undefined;
 }
 
 /** What `observeStats` returns: stop it when the servers and pools it reads are gone. */
@@ -21,8 +21,8 @@ export interface StatsObservation {
 }
 
 /**
- * `stats()` of servers and pools as OpenTelemetry observable instruments: gauges (and two
- * counters, connections accepted and refused), read once per collection by one batch callback,
+ * `stats()` of servers and pools as OpenTelemetry observable instruments: gauges (and three
+ * counters, connections accepted and refused, streams refused), read once per collection by one batch callback,
  * so every instrument of a collection sees the same reading. The names and attributes are
  * `prometheusText`'s (`skein.server.in_flight` is its `skein_server_in_flight`, with the same
  * `server`, `pool`, `address` and `state` labels): an OpenTelemetry Prometheus exporter shows the

@@ -15,12 +15,12 @@ export interface PoolStatsSource {
 /** Servers and pools by name. Read at every scrape or collection: entries added later are seen. */
 export interface StatsSources {
   /** By name: the `server` label (attribute). */
-  servers?: Readonly<Record<string, ServerStatsSource>>;
+  servers?: Readonly<Record<string, ServerStatsSource>> | undefined;
   /**
    * By name: the `pool` label; each server (a ConnPool's one, a FailoverPool's each) also gets
    * its `address`, as shown (`addressLabel`: a ws:// URL's query, a token perhaps, replaced by a digest).
    */
-  pools?: Readonly<Record<string, PoolStatsSource>>;
+  pools?: Readonly<Record<string, PoolStatsSource>> | undefined;
 }
 
 /**
@@ -52,6 +52,7 @@ const SERVER = {
   paused: family('skein.server.paused_connections', 'gauge', 'Connections not being read: a request came past maxInFlightPerConn, or the send buffer is full.'),
   accepted: family('skein.server.accepted_connections', 'counter', 'Connections accepted since the server started.'),
   refused: family('skein.server.refused_connections', 'counter', 'Connections refused at maxConnections since the server started.'),
+  streamsRefused: family('skein.server.refused_streams', 'counter', "Streams refused unrun (Overloaded) since the server started: their window did not fit their connection's streamBudgetBytes."),
   state: family('skein.server.state', 'gauge', 'The server state (1 for the current one).'),
 };
 
@@ -101,6 +102,7 @@ function serverSamples(put: PutSample, labels: Labels, s: RpcServerStats): void 
   put(SERVER.paused, labels, s.paused);
   put(SERVER.accepted, labels, s.accepted);
   put(SERVER.refused, labels, s.refused);
+  put(SERVER.streamsRefused, labels, s.streamsRefused);
   oneHot(put, SERVER.state, labels, SERVER_STATES, s.state);
 }
 

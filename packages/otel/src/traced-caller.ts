@@ -12,7 +12,7 @@ export interface TracedCallerOptions extends OtelOptions {
    * Default: the caller's own `remote` when it has one (a ClientStream); a pool's calls go to
    * whichever server it picks, so pass it only when all of them answer at one address.
    */
-  server?: string;
+  server?: string | undefined;
 }
 
 /**

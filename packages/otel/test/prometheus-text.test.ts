@@ -65,7 +65,7 @@ describe('prometheusText', () => {
   });
 
   it('writes each family once, HELP and TYPE before its samples', () => {
-    const stats = { state: 'running', listeners: 1, connections: 2, inFlight: 0, paused: 0, accepted: 5, refused: 1, clients: 2, peers: 0 } as const;
+    const stats = { state: 'running', listeners: 1, connections: 2, inFlight: 0, paused: 0, accepted: 5, refused: 1, streamsRefused: 3, clients: 2, peers: 0 } as const;
     const text = prometheusText({ servers: { a: { stats: () => stats }, b: { stats: () => stats } } });
     const lines = text.trimEnd().split('\n');
     const helps = lines.filter((l) => l.startsWith('# HELP skein_server_connections '));
@@ -74,10 +74,12 @@ describe('prometheusText', () => {
     expect(lines[at + 1]).toBe('# TYPE skein_server_connections gauge');
     expect(lines.slice(at + 2, at + 4)).toEqual(['skein_server_connections{server="a"} 2', 'skein_server_connections{server="b"} 2']);
     expect(value(scrape(text), 'skein_server_refused_connections_total', { server: 'b' })).toBe(1);
+    expect(value(scrape(text), 'skein_server_refused_streams_total', { server: 'b' })).toBe(3);
+    expect(lines).toContain("# HELP skein_server_refused_streams_total Streams refused unrun (Overloaded) since the server started: their window did not fit their connection's streamBudgetBytes.");
   });
 
   it('escapes label values', () => {
-    const stats = { state: 'closing', listeners: 0, connections: 0, inFlight: 0, paused: 0, accepted: 0, refused: 0, clients: 0, peers: 0 } as const;
+    const stats = { state: 'closing', listeners: 0, connections: 0, inFlight: 0, paused: 0, accepted: 0, refused: 0, streamsRefused: 0, clients: 0, peers: 0 } as const;
     const name = 'a "quoted"\\name\nwith a line feed';
     const text = prometheusText({ servers: { [name]: { stats: () => stats } } });
     expect(text).toContain('skein_server_listeners{server="a \\"quoted\\"\\\\name\\nwith a line feed"} 0');

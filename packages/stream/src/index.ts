@@ -106,7 +106,7 @@ export type { Limits } from './wire/limits.js';
 
 // ── For layers above (a typed API, a custom dispatch) ───────────────────────────────────────
 export type { Dispatch } from './server/dispatch.js';
-export { handlerEndToldBy } from './server/dispatch.js';
+export { handlerEndToldBy, itemsReadBy } from './server/dispatch.js';
 export { ServerRequest } from './server/request.js';
 export { RequestStream } from './server/request-stream.js';
 // What a StreamCall's or a RequestStream's `observe()` tells of each item (tracing, metrics).

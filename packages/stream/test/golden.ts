@@ -57,6 +57,10 @@ export const golden = {
     01 01  0100 0800 00000001 00000004  0200 0000  0300 0400 00200000  0400 0400 00001000  1500 0000  1800 0400 00040000  1900 0000  1a00 0c00 00000001 00000004 00040000`),
   /** Reply metadata for seq 1: flag 0x1e, a call head as msg (no deadline; `k` = `v`), no blob; its call's answer follows. */
   replyMetadata: fromHex(`254d 01 1e 09000000 0100000000000000 00000000  ffffffff 01 6b 0100 76`),
+  /** The same on stream 6 (after its items): the stream's end (its answer, flag 0, 1 or 2) follows. */
+  streamReplyMetadata: fromHex(`254d 01 1e 09000000 0600000000000000 00000000  ffffffff 01 6b 0100 76`),
+  /** The end of stream 6: its ok answer, msg 03. */
+  streamEnd: fromHex(`254d 01 00 01000000 0600000000000000 00000000  03`),
   /** The offer of limits and the in-flight cap alone (kind 24, empty), and a server's answer with `maxInFlightPerConn` 8. */
   helloRequestCap: fromHex(`254d 01 00 00ffff7f 0000000000000000 0000000000000000 12000000 00000000
     01 00  0100 0800 00000001 00000004  1800 0000`),

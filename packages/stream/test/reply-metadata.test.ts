@@ -2,9 +2,11 @@ import { ErrorCode, RpcError } from '@skein/core';
 import { cleanups, connectRazorClient, memoryLogger, rawConnect, waitFor, type RawSocket } from '@skein/test-utils';
 import net from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { ClientStream, type Metadata } from '../src/index.js';
+import { ClientStream, type ClientStreamOptions, type Metadata, type Reply, type ServerRequest } from '../src/index.js';
+import { CANCEL_ACTION, OPEN_ACTION } from '../src/wire/extension-frames.js';
+import { HELLO_ACTION, PING_ACTION, REQUEST_HEADER_LENGTH, readRequestHeader } from '../src/wire/protocol.js';
 import { golden } from './golden.js';
-import { bytes, requestFrame, startServer, transport } from './harness.js';
+import { bytes, olderClientTransport, requestFrame, responseFrame, startServer, transport } from './harness.js';
 
 /*
  * Reply metadata on the wire (docs/protocol.md, "Reply metadata"): hello kind 27, and a reply
@@ -145,6 +147,259 @@ async function brokenServer(answer: Uint8Array, head: Uint8Array): Promise<strin
       const helloEnd = got.length >= 32 ? 32 + got.readUInt32LE(24) : Infinity;
       if (answered === 0 && got.length >= helloEnd) (sock.write(answer), (answered = 1));
       if (answered === 1 && got.length >= helloEnd + 32) (sock.write(Buffer.concat([head, okFrame])), (answered = 2));
+    });
+  });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  cleanup.push(() => new Promise((r) => srv.close(r)));
+  return `127.0.0.1:${(srv.address() as net.AddressInfo).port}`;
+}
+
+/*
+ * On streams (gRPC's trailers, Connect's onTrailer): the reply head goes just before the stream's
+ * end, after its items, on its seq, and the client's `onReplyMetadata` is told it before the end
+ * reaches the reader.
+ */
+
+/** The items of `s` and its end as its reader sees them, with how many times `told` was told by then. */
+async function readToEnd(s: AsyncIterable<Reply>, told: unknown[]) {
+  const items: number[] = [];
+  let toldAtEnd = -1;
+  let error: unknown;
+  try {
+    for await (const item of s) items.push(item.msg[0]!);
+  } catch (e) {
+    error = e;
+  } finally {
+    toldAtEnd = told.length;
+  }
+  return { items, toldAtEnd, error };
+}
+
+/** Stream actions: a feed, a sum of the client's items, an echo that fails at a 0xff, and one that sets an entry after its end. */
+async function serveStreams(connect: Partial<ClientStreamOptions> = {}) {
+  let lateThrew: unknown = 'not set';
+  const s = await startServer(
+    {
+      // Set before the first item and after the last: both go, with the end.
+      feed: async (req) => {
+        req.setReplyMetadata('first', '1');
+        for (let i = 1; i <= 3; i++) await req.stream!.write(bytes(i));
+        req.setReplyMetadata('last', '3');
+        return bytes(9);
+      },
+      sum: async (req) => {
+        let sum = 0;
+        for await (const item of req.stream!) sum += item.msg[0]!;
+        req.setReplyMetadata('sum', String(sum));
+        return bytes(sum);
+      },
+      echo: async (req) => {
+        for await (const item of req.stream!) {
+          if (item.msg[0] === 0xff) {
+            req.setReplyMetadata('failed-at', 'ff');
+            throw new RpcError(ErrorCode.PermissionDenied, 'no 0xff');
+          }
+          await req.stream!.write(item.msg);
+        }
+        req.setReplyMetadata('echoed', 'all');
+      },
+      late: (req: ServerRequest) => {
+        req.setReplyMetadata('early', '1');
+        req.reply(bytes(1));
+        try {
+          req.setReplyMetadata('late', '2');
+          lateThrew = undefined;
+        } catch (err) {
+          lateThrew = err;
+        }
+      },
+    },
+    { closeWaitMs: 0 },
+  );
+  cleanup.push(() => s.server.close());
+  const client = await s.connect({ keepaliveMs: 0, ...connect });
+  cleanup.push(() => client.destroy());
+  return { client, lateThrew: () => lateThrew };
+}
+
+describe('reply metadata on streams', () => {
+  it('goes on the wire after the items, just before the end, on the stream\'s seq; to a client that did not offer it, the plain end', async () => {
+    const s = await startServer({
+      k: async (req) => {
+        req.setReplyMetadata('k', 'v');
+        await req.stream!.write(bytes(0x0a), bytes(0xbb));
+        return bytes(3);
+      },
+    });
+    cleanup.push(() => s.server.close());
+    const expected = Buffer.concat([golden.serverData, golden.streamReplyMetadata, golden.streamEnd]);
+    const { raw, answer } = await greeted(s.address, golden.helloRequestFull);
+    raw.write(Buffer.concat([golden.open, requestFrame('k', 6)]));
+    await waitFor(() => raw.received().length >= answer.length + expected.length || undefined, { what: 'the stream' });
+    expect(raw.received().subarray(answer.length)).toEqual(expected);
+    // Not offered: the items and the end alone, and nothing after (a ping sent then is answered next).
+    const older = await greeted(s.address, golden.helloRequestNoReplyMetadata);
+    older.raw.write(Buffer.concat([golden.open, requestFrame('k', 6)]));
+    const plain = Buffer.concat([golden.serverData, golden.streamEnd]);
+    await waitFor(() => older.raw.received().length >= older.answer.length + plain.length || undefined, { what: 'the plain stream' });
+    older.raw.write(golden.ping);
+    await waitFor(() => older.raw.received().length >= older.answer.length + plain.length + golden.pong.length || undefined, { what: 'the pong' });
+    expect(older.raw.received().subarray(older.answer.length)).toEqual(Buffer.concat([plain, golden.pong]));
+  });
+
+  it('server streaming: told what was set before and after the items, once, before the reader sees the end', async () => {
+    const { client } = await serveStreams();
+    const told: Metadata[] = [];
+    const s = client.openStream('feed', undefined, { onReplyMetadata: (md) => told.push(md) });
+    const read = await readToEnd(s, told);
+    expect(read).toEqual({ items: [1, 2, 3], toldAtEnd: 1, error: undefined });
+    expect(told).toEqual([{ first: '1', last: '3' }]);
+    expect((await s.result).msg).toEqual(bytes(9));
+  });
+
+  it("client streaming: told before the stream's result settles", async () => {
+    const { client } = await serveStreams();
+    const told: Metadata[] = [];
+    const s = client.openStream('sum', undefined, { onReplyMetadata: (md) => told.push(md) });
+    for (const n of [1, 2, 3]) await s.write(bytes(n));
+    s.end();
+    const toldAtResult = await s.result.then(() => told.length);
+    expect(toldAtResult).toBe(1);
+    expect(told).toEqual([{ sum: '6' }]);
+  });
+
+  it('both ways: an ok end and an error end carry it, told before the loop ends or its error is thrown', async () => {
+    const { client } = await serveStreams();
+    for (const [last, entries, code] of [
+      [undefined, { echoed: 'all' }, undefined],
+      [0xff, { 'failed-at': 'ff' }, ErrorCode.PermissionDenied],
+    ] as const) {
+      const told: Metadata[] = [];
+      const s = client.openStream('echo', undefined, { onReplyMetadata: (md) => told.push(md) });
+      const reading = readToEnd(s, told);
+      for (const n of [1, 2]) await s.write(bytes(n));
+      if (last !== undefined) await s.write(bytes(last));
+      s.end();
+      const read = await reading;
+      expect(read.toldAtEnd).toBe(1);
+      expect(told).toEqual([entries]);
+      if (code === undefined) expect(read.error).toBeUndefined();
+      else expect(read.error).toMatchObject({ code });
+    }
+  });
+
+  it('an entry set after the end is dropped unsaid, as on a call; a stream without the option is not told', async () => {
+    const { client, lateThrew } = await serveStreams();
+    const told: Metadata[] = [];
+    const s = client.openStream('late', undefined, { onReplyMetadata: (md) => told.push(md) });
+    expect(await readToEnd(s, told)).toEqual({ items: [], toldAtEnd: 1, error: undefined });
+    expect(told).toEqual([{ early: '1' }]);
+    await waitFor(() => lateThrew() !== 'not set' || undefined, { what: 'the late entry' });
+    expect(lateThrew()).toBeUndefined();
+    // Without the option the head is read and not decoded; the stream ends as before.
+    const plain = client.openStream('feed');
+    expect((await readToEnd(plain, [])).items).toEqual([1, 2, 3]);
+  });
+
+  it('a client that did not agree it gets the plain end, told an empty record; the connection goes on', async () => {
+    const { client } = await serveStreams({ transport: olderClientTransport(27) });
+    const told: Metadata[] = [];
+    const s = client.openStream('feed', undefined, { onReplyMetadata: (md) => told.push(md) });
+    expect(await readToEnd(s, told)).toEqual({ items: [1, 2, 3], toldAtEnd: 1, error: undefined });
+    expect(told).toEqual([{}]);
+    const sum = client.openStream('sum', undefined, { onReplyMetadata: (md) => told.push(md) });
+    await sum.write(bytes(4));
+    sum.end();
+    expect((await sum.result).msg).toEqual(bytes(4));
+    expect(told).toEqual([{}, {}]);
+  });
+
+  it('an onReplyMetadata that throws is logged and its stream ends as answered; one that is no function is refused unsent', async () => {
+    const logger = memoryLogger();
+    const { client } = await serveStreams({ logger });
+    const s = client.openStream('feed', undefined, {
+      onReplyMetadata: () => {
+        throw new Error('a caller bug');
+      },
+    });
+    expect((await readToEnd(s, [])).items).toEqual([1, 2, 3]);
+    expect((await s.result).msg).toEqual(bytes(9));
+    expect(logger.lines).toMatchObject([{ level: 'error', msg: expect.stringContaining("a stream's onReplyMetadata threw"), obj: { action: 'feed' } }]);
+    const bad = client.openStream('feed', undefined, { onReplyMetadata: 'no' as never });
+    await expect(bad.result).rejects.toMatchObject({ code: ErrorCode.InvalidArgument, message: 'onReplyMetadata must be a function' });
+  });
+
+  it('a reply head for a stream the client dropped (cancelled, timed out) is read and dropped with its end: the connection goes on', async () => {
+    const opened = new Set<number>();
+    const address = await scriptedServer(golden.helloAnswerFull, (f, write) => {
+      if (f.action === OPEN_ACTION) return void opened.add(f.seq);
+      // Only once the client dropped the stream: its head and end come late, as a late answer does.
+      if (f.action === CANCEL_ACTION) return void write(Buffer.concat([replyHead(f.seq, 'late'), responseFrame(0, f.seq, bytes(3))]));
+      // A plain call is answered at once; a stream's opening request, never.
+      if (!opened.has(f.seq)) write(responseFrame(0, f.seq, bytes(3)));
+    });
+    const client = await ClientStream.connect({ transport, address, keepaliveMs: 0 });
+    cleanup.push(() => client.destroy());
+    // Open throughout, so that frames for the dropped stream's seq are looked up among the open streams.
+    const other = client.openStream('other');
+    const told: Metadata[] = [];
+    const onReplyMetadata = (md: Metadata): void => void told.push(md);
+    const cancelled = client.openStream('feed', undefined, { onReplyMetadata });
+    await waitFor(() => opened.size === 2 || undefined, { what: 'the opens' });
+    cancelled.cancel();
+    await expect(cancelled.result).rejects.toMatchObject({ code: ErrorCode.Cancelled });
+    expect((await client.call('k')).msg).toEqual(bytes(3));
+    const timedOut = client.openStream('feed', undefined, { onReplyMetadata, timeoutMs: 20 });
+    await expect(timedOut.result).rejects.toMatchObject({ code: ErrorCode.Timeout });
+    expect((await client.call('k')).msg).toEqual(bytes(3));
+    expect(told).toEqual([]);
+    expect(client.state).toBe('open');
+    expect(other.isDone).toBe(false);
+    other.cancel();
+  });
+
+  it('a reply head on a stream the hello did not agree, or over the bound, is a broken server: the client closes the connection', async () => {
+    for (const [answer, value, why] of [
+      [golden.helloAnswerNoReplyMetadata, 'v', /reply metadata \(flag 30\) from a server whose hello did not agree it/],
+      [golden.helloAnswerFull, 'x'.repeat(8200), /reply metadata of 8208 bytes .*for stream \d+ exceeds the 8192 this client reads/],
+    ] as const) {
+      const opened = new Set<number>();
+      const address = await scriptedServer(answer, (f, write) => {
+        if (f.action === OPEN_ACTION) opened.add(f.seq);
+        else if (opened.has(f.seq)) write(Buffer.concat([replyHead(f.seq, value), responseFrame(0, f.seq, bytes(3))]));
+      });
+      const client = await ClientStream.connect({ transport, address, keepaliveMs: 0 });
+      cleanup.push(() => client.destroy());
+      const told: Metadata[] = [];
+      const s = client.openStream('feed', undefined, { onReplyMetadata: (md) => told.push(md) });
+      await expect(s.result).rejects.toMatchObject({ code: ErrorCode.IO });
+      expect((await client.closed())?.message).toMatch(why);
+      expect(told).toEqual([]);
+    }
+  });
+});
+
+/**
+ * A raw Skein server that answers the hello with `answer` and hands every other whole request
+ * (its numeric action, -1 for a string one, and its seq) to `onRequest`, with a way to answer.
+ */
+async function scriptedServer(answer: Uint8Array, onRequest: (f: { action: number; seq: number }, write: (b: Uint8Array) => void) => void): Promise<string> {
+  const srv = net.createServer((sock) => {
+    sock.on('error', () => {});
+    let got = Buffer.alloc(0);
+    const write = (b: Uint8Array): void => void sock.write(b);
+    sock.on('data', (c: Buffer) => {
+      got = Buffer.concat([got, c]);
+      while (got.length >= REQUEST_HEADER_LENGTH) {
+        const h = readRequestHeader(got.subarray(0, REQUEST_HEADER_LENGTH));
+        const length = REQUEST_HEADER_LENGTH + h.actionLength + h.msgLength + h.blobLength;
+        if (got.length < length) break;
+        got = got.subarray(length);
+        if (h.action === HELLO_ACTION) write(answer);
+        // A ping (one asks whether the hello will be answered) gets its pong.
+        else if (h.action === PING_ACTION) write(responseFrame(0, h.seq, new Uint8Array(0)));
+        else onRequest({ action: h.action, seq: h.seq }, write);
+      }
     });
   });
   await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));

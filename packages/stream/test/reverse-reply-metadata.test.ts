@@ -1,7 +1,7 @@
-import { ErrorCode, type Metadata } from '@skein/core';
+import { ErrorCode } from '@skein/core';
 import { cleanups } from '@skein/test-utils';
 import { describe, expect, it } from 'vitest';
-import { ClientStream, RpcServer, createRouter } from '../src/index.js';
+import { ClientStream, RpcServer, createRouter, type Metadata } from '../src/index.js';
 import { callerOf, sendBy } from './reverse-harness.js';
 import { transport } from './harness.js';
 

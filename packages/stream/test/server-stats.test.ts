@@ -9,7 +9,7 @@ describe('RpcServer.stats', () => {
     const gate = deferred<Uint8Array>();
     const s = await startServer({ wait: () => gate.promise }, { maxConnections: 2 });
     cleanup.push(() => s.server.close());
-    expect(s.server.stats()).toEqual({ state: 'running', listeners: 1, connections: 0, inFlight: 0, paused: 0, accepted: 0, refused: 0, clients: 0, peers: 0 });
+    expect(s.server.stats()).toEqual({ state: 'running', listeners: 1, connections: 0, inFlight: 0, paused: 0, accepted: 0, refused: 0, streamsRefused: 0, clients: 0, peers: 0 });
     const a = await s.connect();
     const b = await s.connect();
     cleanup.push(() => a.destroy(), () => b.destroy());
@@ -19,7 +19,7 @@ describe('RpcServer.stats', () => {
     const c = await s.connect();
     cleanup.push(() => c.destroy());
     await c.closed();
-    expect(s.server.stats()).toEqual({ state: 'running', listeners: 1, connections: 2, inFlight: 3, paused: 0, accepted: 2, refused: 1, clients: 2, peers: 0 });
+    expect(s.server.stats()).toEqual({ state: 'running', listeners: 1, connections: 2, inFlight: 3, paused: 0, accepted: 2, refused: 1, streamsRefused: 0, clients: 2, peers: 0 });
     gate.resolve(new Uint8Array(0));
     await Promise.all(calls);
     expect(s.server.stats().inFlight).toBe(0);

@@ -1,11 +1,11 @@
 import { ErrorCode, RpcError } from '@skein/core';
-import { cleanups, deferred, rawConnect, waitFor, within } from '@skein/test-utils';
+import { cleanups, deferred, memoryLogger, rawConnect, waitFor, within } from '@skein/test-utils';
 import { describe, expect, it } from 'vitest';
-import { RpcServer, type ServerRequest, type StreamCall } from '../src/index.js';
+import { ClientStream, RpcServer, createRouter, dispatchByService, type ActionHandler, type Dispatch, type RpcServerOptions, type ServerRequest, type StreamCall } from '../src/index.js';
 import { encodeCallHead } from '../src/wire/call-head.js';
 import { DATA_ACTION, ITEM_OVERHEAD, OPEN_ACTION } from '../src/wire/extension-frames.js';
 import { golden } from './golden.js';
-import { readU32, requestFrame as request, startServer, u32 } from './harness.js';
+import { readU32, requestFrame as request, startServer, transport, u32 } from './harness.js';
 
 /*
  * A connection's client-stream items unread by its handlers stay within the server's
@@ -101,13 +101,15 @@ describe('streamBudgetBytes', () => {
     const { client, reading, mostUnread } = await budgetServer();
     // Four streams fill the budget; each sends four windows' worth, credit coming back as items are read.
     const streams = Array.from({ length: 4 }, () => client.openStream('sum'));
-    const writes = streams.map((s) => writeItems(s, 64));
+    // Each sends its first item and stays open (unended) until the fifth was refused: whatever the timing, none has ended by then.
+    await Promise.all(streams.map((s) => s.write(ITEM)));
     await waitFor(() => reading.length === 4, { what: 'four streams opened' });
     // A fifth while they are open: its window does not fit, and it is refused before its handler runs.
     const fifth = client.openStream('sum');
     const fifthWrite = writeItems(fifth, 1);
     expect(refusedSafe(await fifth.result.catch((err: unknown) => err))).toBe(true);
     await fifthWrite;
+    const writes = streams.map((s) => writeItems(s, 63));
     const counts = await Promise.all(streams.map(async (s) => readU32((await s.result).msg)));
     expect(counts).toEqual([64, 64, 64, 64]);
     expect(await Promise.all(writes)).toEqual([undefined, undefined, undefined, undefined]);
@@ -213,10 +215,118 @@ describe('streamWindowBytes and streamBudgetBytes per kind', () => {
   it('are checked: a budget under the window, or a window that is no u32, is refused with the option named', () => {
     const dispatch = { dispatch: () => {} };
     expect(() => new RpcServer({ dispatch, streamWindowBytes: 4096, streamBudgetBytes: 4095 })).toThrow(/^streamBudgetBytes \(4095\) must be at least streamWindowBytes \(4096\)/);
-    expect(() => new RpcServer({ dispatch, peers: { admit: () => false, streamBudgetBytes: 1024 } })).toThrow(/peers\.streamBudgetBytes \(1024\) must be at least peers\.streamWindowBytes/);
+    // Each named by the option the user set: a kind's, or the top-level one it follows.
+    expect(() => new RpcServer({ dispatch, peers: { admit: () => false, streamBudgetBytes: 1024 } })).toThrow(/^peers\.streamBudgetBytes \(1024\) must be at least streamWindowBytes \(1048576\)/);
+    expect(() => new RpcServer({ dispatch, streamWindowBytes: WINDOW, streamBudgetBytes: 2 * WINDOW, clients: { streamWindowBytes: 4 * WINDOW } })).toThrow(/^streamBudgetBytes \(32768\) must be at least clients\.streamWindowBytes \(65536\)/);
+    expect(() => new RpcServer({ dispatch, peers: { admit: () => false, streamWindowBytes: 4 * WINDOW, streamBudgetBytes: 2 * WINDOW } })).toThrow(/^peers\.streamBudgetBytes \(32768\) must be at least peers\.streamWindowBytes \(65536\)/);
     expect(() => new RpcServer({ dispatch, clients: { streamWindowBytes: 0 } })).toThrow(/clients\.streamWindowBytes must be an integer/);
     expect(() => new RpcServer({ dispatch, streamWindowBytes: 2 ** 32 })).toThrow(/streamWindowBytes must be an integer/);
     // Not given, a kind's budget follows its window: a window over 64 MiB is no mistake.
     expect(() => new RpcServer({ dispatch, clients: { streamWindowBytes: 128 * 1024 * 1024 } })).not.toThrow();
+  });
+});
+
+/** Three items from the server, then its answer: a stream that writes and never reads. */
+const threeItems = async (req: ServerRequest): Promise<Uint8Array> => {
+  for (let i = 1; i <= 3; i++) await req.stream!.write(u32(i));
+  return u32(3);
+};
+
+/** `dispatch` served at the budget's test sizes, with a connected client. */
+async function serving(dispatch: Dispatch, opts: Partial<RpcServerOptions> = {}) {
+  const server = new RpcServer({ dispatch, closeWaitMs: 0, streamWindowBytes: WINDOW, streamBudgetBytes: BUDGET, ...opts });
+  const a = await server.listen(transport, '127.0.0.1:0');
+  cleanup.push(() => server.close());
+  const client = await ClientStream.connect({ transport, address: `127.0.0.1:${'port' in a ? a.port : 0}`, keepaliveMs: 0 });
+  cleanup.push(() => client.destroy());
+  await client.ping();
+  return { server, client };
+}
+
+/** Reads a stream to its end: the items' u32s, then its answer's. */
+async function readAll(s: StreamCall): Promise<number[]> {
+  const got: number[] = [];
+  for await (const r of s) got.push(readU32(r.msg));
+  got.push(readU32((await s.result).msg));
+  return got;
+}
+
+describe('Dispatch.readsItems: only a stream whose handler reads items holds a window', () => {
+  /** `hold` streams that keep their items unread, a `Feed.watch` that only writes, and an `idle` raw handler that only writes too. */
+  function handlers(gate: Promise<void>, held: ServerRequest[], watches: ServerRequest[]): Record<string, ActionHandler> {
+    return {
+      hold: (req) => (held.push(req), gate.then(() => undefined)),
+      idle: threeItems,
+      'Feed.watch': (req) => (watches.push(req), threeItems(req)),
+    };
+  }
+
+  it("opens a stream the dispatch says reads none however full the budget, with its items dropped from the start; the budget is untouched (through dispatchByService's routing)", async () => {
+    const gate = deferred();
+    const held: ServerRequest[] = [];
+    const watches: ServerRequest[] = [];
+    const table = handlers(gate.promise, held, watches);
+    // The Feed service's dispatch knows its only method writes; the rest is a raw router.
+    const feed: Dispatch = { ...createRouter({ 'Feed.watch': table['Feed.watch']! }), readsItems: () => false };
+    const { server, client } = await serving(dispatchByService({ services: { Feed: feed }, otherwise: createRouter({ hold: table.hold! }) }));
+    cleanup.push(() => gate.resolve());
+    const holds = Array.from({ length: 4 }, () => client.openStream('hold'));
+    await waitFor(() => held.length === 4, { what: 'four streams hold the whole budget' });
+    // Twice the budget's worth of watches, each sent a window of items it will never read.
+    const watchCalls = Array.from({ length: 8 }, () => client.openStream('Feed.watch'));
+    const sent = watchCalls.map((w) => writeItems(w, WINDOW / 1024));
+    const results = await Promise.all(watchCalls.map(readAll));
+    expect(results).toEqual(Array.from({ length: 8 }, () => [1, 2, 3, 3]));
+    expect(await Promise.all(sent)).toEqual(Array.from({ length: 8 }, () => undefined));
+    // Discarded as they came, none kept; reading them fails as after ignoreItems.
+    expect(watches.every((w) => w.stream!.buffered === 0)).toBe(true);
+    await expect(watches[0]!.stream![Symbol.asyncIterator]().next()).rejects.toThrow(/reads no items/);
+    // The holds still hold the budget, whole: one more is refused, and counted.
+    expect(refusedSafe(await client.openStream('hold').result.catch((err: unknown) => err))).toBe(true);
+    expect(server.stats().streamsRefused).toBe(1);
+    for (const h of holds) h.cancel();
+  });
+
+  it('reserves the window of a raw router handler, which has no hook, though it reads nothing: it is refused with the budget full', async () => {
+    const gate = deferred();
+    const held: ServerRequest[] = [];
+    const table = handlers(gate.promise, held, []);
+    // A dispatchByService over two raw routers: neither says, so each stream is taken to read.
+    const { server, client } = await serving(dispatchByService({ services: { Feed: createRouter({ 'Feed.watch': table['Feed.watch']! }) }, otherwise: createRouter(table) }));
+    cleanup.push(() => gate.resolve());
+    const holds = Array.from({ length: 4 }, () => client.openStream('hold'));
+    await waitFor(() => held.length === 4, { what: 'four streams hold the whole budget' });
+    expect(refusedSafe(await client.openStream('idle').result.catch((err: unknown) => err))).toBe(true);
+    expect(refusedSafe(await client.openStream('Feed.watch').result.catch((err: unknown) => err))).toBe(true);
+    expect(server.stats().streamsRefused).toBe(2);
+    // Once a hold is answered, its window is free: the raw handler's stream opens and runs.
+    holds[0]!.cancel();
+    await waitFor(async () => (await readAll(client.openStream('idle')).catch(() => undefined)) !== undefined, { what: 'a stream opened in the freed window' });
+    for (const h of holds) h.cancel();
+  });
+
+  it('says a refusal in a warn line naming the option that set the budget, then counts the rest until the server closes; stats() counts them all', async () => {
+    const logger = memoryLogger();
+    const gate = deferred();
+    const held: ServerRequest[] = [];
+    const { server, client } = await serving(createRouter(handlers(gate.promise, held, [])), { logger, streamBudgetBytes: undefined, clients: { streamBudgetBytes: 2 * WINDOW } });
+    cleanup.push(() => gate.resolve());
+    const holds = Array.from({ length: 2 }, () => client.openStream('hold'));
+    await waitFor(() => held.length === 2, { what: "two streams hold the clients' budget" });
+    for (let i = 0; i < 3; i++) expect(refusedSafe(await client.openStream('hold').result.catch((err: unknown) => err))).toBe(true);
+    expect(server.stats().streamsRefused).toBe(3);
+    const said = () => logger.lines.filter((l) => l.msg?.startsWith('stream budget reached'));
+    expect(said()).toHaveLength(1);
+    expect(said()[0]!.level).toBe('warn');
+    expect(said()[0]!.obj).toMatchObject({ 'clients.streamBudgetBytes': 2 * WINDOW });
+    expect(said()[0]!.msg).toMatch(/^stream budget reached \(clients\.streamBudgetBytes\): a stream whose handler reads items was refused unrun/);
+    for (const h of holds) h.cancel();
+    gate.resolve();
+    await client.close();
+    await server.close();
+    expect(said().map((l) => [l.level, l.msg, l.obj.refused])).toEqual([
+      ['warn', said()[0]!.msg, undefined],
+      ['warn', 'stream budget reached (clients.streamBudgetBytes): 2 more streams refused since the last line', 2],
+    ]);
   });
 });

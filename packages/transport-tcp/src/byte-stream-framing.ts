@@ -11,7 +11,7 @@ export interface ByteStreamFramingOptions {
    * last full GC count against a small old-generation limit, so copying 1–16 KiB messages kept
    * both ends of a 1 KiB echo in back-to-back Mark-Compacts (~25 a second, half the calls/s).
    */
-  copyThreshold?: number;
+  copyThreshold?: number | undefined;
   /**
    * A batch goes out before the end of its turn once it holds this many frames at the most, so
    * the peer starts on the first frames of a long turn while the rest are written (the same knob
@@ -20,20 +20,20 @@ export interface ByteStreamFramingOptions {
    * cost a header read per frame.
    * Default 128; `Infinity` sends once per turn.
    */
-  batchFrames?: number;
+  batchFrames?: number | undefined;
   /**
    * Likewise, once a batch holds this many bytes or more (the write that reaches it included), so
    * one socket write is about this size. A send trigger: the WebSocket transport's
    * `maxBatchBytes` caps the size of one message instead, and sends nothing early. Default 64 KiB.
    */
-  batchBytes?: number;
+  batchBytes?: number | undefined;
   /** Size of the blocks small parts are copied into, at least `copyThreshold`. Default 64 KiB. */
-  slabSize?: number;
+  slabSize?: number | undefined;
   /**
    * On a connection a listener accepted, after a FrameError's last words, how long the peer has
    * to close before the connection is dropped. Default 2 s. One this transport dialled closes at once.
    */
-  lingerMs?: number;
+  lingerMs?: number | undefined;
   /**
    * Bytes that frames cut across chunks may hold while the rest of them arrives, across all the
    * connections of one listener (and on each connection this transport makes: the client picks
@@ -41,7 +41,7 @@ export interface ByteStreamFramingOptions {
    * connection whose partly received frame would go over it is closed with a FrameError, alone.
    * At least the largest frame you accept. Default 256 MiB; `Infinity`: no limit.
    */
-  maxPendingFrameBytes?: number;
+  maxPendingFrameBytes?: number | undefined;
 }
 
 /** One connection's place among the others: what `ByteStreamFraming.conn` needs beside the bytes and the spec. */

@@ -9,7 +9,7 @@ export interface TcpTransportOptions extends ByteStreamFramingOptions {
    * runtime and transport: see core's TlsOptions and docs/tls.md. `reloadTls` swaps the
    * certificate later.
    */
-  tls?: TlsOptions;
+  tls?: TlsOptions | undefined;
 }
 
 /** Every knob of TcpTransportOptions, by name: what a plain-JS caller may pass (checked complete by the type). */

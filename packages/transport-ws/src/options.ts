@@ -16,13 +16,13 @@ export interface WsTransportOptions {
    * URL path of the endpoint; a server answers 404 on other paths. A client may add a query
    * (`/skein?token=abc`) for its server's upgrade hook to read. Default `/skein`.
    */
-  path?: string;
+  path?: string | undefined;
   /**
    * Largest WebSocket message accepted, in bytes (one message carries one or more whole frames);
    * a bigger one closes the connection with 1009. The standard-WebSocket client checks it once a
    * message has arrived (that API buffers it first). Default 64 MiB + 64 KiB.
    */
-  maxWsMessageBytes?: number;
+  maxWsMessageBytes?: number | undefined;
   /**
    * ws server: the memory that messages still arriving may hold, across all the connections of
    * one listener (what ws holds of each: its fragments and the bytes not yet made into frames); a
@@ -34,13 +34,13 @@ export interface WsTransportOptions {
    * connection reserves `maxWsMessageBytes` of it until its close; an upgrade past it is
    * answered 503.
    */
-  maxPendingMessageBytes?: number;
+  maxPendingMessageBytes?: number | undefined;
   /**
    * uWebSockets.js server and standard-WebSocket client (browsers), which cannot stop
    * reading while paused: the most received bytes a paused connection holds; a peer that sends
    * more is dropped with 1013 (Try Again Later). Default `maxWsMessageBytes`.
    */
-  maxHeldBytes?: number;
+  maxHeldBytes?: number | undefined;
   /**
    * The most bytes of one WebSocket message: the frames of a run are cut into messages at frame
    * boundaries before one grows past it (a bigger frame goes alone). It only cuts: nothing goes
@@ -48,28 +48,28 @@ export interface WsTransportOptions {
    * not `batchBytes`: the TCP transport's `batchBytes` is a send trigger (a batch goes out once it
    * holds that many), and this option's old name `batchBytes` is refused with InvalidArgument.
    */
-  maxBatchBytes?: number;
+  maxBatchBytes?: number | undefined;
   /**
    * A message goes out as soon as it holds this many whole frames, without waiting for the end of
    * the run: a turn that answers a whole window sends its first answers while it computes the rest.
    * Default 128; `Infinity` sends once per run. (The TCP transport's `batchFrames` counts writes,
    * of which a frame is one to three, so its batches hold at most that many frames.)
    */
-  batchFrames?: number;
+  batchFrames?: number | undefined;
   /**
    * ws server and client, Bun's standard-WebSocket client: how long a peer this side gave up on
    * (`close()`, a failure, a protocol error) has to answer the close frame before its socket is
    * dropped, as the TCP transport's `lingerMs`. Default 2 000; above 0 and at most 2^31 - 1 (what a
    * timer holds). uWebSockets.js and Deno's WebSocket close on their own terms.
    */
-  lingerMs?: number;
+  lingerMs?: number | undefined;
   /** `congested` is true while this many bytes or more are queued or buffered. Default 1 MiB. */
-  highWaterMark?: number;
+  highWaterMark?: number | undefined;
   /**
    * Server: pings every connection this often; one that has not answered the previous ping is
    * terminated. 0 turns keepalive off. Default 30 000; at most 2^31 - 1 (what a timer holds).
    */
-  pingIntervalMs?: number;
+  pingIntervalMs?: number | undefined;
   /**
    * ws server: the most time from accept to a done WebSocket upgrade (the TLS handshake
    * included, which `tls.handshakeTimeoutMs` also bounds on its own); a connection not upgraded
@@ -77,17 +77,17 @@ export interface WsTransportOptions {
    * uWebSockets.js shows no connection before its upgrade, so this does not apply there. At most
    * 2^31 - 1 (what a timer holds).
    */
-  upgradeTimeoutMs?: number;
+  upgradeTimeoutMs?: number | undefined;
   /** Server: decides whether to accept a connection; false refuses it with 401. */
-  upgrade?: (req: UpgradeRequest) => boolean | Promise<boolean>;
+  upgrade?: ((req: UpgradeRequest) => boolean | Promise<boolean>) | undefined;
   /** Client: extra headers on the upgrade request (`ws` client only; browsers cannot set them). null means none. */
-  headers?: Record<string, string> | null;
+  headers?: Record<string, string> | null | undefined;
   /**
    * Client: a standard (browser-style) WebSocket constructor to use instead of `ws`. By default
    * `ws` is used under Node and Deno, and the global WebSocket elsewhere (Bun, browsers).
    */
-  WebSocket?: StandardWebSocketCtor;
-  logger?: Logger;
+  WebSocket?: StandardWebSocketCtor | undefined;
+  logger?: Logger | undefined;
   /**
    * TLS: `wss://` for the connections this transport makes (a `wss://` address asks for it too)
    * and an HTTPS server for those it accepts. Core's TlsOptions, the same knobs as every
@@ -95,7 +95,7 @@ export interface WsTransportOptions {
    * standard WebSocket API of browsers (and Deno's, when given as `WebSocket`) takes no CA,
    * client certificate, server name or `minVersion` (InvalidArgument); Bun's takes them all.
    */
-  tls?: TlsOptions;
+  tls?: TlsOptions | undefined;
 }
 
 export interface ResolvedOptions {

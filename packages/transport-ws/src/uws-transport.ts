@@ -4,7 +4,7 @@ import { transportOf } from './transport-of.js';
 
 export interface UwsTransportOptions extends WsTransportOptions {
   /** The module to load as uWebSockets.js. Default `uWebSockets.js`. */
-  uwsModule?: string;
+  uwsModule?: string | undefined;
 }
 
 /** uwsTransport's knob beyond WsTransportOptions'. */

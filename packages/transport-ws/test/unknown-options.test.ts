@@ -3,6 +3,7 @@ import { nodeRuntime } from '@skein/runtime-node';
 import { describe, expect, it } from 'vitest';
 import { uwsTransport, wsTransport } from '../src/index.js';
 import { WS_OPTION_NAMES } from '../src/options.js';
+import { UWS_EXTRA_OPTIONS } from '../src/uws-transport.js';
 
 const invalid = (message: string | RegExp): unknown => expect.objectContaining({ code: ErrorCode.InvalidArgument, message: typeof message === 'string' ? message : expect.stringMatching(message) });
 
@@ -31,6 +32,8 @@ describe('wsTransport and uwsTransport given something other than their options'
   it('every option of its own passes, and the renamed batchBytes still says its new name', () => {
     expect(() => wsTransport(Object.fromEntries(WS_OPTION_NAMES.map((k) => [k, undefined])))).not.toThrow();
     expect(() => uwsTransport({ uwsModule: 'uWebSockets.js', path: '/rpc' })).not.toThrow();
+    // Each given as undefined (a config's unset value, as exactOptionalPropertyTypes code hands it on) is one left out.
+    expect(() => uwsTransport(Object.fromEntries([...WS_OPTION_NAMES, ...UWS_EXTRA_OPTIONS].map((k) => [k, undefined])))).not.toThrow();
     expect(() => wsTransport({ batchBytes: 1 } as never)).toThrow(invalid('transport-ws option batchBytes is now maxBatchBytes'));
   });
 });

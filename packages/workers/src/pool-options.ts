@@ -15,41 +15,41 @@ export interface WorkerPoolOptions {
    */
   module: string | URL;
   /** Worker threads. Default: the machine's available parallelism. */
-  workers?: number;
+  workers?: number | undefined;
   /**
    * Requests waiting for a worker (those the workers hold are counted by
    * `maxInFlightPerWorker`). Default 4096. When it is full, each connection with calls waiting
    * has a fair share of it (this over their number): one under its share is let in, and one past
    * its share gives up a place, as `whenFull` says; alone, a connection's share is all of it.
    */
-  maxQueued?: number;
+  maxQueued?: number | undefined;
   /**
    * Requests one worker holds at once; a batch never carries more. Default 64, at most 65536 (the
    * pool keeps a place for every call its workers may hold, made when it starts).
    */
-  maxInFlightPerWorker?: number;
+  maxInFlightPerWorker?: number | undefined;
   /**
    * Which call of the connection that gives up a place in a full queue is answered Overloaded:
    * `'reject-new'` (default) its newest (for a connection at its share, the new request);
    * `'shed-oldest'` its oldest waiting one, and the new one is queued.
    */
-  whenFull?: WhenFull;
+  whenFull?: WhenFull | undefined;
   /** Where worker crashes are logged. Default: the console at warn and error. */
-  logger?: Logger;
+  logger?: Logger | undefined;
   /**
    * Send the crash detail (which worker, exit code, "the handler may have run") with the IO error
    * that fails the calls a crashed worker held. Only for Skein clients: a razor peer reads a
    * detailed error string as a custom error. Default false: the client gets a bare IO error,
    * which it also reads as "may have run".
    */
-  exposeInternalErrors?: boolean;
+  exposeInternalErrors?: boolean | undefined;
   /** Node flags for the workers (`Worker`'s `execArgv`). Default: the process's own. */
-  execArgv?: string[];
+  execArgv?: string[] | undefined;
   /**
    * Each worker's heap and stack limits (`Worker`'s `resourceLimits`): a handler that runs out
    * ends its own worker, which is replaced, instead of the whole process. Default: Node's.
    */
-  resourceLimits?: ResourceLimits;
+  resourceLimits?: ResourceLimits | undefined;
   /**
    * A worker that holds calls and reads none of the pool's messages for this long (its thread is
    * blocked by a handler that never yields, or deaf: a handler removed the port's listeners) is
@@ -58,19 +58,19 @@ export interface WorkerPoolOptions {
    * while a worker holds calls. A synchronous stretch longer than it (one handler, or one batch of
    * them) is taken for a stall: keep it above the longest. Default 30000; 0 turns it off.
    */
-  stallTimeoutMs?: number;
+  stallTimeoutMs?: number | undefined;
   /**
    * A worker whose module has not loaded this long after it was started (a top-level loop that
    * never yields, a top-level await that never settles) is ended: `start` then rejects with
    * InvalidArgument naming it, and a replacement that hangs so is not replaced again (the calls
    * waiting for it fail Closed, unrun, once no worker is left). Default 60000; 0 turns it off.
    */
-  loadTimeoutMs?: number;
+  loadTimeoutMs?: number | undefined;
   /**
    * Times the window of the "queue full" warn line (at most one line per 10 s, with the count of
    * calls refused since the last). Default `systemClock`; tests drive a manual one.
    */
-  clock?: Clock;
+  clock?: Clock | undefined;
 }
 
 export interface PoolSettings {

@@ -194,6 +194,14 @@ export class WorkerPool implements Dispatch {
   }
 
   /**
+   * No stream's handler here reads items: the pool refuses every stream unrun (`dispatch`), so
+   * one opened on it holds none of its connection's `streamBudgetBytes` until that answer.
+   */
+  readsItems(): boolean {
+    return false;
+  }
+
+  /**
    * Refuses new requests (Closed, unrun), lets the queued and held ones finish, lets each worker's
    * dispatch say what it counted (see ClosingFlush), then ends the workers. Resolves when every
    * worker has exited.

@@ -5,6 +5,7 @@ import { memoryLogger, waitFor, cleanups } from '@skein/test-utils';
 import { rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { describe, expect, it } from 'vitest';
+import { createRouter, dispatchByService } from '@skein/stream';
 import { WorkerPool } from '../src/index.js';
 import calcOptions from './fixtures/calc.mjs';
 import routerModule from './fixtures/router.mjs';
@@ -93,6 +94,24 @@ describe('WorkerPool', () => {
     expect(err).toMatchObject({ codeName: 'Method', message: 'action 1: streams are not served through a WorkerPool' });
     expect(pool.stats().inFlight).toBe(0);
     expect(await s.stream.call(1, new Uint8Array([5])).then((r) => Array.from(r.msg))).toEqual([5]);
+  });
+
+  it("holds no share of the stream budget for a stream it refuses: with the budget full, the stream is answered by the pool's own refusal, not Overloaded", async () => {
+    const pool = await startPool({ module: ROUTER_MODULE, workers: 1, exposeInternalErrors: true });
+    cleanup.push(() => pool.destroy());
+    // Streams on the loop that keep their items unread hold the whole budget (two windows).
+    let holding = 0;
+    const gate = new Promise<void>((resolve) => cleanup.push(resolve));
+    const onLoop = createRouter({ 'Up.hold': () => (holding++, gate.then(() => undefined)) });
+    const s = await serve(dispatchByService({ services: { Up: onLoop }, otherwise: pool }), { closeWaitMs: 0, streamWindowBytes: 16 * 1024, streamBudgetBytes: 32 * 1024 });
+    cleanup.push(() => s.close());
+    const holds = [s.stream.openStream('Up.hold'), s.stream.openStream('Up.hold')];
+    await waitFor(() => holding === 2, { what: 'two streams hold the budget' });
+    expect(await s.stream.openStream('Up.hold').result.catch((e: unknown) => e)).toMatchObject({ codeName: 'Overloaded' });
+    const err = await s.stream.openStream(1).result.catch((e: unknown) => e);
+    expect(err).toMatchObject({ codeName: 'Method', message: 'action 1: streams are not served through a WorkerPool' });
+    expect(s.server.stats().streamsRefused).toBe(1);
+    for (const h of holds) h.cancel();
   });
 
   it("carries the connection's principal to the workers, kept apart per server; one that cannot cross stays behind, with a warning", async () => {

@@ -6,7 +6,7 @@ import type { Metadata } from '../wire/call-head.js';
  */
 export interface CallOptions {
   /** The unstructured bytes sent after the message. */
-  blob?: Uint8Array;
+  blob?: Uint8Array | undefined;
   /**
    * This call's timeout, in place of the carrier's default: how long its caller waits. On a
    * FailoverPool it bounds the whole call, every attempt and wait and redirect together (as a
@@ -15,7 +15,7 @@ export interface CallOptions {
    * the handler sees it as its deadline (a FailoverPool's retry sends what is left of the
    * default too).
    */
-  timeoutMs?: number;
+  timeoutMs?: number | undefined;
   /**
    * Aborting fails the call with Cancelled wherever it waits, and frees its window slot; with
    * Timeout (`retry: 'never'`, the reason as cause) when its reason is a timeout
@@ -23,7 +23,7 @@ export interface CallOptions {
    * wire (to a server that agreed it in the hello) a cancel frame follows either way: the
    * handler's signal fires and its answer is dropped.
    */
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
   /**
    * For library authors: what cancels the call as `signal` does, telling its abort to a listener
    * with no AbortSignal made for it. A handler's calls made with `{ ctx }` (@skein/api) carry
@@ -31,39 +31,41 @@ export interface CallOptions {
    * server several µs a call, more than the rest of a hop. Every carrier honours it wherever it
    * honours `signal`; a call may have both.
    */
-  abortSource?: AbortSource;
+  abortSource?: AbortSource | undefined;
   /**
    * Small key/value entries sent with the call (a bearer token, a trace context), read on the
    * server as `req.metadata`. Travels only to a server that agreed call heads in the hello (a
    * razor v1 peer gets the plain call without them); at most 8 KiB encoded by default.
    */
-  metadata?: Metadata;
+  metadata?: Metadata | undefined;
   /**
    * Told the metadata the server sent back with its answer (docs/protocol.md, "Reply metadata";
    * a handler's `req.setReplyMetadata`, `ctx.setReplyMetadata` in @skein/api), once, as that
    * answer comes (ok or an error the server sent), before the call settles: empty when it sent
    * none, and from a server whose hello did not agree it (a razor v1 or older Skein server).
-   * Not told when the call fails on this side (a timeout, a cancel, a lost connection). Calls
-   * only: a stream's end carries none yet. A FailoverPool tells it for each attempt a server
-   * answered (an attempt that failed over too). A callback that throws is logged; the call settles all the same.
+   * On a stream (`openStream`), told as its end comes (its answer: gRPC's trailers), before the
+   * end reaches its reader (the last `for await` turn, `result`). Not told when the call or
+   * stream fails on this side (a timeout, a cancel, a lost connection). A FailoverPool tells it
+   * for each attempt a server answered (an attempt that failed over too). A callback that throws
+   * is logged; the call or stream settles all the same.
    */
-  onReplyMetadata?: (metadata: Metadata) => void;
+  onReplyMetadata?: ((metadata: Metadata) => void) | undefined;
   /** The key the 'hash' strategy or a picker function picks a server by (FailoverPool), or a cluster's route function picks a member by. */
-  route?: string;
+  route?: string | undefined;
   /** The method may run twice: it may then be retried after a timeout or a lost connection (FailoverPool). */
-  idempotent?: boolean;
+  idempotent?: boolean | undefined;
   /**
    * FailoverPool, calls only: caps each attempt at this many ms (in place of the pool's
    * `attemptTimeoutMs`), within `timeoutMs`: an attempt gets the shorter of this and what is
    * left, and one that times out so leaves time for another (an idempotent call's). Other
    * carriers, and a pool's streams, ignore it.
    */
-  attemptTimeoutMs?: number;
+  attemptTimeoutMs?: number | undefined;
   /**
    * While a ConnPool cannot reach its server (in backoff, or reconnecting after one), fail at
    * once with Unreachable (`retry: 'safe'`) instead of waiting out the connect budget.
    */
-  failFast?: boolean;
+  failFast?: boolean | undefined;
 }
 
 /**

@@ -1,7 +1,8 @@
 import { EMPTY_BYTES, ErrorCode, RpcError, fromDownstream, isTimeoutReason, signalTimedOut, type RemoteError } from '@skein/core';
 import type { Waiter } from '../internals/waiting-line.js';
 import { notifyGuarded, type CallbackHost } from '../internals/notify-guarded.js';
-import { NO_METADATA, type Metadata } from '../wire/call-head.js';
+import type { Metadata } from '../wire/call-head.js';
+import { tellReplyMetadata, type ReplyMetadataReader } from './reply-metadata-read.js';
 
 /** A successful reply: the structured message and the blob, either may be empty. */
 export interface Reply {
@@ -16,7 +17,7 @@ export type Notify = (err: RpcError | RemoteError | null, reply: Reply | null) =
  * One call from the moment it is accepted until it settles. Finishing is idempotent: the first
  * of reply, timeout, abort or connection loss wins, and the rest are ignored.
  */
-export class Call implements Waiter {
+export class Call implements Waiter, ReplyMetadataReader {
   seq = 0;
   /**
    * When the call times out, in its stream's ticked time (TickClock): costs no clock read. -1
@@ -70,9 +71,7 @@ export class Call implements Waiter {
    * it (empty when none did), before the call settles. Guarded as the call's own callback is.
    */
   tellReplyMetadata(host: CallbackHost): void {
-    const md = this.replyMetadata ?? NO_METADATA;
-    this.replyMetadata = undefined;
-    notifyGuarded(host.logger, host.remote, this.name, this.onReplyMetadata!, md, undefined, "a call's onReplyMetadata threw: its call settles as answered, the connection goes on");
+    tellReplyMetadata(this, host, this.name, 'call');
   }
 
   /**

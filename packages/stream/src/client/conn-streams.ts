@@ -14,6 +14,8 @@ import type { TickClock } from '../internals/tick-clock.js';
 import { CallHeadError, encodeCallHead } from '../wire/call-head.js';
 import { CANCEL_ACTION, CREDIT_FLAG, DATA_ACTION, DATA_FLAG, END_ACTION, creditRequest } from '../wire/extension-frames.js';
 import { REQUEST_HEADER_LENGTH, RES_FLAG_AT, RES_MSG_LEN_AT, RESPONSE_HEADER_LENGTH, ResponseFlag, u32, writeRequestHeader } from '../wire/protocol.js';
+import { REPLY_METADATA_FLAG } from '../wire/reply-metadata.js';
+import { readReplyMetadata } from './reply-metadata-read.js';
 
 /** What a connection's streams need of their ClientStream. */
 export interface StreamsHost {
@@ -119,6 +121,7 @@ export class ConnStreams implements StreamWire {
     try {
       wireAction = this.host.checkCall(action, msg, blob);
       if (opts.timeoutMs !== undefined) callTimeout(opts.timeoutMs, 0);
+      if (opts.onReplyMetadata !== undefined && typeof opts.onReplyMetadata !== 'function') throw invalidArgument('onReplyMetadata must be a function');
       // Refused as a call's is (a string's characters are no entries, null no record): unopened.
       const notRecord = metadataRefusal(opts.metadata);
       if (notRecord) throw notRecord;
@@ -128,6 +131,10 @@ export class ConnStreams implements StreamWire {
       stream.finish(markRefusedUnsent(err instanceof CallHeadError ? invalidArgument(`metadata: ${err.message}`) : (err as Error)), null);
       return stream;
     }
+    // Set at each attempt (a pool's stream may open again elsewhere): nothing kept from the last.
+    stream.onReplyMetadata = opts.onReplyMetadata;
+    stream.replyMetadata = undefined;
+    stream.action = action;
     // Not `isDone` after: a FailoverPool may take a refused stream elsewhere, so it is not done.
     // An abort is its caller's doing, unsent: nothing of it for a FailoverPool's breaker to count.
     const refused = this.host.refusal() ?? markRefusedUnsent(abortedAlready(opts));
@@ -179,7 +186,7 @@ export class ConnStreams implements StreamWire {
     for (const open of [...this.opening.values()]) open();
   }
 
-  /** A frame for no pending call: a stream's item, credit or answer, or a late reply (dropped). */
+  /** A frame for no pending call: a stream's item, credit, reply head or answer, or a late reply (dropped, as is anything for a stream no longer open). */
   frame(seq: number, bytes: Uint8Array, start: number, end: number): void {
     const stream = this.streams.get(seq);
     if (!stream) return;
@@ -196,9 +203,15 @@ export class ConnStreams implements StreamWire {
     }
     // Its answer has flag 0, 1 or 2, as a call's: any other (a server ping's under its seq) is a
     // broken server, which ends its connection, the stream still open so that the close fails it with IO.
-    if (flag! > ResponseFlag.ErrorString) throw new FrameError(`the answer to stream ${seq} has flag ${flag}: a stream's answer is ok (0) or an error (1, 2)`);
+    if (flag! > ResponseFlag.ErrorString) {
+      // A reply head (gRPC's trailers): the stream's end follows, the stream stays open for it.
+      if (flag === REPLY_METADATA_FLAG) return readReplyMetadata(stream, this.host.hello.replyMetadataMax, bytes, start, end, 'stream');
+      throw new FrameError(`the answer to stream ${seq} has flag ${flag}: a stream's answer is ok (0) or an error (1, 2)`);
+    }
     this.streams.delete(seq);
     this.deadlines.forget(stream);
+    // Before its end reaches the reader (a `for await`'s last turn, `result`): told as a call's is.
+    if (stream.onReplyMetadata !== undefined) stream.tellReplyMetadata(this.host);
     this.host.settle(stream, bytes, start, end);
     this.host.left();
   }

@@ -1,4 +1,4 @@
-import { invalidArgument, refuseRenamed, type Address, type Clock, type Logger, type Transport } from '@skein/core';
+import { invalidArgument, refuseRenamed, type Address, type Clock, type Logger, type OptionalFields, type Transport } from '@skein/core';
 import { helloU32, nonNegative, positive, positiveInteger, timerMs } from '../internals/checks.js';
 import { resolveLimits, type Limits } from '../wire/limits.js';
 import { checkCredentials, type Credentials } from './credentials.js';
@@ -13,33 +13,33 @@ export interface ClientStreamOptions {
   /** `host:port`, `unix:/path` or an Address. */
   address: string | Address;
   /** Calls in flight at once. Default 128. */
-  window?: number;
+  window?: number | undefined;
   /** Calls allowed to wait for the window; past it a call fails with Overloaded. Default 65 536. Calls held for the hello's answer that the window has room for are not counted. */
-  maxQueued?: number;
+  maxQueued?: number | undefined;
   /**
    * Default per-call timeout. Default 20 s. A call fails within max(10 %, 50 ms) after its
    * timeout, never before: timeouts are checked in batches, on a ticker whose period follows the
    * shortest timeout pending (from `tickMs` down to 25 ms), not with a timer per call.
    */
-  timeoutMs?: number;
+  timeoutMs?: number | undefined;
   /** How long the transport may take to connect. Default: the transport's (10 s for TCP and WebSocket). */
-  connectTimeoutMs?: number;
+  connectTimeoutMs?: number | undefined;
   /** Ping when nothing was received for this long. Default 1 s; 0 disables keepalive. */
-  keepaliveMs?: number;
+  keepaliveMs?: number | undefined;
   /** A ping unanswered for this long declares the peer dead. Default 5 s. */
-  keepaliveTimeoutMs?: number;
+  keepaliveTimeoutMs?: number | undefined;
   /**
    * The coarsest period of the timeout and keepalive checks, in ms (1 ms to 2^31 - 1). Default
    * 1 s: fine enough for timeouts of 20 s and more; shorter ones make the checks run more often
    * while they are pending.
    */
-  tickMs?: number;
-  limits?: Partial<Limits>;
+  tickMs?: number | undefined;
+  limits?: OptionalFields<Limits> | undefined;
   /**
    * Bytes a server may send on one stream before this client has read them (its receive
    * window, told to the server in the hello). Default 1 MiB. (`window` and `serveWindow` count calls.)
    */
-  streamWindowBytes?: number;
+  streamWindowBytes?: number | undefined;
   /**
    * Presented to the server before any call, if it asks for them in its answer to the hello
    * (docs/auth.md; a server that does not authenticate never receives them): a token (string or
@@ -49,24 +49,24 @@ export interface ClientStreamOptions {
    * PermissionDenied; the stream renews them before the server's grant runs out. A function
    * that has not settled within `connectTimeoutMs` fails the connect with Unauthenticated.
    */
-  credentials?: Credentials;
+  credentials?: Credentials | undefined;
   /**
    * Serve calls from the server over this connection (docs/protocol.md, "Calls both ways"): the
    * server's `req.conn.caller` then calls the services this dispatch serves (a
    * `createServiceDispatch(...)`, a router, a WorkerPool). Offered in the hello: a server
    * that does not agree it (razor v1, an older Skein) never calls.
    */
-  serve?: Dispatch;
+  serve?: Dispatch | undefined;
   /** Calls from the server run at once with `serve`; past it the server holds them back. Default 64. */
-  serveWindow?: number;
-  logger?: Logger;
-  clock?: Clock;
+  serveWindow?: number | undefined;
+  logger?: Logger | undefined;
+  clock?: Clock | undefined;
   /**
    * Called once, synchronously, when the stream reaches 'closed' (however it got there), before
    * its unsettled calls are failed: a pool uses it to stop routing to the stream before those
    * calls are retried elsewhere.
    */
-  onClose?: (err: Error | undefined) => void;
+  onClose?: ((err: Error | undefined) => void) | undefined;
 }
 
 /** A ClientStream's settings with defaults filled in, all checked. */

@@ -1,28 +1,54 @@
 import { FrameError } from '@skein/core';
-import { CallHeadError, decodeCallHead } from '../wire/call-head.js';
+import { CallHeadError, NO_METADATA, decodeCallHead, type Metadata } from '../wire/call-head.js';
 import { describeHeadOver, headOver } from '../wire/head-size.js';
 import { REPLY_METADATA_FLAG } from '../wire/reply-metadata.js';
 import { RESPONSE_HEADER_LENGTH } from '../wire/protocol.js';
-import type { Call } from './call.js';
+import { notifyGuarded, type CallbackHost } from '../internals/notify-guarded.js';
 
 /**
- * A reply head for a pending `call` (wire/reply-metadata.ts), at `bytes[start, end)`: kept on the
- * call for its answer, which follows. `max`: the bound the hello agreed (ClientHello's
- * `replyMetadataMax`), 0 when it agreed none. One not agreed, over that bound or that does not
- * parse is a broken server's: it throws a FrameError, which closes the connection (the calls on
- * it fail IO), as any frame a hello did not agree does. Decoded only for a call that reads it.
+ * What keeps a reply head for the answer that follows it: a pending call (Call), or an open
+ * stream, whose answer is its end (StreamCall).
  */
-export function readReplyMetadata(call: Call, max: number, bytes: Uint8Array, start: number, end: number): void {
+export interface ReplyMetadataReader {
+  readonly seq: number;
+  // The rest @internal, as on StreamCall: stripInternal leaves `implements ReplyMetadataReader`
+  // in the published types, which must then ask no member it left out there (TS2420).
+  /** @internal Its caller's `CallOptions.onReplyMetadata`: without one, a head is checked and not decoded. */
+  readonly onReplyMetadata: ((metadata: Metadata) => void) | undefined;
+  /** @internal The head that came, decoded, until its answer tells it (`tellReplyMetadata`). */
+  replyMetadata: Metadata | undefined;
+}
+
+/**
+ * A reply head for a pending call or an open stream (`reader`, wire/reply-metadata.ts), at
+ * `bytes[start, end)`: kept on it for its answer, which follows. `max`: the bound the hello
+ * agreed (ClientHello's `replyMetadataMax`), 0 when it agreed none. One not agreed, over that
+ * bound or that does not parse is a broken server's: it throws a FrameError, which closes the
+ * connection (the calls and streams on it fail IO), as any frame a hello did not agree does.
+ * Decoded only for a reader with `onReplyMetadata`.
+ */
+export function readReplyMetadata(reader: ReplyMetadataReader, max: number, bytes: Uint8Array, start: number, end: number, what: 'call' | 'stream' = 'call'): void {
   if (max === 0) throw new FrameError(`reply metadata (flag ${REPLY_METADATA_FLAG}) from a server whose hello did not agree it: an extension frame not agreed`);
   const at = start + RESPONSE_HEADER_LENGTH;
   // Counted before anything is decoded, as a server counts a call head.
   const over = headOver(bytes, at, end, max);
-  if (over !== undefined) throw new FrameError(`reply metadata of ${describeHeadOver(over)} for call ${call.seq} exceeds the ${max} this client reads`);
-  if (call.onReplyMetadata === undefined) return;
+  if (over !== undefined) throw new FrameError(`reply metadata of ${describeHeadOver(over)} for ${what} ${reader.seq} exceeds the ${max} this client reads`);
+  if (reader.onReplyMetadata === undefined) return;
   try {
-    call.replyMetadata = decodeCallHead(bytes, at, end).metadata;
+    reader.replyMetadata = decodeCallHead(bytes, at, end).metadata;
   } catch (err) {
-    if (err instanceof CallHeadError) throw new FrameError(`reply metadata for call ${call.seq}: ${err.message}`);
+    if (err instanceof CallHeadError) throw new FrameError(`reply metadata for ${what} ${reader.seq}: ${err.message}`);
     throw err;
   }
+}
+
+/**
+ * The server's answer (a stream's end) came: `reader`'s `onReplyMetadata` is told the metadata
+ * that came with it (empty when none did), once, before it settles. Its caller's callback: one
+ * that throws is logged through `host`, naming `action`, and what it settles goes on.
+ */
+export function tellReplyMetadata(reader: ReplyMetadataReader, host: CallbackHost, action: string | number, what: 'call' | 'stream'): void {
+  const md = reader.replyMetadata ?? NO_METADATA;
+  reader.replyMetadata = undefined;
+  notifyGuarded(host.logger, host.remote, action, reader.onReplyMetadata!, md, undefined, `a ${what}'s onReplyMetadata threw: its ${what} settles as answered, the connection goes on`);
 }

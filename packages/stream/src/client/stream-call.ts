@@ -9,6 +9,9 @@ import { KeptWrites } from '../internals/kept-writes.js';
 import { itemCost } from '../wire/extension-frames.js';
 import { bothObservers, guardedObserver, type ItemObserver } from './item-observer.js';
 import type { TimedStream } from './stream-deadlines.js';
+import type { Metadata } from '../wire/call-head.js';
+import type { CallbackHost } from '../internals/notify-guarded.js';
+import { tellReplyMetadata, type ReplyMetadataReader } from './reply-metadata-read.js';
 
 /** What a StreamCall writes through: its ClientStream. */
 export interface StreamWire {
@@ -68,7 +71,7 @@ export function refusedStream(err: Error): StreamCall {
  * Breaking out of a `for await` cancels the stream, as `cancel()` and the call's AbortSignal do;
  * on one already over it drops the items not read yet, so that reading again gets none.
  */
-export class StreamCall implements AsyncIterable<Reply>, TimedStream {
+export class StreamCall implements AsyncIterable<Reply>, TimedStream, ReplyMetadataReader {
   /** The stream's seq, once it is open (0 before). */
   seq = 0;
   /** @internal Its connection's list of streams with a deadline (StreamDeadlines), and its place and due time there. */
@@ -81,6 +84,12 @@ export class StreamCall implements AsyncIterable<Reply>, TimedStream {
   deadlineAt = 0;
   /** @internal */
   deadlineMs = 0;
+  /** @internal Its caller reads the metadata sent with its end (`CallOptions.onReplyMetadata`): set as it opens (ConnStreams.open). */
+  onReplyMetadata: ((metadata: Metadata) => void) | undefined = undefined;
+  /** @internal The reply head that came just before its end (wire/reply-metadata.ts), kept for it: read only for a stream with `onReplyMetadata`. */
+  replyMetadata: Metadata | undefined = undefined;
+  /** @internal Its action as its caller named it, set with `onReplyMetadata`: what that callback is logged with, should it throw. */
+  action: string | number = '';
   readonly result: Promise<Reply>;
   private readonly inbox: Inbox;
   /** Credit towards the server: 0 until the stream is open, then the server's window. */
@@ -337,6 +346,14 @@ export class StreamCall implements AsyncIterable<Reply>, TimedStream {
     if (this.replayCredit === undefined) return this.gate.grant(bytes);
     this.replayCredit += bytes;
     this.replay(this.kept!);
+  }
+
+  /**
+   * @internal The server's end came (ConnStreams.frame): its caller's `onReplyMetadata` is told
+   * the metadata that came with it (empty when none did), before the end reaches its reader.
+   */
+  tellReplyMetadata(host: CallbackHost): void {
+    tellReplyMetadata(this, host, this.action, 'stream');
   }
 
   /** @internal The server's answer, or the stream's failure (cancel, connection lost, not opened). */

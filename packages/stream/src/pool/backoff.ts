@@ -1,4 +1,4 @@
-import { invalidArgument } from '@skein/core';
+import { invalidArgument, withDefaults, type OptionalFields } from '@skein/core';
 import { positive, timerMs } from '../internals/checks.js';
 
 export interface BackoffOptions {
@@ -16,8 +16,8 @@ export const DEFAULT_BACKOFF: Readonly<BackoffOptions> = { initialMs: 100, maxMs
  * Checks backoff options and fills in defaults; throws InvalidArgument naming the bad one.
  * `prefix` names where the options sit (`pool.`, for a FailoverPool's servers' pools).
  */
-export function backoffOptions(opts: Partial<BackoffOptions> = {}, prefix = ''): BackoffOptions {
-  const o = { ...DEFAULT_BACKOFF, ...opts };
+export function backoffOptions(opts: OptionalFields<BackoffOptions> = {}, prefix = ''): BackoffOptions {
+  const o = withDefaults<BackoffOptions>(DEFAULT_BACKOFF, opts);
   const { initialMs, maxMs, multiplier } = o;
   positive(initialMs, `${prefix}backoff.initialMs`);
   // A delay is a timer's: past 2^31 - 1 ms it would fire at once.
@@ -37,7 +37,7 @@ export class Backoff {
   private failures = 0;
 
   constructor(
-    opts: Partial<BackoffOptions> = {},
+    opts: OptionalFields<BackoffOptions> = {},
     private readonly random: () => number = Math.random,
   ) {
     this.opts = backoffOptions(opts);

@@ -1,4 +1,4 @@
-import { ErrorCode, RpcError, type Clock } from '@skein/core';
+import { ErrorCode, RpcError, withDefaults, type Clock, type OptionalFields } from '@skein/core';
 import { fraction, positiveInteger, timerMs } from '../internals/checks.js';
 import { isUnanswered } from '../internals/unanswered-mark.js';
 
@@ -20,8 +20,8 @@ export const DEFAULT_CIRCUIT_BREAKER: Readonly<CircuitBreakerOptions> = { failur
 export type CircuitState = 'closed' | 'open' | 'half-open';
 
 /** Checks the options once for every server's breaker; throws InvalidArgument naming the bad one. */
-export function circuitBreakerOptions(opts: Partial<CircuitBreakerOptions>): CircuitBreakerOptions {
-  const o = { ...DEFAULT_CIRCUIT_BREAKER, ...opts };
+export function circuitBreakerOptions(opts: OptionalFields<CircuitBreakerOptions>): CircuitBreakerOptions {
+  const o = withDefaults<CircuitBreakerOptions>(DEFAULT_CIRCUIT_BREAKER, opts);
   return {
     failureRatio: fraction(o.failureRatio, 'circuitBreaker.failureRatio'),
     minCalls: positiveInteger(o.minCalls, 'circuitBreaker.minCalls'),

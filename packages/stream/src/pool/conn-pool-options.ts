@@ -1,4 +1,4 @@
-import { systemClock, type Address, type Clock, type Logger, type Transport } from '@skein/core';
+import { systemClock, type Address, type Clock, type Logger, type OptionalFields, type Transport } from '@skein/core';
 import { timerMs } from '../internals/checks.js';
 import type { BackoffOptions } from './backoff.js';
 import type { ClientStreamOptions } from '../client/options.js';
@@ -22,16 +22,16 @@ export interface ConnPoolOptions {
   /** `host:port`, `unix:/path` or an Address. */
   address: string | Address;
   /** Options for each connection: window, timeouts, keepalive, limits... */
-  stream?: Partial<Omit<ClientStreamOptions, 'transport' | 'address' | 'onClose'>>;
+  stream?: Partial<Omit<ClientStreamOptions, 'transport' | 'address' | 'onClose'>> | undefined;
   /** Connections at most. Default 4. */
-  maxConnections?: number;
+  maxConnections?: number | undefined;
   /**
    * An extra connection with nothing in flight for this long is closed (one always stays).
    * Default 30 s; 0 disables (as the server's `idleTimeoutMs`): connections opened under load stay.
    */
-  idleTimeoutMs?: number;
+  idleTimeoutMs?: number | undefined;
   /** Retire a connection after this age (within its last 10 %, jittered): drain it and open a fresh one as needed. Default: never. */
-  maxConnectionAgeMs?: number;
+  maxConnectionAgeMs?: number | undefined;
   /**
    * Further attempts of a call (`send`, `call`) refused before it ran by its connection: a
    * draining server's bare Closed, a connection closing or lost before the call was written. Each
@@ -42,30 +42,30 @@ export interface ConnPoolOptions {
    * while the server said nothing of it (no item or credit): the items it wrote meanwhile (at
    * most its `streamWindowBytes`) are kept and written again, in order, before later ones.
    */
-  transparentRetries?: number;
+  transparentRetries?: number | undefined;
   /**
    * Calls allowed to wait for a connection (none up yet, or every window full); past it a call
    * fails with Overloaded. Default 10 000.
    */
-  maxQueued?: number;
+  maxQueued?: number | undefined;
   /** How long calls wait while connect attempts fail before they fail with Unreachable. Default 10 s. */
-  connectBudgetMs?: number;
+  connectBudgetMs?: number | undefined;
   /** Reconnect delays: exponential with full jitter. Default 100 ms doubling up to 5 s. */
-  backoff?: Partial<BackoffOptions>;
+  backoff?: OptionalFields<BackoffOptions> | undefined;
   /**
    * How often the pool checks idle and old connections and waiting calls, in ms (1 ms to
    * 2^31 - 1). Default `stream.tickMs`, else 1 s. While calls with shorter timeouts wait for a
    * connection it checks more often, as a stream does (see `ClientStreamOptions.timeoutMs`).
    */
-  tickMs?: number;
-  clock?: Clock;
-  logger?: Logger;
+  tickMs?: number | undefined;
+  clock?: Clock | undefined;
+  logger?: Logger | undefined;
   /**
    * Told of every state change, with the pool's address (one callback can serve a FailoverPool's
    * pools), synchronously. It may close the pool, even from a change a call made (connecting for
    * it): that call fails Closed (`retry: 'safe'`), as one made on a closed pool.
    */
-  onStateChange?: (state: PoolState, previous: PoolState, address: string) => void;
+  onStateChange?: ((state: PoolState, previous: PoolState, address: string) => void) | undefined;
 }
 
 export interface ConnPoolStats {

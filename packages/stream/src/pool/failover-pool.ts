@@ -8,6 +8,7 @@ import {
   silentLogger,
   guardedLogger,
   systemClock,
+  withDefaults,
   type Clock,
   type Logger,
   type RemoteError,
@@ -943,9 +944,12 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
     }
   }
 
-  /** What every server's ConnPool is made with (the pool's clock and logger unless `pool` names its own). */
+  /**
+   * What every server's ConnPool is made with (the pool's clock and logger unless `pool` names its
+   * own: a `pool.logger` or `pool.clock` given as undefined names none, where a spread put it over the pool's).
+   */
   private memberOptions(): MemberPoolOptions {
-    return { clock: this.clock, logger: this.logger, ...this.poolOpts };
+    return withDefaults<MemberPoolOptions>({ clock: this.clock, logger: this.logger }, this.poolOpts);
   }
 
   private checkOpen(): void {

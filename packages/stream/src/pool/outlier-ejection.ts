@@ -1,4 +1,4 @@
-import type { Clock, Ticker } from '@skein/core';
+import { withDefaults, type Clock, type OptionalFields, type Ticker } from '@skein/core';
 import { fraction, positive, positiveInteger, timerMs } from '../internals/checks.js';
 
 export interface OutlierEjectionOptions {
@@ -32,8 +32,8 @@ export const DEFAULT_OUTLIER_EJECTION: Readonly<OutlierEjectionOptions> = {
 };
 
 /** Checks the options; throws InvalidArgument naming the bad one. */
-export function outlierEjectionOptions(opts: Partial<OutlierEjectionOptions>): OutlierEjectionOptions {
-  const o = { ...DEFAULT_OUTLIER_EJECTION, ...opts };
+export function outlierEjectionOptions(opts: OptionalFields<OutlierEjectionOptions>): OutlierEjectionOptions {
+  const o = withDefaults<OutlierEjectionOptions>(DEFAULT_OUTLIER_EJECTION, opts);
   const name = (k: string): string => `outlierEjection.${k}`;
   return {
     intervalMs: timerMs(o.intervalMs, name('intervalMs')),

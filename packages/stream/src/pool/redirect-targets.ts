@@ -1,4 +1,4 @@
-import { invalidArgument, refuseRenamed, type Clock, type Ticker } from '@skein/core';
+import { invalidArgument, refuseRenamed, withDefaults, type Clock, type OptionalFields, type Ticker } from '@skein/core';
 import { timerMs } from '../internals/checks.js';
 
 export interface RedirectTargetOptions {
@@ -34,13 +34,13 @@ export class RedirectTargets<T extends RedirectTarget> {
   private ticker: Ticker | undefined;
 
   constructor(
-    opts: Partial<RedirectTargetOptions> | undefined,
+    opts: OptionalFields<RedirectTargetOptions> | undefined,
     private readonly clock: Clock,
     /** Takes a target out of the pool: pushed out, or idle. */
     private readonly drop: (target: T, why: 'idle' | 'pushed out') => void,
   ) {
     if (opts) refuseRenamed(opts, 'idleMs', 'idleTimeoutMs', 'FailoverPool', 'redirectTargets.');
-    const { max, idleTimeoutMs } = { ...DEFAULT_REDIRECT_TARGETS, ...opts };
+    const { max, idleTimeoutMs } = withDefaults<RedirectTargetOptions>(DEFAULT_REDIRECT_TARGETS, opts);
     if (!(Number.isInteger(max) && max >= 0)) throw invalidArgument(`redirectTargets.max must be a non-negative integer, got ${max}`);
     this.max = max;
     this.idleTimeoutMs = timerMs(idleTimeoutMs, 'redirectTargets.idleTimeoutMs');

@@ -1,4 +1,4 @@
-import { invalidArgument, type Clock } from '@skein/core';
+import { invalidArgument, withDefaults, type Clock, type OptionalFields } from '@skein/core';
 
 export interface RetryBudgetOptions {
   /** Retry tokens each first attempt earns. Default 0.1: retries add at most 10 % to the load. */
@@ -29,10 +29,10 @@ export class RetryBudget {
   private untilClock = 0;
 
   constructor(
-    opts: Partial<RetryBudgetOptions> = {},
+    opts: OptionalFields<RetryBudgetOptions> = {},
     private readonly clock: Clock,
   ) {
-    const { ratio, minRetriesPerSecond } = { ...DEFAULT_RETRY_BUDGET, ...opts };
+    const { ratio, minRetriesPerSecond } = withDefaults<RetryBudgetOptions>(DEFAULT_RETRY_BUDGET, opts);
     if (!(ratio >= 0 && Number.isFinite(ratio))) throw invalidArgument(`retryBudget.ratio must be a non-negative number, got ${ratio}`);
     if (!(minRetriesPerSecond >= 0 && Number.isFinite(minRetriesPerSecond))) {
       throw invalidArgument(`retryBudget.minRetriesPerSecond must be a non-negative number, got ${minRetriesPerSecond}`);

@@ -8,7 +8,7 @@ import { CallControl, type ControlOwner } from './call-control.js';
 import { RequestStream, type StreamHost } from './request-stream.js';
 import type { RecentStrings } from '../wire/recent-strings.js';
 import { DrainWaiters } from '../internals/drain-waiters.js';
-import { StreamBudget } from './stream-budget.js';
+import type { StreamBudget } from './stream-budget.js';
 import type { ServerRequest } from './request.js';
 import { SeqTable } from '../internals/seq-table.js';
 
@@ -26,6 +26,10 @@ export interface ExtensionsHost extends StreamHost {
   recentHeadStrings(): RecentStrings;
   /** What its streams' windows may add up to (its kind's `streamBudgetBytes`). */
   readonly streamBudgetBytes: number;
+  /** Whether the handler of a stream opened on `req`'s action reads its items (`Dispatch.readsItems`). */
+  readsItems(req: ServerRequest): boolean;
+  /** A stream was refused for the budget (counted and logged by the server). */
+  streamBudgetRefused(): void;
 }
 
 /**
@@ -33,7 +37,7 @@ export interface ExtensionsHost extends StreamHost {
  * frames"): the head waiting for its call, the calls that can be cancelled or have a deadline
  * (only those that came with a head: a plain call is never tracked), and their streams.
  */
-export class ConnExtensions implements ControlOwner {
+export class ConnExtensions implements ControlOwner, StreamBudget {
   // A SeqTable, and a count rather than a Set of the calls with a deadline: a Map or Set with an
   // add and a delete per call keeps garbage alive in V8 (internals/seq-table.ts says how).
   private readonly tracked = new SeqTable<CallControl>();
@@ -52,8 +56,8 @@ export class ConnExtensions implements ControlOwner {
   private ticker: Ticker | undefined;
   /** Streams whose writes wait for the send buffer to drain. */
   private readonly drains = new DrainWaiters();
-  /** The windows its open streams that take items hold (`streamBudgetBytes`). */
-  private readonly budget = new StreamBudget();
+  /** The windows its open streams that take items hold (`streamBudgetBytes`): a count, no object (stream-budget.ts). */
+  private reserved = 0;
   /** The head read last, for the request of its seq, which must come next. */
   private pending: { seqLo: number; seqHi: number; head: CallHead | undefined; error: RpcError | undefined; open: boolean } | undefined;
 
@@ -154,18 +158,21 @@ export class ConnExtensions implements ControlOwner {
       // Refused unrun (bare Overloaded: safe to retry) before it is tracked or counted as a stream:
       // when its window does not fit the connection's budget beside the other streams' (the wire
       // gives it the whole window at once: stream-budget.ts), or past the cap on open streams.
-      // At least one window: a connection shown to be a peer after its hello keeps the clients'
-      // window, which the peers' budget need not reach.
-      if (!this.budget.reserve(windows.toServer, Math.max(this.host.streamBudgetBytes, windows.toServer))) {
+      // Only a stream whose handler reads items reserves (the dispatch says, from its own
+      // handlers: Dispatch.readsItems); one that reads none discards them from the start.
+      const reads = this.host.readsItems(req);
+      const reserve = reads ? windows.toServer : 0;
+      if (reads && !this.reserve(reserve)) {
+        this.host.streamBudgetRefused();
         req.fail(ErrorCode.Overloaded);
         return false;
       }
       if (!this.host.streamOpened()) {
-        this.budget.release(windows.toServer);
+        this.reserved -= reserve;
         req.fail(ErrorCode.Overloaded);
         return false;
       }
-      control.stream = new RequestStream(this.host, seqLo, seqHi, windows.toClient, windows.toServer, this.drains, this.budget);
+      control.stream = new RequestStream(this.host, seqLo, seqHi, windows.toClient, windows.toServer, this.drains, this, reads);
     }
     // Its deadline passed before it arrived (`remaining_ms` 0), or while it was held: not run at all.
     if (passed) {
@@ -177,6 +184,21 @@ export class ConnExtensions implements ControlOwner {
     this.tracked.set(control.seq, control);
     if (control.deadline !== undefined) this.watch();
     return true;
+  }
+
+  /**
+   * True, and `window` reserved, when it fits within the budget beside the others'. At least one
+   * window: a connection shown to be a peer after its hello keeps the clients' window, which the
+   * peers' budget need not reach.
+   */
+  private reserve(window: number): boolean {
+    if (this.reserved + window > Math.max(this.host.streamBudgetBytes, window)) return false;
+    this.reserved += window;
+    return true;
+  }
+
+  windowFreed(window: number): void {
+    this.reserved -= window;
   }
 
   untrack(control: CallControl): void {

@@ -1,4 +1,4 @@
-import { invalidArgument, type FrameSpec, type PeerIdentity } from '@skein/core';
+import { invalidArgument, withDefaults, type FrameSpec, type OptionalFields, type PeerIdentity } from '@skein/core';
 import { helloU32, positiveInteger } from '../internals/checks.js';
 import { requestFrameSpec } from '../wire/frame-specs.js';
 import { resolveLimits, type Limits } from '../wire/limits.js';
@@ -28,7 +28,7 @@ export interface PeerCandidate {
 /** The limits one kind of connection is held to. Each defaults to the server's top-level option of the same name. */
 export interface KindOptions {
   /** Connections of this kind open at once (the top-level `maxConnections` still caps both together). Default: no cap of its own. */
-  maxConnections?: number;
+  maxConnections?: number | undefined;
   /**
    * Connections of this kind open at once from one IP address (IPv4-mapped IPv6 counts as the
    * IPv4 address; Unix socket connections have none and are not counted). A connection past it is
@@ -38,19 +38,19 @@ export interface KindOptions {
    * it is a peer waits on probation in a peer's place of its address. Default: no cap (many
    * clients share one address behind a NAT, and every one behind a proxy does).
    */
-  maxConnectionsPerAddress?: number;
-  maxInFlightPerConn?: number;
-  idleTimeoutMs?: number;
-  readTimeoutMs?: number;
+  maxConnectionsPerAddress?: number | undefined;
+  maxInFlightPerConn?: number | undefined;
+  idleTimeoutMs?: number | undefined;
+  readTimeoutMs?: number | undefined;
   /** Server pings (RpcServerOptions.keepaliveMs): a peer on a network that drops quiet flows may need them sooner. */
-  keepaliveMs?: number;
-  keepaliveTimeoutMs?: number;
+  keepaliveMs?: number | undefined;
+  keepaliveTimeoutMs?: number | undefined;
   /** Frame limits for this kind's requests. */
-  limits?: Partial<Limits>;
+  limits?: OptionalFields<Limits> | undefined;
   /** Its streams' receive window (RpcServerOptions.streamWindowBytes). */
-  streamWindowBytes?: number;
+  streamWindowBytes?: number | undefined;
   /** The bytes its streams' windows may add up to on one connection (RpcServerOptions.streamBudgetBytes). */
-  streamBudgetBytes?: number;
+  streamBudgetBytes?: number | undefined;
 }
 
 export interface PeerOptions extends KindOptions {
@@ -80,6 +80,8 @@ export interface KindLimits {
   readonly streamWindowBytes: number;
   /** The windows of a connection's streams that read items add up to at most this (stream-budget.ts). */
   readonly streamBudgetBytes: number;
+  /** The option that set it, for the line of a stream refused for it: `clients.streamBudgetBytes`, or the top-level `streamBudgetBytes` it follows. */
+  readonly streamBudgetOption: string;
   /** What the hello's answer offers a connection of this kind (one object per kind, not one per connection). */
   readonly extensions: ServerExtensions;
   /** Requests cut by this kind's frame limits: given to a transport that takes it (FrameConn.setFrameSpec), it refuses an oversized header as it arrives. */
@@ -147,7 +149,8 @@ function kindValues(kind: ConnKind, o: KindOptions | undefined, d: KindDefaults,
   let limits = d.limits;
   if (o?.limits !== undefined) {
     try {
-      limits = resolveLimits({ ...d.limits, ...o.limits });
+      // A field given as undefined follows the top-level limit, as one left out does (spread over it, it hid that limit).
+      limits = resolveLimits(withDefaults(d.limits, o.limits));
     } catch (err) {
       throw invalidArgument(`${at}.${(err as Error).message}`);
     }
@@ -162,23 +165,30 @@ function kindValues(kind: ConnKind, o: KindOptions | undefined, d: KindDefaults,
     keepaliveMs: duration(o?.keepaliveMs ?? d.keepaliveMs, `${at}.keepaliveMs`, 0),
     keepaliveTimeoutMs: duration(o?.keepaliveTimeoutMs ?? d.keepaliveTimeoutMs, `${at}.keepaliveTimeoutMs`, 1),
     limits,
-    ...streamBytes(o?.streamWindowBytes ?? d.streamWindowBytes, o?.streamBudgetBytes ?? d.streamBudgetBytes, `${at}.`),
+    ...streamBytes(
+      { value: o?.streamWindowBytes ?? d.streamWindowBytes, name: o?.streamWindowBytes !== undefined ? `${at}.streamWindowBytes` : 'streamWindowBytes' },
+      { value: o?.streamBudgetBytes ?? d.streamBudgetBytes, name: o?.streamBudgetBytes !== undefined ? `${at}.streamBudgetBytes` : 'streamBudgetBytes' },
+    ),
   };
 }
 
 /**
- * A stream window and budget, checked (`prefix` names where they were given): a budget under the
- * window would refuse every stream that reads items. A budget not given is the larger of the
- * default and the window.
+ * A stream window and budget, checked, each with the name of the option the user set it by (a
+ * kind's, or the top-level one it follows): a budget under the window would refuse every stream
+ * that reads items. A budget not given is the larger of the default and the window.
  */
-export function streamBytes(window: number, budget: number | undefined, prefix: string): { streamWindowBytes: number; streamBudgetBytes: number } {
-  const streamWindowBytes = helloU32(window, `${prefix}streamWindowBytes`);
-  if (budget === undefined) return { streamWindowBytes, streamBudgetBytes: Math.max(DEFAULT_STREAM_BUDGET, streamWindowBytes) };
-  const streamBudgetBytes = positiveInteger(budget, `${prefix}streamBudgetBytes`);
+export function streamBytes(
+  window: { value: number; name: string },
+  budget: { value: number | undefined; name: string },
+): { streamWindowBytes: number; streamBudgetBytes: number; streamBudgetOption: string } {
+  const streamWindowBytes = helloU32(window.value, window.name);
+  const streamBudgetOption = budget.name;
+  if (budget.value === undefined) return { streamWindowBytes, streamBudgetBytes: Math.max(DEFAULT_STREAM_BUDGET, streamWindowBytes), streamBudgetOption };
+  const streamBudgetBytes = positiveInteger(budget.value, budget.name);
   if (streamBudgetBytes < streamWindowBytes) {
-    throw invalidArgument(`${prefix}streamBudgetBytes (${streamBudgetBytes}) must be at least ${prefix}streamWindowBytes (${streamWindowBytes}): no stream that reads items could open`);
+    throw invalidArgument(`${budget.name} (${streamBudgetBytes}) must be at least ${window.name} (${streamWindowBytes}): no stream that reads items could open`);
   }
-  return { streamWindowBytes, streamBudgetBytes };
+  return { streamWindowBytes, streamBudgetBytes, streamBudgetOption };
 }
 
 function withCheck(k: Omit<KindLimits, 'check' | 'spec' | 'extensions'>, listener: Limits): KindLimits {

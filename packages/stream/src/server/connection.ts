@@ -30,7 +30,7 @@ import { AUTH_ACTION } from '../wire/auth.js';
 import { ConnAuth, type AuthWire } from './conn-auth.js';
 import { OBSERVER_DROPPED } from '../client/item-observer.js';
 import { ServerRequest, type ConnInfo, type Responder } from './request.js';
-import { handlerEndToldBy } from './dispatch.js';
+import { handlerEndToldBy, itemsReadBy } from './dispatch.js';
 import { REVERSE_ANSWER_ACTION } from '../wire/reverse-calls.js';
 import type { ReverseCaller, ReverseSettings } from './reverse-caller.js';
 import { connInfo, type InfoLink } from './conn-info.js';
@@ -354,6 +354,21 @@ export class ServerConn implements FrameHandlers, Responder, ExtensionsHost, Hel
   /** What its streams' windows may add up to: its kind's, now (a peer's once it became one). */
   get streamBudgetBytes(): number {
     return this.role?.limits.streamBudgetBytes ?? DEFAULT_STREAM_BUDGET;
+  }
+
+  /** Asked once per stream as it opens (never per call): the dispatch's own word on its handler (Dispatch.readsItems). */
+  readsItems(req: ServerRequest): boolean {
+    try {
+      return itemsReadBy(this.opts.dispatch, req.action);
+    } catch (err) {
+      // A dispatch whose hook throws is taken to read: its stream reserves, as without the hook.
+      this.opts.logger.error({ err, action: req.action, remote: this.conn.remote }, 'dispatch.readsItems threw; the stream reserves its window');
+      return true;
+    }
+  }
+
+  streamBudgetRefused(): void {
+    this.opts.onStreamBudgetRefused(this);
   }
 
   /**

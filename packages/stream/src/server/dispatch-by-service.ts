@@ -1,5 +1,5 @@
 import { invalidArgument } from '@skein/core';
-import { handlerEndToldBy, type Dispatch } from './dispatch.js';
+import { handlerEndToldBy, itemsReadBy, type Dispatch } from './dispatch.js';
 import type { ServerRequest } from './request.js';
 import { kindOf } from '../internals/kind-of.js';
 
@@ -40,18 +40,16 @@ export function dispatchByService(opts: DispatchByServiceOptions): Dispatch {
   const { byService, otherwise } = checked(opts);
   const all = [...new Set([...byService.values(), otherwise])];
   /** The dispatch `req` goes to: by its action alone, so that asked again it answers the same. */
-  const route = (req: ServerRequest): Dispatch => {
-    // Read without the `action` getter: -1 marks a string action, the common case here.
-    if (req.actionId < 0) {
-      const name = req.actionName;
-      const dot = name.lastIndexOf('.');
-      if (dot > 0) {
-        const d = byService.get(name.slice(0, dot));
-        if (d !== undefined) return d;
-      }
+  const routeName = (name: string): Dispatch => {
+    const dot = name.lastIndexOf('.');
+    if (dot > 0) {
+      const d = byService.get(name.slice(0, dot));
+      if (d !== undefined) return d;
     }
     return otherwise;
   };
+  // Read without the `action` getter: -1 marks a string action, the common case here.
+  const route = (req: ServerRequest): Dispatch => (req.actionId < 0 ? routeName(req.actionName) : otherwise);
   return {
     dispatch(req) {
       route(req).dispatch(req);
@@ -77,6 +75,9 @@ export function dispatchByService(opts: DispatchByServiceOptions): Dispatch {
     // call to it keeps running. So the dispatch that took the request answers, found again by its
     // action: only an abandoned call pays for the lookup, no call pays for a mark.
     tellsHandlerEndOf: (req) => handlerEndToldBy(route(req), req),
+    // Asked as a stream opens, before it is handed on: the dispatch its action goes to answers
+    // (health on the loop says its watch reads nothing, so it holds no share of the budget).
+    readsItems: (action) => itemsReadBy(typeof action === 'string' ? routeName(action) : otherwise, action),
     // For every request: what a reader of the flag alone goes by (a wrapper that passes on only
     // it, as an older tracedDispatch does), where true would count the untold too. So true only
     // when every dispatch here tells.

@@ -41,6 +41,20 @@ export interface Dispatch {
    * (`tracedDispatch` does).
    */
   tellsHandlerEndOf?(req: ServerRequest): boolean;
+  /**
+   * Whether the handler of a stream opened on `action` reads the client's items: false for one
+   * that never does (a server-streaming method's, a health watch). Asked once per stream as it
+   * opens, before it is handed on (never for a plain call), from the server's own knowledge of
+   * its handlers: never from what the client sent (its stream-kind metadata entry), which a
+   * client could set to hold nothing while it fills the window. False opens the stream with its
+   * items discarded from the start (as `req.stream.ignoreItems()` does), and it holds none of the
+   * connection's `streamBudgetBytes`; true, or absent, reserves its whole window until it is
+   * answered (or cancelled, or lost, or its handler calls `ignoreItems`), so that a connection
+   * full of such streams refuses more (Overloaded). `createRouter` leaves it out (a raw handler
+   * may read, and calls `ignoreItems` when it does not); `@skein/api`'s dispatch answers from
+   * each method's kind, and a dispatch that wraps or routes to others asks the one the action goes to.
+   */
+  readsItems?(action: string | number): boolean;
 }
 
 /**
@@ -51,4 +65,9 @@ export interface Dispatch {
  */
 export function handlerEndToldBy(d: Dispatch, req: ServerRequest): boolean {
   return d.tellsHandlerEndOf !== undefined ? d.tellsHandlerEndOf(req) === true : d.tellsHandlerEnds === true;
+}
+
+/** Whether a stream opened on `action` has a handler that reads its items (`Dispatch.readsItems`; absent: it may). */
+export function itemsReadBy(d: Dispatch, action: string | number): boolean {
+  return d.readsItems === undefined || d.readsItems(action) !== false;
 }

@@ -54,12 +54,15 @@ export class RequestStream implements AsyncIterable<Reply> {
     receiveWindow: number,
     /** Its connection's streams that wait for the send buffer to drain. */
     private readonly drains: DrainWaiters,
-    /** Its connection's budget, in which it reserved `receiveWindow` as it opened (stream-budget.ts). */
+    /** Its connection's budget, in which it reserved `receiveWindow` as it opened if `reads` (stream-budget.ts). */
     private readonly budget: StreamBudget,
+    /** Its handler reads items (Dispatch.readsItems): false, they are discarded from the start and nothing was reserved. */
+    reads: boolean,
   ) {
-    this.reserved = receiveWindow;
+    this.reserved = reads ? receiveWindow : 0;
     this.gate = new CreditGate(sendWindow);
     this.inbox = new Inbox(costOf, receiveWindow, (bytes) => this.host.conn.write(creditResponse(seqBytesOf(this.seqLo, this.seqHi), bytes)));
+    if (!reads) this.inbox.discard(readsNoItems);
   }
 
   /** The client's items. Ends when the client ends its side; fails when the call is cancelled or the connection is lost. */
@@ -145,7 +148,7 @@ export class RequestStream implements AsyncIterable<Reply> {
 
   /** Gives its window back to the connection's budget, once. */
   private release(): void {
-    this.budget.release(this.reserved);
+    this.budget.windowFreed(this.reserved);
     this.reserved = 0;
   }
 

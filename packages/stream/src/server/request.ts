@@ -1,4 +1,4 @@
-import { EMPTY_BYTES, ErrorCode, invalidArgument, isErrorCode, type RpcError, type ErrorPayload, type PeerIdentity } from '@skein/core';
+import { EMPTY_BYTES, ErrorCode, isErrorCode, type RpcError, type ErrorPayload, type PeerIdentity } from '@skein/core';
 import { actionName, passedOnDetail } from '../wire/error-detail.js';
 import { kindOf } from '../internals/kind-of.js';
 import { escapeCustomBytes } from '../wire/error-strings.js';
@@ -238,18 +238,17 @@ export class ServerRequest implements Controlled, AbortSource {
 
   /**
    * Sets the entry `key` of the metadata sent back with this call's answer (docs/protocol.md,
-   * "Reply metadata"), ok or error: the client reads it with its `onReplyMetadata` call option.
-   * A key set again takes the new value. Checked here, as it is set: InvalidArgument for an entry
-   * no head carries (a key that is no string of 1 to 255 bytes, a value that is no string of at
-   * most 65,535), FrameTooLarge when the entries together would be over what the client reads
-   * (8 KiB counted as a call head is, within its reply limits); the entry is then not kept. A
-   * client whose hello did not agree reply metadata (a razor v1 client, an older Skein one) is
-   * sent none: entries are then dropped unsaid, and so are those set once the call is answered.
-   * A stream's end carries none: on a stream's request it throws InvalidArgument.
+   * "Reply metadata"), ok or error; on a stream's request, with the stream's end (its answer,
+   * after every item written before it), as gRPC's trailers: the client reads it with its
+   * `onReplyMetadata` call option. A key set again takes the new value. Checked here, as it is
+   * set: InvalidArgument for an entry no head carries (a key that is no string of 1 to 255 bytes,
+   * a value that is no string of at most 65,535), FrameTooLarge when the entries together would
+   * be over what the client reads (8 KiB counted as a call head is, within its reply limits); the
+   * entry is then not kept. A client whose hello did not agree reply metadata (a razor v1 client,
+   * an older Skein one) is sent none: entries are then dropped unsaid, and so are those set once
+   * the call is answered (a stream ended, cancelled or past its deadline).
    */
   setReplyMetadata(key: string, value: string): void {
-    // Its client reads its answer as a stream's end, where a reply head would be a broken frame.
-    if (this.control?.stream !== undefined) throw invalidArgument('reply metadata travels with a call\'s answer: a stream\'s end carries none');
     if (this.answered) return;
     const room = this.owner.replyMetadataRoom?.() ?? 0;
     if (room === 0) return;

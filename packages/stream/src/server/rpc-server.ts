@@ -27,6 +27,7 @@ import { pingUnanswered } from './server-keepalive.js';
 import { writeStalled } from './write-stall.js';
 import { TickedTime } from './ticked-time.js';
 import { warnOfFrameCap } from './frame-cap-warning.js';
+import { StreamBudgetRefusals } from './stream-budget-refusals.js';
 
 export type { RpcServerOptions } from './server-options.js';
 export type ServerState = 'running' | 'closing' | 'closed';
@@ -53,6 +54,12 @@ export interface RpcServerStats {
    * make it a peer (with no `authenticate`, nothing else could).
    */
   refused: number;
+  /**
+   * Streams refused unrun (Overloaded, safe to retry) since the server started because their
+   * window did not fit their connection's `streamBudgetBytes` beside the windows of its open
+   * streams whose handlers read items (docs/hardening.md).
+   */
+  streamsRefused: number;
   /** Open connections that are clients (not admitted as peers), including those on probation (pending their certificate or credentials). */
   clients: number;
   /** Open connections admitted as peers (`peers.admit`). */
@@ -106,6 +113,8 @@ export class RpcServer {
   private readonly drainSignal = new LazyAbort(true);
   /** Connections of each kind, and who gets in at each kind's cap. */
   private readonly census: ConnCensus;
+  /** Streams refused for their connection's `streamBudgetBytes`: counted, and said per kind. */
+  private readonly streamRefusals: StreamBudgetRefusals;
   /** The bound on each connection's probation (past the clients' cap until it shows it is a peer). */
   private readonly probations: Probations<ServerConn>;
   /**
@@ -120,6 +129,7 @@ export class RpcServer {
     this.settings = resolveServerOptions(opts);
     this.tickedTime = new TickedTime(this.settings.tickMs);
     this.census = new ConnCensus(this.settings.kinds, this.settings.logger, (address) => this.displace(address), this.settings.clock);
+    this.streamRefusals = new StreamBudgetRefusals(this.settings.kinds, this.settings.logger, this.settings.clock);
     const { client, peer } = this.settings.kinds;
     this.perAddress = client.maxConnectionsPerAddress !== Infinity || peer.maxConnectionsPerAddress !== Infinity;
     this.refusalLines = refusalLines(this.settings);
@@ -158,7 +168,7 @@ export class RpcServer {
     }
     // Connection ids count up from 1, one per connection accepted.
     const { clients, peers, probation } = this.census;
-    return { state: this._state, listeners: this.listeners.size, connections: this.conns.size, inFlight, paused, accepted: this.nextConnId - 1, refused: this.refusedTotal, clients: clients + probation, peers };
+    return { state: this._state, listeners: this.listeners.size, connections: this.conns.size, inFlight, paused, accepted: this.nextConnId - 1, refused: this.refusedTotal, streamsRefused: this.streamRefusals.total, clients: clients + probation, peers };
   }
 
   /**
@@ -226,6 +236,7 @@ export class RpcServer {
       draining: this.drainSignal,
       actionNames: this.actionNames,
       onClosed: (c) => this.forget(c),
+      onStreamBudgetRefused: (c) => this.streamRefusals.refused(c.role?.limits.kind ?? 'client', c.conn.remote),
       onCredentialsAccepted: (c) => this.promote(c),
       // Told apart by identity only when peers are: the hook costs a server without `peers` nothing.
       ...(this.settings.kinds.admit && { onGreeted: (c: ServerConn, credentialsToCome: boolean) => this.identified(c, credentialsToCome), peerMaxInFlight: this.settings.kinds.peer.maxInFlightPerConn, peerLimits: this.settings.kinds.peer.limits }),
@@ -433,6 +444,7 @@ export class RpcServer {
   /** What the rate-limited lines counted and did not say yet would be lost with the server: said now. */
   private flushLines(): void {
     for (const line of Object.values(this.refusalLines)) line.flush();
+    this.streamRefusals.flush();
     this.settings.violations.flush();
     this.census.close();
     try {

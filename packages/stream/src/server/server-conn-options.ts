@@ -28,6 +28,8 @@ export interface ServerConnOptionsOf<Conn> {
   /** The server's lines of connections their peers broke, bounded by time per kind. */
   violations: ViolationLines;
   onClosed(conn: Conn): void;
+  /** A stream on `conn` was refused unrun (Overloaded) for its connection's `streamBudgetBytes`: counted and logged by the server. */
+  onStreamBudgetRefused(conn: Conn): void;
   /** The server's clock, for the deadlines calls bring. Default: the system clock. */
   clock?: Clock;
   /** Fires when the server begins to close (ConnInfo.draining): one for all its connections. */

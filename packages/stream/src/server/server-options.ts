@@ -1,4 +1,4 @@
-import { invalidArgument, MAX_TIMER_MS, guardedLogger, silentLogger, systemClock, type Clock, type Logger } from '@skein/core';
+import { invalidArgument, MAX_TIMER_MS, guardedLogger, silentLogger, systemClock, type Clock, type Logger, type OptionalFields } from '@skein/core';
 import { positiveInteger } from '../internals/checks.js';
 import { resolveLimits, type Limits } from '../wire/limits.js';
 import type { Dispatch } from './dispatch.js';
@@ -11,8 +11,8 @@ import type { ReverseSettings } from './reverse-caller.js';
 
 export interface RpcServerOptions {
   dispatch: Dispatch;
-  logger?: Logger;
-  limits?: Partial<Limits>;
+  logger?: Logger | undefined;
+  limits?: OptionalFields<Limits> | undefined;
   /**
    * Connections open at once, over all listeners. A connection past it is closed as soon as it
    * is accepted, before anything is read from it (one warn line per run of refusals). Default
@@ -20,38 +20,40 @@ export interface RpcServerOptions {
    * `peers.maxConnectionsPerAddress` (no top-level one: a cap over both kinds per address would
    * let strangers from a peer's address keep it out).
    */
-  maxConnections?: number;
+  maxConnections?: number | undefined;
   /** Requests handled at once per connection; past it the server stops reading that socket. Default 1024. */
-  maxInFlightPerConn?: number;
+  maxInFlightPerConn?: number | undefined;
   /**
    * Bytes a client may send on one stream before this server has read them (its receive window,
    * told to the client in the hello's answer: the same option as ClientStream's, the other way).
    * A connection keeps the window of its kind when its hello was answered. Default 1 MiB.
    */
-  streamWindowBytes?: number;
+  streamWindowBytes?: number | undefined;
   /**
    * Bytes the client-stream items of one connection may take unread, over all its streams: a
-   * stream that reads items reserves its window as it opens (the wire gives every new stream the
-   * whole window at once), and one whose window does not fit beside the others' is refused unrun
-   * with a bare `rpc_overloaded` (safe to retry); a stream frees its window when it is answered or
-   * its handler reads no items (`ignoreItems`). Default 64 MiB, or the window if larger; at least
+   * stream whose handler reads items (`Dispatch.readsItems`, asked as it opens; absent, it may)
+   * reserves its window as it opens (the wire gives every new stream the whole window at once),
+   * and one whose window does not fit beside the others' is refused unrun with a bare
+   * `rpc_overloaded` (safe to retry; a warn line, `stats().streamsRefused`); one whose handler
+   * reads none reserves nothing. A stream frees its window when it is answered (or cancelled, or
+   * lost), or its handler calls `ignoreItems`. Default 64 MiB, or the window if larger; at least
    * `streamWindowBytes`.
    */
-  streamBudgetBytes?: number;
+  streamBudgetBytes?: number | undefined;
   /**
    * A connection that makes no call for this long is closed (pings and the hello do not count).
    * Checked on the tick, counted in ticks of at most `tickMs`: a stall of the server's own (a long
    * GC, a blocking handler) delays the close rather than closing a connection whose call waits
    * unread. Default 120 s; 0 disables.
    */
-  idleTimeoutMs?: number;
+  idleTimeoutMs?: number | undefined;
   /**
    * A frame begun must be finished within this long (razor's read timeout): a peer that sends a
    * frame a byte at a time is closed, whatever else it sends. Checked on the tick, so it fires
    * up to `tickMs` late, and counted in ticks of at most `tickMs`: a stall of the server's own
    * delays it rather than closing a connection whose frame's rest waits unread. Default 5 s; 0 disables.
    */
-  readTimeoutMs?: number;
+  readTimeoutMs?: number | undefined;
   /**
    * Server keepalive (docs/protocol.md, "Server pings"): a connection the server has heard
    * nothing from for this long is pinged, if its client answers pings (a Skein client that sent
@@ -68,23 +70,23 @@ export interface RpcServerOptions {
    * bytes, however few, and stays. Where a transport cannot tell what its kernel took
    * (FrameConn.sentBytes), that check is not made. 0 turns both off.
    */
-  keepaliveMs?: number;
+  keepaliveMs?: number | undefined;
   /** How long a server ping may go unanswered. Default 20 s. */
-  keepaliveTimeoutMs?: number;
+  keepaliveTimeoutMs?: number | undefined;
   /** How long `close()` lets in-flight requests finish before cutting connections. Default 90 s; 0 cuts at once. */
-  closeWaitMs?: number;
+  closeWaitMs?: number | undefined;
   /**
    * Checks the credentials a client presents after its hello (and when it renews them): returns
    * `{ principal, expiresInMs? }` or refuses (docs/auth.md). Calls on a connection are refused
    * while its credentials are with the hook, and after they expire until renewed.
    */
-  authenticate?: Authenticate;
+  authenticate?: Authenticate | undefined;
   /**
    * Refuse calls (Unauthenticated, one warn line per connection) from clients that did not
    * authenticate: razor v1 clients, and Skein clients without credentials. Default: true when
    * `authenticate` is given; true without it is a configuration mistake.
    */
-  requireAuth?: boolean;
+  requireAuth?: boolean | undefined;
   /**
    * How long the `authenticate` hook may take over one set of credentials: past it they are
    * refused as the hook's refusal would be (Unauthenticated "authentication timed out", a warn
@@ -93,25 +95,25 @@ export interface RpcServerOptions {
    * `authenticate`: a connection let in past the clients' cap (`peers`) that is not a peer twice
    * this long after it was let in is closed. Default 5 s.
    */
-  authTimeoutMs?: number;
+  authTimeoutMs?: number | undefined;
   /**
    * Peers (other services: long-lived, trusted) on the same listeners as clients, told apart by
    * `admit` (a TLS identity, a principal, an address) and held to limits of their own; each limit
    * left out is the top-level one. Without `peers`, every connection is a client (docs/protocol.md,
    * "Peers and clients").
    */
-  peers?: PeerOptions;
+  peers?: PeerOptions | undefined;
   /** The clients' limits (connections not admitted as peers); each left out is the top-level one. */
-  clients?: KindOptions;
+  clients?: KindOptions | undefined;
   /**
    * Calls from the server to a connection that offered to serve them (`ClientStream.connect({ serve })`),
    * through `req.conn.caller`: a reverse call's timeout unless its options say (default 20 s),
    * and how many may wait for that side's window (default 1024; past it: Overloaded, unrun).
    */
-  reverseCalls?: { timeoutMs?: number; maxQueued?: number };
-  clock?: Clock;
+  reverseCalls?: { timeoutMs?: number | undefined; maxQueued?: number | undefined } | undefined;
+  clock?: Clock | undefined;
   /** How often idle connections and unfinished frames are looked for. Default 1 s. */
-  tickMs?: number;
+  tickMs?: number | undefined;
 }
 
 /** An RpcServer's settings with defaults filled in, all checked. */
@@ -181,7 +183,7 @@ export function resolveServerOptions(opts: RpcServerOptions): ServerSettings {
 
 /** The top-level stream window and budget, checked: each kind's default (a budget not given stays so, each kind's then following its own window). */
 function topStreamBytes(opts: RpcServerOptions): { streamWindowBytes: number; streamBudgetBytes: number | undefined } {
-  const checked = streamBytes(opts.streamWindowBytes ?? DEFAULT_STREAM_WINDOW, opts.streamBudgetBytes, '');
+  const checked = streamBytes({ value: opts.streamWindowBytes ?? DEFAULT_STREAM_WINDOW, name: 'streamWindowBytes' }, { value: opts.streamBudgetBytes, name: 'streamBudgetBytes' });
   return { streamWindowBytes: checked.streamWindowBytes, streamBudgetBytes: opts.streamBudgetBytes === undefined ? undefined : checked.streamBudgetBytes };
 }
 

@@ -2,11 +2,11 @@ import { invalidArgument, systemClock, type Clock, type Logger, type RpcError } 
 
 export interface WithheldLogOptions {
   /** How often the failures not logged one by one are summed up, per action and code. Default 10 000 ms. */
-  intervalMs?: number;
+  intervalMs?: number | undefined;
   /** How many action and code pairs are counted apart; the ones past it are counted together. Default 1000. */
-  maxKeys?: number;
+  maxKeys?: number | undefined;
   /** Default `systemClock` (its ticker does not keep a process alive). */
-  clock?: Clock;
+  clock?: Clock | undefined;
 }
 
 /** The pairs counted together once `maxKeys` are taken: memory stays bounded whatever fails. */

@@ -1,4 +1,4 @@
-import { invalidArgument } from '@skein/core';
+import { invalidArgument, withDefaults, type OptionalFields } from '@skein/core';
 import { MAX_BLOB_WIRE, MAX_MESSAGE_WIRE, RESPONSE_HEADER_LENGTH } from './protocol.js';
 
 /** Bounds on every length a peer sends. A frame over any of them closes its connection. */
@@ -17,8 +17,9 @@ export const DEFAULT_LIMITS: Readonly<Limits> = {
   maxAction: 1024,
 };
 
-export function resolveLimits(partial: Partial<Limits> = {}): Limits {
-  const l = { ...DEFAULT_LIMITS, ...partial };
+export function resolveLimits(partial: OptionalFields<Limits> = {}): Limits {
+  // A limit given as undefined (a config's unset value) is the default, not a bad value.
+  const l = withDefaults<Limits>(DEFAULT_LIMITS, partial);
   for (const [k, v] of Object.entries(l)) {
     if (!Number.isInteger(v) || v < 0) throw invalidArgument(`limits.${k} must be a non-negative integer, got ${v}`);
   }

@@ -14,7 +14,8 @@ import { RESPONSE_HEADER_LENGTH, writeResponseHeaderHalves, type ResponseFlag } 
  * - A reply head (server → client) is a response frame with flag REPLY_METADATA_FLAG, the call's
  *   seq, `msg_len` bytes of msg and no blob: msg is a call head byte for byte (`remaining_ms u32 |
  *   entries`, wire/call-head.ts), `remaining_ms` NO_DEADLINE and ignored. Written just before the
- *   call's answer (ok or error, of the same seq), never on its own: the client keeps it for that answer.
+ *   call's answer (ok or error, of the same seq; a stream's answer is its end, after its items),
+ *   never on its own: the client keeps it for that answer.
  */
 export const REPLY_METADATA_KIND = HelloKind.ReplyMetadata;
 
