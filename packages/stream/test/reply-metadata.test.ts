@@ -76,6 +76,28 @@ describe('reply metadata on the wire', () => {
     expect(razor.flags).toEqual([0, 0]);
   });
 
+  it("goes with the server's own Timeout answer when the call's deadline passes (as with a handler timeout's answer)", async () => {
+    const s = await startServer({
+      slow: (req) => {
+        req.setReplyMetadata('k', 'v');
+        return new Promise<Uint8Array>(() => {});
+      },
+    });
+    cleanup.push(() => s.server.close());
+    const { raw, answer } = await greeted(s.address, golden.helloRequestFull);
+    // Call seq 5, 250 ms left (its head, then the call): the server answers Timeout itself.
+    raw.write(Buffer.concat([golden.head, requestFrame('slow', 5)]));
+    const frames = () => {
+      const out: { flag: number; seq: number }[] = [];
+      const b = raw.received().subarray(answer.length);
+      // magic, version, flag, msg_len u32, seq u64, blob_len u32 (docs/protocol.md)
+      for (let at = 0; at + 20 <= b.length; at += 20 + b.readUInt32LE(at + 4) + b.readUInt32LE(at + 16)) out.push({ flag: b[at + 3]!, seq: Number(b.readBigUInt64LE(at + 8)) });
+      return out;
+    };
+    await waitFor(() => frames().length >= 2 || undefined, { what: 'the reply head and the Timeout answer' });
+    expect(frames()).toEqual([{ flag: 0x1e, seq: 5 }, { flag: 2, seq: 5 }]);
+  });
+
   it("an entry over the client's bound is refused as it is set, FrameTooLarge naming the bound", async () => {
     const s = await serve();
     const client = await s.connect({ keepaliveMs: 0 });

@@ -267,7 +267,12 @@ export class ServerRequest implements Controlled, AbortSource {
   abandon(err: RpcError, answer: boolean): void {
     if (this.answered) return;
     this.claim();
-    if (answer) this.owner.writeError(this.seqLo, this.seqHi, err.code, err.message);
+    if (answer) {
+      // What the handler set before its deadline goes with the server's Timeout, as with the
+      // answer a handler timeout gives (`fail`): which of the two timeouts answers is a race.
+      if (this.replyMetadata !== undefined) this.sendReplyMetadata();
+      this.owner.writeError(this.seqLo, this.seqHi, err.code, err.message);
+    }
     if (this.owner.abandonedRunning?.(this) === true) this.runsAbandoned = true;
     this.owner.settled();
   }
