@@ -392,7 +392,9 @@ describe('a client that claims a window larger than it reads', () => {
     await done.promise;
     // Before writes waited for the send buffer, all 64 MiB were written with nothing read.
     // Now: the send buffer, a batch and an item, and what the kernel holds (about 4.5 MiB here).
-    expect(mostAhead).toBeLessThan((N * ITEM) / 4);
+    // Half: what the kernel and the transport buffer on loopback (several MiB each way, more on a
+    // loaded machine) is not the window; a write that waits for no buffer has all 64 MiB ahead.
+    expect(mostAhead).toBeLessThan((N * ITEM) / 2);
     await waitFor(() => peer!.receivedBytes() >= N * (ITEM + RESPONSE_HEADER_LENGTH), { what: 'every item' });
   });
 });
@@ -425,7 +427,9 @@ describe('a server that claims a window larger than it reads', () => {
       mostAhead = Math.max(mostAhead, i * (ITEM + REQUEST_HEADER_LENGTH) - read);
     }
     // Before writes waited for the send buffer, all 64 MiB were written with nothing read.
-    expect(mostAhead).toBeLessThan((N * ITEM) / 4);
+    // Half: what the kernel and the transport buffer on loopback (several MiB each way, more on a
+    // loaded machine) is not the window; a write that waits for no buffer has all 64 MiB ahead.
+    expect(mostAhead).toBeLessThan((N * ITEM) / 2);
   });
 });
 
