@@ -6,7 +6,7 @@ import { createClient, createServiceDispatch, implement } from '@skein/api';
 import { msgpackCodec } from '@skein/codec-msgpack';
 import { type Logger, silentLogger } from '@skein/core';
 import { nodeRuntime } from '@skein/runtime-node';
-import { type Dispatch, type KindOptions, RpcServer } from '@skein/stream';
+import { type Dispatch, type KindOptions, RpcServer, itemsReadBy } from '@skein/stream';
 import { tcpTransport } from '@skein/transport-tcp';
 import { WorkerPool, type WorkerPoolOptions } from '@skein/workers';
 import { Inbox, Mesh, PEER_TOKEN_PREFIX, PeerCtl } from './contract.js';
@@ -64,7 +64,9 @@ export async function startHub(opts: HubOptions): Promise<Hub> {
   });
   const local = createServiceDispatch({ codec: msgpackCodec, services: [mesh], logger });
   // docs: "route by action in a Dispatch of your own; the pool is a Dispatch like any other"
-  const dispatch: Dispatch = { dispatch: (req) => (String(req.action).startsWith('Heavy.') ? pool : local).dispatch(req) };
+  // (A dispatch that routes says what the one it routes to says of a stream's items: `readsItems`.)
+  const routed = (action: string | number): Dispatch => (String(action).startsWith('Heavy.') ? pool : local);
+  const dispatch: Dispatch = { dispatch: (req) => routed(req.action).dispatch(req), readsItems: (action) => itemsReadBy(routed(action), action) };
   const server = new RpcServer({
     dispatch,
     logger,

@@ -7,7 +7,7 @@
 import { createClient, createServiceDispatch, implement, withBlob } from '@skein/api';
 import { msgpackCodec } from '@skein/codec-msgpack';
 import { ErrorCode, RemoteError, RpcError } from '@skein/core';
-import { createRouter } from '@skein/stream';
+import { createRouter, itemsReadBy } from '@skein/stream';
 import {
   Action,
   BULK_CALLS,
@@ -229,5 +229,8 @@ export function conformanceDispatch(o) {
     ],
   });
 
-  return { dispatch: (req) => (typeof req.action === 'number' ? router : api).dispatch(req) };
+  /** @param {string | number} action */
+  const routed = (action) => (typeof action === 'number' ? router : api);
+  // `readsItems` routed too: the api's server streams (`ticks`) then reserve none of the stream budget.
+  return { dispatch: (req) => routed(req.action).dispatch(req), readsItems: (action) => itemsReadBy(routed(action), action) };
 }

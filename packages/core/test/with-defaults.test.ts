@@ -22,6 +22,8 @@ describe('withDefaults', () => {
     expect(Object.getPrototypeOf(out)).toBe(Object.prototype);
     expect(Object.hasOwn(out, '__proto__')).toBe(true);
     expect(out.polluted).toBeUndefined();
+    // An unknown key stays though undefined: a typo is refused whatever the value it hands on.
+    expect(Object.hasOwn(withDefaults(DEFAULTS, { maxMss: undefined } as never), 'maxMss')).toBe(true);
   });
 
   it('returns a fresh object, leaving the defaults and what was given as they were', () => {

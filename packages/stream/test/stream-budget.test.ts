@@ -329,4 +329,17 @@ describe('Dispatch.readsItems: only a stream whose handler reads items holds a w
       ['warn', 'stream budget reached (clients.streamBudgetBytes): 2 more streams refused since the last line', 2],
     ]);
   });
+
+  it('a hook that throws is said once for its dispatch (a client opening streams on made-up actions writes no line each), its streams taken to read; one that is no function is refused up front', async () => {
+    const logger = memoryLogger();
+    const table = handlers(deferred().promise, [], []);
+    const throwing: Dispatch = { ...createRouter(table), readsItems: () => { throw new Error('no such method'); } };
+    const { client } = await serving(throwing, { logger });
+    for (let i = 0; i < 5; i++) expect(await readAll(client.openStream('idle'))).toEqual([1, 2, 3, 3]);
+    expect(logger.lines.filter((l) => l.msg?.startsWith('dispatch.readsItems threw'))).toHaveLength(1);
+    // A flag where a function goes (`readsItems: false`, as `tellsHandlerEnds: true` is) would throw at every stream.
+    const flagged = { ...createRouter(table), readsItems: false } as unknown as Dispatch;
+    expect(() => new RpcServer({ dispatch: flagged })).toThrow(/dispatch\.readsItems must be a function/);
+    expect(() => dispatchByService({ services: { Feed: flagged }, otherwise: createRouter({}) })).toThrow(/must be a Dispatch/);
+  });
 });

@@ -149,7 +149,7 @@ function kindValues(kind: ConnKind, o: KindOptions | undefined, d: KindDefaults,
   let limits = d.limits;
   if (o?.limits !== undefined) {
     try {
-      // A field given as undefined follows the top-level limit, as one left out does (spread over it, it hid that limit).
+      // A field given as undefined follows the top-level limit, as one left out does (spread over it, it was refused).
       limits = resolveLimits(withDefaults(d.limits, o.limits));
     } catch (err) {
       throw invalidArgument(`${at}.${(err as Error).message}`);

@@ -90,6 +90,8 @@ const READS_GOODBYE = 2048;
  * its turn; then reading goes on as maybeResume allows (not while congested, held at the cap, or closed).
  */
 const YIELDED = 4096;
+/** Dispatches whose `readsItems` threw, said once each (ServerConn.readsItems). */
+const THREW_READS_ITEMS = new WeakSet<object>();
 /** Its hello offered to read reply metadata (wire/reply-metadata.ts): only then is a handler's sent. */
 const READS_REPLY_METADATA = 8192;
 
@@ -362,7 +364,11 @@ export class ServerConn implements FrameHandlers, Responder, ExtensionsHost, Hel
       return itemsReadBy(this.opts.dispatch, req.action);
     } catch (err) {
       // A dispatch whose hook throws is taken to read: its stream reserves, as without the hook.
-      this.opts.logger.error({ err, action: req.action, remote: this.conn.remote }, 'dispatch.readsItems threw; the stream reserves its window');
+      // Said once per dispatch: a client opening streams on made-up actions must not write a line each.
+      if (!THREW_READS_ITEMS.has(this.opts.dispatch)) {
+        THREW_READS_ITEMS.add(this.opts.dispatch);
+        this.opts.logger.error({ err, action: req.action, remote: this.conn.remote }, 'dispatch.readsItems threw; its streams reserve their windows (said once for this dispatch)');
+      }
       return true;
     }
   }

@@ -108,5 +108,8 @@ function checked(opts: DispatchByServiceOptions): { byService: Map<string, Dispa
 }
 
 function isDispatch(d: unknown): d is Dispatch {
-  return (typeof d === 'object' || typeof d === 'function') && d !== null && typeof (d as Dispatch).dispatch === 'function';
+  if ((typeof d !== 'object' && typeof d !== 'function') || d === null || typeof (d as Dispatch).dispatch !== 'function') return false;
+  // `readsItems`, where given, is asked at every stream open: a flag there would throw at each.
+  const reads = (d as Dispatch).readsItems;
+  return reads === undefined || typeof reads === 'function';
 }

@@ -150,6 +150,8 @@ export interface ServerSettings {
 /** Checks a server's options (a bad one throws InvalidArgument naming it) and fills in defaults. */
 export function resolveServerOptions(opts: RpcServerOptions): ServerSettings {
   if (!opts || typeof opts.dispatch?.dispatch !== 'function') throw invalidArgument('RpcServer needs a dispatch');
+  // A flag given where a function goes (`readsItems: false`, as `tellsHandlerEnds: true` is) would throw at every stream.
+  if (opts.dispatch.readsItems !== undefined && typeof opts.dispatch.readsItems !== 'function') throw invalidArgument(`dispatch.readsItems must be a function (action) => boolean, got ${typeof opts.dispatch.readsItems}`);
   const maxConnections = opts.maxConnections ?? 10_000;
   if (maxConnections !== Infinity) positiveInteger(maxConnections, 'maxConnections');
   // Checked with or without `authenticate`: it bounds probation too.
