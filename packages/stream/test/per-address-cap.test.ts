@@ -141,7 +141,7 @@ describe('clients.maxConnectionsPerAddress', () => {
     expect(await answered(await s.connect())).toBe('ok');
   });
 
-  it.runIf(dualStack)("counts an IPv4 peer of a dual-stack listener (::ffff:127.0.0.1) as 127.0.0.1, and ::1 as a host of its own", async () => {
+  it.runIf(dualStack)(`counts an IPv4 peer of a dual-stack listener (::ffff:127.0.0.1) as 127.0.0.1, and ::1 as a host of its own${dualStack ? '' : ' (skipped: this host cannot listen on IPv6)'}`, async () => {
     const s = await start({ clients: { maxConnectionsPerAddress: 1 } });
     const dual = portOf(await s.server.listen(transport, '[::]:0'));
     expect(await answered(await s.connect())).toBe('ok');
