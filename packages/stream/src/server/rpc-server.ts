@@ -79,13 +79,8 @@ const REFUSAL_LINES: Record<Cap, { msg: string; limit(s: ServerSettings): number
 function refusalLines(s: ServerSettings): Record<Cap, RepeatedLine> {
   const line = (cap: Cap) =>
     new RepeatedLine(s.clock, (n) => s.logger.warn({ cap, [cap]: REFUSAL_LINES[cap].limit(s), refused: n }, `connection limit reached${cap === 'maxConnections' ? '' : ` (${cap})`}: ${n === 1 ? '1 more connection' : `${n} more connections`} refused since the last line`));
-  return {
-    maxConnections: line('maxConnections'),
-    'clients.maxConnections': line('clients.maxConnections'),
-    'peers.maxConnections': line('peers.maxConnections'),
-    'clients.maxConnectionsPerAddress': line('clients.maxConnectionsPerAddress'),
-    'peers.maxConnectionsPerAddress': line('peers.maxConnectionsPerAddress'),
-  };
+  // One per cap REFUSAL_LINES names: a cap added there has its line.
+  return Object.fromEntries((Object.keys(REFUSAL_LINES) as Cap[]).map((cap) => [cap, line(cap)])) as Record<Cap, RepeatedLine>;
 }
 
 /**
