@@ -34,6 +34,9 @@ async function hangingFirst(opts: Omit<FailoverPoolOptions, 'transport' | 'serve
   }
   const [a, b, c] = s as [LocalServer, LocalServer, LocalServer];
   const pool = failover({ servers: [a.address, b.address, c.address], strategy: 'leader', retries: 2, ...opts, pool: { stream: { tickMs: 20 }, ...opts.pool } });
+  // Connected to a first (a call a's router does not know, answered at once): a call waiting for a
+  // connect slowed by a loaded machine past its 200 ms moved, unsent, to b, and succeeded there.
+  await new Promise<void>((resolve) => pool.sendTo(a.address, 'warm', new Uint8Array(0), {}, () => resolve()));
   return { a, b, c, pool };
 }
 
