@@ -12,9 +12,9 @@ export type BearerCheck = (token: string, info: CallInfo) => unknown;
 
 export interface BearerAuthOptions {
   /** The metadata key the token is under (1 to 255 bytes, not a reserved one: checked when the filter is made). Default `authorization`, as `Bearer <token>`. */
-  key?: string;
+  key?: string | undefined;
   /** Calls that need no token (a health check): true lets the call through unchecked. */
-  skip?: (info: CallInfo) => boolean;
+  skip?: ((info: CallInfo) => boolean) | undefined;
 }
 
 const BEARER = /^Bearer +(\S+) *$/i;

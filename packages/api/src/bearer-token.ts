@@ -8,7 +8,7 @@ export type BearerTokenSource = (info: CallInfo) => string | PromiseLike<string>
 
 export interface BearerTokenOptions {
   /** The metadata key the token goes under, as the server's `bearerAuth` reads it (1 to 255 bytes, as a call head carries one; not a reserved one, `skein-stream`). Default `authorization`, as `Bearer <token>`. */
-  key?: string;
+  key?: string | undefined;
 }
 
 /**

@@ -28,9 +28,9 @@ function errorName(e: unknown): string {
 
 export interface OverloadOptions {
   /** Refuse new calls while the event loop is this late. Default 70 ms. */
-  maxLagMs?: number;
+  maxLagMs?: number | undefined;
   /** How often the loop's lateness is sampled. Default 10 ms. */
-  sampleMs?: number;
+  sampleMs?: number | undefined;
 }
 
 /** A server filter with a `stop()` for its sampling timer. */

@@ -9,7 +9,7 @@ import { checkCodec, checkDefaultTimeout } from './option-checks.js';
 export interface Member {
   readonly id: string;
   readonly address: string;
-  readonly weight?: number;
+  readonly weight?: number | undefined;
 }
 
 /** Picks a member id for a call from its route key (pomelo's route function). */
@@ -18,37 +18,37 @@ export type RouteFunction = (routeKey: string | undefined, servers: readonly Mem
 export interface ServerTypeConfig<S extends readonly ServiceDef[] = readonly ServiceDef[]> {
   /** The services every server of this type serves. */
   readonly services: S;
-  readonly servers?: readonly Member[];
+  readonly servers?: readonly Member[] | undefined;
   /**
    * A route function sends each call, and opens each stream, on exactly the member it names (no
    * failover, as in pomelo). Without one, the pool's `strategy` picks, with failover.
    */
-  readonly route?: RouteFunction;
+  readonly route?: RouteFunction | undefined;
   readonly strategy?: FailoverPoolOptions['strategy'];
-  readonly pool?: Partial<Omit<FailoverPoolOptions, 'transport' | 'servers' | 'strategy'>>;
+  readonly pool?: Partial<Omit<FailoverPoolOptions, 'transport' | 'servers' | 'strategy'>> | undefined;
 }
 
 export interface ClusterOptions<T extends Record<string, ServerTypeConfig>> {
   codec: Codec;
   transport: Transport;
   types: T;
-  timeoutMs?: number;
-  filters?: readonly Filter[];
-  logger?: Logger;
+  timeoutMs?: number | undefined;
+  filters?: readonly Filter[] | undefined;
+  logger?: Logger | undefined;
   /**
    * Presented on every connection to every server (docs/auth.md): a token, or a function called
    * per connection and renewal. A type's own `pool.pool.stream.credentials` wins over it.
    */
-  credentials?: Credentials;
+  credentials?: Credentials | undefined;
   /** Told when members join or leave (pomelo master's events). */
-  onMembershipChange?: (event: 'add' | 'remove', type: string, member: Member) => void;
+  onMembershipChange?: ((event: 'add' | 'remove', type: string, member: Member) => void) | undefined;
   /**
    * Wraps each Caller the cluster's stubs send through (a type's, and each member's for `$to`
    * and `$all`), made once per stub set: tracing (`tracedCaller` of @skein/otel), metrics, your
    * own. Keep what it is given able to open streams: return a Caller with `openStream` when
    * the one given has it.
    */
-  wrapCaller?: (caller: Caller, target: CallerTarget) => Caller;
+  wrapCaller?: ((caller: Caller, target: CallerTarget) => Caller) | undefined;
 }
 
 /** What a wrapped Caller sends to: a server type (through its pool), or one member of it. */

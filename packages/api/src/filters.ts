@@ -16,12 +16,12 @@ export type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown
  * are told where the side is known: a `ServerFilter`'s info always has `metadata`.
  */
 export interface Filter<Info extends CallInfo = CallInfo> {
-  readonly name?: string;
+  readonly name?: string | undefined;
   // Properties, not methods: a method's parameter is checked both ways, so a ServerFilter (its
   // info's metadata always set) compiled on a client, where a call's may be undefined.
-  before?: (info: Info) => void | PromiseLike<void>;
+  before?: ((info: Info) => void | PromiseLike<void>) | undefined;
   /** Not waited for; what it throws (or, an `async after`, rejects with) is logged and changes no outcome. */
-  after?: (info: Info, outcome: Outcome) => void;
+  after?: ((info: Info, outcome: Outcome) => void) | undefined;
 }
 
 /**

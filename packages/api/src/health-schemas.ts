@@ -12,7 +12,7 @@ import { isHealthStatus, type HealthStatus } from './health-status.js';
 
 /** What a check or watch asks about: `{ service }`; left out (or the argument left out), `''`, the whole server. */
 export interface HealthRequest {
-  service?: string;
+  service?: string | undefined;
 }
 
 /** What a check answers and a watch yields. */

@@ -17,7 +17,7 @@ export interface CborOptions {
    * Default false: cbor-x writes every object's header with a 16-bit count (2 more bytes for a
    * small object), which lets it count the keys as it goes and is faster.
    */
-  variableMapSize?: boolean;
+  variableMapSize?: boolean | undefined;
   /**
    * How many levels deep a value may nest, the message itself being level 1 (with 2, `[1]` and
    * `[[]]` pass, `[[1]]` does not): deeper is a Decode error reading and an Encode error
@@ -28,7 +28,7 @@ export interface CborOptions {
    * are not scanned, nor others of at most maxDepth bytes; longer ones are scanned before cbor-x
    * reads them, and cbor-x's own output likewise. `Infinity` for none but the stack.
    */
-  maxDepth?: number;
+  maxDepth?: number | undefined;
   /**
    * How many objects one message received may make: arrays, maps, byte strings and tags (empty
    * ones included; each tag makes an object, a Date, Set, Map, bigint or other), and text
@@ -38,7 +38,7 @@ export interface CborOptions {
    * limit makes at most 1 Mi objects (67 MB of empty maps), where a 16 MiB message of empty maps
    * would make 16.7 million. `Infinity` for none.
    */
-  maxContainers?: number;
+  maxContainers?: number | undefined;
   /**
    * How many keys the maps (plain objects) of one message received may hold in all, every key
    * counting (number keys, 1-character keys and repeated ones too). More is a Decode error,
@@ -48,7 +48,7 @@ export interface CborOptions {
    * to an object slowly, and 1 Mi distinct keys took cbor-x 1.3–1.5 s, 2.8 million number keys
    * 2.4 s. `Infinity` for none.
    */
-  maxMapKeys?: number;
+  maxMapKeys?: number | undefined;
   /**
    * Read a RegExp (tag 27 `['RegExp', source, flags]`, which the codec writes for one) in a
    * message received. Default false: it is a Decode error, as making a RegExp parses its source
@@ -56,7 +56,7 @@ export interface CborOptions {
    * flag took V8 1 s, 1 MB of it 39 s, the event loop blocked). Set it only where every peer
    * is trusted. An `Error` (tag 27 with any other name) is read either way.
    */
-  regExps?: boolean;
+  regExps?: boolean | undefined;
 }
 
 /**

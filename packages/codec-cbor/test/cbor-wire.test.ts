@@ -43,6 +43,17 @@ describe('cbor wire format', () => {
     expect(hex(cborCodec.encode({ a: 1 }))).toBe('b90001616101');
   });
 
+  it('takes an option given as undefined as one left out: the defaults, byte for byte', () => {
+    // `{ maxDepth: cfg.maxDepth }` with nothing configured, as exactOptionalPropertyTypes lets a caller write.
+    const unset = undefined;
+    const codec = cbor({ variableMapSize: unset, maxDepth: unset, maxContainers: unset, maxMapKeys: unset, regExps: unset });
+    const value = { a: 1, b: [new Map([[2, 3]]), [[[[[1]]]]]] };
+    expect(hex(codec.encode(value))).toBe(hex(cborCodec.encode(value)));
+    expect(codec.decode(cborCodec.encode(value))).toEqual(value);
+    // regExps stays off: a peer's RegExp is refused, as by default.
+    expect(() => codec.decode(cborCodec.encode(/x/))).toThrow(/regExps option/);
+  });
+
   it('returns an unknown tag as a cbor-x Tag', () => {
     const out = cborCodec.decode(fromHex('d903e801')); // tag 1000 holding 1
     expect(out).toBeInstanceOf(Tag);

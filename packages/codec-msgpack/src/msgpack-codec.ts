@@ -1,4 +1,4 @@
-import { decodeError, encodeError, invalidArgument, plainBytes, type Codec } from '@skein/core';
+import { decodeError, encodeError, invalidArgument, plainBytes, type Codec, type OptionalFields } from '@skein/core';
 import { DEFAULT_MAX_CONTAINERS } from './container-budget.js';
 import type { ExtensionTypes } from './extension-types.js';
 import { fastDecode } from './fast-decode.js';
@@ -11,11 +11,11 @@ export interface MsgpackOptions {
    * Leave out object fields whose value is `undefined`, as JSON does. Default false: they are
    * sent as nil and arrive as `null`.
    */
-  ignoreUndefined?: boolean;
+  ignoreUndefined?: boolean | undefined;
   /** Sort object keys, so that equal objects encode to equal bytes. Default false (faster). */
-  sortKeys?: boolean;
+  sortKeys?: boolean | undefined;
   /** Extension type numbers for Map and Set. Default `{ set: 0, map: 1 }`. */
-  extensionTypes?: Partial<ExtensionTypes>;
+  extensionTypes?: OptionalFields<ExtensionTypes> | undefined;
   /**
    * How many levels deep a value may nest, the message itself being level 1 (with 2, `[1]` and
    * `[[]]` pass, `[[1]]` does not): deeper is a Decode error reading and an Encode error
@@ -23,7 +23,7 @@ export interface MsgpackOptions {
    * values two (its payload is an array of pairs). Default 100, the library encoder's limit;
    * `Infinity` for none.
    */
-  maxDepth?: number;
+  maxDepth?: number | undefined;
   /**
    * How many objects one message may make: arrays, maps, byte strings and extension values (Map,
    * Set, Date, unknown extensions), empty ones included, and text strings of 2 bytes or more (a
@@ -34,7 +34,7 @@ export interface MsgpackOptions {
    * of them (1 GB, 29 s). `Infinity` for none. Since a kept key is free, a message near the
    * limit may pass or not depending on the keys earlier messages left (about 500 at most).
    */
-  maxContainers?: number;
+  maxContainers?: number | undefined;
   /**
    * How many keys the maps (plain objects) of one message received may hold in all, every key
    * counting (cached, repeated and number keys too). The map whose header takes the message past
@@ -43,7 +43,7 @@ export interface MsgpackOptions {
    * the event loop 1.5–1.8 s, in one map or in many. `Infinity` for none. Map values (the Map
    * extension) are arrays of pairs, bound by maxContainers instead.
    */
-  maxMapKeys?: number;
+  maxMapKeys?: number | undefined;
 }
 
 /**

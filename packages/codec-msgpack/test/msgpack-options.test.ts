@@ -4,6 +4,15 @@ import { ExtData } from '@msgpack/msgpack';
 import { msgpack, msgpackCodec } from '../src/index.js';
 
 describe('msgpack options', () => {
+  it('an option given as undefined is one left out: the defaults, byte for byte', () => {
+    // `{ maxDepth: cfg.maxDepth }` with nothing configured, as exactOptionalPropertyTypes lets a caller write.
+    const unset = undefined;
+    const codec = msgpack({ ignoreUndefined: unset, sortKeys: unset, extensionTypes: { set: unset, map: unset }, maxDepth: unset, maxContainers: unset, maxMapKeys: unset });
+    const value = { b: [new Set([1]), new Map([[2, 3]])], a: undefined, deep: [[[[[[1]]]]]] };
+    expect(codec.encode(value)).toEqual(msgpackCodec.encode(value));
+    expect(codec.decode(msgpackCodec.encode(value))).toEqual(msgpackCodec.decode(msgpackCodec.encode(value)));
+  });
+
   it('ignoreUndefined leaves undefined fields out', () => {
     const codec = msgpack({ ignoreUndefined: true });
     expect(codec.decode(codec.encode({ a: undefined, b: 1 }))).toEqual({ b: 1 });

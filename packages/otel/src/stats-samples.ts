@@ -9,7 +9,7 @@ export interface ServerStatsSource {
 /** A ConnPool (one server, its `address`) or a FailoverPool (one entry per server). */
 export interface PoolStatsSource {
   stats(): ConnPoolStats | ServerStats[];
-  readonly address?: string;
+  readonly address?: string | undefined;
 }
 
 /** Servers and pools by name. Read at every scrape or collection: entries added later are seen. */

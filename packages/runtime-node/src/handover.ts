@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import type net from 'node:net';
-import { ErrorCode, RpcError, formatAddress, systemClock, type Address, type ByteConn, type ByteListener, type ListenOptions, type Runtime } from '@skein/core';
+import { ErrorCode, RpcError, formatAddress, systemClock, withDefaults, type Address, type ByteConn, type ByteListener, type ListenOptions, type Runtime } from '@skein/core';
 import { connect } from './connect.js';
 import { listen, type NodeByteListener } from './listener.js';
 
@@ -13,11 +13,14 @@ const TAKEN = 'skein:handover:taken';
 
 type Message = { type: string; address?: string };
 
+/** The successor's stdio: the parent's, plus the IPC channel the handover needs. */
+const SPAWN_DEFAULTS: SpawnOptions = { stdio: ['inherit', 'inherit', 'inherit', 'ipc'] };
+
 export interface HandOverOptions {
   /** Passed to `spawn`; stdio defaults to the parent's, plus the IPC channel the handover needs. */
-  spawn?: Omit<SpawnOptions, 'env'> & { env?: NodeJS.ProcessEnv };
+  spawn?: (Omit<SpawnOptions, 'env'> & { env?: NodeJS.ProcessEnv | undefined }) | undefined;
   /** How long the successor has to listen on every socket. Default 30 s. */
-  timeoutMs?: number;
+  timeoutMs?: number | undefined;
 }
 
 /**
@@ -92,7 +95,9 @@ function receiveSockets(): Promise<Map<string, net.Server>> {
 async function handOver(open: Set<NodeByteListener>, command: string, args: readonly string[], opts: HandOverOptions): Promise<ChildProcess> {
   const listeners = [...open];
   const { env = process.env, ...spawnOpts } = opts.spawn ?? {};
-  const child = spawn(command, args, { stdio: ['inherit', 'inherit', 'inherit', 'ipc'], ...spawnOpts, env: { ...env, [ENV]: '1' } });
+  // withDefaults, not a spread: `stdio: undefined` (a setting handed on unset) took the IPC
+  // channel away, and the successor could not say it was ready.
+  const child = spawn(command, args, { ...withDefaults<SpawnOptions>(SPAWN_DEFAULTS, spawnOpts), env: { ...env, [ENV]: '1' } });
   const pending = new Set(listeners.map((l) => formatAddress(l.address)));
   const timeoutMs = opts.timeoutMs ?? 30_000;
   try {

@@ -52,4 +52,22 @@ describe('handoverRuntime', () => {
     const pid = Number(/process (\d+)/.exec(err.message)![1]);
     await waitFor(() => !processRunning(pid), { what: 'the successor to be killed' });
   });
+  it('an option given as undefined is one left out: the IPC channel and the timeout stay', async () => {
+    // \`spawn: { stdio: cfg.stdio }\` with nothing configured, as exactOptionalPropertyTypes lets
+    // a caller write: spread over the default stdio, it took the IPC channel away, and the
+    // successor died on its first process.send.
+    const runtime = handoverRuntime();
+    const listener = await runtime.listen({ host: '127.0.0.1', port: 0 }, (conn) => conn.close());
+    const takesSockets =
+      "process.on('message', (m, server) => { if (m.type !== 'skein:handover:socket') return; server.close(); process.send({ type: 'skein:handover:taken', address: m.address }); });" +
+      "process.send({ type: 'skein:handover:ready' })";
+    try {
+      const child = await runtime.handOver(process.execPath, ['-e', takesSockets], { timeoutMs: undefined, spawn: { stdio: undefined, env: undefined } });
+      // Handed over and let go: it exits once the channel is closed.
+      await new Promise((resolve) => (child.exitCode !== null ? resolve(undefined) : child.once('exit', resolve)));
+      expect(child.exitCode).toBe(0);
+    } finally {
+      await listener.close();
+    }
+  });
 });

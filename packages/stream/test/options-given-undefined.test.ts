@@ -1,7 +1,7 @@
 import { ErrorCode } from '@skein/core';
 import { cleanups, freePort } from '@skein/test-utils';
 import { describe, expect, it } from 'vitest';
-import { ClientStream, ConnPool, FailoverPool, type FailoverPoolOptions } from '../src/index.js';
+import { ClientStream, ConnPool, createRouter, FailoverPool, followDiscovery, RpcServer, StaticDiscovery, type FailoverPoolOptions } from '../src/index.js';
 import { memoryLogger, startServer, transport } from './harness.js';
 
 const cleanup = cleanups();
@@ -89,5 +89,24 @@ describe('an option given as undefined is one left out', () => {
     await expect(pool.call('echo', new Uint8Array(), { timeoutMs: 5_000 })).rejects.toMatchObject({ code: ErrorCode.Unreachable });
     // Said by the server's ConnPool at its first failed connect, before the call gave up.
     expect(logger.lines.filter((l) => l.msg === 'cannot reach server: backing off').map((l) => l.obj.address)).toEqual([address]);
+  });
+  it('createRouter, StaticDiscovery, followDiscovery and ready()', async () => {
+    const server = new RpcServer({ dispatch: createRouter({ echo: (req) => req.msg }, { logger: unset, exposeInternalErrors: unset, withheldLog: unset }) });
+    const listened = await server.listen(transport, '127.0.0.1:0');
+    cleanup.push(() => server.close());
+    const address = 'port' in listened ? `127.0.0.1:${listened.port}` : '';
+    const discovery = new StaticDiscovery([{ type: 'echo', id: 'e1', address, weight: unset, meta: unset }], { logger: unset, clock: unset });
+    const pool = new FailoverPool({ transport, servers: [] });
+    cleanup.push(() => pool.destroy());
+    const watch = followDiscovery(pool, discovery, { type: 'echo', logger: unset, lastLeaveGraceMs: unset });
+    cleanup.push(() => watch.close());
+    await watch.ready({ timeoutMs: unset, signal: unset });
+    expect((await pool.call('echo', new Uint8Array([4]))).msg).toEqual(new Uint8Array([4]));
+  });
+  it("an authenticate hook's grant with expiresInMs undefined never expires", async () => {
+    const { connect } = await echoServer({ authenticate: ({ text }) => (text === 'tok' ? { principal: text, expiresInMs: unset } : undefined), requireAuth: true });
+    const client = await connect({ credentials: 'tok' });
+    cleanup.push(() => client.destroy());
+    expect((await client.call('echo', new Uint8Array([5]))).msg).toEqual(new Uint8Array([5]));
   });
 });

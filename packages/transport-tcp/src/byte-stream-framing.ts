@@ -59,7 +59,7 @@ export interface ByteStreamConnOptions {
    */
   readonly dialled?: Dialled;
   /** Accepted before a TLS handshake that asks for a client certificate: `identity` may still come (FrameConn.identityPending). */
-  readonly identityPending?: boolean;
+  readonly identityPending?: boolean | undefined;
 }
 
 /**

@@ -7,11 +7,11 @@ const INITIAL = 'waiting for the first read';
 
 export interface DiscoveryFeedOptions {
   /** Names the backend in log lines ('etcd', 'static'...). */
-  name?: string;
-  logger?: Logger;
-  clock?: Clock;
+  name?: string | undefined;
+  logger?: Logger | undefined;
+  clock?: Clock | undefined;
   /** Releases what the backend holds for this watch (a stream, a timer); called once, by `close()`. */
-  onClose?: () => Promise<void> | void;
+  onClose?: (() => Promise<void> | void) | undefined;
 }
 
 /**

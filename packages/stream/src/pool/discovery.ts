@@ -36,8 +36,8 @@ export interface EntrySpec {
   readonly type: string;
   readonly id: string;
   readonly address: string;
-  readonly weight?: number;
-  readonly meta?: Readonly<Record<string, string>>;
+  readonly weight?: number | undefined;
+  readonly meta?: Readonly<Record<string, string>> | undefined;
 }
 
 export type DiscoveryEvent =
@@ -58,9 +58,9 @@ export type DiscoveryStatus =
 /** `Watch.ready`'s bounds: without them it waits as long as the backend takes to answer. */
 export interface ReadyOptions {
   /** Rejects with `Timeout` when the first full view is not in by then. */
-  readonly timeoutMs?: number;
+  readonly timeoutMs?: number | undefined;
   /** Rejects with `Cancelled` when aborted first. */
-  readonly signal?: AbortSignal;
+  readonly signal?: AbortSignal | undefined;
 }
 
 /** A running watch of a backend. */

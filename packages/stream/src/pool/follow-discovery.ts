@@ -8,7 +8,7 @@ import { shownServer } from './shown-server.js';
 export interface FollowDiscoveryOptions {
   /** The server type whose entries become the pool's servers; entries of other types are ignored. */
   type: string;
-  logger?: Logger;
+  logger?: Logger | undefined;
   /**
    * How long a leave that would take the pool's last server away waits for a join, in ms
    * (default 10 000, the registrations' default TTL; 0 applies it at once). A backend that
@@ -21,7 +21,7 @@ export interface FollowDiscoveryOptions {
    * at each change of its servers: their states, one added or removed). Nothing is removed from
    * a closed pool, and the follower stops at its first event after the close.
    */
-  lastLeaveGraceMs?: number;
+  lastLeaveGraceMs?: number | undefined;
 }
 
 /**

@@ -25,7 +25,7 @@ export interface LastLeaveHoldOptions<T> {
    * held one goes, at the grace's end or at any check after it. Without it, the held one counts
    * as the last until a join releases it.
    */
-  readonly last?: (held: T) => boolean;
+  readonly last?: ((held: T) => boolean) | undefined;
   /** The grace is over with nothing joined (and the follower still follows): the held server goes now. */
   readonly expired: (held: T) => void;
   /**
@@ -35,9 +35,9 @@ export interface LastLeaveHoldOptions<T> {
    * a dead one; its clients' live connection can. Without it, the grace's end removes the held
    * one as before.
    */
-  readonly liveness?: HeldLiveness<T>;
+  readonly liveness?: HeldLiveness<T> | undefined;
   /** The grace is over and the held one still answers: it stays (for a log line). */
-  readonly outlasted?: (held: T) => void;
+  readonly outlasted?: ((held: T) => void) | undefined;
 }
 
 /** How a hold learns whether what it holds still answers (see `LastLeaveHoldOptions.liveness`). */

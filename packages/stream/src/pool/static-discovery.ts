@@ -4,8 +4,8 @@ import { DiscoveryFeed } from './discovery-feed.js';
 import type { Discovery, DiscoveryEntry, DiscoveryEvent, DiscoveryStatus, EntrySpec, Registrar, Registration, Watch } from './discovery.js';
 
 export interface StaticDiscoveryOptions {
-  logger?: Logger;
-  clock?: Clock;
+  logger?: Logger | undefined;
+  clock?: Clock | undefined;
 }
 
 /**

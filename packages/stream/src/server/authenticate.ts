@@ -34,7 +34,7 @@ export interface AuthGrant {
    * default when three quarters of it have passed); calls after it are refused with
    * Unauthenticated until a renewal is accepted. Default: no expiry.
    */
-  readonly expiresInMs?: number;
+  readonly expiresInMs?: number | undefined;
 }
 
 /**

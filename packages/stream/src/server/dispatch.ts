@@ -25,7 +25,7 @@ export interface Dispatch {
    * dispatch set it. True means for every request: one that hands some requests to a dispatch
    * that tells and others to one that does not says so per request (`tellsHandlerEndOf`).
    */
-  readonly tellsHandlerEnds?: boolean;
+  readonly tellsHandlerEnds?: boolean | undefined;
   /**
    * `tellsHandlerEnds` for one request: whether this dispatch tells when `req`'s handler ends.
    * For a dispatch that hands requests on to several (`dispatchByService`: health on the loop,

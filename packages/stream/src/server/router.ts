@@ -17,19 +17,19 @@ export interface RouterOptions {
    * Where handler crashes are logged, and a handler's RpcError whose words its caller does not get
    * (see `speaksToCaller`). Default: the console, at warn and error; `silentLogger` silences it.
    */
-  logger?: Logger;
+  logger?: Logger | undefined;
   /**
    * Send razor's codes (not found, Internal) with a detail naming the action and, for Internal,
    * the handler's message. Only for Skein peers: a razor peer reads a detailed string as a
    * custom error. Default false.
    */
-  exposeInternalErrors?: boolean;
+  exposeInternalErrors?: boolean | undefined;
   /**
    * How the warn lines for failed calls whose words stay on the server are rate-limited: per
    * action and code, the first is logged whole, then one line per `intervalMs` (default 10 000)
    * counts the rest, for an outage fails every call alike (see `WithheldLog`).
    */
-  withheldLog?: WithheldLogOptions;
+  withheldLog?: WithheldLogOptions | undefined;
 }
 
 /**
