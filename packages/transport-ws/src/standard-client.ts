@@ -1,8 +1,9 @@
-import { connectAborted, connectFailed, invalidArgument, shownAddress, shownUrl, type Address, type FrameConn, type FrameSpec } from '@skein/core';
+import { connectAborted, invalidArgument, shownAddress, shownUrl, type Address, type FrameConn, type FrameSpec } from '@skein/core';
 import { handshake, wsUrl } from './handshake.js';
 import { openSocket } from './open-socket.js';
 import type { ResolvedOptions } from './options.js';
-import { standardMessageConn, type StandardWebSocketCtor } from './standard-socket.js';
+import { standardMessageConn, type BunWebSocketCtor, type StandardWebSocketCtor } from './standard-socket.js';
+import { standardOpenFailure } from './standard-open-failure.js';
 import { secureFor, standardClientTls } from './tls.js';
 
 const isBun = (): boolean => !!(globalThis as { process?: { versions?: { bun?: string } } }).process?.versions?.bun;
@@ -37,7 +38,8 @@ export function connectStandard(
   if (signal?.aborted) return Promise.reject(connectAborted(shown, signal.reason));
   let ws: InstanceType<StandardWebSocketCtor>;
   try {
-    ws = openSocket(shown, () => (tlsArg === undefined ? new Ctor(url) : new Ctor(url, tlsArg)));
+    // tlsArg is set only under Bun (standardClientTls refuses TLS options elsewhere), whose constructor takes it.
+    ws = openSocket(shown, () => (tlsArg === undefined ? new Ctor(url) : new (Ctor as BunWebSocketCtor)(url, tlsArg)));
   } catch (err) {
     return Promise.reject(err);
   }
@@ -45,9 +47,11 @@ export function connectStandard(
   ws.binaryType = 'arraybuffer';
   return handshake(shown, timeoutMs, (settle) => {
     ws.addEventListener('open', () => settle.ok(standardMessageConn(ws, shownAddress(address), spec, options)));
-    // The standard API does not say why a handshake failed (refused, 401, 404 look the same).
-    ws.addEventListener('close', (ev) => settle.fail(connectFailed(shown, `closed before opening (${ev.code})`)));
-    ws.addEventListener('error', () => {});
+    // The standard API does not say why a handshake failed (refused, 401, 404 look the same), but
+    // Bun's error event, which comes before the close, does.
+    let said: unknown;
+    ws.addEventListener('error', (ev) => (said = typeof ev === 'object' && ev !== null ? (ev as { message?: unknown }).message : undefined));
+    ws.addEventListener('close', (ev) => settle.fail(standardOpenFailure(shown, ev.code, said)));
     return () => ws.close();
   }, signal);
 }

@@ -20,8 +20,15 @@ export interface StandardWebSocket {
   addEventListener(type: 'message', listener: (ev: { data: unknown }) => void): void;
 }
 
-/** The second argument is Bun's own (`{ tls }`); browsers and Deno take protocols there, which Skein never passes. */
-export type StandardWebSocketCtor = new (url: string, options?: { tls: Record<string, unknown> }) => StandardWebSocket;
+/**
+ * A standard WebSocket constructor as every runtime types its own (the DOM, Deno, Bun, Node's
+ * global): called with the URL alone. Their second parameters differ (protocols; Deno's and
+ * Node's options; Bun's `{ tls }`), so naming one refused the others' constructors.
+ */
+export type StandardWebSocketCtor = new (url: string) => StandardWebSocket;
+
+/** Bun's constructor, whose second argument takes TLS options: passed only under Bun. */
+export type BunWebSocketCtor = new (url: string, options: { tls: Record<string, unknown> }) => StandardWebSocket;
 
 /** How often a congested connection re-reads `bufferedAmount`: the standard API has no drain event. */
 const DRAIN_POLL_MS = 10;

@@ -1,15 +1,16 @@
 import type net from 'node:net';
 import type { Duplex } from 'node:stream';
-import { connectAborted, ErrorCode, RpcError, shownAddress, shownUrl, type Address, type FrameConn, type FrameSpec } from '@skein/core';
+import { connectAborted, shownAddress, shownUrl, type Address, type FrameConn, type FrameSpec } from '@skein/core';
 import { loadingWs } from './deno-env.js';
 import { handshake, wsUrl } from './handshake.js';
 import { openSocket } from './open-socket.js';
-import { DEFAULT_PATH, type ResolvedOptions } from './options.js';
+import type { ResolvedOptions } from './options.js';
 import { connectStandard, globalWebSocket } from './standard-client.js';
 import { secureFor, wsClientTls } from './tls.js';
 import { WS_RECEIVE_LIMITS, wsMessageConn } from './ws-socket.js';
 import { WssHandshake, loadClientPairOnce } from './wss-handshake.js';
 import { upgradeFailed } from './upgrade-failure.js';
+import { upgradeRefused } from './upgrade-refusal.js';
 
 /** Connects with `ws` under Node and Deno, or with the standard WebSocket API elsewhere (or when given one). */
 export function connectClient(address: Address, spec: FrameSpec, options: ResolvedOptions, timeoutMs: number, signal?: AbortSignal): Promise<FrameConn> {
@@ -56,7 +57,7 @@ async function connectWs(address: Address, spec: FrameSpec, options: ResolvedOpt
     ws.on('upgrade', (res) => (socket = res.socket));
     ws.on('open', () => settle.ok(wsMessageConn(ws, socket!, remote, spec, options)));
     ws.on('unexpected-response', (_req, res) => {
-      settle.fail(refused(shown, res.statusCode ?? 0));
+      settle.fail(upgradeRefused(shown, res.statusCode ?? 0));
       ws.terminate();
     });
     ws.on('error', (err) => settle.fail(tls ? tls.failure(shown, err) : upgradeFailed(shown, err)));
@@ -67,13 +68,4 @@ async function connectWs(address: Address, spec: FrameSpec, options: ResolvedOpt
 /** `ws`, loaded on first use: Bun and browsers, which use their own WebSocket, never load it. */
 function loadWs(): Promise<typeof import('ws')> {
   return loadingWs(() => import('ws'), 'client', ", or pass Deno's WebSocket as the WebSocket option");
-}
-
-function refused(url: string, status: number): RpcError {
-  if (status === 401 || status === 403) {
-    return new RpcError(ErrorCode.Unauthenticated, `${url} refused the connection: HTTP ${status}`);
-  }
-  // The path is what a 404 most often means: `ws://h:1/` and `ws://h:1?q` dial `/`, not the default `/skein`.
-  const why = status === 404 ? ` (no Skein endpoint on that path? a server's default path is ${DEFAULT_PATH}, which an address with no path dials)` : '';
-  return new RpcError(ErrorCode.Unreachable, `${url} answered HTTP ${status} instead of upgrading${why}`);
 }
