@@ -1,14 +1,19 @@
 // Skein's own JavaScript per call, without sockets: a ClientStream and an RpcServer in one
 // process, joined by in-memory byte connections under the real TCP transport (frame reader,
-// batcher, slab), at 256 in flight. What it prints is the cost of both sides of a call on this
-// runtime's engine, free of the kernel and of the scheduling noise of two processes, so that
-// engines and layers can be compared (run it with node, bun and deno).
+// batcher, slab), at 256 in flight (server streams: one at a time). What it prints is the cost
+// of both sides of a call on this runtime's engine, free of the kernel and of the scheduling
+// noise of two processes, so that engines and layers can be compared (run it with node, bun and
+// deno).
 //
-//   node benchmarks/js-cost.js [send|call|api|pool] [--codec msgpack|cbor|stub] [--stub OPS]
+//   node benchmarks/js-cost.js [send|call|api|pool|feed|api-feed] [--codec msgpack|cbor|stub] [--stub OPS]
 //   (or: node_modules/bun/bin/bun.exe benchmarks/js-cost.js)
 //
 // `send` (default): the stream echo by the callback path; `call`: by the promise path; `api`:
 // the typed Calculator.add; `pool`: `send` through a FailoverPool over three such servers.
+// `feed` and `api-feed`: the feed's server stream of 32 B items (lib/skein-feed.js), on the
+// stream layer (`req.stream.write` each, `for await` over `openStream`) and through the api (an
+// async generator, `for await` over `Feed.items`, with `--codec`), one stream of FEED_ITEMS at a
+// time, default stream windows; each item counts as a call.
 // `--codec stub` (api only) encodes and decodes nothing, answering with bytes and values made
 // once: the api's cost beside `--codec msgpack` is then the codec's share.
 // `--stub` stubs only some of the codec's four operations per call (a comma list of
@@ -27,11 +32,15 @@ import { createClient, createServiceDispatch, implement } from '@skein/api';
 import { ADD_ARG, Calculator } from './lib/calculator.js';
 import { codecByName } from './lib/skein-codecs.js';
 import { ECHO_MSG, echoRouter } from './lib/skein-echo.js';
+import { feedDispatch, feedOpener } from './lib/skein-feed.js';
 
 const IN_FLIGHT = 256;
 /** The codec's operations per api call, in the order they run. */
 const OPS = ['client-encode', 'server-decode', 'server-encode', 'client-decode'];
 const CALLS = 500_000;
+/** Items per server stream in the feed modes (as lib/feed.js's feedCount for 32 B), CALLS a round. */
+const FEED_ITEMS = 100_000;
+const FEED_SIZE = 32;
 const ROUNDS = 5;
 
 /** A ByteConn whose writes reach its peer's data handler on the next turn, as one chunk per batch. */
@@ -90,7 +99,9 @@ const memoryRuntime = {
 
 const { positionals, values: flags } = parseArgs({ allowPositionals: true, options: { codec: { type: 'string', default: 'msgpack' }, stub: { type: 'string', default: '' } } });
 const layer = positionals[0] ?? 'send';
-if (!['send', 'call', 'api', 'pool'].includes(layer)) throw new Error(`layer ${layer}: send, call, api or pool`);
+if (!['send', 'call', 'api', 'pool', 'feed', 'api-feed'].includes(layer)) throw new Error(`layer ${layer}: send, call, api, pool, feed or api-feed`);
+const feeds = layer === 'feed' || layer === 'api-feed';
+if (layer === 'api-feed' && (flags.codec === 'stub' || flags.stub !== '')) throw new Error('--codec stub and --stub: api only');
 const real = flags.codec === 'stub' ? undefined : codecByName(flags.codec);
 const stubbed = real === undefined ? OPS : flags.stub.split(',').filter((op) => op !== '');
 for (const op of stubbed) if (!OPS.includes(op)) throw new Error(`--stub ${op}: one of ${OPS.join(', ')}`);
@@ -119,7 +130,12 @@ function stubCodec(real) {
 const calculator = implement(Calculator, { add: ({ a, b }) => a + b, div: ({ a, b }) => a / b, echo: (x) => x });
 const transport = tcpTransport(memoryRuntime);
 const address = { host: 'memory', port: 1 };
-const server = new RpcServer({ dispatch: layer === 'api' ? createServiceDispatch({ codec: serverCodec, services: [calculator] }) : echoRouter() });
+const dispatch = feeds
+  ? feedDispatch(layer === 'api-feed' ? 'api' : 'stream', serverCodec)
+  : layer === 'api'
+    ? createServiceDispatch({ codec: serverCodec, services: [calculator] })
+    : echoRouter();
+const server = new RpcServer({ dispatch });
 await server.listen(transport, address);
 // `pool`: a FailoverPool (round-robin) over this server and two more, as benchmarks/run.js's pool rows.
 const poolAddresses = [address, { host: 'memory', port: 2 }, { host: 'memory', port: 3 }];
@@ -132,8 +148,9 @@ const calc = createClient(Calculator, stream, { codec: clientCodec });
 const msg = new Uint8Array(32).fill(0x5a);
 const opts = {};
 
-/** `total` calls of the layer, IN_FLIGHT at a time. */
+/** `total` calls of the layer, IN_FLIGHT at a time (the feed modes: `total` items, one stream at a time). */
 function run(total) {
+  if (feeds) return runFeed(total);
   return new Promise((resolve, reject) => {
     let started = 0;
     let done = 0;
@@ -157,6 +174,13 @@ function run(total) {
   });
 }
 
+/** `total` items in streams of FEED_ITEMS, one after the other. */
+async function runFeed(total) {
+  const open = feedOpener(layer === 'api-feed' ? 'api' : 'stream', stream, clientCodec, FEED_ITEMS, FEED_SIZE);
+  const onItem = () => {};
+  for (let n = 0; n < total; n += FEED_ITEMS) await open(onItem);
+}
+
 await run(CALLS); // warm-up
 const wall = [];
 const cpu = [];
@@ -169,8 +193,8 @@ for (let r = 0; r < ROUNDS; r++) {
   cpu.push(((c.user + c.system) * 1e3) / CALLS);
 }
 const runtime = typeof Bun !== 'undefined' ? `bun ${Bun.version}` : typeof Deno !== 'undefined' ? `deno ${Deno.version.deno}` : `node ${process.versions.node}`;
-const what = layer === 'api' ? `api ${clientCodec.name}` : layer;
+const what = layer === 'api' || layer === 'api-feed' ? `${layer} ${clientCodec.name}` : layer;
 const list = (xs) => xs.map((x) => x.toFixed(0)).join(', ');
-console.log(`${runtime}, ${what}: ${Math.min(...wall).toFixed(0)} ns per call, ${Math.min(...cpu).toFixed(0)} ns of CPU (best of ${ROUNDS}; all: ${list(wall)} / ${list(cpu)})`);
+console.log(`${runtime}, ${what}: ${Math.min(...wall).toFixed(0)} ns per ${feeds ? 'item' : 'call'}, ${Math.min(...cpu).toFixed(0)} ns of CPU (best of ${ROUNDS}; all: ${list(wall)} / ${list(cpu)})`);
 // The in-memory connections have no close handshake: the process simply ends.
 process.exit(0);

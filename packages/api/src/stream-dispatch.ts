@@ -88,7 +88,9 @@ export async function serveStream(
   try {
     for (let r = await first; r.done !== true; r = await source.next()) {
       try {
-        const item = await toBytes(s.out, r.value);
+        // Bytes made at once (no asynchronous schema) are not awaited: an item costs no turn of its own for them.
+        const bytes = toBytes(s.out, r.value);
+        const item = bytes instanceof Promise ? await bytes : bytes;
         await req.stream!.write(item.msg, item.blob);
       } catch (e) {
         await source.stop(); // as a `break` on a throw stops it

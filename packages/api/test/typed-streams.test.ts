@@ -171,6 +171,35 @@ describe("typed streams: the client's checks of the server's items", () => {
   });
 });
 
+describe("typed streams: the server's asynchronous check of its items", () => {
+  // The server's definition checks each item it sends in a promise (zod's async refine); the client's checks nothing.
+  const Sent = service('Sent', { list: serverStream({ input: z.object({ n: z.number() }), output: z.number().refine(async (v) => v >= 0, 'negative') }) });
+  const Read = service('Sent', { list: serverStream<{ n: number }, unknown>() });
+
+  it('an item goes once its check settles, as the schema returned it; one it refuses fails the stream after those before', async () => {
+    const s = await serve({
+      codec: msgpackCodec,
+      logger: silentLogger,
+      services: [
+        implement(Sent, {
+          async *list({ n }) {
+            for (let i = 0; i < n; i++) yield i;
+            yield -1;
+          },
+        }),
+      ],
+    });
+    cleanup.push(() => s.close());
+    const client = createClient(Read, s.stream, { codec: msgpackCodec, timeoutMs: 60_000 });
+    const got: unknown[] = [];
+    const err = await (async () => {
+      for await (const v of await client.list({ n: 3 })) got.push(v);
+    })().catch((e: unknown) => e);
+    expect(got).toEqual([0, 1, 2]);
+    expect(codeOf(err)).toBe(ErrorCode.Internal); // the server's own check of what it sends
+  });
+});
+
 describe('typed streams: errors', () => {
   it('a custom error thrown mid-stream reaches the reader as its own class', async () => {
     const { feed } = await setup();
