@@ -27,8 +27,8 @@ export interface MethodCallOptions {
    * end comes (gRPC's trailers), before the reader's `for await` ends or its error is thrown (a
    * client stream's: before its result settles). Empty when it sent none, or the server does not
    * send any (a razor v1 or older Skein server). Not told when the call or stream fails on this
-   * side (a timeout, a cancel, a `break`, a lost connection); a FailoverPool tells it for each
-   * attempt a server answered.
+   * side (a timeout, a cancel, a `break`, a lost connection); a pool tells a call's once, for the
+   * attempt that settles it (not what a server sent back with a refusal the pool sent elsewhere).
    */
   onReplyMetadata?: ((metadata: Metadata) => void) | undefined;
   /**

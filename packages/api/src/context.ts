@@ -201,10 +201,11 @@ export class CallContext implements FilterWatch, AbortSource {
    * Throws InvalidArgument for an
    * entry no head carries (a key that is no string of 1 to 255 bytes, a value that is no string
    * of at most 65,535), FrameTooLarge when the entries together would be over what the client
-   * reads (8 KiB, each entry counted 32 bytes besides its own, within its reply limits); that
-   * entry is then not kept. Dropped unsaid for a client whose hello did not agree it (a razor v1
-   * client, an older Skein one), in a WorkerPool's worker, and once the call is answered (a
-   * stream ended, cancelled by its client or past its deadline).
+   * reads (its `limits.maxReplyMetadata`, 8 KiB by default, each entry counted 32 bytes besides
+   * its own, within its reply limits); that entry is then not kept. In a WorkerPool's worker, the
+   * same (checked there, sent back with the answer). Dropped unsaid for a client whose hello did
+   * not agree it (a razor v1 client, an older Skein one), and once the call is answered (a stream
+   * ended, cancelled by its client or past its deadline).
    */
   setReplyMetadata(key: string, value: string): void {
     this.req.setReplyMetadata(key, value);

@@ -26,6 +26,12 @@ const Feed = service('Feed', {
 
 const refusedSafe = (err: unknown): boolean => err instanceof RpcError && err.code === ErrorCode.Overloaded && err.retry === 'safe';
 
+/** An upload of one item that stays open until `until`: one that ended would hold only its unread item of the budget, not its window. */
+async function* openUpload(until: Promise<unknown>): AsyncGenerator<number> {
+  yield 1;
+  await until;
+}
+
 /** A server whose uploads keep their items unread until `gate`, at a budget of four windows, and a connection to it. */
 async function budgetFull() {
   const gate = deferred();
@@ -59,7 +65,7 @@ async function budgetFull() {
   const feed = createClient(Feed, stream, { codec: msgpackCodec });
   const health = createClient(Health, stream, { codec: msgpackCodec });
   // Four uploads hold the whole budget; a fifth is refused: the budget is full of streams that read.
-  const held = Array.from({ length: 4 }, () => feed.upload([1]).catch((err: unknown) => err));
+  const held = Array.from({ length: 4 }, () => feed.upload(openUpload(gate.promise)).catch((err: unknown) => err));
   await waitFor(() => uploads === 4, { what: 'four uploads hold the budget' });
   expect(refusedSafe(await feed.upload([1]).catch((err: unknown) => err))).toBe(true);
   return { server, stream, feed, health, held, gate };

@@ -36,7 +36,12 @@ describe('a traced service dispatch with its stream budget full', () => {
     const s = await startTraced(services, otel, { closeWaitMs: 0, streamWindowBytes: WINDOW, streamBudgetBytes: 2 * WINDOW });
     cleanup.push(() => (gate.resolve(), stopTraced(s)));
     const feed = createClient(Feed, s.peer, { codec: msgpackCodec });
-    const held = Array.from({ length: 2 }, () => feed.upload([1]));
+    // Open until the gate (an upload that ended would hold only its unread item of the budget, not its window).
+    const open = async function* (): AsyncGenerator<number> {
+      yield 1;
+      await gate.promise;
+    };
+    const held = Array.from({ length: 2 }, () => feed.upload(open()));
     await waitFor(() => uploads === 2, { what: 'two uploads hold the budget' });
     const third = await feed.upload([1]).catch((err: unknown) => err);
     expect(third instanceof RpcError && third.code === ErrorCode.Overloaded).toBe(true);

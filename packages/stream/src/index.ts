@@ -103,6 +103,7 @@ export { dispatchByService } from './server/dispatch-by-service.js';
 export type { DispatchByServiceOptions } from './server/dispatch-by-service.js';
 export { DEFAULT_LIMITS } from './wire/limits.js';
 export type { Limits } from './wire/limits.js';
+export type { ClientLimits } from './client/client-limits.js';
 
 // ── For layers above (a typed API, a custom dispatch) ───────────────────────────────────────
 export type { Dispatch } from './server/dispatch.js';

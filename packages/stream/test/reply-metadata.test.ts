@@ -3,6 +3,7 @@ import { cleanups, connectRazorClient, memoryLogger, rawConnect, waitFor, type R
 import net from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { ClientStream, type ClientStreamOptions, type Metadata, type Reply, type ServerRequest } from '../src/index.js';
+import { ClientHello } from '../src/client/hello.js';
 import { CANCEL_ACTION, OPEN_ACTION } from '../src/wire/extension-frames.js';
 import { HELLO_ACTION, PING_ACTION, REQUEST_HEADER_LENGTH, readRequestHeader } from '../src/wire/protocol.js';
 import { golden } from './golden.js';
@@ -428,3 +429,73 @@ async function scriptedServer(answer: Uint8Array, onRequest: (f: { action: numbe
   cleanup.push(() => new Promise((r) => srv.close(r)));
   return `127.0.0.1:${(srv.address() as net.AddressInfo).port}`;
 }
+
+describe("the client's bound: limits.maxReplyMetadata", () => {
+  /** Action `sized`: sets `small`, then tries an entry of as many bytes as its msg says; answers how that went. */
+  async function sizing() {
+    const s = await startServer({
+      sized: (req) => {
+        req.setReplyMetadata('small', 'kept');
+        try {
+          req.setReplyMetadata('large', 'x'.repeat(Number(new TextDecoder().decode(req.msg))));
+          return new TextEncoder().encode('set');
+        } catch (err) {
+          return new TextEncoder().encode(`${(err as RpcError).code} ${(err as RpcError).message}`);
+        }
+      },
+    });
+    cleanup.push(() => s.server.close());
+    return s;
+  }
+
+  async function sized(client: ClientStream, n: number) {
+    const told: Metadata[] = [];
+    const reply = await client.call('sized', new TextEncoder().encode(String(n)), { onReplyMetadata: (md) => told.push(md) });
+    return { answer: new TextDecoder().decode(reply.msg), told: told.map((md) => Object.fromEntries(Object.entries(md).map(([k, v]) => [k, v.length]))) };
+  }
+
+  it('is the bound the client announces in its hello (kind 27 names it), and the server holds its handlers to it, under 8 KiB or over', async () => {
+    const s = await sizing();
+    const small = await s.connect({ keepaliveMs: 0, limits: { maxReplyMetadata: 1024 } });
+    const large = await s.connect({ keepaliveMs: 0, limits: { maxReplyMetadata: 16 * 1024 } });
+    cleanup.push(() => small.destroy(), () => large.destroy());
+    expect(await sized(small, 900)).toEqual({ answer: 'set', told: [{ small: 4, large: 900 }] });
+    expect(await sized(small, 1000)).toEqual({ answer: `${ErrorCode.FrameTooLarge} reply metadata of 1024 bytes encoded in 2 entries, counted as 1088 (32 an entry besides its bytes) exceeds the client's limit of 1024`, told: [{ small: 4 }] });
+    expect(await sized(large, 12_000)).toEqual({ answer: 'set', told: [{ small: 4, large: 12_000 }] });
+    expect(await sized(large, 16_400)).toMatchObject({ answer: expect.stringMatching(new RegExp(`^${ErrorCode.FrameTooLarge} .*exceeds the client's limit of 16384$`)), told: [{ small: 4 }] });
+    // Within the client's reply limits all the same (its limits.maxMessage, smaller here).
+    const both = await s.connect({ keepaliveMs: 0, limits: { maxReplyMetadata: 16 * 1024, maxMessage: 4096 } });
+    cleanup.push(() => both.destroy());
+    expect(await sized(both, 5000)).toMatchObject({ answer: expect.stringMatching(/exceeds the client's limit of 4096$/) });
+    // On the wire: the default's entry stays empty (the golden vectors), another names its bound (u32).
+    const limits = { maxMessage: 16 * 1024 * 1024, maxBlob: 64 * 1024 * 1024, maxAction: 1024 };
+    expect(Buffer.from(new ClientHello(limits, 1024 * 1024).request!).includes(Buffer.from('1b000000', 'hex'))).toBe(true);
+    expect(Buffer.from(new ClientHello({ ...limits, maxReplyMetadata: 1024 }, 1024 * 1024).request!).includes(Buffer.from('1b00040000040000', 'hex'))).toBe(true);
+  });
+
+  it('0 reads none: not offered, so what a handler sets is dropped unsaid and the caller is told an empty record', async () => {
+    const s = await sizing();
+    const client = await s.connect({ keepaliveMs: 0, limits: { maxReplyMetadata: 0 } });
+    cleanup.push(() => client.destroy());
+    expect(await sized(client, 100_000)).toEqual({ answer: 'set', told: [{}] });
+  });
+
+  it('a server that sends more than the client announced is a broken one: the connection closes, the words naming the option', async () => {
+    const address = await brokenServer(golden.helloAnswerFull, replyHead(1, 'x'.repeat(1100)));
+    const client = await ClientStream.connect({ transport, address, keepaliveMs: 0, limits: { maxReplyMetadata: 1024 } });
+    cleanup.push(() => client.destroy());
+    const told: Metadata[] = [];
+    await expect(client.call('k', undefined, { onReplyMetadata: (md) => told.push(md) })).rejects.toMatchObject({ code: ErrorCode.IO });
+    expect((await client.closed())?.message).toMatch(/reply metadata of 1108 bytes .*exceeds the 1024 this client reads \(its limits\.maxReplyMetadata, within its limits\.maxMessage\)/);
+    expect(told).toEqual([]);
+  });
+
+  it('a value that is no u32 is refused before connecting, naming the option', async () => {
+    for (const bad of [-1, 1.5, 2 ** 32, Number.NaN]) {
+      await expect(ClientStream.connect({ transport, address: '127.0.0.1:1', limits: { maxReplyMetadata: bad } })).rejects.toMatchObject({
+        code: ErrorCode.InvalidArgument,
+        message: `limits.maxReplyMetadata must be an integer in 0..4294967295, got ${bad}`,
+      });
+    }
+  });
+});

@@ -50,6 +50,12 @@ export interface ConnDesc {
    * connection, never per call; absent when that caller has none.
    */
   readonly callerTimeoutMs?: number;
+  /**
+   * The largest reply head its client reads (`ServerRequest.replyMetadataRoom`: the hello fixed
+   * it), so that a handler's `setReplyMetadata` is checked in the worker as in process; absent: 0,
+   * the client reads none, and what a handler sets is dropped unsaid.
+   */
+  readonly replyMetadataRoom?: number;
   /** Its server began to close before the worker was told of it: `conn.draining` is aborted from the start. */
   readonly draining?: true;
 }

@@ -69,8 +69,9 @@ export class PoolConns {
   }
 
   /** A connection for a worker. A principal that cannot cross to a thread (a function, a socket) stays behind. */
-  describe(key: number, conn: ConnInfo, principal: unknown): ConnDesc {
+  describe(key: number, conn: ConnInfo, principal: unknown, replyMetadataRoom: number): ConnDesc {
     const desc: { -readonly [K in keyof ConnDesc]: ConnDesc[K] } = { key, id: conn.id, remote: conn.remote, transport: conn.transport, identity: conn.identity, kind: conn.kind };
+    if (replyMetadataRoom > 0) desc.replyMetadataRoom = replyMetadataRoom;
     if (this.callsBack.has(conn)) {
       desc.callsBack = true;
       const timeoutMs = this.callsBack.get(conn);

@@ -9,6 +9,11 @@ const CUSTOM_NUMBER = 2; // the number
 const CUSTOM_BYTES = 3; // length
 /** An RpcError as a caller gave it (a reverse call's outcome): code | retry << 16, message index + 1. */
 const FAILED = 4;
+/**
+ * The reply head (reply metadata, as the worker's request encoded it) of the answer that follows
+ * it in the same batch, for the same call: length. Only for a call whose handler set some.
+ */
+const HEAD = 5;
 const RETRIES: readonly RetryPolicy[] = ['safe', 'idempotent', 'never'];
 
 /** Room for the first answers' bytes; the buffer then grows by doubling. */
@@ -52,6 +57,12 @@ export class ReplyPacker implements ReplySink {
     this.copy(payload);
   }
 
+  /** The reply head of `callId`'s answer, which is written next (ServerRequest writes it just before). */
+  head(callId: number, head: Uint8Array): void {
+    this.words.push(callId, HEAD, head.length, 0);
+    this.copy(head);
+  }
+
   /** An error whole (a reverse call's outcome, for the worker to rebuild): its message and retry policy too. */
   failed(callId: number, code: ErrorCode, message: string, retry: RetryPolicy): void {
     this.words.push(callId, FAILED, code | (RETRIES.indexOf(retry) << 16), this.strings.push(message));
@@ -71,7 +82,8 @@ export class ReplyPacker implements ReplySink {
       post(this.take());
     } catch (err) {
       this.reset();
-      if (words.length === REPLY_WORDS) return unsent(words[0]!, err);
+      // One answer (with its reply head, if it has one): nothing left to split off.
+      if (words.length === REPLY_WORDS || (words.length === 2 * REPLY_WORDS && words[1] === HEAD)) return unsent(words[words.length - REPLY_WORDS]!, err);
       sendApart(words, body, strings, post, unsent);
     }
   }
@@ -154,6 +166,11 @@ function sendApart(
       case FAILED:
         one.failed(id, (a & 0xffff) as ErrorCode, strings[b - 1]!, RETRIES[a >>> 16]!);
         break;
+      case HEAD:
+        // Goes with its answer, the next: not sent apart from it.
+        one.head(id, body.subarray(at, at + a));
+        at += a;
+        continue;
       default:
         one.custom(id, body.subarray(at, at + a));
         at += a;
@@ -168,6 +185,8 @@ export interface ReplySink {
   error(callId: number, code: ErrorCode, detail: string | undefined): void;
   custom(callId: number, payload: ErrorPayload): void;
   failed(callId: number, code: ErrorCode, message: string, retry: RetryPolicy): void;
+  /** The reply head of the call's answer, which follows (a worker's answers only). */
+  head?(callId: number, head: Uint8Array): void;
 }
 
 /** Reads a batch made by `ReplyPacker.take` or `takeAnswers`; bytes are views of the transferred buffer. */
@@ -192,6 +211,10 @@ export function unpackReplies(m: AnswerBatch, sink: ReplySink): void {
         break;
       case FAILED:
         sink.failed(id, (a & 0xffff) as ErrorCode, m.strings[b - 1]!, RETRIES[a >>> 16]!);
+        break;
+      case HEAD:
+        sink.head?.(id, view(body, at, a));
+        at += a;
         break;
       default:
         sink.custom(id, body.subarray(at, at + a));

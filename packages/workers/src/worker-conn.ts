@@ -23,6 +23,8 @@ export class WorkerConn implements Responder {
   readonly peerLimits = CHECKED_BY_THE_POOL;
   principal: unknown;
   private kind: ConnKind | undefined;
+  /** The largest reply head its client reads, as the pool described it (0: none). */
+  private replyRoom: number;
   /**
    * What aborts its plain calls (the pool says the connection closed), as a server connection's
    * `callAbort`: a plain call's `req.onAbort` (api's `ctx`, a call made with `{ ctx }`) hooks it in
@@ -49,6 +51,7 @@ export class WorkerConn implements Responder {
   ) {
     this.principal = desc.principal;
     this.kind = desc.kind;
+    this.replyRoom = desc.replyMetadataRoom ?? 0;
     this.caller = desc.callsBack ? new WorkerCaller(desc.key, desc.remote, outbox, desc.callerTimeoutMs) : undefined;
     const self = this;
     this.info = {
@@ -93,6 +96,17 @@ export class WorkerConn implements Responder {
   update(desc: ConnDesc): void {
     this.principal = desc.principal;
     this.kind = desc.kind;
+    this.replyRoom = desc.replyMetadataRoom ?? 0;
+  }
+
+  /** As the real connection's: a handler's `setReplyMetadata` is checked here against it, and the entry refused as in process. */
+  replyMetadataRoom(): number {
+    return this.replyRoom;
+  }
+
+  /** The head goes into the batch just before its answer; the pool sets it on the real request (`setReplyMetadataHead`). */
+  writeReplyMetadata(callId: number, _hi: number, head: Uint8Array): void {
+    this.replies.head(callId, head);
   }
 
   close(): void {

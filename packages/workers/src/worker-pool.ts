@@ -88,6 +88,8 @@ export class WorkerPool implements Dispatch {
     custom: (id, payload) => this.release(id)?.failCustom(payload),
     // A worker answers its calls by the three above; this kind carries reverse calls' outcomes the other way.
     failed: (id, code, message) => this.release(id)?.fail(code, message),
+    // Before its answer, on the call still held: set as the handler set it, checked again here.
+    head: (id, head) => this.replyHead(id, head),
   };
   private readonly events: SlotEvents = {
     ready: (slot) => this.ready(slot),
@@ -311,7 +313,7 @@ export class WorkerPool implements Dispatch {
       const principal = req.principal;
       const seen = slot.conns.get(key);
       if (seen === undefined || seen.principal !== principal || seen.kind !== req.conn.kind) {
-        const desc = this.conns.describe(key, req.conn, principal);
+        const desc = this.conns.describe(key, req.conn, principal, req.replyMetadataRoom);
         if (seen !== undefined) (known ??= new Map()).set(key, seen);
         slot.conns.set(key, { principal, kind: desc.kind } satisfies ConnSeen);
         (conns ??= []).push(desc);
@@ -363,6 +365,21 @@ export class WorkerPool implements Dispatch {
   private answered(m: RepliesMessage): void {
     unpackReplies(m, this.sink);
     this.pump();
+  }
+
+  /**
+   * The reply metadata a worker's handler set, for the answer that follows. The worker checked it
+   * against its client's bound (its description's `replyMetadataRoom`), so this refuses nothing
+   * but a bound that changed since (a second hello): then it is dropped, and said once per call.
+   */
+  private replyHead(id: number, head: Uint8Array): void {
+    const req = this.held[id];
+    if (req === undefined) return;
+    try {
+      req.setReplyMetadataHead(head);
+    } catch (err) {
+      this.settings.logger.warn({ action: req.action, err }, `${actionName(req.action)}: the reply metadata its handler set in a worker was dropped (${(err as Error).message})`);
+    }
   }
 
   /** Takes an answered call off the books; undefined if it is no longer held, or its answer goes nowhere. */

@@ -45,9 +45,11 @@ export interface CallOptions {
    * none, and from a server whose hello did not agree it (a razor v1 or older Skein server).
    * On a stream (`openStream`), told as its end comes (its answer: gRPC's trailers), before the
    * end reaches its reader (the last `for await` turn, `result`). Not told when the call or
-   * stream fails on this side (a timeout, a cancel, a lost connection). A FailoverPool tells it
-   * for each attempt a server answered (an attempt that failed over too). A callback that throws
-   * is logged; the call or stream settles all the same.
+   * stream fails on this side (a timeout, a cancel, a lost connection). A pool tells a call's
+   * once, for the attempt that settles it: not what a server sent back with a refusal the pool
+   * sent elsewhere (a FailoverPool's retry, a ConnPool's resend). At most the client's
+   * `limits.maxReplyMetadata` (8 KiB by default). A callback that throws is logged; the call or
+   * stream settles all the same.
    */
   onReplyMetadata?: ((metadata: Metadata) => void) | undefined;
   /** The key the 'hash' strategy or a picker function picks a server by (FailoverPool), or a cluster's route function picks a member by. */

@@ -72,6 +72,7 @@ import { WaitingLine } from '../internals/waiting-line.js';
 import { PumpSoon } from '../internals/pump-soon.js';
 import { markUnanswered } from '../internals/unanswered-mark.js';
 import { markRefusedUnsent } from '../internals/unsent-refusal-mark.js';
+import { refusedForRoom } from './room-refusal.js';
 
 export type StreamState = 'open' | 'closing' | 'closed';
 
@@ -149,6 +150,12 @@ export class ClientStream implements StreamCaller {
    * that wait for room on any of its connections go then (ConnPool). Unset, it costs a read.
    */
   onRoom: (() => void) | undefined = undefined;
+  /**
+   * The streams open when the server last refused one unrun, bare Overloaded, before saying
+   * anything of it: a cap of this connection alone (the server's `streamBudgetBytes`, its cap on
+   * open streams), which the hello's answer does not name. Infinity once one of them left.
+   */
+  private streamsRefusedAt = Infinity;
   private closeError: Error | undefined;
   /** Why the server sent this connection away, when its hello's answer said (ClientHello.refusal): what the stream closes with. */
   private refusal: RpcError | undefined = undefined;
@@ -354,8 +361,12 @@ export class ClientStream implements StreamCaller {
    * opens a stream on another connection at 0.
    */
   get streamRoom(): number {
+    const open = this.openStreams;
+    // The server refused a stream at this many open (its stream budget, or another cap on this
+    // connection alone): no room until one of them leaves (`streamsRefusedAt`).
+    if (open >= this.streamsRefusedAt) return 0;
     const cap = this.hello.maxInFlight;
-    return cap === undefined ? Infinity : cap - this.openStreams;
+    return cap === undefined ? Infinity : cap - open;
   }
 
   /** Calls waiting for room in the window. */
@@ -528,6 +539,7 @@ export class ClientStream implements StreamCaller {
       writeBare: (action, seq) => this.writeBare(action, seq),
       settle: (stream, bytes, start, end) => this.settle(stream, bytes, start, end),
       left: () => {
+        if (this.openStreams < this.streamsRefusedAt) this.streamsRefusedAt = Infinity;
         this.endIfClosing();
         this.onRoom?.();
       },
@@ -990,8 +1002,11 @@ export class ClientStream implements StreamCaller {
     if (to instanceof Call) {
       if (to.onReplyMetadata !== undefined) to.tellReplyMetadata(this.callbacks);
       to.finish(err, reply, this.callbacks);
+    } else {
+      // Out of `streams` already: the count is of the others.
+      if (err !== null && this.openStreams > 0 && refusedForRoom(err, to)) this.streamsRefusedAt = this.openStreams;
+      to.finish(err, reply);
     }
-    else to.finish(err, reply);
   }
 
   /** Sends waiting calls while the window has room. */

@@ -11,7 +11,7 @@ import { frameCapWords } from '../wire/frame-cap-words.js';
 import { REQUEST_LIMITS_KIND, REQUEST_LIMITS_OFFER, readRequestLimits, type RequestLimits } from '../wire/request-limits.js';
 import { describeHeadOver, headOver } from '../wire/head-size.js';
 import { frameCapToName } from '../wire/frame-cap-named.js';
-import { REPLY_METADATA_ENTRY, REPLY_METADATA_KIND, replyMetadataBound } from '../wire/reply-metadata.js';
+import { DEFAULT_MAX_REPLY_METADATA, REPLY_METADATA_KIND, replyMetadataBound, replyMetadataOffer } from '../wire/reply-metadata.js';
 import {
   HELLO_ACTION,
   REQUEST_HEADER_LENGTH,
@@ -82,13 +82,14 @@ export class ClientHello {
    * is, once its answer agreed reply metadata (kind 27); 0 before, and from a server that did not.
    */
   replyMetadataMax = 0;
-  /** What `replyMetadataMax` becomes if the answer agrees: the bound of the receive limits the offer names. */
+  /** What `replyMetadataMax` becomes if the answer agrees: the bound the offer names (`limits.maxReplyMetadata`), within its receive limits. */
   private readonly replyMetadataOffered: number = 0;
   /** Told once when the dialect is known. */
   private waiters: (() => void)[] = [];
 
   constructor(
-    limits: Limits,
+    /** With the reply head bound it reads (`limits.maxReplyMetadata`, default 8 KiB; 0: none, not offered). */
+    limits: Limits & { readonly maxReplyMetadata?: number },
     /** This client's receive window per stream. */
     private readonly streamWindowBytes: number,
     /** The client has credentials to present, once the answer asks for them (docs/auth.md). */
@@ -107,8 +108,9 @@ export class ClientHello {
     }
     this.dialect = 'pending';
     const offered = receiveLimits(limits, replyFrameBound(limits, maxFrameBytes, packs));
-    this.replyMetadataOffered = replyMetadataBound(offered[0]);
-    this.request = helloRequest(offered, offerAuth, extra, streamWindowBytes);
+    const readsMetadata = limits.maxReplyMetadata ?? DEFAULT_MAX_REPLY_METADATA;
+    this.replyMetadataOffered = replyMetadataBound(offered[0], readsMetadata);
+    this.request = helloRequest(offered, offerAuth, extra, streamWindowBytes, readsMetadata);
   }
 
   /**
@@ -253,7 +255,7 @@ function receiveLimits(limits: Limits, maxFrame: number | undefined): [number, n
   return [Math.min(limits.maxMessage, room), Math.min(limits.maxBlob, room), maxFrame];
 }
 
-function helloRequest(offered: [number, number, number | undefined], offerAuth: boolean, extra: readonly HelloEntry[], streamWindowBytes: number): Uint8Array {
+function helloRequest(offered: [number, number, number | undefined], offerAuth: boolean, extra: readonly HelloEntry[], streamWindowBytes: number, readsMetadata: number): Uint8Array {
   const entries = [
     receiveLimitsEntry(...offered),
     u32Entry(HelloKind.Cancel),
@@ -267,9 +269,11 @@ function helloRequest(offered: [number, number, number | undefined], offerAuth: 
     GOODBYE_ENTRY,
     // Every client that sends a hello refuses, unsent, a request over the server's limits (ClientStream.checkCall).
     REQUEST_LIMITS_OFFER,
-    // Every client that sends a hello reads reply metadata (ClientStream.onFrame), whether its calls ask for it or not.
-    REPLY_METADATA_ENTRY,
   ];
+  // Every client that sends a hello reads reply metadata (ClientStream.onFrame), whether its calls
+  // ask for it or not, up to its `limits.maxReplyMetadata` (none for 0: the entry is left out).
+  const replyMetadata = replyMetadataOffer(readsMetadata);
+  if (replyMetadata !== undefined) entries.push(replyMetadata);
   if (offerAuth) entries.push(AUTH_ENTRY);
   entries.push(...extra);
   const msg = encodeHello(HelloRole.Offer, entries);

@@ -1,6 +1,7 @@
 import { invalidArgument, refuseRenamed, type Address, type Clock, type Logger, type OptionalFields, type Transport } from '@skein/core';
 import { helloU32, nonNegative, positive, positiveInteger, timerMs } from '../internals/checks.js';
-import { resolveLimits, type Limits } from '../wire/limits.js';
+import type { Limits } from '../wire/limits.js';
+import { resolveClientLimits, type ClientLimits } from './client-limits.js';
 import { checkCredentials, type Credentials } from './credentials.js';
 import { sendsHello } from './hello.js';
 import { DEFAULT_STREAM_WINDOW } from '../wire/agreed.js';
@@ -34,7 +35,8 @@ export interface ClientStreamOptions {
    * while they are pending.
    */
   tickMs?: number | undefined;
-  limits?: OptionalFields<Limits> | undefined;
+  /** What this client reads: frame limits (`maxMessage`, `maxBlob`, `maxAction`) and `maxReplyMetadata` (client-limits.ts). */
+  limits?: OptionalFields<ClientLimits> | undefined;
   /**
    * Bytes a server may send on one stream before this client has read them (its receive
    * window, told to the server in the hello). Default 1 MiB. (`window` and `serveWindow` count calls.)
@@ -77,7 +79,7 @@ export interface StreamSettings {
   keepaliveMs: number;
   keepaliveTimeoutMs: number;
   tickMs: number;
-  limits: Limits;
+  limits: ClientLimits;
   streamWindowBytes: number;
   /** Set when the stream serves calls from the server. */
   serve: ServeSettings | undefined;
@@ -93,7 +95,7 @@ export function resolveStreamOptions(opts: Partial<ClientStreamOptions>, prefix 
   if (opts.onClose !== undefined && typeof opts.onClose !== 'function') throw invalidArgument(`${prefix}onClose must be a function`);
   refuseRenamed(opts, 'streamWindow', 'streamWindowBytes', 'ClientStream', prefix);
   checkCredentials(opts.credentials, `${prefix}credentials`);
-  const limits = resolveLimits(opts.limits);
+  const limits = resolveClientLimits(opts.limits);
   if (opts.credentials !== undefined && !sendsHello(limits)) {
     throw invalidArgument(`${prefix}credentials need limits.maxMessage and limits.maxBlob of 1024 or more: auth is agreed in the hello`);
   }

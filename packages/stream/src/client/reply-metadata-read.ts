@@ -32,7 +32,7 @@ export function readReplyMetadata(reader: ReplyMetadataReader, max: number, byte
   const at = start + RESPONSE_HEADER_LENGTH;
   // Counted before anything is decoded, as a server counts a call head.
   const over = headOver(bytes, at, end, max);
-  if (over !== undefined) throw new FrameError(`reply metadata of ${describeHeadOver(over)} for ${what} ${reader.seq} exceeds the ${max} this client reads`);
+  if (over !== undefined) throw new FrameError(`reply metadata of ${describeHeadOver(over)} for ${what} ${reader.seq} exceeds the ${max} this client reads (its limits.maxReplyMetadata, within its limits.maxMessage)`);
   if (reader.onReplyMetadata === undefined) return;
   try {
     reader.replyMetadata = decodeCallHead(bytes, at, end).metadata;

@@ -41,8 +41,32 @@ export class Inbox implements AsyncIterable<Reply> {
     /** The receive window: read bytes go back once a quarter of it is read. */
     readonly window: number,
     private readonly grant: (bytes: number) => void,
+    /**
+     * The credit the sender starts with: the window, unless the wire fixed another (a server's
+     * stream on a connection that changed kind after its hello: `widen`, and grants held back).
+     */
+    credit = window,
+    /** Told when what it may still hold (`bound`) fell other than by an item's arrival: a grant held back, the sender's end, a read after it. */
+    private readonly shrunk?: () => void,
   ) {
-    this.senderCredit = window;
+    this.senderCredit = credit;
+  }
+
+  /**
+   * The bytes this inbox may yet hold unread: what waits, what was read and not granted back yet,
+   * and the sender's credit; once no more items come, what waits alone. An item may overdraw it
+   * (a sender with any credit left may send).
+   */
+  get bound(): number {
+    return this.closed ? this.buffered : this.senderCredit + this.buffered + this.unreported;
+  }
+
+  /** Credit up to the window, when the sender started with less (credit only adds): granted now. */
+  widen(): void {
+    const more = this.window - this.bound;
+    if (more <= 0 || this.closed) return;
+    this.senderCredit += more;
+    this.grant(more);
   }
 
   /** True once the sender ended or the stream failed: no more items come. */
@@ -78,7 +102,10 @@ export class Inbox implements AsyncIterable<Reply> {
    * waiting, costs what it did before packing).
    */
   pushFrom(bytes: Uint8Array, msgAt: number, msgEnd: number, end: number): boolean {
-    if (end - msgAt >= PACK_BELOW || this.reader !== undefined || this.closed) {
+    // Dropped as it arrives (no reader comes, or no more items were due): counted against the
+    // sender's credit, never copied out of the chunk first.
+    if (this.closed) return this.dropped(bytes.subarray(msgAt, msgEnd), bytes.subarray(msgEnd, end));
+    if (end - msgAt >= PACK_BELOW || this.reader !== undefined) {
       return this.push({ msg: keptBytes(bytes, msgAt, msgEnd), blob: keptBytes(bytes, msgEnd, end) });
     }
     if (this.senderCredit <= 0) return false;
@@ -90,6 +117,13 @@ export class Inbox implements AsyncIterable<Reply> {
     this.pack(msg);
     this.pack(blob);
     this.items.push(msg.length * PACK_BELOW + blob.length);
+    return true;
+  }
+
+  /** An item not kept, its parts views of the chunk (no copy): its credit is spent; false past the sender's credit. */
+  private dropped(msg: Uint8Array, blob: Uint8Array): boolean {
+    if (this.senderCredit <= 0) return false;
+    this.senderCredit -= this.cost({ msg, blob });
     return true;
   }
 
@@ -178,13 +212,20 @@ export class Inbox implements AsyncIterable<Reply> {
   }
 
   private consumed(item: Reply): void {
+    // Nothing more comes: what it holds fell by this item.
+    if (this.closed) return this.shrunk?.();
     this.unreported += this.cost(item);
-    if (this.unreported * 4 >= this.window && !this.closed) {
-      const n = this.unreported;
-      this.unreported = 0;
-      this.senderCredit += n;
-      this.grant(n);
+    if (this.unreported * 4 < this.window) return;
+    const n = this.unreported;
+    this.unreported = 0;
+    // All of it, as a rule (credit, unread and unreported add up to the window); less while the
+    // sender started with more than the window (`credit`): held back until they do.
+    const given = Math.min(n, this.window - this.senderCredit - this.buffered);
+    if (given > 0) {
+      this.senderCredit += given;
+      this.grant(given);
     }
+    if (given < n) this.shrunk?.();
   }
 
   private error(): Error {

@@ -185,7 +185,7 @@ export class ConnPool implements StreamCaller, Resender, Reopener {
     // In ticked time, as a waiting call's: no clock read. A bad timeout fails the call (InvalidArgument), never resent.
     const deadline = this.pace !== undefined && typeof timeoutMs === 'number' && timeoutMs > 0 ? this.due(timeoutMs) : NaN;
     const call = new PoolCall(this, action, this.transparentRetries === 0 ? EMPTY_BYTES : msg, opts, notify, deadline);
-    this.submit(action, msg, opts, call.settle, opts.failFast === true);
+    this.submit(action, msg, call.opts, call.settle, opts.failFast === true);
   }
 
   /**
@@ -194,7 +194,7 @@ export class ConnPool implements StreamCaller, Resender, Reopener {
    */
   failed(call: PoolCall, err: RpcError | RemoteError): void {
     if (!resendable(err) || this.noResend(call)) return call.fail(unrunError(err, call.resent + 1));
-    call.resent++;
+    call.resending();
     // Not from within the refusing connection's frame handling, which the resend's pick may close.
     queueMicrotask(() => this.resend(call, err));
   }
@@ -394,6 +394,17 @@ export class ConnPool implements StreamCaller, Resender, Reopener {
     if (other !== undefined) return other;
     if (arriving || this.opener.connecting === 0) this.grow();
     return this.opener.connecting > 0 ? undefined : best;
+  }
+
+  /**
+   * @internal True when a stream refused for room on one connection (`refusedForRoom`) may open on
+   * another of this pool: one open that takes another stream, or one it may still open or is
+   * opening (`maxConnections`). A FailoverPool asks, to try its server again before another.
+   */
+  hasStreamRoom(): boolean {
+    if (this._state === 'closed') return false;
+    if (this.withStreamRoom() !== undefined || this.opener.connecting > 0) return true;
+    return this.active.length < this.maxConnections && this.clock.now() >= this.outage.growAfter;
   }
 
   /** The open connection that takes another stream with the most room in its window, if any does. */

@@ -4,6 +4,7 @@ import type { CallOptions } from '../client/call-options.js';
 import type { StreamCall } from '../client/stream-call.js';
 import type { PoolServer } from './pool-server.js';
 import type { WaitingCall } from './connect-queue.js';
+import { FinalReplyMetadata } from './final-reply-metadata.js';
 
 /**
  * Where a FailoverCall's attempts settle: its pool, which moves it to another server or tells
@@ -64,15 +65,26 @@ export class FailoverCall {
    */
   waiting: WaitingCall | undefined;
   readonly done: Notify = (err, reply) => this.owner.settle(this, err, reply);
+  /** The caller's options, with a call's `onReplyMetadata` kept for its last attempt (`replyMetadata`). */
+  readonly opts: CallOptions;
+  /**
+   * A call's `onReplyMetadata`: only the attempt that settles it is told, once; undefined without
+   * one, and for a stream, whose attempts' StreamCall tells its end's.
+   */
+  readonly replyMetadata: FinalReplyMetadata | undefined;
 
   constructor(
     private readonly owner: AttemptSettler,
     readonly action: string | number,
     readonly msg: Uint8Array,
-    readonly opts: CallOptions,
+    opts: CallOptions,
     readonly notify: Notify,
+    /** A call, not a stream: its attempts' reply metadata is kept, and the last one's told (`replyMetadata`). */
+    call = false,
   ) {
-    this.sent = opts;
+    this.replyMetadata = call ? FinalReplyMetadata.of(opts) : undefined;
+    this.opts = this.replyMetadata?.opts ?? opts;
+    this.sent = this.opts;
   }
 
   get idempotent(): boolean {

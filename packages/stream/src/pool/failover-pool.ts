@@ -20,6 +20,7 @@ import { positive } from '../internals/checks.js';
 import type { CallOptions } from '../client/call-options.js';
 import { promised, type StreamCaller } from '../client/caller.js';
 import { unopenedStreams, type StreamCall } from '../client/stream-call.js';
+import { refusedForRoom } from '../client/room-refusal.js';
 import { resolveStreamOptions, type StreamSettings } from '../client/options.js';
 import { credentialsError, type Credentials } from '../client/credentials.js';
 import { ConnPool } from './conn-pool.js';
@@ -266,7 +267,7 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
   /** Sends a call to a server the strategy picks, failing over as the retry rules allow. */
   send(action: string | number, msg: Uint8Array, opts: CallOptions, notify: Notify): void {
     if (this.closing) return notifyGuarded(this.logger, this.describePool, action, notify, this.closedError(), null);
-    const c = new FailoverCall(this, action, msg, opts, notify);
+    const c = new FailoverCall(this, action, msg, opts, notify, true);
     c.deadline = this.deadlineOf(opts.timeoutMs);
     if (opts.attemptTimeoutMs !== undefined || this.attemptTimeoutMs !== undefined) {
       const bad = capFirst(c, this.attemptTimeoutMs, this.defaultTimeoutMs);
@@ -431,7 +432,7 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
   }
 
   /** `c`'s attempt failed: on to another server where the rules allow it, else the caller is told. */
-  private failed(c: FailoverCall, err: RpcError | RemoteError): void {
+  private failed(c: FailoverCall, err: RpcError | RemoteError, forRoom = false): void {
     // The caller's own doing, not the server's: nothing moves, no hook is asked, no budget is
     // spent, and the server is not marked failed (it saw nothing, or was given up on). It ends as
     // an aborted call does (Cancelled, or Timeout), whatever the last attempt met (`abortedFinal`).
@@ -450,7 +451,8 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
     // A stream refused unsent by a server that speaks no streams (razor v1): the server is fine
     // and nothing reached it, so it moves as a redirect does, free of the budget.
     const unspoken = err instanceof RpcError && err.code === ErrorCode.Version && err.retry === 'safe' && c.stream !== undefined;
-    if (!redirect && !unspoken) this.selector.failed?.(c.address);
+    // Nor does one refused for room on its connection (a healthy server's stream budget).
+    if (!redirect && !unspoken && !forRoom) this.selector.failed?.(c.address);
     if (c.attempt >= this.retries) return this.giveUp(c, err, redirect ? 'redirect limit reached' : undefined);
     if (this.closing) return this.giveUp(c, err, 'pool closed');
     const late = retimed(c, err, this.pace, this.defaultTimeoutMs, this.attemptTimeoutMs);
@@ -492,6 +494,8 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
 
   /** `c`'s next attempt: on the server `choose` picks, or failed when there is none. */
   private attempt(c: FailoverCall): void {
+    // What an earlier attempt's server sent back is not the caller's: only the last one's is told.
+    c.replyMetadata?.forget();
     let member: PoolServer | undefined;
     try {
       member = this.choose(c);
@@ -644,8 +648,29 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
   private openStreamFailed(c: FailoverCall, stream: StreamCall, err: Error): void {
     const ends = openStreamFailure(err, stream, c.member!.shown, c.attempt + 1);
     if (ends) return stream.finish(ends, null);
+    const forRoom = refusedForRoom(err, stream);
     stream.unopened();
-    this.failed(c, err as RpcError);
+    // Refused for room on its connection alone (its server's stream budget): the server is fine,
+    // and another of its connections may have room.
+    if (forRoom && this.placeAgainForRoom(c, err as RpcError)) return;
+    this.failed(c, err as RpcError, forRoom);
+  }
+
+  /**
+   * `c`'s stream, refused for room on one connection of its server (`refusedForRoom`), opened
+   * again on that server when its pool has a connection with room or may open one
+   * (ConnPool.hasStreamRoom; the refusing one takes none until one of its streams leaves): its
+   * attempt moved, not spent (no retry, no budget, no hook asked), as `placeAgainFree`'s, at most
+   * `MAX_FREE_PLACEMENTS` times per call. False when it may not: it moves to another server then.
+   */
+  private placeAgainForRoom(c: FailoverCall, err: RpcError): boolean {
+    const m = c.member!;
+    if (this.closing || c.placedFree >= MAX_FREE_PLACEMENTS || this.byAddress.get(c.address) !== m || !isHealthy(m)) return false;
+    if (!this.poolOf(m).hasStreamRoom()) return false;
+    if (this.outOfTimeToPlace(c, err)) return true;
+    c.placedFree++;
+    this.begin(c, m);
+    return true;
   }
 
   /**
@@ -673,7 +698,9 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
    */
   private tell(c: FailoverCall, err: RpcError | RemoteError | null, reply: Reply | null): void {
     // A call settled before any server was tried names the pool instead.
-    notifyGuarded(this.logger, c.member?.shown ?? this.describePool, c.action, c.notify, err, reply);
+    const remote = c.member?.shown ?? this.describePool;
+    c.replyMetadata?.tell(this.logger, remote, c.action);
+    notifyGuarded(this.logger, remote, c.action, c.notify, err, reply);
   }
 
   /** Who a call settled before any server was tried was talking to, for a log line's `remote`: the pool, by its servers (made only when a callback threw). */

@@ -3,6 +3,7 @@ import type { StreamCall } from '../client/stream-call.js';
 import { NO_OPTS, type CallOptions } from '../client/call-options.js';
 import { openStreamFailure } from './failover-rules.js';
 import { resendable, unrunError } from './transparent-retry.js';
+import { refusedForRoom } from '../client/room-refusal.js';
 
 /** What a PoolStream asks of its pool. */
 export interface Reopener {
@@ -80,7 +81,10 @@ export class PoolStream {
   };
 
   private refused(err: Error): void {
-    if (!(err instanceof RpcError && resendable(err) && this.pool.mayReopen(this))) return this.fail(err, this.reopened + 1);
+    // Refused for room on its connection alone (its stream budget): another connection may have
+    // some, and the refusing one takes no stream until one of its own leaves (ClientStream.streamRoom).
+    const again = err instanceof RpcError && (resendable(err) || (this.isOpen && refusedForRoom(err, this.stream)));
+    if (!(err instanceof RpcError && again && this.pool.mayReopen(this))) return this.fail(err, this.reopened + 1);
     this.reopened++;
     // Back to unopened now: its writes wait for the next connection's credit.
     this.stream.unopened();

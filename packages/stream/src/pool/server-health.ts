@@ -7,6 +7,7 @@ import type { PoolServer } from './pool-server.js';
 import { tellHook } from './app-hooks.js';
 import { overLimitsUnsent } from './failover-rules.js';
 import { refusedUnsent } from '../internals/unsent-refusal-mark.js';
+import { refusedForRoom } from '../client/room-refusal.js';
 
 /** How a FailoverPool's watch on its servers is set up (the pool's options, as given). */
 export interface ServerHealthSetup {
@@ -87,13 +88,17 @@ export class ServerHealth {
    * An open stream's attempt counts for its server once its server shows how it went, not at
    * the open (the OPEN was only written): at its first item or credit (the handler runs: a
    * success, as a call answered), or else at its end, as a call ending so counts (a refusal
-   * after the open, Internal, Overloaded, Timeout, a lost connection count against the server).
+   * after the open, Internal, Overloaded, Timeout, a lost connection count against the server;
+   * not a refusal for room on its connection alone, `refusedForRoom`, which counts neither way).
    * Its latency is the time it took to open: a stream's length says nothing of its server.
    */
   watchOutcome(m: PoolServer, stream: StreamCall, openedInMs: number, probe?: number, timeoutMs?: number): void {
     const giveUp = probe === undefined ? undefined : this.giveUpSilentProbe(m, probe, timeoutMs);
     stream.onOutcome = (err) => {
       giveUp?.stop();
+      // Refused for room on its connection alone (its stream budget): the server is fine, and it
+      // counts neither way (a probe's place goes to another), as a refusal unsent does.
+      if (err !== null && refusedForRoom(err, stream)) return void (probe !== undefined && m.breaker?.release(probe));
       observe(m, err, openedInMs);
     };
   }

@@ -3,6 +3,7 @@ import type { Notify, Reply } from '../client/call.js';
 import type { StreamCall } from '../client/stream-call.js';
 import { NO_OPTS, type CallOptions } from '../client/call-options.js';
 import { notifyGuarded, type CallbackHost } from '../internals/notify-guarded.js';
+import { FinalReplyMetadata } from './final-reply-metadata.js';
 
 /** Where a failed `PoolCall` goes: its pool, which resends it or tells its caller. */
 export interface Resender {
@@ -21,17 +22,30 @@ export interface Resender {
 export class PoolCall {
   /** Attempts after the first. */
   resent = 0;
+  /** The options its attempts go with: the caller's, with `onReplyMetadata` kept for the last attempt (`replyMetadata`). */
+  opts: CallOptions;
+  /** Only the attempt that settles it tells its caller's `onReplyMetadata`: undefined for a call without one. */
+  private readonly replyMetadata: FinalReplyMetadata | undefined;
 
   constructor(
     private readonly pool: Resender,
     readonly action: string | number,
     /** Kept for a resend only (EMPTY_BYTES when the pool makes none). */
     public msg: Uint8Array,
-    public opts: CallOptions,
+    opts: CallOptions,
     private readonly notify: Notify,
     /** When the call's timeout is over, in the pool's ticked time (NaN: a bad timeout, which the call fails with). */
     readonly deadline: number,
-  ) {}
+  ) {
+    this.replyMetadata = FinalReplyMetadata.of(opts);
+    this.opts = this.replyMetadata?.opts ?? opts;
+  }
+
+  /** It is sent again: what its server sent back with the refusal is not its caller's. */
+  resending(): void {
+    this.resent++;
+    this.replyMetadata?.forget();
+  }
 
   readonly settle: Notify = (err, reply) => {
     if (err === null) return this.tell(null, reply);
@@ -55,6 +69,7 @@ export class PoolCall {
    */
   private tell(err: RpcError | RemoteError | null, reply: Reply | null): void {
     const { logger, remote } = this.pool.callbacks;
+    this.replyMetadata?.tell(logger, remote, this.action);
     notifyGuarded(logger, remote, this.action, this.notify, err, reply);
   }
 }

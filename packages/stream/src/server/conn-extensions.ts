@@ -24,8 +24,10 @@ export interface ExtensionsHost extends StreamHost {
    * (`release`), and a call at a time would leave the next head nothing to compare with.
    */
   recentHeadStrings(): RecentStrings;
-  /** What its streams' windows may add up to (its kind's `streamBudgetBytes`). */
+  /** What its streams' windows may add up to (its kind's `streamBudgetBytes`, now). */
   readonly streamBudgetBytes: number;
+  /** Its kind's `streamWindowBytes`, now: a peer's once it became one, whatever window its hello's answer named. */
+  readonly streamWindowBytes: number;
   /** Whether the handler of a stream opened on `req`'s action reads its items (`Dispatch.readsItems`). */
   readsItems(req: ServerRequest): boolean;
   /** A stream was refused for the budget (counted and logged by the server). */
@@ -161,7 +163,11 @@ export class ConnExtensions implements ControlOwner, StreamBudget {
       // Only a stream whose handler reads items reserves (the dispatch says, from its own
       // handlers: Dispatch.readsItems); one that reads none discards them from the start.
       const reads = this.host.readsItems(req);
-      const reserve = reads ? windows.toServer : 0;
+      // Its client starts it with the window the hello's answer named (fixed on the wire); the
+      // connection's kind may have changed since (a peer after its credentials): the stream is
+      // held to the kind's window now, widened by a grant at once or narrowed by grants held back.
+      const window = this.host.streamWindowBytes;
+      const reserve = reads ? Math.max(window, windows.toServer) : 0;
       if (reads && !this.reserve(reserve)) {
         this.host.streamBudgetRefused();
         req.fail(ErrorCode.Overloaded);
@@ -172,7 +178,7 @@ export class ConnExtensions implements ControlOwner, StreamBudget {
         req.fail(ErrorCode.Overloaded);
         return false;
       }
-      control.stream = new RequestStream(this.host, seqLo, seqHi, windows.toClient, windows.toServer, this.drains, this, reads);
+      control.stream = new RequestStream(this.host, seqLo, seqHi, windows.toClient, reads ? window : windows.toServer, this.drains, this, reads, windows.toServer);
     }
     // Its deadline passed before it arrived (`remaining_ms` 0), or while it was held: not run at all.
     if (passed) {
@@ -183,13 +189,15 @@ export class ConnExtensions implements ControlOwner, StreamBudget {
     }
     this.tracked.set(control.seq, control);
     if (control.deadline !== undefined) this.watch();
+    // Run: credit up to its kind's window, when that is wider than the hello's (none for one refused above).
+    control.stream?.opened();
     return true;
   }
 
   /**
    * True, and `window` reserved, when it fits within the budget beside the others'. At least one
-   * window: a connection shown to be a peer after its hello keeps the clients' window, which the
-   * peers' budget need not reach.
+   * window: a connection shown to be a peer after its hello starts its streams with the window
+   * its hello's answer named (the clients'), which the peers' budget need not reach.
    */
   private reserve(window: number): boolean {
     if (this.reserved + window > Math.max(this.host.streamBudgetBytes, window)) return false;

@@ -22,7 +22,7 @@ export interface HelloLink extends ProbationLink, ReverseLink {
   markGreeted(): void;
   /** What an earlier hello agreed, if any: a later one keeps it. */
   readonly terms: Agreed | undefined;
-  /** What the hello's answer offers: its kind's stream window (the kind it is as the hello comes; it keeps that window). */
+  /** What the hello's answer offers: its kind's stream window (the kind it is once the hello made it one; its streams start with that window). */
   readonly helloExtensions: ServerExtensions;
   /** Holds the connection to what the hello says (its limits, extensions). */
   takeTerms(outcome: HelloOutcome): void;
@@ -60,17 +60,21 @@ export function greet(c: HelloLink, bytes: Uint8Array, start: number, seqLo: num
   const msgAt = start + REQUEST_HEADER_LENGTH;
   const msgEnd = msgAt + u32(bytes, start + REQ_MSG_LEN_AT);
   let outcome;
+  const ours = c.helloExtensions;
   try {
-    outcome = answerHello(bytes, msgAt, msgEnd, c.helloExtensions, c.terms);
+    outcome = answerHello(bytes, msgAt, msgEnd, ours, c.terms);
   } catch (err) {
     if (!(err instanceof HelloError)) throw err;
     c.logger.debug({ remote: c.conn.remote, reason: err.message }, 'bad hello: answered Decode');
     return c.writeError(seqLo, seqHi, ErrorCode.Decode);
   }
-  c.takeTerms(outcome);
-  let answer = outcome.answer;
   const offered = c.auth !== undefined && offersAuth(bytes, msgAt, msgEnd);
   c.greeted(offered);
+  // Its TLS identity made it a peer just now: the answer, not sent yet, names the peers' stream
+  // window (fixed on the wire once sent). Read again (it was read whole above: it cannot throw).
+  if (c.helloExtensions !== ours) outcome = answerHello(bytes, msgAt, msgEnd, c.helloExtensions, c.terms);
+  c.takeTerms(outcome);
+  let answer = outcome.answer;
   if (!offered && c.onProbation) return leaveProbationAtHello(c, seqLo, seqHi);
   c.agreeControls(outcome);
   // After greeted(): the hello may have made it a peer (its TLS identity), of another cap.

@@ -76,7 +76,7 @@ export interface KindLimits {
   /** How long a server ping may go unanswered before the connection is ended. */
   readonly keepaliveTimeoutMs: number;
   readonly limits: Limits;
-  /** Bytes a client may send on one stream before the server has read them: told in the hello's answer (kind 4). */
+  /** Bytes a client may send on one stream before the server has read them: told in the hello's answer (kind 4), and held to by a stream opened after a connection became of this kind (ConnExtensions.admit). */
   readonly streamWindowBytes: number;
   /** The windows of a connection's streams that read items add up to at most this (stream-budget.ts). */
   readonly streamBudgetBytes: number;

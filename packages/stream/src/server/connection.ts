@@ -156,6 +156,8 @@ export class ServerConn implements FrameHandlers, Responder, ExtensionsHost, Hel
   keepaliveAt = 0;
   /** What the client takes in a reply: the wire's ceilings until its hello says otherwise. */
   peerLimits: ReplyLimits = WIRE_REPLY_LIMITS;
+  /** The reply head bound its hello's kind 27 named (its `limits.maxReplyMetadata`), once agreed (READS_REPLY_METADATA). */
+  private replyMetadataAsked = 0;
   /** The connection's booleans (see the bits at the top), in one field rather than six: 40 bytes less per connection. */
   private bits = 0;
   /** What aborts its plain calls (a close, the peer's end): made when a call or handler first listens. */
@@ -356,6 +358,11 @@ export class ServerConn implements FrameHandlers, Responder, ExtensionsHost, Hel
   /** What its streams' windows may add up to: its kind's, now (a peer's once it became one). */
   get streamBudgetBytes(): number {
     return this.role?.limits.streamBudgetBytes ?? DEFAULT_STREAM_BUDGET;
+  }
+
+  /** Its streams' window: its kind's, now (a peer's once it became one, whatever its hello's answer named). */
+  get streamWindowBytes(): number {
+    return this.helloExtensions.streamWindowBytes;
   }
 
   /** Asked once per stream as it opens (never per call): the dispatch's own word on its handler (Dispatch.readsItems). */
@@ -732,12 +739,15 @@ export class ServerConn implements FrameHandlers, Responder, ExtensionsHost, Hel
   agreeControls(outcome: HelloOutcome): void {
     if (outcome.pings) this.mark(ANSWERS_PINGS, true);
     if (outcome.goodbye) this.mark(READS_GOODBYE, true);
-    if (outcome.replyMetadata) this.mark(READS_REPLY_METADATA, true);
+    if (outcome.replyMetadata) {
+      this.mark(READS_REPLY_METADATA, true);
+      this.replyMetadataAsked = outcome.replyMetadataMax;
+    }
   }
 
-  /** Responder's: the bound of a reply head for this client, within its reply limits; 0 when its hello did not agree them. */
+  /** Responder's: the bound of a reply head for this client (as its offer named it), within its reply limits; 0 when its hello did not agree them. */
   replyMetadataRoom(): number {
-    return this.is(READS_REPLY_METADATA) ? replyMetadataBound(this.peerLimits.maxMessage) : 0;
+    return this.is(READS_REPLY_METADATA) ? replyMetadataBound(this.peerLimits.maxMessage, this.replyMetadataAsked) : 0;
   }
 
   /** Responder's: a reply head, just before its call's answer (both in this turn's batch, in that order). */

@@ -19,7 +19,7 @@ import { SERVER_PINGS_ENTRY, SERVER_PINGS_KIND } from '../wire/server-pings.js';
 import { IN_FLIGHT_CAP_KIND } from '../wire/in-flight-cap.js';
 import { GOODBYE_KIND } from '../wire/goodbye.js';
 import { REQUEST_LIMITS_KIND } from '../wire/request-limits.js';
-import { REPLY_METADATA_KIND } from '../wire/reply-metadata.js';
+import { offeredReplyMetadata } from '../wire/reply-metadata.js';
 
 /** What the server makes of a client's hello. */
 export interface HelloOutcome {
@@ -39,6 +39,8 @@ export interface HelloOutcome {
   readonly readsLimits: boolean;
   /** The client reads reply metadata (it offered kind 27): the answer accepts it (conn-hello.ts), and only then does a handler's reach it. */
   readonly replyMetadata: boolean;
+  /** With `replyMetadata`: the bound its offer names (its `limits.maxReplyMetadata`; 8 KiB for an empty offer), else 0. */
+  readonly replyMetadataMax: number;
 }
 
 /** What the server offers to accept. */
@@ -50,7 +52,7 @@ export interface ServerExtensions {
 export const DEFAULT_SERVER_EXTENSIONS: ServerExtensions = { maxHead: DEFAULT_MAX_HEAD, streamWindowBytes: DEFAULT_STREAM_WINDOW };
 
 /** Accepts nothing: an offer of a version we cannot read, or of nothing we speak. */
-const NOTHING: HelloOutcome = { peerLimits: undefined, agreed: undefined, answer: encodeHello(HelloRole.Answer, []), pings: false, readsCap: false, goodbye: false, readsLimits: false, replyMetadata: false };
+const NOTHING: HelloOutcome = { peerLimits: undefined, agreed: undefined, answer: encodeHello(HelloRole.Answer, []), pings: false, readsCap: false, goodbye: false, readsLimits: false, replyMetadata: false, replyMetadataMax: 0 };
 
 /**
  * Answers the hello msg at `b[from, to)`. Throws HelloError when it does not parse; the caller
@@ -77,8 +79,9 @@ export function answerHello(b: Uint8Array, from: number, to: number, ours: Serve
   // Its entry, and kind 26's, go after the cap's (conn-hello.ts): the answer's kinds in ascending order.
   const goodbye = findEntry(hello, GOODBYE_KIND) !== undefined;
   const readsLimits = findEntry(hello, REQUEST_LIMITS_KIND) !== undefined;
-  const replyMetadata = findEntry(hello, REPLY_METADATA_KIND) !== undefined;
-  return { peerLimits, agreed, answer: encodeHello(HelloRole.Answer, entries), pings, readsCap, goodbye, readsLimits, replyMetadata };
+  const replyMetadataMax = offeredReplyMetadata(hello);
+  const replyMetadata = replyMetadataMax !== undefined;
+  return { peerLimits, agreed, answer: encodeHello(HelloRole.Answer, entries), pings, readsCap, goodbye, readsLimits, replyMetadata, replyMetadataMax: replyMetadataMax ?? 0 };
 }
 
 /** Accepts each extension the client offered. */

@@ -1,5 +1,5 @@
 import { ErrorCode, RpcError, invalidArgument } from '@skein/core';
-import { CallHeadError, encodeCallHead } from '../wire/call-head.js';
+import { CallHeadError, decodeCallHead, encodeCallHead } from '../wire/call-head.js';
 import { describeHeadOver, headOver } from '../wire/head-size.js';
 
 /**
@@ -24,6 +24,27 @@ export class ReplyMetadata {
     if (typeof key !== 'string') throw invalidArgument(`reply metadata keys are strings, got ${typeof key}`);
     const entries = Object.assign(Object.create(null) as Record<string, string>, this.entries);
     entries[key] = value;
+    this.keep(entries, room);
+  }
+
+  /**
+   * Sets the entries of `head`, a reply head made elsewhere (a handler's in a worker thread, as
+   * its Responder's `writeReplyMetadata` got it), each as `set` would: checked again here, as a
+   * whole, against `room`, and kept only if it fits.
+   */
+  setFrom(head: Uint8Array, room: number): void {
+    let theirs: Record<string, string>;
+    try {
+      theirs = decodeCallHead(head, 0, head.length).metadata as Record<string, string>;
+    } catch (err) {
+      if (err instanceof CallHeadError) throw invalidArgument(`reply metadata: ${err.message}`);
+      throw err;
+    }
+    this.keep(Object.assign(Object.create(null) as Record<string, string>, this.entries, theirs), room);
+  }
+
+  /** Keeps `entries` when their head is within `room`; else throws, and what was kept stays. */
+  private keep(entries: Record<string, string>, room: number): void {
     let head: Uint8Array;
     try {
       // Copied: kept until the call is answered, a view would hold the whole shared chunk it was written into.

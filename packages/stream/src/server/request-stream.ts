@@ -41,7 +41,11 @@ export class RequestStream implements AsyncIterable<Reply> {
   private readonly header = new Uint8Array(RESPONSE_HEADER_LENGTH);
   /** Told of every item each way (`observe`): without one, an item costs one look at this field. */
   private observer: ItemObserver | undefined;
-  /** Its window, held in its connection's budget until it takes no more items; then 0. */
+  /**
+   * What it holds of its connection's budget: its window (the credit it started with, if more),
+   * then less as what it may still hold falls (the client's END: what waits unread; grants held
+   * back), and 0 once it takes no more items.
+   */
   private reserved: number;
 
   constructor(
@@ -50,19 +54,27 @@ export class RequestStream implements AsyncIterable<Reply> {
     private readonly seqHi: number,
     /** The client's receive window: what this side may send before it grants more. */
     sendWindow: number,
-    /** Ours: what the client may send before we grant more. */
+    /** Ours: what the client may send before we grant more (its connection's kind's, now). */
     receiveWindow: number,
     /** Its connection's streams that wait for the send buffer to drain. */
     private readonly drains: DrainWaiters,
-    /** Its connection's budget, in which it reserved `receiveWindow` as it opened if `reads` (stream-budget.ts). */
+    /** Its connection's budget, in which it reserved the larger of `receiveWindow` and `startCredit` as it opened if `reads` (stream-budget.ts). */
     private readonly budget: StreamBudget,
     /** Its handler reads items (Dispatch.readsItems): false, they are discarded from the start and nothing was reserved. */
     reads: boolean,
+    /** The credit the wire starts it with (the window the hello's answer named), when its kind's is another now. */
+    startCredit = receiveWindow,
   ) {
-    this.reserved = reads ? receiveWindow : 0;
+    this.reserved = reads ? Math.max(receiveWindow, startCredit) : 0;
     this.gate = new CreditGate(sendWindow);
-    this.inbox = new Inbox(costOf, receiveWindow, (bytes) => this.host.conn.write(creditResponse(seqBytesOf(this.seqLo, this.seqHi), bytes)));
+    const grant = (bytes: number): void => this.host.conn.write(creditResponse(seqBytesOf(this.seqLo, this.seqHi), bytes));
+    this.inbox = new Inbox(costOf, receiveWindow, grant, startCredit, reads ? () => this.shrink() : undefined);
     if (!reads) this.inbox.discard(readsNoItems);
+  }
+
+  /** @internal It opens (admitted, to be run): credit up to its window, when the wire started it with less (`startCredit`). */
+  opened(): void {
+    this.inbox.widen();
   }
 
   /** The client's items. Ends when the client ends its side; fails when the call is cancelled or the connection is lost. */
@@ -129,9 +141,10 @@ export class RequestStream implements AsyncIterable<Reply> {
     return true;
   }
 
-  /** @internal The client ended its side. */
+  /** @internal The client ended its side: no more items come, so it holds of the budget only what waits unread. */
   endReceived(): void {
     this.inbox.end();
+    this.shrink();
   }
 
   /** @internal The client granted credit. */
@@ -150,6 +163,14 @@ export class RequestStream implements AsyncIterable<Reply> {
   private release(): void {
     this.budget.windowFreed(this.reserved);
     this.reserved = 0;
+  }
+
+  /** What it may still hold fell (the client's end, a read after it, a grant held back): the rest of its reservation goes back. */
+  private shrink(): void {
+    const held = Math.max(this.inbox.bound, 0);
+    if (held >= this.reserved) return;
+    this.budget.windowFreed(this.reserved - held);
+    this.reserved = held;
   }
 
   private send(msg: Uint8Array, blob: Uint8Array): void {

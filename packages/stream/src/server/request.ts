@@ -88,7 +88,8 @@ export interface Responder {
   /**
    * The largest reply head (counted as a call head: wire/head-size.ts) the peer reads; 0 when its
    * hello did not agree reply metadata (wire/reply-metadata.ts). Absent: never agreed (a reverse
-   * call's answer, a worker's request): what a handler sets is then dropped.
+   * call's answer): what a handler sets is then dropped. A worker's connection (@skein/workers)
+   * names the bound its pool was told, and hands the head back with the answer.
    */
   replyMetadataRoom?(): number;
   /** Writes a call's reply head just before its answer (only where `replyMetadataRoom` said there was room). */
@@ -253,6 +254,28 @@ export class ServerRequest implements Controlled, AbortSource {
     const room = this.owner.replyMetadataRoom?.() ?? 0;
     if (room === 0) return;
     (this.replyMetadata ??= new ReplyMetadata()).set(key, value, room);
+  }
+
+  /**
+   * The largest reply head (its entries counted as a call head is: 32 bytes each besides their
+   * own) this call's client reads: 0 when it reads none (its hello did not agree reply metadata)
+   * or the call is answered. For a dispatch that runs the handler elsewhere (a WorkerPool's
+   * worker thread), to check entries there as `setReplyMetadata` does here.
+   */
+  get replyMetadataRoom(): number {
+    return this.answered ? 0 : (this.owner.replyMetadataRoom?.() ?? 0);
+  }
+
+  /**
+   * Sets the entries of `head`, the reply head a handler's request wrote elsewhere (a worker
+   * thread's, through its Responder's `writeReplyMetadata`), as `setReplyMetadata` sets each:
+   * checked again here against what this call's client reads (InvalidArgument, FrameTooLarge,
+   * nothing kept), dropped unsaid for a client that reads none or a call answered already.
+   */
+  setReplyMetadataHead(head: Uint8Array): void {
+    const room = this.replyMetadataRoom;
+    if (room === 0) return;
+    (this.replyMetadata ??= new ReplyMetadata()).setFrom(head, room);
   }
 
   /** The stream the client opened with this request; undefined for a plain call. */

@@ -17,12 +17,16 @@ export const DEFAULT_STREAM_BUDGET = 64 * 1024 * 1024;
  * refills a stream's own window, so the credit a connection's client holds, plus what waits
  * unread, stays within the budget (each stream may overdraw its window by one item, as the
  * protocol lets a sender with any credit left send). A window is given back when its stream is
- * answered (or cancelled, or lost), or its handler calls `ignoreItems`.
+ * answered (or cancelled, or lost), or its handler calls `ignoreItems`; once its client sent END
+ * (no more items come) a stream holds only what waits unread, given back as it is read. A
+ * connection that became a peer after its hello still starts each stream with the hello's
+ * window; the stream is held to the peers' window (a grant at once up to a wider one, grants held
+ * back down to a narrower one) and reserves the larger until then (RequestStream `shrink`).
  *
  * The count is a number on the connection's extensions (ConnExtensions), which implement this:
  * nothing is allocated per stream or per connection for it.
  */
 export interface StreamBudget {
-  /** A stream that reserved `window` takes no more items (it was answered, or reads none): its window is free. */
+  /** A stream gives back `window` bytes of what it reserved: all of it once it takes no more items (answered, or reads none), part as what it may hold falls. */
   windowFreed(window: number): void;
 }
