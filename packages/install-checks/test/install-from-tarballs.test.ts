@@ -2,7 +2,9 @@ import { execFile } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { promisify } from 'node:util';
+import { itNeeding } from '@skein/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { followBunDenoSteps } from './getting-started-bun-deno.js';
 import { publicPackages, ROOT, type PublicPackage } from './public-packages.js';
 
 const run = promisify(execFile);
@@ -60,7 +62,7 @@ async function packedJson(file: string): Promise<Record<string, unknown>> {
   return JSON.parse(stdout) as Record<string, unknown>;
 }
 
-describe('installed from packed tarballs, outside the workspace, with plain npm', () => {
+describe('installed from packed tarballs, outside the workspace, with plain npm (or Bun, as the docs say)', () => {
   const pkgs = publicPackages();
   const work = mkdtempSync(`${tmpdir()}/skein-install-`);
   const app = `${work}/app`;
@@ -119,6 +121,15 @@ describe('installed from packed tarballs, outside the workspace, with plain npm'
 
     const { stdout } = await run(process.execPath, [`${app}/dist/main.js`], { cwd: app, timeout: STEP_MS });
     expect(stdout.trim().split('\n')).toEqual(['tcp add=3 div=DivideByZero', 'ws add=3 div=DivideByZero', 'done']);
+  }, STEP_MS * 2);
+
+  // Here, not in a file of its own, to share the packed tarballs: packing them again cost ~3 s.
+  itNeeding(['bun', 'deno'], `getting-started's "On Bun and Deno", its commands read from the page: Bun installs the tarballs (overrides first), the app answers on Bun and on Deno, deno check accepts it`, async () => {
+    const out = await followBunDenoSteps(`${work}/bun-deno`, tarballs, new URL('../fixtures/bun-deno-app/', import.meta.url));
+    // The app prints the runtime @skein/runtime picked and its one call's answer.
+    expect(out.bun.trim().split('\n').at(-1)).toBe('bun add=3');
+    expect(out.denoRun.trim()).toBe('deno add=3');
+    expect(out.denoCheck).toBe('');
   }, STEP_MS * 2);
 
   it('@skein/conformance runs against a third-party transport (the MessagePort example, copied out) with vitest', async () => {
