@@ -200,6 +200,53 @@ describe("typed streams: the server's asynchronous check of its items", () => {
   });
 });
 
+describe("typed streams: the client's asynchronous check of the items it sends", () => {
+  // The client's definition checks each item it sends in a promise (zod's async refine) and
+  // transforms it; the server's checks nothing and keeps what arrives.
+  const Sending = service('Sent', {
+    sum: clientStream({ input: z.number().refine(async (v) => v >= 0, 'negative').transform((v) => v * 10), output: z.number() }),
+    echo: bidiStream({ input: z.number().refine(async (v) => v >= 0, 'negative').transform((v) => v * 10), output: z.number() }),
+  });
+  const Receiving = service('Sent', { sum: clientStream<unknown, number>(), echo: bidiStream<unknown, number>() });
+
+  async function setupSent() {
+    const arrived: unknown[] = [];
+    const s = await serve({
+      codec: msgpackCodec,
+      logger: silentLogger,
+      services: [
+        implement(Receiving, {
+          async sum(values) {
+            for await (const v of values) arrived.push(v);
+            return arrived.length;
+          },
+          async *echo(values) {
+            for await (const v of values) yield v as number;
+          },
+        }),
+      ],
+    });
+    cleanup.push(() => s.close());
+    return { arrived, client: createClient(Sending, s.stream, { codec: msgpackCodec, timeoutMs: 60_000 }) };
+  }
+
+  it('a client stream sends each item once its check settles, as the schema returned it; one it refuses fails the call', async () => {
+    const { arrived, client } = await setupSent();
+    expect(await client.sum([1, 2, 3])).toBe(3);
+    expect(arrived).toEqual([10, 20, 30]);
+    const err = await client.sum([4, -1, 5]).catch((e: unknown) => e);
+    expect(codeOf(err)).toBe(ErrorCode.InvalidArgument);
+    expect((err as Error).message).toContain('negative');
+  });
+
+  it('a bidi stream sends each item once its check settles, as the schema returned it', async () => {
+    const { client } = await setupSent();
+    const got: number[] = [];
+    for await (const v of await client.echo([1, 2, 3])) got.push(v);
+    expect(got).toEqual([10, 20, 30]);
+  });
+});
+
 describe('typed streams: errors', () => {
   it('a custom error thrown mid-stream reaches the reader as its own class', async () => {
     const { feed } = await setup();

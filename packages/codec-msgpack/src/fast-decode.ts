@@ -5,6 +5,7 @@ import type { LibraryValues } from './library-values.js';
 import { DEFAULT_MAX_MAP_KEYS, tooManyKeys } from './map-keys.js';
 import { TEXT_DECODER_THRESHOLD, textDecoder, utf8DecodeJs } from './library-utf8.js';
 import { joinWords } from './safe-integers.js';
+import { COPIED_BINARY_BYTES } from './small-binaries.js';
 
 /**
  * What the fast decoder returns, read alone (no LibraryValues given), for a message it does not
@@ -338,13 +339,17 @@ function readAscii(start: number, length: number): string | null {
   return textDecoder.decode(bytes.subarray(start, start + length));
 }
 
-/** A view of the message, not a copy, as the library returns it: an object all the same, counted as a container. */
+/**
+ * A binary: a copy up to COPIED_BINARY_BYTES, a view of the message beyond (small-binaries.ts
+ * says why); an object all the same, counted as a container. The message is a plain Uint8Array
+ * (the codec's plainBytes), whose slice is a copy.
+ */
 function readBinary(length: number): Result {
   if (length > end - pos) return NOT_HANDLED;
   if (--containersLeft < 0) throw containersOver();
   const start = pos;
   pos += length;
-  return bytes.subarray(start, pos);
+  return length <= COPIED_BINARY_BYTES ? bytes.slice(start, pos) : bytes.subarray(start, pos);
 }
 
 function u16(): number {

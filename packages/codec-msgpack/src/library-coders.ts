@@ -13,6 +13,7 @@ import { DEFAULT_MAX_MAP_KEYS, MapKeys } from './map-keys.js';
 import { releaseMessages } from './message-release.js';
 import { Nesting } from './nesting.js';
 import { readSafeIntegers, writeSafeIntegers } from './safe-integers.js';
+import { copySmallBinaries } from './small-binaries.js';
 
 /** The options the library's encoder and decoder are built from (MsgpackOptions, resolved). */
 export interface LibraryOptions {
@@ -51,7 +52,7 @@ export function libraryCoders(options: LibraryOptions): { encoder: Pick<Encoder,
   const newEncoder = (): Encoder =>
     encodeDepth.limit(writeSafeIntegers(guardInt64(strings(new Encoder({ extensionCodec, useBigInt64: true, ignoreUndefined, sortKeys, maxDepth })))));
   const newDecoder = (): Decoder =>
-    releaseMessages(keys.limit(budget.limit(depth.limit(growArrays(readSafeIntegers(new Decoder({ extensionCodec, useBigInt64: true, keyDecoder: libraryKeyDecoder })))))));
+    releaseMessages(keys.limit(budget.limit(depth.limit(growArrays(copySmallBinaries(readSafeIntegers(new Decoder({ extensionCodec, useBigInt64: true, keyDecoder: libraryKeyDecoder }))))))));
   extensionCodec = skeinExtensions(types, new Nesting(() => encodeDepth.payload(newEncoder())), new Nesting(newDecoder));
   // One encoder per level of encodes within encodes (a getter in a value may encode with the
   // codec): the library would encode those with a copy of itself made without our changes.

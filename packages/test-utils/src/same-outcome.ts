@@ -7,9 +7,12 @@ import { expect } from 'vitest';
 
 /**
  * How byte arrays compare: `'views'`, only a view of the same bytes of the same buffer (for a
- * decoder that returns views into its input, not copies); `'contents'`, the same bytes anywhere.
+ * decoder that returns views into its input, not copies); `'contents'`, the same bytes anywhere;
+ * `{ copiedUpTo: n }`, arrays of up to n bytes as two copies (the same bytes, each the whole of a
+ * buffer of its own) or as `'views'`, longer ones as `'views'` (for a decoder that copies short
+ * byte strings only, and may leave some views: an extension's payload).
  */
-export type BytesCompared = 'views' | 'contents';
+export type BytesCompared = 'views' | 'contents' | { readonly copiedUpTo: number };
 
 /**
  * Whether two decoded (or encoded) values are the same in every way a program can see, more
@@ -21,7 +24,7 @@ export function sameValue(a: unknown, b: unknown, bytes: BytesCompared = 'views'
   const x = a as Record<string, unknown>;
   const y = b as Record<string, unknown>;
   if (Object.getPrototypeOf(x) !== Object.getPrototypeOf(y)) return false;
-  if (ArrayBuffer.isView(x)) return (bytes === 'views' ? sameView : sameContents)(x, y as unknown as ArrayBufferView);
+  if (ArrayBuffer.isView(x)) return sameBytes(x, y as unknown as ArrayBufferView, bytes);
   if (x instanceof Date) return Object.is(x.getTime(), (y as unknown as Date).getTime());
   if (x instanceof Map || x instanceof Set) return sameValue([...x], [...(y as unknown as Iterable<unknown>)], bytes);
   if (Array.isArray(x)) {
@@ -34,6 +37,16 @@ export function sameValue(a: unknown, b: unknown, bytes: BytesCompared = 'views'
   if (keys.length !== otherKeys.length) return false;
   return keys.every((key, i) => key === otherKeys[i] && sameValue(x[key], y[key], bytes));
 }
+
+function sameBytes(a: ArrayBufferView, b: ArrayBufferView, bytes: BytesCompared): boolean {
+  if (bytes === 'views') return sameView(a, b);
+  if (bytes === 'contents') return sameContents(a, b);
+  if (a.byteLength > bytes.copiedUpTo || sameView(a, b)) return sameView(a, b);
+  return ownsBuffer(a) && ownsBuffer(b) && a.buffer !== b.buffer && sameContents(a, b);
+}
+
+/** A copy's own buffer, not a view of a larger one (a message it was read from). */
+const ownsBuffer = (a: ArrayBufferView): boolean => a.byteOffset === 0 && a.buffer.byteLength === a.byteLength;
 
 function sameView(a: ArrayBufferView, b: ArrayBufferView): boolean {
   return a.buffer === b.buffer && a.byteOffset === b.byteOffset && a.byteLength === b.byteLength;
