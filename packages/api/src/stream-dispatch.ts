@@ -104,5 +104,6 @@ export async function serveStream(
 }
 
 async function* values(stream: RequestStream, rules: ValueRules): AsyncGenerator<unknown> {
-  for await (const item of stream) yield await fromBytes(rules, item.msg, item.blob);
+  // An async generator's yield awaits its operand already (a rejection throws here as well): no second await.
+  for await (const item of stream) yield fromBytes(rules, item.msg, item.blob);
 }
