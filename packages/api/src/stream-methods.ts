@@ -17,8 +17,8 @@ import { buildMethod, type Infer, type InferIn, type MethodBuilder, type MethodD
  * call does.
  */
 export interface StreamSchemas<In, Out> {
-  input?: StandardSchemaV1<unknown, In>;
-  output?: StandardSchemaV1<unknown, Out>;
+  input?: StandardSchemaV1<unknown, In> | undefined;
+  output?: StandardSchemaV1<unknown, Out> | undefined;
 }
 
 /**

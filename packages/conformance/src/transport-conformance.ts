@@ -33,13 +33,13 @@ export interface TransportUnderTest {
   /** Where the suite's server listens: an address the transport understands (`127.0.0.1:0`). */
   readonly listenAddress: string | Address;
   /** The scenarios to run; default all of them. */
-  readonly scenarios?: readonly ScenarioName[];
+  readonly scenarios?: readonly ScenarioName[] | undefined;
   /**
    * Scenarios left out, each a limit the transport documents: a transport with no
    * back-pressure (a MessagePort's `congested` is always false) leaves out `backpressure`,
    * which it fails.
    */
-  readonly except?: readonly ScenarioName[];
+  readonly except?: readonly ScenarioName[] | undefined;
   /**
    * The address scheme that names this transport (core's AddressScheme): `'tcp'` for one over
    * TCP, `'ws'` for a WebSocket one, `'none'` for one neither names (in-process, MessagePorts, a
@@ -47,7 +47,7 @@ export interface TransportUnderTest {
    * transport must be refused with InvalidArgument; left out, the kit cannot tell which is this
    * transport's own and asks only that one of `tcp://` and `ws://` be refused.
    */
-  readonly scheme?: OwnScheme;
+  readonly scheme?: OwnScheme | undefined;
 }
 
 /** Generous bounds, only so that a bug fails a test instead of hanging the run. */

@@ -11,8 +11,8 @@ import { hasUserInfo, withoutUserInfo } from './user-info.js';
  * rather than dial it in its own protocol.
  */
 export type Address =
-  | { readonly host: string; readonly port: number; readonly tls?: boolean; readonly urlPath?: string; readonly scheme?: AddressScheme }
-  | { readonly path: string; readonly tls?: boolean };
+  | { readonly host: string; readonly port: number; readonly tls?: boolean | undefined; readonly urlPath?: string | undefined; readonly scheme?: AddressScheme | undefined }
+  | { readonly path: string; readonly tls?: boolean | undefined };
 
 /** The transport a `scheme://` names: `tcp` (tcp://) or `ws` (ws://, wss://); tls:// names none. */
 export type AddressScheme = 'tcp' | 'ws';

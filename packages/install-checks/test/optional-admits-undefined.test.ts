@@ -12,7 +12,8 @@ import { publicPackages, ROOT } from './public-packages.js';
 // an options type added or changed later cannot miss it.
 //
 // What counts as options users pass: every interface or type alias a public entry exports whose
-// name ends in `Options`, and every object its fields take, followed through unions, arrays,
+// name ends in `Options`, or named in PASSED_BY_USERS, and every object its fields take (each
+// member of a union on its own, named or not), followed through unions, arrays,
 // records, intersections and a generic's constraint: inline object types, mapped types
 // (`Partial<T>`, `OptionalFields<T>`, walked as resolved) and Skein's named interfaces and
 // aliases (a cluster's `ServerTypeConfig` and `Member`, a `Filter`, a `Dispatch`), but not
@@ -22,8 +23,18 @@ import { publicPackages, ROOT } from './public-packages.js';
 // (`CallInfo`, `ConnInfo`, stats), where `x?: T` costs a reader nothing.
 
 const STRICT_CONSUMER = `${ROOT}packages/install-checks/fixtures/strict-consumer/`;
-/** Values Skein makes that a caller passes back as they are, never writes: parseAddress's, service()'s and method()'s. */
-const MADE_BY_SKEIN = new Set(['Address', 'ServiceDef', 'MethodDef']);
+/** Values Skein makes that a caller passes back as they are, never writes: service()'s and method()'s. */
+const MADE_BY_SKEIN = new Set(['ServiceDef', 'MethodDef']);
+/**
+ * What users write and pass that is not named `…Options`: a transport's conformance input
+ * (`transportConformance({ transport, listenAddress })`), a streaming method's schemas
+ * (`serverStream({ input })`), an address written as an object (`connect({ host, port }, spec)`,
+ * as the docs show). Named, not found by walking every exported function's parameters: those
+ * take as many values Skein hands out and gets back (a `CallInfo`, a `Caller`, a peer
+ * certificate, a request's internals), each of which would need leaving out by name.
+ */
+const PASSED_BY_USERS = new Set(['TransportUnderTest', 'StreamSchemas', 'Address', 'HostAddress', 'PathAddress']);
+const isPassedByUsers = (name: string): boolean => /Options$/.test(name) || PASSED_BY_USERS.has(name);
 
 /** The strict consumer's program: the public entries read from dist/ as a user gets them, under its settings. */
 function consumerProgram(): ts.Program {
@@ -116,6 +127,12 @@ function refusingUndefinedIn(checker: ts.TypeChecker, rootName: string, root: ts
   const walk = (type: ts.Type, path: string): void => {
     if (seen.has(type)) return;
     seen.add(type);
+    // A named union (`type U = { kind: 'a'; x?: number } | { kind: 'b' }`) is reached whole, and
+    // its properties would be only those its members share: each member is walked instead.
+    if (type.isUnion()) {
+      for (const member of type.types) for (const nested of nestedOptions(checker, member)) walk(nested, path);
+      return;
+    }
     for (const prop of checker.getPropertiesOfType(type)) {
       const decl = prop.valueDeclaration ?? prop.declarations?.[0];
       if (decl && (ts.isMethodSignature(decl) || ts.isMethodDeclaration(decl))) continue;
@@ -141,7 +158,7 @@ function refusingUndefined(program: ts.Program): string[] {
   for (const [, entry] of entryModules(program, checker)) {
     for (const exported of checker.getExportsOfModule(entry)) {
       const symbol = exported.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(exported) : exported;
-      if (!/Options$/.test(exported.name) || !(symbol.flags & (ts.SymbolFlags.Interface | ts.SymbolFlags.TypeAlias))) continue;
+      if (!isPassedByUsers(exported.name) || !(symbol.flags & (ts.SymbolFlags.Interface | ts.SymbolFlags.TypeAlias))) continue;
       for (const line of refusingUndefinedIn(checker, exported.name, checker.getDeclaredTypeOfSymbol(symbol), new Set())) found.add(line);
     }
   }

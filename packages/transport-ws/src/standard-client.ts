@@ -51,7 +51,7 @@ export function connectStandard(
     // Bun's error event, which comes before the close, does.
     let said: unknown;
     ws.addEventListener('error', (ev) => (said = typeof ev === 'object' && ev !== null ? (ev as { message?: unknown }).message : undefined));
-    ws.addEventListener('close', (ev) => settle.fail(standardOpenFailure(shown, ev.code, said)));
+    ws.addEventListener('close', (ev) => settle.fail(standardOpenFailure(url, ev.code, said)));
     return () => ws.close();
   }, signal);
 }
