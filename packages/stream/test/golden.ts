@@ -55,6 +55,15 @@ export const golden = {
   /** The answer to `helloRequestNoReplyMetadata`: `helloAnswerFull` without kind 27. */
   helloAnswerNoReplyMetadata: fromHex(`254d 01 00 42000000 0000000000000000 00000000
     01 01  0100 0800 00000001 00000004  0200 0000  0300 0400 00200000  0400 0400 00001000  1500 0000  1800 0400 00040000  1900 0000  1a00 0c00 00000001 00000004 00040000`),
+  /** `helloRequestFull` from a client whose `limits.maxReplyMetadata` is 1024: kind 27 names it (u32). */
+  helloRequestReplyMetadata1024: fromHex(`254d 01 00 00ffff7f 0000000000000000 0000000000000000 36000000 00000000
+    01 00  0100 0800 00000001 00000004  0200 0000  0300 0000  0400 0400 00001000  1500 0000  1800 0000  1900 0000  1a00 0000  1b00 0400 00040000`),
+  /** The answer to it: `helloAnswerFull`, its kind 27 naming the bound the server holds handlers to (1024; an empty offer's answer stays empty). */
+  helloAnswerReplyMetadata1024: fromHex(`254d 01 00 4a000000 0000000000000000 00000000
+    01 01  0100 0800 00000001 00000004  0200 0000  0300 0400 00200000  0400 0400 00001000  1500 0000  1800 0400 00040000  1900 0000  1a00 0c00 00000001 00000004 00040000  1b00 0400 00040000`),
+  /** `helloRequestFull` with a kind 27 value of 2 bytes (no u32): read as an empty one, answered `helloAnswerFull`. */
+  helloRequestReplyMetadataShort: fromHex(`254d 01 00 00ffff7f 0000000000000000 0000000000000000 34000000 00000000
+    01 00  0100 0800 00000001 00000004  0200 0000  0300 0000  0400 0400 00001000  1500 0000  1800 0000  1900 0000  1a00 0000  1b00 0200 0004`),
   /** Reply metadata for seq 1: flag 0x1e, a call head as msg (no deadline; `k` = `v`), no blob; its call's answer follows. */
   replyMetadata: fromHex(`254d 01 1e 09000000 0100000000000000 00000000  ffffffff 01 6b 0100 76`),
   /** The same on stream 6 (after its items): the stream's end (its answer, flag 0, 1 or 2) follows. */

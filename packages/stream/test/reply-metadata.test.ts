@@ -1,5 +1,5 @@
 import { ErrorCode, RpcError } from '@skein/core';
-import { cleanups, connectRazorClient, memoryLogger, rawConnect, waitFor, type RawSocket } from '@skein/test-utils';
+import { cleanups, connectRazorClient, memoryLogger, olderSkeinServerOffer, rawConnect, waitFor, type RawSocket } from '@skein/test-utils';
 import net from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { ClientStream, type ClientStreamOptions, type Metadata, type Reply, type ServerRequest } from '../src/index.js';
@@ -481,13 +481,55 @@ describe("the client's bound: limits.maxReplyMetadata", () => {
   });
 
   it('a server that sends more than the client announced is a broken one: the connection closes, the words naming the option', async () => {
-    const address = await brokenServer(golden.helloAnswerFull, replyHead(1, 'x'.repeat(1100)));
+    // Its answer names the bound it holds handlers to (a server that reads the value): more is broken.
+    const address = await brokenServer(golden.helloAnswerReplyMetadata1024, replyHead(1, 'x'.repeat(1100)));
     const client = await ClientStream.connect({ transport, address, keepaliveMs: 0, limits: { maxReplyMetadata: 1024 } });
     cleanup.push(() => client.destroy());
     const told: Metadata[] = [];
     await expect(client.call('k', undefined, { onReplyMetadata: (md) => told.push(md) })).rejects.toMatchObject({ code: ErrorCode.IO });
     expect((await client.closed())?.message).toMatch(/reply metadata of 1108 bytes .*exceeds the 1024 this client reads \(its limits\.maxReplyMetadata, within its limits\.maxMessage\)/);
     expect(told).toEqual([]);
+  });
+
+  it("the server's answer names the bound it holds handlers to (u32) when the offer named one; an empty offer's answer stays empty (golden vectors)", async () => {
+    const s = await serve();
+    expect((await greeted(s.address, golden.helloRequestReplyMetadata1024)).answer).toEqual(Buffer.from(golden.helloAnswerReplyMetadata1024));
+    expect((await greeted(s.address, golden.helloRequestFull)).answer).toEqual(Buffer.from(golden.helloAnswerFull));
+  });
+
+  it('a kind 27 value of 1 to 3 bytes (no u32) is read as an empty one, as servers before the value read it: not a hello refused Decode', async () => {
+    const s = await serve();
+    const { raw, answer } = await greeted(s.address, golden.helloRequestReplyMetadataShort);
+    expect(answer).toEqual(Buffer.from(golden.helloAnswerFull));
+    // Reply metadata agreed (8 KiB, the empty offer's bound): the head comes before the answer.
+    raw.write(requestFrame('k', 1));
+    const expected = Buffer.concat([Buffer.from(golden.replyMetadata), okFrame]);
+    await waitFor(() => raw.received().length >= answer.length + expected.length || undefined, { what: 'the reply' });
+    expect(raw.received().subarray(answer.length)).toEqual(expected);
+  });
+
+  it("an older server (it reads kind 27's value as empty, holds heads to 8 KiB, answers empty): a head over the client's bound is dropped, told as an empty record, and the connection goes on", async () => {
+    const s = await sizing();
+    // Through a transport that sends the offer's kind 27 empty: the real server answers and bounds as one from before the value.
+    const client = await ClientStream.connect({ transport: olderSkeinServerOffer(transport, 27), address: s.address, keepaliveMs: 0, limits: { maxReplyMetadata: 1024 } });
+    cleanup.push(() => client.destroy());
+    expect(await sized(client, 2000)).toEqual({ answer: 'set', told: [{}] });
+    // Within its bound: told as ever, on the same connection.
+    expect(await sized(client, 900)).toEqual({ answer: 'set', told: [{ small: 4, large: 900 }] });
+    // On a stream too: its end is told the empty record.
+    const told: Metadata[] = [];
+    const stream = client.openStream('sized', new TextEncoder().encode('3000'), { onReplyMetadata: (md) => told.push(md) });
+    expect(new TextDecoder().decode((await stream.result).msg)).toBe('set');
+    expect(told).toEqual([{}]);
+    expect(client.state).toBe('open');
+  });
+
+  it('from a server that answered empty, a head over 8 KiB (more than any server of either kind sends) still closes the connection', async () => {
+    const address = await brokenServer(golden.helloAnswerFull, replyHead(1, 'x'.repeat(8200)));
+    const client = await ClientStream.connect({ transport, address, keepaliveMs: 0, limits: { maxReplyMetadata: 1024 } });
+    cleanup.push(() => client.destroy());
+    await expect(client.call('k')).rejects.toMatchObject({ code: ErrorCode.IO });
+    expect((await client.closed())?.message).toMatch(/reply metadata of 8208 bytes .*exceeds the 8192 this client reads/);
   });
 
   it('a value that is no u32 is refused before connecting, naming the option', async () => {

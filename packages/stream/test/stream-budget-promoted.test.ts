@@ -11,7 +11,8 @@ import { readU32, transport, u32 } from './harness.js';
  * A connection shown to be a peer after its hello (its credentials) takes the peers' stream
  * window and budget for the streams it opens from then on. The window its hello's answer named
  * (the clients') is fixed on the wire: each new stream starts with that credit. The server widens
- * a stream to the peers' window with a grant as it opens, or narrows it by holding grants back;
+ * a stream to the peers' window with a grant at its handler's first read (a grant tells the
+ * client that the handler runs), or narrows it by holding grants back;
  * the stream reserves the larger of the two, and less as grants are held back (stream-budget.ts).
  * A connection that its TLS certificate makes a peer at its hello is answered with the peers'
  * window. What decides each test is whether a stream opens or is refused after frames the server
@@ -78,8 +79,8 @@ async function promotedServer(opts: Partial<RpcServerOptions>) {
 }
 
 describe("a connection promoted to peer after its hello: its new streams take the peers' window and budget", () => {
-  it("widens each stream to the peers' window at once and holds the connection to the peers' budget by that window", async () => {
-    const { client, held } = await promotedServer({
+  it("widens each stream to the peers' window at its handler's first read and holds the connection to the peers' budget by that window", async () => {
+    const { client, held, read } = await promotedServer({
       clients: { streamWindowBytes: 16 * KiB, streamBudgetBytes: 64 * KiB },
       peers: { admit, streamWindowBytes: 64 * KiB, streamBudgetBytes: 256 * KiB },
     });
@@ -90,10 +91,13 @@ describe("a connection promoted to peer after its hello: its new streams take th
     await client.ping();
     expect(held).toHaveLength(4);
     expect(refusedSafe(await streams[4]!.result.catch((err: unknown) => err))).toBe(true);
-    // Each may send the peers' window unread: the grant came as it opened (without it, the 17th write waits for good).
+    // Each may send the peers' window: the grant comes at its handler's first read (without it,
+    // the 17th write waits for good), and the items past that one wait unread.
+    const first = read(0, 1);
     await within(writeItems(streams[0]!, 64), 5_000, "writes within the peers' window");
+    await first;
     await client.ping();
-    expect(held[0]!.stream!.buffered).toBe(64 * KiB);
+    expect(held[0]!.stream!.buffered).toBe(63 * KiB);
     for (const s of streams.slice(0, 4)) s.cancel();
   });
 

@@ -36,7 +36,7 @@ export type { CodecLibrary } from './library-codec.js';
 export { claimingRequest, claimingResponse } from './claimed-headers.js';
 export type { ClaimedRequest } from './claimed-headers.js';
 export { rawConnect } from './raw-socket.js';
-export { olderSkeinClient } from './older-skein-client.js';
+export { olderSkeinClient, olderSkeinServerOffer } from './older-skein-client.js';
 export { sendQueueSettled } from './send-queue.js';
 export { tcpBufferCeiling } from './socket-buffers.js';
 export type { RawSocket, PeerClose } from './raw-socket.js';

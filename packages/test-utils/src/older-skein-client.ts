@@ -24,20 +24,40 @@ export function olderSkeinClient(transport: Transport, kind: number): Transport 
   };
 }
 
+/**
+ * `transport`, the hellos of the connections it makes with the entry of `kind` sent empty: the
+ * server reads the offer as one from before that kind took a value reads it, and answers as such
+ * a server would (27, reply metadata: one from before its u32 bound read every offer as empty,
+ * held heads to 8 KiB and answered empty). Only the hello is changed.
+ */
+export function olderSkeinServerOffer(transport: Transport, kind: number): Transport {
+  const empty = (conn: FrameConn): FrameConn => {
+    const write = conn.write.bind(conn);
+    conn.write = (part) => write(isHello(part) ? withoutKind(part, kind, true) : part);
+    return conn;
+  };
+  return {
+    name: transport.name,
+    connect: async (address, spec, opts) => empty(await transport.connect(address, spec, opts)),
+    listen: (address, spec, accept, options) => transport.listen(address, spec, accept, options),
+  };
+}
+
 function isHello(part: Uint8Array): boolean {
   if (part.length < HEADER) return false;
   const v = new DataView(part.buffer, part.byteOffset, part.byteLength);
   return v.getUint32(4, true) === HELLO_ACTION && v.getUint32(8, true) === 0 && v.getUint32(12, true) === 0;
 }
 
-/** The hello request `part` (one whole frame, as a client writes it) without its entries of `kind`. */
-function withoutKind(part: Uint8Array, kind: number): Uint8Array {
+/** The hello request `part` (one whole frame, as a client writes it) without its entries of `kind` (`emptied`: with them, their values left out). */
+function withoutKind(part: Uint8Array, kind: number, emptied = false): Uint8Array {
   const v = new DataView(part.buffer, part.byteOffset, part.byteLength);
   const msgEnd = HEADER + v.getUint32(24, true);
   const kept: Uint8Array[] = [part.subarray(HEADER, HEADER + 2)];
   for (let at = HEADER + 2; at + 4 <= msgEnd; ) {
     const length = 4 + v.getUint16(at + 2, true);
     if (v.getUint16(at, true) !== kind) kept.push(part.subarray(at, at + length));
+    else if (emptied) kept.push(Uint8Array.of(kind & 0xff, kind >>> 8, 0, 0));
     at += length;
   }
   const msgLength = kept.reduce((n, k) => n + k.length, 0);

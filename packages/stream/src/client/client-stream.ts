@@ -57,7 +57,7 @@ import { GOODBYE_FLAG, GOODBYE_KIND } from '../wire/goodbye.js';
 import { REPLY_METADATA_FLAG } from '../wire/reply-metadata.js';
 import { readReplyMetadata } from './reply-metadata-read.js';
 import { brokeProtocol, frameAfterGoodbye, notAgreed } from './broken-control-frames.js';
-import { CANCEL_ACTION, HEAD_ACTION, OPEN_ACTION } from '../wire/extension-frames.js';
+import { CANCEL_ACTION, END_ACTION, HEAD_ACTION, OPEN_ACTION } from '../wire/extension-frames.js';
 import { CallHeadError, encodeCallHead, wireRemaining } from '../wire/call-head.js';
 import type { StreamCall } from './stream-call.js';
 import { ConnStreams, type StreamsHost } from './conn-streams.js';
@@ -151,9 +151,10 @@ export class ClientStream implements StreamCaller {
    */
   onRoom: (() => void) | undefined = undefined;
   /**
-   * The streams open when the server last refused one unrun, bare Overloaded, before saying
-   * anything of it: a cap of this connection alone (the server's `streamBudgetBytes`, its cap on
-   * open streams), which the hello's answer does not name. Infinity once one of them left.
+   * The streams open when the server last refused one for room on this connection alone
+   * (`refusedForRoom`: its `streamBudgetBytes`, its cap on open streams), which the hello's answer
+   * does not name. Infinity once one of them left, or one of its streams sent its END (the server
+   * then holds of its budget only what that stream has unread: `sentEnd`).
    */
   private streamsRefusedAt = Infinity;
   private closeError: Error | undefined;
@@ -536,7 +537,10 @@ export class ClientStream implements StreamCaller {
         this.writeHead(OPEN_ACTION, seq, head, remainingMs);
         this.writeRequest(action, seq, msg, blob);
       },
-      writeBare: (action, seq) => this.writeBare(action, seq),
+      writeBare: (action, seq) => {
+        this.writeBare(action, seq);
+        if (action === END_ACTION) this.sentEnd();
+      },
       settle: (stream, bytes, start, end) => this.settle(stream, bytes, start, end),
       left: () => {
         if (this.openStreams < this.streamsRefusedAt) this.streamsRefusedAt = Infinity;
@@ -957,7 +961,7 @@ export class ClientStream implements StreamCaller {
     // Checked while the call is still pending, so that the close this causes fails it too.
     if (bytes[start + RES_FLAG_AT]! > ResponseFlag.ErrorString) {
       // A reply head: its answer follows, the call stays pending for it.
-      if (bytes[start + RES_FLAG_AT] === REPLY_METADATA_FLAG) return readReplyMetadata(call, this.hello.replyMetadataMax, bytes, start, end);
+      if (bytes[start + RES_FLAG_AT] === REPLY_METADATA_FLAG) return readReplyMetadata(call, this.hello, bytes, start, end);
       throw unknownAnswerFlag(seq, bytes[start + RES_FLAG_AT]!);
     }
     this.pending.delete(seq);
@@ -1078,6 +1082,19 @@ export class ClientStream implements StreamCaller {
     const waiters = this.pongWaiters;
     this.pongWaiters = [];
     for (const w of waiters) w.resolve();
+  }
+
+  /**
+   * A stream sent its END: the server frees its budget but for what that stream has unread, which
+   * may make room. Nothing else the client sees says the server freed some (its handlers' reads
+   * after an END, or of a stream that ignores its items, send nothing): until one of its streams
+   * ends or leaves, a connection refused for room takes none (`streamRoom`), its pool opening them
+   * on others. A stream refused again marks it so again.
+   */
+  private sentEnd(): void {
+    if (this.streamsRefusedAt === Infinity) return;
+    this.streamsRefusedAt = Infinity;
+    this.onRoom?.();
   }
 
   private endIfClosing(): void {

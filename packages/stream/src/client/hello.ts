@@ -11,7 +11,7 @@ import { frameCapWords } from '../wire/frame-cap-words.js';
 import { REQUEST_LIMITS_KIND, REQUEST_LIMITS_OFFER, readRequestLimits, type RequestLimits } from '../wire/request-limits.js';
 import { describeHeadOver, headOver } from '../wire/head-size.js';
 import { frameCapToName } from '../wire/frame-cap-named.js';
-import { DEFAULT_MAX_REPLY_METADATA, REPLY_METADATA_KIND, replyMetadataBound, replyMetadataOffer } from '../wire/reply-metadata.js';
+import { DEFAULT_MAX_REPLY_METADATA, REPLY_METADATA_KIND, replyMetadataBound, replyMetadataOffer, replyMetadataRead } from '../wire/reply-metadata.js';
 import {
   HELLO_ACTION,
   REQUEST_HEADER_LENGTH,
@@ -82,8 +82,16 @@ export class ClientHello {
    * is, once its answer agreed reply metadata (kind 27); 0 before, and from a server that did not.
    */
   replyMetadataMax = 0;
-  /** What `replyMetadataMax` becomes if the answer agrees: the bound the offer names (`limits.maxReplyMetadata`), within its receive limits. */
+  /**
+   * The largest reply head told to callers: the bound the offer names. Below `replyMetadataMax`
+   * only from a server whose answer may be an older one's (empty to an offer that named a bound):
+   * a head between the two is dropped (wire/reply-metadata.ts, `replyMetadataRead`).
+   */
+  replyMetadataTold = 0;
+  /** What `replyMetadataTold` becomes if the answer agrees: the bound the offer names (`limits.maxReplyMetadata`), within its receive limits. */
   private readonly replyMetadataOffered: number = 0;
+  /** The bound a server from before kind 27's value holds heads to, whatever was offered: 8 KiB within the receive limits. */
+  private readonly replyMetadataOlder: number = 0;
   /** Told once when the dialect is known. */
   private waiters: (() => void)[] = [];
 
@@ -110,6 +118,7 @@ export class ClientHello {
     const offered = receiveLimits(limits, replyFrameBound(limits, maxFrameBytes, packs));
     const readsMetadata = limits.maxReplyMetadata ?? DEFAULT_MAX_REPLY_METADATA;
     this.replyMetadataOffered = replyMetadataBound(offered[0], readsMetadata);
+    this.replyMetadataOlder = replyMetadataBound(offered[0]);
     this.request = helloRequest(offered, offerAuth, extra, streamWindowBytes, readsMetadata);
   }
 
@@ -199,7 +208,9 @@ export class ClientHello {
       this.maxInFlight = cap === undefined ? undefined : readInFlightCap(cap);
       const limits = findEntry(hello, REQUEST_LIMITS_KIND);
       this.serverLimits = limits === undefined ? undefined : readRequestLimits(limits);
-      this.replyMetadataMax = findEntry(hello, REPLY_METADATA_KIND) === undefined ? 0 : this.replyMetadataOffered;
+      const read = replyMetadataRead(this.replyMetadataOffered, this.replyMetadataOlder, findEntry(hello, REPLY_METADATA_KIND));
+      this.replyMetadataMax = read.max;
+      this.replyMetadataTold = read.told;
     } catch (err) {
       if (err instanceof HelloError) return;
       throw err;

@@ -19,21 +19,34 @@ export interface ReplyMetadataReader {
   replyMetadata: Metadata | undefined;
 }
 
+/** The bounds the hello's answer set (ClientHello's; wire/reply-metadata.ts, `replyMetadataRead`). */
+export interface ReplyMetadataBounds {
+  /** The largest head read, 0 when the hello agreed none: past it, the server is a broken one. */
+  readonly replyMetadataMax: number;
+  /** The largest told to callers (the client's own bound): one between the two is an older server's, dropped. */
+  readonly replyMetadataTold: number;
+}
+
 /**
  * A reply head for a pending call or an open stream (`reader`, wire/reply-metadata.ts), at
- * `bytes[start, end)`: kept on it for its answer, which follows. `max`: the bound the hello
- * agreed (ClientHello's `replyMetadataMax`), 0 when it agreed none. One not agreed, over that
- * bound or that does not parse is a broken server's: it throws a FrameError, which closes the
- * connection (the calls and streams on it fail IO), as any frame a hello did not agree does.
- * Decoded only for a reader with `onReplyMetadata`.
+ * `bytes[start, end)`: kept on it for its answer, which follows. `bounds`: what the hello
+ * agreed. One not agreed, over `replyMetadataMax` or that does not parse is a broken server's:
+ * it throws a FrameError, which closes the connection (the calls and streams on it fail IO), as
+ * any frame a hello did not agree does. One within it but over `replyMetadataTold` (a server
+ * from before kind 27's value, holding heads to 8 KiB whatever the client announced) is dropped:
+ * its caller is told an empty record, as from a server that sends none, and the connection goes
+ * on. Decoded only for a reader with `onReplyMetadata`.
  */
-export function readReplyMetadata(reader: ReplyMetadataReader, max: number, bytes: Uint8Array, start: number, end: number, what: 'call' | 'stream' = 'call'): void {
+export function readReplyMetadata(reader: ReplyMetadataReader, bounds: ReplyMetadataBounds, bytes: Uint8Array, start: number, end: number, what: 'call' | 'stream' = 'call'): void {
+  const max = bounds.replyMetadataMax;
   if (max === 0) throw new FrameError(`reply metadata (flag ${REPLY_METADATA_FLAG}) from a server whose hello did not agree it: an extension frame not agreed`);
   const at = start + RESPONSE_HEADER_LENGTH;
   // Counted before anything is decoded, as a server counts a call head.
   const over = headOver(bytes, at, end, max);
   if (over !== undefined) throw new FrameError(`reply metadata of ${describeHeadOver(over)} for ${what} ${reader.seq} exceeds the ${max} this client reads (its limits.maxReplyMetadata, within its limits.maxMessage)`);
   if (reader.onReplyMetadata === undefined) return;
+  // Over its own bound, from a server that may be an older one: not its caller's to read.
+  if (bounds.replyMetadataTold < max && headOver(bytes, at, end, bounds.replyMetadataTold) !== undefined) return;
   try {
     reader.replyMetadata = decodeCallHead(bytes, at, end).metadata;
   } catch (err) {

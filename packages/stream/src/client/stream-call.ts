@@ -90,6 +90,12 @@ export class StreamCall implements AsyncIterable<Reply>, TimedStream, ReplyMetad
   replyMetadata: Metadata | undefined = undefined;
   /** @internal Its action as its caller named it, set with `onReplyMetadata`: what that callback is logged with, should it throw. */
   action: string | number = '';
+  /**
+   * The connection that read its end while a pool watched it (`onAttempt`): its metadata waits
+   * in `replyMetadata` until the stream really ends (`conclude`), so that an end the pool turns
+   * into another attempt (a refusal unrun) is never told (`forgetReplyMetadata`).
+   */
+  private endHeardBy: CallbackHost | undefined = undefined;
   readonly result: Promise<Reply>;
   private readonly inbox: Inbox;
   /** Credit towards the server: 0 until the stream is open, then the server's window. */
@@ -353,7 +359,19 @@ export class StreamCall implements AsyncIterable<Reply>, TimedStream, ReplyMetad
    * the metadata that came with it (empty when none did), before the end reaches its reader.
    */
   tellReplyMetadata(host: CallbackHost): void {
-    tellReplyMetadata(this, host, this.action, 'stream');
+    // A pool's: its end may be a refusal it opens again elsewhere, whose metadata is not its
+    // caller's (as for a pool's call, FinalReplyMetadata). Told as it ends, if it does.
+    if (this.onAttempt !== undefined) this.endHeardBy = host;
+    else tellReplyMetadata(this, host, this.action, 'stream');
+  }
+
+  /**
+   * @internal A pool makes another attempt (ConnPool's reopen, FailoverPool's): what the last
+   * one's server sent back with its end is not its caller's, and is dropped untold.
+   */
+  forgetReplyMetadata(): void {
+    this.endHeardBy = undefined;
+    this.replyMetadata = undefined;
   }
 
   /** @internal The server's answer, or the stream's failure (cancel, connection lost, not opened). */
@@ -370,6 +388,12 @@ export class StreamCall implements AsyncIterable<Reply>, TimedStream, ReplyMetad
     // A FailoverPool may take it elsewhere (or fails it itself).
     if (err && this.onAttempt) return this.attempted(err);
     this.done = true;
+    const heardBy = this.endHeardBy;
+    if (heardBy !== undefined) {
+      // The end a pool did not open again: its caller's, told before it reaches the reader.
+      this.endHeardBy = undefined;
+      tellReplyMetadata(this, heardBy, this.action, 'stream');
+    }
     this.dropKept();
     this.replayCredit = undefined;
     this.unlink?.();

@@ -35,6 +35,8 @@ export class Inbox implements AsyncIterable<Reply> {
   private reader: { resolve(r: IteratorResult<Reply>): void; reject(err: Error): void } | undefined;
   /** Credit the sender still has, as this side counts it: an item that arrives at zero or below broke the rule. */
   private senderCredit: number;
+  /** `widen` is due at the first read (`widenAtFirstRead`). */
+  private widenDue = false;
 
   constructor(
     private readonly cost: (item: Reply) => number,
@@ -58,7 +60,30 @@ export class Inbox implements AsyncIterable<Reply> {
    * (a sender with any credit left may send).
    */
   get bound(): number {
-    return this.closed ? this.buffered : this.senderCredit + this.buffered + this.unreported;
+    return this.closed ? this.buffered + this.packedSlack : this.senderCredit + this.buffered + this.unreported;
+  }
+
+  /**
+   * @internal Bytes of the packing buffer held for unread items: all of it while any packed item
+   * is unread (reading one frees nothing of it), else none held for them.
+   */
+  get packedBytes(): number {
+    return this.packedEnd > this.packedAt ? this.packed.length : 0;
+  }
+
+  /** The packing buffer's bytes beyond the unread ones it holds (those count in `buffered`): held all the same. */
+  private get packedSlack(): number {
+    const live = this.packedEnd - this.packedAt;
+    return live > 0 ? this.packed.length - live : 0;
+  }
+
+  /**
+   * `widen` at the first read, not now: a grant tells the sender that its stream's handler runs
+   * (the client's `heard`), which it does only once it reads. Meanwhile the sender sends within
+   * the credit it started with.
+   */
+  widenAtFirstRead(): void {
+    this.widenDue = true;
   }
 
   /** Credit up to the window, when the sender started with less (credit only adds): granted now. */
@@ -131,6 +156,7 @@ export class Inbox implements AsyncIterable<Reply> {
   end(): void {
     if (this.closed) return;
     this.ended = true;
+    this.fitPacked(true);
     this.wake();
   }
 
@@ -138,6 +164,7 @@ export class Inbox implements AsyncIterable<Reply> {
   fail(err: ErrorSource): void {
     if (this.closed) return;
     this.failure = err;
+    this.fitPacked(true);
     this.wake();
   }
 
@@ -156,6 +183,7 @@ export class Inbox implements AsyncIterable<Reply> {
   }
 
   next(): Promise<IteratorResult<Reply>> {
+    if (this.widenDue) (this.widenDue = false), this.widen();
     if (this.head < this.items.length) {
       const entry = this.items[this.head]!;
       this.items[this.head++] = undefined as unknown as Reply;
@@ -208,7 +236,24 @@ export class Inbox implements AsyncIterable<Reply> {
       this.packedAt = this.packedEnd = 0;
       if (this.packed.length > KEEP_PACKED) this.packed = EMPTY_BYTES;
     }
+    if (this.closed) this.fitPacked();
     return item;
+  }
+
+  /**
+   * Once no more items come, the unread packed bytes moved into a buffer of their size (none kept
+   * when none are unread): as they stop coming (`closing`: one copy of at most a window, once),
+   * then when reads leave them less than half of it. So the stream's reservation (`bound`), which
+   * counts the buffer whole, is what waits unread, and reading frees memory as it frees the
+   * reservation. Each later move copies less than half of the buffer and halves it at least: all
+   * of them copy less than the first buffer.
+   */
+  private fitPacked(closing = false): void {
+    const live = this.packedEnd - this.packedAt;
+    if (closing ? live === this.packed.length : live * 2 >= this.packed.length) return;
+    this.packed = live === 0 ? EMPTY_BYTES : this.packed.slice(this.packedAt, this.packedEnd);
+    this.packedAt = 0;
+    this.packedEnd = live;
   }
 
   private consumed(item: Reply): void {

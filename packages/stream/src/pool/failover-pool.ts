@@ -438,6 +438,9 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
     // an aborted call does (Cancelled, or Timeout), whatever the last attempt met (`abortedFinal`).
     const aborted = abortedAlready(c.opts);
     if (aborted !== undefined) return this.giveUp(c, err, undefined, aborted);
+    // Refused for room on its connection alone (its server's stream budget): the server is fine,
+    // and another of its connections may have room.
+    if (forRoom && this.placeAgainForRoom(c, err as RpcError)) return;
     if (overLimitsUnsent(err)) return this.giveUp(c, err, 'not tried on another server: the call is over the limits its server declared, which a fleet shares as a rule');
     if (this.displaced !== undefined && this.displace(c, err)) return;
     if (neverLeft(err) && this.placeAgainFree(c, err)) return;
@@ -496,6 +499,7 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
   private attempt(c: FailoverCall): void {
     // What an earlier attempt's server sent back is not the caller's: only the last one's is told.
     c.replyMetadata?.forget();
+    c.stream?.forgetReplyMetadata();
     let member: PoolServer | undefined;
     try {
       member = this.choose(c);
@@ -530,6 +534,7 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
       if (waiting !== undefined && pool.state !== 'ready') this.park(c, member, waiting);
       return;
     }
+    stream.forgetReplyMetadata(); // a placement again on its server too (placeAgainForRoom)
     stream.onAttempt = (err) => this.streamAttempted(c, stream, err);
     pool.openOn(stream, c.action, c.msg, c.sent, failFast);
   }
@@ -650,9 +655,6 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
     if (ends) return stream.finish(ends, null);
     const forRoom = refusedForRoom(err, stream);
     stream.unopened();
-    // Refused for room on its connection alone (its server's stream budget): the server is fine,
-    // and another of its connections may have room.
-    if (forRoom && this.placeAgainForRoom(c, err as RpcError)) return;
     this.failed(c, err as RpcError, forRoom);
   }
 
@@ -669,6 +671,9 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
     if (!this.poolOf(m).hasStreamRoom()) return false;
     if (this.outOfTimeToPlace(c, err)) return true;
     c.placedFree++;
+    // The same server again: on `tried` once (begin adds it back), so that it still reads as
+    // tried first on its own address (`placeAgainFree`).
+    c.tried.pop();
     this.begin(c, m);
     return true;
   }

@@ -51,6 +51,7 @@ export class PoolStream {
   /** The next attempt: watched as the first was. */
   again(): void {
     this.isOpen = false;
+    this.stream.forgetReplyMetadata();
     this.stream.onAttempt = this.told;
   }
 

@@ -11,6 +11,7 @@ import { DrainWaiters } from '../internals/drain-waiters.js';
 import type { StreamBudget } from './stream-budget.js';
 import type { ServerRequest } from './request.js';
 import { SeqTable } from '../internals/seq-table.js';
+import { streamRoomDetail } from '../wire/stream-room.js';
 
 /** How often deadlines are looked at while a call with one runs: a call is answered Timeout at most this late. */
 export const DEADLINE_TICK_MS = 10;
@@ -157,7 +158,8 @@ export class ConnExtensions implements ControlOwner, StreamBudget {
     req.control = control;
     const windows = this.agreed.streams;
     if (p.open && windows) {
-      // Refused unrun (bare Overloaded: safe to retry) before it is tracked or counted as a stream:
+      // Refused unrun (Overloaded with the room detail, `streamRoomDetail`: safe to retry, and read
+      // by a client as this connection's cap alone) before it is tracked or counted as a stream:
       // when its window does not fit the connection's budget beside the other streams' (the wire
       // gives it the whole window at once: stream-budget.ts), or past the cap on open streams.
       // Only a stream whose handler reads items reserves (the dispatch says, from its own
@@ -170,12 +172,12 @@ export class ConnExtensions implements ControlOwner, StreamBudget {
       const reserve = reads ? Math.max(window, windows.toServer) : 0;
       if (reads && !this.reserve(reserve)) {
         this.host.streamBudgetRefused();
-        req.fail(ErrorCode.Overloaded);
+        req.fail(ErrorCode.Overloaded, streamRoomDetail('stream budget'));
         return false;
       }
       if (!this.host.streamOpened()) {
         this.reserved -= reserve;
-        req.fail(ErrorCode.Overloaded);
+        req.fail(ErrorCode.Overloaded, streamRoomDetail('open streams'));
         return false;
       }
       control.stream = new RequestStream(this.host, seqLo, seqHi, windows.toClient, reads ? window : windows.toServer, this.drains, this, reads, windows.toServer);
@@ -189,7 +191,7 @@ export class ConnExtensions implements ControlOwner, StreamBudget {
     }
     this.tracked.set(control.seq, control);
     if (control.deadline !== undefined) this.watch();
-    // Run: credit up to its kind's window, when that is wider than the hello's (none for one refused above).
+    // Run: credit up to its kind's window, when that is wider than the hello's, at its handler's first read (none for one refused above).
     control.stream?.opened();
     return true;
   }

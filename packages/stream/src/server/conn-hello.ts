@@ -5,7 +5,6 @@ import { offersAuth } from '../wire/auth.js';
 import { inFlightCapEntry } from '../wire/in-flight-cap.js';
 import { GOODBYE_ENTRY } from '../wire/goodbye.js';
 import { requestLimitsEntry } from '../wire/request-limits.js';
-import { REPLY_METADATA_ENTRY } from '../wire/reply-metadata.js';
 import type { Limits } from '../wire/limits.js';
 import type { Agreed } from '../wire/agreed.js';
 import { answerHello, type HelloOutcome, type ServerExtensions } from './hello-answer.js';
@@ -82,7 +81,7 @@ export function greet(c: HelloLink, bytes: Uint8Array, start: number, seqLo: num
   if (outcome.goodbye) answer = appendEntry(answer, GOODBYE_ENTRY);
   // With the largest frame its transport carries (max_frame), where the limits would allow more or its transport packs frames into units it bounds.
   if (outcome.readsLimits) answer = appendEntry(answer, requestLimitsEntry(c.helloLimits(offered), c.conn.maxFrameBytes, c.conn.setPeerMaxFrameBytes !== undefined));
-  if (outcome.replyMetadata) answer = appendEntry(answer, REPLY_METADATA_ENTRY);
+  if (outcome.replyMetadataEntry !== undefined) answer = appendEntry(answer, outcome.replyMetadataEntry);
   if (offered) answer = c.auth!.offered(answer);
   if (outcome.peerLimits && c.reverseSettings) answer = agreeReverse(c, c.reverseSettings, bytes, msgAt, msgEnd, answer);
   c.sendAnswer(seqLo, seqHi, answer);

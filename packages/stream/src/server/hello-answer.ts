@@ -19,7 +19,7 @@ import { SERVER_PINGS_ENTRY, SERVER_PINGS_KIND } from '../wire/server-pings.js';
 import { IN_FLIGHT_CAP_KIND } from '../wire/in-flight-cap.js';
 import { GOODBYE_KIND } from '../wire/goodbye.js';
 import { REQUEST_LIMITS_KIND } from '../wire/request-limits.js';
-import { offeredReplyMetadata } from '../wire/reply-metadata.js';
+import { offeredReplyMetadata, replyMetadataAnswer } from '../wire/reply-metadata.js';
 
 /** What the server makes of a client's hello. */
 export interface HelloOutcome {
@@ -41,6 +41,8 @@ export interface HelloOutcome {
   readonly replyMetadata: boolean;
   /** With `replyMetadata`: the bound its offer names (its `limits.maxReplyMetadata`; 8 KiB for an empty offer), else 0. */
   readonly replyMetadataMax: number;
+  /** With `replyMetadata`: the answer's entry (conn-hello.ts), empty to an empty offer, else the bound the server holds handlers to (wire/reply-metadata.ts). */
+  readonly replyMetadataEntry: HelloEntry | undefined;
 }
 
 /** What the server offers to accept. */
@@ -52,7 +54,7 @@ export interface ServerExtensions {
 export const DEFAULT_SERVER_EXTENSIONS: ServerExtensions = { maxHead: DEFAULT_MAX_HEAD, streamWindowBytes: DEFAULT_STREAM_WINDOW };
 
 /** Accepts nothing: an offer of a version we cannot read, or of nothing we speak. */
-const NOTHING: HelloOutcome = { peerLimits: undefined, agreed: undefined, answer: encodeHello(HelloRole.Answer, []), pings: false, readsCap: false, goodbye: false, readsLimits: false, replyMetadata: false, replyMetadataMax: 0 };
+const NOTHING: HelloOutcome = { peerLimits: undefined, agreed: undefined, answer: encodeHello(HelloRole.Answer, []), pings: false, readsCap: false, goodbye: false, readsLimits: false, replyMetadata: false, replyMetadataMax: 0, replyMetadataEntry: undefined };
 
 /**
  * Answers the hello msg at `b[from, to)`. Throws HelloError when it does not parse; the caller
@@ -81,7 +83,8 @@ export function answerHello(b: Uint8Array, from: number, to: number, ours: Serve
   const readsLimits = findEntry(hello, REQUEST_LIMITS_KIND) !== undefined;
   const replyMetadataMax = offeredReplyMetadata(hello);
   const replyMetadata = replyMetadataMax !== undefined;
-  return { peerLimits, agreed, answer: encodeHello(HelloRole.Answer, entries), pings, readsCap, goodbye, readsLimits, replyMetadata, replyMetadataMax: replyMetadataMax ?? 0 };
+  const replyMetadataEntry = replyMetadataAnswer(hello, peerLimits.maxMessage);
+  return { peerLimits, agreed, answer: encodeHello(HelloRole.Answer, entries), pings, readsCap, goodbye, readsLimits, replyMetadata, replyMetadataMax: replyMetadataMax ?? 0, replyMetadataEntry };
 }
 
 /** Accepts each extension the client offered. */

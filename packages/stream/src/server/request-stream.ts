@@ -72,9 +72,13 @@ export class RequestStream implements AsyncIterable<Reply> {
     if (!reads) this.inbox.discard(readsNoItems);
   }
 
-  /** @internal It opens (admitted, to be run): credit up to its window, when the wire started it with less (`startCredit`). */
+  /**
+   * @internal It opens (admitted, to be run): credit up to its window, when the wire started it
+   * with less (`startCredit`), at its handler's first read. Not now: its client takes a grant
+   * to mean the handler runs (`StreamCall.heard`), and a handler may refuse it unrun yet.
+   */
   opened(): void {
-    this.inbox.widen();
+    this.inbox.widenAtFirstRead();
   }
 
   /** The client's items. Ends when the client ends its side; fails when the call is cancelled or the connection is lost. */

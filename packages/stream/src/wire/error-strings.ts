@@ -1,4 +1,5 @@
 import { CODE_INFO, ErrorCode, RpcError, codeFromWire, type RetryPolicy } from '@skein/core';
+import { saysNoStreamRoom } from './stream-room.js';
 
 // razor-rpc's error strings: how a built-in error and a method's custom error bytes share the
 // flag-2 response body without being mistaken for each other.
@@ -55,13 +56,16 @@ export function readErrorBytes(bytes: Uint8Array): RpcError | Uint8Array {
   const code = name.length <= MAX_WIRE_NAME ? codeFromWire(utf8.decode(name)) : undefined;
   if (code === undefined) return bytes;
   const detail = colon < 0 ? undefined : utf8.decode(bytes.subarray(colon + 1));
-  return new RpcError(code, detail, { retry: retryFromWire(code, colon >= 0) });
+  // A server's refusal of a stream for room on its connection: detailed, and unrun all the same.
+  const room = code === ErrorCode.Overloaded && detail !== undefined && saysNoStreamRoom(detail);
+  return new RpcError(code, detail, { retry: room ? 'safe' : retryFromWire(code, colon >= 0) });
 }
 
 /**
  * How far a built-in error that came back from the peer lets the caller retry. Only the peer's
  * own refusal before dispatch can be `safe`, and it is always sent bare (`rpc_overloaded`,
- * `rpc_closed`). A handler's error with such a code travels with a detail naming the action (the
+ * `rpc_closed`), but for a stream refused for room, whose detail says so (`STREAM_ROOM`, read in
+ * `readErrorBytes`). A handler's error with such a code travels with a detail naming the action (the
  * dispatch layers see to it), so a detailed one reads as "may have run": the handler may have
  * done its work before a downstream call failed. An `rpc_unreachable` is never safe: the peer
  * was reached, so it speaks of some other hop. Fail-closed: an unknown sender's detail counts too.

@@ -11,8 +11,12 @@ import { RESPONSE_HEADER_LENGTH, writeResponseHeaderHalves, type ResponseFlag } 
  *
  * - hello kind REPLY_METADATA_KIND. Offer: the client reads reply heads of up to
  *   `replyMetadataBound` of its receive limits (kind 1) and of the bound the entry names (a u32:
- *   its `limits.maxReplyMetadata`; empty, DEFAULT_MAX_REPLY_METADATA). Answer: empty, the server
- *   sends them.
+ *   its `limits.maxReplyMetadata`; empty, DEFAULT_MAX_REPLY_METADATA; a value of 1 to 3 bytes,
+ *   which servers from before the value took as empty, is read as empty). Answer: the server
+ *   sends them; to an offer that named a bound, the u32 bound it holds handlers to (the offer's,
+ *   within max_message), to an empty one empty, as before (a default hello stays byte-identical).
+ *   A server from before the value answers every offer empty, and holds heads to 8 KiB: a client
+ *   that named a bound and gets an empty answer reads such a server's heads (`replyMetadataRead`).
  * - A reply head (server → client) is a response frame with flag REPLY_METADATA_FLAG, the call's
  *   seq, `msg_len` bytes of msg and no blob: msg is a call head byte for byte (`remaining_ms u32 |
  *   entries`, wire/call-head.ts), `remaining_ms` NO_DEADLINE and ignored. Written just before the
@@ -43,11 +47,57 @@ export function replyMetadataOffer(max: number): HelloEntry | undefined {
   return max === DEFAULT_MAX_REPLY_METADATA ? REPLY_METADATA_ENTRY : u32Entry(REPLY_METADATA_KIND, max);
 }
 
-/** The bound a client's offer names (`replyMetadataOffer`); undefined when it offered none. Throws HelloError for a value that is no u32. */
+/**
+ * A kind 27 value as a bound: undefined for an empty one, and for one of 1 to 3 bytes, too short
+ * for a u32, which servers from before the value accepted as empty (failing the whole hello for
+ * it would cost an older client every extension); else its u32 (bytes past it ignored, as past
+ * any kind's fields).
+ */
+export function replyMetadataValue(value: Uint8Array): number | undefined {
+  return value.length < 4 ? undefined : readU32Value(REPLY_METADATA_KIND, value);
+}
+
+/** The bound a client's offer names (`replyMetadataOffer`; DEFAULT_MAX_REPLY_METADATA for an empty value); undefined when it offered none. */
 export function offeredReplyMetadata(hello: Hello): number | undefined {
   const value = findEntry(hello, REPLY_METADATA_KIND);
   if (value === undefined) return undefined;
-  return value.length === 0 ? DEFAULT_MAX_REPLY_METADATA : readU32Value(REPLY_METADATA_KIND, value);
+  return replyMetadataValue(value) ?? DEFAULT_MAX_REPLY_METADATA;
+}
+
+/**
+ * The answer's entry to a client's offer (undefined when it offered none): empty to an empty
+ * offer, as it always was (a default hello's answer stays byte-identical, and older clients
+ * ignore the value anyway); to one that named a bound, the u32 bound this server holds handlers
+ * to, that value within the client's `maxMessage` (its reply limits), so that the client knows
+ * its bound is kept and need not read as an older server's (`replyMetadataRead`).
+ */
+export function replyMetadataAnswer(hello: Hello, maxMessage: number): HelloEntry | undefined {
+  const value = findEntry(hello, REPLY_METADATA_KIND);
+  if (value === undefined) return undefined;
+  const asked = replyMetadataValue(value);
+  return asked === undefined ? REPLY_METADATA_ENTRY : u32Entry(REPLY_METADATA_KIND, replyMetadataBound(maxMessage, asked));
+}
+
+/** What a client reads of reply heads once the answer is in (ClientHello). */
+export interface ReplyMetadataRead {
+  /** The largest head it reads: one over it is a broken server's, which closes the connection. 0: none agreed. */
+  readonly max: number;
+  /** The largest it tells its callers (its own bound): a head over it, within `max`, is dropped, and `onReplyMetadata` told an empty record. */
+  readonly told: number;
+}
+
+/**
+ * What a client whose offer names `own` (its bound within its reply limits; 0 when it offered
+ * none) reads, given the answer's kind 27 value (undefined: not in the answer). An answer with a
+ * value is a server that holds handlers to `own`. An empty one to an offer that named less than
+ * 8 KiB may be a server from before the value, which read the offer as empty and holds heads to
+ * `older` (`min(8192, max_message)`): its heads are read up to that, and those over `own`
+ * dropped, not told, rather than the connection closed under every call on it.
+ */
+export function replyMetadataRead(own: number, older: number, answer: Uint8Array | undefined): ReplyMetadataRead {
+  if (answer === undefined || own === 0) return { max: 0, told: 0 };
+  if (replyMetadataValue(answer) !== undefined) return { max: own, told: own };
+  return { max: Math.max(own, older), told: own };
 }
 
 /**
