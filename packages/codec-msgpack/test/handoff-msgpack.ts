@@ -92,9 +92,11 @@ export function randomMessage(random: Random, maxLevels: number): Bytes {
       out.push(form, ...Array.from({ length: form === 0xca ? 4 : form === 0xcb ? 8 : [1, 2, 4, 8][form & 3]! }, () => pick(random, [0, 0xff, 0x7f, 0x80, below(random, 256)])));
     } else if (kind === 2) str(out, random, pick(random, [0, 1, 2, 5, 13, 25, 70, 300]));
     else if (kind === 3) {
-      const length = pick(random, [0, 1, 3, 300]);
-      if (length < 256) out.push(0xc4, length);
-      else (out.push(0xc5), u(out, length, 2));
+      // Both sides of the 64-byte copy/view boundary (COPIED_BINARY_BYTES), in every bin form.
+      const length = pick(random, [0, 1, 3, 63, 64, 65, 300]);
+      if (length < 256 && random() < 0.7) out.push(0xc4, length);
+      else if (random() < 0.5) (out.push(0xc5), u(out, length, 2));
+      else (out.push(0xc6), u(out, length, 4));
       for (let i = 0; i < length; i++) out.push(below(random, 256));
     } else if (kind === 4) extension(out, random, depth, value);
     else if (kind <= 6) {

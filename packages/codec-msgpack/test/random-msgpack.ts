@@ -62,8 +62,9 @@ function nested(depth: number): unknown {
 
 /**
  * Random msgpack in forms Skein never writes but another encoder may: integers in a wider
- * form than needed, float 32, str 8 for a short string, map 16 with 2 entries, number and nil
- * keys, extension types, invalid UTF-8 (in keys too, cut short at a key's end), trailing bytes.
+ * form than needed, float 32, str 8 for a short string, bin 16 or 32 for a short binary, map 16
+ * with 2 entries, number and nil keys, extension types, invalid UTF-8 (in keys too, cut short at a
+ * key's end), trailing bytes.
  */
 export function randomForeign(random: Random, depth = 0): number[] {
   const out: number[] = [];
@@ -100,9 +101,12 @@ export function randomForeign(random: Random, depth = 0): number[] {
       str(pick(random, [0, 1, 3, 16, 17, 40, 201, 250]));
       break;
     case 4: {
-      const length = pick(random, [0, 1, 5, 300]);
-      out.push(0xc4, ...(length > 255 ? [] : [length]));
-      if (length > 255) (out.splice(0, 1, 0xc5), u(length, 2));
+      // Both sides of the 64-byte copy/view boundary (COPIED_BINARY_BYTES), in every bin form.
+      const length = pick(random, [0, 1, 5, 63, 64, 65, 300]);
+      const form = below(random, 3);
+      if (form === 0 && length < 256) out.push(0xc4, length);
+      else if (form <= 1) (out.push(0xc5), u(length, 2));
+      else (out.push(0xc6), u(length, 4));
       for (let i = 0; i < length; i++) out.push(below(random, 256));
       break;
     }

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { promisify } from 'node:util';
 import { itNeeding } from '@skein/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { followBunDenoSteps } from './getting-started-bun-deno.js';
+import { BUN_DENO_MS, followBunDenoSteps } from './getting-started-bun-deno.js';
 import { publicPackages, ROOT, type PublicPackage } from './public-packages.js';
 
 const run = promisify(execFile);
@@ -130,7 +130,7 @@ describe('installed from packed tarballs, outside the workspace, with plain npm 
     expect(out.bun.trim().split('\n').at(-1)).toBe('bun add=3');
     expect(out.denoRun.trim()).toBe('deno add=3');
     expect(out.denoCheck).toBe('');
-  }, STEP_MS * 2);
+  }, BUN_DENO_MS);
 
   it('@skein/conformance runs against a third-party transport (the MessagePort example, copied out) with vitest', async () => {
     const dir = `${suite}/my-transport`;
