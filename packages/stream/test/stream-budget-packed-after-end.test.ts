@@ -15,12 +15,20 @@ import { ITEM_OVERHEAD, itemCost } from '../src/wire/extension-frames.js';
 const KiB = 1024;
 const WINDOW = 64 * KiB;
 
-/** An inbox of `WINDOW` filled with `n` small items of 1 KiB of credit each, as a connection's chunks bring them, then ended. */
-function filledAndEnded(n: number): Inbox {
-  const inbox = new Inbox((r: Reply) => itemCost(r.msg, r.blob), WINDOW, () => {});
+/** A server's stream's inbox of `WINDOW` (told when it shrinks, as a budget's stream is), or a client's (`client`: not told). */
+const serverInbox = (client = false) => new Inbox((r: Reply) => itemCost(r.msg, r.blob), WINDOW, () => {}, WINDOW, client ? undefined : () => {});
+
+/** `inbox` filled with `n` small items of 1 KiB of credit each, as a connection's chunks bring them. */
+function filled(inbox: Inbox, n: number): Inbox {
   const size = KiB - ITEM_OVERHEAD;
   const chunk = new Uint8Array(size * n).fill(7);
   for (let i = 0; i < n; i++) expect(inbox.pushFrom(chunk, i * size, i * size + 10, (i + 1) * size)).toBe(true);
+  return inbox;
+}
+
+/** A server's inbox filled with `n` items, then ended. */
+function filledAndEnded(n: number): Inbox {
+  const inbox = filled(serverInbox(), n);
   inbox.end();
   return inbox;
 }
@@ -47,7 +55,7 @@ describe("Inbox after its sender's END: small items packed in one buffer", () =>
   });
 
   it('at the END itself: a buffer read mostly empty before it is fitted to what is unread', async () => {
-    const inbox = new Inbox((r: Reply) => itemCost(r.msg, r.blob), WINDOW, () => {});
+    const inbox = serverInbox();
     const size = KiB - ITEM_OVERHEAD;
     const chunk = new Uint8Array(size * 48).fill(9);
     for (let i = 0; i < 48; i++) inbox.pushFrom(chunk, i * size, i * size + 10, (i + 1) * size);
@@ -56,5 +64,24 @@ describe("Inbox after its sender's END: small items packed in one buffer", () =>
     expect(inbox.buffered).toBe(4 * KiB);
     expect(inbox.bound).toBeGreaterThanOrEqual(inbox.packedBytes);
     expect(inbox.packedBytes).toBeLessThanOrEqual(4 * KiB);
+  });
+
+  it('at the END, a buffer at least half full stays as it is: no copy of a window to free a little slack', () => {
+    const inbox = filled(serverInbox(), 48);
+    const before = inbox.packedBytes;
+    expect(inbox.buffered * 2).toBeGreaterThanOrEqual(before);
+    expect(inbox.buffered).toBeLessThan(before);
+    inbox.end();
+    // The same buffer, slack and all, and the reservation counts it.
+    expect(inbox.packedBytes).toBe(before);
+    expect(inbox.bound).toBeGreaterThanOrEqual(inbox.packedBytes);
+  });
+
+  it("a client's inbox (no budget holds it) is not fitted at the END, however empty its buffer", async () => {
+    const inbox = filled(serverInbox(true), 48);
+    for (let i = 0; i < 44; i++) await inbox.next();
+    const before = inbox.packedBytes;
+    inbox.end();
+    expect(inbox.packedBytes).toBe(before);
   });
 });

@@ -72,7 +72,7 @@ import { WaitingLine } from '../internals/waiting-line.js';
 import { PumpSoon } from '../internals/pump-soon.js';
 import { markUnanswered } from '../internals/unanswered-mark.js';
 import { markRefusedUnsent } from '../internals/unsent-refusal-mark.js';
-import { refusedForRoom } from './room-refusal.js';
+import { refusedForRoom, roomRefusal } from './room-refusal.js';
 
 export type StreamState = 'open' | 'closing' | 'closed';
 
@@ -1000,6 +1000,8 @@ export class ClientStream implements StreamCaller {
       // read as safe, a pool would run a call that is not idempotent again on another server.
       if (e instanceof RpcError && e.retry === 'safe' && this.hello.v1Server) e = ranOnV1Server(e);
       if (e instanceof RpcError && e.code === ErrorCode.Closed && e.retry === 'safe') this.peerClosing = true;
+      // The sign of a refusal for room is read on a stream's opening alone, never on a call's answer.
+      else if (e instanceof RpcError && !(to instanceof Call) && !this.hello.v1Server) e = roomRefusal(e, to);
       err = e instanceof RpcError ? e : new RemoteError(e);
     }
     // A call's callback is its caller's: guarded, as a throw here would close the connection under every other call.

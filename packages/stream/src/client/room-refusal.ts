@@ -12,6 +12,18 @@ import { saysNoStreamRoom } from '../wire/stream-room.js';
  * refusal or a downstream's passed on (and an older server's budget refusal) count as any
  * refusal does.
  */
+/**
+ * `err`, the answer to `stream`'s opening, read as a refusal for room on its connection (safe to
+ * retry: it never ran) when it is Overloaded with exactly one of the two `streamRoomDetail`
+ * strings and came before its server said anything of the stream. Only a stream's opening is read
+ * so: a unary call's or a reverse call's answer with those words is a handler's, and may have run
+ * (`readErrorBytes`).
+ */
+export function roomRefusal<E extends Error>(err: E, stream: { readonly heard: boolean }): E | RpcError {
+  if (!(err instanceof RpcError) || err.code !== ErrorCode.Overloaded || stream.heard || !saysNoStreamRoom(err.message)) return err;
+  return new RpcError(ErrorCode.Overloaded, err.message, { retry: 'safe' });
+}
+
 export function refusedForRoom(err: Error, stream: { readonly heard: boolean }): boolean {
   return err instanceof RpcError && err.code === ErrorCode.Overloaded && err.retry === 'safe' && saysNoStreamRoom(err.message) && !stream.heard;
 }

@@ -156,7 +156,7 @@ export class Inbox implements AsyncIterable<Reply> {
   end(): void {
     if (this.closed) return;
     this.ended = true;
-    this.fitPacked(true);
+    this.fitAtEnd();
     this.wake();
   }
 
@@ -164,7 +164,7 @@ export class Inbox implements AsyncIterable<Reply> {
   fail(err: ErrorSource): void {
     if (this.closed) return;
     this.failure = err;
-    this.fitPacked(true);
+    this.fitAtEnd();
     this.wake();
   }
 
@@ -241,16 +241,26 @@ export class Inbox implements AsyncIterable<Reply> {
   }
 
   /**
-   * Once no more items come, the unread packed bytes moved into a buffer of their size (none kept
-   * when none are unread): as they stop coming (`closing`: one copy of at most a window, once),
-   * then when reads leave them less than half of it. So the stream's reservation (`bound`), which
-   * counts the buffer whole, is what waits unread, and reading frees memory as it frees the
-   * reservation. Each later move copies less than half of the buffer and halves it at least: all
-   * of them copy less than the first buffer.
+   * As no more items come: the packed bytes fitted by the rule reads follow (`fitPacked`), on a
+   * server's stream, whose reservation (`bound`) counts the buffer whole, slack and all. A client's
+   * inbox (no `shrunk`: no budget holds it) keeps its buffer until read: a copy there frees nothing
+   * any peer counts.
    */
-  private fitPacked(closing = false): void {
+  private fitAtEnd(): void {
+    if (this.shrunk !== undefined) this.fitPacked();
+  }
+
+  /**
+   * Once no more items come, the unread packed bytes moved into a buffer of their size (none kept
+   * when none are unread) when they fill less than half of it: at the end, then as reads leave
+   * them so. So the stream's reservation (`bound`), which counts the buffer whole, is at most twice
+   * what waits unread, and reading frees memory as it frees the reservation, without a copy of a
+   * whole window to free a little slack. Each move copies less than half of the buffer and halves
+   * it at least: all of them copy less than the first buffer.
+   */
+  private fitPacked(): void {
     const live = this.packedEnd - this.packedAt;
-    if (closing ? live === this.packed.length : live * 2 >= this.packed.length) return;
+    if (live * 2 >= this.packed.length) return;
     this.packed = live === 0 ? EMPTY_BYTES : this.packed.slice(this.packedAt, this.packedEnd);
     this.packedAt = 0;
     this.packedEnd = live;

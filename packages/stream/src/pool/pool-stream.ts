@@ -87,6 +87,9 @@ export class PoolStream {
     const again = err instanceof RpcError && (resendable(err) || (this.isOpen && refusedForRoom(err, this.stream)));
     if (!(err instanceof RpcError && again && this.pool.mayReopen(this))) return this.fail(err, this.reopened + 1);
     this.reopened++;
+    // The refused attempt's reply metadata is not its caller's: dropped now, not at the reopen,
+    // so a caller that aborts while the reopen waits its turn is never told it.
+    this.stream.forgetReplyMetadata();
     // Back to unopened now: its writes wait for the next connection's credit.
     this.stream.unopened();
     // Not from within the refusing connection's frame handling, which the reopen's pick may close.

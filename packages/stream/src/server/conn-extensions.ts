@@ -11,7 +11,6 @@ import { DrainWaiters } from '../internals/drain-waiters.js';
 import type { StreamBudget } from './stream-budget.js';
 import type { ServerRequest } from './request.js';
 import { SeqTable } from '../internals/seq-table.js';
-import { streamRoomDetail } from '../wire/stream-room.js';
 
 /** How often deadlines are looked at while a call with one runs: a call is answered Timeout at most this late. */
 export const DEADLINE_TICK_MS = 10;
@@ -158,7 +157,7 @@ export class ConnExtensions implements ControlOwner, StreamBudget {
     req.control = control;
     const windows = this.agreed.streams;
     if (p.open && windows) {
-      // Refused unrun (Overloaded with the room detail, `streamRoomDetail`: safe to retry, and read
+      // Refused unrun (Overloaded with the room detail, `streamRoomDetail`, written by this path alone: safe to retry, and read
       // by a client as this connection's cap alone) before it is tracked or counted as a stream:
       // when its window does not fit the connection's budget beside the other streams' (the wire
       // gives it the whole window at once: stream-budget.ts), or past the cap on open streams.
@@ -172,12 +171,12 @@ export class ConnExtensions implements ControlOwner, StreamBudget {
       const reserve = reads ? Math.max(window, windows.toServer) : 0;
       if (reads && !this.reserve(reserve)) {
         this.host.streamBudgetRefused();
-        req.fail(ErrorCode.Overloaded, streamRoomDetail('stream budget'));
+        req.refuseForRoom('stream budget');
         return false;
       }
       if (!this.host.streamOpened()) {
         this.reserved -= reserve;
-        req.fail(ErrorCode.Overloaded, streamRoomDetail('open streams'));
+        req.refuseForRoom('open streams');
         return false;
       }
       control.stream = new RequestStream(this.host, seqLo, seqHi, windows.toClient, reads ? window : windows.toServer, this.drains, this, reads, windows.toServer);

@@ -17,7 +17,8 @@ import {
   u32,
   writeResponseHeaderHalves,
 } from '../wire/protocol.js';
-import { customErrorResponseHalves, errorResponseHalves } from '../wire/responses.js';
+import { customErrorResponseHalves, errorResponseHalves, roomRefusalResponseHalves } from '../wire/responses.js';
+import type { StreamRoomCap } from '../wire/stream-room.js';
 import { WIRE_REPLY_LIMITS, type ReplyLimits } from '../wire/limits.js';
 import { DEFAULT_SERVER_EXTENSIONS, type HelloOutcome, type ServerExtensions } from './hello-answer.js';
 import { DEFAULT_STREAM_BUDGET } from './stream-budget.js';
@@ -677,6 +678,10 @@ export class ServerConn implements FrameHandlers, Responder, ExtensionsHost, Hel
       response = errorResponseHalves(seqLo, seqHi, code, fittedDetail(CODE_INFO[code].wire, detail, this.peerLimits.maxError));
     }
     this.sendWhole(response);
+  }
+
+  writeRoomRefusal(seqLo: number, seqHi: number, cap: StreamRoomCap): void {
+    if (!this.is(CLOSED)) this.sendWhole(roomRefusalResponseHalves(seqLo, seqHi, cap));
   }
 
   writeCustomError(seqLo: number, seqHi: number, payload: ErrorPayload): boolean {

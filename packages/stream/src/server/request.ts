@@ -13,6 +13,7 @@ import type { RequestStream } from './request-stream.js';
 import type { ConnKind } from './conn-kind.js';
 import type { Caller } from '../client/caller.js';
 import type { AbortSource } from '../client/call-options.js';
+import type { StreamRoomCap } from '../wire/stream-room.js';
 
 /** Facts about the connection a request came in on. */
 export interface ConnInfo {
@@ -65,6 +66,8 @@ export interface Responder {
   /** False, with nothing written, when the reply is over the peer's limits. */
   writeOk(seqLo: number, seqHi: number, msg: Uint8Array, blob: Uint8Array): boolean;
   writeError(seqLo: number, seqHi: number, code: ErrorCode, detail?: string): void;
+  /** The server's own refusal of a stream for room on its connection, the one answer with the sign (a server's connection alone writes it). */
+  writeRoomRefusal?(seqLo: number, seqHi: number, cap: StreamRoomCap): void;
   /** False, with nothing written, when the error string is over the peer's limits. */
   writeCustomError(seqLo: number, seqHi: number, payload: ErrorPayload): boolean;
   /**
@@ -376,6 +379,17 @@ export class ServerRequest implements Controlled, AbortSource {
     // must not travel as a bare refusal ("never ran") when no detail says otherwise.
     const sent = detail === undefined && typeof err === 'object' ? passedOnDetail(err, actionName(this.action)) : detail;
     this.owner.writeError(this.seqLo, this.seqHi, code, sent);
+    this.owner.settled();
+  }
+
+  /**
+   * @internal Refuses a stream unrun for room on its connection (its budget, its cap on open
+   * streams): the server's own refusal path alone calls it, before the handler runs. `fail` with
+   * the same words sends them marked as passed on (`unsignedDetail`).
+   */
+  refuseForRoom(cap: StreamRoomCap): void {
+    if (!this.claim()) return;
+    this.owner.writeRoomRefusal!(this.seqLo, this.seqHi, cap);
     this.owner.settled();
   }
 

@@ -1,5 +1,5 @@
 import { CODE_INFO, ErrorCode, RpcError, codeFromWire, type RetryPolicy } from '@skein/core';
-import { saysNoStreamRoom } from './stream-room.js';
+import { unsignedDetail } from './stream-room.js';
 
 // razor-rpc's error strings: how a built-in error and a method's custom error bytes share the
 // flag-2 response body without being mistaken for each other.
@@ -56,16 +56,16 @@ export function readErrorBytes(bytes: Uint8Array): RpcError | Uint8Array {
   const code = name.length <= MAX_WIRE_NAME ? codeFromWire(utf8.decode(name)) : undefined;
   if (code === undefined) return bytes;
   const detail = colon < 0 ? undefined : utf8.decode(bytes.subarray(colon + 1));
-  // A server's refusal of a stream for room on its connection: detailed, and unrun all the same.
-  const room = code === ErrorCode.Overloaded && detail !== undefined && saysNoStreamRoom(detail);
-  return new RpcError(code, detail, { retry: room ? 'safe' : retryFromWire(code, colon >= 0) });
+  // A stream's refusal for room is read as unrun by its stream's opening alone (`roomRefusal`):
+  // here, for any answer, a detailed Overloaded may have run.
+  return new RpcError(code, detail, { retry: retryFromWire(code, colon >= 0) });
 }
 
 /**
  * How far a built-in error that came back from the peer lets the caller retry. Only the peer's
  * own refusal before dispatch can be `safe`, and it is always sent bare (`rpc_overloaded`,
- * `rpc_closed`), but for a stream refused for room, whose detail says so (`STREAM_ROOM`, read in
- * `readErrorBytes`). A handler's error with such a code travels with a detail naming the action (the
+ * `rpc_closed`), but for a stream refused for room, whose detail says so (`STREAM_ROOM`), read as
+ * such by the stream's opening alone (`roomRefusal`), never here. A handler's error with such a code travels with a detail naming the action (the
  * dispatch layers see to it), so a detailed one reads as "may have run": the handler may have
  * done its work before a downstream call failed. An `rpc_unreachable` is never safe: the peer
  * was reached, so it speaks of some other hop. Fail-closed: an unknown sender's detail counts too.
@@ -76,10 +76,16 @@ export function retryFromWire(code: ErrorCode, detailed: boolean): RetryPolicy {
   return detailed || code === ErrorCode.Unreachable ? 'idempotent' : 'safe';
 }
 
-/** The wire string of a built-in error, with an optional detail (truncated to 1 KiB). */
+/**
+ * The wire string of a built-in error, with an optional detail (truncated to 1 KiB). Every detail
+ * that reaches the wire comes here (a handler's, a worker's, a reverse call's answer's): one that
+ * speaks of no stream room is marked as passed on (`unsignedDetail`), as the server's own refusal
+ * for room alone may say so (`roomRefusalResponseHalves`).
+ */
 export function builtinErrorBytes(wire: string, detail?: string): Uint8Array {
   if (!detail) return encoder.encode(wire);
-  const d = detail.length > MAX_DETAIL ? detail.slice(0, MAX_DETAIL) : detail;
+  const u = unsignedDetail(detail);
+  const d = u.length > MAX_DETAIL ? u.slice(0, MAX_DETAIL) : u;
   return encoder.encode(`${wire}:${d}`);
 }
 

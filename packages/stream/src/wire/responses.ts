@@ -1,5 +1,6 @@
-import { CODE_INFO, type ErrorCode, type ErrorPayload } from '@skein/core';
+import { CODE_INFO, ErrorCode, type ErrorPayload } from '@skein/core';
 import { builtinErrorBytes, escapeCustomBytes } from './error-strings.js';
+import { streamRoomDetail, type StreamRoomCap } from './stream-room.js';
 import { RESPONSE_HEADER_LENGTH, ResponseFlag, u32, writeResponseHeaderHalves } from './protocol.js';
 
 const TWO_32 = 2 ** 32;
@@ -48,6 +49,22 @@ export function customErrorResponseHalves(seqLo: number, seqHi: number, payload:
     return out;
   }
   const s = escapeCustomBytes(payload);
+  const out = new Uint8Array(RESPONSE_HEADER_LENGTH + s.length);
+  writeResponseHeaderHalves(out, ResponseFlag.ErrorString, 0, seqLo, seqHi, s.length);
+  out.set(s, RESPONSE_HEADER_LENGTH);
+  return out;
+}
+
+const roomStrings = new Map<StreamRoomCap, Uint8Array>();
+
+/**
+ * @internal The server's own refusal of a stream for room on its connection (Overloaded with
+ * `streamRoomDetail(cap)`): the one answer that carries the sign, written past `builtinErrorBytes`,
+ * which marks every other detail that says so as passed on.
+ */
+export function roomRefusalResponseHalves(seqLo: number, seqHi: number, cap: StreamRoomCap): Uint8Array {
+  let s = roomStrings.get(cap);
+  if (!s) roomStrings.set(cap, (s = new TextEncoder().encode(`${CODE_INFO[ErrorCode.Overloaded].wire}:${streamRoomDetail(cap)}`)));
   const out = new Uint8Array(RESPONSE_HEADER_LENGTH + s.length);
   writeResponseHeaderHalves(out, ResponseFlag.ErrorString, 0, seqLo, seqHi, s.length);
   out.set(s, RESPONSE_HEADER_LENGTH);

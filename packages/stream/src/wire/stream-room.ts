@@ -4,7 +4,11 @@
  * budget)`), its stream unrun. A client takes only this as "this connection is full, another may
  * have room" (`refusedForRoom`): a bare Overloaded is anyone's (a filter shedding load, a
  * handler's own refusal, a downstream's passed on) and counts as any refusal does. A detailed
- * Overloaded reads as "may have run" (`retryFromWire`); this one alone reads as unrun.
+ * Overloaded reads as "may have run" (`retryFromWire`); this one alone reads as unrun, and only
+ * as the answer to a stream's opening (`roomRefusal`, read in ClientStream), never to a call.
+ * Only the server's own refusal path sends it (`roomRefusalResponseHalves`): any other detail
+ * that says it travels marked as passed on (`unsignedDetail`), as a handler that passes on a
+ * downstream's refusal may have done its work first.
  */
 export const STREAM_ROOM = 'no room for another stream on this connection';
 
@@ -16,7 +20,23 @@ export function streamRoomDetail(cap: StreamRoomCap): string {
   return `${STREAM_ROOM} (${cap})`;
 }
 
-/** True when an Overloaded's detail (`message`) is a refusal for room on its connection alone. */
+const ROOM_DETAILS: readonly string[] = [streamRoomDetail('stream budget'), streamRoomDetail('open streams')];
+
+/**
+ * True when an Overloaded's detail (`message`) is a refusal for room on its connection alone:
+ * exactly one of the two `streamRoomDetail` strings, never a prefix (`… (stream budget) (after 2
+ * attempts)` is someone's words about one).
+ */
 export function saysNoStreamRoom(detail: string): boolean {
-  return detail.startsWith(`${STREAM_ROOM} (`);
+  return ROOM_DETAILS.includes(detail);
+}
+
+/**
+ * `detail` as anyone but the server's own refusal path may send it: one that speaks of no stream
+ * room is marked as passed on, so that no handler's words (a downstream's refusal passed on by
+ * `req.fail(err.code, err.message)`, a worker's forwarded error, a reverse call's answer) read as
+ * the sign of a stream refused unrun.
+ */
+export function unsignedDetail(detail: string): string {
+  return detail.startsWith(STREAM_ROOM) ? `passed on: ${detail}` : detail;
 }
