@@ -1,10 +1,11 @@
 import { ErrorCode, RpcError } from '@skein/core';
 import { cleanups, deferred, within } from '@skein/test-utils';
 import { describe, expect, it } from 'vitest';
-import { ConnPool, FailoverPool, type ClientStream, type ServerRequest, type StreamCall } from '../src/index.js';
+import { ConnPool, FailoverPool, type ClientStream, type ServerRequest } from '../src/index.js';
 import { readErrorBytes } from '../src/wire/error-strings.js';
 import { saysNoStreamRoom, streamRoomDetail } from '../src/wire/stream-room.js';
 import { startServer, transport, u32 } from './harness.js';
+import { ran } from './stream-outcome.js';
 
 /*
  * The sign of a stream refused for room (Overloaded, `no room for another stream on this
@@ -18,16 +19,6 @@ const cleanup = cleanups();
 
 const WINDOW = 16 * 1024;
 const SIGN = streamRoomDetail('stream budget');
-
-/** Whether `s` ran (its handler's first item came) or how it failed. */
-async function ran(s: StreamCall): Promise<'ran' | RpcError> {
-  try {
-    const first = await within(s[Symbol.asyncIterator]().next(), 10_000, 'the stream to run or fail');
-    return first.done ? new RpcError(ErrorCode.Internal, 'ended without an item') : 'ran';
-  } catch (err) {
-    return err as RpcError;
-  }
-}
 
 /**
  * Server D, its budget of one window full (a stream held open on `toD`), and server A whose raw

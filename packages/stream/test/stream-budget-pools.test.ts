@@ -1,8 +1,9 @@
 import { ErrorCode, RpcError } from '@skein/core';
 import { cleanups, deferred, within } from '@skein/test-utils';
 import { describe, expect, it } from 'vitest';
-import { ConnPool, FailoverPool, type ServerHealthEvent, type ServerRequest, type StreamCall } from '../src/index.js';
+import { ConnPool, FailoverPool, type ServerHealthEvent, type ServerRequest } from '../src/index.js';
 import { startServer, transport, u32 } from './harness.js';
+import { ran } from './stream-outcome.js';
 
 /*
  * A stream refused for its connection's `streamBudgetBytes` (bare Overloaded, unrun, before the
@@ -35,16 +36,6 @@ async function oneWindowServer() {
   );
   cleanup.push(() => (gate.resolve(), s.server.close()));
   return { ...s, held, gate };
-}
-
-/** Whether `s` ran (its handler's first item came) or how it failed. */
-async function ran(s: StreamCall): Promise<'ran' | RpcError> {
-  try {
-    const first = await within(s[Symbol.asyncIterator]().next(), 10_000, 'the stream to run or fail');
-    return first.done ? new RpcError(ErrorCode.Internal, 'ended without an item') : 'ran';
-  } catch (err) {
-    return err as RpcError;
-  }
 }
 
 const refusedUnrun = (r: 'ran' | RpcError): boolean => r instanceof RpcError && r.code === ErrorCode.Overloaded && r.retry === 'safe';

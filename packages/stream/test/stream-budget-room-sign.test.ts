@@ -1,8 +1,9 @@
 import { ErrorCode, RpcError } from '@skein/core';
 import { cleanups, deferred, within } from '@skein/test-utils';
 import { describe, expect, it } from 'vitest';
-import { ConnPool, FailoverPool, type ServerHealthEvent, type ServerRequest, type StreamCall } from '../src/index.js';
+import { ConnPool, FailoverPool, type ServerHealthEvent, type ServerRequest } from '../src/index.js';
 import { startServer, transport, u32 } from './harness.js';
+import { ran } from './stream-outcome.js';
 
 /*
  * Only the server's own refusal of a stream for room on its connection (its stream budget, its
@@ -16,16 +17,6 @@ import { startServer, transport, u32 } from './harness.js';
 const cleanup = cleanups();
 
 const WINDOW = 16 * 1024;
-
-/** Whether `s` ran (its handler's first item came) or how it failed. */
-async function ran(s: StreamCall): Promise<'ran' | RpcError> {
-  try {
-    const first = await within(s[Symbol.asyncIterator]().next(), 10_000, 'the stream to run or fail');
-    return first.done ? new RpcError(ErrorCode.Internal, 'ended without an item') : 'ran';
-  } catch (err) {
-    return err as RpcError;
-  }
-}
 
 /** A server whose `refuse` handler answers bare Overloaded without reading (counting its runs), and whose `hold` sends an item as it runs, then waits. */
 async function refusingServer(budgetWindows: number) {
