@@ -63,5 +63,9 @@ export function readReplyMetadata(reader: ReplyMetadataReader, bounds: ReplyMeta
 export function tellReplyMetadata(reader: ReplyMetadataReader, host: CallbackHost, action: string | number, what: 'call' | 'stream'): void {
   const md = reader.replyMetadata ?? NO_METADATA;
   reader.replyMetadata = undefined;
-  notifyGuarded(host.logger, host.remote, action, reader.onReplyMetadata!, md, undefined, `a ${what}'s onReplyMetadata threw: its ${what} settles as answered, the connection goes on`);
+  notifyGuarded(host.logger, host.remote, action, reader.onReplyMetadata!, md, undefined, what === 'call' ? CALL_MD_THREW : STREAM_MD_THREW);
 }
+
+/** What a throwing `onReplyMetadata` is logged with: constants, so that telling builds no string per answer. */
+export const CALL_MD_THREW = "a call's onReplyMetadata threw: its call settles as answered, the connection goes on";
+const STREAM_MD_THREW = "a stream's onReplyMetadata threw: its stream settles as answered, the connection goes on";

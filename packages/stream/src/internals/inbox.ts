@@ -236,7 +236,7 @@ export class Inbox implements AsyncIterable<Reply> {
       this.packedAt = this.packedEnd = 0;
       if (this.packed.length > KEEP_PACKED) this.packed = EMPTY_BYTES;
     }
-    if (this.closed) this.fitPacked();
+    if (this.closed) this.fitAtEnd();
     return item;
   }
 

@@ -2,6 +2,7 @@ import type { Logger } from '@skein/core';
 import type { Metadata } from '../wire/call-head.js';
 import type { CallOptions } from '../client/call-options.js';
 import { notifyGuarded } from '../internals/notify-guarded.js';
+import { CALL_MD_THREW } from '../client/reply-metadata-read.js';
 
 /**
  * A pool's call whose caller reads reply metadata (`CallOptions.onReplyMetadata`): each attempt's
@@ -48,6 +49,6 @@ export class FinalReplyMetadata {
     const md = this.kept;
     if (md === undefined) return;
     this.kept = undefined;
-    notifyGuarded(logger, remote, action, this.told, md, undefined, "a call's onReplyMetadata threw: its call settles as answered, the connection goes on");
+    notifyGuarded(logger, remote, action, this.told, md, undefined, CALL_MD_THREW);
   }
 }
