@@ -33,14 +33,15 @@ import { ADD_ARG, Calculator } from './lib/calculator.js';
 import { codecByName } from './lib/skein-codecs.js';
 import { ECHO_MSG, echoRouter } from './lib/skein-echo.js';
 import { feedDispatch, feedOpener } from './lib/skein-feed.js';
+import { feedCount } from './lib/feed.js';
 
 const IN_FLIGHT = 256;
 /** The codec's operations per api call, in the order they run. */
 const OPS = ['client-encode', 'server-decode', 'server-encode', 'client-decode'];
 const CALLS = 500_000;
-/** Items per server stream in the feed modes (as lib/feed.js's feedCount for 32 B), CALLS a round. */
-const FEED_ITEMS = 100_000;
 const FEED_SIZE = 32;
+/** Items per server stream in the feed modes: the matrix's feed rows' count for 32 B. */
+const FEED_ITEMS = feedCount(FEED_SIZE);
 const ROUNDS = 5;
 
 /** A ByteConn whose writes reach its peer's data handler on the next turn, as one chunk per batch. */

@@ -1,5 +1,5 @@
 import { ROOT_CONTEXT, context, defaultTextMapGetter, propagation, type TextMapPropagator } from '@opentelemetry/api';
-import { itemsReadBy, type Dispatch } from '@skein/stream';
+import { handlerEndToldBy, itemsReadBy, type Dispatch } from '@skein/stream';
 import type { OtelOptions } from './options.js';
 
 /**
@@ -30,7 +30,7 @@ export function inTraceContext(inner: Dispatch, opts: Pick<OtelOptions, 'propaga
     },
     serverClosed: () => inner.serverClosed?.(),
     tellsHandlerEnds: inner.tellsHandlerEnds,
-    tellsHandlerEndOf: (req) => (inner.tellsHandlerEndOf !== undefined ? inner.tellsHandlerEndOf(req) === true : inner.tellsHandlerEnds === true),
+    tellsHandlerEndOf: (req) => handlerEndToldBy(inner, req),
     readsItems: (action) => itemsReadBy(inner, action),
   };
 }

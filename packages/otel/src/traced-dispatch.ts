@@ -1,6 +1,6 @@
 import { ROOT_CONTEXT, context, defaultTextMapGetter, propagation, trace, type Attributes, type TextMapPropagator } from '@opentelemetry/api';
 import { ErrorCode, RpcError } from '@skein/core';
-import { itemsReadBy, type ConnInfo, type Dispatch, type Metadata } from '@skein/stream';
+import { handlerEndToldBy, itemsReadBy, type ConnInfo, type Dispatch, type Metadata } from '@skein/stream';
 import { CallRecorder } from './call-recorder.js';
 import type { OtelOptions } from './options.js';
 import { peerAttributes } from './peer-attributes.js';
@@ -58,7 +58,7 @@ export function tracedDispatch(inner: Dispatch, opts: OtelOptions = {}): Dispatc
     // And per request, as `inner` says (a dispatchByService tells for its loop's services, not
     // for a pool's): with the flag alone its loop's abandoned handlers would go unbounded. The
     // server asks with its own request, whose action is the one the proxy handed `inner`.
-    tellsHandlerEndOf: (req) => (inner.tellsHandlerEndOf !== undefined ? inner.tellsHandlerEndOf(req) === true : inner.tellsHandlerEnds === true),
+    tellsHandlerEndOf: (req) => handlerEndToldBy(inner, req),
     // Whether a stream's handler reads items is `inner`'s to say: without it, every stream would reserve its window.
     readsItems: (action) => itemsReadBy(inner, action),
   };

@@ -12,16 +12,7 @@ const HELLO_ACTION = 0x7fff_ff00;
  * (docs/protocol.md, "The hello"): no package's internals are needed.
  */
 export function olderSkeinClient(transport: Transport, kind: number): Transport {
-  const strip = (conn: FrameConn): FrameConn => {
-    const write = conn.write.bind(conn);
-    conn.write = (part) => write(isHello(part) ? withoutKind(part, kind) : part);
-    return conn;
-  };
-  return {
-    name: transport.name,
-    connect: async (address, spec, opts) => strip(await transport.connect(address, spec, opts)),
-    listen: (address, spec, accept, options) => transport.listen(address, spec, accept, options),
-  };
+  return helloRewritten(transport, (hello) => withoutKind(hello, kind));
 }
 
 /**
@@ -31,14 +22,19 @@ export function olderSkeinClient(transport: Transport, kind: number): Transport 
  * held heads to 8 KiB and answered empty). Only the hello is changed.
  */
 export function olderSkeinServerOffer(transport: Transport, kind: number): Transport {
-  const empty = (conn: FrameConn): FrameConn => {
+  return helloRewritten(transport, (hello) => withoutKind(hello, kind, true));
+}
+
+/** `transport`, each connection it makes writing its hello as `rewrite` makes it; every other write as it is. */
+function helloRewritten(transport: Transport, rewrite: (hello: Uint8Array) => Uint8Array): Transport {
+  const rewriting = (conn: FrameConn): FrameConn => {
     const write = conn.write.bind(conn);
-    conn.write = (part) => write(isHello(part) ? withoutKind(part, kind, true) : part);
+    conn.write = (part) => write(isHello(part) ? rewrite(part) : part);
     return conn;
   };
   return {
     name: transport.name,
-    connect: async (address, spec, opts) => empty(await transport.connect(address, spec, opts)),
+    connect: async (address, spec, opts) => rewriting(await transport.connect(address, spec, opts)),
     listen: (address, spec, accept, options) => transport.listen(address, spec, accept, options),
   };
 }

@@ -41,7 +41,8 @@ export function sameValue(a: unknown, b: unknown, bytes: BytesCompared = 'views'
 function sameBytes(a: ArrayBufferView, b: ArrayBufferView, bytes: BytesCompared): boolean {
   if (bytes === 'views') return sameView(a, b);
   if (bytes === 'contents') return sameContents(a, b);
-  if (a.byteLength > bytes.copiedUpTo || sameView(a, b)) return sameView(a, b);
+  if (sameView(a, b)) return true;
+  if (a.byteLength > bytes.copiedUpTo) return false;
   return ownsBuffer(a) && ownsBuffer(b) && a.buffer !== b.buffer && sameContents(a, b);
 }
 
