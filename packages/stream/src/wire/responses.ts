@@ -34,11 +34,7 @@ export function customErrorResponse(seq: Uint8Array | number, payload: ErrorPayl
 
 /** @internal `errorResponse` for a seq given as the request's two u32 halves (copied verbatim). */
 export function errorResponseHalves(seqLo: number, seqHi: number, code: ErrorCode, detail?: string): Uint8Array {
-  const s = builtinBytes(code, detail);
-  const out = new Uint8Array(RESPONSE_HEADER_LENGTH + s.length);
-  writeResponseHeaderHalves(out, ResponseFlag.ErrorString, 0, seqLo, seqHi, s.length);
-  out.set(s, RESPONSE_HEADER_LENGTH);
-  return out;
+  return errorStringHalves(seqLo, seqHi, builtinBytes(code, detail));
 }
 
 /** @internal `customErrorResponse` for a seq given as the request's two u32 halves (copied verbatim). */
@@ -48,14 +44,26 @@ export function customErrorResponseHalves(seqLo: number, seqHi: number, payload:
     writeResponseHeaderHalves(out, ResponseFlag.ErrorNumber, payload >>> 0, seqLo, seqHi, 0);
     return out;
   }
-  const s = escapeCustomBytes(payload);
+  return errorStringHalves(seqLo, seqHi, escapeCustomBytes(payload));
+}
+
+/** A response of flag 3 (an error string) carrying `s`. */
+function errorStringHalves(seqLo: number, seqHi: number, s: Uint8Array): Uint8Array {
   const out = new Uint8Array(RESPONSE_HEADER_LENGTH + s.length);
   writeResponseHeaderHalves(out, ResponseFlag.ErrorString, 0, seqLo, seqHi, s.length);
   out.set(s, RESPONSE_HEADER_LENGTH);
   return out;
 }
 
-const roomStrings = new Map<StreamRoomCap, Uint8Array>();
+/** The two refusals' wire strings, made once: outside builtinErrorBytes, which marks such words as passed on. */
+const ROOM_STRINGS: Readonly<Record<StreamRoomCap, Uint8Array>> = {
+  'stream budget': roomString('stream budget'),
+  'open streams': roomString('open streams'),
+};
+
+function roomString(cap: StreamRoomCap): Uint8Array {
+  return new TextEncoder().encode(`${CODE_INFO[ErrorCode.Overloaded].wire}:${streamRoomDetail(cap)}`);
+}
 
 /**
  * @internal The server's own refusal of a stream for room on its connection (Overloaded with
@@ -63,10 +71,5 @@ const roomStrings = new Map<StreamRoomCap, Uint8Array>();
  * which marks every other detail that says so as passed on.
  */
 export function roomRefusalResponseHalves(seqLo: number, seqHi: number, cap: StreamRoomCap): Uint8Array {
-  let s = roomStrings.get(cap);
-  if (!s) roomStrings.set(cap, (s = new TextEncoder().encode(`${CODE_INFO[ErrorCode.Overloaded].wire}:${streamRoomDetail(cap)}`)));
-  const out = new Uint8Array(RESPONSE_HEADER_LENGTH + s.length);
-  writeResponseHeaderHalves(out, ResponseFlag.ErrorString, 0, seqLo, seqHi, s.length);
-  out.set(s, RESPONSE_HEADER_LENGTH);
-  return out;
+  return errorStringHalves(seqLo, seqHi, ROOM_STRINGS[cap]);
 }
