@@ -1,10 +1,14 @@
-import { ErrorCode, type RpcError, type Transport } from '@skein/core';
+import { ErrorCode, parseAddress, type RpcError, type Transport } from '@skein/core';
 import { nodeRuntime } from '@skein/runtime-node';
-import { cleanups, muteServer, portOf, startRazorServer } from '@skein/test-utils';
+import { cleanups, deferred, muteServer, portOf, startRazorServer, within } from '@skein/test-utils';
 import { tcpTransport } from '@skein/transport-tcp';
 import { wsTransport } from '@skein/transport-ws';
 import { describe, expect, it } from 'vitest';
 import { ClientStream, RpcServer, createRouter } from '../src/index.js';
+import { preAnswerRoomFor } from '../src/client/frame-limit.js';
+import { requestFrameSpec } from '../src/wire/frame-specs.js';
+import { DEFAULT_LIMITS } from '../src/wire/limits.js';
+import { HELLO_ACTION, PING_ACTION, readRequestHeader } from '../src/wire/protocol.js';
 import { transport as defaultTcp } from './harness.js';
 
 /*
@@ -103,6 +107,58 @@ describe("the first WebSocket message, the hello in it, within the 16 KiB the cl
     }
     expect(outcomes).toEqual(sizes.map((size) => `${size}: ran, ran open`));
     expect(s.runs()).toBe(2 * sizes.length);
+  });
+
+  /** A call whose frame (header 32, action 'echo' 4) fills exactly the room the client allows itself beside its hello. */
+  const roomFilling = (client: ClientStream) => new Uint8Array(preAnswerRoomFor(client.hello.request, true) - 36);
+
+  it("a ping() made before the answer, beside the ping that asks for it, still fits (two pings, not one)", async () => {
+    const s = await start(wsTransport({ maxWsMessageBytes: 16 * KiB }));
+    const client = await connect(wsTransport(), s.address);
+    const calls = [outcome(client.call('echo', roomFilling(client))), outcome(client.call('echo', new Uint8Array(8)))];
+    // The call behind the first waits for the answer and sends the verdict ping; this one is the caller's own.
+    const pinged = client.ping().then(() => 'pong', (e: Error) => e.message);
+    expect([...(await Promise.all(calls)), await pinged, client.state]).toEqual(['ran', 'ran', 'pong', 'open']);
+    expect(s.runs()).toBe(2);
+  });
+
+  it('headed calls aborted at once, never sent, write no CANCEL into it (nor anywhere)', async () => {
+    // A WebSocket listener at 16 KiB that never answers the hello, noting the action of each frame it reads.
+    const actions: string[] = [];
+    const called = deferred<void>();
+    const listener = await wsTransport({ maxWsMessageBytes: 16 * KiB }).listen(parseAddress('127.0.0.1:0'), requestFrameSpec(DEFAULT_LIMITS), (conn) => {
+      conn.bind({
+        frame: (bytes, start) => {
+          const { action } = readRequestHeader(bytes.subarray(start));
+          actions.push(action === HELLO_ACTION ? 'hello' : action === PING_ACTION ? 'ping' : action === -1 ? 'call' : `action ${action.toString(16)}`);
+          if (action === -1) called.resolve();
+        },
+        drain: () => {},
+        close: (err) => {
+          actions.push(`closed: ${err?.message}`);
+          called.resolve();
+        },
+      });
+    });
+    cleanup.push(() => listener.close());
+    const client = await connect(wsTransport(), `127.0.0.1:${portOf(listener.address)}`);
+    // Each with a signal (a head), aborted as soon as made: held for the answer (their frames counted in the room), then, once the room is full, kept by the window.
+    const abortedAtOnce = (n: number) =>
+      Array.from({ length: n }, () => {
+        const ac = new AbortController();
+        const p = outcome(client.call('echo', new Uint8Array(8), { signal: ac.signal }));
+        ac.abort();
+        return p;
+      });
+    const held = abortedAtOnce(8);
+    // What is left of the room after the eight (44 bytes a frame), filled: the next 64 wait in the window.
+    void client.call('echo', new Uint8Array(roomFilling(client).length - 8 * 44)).catch(() => {});
+    const kept = abortedAtOnce(64);
+    const cancelled = `code ${ErrorCode.Cancelled} never: call cancelled: its signal, or the call it was made for, aborted`;
+    expect(new Set(await Promise.all([...held, ...kept]))).toEqual(new Set([cancelled]));
+    // One message, read whole: every frame of it is noted once the call is. The first held call asked for the answer with a ping.
+    await within(called.promise, 10_000, 'the call');
+    expect(actions).toEqual(['hello', 'ping', 'call']);
   });
 });
 

@@ -31,12 +31,15 @@ export const PRE_ANSWER_BYTES = 16 * 1024;
 
 /**
  * The room left of PRE_ANSWER_BYTES for calls before the answer. Where frames are packed into
- * one message (`packs`), the hello goes first in it (`hello`, its whole frame), and the ping that
- * asks for the answer once a call is held may follow them (Keepalive.askVerdict: a bare header;
- * one ping at most is out before the answer, since the server answers none before the hello).
- * The credentials share none: they go once the answer asks for them (ClientAuth.atConnect).
+ * one message (`packs`), the hello goes first in it (`hello`, its whole frame), and two pings may
+ * go beside them, bare headers each: the one that asks for the answer once a call is held
+ * (Keepalive.askVerdict, untracked, once a connection) and the tracked one of `ping()` or the
+ * keepalive, one at a time, whose answer comes after the hello's. Room for one alone let a
+ * `ping()` made right after calls that filled it take the message 32 bytes over 16 KiB (1009).
+ * Nothing else goes before the answer: credentials go once it asks for them (ClientAuth.atConnect),
+ * and a cancel only to a server that agreed cancels (a call never sent writes none).
  */
 export function preAnswerRoomFor(hello: Uint8Array | undefined, packs: boolean): number {
   if (!packs) return PRE_ANSWER_BYTES;
-  return PRE_ANSWER_BYTES - (hello?.length ?? 0) - REQUEST_HEADER_LENGTH;
+  return PRE_ANSWER_BYTES - (hello?.length ?? 0) - 2 * REQUEST_HEADER_LENGTH;
 }
