@@ -1,9 +1,10 @@
 import { ErrorCode } from '@skein/core';
-import { cleanups, deferred, within } from '@skein/test-utils';
+import { cleanups, deferred, waitFor, within } from '@skein/test-utils';
 import { describe, expect, it } from 'vitest';
 import { ConnPool, FailoverPool, type Metadata, type ServerRequest, type StreamCall } from '../src/index.js';
 import { startServer, transport, u32 } from './harness.js';
 import { localServer, str } from './pool-harness.js';
+import { heldAnswer } from './held-answer.js';
 
 // A stream's reply metadata through a pool: `onReplyMetadata` is told once, as the stream really
 // ends. A refusal unrun that the pool opens again elsewhere (for room on its connection, a
@@ -90,6 +91,25 @@ describe("a stream through a pool is told its reply metadata once, the end's tha
     cleanup.push(() => pool.destroy());
     expect(await toldOf((onReplyMetadata) => pool.openStream('once', str('x'), { onReplyMetadata }))).toEqual([{ attempt: 'answered' }]);
     expect(s.counts.once).toBe(2);
+  });
+
+  it("a ConnPool: a caller that aborts as the refusal came, before its reopen's turn, is told nothing of the refused attempt", async () => {
+    const s = await refusingOnce();
+    // The refusal is held back, then read in the test's own turn, the abort right after it: the
+    // reopen (a microtask on) finds the stream cancelled, and the end told is the cancel's.
+    const refusal = heldAnswer(transport, 'rpc_closed');
+    const pool = new ConnPool({ transport: refusal.transport, address: s.address, maxConnections: 1 });
+    cleanup.push(() => pool.destroy());
+    const ac = new AbortController();
+    const heard: Metadata[] = [];
+    const stream = pool.openStream('once', str('x'), { signal: ac.signal, onReplyMetadata: (md) => heard.push({ ...md }) });
+    await waitFor(() => refusal.held || undefined, { what: 'the refusal' });
+    refusal.release();
+    ac.abort();
+    const err = await within(stream.result.then(() => undefined, (e: Error) => e), 10_000, 'the stream to end');
+    expect(err).toMatchObject({ code: ErrorCode.Cancelled });
+    expect(heard).toEqual([]);
+    expect(s.counts.once).toBe(1);
   });
 
   it("a FailoverPool: refused by one server's bare Closed and opened on another; a refusal it ends with is told", async () => {

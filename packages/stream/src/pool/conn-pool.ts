@@ -399,7 +399,8 @@ export class ConnPool implements StreamCaller, Resender, Reopener {
   /**
    * @internal True when a stream refused for room on one connection (`refusedForRoom`) may open on
    * another of this pool: one open that takes another stream, or one it may still open or is
-   * opening (`maxConnections`). A FailoverPool asks, to try its server again before another.
+   * opening (`maxConnections`). A FailoverPool asks, to try its server again before another; a
+   * stream of `openStream` (PoolStream), to be opened again at all.
    */
   hasStreamRoom(): boolean {
     if (this._state === 'closed') return false;

@@ -14,6 +14,8 @@ export interface Reopener {
   mayReopen(s: PoolStream): boolean;
   /** @internal Opens `s` again (from a microtask), or ends it saying why it did not run when it no longer may. */
   reopen(s: PoolStream, err: RpcError): void;
+  /** @internal A stream refused for room on one connection may open on another: one open that takes it, or one opening or that may open. */
+  hasStreamRoom(): boolean;
 }
 
 /** Why a stream refused unrun after it wrote past what is kept is not opened again. */
@@ -84,8 +86,12 @@ export class PoolStream {
   private refused(err: Error): void {
     // Refused for room on its connection alone (its stream budget): another connection may have
     // some, and the refusing one takes no stream until one of its own leaves (ClientStream.streamRoom).
-    const again = err instanceof RpcError && (resendable(err) || (this.isOpen && refusedForRoom(err, this.stream)));
+    const forRoom = this.isOpen && refusedForRoom(err, this.stream);
+    const again = err instanceof RpcError && (resendable(err) || forRoom);
     if (!(err instanceof RpcError && again && this.pool.mayReopen(this))) return this.fail(err, this.reopened + 1);
+    // With no other connection to take it, nor one the pool may open (`maxConnections`), it would
+    // open on one that just refused it, to be refused again: it ends now with the refusal, unrun.
+    if (forRoom && !this.pool.hasStreamRoom()) return this.fail(err, this.reopened + 1);
     this.reopened++;
     // The refused attempt's reply metadata is not its caller's: dropped now, not at the reopen,
     // so a caller that aborts while the reopen waits its turn is never told it.
