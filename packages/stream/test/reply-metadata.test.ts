@@ -511,17 +511,35 @@ describe("the client's bound: limits.maxReplyMetadata", () => {
   it("an older server (it reads kind 27's value as empty, holds heads to 8 KiB, answers empty): a head over the client's bound is dropped, told as an empty record, and the connection goes on", async () => {
     const s = await sizing();
     // Through a transport that sends the offer's kind 27 empty: the real server answers and bounds as one from before the value.
-    const client = await ClientStream.connect({ transport: olderSkeinServerOffer(transport, 27), address: s.address, keepaliveMs: 0, limits: { maxReplyMetadata: 1024 } });
+    const logger = memoryLogger();
+    const client = await ClientStream.connect({ transport: olderSkeinServerOffer(transport, 27), address: s.address, keepaliveMs: 0, limits: { maxReplyMetadata: 1024 }, logger });
     cleanup.push(() => client.destroy());
-    expect(await sized(client, 2000)).toEqual({ answer: 'set', told: [{}] });
-    // Within its bound: told as ever, on the same connection.
+    // Within its bound: told as ever, nothing said.
     expect(await sized(client, 900)).toEqual({ answer: 'set', told: [{ small: 4, large: 900 }] });
+    expect(logger.lines).toEqual([]);
+    expect(await sized(client, 2000)).toEqual({ answer: 'set', told: [{}] });
+    // Said once for the connection, at the first drop, naming the option: not a silent empty record.
+    const said = [{ level: 'warn', obj: { remote: client.remote, call: expect.any(Number) }, msg: expect.stringMatching(/^reply metadata of 2\d{3} bytes for call \d+ dropped, its onReplyMetadata told an empty record: over this client's limits\.maxReplyMetadata \(1024\), from a server whose hello answer did not say .*Said once per connection$/) }];
+    expect(logger.lines).toEqual(said);
+    expect(await sized(client, 2000)).toEqual({ answer: 'set', told: [{}] });
     // On a stream too: its end is told the empty record.
     const told: Metadata[] = [];
     const stream = client.openStream('sized', new TextEncoder().encode('3000'), { onReplyMetadata: (md) => told.push(md) });
     expect(new TextDecoder().decode((await stream.result).msg)).toBe('set');
     expect(told).toEqual([{}]);
     expect(client.state).toBe('open');
+    expect(logger.lines).toEqual(said);
+  });
+
+  it('an older server: a stream whose head is dropped first says it once, for the stream', async () => {
+    const s = await sizing();
+    const logger = memoryLogger();
+    const client = await ClientStream.connect({ transport: olderSkeinServerOffer(transport, 27), address: s.address, keepaliveMs: 0, limits: { maxReplyMetadata: 1024 }, logger });
+    cleanup.push(() => client.destroy());
+    const stream = client.openStream('sized', new TextEncoder().encode('3000'), { onReplyMetadata: () => {} });
+    await stream.result;
+    expect(await sized(client, 2000)).toEqual({ answer: 'set', told: [{}] });
+    expect(logger.lines).toEqual([{ level: 'warn', obj: { remote: client.remote, stream: expect.any(Number) }, msg: expect.stringMatching(/^reply metadata of 3\d{3} bytes for stream \d+ dropped/) }]);
   });
 
   it('from a server that answered empty, a head over 8 KiB (more than any server of either kind sends) still closes the connection', async () => {

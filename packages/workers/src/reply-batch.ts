@@ -11,7 +11,8 @@ const CUSTOM_BYTES = 3; // length
 const FAILED = 4;
 /**
  * The reply head (reply metadata, as the worker's request encoded it) of the answer that follows
- * it in the same batch, for the same call: length. Only for a call whose handler set some.
+ * it in the same batch, for the same call, or of a call with a deadline still unanswered, sent
+ * ahead (reply-heads-ahead.ts): length. Only for a call whose handler set some.
  */
 const HEAD = 5;
 const RETRIES: readonly RetryPolicy[] = ['safe', 'idempotent', 'never'];
@@ -82,6 +83,8 @@ export class ReplyPacker implements ReplySink {
       post(this.take());
     } catch (err) {
       this.reset();
+      // A reply head alone (sent ahead of its answer: reply-heads-ahead.ts) fails no call.
+      if (words.length === REPLY_WORDS && words[1] === HEAD) return;
       // One answer (with its reply head, if it has one): nothing left to split off.
       if (words.length === REPLY_WORDS || (words.length === 2 * REPLY_WORDS && words[1] === HEAD)) return unsent(words[words.length - REPLY_WORDS]!, err);
       sendApart(words, body, strings, post, unsent);
@@ -177,6 +180,8 @@ function sendApart(
     }
     one.send(post, unsent);
   }
+  // A head sent ahead of its answer, last in the batch: it goes alone.
+  if (one.count !== 0) one.send(post, unsent);
 }
 
 /** Where the pool applies a batch of answers to the requests it holds. */

@@ -4,6 +4,7 @@ import { LazyAbort, type ConnInfo, type ConnKind, type ReplyLimits, type Respond
 import type { HandlersRunningOn } from './handlers-running-on.js';
 import type { ConnDesc } from './messages.js';
 import type { ReplyPacker } from './reply-batch.js';
+import type { ReplyHeadsAhead } from './reply-heads-ahead.js';
 import type { ReverseOutbox } from './reverse-outbox.js';
 import { WorkerCaller } from './worker-caller.js';
 
@@ -48,6 +49,8 @@ export class WorkerConn implements Responder {
     outbox: ReverseOutbox,
     /** The worker's handlers that run on past their answers, told to the pool (see handlers-running-on.ts). */
     private readonly runningOn: HandlersRunningOn,
+    /** The reply heads sent before their answers (calls with a deadline), which the answers do not send again. */
+    private readonly ahead: ReplyHeadsAhead,
   ) {
     this.principal = desc.principal;
     this.kind = desc.kind;
@@ -104,9 +107,9 @@ export class WorkerConn implements Responder {
     return this.replyRoom;
   }
 
-  /** The head goes into the batch just before its answer; the pool sets it on the real request (`setReplyMetadataHead`). */
+  /** The head goes into the batch just before its answer, unless it went ahead unchanged; the pool sets it on the real request (`setReplyMetadataHead`). */
   writeReplyMetadata(callId: number, _hi: number, head: Uint8Array): void {
-    this.replies.head(callId, head);
+    if (!this.ahead.sentAlready(callId, head)) this.replies.head(callId, head);
   }
 
   close(): void {

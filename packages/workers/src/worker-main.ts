@@ -11,6 +11,7 @@ import { headAt, headCount, headPlace } from './batch-heads.js';
 import { describeError } from './describe-error.js';
 import type { CallsMessage, CancelMessage, ConnDesc, FromWorker, RepliesMessage, ToWorker, WorkerData } from './messages.js';
 import { ReplyPacker } from './reply-batch.js';
+import { ReplyHeadsAhead } from './reply-heads-ahead.js';
 import { ReverseOutbox } from './reverse-outbox.js';
 import { unpackCalls } from './request-batch.js';
 import { WorkerConn } from './worker-conn.js';
@@ -34,6 +35,8 @@ const actions: string[] = [];
  */
 const running: (ServerRequest | undefined)[] = [];
 let flushQueued = false;
+/** The reply metadata of calls with a deadline, sent before their answers (for the server's own Timeout). */
+const ahead = new ReplyHeadsAhead(replies, running, () => queueFlush());
 /** The module's dispatch, once loaded: whether it tells when its handlers end. */
 let loaded: Dispatch | undefined;
 const runningOn = new HandlersRunningOn(
@@ -61,6 +64,7 @@ function flush(): void {
   // Before the answers: the pool must know a handler runs on before its answer frees the call.
   const handlers = runningOn.take();
   if (handlers !== undefined) send(handlers);
+  ahead.write();
   // Every answer of the turn may have been refused (not bytes): then no batch goes.
   if (replies.count !== 0) replies.send(post, unsent);
   if (unsentIds.length === 0) return;
@@ -84,7 +88,7 @@ function queueFlush(): void {
 function connOf(desc: ConnDesc): WorkerConn {
   let c = conns.get(desc.key);
   if (c) c.update(desc);
-  else conns.set(desc.key, (c = new WorkerConn(desc, replies, replyWritten, unsent, reverse, runningOn)));
+  else conns.set(desc.key, (c = new WorkerConn(desc, replies, replyWritten, unsent, reverse, runningOn, ahead)));
   if (desc.draining === true) c.drain();
   return c;
 }
@@ -153,7 +157,7 @@ function runCalls(dispatch: Dispatch, m: CallsMessage): void {
         ? new ServerRequest(conn, callId, 0, actionId, name, msg, blob)
         : head.plain
           ? new PlainMetadataRequest(conn, callId, actionId, name, msg, blob, head.metadata)
-          : new WorkerRequest(conn, callId, actionId, name, msg, blob, head);
+          : new WorkerRequest(conn, callId, actionId, name, msg, blob, head, ahead);
     running[callId] = req;
     try {
       dispatch.dispatch(req);

@@ -368,7 +368,8 @@ export class WorkerPool implements Dispatch {
   }
 
   /**
-   * The reply metadata a worker's handler set, for the answer that follows. The worker checked it
+   * The reply metadata a worker's handler set, for the answer that follows, or sent ahead of it
+   * on a call with a deadline (reply-heads-ahead.ts), for a Timeout answered here. The worker checked it
    * against its client's bound (its description's `replyMetadataRoom`), so this refuses nothing
    * but a bound that changed since (a second hello): then it is dropped, and said once per call.
    */

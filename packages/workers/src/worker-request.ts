@@ -1,6 +1,7 @@
 import { RpcError, type ErrorCode } from '@skein/core';
 import { LazyAbort, ServerRequest, metadataRecord, type Metadata, type Responder } from '@skein/stream';
 import type { CallHead } from './batch-heads.js';
+import type { HeadAhead, ReplyHeadsAhead } from './reply-heads-ahead.js';
 import { sharedNow } from './shared-now.js';
 
 
@@ -10,14 +11,26 @@ import { sharedNow } from './shared-now.js';
  * when the call on the server's thread stops being waited for. Plain calls are plain
  * ServerRequests, as on the server's thread, and pay for none of this.
  */
-export class WorkerRequest extends ServerRequest {
+export class WorkerRequest extends ServerRequest implements HeadAhead {
   /** Fired at the pool's cancel; its signal made only if read, its listeners (a `ctx`, the calls made with it) told without one. */
   private aborts: LazyAbort | undefined = undefined;
   private readonly _deadline: number | undefined;
   private readonly expiresAt: number;
   private readonly _metadata: Metadata;
+  aheadDue = false;
+  sentAhead: Uint8Array | undefined = undefined;
 
-  constructor(owner: Responder, callId: number, actionId: number, actionName: string, msg: Uint8Array, blob: Uint8Array, head: CallHead) {
+  constructor(
+    owner: Responder,
+    readonly callId: number,
+    actionId: number,
+    actionName: string,
+    msg: Uint8Array,
+    blob: Uint8Array,
+    head: CallHead,
+    /** Where the reply metadata of a call with a deadline goes before its answer. */
+    private readonly ahead: ReplyHeadsAhead,
+  ) {
     super(owner, callId, 0, actionId, actionName, msg, blob);
     this._deadline = head.deadline;
     this.expiresAt = head.expiresAt;
@@ -55,6 +68,16 @@ export class WorkerRequest extends ServerRequest {
 
   override get metadata(): Metadata {
     return this._metadata;
+  }
+
+  /**
+   * As ServerRequest's; on a call with a deadline the head then goes to the server's thread at
+   * the turn's end, before the answer (reply-heads-ahead.ts): that thread answers the call's
+   * Timeout itself, with what the handler set, as in process.
+   */
+  override setReplyMetadata(key: string, value: string): void {
+    super.setReplyMetadata(key, value);
+    if (this._deadline !== undefined) this.ahead.changed(this);
   }
 
   /**

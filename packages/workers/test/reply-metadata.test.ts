@@ -1,5 +1,5 @@
-import { olderSkeinClient, cleanups, memoryLogger } from '@skein/test-utils';
-import type { ClientStream, ClientStreamOptions, Dispatch, Metadata } from '@skein/stream';
+import { olderSkeinClient, cleanups, deferred, ManualClock, memoryLogger } from '@skein/test-utils';
+import { createRouter, type ClientStream, type ClientStreamOptions, type Dispatch, type Metadata, type RpcServerOptions } from '@skein/stream';
 import { describe, expect, it } from 'vitest';
 import makeRouter from './fixtures/reply-metadata.mjs';
 import { outcome, serve, startPool, transport } from './harness.js';
@@ -24,8 +24,8 @@ async function pool(maxInFlightPerWorker = 64) {
   return { pool: p, logger };
 }
 
-async function served(dispatch: Dispatch, clientOpts: Partial<ClientStreamOptions> = {}) {
-  const s = await serve(dispatch, {}, clientOpts);
+async function served(dispatch: Dispatch, clientOpts: Partial<ClientStreamOptions> = {}, serverOpts: Partial<RpcServerOptions> = {}) {
+  const s = await serve(dispatch, serverOpts, clientOpts);
   cleanup.push(() => s.close());
   await s.stream.ping();
   return s.stream;
@@ -48,6 +48,28 @@ const CASES: [number, unknown][] = [
   [4, '9000'], // `large` refused FrameTooLarge as it is set (over 8 KiB); `small` goes
   [5, {}], // sets nothing: told the empty record
 ];
+
+/**
+ * Action 7 with `entries`, on a server whose clock the test drives, with a deadline a minute out
+ * by the client's clock: once the handler called back (its entries set a turn before), the
+ * server's clock passes the deadline, and the server answers Timeout itself.
+ */
+async function timedOut(dispatch: Dispatch, entries: Record<string, string>) {
+  const clock = new ManualClock();
+  const seen = deferred<void>();
+  const serve = createRouter({
+    seen: () => {
+      seen.resolve();
+      return new Uint8Array(0);
+    },
+  });
+  const stream = await served(dispatch, { serve }, { clock });
+  const heard: Metadata[] = [];
+  const call = outcome(stream.call(7, utf8.encode(JSON.stringify(entries)), { timeoutMs: 60_000, onReplyMetadata: (md) => heard.push({ ...md }) }));
+  await seen.promise;
+  clock.advance(61_000);
+  return { out: await call, heard };
+}
 
 const run = async (stream: ClientStream) => {
   const got = [];
@@ -90,6 +112,30 @@ describe('WorkerPool: reply metadata set in a worker', () => {
     expect(got[0]).toEqual({ out: { ok: '{"n":"first"}' }, heard: [{ n: 'first' }] });
     expect(got[1]!.out).toMatchObject({ code: 'Internal' });
     expect(got[2]).toEqual({ out: { ok: '{"n":"third"}' }, heard: [{ n: 'third' }] });
+  });
+
+  it("the server's own Timeout at the call's deadline carries what the handler in the worker set before it, as in process", async () => {
+    const { pool: p } = await pool();
+    const entries = { session: 's-7', step: 'set before the deadline' };
+    const inProcess = await timedOut(makeRouter(), entries);
+    const inWorker = await timedOut(p, entries);
+    expect(inWorker).toEqual(inProcess);
+    expect(inWorker).toEqual({ out: { code: 'Timeout', retry: expect.anything(), message: expect.stringMatching(/deadline passed/) }, heard: [entries] });
+  });
+
+  it('a call with a deadline whose handler sets entries over several turns is told them all with its answer, as in process', async () => {
+    const { pool: p } = await pool();
+    const steps = [{ a: '1' }, { b: '2' }, {}, { a: 'again', c: '3' }];
+    const callWithDeadline = async (dispatch: Dispatch) => {
+      const stream = await served(dispatch);
+      const heard: Metadata[] = [];
+      const out = await outcome(stream.call(8, utf8.encode(JSON.stringify(steps)), { timeoutMs: 60_000, onReplyMetadata: (md) => heard.push({ ...md }) }).then((r) => text.decode(r.msg)));
+      return { out, heard };
+    };
+    const inProcess = await callWithDeadline(makeRouter());
+    const inWorker = await callWithDeadline(p);
+    expect(inWorker).toEqual(inProcess);
+    expect(inWorker).toEqual({ out: { ok: 'done' }, heard: [{ a: 'again', b: '2', c: '3' }] });
   });
 
   it('a client whose hello did not agree it is sent none, the entries dropped unsaid, as in process', async () => {

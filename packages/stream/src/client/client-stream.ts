@@ -961,7 +961,7 @@ export class ClientStream implements StreamCaller {
     // Checked while the call is still pending, so that the close this causes fails it too.
     if (bytes[start + RES_FLAG_AT]! > ResponseFlag.ErrorString) {
       // A reply head: its answer follows, the call stays pending for it.
-      if (bytes[start + RES_FLAG_AT] === REPLY_METADATA_FLAG) return readReplyMetadata(call, this.hello, bytes, start, end);
+      if (bytes[start + RES_FLAG_AT] === REPLY_METADATA_FLAG) return readReplyMetadata(call, this.hello, this.callbacks, bytes, start, end);
       throw unknownAnswerFlag(seq, bytes[start + RES_FLAG_AT]!);
     }
     this.pending.delete(seq);

@@ -205,7 +205,7 @@ export class ConnStreams implements StreamWire {
     // broken server, which ends its connection, the stream still open so that the close fails it with IO.
     if (flag! > ResponseFlag.ErrorString) {
       // A reply head (gRPC's trailers): the stream's end follows, the stream stays open for it.
-      if (flag === REPLY_METADATA_FLAG) return readReplyMetadata(stream, this.host.hello, bytes, start, end, 'stream');
+      if (flag === REPLY_METADATA_FLAG) return readReplyMetadata(stream, this.host.hello, this.host, bytes, start, end, 'stream');
       throw new FrameError(`the answer to stream ${seq} has flag ${flag}: a stream's answer is ok (0) or an error (1, 2)`);
     }
     this.streams.delete(seq);

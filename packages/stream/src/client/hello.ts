@@ -88,6 +88,8 @@ export class ClientHello {
    * a head between the two is dropped (wire/reply-metadata.ts, `replyMetadataRead`).
    */
   replyMetadataTold = 0;
+  /** A head over `replyMetadataTold` was dropped and logged on this connection (client/reply-metadata-read.ts): said once. */
+  replyMetadataDropSaid = false;
   /** What `replyMetadataTold` becomes if the answer agrees: the bound the offer names (`limits.maxReplyMetadata`), within its receive limits. */
   private readonly replyMetadataOffered: number = 0;
   /** The bound a server from before kind 27's value holds heads to, whatever was offered: 8 KiB within the receive limits. */

@@ -1,6 +1,6 @@
 import { FrameError } from '@skein/core';
 import { CallHeadError, NO_METADATA, decodeCallHead, type Metadata } from '../wire/call-head.js';
-import { describeHeadOver, headOver } from '../wire/head-size.js';
+import { describeHeadOver, headOver, type HeadOver } from '../wire/head-size.js';
 import { REPLY_METADATA_FLAG } from '../wire/reply-metadata.js';
 import { RESPONSE_HEADER_LENGTH } from '../wire/protocol.js';
 import { notifyGuarded, type CallbackHost } from '../internals/notify-guarded.js';
@@ -25,6 +25,8 @@ export interface ReplyMetadataBounds {
   readonly replyMetadataMax: number;
   /** The largest told to callers (the client's own bound): one between the two is an older server's, dropped. */
   readonly replyMetadataTold: number;
+  /** Such a drop was logged on this connection: said once per connection, not per head. */
+  replyMetadataDropSaid: boolean;
 }
 
 /**
@@ -35,9 +37,10 @@ export interface ReplyMetadataBounds {
  * any frame a hello did not agree does. One within it but over `replyMetadataTold` (a server
  * from before kind 27's value, holding heads to 8 KiB whatever the client announced) is dropped:
  * its caller is told an empty record, as from a server that sends none, and the connection goes
- * on. Decoded only for a reader with `onReplyMetadata`.
+ * on; the first such drop of the connection is logged (warn) through `host`, so that a caller
+ * told empty records can learn why. Decoded only for a reader with `onReplyMetadata`.
  */
-export function readReplyMetadata(reader: ReplyMetadataReader, bounds: ReplyMetadataBounds, bytes: Uint8Array, start: number, end: number, what: 'call' | 'stream' = 'call'): void {
+export function readReplyMetadata(reader: ReplyMetadataReader, bounds: ReplyMetadataBounds, host: CallbackHost, bytes: Uint8Array, start: number, end: number, what: 'call' | 'stream' = 'call'): void {
   const max = bounds.replyMetadataMax;
   if (max === 0) throw new FrameError(`reply metadata (flag ${REPLY_METADATA_FLAG}) from a server whose hello did not agree it: an extension frame not agreed`);
   const at = start + RESPONSE_HEADER_LENGTH;
@@ -46,13 +49,26 @@ export function readReplyMetadata(reader: ReplyMetadataReader, bounds: ReplyMeta
   if (over !== undefined) throw new FrameError(`reply metadata of ${describeHeadOver(over)} for ${what} ${reader.seq} exceeds the ${max} this client reads (its limits.maxReplyMetadata, within its limits.maxMessage)`);
   if (reader.onReplyMetadata === undefined) return;
   // Over its own bound, from a server that may be an older one: not its caller's to read.
-  if (bounds.replyMetadataTold < max && headOver(bytes, at, end, bounds.replyMetadataTold) !== undefined) return;
+  if (bounds.replyMetadataTold < max) {
+    const overOwn = headOver(bytes, at, end, bounds.replyMetadataTold);
+    if (overOwn !== undefined) return droppedOverOwn(bounds, host, overOwn, what, reader.seq);
+  }
   try {
     reader.replyMetadata = decodeCallHead(bytes, at, end).metadata;
   } catch (err) {
     if (err instanceof CallHeadError) throw new FrameError(`reply metadata for ${what} ${reader.seq}: ${err.message}`);
     throw err;
   }
+}
+
+/** A head over the client's own bound was dropped (see `readReplyMetadata`): the first of the connection is logged. */
+function droppedOverOwn(bounds: ReplyMetadataBounds, host: CallbackHost, over: HeadOver, what: 'call' | 'stream', seq: number): void {
+  if (bounds.replyMetadataDropSaid) return;
+  bounds.replyMetadataDropSaid = true;
+  host.logger.warn(
+    { remote: host.remote, [what]: seq },
+    `reply metadata of ${describeHeadOver(over)} for ${what} ${seq} dropped, its onReplyMetadata told an empty record: over this client's limits.maxReplyMetadata (${bounds.replyMetadataTold}), from a server whose hello answer did not say it holds handlers to that bound (a Skein server from before the option, which holds them to 8 KiB). Said once per connection`,
+  );
 }
 
 /**

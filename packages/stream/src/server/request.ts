@@ -281,6 +281,16 @@ export class ServerRequest implements Controlled, AbortSource {
     (this.replyMetadata ??= new ReplyMetadata()).setFrom(head, room);
   }
 
+  /**
+   * The reply head of the entries set so far (`setReplyMetadata`), encoded as it will go;
+   * undefined while none is, and once it went with the answer. For a dispatch whose handler runs
+   * elsewhere, to send it where the call is answered before the handler answers (a WorkerPool's
+   * worker, for the server's own Timeout at the call's deadline), to `setReplyMetadataHead`.
+   */
+  get replyMetadataHead(): Uint8Array | undefined {
+    return this.replyMetadata?.head;
+  }
+
   /** The stream the client opened with this request; undefined for a plain call. */
   get stream(): RequestStream | undefined {
     return this.control?.stream;
