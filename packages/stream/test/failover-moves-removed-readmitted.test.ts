@@ -11,6 +11,8 @@ import { callOn, killedAfterEach, settledYet, str, textOf, type ChildServer } fr
 
 const cleanup = cleanups();
 const child = killedAfterEach(cleanup);
+/** Servers started at once, in the order named (none needs another). */
+const children = <N extends string[]>(...names: N) => Promise.all(names.map((n) => child(n))) as Promise<{ [K in keyof N]: ChildServer }>;
 
 /** A pool on a clock the test drives over `servers`, each failure its `shouldFailover` hears noted. */
 function poolOf(servers: string[], opts: Omit<FailoverPoolOptions, 'transport' | 'servers' | 'clock'> = {}) {
@@ -28,9 +30,8 @@ function poolOf(servers: string[], opts: Omit<FailoverPoolOptions, 'transport' |
   return { pool, clock, failures, stateOf };
 }
 
-/** X, stopped (its kernel completes a connect, nothing answers the first ping), first in the list; the calls made wait on its first connect. */
-async function waitingOnHungX(others: ChildServer[], makeCalls: (pool: FailoverPool) => Promise<unknown>[], opts: Omit<FailoverPoolOptions, 'transport' | 'servers' | 'clock'> = {}) {
-  const x = await child('X');
+/** X (started with the others), stopped (its kernel completes a connect, nothing answers the first ping), first in the list; the calls made wait on its first connect. */
+async function waitingOnHungX(x: ChildServer, others: ChildServer[], makeCalls: (pool: FailoverPool) => Promise<unknown>[], opts: Omit<FailoverPoolOptions, 'transport' | 'servers' | 'clock'> = {}) {
   x.proc.kill('SIGSTOP');
   const s = poolOf([x.address, ...others.map((o) => o.address)], { strategy: 'leader', ...opts });
   const calls = makeCalls(s.pool).map((c) => c.catch((e: unknown) => e));
@@ -40,9 +41,9 @@ async function waitingOnHungX(others: ChildServer[], makeCalls: (pool: FailoverP
 
 describe('a call waiting, unsent, on a server removed from the pool', () => {
   it('goes where a retry would, to a server up, its attempt moved, not spent: idempotent or not, each run once, no failure told', async () => {
-    const y = await child('Y');
+    const [x, y] = await children('X', 'Y');
     // No retries: a call failed by the removal (Closed, before) has none left to move with.
-    const s = await waitingOnHungX([y], (pool) => [pool.call('who', undefined, { idempotent: true }).then(textOf), pool.call('record', str('once')).then(textOf)], { retries: 0 });
+    const s = await waitingOnHungX(x, [y], (pool) => [pool.call('who', undefined, { idempotent: true }).then(textOf), pool.call('record', str('once')).then(textOf)], { retries: 0 });
     void s.pool.remove(s.x.address);
     expect(await within(Promise.all(s.calls), 15_000, 'the calls')).toEqual(['Y', 'Y']);
     expect(y.ran()).toEqual(['once']);
@@ -50,12 +51,12 @@ describe('a call waiting, unsent, on a server removed from the pool', () => {
   });
 
   it('takes only what is left of its timeout: having waited part of it, it times out on a server that never answers at its first deadline', async () => {
-    const y = await child('Y');
+    const [x, y] = await children('X', 'Y');
     const timeoutMs = 4000;
     // `slow` held for a minute: Y runs it and never answers within the test.
     const minute = new Uint8Array(4);
     new DataView(minute.buffer).setUint32(0, 60_000, true);
-    const s = await waitingOnHungX([y], (pool) => [pool.call('slow', minute, { timeoutMs, idempotent: true })]);
+    const s = await waitingOnHungX(x, [y], (pool) => [pool.call('slow', minute, { timeoutMs, idempotent: true })]);
     s.clock.advance(1000); // a quarter of its time spent waiting on X
     void s.pool.remove(s.x.address);
     await waitFor(() => s.stateOf(y.address)?.inFlight === 1 || undefined, { what: 'the call on Y' });
@@ -69,8 +70,8 @@ describe('a call waiting, unsent, on a server removed from the pool', () => {
   });
 
   it('goes to a server that joins in the same replace(), once the change is over', async () => {
-    const s = await waitingOnHungX([], (pool) => [pool.call('record', str('replaced')).then(textOf)]);
-    const z = await child('Z');
+    const [x, z] = await children('X', 'Z');
+    const s = await waitingOnHungX(x, [], (pool) => [pool.call('record', str('replaced')).then(textOf)]);
     // Before: failed Closed in the middle of the change, its retries went back to X's closed pool.
     void s.pool.replace([z.address]);
     expect(await within(s.calls[0]!, 15_000, 'the call')).toBe('Z');
@@ -79,8 +80,7 @@ describe('a call waiting, unsent, on a server removed from the pool', () => {
   });
 
   it('with no server up, waits on one that stays, as a call made now would, and runs there once that server answers', async () => {
-    const x = await child('X');
-    const y = await child('Y');
+    const [x, y] = await children('X', 'Y');
     const s = poolOf([x.address, y.address], { strategy: 'leader', retries: 0, pool: { backoff: { initialMs: 60_000, maxMs: 60_000 } } });
     for (const c of [x, y]) expect(await callOn(s.pool, c.address, 'who')).toBe(c.name);
     for (const c of [x, y]) {
@@ -90,8 +90,8 @@ describe('a call waiting, unsent, on a server removed from the pool', () => {
     await waitFor(() => (s.stateOf(x.address)?.state === 'backoff' && s.stateOf(y.address)?.state === 'backoff') || undefined, { what: 'both pools in backoff' });
     // X back, stopped: the call (the leader's) waits on its early connect, which hangs. Y listens
     // again, its pool backing off (its delay never ends on this clock): nothing is up.
-    (await child('X', x.port)).proc.kill('SIGSTOP');
-    const y2 = await child('Y', y.port);
+    const [x2, y2] = await Promise.all([child('X', x.port), child('Y', y.port)]);
+    x2.proc.kill('SIGSTOP');
     const call = s.pool.call('record', str('stays'), { timeoutMs: 10_000 }).then(textOf, (e: unknown) => e);
     await waitFor(() => s.stateOf(x.address)?.queued === 1 || undefined, { what: 'the call waiting on X' });
     void s.pool.remove(x.address);
@@ -102,12 +102,11 @@ describe('a call waiting, unsent, on a server removed from the pool', () => {
   });
 
   it("stays where it waits when another server leaves: only the removed server's calls are placed again", async () => {
-    const y = await child('Y');
+    const [x, y, z] = await children('X', 'Y', 'Z');
     // Z down: a call of its own found nothing listening, and its pool backs off (its leave takes its own waiting calls, none here).
-    const z = await child('Z');
     z.proc.kill('SIGKILL');
     await z.gone();
-    const s = await waitingOnHungX([y, z], (pool) => [pool.call('record', str('on-x')).then(textOf)]);
+    const s = await waitingOnHungX(x, [y, z], (pool) => [pool.call('record', str('on-x')).then(textOf)]);
     const refused = new Promise((resolve) => s.pool.sendTo(z.address, 'who', new Uint8Array(), { failFast: true }, resolve));
     expect(await within(refused, 15_000, "Z's call")).toMatchObject({ code: ErrorCode.Unreachable });
     expect(s.stateOf(z.address)?.state).toBe('backoff');
@@ -123,9 +122,9 @@ describe('a call waiting, unsent, on a server removed from the pool', () => {
   // Its time up, its ConnPool's deadline not yet fired (it sits a tick past, so as never to fire
   // early): X's close fails it unsent, where no retry starts, with or without retries left.
   it.each([0, 2])('with its time up, fails with Timeout, never run, not Closed (retries %i)', async (retries) => {
-    const y = await child('Y');
+    const [x, y] = await children('X', 'Y');
     const timeoutMs = 1000;
-    const s = await waitingOnHungX([y], (pool) => [pool.call('record', str('late'), { timeoutMs })], { retries });
+    const s = await waitingOnHungX(x, [y], (pool) => [pool.call('record', str('late'), { timeoutMs })], { retries });
     s.clock.advance(timeoutMs);
     expect(await settledYet(s.calls[0]!)).toBe(false);
     void s.pool.remove(s.x.address);
@@ -136,7 +135,7 @@ describe('a call waiting, unsent, on a server removed from the pool', () => {
   });
 
   it('with no server left, fails as a call made now does (Unreachable, never run), not Closed', async () => {
-    const s = await waitingOnHungX([], (pool) => [pool.call('record', str('alone'))]);
+    const s = await waitingOnHungX(await child('X'), [], (pool) => [pool.call('record', str('alone'))]);
     void s.pool.remove(s.x.address);
     const err = (await within(s.calls[0]!, 15_000, 'the call')) as RpcError;
     expect(err).toMatchObject({ code: ErrorCode.Unreachable, retry: 'safe' });
@@ -150,10 +149,10 @@ describe('a call or stream sent to a server by name, waiting there, unsent, when
   // the server that left. Before: Closed, "pool for … closed before the call was sent", the
   // words a pool's close gives, for a FailoverPool not closed.
   it('fails Unreachable, never run, retry safe, saying its server left the pool: not Closed', async () => {
-    const y = await child('Y');
+    const [x, y] = await children('X', 'Y');
     // X is first in the list.
     const toX = (pool: FailoverPool): string => pool.servers()[0]!.address;
-    const s = await waitingOnHungX([y], (pool) => [
+    const s = await waitingOnHungX(x, [y], (pool) => [
       new Promise((resolve, reject) => pool.sendTo(toX(pool), 'record', str('pinned'), {}, (err, reply) => (err ? reject(err) : resolve(reply)))),
       pool.openStreamTo(toX(pool), 'record', str('pinned-stream')).result,
     ]);
@@ -177,8 +176,7 @@ describe('a call waiting on a server down when another server is readmitted', ()
    * connect, which hangs. Backoff delays never end on this clock.
    */
   async function waitingOnXWhileYOut(opts: Omit<FailoverPoolOptions, 'transport' | 'servers' | 'clock'>, outOfRotation: (s: ReturnType<typeof poolOf>, y: ChildServer) => Promise<void>) {
-    const x = await child('X');
-    const y = await child('Y');
+    const [x, y] = await children('X', 'Y');
     const s = poolOf([x.address, y.address], { pool: { backoff: { initialMs: 60_000, maxMs: 60_000 } }, ...opts });
     expect(await callOn(s.pool, x.address, 'who')).toBe('X');
     await outOfRotation(s, y);
@@ -230,9 +228,8 @@ describe('a call waiting on a server down when another server is readmitted', ()
 });
 
 describe('a stream waiting to open on a server removed from the pool', () => {
-  /** X stopped (its first connect hangs), first of `servers`: a stream opened now waits on X to open. */
-  async function streamWaitingOnHungX(others: string[], opts: Omit<FailoverPoolOptions, 'transport' | 'servers' | 'clock'>) {
-    const x = await child('X');
+  /** X (started with the others) stopped (its first connect hangs), first of `servers`: a stream opened now waits on X to open. */
+  async function streamWaitingOnHungX(x: ChildServer, others: string[], opts: Omit<FailoverPoolOptions, 'transport' | 'servers' | 'clock'>) {
     x.proc.kill('SIGSTOP');
     const s = poolOf([x.address, ...others], { strategy: 'leader', ...opts });
     const result = s.pool
@@ -244,12 +241,12 @@ describe('a stream waiting to open on a server removed from the pool', () => {
   }
 
   it('opens where a retry would, its attempt not spent: not on another server leaving in the same replace()', async () => {
-    const z = await child('Z');
+    const [x, z] = await children('X', 'Z');
     // Nobody listens at Y, never connected to: healthy as far as the pool knows, and next in line after X.
     const y = `127.0.0.1:${await freePort()}`;
     // Before: X's close failed the stream Closed in the middle of the change, and its one retry
     // went to Y, still in the list read before it, whose pool the same replace() closed next.
-    const s = await streamWaitingOnHungX([y, z.address], { retries: 1 });
+    const s = await streamWaitingOnHungX(x, [y, z.address], { retries: 1 });
     void s.pool.replace([z.address]);
     expect(await within(s.result, 15_000, 'the stream')).toBe('Z');
     expect(z.ran()).toEqual(['opened']);
@@ -258,8 +255,8 @@ describe('a stream waiting to open on a server removed from the pool', () => {
   });
 
   it('with no retries, opens on a server that stays, as a call waiting there would go', async () => {
-    const z = await child('Z');
-    const s = await streamWaitingOnHungX([z.address], { retries: 0 });
+    const [x, z] = await children('X', 'Z');
+    const s = await streamWaitingOnHungX(x, [z.address], { retries: 0 });
     void s.pool.remove(s.x.address);
     expect(await within(s.result, 15_000, 'the stream')).toBe('Z');
     expect(z.ran()).toEqual(['opened']);
@@ -267,7 +264,7 @@ describe('a stream waiting to open on a server removed from the pool', () => {
   });
 
   it('with no server left, fails as a stream opened now does (Unreachable), not Closed', async () => {
-    const s = await streamWaitingOnHungX([], {});
+    const s = await streamWaitingOnHungX(await child('X'), [], {});
     void s.pool.remove(s.x.address);
     const err = (await within(s.result, 15_000, 'the stream')) as RpcError;
     expect(err).toMatchObject({ code: ErrorCode.Unreachable, retry: 'safe' });
@@ -278,8 +275,7 @@ describe('a stream waiting to open on a server removed from the pool', () => {
 
 describe('a call that began waiting for room on a server that then lost its connection, removed', () => {
   it('is placed again as a call waiting there for a connection is, not failed Closed', async () => {
-    const x = await child('X');
-    const y = await child('Y');
+    const [x, y] = await children('X', 'Y');
     // One connection with room for one call; X's backoff never ends on this clock.
     const pool = { maxConnections: 1, stream: { window: 1 }, backoff: { initialMs: 60_000, maxMs: 60_000 } };
     const s = poolOf([x.address, y.address], { strategy: 'leader', retries: 0, pool });

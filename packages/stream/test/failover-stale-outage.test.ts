@@ -109,10 +109,12 @@ describe('a retry that finds every other server down', () => {
 
   it('a call placed on a server that stays down while another comes back moves on to that one, not waiting out the budget', async () => {
     const s = await yBackingOff();
+    // Y back on its port while X dies (its pool knows neither).
+    const yBack = child('Y', s.y.port);
     s.x.proc.kill('SIGKILL');
     await s.x.gone();
     await waitFor(() => s.stateOf(s.x.address).state === 'backoff', { what: "X's pool in backoff" });
-    await child('Y', s.y.port);
+    await yBack;
     // Two calls at once, round-robin: one of them placed on X, down for good.
     const calls = [0, 1].map(() => s.pool.call('who', undefined, { idempotent: true }).then(textOf));
     expect(await within(Promise.all(calls), 15_000, 'the calls')).toEqual(['Y', 'Y']);
@@ -196,8 +198,8 @@ describe('a call waiting on a server down when another comes up', () => {
   });
 
   it('goes to a server added to the pool meanwhile, before any call is made to it', async () => {
-    const s = await waitingOnHungX((pool) => [pool.call('record', str('added')).then(textOf)]);
-    const z = await child('Z');
+    // Z listens from the start: only `add` makes it the pool's.
+    const [s, z] = await Promise.all([waitingOnHungX((pool) => [pool.call('record', str('added')).then(textOf)]), child('Z')]);
     // Before, nothing made Z's pool connect but a call of its own: the call waited on X's connect.
     expect(s.pool.add(z.address)).toBe(true);
     expect(await within(s.calls[0]!, 15_000, 'the call')).toBe('Z');
