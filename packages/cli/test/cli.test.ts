@@ -11,7 +11,7 @@ import { execFile } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, it, type TestContext } from 'vitest';
-import { BIN, skein, type Run } from './skein-bin.js';
+import { BIN, skein, skeinInProcess, type Run } from './skein-bin.js';
 
 
 class DivideByZero extends Error {}
@@ -116,7 +116,8 @@ async function ownServer(t: TestContext): Promise<Served> {
 
 const kinds = ['tcp', 'unix', 'ws'] as const;
 
-// Each test below runs its own command line(s), one child process each, and asserts only on their
+// Each test below runs its own command line(s), a child process each (the bin; lines that only
+// show how a reply or a refusal prints run `main` in this process), and asserts only on their
 // output, or on the handler calls of a server of its own (ownServer): the shared servers' counts
 // are asserted nowhere. The describes marked concurrent run their tests at once (vitest's
 // maxConcurrency, 5, at a time; skein-bin's children 3 at a time), most of each test being a node
@@ -223,29 +224,32 @@ describe.concurrent('skein call', () => {
     expect(r.stderr).toMatch(/^error: Unreachable \(rpc_unreachable\): .*(certificate|self.signed)/i);
   });
 
+  // From here to the refusals, what the CLI prints of a reply or an error: `main` in this process
+  // (skeinInProcess), against the shared servers. The bin's own runs are the tests above and the
+  // --timeout, ping and bench ones: a node start per line here was most of each test's time.
   it('encodes with the codec named by --codec', async ({ expect }) => {
-    const r = await skein('call', cb.tcp, 'Calc.add', '{"a":20,"b":22}', '--codec', 'cbor');
+    const r = await skeinInProcess('call', cb.tcp, 'Calc.add', '{"a":20,"b":22}', '--codec', 'cbor');
     expect(r).toEqual({ code: 0, stdout: '42\n', stderr: '' });
   });
 
   it('sends no argument without JSON, and prints a unit reply as null', async ({ expect }) => {
-    const r = await skein('call', mp.tcp, 'Calc.nothing');
+    const r = await skeinInProcess('call', mp.tcp, 'Calc.nothing');
     expect(r).toEqual({ code: 0, stdout: 'null\n', stderr: '' });
   });
 
   it('prints a numeric custom error', async ({ expect }) => {
-    const r = await skein('call', mp.tcp, 'Calc.div', '{"a":1,"b":0}');
+    const r = await skeinInProcess('call', mp.tcp, 'Calc.div', '{"a":1,"b":0}');
     expect(r).toEqual({ code: 1, stdout: '', stderr: 'error: custom error 1\n' });
   });
 
   it('prints a custom error payload decoded with the codec', async ({ expect }) => {
-    const r = await skein('call', mp.unix, 'Calc.find', '"apple"');
+    const r = await skeinInProcess('call', mp.unix, 'Calc.find', '"apple"');
     expect(r).toEqual({ code: 1, stdout: '', stderr: 'error: custom error {"missing":"apple"}\n' });
   });
 
   it('names a method or service the server does not have', async ({ expect }) => {
-    // Two command lines, a process each, at once.
-    const [method, svc] = await Promise.all([skein('call', mp.tcp, 'Calc.mul', '{"a":1,"b":2}'), skein('call', mp.ws, 'Calculator.add', '{"a":1,"b":2}')]);
+    // Two command lines at once.
+    const [method, svc] = await Promise.all([skeinInProcess('call', mp.tcp, 'Calc.mul', '{"a":1,"b":2}'), skeinInProcess('call', mp.ws, 'Calculator.add', '{"a":1,"b":2}')]);
     expect(method.code).toBe(1);
     expect(method.stderr).toBe('error: Method (rpc_method_notfound): Calc.mul: no such method on the server (rpc_method_notfound)\n');
     expect(svc.code).toBe(1);
@@ -254,7 +258,7 @@ describe.concurrent('skein call', () => {
 
   // What the server wrote goes to the user's terminal: it must show there, never act on it.
   it('escapes the control characters of an error detail the server sent, on one line', async ({ expect }) => {
-    const r = await skein('call', mp.tcp, 'Calc.glitch');
+    const r = await skeinInProcess('call', mp.tcp, 'Calc.glitch');
     expect(r.code).toBe(1);
     expect(r.stdout).toBe('');
     expect(r.stderr).toBe('error: InvalidArgument (rpc_invalid_argument): Calc.glitch: \\u001b]0;owned\\u0007\\u001b[2J\\u000derror: forged\\u000asecond line\n');
@@ -263,7 +267,7 @@ describe.concurrent('skein call', () => {
   it('escapes C1 controls and bidi overrides in a reply, which stays JSON of the same value', async ({ expect }) => {
     // U+009B is a CSI on its own; U+202E reverses what follows; JSON.stringify leaves both raw.
     const text = 'a\u009b2Jb\u202ec\u2028d';
-    const r = await skein('call', mp.tcp, 'Calc.echo', JSON.stringify(text));
+    const r = await skeinInProcess('call', mp.tcp, 'Calc.echo', JSON.stringify(text));
     expect(r).toEqual({ code: 0, stdout: '"a\\u009b2Jb\\u202ec\\u2028d"\n', stderr: '' });
     expect(JSON.parse(r.stdout)).toBe(text);
   });
@@ -271,12 +275,12 @@ describe.concurrent('skein call', () => {
   // Escaping is for controls only: the text users read (accents, CJK, emoji) prints as it is.
   it('prints accented letters, CJK and emoji in a reply as they are', async ({ expect }) => {
     const text = 'café 東京 😀 naïve';
-    const r = await skein('call', mp.tcp, 'Calc.echo', JSON.stringify(text));
+    const r = await skeinInProcess('call', mp.tcp, 'Calc.echo', JSON.stringify(text));
     expect(r).toEqual({ code: 0, stdout: `"${text}"\n`, stderr: '' });
   });
 
   it('says the codecs may differ when the server cannot decode the argument', async ({ expect }) => {
-    const r = await skein('call', mp.tcp, 'Calc.add', '{"a":1,"b":2}', '--codec', 'cbor');
+    const r = await skeinInProcess('call', mp.tcp, 'Calc.add', '{"a":1,"b":2}', '--codec', 'cbor');
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/^error: Decode \(rpc_decode\): Calc\.add: the server could not decode the argument .* does the server use cbor too\?/);
   });
@@ -311,7 +315,8 @@ describe.concurrent('skein call', () => {
     // Credentials in a URL would be dropped, not sent; the password is not echoed back.
     [['call', 'wss://alice:s3cret@127.0.0.1:1/rpc', 'Calc.add'], /^skein: wss:\/\/127\.0\.0\.1:1\/rpc: user and password in the URL are not sent; remove them \(want wss:\/\/host\[:port\]\[\/path\]\)\n/],
   ])('refuses %j before connecting (exit 2)', async ([args, message], { expect }) => {
-    const r = await skein(...args);
+    // In this process too: a line refused before connecting needs no node of its own (the bin's exit 2 is address-mistakes.test.ts's).
+    const r = await skeinInProcess(...args);
     expect(r.code).toBe(2);
     expect(r.stdout).toBe('');
     expect(r.stderr).toMatch(message);
@@ -337,7 +342,7 @@ describe.concurrent('skein call', () => {
     [['ping', 'alice:1234?s3cret@127.0.0.1:1'], /^skein: "127\.0\.0\.1:1": a user and password in the address are not sent; remove them/],
     [['ping', 'ws://alice:x?s3cret@127.0.0.1:1/rpc#f'], /^skein: "ws:\/\/127\.0\.0\.1:1\/rpc#f": a '#' starts a URL fragment/],
   ])('refuses %j without repeating the password (exit 2)', async ([args, message], { expect }) => {
-    const r = await skein(...args);
+    const r = await skeinInProcess(...args);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(message);
     expect(r.stderr).not.toContain('s3cret');

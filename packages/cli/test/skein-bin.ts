@@ -16,6 +16,20 @@ export function skein(...args: string[]): Promise<Run> {
 }
 
 /**
+ * Runs `skein ...args` in this process: `main`, the bin's own function, with its output
+ * collected. For command lines refused before anything is dialled (exit 2), where a node start
+ * per line was most of the test's time; the bin itself is run by the tests that connect.
+ */
+export async function skeinInProcess(...args: string[]): Promise<Run> {
+  // Loaded here, not at the top: the files that only run the bin do not load the CLI as well.
+  const { main } = await import('../src/main.js');
+  let stdout = '';
+  let stderr = '';
+  const code = await main(args, { write: (s: string) => ((stdout += s), true) }, { write: (s: string) => ((stderr += s), true) });
+  return { code, stdout, stderr };
+}
+
+/**
  * As `skein`, killed after `timeoutMs`: only the test's bound (a CLI that keeps its word exits by
  * itself). It starts once fewer than MAX_CHILDREN of this test file's children run, and its bound
  * counts from then.

@@ -1,17 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { main } from '../src/main.js';
+import { skeinInProcess } from './skein-bin.js';
 
 // Each command's usage line (in --help and in its usage error) against the options the command
 // takes: a line missing one (servers' once lacked --timeout), or naming one the command refuses,
 // fails here, whichever of the two drifted.
 
 /** Runs a command line in this process: no network is reached, every line here fails parsing. */
-async function run(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const code = await main(argv, { write: (s: string) => ((stdout += s), true) }, { write: (s: string) => ((stderr += s), true) });
-  return { code, stdout, stderr };
-}
+const run = (argv: string[]) => skeinInProcess(...argv);
 
 const flagsIn = (text: string): string[] => [...new Set(text.match(/--[a-z][a-z-]*/g) ?? [])];
 

@@ -2,7 +2,6 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, cpSync, mkdirSync, readFileSync, symlinkSync } from 'node:fs';
 import { basename, delimiter } from 'node:path';
 import { repoTool } from '@skein/test-utils';
-import { onTestFinished } from 'vitest';
 import { ROOT } from './public-packages.js';
 
 /** Only so that a hung install or app fails the test instead of the run. */
@@ -105,13 +104,21 @@ export interface BunDenoOutputs {
  * `skein/tarballs/` (only the tarballs it says to pack, from `tarballs` by folder: the Bun block
  * installs every *.tgz there) beside `my-app/`, which holds `app` before the block runs (its
  * `mkdir -p` and `bun init` keep it; the block ends by running it). A failing step throws with
- * its command and output, except `deno check`, whose words are returned. Call it in a test (whose
- * timeout is at least BUN_DENO_MS): a step still running when the test ends (it timed out first)
- * is killed then.
+ * its command and output, except `deno check`, whose words are returned. Call it in a test whose
+ * timeout is at least BUN_DENO_MS: each step is killed at its own timeout, and a step still running
+ * when this returns or throws is killed then (not at the test's end: the test may run beside
+ * others, concurrent, whose ends are not its own).
  */
 export async function followBunDenoSteps(work: string, tarballs: ReadonlyMap<string, string>, app: URL): Promise<BunDenoOutputs> {
   const running = new Set<ChildProcess>();
-  onTestFinished(() => running.forEach(killGroup));
+  try {
+    return await bunDenoStepsIn(work, tarballs, app, running);
+  } finally {
+    running.forEach(killGroup);
+  }
+}
+
+async function bunDenoStepsIn(work: string, tarballs: ReadonlyMap<string, string>, app: URL, running: Set<ChildProcess>): Promise<BunDenoOutputs> {
   const steps = bunDenoSteps();
   const env = userShell(work);
   const sh = (script: string, cwd: string): Promise<string> => shStep(script, cwd, env, running);

@@ -62,7 +62,9 @@ async function packedJson(file: string): Promise<Record<string, unknown>> {
   return JSON.parse(stdout) as Record<string, unknown>;
 }
 
-describe('installed from packed tarballs, outside the workspace, with plain npm (or Bun, as the docs say)', () => {
+// Concurrent: each test has folders of its own, and most of each is waiting on npm, Bun or a
+// child's start-up, so they overlap (the two that run the suite's vitest take turns).
+describe('installed from packed tarballs, outside the workspace, with plain npm (or Bun, as the docs say)', { concurrent: true }, () => {
   const pkgs = publicPackages();
   const work = mkdtempSync(`${tmpdir()}/skein-install-`);
   const app = `${work}/app`;
@@ -74,6 +76,13 @@ describe('installed from packed tarballs, outside the workspace, with plain npm 
    */
   const suite = `${work}/suite-user`;
   let suiteInstalled: Promise<void> = Promise.resolve();
+  /** The suite's vitest runs one at a time: two at once in one project would share its cache folder. */
+  let suiteTurn: Promise<unknown> = Promise.resolve();
+  const inSuiteTurn = <T>(run: () => Promise<T>): Promise<T> => {
+    const ran = suiteTurn.then(run);
+    suiteTurn = ran.catch(() => {});
+    return ran;
+  };
 
   beforeAll(async () => {
     // The tarballs ship dist/: built by `pnpm test` (lerna run build) before the tests run.
@@ -139,7 +148,7 @@ describe('installed from packed tarballs, outside the workspace, with plain npm 
     cpSync(new URL('src/', example), `${dir}/src`, { recursive: true });
     cpSync(new URL('test/', example), `${dir}/test`, { recursive: true });
     await suiteInstalled;
-    const { passed, total } = await userVitest(suite, 'my-transport/test/');
+    const { passed, total } = await inSuiteTurn(() => userVitest(suite, 'my-transport/test/'));
     // Every test of the suite ran and passed: its scenarios (11 today) and the graceful close.
     expect(passed).toBe(total);
     expect(total).toBeGreaterThanOrEqual(11);
@@ -156,7 +165,7 @@ describe('installed from packed tarballs, outside the workspace, with plain npm 
       "  arrayBuffer: 'encode error', typedArrays: 'bytes', farDates: 'exact', invalidDate: 'encode error', protoKey: 'decode error', invalidBytes: [new Uint8Array([0xc1])] });",
     ].join('\n'));
     await suiteInstalled;
-    const { passed, total } = await userVitest(suite, 'my-codec/test/');
+    const { passed, total } = await inSuiteTurn(() => userVitest(suite, 'my-codec/test/'));
     // Every test of the suite ran and passed under vitest's default 5 s timeout (100 today).
     expect(passed).toBe(total);
     expect(total).toBeGreaterThanOrEqual(100);

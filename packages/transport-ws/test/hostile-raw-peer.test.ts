@@ -1,14 +1,17 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { afterEach, expect } from 'vitest';
-import { itNeeding, launch, rawConnect, reap, waitFor, type Proc, type RawSocket, type RuntimeName } from '@skein/test-utils';
+import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import { describeNeeding, launch, rawConnect, reap, waitFor, type Proc, type RawSocket, type RuntimeName } from '@skein/test-utils';
 import { header, rawWsPeer, wsFrameHeader } from './helpers.js';
 
 // Each WebSocket server (ws on Node, Bun and Deno; uWebSockets.js on Node) in a process of its
 // own, against a peer that writes raw bytes on a node:net socket: what it sends breaks HTTP or
 // RFC 6455, or claims far more than it sends. Each time the hostile connection is closed, the
 // server reports a typed reason, its memory (the child's RSS, a generous bound only) stays far
-// under what was claimed, and an honest peer is served next.
+// under what was claimed, and an honest peer is served next. Each server's process is started
+// once for its three tests, which run in turn (they read its lines and its memory); the four
+// servers run side by side, since most of a test is waiting on a server's timeout (uWS's own HTTP
+// timeout, 10 s, for the unfinished upgrade request).
 const fixture = fileURLToPath(new URL('./fixtures/hostile-peer-server.mjs', import.meta.url));
 const pkg = new URL('..', import.meta.url);
 const MiB = 1024 * 1024;
@@ -23,43 +26,34 @@ const SERVERS: { name: string; runtime: RuntimeName; kind: Kind }[] = [
   { name: 'deno ws', runtime: 'deno', kind: 'ws' },
 ];
 
-let server: Proc | undefined;
-const peers: RawSocket[] = [];
-afterEach(async () => {
-  for (const p of peers.splice(0)) p.destroy();
-  await reap(server);
-});
-
 /** Node runs the built dist/ (it cannot load the .ts sources); Bun and Deno run the sources. */
-async function start(runtime: RuntimeName, kind: Kind): Promise<number> {
+function start(runtime: RuntimeName, kind: Kind): Proc {
   const entry = new URL(runtime === 'node' ? 'dist/index.js' : 'src/index.ts', pkg);
-  server = launch(runtime, fixture, [pathToFileURL(fileURLToPath(entry)).href, kind, OPTIONS]);
-  return Number((await server.waitForLine(/^listening (\d+)$/))[1]);
+  return launch(runtime, fixture, [pathToFileURL(fileURLToPath(entry)).href, kind, OPTIONS]);
 }
 
-/** The server process's resident memory (Linux): launch runs the runtime's binary itself. */
-function rss(): number {
-  return Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${server!.pid}/status`, 'utf8'))![1]) * 1024;
+/** A server process's resident memory (Linux): launch runs the runtime's binary itself. */
+function rss(server: Proc): number {
+  return Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${server.pid}/status`, 'utf8'))![1]) * 1024;
 }
 
 /** Each peer's port, kept: a socket its peer closed forgets it. */
 const ports = new WeakMap<RawSocket, number>();
-const track = <T extends RawSocket>(p: T): T => (peers.push(p), ports.set(p, p.socket.localPort!), p);
 
 /**
  * Waits for the server's line on `p`'s close, said after line `from`, its reason matching `why`.
  * uWS names a peer by its address alone, hence `from`: the cases come one after another.
  */
-async function closedAs(kind: Kind, p: RawSocket, why: RegExp, from: number): Promise<void> {
+async function closedAs(server: Proc, kind: Kind, p: RawSocket, why: RegExp, from: number): Promise<void> {
   const prefix = `closed ${kind === 'uws' ? '127.0.0.1' : ports.get(p)} `;
-  const said = (): boolean => server!.lines.slice(from).some((l) => l.startsWith(prefix) && why.test(l.slice(prefix.length)));
+  const said = (): boolean => server.lines.slice(from).some((l) => l.startsWith(prefix) && why.test(l.slice(prefix.length)));
   await waitFor(said, { timeoutMs: 20_000, what: `a line "${prefix}${why.source}"` }).catch((err: Error) => {
-    throw new Error(`${err.message}; the server said:\n${server!.lines.slice(from).join('\n')}`);
+    throw new Error(`${err.message}; the server said:\n${server.lines.slice(from).join('\n')}`);
   });
 }
 
 /** An honest peer upgrades, sends one frame, gets it back and closes cleanly (1000): the server still serves. */
-async function honestPeerServed(port: number): Promise<void> {
+async function honestPeerServed(port: number, track: <T extends RawSocket>(p: T) => T): Promise<void> {
   const p = track(await rawWsPeer(port));
   const upgrade = p.received().length;
   p.write(new Uint8Array([...wsFrameHeader(2, true, 7, true), ...header(3), 1, 2, 3]));
@@ -125,57 +119,72 @@ async function flood(p: RawSocket, chunk: Uint8Array, most: number): Promise<num
 
 for (const s of SERVERS) {
   const needs = s.runtime === 'node' ? [] : [s.runtime];
+  describeNeeding(needs, `${s.name} server`, () => serverTests(s), { concurrent: true });
+}
 
-  itNeeding(needs, `${s.name} server: each frame that breaks RFC 6455 or claims past the limit closes that connection alone, typed, holding nothing it claimed`, async () => {
-    const port = await start(s.runtime, s.kind);
-    await honestPeerServed(port);
-    const before = rss();
+function serverTests(s: (typeof SERVERS)[number]): void {
+  let server: Proc;
+  let port: number;
+  beforeAll(async () => {
+    server = start(s.runtime, s.kind);
+    port = Number((await server.waitForLine(/^listening (\d+)$/))[1]);
+  }, 60_000);
+  afterAll(() => reap(server));
+  const peers: RawSocket[] = [];
+  afterEach(() => {
+    for (const p of peers.splice(0)) p.destroy();
+  });
+  const track = <T extends RawSocket>(p: T): T => (peers.push(p), ports.set(p, p.socket.localPort!), p);
+  const served = (): Promise<void> => honestPeerServed(port, track);
+
+  it.sequential(`each frame that breaks RFC 6455 or claims past the limit closes that connection alone, typed, holding nothing it claimed`, async () => {
+    await served();
+    const before = rss(server);
     for (const c of FRAME_CASES) {
       const expected = c.expect[s.kind];
       if (expected === undefined) continue;
       const p = track(await rawWsPeer(port));
-      const from = server!.lines.length;
+      const from = server.lines.length;
       p.write(c.bytes());
       expect(await p.closedByPeer, c.name).toBeDefined();
-      await closedAs(s.kind, p, expected, from);
-      await honestPeerServed(port);
+      await closedAs(server, s.kind, p, expected, from);
+      await served();
     }
     // 2^63 and 1 GiB were claimed; about 1.2 MB was sent.
-    expect(rss() - before).toBeLessThan(64 * MiB);
+    expect(rss(server) - before).toBeLessThan(64 * MiB);
   }, 60_000);
 
-  itNeeding(needs, `${s.name} server: an upgrade request past the header limit, one that is not HTTP, or one never finished closes that connection alone${s.kind === 'ws' ? ', typed' : ''}`, async () => {
-    const port = await start(s.runtime, s.kind);
-    const before = rss();
+  it.sequential(`an upgrade request past the header limit, one that is not HTTP, or one never finished closes that connection alone${s.kind === 'ws' ? ', typed' : ''}`, async () => {
+    const before = rss(server);
+    // Half a request, never finished: ws's upgradeTimeoutMs (1 s here), uWS's own HTTP timeout
+    // (10 s). Sent first, so that its wait runs beside the requests below; checked after them.
+    const halfFrom = server.lines.length;
+    const half = track(await rawConnect(`127.0.0.1:${port}`));
+    half.write(new TextEncoder().encode('GET /skein HTTP/1.1\r\nHost: x\r\n'));
     const requests: { name: string; open: string; chunk: Uint8Array; ws: RegExp }[] = [
       { name: 'one header of megabytes', open: 'GET /skein HTTP/1.1\r\nHost: x\r\nX-Big: ', chunk: new Uint8Array(64 * 1024).fill(97), ws: /^RpcError 103: upgrade request refused \(431\): its header fields are over the HTTP server's \d+ bytes$/ },
       { name: 'header after header', open: 'GET /skein HTTP/1.1\r\nHost: x\r\n', chunk: new TextEncoder().encode('X-A: b\r\n'.repeat(8192)), ws: /^RpcError 103: upgrade request refused \(431\)/ },
       { name: 'bytes that are not HTTP', open: '', chunk: new Uint8Array(64 * 1024).fill(0), ws: /^FrameError -: upgrade request refused \(400\): not an HTTP request/ },
     ];
     for (const r of requests) {
-      const from = server!.lines.length;
+      const from = server.lines.length;
       const p = track(await rawConnect(`127.0.0.1:${port}`));
       p.write(new TextEncoder().encode(r.open));
       // Refused after the parser's limit (16 KiB on Node), far before the 64 MiB cap.
       expect(await flood(p, r.chunk, 64 * MiB), r.name).toBeLessThan(16 * MiB);
       expect(await p.closedByPeer, r.name).toBeDefined();
-      if (s.kind === 'ws') await closedAs(s.kind, p, r.ws, from);
-      await honestPeerServed(port);
+      if (s.kind === 'ws') await closedAs(server, s.kind, p, r.ws, from);
+      await served();
     }
-    // Half a request, never finished: ws's upgradeTimeoutMs (1 s here), uWS's own HTTP timeout.
-    const from = server!.lines.length;
-    const half = track(await rawConnect(`127.0.0.1:${port}`));
-    half.write(new TextEncoder().encode('GET /skein HTTP/1.1\r\nHost: x\r\n'));
     expect(await half.closedByPeer).toBeDefined();
-    if (s.kind === 'ws') await closedAs(s.kind, half, /^RpcError 2: WebSocket upgrade not done within 1000 ms$/, from);
-    await honestPeerServed(port);
-    expect(rss() - before).toBeLessThan(64 * MiB);
+    if (s.kind === 'ws') await closedAs(server, s.kind, half, /^RpcError 2: WebSocket upgrade not done within 1000 ms$/, halfFrom);
+    await served();
+    expect(rss(server) - before).toBeLessThan(64 * MiB);
   }, 60_000);
 
-  itNeeding(needs, `${s.name} server: a peer that pings and never reads is dropped before its answers pile up`, async () => {
-    const port = await start(s.runtime, s.kind);
+  it.sequential(`a peer that pings and never reads is dropped before its answers pile up`, async () => {
     const p = track(await rawWsPeer(port));
-    const from = server!.lines.length;
+    const from = server.lines.length;
     p.socket.pause();
     const ping = masked(9, true, 125);
     const pings = new Uint8Array(ping.length * 1000);
@@ -185,7 +194,7 @@ for (const s of SERVERS) {
     expect(await flood(p, pings, 256 * MiB)).toBeLessThan(64 * MiB);
     // ws drops it past 60 unsent answers, saying no more than 1006; uWS and Bun's ws are dropped by the conn, typed.
     const counted = s.kind === 'uws' || s.runtime === 'bun';
-    await closedAs(s.kind, p, counted ? /^RpcError 101: the peer left \d+ bytes of answers to its pings unread, over maxHeldBytes \(1048576\), while congested$/ : /^RpcError 1: websocket closed \(1006 abnormal closure\)$/, from);
-    await honestPeerServed(port);
+    await closedAs(server, s.kind, p, counted ? /^RpcError 101: the peer left \d+ bytes of answers to its pings unread, over maxHeldBytes \(1048576\), while congested$/ : /^RpcError 1: websocket closed \(1006 abnormal closure\)$/, from);
+    await served();
   }, 60_000);
 }
