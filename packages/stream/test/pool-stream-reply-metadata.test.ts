@@ -112,6 +112,19 @@ describe("a stream through a pool is told its reply metadata once, the end's tha
     expect(s.counts.once).toBe(1);
   });
 
+  it('a ConnPool: a stream its refusal for room ends (no other connection to take it) is told what came with that refusal', async () => {
+    const { address, gate } = await oneWindowServer();
+    const pool = new ConnPool({ transport, address, maxConnections: 1 });
+    cleanup.push(() => (gate.resolve(), pool.close()));
+    await holding(pool);
+    const heard: Metadata[] = [];
+    const stream = pool.openStream('kv', undefined, { onReplyMetadata: (md) => heard.push({ ...md }) });
+    const err = await within(stream.result.then(() => undefined, (e: Error) => e), 10_000, 'the stream to end');
+    expect(err).toMatchObject({ code: ErrorCode.Overloaded });
+    // Set aside while the pool looked for room elsewhere, and given back: the refusal is its end.
+    expect(heard).toEqual([{}]);
+  });
+
   it("a FailoverPool: refused by one server's bare Closed and opened on another; a refusal it ends with is told", async () => {
     const a = await refusingOnce();
     const b = await refusingOnce();

@@ -1,5 +1,5 @@
 import { ErrorCode, RpcError, type Transport } from '@skein/core';
-import { cleanups, deferred, waitFor, within } from '@skein/test-utils';
+import { cleanups, deferred, ManualClock, waitFor, within } from '@skein/test-utils';
 import { describe, expect, it } from 'vitest';
 import { ConnPool, FailoverPool, type ServerHealthEvent, type ServerRequest } from '../src/index.js';
 import { memoryLogger, startServer, transport, u32 } from './harness.js';
@@ -11,11 +11,12 @@ import { heldAnswer } from './held-answer.js';
  * A stream refused for its connection's `streamBudgetBytes` (bare Overloaded, unrun, before the
  * server said anything of it) is a cap of that connection alone: the server is fine. A ConnPool
  * opens it again on another of its connections (one open with room, or a new one up to
- * `maxConnections`), never on the one that refused it until one of that one's streams left (with
- * none to open it on, it fails at that refusal); a FailoverPool tries its server's other
- * connections the same way before another server (after its caller's abort is looked at, and
- * with that server on its tried list once), and counts the refusal against no server's breaker or
- * outlier score. It never ran, so opening it again runs nothing twice. What decides each test is
+ * `maxConnections`, against which one that takes no stream and is to be retired counts not),
+ * never on the one that refused it until one of that one's streams left (with none to open it
+ * on, judged once the rest of the refusal's read is handled, it fails at that refusal); a
+ * FailoverPool tries its server's other connections the same way before another server (after
+ * its caller's abort is looked at, and with that server on its tried list once), and counts the
+ * refusal against no server's breaker or outlier score. It never ran, so opening it again runs nothing twice. What decides each test is
  * whether a stream's handler ran (its first item came) or it was refused and how its error reads,
  * the server's count of refusals, and the breaker's state after those outcomes; never time (where
  * an answer's reading or a connect's failure must come at one step, the test holds it back and
@@ -26,8 +27,8 @@ const cleanup = cleanups();
 
 const WINDOW = 16 * 1024;
 
-/** A server whose connections each take one stream that reads items (the budget is one window); `hold` sends an item as it runs, then waits; `closed` refuses. */
-async function oneWindowServer() {
+/** A server whose connections each take one stream that reads items (the budget is one window, or `windows`); `hold` sends an item as it runs, then waits; `closed` refuses. */
+async function oneWindowServer(windows = 1) {
   const gate = deferred();
   const held: ServerRequest[] = [];
   const s = await startServer(
@@ -40,7 +41,7 @@ async function oneWindowServer() {
       // Bare Closed, as a draining server refuses: its client's connection takes nothing more (`peerClosing`).
       closed: (req) => req.fail(ErrorCode.Closed),
     },
-    { closeWaitMs: 0, streamWindowBytes: WINDOW, streamBudgetBytes: WINDOW },
+    { closeWaitMs: 0, streamWindowBytes: WINDOW, streamBudgetBytes: windows * WINDOW },
   );
   cleanup.push(() => (gate.resolve(), s.server.close()));
   return { ...s, held, gate };
@@ -86,6 +87,66 @@ describe('a ConnPool of one connection whose connection refuses a stream for its
     expect(refusedUnrun(refused)).toBe(true);
     expect((refused as RpcError).message).toBe('no room for another stream on this connection (stream budget)');
     expect(held).toHaveLength(1);
+  });
+
+  it("opens it there again when that connection's other stream ends in the same read as the refusal", async () => {
+    const { server, address, held, gate } = await oneWindowServer();
+    // The second stream's refusal is held back with what comes after it on its connection (the
+    // first stream's end), and both are read in one go, as one read of them would be.
+    const refusal = heldAnswer(transport, 'no room for another stream');
+    const pool = new ConnPool({ transport: refusal.transport, address, maxConnections: 1 });
+    cleanup.push(() => (gate.resolve(), pool.close()));
+    expect(await ran(pool.openStream('hold'))).toBe('ran');
+    const second = pool.openStream('hold');
+    await waitFor(() => refusal.held || undefined, { what: "the second stream's refusal" });
+    gate.resolve();
+    await waitFor(() => refusal.frames >= 2 || undefined, { what: "the first stream's end" });
+    refusal.release();
+    // Room is judged once the read is handled: the end made some. (Judged at the refusal's
+    // frame, the connection still full, it failed, though nothing refused it again.)
+    expect(await ran(second)).toBe('ran');
+    expect(held).toHaveLength(2);
+    expect(server.stats().streamsRefused).toBe(1);
+  });
+
+  it('waits for the connection replacing its old one (maxConnectionAgeMs) when refused as that one connects', async () => {
+    const { address, held, gate } = await oneWindowServer();
+    const connects = secondConnectHeld();
+    const clock = new ManualClock();
+    const pool = new ConnPool({ transport: connects.transport, address, clock, maxConnections: 1, maxConnectionAgeMs: 10_000, stream: { keepaliveMs: 0, timeoutMs: 60_000 } });
+    cleanup.push(() => (gate.resolve(), connects.admit(), pool.close()));
+    expect(await ran(pool.openStream('hold'))).toBe('ran');
+    clock.advance(10_000); // past the connection's age, whatever the jitter: its replacement connects
+    await waitFor(() => connects.started() || undefined, { what: 'the replacement connect' });
+    // At maxConnections, refused on the old one: the connect under way takes it.
+    const second = pool.openStream('hold');
+    await waitFor(() => pool.queued === 1 || undefined, { what: 'the refused stream to wait for the new connection' });
+    connects.admit();
+    expect(await ran(second)).toBe('ran');
+    expect(held).toHaveLength(2);
+  });
+});
+
+describe("a ConnPool whose other connection drains as a stream is refused for room", () => {
+  it('opens it on a fresh connection: the draining one, which the pick retires, counts against no maxConnections', async () => {
+    const { address, held, gate } = await oneWindowServer(2);
+    // The second refusal for room (the fourth stream's, on the first connection) is held back, to
+    // be read once the second connection drains.
+    const refusal = heldAnswer(transport, 'no room for another stream', 2);
+    const pool = new ConnPool({ transport: refusal.transport, address, maxConnections: 2 });
+    cleanup.push(() => (gate.resolve(), pool.close()));
+    expect(await ran(pool.openStream('hold'))).toBe('ran');
+    expect(await ran(pool.openStream('hold'))).toBe('ran');
+    // Both on the first connection, full, not known so yet: the third is refused there for room
+    // and opened on a second connection, whose bare Closed (a draining server's) ends it, its
+    // retry spent, and leaves that connection taking nothing.
+    const drained = pool.openStream('closed');
+    const fourth = pool.openStream('hold');
+    expect(await ran(drained)).toMatchObject({ code: ErrorCode.Closed });
+    await waitFor(() => refusal.held || undefined, { what: "the fourth stream's refusal" });
+    refusal.release();
+    expect(await ran(fourth)).toBe('ran');
+    expect(held).toHaveLength(3);
   });
 });
 
@@ -143,18 +204,19 @@ describe("a FailoverPool stream whose caller aborted as its server's refusal for
   });
 });
 
-/** `transport`, whose second connect waits until `refuse()` fails it; the others go through. */
+/** `transport`, whose second connect waits until `refuse()` fails it or `admit()` lets it go on; the others go through. */
 function secondConnectHeld() {
   let connects = 0;
-  const second = deferred<never>();
+  const second = deferred();
   return {
     transport: {
       name: transport.name,
-      connect: (...args: Parameters<Transport['connect']>) => (++connects === 2 ? second.promise : transport.connect(...args)),
+      connect: (...args: Parameters<Transport['connect']>) => (++connects === 2 ? second.promise.then(() => transport.connect(...args)) : transport.connect(...args)),
       listen: (...args: Parameters<Transport['listen']>) => transport.listen(...args),
     } satisfies Transport,
     started: (): boolean => connects >= 2,
     refuse: (): void => second.reject(new RpcError(ErrorCode.Unreachable, 'connect refused by the test', { retry: 'safe' })),
+    admit: (): void => second.resolve(),
   };
 }
 

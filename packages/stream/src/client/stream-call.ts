@@ -374,6 +374,22 @@ export class StreamCall implements AsyncIterable<Reply>, TimedStream, ReplyMetad
     this.replyMetadata = undefined;
   }
 
+  /**
+   * @internal A pool that decides a turn later whether the refusal it just read ends the stream
+   * (ConnPool's reopen: another stream's end in the same read may make room): that attempt's
+   * metadata is set aside untold, so a caller that ends the stream meanwhile (an abort) is never
+   * told it, and the function returned puts it back should the refusal end the stream after all.
+   */
+  setReplyMetadataAside(): () => void {
+    const heardBy = this.endHeardBy;
+    const metadata = this.replyMetadata;
+    this.forgetReplyMetadata();
+    return () => {
+      this.endHeardBy = heardBy;
+      this.replyMetadata = metadata;
+    };
+  }
+
   /** @internal The server's answer, or the stream's failure (cancel, connection lost, not opened). */
   finish(err: Error | null, reply: Reply | null): void {
     if (this.done) return;

@@ -399,12 +399,16 @@ export class ConnPool implements StreamCaller, Resender, Reopener {
   /**
    * @internal True when a stream refused for room on one connection (`refusedForRoom`) may open on
    * another of this pool: one open that takes another stream, or one it may still open or is
-   * opening (`maxConnections`). A FailoverPool asks, to try its server again before another; a
-   * stream of `openStream` (PoolStream), to be opened again at all.
+   * opening (`maxConnections`, against which those a pick retires do not count). A FailoverPool
+   * asks, to try its server again before another; a stream of `openStream` (PoolStream), to be
+   * opened again at all.
    */
   hasStreamRoom(): boolean {
     if (this._state === 'closed') return false;
     if (this.withStreamRoom() !== undefined || this.opener.connecting > 0) return true;
+    // Those that take no stream (a draining server's, closing ones) count against no cap: a pick
+    // retires them (`replaceRefusing`) and connects afresh.
+    if (this.active.some(refusing)) return true;
     return this.active.length < this.maxConnections && this.clock.now() >= this.outage.growAfter;
   }
 

@@ -89,16 +89,25 @@ export class PoolStream {
     const forRoom = this.isOpen && refusedForRoom(err, this.stream);
     const again = err instanceof RpcError && (resendable(err) || forRoom);
     if (!(err instanceof RpcError && again && this.pool.mayReopen(this))) return this.fail(err, this.reopened + 1);
-    // With no other connection to take it, nor one the pool may open (`maxConnections`), it would
-    // open on one that just refused it, to be refused again: it ends now with the refusal, unrun.
-    if (forRoom && !this.pool.hasStreamRoom()) return this.fail(err, this.reopened + 1);
-    this.reopened++;
-    // The refused attempt's reply metadata is not its caller's: dropped now, not at the reopen,
-    // so a caller that aborts while the reopen waits its turn is never told it.
-    this.stream.forgetReplyMetadata();
     // Back to unopened now: its writes wait for the next connection's credit.
     this.stream.unopened();
-    // Not from within the refusing connection's frame handling, which the reopen's pick may close.
-    queueMicrotask(() => this.pool.reopen(this, err));
+    // The refused attempt's reply metadata is not its caller's unless the refusal ends the stream:
+    // set aside now, not at the reopen, so a caller that aborts while the reopen waits its turn is never told it.
+    const restore = this.stream.setReplyMetadataAside();
+    // Not from within the refusing connection's frame handling, which the reopen's pick may close;
+    // and room is judged once the rest of that read is handled (a sibling's end in it makes some).
+    queueMicrotask(() => this.reopenOrFail(err, forRoom, restore));
+  }
+
+  private reopenOrFail(err: RpcError, forRoom: boolean, restore: () => void): void {
+    if (this.stream.isDone) return; // cancelled meanwhile: its signal, `cancel()`, a `break`
+    // With no other connection to take it, nor one the pool may open (`maxConnections`), it would
+    // open on one that just refused it, to be refused again: it ends now with the refusal, unrun.
+    if (forRoom && !this.pool.hasStreamRoom()) {
+      restore();
+      return this.fail(err, this.reopened + 1);
+    }
+    this.reopened++;
+    this.pool.reopen(this, err);
   }
 }
