@@ -1,7 +1,7 @@
 import { parseAddress, silentLogger, type Transport } from '@skein/core';
 import { startProcess, type Proc } from '@skein/test-utils';
 import { fileURLToPath } from 'node:url';
-import { RpcServer, createRouter, type ActionHandler, type FailoverPool, type Reply } from '../src/index.js';
+import { RpcServer, createRouter, type ActionHandler, type FailoverPool, type Reply, type RpcServerOptions } from '../src/index.js';
 import { requestFrameSpec } from '../src/wire/frame-specs.js';
 import { DEFAULT_LIMITS } from '../src/wire/limits.js';
 import { readRequestHeader, type RequestHeader } from '../src/wire/protocol.js';
@@ -41,8 +41,8 @@ export interface LocalServer {
   counts: Record<string, number>;
 }
 
-/** An in-process server that counts accepted connections and requests per action. */
-export async function localServer(table: Record<string, ActionHandler>, listenOn = '127.0.0.1:0'): Promise<LocalServer> {
+/** An in-process server that counts accepted connections and requests per action; `opts` go to its RpcServer. */
+export async function localServer(table: Record<string, ActionHandler>, listenOn = '127.0.0.1:0', opts: Omit<RpcServerOptions, 'dispatch'> = {}): Promise<LocalServer> {
   const t = countingTransport();
   const counts: Record<string, number> = {};
   const counted: Record<string, ActionHandler> = {};
@@ -52,7 +52,7 @@ export async function localServer(table: Record<string, ActionHandler>, listenOn
       return h(req);
     };
   }
-  const server = new RpcServer({ dispatch: createRouter(counted, silentLogger), closeWaitMs: 300 });
+  const server = new RpcServer({ closeWaitMs: 300, ...opts, dispatch: createRouter(counted, silentLogger) });
   const a = await server.listen(t, listenOn);
   const address = 'path' in a ? `unix:${a.path}` : `${a.host}:${a.port}`;
   return {

@@ -242,6 +242,16 @@ export class ConnPool implements StreamCaller, Resender, Reopener {
   }
 
   /**
+   * @internal Whether a call `submit`ted now would go out at once rather than wait here: an open
+   * connection taking calls has room in its window, and no call waits for room before it (streams
+   * waiting do not count, as in `submit`). It asks for no connection and retires none. A
+   * FailoverPool asks, only for a call another server's full windows would keep waiting.
+   */
+  takesNow(): boolean {
+    return this.waiting.size === this.waiting.opening && this.leastLoaded(true, false, false) != null;
+  }
+
+  /**
    * @internal A FailoverPool's call is about to wait here with no other server healthy: in an
    * outage, the pool connects now rather than at the end of its delay, once per outage, and the
    * calls made until that connect ends wait for it (`Outage.hurry`).

@@ -47,7 +47,7 @@ const isHealthy = (m: PoolServer): boolean => m.healthy && m.admitted;
 const isAdmitted = (m: PoolServer): boolean => m.admitted;
 const breakerAdmits = (m: PoolServer): boolean => m.breaker === undefined || m.breaker.admits();
 
-/** What a moved call's share of its time is read for (`retimed`): never its error, nor told to anyone. */
+/** What a moved call's share of its time is read for (`retimed`; a call placed for room too, `placeForRoom`): never its error, nor told to anyone. */
 const MOVED = new RpcError(ErrorCode.Unreachable, 'moved, unsent, to a server that came up', { retry: 'safe' });
 
 /** The strategy's list between a change and the next pick (never written). */
@@ -120,6 +120,12 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
   private readonly stateWatchers = new Set<() => void>();
   /** A tell of `stateWatchers` is queued (`queueTell`). */
   private tellQueued = false;
+  /**
+   * The server a call's last redirect sent it to (`choose`): its word stands, so a call waiting
+   * there for room stays (`placeForRoom`). Kept off the call, so that a call never redirected
+   * carries nothing more; set on a redirect, read only for a call that waits for room.
+   */
+  private readonly redirectedTo = new WeakMap<FailoverCall, PoolServer>();
 
   constructor(opts: FailoverPoolOptions) {
     if (!opts?.transport) throw invalidArgument('FailoverPool needs a transport');
@@ -530,8 +536,11 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
     if (!member.healthy && !this.healthyBesides(member)) pool.hurry();
     if (!stream) {
       const waiting = pool.submit(c.action, c.msg, c.sent, c.done, failFast);
+      if (waiting === undefined) return;
       // Waiting for a connection, unsent: another server that comes up meanwhile may take it.
-      if (waiting !== undefined && pool.state !== 'ready') this.park(c, member, waiting);
+      if (pool.state !== 'ready') this.park(c, member, waiting);
+      // Waiting for room on a server up, unsent: a server that can send it now may take it.
+      else if (this.selector.spreads === true) this.placeForRoom(c, member, waiting);
       return;
     }
     stream.forgetReplyMetadata(); // a placement again on its server too (placeAgainForRoom)
@@ -636,7 +645,37 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
     if (retimed(c, MOVED, this.pace, this.defaultTimeoutMs, this.attemptTimeoutMs)) return; // its deadline fails it where it waits
     c.waiting!.release();
     this.unpark(c);
-    // A half-open probe that never went: its place goes to another.
+    this.beginElsewhere(c, from, to);
+  }
+
+  /**
+   * `c` just began waiting, unsent, for room on `from`, whose connections are up and all full:
+   * with a strategy that insists on no server (`Selector.spreads`), it goes where the strategy
+   * picks among the other healthy servers that send it at once (`ConnPool.takesNow`) and that it
+   * was not tried on, if one does, as `move` moves a call off a server down: with what is left
+   * of its time, its attempt moved, not spent (no retry, no budget, nothing counted for either
+   * server), idempotent or not, as it never left. With none, or no time left, it waits where it
+   * is. A server's redirect's word stands (`redirectedTo`). Only as a call arrives: one already
+   * waiting stays when another server frees room later (it goes at its own server's first free
+   * slot). At most `MAX_FREE_PLACEMENTS` per call, as other free placements (one does: a server
+   * that takes it sends it at once).
+   */
+  private placeForRoom(c: FailoverCall, from: PoolServer, waiting: WaitingCall): void {
+    if (c.placedFree >= MAX_FREE_PLACEMENTS || this.redirectedTo.get(c) === from) return;
+    // Never one the call was tried on (`from` among them): a retry is not sent back where it failed.
+    const untried = (m: PoolServer): boolean => m.pool?.takesNow() === true && isHealthy(m) && !c.tried.includes(m.address);
+    // Built-in strategies alone spread (no picker function): this pick never throws.
+    const to = this.selector.pick(c.opts.route, this.pickableNow(), untried);
+    if (to === undefined || retimed(c, MOVED, this.pace, this.defaultTimeoutMs, this.attemptTimeoutMs)) return; // its deadline fails it where it waits
+    waiting.release();
+    c.placedFree++;
+    // Never sent to `from`: not tried there, so a retry may still go to it first, as untried.
+    c.tried.pop();
+    this.beginElsewhere(c, from, to);
+  }
+
+  /** `c`, taken unsent out of `from`'s queue, begins on `to`: a half-open probe on `from` that never went gives its place to another. */
+  private beginElsewhere(c: FailoverCall, from: PoolServer, to: PoolServer): void {
     if (c.probe !== undefined) from.breaker?.release(c.probe);
     this.begin(c, to);
   }
@@ -851,7 +890,10 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
     if (c.redirect !== undefined) {
       const target = this.byAddress.get(c.redirect);
       c.redirect = undefined;
-      if (target) return target;
+      if (target) {
+        this.redirectedTo.set(c, target);
+        return target;
+      }
     }
     const pickable = this.pickableNow();
     if (c.tried.length === 0) {

@@ -29,6 +29,12 @@ export interface Selector<S extends ServerView> {
   redirected?(address: string): void;
   /** The servers (or their weights) changed. */
   membershipChanged?(servers: readonly S[]): void;
+  /**
+   * True when the strategy spreads calls and insists on no server for any (no key, no leader, no
+   * function's choice): a call its pick would keep waiting for room on a server whose connections
+   * are all full may go to another that can send it at once (`FailoverPool.placeForRoom`).
+   */
+  readonly spreads?: boolean;
 }
 
 export function createSelector<S extends ServerView>(strategy: Strategy): Selector<S> {
@@ -53,6 +59,7 @@ export function createSelector<S extends ServerView>(strategy: Strategy): Select
 
 /** Each server in turn. */
 class RoundRobin<S extends ServerView> implements Selector<S> {
+  readonly spreads = true;
   private next = 0;
 
   pick(_key: string | undefined, servers: readonly S[], accept: (s: S) => boolean): S | undefined {
@@ -78,6 +85,7 @@ class RoundRobin<S extends ServerView> implements Selector<S> {
  * turn on one server. A retry, or a call the held server does not take, goes round as usual.
  */
 class RoundRobinByTurn<S extends ServerView> implements Selector<S> {
+  readonly spreads = true;
   private readonly turns = new RoundRobin<S>();
   /** The server of this turn's calls; undefined until the turn's first call picks it. */
   private held: S | undefined = undefined;
@@ -137,6 +145,7 @@ class Leader<S extends ServerView> implements Selector<S> {
 
 /** nginx's smooth weighted round-robin: a weight-5 server gets 5 of every 7 calls next to two weight-1 ones, interleaved. */
 class SmoothWeighted<S extends ServerView> implements Selector<S> {
+  readonly spreads = true;
   private readonly current = new Map<string, number>();
 
   pick(_key: string | undefined, servers: readonly S[], accept: (s: S) => boolean): S | undefined {
@@ -164,6 +173,7 @@ class SmoothWeighted<S extends ServerView> implements Selector<S> {
 
 /** The server with the fewest calls in flight; ties go round. */
 class LeastActive<S extends ServerView> implements Selector<S> {
+  readonly spreads = true;
   private next = 0;
 
   pick(_key: string | undefined, servers: readonly S[], accept: (s: S) => boolean): S | undefined {
