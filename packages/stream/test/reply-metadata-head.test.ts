@@ -1,8 +1,11 @@
 import { ErrorCode, RpcError } from '@skein/core';
+import { cleanups } from '@skein/test-utils';
 import { describe, expect, it } from 'vitest';
+import type { Metadata } from '../src/index.js';
 import { ReplyMetadata } from '../src/server/reply-metadata.js';
 import { isAsciiReplyHead } from '../src/wire/ascii-reply-head.js';
 import { decodeCallHead, encodeCallHead } from '../src/wire/call-head.js';
+import { bytes, startServer } from './harness.js';
 
 /*
  * A reply head made elsewhere (a WorkerPool's worker encodes what its handler set) set on the
@@ -89,5 +92,33 @@ describe('isAsciiReplyHead', () => {
   it('is true for what encodeCallHead writes for a reply (no deadline, ASCII entries), empty included', () => {
     expect(isAsciiReplyHead(head({}))).toBe(true);
     expect(isAsciiReplyHead(head({ k: 'v', 'x-empty': '', long: 'z'.repeat(300) }))).toBe(true);
+  });
+});
+
+const cleanup = cleanups();
+
+describe('ServerRequest.replyMetadataHead', () => {
+  it('is a copy of the head set so far: a handler that writes into it changes nothing its client is sent, and the connection goes on', async () => {
+    const read: (Uint8Array | undefined)[] = [];
+    const s = await startServer({
+      scribble: (req) => {
+        read.push(req.replyMetadataHead);
+        req.setReplyMetadata('session', 's-1');
+        const mine = req.replyMetadataHead!;
+        read.push(mine.slice());
+        // Every key length 255, past the head's end: a head no client parses, had it been sent.
+        mine.fill(0xff, 4);
+        return bytes(3);
+      },
+    });
+    cleanup.push(() => s.server.close());
+    const client = await s.connect({ keepaliveMs: 0 });
+    cleanup.push(() => client.destroy());
+    const told: Metadata[] = [];
+    const onReplyMetadata = (md: Metadata) => told.push({ ...md });
+    expect((await client.call('scribble', undefined, { onReplyMetadata })).msg).toEqual(bytes(3));
+    expect((await client.call('scribble', undefined, { onReplyMetadata })).msg).toEqual(bytes(3));
+    expect(told).toEqual([{ session: 's-1' }, { session: 's-1' }]);
+    expect(read.slice(0, 2)).toEqual([undefined, head({ session: 's-1' })]);
   });
 });

@@ -83,10 +83,10 @@ export class ReplyPacker implements ReplySink {
       post(this.take());
     } catch (err) {
       this.reset();
-      // A reply head alone (sent ahead of its answer: reply-heads-ahead.ts) fails no call.
-      if (words.length === REPLY_WORDS && words[1] === HEAD) return;
-      // One answer (with its reply head, if it has one): nothing left to split off.
-      if (words.length === REPLY_WORDS || (words.length === 2 * REPLY_WORDS && words[1] === HEAD)) return unsent(words[words.length - REPLY_WORDS]!, err);
+      // Reply heads alone (sent ahead of their answers: reply-heads-ahead.ts), however many, fail no call.
+      if (headsOnly(words)) return;
+      // One answer (with its own reply head, if it has one): nothing left to split off.
+      if (words.length === REPLY_WORDS || (words.length === 2 * REPLY_WORDS && words[1] === HEAD && words[0] === words[REPLY_WORDS])) return unsent(words[words.length - REPLY_WORDS]!, err);
       sendApart(words, body, strings, post, unsent);
     }
   }
@@ -142,6 +142,12 @@ export class ReplyPacker implements ReplySink {
   }
 }
 
+/** Whether every entry of a batch's `words` is a reply head (heads sent ahead of their answers). */
+function headsOnly(words: readonly number[]): boolean {
+  for (let w = 1; w < words.length; w += REPLY_WORDS) if (words[w] !== HEAD) return false;
+  return true;
+}
+
 /** Each answer of a batch that could not be sent whole, as a batch of its own: its bytes (in `body`, in order) and strings found by its kind. */
 function sendApart(
   words: readonly number[],
@@ -170,18 +176,18 @@ function sendApart(
         one.failed(id, (a & 0xffff) as ErrorCode, strings[b - 1]!, RETRIES[a >>> 16]!);
         break;
       case HEAD:
-        // Goes with its answer, the next: not sent apart from it.
         one.head(id, body.subarray(at, at + a));
         at += a;
-        continue;
+        // Goes with its answer when that is the next entry; a head sent ahead of its answer
+        // (reply-heads-ahead.ts) goes alone, so that another call's answer does not take it down.
+        if (words[w + REPLY_WORDS] === id && words[w + REPLY_WORDS + 1] !== HEAD) continue;
+        break;
       default:
         one.custom(id, body.subarray(at, at + a));
         at += a;
     }
     one.send(post, unsent);
   }
-  // A head sent ahead of its answer, last in the batch: it goes alone.
-  if (one.count !== 0) one.send(post, unsent);
 }
 
 /** Where the pool applies a batch of answers to the requests it holds. */

@@ -109,7 +109,7 @@ export class WorkerConn implements Responder {
 
   /** The head goes into the batch just before its answer, unless it went ahead unchanged; the pool sets it on the real request (`setReplyMetadataHead`). */
   writeReplyMetadata(callId: number, _hi: number, head: Uint8Array): void {
-    if (!this.ahead.sentAlready(callId, head)) this.replies.head(callId, head);
+    if (!this.ahead.sentAlready(callId)) this.replies.head(callId, head);
   }
 
   close(): void {

@@ -35,7 +35,7 @@ const actions: string[] = [];
  */
 const running: (ServerRequest | undefined)[] = [];
 let flushQueued = false;
-/** The reply metadata of calls with a deadline, sent before their answers (for the server's own Timeout). */
+/** The reply metadata of calls with a deadline, sent before their answers at the event-loop turn's end (for the server's own Timeout). */
 const ahead = new ReplyHeadsAhead(replies, running, () => queueFlush());
 /** The module's dispatch, once loaded: whether it tells when its handlers end. */
 let loaded: Dispatch | undefined;
@@ -64,7 +64,6 @@ function flush(): void {
   // Before the answers: the pool must know a handler runs on before its answer frees the call.
   const handlers = runningOn.take();
   if (handlers !== undefined) send(handlers);
-  ahead.write();
   // Every answer of the turn may have been refused (not bytes): then no batch goes.
   if (replies.count !== 0) replies.send(post, unsent);
   if (unsentIds.length === 0) return;

@@ -371,7 +371,9 @@ export class WorkerPool implements Dispatch {
    * The reply metadata a worker's handler set, for the answer that follows, or sent ahead of it
    * on a call with a deadline (reply-heads-ahead.ts), for a Timeout answered here. The worker checked it
    * against its client's bound (its description's `replyMetadataRoom`), so this refuses nothing
-   * but a bound that changed since (a second hello): then it is dropped, and said once per call.
+   * but a bound that changed since (a second hello): then it is dropped, and said for each head
+   * dropped (once for a call without a deadline; one with a deadline may send a head ahead in
+   * each turn its handler set entries in, each holding all of them, and each is said).
    */
   private replyHead(id: number, head: Uint8Array): void {
     const req = this.held[id];

@@ -18,7 +18,7 @@ export class WorkerRequest extends ServerRequest implements HeadAhead {
   private readonly expiresAt: number;
   private readonly _metadata: Metadata;
   aheadDue = false;
-  sentAhead: Uint8Array | undefined = undefined;
+  aheadSent = false;
 
   constructor(
     owner: Responder,
@@ -73,7 +73,8 @@ export class WorkerRequest extends ServerRequest implements HeadAhead {
   /**
    * As ServerRequest's; on a call with a deadline the head then goes to the server's thread at
    * the turn's end, before the answer (reply-heads-ahead.ts): that thread answers the call's
-   * Timeout itself, with what the handler set, as in process.
+   * Timeout itself, with what the handler set, as in process. An entry refused (thrown) changes
+   * nothing, and is not told.
    */
   override setReplyMetadata(key: string, value: string): void {
     super.setReplyMetadata(key, value);

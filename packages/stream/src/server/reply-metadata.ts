@@ -38,7 +38,9 @@ export class ReplyMetadata {
    * whole, against `room`, and kept only if it fits. The first such head, when it decodes as it
    * is (`isAsciiReplyHead`: a worker's request encoded it so), is kept as it came, only counted
    * against `room` (which may have changed since the worker was told it): decoding and encoding
-   * it again would give the same bytes, at several times the cost.
+   * it again would give the same bytes (a worker never writes a key twice; a head made by hand
+   * that does is counted as it is, every entry, stricter than its entries encoded again), at
+   * several times the cost.
    */
   setFrom(head: Uint8Array, room: number): void {
     if (this.head === undefined && isAsciiReplyHead(head)) return this.keepAsSent(head, room);

@@ -286,9 +286,11 @@ export class ServerRequest implements Controlled, AbortSource {
    * undefined while none is, and once it went with the answer. For a dispatch whose handler runs
    * elsewhere, to send it where the call is answered before the handler answers (a WorkerPool's
    * worker, for the server's own Timeout at the call's deadline), to `setReplyMetadataHead`.
+   * A copy, made at each read: what is written into it is not sent (the head that goes was
+   * checked as each entry was set, and a client closes its connection at one that does not parse).
    */
   get replyMetadataHead(): Uint8Array | undefined {
-    return this.replyMetadata?.head;
+    return this.replyMetadata?.head?.slice();
   }
 
   /** The stream the client opened with this request; undefined for a plain call. */
