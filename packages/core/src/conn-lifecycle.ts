@@ -201,6 +201,14 @@ export abstract class ConnLifecycle<H extends LifecycleHandlers, In> {
     this.deliver();
   }
 
+  /**
+   * Adapter: `consume` stopped partway without a pause (it waited for something of its own, a
+   * transport's memory budget) and can go on: delivers what is held, as `resume` would.
+   */
+  protected deliverHeld(): void {
+    this.deliver();
+  }
+
   /** Adapter: the send buffer emptied; a drain handler that throws fails the connection. */
   protected drained(): void {
     if (this.stopped || this.over) return;

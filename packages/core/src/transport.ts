@@ -167,6 +167,13 @@ export interface FrameConn {
    */
   readonly receiving?: boolean | undefined;
   /**
+   * True while the frame under way waits for room in the transport's memory budget for partly
+   * received frames (TCP's `maxPendingFrameBytes`, shared by a listener's connections): reading
+   * is paused meanwhile, and `midFrame` stays true, so the read timeout still runs. The server's
+   * close for that timeout says so. Optional: a transport without such a budget leaves it out.
+   */
+  readonly waitingForRoom?: boolean | undefined;
+  /**
    * Bytes of this connection the kernel has taken so far (what the peer's window let through): a
    * count that only grows, read on demand (nothing is counted per write where the runtime keeps
    * it). The server's write-stall check watches it while `congested`: a connection whose peer

@@ -38,7 +38,9 @@ export interface ByteStreamFramingOptions {
    * Bytes that frames cut across chunks may hold while the rest of them arrives, across all the
    * connections of one listener (and on each connection this transport makes: the client picks
    * how many, and a server that stalls mid-frame must not fail those to other servers). A
-   * connection whose partly received frame would go over it is closed with a FrameError, alone.
+   * connection whose partly received frame does not fit while others hold it waits for room,
+   * reading paused, first come first served (the server's read timeout bounds the wait); one
+   * whose frame is longer than the budget is closed with a FrameError, alone.
    * At least the largest frame you accept. Default 256 MiB; `Infinity`: no limit.
    */
   maxPendingFrameBytes?: number | undefined;

@@ -1,5 +1,10 @@
 import { afterMacrotask, uninitializedBytes } from '@skein/core';
-import type { PendingFrameBudget } from './pending-frame-budget.js';
+import type { BudgetWaiter, PendingFrameBudget } from './pending-frame-budget.js';
+
+/** Told when an assembly that waited for room has it: the piece it stopped at goes in now. */
+export interface RoomListener {
+  roomGiven?(): void;
+}
 
 /**
  * Pieces of a frame shorter than this are copied into blocks of this size, so that a peer
@@ -30,7 +35,7 @@ export const SLICE_BYTES = 1024 * 1024;
  * in proportion to what it received or a slice, and a stalled peer's pieces are not held beside
  * that memory for more than a few turns.
  */
-export class FrameAssembly {
+export class FrameAssembly implements BudgetWaiter {
   /** Pieces in order, kept or filled blocks; `block` comes after them. */
   private readonly pieces: Uint8Array[] = [];
   private block: Uint8Array | undefined;
@@ -52,27 +57,62 @@ export class FrameAssembly {
    * that frame is taken or discarded, and does nothing (a flag that the next frame set again would not do).
    */
   private generation = 0;
+  /** Room the budget took for this while it waited, not yet charged to a piece: counted in `held`. */
+  private prepaid = 0;
+  /** In the budget's queue: a piece did not fit, and `add` takes nothing until room is given. */
+  private queued = false;
 
-  constructor(private readonly budget: PendingFrameBudget) {}
+  constructor(
+    private readonly budget: PendingFrameBudget,
+    /** Told when room is given after a wait: its connection reads on. */
+    private readonly listener: RoomListener,
+  ) {}
 
   get active(): boolean {
     return this.length > 0;
+  }
+
+  /** Waiting for room in the budget: the last `add` took nothing. */
+  get waiting(): boolean {
+    return this.queued;
   }
 
   get complete(): boolean {
     return this.received === this.length;
   }
 
+  /** A frame of `length` bytes begins, or (a header whole) what is held is found to begin one so long. */
   start(length: number): void {
     this.length = length;
   }
 
-  /** Takes what of `bytes[at, end)` belongs to the frame; returns where that stops. Throws the budget's FrameError, taking nothing. */
+  /** What arrived so far, in memory of its own (the block it fills, when it is all in one): a header, short. */
+  peek(): Uint8Array {
+    const block = this.block;
+    if (this.pieces.length === 0 && block !== undefined && this.blockFill === this.received) return block.subarray(0, this.blockFill);
+    const bytes = new Uint8Array(this.received);
+    let at = 0;
+    for (const piece of this.pieces) {
+      bytes.set(piece, at);
+      at += piece.length;
+    }
+    if (block !== undefined) bytes.set(block.subarray(0, this.blockFill), at);
+    return bytes;
+  }
+
+  /**
+   * Takes what of `bytes[at, end)` belongs to the frame; returns where that stops, or `at`,
+   * taking nothing, when the piece does not fit in the budget now (`waiting`: the listener is
+   * told when it does, and the same piece is added again). Throws the budget's FrameError,
+   * taking nothing, when the frame never fits.
+   */
   add(bytes: Uint8Array, at: number, end: number): number {
     const n = Math.min(this.length - this.received, end - at);
     const piece = at === 0 && n === bytes.length ? bytes : bytes.subarray(at, at + n);
     // With this piece, half of a long frame is here (and not all of it: then `take` copies once).
-    if (this.whole === undefined && this.length > BLOCK_BYTES && (this.received + n) * 2 >= this.length && this.received + n < this.length) this.gather();
+    if (this.whole === undefined && this.length > BLOCK_BYTES && (this.received + n) * 2 >= this.length && this.received + n < this.length) {
+      if (!this.gather()) return at;
+    }
     if (this.whole !== undefined) {
       this.whole.set(piece, this.received);
       if (this.backlog !== 0) this.catchUp(n);
@@ -84,13 +124,14 @@ export class FrameAssembly {
       block.set(piece, this.blockFill);
       this.blockFill += n;
     } else if (this.keeps(n, bytes.buffer.byteLength)) {
-      this.charge(n);
+      if (!this.charge(n)) return at;
       this.sealBlock();
       this.pieces.push(piece);
     } else {
       // A long piece not kept (the small part of a larger chunk) gets memory of its own size.
-      const fresh = new Uint8Array(Math.max(n, Math.min(BLOCK_BYTES, this.length - this.received)));
-      this.charge(fresh.length);
+      const size = Math.max(n, Math.min(BLOCK_BYTES, this.length - this.received));
+      if (!this.charge(size)) return at;
+      const fresh = new Uint8Array(size);
       this.sealBlock();
       fresh.set(piece);
       this.block = fresh;
@@ -109,16 +150,21 @@ export class FrameAssembly {
    * page faults made that a turn of 75 ms for a 48 MiB frame on an idle 2-core VM (a 64 KiB
    * chunk takes 0.2 ms), a stall of the whole event loop that CPU load stretched past a second.
    */
-  private gather(): void {
-    // Charged first, for the difference: over the budget, it throws having changed nothing. The
-    // charge is the frame's length from here on: the pieces still held and what `whole` has
-    // taken never add up to more than what arrived.
-    this.charge(this.length - this.held);
+  private gather(): boolean {
+    // Charged first, for the difference: over the budget, it throws (or waits) having changed
+    // nothing. The charge is the frame's length from here on: the pieces still held and what
+    // `whole` has taken never add up to more than what arrived.
+    const more = this.length - this.held;
+    if (more > 0 && !this.charge(more)) return false;
+    if (more < 0) this.refund(-more);
+    // Room taken for it after a wait is in `held`, the length: nothing more is charged for this frame.
+    this.prepaid = 0;
     this.sealBlock();
     // Not zeroed first: every byte is written (what came, then the rest) before `take` hands it out.
     this.whole = uninitializedBytes(this.length);
     this.backlog = this.received;
     this.scheduleSlice();
+    return true;
   }
 
   /**
@@ -184,9 +230,13 @@ export class FrameAssembly {
     // Only a frame that made `whole` may have a slice scheduled: the others cost nothing more.
     if (this.whole !== undefined) this.generation++;
     this.block = this.whole = undefined;
-    this.length = this.received = this.blockFill = this.backlog = 0;
-    this.budget.give(this.held);
-    this.held = 0;
+    this.length = this.received = this.blockFill = this.backlog = this.prepaid = 0;
+    // Out of the queue before the room is given back: it goes to those behind, not to this.
+    if (this.queued) {
+      this.queued = false;
+      this.budget.leave(this);
+    }
+    this.refund(this.held);
   }
 
   /**
@@ -203,9 +253,49 @@ export class FrameAssembly {
     return n >= BLOCK_BYTES || (this.received === 0 && this.length > BLOCK_BYTES);
   }
 
-  private charge(n: number): void {
-    this.budget.take(n);
+  /** Charges `n` bytes to the budget: false when it must wait for them (queued, if not already). */
+  private charge(n: number): boolean {
+    if (this.prepaid !== 0) return this.usePrepaid(n);
+    if (!this.budget.take(n, this.held)) return this.wait(n);
     this.held += n;
+    return true;
+  }
+
+  /** The room taken for this while it waited pays for `n`: what the same piece asks again, so all of it. */
+  private usePrepaid(n: number): boolean {
+    if (n <= this.prepaid) {
+      this.prepaid -= n;
+      return true;
+    }
+    // Asked for more than it waited for (never, as the piece is the same): the rest as any charge.
+    const rest = n - this.prepaid;
+    if (!this.budget.take(rest, this.held)) return this.wait(rest);
+    this.held += rest;
+    this.prepaid = 0;
+    return true;
+  }
+
+  private wait(n: number): boolean {
+    // A frame longer than the whole budget never fits: closed now, as when no connection waited, rather than after the wait.
+    if (this.length > this.budget.max) throw this.budget.over(n);
+    if (!this.queued) {
+      this.queued = true;
+      this.budget.wait(this, n);
+    }
+    return false;
+  }
+
+  /** The budget's: `n` bytes are taken for the piece this waited with. */
+  roomGiven(n: number): void {
+    this.queued = false;
+    this.held += n;
+    this.prepaid += n;
+    this.listener.roomGiven?.();
+  }
+
+  private refund(n: number): void {
+    this.held -= n;
+    this.budget.give(n);
   }
 
   private sealBlock(): void {

@@ -100,6 +100,11 @@ export class TcpFrameConn extends ConnLifecycle<FrameHandlers, Uint8Array> imple
     return this.reader.midFrame;
   }
 
+  /** The frame under way waits for room in the pending-frame budget, reading paused (midFrame stays true: the read timeout runs on). */
+  get waitingForRoom(): boolean {
+    return this.reader.waiting;
+  }
+
   /** What the kernel has taken (FrameConn.sentBytes), as the runtime tells it: undefined where it cannot. */
   get sentBytes(): number | undefined {
     return this.conn.sentBytes;
@@ -161,18 +166,36 @@ export class TcpFrameConn extends ConnLifecycle<FrameHandlers, Uint8Array> imple
     this.conn.pause();
   }
 
+  /** Not while a piece waits for room in the budget: what came meanwhile would be held beside it, unbounded. */
   protected override resumeReading(): void {
-    this.conn.resume();
+    if (!this.reader.waiting) this.conn.resume();
   }
 
   protected consume(chunk: Uint8Array): boolean {
     const stop = this.reader.push(chunk, this.at);
     if (stop < chunk.length) {
       this.at = stop;
+      // Waits for room in the budget with this chunk kept (held until then), reading no more.
+      if (this.reader.waiting) this.conn.pause();
       return false;
     }
     this.at = 0;
     return true;
+  }
+
+  /**
+   * The reader's: the piece that waited has its room. Read on in a microtask, not inside the
+   * `give` of the connection that freed it, in the middle of that one's frame.
+   */
+  roomGiven(): void {
+    queueMicrotask(() => this.readOn());
+  }
+
+  private readOn(): void {
+    if (this.stopped) return;
+    // Gone meanwhile (cleanly): what is held is delivered, then the close.
+    if (!this.paused && !this.over) this.conn.resume();
+    this.deliverHeld();
   }
 
   protected closeTransport(): void {

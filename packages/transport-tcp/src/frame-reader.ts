@@ -1,5 +1,5 @@
 import { ErrorCode, FrameError, RpcError, frameBodyLength, looksLikeTls, type FrameSpec } from '@skein/core';
-import { FrameAssembly } from './frame-assembly.js';
+import { FrameAssembly, type RoomListener } from './frame-assembly.js';
 import type { PendingFrameBudget } from './pending-frame-budget.js';
 
 /** The assembly holds a header cut across chunks: the frame's length is not known yet. */
@@ -13,8 +13,12 @@ const TLS_CLIENT = 8;
 /** The first bytes were a TLS server's alert. */
 const TLS_SERVER = 16;
 
-/** Receives the frame at `bytes[start, end)`; returns false to stop the reader after it (the connection paused). */
-export interface FrameReceiver {
+/**
+ * Receives the frame at `bytes[start, end)`; returns false to stop the reader after it (the
+ * connection paused). `roomGiven`: the reader stopped to wait for room in the budget (`waiting`),
+ * and has it now: push the rest of the chunk again (later, not inside this call).
+ */
+export interface FrameReceiver extends RoomListener {
   frameRead(bytes: Uint8Array, start: number, end: number): boolean;
 }
 
@@ -43,10 +47,16 @@ export class FrameReader<S extends FrameReceiver = FrameReceiver> {
     return this.assembly !== undefined && this.assembly.active;
   }
 
+  /** True while a piece of the frame under way waits for room in the budget: `push` stopped before it. */
+  get waiting(): boolean {
+    return this.assembly !== undefined && this.assembly.waiting;
+  }
+
   /**
-   * Parses `chunk` from `from`. Returns where it stopped: the chunk's end, or the end of the
-   * frame after which the sink asked to stop. Throws what `bodyLength` or the sink throws, and
-   * the budget's FrameError.
+   * Parses `chunk` from `from`. Returns where it stopped: the chunk's end, the end of the frame
+   * after which the sink asked to stop, or the piece that waits for room in the budget
+   * (`waiting`; the sink's `roomGiven` follows). Throws what `bodyLength` or the sink throws, and
+   * the budget's FrameError for a frame that never fits.
    */
   push(chunk: Uint8Array, from = 0): number {
     this.state &= ~HALTED;
@@ -118,34 +128,33 @@ export class FrameReader<S extends FrameReceiver = FrameReceiver> {
   }
 
   private assembling(): FrameAssembly {
-    return (this.assembly ??= new FrameAssembly(this.budget));
+    return (this.assembly ??= new FrameAssembly(this.budget, this.sink));
   }
 
   /** Goes on with the frame under way (`start` made the assembly). */
   private assemble(chunk: Uint8Array, at: number): number {
     const assembly = this.assembly!;
     const next = assembly.add(chunk, at, chunk.length);
+    if (next === at) {
+      // Nothing taken: the piece waits for room in the budget, and the reader with it.
+      this.state |= HALTED;
+      return at;
+    }
     if (!assembly.complete) return next;
-    const bytes = assembly.take();
+    // A frame cut inside its header: its length is known now, and the header stays where it is,
+    // as the frame's first bytes (given back and taken again, it could be made to wait behind others).
     if ((this.state & SIZING) !== 0) {
       this.state &= ~SIZING;
-      if (this.sized(bytes)) return next;
+      const header = assembly.peek();
+      const length = header.length + frameBodyLength(this.spec, header, 0);
+      if (length !== header.length) {
+        assembly.start(length);
+        return next;
+      }
     }
+    const bytes = assembly.take();
     if (!this.sink.frameRead(bytes, 0, bytes.length)) this.state |= HALTED;
     return next;
-  }
-
-  /**
-   * The header of a frame cut inside its header is whole, so the frame's length is known now:
-   * the header starts the frame's assembly, unless the frame is the header alone (false).
-   */
-  private sized(header: Uint8Array): boolean {
-    const length = header.length + frameBodyLength(this.spec, header, 0);
-    if (length === header.length) return false;
-    const assembly = this.assembling();
-    assembly.start(length);
-    assembly.add(header, 0, header.length);
-    return true;
   }
 }
 

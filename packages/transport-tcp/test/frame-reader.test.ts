@@ -22,6 +22,16 @@ function reader(keepGoing: (count: number) => boolean = () => true, budget = unl
   return { r, frames };
 }
 
+/** A reader of large frames that keeps whole frames and says, into `given`, when room is given to it after a wait. */
+function waiter(name: string, budget: PendingFrameBudget, given: string[]) {
+  const frames: Uint8Array[] = [];
+  const r = new FrameReader(lengthPrefixed(LIMIT), budget, {
+    frameRead: (bytes, start, end) => (frames.push(bytes.subarray(start, end)), true),
+    roomGiven: () => void given.push(name),
+  });
+  return { r, frames };
+}
+
 const bodies = [text('alpha'), new Uint8Array(0), noise(300, 1), text('b'), new Uint8Array(0), noise(40, 2)];
 const stream = concat(bodies.map(encode));
 
@@ -221,9 +231,10 @@ describe('FrameReader, frames cut across chunks', () => {
     expect(received.deref()).toBeUndefined();
   });
 
-  it('refuses the piece that would take the shared budget over, taking nothing; completion and discard give back', () => {
+  it('stops at the piece that would take the shared budget over, taking nothing, until room is given; completion and discard give back', () => {
     const budget = new PendingFrameBudget(100_000);
-    const a = reader(undefined, budget, large);
+    const given: string[] = [];
+    const a = waiter('a', budget, given);
     const b = reader(undefined, budget, large);
     const [frameA, frameB] = [encode(noise(60_000, 1)), encode(noise(60_000, 2))];
     const size = frameA.length;
@@ -234,15 +245,19 @@ describe('FrameReader, frames cut across chunks', () => {
     // Past half: the frame's own memory (at most twice what arrived) is charged instead.
     b.r.push(frameB.slice(25_000, 40_000));
     expect(budget.inUse).toBe(25_000 + size);
-    expect(() => a.r.push(frameA.slice(25_000, 35_000))).toThrow(
-      new FrameError(`partly received frames would hold ${2 * size} bytes, over the maxPendingFrameBytes budget of 100000`),
-    );
-    expect(budget.inUse).toBe(25_000 + size);
+    // a's next piece does not fit: it stops before it, taking nothing, and waits.
+    const piece = frameA.slice(25_000, 35_000);
+    expect([a.r.push(piece), a.r.waiting, budget.waiting, budget.inUse]).toEqual([0, true, 1, 25_000 + size]);
+    // Pushed again before room is given (its connection resumed), it still waits, queued once.
+    expect([a.r.push(piece), budget.waiting, given]).toEqual([0, 1, []]);
     b.r.discard();
-    expect(budget.inUse).toBe(25_000);
+    // b's room went to a, taken for it (its frame's own memory), and a was told.
+    expect([given, a.r.waiting, budget.waiting, budget.inUse]).toEqual([['a'], false, 0, size]);
     expect(b.r.midFrame).toBe(false);
-    a.r.push(frameA.slice(25_000));
-    expect(Buffer.compare(a.frames[0]!.bytes, frameA)).toBe(0);
+    expect(a.r.push(piece)).toBe(piece.length);
+    expect(budget.inUse).toBe(size);
+    a.r.push(frameA.slice(35_000));
+    expect(Buffer.compare(a.frames[0]!, frameA)).toBe(0);
     expect(budget.inUse).toBe(0);
     // The budget is free again: b reads a whole frame cut in three.
     b.r.push(frameB.slice(0, 10_000));
@@ -250,6 +265,55 @@ describe('FrameReader, frames cut across chunks', () => {
     b.r.push(frameB.slice(50_000));
     expect(Buffer.compare(b.frames[0]!.bytes, frameB)).toBe(0);
     expect(budget.inUse).toBe(0);
+  });
+
+  it('gives freed room to the waiters oldest first, and a new taker waits behind them though its piece fits', () => {
+    const budget = new PendingFrameBudget(100_000);
+    const given: string[] = [];
+    const [holder, small, w, n] = [waiter('holder', budget, given), waiter('small', budget, given), waiter('w', budget, given), waiter('n', budget, given)];
+    const frames = { holder: encode(noise(60_000, 1)), small: encode(noise(8_000, 2)), w: encode(noise(60_000, 3)), n: encode(noise(5_000, 4)) };
+    // Past half of their frames, holder and small are charged their frames' length.
+    holder.r.push(frames.holder.slice(0, 40_000));
+    small.r.push(frames.small.slice(0, 5_000));
+    expect(budget.inUse).toBe(68_008);
+    // w holds 25,000; past half of its frame it needs 35,004 more, which do not fit: it waits.
+    w.r.push(frames.w.slice(0, 25_000));
+    const wPiece = frames.w.slice(25_000, 35_000);
+    expect([w.r.push(wPiece), w.r.waiting, budget.inUse]).toEqual([0, true, 93_008]);
+    // n's first 2,000 bytes would fit (95,008 of 100,000), but w waits: n waits behind it.
+    const nPiece = frames.n.slice(0, 2_000);
+    expect([n.r.push(nPiece), n.r.waiting, budget.waiting]).toEqual([0, true, 2]);
+    // Room for n but not for w: n does not go ahead of it.
+    small.r.discard();
+    expect([given, budget.waiting, budget.inUse]).toEqual([[], 2, 85_004]);
+    // Room for both: w first, then n.
+    holder.r.push(frames.holder.slice(40_000));
+    expect(Buffer.compare(holder.frames[0]!, frames.holder)).toBe(0);
+    expect([given, budget.waiting, budget.inUse]).toEqual([['w', 'n'], 0, 25_000 + 35_004 + 2_000]);
+    // Each goes on with the piece it stopped at, on the room taken for it.
+    expect([w.r.push(wPiece), n.r.push(nPiece), budget.inUse]).toEqual([wPiece.length, nPiece.length, 62_004]);
+    w.r.push(frames.w.slice(35_000));
+    n.r.push(frames.n.slice(2_000));
+    expect([Buffer.compare(w.frames[0]!, frames.w), Buffer.compare(n.frames[0]!, frames.n), budget.inUse]).toEqual([0, 0, 0]);
+  });
+
+  it('takes a waiter that is discarded out of the queue, giving back what it held and what was taken for it', () => {
+    const budget = new PendingFrameBudget(100_000);
+    const given: string[] = [];
+    const [holder, w, n] = [waiter('holder', budget, given), waiter('w', budget, given), waiter('n', budget, given)];
+    holder.r.push(encode(noise(90_000, 1)).slice(0, 50_000));
+    const wFrame = encode(noise(20_000, 2));
+    w.r.push(wFrame.slice(0, 5_000));
+    expect([w.r.push(wFrame.slice(5_000, 15_000)), budget.inUse]).toEqual([0, 95_004]);
+    const nFrame = encode(noise(20_000, 3));
+    expect(n.r.push(nFrame.slice(0, 5_000))).toBe(0);
+    // w's connection closes while it waits: out of the queue, its 5,000 back, and n goes next.
+    w.r.discard();
+    expect([budget.waiting, given, budget.inUse]).toEqual([0, ['n'], 95_004]);
+    // n's connection closes with room taken for it, not yet used: that comes back too.
+    n.r.discard();
+    holder.r.discard();
+    expect([budget.waiting, budget.inUse]).toEqual([0, 0]);
   });
 
   it('reads a frame cut inside its header the same whatever follows, small frame or large', () => {

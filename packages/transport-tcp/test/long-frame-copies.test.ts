@@ -115,7 +115,7 @@ describe('a long frame received over a socket', () => {
 
 describe('a long frame\'s assembly', () => {
   it('has one slice copied a turn, none by a slice scheduled for a frame taken before it', async () => {
-    const assembly = new FrameAssembly(new PendingFrameBudget(Infinity));
+    const assembly = new FrameAssembly(new PendingFrameBudget(Infinity), {});
     const bytes = noise(FRAME, 3);
     const CHUNK = 64 * 1024;
     /** Hands bytes [from, to) of the frame over in chunks of their own (so kept as they are, as a socket's). */

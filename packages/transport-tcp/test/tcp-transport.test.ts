@@ -424,9 +424,6 @@ describe('tcpTransport', () => {
       return { server, peer };
     }
 
-    /** Resolves once `rec` delivered a frame or closed, whichever came first. */
-    const settled = (rec: FrameRecorder) => waitFor(() => rec.frames.length > 0 || rec.closeCalls.length > 0, { what: 'a frame or a close' });
-
     it('holds what lone headers sent, not the 16 MiB bodies they claim', async () => {
       const { peer } = await budgetServer({});
       const n = 32;
@@ -462,7 +459,7 @@ describe('tcpTransport', () => {
       expectBodies(s, bodies);
     });
 
-    it('closes only the connection whose partly received frame would go over maxPendingFrameBytes', async () => {
+    it('pauses, not closes, the connection whose partly received frame would go over maxPendingFrameBytes, until room is given back', async () => {
       const { server, peer } = await budgetServer();
       const good = await client(server.listener);
       const goodSide = await server.next();
@@ -472,22 +469,23 @@ describe('tcpTransport', () => {
       const aBody = noise(900 * KiB, 1);
       await a.send(concat([header(aBody.length), aBody.subarray(0, 600 * KiB)]));
       const b = await peer();
-      // Whole, it would fit on its own; on top of what a holds, it does not.
+      // Whole, it would fit on its own; on top of what a holds, it does not: it waits, reading paused.
       const bBody = noise(700 * KiB, 2);
-      await b.send(concat([header(bBody.length), bBody]));
-      await settled(b.side);
-      expect(b.side.frames).toEqual([]);
-      const err = await b.side.closed;
-      expect(err).toBeInstanceOf(FrameError);
-      expect(err!.message).toMatch(/^partly received frames would hold \d+ bytes, over the maxPendingFrameBytes budget of 1048576$/);
-      // a was not the one over: it finishes its frame, and the other connection works on.
-      await a.send(aBody.subarray(600 * KiB));
-      await a.side.frameCount(1);
-      expectBodies(a.side, [aBody]);
+      b.raw.write([concat([header(bBody.length), bBody])]);
+      await waitFor(() => b.side.conn.waitingForRoom === true || b.side.closeCalls.length > 0, { what: 'b waiting for room' });
+      expect([b.side.frames, b.side.closeCalls]).toEqual([[], []]);
+      // The other connection works on meanwhile.
       send(good, text('after'));
       await good.frameCount(2);
       expect(str(good.frames[1]!.body)).toBe('after');
-      expect([a.side.closeCalls, goodSide.closeCalls]).toEqual([[], []]);
+      // a finishes its frame: the room it held goes to b, which reads its frame whole.
+      await a.send(aBody.subarray(600 * KiB));
+      await a.side.frameCount(1);
+      expectBodies(a.side, [aBody]);
+      await b.side.frameCount(1);
+      expectBodies(b.side, [bBody]);
+      expect(b.side.conn.waitingForRoom).toBe(false);
+      expect([a.side.closeCalls, b.side.closeCalls, goodSide.closeCalls]).toEqual([[], [], []]);
     });
 
     it('gives the budget back when a frame completes and when its connection closes', async () => {
@@ -509,16 +507,18 @@ describe('tcpTransport', () => {
       const c = await peer();
       const cBody = body(3);
       await c.send(start(cBody));
-      // ...and the budget still counts: d's whole frame does not fit beside c's.
+      // ...and the budget still counts: d's whole frame does not fit beside c's, so waits for it.
       const d = await peer();
       const dBody = body(4);
-      await d.send(concat([header(dBody.length), dBody]));
-      await settled(d.side);
-      expect(d.side.frames).toEqual([]);
-      expect((await d.side.closed)?.message).toMatch(/over the maxPendingFrameBytes budget of 1048576$/);
+      d.raw.write([concat([header(dBody.length), dBody])]);
+      await waitFor(() => d.side.conn.waitingForRoom === true || d.side.closeCalls.length > 0, { what: 'd waiting for room' });
+      expect([d.side.frames, d.side.closeCalls]).toEqual([[], []]);
       await c.send(cBody.subarray(700 * KiB));
       await c.side.frameCount(1);
       expectBodies(c.side, [cBody]);
+      // What c gave back was d's to take.
+      await d.side.frameCount(1);
+      expectBodies(d.side, [dBody]);
     });
   });
 

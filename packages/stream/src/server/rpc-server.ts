@@ -432,7 +432,11 @@ export class RpcServer {
       return false;
     }
     if (now - c.midFrameSince < readTimeoutMs) return false;
-    this.settings.violations.say('info', { remote: c.conn.remote, readTimeoutMs }, 'closing connection: a frame was not finished within the read timeout');
+    // Waiting for room, the frame was held up by others' frames, not by its peer: said, so an operator can tell.
+    const why = c.conn.waitingForRoom === true
+      ? "closing connection: a frame was not finished within the read timeout, waiting for room in the transport's maxPendingFrameBytes budget (other connections' partly received frames held it)"
+      : 'closing connection: a frame was not finished within the read timeout';
+    this.settings.violations.say('info', { remote: c.conn.remote, readTimeoutMs }, why);
     return true;
   }
 
