@@ -100,8 +100,10 @@ describe('ReplyPacker: a batch holding heads sent ahead that cannot leave whole'
   const b = head('session', 's-b');
 
   it("each head sent ahead still reaches the pool, beside another call's answer that cannot be cloned, before or after it; that call alone is unsent", () => {
-    // As a turn's flush wrote them: answers first, heads sent ahead after (sendApart's last entry).
+    // A head ahead after another call's answer (sendApart's last entry), and before it: two
+    // entries, not one answer with its own head.
     expect(sentThroughPort((p) => (p.error(2, 7, uncloneable), p.head(1, a)))).toEqual({ heads: [[1, hex(a)]], answers: [], unsent: [2] });
+    expect(sentThroughPort((p) => (p.head(1, a), p.error(2, 7, uncloneable)))).toEqual({ heads: [[1, hex(a)]], answers: [], unsent: [2] });
     // A head sent ahead before another call's answer, which does not take it down with it.
     expect(sentThroughPort((p) => (p.head(1, a), p.error(2, 7, uncloneable), p.ok(3, Uint8Array.of(1), new Uint8Array(0))))).toEqual({ heads: [[1, hex(a)]], answers: [3], unsent: [2] });
     // A call's own head still goes with its answer, and is lost with it.
