@@ -1,5 +1,5 @@
-import { ErrorCode, RpcError } from '@skein/core';
-import { cleanups, deferred, waitFor, within } from '@skein/test-utils';
+import { ErrorCode, RpcError, systemClock } from '@skein/core';
+import { ManualClock, cleanups, deferred, waitFor, within } from '@skein/test-utils';
 import { describe, expect, it } from 'vitest';
 import { FailoverPool, type ActionHandler, type FailoverPoolOptions, type ServerView } from '../src/index.js';
 import { transport } from './harness.js';
@@ -7,7 +7,7 @@ import { callOn, localServer, str, textOf } from './pool-harness.js';
 
 /*
  * A FailoverPool whose strategy insists on no server places a call that its pick's server would
- * keep waiting for room (every window full, `maxConnections` open) on another healthy server
+ * keep waiting for room (every open window full, even while it opens another connection) on another healthy server
  * that sends it at once; a strategy that insists (a hash key, the leader, a picker) keeps it
  * there. Real TCP servers in this process; where each call ran is read off their answers and
  * counts, and placement is read as the calls are made, never by how long anything took.
@@ -119,6 +119,62 @@ describe('FailoverPool: a call its server has no room for goes to one with room'
     a.open();
     expect(await held).toBe('A');
     expect(await bounced).toBe('A');
+  });
+
+  it('maxConnections 2: with A\'s one open connection full the call goes to B, though A could open a second (sending now beats waiting for a connect)', async () => {
+    const a = await server('A', 1);
+    const b = await server('B');
+    // Below its cap: A has one connection open (the warm-up's) and may open another.
+    const pool = await upPool([a, b], { strategy: 'round-robin', retries: 0, pool: { maxConnections: 2 } });
+    const held = callOn(pool, a.address, 'hold');
+    // Picked for A (the rotation starts there): queued on A while it would connect, so placed on B.
+    const work = call(pool, 'work');
+    expect(statsOf(pool, a.address).queued).toBe(0);
+    expect(await work).toBe('B');
+    a.open();
+    expect(await held).toBe('A');
+    expect([a.counts.work, b.counts.work]).toEqual([undefined, 1]);
+  });
+
+  it("a server with room whose breaker is open takes no placement: the call waits on its full server", async () => {
+    const a = await server('A', 1);
+    const b = await server('B', undefined, { fail: () => Promise.reject(new RpcError(ErrorCode.Internal, 'down')) });
+    // One failure opens B's breaker, for longer than the test.
+    const pool = await upPool([a, b], { strategy: 'round-robin', retries: 0, circuitBreaker: { minCalls: 1, failureRatio: 0.5, openMs: 60_000 } });
+    expect(await callOn(pool, b.address, 'fail')).toBeInstanceOf(RpcError);
+    expect(statsOf(pool, b.address).circuit).toBe('open');
+    const held = callOn(pool, a.address, 'hold');
+    // Picked for A, full; B has room but is not healthy: no target, so the call waits on A.
+    const work = call(pool, 'work');
+    expect([statsOf(pool, a.address).queued, statsOf(pool, b.address).inFlight]).toEqual([1, 0]);
+    a.open();
+    expect([await held, await work]).toEqual(['A', 'A']);
+    expect(b.counts.work).toBeUndefined();
+  });
+
+  it("a half-open A's probe placed on B is given back: A still admits its one probe, which closes its breaker", async () => {
+    const fail = { fail: () => Promise.reject(new RpcError(ErrorCode.Internal, 'down')) };
+    const a = await server('A', 1, fail);
+    const b = await server('B', undefined, fail);
+    // Breakers on a clock the test drives (the connections' own on the system's): one failure opens, one probe decides.
+    const clock = new ManualClock();
+    const circuitBreaker = { minCalls: 1, failureRatio: 0.5, openMs: 1_000, halfOpenCalls: 1 };
+    const pool = await upPool([a, b], { strategy: 'round-robin', retries: 0, clock, circuitBreaker, pool: { clock: systemClock } });
+    expect(await callOn(pool, a.address, 'fail')).toBeInstanceOf(RpcError);
+    // By name (no breaker stops it): A's one slot held while its breaker is open.
+    const held = callOn(pool, a.address, 'hold');
+    clock.advance(1_000);
+    // Picked for A, now half-open, as its one probe; A is full: placed on B, the probe's place given back.
+    expect(await call(pool, 'work')).toBe('B');
+    expect(statsOf(pool, a.address).circuit).toBe('half-open');
+    // B's breaker opens (two failures against its two answers): only A is left, and its probe place is free, so the next call waits on A as its probe.
+    for (let i = 0; i < 2; i++) expect(await callOn(pool, b.address, 'fail')).toBeInstanceOf(RpcError);
+    expect(statsOf(pool, b.address).circuit).toBe('open');
+    const probe = call(pool, 'work');
+    expect(statsOf(pool, a.address).queued).toBe(1);
+    a.open();
+    expect([await held, await probe]).toEqual(['A', 'A']);
+    expect(statsOf(pool, a.address).circuit).toBe('closed');
   });
 
   it('with every server full the call waits where it was placed, stays there when another frees room, and runs when its own does', async () => {

@@ -649,7 +649,7 @@ export class FailoverPool implements StreamCaller, AttemptSettler {
   }
 
   /**
-   * `c` just began waiting, unsent, for room on `from`, whose connections are up and all full:
+   * `c` just began waiting, unsent, for room on `from`, up, none of whose open connections has room now (even while it opens another):
    * with a strategy that insists on no server (`Selector.spreads`), it goes where the strategy
    * picks among the other healthy servers that send it at once (`ConnPool.takesNow`) and that it
    * was not tried on, if one does, as `move` moves a call off a server down: with what is left
