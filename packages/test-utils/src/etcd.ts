@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { freePort } from './ports.js';
+import { freeStablePort } from './ports.js';
 import { startProcess, type Proc } from './process.js';
 import { sleep } from './wait.js';
 import type { NetHost } from './netns.js';
@@ -67,8 +67,8 @@ async function startOnFreePorts(binary: string, opts: StartEtcdOptions): Promise
   for (let i = 0; i < count; i++) {
     specs.push({
       name: `etcd${i}`,
-      client: `http://${opts.host?.address ?? '127.0.0.1'}:${await freePort()}`,
-      peer: `http://${opts.host?.address ?? '127.0.0.1'}:${await freePort()}`,
+      client: `http://${opts.host?.address ?? '127.0.0.1'}:${await freeStablePort()}`,
+      peer: `http://${opts.host?.address ?? '127.0.0.1'}:${await freeStablePort()}`,
       dataDir: mkdtempSync(path.join(os.tmpdir(), `skein-etcd${i}-`)),
     });
   }

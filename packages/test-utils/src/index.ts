@@ -10,7 +10,7 @@
  */
 
 // ── Places, waits and processes
-export { freePort, freePorts, tmpSocketPath, portOf } from './ports.js';
+export { freePort, freePorts, freeStablePort, tmpSocketPath, portOf } from './ports.js';
 export { waitFor, sleep, within, deferred, settleAll } from './wait.js';
 export { cleanups, closeAll, testCleanups } from './cleanups.js';
 export { scoped, whenTestFinished } from './test-scope.js';

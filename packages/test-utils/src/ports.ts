@@ -18,6 +18,28 @@ export function freePort(): Promise<number> {
 }
 
 /**
+ * A TCP port on 127.0.0.1 that was free a moment ago, below the kernel's ephemeral range (Linux's
+ * 32768-60999): no other socket's bind to port 0, nor an outgoing connection, takes it while the
+ * server on it is down between two starts on it (an etcd restarted on its ports: seen in CI,
+ * "bind: address already in use" at the restart).
+ */
+export async function freeStablePort(): Promise<number> {
+  for (;;) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    if (await bindable(port)) return port;
+  }
+}
+
+function bindable(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+  });
+}
+
+/**
  * `n` distinct TCP ports on 127.0.0.1 that were free a moment ago. Each is held until all are
  * found: `freePort()` twice may give the same port twice (the first is closed before the second
  * is asked for), and two "dead" servers on one port make a pool refuse its list.
